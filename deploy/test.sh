@@ -1,0 +1,80 @@
+#!/bin/sh
+# Builds authflow with AddressSanitizer and UndefinedBehaviorSanitizer and
+# runs every test: formatting, banned functions, clang-tidy, the unit and
+# end-to-end tests under ctest, fuzz corpus replays, and a short bounded
+# libFuzzer run of every fuzz target. Exits non-zero on the first failure.
+#
+#   deploy/test.sh            everything
+#   FUZZ_SECONDS=N            seconds per fuzz target (default 15)
+#   SKIP_TIDY=1               skip clang-tidy (for quick local runs)
+set -eu
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+JOBS=${JOBS:-2}
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+sources() { # our C sources and headers, tracked or new
+	git ls-files -co --exclude-standard -- '*.c' '*.h' 2>/dev/null ||
+		find include tokencode common authflow pushd tests \
+			-name '*.[ch]' 2>/dev/null
+}
+
+step "build (asan-ubsan)"
+cmake --preset asan-ubsan >/dev/null
+cmake --build build/asan -j"$JOBS"
+
+step "format"
+# shellcheck disable=SC2046
+clang-format --dry-run --Werror $(sources)
+echo "clang-format: clean"
+
+step "banned functions"
+BANNED='strcpy|strcat|sprintf|vsprintf|strncpy|strtok|atoi|atol|gets|rand|srand|sscanf|localtime|gmtime|strerror'
+# shellcheck disable=SC2046
+if grep -nE "(^|[^_a-zA-Z0-9.>])($BANNED)[[:space:]]*\(" $(sources) |
+	grep -vE '^[^:]+:[0-9]+:[[:space:]]*(\*|/\*)'; then
+	echo "banned functions used (see ../shared/STYLE.md)" >&2
+	exit 1
+fi
+echo "banned functions: none"
+
+if [ "${SKIP_TIDY:-0}" != 1 ]; then
+	step "clang-tidy"
+	sources | grep '\.c$' |
+		xargs -P "$JOBS" -n 4 clang-tidy -p build/asan --quiet 2>&1 |
+		grep -vE '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$' |
+		tee build/asan/tidy.log
+	if grep -qE '(error|warning):' build/asan/tidy.log; then
+		echo "clang-tidy found problems" >&2
+		exit 1
+	fi
+	echo "clang-tidy: clean"
+fi
+
+step "ctest (unit, end-to-end, fuzz corpus replay)"
+cd build/asan
+ctest --output-on-failure -j"$JOBS"
+cd "$ROOT"
+
+step "fuzz (libFuzzer, ${FUZZ_SECONDS}s per target)"
+cmake --preset fuzz >/dev/null
+cmake --build build/fuzz -j"$JOBS"
+for f in build/fuzz/bin/fuzz_*; do
+	name=${f##*/fuzz_}
+	work=build/fuzz/corpus/$name
+	mkdir -p "$work"
+	"$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=0 "$work" "tests/fuzz/corpus/$name" \
+		>"build/fuzz/$name.log" 2>&1 || {
+		tail -50 "build/fuzz/$name.log" >&2
+		echo "fuzz target $name failed" >&2
+		exit 1
+	}
+	echo "fuzz_$name: $(grep -c . "build/fuzz/$name.log") log lines, no crash"
+done
+
+step "done"
+echo "all tests passed"

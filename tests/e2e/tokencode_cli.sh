@@ -1,0 +1,83 @@
+#!/bin/sh
+# The tokencode command as a user runs it: outputs, exit codes, and one
+# clear line on stderr for every kind of bad input.
+#
+#   tokencode_cli.sh TOKENCODE
+set -u
+
+T=$1
+S=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ # RFC 6238 SHA-1 seed
+pass=0
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+check() { # check NAME WANT_STATUS WANT_STDOUT -- ARGS...
+	name=$1 want_rc=$2 want_out=$3
+	shift 4
+	"$T" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	rc=$?
+	out=$(cat "$tmp/out")
+	lines=$(wc -l <"$tmp/err")
+	ok=1
+	[ "$rc" -eq "$want_rc" ] || ok=0
+	[ "$want_out" = "*" ] || [ "$out" = "$want_out" ] || ok=0
+	# Errors are exactly one line on stderr; success prints nothing there.
+	if [ "$want_rc" -eq 2 ]; then [ "$lines" -eq 1 ] || ok=0
+	else [ "$lines" -eq 0 ] || ok=0; fi
+	if [ "$ok" -eq 1 ]; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL $name: status $rc (want $want_rc), stdout '$out' (want '$want_out'), stderr:" >&2
+		cat "$tmp/err" >&2
+	fi
+}
+
+check totp-rfc 0 94287082 -- totp --secret $S --time 59 --digits 8
+check totp-6 0 287082 -- totp --secret $S --time 59
+check totp-lower 0 287082 -- totp --secret "$(echo $S | tr A-Z a-z)" --time 59
+check hotp-rfc 0 755224 -- hotp --secret $S --counter 0
+check hotp-9 0 520489 -- hotp --secret $S --counter 9
+check verify-ok 0 1 -- verify --secret $S --time 59 --code 287082
+check verify-prev 0 0 -- verify --secret $S --time 31 --code 755224
+check verify-window0 1 "" -- verify --secret $S --time 61 --code 755224 --window 0
+check verify-bad 1 "" -- verify --secret $S --time 59 --code 000000
+check uri 0 "otpauth://totp/Acme:alice?secret=$S&issuer=Acme&algorithm=SHA1&digits=6&period=30" \
+	-- uri --secret $S --issuer Acme --account alice
+check match-count 0 "*" -- match --count 5
+check no-cmd 2 "" --
+check bad-cmd 2 "" -- frobnicate
+check bad-b32 2 "" -- totp --secret "GEZ1" --time 59
+check empty-secret 2 "" -- totp --secret "" --time 59
+check no-secret 2 "" -- totp --time 59
+check digits-7 2 "" -- totp --secret $S --digits 7
+check digits-x 2 "" -- totp --secret $S --digits x
+check neg-time 2 "" -- totp --secret $S --time -5
+check big-time 2 "" -- totp --secret $S --time 99999999999999999999999
+check bad-algo 2 "" -- totp --secret $S --algo md5
+check bad-step 2 "" -- totp --secret $S --step 0
+check unknown-opt 2 "" -- totp --secret $S --frob
+check extra-arg 2 "" -- totp --secret $S extra
+check hotp-no-counter 2 "" -- hotp --secret $S
+check verify-no-code 2 "" -- verify --secret $S
+check verify-bad-code 2 "" -- verify --secret $S --code 12ab56
+check window-big 2 "" -- verify --secret $S --code 123456 --window 11
+check match-zero 2 "" -- match --count 0
+check uri-colon 2 "" -- uri --secret $S --issuer "A:B" --account alice
+check long-secret 2 "" -- totp --secret "$(head -c 400 /dev/zero | tr '\0' A)"
+
+# Match codes: 2 digits by default, always 10..99.
+"$T" match --count 2000 >"$tmp/m" 2>/dev/null
+bad=$(awk '$1 < 10 || $1 > 99 || $1 !~ /^[0-9]+$/' "$tmp/m" | wc -l)
+n=$(wc -l <"$tmp/m")
+if [ "$n" -eq 2000 ] && [ "$bad" -eq 0 ]; then pass=$((pass + 1)); else
+	fail=$((fail + 1)); echo "FAIL match-range: $n lines, $bad out of range" >&2; fi
+
+# The secret can come from standard input instead of the process list.
+out=$(echo $S | "$T" totp --secret - --time 59 2>/dev/null)
+if [ "$out" = 287082 ]; then pass=$((pass + 1)); else
+	fail=$((fail + 1)); echo "FAIL secret-stdin: '$out'" >&2; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
