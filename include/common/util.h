@@ -1,0 +1,78 @@
+/*
+ * Small shared helpers: constant-time comparison, CSPRNG tokens,
+ * base64url, SHA-256 hex, clocks. Everything that touches secrets is here
+ * once so that there is one place to get it right.
+ *
+ * Thread-safety: all functions are re-entrant.
+ */
+#ifndef COMMON_UTIL_H
+#define COMMON_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define AF_NODISCARD __attribute__((warn_unused_result))
+#else
+#define AF_NODISCARD
+#endif
+
+/*
+ * Constant-time equality of two byte strings. Returns 1 when equal, 0
+ * otherwise, and 0 (fail closed) when either is NULL or empty. When the
+ * lengths differ it compares SHA-256 digests of both instead, so the time
+ * does not depend on where they differ.
+ */
+int af_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+/* As af_ct_equal() over two NUL-terminated strings. */
+int af_ct_streq(const char *a, const char *b);
+
+/*
+ * Writes a random token of nbytes random bytes (from RAND_bytes),
+ * base64url-encoded without padding, and a NUL into out. out must hold
+ * af_b64url_len(nbytes) + 1 bytes. Returns 0, or -1 when the RNG fails or
+ * out is too small.
+ */
+AF_NODISCARD int af_random_token(size_t nbytes, char *out, size_t outcap);
+
+/* Fills buf with len random bytes; 0 or -1. */
+AF_NODISCARD int af_random_bytes(void *buf, size_t len);
+
+/* Length of the unpadded base64url encoding of len bytes. */
+size_t af_b64url_len(size_t len);
+
+/* Unpadded base64url; outcap >= af_b64url_len(len) + 1. 0 or -1. */
+AF_NODISCARD int af_b64url_encode(const void *data, size_t len, char *out,
+				  size_t outcap);
+
+/*
+ * Decodes base64url (padding optional; '+' and '/' refused). Writes at
+ * most outcap bytes and the length in *outlen. 0 or -1.
+ */
+AF_NODISCARD int af_b64url_decode(const char *text, size_t len, uint8_t *out,
+				  size_t outcap, size_t *outlen);
+
+/* SHA-256 of data as 64 lower-case hex characters and a NUL (out[65]). */
+void af_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* SHA-256 of data into out[32]. */
+void af_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* Wall clock in seconds and milliseconds since the epoch. */
+int64_t af_now(void);
+int64_t af_now_ms(void);
+
+/* Monotonic clock in nanoseconds, for durations. */
+uint64_t af_mono_ns(void);
+
+/*
+ * Formats a Unix time as "2026-11-29T18:00:00Z" (UTC) into out (at least
+ * 21 bytes). Uses gmtime_r.
+ */
+void af_time_iso8601(int64_t t, char *out, size_t outcap);
+
+/* Wipes and frees a string (NULL accepted). */
+void af_free_secret(char *s);
+
+#endif /* COMMON_UTIL_H */
