@@ -21,6 +21,11 @@ if(AF_SANITIZE)
   target_compile_options(af_sanitizers INTERFACE ${_san})
   target_link_options(af_sanitizers INTERFACE ${_san})
 endif()
+if(AF_FUZZ)
+  # Instrument every library for coverage, not only the fuzz entry points,
+  # or libFuzzer gets almost no signal from the parsers it feeds.
+  target_compile_options(af_sanitizers INTERFACE -fsanitize=fuzzer-no-link)
+endif()
 
 add_library(af_build INTERFACE)
 target_link_libraries(af_build INTERFACE af_warnings af_sanitizers)

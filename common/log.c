@@ -3,7 +3,9 @@
  * written with a single write(2), so concurrent threads never interleave
  * inside a line and no lock is needed.
  */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,55 +57,128 @@ int log_enabled(const log_ctx *lg, log_level level)
 	return lg != NULL && level <= lg->level;
 }
 
+/*
+ * A line under construction. Every write is all-or-nothing and leaves
+ * room for what must close the line, so however long the message or the
+ * extra members, the result is still one valid JSON object ending in
+ * "}\n": a value that does not fit is cut at a character boundary and
+ * keeps its closing quote, and a member whose name does not fit is left
+ * out.
+ */
 struct line {
 	char buf[LINE_MAX_BYTES];
 	size_t len;
+	size_t cap; /* bytes usable now, below the reserved tail */
 };
 
-static void put_raw(struct line *l, const char *s, size_t n)
+/* The "}\n" that ends every line. */
+#define LINE_TAIL 2
+
+/* Appends n bytes if they all fit below l->cap; 0, or -1 and no change. */
+static int put_raw(struct line *l, const char *s, size_t n)
 {
-	/* Keep room for the closing "}\n". */
-	if (n > sizeof(l->buf) - 3 - l->len)
-		n = sizeof(l->buf) - 3 - l->len;
+	if (n > l->cap - l->len)
+		return -1;
 	memcpy(l->buf + l->len, s, n);
 	l->len += n;
+	return 0;
 }
 
-/* Appends s as a JSON string, quotes included, escaping as RFC 8259. */
-static void put_json(struct line *l, const char *s)
+/*
+ * Length of the well-formed UTF-8 sequence at s (1 to 4), or 0 when the
+ * bytes there are not one (stray continuation, overlong form, surrogate,
+ * beyond U+10FFFF, or cut short). JSON text must be valid UTF-8, and
+ * jansson and most log shippers reject a line that is not.
+ */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	/* A NUL stops this loop too, since it is no continuation byte. */
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * Appends s as a JSON string, quotes included, escaping as RFC 8259 and
+ * writing U+FFFD for bytes that are not UTF-8. Returns 0 when all of s
+ * was written, 1 when it was cut short (still closed by its quote), or -1
+ * when not even "" fits (nothing written).
+ */
+static int put_json(struct line *l, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
 	char esc[6];
+	int cut = 0;
+	size_t n;
 
-	put_raw(l, "\"", 1);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
+	if (l->cap - l->len < 2)
+		return -1;
+	/* Hold back room for the closing quote while the body goes in. */
+	l->cap--;
+	(void)put_raw(l, "\"", 1);
+	while (*p != '\0' && !cut) {
+		n = utf8_len(p);
+		if (*p == '"' || *p == '\\') {
 			esc[0] = '\\';
-			esc[1] = (char)c;
-			put_raw(l, esc, 2);
-		} else if (c < 0x20 || c == 0x7f) {
+			esc[1] = (char)*p;
+			cut = put_raw(l, esc, 2) != 0;
+		} else if (*p < 0x20 || *p == 0x7f) {
 			esc[0] = '\\';
 			esc[1] = 'u';
 			esc[2] = '0';
 			esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
-			put_raw(l, esc, 6);
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 15];
+			cut = put_raw(l, esc, 6) != 0;
+		} else if (n == 0) {
+			cut = put_raw(l, "\\ufffd", 6) != 0;
+			n = 1;
 		} else {
-			put_raw(l, (const char *)&c, 1);
+			cut = put_raw(l, (const char *)p, n) != 0;
 		}
+		p += n == 0 ? 1 : n;
 	}
-	put_raw(l, "\"", 1);
+	l->cap++;
+	(void)put_raw(l, "\"", 1);
+	return cut;
 }
 
+/*
+ * Appends ,"key":"value". The member is dropped whole when its name does
+ * not fit; its value may be cut short.
+ */
 static void put_member(struct line *l, const char *key, const char *value)
 {
-	put_raw(l, ",", 1);
-	put_json(l, key);
-	put_raw(l, ":", 1);
-	put_json(l, value != NULL ? value : "");
+	size_t mark = l->len;
+
+	if (put_raw(l, ",", 1) != 0 || put_json(l, key) != 0 ||
+	    put_raw(l, ":", 1) != 0 ||
+	    put_json(l, value != NULL ? value : "") < 0)
+		l->len = mark;
 }
 
 static void put_time(struct line *l)
@@ -119,12 +194,13 @@ static void put_time(struct line *l)
 	n = strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(tbuf + n, sizeof(tbuf) - n, ".%03ldZ",
 		 (long)(ts.tv_nsec / 1000000));
-	put_raw(l, "{\"ts\":", 6);
-	put_json(l, tbuf);
+	/* The first members always fit: the buffer is far larger. */
+	(void)put_raw(l, "{\"ts\":", 6);
+	(void)put_json(l, tbuf);
 }
 
-void log_write(log_ctx *lg, log_level level, const char *rid,
-	       const char *event, const char *const *kv, const char *fmt, ...)
+void log_write(log_ctx *lg, log_level level, const char *rid, const char *event,
+	       const char *const *kv, const char *fmt, ...)
 {
 	struct line l;
 	char msg[2048];
@@ -132,9 +208,11 @@ void log_write(log_ctx *lg, log_level level, const char *rid,
 	ssize_t w;
 	size_t off;
 
-	if (!log_enabled(lg, level))
+	/* An out-of-range level would index past level_names. */
+	if (!log_enabled(lg, level) || (unsigned)level > LOG_LEVEL_DEBUG)
 		return;
 	l.len = 0;
+	l.cap = sizeof(l.buf) - LINE_TAIL;
 	put_time(&l);
 	put_member(&l, "level", level_names[level]);
 	if (rid != NULL)
@@ -148,10 +226,15 @@ void log_write(log_ctx *lg, log_level level, const char *rid,
 	}
 	for (; kv != NULL && kv[0] != NULL; kv += 2)
 		put_member(&l, kv[0], kv[1]);
-	memcpy(l.buf + l.len, "}\n", 2);
-	l.len += 2;
+	memcpy(l.buf + l.len, "}\n", LINE_TAIL);
+	l.len += LINE_TAIL;
 	for (off = 0; off < l.len; off += (size_t)w) {
 		w = write(lg->fd, l.buf + off, l.len - off);
+		/* A signal arriving mid-write must not drop the line. */
+		if (w < 0 && errno == EINTR) {
+			w = 0;
+			continue;
+		}
 		if (w <= 0)
 			break;
 	}

@@ -110,8 +110,8 @@ static int b64url_value(char c)
 	return -1;
 }
 
-int af_b64url_decode(const char *text, size_t len, uint8_t *out,
-		     size_t outcap, size_t *outlen)
+int af_b64url_decode(const char *text, size_t len, uint8_t *out, size_t outcap,
+		     size_t *outlen)
 {
 	uint32_t acc = 0;
 	unsigned bits = 0;

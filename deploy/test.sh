@@ -44,7 +44,7 @@ echo "banned functions: none"
 if [ "${SKIP_TIDY:-0}" != 1 ]; then
 	step "clang-tidy"
 	sources | grep '\.c$' |
-		xargs -P "$JOBS" -n 4 clang-tidy -p build/asan --quiet 2>&1 |
+		xargs -P "$JOBS" -n 1 clang-tidy -p build/asan --quiet 2>&1 |
 		grep -vE '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$' |
 		tee build/asan/tidy.log
 	if grep -qE '(error|warning):' build/asan/tidy.log; then
@@ -53,6 +53,9 @@ if [ "${SKIP_TIDY:-0}" != 1 ]; then
 	fi
 	echo "clang-tidy: clean"
 fi
+
+step "relying-party test dependencies (npm)"
+npm ci --prefix tests/e2e/rp --no-audit --no-fund --loglevel=error
 
 step "ctest (unit, end-to-end, fuzz corpus replay)"
 cd build/asan

@@ -47,17 +47,16 @@ int log_enabled(const log_ctx *lg, log_level level);
  * "msg". Extra JSON members come from kv: a NULL-terminated list of
  * key, value string pairs (may be NULL).
  */
-void log_write(log_ctx *lg, log_level level, const char *rid,
-	       const char *event, const char *const *kv, const char *fmt, ...)
-	LOG_PRINTF(6, 7);
+void log_write(log_ctx *lg, log_level level, const char *rid, const char *event,
+	       const char *const *kv, const char *fmt, ...) LOG_PRINTF(6, 7);
 
-#define log_error(lg, rid, ev, ...)                                            \
+#define log_error(lg, rid, ev, ...) \
 	log_write((lg), LOG_LEVEL_ERROR, (rid), (ev), NULL, __VA_ARGS__)
-#define log_warn(lg, rid, ev, ...)                                             \
+#define log_warn(lg, rid, ev, ...) \
 	log_write((lg), LOG_LEVEL_WARN, (rid), (ev), NULL, __VA_ARGS__)
-#define log_info(lg, rid, ev, ...)                                             \
+#define log_info(lg, rid, ev, ...) \
 	log_write((lg), LOG_LEVEL_INFO, (rid), (ev), NULL, __VA_ARGS__)
-#define log_debug(lg, rid, ev, ...)                                            \
+#define log_debug(lg, rid, ev, ...) \
 	log_write((lg), LOG_LEVEL_DEBUG, (rid), (ev), NULL, __VA_ARGS__)
 
 #endif /* COMMON_LOG_H */

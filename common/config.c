@@ -1,0 +1,1069 @@
+/*
+ * The configuration file parser. The text is decoded with jansson (duplicate
+ * keys refused), then every section is read with strict types and ranges
+ * into a private af_config that is copied out only when all of it is valid,
+ * so a caller never sees a half-applied file. Each refusal names the key's
+ * path, because the person reading the message is editing that file.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/config.h"
+#include "common/log.h"
+
+/* Long enough for the deepest path: "admin.tokens[63].sha256". */
+#define PATH_MAX_BYTES 160
+/* Unknown keys come from the file; only this much of one is echoed. */
+#define KEY_ECHO_MAX   64
+#define ISSUER_MAX     255
+/* The file cap as a size_t, for comparisons with lengths. */
+#define FILE_MAX       ((size_t)AF_CONFIG_FILE_MAX)
+
+#define SESSION_MIN_S (30u * 60u)
+#define SESSION_MAX_S (4u * 24u * 3600u)
+
+#if defined(__GNUC__)
+#define CFG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CFG_PRINTF(a, b)
+#endif
+
+/* Where refusals are written: the caller's buffer, possibly none. */
+struct cfg_err {
+	char *buf;
+	size_t cap;
+};
+
+static int fail(struct cfg_err *e, const char *path, const char *fmt, ...)
+	CFG_PRINTF(3, 4);
+
+/* Writes "path: message" into the caller's buffer and returns -1. */
+static int fail(struct cfg_err *e, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (e->buf == NULL || e->cap == 0)
+		return -1;
+	n = snprintf(e->buf, e->cap, "%s: ", path);
+	if (n < 0 || (size_t)n >= e->cap)
+		return -1;
+	va_start(ap, fmt);
+	(void)vsnprintf(e->buf + n, e->cap - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* The text of an errno value, through the thread-safe strerror_r(). */
+static void describe_errno(int errnum, char *out, size_t cap)
+{
+	if (strerror_r(errnum, out, cap) != 0)
+		(void)snprintf(out, cap, "error %d", errnum);
+}
+
+/*
+ * Joins a parent path and a key ("listen" + "port"). Keys may come from
+ * the file itself (unknown keys), so they are cut short and anything that
+ * is not printable ASCII is shown as '?', keeping the message one line.
+ */
+static void join(char *out, size_t cap, const char *parent, const char *key)
+{
+	char safe[KEY_ECHO_MAX + 1];
+	size_t i;
+
+	for (i = 0; key[i] != '\0' && i < KEY_ECHO_MAX; i++) {
+		unsigned char c = (unsigned char)key[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			safe[i] = key[i];
+		else
+			safe[i] = '?';
+	}
+	safe[i] = '\0';
+	if (parent == NULL || parent[0] == '\0')
+		(void)snprintf(out, cap, "%s", safe);
+	else
+		(void)snprintf(out, cap, "%s.%s", parent, safe);
+}
+
+/* Refuses any member of obj whose name is not in the NULL-ended list. */
+static int check_keys(json_t *obj, const char *path, const char *const *allowed,
+		      struct cfg_err *e)
+{
+	const char *key;
+	json_t *val;
+	char kpath[PATH_MAX_BYTES];
+	size_t i;
+	int known;
+
+	json_object_foreach((json_t *)obj, key, val)
+	{
+		known = 0;
+		for (i = 0; allowed[i] != NULL && !known; i++)
+			known = strcmp(key, allowed[i]) == 0;
+		if (!known) {
+			join(kpath, sizeof(kpath), path, key);
+			return fail(e, kpath, "unknown key");
+		}
+	}
+	return 0;
+}
+
+/*
+ * Looks up an optional section. Sets *out to NULL when it is absent (not
+ * an error), refuses a value that is not an object, and refuses unknown
+ * keys inside it.
+ */
+static int get_section(json_t *obj, const char *parent, const char *key,
+		       const char *const *allowed, json_t **out,
+		       struct cfg_err *e)
+{
+	json_t *v = json_object_get(obj, key);
+	char path[PATH_MAX_BYTES];
+
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	join(path, sizeof(path), parent, key);
+	if (!json_is_object(v))
+		return fail(e, path, "must be an object");
+	if (check_keys(v, path, allowed, e) != 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * Copies an optional string member into out (cap bytes with the NUL),
+ * leaving out alone when the key is absent. Refuses other types, empty
+ * strings and strings that do not fit.
+ */
+static int get_str(json_t *obj, const char *parent, const char *key, char *out,
+		   size_t cap, struct cfg_err *e)
+{
+	json_t *v = json_object_get(obj, key);
+	char path[PATH_MAX_BYTES];
+	size_t len;
+
+	if (v == NULL)
+		return 0;
+	join(path, sizeof(path), parent, key);
+	if (!json_is_string(v))
+		return fail(e, path, "must be a string");
+	len = json_string_length(v);
+	if (len == 0)
+		return fail(e, path, "must not be empty");
+	if (len >= cap)
+		return fail(e, path, "must be at most %zu bytes", cap - 1);
+	/* jansson refuses \u0000 by default; check anyway, it is cheap. */
+	if (memchr(json_string_value(v), '\0', len) != NULL)
+		return fail(e, path, "must not contain NUL");
+	memcpy(out, json_string_value(v), len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* Reads an optional integer member within min..max into *out. */
+static int get_uint(json_t *obj, const char *parent, const char *key,
+		    unsigned long min, unsigned long max, unsigned long *out,
+		    struct cfg_err *e)
+{
+	json_t *v = json_object_get(obj, key);
+	char path[PATH_MAX_BYTES];
+	json_int_t n;
+
+	if (v == NULL)
+		return 0;
+	join(path, sizeof(path), parent, key);
+	if (!json_is_integer(v))
+		return fail(e, path, "must be an integer");
+	n = json_integer_value(v);
+	if (n < 0 || (unsigned long long)n < min || (unsigned long long)n > max)
+		return fail(e, path, "must be %lu..%lu", min, max);
+	*out = (unsigned long)n;
+	return 0;
+}
+
+/* Reads an optional boolean member into *out as 0 or 1. */
+static int get_bool(json_t *obj, const char *parent, const char *key, int *out,
+		    struct cfg_err *e)
+{
+	json_t *v = json_object_get(obj, key);
+	char path[PATH_MAX_BYTES];
+
+	if (v == NULL)
+		return 0;
+	join(path, sizeof(path), parent, key);
+	if (!json_is_boolean(v))
+		return fail(e, path, "must be true or false");
+	*out = json_is_true(v) ? 1 : 0;
+	return 0;
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Reads a decimal number made only of digits (no sign, no blanks, which
+ * strtoul would otherwise accept) from s; *end gets the first non-digit.
+ */
+static int parse_decimal(const char *s, unsigned long *out, const char **end)
+{
+	char *e = NULL;
+	unsigned long v;
+
+	if (!is_digit(s[0]))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &e, 10);
+	if (errno != 0 || e == s)
+		return -1;
+	*out = v;
+	*end = e;
+	return 0;
+}
+
+int af_duration_parse(const char *text, unsigned *out)
+{
+	unsigned long v, mult = 1;
+	const char *end = NULL;
+
+	if (text == NULL || out == NULL)
+		return -1;
+	if (strcmp(text, "off") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (parse_decimal(text, &v, &end) != 0 || v > UINT_MAX)
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		mult = 60;
+		break;
+	case 'h':
+		mult = 3600;
+		break;
+	case 'd':
+		mult = 86400;
+		break;
+	default:
+		return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	if (v > UINT_MAX / mult)
+		return -1;
+	*out = (unsigned)(v * mult);
+	return 0;
+}
+
+void af_config_defaults(af_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	(void)snprintf(cfg->listen_address, sizeof(cfg->listen_address), "%s",
+		       "127.0.0.1");
+	cfg->listen_port = 8080;
+	cfg->threads = 0;
+	(void)snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", "./state");
+	cfg->store_backend = STORE_BACKEND_MEMORY;
+	(void)snprintf(cfg->store_prefix, sizeof(cfg->store_prefix), "%s",
+		       "authflow:");
+	cfg->rsa_bits = 2048;
+	cfg->key_lifetime_days = 730;
+	cfg->key_alert_days = 60;
+	cfg->session_timeout_s = 2u * 3600u;
+	cfg->feature_sso = 1;
+	cfg->feature_remote_access_mfa = 1;
+	cfg->argon2_m_kib = 19456;
+	cfg->argon2_t = 2;
+	cfg->argon2_p = 1;
+	cfg->admin_token_count = 0;
+	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->body_max = 65536;
+	cfg->request_timeout_s = 30;
+}
+
+/* ---- issuer ---------------------------------------------------------- */
+
+/*
+ * Characters an issuer may hold: RFC 3986 unreserved, sub-delims, ':',
+ * '/', '@', '%' and the IPv6 brackets. Everything else (blanks, quotes,
+ * '<', '\\', non-ASCII) could not round-trip through discovery documents
+ * and token "iss" claims byte for byte, so it is refused.
+ */
+static int url_char(unsigned char c)
+{
+	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	return c != '\0' && strchr("-._~!$&'()*+,;=:/@%[]", c) != NULL;
+}
+
+/* A DNS-style host name: labels of [A-Za-z0-9-] joined by single dots. */
+static int reg_name_ok(const char *h, size_t len)
+{
+	size_t i, label = 0;
+
+	if (len == 0 || h[len - 1] == '.')
+		return 0;
+	for (i = 0; i < len; i++) {
+		char c = h[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			   is_digit(c) || c == '-') {
+			if (++label > 63)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* An optional ":port" after the host: 1..65535, digits only. */
+static int port_ok(const char *p, size_t len)
+{
+	unsigned long v;
+	const char *end = NULL;
+	char buf[8];
+
+	if (len == 0)
+		return 1;
+	if (p[0] != ':' || len < 2 || len - 1 > 5)
+		return 0;
+	memcpy(buf, p + 1, len - 1);
+	buf[len - 1] = '\0';
+	if (parse_decimal(buf, &v, &end) != 0 || *end != '\0')
+		return 0;
+	return v >= 1 && v <= 65535;
+}
+
+/*
+ * Checks the authority "host[:port]" of the issuer and says whether the
+ * host is a loopback address: 127.0.0.0/8, [::1] or localhost.
+ */
+static int check_authority(const char *a, size_t len, int *loopback,
+			   struct cfg_err *e)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	struct in_addr v4;
+	struct in6_addr v6;
+	const char *close, *colon;
+	size_t hlen;
+
+	*loopback = 0;
+	if (memchr(a, '@', len) != NULL)
+		return fail(e, "issuer", "must not contain userinfo ('@')");
+	if (len == 0)
+		return fail(e, "issuer", "must name a host");
+	if (a[0] == '[') {
+		close = memchr(a, ']', len);
+		hlen = close != NULL ? (size_t)(close - a) - 1 : 0;
+		if (close == NULL || hlen == 0 || hlen >= sizeof(host))
+			return fail(e, "issuer", "bad IPv6 literal host");
+		memcpy(host, a + 1, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET6, host, &v6) != 1)
+			return fail(e, "issuer", "bad IPv6 literal host");
+		if (!port_ok(close + 1, len - hlen - 2))
+			return fail(e, "issuer", "port must be 1..65535");
+		*loopback = memcmp(&v6, &in6addr_loopback, sizeof(v6)) == 0;
+		return 0;
+	}
+	colon = memchr(a, ':', len);
+	hlen = colon != NULL ? (size_t)(colon - a) : len;
+	if (!reg_name_ok(a, hlen))
+		return fail(e, "issuer", "bad host name");
+	if (!port_ok(a + hlen, len - hlen))
+		return fail(e, "issuer", "port must be 1..65535");
+	if (hlen == strlen("localhost") &&
+	    strncasecmp(a, "localhost", hlen) == 0)
+		*loopback = 1;
+	else if (hlen < sizeof(host)) {
+		memcpy(host, a, hlen);
+		host[hlen] = '\0';
+		*loopback = inet_pton(AF_INET, host, &v4) == 1 &&
+			    (ntohl(v4.s_addr) >> 24) == 127;
+	}
+	return 0;
+}
+
+/* Checks the whole URL: allowed characters and well-formed %XX escapes. */
+static int check_url_chars(const char *s, size_t len, struct cfg_err *e)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '?')
+			return fail(e, "issuer", "must not have a query ('?')");
+		if (c == '#')
+			return fail(e, "issuer",
+				    "must not have a fragment ('#')");
+		if (!url_char(c))
+			return fail(e, "issuer",
+				    "character %zu is not allowed in a URL",
+				    i + 1);
+		if (c == '%' && (i + 2 >= len || hex_value(s[i + 1]) < 0 ||
+				 hex_value(s[i + 2]) < 0))
+			return fail(e, "issuer", "bad %%-escape");
+	}
+	return 0;
+}
+
+static int parse_issuer(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char https[] = "https://", http[] = "http://";
+	char *iss = cfg->issuer;
+	const char *auth, *slash;
+	size_t len, alen;
+	int loopback = 0;
+
+	if (json_object_get(root, "issuer") == NULL)
+		return fail(e, "issuer", "required");
+	if (get_str(root, "", "issuer", iss, ISSUER_MAX + 1, e) != 0)
+		return -1;
+	len = strlen(iss);
+	if (check_url_chars(iss, len, e) != 0)
+		return -1;
+	if (strncmp(iss, https, strlen(https)) == 0) {
+		cfg->issuer_https = 1;
+		auth = iss + strlen(https);
+	} else if (strncmp(iss, http, strlen(http)) == 0) {
+		cfg->issuer_https = 0;
+		auth = iss + strlen(http);
+	} else {
+		return fail(e, "issuer", "must be an absolute https:// URL");
+	}
+	slash = strchr(auth, '/');
+	alen = slash != NULL ? (size_t)(slash - auth) : strlen(auth);
+	if (check_authority(auth, alen, &loopback, e) != 0)
+		return -1;
+	if (slash != NULL && strpbrk(slash, "[]") != NULL)
+		return fail(e, "issuer",
+			    "'[' and ']' belong only around an "
+			    "IPv6 host");
+	/*
+	 * Plain HTTP would hand codes and tokens to anyone on the path; it
+	 * is only for a developer's own machine.
+	 */
+	if (!cfg->issuer_https && !loopback)
+		return fail(e, "issuer",
+			    "http:// is allowed only on a loopback host "
+			    "(127.0.0.0/8, [::1], localhost); use https://");
+	/*
+	 * OIDC compares issuers byte for byte and clients append
+	 * "/.well-known/...", so the canonical form has no trailing slash.
+	 */
+	if (iss[len - 1] == '/') {
+		iss[--len] = '\0';
+		if (len > 0 && iss[len - 1] == '/')
+			return fail(e, "issuer", "must not end with \"//\"");
+	}
+	return 0;
+}
+
+/* ---- sections -------------------------------------------------------- */
+
+static int parse_listen(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"address", "port", "threads", NULL};
+	json_t *s;
+	unsigned long v;
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	if (get_section(root, "", "listen", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	if (get_str(s, "listen", "address", cfg->listen_address,
+		    sizeof(cfg->listen_address), e) != 0)
+		return -1;
+	if (inet_pton(AF_INET, cfg->listen_address, addr) != 1 &&
+	    inet_pton(AF_INET6, cfg->listen_address, addr) != 1)
+		return fail(e, "listen.address",
+			    "must be an IPv4 or IPv6 address literal");
+	v = cfg->listen_port;
+	if (get_uint(s, "listen", "port", 1, 65535, &v, e) != 0)
+		return -1;
+	cfg->listen_port = (uint16_t)v;
+	v = cfg->threads;
+	if (get_uint(s, "listen", "threads", 0, 256, &v, e) != 0)
+		return -1;
+	cfg->threads = (unsigned)v;
+	return 0;
+}
+
+/*
+ * Checks that path names a regular file we can open for reading. The file
+ * is stat()ed before it is opened so that a device or FIFO named in the
+ * file is never opened at all (opening some devices has side effects).
+ */
+static int check_file(const char *path, const char *name, int key_file,
+		      struct cfg_err *e)
+{
+	struct stat sb;
+	char why[128];
+	int fd;
+
+	if (stat(path, &sb) != 0) {
+		describe_errno(errno, why, sizeof(why));
+		return fail(e, name, "%s: %s", path, why);
+	}
+	if (!S_ISREG(sb.st_mode))
+		return fail(e, name, "%s: not a regular file", path);
+	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		describe_errno(errno, why, sizeof(why));
+		return fail(e, name, "%s: cannot open: %s", path, why);
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		(void)close(fd);
+		return fail(e, name, "%s: not a regular file", path);
+	}
+	(void)close(fd);
+	/*
+	 * As OpenSMTPD does, a private key readable by the group or others
+	 * is refused outright rather than used with a warning: by the time
+	 * anyone reads the warning the key may already be copied.
+	 */
+	if (key_file && (sb.st_mode & 07177) != 0)
+		return fail(e, name,
+			    "%s has mode %04o; it must not be wider than 0600 "
+			    "(chmod 600 %s)",
+			    path, (unsigned)(sb.st_mode & 07777), path);
+	return 0;
+}
+
+static int parse_tls(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"cert_file", "key_file", NULL};
+	json_t *s;
+
+	if (get_section(root, "", "tls", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	if (json_object_get(s, "cert_file") == NULL)
+		return fail(e, "tls.cert_file", "required when tls is set");
+	if (json_object_get(s, "key_file") == NULL)
+		return fail(e, "tls.key_file", "required when tls is set");
+	if (get_str(s, "tls", "cert_file", cfg->tls_cert_file,
+		    sizeof(cfg->tls_cert_file), e) != 0 ||
+	    get_str(s, "tls", "key_file", cfg->tls_key_file,
+		    sizeof(cfg->tls_key_file), e) != 0)
+		return -1;
+	if (check_file(cfg->tls_cert_file, "tls.cert_file", 0, e) != 0 ||
+	    check_file(cfg->tls_key_file, "tls.key_file", 1, e) != 0)
+		return -1;
+	return 0;
+}
+
+static int prefix_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       is_digit(c) || c == ':' || c == '_' || c == '-';
+}
+
+static int parse_store(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"backend", "url", "prefix", NULL};
+	json_t *s, *v;
+	char backend[16];
+	size_t i;
+
+	if (get_section(root, "", "store", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	backend[0] = '\0';
+	if (get_str(s, "store", "backend", backend, sizeof(backend), e) != 0)
+		return -1;
+	if (backend[0] == '\0' || strcmp(backend, "memory") == 0)
+		cfg->store_backend = STORE_BACKEND_MEMORY;
+	else if (strcmp(backend, "redis") == 0)
+		cfg->store_backend = STORE_BACKEND_REDIS;
+	else
+		return fail(e, "store.backend",
+			    "must be \"memory\" or \"redis\"");
+	if (get_str(s, "store", "url", cfg->store_url, sizeof(cfg->store_url),
+		    e) != 0)
+		return -1;
+	if (cfg->store_url[0] != '\0' &&
+	    strncmp(cfg->store_url, "redis://", 8) != 0 &&
+	    strncmp(cfg->store_url, "unix:", 5) != 0)
+		return fail(e, "store.url",
+			    "must start with \"redis://\" or \"unix:\"");
+	if (cfg->store_backend == STORE_BACKEND_REDIS &&
+	    cfg->store_url[0] == '\0')
+		return fail(e, "store.url", "required when backend is redis");
+	/* An empty prefix is allowed: get_str refuses it, so read it here. */
+	v = json_object_get(s, "prefix");
+	if (v != NULL && json_is_string(v) && json_string_length(v) == 0) {
+		cfg->store_prefix[0] = '\0';
+		return 0;
+	}
+	if (get_str(s, "store", "prefix", cfg->store_prefix,
+		    sizeof(cfg->store_prefix), e) != 0)
+		return -1;
+	for (i = 0; cfg->store_prefix[i] != '\0'; i++) {
+		if (!prefix_char(cfg->store_prefix[i]))
+			return fail(e, "store.prefix",
+				    "may hold only A-Z a-z 0-9 : _ -");
+	}
+	return 0;
+}
+
+static int parse_keys(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"algorithm", "rsa_bits",
+					   "lifetime_days", "alert_days", NULL};
+	json_t *s;
+	char alg[16];
+	unsigned long v;
+
+	if (get_section(root, "", "keys", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	alg[0] = '\0';
+	if (get_str(s, "keys", "algorithm", alg, sizeof(alg), e) != 0)
+		return -1;
+	if (alg[0] != '\0' && strcmp(alg, "RS256") != 0)
+		return fail(e, "keys.algorithm", "must be \"RS256\"");
+	v = cfg->rsa_bits;
+	if (get_uint(s, "keys", "rsa_bits", 0, UINT_MAX, &v, e) != 0)
+		return -1;
+	if (v != 2048 && v != 3072 && v != 4096)
+		return fail(e, "keys.rsa_bits", "must be 2048, 3072 or 4096");
+	cfg->rsa_bits = (unsigned)v;
+	v = cfg->key_lifetime_days;
+	if (get_uint(s, "keys", "lifetime_days", 1, 3650, &v, e) != 0)
+		return -1;
+	cfg->key_lifetime_days = (unsigned)v;
+	v = cfg->key_alert_days;
+	if (get_uint(s, "keys", "alert_days", 1, 3650, &v, e) != 0)
+		return -1;
+	cfg->key_alert_days = (unsigned)v;
+	if (cfg->key_alert_days >= cfg->key_lifetime_days)
+		return fail(e, "keys.alert_days",
+			    "must be less than keys.lifetime_days (%u)",
+			    cfg->key_lifetime_days);
+	return 0;
+}
+
+static int parse_session(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"timeout", NULL};
+	json_t *s;
+	char text[32];
+	unsigned secs;
+
+	if (get_section(root, "", "session", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL || json_object_get(s, "timeout") == NULL)
+		return 0;
+	if (get_str(s, "session", "timeout", text, sizeof(text), e) != 0)
+		return -1;
+	if (af_duration_parse(text, &secs) != 0)
+		return fail(e, "session.timeout",
+			    "must be a duration such as \"2h\" or \"off\"");
+	if (strcmp(text, "off") != 0 &&
+	    (secs < SESSION_MIN_S || secs > SESSION_MAX_S))
+		return fail(e, "session.timeout", "must be \"off\" or 30m..4d");
+	cfg->session_timeout_s = secs;
+	return 0;
+}
+
+static int parse_features(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"sso", "remote_access_mfa", NULL};
+	json_t *s;
+
+	if (get_section(root, "", "features", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	if (get_bool(s, "features", "sso", &cfg->feature_sso, e) != 0 ||
+	    get_bool(s, "features", "remote_access_mfa",
+		     &cfg->feature_remote_access_mfa, e) != 0)
+		return -1;
+	return 0;
+}
+
+static int parse_password_hash(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"argon2id", NULL};
+	static const char *const akeys[] = {"m_kib", "t", "p", NULL};
+	json_t *s, *a;
+	unsigned long m = cfg->argon2_m_kib, t = cfg->argon2_t,
+		      p = cfg->argon2_p;
+
+	if (get_section(root, "", "password_hash", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	if (get_section(s, "password_hash", "argon2id", akeys, &a, e) != 0)
+		return -1;
+	if (a == NULL)
+		return 0;
+	if (get_uint(a, "password_hash.argon2id", "m_kib", 8, 4194304, &m, e) !=
+		    0 ||
+	    get_uint(a, "password_hash.argon2id", "t", 1, 100, &t, e) != 0 ||
+	    get_uint(a, "password_hash.argon2id", "p", 1, 64, &p, e) != 0)
+		return -1;
+	/* Argon2 itself refuses less than 8 KiB per lane. */
+	if (m < 8 * p)
+		return fail(e, "password_hash.argon2id.m_kib",
+			    "must be at least 8 * p (%lu)", 8 * p);
+	cfg->argon2_m_kib = (uint32_t)m;
+	cfg->argon2_t = (uint32_t)t;
+	cfg->argon2_p = (uint32_t)p;
+	return 0;
+}
+
+static int token_name_ok(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      is_digit(*s) || *s == '.' || *s == '_' || *s == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int parse_token(json_t *t, const char *path, af_admin_token *tok,
+		       struct cfg_err *e)
+{
+	static const char *const keys[] = {"name", "role", "sha256", NULL};
+	static const char *const required[] = {"name", "role", "sha256"};
+	char kpath[PATH_MAX_BYTES], role[16], hex[65];
+	size_t i;
+
+	if (!json_is_object(t))
+		return fail(e, path, "must be an object");
+	if (check_keys(t, path, keys, e) != 0)
+		return -1;
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (json_object_get(t, required[i]) == NULL) {
+			join(kpath, sizeof(kpath), path, required[i]);
+			return fail(e, kpath, "required");
+		}
+	}
+	if (get_str(t, path, "name", tok->name, sizeof(tok->name), e) != 0 ||
+	    get_str(t, path, "role", role, sizeof(role), e) != 0 ||
+	    get_str(t, path, "sha256", hex, sizeof(hex), e) != 0)
+		return -1;
+	if (!token_name_ok(tok->name)) {
+		join(kpath, sizeof(kpath), path, "name");
+		return fail(e, kpath, "may hold only A-Z a-z 0-9 . _ -");
+	}
+	if (strcmp(role, "admin") == 0) {
+		tok->role = AF_ROLE_ADMIN;
+	} else if (strcmp(role, "superadmin") == 0) {
+		tok->role = AF_ROLE_SUPERADMIN;
+	} else {
+		join(kpath, sizeof(kpath), path, "role");
+		return fail(e, kpath, "must be \"admin\" or \"superadmin\"");
+	}
+	join(kpath, sizeof(kpath), path, "sha256");
+	if (strlen(hex) != 64)
+		return fail(e, kpath, "must be 64 hex characters");
+	for (i = 0; i < 32; i++) {
+		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return fail(e, kpath, "must be 64 hex characters");
+		tok->sha256[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static int parse_admin(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"tokens", NULL};
+	json_t *s, *arr;
+	char path[PATH_MAX_BYTES], kpath[PATH_MAX_BYTES];
+	size_t i, j, n;
+
+	if (get_section(root, "", "admin", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL || (arr = json_object_get(s, "tokens")) == NULL)
+		return 0;
+	if (!json_is_array(arr))
+		return fail(e, "admin.tokens", "must be an array");
+	n = json_array_size(arr);
+	if (n > AF_CONFIG_ADMIN_TOKENS_MAX)
+		return fail(e, "admin.tokens", "at most %d tokens",
+			    AF_CONFIG_ADMIN_TOKENS_MAX);
+	for (i = 0; i < n; i++) {
+		af_admin_token *tok = &cfg->admin_tokens[i];
+
+		(void)snprintf(path, sizeof(path), "admin.tokens[%zu]", i);
+		if (parse_token(json_array_get(arr, i), path, tok, e) != 0)
+			return -1;
+		/*
+		 * Names identify tokens in the logs, and two entries with one
+		 * hash would make that token's role depend on list order, so
+		 * both must be unique.
+		 */
+		for (j = 0; j < i; j++) {
+			if (strcmp(cfg->admin_tokens[j].name, tok->name) == 0) {
+				join(kpath, sizeof(kpath), path, "name");
+				return fail(e, kpath, "duplicate name \"%s\"",
+					    tok->name);
+			}
+			if (memcmp(cfg->admin_tokens[j].sha256, tok->sha256,
+				   sizeof(tok->sha256)) == 0) {
+				join(kpath, sizeof(kpath), path, "sha256");
+				return fail(e, kpath,
+					    "same token as admin.tokens[%zu]",
+					    j);
+			}
+		}
+	}
+	cfg->admin_token_count = n;
+	return 0;
+}
+
+static int parse_log(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"level", NULL};
+	static const struct {
+		const char *name;
+		log_level level;
+	} levels[] = {{"error", LOG_LEVEL_ERROR},
+		      {"warn", LOG_LEVEL_WARN},
+		      {"info", LOG_LEVEL_INFO},
+		      {"debug", LOG_LEVEL_DEBUG}};
+	json_t *s;
+	char name[16];
+	size_t i;
+
+	if (get_section(root, "", "log", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL || json_object_get(s, "level") == NULL)
+		return 0;
+	if (get_str(s, "log", "level", name, sizeof(name), e) != 0)
+		return -1;
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (strcmp(name, levels[i].name) == 0) {
+			cfg->log_level = (int)levels[i].level;
+			return 0;
+		}
+	}
+	return fail(e, "log.level",
+		    "must be \"error\", \"warn\", \"info\" or \"debug\"");
+}
+
+static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"body_bytes", "request_timeout_s",
+					   NULL};
+	json_t *s;
+	unsigned long v;
+
+	if (get_section(root, "", "limits", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	v = cfg->body_max;
+	if (get_uint(s, "limits", "body_bytes", 1024, 1048576, &v, e) != 0)
+		return -1;
+	cfg->body_max = v;
+	v = cfg->request_timeout_s;
+	if (get_uint(s, "limits", "request_timeout_s", 1, 300, &v, e) != 0)
+		return -1;
+	cfg->request_timeout_s = (unsigned)v;
+	return 0;
+}
+
+static int parse_root(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {
+		"issuer", "listen",  "tls",	 "state_dir",	  "store",
+		"keys",	  "session", "features", "password_hash", "admin",
+		"log",	  "limits",  NULL};
+
+	if (!json_is_object(root))
+		return fail(e, "(top level)", "must be a JSON object");
+	if (check_keys(root, "", keys, e) != 0)
+		return -1;
+	if (parse_issuer(root, cfg, e) != 0 ||
+	    parse_listen(root, cfg, e) != 0 || parse_tls(root, cfg, e) != 0 ||
+	    get_str(root, "", "state_dir", cfg->state_dir,
+		    sizeof(cfg->state_dir), e) != 0 ||
+	    parse_store(root, cfg, e) != 0 || parse_keys(root, cfg, e) != 0 ||
+	    parse_session(root, cfg, e) != 0 ||
+	    parse_features(root, cfg, e) != 0 ||
+	    parse_password_hash(root, cfg, e) != 0 ||
+	    parse_admin(root, cfg, e) != 0 || parse_log(root, cfg, e) != 0 ||
+	    parse_limits(root, cfg, e) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * jansson quotes the offending input in its message ("near '...'"), which
+ * may hold newlines or bytes that are not UTF-8; the message must stay one
+ * printable line, so those become '?'.
+ */
+static void printable(char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+	}
+}
+
+int af_config_parse(const char *text, size_t len, af_config *cfg, char *err,
+		    size_t errlen)
+{
+	struct cfg_err e = {err, errlen};
+	json_error_t jerr;
+	json_t *root = NULL;
+	af_config *tmp = NULL;
+	int rc = -1;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (cfg == NULL || (text == NULL && len > 0))
+		return fail(&e, "config", "invalid argument");
+	af_config_defaults(cfg);
+	if (len > FILE_MAX)
+		return fail(&e, "config", "larger than %zu bytes", FILE_MAX);
+	/* Heap, not stack: the struct holds every admin token. */
+	tmp = malloc(sizeof(*tmp));
+	if (tmp == NULL) {
+		fail(&e, "config", "out of memory");
+		goto out;
+	}
+	af_config_defaults(tmp);
+	root = json_loadb(text != NULL ? text : "", len,
+			  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (root == NULL) {
+		printable(jerr.text);
+		fail(&e, "config", "line %d, column %d: %s", jerr.line,
+		     jerr.column, jerr.text);
+		goto out;
+	}
+	if (parse_root(root, tmp, &e) != 0)
+		goto out;
+	memcpy(cfg, tmp, sizeof(*cfg));
+	rc = 0;
+out:
+	json_decref(root);
+	free(tmp);
+	return rc;
+}
+
+/* Formats "path: what: errno text" into the caller's buffer. */
+static int io_fail(struct cfg_err *e, const char *path, const char *what,
+		   int errnum)
+{
+	char why[128];
+
+	describe_errno(errnum, why, sizeof(why));
+	return fail(e, path, "%s: %s", what, why);
+}
+
+int af_config_load(const char *path, af_config *cfg, char *err, size_t errlen)
+{
+	struct cfg_err e = {err, errlen};
+	char inner[512];
+	char *buf = NULL;
+	struct stat sb;
+	size_t len = 0;
+	ssize_t n;
+	int fd = -1, rc = -1;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (path == NULL || cfg == NULL)
+		return fail(&e, "config", "invalid argument");
+	af_config_defaults(cfg);
+	fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		io_fail(&e, path, "cannot open", errno);
+		goto out;
+	}
+	if (fstat(fd, &sb) != 0) {
+		io_fail(&e, path, "cannot stat", errno);
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		fail(&e, path, "not a regular file");
+		goto out;
+	}
+	if (sb.st_size > (off_t)FILE_MAX) {
+		fail(&e, path, "larger than %zu bytes", FILE_MAX);
+		goto out;
+	}
+	/* One spare byte tells a file that grew after fstat() from one that
+	 * is exactly at the cap. */
+	buf = malloc(FILE_MAX + 1);
+	if (buf == NULL) {
+		fail(&e, path, "out of memory");
+		goto out;
+	}
+	while (len < FILE_MAX + 1) {
+		n = read(fd, buf + len, FILE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			io_fail(&e, path, "cannot read", errno);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > FILE_MAX) {
+		fail(&e, path, "larger than %zu bytes", FILE_MAX);
+		goto out;
+	}
+	if (af_config_parse(buf, len, cfg, inner, sizeof(inner)) != 0) {
+		fail(&e, path, "%s", inner);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		(void)close(fd);
+	free(buf);
+	return rc;
+}

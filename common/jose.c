@@ -1,0 +1,1190 @@
+/*
+ * JOSE over libcjose: the RS256 key ring kept in the state store, signing
+ * and verifying our own JWTs, the public JWKS, RFC 7638 thumbprints and
+ * the OIDC half hashes.
+ *
+ * Every key of the ring in memory comes from parsing the ring JSON as the
+ * store holds it, so a node that rotates and a node that reloads end up
+ * with the same keys. Changes go through SET NX (first key) or
+ * compare-and-swap against the exact bytes read, so concurrent writers
+ * never overwrite each other's keys.
+ *
+ * Thread rules of the dependencies: a cjose_jwk_t (an OpenSSL RSA key
+ * inside) may sign and verify from many threads at once, but its reference
+ * count is not atomic, so keys are only retained or released under the
+ * write lock or after they left the shared ring. jansson values here are
+ * never shared between threads.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjose/error.h>
+#include <cjose/header.h>
+#include <cjose/jwk.h>
+#include <cjose/jws.h>
+#include <cjose/util.h>
+#include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include "common/jose.h"
+#include "common/store.h"
+#include "common/util.h"
+
+/* Compare-and-swap attempts before a ring update gives up. */
+#define RING_UPDATE_TRIES    5
+/* Longest base64url n or e we accept: an 8192-bit modulus. */
+#define JWK_B64_MAX	     1400
+#define SECONDS_PER_DAY	     86400
+#define LIFETIME_DAYS_MAX    3650
+#define MAX_TOKEN_LIFETIME_S (31 * SECONDS_PER_DAY)
+/* The only algorithm we sign with and the only one we accept. */
+#define JWT_ALG		     "RS256"
+
+const char *jose_strerror(jose_status st)
+{
+	switch (st) {
+#define JOSE_XX(name, value, text) \
+	case JOSE_##name:          \
+		return text;
+		JOSE_STATUS_MAP(JOSE_XX)
+#undef JOSE_XX
+	}
+	return "unknown error";
+}
+
+/* One key of the ring, as loaded from the ring JSON. */
+struct ring_key {
+	char kid[JOSE_KID_MAX + 1];
+	char *n;	  /* public modulus, base64url */
+	char *e;	  /* public exponent, base64url */
+	cjose_jwk_t *jwk; /* the private key */
+	int64_t created_at;
+	int64_t expires_at;
+	int64_t retire_after;
+};
+
+struct ring {
+	struct ring_key *keys; /* oldest first */
+	size_t count;
+};
+
+struct af_keyring {
+	store_ctx *st; /* borrowed */
+	af_keyring_options opts;
+	pthread_rwlock_t lock; /* guards ring */
+	struct ring ring;
+};
+
+/* What ring_update() does with the ring it reads from the store. */
+enum update_mode {
+	UPDATE_CREATE, /* load it; make a first key only when there is none */
+	UPDATE_ENSURE, /* load it; add a key only when none is current */
+	UPDATE_ROTATE, /* always add a key that signs from now on */
+};
+
+static const char *const jwk_private_members[] = {"d",	"p",  "q",
+						  "dp", "dq", "qi"};
+
+static jose_status cjose_status(const cjose_err *cerr)
+{
+	return cerr->code == CJOSE_ERR_NO_MEMORY ? JOSE_ERR_NOMEM
+						 : JOSE_ERR_CRYPTO;
+}
+
+/* Frees text that jansson allocated, wiping it first when it is secret. */
+static void json_text_free(char *text, bool secret)
+{
+	json_malloc_t malloc_fn = NULL;
+	json_free_t free_fn = NULL;
+
+	if (text == NULL)
+		return;
+	if (secret)
+		OPENSSL_cleanse(text, strlen(text));
+	json_get_alloc_funcs(&malloc_fn, &free_fn);
+	free_fn(text);
+}
+
+/* Wipes and frees text that cjose allocated (a private JWK as JSON). */
+static void cjose_text_free(char *text)
+{
+	if (text == NULL)
+		return;
+	OPENSSL_cleanse(text, strlen(text));
+	cjose_get_dealloc()(text);
+}
+
+/*
+ * Wipes the private members of a JWK object in place, just before the
+ * last reference to it goes: jansson frees strings without wiping them.
+ * The value is about to be freed and nobody else holds it, so writing
+ * through the const pointer jansson lends is safe; memcpy drops the
+ * qualifier without a cast the compiler would flag.
+ */
+static void jwk_json_wipe(json_t *jwk)
+{
+	size_t i;
+
+	for (i = 0;
+	     i < sizeof(jwk_private_members) / sizeof(jwk_private_members[0]);
+	     i++) {
+		json_t *v = json_object_get(jwk, jwk_private_members[i]);
+		const char *text = json_string_value(v);
+		char *writable = NULL;
+
+		if (text == NULL)
+			continue;
+		memcpy(&writable, &text, sizeof(writable));
+		OPENSSL_cleanse(writable, json_string_length(v));
+	}
+}
+
+/* Wipes the private key of a ring entry we alone hold and frees it. */
+static void entry_free(json_t *entry)
+{
+	if (entry == NULL)
+		return;
+	jwk_json_wipe(json_object_get(entry, "jwk"));
+	json_decref(entry);
+}
+
+/* Wipes every private key of a ring JSON document and frees it. */
+static void ring_json_free(json_t *ringj)
+{
+	json_t *keys = json_object_get(ringj, "keys");
+	size_t i;
+
+	if (ringj == NULL)
+		return;
+	for (i = 0; i < json_array_size(keys); i++)
+		jwk_json_wipe(json_object_get(json_array_get(keys, i), "jwk"));
+	json_decref(ringj);
+}
+
+static bool b64url_text_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * RFC 7638 section 3: the required members of an RSA key in lexicographic
+ * order, no whitespace. n and e are checked to be base64url first, so
+ * nothing in them needs JSON escaping.
+ */
+static jose_status thumbprint_of(const char *n, const char *e, char *kid_out)
+{
+	static const char fmt[] = "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}";
+	size_t nlen, elen, cap;
+	uint8_t digest[32];
+	char *canon;
+	int w;
+
+	nlen = strnlen(n, JWK_B64_MAX + 1);
+	elen = strnlen(e, JWK_B64_MAX + 1);
+	if (nlen > JWK_B64_MAX || elen > JWK_B64_MAX ||
+	    !b64url_text_ok(n, nlen) || !b64url_text_ok(e, elen))
+		return JOSE_ERR_ARG;
+	cap = nlen + elen + sizeof(fmt);
+	canon = malloc(cap);
+	if (canon == NULL)
+		return JOSE_ERR_NOMEM;
+	w = snprintf(canon, cap, fmt, e, n);
+	if (w < 0 || (size_t)w >= cap) {
+		free(canon);
+		return JOSE_ERR_ARG;
+	}
+	af_sha256(canon, (size_t)w, digest);
+	free(canon);
+	if (af_b64url_encode(digest, sizeof(digest), kid_out,
+			     JOSE_KID_MAX + 1) != 0)
+		return JOSE_ERR_ARG;
+	return JOSE_OK;
+}
+
+jose_status af_jwk_thumbprint(const json_t *jwk, char *kid_out)
+{
+	const char *kty, *n, *e;
+
+	if (jwk == NULL || kid_out == NULL)
+		return JOSE_ERR_ARG;
+	kty = json_string_value(json_object_get(jwk, "kty"));
+	n = json_string_value(json_object_get(jwk, "n"));
+	e = json_string_value(json_object_get(jwk, "e"));
+	if (kty == NULL || strcmp(kty, "RSA") != 0 || n == NULL || e == NULL)
+		return JOSE_ERR_ARG;
+	return thumbprint_of(n, e, kid_out);
+}
+
+/* The RSA parameters of a fresh key as big-endian bytes, for cjose. */
+enum { RSA_N, RSA_E, RSA_D, RSA_P, RSA_Q, RSA_DP, RSA_DQ, RSA_QI, RSA_PARTS };
+
+struct rsa_parts {
+	uint8_t *b[RSA_PARTS];
+	size_t len[RSA_PARTS];
+};
+
+static const char *const rsa_param_names[RSA_PARTS] = {
+	OSSL_PKEY_PARAM_RSA_N,	       OSSL_PKEY_PARAM_RSA_E,
+	OSSL_PKEY_PARAM_RSA_D,	       OSSL_PKEY_PARAM_RSA_FACTOR1,
+	OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
+	OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
+};
+
+static void rsa_parts_clear(struct rsa_parts *rp)
+{
+	size_t i;
+
+	for (i = 0; i < RSA_PARTS; i++) {
+		OPENSSL_clear_free(rp->b[i], rp->len[i]);
+		rp->b[i] = NULL;
+		rp->len[i] = 0;
+	}
+}
+
+static jose_status rsa_parts_read(const EVP_PKEY *pkey, struct rsa_parts *rp)
+{
+	size_t i;
+
+	for (i = 0; i < RSA_PARTS; i++) {
+		BIGNUM *bn = NULL;
+		int n;
+
+		if (EVP_PKEY_get_bn_param(pkey, rsa_param_names[i], &bn) != 1)
+			return JOSE_ERR_CRYPTO;
+		n = BN_num_bytes(bn);
+		if (n <= 0) {
+			BN_clear_free(bn);
+			return JOSE_ERR_CRYPTO;
+		}
+		rp->b[i] = OPENSSL_malloc((size_t)n);
+		if (rp->b[i] == NULL) {
+			BN_clear_free(bn);
+			return JOSE_ERR_NOMEM;
+		}
+		rp->len[i] = (size_t)n;
+		if (BN_bn2bin(bn, rp->b[i]) != n) {
+			BN_clear_free(bn);
+			return JOSE_ERR_CRYPTO;
+		}
+		BN_clear_free(bn);
+	}
+	return JOSE_OK;
+}
+
+/* The kid of a key from its public parts as raw bytes. */
+static jose_status thumbprint_of_parts(const struct rsa_parts *rp,
+				       char *kid_out)
+{
+	size_t ncap = af_b64url_len(rp->len[RSA_N]) + 1;
+	size_t ecap = af_b64url_len(rp->len[RSA_E]) + 1;
+	char *n = malloc(ncap), *e = malloc(ecap);
+	jose_status st = JOSE_ERR_NOMEM;
+
+	if (n == NULL || e == NULL)
+		goto out;
+	st = JOSE_ERR_CRYPTO;
+	if (af_b64url_encode(rp->b[RSA_N], rp->len[RSA_N], n, ncap) != 0 ||
+	    af_b64url_encode(rp->b[RSA_E], rp->len[RSA_E], e, ecap) != 0)
+		goto out;
+	st = thumbprint_of(n, e, kid_out);
+out:
+	free(n);
+	free(e);
+	return st;
+}
+
+/*
+ * Makes a new RSA key with OpenSSL (cjose 0.6 would use the deprecated RSA
+ * API) and hands its parameters to cjose. kid_out gets its thumbprint.
+ */
+static jose_status key_generate(unsigned bits, cjose_jwk_t **out, char *kid_out)
+{
+	struct rsa_parts rp = {0};
+	cjose_jwk_rsa_keyspec spec;
+	cjose_jwk_t *jwk = NULL;
+	EVP_PKEY *pkey;
+	cjose_err cerr = {0};
+	jose_status st;
+
+	*out = NULL;
+	pkey = EVP_RSA_gen(bits);
+	if (pkey == NULL)
+		return JOSE_ERR_CRYPTO;
+	st = rsa_parts_read(pkey, &rp);
+	if (st != JOSE_OK)
+		goto out;
+	st = thumbprint_of_parts(&rp, kid_out);
+	if (st != JOSE_OK)
+		goto out;
+	memset(&spec, 0, sizeof(spec));
+	spec.n = rp.b[RSA_N];
+	spec.nlen = rp.len[RSA_N];
+	spec.e = rp.b[RSA_E];
+	spec.elen = rp.len[RSA_E];
+	spec.d = rp.b[RSA_D];
+	spec.dlen = rp.len[RSA_D];
+	spec.p = rp.b[RSA_P];
+	spec.plen = rp.len[RSA_P];
+	spec.q = rp.b[RSA_Q];
+	spec.qlen = rp.len[RSA_Q];
+	spec.dp = rp.b[RSA_DP];
+	spec.dplen = rp.len[RSA_DP];
+	spec.dq = rp.b[RSA_DQ];
+	spec.dqlen = rp.len[RSA_DQ];
+	spec.qi = rp.b[RSA_QI];
+	spec.qilen = rp.len[RSA_QI];
+	jwk = cjose_jwk_create_RSA_spec(&spec, &cerr);
+	OPENSSL_cleanse(&spec, sizeof(spec));
+	if (jwk == NULL) {
+		st = cjose_status(&cerr);
+		goto out;
+	}
+	if (!cjose_jwk_set_kid(jwk, kid_out, strlen(kid_out), &cerr)) {
+		st = cjose_status(&cerr);
+		goto out;
+	}
+	*out = jwk;
+	jwk = NULL;
+	st = JOSE_OK;
+out:
+	if (jwk != NULL)
+		cjose_jwk_release(jwk);
+	EVP_PKEY_free(pkey);
+	rsa_parts_clear(&rp);
+	return st;
+}
+
+static void ring_key_clear(struct ring_key *k)
+{
+	if (k->jwk != NULL)
+		cjose_jwk_release(k->jwk);
+	free(k->n);
+	free(k->e);
+	memset(k, 0, sizeof(*k));
+}
+
+static void ring_clear(struct ring *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->count; i++)
+		ring_key_clear(&r->keys[i]);
+	free(r->keys);
+	r->keys = NULL;
+	r->count = 0;
+}
+
+static bool entry_time(const json_t *entry, const char *name, int64_t *out)
+{
+	const json_t *v = json_object_get(entry, name);
+
+	if (!json_is_integer(v))
+		return false;
+	*out = (int64_t)json_integer_value(v);
+	return true;
+}
+
+/*
+ * Loads one ring entry. The kid must be the thumbprint of the key: that
+ * catches a ring edited by hand or damaged in the store before we would
+ * sign with one key under another's name.
+ */
+static jose_status ring_key_load(json_t *entry, struct ring_key *k)
+{
+	json_t *jwk = json_object_get(entry, "jwk");
+	const json_t *kidj = json_object_get(entry, "kid");
+	char thumb[JOSE_KID_MAX + 1];
+	cjose_err cerr = {0};
+	jose_status st = JOSE_ERR_STORE;
+
+	memset(k, 0, sizeof(*k));
+	if (!json_is_object(jwk) || !json_is_string(kidj) ||
+	    !entry_time(entry, "created_at", &k->created_at) ||
+	    !entry_time(entry, "expires_at", &k->expires_at) ||
+	    !entry_time(entry, "retire_after", &k->retire_after))
+		return JOSE_ERR_STORE;
+	if (af_jwk_thumbprint(jwk, thumb) != JOSE_OK ||
+	    strcmp(thumb, json_string_value(kidj)) != 0 ||
+	    json_string_length(kidj) != strlen(thumb))
+		return JOSE_ERR_STORE;
+	/* A ring key must be able to sign: refuse a public-only JWK. */
+	if (!json_is_string(json_object_get(jwk, "d")))
+		return JOSE_ERR_STORE;
+	memcpy(k->kid, thumb, strlen(thumb) + 1);
+	k->n = strdup(json_string_value(json_object_get(jwk, "n")));
+	k->e = strdup(json_string_value(json_object_get(jwk, "e")));
+	if (k->n == NULL || k->e == NULL) {
+		st = JOSE_ERR_NOMEM;
+		goto fail;
+	}
+	k->jwk = cjose_jwk_import_json(jwk, &cerr);
+	if (k->jwk == NULL) {
+		st = cerr.code == CJOSE_ERR_NO_MEMORY ? JOSE_ERR_NOMEM
+						      : JOSE_ERR_STORE;
+		goto fail;
+	}
+	if (cjose_jwk_get_kty(k->jwk, &cerr) != CJOSE_JWK_KTY_RSA)
+		goto fail;
+	return JOSE_OK;
+fail:
+	ring_key_clear(k);
+	return st;
+}
+
+static const struct ring_key *ring_find(const struct ring *r, const char *kid)
+{
+	size_t i;
+
+	for (i = 0; i < r->count; i++)
+		if (strcmp(r->keys[i].kid, kid) == 0)
+			return &r->keys[i];
+	return NULL;
+}
+
+/* Checks and loads a whole ring document into out (empty on failure). */
+static jose_status ring_from_json(json_t *ringj, struct ring *out)
+{
+	json_t *keys = json_object_get(ringj, "keys");
+	size_t i, n;
+	jose_status st;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(ringj) || !json_is_array(keys))
+		return JOSE_ERR_STORE;
+	n = json_array_size(keys);
+	if (n > JOSE_RING_KEYS_MAX)
+		return JOSE_ERR_STORE;
+	out->keys = calloc(n > 0 ? n : 1, sizeof(*out->keys));
+	if (out->keys == NULL)
+		return JOSE_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		st = ring_key_load(json_array_get(keys, i), &out->keys[i]);
+		if (st == JOSE_OK && ring_find(out, out->keys[i].kid) != NULL)
+			st = JOSE_ERR_STORE; /* the same key twice */
+		if (st != JOSE_OK) {
+			ring_key_clear(&out->keys[i]);
+			ring_clear(out);
+			return st;
+		}
+		out->count = i + 1;
+	}
+	return JOSE_OK;
+}
+
+/*
+ * The signing key: the newest (latest created_at, later in the ring on a
+ * tie) whose expires_at is still ahead. NULL when every key has expired.
+ */
+static const struct ring_key *ring_signing(const struct ring *r, int64_t now)
+{
+	const struct ring_key *best = NULL;
+	size_t i;
+
+	for (i = 0; i < r->count; i++) {
+		const struct ring_key *k = &r->keys[i];
+
+		if (k->expires_at > now &&
+		    (best == NULL || k->created_at >= best->created_at))
+			best = k;
+	}
+	return best;
+}
+
+/* Whole days from now until t, rounded down (negative once t is past). */
+static long days_until(int64_t t, int64_t now)
+{
+	int64_t diff = t - now;
+
+	if (diff >= 0)
+		return (long)(diff / SECONDS_PER_DAY);
+	return -(long)((-diff + SECONDS_PER_DAY - 1) / SECONDS_PER_DAY);
+}
+
+static long ring_days_left(const struct ring *r, int64_t now)
+{
+	const struct ring_key *k = ring_signing(r, now);
+	int64_t newest;
+	size_t i;
+
+	if (k != NULL)
+		return days_until(k->expires_at, now);
+	if (r->count == 0)
+		return -1;
+	newest = r->keys[0].expires_at;
+	for (i = 1; i < r->count; i++)
+		if (r->keys[i].expires_at > newest)
+			newest = r->keys[i].expires_at;
+	return days_until(newest, now);
+}
+
+/* Swaps a loaded ring in; takes what fresh held, leaving it empty. */
+static jose_status ring_install(af_keyring *kr, struct ring *fresh)
+{
+	struct ring old;
+
+	if (pthread_rwlock_wrlock(&kr->lock) != 0) {
+		ring_clear(fresh);
+		return JOSE_ERR_NOMEM;
+	}
+	old = kr->ring;
+	kr->ring = *fresh;
+	pthread_rwlock_unlock(&kr->lock);
+	memset(fresh, 0, sizeof(*fresh));
+	ring_clear(&old);
+	return JOSE_OK;
+}
+
+/*
+ * Reads the ring from the store. *found tells a missing ring from a
+ * present one; raw keeps the exact bytes for compare-and-swap.
+ */
+static jose_status ring_read(af_keyring *kr, store_value *raw, json_t **ringj,
+			     bool *found)
+{
+	store_status ss;
+
+	*ringj = NULL;
+	*found = false;
+	ss = store_get(kr->st, JOSE_RING_STORE_KEY, raw);
+	if (ss == STORE_NOT_FOUND)
+		return JOSE_OK;
+	if (ss == STORE_ERR_NOMEM)
+		return JOSE_ERR_NOMEM;
+	if (ss != STORE_OK)
+		return JOSE_ERR_STORE;
+	*found = true;
+	/* No error text: jansson's would quote bits of the private keys. */
+	*ringj = json_loadb((const char *)raw->data, raw->len,
+			    JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(*ringj)) {
+		json_decref(*ringj);
+		*ringj = NULL;
+		return JOSE_ERR_STORE;
+	}
+	return JOSE_OK;
+}
+
+static void raw_free(store_value *raw)
+{
+	if (raw->data != NULL)
+		store_value_free(raw);
+	raw->data = NULL;
+	raw->len = 0;
+}
+
+static int set_time(json_t *entry, const char *name, int64_t t)
+{
+	return json_object_set_new(entry, name, json_integer((json_int_t)t));
+}
+
+/* A ring entry for a new key that signs from now on. */
+static json_t *entry_new(const cjose_jwk_t *jwk, const char *kid, int64_t now,
+			 const af_keyring_options *o)
+{
+	int64_t expires = now + (int64_t)o->lifetime_days * SECONDS_PER_DAY;
+	int64_t retire = expires + (int64_t)o->max_token_lifetime_s;
+	cjose_err cerr = {0};
+	json_t *entry, *jwkj;
+	char *text;
+
+	text = cjose_jwk_to_json(jwk, true, &cerr);
+	if (text == NULL)
+		return NULL;
+	jwkj = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	cjose_text_free(text);
+	if (jwkj == NULL)
+		return NULL;
+	entry = json_object();
+	/* json_object_set() rather than _new: on failure we still hold jwkj
+	 * and can wipe it. */
+	if (entry == NULL || json_object_set(entry, "jwk", jwkj) != 0) {
+		jwk_json_wipe(jwkj);
+		json_decref(jwkj);
+		json_decref(entry);
+		return NULL;
+	}
+	json_decref(jwkj);
+	if (json_object_set_new(entry, "kid", json_string(kid)) != 0 ||
+	    set_time(entry, "created_at", now) != 0 ||
+	    set_time(entry, "expires_at", expires) != 0 ||
+	    set_time(entry, "retire_after", retire) != 0) {
+		entry_free(entry);
+		return NULL;
+	}
+	return entry;
+}
+
+/*
+ * Rotates a ring document in place: every key still signing stops now and
+ * may leave /jwks once the tokens it signed have expired; keys past
+ * retire_after go; the new key is appended.
+ */
+static jose_status ring_json_rotate(json_t *ringj, const cjose_jwk_t *fresh,
+				    const char *kid, int64_t now,
+				    const af_keyring_options *o)
+{
+	json_t *keys = json_object_get(ringj, "keys");
+	int64_t retire = now + (int64_t)o->max_token_lifetime_s;
+	json_t *entry;
+	size_t i;
+
+	if (!json_is_array(keys))
+		return JOSE_ERR_STORE;
+	for (i = json_array_size(keys); i-- > 0;) {
+		json_t *e = json_array_get(keys, i);
+		int64_t expires_at = 0, retire_after = 0;
+
+		if (!entry_time(e, "expires_at", &expires_at) ||
+		    !entry_time(e, "retire_after", &retire_after))
+			return JOSE_ERR_STORE;
+		if (expires_at > now) {
+			if (set_time(e, "expires_at", now) != 0 ||
+			    set_time(e, "retire_after", retire) != 0)
+				return JOSE_ERR_NOMEM;
+			retire_after = retire;
+		}
+		if (retire_after <= now) {
+			jwk_json_wipe(json_object_get(e, "jwk"));
+			if (json_array_remove(keys, i) != 0)
+				return JOSE_ERR_NOMEM;
+		}
+	}
+	if (json_array_size(keys) >= JOSE_RING_KEYS_MAX)
+		return JOSE_ERR_ARG;
+	entry = entry_new(fresh, kid, now, o);
+	if (entry == NULL)
+		return JOSE_ERR_NOMEM;
+	if (json_array_append(keys, entry) != 0) {
+		entry_free(entry);
+		return JOSE_ERR_NOMEM;
+	}
+	json_decref(entry);
+	return JOSE_OK;
+}
+
+/* Writes a changed ring: CAS against what was read, or NX when new. */
+static store_status ring_write(af_keyring *kr, const store_value *raw,
+			       bool found, const json_t *ringj)
+{
+	char *dump = json_dumps(ringj, JSON_COMPACT);
+	store_status ss;
+	size_t len;
+
+	if (dump == NULL)
+		return STORE_ERR_NOMEM;
+	len = strlen(dump);
+	if (found)
+		ss = store_cas(kr->st, JOSE_RING_STORE_KEY, raw->data, raw->len,
+			       dump, len, 0);
+	else
+		ss = store_set(kr->st, JOSE_RING_STORE_KEY, dump, len, 0,
+			       STORE_SET_NX);
+	json_text_free(dump, true);
+	return ss;
+}
+
+/*
+ * One read-modify-write of the ring. *done is set when the ring in memory
+ * is now the one in the store; a lost race returns JOSE_OK with *done
+ * false so that the caller reads again. *fresh holds the new key across
+ * attempts, so a retry does not pay for RSA key generation twice.
+ */
+static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
+				    cjose_jwk_t **fresh, char *fresh_kid,
+				    bool *done)
+{
+	store_value raw = {0};
+	struct ring loaded = {0};
+	json_t *ringj = NULL;
+	bool found = false;
+	jose_status st;
+	store_status ss;
+
+	*done = false;
+	st = ring_read(kr, &raw, &ringj, &found);
+	if (st != JOSE_OK)
+		goto out;
+	if (found) {
+		/* Refuse to rewrite a ring we cannot read: keys would be lost.
+		 */
+		st = ring_from_json(ringj, &loaded);
+		if (st != JOSE_OK)
+			goto out;
+		if (mode == UPDATE_CREATE ||
+		    (mode == UPDATE_ENSURE &&
+		     ring_signing(&loaded, af_now()) != NULL)) {
+			st = ring_install(kr, &loaded);
+			*done = st == JOSE_OK;
+			goto out;
+		}
+		ring_clear(&loaded);
+	} else {
+		ringj = json_pack("{s:[]}", "keys");
+		if (ringj == NULL) {
+			st = JOSE_ERR_NOMEM;
+			goto out;
+		}
+	}
+	if (*fresh == NULL) {
+		st = key_generate(kr->opts.rsa_bits, fresh, fresh_kid);
+		if (st != JOSE_OK)
+			goto out;
+	}
+	st = ring_json_rotate(ringj, *fresh, fresh_kid, af_now(), &kr->opts);
+	if (st != JOSE_OK)
+		goto out;
+	ss = ring_write(kr, &raw, found, ringj);
+	if (ss == STORE_CONFLICT || ss == STORE_EXISTS || ss == STORE_NOT_FOUND)
+		goto out; /* another writer got there first: read again */
+	if (ss != STORE_OK) {
+		st = ss == STORE_ERR_NOMEM ? JOSE_ERR_NOMEM : JOSE_ERR_STORE;
+		goto out;
+	}
+	st = ring_from_json(ringj, &loaded);
+	if (st == JOSE_OK)
+		st = ring_install(kr, &loaded);
+	*done = st == JOSE_OK;
+out:
+	ring_clear(&loaded);
+	ring_json_free(ringj);
+	raw_free(&raw);
+	return st;
+}
+
+static jose_status ring_update(af_keyring *kr, enum update_mode mode,
+			       char *kid_out)
+{
+	char fresh_kid[JOSE_KID_MAX + 1] = "";
+	cjose_jwk_t *fresh = NULL;
+	jose_status st = JOSE_OK;
+	bool done = false;
+	int attempt;
+
+	for (attempt = 0; attempt < RING_UPDATE_TRIES && !done; attempt++) {
+		st = ring_update_once(kr, mode, &fresh, fresh_kid, &done);
+		if (st != JOSE_OK)
+			break;
+	}
+	if (st == JOSE_OK && !done)
+		st = JOSE_ERR_STORE; /* lost every race: the store is too busy
+				      */
+	if (st == JOSE_OK && kid_out != NULL)
+		memcpy(kid_out, fresh_kid, sizeof(fresh_kid));
+	if (fresh != NULL)
+		cjose_jwk_release(fresh);
+	return st;
+}
+
+static bool options_ok(const af_keyring_options *o)
+{
+	return (o->rsa_bits == 2048 || o->rsa_bits == 3072 ||
+		o->rsa_bits == 4096) &&
+	       o->lifetime_days >= 1 && o->lifetime_days <= LIFETIME_DAYS_MAX &&
+	       o->alert_days <= LIFETIME_DAYS_MAX &&
+	       o->max_token_lifetime_s >= 1 &&
+	       o->max_token_lifetime_s <= MAX_TOKEN_LIFETIME_S;
+}
+
+jose_status af_keyring_open(store_ctx *st, const af_keyring_options *o,
+			    af_keyring **out)
+{
+	af_keyring *kr;
+	jose_status rc;
+
+	if (out == NULL)
+		return JOSE_ERR_ARG;
+	*out = NULL;
+	if (st == NULL || o == NULL || !options_ok(o))
+		return JOSE_ERR_ARG;
+	kr = calloc(1, sizeof(*kr));
+	if (kr == NULL)
+		return JOSE_ERR_NOMEM;
+	if (pthread_rwlock_init(&kr->lock, NULL) != 0) {
+		free(kr);
+		return JOSE_ERR_NOMEM;
+	}
+	kr->st = st;
+	kr->opts = *o;
+	rc = ring_update(kr, UPDATE_CREATE, NULL);
+	if (rc != JOSE_OK) {
+		af_keyring_free(kr);
+		return rc;
+	}
+	*out = kr;
+	return JOSE_OK;
+}
+
+void af_keyring_free(af_keyring *kr)
+{
+	if (kr == NULL)
+		return;
+	ring_clear(&kr->ring);
+	pthread_rwlock_destroy(&kr->lock);
+	free(kr);
+}
+
+jose_status af_keyring_reload(af_keyring *kr)
+{
+	store_value raw = {0};
+	struct ring loaded = {0};
+	json_t *ringj = NULL;
+	bool found = false;
+	jose_status st;
+
+	if (kr == NULL)
+		return JOSE_ERR_ARG;
+	st = ring_read(kr, &raw, &ringj, &found);
+	if (st == JOSE_OK && !found)
+		st = JOSE_ERR_STORE;
+	if (st == JOSE_OK)
+		st = ring_from_json(ringj, &loaded);
+	if (st == JOSE_OK)
+		st = ring_install(kr, &loaded);
+	ring_json_free(ringj);
+	raw_free(&raw);
+	return st;
+}
+
+jose_status af_keyring_rotate(af_keyring *kr, char *kid_out)
+{
+	if (kr == NULL)
+		return JOSE_ERR_ARG;
+	return ring_update(kr, UPDATE_ROTATE, kid_out);
+}
+
+jose_status af_keyring_ensure_current(af_keyring *kr)
+{
+	bool current;
+
+	if (kr == NULL)
+		return JOSE_ERR_ARG;
+	if (pthread_rwlock_rdlock(&kr->lock) != 0)
+		return JOSE_ERR_NOMEM;
+	current = ring_signing(&kr->ring, af_now()) != NULL;
+	pthread_rwlock_unlock(&kr->lock);
+	if (current)
+		return JOSE_OK;
+	return ring_update(kr, UPDATE_ENSURE, NULL);
+}
+
+jose_status af_jwt_sign(af_keyring *kr, const json_t *claims, const char *typ,
+			char **out)
+{
+	const struct ring_key *key;
+	cjose_header_t *hdr = NULL;
+	cjose_jws_t *jws = NULL;
+	const char *compact = NULL;
+	char *payload = NULL;
+	cjose_err cerr = {0};
+	bool locked = false;
+	jose_status st;
+	size_t typlen;
+
+	if (out == NULL)
+		return JOSE_ERR_ARG;
+	*out = NULL;
+	if (kr == NULL || !json_is_object(claims) || typ == NULL)
+		return JOSE_ERR_ARG;
+	typlen = strnlen(typ, JOSE_TYP_MAX + 1);
+	if (typlen == 0 || typlen > JOSE_TYP_MAX)
+		return JOSE_ERR_ARG;
+	payload = json_dumps(claims, JSON_COMPACT);
+	if (payload == NULL)
+		return JOSE_ERR_NOMEM;
+	hdr = cjose_header_new(&cerr);
+	if (hdr == NULL) {
+		st = JOSE_ERR_NOMEM;
+		goto out;
+	}
+	if (!cjose_header_set(hdr, CJOSE_HDR_ALG, JWT_ALG, &cerr) ||
+	    !cjose_header_set(hdr, "typ", typ, &cerr)) {
+		st = cjose_status(&cerr);
+		goto out;
+	}
+	if (pthread_rwlock_rdlock(&kr->lock) != 0) {
+		st = JOSE_ERR_NOMEM;
+		goto out;
+	}
+	locked = true;
+	key = ring_signing(&kr->ring, af_now());
+	if (key == NULL) {
+		st = JOSE_ERR_NO_KEY;
+		goto out;
+	}
+	if (!cjose_header_set(hdr, CJOSE_HDR_KID, key->kid, &cerr)) {
+		st = cjose_status(&cerr);
+		goto out;
+	}
+	jws = cjose_jws_sign(key->jwk, hdr, (const uint8_t *)payload,
+			     strlen(payload), &cerr);
+	if (jws == NULL || !cjose_jws_export(jws, &compact, &cerr)) {
+		st = cjose_status(&cerr);
+		goto out;
+	}
+	*out = strdup(compact);
+	st = *out != NULL ? JOSE_OK : JOSE_ERR_NOMEM;
+out:
+	if (locked)
+		pthread_rwlock_unlock(&kr->lock);
+	if (jws != NULL)
+		cjose_jws_release(jws);
+	if (hdr != NULL)
+		cjose_header_release(hdr);
+	json_text_free(payload, false);
+	return st;
+}
+
+/*
+ * Checks the shape and header of a compact JWS ourselves before cjose sees
+ * it: exactly three non-empty base64url parts (the signature may be empty
+ * only to be refused as unsigned), a JSON object header without
+ * duplicates, alg exactly "RS256", no "crit", and a kid we can look up.
+ * Refusing other algorithms here is what stops "none" and the HS256 key
+ * confusion attack, whatever cjose would do with them.
+ */
+static jose_status jwt_precheck(const char *jwt, size_t len, char *kid_out)
+{
+	const char *dot1, *dot2, *end = jwt + len;
+	size_t hlen, plen, slen, declen = 0;
+	const json_t *alg, *kid;
+	json_t *hdr = NULL;
+	uint8_t *dec = NULL;
+	jose_status st = JOSE_ERR_MALFORMED;
+
+	dot1 = memchr(jwt, '.', len);
+	if (dot1 == NULL)
+		return JOSE_ERR_MALFORMED;
+	dot2 = memchr(dot1 + 1, '.', (size_t)(end - dot1 - 1));
+	if (dot2 == NULL ||
+	    memchr(dot2 + 1, '.', (size_t)(end - dot2 - 1)) != NULL)
+		return JOSE_ERR_MALFORMED;
+	hlen = (size_t)(dot1 - jwt);
+	plen = (size_t)(dot2 - dot1 - 1);
+	slen = (size_t)(end - dot2 - 1);
+	if (!b64url_text_ok(jwt, hlen) || !b64url_text_ok(dot1 + 1, plen) ||
+	    (slen > 0 && !b64url_text_ok(dot2 + 1, slen)))
+		return JOSE_ERR_MALFORMED;
+	dec = malloc(hlen);
+	if (dec == NULL)
+		return JOSE_ERR_NOMEM;
+	if (af_b64url_decode(jwt, hlen, dec, hlen, &declen) != 0)
+		goto out;
+	hdr = json_loadb((const char *)dec, declen, JSON_REJECT_DUPLICATES,
+			 NULL);
+	if (!json_is_object(hdr))
+		goto out;
+	alg = json_object_get(hdr, "alg");
+	if (!json_is_string(alg))
+		goto out;
+	if (json_string_length(alg) != strlen(JWT_ALG) ||
+	    strcmp(json_string_value(alg), JWT_ALG) != 0 || slen == 0) {
+		st = JOSE_ERR_SIGNATURE;
+		goto out;
+	}
+	kid = json_object_get(hdr, "kid");
+	if (json_object_get(hdr, "crit") != NULL || !json_is_string(kid) ||
+	    json_string_length(kid) == 0 ||
+	    json_string_length(kid) > JOSE_KID_MAX ||
+	    strlen(json_string_value(kid)) != json_string_length(kid))
+		goto out;
+	memcpy(kid_out, json_string_value(kid), json_string_length(kid) + 1);
+	st = JOSE_OK;
+out:
+	json_decref(hdr);
+	free(dec);
+	return st;
+}
+
+jose_status af_jwt_verify(af_keyring *kr, const char *jwt, size_t len,
+			  json_t **claims)
+{
+	char kid[JOSE_KID_MAX + 1];
+	const struct ring_key *key;
+	cjose_jws_t *jws = NULL;
+	const char *alg;
+	uint8_t *plain = NULL;
+	size_t plain_len = 0;
+	cjose_err cerr = {0};
+	json_t *payload;
+	jose_status st;
+
+	if (claims == NULL)
+		return JOSE_ERR_ARG;
+	*claims = NULL;
+	if (kr == NULL || jwt == NULL)
+		return JOSE_ERR_ARG;
+	if (len > (size_t)JOSE_JWT_MAX)
+		return JOSE_ERR_TOO_BIG;
+	st = jwt_precheck(jwt, len, kid);
+	if (st != JOSE_OK)
+		return st;
+	jws = cjose_jws_import(jwt, len, &cerr);
+	if (jws == NULL)
+		return cerr.code == CJOSE_ERR_NO_MEMORY ? JOSE_ERR_NOMEM
+							: JOSE_ERR_MALFORMED;
+	/* The header cjose acts on must say RS256 too. */
+	alg = json_string_value(
+		json_object_get(cjose_jws_get_protected(jws), CJOSE_HDR_ALG));
+	if (alg == NULL || strcmp(alg, JWT_ALG) != 0) {
+		st = JOSE_ERR_SIGNATURE;
+		goto out;
+	}
+	if (pthread_rwlock_rdlock(&kr->lock) != 0) {
+		st = JOSE_ERR_NOMEM;
+		goto out;
+	}
+	key = ring_find(&kr->ring, kid);
+	if (key == NULL)
+		st = JOSE_ERR_UNKNOWN_KID;
+	else if (!cjose_jws_verify(jws, key->jwk, &cerr))
+		st = cerr.code == CJOSE_ERR_NO_MEMORY ? JOSE_ERR_NOMEM
+						      : JOSE_ERR_SIGNATURE;
+	pthread_rwlock_unlock(&kr->lock);
+	if (st != JOSE_OK)
+		goto out;
+	if (!cjose_jws_get_plaintext(jws, &plain, &plain_len, &cerr)) {
+		st = JOSE_ERR_MALFORMED;
+		goto out;
+	}
+	payload = json_loadb((const char *)plain, plain_len,
+			     JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(payload)) {
+		json_decref(payload);
+		st = JOSE_ERR_MALFORMED;
+		goto out;
+	}
+	*claims = payload;
+out:
+	cjose_jws_release(jws);
+	return st;
+}
+
+json_t *af_keyring_jwks(af_keyring *kr)
+{
+	json_t *doc, *keys;
+	int64_t now = af_now();
+	bool ok = true;
+	size_t i;
+
+	if (kr == NULL)
+		return NULL;
+	keys = json_array();
+	doc = json_object();
+	if (keys == NULL || doc == NULL ||
+	    json_object_set(doc, "keys", keys) != 0 ||
+	    pthread_rwlock_rdlock(&kr->lock) != 0) {
+		json_decref(keys);
+		json_decref(doc);
+		return NULL;
+	}
+	for (i = 0; ok && i < kr->ring.count; i++) {
+		const struct ring_key *k = &kr->ring.keys[i];
+
+		if (k->retire_after <= now)
+			continue;
+		/* Built from the public parts alone: no private member can
+		 * slip into /jwks whatever the stored JWK holds. */
+		ok = json_array_append_new(
+			     keys, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
+					     "kty", "RSA", "n", k->n, "e", k->e,
+					     "kid", k->kid, "use", "sig", "alg",
+					     JWT_ALG)) == 0;
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	json_decref(keys);
+	if (!ok) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+static json_t *key_status(const struct ring_key *k, bool signing)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:b}", "kid", k->kid,
+			 "created_at", (json_int_t)k->created_at, "expires_at",
+			 (json_int_t)k->expires_at, "retire_after",
+			 (json_int_t)k->retire_after, "signing", signing);
+}
+
+json_t *af_keyring_status(af_keyring *kr)
+{
+	const struct ring_key *signing;
+	json_t *doc = NULL, *keys;
+	int64_t now = af_now();
+	bool ok = true;
+	long days;
+	size_t i;
+
+	if (kr == NULL)
+		return NULL;
+	keys = json_array();
+	if (keys == NULL || pthread_rwlock_rdlock(&kr->lock) != 0) {
+		json_decref(keys);
+		return NULL;
+	}
+	signing = ring_signing(&kr->ring, now);
+	for (i = 0; ok && i < kr->ring.count; i++) {
+		const struct ring_key *k = &kr->ring.keys[i];
+
+		ok = json_array_append_new(keys, key_status(k, k == signing)) ==
+		     0;
+	}
+	days = ring_days_left(&kr->ring, now);
+	if (ok)
+		doc = json_pack("{s:o, s:o, s:I, s:b}", "keys", keys,
+				"signing_kid",
+				signing != NULL ? json_string(signing->kid)
+						: json_null(),
+				"expires_in_days", (json_int_t)days, "alert",
+				days <= (long)kr->opts.alert_days);
+	else
+		json_decref(keys);
+	pthread_rwlock_unlock(&kr->lock);
+	return doc;
+}
+
+long af_keyring_days_left(af_keyring *kr)
+{
+	long days;
+
+	if (kr == NULL || pthread_rwlock_rdlock(&kr->lock) != 0)
+		return -1;
+	days = ring_days_left(&kr->ring, af_now());
+	pthread_rwlock_unlock(&kr->lock);
+	return days;
+}
+
+void af_oidc_half_hash(const char *value, char *out, size_t outcap)
+{
+	uint8_t digest[32];
+
+	if (out == NULL || outcap == 0)
+		return;
+	out[0] = '\0';
+	if (value == NULL || outcap < JOSE_HALF_HASH_LEN)
+		return;
+	/* OIDC Core 3.1.3.6: the left half of the hash named by alg. */
+	af_sha256(value, strlen(value), digest);
+	if (af_b64url_encode(digest, sizeof(digest) / 2, out, outcap) != 0)
+		out[0] = '\0';
+}

@@ -1,0 +1,406 @@
+/*
+ * The state store front: status strings, argument and size checks shared
+ * by both backends, key prefixing, and dispatch through the backend table.
+ * Checking here once means a backend never has to guess what a caller
+ * meant by a NULL pointer or an oversized key.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "store_internal.h"
+
+struct store_ctx {
+	const store_ops *ops;
+	void *impl;
+	store_backend backend;
+	size_t prefix_len;
+	char prefix[STORE_PREFIX_MAX + 1];
+};
+
+/* A prefixed key, NUL-terminated, on the caller's stack. */
+typedef struct full_key {
+	size_t len;
+	char buf[STORE_FULLKEY_MAX + 1];
+} full_key;
+
+const char *store_strerror(store_status st)
+{
+	switch (st) {
+#define STORE_XX(name, value, text) \
+	case STORE_##name:          \
+		return text;
+		STORE_STATUS_MAP(STORE_XX)
+#undef STORE_XX
+	}
+	return "unknown store error";
+}
+
+void store_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+store_status store_value_dup(const void *data, size_t len, store_value *out)
+{
+	out->data = NULL;
+	out->len = 0;
+	if (len > STORE_VALUE_MAX)
+		return STORE_ERR_TOO_BIG;
+	out->data = OPENSSL_malloc(len + 1);
+	if (out->data == NULL)
+		return STORE_ERR_NOMEM;
+	if (len > 0)
+		memcpy(out->data, data, len);
+	out->data[len] = '\0';
+	out->len = len;
+	return STORE_OK;
+}
+
+int store_parse_int64(const void *text, size_t len, int64_t *out)
+{
+	const uint8_t *p = text;
+	bool neg = false;
+	uint64_t v = 0, limit;
+	size_t i = 0;
+
+	if (p == NULL || len == 0 || len > 20)
+		return -1;
+	if (p[0] == '-') {
+		neg = true;
+		i = 1;
+	}
+	if (i == len || p[i] < '0' || p[i] > '9')
+		return -1;
+	/* "0" alone is fine; "-0" and leading zeros are not, as in Redis. */
+	if (p[i] == '0' && (len - i > 1 || neg))
+		return -1;
+	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; i < len; i++) {
+		unsigned d;
+
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		d = (unsigned)(p[i] - '0');
+		if (v > (limit - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (neg)
+		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+	else
+		*out = (int64_t)v;
+	return 0;
+}
+
+static bool options_valid(const store_options *opts, char *err, size_t errlen)
+{
+	if (opts->prefix != NULL &&
+	    strnlen(opts->prefix, STORE_PREFIX_MAX + 1) > STORE_PREFIX_MAX) {
+		store_errf(err, errlen, "store prefix is longer than %d bytes",
+			   STORE_PREFIX_MAX);
+		return false;
+	}
+	if (opts->backend != STORE_BACKEND_MEMORY &&
+	    opts->backend != STORE_BACKEND_REDIS) {
+		store_errf(err, errlen, "unknown store backend %d",
+			   (int)opts->backend);
+		return false;
+	}
+	return true;
+}
+
+store_status store_open(const store_options *opts, store_ctx **out, char *err,
+			size_t errlen)
+{
+	store_ctx *st;
+	store_status rc;
+
+	store_errf(err, errlen, "%s", "");
+	if (out == NULL)
+		return STORE_ERR_ARG;
+	*out = NULL;
+	if (opts == NULL) {
+		store_errf(err, errlen, "no store options");
+		return STORE_ERR_ARG;
+	}
+	if (!options_valid(opts, err, errlen))
+		return STORE_ERR_CONFIG;
+	st = OPENSSL_zalloc(sizeof(*st));
+	if (st == NULL) {
+		store_errf(err, errlen, "out of memory");
+		return STORE_ERR_NOMEM;
+	}
+	st->backend = opts->backend;
+	if (opts->prefix != NULL) {
+		st->prefix_len = strlen(opts->prefix);
+		memcpy(st->prefix, opts->prefix, st->prefix_len);
+	}
+	if (opts->backend == STORE_BACKEND_REDIS)
+		rc = store_redis_open(opts, &st->ops, &st->impl, err, errlen);
+	else
+		rc = store_memory_open(opts, &st->ops, &st->impl, err, errlen);
+	if (rc != STORE_OK) {
+		OPENSSL_free(st);
+		return rc;
+	}
+	*out = st;
+	return STORE_OK;
+}
+
+void store_close(store_ctx *st)
+{
+	if (st == NULL)
+		return;
+	st->ops->close(st->impl);
+	OPENSSL_free(st);
+}
+
+store_backend store_get_backend(const store_ctx *st)
+{
+	return st != NULL ? st->backend : STORE_BACKEND_MEMORY;
+}
+
+store_status store_ping(store_ctx *st)
+{
+	if (st == NULL)
+		return STORE_ERR_ARG;
+	return st->ops->ping(st->impl);
+}
+
+void store_value_free(store_value *v)
+{
+	if (v == NULL)
+		return;
+	if (v->data != NULL)
+		OPENSSL_clear_free(v->data, v->len + 1);
+	v->data = NULL;
+	v->len = 0;
+}
+
+/*
+ * Checks a caller's key and writes prefix + key into fk. Keys are
+ * NUL-terminated, so they never hold a NUL; an empty key is refused as
+ * almost certainly a caller's bug.
+ */
+static store_status make_key(const store_ctx *st, const char *key, full_key *fk)
+{
+	size_t len;
+
+	if (key == NULL)
+		return STORE_ERR_ARG;
+	len = strnlen(key, STORE_KEY_MAX + 1);
+	if (len == 0)
+		return STORE_ERR_ARG;
+	if (len > STORE_KEY_MAX)
+		return STORE_ERR_TOO_BIG;
+	memcpy(fk->buf, st->prefix, st->prefix_len);
+	memcpy(fk->buf + st->prefix_len, key, len);
+	fk->len = st->prefix_len + len;
+	fk->buf[fk->len] = '\0';
+	return STORE_OK;
+}
+
+static store_status check_value(const void *val, size_t len)
+{
+	if (val == NULL && len > 0)
+		return STORE_ERR_ARG;
+	if (len > STORE_VALUE_MAX)
+		return STORE_ERR_TOO_BIG;
+	return STORE_OK;
+}
+
+static store_status check_member(const char *member, size_t *mlen)
+{
+	if (member == NULL)
+		return STORE_ERR_ARG;
+	*mlen = strnlen(member, STORE_MEMBER_MAX + 1);
+	if (*mlen > STORE_MEMBER_MAX)
+		return STORE_ERR_TOO_BIG;
+	return STORE_OK;
+}
+
+static void value_clear(store_value *out)
+{
+	if (out != NULL) {
+		out->data = NULL;
+		out->len = 0;
+	}
+}
+
+store_status store_set(store_ctx *st, const char *key, const void *val,
+		       size_t len, uint64_t ttl_ms, unsigned flags)
+{
+	full_key fk;
+	store_status rc;
+
+	if (st == NULL || ttl_ms > STORE_TTL_MAX)
+		return STORE_ERR_ARG;
+	if ((flags & ~(unsigned)(STORE_SET_NX | STORE_SET_XX)) != 0 ||
+	    flags == (STORE_SET_NX | STORE_SET_XX))
+		return STORE_ERR_ARG;
+	rc = check_value(val, len);
+	if (rc == STORE_OK)
+		rc = make_key(st, key, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->set(st->impl, fk.buf, fk.len, val, len, ttl_ms, flags);
+}
+
+store_status store_get(store_ctx *st, const char *key, store_value *out)
+{
+	full_key fk;
+	store_status rc;
+
+	value_clear(out);
+	if (st == NULL || out == NULL)
+		return STORE_ERR_ARG;
+	rc = make_key(st, key, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->get(st->impl, fk.buf, fk.len, out);
+}
+
+store_status store_getdel(store_ctx *st, const char *key, store_value *out)
+{
+	full_key fk;
+	store_status rc;
+
+	value_clear(out);
+	if (st == NULL || out == NULL)
+		return STORE_ERR_ARG;
+	rc = make_key(st, key, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->getdel(st->impl, fk.buf, fk.len, out);
+}
+
+store_status store_del(store_ctx *st, const char *key)
+{
+	full_key fk;
+	store_status rc;
+
+	if (st == NULL)
+		return STORE_ERR_ARG;
+	rc = make_key(st, key, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->del(st->impl, fk.buf, fk.len);
+}
+
+store_status store_cas(store_ctx *st, const char *key, const void *expected,
+		       size_t elen, const void *newval, size_t nlen,
+		       uint64_t ttl_ms)
+{
+	full_key fk;
+	store_status rc;
+
+	if (st == NULL || ttl_ms > STORE_TTL_MAX)
+		return STORE_ERR_ARG;
+	rc = check_value(expected, elen);
+	if (rc == STORE_OK)
+		rc = check_value(newval, nlen);
+	if (rc == STORE_OK)
+		rc = make_key(st, key, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->cas(st->impl, fk.buf, fk.len, expected, elen, newval,
+			    nlen, ttl_ms);
+}
+
+store_status store_incr(store_ctx *st, const char *key, int64_t delta,
+			uint64_t ttl_ms, int64_t *out)
+{
+	full_key fk;
+	store_status rc;
+
+	if (st == NULL || out == NULL || ttl_ms > STORE_TTL_MAX)
+		return STORE_ERR_ARG;
+	rc = make_key(st, key, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->incr(st->impl, fk.buf, fk.len, delta, ttl_ms, out);
+}
+
+store_status store_ttl(store_ctx *st, const char *key, uint64_t *ttl_ms)
+{
+	full_key fk;
+	store_status rc;
+
+	if (st == NULL || ttl_ms == NULL)
+		return STORE_ERR_ARG;
+	*ttl_ms = 0;
+	rc = make_key(st, key, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->ttl(st->impl, fk.buf, fk.len, ttl_ms);
+}
+
+static store_status sadd_common(store_ctx *st, const char *key,
+				const char *member, uint64_t ttl_ms)
+{
+	full_key fk;
+	size_t mlen = 0;
+	store_status rc;
+
+	if (st == NULL || ttl_ms > STORE_TTL_MAX)
+		return STORE_ERR_ARG;
+	rc = check_member(member, &mlen);
+	if (rc == STORE_OK)
+		rc = make_key(st, key, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->sadd(st->impl, fk.buf, fk.len, member, mlen, ttl_ms);
+}
+
+store_status store_sadd(store_ctx *st, const char *key, const char *member)
+{
+	return sadd_common(st, key, member, 0);
+}
+
+store_status store_sadd_ttl(store_ctx *st, const char *key, const char *member,
+			    uint64_t ttl_ms)
+{
+	if (ttl_ms == 0)
+		return STORE_ERR_ARG;
+	return sadd_common(st, key, member, ttl_ms);
+}
+
+store_status store_srem(store_ctx *st, const char *key, const char *member)
+{
+	full_key fk;
+	size_t mlen = 0;
+	store_status rc;
+
+	if (st == NULL)
+		return STORE_ERR_ARG;
+	rc = check_member(member, &mlen);
+	if (rc == STORE_OK)
+		rc = make_key(st, key, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->srem(st->impl, fk.buf, fk.len, member, mlen);
+}
+
+store_status store_smembers(store_ctx *st, const char *key, store_member_fn fn,
+			    void *arg)
+{
+	full_key fk;
+	store_status rc;
+
+	if (st == NULL || fn == NULL)
+		return STORE_ERR_ARG;
+	rc = make_key(st, key, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->smembers(st->impl, fk.buf, fk.len, fn, arg);
+}

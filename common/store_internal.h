@@ -1,0 +1,81 @@
+/*
+ * Inside the state store: the backend table that store.c dispatches
+ * through. store.c checks every argument, applies the size caps and puts
+ * the prefix in front of the key before it calls a backend, so a backend
+ * only ever sees valid input: a full key of 1..STORE_FULLKEY_MAX bytes
+ * with no NUL inside (passed NUL-terminated as well), values of at most
+ * STORE_VALUE_MAX bytes, members of at most STORE_MEMBER_MAX bytes, TTLs
+ * of at most STORE_TTL_MAX and valid set flags.
+ *
+ * Thread-safety: every operation may be called from any thread at once;
+ * close runs alone.
+ */
+#ifndef COMMON_STORE_INTERNAL_H
+#define COMMON_STORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/store.h"
+
+/* The longest key a backend sees: prefix and key. */
+#define STORE_FULLKEY_MAX (STORE_PREFIX_MAX + STORE_KEY_MAX)
+
+/* Default redis connect and command timeout. */
+#define STORE_TIMEOUT_DEFAULT_MS 2000u
+
+typedef struct store_ops {
+	/* Frees the backend and everything it holds. */
+	void (*close)(void *impl);
+	store_status (*ping)(void *impl);
+	store_status (*set)(void *impl, const char *key, size_t klen,
+			    const void *val, size_t len, uint64_t ttl_ms,
+			    unsigned flags);
+	store_status (*get)(void *impl, const char *key, size_t klen,
+			    store_value *out);
+	store_status (*getdel)(void *impl, const char *key, size_t klen,
+			       store_value *out);
+	store_status (*del)(void *impl, const char *key, size_t klen);
+	store_status (*cas)(void *impl, const char *key, size_t klen,
+			    const void *expected, size_t elen,
+			    const void *newval, size_t nlen, uint64_t ttl_ms);
+	store_status (*incr)(void *impl, const char *key, size_t klen,
+			     int64_t delta, uint64_t ttl_ms, int64_t *out);
+	store_status (*ttl)(void *impl, const char *key, size_t klen,
+			    uint64_t *ttl_ms);
+	/* ttl_ms 0: a plain add; else the set's sliding expiry. */
+	store_status (*sadd)(void *impl, const char *key, size_t klen,
+			     const char *member, size_t mlen, uint64_t ttl_ms);
+	store_status (*srem)(void *impl, const char *key, size_t klen,
+			     const char *member, size_t mlen);
+	store_status (*smembers)(void *impl, const char *key, size_t klen,
+				 store_member_fn fn, void *arg);
+} store_ops;
+
+/*
+ * Backend constructors. Each checks its part of opts, fills *impl with
+ * its state (freed by ops->close) and returns its table in *ops. On
+ * failure nothing is left allocated and err holds a one-line reason.
+ */
+store_status store_memory_open(const store_options *opts, const store_ops **ops,
+			       void **impl, char *err, size_t errlen);
+store_status store_redis_open(const store_options *opts, const store_ops **ops,
+			      void **impl, char *err, size_t errlen);
+
+/* Writes a one-line reason into err when err is not NULL. */
+void store_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * A copy of len bytes plus a NUL as a store value; STORE_ERR_NOMEM when
+ * there is no memory (out is then empty).
+ */
+store_status store_value_dup(const void *data, size_t len, store_value *out);
+
+/*
+ * Parses the decimal text of a 64-bit integer the way Redis does: an
+ * optional '-', no '+', no leading zeros, no spaces. 0 or -1.
+ */
+int store_parse_int64(const void *text, size_t len, int64_t *out);
+
+#endif /* COMMON_STORE_INTERNAL_H */

@@ -1,0 +1,1553 @@
+/*
+ * The memory backend: a hash table split into shards, each behind its own
+ * mutex, so that threads working on different keys rarely wait for each
+ * other. Buckets are chosen with SipHash under a random per-store key, so
+ * keys chosen by outsiders (user names, client ids) cannot be crafted to
+ * pile into one bucket.
+ *
+ * Expired keys are invisible: every lookup removes an expired key it
+ * finds, and every write also sweeps a few buckets of its shard, so keys
+ * nobody reads again are reclaimed too.
+ *
+ * With a state folder every change is first appended to store.aof as one
+ * checksummed record and fsynced, and only then made in memory: a change
+ * reported as done survives a crash, and a change whose record could not
+ * be written is not made at all. Records hold resulting state (a key's
+ * new value with its absolute expiry, a deletion, a member added or
+ * removed), so replaying them at open rebuilds the table whatever the
+ * operation was. Once the file passes twice the size the live data would
+ * need (and 1 MiB), it is rewritten with one record per live key.
+ *
+ * Lock order: shard locks in index order, then the file lock. A write
+ * holds its shard lock across the file append, so the records of one key
+ * are in the file in the order the changes were made.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "store_internal.h"
+
+#define MEM_SHARD_BITS	  4
+#define MEM_SHARDS	  (1u << MEM_SHARD_BITS)
+#define MEM_MIN_BUCKETS	  16u
+/* Buckets of its shard that each write looks at for expired keys. */
+#define MEM_SWEEP_BUCKETS 8u
+/* Decimal text of any int64_t, sign included. */
+#define MEM_INT_TEXT_MAX  21
+
+#define AOF_NAME	"store.aof"
+#define AOF_TMP_NAME	"store.aof.tmp"
+#define AOF_MAGIC	"AFSTORE1"
+#define AOF_MAGIC_LEN	8u
+/* Record: body length, its complement, SHA-256 of the body, the body. */
+#define AOF_HDR_LEN	8u
+#define AOF_SUM_LEN	32u
+#define AOF_PRE_LEN	(AOF_HDR_LEN + AOF_SUM_LEN)
+/* Body: op, expiry (ms since the epoch, 0: none), key, data. */
+#define AOF_BODY_FIXED	(1u + 8u + 4u + 4u)
+#define AOF_BODY_MAX	(AOF_BODY_FIXED + STORE_FULLKEY_MAX + STORE_VALUE_MAX)
+#define AOF_COMPACT_MIN ((uint64_t)1024 * 1024)
+#define AOF_WRITE_BUF	((size_t)64 * 1024)
+
+enum aof_op {
+	AOF_SET = 1,
+	AOF_DEL = 2,
+	AOF_SADD = 3,
+	AOF_SREM = 4,
+};
+
+/* A chained hash table node; the key bytes live in the same allocation. */
+struct hnode {
+	struct hnode *next;
+	uint64_t hash;
+	size_t klen;
+	const char *key;
+};
+
+struct htable {
+	struct hnode **buckets; /* nbuckets, a power of two */
+	size_t nbuckets;
+	size_t count;
+};
+
+enum mem_type {
+	MEM_STR,
+	MEM_SET,
+};
+
+struct mem_entry {
+	struct hnode node; /* first, so a node pointer is an entry pointer */
+	int64_t expire_ms; /* 0: never */
+	enum mem_type type;
+	uint8_t *data;	       /* MEM_STR: len bytes and a NUL */
+	size_t len;	       /* MEM_STR */
+	struct htable members; /* MEM_SET: struct mem_member nodes */
+	char keybuf[];
+};
+
+struct mem_member {
+	struct hnode node;
+	char buf[];
+};
+
+struct mem_shard {
+	pthread_mutex_t lock;
+	struct htable table;
+	size_t sweep_at;
+};
+
+struct mem_store {
+	struct mem_shard shards[MEM_SHARDS];
+	uint8_t sipkey[16];
+	bool persist; /* a state folder is in use */
+	/* What a freshly compacted file would hold, in bytes of records. */
+	_Atomic int64_t live_bytes;
+	pthread_mutex_t aof_lock; /* guards everything below */
+	int aof_fd;
+	int dir_fd;
+	uint64_t aof_size;
+	uint64_t compact_floor;
+	bool aof_broken;
+};
+
+/* --- SipHash-2-4 ---------------------------------------------------- */
+
+static uint64_t rotl64(uint64_t x, unsigned b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+static uint64_t load_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void sip_round(uint64_t v[4])
+{
+	v[0] += v[1];
+	v[1] = rotl64(v[1], 13) ^ v[0];
+	v[0] = rotl64(v[0], 32);
+	v[2] += v[3];
+	v[3] = rotl64(v[3], 16) ^ v[2];
+	v[0] += v[3];
+	v[3] = rotl64(v[3], 21) ^ v[0];
+	v[2] += v[1];
+	v[1] = rotl64(v[1], 17) ^ v[2];
+	v[2] = rotl64(v[2], 32);
+}
+
+static uint64_t siphash24(const uint8_t key[16], const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
+	uint64_t v[4] = {k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull,
+			 k0 ^ 0x6c7967656e657261ull,
+			 k1 ^ 0x7465646279746573ull};
+	uint64_t m, b = (uint64_t)len << 56;
+	size_t i, tail = len & 7;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		m = load_le64(p + i);
+		v[3] ^= m;
+		sip_round(v);
+		sip_round(v);
+		v[0] ^= m;
+	}
+	for (; tail > 0; tail--)
+		b |= (uint64_t)p[i + tail - 1] << (8 * (tail - 1));
+	v[3] ^= b;
+	sip_round(v);
+	sip_round(v);
+	v[0] ^= b;
+	v[2] ^= 0xff;
+	for (i = 0; i < 4; i++)
+		sip_round(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* --- hash tables ------------------------------------------------------ */
+
+static int table_init(struct htable *t)
+{
+	t->buckets = OPENSSL_zalloc(MEM_MIN_BUCKETS * sizeof(struct hnode *));
+	if (t->buckets == NULL)
+		return -1;
+	t->nbuckets = MEM_MIN_BUCKETS;
+	t->count = 0;
+	return 0;
+}
+
+/* Finds a node and the link that points to it, for unlinking. */
+static struct hnode *table_find(const struct htable *t, uint64_t h,
+				const char *key, size_t klen,
+				struct hnode ***link)
+{
+	struct hnode **l = &t->buckets[h & (t->nbuckets - 1)];
+
+	for (; *l != NULL; l = &(*l)->next) {
+		struct hnode *n = *l;
+
+		if (n->hash == h && n->klen == klen &&
+		    memcmp(n->key, key, klen) == 0) {
+			if (link != NULL)
+				*link = l;
+			return n;
+		}
+	}
+	return NULL;
+}
+
+static void table_insert(struct htable *t, struct hnode *n)
+{
+	struct hnode **b = &t->buckets[n->hash & (t->nbuckets - 1)];
+
+	n->next = *b;
+	*b = n;
+	t->count++;
+}
+
+static void table_unlink(struct htable *t, struct hnode **link)
+{
+	*link = (*link)->next;
+	t->count--;
+}
+
+/*
+ * Keeps about one node per bucket: doubles past that, halves below one
+ * in eight. Called only where no link into the table is held. When memory
+ * for a new bucket array is short the old one stays: chains get longer
+ * but nothing is lost.
+ */
+static void table_resize(struct htable *t)
+{
+	struct hnode **nb;
+	size_t n, i;
+
+	if (t->count > t->nbuckets && t->nbuckets <= SIZE_MAX / 4 / 2)
+		n = t->nbuckets * 2;
+	else if (t->nbuckets > MEM_MIN_BUCKETS && t->count < t->nbuckets / 8)
+		n = t->nbuckets / 2;
+	else
+		return;
+	nb = OPENSSL_zalloc(n * sizeof(struct hnode *));
+	if (nb == NULL)
+		return;
+	for (i = 0; i < t->nbuckets; i++) {
+		struct hnode *node = t->buckets[i], *next;
+
+		for (; node != NULL; node = next) {
+			next = node->next;
+			node->next = nb[node->hash & (n - 1)];
+			nb[node->hash & (n - 1)] = node;
+		}
+	}
+	OPENSSL_free(t->buckets);
+	t->buckets = nb;
+	t->nbuckets = n;
+}
+
+/* --- entries and their accounting ------------------------------------ */
+
+static uint64_t rec_size(size_t klen, size_t dlen)
+{
+	return AOF_PRE_LEN + AOF_BODY_FIXED + (uint64_t)klen + dlen;
+}
+
+static void live_add(struct mem_store *ms, int64_t delta)
+{
+	if (ms->persist)
+		atomic_fetch_add(&ms->live_bytes, delta);
+}
+
+static struct mem_entry *entry_new(uint64_t h, const char *key, size_t klen,
+				   enum mem_type type)
+{
+	struct mem_entry *e = OPENSSL_zalloc(sizeof(*e) + klen + 1);
+
+	if (e == NULL)
+		return NULL;
+	memcpy(e->keybuf, key, klen);
+	e->node.key = e->keybuf;
+	e->node.klen = klen;
+	e->node.hash = h;
+	e->type = type;
+	if (type == MEM_SET && table_init(&e->members) != 0) {
+		OPENSSL_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static struct mem_member *member_new(uint64_t h, const char *m, size_t mlen)
+{
+	struct mem_member *mm = OPENSSL_zalloc(sizeof(*mm) + mlen + 1);
+
+	if (mm == NULL)
+		return NULL;
+	memcpy(mm->buf, m, mlen);
+	mm->node.key = mm->buf;
+	mm->node.klen = mlen;
+	mm->node.hash = h;
+	return mm;
+}
+
+/* Frees an entry that is not in the table (NULL accepted). */
+static void entry_free(struct mem_store *ms, struct mem_entry *e, bool counted)
+{
+	size_t i;
+
+	if (e == NULL)
+		return;
+	if (e->type == MEM_STR) {
+		if (counted)
+			live_add(ms, -(int64_t)rec_size(e->node.klen, e->len));
+		OPENSSL_clear_free(e->data, e->len + 1);
+	} else {
+		for (i = 0; i < e->members.nbuckets; i++) {
+			struct hnode *n = e->members.buckets[i], *next;
+
+			for (; n != NULL; n = next) {
+				next = n->next;
+				if (counted)
+					live_add(ms, -(int64_t)rec_size(
+							     e->node.klen,
+							     n->klen));
+				OPENSSL_free(n);
+			}
+		}
+		OPENSSL_free(e->members.buckets);
+	}
+	OPENSSL_free(e);
+}
+
+static bool expired(const struct mem_entry *e, int64_t now)
+{
+	return e->expire_ms != 0 && e->expire_ms <= now;
+}
+
+static uint64_t key_hash(const struct mem_store *ms, const char *key,
+			 size_t klen)
+{
+	return siphash24(ms->sipkey, key, klen);
+}
+
+static struct mem_shard *shard_of(struct mem_store *ms, uint64_t h)
+{
+	return &ms->shards[h >> (64 - MEM_SHARD_BITS)];
+}
+
+/* Looks a key up, removing it when it has expired. */
+static struct mem_entry *lookup(struct mem_store *ms, struct mem_shard *sh,
+				uint64_t h, const char *key, size_t klen,
+				int64_t now, struct hnode ***link)
+{
+	struct hnode **l = NULL;
+	struct mem_entry *e =
+		(struct mem_entry *)table_find(&sh->table, h, key, klen, &l);
+
+	if (e == NULL)
+		return NULL;
+	if (expired(e, now)) {
+		table_unlink(&sh->table, l);
+		entry_free(ms, e, true);
+		return NULL;
+	}
+	if (link != NULL)
+		*link = l;
+	return e;
+}
+
+/* Reaps expired keys from a few buckets, moving on each time. */
+static void sweep(struct mem_store *ms, struct mem_shard *sh, int64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < MEM_SWEEP_BUCKETS; i++) {
+		struct hnode **l;
+
+		sh->sweep_at = (sh->sweep_at + 1) & (sh->table.nbuckets - 1);
+		l = &sh->table.buckets[sh->sweep_at];
+		while (*l != NULL) {
+			struct mem_entry *e = (struct mem_entry *)*l;
+
+			if (expired(e, now)) {
+				table_unlink(&sh->table, l);
+				entry_free(ms, e, true);
+			} else {
+				l = &(*l)->next;
+			}
+		}
+	}
+}
+
+/* Puts a new entry in place of old (which may be NULL). */
+static void replace(struct mem_store *ms, struct mem_shard *sh,
+		    struct mem_entry *old, struct hnode **link,
+		    struct mem_entry *fresh)
+{
+	if (old != NULL) {
+		table_unlink(&sh->table, link);
+		entry_free(ms, old, true);
+	}
+	table_insert(&sh->table, &fresh->node);
+	if (fresh->type == MEM_STR)
+		live_add(ms, (int64_t)rec_size(fresh->node.klen, fresh->len));
+}
+
+static void remove_entry(struct mem_store *ms, struct mem_shard *sh,
+			 struct mem_entry *e, struct hnode **link)
+{
+	table_unlink(&sh->table, link);
+	entry_free(ms, e, true);
+}
+
+/* --- the append-only file --------------------------------------------- */
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	unsigned i;
+
+	for (i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* Encodes one record into out, which holds rec_size(klen, dlen) bytes. */
+static void rec_encode(uint8_t *out, enum aof_op op, const char *key,
+		       size_t klen, int64_t expire_ms, const void *data,
+		       size_t dlen)
+{
+	uint8_t *body = out + AOF_PRE_LEN, *p = body;
+	uint32_t blen = (uint32_t)(AOF_BODY_FIXED + klen + dlen);
+	uint64_t ex = (uint64_t)expire_ms;
+	unsigned i;
+
+	put_le32(out, blen);
+	put_le32(out + 4, ~blen);
+	*p++ = (uint8_t)op;
+	for (i = 0; i < 8; i++)
+		*p++ = (uint8_t)(ex >> (8 * i));
+	put_le32(p, (uint32_t)klen);
+	p += 4;
+	memcpy(p, key, klen);
+	p += klen;
+	put_le32(p, (uint32_t)dlen);
+	p += 4;
+	if (dlen > 0)
+		memcpy(p, data, dlen);
+	af_sha256(body, blen, out + AOF_HDR_LEN);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += (size_t)w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static bool compact_due(struct mem_store *ms)
+{
+	int64_t live = atomic_load(&ms->live_bytes);
+
+	return ms->aof_size >= ms->compact_floor &&
+	       ms->aof_size > 2 * (uint64_t)(live > 0 ? live : 0);
+}
+
+/*
+ * Appends one record and fsyncs it. A failed write is cut back off the
+ * file, so replay never sees a change that was not made; when even that
+ * fails, or fsync fails (after which the kernel may have dropped the
+ * pages), the file can no longer be trusted and every later change is
+ * refused. Sets *compact when the file has grown enough to rewrite.
+ */
+static store_status aof_append(struct mem_store *ms, enum aof_op op,
+			       const char *key, size_t klen, int64_t expire_ms,
+			       const void *data, size_t dlen, bool *compact)
+{
+	uint64_t n = rec_size(klen, dlen);
+	store_status rc = STORE_ERR_IO;
+	uint8_t *rec;
+
+	if (!ms->persist)
+		return STORE_OK;
+	rec = OPENSSL_malloc(n);
+	if (rec == NULL)
+		return STORE_ERR_NOMEM;
+	rec_encode(rec, op, key, klen, expire_ms, data, dlen);
+	pthread_mutex_lock(&ms->aof_lock);
+	if (ms->aof_broken)
+		goto out;
+	if (write_all(ms->aof_fd, rec, n) != 0) {
+		if (ftruncate(ms->aof_fd, (off_t)ms->aof_size) != 0)
+			ms->aof_broken = true;
+		goto out;
+	}
+	if (fsync(ms->aof_fd) != 0) {
+		ms->aof_broken = true;
+		if (ftruncate(ms->aof_fd, (off_t)ms->aof_size) == 0)
+			(void)fsync(ms->aof_fd);
+		goto out;
+	}
+	ms->aof_size += n;
+	*compact = compact_due(ms);
+	rc = STORE_OK;
+out:
+	pthread_mutex_unlock(&ms->aof_lock);
+	OPENSSL_clear_free(rec, n);
+	return rc;
+}
+
+/*
+ * Only state without an expiry goes to the file. Flows, codes, tokens,
+ * sessions and counters all expire within hours; losing them in a restart
+ * only asks people to sign in again, whereas an fsync for every sign-in
+ * step would bound the whole server by the disk. A persistent key that
+ * becomes volatile is written as a delete, so replay cannot resurrect it.
+ */
+static store_status persist_set(struct mem_store *ms, const char *key,
+				size_t klen, const struct mem_entry *old,
+				int64_t expire_ms, const void *data,
+				size_t dlen, bool *compact)
+{
+	if (expire_ms == 0)
+		return aof_append(ms, AOF_SET, key, klen, 0, data, dlen,
+				  compact);
+	if (old == NULL || old->expire_ms != 0)
+		return STORE_OK;
+	return aof_append(ms, AOF_DEL, key, klen, 0, NULL, 0, compact);
+}
+
+static store_status persist_del(struct mem_store *ms, const char *key,
+				size_t klen, const struct mem_entry *old,
+				bool *compact)
+{
+	if (old != NULL && old->expire_ms != 0)
+		return STORE_OK;
+	return aof_append(ms, AOF_DEL, key, klen, 0, NULL, 0, compact);
+}
+
+/* A buffered writer for the compacted file. */
+struct wbuf {
+	int fd;
+	uint8_t *buf;
+	size_t len;
+	uint64_t total;
+	bool failed;
+};
+
+static void wbuf_flush(struct wbuf *w)
+{
+	if (!w->failed && w->len > 0 && write_all(w->fd, w->buf, w->len) != 0)
+		w->failed = true;
+	w->len = 0;
+}
+
+static void wbuf_record(struct wbuf *w, enum aof_op op, const char *key,
+			size_t klen, int64_t expire_ms, const void *data,
+			size_t dlen)
+{
+	uint64_t n = rec_size(klen, dlen);
+	uint8_t *big;
+
+	w->total += n;
+	if (n <= AOF_WRITE_BUF) {
+		if (w->len + n > AOF_WRITE_BUF)
+			wbuf_flush(w);
+		rec_encode(w->buf + w->len, op, key, klen, expire_ms, data,
+			   dlen);
+		w->len += n;
+		return;
+	}
+	wbuf_flush(w);
+	big = OPENSSL_malloc(n);
+	if (big == NULL) {
+		w->failed = true;
+		return;
+	}
+	rec_encode(big, op, key, klen, expire_ms, data, dlen);
+	if (!w->failed && write_all(w->fd, big, n) != 0)
+		w->failed = true;
+	OPENSSL_clear_free(big, n);
+}
+
+/* Writes one record per live key (one per member for sets). */
+static void write_live(struct mem_store *ms, struct wbuf *w, int64_t now)
+{
+	size_t s, i, j;
+
+	for (s = 0; s < MEM_SHARDS && !w->failed; s++) {
+		const struct htable *t = &ms->shards[s].table;
+
+		for (i = 0; i < t->nbuckets; i++) {
+			const struct hnode *n = t->buckets[i];
+
+			for (; n != NULL; n = n->next) {
+				const struct mem_entry *e =
+					(const struct mem_entry *)n;
+
+				/* Volatile keys are never persisted. */
+				if (expired(e, now) || e->expire_ms != 0)
+					continue;
+				if (e->type == MEM_STR) {
+					wbuf_record(w, AOF_SET, n->key, n->klen,
+						    e->expire_ms, e->data,
+						    e->len);
+					continue;
+				}
+				for (j = 0; j < e->members.nbuckets; j++) {
+					const struct hnode *m =
+						e->members.buckets[j];
+
+					for (; m != NULL; m = m->next)
+						wbuf_record(w, AOF_SADD, n->key,
+							    n->klen, 0, m->key,
+							    m->klen);
+				}
+			}
+		}
+	}
+}
+
+/*
+ * Writes the live data to store.aof.tmp, fsyncs it, locks it, renames it
+ * over store.aof and fsyncs the folder, so that at every instant one
+ * complete file sits under the name. Called with every lock held.
+ */
+static int compact_locked(struct mem_store *ms)
+{
+	struct wbuf w = {.fd = -1};
+	int rc = -1;
+
+	(void)unlinkat(ms->dir_fd, AOF_TMP_NAME, 0);
+	w.fd = openat(ms->dir_fd, AOF_TMP_NAME,
+		      O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC |
+			      O_NOFOLLOW,
+		      0600);
+	if (w.fd < 0)
+		return -1;
+	w.buf = OPENSSL_malloc(AOF_WRITE_BUF);
+	if (w.buf == NULL)
+		goto out;
+	memcpy(w.buf, AOF_MAGIC, AOF_MAGIC_LEN);
+	w.len = AOF_MAGIC_LEN;
+	write_live(ms, &w, af_now_ms());
+	wbuf_flush(&w);
+	if (w.failed || fsync(w.fd) != 0 || flock(w.fd, LOCK_EX | LOCK_NB) != 0)
+		goto out;
+	if (renameat(ms->dir_fd, AOF_TMP_NAME, ms->dir_fd, AOF_NAME) != 0)
+		goto out;
+	/* The rename is done; a failed folder fsync cannot undo it. */
+	(void)fsync(ms->dir_fd);
+	close(ms->aof_fd);
+	ms->aof_fd = w.fd;
+	w.fd = -1;
+	ms->aof_size = AOF_MAGIC_LEN + w.total;
+	atomic_store(&ms->live_bytes, (int64_t)w.total);
+	rc = 0;
+out:
+	if (w.fd >= 0) {
+		close(w.fd);
+		(void)unlinkat(ms->dir_fd, AOF_TMP_NAME, 0);
+	}
+	OPENSSL_clear_free(w.buf, AOF_WRITE_BUF);
+	return rc;
+}
+
+/*
+ * Rewrites the file when it is still due. Every shard is locked for the
+ * rewrite, so it is a pause; it comes only after the file has doubled.
+ * When it fails, the next attempt waits until the file doubles again.
+ */
+static void compact(struct mem_store *ms)
+{
+	unsigned s;
+
+	for (s = 0; s < MEM_SHARDS; s++)
+		pthread_mutex_lock(&ms->shards[s].lock);
+	pthread_mutex_lock(&ms->aof_lock);
+	if (!ms->aof_broken && compact_due(ms) && compact_locked(ms) != 0)
+		ms->compact_floor = ms->aof_size * 2;
+	pthread_mutex_unlock(&ms->aof_lock);
+	for (s = MEM_SHARDS; s > 0; s--)
+		pthread_mutex_unlock(&ms->shards[s - 1].lock);
+}
+
+/* --- operations --------------------------------------------------------- */
+
+static int64_t expiry_of(int64_t now, uint64_t ttl_ms)
+{
+	return ttl_ms == 0 ? 0 : now + (int64_t)ttl_ms;
+}
+
+/* The end of every write: resize the table, rewrite the file if due. */
+static void write_done(struct mem_store *ms, struct mem_shard *sh,
+		       bool compact_now)
+{
+	table_resize(&sh->table);
+	pthread_mutex_unlock(&sh->lock);
+	if (compact_now)
+		compact(ms);
+}
+
+static store_status mem_set(void *impl, const char *key, size_t klen,
+			    const void *val, size_t len, uint64_t ttl_ms,
+			    unsigned flags)
+{
+	struct mem_store *ms = impl;
+	uint64_t h = key_hash(ms, key, klen);
+	struct mem_shard *sh = shard_of(ms, h);
+	struct mem_entry *e, *fresh = NULL;
+	struct hnode **link = NULL;
+	store_value copy;
+	bool compact_now = false;
+	int64_t now;
+	store_status rc;
+
+	/* Copy the value before locking, to keep the lock short. */
+	rc = store_value_dup(val, len, &copy);
+	if (rc != STORE_OK)
+		return rc;
+	pthread_mutex_lock(&sh->lock);
+	now = af_now_ms();
+	sweep(ms, sh, now);
+	e = lookup(ms, sh, h, key, klen, now, &link);
+	if ((flags & STORE_SET_NX) != 0 && e != NULL) {
+		rc = STORE_EXISTS;
+		goto out;
+	}
+	if ((flags & STORE_SET_XX) != 0 && e == NULL) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	fresh = entry_new(h, key, klen, MEM_STR);
+	if (fresh == NULL) {
+		rc = STORE_ERR_NOMEM;
+		goto out;
+	}
+	fresh->expire_ms = expiry_of(now, ttl_ms);
+	rc = persist_set(ms, key, klen, e, fresh->expire_ms, val, len,
+			 &compact_now);
+	if (rc != STORE_OK)
+		goto out;
+	fresh->data = copy.data;
+	fresh->len = copy.len;
+	copy.data = NULL;
+	replace(ms, sh, e, link, fresh);
+	fresh = NULL;
+out:
+	write_done(ms, sh, compact_now);
+	entry_free(ms, fresh, false);
+	store_value_free(&copy);
+	return rc;
+}
+
+static store_status mem_get(void *impl, const char *key, size_t klen,
+			    store_value *out)
+{
+	struct mem_store *ms = impl;
+	uint64_t h = key_hash(ms, key, klen);
+	struct mem_shard *sh = shard_of(ms, h);
+	struct mem_entry *e;
+	store_status rc;
+
+	pthread_mutex_lock(&sh->lock);
+	e = lookup(ms, sh, h, key, klen, af_now_ms(), NULL);
+	if (e == NULL)
+		rc = STORE_NOT_FOUND;
+	else if (e->type != MEM_STR)
+		rc = STORE_ERR_ARG;
+	else
+		rc = store_value_dup(e->data, e->len, out);
+	pthread_mutex_unlock(&sh->lock);
+	return rc;
+}
+
+static store_status mem_getdel(void *impl, const char *key, size_t klen,
+			       store_value *out)
+{
+	struct mem_store *ms = impl;
+	uint64_t h = key_hash(ms, key, klen);
+	struct mem_shard *sh = shard_of(ms, h);
+	struct mem_entry *e;
+	struct hnode **link = NULL;
+	bool compact_now = false;
+	store_status rc;
+
+	pthread_mutex_lock(&sh->lock);
+	e = lookup(ms, sh, h, key, klen, af_now_ms(), &link);
+	if (e == NULL) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	if (e->type != MEM_STR) {
+		rc = STORE_ERR_ARG;
+		goto out;
+	}
+	rc = persist_del(ms, key, klen, e, &compact_now);
+	if (rc != STORE_OK)
+		goto out;
+	/* The bytes move to the caller instead of being copied. */
+	out->data = e->data;
+	out->len = e->len;
+	live_add(ms, -(int64_t)rec_size(klen, e->len));
+	e->data = NULL;
+	e->len = 0;
+	table_unlink(&sh->table, link);
+	entry_free(ms, e, false);
+out:
+	write_done(ms, sh, compact_now);
+	return rc;
+}
+
+static store_status mem_del(void *impl, const char *key, size_t klen)
+{
+	struct mem_store *ms = impl;
+	uint64_t h = key_hash(ms, key, klen);
+	struct mem_shard *sh = shard_of(ms, h);
+	struct mem_entry *e;
+	struct hnode **link = NULL;
+	bool compact_now = false;
+	store_status rc = STORE_OK;
+
+	pthread_mutex_lock(&sh->lock);
+	e = lookup(ms, sh, h, key, klen, af_now_ms(), &link);
+	if (e != NULL) {
+		rc = persist_del(ms, key, klen, e, &compact_now);
+		if (rc == STORE_OK)
+			remove_entry(ms, sh, e, link);
+	}
+	write_done(ms, sh, compact_now);
+	return rc;
+}
+
+static store_status mem_cas(void *impl, const char *key, size_t klen,
+			    const void *expected, size_t elen,
+			    const void *newval, size_t nlen, uint64_t ttl_ms)
+{
+	struct mem_store *ms = impl;
+	uint64_t h = key_hash(ms, key, klen);
+	struct mem_shard *sh = shard_of(ms, h);
+	struct mem_entry *e, *fresh = NULL;
+	struct hnode **link = NULL;
+	store_value copy;
+	bool compact_now = false;
+	int64_t now;
+	store_status rc;
+
+	rc = store_value_dup(newval, nlen, &copy);
+	if (rc != STORE_OK)
+		return rc;
+	pthread_mutex_lock(&sh->lock);
+	now = af_now_ms();
+	e = lookup(ms, sh, h, key, klen, now, &link);
+	if (e == NULL) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	if (e->type != MEM_STR) {
+		rc = STORE_ERR_ARG;
+		goto out;
+	}
+	/* Values may be secrets: compare without an early exit. */
+	if (e->len != elen ||
+	    (elen > 0 && CRYPTO_memcmp(e->data, expected, elen) != 0)) {
+		rc = STORE_CONFLICT;
+		goto out;
+	}
+	fresh = entry_new(h, key, klen, MEM_STR);
+	if (fresh == NULL) {
+		rc = STORE_ERR_NOMEM;
+		goto out;
+	}
+	fresh->expire_ms = ttl_ms == 0 ? e->expire_ms : expiry_of(now, ttl_ms);
+	rc = persist_set(ms, key, klen, e, fresh->expire_ms, newval, nlen,
+			 &compact_now);
+	if (rc != STORE_OK)
+		goto out;
+	fresh->data = copy.data;
+	fresh->len = copy.len;
+	copy.data = NULL;
+	replace(ms, sh, e, link, fresh);
+	fresh = NULL;
+out:
+	write_done(ms, sh, compact_now);
+	entry_free(ms, fresh, false);
+	store_value_free(&copy);
+	return rc;
+}
+
+static store_status mem_incr(void *impl, const char *key, size_t klen,
+			     int64_t delta, uint64_t ttl_ms, int64_t *out)
+{
+	struct mem_store *ms = impl;
+	uint64_t h = key_hash(ms, key, klen);
+	struct mem_shard *sh = shard_of(ms, h);
+	struct mem_entry *e, *fresh = NULL;
+	struct hnode **link = NULL;
+	char text[MEM_INT_TEXT_MAX + 1];
+	bool compact_now = false;
+	int64_t now, cur = 0;
+	store_value copy = {NULL, 0};
+	store_status rc = STORE_ERR_ARG;
+	int n;
+
+	pthread_mutex_lock(&sh->lock);
+	now = af_now_ms();
+	sweep(ms, sh, now);
+	e = lookup(ms, sh, h, key, klen, now, &link);
+	if (e != NULL && (e->type != MEM_STR ||
+			  store_parse_int64(e->data, e->len, &cur) != 0))
+		goto out;
+	if ((delta > 0 && cur > INT64_MAX - delta) ||
+	    (delta < 0 && cur < INT64_MIN - delta))
+		goto out;
+	cur += delta;
+	n = snprintf(text, sizeof(text), "%lld", (long long)cur);
+	rc = store_value_dup(text, (size_t)n, &copy);
+	if (rc != STORE_OK)
+		goto out;
+	fresh = entry_new(h, key, klen, MEM_STR);
+	if (fresh == NULL) {
+		rc = STORE_ERR_NOMEM;
+		goto out;
+	}
+	fresh->expire_ms = e != NULL ? e->expire_ms : expiry_of(now, ttl_ms);
+	rc = persist_set(ms, key, klen, e, fresh->expire_ms, text, (size_t)n,
+			 &compact_now);
+	if (rc != STORE_OK)
+		goto out;
+	fresh->data = copy.data;
+	fresh->len = copy.len;
+	copy.data = NULL;
+	replace(ms, sh, e, link, fresh);
+	fresh = NULL;
+	*out = cur;
+out:
+	write_done(ms, sh, compact_now);
+	entry_free(ms, fresh, false);
+	store_value_free(&copy);
+	return rc;
+}
+
+static store_status mem_ttl(void *impl, const char *key, size_t klen,
+			    uint64_t *ttl_ms)
+{
+	struct mem_store *ms = impl;
+	uint64_t h = key_hash(ms, key, klen);
+	struct mem_shard *sh = shard_of(ms, h);
+	struct mem_entry *e;
+	int64_t now;
+	store_status rc = STORE_OK;
+
+	pthread_mutex_lock(&sh->lock);
+	now = af_now_ms();
+	e = lookup(ms, sh, h, key, klen, now, NULL);
+	if (e == NULL)
+		rc = STORE_NOT_FOUND;
+	else if (e->expire_ms != 0)
+		*ttl_ms = (uint64_t)(e->expire_ms - now);
+	pthread_mutex_unlock(&sh->lock);
+	return rc;
+}
+
+static store_status mem_sadd(void *impl, const char *key, size_t klen,
+			     const char *member, size_t mlen, uint64_t ttl_ms)
+{
+	struct mem_store *ms = impl;
+	uint64_t h = key_hash(ms, key, klen);
+	uint64_t mh = key_hash(ms, member, mlen);
+	struct mem_shard *sh = shard_of(ms, h);
+	struct mem_entry *e, *fresh = NULL;
+	struct mem_member *mm = NULL;
+	bool compact_now = false;
+	int64_t now;
+	store_status rc = STORE_OK;
+
+	pthread_mutex_lock(&sh->lock);
+	now = af_now_ms();
+	sweep(ms, sh, now);
+	e = lookup(ms, sh, h, key, klen, now, NULL);
+	if (e != NULL && e->type != MEM_SET) {
+		rc = STORE_ERR_ARG;
+		goto out;
+	}
+	if (e != NULL && ttl_ms > 0) {
+		/* A persistent set turning volatile leaves the file. */
+		if (e->expire_ms == 0) {
+			rc = aof_append(ms, AOF_DEL, key, klen, 0, NULL, 0,
+					&compact_now);
+			if (rc != STORE_OK)
+				goto out;
+		}
+		e->expire_ms = expiry_of(now, ttl_ms);
+	}
+	if (e != NULL &&
+	    table_find(&e->members, mh, member, mlen, NULL) != NULL)
+		goto out;
+	if (e == NULL) {
+		fresh = entry_new(h, key, klen, MEM_SET);
+		e = fresh;
+		if (fresh != NULL && ttl_ms > 0)
+			fresh->expire_ms = expiry_of(now, ttl_ms);
+	}
+	mm = member_new(mh, member, mlen);
+	if (e == NULL || mm == NULL) {
+		rc = STORE_ERR_NOMEM;
+		goto out;
+	}
+	if (e->expire_ms == 0)
+		rc = aof_append(ms, AOF_SADD, key, klen, 0, member, mlen,
+				&compact_now);
+	if (rc != STORE_OK)
+		goto out;
+	table_insert(&e->members, &mm->node);
+	table_resize(&e->members);
+	live_add(ms, (int64_t)rec_size(klen, mlen));
+	mm = NULL;
+	if (fresh != NULL)
+		table_insert(&sh->table, &fresh->node);
+	fresh = NULL;
+out:
+	write_done(ms, sh, compact_now);
+	OPENSSL_free(mm);
+	entry_free(ms, fresh, false);
+	return rc;
+}
+
+static store_status mem_srem(void *impl, const char *key, size_t klen,
+			     const char *member, size_t mlen)
+{
+	struct mem_store *ms = impl;
+	uint64_t h = key_hash(ms, key, klen);
+	uint64_t mh = key_hash(ms, member, mlen);
+	struct mem_shard *sh = shard_of(ms, h);
+	struct mem_entry *e;
+	struct hnode **link = NULL, **mlink = NULL, *m = NULL;
+	bool compact_now = false;
+	store_status rc = STORE_OK;
+
+	pthread_mutex_lock(&sh->lock);
+	e = lookup(ms, sh, h, key, klen, af_now_ms(), &link);
+	if (e != NULL && e->type != MEM_SET)
+		rc = STORE_ERR_ARG;
+	else if (e != NULL)
+		m = table_find(&e->members, mh, member, mlen, &mlink);
+	if (m != NULL && e->expire_ms == 0)
+		rc = aof_append(ms, AOF_SREM, key, klen, 0, member, mlen,
+				&compact_now);
+	if (m != NULL && rc == STORE_OK) {
+		table_unlink(&e->members, mlink);
+		live_add(ms, -(int64_t)rec_size(klen, mlen));
+		OPENSSL_free(m);
+		/* An empty set does not exist. */
+		if (e->members.count == 0)
+			remove_entry(ms, sh, e, link);
+		else
+			table_resize(&e->members);
+	}
+	write_done(ms, sh, compact_now);
+	return rc;
+}
+
+/*
+ * Copies the members out under the lock as NUL-separated strings, then
+ * calls fn with no lock held, so fn may use the store.
+ */
+static store_status mem_smembers(void *impl, const char *key, size_t klen,
+				 store_member_fn fn, void *arg)
+{
+	struct mem_store *ms = impl;
+	uint64_t h = key_hash(ms, key, klen);
+	struct mem_shard *sh = shard_of(ms, h);
+	struct mem_entry *e;
+	char *snap = NULL, *p;
+	size_t total = 0, i, count = 0;
+	store_status rc = STORE_OK;
+
+	pthread_mutex_lock(&sh->lock);
+	e = lookup(ms, sh, h, key, klen, af_now_ms(), NULL);
+	if (e == NULL || e->type != MEM_SET) {
+		rc = e == NULL ? STORE_OK : STORE_ERR_ARG;
+		pthread_mutex_unlock(&sh->lock);
+		return rc;
+	}
+	for (i = 0; i < e->members.nbuckets; i++) {
+		const struct hnode *m = e->members.buckets[i];
+
+		for (; m != NULL; m = m->next)
+			total += m->klen + 1;
+	}
+	snap = OPENSSL_malloc(total);
+	if (snap == NULL) {
+		pthread_mutex_unlock(&sh->lock);
+		return STORE_ERR_NOMEM;
+	}
+	p = snap;
+	for (i = 0; i < e->members.nbuckets; i++) {
+		const struct hnode *m = e->members.buckets[i];
+
+		for (; m != NULL; m = m->next) {
+			memcpy(p, m->key, m->klen + 1);
+			p += m->klen + 1;
+			count++;
+		}
+	}
+	pthread_mutex_unlock(&sh->lock);
+	for (p = snap; count > 0; count--) {
+		if (fn(p, arg) != 0)
+			break;
+		p += strlen(p) + 1;
+	}
+	OPENSSL_clear_free(snap, total);
+	return rc;
+}
+
+static store_status mem_ping(void *impl)
+{
+	struct mem_store *ms = impl;
+	bool broken;
+
+	pthread_mutex_lock(&ms->aof_lock);
+	broken = ms->aof_broken;
+	pthread_mutex_unlock(&ms->aof_lock);
+	return broken ? STORE_ERR_UNAVAILABLE : STORE_OK;
+}
+
+/* --- replay ------------------------------------------------------------- */
+
+static store_status replay_set(struct mem_store *ms, struct mem_shard *sh,
+			       uint64_t h, const char *key, size_t klen,
+			       struct mem_entry *e, struct hnode **link,
+			       int64_t expire, const uint8_t *data, size_t dlen)
+{
+	struct mem_entry *fresh = entry_new(h, key, klen, MEM_STR);
+	store_value copy;
+
+	if (fresh == NULL)
+		return STORE_ERR_NOMEM;
+	if (store_value_dup(data, dlen, &copy) != STORE_OK) {
+		entry_free(ms, fresh, false);
+		return STORE_ERR_NOMEM;
+	}
+	fresh->data = copy.data;
+	fresh->len = copy.len;
+	fresh->expire_ms = expire;
+	replace(ms, sh, e, link, fresh);
+	return STORE_OK;
+}
+
+static store_status replay_member(struct mem_store *ms, struct mem_shard *sh,
+				  uint64_t h, const char *key, size_t klen,
+				  struct mem_entry *e, struct hnode **link,
+				  enum aof_op op, const uint8_t *data,
+				  size_t dlen)
+{
+	const char *member = (const char *)data;
+	uint64_t mh = key_hash(ms, member, dlen);
+	struct hnode **mlink = NULL, *m;
+	struct mem_member *mm;
+
+	/*
+	 * A member record for a key that holds a string can only follow a
+	 * clock step back between runs; the later record wins.
+	 */
+	if (e != NULL && e->type != MEM_SET) {
+		remove_entry(ms, sh, e, link);
+		e = NULL;
+	}
+	m = e != NULL ? table_find(&e->members, mh, member, dlen, &mlink)
+		      : NULL;
+	if (op == AOF_SREM) {
+		if (m == NULL)
+			return STORE_OK;
+		table_unlink(&e->members, mlink);
+		live_add(ms, -(int64_t)rec_size(klen, dlen));
+		OPENSSL_free(m);
+		if (e->members.count == 0)
+			remove_entry(ms, sh, e, link);
+		return STORE_OK;
+	}
+	if (m != NULL)
+		return STORE_OK;
+	if (e == NULL) {
+		e = entry_new(h, key, klen, MEM_SET);
+		if (e == NULL)
+			return STORE_ERR_NOMEM;
+		table_insert(&sh->table, &e->node);
+	}
+	mm = member_new(mh, member, dlen);
+	if (mm == NULL)
+		return STORE_ERR_NOMEM;
+	table_insert(&e->members, &mm->node);
+	table_resize(&e->members);
+	live_add(ms, (int64_t)rec_size(klen, dlen));
+	return STORE_OK;
+}
+
+/* Applies one replayed record; the log holds resulting state. */
+static store_status replay_apply(struct mem_store *ms, enum aof_op op,
+				 const char *key, size_t klen, int64_t expire,
+				 const uint8_t *data, size_t dlen, int64_t now)
+{
+	uint64_t h = key_hash(ms, key, klen);
+	struct mem_shard *sh = shard_of(ms, h);
+	struct hnode **link = NULL;
+	struct mem_entry *e = lookup(ms, sh, h, key, klen, now, &link);
+	store_status rc = STORE_OK;
+
+	if (op == AOF_DEL || (op == AOF_SET && expire != 0 && expire <= now)) {
+		/* A SET that has expired since still ends the older value. */
+		if (e != NULL)
+			remove_entry(ms, sh, e, link);
+	} else if (op == AOF_SET) {
+		rc = replay_set(ms, sh, h, key, klen, e, link, expire, data,
+				dlen);
+	} else {
+		rc = replay_member(ms, sh, h, key, klen, e, link, op, data,
+				   dlen);
+	}
+	table_resize(&sh->table);
+	return rc;
+}
+
+/* Decodes and applies one checksummed body; STORE_ERR_CORRUPT if bad. */
+static store_status replay_body(struct mem_store *ms, const uint8_t *b,
+				size_t blen, int64_t now)
+{
+	enum aof_op op = (enum aof_op)b[0];
+	int64_t expire = (int64_t)load_le64(b + 1);
+	size_t klen = get_le32(b + 9), dlen;
+	const char *key = (const char *)(b + 13);
+	const uint8_t *data;
+
+	if (klen == 0 || klen > STORE_FULLKEY_MAX ||
+	    klen > blen - AOF_BODY_FIXED || memchr(key, 0, klen) != NULL)
+		return STORE_ERR_CORRUPT;
+	dlen = get_le32(b + 13 + klen);
+	data = b + 17 + klen;
+	if (dlen != blen - AOF_BODY_FIXED - klen || expire < 0)
+		return STORE_ERR_CORRUPT;
+	switch (op) {
+	case AOF_SET:
+		break;
+	case AOF_DEL:
+		if (dlen != 0)
+			return STORE_ERR_CORRUPT;
+		break;
+	case AOF_SADD:
+	case AOF_SREM:
+		if (dlen > STORE_MEMBER_MAX || memchr(data, 0, dlen) != NULL)
+			return STORE_ERR_CORRUPT;
+		break;
+	default:
+		return STORE_ERR_CORRUPT;
+	}
+	return replay_apply(ms, op, key, klen, expire, data, dlen, now);
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Replays the records in map[0..size) and sets *valid to the length of
+ * the good part. A crash while appending leaves a short or half-written
+ * last record, possibly zero-filled; that tail is cut off. Damage with
+ * good data after it is refused: cutting there would lose changes that
+ * were reported as done.
+ */
+static store_status replay_map(struct mem_store *ms, const uint8_t *map,
+			       size_t size, size_t *valid)
+{
+	int64_t now = af_now_ms();
+	uint8_t sum[AOF_SUM_LEN];
+	size_t off = AOF_MAGIC_LEN;
+	store_status rc;
+
+	*valid = 0;
+	if (size < AOF_MAGIC_LEN)
+		return memcmp(map, AOF_MAGIC, size) == 0 ? STORE_OK
+							 : STORE_ERR_CORRUPT;
+	if (memcmp(map, AOF_MAGIC, AOF_MAGIC_LEN) != 0)
+		return STORE_ERR_CORRUPT;
+	while (off < size) {
+		const uint8_t *p = map + off;
+		size_t rem = size - off;
+		uint32_t blen;
+
+		if (rem < AOF_PRE_LEN)
+			break;
+		blen = get_le32(p);
+		if (get_le32(p + 4) != ~blen || blen < AOF_BODY_FIXED ||
+		    blen > AOF_BODY_MAX) {
+			if (all_zero(p, rem))
+				break;
+			return STORE_ERR_CORRUPT;
+		}
+		if (rem - AOF_PRE_LEN < blen)
+			break;
+		af_sha256(p + AOF_PRE_LEN, blen, sum);
+		if (memcmp(sum, p + AOF_HDR_LEN, AOF_SUM_LEN) != 0) {
+			if (rem == AOF_PRE_LEN + blen)
+				break;
+			return STORE_ERR_CORRUPT;
+		}
+		rc = replay_body(ms, p + AOF_PRE_LEN, blen, now);
+		if (rc != STORE_OK)
+			return rc;
+		off += AOF_PRE_LEN + blen;
+	}
+	*valid = off;
+	return STORE_OK;
+}
+
+/* Refuses a state file that others could read or that is not ours. */
+static store_status check_file(int fd, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) != 0) {
+		store_errf(err, errlen, "cannot stat %s (errno %d)", AOF_NAME,
+			   errno);
+		return STORE_ERR_IO;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
+	    (sb.st_mode & 077) != 0) {
+		store_errf(err, errlen,
+			   "%s must be a regular file owned by uid %u with "
+			   "mode 0600 (has mode %03o, uid %u)",
+			   AOF_NAME, (unsigned)geteuid(),
+			   (unsigned)(sb.st_mode & 0777), (unsigned)sb.st_uid);
+		return STORE_ERR_CONFIG;
+	}
+	if ((uint64_t)sb.st_size > SIZE_MAX / 2) {
+		store_errf(err, errlen, "%s is too large", AOF_NAME);
+		return STORE_ERR_IO;
+	}
+	return STORE_OK;
+}
+
+/* Replays the file on ms->aof_fd and cuts off a torn tail. */
+static store_status replay_file(struct mem_store *ms, char *err, size_t errlen)
+{
+	struct stat sb;
+	size_t size, valid = 0;
+	void *map;
+	store_status rc;
+
+	if (fstat(ms->aof_fd, &sb) != 0)
+		return STORE_ERR_IO;
+	size = (size_t)sb.st_size;
+	if (size > 0) {
+		map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, ms->aof_fd, 0);
+		if (map == MAP_FAILED) {
+			store_errf(err, errlen, "cannot map %s (errno %d)",
+				   AOF_NAME, errno);
+			return STORE_ERR_IO;
+		}
+		rc = replay_map(ms, map, size, &valid);
+		munmap(map, size);
+		if (rc != STORE_OK) {
+			store_errf(err, errlen, "%s: %s", AOF_NAME,
+				   store_strerror(rc));
+			return rc;
+		}
+	}
+	if (valid < AOF_MAGIC_LEN) {
+		/* New, or torn before its magic was complete: start over. */
+		if (ftruncate(ms->aof_fd, 0) != 0 ||
+		    write_all(ms->aof_fd, (const uint8_t *)AOF_MAGIC,
+			      AOF_MAGIC_LEN) != 0)
+			goto io;
+		valid = AOF_MAGIC_LEN;
+	} else if (valid < size && ftruncate(ms->aof_fd, (off_t)valid) != 0) {
+		goto io;
+	}
+	if (valid != size && fsync(ms->aof_fd) != 0)
+		goto io;
+	ms->aof_size = valid;
+	return STORE_OK;
+io:
+	store_errf(err, errlen, "cannot repair %s (errno %d)", AOF_NAME, errno);
+	return STORE_ERR_IO;
+}
+
+static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
+			     size_t errlen)
+{
+	store_status rc;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		store_errf(err, errlen, "cannot make state folder (errno %d)",
+			   errno);
+		return STORE_ERR_IO;
+	}
+	ms->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ms->dir_fd < 0) {
+		store_errf(err, errlen, "cannot open state folder (errno %d)",
+			   errno);
+		return STORE_ERR_IO;
+	}
+	ms->aof_fd = openat(
+		ms->dir_fd, AOF_NAME,
+		O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (ms->aof_fd < 0) {
+		store_errf(err, errlen, "cannot open %s (errno %d)", AOF_NAME,
+			   errno);
+		return errno == ELOOP ? STORE_ERR_CONFIG : STORE_ERR_IO;
+	}
+	rc = check_file(ms->aof_fd, err, errlen);
+	if (rc != STORE_OK)
+		return rc;
+	/* Two stores appending to one file would interleave records. */
+	if (flock(ms->aof_fd, LOCK_EX | LOCK_NB) != 0) {
+		store_errf(err, errlen, "%s is in use by another store",
+			   AOF_NAME);
+		return STORE_ERR_CONFIG;
+	}
+	rc = replay_file(ms, err, errlen);
+	if (rc != STORE_OK)
+		return rc;
+	/* Make the file's name durable in case it was just created. */
+	if (fsync(ms->dir_fd) != 0) {
+		store_errf(err, errlen, "cannot sync state folder (errno %d)",
+			   errno);
+		return STORE_ERR_IO;
+	}
+	return STORE_OK;
+}
+
+static void mem_close(void *impl)
+{
+	struct mem_store *ms = impl;
+	size_t s, i;
+
+	if (ms == NULL)
+		return;
+	for (s = 0; s < MEM_SHARDS; s++) {
+		struct htable *t = &ms->shards[s].table;
+
+		for (i = 0; i < t->nbuckets; i++) {
+			struct hnode *n = t->buckets[i], *next;
+
+			for (; n != NULL; n = next) {
+				next = n->next;
+				entry_free(ms, (struct mem_entry *)n, false);
+			}
+		}
+		OPENSSL_free(t->buckets);
+		pthread_mutex_destroy(&ms->shards[s].lock);
+	}
+	/* Every change was fsynced when it was made; closing is enough. */
+	if (ms->aof_fd >= 0)
+		close(ms->aof_fd);
+	if (ms->dir_fd >= 0)
+		close(ms->dir_fd);
+	pthread_mutex_destroy(&ms->aof_lock);
+	OPENSSL_clear_free(ms, sizeof(*ms));
+}
+
+static const store_ops mem_ops = {
+	.close = mem_close,
+	.ping = mem_ping,
+	.set = mem_set,
+	.get = mem_get,
+	.getdel = mem_getdel,
+	.del = mem_del,
+	.cas = mem_cas,
+	.incr = mem_incr,
+	.ttl = mem_ttl,
+	.sadd = mem_sadd,
+	.srem = mem_srem,
+	.smembers = mem_smembers,
+};
+
+store_status store_memory_open(const store_options *opts, const store_ops **ops,
+			       void **impl, char *err, size_t errlen)
+{
+	struct mem_store *ms;
+	store_status rc = STORE_ERR_NOMEM;
+	size_t s;
+
+	*impl = NULL;
+	ms = OPENSSL_zalloc(sizeof(*ms));
+	if (ms == NULL) {
+		store_errf(err, errlen, "out of memory");
+		return STORE_ERR_NOMEM;
+	}
+	ms->aof_fd = -1;
+	ms->dir_fd = -1;
+	ms->compact_floor = AOF_COMPACT_MIN;
+	atomic_init(&ms->live_bytes, 0);
+	pthread_mutex_init(&ms->aof_lock, NULL);
+	for (s = 0; s < MEM_SHARDS; s++)
+		pthread_mutex_init(&ms->shards[s].lock, NULL);
+	for (s = 0; s < MEM_SHARDS; s++) {
+		if (table_init(&ms->shards[s].table) != 0) {
+			store_errf(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	if (af_random_bytes(ms->sipkey, sizeof(ms->sipkey)) != 0) {
+		store_errf(err, errlen, "random number generator failed");
+		rc = STORE_ERR_CONFIG;
+		goto out;
+	}
+	if (opts->state_dir != NULL) {
+		if (opts->state_dir[0] == '\0') {
+			store_errf(err, errlen, "empty state folder name");
+			rc = STORE_ERR_CONFIG;
+			goto out;
+		}
+		ms->persist = true;
+		rc = aof_open(ms, opts->state_dir, err, errlen);
+		if (rc != STORE_OK)
+			goto out;
+		if (compact_due(ms))
+			compact(ms);
+	}
+	*ops = &mem_ops;
+	*impl = ms;
+	ms = NULL;
+	rc = STORE_OK;
+out:
+	mem_close(ms);
+	return rc;
+}

@@ -1,0 +1,889 @@
+/*
+ * The redis backend (hiredis 0.14, synchronous API).
+ *
+ * A redisContext belongs to one thread at a time, so each calling thread
+ * gets its own connection, kept in thread-specific storage under a key
+ * made for this store; no lock is held while talking to the server. A
+ * thread connects on its first call. When a connection fails it is
+ * dropped; a connection that had been working is retried on the next
+ * call at once (the server may just have restarted), and failed attempts
+ * back off from 100 ms, doubling to 5 s. Calls never sleep: during a
+ * back-off they fail at once with STORE_ERR_UNAVAILABLE, so a dead server
+ * costs a request an error, not a stalled thread.
+ *
+ * Everything that must happen once is one server-side step: GETDEL, SET
+ * with NX or XX, and two Lua scripts (compare-and-set, increment with a
+ * TTL on create), which are loaded on connect and called by SHA, with a
+ * fallback to EVAL when the server has lost its script cache. Keys and
+ * values always go through %b, so they may hold any byte.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#include <hiredis/hiredis.h>
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "store_internal.h"
+
+#define REDIS_URL_MAX	     1024
+#define REDIS_HOST_MAX	     255
+#define REDIS_PORT_DEFAULT   6379ul
+#define REDIS_DB_MAX	     1000000ul
+#define REDIS_TIMEOUT_MAX_MS 600000u
+#define REDIS_BACKOFF_MIN_MS 100u
+#define REDIS_BACKOFF_MAX_MS 5000u
+#define REDIS_SHA_LEN	     40
+/* SSCAN batch size: bounds each reply whatever the size of the set. */
+#define REDIS_SCAN_COUNT     "256"
+#define REDIS_CURSOR_MAX     24
+#define REDIS_NUM_TEXT	     24
+
+enum script_id {
+	SCRIPT_CAS,
+	SCRIPT_INCR,
+	SCRIPT_SADD_TTL,
+	SCRIPT_COUNT,
+};
+
+/*
+ * ARGV: expected, new value, TTL in ms ("0": keep the current TTL).
+ * Returns -1 (no key), 0 (value differs) or 1 (replaced).
+ */
+static const char cas_lua[] =
+	"local v = redis.call('GET', KEYS[1])\n"
+	"if not v then return -1 end\n"
+	"if v ~= ARGV[1] then return 0 end\n"
+	"if ARGV[3] == '0' then\n"
+	"  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')\n"
+	"else\n"
+	"  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+	"end\n"
+	"return 1\n";
+
+/*
+ * ARGV: delta, TTL in ms for a new key, unused. Returns the new value as
+ * the stored text: a Lua number is a double and would round values past
+ * 2^53.
+ */
+static const char incr_lua[] = "local existed = redis.call('EXISTS', KEYS[1])\n"
+			       "redis.call('INCRBY', KEYS[1], ARGV[1])\n"
+			       "if existed == 0 and ARGV[2] ~= '0' then\n"
+			       "  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+			       "end\n"
+			       "return redis.call('GET', KEYS[1])\n";
+
+/* SADD and a sliding PEXPIRE in one step, so no volatile set outlives. */
+static const char sadd_ttl_lua[] =
+	"redis.call('SADD', KEYS[1], ARGV[1]) "
+	"return redis.call('PEXPIRE', KEYS[1], ARGV[2])";
+
+static const char *const scripts[SCRIPT_COUNT] = {cas_lua, incr_lua,
+						  sadd_ttl_lua};
+
+struct redis_store;
+
+/* One thread's connection. */
+struct redis_conn {
+	struct redis_conn *prev, *next;
+	struct redis_store *rs;
+	redisContext *c;
+	char sha[SCRIPT_COUNT][REDIS_SHA_LEN + 1];
+	uint64_t retry_ns; /* monotonic time before which we do not connect */
+	uint64_t backoff_ms;
+	bool healthy; /* the last command got an answer */
+};
+
+struct redis_store {
+	pthread_key_t tkey;
+	pthread_mutex_t lock; /* guards conns; never held during I/O */
+	struct redis_conn *conns;
+	bool unix_sock;
+	char host[REDIS_HOST_MAX + 1];
+	char path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
+	int port;
+	unsigned db;
+	struct timeval tv;
+};
+
+/* A script argument. */
+struct rarg {
+	const void *p;
+	size_t n;
+};
+
+/* --- connections ---------------------------------------------------------- */
+
+static void conn_failed(struct redis_conn *rc)
+{
+	if (rc->c != NULL) {
+		redisFree(rc->c);
+		rc->c = NULL;
+	}
+	if (rc->healthy) {
+		rc->healthy = false;
+		rc->retry_ns = 0;
+		rc->backoff_ms = REDIS_BACKOFF_MIN_MS;
+		return;
+	}
+	rc->retry_ns = af_mono_ns() + rc->backoff_ms * 1000000u;
+	rc->backoff_ms = rc->backoff_ms * 2 > REDIS_BACKOFF_MAX_MS
+				 ? REDIS_BACKOFF_MAX_MS
+				 : rc->backoff_ms * 2;
+}
+
+/* Runs at the exit of a thread that used the store. */
+static void conn_destroy(void *p)
+{
+	struct redis_conn *rc = p;
+	struct redis_store *rs = rc->rs;
+
+	pthread_mutex_lock(&rs->lock);
+	if (rc->prev != NULL)
+		rc->prev->next = rc->next;
+	else
+		rs->conns = rc->next;
+	if (rc->next != NULL)
+		rc->next->prev = rc->prev;
+	pthread_mutex_unlock(&rs->lock);
+	if (rc->c != NULL)
+		redisFree(rc->c);
+	OPENSSL_free(rc);
+}
+
+/* Expects a status reply equal to text. */
+static bool status_is(const redisReply *r, const char *text)
+{
+	return r != NULL && r->type == REDIS_REPLY_STATUS && r->str != NULL &&
+	       strcmp(r->str, text) == 0;
+}
+
+static bool load_scripts(struct redis_conn *rc)
+{
+	unsigned i;
+
+	for (i = 0; i < SCRIPT_COUNT; i++) {
+		redisReply *r =
+			redisCommand(rc->c, "SCRIPT LOAD %s", scripts[i]);
+		bool ok = r != NULL && r->type == REDIS_REPLY_STRING &&
+			  r->len == REDIS_SHA_LEN;
+
+		if (ok)
+			memcpy(rc->sha[i], r->str, REDIS_SHA_LEN + 1);
+		freeReplyObject(r);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static store_status conn_connect(struct redis_store *rs, struct redis_conn *rc)
+{
+	redisReply *r;
+	char db[REDIS_NUM_TEXT];
+	bool ok;
+
+	if (rs->unix_sock)
+		rc->c = redisConnectUnixWithTimeout(rs->path, rs->tv);
+	else
+		rc->c = redisConnectWithTimeout(rs->host, rs->port, rs->tv);
+	if (rc->c == NULL)
+		return STORE_ERR_NOMEM;
+	if (rc->c->err != 0 || redisSetTimeout(rc->c, rs->tv) != REDIS_OK)
+		return STORE_ERR_UNAVAILABLE;
+	if (!rs->unix_sock && redisEnableKeepAlive(rc->c) != REDIS_OK)
+		return STORE_ERR_UNAVAILABLE;
+	if (rs->db != 0) {
+		(void)snprintf(db, sizeof(db), "%u", rs->db);
+		r = redisCommand(rc->c, "SELECT %s", db);
+		ok = status_is(r, "OK");
+		freeReplyObject(r);
+		if (!ok)
+			return STORE_ERR_UNAVAILABLE;
+	}
+	return load_scripts(rc) ? STORE_OK : STORE_ERR_UNAVAILABLE;
+}
+
+/* This thread's connection, connected; fails fast during a back-off. */
+static store_status conn_ready(struct redis_store *rs, struct redis_conn **out)
+{
+	struct redis_conn *rc = pthread_getspecific(rs->tkey);
+	store_status st;
+
+	if (rc == NULL) {
+		rc = OPENSSL_zalloc(sizeof(*rc));
+		if (rc == NULL)
+			return STORE_ERR_NOMEM;
+		rc->rs = rs;
+		rc->backoff_ms = REDIS_BACKOFF_MIN_MS;
+		if (pthread_setspecific(rs->tkey, rc) != 0) {
+			OPENSSL_free(rc);
+			return STORE_ERR_NOMEM;
+		}
+		pthread_mutex_lock(&rs->lock);
+		rc->next = rs->conns;
+		if (rs->conns != NULL)
+			rs->conns->prev = rc;
+		rs->conns = rc;
+		pthread_mutex_unlock(&rs->lock);
+	}
+	if (rc->c == NULL) {
+		if (af_mono_ns() < rc->retry_ns)
+			return STORE_ERR_UNAVAILABLE;
+		st = conn_connect(rs, rc);
+		if (st != STORE_OK) {
+			conn_failed(rc);
+			return st;
+		}
+	}
+	*out = rc;
+	return STORE_OK;
+}
+
+/*
+ * Sends one command and reads its reply, which may be an error reply.
+ * When the connection fails the context is dropped, as hiredis cannot use
+ * it any more.
+ */
+static store_status run(struct redis_conn *rc, redisReply **out,
+			const char *fmt, ...)
+{
+	redisReply *r;
+	store_status st;
+	va_list ap;
+
+	*out = NULL;
+	va_start(ap, fmt);
+	r = redisvCommand(rc->c, fmt, ap);
+	va_end(ap);
+	if (r == NULL) {
+		if (rc->c->err == REDIS_ERR_OOM)
+			st = STORE_ERR_NOMEM;
+		else if (rc->c->err == REDIS_ERR_PROTOCOL)
+			st = STORE_ERR_PROTOCOL;
+		else
+			st = STORE_ERR_UNAVAILABLE;
+		conn_failed(rc);
+		return st;
+	}
+	rc->healthy = true;
+	rc->backoff_ms = REDIS_BACKOFF_MIN_MS;
+	*out = r;
+	return STORE_OK;
+}
+
+/* Frees a reply, wiping a string payload first: values may be secrets. */
+static void reply_free(redisReply *r)
+{
+	if (r == NULL)
+		return;
+	if (r->type == REDIS_REPLY_STRING && r->str != NULL)
+		OPENSSL_cleanse(r->str, r->len);
+	freeReplyObject(r);
+}
+
+static store_status error_status(const redisReply *r)
+{
+	static const char *const unavailable[] = {
+		"LOADING",  "BUSY",	   "MASTERDOWN", "READONLY",
+		"TRYAGAIN", "CLUSTERDOWN", "NOAUTH",	 "OOM",
+	};
+	size_t i;
+
+	if (r->str == NULL)
+		return STORE_ERR_PROTOCOL;
+	/* Script errors wrap the inner error, so search, not prefix. */
+	if (strstr(r->str, "WRONGTYPE") != NULL ||
+	    strstr(r->str, "not an integer") != NULL ||
+	    strstr(r->str, "overflow") != NULL)
+		return STORE_ERR_ARG;
+	for (i = 0; i < sizeof(unavailable) / sizeof(unavailable[0]); i++) {
+		if (strncmp(r->str, unavailable[i], strlen(unavailable[i])) ==
+		    0)
+			return STORE_ERR_UNAVAILABLE;
+	}
+	return STORE_ERR_PROTOCOL;
+}
+
+/* Maps a reply that carries a value: a string, or nil for no key. */
+static store_status reply_value(const redisReply *r, store_value *out)
+{
+	switch (r->type) {
+	case REDIS_REPLY_STRING:
+		if (r->len > STORE_VALUE_MAX)
+			return STORE_ERR_TOO_BIG;
+		return store_value_dup(r->str, r->len, out);
+	case REDIS_REPLY_NIL:
+		return STORE_NOT_FOUND;
+	case REDIS_REPLY_ERROR:
+		return error_status(r);
+	default:
+		return STORE_ERR_PROTOCOL;
+	}
+}
+
+/* Maps a reply that must be an integer. */
+static store_status reply_integer(const redisReply *r, long long *out)
+{
+	if (r->type == REDIS_REPLY_ERROR)
+		return error_status(r);
+	if (r->type != REDIS_REPLY_INTEGER)
+		return STORE_ERR_PROTOCOL;
+	*out = r->integer;
+	return STORE_OK;
+}
+
+static const void *bytes(const void *p)
+{
+	/* hiredis would memcpy from a NULL pointer for an empty value. */
+	return p != NULL ? p : "";
+}
+
+static store_status run_script(struct redis_conn *rc, enum script_id id,
+			       const char *key, size_t klen,
+			       const struct rarg a[3], redisReply **out)
+{
+	redisReply *r = NULL;
+	store_status st;
+
+	st = run(rc, &r, "EVALSHA %s 1 %b %b %b %b", rc->sha[id], key, klen,
+		 a[0].p, a[0].n, a[1].p, a[1].n, a[2].p, a[2].n);
+	if (st == STORE_OK && r->type == REDIS_REPLY_ERROR && r->str != NULL &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		/* The server lost its script cache; EVAL loads it again. */
+		freeReplyObject(r);
+		st = run(rc, &r, "EVAL %s 1 %b %b %b %b", scripts[id], key,
+			 klen, a[0].p, a[0].n, a[1].p, a[1].n, a[2].p, a[2].n);
+	}
+	*out = r;
+	return st;
+}
+
+/* --- operations ----------------------------------------------------------- */
+
+static store_status redis_ping(void *impl)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	store_status st;
+	bool ok;
+
+	st = conn_ready(impl, &rc);
+	if (st == STORE_OK)
+		st = run(rc, &r, "PING");
+	if (st != STORE_OK)
+		return STORE_ERR_UNAVAILABLE;
+	ok = status_is(r, "PONG");
+	freeReplyObject(r);
+	return ok ? STORE_OK : STORE_ERR_UNAVAILABLE;
+}
+
+static store_status run_set(struct redis_conn *rc, redisReply **r,
+			    const char *key, size_t klen, const void *val,
+			    size_t len, const char *ttl, unsigned flags)
+{
+	if (ttl == NULL && (flags & STORE_SET_NX) != 0)
+		return run(rc, r, "SET %b %b NX", key, klen, val, len);
+	if (ttl == NULL && (flags & STORE_SET_XX) != 0)
+		return run(rc, r, "SET %b %b XX", key, klen, val, len);
+	if (ttl == NULL)
+		return run(rc, r, "SET %b %b", key, klen, val, len);
+	if ((flags & STORE_SET_NX) != 0)
+		return run(rc, r, "SET %b %b PX %s NX", key, klen, val, len,
+			   ttl);
+	if ((flags & STORE_SET_XX) != 0)
+		return run(rc, r, "SET %b %b PX %s XX", key, klen, val, len,
+			   ttl);
+	return run(rc, r, "SET %b %b PX %s", key, klen, val, len, ttl);
+}
+
+static store_status redis_set(void *impl, const char *key, size_t klen,
+			      const void *val, size_t len, uint64_t ttl_ms,
+			      unsigned flags)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	char ttl[REDIS_NUM_TEXT];
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	(void)snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms);
+	st = run_set(rc, &r, key, klen, bytes(val), len,
+		     ttl_ms != 0 ? ttl : NULL, flags);
+	if (st != STORE_OK)
+		return st;
+	if (status_is(r, "OK"))
+		st = STORE_OK;
+	else if (r->type == REDIS_REPLY_NIL)
+		st = (flags & STORE_SET_NX) != 0 ? STORE_EXISTS
+						 : STORE_NOT_FOUND;
+	else if (r->type == REDIS_REPLY_ERROR)
+		st = error_status(r);
+	else
+		st = STORE_ERR_PROTOCOL;
+	freeReplyObject(r);
+	return st;
+}
+
+static store_status get_like(void *impl, const char *cmd, const char *key,
+			     size_t klen, store_value *out)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	st = run(rc, &r, "%s %b", cmd, key, klen);
+	if (st != STORE_OK)
+		return st;
+	st = reply_value(r, out);
+	reply_free(r);
+	return st;
+}
+
+static store_status redis_get(void *impl, const char *key, size_t klen,
+			      store_value *out)
+{
+	return get_like(impl, "GET", key, klen, out);
+}
+
+static store_status redis_getdel(void *impl, const char *key, size_t klen,
+				 store_value *out)
+{
+	return get_like(impl, "GETDEL", key, klen, out);
+}
+
+static store_status redis_del(void *impl, const char *key, size_t klen)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	long long n;
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	/* UNLINK frees a big set on the server's side, off its main loop. */
+	st = run(rc, &r, "UNLINK %b", key, klen);
+	if (st != STORE_OK)
+		return st;
+	st = reply_integer(r, &n);
+	freeReplyObject(r);
+	return st;
+}
+
+static store_status redis_cas(void *impl, const char *key, size_t klen,
+			      const void *expected, size_t elen,
+			      const void *newval, size_t nlen, uint64_t ttl_ms)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	char ttl[REDIS_NUM_TEXT];
+	struct rarg a[3];
+	long long n = 0;
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	a[0] = (struct rarg){bytes(expected), elen};
+	a[1] = (struct rarg){bytes(newval), nlen};
+	a[2] = (struct rarg){
+		ttl, (size_t)snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms)};
+	st = run_script(rc, SCRIPT_CAS, key, klen, a, &r);
+	if (st != STORE_OK)
+		return st;
+	st = reply_integer(r, &n);
+	freeReplyObject(r);
+	if (st != STORE_OK)
+		return st;
+	if (n == 1)
+		return STORE_OK;
+	if (n == 0)
+		return STORE_CONFLICT;
+	return n == -1 ? STORE_NOT_FOUND : STORE_ERR_PROTOCOL;
+}
+
+static store_status redis_incr(void *impl, const char *key, size_t klen,
+			       int64_t delta, uint64_t ttl_ms, int64_t *out)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	char d[REDIS_NUM_TEXT], ttl[REDIS_NUM_TEXT];
+	struct rarg a[3];
+	long long n = 0;
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	a[0] = (struct rarg){d,
+			     (size_t)snprintf(d, sizeof(d), "%" PRId64, delta)};
+	if (ttl_ms == 0) {
+		/* Without a TTL to set, INCRBY alone is atomic. */
+		st = run(rc, &r, "INCRBY %b %b", key, klen, a[0].p, a[0].n);
+		if (st != STORE_OK)
+			return st;
+		st = reply_integer(r, &n);
+		if (st == STORE_OK)
+			*out = (int64_t)n;
+		freeReplyObject(r);
+		return st;
+	}
+	a[1] = (struct rarg){
+		ttl, (size_t)snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms)};
+	a[2] = (struct rarg){"", 0};
+	st = run_script(rc, SCRIPT_INCR, key, klen, a, &r);
+	if (st != STORE_OK)
+		return st;
+	if (r->type == REDIS_REPLY_ERROR)
+		st = error_status(r);
+	else if (r->type != REDIS_REPLY_STRING ||
+		 store_parse_int64(r->str, r->len, out) != 0)
+		st = STORE_ERR_PROTOCOL;
+	freeReplyObject(r);
+	return st;
+}
+
+static store_status redis_ttl(void *impl, const char *key, size_t klen,
+			      uint64_t *ttl_ms)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	long long n = 0;
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	st = run(rc, &r, "PTTL %b", key, klen);
+	if (st != STORE_OK)
+		return st;
+	st = reply_integer(r, &n);
+	freeReplyObject(r);
+	if (st != STORE_OK)
+		return st;
+	if (n == -2)
+		return STORE_NOT_FOUND;
+	if (n == -1)
+		*ttl_ms = 0;
+	else if (n >= 0)
+		*ttl_ms = n == 0 ? 1 : (uint64_t)n; /* 0 would mean no TTL */
+	else
+		return STORE_ERR_PROTOCOL;
+	return STORE_OK;
+}
+
+static store_status member_cmd(void *impl, const char *cmd, const char *key,
+			       size_t klen, const char *member, size_t mlen)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	long long n;
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	st = run(rc, &r, "%s %b %b", cmd, key, klen, member, mlen);
+	if (st != STORE_OK)
+		return st;
+	st = reply_integer(r, &n);
+	freeReplyObject(r);
+	return st;
+}
+
+static store_status redis_sadd(void *impl, const char *key, size_t klen,
+			       const char *member, size_t mlen, uint64_t ttl_ms)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	char ttl[REDIS_NUM_TEXT];
+	struct rarg a[3];
+	long long n = 0;
+	store_status st;
+
+	if (ttl_ms == 0)
+		return member_cmd(impl, "SADD", key, klen, member, mlen);
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	a[0] = (struct rarg){member, mlen};
+	a[1] = (struct rarg){
+		ttl, (size_t)snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms)};
+	a[2] = (struct rarg){"", 0};
+	st = run_script(rc, SCRIPT_SADD_TTL, key, klen, a, &r);
+	if (st != STORE_OK)
+		return st;
+	st = reply_integer(r, &n);
+	freeReplyObject(r);
+	return st;
+}
+
+static store_status redis_srem(void *impl, const char *key, size_t klen,
+			       const char *member, size_t mlen)
+{
+	return member_cmd(impl, "SREM", key, klen, member, mlen);
+}
+
+/*
+ * Checks one SSCAN reply, [cursor, [member...]], and copies the cursor
+ * out so the reply can be freed before the next batch.
+ */
+static store_status scan_reply(const redisReply *r, char *cursor)
+{
+	const redisReply *c, *m;
+	size_t i;
+
+	if (r->type == REDIS_REPLY_ERROR)
+		return error_status(r);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+		return STORE_ERR_PROTOCOL;
+	c = r->element[0];
+	m = r->element[1];
+	if (c->type != REDIS_REPLY_STRING || c->len == 0 ||
+	    c->len >= REDIS_CURSOR_MAX || m->type != REDIS_REPLY_ARRAY)
+		return STORE_ERR_PROTOCOL;
+	for (i = 0; i < c->len; i++) {
+		if (c->str[i] < '0' || c->str[i] > '9')
+			return STORE_ERR_PROTOCOL;
+	}
+	for (i = 0; i < m->elements; i++) {
+		const redisReply *e = m->element[i];
+
+		/* Our members are C strings; anything else is not ours. */
+		if (e->type != REDIS_REPLY_STRING ||
+		    e->len > STORE_MEMBER_MAX ||
+		    memchr(e->str, 0, e->len) != NULL)
+			return STORE_ERR_PROTOCOL;
+	}
+	memcpy(cursor, c->str, c->len + 1);
+	return STORE_OK;
+}
+
+static store_status redis_smembers(void *impl, const char *key, size_t klen,
+				   store_member_fn fn, void *arg)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	char cursor[REDIS_CURSOR_MAX] = "0";
+	bool stop = false;
+	store_status st;
+	size_t i;
+
+	do {
+		/* fn may use the store, so fetch this thread's link anew. */
+		st = conn_ready(impl, &rc);
+		if (st != STORE_OK)
+			return st;
+		st = run(rc, &r, "SSCAN %b %s COUNT " REDIS_SCAN_COUNT, key,
+			 klen, cursor);
+		if (st != STORE_OK)
+			return st;
+		st = scan_reply(r, cursor);
+		for (i = 0;
+		     st == STORE_OK && !stop && i < r->element[1]->elements;
+		     i++)
+			stop = fn(r->element[1]->element[i]->str, arg) != 0;
+		freeReplyObject(r);
+	} while (st == STORE_OK && !stop && strcmp(cursor, "0") != 0);
+	return st;
+}
+
+/* --- open and close ------------------------------------------------------- */
+
+static bool parse_uint(const char *s, size_t n, unsigned long max,
+		       unsigned long *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (n == 0 || n > 10)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+		if (v > max)
+			return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool host_valid(const char *h, size_t n, bool bracketed)
+{
+	size_t i;
+
+	if (n == 0 || n > REDIS_HOST_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = h[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		    c == '_' || (bracketed && c == ':'))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+static store_status parse_tcp_url(struct redis_store *rs, const char *p)
+{
+	unsigned long port = REDIS_PORT_DEFAULT, db = 0;
+	const char *host = p, *end;
+	size_t hlen, n;
+	bool bracketed = *p == '[';
+
+	if (bracketed) {
+		end = strchr(p, ']');
+		if (end == NULL)
+			return STORE_ERR_CONFIG;
+		host = p + 1;
+		hlen = (size_t)(end - host);
+		p = end + 1;
+	} else {
+		hlen = strcspn(p, ":/");
+		p += hlen;
+	}
+	if (!host_valid(host, hlen, bracketed))
+		return STORE_ERR_CONFIG;
+	if (*p == ':') {
+		n = strcspn(++p, "/");
+		if (!parse_uint(p, n, 65535, &port) || port == 0)
+			return STORE_ERR_CONFIG;
+		p += n;
+	}
+	if (*p == '/') {
+		n = strlen(++p);
+		if (n > 0 && !parse_uint(p, n, REDIS_DB_MAX, &db))
+			return STORE_ERR_CONFIG;
+		p += n;
+	}
+	if (*p != '\0')
+		return STORE_ERR_CONFIG;
+	memcpy(rs->host, host, hlen);
+	rs->host[hlen] = '\0';
+	rs->port = (int)port;
+	rs->db = (unsigned)db;
+	return STORE_OK;
+}
+
+/* Parses "redis://HOST[:PORT][/DB]" or "unix:/path". */
+static store_status parse_url(struct redis_store *rs, const char *url,
+			      char *err, size_t errlen)
+{
+	size_t n;
+
+	if (url == NULL || strnlen(url, REDIS_URL_MAX + 1) > REDIS_URL_MAX) {
+		store_errf(err, errlen,
+			   "redis store needs a url of at most "
+			   "%d bytes",
+			   REDIS_URL_MAX);
+		return STORE_ERR_CONFIG;
+	}
+	if (strncmp(url, "unix:", 5) == 0) {
+		n = strlen(url + 5);
+		if (url[5] != '/' || n >= sizeof(rs->path)) {
+			store_errf(err, errlen,
+				   "redis unix: url needs an absolute socket "
+				   "path shorter than %zu bytes",
+				   sizeof(rs->path));
+			return STORE_ERR_CONFIG;
+		}
+		memcpy(rs->path, url + 5, n + 1);
+		rs->unix_sock = true;
+		return STORE_OK;
+	}
+	/* The url is not echoed: a mistyped one might hold a password. */
+	if (strncmp(url, "redis://", 8) != 0 ||
+	    parse_tcp_url(rs, url + 8) != STORE_OK) {
+		store_errf(err, errlen,
+			   "redis url must be redis://HOST:PORT[/DB] or "
+			   "unix:/path");
+		return STORE_ERR_CONFIG;
+	}
+	return STORE_OK;
+}
+
+static void redis_close(void *impl)
+{
+	struct redis_store *rs = impl;
+	struct redis_conn *rc, *next;
+
+	if (rs == NULL)
+		return;
+	/* After this no thread-exit destructor runs for this store. */
+	pthread_key_delete(rs->tkey);
+	for (rc = rs->conns; rc != NULL; rc = next) {
+		next = rc->next;
+		if (rc->c != NULL)
+			redisFree(rc->c);
+		OPENSSL_free(rc);
+	}
+	pthread_mutex_destroy(&rs->lock);
+	OPENSSL_free(rs);
+}
+
+static const store_ops redis_ops = {
+	.close = redis_close,
+	.ping = redis_ping,
+	.set = redis_set,
+	.get = redis_get,
+	.getdel = redis_getdel,
+	.del = redis_del,
+	.cas = redis_cas,
+	.incr = redis_incr,
+	.ttl = redis_ttl,
+	.sadd = redis_sadd,
+	.srem = redis_srem,
+	.smembers = redis_smembers,
+};
+
+store_status store_redis_open(const store_options *opts, const store_ops **ops,
+			      void **impl, char *err, size_t errlen)
+{
+	struct redis_store *rs;
+	unsigned ms = opts->timeout_ms != 0 ? opts->timeout_ms
+					    : STORE_TIMEOUT_DEFAULT_MS;
+	store_status rc;
+
+	*impl = NULL;
+	if (ms > REDIS_TIMEOUT_MAX_MS) {
+		store_errf(err, errlen, "redis timeout over %u ms",
+			   REDIS_TIMEOUT_MAX_MS);
+		return STORE_ERR_CONFIG;
+	}
+	rs = OPENSSL_zalloc(sizeof(*rs));
+	if (rs == NULL) {
+		store_errf(err, errlen, "out of memory");
+		return STORE_ERR_NOMEM;
+	}
+	rc = parse_url(rs, opts->url, err, errlen);
+	if (rc != STORE_OK) {
+		OPENSSL_free(rs);
+		return rc;
+	}
+	rs->tv.tv_sec = (time_t)(ms / 1000);
+	rs->tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	if (pthread_key_create(&rs->tkey, conn_destroy) != 0) {
+		store_errf(err, errlen, "no thread-specific key left");
+		OPENSSL_free(rs);
+		return STORE_ERR_NOMEM;
+	}
+	pthread_mutex_init(&rs->lock, NULL);
+	*ops = &redis_ops;
+	*impl = rs;
+	return STORE_OK;
+}

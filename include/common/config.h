@@ -1,0 +1,96 @@
+/*
+ * The configuration file: one JSON object, parsed once into an immutable,
+ * validated af_config. Unknown keys and bad values are refused with the
+ * key's path ("listen.port: must be 1..65535"). deploy/config.md documents
+ * every key; deploy/authflow.example.json is a complete example.
+ *
+ *   {
+ *     "issuer": "https://id.example.com",
+ *     "listen": {"address": "127.0.0.1", "port": 8443, "threads": 0},
+ *     "tls": {"cert_file": "...", "key_file": "..."},
+ *     "state_dir": "/var/lib/authflow",
+ *     "store": {"backend": "memory", "url": "redis://127.0.0.1:6379",
+ *               "prefix": "authflow:"},
+ *     "keys": {"algorithm": "RS256", "rsa_bits": 2048,
+ *              "lifetime_days": 730, "alert_days": 60},
+ *     "session": {"timeout": "2h"},
+ *     "features": {"sso": true, "remote_access_mfa": true},
+ *     "password_hash": {"argon2id": {"m_kib": 19456, "t": 2, "p": 1}},
+ *     "admin": {"tokens": [{"name": "ops", "role": "superadmin",
+ *                           "sha256": "<64 hex>"}]},
+ *     "log": {"level": "info"},
+ *     "limits": {"body_bytes": 65536, "request_timeout_s": 30}
+ *   }
+ *
+ * Thread-safety: a parsed af_config is read-only and may be shared.
+ */
+#ifndef COMMON_CONFIG_H
+#define COMMON_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/store.h"
+
+#define AF_CONFIG_ADMIN_TOKENS_MAX 64
+#define AF_CONFIG_FILE_MAX	   (256 * 1024)
+
+typedef enum af_admin_role {
+	AF_ROLE_ADMIN = 0,
+	AF_ROLE_SUPERADMIN,
+} af_admin_role;
+
+typedef struct af_admin_token {
+	char name[64];
+	af_admin_role role;
+	uint8_t sha256[32]; /* SHA-256 of the bearer token */
+} af_admin_token;
+
+typedef struct af_config {
+	char issuer[256]; /* no trailing slash */
+	int issuer_https; /* 1 when the issuer is https:// */
+	char listen_address[64];
+	uint16_t listen_port;
+	unsigned threads;	 /* 0 in the file: the number of cores */
+	char tls_cert_file[512]; /* empty: plain HTTP (loopback or proxy) */
+	char tls_key_file[512];
+	char state_dir[512];
+	store_backend store_backend;
+	char store_url[256];
+	char store_prefix[STORE_PREFIX_MAX + 1];
+	unsigned rsa_bits; /* 2048, 3072 or 4096 */
+	unsigned key_lifetime_days;
+	unsigned key_alert_days;
+	unsigned session_timeout_s; /* 0: "off" (no idle timeout) */
+	int feature_sso;
+	int feature_remote_access_mfa;
+	uint32_t argon2_m_kib;
+	uint32_t argon2_t;
+	uint32_t argon2_p;
+	af_admin_token admin_tokens[AF_CONFIG_ADMIN_TOKENS_MAX];
+	size_t admin_token_count;
+	int log_level; /* a log_level value */
+	size_t body_max;
+	unsigned request_timeout_s;
+} af_config;
+
+/* Sets every default (issuer empty: required in a file). */
+void af_config_defaults(af_config *cfg);
+
+/*
+ * Parses and validates a JSON config text into *cfg (defaults first).
+ * Returns 0, or -1 with a one-line message naming the key path in err.
+ */
+int af_config_parse(const char *text, size_t len, af_config *cfg, char *err,
+		    size_t errlen);
+
+/* Reads a file (at most AF_CONFIG_FILE_MAX bytes) and parses it. */
+int af_config_load(const char *path, af_config *cfg, char *err, size_t errlen);
+
+/*
+ * Parses a duration: "90s", "30m", "2h", "4d", a bare number of seconds,
+ * or "off" (0). Returns 0 and the seconds in *out, or -1.
+ */
+int af_duration_parse(const char *text, unsigned *out);
+
+#endif /* COMMON_CONFIG_H */

@@ -1,0 +1,224 @@
+/*
+ * JOSE for authflow, over Debian's libcjose: the RS256 signing key ring,
+ * signed JWTs (id_tokens, JWT access tokens, logout hints), the public
+ * JWKS, and verification of our own JWTs (id_token_hint).
+ *
+ * The key ring lives in the state store under "keys:ring" as JSON: every
+ * key with its private JWK, kid (RFC 7638 thumbprint), created_at,
+ * expires_at and retire_after (when its public key may leave /jwks: after
+ * every token it signed has expired). The newest unexpired key signs.
+ *
+ * Private key material is wiped (OPENSSL_cleanse) from every buffer this
+ * module owns once it is done with it, and is never logged. (The copies
+ * that jansson and cjose make inside their own allocations are wiped only
+ * when the program installs wiping allocators for them at start-up.)
+ *
+ * Thread-safety: an af_keyring may be used from many threads; signing
+ * takes a read lock, rotation a write lock.
+ */
+#ifndef COMMON_JOSE_H
+#define COMMON_JOSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/store.h"
+
+#define JOSE_STATUS_MAP(XX)                                     \
+	XX(OK, 0, "success")                                    \
+	XX(ERR_ARG, -1, "invalid argument")                     \
+	XX(ERR_NOMEM, -2, "out of memory")                      \
+	XX(ERR_CRYPTO, -3, "cryptographic failure")             \
+	XX(ERR_STORE, -4, "state store failure")                \
+	XX(ERR_NO_KEY, -5, "no signing key")                    \
+	XX(ERR_MALFORMED, -6, "malformed JWT")                  \
+	XX(ERR_SIGNATURE, -7, "bad JWT signature")              \
+	XX(ERR_UNKNOWN_KID, -8, "JWT signed by an unknown key") \
+	XX(ERR_TOO_BIG, -9, "JWT too large")
+
+typedef enum jose_status {
+#define JOSE_XX(name, value, text) JOSE_##name = (value),
+	JOSE_STATUS_MAP(JOSE_XX)
+#undef JOSE_XX
+} jose_status;
+
+/* A static, never NULL message. Thread-safety: re-entrant. */
+const char *jose_strerror(jose_status st);
+
+#define JOSE_JWT_MAX	    ((size_t)16 * 1024)
+#define JOSE_KID_MAX	    64
+/* Most keys a ring holds; a rotation that would need more is refused. */
+#define JOSE_RING_KEYS_MAX  16
+/* Longest "typ" header value af_jwt_sign() accepts. */
+#define JOSE_TYP_MAX	    32
+/* Bytes af_oidc_half_hash() writes: 22 characters and a NUL. */
+#define JOSE_HALF_HASH_LEN  23
+/* The store key of the ring (under the store's prefix). */
+#define JOSE_RING_STORE_KEY "keys:ring"
+
+typedef struct af_keyring af_keyring;
+
+typedef struct af_keyring_options {
+	unsigned rsa_bits;	       /* 2048, 3072, 4096 */
+	unsigned lifetime_days;	       /* a key signs for this long */
+	unsigned alert_days;	       /* alert this long before expiry */
+	unsigned max_token_lifetime_s; /* longest-lived token we sign */
+} af_keyring_options;
+
+/*
+ * Loads the key ring from the store, making and storing a first key when
+ * there is none (concurrent first starts agree through SET NX). A ring
+ * whose keys have all expired is loaded as it is: call
+ * af_keyring_ensure_current() at start-up.
+ *
+ * o (copied) needs rsa_bits 2048, 3072 or 4096, lifetime_days 1..3650,
+ * alert_days <= 3650 and max_token_lifetime_s 1..2678400 (31 days).
+ * st is borrowed and must outlive the ring. On success *out is the ring
+ * (free with af_keyring_free()); on failure *out is NULL.
+ *
+ * Returns JOSE_OK, JOSE_ERR_ARG, JOSE_ERR_NOMEM, JOSE_ERR_CRYPTO (key
+ * generation failed) or JOSE_ERR_STORE (the store failed, or holds a ring
+ * that does not parse or whose kids do not match their keys).
+ *
+ * Thread-safety: makes a new object; safe to call from any thread.
+ */
+jose_status af_keyring_open(store_ctx *st, const af_keyring_options *o,
+			    af_keyring **out);
+
+/*
+ * Frees the ring, wiping its private keys. Accepts NULL.
+ * Thread-safety: no other thread may be using kr.
+ */
+void af_keyring_free(af_keyring *kr);
+
+/*
+ * Re-reads the ring from the store (after another node rotated) and swaps
+ * it in. On failure the ring in memory stays as it was.
+ *
+ * Returns JOSE_OK, JOSE_ERR_ARG, JOSE_ERR_NOMEM, or JOSE_ERR_STORE (the
+ * store failed, the ring is gone, or it is corrupt).
+ *
+ * Thread-safety: safe; takes the write lock only for the swap.
+ */
+jose_status af_keyring_reload(af_keyring *kr);
+
+/*
+ * Adds a new key that signs from now on; older keys stay in /jwks until
+ * their retire_after. Keys past retire_after are dropped. The new kid goes
+ * into kid_out (JOSE_KID_MAX + 1) when not NULL.
+ *
+ * Every key that was still signing stops now: its expires_at becomes now
+ * and its retire_after now + max_token_lifetime_s. The ring is rewritten
+ * with compare-and-swap against the value read, retried a few times when
+ * another node changed it meanwhile.
+ *
+ * Returns JOSE_OK, JOSE_ERR_ARG (also when the ring already holds
+ * JOSE_RING_KEYS_MAX live keys), JOSE_ERR_NOMEM, JOSE_ERR_CRYPTO or
+ * JOSE_ERR_STORE (store failure, corrupt ring, or lost every retry).
+ *
+ * Thread-safety: safe; the slow key generation runs without the lock.
+ */
+jose_status af_keyring_rotate(af_keyring *kr, char *kid_out);
+
+/*
+ * Makes sure a key is signing: when no key of the ring is current (every
+ * expires_at has passed, or the ring is empty), re-reads the store (another
+ * node may have rotated already) and rotates when still none is. The
+ * server calls it at start-up and may call it periodically. Several nodes
+ * calling it at once add one key between them: the re-check happens again
+ * on each compare-and-swap retry.
+ *
+ * Returns as af_keyring_rotate().
+ *
+ * Thread-safety: safe.
+ */
+jose_status af_keyring_ensure_current(af_keyring *kr);
+
+/*
+ * Signs claims (borrowed) as a compact JWS, RS256, header {alg, typ, kid}.
+ * typ is "JWT" or, for RFC 9068 access tokens, "at+jwt" (any non-empty
+ * string of at most JOSE_TYP_MAX bytes). *out is malloc'd; free() it. The
+ * signing key is the newest one whose expires_at is in the future.
+ *
+ * Returns JOSE_OK, JOSE_ERR_ARG (claims not an object, bad typ),
+ * JOSE_ERR_NOMEM, JOSE_ERR_NO_KEY (every key has expired: see
+ * af_keyring_ensure_current()) or JOSE_ERR_CRYPTO.
+ *
+ * Thread-safety: safe; holds the read lock while signing.
+ */
+jose_status af_jwt_sign(af_keyring *kr, const json_t *claims, const char *typ,
+			char **out);
+
+/*
+ * Verifies a compact JWS made by af_jwt_sign() with any key of the ring
+ * (expired ones too: an id_token_hint may be old) and returns its claims
+ * (new reference) in *claims. Does not check exp or aud. jwt need not be
+ * NUL-terminated; at most JOSE_JWT_MAX bytes are accepted.
+ *
+ * Returns JOSE_OK, or with *claims NULL: JOSE_ERR_ARG, JOSE_ERR_NOMEM,
+ * JOSE_ERR_TOO_BIG (len > JOSE_JWT_MAX), JOSE_ERR_MALFORMED (not three
+ * base64url parts, header or payload not a JSON object, no kid, a "crit"
+ * header), JOSE_ERR_SIGNATURE (alg other than RS256, "none" and HS256
+ * included, or a signature that does not verify) or JOSE_ERR_UNKNOWN_KID.
+ *
+ * Thread-safety: safe; holds the read lock while verifying.
+ */
+jose_status af_jwt_verify(af_keyring *kr, const char *jwt, size_t len,
+			  json_t **claims);
+
+/*
+ * The public JWKS document {"keys": [...]} (new reference): for every key
+ * not yet past retire_after, {kty, n, e, kid, use: "sig", alg: "RS256"}.
+ * Never any private member. NULL on no memory or a NULL kr.
+ *
+ * Thread-safety: safe (read lock).
+ */
+json_t *af_keyring_jwks(af_keyring *kr);
+
+/*
+ * Status of the signing key for `authflowctl keys status` and metrics:
+ * {"keys": [{kid, created_at, expires_at, retire_after, signing}],
+ *  "signing_kid", "expires_in_days", "alert": true|false}.
+ * signing_kid is null when no key is current; expires_in_days is
+ * af_keyring_days_left(); alert is true when it is <= alert_days. New
+ * reference; NULL on no memory or a NULL kr.
+ *
+ * Thread-safety: safe (read lock).
+ */
+json_t *af_keyring_status(af_keyring *kr);
+
+/*
+ * Days until the signing key expires, rounded down (negative when it has:
+ * then counted from the newest expiry in the ring; -1 for an empty ring
+ * or a NULL kr).
+ *
+ * Thread-safety: safe (read lock).
+ */
+long af_keyring_days_left(af_keyring *kr);
+
+/*
+ * The RFC 7638 thumbprint of an RSA public JWK (borrowed; needs kty "RSA"
+ * and base64url n and e; other members are ignored): base64url of the
+ * SHA-256 of {"e":"...","kty":"RSA","n":"..."}. We use it as the kid.
+ * kid_out holds JOSE_KID_MAX + 1 bytes.
+ *
+ * Returns JOSE_OK, JOSE_ERR_ARG (not an RSA JWK, or n or e not base64url)
+ * or JOSE_ERR_NOMEM.
+ *
+ * Thread-safety: re-entrant.
+ */
+jose_status af_jwk_thumbprint(const json_t *jwk, char *kid_out);
+
+/*
+ * The OIDC left-half hash (at_hash, c_hash) of an ASCII value for RS256:
+ * base64url of the left 128 bits of SHA-256. out holds at least 23 bytes
+ * (JOSE_HALF_HASH_LEN); with a NULL value or a smaller out, out becomes
+ * the empty string (when outcap > 0).
+ *
+ * Thread-safety: re-entrant.
+ */
+void af_oidc_half_hash(const char *value, char *out, size_t outcap);
+
+#endif /* COMMON_JOSE_H */

@@ -1,0 +1,24 @@
+/*
+ * A wiping allocator with the signatures of malloc, free, realloc, strdup
+ * and calloc, for json_set_alloc_funcs(), curl_global_init_mem() and
+ * cjose_set_alloc_funcs(). Blocks freed by af_secmem_free() are wiped
+ * (OPENSSL_cleanse over malloc_usable_size) before they go back to the C
+ * library; realloc always moves, so no stale copy of a secret is left
+ * behind. Blocks are plain malloc blocks, so free() may release them too
+ * (without the wipe): code that frees a library's output with free()
+ * stays correct.
+ *
+ * Thread-safety: all functions are re-entrant.
+ */
+#ifndef COMMON_SECMEM_H
+#define COMMON_SECMEM_H
+
+#include <stddef.h>
+
+void *af_secmem_malloc(size_t n);
+void af_secmem_free(void *p);
+void *af_secmem_realloc(void *p, size_t n);
+char *af_secmem_strdup(const char *s);
+void *af_secmem_calloc(size_t n, size_t size);
+
+#endif /* COMMON_SECMEM_H */

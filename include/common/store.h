@@ -1,0 +1,223 @@
+/*
+ * The state store: one narrow interface over every piece of runtime state
+ * (users, apps, sessions, codes, tokens, counters), with two backends.
+ *
+ * - memory: in-process hash table with TTLs; when given a folder it keeps
+ *   an append-only file there (fsynced on every change, replayed at open,
+ *   compacted when it grows past twice the live data), so admin data
+ *   survives a restart on one node.
+ * - redis: hiredis, one connection per calling thread (made on first use,
+ *   reconnected with backoff), so many authflow and pushd nodes share
+ *   state. One-shot operations are atomic on the server (GETDEL, SET NX,
+ *   Lua scripts).
+ *
+ * Keys and values are byte strings. Keys are at most STORE_KEY_MAX bytes,
+ * values at most STORE_VALUE_MAX. Every key gets the configured prefix.
+ * TTLs are in milliseconds; 0 means no expiry.
+ *
+ * Common return codes of every call: STORE_ERR_ARG (NULL or empty key,
+ * bad flags, a TTL over STORE_TTL_MAX, or a string operation on a set key
+ * and the other way round), STORE_ERR_TOO_BIG (key, member or value over
+ * its cap), STORE_ERR_NOMEM, STORE_ERR_IO (memory: the append-only file
+ * could not be written; the change was not made), STORE_ERR_UNAVAILABLE
+ * (redis: no connection; a thread whose connection broke reconnects on
+ * its next call, failed connects back off from 100 ms doubling to 5 s,
+ * and calls fail fast meanwhile) and STORE_ERR_PROTOCOL
+ * (redis: a reply of the wrong type). Values handed out are always the
+ * caller's to free with store_value_free(), and are empty on any failure.
+ *
+ * Thread-safety: a store_ctx may be shared by any number of threads; each
+ * call is atomic with respect to the others on the same key.
+ */
+#ifndef COMMON_STORE_H
+#define COMMON_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define STORE_NODISCARD __attribute__((warn_unused_result))
+#else
+#define STORE_NODISCARD
+#endif
+
+#define STORE_STATUS_MAP(XX)                                 \
+	XX(OK, 0, "success")                                 \
+	XX(NOT_FOUND, -1, "no such key")                     \
+	XX(EXISTS, -2, "key already exists")                 \
+	XX(CONFLICT, -3, "value changed since it was read")  \
+	XX(ERR_ARG, -4, "invalid argument")                  \
+	XX(ERR_NOMEM, -5, "out of memory")                   \
+	XX(ERR_TOO_BIG, -6, "key or value too large")        \
+	XX(ERR_IO, -7, "state file input/output error")      \
+	XX(ERR_CORRUPT, -8, "state file is corrupt")         \
+	XX(ERR_UNAVAILABLE, -9, "store unavailable")         \
+	XX(ERR_PROTOCOL, -10, "unexpected reply from store") \
+	XX(ERR_CONFIG, -11, "bad store configuration")
+
+typedef enum store_status {
+#define STORE_XX(name, value, text) STORE_##name = (value),
+	STORE_STATUS_MAP(STORE_XX)
+#undef STORE_XX
+} store_status;
+
+/* A static, never NULL message. */
+const char *store_strerror(store_status st);
+
+#define STORE_KEY_MAX	 512
+#define STORE_VALUE_MAX	 1048576 /* 1 MiB */
+#define STORE_PREFIX_MAX 64
+/* Set members are at most this many bytes. */
+#define STORE_MEMBER_MAX STORE_KEY_MAX
+/* Longest TTL accepted (about 100 years); longer ones are STORE_ERR_ARG. */
+#define STORE_TTL_MAX	 ((uint64_t)100 * 366 * 24 * 3600 * 1000)
+
+typedef struct store_ctx store_ctx;
+
+typedef enum store_backend {
+	STORE_BACKEND_MEMORY = 0,
+	STORE_BACKEND_REDIS,
+} store_backend;
+
+typedef struct store_options {
+	store_backend backend;
+	/* memory: folder for the append-only file, or NULL for none. */
+	const char *state_dir;
+	/* redis: "redis://HOST:PORT[/DB]" or "unix:/path/to.sock". */
+	const char *url;
+	/* Prepended to every key, e.g. "authflow:". May be NULL. */
+	const char *prefix;
+	/* redis: connect and command timeout in milliseconds (0: 2000). */
+	unsigned timeout_ms;
+} store_options;
+
+/*
+ * Opens a store. On failure *out is NULL and, when err is not NULL, a
+ * one-line reason goes into err (errlen bytes with the NUL).
+ *
+ * memory with a state_dir: the folder is made (mode 0700) when missing;
+ * state_dir/store.aof is created with mode 0600 and refused with
+ * STORE_ERR_CONFIG when its mode is wider or another user owns it, or when
+ * another open store already uses it; a corrupt file gives
+ * STORE_ERR_CORRUPT, an unreadable one STORE_ERR_IO.
+ * redis: only the URL is checked here (STORE_ERR_CONFIG); each thread
+ * connects on its first call, so call store_ping() to check the server.
+ * The caller owns *out and frees it with store_close().
+ */
+STORE_NODISCARD store_status store_open(const store_options *opts,
+					store_ctx **out, char *err,
+					size_t errlen);
+
+/*
+ * Closes the store, flushing the append-only file. Accepts NULL.
+ * Thread-safety: call it once no other thread uses the store any more
+ * (join the worker threads first).
+ */
+void store_close(store_ctx *st);
+
+/* Which backend the store uses (STORE_BACKEND_MEMORY for NULL). */
+store_backend store_get_backend(const store_ctx *st);
+
+/*
+ * Checks that the store answers (redis: PING). STORE_OK or
+ * STORE_ERR_UNAVAILABLE.
+ */
+STORE_NODISCARD store_status store_ping(store_ctx *st);
+
+/* A value handed out by the store; free it with store_value_free(). */
+typedef struct store_value {
+	uint8_t *data; /* NUL-terminated for convenience; len excludes it */
+	size_t len;
+} store_value;
+
+/* Wipes and frees the value's bytes (values may hold secrets). */
+void store_value_free(store_value *v);
+
+/* Flags of store_set(). */
+#define STORE_SET_NX 0x1 /* only when the key does not exist: EXISTS */
+#define STORE_SET_XX 0x2 /* only when the key exists: NOT_FOUND */
+
+/* Sets key to value with a TTL (0: none). */
+STORE_NODISCARD store_status store_set(store_ctx *st, const char *key,
+				       const void *val, size_t len,
+				       uint64_t ttl_ms, unsigned flags);
+
+/* Reads a key: STORE_OK and *out, or STORE_NOT_FOUND. */
+STORE_NODISCARD store_status store_get(store_ctx *st, const char *key,
+				       store_value *out);
+
+/*
+ * Reads and deletes a key in one atomic step: of any number of concurrent
+ * callers, exactly one gets STORE_OK, the rest STORE_NOT_FOUND.
+ */
+STORE_NODISCARD store_status store_getdel(store_ctx *st, const char *key,
+					  store_value *out);
+
+/* Deletes a key; STORE_OK whether or not it existed. */
+STORE_NODISCARD store_status store_del(store_ctx *st, const char *key);
+
+/*
+ * Replaces the value of key with newval only if it currently equals
+ * expected (compared byte for byte), keeping its TTL when ttl_ms is 0.
+ * STORE_OK, STORE_CONFLICT (the value differs) or STORE_NOT_FOUND.
+ * Of concurrent callers with the same expected value, exactly one wins.
+ */
+STORE_NODISCARD store_status store_cas(store_ctx *st, const char *key,
+				       const void *expected, size_t elen,
+				       const void *newval, size_t nlen,
+				       uint64_t ttl_ms);
+
+/*
+ * Adds delta to the integer at key (a missing key counts as 0) and returns
+ * the new value in *out. When the key is new, ttl_ms (if not 0) is set on
+ * it; an existing key keeps its TTL. For rate limits and lockouts. The
+ * value is kept as decimal text, as Redis does; a value that is not a
+ * canonical 64-bit integer, or a sum that overflows, is STORE_ERR_ARG.
+ */
+STORE_NODISCARD store_status store_incr(store_ctx *st, const char *key,
+					int64_t delta, uint64_t ttl_ms,
+					int64_t *out);
+
+/*
+ * Remaining TTL in milliseconds (0 when the key has none, at least 1
+ * otherwise); STORE_NOT_FOUND when the key does not exist.
+ */
+STORE_NODISCARD store_status store_ttl(store_ctx *st, const char *key,
+				       uint64_t *ttl_ms);
+
+/*
+ * Sets: unordered collections of members (for indexes such as "all
+ * users" or "sessions of alice"). A set with no members does not exist.
+ * Members are NUL-terminated strings of at most STORE_MEMBER_MAX bytes.
+ * Adding a present member or removing an absent one is STORE_OK. Sets
+ * have no TTL; store_del() removes a whole set.
+ */
+STORE_NODISCARD store_status store_sadd(store_ctx *st, const char *key,
+					const char *member);
+STORE_NODISCARD store_status store_srem(store_ctx *st, const char *key,
+					const char *member);
+
+/*
+ * Adds member to the set at key and makes the whole set expire ttl_ms
+ * (> 0) from now, a sliding expiry renewed by every add. Such a set is
+ * volatile: like every key with an expiry it is never written to the
+ * memory backend's state file (for indexes of short-lived things, such as
+ * the sessions of a user). A persistent set given a TTL becomes volatile.
+ */
+STORE_NODISCARD store_status store_sadd_ttl(store_ctx *st, const char *key,
+					    const char *member,
+					    uint64_t ttl_ms);
+
+/*
+ * Calls fn for every member of the set at key, in no set order. fn returns
+ * 0 to go on, non-zero to stop. A missing set has no members (STORE_OK).
+ * fn is called with no lock held, so it may call the store. memory: fn
+ * sees a snapshot taken at the call. redis: the set is walked with SSCAN
+ * in small batches, so a member present for the whole walk is reported at
+ * least once, and may be reported twice if the set changes meanwhile.
+ */
+typedef int (*store_member_fn)(const char *member, void *arg);
+STORE_NODISCARD store_status store_smembers(store_ctx *st, const char *key,
+					    store_member_fn fn, void *arg);
+
+#endif /* COMMON_STORE_H */

@@ -1,0 +1,1019 @@
+/* Unit tests of the configuration parser: defaults, every refusal, files. */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* cmocka needs these first; keep them in their own block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/log.h"
+
+#ifndef AF_SOURCE_DIR
+#error "AF_SOURCE_DIR must name the source tree (set by tests/CMakeLists.txt)"
+#endif
+
+#define ISSUER "\"issuer\":\"https://id.example.com\""
+#define HASH_A \
+	"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define HASH_B \
+	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+/* Temporary files for the tls and load tests, removed in teardown. */
+struct files {
+	char dir[64];
+	char cert[128];
+	char key[128];
+	char extra[128];
+};
+
+static af_config *new_cfg(void)
+{
+	af_config *cfg = malloc(sizeof(*cfg));
+
+	assert_non_null(cfg);
+	return cfg;
+}
+
+static void parse_ok(const char *json, af_config *cfg)
+{
+	char err[256] = "";
+	int rc = af_config_parse(json, strlen(json), cfg, err, sizeof(err));
+
+	if (rc != 0)
+		print_error("unexpected refusal: %s\n", err);
+	assert_int_equal(rc, 0);
+}
+
+/* Asserts that json is refused with a message containing want. */
+static void refused(const char *json, const char *want)
+{
+	af_config *cfg = new_cfg();
+	char err[256] = "";
+
+	assert_int_equal(
+		af_config_parse(json, strlen(json), cfg, err, sizeof(err)), -1);
+	if (strstr(err, want) == NULL)
+		print_error("message \"%s\" lacks \"%s\"\n", err, want);
+	assert_non_null(strstr(err, want));
+	free(cfg);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	size_t len = strlen(text);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+static int files_setup(void **state)
+{
+	struct files *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	(void)snprintf(f->dir, sizeof(f->dir), "/tmp/af_test_config.XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	(void)snprintf(f->cert, sizeof(f->cert), "%s/cert.pem", f->dir);
+	(void)snprintf(f->key, sizeof(f->key), "%s/key.pem", f->dir);
+	(void)snprintf(f->extra, sizeof(f->extra), "%s/extra", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int files_teardown(void **state)
+{
+	struct files *f = *state;
+
+	(void)unlink(f->cert);
+	(void)unlink(f->key);
+	(void)unlink(f->extra);
+	(void)rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Builds a config with a tls section naming the two files. */
+static void tls_json(const struct files *f, char *out, size_t cap)
+{
+	int n = snprintf(out, cap,
+			 "{" ISSUER ",\"tls\":{\"cert_file\":\"%s\","
+			 "\"key_file\":\"%s\"}}",
+			 f->cert, f->key);
+
+	assert_true(n > 0 && (size_t)n < cap);
+}
+
+static void test_defaults_every_key_set(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	parse_ok("{" ISSUER "}", cfg);
+	assert_string_equal(cfg->issuer, "https://id.example.com");
+	assert_int_equal(cfg->issuer_https, 1);
+	assert_string_equal(cfg->listen_address, "127.0.0.1");
+	assert_int_equal(cfg->listen_port, 8080);
+	assert_int_equal(cfg->threads, 0);
+	assert_string_equal(cfg->tls_cert_file, "");
+	assert_string_equal(cfg->tls_key_file, "");
+	assert_string_equal(cfg->state_dir, "./state");
+	assert_int_equal(cfg->store_backend, STORE_BACKEND_MEMORY);
+	assert_string_equal(cfg->store_url, "");
+	assert_string_equal(cfg->store_prefix, "authflow:");
+	assert_int_equal(cfg->rsa_bits, 2048);
+	assert_int_equal(cfg->key_lifetime_days, 730);
+	assert_int_equal(cfg->key_alert_days, 60);
+	assert_int_equal(cfg->session_timeout_s, 7200);
+	assert_int_equal(cfg->feature_sso, 1);
+	assert_int_equal(cfg->feature_remote_access_mfa, 1);
+	assert_int_equal(cfg->argon2_m_kib, 19456);
+	assert_int_equal(cfg->argon2_t, 2);
+	assert_int_equal(cfg->argon2_p, 1);
+	assert_int_equal(cfg->admin_token_count, 0);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
+	assert_int_equal(cfg->body_max, 65536);
+	assert_int_equal(cfg->request_timeout_s, 30);
+	free(cfg);
+}
+
+static void test_defaults_function_matches_parsed_defaults(void **state)
+{
+	af_config *a = new_cfg(), *b = new_cfg();
+
+	(void)state;
+	af_config_defaults(a);
+	assert_string_equal(a->issuer, "");
+	parse_ok("{" ISSUER "}", b);
+	memset(b->issuer, 0, sizeof(b->issuer));
+	b->issuer_https = 0;
+	assert_memory_equal(a, b, sizeof(*a));
+	af_config_defaults(NULL);
+	free(a);
+	free(b);
+}
+
+static void test_parse_every_key_set_values_read(void **state)
+{
+	static const char json[] =
+		"{\"issuer\":\"https://id.example.com:8443/tenant/\","
+		"\"listen\":{\"address\":\"::\",\"port\":9443,\"threads\":16},"
+		"\"state_dir\":\"/var/lib/authflow\","
+		"\"store\":{\"backend\":\"redis\","
+		"\"url\":\"redis://10.0.0.5:6379/2\",\"prefix\":\"af-1:x_\"},"
+		"\"keys\":{\"algorithm\":\"RS256\",\"rsa_bits\":4096,"
+		"\"lifetime_days\":365,\"alert_days\":30},"
+		"\"session\":{\"timeout\":\"4d\"},"
+		"\"features\":{\"sso\":false,\"remote_access_mfa\":false},"
+		"\"password_hash\":{\"argon2id\":{\"m_kib\":65536,\"t\":3,"
+		"\"p\":4}},"
+		"\"admin\":{\"tokens\":[{\"name\":\"ops\",\"role\":"
+		"\"superadmin\",\"sha256\":\"" HASH_A
+		"\"},{\"name\":\"h.d-1_x\","
+		"\"role\":\"admin\",\"sha256\":\"" HASH_B "\"}]},"
+		"\"log\":{\"level\":\"debug\"},"
+		"\"limits\":{\"body_bytes\":1048576,\"request_timeout_s\":300}}";
+	static const uint8_t want_a[4] = {0xba, 0x78, 0x16, 0xbf};
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	parse_ok(json, cfg);
+	assert_string_equal(cfg->issuer, "https://id.example.com:8443/tenant");
+	assert_string_equal(cfg->listen_address, "::");
+	assert_int_equal(cfg->listen_port, 9443);
+	assert_int_equal(cfg->threads, 16);
+	assert_string_equal(cfg->state_dir, "/var/lib/authflow");
+	assert_int_equal(cfg->store_backend, STORE_BACKEND_REDIS);
+	assert_string_equal(cfg->store_url, "redis://10.0.0.5:6379/2");
+	assert_string_equal(cfg->store_prefix, "af-1:x_");
+	assert_int_equal(cfg->rsa_bits, 4096);
+	assert_int_equal(cfg->key_lifetime_days, 365);
+	assert_int_equal(cfg->key_alert_days, 30);
+	assert_int_equal(cfg->session_timeout_s, 4 * 86400);
+	assert_int_equal(cfg->feature_sso, 0);
+	assert_int_equal(cfg->feature_remote_access_mfa, 0);
+	assert_int_equal(cfg->argon2_m_kib, 65536);
+	assert_int_equal(cfg->argon2_t, 3);
+	assert_int_equal(cfg->argon2_p, 4);
+	assert_int_equal(cfg->admin_token_count, 2);
+	assert_string_equal(cfg->admin_tokens[0].name, "ops");
+	assert_int_equal(cfg->admin_tokens[0].role, AF_ROLE_SUPERADMIN);
+	assert_memory_equal(cfg->admin_tokens[0].sha256, want_a, 4);
+	assert_int_equal(cfg->admin_tokens[0].sha256[31], 0xad);
+	assert_string_equal(cfg->admin_tokens[1].name, "h.d-1_x");
+	assert_int_equal(cfg->admin_tokens[1].role, AF_ROLE_ADMIN);
+	assert_int_equal(cfg->admin_tokens[1].sha256[0], 0xe3);
+	assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(cfg->body_max, 1048576);
+	assert_int_equal(cfg->request_timeout_s, 300);
+	free(cfg);
+}
+
+static void test_parse_syntax_error_line_and_column(void **state)
+{
+	char err[256] = "";
+	af_config *cfg = new_cfg();
+	static const char json[] = "{\n  \"issuer\": \"https://a.example\",\n"
+				   "  \"listen\": {\"port\": 80,}\n}";
+
+	(void)state;
+	assert_int_equal(
+		af_config_parse(json, strlen(json), cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "line 3"));
+	assert_non_null(strstr(err, "column"));
+	refused("", "line 1");
+	refused("{" ISSUER "} junk", "line 1");
+	refused("{\"issuer\":\"https://a.exa\\u0000mple\"}", "line 1");
+	/* The input quoted by jansson is made printable: one line. */
+	assert_int_equal(
+		af_config_parse("{\"a\\\nb\"}", 8, cfg, err, sizeof(err)), -1);
+	assert_null(strchr(err, '\n'));
+	free(cfg);
+}
+
+static void test_parse_top_level_not_object_refused(void **state)
+{
+	(void)state;
+	refused("[]", "top level");
+	refused("[{" ISSUER "}]", "top level");
+	refused("42", "top level");
+	refused("\"https://id.example.com\"", "top level");
+	refused("null", "top level");
+}
+
+static void test_parse_duplicate_keys_refused(void **state)
+{
+	(void)state;
+	refused("{" ISSUER "," ISSUER "}", "duplicate");
+	refused("{" ISSUER ",\"listen\":{\"port\":1,\"port\":2}}", "duplicate");
+	refused("{" ISSUER ",\"log\":{\"level\":\"info\"},"
+		"\"log\":{\"level\":\"info\"}}",
+		"duplicate");
+}
+
+static void test_parse_unknown_keys_refused(void **state)
+{
+	(void)state;
+	refused("{" ISSUER ",\"isuser\":1}", "isuser: unknown key");
+	refused("{" ISSUER ",\"listen\":{\"prot\":8080}}",
+		"listen.prot: unknown key");
+	refused("{" ISSUER ",\"tls\":{\"cert\":\"x\"}}",
+		"tls.cert: unknown key");
+	refused("{" ISSUER ",\"store\":{\"db\":1}}", "store.db: unknown key");
+	refused("{" ISSUER ",\"keys\":{\"alg\":\"RS256\"}}",
+		"keys.alg: unknown key");
+	refused("{" ISSUER ",\"session\":{\"idle\":\"2h\"}}",
+		"session.idle: unknown key");
+	refused("{" ISSUER ",\"features\":{\"sos\":true}}",
+		"features.sos: unknown key");
+	refused("{" ISSUER ",\"password_hash\":{\"bcrypt\":{}}}",
+		"password_hash.bcrypt: unknown key");
+	refused("{" ISSUER ",\"password_hash\":{\"argon2id\":{\"m\":1}}}",
+		"password_hash.argon2id.m: unknown key");
+	refused("{" ISSUER ",\"admin\":{\"users\":[]}}",
+		"admin.users: unknown key");
+	refused("{" ISSUER ",\"admin\":{\"tokens\":[{\"name\":\"a\",\"role\":"
+		"\"admin\",\"sha256\":\"" HASH_A "\",\"token\":\"x\"}]}}",
+		"admin.tokens[0].token: unknown key");
+	refused("{" ISSUER ",\"log\":{\"file\":\"x\"}}",
+		"log.file: unknown key");
+	refused("{" ISSUER ",\"limits\":{\"body\":1}}",
+		"limits.body: unknown key");
+	/* Control characters from the file never reach the message raw. */
+	refused("{" ISSUER ",\"a\\nb\":1}", "a?b: unknown key");
+}
+
+static void test_parse_wrong_types_refused(void **state)
+{
+	(void)state;
+	refused("{\"issuer\":42}", "issuer: must be a string");
+	refused("{" ISSUER ",\"listen\":[]}", "listen: must be an object");
+	refused("{" ISSUER ",\"listen\":{\"port\":\"8080\"}}",
+		"listen.port: must be an integer");
+	refused("{" ISSUER ",\"listen\":{\"port\":8080.0}}",
+		"listen.port: must be an integer");
+	refused("{" ISSUER ",\"listen\":{\"address\":127}}",
+		"listen.address: must be a string");
+	refused("{" ISSUER ",\"state_dir\":true}",
+		"state_dir: must be a string");
+	refused("{" ISSUER ",\"features\":{\"sso\":1}}",
+		"features.sso: must be true or false");
+	refused("{" ISSUER ",\"features\":{\"remote_access_mfa\":\"yes\"}}",
+		"features.remote_access_mfa: must be true or false");
+	refused("{" ISSUER ",\"session\":{\"timeout\":7200}}",
+		"session.timeout: must be a string");
+	refused("{" ISSUER ",\"admin\":{\"tokens\":{}}}",
+		"admin.tokens: must be an array");
+	refused("{" ISSUER ",\"admin\":{\"tokens\":[\"x\"]}}",
+		"admin.tokens[0]: must be an object");
+	refused("{" ISSUER ",\"limits\":{\"body_bytes\":null}}",
+		"limits.body_bytes: must be an integer");
+}
+
+static void test_issuer_forms_accepted(void **state)
+{
+	static const struct {
+		const char *in, *out;
+		int https;
+	} v[] = {
+		{"https://id.example.com/", "https://id.example.com", 1},
+		{"https://id.example.com:8443", "https://id.example.com:8443",
+		 1},
+		{"https://id.example.com/a/b/", "https://id.example.com/a/b",
+		 1},
+		{"https://203.0.113.7/x%2Fy", "https://203.0.113.7/x%2Fy", 1},
+		{"https://[2001:db8::1]:443", "https://[2001:db8::1]:443", 1},
+		{"http://127.0.0.1:8080/", "http://127.0.0.1:8080", 0},
+		{"http://127.10.20.30", "http://127.10.20.30", 0},
+		{"http://[::1]:9000", "http://[::1]:9000", 0},
+		{"http://localhost:8080/af", "http://localhost:8080/af", 0},
+		{"http://LocalHost", "http://LocalHost", 0},
+	};
+	af_config *cfg = new_cfg();
+	char json[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		(void)snprintf(json, sizeof(json), "{\"issuer\":\"%s\"}",
+			       v[i].in);
+		parse_ok(json, cfg);
+		assert_string_equal(cfg->issuer, v[i].out);
+		assert_int_equal(cfg->issuer_https, v[i].https);
+	}
+	free(cfg);
+}
+
+static void test_issuer_bad_forms_refused(void **state)
+{
+	static const char *const bad[] = {
+		"http://id.example.com",
+		"http://128.0.0.1",
+		"http://10.0.0.1:8080",
+		"http://[::2]",
+		"http://[::ffff:127.0.0.1]",
+		"http://localhost.example.com",
+		"http://127.0.0.1.nip.io",
+		"https://id.example.com/?a=b",
+		"https://id.example.com/#frag",
+		"https://user@id.example.com",
+		"https://user:pw@id.example.com/",
+		"ftp://id.example.com",
+		"id.example.com",
+		"/relative",
+		"https://",
+		"https:///path",
+		"https://id.example.com:0",
+		"https://id.example.com:65536",
+		"https://id.example.com:",
+		"https://id.example.com:80a",
+		"https://id..example.com",
+		"https://id.example.com./",
+		"https://id_example.com",
+		"https://[zz::1]",
+		"https://[::1",
+		"https://id.example.com/a b",
+		"https://id.example.com/%zz",
+		"https://id.example.com/%4",
+		"https://id.example.com//",
+		"https://id.example.com/[x]",
+		"HTTPS://id.example.com",
+		"",
+	};
+	char json[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		(void)snprintf(json, sizeof(json), "{\"issuer\":\"%s\"}",
+			       bad[i]);
+		refused(json, "issuer: ");
+	}
+	refused("{\"issuer\":\"http://id.example.com\"}", "loopback");
+	refused("{\"issuer\":\"https://id.example.com/?a=b\"}", "query");
+	refused("{\"issuer\":\"https://id.example.com/#f\"}", "fragment");
+	refused("{\"issuer\":\"https://u@id.example.com\"}", "userinfo");
+	refused("{\"listen\":{}}", "issuer: required");
+}
+
+static void test_issuer_length_limit(void **state)
+{
+	af_config *cfg = new_cfg();
+	char json[512], url[300];
+	size_t n = strlen("https://id.example.com/");
+
+	(void)state;
+	memcpy(url, "https://id.example.com/", n);
+	memset(url + n, 'a', 255 - n);
+	url[255] = '\0';
+	(void)snprintf(json, sizeof(json), "{\"issuer\":\"%s\"}", url);
+	parse_ok(json, cfg);
+	assert_int_equal(strlen(cfg->issuer), 255);
+	url[255] = 'a';
+	url[256] = '\0';
+	(void)snprintf(json, sizeof(json), "{\"issuer\":\"%s\"}", url);
+	refused(json, "issuer: must be at most 255 bytes");
+	free(cfg);
+}
+
+static void test_listen_values_checked(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	parse_ok("{" ISSUER ",\"listen\":{\"address\":\"0.0.0.0\",\"port\":1,"
+		 "\"threads\":256}}",
+		 cfg);
+	assert_string_equal(cfg->listen_address, "0.0.0.0");
+	assert_int_equal(cfg->listen_port, 1);
+	assert_int_equal(cfg->threads, 256);
+	parse_ok("{" ISSUER ",\"listen\":{\"port\":65535,\"threads\":0}}", cfg);
+	assert_int_equal(cfg->listen_port, 65535);
+	assert_int_equal(cfg->threads, 0);
+	refused("{" ISSUER ",\"listen\":{\"port\":0}}", "listen.port: must be");
+	refused("{" ISSUER ",\"listen\":{\"port\":65536}}",
+		"listen.port: must be 1..65535");
+	refused("{" ISSUER ",\"listen\":{\"port\":-1}}", "listen.port");
+	refused("{" ISSUER ",\"listen\":{\"threads\":257}}",
+		"listen.threads: must be 0..256");
+	refused("{" ISSUER ",\"listen\":{\"address\":\"localhost\"}}",
+		"listen.address");
+	refused("{" ISSUER ",\"listen\":{\"address\":\"1.2.3\"}}",
+		"listen.address");
+	refused("{" ISSUER ",\"listen\":{\"address\":\"\"}}", "listen.address");
+	free(cfg);
+}
+
+static void test_tls_files_accepted(void **state)
+{
+	struct files *f = *state;
+	af_config *cfg = new_cfg();
+	char json[512];
+
+	write_file(f->cert, "cert\n", 0644);
+	write_file(f->key, "key\n", 0600);
+	tls_json(f, json, sizeof(json));
+	parse_ok(json, cfg);
+	assert_string_equal(cfg->tls_cert_file, f->cert);
+	assert_string_equal(cfg->tls_key_file, f->key);
+	assert_int_equal(chmod(f->key, 0400), 0);
+	parse_ok(json, cfg);
+	free(cfg);
+}
+
+static void test_tls_key_mode_0644_refused(void **state)
+{
+	struct files *f = *state;
+	char json[512], want[256];
+
+	write_file(f->cert, "cert\n", 0644);
+	write_file(f->key, "key\n", 0644);
+	tls_json(f, json, sizeof(json));
+	(void)snprintf(want, sizeof(want), "tls.key_file: %s has mode 0644",
+		       f->key);
+	refused(json, want);
+	assert_int_equal(chmod(f->key, 0640), 0);
+	refused(json, "mode 0640");
+	assert_int_equal(chmod(f->key, 0700), 0);
+	refused(json, "mode 0700");
+}
+
+static void test_tls_missing_or_bad_files_refused(void **state)
+{
+	struct files *f = *state;
+	char json[512];
+
+	(void)snprintf(json, sizeof(json),
+		       "{" ISSUER ",\"tls\":{\"cert_file\":\"%s\"}}", f->cert);
+	refused(json, "tls.key_file: required");
+	(void)snprintf(json, sizeof(json),
+		       "{" ISSUER ",\"tls\":{\"key_file\":\"%s\"}}", f->key);
+	refused(json, "tls.cert_file: required");
+	refused("{" ISSUER ",\"tls\":{}}", "tls.cert_file: required");
+	write_file(f->key, "key\n", 0600);
+	tls_json(f, json, sizeof(json));
+	refused(json, "tls.cert_file: ");
+	refused(json, f->cert);
+	(void)snprintf(json, sizeof(json),
+		       "{" ISSUER ",\"tls\":{\"cert_file\":\"%s\","
+		       "\"key_file\":\"%s\"}}",
+		       f->key, f->dir);
+	refused(json, "tls.key_file: ");
+	refused(json, "not a regular file");
+}
+
+static void test_state_dir_checked(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	parse_ok("{" ISSUER ",\"state_dir\":\"/srv/af\"}", cfg);
+	assert_string_equal(cfg->state_dir, "/srv/af");
+	refused("{" ISSUER ",\"state_dir\":\"\"}", "state_dir: must not be");
+	free(cfg);
+}
+
+static void test_store_values_checked(void **state)
+{
+	af_config *cfg = new_cfg();
+	char json[256];
+
+	(void)state;
+	parse_ok("{" ISSUER ",\"store\":{\"backend\":\"redis\","
+		 "\"url\":\"unix:/run/redis.sock\"}}",
+		 cfg);
+	assert_int_equal(cfg->store_backend, STORE_BACKEND_REDIS);
+	assert_string_equal(cfg->store_url, "unix:/run/redis.sock");
+	parse_ok("{" ISSUER ",\"store\":{\"prefix\":\"\"}}", cfg);
+	assert_string_equal(cfg->store_prefix, "");
+	refused("{" ISSUER ",\"store\":{\"backend\":\"redis\"}}",
+		"store.url: required");
+	refused("{" ISSUER ",\"store\":{\"backend\":\"redis\","
+		"\"url\":\"http://127.0.0.1:6379\"}}",
+		"store.url: must start with");
+	refused("{" ISSUER ",\"store\":{\"backend\":\"mysql\"}}",
+		"store.backend: must be");
+	refused("{" ISSUER ",\"store\":{\"prefix\":\"auth flow\"}}",
+		"store.prefix: may hold only");
+	refused("{" ISSUER ",\"store\":{\"prefix\":\"a/b\"}}", "store.prefix");
+	refused("{" ISSUER ",\"store\":{\"prefix\":7}}",
+		"store.prefix: must be a string");
+	(void)snprintf(json, sizeof(json),
+		       "{" ISSUER ",\"store\":{\"prefix\":\"%0*d\"}}",
+		       STORE_PREFIX_MAX, 0);
+	parse_ok(json, cfg);
+	assert_int_equal(strlen(cfg->store_prefix), STORE_PREFIX_MAX);
+	(void)snprintf(json, sizeof(json),
+		       "{" ISSUER ",\"store\":{\"prefix\":\"%0*d\"}}",
+		       STORE_PREFIX_MAX + 1, 0);
+	refused(json, "store.prefix: must be at most 64 bytes");
+	free(cfg);
+}
+
+static void test_keys_values_checked(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	parse_ok("{" ISSUER ",\"keys\":{\"rsa_bits\":3072,"
+		 "\"lifetime_days\":3650,\"alert_days\":3649}}",
+		 cfg);
+	assert_int_equal(cfg->rsa_bits, 3072);
+	assert_int_equal(cfg->key_lifetime_days, 3650);
+	assert_int_equal(cfg->key_alert_days, 3649);
+	refused("{" ISSUER ",\"keys\":{\"algorithm\":\"ES256\"}}",
+		"keys.algorithm: must be \"RS256\"");
+	refused("{" ISSUER ",\"keys\":{\"algorithm\":\"rs256\"}}",
+		"keys.algorithm");
+	refused("{" ISSUER ",\"keys\":{\"rsa_bits\":1024}}",
+		"keys.rsa_bits: must be 2048, 3072 or 4096");
+	refused("{" ISSUER ",\"keys\":{\"rsa_bits\":2049}}", "keys.rsa_bits");
+	refused("{" ISSUER ",\"keys\":{\"lifetime_days\":0}}",
+		"keys.lifetime_days: must be 1..3650");
+	refused("{" ISSUER ",\"keys\":{\"lifetime_days\":3651}}",
+		"keys.lifetime_days");
+	refused("{" ISSUER ",\"keys\":{\"lifetime_days\":30}}",
+		"keys.alert_days: must be less than keys.lifetime_days");
+	refused("{" ISSUER ",\"keys\":{\"lifetime_days\":90,"
+		"\"alert_days\":90}}",
+		"keys.alert_days");
+	refused("{" ISSUER ",\"keys\":{\"alert_days\":0}}", "keys.alert_days");
+	free(cfg);
+}
+
+static void test_session_timeout_checked(void **state)
+{
+	static const struct {
+		const char *in;
+		unsigned secs;
+	} ok[] = {{"off", 0},	   {"30m", 1800},     {"1800", 1800},
+		  {"1800s", 1800}, {"2h", 7200},      {"4d", 345600},
+		  {"96h", 345600}, {"345600", 345600}};
+	static const char *const bad[] = {"29m", "1799", "4d1s",   "5d",
+					  "0",	 "0s",	 "345601", "2 h",
+					  "2H",	 "",	 "-2h",	   "forever"};
+	af_config *cfg = new_cfg();
+	char json[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		(void)snprintf(json, sizeof(json),
+			       "{" ISSUER ",\"session\":{\"timeout\":\"%s\"}}",
+			       ok[i].in);
+		parse_ok(json, cfg);
+		assert_int_equal(cfg->session_timeout_s, ok[i].secs);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		(void)snprintf(json, sizeof(json),
+			       "{" ISSUER ",\"session\":{\"timeout\":\"%s\"}}",
+			       bad[i]);
+		refused(json, "session.timeout: ");
+	}
+	free(cfg);
+}
+
+static void test_log_level_values(void **state)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} v[] = {{"error", LOG_LEVEL_ERROR},
+		 {"warn", LOG_LEVEL_WARN},
+		 {"info", LOG_LEVEL_INFO},
+		 {"debug", LOG_LEVEL_DEBUG}};
+	af_config *cfg = new_cfg();
+	char json[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		(void)snprintf(json, sizeof(json),
+			       "{" ISSUER ",\"log\":{\"level\":\"%s\"}}",
+			       v[i].name);
+		parse_ok(json, cfg);
+		assert_int_equal(cfg->log_level, v[i].level);
+	}
+	refused("{" ISSUER ",\"log\":{\"level\":\"trace\"}}",
+		"log.level: must be");
+	refused("{" ISSUER ",\"log\":{\"level\":\"INFO\"}}", "log.level");
+	free(cfg);
+}
+
+static void test_argon2_values_checked(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	parse_ok("{" ISSUER ",\"password_hash\":{\"argon2id\":{\"m_kib\":512,"
+		 "\"t\":100,\"p\":64}}}",
+		 cfg);
+	assert_int_equal(cfg->argon2_m_kib, 512);
+	assert_int_equal(cfg->argon2_t, 100);
+	assert_int_equal(cfg->argon2_p, 64);
+	parse_ok("{" ISSUER ",\"password_hash\":{\"argon2id\":{\"m_kib\":8}}}",
+		 cfg);
+	assert_int_equal(cfg->argon2_m_kib, 8);
+	refused("{" ISSUER ",\"password_hash\":{\"argon2id\":{\"m_kib\":7}}}",
+		"password_hash.argon2id.m_kib: must be 8..4194304");
+	refused("{" ISSUER ",\"password_hash\":{\"argon2id\":"
+		"{\"m_kib\":4194305}}}",
+		"password_hash.argon2id.m_kib");
+	refused("{" ISSUER ",\"password_hash\":{\"argon2id\":{\"t\":0}}}",
+		"password_hash.argon2id.t: must be 1..100");
+	refused("{" ISSUER ",\"password_hash\":{\"argon2id\":{\"t\":101}}}",
+		"password_hash.argon2id.t");
+	refused("{" ISSUER ",\"password_hash\":{\"argon2id\":{\"p\":0}}}",
+		"password_hash.argon2id.p: must be 1..64");
+	refused("{" ISSUER ",\"password_hash\":{\"argon2id\":{\"p\":65}}}",
+		"password_hash.argon2id.p");
+	refused("{" ISSUER ",\"password_hash\":{\"argon2id\":{\"m_kib\":16,"
+		"\"p\":4}}}",
+		"password_hash.argon2id.m_kib: must be at least 8 * p");
+	refused("{" ISSUER ",\"password_hash\":{\"argon2id\":7}}",
+		"password_hash.argon2id: must be an object");
+	free(cfg);
+}
+
+/* Builds a config holding one admin token with the given members. */
+static void token_json(char *out, size_t cap, const char *name,
+		       const char *role, const char *hash)
+{
+	int n = snprintf(out, cap,
+			 "{" ISSUER ",\"admin\":{\"tokens\":[{\"name\":\"%s\","
+			 "\"role\":\"%s\",\"sha256\":\"%s\"}]}}",
+			 name, role, hash);
+
+	assert_true(n > 0 && (size_t)n < cap);
+}
+
+static void test_admin_tokens_checked(void **state)
+{
+	af_config *cfg = new_cfg();
+	char json[512], name[80];
+
+	(void)state;
+	token_json(
+		json, sizeof(json), "Ops.Team_1-a", "admin",
+		"BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD");
+	parse_ok(json, cfg);
+	assert_int_equal(cfg->admin_token_count, 1);
+	assert_int_equal(cfg->admin_tokens[0].sha256[0], 0xba);
+	assert_int_equal(cfg->admin_tokens[0].role, AF_ROLE_ADMIN);
+	memset(name, 'n', 63);
+	name[63] = '\0';
+	token_json(json, sizeof(json), name, "admin", HASH_A);
+	parse_ok(json, cfg);
+	name[63] = 'n';
+	name[64] = '\0';
+	token_json(json, sizeof(json), name, "admin", HASH_A);
+	refused(json, "admin.tokens[0].name: must be at most 63 bytes");
+	token_json(json, sizeof(json), "", "admin", HASH_A);
+	refused(json, "admin.tokens[0].name");
+	token_json(json, sizeof(json), "ops team", "admin", HASH_A);
+	refused(json, "admin.tokens[0].name: may hold only");
+	token_json(json, sizeof(json), "ops", "root", HASH_A);
+	refused(json, "admin.tokens[0].role: must be");
+	token_json(json, sizeof(json), "ops", "admin", "abc");
+	refused(json, "admin.tokens[0].sha256: must be 64 hex");
+	token_json(
+		json, sizeof(json), "ops", "admin",
+		"ga7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	refused(json, "admin.tokens[0].sha256: must be 64 hex");
+	token_json(json, sizeof(json), "ops", "admin", HASH_A "00");
+	refused(json, "admin.tokens[0].sha256");
+	refused("{" ISSUER ",\"admin\":{\"tokens\":[{\"name\":\"a\","
+		"\"role\":\"admin\"}]}}",
+		"admin.tokens[0].sha256: required");
+	refused("{" ISSUER ",\"admin\":{\"tokens\":[{\"role\":\"admin\","
+		"\"sha256\":\"" HASH_A "\"}]}}",
+		"admin.tokens[0].name: required");
+	free(cfg);
+}
+
+static void test_admin_tokens_duplicates_refused(void **state)
+{
+	(void)state;
+	refused("{" ISSUER ",\"admin\":{\"tokens\":["
+		"{\"name\":\"ops\",\"role\":\"admin\",\"sha256\":\"" HASH_A
+		"\"},"
+		"{\"name\":\"ops\",\"role\":\"admin\",\"sha256\":\"" HASH_B
+		"\"}]}}",
+		"admin.tokens[1].name: duplicate name");
+	refused("{" ISSUER ",\"admin\":{\"tokens\":["
+		"{\"name\":\"a\",\"role\":\"admin\",\"sha256\":\"" HASH_A "\"},"
+		"{\"name\":\"b\",\"role\":\"superadmin\",\"sha256\":\"" HASH_A
+		"\"}]}}",
+		"admin.tokens[1].sha256: same token as admin.tokens[0]");
+}
+
+/* Builds a config with n distinct admin tokens. */
+static char *many_tokens_json(size_t n)
+{
+	size_t cap = 128 + n * 160, len;
+	char *json = malloc(cap);
+	size_t i;
+
+	assert_non_null(json);
+	len = (size_t)snprintf(json, cap,
+			       "{" ISSUER ",\"admin\":{\"tokens\":[");
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(
+			json + len, cap - len,
+			"%s{\"name\":\"t%zu\",\"role\":\"admin\",\"sha256\":"
+			"\"%064zx\"}",
+			i == 0 ? "" : ",", i, i);
+	(void)snprintf(json + len, cap - len, "]}}");
+	return json;
+}
+
+static void test_admin_tokens_count_limit(void **state)
+{
+	af_config *cfg = new_cfg();
+	char *json = many_tokens_json(AF_CONFIG_ADMIN_TOKENS_MAX);
+
+	(void)state;
+	parse_ok(json, cfg);
+	assert_int_equal(cfg->admin_token_count, AF_CONFIG_ADMIN_TOKENS_MAX);
+	assert_string_equal(cfg->admin_tokens[63].name, "t63");
+	assert_int_equal(cfg->admin_tokens[63].sha256[31], 63);
+	free(json);
+	json = many_tokens_json(AF_CONFIG_ADMIN_TOKENS_MAX + 1);
+	refused(json, "admin.tokens: at most 64");
+	free(json);
+	free(cfg);
+}
+
+static void test_limits_checked(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	parse_ok("{" ISSUER ",\"limits\":{\"body_bytes\":1024,"
+		 "\"request_timeout_s\":1}}",
+		 cfg);
+	assert_int_equal(cfg->body_max, 1024);
+	assert_int_equal(cfg->request_timeout_s, 1);
+	refused("{" ISSUER ",\"limits\":{\"body_bytes\":1023}}",
+		"limits.body_bytes: must be 1024..1048576");
+	refused("{" ISSUER ",\"limits\":{\"body_bytes\":1048577}}",
+		"limits.body_bytes");
+	refused("{" ISSUER ",\"limits\":{\"request_timeout_s\":0}}",
+		"limits.request_timeout_s: must be 1..300");
+	refused("{" ISSUER ",\"limits\":{\"request_timeout_s\":301}}",
+		"limits.request_timeout_s");
+	/* jansson itself refuses integers beyond 64 bits, by position. */
+	refused("{" ISSUER ",\"limits\":{\"body_bytes\":"
+		"99999999999999999999999}}",
+		"too big integer");
+	free(cfg);
+}
+
+static void test_parse_refusal_leaves_defaults(void **state)
+{
+	af_config *cfg = new_cfg();
+	static const char json[] = "{\"issuer\":\"https://id.example.com\","
+				   "\"listen\":{\"port\":9000},"
+				   "\"log\":{\"level\":\"loud\"}}";
+
+	(void)state;
+	assert_int_equal(af_config_parse(json, strlen(json), cfg, NULL, 0), -1);
+	assert_string_equal(cfg->issuer, "");
+	assert_int_equal(cfg->listen_port, 8080);
+	free(cfg);
+}
+
+static void test_parse_bad_arguments_refused(void **state)
+{
+	af_config *cfg = new_cfg();
+	char err[8] = "";
+	char *big;
+
+	(void)state;
+	assert_int_equal(af_config_parse("{}", 2, NULL, NULL, 0), -1);
+	assert_int_equal(af_config_parse(NULL, 2, cfg, NULL, 0), -1);
+	assert_int_equal(af_config_parse(NULL, 0, cfg, NULL, 0), -1);
+	/* A short error buffer is cut, never overrun. */
+	assert_int_equal(af_config_parse("[]", 2, cfg, err, sizeof(err)), -1);
+	assert_int_equal(strlen(err), sizeof(err) - 1);
+	big = calloc(1, (size_t)AF_CONFIG_FILE_MAX + 1);
+	assert_non_null(big);
+	memset(big, ' ', (size_t)AF_CONFIG_FILE_MAX + 1);
+	assert_int_equal(af_config_parse(big, (size_t)AF_CONFIG_FILE_MAX + 1,
+					 cfg, NULL, 0),
+			 -1);
+	free(big);
+	free(cfg);
+}
+
+static void test_duration_parse_values(void **state)
+{
+	static const struct {
+		const char *in;
+		unsigned out;
+	} ok[] = {{"off", 0},
+		  {"0", 0},
+		  {"90", 90},
+		  {"90s", 90},
+		  {"30m", 1800},
+		  {"2h", 7200},
+		  {"4d", 345600},
+		  {"007s", 7},
+		  {"4294967295", UINT_MAX},
+		  {"49710d", 49710u * 86400u}};
+	static const char *const bad[] = {
+		"",	      "-1",
+		"+1",	      " 1",
+		"1 ",	      "1x",
+		"1hh",	      "h",
+		"1.5h",	      "0x10",
+		"4294967296", "49711d",
+		"71582789m",  "99999999999999999999999",
+		"OFF",	      "off ",
+		"1S"};
+	unsigned v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		v = 12345;
+		assert_int_equal(af_duration_parse(ok[i].in, &v), 0);
+		assert_int_equal(v, ok[i].out);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (af_duration_parse(bad[i], &v) != -1)
+			print_error("accepted \"%s\"\n", bad[i]);
+		assert_int_equal(af_duration_parse(bad[i], &v), -1);
+	}
+	assert_int_equal(af_duration_parse(NULL, &v), -1);
+	assert_int_equal(af_duration_parse("2h", NULL), -1);
+}
+
+static void test_load_example_files_parse(void **state)
+{
+	af_config *cfg = new_cfg();
+	char err[512] = "";
+	int rc;
+
+	(void)state;
+	rc = af_config_load(AF_SOURCE_DIR "/deploy/authflow.example.json", cfg,
+			    err, sizeof(err));
+	if (rc != 0)
+		print_error("%s\n", err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(cfg->issuer_https, 1);
+	assert_int_equal(cfg->store_backend, STORE_BACKEND_REDIS);
+	assert_true(cfg->admin_token_count >= 1);
+
+	rc = af_config_load(AF_SOURCE_DIR "/deploy/authflow.dev.json", cfg, err,
+			    sizeof(err));
+	if (rc != 0)
+		print_error("%s\n", err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(cfg->issuer_https, 0);
+	assert_int_equal(cfg->store_backend, STORE_BACKEND_MEMORY);
+	assert_string_equal(cfg->state_dir, "./state");
+	assert_int_equal(cfg->admin_token_count, 1);
+	free(cfg);
+}
+
+static void test_load_io_errors_name_the_path(void **state)
+{
+	struct files *f = *state;
+	af_config *cfg = new_cfg();
+	char err[512] = "";
+	char *big;
+	size_t len;
+
+	assert_int_equal(af_config_load(f->extra, cfg, err, sizeof(err)), -1);
+	assert_int_equal(strncmp(err, f->extra, strlen(f->extra)), 0);
+	assert_non_null(strstr(err, "cannot open"));
+
+	assert_int_equal(af_config_load(f->dir, cfg, err, sizeof(err)), -1);
+	assert_int_equal(strncmp(err, f->dir, strlen(f->dir)), 0);
+
+	len = (size_t)AF_CONFIG_FILE_MAX + 1;
+	big = malloc(len + 1);
+	assert_non_null(big);
+	memset(big, ' ', len);
+	big[0] = '{';
+	big[len - 1] = '}';
+	big[len] = '\0';
+	write_file(f->extra, big, 0600);
+	free(big);
+	assert_int_equal(af_config_load(f->extra, cfg, err, sizeof(err)), -1);
+	assert_int_equal(strncmp(err, f->extra, strlen(f->extra)), 0);
+	assert_non_null(strstr(err, "larger than"));
+
+	write_file(f->extra, "{" ISSUER ",\"listen\":{\"port\":0}}", 0600);
+	assert_int_equal(af_config_load(f->extra, cfg, err, sizeof(err)), -1);
+	assert_int_equal(strncmp(err, f->extra, strlen(f->extra)), 0);
+	assert_non_null(strstr(err, "listen.port: must be 1..65535"));
+
+	write_file(f->extra, "{" ISSUER "}\n", 0600);
+	assert_int_equal(af_config_load(f->extra, cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg->issuer, "https://id.example.com");
+	assert_int_equal(af_config_load(NULL, cfg, err, sizeof(err)), -1);
+	free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_every_key_set),
+		cmocka_unit_test(
+			test_defaults_function_matches_parsed_defaults),
+		cmocka_unit_test(test_parse_every_key_set_values_read),
+		cmocka_unit_test(test_parse_syntax_error_line_and_column),
+		cmocka_unit_test(test_parse_top_level_not_object_refused),
+		cmocka_unit_test(test_parse_duplicate_keys_refused),
+		cmocka_unit_test(test_parse_unknown_keys_refused),
+		cmocka_unit_test(test_parse_wrong_types_refused),
+		cmocka_unit_test(test_issuer_forms_accepted),
+		cmocka_unit_test(test_issuer_bad_forms_refused),
+		cmocka_unit_test(test_issuer_length_limit),
+		cmocka_unit_test(test_listen_values_checked),
+		cmocka_unit_test_setup_teardown(test_tls_files_accepted,
+						files_setup, files_teardown),
+		cmocka_unit_test_setup_teardown(test_tls_key_mode_0644_refused,
+						files_setup, files_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_tls_missing_or_bad_files_refused, files_setup,
+			files_teardown),
+		cmocka_unit_test(test_state_dir_checked),
+		cmocka_unit_test(test_store_values_checked),
+		cmocka_unit_test(test_keys_values_checked),
+		cmocka_unit_test(test_session_timeout_checked),
+		cmocka_unit_test(test_log_level_values),
+		cmocka_unit_test(test_argon2_values_checked),
+		cmocka_unit_test(test_admin_tokens_checked),
+		cmocka_unit_test(test_admin_tokens_duplicates_refused),
+		cmocka_unit_test(test_admin_tokens_count_limit),
+		cmocka_unit_test(test_limits_checked),
+		cmocka_unit_test(test_parse_refusal_leaves_defaults),
+		cmocka_unit_test(test_parse_bad_arguments_refused),
+		cmocka_unit_test(test_duration_parse_values),
+		cmocka_unit_test(test_load_example_files_parse),
+		cmocka_unit_test_setup_teardown(
+			test_load_io_errors_name_the_path, files_setup,
+			files_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

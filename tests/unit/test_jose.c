@@ -1,0 +1,1250 @@
+/*
+ * Unit tests of the JOSE module: RFC 7638 and OIDC vectors, JWT round
+ * trips and refusals, the JWKS, rotation and retirement, concurrent first
+ * starts, and the key status. Every test runs on the memory store.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* cmocka needs these first; keep them in their own block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <cjose/header.h>
+#include <cjose/jwk.h>
+#include <cjose/jws.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "common/jose.h"
+#include "common/store.h"
+#include "common/util.h"
+
+#define LIFETIME_DAYS 90
+#define ALERT_DAYS    30
+#define MAX_TOKEN_S   600
+#define DAY_S	      ((int64_t)86400)
+
+struct fixture {
+	store_ctx *st;
+	af_keyring *kr;
+};
+
+static af_keyring_options test_options(void)
+{
+	af_keyring_options o = {
+		.rsa_bits = 2048,
+		.lifetime_days = LIFETIME_DAYS,
+		.alert_days = ALERT_DAYS,
+		.max_token_lifetime_s = MAX_TOKEN_S,
+	};
+
+	return o;
+}
+
+static store_ctx *memory_store(void)
+{
+	store_options so = {.backend = STORE_BACKEND_MEMORY};
+	store_ctx *st = NULL;
+	char err[128];
+
+	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
+	assert_non_null(st);
+	return st;
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	af_keyring_options o = test_options();
+
+	if (fx == NULL)
+		return -1;
+	fx->st = memory_store();
+	if (af_keyring_open(fx->st, &o, &fx->kr) != JOSE_OK) {
+		store_close(fx->st);
+		free(fx);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	af_keyring_free(fx->kr);
+	store_close(fx->st);
+	free(fx);
+	return 0;
+}
+
+static json_t *test_claims(void)
+{
+	json_t *c = json_pack("{s:s, s:s, s:[s, s], s:I, s:{s:b}, s:s}", "iss",
+			      "https://id.example.com", "sub", "alice", "aud",
+			      "app1", "app2", "exp", (json_int_t)2000000000,
+			      "extra", "mfa", 1, "name", "Zoë \"Z\" /");
+
+	assert_non_null(c);
+	return c;
+}
+
+static char *sign_test_token(af_keyring *kr)
+{
+	json_t *claims = test_claims();
+	char *jwt = NULL;
+
+	assert_int_equal(af_jwt_sign(kr, claims, "JWT", &jwt), JOSE_OK);
+	assert_non_null(jwt);
+	json_decref(claims);
+	return jwt;
+}
+
+static jose_status verify_text(af_keyring *kr, const char *jwt)
+{
+	json_t *claims = (json_t *)1;
+	jose_status st = af_jwt_verify(kr, jwt, strlen(jwt), &claims);
+
+	if (st != JOSE_OK)
+		assert_null(claims);
+	json_decref(claims);
+	return st;
+}
+
+static char *b64url_of(const char *text)
+{
+	size_t cap = af_b64url_len(strlen(text)) + 1;
+	char *out = malloc(cap);
+
+	assert_non_null(out);
+	assert_int_equal(af_b64url_encode(text, strlen(text), out, cap), 0);
+	return out;
+}
+
+/* The JSON of a token's first part. */
+static json_t *header_of(const char *jwt)
+{
+	const char *dot = strchr(jwt, '.');
+	uint8_t buf[512];
+	size_t n = 0;
+
+	assert_non_null(dot);
+	assert_int_equal(af_b64url_decode(jwt, (size_t)(dot - jwt), buf,
+					  sizeof(buf), &n),
+			 0);
+	return json_loadb((const char *)buf, n, 0, NULL);
+}
+
+/* A copy of jwt with its header replaced by header_json. */
+static char *with_header(const char *jwt, const char *header_json)
+{
+	char *h = b64url_of(header_json);
+	const char *rest = strchr(jwt, '.');
+	size_t cap = strlen(h) + strlen(rest) + 1;
+	char *out = malloc(cap);
+
+	assert_non_null(out);
+	assert_true(snprintf(out, cap, "%s%s", h, rest) > 0);
+	free(h);
+	return out;
+}
+
+static void signing_kid(af_keyring *kr, char *kid)
+{
+	json_t *s = af_keyring_status(kr);
+	const char *k;
+
+	assert_non_null(s);
+	k = json_string_value(json_object_get(s, "signing_kid"));
+	assert_non_null(k);
+	assert_true(strlen(k) <= JOSE_KID_MAX);
+	memcpy(kid, k, strlen(k) + 1);
+	json_decref(s);
+}
+
+static json_t *ring_get(store_ctx *st)
+{
+	store_value v = {0};
+	json_t *ring;
+
+	assert_int_equal(store_get(st, JOSE_RING_STORE_KEY, &v), STORE_OK);
+	ring = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	assert_non_null(ring);
+	return ring;
+}
+
+static void ring_put(store_ctx *st, json_t *ring)
+{
+	char *text = json_dumps(ring, JSON_COMPACT);
+
+	assert_non_null(text);
+	assert_int_equal(
+		store_set(st, JOSE_RING_STORE_KEY, text, strlen(text), 0, 0),
+		STORE_OK);
+	free(text);
+}
+
+static size_t ring_size(store_ctx *st)
+{
+	json_t *ring = ring_get(st);
+	size_t n = json_array_size(json_object_get(ring, "keys"));
+
+	json_decref(ring);
+	return n;
+}
+
+/* Sets the times of the ring entry at index in the store. */
+static void ring_set_times(store_ctx *st, size_t index, int64_t expires_at,
+			   int64_t retire_after)
+{
+	json_t *ring = ring_get(st);
+	json_t *e = json_array_get(json_object_get(ring, "keys"), index);
+
+	assert_non_null(e);
+	assert_int_equal(
+		json_object_set_new(e, "expires_at", json_integer(expires_at)),
+		0);
+	assert_int_equal(json_object_set_new(e, "retire_after",
+					     json_integer(retire_after)),
+			 0);
+	ring_put(st, ring);
+	json_decref(ring);
+}
+
+/* Expires every key of the ring in the store (still in /jwks). */
+static void ring_expire_all(store_ctx *st)
+{
+	size_t i, n = ring_size(st);
+
+	for (i = 0; i < n; i++)
+		ring_set_times(st, i, af_now() - 10, af_now() + MAX_TOKEN_S);
+}
+
+static bool jwks_has_kid(const json_t *jwks, const char *kid)
+{
+	const json_t *keys = json_object_get(jwks, "keys");
+	size_t i;
+
+	for (i = 0; i < json_array_size(keys); i++)
+		if (strcmp(json_string_value(json_object_get(
+				   json_array_get(keys, i), "kid")),
+			   kid) == 0)
+			return true;
+	return false;
+}
+
+/* A cjose key made from the private JWK of ring entry index. */
+static cjose_jwk_t *ring_private_key(store_ctx *st, size_t index)
+{
+	json_t *ring = ring_get(st);
+	json_t *e = json_array_get(json_object_get(ring, "keys"), index);
+	cjose_jwk_t *jwk;
+	cjose_err cerr;
+
+	assert_non_null(e);
+	jwk = cjose_jwk_import_json(json_object_get(e, "jwk"), &cerr);
+	assert_non_null(jwk);
+	json_decref(ring);
+	return jwk;
+}
+
+/* RFC 7638 section 3.1. */
+static void test_jwk_thumbprint_rfc7638_example_matches(void **state)
+{
+	static const char jwk_text[] =
+		"{\"kty\":\"RSA\",\"n\":\"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2"
+		"aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjB"
+		"ZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ"
+		"5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvR"
+		"L5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3X"
+		"PksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw\",\"e\":"
+		"\"AQAB\",\"alg\":\"RS256\",\"kid\":\"2011-04-29\"}";
+	json_t *jwk = json_loads(jwk_text, 0, NULL);
+	char kid[JOSE_KID_MAX + 1];
+
+	(void)state;
+	assert_non_null(jwk);
+	assert_int_equal(af_jwk_thumbprint(jwk, kid), JOSE_OK);
+	assert_string_equal(kid, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+	json_decref(jwk);
+}
+
+static void test_jwk_thumbprint_bad_jwk_refused(void **state)
+{
+	static const char *const bad[] = {
+		"{\"kty\":\"EC\",\"n\":\"AQAB\",\"e\":\"AQAB\"}",
+		"{\"kty\":\"RSA\",\"e\":\"AQAB\"}",
+		"{\"kty\":\"RSA\",\"n\":\"ab\\\"c\",\"e\":\"AQAB\"}",
+		"{\"kty\":\"RSA\",\"n\":\"ab+/\",\"e\":\"AQAB\"}",
+		"{\"kty\":\"RSA\",\"n\":\"\",\"e\":\"AQAB\"}",
+		"{\"n\":\"AQAB\",\"e\":\"AQAB\"}",
+	};
+	char kid[JOSE_KID_MAX + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *jwk = json_loads(bad[i], 0, NULL);
+
+		assert_non_null(jwk);
+		assert_int_equal(af_jwk_thumbprint(jwk, kid), JOSE_ERR_ARG);
+		json_decref(jwk);
+	}
+	assert_int_equal(af_jwk_thumbprint(NULL, kid), JOSE_ERR_ARG);
+}
+
+/*
+ * at_hash computed independently (python hashlib and the openssl command)
+ * and the c_hash example of OIDC Core appendix A.4.
+ */
+static void test_oidc_half_hash_known_vectors_match(void **state)
+{
+	char out[JOSE_HALF_HASH_LEN];
+	char small[JOSE_HALF_HASH_LEN - 1];
+
+	(void)state;
+	af_oidc_half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNxYbL6GKTYBDJrIkR0U", out,
+			  sizeof(out));
+	assert_string_equal(out, "14tilyYEn9O7YtI5WNxcYg");
+	af_oidc_half_hash(
+		"Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk",
+		out, sizeof(out));
+	assert_string_equal(out, "LDktKdoQak3Pk0cnXxCltA");
+	memset(small, 'x', sizeof(small));
+	af_oidc_half_hash("abc", small, sizeof(small));
+	assert_string_equal(small, "");
+	af_oidc_half_hash(NULL, out, sizeof(out));
+	assert_string_equal(out, "");
+}
+
+static void test_strerror_never_null(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = -20; i <= 1; i++)
+		assert_non_null(jose_strerror((jose_status)i));
+	assert_string_equal(jose_strerror(JOSE_ERR_UNKNOWN_KID),
+			    "JWT signed by an unknown key");
+}
+
+static void test_jwt_sign_verify_round_trip_preserves_claims(void **state)
+{
+	struct fixture *fx = *state;
+	json_t *claims = test_claims(), *back = NULL, *hdr;
+	char kid[JOSE_KID_MAX + 1];
+	char *jwt = NULL;
+
+	assert_int_equal(af_jwt_sign(fx->kr, claims, "JWT", &jwt), JOSE_OK);
+	assert_int_equal(af_jwt_verify(fx->kr, jwt, strlen(jwt), &back),
+			 JOSE_OK);
+	assert_non_null(back);
+	assert_true(json_equal(claims, back));
+
+	signing_kid(fx->kr, kid);
+	hdr = header_of(jwt);
+	assert_non_null(hdr);
+	assert_int_equal(json_object_size(hdr), 3);
+	assert_string_equal(json_string_value(json_object_get(hdr, "alg")),
+			    "RS256");
+	assert_string_equal(json_string_value(json_object_get(hdr, "typ")),
+			    "JWT");
+	assert_string_equal(json_string_value(json_object_get(hdr, "kid")),
+			    kid);
+	json_decref(hdr);
+	json_decref(back);
+	json_decref(claims);
+	free(jwt);
+}
+
+static void test_jwt_sign_access_token_typ_in_header(void **state)
+{
+	struct fixture *fx = *state;
+	json_t *claims = test_claims(), *hdr;
+	char *jwt = NULL;
+
+	assert_int_equal(af_jwt_sign(fx->kr, claims, "at+jwt", &jwt), JOSE_OK);
+	hdr = header_of(jwt);
+	assert_string_equal(json_string_value(json_object_get(hdr, "typ")),
+			    "at+jwt");
+	assert_int_equal(verify_text(fx->kr, jwt), JOSE_OK);
+	json_decref(hdr);
+	json_decref(claims);
+	free(jwt);
+}
+
+static void test_jwt_sign_bad_args_refused(void **state)
+{
+	struct fixture *fx = *state;
+	json_t *claims = test_claims(), *arr = json_array();
+	char *jwt = (char *)1;
+
+	assert_int_equal(af_jwt_sign(fx->kr, arr, "JWT", &jwt), JOSE_ERR_ARG);
+	assert_null(jwt);
+	assert_int_equal(af_jwt_sign(fx->kr, claims, "", &jwt), JOSE_ERR_ARG);
+	assert_int_equal(af_jwt_sign(fx->kr, claims,
+				     "a-very-long-type-name-over-the-cap+jwt",
+				     &jwt),
+			 JOSE_ERR_ARG);
+	assert_int_equal(af_jwt_sign(fx->kr, claims, NULL, &jwt), JOSE_ERR_ARG);
+	assert_int_equal(af_jwt_sign(NULL, claims, "JWT", &jwt), JOSE_ERR_ARG);
+	assert_int_equal(af_jwt_sign(fx->kr, NULL, "JWT", &jwt), JOSE_ERR_ARG);
+	assert_int_equal(af_jwt_sign(fx->kr, claims, "JWT", NULL),
+			 JOSE_ERR_ARG);
+	json_decref(arr);
+	json_decref(claims);
+}
+
+static void test_jwt_verify_tampered_payload_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char *jwt = sign_test_token(fx->kr);
+	char *forged = b64url_of("{\"sub\":\"mallory\"}");
+	const char *p1 = strchr(jwt, '.'), *p2 = strchr(p1 + 1, '.');
+	size_t cap = strlen(jwt) + strlen(forged) + 1;
+	char *bad = malloc(cap);
+
+	assert_non_null(bad);
+	assert_true(snprintf(bad, cap, "%.*s.%s%s", (int)(p1 - jwt), jwt,
+			     forged, p2) > 0);
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_SIGNATURE);
+
+	/* One flipped character of the original payload. */
+	memcpy(bad, jwt, strlen(jwt) + 1);
+	bad[p1 - jwt + 5] = bad[p1 - jwt + 5] == 'A' ? 'B' : 'A';
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_SIGNATURE);
+	free(bad);
+	free(forged);
+	free(jwt);
+}
+
+static void test_jwt_verify_tampered_signature_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char *jwt = sign_test_token(fx->kr);
+	const char *sig = strrchr(jwt, '.') + 1;
+	size_t at = (size_t)(sig - jwt) + strlen(sig) / 2;
+
+	jwt[at] = jwt[at] == 'A' ? 'B' : 'A';
+	assert_int_equal(verify_text(fx->kr, jwt), JOSE_ERR_SIGNATURE);
+	free(jwt);
+}
+
+static void test_jwt_verify_alg_none_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char *jwt = sign_test_token(fx->kr);
+	char kid[JOSE_KID_MAX + 1], hdr[256];
+	char *bad;
+
+	signing_kid(fx->kr, kid);
+	assert_true(
+		snprintf(hdr, sizeof(hdr),
+			 "{\"alg\":\"none\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+			 kid) > 0);
+	bad = with_header(jwt, hdr);
+	/* With the original signature, and unsigned as "none" wants it. */
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_SIGNATURE);
+	*(strrchr(bad, '.') + 1) = '\0';
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_SIGNATURE);
+	free(bad);
+
+	bad = with_header(jwt, "{\"alg\":\"none\"}");
+	*(strrchr(bad, '.') + 1) = '\0';
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_SIGNATURE);
+	free(bad);
+	free(jwt);
+}
+
+/*
+ * The key confusion attack: an HS256 token whose HMAC key is the public
+ * modulus as published in /jwks.
+ */
+static void test_jwt_verify_hs256_header_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char kid[JOSE_KID_MAX + 1], hdr_text[256];
+	json_t *jwks = af_keyring_jwks(fx->kr);
+	const char *n = json_string_value(json_object_get(
+		json_array_get(json_object_get(jwks, "keys"), 0), "n"));
+	char *hdr, *payload, *input, sig64[64];
+	uint8_t mac[32];
+	size_t maclen = 0, cap;
+	char *bad;
+
+	assert_non_null(n);
+	signing_kid(fx->kr, kid);
+	assert_true(
+		snprintf(hdr_text, sizeof(hdr_text),
+			 "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+			 kid) > 0);
+	hdr = b64url_of(hdr_text);
+	payload = b64url_of("{\"sub\":\"mallory\"}");
+	cap = strlen(hdr) + strlen(payload) + 2;
+	input = malloc(cap);
+	assert_non_null(input);
+	assert_true(snprintf(input, cap, "%s.%s", hdr, payload) > 0);
+	assert_non_null(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, n,
+				  strlen(n), (const unsigned char *)input,
+				  strlen(input), mac, sizeof(mac), &maclen));
+	assert_int_equal(af_b64url_encode(mac, maclen, sig64, sizeof(sig64)),
+			 0);
+	cap = strlen(input) + strlen(sig64) + 2;
+	bad = malloc(cap);
+	assert_non_null(bad);
+	assert_true(snprintf(bad, cap, "%s.%s", input, sig64) > 0);
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_SIGNATURE);
+
+	free(bad);
+	free(input);
+	free(payload);
+	free(hdr);
+	json_decref(jwks);
+}
+
+/* A token correctly signed by a ring key, but with another alg named. */
+static void test_jwt_verify_other_rsa_alg_refused(void **state)
+{
+	struct fixture *fx = *state;
+	cjose_jwk_t *jwk = ring_private_key(fx->st, 0);
+	cjose_header_t *hdr;
+	cjose_jws_t *jws;
+	const char *compact = NULL;
+	char kid[JOSE_KID_MAX + 1];
+	cjose_err cerr;
+
+	signing_kid(fx->kr, kid);
+	hdr = cjose_header_new(&cerr);
+	assert_non_null(hdr);
+	assert_true(cjose_header_set(hdr, CJOSE_HDR_ALG, "RS384", &cerr));
+	assert_true(cjose_header_set(hdr, CJOSE_HDR_KID, kid, &cerr));
+	jws = cjose_jws_sign(jwk, hdr, (const uint8_t *)"{}", 2, &cerr);
+	assert_non_null(jws);
+	assert_true(cjose_jws_export(jws, &compact, &cerr));
+	assert_int_equal(verify_text(fx->kr, compact), JOSE_ERR_SIGNATURE);
+	cjose_jws_release(jws);
+	cjose_header_release(hdr);
+	cjose_jwk_release(jwk);
+}
+
+/* A good signature over a payload that is JSON but not an object. */
+static void test_jwt_verify_payload_not_object_refused(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const payloads[] = {"[1,2]", "\"text\"", "{bad",
+					       "{\"a\":1,\"a\":2}"};
+	cjose_jwk_t *jwk = ring_private_key(fx->st, 0);
+	char kid[JOSE_KID_MAX + 1];
+	cjose_err cerr;
+	size_t i;
+
+	signing_kid(fx->kr, kid);
+	for (i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
+		cjose_header_t *hdr = cjose_header_new(&cerr);
+		const char *compact = NULL;
+		cjose_jws_t *jws;
+
+		assert_non_null(hdr);
+		assert_true(
+			cjose_header_set(hdr, CJOSE_HDR_ALG, "RS256", &cerr));
+		assert_true(cjose_header_set(hdr, CJOSE_HDR_KID, kid, &cerr));
+		jws = cjose_jws_sign(jwk, hdr, (const uint8_t *)payloads[i],
+				     strlen(payloads[i]), &cerr);
+		assert_non_null(jws);
+		assert_true(cjose_jws_export(jws, &compact, &cerr));
+		assert_int_equal(verify_text(fx->kr, compact),
+				 JOSE_ERR_MALFORMED);
+		cjose_jws_release(jws);
+		cjose_header_release(hdr);
+	}
+	cjose_jwk_release(jwk);
+}
+
+static void test_jwt_verify_unknown_kid_refused(void **state)
+{
+	struct fixture *fx = *state;
+	store_ctx *other_st = memory_store();
+	af_keyring_options o = test_options();
+	af_keyring *other = NULL;
+	char *jwt;
+
+	assert_int_equal(af_keyring_open(other_st, &o, &other), JOSE_OK);
+	jwt = sign_test_token(other);
+	assert_int_equal(verify_text(other, jwt), JOSE_OK);
+	assert_int_equal(verify_text(fx->kr, jwt), JOSE_ERR_UNKNOWN_KID);
+	free(jwt);
+	af_keyring_free(other);
+	store_close(other_st);
+}
+
+static void test_jwt_verify_truncated_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char *jwt = sign_test_token(fx->kr);
+	size_t len = strlen(jwt);
+	size_t sig_at = (size_t)(strrchr(jwt, '.') - jwt) + 1;
+	json_t *claims = NULL;
+
+	/* Cut inside the payload: only one dot left. */
+	assert_int_equal(af_jwt_verify(fx->kr, jwt, sig_at / 2, &claims),
+			 JOSE_ERR_MALFORMED);
+	/* Cut right after the second dot: no signature at all. */
+	assert_int_equal(af_jwt_verify(fx->kr, jwt, sig_at, &claims),
+			 JOSE_ERR_SIGNATURE);
+	/* A signature a few bytes short. */
+	assert_int_not_equal(af_jwt_verify(fx->kr, jwt, len - 4, &claims),
+			     JOSE_OK);
+	assert_int_not_equal(af_jwt_verify(fx->kr, jwt, len - 1, &claims),
+			     JOSE_OK);
+	assert_int_equal(af_jwt_verify(fx->kr, jwt, 0, &claims),
+			 JOSE_ERR_MALFORMED);
+	assert_null(claims);
+	free(jwt);
+}
+
+static void test_jwt_verify_oversize_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char *jwt = sign_test_token(fx->kr);
+	char *big = malloc(JOSE_JWT_MAX + 2);
+	json_t *claims = NULL;
+
+	assert_non_null(big);
+	memset(big, 'A', JOSE_JWT_MAX + 1);
+	memcpy(big, jwt, strlen(jwt));
+	big[JOSE_JWT_MAX + 1] = '\0';
+	assert_int_equal(af_jwt_verify(fx->kr, big, JOSE_JWT_MAX + 1, &claims),
+			 JOSE_ERR_TOO_BIG);
+	assert_null(claims);
+	/* The real token inside the same buffer, length given exactly. */
+	assert_int_equal(af_jwt_verify(fx->kr, big, strlen(jwt), &claims),
+			 JOSE_OK);
+	json_decref(claims);
+	free(big);
+	free(jwt);
+}
+
+static void test_jwt_verify_malformed_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char *jwt = sign_test_token(fx->kr);
+	char kid[JOSE_KID_MAX + 1], hdr[256];
+	size_t cap = strlen(jwt) + 8;
+	char *bad = malloc(cap);
+
+	assert_non_null(bad);
+	signing_kid(fx->kr, kid);
+
+	assert_int_equal(verify_text(fx->kr, "abc"), JOSE_ERR_MALFORMED);
+	assert_int_equal(verify_text(fx->kr, ".."), JOSE_ERR_MALFORMED);
+	assert_true(snprintf(bad, cap, "%s.x", jwt) > 0); /* four parts */
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_MALFORMED);
+	memcpy(bad, jwt, strlen(jwt) + 1);
+	bad[3] = '+'; /* base64, not base64url */
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_MALFORMED);
+	free(bad);
+
+	bad = with_header(jwt, "[1]");
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_MALFORMED);
+	free(bad);
+	bad = with_header(jwt, "{\"alg\":\"RS256\"}"); /* no kid */
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_MALFORMED);
+	free(bad);
+	assert_true(snprintf(hdr, sizeof(hdr),
+			     "{\"alg\":\"RS256\",\"kid\":\"%s\",\"crit\":"
+			     "[\"exp\"],\"exp\":1}",
+			     kid) > 0);
+	bad = with_header(jwt, hdr);
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_MALFORMED);
+	free(bad);
+	assert_true(
+		snprintf(hdr, sizeof(hdr),
+			 "{\"alg\":\"RS256\",\"alg\":\"none\",\"kid\":\"%s\"}",
+			 kid) > 0);
+	bad = with_header(jwt, hdr);
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_MALFORMED);
+	free(bad);
+	/* An embedded NUL must not pass for "RS256". */
+	bad = with_header(jwt, "{\"alg\":\"RS256\\u0000x\",\"kid\":\"k\"}");
+	assert_int_not_equal(verify_text(fx->kr, bad), JOSE_OK);
+	free(bad);
+	bad = with_header(jwt, "{\"alg\":\"RS256\",\"kid\":\"nosuchkey\"}");
+	assert_int_equal(verify_text(fx->kr, bad), JOSE_ERR_UNKNOWN_KID);
+	free(bad);
+	free(jwt);
+}
+
+static void check_public_jwk(const json_t *k)
+{
+	static const char *const private_members[] = {"d",  "p",  "q",
+						      "dp", "dq", "qi"};
+	char thumb[JOSE_KID_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(private_members) / sizeof(private_members[0]);
+	     i++)
+		assert_null(json_object_get(k, private_members[i]));
+	assert_int_equal(json_object_size(k), 6);
+	assert_string_equal(json_string_value(json_object_get(k, "kty")),
+			    "RSA");
+	assert_string_equal(json_string_value(json_object_get(k, "use")),
+			    "sig");
+	assert_string_equal(json_string_value(json_object_get(k, "alg")),
+			    "RS256");
+	assert_string_equal(json_string_value(json_object_get(k, "e")), "AQAB");
+	assert_int_equal(af_jwk_thumbprint(k, thumb), JOSE_OK);
+	assert_string_equal(json_string_value(json_object_get(k, "kid")),
+			    thumb);
+}
+
+static void test_keyring_jwks_public_only_distinct_kids(void **state)
+{
+	struct fixture *fx = *state;
+	json_t *jwks, *keys;
+	char *text;
+	size_t i, j;
+
+	assert_int_equal(af_keyring_rotate(fx->kr, NULL), JOSE_OK);
+	assert_int_equal(af_keyring_rotate(fx->kr, NULL), JOSE_OK);
+	jwks = af_keyring_jwks(fx->kr);
+	assert_non_null(jwks);
+	assert_int_equal(json_object_size(jwks), 1);
+	keys = json_object_get(jwks, "keys");
+	assert_int_equal(json_array_size(keys), 3);
+	for (i = 0; i < 3; i++) {
+		const json_t *k = json_array_get(keys, i);
+
+		check_public_jwk(k);
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(
+				json_string_value(json_object_get(k, "kid")),
+				json_string_value(json_object_get(
+					json_array_get(keys, j), "kid")));
+	}
+	text = json_dumps(jwks, JSON_COMPACT);
+	assert_non_null(text);
+	assert_null(strstr(text, "\"d\""));
+	assert_null(strstr(text, "\"qi\""));
+	free(text);
+	json_decref(jwks);
+}
+
+static void test_keyring_rotate_new_kid_signs_old_still_verifies(void **state)
+{
+	struct fixture *fx = *state;
+	char old_kid[JOSE_KID_MAX + 1], new_kid[JOSE_KID_MAX + 1];
+	char now_kid[JOSE_KID_MAX + 1];
+	char *old_jwt = sign_test_token(fx->kr), *new_jwt;
+	json_t *hdr, *jwks, *status, *old_entry;
+	int64_t before = af_now();
+
+	signing_kid(fx->kr, old_kid);
+	assert_int_equal(af_keyring_rotate(fx->kr, new_kid), JOSE_OK);
+	assert_string_not_equal(old_kid, new_kid);
+	signing_kid(fx->kr, now_kid);
+	assert_string_equal(now_kid, new_kid);
+
+	new_jwt = sign_test_token(fx->kr);
+	hdr = header_of(new_jwt);
+	assert_string_equal(json_string_value(json_object_get(hdr, "kid")),
+			    new_kid);
+	assert_int_equal(verify_text(fx->kr, new_jwt), JOSE_OK);
+	assert_int_equal(verify_text(fx->kr, old_jwt), JOSE_OK);
+
+	jwks = af_keyring_jwks(fx->kr);
+	assert_true(jwks_has_kid(jwks, old_kid));
+	assert_true(jwks_has_kid(jwks, new_kid));
+
+	/* The old key stopped signing now and retires after the longest
+	 * token it may have signed. */
+	status = af_keyring_status(fx->kr);
+	old_entry = json_array_get(json_object_get(status, "keys"), 0);
+	assert_string_equal(
+		json_string_value(json_object_get(old_entry, "kid")), old_kid);
+	assert_false(json_is_true(json_object_get(old_entry, "signing")));
+	assert_in_range(
+		json_integer_value(json_object_get(old_entry, "expires_at")),
+		before, af_now());
+	assert_in_range(
+		json_integer_value(json_object_get(old_entry, "retire_after")),
+		before + MAX_TOKEN_S, af_now() + MAX_TOKEN_S);
+	assert_int_equal(ring_size(fx->st), 2);
+
+	json_decref(status);
+	json_decref(jwks);
+	json_decref(hdr);
+	free(new_jwt);
+	free(old_jwt);
+}
+
+static void test_keyring_retired_key_leaves_jwks_then_ring(void **state)
+{
+	struct fixture *fx = *state;
+	char old_kid[JOSE_KID_MAX + 1], new_kid[JOSE_KID_MAX + 1];
+	char *old_jwt = sign_test_token(fx->kr);
+	json_t *jwks;
+
+	signing_kid(fx->kr, old_kid);
+	assert_int_equal(af_keyring_rotate(fx->kr, new_kid), JOSE_OK);
+
+	/* Time passes: every token of the old key has expired. */
+	ring_set_times(fx->st, 0, af_now() - 2 * (int64_t)MAX_TOKEN_S,
+		       af_now() - MAX_TOKEN_S);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	jwks = af_keyring_jwks(fx->kr);
+	assert_false(jwks_has_kid(jwks, old_kid));
+	assert_true(jwks_has_kid(jwks, new_kid));
+	json_decref(jwks);
+	/* Still in the ring until the next rotation: an old hint verifies. */
+	assert_int_equal(verify_text(fx->kr, old_jwt), JOSE_OK);
+
+	assert_int_equal(af_keyring_rotate(fx->kr, NULL), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), 2);
+	assert_int_equal(verify_text(fx->kr, old_jwt), JOSE_ERR_UNKNOWN_KID);
+	jwks = af_keyring_jwks(fx->kr);
+	assert_false(jwks_has_kid(jwks, old_kid));
+	assert_true(jwks_has_kid(jwks, new_kid));
+	json_decref(jwks);
+	free(old_jwt);
+}
+
+/* With a one-second token lifetime, retirement happens by the clock. */
+static void test_keyring_retire_after_elapses_by_clock(void **state)
+{
+	store_ctx *st = memory_store();
+	af_keyring_options o = test_options();
+	char old_kid[JOSE_KID_MAX + 1];
+	af_keyring *kr = NULL;
+	json_t *jwks;
+
+	(void)state;
+	o.max_token_lifetime_s = 1;
+	assert_int_equal(af_keyring_open(st, &o, &kr), JOSE_OK);
+	signing_kid(kr, old_kid);
+	assert_int_equal(af_keyring_rotate(kr, NULL), JOSE_OK);
+	jwks = af_keyring_jwks(kr);
+	assert_true(jwks_has_kid(jwks, old_kid));
+	json_decref(jwks);
+	sleep(2);
+	jwks = af_keyring_jwks(kr);
+	assert_false(jwks_has_kid(jwks, old_kid));
+	assert_int_equal(json_array_size(json_object_get(jwks, "keys")), 1);
+	json_decref(jwks);
+	assert_int_equal(af_keyring_rotate(kr, NULL), JOSE_OK);
+	assert_int_equal(ring_size(st), 2);
+	af_keyring_free(kr);
+	store_close(st);
+}
+
+struct opener {
+	store_ctx *st;
+	af_keyring *kr;
+	jose_status rc;
+	bool rotate;
+};
+
+static void *open_thread(void *arg)
+{
+	struct opener *op = arg;
+	af_keyring_options o = test_options();
+
+	op->rc = af_keyring_open(op->st, &o, &op->kr);
+	if (op->rc == JOSE_OK && op->rotate)
+		op->rc = af_keyring_rotate(op->kr, NULL);
+	return NULL;
+}
+
+static void run_pair(struct opener *a, struct opener *b)
+{
+	pthread_t ta, tb;
+
+	assert_int_equal(pthread_create(&ta, NULL, open_thread, a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, open_thread, b), 0);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(a->rc, JOSE_OK);
+	assert_int_equal(b->rc, JOSE_OK);
+}
+
+static void test_keyring_open_two_nodes_agree_on_first_key(void **state)
+{
+	store_ctx *st = memory_store();
+	struct opener a = {.st = st}, b = {.st = st}, c = {.st = st};
+	char ka[JOSE_KID_MAX + 1], kb[JOSE_KID_MAX + 1], kc[JOSE_KID_MAX + 1];
+	char *jwt;
+
+	(void)state;
+	run_pair(&a, &b);
+	signing_kid(a.kr, ka);
+	signing_kid(b.kr, kb);
+	assert_string_equal(ka, kb);
+	assert_int_equal(ring_size(st), 1);
+
+	/* A later start reads the same ring; tokens cross nodes. */
+	open_thread(&c);
+	assert_int_equal(c.rc, JOSE_OK);
+	signing_kid(c.kr, kc);
+	assert_string_equal(ka, kc);
+	jwt = sign_test_token(a.kr);
+	assert_int_equal(verify_text(b.kr, jwt), JOSE_OK);
+	assert_int_equal(verify_text(c.kr, jwt), JOSE_OK);
+	free(jwt);
+	af_keyring_free(a.kr);
+	af_keyring_free(b.kr);
+	af_keyring_free(c.kr);
+	store_close(st);
+}
+
+/* Two nodes rotating at once: compare-and-swap keeps both new keys. */
+static void test_keyring_rotate_concurrent_keeps_both_keys(void **state)
+{
+	struct fixture *fx = *state;
+	struct opener a = {.st = fx->st, .rotate = true};
+	struct opener b = {.st = fx->st, .rotate = true};
+	char ka[JOSE_KID_MAX + 1], kb[JOSE_KID_MAX + 1];
+	json_t *jwks;
+
+	run_pair(&a, &b);
+	assert_int_equal(ring_size(fx->st), 3);
+	assert_int_equal(af_keyring_reload(a.kr), JOSE_OK);
+	assert_int_equal(af_keyring_reload(b.kr), JOSE_OK);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	signing_kid(a.kr, ka);
+	signing_kid(b.kr, kb);
+	assert_string_equal(ka, kb);
+	jwks = af_keyring_jwks(fx->kr);
+	assert_int_equal(json_array_size(json_object_get(jwks, "keys")), 3);
+	json_decref(jwks);
+	af_keyring_free(a.kr);
+	af_keyring_free(b.kr);
+}
+
+static void test_keyring_all_expired_sign_fails_until_ensure(void **state)
+{
+	struct fixture *fx = *state;
+	json_t *claims = test_claims(), *status;
+	char old_kid[JOSE_KID_MAX + 1], kid[JOSE_KID_MAX + 1];
+	char *old_jwt = sign_test_token(fx->kr), *jwt = NULL;
+	long days;
+
+	signing_kid(fx->kr, old_kid);
+	ring_expire_all(fx->st);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	assert_int_equal(af_jwt_sign(fx->kr, claims, "JWT", &jwt),
+			 JOSE_ERR_NO_KEY);
+	assert_null(jwt);
+	/* An expired key still verifies what it signed. */
+	assert_int_equal(verify_text(fx->kr, old_jwt), JOSE_OK);
+	assert_true(af_keyring_days_left(fx->kr) < 0);
+	status = af_keyring_status(fx->kr);
+	assert_true(json_is_null(json_object_get(status, "signing_kid")));
+	assert_true(json_is_true(json_object_get(status, "alert")));
+	assert_true(json_integer_value(
+			    json_object_get(status, "expires_in_days")) < 0);
+	json_decref(status);
+
+	assert_int_equal(af_keyring_ensure_current(fx->kr), JOSE_OK);
+	signing_kid(fx->kr, kid);
+	assert_string_not_equal(kid, old_kid);
+	assert_int_equal(af_jwt_sign(fx->kr, claims, "JWT", &jwt), JOSE_OK);
+	assert_int_equal(verify_text(fx->kr, jwt), JOSE_OK);
+	days = af_keyring_days_left(fx->kr);
+	assert_in_range(days, LIFETIME_DAYS - 1, LIFETIME_DAYS);
+	/* A current key: nothing to do. */
+	assert_int_equal(af_keyring_ensure_current(fx->kr), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), 2);
+	free(jwt);
+	free(old_jwt);
+	json_decref(claims);
+}
+
+/* A node with a stale ring adopts the key another node already made. */
+static void test_keyring_ensure_current_no_double_rotation(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	char k1[JOSE_KID_MAX + 1], k2[JOSE_KID_MAX + 1];
+	af_keyring *other = NULL;
+
+	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_OK);
+	ring_expire_all(fx->st);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	assert_int_equal(af_keyring_reload(other), JOSE_OK);
+	assert_int_equal(af_keyring_ensure_current(fx->kr), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), 2);
+	assert_int_equal(af_keyring_ensure_current(other), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), 2);
+	signing_kid(fx->kr, k1);
+	signing_kid(other, k2);
+	assert_string_equal(k1, k2);
+	af_keyring_free(other);
+}
+
+static void test_keyring_status_fields_and_alert(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	store_ctx *st = memory_store();
+	af_keyring *soon = NULL;
+	json_t *s, *k;
+	char kid[JOSE_KID_MAX + 1];
+
+	s = af_keyring_status(fx->kr);
+	assert_non_null(s);
+	signing_kid(fx->kr, kid);
+	assert_false(json_is_true(json_object_get(s, "alert")));
+	assert_in_range(
+		json_integer_value(json_object_get(s, "expires_in_days")),
+		LIFETIME_DAYS - 1, LIFETIME_DAYS);
+	assert_int_equal(json_array_size(json_object_get(s, "keys")), 1);
+	k = json_array_get(json_object_get(s, "keys"), 0);
+	assert_string_equal(json_string_value(json_object_get(k, "kid")), kid);
+	assert_true(json_is_true(json_object_get(k, "signing")));
+	assert_int_equal(
+		json_integer_value(json_object_get(k, "expires_at")) -
+			json_integer_value(json_object_get(k, "created_at")),
+		LIFETIME_DAYS * DAY_S);
+	assert_int_equal(
+		json_integer_value(json_object_get(k, "retire_after")) -
+			json_integer_value(json_object_get(k, "expires_at")),
+		MAX_TOKEN_S);
+	json_decref(s);
+
+	/* A key that lives fewer days than the alert threshold alerts. */
+	o.lifetime_days = 10;
+	assert_int_equal(af_keyring_open(st, &o, &soon), JOSE_OK);
+	assert_in_range(af_keyring_days_left(soon), 9, 10);
+	s = af_keyring_status(soon);
+	assert_true(json_is_true(json_object_get(s, "alert")));
+	json_decref(s);
+
+	/* Exactly at the threshold alerts too. */
+	ring_set_times(st, 0, af_now() + ALERT_DAYS * DAY_S + 10,
+		       af_now() + ALERT_DAYS * DAY_S + 10 + MAX_TOKEN_S);
+	assert_int_equal(af_keyring_reload(soon), JOSE_OK);
+	assert_int_equal(af_keyring_days_left(soon), ALERT_DAYS);
+	s = af_keyring_status(soon);
+	assert_true(json_is_true(json_object_get(s, "alert")));
+	json_decref(s);
+	ring_set_times(st, 0, af_now() + (ALERT_DAYS + 1) * DAY_S + 10,
+		       af_now() + (ALERT_DAYS + 1) * DAY_S + 10 + MAX_TOKEN_S);
+	assert_int_equal(af_keyring_reload(soon), JOSE_OK);
+	s = af_keyring_status(soon);
+	assert_false(json_is_true(json_object_get(s, "alert")));
+	json_decref(s);
+
+	af_keyring_free(soon);
+	store_close(st);
+}
+
+static void test_keyring_open_bad_options_refused(void **state)
+{
+	store_ctx *st = memory_store();
+	af_keyring_options o;
+	af_keyring *kr = (af_keyring *)1;
+	store_value v = {0};
+
+	(void)state;
+	o = test_options();
+	o.rsa_bits = 1024;
+	assert_int_equal(af_keyring_open(st, &o, &kr), JOSE_ERR_ARG);
+	assert_null(kr);
+	o = test_options();
+	o.lifetime_days = 0;
+	assert_int_equal(af_keyring_open(st, &o, &kr), JOSE_ERR_ARG);
+	o = test_options();
+	o.max_token_lifetime_s = 0;
+	assert_int_equal(af_keyring_open(st, &o, &kr), JOSE_ERR_ARG);
+	o = test_options();
+	assert_int_equal(af_keyring_open(NULL, &o, &kr), JOSE_ERR_ARG);
+	assert_int_equal(af_keyring_open(st, NULL, &kr), JOSE_ERR_ARG);
+	assert_int_equal(af_keyring_open(st, &o, NULL), JOSE_ERR_ARG);
+	/* Nothing was written for the refused opens. */
+	assert_int_equal(store_get(st, JOSE_RING_STORE_KEY, &v),
+			 STORE_NOT_FOUND);
+	store_close(st);
+}
+
+static void test_keyring_corrupt_ring_refused_memory_kept(void **state)
+{
+	struct fixture *fx = *state;
+	char *jwt = sign_test_token(fx->kr), *again = NULL;
+	json_t *ring = ring_get(fx->st), *claims = test_claims();
+	json_t *e = json_array_get(json_object_get(ring, "keys"), 0);
+	static const char garbage[] = "{\"keys\":[{\"kid\":1}]}";
+	af_keyring_options o = test_options();
+	af_keyring *other = NULL;
+
+	/* A kid that is not the key's thumbprint. */
+	assert_int_equal(json_object_set_new(e, "kid", json_string("forged")),
+			 0);
+	ring_put(fx->st, ring);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_STORE);
+	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_ERR_STORE);
+	assert_null(other);
+	assert_int_equal(af_keyring_rotate(fx->kr, NULL), JOSE_ERR_STORE);
+	assert_int_equal(store_set(fx->st, JOSE_RING_STORE_KEY, garbage,
+				   strlen(garbage), 0, 0),
+			 STORE_OK);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_STORE);
+	assert_int_equal(
+		store_set(fx->st, JOSE_RING_STORE_KEY, "not json", 8, 0, 0),
+		STORE_OK);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_STORE);
+	assert_int_equal(store_del(fx->st, JOSE_RING_STORE_KEY), STORE_OK);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_STORE);
+
+	/* The ring in memory is untouched by the failed reloads. */
+	assert_int_equal(verify_text(fx->kr, jwt), JOSE_OK);
+	assert_int_equal(af_jwt_sign(fx->kr, claims, "JWT", &again), JOSE_OK);
+	free(again);
+	json_decref(claims);
+	json_decref(ring);
+	free(jwt);
+}
+
+static void test_keyring_rotate_cap_refused(void **state)
+{
+	struct fixture *fx = *state;
+	size_t i;
+
+	for (i = 1; i < JOSE_RING_KEYS_MAX; i++)
+		assert_int_equal(af_keyring_rotate(fx->kr, NULL), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), JOSE_RING_KEYS_MAX);
+	assert_int_equal(af_keyring_rotate(fx->kr, NULL), JOSE_ERR_ARG);
+	assert_int_equal(ring_size(fx->st), JOSE_RING_KEYS_MAX);
+}
+
+struct signer {
+	af_keyring *kr;
+	int failures;
+};
+
+static void *sign_verify_thread(void *arg)
+{
+	struct signer *sg = arg;
+	json_t *claims = json_pack("{s:s}", "sub", "alice");
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		json_t *back = NULL;
+		char *jwt = NULL;
+
+		if (af_jwt_sign(sg->kr, claims, "JWT", &jwt) != JOSE_OK ||
+		    af_jwt_verify(sg->kr, jwt, strlen(jwt), &back) != JOSE_OK ||
+		    !json_equal(claims, back))
+			sg->failures++;
+		json_decref(back);
+		free(jwt);
+	}
+	json_decref(claims);
+	return NULL;
+}
+
+/* Signing and verifying go on, unharmed, while the ring rotates. */
+static void test_keyring_sign_during_rotation_all_verify(void **state)
+{
+	struct fixture *fx = *state;
+	struct signer sg[4];
+	pthread_t t[4];
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		sg[i].kr = fx->kr;
+		sg[i].failures = 0;
+		assert_int_equal(
+			pthread_create(&t[i], NULL, sign_verify_thread, &sg[i]),
+			0);
+	}
+	for (i = 0; i < 3; i++)
+		assert_int_equal(af_keyring_rotate(fx->kr, NULL), JOSE_OK);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(sg[i].failures, 0);
+	}
+	assert_int_equal(ring_size(fx->st), 4);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_jwk_thumbprint_rfc7638_example_matches),
+		cmocka_unit_test(test_jwk_thumbprint_bad_jwk_refused),
+		cmocka_unit_test(test_oidc_half_hash_known_vectors_match),
+		cmocka_unit_test(test_strerror_never_null),
+		cmocka_unit_test_setup_teardown(
+			test_jwt_sign_verify_round_trip_preserves_claims, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_jwt_sign_access_token_typ_in_header, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_jwt_sign_bad_args_refused,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_jwt_verify_tampered_payload_refused, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_jwt_verify_tampered_signature_refused, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_jwt_verify_alg_none_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_jwt_verify_hs256_header_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_jwt_verify_other_rsa_alg_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_jwt_verify_payload_not_object_refused, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_jwt_verify_unknown_kid_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_jwt_verify_truncated_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_jwt_verify_oversize_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_jwt_verify_malformed_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_jwks_public_only_distinct_kids, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_rotate_new_kid_signs_old_still_verifies,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_retired_key_leaves_jwks_then_ring, setup,
+			teardown),
+		cmocka_unit_test(test_keyring_retire_after_elapses_by_clock),
+		cmocka_unit_test(
+			test_keyring_open_two_nodes_agree_on_first_key),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_rotate_concurrent_keeps_both_keys, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_sign_during_rotation_all_verify, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_all_expired_sign_fails_until_ensure, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_ensure_current_no_double_rotation, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_status_fields_and_alert, setup, teardown),
+		cmocka_unit_test(test_keyring_open_bad_options_refused),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_corrupt_ring_refused_memory_kept, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_keyring_rotate_cap_refused,
+						setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("jose", tests, NULL, NULL);
+}

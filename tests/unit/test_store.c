@@ -1,0 +1,1369 @@
+/*
+ * Unit tests of the state store. One suite runs against the memory
+ * backend, without and with a state folder, and against redis when
+ * AF_TEST_REDIS_URL is set (tests/tools/with-redis.sh sets it). With
+ * AF_TEST_REQUIRE_REDIS=1 a missing redis is a failure, not a skip.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* cmocka needs these first; keep them in their own block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "common/store.h"
+#include "common/util.h"
+
+#define NTHREADS     8
+#define ROUNDS	     40
+#define BIG_SET	     1000
+/*
+ * Increments per thread per round, and members of the big set, with a
+ * state file: each change there costs an fsync, so they are fewer.
+ */
+#define INCRS	     5
+#define INCRS_FILE   1
+#define BIG_SET_FILE 300
+
+enum kind {
+	KIND_MEMORY,
+	KIND_AOF,
+	KIND_REDIS,
+};
+
+struct fixture {
+	enum kind kind;
+	char dir[64];
+	char aof[96];
+	char prefix[48];
+	store_options opts;
+	store_ctx *st;
+};
+
+/* --- helpers ------------------------------------------------------------- */
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000,
+			      .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static uint64_t elapsed_ms(uint64_t start_ns)
+{
+	return (af_mono_ns() - start_ns) / 1000000u;
+}
+
+static store_ctx *open_or_fail(const store_options *opts)
+{
+	store_ctx *st = NULL;
+	char err[256];
+	store_status rc = store_open(opts, &st, err, sizeof(err));
+
+	if (rc != STORE_OK)
+		fail_msg("store_open: %s: %s", store_strerror(rc), err);
+	return st;
+}
+
+static int fixture_setup(void **state, enum kind kind)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char tok[24];
+
+	assert_non_null(f);
+	f->kind = kind;
+	assert_int_equal(af_random_token(9, tok, sizeof(tok)), 0);
+	/* A fresh prefix per test, so tests on one redis never meet. */
+	(void)snprintf(f->prefix, sizeof(f->prefix), "t%s:", tok);
+	f->opts.prefix = f->prefix;
+	f->opts.timeout_ms = 2000;
+	if (kind == KIND_AOF) {
+		const char *tmp = getenv("TMPDIR");
+
+		(void)snprintf(f->dir, sizeof(f->dir), "%s/af-store-XXXXXX",
+			       tmp != NULL && strlen(tmp) < 40 ? tmp : "/tmp");
+		assert_non_null(mkdtemp(f->dir));
+		(void)snprintf(f->aof, sizeof(f->aof), "%s/store.aof", f->dir);
+		f->opts.state_dir = f->dir;
+	}
+	if (kind == KIND_REDIS) {
+		f->opts.backend = STORE_BACKEND_REDIS;
+		f->opts.url = getenv("AF_TEST_REDIS_URL");
+	}
+	f->st = open_or_fail(&f->opts);
+	*state = f;
+	return 0;
+}
+
+static int setup_memory(void **state)
+{
+	return fixture_setup(state, KIND_MEMORY);
+}
+
+static int setup_aof(void **state)
+{
+	return fixture_setup(state, KIND_AOF);
+}
+
+static int setup_redis(void **state)
+{
+	return fixture_setup(state, KIND_REDIS);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char path[128];
+
+	store_close(f->st);
+	if (f->kind == KIND_AOF) {
+		(void)unlink(f->aof);
+		(void)snprintf(path, sizeof(path), "%s/store.aof.tmp", f->dir);
+		(void)unlink(path);
+		(void)rmdir(f->dir);
+	}
+	free(f);
+	return 0;
+}
+
+static void reopen(struct fixture *f)
+{
+	store_close(f->st);
+	f->st = open_or_fail(&f->opts);
+}
+
+static void put(store_ctx *st, const char *key, const char *val)
+{
+	assert_int_equal(store_set(st, key, val, strlen(val), 0, 0), STORE_OK);
+}
+
+/* Asserts that key holds exactly the string want. */
+static void want_value(store_ctx *st, const char *key, const char *want)
+{
+	store_value v = {NULL, 0};
+
+	assert_int_equal(store_get(st, key, &v), STORE_OK);
+	assert_int_equal(v.len, strlen(want));
+	assert_memory_equal(v.data, want, v.len);
+	assert_int_equal(v.data[v.len], 0);
+	store_value_free(&v);
+}
+
+static void want_missing(store_ctx *st, const char *key)
+{
+	store_value v = {NULL, 0};
+
+	assert_int_equal(store_get(st, key, &v), STORE_NOT_FOUND);
+	assert_null(v.data);
+	assert_int_equal(v.len, 0);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat sb;
+
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_size;
+}
+
+/* --- basic operations ---------------------------------------------------- */
+
+static void test_set_new_key_get_returns_value(void **state)
+{
+	struct fixture *f = *state;
+
+	want_missing(f->st, "k");
+	put(f->st, "k", "one");
+	want_value(f->st, "k", "one");
+	put(f->st, "k", "two");
+	want_value(f->st, "k", "two");
+	assert_int_equal(store_del(f->st, "k"), STORE_OK);
+	want_missing(f->st, "k");
+	/* Deleting a missing key is fine. */
+	assert_int_equal(store_del(f->st, "k"), STORE_OK);
+	assert_int_equal(store_ping(f->st), STORE_OK);
+	assert_int_equal(store_get_backend(f->st),
+			 f->kind == KIND_REDIS ? STORE_BACKEND_REDIS
+					       : STORE_BACKEND_MEMORY);
+}
+
+static void test_set_nx_xx_follow_existence(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(store_set(f->st, "k", "a", 1, 0, STORE_SET_XX),
+			 STORE_NOT_FOUND);
+	want_missing(f->st, "k");
+	assert_int_equal(store_set(f->st, "k", "b", 1, 0, STORE_SET_NX),
+			 STORE_OK);
+	assert_int_equal(store_set(f->st, "k", "c", 1, 0, STORE_SET_NX),
+			 STORE_EXISTS);
+	want_value(f->st, "k", "b");
+	assert_int_equal(store_set(f->st, "k", "d", 1, 0, STORE_SET_XX),
+			 STORE_OK);
+	want_value(f->st, "k", "d");
+	assert_int_equal(
+		store_set(f->st, "k", "e", 1, 0, STORE_SET_NX | STORE_SET_XX),
+		STORE_ERR_ARG);
+	assert_int_equal(store_set(f->st, "k", "e", 1, 0, 0x8), STORE_ERR_ARG);
+}
+
+static void test_set_ttl_elapsed_key_gone(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ttl = 0;
+
+	assert_int_equal(store_set(f->st, "short", "x", 1, 50, 0), STORE_OK);
+	assert_int_equal(store_set(f->st, "long", "y", 1, 60000, 0), STORE_OK);
+	put(f->st, "forever", "z");
+	want_value(f->st, "short", "x");
+	assert_int_equal(store_ttl(f->st, "short", &ttl), STORE_OK);
+	assert_true(ttl > 0 && ttl <= 50);
+	assert_int_equal(store_ttl(f->st, "long", &ttl), STORE_OK);
+	assert_true(ttl > 59000 && ttl <= 60000);
+	assert_int_equal(store_ttl(f->st, "forever", &ttl), STORE_OK);
+	assert_int_equal(ttl, 0);
+	sleep_ms(120);
+	want_missing(f->st, "short");
+	assert_int_equal(store_ttl(f->st, "short", &ttl), STORE_NOT_FOUND);
+	/* An expired key is gone for NX too. */
+	assert_int_equal(store_set(f->st, "short", "w", 1, 0, STORE_SET_NX),
+			 STORE_OK);
+	want_value(f->st, "long", "y");
+	want_value(f->st, "forever", "z");
+	assert_int_equal(store_ttl(f->st, "nothing", &ttl), STORE_NOT_FOUND);
+}
+
+static void test_getdel_present_key_returns_and_removes(void **state)
+{
+	struct fixture *f = *state;
+	store_value v = {NULL, 0};
+
+	put(f->st, "code", "secret");
+	assert_int_equal(store_getdel(f->st, "code", &v), STORE_OK);
+	assert_int_equal(v.len, 6);
+	assert_memory_equal(v.data, "secret", 6);
+	store_value_free(&v);
+	assert_null(v.data);
+	assert_int_equal(store_getdel(f->st, "code", &v), STORE_NOT_FOUND);
+	assert_null(v.data);
+	want_missing(f->st, "code");
+}
+
+static void test_set_binary_value_roundtrips(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t bin[] = {0, 1, 0, 0xff, 'a', 0, 0x80, 0};
+	store_value v = {NULL, 0};
+
+	assert_int_equal(store_set(f->st, "bin", bin, sizeof(bin), 0, 0),
+			 STORE_OK);
+	assert_int_equal(store_get(f->st, "bin", &v), STORE_OK);
+	assert_int_equal(v.len, sizeof(bin));
+	assert_memory_equal(v.data, bin, sizeof(bin));
+	store_value_free(&v);
+	assert_int_equal(store_cas(f->st, "bin", bin, sizeof(bin), bin, 3, 0),
+			 STORE_OK);
+	assert_int_equal(store_getdel(f->st, "bin", &v), STORE_OK);
+	assert_int_equal(v.len, 3);
+	assert_memory_equal(v.data, bin, 3);
+	store_value_free(&v);
+	/* An empty value is a value. */
+	assert_int_equal(store_set(f->st, "empty", NULL, 0, 0, 0), STORE_OK);
+	assert_int_equal(store_get(f->st, "empty", &v), STORE_OK);
+	assert_int_equal(v.len, 0);
+	assert_non_null(v.data);
+	assert_int_equal(v.data[0], 0);
+	store_value_free(&v);
+}
+
+static void test_set_oversized_input_refused(void **state)
+{
+	struct fixture *f = *state;
+	char key[STORE_KEY_MAX + 2];
+	uint8_t *big = malloc(STORE_VALUE_MAX + 1);
+	store_value v = {NULL, 0};
+	int64_t n;
+
+	assert_non_null(big);
+	memset(big, 'v', STORE_VALUE_MAX + 1);
+	big[17] = 0;
+	memset(key, 'k', sizeof(key));
+	key[STORE_KEY_MAX + 1] = '\0';
+	assert_int_equal(store_set(f->st, key, "x", 1, 0, 0),
+			 STORE_ERR_TOO_BIG);
+	assert_int_equal(store_get(f->st, key, &v), STORE_ERR_TOO_BIG);
+	assert_int_equal(store_sadd(f->st, key, "m"), STORE_ERR_TOO_BIG);
+	assert_int_equal(store_sadd(f->st, "s", key), STORE_ERR_TOO_BIG);
+	key[STORE_KEY_MAX] = '\0';
+	assert_int_equal(store_set(f->st, key, "x", 1, 0, 0), STORE_OK);
+	want_value(f->st, key, "x");
+	assert_int_equal(store_sadd(f->st, "s", key), STORE_OK);
+	assert_int_equal(store_set(f->st, "v", big, STORE_VALUE_MAX + 1, 0, 0),
+			 STORE_ERR_TOO_BIG);
+	assert_int_equal(
+		store_cas(f->st, "v", "a", 1, big, STORE_VALUE_MAX + 1, 0),
+		STORE_ERR_TOO_BIG);
+	assert_int_equal(store_set(f->st, "v", big, STORE_VALUE_MAX, 0, 0),
+			 STORE_OK);
+	assert_int_equal(store_get(f->st, "v", &v), STORE_OK);
+	assert_int_equal(v.len, STORE_VALUE_MAX);
+	assert_memory_equal(v.data, big, STORE_VALUE_MAX);
+	store_value_free(&v);
+	free(big);
+	/* Arguments no caller should pass. */
+	assert_int_equal(store_set(f->st, "", "x", 1, 0, 0), STORE_ERR_ARG);
+	assert_int_equal(store_set(f->st, NULL, "x", 1, 0, 0), STORE_ERR_ARG);
+	assert_int_equal(store_set(f->st, "k", NULL, 1, 0, 0), STORE_ERR_ARG);
+	assert_int_equal(store_set(NULL, "k", "x", 1, 0, 0), STORE_ERR_ARG);
+	assert_int_equal(store_set(f->st, "k", "x", 1, STORE_TTL_MAX + 1, 0),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_get(f->st, "k", NULL), STORE_ERR_ARG);
+	assert_int_equal(store_incr(f->st, "k", 1, 0, NULL), STORE_ERR_ARG);
+	assert_int_equal(store_incr(f->st, "", 1, 0, &n), STORE_ERR_ARG);
+	assert_int_equal(store_sadd(f->st, "s", NULL), STORE_ERR_ARG);
+	assert_int_equal(store_smembers(f->st, "s", NULL, NULL), STORE_ERR_ARG);
+	assert_int_equal(store_ping(NULL), STORE_ERR_ARG);
+}
+
+/* --- races -------------------------------------------------------------------
+ */
+
+enum race_op {
+	RACE_GETDEL,
+	RACE_CAS,
+	RACE_INCR,
+};
+
+struct race {
+	struct fixture *f;
+	enum race_op op;
+	int incrs;
+	pthread_barrier_t start, done;
+	store_status got[NTHREADS];
+	char seen[NTHREADS][16];
+};
+
+struct racer {
+	struct race *r;
+	int id;
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *me = arg;
+	struct race *r = me->r;
+	char mine[16];
+	store_value v = {NULL, 0};
+	int64_t n = 0;
+	int round, i;
+
+	(void)snprintf(mine, sizeof(mine), "t%d", me->id);
+	for (round = 0; round < ROUNDS; round++) {
+		(void)pthread_barrier_wait(&r->start);
+		r->seen[me->id][0] = '\0';
+		if (r->op == RACE_GETDEL) {
+			r->got[me->id] = store_getdel(r->f->st, "race", &v);
+			if (v.data != NULL && v.len < sizeof(r->seen[0]))
+				memcpy(r->seen[me->id], v.data, v.len + 1);
+			store_value_free(&v);
+		} else if (r->op == RACE_CAS) {
+			r->got[me->id] = store_cas(r->f->st, "race", "v0", 2,
+						   mine, strlen(mine), 0);
+		} else {
+			for (i = 0; i < r->incrs; i++) {
+				r->got[me->id] =
+					store_incr(r->f->st, "count", 1, 0, &n);
+				if (r->got[me->id] != STORE_OK)
+					break;
+			}
+		}
+		(void)pthread_barrier_wait(&r->done);
+	}
+	return NULL;
+}
+
+/* Runs ROUNDS rounds of op on NTHREADS threads; check runs per round. */
+static void race_run(struct fixture *f, enum race_op op,
+		     void (*prepare)(struct race *),
+		     void (*check)(struct race *))
+{
+	struct race r = {.f = f,
+			 .op = op,
+			 .incrs = f->kind == KIND_AOF ? INCRS_FILE : INCRS};
+	struct racer who[NTHREADS];
+	pthread_t th[NTHREADS];
+	int i, round;
+
+	assert_int_equal(pthread_barrier_init(&r.start, NULL, NTHREADS + 1), 0);
+	assert_int_equal(pthread_barrier_init(&r.done, NULL, NTHREADS + 1), 0);
+	for (i = 0; i < NTHREADS; i++) {
+		who[i] = (struct racer){&r, i};
+		assert_int_equal(
+			pthread_create(&th[i], NULL, racer_main, &who[i]), 0);
+	}
+	for (round = 0; round < ROUNDS; round++) {
+		prepare(&r);
+		(void)pthread_barrier_wait(&r.start);
+		(void)pthread_barrier_wait(&r.done);
+		check(&r);
+	}
+	for (i = 0; i < NTHREADS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	pthread_barrier_destroy(&r.start);
+	pthread_barrier_destroy(&r.done);
+}
+
+static void prepare_v0(struct race *r)
+{
+	put(r->f->st, "race", "v0");
+}
+
+static void check_one_getdel(struct race *r)
+{
+	int i, wins = 0;
+
+	for (i = 0; i < NTHREADS; i++) {
+		if (r->got[i] == STORE_OK) {
+			wins++;
+			assert_string_equal(r->seen[i], "v0");
+		} else {
+			assert_int_equal(r->got[i], STORE_NOT_FOUND);
+		}
+	}
+	assert_int_equal(wins, 1);
+	want_missing(r->f->st, "race");
+}
+
+static void check_one_cas(struct race *r)
+{
+	char want[16];
+	int i, winner = -1;
+
+	for (i = 0; i < NTHREADS; i++) {
+		if (r->got[i] == STORE_OK) {
+			assert_int_equal(winner, -1);
+			winner = i;
+		} else {
+			assert_int_equal(r->got[i], STORE_CONFLICT);
+		}
+	}
+	assert_true(winner >= 0);
+	(void)snprintf(want, sizeof(want), "t%d", winner);
+	want_value(r->f->st, "race", want);
+}
+
+static void test_getdel_concurrent_callers_one_wins(void **state)
+{
+	race_run(*state, RACE_GETDEL, prepare_v0, check_one_getdel);
+}
+
+static void test_cas_concurrent_callers_one_wins(void **state)
+{
+	race_run(*state, RACE_CAS, prepare_v0, check_one_cas);
+}
+
+static void prepare_nothing(struct race *r)
+{
+	(void)r;
+}
+
+static void check_incr_ok(struct race *r)
+{
+	int i;
+
+	for (i = 0; i < NTHREADS; i++)
+		assert_int_equal(r->got[i], STORE_OK);
+}
+
+static void test_incr_concurrent_callers_no_lost_update(void **state)
+{
+	struct fixture *f = *state;
+	int64_t n = 0;
+
+	race_run(f, RACE_INCR, prepare_nothing, check_incr_ok);
+	assert_int_equal(store_incr(f->st, "count", 0, 0, &n), STORE_OK);
+	assert_int_equal(n, (int64_t)ROUNDS * NTHREADS *
+				    (f->kind == KIND_AOF ? INCRS_FILE : INCRS));
+}
+
+/* --- compare-and-set and counters ------------------------------------------
+ */
+
+static void test_cas_mismatch_conflicts(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ttl = 0;
+
+	assert_int_equal(store_cas(f->st, "c", "a", 1, "b", 1, 0),
+			 STORE_NOT_FOUND);
+	put(f->st, "c", "a");
+	assert_int_equal(store_cas(f->st, "c", "x", 1, "b", 1, 0),
+			 STORE_CONFLICT);
+	/* A prefix of the value is not the value. */
+	put(f->st, "c", "ab");
+	assert_int_equal(store_cas(f->st, "c", "a", 1, "b", 1, 0),
+			 STORE_CONFLICT);
+	want_value(f->st, "c", "ab");
+	/* ttl 0 keeps the TTL the key had. */
+	assert_int_equal(store_set(f->st, "c", "ab", 2, 60000, 0), STORE_OK);
+	assert_int_equal(store_cas(f->st, "c", "ab", 2, "cd", 2, 0), STORE_OK);
+	assert_int_equal(store_ttl(f->st, "c", &ttl), STORE_OK);
+	assert_true(ttl > 59000 && ttl <= 60000);
+	assert_int_equal(store_cas(f->st, "c", "cd", 2, "ef", 2, 50), STORE_OK);
+	want_value(f->st, "c", "ef");
+	sleep_ms(120);
+	want_missing(f->st, "c");
+}
+
+static void test_incr_new_key_ttl_set_once(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ttl = 0;
+	int64_t n = 0;
+
+	assert_int_equal(store_incr(f->st, "n", 5, 60000, &n), STORE_OK);
+	assert_int_equal(n, 5);
+	assert_int_equal(store_ttl(f->st, "n", &ttl), STORE_OK);
+	assert_true(ttl > 59000 && ttl <= 60000);
+	assert_int_equal(store_incr(f->st, "n", -7, 0, &n), STORE_OK);
+	assert_int_equal(n, -2);
+	want_value(f->st, "n", "-2");
+	assert_int_equal(store_ttl(f->st, "n", &ttl), STORE_OK);
+	assert_true(ttl > 59000 && ttl <= 60000);
+
+	/* An existing key keeps its (short) TTL, whatever ttl_ms says. */
+	assert_int_equal(store_incr(f->st, "s", 1, 200, &n), STORE_OK);
+	sleep_ms(60);
+	assert_int_equal(store_incr(f->st, "s", 1, 60000, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_ttl(f->st, "s", &ttl), STORE_OK);
+	assert_true(ttl > 0 && ttl <= 150);
+	sleep_ms(250);
+	/* Expired: counts from zero again, with a new TTL. */
+	assert_int_equal(store_incr(f->st, "s", 1, 60000, &n), STORE_OK);
+	assert_int_equal(n, 1);
+
+	/* A key made without a TTL gets none from incr. */
+	put(f->st, "plain", "41");
+	assert_int_equal(store_incr(f->st, "plain", 1, 500, &n), STORE_OK);
+	assert_int_equal(n, 42);
+	assert_int_equal(store_ttl(f->st, "plain", &ttl), STORE_OK);
+	assert_int_equal(ttl, 0);
+}
+
+static void test_incr_bad_value_refused(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = {
+		"abc", "",   " 1",  "+1",
+		"01",  "-0", "1.5", "99999999999999999999"};
+	int64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put(f->st, "bad", bad[i]);
+		assert_int_equal(store_incr(f->st, "bad", 1, 0, &n),
+				 STORE_ERR_ARG);
+		want_value(f->st, "bad", bad[i]);
+	}
+	put(f->st, "max", "9223372036854775807");
+	assert_int_equal(store_incr(f->st, "max", 1, 0, &n), STORE_ERR_ARG);
+	assert_int_equal(store_incr(f->st, "max", -1, 0, &n), STORE_OK);
+	assert_int_equal(n, INT64_MAX - 1);
+	put(f->st, "min", "-9223372036854775808");
+	assert_int_equal(store_incr(f->st, "min", -1, 0, &n), STORE_ERR_ARG);
+	assert_int_equal(store_incr(f->st, "min", 0, 0, &n), STORE_OK);
+	assert_int_equal(n, INT64_MIN);
+}
+
+/* --- sets
+ * ---------------------------------------------------------------------- */
+
+struct collect {
+	int calls;
+	int stop_after; /* 0: never */
+	bool seen[BIG_SET];
+	int abc; /* bit per member "a", "b", "c" */
+	store_ctx *st;
+};
+
+static int collect_abc(const char *member, void *arg)
+{
+	struct collect *c = arg;
+
+	c->calls++;
+	if (strlen(member) == 1 && member[0] >= 'a' && member[0] <= 'c')
+		c->abc |= 1 << (member[0] - 'a');
+	else
+		c->abc |= 1 << 8;
+	return c->stop_after != 0 && c->calls >= c->stop_after;
+}
+
+static void test_sadd_members_iterate_and_remove(void **state)
+{
+	struct fixture *f = *state;
+	struct collect c = {0};
+
+	assert_int_equal(store_smembers(f->st, "set", collect_abc, &c),
+			 STORE_OK);
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(store_sadd(f->st, "set", "a"), STORE_OK);
+	assert_int_equal(store_sadd(f->st, "set", "b"), STORE_OK);
+	assert_int_equal(store_sadd(f->st, "set", "c"), STORE_OK);
+	assert_int_equal(store_sadd(f->st, "set", "a"), STORE_OK);
+	assert_int_equal(store_smembers(f->st, "set", collect_abc, &c),
+			 STORE_OK);
+	assert_int_equal(c.calls, 3);
+	assert_int_equal(c.abc, 7);
+
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 1;
+	assert_int_equal(store_smembers(f->st, "set", collect_abc, &c),
+			 STORE_OK);
+	assert_int_equal(c.calls, 1);
+
+	assert_int_equal(store_srem(f->st, "set", "b"), STORE_OK);
+	assert_int_equal(store_srem(f->st, "set", "zz"), STORE_OK);
+	assert_int_equal(store_srem(f->st, "none", "zz"), STORE_OK);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_smembers(f->st, "set", collect_abc, &c),
+			 STORE_OK);
+	assert_int_equal(c.calls, 2);
+	assert_int_equal(c.abc, 5);
+
+	/* An empty set does not exist. */
+	assert_int_equal(store_srem(f->st, "set", "a"), STORE_OK);
+	assert_int_equal(store_srem(f->st, "set", "c"), STORE_OK);
+	assert_int_equal(store_set(f->st, "set", "s", 1, 0, STORE_SET_NX),
+			 STORE_OK);
+}
+
+static int count_member(const char *member, void *arg)
+{
+	(void)member;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_sadd_ttl_set_expires_and_slides(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ttl = 0;
+	int n = 0;
+
+	assert_int_equal(store_sadd_ttl(f->st, "vs", "a", 150), STORE_OK);
+	assert_int_equal(store_sadd_ttl(f->st, "vs", "b", 150), STORE_OK);
+	assert_int_equal(store_ttl(f->st, "vs", &ttl), STORE_OK);
+	assert_true(ttl > 0 && ttl <= 150);
+	sleep_ms(100);
+	/* Another add pushes the expiry out again. */
+	assert_int_equal(store_sadd_ttl(f->st, "vs", "c", 150), STORE_OK);
+	sleep_ms(100);
+	assert_int_equal(store_smembers(f->st, "vs", count_member, &n),
+			 STORE_OK);
+	assert_int_equal(n, 3);
+	sleep_ms(200);
+	n = 0;
+	assert_int_equal(store_smembers(f->st, "vs", count_member, &n),
+			 STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_sadd_ttl(f->st, "vs", "a", 0), STORE_ERR_ARG);
+}
+
+static void test_sadd_wrong_type_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct collect c = {0};
+	store_value v = {NULL, 0};
+	int64_t n;
+
+	put(f->st, "str", "x");
+	assert_int_equal(store_sadd(f->st, "str", "m"), STORE_ERR_ARG);
+	assert_int_equal(store_srem(f->st, "str", "m"), STORE_ERR_ARG);
+	assert_int_equal(store_smembers(f->st, "str", collect_abc, &c),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_sadd(f->st, "set", "m"), STORE_OK);
+	assert_int_equal(store_get(f->st, "set", &v), STORE_ERR_ARG);
+	assert_int_equal(store_getdel(f->st, "set", &v), STORE_ERR_ARG);
+	assert_int_equal(store_incr(f->st, "set", 1, 0, &n), STORE_ERR_ARG);
+	assert_int_equal(store_cas(f->st, "set", "m", 1, "n", 1, 0),
+			 STORE_ERR_ARG);
+	assert_null(v.data);
+	/* store_del removes a whole set; store_set replaces one. */
+	assert_int_equal(store_del(f->st, "set"), STORE_OK);
+	assert_int_equal(store_smembers(f->st, "set", collect_abc, &c),
+			 STORE_OK);
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(store_sadd(f->st, "set2", "m"), STORE_OK);
+	put(f->st, "set2", "now a string");
+	want_value(f->st, "set2", "now a string");
+}
+
+static int collect_numbered(const char *member, void *arg)
+{
+	struct collect *c = arg;
+	int64_t i = 0;
+	size_t n = strlen(member);
+	store_value v = {NULL, 0};
+
+	c->calls++;
+	if (n < 2 || member[0] != 'm')
+		return 1;
+	for (member++; *member != '\0'; member++)
+		i = i * 10 + (*member - '0');
+	if (i >= 0 && i < BIG_SET)
+		c->seen[i] = true;
+	/* The callback may use the store: no lock is held. */
+	if (store_get(c->st, "side", &v) != STORE_OK)
+		return 1;
+	store_value_free(&v);
+	return 0;
+}
+
+static void test_smembers_large_set_reports_every_member(void **state)
+{
+	struct fixture *f = *state;
+	struct collect *c = calloc(1, sizeof(*c));
+	int count = f->kind == KIND_AOF ? BIG_SET_FILE : BIG_SET;
+	char m[16];
+	int i;
+
+	assert_non_null(c);
+	c->st = f->st;
+	put(f->st, "side", "1");
+	for (i = 0; i < count; i++) {
+		(void)snprintf(m, sizeof(m), "m%d", i);
+		assert_int_equal(store_sadd(f->st, "big", m), STORE_OK);
+	}
+	assert_int_equal(store_smembers(f->st, "big", collect_numbered, c),
+			 STORE_OK);
+	/* SSCAN may repeat a member while a set changes; this one does not. */
+	assert_int_equal(c->calls, count);
+	for (i = 0; i < count; i++)
+		assert_true(c->seen[i]);
+	free(c);
+}
+
+/* --- append-only file ------------------------------------------------------
+ */
+
+static void test_open_existing_file_replays_state(void **state)
+{
+	struct fixture *f = *state;
+	struct collect c = {0};
+	store_value v = {NULL, 0};
+	int64_t n = 0;
+
+	put(f->st, "a", "alpha");
+	put(f->st, "b", "beta");
+	assert_int_equal(store_set(f->st, "t", "ttl", 3, 60000, 0), STORE_OK);
+	assert_int_equal(store_incr(f->st, "n", 3, 0, &n), STORE_OK);
+	assert_int_equal(store_incr(f->st, "n", 4, 0, &n), STORE_OK);
+	put(f->st, "cas", "v0");
+	assert_int_equal(store_cas(f->st, "cas", "v0", 2, "v1", 2, 0),
+			 STORE_OK);
+	put(f->st, "gone", "x");
+	assert_int_equal(store_getdel(f->st, "gone", &v), STORE_OK);
+	store_value_free(&v);
+	assert_int_equal(store_del(f->st, "b"), STORE_OK);
+	assert_int_equal(store_sadd(f->st, "set", "a"), STORE_OK);
+	assert_int_equal(store_sadd(f->st, "set", "b"), STORE_OK);
+	assert_int_equal(store_sadd(f->st, "set", "c"), STORE_OK);
+	assert_int_equal(store_srem(f->st, "set", "b"), STORE_OK);
+	assert_int_equal(store_sadd(f->st, "empty", "a"), STORE_OK);
+	assert_int_equal(store_srem(f->st, "empty", "a"), STORE_OK);
+
+	reopen(f);
+	want_value(f->st, "a", "alpha");
+	want_missing(f->st, "b");
+	/* Keys with an expiry live in memory only. */
+	want_missing(f->st, "t");
+	want_value(f->st, "n", "7");
+	want_value(f->st, "cas", "v1");
+	want_missing(f->st, "gone");
+	assert_int_equal(store_smembers(f->st, "set", collect_abc, &c),
+			 STORE_OK);
+	assert_int_equal(c.calls, 2);
+	assert_int_equal(c.abc, 5);
+	assert_int_equal(store_set(f->st, "empty", "x", 1, 0, STORE_SET_NX),
+			 STORE_OK);
+}
+
+static void test_open_expired_records_not_replayed(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(store_set(f->st, "short", "x", 1, 50, 0), STORE_OK);
+	/* A later value that expired must not bring back the older one. */
+	put(f->st, "over", "old");
+	assert_int_equal(store_set(f->st, "over", "new", 3, 50, 0), STORE_OK);
+	put(f->st, "keep", "k");
+	store_close(f->st);
+	f->st = NULL;
+	sleep_ms(120);
+	f->st = open_or_fail(&f->opts);
+	want_missing(f->st, "short");
+	want_missing(f->st, "over");
+	want_value(f->st, "keep", "k");
+}
+
+static void test_set_with_ttl_does_not_grow_file(void **state)
+{
+	struct fixture *f = *state;
+	store_value v = {NULL, 0};
+	int64_t n = 0;
+	off_t before;
+
+	put(f->st, "p", "persistent");
+	before = file_size(f->aof);
+	assert_int_equal(store_set(f->st, "v", "volatile", 8, 60000, 0),
+			 STORE_OK);
+	assert_int_equal(store_incr(f->st, "c", 1, 60000, &n), STORE_OK);
+	assert_int_equal(store_getdel(f->st, "v", &v), STORE_OK);
+	store_value_free(&v);
+	assert_int_equal(file_size(f->aof), before);
+	/* A persistent key turned volatile is deleted from the file. */
+	assert_int_equal(store_set(f->st, "p", "now volatile", 12, 60000, 0),
+			 STORE_OK);
+	assert_true(file_size(f->aof) > before);
+	reopen(f);
+	want_missing(f->st, "p");
+}
+
+static void test_sadd_ttl_not_persisted(void **state)
+{
+	struct fixture *f = *state;
+	off_t before;
+	int n = 0;
+
+	before = file_size(f->aof);
+	assert_int_equal(store_sadd_ttl(f->st, "idx", "s1", 60000), STORE_OK);
+	assert_int_equal(store_sadd_ttl(f->st, "idx", "s2", 60000), STORE_OK);
+	assert_int_equal(store_srem(f->st, "idx", "s1"), STORE_OK);
+	assert_int_equal(file_size(f->aof), before);
+	reopen(f);
+	assert_int_equal(store_smembers(f->st, "idx", count_member, &n),
+			 STORE_OK);
+	assert_int_equal(n, 0);
+}
+
+static void test_open_torn_tail_truncated(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t zeros[100] = {0};
+	off_t good, torn;
+	int fd;
+
+	put(f->st, "a", "alpha");
+	good = file_size(f->aof);
+	put(f->st, "b", "beta");
+	store_close(f->st);
+	f->st = NULL;
+	/* A crash half-way through the record of "b". */
+	torn = file_size(f->aof) - 3;
+	assert_int_equal(truncate(f->aof, torn), 0);
+	f->st = open_or_fail(&f->opts);
+	want_value(f->st, "a", "alpha");
+	want_missing(f->st, "b");
+	assert_int_equal(file_size(f->aof), good);
+	/* A crash that left the file zero-filled past its end. */
+	put(f->st, "c", "gamma");
+	good = file_size(f->aof);
+	store_close(f->st);
+	f->st = NULL;
+	fd = open(f->aof, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, zeros, sizeof(zeros)), sizeof(zeros));
+	close(fd);
+	f->st = open_or_fail(&f->opts);
+	want_value(f->st, "c", "gamma");
+	assert_int_equal(file_size(f->aof), good);
+	/* Changes after the repair land after the good records. */
+	put(f->st, "d", "delta");
+	reopen(f);
+	want_value(f->st, "a", "alpha");
+	want_value(f->st, "d", "delta");
+}
+
+static void test_open_corrupt_middle_refused(void **state)
+{
+	struct fixture *f = *state;
+	store_ctx *st = NULL;
+	char err[256] = "";
+	uint8_t b;
+	int fd;
+
+	put(f->st, "a", "alpha");
+	put(f->st, "b", "beta");
+	store_close(f->st);
+	f->st = NULL;
+	/* Flip one bit inside the first record's body. */
+	fd = open(f->aof, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, 8 + 40 + 14), 1);
+	b ^= 0x01;
+	assert_int_equal(pwrite(fd, &b, 1, 8 + 40 + 14), 1);
+	close(fd);
+	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
+			 STORE_ERR_CORRUPT);
+	assert_null(st);
+	assert_true(strlen(err) > 0);
+	/* A file that is not ours at all. */
+	fd = open(f->aof, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello world\n", 12), 12);
+	close(fd);
+	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
+			 STORE_ERR_CORRUPT);
+	assert_null(st);
+}
+
+static void test_open_state_file_mode_0600(void **state)
+{
+	struct fixture *f = *state;
+	store_ctx *st = NULL;
+	char err[256] = "";
+	struct stat sb;
+
+	assert_int_equal(stat(f->aof, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	/* One file, one store: a second open would interleave records. */
+	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
+			 STORE_ERR_CONFIG);
+	assert_null(st);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(chmod(f->aof, 0644), 0);
+	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
+			 STORE_ERR_CONFIG);
+	assert_null(st);
+	assert_non_null(strstr(err, "0600"));
+	assert_int_equal(chmod(f->aof, 0600), 0);
+	f->st = open_or_fail(&f->opts);
+}
+
+static void test_set_file_grows_compacted_to_live_data(void **state)
+{
+	struct fixture *f = *state;
+	enum { CHUNK = 64 * 1024, WRITES = 48 };
+	uint8_t *v = malloc(CHUNK);
+	struct collect c = {0};
+	char tmp[128];
+	int i;
+
+	assert_non_null(v);
+	put(f->st, "small", "s");
+	put(f->st, "dead", "d");
+	assert_int_equal(store_sadd(f->st, "set", "a"), STORE_OK);
+	for (i = 0; i < WRITES; i++) {
+		memset(v, 'a' + i % 26, CHUNK);
+		assert_int_equal(store_set(f->st, "big", v, CHUNK, 0, 0),
+				 STORE_OK);
+		if (i == WRITES / 2)
+			assert_int_equal(store_del(f->st, "dead"), STORE_OK);
+	}
+	/* 3 MiB went through the file; it keeps at most about 1 MiB. */
+	assert_true(file_size(f->aof) < 1024 * 1024 + 2 * CHUNK);
+	(void)snprintf(tmp, sizeof(tmp), "%s/store.aof.tmp", f->dir);
+	assert_int_equal(access(tmp, F_OK), -1);
+	reopen(f);
+	want_value(f->st, "small", "s");
+	want_missing(f->st, "dead");
+	assert_int_equal(store_smembers(f->st, "set", collect_abc, &c),
+			 STORE_OK);
+	assert_int_equal(c.abc, 1);
+	memset(v, 'a' + (WRITES - 1) % 26, CHUNK);
+	{
+		store_value got = {NULL, 0};
+
+		assert_int_equal(store_get(f->st, "big", &got), STORE_OK);
+		assert_int_equal(got.len, CHUNK);
+		assert_memory_equal(got.data, v, CHUNK);
+		store_value_free(&got);
+	}
+	free(v);
+}
+
+static void test_set_file_write_fails_change_not_made(void **state)
+{
+	struct fixture *f = *state;
+	struct rlimit old, lim;
+	char big[4096];
+	store_status rc;
+	off_t before;
+
+	memset(big, 'x', sizeof(big));
+	put(f->st, "k", "old");
+	before = file_size(f->aof);
+	/* Let the next record only half fit: write() fails part-way. */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)before + 1000;
+	(void)signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	rc = store_set(f->st, "k", big, sizeof(big), 0, 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	(void)signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(rc, STORE_ERR_IO);
+	want_value(f->st, "k", "old");
+	assert_int_equal(file_size(f->aof), before);
+	/* The file was repaired, so the store goes on working. */
+	assert_int_equal(store_ping(f->st), STORE_OK);
+	put(f->st, "k", "new");
+	reopen(f);
+	want_value(f->st, "k", "new");
+}
+
+/* --- redis only
+ * ------------------------------------------------------------------ */
+
+static void test_open_prefixes_isolate_keys(void **state)
+{
+	struct fixture *f = *state;
+	store_options o = f->opts;
+	char raw[96];
+	store_ctx *other, *bare;
+
+	o.prefix = "other-prefix:";
+	other = open_or_fail(&o);
+	assert_int_equal(store_del(other, "k"), STORE_OK);
+	put(f->st, "k", "mine");
+	want_missing(other, "k");
+	put(other, "k", "theirs");
+	want_value(f->st, "k", "mine");
+	want_value(other, "k", "theirs");
+	/* The prefix is really on the server's key. */
+	o.prefix = NULL;
+	bare = open_or_fail(&o);
+	(void)snprintf(raw, sizeof(raw), "%sk", f->prefix);
+	want_value(bare, raw, "mine");
+	assert_int_equal(store_del(other, "k"), STORE_OK);
+	store_close(other);
+	store_close(bare);
+}
+
+static void test_open_unix_socket_works(void **state)
+{
+	struct fixture *f = *state;
+	const char *sock = getenv("AF_TEST_REDIS_SOCKET");
+	store_options o = f->opts;
+	char url[160];
+	store_ctx *st;
+
+	if (sock == NULL || sock[0] == '\0') {
+		skip();
+		return;
+	}
+	(void)snprintf(url, sizeof(url), "unix:%s", sock);
+	o.url = url;
+	st = open_or_fail(&o);
+	assert_int_equal(store_ping(st), STORE_OK);
+	put(f->st, "via-tcp", "1");
+	want_value(st, "via-tcp", "1");
+	store_close(st);
+}
+
+static void *worker_uses_store(void *arg)
+{
+	store_ctx *st = arg;
+	int64_t n = 0;
+
+	/* Each thread gets and, at exit, frees its own connection. */
+	if (store_incr(st, "threads", 1, 0, &n) != STORE_OK)
+		return (void *)st;
+	return NULL;
+}
+
+static void test_open_threads_exit_before_close_clean(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t th[4];
+	void *res;
+	int64_t n = 0;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		assert_int_equal(
+			pthread_create(&th[i], NULL, worker_uses_store, f->st),
+			0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], &res), 0);
+		assert_null(res);
+	}
+	assert_int_equal(store_incr(f->st, "threads", 0, 0, &n), STORE_OK);
+	assert_int_equal(n, 4);
+}
+
+/* --- no server needed
+ * --------------------------------------------------------- */
+
+/* A loopback port with nothing listening (bound, then released). */
+static int closed_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static void test_get_closed_port_unavailable_fast(void **state)
+{
+	store_options o = {.backend = STORE_BACKEND_REDIS, .timeout_ms = 500};
+	store_value v = {NULL, 0};
+	struct collect c = {0};
+	char url[64];
+	store_ctx *st;
+	uint64_t t0;
+	int64_t n;
+
+	(void)state;
+	(void)snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0",
+		       closed_port());
+	o.url = url;
+	st = open_or_fail(&o);
+	t0 = af_mono_ns();
+	assert_int_equal(store_get(st, "k", &v), STORE_ERR_UNAVAILABLE);
+	assert_null(v.data);
+	assert_true(elapsed_ms(t0) < 1000);
+	/* During the back-off every call fails at once. */
+	t0 = af_mono_ns();
+	assert_int_equal(store_set(st, "k", "v", 1, 0, 0),
+			 STORE_ERR_UNAVAILABLE);
+	assert_int_equal(store_getdel(st, "k", &v), STORE_ERR_UNAVAILABLE);
+	assert_int_equal(store_cas(st, "k", "a", 1, "b", 1, 0),
+			 STORE_ERR_UNAVAILABLE);
+	assert_int_equal(store_incr(st, "k", 1, 10, &n), STORE_ERR_UNAVAILABLE);
+	assert_int_equal(store_sadd(st, "k", "m"), STORE_ERR_UNAVAILABLE);
+	assert_int_equal(store_smembers(st, "k", collect_abc, &c),
+			 STORE_ERR_UNAVAILABLE);
+	assert_int_equal(store_ping(st), STORE_ERR_UNAVAILABLE);
+	assert_true(elapsed_ms(t0) < 50);
+	assert_int_equal(c.calls, 0);
+	/* After the back-off it tries again, and fails again, quickly. */
+	sleep_ms(150);
+	t0 = af_mono_ns();
+	assert_int_equal(store_del(st, "k"), STORE_ERR_UNAVAILABLE);
+	assert_true(elapsed_ms(t0) < 1000);
+	store_close(st);
+}
+
+static void test_get_silent_server_times_out(void **state)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	store_options o = {.backend = STORE_BACKEND_REDIS, .timeout_ms = 200};
+	store_value v = {NULL, 0};
+	char url[64];
+	store_ctx *st;
+	uint64_t t0;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	(void)state;
+	/* Accepts connections (the kernel does) but never answers. */
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	(void)snprintf(url, sizeof(url), "redis://127.0.0.1:%d",
+		       ntohs(sa.sin_port));
+	o.url = url;
+	st = open_or_fail(&o);
+	t0 = af_mono_ns();
+	assert_int_equal(store_get(st, "k", &v), STORE_ERR_UNAVAILABLE);
+	assert_true(elapsed_ms(t0) < 2000);
+	store_close(st);
+	close(fd);
+}
+
+static void test_open_bad_config_refused(void **state)
+{
+	static const char *const bad[] = {
+		"http://127.0.0.1:6379",
+		"redis://",
+		"redis://:6379",
+		"redis://host:0",
+		"redis://host:65536",
+		"redis://host:12x",
+		"redis://host:6379/abc",
+		"redis://host:6379/1/2",
+		"redis://user:pw@host:6379",
+		"redis://[::1",
+		"unix:relative.sock",
+		"unix:",
+	};
+	static const char *const good[] = {
+		"redis://127.0.0.1:6379/2",   "redis://[::1]:6379",
+		"redis://localhost",	      "redis://cache-1.example:7000/",
+		"unix:/run/redis/redis.sock",
+	};
+	store_options o = {.backend = STORE_BACKEND_REDIS};
+	store_ctx *st = NULL;
+	char err[256];
+	char longp[STORE_PREFIX_MAX + 2];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o.url = bad[i];
+		err[0] = '\0';
+		assert_int_equal(store_open(&o, &st, err, sizeof(err)),
+				 STORE_ERR_CONFIG);
+		assert_null(st);
+		assert_true(strlen(err) > 0);
+		/* A mistyped url may hold a password: never echo it. */
+		assert_null(strstr(err, "pw@"));
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		o.url = good[i];
+		assert_int_equal(store_open(&o, &st, err, sizeof(err)),
+				 STORE_OK);
+		assert_int_equal(store_get_backend(st), STORE_BACKEND_REDIS);
+		store_close(st);
+		st = NULL;
+	}
+	o.url = NULL;
+	assert_int_equal(store_open(&o, &st, err, sizeof(err)),
+			 STORE_ERR_CONFIG);
+	memset(longp, 'p', sizeof(longp));
+	longp[sizeof(longp) - 1] = '\0';
+	o = (store_options){.prefix = longp};
+	assert_int_equal(store_open(&o, &st, err, sizeof(err)),
+			 STORE_ERR_CONFIG);
+	o = (store_options){.state_dir = "/proc/self/status"};
+	assert_int_not_equal(store_open(&o, &st, err, sizeof(err)), STORE_OK);
+	assert_null(st);
+	assert_int_equal(store_open(NULL, &st, NULL, 0), STORE_ERR_ARG);
+	assert_int_equal(store_open(&o, NULL, NULL, 0), STORE_ERR_ARG);
+}
+
+static void test_strerror_every_status_has_text(void **state)
+{
+	static const store_status all[] = {
+#define STORE_XX(name, value, text) STORE_##name,
+		STORE_STATUS_MAP(STORE_XX)
+#undef STORE_XX
+	};
+	store_value v = {NULL, 0};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		assert_non_null(store_strerror(all[i]));
+		assert_true(strlen(store_strerror(all[i])) > 0);
+	}
+	assert_non_null(store_strerror((store_status)-999));
+	assert_string_equal(store_strerror(STORE_NOT_FOUND), "no such key");
+	store_value_free(NULL);
+	store_value_free(&v);
+	store_close(NULL);
+}
+
+static void test_redis_missing_when_required_fails(void **state)
+{
+	(void)state;
+	fail_msg("AF_TEST_REQUIRE_REDIS=1 but AF_TEST_REDIS_URL is not set; "
+		 "run under tests/tools/with-redis.sh");
+}
+
+/* --- groups
+ * -------------------------------------------------------------------- */
+
+#define CASE(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+#define SHARED_CASES(setup)                                               \
+	CASE(test_set_new_key_get_returns_value, setup),                  \
+		CASE(test_set_nx_xx_follow_existence, setup),             \
+		CASE(test_set_ttl_elapsed_key_gone, setup),               \
+		CASE(test_getdel_present_key_returns_and_removes, setup), \
+		CASE(test_set_binary_value_roundtrips, setup),            \
+		CASE(test_set_oversized_input_refused, setup),            \
+		CASE(test_getdel_concurrent_callers_one_wins, setup),     \
+		CASE(test_cas_concurrent_callers_one_wins, setup),        \
+		CASE(test_incr_concurrent_callers_no_lost_update, setup), \
+		CASE(test_cas_mismatch_conflicts, setup),                 \
+		CASE(test_incr_new_key_ttl_set_once, setup),              \
+		CASE(test_incr_bad_value_refused, setup),                 \
+		CASE(test_sadd_members_iterate_and_remove, setup),        \
+		CASE(test_sadd_wrong_type_refused, setup),                \
+		CASE(test_sadd_ttl_set_expires_and_slides, setup),        \
+		CASE(test_smembers_large_set_reports_every_member, setup)
+
+int main(void)
+{
+	const struct CMUnitTest memory[] = {SHARED_CASES(setup_memory)};
+	const struct CMUnitTest aof[] = {
+		SHARED_CASES(setup_aof),
+		CASE(test_open_existing_file_replays_state, setup_aof),
+		CASE(test_open_expired_records_not_replayed, setup_aof),
+		CASE(test_set_with_ttl_does_not_grow_file, setup_aof),
+		CASE(test_sadd_ttl_not_persisted, setup_aof),
+		CASE(test_open_torn_tail_truncated, setup_aof),
+		CASE(test_open_corrupt_middle_refused, setup_aof),
+		CASE(test_open_state_file_mode_0600, setup_aof),
+		CASE(test_set_file_grows_compacted_to_live_data, setup_aof),
+		CASE(test_set_file_write_fails_change_not_made, setup_aof),
+	};
+	const struct CMUnitTest offline[] = {
+		cmocka_unit_test(test_get_closed_port_unavailable_fast),
+		cmocka_unit_test(test_get_silent_server_times_out),
+		cmocka_unit_test(test_open_bad_config_refused),
+		cmocka_unit_test(test_strerror_every_status_has_text),
+	};
+	const struct CMUnitTest redis[] = {
+		SHARED_CASES(setup_redis),
+		CASE(test_open_prefixes_isolate_keys, setup_redis),
+		CASE(test_open_unix_socket_works, setup_redis),
+		CASE(test_open_threads_exit_before_close_clean, setup_redis),
+	};
+	const struct CMUnitTest required[] = {
+		cmocka_unit_test(test_redis_missing_when_required_fails),
+	};
+	const char *url = getenv("AF_TEST_REDIS_URL");
+	const char *require = getenv("AF_TEST_REQUIRE_REDIS");
+	int failed = 0;
+
+	failed +=
+		cmocka_run_group_tests_name("store_memory", memory, NULL, NULL);
+	failed += cmocka_run_group_tests_name("store_memory_aof", aof, NULL,
+					      NULL);
+	failed += cmocka_run_group_tests_name("store_offline", offline, NULL,
+					      NULL);
+	if (url != NULL && url[0] != '\0')
+		failed += cmocka_run_group_tests_name("store_redis", redis,
+						      NULL, NULL);
+	else if (require != NULL && strcmp(require, "1") == 0)
+		failed += cmocka_run_group_tests_name("store_redis", required,
+						      NULL, NULL);
+	else
+		(void)fprintf(stderr, "store_redis: skipped, "
+				      "AF_TEST_REDIS_URL is not set\n");
+	return failed != 0;
+}

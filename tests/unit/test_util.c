@@ -1,0 +1,301 @@
+/* Unit tests of the shared helpers: compare, tokens, base64url, hashes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* cmocka needs these first; keep them in their own block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+
+#define TOKENS_N    256
+#define TOKEN_BYTES 16
+
+static void test_ct_equal_equal_returns_one(void **state)
+{
+	(void)state;
+	assert_int_equal(af_ct_equal("secret", 6, "secret", 6), 1);
+	assert_int_equal(af_ct_equal("\0\1\2", 3, "\0\1\2", 3), 1);
+	assert_int_equal(af_ct_streq("token", "token"), 1);
+}
+
+static void test_ct_equal_different_returns_zero(void **state)
+{
+	(void)state;
+	assert_int_equal(af_ct_equal("secret", 6, "secreT", 6), 0);
+	assert_int_equal(af_ct_equal("xecret", 6, "secret", 6), 0);
+	assert_int_equal(af_ct_streq("token", "tokem"), 0);
+}
+
+static void test_ct_equal_different_lengths_returns_zero(void **state)
+{
+	(void)state;
+	/* A prefix must not match: the lengths differ. */
+	assert_int_equal(af_ct_equal("secret", 6, "secret!", 7), 0);
+	assert_int_equal(af_ct_equal("secret!", 7, "secret", 6), 0);
+	assert_int_equal(af_ct_streq("abc", "abcd"), 0);
+}
+
+static void test_ct_equal_null_or_empty_fails_closed(void **state)
+{
+	(void)state;
+	assert_int_equal(af_ct_equal(NULL, 0, NULL, 0), 0);
+	assert_int_equal(af_ct_equal(NULL, 3, "abc", 3), 0);
+	assert_int_equal(af_ct_equal("abc", 3, NULL, 3), 0);
+	assert_int_equal(af_ct_equal("", 0, "", 0), 0);
+	assert_int_equal(af_ct_equal("abc", 0, "abc", 0), 0);
+	assert_int_equal(af_ct_equal("abc", 3, "", 0), 0);
+	assert_int_equal(af_ct_streq(NULL, NULL), 0);
+	assert_int_equal(af_ct_streq("", ""), 0);
+	assert_int_equal(af_ct_streq(NULL, "a"), 0);
+}
+
+/* RFC 4648 section 10, in the URL alphabet without padding. */
+static void test_b64url_rfc4648_vectors(void **state)
+{
+	static const struct {
+		const char *plain, *enc;
+	} v[] = {{"", ""},
+		 {"f", "Zg"},
+		 {"fo", "Zm8"},
+		 {"foo", "Zm9v"},
+		 {"foob", "Zm9vYg"},
+		 {"fooba", "Zm9vYmE"},
+		 {"foobar", "Zm9vYmFy"}};
+	char out[16];
+	uint8_t dec[16];
+	size_t i, n, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		len = strlen(v[i].plain);
+		assert_int_equal(af_b64url_len(len), strlen(v[i].enc));
+		assert_int_equal(
+			af_b64url_encode(v[i].plain, len, out, sizeof(out)), 0);
+		assert_string_equal(out, v[i].enc);
+		n = 99;
+		assert_int_equal(af_b64url_decode(v[i].enc, strlen(v[i].enc),
+						  dec, sizeof(dec), &n),
+				 0);
+		assert_int_equal(n, len);
+		assert_memory_equal(dec, v[i].plain, len);
+	}
+}
+
+static void test_b64url_url_alphabet_and_padding(void **state)
+{
+	static const uint8_t raw[] = {0xfb, 0xff, 0xbf};
+	uint8_t dec[8];
+	char out[8];
+	size_t n = 0;
+
+	(void)state;
+	/* Standard base64 would give "+/+/" here. */
+	assert_int_equal(af_b64url_encode(raw, sizeof(raw), out, sizeof(out)),
+			 0);
+	assert_string_equal(out, "-_-_");
+	assert_int_equal(af_b64url_decode("Zg==", 4, dec, sizeof(dec), &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(dec[0], 'f');
+	assert_int_equal(af_b64url_decode("Zm8=", 4, dec, sizeof(dec), &n), 0);
+	assert_int_equal(n, 2);
+}
+
+static void test_b64url_round_trip_every_length(void **state)
+{
+	uint8_t raw[97], dec[97];
+	char enc[140];
+	size_t len, n;
+
+	(void)state;
+	for (len = 0; len < sizeof(raw); len++)
+		raw[len] = (uint8_t)(len * 37 + 11);
+	for (len = 0; len <= sizeof(raw); len++) {
+		assert_int_equal(af_b64url_encode(raw, len, enc, sizeof(enc)),
+				 0);
+		assert_int_equal(strlen(enc), af_b64url_len(len));
+		assert_int_equal(af_b64url_decode(enc, strlen(enc), dec,
+						  sizeof(dec), &n),
+				 0);
+		assert_int_equal(n, len);
+		assert_memory_equal(dec, raw, len);
+	}
+}
+
+static void test_b64url_decode_bad_input_refused(void **state)
+{
+	uint8_t dec[16];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(af_b64url_decode("Zm+v", 4, dec, sizeof(dec), &n), -1);
+	assert_int_equal(af_b64url_decode("Zm/v", 4, dec, sizeof(dec), &n), -1);
+	assert_int_equal(af_b64url_decode("Zm9 ", 4, dec, sizeof(dec), &n), -1);
+	assert_int_equal(af_b64url_decode("Zm=v", 4, dec, sizeof(dec), &n), -1);
+	/* One character alone carries only six bits: no whole byte. */
+	assert_int_equal(af_b64url_decode("Z", 1, dec, sizeof(dec), &n), -1);
+	assert_int_equal(af_b64url_decode("Zm9vY", 5, dec, sizeof(dec), &n),
+			 -1);
+	/* "Zh": the unused low bits of 'h' are not zero (RFC 4648 3.5). */
+	assert_int_equal(af_b64url_decode("Zh", 2, dec, sizeof(dec), &n), -1);
+	assert_int_equal(af_b64url_decode("Zm9", 3, dec, sizeof(dec), &n), -1);
+	/* Output capacity too small. */
+	assert_int_equal(af_b64url_decode("Zm9vYmFy", 8, dec, 5, &n), -1);
+	assert_int_equal(af_b64url_decode(NULL, 0, dec, sizeof(dec), &n), -1);
+	assert_int_equal(af_b64url_decode("Zg", 2, NULL, 0, &n), -1);
+	assert_int_equal(af_b64url_decode("Zg", 2, dec, sizeof(dec), NULL), -1);
+}
+
+static void test_b64url_encode_small_buffer_refused(void **state)
+{
+	char out[16];
+
+	(void)state;
+	/* "foobar" needs 8 characters and the NUL. */
+	assert_int_equal(af_b64url_encode("foobar", 6, out, 8), -1);
+	assert_int_equal(af_b64url_encode("foobar", 6, out, 9), 0);
+	assert_string_equal(out, "Zm9vYmFy");
+	assert_int_equal(af_b64url_encode(NULL, 3, out, sizeof(out)), -1);
+	assert_int_equal(af_b64url_encode("f", 1, NULL, 8), -1);
+}
+
+static int in_b64url_alphabet(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+static void test_random_token_length_alphabet_unique(void **state)
+{
+	char(*tok)[32] = calloc(TOKENS_N, sizeof(*tok));
+	size_t i, j, k;
+
+	(void)state;
+	assert_non_null(tok);
+	for (i = 0; i < TOKENS_N; i++) {
+		assert_int_equal(af_random_token(TOKEN_BYTES, tok[i], 32), 0);
+		assert_int_equal(strlen(tok[i]), af_b64url_len(TOKEN_BYTES));
+		for (k = 0; tok[i][k] != '\0'; k++)
+			assert_true(in_b64url_alphabet(tok[i][k]));
+		for (j = 0; j < i; j++)
+			assert_string_not_equal(tok[i], tok[j]);
+	}
+	free(tok);
+}
+
+static void test_random_token_bad_arguments_refused(void **state)
+{
+	char out[256];
+
+	(void)state;
+	assert_int_equal(af_random_token(0, out, sizeof(out)), -1);
+	assert_int_equal(af_random_token(129, out, sizeof(out)), -1);
+	assert_int_equal(af_random_token(16, NULL, 64), -1);
+	/* 16 bytes need 22 characters and a NUL. */
+	assert_int_equal(af_random_token(16, out, 22), -1);
+	assert_int_equal(af_random_token(16, out, 23), 0);
+	assert_int_equal(strlen(out), 22);
+}
+
+static void test_random_bytes_fills_buffer(void **state)
+{
+	uint8_t a[32] = {0}, b[32] = {0};
+
+	(void)state;
+	assert_int_equal(af_random_bytes(a, sizeof(a)), 0);
+	assert_int_equal(af_random_bytes(b, sizeof(b)), 0);
+	assert_memory_not_equal(a, b, sizeof(a));
+	assert_int_equal(af_random_bytes(NULL, 4), -1);
+}
+
+/* FIPS 180-2 appendix B.1 and the empty string. */
+static void test_sha256_hex_known_vectors(void **state)
+{
+	char hex[65];
+	uint8_t d[32];
+
+	(void)state;
+	af_sha256_hex("abc", 3, hex);
+	assert_string_equal(
+		hex,
+		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	af_sha256_hex("", 0, hex);
+	assert_string_equal(
+		hex,
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	af_sha256("abc", 3, d);
+	assert_int_equal(d[0], 0xba);
+	assert_int_equal(d[31], 0xad);
+}
+
+static void test_time_iso8601_formats_utc(void **state)
+{
+	char out[32];
+
+	(void)state;
+	af_time_iso8601(0, out, sizeof(out));
+	assert_string_equal(out, "1970-01-01T00:00:00Z");
+	af_time_iso8601(1234567890, out, sizeof(out));
+	assert_string_equal(out, "2009-02-13T23:31:30Z");
+	af_time_iso8601(951782400, out, sizeof(out));
+	assert_string_equal(out, "2000-02-29T00:00:00Z");
+	/* Too small: an empty string, never a cut date. */
+	af_time_iso8601(0, out, 20);
+	assert_string_equal(out, "");
+	af_time_iso8601(0, out, 21);
+	assert_string_equal(out, "1970-01-01T00:00:00Z");
+	af_time_iso8601(0, NULL, 0);
+}
+
+static void test_clocks_move_forward(void **state)
+{
+	uint64_t m1, m2;
+	int64_t now = af_now(), ms = af_now_ms();
+
+	(void)state;
+	/* After 2020-01-01 and consistent with each other. */
+	assert_true(now > 1577836800);
+	assert_true(ms / 1000 - now <= 1 && ms / 1000 - now >= 0);
+	m1 = af_mono_ns();
+	m2 = af_mono_ns();
+	assert_true(m2 >= m1);
+}
+
+static void test_free_secret_accepts_null(void **state)
+{
+	char *s = malloc(8);
+
+	(void)state;
+	assert_non_null(s);
+	memcpy(s, "secret", 7);
+	af_free_secret(s);
+	af_free_secret(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ct_equal_equal_returns_one),
+		cmocka_unit_test(test_ct_equal_different_returns_zero),
+		cmocka_unit_test(test_ct_equal_different_lengths_returns_zero),
+		cmocka_unit_test(test_ct_equal_null_or_empty_fails_closed),
+		cmocka_unit_test(test_b64url_rfc4648_vectors),
+		cmocka_unit_test(test_b64url_url_alphabet_and_padding),
+		cmocka_unit_test(test_b64url_round_trip_every_length),
+		cmocka_unit_test(test_b64url_decode_bad_input_refused),
+		cmocka_unit_test(test_b64url_encode_small_buffer_refused),
+		cmocka_unit_test(test_random_token_length_alphabet_unique),
+		cmocka_unit_test(test_random_token_bad_arguments_refused),
+		cmocka_unit_test(test_random_bytes_fills_buffer),
+		cmocka_unit_test(test_sha256_hex_known_vectors),
+		cmocka_unit_test(test_time_iso8601_formats_utc),
+		cmocka_unit_test(test_clocks_move_forward),
+		cmocka_unit_test(test_free_secret_accepts_null),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
