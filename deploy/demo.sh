@@ -1,13 +1,11 @@
 #!/bin/sh
-# Builds authflow (release) and shows what it does.
+# Builds authflow (release) and runs the demo: an identity provider on
+# http://127.0.0.1:8080 with a demo user, a demo application and a built-in
+# relying party at /demo. Stop it with Ctrl-C.
+#
+#   deploy/demo.sh [--port N] [--state-dir DIR]
 set -eu
 cd "$(dirname "$0")/.."
 cmake --preset release >/dev/null
 cmake --build build -j"${JOBS:-2}"
-
-S=$(head -c 20 /dev/urandom | base32 | tr -d '=')
-echo
-echo "A fresh TOTP secret and what an authenticator app would show for it:"
-./build/bin/tokencode uri --secret "$S" --issuer "authflow demo" --account alice
-echo "current code:   $(./build/bin/tokencode totp --secret "$S")"
-echo "number to match: $(./build/bin/tokencode match)"
+exec ./build/bin/authflow --demo "$@"

@@ -1,0 +1,541 @@
+/*
+ * The admin API's front door: token check, path decoding, the JSON body,
+ * the route table, error answers and the one log line per request.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "admin/admin.h"
+#include "common/log.h"
+
+#define PATH_PREFIX "/admin/v1/"
+#define ALLOW_MAX   64
+
+static const struct {
+	af_admin_status st;
+	unsigned http;
+	const char *code;
+	const char *text;
+} statuses[] = {
+#define AF_ADMIN_XX(name, value, http, code, text) \
+	{AF_ADMIN_##name, (http), (code), (text)},
+	AF_ADMIN_STATUS_MAP(AF_ADMIN_XX)
+#undef AF_ADMIN_XX
+};
+
+#define NSTATUSES (sizeof(statuses) / sizeof(statuses[0]))
+
+static size_t status_index(af_admin_status st)
+{
+	size_t i;
+
+	for (i = 0; i < NSTATUSES; i++) {
+		if (statuses[i].st == st)
+			return i;
+	}
+	/* Unknown values answer as an internal error, the last entry. */
+	return NSTATUSES - 1;
+}
+
+const char *af_admin_strerror(af_admin_status st)
+{
+	return statuses[status_index(st)].text;
+}
+
+/* Routes: method, path pattern ('*' is any one segment), audit action. */
+typedef struct route {
+	const char *method;
+	const char *pattern;
+	const char *action;
+	af_admin_fn fn;
+} route;
+
+static const route routes[] = {
+	{"GET", "status", "status", af_admin__status},
+	{"GET", "users", "user.list", af_admin__user_list},
+	{"POST", "users", "user.add", af_admin__user_add},
+	{"GET", "users/*", "user.show", af_admin__user_show},
+	{"PATCH", "users/*", "user.set", af_admin__user_set},
+	{"DELETE", "users/*", "user.remove", af_admin__user_remove},
+	{"PUT", "users/*/password", "user.passwd", af_admin__user_passwd},
+	{"POST", "users/*/unlock", "user.unlock", af_admin__user_unlock},
+	{"GET", "groups", "group.list", af_admin__group_list},
+	{"POST", "groups", "group.add", af_admin__group_add},
+	{"GET", "groups/*", "group.show", af_admin__group_show},
+	{"PATCH", "groups/*", "group.set", af_admin__group_set},
+	{"DELETE", "groups/*", "group.remove", af_admin__group_remove},
+	{"PUT", "groups/*/members/*", "group.add_member",
+	 af_admin__group_member_add},
+	{"DELETE", "groups/*/members/*", "group.remove_member",
+	 af_admin__group_member_remove},
+	{"GET", "ous", "ou.list", af_admin__ou_list},
+	{"POST", "ous", "ou.add", af_admin__ou_add},
+	{"GET", "ous/*", "ou.show", af_admin__ou_show},
+	{"DELETE", "ous/*", "ou.remove", af_admin__ou_remove},
+	{"PUT", "ous/*/members/*", "ou.add_member", af_admin__ou_member_add},
+	{"DELETE", "ous/*/members/*", "ou.remove_member",
+	 af_admin__ou_member_remove},
+	{"GET", "policies", "policy.list", af_admin__policy_list},
+	{"POST", "policies", "policy.add", af_admin__policy_add},
+	{"GET", "policies/*", "policy.show", af_admin__policy_show},
+	{"PATCH", "policies/*", "policy.set", af_admin__policy_set},
+	{"DELETE", "policies/*", "policy.remove", af_admin__policy_remove},
+	{"POST", "policies/*/assign", "policy.assign", af_admin__policy_assign},
+	{"POST", "policies/*/unassign", "policy.unassign",
+	 af_admin__policy_unassign},
+	{"GET", "apps", "app.list", af_admin__app_list},
+	{"POST", "apps", "app.add", af_admin__app_add},
+	{"GET", "apps/*", "app.show", af_admin__app_show},
+	{"PATCH", "apps/*", "app.set", af_admin__app_set},
+	{"DELETE", "apps/*", "app.remove", af_admin__app_remove},
+	{"POST", "apps/*/rotate-secret", "app.rotate_secret",
+	 af_admin__app_rotate},
+	{"POST", "apps/*/deploy", "app.deploy", af_admin__app_deploy},
+	{"POST", "apps/*/undeploy", "app.undeploy", af_admin__app_undeploy},
+	{"GET", "keys", "keys.status", af_admin__keys_status},
+	{"POST", "keys/rotate", "keys.rotate", af_admin__keys_rotate},
+	{"GET", "sessions", "sessions.list", af_admin__sessions_list},
+	{"DELETE", "sessions", "sessions.end", af_admin__sessions_end},
+	{"GET", "audit", "audit.list", af_admin__audit},
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* ---- responses ---------------------------------------------------- */
+
+void af_admin__json(af_admin_call *c, unsigned status, json_t *obj)
+{
+	af_resp_json(c->resp, status, obj);
+}
+
+void af_admin__error(af_admin_call *c, af_admin_status st, const char *msg)
+{
+	size_t i = status_index(st);
+	json_t *o;
+
+	if (st == AF_ADMIN_UNAUTHORIZED)
+		af_resp_header_set(c->resp, "WWW-Authenticate",
+				   "Bearer realm=\"authflow-admin\"");
+	o = json_pack("{s:s, s:s}", "error", statuses[i].code, "message",
+		      msg != NULL && msg[0] != '\0' ? msg : statuses[i].text);
+	af_resp_json(c->resp, statuses[i].http, o);
+}
+
+void af_admin__errorf(af_admin_call *c, af_admin_status st, const char *fmt,
+		      ...)
+{
+	char msg[AF_ADMIN_MSG_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	af_admin__error(c, st, n < 0 ? NULL : msg);
+}
+
+void af_admin__dir_error(af_admin_call *c, af_dir_status st, const char *err)
+{
+	af_admin_status as;
+
+	switch (st) {
+	case AF_DIR_OK:
+		/* Not an error: callers do not get here with OK. */
+		as = AF_ADMIN_INTERNAL;
+		break;
+	case AF_DIR_NOT_FOUND:
+		as = AF_ADMIN_NOT_FOUND;
+		break;
+	case AF_DIR_INVALID:
+	case AF_DIR_MISMATCH:
+		as = AF_ADMIN_BAD_REQUEST;
+		break;
+	case AF_DIR_FORBIDDEN:
+		as = AF_ADMIN_FORBIDDEN;
+		break;
+	case AF_DIR_EXISTS:
+	case AF_DIR_LIMIT:
+	case AF_DIR_CONFLICT:
+	case AF_DIR_WAIT:
+	case AF_DIR_LOCKED:
+		as = AF_ADMIN_CONFLICT;
+		break;
+	case AF_DIR_STORE:
+		as = AF_ADMIN_UNAVAILABLE;
+		break;
+	default:
+		as = AF_ADMIN_INTERNAL;
+		break;
+	}
+	af_admin__error(c, as,
+			err != NULL && err[0] != '\0' ? err
+						      : af_dir_strerror(st));
+}
+
+void af_admin__ok(af_admin_call *c)
+{
+	af_admin__json(c, 200, json_pack("{s:b}", "ok", 1));
+}
+
+void af_admin__wipe_json_string(json_t *v)
+{
+	const char *lent;
+	char *bytes;
+	size_t n;
+
+	if (!json_is_string(v))
+		return;
+	n = json_string_length(v);
+	lent = json_string_value(v);
+	/*
+	 * json_string_value() lends jansson's own buffer as const. It is ours
+	 * to overwrite here because the value is about to be released and
+	 * nothing reads it meanwhile; copying the pointer drops the const
+	 * without a cast that the compiler would flag.
+	 */
+	memcpy(&bytes, &lent, sizeof(bytes));
+	if (n > 0)
+		OPENSSL_cleanse(bytes, n);
+}
+
+void af_admin__json_secret(af_admin_call *c, unsigned status, json_t *obj,
+			   const char *secret_key)
+{
+	char *text;
+
+	if (obj == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	text = json_dumps(obj, JSON_COMPACT);
+	af_admin__wipe_json_string(json_object_get(obj, secret_key));
+	json_decref(obj);
+	if (text == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	af_resp_text(c->resp, status, "application/json", text);
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+}
+
+int af_admin__need_superadmin(af_admin_call *c, const char *what)
+{
+	if (c->caller.role == AF_ROLE_SUPERADMIN)
+		return 1;
+	af_admin__errorf(c, AF_ADMIN_FORBIDDEN, "%s needs a superadmin token",
+			 what);
+	return 0;
+}
+
+json_t *af_admin__need_body(af_admin_call *c)
+{
+	if (c->body == NULL)
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+				"this call needs a JSON object body");
+	return c->body;
+}
+
+int af_admin__only_members(af_admin_call *c, json_t *obj,
+			   const char *const *allowed)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(obj, k, v)
+	{
+		for (i = 0; allowed[i] != NULL; i++) {
+			if (strcmp(k, allowed[i]) == 0)
+				break;
+		}
+		if (allowed[i] == NULL) {
+			af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+					 "%.64s: unknown member", k);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+const char *af_admin__need_string(af_admin_call *c, const json_t *obj,
+				  const char *key)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+
+	if (v == NULL)
+		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+				 "%s: required, a string", key);
+	return v;
+}
+
+void af_admin__target(af_admin_call *c, const char *a, const char *b)
+{
+	int n;
+
+	n = snprintf(c->target, sizeof(c->target), "%s%s%s", a != NULL ? a : "",
+		     b != NULL ? "/" : "", b != NULL ? b : "");
+	if (n < 0)
+		c->target[0] = '\0';
+}
+
+/* ---- the request ---------------------------------------------------- */
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes one path segment of n bytes into out. '+' stays a plus
+ * (that rule is for forms, not paths). Control characters, raw or
+ * encoded, are refused: no name may hold them, and they must not reach a
+ * log line or a store key. 0, or -1 for bad escapes, control characters
+ * or a result over AF_ADMIN_SEG_MAX bytes.
+ */
+static int seg_decode(const char *s, size_t n, char *out)
+{
+	size_t i, o = 0;
+	int hi, lo;
+	unsigned char ch;
+
+	for (i = 0; i < n; i++) {
+		ch = (unsigned char)s[i];
+		if (ch == '%') {
+			if (i + 2 >= n)
+				return -1;
+			hi = hexval(s[i + 1]);
+			lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			ch = (unsigned char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (ch < 0x20 || ch == 0x7f || o == AF_ADMIN_SEG_MAX)
+			return -1;
+		out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/*
+ * Splits the path after /admin/v1/ into decoded segments. AF_ADMIN_OK,
+ * AF_ADMIN_NOT_FOUND (empty path or segment, too many segments) or
+ * AF_ADMIN_BAD_REQUEST (bad encoding, too long).
+ */
+static af_admin_status split_path(af_admin_call *c, const char *path)
+{
+	const char *p, *slash;
+	size_t len, n;
+
+	if (path == NULL ||
+	    strncmp(path, PATH_PREFIX, strlen(PATH_PREFIX)) != 0)
+		return AF_ADMIN_NOT_FOUND;
+	p = path + strlen(PATH_PREFIX);
+	len = strnlen(p, AF_ADMIN_PATH_MAX + 1);
+	if (len > AF_ADMIN_PATH_MAX)
+		return AF_ADMIN_BAD_REQUEST;
+	c->nseg = 0;
+	while (len > 0) {
+		if (c->nseg == AF_ADMIN_SEGS_MAX)
+			return AF_ADMIN_NOT_FOUND;
+		slash = memchr(p, '/', len);
+		n = slash != NULL ? (size_t)(slash - p) : len;
+		if (n == 0)
+			return AF_ADMIN_NOT_FOUND;
+		if (seg_decode(p, n, c->seg[c->nseg]) != 0)
+			return AF_ADMIN_BAD_REQUEST;
+		c->nseg++;
+		p += n;
+		len -= n;
+		if (slash != NULL) {
+			p++;
+			len--;
+			/* A trailing slash names nothing. */
+			if (len == 0)
+				return AF_ADMIN_NOT_FOUND;
+		}
+	}
+	return c->nseg > 0 ? AF_ADMIN_OK : AF_ADMIN_NOT_FOUND;
+}
+
+static int pattern_matches(const char *pattern, const af_admin_call *c)
+{
+	const char *p = pattern, *end;
+	size_t i = 0, n;
+
+	while (*p != '\0') {
+		end = strchr(p, '/');
+		n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (i == c->nseg)
+			return 0;
+		if (!(n == 1 && p[0] == '*') &&
+		    (strlen(c->seg[i]) != n || memcmp(c->seg[i], p, n) != 0))
+			return 0;
+		i++;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return i == c->nseg;
+}
+
+static int method_is(const char *want, const char *method)
+{
+	/* HEAD is a GET without a body: libmicrohttpd drops the body. */
+	if (strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0)
+		return 1;
+	return strcmp(want, method) == 0;
+}
+
+/*
+ * The route for the call, or NULL with a 404 or 405 (and its Allow
+ * header) already answered.
+ */
+static const route *find_route(af_admin_call *c)
+{
+	char allow[ALLOW_MAX];
+	size_t i, len = 0;
+	int n;
+
+	allow[0] = '\0';
+	for (i = 0; i < NROUTES; i++) {
+		if (!pattern_matches(routes[i].pattern, c))
+			continue;
+		if (method_is(routes[i].method, c->req->method))
+			return &routes[i];
+		n = snprintf(allow + len, sizeof(allow) - len, "%s%s",
+			     len > 0 ? ", " : "", routes[i].method);
+		if (n > 0 && (size_t)n < sizeof(allow) - len)
+			len += (size_t)n;
+	}
+	if (len == 0) {
+		af_admin__error(c, AF_ADMIN_NOT_FOUND, NULL);
+		return NULL;
+	}
+	af_resp_header_set(c->resp, "Allow", allow);
+	af_admin__errorf(c, AF_ADMIN_METHOD,
+			 "%s is not allowed here (allowed: %s)", c->req->method,
+			 allow);
+	return NULL;
+}
+
+static int is_json_type(const char *ctype)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+
+	if (ctype == NULL || strncasecmp(ctype, want, n) != 0)
+		return 0;
+	return ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ';
+}
+
+/* Parses the body into c->body; 1, or 0 with a 400 answered. */
+static int parse_body(af_admin_call *c)
+{
+	const af_req *req = c->req;
+	size_t cap = c->srv->cfg.body_max > 0 ? c->srv->cfg.body_max
+					      : (size_t)HP_INPUT_MAX;
+	json_error_t jerr;
+
+	if (req->body == NULL || req->body_len == 0)
+		return 1;
+	if (req->body_len > cap) {
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST, "body too large");
+		return 0;
+	}
+	if (!is_json_type(af_req_header(req, "Content-Type"))) {
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+				"the body must be application/json");
+		return 0;
+	}
+	c->body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
+			     &jerr);
+	if (c->body == NULL) {
+		/* jansson's text names the place, never the content. */
+		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+				 "malformed JSON at line %d column %d: %.80s",
+				 jerr.line, jerr.column, jerr.text);
+		return 0;
+	}
+	if (!json_is_object(c->body)) {
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+				"the body must be a JSON object");
+		return 0;
+	}
+	return 1;
+}
+
+void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
+{
+	af_admin_call *c;
+	const route *r = NULL;
+	af_admin_status st;
+
+	if (srv == NULL || req == NULL || resp == NULL)
+		return;
+	if (req->method == NULL || req->path == NULL) {
+		af_resp_text(resp, 400, "application/json",
+			     "{\"error\":\"bad_request\","
+			     "\"message\":\"no method or path\"}");
+		return;
+	}
+	/* Large (the decoded segments): off the MHD thread's stack. */
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		af_resp_text(resp, 500, "application/json",
+			     "{\"error\":\"server_error\","
+			     "\"message\":\"out of memory\"}");
+		return;
+	}
+	c->srv = srv;
+	c->req = req;
+	c->resp = resp;
+	c->action = "request";
+	st = af_admin_auth(&srv->cfg, req, &c->caller);
+	if (st != AF_ADMIN_OK) {
+		af_admin__error(c, st, NULL);
+		log_warn(srv->log, req->rid, "admin",
+			 "actor=- action=auth status=401 ip=%s",
+			 req->client_ip);
+		goto out;
+	}
+	st = split_path(c, req->path);
+	if (st != AF_ADMIN_OK) {
+		af_admin__error(c, st,
+				st == AF_ADMIN_BAD_REQUEST
+					? "malformed or too long path segment"
+					: NULL);
+		goto done;
+	}
+	r = find_route(c);
+	if (r == NULL)
+		goto done;
+	c->action = r->action;
+	if (c->nseg > 1)
+		af_admin__target(c, c->seg[1], c->nseg > 3 ? c->seg[3] : NULL);
+	if (!parse_body(c))
+		goto done;
+	r->fn(c);
+done:
+	log_info(srv->log, req->rid, "admin",
+		 "actor=%s action=%s target=%s status=%u", c->caller.name,
+		 c->action, c->target[0] != '\0' ? c->target : "-",
+		 resp->status);
+out:
+	json_decref(c->body);
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+}

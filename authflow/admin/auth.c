@@ -1,0 +1,58 @@
+/* Admin bearer tokens: the token's SHA-256 against the configured ones. */
+#include <stdint.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "admin/admin.h"
+#include "common/httpparse.h"
+#include "common/util.h"
+
+af_admin_status af_admin_auth(const af_config *cfg, const af_req *req,
+			      af_admin_caller *out)
+{
+	const char *header;
+	char token[HP_AUTH_HEADER_MAX + 1];
+	uint8_t digest[32];
+	size_t i, found = SIZE_MAX, n;
+	af_admin_status rc = AF_ADMIN_UNAUTHORIZED;
+
+	if (cfg == NULL || req == NULL || out == NULL)
+		return AF_ADMIN_UNAUTHORIZED;
+	memset(out, 0, sizeof(*out));
+	header = af_req_header(req, "Authorization");
+	if (header == NULL)
+		return AF_ADMIN_UNAUTHORIZED;
+	if (hp_auth_bearer(header, token, sizeof(token)) != HP_OK)
+		goto out;
+	af_sha256(token, strlen(token), digest);
+	/*
+	 * Every configured token is compared, whether or not one matched
+	 * already, so the time taken says nothing about which one did.
+	 */
+	n = cfg->admin_token_count;
+	if (n > AF_CONFIG_ADMIN_TOKENS_MAX)
+		n = AF_CONFIG_ADMIN_TOKENS_MAX;
+	for (i = 0; i < n; i++) {
+		if (af_ct_equal(digest, sizeof(digest),
+				cfg->admin_tokens[i].sha256,
+				sizeof(cfg->admin_tokens[i].sha256)) &&
+		    found == SIZE_MAX)
+			found = i;
+	}
+	if (found == SIZE_MAX)
+		goto out;
+	n = strnlen(cfg->admin_tokens[found].name,
+		    sizeof(cfg->admin_tokens[found].name));
+	/* A token without a name could not be told apart in the audit. */
+	if (n == 0 || n >= sizeof(out->name))
+		goto out;
+	memcpy(out->name, cfg->admin_tokens[found].name, n);
+	out->name[n] = '\0';
+	out->role = cfg->admin_tokens[found].role;
+	rc = AF_ADMIN_OK;
+out:
+	OPENSSL_cleanse(token, sizeof(token));
+	OPENSSL_cleanse(digest, sizeof(digest));
+	return rc;
+}

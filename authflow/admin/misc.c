@@ -1,0 +1,256 @@
+/* /admin/v1/status, keys, sessions and audit. */
+#include <ctype.h>
+#include <string.h>
+
+#include "admin/admin.h"
+#include "common/jose.h"
+#include "directory/audit.h"
+#include "session/session.h"
+
+#ifndef AF_ADMIN_VERSION
+#error "AF_ADMIN_VERSION must be defined by the build (the project version)"
+#endif
+
+/* Digits of the largest audit limit accepted. */
+#define LIMIT_DIGITS_MAX 4
+
+/* The length of a directory list, or JSON null when it cannot be read. */
+static json_t *count_of(af_dir_status (*list)(af_dir *dir, json_t **out),
+			af_dir *dir)
+{
+	json_t *arr = NULL, *n;
+
+	if (list(dir, &arr) != AF_DIR_OK)
+		return json_null();
+	n = json_integer((json_int_t)json_array_size(arr));
+	json_decref(arr);
+	return n;
+}
+
+void af_admin__status(af_admin_call *c)
+{
+	af_server *srv = c->srv;
+	int store_ok = store_ping(srv->store) == STORE_OK;
+
+	af_admin__json(
+		c, 200,
+		json_pack("{s:s, s:s, s:{s:s, s:b}, s:o?, s:o?, s:o?}",
+			  "issuer", srv->cfg.issuer, "version",
+			  AF_ADMIN_VERSION, "store", "backend",
+			  store_get_backend(srv->store) == STORE_BACKEND_REDIS
+				  ? "redis"
+				  : "memory",
+			  "ok", store_ok, "users",
+			  count_of(af_dir_user_list, srv->dir), "apps",
+			  count_of(af_dir_app_list, srv->dir), "keys",
+			  af_keyring_status(srv->keys)));
+}
+
+void af_admin__keys_status(af_admin_call *c)
+{
+	af_admin__json(c, 200, af_keyring_status(c->srv->keys));
+}
+
+void af_admin__keys_rotate(af_admin_call *c)
+{
+	char kid[JOSE_KID_MAX + 1];
+	json_t *status;
+	jose_status js;
+	af_dir_status st;
+
+	kid[0] = '\0';
+	if (!af_admin__need_superadmin(c, "rotating the signing key"))
+		return;
+	js = af_keyring_rotate(c->srv->keys, kid);
+	if (js != JOSE_OK) {
+		af_admin__error(c,
+				js == JOSE_ERR_STORE ? AF_ADMIN_UNAVAILABLE
+				: js == JOSE_ERR_ARG ? AF_ADMIN_CONFLICT
+						     : AF_ADMIN_INTERNAL,
+				js == JOSE_ERR_ARG
+					? "the key ring is full: wait until "
+					  "old keys retire"
+					: jose_strerror(js));
+		return;
+	}
+	af_admin__target(c, kid, NULL);
+	st = af_audit_record(c->srv->dir, c->caller.name, "keys.rotate", kid,
+			     NULL);
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(c, st,
+				    "rotated, but the audit event could not "
+				    "be written");
+		return;
+	}
+	status = af_keyring_status(c->srv->keys);
+	if (status == NULL ||
+	    json_object_set_new(status, "kid", json_string(kid)) != 0) {
+		json_decref(status);
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	af_admin__json(c, 200, status);
+}
+
+/*
+ * The "user" query parameter, checked and folded to lower case as the
+ * directory folds user names, into out (AF_DIR_USERNAME_MAX + 1 bytes).
+ * 1, or 0 with a 400 answered.
+ */
+static int query_user(af_admin_call *c, char *out)
+{
+	const char *v = hp_params_get(c->req->query, "user");
+	char err[AF_DIR_ERR_BUF] = "";
+	size_t i, n;
+
+	if (c->req->duplicate_param) {
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+				"a query parameter came twice");
+		return 0;
+	}
+	if (v == NULL) {
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+				"user: required (?user=NAME)");
+		return 0;
+	}
+	if (af_dir_check_username("user", v, err, sizeof(err)) != AF_DIR_OK) {
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST, err);
+		return 0;
+	}
+	n = strnlen(v, AF_DIR_USERNAME_MAX);
+	for (i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)v[i]);
+	out[n] = '\0';
+	af_admin__target(c, out, NULL);
+	return 1;
+}
+
+static void add_session(const af_session *s, void *arg)
+{
+	json_t *arr = arg, *amr = json_array(), *o;
+	unsigned i;
+
+	for (i = 0; amr != NULL && i < s->namr && i < AF_AMR_MAX; i++)
+		json_array_append_new(amr, json_string(s->amr[i]));
+	o = json_pack("{s:s, s:s, s:I, s:I, s:o}", "sid", s->sid, "username",
+		      s->username, "auth_time", (json_int_t)s->auth_time,
+		      "created", (json_int_t)s->created, "amr", amr);
+	if (o != NULL)
+		json_array_append_new(arr, o);
+}
+
+void af_admin__sessions_list(af_admin_call *c)
+{
+	char user[AF_DIR_USERNAME_MAX + 1];
+	json_t *arr;
+
+	if (!query_user(c, user))
+		return;
+	arr = json_array();
+	if (arr == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	if (af_session_list(c->srv, user, add_session, arr) < 0) {
+		json_decref(arr);
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
+		return;
+	}
+	af_admin__json(c, 200, json_pack("{s:o}", "sessions", arr));
+}
+
+void af_admin__sessions_end(af_admin_call *c)
+{
+	char user[AF_DIR_USERNAME_MAX + 1];
+	json_t *detail;
+	af_dir_status st;
+	int n;
+
+	if (!query_user(c, user))
+		return;
+	n = af_session_end_user(c->srv, user);
+	if (n < 0) {
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
+		return;
+	}
+	detail = json_pack("{s:i}", "ended", n);
+	st = detail != NULL ? af_audit_record(c->srv->dir, c->caller.name,
+					      "sessions.end", user, detail)
+			    : AF_DIR_NOMEM;
+	json_decref(detail);
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(c, st,
+				    "sessions ended, but the audit event could "
+				    "not be written");
+		return;
+	}
+	af_admin__json(c, 200, json_pack("{s:i}", "ended", n));
+}
+
+/* The "limit" query parameter: 1..AF_ADMIN_AUDIT_MAX, default 50. */
+static int query_limit(af_admin_call *c, size_t *out)
+{
+	const char *v = hp_params_get(c->req->query, "limit");
+	size_t i, n, limit = 0;
+
+	*out = AF_ADMIN_AUDIT_DEFAULT;
+	if (v == NULL)
+		return 1;
+	n = strnlen(v, LIMIT_DIGITS_MAX + 1);
+	for (i = 0; i < n && n <= LIMIT_DIGITS_MAX; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			break;
+		limit = limit * 10 + (size_t)(v[i] - '0');
+	}
+	if (n == 0 || n > LIMIT_DIGITS_MAX || i != n || limit < 1 ||
+	    limit > AF_ADMIN_AUDIT_MAX || c->req->duplicate_param) {
+		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+				 "limit: must be a number 1..%d",
+				 AF_ADMIN_AUDIT_MAX);
+		return 0;
+	}
+	*out = limit;
+	return 1;
+}
+
+struct events {
+	json_t *arr;
+	int failed;
+};
+
+static int add_event(const json_t *event, void *arg)
+{
+	struct events *ev = arg;
+	json_t *copy = json_deep_copy(event);
+
+	if (copy == NULL || json_array_append_new(ev->arr, copy) != 0) {
+		ev->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+void af_admin__audit(af_admin_call *c)
+{
+	struct events ev = {NULL, 0};
+	af_dir_status st;
+	size_t limit;
+
+	if (!query_limit(c, &limit))
+		return;
+	ev.arr = json_array();
+	if (ev.arr == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	st = af_audit_list(c->srv->dir, limit, add_event, &ev);
+	if (st != AF_DIR_OK || ev.failed) {
+		json_decref(ev.arr);
+		if (st != AF_DIR_OK)
+			af_admin__dir_error(c, st, NULL);
+		else
+			af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	af_admin__json(c, 200, json_pack("{s:o}", "events", ev.arr));
+}

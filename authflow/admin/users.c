@@ -1,0 +1,240 @@
+/* /admin/v1/users: the directory's users, their passwords and locks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "admin/admin.h"
+#include "common/util.h"
+#include "directory/audit.h"
+#include "directory/throttle.h"
+#include "session/session.h"
+
+/*
+ * Takes the member "password" out of obj: a malloc'd copy goes to *out
+ * (NULL when absent and not required), jansson's own copy is wiped, and
+ * the member is deleted, so the password lives in exactly one buffer that
+ * the caller wipes with af_free_secret(). 1, or 0 with an answer made.
+ */
+static int take_password(af_admin_call *c, json_t *obj, int required,
+			 char **out)
+{
+	json_t *v = json_object_get(obj, "password");
+	size_t n;
+	int ok = 0;
+
+	*out = NULL;
+	if (v == NULL) {
+		if (required)
+			af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+					"password: required, a string");
+		return !required;
+	}
+	if (!json_is_string(v)) {
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+				"password: must be a string");
+		goto out;
+	}
+	n = json_string_length(v);
+	if (n > AF_ADMIN_PASSWORD_MAX) {
+		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+				 "password: at most %d bytes",
+				 AF_ADMIN_PASSWORD_MAX);
+		goto out;
+	}
+	*out = malloc(n + 1);
+	if (*out == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		goto out;
+	}
+	memcpy(*out, json_string_value(v), n + 1);
+	ok = 1;
+out:
+	/*
+	 * jansson holds its own copy of the string it parsed and would free
+	 * it unwiped: overwrite it before deleting the member.
+	 */
+	af_admin__wipe_json_string(v);
+	if (json_object_del(obj, "password") != 0 && ok) {
+		af_free_secret(*out);
+		*out = NULL;
+		af_admin__error(c, AF_ADMIN_INTERNAL, "body not changeable");
+		ok = 0;
+	}
+	return ok;
+}
+
+void af_admin__user_list(af_admin_call *c)
+{
+	json_t *users = NULL;
+	af_dir_status st;
+
+	st = af_dir_user_list(c->srv->dir, &users);
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(c, st, NULL);
+		return;
+	}
+	af_admin__json(c, 200, json_pack("{s:o}", "users", users));
+}
+
+void af_admin__user_add(af_admin_call *c)
+{
+	json_t *body = af_admin__need_body(c), *user = NULL;
+	char err[AF_DIR_ERR_BUF] = "";
+	char *password = NULL;
+	af_dir_status st;
+
+	if (body == NULL)
+		return;
+	af_admin__target(
+		c, json_string_value(json_object_get(body, "username")), NULL);
+	if (!take_password(c, body, 0, &password))
+		return;
+	st = af_dir_user_add(c->srv->dir, c->caller.name, body, password, &user,
+			     err, sizeof(err));
+	af_free_secret(password);
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(c, st, err);
+		return;
+	}
+	af_admin__json(c, 201, user);
+}
+
+/* The user of the path, or NULL with a 404 (or other error) answered. */
+static json_t *path_user(af_admin_call *c)
+{
+	json_t *user = NULL;
+	af_dir_status st;
+
+	st = af_dir_user_get(c->srv->dir, c->seg[1], &user);
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(
+			c, st, st == AF_DIR_NOT_FOUND ? "no such user" : NULL);
+		return NULL;
+	}
+	return user;
+}
+
+static const char *username_of(const json_t *user)
+{
+	return json_string_value(json_object_get(user, "username"));
+}
+
+void af_admin__user_show(af_admin_call *c)
+{
+	json_t *user = path_user(c);
+	int locked;
+
+	if (user == NULL)
+		return;
+	locked = af_throttle_is_locked(c->srv->dir, username_of(user));
+	if (json_object_set_new(user, "locked", json_boolean(locked)) != 0) {
+		json_decref(user);
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	af_admin__json(c, 200, user);
+}
+
+void af_admin__user_set(af_admin_call *c)
+{
+	json_t *body = af_admin__need_body(c), *user = NULL;
+	char err[AF_DIR_ERR_BUF] = "";
+	af_dir_status st;
+
+	if (body == NULL)
+		return;
+	if (json_object_get(body, "password") != NULL) {
+		/* Not echoed, not kept: wiped at once, then refused. */
+		af_admin__wipe_json_string(json_object_get(body, "password"));
+		if (json_object_del(body, "password") != 0)
+			return;
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+				"password: set it with PUT "
+				"/admin/v1/users/{name}/password");
+		return;
+	}
+	st = af_dir_user_set(c->srv->dir, c->caller.name, c->seg[1], body,
+			     &user, err, sizeof(err));
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(c, st, err);
+		return;
+	}
+	af_admin__json(c, 200, user);
+}
+
+void af_admin__user_passwd(af_admin_call *c)
+{
+	static const char *const allowed[] = {"password", NULL};
+	json_t *body = af_admin__need_body(c);
+	char err[AF_DIR_ERR_BUF] = "";
+	char *password = NULL;
+	af_dir_status st;
+
+	if (body == NULL || !take_password(c, body, 1, &password))
+		return;
+	if (!af_admin__only_members(c, body, allowed)) {
+		af_free_secret(password);
+		return;
+	}
+	st = af_dir_user_set_password(c->srv->dir, c->caller.name, c->seg[1],
+				      password, err, sizeof(err));
+	af_free_secret(password);
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(c, st, err);
+		return;
+	}
+	af_admin__ok(c);
+}
+
+void af_admin__user_unlock(af_admin_call *c)
+{
+	json_t *user = path_user(c);
+	af_dir_status st;
+
+	if (user == NULL)
+		return;
+	st = af_throttle_unlock(c->srv->dir, username_of(user));
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(c, st, NULL);
+		goto out;
+	}
+	st = af_audit_record(c->srv->dir, c->caller.name, "user.unlock",
+			     username_of(user), NULL);
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(c, st,
+				    "unlocked, but the audit event could not "
+				    "be written");
+		goto out;
+	}
+	af_admin__ok(c);
+out:
+	json_decref(user);
+}
+
+void af_admin__user_remove(af_admin_call *c)
+{
+	json_t *user = path_user(c);
+	af_dir_status st;
+
+	if (user == NULL)
+		return;
+	/*
+	 * The user goes first, so that no new session can start; then the
+	 * sessions it still has are ended.
+	 */
+	st = af_dir_user_remove(c->srv->dir, c->caller.name, username_of(user));
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(c, st, NULL);
+		goto out;
+	}
+	if (af_session_end_user(c->srv, username_of(user)) < 0) {
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+				"user removed, but their sessions could not "
+				"be ended: run sessions end");
+		goto out;
+	}
+	af_admin__ok(c);
+out:
+	json_decref(user);
+}

@@ -1,0 +1,238 @@
+/* Command-line and JSON helpers of authflowctl. */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "args.h"
+#include "common/util.h"
+
+const char *af_ctl_strerror(af_ctl_status st)
+{
+	switch (st) {
+#define AF_CTL_XX(name, value, text) \
+	case AF_CTL_##name:          \
+		return text;
+		AF_CTL_STATUS_MAP(AF_CTL_XX)
+#undef AF_CTL_XX
+	}
+	return "unknown status";
+}
+
+af_ctl_status af_ctl_parse_onoff(const char *s, int *out)
+{
+	if (s == NULL || out == NULL)
+		return AF_CTL_ERR_ARG;
+	if (strcmp(s, "on") == 0) {
+		*out = 1;
+		return AF_CTL_OK;
+	}
+	if (strcmp(s, "off") == 0) {
+		*out = 0;
+		return AF_CTL_OK;
+	}
+	return AF_CTL_ERR_ARG;
+}
+
+af_ctl_status af_ctl_parse_long(const char *s, long min, long max, long *out)
+{
+	const char *digits;
+	char *end = NULL;
+	long v;
+
+	if (s == NULL || out == NULL || min > max)
+		return AF_CTL_ERR_ARG;
+	digits = (s[0] == '-' && min < 0) ? s + 1 : s;
+	/* strtol would take blanks and a '+' sign; the caller's text may not.
+	 */
+	if (*digits < '0' || *digits > '9')
+		return AF_CTL_ERR_ARG;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return AF_CTL_ERR_ARG;
+	*out = v;
+	return AF_CTL_OK;
+}
+
+af_ctl_status af_ctl_read_line(FILE *in, char *buf, size_t cap)
+{
+	af_ctl_status st = AF_CTL_OK;
+	size_t n = 0;
+	int c;
+
+	if (in == NULL || buf == NULL || cap < 2)
+		return AF_CTL_ERR_ARG;
+	/*
+	 * One byte at a time, so that nothing after the line is taken from
+	 * the stream and the line is never in a buffer of our own that we
+	 * would forget to wipe.
+	 */
+	for (;;) {
+		c = getc(in);
+		if (c == EOF || c == '\n' || c == '\r')
+			break;
+		if (c == '\0') {
+			st = AF_CTL_ERR_ARG;
+			break;
+		}
+		if (n + 1 >= cap) {
+			st = AF_CTL_ERR_TOO_LONG;
+			break;
+		}
+		buf[n++] = (char)c;
+	}
+	if (st == AF_CTL_OK && c == EOF && ferror(in))
+		st = AF_CTL_ERR_IO;
+	if (st == AF_CTL_OK && n == 0)
+		st = AF_CTL_ERR_EMPTY;
+	if (st != AF_CTL_OK) {
+		OPENSSL_cleanse(buf, cap);
+		return st;
+	}
+	buf[n] = '\0';
+	return AF_CTL_OK;
+}
+
+/*
+ * jansson makes no string of text that is not valid UTF-8; that is the
+ * caller's text at fault far more often than a lack of memory, so it is
+ * reported as a bad argument.
+ */
+static af_ctl_status append_string(json_t *arr, const char *value)
+{
+	json_t *v = json_string(value);
+
+	if (v == NULL)
+		return AF_CTL_ERR_ARG;
+	if (json_array_append_new(arr, v) != 0)
+		return AF_CTL_ERR_NOMEM;
+	return AF_CTL_OK;
+}
+
+af_ctl_status af_ctl_append(json_t *obj, const char *key, const char *value)
+{
+	json_t *arr;
+
+	if (!json_is_object(obj) || key == NULL || value == NULL)
+		return AF_CTL_ERR_ARG;
+	arr = json_object_get(obj, key);
+	if (arr == NULL) {
+		arr = json_array();
+		if (arr == NULL || json_object_set_new(obj, key, arr) != 0)
+			return AF_CTL_ERR_NOMEM;
+	}
+	if (!json_is_array(arr))
+		return AF_CTL_ERR_ARG;
+	return append_string(arr, value);
+}
+
+af_ctl_status af_ctl_claim(json_t *claims, const char *spec)
+{
+	char name[AF_CTL_CLAIM_MAX + 1];
+	const char *eq;
+	json_t *attr;
+	size_t len, nlen;
+
+	if (!json_is_object(claims) || spec == NULL)
+		return AF_CTL_ERR_ARG;
+	len = strlen(spec);
+	eq = strchr(spec, '=');
+	if (len > AF_CTL_CLAIM_MAX || eq == NULL || eq == spec || eq[1] == '\0')
+		return AF_CTL_ERR_ARG;
+	nlen = (size_t)(eq - spec);
+	memcpy(name, spec, nlen);
+	name[nlen] = '\0';
+	if (json_object_get(claims, name) != NULL)
+		return AF_CTL_ERR_DUPLICATE;
+	/* As in append_string(): no string means text that is not UTF-8. */
+	attr = json_string(eq + 1);
+	if (attr == NULL)
+		return AF_CTL_ERR_ARG;
+	if (json_object_set_new(claims, name, attr) != 0)
+		return AF_CTL_ERR_ARG;
+	return AF_CTL_OK;
+}
+
+af_ctl_status af_ctl_join(const json_t *arr, const char *sep, char **out)
+{
+	size_t i, n, len = 0, seplen, slen;
+	const char *s;
+	char *buf;
+	int first = 1;
+
+	if (sep == NULL || out == NULL || (arr != NULL && !json_is_array(arr)))
+		return AF_CTL_ERR_ARG;
+	*out = NULL;
+	seplen = strlen(sep);
+	n = arr == NULL ? 0 : json_array_size(arr);
+	for (i = 0; i < n; i++) {
+		s = json_string_value(json_array_get(arr, i));
+		if (s == NULL)
+			continue;
+		slen = strlen(s);
+		/* Checked before the sum, so the sum cannot wrap. */
+		if (slen > AF_CTL_JOIN_MAX ||
+		    len + slen + seplen > AF_CTL_JOIN_MAX)
+			return AF_CTL_ERR_TOO_LONG;
+		len += slen + (first ? 0 : seplen);
+		first = 0;
+	}
+	buf = malloc(len + 1);
+	if (buf == NULL)
+		return AF_CTL_ERR_NOMEM;
+	len = 0;
+	first = 1;
+	for (i = 0; i < n; i++) {
+		s = json_string_value(json_array_get(arr, i));
+		if (s == NULL)
+			continue;
+		if (!first) {
+			memcpy(buf + len, sep, seplen);
+			len += seplen;
+		}
+		slen = strlen(s);
+		memcpy(buf + len, s, slen);
+		len += slen;
+		first = 0;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return AF_CTL_OK;
+}
+
+void af_ctl_time(const json_t *v, char *out, size_t cap)
+{
+	json_int_t t;
+
+	if (out == NULL || cap == 0)
+		return;
+	out[0] = '\0';
+	if (cap < 32)
+		return;
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		out[0] = '-';
+		out[1] = '\0';
+		return;
+	}
+	t = json_integer_value(v);
+	af_time_iso8601((int64_t)t, out, cap);
+	if (out[0] == '\0') {
+		/* A year too far out for the calendar functions. */
+		out[0] = '-';
+		out[1] = '\0';
+	}
+}
+
+void af_ctl_one_line(char *s)
+{
+	if (s == NULL)
+		return;
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+	}
+}

@@ -1,0 +1,69 @@
+/*
+ * The commands of authflowctl, one function per command group. Each takes
+ * the command line from the group's name on (argv[0] is "user", "app",
+ * ...), parses it with getopt_long, sends the request through the
+ * context's HTTP client, prints the answer, and returns the exit status:
+ *
+ *   AF_CTL_EXIT_OK           done
+ *   AF_CTL_EXIT_REFUSED      the server answered 4xx or 5xx; its message
+ *                            is on stderr
+ *   AF_CTL_EXIT_USAGE        a malformed command line or input
+ *   AF_CTL_EXIT_UNREACHABLE  no admin API answer from the server
+ *
+ * Every failure prints exactly one line on stderr, "authflowctl: ...",
+ * and nothing on stdout.
+ *
+ * Thread-safety: single-threaded; getopt_long keeps its state in
+ * globals of the C library.
+ */
+#ifndef AUTHFLOW_CTL_COMMANDS_H
+#define AUTHFLOW_CTL_COMMANDS_H
+
+#include <stdio.h>
+
+#include "http.h"
+
+#if defined(__GNUC__)
+#define AF_CTL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define AF_CTL_PRINTF(a, b)
+#endif
+
+#define AF_CTL_EXIT_OK		0
+#define AF_CTL_EXIT_REFUSED	1
+#define AF_CTL_EXIT_USAGE	2
+#define AF_CTL_EXIT_UNREACHABLE 3
+
+/* What every command needs; made and owned by main(). */
+typedef struct af_ctl {
+	af_ctl_http *http; /* lent; NULL until the URL is known */
+	int json;	   /* --json: print the server's JSON as it came */
+	int have_token;	   /* an admin token was given */
+} af_ctl;
+
+/* One command group: the exit status (see above). */
+typedef int (*af_ctl_command_fn)(af_ctl *ctl, int argc, char **argv);
+
+int af_ctl_cmd_status(af_ctl *ctl, int argc, char **argv);
+int af_ctl_cmd_user(af_ctl *ctl, int argc, char **argv);
+int af_ctl_cmd_group(af_ctl *ctl, int argc, char **argv);
+int af_ctl_cmd_ou(af_ctl *ctl, int argc, char **argv);
+int af_ctl_cmd_policy(af_ctl *ctl, int argc, char **argv);
+int af_ctl_cmd_app(af_ctl *ctl, int argc, char **argv);
+int af_ctl_cmd_keys(af_ctl *ctl, int argc, char **argv);
+int af_ctl_cmd_sessions(af_ctl *ctl, int argc, char **argv);
+int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv);
+
+/* Writes the usage text (every command and option) to out. */
+void af_ctl_usage(FILE *out);
+
+/*
+ * Prints "authflowctl: <message>" as one line on stderr (control
+ * characters in the message become '?') and returns code.
+ */
+int af_ctl_fail(int code, const char *fmt, ...) AF_CTL_PRINTF(2, 3);
+
+/* As af_ctl_fail() with AF_CTL_EXIT_USAGE and a pointer to --help. */
+int af_ctl_usage_fail(const char *fmt, ...) AF_CTL_PRINTF(1, 2);
+
+#endif /* AUTHFLOW_CTL_COMMANDS_H */

@@ -1,0 +1,213 @@
+/*
+ * authflowctl: the administrators' command-line tool for authflow, a
+ * client of the admin API (/admin/v1/).
+ *
+ *   authflowctl [--url URL] [--token TOKEN] [--json] COMMAND ...
+ *
+ * URL and token also come from AUTHFLOW_URL and AUTHFLOW_ADMIN_TOKEN
+ * (the options win). Exit status: 0 done, 1 refused by the server, 2 bad
+ * usage, 3 cannot reach the server; every failure is one line on stderr.
+ * This file reads the global options and hands the rest of the command
+ * line to the command group named (commands.c).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "commands.h"
+#include "http.h"
+
+#define DEFAULT_URL "http://127.0.0.1:8080"
+#define ENV_URL	    "AUTHFLOW_URL"
+#define ENV_TOKEN   "AUTHFLOW_ADMIN_TOKEN"
+
+struct global_opts {
+	const char *url;
+	char *token; /* points into argv or the environment */
+	int token_from_argv;
+};
+
+static const struct command {
+	const char *name;
+	af_ctl_command_fn run;
+} commands[] = {
+	{"status", af_ctl_cmd_status}, {"user", af_ctl_cmd_user},
+	{"group", af_ctl_cmd_group},   {"ou", af_ctl_cmd_ou},
+	{"policy", af_ctl_cmd_policy}, {"app", af_ctl_cmd_app},
+	{"keys", af_ctl_cmd_keys},     {"sessions", af_ctl_cmd_sessions},
+	{"audit", af_ctl_cmd_audit},
+};
+
+/* An environment variable, with "" taken as not set. */
+static char *env(const char *name)
+{
+	char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/*
+ * The option getopt_long refused, without any "=value" (which could be a
+ * mistyped --token).
+ */
+static const char *refused_option(char **argv, char *buf, size_t cap)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : NULL;
+	size_t n;
+
+	if (arg != NULL && strncmp(arg, "--", 2) == 0) {
+		n = strcspn(arg, "=");
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(buf, arg, n);
+		buf[n] = '\0';
+	} else if (optopt > 0x20 && optopt < 0x7f) {
+		buf[0] = '-';
+		buf[1] = (char)optopt;
+		buf[2] = '\0';
+	} else {
+		buf[0] = '?';
+		buf[1] = '\0';
+	}
+	return buf;
+}
+
+/*
+ * Reads the options before COMMAND. Returns -1 to go on (optind at the
+ * command), or the exit status to stop with.
+ */
+static int parse_global(af_ctl *ctl, struct global_opts *g, int argc,
+			char **argv)
+{
+	static const struct option opts[] = {
+		{"url", required_argument, NULL, 'u'},
+		{"token", required_argument, NULL, 't'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	char buf[64];
+	int c;
+
+	/* '+': stop at the command, whose options are its own. */
+	optind = 0;
+	opterr = 0;
+	for (;;) {
+		c = getopt_long(argc, argv, "+:h", opts, NULL);
+		if (c == -1)
+			break;
+		switch (c) {
+		case 'u':
+			g->url = optarg;
+			break;
+		case 't':
+			g->token = optarg;
+			g->token_from_argv = 1;
+			break;
+		case 'j':
+			ctl->json = 1;
+			break;
+		case 'h':
+			af_ctl_usage(stdout);
+			return AF_CTL_EXIT_OK;
+		case ':':
+			return af_ctl_usage_fail(
+				"%s needs a value",
+				refused_option(argv, buf, sizeof(buf)));
+		default:
+			return af_ctl_usage_fail(
+				"unknown option %s",
+				refused_option(argv, buf, sizeof(buf)));
+		}
+	}
+	if (optind >= argc)
+		return af_ctl_usage_fail("missing command");
+	return -1;
+}
+
+/* Makes the HTTP client; the exit status. */
+static int connect_ctl(af_ctl *ctl, struct global_opts *g)
+{
+	af_ctl_http_status st;
+
+	if (g->url == NULL)
+		g->url = env(ENV_URL);
+	if (g->url == NULL)
+		g->url = DEFAULT_URL;
+	if (g->token == NULL)
+		g->token = env(ENV_TOKEN);
+	st = af_ctl_http_new(g->url, g->token, &ctl->http);
+	/*
+	 * The client has its own copy now. The one on the command line is
+	 * wiped so that it leaves this process's memory (and its
+	 * /proc/PID/cmdline); the environment is the C library's to keep.
+	 */
+	if (g->token_from_argv)
+		OPENSSL_cleanse(g->token, strlen(g->token));
+	if (st == AF_CTL_HTTP_ERR_URL || st == AF_CTL_HTTP_ERR_TOKEN)
+		return af_ctl_usage_fail("%s", af_ctl_http_strerror(st));
+	if (st != AF_CTL_HTTP_OK)
+		return af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s",
+				   af_ctl_http_strerror(st));
+	ctl->have_token = g->token != NULL;
+	return AF_CTL_EXIT_OK;
+}
+
+static int run(af_ctl *ctl, int argc, char **argv)
+{
+	struct global_opts g = {NULL, NULL, 0};
+	const char *name;
+	size_t i;
+	int rc;
+
+	rc = parse_global(ctl, &g, argc, argv);
+	if (rc != -1) {
+		if (g.token_from_argv)
+			OPENSSL_cleanse(g.token, strlen(g.token));
+		return rc;
+	}
+	rc = connect_ctl(ctl, &g);
+	if (rc != AF_CTL_EXIT_OK)
+		return rc;
+	name = argv[optind];
+	if (strcmp(name, "help") == 0) {
+		af_ctl_usage(stdout);
+		return AF_CTL_EXIT_OK;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(name, commands[i].name) == 0)
+			return commands[i].run(ctl, argc - optind,
+					       argv + optind);
+	}
+	return af_ctl_usage_fail("unknown command '%s'", name);
+}
+
+int main(int argc, char **argv)
+{
+	af_ctl ctl = {NULL, 0, 0};
+	int rc;
+
+	/*
+	 * Before any other call into either library: every block jansson
+	 * and libcurl free is wiped first (see http.h), which covers their
+	 * copies of the token, passwords and client secrets.
+	 */
+	json_set_alloc_funcs(af_secmem_malloc, af_secmem_free);
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, af_secmem_malloc,
+				 af_secmem_free, af_secmem_realloc,
+				 af_secmem_strdup,
+				 af_secmem_calloc) != CURLE_OK)
+		return af_ctl_fail(AF_CTL_EXIT_REFUSED,
+				   "cannot start the HTTP library");
+	rc = run(&ctl, argc, argv);
+	af_ctl_http_free(ctl.http);
+	curl_global_cleanup();
+	if (fflush(stdout) != 0 && rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_fail(AF_CTL_EXIT_REFUSED, "cannot write output");
+	return rc;
+}

@@ -1,0 +1,280 @@
+/* Aligned, terminal-safe text tables for authflowctl. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "table.h"
+
+struct af_table {
+	size_t ncols;
+	size_t nrows; /* rows below the header */
+	size_t cap;   /* rows the cells array has room for */
+	char **cells; /* (1 + nrows) * ncols, header first */
+	size_t widths[AF_TABLE_COLS_MAX]; /* widest cell of each column */
+};
+
+static const char empty_cell[] = "-";
+
+const char *af_table_strerror(af_table_status st)
+{
+	switch (st) {
+#define AF_TABLE_XX(name, value, text) \
+	case AF_TABLE_##name:          \
+		return text;
+		AF_TABLE_STATUS_MAP(AF_TABLE_XX)
+#undef AF_TABLE_XX
+	}
+	return "unknown table status";
+}
+
+/*
+ * Decodes one UTF-8 sequence of at most len bytes at s into *cp. Returns
+ * its length, or 0 when it is not valid UTF-8: a stray continuation byte,
+ * a truncated sequence, an overlong form, a surrogate or a value past
+ * U+10FFFF.
+ */
+static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	static const uint32_t min_of[] = {0, 0, 0x80, 0x800, 0x10000};
+	size_t n, i;
+	uint32_t v;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+		v = s[0] & 0x1fu;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		v = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		v = s[0] & 0x07u;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3fu);
+	}
+	if (v < min_of[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+/*
+ * Characters that must not reach a terminal as they are: C0 and C1
+ * controls and DEL (cursor movement, escape sequences), and the Unicode
+ * bidirectional controls that reorder how the text around them reads.
+ */
+static int unsafe_code_point(uint32_t cp)
+{
+	if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
+		return 1;
+	if (cp == 0x061c || cp == 0x200e || cp == 0x200f)
+		return 1;
+	return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Code points of a string known to be valid UTF-8. */
+static size_t utf8_width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s != '\0'; s++) {
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	}
+	return w;
+}
+
+af_table_status af_table_clean(const char *text, char **out, size_t *width)
+{
+	const unsigned char *s = (const unsigned char *)(text ? text : "");
+	size_t len, i = 0, o = 0, w = 0, n;
+	uint32_t cp = 0;
+	char *buf;
+
+	if (out == NULL)
+		return AF_TABLE_ERR_ARG;
+	*out = NULL;
+	len = strlen((const char *)s);
+	if (len > AF_TABLE_CELL_MAX)
+		return AF_TABLE_ERR_LIMIT;
+	/* Every replacement is one byte for at least one byte taken. */
+	buf = malloc(len + 1);
+	if (buf == NULL)
+		return AF_TABLE_ERR_NOMEM;
+	while (i < len) {
+		n = utf8_decode(s + i, len - i, &cp);
+		if (n == 0 || unsafe_code_point(cp)) {
+			buf[o++] = '?';
+			i += n == 0 ? 1 : n;
+		} else {
+			memcpy(buf + o, s + i, n);
+			o += n;
+			i += n;
+		}
+		w++;
+	}
+	buf[o] = '\0';
+	*out = buf;
+	if (width != NULL)
+		*width = w;
+	return AF_TABLE_OK;
+}
+
+/* Cleans one cell into *slot, an empty one as "-", and widens its column. */
+static af_table_status set_cell(af_table *t, size_t col, const char *text,
+				char **slot)
+{
+	af_table_status st;
+	size_t w = 0;
+	char *c = NULL;
+
+	if (text == NULL || text[0] == '\0')
+		text = empty_cell;
+	st = af_table_clean(text, &c, &w);
+	if (st != AF_TABLE_OK)
+		return st;
+	*slot = c;
+	if (w > t->widths[col])
+		t->widths[col] = w;
+	return AF_TABLE_OK;
+}
+
+af_table_status af_table_new(const char *const *headers, size_t ncols,
+			     af_table **out)
+{
+	af_table_status st = AF_TABLE_ERR_NOMEM;
+	af_table *t;
+	size_t i;
+
+	if (out == NULL)
+		return AF_TABLE_ERR_ARG;
+	*out = NULL;
+	if (headers == NULL || ncols == 0 || ncols > AF_TABLE_COLS_MAX)
+		return AF_TABLE_ERR_ARG;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return AF_TABLE_ERR_NOMEM;
+	t->ncols = ncols;
+	t->cap = 16;
+	t->cells = calloc(t->cap * ncols, sizeof(*t->cells));
+	if (t->cells == NULL)
+		goto out;
+	for (i = 0; i < ncols; i++) {
+		st = set_cell(t, i, headers[i], &t->cells[i]);
+		if (st != AF_TABLE_OK)
+			goto out;
+	}
+	*out = t;
+	t = NULL;
+	st = AF_TABLE_OK;
+out:
+	af_table_free(t);
+	return st;
+}
+
+void af_table_free(af_table *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	if (t->cells != NULL) {
+		for (i = 0; i < (t->nrows + 1) * t->ncols; i++)
+			free(t->cells[i]);
+		free(t->cells);
+	}
+	free(t);
+}
+
+/* Makes room for one more row; the cap on rows is checked by the caller. */
+static af_table_status grow(af_table *t)
+{
+	size_t cap;
+	char **cells;
+
+	if (t->nrows + 1 < t->cap)
+		return AF_TABLE_OK;
+	cap = t->cap * 2;
+	if (cap > AF_TABLE_ROWS_MAX + 1)
+		cap = AF_TABLE_ROWS_MAX + 1;
+	cells = realloc(t->cells, cap * t->ncols * sizeof(*cells));
+	if (cells == NULL)
+		return AF_TABLE_ERR_NOMEM;
+	t->cells = cells;
+	t->cap = cap;
+	return AF_TABLE_OK;
+}
+
+af_table_status af_table_add_row(af_table *t, const char *const *cells)
+{
+	size_t saved[AF_TABLE_COLS_MAX];
+	af_table_status st;
+	char **row;
+	size_t i;
+
+	if (t == NULL || cells == NULL)
+		return AF_TABLE_ERR_ARG;
+	if (t->nrows >= AF_TABLE_ROWS_MAX)
+		return AF_TABLE_ERR_LIMIT;
+	st = grow(t);
+	if (st != AF_TABLE_OK)
+		return st;
+	memcpy(saved, t->widths, sizeof(saved));
+	row = t->cells + (t->nrows + 1) * t->ncols;
+	for (i = 0; i < t->ncols; i++) {
+		row[i] = NULL;
+		st = set_cell(t, i, cells[i], &row[i]);
+		if (st != AF_TABLE_OK)
+			break;
+	}
+	if (st != AF_TABLE_OK) {
+		/* Leave the table as it was: no half row, no wider column. */
+		while (i > 0)
+			free(row[--i]);
+		memcpy(t->widths, saved, sizeof(saved));
+		return st;
+	}
+	t->nrows++;
+	return AF_TABLE_OK;
+}
+
+size_t af_table_rows(const af_table *t)
+{
+	return t == NULL ? 0 : t->nrows;
+}
+
+static void pad(FILE *out, size_t n)
+{
+	while (n-- > 0)
+		putc(' ', out);
+}
+
+af_table_status af_table_print(const af_table *t, FILE *out)
+{
+	const char *cell;
+	size_t r, c;
+
+	if (t == NULL || out == NULL)
+		return AF_TABLE_ERR_ARG;
+	for (r = 0; r <= t->nrows; r++) {
+		for (c = 0; c < t->ncols; c++) {
+			cell = t->cells[r * t->ncols + c];
+			fputs(cell, out);
+			if (c + 1 < t->ncols)
+				pad(out, t->widths[c] - utf8_width(cell) +
+						 AF_TABLE_GAP);
+		}
+		putc('\n', out);
+	}
+	return ferror(out) ? AF_TABLE_ERR_IO : AF_TABLE_OK;
+}

@@ -1,0 +1,435 @@
+/*
+ * The demo: seeded data and a built-in relying party. The relying party
+ * talks to this server over HTTP, exactly as an outside application
+ * would: authorize with PKCE, token with client_secret_basic, userinfo,
+ * and it checks the id_token's signature, issuer, audience, expiry and
+ * nonce before it shows anything.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "demo/demo.h"
+#include "web/page.h"
+
+#define DEMO_STATE_TTL_S    600
+#define DEMO_REPLY_MAX	    (256 * 1024)
+#define QLIK_STYLE_REDIRECT "http://127.0.0.1:9000/login/callback"
+
+static void cb_url(const af_server *srv, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/demo/callback", srv->cfg.issuer);
+}
+
+static int seed(af_server *srv, char *err, size_t errlen)
+{
+	json_t *spec = NULL, *app = NULL;
+	char uri[512], back[512], derr[AF_DIR_ERR_BUF];
+	char secret[AF_DIR_SECRET_BUF];
+	af_dir_status st;
+	int rc = -1;
+
+	spec = json_pack("{s:s, s:b, s:b}", "name", "demo-users", "sso", 1,
+			 "remote_access", 0);
+	st = af_dir_policy_add(srv->dir, "demo", spec, derr, sizeof(derr));
+	json_decref(spec);
+	if (st != AF_DIR_OK && st != AF_DIR_EXISTS)
+		goto fail;
+	spec = json_pack("{s:s, s:s, s:s, s:b}", "username", AF_DEMO_USER,
+			 "name", "Alice Demo", "email", "alice@example.com",
+			 "email_verified", 1);
+	st = af_dir_user_add(srv->dir, "demo", spec, AF_DEMO_PASSWORD, NULL,
+			     derr, sizeof(derr));
+	json_decref(spec);
+	if (st != AF_DIR_OK && st != AF_DIR_EXISTS)
+		goto fail;
+	st = af_dir_policy_assign(srv->dir, "demo", "demo-users",
+				  AF_DIR_TARGET_USER, AF_DEMO_USER, derr,
+				  sizeof(derr));
+	if (st != AF_DIR_OK)
+		goto fail;
+
+	cb_url(srv, uri, sizeof(uri));
+	snprintf(back, sizeof(back), "%s/demo", srv->cfg.issuer);
+	st = af_dir_app_get_by_name(srv->dir, AF_DEMO_APP, &app);
+	if (st == AF_DIR_NOT_FOUND) {
+		spec = json_pack("{s:s, s:s, s:[s,s], s:[s], s:b, s:{s:s}}",
+				 "name", AF_DEMO_APP, "display_name",
+				 "authflow demo app", "redirect_uris", uri,
+				 QLIK_STYLE_REDIRECT, "post_logout_uris", back,
+				 "allow_refresh", 1, "deployment", "mode",
+				 "all");
+		st = af_dir_app_add(srv->dir, "demo", spec, &app, secret,
+				    sizeof(secret), derr, sizeof(derr));
+		json_decref(spec);
+		OPENSSL_cleanse(secret, sizeof(secret));
+	}
+	if (st != AF_DIR_OK)
+		goto fail;
+	snprintf(srv->demo_client_id, sizeof(srv->demo_client_id), "%s",
+		 json_string_value(json_object_get(app, "client_id")));
+	/* Only a hash of the secret is kept: make a new one to show. */
+	st = af_dir_app_rotate_secret(srv->dir, "demo", srv->demo_client_id,
+				      srv->demo_client_secret,
+				      sizeof(srv->demo_client_secret));
+	if (st != AF_DIR_OK)
+		goto fail;
+	rc = 0;
+	goto out;
+fail:
+	snprintf(err, errlen, "demo data: %s%s%s", af_dir_strerror(st),
+		 derr[0] != '\0' ? ": " : "", derr);
+out:
+	json_decref(app);
+	return rc;
+}
+
+static int write_demo_json(af_server *srv, const char *admin_token, char *err,
+			   size_t errlen)
+{
+	char path[600], metadata[512], redirect[512];
+	json_t *o;
+	char *text = NULL;
+	int fd = -1, rc = -1;
+	size_t n;
+
+	snprintf(metadata, sizeof(metadata),
+		 "%s/.well-known/openid-configuration", srv->cfg.issuer);
+	cb_url(srv, redirect, sizeof(redirect));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "issuer",
+		      srv->cfg.issuer, "metadata_url", metadata, "client_id",
+		      srv->demo_client_id, "client_secret",
+		      srv->demo_client_secret, "redirect_uri", redirect,
+		      "admin_token", admin_token, "username", AF_DEMO_USER,
+		      "password", AF_DEMO_PASSWORD);
+	if (o != NULL)
+		text = json_dumps(o, JSON_INDENT(2));
+	json_decref(o);
+	if (text == NULL)
+		goto out;
+	snprintf(path, sizeof(path), "%s/demo.json", srv->cfg.state_dir);
+	(void)unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot write %s", path);
+		goto out;
+	}
+	n = strlen(text);
+	if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1) {
+		snprintf(err, errlen, "cannot write %s", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (text != NULL) {
+		OPENSSL_cleanse(text, strlen(text));
+		free(text);
+	}
+	return rc;
+}
+
+int af_demo_setup(af_server *srv, const char *admin_token, char *err,
+		  size_t errlen)
+{
+	if (seed(srv, err, errlen) != 0)
+		return -1;
+	return write_demo_json(srv, admin_token, err, errlen);
+}
+
+void af_h_demo(af_server *srv, af_req *req, af_resp *resp)
+{
+	af_buf b;
+
+	(void)req;
+	af_buf_init(&b, 16384);
+	af_page_begin(&b, "authflow demo");
+	af_buf_puts(&b, "<h1>authflow demo application</h1>"
+			"<p>This page is a relying party built into the demo. "
+			"It signs you in with OpenID Connect (code flow with "
+			"PKCE) and shows what it learns about you.</p>"
+			"<p>User name <code>" AF_DEMO_USER "</code>, password "
+			"<code>" AF_DEMO_PASSWORD "</code>.</p>"
+			"<p><a href=\"/demo/login\">Sign in with authflow</a>"
+			"</p><dl><dt>Metadata URL</dt><dd><code>");
+	af_buf_html(&b, srv->cfg.issuer);
+	af_buf_puts(&b, "/.well-known/openid-configuration</code></dd>"
+			"<dt>Client id</dt><dd><code>");
+	af_buf_html(&b, srv->demo_client_id);
+	af_buf_puts(&b, "</code></dd></dl>");
+	af_page_end(&b);
+	af_page_send(resp, 200, &b);
+}
+
+void af_h_demo_login(af_server *srv, af_req *req, af_resp *resp)
+{
+	char state[48], nonce[48], verifier[64], challenge[64], key[96];
+	char redirect[512];
+	uint8_t d[32];
+	json_t *o;
+	char *text = NULL, *url = NULL;
+	af_buf b;
+
+	(void)req;
+	if (af_random_token(24, state, sizeof(state)) != 0 ||
+	    af_random_token(24, nonce, sizeof(nonce)) != 0 ||
+	    af_random_token(32, verifier, sizeof(verifier)) != 0)
+		goto fail;
+	af_sha256(verifier, strlen(verifier), d);
+	if (af_b64url_encode(d, sizeof(d), challenge, sizeof(challenge)) != 0)
+		goto fail;
+	o = json_pack("{s:s, s:s}", "nonce", nonce, "verifier", verifier);
+	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	snprintf(key, sizeof(key), "demo_rp:%s", state);
+	if (text == NULL ||
+	    store_set(srv->store, key, text, strlen(text),
+		      (uint64_t)DEMO_STATE_TTL_S * 1000, 0) != STORE_OK)
+		goto fail;
+	cb_url(srv, redirect, sizeof(redirect));
+	af_buf_init(&b, 4096);
+	af_buf_printf(&b, "/authorize?response_type=code&client_id=");
+	af_buf_urlenc(&b, srv->demo_client_id);
+	af_buf_puts(&b, "&redirect_uri=");
+	af_buf_urlenc(&b, redirect);
+	af_buf_puts(&b, "&scope=openid%20profile%20email%20groups&state=");
+	af_buf_puts(&b, state);
+	af_buf_puts(&b, "&nonce=");
+	af_buf_puts(&b, nonce);
+	af_buf_puts(&b, "&code_challenge=");
+	af_buf_puts(&b, challenge);
+	af_buf_puts(&b, "&code_challenge_method=S256");
+	url = af_buf_take(&b, NULL);
+	if (url == NULL)
+		goto fail;
+	af_resp_redirect(resp, 302, url);
+	free(url);
+	free(text);
+	return;
+fail:
+	free(text);
+	af_page_error(resp, 503, "Demo unavailable",
+		      "The demo application could not start a sign-in.",
+		      "Try again in a moment.");
+}
+
+struct reply {
+	char *data;
+	size_t len;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct reply *r = arg;
+	size_t n = size * nmemb;
+	char *nd;
+
+	if (n > DEMO_REPLY_MAX - r->len)
+		return 0;
+	nd = realloc(r->data, r->len + n + 1);
+	if (nd == NULL)
+		return 0;
+	r->data = nd;
+	memcpy(r->data + r->len, ptr, n);
+	r->len += n;
+	r->data[r->len] = '\0';
+	return n;
+}
+
+/*
+ * One HTTP call from the demo relying party to this server. Returns the
+ * parsed JSON answer (new reference) or NULL.
+ */
+static json_t *call(const af_server *srv, const char *path, const char *form,
+		    const char *bearer, long *status)
+{
+	char url[512], auth[4200];
+	struct curl_slist *h = NULL;
+	struct reply r = {NULL, 0};
+	json_t *out = NULL;
+	CURL *c;
+
+	*status = 0;
+	c = curl_easy_init();
+	if (c == NULL)
+		return NULL;
+	snprintf(url, sizeof(url), "%s%s", srv->cfg.issuer, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	if (form != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, srv->demo_client_id);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, srv->demo_client_secret);
+	}
+	if (bearer != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+			 bearer);
+		h = curl_slist_append(h, auth);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		OPENSSL_cleanse(auth, sizeof(auth));
+	}
+	if (curl_easy_perform(c) == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		if (r.data != NULL)
+			out = json_loadb(r.data, r.len, 0, NULL);
+	}
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	if (r.data != NULL) {
+		OPENSSL_cleanse(r.data, r.len);
+		free(r.data);
+	}
+	return out;
+}
+
+/* Checks the id_token as a relying party must; NULL or the reason. */
+static const char *check_id_token(af_server *srv, const char *jwt,
+				  const char *nonce, json_t **claims)
+{
+	json_t *c = NULL;
+	const char *aud;
+
+	if (jwt == NULL ||
+	    af_jwt_verify(srv->keys, jwt, strlen(jwt), &c) != JOSE_OK)
+		return "the id_token signature does not verify";
+	*claims = c;
+	if (!json_is_string(json_object_get(c, "iss")) ||
+	    strcmp(json_string_value(json_object_get(c, "iss")),
+		   srv->cfg.issuer) != 0)
+		return "the id_token comes from another issuer";
+	aud = json_string_value(json_object_get(c, "aud"));
+	if (aud == NULL || strcmp(aud, srv->demo_client_id) != 0)
+		return "the id_token is for another application";
+	if (json_integer_value(json_object_get(c, "exp")) < af_now())
+		return "the id_token has expired";
+	if (!json_is_string(json_object_get(c, "nonce")) ||
+	    !af_ct_streq(json_string_value(json_object_get(c, "nonce")), nonce))
+		return "the id_token nonce does not match";
+	return NULL;
+}
+
+static void claims_list(af_buf *b, json_t *claims)
+{
+	const char *k;
+	json_t *v;
+
+	af_buf_puts(b, "<dl>");
+	json_object_foreach(claims, k, v)
+	{
+		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+		af_buf_puts(b, "<dt>");
+		af_buf_html(b, k);
+		af_buf_puts(b, "</dt><dd><code>");
+		af_buf_html(b, text != NULL ? text : "?");
+		af_buf_puts(b, "</code></dd>");
+		free(text);
+	}
+	af_buf_puts(b, "</dl>");
+}
+
+static void show_result(af_server *srv, af_resp *resp, json_t *claims,
+			json_t *userinfo, const char *id_token)
+{
+	af_buf b;
+
+	af_buf_init(&b, 65536);
+	af_page_begin(&b, "Signed in");
+	af_buf_puts(&b, "<h1>Signed in</h1><p class=\"msg info\">The demo "
+			"application verified your id_token.</p>"
+			"<h2>id_token claims</h2>");
+	claims_list(&b, claims);
+	if (userinfo != NULL) {
+		af_buf_puts(&b, "<h2>userinfo</h2>");
+		claims_list(&b, userinfo);
+	}
+	af_buf_puts(&b, "<p><a href=\"/logout?post_logout_redirect_uri=");
+	af_buf_urlenc(&b, srv->cfg.issuer);
+	af_buf_puts(&b, "%2Fdemo&id_token_hint=");
+	af_buf_urlenc(&b, id_token);
+	af_buf_puts(&b, "\">Sign out</a></p>");
+	af_page_end(&b);
+	af_page_send(resp, 200, &b);
+}
+
+void af_h_demo_callback(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *code = af_req_param(req, "code");
+	const char *state = af_req_param(req, "state");
+	const char *iss = af_req_param(req, "iss");
+	const char *error = af_req_param(req, "error");
+	char key[96], redirect[512];
+	json_t *saved = NULL, *tokens = NULL, *claims = NULL, *ui = NULL;
+	store_value v = {0};
+	const char *why = NULL;
+	af_buf form;
+	char *body = NULL;
+	long status;
+
+	af_buf_init(&form, 4096);
+	if (error != NULL) {
+		why = error;
+		goto out;
+	}
+	if (code == NULL || state == NULL || strlen(state) > 64 ||
+	    iss == NULL || strcmp(iss, srv->cfg.issuer) != 0) {
+		why = "the answer from the sign-in service is incomplete";
+		goto out;
+	}
+	snprintf(key, sizeof(key), "demo_rp:%s", state);
+	if (store_getdel(srv->store, key, &v) != STORE_OK) {
+		why = "unknown or reused state";
+		goto out;
+	}
+	saved = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	cb_url(srv, redirect, sizeof(redirect));
+	af_buf_puts(&form, "grant_type=authorization_code&code=");
+	af_buf_urlenc(&form, code);
+	af_buf_puts(&form, "&redirect_uri=");
+	af_buf_urlenc(&form, redirect);
+	af_buf_puts(&form, "&code_verifier=");
+	af_buf_urlenc(&form,
+		      json_string_value(json_object_get(saved, "verifier")));
+	body = af_buf_take(&form, NULL);
+	tokens = body != NULL ? call(srv, "/token", body, NULL, &status) : NULL;
+	if (tokens == NULL || status != 200) {
+		why = "the token request failed";
+		goto out;
+	}
+	why = check_id_token(
+		srv, json_string_value(json_object_get(tokens, "id_token")),
+		json_string_value(json_object_get(saved, "nonce")), &claims);
+	if (why != NULL)
+		goto out;
+	ui = call(srv, "/userinfo", NULL,
+		  json_string_value(json_object_get(tokens, "access_token")),
+		  &status);
+	show_result(srv, resp, claims, status == 200 ? ui : NULL,
+		    json_string_value(json_object_get(tokens, "id_token")));
+out:
+	if (why != NULL)
+		af_page_error(resp, 400, "Demo sign-in failed", why,
+			      "Start again from /demo.");
+	if (body != NULL) {
+		OPENSSL_cleanse(body, strlen(body));
+		free(body);
+	}
+	af_buf_cleanup(&form);
+	json_decref(saved);
+	json_decref(tokens);
+	json_decref(claims);
+	json_decref(ui);
+}

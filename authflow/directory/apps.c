@@ -1,0 +1,995 @@
+/* Application profiles: the relying parties, their client secrets and to
+ * whom they are deployed. */
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "directory/audit.h"
+#include "directory/directory.h"
+
+#define CLIENT_ID_PREFIX "af-"
+#define CLIENT_ID_RANDOM 16 /* bytes behind the prefix */
+#define SECRET_RANDOM	 32 /* bytes of a client secret */
+
+static const char *const deploy_lists[] = {"domains", "ous", "groups", "users"};
+static const af_dir_target deploy_kinds[] = {
+	AF_DIR_TARGET_DOMAIN, AF_DIR_TARGET_OU, AF_DIR_TARGET_GROUP,
+	AF_DIR_TARGET_USER};
+
+#define N_LISTS (sizeof(deploy_lists) / sizeof(deploy_lists[0]))
+
+/* The attributes of a user that an extra claim may carry. */
+static const char *const claim_sources[] = {
+	"username", "name", "email", "domain", "groups", "ous", "sub",
+};
+
+/* Claims the OIDC layer sets itself; an app may not redefine them. */
+static const char *const reserved_claims[] = {
+	"iss", "sub", "aud", "exp",	"iat",	     "auth_time", "nonce",
+	"acr", "amr", "azp", "at_hash", "c_hash",    "sid",	  "jti",
+	"nbf", "typ", "cnf", "scope",	"client_id",
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static int in_list(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(s, list[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static af_dir_status set_new(json_t *obj, const char *key, json_t *v)
+{
+	return json_object_set_new(obj, key, v) == 0 ? AF_DIR_OK : AF_DIR_NOMEM;
+}
+
+static af_dir_status audit(af_dir *dir, const char *actor, const char *action,
+			   const char *target, const json_t *detail, char *err,
+			   size_t errlen)
+{
+	af_dir_status rc = af_audit_record(dir, actor, action, target, detail);
+
+	if (rc != AF_DIR_OK) {
+		af_dir__err(err, errlen,
+			    "audit: the change was made but not recorded (%s)",
+			    af_dir_strerror(rc));
+		return AF_DIR_STORE;
+	}
+	return AF_DIR_OK;
+}
+
+/* "app:<client_id>" for a well-formed client id, else NOT_FOUND. */
+static af_dir_status app_key(char *key, size_t cap, const char *client_id)
+{
+	size_t n, plen = strlen(CLIENT_ID_PREFIX);
+
+	n = client_id != NULL ? strnlen(client_id, AF_DIR_CLIENT_ID_LEN + 1)
+			      : 0;
+	if (n != AF_DIR_CLIENT_ID_LEN ||
+	    strncmp(client_id, CLIENT_ID_PREFIX, plen) != 0)
+		return AF_DIR_NOT_FOUND;
+	for (size_t i = plen; i < n; i++) {
+		char c = client_id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return AF_DIR_NOT_FOUND;
+	}
+	return af_dir__key(key, cap, "app:", client_id);
+}
+
+/* The profile as handed out: without the hash of the secret. */
+static af_dir_status hand_out(const json_t *stored, json_t **out)
+{
+	json_t *app;
+
+	if (out == NULL)
+		return AF_DIR_OK;
+	*out = NULL;
+	app = json_deep_copy(stored);
+	if (app == NULL)
+		return AF_DIR_NOMEM;
+	if (json_object_del(app, "secret_sha256") != 0 &&
+	    json_object_get(app, "secret_sha256") != NULL) {
+		json_decref(app);
+		return AF_DIR_NOMEM;
+	}
+	*out = app;
+	return AF_DIR_OK;
+}
+
+static af_dir_status check_uris(const char *field, const json_t *v, size_t min,
+				json_t **out, char *err, size_t errlen)
+{
+	json_t *res, *u;
+	size_t i;
+
+	*out = NULL;
+	if (!json_is_array(v) || json_array_size(v) < min ||
+	    json_array_size(v) > AF_DIR_URIS_MAX) {
+		af_dir__err(err, errlen, "%s: must be an array of %zu..%d URIs",
+			    field, min, AF_DIR_URIS_MAX);
+		return AF_DIR_INVALID;
+	}
+	res = json_array();
+	if (res == NULL)
+		return AF_DIR_NOMEM;
+	json_array_foreach(v, i, u)
+	{
+		const char *s = json_string_value(u);
+		size_t n = s != NULL ? strnlen(s, AF_DIR_URI_MAX + 1) : 0;
+		int ok = n > 0 && n <= AF_DIR_URI_MAX;
+
+		/* Redirect URIs are compared as exact strings; only visible
+		 * ASCII can be compared without surprises. */
+		for (size_t j = 0; ok && j < n; j++)
+			ok = s[j] > 0x20 && s[j] < 0x7f;
+		if (!ok) {
+			af_dir__err(err, errlen,
+				    "%s: each must be 1..%d visible ASCII "
+				    "characters",
+				    field, AF_DIR_URI_MAX);
+			json_decref(res);
+			return AF_DIR_INVALID;
+		}
+		if (!af_dir__array_has(res, s) &&
+		    json_array_append_new(res, json_string(s)) != 0) {
+			json_decref(res);
+			return AF_DIR_NOMEM;
+		}
+	}
+	*out = res;
+	return AF_DIR_OK;
+}
+
+static int claim_name_ok(const char *k)
+{
+	size_t n = strnlen(k, AF_DIR_CLAIM_NAME_MAX + 1);
+
+	if (n == 0 || n > AF_DIR_CLAIM_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = k[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+		      c == ':' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static af_dir_status check_claims(const json_t *v, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *src;
+
+	if (!json_is_object(v) || json_object_size(v) > AF_DIR_CLAIMS_MAX) {
+		af_dir__err(err, errlen,
+			    "claims: must be an object of at most %d claims",
+			    AF_DIR_CLAIMS_MAX);
+		return AF_DIR_INVALID;
+	}
+	json_object_foreach(af_dir__iterable(v), k, src)
+	{
+		const char *s = json_string_value(src);
+
+		if (!claim_name_ok(k)) {
+			af_dir__err(err, errlen,
+				    "claims: names are 1..%d characters of "
+				    "A-Z a-z 0-9 _ . : -",
+				    AF_DIR_CLAIM_NAME_MAX);
+			return AF_DIR_INVALID;
+		}
+		if (in_list(k, reserved_claims, COUNT(reserved_claims))) {
+			af_dir__err(err, errlen,
+				    "claims.%s: set by the provider itself", k);
+			return AF_DIR_INVALID;
+		}
+		if (s == NULL ||
+		    !in_list(s, claim_sources, COUNT(claim_sources))) {
+			af_dir__err(err, errlen,
+				    "claims.%s: must be one of username, name, "
+				    "email, domain, groups, ous, sub",
+				    k);
+			return AF_DIR_INVALID;
+		}
+	}
+	return AF_DIR_OK;
+}
+
+static af_dir_status check_deployment(af_dir *dir, const json_t *v,
+				      json_t **out, char *err, size_t errlen)
+{
+	static const char *const modes[] = {"none", "all", "chosen"};
+	char field[32];
+	af_dir_status rc = AF_DIR_OK;
+	const char *mode, *k;
+	json_t *norm, *lv;
+
+	*out = NULL;
+	if (!json_is_object(v)) {
+		af_dir__err(err, errlen, "deployment: must be an object");
+		return AF_DIR_INVALID;
+	}
+	mode = json_string_value(json_object_get(v, "mode"));
+	if (mode == NULL || !in_list(mode, modes, COUNT(modes))) {
+		af_dir__err(err, errlen,
+			    "deployment.mode: must be none, all or chosen");
+		return AF_DIR_INVALID;
+	}
+	norm = json_pack("{s:s, s:[], s:[], s:[], s:[]}", "mode", mode,
+			 "domains", "ous", "groups", "users");
+	if (norm == NULL)
+		return AF_DIR_NOMEM;
+	json_object_foreach(af_dir__iterable(v), k, lv)
+	{
+		json_t *names = NULL;
+		size_t i;
+
+		if (strcmp(k, "mode") == 0)
+			continue;
+		for (i = 0; i < N_LISTS; i++) {
+			if (strcmp(k, deploy_lists[i]) == 0)
+				break;
+		}
+		if (i == N_LISTS) {
+			af_dir__err(err, errlen,
+				    "deployment.%.32s: unknown field", k);
+			rc = AF_DIR_INVALID;
+			break;
+		}
+		rc = af_dir__key(field, sizeof(field), "deployment.", k);
+		if (rc == AF_DIR_OK)
+			rc = af_dir__names(dir, field, lv, deploy_kinds[i],
+					   AF_DIR_ASSIGNED_MAX, &names, err,
+					   errlen);
+		if (rc == AF_DIR_OK)
+			rc = set_new(norm, k, names);
+		if (rc != AF_DIR_OK)
+			break;
+	}
+	if (rc != AF_DIR_OK) {
+		json_decref(norm);
+		return rc;
+	}
+	*out = norm;
+	return AF_DIR_OK;
+}
+
+/* Checks one member of an app spec or patch into norm. */
+static af_dir_status app_field(af_dir *dir, const char *k, const json_t *v,
+			       json_t *norm, char *err, size_t errlen)
+{
+	json_t *copy = NULL;
+	af_dir_status rc;
+
+	if (strcmp(k, "name") == 0) {
+		rc = af_dir_check_name(k, json_string_value(v), err, errlen);
+	} else if (strcmp(k, "display_name") == 0) {
+		rc = af_dir_check_display(k, json_string_value(v),
+					  AF_DIR_DISPLAY_MAX, err, errlen);
+	} else if (strcmp(k, "redirect_uris") == 0 ||
+		   strcmp(k, "post_logout_uris") == 0) {
+		rc = check_uris(k, v, k[0] == 'r' ? 1 : 0, &copy, err, errlen);
+	} else if (strcmp(k, "enabled") == 0 ||
+		   strcmp(k, "allow_refresh") == 0 ||
+		   strcmp(k, "admins_may_deploy") == 0) {
+		rc = json_is_boolean(v) ? AF_DIR_OK : AF_DIR_INVALID;
+		if (rc != AF_DIR_OK)
+			af_dir__err(err, errlen, "%s: must be true or false",
+				    k);
+	} else if (strcmp(k, "claims") == 0) {
+		rc = check_claims(v, err, errlen);
+	} else if (strcmp(k, "access_token_format") == 0) {
+		const char *s = json_string_value(v);
+
+		rc = s != NULL && (strcmp(s, "opaque") == 0 ||
+				   strcmp(s, "jwt") == 0)
+			     ? AF_DIR_OK
+			     : AF_DIR_INVALID;
+		if (rc != AF_DIR_OK)
+			af_dir__err(err, errlen, "%s: must be opaque or jwt",
+				    k);
+	} else if (strcmp(k, "deployment") == 0) {
+		rc = check_deployment(dir, v, &copy, err, errlen);
+	} else if (strcmp(k, "client_id") == 0 ||
+		   strcmp(k, "secret_sha256") == 0 ||
+		   strcmp(k, "client_secret") == 0 ||
+		   strcmp(k, "created_at") == 0 ||
+		   strcmp(k, "updated_at") == 0) {
+		af_dir__err(err, errlen, "%s: cannot be set here", k);
+		rc = AF_DIR_INVALID;
+	} else {
+		af_dir__err(err, errlen, "%.64s: unknown field", k);
+		rc = AF_DIR_INVALID;
+	}
+	if (rc != AF_DIR_OK)
+		return rc;
+	if (copy == NULL)
+		copy = json_deep_copy(v);
+	return set_new(norm, k, copy);
+}
+
+static af_dir_status app_fields(af_dir *dir, const json_t *spec, int adding,
+				json_t **out, char *err, size_t errlen)
+{
+	af_dir_status rc = AF_DIR_OK;
+	json_t *norm, *v;
+	const char *k;
+
+	*out = NULL;
+	if (!json_is_object(spec)) {
+		af_dir__err(err, errlen, "app: must be a JSON object");
+		return AF_DIR_INVALID;
+	}
+	norm = json_object();
+	if (norm == NULL)
+		return AF_DIR_NOMEM;
+	json_object_foreach(af_dir__iterable(spec), k, v)
+	{
+		rc = app_field(dir, k, v, norm, err, errlen);
+		if (rc != AF_DIR_OK)
+			break;
+	}
+	if (rc == AF_DIR_OK && adding) {
+		if (json_object_get(norm, "name") == NULL) {
+			af_dir__err(err, errlen, "name: required");
+			rc = AF_DIR_INVALID;
+		} else if (json_object_get(norm, "redirect_uris") == NULL) {
+			af_dir__err(err, errlen, "redirect_uris: required");
+			rc = AF_DIR_INVALID;
+		}
+	}
+	if (rc != AF_DIR_OK) {
+		json_decref(norm);
+		return rc;
+	}
+	*out = norm;
+	return AF_DIR_OK;
+}
+
+static af_dir_status merge_fn(json_t *app, void *arg)
+{
+	const json_t *norm = arg;
+	json_t *v;
+	const char *k;
+
+	json_object_foreach(af_dir__iterable(norm), k, v)
+	{
+		if (set_new(app, k, json_deep_copy(v)) != AF_DIR_OK)
+			return AF_DIR_NOMEM;
+	}
+	return set_new(app, "updated_at", json_integer(af_now()));
+}
+
+/* A new secret into secret and its SHA-256 in hex into hash. */
+static af_dir_status new_secret(char *secret, size_t secretcap, char hash[65])
+{
+	if (secret == NULL || secretcap < AF_DIR_SECRET_BUF)
+		return AF_DIR_INVALID;
+	if (af_random_token(SECRET_RANDOM, secret, secretcap) != 0) {
+		OPENSSL_cleanse(secret, secretcap);
+		return AF_DIR_CRYPTO;
+	}
+	af_sha256_hex(secret, strlen(secret), hash);
+	return AF_DIR_OK;
+}
+
+/* Maps name to client_id, if the name is free. */
+static af_dir_status claim_name(af_dir *dir, const char *name,
+				const char *client_id, char *err, size_t errlen)
+{
+	char key[STORE_KEY_MAX];
+	af_dir_status rc;
+
+	rc = af_dir__key(key, sizeof(key), "app_name:", name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_set(af_dir_store(dir), key,
+						  client_id, strlen(client_id),
+						  0, STORE_SET_NX));
+	if (rc == AF_DIR_EXISTS)
+		af_dir__err(err, errlen, "name: an app named \"%s\" exists",
+			    name);
+	return rc;
+}
+
+/*
+ * Drops the name mapping, but only while it still names client_id. Names
+ * are only ever claimed with SET NX, so while the mapping names this app
+ * nobody else can take it, and reading before deleting is safe.
+ */
+static af_dir_status release_name(af_dir *dir, const char *name,
+				  const char *client_id)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	af_dir_status rc;
+
+	if (name == NULL)
+		return AF_DIR_OK;
+	rc = af_dir__key(key, sizeof(key), "app_name:", name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
+	if (rc == AF_DIR_OK && strcmp((const char *)v.data, client_id) != 0)
+		rc = AF_DIR_NOT_FOUND;
+	store_value_free(&v);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_del(af_dir_store(dir), key));
+	return rc == AF_DIR_NOT_FOUND ? AF_DIR_OK : rc;
+}
+
+af_dir_status af_dir_app_add(af_dir *dir, const char *actor, const json_t *spec,
+			     json_t **out, char *secret, size_t secretcap,
+			     char *err, size_t errlen)
+{
+	char client_id[AF_DIR_CLIENT_ID_BUF], key[STORE_KEY_MAX], hash[65];
+	json_t *norm = NULL, *app = NULL;
+	const char *name;
+	int name_claimed = 0;
+	af_dir_status rc;
+	size_t count = 0;
+
+	if (out != NULL)
+		*out = NULL;
+	if (secret == NULL || secretcap < AF_DIR_SECRET_BUF)
+		return AF_DIR_INVALID;
+	secret[0] = '\0';
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	rc = app_fields(dir, spec, 1, &norm, err, errlen);
+	if (rc != AF_DIR_OK)
+		return rc;
+	name = json_string_value(json_object_get(norm, "name"));
+	rc = af_dir__count(dir, "apps", AF_DIR_APPS_MAX, &count);
+	if (rc != AF_DIR_OK)
+		goto out;
+	if (count >= AF_DIR_APPS_MAX) {
+		af_dir__err(err, errlen, "apps: at most %d", AF_DIR_APPS_MAX);
+		rc = AF_DIR_LIMIT;
+		goto out;
+	}
+	memcpy(client_id, CLIENT_ID_PREFIX, strlen(CLIENT_ID_PREFIX));
+	if (af_random_token(
+		    CLIENT_ID_RANDOM, client_id + strlen(CLIENT_ID_PREFIX),
+		    sizeof(client_id) - strlen(CLIENT_ID_PREFIX)) != 0) {
+		rc = AF_DIR_CRYPTO;
+		goto out;
+	}
+	rc = app_key(key, sizeof(key), client_id);
+	if (rc == AF_DIR_OK)
+		rc = new_secret(secret, secretcap, hash);
+	if (rc != AF_DIR_OK)
+		goto out;
+	app = json_pack("{s:s, s:s, s:s, s:[], s:b, s:{}, s:s, s:b, "
+			"s:{s:s, s:[], s:[], s:[], s:[]}, s:b, s:I}",
+			"client_id", client_id, "display_name", name,
+			"secret_sha256", hash, "post_logout_uris", "enabled", 1,
+			"claims", "access_token_format", "opaque",
+			"allow_refresh", 0, "deployment", "mode", "none",
+			"domains", "ous", "groups", "users",
+			"admins_may_deploy", 0, "created_at",
+			(json_int_t)af_now());
+	if (app == NULL) {
+		rc = AF_DIR_NOMEM;
+		goto out;
+	}
+	rc = merge_fn(app, norm);
+	if (rc != AF_DIR_OK)
+		goto out;
+	rc = claim_name(dir, name, client_id, err, errlen);
+	if (rc != AF_DIR_OK)
+		goto out;
+	name_claimed = 1;
+	rc = af_dir__put_json(dir, key, app, STORE_SET_NX);
+	if (rc != AF_DIR_OK)
+		goto out;
+	name_claimed = 0;
+	rc = af_dir__from_store(
+		store_sadd(af_dir_store(dir), "apps", client_id));
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor, "app.add", client_id, norm, err, errlen);
+	if (rc == AF_DIR_OK)
+		rc = hand_out(app, out);
+out:
+	if (name_claimed) {
+		af_dir_status r = release_name(dir, name, client_id);
+
+		(void)r; /* best effort; the error above is what counts */
+	}
+	if (rc != AF_DIR_OK && secret != NULL)
+		OPENSSL_cleanse(secret, secretcap);
+	json_decref(norm);
+	json_decref(app);
+	return rc;
+}
+
+af_dir_status af_dir_app_set(af_dir *dir, const char *actor,
+			     const char *client_id, const json_t *patch,
+			     json_t **out, char *err, size_t errlen)
+{
+	char key[STORE_KEY_MAX];
+	json_t *norm = NULL, *before = NULL, *after = NULL;
+	const char *newname, *oldname;
+	int claimed = 0;
+	af_dir_status rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	rc = app_key(key, sizeof(key), client_id);
+	if (rc != AF_DIR_OK) {
+		af_dir__err(err, errlen, "client_id: no such app");
+		return rc;
+	}
+	rc = app_fields(dir, patch, 0, &norm, err, errlen);
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = af_dir__get_json(dir, key, &before, NULL);
+	if (rc != AF_DIR_OK)
+		goto out;
+	newname = json_string_value(json_object_get(norm, "name"));
+	oldname = json_string_value(json_object_get(before, "name"));
+	if (newname != NULL &&
+	    (oldname == NULL || strcmp(newname, oldname) != 0)) {
+		rc = claim_name(dir, newname, client_id, err, errlen);
+		if (rc != AF_DIR_OK)
+			goto out;
+		claimed = 1;
+	}
+	json_decref(before);
+	before = NULL;
+	rc = af_dir__update(dir, key, merge_fn, norm, &after, &before);
+	if (rc != AF_DIR_OK)
+		goto out;
+	claimed = 0;
+	oldname = json_string_value(json_object_get(before, "name"));
+	if (newname != NULL && oldname != NULL && strcmp(newname, oldname) != 0)
+		rc = release_name(dir, oldname, client_id);
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor, "app.set", client_id, norm, err, errlen);
+	if (rc == AF_DIR_OK)
+		rc = hand_out(after, out);
+out:
+	if (rc == AF_DIR_NOT_FOUND)
+		af_dir__err(err, errlen, "client_id: no such app");
+	if (claimed) {
+		af_dir_status r = release_name(dir, newname, client_id);
+
+		(void)r; /* best effort; the error above is what counts */
+	}
+	json_decref(norm);
+	json_decref(before);
+	json_decref(after);
+	return rc;
+}
+
+af_dir_status af_dir_app_remove(af_dir *dir, const char *actor,
+				const char *client_id)
+{
+	char key[STORE_KEY_MAX];
+	json_t *app = NULL;
+	af_dir_status rc, r;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
+		return AF_DIR_INVALID;
+	rc = app_key(key, sizeof(key), client_id);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__get_json(dir, key, &app, NULL);
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = af_dir__from_store(store_del(af_dir_store(dir), key));
+	if (rc != AF_DIR_OK)
+		goto out;
+	rc = af_dir__from_store(
+		store_srem(af_dir_store(dir), "apps", client_id));
+	r = release_name(dir, json_string_value(json_object_get(app, "name")),
+			 client_id);
+	if (rc == AF_DIR_OK)
+		rc = r;
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor, "app.remove", client_id, NULL, NULL, 0);
+out:
+	json_decref(app);
+	return rc;
+}
+
+af_dir_status af_dir_app_get(af_dir *dir, const char *client_id, json_t **out)
+{
+	char key[STORE_KEY_MAX];
+	json_t *app = NULL;
+	af_dir_status rc;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	*out = NULL;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	rc = app_key(key, sizeof(key), client_id);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__get_json(dir, key, &app, NULL);
+	if (rc == AF_DIR_OK)
+		rc = hand_out(app, out);
+	json_decref(app);
+	return rc;
+}
+
+af_dir_status af_dir_app_get_by_name(af_dir *dir, const char *name,
+				     json_t **out)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	af_dir_status rc;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	*out = NULL;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	if (af_dir_check_name("name", name, NULL, 0) != AF_DIR_OK)
+		return AF_DIR_NOT_FOUND;
+	rc = af_dir__key(key, sizeof(key), "app_name:", name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
+	if (rc == AF_DIR_OK)
+		rc = af_dir_app_get(dir, (const char *)v.data, out);
+	store_value_free(&v);
+	return rc;
+}
+
+af_dir_status af_dir_app_list(af_dir *dir, json_t **out)
+{
+	json_t *arr = NULL, *v;
+	af_dir_status rc;
+	size_t i;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	*out = NULL;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	rc = af_dir__list(dir, "apps", "app:", &arr);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__sort(arr, "name");
+	if (rc != AF_DIR_OK)
+		goto out;
+	json_array_foreach(arr, i, v)
+	{
+		/* Always there in a stored profile; absent is fine too. */
+		if (json_object_del(v, "secret_sha256") != 0 &&
+		    json_object_get(v, "secret_sha256") != NULL) {
+			rc = AF_DIR_NOMEM;
+			goto out;
+		}
+	}
+	*out = arr;
+	arr = NULL;
+out:
+	json_decref(arr);
+	return rc;
+}
+
+static af_dir_status secret_fn(json_t *app, void *arg)
+{
+	const char *hash = arg;
+
+	if (set_new(app, "secret_sha256", json_string(hash)) != AF_DIR_OK)
+		return AF_DIR_NOMEM;
+	return set_new(app, "updated_at", json_integer(af_now()));
+}
+
+af_dir_status af_dir_app_rotate_secret(af_dir *dir, const char *actor,
+				       const char *client_id, char *secret,
+				       size_t secretcap)
+{
+	char key[STORE_KEY_MAX], hash[65];
+	af_dir_status rc;
+
+	if (secret == NULL || secretcap < AF_DIR_SECRET_BUF)
+		return AF_DIR_INVALID;
+	secret[0] = '\0';
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
+		return AF_DIR_INVALID;
+	rc = app_key(key, sizeof(key), client_id);
+	if (rc == AF_DIR_OK)
+		rc = new_secret(secret, secretcap, hash);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__update(dir, key, secret_fn, hash, NULL, NULL);
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor, "app.rotate_secret", client_id, NULL,
+			   NULL, 0);
+	if (rc != AF_DIR_OK)
+		OPENSSL_cleanse(secret, secretcap);
+	return rc;
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+af_dir_status af_dir_app_check_secret(af_dir *dir, const char *client_id,
+				      const char *secret)
+{
+	char key[STORE_KEY_MAX];
+	uint8_t want[32], got[32];
+	json_t *app = NULL;
+	const char *hex;
+	af_dir_status rc;
+	size_t n;
+	int ok = 1;
+
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	rc = app_key(key, sizeof(key), client_id);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__get_json(dir, key, &app, NULL);
+	if (rc != AF_DIR_OK)
+		return rc;
+	hex = json_string_value(json_object_get(app, "secret_sha256"));
+	if (hex == NULL || strlen(hex) != 64) {
+		rc = AF_DIR_STORE;
+		goto out;
+	}
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0) {
+			rc = AF_DIR_STORE;
+			goto out;
+		}
+		want[i] = (uint8_t)(hi << 4 | lo);
+	}
+	n = secret != NULL ? strnlen(secret, AF_DIR_SECRET_IN_MAX + 1) : 0;
+	if (n == 0 || n > AF_DIR_SECRET_IN_MAX)
+		ok = 0;
+	/* Digests of equal length, so the compare time says nothing about
+	 * the secret's length or where it differs. */
+	af_sha256(ok ? secret : "", ok ? n : 0, got);
+	ok = af_ct_equal(want, sizeof(want), got, sizeof(got)) && ok;
+	if (!ok || !json_is_true(json_object_get(app, "enabled")))
+		rc = AF_DIR_FORBIDDEN;
+out:
+	OPENSSL_cleanse(got, sizeof(got));
+	json_decref(app);
+	return rc;
+}
+
+/* 1 when one of the strings of have is in list. */
+static int any_in(const json_t *list, const json_t *have)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(have, i, v)
+	{
+		if (af_dir__array_has(list, json_string_value(v)))
+			return 1;
+	}
+	return 0;
+}
+
+int af_dir_app_deployed_to(const json_t *app, const json_t *user)
+{
+	const json_t *dep = json_object_get(app, "deployment");
+	const char *mode = json_string_value(json_object_get(dep, "mode"));
+	const char *domain = json_string_value(json_object_get(user, "domain"));
+
+	if (mode == NULL || !json_is_true(json_object_get(app, "enabled")) ||
+	    !json_is_true(json_object_get(user, "enabled")))
+		return 0;
+	if (strcmp(mode, "all") == 0)
+		return 1;
+	if (strcmp(mode, "chosen") != 0)
+		return 0;
+	return af_dir__array_has(
+		       json_object_get(dep, "users"),
+		       json_string_value(json_object_get(user, "username"))) ||
+	       any_in(json_object_get(dep, "groups"),
+		      json_object_get(user, "groups")) ||
+	       any_in(json_object_get(dep, "ous"),
+		      json_object_get(user, "ous")) ||
+	       (domain != NULL &&
+		af_dir__array_has(json_object_get(dep, "domains"), domain));
+}
+
+int af_dir_app_may_deploy(int role_is_superadmin, const json_t *app)
+{
+	if (role_is_superadmin)
+		return 1;
+	return json_is_true(json_object_get(app, "admins_may_deploy"));
+}
+
+/* One deployment change. */
+typedef struct deploy_change {
+	const char *field; /* NULL: every enabled user */
+	const char *value;
+	int add;
+} deploy_change;
+
+static int lists_empty(const json_t *dep)
+{
+	for (size_t i = 0; i < N_LISTS; i++) {
+		if (json_array_size(json_object_get(dep, deploy_lists[i])) > 0)
+			return 0;
+	}
+	return 1;
+}
+
+static af_dir_status deploy_fn(json_t *app, void *arg)
+{
+	const deploy_change *c = arg;
+	json_t *dep = json_object_get(app, "deployment");
+	const char *mode;
+	json_t *list;
+
+	if (!json_is_object(dep))
+		return AF_DIR_STORE;
+	mode = json_string_value(json_object_get(dep, "mode"));
+	if (mode == NULL)
+		return AF_DIR_STORE;
+	if (c->field == NULL) {
+		mode = c->add ? "all" : lists_empty(dep) ? "none" : "chosen";
+	} else {
+		list = json_object_get(dep, c->field);
+		if (!json_is_array(list)) {
+			list = json_array();
+			if (set_new(dep, c->field, list) != AF_DIR_OK)
+				return AF_DIR_NOMEM;
+		}
+		if (!c->add) {
+			if (!af_dir__array_drop(list, c->value))
+				return AF_DIR_NOT_FOUND;
+			if (strcmp(mode, "chosen") == 0 && lists_empty(dep))
+				mode = "none";
+		} else {
+			if (af_dir__array_has(list, c->value))
+				return AF_DIR_EXISTS;
+			if (json_array_size(list) >= AF_DIR_ASSIGNED_MAX)
+				return AF_DIR_LIMIT;
+			if (json_array_append_new(list,
+						  json_string(c->value)) != 0 ||
+			    af_dir__sort(list, NULL) != AF_DIR_OK)
+				return AF_DIR_NOMEM;
+			if (strcmp(mode, "none") == 0)
+				mode = "chosen";
+		}
+	}
+	if (set_new(dep, "mode", json_string(mode)) != AF_DIR_OK)
+		return AF_DIR_NOMEM;
+	return set_new(app, "updated_at", json_integer(af_now()));
+}
+
+static af_dir_status deployment(af_dir *dir, const char *actor,
+				const char *client_id, af_dir_target kind,
+				const char *value, int add, char *err,
+				size_t errlen)
+{
+	char key[STORE_KEY_MAX], target[AF_DIR_DOMAIN_MAX + 1];
+	deploy_change c = {af_dir__target_field(kind), target, add};
+	json_t *detail = NULL;
+	af_dir_status rc;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	rc = app_key(key, sizeof(key), client_id);
+	if (rc != AF_DIR_OK) {
+		af_dir__err(err, errlen, "client_id: no such app");
+		return rc;
+	}
+	if (kind == AF_DIR_TARGET_ALL) {
+		target[0] = '\0';
+	} else if (add) {
+		/* New targets must exist; dropped ones need only be well
+		 * formed, so that stale names can still be removed. */
+		rc = af_dir__name_of(dir, c.field, value, kind, target,
+				     sizeof(target), err, errlen);
+	} else {
+		rc = kind == AF_DIR_TARGET_USER
+			     ? af_dir_check_username(c.field, value, err,
+						     errlen)
+		     : kind == AF_DIR_TARGET_DOMAIN
+			     ? af_dir_check_domain(c.field, value, err, errlen)
+			     : af_dir_check_name(c.field, value, err, errlen);
+		if (rc == AF_DIR_OK)
+			rc = af_dir__key(target, sizeof(target), "", value);
+		for (char *p = target;
+		     rc == AF_DIR_OK && kind != AF_DIR_TARGET_GROUP &&
+		     kind != AF_DIR_TARGET_OU && *p != '\0';
+		     p++) {
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		}
+	}
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = af_dir__update(dir, key, deploy_fn, &c, NULL, NULL);
+	/* Deploying twice, or undeploying what was not deployed, changes
+	 * nothing and is not an error, as long as the app exists. */
+	if (rc == AF_DIR_EXISTS)
+		return AF_DIR_OK;
+	if (rc == AF_DIR_NOT_FOUND && c.field != NULL) {
+		store_value v = {NULL, 0};
+
+		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
+		store_value_free(&v);
+		if (rc == AF_DIR_OK)
+			return AF_DIR_OK;
+	}
+	if (rc == AF_DIR_NOT_FOUND)
+		af_dir__err(err, errlen, "client_id: no such app");
+	if (rc == AF_DIR_LIMIT)
+		af_dir__err(err, errlen, "deployment.%s: at most %d", c.field,
+			    AF_DIR_ASSIGNED_MAX);
+	if (rc != AF_DIR_OK)
+		return rc;
+	detail = c.field != NULL ? json_pack("{s:s}", c.field, target)
+				 : json_pack("{s:b}", "all", 1);
+	rc = detail != NULL
+		     ? audit(dir, actor, add ? "app.deploy" : "app.undeploy",
+			     client_id, detail, err, errlen)
+		     : AF_DIR_NOMEM;
+	json_decref(detail);
+	return rc;
+}
+
+af_dir_status af_dir_app_deploy(af_dir *dir, const char *actor,
+				const char *client_id, af_dir_target kind,
+				const char *value, char *err, size_t errlen)
+{
+	return deployment(dir, actor, client_id, kind, value, 1, err, errlen);
+}
+
+af_dir_status af_dir_app_undeploy(af_dir *dir, const char *actor,
+				  const char *client_id, af_dir_target kind,
+				  const char *value, char *err, size_t errlen)
+{
+	return deployment(dir, actor, client_id, kind, value, 0, err, errlen);
+}
+
+af_dir_status af_dir__apps_forget(af_dir *dir, af_dir_target kind,
+				  const char *name)
+{
+	char key[STORE_KEY_MAX];
+	deploy_change c = {af_dir__target_field(kind), name, 0};
+	json_t *apps = NULL, *a;
+	af_dir_status rc = AF_DIR_OK, r;
+	size_t i;
+
+	if (c.field == NULL)
+		return AF_DIR_OK;
+	r = af_dir__list(dir, "apps", "app:", &apps);
+	if (r != AF_DIR_OK)
+		return r;
+	json_array_foreach(apps, i, a)
+	{
+		const char *id =
+			json_string_value(json_object_get(a, "client_id"));
+		const json_t *list = json_object_get(
+			json_object_get(a, "deployment"), c.field);
+
+		if (id == NULL || !af_dir__array_has(list, name) ||
+		    app_key(key, sizeof(key), id) != AF_DIR_OK)
+			continue;
+		r = af_dir__update(dir, key, deploy_fn, &c, NULL, NULL);
+		if (r != AF_DIR_OK && r != AF_DIR_NOT_FOUND)
+			rc = r;
+	}
+	json_decref(apps);
+	return rc;
+}

@@ -1,0 +1,176 @@
+/* The audit trail: a ring of the newest events in the state store. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "directory/audit.h"
+
+#define SEQ_KEY "audit:seq"
+
+/* Printable UTF-8 of min..max bytes (NULL counts as empty). */
+static int printable(const char *s, size_t min, size_t max)
+{
+	if (s == NULL || s[0] == '\0')
+		return min == 0;
+	return af_dir__utf8_chars(s, max) >= (long)min;
+}
+
+static int action_ok(const char *action)
+{
+	size_t n;
+
+	if (action == NULL)
+		return 0;
+	n = strnlen(action, AF_AUDIT_ACTION_MAX + 1);
+	if (n == 0 || n > AF_AUDIT_ACTION_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = action[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* AF_DIR_OK when detail serialises within AF_AUDIT_DETAIL_MAX. */
+static af_dir_status detail_fits(const json_t *detail)
+{
+	size_t n;
+
+	if (detail == NULL)
+		return AF_DIR_OK;
+	n = json_dumpb(detail, NULL, 0, JSON_COMPACT);
+	if (n == 0)
+		return AF_DIR_NOMEM;
+	return n <= AF_AUDIT_DETAIL_MAX ? AF_DIR_OK : AF_DIR_LIMIT;
+}
+
+static af_dir_status slot_key(char *key, size_t keycap, int64_t seq)
+{
+	int n = snprintf(key, keycap, "audit:%" PRId64, seq % AF_AUDIT_RING);
+
+	return n < 0 || (size_t)n >= keycap ? AF_DIR_INVALID : AF_DIR_OK;
+}
+
+af_dir_status af_audit_record(af_dir *dir, const char *actor,
+			      const char *action, const char *target,
+			      const json_t *detail)
+{
+	char key[STORE_KEY_MAX];
+	json_t *ev = NULL;
+	af_dir_status rc;
+	int64_t seq = 0;
+
+	if (dir == NULL || !printable(actor, 1, AF_DIR_ACTOR_MAX) ||
+	    !action_ok(action) || !printable(target, 0, AF_AUDIT_TARGET_MAX) ||
+	    (detail != NULL && !json_is_object(detail)))
+		return AF_DIR_INVALID;
+	/* Check the size before taking a sequence number, so that a refused
+	 * event leaves no hole in the ring. */
+	rc = detail_fits(detail);
+	if (rc != AF_DIR_OK)
+		return rc;
+	ev = json_pack("{s:s, s:s, s:s, s:I}", "actor", actor, "action", action,
+		       "target", target != NULL ? target : "", "ts",
+		       (json_int_t)af_now());
+	if (ev == NULL)
+		return AF_DIR_NOMEM;
+	if (detail != NULL &&
+	    json_object_set_new(ev, "detail", json_deep_copy(detail)) != 0) {
+		rc = AF_DIR_NOMEM;
+		goto out;
+	}
+	rc = af_dir__from_store(
+		store_incr(af_dir_store(dir), SEQ_KEY, 1, 0, &seq));
+	if (rc != AF_DIR_OK)
+		goto out;
+	if (json_object_set_new(ev, "seq", json_integer(seq)) != 0) {
+		rc = AF_DIR_NOMEM;
+		goto out;
+	}
+	rc = slot_key(key, sizeof(key), seq);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__put_json(dir, key, ev, 0);
+out:
+	json_decref(ev);
+	return rc;
+}
+
+/* The newest sequence number, or 0 when nothing was recorded. */
+static af_dir_status newest_seq(af_dir *dir, int64_t *out)
+{
+	store_value v = {NULL, 0};
+	store_status st;
+	int64_t seq = 0;
+
+	*out = 0;
+	st = store_get(af_dir_store(dir), SEQ_KEY, &v);
+	if (st == STORE_NOT_FOUND)
+		return AF_DIR_OK;
+	if (st != STORE_OK)
+		return af_dir__from_store(st);
+	if (v.len == 0 || v.len > 19) {
+		store_value_free(&v);
+		return AF_DIR_STORE;
+	}
+	for (size_t i = 0; i < v.len; i++) {
+		if (v.data[i] < '0' || v.data[i] > '9') {
+			store_value_free(&v);
+			return AF_DIR_STORE;
+		}
+		seq = seq * 10 + (v.data[i] - '0');
+	}
+	store_value_free(&v);
+	*out = seq;
+	return AF_DIR_OK;
+}
+
+af_dir_status af_audit_list(af_dir *dir, size_t limit, af_audit_fn fn,
+			    void *arg)
+{
+	char key[STORE_KEY_MAX];
+	af_dir_status rc;
+	int64_t newest, seq;
+	size_t seen = 0;
+
+	if (dir == NULL || fn == NULL || limit == 0 || limit > AF_AUDIT_RING)
+		return AF_DIR_INVALID;
+	rc = newest_seq(dir, &newest);
+	if (rc != AF_DIR_OK)
+		return rc;
+	for (seq = newest;
+	     seq > 0 && seen < limit && newest - seq < (int64_t)AF_AUDIT_RING;
+	     seq--) {
+		json_t *ev = NULL;
+		json_t *got;
+
+		rc = slot_key(key, sizeof(key), seq);
+		if (rc != AF_DIR_OK)
+			return rc;
+		rc = af_dir__get_json(dir, key, &ev, NULL);
+		if (rc == AF_DIR_NOT_FOUND)
+			continue;
+		if (rc != AF_DIR_OK)
+			return rc;
+		/*
+		 * A slot whose number differs is being rewritten by a newer
+		 * event (or was never written): skip it rather than show an
+		 * event out of order.
+		 */
+		got = json_object_get(ev, "seq");
+		if (!json_is_integer(got) || json_integer_value(got) != seq) {
+			json_decref(ev);
+			continue;
+		}
+		seen++;
+		if (fn(ev, arg) != 0) {
+			json_decref(ev);
+			break;
+		}
+		json_decref(ev);
+	}
+	return AF_DIR_OK;
+}

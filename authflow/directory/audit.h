@@ -1,0 +1,53 @@
+/*
+ * The audit trail: who changed what, kept in the state store as a ring of
+ * the last AF_AUDIT_RING events. "audit:seq" counts events (store_incr),
+ * event n lives at "audit:<n % AF_AUDIT_RING>" as
+ *   {"seq": n, "ts": <unix seconds>, "actor": "...", "action": "...",
+ *    "target": "...", "detail": {...}}.
+ *
+ * Never put secrets (passwords, client secrets, codes, tokens) into an
+ * event: the trail is shown to every admin.
+ *
+ * Thread-safety: re-entrant. Concurrent writers get distinct sequence
+ * numbers from the store; a reader skips a slot that is being rewritten.
+ */
+#ifndef AUTHFLOW_DIRECTORY_AUDIT_H
+#define AUTHFLOW_DIRECTORY_AUDIT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "directory/directory.h"
+
+#define AF_AUDIT_RING	    10000
+#define AF_AUDIT_ACTION_MAX 64	 /* bytes of an action ("user.add") */
+#define AF_AUDIT_TARGET_MAX 256	 /* bytes of a target */
+#define AF_AUDIT_DETAIL_MAX 8192 /* bytes of the serialised detail */
+
+/*
+ * Records an event. actor: 1..AF_DIR_ACTOR_MAX printable bytes; action:
+ * 1..AF_AUDIT_ACTION_MAX of [a-z0-9._-]; target: 0..AF_AUDIT_TARGET_MAX
+ * printable bytes (NULL for none); detail: an object (lent; NULL for
+ * none). AF_DIR_OK, AF_DIR_INVALID, AF_DIR_LIMIT (detail too big),
+ * AF_DIR_STORE, AF_DIR_NOMEM.
+ */
+AF_DIR_NODISCARD af_dir_status af_audit_record(af_dir *dir, const char *actor,
+					       const char *action,
+					       const char *target,
+					       const json_t *detail);
+
+/*
+ * Called with each event (lent for the call), newest first; returns 0 to
+ * go on, non-zero to stop.
+ */
+typedef int (*af_audit_fn)(const json_t *event, void *arg);
+
+/*
+ * Calls fn for at most limit (1..AF_AUDIT_RING) of the newest events.
+ * AF_DIR_OK (also when there are none), AF_DIR_INVALID, AF_DIR_STORE.
+ */
+AF_DIR_NODISCARD af_dir_status af_audit_list(af_dir *dir, size_t limit,
+					     af_audit_fn fn, void *arg);
+
+#endif /* AUTHFLOW_DIRECTORY_AUDIT_H */

@@ -1,0 +1,1933 @@
+/*
+ * The directory: its context, shared helpers for the other files of the
+ * module, value checks, users, groups and OUs.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "directory/audit.h"
+#include "directory/directory.h"
+#include "directory/password.h"
+#include "directory/throttle.h"
+
+struct af_dir {
+	store_ctx *store;
+	af_dir_options opts;
+	/* A hash of a random password made with opts.pw, checked when the
+	 * user is unknown so that it costs what a real check costs. */
+	char dummy_phc[AF_PW_PHC_MAX];
+};
+
+/* How a group and an OU differ in the store and in a user. */
+typedef struct member_kind {
+	af_dir_target target;
+	const char *prefix;  /* "group:" */
+	const char *index;   /* "groups" */
+	const char *members; /* "group_members:" */
+	const char *field;   /* member of a user: "groups" */
+	const char *noun;    /* "group" */
+	const char *act_add; /* audit actions */
+	const char *act_set;
+	const char *act_remove;
+	const char *act_join;
+	const char *act_leave;
+} member_kind;
+
+static const member_kind group_kind = {
+	AF_DIR_TARGET_GROUP,
+	"group:",
+	"groups",
+	"group_members:",
+	"groups",
+	"group",
+	"group.add",
+	"group.set",
+	"group.remove",
+	"group.add_member",
+	"group.remove_member",
+};
+
+static const member_kind ou_kind = {
+	AF_DIR_TARGET_OU,
+	"ou:",
+	"ous",
+	"ou_members:",
+	"ous",
+	"OU",
+	"ou.add",
+	"ou.set",
+	"ou.remove",
+	"ou.add_member",
+	"ou.remove_member",
+};
+
+const char *af_dir_strerror(af_dir_status st)
+{
+	switch (st) {
+#define AF_DIR_XX(name, value, text) \
+	case AF_DIR_##name:          \
+		return text;
+		AF_DIR_STATUS_MAP(AF_DIR_XX)
+#undef AF_DIR_XX
+	}
+	return "unknown error";
+}
+
+const char *af_dir_status_name(af_dir_status st)
+{
+	switch (st) {
+#define AF_DIR_XX(name, value, text) \
+	case AF_DIR_##name:          \
+		return #name;
+		AF_DIR_STATUS_MAP(AF_DIR_XX)
+#undef AF_DIR_XX
+	}
+	return "UNKNOWN";
+}
+
+void af_dir__err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	if (vsnprintf(err, errlen, fmt, ap) < 0)
+		err[0] = '\0';
+	va_end(ap);
+}
+
+af_dir_status af_dir__from_store(store_status st)
+{
+	switch (st) {
+	case STORE_OK:
+		return AF_DIR_OK;
+	case STORE_NOT_FOUND:
+		return AF_DIR_NOT_FOUND;
+	case STORE_EXISTS:
+		return AF_DIR_EXISTS;
+	case STORE_CONFLICT:
+		return AF_DIR_CONFLICT;
+	case STORE_ERR_NOMEM:
+		return AF_DIR_NOMEM;
+	case STORE_ERR_TOO_BIG:
+		return AF_DIR_LIMIT;
+	case STORE_ERR_ARG:
+	case STORE_ERR_IO:
+	case STORE_ERR_CORRUPT:
+	case STORE_ERR_UNAVAILABLE:
+	case STORE_ERR_PROTOCOL:
+	case STORE_ERR_CONFIG:
+		break;
+	}
+	return AF_DIR_STORE;
+}
+
+af_dir_status af_dir__key(char *key, size_t keycap, const char *prefix,
+			  const char *name)
+{
+	int n;
+
+	if (key == NULL || prefix == NULL || name == NULL)
+		return AF_DIR_INVALID;
+	n = snprintf(key, keycap, "%s%s", prefix, name);
+	if (n < 0 || (size_t)n >= keycap)
+		return AF_DIR_INVALID;
+	return AF_DIR_OK;
+}
+
+af_dir_status af_dir__get_json(af_dir *dir, const char *key, json_t **out,
+			       store_value *raw)
+{
+	store_value v = {NULL, 0};
+	json_error_t jerr;
+	store_status st;
+	json_t *obj;
+
+	*out = NULL;
+	st = store_get(dir->store, key, &v);
+	if (st != STORE_OK)
+		return af_dir__from_store(st);
+	obj = json_loadb((const char *)v.data, v.len, 0, &jerr);
+	if (!json_is_object(obj)) {
+		/* Only this module writes these keys: anything else there is
+		 * damage, not input. */
+		json_decref(obj);
+		store_value_free(&v);
+		return AF_DIR_STORE;
+	}
+	if (raw != NULL)
+		*raw = v;
+	else
+		store_value_free(&v);
+	*out = obj;
+	return AF_DIR_OK;
+}
+
+af_dir_status af_dir__put_json(af_dir *dir, const char *key, const json_t *obj,
+			       unsigned flags)
+{
+	af_dir_status rc;
+	char *text;
+
+	text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text == NULL)
+		return AF_DIR_NOMEM;
+	rc = af_dir__from_store(
+		store_set(dir->store, key, text, strlen(text), 0, flags));
+	/* User objects hold password hashes: wipe the serialisation. */
+	OPENSSL_clear_free(text, strlen(text));
+	return rc;
+}
+
+af_dir_status af_dir__update(af_dir *dir, const char *key, af_dir__update_fn fn,
+			     void *arg, json_t **out, json_t **old)
+{
+	af_dir_status rc = AF_DIR_CONFLICT;
+
+	if (out != NULL)
+		*out = NULL;
+	if (old != NULL)
+		*old = NULL;
+	for (int tries = 0; tries < AF_DIR__CAS_TRIES; tries++) {
+		store_value raw = {NULL, 0};
+		json_t *obj = NULL, *before = NULL;
+		char *text = NULL;
+
+		rc = af_dir__get_json(dir, key, &obj, &raw);
+		if (rc != AF_DIR_OK)
+			return rc;
+		if (old != NULL) {
+			before = json_deep_copy(obj);
+			if (before == NULL) {
+				rc = AF_DIR_NOMEM;
+				goto next;
+			}
+		}
+		rc = fn(obj, arg);
+		if (rc != AF_DIR_OK)
+			goto next;
+		text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+		if (text == NULL) {
+			rc = AF_DIR_NOMEM;
+			goto next;
+		}
+		rc = af_dir__from_store(store_cas(dir->store, key, raw.data,
+						  raw.len, text, strlen(text),
+						  0));
+		if (rc == AF_DIR_OK) {
+			if (out != NULL) {
+				*out = obj;
+				obj = NULL;
+			}
+			if (old != NULL) {
+				*old = before;
+				before = NULL;
+			}
+		}
+	next:
+		if (text != NULL)
+			OPENSSL_clear_free(text, strlen(text));
+		store_value_free(&raw);
+		json_decref(obj);
+		json_decref(before);
+		/* Someone changed the object since it was read: read again. */
+		if (rc != AF_DIR_CONFLICT)
+			return rc;
+	}
+	return rc;
+}
+
+typedef struct collect {
+	json_t *arr;
+	size_t count;
+	size_t cap; /* count only, up to cap + 1, when arr is NULL */
+	int failed;
+} collect;
+
+static int collect_member(const char *member, void *arg)
+{
+	collect *c = arg;
+
+	if (c->arr == NULL) {
+		c->count++;
+		return c->count > c->cap;
+	}
+	if (json_array_append_new(c->arr, json_string(member)) != 0) {
+		c->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+typedef struct sort_item {
+	const char *k;
+	json_t *v;
+} sort_item;
+
+static int sort_item_cmp(const void *a, const void *b)
+{
+	const sort_item *x = a, *y = b;
+
+	return strcmp(x->k, y->k);
+}
+
+af_dir_status af_dir__sort(json_t *arr, const char *field)
+{
+	af_dir_status rc = AF_DIR_OK;
+	sort_item *items;
+	size_t i, n;
+
+	if (!json_is_array(arr))
+		return AF_DIR_INVALID;
+	n = json_array_size(arr);
+	if (n < 2)
+		return AF_DIR_OK;
+	items = calloc(n, sizeof(*items));
+	if (items == NULL)
+		return AF_DIR_NOMEM;
+	for (i = 0; i < n; i++) {
+		json_t *v = json_array_get(arr, i);
+		const char *k = json_string_value(
+			field != NULL ? json_object_get(v, field) : v);
+
+		items[i].k = k != NULL ? k : "";
+		items[i].v = json_incref(v);
+	}
+	qsort(items, n, sizeof(*items), sort_item_cmp);
+	/* The array holds its own references; ours keep the keys alive. */
+	json_array_clear(arr);
+	for (i = 0; i < n; i++) {
+		if (rc == AF_DIR_OK && json_array_append(arr, items[i].v) != 0)
+			rc = AF_DIR_NOMEM;
+		json_decref(items[i].v);
+	}
+	free(items);
+	return rc;
+}
+
+af_dir_status af_dir__members(af_dir *dir, const char *key, json_t **out)
+{
+	collect c = {NULL, 0, 0, 0};
+	af_dir_status rc;
+
+	*out = NULL;
+	c.arr = json_array();
+	if (c.arr == NULL)
+		return AF_DIR_NOMEM;
+	rc = af_dir__from_store(
+		store_smembers(dir->store, key, collect_member, &c));
+	if (rc == AF_DIR_OK && c.failed)
+		rc = AF_DIR_NOMEM;
+	if (rc == AF_DIR_OK)
+		rc = af_dir__sort(c.arr, NULL);
+	if (rc != AF_DIR_OK) {
+		json_decref(c.arr);
+		return rc;
+	}
+	*out = c.arr;
+	return AF_DIR_OK;
+}
+
+af_dir_status af_dir__count(af_dir *dir, const char *key, size_t cap,
+			    size_t *out)
+{
+	collect c = {NULL, 0, cap, 0};
+	af_dir_status rc;
+
+	rc = af_dir__from_store(
+		store_smembers(dir->store, key, collect_member, &c));
+	*out = c.count;
+	return rc;
+}
+
+af_dir_status af_dir__list(af_dir *dir, const char *set_key, const char *prefix,
+			   json_t **out)
+{
+	char key[STORE_KEY_MAX];
+	json_t *names = NULL, *arr = NULL, *name;
+	af_dir_status rc;
+	size_t i;
+
+	*out = NULL;
+	rc = af_dir__members(dir, set_key, &names);
+	if (rc != AF_DIR_OK)
+		return rc;
+	arr = json_array();
+	if (arr == NULL) {
+		rc = AF_DIR_NOMEM;
+		goto out;
+	}
+	json_array_foreach(names, i, name)
+	{
+		json_t *obj = NULL;
+
+		if (af_dir__key(key, sizeof(key), prefix,
+				json_string_value(name)) != AF_DIR_OK)
+			continue;
+		rc = af_dir__get_json(dir, key, &obj, NULL);
+		if (rc == AF_DIR_NOT_FOUND)
+			continue;
+		if (rc != AF_DIR_OK)
+			goto out;
+		if (json_array_append_new(arr, obj) != 0) {
+			rc = AF_DIR_NOMEM;
+			goto out;
+		}
+	}
+	rc = AF_DIR_OK;
+	*out = arr;
+	arr = NULL;
+out:
+	json_decref(arr);
+	json_decref(names);
+	return rc;
+}
+
+json_t *af_dir__iterable(const json_t *v)
+{
+	/* A union, not a cast: nothing is ever written through it. */
+	union {
+		const json_t *c;
+		json_t *m;
+	} u;
+
+	u.c = v;
+	return u.m;
+}
+
+const char *af_dir__target_field(af_dir_target kind)
+{
+	switch (kind) {
+	case AF_DIR_TARGET_USER:
+		return "users";
+	case AF_DIR_TARGET_GROUP:
+		return "groups";
+	case AF_DIR_TARGET_OU:
+		return "ous";
+	case AF_DIR_TARGET_DOMAIN:
+		return "domains";
+	case AF_DIR_TARGET_ALL:
+	default:
+		return NULL;
+	}
+}
+
+int af_dir__array_has(const json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	if (s == NULL)
+		return 0;
+	json_array_foreach(arr, i, v)
+	{
+		const char *e = json_string_value(v);
+
+		if (e != NULL && strcmp(e, s) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int af_dir__array_drop(json_t *arr, const char *s)
+{
+	int dropped = 0;
+	size_t i = 0;
+
+	while (i < json_array_size(arr)) {
+		const char *e = json_string_value(json_array_get(arr, i));
+
+		if (e != NULL && s != NULL && strcmp(e, s) == 0) {
+			/* Cannot fail: i is within the array. */
+			dropped = json_array_remove(arr, i) == 0 || dropped;
+			continue;
+		}
+		i++;
+	}
+	return dropped;
+}
+
+/* Decodes one UTF-8 sequence at s (n bytes left); its length or 0. */
+static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len, i;
+	uint32_t c;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		c = s[0] & 0x1fu;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		c = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		c = s[0] & 0x07u;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3fu);
+	}
+	/* Overlong forms, surrogates and code points past Unicode. */
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/*
+ * Control characters, and the invisible characters that reorder or hide
+ * text: a display name with them could pass for another on a consent or
+ * login page.
+ */
+static int unprintable(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) ||
+	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+	       (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
+}
+
+long af_dir__utf8_chars(const char *s, size_t maxbytes)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, i = 0;
+	long chars = 0;
+
+	if (s == NULL)
+		return -1;
+	n = strnlen(s, maxbytes + 1);
+	if (n > maxbytes)
+		return -1;
+	while (i < n) {
+		uint32_t cp = 0;
+		size_t len = utf8_next(p + i, n - i, &cp);
+
+		if (len == 0 || unprintable(cp))
+			return -1;
+		i += len;
+		chars++;
+	}
+	return chars;
+}
+
+af_dir_status af_dir__check_actor(const char *actor)
+{
+	long n = af_dir__utf8_chars(actor, AF_DIR_ACTOR_MAX);
+
+	return n >= 1 ? AF_DIR_OK : AF_DIR_INVALID;
+}
+
+static int is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+af_dir_status af_dir_check_username(const char *field, const char *v, char *err,
+				    size_t errlen)
+{
+	size_t n, i;
+
+	n = v != NULL ? strnlen(v, AF_DIR_USERNAME_MAX + 1) : 0;
+	if (n == 0 || n > AF_DIR_USERNAME_MAX)
+		goto bad;
+	for (i = 0; i < n; i++) {
+		if (!is_alnum(v[i]) && strchr("._@-", v[i]) == NULL)
+			goto bad;
+	}
+	return AF_DIR_OK;
+bad:
+	af_dir__err(err, errlen,
+		    "%s: must be 1..%d characters of A-Z a-z 0-9 . _ @ -",
+		    field, AF_DIR_USERNAME_MAX);
+	return AF_DIR_INVALID;
+}
+
+af_dir_status af_dir_check_name(const char *field, const char *v, char *err,
+				size_t errlen)
+{
+	size_t n, i;
+
+	n = v != NULL ? strnlen(v, AF_DIR_NAME_MAX + 1) : 0;
+	if (n == 0 || n > AF_DIR_NAME_MAX)
+		goto bad;
+	for (i = 0; i < n; i++) {
+		if (!is_alnum(v[i]) && strchr(" ._/-", v[i]) == NULL)
+			goto bad;
+	}
+	/* Names that differ only by outer spaces would look the same. */
+	if (v[0] == ' ' || v[n - 1] == ' ')
+		goto bad;
+	return AF_DIR_OK;
+bad:
+	af_dir__err(err, errlen,
+		    "%s: must be 1..%d characters of A-Z a-z 0-9 space . _ / - "
+		    "(no space first or last)",
+		    field, AF_DIR_NAME_MAX);
+	return AF_DIR_INVALID;
+}
+
+af_dir_status af_dir_check_display(const char *field, const char *v,
+				   size_t maxch, char *err, size_t errlen)
+{
+	long n = -1;
+
+	/* Four bytes is the longest UTF-8 character. */
+	if (maxch > 0 && maxch <= 4096)
+		n = af_dir__utf8_chars(v, maxch * 4);
+	if (n < 1 || (size_t)n > maxch) {
+		af_dir__err(err, errlen,
+			    "%s: must be 1..%zu printable UTF-8 characters",
+			    field, maxch);
+		return AF_DIR_INVALID;
+	}
+	return AF_DIR_OK;
+}
+
+af_dir_status af_dir_check_domain(const char *field, const char *v, char *err,
+				  size_t errlen)
+{
+	size_t n, i, label = 0;
+
+	n = v != NULL ? strnlen(v, AF_DIR_DOMAIN_MAX + 1) : 0;
+	if (n == 0 || n > AF_DIR_DOMAIN_MAX)
+		goto bad;
+	for (i = 0; i < n; i++) {
+		if (v[i] == '.') {
+			/* No empty labels, no hyphen at the end of one. */
+			if (label == 0 || v[i - 1] == '-')
+				goto bad;
+			label = 0;
+			continue;
+		}
+		if (!is_alnum(v[i]) && !(v[i] == '-' && label > 0))
+			goto bad;
+		if (++label > 63)
+			goto bad;
+	}
+	if (label == 0 || v[n - 1] == '-')
+		goto bad;
+	return AF_DIR_OK;
+bad:
+	af_dir__err(err, errlen, "%s: not a valid domain name", field);
+	return AF_DIR_INVALID;
+}
+
+af_dir_status af_dir_check_email(const char *field, const char *v, char *err,
+				 size_t errlen)
+{
+	const char *at, *dot;
+	size_t n, local, i;
+
+	n = v != NULL ? strnlen(v, AF_DIR_EMAIL_MAX + 1) : 0;
+	if (n == 0 || n > AF_DIR_EMAIL_MAX)
+		goto bad;
+	at = strchr(v, '@');
+	if (at == NULL || strchr(at + 1, '@') != NULL)
+		goto bad;
+	local = (size_t)(at - v);
+	if (local == 0 || local > 64 || v[0] == '.' || v[local - 1] == '.')
+		goto bad;
+	for (i = 0; i < local; i++) {
+		if (!is_alnum(v[i]) &&
+		    strchr(".!#$%&'*+/=?^_`{|}~-", v[i]) == NULL)
+			goto bad;
+		if (v[i] == '.' && v[i + 1] == '.')
+			goto bad;
+	}
+	dot = strchr(at + 1, '.');
+	if (dot == NULL ||
+	    af_dir_check_domain(field, at + 1, NULL, 0) != AF_DIR_OK)
+		goto bad;
+	return AF_DIR_OK;
+bad:
+	af_dir__err(err, errlen, "%s: not a valid address", field);
+	return AF_DIR_INVALID;
+}
+
+static void fold_lower(char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+	}
+}
+
+/* AF_DIR_OK when the object prefix+name exists, else NOT_FOUND or an
+ * error. */
+static af_dir_status exists(af_dir *dir, const char *prefix, const char *name)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	af_dir_status rc;
+
+	rc = af_dir__key(key, sizeof(key), prefix, name);
+	if (rc != AF_DIR_OK)
+		return AF_DIR_NOT_FOUND;
+	rc = af_dir__from_store(store_get(dir->store, key, &v));
+	store_value_free(&v);
+	return rc;
+}
+
+af_dir_status af_dir__name_of(af_dir *dir, const char *field, const char *v,
+			      af_dir_target kind, char *out, size_t outcap,
+			      char *err, size_t errlen)
+{
+	af_dir_status rc;
+	const char *prefix = NULL, *noun = NULL;
+
+	switch (kind) {
+	case AF_DIR_TARGET_USER:
+		rc = af_dir_check_username(field, v, err, errlen);
+		prefix = "user:";
+		noun = "user";
+		break;
+	case AF_DIR_TARGET_GROUP:
+		rc = af_dir_check_name(field, v, err, errlen);
+		prefix = "group:";
+		noun = "group";
+		break;
+	case AF_DIR_TARGET_OU:
+		rc = af_dir_check_name(field, v, err, errlen);
+		prefix = "ou:";
+		noun = "OU";
+		break;
+	case AF_DIR_TARGET_DOMAIN:
+		rc = af_dir_check_domain(field, v, err, errlen);
+		break;
+	case AF_DIR_TARGET_ALL:
+	default:
+		af_dir__err(err, errlen, "%s: not a user, group, OU or domain",
+			    field);
+		return AF_DIR_INVALID;
+	}
+	if (rc != AF_DIR_OK)
+		return rc;
+	if (af_dir__key(out, outcap, "", v) != AF_DIR_OK)
+		return AF_DIR_INVALID;
+	if (kind == AF_DIR_TARGET_USER || kind == AF_DIR_TARGET_DOMAIN)
+		fold_lower(out);
+	if (prefix == NULL)
+		return AF_DIR_OK;
+	rc = exists(dir, prefix, out);
+	if (rc == AF_DIR_NOT_FOUND) {
+		af_dir__err(err, errlen, "%s: no %s named \"%s\"", field, noun,
+			    out);
+		return AF_DIR_INVALID;
+	}
+	if (rc != AF_DIR_OK)
+		af_dir__err(err, errlen, "%s: %s", field, af_dir_strerror(rc));
+	return rc;
+}
+
+af_dir_status af_dir__names(af_dir *dir, const char *field, const json_t *arr,
+			    af_dir_target kind, size_t max, json_t **out,
+			    char *err, size_t errlen)
+{
+	char name[AF_DIR_DOMAIN_MAX + 1];
+	af_dir_status rc;
+	json_t *res, *v;
+	size_t i;
+
+	*out = NULL;
+	if (!json_is_array(arr)) {
+		af_dir__err(err, errlen, "%s: must be an array of names",
+			    field);
+		return AF_DIR_INVALID;
+	}
+	if (json_array_size(arr) > max) {
+		af_dir__err(err, errlen, "%s: at most %zu entries", field, max);
+		return AF_DIR_INVALID;
+	}
+	res = json_array();
+	if (res == NULL)
+		return AF_DIR_NOMEM;
+	json_array_foreach(arr, i, v)
+	{
+		if (!json_is_string(v)) {
+			af_dir__err(err, errlen,
+				    "%s: must be an array of names", field);
+			rc = AF_DIR_INVALID;
+			goto out;
+		}
+		rc = af_dir__name_of(dir, field, json_string_value(v), kind,
+				     name, sizeof(name), err, errlen);
+		if (rc != AF_DIR_OK)
+			goto out;
+		if (!af_dir__array_has(res, name) &&
+		    json_array_append_new(res, json_string(name)) != 0) {
+			rc = AF_DIR_NOMEM;
+			goto out;
+		}
+	}
+	rc = af_dir__sort(res, NULL);
+	if (rc == AF_DIR_OK) {
+		*out = res;
+		res = NULL;
+	}
+out:
+	json_decref(res);
+	return rc;
+}
+
+void af_dir_options_default(af_dir_options *opts)
+{
+	if (opts == NULL)
+		return;
+	af_pw_params_default(&opts->pw);
+	af_throttle_params_default(&opts->throttle);
+}
+
+af_dir_status af_dir_new(store_ctx *store, const af_dir_options *opts,
+			 af_dir **out, char *err, size_t errlen)
+{
+	char pw[AF_DIR_SECRET_BUF];
+	af_dir_status rc;
+	af_dir *dir;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	*out = NULL;
+	if (store == NULL) {
+		af_dir__err(err, errlen, "directory: no state store");
+		return AF_DIR_INVALID;
+	}
+	dir = calloc(1, sizeof(*dir));
+	if (dir == NULL)
+		return AF_DIR_NOMEM;
+	dir->store = store;
+	if (opts != NULL)
+		dir->opts = *opts;
+	else
+		af_dir_options_default(&dir->opts);
+	rc = af_pw_params_check(&dir->opts.pw, err, errlen);
+	if (rc == AF_DIR_OK)
+		rc = af_throttle_params_check(&dir->opts.throttle, err, errlen);
+	if (rc != AF_DIR_OK)
+		goto out;
+	/* A password nobody knows, so the dummy hash never matches. */
+	if (af_random_token(32, pw, sizeof(pw)) != 0) {
+		rc = AF_DIR_CRYPTO;
+		goto out;
+	}
+	rc = af_pw_hash(&dir->opts.pw, pw, dir->dummy_phc,
+			sizeof(dir->dummy_phc));
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (rc != AF_DIR_OK) {
+		af_dir__err(err, errlen, "directory: cannot hash passwords");
+		goto out;
+	}
+	*out = dir;
+	dir = NULL;
+out:
+	af_dir_free(dir);
+	return rc;
+}
+
+void af_dir_free(af_dir *dir)
+{
+	if (dir == NULL)
+		return;
+	OPENSSL_clear_free(dir, sizeof(*dir));
+}
+
+store_ctx *af_dir_store(const af_dir *dir)
+{
+	return dir != NULL ? dir->store : NULL;
+}
+
+const af_dir_options *af_dir_options_get(const af_dir *dir)
+{
+	return dir != NULL ? &dir->opts : NULL;
+}
+
+const char *af_dir__dummy_phc(const af_dir *dir)
+{
+	return dir->dummy_phc;
+}
+
+/* Records an audit event for a change that was made; see directory.h. */
+static af_dir_status audit(af_dir *dir, const char *actor, const char *action,
+			   const char *target, const json_t *detail, char *err,
+			   size_t errlen)
+{
+	af_dir_status rc;
+
+	rc = af_audit_record(dir, actor, action, target, detail);
+	if (rc != AF_DIR_OK) {
+		af_dir__err(err, errlen,
+			    "audit: the change was made but not recorded (%s)",
+			    af_dir_strerror(rc));
+		return AF_DIR_STORE;
+	}
+	return AF_DIR_OK;
+}
+
+/*
+ * Users.
+ */
+
+/* Checks and folds a user name given by a caller into name. */
+static af_dir_status user_name(const char *in, char *name, size_t cap)
+{
+	if (af_dir_check_username("username", in, NULL, 0) != AF_DIR_OK ||
+	    af_dir__key(name, cap, "", in) != AF_DIR_OK)
+		return AF_DIR_INVALID;
+	fold_lower(name);
+	return AF_DIR_OK;
+}
+
+/* The user as handed out: without the password hash. */
+static json_t *user_public(const json_t *stored)
+{
+	json_t *u = json_deep_copy(stored);
+
+	if (u == NULL)
+		return NULL;
+	if (json_object_set_new(u, "password_set",
+				json_boolean(json_is_string(json_object_get(
+					u, "password")))) != 0) {
+		json_decref(u);
+		return NULL;
+	}
+	/* Deleting a member that is not there is not an error here. */
+	if (json_object_del(u, "password") != 0 &&
+	    json_object_get(u, "password") != NULL) {
+		json_decref(u);
+		return NULL;
+	}
+	return u;
+}
+
+static af_dir_status hand_out_user(const json_t *stored, json_t **out)
+{
+	if (out == NULL)
+		return AF_DIR_OK;
+	*out = user_public(stored);
+	return *out != NULL ? AF_DIR_OK : AF_DIR_NOMEM;
+}
+
+static af_dir_status check_password(const char *password, char *err,
+				    size_t errlen)
+{
+	size_t n = password != NULL ? strnlen(password, AF_PW_MAX + 1) : 0;
+
+	if (n == 0 || n > AF_PW_MAX) {
+		af_dir__err(err, errlen, "password: must be 1..%d bytes",
+			    AF_PW_MAX);
+		return AF_DIR_INVALID;
+	}
+	return AF_DIR_OK;
+}
+
+/* Sets key of obj to a new value; AF_DIR_NOMEM when it cannot. */
+static af_dir_status set_new(json_t *obj, const char *key, json_t *v)
+{
+	return json_object_set_new(obj, key, v) == 0 ? AF_DIR_OK : AF_DIR_NOMEM;
+}
+
+/* Checks a string member that may be null (to clear it). */
+static af_dir_status user_string(const char *k, const json_t *v, json_t *norm,
+				 char *err, size_t errlen)
+{
+	char buf[AF_DIR_DOMAIN_MAX + 1];
+	const char *s = json_string_value(v);
+	af_dir_status rc;
+
+	if (json_is_null(v))
+		return set_new(norm, k, json_null());
+	if (s == NULL) {
+		af_dir__err(err, errlen, "%s: must be a string or null", k);
+		return AF_DIR_INVALID;
+	}
+	if (strcmp(k, "name") == 0)
+		rc = af_dir_check_display(k, s, AF_DIR_DISPLAY_MAX, err,
+					  errlen);
+	else if (strcmp(k, "email") == 0)
+		rc = af_dir_check_email(k, s, err, errlen);
+	else
+		rc = af_dir_check_domain(k, s, err, errlen);
+	if (rc != AF_DIR_OK)
+		return rc;
+	if (strcmp(k, "domain") == 0) {
+		if (af_dir__key(buf, sizeof(buf), "", s) != AF_DIR_OK)
+			return AF_DIR_INVALID;
+		fold_lower(buf);
+		s = buf;
+	}
+	return set_new(norm, k, json_string(s));
+}
+
+/*
+ * Checks the members of a user spec (adding) or patch into a normalised
+ * object: names folded, arrays sorted, null for members to remove.
+ */
+static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
+				 json_t **out, char *err, size_t errlen)
+{
+	char name[AF_DIR_USERNAME_MAX + 1];
+	af_dir_status rc = AF_DIR_OK;
+	const char *k;
+	json_t *norm, *v;
+
+	*out = NULL;
+	if (!json_is_object(spec)) {
+		af_dir__err(err, errlen, "user: must be a JSON object");
+		return AF_DIR_INVALID;
+	}
+	norm = json_object();
+	if (norm == NULL)
+		return AF_DIR_NOMEM;
+	json_object_foreach(af_dir__iterable(spec), k, v)
+	{
+		if (strcmp(k, "username") == 0 && adding) {
+			rc = af_dir_check_username(k, json_string_value(v), err,
+						   errlen);
+			if (rc == AF_DIR_OK)
+				rc = user_name(json_string_value(v), name,
+					       sizeof(name));
+			if (rc == AF_DIR_OK)
+				rc = set_new(norm, k, json_string(name));
+		} else if (strcmp(k, "name") == 0 || strcmp(k, "email") == 0 ||
+			   strcmp(k, "domain") == 0) {
+			rc = user_string(k, v, norm, err, errlen);
+		} else if (strcmp(k, "email_verified") == 0 ||
+			   strcmp(k, "enabled") == 0) {
+			if (!json_is_boolean(v)) {
+				af_dir__err(err, errlen,
+					    "%s: must be true or false", k);
+				rc = AF_DIR_INVALID;
+			} else {
+				rc = set_new(norm, k, json_incref(v));
+			}
+		} else if (strcmp(k, "groups") == 0 || strcmp(k, "ous") == 0) {
+			json_t *names = NULL;
+
+			rc = af_dir__names(dir, k, v,
+					   k[0] == 'g' ? AF_DIR_TARGET_GROUP
+						       : AF_DIR_TARGET_OU,
+					   AF_DIR_MEMBERSHIPS_MAX, &names, err,
+					   errlen);
+			if (rc == AF_DIR_OK)
+				rc = set_new(norm, k, names);
+		} else if (strcmp(k, "username") == 0 ||
+			   strcmp(k, "sub") == 0 ||
+			   strcmp(k, "password") == 0 ||
+			   strcmp(k, "password_set") == 0 ||
+			   strcmp(k, "created_at") == 0 ||
+			   strcmp(k, "updated_at") == 0) {
+			af_dir__err(err, errlen, "%s: cannot be set here", k);
+			rc = AF_DIR_INVALID;
+		} else {
+			af_dir__err(err, errlen, "%.64s: unknown field", k);
+			rc = AF_DIR_INVALID;
+		}
+		if (rc != AF_DIR_OK)
+			break;
+	}
+	if (rc == AF_DIR_OK && adding &&
+	    json_object_get(norm, "username") == NULL) {
+		af_dir__err(err, errlen, "username: required");
+		rc = AF_DIR_INVALID;
+	}
+	if (rc != AF_DIR_OK) {
+		json_decref(norm);
+		return rc;
+	}
+	*out = norm;
+	return AF_DIR_OK;
+}
+
+/* Merges a normalised patch into a stored user. */
+static af_dir_status user_merge(json_t *user, const json_t *norm)
+{
+	const json_t *old_email = json_object_get(user, "email");
+	const json_t *new_email = json_object_get(norm, "email");
+	const char *k;
+	json_t *v;
+
+	/* A new address is not verified just because the old one was. */
+	if (new_email != NULL && !json_equal(old_email, new_email) &&
+	    json_object_get(norm, "email_verified") == NULL &&
+	    set_new(user, "email_verified", json_false()) != AF_DIR_OK)
+		return AF_DIR_NOMEM;
+	json_object_foreach(af_dir__iterable(norm), k, v)
+	{
+		if (json_is_null(v)) {
+			/* Removing an absent member is fine. */
+			if (json_object_del(user, k) != 0 &&
+			    json_object_get(user, k) != NULL)
+				return AF_DIR_NOMEM;
+		} else if (set_new(user, k, json_deep_copy(v)) != AF_DIR_OK) {
+			return AF_DIR_NOMEM;
+		}
+	}
+	return set_new(user, "updated_at", json_integer(af_now()));
+}
+
+/* Adds (add) or drops user in the member sets of the names in arr. */
+static af_dir_status member_sets(af_dir *dir, const char *prefix,
+				 const json_t *arr, const json_t *except,
+				 const char *user, int add)
+{
+	char key[STORE_KEY_MAX];
+	af_dir_status rc = AF_DIR_OK;
+	store_status st;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+	{
+		const char *name = json_string_value(v);
+
+		if (name == NULL || af_dir__array_has(except, name))
+			continue;
+		if (af_dir__key(key, sizeof(key), prefix, name) != AF_DIR_OK)
+			continue;
+		st = add ? store_sadd(dir->store, key, user)
+			 : store_srem(dir->store, key, user);
+		if (st != STORE_OK && st != STORE_NOT_FOUND)
+			rc = af_dir__from_store(st);
+	}
+	return rc;
+}
+
+/* Brings the member sets in step with a user's old and new memberships. */
+static af_dir_status sync_members(af_dir *dir, const char *user,
+				  const json_t *before, const json_t *after)
+{
+	static const member_kind *const kinds[] = {&group_kind, &ou_kind};
+	af_dir_status rc = AF_DIR_OK, r;
+
+	for (size_t i = 0; i < 2; i++) {
+		const json_t *o = json_object_get(before, kinds[i]->field);
+		const json_t *n = json_object_get(after, kinds[i]->field);
+
+		r = member_sets(dir, kinds[i]->members, o, n, user, 0);
+		if (r != AF_DIR_OK)
+			rc = r;
+		r = member_sets(dir, kinds[i]->members, n, o, user, 1);
+		if (r != AF_DIR_OK)
+			rc = r;
+	}
+	return rc;
+}
+
+/* Claims a fresh subject identifier "sub:<sub>" for user. */
+static af_dir_status new_sub(af_dir *dir, const char *user, char *sub,
+			     size_t cap)
+{
+	char key[STORE_KEY_MAX];
+	af_dir_status rc = AF_DIR_EXISTS;
+
+	/* 128 random bits do not collide; the loop only makes it certain. */
+	for (int tries = 0; tries < 3 && rc == AF_DIR_EXISTS; tries++) {
+		if (af_random_token(16, sub, cap) != 0)
+			return AF_DIR_CRYPTO;
+		rc = af_dir__key(key, sizeof(key), "sub:", sub);
+		if (rc != AF_DIR_OK)
+			return rc;
+		rc = af_dir__from_store(store_set(
+			dir->store, key, user, strlen(user), 0, STORE_SET_NX));
+	}
+	return rc;
+}
+
+static af_dir_status user_key(char *key, size_t cap, const char *username,
+			      char *name, size_t namecap)
+{
+	if (user_name(username, name, namecap) != AF_DIR_OK)
+		return AF_DIR_NOT_FOUND;
+	return af_dir__key(key, cap, "user:", name);
+}
+
+af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
+			      const json_t *spec, const char *password,
+			      json_t **out, char *err, size_t errlen)
+{
+	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
+	char sub[AF_DIR_SUB_LEN + 1], subkey[STORE_KEY_MAX];
+	char phc[AF_PW_PHC_MAX] = "";
+	json_t *norm = NULL, *user = NULL;
+	int sub_claimed = 0;
+	af_dir_status rc;
+	int64_t now = af_now();
+
+	if (out != NULL)
+		*out = NULL;
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	if (password != NULL) {
+		rc = check_password(password, err, errlen);
+		if (rc != AF_DIR_OK)
+			return rc;
+	}
+	rc = user_fields(dir, spec, 1, &norm, err, errlen);
+	if (rc != AF_DIR_OK)
+		return rc;
+	if (af_dir__key(name, sizeof(name), "",
+			json_string_value(json_object_get(norm, "username"))) !=
+		    AF_DIR_OK ||
+	    af_dir__key(key, sizeof(key), "user:", name) != AF_DIR_OK) {
+		rc = AF_DIR_INVALID;
+		goto out;
+	}
+	user = json_pack("{s:s, s:b, s:b, s:[], s:[], s:I}", "username", name,
+			 "email_verified", 0, "enabled", 1, "groups", "ous",
+			 "created_at", (json_int_t)now);
+	if (user == NULL) {
+		rc = AF_DIR_NOMEM;
+		goto out;
+	}
+	rc = user_merge(user, norm);
+	if (rc != AF_DIR_OK)
+		goto out;
+	if (password != NULL) {
+		rc = af_pw_hash(&dir->opts.pw, password, phc, sizeof(phc));
+		if (rc == AF_DIR_OK)
+			rc = set_new(user, "password", json_string(phc));
+		if (rc != AF_DIR_OK)
+			goto out;
+	}
+	rc = exists(dir, "user:", name);
+	if (rc == AF_DIR_OK) {
+		rc = AF_DIR_EXISTS;
+		af_dir__err(err, errlen, "username: a user named \"%s\" exists",
+			    name);
+		goto out;
+	}
+	if (rc != AF_DIR_NOT_FOUND)
+		goto out;
+	rc = new_sub(dir, name, sub, sizeof(sub));
+	if (rc != AF_DIR_OK)
+		goto out;
+	sub_claimed = 1;
+	rc = set_new(user, "sub", json_string(sub));
+	if (rc != AF_DIR_OK)
+		goto out;
+	rc = af_dir__put_json(dir, key, user, STORE_SET_NX);
+	if (rc == AF_DIR_EXISTS)
+		af_dir__err(err, errlen, "username: a user named \"%s\" exists",
+			    name);
+	if (rc != AF_DIR_OK)
+		goto out;
+	sub_claimed = 0;
+	rc = af_dir__from_store(store_sadd(dir->store, "users", name));
+	if (rc == AF_DIR_OK)
+		rc = sync_members(dir, name, NULL, user);
+	if (rc != AF_DIR_OK)
+		goto out;
+	json_object_del(norm, "username");
+	rc = audit(dir, actor, "user.add", name, norm, err, errlen);
+	if (rc == AF_DIR_OK)
+		rc = hand_out_user(user, out);
+out:
+	if (sub_claimed &&
+	    af_dir__key(subkey, sizeof(subkey), "sub:", sub) == AF_DIR_OK) {
+		/* Best effort: an orphan mapping names no user and is
+		 * harmless. */
+		store_status st = store_del(dir->store, subkey);
+
+		(void)st;
+	}
+	OPENSSL_cleanse(phc, sizeof(phc));
+	json_decref(norm);
+	json_decref(user);
+	return rc;
+}
+
+static af_dir_status merge_fn(json_t *user, void *arg)
+{
+	return user_merge(user, arg);
+}
+
+af_dir_status af_dir_user_set(af_dir *dir, const char *actor,
+			      const char *username, const json_t *patch,
+			      json_t **out, char *err, size_t errlen)
+{
+	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
+	json_t *norm = NULL, *after = NULL, *before = NULL;
+	af_dir_status rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	rc = user_key(key, sizeof(key), username, name, sizeof(name));
+	if (rc != AF_DIR_OK) {
+		af_dir__err(err, errlen, "username: no such user");
+		return rc;
+	}
+	rc = user_fields(dir, patch, 0, &norm, err, errlen);
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = af_dir__update(dir, key, merge_fn, norm, &after, &before);
+	if (rc == AF_DIR_NOT_FOUND)
+		af_dir__err(err, errlen, "username: no user named \"%s\"",
+			    name);
+	if (rc != AF_DIR_OK)
+		goto out;
+	rc = sync_members(dir, name, before, after);
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor, "user.set", name, norm, err, errlen);
+	if (rc == AF_DIR_OK)
+		rc = hand_out_user(after, out);
+out:
+	json_decref(norm);
+	json_decref(after);
+	json_decref(before);
+	return rc;
+}
+
+/* Replaces the password hash (phc NULL: removes it). */
+typedef struct pw_change {
+	const char *phc;
+	const char *only_if; /* replace only while this hash is stored */
+} pw_change;
+
+static af_dir_status password_fn(json_t *user, void *arg)
+{
+	const pw_change *c = arg;
+
+	if (c->only_if != NULL &&
+	    !af_ct_streq(json_string_value(json_object_get(user, "password")),
+			 c->only_if))
+		return AF_DIR_MISMATCH; /* changed meanwhile: leave it */
+	if (c->phc == NULL) {
+		if (json_object_del(user, "password") != 0 &&
+		    json_object_get(user, "password") != NULL)
+			return AF_DIR_NOMEM;
+	} else if (set_new(user, "password", json_string(c->phc)) !=
+		   AF_DIR_OK) {
+		return AF_DIR_NOMEM;
+	}
+	if (c->only_if != NULL)
+		return AF_DIR_OK;
+	return set_new(user, "updated_at", json_integer(af_now()));
+}
+
+af_dir_status af_dir_user_set_password(af_dir *dir, const char *actor,
+				       const char *username,
+				       const char *password, char *err,
+				       size_t errlen)
+{
+	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
+	char phc[AF_PW_PHC_MAX] = "";
+	pw_change c = {NULL, NULL};
+	af_dir_status rc;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	rc = user_key(key, sizeof(key), username, name, sizeof(name));
+	if (rc != AF_DIR_OK) {
+		af_dir__err(err, errlen, "username: no such user");
+		return rc;
+	}
+	if (password != NULL) {
+		rc = check_password(password, err, errlen);
+		if (rc == AF_DIR_OK)
+			rc = af_pw_hash(&dir->opts.pw, password, phc,
+					sizeof(phc));
+		if (rc != AF_DIR_OK)
+			goto out;
+		c.phc = phc;
+	}
+	rc = af_dir__update(dir, key, password_fn, &c, NULL, NULL);
+	if (rc == AF_DIR_NOT_FOUND)
+		af_dir__err(err, errlen, "username: no user named \"%s\"",
+			    name);
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor,
+			   password != NULL ? "user.passwd"
+					    : "user.passwd_clear",
+			   name, NULL, err, errlen);
+out:
+	OPENSSL_cleanse(phc, sizeof(phc));
+	return rc;
+}
+
+af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
+				 const char *username)
+{
+	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
+	char subkey[STORE_KEY_MAX];
+	json_t *user = NULL;
+	af_dir_status rc, r;
+	const char *sub;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
+		return AF_DIR_INVALID;
+	rc = user_key(key, sizeof(key), username, name, sizeof(name));
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = af_dir__get_json(dir, key, &user, NULL);
+	if (rc != AF_DIR_OK)
+		return rc;
+	/* The record goes first, so that nothing can sign in as the user
+	 * while the references are cleaned up. */
+	rc = af_dir__from_store(store_del(dir->store, key));
+	if (rc != AF_DIR_OK)
+		goto out;
+	rc = af_dir__from_store(store_srem(dir->store, "users", name));
+	r = sync_members(dir, name, user, NULL);
+	if (rc == AF_DIR_OK)
+		rc = r;
+	sub = json_string_value(json_object_get(user, "sub"));
+	if (sub != NULL &&
+	    af_dir__key(subkey, sizeof(subkey), "sub:", sub) == AF_DIR_OK) {
+		r = af_dir__from_store(store_del(dir->store, subkey));
+		if (rc == AF_DIR_OK)
+			rc = r;
+	}
+	r = af_dir__policies_forget(dir, AF_DIR_TARGET_USER, name);
+	if (rc == AF_DIR_OK)
+		rc = r;
+	r = af_dir__apps_forget(dir, AF_DIR_TARGET_USER, name);
+	if (rc == AF_DIR_OK)
+		rc = r;
+	/* A later user of the same name starts with a clean slate. */
+	r = af_throttle_unlock(dir, name);
+	if (rc == AF_DIR_OK)
+		rc = r;
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor, "user.remove", name, NULL, NULL, 0);
+out:
+	json_decref(user);
+	return rc;
+}
+
+af_dir_status af_dir_user_get(af_dir *dir, const char *username, json_t **out)
+{
+	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
+	json_t *user = NULL;
+	af_dir_status rc;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	*out = NULL;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	rc = user_key(key, sizeof(key), username, name, sizeof(name));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__get_json(dir, key, &user, NULL);
+	if (rc == AF_DIR_OK)
+		rc = hand_out_user(user, out);
+	json_decref(user);
+	return rc;
+}
+
+af_dir_status af_dir_user_get_by_sub(af_dir *dir, const char *sub, json_t **out)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	af_dir_status rc;
+	const json_t *got;
+	size_t n;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	*out = NULL;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	n = sub != NULL ? strnlen(sub, AF_DIR_SUB_LEN + 1) : 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_alnum(sub[i]) && sub[i] != '-' && sub[i] != '_')
+			return AF_DIR_NOT_FOUND;
+	}
+	if (n != AF_DIR_SUB_LEN ||
+	    af_dir__key(key, sizeof(key), "sub:", sub) != AF_DIR_OK)
+		return AF_DIR_NOT_FOUND;
+	rc = af_dir__from_store(store_get(dir->store, key, &v));
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = af_dir_user_get(dir, (const char *)v.data, out);
+	store_value_free(&v);
+	if (rc != AF_DIR_OK)
+		return rc;
+	/* A stale mapping must not hand out another user of the name. */
+	got = json_object_get(*out, "sub");
+	if (!json_is_string(got) || strcmp(json_string_value(got), sub) != 0) {
+		json_decref(*out);
+		*out = NULL;
+		return AF_DIR_NOT_FOUND;
+	}
+	return AF_DIR_OK;
+}
+
+af_dir_status af_dir_user_list(af_dir *dir, json_t **out)
+{
+	af_dir_status rc;
+	json_t *arr = NULL, *v;
+	size_t i;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	*out = NULL;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	rc = af_dir__list(dir, "users", "user:", &arr);
+	if (rc != AF_DIR_OK)
+		return rc;
+	json_array_foreach(arr, i, v)
+	{
+		json_t *pub = user_public(v);
+
+		if (pub == NULL || json_array_set_new(arr, i, pub) != 0) {
+			json_decref(arr);
+			return AF_DIR_NOMEM;
+		}
+	}
+	*out = arr;
+	return AF_DIR_OK;
+}
+
+/* Spends the cost of one password check, for users that do not exist. */
+static void dummy_check(const af_dir *dir, const char *password)
+{
+	/* The result is always a mismatch; only the time spent matters. */
+	af_dir_status rc = af_pw_verify(dir->dummy_phc, password);
+
+	(void)rc;
+}
+
+af_dir_status af_dir_user_login(af_dir *dir, const char *username,
+				const char *password, json_t **out)
+{
+	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
+	char phc[AF_PW_PHC_MAX] = "";
+	json_t *user = NULL;
+	const char *stored;
+	af_dir_status rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if (dir == NULL || check_password(password, NULL, 0) != AF_DIR_OK)
+		return AF_DIR_INVALID;
+	rc = user_key(key, sizeof(key), username, name, sizeof(name));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__get_json(dir, key, &user, NULL);
+	if (rc != AF_DIR_OK && rc != AF_DIR_NOT_FOUND)
+		goto out;
+	stored = json_string_value(json_object_get(user, "password"));
+	if (stored == NULL) {
+		/* Unknown user, or no password: the same work and answer as
+		 * a wrong password. */
+		dummy_check(dir, password);
+		rc = AF_DIR_MISMATCH;
+		goto out;
+	}
+	rc = af_pw_verify(stored, password);
+	if (rc == AF_DIR_INVALID)
+		rc = AF_DIR_MISMATCH; /* a damaged hash matches nothing */
+	if (rc != AF_DIR_OK)
+		goto out;
+	if (!json_is_true(json_object_get(user, "enabled"))) {
+		rc = AF_DIR_FORBIDDEN;
+		goto out;
+	}
+	if (af_pw_needs_rehash(stored, &dir->opts.pw) &&
+	    af_pw_hash(&dir->opts.pw, password, phc, sizeof(phc)) ==
+		    AF_DIR_OK) {
+		/* Only over the hash just checked: a password an admin set
+		 * meanwhile wins. A failure is retried at the next sign-in. */
+		pw_change c = {phc, stored};
+		af_dir_status r =
+			af_dir__update(dir, key, password_fn, &c, NULL, NULL);
+
+		(void)r;
+	}
+	rc = hand_out_user(user, out);
+out:
+	OPENSSL_cleanse(phc, sizeof(phc));
+	json_decref(user);
+	return rc;
+}
+
+/*
+ * Groups and OUs.
+ */
+
+static af_dir_status kind_key(const member_kind *mk, char *key, size_t cap,
+			      const char *name)
+{
+	if (af_dir_check_name("name", name, NULL, 0) != AF_DIR_OK)
+		return AF_DIR_NOT_FOUND;
+	return af_dir__key(key, cap, mk->prefix, name);
+}
+
+static af_dir_status check_description(const char *d, char *err, size_t errlen)
+{
+	if (d == NULL || d[0] == '\0')
+		return AF_DIR_OK;
+	return af_dir_check_display("description", d, AF_DIR_DESCRIPTION_MAX,
+				    err, errlen);
+}
+
+static af_dir_status kind_add(af_dir *dir, const member_kind *mk,
+			      const char *actor, const char *name,
+			      const char *description, char *err, size_t errlen)
+{
+	char key[STORE_KEY_MAX];
+	json_t *obj = NULL;
+	af_dir_status rc;
+	size_t count = 0;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	rc = af_dir_check_name("name", name, err, errlen);
+	if (rc == AF_DIR_OK && mk == &group_kind)
+		rc = check_description(description, err, errlen);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__key(key, sizeof(key), mk->prefix, name);
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = af_dir__count(dir, mk->index, AF_DIR_GROUPS_MAX, &count);
+	if (rc != AF_DIR_OK)
+		return rc;
+	if (count >= AF_DIR_GROUPS_MAX) {
+		af_dir__err(err, errlen, "%s: at most %d", mk->index,
+			    AF_DIR_GROUPS_MAX);
+		return AF_DIR_LIMIT;
+	}
+	obj = json_pack("{s:s}", "name", name);
+	if (obj == NULL)
+		return AF_DIR_NOMEM;
+	if (mk == &group_kind) {
+		rc = set_new(
+			obj, "description",
+			json_string(description != NULL ? description : ""));
+		if (rc != AF_DIR_OK)
+			goto out;
+	}
+	rc = af_dir__put_json(dir, key, obj, STORE_SET_NX);
+	if (rc == AF_DIR_EXISTS)
+		af_dir__err(err, errlen, "name: a %s named \"%s\" exists",
+			    mk->noun, name);
+	if (rc != AF_DIR_OK)
+		goto out;
+	rc = af_dir__from_store(store_sadd(dir->store, mk->index, name));
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor, mk->act_add, name, obj, err, errlen);
+out:
+	json_decref(obj);
+	return rc;
+}
+
+af_dir_status af_dir_group_add(af_dir *dir, const char *actor, const char *name,
+			       const char *description, char *err,
+			       size_t errlen)
+{
+	return kind_add(dir, &group_kind, actor, name, description, err,
+			errlen);
+}
+
+af_dir_status af_dir_ou_add(af_dir *dir, const char *actor, const char *name,
+			    char *err, size_t errlen)
+{
+	return kind_add(dir, &ou_kind, actor, name, NULL, err, errlen);
+}
+
+static af_dir_status description_fn(json_t *obj, void *arg)
+{
+	const char *d = *(const char **)arg;
+
+	return set_new(obj, "description", json_string(d != NULL ? d : ""));
+}
+
+af_dir_status af_dir_group_set(af_dir *dir, const char *actor, const char *name,
+			       const char *description, char *err,
+			       size_t errlen)
+{
+	char key[STORE_KEY_MAX];
+	json_t *after = NULL;
+	af_dir_status rc;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	rc = check_description(description, err, errlen);
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = kind_key(&group_kind, key, sizeof(key), name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__update(dir, key, description_fn, &description,
+				    &after, NULL);
+	if (rc == AF_DIR_NOT_FOUND)
+		af_dir__err(err, errlen, "name: no such group");
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor, group_kind.act_set, name, after, err,
+			   errlen);
+	json_decref(after);
+	return rc;
+}
+
+/* Adds or drops one name in a user's groups or OUs. */
+typedef struct membership {
+	const char *field;
+	const char *name;
+	int add;
+} membership;
+
+static af_dir_status membership_fn(json_t *user, void *arg)
+{
+	const membership *m = arg;
+	json_t *arr = json_object_get(user, m->field);
+
+	if (!json_is_array(arr)) {
+		arr = json_array();
+		if (set_new(user, m->field, arr) != AF_DIR_OK)
+			return AF_DIR_NOMEM;
+	}
+	if (m->add) {
+		if (af_dir__array_has(arr, m->name))
+			return AF_DIR_OK;
+		if (json_array_size(arr) >= AF_DIR_MEMBERSHIPS_MAX)
+			return AF_DIR_LIMIT;
+		if (json_array_append_new(arr, json_string(m->name)) != 0)
+			return AF_DIR_NOMEM;
+		if (af_dir__sort(arr, NULL) != AF_DIR_OK)
+			return AF_DIR_NOMEM;
+	} else {
+		af_dir__array_drop(arr, m->name);
+	}
+	return set_new(user, "updated_at", json_integer(af_now()));
+}
+
+static af_dir_status kind_member(af_dir *dir, const member_kind *mk,
+				 const char *actor, const char *name,
+				 const char *username, int add, char *err,
+				 size_t errlen)
+{
+	char uname[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
+	membership m = {mk->field, name, add};
+	json_t *after = NULL, *before = NULL, *detail = NULL;
+	af_dir_status rc;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	rc = kind_key(mk, key, sizeof(key), name);
+	if (rc == AF_DIR_OK)
+		rc = exists(dir, mk->prefix, name);
+	if (rc == AF_DIR_NOT_FOUND)
+		af_dir__err(err, errlen, "name: no such %s", mk->noun);
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = user_key(key, sizeof(key), username, uname, sizeof(uname));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__update(dir, key, membership_fn, &m, &after,
+				    &before);
+	if (rc == AF_DIR_NOT_FOUND)
+		af_dir__err(err, errlen, "username: no such user");
+	if (rc == AF_DIR_LIMIT)
+		af_dir__err(err, errlen, "%s: at most %d", mk->field,
+			    AF_DIR_MEMBERSHIPS_MAX);
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = sync_members(dir, uname, before, after);
+	if (rc != AF_DIR_OK)
+		goto out;
+	detail = json_pack("{s:s}", "user", uname);
+	rc = detail != NULL
+		     ? audit(dir, actor, add ? mk->act_join : mk->act_leave,
+			     name, detail, err, errlen)
+		     : AF_DIR_NOMEM;
+out:
+	json_decref(detail);
+	json_decref(after);
+	json_decref(before);
+	return rc;
+}
+
+af_dir_status af_dir_group_add_member(af_dir *dir, const char *actor,
+				      const char *name, const char *username,
+				      char *err, size_t errlen)
+{
+	return kind_member(dir, &group_kind, actor, name, username, 1, err,
+			   errlen);
+}
+
+af_dir_status af_dir_group_remove_member(af_dir *dir, const char *actor,
+					 const char *name, const char *username,
+					 char *err, size_t errlen)
+{
+	return kind_member(dir, &group_kind, actor, name, username, 0, err,
+			   errlen);
+}
+
+af_dir_status af_dir_ou_add_member(af_dir *dir, const char *actor,
+				   const char *name, const char *username,
+				   char *err, size_t errlen)
+{
+	return kind_member(dir, &ou_kind, actor, name, username, 1, err,
+			   errlen);
+}
+
+af_dir_status af_dir_ou_remove_member(af_dir *dir, const char *actor,
+				      const char *name, const char *username,
+				      char *err, size_t errlen)
+{
+	return kind_member(dir, &ou_kind, actor, name, username, 0, err,
+			   errlen);
+}
+
+static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
+				 const char *actor, const char *name)
+{
+	char key[STORE_KEY_MAX], setkey[STORE_KEY_MAX];
+	membership m = {mk->field, name, 0};
+	json_t *members = NULL, *v;
+	af_dir_status rc, r;
+	size_t i;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
+		return AF_DIR_INVALID;
+	rc = kind_key(mk, key, sizeof(key), name);
+	if (rc == AF_DIR_OK)
+		rc = exists(dir, mk->prefix, name);
+	if (rc != AF_DIR_OK)
+		return rc;
+	/* The object goes first, so that no new user can join it. */
+	rc = af_dir__from_store(store_del(dir->store, key));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(
+			store_srem(dir->store, mk->index, name));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__key(setkey, sizeof(setkey), mk->members, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__members(dir, setkey, &members);
+	if (rc != AF_DIR_OK)
+		return rc;
+	json_array_foreach(members, i, v)
+	{
+		const char *user = json_string_value(v);
+
+		r = af_dir__key(key, sizeof(key), "user:", user);
+		if (r == AF_DIR_OK)
+			r = af_dir__update(dir, key, membership_fn, &m, NULL,
+					   NULL);
+		if (r != AF_DIR_OK && r != AF_DIR_NOT_FOUND && rc == AF_DIR_OK)
+			rc = r;
+		r = af_dir__from_store(store_srem(dir->store, setkey, user));
+		if (r != AF_DIR_OK && rc == AF_DIR_OK)
+			rc = r;
+	}
+	r = af_dir__policies_forget(dir, mk->target, name);
+	if (rc == AF_DIR_OK)
+		rc = r;
+	r = af_dir__apps_forget(dir, mk->target, name);
+	if (rc == AF_DIR_OK)
+		rc = r;
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor, mk->act_remove, name, NULL, NULL, 0);
+	json_decref(members);
+	return rc;
+}
+
+af_dir_status af_dir_group_remove(af_dir *dir, const char *actor,
+				  const char *name)
+{
+	return kind_remove(dir, &group_kind, actor, name);
+}
+
+af_dir_status af_dir_ou_remove(af_dir *dir, const char *actor, const char *name)
+{
+	return kind_remove(dir, &ou_kind, actor, name);
+}
+
+static af_dir_status kind_get(af_dir *dir, const member_kind *mk,
+			      const char *name, json_t **out)
+{
+	char key[STORE_KEY_MAX];
+	af_dir_status rc;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	*out = NULL;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	rc = kind_key(mk, key, sizeof(key), name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__get_json(dir, key, out, NULL);
+	return rc;
+}
+
+af_dir_status af_dir_group_get(af_dir *dir, const char *name, json_t **out)
+{
+	return kind_get(dir, &group_kind, name, out);
+}
+
+af_dir_status af_dir_ou_get(af_dir *dir, const char *name, json_t **out)
+{
+	return kind_get(dir, &ou_kind, name, out);
+}
+
+af_dir_status af_dir_group_list(af_dir *dir, json_t **out)
+{
+	if (out == NULL || dir == NULL)
+		return AF_DIR_INVALID;
+	return af_dir__list(dir, group_kind.index, group_kind.prefix, out);
+}
+
+af_dir_status af_dir_ou_list(af_dir *dir, json_t **out)
+{
+	if (out == NULL || dir == NULL)
+		return AF_DIR_INVALID;
+	return af_dir__list(dir, ou_kind.index, ou_kind.prefix, out);
+}
+
+static af_dir_status kind_members(af_dir *dir, const member_kind *mk,
+				  const char *name, json_t **out)
+{
+	char key[STORE_KEY_MAX];
+	af_dir_status rc;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	*out = NULL;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	rc = kind_key(mk, key, sizeof(key), name);
+	if (rc == AF_DIR_OK)
+		rc = exists(dir, mk->prefix, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__key(key, sizeof(key), mk->members, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__members(dir, key, out);
+	return rc;
+}
+
+af_dir_status af_dir_group_members(af_dir *dir, const char *name, json_t **out)
+{
+	return kind_members(dir, &group_kind, name, out);
+}
+
+af_dir_status af_dir_ou_members(af_dir *dir, const char *name, json_t **out)
+{
+	return kind_members(dir, &ou_kind, name, out);
+}

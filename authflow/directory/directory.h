@@ -1,0 +1,579 @@
+/*
+ * The directory of the identity provider: users, groups, organisational
+ * units (OUs), user policies, application profiles and their deployment,
+ * with passwords (password.h), brute-force counters (throttle.h) and the
+ * audit trail (audit.h) beside it. Everything lives in the state store as
+ * JSON objects; this module does no HTTP. The admin API and the OIDC
+ * endpoints call it.
+ *
+ * Stored objects (keys get the store's own prefix on top):
+ *   "user:<name>"    {username, sub, name, email, email_verified, domain,
+ *                     ous, groups, enabled, password, created_at,
+ *                     updated_at}; index set "users"; "sub:<sub>" holds
+ *                     the user name of a subject identifier.
+ *   "group:<name>"   {name, description}; set "groups"; the user names of
+ *                     its members in set "group_members:<name>".
+ *   "ou:<name>"      {name}; set "ous"; members in "ou_members:<name>".
+ *   "policy:<name>"  {name, sso, remote_access, assigned: {users, groups,
+ *                     ous}}; set "policies".
+ *   "app:<id>"       the application profile (see af_dir_app_add()); set
+ *                     "apps"; "app_name:<name>" holds the client id of the
+ *                     profile with that admin name.
+ *
+ * Every value is validated on the way in; a refusal is AF_DIR_INVALID with
+ * a one-line message naming the field in err ("email: not a valid
+ * address"). Functions that take an err buffer accept err == NULL.
+ *
+ * User names are case-insensitive: they are folded to lower case when a
+ * user is made and on every look-up, so "Alice" and "alice" are one
+ * account and cannot be told apart in a sign-in. Group, OU, policy and
+ * application names are case-sensitive.
+ *
+ * Objects handed out (json_t **out) are new references owned by the
+ * caller. User objects never carry the password hash: they carry
+ * "password_set" (bool) instead. Application objects never carry the hash
+ * of the client secret.
+ *
+ * Admin mutations take the acting administrator's name (actor, 1..128
+ * bytes, for the audit trail) and record one audit event on success. When
+ * the change was made but its audit event could not be written, they
+ * return AF_DIR_STORE with a message saying so.
+ *
+ * Roles: creating, editing, removing an application profile and rotating
+ * its secret are for superadmins only; deploying and undeploying it is for
+ * superadmins, and for admins when the profile's admins_may_deploy is true
+ * (af_dir_app_may_deploy()). The directory does not know who calls it: the
+ * admin API checks the role before calling these functions.
+ *
+ * Concurrency: an object is updated by read, change and compare-and-swap,
+ * retried a few times, so concurrent changes of one object are not lost
+ * (AF_DIR_CONFLICT when the retries run out). Changes that span objects
+ * (a user and the member sets, removal of a group from its members) are
+ * done one object at a time and are not atomic as a whole.
+ *
+ * Thread-safety: an af_dir may be shared by any number of threads once
+ * made; it holds no mutable state of its own (see store.h for the store).
+ */
+#ifndef AUTHFLOW_DIRECTORY_H
+#define AUTHFLOW_DIRECTORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/store.h"
+
+#if defined(__GNUC__)
+#define AF_DIR_NODISCARD    __attribute__((warn_unused_result))
+#define AF_DIR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define AF_DIR_NODISCARD
+#define AF_DIR_PRINTF(a, b)
+#endif
+
+/* The status of every function of the module (directory, af_pw_,
+ * af_throttle_, af_audit_), names and messages from one list. */
+#define AF_DIR_STATUS_MAP(XX)                                               \
+	XX(OK, 0, "success")                                                \
+	XX(NOT_FOUND, -1, "no such entry")                                  \
+	XX(EXISTS, -2, "already exists")                                    \
+	XX(INVALID, -3, "invalid input")                                    \
+	XX(FORBIDDEN, -4, "not allowed")                                    \
+	XX(LIMIT, -5, "limit reached")                                      \
+	XX(STORE, -6, "state store failure")                                \
+	XX(NOMEM, -7, "out of memory")                                      \
+	XX(CRYPTO, -8, "cryptographic library failure")                     \
+	XX(MISMATCH, -9, "wrong user name or password")                     \
+	XX(WAIT, -10, "too many failed attempts: wait before trying again") \
+	XX(LOCKED, -11, "account locked after too many failed attempts")    \
+	XX(CONFLICT, -12, "changed at the same time by someone else: retry")
+
+typedef enum af_dir_status {
+#define AF_DIR_XX(name, value, text) AF_DIR_##name = (value),
+	AF_DIR_STATUS_MAP(AF_DIR_XX)
+#undef AF_DIR_XX
+} af_dir_status;
+
+/* A static, never NULL, English message for a status. */
+const char *af_dir_strerror(af_dir_status st);
+
+/* The status' name without prefix ("NOT_FOUND"), never NULL. */
+const char *af_dir_status_name(af_dir_status st);
+
+/* Caps on every value that comes in. */
+#define AF_DIR_USERNAME_MAX    64    /* bytes, [A-Za-z0-9._@-] */
+#define AF_DIR_NAME_MAX	       64    /* group, OU, policy, app names */
+#define AF_DIR_DISPLAY_MAX     128   /* characters of a display name */
+#define AF_DIR_DESCRIPTION_MAX 256   /* characters of a description */
+#define AF_DIR_EMAIL_MAX       254   /* bytes of an e-mail address */
+#define AF_DIR_DOMAIN_MAX      253   /* bytes of a DNS domain name */
+#define AF_DIR_ACTOR_MAX       128   /* bytes of an actor name */
+#define AF_DIR_MEMBERSHIPS_MAX 256   /* groups or OUs of one user */
+#define AF_DIR_ASSIGNED_MAX    1024  /* entries of one assignment list */
+#define AF_DIR_URIS_MAX	       20    /* redirect or post-logout URIs */
+#define AF_DIR_URI_MAX	       2048  /* bytes of one URI */
+#define AF_DIR_CLAIMS_MAX      32    /* extra claims of an app */
+#define AF_DIR_CLAIM_NAME_MAX  64    /* bytes of a claim name */
+#define AF_DIR_APPS_MAX	       1000  /* application profiles */
+#define AF_DIR_POLICIES_MAX    1000  /* user policies */
+#define AF_DIR_GROUPS_MAX      10000 /* groups; and as many OUs */
+#define AF_DIR_SUB_LEN	       22    /* base64url of 16 random bytes */
+#define AF_DIR_CLIENT_ID_LEN   25    /* "af-" and 22 base64url chars */
+#define AF_DIR_CLIENT_ID_BUF   (AF_DIR_CLIENT_ID_LEN + 1)
+#define AF_DIR_SECRET_LEN      43 /* base64url of 32 random bytes */
+#define AF_DIR_SECRET_BUF      (AF_DIR_SECRET_LEN + 1)
+#define AF_DIR_SECRET_IN_MAX   256 /* bytes of a client secret presented */
+#define AF_DIR_ERR_BUF	       160 /* a comfortable size for err */
+
+/*
+ * Argon2id cost. m_kib: memory in KiB (8 * p .. AF_PW_M_KIB_MAX); t:
+ * passes (1 .. AF_PW_T_MAX); p: lanes (1 .. AF_PW_P_MAX).
+ */
+typedef struct af_pw_params {
+	uint32_t m_kib;
+	uint32_t t;
+	uint32_t p;
+} af_pw_params;
+
+/*
+ * Brute-force limits (throttle.h). Failures are counted per user name and
+ * per client address over window_s seconds from the first failure. From
+ * the user_delay_after'th failure of a user (ip_delay_after'th of an
+ * address) on, each further attempt must wait 1, 2, 4, ... seconds, at
+ * most max_delay_s; at the user_lock_after'th failure the account is
+ * locked until an admin unlocks it.
+ */
+typedef struct af_throttle_params {
+	uint32_t user_delay_after; /* default 5 */
+	uint32_t ip_delay_after;   /* default 20 */
+	uint32_t user_lock_after;  /* default 10; 0: never lock */
+	uint32_t window_s;	   /* default 900 */
+	uint32_t max_delay_s;	   /* default 30 */
+} af_throttle_params;
+
+typedef struct af_dir_options {
+	af_pw_params pw;
+	af_throttle_params throttle;
+} af_dir_options;
+
+/* Fills opts with the defaults (Argon2id m=19456 KiB, t=2, p=1, the
+ * throttle defaults above). */
+void af_dir_options_default(af_dir_options *opts);
+
+typedef struct af_dir af_dir;
+
+/*
+ * Makes a directory over store, which is lent and must outlive it. opts
+ * may be NULL for the defaults; they are checked (AF_DIR_INVALID naming
+ * the option). Spends one password hash to make the dummy hash that
+ * sign-ins of unknown users are checked against. AF_DIR_OK and *out, or
+ * AF_DIR_INVALID, AF_DIR_NOMEM, AF_DIR_CRYPTO.
+ * Thread-safety: re-entrant.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_new(store_ctx *store,
+					  const af_dir_options *opts,
+					  af_dir **out, char *err,
+					  size_t errlen);
+
+/* Frees the directory (not the store). Accepts NULL. */
+void af_dir_free(af_dir *dir);
+
+/* The store and options the directory was made with (lent). */
+store_ctx *af_dir_store(const af_dir *dir);
+const af_dir_options *af_dir_options_get(const af_dir *dir);
+
+/*
+ * Checks of single values, for callers that validate before calling in.
+ * AF_DIR_OK or AF_DIR_INVALID with "<field>: <reason>" in err.
+ * Thread-safety: re-entrant.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_check_username(const char *field,
+						     const char *v, char *err,
+						     size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_check_name(const char *field,
+						 const char *v, char *err,
+						 size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_check_display(const char *field,
+						    const char *v, size_t maxch,
+						    char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_check_email(const char *field,
+						  const char *v, char *err,
+						  size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_check_domain(const char *field,
+						   const char *v, char *err,
+						   size_t errlen);
+
+/*
+ * Users.
+ *
+ * af_dir_user_add: spec is an object with "username" (required), and
+ * optionally "name", "email", "email_verified" (default false),
+ * "domain" (folded to lower case), "groups", "ous" (arrays of names
+ * that must exist; duplicates dropped), "enabled" (default true). Other
+ * members are refused. password (NUL-terminated, lent, 1..1024 bytes) may
+ * be NULL: the user then cannot sign in until one is set. A random subject
+ * identifier "sub" is made. out (may be NULL) gets the new user.
+ * AF_DIR_OK, AF_DIR_INVALID, AF_DIR_EXISTS, AF_DIR_STORE, AF_DIR_NOMEM,
+ * AF_DIR_CRYPTO.
+ *
+ * af_dir_user_set: patch has any of the optional members above; a string
+ * member set to null is removed. Changing "email" resets email_verified
+ * to false unless the patch sets it too. AF_DIR_NOT_FOUND when no user.
+ *
+ * af_dir_user_set_password: password NULL removes it (no sign-in).
+ * af_dir_user_remove: also drops the user from member sets, policies and
+ * app deployments, and clears its brute-force counters and lock.
+ * af_dir_user_get / _get_by_sub: AF_DIR_OK and *out, or AF_DIR_NOT_FOUND
+ * (also for a malformed name). af_dir_user_list: every user, sorted by
+ * user name.
+ *
+ * Thread-safety: re-entrant.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
+					       const json_t *spec,
+					       const char *password,
+					       json_t **out, char *err,
+					       size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_user_set(af_dir *dir, const char *actor,
+					       const char *username,
+					       const json_t *patch,
+					       json_t **out, char *err,
+					       size_t errlen);
+AF_DIR_NODISCARD af_dir_status
+af_dir_user_set_password(af_dir *dir, const char *actor, const char *username,
+			 const char *password, char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_user_remove(af_dir *dir,
+						  const char *actor,
+						  const char *username);
+AF_DIR_NODISCARD af_dir_status af_dir_user_get(af_dir *dir,
+					       const char *username,
+					       json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_user_get_by_sub(af_dir *dir,
+						      const char *sub,
+						      json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_user_list(af_dir *dir, json_t **out);
+
+/*
+ * Checks a sign-in. The order of the checks keeps an attacker from
+ * learning which user names exist: an unknown or malformed user name, or
+ * a user without a password, costs the same Argon2 work as a real check
+ * (against a dummy hash) and gives the same AF_DIR_MISMATCH as a wrong
+ * password. Only with the right password does a disabled user get
+ * AF_DIR_FORBIDDEN. When the stored hash was made with other costs than
+ * the directory's, it is re-hashed and stored (a failure to store it is
+ * ignored: the next sign-in tries again). password: NUL-terminated, lent,
+ * never copied; more than 1024 bytes or empty is AF_DIR_INVALID.
+ * The brute-force checks are the caller's: af_throttle_check() before,
+ * af_throttle_fail() or af_throttle_success() after.
+ * AF_DIR_OK and *out (the user, may be NULL), AF_DIR_MISMATCH,
+ * AF_DIR_FORBIDDEN, AF_DIR_INVALID, AF_DIR_STORE, AF_DIR_NOMEM.
+ * Thread-safety: re-entrant.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_user_login(af_dir *dir,
+						 const char *username,
+						 const char *password,
+						 json_t **out);
+
+/*
+ * Groups and OUs. description: 0..AF_DIR_DESCRIPTION_MAX printable
+ * characters, NULL for none. Removing one removes it from its members,
+ * from policies and from app deployments. _members gives the sorted user
+ * names. _add_member/_remove_member change one user's memberships
+ * (AF_DIR_NOT_FOUND for an unknown user or group; adding twice or
+ * removing a non-member is AF_DIR_OK).
+ * Thread-safety: re-entrant.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_group_add(af_dir *dir, const char *actor,
+						const char *name,
+						const char *description,
+						char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_group_set(af_dir *dir, const char *actor,
+						const char *name,
+						const char *description,
+						char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_group_remove(af_dir *dir,
+						   const char *actor,
+						   const char *name);
+AF_DIR_NODISCARD af_dir_status af_dir_group_get(af_dir *dir, const char *name,
+						json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_group_list(af_dir *dir, json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_group_members(af_dir *dir,
+						    const char *name,
+						    json_t **out);
+AF_DIR_NODISCARD af_dir_status
+af_dir_group_add_member(af_dir *dir, const char *actor, const char *name,
+			const char *username, char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status
+af_dir_group_remove_member(af_dir *dir, const char *actor, const char *name,
+			   const char *username, char *err, size_t errlen);
+
+AF_DIR_NODISCARD af_dir_status af_dir_ou_add(af_dir *dir, const char *actor,
+					     const char *name, char *err,
+					     size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_ou_remove(af_dir *dir, const char *actor,
+						const char *name);
+AF_DIR_NODISCARD af_dir_status af_dir_ou_get(af_dir *dir, const char *name,
+					     json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_ou_list(af_dir *dir, json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_ou_members(af_dir *dir, const char *name,
+						 json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_ou_add_member(af_dir *dir,
+						    const char *actor,
+						    const char *name,
+						    const char *username,
+						    char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status
+af_dir_ou_remove_member(af_dir *dir, const char *actor, const char *name,
+			const char *username, char *err, size_t errlen);
+
+/* What an assignment or a deployment names. */
+typedef enum af_dir_target {
+	AF_DIR_TARGET_ALL = 0, /* every enabled user (deployment only) */
+	AF_DIR_TARGET_USER,
+	AF_DIR_TARGET_GROUP,
+	AF_DIR_TARGET_OU,
+	AF_DIR_TARGET_DOMAIN, /* deployment only */
+} af_dir_target;
+
+/*
+ * User policies (policy.c). spec: "name" (required), "sso" and
+ * "remote_access" (bools, default false), "assigned" ({"users", "groups",
+ * "ous"}: arrays of names that must exist). A patch for _set has any of
+ * these but "name". _assign/_unassign add or drop one user, group or OU
+ * (other targets are AF_DIR_INVALID).
+ *
+ * af_dir_policy_for_user: the user's effective policy. A policy assigned
+ * to the user directly wins; else one assigned to any of the user's
+ * groups; else one assigned to any of the user's OUs; at each level the
+ * policy whose name sorts first. AF_DIR_OK and *out, or AF_DIR_NOT_FOUND
+ * when none applies (the user is then not SSO-enabled).
+ * Thread-safety: re-entrant.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_policy_add(af_dir *dir, const char *actor,
+						 const json_t *spec, char *err,
+						 size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_policy_set(af_dir *dir, const char *actor,
+						 const char *name,
+						 const json_t *patch, char *err,
+						 size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_policy_remove(af_dir *dir,
+						    const char *actor,
+						    const char *name);
+AF_DIR_NODISCARD af_dir_status af_dir_policy_get(af_dir *dir, const char *name,
+						 json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_policy_list(af_dir *dir, json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_policy_assign(
+	af_dir *dir, const char *actor, const char *name, af_dir_target kind,
+	const char *member, char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_policy_unassign(
+	af_dir *dir, const char *actor, const char *name, af_dir_target kind,
+	const char *member, char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_policy_for_user(af_dir *dir,
+						      const json_t *user,
+						      json_t **out);
+
+/*
+ * Application profiles (apps.c). Superadmin only, except deployment (see
+ * the top of this file).
+ *
+ * af_dir_app_add: spec members: "name" (required; admin-only label, unique
+ * among apps), "display_name" (shown to users; default the name),
+ * "redirect_uris" (required, 1..AF_DIR_URIS_MAX exact strings of at most
+ * AF_DIR_URI_MAX bytes; the caller checks them as URIs),
+ * "post_logout_uris" (0..AF_DIR_URIS_MAX), "enabled" (default true),
+ * "claims" (object: claim name -> one of "username", "name", "email",
+ * "domain", "groups", "ous", "sub"; names the OIDC layer sets itself, such
+ * as "sub" or "aud", are refused), "access_token_format" ("opaque", the
+ * default, or "jwt"), "allow_refresh" (default false), "deployment"
+ * ({"mode": "none"|"all"|"chosen", "domains", "ous", "groups", "users"},
+ * default mode none), "admins_may_deploy" (default false). A random
+ * client id "af-..." is made, and a client secret (AF_DIR_SECRET_LEN
+ * base64url characters) written to secret, which must hold
+ * AF_DIR_SECRET_BUF bytes; only its SHA-256 is stored, so this is the one
+ * time it can be seen. The caller wipes it (OPENSSL_cleanse). out (may be
+ * NULL) gets the new profile.
+ *
+ * af_dir_app_set: patch has any member above; a new "name" must be free.
+ * af_dir_app_rotate_secret: a new secret replaces the old at once.
+ * af_dir_app_deploy / _undeploy: adds or drops one target; deploying to a
+ * target of a profile deployed to nobody makes its mode "chosen";
+ * deploying to AF_DIR_TARGET_ALL makes it "all"; undeploying ALL makes it
+ * "chosen" when targets are left, else "none"; dropping the last target of
+ * a "chosen" profile makes it "none". value is ignored for ALL.
+ * Lookups of a malformed client id are AF_DIR_NOT_FOUND.
+ * Thread-safety: re-entrant.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_app_add(af_dir *dir, const char *actor,
+					      const json_t *spec, json_t **out,
+					      char *secret, size_t secretcap,
+					      char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_app_set(af_dir *dir, const char *actor,
+					      const char *client_id,
+					      const json_t *patch, json_t **out,
+					      char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_app_remove(af_dir *dir, const char *actor,
+						 const char *client_id);
+AF_DIR_NODISCARD af_dir_status af_dir_app_get(af_dir *dir,
+					      const char *client_id,
+					      json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_app_get_by_name(af_dir *dir,
+						      const char *name,
+						      json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_app_list(af_dir *dir, json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_app_rotate_secret(af_dir *dir,
+							const char *actor,
+							const char *client_id,
+							char *secret,
+							size_t secretcap);
+AF_DIR_NODISCARD af_dir_status af_dir_app_deploy(af_dir *dir, const char *actor,
+						 const char *client_id,
+						 af_dir_target kind,
+						 const char *value, char *err,
+						 size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_app_undeploy(
+	af_dir *dir, const char *actor, const char *client_id,
+	af_dir_target kind, const char *value, char *err, size_t errlen);
+
+/*
+ * Checks a client secret (NUL-terminated, lent) in constant time over
+ * SHA-256 digests. AF_DIR_OK, AF_DIR_FORBIDDEN (wrong secret, or the
+ * profile is disabled), AF_DIR_NOT_FOUND, AF_DIR_STORE.
+ * Thread-safety: re-entrant.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_app_check_secret(af_dir *dir,
+						       const char *client_id,
+						       const char *secret);
+
+/*
+ * 1 when the profile app is deployed to user, else 0: never for a
+ * disabled profile or a disabled user; mode "all": every enabled user;
+ * "chosen": a user named in users, in one of groups or ous, or whose
+ * domain is in domains. Both objects are lent.
+ * Thread-safety: re-entrant.
+ */
+int af_dir_app_deployed_to(const json_t *app, const json_t *user);
+
+/*
+ * 1 when a caller of the given role may deploy app: a superadmin always,
+ * an admin only when the profile's admins_may_deploy is true.
+ * Thread-safety: re-entrant.
+ */
+int af_dir_app_may_deploy(int role_is_superadmin, const json_t *app);
+
+/*
+ * Internal to the directory module (af_dir__): shared by its own .c
+ * files, not for other callers.
+ */
+#define AF_DIR__CAS_TRIES 8
+
+/* Writes a one-line message into err (NULL accepted). */
+void af_dir__err(char *err, size_t errlen, const char *fmt, ...)
+	AF_DIR_PRINTF(3, 4);
+
+/* Maps a store status to the module's. */
+af_dir_status af_dir__from_store(store_status st);
+
+/* "<prefix><name>" into key (STORE_KEY_MAX); AF_DIR_INVALID if too long. */
+AF_DIR_NODISCARD af_dir_status af_dir__key(char *key, size_t keycap,
+					   const char *prefix,
+					   const char *name);
+
+/* Reads and parses the object at key; raw (may be NULL) keeps the bytes
+ * for a later af_dir__cas_json(). */
+AF_DIR_NODISCARD af_dir_status af_dir__get_json(af_dir *dir, const char *key,
+						json_t **out, store_value *raw);
+
+/* Writes obj at key with store_set() flags. */
+AF_DIR_NODISCARD af_dir_status af_dir__put_json(af_dir *dir, const char *key,
+						const json_t *obj,
+						unsigned flags);
+
+/*
+ * Read, change, compare-and-swap loop over the object at key: fn changes
+ * obj in place and returns AF_DIR_OK to write it, or another status to
+ * stop with it. On success, *out (may be NULL) gets the object written and
+ * *old (may be NULL) the object it replaced.
+ */
+typedef af_dir_status (*af_dir__update_fn)(json_t *obj, void *arg);
+AF_DIR_NODISCARD af_dir_status af_dir__update(af_dir *dir, const char *key,
+					      af_dir__update_fn fn, void *arg,
+					      json_t **out, json_t **old);
+
+/* The members of the set at key as a sorted array of strings. */
+AF_DIR_NODISCARD af_dir_status af_dir__members(af_dir *dir, const char *key,
+					       json_t **out);
+
+/* The objects named by the set at set_key ("<prefix><member>"), sorted by
+ * member. Entries that vanished meanwhile are skipped. */
+AF_DIR_NODISCARD af_dir_status af_dir__list(af_dir *dir, const char *set_key,
+					    const char *prefix, json_t **out);
+
+/* Number of members of a set, counted up to cap + 1. */
+AF_DIR_NODISCARD af_dir_status af_dir__count(af_dir *dir, const char *key,
+					     size_t cap, size_t *out);
+
+/*
+ * Checks that s is valid UTF-8 of printable characters (no control
+ * characters, no bidirectional overrides) of at most maxbytes bytes.
+ * Returns the number of characters, or -1.
+ */
+long af_dir__utf8_chars(const char *s, size_t maxbytes);
+
+/* Sorts an array of strings (field NULL) or of objects by the string
+ * member field, in place. */
+AF_DIR_NODISCARD af_dir_status af_dir__sort(json_t *arr, const char *field);
+
+/*
+ * jansson's iterators take non-const pointers although iterating changes
+ * nothing; this is the one place where the directory drops the const of a
+ * value it was lent, and only to iterate over it.
+ */
+json_t *af_dir__iterable(const json_t *v);
+
+/* The member of an assignment or deployment that lists kind ("users",
+ * "groups", "ous", "domains"), or NULL for AF_DIR_TARGET_ALL. */
+const char *af_dir__target_field(af_dir_target kind);
+
+/* 1 when the array arr holds the string s. */
+int af_dir__array_has(const json_t *arr, const char *s);
+
+/* Drops every copy of s from arr; 1 when one was there. */
+int af_dir__array_drop(json_t *arr, const char *s);
+
+/* Checks that the actor is a bounded printable name. */
+AF_DIR_NODISCARD af_dir_status af_dir__check_actor(const char *actor);
+
+/*
+ * Checks an array of names at field: a JSON array of at most max strings,
+ * each passing the check of kind (USER: user name, folded to lower case;
+ * GROUP/OU: name, and must exist; DOMAIN: domain name, folded). The
+ * result is a new sorted array without duplicates in *out.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir__names(af_dir *dir, const char *field,
+					     const json_t *arr,
+					     af_dir_target kind, size_t max,
+					     json_t **out, char *err,
+					     size_t errlen);
+
+/* Checks one name of kind as af_dir__names() does, and folds it into
+ * out (AF_DIR_DOMAIN_MAX + 1 bytes). */
+AF_DIR_NODISCARD af_dir_status af_dir__name_of(af_dir *dir, const char *field,
+					       const char *v,
+					       af_dir_target kind, char *out,
+					       size_t outcap, char *err,
+					       size_t errlen);
+
+/* Removes a removed user, group or OU from every policy (policy.c) and
+ * every app deployment (apps.c). */
+AF_DIR_NODISCARD af_dir_status af_dir__policies_forget(af_dir *dir,
+						       af_dir_target kind,
+						       const char *name);
+AF_DIR_NODISCARD af_dir_status af_dir__apps_forget(af_dir *dir,
+						   af_dir_target kind,
+						   const char *name);
+
+/* The dummy hash for sign-ins of unknown users (lent). */
+const char *af_dir__dummy_phc(const af_dir *dir);
+
+#endif /* AUTHFLOW_DIRECTORY_H */

@@ -1,0 +1,558 @@
+/* User policies: who is SSO-enabled and who is in the remote-access
+ * workflow, and which policy applies to a user. */
+#include <string.h>
+
+#include "common/util.h"
+#include "directory/audit.h"
+#include "directory/directory.h"
+
+static const af_dir_target assign_kinds[] = {
+	AF_DIR_TARGET_USER,
+	AF_DIR_TARGET_GROUP,
+	AF_DIR_TARGET_OU,
+};
+
+#define N_KINDS (sizeof(assign_kinds) / sizeof(assign_kinds[0]))
+
+static af_dir_status set_new(json_t *obj, const char *key, json_t *v)
+{
+	return json_object_set_new(obj, key, v) == 0 ? AF_DIR_OK : AF_DIR_NOMEM;
+}
+
+static af_dir_status policy_key(char *key, size_t cap, const char *name)
+{
+	if (af_dir_check_name("name", name, NULL, 0) != AF_DIR_OK)
+		return AF_DIR_NOT_FOUND;
+	return af_dir__key(key, cap, "policy:", name);
+}
+
+/* Checks an "assigned" object into a normalised one with the lists given. */
+static af_dir_status assigned_fields(af_dir *dir, const json_t *in,
+				     json_t **out, char *err, size_t errlen)
+{
+	char field[32];
+	af_dir_status rc = AF_DIR_OK;
+	json_t *norm, *v;
+	const char *k;
+
+	*out = NULL;
+	if (!json_is_object(in)) {
+		af_dir__err(err, errlen,
+			    "assigned: must be an object of users, groups, "
+			    "ous");
+		return AF_DIR_INVALID;
+	}
+	norm = json_object();
+	if (norm == NULL)
+		return AF_DIR_NOMEM;
+	json_object_foreach(af_dir__iterable(in), k, v)
+	{
+		af_dir_target kind = AF_DIR_TARGET_ALL;
+		json_t *names = NULL;
+
+		for (size_t i = 0; i < N_KINDS; i++) {
+			if (strcmp(k, af_dir__target_field(assign_kinds[i])) ==
+			    0)
+				kind = assign_kinds[i];
+		}
+		if (kind == AF_DIR_TARGET_ALL) {
+			af_dir__err(err, errlen,
+				    "assigned.%.32s: unknown field", k);
+			rc = AF_DIR_INVALID;
+			break;
+		}
+		if (af_dir__key(field, sizeof(field), "assigned.", k) !=
+		    AF_DIR_OK) {
+			rc = AF_DIR_INVALID;
+			break;
+		}
+		rc = af_dir__names(dir, field, v, kind, AF_DIR_ASSIGNED_MAX,
+				   &names, err, errlen);
+		if (rc == AF_DIR_OK)
+			rc = set_new(norm, k, names);
+		if (rc != AF_DIR_OK)
+			break;
+	}
+	if (rc != AF_DIR_OK) {
+		json_decref(norm);
+		return rc;
+	}
+	*out = norm;
+	return AF_DIR_OK;
+}
+
+/* Checks a policy spec (adding) or patch into a normalised object. */
+static af_dir_status policy_fields(af_dir *dir, const json_t *spec, int adding,
+				   json_t **out, char *err, size_t errlen)
+{
+	af_dir_status rc = AF_DIR_OK;
+	json_t *norm, *v;
+	const char *k;
+
+	*out = NULL;
+	if (!json_is_object(spec)) {
+		af_dir__err(err, errlen, "policy: must be a JSON object");
+		return AF_DIR_INVALID;
+	}
+	norm = json_object();
+	if (norm == NULL)
+		return AF_DIR_NOMEM;
+	json_object_foreach(af_dir__iterable(spec), k, v)
+	{
+		if (strcmp(k, "name") == 0 && adding) {
+			rc = af_dir_check_name(k, json_string_value(v), err,
+					       errlen);
+			if (rc == AF_DIR_OK)
+				rc = set_new(norm, k, json_incref(v));
+		} else if (strcmp(k, "sso") == 0 ||
+			   strcmp(k, "remote_access") == 0) {
+			if (!json_is_boolean(v)) {
+				af_dir__err(err, errlen,
+					    "%s: must be true or false", k);
+				rc = AF_DIR_INVALID;
+			} else {
+				rc = set_new(norm, k, json_incref(v));
+			}
+		} else if (strcmp(k, "assigned") == 0) {
+			json_t *a = NULL;
+
+			rc = assigned_fields(dir, v, &a, err, errlen);
+			if (rc == AF_DIR_OK)
+				rc = set_new(norm, k, a);
+		} else if (strcmp(k, "name") == 0) {
+			af_dir__err(err, errlen, "name: cannot be changed");
+			rc = AF_DIR_INVALID;
+		} else {
+			af_dir__err(err, errlen, "%.64s: unknown field", k);
+			rc = AF_DIR_INVALID;
+		}
+		if (rc != AF_DIR_OK)
+			break;
+	}
+	if (rc == AF_DIR_OK && adding &&
+	    json_object_get(norm, "name") == NULL) {
+		af_dir__err(err, errlen, "name: required");
+		rc = AF_DIR_INVALID;
+	}
+	if (rc != AF_DIR_OK) {
+		json_decref(norm);
+		return rc;
+	}
+	*out = norm;
+	return AF_DIR_OK;
+}
+
+/* Merges a normalised patch into a stored policy. */
+static af_dir_status policy_merge(json_t *policy, void *arg)
+{
+	const json_t *norm = arg;
+	json_t *assigned = json_object_get(policy, "assigned");
+	json_t *v;
+	const char *k;
+
+	if (!json_is_object(assigned)) {
+		assigned = json_object();
+		if (set_new(policy, "assigned", assigned) != AF_DIR_OK)
+			return AF_DIR_NOMEM;
+	}
+	json_object_foreach(af_dir__iterable(norm), k, v)
+	{
+		json_t *lk;
+		const char *lname;
+
+		if (strcmp(k, "assigned") != 0) {
+			if (set_new(policy, k, json_deep_copy(v)) != AF_DIR_OK)
+				return AF_DIR_NOMEM;
+			continue;
+		}
+		/* Each list given replaces that list; the others stay. */
+		json_object_foreach(v, lname, lk)
+		{
+			if (set_new(assigned, lname, json_deep_copy(lk)) !=
+			    AF_DIR_OK)
+				return AF_DIR_NOMEM;
+		}
+	}
+	return set_new(policy, "updated_at", json_integer(af_now()));
+}
+
+static af_dir_status audit(af_dir *dir, const char *actor, const char *action,
+			   const char *target, const json_t *detail, char *err,
+			   size_t errlen)
+{
+	af_dir_status rc = af_audit_record(dir, actor, action, target, detail);
+
+	if (rc != AF_DIR_OK) {
+		af_dir__err(err, errlen,
+			    "audit: the change was made but not recorded (%s)",
+			    af_dir_strerror(rc));
+		return AF_DIR_STORE;
+	}
+	return AF_DIR_OK;
+}
+
+af_dir_status af_dir_policy_add(af_dir *dir, const char *actor,
+				const json_t *spec, char *err, size_t errlen)
+{
+	char key[STORE_KEY_MAX];
+	json_t *norm = NULL, *policy = NULL;
+	const char *name;
+	af_dir_status rc;
+	size_t count = 0;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	rc = policy_fields(dir, spec, 1, &norm, err, errlen);
+	if (rc != AF_DIR_OK)
+		return rc;
+	name = json_string_value(json_object_get(norm, "name"));
+	rc = af_dir__key(key, sizeof(key), "policy:", name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__count(dir, "policies", AF_DIR_POLICIES_MAX,
+				   &count);
+	if (rc != AF_DIR_OK)
+		goto out;
+	if (count >= AF_DIR_POLICIES_MAX) {
+		af_dir__err(err, errlen, "policies: at most %d",
+			    AF_DIR_POLICIES_MAX);
+		rc = AF_DIR_LIMIT;
+		goto out;
+	}
+	policy = json_pack("{s:s, s:b, s:b, s:{s:[], s:[], s:[]}, s:I}", "name",
+			   name, "sso", 0, "remote_access", 0, "assigned",
+			   "users", "groups", "ous", "created_at",
+			   (json_int_t)af_now());
+	if (policy == NULL) {
+		rc = AF_DIR_NOMEM;
+		goto out;
+	}
+	rc = policy_merge(policy, norm);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__put_json(dir, key, policy, STORE_SET_NX);
+	if (rc == AF_DIR_EXISTS)
+		af_dir__err(err, errlen, "name: a policy named \"%s\" exists",
+			    name);
+	if (rc != AF_DIR_OK)
+		goto out;
+	rc = af_dir__from_store(
+		store_sadd(af_dir_store(dir), "policies", name));
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor, "policy.add", name, norm, err, errlen);
+out:
+	json_decref(norm);
+	json_decref(policy);
+	return rc;
+}
+
+af_dir_status af_dir_policy_set(af_dir *dir, const char *actor,
+				const char *name, const json_t *patch,
+				char *err, size_t errlen)
+{
+	char key[STORE_KEY_MAX];
+	json_t *norm = NULL;
+	af_dir_status rc;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	rc = policy_key(key, sizeof(key), name);
+	if (rc != AF_DIR_OK) {
+		af_dir__err(err, errlen, "name: no such policy");
+		return rc;
+	}
+	rc = policy_fields(dir, patch, 0, &norm, err, errlen);
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = af_dir__update(dir, key, policy_merge, norm, NULL, NULL);
+	if (rc == AF_DIR_NOT_FOUND)
+		af_dir__err(err, errlen, "name: no such policy");
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor, "policy.set", name, norm, err, errlen);
+	json_decref(norm);
+	return rc;
+}
+
+af_dir_status af_dir_policy_remove(af_dir *dir, const char *actor,
+				   const char *name)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	af_dir_status rc;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
+		return AF_DIR_INVALID;
+	rc = policy_key(key, sizeof(key), name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
+	store_value_free(&v);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_del(af_dir_store(dir), key));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(
+			store_srem(af_dir_store(dir), "policies", name));
+	if (rc == AF_DIR_OK)
+		rc = audit(dir, actor, "policy.remove", name, NULL, NULL, 0);
+	return rc;
+}
+
+af_dir_status af_dir_policy_get(af_dir *dir, const char *name, json_t **out)
+{
+	char key[STORE_KEY_MAX];
+	af_dir_status rc;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	*out = NULL;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	rc = policy_key(key, sizeof(key), name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__get_json(dir, key, out, NULL);
+	return rc;
+}
+
+af_dir_status af_dir_policy_list(af_dir *dir, json_t **out)
+{
+	if (out == NULL || dir == NULL)
+		return AF_DIR_INVALID;
+	return af_dir__list(dir, "policies", "policy:", out);
+}
+
+/* Adds or drops one name in one assignment list. */
+typedef struct assign_change {
+	const char *field;
+	const char *name;
+	int add;
+} assign_change;
+
+static af_dir_status assign_fn(json_t *policy, void *arg)
+{
+	const assign_change *c = arg;
+	json_t *assigned = json_object_get(policy, "assigned");
+	json_t *list;
+
+	if (!json_is_object(assigned)) {
+		assigned = json_object();
+		if (set_new(policy, "assigned", assigned) != AF_DIR_OK)
+			return AF_DIR_NOMEM;
+	}
+	list = json_object_get(assigned, c->field);
+	if (!json_is_array(list)) {
+		list = json_array();
+		if (set_new(assigned, c->field, list) != AF_DIR_OK)
+			return AF_DIR_NOMEM;
+	}
+	if (!c->add) {
+		/* Nothing to write when the name was not there. */
+		if (!af_dir__array_drop(list, c->name))
+			return AF_DIR_NOT_FOUND;
+	} else {
+		if (af_dir__array_has(list, c->name))
+			return AF_DIR_EXISTS;
+		if (json_array_size(list) >= AF_DIR_ASSIGNED_MAX)
+			return AF_DIR_LIMIT;
+		if (json_array_append_new(list, json_string(c->name)) != 0 ||
+		    af_dir__sort(list, NULL) != AF_DIR_OK)
+			return AF_DIR_NOMEM;
+	}
+	return set_new(policy, "updated_at", json_integer(af_now()));
+}
+
+/* Checks a target name; existence only matters when adding. */
+static af_dir_status target_name(af_dir *dir, af_dir_target kind,
+				 const char *member, int must_exist, char *out,
+				 size_t outcap, char *err, size_t errlen)
+{
+	const char *field = af_dir__target_field(kind);
+	af_dir_status rc;
+
+	if (must_exist || kind == AF_DIR_TARGET_DOMAIN)
+		return af_dir__name_of(dir, field, member, kind, out, outcap,
+				       err, errlen);
+	rc = kind == AF_DIR_TARGET_USER
+		     ? af_dir_check_username(field, member, err, errlen)
+		     : af_dir_check_name(field, member, err, errlen);
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = af_dir__key(out, outcap, "", member);
+	if (rc == AF_DIR_OK && kind == AF_DIR_TARGET_USER) {
+		for (char *p = out; *p != '\0'; p++) {
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		}
+	}
+	return rc;
+}
+
+static af_dir_status policy_assignment(af_dir *dir, const char *actor,
+				       const char *name, af_dir_target kind,
+				       const char *member, int add, char *err,
+				       size_t errlen)
+{
+	char key[STORE_KEY_MAX], target[AF_DIR_DOMAIN_MAX + 1];
+	assign_change c = {NULL, target, add};
+	json_t *detail = NULL;
+	af_dir_status rc;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	if (kind != AF_DIR_TARGET_USER && kind != AF_DIR_TARGET_GROUP &&
+	    kind != AF_DIR_TARGET_OU) {
+		af_dir__err(err, errlen,
+			    "kind: a policy is assigned to users, groups or "
+			    "OUs");
+		return AF_DIR_INVALID;
+	}
+	c.field = af_dir__target_field(kind);
+	rc = policy_key(key, sizeof(key), name);
+	if (rc == AF_DIR_OK) {
+		store_value v = {NULL, 0};
+
+		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
+		store_value_free(&v);
+	}
+	if (rc == AF_DIR_NOT_FOUND)
+		af_dir__err(err, errlen, "name: no such policy");
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = target_name(dir, kind, member, add, target, sizeof(target), err,
+			 errlen);
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = af_dir__update(dir, key, assign_fn, &c, NULL, NULL);
+	/* Assigning twice, or dropping a name that was not assigned (the
+	 * policy was just seen), changes nothing and is not an error. */
+	if (rc == AF_DIR_EXISTS || (rc == AF_DIR_NOT_FOUND && !add))
+		return AF_DIR_OK;
+	if (rc == AF_DIR_NOT_FOUND)
+		af_dir__err(err, errlen, "name: no such policy");
+	if (rc == AF_DIR_LIMIT)
+		af_dir__err(err, errlen, "assigned.%s: at most %d", c.field,
+			    AF_DIR_ASSIGNED_MAX);
+	if (rc != AF_DIR_OK)
+		return rc;
+	detail = json_pack("{s:s}", c.field, target);
+	rc = detail != NULL ? audit(dir, actor,
+				    add ? "policy.assign" : "policy.unassign",
+				    name, detail, err, errlen)
+			    : AF_DIR_NOMEM;
+	json_decref(detail);
+	return rc;
+}
+
+af_dir_status af_dir_policy_assign(af_dir *dir, const char *actor,
+				   const char *name, af_dir_target kind,
+				   const char *member, char *err, size_t errlen)
+{
+	return policy_assignment(dir, actor, name, kind, member, 1, err,
+				 errlen);
+}
+
+af_dir_status af_dir_policy_unassign(af_dir *dir, const char *actor,
+				     const char *name, af_dir_target kind,
+				     const char *member, char *err,
+				     size_t errlen)
+{
+	return policy_assignment(dir, actor, name, kind, member, 0, err,
+				 errlen);
+}
+
+/* 1 when one of the names in have is in the policy's list field. */
+static int assigned_any(const json_t *policy, const char *field,
+			const json_t *have)
+{
+	const json_t *list =
+		json_object_get(json_object_get(policy, "assigned"), field);
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(have, i, v)
+	{
+		if (af_dir__array_has(list, json_string_value(v)))
+			return 1;
+	}
+	return 0;
+}
+
+af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
+				     json_t **out)
+{
+	json_t *policies = NULL, *names = NULL, *p;
+	const char *username;
+	af_dir_status rc;
+	size_t i;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	*out = NULL;
+	username = json_string_value(json_object_get(user, "username"));
+	if (dir == NULL || username == NULL)
+		return AF_DIR_INVALID;
+	/* The list comes sorted by name, so the first match breaks ties. */
+	rc = af_dir_policy_list(dir, &policies);
+	if (rc != AF_DIR_OK)
+		return rc;
+	names = json_pack("[s]", username);
+	if (names == NULL) {
+		rc = AF_DIR_NOMEM;
+		goto out;
+	}
+	rc = AF_DIR_NOT_FOUND;
+	for (size_t level = 0; level < N_KINDS && rc == AF_DIR_NOT_FOUND;
+	     level++) {
+		const char *field = af_dir__target_field(assign_kinds[level]);
+		const json_t *have =
+			level == 0 ? names : json_object_get(user, field);
+
+		json_array_foreach(policies, i, p)
+		{
+			if (assigned_any(p, field, have)) {
+				*out = json_incref(p);
+				rc = AF_DIR_OK;
+				break;
+			}
+		}
+	}
+out:
+	json_decref(names);
+	json_decref(policies);
+	return rc;
+}
+
+af_dir_status af_dir__policies_forget(af_dir *dir, af_dir_target kind,
+				      const char *name)
+{
+	char key[STORE_KEY_MAX];
+	assign_change c = {af_dir__target_field(kind), name, 0};
+	json_t *policies = NULL, *p;
+	af_dir_status rc = AF_DIR_OK, r;
+	size_t i;
+
+	if (c.field == NULL || kind == AF_DIR_TARGET_DOMAIN)
+		return AF_DIR_OK;
+	r = af_dir_policy_list(dir, &policies);
+	if (r != AF_DIR_OK)
+		return r;
+	json_array_foreach(policies, i, p)
+	{
+		const char *pname =
+			json_string_value(json_object_get(p, "name"));
+		const json_t *list = json_object_get(
+			json_object_get(p, "assigned"), c.field);
+
+		if (pname == NULL || !af_dir__array_has(list, name) ||
+		    af_dir__key(key, sizeof(key), "policy:", pname) !=
+			    AF_DIR_OK)
+			continue;
+		r = af_dir__update(dir, key, assign_fn, &c, NULL, NULL);
+		if (r != AF_DIR_OK && r != AF_DIR_NOT_FOUND)
+			rc = r;
+	}
+	json_decref(policies);
+	return rc;
+}

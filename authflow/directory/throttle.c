@@ -1,0 +1,293 @@
+/* Brute-force counters, delays and lockouts in the state store. */
+#include <stdio.h>
+#include <string.h>
+
+#include "directory/throttle.h"
+
+#define MAX_SHIFT 30 /* 2^30 s is past every allowed maximum delay */
+
+void af_throttle_params_default(af_throttle_params *params)
+{
+	if (params == NULL)
+		return;
+	params->user_delay_after = 5;
+	params->ip_delay_after = 20;
+	params->user_lock_after = 10;
+	params->window_s = 900;
+	params->max_delay_s = 30;
+}
+
+af_dir_status af_throttle_params_check(const af_throttle_params *params,
+				       char *err, size_t errlen)
+{
+	if (params == NULL) {
+		af_dir__err(err, errlen, "throttle: no parameters");
+		return AF_DIR_INVALID;
+	}
+	if (params->user_delay_after < 1 || params->user_delay_after > 1000) {
+		af_dir__err(err, errlen, "throttle user_delay_after: 1..1000");
+		return AF_DIR_INVALID;
+	}
+	if (params->ip_delay_after < 1 || params->ip_delay_after > 100000) {
+		af_dir__err(err, errlen, "throttle ip_delay_after: 1..100000");
+		return AF_DIR_INVALID;
+	}
+	if (params->user_lock_after > 1000) {
+		af_dir__err(err, errlen,
+			    "throttle user_lock_after: 0 (never) or 1..1000");
+		return AF_DIR_INVALID;
+	}
+	if (params->window_s < 1 || params->window_s > 86400) {
+		af_dir__err(err, errlen, "throttle window_s: 1..86400");
+		return AF_DIR_INVALID;
+	}
+	if (params->max_delay_s < 1 || params->max_delay_s > 3600) {
+		af_dir__err(err, errlen, "throttle max_delay_s: 1..3600");
+		return AF_DIR_INVALID;
+	}
+	return AF_DIR_OK;
+}
+
+/* The subjects of one call: a folded user name and an address, each
+ * empty when unusable. */
+typedef struct subjects {
+	char user[AF_DIR_USERNAME_MAX + 1];
+	char ip[AF_THROTTLE_IP_MAX + 1];
+} subjects;
+
+static void subjects_of(const char *user, const char *ip, subjects *s)
+{
+	size_t n;
+
+	s->user[0] = '\0';
+	s->ip[0] = '\0';
+	/* Any visible ASCII will do: the address is only part of a key. An
+	 * address that does not fit is not counted. */
+	n = ip != NULL ? strnlen(ip, AF_THROTTLE_IP_MAX + 1) : 0;
+	if (n > 0 && n <= AF_THROTTLE_IP_MAX) {
+		for (size_t i = 0; i < n && n > 0; i++) {
+			if (ip[i] <= 0x20 || ip[i] >= 0x7f)
+				n = 0;
+		}
+		if (n > 0)
+			memcpy(s->ip, ip, n + 1);
+	}
+	/* A name no user can have is counted by its address only. */
+	if (af_dir_check_username("username", user, NULL, 0) == AF_DIR_OK) {
+		n = strlen(user);
+		memcpy(s->user, user, n + 1);
+		for (size_t i = 0; i < n; i++) {
+			if (s->user[i] >= 'A' && s->user[i] <= 'Z')
+				s->user[i] = (char)(s->user[i] - 'A' + 'a');
+		}
+	}
+}
+
+static af_dir_status key_of(char *key, size_t cap, const char *what,
+			    const char *kind, const char *name)
+{
+	int n = snprintf(key, cap, "%s:%s:%s", what, kind, name);
+
+	return n < 0 || (size_t)n >= cap ? AF_DIR_INVALID : AF_DIR_OK;
+}
+
+/* Milliseconds left of the delay at wait:<kind>:<name>, 0 when none. */
+static af_dir_status wait_left(af_dir *dir, const char *kind, const char *name,
+			       uint64_t *ms)
+{
+	char key[STORE_KEY_MAX];
+	af_dir_status rc;
+	store_status st;
+
+	*ms = 0;
+	if (name[0] == '\0')
+		return AF_DIR_OK;
+	rc = key_of(key, sizeof(key), "wait", kind, name);
+	if (rc != AF_DIR_OK)
+		return rc;
+	st = store_ttl(af_dir_store(dir), key, ms);
+	if (st == STORE_NOT_FOUND) {
+		*ms = 0;
+		return AF_DIR_OK;
+	}
+	return af_dir__from_store(st);
+}
+
+static af_dir_status locked(af_dir *dir, const char *user, int *out)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	af_dir_status rc;
+	store_status st;
+
+	*out = 0;
+	if (user[0] == '\0')
+		return AF_DIR_OK;
+	rc = key_of(key, sizeof(key), "lock", "user", user);
+	if (rc != AF_DIR_OK)
+		return rc;
+	st = store_get(af_dir_store(dir), key, &v);
+	store_value_free(&v);
+	if (st == STORE_NOT_FOUND)
+		return AF_DIR_OK;
+	if (st != STORE_OK)
+		return af_dir__from_store(st);
+	*out = 1;
+	return AF_DIR_OK;
+}
+
+af_dir_status af_throttle_check(af_dir *dir, const char *user, const char *ip,
+				uint32_t *wait_s)
+{
+	uint64_t ms_user = 0, ms_ip = 0, ms;
+	af_dir_status rc;
+	subjects s;
+	int is_locked = 0;
+
+	if (wait_s != NULL)
+		*wait_s = 0;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	subjects_of(user, ip, &s);
+	rc = locked(dir, s.user, &is_locked);
+	if (rc != AF_DIR_OK)
+		return rc;
+	if (is_locked)
+		return AF_DIR_LOCKED;
+	rc = wait_left(dir, "user", s.user, &ms_user);
+	if (rc == AF_DIR_OK)
+		rc = wait_left(dir, "ip", s.ip, &ms_ip);
+	if (rc != AF_DIR_OK)
+		return rc;
+	ms = ms_user > ms_ip ? ms_user : ms_ip;
+	if (ms == 0)
+		return AF_DIR_OK;
+	if (wait_s != NULL)
+		*wait_s = (uint32_t)((ms + 999) / 1000);
+	return AF_DIR_WAIT;
+}
+
+/* Counts one failure of kind:name and starts its delay when due; *count
+ * gets the failures in the window. */
+static af_dir_status count_failure(af_dir *dir, const char *kind,
+				   const char *name, uint32_t delay_after,
+				   int64_t *count)
+{
+	const af_throttle_params *p = &af_dir_options_get(dir)->throttle;
+	char key[STORE_KEY_MAX];
+	uint64_t delay_s;
+	af_dir_status rc;
+	int64_t n = 0, over;
+
+	*count = 0;
+	rc = key_of(key, sizeof(key), "fail", kind, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_incr(af_dir_store(dir), key, 1,
+						   (uint64_t)p->window_s * 1000,
+						   &n));
+	if (rc != AF_DIR_OK)
+		return rc;
+	*count = n;
+	if (n < (int64_t)delay_after)
+		return AF_DIR_OK;
+	/* 1, 2, 4, ... seconds from the limit on, up to the maximum. */
+	over = n - (int64_t)delay_after;
+	delay_s = over >= MAX_SHIFT ? p->max_delay_s : (uint64_t)1 << over;
+	if (delay_s > p->max_delay_s)
+		delay_s = p->max_delay_s;
+	rc = key_of(key, sizeof(key), "wait", kind, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_set(af_dir_store(dir), key, "1",
+						  1, delay_s * 1000, 0));
+	return rc;
+}
+
+af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)
+{
+	const af_throttle_params *p;
+	char key[STORE_KEY_MAX];
+	af_dir_status rc;
+	int64_t n = 0, ignored = 0;
+	subjects s;
+
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	p = &af_dir_options_get(dir)->throttle;
+	subjects_of(user, ip, &s);
+	if (s.ip[0] != '\0') {
+		rc = count_failure(dir, "ip", s.ip, p->ip_delay_after,
+				   &ignored);
+		if (rc != AF_DIR_OK)
+			return rc;
+	}
+	if (s.user[0] == '\0')
+		return AF_DIR_OK;
+	rc = count_failure(dir, "user", s.user, p->user_delay_after, &n);
+	if (rc != AF_DIR_OK)
+		return rc;
+	if (p->user_lock_after == 0 || n < (int64_t)p->user_lock_after)
+		return AF_DIR_OK;
+	/* No TTL: only an admin lifts a lock. */
+	rc = key_of(key, sizeof(key), "lock", "user", s.user);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(
+			store_set(af_dir_store(dir), key, "1", 1, 0, 0));
+	return rc;
+}
+
+/* Deletes what:user:<name> for each what in whats. */
+static af_dir_status clear_user(af_dir *dir, const char *user,
+				const char *const *whats, size_t n)
+{
+	char key[STORE_KEY_MAX];
+	af_dir_status rc = AF_DIR_OK, r;
+
+	for (size_t i = 0; i < n; i++) {
+		r = key_of(key, sizeof(key), whats[i], "user", user);
+		if (r == AF_DIR_OK)
+			r = af_dir__from_store(
+				store_del(af_dir_store(dir), key));
+		if (r != AF_DIR_OK)
+			rc = r;
+	}
+	return rc;
+}
+
+af_dir_status af_throttle_success(af_dir *dir, const char *user, const char *ip)
+{
+	static const char *const whats[] = {"fail", "wait"};
+	subjects s;
+
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	subjects_of(user, ip, &s);
+	if (s.user[0] == '\0')
+		return AF_DIR_OK;
+	return clear_user(dir, s.user, whats, 2);
+}
+
+af_dir_status af_throttle_unlock(af_dir *dir, const char *user)
+{
+	static const char *const whats[] = {"lock", "fail", "wait"};
+	subjects s;
+
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	subjects_of(user, NULL, &s);
+	if (s.user[0] == '\0')
+		return AF_DIR_INVALID;
+	return clear_user(dir, s.user, whats, 3);
+}
+
+int af_throttle_is_locked(af_dir *dir, const char *user)
+{
+	subjects s;
+	int out = 0;
+
+	if (dir == NULL)
+		return 0;
+	subjects_of(user, NULL, &s);
+	if (locked(dir, s.user, &out) != AF_DIR_OK)
+		return 0;
+	return out;
+}

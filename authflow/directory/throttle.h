@@ -1,0 +1,82 @@
+/*
+ * Brute-force protection of sign-ins, per user name and per client
+ * address, with counters in the state store (store_incr with a TTL of the
+ * window) so that every node sees the same counts.
+ *
+ * Keys: "fail:user:<name>", "fail:ip:<addr>" (failures in the window),
+ * "wait:user:<name>", "wait:ip:<addr>" (present while a delay runs; its
+ * TTL is the delay left), "lock:user:<name>" (no TTL: only an admin
+ * clears it). All times come from the store's TTLs, never from a clock
+ * here, so a test can follow them exactly.
+ *
+ * Use: af_throttle_check() before checking the password; refuse on
+ * AF_DIR_LOCKED or AF_DIR_WAIT; then af_throttle_fail() or
+ * af_throttle_success(). Failures are counted for unknown user names too,
+ * so that lockouts say nothing about which names exist.
+ *
+ * user: a user name (folded to lower case); one that is not a valid user
+ * name cannot belong to a user, so only its address is counted. ip: the
+ * client address as text, 1..AF_THROTTLE_IP_MAX visible ASCII
+ * characters, or NULL when not known; one that does not fit is not
+ * counted. Malformed input is never a reason to refuse: a sign-in with
+ * nothing to count is simply not throttled here.
+ *
+ * Thread-safety: re-entrant; concurrent failures are counted atomically
+ * by the store.
+ */
+#ifndef AUTHFLOW_DIRECTORY_THROTTLE_H
+#define AUTHFLOW_DIRECTORY_THROTTLE_H
+
+#include <stdint.h>
+
+#include "directory/directory.h"
+
+#define AF_THROTTLE_IP_MAX 64
+
+/* Fills params with the defaults (5, 20, 10, 900 s, 30 s). */
+void af_throttle_params_default(af_throttle_params *params);
+
+/* AF_DIR_OK or AF_DIR_INVALID naming the member in err. */
+AF_DIR_NODISCARD af_dir_status af_throttle_params_check(
+	const af_throttle_params *params, char *err, size_t errlen);
+
+/*
+ * May a sign-in be tried now? AF_DIR_OK (*wait_s = 0), AF_DIR_LOCKED (the
+ * user is locked), AF_DIR_WAIT (*wait_s: seconds to wait, at least 1, the
+ * longer of the user's and the address' delays), AF_DIR_INVALID (dir is
+ * NULL), AF_DIR_STORE. wait_s may be NULL.
+ */
+AF_DIR_NODISCARD af_dir_status af_throttle_check(af_dir *dir, const char *user,
+						 const char *ip,
+						 uint32_t *wait_s);
+
+/*
+ * Counts a failed sign-in: starts the next delay once past the limits, and
+ * locks the user at the lock limit (the next af_throttle_check() says
+ * AF_DIR_LOCKED). AF_DIR_OK, AF_DIR_INVALID, AF_DIR_STORE.
+ */
+AF_DIR_NODISCARD af_dir_status af_throttle_fail(af_dir *dir, const char *user,
+						const char *ip);
+
+/*
+ * A sign-in succeeded: clears the user's failures and delay (the address'
+ * stay, so that one good account does not launder a spray from one
+ * address). AF_DIR_OK, AF_DIR_INVALID, AF_DIR_STORE.
+ */
+AF_DIR_NODISCARD af_dir_status af_throttle_success(af_dir *dir,
+						   const char *user,
+						   const char *ip);
+
+/*
+ * Clears the lock, failures and delay of a user (authflowctl user unlock).
+ * Not an audited admin mutation by itself: the admin API records it.
+ * AF_DIR_OK (also when nothing was locked), AF_DIR_INVALID (not a valid
+ * user name), AF_DIR_STORE.
+ */
+AF_DIR_NODISCARD af_dir_status af_throttle_unlock(af_dir *dir,
+						  const char *user);
+
+/* 1 when the user is locked, 0 when not or on error. */
+int af_throttle_is_locked(af_dir *dir, const char *user);
+
+#endif /* AUTHFLOW_DIRECTORY_THROTTLE_H */

@@ -1,0 +1,165 @@
+/* Lock-free request, latency and login metrics in Prometheus text. */
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "http/metrics.h"
+
+/* Status codes we answer with; anything else counts as "other". */
+static const unsigned statuses[] = {200, 204, 302, 303, 400, 401, 403,
+				    404, 405, 409, 413, 429, 500, 503};
+#define NSTATUS (sizeof(statuses) / sizeof(statuses[0]) + 1)
+
+/* Latency bucket upper bounds in seconds. */
+static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+				 0.1,	0.25,	0.5,   1,    2.5,   5};
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+static const char *const login_names[AF_LOGIN_OUTCOME_COUNT] = {
+	"ok",	       "bad_credentials", "locked", "throttled",
+	"not_allowed", "mfa_required",	  "error",
+};
+
+struct af_metrics {
+	const char *const *routes;
+	size_t nroutes;
+	atomic_ulong *requests; /* nroutes x NSTATUS */
+	atomic_ulong hist[NBUCKETS + 1];
+	atomic_ullong latency_sum_ns;
+	atomic_ulong latency_count;
+	atomic_ulong logins[AF_LOGIN_OUTCOME_COUNT];
+	atomic_long key_days_left;
+	atomic_int key_alert;
+};
+
+af_metrics *af_metrics_new(const char *const *route_names, size_t nroutes)
+{
+	af_metrics *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	m->requests = calloc(nroutes * NSTATUS, sizeof(*m->requests));
+	if (m->requests == NULL) {
+		free(m);
+		return NULL;
+	}
+	m->routes = route_names;
+	m->nroutes = nroutes;
+	return m;
+}
+
+void af_metrics_free(af_metrics *m)
+{
+	if (m == NULL)
+		return;
+	free(m->requests);
+	free(m);
+}
+
+static size_t status_index(unsigned status)
+{
+	size_t i;
+
+	for (i = 0; i < NSTATUS - 1; i++) {
+		if (statuses[i] == status)
+			return i;
+	}
+	return NSTATUS - 1;
+}
+
+void af_metrics_request(af_metrics *m, int route, unsigned status,
+			uint64_t latency_ns)
+{
+	double s = (double)latency_ns / 1e9;
+	size_t i;
+
+	if (m == NULL)
+		return;
+	if (route >= 0 && (size_t)route < m->nroutes)
+		atomic_fetch_add(&m->requests[(size_t)route * NSTATUS +
+					      status_index(status)],
+				 1);
+	for (i = 0; i < NBUCKETS && s > buckets[i]; i++)
+		;
+	atomic_fetch_add(&m->hist[i], 1);
+	atomic_fetch_add(&m->latency_sum_ns, latency_ns);
+	atomic_fetch_add(&m->latency_count, 1);
+}
+
+void af_metrics_login(af_metrics *m, af_login_outcome outcome)
+{
+	if (m != NULL && outcome < AF_LOGIN_OUTCOME_COUNT)
+		atomic_fetch_add(&m->logins[outcome], 1);
+}
+
+void af_metrics_keys(af_metrics *m, long days_left, int alert)
+{
+	if (m == NULL)
+		return;
+	atomic_store(&m->key_days_left, days_left);
+	atomic_store(&m->key_alert, alert);
+}
+
+void af_metrics_render(af_metrics *m, af_buf *out)
+{
+	unsigned long cum = 0, v;
+	size_t r, s;
+
+	af_buf_puts(out, "# HELP authflow_http_requests_total HTTP requests "
+			 "by route and status.\n"
+			 "# TYPE authflow_http_requests_total counter\n");
+	for (r = 0; r < m->nroutes; r++) {
+		for (s = 0; s < NSTATUS; s++) {
+			v = atomic_load(&m->requests[r * NSTATUS + s]);
+			if (v == 0)
+				continue;
+			if (s < NSTATUS - 1)
+				af_buf_printf(out,
+					      "authflow_http_requests_total{"
+					      "route=\"%s\",status=\"%u\"} "
+					      "%lu\n",
+					      m->routes[r], statuses[s], v);
+			else
+				af_buf_printf(out,
+					      "authflow_http_requests_total{"
+					      "route=\"%s\",status=\"other\"} "
+					      "%lu\n",
+					      m->routes[r], v);
+		}
+	}
+	af_buf_puts(out, "# HELP authflow_http_request_duration_seconds "
+			 "Request latency.\n"
+			 "# TYPE authflow_http_request_duration_seconds "
+			 "histogram\n");
+	for (s = 0; s < NBUCKETS; s++) {
+		cum += atomic_load(&m->hist[s]);
+		af_buf_printf(out,
+			      "authflow_http_request_duration_seconds_bucket{"
+			      "le=\"%g\"} %lu\n",
+			      buckets[s], cum);
+	}
+	cum += atomic_load(&m->hist[NBUCKETS]);
+	af_buf_printf(out,
+		      "authflow_http_request_duration_seconds_bucket{le="
+		      "\"+Inf\"} %lu\n"
+		      "authflow_http_request_duration_seconds_sum %.6f\n"
+		      "authflow_http_request_duration_seconds_count %lu\n",
+		      cum, (double)atomic_load(&m->latency_sum_ns) / 1e9,
+		      atomic_load(&m->latency_count));
+	af_buf_puts(out, "# HELP authflow_logins_total Password sign-ins by "
+			 "outcome.\n# TYPE authflow_logins_total counter\n");
+	for (s = 0; s < AF_LOGIN_OUTCOME_COUNT; s++)
+		af_buf_printf(out,
+			      "authflow_logins_total{outcome=\"%s\"} %lu\n",
+			      login_names[s], atomic_load(&m->logins[s]));
+	af_buf_printf(out,
+		      "# HELP authflow_signing_key_days_left Days until the "
+		      "signing key expires.\n"
+		      "# TYPE authflow_signing_key_days_left gauge\n"
+		      "authflow_signing_key_days_left %ld\n"
+		      "# HELP authflow_signing_key_alert 1 when the signing "
+		      "key expires within the alert period.\n"
+		      "# TYPE authflow_signing_key_alert gauge\n"
+		      "authflow_signing_key_alert %d\n",
+		      atomic_load(&m->key_days_left),
+		      atomic_load(&m->key_alert));
+}

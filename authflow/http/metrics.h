@@ -1,0 +1,45 @@
+/*
+ * Prometheus metrics of the server: requests by route and status, a
+ * latency histogram, logins by outcome, and gauges that other modules set.
+ * Counters are C11 atomics, so recording takes no lock.
+ *
+ * Thread-safety: every function may be called from any thread.
+ */
+#ifndef AF_HTTP_METRICS_H
+#define AF_HTTP_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/buf.h"
+
+typedef struct af_metrics af_metrics;
+
+typedef enum af_login_outcome {
+	AF_LOGIN_OK = 0,
+	AF_LOGIN_BAD_CREDENTIALS,
+	AF_LOGIN_LOCKED,
+	AF_LOGIN_THROTTLED,
+	AF_LOGIN_NOT_ALLOWED,
+	AF_LOGIN_MFA_REQUIRED,
+	AF_LOGIN_ERROR,
+	AF_LOGIN_OUTCOME_COUNT
+} af_login_outcome;
+
+/* route_names: nroutes names, lent for the metrics' lifetime. */
+af_metrics *af_metrics_new(const char *const *route_names, size_t nroutes);
+void af_metrics_free(af_metrics *m);
+
+/* Records one finished request. */
+void af_metrics_request(af_metrics *m, int route, unsigned status,
+			uint64_t latency_ns);
+
+void af_metrics_login(af_metrics *m, af_login_outcome outcome);
+
+/* Signing-key gauges, refreshed by the key check. */
+void af_metrics_keys(af_metrics *m, long days_left, int alert);
+
+/* Appends the Prometheus text exposition (format 0.0.4). */
+void af_metrics_render(af_metrics *m, af_buf *out);
+
+#endif /* AF_HTTP_METRICS_H */

@@ -1,0 +1,111 @@
+/*
+ * One HTTP request and its response, as the handlers see them. The MHD
+ * glue (http/server.c) fills an af_req, calls the handler, then sends the
+ * af_resp with the security headers every page carries.
+ *
+ * Thread-safety: a request and its response belong to the MHD worker
+ * thread that handles the request.
+ */
+#ifndef AF_HTTP_REQUEST_H
+#define AF_HTTP_REQUEST_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "common/httpparse.h"
+#include "http/buf.h"
+
+struct MHD_Connection;
+
+#define AF_RESP_HEADERS_MAX 16
+#define AF_RESP_BODY_MAX    ((size_t)1024 * 1024)
+#define AF_RID_LEN	    16
+
+typedef struct af_req {
+	const char *method; /* "GET", "POST", ... */
+	const char *path;   /* without the query string */
+	af_params *query;   /* never NULL */
+	af_params *form;    /* urlencoded POST body, or NULL */
+	const char *body;   /* raw body (NUL-terminated), or NULL */
+	size_t body_len;
+	struct MHD_Connection *conn;
+	char rid[AF_RID_LEN + 1];
+	char client_ip[64];
+	int https;	     /* the browser talks to us over https */
+	int route;	     /* index of the matched route, for metrics */
+	int duplicate_param; /* a query or form parameter came twice */
+	/*
+	 * Unit tests only: with conn NULL, af_req_header() reads the request
+	 * headers from this NULL-terminated list of name, value pairs.
+	 */
+	const char *const *test_headers;
+} af_req;
+
+typedef struct af_resp_header {
+	char *name;
+	char *value;
+} af_resp_header;
+
+typedef struct af_resp {
+	unsigned status;
+	char content_type[80];
+	af_buf body;
+	af_resp_header headers[AF_RESP_HEADERS_MAX];
+	size_t nheaders;
+	int https;
+} af_resp;
+
+/*
+ * A request header (case-insensitive name), or NULL. Without a
+ * connection (conn NULL: unit tests) it comes from test_headers.
+ */
+const char *af_req_header(const af_req *req, const char *name);
+
+/*
+ * A cookie of the request into out. On https the name gets the "__Host-"
+ * prefix, so the browser guarantees it was set by this host, Secure, for
+ * path "/". Returns 0, or -1 when absent or too long.
+ */
+int af_req_cookie(const af_req *req, const char *name, char *out,
+		  size_t outcap);
+
+/* A parameter from the query (GET) or the form body (POST), or NULL. */
+const char *af_req_param(const af_req *req, const char *name);
+
+void af_resp_init(af_resp *resp, int https);
+void af_resp_cleanup(af_resp *resp);
+
+/* Adds (or replaces, for the same name) a header; copies both. */
+void af_resp_header_set(af_resp *resp, const char *name, const char *value);
+
+/* Lends a header set so far, or NULL. */
+const char *af_resp_header_get(const af_resp *resp, const char *name);
+
+/* Sets status, content type and a copy of the body. */
+void af_resp_text(af_resp *resp, unsigned status, const char *ctype,
+		  const char *text);
+
+/* Sets status and a JSON body; steals the reference to obj. */
+void af_resp_json(af_resp *resp, unsigned status, json_t *obj);
+
+/*
+ * An RFC 6749 error: {"error": code, "error_description": desc} with the
+ * status; 401 answers carry WWW-Authenticate (Basic for the token
+ * endpoint's client auth, Bearer otherwise) as the RFCs ask.
+ */
+void af_resp_oauth_error(af_resp *resp, unsigned status, const char *code,
+			 const char *desc);
+
+/* A 302 (or 303 after a POST) redirect to url. */
+void af_resp_redirect(af_resp *resp, unsigned status, const char *url);
+
+/*
+ * Sets a session cookie: HttpOnly, SameSite=Lax, Path=/, no Expires or
+ * Max-Age (it dies with the browser session); on https Secure and the
+ * "__Host-" prefix. An empty value with clear set deletes it.
+ */
+void af_resp_cookie(af_resp *resp, const char *name, const char *value,
+		    int clear);
+
+#endif /* AF_HTTP_REQUEST_H */

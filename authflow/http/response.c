@@ -1,0 +1,202 @@
+/* Request accessors and response building. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+
+#include "http/request.h"
+
+const char *af_req_header(const af_req *req, const char *name)
+{
+	size_t i;
+
+	if (req == NULL || name == NULL)
+		return NULL;
+	if (req->conn != NULL)
+		return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+						   name);
+	for (i = 0; req->test_headers != NULL && req->test_headers[i] != NULL &&
+		    req->test_headers[i + 1] != NULL;
+	     i += 2) {
+		if (strcasecmp(req->test_headers[i], name) == 0)
+			return req->test_headers[i + 1];
+	}
+	return NULL;
+}
+
+int af_req_cookie(const af_req *req, const char *name, char *out, size_t outcap)
+{
+	const char *header = af_req_header(req, "Cookie");
+	char full[96];
+	int n;
+
+	if (header == NULL)
+		return -1;
+	n = snprintf(full, sizeof(full), "%s%s", req->https ? "__Host-" : "",
+		     name);
+	if (n < 0 || (size_t)n >= sizeof(full))
+		return -1;
+	return hp_cookie_get(header, full, out, outcap) == HP_OK ? 0 : -1;
+}
+
+const char *af_req_param(const af_req *req, const char *name)
+{
+	const char *v = NULL;
+
+	if (req->form != NULL)
+		v = hp_params_get(req->form, name);
+	if (v == NULL && strcmp(req->method, "GET") == 0)
+		v = hp_params_get(req->query, name);
+	return v;
+}
+
+void af_resp_init(af_resp *resp, int https)
+{
+	memset(resp, 0, sizeof(*resp));
+	resp->status = 500;
+	resp->https = https;
+	af_buf_init(&resp->body, AF_RESP_BODY_MAX);
+}
+
+void af_resp_cleanup(af_resp *resp)
+{
+	size_t i;
+
+	for (i = 0; i < resp->nheaders; i++) {
+		free(resp->headers[i].name);
+		/* Set-Cookie and Location values can carry secrets. */
+		OPENSSL_cleanse(resp->headers[i].value,
+				strlen(resp->headers[i].value));
+		free(resp->headers[i].value);
+	}
+	af_buf_cleanup(&resp->body);
+	resp->nheaders = 0;
+}
+
+void af_resp_header_set(af_resp *resp, const char *name, const char *value)
+{
+	size_t i;
+	char *v;
+
+	v = strdup(value);
+	if (v == NULL)
+		return;
+	/* Set-Cookie may repeat; every other header is replaced. */
+	for (i = 0; i < resp->nheaders; i++) {
+		if (strcasecmp(name, "Set-Cookie") != 0 &&
+		    strcasecmp(resp->headers[i].name, name) == 0) {
+			free(resp->headers[i].value);
+			resp->headers[i].value = v;
+			return;
+		}
+	}
+	if (resp->nheaders == AF_RESP_HEADERS_MAX) {
+		free(v);
+		return;
+	}
+	resp->headers[resp->nheaders].name = strdup(name);
+	if (resp->headers[resp->nheaders].name == NULL) {
+		free(v);
+		return;
+	}
+	resp->headers[resp->nheaders++].value = v;
+}
+
+const char *af_resp_header_get(const af_resp *resp, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < resp->nheaders; i++) {
+		if (strcasecmp(resp->headers[i].name, name) == 0)
+			return resp->headers[i].value;
+	}
+	return NULL;
+}
+
+static void set_type(af_resp *resp, const char *ctype)
+{
+	size_t n = strlen(ctype);
+
+	if (n >= sizeof(resp->content_type))
+		n = sizeof(resp->content_type) - 1;
+	memcpy(resp->content_type, ctype, n);
+	resp->content_type[n] = '\0';
+}
+
+void af_resp_text(af_resp *resp, unsigned status, const char *ctype,
+		  const char *text)
+{
+	resp->status = status;
+	set_type(resp, ctype);
+	af_buf_cleanup(&resp->body);
+	af_buf_init(&resp->body, AF_RESP_BODY_MAX);
+	af_buf_puts(&resp->body, text);
+}
+
+void af_resp_json(af_resp *resp, unsigned status, json_t *obj)
+{
+	char *text;
+
+	if (obj == NULL) {
+		af_resp_text(resp, 500, "application/json",
+			     "{\"error\":\"server_error\"}");
+		return;
+	}
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (text == NULL) {
+		af_resp_text(resp, 500, "application/json",
+			     "{\"error\":\"server_error\"}");
+		return;
+	}
+	af_resp_text(resp, status, "application/json", text);
+	/* JSON answers may carry tokens: wipe the transient copy. */
+	memset(text, 0, strlen(text));
+	free(text);
+}
+
+void af_resp_oauth_error(af_resp *resp, unsigned status, const char *code,
+			 const char *desc)
+{
+	json_t *o = json_pack("{s:s}", "error", code);
+
+	if (o != NULL && desc != NULL)
+		json_object_set_new(o, "error_description", json_string(desc));
+	if (status == 401)
+		af_resp_header_set(resp, "WWW-Authenticate",
+				   strcmp(code, "invalid_client") == 0
+					   ? "Basic realm=\"authflow\""
+					   : "Bearer error=\"invalid_token\"");
+	af_resp_json(resp, status, o);
+}
+
+void af_resp_redirect(af_resp *resp, unsigned status, const char *url)
+{
+	resp->status = status;
+	af_resp_header_set(resp, "Location", url);
+	set_type(resp, "text/plain; charset=utf-8");
+	af_buf_cleanup(&resp->body);
+	af_buf_init(&resp->body, AF_RESP_BODY_MAX);
+}
+
+void af_resp_cookie(af_resp *resp, const char *name, const char *value,
+		    int clear)
+{
+	af_buf b;
+	char *line;
+
+	af_buf_init(&b, 4096);
+	af_buf_printf(&b, "%s%s=%s; Path=/; HttpOnly; SameSite=Lax%s%s",
+		      resp->https ? "__Host-" : "", name, clear ? "" : value,
+		      resp->https ? "; Secure" : "",
+		      clear ? "; Max-Age=0" : "");
+	line = af_buf_take(&b, NULL);
+	if (line != NULL) {
+		af_resp_header_set(resp, "Set-Cookie", line);
+		/* The line holds a session secret. */
+		OPENSSL_cleanse(line, strlen(line));
+		free(line);
+	}
+}

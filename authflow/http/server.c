@@ -1,0 +1,413 @@
+/*
+ * libmicrohttpd glue: one epoll daemon with a thread pool, request bodies
+ * collected up to the configured cap, an af_req/af_resp per request, and
+ * the headers every answer carries. Handlers run on MHD's worker threads.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "server.h"
+
+#define DEFAULT_CSP                                                      \
+	"default-src 'none'; style-src 'self'; script-src 'self'; "      \
+	"img-src 'self' data:; connect-src 'self'; form-action 'self'; " \
+	"frame-ancestors 'none'; base-uri 'none'"
+
+#define URI_MAX 8192
+
+/* Per-connection request state, kept in MHD's con_cls between calls. */
+struct conn_state {
+	char *uri; /* the request target as sent: path and query, raw */
+	int uri_too_long;
+	int started;
+	af_buf body;
+	int too_big;
+	uint64_t start_ns;
+	int route;
+	unsigned status;
+	char rid[AF_RID_LEN + 1];
+};
+
+static void client_ip(struct MHD_Connection *c, char *out, size_t outcap)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	out[0] = '\0';
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET,
+			  &((const struct sockaddr_in *)(const void *)sa)
+				   ->sin_addr,
+			  out, (socklen_t)outcap);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)(const void *)sa)
+				   ->sin6_addr,
+			  out, (socklen_t)outcap);
+}
+
+/*
+ * Keeps the request target exactly as the client sent it. libmicrohttpd
+ * would otherwise percent-decode the path before the handlers see it, and
+ * a name holding an encoded '/' (a group "a/b" in an admin path) would
+ * split into two segments. Handlers decode what they need, once.
+ */
+static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	af_server *srv = cls;
+	struct conn_state *cs;
+	size_t n = strlen(uri);
+
+	(void)c;
+	cs = calloc(1, sizeof(*cs));
+	if (cs == NULL)
+		return NULL;
+	af_buf_init(&cs->body, srv->cfg.body_max);
+	cs->start_ns = af_mono_ns();
+	if (af_random_token(12, cs->rid, sizeof(cs->rid)) != 0)
+		memcpy(cs->rid, "norandom", 9);
+	if (n > URI_MAX) {
+		cs->uri_too_long = 1;
+		n = 0;
+	}
+	cs->uri = malloc(n + 1);
+	if (cs->uri == NULL) {
+		af_buf_cleanup(&cs->body);
+		free(cs);
+		return NULL;
+	}
+	memcpy(cs->uri, uri, n);
+	cs->uri[n] = '\0';
+	return cs;
+}
+
+static int is_form(struct MHD_Connection *c)
+{
+	const char *ct =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+
+	return ct != NULL &&
+	       strncmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+}
+
+static void add_security_headers(af_server *srv, af_resp *resp)
+{
+	if (af_resp_header_get(resp, "Content-Security-Policy") == NULL)
+		af_resp_header_set(resp, "Content-Security-Policy",
+				   DEFAULT_CSP);
+	af_resp_header_set(resp, "X-Frame-Options", "DENY");
+	af_resp_header_set(resp, "Referrer-Policy", "no-referrer");
+	af_resp_header_set(resp, "X-Content-Type-Options", "nosniff");
+	if (af_resp_header_get(resp, "Cache-Control") == NULL) {
+		af_resp_header_set(resp, "Cache-Control", "no-store");
+		af_resp_header_set(resp, "Pragma", "no-cache");
+	}
+	if (srv->cfg.issuer_https)
+		af_resp_header_set(resp, "Strict-Transport-Security",
+				   "max-age=31536000; includeSubDomains");
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, af_resp *resp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	size_t len = 0, i;
+	char *body = af_buf_take(&resp->body, &len);
+
+	if (body == NULL) {
+		body = strdup("");
+		len = 0;
+		if (body == NULL)
+			return MHD_NO;
+	}
+	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	if (resp->content_type[0] != '\0')
+		MHD_add_response_header(r, "Content-Type", resp->content_type);
+	for (i = 0; i < resp->nheaders; i++)
+		MHD_add_response_header(r, resp->headers[i].name,
+					resp->headers[i].value);
+	ret = MHD_queue_response(c, resp->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void handle(af_server *srv, struct MHD_Connection *c,
+		   struct conn_state *cs, const char *url, const char *method,
+		   af_resp *resp)
+{
+	char *qmark = strchr(cs->uri, '?');
+	hp_status st;
+	af_req req;
+
+	(void)url;
+	memset(&req, 0, sizeof(req));
+	if (qmark != NULL)
+		*qmark = '\0';
+	req.method = method;
+	req.path = cs->uri;
+	req.conn = c;
+	req.https = srv->cfg.issuer_https;
+	memcpy(req.rid, cs->rid, sizeof(req.rid));
+	client_ip(c, req.client_ip, sizeof(req.client_ip));
+	st = qmark != NULL
+		     ? hp_params_parse(qmark + 1, strlen(qmark + 1), &req.query)
+		     : HP_OK;
+	if (st == HP_ERR_DUPLICATE)
+		req.duplicate_param = 1;
+	else if (st != HP_OK) {
+		af_resp_text(resp, 400, "text/plain; charset=utf-8",
+			     "malformed query string\n");
+		goto out;
+	}
+	if (req.query == NULL)
+		req.query = hp_params_new();
+	if (req.query == NULL) {
+		af_resp_text(resp, 503, "text/plain", "out of memory\n");
+		goto out;
+	}
+	if (cs->body.len > 0) {
+		req.body = cs->body.data;
+		req.body_len = cs->body.len;
+		st = HP_OK;
+		if (is_form(c))
+			st = hp_params_parse(req.body, req.body_len, &req.form);
+		if (st == HP_ERR_DUPLICATE) {
+			req.duplicate_param = 1;
+		} else if (st != HP_OK) {
+			af_resp_oauth_error(resp, 400, "invalid_request",
+					    "malformed form body");
+			goto out;
+		}
+	}
+	req.route = cs->route;
+	af_dispatch(srv, &req, resp);
+out:
+	hp_params_free(req.query);
+	hp_params_free(req.form);
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
+				 const char *url, const char *method,
+				 const char *version, const char *upload,
+				 size_t *upload_size, void **con_cls)
+{
+	af_server *srv = cls;
+	struct conn_state *cs = *con_cls;
+	af_resp resp;
+	enum MHD_Result ret;
+	int method_ok = 0;
+
+	(void)version;
+	if (cs == NULL)
+		return MHD_NO;
+	if (!cs->started) {
+		char *q = strchr(cs->uri, '?');
+		size_t plen =
+			q != NULL ? (size_t)(q - cs->uri) : strlen(cs->uri);
+		char path[512];
+
+		cs->started = 1;
+		if (plen >= sizeof(path))
+			plen = sizeof(path) - 1;
+		memcpy(path, cs->uri, plen);
+		path[plen] = '\0';
+		cs->route = af_route_find(method, path, &method_ok);
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (cs->body.len + *upload_size > srv->cfg.body_max)
+			cs->too_big = 1;
+		else
+			af_buf_append(&cs->body, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+
+	af_resp_init(&resp, srv->cfg.issuer_https);
+	if (cs->uri_too_long)
+		af_resp_text(&resp, 414, "text/plain; charset=utf-8",
+			     "request target too long\n");
+	else if (cs->too_big || cs->body.failed)
+		af_resp_text(&resp, 413, "text/plain; charset=utf-8",
+			     "request body too large\n");
+	else
+		handle(srv, c, cs, url, method, &resp);
+	add_security_headers(srv, &resp);
+	af_resp_header_set(&resp, "X-Request-Id", cs->rid);
+	cs->status = resp.status;
+	ret = send_resp(c, &resp);
+	af_resp_cleanup(&resp);
+	return ret;
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	af_server *srv = cls;
+	struct conn_state *cs = *con_cls;
+	uint64_t ns;
+
+	(void)c;
+	(void)toe;
+	if (cs == NULL)
+		return;
+	ns = af_mono_ns() - cs->start_ns;
+	af_metrics_request(srv->metrics, cs->route, cs->status, ns);
+	af_buf_cleanup(&cs->body);
+	/* The target may carry codes or tokens in its query. */
+	OPENSSL_cleanse(cs->uri, strlen(cs->uri));
+	free(cs->uri);
+	free(cs);
+	*con_cls = NULL;
+}
+
+static int make_addr(const af_config *cfg, struct sockaddr_storage *ss, int *v6)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, cfg->listen_address, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(cfg->listen_port);
+		*v6 = 0;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, cfg->listen_address, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(cfg->listen_port);
+		*v6 = 1;
+		return 0;
+	}
+	return -1;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) != 0)
+		goto out;
+	n = ftell(f);
+	if (n < 0 || n > 1024L * 1024 || fseek(f, 0, SEEK_SET) != 0)
+		goto out;
+	buf = calloc(1, (size_t)n + 1);
+	if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+out:
+	fclose(f);
+	return buf;
+}
+
+int af_server_start(af_server *srv, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	char *cert = NULL, *key = NULL;
+	const union MHD_DaemonInfo *di;
+	int v6 = 0, rc = -1;
+
+	if (make_addr(&srv->cfg, &ss, &v6) != 0) {
+		snprintf(err, errlen, "listen.address: not an IP address");
+		return -1;
+	}
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	if (srv->cfg.tls_cert_file[0] != '\0') {
+		cert = read_file(srv->cfg.tls_cert_file);
+		key = read_file(srv->cfg.tls_key_file);
+		if (cert == NULL || key == NULL) {
+			snprintf(err, errlen, "tls: cannot read %s or %s",
+				 srv->cfg.tls_cert_file, srv->cfg.tls_key_file);
+			goto out;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	if (cert != NULL)
+		srv->mhd = MHD_start_daemon(
+			flags, 0, NULL, NULL, access_cb, srv,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			MHD_OPTION_THREAD_POOL_SIZE, srv->threads,
+			MHD_OPTION_CONNECTION_TIMEOUT,
+			srv->cfg.request_timeout_s,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+			MHD_OPTION_CONNECTION_LIMIT, 4096u,
+			MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+			MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
+			MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
+			MHD_OPTION_HTTPS_MEM_CERT, cert,
+			MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+	else
+		srv->mhd = MHD_start_daemon(
+			flags, 0, NULL, NULL, access_cb, srv,
+			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			MHD_OPTION_THREAD_POOL_SIZE, srv->threads,
+			MHD_OPTION_CONNECTION_TIMEOUT,
+			srv->cfg.request_timeout_s,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+			MHD_OPTION_CONNECTION_LIMIT, 4096u,
+			MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+			MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
+			MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
+			MHD_OPTION_END);
+	if (srv->mhd == NULL) {
+		snprintf(err, errlen, "cannot listen on %s port %u",
+			 srv->cfg.listen_address,
+			 (unsigned)srv->cfg.listen_port);
+		goto out;
+	}
+	di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = di != NULL ? di->port : srv->cfg.listen_port;
+	rc = 0;
+out:
+	if (key != NULL) {
+		OPENSSL_cleanse(key, strlen(key));
+		free(key);
+	}
+	free(cert);
+	return rc;
+}
+
+void af_server_stop(af_server *srv, unsigned grace_s)
+{
+	const union MHD_DaemonInfo *di;
+	unsigned waited_ms = 0;
+
+	if (srv->mhd == NULL)
+		return;
+	atomic_store(&srv->stopping, 1);
+	/* Stop accepting; connections already open run to completion. */
+	(void)MHD_quiesce_daemon(srv->mhd);
+	while (waited_ms < grace_s * 1000) {
+		di = MHD_get_daemon_info(srv->mhd,
+					 MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (di == NULL || di->num_connections == 0)
+			break;
+		usleep(50 * 1000);
+		waited_ms += 50;
+	}
+	MHD_stop_daemon(srv->mhd);
+	srv->mhd = NULL;
+}

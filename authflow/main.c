@@ -1,0 +1,274 @@
+/*
+ * authflow: the identity provider daemon.
+ *
+ *   authflow --config FILE           run with a configuration file
+ *   authflow --check-config FILE     check a configuration file and exit
+ *   authflow --demo [--port N] [--state-dir DIR]
+ *                                    run the demo on loopback
+ *
+ * SIGTERM or SIGINT stops it gracefully: no new connections, in-flight
+ * requests finish (up to 10 seconds).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjose/util.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "common/secmem.h"
+#include "common/util.h"
+#include "demo/demo.h"
+#include "server.h"
+
+#define EXIT_USAGE 2
+#define GRACE_S	   10
+
+struct args {
+	const char *config;
+	const char *check;
+	int demo;
+	unsigned long port;
+	const char *state_dir;
+};
+
+static int usage_error(const char *msg, const char *arg)
+{
+	fprintf(stderr, "authflow: %s%s%s\n", msg, arg != NULL ? ": " : "",
+		arg != NULL ? arg : "");
+	return EXIT_USAGE;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", required_argument, NULL, 'k'},
+		{"demo", no_argument, NULL, 'd'},
+		{"port", required_argument, NULL, 'p'},
+		{"state-dir", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	char *end = NULL;
+	int c;
+
+	opterr = 0;
+	for (;;) {
+		c = getopt_long(argc, argv, "", opts, NULL);
+		if (c == -1)
+			break;
+		switch (c) {
+		case 'c':
+			a->config = optarg;
+			break;
+		case 'k':
+			a->check = optarg;
+			break;
+		case 'd':
+			a->demo = 1;
+			break;
+		case 'p':
+			errno = 0;
+			a->port = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || optarg[0] < '0' ||
+			    optarg[0] > '9' || a->port < 1 || a->port > 65535)
+				return usage_error("--port must be 1..65535",
+						   optarg);
+			break;
+		case 's':
+			a->state_dir = optarg;
+			break;
+		case 'h':
+			printf("usage: authflow --config FILE\n"
+			       "       authflow --check-config FILE\n"
+			       "       authflow --demo [--port N] "
+			       "[--state-dir DIR]\n");
+			exit(0);
+		default:
+			return usage_error("unknown option; see "
+					   "'authflow --help'",
+					   NULL);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument", argv[optind]);
+	if ((a->config != NULL) + (a->check != NULL) + a->demo != 1)
+		return usage_error("give exactly one of --config, "
+				   "--check-config, --demo",
+				   NULL);
+	if (!a->demo && (a->port != 0 || a->state_dir != NULL))
+		return usage_error("--port and --state-dir go with --demo",
+				   NULL);
+	return 0;
+}
+
+/* The demo's configuration: loopback, memory store, a fresh admin token. */
+static int demo_config(const struct args *a, af_config *cfg, char *token,
+		       size_t tokencap)
+{
+	const char *dir = a->state_dir != NULL ? a->state_dir : "demo-state";
+	unsigned port = a->port != 0 ? (unsigned)a->port : 8080;
+
+	af_config_defaults(cfg);
+	snprintf(cfg->issuer, sizeof(cfg->issuer), "http://127.0.0.1:%u", port);
+	cfg->issuer_https = 0;
+	snprintf(cfg->listen_address, sizeof(cfg->listen_address), "127.0.0.1");
+	cfg->listen_port = (uint16_t)port;
+	if (strlen(dir) >= sizeof(cfg->state_dir))
+		return usage_error("--state-dir too long", NULL);
+	memcpy(cfg->state_dir, dir, strlen(dir) + 1);
+	cfg->store_backend = STORE_BACKEND_MEMORY;
+	/* The demo's relying party calls back into the server. */
+	cfg->threads = 4;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "authflow: cannot make %s\n", dir);
+		return 1;
+	}
+	if (af_random_token(32, token, tokencap) != 0)
+		return 1;
+	snprintf(cfg->admin_tokens[0].name, sizeof(cfg->admin_tokens[0].name),
+		 "demo-admin");
+	cfg->admin_tokens[0].role = AF_ROLE_SUPERADMIN;
+	af_sha256(token, strlen(token), cfg->admin_tokens[0].sha256);
+	cfg->admin_token_count = 1;
+	return 0;
+}
+
+static void print_demo(const af_server *srv, const char *token)
+{
+	printf("authflow demo is running.\n\n"
+	       "  Open:          %s/demo  (user %s, password %s)\n"
+	       "  Metadata URL:  %s/.well-known/openid-configuration\n"
+	       "  Client id:     %s\n"
+	       "  Client secret: %s\n"
+	       "  Redirect URIs: %s/demo/callback, "
+	       "http://127.0.0.1:9000/login/callback\n"
+	       "  Admin token:   %s\n"
+	       "  Written to:    %s/demo.json\n\n"
+	       "  Try: AUTHFLOW_URL=%s AUTHFLOW_ADMIN_TOKEN=%s "
+	       "build/bin/authflowctl status\n"
+	       "Stop with Ctrl-C.\n",
+	       srv->cfg.issuer, AF_DEMO_USER, AF_DEMO_PASSWORD, srv->cfg.issuer,
+	       srv->demo_client_id, srv->demo_client_secret, srv->cfg.issuer,
+	       token, srv->cfg.state_dir, srv->cfg.issuer, token);
+	fflush(stdout);
+}
+
+static int run(const struct args *a, af_config *cfg, log_ctx *log)
+{
+	char err[512], token[64];
+	af_server srv;
+	sigset_t set;
+	int sig = 0, rc = 1;
+
+	token[0] = '\0';
+	if (a->demo) {
+		rc = demo_config(a, cfg, token, sizeof(token));
+		if (rc != 0)
+			return rc;
+		rc = 1;
+	}
+	/*
+	 * Block the stop signals before any thread starts, so that every
+	 * thread inherits the mask and only sigwait() below sees them.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (af_server_init(&srv, cfg, log, err, sizeof(err)) != 0) {
+		fprintf(stderr, "authflow: %s\n", err);
+		goto out;
+	}
+	srv.demo = a->demo;
+	if (a->demo && af_demo_setup(&srv, token, err, sizeof(err)) != 0) {
+		fprintf(stderr, "authflow: %s\n", err);
+		goto out;
+	}
+	if (af_server_start(&srv, err, sizeof(err)) != 0) {
+		fprintf(stderr, "authflow: %s\n", err);
+		goto out;
+	}
+	log_info(log, NULL, "startup", "issuer=%s listen=%s:%u threads=%u",
+		 srv.cfg.issuer, srv.cfg.listen_address, (unsigned)srv.port,
+		 srv.threads);
+	if (af_keyring_days_left(srv.keys) <= (long)cfg->key_alert_days)
+		log_warn(log, NULL, "key_alert",
+			 "the signing key expires in %ld days: run "
+			 "'authflowctl keys rotate'",
+			 af_keyring_days_left(srv.keys));
+	if (a->demo)
+		print_demo(&srv, token);
+	if (sigwait(&set, &sig) != 0)
+		sig = SIGTERM;
+	log_info(log, NULL, "shutdown", "signal=%d", sig);
+	af_server_stop(&srv, GRACE_S);
+	rc = 0;
+out:
+	OPENSSL_cleanse(token, sizeof(token));
+	af_server_cleanup(&srv);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	af_config cfg;
+	char err[512];
+	log_ctx *log = NULL;
+	int rc;
+
+	/*
+	 * Libraries keep their own copies of passwords, tokens and keys;
+	 * with the wiping allocator those are wiped when freed too. This
+	 * comes first, before the libraries allocate anything.
+	 */
+	json_set_alloc_funcs(af_secmem_malloc, af_secmem_free);
+	cjose_set_alloc_funcs(af_secmem_malloc, af_secmem_realloc,
+			      af_secmem_free);
+	memset(&a, 0, sizeof(a));
+	af_config_defaults(&cfg);
+	rc = parse_args(argc, argv, &a);
+	if (rc != 0)
+		return rc;
+	if (a.check != NULL || a.config != NULL) {
+		if (af_config_load(a.check != NULL ? a.check : a.config, &cfg,
+				   err, sizeof(err)) != 0) {
+			fprintf(stderr, "authflow: %s\n", err);
+			return 1;
+		}
+		if (a.check != NULL) {
+			printf("%s: OK\n", a.check);
+			return 0;
+		}
+	}
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, af_secmem_malloc,
+				 af_secmem_free, af_secmem_realloc,
+				 af_secmem_strdup,
+				 af_secmem_calloc) != CURLE_OK) {
+		fprintf(stderr, "authflow: cannot initialise libcurl\n");
+		return 1;
+	}
+	log = log_new(STDERR_FILENO,
+		      a.demo ? LOG_LEVEL_WARN : (log_level)cfg.log_level);
+	if (log == NULL) {
+		fprintf(stderr, "authflow: out of memory\n");
+		return 1;
+	}
+	rc = run(&a, &cfg, log);
+	log_free(log);
+	curl_global_cleanup();
+	OPENSSL_cleanse(&cfg, sizeof(cfg));
+	return rc;
+}

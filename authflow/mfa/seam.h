@@ -1,0 +1,30 @@
+/*
+ * The step after the password. The sign-in handler calls
+ * af_mfa_after_password() once the password is right and the policy lets
+ * the user use the application; it decides whether a second factor is
+ * needed and, if so, takes over the browser.
+ *
+ * Thread-safety: re-entrant.
+ */
+#ifndef AF_MFA_SEAM_H
+#define AF_MFA_SEAM_H
+
+#include <jansson.h>
+
+#include "http/request.h"
+#include "server.h"
+
+typedef enum af_mfa_result {
+	AF_MFA_NOT_NEEDED = 0, /* the password suffices: sign in now */
+	AF_MFA_RESPONDED,      /* the MFA step wrote the response */
+} af_mfa_result;
+
+/*
+ * user and policy are the signed-in user's directory object and effective
+ * policy (borrowed); flow_id and authz the sign-in flow.
+ */
+af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
+				    const char *flow_id, const json_t *authz,
+				    const json_t *user, const json_t *policy);
+
+#endif /* AF_MFA_SEAM_H */

@@ -1,0 +1,506 @@
+/*
+ * GET|POST /authorize: the authorization code flow (OpenID Connect Core
+ * 3.1.2). The client and redirect URI are checked first; until both are
+ * known good, errors are shown on a page and never redirected, so the
+ * endpoint cannot be used as an open redirector.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "oidc/flow.h"
+#include "oidc/grant.h"
+#include "oidc/oidc.h"
+#include "web/page.h"
+
+int af_oidc_has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p = list;
+
+	if (list == NULL || n == 0)
+		return 0;
+	while (*p != '\0') {
+		const char *end;
+
+		while (*p == ' ')
+			p++;
+		end = p;
+		while (*end != '\0' && *end != ' ')
+			end++;
+		if ((size_t)(end - p) == n && memcmp(p, word, n) == 0)
+			return 1;
+		p = end;
+	}
+	return 0;
+}
+
+static void append_param(af_buf *b, const char *name, const char *value)
+{
+	af_buf_puts(b, name);
+	af_buf_puts(b, "=");
+	af_buf_urlenc(b, value);
+}
+
+/*
+ * Redirects (query) or auto-posts (form_post) the parameters to the
+ * client's redirect URI. params holds name/value pairs.
+ */
+static void send_to_client(af_server *srv, af_resp *resp, const json_t *authz,
+			   const char *const *params)
+{
+	const char *uri =
+		json_string_value(json_object_get(authz, "redirect_uri"));
+	const char *mode =
+		json_string_value(json_object_get(authz, "response_mode"));
+	af_buf b;
+	char *url;
+	size_t i;
+
+	af_buf_init(&b, 16384);
+	if (mode != NULL && strcmp(mode, "form_post") == 0) {
+		af_page_begin(&b, "Signing in");
+		af_buf_puts(&b, "<h1>Signing in</h1><form method=\"post\" "
+				"id=\"fp\" action=\"");
+		af_buf_html(&b, uri);
+		af_buf_puts(&b, "\">");
+		for (i = 0; params[i] != NULL; i += 2) {
+			if (params[i + 1] == NULL)
+				continue;
+			af_buf_puts(&b, "<input type=\"hidden\" name=\"");
+			af_buf_html(&b, params[i]);
+			af_buf_puts(&b, "\" value=\"");
+			af_buf_html(&b, params[i + 1]);
+			af_buf_puts(&b, "\">");
+		}
+		af_buf_puts(&b,
+			    "<noscript><p>JavaScript is off: press "
+			    "Continue.</p></noscript><button "
+			    "type=\"submit\">Continue</button></form>"
+			    "<script src=\"/static/formpost.js\"></script>");
+		af_page_end(&b);
+		/* The form goes to the client: allow exactly that target. */
+		{
+			af_buf csp;
+			char *text;
+
+			af_buf_init(&csp, 4096);
+			af_buf_puts(&csp, "default-src 'none'; style-src "
+					  "'self'; script-src 'self'; "
+					  "form-action ");
+			af_buf_puts(&csp, uri);
+			af_buf_puts(&csp, "; frame-ancestors 'none'; "
+					  "base-uri 'none'");
+			text = af_buf_take(&csp, NULL);
+			if (text != NULL)
+				af_resp_header_set(
+					resp, "Content-Security-Policy", text);
+			free(text);
+		}
+		af_page_send(resp, 200, &b);
+		return;
+	}
+	af_buf_puts(&b, uri);
+	af_buf_puts(&b, strchr(uri, '?') != NULL ? "&" : "?");
+	for (i = 0; params[i] != NULL; i += 2) {
+		if (params[i + 1] == NULL)
+			continue;
+		if (i > 0)
+			af_buf_puts(&b, "&");
+		append_param(&b, params[i], params[i + 1]);
+	}
+	url = af_buf_take(&b, NULL);
+	if (url == NULL) {
+		af_page_error(resp, 500, "Sign-in failed",
+			      "The answer to the application was too long.",
+			      NULL);
+		return;
+	}
+	af_resp_redirect(resp, 302, url);
+	free(url);
+	(void)srv;
+}
+
+void af_oidc_send_error(af_server *srv, af_resp *resp, const json_t *authz,
+			const char *error, const char *desc)
+{
+	const char *params[] = {
+		"error",
+		error,
+		"error_description",
+		desc,
+		"state",
+		json_string_value(json_object_get(authz, "state")),
+		"iss",
+		srv->cfg.issuer,
+		NULL,
+		NULL,
+	};
+
+	send_to_client(srv, resp, authz, params);
+}
+
+void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
+		       const json_t *authz, const af_session *s)
+{
+	char code[AF_TOKEN_TEXT_MAX + 1];
+	json_t *grant, *amr = json_array();
+	unsigned i;
+
+	for (i = 0; amr != NULL && i < s->namr; i++)
+		json_array_append_new(amr, json_string(s->amr[i]));
+	grant = json_pack(
+		"{s:O?, s:O?, s:O?, s:O?, s:O?, s:s, s:s, s:I, s:o, s:s, s:s}",
+		"client_id", json_object_get(authz, "client_id"),
+		"redirect_uri", json_object_get(authz, "redirect_uri"), "scope",
+		json_object_get(authz, "scope"), "nonce",
+		json_object_get(authz, "nonce"), "code_challenge",
+		json_object_get(authz, "code_challenge"), "username",
+		s->username, "sub", s->sub, "auth_time",
+		(json_int_t)s->auth_time, "amr", amr, "acr", s->acr, "sid",
+		s->sid);
+	if (grant == NULL || af_grant_issue(srv, AF_GRANT_CODE, grant, code,
+					    sizeof(code)) != 0) {
+		json_decref(grant);
+		af_page_error(resp, 503, "Sign-in is unavailable",
+			      "The sign-in service could not finish your "
+			      "sign-in just now.",
+			      "Please try again in a moment.");
+		return;
+	}
+	json_decref(grant);
+	{
+		const char *params[] = {
+			"code",
+			code,
+			"state",
+			json_string_value(json_object_get(authz, "state")),
+			"iss",
+			srv->cfg.issuer,
+			NULL,
+			NULL,
+		};
+
+		send_to_client(srv, resp, authz, params);
+	}
+	log_info(srv->log, req->rid, "code_issued", "user=%s client=%s",
+		 s->username,
+		 json_string_value(json_object_get(authz, "client_id")));
+	OPENSSL_cleanse(code, sizeof(code));
+}
+
+/* A PKCE code challenge: 43..128 characters of the unreserved set. */
+static int challenge_ok(const char *c)
+{
+	size_t n = strlen(c), i;
+
+	if (n < 43 || n > 128)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char ch = c[i];
+
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+		      ch == '_' || ch == '~'))
+			return 0;
+	}
+	return 1;
+}
+
+static int uri_registered(const json_t *app, const char *uri)
+{
+	const json_t *uris = json_object_get(app, "redirect_uris"), *u;
+	size_t i;
+
+	json_array_foreach(uris, i, u)
+	{
+		if (json_is_string(u) && strcmp(json_string_value(u), uri) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static const char *refuse(const char **desc, const char *why, const char *code)
+{
+	*desc = why;
+	return code;
+}
+
+/*
+ * Checks the request past client and redirect URI. Returns NULL when
+ * good, or the OAuth error code with *desc.
+ */
+static const char *check_request(af_server *srv, const af_req *req,
+				 json_t *authz, const char **desc)
+{
+	const char *rt = af_req_param(req, "response_type");
+	const char *scope = af_req_param(req, "scope");
+	const char *mode = af_req_param(req, "response_mode");
+	const char *cc = af_req_param(req, "code_challenge");
+	const char *ccm = af_req_param(req, "code_challenge_method");
+	const char *prompt = af_req_param(req, "prompt");
+	const char *max_age = af_req_param(req, "max_age");
+	const char *nonce = af_req_param(req, "nonce");
+	char *end = NULL;
+	unsigned long ma;
+
+	(void)srv;
+	if (req->duplicate_param)
+		return refuse(desc, "a parameter was given more than once",
+			      "invalid_request");
+	if (af_req_param(req, "request") != NULL)
+		return refuse(desc, "request objects are not supported",
+			      "request_not_supported");
+	if (af_req_param(req, "request_uri") != NULL)
+		return refuse(desc, "request_uri is not supported",
+			      "request_uri_not_supported");
+	if (mode != NULL && strcmp(mode, "query") != 0 &&
+	    strcmp(mode, "form_post") != 0)
+		return refuse(desc, "response_mode must be query or form_post",
+			      "invalid_request");
+	if (rt == NULL)
+		return refuse(desc, "response_type is required",
+			      "invalid_request");
+	if (strcmp(rt, "code") != 0)
+		return refuse(desc, "only the code flow is supported",
+			      "unsupported_response_type");
+	if (scope == NULL || strlen(scope) > AF_SCOPE_MAX ||
+	    !af_oidc_has_word(scope, "openid"))
+		return refuse(desc, "scope must include openid",
+			      "invalid_scope");
+	if (ccm != NULL && cc == NULL)
+		return refuse(desc,
+			      "code_challenge_method without code_challenge",
+			      "invalid_request");
+	if (cc != NULL && (ccm == NULL || strcmp(ccm, "S256") != 0))
+		return refuse(desc, "code_challenge_method must be S256",
+			      "invalid_request");
+	if (cc != NULL && !challenge_ok(cc))
+		return refuse(desc, "malformed code_challenge",
+			      "invalid_request");
+	if (nonce != NULL && strlen(nonce) > AF_NONCE_MAX)
+		return refuse(desc, "nonce too long", "invalid_request");
+	if (prompt != NULL && af_oidc_has_word(prompt, "none") &&
+	    strcmp(prompt, "none") != 0)
+		return refuse(desc, "prompt=none cannot be combined",
+			      "invalid_request");
+	if (max_age != NULL) {
+		ma = strtoul(max_age, &end, 10);
+		if (max_age[0] < '0' || max_age[0] > '9' || *end != '\0' ||
+		    ma > 100000000UL)
+			return refuse(desc,
+				      "max_age must be a number of seconds",
+				      "invalid_request");
+		json_object_set_new(authz, "max_age",
+				    json_integer((json_int_t)ma));
+	}
+	json_object_set_new(authz, "response_type", json_string(rt));
+	json_object_set_new(authz, "scope", json_string(scope));
+	if (nonce != NULL)
+		json_object_set_new(authz, "nonce", json_string(nonce));
+	if (cc != NULL)
+		json_object_set_new(authz, "code_challenge", json_string(cc));
+	if (prompt != NULL)
+		json_object_set_new(authz, "prompt", json_string(prompt));
+	return NULL;
+}
+
+/*
+ * The subject of an id_token_hint, into sub; -1 when the hint is not one
+ * of our id_tokens.
+ */
+static int hint_subject(af_server *srv, const char *hint, char *sub,
+			size_t subcap)
+{
+	json_t *claims = NULL;
+	const char *s, *iss;
+	int rc = -1;
+
+	if (af_jwt_verify(srv->keys, hint, strlen(hint), &claims) != JOSE_OK)
+		return -1;
+	s = json_string_value(json_object_get(claims, "sub"));
+	iss = json_string_value(json_object_get(claims, "iss"));
+	if (s != NULL && iss != NULL && strcmp(iss, srv->cfg.issuer) == 0 &&
+	    strlen(s) < subcap) {
+		memcpy(sub, s, strlen(s) + 1);
+		rc = 0;
+	}
+	json_decref(claims);
+	return rc;
+}
+
+/* 1 when the session may answer this request without a new sign-in. */
+static int session_fits(af_server *srv, const json_t *authz,
+			const af_session *s, const char *hint_sub)
+{
+	const char *prompt =
+		json_string_value(json_object_get(authz, "prompt"));
+	json_t *ma = json_object_get(authz, "max_age");
+
+	if (!srv->cfg.feature_sso)
+		return 0;
+	if (prompt != NULL && af_oidc_has_word(prompt, "login"))
+		return 0;
+	/* max_age=0 asks for a sign-in now, as prompt=login does. */
+	if (json_is_integer(ma) &&
+	    (json_integer_value(ma) == 0 ||
+	     af_now() - s->auth_time > (int64_t)json_integer_value(ma)))
+		return 0;
+	if (hint_sub != NULL && strcmp(hint_sub, s->sub) != 0)
+		return 0;
+	return 1;
+}
+
+/*
+ * Whether the user of a live session may use the app now: 0 yes, 1 the
+ * app is not deployed to them or they lost SSO, -1 store failure.
+ */
+static int session_user_allowed(af_server *srv, const af_session *s,
+				const json_t *app)
+{
+	json_t *user = NULL, *policy = NULL;
+	af_dir_status st;
+	int rc = 1;
+
+	st = af_dir_user_get(srv->dir, s->username, &user);
+	if (st == AF_DIR_STORE)
+		return -1;
+	if (st != AF_DIR_OK)
+		return 1;
+	if (!json_is_true(json_object_get(user, "enabled")) ||
+	    strcmp(json_string_value(json_object_get(user, "sub")), s->sub) !=
+		    0)
+		goto out;
+	st = af_dir_policy_for_user(srv->dir, user, &policy);
+	if (st == AF_DIR_STORE) {
+		rc = -1;
+		goto out;
+	}
+	if (st != AF_DIR_OK || !json_is_true(json_object_get(policy, "sso")))
+		goto out;
+	rc = af_dir_app_deployed_to(app, user) ? 0 : 1;
+out:
+	json_decref(user);
+	json_decref(policy);
+	return rc;
+}
+
+static void start_login(af_server *srv, af_req *req, af_resp *resp,
+			json_t *authz)
+{
+	char id[AF_FLOW_ID_MAX + 1], *url;
+	af_buf b;
+
+	if (af_flow_begin(srv, authz, resp, id, sizeof(id)) != 0) {
+		af_page_error(resp, 503, "Sign-in is unavailable",
+			      "The sign-in service cannot start a sign-in "
+			      "just now.",
+			      "Please try again in a moment.");
+		return;
+	}
+	af_buf_init(&b, 256);
+	af_buf_puts(&b, "/login?flow=");
+	af_buf_puts(&b, id);
+	url = af_buf_take(&b, NULL);
+	if (url == NULL) {
+		af_resp_text(resp, 500, "text/plain", "out of memory\n");
+		return;
+	}
+	af_resp_redirect(resp, 302, url);
+	free(url);
+	(void)req;
+}
+
+void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *client_id = af_req_param(req, "client_id");
+	const char *redirect_uri = af_req_param(req, "redirect_uri");
+	const char *state = af_req_param(req, "state");
+	const char *mode = af_req_param(req, "response_mode");
+	const char *hint = af_req_param(req, "id_token_hint");
+	const char *err, *desc = NULL, *prompt;
+	char hint_sub[128];
+	json_t *app = NULL, *authz = NULL;
+	af_session s;
+	int failed = 0, rc;
+
+	if (client_id == NULL ||
+	    af_dir_app_get(srv->dir, client_id, &app) != AF_DIR_OK ||
+	    !json_is_true(json_object_get(app, "enabled"))) {
+		af_page_error(resp, 400, "Unknown application",
+			      "The application that sent you here is not "
+			      "known to this sign-in service.",
+			      "Go back to the application and try again, or "
+			      "tell its administrator.");
+		goto out;
+	}
+	if (redirect_uri == NULL || !uri_registered(app, redirect_uri)) {
+		af_page_error(resp, 400, "Sign-in request refused",
+			      "The application asked to return to an address "
+			      "that is not registered for it.",
+			      "Tell the application's administrator.");
+		goto out;
+	}
+	authz = json_pack("{s:s, s:s, s:s}", "client_id", client_id,
+			  "redirect_uri", redirect_uri, "response_mode",
+			  mode != NULL && strcmp(mode, "form_post") == 0
+				  ? "form_post"
+				  : "query");
+	if (authz == NULL)
+		goto out;
+	if (state != NULL) {
+		if (strlen(state) > AF_STATE_MAX) {
+			af_oidc_send_error(srv, resp, authz, "invalid_request",
+					   "state too long");
+			goto out;
+		}
+		json_object_set_new(authz, "state", json_string(state));
+	}
+	err = check_request(srv, req, authz, &desc);
+	if (err != NULL) {
+		af_oidc_send_error(srv, resp, authz, err, desc);
+		goto out;
+	}
+	if (hint != NULL &&
+	    hint_subject(srv, hint, hint_sub, sizeof(hint_sub)) != 0) {
+		af_oidc_send_error(srv, resp, authz, "invalid_request",
+				   "id_token_hint is not valid");
+		goto out;
+	}
+	prompt = json_string_value(json_object_get(authz, "prompt"));
+	if (af_session_get(srv, req, &s, &failed) == 0 &&
+	    session_fits(srv, authz, &s, hint != NULL ? hint_sub : NULL)) {
+		rc = session_user_allowed(srv, &s, app);
+		if (rc == 0) {
+			af_oidc_send_code(srv, req, resp, authz, &s);
+			goto out;
+		}
+		if (rc > 0 && prompt != NULL && strcmp(prompt, "none") == 0) {
+			af_oidc_send_error(srv, resp, authz, "access_denied",
+					   "the application is not available "
+					   "to this user");
+			goto out;
+		}
+		if (rc < 0)
+			failed = 1;
+	}
+	if (failed) {
+		af_page_error(resp, 503, "Sign-in is unavailable",
+			      "The sign-in service cannot reach its data "
+			      "store just now.",
+			      "Please try again in a moment.");
+		goto out;
+	}
+	if (prompt != NULL && strcmp(prompt, "none") == 0) {
+		af_oidc_send_error(srv, resp, authz, "login_required",
+				   "no usable session");
+		goto out;
+	}
+	start_login(srv, req, resp, authz);
+out:
+	json_decref(app);
+	json_decref(authz);
+}

@@ -1,0 +1,70 @@
+/*
+ * Client authentication (RFC 6749 2.3.1): client_secret_basic or
+ * client_secret_post, never both in one request. Secrets are checked in
+ * constant time by the directory against their stored SHA-256.
+ */
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "oidc/oidc.h"
+
+int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
+			char *client_id, size_t cap)
+{
+	const char *header = af_req_header(req, "Authorization");
+	const char *post_id = af_req_param(req, "client_id");
+	const char *post_secret = af_req_param(req, "client_secret");
+	char user[AF_DIR_CLIENT_ID_BUF + 64];
+	char secret[AF_DIR_SECRET_IN_MAX + 1];
+	af_dir_status st;
+	int rc = -1;
+
+	secret[0] = '\0';
+	if (header != NULL && post_secret != NULL) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "use one client authentication method");
+		return -1;
+	}
+	if (header != NULL) {
+		if (hp_auth_basic(header, user, sizeof(user), secret,
+				  sizeof(secret)) != HP_OK) {
+			af_resp_oauth_error(resp, 401, "invalid_client",
+					    "malformed Basic credentials");
+			goto out;
+		}
+		if (post_id != NULL && strcmp(post_id, user) != 0) {
+			af_resp_oauth_error(resp, 400, "invalid_request",
+					    "client_id disagrees with the "
+					    "Authorization header");
+			goto out;
+		}
+	} else if (post_id != NULL && post_secret != NULL &&
+		   strlen(post_id) < sizeof(user) &&
+		   strlen(post_secret) < sizeof(secret)) {
+		memcpy(user, post_id, strlen(post_id) + 1);
+		memcpy(secret, post_secret, strlen(post_secret) + 1);
+	} else {
+		af_resp_oauth_error(resp, 401, "invalid_client",
+				    "client authentication is required");
+		goto out;
+	}
+	st = af_dir_app_check_secret(srv->dir, user, secret);
+	if (st == AF_DIR_STORE) {
+		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "try again");
+		goto out;
+	}
+	if (st != AF_DIR_OK || strlen(user) >= cap) {
+		log_info(srv->log, req->rid, "client_auth",
+			 "outcome=refused client=%.64s", user);
+		af_resp_oauth_error(resp, 401, "invalid_client",
+				    "client authentication failed");
+		goto out;
+	}
+	memcpy(client_id, user, strlen(user) + 1);
+	rc = 0;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return rc;
+}

@@ -1,0 +1,135 @@
+/* Sign-in flows bound to a browser and protected by a CSRF token. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "oidc/flow.h"
+
+/*
+ * Each flow has its own binding cookie, named after the start of its id,
+ * so sign-ins started in two tabs do not disturb each other.
+ */
+static void cookie_name(const char *id, char *name, size_t namecap)
+{
+	snprintf(name, namecap, "%s_%.12s", AF_FLOW_COOKIE, id);
+}
+
+static int key_of(const char *id, char *key, size_t keycap)
+{
+	size_t n = strlen(id), i;
+
+	if (n == 0 || n > AF_FLOW_ID_MAX)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char c = id[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return -1;
+	}
+	snprintf(key, keycap, "flow:%s", id);
+	return 0;
+}
+
+int af_flow_begin(af_server *srv, json_t *authz, af_resp *resp, char *id,
+		  size_t idcap)
+{
+	char csrf[64], bind[64], bind_hash[65], key[96], name[40];
+	char *text = NULL;
+	int rc = -1;
+
+	if (af_random_token(24, id, idcap) != 0 ||
+	    af_random_token(24, csrf, sizeof(csrf)) != 0 ||
+	    af_random_token(24, bind, sizeof(bind)) != 0)
+		goto out;
+	af_sha256_hex(bind, strlen(bind), bind_hash);
+	json_object_set_new(authz, "csrf", json_string(csrf));
+	json_object_set_new(authz, "bind", json_string(bind_hash));
+	json_object_set_new(authz, "created", json_integer(af_now()));
+	text = json_dumps(authz, JSON_COMPACT);
+	if (text == NULL || key_of(id, key, sizeof(key)) != 0)
+		goto out;
+	if (store_set(srv->store, key, text, strlen(text),
+		      (uint64_t)AF_FLOW_TTL_S * 1000, STORE_SET_NX) != STORE_OK)
+		goto out;
+	cookie_name(id, name, sizeof(name));
+	af_resp_cookie(resp, name, bind, 0);
+	rc = 0;
+out:
+	OPENSSL_cleanse(bind, sizeof(bind));
+	OPENSSL_cleanse(csrf, sizeof(csrf));
+	free(text);
+	return rc;
+}
+
+int af_flow_load(af_server *srv, const af_req *req, const char *id,
+		 const char *csrf, json_t **authz)
+{
+	char key[96], bind[128], bind_hash[65], name[40];
+	store_value v = {0};
+	json_t *o = NULL;
+	int rc = -1;
+
+	*authz = NULL;
+	if (id == NULL || key_of(id, key, sizeof(key)) != 0)
+		return -1;
+	cookie_name(id, name, sizeof(name));
+	if (af_req_cookie(req, name, bind, sizeof(bind)) != 0)
+		return -1;
+	af_sha256_hex(bind, strlen(bind), bind_hash);
+	OPENSSL_cleanse(bind, sizeof(bind));
+	if (store_get(srv->store, key, &v) != STORE_OK)
+		return -1;
+	o = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	if (!json_is_object(o))
+		goto out;
+	if (!af_ct_streq(bind_hash,
+			 json_string_value(json_object_get(o, "bind"))))
+		goto out;
+	if (csrf != NULL &&
+	    !af_ct_streq(csrf, json_string_value(json_object_get(o, "csrf"))))
+		goto out;
+	*authz = o;
+	o = NULL;
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+int af_flow_save(af_server *srv, const char *id, const json_t *authz)
+{
+	char key[96], *text;
+	uint64_t ttl = 0;
+	int rc;
+
+	if (key_of(id, key, sizeof(key)) != 0)
+		return -1;
+	if (store_ttl(srv->store, key, &ttl) != STORE_OK || ttl == 0)
+		return -1;
+	text = json_dumps(authz, JSON_COMPACT);
+	if (text == NULL)
+		return -1;
+	rc = store_set(srv->store, key, text, strlen(text), ttl,
+		       STORE_SET_XX) == STORE_OK
+		     ? 0
+		     : -1;
+	free(text);
+	return rc;
+}
+
+void af_flow_finish(af_server *srv, const char *id, af_resp *resp)
+{
+	char key[96], name[40];
+
+	if (key_of(id, key, sizeof(key)) != 0)
+		return;
+	if (store_del(srv->store, key) != STORE_OK)
+		log_warn(srv->log, NULL, "flow", "could not end a flow");
+	cookie_name(id, name, sizeof(name));
+	af_resp_cookie(resp, name, "", 1);
+}

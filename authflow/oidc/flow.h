@@ -1,0 +1,45 @@
+/*
+ * A sign-in flow: the validated authorization request, kept in the store
+ * ("flow:<id>", 10 minutes) while the user signs in. The browser carries
+ * the flow id in the login form, together with a CSRF token that must
+ * match the flow's, and a binding cookie whose SHA-256 the flow holds, so
+ * that a login form posted from another browser (login CSRF) is refused.
+ *
+ * Thread-safety: re-entrant.
+ */
+#ifndef AF_OIDC_FLOW_H
+#define AF_OIDC_FLOW_H
+
+#include <jansson.h>
+
+#include "http/request.h"
+#include "server.h"
+
+#define AF_FLOW_TTL_S  600
+#define AF_FLOW_ID_MAX 64
+#define AF_FLOW_COOKIE "af_flow"
+
+/*
+ * Stores req (borrowed: client_id, redirect_uri, state, nonce, scope,
+ * code_challenge, response_mode, max_age, ...) as a new flow; writes the
+ * id into id (AF_FLOW_ID_MAX + 1) and sets the binding cookie on resp.
+ * 0, or -1 on RNG or store failure.
+ */
+int af_flow_begin(af_server *srv, json_t *authz, af_resp *resp, char *id,
+		  size_t idcap);
+
+/*
+ * Loads the flow id for a form post: 0 and *authz (new reference) when it
+ * exists, the request's binding cookie matches, and csrf (may be NULL to
+ * skip) equals the flow's CSRF token; -1 otherwise.
+ */
+int af_flow_load(af_server *srv, const af_req *req, const char *id,
+		 const char *csrf, json_t **authz);
+
+/* Replaces the stored flow (for attempt counters). 0 or -1. */
+int af_flow_save(af_server *srv, const char *id, const json_t *authz);
+
+/* Ends a flow once it produced a code: it cannot be used again. */
+void af_flow_finish(af_server *srv, const char *id, af_resp *resp);
+
+#endif /* AF_OIDC_FLOW_H */

@@ -1,0 +1,70 @@
+/*
+ * The OpenID Connect endpoints, one file per endpoint or step, and the
+ * pieces they share. Handlers always leave a complete response in resp.
+ *
+ * Thread-safety: handlers are re-entrant and run on MHD worker threads.
+ */
+#ifndef AF_OIDC_H
+#define AF_OIDC_H
+
+#include <jansson.h>
+
+#include "http/request.h"
+#include "server.h"
+#include "session/session.h"
+
+/* Caps on authorization request parameters. */
+#define AF_STATE_MAX 2048
+#define AF_NONCE_MAX 512
+#define AF_SCOPE_MAX 1024
+
+#define AF_ACR_PWD "urn:authflow:acr:pwd"
+#define AF_ACR_MFA "urn:authflow:acr:mfa"
+
+void af_h_discovery(af_server *srv, af_req *req, af_resp *resp);
+void af_h_jwks(af_server *srv, af_req *req, af_resp *resp);
+void af_h_authorize(af_server *srv, af_req *req, af_resp *resp);
+void af_h_login_get(af_server *srv, af_req *req, af_resp *resp);
+void af_h_login_post(af_server *srv, af_req *req, af_resp *resp);
+void af_h_token(af_server *srv, af_req *req, af_resp *resp);
+void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp);
+void af_h_logout(af_server *srv, af_req *req, af_resp *resp);
+void af_h_revoke(af_server *srv, af_req *req, af_resp *resp);
+
+/*
+ * Finishes a sign-in for the validated request authz (borrowed) and the
+ * session s: stores a code and redirects the browser to the client with
+ * code, state and iss, by query or form_post.
+ */
+void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
+		       const json_t *authz, const af_session *s);
+
+/*
+ * Sends the browser back to the client with an error (authz validated as
+ * far as client_id and redirect_uri).
+ */
+void af_oidc_send_error(af_server *srv, af_resp *resp, const json_t *authz,
+			const char *error, const char *desc);
+
+/* 1 when the space-separated list holds word. */
+int af_oidc_has_word(const char *list, const char *word);
+
+/*
+ * Authenticates the client of a token, revocation or similar request
+ * (client_secret_basic or client_secret_post, not both). 0 and the client
+ * id in client_id (AF_DIR_CLIENT_ID_BUF), or -1 with an RFC 6749 error
+ * already in resp.
+ */
+int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
+			char *client_id, size_t cap);
+
+/*
+ * The claims of a user released for scope (borrowed objects): sub always;
+ * profile: name, preferred_username; email: email, email_verified (only
+ * when the email is known good); groups: groups; then the app's mapped
+ * claims. New reference.
+ */
+json_t *af_oidc_user_claims(const json_t *user, const json_t *app,
+			    const char *scope);
+
+#endif /* AF_OIDC_H */

@@ -1,0 +1,54 @@
+/*
+ * POST /revoke (RFC 7009): revokes an access or refresh token of the
+ * authenticated client. Unknown tokens and tokens of other clients get
+ * the same 200 answer, so the endpoint tells nothing about them.
+ */
+#include <string.h>
+
+#include "oidc/grant.h"
+#include "oidc/oidc.h"
+
+static void revoke_kind(af_server *srv, af_grant_kind kind, const char *tok,
+			const char *client_id)
+{
+	json_t *grant = NULL;
+
+	if (af_grant_lookup(srv, kind, tok, &grant) != 0)
+		return;
+	if (json_is_string(json_object_get(grant, "client_id")) &&
+	    strcmp(json_string_value(json_object_get(grant, "client_id")),
+		   client_id) == 0 &&
+	    af_grant_revoke(srv, kind, tok) != 0)
+		log_warn(srv->log, NULL, "revoke", "could not revoke a token");
+	json_decref(grant);
+}
+
+void af_h_revoke(af_server *srv, af_req *req, af_resp *resp)
+{
+	char client_id[AF_DIR_CLIENT_ID_BUF + 64];
+	const char *tok = af_req_param(req, "token");
+	const char *hint = af_req_param(req, "token_type_hint");
+
+	if (req->form == NULL || req->duplicate_param) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "expected a form body");
+		return;
+	}
+	if (af_oidc_client_auth(srv, req, resp, client_id, sizeof(client_id)) !=
+	    0)
+		return;
+	if (tok == NULL) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "token is required");
+		return;
+	}
+	if (hint != NULL && strcmp(hint, "refresh_token") == 0) {
+		revoke_kind(srv, AF_GRANT_REFRESH, tok, client_id);
+		revoke_kind(srv, AF_GRANT_ACCESS, tok, client_id);
+	} else {
+		revoke_kind(srv, AF_GRANT_ACCESS, tok, client_id);
+		revoke_kind(srv, AF_GRANT_REFRESH, tok, client_id);
+	}
+	log_info(srv->log, req->rid, "revoke", "client=%s", client_id);
+	af_resp_json(resp, 200, json_object());
+}

@@ -1,0 +1,392 @@
+/*
+ * POST /token: authorization_code (with PKCE) and refresh_token grants.
+ * Every answer carries Cache-Control: no-store (set for all responses by
+ * the HTTP layer). Codes are consumed atomically; a replayed code revokes
+ * what its first redemption issued.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "oidc/grant.h"
+#include "oidc/oidc.h"
+
+struct issued {
+	char access[JOSE_JWT_MAX + 1];
+	char refresh[AF_TOKEN_TEXT_MAX + 1];
+	char *id_token;
+	int has_refresh;
+};
+
+static void issued_cleanup(struct issued *t)
+{
+	OPENSSL_cleanse(t->access, sizeof(t->access));
+	OPENSSL_cleanse(t->refresh, sizeof(t->refresh));
+	if (t->id_token != NULL) {
+		OPENSSL_cleanse(t->id_token, strlen(t->id_token));
+		free(t->id_token);
+	}
+}
+
+/* RFC 7636 S256: BASE64URL(SHA256(verifier)) == challenge. */
+static int pkce_ok(const char *verifier, const char *challenge)
+{
+	uint8_t d[32];
+	char enc[64];
+	size_t n = strlen(verifier), i;
+
+	if (n < 43 || n > 128)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = verifier[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		      c == '_' || c == '~'))
+			return 0;
+	}
+	af_sha256(verifier, n, d);
+	if (af_b64url_encode(d, sizeof(d), enc, sizeof(enc)) != 0)
+		return 0;
+	return af_ct_streq(enc, challenge);
+}
+
+static char *make_id_token(af_server *srv, const json_t *grant,
+			   const json_t *user, const json_t *app,
+			   const char *access)
+{
+	json_t *claims;
+	char at_hash[64], *jwt = NULL;
+	int64_t now = af_now();
+	const char *scope = json_string_value(json_object_get(grant, "scope"));
+
+	claims = af_oidc_user_claims(user, app, scope != NULL ? scope : "");
+	if (claims == NULL)
+		return NULL;
+	af_oidc_half_hash(access, at_hash, sizeof(at_hash));
+	json_object_set_new(claims, "iss", json_string(srv->cfg.issuer));
+	json_object_set(claims, "aud", json_object_get(grant, "client_id"));
+	json_object_set(claims, "azp", json_object_get(grant, "client_id"));
+	json_object_set_new(claims, "iat", json_integer(now));
+	json_object_set_new(claims, "exp",
+			    json_integer(now + AF_ID_TOKEN_LIFETIME_S));
+	json_object_set(claims, "auth_time",
+			json_object_get(grant, "auth_time"));
+	if (json_is_string(json_object_get(grant, "nonce")))
+		json_object_set(claims, "nonce",
+				json_object_get(grant, "nonce"));
+	json_object_set(claims, "amr", json_object_get(grant, "amr"));
+	json_object_set(claims, "acr", json_object_get(grant, "acr"));
+	json_object_set(claims, "sid", json_object_get(grant, "sid"));
+	json_object_set_new(claims, "at_hash", json_string(at_hash));
+	if (af_jwt_sign(srv->keys, claims, "JWT", &jwt) != JOSE_OK)
+		jwt = NULL;
+	json_decref(claims);
+	return jwt;
+}
+
+/* An RFC 9068 JWT access token for apps that ask for one. */
+static int make_jwt_access(af_server *srv, const json_t *grant, char *out,
+			   size_t outcap)
+{
+	char jti[40], *jwt = NULL;
+	int64_t now = af_now();
+	json_t *c;
+	int rc = -1;
+
+	if (af_random_token(16, jti, sizeof(jti)) != 0)
+		return -1;
+	c = json_pack("{s:s, s:O, s:O, s:O, s:I, s:I, s:s, s:O, s:O}", "iss",
+		      srv->cfg.issuer, "sub", json_object_get(grant, "sub"),
+		      "aud", json_object_get(grant, "client_id"), "client_id",
+		      json_object_get(grant, "client_id"), "iat",
+		      (json_int_t)now, "exp", (json_int_t)now + AF_ACCESS_TTL_S,
+		      "jti", jti, "scope", json_object_get(grant, "scope"),
+		      "auth_time", json_object_get(grant, "auth_time"));
+	if (c == NULL)
+		return -1;
+	if (af_jwt_sign(srv->keys, c, "at+jwt", &jwt) == JOSE_OK &&
+	    strlen(jwt) < outcap) {
+		memcpy(out, jwt, strlen(jwt) + 1);
+		rc = af_grant_store_value(srv, AF_GRANT_ACCESS, out, grant);
+	}
+	free(jwt);
+	json_decref(c);
+	return rc;
+}
+
+/*
+ * Issues access token, optional refresh token and id_token for grant.
+ * 0, or -1 with the error in resp.
+ */
+static int issue(af_server *srv, af_resp *resp, json_t *grant,
+		 const json_t *user, const json_t *app, struct issued *t)
+{
+	const char *scope = json_string_value(json_object_get(grant, "scope"));
+	const char *fmt =
+		json_string_value(json_object_get(app, "access_token_format"));
+	int rc;
+
+	json_object_del(grant, "code_challenge");
+	json_object_del(grant, "redirect_uri");
+	if (fmt != NULL && strcmp(fmt, "jwt") == 0)
+		rc = make_jwt_access(srv, grant, t->access, sizeof(t->access));
+	else
+		rc = af_grant_issue(srv, AF_GRANT_ACCESS, grant, t->access,
+				    sizeof(t->access));
+	if (rc == 0 && af_oidc_has_word(scope, "offline_access") &&
+	    json_is_true(json_object_get(app, "allow_refresh"))) {
+		if (!json_is_integer(json_object_get(grant, "rt_exp")))
+			json_object_set_new(
+				grant, "rt_exp",
+				json_integer(af_now() + AF_REFRESH_LIFETIME_S));
+		rc = af_grant_issue(srv, AF_GRANT_REFRESH, grant, t->refresh,
+				    sizeof(t->refresh));
+		t->has_refresh = rc == 0;
+	}
+	if (rc == 0) {
+		t->id_token = make_id_token(srv, grant, user, app, t->access);
+		if (t->id_token == NULL)
+			rc = -1;
+	}
+	if (rc != 0)
+		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "could not issue tokens");
+	return rc;
+}
+
+static void send_tokens(af_resp *resp, const json_t *grant,
+			const struct issued *t)
+{
+	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:O}", "access_token",
+			      t->access, "token_type", "Bearer", "expires_in",
+			      AF_ACCESS_TTL_S, "id_token", t->id_token, "scope",
+			      json_object_get(grant, "scope"));
+
+	if (o != NULL && t->has_refresh)
+		json_object_set_new(o, "refresh_token",
+				    json_string(t->refresh));
+	af_resp_json(resp, 200, o);
+}
+
+/*
+ * Loads the grant's user and app and checks they are still usable. 0, or
+ * -1 with invalid_grant (or a store error) in resp.
+ */
+static int load_parties(af_server *srv, af_resp *resp, const json_t *grant,
+			json_t **user, json_t **app)
+{
+	const char *name =
+		json_string_value(json_object_get(grant, "username"));
+	const char *sub = json_string_value(json_object_get(grant, "sub"));
+	af_dir_status st;
+
+	st = af_dir_user_get(srv->dir, name, user);
+	if (st == AF_DIR_OK)
+		st = af_dir_app_get(
+			srv->dir,
+			json_string_value(json_object_get(grant, "client_id")),
+			app);
+	if (st == AF_DIR_STORE) {
+		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "try again");
+		return -1;
+	}
+	if (st != AF_DIR_OK ||
+	    !json_is_true(json_object_get(*user, "enabled")) || sub == NULL ||
+	    !json_equal(json_object_get(*user, "sub"),
+			json_object_get(grant, "sub")) ||
+	    !af_dir_app_deployed_to(*app, *user)) {
+		af_resp_oauth_error(resp, 400, "invalid_grant",
+				    "the user or application is no longer "
+				    "allowed");
+		return -1;
+	}
+	return 0;
+}
+
+static void code_grant(af_server *srv, af_req *req, af_resp *resp,
+		       const char *client_id)
+{
+	const char *code = af_req_param(req, "code");
+	const char *redirect_uri = af_req_param(req, "redirect_uri");
+	const char *verifier = af_req_param(req, "code_verifier");
+	json_t *grant = NULL, *user = NULL, *app = NULL;
+	const char *challenge, *cid, *want_uri;
+	struct issued t;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	if (code == NULL) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "code is required");
+		goto out;
+	}
+	rc = af_grant_redeem(srv, AF_GRANT_CODE, code, &grant);
+	if (rc < 0) {
+		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "try again");
+		goto out;
+	}
+	if (rc > 0) {
+		log_warn(srv->log, req->rid, "token",
+			 "client=%s outcome=unknown_or_used_code", client_id);
+		af_resp_oauth_error(resp, 400, "invalid_grant",
+				    "the code is invalid, expired or used");
+		goto out;
+	}
+	cid = json_string_value(json_object_get(grant, "client_id"));
+	challenge = json_string_value(json_object_get(grant, "code_challenge"));
+	want_uri = json_string_value(json_object_get(grant, "redirect_uri"));
+	if (cid == NULL || strcmp(cid, client_id) != 0 ||
+	    redirect_uri == NULL || want_uri == NULL ||
+	    strcmp(redirect_uri, want_uri) != 0) {
+		af_resp_oauth_error(resp, 400, "invalid_grant",
+				    "the code was issued to another client "
+				    "or redirect_uri");
+		goto out;
+	}
+	if ((challenge != NULL &&
+	     (verifier == NULL || !pkce_ok(verifier, challenge))) ||
+	    (challenge == NULL && verifier != NULL)) {
+		af_resp_oauth_error(resp, 400, "invalid_grant",
+				    "PKCE verification failed");
+		goto out;
+	}
+	if (load_parties(srv, resp, grant, &user, &app) != 0)
+		goto out;
+	if (issue(srv, resp, grant, user, app, &t) != 0)
+		goto out;
+	af_grant_bind(srv, code, t.access, t.has_refresh ? t.refresh : NULL);
+	send_tokens(resp, grant, &t);
+	log_info(srv->log, req->rid, "token",
+		 "client=%s user=%s grant=authorization_code outcome=ok",
+		 client_id,
+		 json_string_value(json_object_get(grant, "username")));
+out:
+	issued_cleanup(&t);
+	json_decref(grant);
+	json_decref(user);
+	json_decref(app);
+}
+
+/* Every word of want must be in have (a refresh may narrow scope). */
+static int scope_subset(const char *want, const char *have)
+{
+	char word[128];
+	const char *p = want;
+
+	while (*p != '\0') {
+		size_t n = 0;
+
+		while (*p == ' ')
+			p++;
+		while (p[n] != '\0' && p[n] != ' ')
+			n++;
+		if (n == 0)
+			break;
+		if (n >= sizeof(word))
+			return 0;
+		memcpy(word, p, n);
+		word[n] = '\0';
+		if (!af_oidc_has_word(have, word))
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
+			  const char *client_id)
+{
+	const char *rt = af_req_param(req, "refresh_token");
+	const char *scope = af_req_param(req, "scope");
+	json_t *grant = NULL, *user = NULL, *app = NULL;
+	struct issued t;
+	const char *cid;
+	int rc;
+
+	memset(&t, 0, sizeof(t));
+	if (rt == NULL) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "refresh_token is required");
+		goto out;
+	}
+	rc = af_grant_redeem(srv, AF_GRANT_REFRESH, rt, &grant);
+	if (rc != 0) {
+		af_resp_oauth_error(resp, rc < 0 ? 503 : 400,
+				    rc < 0 ? "temporarily_unavailable"
+					   : "invalid_grant",
+				    "the refresh token is invalid or used");
+		goto out;
+	}
+	cid = json_string_value(json_object_get(grant, "client_id"));
+	if (cid == NULL || strcmp(cid, client_id) != 0) {
+		af_resp_oauth_error(resp, 400, "invalid_grant",
+				    "the refresh token belongs to another "
+				    "client");
+		goto out;
+	}
+	if (scope != NULL) {
+		if (!scope_subset(scope, json_string_value(json_object_get(
+						 grant, "scope")))) {
+			af_resp_oauth_error(resp, 400, "invalid_scope",
+					    "scope exceeds the original grant");
+			goto out;
+		}
+	}
+	if (load_parties(srv, resp, grant, &user, &app) != 0)
+		goto out;
+	if (!json_is_true(json_object_get(app, "allow_refresh"))) {
+		af_resp_oauth_error(resp, 400, "invalid_grant",
+				    "refresh is not allowed for this client");
+		goto out;
+	}
+	/* The new tokens keep the original scope so rotation never widens. */
+	json_object_del(grant, "nonce");
+	if (issue(srv, resp, grant, user, app, &t) != 0)
+		goto out;
+	send_tokens(resp, grant, &t);
+	log_info(srv->log, req->rid, "token",
+		 "client=%s grant=refresh_token outcome=ok", client_id);
+out:
+	issued_cleanup(&t);
+	json_decref(grant);
+	json_decref(user);
+	json_decref(app);
+}
+
+void af_h_token(af_server *srv, af_req *req, af_resp *resp)
+{
+	char client_id[AF_DIR_CLIENT_ID_BUF + 64];
+	const char *gt;
+
+	if (req->duplicate_param) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "a parameter was given more than once");
+		return;
+	}
+	if (req->form == NULL) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "expected an "
+				    "application/x-www-form-urlencoded body");
+		return;
+	}
+	if (af_oidc_client_auth(srv, req, resp, client_id, sizeof(client_id)) !=
+	    0)
+		return;
+	gt = af_req_param(req, "grant_type");
+	if (gt == NULL)
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "grant_type is required");
+	else if (strcmp(gt, "authorization_code") == 0)
+		code_grant(srv, req, resp, client_id);
+	else if (strcmp(gt, "refresh_token") == 0)
+		refresh_grant(srv, req, resp, client_id);
+	else
+		af_resp_oauth_error(resp, 400, "unsupported_grant_type",
+				    "use authorization_code or refresh_token");
+}

@@ -1,0 +1,75 @@
+/*
+ * GET|POST /userinfo (OpenID Connect Core 5.3) with a bearer access token
+ * in the Authorization header, or in a form body (RFC 6750 2.2).
+ */
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "oidc/grant.h"
+#include "oidc/oidc.h"
+
+void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *header = af_req_header(req, "Authorization");
+	const char *form_token = af_req_param(req, "access_token");
+	char token[JOSE_JWT_MAX + 1];
+	json_t *grant = NULL, *user = NULL, *app = NULL, *claims;
+	const char *scope;
+	int rc;
+
+	token[0] = '\0';
+	if (header != NULL && form_token != NULL) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "use one way to send the token");
+		goto out;
+	}
+	if (header != NULL) {
+		if (hp_auth_bearer(header, token, sizeof(token)) != HP_OK) {
+			af_resp_oauth_error(resp, 401, "invalid_token",
+					    "malformed bearer token");
+			goto out;
+		}
+	} else if (form_token != NULL && req->form != NULL &&
+		   strlen(form_token) < sizeof(token)) {
+		memcpy(token, form_token, strlen(form_token) + 1);
+	} else {
+		af_resp_header_set(resp, "WWW-Authenticate",
+				   "Bearer realm=\"authflow\"");
+		af_resp_oauth_error(resp, 401, "invalid_request",
+				    "an access token is required");
+		goto out;
+	}
+	rc = af_grant_lookup(srv, AF_GRANT_ACCESS, token, &grant);
+	if (rc != 0) {
+		af_resp_oauth_error(resp, rc < 0 ? 503 : 401,
+				    rc < 0 ? "temporarily_unavailable"
+					   : "invalid_token",
+				    "the access token is invalid or expired");
+		goto out;
+	}
+	if (af_dir_user_get(
+		    srv->dir,
+		    json_string_value(json_object_get(grant, "username")),
+		    &user) != AF_DIR_OK ||
+	    !json_is_true(json_object_get(user, "enabled")) ||
+	    !json_equal(json_object_get(user, "sub"),
+			json_object_get(grant, "sub"))) {
+		af_resp_oauth_error(resp, 401, "invalid_token",
+				    "the user is no longer active");
+		goto out;
+	}
+	if (af_dir_app_get(
+		    srv->dir,
+		    json_string_value(json_object_get(grant, "client_id")),
+		    &app) != AF_DIR_OK)
+		app = NULL;
+	scope = json_string_value(json_object_get(grant, "scope"));
+	claims = af_oidc_user_claims(user, app, scope != NULL ? scope : "");
+	af_resp_json(resp, 200, claims);
+out:
+	OPENSSL_cleanse(token, sizeof(token));
+	json_decref(grant);
+	json_decref(user);
+	json_decref(app);
+}

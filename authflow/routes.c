@@ -1,0 +1,176 @@
+/*
+ * The route table: every endpoint of the interface contract, with the
+ * methods it answers and the name it has in metrics.
+ */
+#include <string.h>
+
+#include "admin/admin.h"
+#include "demo/demo.h"
+#include "oidc/oidc.h"
+#include "server.h"
+#include "web/page.h"
+
+typedef void (*af_handler)(af_server *srv, af_req *req, af_resp *resp);
+
+enum { M_GET = 1, M_POST = 2, M_ANY = 0xff };
+
+typedef struct af_route {
+	const char *name;
+	const char *path;
+	int prefix; /* path is a prefix (ends with '/') */
+	unsigned methods;
+	af_handler get;
+	af_handler post;
+} af_route;
+
+static void h_healthz(af_server *srv, af_req *req, af_resp *resp)
+{
+	int ok = store_ping(srv->store) == STORE_OK;
+
+	(void)req;
+	af_resp_json(resp, ok ? 200 : 503,
+		     json_pack("{s:s, s:s}", "status", ok ? "ok" : "degraded",
+			       "store", ok ? "ok" : "unavailable"));
+}
+
+static void h_metrics(af_server *srv, af_req *req, af_resp *resp)
+{
+	(void)req;
+	af_metrics_keys(srv->metrics, af_keyring_days_left(srv->keys),
+			af_keyring_days_left(srv->keys) <=
+				(long)srv->cfg.key_alert_days);
+	resp->status = 200;
+	memcpy(resp->content_type, "text/plain; version=0.0.4",
+	       sizeof("text/plain; version=0.0.4"));
+	af_metrics_render(srv->metrics, &resp->body);
+}
+
+static void h_css(af_server *srv, af_req *req, af_resp *resp)
+{
+	(void)srv;
+	(void)req;
+	af_resp_header_set(resp, "Cache-Control", "public, max-age=3600");
+	af_resp_text(resp, 200, "text/css; charset=utf-8", af_page_css());
+}
+
+/* Submits the form_post form; external so that the CSP needs no inline. */
+static void h_formpost_js(af_server *srv, af_req *req, af_resp *resp)
+{
+	(void)srv;
+	(void)req;
+	af_resp_header_set(resp, "Cache-Control", "public, max-age=3600");
+	af_resp_text(resp, 200, "text/javascript; charset=utf-8",
+		     "document.getElementById('fp').submit();\n");
+}
+
+static void h_root(af_server *srv, af_req *req, af_resp *resp)
+{
+	(void)req;
+	if (srv->demo) {
+		af_resp_redirect(resp, 302, "/demo");
+		return;
+	}
+	af_page_error(resp, 404, "authflow",
+		      "This is a sign-in service. Open the application you "
+		      "want to use; it will bring you here when needed.",
+		      NULL);
+}
+
+static const af_route routes[] = {
+	{"discovery", "/.well-known/openid-configuration", 0, M_GET,
+	 af_h_discovery, NULL},
+	{"jwks", "/jwks", 0, M_GET, af_h_jwks, NULL},
+	{"authorize", "/authorize", 0, M_GET | M_POST, af_h_authorize,
+	 af_h_authorize},
+	{"token", "/token", 0, M_POST, NULL, af_h_token},
+	{"userinfo", "/userinfo", 0, M_GET | M_POST, af_h_userinfo,
+	 af_h_userinfo},
+	{"logout", "/logout", 0, M_GET | M_POST, af_h_logout, af_h_logout},
+	{"revoke", "/revoke", 0, M_POST, NULL, af_h_revoke},
+	{"login", "/login", 0, M_GET | M_POST, af_h_login_get, af_h_login_post},
+	{"admin", "/admin/v1/", 1, M_ANY, af_h_admin, af_h_admin},
+	{"healthz", "/healthz", 0, M_GET, h_healthz, NULL},
+	{"metrics", "/metrics", 0, M_GET, h_metrics, NULL},
+	{"static", "/static/authflow.css", 0, M_GET, h_css, NULL},
+	{"static", "/static/formpost.js", 0, M_GET, h_formpost_js, NULL},
+	{"demo", "/demo", 0, M_GET, af_h_demo, NULL},
+	{"demo", "/demo/login", 0, M_GET, af_h_demo_login, NULL},
+	{"demo", "/demo/callback", 0, M_GET | M_POST, af_h_demo_callback,
+	 af_h_demo_callback},
+	{"root", "/", 0, M_GET, h_root, NULL},
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Metric names, one per route, in table order. */
+static const char *const route_names[NROUTES + 1] = {
+	"discovery", "jwks",  "authorize", "token",   "userinfo", "logout",
+	"revoke",    "login", "admin",	   "healthz", "metrics",  "static",
+	"static",    "demo",  "demo",	   "demo",    "root",	  "unknown",
+};
+
+const char *const *af_route_names(size_t *n)
+{
+	*n = NROUTES + 1;
+	return route_names;
+}
+
+static unsigned method_bit(const char *method)
+{
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+		return M_GET;
+	if (strcmp(method, "POST") == 0)
+		return M_POST;
+	return 4;
+}
+
+int af_route_find(const char *method, const char *path, int *method_ok)
+{
+	size_t i;
+
+	for (i = 0; i < NROUTES; i++) {
+		const af_route *r = &routes[i];
+
+		if (r->prefix ? strncmp(path, r->path, strlen(r->path)) != 0
+			      : strcmp(path, r->path) != 0)
+			continue;
+		*method_ok = (r->methods & method_bit(method)) != 0;
+		return (int)i;
+	}
+	*method_ok = 0;
+	return (int)NROUTES;
+}
+
+void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
+{
+	const af_route *r;
+	af_handler h;
+
+	if (req->route < 0 || (size_t)req->route >= NROUTES) {
+		af_page_error(resp, 404, "Page not found",
+			      "There is no page at this address.", NULL);
+		return;
+	}
+	r = &routes[req->route];
+	if (r->methods == M_ANY) {
+		r->get(srv, req, resp);
+		return;
+	}
+	h = method_bit(req->method) == M_POST ? r->post : r->get;
+	if (h == NULL || (r->methods & method_bit(req->method)) == 0) {
+		af_resp_header_set(resp, "Allow",
+				   r->get != NULL && r->post != NULL
+					   ? "GET, POST"
+				   : r->get != NULL ? "GET"
+						    : "POST");
+		af_resp_text(resp, 405, "text/plain; charset=utf-8",
+			     "method not allowed\n");
+		return;
+	}
+	if (!srv->demo && strncmp(r->path, "/demo", 5) == 0) {
+		af_page_error(resp, 404, "Page not found",
+			      "There is no page at this address.", NULL);
+		return;
+	}
+	h(srv, req, resp);
+}

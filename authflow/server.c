@@ -1,0 +1,89 @@
+/* Making and tearing down the server context. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "server.h"
+
+int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
+		   char *err, size_t errlen)
+{
+	store_options so;
+	af_keyring_options ko;
+	af_dir_options dopt;
+	const char *const *names;
+	char serr[256];
+	size_t nnames;
+	long cores;
+	store_status sst;
+	jose_status jst;
+	af_dir_status dst;
+
+	memset(srv, 0, sizeof(*srv));
+	srv->cfg = *cfg;
+	srv->log = log;
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	srv->threads = cfg->threads > 0 ? cfg->threads
+		       : cores > 0	? (unsigned)cores
+					: 2;
+	names = af_route_names(&nnames);
+	srv->metrics = af_metrics_new(names, nnames);
+	if (srv->metrics == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+
+	memset(&so, 0, sizeof(so));
+	so.backend = cfg->store_backend;
+	so.state_dir = cfg->state_dir;
+	so.url = cfg->store_url;
+	so.prefix = cfg->store_prefix;
+	sst = store_open(&so, &srv->store, serr, sizeof(serr));
+	if (sst != STORE_OK) {
+		snprintf(err, errlen, "store: %s", serr);
+		return -1;
+	}
+
+	memset(&ko, 0, sizeof(ko));
+	ko.rsa_bits = cfg->rsa_bits;
+	ko.lifetime_days = cfg->key_lifetime_days;
+	ko.alert_days = cfg->key_alert_days;
+	/*
+	 * Signed tokens live 10 minutes, but an id_token may come back as a
+	 * logout or login hint long after: keep retired keys a day.
+	 */
+	ko.max_token_lifetime_s = 86400;
+	jst = af_keyring_open(srv->store, &ko, &srv->keys);
+	if (jst == JOSE_OK)
+		jst = af_keyring_ensure_current(srv->keys);
+	if (jst != JOSE_OK) {
+		snprintf(err, errlen, "signing keys: %s", jose_strerror(jst));
+		return -1;
+	}
+
+	af_dir_options_default(&dopt);
+	dopt.pw.m_kib = cfg->argon2_m_kib;
+	dopt.pw.t = cfg->argon2_t;
+	dopt.pw.p = cfg->argon2_p;
+	dst = af_dir_new(srv->store, &dopt, &srv->dir, serr, sizeof(serr));
+	if (dst != AF_DIR_OK) {
+		snprintf(err, errlen, "directory: %s", serr);
+		return -1;
+	}
+	return 0;
+}
+
+void af_server_cleanup(af_server *srv)
+{
+	if (srv->mhd != NULL)
+		af_server_stop(srv, 0);
+	af_dir_free(srv->dir);
+	af_keyring_free(srv->keys);
+	store_close(srv->store);
+	af_metrics_free(srv->metrics);
+	OPENSSL_cleanse(srv->demo_client_secret,
+			sizeof(srv->demo_client_secret));
+	memset(srv, 0, sizeof(*srv));
+}

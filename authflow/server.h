@@ -1,0 +1,75 @@
+/*
+ * The authflow server context: everything a request handler needs hangs
+ * off one af_server, made once at start-up. There is no global state.
+ *
+ * Thread-safety: after af_server_start() the context is read-only except
+ * through its members' own thread-safe interfaces (store, keyring,
+ * metrics, log); handlers run concurrently on libmicrohttpd's threads.
+ */
+#ifndef AF_SERVER_H
+#define AF_SERVER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "common/config.h"
+#include "common/jose.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "directory/directory.h"
+#include "http/metrics.h"
+#include "http/request.h"
+
+struct MHD_Daemon;
+
+typedef struct af_server {
+	af_config cfg;
+	store_ctx *store;
+	af_keyring *keys;
+	af_dir *dir;
+	log_ctx *log;
+	af_metrics *metrics;
+	struct MHD_Daemon *mhd;
+	unsigned threads;
+	uint16_t port; /* the port actually bound */
+	/* Demo mode: the built-in relying party at /demo. */
+	int demo;
+	char demo_client_id[64];
+	char demo_client_secret[64];
+	atomic_int stopping;
+} af_server;
+
+/* Longest-lived token the server signs (id_token, JWT access token). */
+#define AF_TOKEN_LIFETIME_S    600
+#define AF_ID_TOKEN_LIFETIME_S 600
+#define AF_REFRESH_LIFETIME_S  (30L * 86400)
+
+/*
+ * Opens the store, the key ring and the directory for cfg (copied). On
+ * failure returns -1 with a one-line reason in err; af_server_cleanup()
+ * must still be called.
+ */
+int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
+		   char *err, size_t errlen);
+
+/* Starts listening; -1 with a reason in err. */
+int af_server_start(af_server *srv, char *err, size_t errlen);
+
+/*
+ * Stops accepting connections, lets in-flight requests finish (at most
+ * grace_s seconds), then stops the daemon.
+ */
+void af_server_stop(af_server *srv, unsigned grace_s);
+
+void af_server_cleanup(af_server *srv);
+
+/* Routes a request to its handler (routes.c). */
+void af_dispatch(af_server *srv, af_req *req, af_resp *resp);
+
+/* The route index of a method and path, or -1 (routes.c). */
+int af_route_find(const char *method, const char *path, int *method_ok);
+
+/* Route names for metrics, and their count (routes.c). */
+const char *const *af_route_names(size_t *n);
+
+#endif /* AF_SERVER_H */

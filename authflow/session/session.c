@@ -1,0 +1,263 @@
+/* SSO sessions in the store, keyed by the SHA-256 of the cookie. */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "session/session.h"
+
+#define COOKIE_BYTES 32
+#define COOKIE_MAX   64
+/* With the timeout "off" a session still leaves the store after a week. */
+#define SESSION_GC_S (7 * 86400)
+
+static void key_of(const char *cookie, char *key, size_t keycap)
+{
+	char hex[65];
+
+	af_sha256_hex(cookie, strlen(cookie), hex);
+	snprintf(key, keycap, "sess:%s", hex);
+}
+
+static void index_key(const char *username, char *key, size_t keycap)
+{
+	snprintf(key, keycap, "user_sessions:%s", username);
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+	size_t n = src != NULL ? strlen(src) : 0;
+
+	if (n >= cap)
+		n = cap - 1;
+	if (n > 0)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static int from_json(const char *text, size_t len, af_session *s)
+{
+	json_t *o = json_loadb(text, len, 0, NULL), *amr, *v;
+	size_t i;
+
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -1;
+	}
+	memset(s, 0, sizeof(*s));
+	copy_str(s->username, sizeof(s->username),
+		 json_string_value(json_object_get(o, "username")));
+	copy_str(s->sub, sizeof(s->sub),
+		 json_string_value(json_object_get(o, "sub")));
+	copy_str(s->sid, sizeof(s->sid),
+		 json_string_value(json_object_get(o, "sid")));
+	copy_str(s->acr, sizeof(s->acr),
+		 json_string_value(json_object_get(o, "acr")));
+	s->auth_time = json_integer_value(json_object_get(o, "auth_time"));
+	s->created = json_integer_value(json_object_get(o, "created"));
+	amr = json_object_get(o, "amr");
+	json_array_foreach(amr, i, v)
+	{
+		if (s->namr == AF_AMR_MAX || !json_is_string(v))
+			break;
+		copy_str(s->amr[s->namr++], sizeof(s->amr[0]),
+			 json_string_value(v));
+	}
+	json_decref(o);
+	return s->username[0] != '\0' && s->sid[0] != '\0' ? 0 : -1;
+}
+
+static char *to_json(const af_session *s)
+{
+	json_t *o, *amr = json_array();
+	unsigned i;
+	char *text;
+
+	for (i = 0; amr != NULL && i < s->namr; i++)
+		json_array_append_new(amr, json_string(s->amr[i]));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o*}", "username",
+		      s->username, "sub", s->sub, "sid", s->sid, "acr", s->acr,
+		      "auth_time", (json_int_t)s->auth_time, "created",
+		      (json_int_t)s->created, "amr", amr);
+	if (o == NULL)
+		return NULL;
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+int af_session_get(af_server *srv, const af_req *req, af_session *out,
+		   int *store_failed)
+{
+	char cookie[COOKIE_MAX + 1], key[80];
+	store_value v = {0};
+	store_status st;
+	int rc = -1;
+
+	*store_failed = 0;
+	if (af_req_cookie(req, AF_SESSION_COOKIE, cookie, sizeof(cookie)) != 0)
+		return -1;
+	key_of(cookie, key, sizeof(key));
+	OPENSSL_cleanse(cookie, sizeof(cookie));
+	st = store_get(srv->store, key, &v);
+	if (st == STORE_NOT_FOUND)
+		return -1;
+	if (st != STORE_OK) {
+		*store_failed = 1;
+		return -1;
+	}
+	rc = from_json((const char *)v.data, v.len, out);
+	store_value_free(&v);
+	if (rc == 0 && srv->cfg.session_timeout_s > 0 &&
+	    af_now() - out->auth_time > (int64_t)srv->cfg.session_timeout_s)
+		rc = -1;
+	return rc;
+}
+
+static void end_by_key(af_server *srv, const char *key)
+{
+	store_value v = {0};
+	af_session s;
+	char idx[160];
+
+	if (store_getdel(srv->store, key, &v) != STORE_OK)
+		return;
+	if (from_json((const char *)v.data, v.len, &s) == 0) {
+		index_key(s.username, idx, sizeof(idx));
+		/* The index only lists sessions; a stale member is harmless. */
+		if (store_srem(srv->store, idx, key + 5) != STORE_OK)
+			log_warn(srv->log, NULL, "session",
+				 "could not update the session index");
+	}
+	store_value_free(&v);
+}
+
+int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
+		     af_session *s)
+{
+	char cookie[COOKIE_MAX + 1], old[COOKIE_MAX + 1], key[80], idx[160];
+	uint64_t ttl_ms;
+	char *text = NULL;
+	int rc = -1;
+
+	/* Whatever session this browser had ends here: no fixation. */
+	if (af_req_cookie(req, AF_SESSION_COOKIE, old, sizeof(old)) == 0) {
+		key_of(old, key, sizeof(key));
+		OPENSSL_cleanse(old, sizeof(old));
+		end_by_key(srv, key);
+	}
+	if (af_random_token(COOKIE_BYTES, cookie, sizeof(cookie)) != 0 ||
+	    af_random_token(16, s->sid, sizeof(s->sid)) != 0)
+		goto out;
+	s->created = af_now();
+	text = to_json(s);
+	if (text == NULL)
+		goto out;
+	key_of(cookie, key, sizeof(key));
+	ttl_ms = (uint64_t)(srv->cfg.session_timeout_s > 0
+				    ? srv->cfg.session_timeout_s
+				    : SESSION_GC_S) *
+		 1000;
+	if (store_set(srv->store, key, text, strlen(text), ttl_ms, 0) !=
+	    STORE_OK)
+		goto out;
+	index_key(s->username, idx, sizeof(idx));
+	/*
+	 * The index lives as long as the newest session in it, and like the
+	 * sessions it is never written to the memory store's file.
+	 */
+	if (store_sadd_ttl(srv->store, idx, key + 5, ttl_ms) != STORE_OK)
+		log_warn(srv->log, req->rid, "session",
+			 "could not update the session index");
+	af_resp_cookie(resp, AF_SESSION_COOKIE, cookie, 0);
+	rc = 0;
+out:
+	OPENSSL_cleanse(cookie, sizeof(cookie));
+	free(text);
+	return rc;
+}
+
+void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp)
+{
+	char cookie[COOKIE_MAX + 1], key[80];
+
+	if (af_req_cookie(req, AF_SESSION_COOKIE, cookie, sizeof(cookie)) ==
+	    0) {
+		key_of(cookie, key, sizeof(key));
+		OPENSSL_cleanse(cookie, sizeof(cookie));
+		end_by_key(srv, key);
+	}
+	af_resp_cookie(resp, AF_SESSION_COOKIE, "", 1);
+}
+
+static int collect_member(const char *member, void *arg)
+{
+	json_t *arr = arg;
+
+	/* Bounded: a user with thousands of sessions is already abnormal. */
+	if (json_array_size(arr) >= 10000)
+		return 1;
+	json_array_append_new(arr, json_string(member));
+	return 0;
+}
+
+/*
+ * Visits each live session of a user; with end set, ends them. Members
+ * are collected first so that no store call happens inside the set walk.
+ */
+static int visit_user(af_server *srv, const char *username, int end,
+		      void (*fn)(const af_session *s, void *arg), void *arg)
+{
+	char key[80], idx[160];
+	json_t *members = json_array(), *m;
+	store_value v = {0};
+	af_session s;
+	int count = 0;
+	size_t i;
+
+	if (members == NULL)
+		return -1;
+	index_key(username, idx, sizeof(idx));
+	if (store_smembers(srv->store, idx, collect_member, members) !=
+	    STORE_OK) {
+		json_decref(members);
+		return -1;
+	}
+	json_array_foreach(members, i, m)
+	{
+		const char *member = json_string_value(m);
+
+		if (member == NULL)
+			continue;
+		snprintf(key, sizeof(key), "sess:%s", member);
+		if (store_get(srv->store, key, &v) != STORE_OK) {
+			/* Expired: drop it from the index as we pass. */
+			if (store_srem(srv->store, idx, member) != STORE_OK)
+				continue;
+			continue;
+		}
+		if (from_json((const char *)v.data, v.len, &s) == 0) {
+			count++;
+			if (fn != NULL)
+				fn(&s, arg);
+		}
+		store_value_free(&v);
+		if (end)
+			end_by_key(srv, key);
+	}
+	json_decref(members);
+	return count;
+}
+
+int af_session_list(af_server *srv, const char *username,
+		    void (*fn)(const af_session *s, void *arg), void *arg)
+{
+	return visit_user(srv, username, 0, fn, arg);
+}
+
+int af_session_end_user(af_server *srv, const char *username)
+{
+	return visit_user(srv, username, 1, NULL, NULL);
+}

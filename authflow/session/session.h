@@ -1,0 +1,62 @@
+/*
+ * SSO sessions. The browser holds a random session cookie (256 bits); the
+ * store holds the session under the SHA-256 of that cookie, so a leak of
+ * the store does not hand out live cookies. The cookie never carries an
+ * Expires or Max-Age: it ends with the browser session, and the server
+ * ends it after the configured timeout.
+ *
+ * Every sign-in step makes a fresh session id (no fixation), and signing
+ * in as another user ends the previous user's session in that browser.
+ *
+ * Thread-safety: functions are re-entrant; an af_session is owned by the
+ * caller.
+ */
+#ifndef AF_SESSION_H
+#define AF_SESSION_H
+
+#include <stdint.h>
+
+#include "http/request.h"
+#include "server.h"
+
+#define AF_SESSION_COOKIE "af_sso"
+#define AF_SID_MAX	  64
+#define AF_AMR_MAX	  4
+
+typedef struct af_session {
+	char username[96];
+	char sub[64];
+	char sid[AF_SID_MAX]; /* public id, the id_token "sid" claim */
+	int64_t auth_time;
+	int64_t created;
+	char amr[AF_AMR_MAX][8];
+	unsigned namr;
+	char acr[32];
+} af_session;
+
+/*
+ * Reads the session of the request's cookie. 0 and *out when live; -1 when
+ * there is none, it ended, or the store failed (*store_failed set then).
+ */
+int af_session_get(af_server *srv, const af_req *req, af_session *out,
+		   int *store_failed);
+
+/*
+ * Makes a new session for the user (a fresh cookie), ends the session the
+ * browser had (whoever it belonged to), and sets the cookie on resp.
+ * s->sid is filled in. 0, or -1 when the store failed.
+ */
+int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
+		     af_session *s);
+
+/* Ends the request's session (if any) and clears the cookie. */
+void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp);
+
+/* Calls fn for each live session of a user; returns the count or -1. */
+int af_session_list(af_server *srv, const char *username,
+		    void (*fn)(const af_session *s, void *arg), void *arg);
+
+/* Ends every session of a user; returns how many, or -1. */
+int af_session_end_user(af_server *srv, const char *username);
+
+#endif /* AF_SESSION_H */

@@ -1,0 +1,240 @@
+/*
+ * GET|POST /login: the password step of a sign-in flow. One message for a
+ * wrong user name or password, so that nobody learns which user names
+ * exist; growing delays and then a lockout per user and per address.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "directory/throttle.h"
+#include "mfa/seam.h"
+#include "oidc/flow.h"
+#include "oidc/oidc.h"
+#include "web/page.h"
+
+#define BAD_CREDENTIALS "Wrong user name or password."
+
+static void expired_page(af_resp *resp)
+{
+	af_page_error(resp, 400, "This sign-in page has expired",
+		      "The sign-in page was open too long, was used already, "
+		      "or was opened in another browser.",
+		      "Go back to the application and sign in again.");
+}
+
+static void unavailable_page(af_resp *resp)
+{
+	af_page_error(resp, 503, "Sign-in is unavailable",
+		      "The sign-in service cannot reach its data store just "
+		      "now.",
+		      "Please try again in a moment.");
+}
+
+/* The display name of the flow's application, into out. */
+static void app_name(af_server *srv, const json_t *authz, char *out,
+		     size_t outcap)
+{
+	json_t *app = NULL;
+	const char *name;
+
+	out[0] = '\0';
+	if (af_dir_app_get(
+		    srv->dir,
+		    json_string_value(json_object_get(authz, "client_id")),
+		    &app) != AF_DIR_OK)
+		return;
+	name = json_string_value(json_object_get(app, "display_name"));
+	if (name != NULL)
+		snprintf(out, outcap, "%s", name);
+	json_decref(app);
+}
+
+static void show_form(af_server *srv, af_resp *resp, unsigned status,
+		      const char *flow, const json_t *authz,
+		      const char *message, const char *username)
+{
+	char name[256];
+
+	app_name(srv, authz, name, sizeof(name));
+	af_page_login(resp, status, flow,
+		      json_string_value(json_object_get(authz, "csrf")), name,
+		      message, username);
+}
+
+void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *flow = af_req_param(req, "flow");
+	json_t *authz = NULL;
+
+	if (af_flow_load(srv, req, flow, NULL, &authz) != 0) {
+		expired_page(resp);
+		return;
+	}
+	show_form(srv, resp, 200, flow, authz, NULL, NULL);
+	json_decref(authz);
+}
+
+/* Signs the user in: a fresh session, then the code to the client. */
+static void sign_in(af_server *srv, af_req *req, af_resp *resp,
+		    const char *flow, const json_t *authz, const json_t *user)
+{
+	af_session s;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.username, sizeof(s.username), "%s",
+		 json_string_value(json_object_get(user, "username")));
+	snprintf(s.sub, sizeof(s.sub), "%s",
+		 json_string_value(json_object_get(user, "sub")));
+	s.auth_time = af_now();
+	memcpy(s.amr[0], "pwd", 4);
+	s.namr = 1;
+	snprintf(s.acr, sizeof(s.acr), "%s", AF_ACR_PWD);
+	if (af_session_begin(srv, req, resp, &s) != 0) {
+		unavailable_page(resp);
+		return;
+	}
+	af_flow_finish(srv, flow, resp);
+	af_metrics_login(srv->metrics, AF_LOGIN_OK);
+	log_info(srv->log, req->rid, "login", "user=%s ip=%s outcome=ok",
+		 s.username, req->client_ip);
+	af_oidc_send_code(srv, req, resp, authz, &s);
+}
+
+/* Policy checks after a good password; 0 when the user may go on. */
+static int allowed(af_server *srv, af_req *req, af_resp *resp,
+		   const json_t *authz, const json_t *user, json_t **policy)
+{
+	json_t *app = NULL;
+	af_dir_status st;
+	int ok;
+
+	st = af_dir_policy_for_user(srv->dir, user, policy);
+	if (st == AF_DIR_STORE) {
+		unavailable_page(resp);
+		return -1;
+	}
+	if (st != AF_DIR_OK || !srv->cfg.feature_sso ||
+	    !json_is_true(json_object_get(*policy, "sso"))) {
+		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
+		log_info(srv->log, req->rid, "login",
+			 "user=%s outcome=no_sso_policy",
+			 json_string_value(json_object_get(user, "username")));
+		af_page_error(resp, 403, "Single sign-on is not enabled",
+			      "Your account is not enabled for single "
+			      "sign-on.",
+			      "Contact your administrator if you need it.");
+		return -1;
+	}
+	st = af_dir_app_get(
+		srv->dir,
+		json_string_value(json_object_get(authz, "client_id")), &app);
+	ok = st == AF_DIR_OK && af_dir_app_deployed_to(app, user);
+	json_decref(app);
+	if (!ok) {
+		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
+		log_info(srv->log, req->rid, "login",
+			 "user=%s outcome=app_not_deployed",
+			 json_string_value(json_object_get(user, "username")));
+		af_page_error(resp, 403, "Application not available",
+			      "This application is not available to you.",
+			      "Contact your administrator if you need it.");
+		return -1;
+	}
+	return 0;
+}
+
+static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
+			  const char *flow, const json_t *authz,
+			  const char *username)
+{
+	char msg[160];
+	uint32_t wait_s = 0;
+	af_dir_status st;
+
+	st = af_throttle_check(srv->dir, username, req->client_ip, &wait_s);
+	if (st == AF_DIR_OK)
+		return 0;
+	if (st == AF_DIR_LOCKED) {
+		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
+		log_warn(srv->log, req->rid, "login",
+			 "user=%s ip=%s outcome=locked", username,
+			 req->client_ip);
+		show_form(srv, resp, 403, flow, authz,
+			  "This account is locked after too many failed "
+			  "sign-ins. Contact your administrator.",
+			  username);
+		return -1;
+	}
+	if (st == AF_DIR_WAIT) {
+		af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
+		snprintf(msg, sizeof(msg),
+			 "Too many failed sign-ins. Wait %u seconds and try "
+			 "again.",
+			 (unsigned)wait_s);
+		af_resp_header_set(resp, "Retry-After", "30");
+		show_form(srv, resp, 429, flow, authz, msg, username);
+		return -1;
+	}
+	unavailable_page(resp);
+	return -1;
+}
+
+void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *flow = af_req_param(req, "flow");
+	const char *csrf = af_req_param(req, "csrf");
+	const char *username = af_req_param(req, "username");
+	const char *password = af_req_param(req, "password");
+	json_t *authz = NULL, *user = NULL, *policy = NULL;
+	af_dir_status st;
+
+	if (req->form == NULL || csrf == NULL ||
+	    af_flow_load(srv, req, flow, csrf, &authz) != 0) {
+		expired_page(resp);
+		goto out;
+	}
+	if (username == NULL || password == NULL || username[0] == '\0' ||
+	    password[0] == '\0') {
+		show_form(srv, resp, 400, flow, authz,
+			  "Enter your user name and password.", username);
+		goto out;
+	}
+	if (check_throttle(srv, req, resp, flow, authz, username) != 0)
+		goto out;
+	st = af_dir_user_login(srv->dir, username, password, &user);
+	if (st == AF_DIR_STORE || st == AF_DIR_NOMEM) {
+		af_metrics_login(srv->metrics, AF_LOGIN_ERROR);
+		unavailable_page(resp);
+		goto out;
+	}
+	if (st != AF_DIR_OK) {
+		if (af_throttle_fail(srv->dir, username, req->client_ip) !=
+		    AF_DIR_OK)
+			log_warn(srv->log, req->rid, "throttle",
+				 "could not count a failed sign-in");
+		af_metrics_login(srv->metrics, AF_LOGIN_BAD_CREDENTIALS);
+		log_info(srv->log, req->rid, "login",
+			 "user=%s ip=%s outcome=bad_credentials", username,
+			 req->client_ip);
+		show_form(srv, resp, 401, flow, authz, BAD_CREDENTIALS,
+			  username);
+		goto out;
+	}
+	if (af_throttle_success(srv->dir, username, req->client_ip) !=
+	    AF_DIR_OK)
+		log_warn(srv->log, req->rid, "throttle",
+			 "could not clear the failure count");
+	if (allowed(srv, req, resp, authz, user, &policy) != 0)
+		goto out;
+	if (af_mfa_after_password(srv, req, resp, flow, authz, user, policy) ==
+	    AF_MFA_RESPONDED) {
+		af_metrics_login(srv->metrics, AF_LOGIN_MFA_REQUIRED);
+		goto out;
+	}
+	sign_in(srv, req, resp, flow, authz, user);
+out:
+	json_decref(authz);
+	json_decref(user);
+	json_decref(policy);
+}

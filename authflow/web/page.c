@@ -1,0 +1,139 @@
+/* HTML pages: layout, error page, sign-in form. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "web/page.h"
+
+#define PAGE_MAX ((size_t)256 * 1024)
+
+static const char css[] =
+	"*{box-sizing:border-box}"
+	"body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',"
+	"Roboto,sans-serif;background:#f4f6f8;color:#1b1f24}"
+	"header{background:#0b3d91;color:#fff;padding:.75rem 1rem;"
+	"font-weight:600}"
+	"main{max-width:26rem;margin:2rem auto;background:#fff;padding:1.5rem;"
+	"border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.15)}"
+	"h1{font-size:1.4rem;margin:0 0 1rem}"
+	"label{display:block;margin:.75rem 0 .25rem;font-weight:600}"
+	"input[type=text],input[type=password]{width:100%;padding:.6rem;"
+	"font-size:1rem;border:1px solid #8a94a0;border-radius:4px}"
+	"input:focus{outline:3px solid #ffbf47;outline-offset:0}"
+	"button{margin-top:1.25rem;width:100%;padding:.7rem;font-size:1rem;"
+	"background:#0b3d91;color:#fff;border:0;border-radius:4px;"
+	"cursor:pointer}"
+	"button.secondary{background:#e8ecf0;color:#1b1f24}"
+	".msg{padding:.75rem;border-radius:4px;background:#fdecea;"
+	"color:#7a1c12;margin-bottom:1rem}"
+	".info{background:#e8f1fb;color:#0b3d91}"
+	".app{color:#4a5560;margin:-.5rem 0 1rem}"
+	".number{font-size:4rem;font-weight:700;text-align:center;"
+	"letter-spacing:.2em;margin:1rem 0}"
+	"dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}"
+	"dt{font-weight:600}dd{margin:0;word-break:break-all}"
+	"code,pre{font-size:.85rem;word-break:break-all;white-space:pre-wrap}"
+	"footer{text-align:center;color:#6a737d;font-size:.8rem;margin:1rem}";
+
+const char *af_page_css(void)
+{
+	return css;
+}
+
+void af_page_begin(af_buf *b, const char *title)
+{
+	af_buf_puts(b, "<!doctype html>\n<html lang=\"en\"><head>"
+		       "<meta charset=\"utf-8\">"
+		       "<meta name=\"viewport\" content=\"width=device-width,"
+		       "initial-scale=1\">"
+		       "<meta name=\"referrer\" content=\"no-referrer\">"
+		       "<link rel=\"stylesheet\" href=\"/static/authflow.css\">"
+		       "<title>");
+	af_buf_html(b, title);
+	af_buf_puts(b, "</title></head><body><header>authflow</header>"
+		       "<main>\n");
+}
+
+void af_page_end(af_buf *b)
+{
+	af_buf_puts(b, "</main><footer>Protected by authflow</footer>"
+		       "</body></html>\n");
+}
+
+void af_page_send(af_resp *resp, unsigned status, af_buf *b)
+{
+	size_t len = 0;
+	char *html = af_buf_take(b, &len);
+
+	af_buf_cleanup(&resp->body);
+	af_buf_init(&resp->body, AF_RESP_BODY_MAX);
+	if (html == NULL) {
+		af_resp_text(resp, 500, "text/plain; charset=utf-8",
+			     "page too large\n");
+		return;
+	}
+	resp->status = status;
+	memcpy(resp->content_type, "text/html; charset=utf-8",
+	       sizeof("text/html; charset=utf-8"));
+	af_buf_append(&resp->body, html, len);
+	af_buf_init(b, 0);
+	free(html);
+}
+
+void af_page_error(af_resp *resp, unsigned status, const char *title,
+		   const char *what, const char *next)
+{
+	af_buf b;
+
+	af_buf_init(&b, PAGE_MAX);
+	af_page_begin(&b, title);
+	af_buf_puts(&b, "<h1>");
+	af_buf_html(&b, title);
+	af_buf_puts(&b, "</h1><p class=\"msg\" role=\"alert\">");
+	af_buf_html(&b, what);
+	af_buf_puts(&b, "</p>");
+	if (next != NULL && next[0] != '\0') {
+		af_buf_puts(&b, "<p>");
+		af_buf_html(&b, next);
+		af_buf_puts(&b, "</p>");
+	}
+	af_page_end(&b);
+	af_page_send(resp, status, &b);
+}
+
+void af_page_login(af_resp *resp, unsigned status, const char *flow,
+		   const char *csrf, const char *app_name, const char *message,
+		   const char *username)
+{
+	af_buf b;
+
+	af_buf_init(&b, PAGE_MAX);
+	af_page_begin(&b, "Sign in");
+	af_buf_puts(&b, "<h1>Sign in</h1>");
+	if (app_name != NULL && app_name[0] != '\0') {
+		af_buf_puts(&b, "<p class=\"app\">to continue to ");
+		af_buf_html(&b, app_name);
+		af_buf_puts(&b, "</p>");
+	}
+	if (message != NULL && message[0] != '\0') {
+		af_buf_puts(&b, "<p class=\"msg\" role=\"alert\" id=\"err\">");
+		af_buf_html(&b, message);
+		af_buf_puts(&b, "</p>");
+	}
+	af_buf_puts(&b, "<form method=\"post\" action=\"/login\">"
+			"<input type=\"hidden\" name=\"flow\" value=\"");
+	af_buf_html(&b, flow);
+	af_buf_puts(&b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
+	af_buf_html(&b, csrf);
+	af_buf_puts(&b, "\"><label for=\"username\">User name</label>"
+			"<input type=\"text\" id=\"username\" name=\"username\""
+			" autocomplete=\"username\" autocapitalize=\"none\""
+			" spellcheck=\"false\" required autofocus value=\"");
+	af_buf_html(&b, username != NULL ? username : "");
+	af_buf_puts(&b, "\"><label for=\"password\">Password</label>"
+			"<input type=\"password\" id=\"password\" "
+			"name=\"password\" autocomplete=\"current-password\" "
+			"required><button type=\"submit\">Sign in</button>"
+			"</form>");
+	af_page_end(&b);
+	af_page_send(resp, status, &b);
+}

@@ -1,0 +1,43 @@
+/*
+ * Browser pages: a plain, accessible layout (readable on a phone, no
+ * inline script or style, so the strict CSP holds), the error page that
+ * says what happened and what to do next, and the sign-in form.
+ *
+ * Thread-safety: re-entrant.
+ */
+#ifndef AF_WEB_PAGE_H
+#define AF_WEB_PAGE_H
+
+#include "http/buf.h"
+#include "http/request.h"
+#include "server.h"
+
+/* Opens a page: doctype, head, stylesheet link, branded header. */
+void af_page_begin(af_buf *b, const char *title);
+
+/* Closes a page opened with af_page_begin(). */
+void af_page_end(af_buf *b);
+
+/* Sets resp to an HTML page from b (consumed) with the status. */
+void af_page_send(af_resp *resp, unsigned status, af_buf *b);
+
+/*
+ * The error page: a heading, what happened, and what to do next (all
+ * plain text, escaped here).
+ */
+void af_page_error(af_resp *resp, unsigned status, const char *title,
+		   const char *what, const char *next);
+
+/*
+ * The sign-in form for a flow: hidden flow id and CSRF token, the
+ * application's display name, an optional message (escaped), and the
+ * user name to prefill.
+ */
+void af_page_login(af_resp *resp, unsigned status, const char *flow,
+		   const char *csrf, const char *app_name, const char *message,
+		   const char *username);
+
+/* The stylesheet served at /static/authflow.css. */
+const char *af_page_css(void);
+
+#endif /* AF_WEB_PAGE_H */

@@ -1,0 +1,192 @@
+#!/bin/sh
+# authflowctl's command-line contract where no server is needed: every
+# malformed command line exits 2 with exactly one line on stderr and
+# nothing on stdout; a server that cannot be reached exits 3 with one
+# line; --help prints the usage on stdout and exits 0. The token given
+# never shows up in any output.
+#
+#   authflowctl_usage.sh AUTHFLOWCTL
+set -u
+
+C=$1
+# Port 1 on loopback: nothing listens there, so connecting fails at once.
+DEAD=http://127.0.0.1:1
+TOKEN=usage-test-token-0123456789
+pass=0
+fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+unset AUTHFLOW_URL AUTHFLOW_ADMIN_TOKEN
+
+ok() { pass=$((pass + 1)); }
+bad() {
+	fail=$((fail + 1))
+	echo "FAIL $*" >&2
+	sed 's/^/  stderr: /' "$tmp/err" >&2
+}
+
+run() { # run STDIN_FILE ARGS...: the status in $rc, output in $tmp
+	input=$1
+	shift
+	"$C" "$@" <"$input" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+}
+
+# expect NAME WANT_STATUS -- ARGS...: exactly one line on stderr, starting
+# "authflowctl: ", nothing on stdout, no token anywhere.
+expect() {
+	name=$1 want=$2
+	shift 3
+	run /dev/null "$@"
+	check_one_line "$name" "$want"
+}
+
+check_one_line() {
+	lines=$(wc -l <"$tmp/err")
+	if [ "$rc" -ne "$2" ]; then
+		bad "$1: status $rc, want $2"
+	elif [ "$lines" -ne 1 ]; then
+		bad "$1: $lines lines on stderr, want 1"
+	elif ! grep -q '^authflowctl: ' "$tmp/err"; then
+		bad "$1: stderr does not start with 'authflowctl: '"
+	elif [ -s "$tmp/out" ]; then
+		bad "$1: something on stdout"
+	elif grep -q "$TOKEN" "$tmp/out" "$tmp/err"; then
+		bad "$1: the token was printed"
+	else
+		ok
+	fi
+}
+
+# --- global options and commands ---
+expect no-args 2 --
+expect unknown-cmd 2 -- frob
+expect unknown-opt 2 -- --frob status
+expect url-no-value 2 -- --url
+expect token-no-value 2 -- status --token
+expect bad-scheme 2 -- --url ftp://example.org --token "$TOKEN" status
+expect bad-url-query 2 -- --url "http://h/?x=1" --token "$TOKEN" status
+expect bad-url-empty 2 -- --url "" --token "$TOKEN" status
+expect token-space 2 -- --token "a b" status
+expect no-token 2 -- --url "$DEAD" status
+expect typo-token 2 -- "--tokn=$TOKEN" status
+expect status-extra 2 -- --token "$TOKEN" status now
+expect status-unknown-opt 2 -- --token "$TOKEN" status --frob
+expect newline-in-arg 2 -- user "fr
+ob"
+
+# --- users ---
+expect user-no-verb 2 -- user
+expect user-bad-verb 2 -- user frob
+expect user-add-no-name 2 -- user add
+expect user-add-two-names 2 -- user add alice bob
+expect user-add-unknown 2 -- user add alice --frob
+expect user-add-no-value 2 -- user add alice --name
+expect user-add-ev-value 2 -- user add alice --email-verified=on
+expect user-add-bad-utf8 2 -- user add alice --name "$(printf 'a\377b')"
+expect user-set-nothing 2 -- user set alice
+expect user-set-ON 2 -- user set alice --enabled ON
+expect user-set-yes 2 -- user set alice --enabled yes
+expect user-set-empty 2 -- user set alice --email-verified ""
+expect user-set-no-name 2 -- user set --enabled on
+expect user-show-no-name 2 -- user show
+expect user-show-extra 2 -- user show a b
+expect user-show-empty 2 -- --token "$TOKEN" user show ""
+expect user-list-extra 2 -- user list x
+expect user-remove-no-name 2 -- user remove
+expect user-unlock-no-name 2 -- user unlock
+expect user-passwd-no-name 2 -- user passwd
+expect user-passwd-unknown 2 -- user passwd alice --password
+expect user-name-too-long 2 -- --token "$TOKEN" user show "$(head -c 9000 /dev/zero | tr '\0' a)"
+
+# --- groups, OUs, policies ---
+expect group-add-no-name 2 -- group add
+expect group-add-no-desc 2 -- group add g --description
+expect group-member-one-arg 2 -- group add-member g
+expect group-member-three-args 2 -- group remove-member g u v
+expect ou-add-option 2 -- ou add emea --description x
+expect ou-member-one-arg 2 -- ou add-member emea
+expect ou-bad-verb 2 -- ou set emea
+expect policy-add-no-remote 2 -- policy add p --sso on
+expect policy-add-no-sso 2 -- policy add p --remote-access off
+expect policy-add-bad-onoff 2 -- policy add p --sso yes --remote-access on
+expect policy-set-nothing 2 -- policy set p
+expect policy-assign-none 2 -- policy assign p
+expect policy-assign-two 2 -- policy assign p --user a --group g
+expect policy-unassign-no-name 2 -- policy unassign --ou o
+
+# --- apps ---
+expect app-add-no-name 2 -- app add --redirect-uri https://rp.example/cb
+expect app-add-no-uri 2 -- app add --name rp
+expect app-add-positional 2 -- app add rp --name rp --redirect-uri u
+expect app-add-bad-claim 2 -- app add --name rp --redirect-uri u --claim x
+expect app-add-empty-claim 2 -- app add --name rp --redirect-uri u --claim x=
+expect app-add-dup-claim 2 -- app add --name rp --redirect-uri u \
+	--claim a=email --claim a=name
+expect app-add-flag-value 2 -- app add --name rp --redirect-uri u --allow-refresh=on
+expect app-set-nothing 2 -- app set rp
+expect app-set-bad-onoff 2 -- app set rp --allow-refresh true
+expect app-show-no-id 2 -- app show
+expect app-deploy-nothing 2 -- app deploy rp
+expect app-deploy-all-and-user 2 -- app deploy rp --all --user a
+expect app-undeploy-no-id 2 -- app undeploy --all
+expect app-rotate-extra 2 -- app rotate-secret rp x
+
+# --- keys, sessions, audit ---
+expect keys-no-verb 2 -- keys
+expect keys-bad-verb 2 -- keys delete
+expect keys-status-extra 2 -- keys status now
+expect sessions-list-no-user 2 -- sessions list
+expect sessions-end-extra 2 -- sessions end a b
+expect audit-limit-0 2 -- audit --limit 0
+expect audit-limit-big 2 -- audit --limit 1001
+expect audit-limit-text 2 -- audit --limit ten
+expect audit-limit-space 2 -- audit --limit " 5"
+expect audit-extra 2 -- audit now
+
+# --- passwords: refused before anything is sent ---
+printf '' >"$tmp/empty"
+run "$tmp/empty" --url "$DEAD" --token "$TOKEN" user passwd alice --password-stdin
+check_one_line passwd-empty-stdin 2
+printf '\n' >"$tmp/blank"
+run "$tmp/blank" --url "$DEAD" --token "$TOKEN" user passwd alice
+check_one_line passwd-blank-line 2
+head -c 1025 /dev/zero | tr '\0' p >"$tmp/long"
+run "$tmp/long" --url "$DEAD" --token "$TOKEN" user passwd alice --password-stdin
+check_one_line passwd-too-long 2
+run "$tmp/long" --url "$DEAD" --token "$TOKEN" user add alice --password-stdin
+check_one_line user-add-password-too-long 2
+# Exactly 1024 bytes are fine: the request is made and cannot connect.
+head -c 1024 /dev/zero | tr '\0' p >"$tmp/max"
+run "$tmp/max" --url "$DEAD" --token "$TOKEN" user passwd alice --password-stdin
+check_one_line passwd-max-length 3
+# Without a token the password is not even read.
+run "$tmp/max" --url "$DEAD" user passwd alice --password-stdin
+check_one_line passwd-no-token 2
+
+# --- a server that cannot be reached ---
+expect dead-status 3 -- --url "$DEAD" --token "$TOKEN" status
+expect dead-user-list 3 -- --url "$DEAD" --token "$TOKEN" --json user list
+expect dead-app-add 3 -- --url "$DEAD" --token "$TOKEN" app add --name rp \
+	--redirect-uri https://rp.example/cb
+AUTHFLOW_URL=$DEAD AUTHFLOW_ADMIN_TOKEN=$TOKEN run /dev/null group list
+check_one_line dead-from-env 3
+# The flag wins over the environment.
+AUTHFLOW_URL=ftp://bad run /dev/null --url "$DEAD" --token "$TOKEN" audit
+check_one_line flag-beats-env 3
+
+# --- help ---
+for args in "--help" "-h" "help" "user --help" "app add --help" "audit -h"; do
+	# shellcheck disable=SC2086
+	run /dev/null $args
+	if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] &&
+		grep -q '^usage: authflowctl' "$tmp/out" &&
+		grep -q 'app deploy' "$tmp/out"; then
+		ok
+	else
+		bad "help '$args': status $rc"
+	fi
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

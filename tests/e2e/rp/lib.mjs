@@ -1,0 +1,198 @@
+// Test harness: starts a real authflow server on a free loopback port, talks
+// to its admin API, and plays a browser (cookies, forms, redirects) so that a
+// real relying party (openid-client) can run the code flow against it.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const BIN = process.env.AUTHFLOW_BIN_DIR ?? path.resolve('build/bin');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Starts authflow with a fresh state folder. store: 'memory' or 'redis'.
+export async function startServer({ store = process.env.AF_STORE ?? 'memory' } = {}) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const superToken = randomBytes(32).toString('base64url');
+  const adminToken = randomBytes(32).toString('base64url');
+  const sha = (t) => createHash('sha256').update(t).digest('hex');
+  const storeCfg = store === 'redis'
+    ? { backend: 'redis', url: process.env.AF_TEST_REDIS_URL, prefix: `e2e${port}:` }
+    : { backend: 'memory' };
+  if (store === 'redis' && !process.env.AF_TEST_REDIS_URL) {
+    throw new Error('AF_STORE=redis needs AF_TEST_REDIS_URL');
+  }
+  const config = {
+    issuer,
+    listen: { address: '127.0.0.1', port, threads: 4 },
+    state_dir: dir,
+    store: storeCfg,
+    keys: { algorithm: 'RS256', rsa_bits: 2048 },
+    session: { timeout: '2h' },
+    features: { sso: true, remote_access_mfa: true },
+    // A low cost keeps the suite fast; production uses the default.
+    password_hash: { argon2id: { m_kib: 1024, t: 1, p: 1 } },
+    admin: {
+      tokens: [
+        { name: 'e2e-super', role: 'superadmin', sha256: sha(superToken) },
+        { name: 'e2e-admin', role: 'admin', sha256: sha(adminToken) },
+      ],
+    },
+    log: { level: 'warn' },
+  };
+  const cfgPath = path.join(dir, 'authflow.json');
+  writeFileSync(cfgPath, JSON.stringify(config, null, 2), { mode: 0o600 });
+  const proc = spawn(path.join(BIN, 'authflow'), ['--config', cfgPath], {
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d.toString(); });
+  let exited = null;
+  proc.on('exit', (code, sig) => { exited = { code, sig }; });
+  for (let i = 0; i < 200; i++) {
+    if (exited) throw new Error(`authflow exited: ${JSON.stringify(exited)}\n${stderr}`);
+    try {
+      const r = await fetch(`${issuer}/healthz`);
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    await sleep(50);
+    if (i === 199) throw new Error(`authflow did not start\n${stderr}`);
+  }
+  const server = {
+    issuer, port, dir, proc, superToken, adminToken,
+    stderr: () => stderr,
+    async admin(method, p, body, token = superToken) {
+      const r = await fetch(`${issuer}/admin/v1${p}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await r.text();
+      let json = null;
+      try { json = JSON.parse(text); } catch { /* not JSON */ }
+      return { status: r.status, json, text };
+    },
+    async stop() {
+      if (!exited) {
+        proc.kill('SIGTERM');
+        for (let i = 0; i < 200 && !exited; i++) await sleep(50);
+        if (!exited) proc.kill('SIGKILL');
+      }
+      rmSync(dir, { recursive: true, force: true });
+      return exited;
+    },
+  };
+  return server;
+}
+
+// A browser: a cookie jar, manual redirects, and form helpers.
+export class Browser {
+  constructor() { this.jar = new Map(); }
+
+  cookieHeader() {
+    return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+
+  store(res) {
+    for (const c of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = c.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a));
+      if (expired || value === '') this.jar.delete(name);
+      else this.jar.set(name, value);
+      // Session cookies only: a persistent cookie would survive a user switch.
+      if (attrs.some((a) => /^\s*(expires|max-age)=/i.test(a)) && !expired) {
+        throw new Error(`persistent cookie set: ${c}`);
+      }
+    }
+  }
+
+  async request(url, { method = 'GET', form } = {}) {
+    const headers = { cookie: this.cookieHeader() };
+    let body;
+    if (form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(form).toString();
+    }
+    const res = await fetch(url, { method, headers, body, redirect: 'manual' });
+    this.store(res);
+    const text = await res.text();
+    return { status: res.status, location: res.headers.get('location'), text, headers: res.headers };
+  }
+
+  get(url) { return this.request(url); }
+  post(url, form) { return this.request(url, { method: 'POST', form }); }
+}
+
+// Hidden input values of a page, by name.
+export function hiddenFields(html) {
+  const out = {};
+  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+    out[m[1]] = m[2].replace(/&amp;/g, '&').replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>');
+  }
+  return out;
+}
+
+// Follows /authorize to the login form; returns { flowUrl, fields } or the
+// immediate answer (a redirect to the client) when the session suffices.
+export async function openAuthorize(browser, issuer, authorizeUrl) {
+  const r = await browser.get(authorizeUrl);
+  if (r.status !== 302) return { answer: r };
+  const loc = new URL(r.location, issuer);
+  if (loc.origin !== issuer || loc.pathname !== '/login') return { answer: r };
+  const page = await browser.get(loc.href);
+  return { loginPage: page, fields: hiddenFields(page.text) };
+}
+
+// Signs in through the login form; returns the final answer of POST /login.
+export async function signIn(browser, issuer, authorizeUrl, username, password) {
+  const o = await openAuthorize(browser, issuer, authorizeUrl);
+  if (o.answer) return o.answer;
+  return browser.post(`${issuer}/login`, { ...o.fields, username, password });
+}
+
+// Makes a user with a password, an SSO policy, and an app deployed to all.
+export async function seed(server, { user = 'alice', password = 'correct horse battery', app = {}, policy = {} } = {}) {
+  const pol = await server.admin('POST', '/policies', { name: `sso-${user}`, sso: true, remote_access: false, ...policy });
+  if (pol.status !== 201) throw new Error(`policy: ${pol.text}`);
+  const u = await server.admin('POST', '/users', {
+    username: user, name: `${user} Example`, email: `${user}@example.com`, email_verified: true, password,
+  });
+  if (u.status !== 201) throw new Error(`user: ${u.text}`);
+  const as = await server.admin('POST', `/policies/sso-${user}/assign`, { user });
+  if (as.status !== 200) throw new Error(`assign: ${as.text}`);
+  const a = await server.admin('POST', '/apps', {
+    name: `rp-${user}-${randomBytes(3).toString('hex')}`,
+    display_name: 'Example RP',
+    redirect_uris: ['http://127.0.0.1:9000/login/callback'],
+    post_logout_uris: ['http://127.0.0.1:9000/signed-out'],
+    allow_refresh: true,
+    ...app,
+  });
+  if (a.status !== 201) throw new Error(`app: ${a.text}`);
+  const d = await server.admin('POST', `/apps/${a.json.client_id}/deploy`, { all: true });
+  if (d.status !== 200) throw new Error(`deploy: ${d.text}`);
+  return { user, password, clientId: a.json.client_id, clientSecret: a.json.client_secret, metadataUrl: a.json.metadata_url };
+}

@@ -1,0 +1,293 @@
+// End-to-end: a real relying party (openid-client) against a real authflow,
+// with the store backend from AF_STORE (memory or redis).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as client from 'openid-client';
+import { Browser, hiddenFields, openAuthorize, seed, signIn, startServer } from './lib.mjs';
+
+const REDIRECT = 'http://127.0.0.1:9000/login/callback';
+const STORE = process.env.AF_STORE ?? 'memory';
+
+let server;
+before(async () => { server = await startServer({ store: STORE }); });
+after(async () => {
+  const exit = await server.stop();
+  // A graceful stop: the server exits by itself on SIGTERM, status 0.
+  assert.deepEqual(exit, { code: 0, sig: null }, server.stderr());
+});
+
+// An openid-client error carrying the given OAuth error code.
+const isError = (code) => (e) => e?.error === code || e?.cause?.error === code;
+
+async function rp(s, { clientAuth = 'basic' } = {}) {
+  const auth = clientAuth === 'post' ? client.ClientSecretPost(s.clientSecret) : client.ClientSecretBasic(s.clientSecret);
+  return client.discovery(new URL(server.issuer), s.clientId, undefined, auth, { execute: [client.allowInsecureRequests] });
+}
+
+async function authUrl(config, extra = {}) {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT,
+    scope: 'openid profile email groups offline_access',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state, nonce, ...extra,
+  });
+  return { url, verifier, state, nonce };
+}
+
+async function fullSignIn(s, browser = new Browser(), extra = {}) {
+  const config = await rp(s);
+  const a = await authUrl(config, extra);
+  const r = await signIn(browser, server.issuer, a.url.href, s.user, s.password);
+  assert.equal(r.status, 302, r.text);
+  const cb = new URL(r.location);
+  const tokens = await client.authorizationCodeGrant(config, cb, {
+    pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
+  });
+  return { config, tokens, browser, cb };
+}
+
+describe(`authflow OIDC (${STORE} store)`, () => {
+  test('discovery and jwks publish what relying parties need', async () => {
+    const d = await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json();
+    assert.equal(d.issuer, server.issuer);
+    for (const k of ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'end_session_endpoint']) {
+      assert.ok(d[k]?.startsWith(server.issuer), k);
+    }
+    assert.deepEqual(d.code_challenge_methods_supported, ['S256']);
+    assert.deepEqual(d.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
+    assert.equal(d.authorization_response_iss_parameter_supported, true);
+    const jwks = await (await fetch(d.jwks_uri)).json();
+    assert.ok(jwks.keys.length >= 1);
+    const kids = new Set();
+    for (const k of jwks.keys) {
+      assert.equal(k.kty, 'RSA');
+      for (const p of ['d', 'p', 'q', 'dp', 'dq', 'qi']) assert.equal(k[p], undefined, `private ${p}`);
+      kids.add(k.kid);
+    }
+    assert.equal(kids.size, jwks.keys.length);
+  });
+
+  test('code flow with PKCE: id_token, userinfo, refresh, logout', async () => {
+    const s = await seed(server, { user: 'alice' });
+    const { config, tokens, browser, cb } = await fullSignIn(s);
+    assert.equal(cb.searchParams.get('iss'), server.issuer);
+    const c = tokens.claims();
+    assert.equal(c.iss, server.issuer);
+    assert.equal(c.aud, s.clientId);
+    assert.equal(c.azp, s.clientId);
+    assert.deepEqual(c.amr, ['pwd']);
+    assert.ok(c.sid && c.auth_time && c.at_hash && c.acr);
+    assert.equal(c.preferred_username, 'alice');
+    assert.equal(c.email_verified, true);
+    const ui = await client.fetchUserInfo(config, tokens.access_token, c.sub);
+    assert.equal(ui.sub, c.sub);
+    assert.equal(ui.preferred_username, 'alice');
+    assert.equal(ui.email, 'alice@example.com');
+    assert.ok(tokens.refresh_token, 'offline_access gives a refresh token');
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+    assert.ok(refreshed.access_token);
+    assert.notEqual(refreshed.refresh_token, tokens.refresh_token, 'rotated');
+    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token), isError('invalid_grant'));
+    // RP-initiated logout returns to the registered URI with state.
+    const end = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token,
+      post_logout_redirect_uri: 'http://127.0.0.1:9000/signed-out',
+      state: 'bye',
+    });
+    const out = await browser.get(end.href);
+    assert.equal(out.status, 302);
+    assert.equal(out.location, 'http://127.0.0.1:9000/signed-out?state=bye');
+    // The session is gone: prompt=none now needs a login.
+    const a = await authUrl(config, { prompt: 'none' });
+    const r = await browser.get(a.url.href);
+    assert.equal(r.status, 302);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
+  });
+
+  test('client_secret_post works and SSO signs a second app in silently', async () => {
+    const s = await seed(server, { user: 'bob' });
+    const first = await fullSignIn(s);
+    const app2 = await server.admin('POST', '/apps', { name: `second-${Date.now()}`, redirect_uris: [REDIRECT] });
+    assert.equal(app2.status, 201, app2.text);
+    await server.admin('POST', `/apps/${app2.json.client_id}/deploy`, { all: true });
+    const s2 = { ...s, clientId: app2.json.client_id, clientSecret: app2.json.client_secret };
+    const config2 = await rp(s2, { clientAuth: 'post' });
+    const a = await authUrl(config2);
+    const r = await first.browser.get(a.url.href);
+    assert.equal(r.status, 302, 'no login page');
+    const t = await client.authorizationCodeGrant(config2, new URL(r.location), {
+      pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
+    });
+    assert.equal(t.claims().sub, first.tokens.claims().sub);
+    assert.equal(t.claims().sid, first.tokens.claims().sid);
+  });
+
+  test('prompt=login and max_age=0 force a fresh sign-in', async () => {
+    const s = await seed(server, { user: 'carol' });
+    const { config, browser } = await fullSignIn(s);
+    for (const extra of [{ prompt: 'login' }, { max_age: '0' }]) {
+      const a = await authUrl(config, extra);
+      const o = await openAuthorize(browser, server.issuer, a.url.href);
+      assert.ok(o.loginPage, `login page for ${JSON.stringify(extra)}`);
+    }
+  });
+
+  test('form_post answers with a form to the redirect URI', async () => {
+    const s = await seed(server, { user: 'dave' });
+    const config = await rp(s);
+    const a = await authUrl(config, { response_mode: 'form_post' });
+    const r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 200);
+    assert.match(r.text, new RegExp(`action="${REDIRECT}"`));
+    const f = hiddenFields(r.text);
+    assert.ok(f.code);
+    assert.equal(f.state, a.state);
+    assert.equal(f.iss, server.issuer);
+  });
+
+  test('refusals: unknown client, redirect mismatch, prompt=none, CSRF', async () => {
+    const s = await seed(server, { user: 'erin' });
+    const b = new Browser();
+    const base = `${server.issuer}/authorize?response_type=code&scope=openid&state=x`;
+    let r = await b.get(`${base}&client_id=nope&redirect_uri=${encodeURIComponent(REDIRECT)}`);
+    assert.equal(r.status, 400);
+    assert.equal(r.location, null, 'never a redirect');
+    r = await b.get(`${base}&client_id=${s.clientId}&redirect_uri=${encodeURIComponent('https://evil.example/cb')}`);
+    assert.equal(r.status, 400);
+    assert.equal(r.location, null);
+    r = await b.get(`${base}&client_id=${s.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}&prompt=none`);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
+    r = await b.get(`${base}&client_id=${s.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${'a'.repeat(43)}&code_challenge_method=plain`);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'invalid_request');
+    r = await b.get(`${base.replace('scope=openid', 'scope=profile')}&client_id=${s.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}`);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'invalid_scope');
+    // CSRF: the form without its token, and from another browser.
+    const config = await rp(s);
+    const a = await authUrl(config);
+    const o = await openAuthorize(b, server.issuer, a.url.href);
+    r = await b.post(`${server.issuer}/login`, { flow: o.fields.flow, username: s.user, password: s.password });
+    assert.equal(r.status, 400);
+    r = await new Browser().post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
+    assert.equal(r.status, 400);
+    // Wrong password: one generic message, no code.
+    r = await b.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: 'wrong' });
+    assert.equal(r.status, 401);
+    assert.match(r.text, /Wrong user name or password/);
+    r = await b.post(`${server.issuer}/login`, { ...o.fields, username: 'nobody', password: 'wrong' });
+    assert.match(r.text, /Wrong user name or password/);
+  });
+
+  test('token endpoint refusals: wrong secret, PKCE mismatch, code reuse revokes', async () => {
+    const s = await seed(server, { user: 'frank' });
+    const config = await rp(s);
+    const b = new Browser();
+    const a = await authUrl(config);
+    const r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
+    const code = new URL(r.location).searchParams.get('code');
+    const tok = (form, secret = s.clientSecret) => fetch(`${server.issuer}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(s.clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+      },
+      body: new URLSearchParams(form),
+    });
+    let res = await tok({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier }, 'wrong-secret');
+    assert.equal(res.status, 401);
+    assert.equal((await res.json()).error, 'invalid_client');
+    res = await tok({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier });
+    assert.equal(res.status, 200);
+    const t = await res.json();
+    assert.equal((await fetch(`${server.issuer}/userinfo`, { headers: { authorization: `Bearer ${t.access_token}` } })).status, 200);
+    res = await tok({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).error, 'invalid_grant');
+    assert.equal((await fetch(`${server.issuer}/userinfo`, { headers: { authorization: `Bearer ${t.access_token}` } })).status, 401,
+      'the replay revoked the first access token');
+    // PKCE mismatch.
+    const a2 = await authUrl(config);
+    const r2 = await signIn(b, server.issuer, a2.url.href, s.user, s.password);
+    res = await tok({ grant_type: 'authorization_code', code: new URL(r2.location).searchParams.get('code'), redirect_uri: REDIRECT, code_verifier: client.randomPKCECodeVerifier() });
+    assert.equal((await res.json()).error, 'invalid_grant');
+    // Revocation.
+    const { tokens } = await fullSignIn(s, b);
+    await client.tokenRevocation(config, tokens.access_token);
+    assert.equal((await fetch(`${server.issuer}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).status, 401);
+  });
+
+  test('policies: no SSO policy, app not deployed', async () => {
+    const s = await seed(server, { user: 'gina' });
+    const u = await server.admin('POST', '/users', { username: 'henry', password: 'henry-password' });
+    assert.equal(u.status, 201);
+    const config = await rp(s);
+    let a = await authUrl(config);
+    let r = await signIn(new Browser(), server.issuer, a.url.href, 'henry', 'henry-password');
+    assert.equal(r.status, 403);
+    assert.match(r.text, /not enabled for single sign-on/);
+    const app = await server.admin('POST', '/apps', { name: `undeployed-${Date.now()}`, redirect_uris: [REDIRECT] });
+    const s2 = { ...s, clientId: app.json.client_id, clientSecret: app.json.client_secret };
+    a = await authUrl(await rp(s2));
+    r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 403);
+    assert.match(r.text, /not available to you/);
+    assert.equal(r.location, null);
+  });
+
+  test('brute force: delays after repeated failures, admin unlock clears them', async () => {
+    const s = await seed(server, { user: 'ivan' });
+    const config = await rp(s);
+    const b = new Browser();
+    const a = await authUrl(config);
+    const o = await openAuthorize(b, server.issuer, a.url.href);
+    let r;
+    for (let i = 0; i < 5; i++) {
+      r = await b.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: `wrong-${i}` });
+      assert.equal(r.status, 401);
+    }
+    r = await b.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
+    assert.equal(r.status, 429, 'the right password must wait too');
+    const un = await server.admin('POST', `/users/${s.user}/unlock`);
+    assert.equal(un.status, 200, un.text);
+    r = await b.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
+    assert.equal(r.status, 302, r.text);
+  });
+
+  test('security headers and session cookie attributes', async () => {
+    const s = await seed(server, { user: 'judy' });
+    const config = await rp(s);
+    const a = await authUrl(config);
+    const b = new Browser();
+    const o = await openAuthorize(b, server.issuer, a.url.href);
+    const h = o.loginPage.headers;
+    assert.match(h.get('content-security-policy'), /default-src 'none'/);
+    assert.doesNotMatch(h.get('content-security-policy'), /unsafe-inline/);
+    assert.equal(h.get('x-frame-options'), 'DENY');
+    assert.equal(h.get('referrer-policy'), 'no-referrer');
+    const res = await fetch(`${server.issuer}/login`, {
+      method: 'POST',
+      headers: { cookie: b.cookieHeader(), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...o.fields, username: s.user, password: s.password }),
+      redirect: 'manual',
+    });
+    const sso = res.headers.getSetCookie().find((c) => c.startsWith('af_sso='));
+    assert.ok(sso, 'session cookie set');
+    assert.match(sso, /HttpOnly/);
+    assert.match(sso, /SameSite=Lax/);
+    assert.doesNotMatch(sso, /Expires|Max-Age/i);
+  });
+
+  test('an authorization code expires after 60 seconds', { timeout: 120000 }, async () => {
+    const s = await seed(server, { user: 'kate' });
+    const config = await rp(s);
+    const a = await authUrl(config);
+    const r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
+    await new Promise((res) => setTimeout(res, 61000));
+    await assert.rejects(client.authorizationCodeGrant(config, new URL(r.location), {
+      pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
+    }), isError('invalid_grant'));
+  });
+});

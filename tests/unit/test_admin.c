@@ -1,0 +1,744 @@
+/*
+ * Unit tests of the admin API: af_h_admin() on a server context built by
+ * hand (memory store, a 2048-bit key ring, a cheap Argon2 cost), called
+ * with hand-made requests whose headers travel in test_headers.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* cmocka needs these first; keep them in their own block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "admin/admin.h"
+#include "common/util.h"
+#include "directory/directory.h"
+#include "directory/throttle.h"
+#include "server.h"
+
+#define ISSUER "http://127.0.0.1:8080"
+#define SUPER  "super-token-8f1c2e"
+#define ADMIN  "admin-token-77d0aa"
+#define URI_OK "https://tenant.example.com/login/callback"
+
+/* The key ring is slow to make: one for the whole run, in its own store. */
+struct group {
+	store_ctx *keystore;
+	af_keyring *keys;
+};
+
+struct fx {
+	af_server srv;
+	int logfd;
+	af_resp resp;
+	int have_resp;
+	json_t *answer; /* the last answer's JSON */
+};
+
+static int group_setup(void **state)
+{
+	store_options so = {.backend = STORE_BACKEND_MEMORY};
+	af_keyring_options ko = {.rsa_bits = 2048,
+				 .lifetime_days = 90,
+				 .alert_days = 30,
+				 .max_token_lifetime_s = 600};
+	struct group *g = calloc(1, sizeof(*g));
+	char err[128];
+
+	assert_non_null(g);
+	assert_int_equal(store_open(&so, &g->keystore, err, sizeof(err)),
+			 STORE_OK);
+	assert_int_equal(af_keyring_open(g->keystore, &ko, &g->keys), JOSE_OK);
+	*state = g;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	struct group *g = *state;
+
+	af_keyring_free(g->keys);
+	store_close(g->keystore);
+	free(g);
+	return 0;
+}
+
+static void add_token(af_config *cfg, const char *name, af_admin_role role,
+		      const char *token)
+{
+	af_admin_token *t = &cfg->admin_tokens[cfg->admin_token_count++];
+
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->role = role;
+	af_sha256(token, strlen(token), t->sha256);
+}
+
+static int setup(void **state)
+{
+	struct group *g = *state;
+	store_options so = {.backend = STORE_BACKEND_MEMORY};
+	af_dir_options o;
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[AF_DIR_ERR_BUF];
+
+	assert_non_null(f);
+	af_config_defaults(&f->srv.cfg);
+	snprintf(f->srv.cfg.issuer, sizeof(f->srv.cfg.issuer), "%s", ISSUER);
+	add_token(&f->srv.cfg, "root", AF_ROLE_SUPERADMIN, SUPER);
+	add_token(&f->srv.cfg, "helpdesk", AF_ROLE_ADMIN, ADMIN);
+	assert_int_equal(store_open(&so, &f->srv.store, err, sizeof(err)),
+			 STORE_OK);
+	f->srv.keys = g->keys;
+	af_dir_options_default(&o);
+	o.pw.m_kib = 64;
+	o.pw.t = 1;
+	o.pw.p = 1;
+	assert_int_equal(
+		af_dir_new(f->srv.store, &o, &f->srv.dir, err, sizeof(err)),
+		AF_DIR_OK);
+	f->logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	assert_true(f->logfd >= 0);
+	f->srv.log = log_new(f->logfd, LOG_LEVEL_DEBUG);
+	assert_non_null(f->srv.log);
+	*state = f;
+	return 0;
+}
+
+static void drop_resp(struct fx *f)
+{
+	if (f->have_resp)
+		af_resp_cleanup(&f->resp);
+	f->have_resp = 0;
+	json_decref(f->answer);
+	f->answer = NULL;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	drop_resp(f);
+	log_free(f->srv.log);
+	close(f->logfd);
+	af_dir_free(f->srv.dir);
+	store_close(f->srv.store);
+	free(f);
+	return 0;
+}
+
+/*
+ * One request: token NULL sends no Authorization header; query is a raw
+ * query string or NULL; body a JSON text or NULL. Returns the status and
+ * keeps the parsed answer in f->answer.
+ */
+static unsigned call_ct(struct fx *f, const char *token, const char *method,
+			const char *path, const char *query, const char *body,
+			const char *ctype)
+{
+	char auth[256];
+	const char *headers[5] = {NULL};
+	size_t nh = 0;
+	af_req req;
+
+	drop_resp(f);
+	memset(&req, 0, sizeof(req));
+	req.method = method;
+	req.path = path;
+	if (query != NULL)
+		assert_int_equal(
+			hp_params_parse(query, strlen(query), &req.query),
+			HP_OK);
+	else
+		req.query = hp_params_new();
+	assert_non_null(req.query);
+	if (token != NULL) {
+		snprintf(auth, sizeof(auth), "Bearer %s", token);
+		headers[nh++] = "Authorization";
+		headers[nh++] = auth;
+	}
+	if (body != NULL) {
+		headers[nh++] = "Content-Type";
+		headers[nh++] = ctype;
+		req.body = body;
+		req.body_len = strlen(body);
+	}
+	req.test_headers = headers;
+	snprintf(req.rid, sizeof(req.rid), "test");
+	af_resp_init(&f->resp, 0);
+	f->have_resp = 1;
+	af_h_admin(&f->srv, &req, &f->resp);
+	hp_params_free(req.query);
+	assert_string_equal(f->resp.content_type, "application/json");
+	f->answer = json_loadb(f->resp.body.data, f->resp.body.len, 0, NULL);
+	assert_non_null(f->answer);
+	return f->resp.status;
+}
+
+static unsigned call(struct fx *f, const char *token, const char *method,
+		     const char *path, const char *body)
+{
+	return call_ct(f, token, method, path, NULL, body, "application/json");
+}
+
+static const char *answer_str(const struct fx *f, const char *key)
+{
+	return json_string_value(json_object_get(f->answer, key));
+}
+
+static void assert_error(const struct fx *f, const char *code)
+{
+	assert_non_null(answer_str(f, "error"));
+	assert_string_equal(answer_str(f, "error"), code);
+	assert_non_null(answer_str(f, "message"));
+}
+
+static void add_alice(struct fx *f)
+{
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/users",
+			      "{\"username\": \"alice\", \"name\": \"Alice\","
+			      " \"password\": \"first-pass-123\"}"),
+			 201);
+}
+
+/* Adds an app; the client id goes to id, the secret to secret. */
+static void add_app(struct fx *f, const char *name, int admins_may_deploy,
+		    char *id, size_t idcap, char *secret, size_t secretcap)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"name\": \"%s\", \"redirect_uris\": [\"%s\"], "
+		 "\"admins_may_deploy\": %s}",
+		 name, URI_OK, admins_may_deploy ? "true" : "false");
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps", body), 201);
+	snprintf(id, idcap, "%s", answer_str(f, "client_id"));
+	snprintf(secret, secretcap, "%s", answer_str(f, "client_secret"));
+}
+
+static void test_admin_no_token_401(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(call(f, NULL, "GET", "/admin/v1/status", NULL), 401);
+	assert_error(f, "unauthorized");
+	assert_string_equal(af_resp_header_get(&f->resp, "WWW-Authenticate"),
+			    "Bearer realm=\"authflow-admin\"");
+	/* Unknown paths say nothing to a caller without a token. */
+	assert_int_equal(call(f, NULL, "GET", "/admin/v1/nothing", NULL), 401);
+}
+
+static void test_admin_bad_token_401(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(
+		call(f, "not-a-known-token", "GET", "/admin/v1/status", NULL),
+		401);
+	assert_error(f, "unauthorized");
+	assert_non_null(af_resp_header_get(&f->resp, "WWW-Authenticate"));
+	assert_int_equal(call(f, "bad token with spaces", "GET",
+			      "/admin/v1/status", NULL),
+			 401);
+}
+
+static void test_status_counts_users_and_apps(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64];
+	json_t *store;
+
+	add_alice(f);
+	add_app(f, "qlik", 0, id, sizeof(id), secret, sizeof(secret));
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/status", NULL), 200);
+	assert_string_equal(answer_str(f, "issuer"), ISSUER);
+	assert_string_equal(answer_str(f, "version"), "0.1.0");
+	store = json_object_get(f->answer, "store");
+	assert_string_equal(
+		json_string_value(json_object_get(store, "backend")), "memory");
+	assert_true(json_is_true(json_object_get(store, "ok")));
+	assert_int_equal(
+		json_integer_value(json_object_get(f->answer, "users")), 1);
+	assert_int_equal(json_integer_value(json_object_get(f->answer, "apps")),
+			 1);
+	assert_non_null(json_object_get(json_object_get(f->answer, "keys"),
+					"signing_kid"));
+}
+
+static void test_user_add_show_list_set_remove(void **state)
+{
+	struct fx *f = *state;
+	json_t *user = NULL;
+
+	add_alice(f);
+	assert_null(json_object_get(f->answer, "password"));
+	assert_true(json_is_true(json_object_get(f->answer, "password_set")));
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/users",
+			      "{\"username\": \"alice\"}"),
+			 409);
+	assert_error(f, "conflict");
+
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
+			 200);
+	assert_string_equal(answer_str(f, "name"), "Alice");
+	assert_true(json_is_false(json_object_get(f->answer, "locked")));
+
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users", NULL), 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
+			 1);
+
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/users/alice",
+			      "{\"name\": \"Alice Liddell\"}"),
+			 200);
+	assert_string_equal(answer_str(f, "name"), "Alice Liddell");
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/users/alice",
+			      "{\"password\": \"sneaky-1234\"}"),
+			 400);
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/users/alice",
+			      "{\"email\": \"not an address\"}"),
+			 400);
+	assert_error(f, "bad_request");
+	assert_non_null(strstr(answer_str(f, "message"), "email"));
+
+	assert_int_equal(
+		call(f, ADMIN, "DELETE", "/admin/v1/users/alice", NULL), 200);
+	assert_true(json_is_true(json_object_get(f->answer, "ok")));
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
+			 404);
+	assert_error(f, "not_found");
+	assert_int_equal(af_dir_user_get(f->srv.dir, "alice", &user),
+			 AF_DIR_NOT_FOUND);
+}
+
+static void test_user_passwd_changes_password(void **state)
+{
+	struct fx *f = *state;
+	json_t *user = NULL;
+
+	add_alice(f);
+	assert_int_equal(call(f, ADMIN, "PUT", "/admin/v1/users/alice/password",
+			      "{\"password\": \"second-pass-456\"}"),
+			 200);
+	assert_true(json_is_true(json_object_get(f->answer, "ok")));
+	assert_int_equal(af_dir_user_login(f->srv.dir, "alice",
+					   "second-pass-456", &user),
+			 AF_DIR_OK);
+	json_decref(user);
+	user = NULL;
+	assert_int_equal(
+		af_dir_user_login(f->srv.dir, "alice", "first-pass-123", &user),
+		AF_DIR_MISMATCH);
+	json_decref(user);
+	assert_int_equal(call(f, ADMIN, "PUT", "/admin/v1/users/alice/password",
+			      "{\"password\": 42}"),
+			 400);
+	assert_int_equal(call(f, ADMIN, "PUT", "/admin/v1/users/bob/password",
+			      "{\"password\": \"whatever-123\"}"),
+			 404);
+}
+
+static void test_user_unlock_clears_lock_and_audits(void **state)
+{
+	struct fx *f = *state;
+	json_t *ev;
+	int i;
+
+	add_alice(f);
+	for (i = 0; i < 12; i++) {
+		af_dir_status st = af_throttle_fail(f->srv.dir, "alice", NULL);
+
+		assert_true(st == AF_DIR_OK || st == AF_DIR_LOCKED);
+	}
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
+			 200);
+	assert_true(json_is_true(json_object_get(f->answer, "locked")));
+	assert_int_equal(
+		call(f, ADMIN, "POST", "/admin/v1/users/alice/unlock", NULL),
+		200);
+	assert_int_equal(af_throttle_is_locked(f->srv.dir, "alice"), 0);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
+				 NULL, NULL),
+			 200);
+	ev = json_array_get(json_object_get(f->answer, "events"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "action")),
+			    "user.unlock");
+	assert_string_equal(json_string_value(json_object_get(ev, "actor")),
+			    "helpdesk");
+}
+
+static void test_group_percent_decoded_members(void **state)
+{
+	struct fx *f = *state;
+
+	add_alice(f);
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/groups",
+			      "{\"name\": \"Sales Team\", \"description\": "
+			      "\"the sales people\"}"),
+			 201);
+	assert_string_equal(answer_str(f, "name"), "Sales Team");
+	assert_int_equal(call(f, ADMIN, "PUT",
+			      "/admin/v1/groups/Sales%20Team/members/alice",
+			      NULL),
+			 200);
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/groups/Sales%20Team", NULL),
+		200);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(f->answer, "members"), 0)),
+			    "alice");
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/groups/Sales%2", NULL), 400);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/groups/a%00b", NULL),
+			 400);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/groups/Nobody", NULL),
+			 404);
+}
+
+static void test_policy_add_assign_group(void **state)
+{
+	struct fx *f = *state;
+	json_t *groups;
+
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/groups",
+			      "{\"name\": \"staff\"}"),
+			 201);
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/policies",
+			      "{\"name\": \"default\", \"sso\": true, "
+			      "\"remote_access\": false}"),
+			 201);
+	assert_true(json_is_true(json_object_get(f->answer, "sso")));
+	assert_int_equal(call(f, ADMIN, "POST",
+			      "/admin/v1/policies/default/assign",
+			      "{\"group\": \"staff\"}"),
+			 200);
+	groups = json_object_get(json_object_get(f->answer, "assigned"),
+				 "groups");
+	assert_int_equal(json_array_size(groups), 1);
+	assert_string_equal(json_string_value(json_array_get(groups, 0)),
+			    "staff");
+	assert_int_equal(call(f, ADMIN, "POST",
+			      "/admin/v1/policies/default/assign",
+			      "{\"group\": \"staff\", \"user\": \"alice\"}"),
+			 400);
+	assert_int_equal(call(f, ADMIN, "POST",
+			      "/admin/v1/policies/default/unassign",
+			      "{\"group\": \"staff\"}"),
+			 200);
+	groups = json_object_get(json_object_get(f->answer, "assigned"),
+				 "groups");
+	assert_int_equal(json_array_size(groups), 0);
+}
+
+static void test_app_add_admin_403(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(
+		call(f, ADMIN, "POST", "/admin/v1/apps",
+		     "{\"name\": \"qlik\", \"redirect_uris\": [\"" URI_OK
+		     "\"]}"),
+		403);
+	assert_error(f, "forbidden");
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/apps", NULL), 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "apps")),
+			 0);
+}
+
+static void test_app_add_secret_works_and_metadata_url(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64];
+
+	add_app(f, "qlik", 0, id, sizeof(id), secret, sizeof(secret));
+	assert_int_equal(strlen(secret), AF_DIR_SECRET_LEN);
+	assert_int_equal(strncmp(id, "af-", 3), 0);
+	assert_string_equal(answer_str(f, "metadata_url"),
+			    ISSUER "/.well-known/openid-configuration");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(f->answer, "app"), "client_id")),
+		id);
+	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, secret),
+			 AF_DIR_OK);
+	/* By client id and by name; the secret is never shown again. */
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/apps/qlik", NULL),
+			 200);
+	assert_string_equal(answer_str(f, "client_id"), id);
+	assert_null(json_object_get(f->answer, "client_secret"));
+	assert_string_equal(answer_str(f, "metadata_url"),
+			    ISSUER "/.well-known/openid-configuration");
+}
+
+static void test_app_rotate_secret_old_refused(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64], path[128], fresh[64];
+
+	add_app(f, "qlik", 0, id, sizeof(id), secret, sizeof(secret));
+	snprintf(path, sizeof(path), "/admin/v1/apps/%s/rotate-secret", id);
+	assert_int_equal(call(f, ADMIN, "POST", path, NULL), 403);
+	assert_int_equal(call(f, SUPER, "POST", path, NULL), 200);
+	assert_string_equal(answer_str(f, "client_id"), id);
+	snprintf(fresh, sizeof(fresh), "%s", answer_str(f, "client_secret"));
+	assert_string_not_equal(fresh, secret);
+	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, fresh),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, secret),
+			 AF_DIR_FORBIDDEN);
+}
+
+static const char *deploy_mode(const struct fx *f)
+{
+	return json_string_value(json_object_get(
+		json_object_get(f->answer, "deployment"), "mode"));
+}
+
+static void test_app_deploy_admin_needs_admins_may_deploy(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64];
+
+	add_app(f, "locked-down", 0, id, sizeof(id), secret, sizeof(secret));
+	add_app(f, "open", 1, id, sizeof(id), secret, sizeof(secret));
+	assert_int_equal(call(f, ADMIN, "POST",
+			      "/admin/v1/apps/locked-down/deploy",
+			      "{\"all\": true}"),
+			 403);
+	assert_error(f, "forbidden");
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/apps/open/deploy",
+			      "{\"all\": true}"),
+			 200);
+	assert_string_equal(deploy_mode(f), "all");
+}
+
+static void test_app_deploy_all_then_undeploy(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64], path[128];
+
+	add_alice(f);
+	add_app(f, "qlik", 0, id, sizeof(id), secret, sizeof(secret));
+	snprintf(path, sizeof(path), "/admin/v1/apps/%s/deploy", id);
+	assert_int_equal(call(f, SUPER, "POST", path, "{\"all\": true}"), 200);
+	assert_string_equal(deploy_mode(f), "all");
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps/qlik/undeploy",
+			      "{\"all\": true}"),
+			 200);
+	assert_string_equal(deploy_mode(f), "none");
+	assert_int_equal(
+		call(f, SUPER, "POST", path, "{\"users\": [\"alice\"]}"), 200);
+	assert_string_equal(deploy_mode(f), "chosen");
+	assert_int_equal(call(f, SUPER, "POST", path,
+			      "{\"all\": true, \"users\": [\"alice\"]}"),
+			 400);
+	assert_int_equal(call(f, SUPER, "POST", path, "{}"), 400);
+}
+
+static void test_app_add_bad_redirect_uri_400_names_it(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(
+		call(f, SUPER, "POST", "/admin/v1/apps",
+		     "{\"name\": \"evil\", \"redirect_uris\": [\"" URI_OK
+		     "\", \"http://evil.example.com/cb\"]}"),
+		400);
+	assert_error(f, "bad_request");
+	assert_non_null(
+		strstr(answer_str(f, "message"), "http://evil.example.com/cb"));
+	assert_int_equal(call(f, SUPER, "GET", "/admin/v1/apps/evil", NULL),
+			 404);
+}
+
+static void test_admin_unknown_path_404(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/nothing", NULL), 404);
+	assert_error(f, "not_found");
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/", NULL), 404);
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/a/b/c/d/e/f", NULL),
+		404);
+}
+
+static void test_admin_wrong_method_405(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(call(f, ADMIN, "PUT", "/admin/v1/users", NULL), 405);
+	assert_error(f, "method_not_allowed");
+	assert_string_equal(af_resp_header_get(&f->resp, "Allow"), "GET, POST");
+	assert_int_equal(call(f, ADMIN, "DELETE", "/admin/v1/status", NULL),
+			 405);
+}
+
+static void test_admin_malformed_json_400(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/users", "{bad"),
+			 400);
+	assert_error(f, "bad_request");
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/users", "[1, 2]"),
+			 400);
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/users",
+			      "{\"username\": \"a\", \"username\": \"b\"}"),
+			 400);
+	assert_int_equal(call_ct(f, ADMIN, "POST", "/admin/v1/users", NULL,
+				 "{\"username\": \"carol\"}",
+				 "application/x-www-form-urlencoded"),
+			 400);
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/users", NULL), 400);
+}
+
+static void test_audit_newest_first_with_actor(void **state)
+{
+	struct fx *f = *state;
+	json_t *events, *e0, *e1;
+
+	add_alice(f);
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/groups",
+			      "{\"name\": \"staff\"}"),
+			 201);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=2",
+				 NULL, NULL),
+			 200);
+	events = json_object_get(f->answer, "events");
+	assert_int_equal(json_array_size(events), 2);
+	e0 = json_array_get(events, 0);
+	e1 = json_array_get(events, 1);
+	assert_string_equal(json_string_value(json_object_get(e0, "actor")),
+			    "helpdesk");
+	assert_string_equal(json_string_value(json_object_get(e1, "actor")),
+			    "root");
+	assert_true(json_integer_value(json_object_get(e0, "seq")) >
+		    json_integer_value(json_object_get(e1, "seq")));
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=0",
+				 NULL, NULL),
+			 400);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit",
+				 "limit=1001", NULL, NULL),
+			 400);
+}
+
+static void test_keys_rotate_superadmin_only(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/keys", NULL), 200);
+	assert_non_null(answer_str(f, "signing_kid"));
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/keys/rotate", NULL),
+			 403);
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/keys/rotate", NULL),
+			 200);
+	assert_non_null(answer_str(f, "kid"));
+	assert_string_equal(answer_str(f, "kid"), answer_str(f, "signing_kid"));
+}
+
+static void test_sessions_list_and_end(void **state)
+{
+	struct fx *f = *state;
+
+	add_alice(f);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/sessions",
+				 "user=Alice", NULL, NULL),
+			 200);
+	assert_int_equal(
+		json_array_size(json_object_get(f->answer, "sessions")), 0);
+	assert_int_equal(call_ct(f, ADMIN, "DELETE", "/admin/v1/sessions",
+				 "user=alice", NULL, NULL),
+			 200);
+	assert_int_equal(
+		json_integer_value(json_object_get(f->answer, "ended")), 0);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/sessions", NULL),
+			 400);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/sessions",
+				 "user=%0A", NULL, NULL),
+			 400);
+}
+
+/* Reads a whole small file into buf (NUL-terminated). */
+static void read_all(int fd, char *buf, size_t cap)
+{
+	ssize_t n;
+	size_t len = 0;
+
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	while (len + 1 < cap) {
+		n = read(fd, buf + len, cap - 1 - len);
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+}
+
+static void test_admin_log_line_names_actor_never_secrets(void **state)
+{
+	struct fx *f = *state;
+	char path[] = "/tmp/test_admin_log_XXXXXX";
+	char id[64], secret[64], text[16384];
+	log_ctx *quiet = f->srv.log;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(path), 0);
+	f->srv.log = log_new(fd, LOG_LEVEL_DEBUG);
+	assert_non_null(f->srv.log);
+	add_alice(f);
+	add_app(f, "qlik", 0, id, sizeof(id), secret, sizeof(secret));
+	assert_int_equal(
+		call(f, "wrong-token", "GET", "/admin/v1/status", NULL), 401);
+	log_free(f->srv.log);
+	f->srv.log = quiet;
+	read_all(fd, text, sizeof(text));
+	close(fd);
+	assert_non_null(
+		strstr(text, "actor=root action=user.add target=alice"));
+	assert_non_null(strstr(text, "action=app.add"));
+	assert_non_null(strstr(text, "action=auth status=401"));
+	assert_null(strstr(text, "first-pass-123"));
+	assert_null(strstr(text, secret));
+	assert_null(strstr(text, SUPER));
+	assert_null(strstr(text, "wrong-token"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_admin_no_token_401),
+		T(test_admin_bad_token_401),
+		T(test_status_counts_users_and_apps),
+		T(test_user_add_show_list_set_remove),
+		T(test_user_passwd_changes_password),
+		T(test_user_unlock_clears_lock_and_audits),
+		T(test_group_percent_decoded_members),
+		T(test_policy_add_assign_group),
+		T(test_app_add_admin_403),
+		T(test_app_add_secret_works_and_metadata_url),
+		T(test_app_rotate_secret_old_refused),
+		T(test_app_deploy_admin_needs_admins_may_deploy),
+		T(test_app_deploy_all_then_undeploy),
+		T(test_app_add_bad_redirect_uri_400_names_it),
+		T(test_admin_unknown_path_404),
+		T(test_admin_wrong_method_405),
+		T(test_admin_malformed_json_400),
+		T(test_audit_newest_first_with_actor),
+		T(test_keys_rotate_superadmin_only),
+		T(test_sessions_list_and_end),
+		T(test_admin_log_line_names_actor_never_secrets),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,1593 @@
+/*
+ * Unit tests of the directory: users, groups, OUs, policies, application
+ * profiles, sign-in, brute-force throttling and the audit trail, over the
+ * memory store.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+/* cmocka needs these first; keep them in their own block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "common/store.h"
+#include "common/util.h"
+#include "directory/audit.h"
+#include "directory/directory.h"
+#include "directory/password.h"
+#include "directory/throttle.h"
+
+#define ACTOR "root"
+
+typedef struct fixture {
+	store_ctx *store;
+	af_dir *dir;
+	char err[AF_DIR_ERR_BUF];
+} fixture;
+
+static store_ctx *memory_store(void)
+{
+	store_options so;
+	store_ctx *st = NULL;
+
+	memset(&so, 0, sizeof(so));
+	so.backend = STORE_BACKEND_MEMORY;
+	assert_int_equal(store_open(&so, &st, NULL, 0), STORE_OK);
+	assert_non_null(st);
+	return st;
+}
+
+static af_dir *small_dir(store_ctx *st, uint32_t m_kib)
+{
+	af_dir_options opts;
+	af_dir *dir = NULL;
+
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = m_kib;
+	opts.pw.t = 1;
+	opts.pw.p = 1;
+	assert_int_equal(af_dir_new(st, &opts, &dir, NULL, 0), AF_DIR_OK);
+	assert_non_null(dir);
+	return dir;
+}
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	f->store = memory_store();
+	f->dir = small_dir(f->store, 64);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+
+	af_dir_free(f->dir);
+	store_close(f->store);
+	free(f);
+	return 0;
+}
+
+static json_t *parse(const char *text)
+{
+	json_error_t jerr;
+	json_t *v = json_loads(text, 0, &jerr);
+
+	if (v == NULL)
+		fail_msg("bad test JSON: %s", jerr.text);
+	return v;
+}
+
+/* Adds a user from JSON text; returns the status, err in f->err. */
+static af_dir_status add_user(fixture *f, const char *spec_text,
+			      const char *password)
+{
+	json_t *spec = parse(spec_text);
+	af_dir_status rc;
+
+	f->err[0] = '\0';
+	rc = af_dir_user_add(f->dir, ACTOR, spec, password, NULL, f->err,
+			     sizeof(f->err));
+	json_decref(spec);
+	return rc;
+}
+
+static af_dir_status set_user(fixture *f, const char *name,
+			      const char *patch_text)
+{
+	json_t *patch = parse(patch_text);
+	af_dir_status rc;
+
+	f->err[0] = '\0';
+	rc = af_dir_user_set(f->dir, ACTOR, name, patch, NULL, f->err,
+			     sizeof(f->err));
+	json_decref(patch);
+	return rc;
+}
+
+static af_dir_status add_policy(fixture *f, const char *spec_text)
+{
+	json_t *spec = parse(spec_text);
+	af_dir_status rc;
+
+	f->err[0] = '\0';
+	rc = af_dir_policy_add(f->dir, ACTOR, spec, f->err, sizeof(f->err));
+	json_decref(spec);
+	return rc;
+}
+
+static af_dir_status add_app(fixture *f, const char *spec_text, json_t **app,
+			     char *secret)
+{
+	json_t *spec = parse(spec_text);
+	char tmp[AF_DIR_SECRET_BUF];
+	af_dir_status rc;
+
+	f->err[0] = '\0';
+	rc = af_dir_app_add(f->dir, ACTOR, spec, app,
+			    secret != NULL ? secret : tmp, AF_DIR_SECRET_BUF,
+			    f->err, sizeof(f->err));
+	json_decref(spec);
+	return rc;
+}
+
+/* Expects a refusal whose message starts with the field name. */
+static void assert_refused(fixture *f, af_dir_status rc, const char *field)
+{
+	if (rc != AF_DIR_INVALID)
+		fail_msg("expected INVALID for %s, got %s (%s)", field,
+			 af_dir_status_name(rc), f->err);
+	if (strncmp(f->err, field, strlen(field)) != 0)
+		fail_msg("message \"%s\" does not name %s", f->err, field);
+}
+
+static void add_groups_and_ous(fixture *f)
+{
+	assert_int_equal(
+		af_dir_group_add(f->dir, ACTOR, "staff", "Everyone", NULL, 0),
+		AF_DIR_OK);
+	assert_int_equal(
+		af_dir_group_add(f->dir, ACTOR, "sales", NULL, NULL, 0),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_ou_add(f->dir, ACTOR, "Europe/Paris", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_ou_add(f->dir, ACTOR, "Americas", NULL, 0),
+			 AF_DIR_OK);
+}
+
+static int members_equal(fixture *f, int group, const char *name,
+			 const char *want_text)
+{
+	json_t *got = NULL, *want = parse(want_text);
+	int eq;
+
+	assert_int_equal(group ? af_dir_group_members(f->dir, name, &got)
+			       : af_dir_ou_members(f->dir, name, &got),
+			 AF_DIR_OK);
+	eq = json_equal(got, want);
+	if (!eq) {
+		char *s = json_dumps(got, JSON_COMPACT);
+
+		print_error("members of %s: %s, want %s\n", name, s, want_text);
+		free(s);
+	}
+	json_decref(got);
+	json_decref(want);
+	return eq;
+}
+
+static json_t *get_user(fixture *f, const char *name)
+{
+	json_t *u = NULL;
+
+	assert_int_equal(af_dir_user_get(f->dir, name, &u), AF_DIR_OK);
+	return u;
+}
+
+/* The PHC string stored for a user, read straight from the store. */
+static char *stored_phc(fixture *f, const char *name)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	json_t *u;
+	char *phc;
+
+	snprintf(key, sizeof(key), "user:%s", name);
+	assert_int_equal(store_get(f->store, key, &v), STORE_OK);
+	u = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	assert_non_null(u);
+	phc = strdup(json_string_value(json_object_get(u, "password")));
+	json_decref(u);
+	assert_non_null(phc);
+	return phc;
+}
+
+static void test_af_dir_strerror_every_status_has_text(void **state)
+{
+	static const af_dir_status all[] = {
+#define AF_DIR_XX(name, value, text) AF_DIR_##name,
+		AF_DIR_STATUS_MAP(AF_DIR_XX)
+#undef AF_DIR_XX
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		assert_non_null(af_dir_strerror(all[i]));
+		assert_true(strlen(af_dir_strerror(all[i])) > 0);
+	}
+	assert_string_equal(af_dir_strerror((af_dir_status)-999),
+			    "unknown error");
+	assert_string_equal(af_dir_status_name(AF_DIR_LOCKED), "LOCKED");
+}
+
+static void test_af_dir_new_bad_options_invalid(void **state)
+{
+	fixture *f = *state;
+	af_dir_options opts;
+	af_dir *dir = NULL;
+
+	af_dir_options_default(&opts);
+	opts.pw.t = 0;
+	assert_int_equal(
+		af_dir_new(f->store, &opts, &dir, f->err, sizeof(f->err)),
+		AF_DIR_INVALID);
+	assert_null(dir);
+	assert_true(strstr(f->err, "argon2 t") != NULL);
+	af_dir_options_default(&opts);
+	opts.throttle.window_s = 0;
+	assert_int_equal(
+		af_dir_new(f->store, &opts, &dir, f->err, sizeof(f->err)),
+		AF_DIR_INVALID);
+	assert_true(strstr(f->err, "window_s") != NULL);
+	assert_int_equal(af_dir_new(NULL, NULL, &dir, NULL, 0), AF_DIR_INVALID);
+}
+
+static void test_af_dir_check_values_bad_refused(void **state)
+{
+	char err[AF_DIR_ERR_BUF], long_name[80];
+
+	(void)state;
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_int_equal(
+		af_dir_check_username("u", "al.ice@x-y_z", err, sizeof(err)),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_check_username("u", "al ice", err, sizeof(err)),
+			 AF_DIR_INVALID);
+	assert_string_equal(
+		err, "u: must be 1..64 characters of A-Z a-z 0-9 . _ @ -");
+	assert_int_equal(af_dir_check_username("u", "", NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_username("u", long_name, NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_name("n", "Sales EMEA/2.x_y-z", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_check_name("n", " lead", NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_name("n", "a:b", NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(
+		af_dir_check_display("d", "Zoë Ångström 日本", 128, NULL, 0),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_check_display("d", "tab\there", 128, NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_display("d", "\xc3\x28", 128, NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_display("d", "\xc0\xaf", 128, NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_display("d", "evil\xe2\x80\xaegpj.exe",
+					      128, NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_display("d", "", 128, NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_display("d", "abcd", 3, NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(
+		af_dir_check_email("e", "a.b+c@mail.example.com", NULL, 0),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_check_email("e", "a@b@c.com", err, sizeof(err)),
+			 AF_DIR_INVALID);
+	assert_string_equal(err, "e: not a valid address");
+	assert_int_equal(af_dir_check_email("e", "a@localhost", NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_email("e", "@x.com", NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_email("e", "a..b@x.com", NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_email("e", "a b@x.com", NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_email("e", "a@x..com", NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_domain("d", "Example.COM", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_check_domain("d", "-a.com", NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_domain("d", "a-.com", NULL, 0),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_check_domain("d", "a.com.", NULL, 0),
+			 AF_DIR_INVALID);
+}
+
+static void test_af_dir_user_add_full_spec_stored(void **state)
+{
+	fixture *f = *state;
+	json_t *u;
+
+	add_groups_and_ous(f);
+	assert_int_equal(
+		add_user(f,
+			 "{\"username\":\"Alice\",\"name\":\"Alice Liddell\","
+			 "\"email\":\"alice@example.com\","
+			 "\"domain\":\"Example.com\","
+			 "\"groups\":[\"staff\",\"sales\",\"staff\"],"
+			 "\"ous\":[\"Europe/Paris\"]}",
+			 "pw-alice"),
+		AF_DIR_OK);
+	u = get_user(f, "ALICE");
+	assert_string_equal(json_string_value(json_object_get(u, "username")),
+			    "alice");
+	assert_string_equal(json_string_value(json_object_get(u, "domain")),
+			    "example.com");
+	assert_true(json_is_false(json_object_get(u, "email_verified")));
+	assert_true(json_is_true(json_object_get(u, "enabled")));
+	assert_true(json_is_true(json_object_get(u, "password_set")));
+	assert_null(json_object_get(u, "password"));
+	assert_int_equal(json_array_size(json_object_get(u, "groups")), 2);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(u, "groups"), 0)),
+			    "sales");
+	assert_true(json_is_integer(json_object_get(u, "created_at")));
+	assert_int_equal(strlen(json_string_value(json_object_get(u, "sub"))),
+			 AF_DIR_SUB_LEN);
+	json_decref(u);
+	assert_true(members_equal(f, 1, "staff", "[\"alice\"]"));
+	assert_true(members_equal(f, 1, "sales", "[\"alice\"]"));
+	assert_true(members_equal(f, 0, "Europe/Paris", "[\"alice\"]"));
+	assert_true(members_equal(f, 0, "Americas", "[]"));
+}
+
+static void test_af_dir_user_add_bad_fields_refused(void **state)
+{
+	static const struct {
+		const char *spec;
+		const char *field;
+	} bad[] = {
+		{"{\"name\":\"No Username\"}", "username"},
+		{"{\"username\":\"a b\"}", "username"},
+		{"{\"username\":7}", "username"},
+		{"{\"username\":\"u\",\"sub\":\"x\"}", "sub"},
+		{"{\"username\":\"u\",\"password\":\"x\"}", "password"},
+		{"{\"username\":\"u\",\"colour\":\"red\"}", "colour"},
+		{"{\"username\":\"u\",\"name\":\"\"}", "name"},
+		{"{\"username\":\"u\",\"name\":\"a\\u0007b\"}", "name"},
+		{"{\"username\":\"u\",\"name\":5}", "name"},
+		{"{\"username\":\"u\",\"email\":\"nope\"}", "email"},
+		{"{\"username\":\"u\",\"domain\":\"bad domain\"}", "domain"},
+		{"{\"username\":\"u\",\"enabled\":\"yes\"}", "enabled"},
+		{"{\"username\":\"u\",\"email_verified\":1}", "email_verified"},
+		{"{\"username\":\"u\",\"groups\":\"staff\"}", "groups"},
+		{"{\"username\":\"u\",\"groups\":[\"nosuch\"]}", "groups"},
+		{"{\"username\":\"u\",\"groups\":[3]}", "groups"},
+		{"{\"username\":\"u\",\"ous\":[\"Nowhere\"]}", "ous"},
+	};
+	fixture *f = *state;
+	char big[AF_PW_MAX + 2];
+	json_t *arr;
+
+	add_groups_and_ous(f);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_refused(f, add_user(f, bad[i].spec, NULL), bad[i].field);
+	assert_refused(f, add_user(f, "{\"username\":\"u\"}", ""), "password");
+	memset(big, 'p', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_refused(f, add_user(f, "{\"username\":\"u\"}", big), "password");
+	assert_string_equal(f->err, "password: must be 1..1024 bytes");
+	assert_refused(f, add_user(f, "[1]", NULL), "user");
+	assert_refused(f,
+		       add_user(f,
+				"{\"username\":\"u\",\"groups\":[\"nosuch\"]}",
+				NULL),
+		       "groups: no group named \"nosuch\"");
+	/* Nothing was stored by any refusal. */
+	assert_int_equal(af_dir_user_list(f->dir, &arr), AF_DIR_OK);
+	assert_int_equal(json_array_size(arr), 0);
+	json_decref(arr);
+	assert_int_equal(af_dir_user_add(f->dir, "", NULL, NULL, NULL, NULL, 0),
+			 AF_DIR_INVALID);
+}
+
+static void test_af_dir_user_add_same_name_any_case_exists(void **state)
+{
+	fixture *f = *state;
+
+	assert_int_equal(add_user(f, "{\"username\":\"bob\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"BOB\"}", NULL),
+			 AF_DIR_EXISTS);
+	assert_string_equal(f->err, "username: a user named \"bob\" exists");
+}
+
+static void test_af_dir_user_subs_unique_and_found(void **state)
+{
+	fixture *f = *state;
+	char name[16];
+	json_t *subs = json_array(), *u = NULL, *v;
+	size_t i;
+
+	for (i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "user%zu", i);
+		snprintf(f->err, sizeof(f->err), "{\"username\":\"%s\"}", name);
+		assert_int_equal(add_user(f, f->err, NULL), AF_DIR_OK);
+		u = get_user(f, name);
+		v = json_object_get(u, "sub");
+		assert_int_equal(strlen(json_string_value(v)), AF_DIR_SUB_LEN);
+		assert_false(af_dir__array_has(subs, json_string_value(v)));
+		assert_int_equal(json_array_append(subs, v), 0);
+		json_decref(u);
+	}
+	assert_int_equal(
+		af_dir_user_get_by_sub(
+			f->dir, json_string_value(json_array_get(subs, 7)), &u),
+		AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(u, "username")),
+			    "user7");
+	json_decref(u);
+	assert_int_equal(af_dir_user_get_by_sub(f->dir, "short", &u),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(
+		af_dir_user_get_by_sub(f->dir, "AAAAAAAAAAAAAAAAAAAAAA", &u),
+		AF_DIR_NOT_FOUND);
+	/* A removed user's sub no longer resolves. */
+	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "user7"), AF_DIR_OK);
+	assert_int_equal(
+		af_dir_user_get_by_sub(
+			f->dir, json_string_value(json_array_get(subs, 7)), &u),
+		AF_DIR_NOT_FOUND);
+	json_decref(subs);
+}
+
+static void test_af_dir_user_set_memberships_kept_in_step(void **state)
+{
+	fixture *f = *state;
+	json_t *u;
+
+	add_groups_and_ous(f);
+	assert_int_equal(
+		add_user(f,
+			 "{\"username\":\"carol\",\"groups\":[\"staff\"],"
+			 "\"ous\":[\"Americas\"]}",
+			 NULL),
+		AF_DIR_OK);
+	assert_int_equal(
+		add_user(f, "{\"username\":\"dave\",\"groups\":[\"staff\"]}",
+			 NULL),
+		AF_DIR_OK);
+	assert_true(members_equal(f, 1, "staff", "[\"carol\",\"dave\"]"));
+	assert_int_equal(set_user(f, "carol",
+				  "{\"groups\":[\"sales\"],"
+				  "\"ous\":[\"Europe/Paris\"]}"),
+			 AF_DIR_OK);
+	assert_true(members_equal(f, 1, "staff", "[\"dave\"]"));
+	assert_true(members_equal(f, 1, "sales", "[\"carol\"]"));
+	assert_true(members_equal(f, 0, "Americas", "[]"));
+	assert_true(members_equal(f, 0, "Europe/Paris", "[\"carol\"]"));
+	assert_refused(f, set_user(f, "carol", "{\"groups\":[\"gone\"]}"),
+		       "groups");
+	assert_refused(f, set_user(f, "carol", "{\"username\":\"x\"}"),
+		       "username");
+	assert_int_equal(set_user(f, "nobody", "{\"enabled\":false}"),
+			 AF_DIR_NOT_FOUND);
+	/* One member at a time. */
+	assert_int_equal(af_dir_group_add_member(f->dir, ACTOR, "staff",
+						 "Carol", NULL, 0),
+			 AF_DIR_OK);
+	assert_true(members_equal(f, 1, "staff", "[\"carol\",\"dave\"]"));
+	assert_int_equal(af_dir_group_remove_member(f->dir, ACTOR, "staff",
+						    "dave", NULL, 0),
+			 AF_DIR_OK);
+	assert_true(members_equal(f, 1, "staff", "[\"carol\"]"));
+	assert_int_equal(af_dir_group_add_member(f->dir, ACTOR, "nosuch",
+						 "dave", NULL, 0),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(af_dir_ou_add_member(f->dir, ACTOR, "Americas",
+					      "nobody", NULL, 0),
+			 AF_DIR_NOT_FOUND);
+	u = get_user(f, "carol");
+	assert_int_equal(json_array_size(json_object_get(u, "groups")), 2);
+	json_decref(u);
+}
+
+static void test_af_dir_user_set_email_change_unverifies(void **state)
+{
+	fixture *f = *state;
+	json_t *u;
+
+	assert_int_equal(add_user(f,
+				  "{\"username\":\"erin\",\"name\":\"Erin\","
+				  "\"email\":\"erin@a.example\","
+				  "\"email_verified\":true}",
+				  NULL),
+			 AF_DIR_OK);
+	assert_int_equal(set_user(f, "erin", "{\"email\":\"erin@b.example\"}"),
+			 AF_DIR_OK);
+	u = get_user(f, "erin");
+	assert_true(json_is_false(json_object_get(u, "email_verified")));
+	json_decref(u);
+	assert_int_equal(set_user(f, "erin",
+				  "{\"email\":\"erin@c.example\","
+				  "\"email_verified\":true,\"name\":null}"),
+			 AF_DIR_OK);
+	u = get_user(f, "erin");
+	assert_true(json_is_true(json_object_get(u, "email_verified")));
+	assert_null(json_object_get(u, "name"));
+	json_decref(u);
+}
+
+static void test_af_dir_group_remove_drops_from_users(void **state)
+{
+	fixture *f = *state;
+	json_t *u, *list;
+
+	add_groups_and_ous(f);
+	assert_int_equal(add_user(f,
+				  "{\"username\":\"frank\","
+				  "\"groups\":[\"staff\",\"sales\"],"
+				  "\"ous\":[\"Americas\"]}",
+				  NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_group_remove(f->dir, ACTOR, "staff"),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_ou_remove(f->dir, ACTOR, "Americas"),
+			 AF_DIR_OK);
+	u = get_user(f, "frank");
+	assert_int_equal(json_array_size(json_object_get(u, "groups")), 1);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(u, "groups"), 0)),
+			    "sales");
+	assert_int_equal(json_array_size(json_object_get(u, "ous")), 0);
+	json_decref(u);
+	assert_int_equal(af_dir_group_members(f->dir, "staff", &list),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(af_dir_group_remove(f->dir, ACTOR, "staff"),
+			 AF_DIR_NOT_FOUND);
+	/* A group made again with the name starts empty. */
+	assert_int_equal(
+		af_dir_group_add(f->dir, ACTOR, "staff", NULL, NULL, 0),
+		AF_DIR_OK);
+	assert_true(members_equal(f, 1, "staff", "[]"));
+	assert_int_equal(af_dir_group_list(f->dir, &list), AF_DIR_OK);
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(list, 0), "name")),
+			    "sales");
+	json_decref(list);
+}
+
+static void test_af_dir_group_add_bad_or_twice_refused(void **state)
+{
+	fixture *f = *state;
+	json_t *g = NULL;
+
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "ops", "Operations",
+					  f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "ops", NULL, f->err,
+					  sizeof(f->err)),
+			 AF_DIR_EXISTS);
+	assert_string_equal(f->err, "name: a group named \"ops\" exists");
+	assert_refused(f,
+		       af_dir_group_add(f->dir, ACTOR, "a:b", NULL, f->err,
+					sizeof(f->err)),
+		       "name");
+	assert_refused(f,
+		       af_dir_group_add(f->dir, ACTOR, "ok", "bell\a", f->err,
+					sizeof(f->err)),
+		       "description");
+	assert_refused(f,
+		       af_dir_ou_add(f->dir, ACTOR, "", f->err, sizeof(f->err)),
+		       "name");
+	assert_int_equal(af_dir_group_set(f->dir, ACTOR, "ops", "Ops team",
+					  f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_group_get(f->dir, "ops", &g), AF_DIR_OK);
+	assert_string_equal(
+		json_string_value(json_object_get(g, "description")),
+		"Ops team");
+	json_decref(g);
+	assert_int_equal(af_dir_group_set(f->dir, ACTOR, "none", "x", f->err,
+					  sizeof(f->err)),
+			 AF_DIR_NOT_FOUND);
+}
+
+static void test_af_dir_user_remove_clears_references(void **state)
+{
+	fixture *f = *state;
+	json_t *p = NULL, *app = NULL, *list = NULL;
+
+	add_groups_and_ous(f);
+	assert_int_equal(
+		add_user(f, "{\"username\":\"gina\",\"groups\":[\"staff\"]}",
+			 "pw"),
+		AF_DIR_OK);
+	assert_int_equal(add_policy(f, "{\"name\":\"p\",\"sso\":true,"
+				       "\"assigned\":{\"users\":[\"gina\"]}}"),
+			 AF_DIR_OK);
+	assert_int_equal(
+		add_app(f,
+			"{\"name\":\"crm\",\"redirect_uris\":[\"https://c/cb\"],"
+			"\"deployment\":{\"mode\":\"chosen\","
+			"\"users\":[\"gina\"]}}",
+			&app, NULL),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "gina"), AF_DIR_OK);
+	assert_int_equal(af_dir_user_get(f->dir, "gina", &list),
+			 AF_DIR_NOT_FOUND);
+	assert_true(members_equal(f, 1, "staff", "[]"));
+	assert_int_equal(af_dir_policy_get(f->dir, "p", &p), AF_DIR_OK);
+	assert_int_equal(json_array_size(json_object_get(
+				 json_object_get(p, "assigned"), "users")),
+			 0);
+	json_decref(p);
+	assert_int_equal(af_dir_app_get(f->dir,
+					json_string_value(json_object_get(
+						app, "client_id")),
+					&list),
+			 AF_DIR_OK);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(list, "deployment"), "mode")),
+		"none");
+	json_decref(list);
+	json_decref(app);
+	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "gina"),
+			 AF_DIR_NOT_FOUND);
+}
+
+static void test_af_dir_user_list_sorted_without_hashes(void **state)
+{
+	fixture *f = *state;
+	json_t *list;
+
+	assert_int_equal(add_user(f, "{\"username\":\"zed\"}", "pw"),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"amy\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"max\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_list(f->dir, &list), AF_DIR_OK);
+	assert_int_equal(json_array_size(list), 3);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(list, 0), "username")),
+			    "amy");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(list, 2), "username")),
+			    "zed");
+	assert_null(json_object_get(json_array_get(list, 2), "password"));
+	assert_true(json_is_true(
+		json_object_get(json_array_get(list, 2), "password_set")));
+	assert_true(json_is_false(
+		json_object_get(json_array_get(list, 0), "password_set")));
+	json_decref(list);
+}
+
+static void test_af_dir_policy_for_user_precedence(void **state)
+{
+	fixture *f = *state;
+	json_t *u, *p = NULL;
+
+	add_groups_and_ous(f);
+	assert_int_equal(
+		add_user(f,
+			 "{\"username\":\"hal\",\"groups\":[\"staff\"],"
+			 "\"ous\":[\"Americas\"]}",
+			 NULL),
+		AF_DIR_OK);
+	u = get_user(f, "hal");
+	/* None assigned: not SSO-enabled. */
+	assert_int_equal(af_dir_policy_for_user(f->dir, u, &p),
+			 AF_DIR_NOT_FOUND);
+	assert_null(p);
+	assert_int_equal(add_policy(f,
+				    "{\"name\":\"z-ou\",\"sso\":true,"
+				    "\"assigned\":{\"ous\":[\"Americas\"]}}"),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_policy_for_user(f->dir, u, &p), AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(p, "name")),
+			    "z-ou");
+	json_decref(p);
+	/* A group beats an OU even when its name sorts later. */
+	assert_int_equal(add_policy(f,
+				    "{\"name\":\"zz-group\","
+				    "\"assigned\":{\"groups\":[\"staff\"]}}"),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_policy_for_user(f->dir, u, &p), AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(p, "name")),
+			    "zz-group");
+	json_decref(p);
+	/* Ties at one level go to the first name. */
+	assert_int_equal(add_policy(f,
+				    "{\"name\":\"m-group\","
+				    "\"assigned\":{\"groups\":[\"staff\"]}}"),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_policy_for_user(f->dir, u, &p), AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(p, "name")),
+			    "m-group");
+	json_decref(p);
+	/* The user directly beats everything. */
+	assert_int_equal(add_policy(f, "{\"name\":\"zzz-user\","
+				       "\"remote_access\":true}"),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_policy_assign(f->dir, ACTOR, "zzz-user",
+					      AF_DIR_TARGET_USER, "HAL", f->err,
+					      sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_policy_for_user(f->dir, u, &p), AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(p, "name")),
+			    "zzz-user");
+	assert_true(json_is_true(json_object_get(p, "remote_access")));
+	assert_true(json_is_false(json_object_get(p, "sso")));
+	json_decref(p);
+	assert_int_equal(af_dir_policy_unassign(f->dir, ACTOR, "zzz-user",
+						AF_DIR_TARGET_USER, "hal", NULL,
+						0),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_policy_for_user(f->dir, u, &p), AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(p, "name")),
+			    "m-group");
+	json_decref(p);
+	/* Removing the group leaves the OU's policy. */
+	assert_int_equal(af_dir_group_remove(f->dir, ACTOR, "staff"),
+			 AF_DIR_OK);
+	json_decref(u);
+	u = get_user(f, "hal");
+	assert_int_equal(af_dir_policy_for_user(f->dir, u, &p), AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(p, "name")),
+			    "z-ou");
+	json_decref(p);
+	json_decref(u);
+}
+
+static void test_af_dir_policy_bad_specs_refused(void **state)
+{
+	static const struct {
+		const char *spec;
+		const char *field;
+	} bad[] = {
+		{"{\"sso\":true}", "name"},
+		{"{\"name\":\"\"}", "name"},
+		{"{\"name\":\"p\",\"sso\":\"yes\"}", "sso"},
+		{"{\"name\":\"p\",\"remote_access\":0}", "remote_access"},
+		{"{\"name\":\"p\",\"assigned\":[]}", "assigned"},
+		{"{\"name\":\"p\",\"assigned\":{\"roles\":[]}}",
+		 "assigned.roles"},
+		{"{\"name\":\"p\",\"assigned\":{\"users\":[\"ghost\"]}}",
+		 "assigned.users: no user named \"ghost\""},
+		{"{\"name\":\"p\",\"assigned\":{\"groups\":[\"ghosts\"]}}",
+		 "assigned.groups"},
+		{"{\"name\":\"p\",\"colour\":1}", "colour"},
+	};
+	fixture *f = *state;
+	json_t *patch;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_refused(f, add_policy(f, bad[i].spec), bad[i].field);
+	assert_int_equal(add_policy(f, "{\"name\":\"p\"}"), AF_DIR_OK);
+	assert_int_equal(add_policy(f, "{\"name\":\"p\"}"), AF_DIR_EXISTS);
+	patch = parse("{\"name\":\"q\"}");
+	assert_refused(f,
+		       af_dir_policy_set(f->dir, ACTOR, "p", patch, f->err,
+					 sizeof(f->err)),
+		       "name");
+	json_decref(patch);
+	assert_refused(f,
+		       af_dir_policy_assign(f->dir, ACTOR, "p",
+					    AF_DIR_TARGET_DOMAIN, "a.com",
+					    f->err, sizeof(f->err)),
+		       "kind");
+	assert_refused(f,
+		       af_dir_policy_assign(f->dir, ACTOR, "p",
+					    AF_DIR_TARGET_GROUP, "ghosts",
+					    f->err, sizeof(f->err)),
+		       "groups");
+	assert_int_equal(af_dir_policy_assign(f->dir, ACTOR, "nope",
+					      AF_DIR_TARGET_GROUP, "x", f->err,
+					      sizeof(f->err)),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(af_dir_policy_remove(f->dir, ACTOR, "p"), AF_DIR_OK);
+	assert_int_equal(af_dir_policy_remove(f->dir, ACTOR, "p"),
+			 AF_DIR_NOT_FOUND);
+}
+
+static void test_af_dir_app_add_secret_checks(void **state)
+{
+	fixture *f = *state;
+	char secret[AF_DIR_SECRET_BUF], fresh[AF_DIR_SECRET_BUF];
+	json_t *app = NULL, *got = NULL;
+	const char *id;
+
+	assert_int_equal(add_app(f,
+				 "{\"name\":\"Qlik prod\",\"redirect_uris\":"
+				 "[\"https://t.example/login/callback\"]}",
+				 &app, secret),
+			 AF_DIR_OK);
+	id = json_string_value(json_object_get(app, "client_id"));
+	assert_int_equal(strlen(id), AF_DIR_CLIENT_ID_LEN);
+	assert_true(strncmp(id, "af-", 3) == 0);
+	assert_int_equal(strlen(secret), AF_DIR_SECRET_LEN);
+	assert_null(json_object_get(app, "secret_sha256"));
+	assert_string_equal(
+		json_string_value(json_object_get(app, "display_name")),
+		"Qlik prod");
+	assert_string_equal(
+		json_string_value(json_object_get(app, "access_token_format")),
+		"opaque");
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret),
+			 AF_DIR_OK);
+	secret[5] ^= 1;
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret),
+			 AF_DIR_FORBIDDEN);
+	secret[5] ^= 1;
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, ""),
+			 AF_DIR_FORBIDDEN);
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, NULL),
+			 AF_DIR_FORBIDDEN);
+	assert_int_equal(af_dir_app_check_secret(f->dir, "af-nope", secret),
+			 AF_DIR_NOT_FOUND);
+	/* Rotation: the old secret stops working at once. */
+	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, id, fresh,
+						  sizeof(fresh)),
+			 AF_DIR_OK);
+	assert_string_not_equal(fresh, secret);
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret),
+			 AF_DIR_FORBIDDEN);
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, fresh), AF_DIR_OK);
+	/* A disabled app refuses even the right secret. */
+	got = parse("{\"enabled\":false}");
+	assert_int_equal(af_dir_app_set(f->dir, ACTOR, id, got, NULL, f->err,
+					sizeof(f->err)),
+			 AF_DIR_OK);
+	json_decref(got);
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, fresh),
+			 AF_DIR_FORBIDDEN);
+	assert_int_equal(af_dir_app_get_by_name(f->dir, "Qlik prod", &got),
+			 AF_DIR_OK);
+	assert_string_equal(
+		json_string_value(json_object_get(got, "client_id")), id);
+	json_decref(got);
+	json_decref(app);
+}
+
+static void test_af_dir_app_ids_unique_names_unique(void **state)
+{
+	fixture *f = *state;
+	char spec[256];
+	json_t *ids = json_array(), *app = NULL, *list, *patch;
+	const char *first;
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(spec, sizeof(spec),
+			 "{\"name\":\"app %d\",\"redirect_uris\":[\"x:/%d\"]}",
+			 9 - i, i);
+		assert_int_equal(add_app(f, spec, &app, NULL), AF_DIR_OK);
+		assert_false(af_dir__array_has(
+			ids,
+			json_string_value(json_object_get(app, "client_id"))));
+		assert_int_equal(
+			json_array_append(ids,
+					  json_object_get(app, "client_id")),
+			0);
+		json_decref(app);
+	}
+	assert_int_equal(
+		add_app(f, "{\"name\":\"app 3\",\"redirect_uris\":[\"x:/\"]}",
+			&app, NULL),
+		AF_DIR_EXISTS);
+	assert_string_equal(f->err, "name: an app named \"app 3\" exists");
+	/* Listed by name, without secret hashes. */
+	assert_int_equal(af_dir_app_list(f->dir, &list), AF_DIR_OK);
+	assert_int_equal(json_array_size(list), 10);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(list, 0), "name")),
+			    "app 0");
+	assert_null(json_object_get(json_array_get(list, 0), "secret_sha256"));
+	json_decref(list);
+	/* A rename frees the old name and takes the new one. */
+	first = json_string_value(json_array_get(ids, 0));
+	patch = parse("{\"name\":\"renamed\"}");
+	assert_int_equal(af_dir_app_set(f->dir, ACTOR, first, patch, NULL,
+					f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	json_decref(patch);
+	assert_int_equal(af_dir_app_get_by_name(f->dir, "app 9", &app),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(af_dir_app_get_by_name(f->dir, "renamed", &app),
+			 AF_DIR_OK);
+	json_decref(app);
+	patch = parse("{\"name\":\"app 1\"}");
+	assert_int_equal(af_dir_app_set(f->dir, ACTOR, first, patch, NULL,
+					f->err, sizeof(f->err)),
+			 AF_DIR_EXISTS);
+	json_decref(patch);
+	assert_int_equal(af_dir_app_remove(f->dir, ACTOR, first), AF_DIR_OK);
+	assert_int_equal(af_dir_app_get_by_name(f->dir, "renamed", &app),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(af_dir_app_get(f->dir, first, &app), AF_DIR_NOT_FOUND);
+	json_decref(ids);
+}
+
+static void test_af_dir_app_add_bad_specs_refused(void **state)
+{
+	static const struct {
+		const char *spec;
+		const char *field;
+	} bad[] = {
+		{"{\"redirect_uris\":[\"https://a/cb\"]}", "name"},
+		{"{\"name\":\"a\"}", "redirect_uris"},
+		{"{\"name\":\"a\",\"redirect_uris\":[]}", "redirect_uris"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"\"]}", "redirect_uris"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"https://a/ b\"]}",
+		 "redirect_uris"},
+		{"{\"name\":\"a\",\"redirect_uris\":[1]}", "redirect_uris"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"post_logout_uris\":\"x:/\"}",
+		 "post_logout_uris"},
+		{"{\"name\":\"a:b\",\"redirect_uris\":[\"x:/\"]}", "name"},
+		{"{\"name\":\"a\",\"display_name\":\"\",\"redirect_uris\":"
+		 "[\"x:/\"]}",
+		 "display_name"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"claims\":{\"dept\":\"salary\"}}",
+		 "claims.dept"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"claims\":{\"sub\":\"email\"}}",
+		 "claims.sub"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"claims\":{\"a b\":\"email\"}}",
+		 "claims"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"access_token_format\":\"saml\"}",
+		 "access_token_format"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"allow_refresh\":\"no\"}",
+		 "allow_refresh"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"deployment\":{\"mode\":\"some\"}}",
+		 "deployment.mode"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"deployment\":{\"mode\":\"chosen\",\"groups\":[\"x\"]}}",
+		 "deployment.groups"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"deployment\":{\"mode\":\"chosen\",\"domains\":[\"-\"]}}",
+		 "deployment.domains"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"deployment\":{\"mode\":\"all\",\"roles\":[]}}",
+		 "deployment.roles"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"client_id\":\"af-x\"}",
+		 "client_id"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],\"logo\":1}",
+		 "logo"},
+	};
+	fixture *f = *state;
+	char secret[AF_DIR_SECRET_BUF];
+	json_t *spec, *uris, *list;
+	char uri[AF_DIR_URI_MAX + 2];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_refused(f, add_app(f, bad[i].spec, NULL, secret),
+			       bad[i].field);
+		assert_string_equal(secret, "");
+	}
+	/* Too many URIs, and one too long. */
+	spec = parse("{\"name\":\"a\"}");
+	uris = json_array();
+	for (int i = 0; i <= AF_DIR_URIS_MAX; i++)
+		assert_int_equal(
+			json_array_append_new(uris, json_sprintf("x:/%d", i)),
+			0);
+	assert_int_equal(json_object_set_new(spec, "redirect_uris", uris), 0);
+	assert_refused(f,
+		       af_dir_app_add(f->dir, ACTOR, spec, NULL, secret,
+				      sizeof(secret), f->err, sizeof(f->err)),
+		       "redirect_uris");
+	memset(uri, 'u', sizeof(uri) - 1);
+	uri[sizeof(uri) - 1] = '\0';
+	assert_int_equal(json_object_set_new(spec, "redirect_uris",
+					     json_pack("[s]", uri)),
+			 0);
+	assert_refused(f,
+		       af_dir_app_add(f->dir, ACTOR, spec, NULL, secret,
+				      sizeof(secret), f->err, sizeof(f->err)),
+		       "redirect_uris");
+	uri[AF_DIR_URI_MAX] = '\0';
+	assert_int_equal(json_object_set_new(spec, "redirect_uris",
+					     json_pack("[s]", uri)),
+			 0);
+	assert_int_equal(af_dir_app_add(f->dir, ACTOR, spec, NULL, secret,
+					sizeof(secret), f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	json_decref(spec);
+	assert_int_equal(af_dir_app_list(f->dir, &list), AF_DIR_OK);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+}
+
+static json_t *user_obj(const char *text)
+{
+	return parse(text);
+}
+
+static void test_af_dir_app_deployed_to_modes(void **state)
+{
+	json_t *app, *alice, *bob, *off;
+
+	(void)state;
+	alice = user_obj("{\"username\":\"alice\",\"enabled\":true,"
+			 "\"domain\":\"a.example\",\"groups\":[\"g1\"],"
+			 "\"ous\":[\"o1\"]}");
+	bob = user_obj("{\"username\":\"bob\",\"enabled\":true,"
+		       "\"groups\":[],\"ous\":[]}");
+	off = user_obj("{\"username\":\"off\",\"enabled\":false,"
+		       "\"groups\":[\"g1\"],\"ous\":[]}");
+	app = parse("{\"enabled\":true,\"deployment\":{\"mode\":\"none\","
+		    "\"users\":[\"alice\"]}}");
+	assert_int_equal(af_dir_app_deployed_to(app, alice), 0);
+	json_decref(app);
+	app = parse("{\"enabled\":true,\"deployment\":{\"mode\":\"all\"}}");
+	assert_int_equal(af_dir_app_deployed_to(app, alice), 1);
+	assert_int_equal(af_dir_app_deployed_to(app, bob), 1);
+	assert_int_equal(af_dir_app_deployed_to(app, off), 0);
+	json_decref(app);
+	app = parse("{\"enabled\":false,\"deployment\":{\"mode\":\"all\"}}");
+	assert_int_equal(af_dir_app_deployed_to(app, alice), 0);
+	json_decref(app);
+	app = parse("{\"enabled\":true,\"deployment\":{\"mode\":\"chosen\","
+		    "\"users\":[\"bob\"],\"groups\":[],\"ous\":[],"
+		    "\"domains\":[]}}");
+	assert_int_equal(af_dir_app_deployed_to(app, alice), 0);
+	assert_int_equal(af_dir_app_deployed_to(app, bob), 1);
+	json_decref(app);
+	app = parse("{\"enabled\":true,\"deployment\":{\"mode\":\"chosen\","
+		    "\"groups\":[\"g1\"]}}");
+	assert_int_equal(af_dir_app_deployed_to(app, alice), 1);
+	assert_int_equal(af_dir_app_deployed_to(app, bob), 0);
+	assert_int_equal(af_dir_app_deployed_to(app, off), 0);
+	json_decref(app);
+	app = parse("{\"enabled\":true,\"deployment\":{\"mode\":\"chosen\","
+		    "\"ous\":[\"o1\"]}}");
+	assert_int_equal(af_dir_app_deployed_to(app, alice), 1);
+	assert_int_equal(af_dir_app_deployed_to(app, bob), 0);
+	json_decref(app);
+	app = parse("{\"enabled\":true,\"deployment\":{\"mode\":\"chosen\","
+		    "\"domains\":[\"a.example\"]}}");
+	assert_int_equal(af_dir_app_deployed_to(app, alice), 1);
+	assert_int_equal(af_dir_app_deployed_to(app, bob), 0);
+	json_decref(app);
+	json_decref(alice);
+	json_decref(bob);
+	json_decref(off);
+}
+
+static const char *mode_of(fixture *f, const char *id)
+{
+	static char mode[16];
+	json_t *app = NULL;
+
+	assert_int_equal(af_dir_app_get(f->dir, id, &app), AF_DIR_OK);
+	snprintf(mode, sizeof(mode), "%s",
+		 json_string_value(json_object_get(
+			 json_object_get(app, "deployment"), "mode")));
+	json_decref(app);
+	return mode;
+}
+
+static void test_af_dir_app_deploy_undeploy_moves_mode(void **state)
+{
+	fixture *f = *state;
+	json_t *app = NULL, *user;
+	char id[AF_DIR_CLIENT_ID_BUF];
+
+	add_groups_and_ous(f);
+	assert_int_equal(
+		add_user(f, "{\"username\":\"ivy\",\"groups\":[\"sales\"]}",
+			 NULL),
+		AF_DIR_OK);
+	assert_int_equal(
+		add_app(f,
+			"{\"name\":\"crm\",\"redirect_uris\":[\"x:/\"],"
+			"\"admins_may_deploy\":true}",
+			&app, NULL),
+		AF_DIR_OK);
+	snprintf(id, sizeof(id), "%s",
+		 json_string_value(json_object_get(app, "client_id")));
+	assert_int_equal(af_dir_app_may_deploy(0, app), 1);
+	assert_int_equal(af_dir_app_may_deploy(1, app), 1);
+	json_decref(app);
+	assert_string_equal(mode_of(f, id), "none");
+	user = get_user(f, "ivy");
+	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id,
+					   AF_DIR_TARGET_GROUP, "sales", f->err,
+					   sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_string_equal(mode_of(f, id), "chosen");
+	assert_int_equal(af_dir_app_get(f->dir, id, &app), AF_DIR_OK);
+	assert_int_equal(af_dir_app_deployed_to(app, user), 1);
+	json_decref(app);
+	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id, AF_DIR_TARGET_ALL,
+					   NULL, f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_string_equal(mode_of(f, id), "all");
+	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
+					     AF_DIR_TARGET_ALL, NULL, f->err,
+					     sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_string_equal(mode_of(f, id), "chosen");
+	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
+					     AF_DIR_TARGET_GROUP, "sales",
+					     f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_string_equal(mode_of(f, id), "none");
+	assert_int_equal(af_dir_app_get(f->dir, id, &app), AF_DIR_OK);
+	assert_int_equal(af_dir_app_deployed_to(app, user), 0);
+	json_decref(app);
+	assert_refused(f,
+		       af_dir_app_deploy(f->dir, ACTOR, id, AF_DIR_TARGET_OU,
+					 "Mars", f->err, sizeof(f->err)),
+		       "ous");
+	assert_refused(f,
+		       af_dir_app_deploy(f->dir, ACTOR, id,
+					 AF_DIR_TARGET_DOMAIN, "bad_domain",
+					 f->err, sizeof(f->err)),
+		       "domains");
+	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id,
+					   AF_DIR_TARGET_DOMAIN, "Corp.Example",
+					   f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, "af-nope",
+					   AF_DIR_TARGET_ALL, NULL, f->err,
+					   sizeof(f->err)),
+			 AF_DIR_NOT_FOUND);
+	json_decref(user);
+	app = parse("{\"admins_may_deploy\":false}");
+	assert_int_equal(af_dir_app_may_deploy(0, app), 0);
+	assert_int_equal(af_dir_app_may_deploy(1, app), 1);
+	json_decref(app);
+}
+
+static void test_af_dir_user_login_right_wrong_unknown(void **state)
+{
+	fixture *f = *state;
+	json_t *u = NULL;
+
+	assert_int_equal(add_user(f, "{\"username\":\"jan\"}", "s3cret!"),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"nopw\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_login(f->dir, "JAN", "s3cret!", &u),
+			 AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(u, "username")),
+			    "jan");
+	assert_null(json_object_get(u, "password"));
+	json_decref(u);
+	assert_int_equal(af_dir_user_login(f->dir, "jan", "s3cret", &u),
+			 AF_DIR_MISMATCH);
+	assert_null(u);
+	/* The same answer for an unknown, malformed or passwordless user. */
+	assert_int_equal(af_dir_user_login(f->dir, "ghost", "s3cret!", &u),
+			 AF_DIR_MISMATCH);
+	assert_int_equal(af_dir_user_login(f->dir, "not valid", "s3cret!", &u),
+			 AF_DIR_MISMATCH);
+	assert_int_equal(af_dir_user_login(f->dir, NULL, "s3cret!", &u),
+			 AF_DIR_MISMATCH);
+	assert_int_equal(af_dir_user_login(f->dir, "nopw", "s3cret!", &u),
+			 AF_DIR_MISMATCH);
+	assert_int_equal(af_dir_user_login(f->dir, "jan", "", &u),
+			 AF_DIR_INVALID);
+	/* Disabled: only the right password learns it. */
+	assert_int_equal(set_user(f, "jan", "{\"enabled\":false}"), AF_DIR_OK);
+	assert_int_equal(af_dir_user_login(f->dir, "jan", "wrong", &u),
+			 AF_DIR_MISMATCH);
+	assert_int_equal(af_dir_user_login(f->dir, "jan", "s3cret!", &u),
+			 AF_DIR_FORBIDDEN);
+	assert_null(u);
+	/* A new password replaces the old; none means no sign-in. */
+	assert_int_equal(set_user(f, "jan", "{\"enabled\":true}"), AF_DIR_OK);
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "jan", "new",
+						  f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_login(f->dir, "jan", "s3cret!", &u),
+			 AF_DIR_MISMATCH);
+	assert_int_equal(af_dir_user_login(f->dir, "jan", "new", &u),
+			 AF_DIR_OK);
+	json_decref(u);
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "jan", NULL,
+						  f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_login(f->dir, "jan", "new", &u),
+			 AF_DIR_MISMATCH);
+	assert_refused(f,
+		       af_dir_user_set_password(f->dir, ACTOR, "jan", "",
+						f->err, sizeof(f->err)),
+		       "password");
+}
+
+static double login_ms(af_dir *dir, const char *user, const char *pw)
+{
+	uint64_t t0 = af_mono_ns();
+	json_t *u = NULL;
+
+	assert_int_equal(af_dir_user_login(dir, user, pw, &u), AF_DIR_MISMATCH);
+	return (double)(af_mono_ns() - t0) / 1e6;
+}
+
+/* An unknown user costs an Argon2 check too (no enumeration by timing). */
+static void test_af_dir_user_login_unknown_user_costs_a_hash(void **state)
+{
+	fixture *f = *state;
+	af_dir *dir = small_dir(f->store, 8192);
+	json_t *spec = parse("{\"username\":\"kim\"}");
+	double known = 0, unknown = 0;
+
+	assert_int_equal(af_dir_user_add(dir, ACTOR, spec, "pw", NULL, NULL, 0),
+			 AF_DIR_OK);
+	json_decref(spec);
+	for (int i = 0; i < 3; i++) {
+		known += login_ms(dir, "kim", "wrong");
+		unknown += login_ms(dir, "nobody-here", "wrong");
+	}
+	print_message("wrong password %.1f ms, unknown user %.1f ms\n", known,
+		      unknown);
+	assert_true(unknown > known * 0.4);
+	af_dir_free(dir);
+}
+
+static void test_af_dir_user_login_old_costs_rehashed(void **state)
+{
+	fixture *f = *state;
+	af_dir *stronger = small_dir(f->store, 128);
+	json_t *u = NULL;
+	char *before, *after;
+	af_pw_params p;
+
+	assert_int_equal(add_user(f, "{\"username\":\"lee\"}", "pw-lee"),
+			 AF_DIR_OK);
+	before = stored_phc(f, "lee");
+	assert_int_equal(af_pw_parse(before, &p), AF_DIR_OK);
+	assert_int_equal(p.m_kib, 64);
+	/* A wrong password changes nothing. */
+	assert_int_equal(af_dir_user_login(stronger, "lee", "nope", &u),
+			 AF_DIR_MISMATCH);
+	after = stored_phc(f, "lee");
+	assert_string_equal(before, after);
+	free(after);
+	assert_int_equal(af_dir_user_login(stronger, "lee", "pw-lee", &u),
+			 AF_DIR_OK);
+	json_decref(u);
+	after = stored_phc(f, "lee");
+	assert_string_not_equal(before, after);
+	assert_int_equal(af_pw_parse(after, &p), AF_DIR_OK);
+	assert_int_equal(p.m_kib, 128);
+	assert_int_equal(af_pw_verify(after, "pw-lee"), AF_DIR_OK);
+	free(after);
+	free(before);
+	/* Same costs: the hash stays as it is. */
+	before = stored_phc(f, "lee");
+	assert_int_equal(af_dir_user_login(stronger, "lee", "pw-lee", &u),
+			 AF_DIR_OK);
+	json_decref(u);
+	after = stored_phc(f, "lee");
+	assert_string_equal(before, after);
+	free(after);
+	free(before);
+	af_dir_free(stronger);
+}
+
+static void test_af_throttle_user_delays_then_locks(void **state)
+{
+	fixture *f = *state;
+	uint32_t wait = 99;
+
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(
+			af_throttle_check(f->dir, "Mia", "10.0.0.1", &wait),
+			AF_DIR_OK);
+		assert_int_equal(wait, 0);
+		assert_int_equal(af_throttle_fail(f->dir, "mia", "10.0.0.1"),
+				 AF_DIR_OK);
+	}
+	assert_int_equal(af_throttle_check(f->dir, "mia", "10.0.0.1", &wait),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(f->dir, "mia", "10.0.0.1"),
+			 AF_DIR_OK);
+	/* Fifth failure: 1 s, then 2, 4, 8, 16. */
+	assert_int_equal(af_throttle_check(f->dir, "mia", "10.0.0.2", &wait),
+			 AF_DIR_WAIT);
+	assert_int_equal(wait, 1);
+	for (uint32_t want = 2; want <= 16; want *= 2) {
+		assert_int_equal(af_throttle_fail(f->dir, "mia", "10.0.0.1"),
+				 AF_DIR_OK);
+		assert_int_equal(af_throttle_check(f->dir, "MIA", NULL, &wait),
+				 AF_DIR_WAIT);
+		assert_int_equal(wait, want);
+	}
+	/* Tenth failure: locked until an admin unlocks. */
+	assert_int_equal(af_throttle_fail(f->dir, "mia", "10.0.0.1"),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "mia", "10.0.0.9", &wait),
+			 AF_DIR_LOCKED);
+	assert_int_equal(af_throttle_is_locked(f->dir, "mia"), 1);
+	/* A success does not lift a lock. */
+	assert_int_equal(af_throttle_success(f->dir, "mia", "10.0.0.1"),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "mia", NULL, &wait),
+			 AF_DIR_LOCKED);
+	assert_int_equal(af_throttle_unlock(f->dir, "MIA"), AF_DIR_OK);
+	assert_int_equal(af_throttle_is_locked(f->dir, "mia"), 0);
+	assert_int_equal(af_throttle_check(f->dir, "mia", NULL, &wait),
+			 AF_DIR_OK);
+	/* Counting starts over after the unlock. */
+	assert_int_equal(af_throttle_fail(f->dir, "mia", NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "mia", NULL, &wait),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_unlock(f->dir, "not valid"),
+			 AF_DIR_INVALID);
+}
+
+static void test_af_throttle_success_clears_user_count(void **state)
+{
+	fixture *f = *state;
+	uint32_t wait = 0;
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(af_throttle_fail(f->dir, "ned", NULL),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_success(f->dir, "ned", NULL), AF_DIR_OK);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(af_throttle_fail(f->dir, "ned", NULL),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "ned", NULL, &wait),
+			 AF_DIR_OK);
+}
+
+static void test_af_throttle_address_spray_delayed(void **state)
+{
+	fixture *f = *state;
+	char name[16];
+	uint32_t wait = 0;
+
+	/* Many names from one address: no user reaches its limit. */
+	for (int i = 0; i < 19; i++) {
+		snprintf(name, sizeof(name), "spray%d", i);
+		assert_int_equal(af_throttle_fail(f->dir, name, "192.0.2.7"),
+				 AF_DIR_OK);
+	}
+	assert_int_equal(af_throttle_check(f->dir, "other", "192.0.2.7", &wait),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(f->dir, "spray19", "192.0.2.7"),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "other", "192.0.2.7", &wait),
+			 AF_DIR_WAIT);
+	assert_int_equal(wait, 1);
+	assert_int_equal(af_throttle_check(f->dir, "other", "192.0.2.8", &wait),
+			 AF_DIR_OK);
+	/* A malformed name is still counted by its address. */
+	assert_int_equal(af_throttle_fail(f->dir, "bad name", "192.0.2.7"),
+			 AF_DIR_OK);
+	assert_int_equal(
+		af_throttle_check(f->dir, "bad name", "192.0.2.7", &wait),
+		AF_DIR_WAIT);
+	assert_int_equal(wait, 2);
+}
+
+static void test_af_throttle_delay_capped_and_expires(void **state)
+{
+	fixture *f = *state;
+	const struct timespec pause = {1, 200000000};
+	af_dir_options opts;
+	af_dir *dir = NULL;
+	uint32_t wait = 0;
+
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.throttle.user_delay_after = 1;
+	opts.throttle.user_lock_after = 0;
+	opts.throttle.max_delay_s = 30;
+	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(dir, "olga", NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_check(dir, "olga", NULL, &wait),
+			 AF_DIR_WAIT);
+	assert_int_equal(wait, 1);
+	/* The delay is a TTL in the store: it runs out by itself. */
+	nanosleep(&pause, NULL);
+	assert_int_equal(af_throttle_check(dir, "olga", NULL, &wait),
+			 AF_DIR_OK);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(af_throttle_fail(dir, "olga", NULL),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(dir, "olga", NULL, &wait),
+			 AF_DIR_WAIT);
+	assert_int_equal(wait, 30);
+	assert_int_equal(af_throttle_is_locked(dir, "olga"), 0);
+	af_dir_free(dir);
+}
+
+typedef struct seen {
+	int64_t seq[16];
+	char action[16][AF_AUDIT_ACTION_MAX + 1];
+	size_t n;
+	size_t stop_after;
+} seen;
+
+static int record_event(const json_t *ev, void *arg)
+{
+	seen *s = arg;
+
+	if (s->n < 16) {
+		s->seq[s->n] = json_integer_value(json_object_get(ev, "seq"));
+		snprintf(s->action[s->n], sizeof(s->action[0]), "%s",
+			 json_string_value(json_object_get(ev, "action")));
+	}
+	s->n++;
+	return s->stop_after != 0 && s->n >= s->stop_after;
+}
+
+static void test_af_audit_list_newest_first(void **state)
+{
+	fixture *f = *state;
+	seen s;
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(af_audit_list(f->dir, 10, record_event, &s),
+			 AF_DIR_OK);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(add_user(f, "{\"username\":\"pat\"}", "pw"),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "g", NULL, NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(
+		af_dir_user_set_password(f->dir, ACTOR, "pat", "pw2", NULL, 0),
+		AF_DIR_OK);
+	assert_int_equal(af_audit_list(f->dir, 10, record_event, &s),
+			 AF_DIR_OK);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.action[0], "user.passwd");
+	assert_string_equal(s.action[1], "group.add");
+	assert_string_equal(s.action[2], "user.add");
+	assert_true(s.seq[0] > s.seq[1] && s.seq[1] > s.seq[2]);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(af_audit_list(f->dir, 2, record_event, &s), AF_DIR_OK);
+	assert_int_equal(s.n, 2);
+	memset(&s, 0, sizeof(s));
+	s.stop_after = 1;
+	assert_int_equal(af_audit_list(f->dir, 10, record_event, &s),
+			 AF_DIR_OK);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(af_audit_list(f->dir, 0, record_event, &s),
+			 AF_DIR_INVALID);
+	assert_int_equal(
+		af_audit_list(f->dir, AF_AUDIT_RING + 1, record_event, &s),
+		AF_DIR_INVALID);
+}
+
+/* The password never reaches the trail. */
+static int find_secret(const json_t *ev, void *arg)
+{
+	char *text = json_dumps(ev, JSON_COMPACT);
+	int *found = arg;
+
+	if (text != NULL && strstr(text, "pw-visible") != NULL)
+		*found = 1;
+	free(text);
+	return 0;
+}
+
+static void test_af_audit_record_no_secrets_and_refusals(void **state)
+{
+	fixture *f = *state;
+	char big[AF_AUDIT_DETAIL_MAX + 16];
+	json_t *detail;
+	int found = 0;
+
+	assert_int_equal(add_user(f, "{\"username\":\"quinn\"}", "pw-visible"),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "quinn",
+						  "pw-visible", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(af_audit_list(f->dir, 100, find_secret, &found),
+			 AF_DIR_OK);
+	assert_int_equal(found, 0);
+	assert_int_equal(af_audit_record(f->dir, "", "x", NULL, NULL),
+			 AF_DIR_INVALID);
+	assert_int_equal(
+		af_audit_record(f->dir, ACTOR, "Bad Action", NULL, NULL),
+		AF_DIR_INVALID);
+	assert_int_equal(
+		af_audit_record(f->dir, ACTOR, "x", "bad\ntarget", NULL),
+		AF_DIR_INVALID);
+	memset(big, 'd', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	detail = json_pack("{s:s}", "d", big);
+	assert_int_equal(af_audit_record(f->dir, ACTOR, "x", NULL, detail),
+			 AF_DIR_LIMIT);
+	json_decref(detail);
+	detail = json_pack("[]");
+	assert_int_equal(af_audit_record(f->dir, ACTOR, "x", NULL, detail),
+			 AF_DIR_INVALID);
+	json_decref(detail);
+}
+
+static void test_af_audit_ring_keeps_newest(void **state)
+{
+	fixture *f = *state;
+	json_t *detail = json_object();
+	seen s;
+
+	for (int i = 1; i <= AF_AUDIT_RING + 5; i++) {
+		assert_int_equal(
+			json_object_set_new(detail, "i", json_integer(i)), 0);
+		assert_int_equal(af_audit_record(f->dir, ACTOR, "test.event",
+						 "t", detail),
+				 AF_DIR_OK);
+	}
+	json_decref(detail);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(af_audit_list(f->dir, AF_AUDIT_RING, record_event, &s),
+			 AF_DIR_OK);
+	assert_int_equal(s.n, AF_AUDIT_RING);
+	assert_int_equal(s.seq[0], AF_AUDIT_RING + 5);
+	assert_int_equal(s.seq[1], AF_AUDIT_RING + 4);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_af_dir_strerror_every_status_has_text),
+		T(test_af_dir_new_bad_options_invalid),
+		T(test_af_dir_check_values_bad_refused),
+		T(test_af_dir_user_add_full_spec_stored),
+		T(test_af_dir_user_add_bad_fields_refused),
+		T(test_af_dir_user_add_same_name_any_case_exists),
+		T(test_af_dir_user_subs_unique_and_found),
+		T(test_af_dir_user_set_memberships_kept_in_step),
+		T(test_af_dir_user_set_email_change_unverifies),
+		T(test_af_dir_group_remove_drops_from_users),
+		T(test_af_dir_group_add_bad_or_twice_refused),
+		T(test_af_dir_user_remove_clears_references),
+		T(test_af_dir_user_list_sorted_without_hashes),
+		T(test_af_dir_policy_for_user_precedence),
+		T(test_af_dir_policy_bad_specs_refused),
+		T(test_af_dir_app_add_secret_checks),
+		T(test_af_dir_app_ids_unique_names_unique),
+		T(test_af_dir_app_add_bad_specs_refused),
+		T(test_af_dir_app_deployed_to_modes),
+		T(test_af_dir_app_deploy_undeploy_moves_mode),
+		T(test_af_dir_user_login_right_wrong_unknown),
+		T(test_af_dir_user_login_unknown_user_costs_a_hash),
+		T(test_af_dir_user_login_old_costs_rehashed),
+		T(test_af_throttle_user_delays_then_locks),
+		T(test_af_throttle_success_clears_user_count),
+		T(test_af_throttle_address_spray_delayed),
+		T(test_af_throttle_delay_capped_and_expires),
+		T(test_af_audit_list_newest_first),
+		T(test_af_audit_record_no_secrets_and_refusals),
+		T(test_af_audit_ring_keeps_newest),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
