@@ -20,7 +20,7 @@
 #include "web/page.h"
 
 #define DEMO_STATE_TTL_S    600
-#define DEMO_REPLY_MAX	    (256 * 1024)
+#define DEMO_REPLY_MAX	    ((size_t)256 * 1024)
 #define QLIK_STYLE_REDIRECT "http://127.0.0.1:9000/login/callback"
 
 static void cb_url(const af_server *srv, char *out, size_t cap)
