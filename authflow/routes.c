@@ -6,8 +6,10 @@
 
 #include "admin/admin.h"
 #include "demo/demo.h"
+#include "device/device.h"
 #include "oidc/oidc.h"
 #include "server.h"
+#include "web/mfa_pages.h"
 #include "web/page.h"
 
 typedef void (*af_handler)(af_server *srv, af_req *req, af_resp *resp);
@@ -63,6 +65,14 @@ static void h_formpost_js(af_server *srv, af_req *req, af_resp *resp)
 		     "document.getElementById('fp').submit();\n");
 }
 
+static void h_mfa_js(af_server *srv, af_req *req, af_resp *resp)
+{
+	(void)srv;
+	(void)req;
+	af_resp_header_set(resp, "Cache-Control", "public, max-age=3600");
+	af_resp_text(resp, 200, "text/javascript; charset=utf-8", af_mfa_js());
+}
+
 static void h_root(af_server *srv, af_req *req, af_resp *resp)
 {
 	(void)req;
@@ -88,13 +98,22 @@ static const af_route routes[] = {
 	{"logout", "/logout", 0, M_GET | M_POST, af_h_logout, af_h_logout},
 	{"revoke", "/revoke", 0, M_POST, NULL, af_h_revoke},
 	{"login", "/login", 0, M_GET | M_POST, af_h_login_get, af_h_login_post},
+	{"mfa", "/login/mfa", 0, M_GET, af_h_mfa_page, NULL},
+	{"mfa_status", "/login/mfa/status", 0, M_GET, af_h_mfa_status, NULL},
+	{"mfa_code", "/login/mfa/code", 0, M_POST, NULL, af_h_mfa_code},
+	{"mfa_cancel", "/login/mfa/cancel", 0, M_POST, NULL, af_h_mfa_cancel},
+	{"enroll", "/enroll", 0, M_GET, af_h_enroll, NULL},
+	{"device", "/device/v1/", 1, M_ANY, af_h_device, af_h_device},
 	{"admin", "/admin/v1/", 1, M_ANY, af_h_admin, af_h_admin},
 	{"healthz", "/healthz", 0, M_GET, h_healthz, NULL},
 	{"metrics", "/metrics", 0, M_GET, h_metrics, NULL},
 	{"static", "/static/authflow.css", 0, M_GET, h_css, NULL},
 	{"static", "/static/formpost.js", 0, M_GET, h_formpost_js, NULL},
+	{"static", "/static/mfa.js", 0, M_GET, h_mfa_js, NULL},
 	{"demo", "/demo", 0, M_GET, af_h_demo, NULL},
 	{"demo", "/demo/login", 0, M_GET, af_h_demo_login, NULL},
+	{"demo", "/demo/phone", 0, M_GET | M_POST, af_h_demo_phone,
+	 af_h_demo_phone},
 	{"demo", "/demo/callback", 0, M_GET | M_POST, af_h_demo_callback,
 	 af_h_demo_callback},
 	{"root", "/", 0, M_GET, h_root, NULL},
@@ -104,9 +123,12 @@ static const af_route routes[] = {
 
 /* Metric names, one per route, in table order. */
 static const char *const route_names[NROUTES + 1] = {
-	"discovery", "jwks",  "authorize", "token",   "userinfo", "logout",
-	"revoke",    "login", "admin",	   "healthz", "metrics",  "static",
-	"static",    "demo",  "demo",	   "demo",    "root",	  "unknown",
+	"discovery", "jwks",	   "authorize", "token",  "userinfo",
+	"logout",    "revoke",	   "login",	"mfa",	  "mfa_status",
+	"mfa_code",  "mfa_cancel", "enroll",	"device", "admin",
+	"healthz",   "metrics",	   "static",	"static", "static",
+	"demo",	     "demo",	   "demo",	"demo",	  "root",
+	"unknown",
 };
 
 const char *const *af_route_names(size_t *n)

@@ -36,6 +36,8 @@ typedef struct af_server {
 	int demo;
 	char demo_client_id[64];
 	char demo_client_secret[64];
+	char demo_device_id[48];
+	char demo_phone_csrf[48];
 	atomic_int stopping;
 } af_server;
 

@@ -404,3 +404,61 @@ store_status store_smembers(store_ctx *st, const char *key, store_member_fn fn,
 		return rc;
 	return st->ops->smembers(st->impl, fk.buf, fk.len, fn, arg);
 }
+
+/*
+ * Queue entries are handed to readers as C strings, so a NUL inside one
+ * would silently cut it short: such entries are refused up front.
+ */
+store_status store_queue_push(store_ctx *st, const char *queue,
+			      const char *entry, size_t len, char *id,
+			      size_t idcap)
+{
+	full_key fk;
+	store_status rc;
+
+	if (id != NULL && idcap > 0)
+		id[0] = '\0';
+	if (st == NULL || (id != NULL && idcap < STORE_QUEUE_ID_MAX + 1))
+		return STORE_ERR_ARG;
+	rc = check_value(entry, len);
+	if (rc != STORE_OK)
+		return rc;
+	if (len > 0 && memchr(entry, '\0', len) != NULL)
+		return STORE_ERR_ARG;
+	rc = make_key(st, queue, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->queue_push(st->impl, fk.buf, fk.len,
+				   entry != NULL ? entry : "", len, id, idcap);
+}
+
+store_status store_queue_len(store_ctx *st, const char *queue, size_t *out)
+{
+	full_key fk;
+	store_status rc;
+
+	if (st == NULL || out == NULL)
+		return STORE_ERR_ARG;
+	*out = 0;
+	rc = make_key(st, queue, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->queue_len(st->impl, fk.buf, fk.len, out);
+}
+
+store_status store_queue_range(store_ctx *st, const char *queue, size_t max,
+			       store_member_fn fn, void *arg)
+{
+	full_key fk;
+	store_status rc;
+
+	if (st == NULL || fn == NULL)
+		return STORE_ERR_ARG;
+	rc = make_key(st, queue, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	/* Asking for nothing is answered without bothering a backend. */
+	if (max == 0)
+		return STORE_OK;
+	return st->ops->queue_range(st->impl, fk.buf, fk.len, max, fn, arg);
+}

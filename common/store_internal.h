@@ -50,6 +50,18 @@ typedef struct store_ops {
 			     const char *member, size_t mlen);
 	store_status (*smembers)(void *impl, const char *key, size_t klen,
 				 store_member_fn fn, void *arg);
+	/*
+	 * Queues. The queue name is a full key like any other. Entries are
+	 * at most STORE_VALUE_MAX bytes with no NUL inside; id, when not
+	 * NULL, has room for STORE_QUEUE_ID_MAX + 1 bytes; max is at least 1.
+	 */
+	store_status (*queue_push)(void *impl, const char *queue, size_t qlen,
+				   const char *entry, size_t len, char *id,
+				   size_t idcap);
+	store_status (*queue_len)(void *impl, const char *queue, size_t qlen,
+				  size_t *out);
+	store_status (*queue_range)(void *impl, const char *queue, size_t qlen,
+				    size_t max, store_member_fn fn, void *arg);
 } store_ops;
 
 /*

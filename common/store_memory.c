@@ -21,6 +21,15 @@
  * Lock order: shard locks in index order, then the file lock. A write
  * holds its shard lock across the file append, so the records of one key
  * are in the file in the order the changes were made.
+ *
+ * Job queues live beside the table, in their own table, as ring buffers
+ * of entries capped at STORE_QUEUE_MAX, each behind its own mutex (the
+ * table's lock is let go before a queue's is taken; neither is ever held
+ * with a shard or file lock). They are never written to the file:
+ * a push job is only worth sending within seconds of being made, so
+ * replaying one after a restart would only notify a phone about a sign-in
+ * that is long over. Being a separate namespace, a queue name does not
+ * collide with a key of the same name.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -108,8 +117,32 @@ struct mem_shard {
 	size_t sweep_at;
 };
 
+/* One queue entry: its text and a NUL. */
+struct mem_qentry {
+	size_t len;
+	char text[];
+};
+
+/* A FIFO ring: count entries from head, in a ring of cap slots. */
+struct mem_queue {
+	struct hnode node;    /* first, so a node pointer is a queue pointer */
+	pthread_mutex_t lock; /* guards everything below */
+	struct mem_qentry **ring;
+	size_t cap;
+	size_t head;
+	size_t count;
+	uint64_t seq; /* id of the last entry pushed */
+	char keybuf[];
+};
+
+struct mem_queues {
+	pthread_mutex_t lock; /* guards the table, not the queues in it */
+	struct htable table;  /* struct mem_queue nodes */
+};
+
 struct mem_store {
 	struct mem_shard shards[MEM_SHARDS];
+	struct mem_queues queues;
 	uint8_t sipkey[16];
 	bool persist; /* a state folder is in use */
 	/* What a freshly compacted file would hold, in bytes of records. */
@@ -1132,6 +1165,198 @@ static store_status mem_smembers(void *impl, const char *key, size_t klen,
 	return rc;
 }
 
+/* --- queues ------------------------------------------------------------ */
+
+#define MEM_QUEUE_MIN_CAP 16u
+
+static void qentry_free(struct mem_qentry *qe)
+{
+	if (qe != NULL)
+		OPENSSL_clear_free(qe, sizeof(*qe) + qe->len + 1);
+}
+
+static void queue_free(struct mem_queue *q)
+{
+	size_t i;
+
+	if (q == NULL)
+		return;
+	for (i = 0; i < q->count; i++)
+		qentry_free(q->ring[(q->head + i) % q->cap]);
+	OPENSSL_free(q->ring);
+	pthread_mutex_destroy(&q->lock);
+	OPENSSL_free(q);
+}
+
+static struct mem_queue *queue_new(uint64_t h, const char *key, size_t klen)
+{
+	struct mem_queue *q = OPENSSL_zalloc(sizeof(*q) + klen + 1);
+
+	if (q == NULL)
+		return NULL;
+	q->ring =
+		OPENSSL_zalloc(MEM_QUEUE_MIN_CAP * sizeof(struct mem_qentry *));
+	if (q->ring == NULL) {
+		OPENSSL_free(q);
+		return NULL;
+	}
+	pthread_mutex_init(&q->lock, NULL);
+	q->cap = MEM_QUEUE_MIN_CAP;
+	memcpy(q->keybuf, key, klen);
+	q->node.key = q->keybuf;
+	q->node.klen = klen;
+	q->node.hash = h;
+	return q;
+}
+
+/* Makes room for one more entry; 0, or -1 when memory is short. */
+static int queue_grow(struct mem_queue *q)
+{
+	struct mem_qentry **ring;
+	size_t cap, i;
+
+	if (q->count < q->cap)
+		return 0;
+	cap = q->cap < MEM_QUEUE_MIN_CAP ? MEM_QUEUE_MIN_CAP : q->cap * 2;
+	if (cap > STORE_QUEUE_MAX)
+		cap = STORE_QUEUE_MAX;
+	ring = OPENSSL_zalloc(cap * sizeof(struct mem_qentry *));
+	if (ring == NULL)
+		return -1;
+	for (i = 0; i < q->count; i++)
+		ring[i] = q->ring[(q->head + i) % q->cap];
+	OPENSSL_free(q->ring);
+	q->ring = ring;
+	q->cap = cap;
+	q->head = 0;
+	return 0;
+}
+
+/*
+ * Finds a queue, making it when create is set. Queues are only freed at
+ * close, so the pointer stays good after the table lock is let go.
+ */
+static struct mem_queue *queue_get(struct mem_store *ms, const char *key,
+				   size_t klen, bool create)
+{
+	uint64_t h = key_hash(ms, key, klen);
+	struct mem_queue *q;
+
+	pthread_mutex_lock(&ms->queues.lock);
+	q = (struct mem_queue *)table_find(&ms->queues.table, h, key, klen,
+					   NULL);
+	if (q == NULL && create) {
+		q = queue_new(h, key, klen);
+		if (q != NULL) {
+			table_insert(&ms->queues.table, &q->node);
+			table_resize(&ms->queues.table);
+		}
+	}
+	pthread_mutex_unlock(&ms->queues.lock);
+	return q;
+}
+
+static store_status mem_queue_push(void *impl, const char *key, size_t klen,
+				   const char *entry, size_t len, char *id,
+				   size_t idcap)
+{
+	struct mem_store *ms = impl;
+	struct mem_qentry *qe;
+	struct mem_queue *q;
+	store_status rc = STORE_OK;
+
+	/* Copy the entry before locking, to keep the lock short. */
+	qe = OPENSSL_malloc(sizeof(*qe) + len + 1);
+	if (qe == NULL)
+		return STORE_ERR_NOMEM;
+	qe->len = len;
+	if (len > 0)
+		memcpy(qe->text, entry, len);
+	qe->text[len] = '\0';
+	q = queue_get(ms, key, klen, true);
+	if (q == NULL) {
+		qentry_free(qe);
+		return STORE_ERR_NOMEM;
+	}
+	pthread_mutex_lock(&q->lock);
+	/* A full queue drops its oldest entry, as a trimmed stream does. */
+	if (q->count == STORE_QUEUE_MAX) {
+		qentry_free(q->ring[q->head]);
+		q->ring[q->head] = NULL;
+		q->head = (q->head + 1) % q->cap;
+		q->count--;
+	}
+	if (queue_grow(q) != 0) {
+		rc = STORE_ERR_NOMEM;
+	} else {
+		q->ring[(q->head + q->count) % q->cap] = qe;
+		q->count++;
+		qe = NULL;
+		q->seq++;
+		if (id != NULL)
+			(void)snprintf(id, idcap, "%llu",
+				       (unsigned long long)q->seq);
+	}
+	pthread_mutex_unlock(&q->lock);
+	qentry_free(qe);
+	return rc;
+}
+
+static store_status mem_queue_len(void *impl, const char *key, size_t klen,
+				  size_t *out)
+{
+	struct mem_queue *q = queue_get(impl, key, klen, false);
+
+	*out = 0;
+	if (q != NULL) {
+		pthread_mutex_lock(&q->lock);
+		*out = q->count;
+		pthread_mutex_unlock(&q->lock);
+	}
+	return STORE_OK;
+}
+
+/*
+ * Copies the first entries out under the lock as NUL-separated strings,
+ * then calls fn with no lock held, so fn may use the store.
+ */
+static store_status mem_queue_range(void *impl, const char *key, size_t klen,
+				    size_t max, store_member_fn fn, void *arg)
+{
+	struct mem_queue *q = queue_get(impl, key, klen, false);
+	char *snap = NULL, *p;
+	size_t total = 0, i, n;
+
+	if (q == NULL)
+		return STORE_OK;
+	pthread_mutex_lock(&q->lock);
+	n = q->count < max ? q->count : max;
+	for (i = 0; i < n; i++)
+		total += q->ring[(q->head + i) % q->cap]->len + 1;
+	if (n > 0) {
+		snap = OPENSSL_malloc(total);
+		if (snap == NULL) {
+			pthread_mutex_unlock(&q->lock);
+			return STORE_ERR_NOMEM;
+		}
+	}
+	p = snap;
+	for (i = 0; i < n; i++) {
+		const struct mem_qentry *qe = q->ring[(q->head + i) % q->cap];
+
+		memcpy(p, qe->text, qe->len + 1);
+		p += qe->len + 1;
+	}
+	pthread_mutex_unlock(&q->lock);
+	for (p = snap, i = 0; i < n; i++) {
+		if (fn(p, arg) != 0)
+			break;
+		p += strlen(p) + 1;
+	}
+	OPENSSL_clear_free(snap, total);
+	return STORE_OK;
+}
+
 static store_status mem_ping(void *impl)
 {
 	struct mem_store *ms = impl;
@@ -1475,6 +1700,16 @@ static void mem_close(void *impl)
 		OPENSSL_free(t->buckets);
 		pthread_mutex_destroy(&ms->shards[s].lock);
 	}
+	for (i = 0; i < ms->queues.table.nbuckets; i++) {
+		struct hnode *n = ms->queues.table.buckets[i], *next;
+
+		for (; n != NULL; n = next) {
+			next = n->next;
+			queue_free((struct mem_queue *)n);
+		}
+	}
+	OPENSSL_free(ms->queues.table.buckets);
+	pthread_mutex_destroy(&ms->queues.lock);
 	/* Every change was fsynced when it was made; closing is enough. */
 	if (ms->aof_fd >= 0)
 		close(ms->aof_fd);
@@ -1497,6 +1732,9 @@ static const store_ops mem_ops = {
 	.sadd = mem_sadd,
 	.srem = mem_srem,
 	.smembers = mem_smembers,
+	.queue_push = mem_queue_push,
+	.queue_len = mem_queue_len,
+	.queue_range = mem_queue_range,
 };
 
 store_status store_memory_open(const store_options *opts, const store_ops **ops,
@@ -1519,11 +1757,16 @@ store_status store_memory_open(const store_options *opts, const store_ops **ops,
 	pthread_mutex_init(&ms->aof_lock, NULL);
 	for (s = 0; s < MEM_SHARDS; s++)
 		pthread_mutex_init(&ms->shards[s].lock, NULL);
+	pthread_mutex_init(&ms->queues.lock, NULL);
 	for (s = 0; s < MEM_SHARDS; s++) {
 		if (table_init(&ms->shards[s].table) != 0) {
 			store_errf(err, errlen, "out of memory");
 			goto out;
 		}
+	}
+	if (table_init(&ms->queues.table) != 0) {
+		store_errf(err, errlen, "out of memory");
+		goto out;
 	}
 	if (af_random_bytes(ms->sipkey, sizeof(ms->sipkey)) != 0) {
 		store_errf(err, errlen, "random number generator failed");

@@ -16,6 +16,10 @@
  * TTL on create), which are loaded on connect and called by SHA, with a
  * fallback to EVAL when the server has lost its script cache. Keys and
  * values always go through %b, so they may hold any byte.
+ *
+ * A job queue is a Stream whose entries carry one field, "e", holding the
+ * entry text; XADD trims it to about STORE_QUEUE_MAX entries (the "~"
+ * lets the server trim whole nodes, which is much cheaper than exact).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -44,6 +48,7 @@
 #define REDIS_SCAN_COUNT     "256"
 #define REDIS_CURSOR_MAX     24
 #define REDIS_NUM_TEXT	     24
+#define REDIS_QUEUE_FIELD    "e"
 
 enum script_id {
 	SCRIPT_CAS,
@@ -700,6 +705,122 @@ static store_status redis_smembers(void *impl, const char *key, size_t klen,
 	return st;
 }
 
+static store_status redis_queue_push(void *impl, const char *key, size_t klen,
+				     const char *entry, size_t len, char *id,
+				     size_t idcap)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	char max[REDIS_NUM_TEXT];
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	(void)snprintf(max, sizeof(max), "%d", STORE_QUEUE_MAX);
+	st = run(rc, &r, "XADD %b MAXLEN ~ %s * " REDIS_QUEUE_FIELD " %b", key,
+		 klen, max, entry, len);
+	if (st != STORE_OK)
+		return st;
+	if (r->type == REDIS_REPLY_ERROR)
+		st = error_status(r);
+	else if (r->type != REDIS_REPLY_STRING || r->len == 0 ||
+		 r->len > STORE_QUEUE_ID_MAX)
+		st = STORE_ERR_PROTOCOL;
+	else if (id != NULL)
+		(void)snprintf(id, idcap, "%s", r->str);
+	freeReplyObject(r);
+	return st;
+}
+
+static store_status redis_queue_len(void *impl, const char *key, size_t klen,
+				    size_t *out)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	long long n = 0;
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	st = run(rc, &r, "XLEN %b", key, klen);
+	if (st != STORE_OK)
+		return st;
+	st = reply_integer(r, &n);
+	freeReplyObject(r);
+	if (st == STORE_OK && n < 0)
+		st = STORE_ERR_PROTOCOL;
+	if (st == STORE_OK)
+		*out = (size_t)n;
+	return st;
+}
+
+/*
+ * Finds the text of one XRANGE item, [id, [field, value, ...]]: the value
+ * of field "e", which must be a string without a NUL, as our entries are.
+ */
+static store_status queue_item_text(const redisReply *item, const char **text)
+{
+	const redisReply *fields;
+	size_t i;
+
+	if (item->type != REDIS_REPLY_ARRAY || item->elements != 2 ||
+	    item->element[1]->type != REDIS_REPLY_ARRAY)
+		return STORE_ERR_PROTOCOL;
+	fields = item->element[1];
+	for (i = 0; i + 1 < fields->elements; i += 2) {
+		const redisReply *f = fields->element[i];
+		const redisReply *v = fields->element[i + 1];
+
+		if (f->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING)
+			return STORE_ERR_PROTOCOL;
+		if (f->len != 1 || f->str[0] != REDIS_QUEUE_FIELD[0])
+			continue;
+		if (v->len > STORE_VALUE_MAX ||
+		    memchr(v->str, '\0', v->len) != NULL)
+			return STORE_ERR_PROTOCOL;
+		*text = v->str;
+		return STORE_OK;
+	}
+	return STORE_ERR_PROTOCOL;
+}
+
+static store_status redis_queue_range(void *impl, const char *key, size_t klen,
+				      size_t max, store_member_fn fn, void *arg)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	char count[REDIS_NUM_TEXT];
+	const char *text = NULL;
+	store_status st;
+	size_t i;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	(void)snprintf(count, sizeof(count), "%zu", max);
+	st = run(rc, &r, "XRANGE %b - + COUNT %s", key, klen, count);
+	if (st != STORE_OK)
+		return st;
+	if (r->type == REDIS_REPLY_ERROR)
+		st = error_status(r);
+	else if (r->type != REDIS_REPLY_ARRAY || r->elements > max)
+		st = STORE_ERR_PROTOCOL;
+	/* Check every item first, so fn sees all of a reply or none of it. */
+	for (i = 0; st == STORE_OK && i < r->elements; i++)
+		st = queue_item_text(r->element[i], &text);
+	/* The reply is complete in memory: fn may use this connection. */
+	for (i = 0; st == STORE_OK && i < r->elements; i++) {
+		if (queue_item_text(r->element[i], &text) != STORE_OK ||
+		    fn(text, arg) != 0)
+			break;
+	}
+	freeReplyObject(r);
+	return st;
+}
+
 /* --- open and close ------------------------------------------------------- */
 
 static bool parse_uint(const char *s, size_t n, unsigned long max,
@@ -849,6 +970,9 @@ static const store_ops redis_ops = {
 	.sadd = redis_sadd,
 	.srem = redis_srem,
 	.smembers = redis_smembers,
+	.queue_push = redis_queue_push,
+	.queue_len = redis_queue_len,
+	.queue_range = redis_queue_range,
 };
 
 store_status store_redis_open(const store_options *opts, const store_ops **ops,

@@ -102,6 +102,13 @@ static const route routes[] = {
 	{"GET", "sessions", "sessions.list", af_admin__sessions_list},
 	{"DELETE", "sessions", "sessions.end", af_admin__sessions_end},
 	{"GET", "audit", "audit.list", af_admin__audit},
+	{"GET", "workflow", "workflow.show", af_admin__workflow_show},
+	{"PATCH", "workflow", "workflow.set", af_admin__workflow_set},
+	{"POST", "users/*/enroll-code", "device.enroll_code",
+	 af_admin__enroll_code},
+	{"GET", "users/*/devices", "device.list", af_admin__device_list},
+	{"DELETE", "devices/*", "device.remove", af_admin__device_remove},
+	{"GET", "push/queue", "push.queue", af_admin__push_queue},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

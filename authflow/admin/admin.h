@@ -8,7 +8,8 @@
  * body, finds the handler in a route table (admin.c) and writes one log
  * line per request. The handlers live one file per resource: users.c,
  * groups.c (groups and OUs), policies.c, apps.c, misc.c (status, keys,
- * sessions, audit).
+ * sessions, audit), mfa.c (workflow, enrollment codes, devices, push
+ * queue).
  *
  * Everything below af_h_admin() is internal to the module (af_admin_ and
  * af_admin__ names): shared by its own .c files, not for other callers.
@@ -218,5 +219,12 @@ void af_admin__keys_rotate(af_admin_call *c);
 void af_admin__sessions_list(af_admin_call *c);
 void af_admin__sessions_end(af_admin_call *c);
 void af_admin__audit(af_admin_call *c);
+
+void af_admin__workflow_show(af_admin_call *c);
+void af_admin__workflow_set(af_admin_call *c);
+void af_admin__enroll_code(af_admin_call *c);
+void af_admin__device_list(af_admin_call *c);
+void af_admin__device_remove(af_admin_call *c);
+void af_admin__push_queue(af_admin_call *c);
 
 #endif /* AF_ADMIN_H */

@@ -8,6 +8,7 @@
 #include "common/util.h"
 #include "directory/audit.h"
 #include "directory/throttle.h"
+#include "mfa/mfa.h"
 #include "session/session.h"
 
 /*
@@ -212,6 +213,25 @@ out:
 	json_decref(user);
 }
 
+static int remove_devices(af_server *srv, const char *username)
+{
+	json_t *devices = NULL, *d;
+	size_t i;
+	int rc = 0;
+
+	if (af_mfa_device_list(srv->store, username, &devices) != AF_MFA_OK)
+		return -1;
+	json_array_foreach(devices, i, d)
+	{
+		if (af_mfa_device_remove(srv->store,
+					 json_string_value(json_object_get(
+						 d, "id"))) != AF_MFA_OK)
+			rc = -1;
+	}
+	json_decref(devices);
+	return rc;
+}
+
 void af_admin__user_remove(af_admin_call *c)
 {
 	json_t *user = path_user(c);
@@ -232,6 +252,16 @@ void af_admin__user_remove(af_admin_call *c)
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
 				"user removed, but their sessions could not "
 				"be ended: run sessions end");
+		goto out;
+	}
+	/*
+	 * Their phones go too: a new user made later with the same name
+	 * must not inherit a device that can approve sign-ins.
+	 */
+	if (remove_devices(c->srv, username_of(user)) != 0) {
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+				"user removed, but their devices could not "
+				"be removed: run device remove");
 		goto out;
 	}
 	af_admin__ok(c);

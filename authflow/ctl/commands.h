@@ -53,6 +53,10 @@ int af_ctl_cmd_app(af_ctl *ctl, int argc, char **argv);
 int af_ctl_cmd_keys(af_ctl *ctl, int argc, char **argv);
 int af_ctl_cmd_sessions(af_ctl *ctl, int argc, char **argv);
 int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv);
+/* The push-MFA command groups, in mfa.c. */
+int af_ctl_cmd_workflow(af_ctl *ctl, int argc, char **argv);
+int af_ctl_cmd_device(af_ctl *ctl, int argc, char **argv);
+int af_ctl_cmd_push(af_ctl *ctl, int argc, char **argv);
 
 /* Writes the usage text (every command and option) to out. */
 void af_ctl_usage(FILE *out);

@@ -13,19 +13,100 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
 
 #include "common/util.h"
 #include "demo/demo.h"
+#include "mfa/mfa.h"
+#include "tokencode.h"
 #include "web/page.h"
 
 #define DEMO_STATE_TTL_S    600
 #define DEMO_REPLY_MAX	    ((size_t)256 * 1024)
 #define QLIK_STYLE_REDIRECT "http://127.0.0.1:9000/login/callback"
+#define DEMO_PHONE_NAME	    "Demo phone"
 
 static void cb_url(const af_server *srv, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s/demo/callback", srv->cfg.issuer);
+}
+
+/* A fresh P-256 public key as a JWK: the demo phone answers in-process. */
+static json_t *demo_public_jwk(void)
+{
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	unsigned char pub[65];
+	char x[64], y[64];
+	size_t n = 0;
+	json_t *jwk = NULL;
+
+	if (pk == NULL)
+		return NULL;
+	if (EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, pub,
+					    sizeof(pub), &n) == 1 &&
+	    n == sizeof(pub) &&
+	    af_b64url_encode(pub + 1, 32, x, sizeof(x)) == 0 &&
+	    af_b64url_encode(pub + 33, 32, y, sizeof(y)) == 0)
+		jwk = json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv",
+				"P-256", "x", x, "y", y);
+	EVP_PKEY_free(pk);
+	return jwk;
+}
+
+/*
+ * The demo phone: alice's enrolled device, answered from /demo/phone.
+ * On a restart with existing state the phone enrolled before is reused.
+ */
+static int seed_phone(af_server *srv, char *err, size_t errlen)
+{
+	json_t *devices = NULL, *d, *spec = NULL, *dev = NULL;
+	char derr[160] = "";
+	af_mfa_status st;
+	size_t i;
+	int rc = -1;
+
+	if (af_random_token(24, srv->demo_phone_csrf,
+			    sizeof(srv->demo_phone_csrf)) != 0)
+		goto out;
+	st = af_mfa_device_list(srv->store, AF_DEMO_USER, &devices);
+	if (st != AF_MFA_OK)
+		goto out;
+	json_array_foreach(devices, i, d)
+	{
+		const char *name =
+			json_string_value(json_object_get(d, "device_name"));
+
+		if (name != NULL && strcmp(name, DEMO_PHONE_NAME) == 0) {
+			snprintf(srv->demo_device_id,
+				 sizeof(srv->demo_device_id), "%s",
+				 json_string_value(json_object_get(d, "id")));
+			rc = 0;
+			goto out;
+		}
+	}
+	spec = json_pack("{s:s, s:o*, s:s, s:s}", "platform", "none",
+			 "public_key", demo_public_jwk(), "app_version",
+			 "2024.1", "device_name", DEMO_PHONE_NAME);
+	if (spec == NULL)
+		goto out;
+	st = af_mfa_device_add(srv->store, AF_DEMO_USER, spec, &dev, derr,
+			       sizeof(derr));
+	if (st != AF_MFA_OK)
+		goto out;
+	snprintf(srv->demo_device_id, sizeof(srv->demo_device_id), "%s",
+		 json_string_value(json_object_get(dev, "id")));
+	rc = 0;
+out:
+	if (rc != 0)
+		snprintf(err, errlen, "demo phone: %s",
+			 derr[0] != '\0' ? derr : "could not enroll");
+	json_decref(devices);
+	json_decref(spec);
+	json_decref(dev);
+	return rc;
 }
 
 static int seed(af_server *srv, char *err, size_t errlen)
@@ -37,7 +118,7 @@ static int seed(af_server *srv, char *err, size_t errlen)
 	int rc = -1;
 
 	spec = json_pack("{s:s, s:b, s:b}", "name", "demo-users", "sso", 1,
-			 "remote_access", 0);
+			 "remote_access", 1);
 	st = af_dir_policy_add(srv->dir, "demo", spec, derr, sizeof(derr));
 	json_decref(spec);
 	if (st != AF_DIR_OK && st != AF_DIR_EXISTS)
@@ -81,6 +162,8 @@ static int seed(af_server *srv, char *err, size_t errlen)
 				      sizeof(srv->demo_client_secret));
 	if (st != AF_DIR_OK)
 		goto fail;
+	if (seed_phone(srv, err, errlen) != 0)
+		goto out;
 	rc = 0;
 	goto out;
 fail:
@@ -432,4 +515,143 @@ out:
 	json_decref(tokens);
 	json_decref(claims);
 	json_decref(ui);
+}
+
+/* The demo phone's current token code and seconds left in its step. */
+static int phone_code(af_server *srv, char *out, size_t cap, int *left)
+{
+	json_t *dev = NULL;
+	uint8_t secret[64];
+	size_t n = 0;
+	tc_totp_params p;
+	tc_key *key = NULL;
+	const char *b32;
+	int64_t now = af_now();
+	int rc = -1;
+
+	if (af_mfa_device_get(srv->store, srv->demo_device_id, &dev) !=
+	    AF_MFA_OK)
+		return -1;
+	b32 = json_string_value(json_object_get(dev, "totp_secret"));
+	tc_totp_params_init(&p);
+	if (b32 != NULL &&
+	    tc_base32_decode(b32, strlen(b32), secret, sizeof(secret), &n) ==
+		    TC_OK &&
+	    tc_key_new(secret, n, TC_ALGO_SHA1, &key) == TC_OK &&
+	    tc_totp(key, &p, now, out, cap) == TC_OK) {
+		*left = (int)(p.step - (uint64_t)now % p.step);
+		rc = 0;
+	}
+	tc_key_free(key);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	json_decref(dev);
+	return rc;
+}
+
+static void phone_challenge(af_buf *b, const af_server *srv, json_t *txn)
+{
+	json_t *pub = af_mfa_txn_public(txn, af_now());
+	const char *id = json_string_value(json_object_get(txn, "id"));
+
+	af_buf_puts(b, "<section><p><strong>");
+	af_buf_html(b, json_string_value(json_object_get(pub, "user")) != NULL
+			       ? json_string_value(json_object_get(pub, "user"))
+			       : "?");
+	af_buf_puts(b, "</strong> is signing in to <strong>");
+	af_buf_html(b, json_string_value(json_object_get(pub, "app")) != NULL
+			       ? json_string_value(json_object_get(pub, "app"))
+			       : "?");
+	af_buf_printf(b, "</strong> (%lld s left).</p>",
+		      (long long)json_integer_value(
+			      json_object_get(pub, "expires_in")));
+	af_buf_puts(b, "<form method=\"post\" action=\"/demo/phone\">"
+		       "<input type=\"hidden\" name=\"txn\" value=\"");
+	af_buf_html(b, id != NULL ? id : "");
+	af_buf_puts(b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
+	af_buf_html(b, srv->demo_phone_csrf);
+	af_buf_puts(b, "\">");
+	if (json_is_true(json_object_get(pub, "number_required")))
+		af_buf_puts(b, "<label for=\"number\">Number shown on the "
+			       "sign-in page</label><input type=\"text\" "
+			       "id=\"number\" name=\"number\" "
+			       "inputmode=\"numeric\" maxlength=\"2\" "
+			       "autocomplete=\"off\">");
+	af_buf_puts(b, "<div class=\"row\"><button name=\"decision\" "
+		       "value=\"approve\">Approve</button><button "
+		       "class=\"secondary\" name=\"decision\" "
+		       "value=\"deny\">Deny</button><button "
+		       "class=\"secondary\" name=\"decision\" "
+		       "value=\"report\">Not me: report</button></div>"
+		       "</form></section>");
+	json_decref(pub);
+}
+
+void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *decision = af_req_param(req, "decision");
+	json_t *pending = NULL, *txn, *out = NULL;
+	char code[TC_CODE_BUF];
+	af_mfa_status st;
+	const char *note = NULL;
+	int left = 0;
+	size_t i;
+	af_buf b;
+
+	if (req->form != NULL && decision != NULL) {
+		if (!af_ct_streq(af_req_param(req, "csrf"),
+				 srv->demo_phone_csrf)) {
+			af_page_error(resp, 400, "Demo phone",
+				      "The form has expired.",
+				      "Open /demo/phone again.");
+			return;
+		}
+		st = af_mfa_txn_decide(srv->store, af_req_param(req, "txn"),
+				       srv->demo_device_id, decision,
+				       af_req_param(req, "number"), af_now(),
+				       &out);
+		note = st == AF_MFA_OK ? json_string_value(
+						 json_object_get(out, "state"))
+				       : af_mfa_strerror(st);
+	}
+	af_buf_init(&b, 65536);
+	af_page_begin(&b, "Demo phone");
+	af_buf_puts(&b, "<noscript><meta http-equiv=\"refresh\" "
+			"content=\"5\"></noscript><h1>Demo phone</h1><p>This "
+			"page plays alice's enrolled phone.</p>");
+	if (note != NULL) {
+		af_buf_puts(&b, "<p class=\"msg info\">Answer sent: ");
+		af_buf_html(&b, note);
+		af_buf_puts(&b, "</p>");
+	}
+	if (af_mfa_txn_pending_for_device(srv->store, srv->demo_device_id,
+					  af_now(), &pending) == AF_MFA_OK &&
+	    json_array_size(pending) > 0) {
+		json_array_foreach(pending, i, txn)
+		{
+			json_t *full = NULL;
+
+			if (af_mfa_txn_get(srv->store,
+					   json_string_value(
+						   json_object_get(txn, "txn")),
+					   af_now(), &full) == AF_MFA_OK)
+				phone_challenge(&b, srv, full);
+			json_decref(full);
+		}
+	} else {
+		af_buf_puts(&b, "<p>No sign-in request is waiting. Sign in at "
+				"<a href=\"/demo\">/demo</a> in another tab, "
+				"then reload this page.</p>");
+	}
+	if (phone_code(srv, code, sizeof(code), &left) == 0) {
+		af_buf_printf(&b,
+			      "<h2>Token code</h2><p class=\"number\">%s</p>"
+			      "<p>Valid for %d more seconds.</p>",
+			      code, left);
+		OPENSSL_cleanse(code, sizeof(code));
+	}
+	af_buf_puts(&b, "<p><a href=\"/demo/phone\">Reload</a></p>");
+	af_page_end(&b);
+	af_page_send(resp, 200, &b);
+	json_decref(pending);
+	json_decref(out);
 }

@@ -34,4 +34,11 @@ void af_h_demo_login(af_server *srv, af_req *req, af_resp *resp);
 /* GET|POST /demo/callback: finishes it and shows the claims. */
 void af_h_demo_callback(af_server *srv, af_req *req, af_resp *resp);
 
+/*
+ * GET|POST /demo/phone: alice's demo phone: pending challenges with user
+ * and app, approve/deny/report with the number, and the current token
+ * code with its countdown.
+ */
+void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp);
+
 #endif /* AF_DEMO_H */

@@ -29,6 +29,12 @@ typedef struct af_req {
 	af_params *form;    /* urlencoded POST body, or NULL */
 	const char *body;   /* raw body (NUL-terminated), or NULL */
 	size_t body_len;
+	/*
+	 * The query string exactly as sent (after the '?', not decoded), or
+	 * NULL when the target had no '?': the device API signs the raw
+	 * request target.
+	 */
+	const char *raw_query;
 	struct MHD_Connection *conn;
 	char rid[AF_RID_LEN + 1];
 	char client_ip[64];

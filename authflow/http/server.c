@@ -161,6 +161,7 @@ static void handle(af_server *srv, struct MHD_Connection *c,
 		*qmark = '\0';
 	req.method = method;
 	req.path = cs->uri;
+	req.raw_query = qmark != NULL ? qmark + 1 : NULL;
 	req.conn = c;
 	req.https = srv->cfg.issuer_https;
 	memcpy(req.rid, cs->rid, sizeof(req.rid));

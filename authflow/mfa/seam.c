@@ -1,28 +1,188 @@
 /*
  * The MFA decision after a good password. A user whose policy has remote
  * access on, with the remote_access_mfa feature enabled, must pass a
- * second factor. This server build has no second-factor method to offer
- * yet, so such a sign-in is refused (failing closed) rather than let
- * through on the password alone.
+ * second factor:
+ *   - no enrolled device: the enrollment page;
+ *   - legacy workflow, no device recent enough, or pushes paused or over
+ *     the limit: the token-code form only;
+ *   - otherwise a transaction (with a number when number matching is on)
+ *     that every eligible device can answer, and one push job per device
+ *     that can take a push.
+ * The flow remembers who passed the password and which transaction is
+ * theirs; the browser goes on to /login/mfa.
  */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "mfa/mfa.h"
 #include "mfa/seam.h"
+#include "oidc/flow.h"
+#include "web/mfa_pages.h"
 #include "web/page.h"
+
+static const char *version_key(const char *platform)
+{
+	if (platform == NULL)
+		return NULL;
+	if (strcmp(platform, "apns") == 0)
+		return "ios";
+	if (strcmp(platform, "fcm") == 0)
+		return "android";
+	return NULL;
+}
+
+/* Devices recent enough to answer a challenge (ids, new reference). */
+static json_t *eligible_devices(const json_t *devices, const json_t *wf)
+{
+	json_t *out = json_array(), *d;
+	const json_t *mins = json_object_get(wf, "min_app_version");
+	size_t i;
+
+	json_array_foreach(devices, i, d)
+	{
+		const char *key = version_key(
+			json_string_value(json_object_get(d, "platform")));
+		const char *min =
+			key != NULL
+				? json_string_value(json_object_get(mins, key))
+				: NULL;
+
+		if (!af_mfa_version_at_least(json_string_value(json_object_get(
+						     d, "app_version")),
+					     min))
+			continue;
+		json_array_append(out, json_object_get(d, "id"));
+	}
+	return out;
+}
+
+static void unavailable(af_resp *resp)
+{
+	af_page_error(resp, 503, "Sign-in is unavailable",
+		      "The sign-in service cannot reach its data store just "
+		      "now.",
+		      "Please try again in a moment.");
+}
+
+/* Starts a push transaction; 0, or -1 (code only) when none is made. */
+static int start_txn(af_server *srv, af_req *req, const json_t *authz,
+		     const json_t *user, const json_t *wf,
+		     const json_t *eligible, json_t *mfa)
+{
+	json_t *app = NULL, *spec, *txn = NULL;
+	const char *why = NULL;
+	size_t queued = 0;
+	af_mfa_status st;
+	const char *username =
+		json_string_value(json_object_get(user, "username"));
+
+	st = af_mfa_push_allowed(srv->store, username, wf, &why);
+	if (st != AF_MFA_OK) {
+		json_object_set_new(
+			mfa, "notice",
+			json_string(why != NULL && strcmp(why, "paused") == 0
+					    ? "paused"
+					    : "limit"));
+		log_info(srv->log, req->rid, "mfa", "user=%s push=%s", username,
+			 why != NULL ? why : "limit");
+		return -1;
+	}
+	if (af_dir_app_get(
+		    srv->dir,
+		    json_string_value(json_object_get(authz, "client_id")),
+		    &app) != AF_DIR_OK)
+		return -1;
+	spec = json_pack("{s:s, s:O, s:O?, s:O, s:O, s:b}", "user", username,
+			 "app", json_object_get(app, "client_id"), "app_name",
+			 json_object_get(app, "display_name"), "flow",
+			 json_object_get(mfa, "flow"), "devices", eligible,
+			 "number_matching",
+			 json_is_true(json_object_get(wf, "number_matching")));
+	json_decref(app);
+	if (spec == NULL)
+		return -1;
+	st = af_mfa_txn_new(srv->store, spec, af_now(), &txn);
+	json_decref(spec);
+	if (st != AF_MFA_OK)
+		return -1;
+	if (af_mfa_push_enqueue(srv->store, txn, wf, &queued) != AF_MFA_OK)
+		log_warn(srv->log, req->rid, "mfa",
+			 "could not queue push jobs");
+	json_object_set(mfa, "txn", json_object_get(txn, "id"));
+	log_info(srv->log, req->rid, "mfa", "user=%s txn_started=1 pushes=%zu",
+		 username, queued);
+	json_decref(txn);
+	return 0;
+}
 
 af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 				    const char *flow_id, const json_t *authz,
 				    const json_t *user, const json_t *policy)
 {
-	(void)flow_id;
-	(void)authz;
-	(void)user;
+	const char *username =
+		json_string_value(json_object_get(user, "username"));
+	json_t *wf = NULL, *devices = NULL, *eligible = NULL, *mfa = NULL;
+	json_t *saved = NULL;
+	char *url = NULL;
+	af_buf b;
+
 	if (!srv->cfg.feature_remote_access_mfa ||
 	    !json_is_true(json_object_get(policy, "remote_access")))
 		return AF_MFA_NOT_NEEDED;
-	log_warn(srv->log, req->rid, "mfa_unavailable",
-		 "policy requires MFA but no method is available");
-	af_page_error(resp, 403, "Second factor required",
-		      "Your account needs a second sign-in step, which this "
-		      "service cannot offer at the moment.",
-		      "Contact your administrator.");
+	if (af_mfa_workflow_get(srv->store, &wf) != AF_MFA_OK ||
+	    af_mfa_device_list(srv->store, username, &devices) != AF_MFA_OK) {
+		unavailable(resp);
+		goto out;
+	}
+	if (json_array_size(devices) == 0) {
+		log_info(srv->log, req->rid, "mfa", "user=%s no_device=1",
+			 username);
+		af_mfa_enroll_page(srv, resp, username,
+				   json_is_true(json_object_get(
+					   wf, "enroll_after_password")));
+		goto out;
+	}
+	mfa = json_pack("{s:s, s:O, s:s, s:i}", "user", username, "sub",
+			json_object_get(user, "sub"), "flow", flow_id,
+			"code_tries", 0);
+	eligible = eligible_devices(devices, wf);
+	if (mfa == NULL || eligible == NULL) {
+		unavailable(resp);
+		goto out;
+	}
+	if (json_is_true(json_object_get(wf, "legacy")))
+		json_object_set_new(mfa, "notice", json_string("legacy"));
+	else if (json_array_size(eligible) == 0)
+		json_object_set_new(mfa, "notice", json_string("old_app"));
+	else
+		(void)start_txn(srv, req, authz, user, wf, eligible, mfa);
+	/* The flow now carries who passed the password, and their txn. */
+	saved = json_deep_copy(authz);
+	if (saved == NULL) {
+		unavailable(resp);
+		goto out;
+	}
+	json_object_set(saved, "mfa", mfa);
+	if (af_flow_save(srv, flow_id, saved) != 0) {
+		unavailable(resp);
+		goto out;
+	}
+	af_buf_init(&b, 256);
+	af_buf_puts(&b, "/login/mfa?flow=");
+	af_buf_puts(&b, flow_id);
+	url = af_buf_take(&b, NULL);
+	if (url == NULL) {
+		unavailable(resp);
+		goto out;
+	}
+	af_resp_redirect(resp, 303, url);
+out:
+	free(url);
+	json_decref(wf);
+	json_decref(devices);
+	json_decref(eligible);
+	json_decref(mfa);
+	json_decref(saved);
 	return AF_MFA_RESPONDED;
 }

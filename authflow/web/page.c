@@ -32,7 +32,11 @@ static const char css[] =
 	"dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}"
 	"dt{font-weight:600}dd{margin:0;word-break:break-all}"
 	"code,pre{font-size:.85rem;word-break:break-all;white-space:pre-wrap}"
-	"footer{text-align:center;color:#6a737d;font-size:.8rem;margin:1rem}";
+	"footer{text-align:center;color:#6a737d;font-size:.8rem;margin:1rem}"
+	".pad{display:grid;grid-template-columns:repeat(5,1fr);gap:.25rem}"
+	".pad button{margin-top:.25rem;padding:.5rem}"
+	".row{display:flex;gap:.5rem}.row button{flex:1}"
+	"svg{display:block;margin:1rem auto;max-width:100%;height:auto}";
 
 const char *af_page_css(void)
 {

@@ -220,4 +220,29 @@ typedef int (*store_member_fn)(const char *member, void *arg);
 STORE_NODISCARD store_status store_smembers(store_ctx *st, const char *key,
 					    store_member_fn fn, void *arg);
 
+/*
+ * Job queues (push jobs): an append-only FIFO of JSON entries. redis: a
+ * Stream (XADD, trimmed to about STORE_QUEUE_MAX entries); memory: an
+ * in-process FIFO capped at STORE_QUEUE_MAX (the oldest entry is dropped
+ * when full). Entries are at most STORE_VALUE_MAX bytes.
+ *
+ * store_queue_push appends an entry and writes its id (the stream id, or
+ * a sequence number in memory) into id (STORE_QUEUE_ID_MAX + 1; may be
+ * NULL). store_queue_len counts the entries. store_queue_range calls fn
+ * with each entry (NUL-terminated text), oldest first, at most max, without
+ * consuming them (for status pages and tests). Queues are volatile in the
+ * memory backend: never written to the state file.
+ */
+#define STORE_QUEUE_MAX	   100000
+#define STORE_QUEUE_ID_MAX 64
+
+STORE_NODISCARD store_status store_queue_push(store_ctx *st, const char *queue,
+					      const char *entry, size_t len,
+					      char *id, size_t idcap);
+STORE_NODISCARD store_status store_queue_len(store_ctx *st, const char *queue,
+					     size_t *out);
+STORE_NODISCARD store_status store_queue_range(store_ctx *st, const char *queue,
+					       size_t max, store_member_fn fn,
+					       void *arg);
+
 #endif /* COMMON_STORE_H */

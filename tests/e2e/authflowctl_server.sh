@@ -95,6 +95,38 @@ expect unlock 0 "$C" user unlock bob
 expect audit 0 "$C" audit --limit 5
 grep -q "demo-admin" "$tmp/out" && ok || bad "audit names the actor"
 
+# Push MFA administration: workflow, enrollment codes, devices, queue.
+expect workflow-show 0 "$C" workflow show
+grep -q '^number_matching: on$' "$tmp/out" && ok || bad "workflow show"
+expect workflow-set 0 "$C" workflow set --push-limit 5/10m --report-pause 1h \
+	--min-app-version ios=2023.2
+grep -q '^push_limit: 5/10m$' "$tmp/out" && grep -q '^report_pause: 1h$' "$tmp/out" &&
+	grep -q '^min_app_version: ios=2023.2$' "$tmp/out" && ok || bad "workflow set output"
+expect workflow-set-refused 1 "$C" workflow set --push-limit 1000/5m
+expect workflow-show-json 0 "$C" --json workflow show
+grep -q '"period_s": 600' "$tmp/out" && ok || bad "workflow show --json"
+expect enroll-code 0 "$C" device enroll-code bob
+grep -q '^code: [A-Z2-7]\{16\}$' "$tmp/out" &&
+	grep -q '^uri: authflow://enroll?issuer=http%3A%2F%2F127.0.0.1%3A[0-9]*&code=[A-Z2-7]*&user=bob$' "$tmp/out" &&
+	grep -q '^expires_at: 20[0-9-]*T[0-9:]*Z$' "$tmp/out" && ok || bad "enroll-code lines"
+# Not a terminal: no QR code, just the three lines.
+[ "$(wc -l <"$tmp/out")" -eq 3 ] && ok || bad "enroll-code draws no QR code into a pipe"
+expect enroll-code-json 0 "$C" device enroll-code bob --json
+grep -q '"code"' "$tmp/out" && grep -q '"uri"' "$tmp/out" && grep -q '"expires_at"' "$tmp/out" &&
+	ok || bad "enroll-code --json"
+expect enroll-code-nobody 1 "$C" device enroll-code nobody
+expect device-list 0 "$C" device list bob
+grep -q '^DEVICE-ID  *NAME  *PLATFORM  *PUSH  *APP-VERSION  *CREATED  *LAST-SEEN$' "$tmp/out" &&
+	ok || bad "device list header"
+expect device-remove-missing 1 "$C" device remove AAAAAAAAAAAAAAAAAAAAAA
+expect push-queue 0 "$C" push queue --limit 5
+grep -q '^JOB  *TXN  *DEVICE  *PLATFORM  *USER  *APP$' "$tmp/out" &&
+	grep -q '^length: [0-9]*$' "$tmp/out" && ok || bad "push queue output"
+# Back to the defaults, so that the demo sign-in below is not affected.
+expect workflow-reset 0 "$C" workflow set --push-limit 3/5m --report-pause 15m \
+	--min-app-version none
+grep -q '^min_app_version: none$' "$tmp/out" && ok || bad "workflow set --min-app-version none"
+
 expect bad-token 1 env AUTHFLOW_ADMIN_TOKEN=wrong "$C" status
 expect no-server 3 env AUTHFLOW_URL=http://127.0.0.1:1 "$C" status
 expect user-remove 0 "$C" user remove bob
@@ -106,10 +138,19 @@ loc=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' "$loc")
 page=$(curl -s -c "$cj" -b "$cj" "$loc")
 flow=$(echo "$page" | sed -n 's/.*name="flow" value="\([^"]*\)".*/\1/p')
 csrf=$(echo "$page" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
-cb=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' \
+mfa=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' \
 	--data-urlencode "flow=$flow" --data-urlencode "csrf=$csrf" \
 	--data-urlencode username=alice --data-urlencode password=alice-demo-pass \
 	"$AUTHFLOW_URL/login")
+# alice has MFA: read the number, answer on the demo phone, finish.
+number=$(curl -s -c "$cj" -b "$cj" "$mfa" | sed -n 's/.*class="number"[^>]*>\([0-9]*\)<.*/\1/p')
+phone=$(curl -s "$AUTHFLOW_URL/demo/phone")
+txn=$(echo "$phone" | sed -n 's/.*name="txn" value="\([^"]*\)".*/\1/p' | head -1)
+pcsrf=$(echo "$phone" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+curl -s --data-urlencode "txn=$txn" --data-urlencode "csrf=$pcsrf" \
+	--data-urlencode "number=$number" --data-urlencode decision=approve \
+	"$AUTHFLOW_URL/demo/phone" | grep -q "Answer sent: approved" && ok || bad "demo phone approves"
+cb=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' "$mfa")
 curl -s -c "$cj" -b "$cj" "$cb" | grep -q "verified your id_token" && ok || bad "demo sign-in shows verified claims"
 
 # SIGTERM stops it gracefully with status 0.

@@ -144,6 +144,59 @@ expect audit-limit-text 2 -- audit --limit ten
 expect audit-limit-space 2 -- audit --limit " 5"
 expect audit-extra 2 -- audit now
 
+# --- workflow, devices, push queue ---
+expect workflow-no-verb 2 -- workflow
+expect workflow-bad-verb 2 -- workflow frob
+expect workflow-show-extra 2 -- workflow show now
+expect workflow-set-nothing 2 -- workflow set
+expect workflow-set-positional 2 -- workflow set x --legacy on
+expect workflow-set-bad-onoff 2 -- workflow set --number-matching yes
+expect workflow-set-legacy-ON 2 -- workflow set --legacy ON
+expect workflow-set-no-value 2 -- workflow set --legacy
+expect workflow-set-unknown 2 -- workflow set --frob on
+expect workflow-set-eap-empty 2 -- workflow set --enroll-after-password ""
+expect workflow-set-limit-no-period 2 -- workflow set --push-limit 3
+expect workflow-set-limit-no-unit 2 -- workflow set --push-limit 3/300
+expect workflow-set-limit-zero 2 -- workflow set --push-limit 0/5m
+expect workflow-set-limit-zero-period 2 -- workflow set --push-limit 3/0s
+expect workflow-set-limit-sign 2 -- workflow set --push-limit +3/5m
+expect workflow-set-limit-two-slashes 2 -- workflow set --push-limit 3/5m/1
+expect workflow-set-limit-off 2 -- workflow set --push-limit 3/off
+expect workflow-set-pause-unit 2 -- workflow set --report-pause 5x
+expect workflow-set-pause-bare 2 -- workflow set --report-pause 300
+expect workflow-set-pause-negative 2 -- workflow set --report-pause -5m
+expect workflow-set-pause-space 2 -- workflow set --report-pause " 5m"
+expect workflow-set-pause-OFF 2 -- workflow set --report-pause OFF
+expect workflow-set-pause-huge 2 -- workflow set --report-pause 99999999999s
+expect workflow-set-version-bare 2 -- workflow set --min-app-version ios
+expect workflow-set-version-platform 2 -- workflow set --min-app-version win=1.0
+expect workflow-set-version-dots 2 -- workflow set --min-app-version ios=2023..1
+expect workflow-set-version-letters 2 -- workflow set --min-app-version ios=2023.2b
+expect workflow-set-version-twice 2 -- workflow set --min-app-version ios=1,ios=2
+expect workflow-set-version-trailing 2 -- workflow set --min-app-version ios=1,
+expect workflow-set-version-empty 2 -- workflow set --min-app-version ""
+expect device-no-verb 2 -- device
+expect device-bad-verb 2 -- device add alice
+expect device-code-no-user 2 -- device enroll-code
+expect device-code-two-users 2 -- device enroll-code alice bob
+expect device-code-unknown 2 -- device enroll-code alice --qr
+expect device-code-json-value 2 -- device enroll-code alice --json=yes
+expect device-code-empty 2 -- --token "$TOKEN" device enroll-code ""
+expect device-list-no-user 2 -- device list
+expect device-list-extra 2 -- device list alice bob
+expect device-remove-no-id 2 -- device remove
+expect device-remove-extra 2 -- device remove a b
+expect push-no-verb 2 -- push
+expect push-bad-verb 2 -- push send
+expect push-queue-limit-0 2 -- push queue --limit 0
+expect push-queue-limit-big 2 -- push queue --limit 1001
+expect push-queue-limit-text 2 -- push queue --limit all
+expect push-queue-extra 2 -- push queue now
+expect dead-workflow-set 3 -- --url "$DEAD" --token "$TOKEN" workflow set \
+	--push-limit 3/5m --report-pause off --min-app-version ios=2023.2,android=2023.1
+expect dead-enroll-code 3 -- --url "$DEAD" --token "$TOKEN" device enroll-code alice
+expect dead-push-queue 3 -- --url "$DEAD" --token "$TOKEN" push queue --limit 5
+
 # --- passwords: refused before anything is sent ---
 printf '' >"$tmp/empty"
 run "$tmp/empty" --url "$DEAD" --token "$TOKEN" user passwd alice --password-stdin
@@ -176,12 +229,15 @@ AUTHFLOW_URL=ftp://bad run /dev/null --url "$DEAD" --token "$TOKEN" audit
 check_one_line flag-beats-env 3
 
 # --- help ---
-for args in "--help" "-h" "help" "user --help" "app add --help" "audit -h"; do
+for args in "--help" "-h" "help" "user --help" "app add --help" "audit -h" \
+	"workflow --help" "workflow set --help" "device enroll-code -h" \
+	"push queue --help"; do
 	# shellcheck disable=SC2086
 	run /dev/null $args
 	if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] &&
 		grep -q '^usage: authflowctl' "$tmp/out" &&
-		grep -q 'app deploy' "$tmp/out"; then
+		grep -q 'app deploy' "$tmp/out" &&
+		grep -q 'device enroll-code' "$tmp/out"; then
 		ok
 	else
 		bad "help '$args': status $rc"

@@ -22,12 +22,16 @@
 #include "common/util.h"
 #include "directory/directory.h"
 #include "directory/throttle.h"
+#include "mfa/mfa.h"
 #include "server.h"
 
 #define ISSUER "http://127.0.0.1:8080"
 #define SUPER  "super-token-8f1c2e"
 #define ADMIN  "admin-token-77d0aa"
 #define URI_OK "https://tenant.example.com/login/callback"
+/* A valid P-256 public key (the curve's generator), for a test device. */
+#define JWK_X  "axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY"
+#define JWK_Y  "T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU"
 
 /* The key ring is slow to make: one for the whole run, in its own store. */
 struct group {
@@ -712,6 +716,252 @@ static void test_admin_log_line_names_actor_never_secrets(void **state)
 	assert_null(strstr(text, "wrong-token"));
 }
 
+static void test_workflow_get_defaults(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/workflow", NULL),
+			 200);
+	assert_true(
+		json_is_true(json_object_get(f->answer, "number_matching")));
+	assert_true(json_is_false(json_object_get(f->answer, "legacy")));
+	assert_true(json_is_object(json_object_get(f->answer, "push_limit")));
+	assert_true(
+		json_is_integer(json_object_get(f->answer, "report_pause_s")));
+}
+
+static void test_workflow_patch_changes_and_audits(void **state)
+{
+	struct fx *f = *state;
+	json_t *ev, *detail;
+
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/workflow",
+			      "{\"legacy\": true, \"report_pause_s\": 600,"
+			      " \"min_app_version\": {\"ios\": \"2023.2\"}}"),
+			 200);
+	assert_true(json_is_true(json_object_get(f->answer, "legacy")));
+	assert_int_equal(json_integer_value(
+				 json_object_get(f->answer, "report_pause_s")),
+			 600);
+	/* Stored: a fresh read shows the change, the rest untouched. */
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/workflow", NULL),
+			 200);
+	assert_true(json_is_true(json_object_get(f->answer, "legacy")));
+	assert_true(
+		json_is_true(json_object_get(f->answer, "number_matching")));
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(f->answer, "min_app_version"), "ios")),
+		"2023.2");
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
+				 NULL, NULL),
+			 200);
+	ev = json_array_get(json_object_get(f->answer, "events"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "action")),
+			    "workflow.set");
+	assert_string_equal(json_string_value(json_object_get(ev, "actor")),
+			    "helpdesk");
+	detail = json_object_get(ev, "detail");
+	assert_true(json_is_true(json_object_get(detail, "legacy")));
+}
+
+static void test_workflow_patch_bad_value_400_unchanged(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/workflow",
+			      "{\"push_limit\": {\"count\": 0, "
+			      "\"period_s\": 300}}"),
+			 400);
+	assert_error(f, "bad_request");
+	assert_non_null(strstr(answer_str(f, "message"), "push_limit"));
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/workflow",
+			      "{\"legacy\": \"yes\"}"),
+			 400);
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/workflow",
+			      "{\"frobnicate\": true}"),
+			 400);
+	assert_non_null(strstr(answer_str(f, "message"), "frobnicate"));
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/workflow", NULL),
+			 400);
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/workflow", "{}"),
+			 400);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/workflow", NULL),
+			 200);
+	assert_true(json_is_false(json_object_get(f->answer, "legacy")));
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/workflow", "{}"),
+			 405);
+}
+
+static void test_enroll_code_known_user_201_with_uri(void **state)
+{
+	struct fx *f = *state;
+	char code[AF_MFA_ID_BUF], want[512], user[128];
+	const char *c;
+	json_t *ev;
+	int64_t now = af_now(), exp;
+
+	add_alice(f);
+	/* Names are found whatever their case, and stored folded. */
+	assert_int_equal(call(f, ADMIN, "POST",
+			      "/admin/v1/users/Alice/enroll-code", NULL),
+			 201);
+	c = answer_str(f, "code");
+	assert_non_null(c);
+	assert_true(strlen(c) >= 16);
+	snprintf(code, sizeof(code), "%s", c);
+	snprintf(want, sizeof(want),
+		 "authflow://enroll?issuer=http%%3A%%2F%%2F127.0.0.1%%3A8080"
+		 "&code=%s&user=alice",
+		 code);
+	assert_string_equal(answer_str(f, "uri"), want);
+	exp = json_integer_value(json_object_get(f->answer, "expires_at"));
+	assert_true(exp >= now + AF_MFA_ENROLL_TTL_S - 5);
+	assert_true(exp <= af_now() + AF_MFA_ENROLL_TTL_S + 5);
+	/* The audit trail names the user and never holds the code. */
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
+				 NULL, NULL),
+			 200);
+	ev = json_array_get(json_object_get(f->answer, "events"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "action")),
+			    "device.enroll_code");
+	assert_string_equal(json_string_value(json_object_get(ev, "target")),
+			    "alice");
+	assert_null(strstr(f->resp.body.data, code));
+	/* The code really enrolls alice, once. */
+	assert_int_equal(
+		af_mfa_enroll_code_take(f->srv.store, code, user, sizeof(user)),
+		AF_MFA_OK);
+	assert_string_equal(user, "alice");
+	assert_int_equal(
+		af_mfa_enroll_code_take(f->srv.store, code, user, sizeof(user)),
+		AF_MFA_NOT_FOUND);
+}
+
+static void test_enroll_code_unknown_user_404(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(call(f, ADMIN, "POST",
+			      "/admin/v1/users/nobody/enroll-code", NULL),
+			 404);
+	assert_error(f, "not_found");
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
+		404);
+}
+
+static void test_devices_list_empty_then_one_then_removed(void **state)
+{
+	struct fx *f = *state;
+	char err[256], path[128];
+	json_t *spec, *dev = NULL, *list, *ev;
+
+	add_alice(f);
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
+		200);
+	list = json_object_get(f->answer, "devices");
+	assert_true(json_is_array(list));
+	assert_int_equal(json_array_size(list), 0);
+
+	spec = json_pack("{s:s, s:s, s:b, s:{s:s, s:s, s:s, s:s}, s:s, s:s}",
+			 "platform", "apns", "push_token", "00aa11bb22cc",
+			 "sandbox", 0, "public_key", "kty", "EC", "crv",
+			 "P-256", "x", JWK_X, "y", JWK_Y, "app_version",
+			 "2024.1", "device_name", "Alice's phone");
+	assert_non_null(spec);
+	assert_int_equal(af_mfa_device_add(f->srv.store, "alice", spec, &dev,
+					   err, sizeof(err)),
+			 AF_MFA_OK);
+	json_decref(spec);
+	snprintf(path, sizeof(path), "/admin/v1/devices/%s",
+		 json_string_value(json_object_get(dev, "id")));
+
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
+		200);
+	list = json_object_get(f->answer, "devices");
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(list, 0), "device_name")),
+			    "Alice's phone");
+	/* No TOTP secret ever leaves through the admin API. */
+	assert_null(json_object_get(json_array_get(list, 0), "totp_secret"));
+	assert_null(strstr(f->resp.body.data, json_string_value(json_object_get(
+						      dev, "totp_secret"))));
+
+	assert_int_equal(call(f, ADMIN, "DELETE", path, NULL), 200);
+	assert_true(json_is_true(json_object_get(f->answer, "ok")));
+	assert_int_equal(call(f, ADMIN, "DELETE", path, NULL), 404);
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
+		200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "devices")),
+			 0);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
+				 NULL, NULL),
+			 200);
+	ev = json_array_get(json_object_get(f->answer, "events"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "action")),
+			    "device.remove");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(ev, "detail"), "user")),
+			    "alice");
+	json_decref(dev);
+}
+
+static void test_device_remove_unknown_or_odd_id_404(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(call(f, ADMIN, "DELETE",
+			      "/admin/v1/devices/AAAAAAAAAAAAAAAAAAAAAA", NULL),
+			 404);
+	assert_error(f, "not_found");
+	assert_int_equal(
+		call(f, ADMIN, "DELETE", "/admin/v1/devices/a%3Ab", NULL), 404);
+}
+
+static void test_push_queue_empty_then_jobs_oldest_first(void **state)
+{
+	struct fx *f = *state;
+	static const char job1[] = "{\"job\":\"j1\",\"txn\":\"t1\"}";
+	static const char job2[] = "{\"job\":\"j2\",\"txn\":\"t2\"}";
+	json_t *jobs;
+
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/push/queue", NULL),
+			 200);
+	assert_int_equal(
+		json_integer_value(json_object_get(f->answer, "length")), 0);
+	jobs = json_object_get(f->answer, "jobs");
+	assert_true(json_is_array(jobs));
+	assert_int_equal(json_array_size(jobs), 0);
+
+	assert_int_equal(store_queue_push(f->srv.store, "push", job1,
+					  strlen(job1), NULL, 0),
+			 STORE_OK);
+	assert_int_equal(store_queue_push(f->srv.store, "push", job2,
+					  strlen(job2), NULL, 0),
+			 STORE_OK);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/push/queue",
+				 "limit=1", NULL, NULL),
+			 200);
+	assert_int_equal(
+		json_integer_value(json_object_get(f->answer, "length")), 2);
+	jobs = json_object_get(f->answer, "jobs");
+	assert_int_equal(json_array_size(jobs), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(jobs, 0), "job")),
+			    "j1");
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/push/queue",
+				 "limit=0", NULL, NULL),
+			 400);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/push/queue",
+				 "limit=1001", NULL, NULL),
+			 400);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -737,6 +987,14 @@ int main(void)
 		T(test_keys_rotate_superadmin_only),
 		T(test_sessions_list_and_end),
 		T(test_admin_log_line_names_actor_never_secrets),
+		T(test_workflow_get_defaults),
+		T(test_workflow_patch_changes_and_audits),
+		T(test_workflow_patch_bad_value_400_unchanged),
+		T(test_enroll_code_known_user_201_with_uri),
+		T(test_enroll_code_unknown_user_404),
+		T(test_devices_list_empty_then_one_then_removed),
+		T(test_device_remove_unknown_or_odd_id_404),
+		T(test_push_queue_empty_then_jobs_oldest_first),
 #undef T
 	};
 

@@ -764,6 +764,186 @@ static void test_smembers_large_set_reports_every_member(void **state)
 	free(c);
 }
 
+/* --- job queues ----------------------------------------------------------- */
+
+#define QUEUE_THREAD_PUSHES 50
+
+struct qcollect {
+	int calls;
+	int stop_after; /* 0: never */
+	char seen[8][32];
+};
+
+static int collect_entry(const char *entry, void *arg)
+{
+	struct qcollect *c = arg;
+
+	if (c->calls < 8)
+		(void)snprintf(c->seen[c->calls], sizeof(c->seen[0]), "%s",
+			       entry);
+	c->calls++;
+	return c->stop_after != 0 && c->calls >= c->stop_after;
+}
+
+static void push_text(store_ctx *st, const char *queue, const char *text,
+		      char *id)
+{
+	assert_int_equal(
+		store_queue_push(st, queue, text, strlen(text), id,
+				 id != NULL ? STORE_QUEUE_ID_MAX + 1 : 0),
+		STORE_OK);
+}
+
+static void test_queue_push_entries_ranged_in_order(void **state)
+{
+	struct fixture *f = *state;
+	char id1[STORE_QUEUE_ID_MAX + 1], id2[STORE_QUEUE_ID_MAX + 1];
+	struct qcollect c = {0};
+	size_t n = 99;
+
+	assert_int_equal(store_queue_len(f->st, "jobs", &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(
+		store_queue_range(f->st, "jobs", 10, collect_entry, &c),
+		STORE_OK);
+	assert_int_equal(c.calls, 0);
+
+	push_text(f->st, "jobs", "{\"n\":1}", id1);
+	push_text(f->st, "jobs", "{\"n\":2}", id2);
+	push_text(f->st, "jobs", "{\"n\":3}", NULL);
+	push_text(f->st, "other", "elsewhere", NULL);
+	assert_true(id1[0] != '\0' && id2[0] != '\0');
+	assert_string_not_equal(id1, id2);
+	assert_int_equal(store_queue_len(f->st, "jobs", &n), STORE_OK);
+	assert_int_equal(n, 3);
+
+	assert_int_equal(
+		store_queue_range(f->st, "jobs", 10, collect_entry, &c),
+		STORE_OK);
+	assert_int_equal(c.calls, 3);
+	assert_string_equal(c.seen[0], "{\"n\":1}");
+	assert_string_equal(c.seen[1], "{\"n\":2}");
+	assert_string_equal(c.seen[2], "{\"n\":3}");
+
+	/* At most max entries, oldest first, and nothing is consumed. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_queue_range(f->st, "jobs", 2, collect_entry, &c),
+			 STORE_OK);
+	assert_int_equal(c.calls, 2);
+	assert_string_equal(c.seen[1], "{\"n\":2}");
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 1;
+	assert_int_equal(
+		store_queue_range(f->st, "jobs", 10, collect_entry, &c),
+		STORE_OK);
+	assert_int_equal(c.calls, 1);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_queue_range(f->st, "jobs", 0, collect_entry, &c),
+			 STORE_OK);
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(store_queue_len(f->st, "jobs", &n), STORE_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_queue_len(f->st, "other", &n), STORE_OK);
+	assert_int_equal(n, 1);
+}
+
+static void test_queue_push_bad_input_refused(void **state)
+{
+	struct fixture *f = *state;
+	char id[STORE_QUEUE_ID_MAX + 1];
+	char *big = calloc(1, STORE_VALUE_MAX + 2);
+	size_t n = 99;
+
+	assert_non_null(big);
+	/* A NUL inside would cut the entry short for every reader. */
+	assert_int_equal(store_queue_push(f->st, "q", "a\0b", 3, NULL, 0),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_push(f->st, "q", "ab", 2, id, 8),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_push(f->st, "q", NULL, 2, NULL, 0),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_push(f->st, "", "ab", 2, NULL, 0),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_push(NULL, "q", "ab", 2, NULL, 0),
+			 STORE_ERR_ARG);
+	memset(big, 'x', STORE_VALUE_MAX + 1);
+	assert_int_equal(
+		store_queue_push(f->st, "q", big, STORE_VALUE_MAX + 1, NULL, 0),
+		STORE_ERR_TOO_BIG);
+	assert_int_equal(store_queue_len(f->st, "q", NULL), STORE_ERR_ARG);
+	assert_int_equal(store_queue_range(f->st, "q", 1, NULL, NULL),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_len(f->st, "q", &n), STORE_OK);
+	assert_int_equal(n, 0);
+	free(big);
+}
+
+struct qrace {
+	store_ctx *st;
+	int failures;
+};
+
+static void *queue_pusher(void *arg)
+{
+	struct qrace *q = arg;
+	int i;
+
+	for (i = 0; i < QUEUE_THREAD_PUSHES; i++) {
+		if (store_queue_push(q->st, "busy", "job", 3, NULL, 0) !=
+		    STORE_OK)
+			q->failures++;
+	}
+	return NULL;
+}
+
+static void test_queue_concurrent_pushes_all_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct qrace q[NTHREADS];
+	pthread_t th[NTHREADS];
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < NTHREADS; i++) {
+		q[i] = (struct qrace){f->st, 0};
+		assert_int_equal(
+			pthread_create(&th[i], NULL, queue_pusher, &q[i]), 0);
+	}
+	for (i = 0; i < NTHREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(q[i].failures, 0);
+	}
+	assert_int_equal(store_queue_len(f->st, "busy", &n), STORE_OK);
+	assert_int_equal(n, (size_t)NTHREADS * QUEUE_THREAD_PUSHES);
+}
+
+static int first_entry(const char *entry, void *arg)
+{
+	(void)snprintf(arg, 16, "%s", entry);
+	return 1;
+}
+
+static void test_queue_full_oldest_dropped(void **state)
+{
+	struct fixture *f = *state;
+	char text[16], first[16] = "";
+	size_t i, n = 0;
+
+	for (i = 0; i <= STORE_QUEUE_MAX; i++) {
+		int len = snprintf(text, sizeof(text), "%zu", i);
+
+		assert_int_equal(store_queue_push(f->st, "full", text,
+						  (size_t)len, NULL, 0),
+				 STORE_OK);
+	}
+	assert_int_equal(store_queue_len(f->st, "full", &n), STORE_OK);
+	assert_int_equal(n, STORE_QUEUE_MAX);
+	assert_int_equal(
+		store_queue_range(f->st, "full", 1, first_entry, first),
+		STORE_OK);
+	assert_string_equal(first, "1");
+}
+
 /* --- append-only file ------------------------------------------------------
  */
 
@@ -864,6 +1044,20 @@ static void test_sadd_ttl_not_persisted(void **state)
 	reopen(f);
 	assert_int_equal(store_smembers(f->st, "idx", count_member, &n),
 			 STORE_OK);
+	assert_int_equal(n, 0);
+}
+
+static void test_queue_not_persisted(void **state)
+{
+	struct fixture *f = *state;
+	off_t before;
+	size_t n = 0;
+
+	before = file_size(f->aof);
+	push_text(f->st, "jobs", "{\"job\":1}", NULL);
+	assert_int_equal(file_size(f->aof), before);
+	reopen(f);
+	assert_int_equal(store_queue_len(f->st, "jobs", &n), STORE_OK);
 	assert_int_equal(n, 0);
 }
 
@@ -1298,33 +1492,40 @@ static void test_redis_missing_when_required_fails(void **state)
 
 #define CASE(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-#define SHARED_CASES(setup)                                               \
-	CASE(test_set_new_key_get_returns_value, setup),                  \
-		CASE(test_set_nx_xx_follow_existence, setup),             \
-		CASE(test_set_ttl_elapsed_key_gone, setup),               \
-		CASE(test_getdel_present_key_returns_and_removes, setup), \
-		CASE(test_set_binary_value_roundtrips, setup),            \
-		CASE(test_set_oversized_input_refused, setup),            \
-		CASE(test_getdel_concurrent_callers_one_wins, setup),     \
-		CASE(test_cas_concurrent_callers_one_wins, setup),        \
-		CASE(test_incr_concurrent_callers_no_lost_update, setup), \
-		CASE(test_cas_mismatch_conflicts, setup),                 \
-		CASE(test_incr_new_key_ttl_set_once, setup),              \
-		CASE(test_incr_bad_value_refused, setup),                 \
-		CASE(test_sadd_members_iterate_and_remove, setup),        \
-		CASE(test_sadd_wrong_type_refused, setup),                \
-		CASE(test_sadd_ttl_set_expires_and_slides, setup),        \
-		CASE(test_smembers_large_set_reports_every_member, setup)
+#define SHARED_CASES(setup)                                                \
+	CASE(test_set_new_key_get_returns_value, setup),                   \
+		CASE(test_set_nx_xx_follow_existence, setup),              \
+		CASE(test_set_ttl_elapsed_key_gone, setup),                \
+		CASE(test_getdel_present_key_returns_and_removes, setup),  \
+		CASE(test_set_binary_value_roundtrips, setup),             \
+		CASE(test_set_oversized_input_refused, setup),             \
+		CASE(test_getdel_concurrent_callers_one_wins, setup),      \
+		CASE(test_cas_concurrent_callers_one_wins, setup),         \
+		CASE(test_incr_concurrent_callers_no_lost_update, setup),  \
+		CASE(test_cas_mismatch_conflicts, setup),                  \
+		CASE(test_incr_new_key_ttl_set_once, setup),               \
+		CASE(test_incr_bad_value_refused, setup),                  \
+		CASE(test_sadd_members_iterate_and_remove, setup),         \
+		CASE(test_sadd_wrong_type_refused, setup),                 \
+		CASE(test_sadd_ttl_set_expires_and_slides, setup),         \
+		CASE(test_smembers_large_set_reports_every_member, setup), \
+		CASE(test_queue_push_entries_ranged_in_order, setup),      \
+		CASE(test_queue_push_bad_input_refused, setup),            \
+		CASE(test_queue_concurrent_pushes_all_kept, setup)
 
 int main(void)
 {
-	const struct CMUnitTest memory[] = {SHARED_CASES(setup_memory)};
+	const struct CMUnitTest memory[] = {
+		SHARED_CASES(setup_memory),
+		CASE(test_queue_full_oldest_dropped, setup_memory),
+	};
 	const struct CMUnitTest aof[] = {
 		SHARED_CASES(setup_aof),
 		CASE(test_open_existing_file_replays_state, setup_aof),
 		CASE(test_open_expired_records_not_replayed, setup_aof),
 		CASE(test_set_with_ttl_does_not_grow_file, setup_aof),
 		CASE(test_sadd_ttl_not_persisted, setup_aof),
+		CASE(test_queue_not_persisted, setup_aof),
 		CASE(test_open_torn_tail_truncated, setup_aof),
 		CASE(test_open_corrupt_middle_refused, setup_aof),
 		CASE(test_open_state_file_mode_0600, setup_aof),

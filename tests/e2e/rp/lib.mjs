@@ -25,7 +25,7 @@ export function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Starts authflow with a fresh state folder. store: 'memory' or 'redis'.
-export async function startServer({ store = process.env.AF_STORE ?? 'memory' } = {}) {
+export async function startServer({ store = process.env.AF_STORE ?? 'memory', features = {} } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -45,7 +45,7 @@ export async function startServer({ store = process.env.AF_STORE ?? 'memory' } =
     store: storeCfg,
     keys: { algorithm: 'RS256', rsa_bits: 2048 },
     session: { timeout: '2h' },
-    features: { sso: true, remote_access_mfa: true },
+    features: { sso: true, remote_access_mfa: true, ...features },
     // A low cost keeps the suite fast; production uses the default.
     password_hash: { argon2id: { m_kib: 1024, t: 1, p: 1 } },
     admin: {
@@ -195,4 +195,34 @@ export async function seed(server, { user = 'alice', password = 'correct horse b
   const d = await server.admin('POST', `/apps/${a.json.client_id}/deploy`, { all: true });
   if (d.status !== 200) throw new Error(`deploy: ${d.text}`);
   return { user, password, clientId: a.json.client_id, clientSecret: a.json.client_secret, metadataUrl: a.json.metadata_url };
+}
+
+// Runs idsim (the command-line phone) and returns { code, stdout, stderr }.
+export function idsim(server, stateFile, args) {
+  return new Promise((resolve) => {
+    const p = spawn(path.join(BIN, 'idsim'), ['--url', server.issuer, '--state', stateFile, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    p.on('exit', (code) => resolve({ code, stdout: stdout.trim(), stderr: stderr.trim() }));
+  });
+}
+
+// Enrolls a new idsim phone for user; returns its state file path.
+export async function enrollPhone(server, user, extra = []) {
+  const ec = await server.admin('POST', `/users/${encodeURIComponent(user)}/enroll-code`);
+  if (ec.status !== 201) throw new Error(`enroll-code: ${ec.text}`);
+  const file = path.join(server.dir, `phone-${user}-${randomBytes(4).toString('hex')}.json`);
+  const r = await idsim(server, file, ['enroll', ec.json.code, ...extra]);
+  if (r.code !== 0) throw new Error(`idsim enroll: ${r.stderr}`);
+  return file;
+}
+
+// The number shown on an MFA page, or null.
+export function pageNumber(html) {
+  const m = html.match(/<p class="number"[^>]*>(\d+)<\/p>/);
+  return m ? m[1] : null;
 }

@@ -1,0 +1,496 @@
+/*
+ * /admin/v1/ push-MFA administration: the workflow settings, enrollment
+ * codes, enrolled devices and the push queue, over the data model of
+ * mfa/mfa.h. Same bearer tokens, error answers and audit trail as the rest
+ * of the admin API (admin.h); either role may call every one of these.
+ *
+ * GET    /admin/v1/workflow
+ *        → the workflow settings (af_mfa_workflow_get): {number_matching,
+ *          legacy, min_app_version: {ios, android}, push_limit: {count,
+ *          period_s}, report_pause_s, enroll_after_password}
+ * PATCH  /admin/v1/workflow {number_matching?, legacy?, min_app_version?,
+ *                            push_limit?, report_pause_s?,
+ *                            enroll_after_password?}
+ *        → the settings after the change; 400 with af_mfa_workflow_set's
+ *          "field: reason" when a value is refused, or for any other
+ *          member. Audit "workflow.set", detail: the patch.
+ * POST   /admin/v1/users/{name}/enroll-code
+ *        → 201 {code, uri, expires_at}: a one-time enrollment code for the
+ *          user (404 when there is no such user), and the URI the phone
+ *          scans: authflow://enroll?issuer=<pct issuer>&code=<code>
+ *          &user=<pct user>. Audit "device.enroll_code" (never the code).
+ * GET    /admin/v1/users/{name}/devices
+ *        → {"devices": [...]} (af_mfa_device_list: no TOTP secrets), 404
+ *          when there is no such user.
+ * DELETE /admin/v1/devices/{id}
+ *        → {"ok": true}; 404 for an unknown device. Audit "device.remove"
+ *          with the device's user, name and platform.
+ * GET    /admin/v1/push/queue?limit=N   (1..1000, default 50)
+ *        → {"length": N, "jobs": [...oldest first]}: the jobs on queue
+ *          "push" that pushd has not taken yet, as af_mfa_push_enqueue
+ *          wrote them (they never hold the matching number).
+ *
+ * MFA statuses map to answers as directory statuses do: NOT_FOUND 404,
+ * INVALID/MISMATCH/REPLAY 400, FORBIDDEN 403, LIMIT/DECIDED/EXPIRED 409,
+ * STORE 503, NOMEM/CRYPTO 500.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "admin/admin.h"
+#include "directory/audit.h"
+#include "mfa/mfa.h"
+
+#define PUSH_QUEUE	  "push"
+#define QUEUE_LIMIT_MAX	  1000 /* jobs one queue call lists */
+#define QUEUE_LIMIT_DEF	  50
+#define LIMIT_DIGITS_MAX  4    /* digits of QUEUE_LIMIT_MAX */
+#define ENROLL_URI_MAX	  2048 /* bytes of an enrollment URI */
+#define MFA_ERR_BUF	  256
+#define ENROLL_URI_SCHEME "authflow://enroll?issuer="
+
+/* ---- answers ------------------------------------------------------ */
+
+/* Maps an MFA status to an error answer (msg NULL or "": its own text). */
+static void mfa_error(af_admin_call *c, af_mfa_status st, const char *msg)
+{
+	af_admin_status as;
+
+	switch (st) {
+	case AF_MFA_NOT_FOUND:
+		as = AF_ADMIN_NOT_FOUND;
+		break;
+	case AF_MFA_INVALID:
+	case AF_MFA_MISMATCH:
+	case AF_MFA_REPLAY:
+		as = AF_ADMIN_BAD_REQUEST;
+		break;
+	case AF_MFA_FORBIDDEN:
+		as = AF_ADMIN_FORBIDDEN;
+		break;
+	case AF_MFA_LIMIT:
+	case AF_MFA_DECIDED:
+	case AF_MFA_EXPIRED:
+		as = AF_ADMIN_CONFLICT;
+		break;
+	case AF_MFA_STORE:
+		as = AF_ADMIN_UNAVAILABLE;
+		break;
+	default:
+		/* OK does not come here; NOMEM, CRYPTO and unknown values do.
+		 */
+		as = AF_ADMIN_INTERNAL;
+		break;
+	}
+	af_admin__error(c, as,
+			msg != NULL && msg[0] != '\0' ? msg
+						      : af_mfa_strerror(st));
+}
+
+/*
+ * Records an audit event of the caller after a change that is already
+ * made. 1, or 0 with an error answer that says the change was made.
+ */
+static int audit(af_admin_call *c, const char *action, const char *target,
+		 const json_t *detail, const char *done)
+{
+	af_dir_status st;
+
+	st = af_audit_record(c->srv->dir, c->caller.name, action, target,
+			     detail);
+	if (st == AF_DIR_OK)
+		return 1;
+	af_admin__errorf(c,
+			 st == AF_DIR_STORE ? AF_ADMIN_UNAVAILABLE
+					    : AF_ADMIN_INTERNAL,
+			 "%s, but the audit event could not be written (%s)",
+			 done, af_dir_strerror(st));
+	return 0;
+}
+
+/* ---- workflow ----------------------------------------------------- */
+
+void af_admin__workflow_show(af_admin_call *c)
+{
+	json_t *wf = NULL;
+	af_mfa_status st;
+
+	st = af_mfa_workflow_get(c->srv->store, &wf);
+	if (st != AF_MFA_OK) {
+		mfa_error(c, st, NULL);
+		return;
+	}
+	af_admin__json(c, 200, wf);
+}
+
+void af_admin__workflow_set(af_admin_call *c)
+{
+	static const char *const allowed[] = {
+		"number_matching",
+		"legacy",
+		"min_app_version",
+		"push_limit",
+		"report_pause_s",
+		"enroll_after_password",
+		NULL,
+	};
+	json_t *body = af_admin__need_body(c), *wf = NULL;
+	char err[MFA_ERR_BUF] = "";
+	af_mfa_status st;
+
+	if (body == NULL || !af_admin__only_members(c, body, allowed))
+		return;
+	if (json_object_size(body) == 0) {
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+				"nothing to change: give at least one setting");
+		return;
+	}
+	st = af_mfa_workflow_set(c->srv->store, body, &wf, err, sizeof(err));
+	if (st != AF_MFA_OK) {
+		mfa_error(c, st, err);
+		return;
+	}
+	/* The patch holds settings only, no secrets: it is the detail. */
+	if (!audit(c, "workflow.set", NULL, body, "settings changed")) {
+		json_decref(wf);
+		return;
+	}
+	af_admin__json(c, 200, wf);
+}
+
+/* ---- enrollment codes ----------------------------------------------- */
+
+/*
+ * The canonical name of the path's user (as the directory stores it) into
+ * out (AF_DIR_USERNAME_MAX + 1 bytes). 1, or 0 with a 404 (or another
+ * error) answered.
+ */
+static int path_username(af_admin_call *c, char *out)
+{
+	json_t *user = NULL;
+	const char *name;
+	af_dir_status st;
+	size_t n;
+
+	st = af_dir_user_get(c->srv->dir, c->seg[1], &user);
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(
+			c, st, st == AF_DIR_NOT_FOUND ? "no such user" : NULL);
+		return 0;
+	}
+	name = json_string_value(json_object_get(user, "username"));
+	n = name != NULL ? strnlen(name, AF_DIR_USERNAME_MAX + 1) : 0;
+	if (n == 0 || n > AF_DIR_USERNAME_MAX) {
+		json_decref(user);
+		af_admin__error(c, AF_ADMIN_INTERNAL,
+				"stored user has no name");
+		return 0;
+	}
+	memcpy(out, name, n);
+	out[n] = '\0';
+	json_decref(user);
+	return 1;
+}
+
+/*
+ * Appends s percent-encoded (everything but RFC 3986 unreserved
+ * characters) to out, which holds *len bytes of cap. 0, or -1 when it
+ * does not fit; out stays NUL-terminated.
+ */
+static int pct_append(char *out, size_t cap, size_t *len, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = *len;
+
+	for (; *p != '\0'; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+		    *p == '_' || *p == '~') {
+			if (cap - o < 2)
+				return -1;
+			out[o++] = (char)*p;
+			continue;
+		}
+		if (cap - o < 4)
+			return -1;
+		out[o++] = '%';
+		out[o++] = hex[*p >> 4];
+		out[o++] = hex[*p & 0x0f];
+	}
+	out[o] = '\0';
+	*len = o;
+	return 0;
+}
+
+static int raw_append(char *out, size_t cap, size_t *len, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (cap - *len <= n)
+		return -1;
+	memcpy(out + *len, s, n + 1);
+	*len += n;
+	return 0;
+}
+
+/* The enrollment URI of device_api.md into out (ENROLL_URI_MAX bytes). */
+static int enroll_uri(char *out, const char *issuer, const char *code,
+		      const char *user)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	if (raw_append(out, ENROLL_URI_MAX, &len, ENROLL_URI_SCHEME) != 0 ||
+	    pct_append(out, ENROLL_URI_MAX, &len, issuer) != 0 ||
+	    raw_append(out, ENROLL_URI_MAX, &len, "&code=") != 0 ||
+	    pct_append(out, ENROLL_URI_MAX, &len, code) != 0 ||
+	    raw_append(out, ENROLL_URI_MAX, &len, "&user=") != 0 ||
+	    pct_append(out, ENROLL_URI_MAX, &len, user) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Answers obj (reference stolen), whose members code and uri carry the
+ * one-time code: the text is made first, then jansson's copies and the
+ * text are wiped before they are freed.
+ */
+static void answer_code(af_admin_call *c, json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_COMPACT);
+
+	af_admin__wipe_json_string(json_object_get(obj, "code"));
+	af_admin__wipe_json_string(json_object_get(obj, "uri"));
+	json_decref(obj);
+	if (text == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	af_resp_text(c->resp, 201, "application/json", text);
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+}
+
+void af_admin__enroll_code(af_admin_call *c)
+{
+	char user[AF_DIR_USERNAME_MAX + 1];
+	char code[AF_MFA_ID_BUF];
+	char uri[ENROLL_URI_MAX];
+	json_t *detail = NULL, *obj;
+	int64_t expires_at = 0;
+	af_mfa_status st;
+
+	code[0] = '\0';
+	uri[0] = '\0';
+	if (!path_username(c, user))
+		return;
+	af_admin__target(c, user, NULL);
+	st = af_mfa_enroll_code_new(c->srv->store, user, code, sizeof(code),
+				    &expires_at);
+	if (st != AF_MFA_OK) {
+		mfa_error(c, st, NULL);
+		goto out;
+	}
+	if (enroll_uri(uri, c->srv->cfg.issuer, code, user) != 0) {
+		af_admin__error(c, AF_ADMIN_INTERNAL,
+				"the enrollment URI is too long");
+		goto out;
+	}
+	detail = json_pack("{s:I}", "expires_at", (json_int_t)expires_at);
+	if (detail == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (!audit(c, "device.enroll_code", user, detail, "code made"))
+		goto out;
+	obj = json_pack("{s:s, s:s, s:I}", "code", code, "uri", uri,
+			"expires_at", (json_int_t)expires_at);
+	if (obj == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		goto out;
+	}
+	answer_code(c, obj);
+out:
+	json_decref(detail);
+	OPENSSL_cleanse(code, sizeof(code));
+	OPENSSL_cleanse(uri, sizeof(uri));
+}
+
+/* ---- devices ---------------------------------------------------------- */
+
+void af_admin__device_list(af_admin_call *c)
+{
+	char user[AF_DIR_USERNAME_MAX + 1];
+	json_t *devices = NULL;
+	af_mfa_status st;
+
+	if (!path_username(c, user))
+		return;
+	st = af_mfa_device_list(c->srv->store, user, &devices);
+	if (st != AF_MFA_OK) {
+		mfa_error(c, st, NULL);
+		return;
+	}
+	af_admin__json(c, 200, json_pack("{s:o}", "devices", devices));
+}
+
+/*
+ * Device ids are base64url (AF_MFA_ID_LEN characters). Anything else is
+ * no device of ours and never reaches a store key.
+ */
+static int device_id_ok(const char *id)
+{
+	size_t i, n = strnlen(id, AF_MFA_ID_BUF);
+
+	if (n == 0 || n >= AF_MFA_ID_BUF)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (!((id[i] >= 'A' && id[i] <= 'Z') ||
+		      (id[i] >= 'a' && id[i] <= 'z') ||
+		      (id[i] >= '0' && id[i] <= '9') || id[i] == '-' ||
+		      id[i] == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+void af_admin__device_remove(af_admin_call *c)
+{
+	const char *id = c->seg[1];
+	json_t *dev = NULL, *detail = NULL;
+	af_mfa_status st;
+
+	if (!device_id_ok(id)) {
+		af_admin__error(c, AF_ADMIN_NOT_FOUND, "no such device");
+		return;
+	}
+	st = af_mfa_device_get(c->srv->store, id, &dev);
+	if (st != AF_MFA_OK) {
+		mfa_error(c, st,
+			  st == AF_MFA_NOT_FOUND ? "no such device" : NULL);
+		return;
+	}
+	/*
+	 * The audit detail says whose device went; it is built before the
+	 * removal so that a failure here changes nothing.
+	 */
+	detail = json_pack("{s:O?, s:O?, s:O?}", "user",
+			   json_object_get(dev, "user"), "device_name",
+			   json_object_get(dev, "device_name"), "platform",
+			   json_object_get(dev, "platform"));
+	/* The record holds the TOTP secret: wiped before it is freed. */
+	af_admin__wipe_json_string(json_object_get(dev, "totp_secret"));
+	json_decref(dev);
+	if (detail == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	st = af_mfa_device_remove(c->srv->store, id);
+	if (st != AF_MFA_OK)
+		mfa_error(c, st,
+			  st == AF_MFA_NOT_FOUND ? "no such device" : NULL);
+	else if (audit(c, "device.remove", id, detail, "device removed"))
+		af_admin__ok(c);
+	json_decref(detail);
+}
+
+/* ---- the push queue ----------------------------------------------------- */
+
+/* The "limit" query parameter: 1..QUEUE_LIMIT_MAX, default 50. */
+static int query_limit(af_admin_call *c, size_t *out)
+{
+	const char *v = hp_params_get(c->req->query, "limit");
+	size_t i, n, limit = 0;
+
+	*out = QUEUE_LIMIT_DEF;
+	if (v == NULL && !c->req->duplicate_param)
+		return 1;
+	n = v != NULL ? strnlen(v, LIMIT_DIGITS_MAX + 1) : 0;
+	for (i = 0; i < n && n <= LIMIT_DIGITS_MAX; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			break;
+		limit = limit * 10 + (size_t)(v[i] - '0');
+	}
+	if (n == 0 || n > LIMIT_DIGITS_MAX || i != n || limit < 1 ||
+	    limit > QUEUE_LIMIT_MAX || c->req->duplicate_param) {
+		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+				 "limit: must be a number 1..%d",
+				 QUEUE_LIMIT_MAX);
+		return 0;
+	}
+	*out = limit;
+	return 1;
+}
+
+struct jobs {
+	json_t *arr;
+	int failed;
+};
+
+/*
+ * One queue entry. An entry that is not a JSON object (which pushd would
+ * drop as well) is shown as null, so that the list still matches the
+ * queue's order.
+ */
+static int add_job(const char *entry, void *arg)
+{
+	struct jobs *jobs = arg;
+	json_t *job = json_loads(entry, JSON_REJECT_DUPLICATES, NULL);
+
+	if (job != NULL && !json_is_object(job)) {
+		json_decref(job);
+		job = NULL;
+	}
+	if (job == NULL)
+		job = json_null();
+	if (json_array_append_new(jobs->arr, job) != 0) {
+		jobs->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void store_error(af_admin_call *c, store_status st)
+{
+	af_admin__error(c,
+			st == STORE_ERR_NOMEM ? AF_ADMIN_INTERNAL
+					      : AF_ADMIN_UNAVAILABLE,
+			store_strerror(st));
+}
+
+void af_admin__push_queue(af_admin_call *c)
+{
+	struct jobs jobs = {NULL, 0};
+	store_status st;
+	size_t limit, len = 0;
+
+	if (!query_limit(c, &limit))
+		return;
+	st = store_queue_len(c->srv->store, PUSH_QUEUE, &len);
+	if (st != STORE_OK) {
+		store_error(c, st);
+		return;
+	}
+	jobs.arr = json_array();
+	if (jobs.arr == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	st = store_queue_range(c->srv->store, PUSH_QUEUE, limit, add_job,
+			       &jobs);
+	if (st != STORE_OK || jobs.failed) {
+		json_decref(jobs.arr);
+		if (st != STORE_OK)
+			store_error(c, st);
+		else
+			af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	af_admin__json(c, 200,
+		       json_pack("{s:I, s:o}", "length", (json_int_t)len,
+				 "jobs", jobs.arr));
+}

@@ -1,0 +1,868 @@
+/*
+ * The device API's handlers: routing under /device/v1/, request
+ * authentication (signature headers, clock window, device look-up,
+ * signature, nonce replay), and the endpoints enroll, challenges and
+ * push-token. The signature code is in sign.c, the body checks in
+ * validate.c.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "device/device.h"
+#include "directory/audit.h"
+#include "directory/directory.h"
+
+#define PATH_PREFIX   "/device/v1/"
+#define ALLOW_MAX     32
+#define LOG_EVENT     "device"
+/* "dnonce:" <device or "key-" and a 64-hex key hash> ":" <nonce> */
+#define NONCE_KEY_MAX (7 + 4 + 64 + 1 + AF_DEVICE_NONCE_MAX + 1)
+#define ACTOR_MAX     (7 + AF_MFA_ID_BUF)
+#define USER_MAX      128
+
+static const struct {
+	af_device_status st;
+	unsigned http;
+	const char *code;
+} codes[] = {
+#define AF_DEVICE_XX(name, value, http, code, text) \
+	{AF_DEVICE_##name, (http), (code)},
+	AF_DEVICE_STATUS_MAP(AF_DEVICE_XX)
+#undef AF_DEVICE_XX
+};
+
+#define NCODES (sizeof(codes) / sizeof(codes[0]))
+
+/* One request as the handlers see it; made on the heap (it is large). */
+typedef struct dcall {
+	af_server *srv;
+	af_req *req;
+	af_resp *resp;
+	int64_t now;
+	af_device_sig sig;
+	json_t *device; /* the authenticated device, with its TOTP secret */
+	json_t *body;	/* the parsed body, or NULL */
+	char txn[AF_MFA_ID_BUF];
+	char sigstr[AF_DEVICE_SIG_STRING_MAX];
+	size_t sigstr_len;
+	char err[AF_DEVICE_ERR_MAX];
+} dcall;
+
+typedef void (*dcall_fn)(dcall *c);
+
+/* ---- answers ---------------------------------------------------------- */
+
+static size_t code_index(af_device_status st)
+{
+	size_t i;
+
+	for (i = 0; i < NCODES; i++) {
+		if (codes[i].st == st)
+			return i;
+	}
+	/* Unknown values answer as an internal error, the last entry. */
+	return NCODES - 1;
+}
+
+/* {"error": code, "message": msg} (msg NULL: the status' own text). */
+static void answer_error(dcall *c, af_device_status st, const char *msg)
+{
+	size_t i = code_index(st);
+	json_t *o;
+
+	o = json_pack("{s:s, s:s}", "error", codes[i].code, "message",
+		      msg != NULL && msg[0] != '\0' ? msg
+						    : af_device_strerror(st));
+	af_resp_json(c->resp, codes[i].http, o);
+}
+
+/*
+ * Refuses an unauthenticated request: the same answer whatever the reason,
+ * so that a caller learns nothing about which check failed; the reason
+ * goes to the log only.
+ */
+static void refuse(dcall *c, const char *reason)
+{
+	answer_error(c, AF_DEVICE_UNAUTHORIZED, NULL);
+	log_warn(c->srv->log, c->req->rid, LOG_EVENT,
+		 "action=auth status=401 reason=%s device=%s ip=%s", reason,
+		 c->sig.device[0] != '\0' ? c->sig.device : "-",
+		 c->req->client_ip);
+}
+
+static void store_failed(dcall *c, const char *what, const char *why)
+{
+	answer_error(c, AF_DEVICE_UNAVAILABLE, NULL);
+	log_error(c->srv->log, c->req->rid, LOG_EVENT, "action=%s error=\"%s\"",
+		  what, why);
+}
+
+/* Answers an af_mfa status that no caller expects as 503 or 500. */
+static void mfa_failed(dcall *c, const char *what, af_mfa_status st)
+{
+	if (st == AF_MFA_STORE) {
+		store_failed(c, what, af_mfa_strerror(st));
+		return;
+	}
+	answer_error(c, AF_DEVICE_INTERNAL, NULL);
+	log_error(c->srv->log, c->req->rid, LOG_EVENT, "action=%s error=\"%s\"",
+		  what, af_mfa_strerror(st));
+}
+
+/*
+ * Wipes the bytes of a JSON string value in place. jansson frees its
+ * strings without wiping them, so a secret (TOTP seed, enrollment code)
+ * is wiped through this before the value is released.
+ */
+static void wipe_json_string(json_t *v)
+{
+	const char *lent;
+	char *bytes;
+	size_t n;
+
+	if (!json_is_string(v))
+		return;
+	n = json_string_length(v);
+	lent = json_string_value(v);
+	/*
+	 * json_string_value() lends jansson's own buffer as const. It is ours
+	 * to overwrite because the value is about to be released and nothing
+	 * reads it meanwhile; copying the pointer drops the const without a
+	 * cast that the compiler would flag.
+	 */
+	memcpy(&bytes, &lent, sizeof(bytes));
+	if (n > 0)
+		OPENSSL_cleanse(bytes, n);
+}
+
+/* Releases a device object after wiping its TOTP secret. */
+static void device_release(json_t *dev)
+{
+	if (dev == NULL)
+		return;
+	wipe_json_string(json_object_get(dev, "totp_secret"));
+	json_decref(dev);
+}
+
+/* ---- authentication ----------------------------------------------------- */
+
+static int64_t skew(int64_t now, int64_t ts)
+{
+	return now > ts ? now - ts : ts - now;
+}
+
+/* Parses the headers and checks the clock; 1, or 0 with a 401 answered. */
+static int sig_headers(dcall *c, int need_device)
+{
+	const af_req *req = c->req;
+
+	if (af_device_sig_parse(af_req_header(req, "X-AF-Device"),
+				af_req_header(req, "X-AF-Timestamp"),
+				af_req_header(req, "X-AF-Nonce"),
+				af_req_header(req, "X-AF-Signature"),
+				need_device, &c->sig) != AF_DEVICE_OK) {
+		refuse(c, "headers");
+		return 0;
+	}
+	if (skew(c->now, c->sig.ts) > AF_DEVICE_SKEW_S) {
+		refuse(c, "clock");
+		return 0;
+	}
+	if (af_device_sig_string(req->method, req->path, req->raw_query,
+				 &c->sig, req->body, req->body_len, c->sigstr,
+				 sizeof(c->sigstr),
+				 &c->sigstr_len) != AF_DEVICE_OK) {
+		refuse(c, "target");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Verifies the signature under jwk; 1, or 0 with the answer made: 401
+ * for a wrong signature, 400 for an unusable key when key_is_input (the
+ * enroll body's key), else 401.
+ */
+static int sig_check(dcall *c, const json_t *jwk, int key_is_input)
+{
+	af_device_status st;
+
+	st = af_device_sig_verify(jwk, c->sigstr, c->sig.sig);
+	if (st == AF_DEVICE_OK)
+		return 1;
+	if (st == AF_DEVICE_INTERNAL) {
+		answer_error(c, st, NULL);
+		log_error(c->srv->log, c->req->rid, LOG_EVENT,
+			  "action=verify error=\"%s\"", af_device_strerror(st));
+	} else if (st == AF_DEVICE_BAD_KEY && key_is_input) {
+		answer_error(c, st, NULL);
+	} else {
+		refuse(c, st == AF_DEVICE_BAD_KEY ? "stored_key" : "signature");
+	}
+	return 0;
+}
+
+/*
+ * Records the nonce under who (a device id, or a key hash for enroll)
+ * with SET NX, after the signature verified: a nonce seen in the last
+ * AF_DEVICE_NONCE_TTL_MS is a replay. The timestamp window is shorter
+ * than the nonce's life, so a request old enough for its nonce to be gone
+ * is refused by the clock check. 1, or 0 with the answer made.
+ */
+static int nonce_record(dcall *c, const char *who)
+{
+	char key[NONCE_KEY_MAX];
+	store_status st;
+	int n;
+
+	n = snprintf(key, sizeof(key), "dnonce:%s:%s", who, c->sig.nonce);
+	if (n < 0 || (size_t)n >= sizeof(key)) {
+		refuse(c, "nonce");
+		return 0;
+	}
+	st = store_set(c->srv->store, key, "1", 1, AF_DEVICE_NONCE_TTL_MS,
+		       STORE_SET_NX);
+	if (st == STORE_EXISTS) {
+		refuse(c, "replay");
+		return 0;
+	}
+	if (st != STORE_OK) {
+		store_failed(c, "nonce", store_strerror(st));
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Authenticates a request from an enrolled device: headers, clock, the
+ * device (unknown or removed: 401), signature, nonce; then notes when the
+ * device was last seen. 1 with c->device set, or 0 with the answer made.
+ */
+static int authenticate(dcall *c)
+{
+	af_mfa_status ms;
+	json_t *patch;
+	char err[AF_DEVICE_ERR_MAX];
+
+	if (!sig_headers(c, 1))
+		return 0;
+	ms = af_mfa_device_get(c->srv->store, c->sig.device, &c->device);
+	if (ms == AF_MFA_NOT_FOUND || ms == AF_MFA_INVALID) {
+		refuse(c, "device");
+		return 0;
+	}
+	if (ms != AF_MFA_OK) {
+		mfa_failed(c, "device_get", ms);
+		return 0;
+	}
+	if (!sig_check(c, json_object_get(c->device, "public_key"), 0) ||
+	    !nonce_record(c, c->sig.device))
+		return 0;
+	patch = json_pack("{s:I}", "last_seen", (json_int_t)c->now);
+	ms = patch != NULL ? af_mfa_device_update(c->srv->store, c->sig.device,
+						  patch, err, sizeof(err))
+			   : AF_MFA_NOMEM;
+	json_decref(patch);
+	/* The request is genuine either way; a stale last_seen harms none. */
+	if (ms != AF_MFA_OK)
+		log_warn(c->srv->log, c->req->rid, LOG_EVENT,
+			 "action=last_seen device=%s error=\"%s\"",
+			 c->sig.device, af_mfa_strerror(ms));
+	return 1;
+}
+
+static int is_json_type(const char *ctype)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+
+	if (ctype == NULL || strncasecmp(ctype, want, n) != 0)
+		return 0;
+	return ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ';
+}
+
+/* Parses the JSON body into c->body; 1, or 0 with a 400 answered. */
+static int need_body(dcall *c)
+{
+	if (c->req->body != NULL && c->req->body_len > 0 &&
+	    !is_json_type(af_req_header(c->req, "Content-Type"))) {
+		answer_error(c, AF_DEVICE_BAD_REQUEST,
+			     "the body must be application/json");
+		return 0;
+	}
+	if (af_device_body_parse(c->req->body, c->req->body_len, &c->body,
+				 c->err, sizeof(c->err)) != AF_DEVICE_OK) {
+		answer_error(c, AF_DEVICE_BAD_REQUEST, c->err);
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- enroll ------------------------------------------------------------- */
+
+/*
+ * The nonce owner of an enroll request, which has no device yet: a hash
+ * of the public key it proves possession of.
+ */
+static void key_owner(const json_t *jwk, char *out, size_t outcap)
+{
+	char both[2 * 43 + 1];
+	char hex[65];
+	int n;
+
+	n = snprintf(both, sizeof(both), "%s%s",
+		     json_string_value(json_object_get(jwk, "x")),
+		     json_string_value(json_object_get(jwk, "y")));
+	af_sha256_hex(both, n > 0 ? (size_t)n : 0, hex);
+	n = snprintf(out, outcap, "key-%s", hex);
+	if (n < 0)
+		out[0] = '\0';
+}
+
+/*
+ * Answers 201 {device_id, totp: {...}}: the one time the TOTP secret
+ * leaves the server. The answer shares jansson's string with dev, and
+ * that string and the serialised text are wiped once the response holds
+ * its own copy (which af_resp wipes when it is freed).
+ */
+static void answer_enrolled(dcall *c, json_t *dev)
+{
+	json_t *secret = json_object_get(dev, "totp_secret");
+	const char *id = json_string_value(json_object_get(dev, "id"));
+	json_t *ans = NULL;
+	char *text = NULL;
+
+	if (id != NULL && json_is_string(secret))
+		ans = json_pack("{s:s, s:{s:O, s:s, s:i, s:i}}", "device_id",
+				id, "totp", "secret", secret, "algorithm",
+				"SHA1", "digits", 6, "period", 30);
+	if (ans != NULL)
+		text = json_dumps(ans, JSON_COMPACT);
+	if (text == NULL) {
+		answer_error(c, AF_DEVICE_INTERNAL, NULL);
+	} else {
+		af_resp_text(c->resp, 201, "application/json", text);
+		OPENSSL_cleanse(text, strlen(text));
+		free(text);
+	}
+	json_decref(ans);
+}
+
+/* The error answer of af_mfa_device_add's refusal. */
+static void add_failed(dcall *c, af_mfa_status ms, const char *err)
+{
+	if (ms == AF_MFA_LIMIT)
+		answer_error(c, AF_DEVICE_LIMIT, NULL);
+	else if (ms == AF_MFA_INVALID)
+		answer_error(c, AF_DEVICE_BAD_REQUEST, err);
+	else
+		mfa_failed(c, "device_add", ms);
+}
+
+static void audit(dcall *c, const char *device, const char *action,
+		  const char *user, json_t *detail)
+{
+	char actor[ACTOR_MAX];
+	af_dir_status ds;
+	int n;
+
+	n = snprintf(actor, sizeof(actor), "device:%s", device);
+	ds = n > 0 && (size_t)n < sizeof(actor)
+		     ? af_audit_record(c->srv->dir, actor, action, user, detail)
+		     : AF_DIR_INVALID;
+	if (ds != AF_DIR_OK)
+		log_error(c->srv->log, c->req->rid, LOG_EVENT,
+			  "action=audit audit_action=%s device=%s error=\"%s\"",
+			  action, device, af_dir_strerror(ds));
+}
+
+/*
+ * POST /device/v1/enroll. The code is taken (and so used up) only once
+ * the body is valid and the signature proves possession of the key in
+ * it, so that a malformed or forged request cannot burn a good code.
+ */
+static void h_enroll(dcall *c)
+{
+	char code[AF_DEVICE_CODE_MAX + 1];
+	char user[USER_MAX], owner[80];
+	json_t *spec = NULL, *dev = NULL;
+	const char *id;
+	af_mfa_status ms;
+
+	code[0] = '\0';
+	if (!sig_headers(c, 0) || !need_body(c))
+		goto out;
+	if (af_device_enroll_check(c->body, code, sizeof(code), &spec, c->err,
+				   sizeof(c->err)) != AF_DEVICE_OK) {
+		answer_error(c, AF_DEVICE_BAD_REQUEST, c->err);
+		goto out;
+	}
+	key_owner(json_object_get(spec, "public_key"), owner, sizeof(owner));
+	if (!sig_check(c, json_object_get(spec, "public_key"), 1) ||
+	    !nonce_record(c, owner))
+		goto out;
+	ms = af_mfa_enroll_code_take(c->srv->store, code, user, sizeof(user));
+	if (ms == AF_MFA_NOT_FOUND || ms == AF_MFA_INVALID) {
+		answer_error(c, AF_DEVICE_INVALID_CODE, NULL);
+		log_warn(c->srv->log, c->req->rid, LOG_EVENT,
+			 "action=enroll status=401 reason=code ip=%s",
+			 c->req->client_ip);
+		goto out;
+	}
+	if (ms != AF_MFA_OK) {
+		mfa_failed(c, "enroll_code_take", ms);
+		goto out;
+	}
+	ms = af_mfa_device_add(c->srv->store, user, spec, &dev, c->err,
+			       sizeof(c->err));
+	if (ms != AF_MFA_OK) {
+		add_failed(c, ms, c->err);
+		log_warn(c->srv->log, c->req->rid, LOG_EVENT,
+			 "action=enroll user=%s status=%u error=\"%s\"", user,
+			 c->resp->status, af_mfa_strerror(ms));
+		goto out;
+	}
+	id = json_string_value(json_object_get(dev, "id"));
+	answer_enrolled(c, dev);
+	log_info(c->srv->log, c->req->rid, LOG_EVENT,
+		 "action=enroll device=%s user=%s platform=%s status=%u",
+		 id != NULL ? id : "-", user,
+		 json_string_value(json_object_get(spec, "platform")),
+		 c->resp->status);
+	if (id != NULL)
+		audit(c, id, "device.enroll", user, NULL);
+out:
+	OPENSSL_cleanse(code, sizeof(code));
+	if (c->body != NULL)
+		wipe_json_string(json_object_get(c->body, "code"));
+	device_release(dev);
+	json_decref(spec);
+}
+
+/* ---- challenges --------------------------------------------------------- */
+
+/* 1 when the txn lists the device among those that may answer it. */
+static int txn_has_device(const json_t *txn, const char *device)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(txn, "devices"), i, v)
+	{
+		if (json_is_string(v) &&
+		    strcmp(json_string_value(v), device) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The device's view of a txn (new reference, or NULL): the public view,
+ * the number removed whatever the source held, and the user's display
+ * name from the directory when there is one. Elements that are already
+ * public views (they have "txn") are copied as they are.
+ */
+static json_t *txn_view(dcall *c, const json_t *txn)
+{
+	const char *user, *name;
+	json_t *v, *u = NULL;
+
+	if (json_object_get(txn, "txn") != NULL)
+		v = json_deep_copy(txn);
+	else
+		v = af_mfa_txn_public(txn, c->now);
+	if (v == NULL)
+		return NULL;
+	/* Never the number: the phone must get it from the person. */
+	if (json_object_get(v, "number") != NULL &&
+	    json_object_del(v, "number") != 0) {
+		json_decref(v);
+		return NULL;
+	}
+	user = json_string_value(json_object_get(v, "user"));
+	if (user != NULL && c->srv->dir != NULL &&
+	    af_dir_user_get(c->srv->dir, user, &u) == AF_DIR_OK) {
+		name = json_string_value(json_object_get(u, "name"));
+		if (name != NULL && name[0] != '\0' &&
+		    json_object_set_new(v, "display_name", json_string(name)) !=
+			    0) {
+			json_decref(v);
+			v = NULL;
+		}
+	}
+	json_decref(u);
+	return v;
+}
+
+/* GET /device/v1/challenges */
+static void h_list(dcall *c)
+{
+	json_t *pending = NULL, *out = NULL, *e, *v;
+	af_mfa_status ms;
+	size_t i;
+
+	ms = af_mfa_txn_pending_for_device(c->srv->store, c->sig.device, c->now,
+					   &pending);
+	if (ms != AF_MFA_OK) {
+		mfa_failed(c, "challenges", ms);
+		goto out;
+	}
+	out = json_array();
+	if (out == NULL)
+		goto nomem;
+	json_array_foreach(pending, i, e)
+	{
+		v = txn_view(c, e);
+		if (v == NULL || json_array_append_new(out, v) != 0)
+			goto nomem;
+	}
+	af_resp_json(c->resp, 200, json_pack("{s:O}", "challenges", out));
+	log_debug(c->srv->log, c->req->rid, LOG_EVENT,
+		  "action=challenges device=%s count=%zu", c->sig.device,
+		  json_array_size(out));
+	goto out;
+nomem:
+	answer_error(c, AF_DEVICE_INTERNAL, "out of memory");
+out:
+	json_decref(out);
+	json_decref(pending);
+}
+
+/*
+ * The txn named in the path, if this device may see it: *out (new
+ * reference) and 1, or 0 with a 404 (or a store error) answered.
+ */
+static int txn_load(dcall *c, json_t **out)
+{
+	af_mfa_status ms;
+
+	*out = NULL;
+	ms = af_mfa_txn_get(c->srv->store, c->txn, c->now, out);
+	if (ms == AF_MFA_NOT_FOUND || ms == AF_MFA_INVALID ||
+	    (ms == AF_MFA_OK && !txn_has_device(*out, c->sig.device))) {
+		json_decref(*out);
+		*out = NULL;
+		answer_error(c, AF_DEVICE_NOT_FOUND, "no such challenge");
+		return 0;
+	}
+	if (ms != AF_MFA_OK) {
+		mfa_failed(c, "txn_get", ms);
+		return 0;
+	}
+	return 1;
+}
+
+/* GET /device/v1/challenges/{txn} */
+static void h_show(dcall *c)
+{
+	json_t *txn = NULL, *v;
+
+	if (!txn_load(c, &txn))
+		return;
+	v = txn_view(c, txn);
+	if (v == NULL)
+		answer_error(c, AF_DEVICE_INTERNAL, "out of memory");
+	else
+		af_resp_json(c->resp, 200, v);
+	log_debug(c->srv->log, c->req->rid, LOG_EVENT,
+		  "action=challenge device=%s txn=%s", c->sig.device, c->txn);
+	json_decref(txn);
+}
+
+/* The state in af_mfa_txn_decide's answer (a state string or a txn). */
+static const char *state_of(const json_t *v)
+{
+	if (json_is_string(v))
+		return json_string_value(v);
+	return json_string_value(json_object_get(v, "state"));
+}
+
+/* Answers a decision that was not made: 409 with the state, or 410. */
+static void answer_not_decided(dcall *c, af_mfa_status ms)
+{
+	json_t *txn = NULL;
+	const char *state = NULL;
+
+	if (ms == AF_MFA_DECIDED &&
+	    af_mfa_txn_get(c->srv->store, c->txn, c->now, &txn) == AF_MFA_OK)
+		state = state_of(txn);
+	if (ms == AF_MFA_EXPIRED ||
+	    (state != NULL && strcmp(state, "expired") == 0))
+		answer_error(c, AF_DEVICE_EXPIRED, NULL);
+	else
+		af_resp_json(c->resp, 409,
+			     json_pack("{s:s, s:s, s:s}", "error", "decided",
+				       "message",
+				       af_device_strerror(AF_DEVICE_DECIDED),
+				       "state", state != NULL ? state : ""));
+	json_decref(txn);
+}
+
+/* The audit event and warning of a reported challenge. */
+static void reported(dcall *c, const char *user, const json_t *txn)
+{
+	json_t *detail;
+	const char *app = json_string_value(json_object_get(txn, "app"));
+
+	detail = json_pack("{s:s, s:s}", "txn", c->txn, "app",
+			   app != NULL ? app : "");
+	audit(c, c->sig.device, "mfa.report", user, detail);
+	json_decref(detail);
+	log_warn(c->srv->log, c->req->rid, LOG_EVENT,
+		 "action=report device=%s txn=%s user=%s ip=%s", c->sig.device,
+		 c->txn, user, c->req->client_ip);
+}
+
+/*
+ * A report whose push pause could not be set is still a report: the
+ * decision was stored before the pause. When the txn shows it, the device
+ * gets its answer (and the report its audit event), and the failed pause
+ * is logged. AF_MFA_OK with *res, or AF_MFA_STORE.
+ */
+static af_mfa_status report_stands(dcall *c, json_t **res)
+{
+	const char *state;
+
+	if (af_mfa_txn_get(c->srv->store, c->txn, c->now, res) != AF_MFA_OK)
+		return AF_MFA_STORE;
+	state = state_of(*res);
+	if (state == NULL || strcmp(state, "reported") != 0) {
+		json_decref(*res);
+		*res = NULL;
+		return AF_MFA_STORE;
+	}
+	log_error(c->srv->log, c->req->rid, LOG_EVENT,
+		  "action=report_pause txn=%s error=\"%s\"", c->txn,
+		  af_mfa_strerror(AF_MFA_STORE));
+	return AF_MFA_OK;
+}
+
+/* POST /device/v1/challenges/{txn} */
+static void h_decide(dcall *c)
+{
+	const char *decision, *number, *user, *state;
+	json_t *txn = NULL, *res = NULL;
+	af_mfa_status ms;
+
+	if (!need_body(c))
+		return;
+	if (af_device_decision_check(c->body, &decision, &number, c->err,
+				     sizeof(c->err)) != AF_DEVICE_OK) {
+		answer_error(c, AF_DEVICE_BAD_REQUEST, c->err);
+		return;
+	}
+	/* Looked up first so another device's txn answers 404, not 409. */
+	if (!txn_load(c, &txn))
+		return;
+	user = json_string_value(json_object_get(txn, "user"));
+	if (user == NULL)
+		user = "-";
+	ms = af_mfa_txn_decide(c->srv->store, c->txn, c->sig.device, decision,
+			       number, c->now, &res);
+	if (ms == AF_MFA_STORE && strcmp(decision, "report") == 0)
+		ms = report_stands(c, &res);
+	state = ms == AF_MFA_OK ? state_of(res) : NULL;
+	if (ms == AF_MFA_OK && state != NULL)
+		af_resp_json(c->resp, 200, json_pack("{s:s}", "state", state));
+	else if (ms == AF_MFA_OK)
+		answer_error(c, AF_DEVICE_INTERNAL, NULL);
+	else if (ms == AF_MFA_DECIDED || ms == AF_MFA_EXPIRED)
+		answer_not_decided(c, ms);
+	else if (ms == AF_MFA_FORBIDDEN || ms == AF_MFA_NOT_FOUND)
+		answer_error(c, AF_DEVICE_NOT_FOUND, "no such challenge");
+	else if (ms == AF_MFA_INVALID)
+		answer_error(c, AF_DEVICE_BAD_REQUEST, NULL);
+	else
+		mfa_failed(c, "decide", ms);
+	/* One line per decision; the number is never logged. */
+	log_info(c->srv->log, c->req->rid, LOG_EVENT,
+		 "action=decide device=%s txn=%s user=%s decision=%s state=%s "
+		 "status=%u",
+		 c->sig.device, c->txn, user, decision,
+		 state != NULL ? state : "-", c->resp->status);
+	if (state != NULL && strcmp(state, "reported") == 0)
+		reported(c, user, txn);
+	json_decref(res);
+	json_decref(txn);
+}
+
+/* ---- push token --------------------------------------------------------- */
+
+/* PUT /device/v1/push-token */
+static void h_push_token(dcall *c)
+{
+	json_t *patch = NULL;
+	af_device_status st;
+	af_mfa_status ms;
+
+	if (!need_body(c))
+		return;
+	st = af_device_push_token_check(c->body, &patch, c->err,
+					sizeof(c->err));
+	if (st != AF_DEVICE_OK) {
+		answer_error(c, st, c->err);
+		return;
+	}
+	ms = af_mfa_device_update(c->srv->store, c->sig.device, patch, c->err,
+				  sizeof(c->err));
+	if (ms == AF_MFA_OK)
+		af_resp_json(c->resp, 200, json_pack("{s:b}", "ok", 1));
+	else if (ms == AF_MFA_INVALID)
+		answer_error(c, AF_DEVICE_BAD_REQUEST, c->err);
+	else if (ms == AF_MFA_NOT_FOUND)
+		/* Removed between the signature check and now. */
+		refuse(c, "device");
+	else
+		mfa_failed(c, "push_token", ms);
+	log_info(c->srv->log, c->req->rid, LOG_EVENT,
+		 "action=push_token device=%s status=%u", c->sig.device,
+		 c->resp->status);
+	json_decref(patch);
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+/*
+ * Routes: method, the path after /device/v1/, whether a {txn} segment
+ * follows it, whether the device must be authenticated first (enroll
+ * authenticates by the key in its body), and the handler.
+ */
+typedef struct route {
+	const char *method;
+	const char *path;
+	int with_txn;
+	int need_device;
+	dcall_fn fn;
+} route;
+
+static const route routes[] = {
+	{"POST", "enroll", 0, 0, h_enroll},
+	{"GET", "challenges", 0, 1, h_list},
+	{"GET", "challenges/", 1, 1, h_show},
+	{"POST", "challenges/", 1, 1, h_decide},
+	{"PUT", "push-token", 0, 1, h_push_token},
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/*
+ * 1 when rest matches the route's path, with the {txn} segment (1..
+ * AF_MFA_ID_BUF - 1 characters of base64url, which is what a txn id is,
+ * so no decoding is needed) copied into c->txn.
+ */
+static int path_matches(const route *r, const char *rest, dcall *c)
+{
+	size_t n = strlen(r->path), i, idlen;
+	const char *id;
+
+	if (!r->with_txn)
+		return strcmp(rest, r->path) == 0;
+	if (strncmp(rest, r->path, n) != 0)
+		return 0;
+	id = rest + n;
+	idlen = strnlen(id, AF_MFA_ID_BUF);
+	if (idlen == 0 || idlen >= AF_MFA_ID_BUF)
+		return 0;
+	for (i = 0; i < idlen; i++) {
+		if (!((id[i] >= 'A' && id[i] <= 'Z') ||
+		      (id[i] >= 'a' && id[i] <= 'z') ||
+		      (id[i] >= '0' && id[i] <= '9') || id[i] == '-' ||
+		      id[i] == '_'))
+			return 0;
+	}
+	memcpy(c->txn, id, idlen);
+	c->txn[idlen] = '\0';
+	return 1;
+}
+
+static int method_is(const char *want, const char *method)
+{
+	/* HEAD is a GET without a body: libmicrohttpd drops the body. */
+	if (strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0)
+		return 1;
+	return strcmp(want, method) == 0;
+}
+
+/* The route, or NULL with a 404 or 405 (and its Allow header) answered. */
+static const route *find_route(dcall *c)
+{
+	const char *rest = c->req->path + strlen(PATH_PREFIX);
+	char allow[ALLOW_MAX];
+	size_t i, len = 0;
+	int n;
+
+	allow[0] = '\0';
+	for (i = 0; i < NROUTES; i++) {
+		if (!path_matches(&routes[i], rest, c))
+			continue;
+		if (method_is(routes[i].method, c->req->method))
+			return &routes[i];
+		n = snprintf(allow + len, sizeof(allow) - len, "%s%s",
+			     len > 0 ? ", " : "", routes[i].method);
+		if (n > 0 && (size_t)n < sizeof(allow) - len)
+			len += (size_t)n;
+	}
+	if (len == 0) {
+		answer_error(c, AF_DEVICE_NOT_FOUND, NULL);
+		return NULL;
+	}
+	af_resp_header_set(c->resp, "Allow", allow);
+	answer_error(c, AF_DEVICE_METHOD, NULL);
+	return NULL;
+}
+
+void af_h_device_at(af_server *srv, af_req *req, af_resp *resp, int64_t now)
+{
+	const route *r;
+	dcall *c;
+
+	if (srv == NULL || req == NULL || resp == NULL)
+		return;
+	if (req->method == NULL || req->path == NULL ||
+	    strncmp(req->path, PATH_PREFIX, strlen(PATH_PREFIX)) != 0) {
+		af_resp_text(resp, 404, "application/json",
+			     "{\"error\":\"not_found\","
+			     "\"message\":\"no such resource\"}");
+		return;
+	}
+	/* Large (the signing string): off the MHD thread's stack. */
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		af_resp_text(resp, 500, "application/json",
+			     "{\"error\":\"server_error\","
+			     "\"message\":\"out of memory\"}");
+		return;
+	}
+	c->srv = srv;
+	c->req = req;
+	c->resp = resp;
+	c->now = now;
+	r = find_route(c);
+	if (r == NULL)
+		goto out;
+	if (req->body_len > AF_DEVICE_BODY_MAX) {
+		answer_error(c, AF_DEVICE_BAD_REQUEST, "body too large");
+		goto out;
+	}
+	if (r->need_device && !authenticate(c))
+		goto out;
+	r->fn(c);
+out:
+	device_release(c->device);
+	json_decref(c->body);
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+}
+
+void af_h_device(af_server *srv, af_req *req, af_resp *resp)
+{
+	af_h_device_at(srv, req, resp, af_now());
+}

@@ -1,0 +1,936 @@
+/*
+ * Enrolled devices, one-time enrollment codes and the token-code (TOTP)
+ * fallback.
+ *
+ * A device is one JSON record under "device:<id>", listed in the set
+ * "user_devices:<user>"; both are persistent. Its TOTP secret is kept
+ * base32-encoded in the record because the server must compute codes from
+ * it; every decoded copy is wiped as soon as the HMAC key is made, and the
+ * record's text is wiped wherever it is serialised.
+ *
+ * Enrollment codes are kept only as SHA-256 of the code, so the store
+ * holds nothing that could be typed into the enroll endpoint. An 80-bit
+ * random code needs no slow hash: guessing it is hopeless either way.
+ */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "common/util.h"
+#include "mfa/mfa.h"
+#include "mfa/mfa_internal.h"
+#include "tokencode.h"
+
+#define ENROLL_CODE_BYTES  10 /* 80 bits: 16 base32 characters */
+#define ENROLL_CODE_LEN	   16
+/* Typed codes may carry spaces and dashes; longer input is not a code. */
+#define ENROLL_INPUT_MAX   64
+#define TOTP_SECRET_BYTES  20
+#define TOTP_WINDOW	   1
+#define P256_COORD_BYTES   32
+/* base64url of 32 bytes is 43 characters; padding may add one more. */
+#define P256_COORD_B64_MAX 48
+#define STEP_TEXT_MAX	   24
+#define USER_DEVICES_SCAN  ((size_t)AF_MFA_DEVICES_MAX * 4)
+
+/* --- enrollment codes ------------------------------------------------------
+ */
+
+static af_mfa_status enroll_key(char *key, size_t cap, const char *code)
+{
+	char hex[65];
+
+	af_sha256_hex(code, strlen(code), hex);
+	return af_mfa__key(key, cap, "enroll:", hex);
+}
+
+af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
+				     char *code, size_t codecap,
+				     int64_t *expires_at)
+{
+	uint8_t raw[ENROLL_CODE_BYTES];
+	char key[AF_MFA__KEY_MAX];
+	af_mfa_status rc;
+
+	if (code != NULL && codecap > 0)
+		code[0] = '\0';
+	if (st == NULL || !af_mfa__user_ok(username) || code == NULL ||
+	    codecap < ENROLL_CODE_LEN + 1 || expires_at == NULL)
+		return AF_MFA_INVALID;
+	if (af_random_bytes(raw, sizeof(raw)) != 0)
+		return AF_MFA_CRYPTO;
+	rc = tc_base32_encode(raw, sizeof(raw), code, codecap) == TC_OK
+		     ? AF_MFA_OK
+		     : AF_MFA_CRYPTO;
+	OPENSSL_cleanse(raw, sizeof(raw));
+	if (rc == AF_MFA_OK)
+		rc = enroll_key(key, sizeof(key), code);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_set(
+			st, key, username, strlen(username),
+			(uint64_t)AF_MFA_ENROLL_TTL_S * 1000, STORE_SET_NX));
+	if (rc != AF_MFA_OK) {
+		OPENSSL_cleanse(code, codecap);
+		code[0] = '\0';
+		return rc;
+	}
+	*expires_at = af_now() + AF_MFA_ENROLL_TTL_S;
+	return AF_MFA_OK;
+}
+
+/*
+ * Brings a typed code to the form it was made in: upper case, without the
+ * spaces and dashes people add when reading it out. -1 when what is left
+ * is not 16 base32 characters.
+ */
+static int enroll_normalise(const char *in, char out[ENROLL_CODE_LEN + 1])
+{
+	size_t n = 0;
+
+	if (strnlen(in, ENROLL_INPUT_MAX + 1) > ENROLL_INPUT_MAX)
+		return -1;
+	for (; *in != '\0'; in++) {
+		char c = *in;
+
+		if (c == ' ' || c == '-')
+			continue;
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		if (!((c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7')) ||
+		    n == ENROLL_CODE_LEN)
+			return -1;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return n == ENROLL_CODE_LEN ? 0 : -1;
+}
+
+af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
+				      char *user, size_t usercap)
+{
+	char norm[ENROLL_CODE_LEN + 1], key[AF_MFA__KEY_MAX];
+	store_value v = {NULL, 0};
+	af_mfa_status rc;
+
+	if (user != NULL && usercap > 0)
+		user[0] = '\0';
+	if (st == NULL || code == NULL || user == NULL ||
+	    usercap < AF_MFA__USER_MAX + 1)
+		return AF_MFA_INVALID;
+	if (enroll_normalise(code, norm) != 0) {
+		rc = AF_MFA_NOT_FOUND;
+		goto out;
+	}
+	rc = enroll_key(key, sizeof(key), norm);
+	if (rc != AF_MFA_OK)
+		goto out;
+	/* GETDEL: of concurrent takers exactly one gets the user. */
+	rc = af_mfa__from_store(store_getdel(st, key, &v));
+	if (rc != AF_MFA_OK)
+		goto out;
+	if (v.len == 0 || v.len >= usercap ||
+	    !af_mfa__user_ok((const char *)v.data)) {
+		rc = AF_MFA_STORE;
+		goto out;
+	}
+	memcpy(user, v.data, v.len + 1);
+out:
+	OPENSSL_cleanse(norm, sizeof(norm));
+	store_value_free(&v);
+	return rc;
+}
+
+/* --- device records ---------------------------------------------------------
+ */
+
+static af_mfa_status device_key(char *key, size_t cap, const char *id)
+{
+	if (!af_mfa__id_ok(id))
+		return AF_MFA_NOT_FOUND;
+	return af_mfa__key(key, cap, "device:", id);
+}
+
+/*
+ * Wipes the TOTP secret's text inside a parsed record before the record
+ * is dropped or shown: jansson would free it without wiping. The string
+ * is the object's own copy, so writing over it is safe.
+ */
+static void forget_secret(json_t *dev)
+{
+	json_t *s = json_object_get(dev, "totp_secret");
+	union {
+		const char *c;
+		char *m;
+	} text;
+
+	if (json_is_string(s)) {
+		text.c = json_string_value(s);
+		OPENSSL_cleanse(text.m, json_string_length(s));
+	}
+	(void)json_object_del(dev, "totp_secret");
+}
+
+/* Drops a record this file read and holds the only reference to. */
+static void device_free(json_t *dev)
+{
+	if (dev != NULL)
+		forget_secret(dev);
+	json_decref(dev);
+}
+
+af_mfa_status af_mfa_device_get(store_ctx *st, const char *id, json_t **out)
+{
+	char key[AF_MFA__KEY_MAX];
+	af_mfa_status rc;
+
+	if (out == NULL)
+		return AF_MFA_INVALID;
+	*out = NULL;
+	if (st == NULL || id == NULL)
+		return AF_MFA_INVALID;
+	rc = device_key(key, sizeof(key), id);
+	if (rc != AF_MFA_OK)
+		return rc;
+	return af_mfa__get_json(st, key, out, NULL);
+}
+
+/* Decodes one coordinate: exactly 32 bytes of base64url. 0 or -1. */
+static int coord_decode(const char *text, uint8_t out[P256_COORD_BYTES])
+{
+	size_t n, len = 0;
+
+	if (text == NULL)
+		return -1;
+	n = strnlen(text, P256_COORD_B64_MAX);
+	if (n == P256_COORD_B64_MAX ||
+	    af_b64url_decode(text, n, out, P256_COORD_BYTES, &len) != 0 ||
+	    len != P256_COORD_BYTES)
+		return -1;
+	return 0;
+}
+
+/* Validates a P-256 JWK and makes the stored copy: kty, crv, x, y only. */
+static af_mfa_status jwk_check(const json_t *jwk, json_t **out, char *err,
+			       size_t errlen)
+{
+	uint8_t point[1 + 2 * P256_COORD_BYTES];
+	char group[] = "prime256v1";
+	char x64[P256_COORD_B64_MAX], y64[P256_COORD_B64_MAX];
+	const char *x = json_string_value(json_object_get(jwk, "x"));
+	const char *y = json_string_value(json_object_get(jwk, "y"));
+	OSSL_PARAM params[3];
+	EVP_PKEY_CTX *ctx = NULL, *check = NULL;
+	EVP_PKEY *pkey = NULL;
+	af_mfa_status rc = AF_MFA_INVALID;
+
+	*out = NULL;
+	if (!json_is_object(jwk) ||
+	    !json_is_string(json_object_get(jwk, "kty")) ||
+	    strcmp(json_string_value(json_object_get(jwk, "kty")), "EC") != 0 ||
+	    !json_is_string(json_object_get(jwk, "crv")) ||
+	    strcmp(json_string_value(json_object_get(jwk, "crv")), "P-256") !=
+		    0) {
+		af_mfa__errf(err, errlen,
+			     "public_key: must be an EC JWK on curve P-256");
+		return AF_MFA_INVALID;
+	}
+	point[0] = 0x04; /* uncompressed: 0x04 || x || y */
+	if (coord_decode(x, point + 1) != 0 ||
+	    coord_decode(y, point + 1 + P256_COORD_BYTES) != 0) {
+		af_mfa__errf(err, errlen,
+			     "public_key: x and y must be 32 bytes of "
+			     "base64url each");
+		return AF_MFA_INVALID;
+	}
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+						     group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+						      point, sizeof(point));
+	params[2] = OSSL_PARAM_construct_end();
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1) {
+		rc = AF_MFA_CRYPTO;
+		goto out;
+	}
+	/* A point off the curve is refused here or by the check below. */
+	if (EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1 ||
+	    (check = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL ||
+	    EVP_PKEY_public_check(check) != 1) {
+		af_mfa__errf(err, errlen,
+			     "public_key: not a valid point on P-256");
+		goto out;
+	}
+	/* Stored in canonical form, whatever padding the phone sent. */
+	if (af_b64url_encode(point + 1, P256_COORD_BYTES, x64, sizeof(x64)) !=
+		    0 ||
+	    af_b64url_encode(point + 1 + P256_COORD_BYTES, P256_COORD_BYTES,
+			     y64, sizeof(y64)) != 0) {
+		rc = AF_MFA_CRYPTO;
+		goto out;
+	}
+	*out = json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256",
+			 "x", x64, "y", y64);
+	rc = *out != NULL ? AF_MFA_OK : AF_MFA_NOMEM;
+out:
+	EVP_PKEY_CTX_free(check);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}
+
+static bool platform_ok(const char *p)
+{
+	return p != NULL && (strcmp(p, "apns") == 0 || strcmp(p, "fcm") == 0 ||
+			     strcmp(p, "none") == 0);
+}
+
+static bool platform_pushes(const char *p)
+{
+	return p != NULL && (strcmp(p, "apns") == 0 || strcmp(p, "fcm") == 0);
+}
+
+/* An optional string member: absent or null gives def. */
+static af_mfa_status opt_string(const json_t *obj, const char *field,
+				const char *def, const char **out, char *err,
+				size_t errlen)
+{
+	const json_t *v = json_object_get(obj, field);
+
+	*out = def;
+	if (v == NULL || json_is_null(v))
+		return AF_MFA_OK;
+	if (!json_is_string(v)) {
+		af_mfa__errf(err, errlen, "%s: must be a string", field);
+		return AF_MFA_INVALID;
+	}
+	*out = json_string_value(v);
+	return AF_MFA_OK;
+}
+
+/* The checked members of an enrollment, pointing into the spec. */
+typedef struct device_spec {
+	const char *platform;
+	const char *push_token; /* NULL: none */
+	const char *app_version;
+	const char *device_name;
+	int sandbox;
+	json_t *jwk; /* owned */
+} device_spec;
+
+static af_mfa_status spec_check(const json_t *spec, device_spec *ds, char *err,
+				size_t errlen)
+{
+	const json_t *sb = json_object_get(spec, "sandbox");
+	af_mfa_status rc;
+
+	rc = opt_string(spec, "platform", NULL, &ds->platform, err, errlen);
+	if (rc == AF_MFA_OK && !platform_ok(ds->platform)) {
+		af_mfa__errf(err, errlen,
+			     "platform: must be apns, fcm or none");
+		rc = AF_MFA_INVALID;
+	}
+	if (rc == AF_MFA_OK)
+		rc = opt_string(spec, "push_token", NULL, &ds->push_token, err,
+				errlen);
+	if (rc == AF_MFA_OK && ds->push_token == NULL &&
+	    platform_pushes(ds->platform)) {
+		af_mfa__errf(err, errlen, "push_token: required for %s",
+			     ds->platform);
+		rc = AF_MFA_INVALID;
+	}
+	if (rc == AF_MFA_OK && ds->push_token != NULL &&
+	    !af_mfa__token_ok(ds->push_token, AF_MFA_PUSH_TOKEN_MAX)) {
+		af_mfa__errf(err, errlen,
+			     "push_token: must be 1 to %d printable characters",
+			     AF_MFA_PUSH_TOKEN_MAX);
+		rc = AF_MFA_INVALID;
+	}
+	if (rc == AF_MFA_OK)
+		rc = opt_string(spec, "app_version", "", &ds->app_version, err,
+				errlen);
+	if (rc == AF_MFA_OK && ds->app_version[0] != '\0' &&
+	    !af_mfa__token_ok(ds->app_version, AF_MFA_APP_VERSION_MAX)) {
+		af_mfa__errf(
+			err, errlen,
+			"app_version: must be 1 to %d printable characters",
+			AF_MFA_APP_VERSION_MAX);
+		rc = AF_MFA_INVALID;
+	}
+	if (rc == AF_MFA_OK)
+		rc = opt_string(spec, "device_name", "", &ds->device_name, err,
+				errlen);
+	if (rc == AF_MFA_OK &&
+	    !af_mfa__text_ok(ds->device_name, AF_MFA_DEVICE_NAME_MAX)) {
+		af_mfa__errf(err, errlen,
+			     "device_name: at most %d bytes, no control "
+			     "characters",
+			     AF_MFA_DEVICE_NAME_MAX);
+		rc = AF_MFA_INVALID;
+	}
+	if (rc == AF_MFA_OK && sb != NULL && !json_is_boolean(sb)) {
+		af_mfa__errf(err, errlen, "sandbox: must be true or false");
+		rc = AF_MFA_INVALID;
+	}
+	ds->sandbox = json_is_true(sb);
+	if (rc == AF_MFA_OK)
+		rc = jwk_check(json_object_get(spec, "public_key"), &ds->jwk,
+			       err, errlen);
+	return rc;
+}
+
+/* A new 20-byte TOTP secret as base32 (32 characters and a NUL). */
+static af_mfa_status new_secret(char *b32, size_t cap)
+{
+	uint8_t raw[TOTP_SECRET_BYTES];
+	af_mfa_status rc = AF_MFA_CRYPTO;
+
+	if (af_random_bytes(raw, sizeof(raw)) == 0 &&
+	    tc_base32_encode(raw, sizeof(raw), b32, cap) == TC_OK)
+		rc = AF_MFA_OK;
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return rc;
+}
+
+static int count_member(const char *member, void *arg)
+{
+	(void)member;
+	return ++*(size_t *)arg > USER_DEVICES_SCAN;
+}
+
+static af_mfa_status count_devices(store_ctx *st, const char *ukey, size_t *n)
+{
+	*n = 0;
+	return af_mfa__from_store(store_smembers(st, ukey, count_member, n));
+}
+
+static json_t *device_new(const char *id, const char *username,
+			  const device_spec *ds, const char *secret)
+{
+	int64_t now = af_now();
+
+	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:b, s:O, s:s, s:s, "
+			 "s:s, s:I, s:I}",
+			 "id", id, "user", username, "platform", ds->platform,
+			 "push_token",
+			 ds->push_token != NULL ? json_string(ds->push_token)
+						: json_null(),
+			 "push_token_valid", ds->push_token != NULL, "sandbox",
+			 ds->sandbox, "public_key", ds->jwk, "app_version",
+			 ds->app_version, "device_name", ds->device_name,
+			 "totp_secret", secret, "created_at", (json_int_t)now,
+			 "last_seen", (json_int_t)now);
+}
+
+/*
+ * The record is written first and then listed; the count is checked
+ * before and again after listing, so concurrent enrollments can never
+ * leave a user with more than AF_MFA_DEVICES_MAX devices (in a close race
+ * both may be refused, which is the safe way to lose it).
+ */
+af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
+				const json_t *spec, json_t **out, char *err,
+				size_t errlen)
+{
+	char id[AF_MFA_ID_BUF], secret[64];
+	char ukey[AF_MFA__KEY_MAX], dkey[AF_MFA__KEY_MAX];
+	device_spec ds = {0};
+	json_t *dev = NULL;
+	char *text = NULL;
+	size_t n = 0;
+	af_mfa_status rc;
+
+	af_mfa__errf(err, errlen, "%s", "");
+	if (out != NULL)
+		*out = NULL;
+	if (st == NULL || out == NULL || !json_is_object(spec) ||
+	    !af_mfa__user_ok(username)) {
+		af_mfa__errf(err, errlen, "device: bad arguments");
+		return AF_MFA_INVALID;
+	}
+	secret[0] = '\0';
+	rc = spec_check(spec, &ds, err, errlen);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__key(ukey, sizeof(ukey), "user_devices:", username);
+	if (rc == AF_MFA_OK)
+		rc = count_devices(st, ukey, &n);
+	if (rc == AF_MFA_OK && n >= AF_MFA_DEVICES_MAX) {
+		af_mfa__errf(err, errlen, "device: the user has %d devices",
+			     AF_MFA_DEVICES_MAX);
+		rc = AF_MFA_LIMIT;
+	}
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__new_id(id);
+	if (rc == AF_MFA_OK)
+		rc = new_secret(secret, sizeof(secret));
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__key(dkey, sizeof(dkey), "device:", id);
+	if (rc != AF_MFA_OK)
+		goto out;
+	dev = device_new(id, username, &ds, secret);
+	text = dev != NULL ? af_mfa__dump(dev) : NULL;
+	if (text == NULL) {
+		rc = AF_MFA_NOMEM;
+		goto out;
+	}
+	rc = af_mfa__from_store(
+		store_set(st, dkey, text, strlen(text), 0, STORE_SET_NX));
+	if (rc != AF_MFA_OK)
+		goto out;
+	rc = af_mfa__from_store(store_sadd(st, ukey, id));
+	if (rc == AF_MFA_OK)
+		rc = count_devices(st, ukey, &n);
+	if (rc == AF_MFA_OK && n > AF_MFA_DEVICES_MAX) {
+		af_mfa__errf(err, errlen, "device: the user has %d devices",
+			     AF_MFA_DEVICES_MAX);
+		rc = AF_MFA_LIMIT;
+	}
+	if (rc != AF_MFA_OK) {
+		/* Undo; if this fails too, the record is unlisted and inert. */
+		if (store_srem(st, ukey, id) != STORE_OK ||
+		    store_del(st, dkey) != STORE_OK)
+			rc = AF_MFA_STORE;
+		goto out;
+	}
+	*out = dev;
+	dev = NULL;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	af_mfa__dump_free(text);
+	device_free(dev);
+	json_decref(ds.jwk);
+	return rc;
+}
+
+/* Collects set members (ids) into a JSON array, at most cap of them. */
+typedef struct id_list {
+	json_t *arr;
+	size_t cap;
+	bool nomem;
+} id_list;
+
+static int collect_id(const char *member, void *arg)
+{
+	id_list *l = arg;
+
+	if (json_array_size(l->arr) >= l->cap)
+		return 1;
+	if (json_array_append_new(l->arr, json_string(member)) != 0) {
+		l->nomem = true;
+		return 1;
+	}
+	return 0;
+}
+
+static af_mfa_status user_device_ids(store_ctx *st, const char *username,
+				     json_t **out)
+{
+	char key[AF_MFA__KEY_MAX];
+	id_list l = {NULL, USER_DEVICES_SCAN, false};
+	af_mfa_status rc;
+
+	*out = NULL;
+	rc = af_mfa__key(key, sizeof(key), "user_devices:", username);
+	if (rc != AF_MFA_OK)
+		return rc;
+	l.arr = json_array();
+	if (l.arr == NULL)
+		return AF_MFA_NOMEM;
+	rc = af_mfa__from_store(store_smembers(st, key, collect_id, &l));
+	if (rc == AF_MFA_OK && l.nomem)
+		rc = AF_MFA_NOMEM;
+	if (rc != AF_MFA_OK) {
+		json_decref(l.arr);
+		return rc;
+	}
+	*out = l.arr;
+	return AF_MFA_OK;
+}
+
+af_mfa_status af_mfa_device_list(store_ctx *st, const char *username,
+				 json_t **out)
+{
+	json_t *ids = NULL, *list = NULL, *idv;
+	af_mfa_status rc;
+	size_t i;
+
+	if (out == NULL)
+		return AF_MFA_INVALID;
+	*out = NULL;
+	if (st == NULL || !af_mfa__user_ok(username))
+		return AF_MFA_INVALID;
+	rc = user_device_ids(st, username, &ids);
+	if (rc != AF_MFA_OK)
+		return rc;
+	list = json_array();
+	if (list == NULL) {
+		rc = AF_MFA_NOMEM;
+		goto out;
+	}
+	json_array_foreach(ids, i, idv)
+	{
+		json_t *dev = NULL;
+
+		rc = af_mfa_device_get(st, json_string_value(idv), &dev);
+		/* Removed since the set was read: not a device any more. */
+		if (rc == AF_MFA_NOT_FOUND)
+			continue;
+		if (rc != AF_MFA_OK)
+			goto out;
+		forget_secret(dev);
+		if (json_array_append_new(list, dev) != 0) {
+			rc = AF_MFA_NOMEM;
+			goto out;
+		}
+	}
+	rc = af_mfa__sort(list, "created_at");
+	if (rc == AF_MFA_OK) {
+		*out = list;
+		list = NULL;
+	}
+out:
+	json_decref(ids);
+	json_decref(list);
+	return rc;
+}
+
+af_mfa_status af_mfa_device_remove(store_ctx *st, const char *id)
+{
+	char key[AF_MFA__KEY_MAX], ukey[AF_MFA__KEY_MAX];
+	json_t *dev = NULL;
+	af_mfa_status rc;
+
+	if (st == NULL || id == NULL)
+		return AF_MFA_INVALID;
+	rc = af_mfa_device_get(st, id, &dev);
+	if (rc != AF_MFA_OK)
+		return rc;
+	rc = af_mfa__key(ukey, sizeof(ukey), "user_devices:",
+			 json_string_value(json_object_get(dev, "user")));
+	device_free(dev);
+	if (rc != AF_MFA_OK)
+		return AF_MFA_STORE;
+	/* The record goes first: from then on no signature verifies. */
+	rc = device_key(key, sizeof(key), id);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_del(st, key));
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_srem(st, ukey, id));
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__key(key, sizeof(key), "totp_last:", id);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_del(st, key));
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__key(key, sizeof(key), "device_txns:", id);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_del(st, key));
+	return rc;
+}
+
+/* --- device updates ----------------------------------------------------- */
+
+typedef struct update_arg {
+	const json_t *patch;
+	char *err;
+	size_t errlen;
+} update_arg;
+
+static af_mfa_status patch_member(json_t *dev, const char *k, json_t *v,
+				  char *err, size_t errlen)
+{
+	if (strcmp(k, "push_token") == 0) {
+		if (!json_is_null(v) &&
+		    !af_mfa__token_ok(json_string_value(v),
+				      AF_MFA_PUSH_TOKEN_MAX)) {
+			af_mfa__errf(err, errlen,
+				     "push_token: must be null or 1 to %d "
+				     "printable characters",
+				     AF_MFA_PUSH_TOKEN_MAX);
+			return AF_MFA_INVALID;
+		}
+	} else if (strcmp(k, "push_token_valid") == 0 ||
+		   strcmp(k, "sandbox") == 0) {
+		if (!json_is_boolean(v)) {
+			af_mfa__errf(err, errlen, "%s: must be true or false",
+				     k);
+			return AF_MFA_INVALID;
+		}
+	} else if (strcmp(k, "platform") == 0) {
+		if (!platform_ok(json_string_value(v))) {
+			af_mfa__errf(err, errlen,
+				     "platform: must be apns, fcm or none");
+			return AF_MFA_INVALID;
+		}
+	} else if (strcmp(k, "app_version") == 0) {
+		if (!af_mfa__token_ok(json_string_value(v),
+				      AF_MFA_APP_VERSION_MAX)) {
+			af_mfa__errf(err, errlen,
+				     "app_version: must be 1 to %d printable "
+				     "characters",
+				     AF_MFA_APP_VERSION_MAX);
+			return AF_MFA_INVALID;
+		}
+	} else if (strcmp(k, "last_seen") == 0) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0) {
+			af_mfa__errf(err, errlen,
+				     "last_seen: must be a Unix time");
+			return AF_MFA_INVALID;
+		}
+	} else {
+		af_mfa__errf(err, errlen, "%s: cannot be changed", k);
+		return AF_MFA_INVALID;
+	}
+	return json_object_set(dev, k, v) == 0 ? AF_MFA_OK : AF_MFA_NOMEM;
+}
+
+static af_mfa_status update_fn(json_t *dev, void *arg, bool *write)
+{
+	update_arg *a = arg;
+	const char *k;
+	json_t *v;
+	af_mfa_status rc;
+
+	/* An empty patch changes nothing, so it writes nothing. */
+	*write = json_object_size(a->patch) > 0;
+	json_object_foreach(af_mfa__iterable(a->patch), k, v)
+	{
+		rc = patch_member(dev, k, v, a->err, a->errlen);
+		if (rc != AF_MFA_OK)
+			return rc;
+	}
+	if (platform_pushes(
+		    json_string_value(json_object_get(dev, "platform"))) &&
+	    !json_is_string(json_object_get(dev, "push_token"))) {
+		af_mfa__errf(a->err, a->errlen,
+			     "push_token: required for apns and fcm");
+		return AF_MFA_INVALID;
+	}
+	return AF_MFA_OK;
+}
+
+af_mfa_status af_mfa_device_update(store_ctx *st, const char *id,
+				   const json_t *patch, char *err,
+				   size_t errlen)
+{
+	update_arg a = {patch, err, errlen};
+	char key[AF_MFA__KEY_MAX];
+	json_t *dev = NULL;
+	af_mfa_status rc;
+
+	af_mfa__errf(err, errlen, "%s", "");
+	if (st == NULL || id == NULL || !json_is_object(patch)) {
+		af_mfa__errf(err, errlen, "device: bad arguments");
+		return AF_MFA_INVALID;
+	}
+	rc = device_key(key, sizeof(key), id);
+	if (rc != AF_MFA_OK)
+		return rc;
+	rc = af_mfa__update(st, key, update_fn, &a, &dev);
+	device_free(dev);
+	return rc;
+}
+
+/* --- token codes ------------------------------------------------------------
+ */
+
+/* The device's HMAC key from the base32 secret in its record. */
+static af_mfa_status device_totp_key(const json_t *dev, tc_key **key)
+{
+	uint8_t raw[TC_SECRET_MAX];
+	const json_t *s = json_object_get(dev, "totp_secret");
+	size_t len = 0;
+	af_mfa_status rc = AF_MFA_STORE;
+
+	*key = NULL;
+	if (!json_is_string(s))
+		return AF_MFA_STORE;
+	if (tc_base32_decode(json_string_value(s), json_string_length(s), raw,
+			     sizeof(raw), &len) == TC_OK &&
+	    len > 0)
+		rc = tc_key_new(raw, len, TC_ALGO_SHA1, key) == TC_OK
+			     ? AF_MFA_OK
+			     : AF_MFA_CRYPTO;
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return rc;
+}
+
+/* Reads a stored step: decimal digits only, as this file writes them. */
+static int step_parse(const store_value *v, uint64_t *out)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	if (v->len == 0 || v->len > 19)
+		return -1;
+	for (i = 0; i < v->len; i++) {
+		if (v->data[i] < '0' || v->data[i] > '9')
+			return -1;
+		n = n * 10 + (uint64_t)(v->data[i] - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+/*
+ * One round against one device: read the last accepted step, verify the
+ * code after it, and move the step forward with a compare-and-set (or a
+ * set-if-absent for the first code). *again on a lost race.
+ */
+static af_mfa_status code_round(store_ctx *st, tc_key *key, const char *lkey,
+				const char *code, int64_t now, bool *again)
+{
+	tc_totp_params p;
+	store_value raw = {NULL, 0};
+	char text[STEP_TEXT_MAX];
+	uint64_t matched = 0, last = 0;
+	bool have_last = false;
+	store_status sst;
+	af_mfa_status rc;
+	tc_status tst;
+	int n;
+
+	*again = false;
+	tc_totp_params_init(&p);
+	sst = store_get(st, lkey, &raw);
+	if (sst == STORE_OK) {
+		if (step_parse(&raw, &last) != 0) {
+			rc = AF_MFA_STORE;
+			goto out;
+		}
+		have_last = true;
+	} else if (sst != STORE_NOT_FOUND) {
+		rc = af_mfa__from_store(sst);
+		goto out;
+	}
+	tst = tc_totp_verify(key, &p, now, code, TOTP_WINDOW,
+			     have_last ? &last : NULL, &matched);
+	if (tst == TC_ERR_REPLAY) {
+		rc = AF_MFA_REPLAY;
+		goto out;
+	}
+	if (tst != TC_OK) {
+		/* A malformed code, or a time before 1970, matches nothing. */
+		rc = AF_MFA_MISMATCH;
+		goto out;
+	}
+	n = snprintf(text, sizeof(text), "%llu", (unsigned long long)matched);
+	if (have_last)
+		sst = store_cas(st, lkey, raw.data, raw.len, text, (size_t)n,
+				0);
+	else
+		sst = store_set(st, lkey, text, (size_t)n, 0, STORE_SET_NX);
+	*again = sst == STORE_CONFLICT || sst == STORE_EXISTS ||
+		 sst == STORE_NOT_FOUND;
+	rc = *again ? AF_MFA_REPLAY : af_mfa__from_store(sst);
+out:
+	store_value_free(&raw);
+	return rc;
+}
+
+static af_mfa_status code_device(store_ctx *st, const char *id,
+				 const char *code, int64_t now)
+{
+	char lkey[AF_MFA__KEY_MAX];
+	json_t *dev = NULL;
+	tc_key *key = NULL;
+	bool again = false;
+	af_mfa_status rc;
+	int tries;
+
+	rc = af_mfa_device_get(st, id, &dev);
+	if (rc == AF_MFA_OK)
+		rc = device_totp_key(dev, &key);
+	device_free(dev);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__key(lkey, sizeof(lkey), "totp_last:", id);
+	/*
+	 * Losing a race re-reads the step: the winner's step may be this
+	 * very one (then it is a replay) or an older one (then try again).
+	 */
+	for (tries = 0; rc == AF_MFA_OK && tries < AF_MFA__CAS_TRIES; tries++) {
+		rc = code_round(st, key, lkey, code, now, &again);
+		if (!again)
+			break;
+		rc = AF_MFA_OK;
+	}
+	if (again)
+		rc = AF_MFA_STORE;
+	tc_key_free(key);
+	return rc;
+}
+
+/*
+ * Which outcome over several devices tells the user most: a match, then a
+ * code already used, then a wrong code, then a failure, then no device.
+ */
+static int outcome_rank(af_mfa_status rc)
+{
+	switch (rc) {
+	case AF_MFA_OK:
+		return 0;
+	case AF_MFA_REPLAY:
+		return 1;
+	case AF_MFA_MISMATCH:
+		return 2;
+	case AF_MFA_NOT_FOUND:
+		return 4;
+	default:
+		return 3;
+	}
+}
+
+af_mfa_status af_mfa_code_check(store_ctx *st, const char *username,
+				const char *code, int64_t now, char *device_id,
+				size_t cap)
+{
+	json_t *ids = NULL, *idv;
+	af_mfa_status rc, best = AF_MFA_NOT_FOUND;
+	size_t i;
+
+	if (device_id != NULL && cap > 0)
+		device_id[0] = '\0';
+	if (st == NULL || code == NULL || device_id == NULL ||
+	    cap < AF_MFA_ID_BUF || !af_mfa__user_ok(username))
+		return AF_MFA_INVALID;
+	rc = user_device_ids(st, username, &ids);
+	if (rc != AF_MFA_OK)
+		return rc;
+	json_array_foreach(ids, i, idv)
+	{
+		const char *id = json_string_value(idv);
+
+		rc = code_device(st, id, code, now);
+		if (outcome_rank(rc) < outcome_rank(best))
+			best = rc;
+		if (rc == AF_MFA_OK) {
+			(void)snprintf(device_id, cap, "%s", id);
+			break;
+		}
+	}
+	json_decref(ids);
+	return best;
+}
+
+/* --- push eligibility ----------------------------------------------------- */
+
+int af_mfa_device_pushable(const json_t *device, const json_t *workflow)
+{
+	const char *platform =
+		json_string_value(json_object_get(device, "platform"));
+	const char *token =
+		json_string_value(json_object_get(device, "push_token"));
+	const char *min;
+
+	if (!platform_pushes(platform) || token == NULL || token[0] == '\0' ||
+	    !json_is_true(json_object_get(device, "push_token_valid")))
+		return 0;
+	if (json_is_true(json_object_get(workflow, "legacy")))
+		return 0;
+	min = json_string_value(json_object_get(
+		json_object_get(workflow, "min_app_version"),
+		strcmp(platform, "apns") == 0 ? "ios" : "android"));
+	return af_mfa_version_at_least(
+		json_string_value(json_object_get(device, "app_version")), min);
+}

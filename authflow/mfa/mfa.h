@@ -1,0 +1,222 @@
+/*
+ * Push MFA with number matching and the token-code fallback: the data
+ * model. Workflow settings, enrolled devices, enrollment codes, sign-in
+ * transactions and push jobs, all in the state store. No HTTP here: the
+ * browser pages (web/mfa.c), the device API (device/) and the admin API
+ * call these functions.
+ *
+ * Store keys (the store adds its prefix):
+ *   "mfa:workflow"          workflow settings JSON (af_mfa_workflow)
+ *   "device:<id>"           a device JSON (see af_mfa_device_*)
+ *   "user_devices:<user>"   set of the user's device ids (persistent)
+ *   "enroll:<sha256 hex>"   a one-time enrollment code, 10 min TTL
+ *   "txn:<id>"              a transaction JSON, TTL 5 minutes
+ *   "device_txns:<device>"  volatile set of the device's transactions
+ *   "totp_last:<device>"    last TOTP step accepted (replay refusal)
+ *   "push_count:<user>"     pushes in the current push-limit period
+ *   "push_pause:<user>"     set while pushes to the user are paused
+ *   queue "push"            push jobs (store_queue_push)
+ *
+ * Status: af_mfa_status below. Objects handed out are new references.
+ * Thread-safety: every function is re-entrant; state is in the store.
+ */
+#ifndef AF_MFA_H
+#define AF_MFA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/store.h"
+
+#define AF_MFA_STATUS_MAP(XX)                                 \
+	XX(OK, 0, "success")                                  \
+	XX(NOT_FOUND, -1, "no such entry")                    \
+	XX(INVALID, -2, "invalid input")                      \
+	XX(LIMIT, -3, "limit reached")                        \
+	XX(DECIDED, -4, "the transaction is already decided") \
+	XX(EXPIRED, -5, "the transaction has expired")        \
+	XX(FORBIDDEN, -6, "not allowed")                      \
+	XX(MISMATCH, -7, "the code does not match")           \
+	XX(REPLAY, -8, "the code was already used")           \
+	XX(STORE, -9, "state store failure")                  \
+	XX(NOMEM, -10, "out of memory")                       \
+	XX(CRYPTO, -11, "cryptographic failure")
+
+typedef enum af_mfa_status {
+#define AF_MFA_XX(name, value, text) AF_MFA_##name = (value),
+	AF_MFA_STATUS_MAP(AF_MFA_XX)
+#undef AF_MFA_XX
+} af_mfa_status;
+
+const char *af_mfa_strerror(af_mfa_status st);
+
+#define AF_MFA_DEVICES_MAX     5   /* enrolled devices per user */
+#define AF_MFA_TXN_TTL_S       30  /* a transaction may be answered 30 s */
+#define AF_MFA_TXN_KEEP_S      300 /* its record stays 5 min for the page */
+#define AF_MFA_ENROLL_TTL_S    600 /* an enrollment code lives 10 min */
+#define AF_MFA_NUMBER_DIGITS   2   /* 10..99 */
+#define AF_MFA_CODE_TRIES      5   /* token codes tried per flow */
+#define AF_MFA_ID_LEN	       22  /* base64url of 16 random bytes */
+#define AF_MFA_ID_BUF	       48
+#define AF_MFA_PUSH_TOKEN_MAX  512 /* bytes of an APNs/FCM token */
+#define AF_MFA_DEVICE_NAME_MAX 64
+#define AF_MFA_APP_VERSION_MAX 32
+
+/*
+ * Workflow settings (authflowctl workflow show|set):
+ *   number_matching   bool, default true
+ *   legacy            bool, default false: no push at all, token code only
+ *   min_app_version   {"ios": "2023.2", "android": "2023.1"}, default {}
+ *                     (older apps get no push and must type the code;
+ *                     versions compare as dotted numbers)
+ *   push_limit        {"count": 3, "period_s": 300}
+ *   report_pause_s    900
+ *   enroll_after_password  bool, default true: a user without a device
+ *                     sees an enrollment QR after the password
+ * af_mfa_workflow_get: the stored settings merged over the defaults.
+ * af_mfa_workflow_set: patch (an object with any of the members above,
+ * validated; AF_MFA_INVALID with "field: reason" in err).
+ */
+af_mfa_status af_mfa_workflow_get(store_ctx *st, json_t **out);
+af_mfa_status af_mfa_workflow_set(store_ctx *st, const json_t *patch,
+				  json_t **out, char *err, size_t errlen);
+
+/*
+ * 1 when app_version (dotted numbers, e.g. "2023.2.1") is at least min
+ * ("2023.2"); a missing or malformed version is below any minimum; an
+ * empty or NULL min accepts everything.
+ */
+int af_mfa_version_at_least(const char *app_version, const char *min);
+
+/*
+ * Enrollment codes. af_mfa_enroll_code_new makes a one-time code for a
+ * user (16 characters of base32, 80 random bits, stored hashed with a
+ * 10-minute TTL) and writes it into code (AF_MFA_ID_BUF); *expires_at
+ * gets its expiry. af_mfa_enroll_code_take consumes a code atomically
+ * (GETDEL): exactly one caller gets AF_MFA_OK and the user name in user
+ * (128 bytes); the others AF_MFA_NOT_FOUND.
+ */
+af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
+				     char *code, size_t codecap,
+				     int64_t *expires_at);
+af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
+				      char *user, size_t usercap);
+
+/*
+ * Devices. A device JSON:
+ *   {id, user, platform: "apns"|"fcm"|"none", push_token (string or null),
+ *    push_token_valid (bool), sandbox (bool), public_key (P-256 JWK, public
+ *    members only: kty, crv, x, y), app_version, device_name,
+ *    totp_secret (base32, never handed to anyone but the enrolling device
+ *    and the server's own checks), created_at, last_seen}
+ *
+ * af_mfa_device_add: spec holds platform, push_token, sandbox, public_key,
+ * app_version, device_name (validated: platform known, push token
+ * printable <= AF_MFA_PUSH_TOKEN_MAX and required for apns/fcm, JWK a
+ * valid P-256 point, names bounded). Makes the id and a 20-byte TOTP
+ * secret; *out gets the new device (with totp_secret). AF_MFA_LIMIT when
+ * the user has AF_MFA_DEVICES_MAX devices.
+ * af_mfa_device_get: with totp_secret. af_mfa_device_list: the user's
+ * devices, sorted by created_at, WITHOUT totp_secret (for display).
+ * af_mfa_device_remove: the device is gone at once (its signatures fail).
+ * af_mfa_device_update: patch of push_token, push_token_valid, platform,
+ * sandbox, app_version, last_seen.
+ */
+af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
+				const json_t *spec, json_t **out, char *err,
+				size_t errlen);
+af_mfa_status af_mfa_device_get(store_ctx *st, const char *id, json_t **out);
+af_mfa_status af_mfa_device_list(store_ctx *st, const char *username,
+				 json_t **out);
+af_mfa_status af_mfa_device_remove(store_ctx *st, const char *id);
+af_mfa_status af_mfa_device_update(store_ctx *st, const char *id,
+				   const json_t *patch, char *err,
+				   size_t errlen);
+
+/*
+ * Token codes: checks a six-digit code against every device of the user
+ * (RFC 6238, SHA-1, 30 s, +-1 step) at time now. Each step is accepted
+ * once per device: the device's last accepted step moves forward
+ * atomically (compare-and-set), so of two concurrent uses of one code
+ * exactly one succeeds. AF_MFA_OK (device id into device_id, AF_MFA_ID_BUF),
+ * AF_MFA_MISMATCH, AF_MFA_REPLAY, AF_MFA_NOT_FOUND (no device).
+ */
+af_mfa_status af_mfa_code_check(store_ctx *st, const char *username,
+				const char *code, int64_t now, char *device_id,
+				size_t cap);
+
+/*
+ * Transactions. af_mfa_txn_new makes one for a sign-in: spec holds user,
+ * app (client id), app_name (display name), flow (flow id), devices
+ * (array of device ids that may answer), number_matching (bool). The
+ * number (10..99 from tc_match_code) is drawn when number_matching is on.
+ * created and expires (created + AF_MFA_TXN_TTL_S) come from now. State
+ * "pending". Each device's pending index gets the txn. *out: the txn JSON
+ * {id, user, app, app_name, flow, devices, number (int or null), state,
+ * created, expires, decided_by, push: {device id: "queued"|"sent"|
+ * "failed"|"token_invalid"|"not_sent"}}.
+ *
+ * af_mfa_txn_get: the txn; a pending txn past its expiry is turned into
+ * "expired" (atomically) before it is returned.
+ *
+ * af_mfa_txn_decide: one decision, atomically (CAS from the pending
+ * record): decision "approve" (with number: right number -> "approved",
+ * wrong or missing when required -> "failed"; without number matching ->
+ * "approved"), "deny" -> "denied", "report" -> "reported", "cancel" ->
+ * "cancelled" (device NULL: the browser). device (may be NULL for cancel)
+ * must be in the txn's devices. Returns AF_MFA_OK and the new state in
+ * *out, AF_MFA_DECIDED (a decision was already made), AF_MFA_EXPIRED,
+ * AF_MFA_FORBIDDEN (device not in the txn), AF_MFA_NOT_FOUND. A "reported"
+ * decision sets the user's push pause for report_pause_s.
+ *
+ * af_mfa_txn_pending_for_device: pending, unexpired txns the device may
+ * answer, as an array (number never included).
+ */
+af_mfa_status af_mfa_txn_new(store_ctx *st, const json_t *spec, int64_t now,
+			     json_t **out);
+af_mfa_status af_mfa_txn_get(store_ctx *st, const char *id, int64_t now,
+			     json_t **out);
+af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
+				const char *device, const char *decision,
+				const char *number, int64_t now, json_t **out);
+af_mfa_status af_mfa_txn_pending_for_device(store_ctx *st, const char *device,
+					    int64_t now, json_t **out);
+
+/*
+ * The public view of a txn for a device: {txn, user, app, expires_at,
+ * expires_in, number_required, number_digits, state}. Never the number.
+ */
+json_t *af_mfa_txn_public(const json_t *txn, int64_t now);
+
+/*
+ * Push: af_mfa_push_allowed checks the user's push pause and push limit
+ * (counting this push: store_incr on push_count with the period as TTL):
+ * AF_MFA_OK, or AF_MFA_LIMIT (limit reached or paused; *why says which:
+ * "paused" or "limit"). af_mfa_push_enqueue puts one job per device of the
+ * txn that can take a push (platform apns/fcm, a valid push token, app
+ * version at least the platform's minimum, not legacy) on queue "push":
+ * {job (random id), txn, device, platform, push_token, sandbox, user,
+ * app_name, expires}; never the number. Devices skipped get "not_sent" in
+ * the txn's push map, queued ones "queued". *queued: how many.
+ */
+af_mfa_status af_mfa_push_allowed(store_ctx *st, const char *username,
+				  const json_t *workflow, const char **why);
+af_mfa_status af_mfa_push_enqueue(store_ctx *st, const json_t *txn,
+				  const json_t *workflow, size_t *queued);
+
+/* 1 when the device can get a push under workflow (see above). */
+int af_mfa_device_pushable(const json_t *device, const json_t *workflow);
+
+/*
+ * Records what became of the push to one device of a txn (for pushd):
+ * status is "queued", "sent", "failed", "token_invalid" or "not_sent".
+ * AF_MFA_OK, AF_MFA_INVALID (unknown status), AF_MFA_NOT_FOUND (no such
+ * txn, or it is gone), AF_MFA_FORBIDDEN (the device is not in the txn),
+ * AF_MFA_STORE. The txn's state is not touched.
+ */
+af_mfa_status af_mfa_txn_push_status(store_ctx *st, const char *txn_id,
+				     const char *device, const char *status);
+
+#endif /* AF_MFA_H */

@@ -1,0 +1,721 @@
+/*
+ * Sign-in transactions and push jobs.
+ *
+ * A transaction is one JSON record under "txn:<id>" that lives
+ * AF_MFA_TXN_KEEP_S, so the login page can still read the outcome after
+ * the AF_MFA_TXN_TTL_S answering window. Every state change is a
+ * compare-and-set from the exact text that was read, so a decision is
+ * made once: of concurrent answers one wins, and the others read the
+ * decided record when they retry. Expiry is judged by the caller's clock
+ * (now), never by the store's TTL, so all nodes agree with the clock
+ * that made the record, and tests can move time.
+ *
+ * The number lives only in the record: the public view for phones and the
+ * push jobs never carry it, because the point of number matching is that
+ * the number is seen only on the login page.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "mfa/mfa.h"
+#include "mfa/mfa_internal.h"
+#include "tokencode.h"
+
+#define PUSH_QUEUE	 "push"
+/* Transactions listed from one device's index at most. */
+#define DEVICE_TXNS_SCAN 64
+/* A typed number: AF_MFA_NUMBER_DIGITS digits; more is wrong anyway. */
+#define NUMBER_TEXT_MAX	 16
+#define PUSH_PAUSE_VALUE "reported"
+#define STATE_PENDING	 "pending"
+#define STATE_EXPIRED	 "expired"
+
+static af_mfa_status txn_key(char *key, size_t cap, const char *id)
+{
+	if (!af_mfa__id_ok(id))
+		return AF_MFA_NOT_FOUND;
+	return af_mfa__key(key, cap, "txn:", id);
+}
+
+static const char *txn_state(const json_t *txn)
+{
+	const char *s = json_string_value(json_object_get(txn, "state"));
+
+	return s != NULL ? s : "";
+}
+
+static json_int_t txn_expires(const json_t *txn)
+{
+	return json_integer_value(json_object_get(txn, "expires"));
+}
+
+static bool pending_expired(const json_t *txn, int64_t now)
+{
+	return strcmp(txn_state(txn), STATE_PENDING) == 0 &&
+	       now >= txn_expires(txn);
+}
+
+/* --- making a transaction ------------------------------------------------- */
+
+typedef struct txn_spec {
+	const char *user;
+	const char *app;
+	const char *app_name;
+	const char *flow;
+	const json_t *devices;
+	bool number_matching;
+} txn_spec;
+
+static af_mfa_status spec_check(const json_t *spec, txn_spec *ts)
+{
+	const json_t *nm = json_object_get(spec, "number_matching");
+	const json_t *v;
+	size_t i;
+
+	ts->user = json_string_value(json_object_get(spec, "user"));
+	ts->app = json_string_value(json_object_get(spec, "app"));
+	ts->app_name = json_string_value(json_object_get(spec, "app_name"));
+	ts->flow = json_string_value(json_object_get(spec, "flow"));
+	ts->devices = json_object_get(spec, "devices");
+	if (!af_mfa__user_ok(ts->user) ||
+	    !af_mfa__text_ok(ts->app, AF_MFA__APP_MAX) ||
+	    !af_mfa__text_ok(ts->app_name, AF_MFA__APP_MAX) ||
+	    !af_mfa__text_ok(ts->flow, AF_MFA__FLOW_MAX) ||
+	    !json_is_array(ts->devices) ||
+	    json_array_size(ts->devices) > AF_MFA_DEVICES_MAX ||
+	    (nm != NULL && !json_is_boolean(nm)))
+		return AF_MFA_INVALID;
+	json_array_foreach(ts->devices, i, v)
+	{
+		if (!af_mfa__id_ok(json_string_value(v)))
+			return AF_MFA_INVALID;
+	}
+	/* Number matching is the safe default when nobody says otherwise. */
+	ts->number_matching = nm == NULL || json_is_true(nm);
+	return AF_MFA_OK;
+}
+
+static json_t *txn_record(const char *id, const txn_spec *ts, uint32_t number,
+			  int64_t now)
+{
+	json_t *push = json_object(), *v;
+	size_t i;
+
+	json_array_foreach(ts->devices, i, v)
+	{
+		if (push != NULL &&
+		    json_object_set_new(push, json_string_value(v),
+					json_string("not_sent")) != 0) {
+			json_decref(push);
+			push = NULL;
+		}
+	}
+	if (push == NULL)
+		return NULL;
+	return json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:I, "
+		"s:n, s:o}",
+		"id", id, "user", ts->user, "app", ts->app, "app_name",
+		ts->app_name, "flow", ts->flow, "devices",
+		json_deep_copy(ts->devices), "number",
+		ts->number_matching ? json_integer(number) : json_null(),
+		"state", STATE_PENDING, "created", (json_int_t)now, "expires",
+		(json_int_t)now + AF_MFA_TXN_TTL_S, "decided_by", "push", push);
+}
+
+/* Adds the txn to each device's volatile index of what it may answer. */
+static af_mfa_status index_txn(store_ctx *st, const json_t *devices,
+			       const char *id)
+{
+	char key[AF_MFA__KEY_MAX];
+	const json_t *v;
+	af_mfa_status rc = AF_MFA_OK;
+	size_t i;
+
+	json_array_foreach(devices, i, v)
+	{
+		rc = af_mfa__key(key, sizeof(key),
+				 "device_txns:", json_string_value(v));
+		if (rc == AF_MFA_OK)
+			rc = af_mfa__from_store(store_sadd_ttl(
+				st, key, id,
+				(uint64_t)AF_MFA_TXN_KEEP_S * 1000));
+		if (rc != AF_MFA_OK)
+			break;
+	}
+	return rc;
+}
+
+af_mfa_status af_mfa_txn_new(store_ctx *st, const json_t *spec, int64_t now,
+			     json_t **out)
+{
+	char id[AF_MFA_ID_BUF], key[AF_MFA__KEY_MAX];
+	txn_spec ts;
+	json_t *txn = NULL;
+	char *text = NULL;
+	uint32_t number = 0;
+	af_mfa_status rc;
+
+	if (out == NULL)
+		return AF_MFA_INVALID;
+	*out = NULL;
+	if (st == NULL || !json_is_object(spec) || now < 0)
+		return AF_MFA_INVALID;
+	rc = spec_check(spec, &ts);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__new_id(id);
+	if (rc == AF_MFA_OK && ts.number_matching &&
+	    tc_match_code(AF_MFA_NUMBER_DIGITS, &number) != TC_OK)
+		rc = AF_MFA_CRYPTO;
+	if (rc == AF_MFA_OK)
+		rc = txn_key(key, sizeof(key), id);
+	if (rc != AF_MFA_OK)
+		return rc;
+	txn = txn_record(id, &ts, number, now);
+	text = txn != NULL ? af_mfa__dump(txn) : NULL;
+	if (text == NULL) {
+		rc = AF_MFA_NOMEM;
+		goto out;
+	}
+	rc = af_mfa__from_store(store_set(st, key, text, strlen(text),
+					  (uint64_t)AF_MFA_TXN_KEEP_S * 1000,
+					  STORE_SET_NX));
+	if (rc == AF_MFA_OK)
+		rc = index_txn(st, ts.devices, id);
+	if (rc == AF_MFA_OK) {
+		*out = txn;
+		txn = NULL;
+	}
+out:
+	af_mfa__dump_free(text);
+	json_decref(txn);
+	OPENSSL_cleanse(&number, sizeof(number));
+	return rc;
+}
+
+/* --- reading ------------------------------------------------------------- */
+
+typedef struct expire_arg {
+	int64_t now;
+} expire_arg;
+
+static af_mfa_status expire_fn(json_t *txn, void *arg, bool *write)
+{
+	const expire_arg *a = arg;
+
+	if (!pending_expired(txn, a->now)) {
+		*write = false;
+		return AF_MFA_OK;
+	}
+	return json_object_set_new(txn, "state", json_string(STATE_EXPIRED)) ==
+			       0
+		       ? AF_MFA_OK
+		       : AF_MFA_NOMEM;
+}
+
+af_mfa_status af_mfa_txn_get(store_ctx *st, const char *id, int64_t now,
+			     json_t **out)
+{
+	char key[AF_MFA__KEY_MAX];
+	expire_arg a = {now};
+	af_mfa_status rc;
+
+	if (out == NULL)
+		return AF_MFA_INVALID;
+	*out = NULL;
+	if (st == NULL || id == NULL)
+		return AF_MFA_INVALID;
+	rc = txn_key(key, sizeof(key), id);
+	if (rc != AF_MFA_OK)
+		return rc;
+	return af_mfa__update(st, key, expire_fn, &a, out);
+}
+
+json_t *af_mfa_txn_public(const json_t *txn, int64_t now)
+{
+	const char *id = json_string_value(json_object_get(txn, "id"));
+	const char *user = json_string_value(json_object_get(txn, "user"));
+	const char *app = json_string_value(json_object_get(txn, "app_name"));
+	json_int_t expires = txn_expires(txn);
+	bool required = json_is_integer(json_object_get(txn, "number"));
+
+	if (id == NULL || user == NULL)
+		return NULL;
+	/* The phone shows the name people know, not the client id. */
+	if (app == NULL || app[0] == '\0')
+		app = json_string_value(json_object_get(txn, "app"));
+	return json_pack(
+		"{s:s, s:s, s:s, s:I, s:I, s:b, s:i, s:s}", "txn", id, "user",
+		user, "app", app != NULL ? app : "", "expires_at", expires,
+		"expires_in", expires > now ? expires - (json_int_t)now : 0,
+		"number_required", required, "number_digits",
+		required ? AF_MFA_NUMBER_DIGITS : 0, "state",
+		pending_expired(txn, now) ? STATE_EXPIRED : txn_state(txn));
+}
+
+/* --- deciding ------------------------------------------------------------ */
+
+typedef struct decide_arg {
+	const char *device;
+	const char *state; /* the state a valid answer leads to */
+	const char *number;
+	int64_t now;
+	af_mfa_status result;
+} decide_arg;
+
+static const char *decision_state(const char *decision)
+{
+	static const char *const map[][2] = {
+		{"approve", "approved"},
+		{"deny", "denied"},
+		{"report", "reported"},
+		{"cancel", "cancelled"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (strcmp(decision, map[i][0]) == 0)
+			return map[i][1];
+	}
+	return NULL;
+}
+
+/*
+ * The number typed on the phone against the one on the page, in constant
+ * time. Anything but the right digits is wrong: one attempt only.
+ */
+static bool number_right(const json_t *txn, const char *typed)
+{
+	char want[NUMBER_TEXT_MAX];
+	bool ok;
+
+	if (typed == NULL || strnlen(typed, NUMBER_TEXT_MAX) == NUMBER_TEXT_MAX)
+		return false;
+	(void)snprintf(
+		want, sizeof(want), "%lld",
+		(long long)json_integer_value(json_object_get(txn, "number")));
+	ok = af_ct_streq(want, typed) == 1;
+	OPENSSL_cleanse(want, sizeof(want));
+	return ok;
+}
+
+static af_mfa_status decide_fn(json_t *txn, void *arg, bool *write)
+{
+	decide_arg *a = arg;
+	const char *state = txn_state(txn);
+	const char *next = a->state;
+
+	a->result = AF_MFA_OK;
+	if (a->device != NULL &&
+	    !af_mfa__array_has(json_object_get(txn, "devices"), a->device))
+		return AF_MFA_FORBIDDEN;
+	if (strcmp(state, STATE_EXPIRED) == 0)
+		return AF_MFA_EXPIRED;
+	if (strcmp(state, STATE_PENDING) != 0)
+		return AF_MFA_DECIDED;
+	if (a->now >= txn_expires(txn)) {
+		/* Record the expiry, then report it. */
+		a->result = AF_MFA_EXPIRED;
+		next = STATE_EXPIRED;
+	} else if (strcmp(next, "approved") == 0 &&
+		   json_is_integer(json_object_get(txn, "number")) &&
+		   !number_right(txn, a->number)) {
+		next = "failed";
+	}
+	*write = true; /* from here on the record always changes */
+	if (json_object_set_new(txn, "state", json_string(next)) != 0)
+		return AF_MFA_NOMEM;
+	if (a->result == AF_MFA_OK &&
+	    json_object_set_new(txn, "decided_by",
+				a->device != NULL ? json_string(a->device)
+						  : json_null()) != 0)
+		return AF_MFA_NOMEM;
+	return AF_MFA_OK;
+}
+
+/* Drops a decided txn from its devices' indexes; stale ones are harmless. */
+static void unindex_txn(store_ctx *st, const json_t *txn)
+{
+	const char *id = json_string_value(json_object_get(txn, "id"));
+	char key[AF_MFA__KEY_MAX];
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(txn, "devices"), i, v)
+	{
+		store_status sst = STORE_OK;
+
+		if (id != NULL &&
+		    af_mfa__key(key, sizeof(key), "device_txns:",
+				json_string_value(v)) == AF_MFA_OK)
+			sst = store_srem(st, key, id);
+		/* The listing filters by state, so a leftover only costs a
+		 * read. */
+		(void)sst;
+	}
+}
+
+static af_mfa_status pause_pushes(store_ctx *st, const char *user)
+{
+	char key[AF_MFA__KEY_MAX];
+	json_t *wf = NULL;
+	json_int_t pause;
+	af_mfa_status rc;
+
+	rc = af_mfa_workflow_get(st, &wf);
+	if (rc != AF_MFA_OK)
+		return rc;
+	pause = json_integer_value(json_object_get(wf, "report_pause_s"));
+	json_decref(wf);
+	if (pause <= 0)
+		return AF_MFA_OK;
+	rc = af_mfa__key(key, sizeof(key), "push_pause:", user);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_set(st, key, PUSH_PAUSE_VALUE,
+						  strlen(PUSH_PAUSE_VALUE),
+						  (uint64_t)pause * 1000, 0));
+	return rc;
+}
+
+af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
+				const char *device, const char *decision,
+				const char *number, int64_t now, json_t **out)
+{
+	char key[AF_MFA__KEY_MAX];
+	decide_arg a = {device, NULL, number, now, AF_MFA_OK};
+	json_t *txn = NULL;
+	af_mfa_status rc;
+
+	if (out == NULL)
+		return AF_MFA_INVALID;
+	*out = NULL;
+	if (st == NULL || id == NULL || decision == NULL)
+		return AF_MFA_INVALID;
+	a.state = decision_state(decision);
+	/* Only the browser may answer without being a device: by cancelling. */
+	if (a.state == NULL ||
+	    (device == NULL && strcmp(a.state, "cancelled") != 0))
+		return AF_MFA_INVALID;
+	rc = txn_key(key, sizeof(key), id);
+	if (rc != AF_MFA_OK)
+		return rc;
+	rc = af_mfa__update(st, key, decide_fn, &a, &txn);
+	if (rc != AF_MFA_OK)
+		return rc;
+	/* Decided or expired: no phone needs to see it any more. */
+	unindex_txn(st, txn);
+	if (a.result != AF_MFA_OK) {
+		json_decref(txn);
+		return a.result;
+	}
+	if (strcmp(txn_state(txn), "reported") == 0) {
+		rc = pause_pushes(
+			st, json_string_value(json_object_get(txn, "user")));
+		if (rc != AF_MFA_OK) {
+			/* The report stands; the caller learns the pause
+			 * failed. */
+			json_decref(txn);
+			return rc;
+		}
+	}
+	*out = txn;
+	return AF_MFA_OK;
+}
+
+/* --- listing for a device ---------------------------------------------------
+ */
+
+typedef struct txn_ids {
+	char ids[DEVICE_TXNS_SCAN][AF_MFA_ID_BUF];
+	size_t count;
+} txn_ids;
+
+static int collect_txn(const char *member, void *arg)
+{
+	txn_ids *t = arg;
+
+	if (!af_mfa__id_ok(member))
+		return 0;
+	(void)snprintf(t->ids[t->count], AF_MFA_ID_BUF, "%s", member);
+	return ++t->count == DEVICE_TXNS_SCAN;
+}
+
+af_mfa_status af_mfa_txn_pending_for_device(store_ctx *st, const char *device,
+					    int64_t now, json_t **out)
+{
+	char key[AF_MFA__KEY_MAX];
+	txn_ids *t = NULL;
+	json_t *list = NULL;
+	af_mfa_status rc;
+	size_t i;
+
+	if (out == NULL)
+		return AF_MFA_INVALID;
+	*out = NULL;
+	if (st == NULL || !af_mfa__id_ok(device))
+		return AF_MFA_INVALID;
+	rc = af_mfa__key(key, sizeof(key), "device_txns:", device);
+	if (rc != AF_MFA_OK)
+		return rc;
+	t = OPENSSL_zalloc(sizeof(*t));
+	list = json_array();
+	if (t == NULL || list == NULL) {
+		rc = AF_MFA_NOMEM;
+		goto out;
+	}
+	rc = af_mfa__from_store(store_smembers(st, key, collect_txn, t));
+	for (i = 0; rc == AF_MFA_OK && i < t->count; i++) {
+		char tkey[AF_MFA__KEY_MAX];
+		json_t *txn = NULL, *view;
+
+		rc = txn_key(tkey, sizeof(tkey), t->ids[i]);
+		if (rc == AF_MFA_OK)
+			rc = af_mfa__get_json(st, tkey, &txn, NULL);
+		if (rc == AF_MFA_NOT_FOUND) {
+			rc = AF_MFA_OK;
+			continue;
+		}
+		if (rc != AF_MFA_OK)
+			break;
+		if (strcmp(txn_state(txn), STATE_PENDING) == 0 &&
+		    now < txn_expires(txn) &&
+		    af_mfa__array_has(json_object_get(txn, "devices"),
+				      device)) {
+			view = af_mfa_txn_public(txn, now);
+			if (view == NULL ||
+			    json_array_append_new(list, view) != 0)
+				rc = AF_MFA_NOMEM;
+		}
+		json_decref(txn);
+	}
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__sort(list, "expires_at");
+	if (rc == AF_MFA_OK) {
+		*out = list;
+		list = NULL;
+	}
+out:
+	OPENSSL_free(t);
+	json_decref(list);
+	return rc;
+}
+
+/* --- push gating and jobs ------------------------------------------------ */
+
+af_mfa_status af_mfa_push_allowed(store_ctx *st, const char *username,
+				  const json_t *workflow, const char **why)
+{
+	char key[AF_MFA__KEY_MAX];
+	const json_t *limit;
+	json_t *own = NULL;
+	json_int_t count, period;
+	store_value v = {NULL, 0};
+	store_status sst;
+	af_mfa_status rc;
+	int64_t n = 0;
+
+	if (why != NULL)
+		*why = NULL;
+	if (st == NULL || !af_mfa__user_ok(username))
+		return AF_MFA_INVALID;
+	if (workflow == NULL) {
+		rc = af_mfa_workflow_get(st, &own);
+		if (rc != AF_MFA_OK)
+			return rc;
+		workflow = own;
+	}
+	limit = json_object_get(workflow, "push_limit");
+	count = json_integer_value(json_object_get(limit, "count"));
+	period = json_integer_value(json_object_get(limit, "period_s"));
+	rc = af_mfa__key(key, sizeof(key), "push_pause:", username);
+	if (rc != AF_MFA_OK)
+		goto out;
+	sst = store_get(st, key, &v);
+	store_value_free(&v);
+	if (sst == STORE_OK) {
+		if (why != NULL)
+			*why = "paused";
+		rc = AF_MFA_LIMIT;
+		goto out;
+	}
+	if (sst != STORE_NOT_FOUND) {
+		rc = af_mfa__from_store(sst);
+		goto out;
+	}
+	if (count <= 0 || period <= 0) {
+		rc = AF_MFA_INVALID;
+		goto out;
+	}
+	/* The first push of a period starts the period: TTL on create. */
+	rc = af_mfa__key(key, sizeof(key), "push_count:", username);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(
+			store_incr(st, key, 1, (uint64_t)period * 1000, &n));
+	if (rc == AF_MFA_OK && n > count) {
+		if (why != NULL)
+			*why = "limit";
+		rc = AF_MFA_LIMIT;
+	}
+out:
+	json_decref(own);
+	return rc;
+}
+
+typedef struct push_arg {
+	const json_t *marks; /* {device: status} */
+} push_arg;
+
+static af_mfa_status push_fn(json_t *txn, void *arg, bool *write)
+{
+	const push_arg *a = arg;
+	json_t *push = json_object_get(txn, "push");
+	const char *k;
+	json_t *v;
+
+	*write = true;
+	if (!json_is_object(push))
+		return AF_MFA_STORE;
+	json_object_foreach(af_mfa__iterable(a->marks), k, v)
+	{
+		if (!af_mfa__array_has(json_object_get(txn, "devices"), k))
+			return AF_MFA_FORBIDDEN;
+		if (json_object_set(push, k, v) != 0)
+			return AF_MFA_NOMEM;
+	}
+	return AF_MFA_OK;
+}
+
+static af_mfa_status mark_push(store_ctx *st, const char *txn_id,
+			       const json_t *marks)
+{
+	char key[AF_MFA__KEY_MAX];
+	push_arg a = {marks};
+	af_mfa_status rc;
+
+	rc = txn_key(key, sizeof(key), txn_id);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__update(st, key, push_fn, &a, NULL);
+	return rc;
+}
+
+/* One job for one device; the number is deliberately not in it. */
+static af_mfa_status enqueue_job(store_ctx *st, const json_t *txn,
+				 const json_t *dev)
+{
+	char job[AF_MFA_ID_BUF];
+	json_t *obj;
+	char *text = NULL;
+	af_mfa_status rc;
+
+	rc = af_mfa__new_id(job);
+	if (rc != AF_MFA_OK)
+		return rc;
+	obj = json_pack("{s:s, s:O, s:O, s:O, s:O, s:b, s:O, s:O, s:O}", "job",
+			job, "txn", json_object_get(txn, "id"), "device",
+			json_object_get(dev, "id"), "platform",
+			json_object_get(dev, "platform"), "push_token",
+			json_object_get(dev, "push_token"), "sandbox",
+			json_is_true(json_object_get(dev, "sandbox")), "user",
+			json_object_get(txn, "user"), "app_name",
+			json_object_get(txn, "app_name"), "expires",
+			json_object_get(txn, "expires"));
+	text = obj != NULL ? af_mfa__dump(obj) : NULL;
+	if (text == NULL)
+		rc = AF_MFA_NOMEM;
+	else
+		rc = af_mfa__from_store(store_queue_push(
+			st, PUSH_QUEUE, text, strlen(text), NULL, 0));
+	af_mfa__dump_free(text);
+	json_decref(obj);
+	return rc;
+}
+
+af_mfa_status af_mfa_push_enqueue(store_ctx *st, const json_t *txn,
+				  const json_t *workflow, size_t *queued)
+{
+	const char *id = json_string_value(json_object_get(txn, "id"));
+	const json_t *v;
+	json_t *marks = NULL, *own = NULL;
+	af_mfa_status rc = AF_MFA_OK, first = AF_MFA_OK;
+	size_t i;
+
+	if (queued != NULL)
+		*queued = 0;
+	if (st == NULL || queued == NULL || !af_mfa__id_ok(id) ||
+	    !json_is_string(json_object_get(txn, "user")) ||
+	    !json_is_array(json_object_get(txn, "devices")))
+		return AF_MFA_INVALID;
+	if (workflow == NULL) {
+		rc = af_mfa_workflow_get(st, &own);
+		if (rc != AF_MFA_OK)
+			return rc;
+		workflow = own;
+	}
+	marks = json_object();
+	if (marks == NULL) {
+		rc = AF_MFA_NOMEM;
+		goto out;
+	}
+	json_array_foreach(json_object_get(txn, "devices"), i, v)
+	{
+		const char *dev_id = json_string_value(v);
+		const char *mark = "not_sent";
+		json_t *dev = NULL;
+
+		rc = af_mfa_device_get(st, dev_id, &dev);
+		if (rc == AF_MFA_OK && af_mfa_device_pushable(dev, workflow)) {
+			rc = enqueue_job(st, txn, dev);
+			if (rc == AF_MFA_OK) {
+				mark = "queued";
+				++*queued;
+			}
+		}
+		json_decref(dev);
+		/* A device removed meanwhile is skipped; other errors kept. */
+		if (rc != AF_MFA_OK && rc != AF_MFA_NOT_FOUND &&
+		    first == AF_MFA_OK)
+			first = rc;
+		if (dev_id == NULL ||
+		    json_object_set_new(marks, dev_id, json_string(mark)) !=
+			    0) {
+			rc = AF_MFA_NOMEM;
+			goto out;
+		}
+	}
+	rc = mark_push(st, id, marks);
+	if (rc == AF_MFA_OK)
+		rc = first;
+out:
+	json_decref(marks);
+	json_decref(own);
+	return rc;
+}
+
+af_mfa_status af_mfa_txn_push_status(store_ctx *st, const char *txn_id,
+				     const char *device, const char *status)
+{
+	static const char *const known[] = {"queued", "sent", "failed",
+					    "token_invalid", "not_sent"};
+	json_t *marks;
+	af_mfa_status rc;
+	size_t i;
+
+	if (st == NULL || txn_id == NULL || !af_mfa__id_ok(device) ||
+	    status == NULL)
+		return AF_MFA_INVALID;
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (strcmp(status, known[i]) == 0)
+			break;
+	}
+	if (i == sizeof(known) / sizeof(known[0]))
+		return AF_MFA_INVALID;
+	marks = json_pack("{s:s}", device, status);
+	if (marks == NULL)
+		return AF_MFA_NOMEM;
+	rc = mark_push(st, txn_id, marks);
+	json_decref(marks);
+	return rc;
+}

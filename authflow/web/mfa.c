@@ -1,0 +1,569 @@
+/*
+ * The MFA pages. The number is shown only to the browser bound to the
+ * flow, and only while the transaction is pending; the sign-in finishes
+ * exactly once, whichever of the page, its status poll or the code form
+ * gets there first.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "directory/throttle.h"
+#include "mfa/mfa.h"
+#include "oidc/flow.h"
+#include "oidc/oidc.h"
+#include "web/mfa_pages.h"
+#include "web/page.h"
+#include "web/qr.h"
+
+#define DONE_TTL_MS ((uint64_t)600 * 1000)
+
+static const char mfa_js[] =
+	"(function(){\n"
+	"var m=document.getElementById('mfa');if(!m)return;\n"
+	"var url=m.getAttribute('data-status');\n"
+	"var left=parseInt(m.getAttribute('data-expires-in'),10);\n"
+	"var cd=document.getElementById('countdown');\n"
+	"function tick(){if(left>0)left--;if(cd)cd.textContent=left;}\n"
+	"setInterval(tick,1000);\n"
+	"function poll(){fetch(url,{credentials:'same-origin',"
+	"cache:'no-store'}).then(function(r){return r.json();})"
+	".then(function(s){if(s.next){window.location.replace(s.next);return;}"
+	"if(s.state&&s.state!=='pending'){window.location.reload();return;}"
+	"if(typeof s.expires_in==='number')left=s.expires_in;"
+	"setTimeout(poll,700);}).catch(function(){setTimeout(poll,2000);});}\n"
+	"setTimeout(poll,700);\n"
+	"var pad=document.querySelectorAll('[data-digit]');\n"
+	"for(var i=0;i<pad.length;i++){pad[i].addEventListener('click',"
+	"function(e){var f=document.getElementById('code');"
+	"if(f&&f.value.length<6)f.value+=e.target.getAttribute('data-digit');"
+	"});}\n"
+	"})();\n";
+
+const char *af_mfa_js(void)
+{
+	return mfa_js;
+}
+
+static void expired_page(af_resp *resp)
+{
+	af_page_error(resp, 400, "This sign-in page has expired",
+		      "The sign-in page was open too long, was used already, "
+		      "or was opened in another browser.",
+		      "Go back to the application and sign in again.");
+}
+
+static void unavailable(af_resp *resp)
+{
+	af_page_error(resp, 503, "Sign-in is unavailable",
+		      "The sign-in service cannot reach its data store just "
+		      "now.",
+		      "Please try again in a moment.");
+}
+
+/* The flow of a request, with its MFA state; NULL after an error page. */
+static json_t *load(af_server *srv, af_req *req, af_resp *resp,
+		    const char *csrf, int json_errors)
+{
+	const char *flow = af_req_param(req, "flow");
+	json_t *authz = NULL;
+
+	if (af_flow_load(srv, req, flow, csrf, &authz) != 0 ||
+	    !json_is_object(json_object_get(authz, "mfa"))) {
+		json_decref(authz);
+		if (json_errors)
+			af_resp_json(resp, 404,
+				     json_pack("{s:s}", "error", "no_flow"));
+		else
+			expired_page(resp);
+		return NULL;
+	}
+	return authz;
+}
+
+static const char *mfa_str(const json_t *authz, const char *key)
+{
+	return json_string_value(
+		json_object_get(json_object_get(authz, "mfa"), key));
+}
+
+/*
+ * Finishes the sign-in once: a marker set with NX makes sure that of the
+ * page, the poll and the code form only one makes a session and a code.
+ */
+static void complete(af_server *srv, af_req *req, af_resp *resp,
+		     const json_t *authz, const char *factor)
+{
+	const char *flow = af_req_param(req, "flow");
+	char key[128];
+	af_session s;
+	store_status st;
+
+	snprintf(key, sizeof(key), "flow_done:%s", flow);
+	st = store_set(srv->store, key, "1", 1, DONE_TTL_MS, STORE_SET_NX);
+	if (st == STORE_EXISTS) {
+		expired_page(resp);
+		return;
+	}
+	if (st != STORE_OK) {
+		unavailable(resp);
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	snprintf(s.username, sizeof(s.username), "%s", mfa_str(authz, "user"));
+	snprintf(s.sub, sizeof(s.sub), "%s", mfa_str(authz, "sub"));
+	s.auth_time = af_now();
+	memcpy(s.amr[0], "pwd", 4);
+	snprintf(s.amr[1], sizeof(s.amr[1]), "%s", factor);
+	memcpy(s.amr[2], "mfa", 4);
+	s.namr = 3;
+	snprintf(s.acr, sizeof(s.acr), "%s", AF_ACR_MFA);
+	if (af_session_begin(srv, req, resp, &s) != 0) {
+		unavailable(resp);
+		return;
+	}
+	af_flow_finish(srv, flow, resp);
+	af_metrics_login(srv->metrics, AF_LOGIN_OK);
+	log_info(srv->log, req->rid, "login",
+		 "user=%s ip=%s outcome=ok factor=%s", s.username,
+		 req->client_ip, factor);
+	af_oidc_send_code(srv, req, resp, authz, &s);
+}
+
+/* The outcome of a finished transaction, in words. */
+static const char *outcome_text(const char *state)
+{
+	if (strcmp(state, "failed") == 0)
+		return "The number typed on the phone did not match.";
+	if (strcmp(state, "denied") == 0)
+		return "The sign-in was denied on the phone.";
+	if (strcmp(state, "reported") == 0)
+		return "The sign-in was denied and reported as not yours. "
+		       "Pushes to your phone are paused for a while.";
+	if (strcmp(state, "expired") == 0)
+		return "Nobody answered on the phone within 30 seconds.";
+	if (strcmp(state, "cancelled") == 0)
+		return "The sign-in was cancelled.";
+	if (strcmp(state, "too_many") == 0)
+		return "Too many wrong token codes were typed.";
+	return "The sign-in did not finish.";
+}
+
+static void outcome_page(af_resp *resp, const char *flow, const char *state)
+{
+	af_buf b;
+
+	af_buf_init(&b, 16384);
+	af_page_begin(&b, "Sign-in not completed");
+	af_buf_puts(&b, "<h1>Sign-in not completed</h1><p class=\"msg\" "
+			"role=\"alert\">");
+	af_buf_html(&b, outcome_text(state));
+	af_buf_puts(&b, "</p><p><a href=\"/login?flow=");
+	af_buf_urlenc(&b, flow);
+	af_buf_puts(&b, "\">Start again</a></p>");
+	af_page_end(&b);
+	af_page_send(resp, 200, &b);
+}
+
+static const char *notice_text(const char *notice)
+{
+	if (notice == NULL)
+		return NULL;
+	if (strcmp(notice, "legacy") == 0 || strcmp(notice, "old_app") == 0)
+		return "Type the six-digit code shown in your authenticator "
+		       "app.";
+	if (strcmp(notice, "paused") == 0)
+		return "Sign-in requests to your phone are paused after a "
+		       "report. Type the six-digit code from your app instead.";
+	if (strcmp(notice, "limit") == 0)
+		return "Too many sign-in requests were sent to your phone. "
+		       "Type the six-digit code from your app instead.";
+	return NULL;
+}
+
+static void code_form(af_buf *b, const char *flow, const char *csrf)
+{
+	static const char *const digits = "1234567890";
+	size_t i;
+
+	af_buf_puts(b, "<form method=\"post\" action=\"/login/mfa/code\">"
+		       "<input type=\"hidden\" name=\"flow\" value=\"");
+	af_buf_html(b, flow);
+	af_buf_puts(b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
+	af_buf_html(b, csrf);
+	af_buf_puts(b, "\"><label for=\"code\">Token code</label><input "
+		       "type=\"text\" id=\"code\" name=\"code\" "
+		       "inputmode=\"numeric\" pattern=\"[0-9]{6}\" "
+		       "maxlength=\"6\" autocomplete=\"one-time-code\" "
+		       "required><div class=\"pad\">");
+	for (i = 0; i < 10; i++)
+		af_buf_printf(b,
+			      "<button type=\"button\" class=\"secondary\" "
+			      "data-digit=\"%c\">%c</button>",
+			      digits[i], digits[i]);
+	af_buf_puts(b, "</div><button type=\"submit\">Use this code</button>"
+		       "</form>");
+}
+
+static void cancel_form(af_buf *b, const char *flow, const char *csrf)
+{
+	af_buf_puts(b, "<form method=\"post\" action=\"/login/mfa/cancel\">"
+		       "<input type=\"hidden\" name=\"flow\" value=\"");
+	af_buf_html(b, flow);
+	af_buf_puts(b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
+	af_buf_html(b, csrf);
+	af_buf_puts(b, "\"><button type=\"submit\" class=\"secondary\">"
+		       "Cancel</button></form>");
+}
+
+static void show_page(af_server *srv, af_resp *resp, unsigned status,
+		      const char *flow, const json_t *authz, const json_t *txn,
+		      const char *message)
+{
+	const char *csrf = json_string_value(json_object_get(authz, "csrf"));
+	const char *notice = notice_text(mfa_str(authz, "notice"));
+	int64_t left = 0;
+	af_buf b;
+
+	(void)srv;
+	af_buf_init(&b, 65536);
+	af_page_begin(&b, "Confirm on your phone");
+	if (txn != NULL) {
+		json_t *num = json_object_get(txn, "number");
+
+		left = json_integer_value(json_object_get(txn, "expires")) -
+		       af_now();
+		if (left < 0)
+			left = 0;
+		af_buf_printf(&b,
+			      "<div id=\"mfa\" data-status=\"/login/mfa/"
+			      "status?flow=%s\" data-expires-in=\"%lld\">",
+			      flow, (long long)left);
+		af_buf_puts(&b, "<noscript><meta http-equiv=\"refresh\" "
+				"content=\"2\"></noscript>");
+		af_buf_puts(&b,
+			    "<h1>Confirm on your phone</h1><p class=\"app\">"
+			    "Signing in to ");
+		af_buf_html(&b, json_string_value(json_object_get(
+					txn, "app_name")) != NULL
+					? json_string_value(json_object_get(
+						  txn, "app_name"))
+					: "the application");
+		af_buf_puts(&b, "</p>");
+		if (json_is_integer(num))
+			af_buf_printf(
+				&b,
+				"<p>Type this number in your "
+				"authenticator app:</p><p class=\"number\" "
+				"aria-live=\"polite\">%lld</p>",
+				(long long)json_integer_value(num));
+		else
+			af_buf_puts(&b, "<p>Approve the request in your "
+					"authenticator app.</p>");
+		af_buf_printf(&b,
+			      "<p>The request expires in <strong "
+			      "id=\"countdown\">%lld</strong> seconds.</p>"
+			      "</div>",
+			      (long long)left);
+		af_buf_puts(&b, "<h2>Use a token code instead</h2>");
+	} else {
+		af_buf_puts(&b, "<h1>Enter your token code</h1>");
+	}
+	if (notice != NULL) {
+		af_buf_puts(&b, "<p class=\"msg info\">");
+		af_buf_html(&b, notice);
+		af_buf_puts(&b, "</p>");
+	}
+	if (message != NULL) {
+		af_buf_puts(&b, "<p class=\"msg\" role=\"alert\">");
+		af_buf_html(&b, message);
+		af_buf_puts(&b, "</p>");
+	}
+	code_form(&b, flow, csrf != NULL ? csrf : "");
+	cancel_form(&b, flow, csrf != NULL ? csrf : "");
+	af_buf_puts(&b, "<script src=\"/static/mfa.js\"></script>");
+	af_page_end(&b);
+	af_page_send(resp, status, &b);
+}
+
+/* The flow's transaction (new reference), or NULL when it has none. */
+static json_t *flow_txn(af_server *srv, const json_t *authz, int *failed)
+{
+	const char *id = mfa_str(authz, "txn");
+	json_t *txn = NULL;
+	af_mfa_status st;
+
+	*failed = 0;
+	if (id == NULL)
+		return NULL;
+	st = af_mfa_txn_get(srv->store, id, af_now(), &txn);
+	if (st != AF_MFA_OK) {
+		*failed = st != AF_MFA_NOT_FOUND;
+		return NULL;
+	}
+	return txn;
+}
+
+void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *flow = af_req_param(req, "flow");
+	json_t *authz, *txn = NULL;
+	const char *state;
+	int failed = 0;
+
+	authz = load(srv, req, resp, NULL, 0);
+	if (authz == NULL)
+		return;
+	txn = flow_txn(srv, authz, &failed);
+	if (failed) {
+		unavailable(resp);
+		goto out;
+	}
+	state = json_string_value(json_object_get(txn, "state"));
+	if (state != NULL && strcmp(state, "approved") == 0)
+		complete(srv, req, resp, authz, "swk");
+	else if (state != NULL && strcmp(state, "pending") != 0)
+		outcome_page(resp, flow, state);
+	else
+		show_page(srv, resp, 200, flow, authz, txn, NULL);
+out:
+	json_decref(txn);
+	json_decref(authz);
+}
+
+void af_h_mfa_status(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *flow = af_req_param(req, "flow");
+	json_t *authz, *txn = NULL, *o;
+	const char *state;
+	int64_t left;
+	int failed = 0;
+
+	authz = load(srv, req, resp, NULL, 1);
+	if (authz == NULL)
+		return;
+	txn = flow_txn(srv, authz, &failed);
+	if (failed) {
+		af_resp_json(
+			resp, 503,
+			json_pack("{s:s}", "error", "temporarily_unavailable"));
+		goto out;
+	}
+	if (txn == NULL) {
+		af_resp_json(resp, 200,
+			     json_pack("{s:s, s:n, s:i}", "state", "code_only",
+				       "number", "expires_in", 0));
+		goto out;
+	}
+	state = json_string_value(json_object_get(txn, "state"));
+	left = json_integer_value(json_object_get(txn, "expires")) - af_now();
+	o = json_pack("{s:s, s:I}", "state", state != NULL ? state : "",
+		      "expires_in", (json_int_t)(left > 0 ? left : 0));
+	if (o != NULL) {
+		/* The number only while it can still be used. */
+		if (state != NULL && strcmp(state, "pending") == 0)
+			json_object_set(o, "number",
+					json_object_get(txn, "number"));
+		else
+			json_object_set_new(o, "number", json_null());
+		if (state != NULL && strcmp(state, "approved") == 0) {
+			af_buf b;
+			char *next;
+
+			af_buf_init(&b, 256);
+			af_buf_puts(&b, "/login/mfa?flow=");
+			af_buf_urlenc(&b, flow);
+			next = af_buf_take(&b, NULL);
+			if (next != NULL)
+				json_object_set_new(o, "next",
+						    json_string(next));
+			free(next);
+		}
+	}
+	af_resp_json(resp, 200, o);
+out:
+	json_decref(txn);
+	json_decref(authz);
+}
+
+/* Ends the flow's transaction if it is still pending (code used, cancel). */
+static void cancel_txn(af_server *srv, const json_t *authz)
+{
+	const char *id = mfa_str(authz, "txn");
+	json_t *out = NULL;
+
+	if (id == NULL)
+		return;
+	if (af_mfa_txn_decide(srv->store, id, NULL, "cancel", NULL, af_now(),
+			      &out) == AF_MFA_OK)
+		json_decref(out);
+}
+
+/* Forgets the flow's MFA state, so that it starts again at the password. */
+static void reset_flow(af_server *srv, const char *flow, json_t *authz)
+{
+	json_object_del(authz, "mfa");
+	if (af_flow_save(srv, flow, authz) != 0)
+		log_warn(srv->log, NULL, "mfa", "could not reset a flow");
+}
+
+void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *flow = af_req_param(req, "flow");
+	const char *code = af_req_param(req, "code");
+	const char *csrf = af_req_param(req, "csrf");
+	char device[AF_MFA_ID_BUF];
+	json_t *authz, *mfa, *txn = NULL;
+	const char *user;
+	json_int_t tries;
+	uint32_t wait_s = 0;
+	af_mfa_status st;
+	int failed = 0;
+
+	if (req->form == NULL || csrf == NULL) {
+		expired_page(resp);
+		return;
+	}
+	authz = load(srv, req, resp, csrf, 0);
+	if (authz == NULL)
+		return;
+	mfa = json_object_get(authz, "mfa");
+	user = json_string_value(json_object_get(mfa, "user"));
+	tries = json_integer_value(json_object_get(mfa, "code_tries"));
+	if (af_throttle_check(srv->dir, user, req->client_ip, &wait_s) ==
+	    AF_DIR_LOCKED) {
+		cancel_txn(srv, authz);
+		reset_flow(srv, flow, authz);
+		af_page_error(resp, 403, "Account locked",
+			      "This account is locked after too many failed "
+			      "attempts.",
+			      "Contact your administrator.");
+		goto out;
+	}
+	/* Count the try before checking, so parallel posts cannot exceed. */
+	json_object_set_new(mfa, "code_tries", json_integer(tries + 1));
+	if (af_flow_save(srv, flow, authz) != 0) {
+		unavailable(resp);
+		goto out;
+	}
+	st = code != NULL ? af_mfa_code_check(srv->store, user, code, af_now(),
+					      device, sizeof(device))
+			  : AF_MFA_MISMATCH;
+	if (st == AF_MFA_OK) {
+		cancel_txn(srv, authz);
+		complete(srv, req, resp, authz, "otp");
+		goto out;
+	}
+	if (st == AF_MFA_STORE || st == AF_MFA_NOMEM) {
+		unavailable(resp);
+		goto out;
+	}
+	if (af_throttle_fail(srv->dir, user, req->client_ip) != AF_DIR_OK)
+		log_warn(srv->log, req->rid, "throttle",
+			 "could not count a failed code");
+	log_info(srv->log, req->rid, "mfa", "user=%s code=%s tries=%lld", user,
+		 st == AF_MFA_REPLAY ? "replayed" : "wrong",
+		 (long long)tries + 1);
+	if (tries + 1 >= AF_MFA_CODE_TRIES) {
+		cancel_txn(srv, authz);
+		reset_flow(srv, flow, authz);
+		outcome_page(resp, flow, "too_many");
+		goto out;
+	}
+	txn = flow_txn(srv, authz, &failed);
+	if (txn != NULL &&
+	    strcmp(json_string_value(json_object_get(txn, "state")),
+		   "pending") != 0) {
+		json_decref(txn);
+		txn = NULL;
+	}
+	show_page(srv, resp, 401, flow, authz, txn,
+		  st == AF_MFA_REPLAY ? "That code was already used. Wait for "
+					"the next one."
+				      : "That code is not right.");
+out:
+	json_decref(txn);
+	json_decref(authz);
+}
+
+void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *flow = af_req_param(req, "flow");
+	const char *csrf = af_req_param(req, "csrf");
+	json_t *authz;
+
+	if (req->form == NULL || csrf == NULL) {
+		expired_page(resp);
+		return;
+	}
+	authz = load(srv, req, resp, csrf, 0);
+	if (authz == NULL)
+		return;
+	cancel_txn(srv, authz);
+	reset_flow(srv, flow, authz);
+	outcome_page(resp, flow, "cancelled");
+	json_decref(authz);
+}
+
+void af_mfa_enroll_page(af_server *srv, af_resp *resp, const char *username,
+			int offer_qr)
+{
+	char code[AF_MFA_ID_BUF];
+	int64_t expires = 0;
+	af_buf b, uri;
+	char *text = NULL;
+
+	af_buf_init(&b, 131072);
+	af_page_begin(&b, "Set up your authenticator");
+	af_buf_puts(&b, "<h1>Set up your authenticator</h1><p class=\"msg "
+			"info\">Your account needs a second sign-in step, and "
+			"no phone is enrolled for it yet.</p>");
+	if (offer_qr &&
+	    af_mfa_enroll_code_new(srv->store, username, code, sizeof(code),
+				   &expires) == AF_MFA_OK) {
+		af_buf_init(&uri, 2048);
+		af_buf_puts(&uri, "authflow://enroll?issuer=");
+		af_buf_urlenc(&uri, srv->cfg.issuer);
+		af_buf_puts(&uri, "&code=");
+		af_buf_urlenc(&uri, code);
+		af_buf_puts(&uri, "&user=");
+		af_buf_urlenc(&uri, username);
+		text = af_buf_take(&uri, NULL);
+		af_buf_puts(&b, "<p>Scan this code with the authenticator app "
+				"within ten minutes, then sign in again.</p>");
+		if (text == NULL || af_qr_svg(&b, text) != 0)
+			af_buf_puts(&b, "<p>(The QR code could not be drawn.)"
+					"</p>");
+		af_buf_puts(&b, "<p>Or type this enrollment code in the app: "
+				"<code>");
+		af_buf_html(&b, code);
+		af_buf_puts(&b, "</code></p>");
+		OPENSSL_cleanse(code, sizeof(code));
+		if (text != NULL) {
+			OPENSSL_cleanse(text, strlen(text));
+			free(text);
+		}
+	} else {
+		af_buf_puts(&b, "<p>Ask your administrator for an enrollment "
+				"code.</p>");
+	}
+	af_page_end(&b);
+	af_page_send(resp, 200, &b);
+}
+
+void af_h_enroll(af_server *srv, af_req *req, af_resp *resp)
+{
+	af_session s;
+	int failed = 0;
+
+	if (af_session_get(srv, req, &s, &failed) != 0) {
+		af_page_error(resp, failed ? 503 : 401, "Sign in first",
+			      "Enrolling a phone needs you to be signed in.",
+			      "Sign in to an application, then come back.");
+		return;
+	}
+	af_mfa_enroll_page(srv, resp, s.username, 1);
+}

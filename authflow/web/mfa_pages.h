@@ -1,0 +1,42 @@
+/*
+ * The browser side of the second factor: the page that shows the number
+ * to type on the phone, its status endpoint, the token-code form, cancel,
+ * and the enrollment page.
+ *
+ *   GET  /login/mfa?flow=ID         the page; finishes the sign-in once the
+ *                                   phone approved (the status's "next")
+ *   GET  /login/mfa/status?flow=ID  JSON {state, number, expires_in, next}
+ *   POST /login/mfa/code            flow, csrf, code
+ *   POST /login/mfa/cancel          flow, csrf
+ *   GET  /enroll                    a signed-in user's enrollment QR
+ *
+ * Every one checks the flow's browser binding: only the browser that
+ * entered the password sees the number or the outcome.
+ *
+ * Thread-safety: handlers are re-entrant.
+ */
+#ifndef AF_WEB_MFA_PAGES_H
+#define AF_WEB_MFA_PAGES_H
+
+#include <jansson.h>
+
+#include "http/request.h"
+#include "server.h"
+
+void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp);
+void af_h_mfa_status(af_server *srv, af_req *req, af_resp *resp);
+void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp);
+void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp);
+void af_h_enroll(af_server *srv, af_req *req, af_resp *resp);
+
+/*
+ * The page telling a user without a device to enroll, with a QR code and
+ * the code when the workflow allows enrollment after the password.
+ */
+void af_mfa_enroll_page(af_server *srv, af_resp *resp, const char *username,
+			int offer_qr);
+
+/* The JavaScript of the MFA page, served at /static/mfa.js. */
+const char *af_mfa_js(void);
+
+#endif /* AF_WEB_MFA_PAGES_H */

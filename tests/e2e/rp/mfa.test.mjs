@@ -1,0 +1,237 @@
+// End-to-end: push MFA with number matching and the token-code fallback,
+// with a real relying party (openid-client), the real server and idsim as
+// the phone, on the store backend from AF_STORE.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as client from 'openid-client';
+import { Browser, enrollPhone, hiddenFields, idsim, pageNumber, seed, signIn, startServer } from './lib.mjs';
+
+const REDIRECT = 'http://127.0.0.1:9000/login/callback';
+const STORE = process.env.AF_STORE ?? 'memory';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let server;
+before(async () => { server = await startServer({ store: STORE }); });
+after(async () => { await server.stop(); });
+
+async function rp(s) {
+  return client.discovery(new URL(server.issuer), s.clientId, undefined,
+    client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+}
+
+async function authUrl(config) {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT, scope: 'openid profile',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256', state, nonce,
+  });
+  return { url, verifier, state, nonce };
+}
+
+// A user with MFA on, an enrolled phone, and an app.
+async function mfaUser(name, phoneArgs = ['--platform', 'none', '--app-version', '2024.1']) {
+  const s = await seed(server, { user: name, policy: { remote_access: true } });
+  s.phone = await enrollPhone(server, name, phoneArgs);
+  s.config = await rp(s);
+  return s;
+}
+
+// Password step; returns { browser, a, mfaUrl, page } on the MFA page.
+async function toMfa(s, browser = new Browser()) {
+  const a = await authUrl(s.config);
+  const r = await signIn(browser, server.issuer, a.url.href, s.user, s.password);
+  assert.equal(r.status, 303, r.text);
+  const mfaUrl = new URL(r.location, server.issuer).href;
+  const page = await browser.get(mfaUrl);
+  assert.equal(page.status, 200);
+  return { browser, a, mfaUrl, page };
+}
+
+async function pendingTxn(s) {
+  const p = await idsim(server, s.phone, ['pending']);
+  assert.equal(p.code, 0, p.stderr);
+  const lines = p.stdout.split('\n').filter(Boolean);
+  assert.equal(lines.length, 1, `one challenge: ${p.stdout}`);
+  // TXN USER APP... number|nonumber: the app's name may hold spaces.
+  const parts = lines[0].split(' ');
+  return [parts[0], parts[1], parts.slice(2, -1).join(' '), parts[parts.length - 1]];
+}
+
+// Follows the status poll to the end and exchanges the code.
+async function finish(s, m) {
+  const url = new URL(m.mfaUrl);
+  const st = await m.browser.get(`${server.issuer}/login/mfa/status?flow=${url.searchParams.get('flow')}`);
+  const status = JSON.parse(st.text);
+  assert.equal(status.state, 'approved');
+  assert.ok(status.next);
+  const done = await m.browser.get(new URL(status.next, server.issuer).href);
+  assert.equal(done.status, 302, done.text);
+  return client.authorizationCodeGrant(s.config, new URL(done.location), {
+    pkceCodeVerifier: m.a.verifier, expectedState: m.a.state, expectedNonce: m.a.nonce,
+  });
+}
+
+describe(`push MFA (${STORE} store)`, () => {
+  test('right number approves; amr is pwd swk mfa; SSO to a second app without MFA', async () => {
+    const s = await mfaUser('mia');
+    const m = await toMfa(s);
+    const number = pageNumber(m.page.text);
+    assert.match(number, /^[1-9][0-9]$/);
+    const [txn, user, app, kind] = await pendingTxn(s);
+    assert.equal(user, 'mia');
+    assert.equal(app, 'Example RP');
+    assert.equal(kind, 'number');
+    const shown = await idsim(server, s.phone, ['show', txn]);
+    assert.ok(!shown.stdout.includes(number) || !/number:\s*\d/.test(shown.stdout), 'the phone never gets the number');
+    const ok = await idsim(server, s.phone, ['approve', txn, '--number', number]);
+    assert.equal(ok.stdout, 'approved', ok.stderr);
+    const t = await finish(s, m);
+    assert.deepEqual(t.claims().amr, ['pwd', 'swk', 'mfa']);
+    // A second app in the same browser: no password, no MFA.
+    const app2 = await server.admin('POST', '/apps', { name: `second-${Date.now()}`, redirect_uris: [REDIRECT] });
+    await server.admin('POST', `/apps/${app2.json.client_id}/deploy`, { all: true });
+    const s2 = { ...s, clientId: app2.json.client_id, clientSecret: app2.json.client_secret };
+    const c2 = await rp(s2);
+    const a2 = await authUrl(c2);
+    const r2 = await m.browser.get(a2.url.href);
+    assert.equal(r2.status, 302);
+    assert.equal(new URL(r2.location).origin, 'http://127.0.0.1:9000');
+    const t2 = await client.authorizationCodeGrant(c2, new URL(r2.location), {
+      pkceCodeVerifier: a2.verifier, expectedState: a2.state, expectedNonce: a2.nonce,
+    });
+    assert.deepEqual(t2.claims().amr, ['pwd', 'swk', 'mfa']);
+  });
+
+  test('wrong number fails the transaction; a second answer is refused', async () => {
+    const s = await mfaUser('noah');
+    const m = await toMfa(s);
+    const number = pageNumber(m.page.text);
+    const wrong = String(((Number(number) - 10 + 1) % 90) + 10);
+    const [txn] = await pendingTxn(s);
+    const r = await idsim(server, s.phone, ['approve', txn, '--number', wrong]);
+    assert.equal(r.stdout, 'failed');
+    const again = await idsim(server, s.phone, ['approve', txn, '--number', number]);
+    assert.equal(again.code, 1);
+    const page = await m.browser.get(m.mfaUrl);
+    assert.match(page.text, /did not match/);
+  });
+
+  test('deny, and report pauses pushes with an audit event', async () => {
+    const s = await mfaUser('olga');
+    let m = await toMfa(s);
+    let [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['deny', txn])).stdout, 'denied');
+    assert.match((await m.browser.get(m.mfaUrl)).text, /denied on the phone/);
+    m = await toMfa(s);
+    [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['deny', txn, '--report'])).stdout, 'reported');
+    const audit = await server.admin('GET', '/audit?limit=20');
+    assert.ok(audit.json.events.some((e) => e.action === 'mfa.report'), 'audit event');
+    // Paused: the next sign-in goes to the token code, no challenge.
+    m = await toMfa(s);
+    assert.equal(pageNumber(m.page.text), null);
+    assert.match(m.page.text, /paused/);
+    const p = await idsim(server, s.phone, ['pending']);
+    assert.equal(p.stdout, '');
+  });
+
+  test('token code works once; replay refused; five wrong codes end the flow', async () => {
+    const s = await mfaUser('pete');
+    let m = await toMfa(s);
+    const code = (await idsim(server, s.phone, ['code'])).stdout;
+    assert.match(code, /^\d{6}$/);
+    const f = hiddenFields(m.page.text);
+    const r = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code });
+    assert.equal(r.status, 302, r.text);
+    const t = await client.authorizationCodeGrant(s.config, new URL(r.location), {
+      pkceCodeVerifier: m.a.verifier, expectedState: m.a.state, expectedNonce: m.a.nonce,
+    });
+    assert.deepEqual(t.claims().amr, ['pwd', 'otp', 'mfa']);
+    // The same code in a new sign-in: refused.
+    m = await toMfa(s, new Browser());
+    const f2 = hiddenFields(m.page.text);
+    const again = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f2.flow, csrf: f2.csrf, code });
+    assert.equal(again.status, 401);
+    assert.match(again.text, /already used/);
+    for (let i = 0; i < 4; i++) {
+      const w = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f2.flow, csrf: f2.csrf, code: '000000' });
+      if (i < 3) assert.equal(w.status, 401);
+      else assert.match(w.text, /Too many wrong token codes/);
+    }
+    await server.admin('POST', '/users/pete/unlock');
+  });
+
+  test('legacy mode and old app versions get no push, only the token code', async () => {
+    const s = await mfaUser('quin', ['--platform', 'apns', '--push-token', 'a'.repeat(64), '--app-version', '2022.1']);
+    let w = await server.admin('PATCH', '/workflow', { min_app_version: { ios: '2023.2' } });
+    assert.equal(w.status, 200, w.text);
+    let m = await toMfa(s);
+    assert.equal(pageNumber(m.page.text), null);
+    assert.equal((await server.admin('GET', '/push/queue?limit=1000')).json.jobs.filter((j) => j.user === 'quin').length, 0);
+    w = await server.admin('PATCH', '/workflow', { min_app_version: {}, legacy: true });
+    assert.equal(w.status, 200, w.text);
+    m = await toMfa(s);
+    assert.equal(pageNumber(m.page.text), null);
+    assert.equal((await server.admin('GET', '/push/queue?limit=1000')).json.jobs.filter((j) => j.user === 'quin').length, 0);
+    await server.admin('PATCH', '/workflow', { legacy: false });
+    m = await toMfa(s);
+    assert.ok(pageNumber(m.page.text));
+    const jobs = (await server.admin('GET', '/push/queue?limit=1000')).json.jobs.filter((j) => j.user === 'quin');
+    assert.equal(jobs.length, 1);
+    assert.equal(jobs[0].number, undefined, 'a push job never carries the number');
+  });
+
+  test('a user without a device is told to enroll', async () => {
+    const s = await seed(server, { user: 'rosa', policy: { remote_access: true } });
+    const config = await rp(s);
+    const a = await authUrl(config);
+    const r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 200);
+    assert.match(r.text, /Set up your authenticator/);
+    assert.match(r.text, /<svg/);
+  });
+
+  test('concurrent answers to one transaction: exactly one wins', async () => {
+    const s = await mfaUser('sam');
+    const m = await toMfa(s);
+    const number = pageNumber(m.page.text);
+    const [txn] = await pendingTxn(s);
+    const answers = await Promise.all([0, 1, 2, 3].map(() => idsim(server, s.phone, ['approve', txn, '--number', number])));
+    assert.equal(answers.filter((a) => a.code === 0).length, 1, JSON.stringify(answers));
+    await finish(s, m);
+  });
+
+  test('a transaction expires after 30 seconds', { timeout: 90000 }, async () => {
+    const s = await mfaUser('tess');
+    const m = await toMfa(s);
+    const number = pageNumber(m.page.text);
+    const [txn] = await pendingTxn(s);
+    await sleep(31000);
+    const r = await idsim(server, s.phone, ['approve', txn, '--number', number]);
+    assert.equal(r.code, 1);
+    const page = await m.browser.get(m.mfaUrl);
+    assert.match(page.text, /within 30 seconds/);
+  });
+
+  test('with the remote_access_mfa feature off the password suffices', async () => {
+    const off = await startServer({ store: STORE, features: { remote_access_mfa: false } });
+    try {
+      const s = await seed(off, { user: 'uma', policy: { remote_access: true } });
+      await enrollPhone(off, 'uma', ['--platform', 'none']);
+      const config = await client.discovery(new URL(off.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const a = await authUrl(config);
+      const r = await signIn(new Browser(), off.issuer, a.url.href, s.user, s.password);
+      assert.equal(r.status, 302, r.text);
+      const t = await client.authorizationCodeGrant(config, new URL(r.location), {
+        pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
+      });
+      assert.deepEqual(t.claims().amr, ['pwd']);
+    } finally {
+      await off.stop();
+    }
+  });
+});

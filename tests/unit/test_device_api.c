@@ -1,0 +1,1161 @@
+/*
+ * Unit tests of the device API: the signature primitives of sign.c, and
+ * af_h_device_at() on a server context built by hand (memory store,
+ * directory with a cheap Argon2 cost), called with requests signed by
+ * P-256 keys made here, exactly as device_api.md says a phone signs.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* cmocka needs these first; keep them in their own block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+
+#include "common/util.h"
+#include "device/device.h"
+#include "directory/audit.h"
+#include "directory/directory.h"
+#include "mfa/mfa.h"
+#include "server.h"
+
+#define NOW	  ((int64_t)1700000000)
+#define USER	  "alice"
+#define USER_NAME "Alice Example"
+#define ENROLL	  "/device/v1/enroll"
+#define LIST	  "/device/v1/challenges"
+
+struct fx {
+	af_server srv;
+	int logfd;
+	af_resp resp;
+	int have_resp;
+	json_t *answer; /* the last answer's JSON */
+	EVP_PKEY *key;	/* the enrolled device's key */
+	EVP_PKEY *other;
+	char device[AF_MFA_ID_BUF];
+};
+
+/* ---- keys and signatures -------------------------------------------- */
+
+static EVP_PKEY *new_key(void)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+
+	assert_non_null(k);
+	return k;
+}
+
+/* The public JWK of key (new reference). */
+static json_t *jwk_of(EVP_PKEY *key)
+{
+	uint8_t pt[65];
+	char x[44], y[44];
+	size_t n = 0;
+
+	assert_int_equal(
+		EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY,
+						pt, sizeof(pt), &n),
+		1);
+	assert_int_equal(n, 65);
+	assert_int_equal(pt[0], 0x04);
+	assert_int_equal(af_b64url_encode(pt + 1, 32, x, sizeof(x)), 0);
+	assert_int_equal(af_b64url_encode(pt + 33, 32, y, sizeof(y)), 0);
+	return json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256",
+			 "x", x, "y", y);
+}
+
+/* ES256 of text: base64url of r||s into out (at least 87 bytes). */
+static void es256(EVP_PKEY *key, const char *text, char *out, size_t outcap)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t der[80], raw[64];
+	const uint8_t *p = der;
+	const BIGNUM *r, *s;
+	ECDSA_SIG *es;
+	size_t dlen = sizeof(der);
+
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key),
+			 1);
+	assert_int_equal(EVP_DigestSign(md, der, &dlen, (const uint8_t *)text,
+					strlen(text)),
+			 1);
+	EVP_MD_CTX_free(md);
+	es = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
+	assert_non_null(es);
+	ECDSA_SIG_get0(es, &r, &s);
+	assert_int_equal(BN_bn2binpad(r, raw, 32), 32);
+	assert_int_equal(BN_bn2binpad(s, raw + 32, 32), 32);
+	ECDSA_SIG_free(es);
+	assert_int_equal(af_b64url_encode(raw, sizeof(raw), out, outcap), 0);
+}
+
+/* ---- fixture ----------------------------------------------------------- */
+
+static int setup(void **state)
+{
+	store_options so = {.backend = STORE_BACKEND_MEMORY};
+	af_dir_options o;
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[AF_DIR_ERR_BUF];
+	json_t *spec;
+
+	assert_non_null(f);
+	af_config_defaults(&f->srv.cfg);
+	assert_int_equal(store_open(&so, &f->srv.store, err, sizeof(err)),
+			 STORE_OK);
+	af_dir_options_default(&o);
+	o.pw.m_kib = 64;
+	o.pw.t = 1;
+	o.pw.p = 1;
+	assert_int_equal(
+		af_dir_new(f->srv.store, &o, &f->srv.dir, err, sizeof(err)),
+		AF_DIR_OK);
+	spec = json_pack("{s:s, s:s}", "username", USER, "name", USER_NAME);
+	assert_int_equal(af_dir_user_add(f->srv.dir, "test", spec, NULL, NULL,
+					 err, sizeof(err)),
+			 AF_DIR_OK);
+	json_decref(spec);
+	f->logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	assert_true(f->logfd >= 0);
+	f->srv.log = log_new(f->logfd, LOG_LEVEL_DEBUG);
+	assert_non_null(f->srv.log);
+	f->key = new_key();
+	f->other = new_key();
+	*state = f;
+	return 0;
+}
+
+static void drop_resp(struct fx *f)
+{
+	if (f->have_resp)
+		af_resp_cleanup(&f->resp);
+	f->have_resp = 0;
+	json_decref(f->answer);
+	f->answer = NULL;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	drop_resp(f);
+	EVP_PKEY_free(f->key);
+	EVP_PKEY_free(f->other);
+	log_free(f->srv.log);
+	close(f->logfd);
+	af_dir_free(f->srv.dir);
+	store_close(f->srv.store);
+	free(f);
+	return 0;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+/*
+ * One request. What is sent: method, path, query (raw, or NULL), body
+ * (or NULL), the device header (NULL: omitted), ts and nonce (NULL: a
+ * fresh random one). The sign_* members, when set, replace what goes into
+ * the signing string, to make signatures over something else; sig, when
+ * set, replaces the signature header; omit names a header not to send.
+ */
+typedef struct rq {
+	const char *method;
+	const char *path;
+	const char *query;
+	const char *body;
+	const char *device;
+	EVP_PKEY *key;
+	int64_t ts;
+	const char *nonce;
+	const char *sign_method;
+	const char *sign_target;
+	const char *sign_body;
+	const char *sig;
+	const char *omit;
+} rq;
+
+/* Fails when any member of v, at any depth, is named "number". */
+static void assert_no_number(json_t *v)
+{
+	const char *k;
+	json_t *m;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, m)
+		{
+			assert_string_not_equal(k, "number");
+			assert_no_number(m);
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, m) assert_no_number(m);
+	}
+}
+
+static unsigned send_rq(struct fx *f, const rq *r)
+{
+	char ts[24], nonce[48], sig[96], target[1024], body_hex[65];
+	char sigstr[2048];
+	const char *headers[12] = {NULL};
+	const char *sbody;
+	size_t nh = 0;
+	af_req req;
+
+	drop_resp(f);
+	snprintf(ts, sizeof(ts), "%" PRId64, r->ts);
+	if (r->nonce != NULL)
+		snprintf(nonce, sizeof(nonce), "%s", r->nonce);
+	else
+		assert_int_equal(af_random_token(18, nonce, sizeof(nonce)), 0);
+	if (r->sign_target != NULL)
+		snprintf(target, sizeof(target), "%s", r->sign_target);
+	else
+		snprintf(target, sizeof(target), "%s%s%s", r->path,
+			 r->query != NULL ? "?" : "",
+			 r->query != NULL ? r->query : "");
+	sbody = r->sign_body != NULL ? r->sign_body
+				     : (r->body != NULL ? r->body : "");
+	af_sha256_hex(sbody, strlen(sbody), body_hex);
+	snprintf(sigstr, sizeof(sigstr), "AF-DEVICE-V1\n%s\n%s\n%s\n%s\n%s",
+		 r->sign_method != NULL ? r->sign_method : r->method, target,
+		 ts, nonce, body_hex);
+	es256(r->key != NULL ? r->key : f->key, sigstr, sig, sizeof(sig));
+#define HDR(name, value)                                             \
+	do {                                                         \
+		if (r->omit == NULL || strcmp(r->omit, name) != 0) { \
+			headers[nh++] = (name);                      \
+			headers[nh++] = (value);                     \
+		}                                                    \
+	} while (0)
+	if (r->device != NULL)
+		HDR("X-AF-Device", r->device);
+	HDR("X-AF-Timestamp", ts);
+	HDR("X-AF-Nonce", nonce);
+	HDR("X-AF-Signature", r->sig != NULL ? r->sig : sig);
+	if (r->body != NULL)
+		HDR("Content-Type", "application/json");
+#undef HDR
+	memset(&req, 0, sizeof(req));
+	req.method = r->method;
+	req.path = r->path;
+	req.raw_query = r->query;
+	if (r->query != NULL)
+		assert_int_equal(
+			hp_params_parse(r->query, strlen(r->query), &req.query),
+			HP_OK);
+	else
+		req.query = hp_params_new();
+	assert_non_null(req.query);
+	if (r->body != NULL) {
+		req.body = r->body;
+		req.body_len = strlen(r->body);
+	}
+	req.test_headers = headers;
+	snprintf(req.rid, sizeof(req.rid), "test");
+	af_resp_init(&f->resp, 0);
+	f->have_resp = 1;
+	af_h_device_at(&f->srv, &req, &f->resp, NOW);
+	hp_params_free(req.query);
+	assert_string_equal(f->resp.content_type, "application/json");
+	f->answer = json_loadb(f->resp.body.data, f->resp.body.len, 0, NULL);
+	assert_non_null(f->answer);
+	/* The number never leaves the server through this API. */
+	assert_no_number(f->answer);
+	return f->resp.status;
+}
+
+static const char *answer_str(const struct fx *f, const char *key)
+{
+	return json_string_value(json_object_get(f->answer, key));
+}
+
+static void assert_error(const struct fx *f, const char *code)
+{
+	assert_non_null(answer_str(f, "error"));
+	assert_string_equal(answer_str(f, "error"), code);
+}
+
+/* A fresh enrollment code for USER. */
+static void new_code(struct fx *f, char *code, size_t cap)
+{
+	int64_t exp = 0;
+
+	assert_int_equal(
+		af_mfa_enroll_code_new(f->srv.store, USER, code, cap, &exp),
+		AF_MFA_OK);
+}
+
+/* An enroll body with key's public JWK (text into out). */
+static void enroll_body(EVP_PKEY *key, const char *code, char *out, size_t cap)
+{
+	json_t *b = json_pack("{s:s, s:s, s:s, s:b, s:o, s:s, s:s}", "code",
+			      code, "platform", "apns", "push_token",
+			      "apns-token-0001", "sandbox", 1, "public_key",
+			      jwk_of(key), "app_version", "2024.1",
+			      "device_name", "Alice's phone");
+	char *text;
+
+	assert_non_null(b);
+	text = json_dumps(b, JSON_COMPACT);
+	assert_non_null(text);
+	snprintf(out, cap, "%s", text);
+	free(text);
+	json_decref(b);
+}
+
+static unsigned enroll_with(struct fx *f, EVP_PKEY *body_key,
+			    EVP_PKEY *sign_key, const char *code)
+{
+	char body[1024];
+	rq r = {.method = "POST", .path = ENROLL, .ts = NOW, .key = sign_key};
+
+	enroll_body(body_key, code, body, sizeof(body));
+	r.body = body;
+	return send_rq(f, &r);
+}
+
+/* Enrolls f->key and keeps the device id in f->device. */
+static void enroll(struct fx *f)
+{
+	char code[AF_MFA_ID_BUF];
+
+	new_code(f, code, sizeof(code));
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
+	snprintf(f->device, sizeof(f->device), "%s",
+		 answer_str(f, "device_id"));
+}
+
+/* A pending txn for the devices given (NULL-terminated); id into out. */
+static void new_txn_at(struct fx *f, const char *const *devices, int64_t at,
+		       char *out, size_t cap, int *number)
+{
+	json_t *devs = json_array(), *spec, *txn = NULL;
+	size_t i;
+
+	for (i = 0; devices[i] != NULL; i++)
+		json_array_append_new(devs, json_string(devices[i]));
+	spec = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b}", "user", USER, "app",
+			 "af-client", "app_name", "Qlik Sense", "flow",
+			 "flow-1", "devices", devs, "number_matching", 1);
+	assert_non_null(spec);
+	assert_int_equal(af_mfa_txn_new(f->srv.store, spec, at, &txn),
+			 AF_MFA_OK);
+	snprintf(out, cap, "%s", json_string_value(json_object_get(txn, "id")));
+	if (number != NULL)
+		*number =
+			(int)json_integer_value(json_object_get(txn, "number"));
+	json_decref(txn);
+	json_decref(spec);
+}
+
+static void new_txn(struct fx *f, char *out, size_t cap, int *number)
+{
+	const char *devs[] = {f->device, NULL};
+
+	new_txn_at(f, devs, NOW, out, cap, number);
+}
+
+/* The txn's stored state (lent from a static buffer). */
+static void assert_txn_state(struct fx *f, const char *id, const char *want)
+{
+	json_t *txn = NULL;
+
+	assert_int_equal(af_mfa_txn_get(f->srv.store, id, NOW, &txn),
+			 AF_MFA_OK);
+	assert_string_equal(json_string_value(json_object_get(txn, "state")),
+			    want);
+	json_decref(txn);
+}
+
+static json_int_t last_seen(struct fx *f)
+{
+	json_t *dev = NULL;
+	json_int_t v;
+
+	assert_int_equal(af_mfa_device_get(f->srv.store, f->device, &dev),
+			 AF_MFA_OK);
+	v = json_integer_value(json_object_get(dev, "last_seen"));
+	json_decref(dev);
+	return v;
+}
+
+/* A signed decision on txn; path into pathbuf (kept by the caller). */
+static rq decide_rq(struct fx *f, const char *txn, const char *body,
+		    char *pathbuf, size_t cap)
+{
+	rq r = {.method = "POST", .ts = NOW, .body = body};
+
+	snprintf(pathbuf, cap, "/device/v1/challenges/%s", txn);
+	r.path = pathbuf;
+	r.device = f->device;
+	return r;
+}
+
+/* ---- sign.c ------------------------------------------------------------ */
+
+#define SIG86                                                              \
+	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
+	"AAAAAAAAAAAAAAAAAAAAAA"
+
+static void test_sig_parse_good_headers_ok(void **state)
+{
+	af_device_sig s;
+
+	(void)state;
+	assert_int_equal(af_device_sig_parse("dev_ID-1", "1700000000",
+					     "abcdefghijklmnop", SIG86, 1, &s),
+			 AF_DEVICE_OK);
+	assert_string_equal(s.device, "dev_ID-1");
+	assert_int_equal(s.ts, NOW);
+	assert_string_equal(s.ts_text, "1700000000");
+	assert_string_equal(s.nonce, "abcdefghijklmnop");
+	/* Enroll: no device needed, any given is ignored. */
+	assert_int_equal(af_device_sig_parse(NULL, "1", "abcdefghijklmnop",
+					     SIG86, 0, &s),
+			 AF_DEVICE_OK);
+	assert_string_equal(s.device, "");
+}
+
+static void test_sig_parse_bad_headers_unauthorized(void **state)
+{
+	static const char n64[] = "0123456789012345678901234567890123456789"
+				  "012345678901234567890123";
+	static const char n65[] = "0123456789012345678901234567890123456789"
+				  "0123456789012345678901234";
+	af_device_sig s;
+	const char *N = "abcdefghijklmnop";
+
+	(void)state;
+	assert_int_equal(af_device_sig_parse("d", "1", n64, SIG86, 1, &s),
+			 AF_DEVICE_OK);
+	assert_int_equal(af_device_sig_parse("d", "1", n65, SIG86, 1, &s),
+			 AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(
+		af_device_sig_parse("d", "1", "abcdefghijklmno", SIG86, 1, &s),
+		AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(
+		af_device_sig_parse("d", "1", "abcdefghijklmno=", SIG86, 1, &s),
+		AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(af_device_sig_parse(NULL, "1", N, SIG86, 1, &s),
+			 AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(af_device_sig_parse("a:b", "1", N, SIG86, 1, &s),
+			 AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(af_device_sig_parse("d", NULL, N, SIG86, 1, &s),
+			 AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(af_device_sig_parse("d", "-5", N, SIG86, 1, &s),
+			 AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(af_device_sig_parse("d", " 17", N, SIG86, 1, &s),
+			 AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(
+		af_device_sig_parse("d", "1234567890123", N, SIG86, 1, &s),
+		AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(af_device_sig_parse("d", "1", N, NULL, 1, &s),
+			 AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(af_device_sig_parse("d", "1", N, SIG86 "A", 1, &s),
+			 AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(af_device_sig_parse("d", "1", N, SIG86 + 1, 1, &s),
+			 AF_DEVICE_UNAUTHORIZED);
+	assert_string_equal(s.nonce, "");
+}
+
+static void test_sig_string_layout_exact(void **state)
+{
+	af_device_sig s;
+	char out[AF_DEVICE_SIG_STRING_MAX];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(af_device_sig_parse("d", "1700000000",
+					     "abcdefghijklmnop", SIG86, 1, &s),
+			 AF_DEVICE_OK);
+	assert_int_equal(af_device_sig_string("GET", "/device/v1/challenges",
+					      "a=%20b", &s, NULL, 0, out,
+					      sizeof(out), &n),
+			 AF_DEVICE_OK);
+	assert_string_equal(out, "AF-DEVICE-V1\nGET\n/device/v1/challenges?"
+				 "a=%20b\n1700000000\nabcdefghijklmnop\n"
+				 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649"
+				 "b934ca495991b7852b855");
+	assert_int_equal(n, strlen(out));
+	assert_int_equal(af_device_sig_string("PUT", "/x", NULL, &s, "{}", 2,
+					      out, sizeof(out), &n),
+			 AF_DEVICE_OK);
+	assert_string_equal(out, "AF-DEVICE-V1\nPUT\n/x\n1700000000\n"
+				 "abcdefghijklmnop\n44136fa355b3678a1146ad16f"
+				 "7e8649e94fb4fc21fe77e8310c060f61caaff8a");
+	assert_int_equal(af_device_sig_string("get", "/x", NULL, &s, NULL, 0,
+					      out, sizeof(out), &n),
+			 AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(af_device_sig_string("GET", "/x y", NULL, &s, NULL, 0,
+					      out, sizeof(out), &n),
+			 AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(af_device_sig_string("GET", "/x", NULL, &s, NULL, 0,
+					      out, 10, &n),
+			 AF_DEVICE_BAD_REQUEST);
+}
+
+static void test_sig_verify_roundtrip_ok_and_tamper_refused(void **state)
+{
+	struct fx *f = *state;
+	json_t *jwk = jwk_of(f->key), *other = jwk_of(f->other);
+	char sig[96], bad[96];
+
+	es256(f->key, "hello", sig, sizeof(sig));
+	assert_int_equal(af_device_sig_verify(jwk, "hello", sig), AF_DEVICE_OK);
+	assert_int_equal(af_device_sig_verify(jwk, "hellO", sig),
+			 AF_DEVICE_UNAUTHORIZED);
+	assert_int_equal(af_device_sig_verify(other, "hello", sig),
+			 AF_DEVICE_UNAUTHORIZED);
+	snprintf(bad, sizeof(bad), "%s", sig);
+	bad[10] = bad[10] == 'A' ? 'B' : 'A';
+	assert_int_equal(af_device_sig_verify(jwk, "hello", bad),
+			 AF_DEVICE_UNAUTHORIZED);
+	/* r = 0 and s = 0 never verify. */
+	assert_int_equal(af_device_sig_verify(jwk, "hello", SIG86),
+			 AF_DEVICE_UNAUTHORIZED);
+	/* Standard base64 characters are not base64url. */
+	bad[5] = '+';
+	assert_int_equal(af_device_sig_verify(jwk, "hello", bad),
+			 AF_DEVICE_UNAUTHORIZED);
+	json_decref(other);
+	json_decref(jwk);
+}
+
+static void test_sig_verify_bad_key_refused(void **state)
+{
+	struct fx *f = *state;
+	json_t *jwk = jwk_of(f->key), *k;
+	char sig[96], y[44];
+	uint8_t raw[32];
+	size_t n;
+
+	es256(f->key, "hello", sig, sizeof(sig));
+	/* A private member is refused even though the point is fine. */
+	k = json_deep_copy(jwk);
+	json_object_set_new(k, "d", json_string("AAAA"));
+	assert_int_equal(af_device_sig_verify(k, "hello", sig),
+			 AF_DEVICE_BAD_KEY);
+	json_decref(k);
+	k = json_deep_copy(jwk);
+	json_object_set_new(k, "crv", json_string("P-384"));
+	assert_int_equal(af_device_sig_verify(k, "hello", sig),
+			 AF_DEVICE_BAD_KEY);
+	json_decref(k);
+	/* y + 1 puts the point off the curve. */
+	k = json_deep_copy(jwk);
+	assert_int_equal(
+		af_b64url_decode(json_string_value(json_object_get(jwk, "y")),
+				 43, raw, sizeof(raw), &n),
+		0);
+	raw[31] ^= 1;
+	assert_int_equal(af_b64url_encode(raw, 32, y, sizeof(y)), 0);
+	json_object_set_new(k, "y", json_string(y));
+	assert_int_equal(af_device_sig_verify(k, "hello", sig),
+			 AF_DEVICE_BAD_KEY);
+	json_decref(k);
+	assert_int_equal(af_device_sig_verify(NULL, "hello", sig),
+			 AF_DEVICE_BAD_KEY);
+	json_decref(jwk);
+}
+
+/* ---- enroll ------------------------------------------------------------ */
+
+static void test_enroll_valid_created_code_consumed(void **state)
+{
+	struct fx *f = *state;
+	char code[AF_MFA_ID_BUF];
+	const json_t *totp;
+	json_t *dev = NULL;
+
+	new_code(f, code, sizeof(code));
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
+	assert_non_null(answer_str(f, "device_id"));
+	totp = json_object_get(f->answer, "totp");
+	assert_true(json_string_length(json_object_get(totp, "secret")) >= 16);
+	assert_string_equal(
+		json_string_value(json_object_get(totp, "algorithm")), "SHA1");
+	assert_int_equal(json_integer_value(json_object_get(totp, "digits")),
+			 6);
+	assert_int_equal(json_integer_value(json_object_get(totp, "period")),
+			 30);
+	assert_int_equal(af_mfa_device_get(f->srv.store,
+					   answer_str(f, "device_id"), &dev),
+			 AF_MFA_OK);
+	assert_string_equal(json_string_value(json_object_get(dev, "user")),
+			    USER);
+	assert_string_equal(
+		json_string_value(json_object_get(dev, "push_token")),
+		"apns-token-0001");
+	json_decref(dev);
+	/* The same code a second time: used up. */
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 401);
+	assert_error(f, "invalid_code");
+}
+
+static void test_enroll_unknown_code_401(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(enroll_with(f, f->key, f->key, "AAAABBBBCCCCDDDD"),
+			 401);
+	assert_error(f, "invalid_code");
+}
+
+static void test_enroll_other_key_signature_401_code_kept(void **state)
+{
+	struct fx *f = *state;
+	char code[AF_MFA_ID_BUF];
+
+	new_code(f, code, sizeof(code));
+	assert_int_equal(enroll_with(f, f->key, f->other, code), 401);
+	assert_error(f, "unauthorized");
+	/* The code was not burnt: the genuine request still works. */
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
+}
+
+static void test_enroll_bad_body_400_code_kept(void **state)
+{
+	struct fx *f = *state;
+	char code[AF_MFA_ID_BUF], body[256];
+	rq r = {.method = "POST", .path = ENROLL, .ts = NOW};
+
+	new_code(f, code, sizeof(code));
+	snprintf(body, sizeof(body),
+		 "{\"code\": \"%s\", \"platform\": \"apns\"}", code);
+	r.body = body;
+	assert_int_equal(send_rq(f, &r), 400);
+	assert_error(f, "bad_request");
+	r.body = "[1, 2]";
+	assert_int_equal(send_rq(f, &r), 400);
+	r.body = "{\"code\": ";
+	assert_int_equal(send_rq(f, &r), 400);
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
+}
+
+static void test_enroll_stale_timestamp_401_code_kept(void **state)
+{
+	struct fx *f = *state;
+	char code[AF_MFA_ID_BUF], body[1024];
+	rq r = {.method = "POST", .path = ENROLL, .ts = NOW - 61};
+
+	new_code(f, code, sizeof(code));
+	enroll_body(f->key, code, body, sizeof(body));
+	r.body = body;
+	assert_int_equal(send_rq(f, &r), 401);
+	assert_error(f, "unauthorized");
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
+}
+
+static void test_enroll_sixth_device_409_limit(void **state)
+{
+	struct fx *f = *state;
+	char code[AF_MFA_ID_BUF];
+	EVP_PKEY *k;
+	int i;
+
+	for (i = 0; i <= AF_MFA_DEVICES_MAX; i++) {
+		k = new_key();
+		new_code(f, code, sizeof(code));
+		assert_int_equal(enroll_with(f, k, k, code),
+				 i < AF_MFA_DEVICES_MAX ? 201 : 409);
+		EVP_PKEY_free(k);
+	}
+	assert_error(f, "limit");
+}
+
+/* ---- challenges ---------------------------------------------------------- */
+
+static void test_challenges_list_shows_pending_without_number(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF];
+	rq r = {.method = "GET", .path = LIST, .ts = NOW};
+	const json_t *list, *c;
+
+	enroll(f);
+	new_txn(f, txn, sizeof(txn), NULL);
+	r.device = f->device;
+	assert_int_equal(send_rq(f, &r), 200);
+	list = json_object_get(f->answer, "challenges");
+	assert_int_equal(json_array_size(list), 1);
+	c = json_array_get(list, 0);
+	assert_string_equal(json_string_value(json_object_get(c, "txn")), txn);
+	assert_string_equal(json_string_value(json_object_get(c, "user")),
+			    USER);
+	assert_string_equal(json_string_value(json_object_get(c, "state")),
+			    "pending");
+	assert_true(json_is_true(json_object_get(c, "number_required")));
+	assert_non_null(json_object_get(c, "expires_in"));
+	assert_non_null(json_object_get(c, "expires_at"));
+	assert_non_null(json_object_get(c, "number_digits"));
+	assert_non_null(json_object_get(c, "app"));
+	assert_string_equal(
+		json_string_value(json_object_get(c, "display_name")),
+		USER_NAME);
+	assert_true(last_seen(f) == NOW);
+}
+
+static void test_challenge_get_own_200_other_404(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], path[128];
+	const char *devs[] = {"someOtherDevice0000000", NULL};
+	rq r = {.method = "GET", .ts = NOW};
+
+	enroll(f);
+	new_txn(f, txn, sizeof(txn), NULL);
+	snprintf(path, sizeof(path), "/device/v1/challenges/%s", txn);
+	r.path = path;
+	r.device = f->device;
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_string_equal(answer_str(f, "txn"), txn);
+	assert_string_equal(answer_str(f, "state"), "pending");
+	new_txn_at(f, devs, NOW, txn, sizeof(txn), NULL);
+	snprintf(path, sizeof(path), "/device/v1/challenges/%s", txn);
+	assert_int_equal(send_rq(f, &r), 404);
+	assert_error(f, "not_found");
+	r.path = "/device/v1/challenges/no-such-txn";
+	assert_int_equal(send_rq(f, &r), 404);
+	/* Not a txn id at all: 404 before anything else. */
+	r.path = "/device/v1/challenges/a%2Fb";
+	assert_int_equal(send_rq(f, &r), 404);
+}
+
+static void test_decide_right_number_approved_then_409(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], path[128], body[64];
+	int number = 0;
+	rq r;
+
+	enroll(f);
+	new_txn(f, txn, sizeof(txn), &number);
+	assert_true(number >= 10 && number <= 99);
+	snprintf(body, sizeof(body),
+		 "{\"decision\": \"approve\", \"number\": \"%d\"}", number);
+	r = decide_rq(f, txn, body, path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_string_equal(answer_str(f, "state"), "approved");
+	assert_txn_state(f, txn, "approved");
+	r.body = "{\"decision\": \"deny\"}";
+	assert_int_equal(send_rq(f, &r), 409);
+	assert_error(f, "decided");
+	assert_string_equal(answer_str(f, "state"), "approved");
+	assert_txn_state(f, txn, "approved");
+}
+
+static void test_decide_wrong_number_failed(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], path[128], body[64];
+	int number = 0;
+	rq r;
+
+	enroll(f);
+	new_txn(f, txn, sizeof(txn), &number);
+	snprintf(body, sizeof(body),
+		 "{\"decision\": \"approve\", \"number\": \"%d\"}",
+		 number == 99 ? 10 : number + 1);
+	r = decide_rq(f, txn, body, path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_string_equal(answer_str(f, "state"), "failed");
+	assert_txn_state(f, txn, "failed");
+}
+
+static void test_decide_deny_denied(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], path[128];
+	rq r;
+
+	enroll(f);
+	new_txn(f, txn, sizeof(txn), NULL);
+	r = decide_rq(f, txn, "{\"decision\": \"deny\"}", path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_string_equal(answer_str(f, "state"), "denied");
+}
+
+/* Counts the mfa.report events by "device:<device>" about USER. */
+struct report_count {
+	const char *device;
+	int n;
+};
+
+static int count_report(const json_t *ev, void *arg)
+{
+	struct report_count *rc = arg;
+	const char *action = json_string_value(json_object_get(ev, "action"));
+	const char *actor = json_string_value(json_object_get(ev, "actor"));
+	const char *target = json_string_value(json_object_get(ev, "target"));
+	char want[80];
+
+	snprintf(want, sizeof(want), "device:%s", rc->device);
+	if (action != NULL && strcmp(action, "mfa.report") == 0 &&
+	    actor != NULL && strcmp(actor, want) == 0 && target != NULL &&
+	    strcmp(target, USER) == 0)
+		rc->n++;
+	return 0;
+}
+
+static void test_decide_report_reported_and_audited(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], path[128];
+	struct report_count rc = {NULL, 0};
+	rq r;
+
+	enroll(f);
+	new_txn(f, txn, sizeof(txn), NULL);
+	r = decide_rq(f, txn, "{\"decision\": \"report\"}", path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_string_equal(answer_str(f, "state"), "reported");
+	rc.device = f->device;
+	assert_int_equal(af_audit_list(f->srv.dir, 100, count_report, &rc),
+			 AF_DIR_OK);
+	assert_int_equal(rc.n, 1);
+}
+
+static void test_decide_expired_410(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], path[128];
+	const char *devs[] = {f->device, NULL};
+	rq r;
+
+	enroll(f);
+	new_txn_at(f, devs, NOW - AF_MFA_TXN_TTL_S - 1, txn, sizeof(txn), NULL);
+	r = decide_rq(f, txn, "{\"decision\": \"deny\"}", path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 410);
+	assert_error(f, "expired");
+}
+
+static void test_decide_bad_body_400(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], path[128];
+	rq r;
+
+	enroll(f);
+	new_txn(f, txn, sizeof(txn), NULL);
+	r = decide_rq(f, txn, "{\"decision\": \"maybe\"}", path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 400);
+	r.body = "{\"decision\": \"approve\", \"number\": 42}";
+	assert_int_equal(send_rq(f, &r), 400);
+	r.body = "{\"decision\": \"approve\", \"number\": \"4x\"}";
+	assert_int_equal(send_rq(f, &r), 400);
+	assert_txn_state(f, txn, "pending");
+}
+
+/* ---- refusals: 401 and nothing changed ------------------------------------
+ */
+
+/*
+ * Sends r (a signed deny of a fresh pending txn, tampered by mutate) and
+ * checks the 401, that the txn is still pending and the device's last
+ * seen time unchanged.
+ */
+static void refused(struct fx *f, rq *r, const char *txn)
+{
+	json_int_t seen = last_seen(f);
+
+	assert_int_equal(send_rq(f, r), 401);
+	assert_error(f, "unauthorized");
+	assert_txn_state(f, txn, "pending");
+	assert_true(last_seen(f) == seen);
+}
+
+static void test_refusals_each_401_nothing_changed(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], path[128], sig[96];
+	const char *body = "{\"decision\": \"deny\"}";
+	rq base, r;
+
+	enroll(f);
+	new_txn(f, txn, sizeof(txn), NULL);
+	base = decide_rq(f, txn, body, path, sizeof(path));
+	base.ts = NOW;
+
+	r = base;
+	r.key = f->other;
+	refused(f, &r, txn);
+	r = base;
+	r.sign_method = "PUT";
+	refused(f, &r, txn);
+	r = base;
+	r.sign_target = "/device/v1/challenges/otherTxn";
+	refused(f, &r, txn);
+	r = base;
+	r.sign_body = "{\"decision\": \"approve\"}";
+	refused(f, &r, txn);
+	r = base;
+	r.sign_target = path;
+	r.query = "x=1";
+	refused(f, &r, txn);
+	r = base;
+	r.ts = NOW - 61;
+	refused(f, &r, txn);
+	r = base;
+	r.ts = NOW + 61;
+	refused(f, &r, txn);
+	r = base;
+	r.device = "unknownDevice000000000";
+	refused(f, &r, txn);
+	r = base;
+	r.omit = "X-AF-Device";
+	refused(f, &r, txn);
+	r = base;
+	r.omit = "X-AF-Timestamp";
+	refused(f, &r, txn);
+	r = base;
+	r.omit = "X-AF-Nonce";
+	refused(f, &r, txn);
+	r = base;
+	r.omit = "X-AF-Signature";
+	refused(f, &r, txn);
+	r = base;
+	r.nonce = "short";
+	refused(f, &r, txn);
+	/* Malformed base64url: standard-alphabet characters, and one short. */
+	memset(sig, '+', 86);
+	sig[86] = '\0';
+	r = base;
+	r.sig = sig;
+	refused(f, &r, txn);
+	r.sig = SIG86 + 1;
+	refused(f, &r, txn);
+	r.sig = SIG86;
+	refused(f, &r, txn);
+	/* The genuine request still goes through after all that. */
+	assert_int_equal(send_rq(f, &base), 200);
+	assert_txn_state(f, txn, "denied");
+}
+
+static void test_timestamp_60s_off_accepted(void **state)
+{
+	struct fx *f = *state;
+	rq r = {.method = "GET", .path = LIST};
+
+	enroll(f);
+	r.device = f->device;
+	r.ts = NOW - 60;
+	assert_int_equal(send_rq(f, &r), 200);
+	r.ts = NOW + 60;
+	assert_int_equal(send_rq(f, &r), 200);
+}
+
+static void test_query_signed_in_target_ok(void **state)
+{
+	struct fx *f = *state;
+	rq r = {.method = "GET", .path = LIST, .query = "a=%20b&c", .ts = NOW};
+
+	enroll(f);
+	r.device = f->device;
+	assert_int_equal(send_rq(f, &r), 200);
+	/* A '?' with nothing after it is part of the target too. */
+	r.query = "";
+	assert_int_equal(send_rq(f, &r), 200);
+	r.sign_target = LIST;
+	assert_int_equal(send_rq(f, &r), 401);
+}
+
+static void test_body_over_cap_400(void **state)
+{
+	struct fx *f = *state;
+	rq r = {.method = "PUT", .path = "/device/v1/push-token", .ts = NOW};
+	char *big = malloc(AF_DEVICE_BODY_MAX + 64);
+	size_t n;
+
+	assert_non_null(big);
+	enroll(f);
+	r.device = f->device;
+	n = (size_t)snprintf(big, 32, "{\"push_token\": \"");
+	memset(big + n, 'a', AF_DEVICE_BODY_MAX);
+	snprintf(big + n + AF_DEVICE_BODY_MAX, 8, "\"}");
+	r.body = big;
+	assert_int_equal(send_rq(f, &r), 400);
+	assert_error(f, "bad_request");
+	free(big);
+}
+
+static void test_nonce_reused_401(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], path[128];
+	rq r;
+
+	enroll(f);
+	new_txn(f, txn, sizeof(txn), NULL);
+	r = decide_rq(f, txn, "{\"decision\": \"deny\"}", path, sizeof(path));
+	r.method = "GET";
+	r.body = NULL;
+	r.nonce = "nonce-0123456789abcdef";
+	assert_int_equal(send_rq(f, &r), 200);
+	/* The same nonce, even on another request, is a replay. */
+	r.method = "POST";
+	r.body = "{\"decision\": \"deny\"}";
+	refused(f, &r, txn);
+	r.path = LIST;
+	r.method = "GET";
+	r.body = NULL;
+	assert_int_equal(send_rq(f, &r), 401);
+}
+
+static void test_nonce_of_failed_request_not_burnt(void **state)
+{
+	struct fx *f = *state;
+	rq r = {.method = "GET", .path = LIST, .ts = NOW};
+
+	enroll(f);
+	r.device = f->device;
+	r.nonce = "nonce-kept-0123456789";
+	r.key = f->other;
+	assert_int_equal(send_rq(f, &r), 401);
+	r.key = NULL;
+	assert_int_equal(send_rq(f, &r), 200);
+}
+
+static void test_removed_device_401(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], path[128];
+	rq r;
+
+	enroll(f);
+	new_txn(f, txn, sizeof(txn), NULL);
+	r = decide_rq(f, txn, "{\"decision\": \"deny\"}", path, sizeof(path));
+	assert_int_equal(af_mfa_device_remove(f->srv.store, f->device),
+			 AF_MFA_OK);
+	assert_int_equal(send_rq(f, &r), 401);
+	assert_error(f, "unauthorized");
+	assert_txn_state(f, txn, "pending");
+}
+
+/* ---- push token and routing ---------------------------------------------- */
+
+static void test_push_token_put_updates_device(void **state)
+{
+	struct fx *f = *state;
+	rq r = {.method = "PUT", .path = "/device/v1/push-token", .ts = NOW};
+	json_t *dev = NULL;
+
+	enroll(f);
+	r.device = f->device;
+	r.body = "{\"push_token\": \"new-token-42\", \"app_version\": "
+		 "\"2024.2\"}";
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_true(json_is_true(json_object_get(f->answer, "ok")));
+	assert_int_equal(af_mfa_device_get(f->srv.store, f->device, &dev),
+			 AF_MFA_OK);
+	assert_string_equal(
+		json_string_value(json_object_get(dev, "push_token")),
+		"new-token-42");
+	assert_true(json_is_true(json_object_get(dev, "push_token_valid")));
+	assert_string_equal(
+		json_string_value(json_object_get(dev, "app_version")),
+		"2024.2");
+	json_decref(dev);
+	r.body = "{\"platform\": \"apns\"}";
+	assert_int_equal(send_rq(f, &r), 400);
+}
+
+static void test_routing_unknown_404_wrong_method_405(void **state)
+{
+	struct fx *f = *state;
+	rq r = {.method = "GET", .path = "/device/v1/nothing", .ts = NOW};
+
+	assert_int_equal(send_rq(f, &r), 404);
+	assert_error(f, "not_found");
+	r.path = ENROLL;
+	assert_int_equal(send_rq(f, &r), 405);
+	assert_string_equal(af_resp_header_get(&f->resp, "Allow"), "POST");
+	r.method = "DELETE";
+	r.path = LIST;
+	assert_int_equal(send_rq(f, &r), 405);
+}
+
+static void test_body_validators_refuse_bad_members(void **state)
+{
+	struct fx *f = *state;
+	char code[AF_DEVICE_CODE_MAX + 1], err[AF_DEVICE_ERR_MAX];
+	json_t *b, *spec = NULL, *jwk = jwk_of(f->key);
+
+	/* apns without a token */
+	b = json_pack("{s:s, s:s, s:O}", "code", "ABCD", "platform", "apns",
+		      "public_key", jwk);
+	assert_int_equal(af_device_enroll_check(b, code, sizeof(code), &spec,
+						err, sizeof(err)),
+			 AF_DEVICE_BAD_REQUEST);
+	assert_null(spec);
+	assert_non_null(strstr(err, "push_token"));
+	json_decref(b);
+	/* none without a token is fine, and "d" never passes */
+	b = json_pack("{s:s, s:s, s:O}", "code", "ABCD", "platform", "none",
+		      "public_key", jwk);
+	assert_int_equal(af_device_enroll_check(b, code, sizeof(code), &spec,
+						err, sizeof(err)),
+			 AF_DEVICE_OK);
+	assert_string_equal(code, "ABCD");
+	assert_null(json_object_get(json_object_get(spec, "public_key"), "d"));
+	json_decref(spec);
+	json_object_set_new(jwk, "d", json_string("secret"));
+	json_object_set(b, "public_key", jwk);
+	assert_int_equal(af_device_enroll_check(b, code, sizeof(code), &spec,
+						err, sizeof(err)),
+			 AF_DEVICE_BAD_REQUEST);
+	json_decref(b);
+	json_decref(jwk);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(test_sig_parse_good_headers_ok),
+		T(test_sig_parse_bad_headers_unauthorized),
+		T(test_sig_string_layout_exact),
+		T(test_sig_verify_roundtrip_ok_and_tamper_refused),
+		T(test_sig_verify_bad_key_refused),
+		T(test_enroll_valid_created_code_consumed),
+		T(test_enroll_unknown_code_401),
+		T(test_enroll_other_key_signature_401_code_kept),
+		T(test_enroll_bad_body_400_code_kept),
+		T(test_enroll_stale_timestamp_401_code_kept),
+		T(test_enroll_sixth_device_409_limit),
+		T(test_challenges_list_shows_pending_without_number),
+		T(test_challenge_get_own_200_other_404),
+		T(test_decide_right_number_approved_then_409),
+		T(test_decide_wrong_number_failed),
+		T(test_decide_deny_denied),
+		T(test_decide_report_reported_and_audited),
+		T(test_decide_expired_410),
+		T(test_decide_bad_body_400),
+		T(test_refusals_each_401_nothing_changed),
+		T(test_timestamp_60s_off_accepted),
+		T(test_query_signed_in_target_ok),
+		T(test_body_over_cap_400),
+		T(test_nonce_reused_401),
+		T(test_nonce_of_failed_request_not_burnt),
+		T(test_removed_device_401),
+		T(test_push_token_put_updates_device),
+		T(test_routing_unknown_404_wrong_method_405),
+		T(test_body_validators_refuse_bad_members),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

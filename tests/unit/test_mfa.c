@@ -1,0 +1,1616 @@
+/*
+ * Unit tests of the MFA data model (authflow/mfa/mfa.h). Every case runs
+ * on the memory store, and again on redis when AF_TEST_REDIS_URL is set
+ * (tests/tools/with-redis.sh sets it). With AF_TEST_REQUIRE_REDIS=1 a
+ * missing redis is a failure, not a skip. Time is injected through the
+ * now arguments, so expiry is tested without sleeping.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+
+/* cmocka needs these first; keep them in their own block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "common/store.h"
+#include "common/util.h"
+#include "mfa/mfa.h"
+#include "tokencode.h"
+
+#define NTHREADS 8
+#define ROUNDS	 10
+/* A fixed server time: a whole TOTP step plus 5 s. */
+#define T0	 ((int64_t)30 * 56666667 + 5)
+#define DRAWS	 2000
+
+struct fixture {
+	char prefix[48];
+	store_options opts;
+	store_ctx *st;
+};
+
+/* --- fixtures and helpers ---------------------------------------------------
+ */
+
+static int fixture_setup(void **state, bool redis)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char tok[24], err[256];
+	store_status rc;
+
+	assert_non_null(f);
+	assert_int_equal(af_random_token(9, tok, sizeof(tok)), 0);
+	/* A fresh prefix per test, so tests on one redis never meet. */
+	(void)snprintf(f->prefix, sizeof(f->prefix), "m%s:", tok);
+	f->opts.prefix = f->prefix;
+	f->opts.timeout_ms = 2000;
+	if (redis) {
+		f->opts.backend = STORE_BACKEND_REDIS;
+		f->opts.url = getenv("AF_TEST_REDIS_URL");
+	}
+	rc = store_open(&f->opts, &f->st, err, sizeof(err));
+	if (rc != STORE_OK)
+		fail_msg("store_open: %s: %s", store_strerror(rc), err);
+	*state = f;
+	return 0;
+}
+
+static int setup_memory(void **state)
+{
+	return fixture_setup(state, false);
+}
+
+static int setup_redis(void **state)
+{
+	return fixture_setup(state, true);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->st);
+	free(f);
+	return 0;
+}
+
+static json_t *parse(const char *text)
+{
+	json_error_t jerr;
+	json_t *v = json_loads(text, JSON_DECODE_ANY, &jerr);
+
+	if (v == NULL)
+		fail_msg("bad test JSON: %s", jerr.text);
+	return v;
+}
+
+static void b64_coord(const EVP_PKEY *pk, const char *param, char *out,
+		      size_t cap)
+{
+	BIGNUM *bn = NULL;
+	unsigned char buf[32];
+
+	assert_int_equal(EVP_PKEY_get_bn_param(pk, param, &bn), 1);
+	assert_int_equal(BN_bn2binpad(bn, buf, sizeof(buf)), 32);
+	assert_int_equal(af_b64url_encode(buf, sizeof(buf), out, cap), 0);
+	BN_free(bn);
+}
+
+/* A fresh P-256 public JWK, as a phone would send it. */
+static json_t *make_jwk(void)
+{
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	char x[64], y[64];
+	json_t *jwk;
+
+	assert_non_null(pk);
+	b64_coord(pk, OSSL_PKEY_PARAM_EC_PUB_X, x, sizeof(x));
+	b64_coord(pk, OSSL_PKEY_PARAM_EC_PUB_Y, y, sizeof(y));
+	EVP_PKEY_free(pk);
+	jwk = json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256",
+			"x", x, "y", y);
+	assert_non_null(jwk);
+	return jwk;
+}
+
+static json_t *make_spec(const char *platform, const char *token,
+			 const char *version)
+{
+	json_t *spec =
+		json_pack("{s:s, s:o, s:s, s:s, s:b}", "platform", platform,
+			  "public_key", make_jwk(), "app_version", version,
+			  "device_name", "Test phone", "sandbox", 0);
+
+	assert_non_null(spec);
+	if (token != NULL)
+		assert_int_equal(json_object_set_new(spec, "push_token",
+						     json_string(token)),
+				 0);
+	return spec;
+}
+
+/* Enrolls a device and copies its id out; returns the device (owned). */
+static json_t *add_device(store_ctx *st, const char *user, const char *platform,
+			  const char *token, const char *version,
+			  char id[AF_MFA_ID_BUF])
+{
+	json_t *spec = make_spec(platform, token, version), *dev = NULL;
+	char err[128];
+
+	assert_int_equal(
+		af_mfa_device_add(st, user, spec, &dev, err, sizeof(err)),
+		AF_MFA_OK);
+	json_decref(spec);
+	assert_non_null(dev);
+	(void)snprintf(id, AF_MFA_ID_BUF, "%s",
+		       json_string_value(json_object_get(dev, "id")));
+	return dev;
+}
+
+/* The device's TOTP code at time t. */
+static void code_at(const json_t *dev, int64_t t, char code[TC_CODE_BUF])
+{
+	const char *b32 =
+		json_string_value(json_object_get(dev, "totp_secret"));
+	uint8_t secret[TC_SECRET_MAX];
+	tc_totp_params p;
+	tc_key *key = NULL;
+	size_t len = 0;
+
+	assert_non_null(b32);
+	assert_int_equal(tc_base32_decode(b32, strlen(b32), secret,
+					  sizeof(secret), &len),
+			 TC_OK);
+	assert_int_equal(len, 20);
+	assert_int_equal(tc_key_new(secret, len, TC_ALGO_SHA1, &key), TC_OK);
+	tc_totp_params_init(&p);
+	assert_int_equal(tc_totp(key, &p, t, code, TC_CODE_BUF), TC_OK);
+	tc_key_free(key);
+}
+
+static json_t *new_txn(store_ctx *st, const char *user, const char *devs,
+		       bool number_matching, int64_t now)
+{
+	json_t *spec, *txn = NULL;
+
+	spec = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b}", "user", user, "app",
+			 "client-1", "app_name", "Qlik Sense", "flow", "flow-1",
+			 "devices", parse(devs), "number_matching",
+			 number_matching);
+	assert_non_null(spec);
+	assert_int_equal(af_mfa_txn_new(st, spec, now, &txn), AF_MFA_OK);
+	json_decref(spec);
+	assert_non_null(txn);
+	return txn;
+}
+
+static const char *sget(const json_t *obj, const char *k)
+{
+	return json_string_value(json_object_get(obj, k));
+}
+
+static const char *txn_id(const json_t *txn)
+{
+	return sget(txn, "id");
+}
+
+static void number_text(const json_t *txn, char *out, size_t cap)
+{
+	(void)snprintf(
+		out, cap, "%lld",
+		(long long)json_integer_value(json_object_get(txn, "number")));
+}
+
+/* --- status and workflow ------------------------------------------------- */
+
+static void test_strerror_every_status_has_text(void **state)
+{
+	(void)state;
+#define AF_MFA_XX(name, value, text) \
+	assert_string_equal(af_mfa_strerror(AF_MFA_##name), text);
+	AF_MFA_STATUS_MAP(AF_MFA_XX)
+#undef AF_MFA_XX
+	assert_non_null(af_mfa_strerror((af_mfa_status)-999));
+}
+
+static void test_workflow_get_unset_returns_defaults(void **state)
+{
+	struct fixture *f = *state;
+	json_t *wf = NULL, *want;
+
+	assert_int_equal(af_mfa_workflow_get(f->st, &wf), AF_MFA_OK);
+	want = parse("{\"number_matching\": true, \"legacy\": false, "
+		     "\"min_app_version\": {}, \"push_limit\": {\"count\": 3, "
+		     "\"period_s\": 300}, \"report_pause_s\": 900, "
+		     "\"enroll_after_password\": true}");
+	assert_true(json_equal(wf, want));
+	json_decref(want);
+	json_decref(wf);
+}
+
+static void test_workflow_set_patch_merges_and_persists(void **state)
+{
+	struct fixture *f = *state;
+	json_t *patch, *out = NULL, *wf = NULL;
+	char err[128];
+
+	patch = parse("{\"legacy\": true, \"push_limit\": {\"count\": 5}, "
+		      "\"min_app_version\": {\"ios\": \"2023.2\"}}");
+	assert_int_equal(
+		af_mfa_workflow_set(f->st, patch, &out, err, sizeof(err)),
+		AF_MFA_OK);
+	json_decref(patch);
+	assert_true(json_is_true(json_object_get(out, "legacy")));
+	json_decref(out);
+
+	patch = parse("{\"report_pause_s\": 0}");
+	assert_int_equal(
+		af_mfa_workflow_set(f->st, patch, NULL, err, sizeof(err)),
+		AF_MFA_OK);
+	json_decref(patch);
+
+	assert_int_equal(af_mfa_workflow_get(f->st, &wf), AF_MFA_OK);
+	assert_true(json_is_true(json_object_get(wf, "legacy")));
+	assert_true(json_is_true(json_object_get(wf, "number_matching")));
+	/* A partial push_limit keeps the other member. */
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(wf, "push_limit"), "count")),
+			 5);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(wf, "push_limit"), "period_s")),
+		300);
+	assert_string_equal(sget(json_object_get(wf, "min_app_version"), "ios"),
+			    "2023.2");
+	assert_int_equal(
+		json_integer_value(json_object_get(wf, "report_pause_s")), 0);
+	json_decref(wf);
+}
+
+static void test_workflow_set_bad_values_refused(void **state)
+{
+	static const struct {
+		const char *patch;
+		const char *field;
+	} bad[] = {
+		{"{\"legacy\": 1}", "legacy:"},
+		{"{\"number_matching\": \"yes\"}", "number_matching:"},
+		{"{\"push_limit\": {\"count\": 0}}", "push_limit.count:"},
+		{"{\"push_limit\": {\"count\": 101}}", "push_limit.count:"},
+		{"{\"push_limit\": {\"count\": 2.5}}", "push_limit.count:"},
+		{"{\"push_limit\": {\"period_s\": 9}}", "push_limit.period_s:"},
+		{"{\"push_limit\": {\"period_s\": 86401}}",
+		 "push_limit.period_s:"},
+		{"{\"push_limit\": {\"burst\": 2}}", "push_limit:"},
+		{"{\"push_limit\": 3}", "push_limit:"},
+		{"{\"report_pause_s\": -1}", "report_pause_s:"},
+		{"{\"report_pause_s\": 86401}", "report_pause_s:"},
+		{"{\"min_app_version\": {\"windows\": \"1.0\"}}",
+		 "min_app_version:"},
+		{"{\"min_app_version\": {\"ios\": \"2023.x\"}}",
+		 "min_app_version.ios:"},
+		{"{\"min_app_version\": {\"ios\": \"1.2.3.4.5\"}}",
+		 "min_app_version.ios:"},
+		{"{\"min_app_version\": {\"android\": 2023}}",
+		 "min_app_version.android:"},
+		{"{\"colour\": \"blue\"}", "colour:"},
+		/* A good member first: nothing of a refused patch is kept. */
+		{"{\"legacy\": true, \"report_pause_s\": \"x\"}",
+		 "report_pause_s:"},
+	};
+	struct fixture *f = *state;
+	json_t *wf = NULL, *defaults = NULL;
+	char err[128];
+	size_t i;
+
+	assert_int_equal(af_mfa_workflow_get(f->st, &defaults), AF_MFA_OK);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *patch = parse(bad[i].patch), *out = NULL;
+
+		assert_int_equal(af_mfa_workflow_set(f->st, patch, &out, err,
+						     sizeof(err)),
+				 AF_MFA_INVALID);
+		assert_null(out);
+		if (strncmp(err, bad[i].field, strlen(bad[i].field)) != 0)
+			fail_msg("%s: error \"%s\" does not name %s",
+				 bad[i].patch, err, bad[i].field);
+		json_decref(patch);
+	}
+	assert_int_equal(
+		af_mfa_workflow_set(f->st, NULL, NULL, err, sizeof(err)),
+		AF_MFA_INVALID);
+	assert_int_equal(af_mfa_workflow_get(f->st, &wf), AF_MFA_OK);
+	assert_true(json_equal(wf, defaults));
+	json_decref(wf);
+	json_decref(defaults);
+}
+
+static void test_version_at_least_table(void **state)
+{
+	static const struct {
+		const char *app;
+		const char *min;
+		int want;
+	} cases[] = {
+		{"2023.2", "2023.2", 1},
+		{"2023.2.1", "2023.2", 1},
+		{"2023.2", "2023.2.0", 1},
+		{"2023.10", "2023.9", 1},
+		{"2023.1.9", "2023.2", 0},
+		{"2024", "2023.99.99.99", 1},
+		{"2023", "2023.0.0.1", 0},
+		{"1.2.3.4", "1.2.3.4", 1},
+		{"999999999", "999999998", 1},
+		{"1000000000", "1", 0}, /* ten digits: malformed */
+		{"1.2.3.4.5", "1", 0},	/* five parts: malformed */
+		{"1..2", "1", 0},
+		{".1", "0", 0},
+		{"1.", "0", 0},
+		{"v2", "1", 0},
+		{"2023.2 ", "2023.2", 0},
+		{"", "1", 0},
+		{NULL, "1", 0},
+		{NULL, NULL, 1},
+		{"junk", "", 1},
+		{"2023.2", "bad", 0}, /* an unreadable minimum lets none by */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = af_mfa_version_at_least(cases[i].app, cases[i].min);
+
+		if (got != cases[i].want)
+			fail_msg("version_at_least(%s, %s) = %d, want %d",
+				 cases[i].app != NULL ? cases[i].app : "NULL",
+				 cases[i].min != NULL ? cases[i].min : "NULL",
+				 got, cases[i].want);
+	}
+}
+
+/* --- enrollment codes ------------------------------------------------------
+ */
+
+static void test_enroll_code_take_once_then_not_found(void **state)
+{
+	struct fixture *f = *state;
+	char code[AF_MFA_ID_BUF], typed[64], user[128];
+	int64_t expires = 0;
+	size_t i, n = 0;
+
+	assert_int_equal(af_mfa_enroll_code_new(f->st, "alice", code,
+						sizeof(code), &expires),
+			 AF_MFA_OK);
+	assert_int_equal(strlen(code), 16);
+	for (i = 0; code[i] != '\0'; i++)
+		assert_true((code[i] >= 'A' && code[i] <= 'Z') ||
+			    (code[i] >= '2' && code[i] <= '7'));
+	/* Typed in lower case with a dash, as people read codes out. */
+	for (i = 0; code[i] != '\0'; i++) {
+		if (i == 8)
+			typed[n++] = '-';
+		typed[n++] =
+			(char)(code[i] >= 'A' ? code[i] - 'A' + 'a' : code[i]);
+	}
+	typed[n] = '\0';
+	assert_int_equal(
+		af_mfa_enroll_code_take(f->st, typed, user, sizeof(user)),
+		AF_MFA_OK);
+	assert_string_equal(user, "alice");
+	assert_int_equal(
+		af_mfa_enroll_code_take(f->st, code, user, sizeof(user)),
+		AF_MFA_NOT_FOUND);
+	assert_string_equal(user, "");
+	assert_int_equal(af_mfa_enroll_code_take(f->st, "AAAAAAAAAAAAAAAA",
+						 user, sizeof(user)),
+			 AF_MFA_NOT_FOUND);
+	assert_int_equal(
+		af_mfa_enroll_code_take(f->st, "short", user, sizeof(user)),
+		AF_MFA_NOT_FOUND);
+	assert_int_equal(af_mfa_enroll_code_new(f->st, "bad user", code,
+						sizeof(code), &expires),
+			 AF_MFA_INVALID);
+}
+
+static void test_enroll_code_new_expires_in_ten_minutes(void **state)
+{
+	struct fixture *f = *state;
+	char code[AF_MFA_ID_BUF], hex[65], key[96], user[128];
+	int64_t before = af_now(), expires = 0;
+	uint64_t ttl = 0;
+
+	assert_int_equal(af_mfa_enroll_code_new(f->st, "alice", code,
+						sizeof(code), &expires),
+			 AF_MFA_OK);
+	assert_true(expires >= before + AF_MFA_ENROLL_TTL_S &&
+		    expires <= af_now() + AF_MFA_ENROLL_TTL_S);
+	/* Stored hashed, so the store never holds a usable code. */
+	af_sha256_hex(code, strlen(code), hex);
+	(void)snprintf(key, sizeof(key), "enroll:%s", hex);
+	assert_int_equal(store_ttl(f->st, key, &ttl), STORE_OK);
+	assert_true(ttl > (uint64_t)(AF_MFA_ENROLL_TTL_S - 5) * 1000 &&
+		    ttl <= (uint64_t)AF_MFA_ENROLL_TTL_S * 1000);
+	/* A buffer too small for any user name is refused before use. */
+	assert_int_equal(af_mfa_enroll_code_take(f->st, code, hex, sizeof(hex)),
+			 AF_MFA_INVALID);
+	/* Once the store drops it, as it does at the TTL, it is gone. */
+	assert_int_equal(store_del(f->st, key), STORE_OK);
+	assert_int_equal(
+		af_mfa_enroll_code_take(f->st, code, user, sizeof(user)),
+		AF_MFA_NOT_FOUND);
+}
+
+/* --- races ------------------------------------------------------------------
+ */
+
+enum race_op {
+	RACE_ENROLL,
+	RACE_CODE,
+	RACE_DECIDE,
+};
+
+struct race {
+	store_ctx *st;
+	enum race_op op;
+	pthread_barrier_t start;
+	pthread_barrier_t done;
+	int rounds;
+	/* set per round by the main thread */
+	char text[AF_MFA_ID_BUF]; /* code, or txn id */
+	char number[24];
+	int64_t now;
+	af_mfa_status got[NTHREADS];
+	char out[NTHREADS][128];
+};
+
+struct racer {
+	struct race *r;
+	int i;
+};
+
+static void race_once(struct race *r, int i)
+{
+	json_t *txn = NULL;
+
+	switch (r->op) {
+	case RACE_ENROLL:
+		r->got[i] = af_mfa_enroll_code_take(r->st, r->text, r->out[i],
+						    sizeof(r->out[i]));
+		break;
+	case RACE_CODE:
+		r->got[i] = af_mfa_code_check(r->st, "carol", r->text, r->now,
+					      r->out[i], sizeof(r->out[i]));
+		break;
+	case RACE_DECIDE:
+		/* Half approve with the right number, half deny. */
+		r->got[i] = af_mfa_txn_decide(r->st, r->text, "dev",
+					      i % 2 == 0 ? "approve" : "deny",
+					      r->number, r->now, &txn);
+		(void)snprintf(r->out[i], sizeof(r->out[i]), "%s",
+			       txn != NULL ? sget(txn, "state") : "");
+		json_decref(txn);
+		break;
+	}
+}
+
+static void *racer_main(void *arg)
+{
+	struct racer *me = arg;
+	struct race *r = me->r;
+	int round;
+
+	for (round = 0; round < r->rounds; round++) {
+		(void)pthread_barrier_wait(&r->start);
+		race_once(r, me->i);
+		(void)pthread_barrier_wait(&r->done);
+	}
+	return NULL;
+}
+
+/* Runs rounds of r->op on NTHREADS threads; prepare and check per round. */
+static void race_run(struct race *r, void (*prepare)(struct race *, int),
+		     void (*check)(struct race *))
+{
+	struct racer who[NTHREADS];
+	pthread_t th[NTHREADS];
+	int i, round;
+
+	assert_int_equal(pthread_barrier_init(&r->start, NULL, NTHREADS + 1),
+			 0);
+	assert_int_equal(pthread_barrier_init(&r->done, NULL, NTHREADS + 1), 0);
+	for (i = 0; i < NTHREADS; i++) {
+		who[i] = (struct racer){r, i};
+		assert_int_equal(
+			pthread_create(&th[i], NULL, racer_main, &who[i]), 0);
+	}
+	for (round = 0; round < r->rounds; round++) {
+		prepare(r, round);
+		memset(r->got, 0, sizeof(r->got));
+		(void)pthread_barrier_wait(&r->start);
+		(void)pthread_barrier_wait(&r->done);
+		check(r);
+	}
+	for (i = 0; i < NTHREADS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	pthread_barrier_destroy(&r->start);
+	pthread_barrier_destroy(&r->done);
+}
+
+/* Exactly one thread got AF_MFA_OK; the others got loser. */
+static int one_winner(const struct race *r, af_mfa_status loser)
+{
+	int i, winner = -1;
+
+	for (i = 0; i < NTHREADS; i++) {
+		if (r->got[i] == AF_MFA_OK) {
+			assert_int_equal(winner, -1);
+			winner = i;
+		} else if (r->got[i] != loser) {
+			fail_msg("thread %d: %s, want %s", i,
+				 af_mfa_strerror(r->got[i]),
+				 af_mfa_strerror(loser));
+		}
+	}
+	assert_true(winner >= 0);
+	return winner;
+}
+
+static void prepare_enroll(struct race *r, int round)
+{
+	int64_t expires;
+
+	(void)round;
+	assert_int_equal(af_mfa_enroll_code_new(r->st, "bob", r->text,
+						sizeof(r->text), &expires),
+			 AF_MFA_OK);
+}
+
+static void check_enroll(struct race *r)
+{
+	assert_string_equal(r->out[one_winner(r, AF_MFA_NOT_FOUND)], "bob");
+}
+
+static void test_enroll_code_concurrent_take_one_wins(void **state)
+{
+	struct fixture *f = *state;
+	struct race *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	r->st = f->st;
+	r->op = RACE_ENROLL;
+	r->rounds = ROUNDS;
+	race_run(r, prepare_enroll, check_enroll);
+	free(r);
+}
+
+/* --- devices -----------------------------------------------------------------
+ */
+
+static void test_device_add_sixth_refused_limit(void **state)
+{
+	struct fixture *f = *state;
+	char id[AF_MFA_ID_BUF], err[128];
+	json_t *dev, *spec, *list = NULL;
+	int i;
+
+	for (i = 0; i < AF_MFA_DEVICES_MAX; i++) {
+		dev = add_device(f->st, "dave", "apns", "tok", "2024.1", id);
+		/* The enrolling device gets its secret: 20 bytes, base32. */
+		assert_int_equal(strlen(sget(dev, "totp_secret")), 32);
+		assert_string_equal(sget(dev, "user"), "dave");
+		assert_true(
+			json_is_true(json_object_get(dev, "push_token_valid")));
+		json_decref(dev);
+	}
+	spec = make_spec("apns", "tok", "2024.1");
+	dev = NULL;
+	assert_int_equal(
+		af_mfa_device_add(f->st, "dave", spec, &dev, err, sizeof(err)),
+		AF_MFA_LIMIT);
+	assert_null(dev);
+	/* Another user is not affected. */
+	dev = add_device(f->st, "erin", "none", NULL, "2024.1", id);
+	json_decref(dev);
+	json_decref(spec);
+	assert_int_equal(af_mfa_device_list(f->st, "dave", &list), AF_MFA_OK);
+	assert_int_equal(json_array_size(list), AF_MFA_DEVICES_MAX);
+	json_decref(list);
+}
+
+static void test_device_add_bad_spec_refused(void **state)
+{
+	static const struct {
+		const char *path; /* member to change; "public_key.x" etc. */
+		const char *json; /* its new value, or NULL to remove it */
+		const char *field;
+	} bad[] = {
+		/* A point that is not on the curve. */
+		{"public_key.x",
+		 "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\"",
+		 "public_key:"},
+		{"public_key.y",
+		 "\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\"",
+		 "public_key:"},
+		{"public_key.x", "\"AQEB\"", "public_key:"},
+		{"public_key.x", "\"not base64url!\"", "public_key:"},
+		{"public_key.x", NULL, "public_key:"},
+		{"public_key.crv", "\"P-384\"", "public_key:"},
+		{"public_key.kty", "\"RSA\"", "public_key:"},
+		{"public_key", "\"key\"", "public_key:"},
+		{"public_key", NULL, "public_key:"},
+		{"platform", "\"windows\"", "platform:"},
+		{"platform", NULL, "platform:"},
+		{"push_token", NULL, "push_token:"},
+		{"push_token", "\"has space\"", "push_token:"},
+		{"push_token", "\"\"", "push_token:"},
+		{"sandbox", "\"yes\"", "sandbox:"},
+		{"device_name", "\"line\\nbreak\"", "device_name:"},
+		{"app_version", "\"0123456789012345678901234567890123\"",
+		 "app_version:"},
+	};
+	struct fixture *f = *state;
+	char err[128], big[AF_MFA_PUSH_TOKEN_MAX + 2];
+	json_t *list = NULL, *spec, *dev = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *dot = strchr(bad[i].path, '.');
+		json_t *obj;
+		char member[32];
+
+		spec = make_spec("apns", "tok", "2024.1");
+		obj = spec;
+		(void)snprintf(member, sizeof(member), "%s", bad[i].path);
+		if (dot != NULL) {
+			member[dot - bad[i].path] = '\0';
+			obj = json_object_get(spec, member);
+			(void)snprintf(member, sizeof(member), "%s", dot + 1);
+		}
+		if (bad[i].json != NULL)
+			assert_int_equal(
+				json_object_set_new(obj, member,
+						    parse(bad[i].json)),
+				0);
+		else
+			assert_int_equal(json_object_del(obj, member), 0);
+		assert_int_equal(af_mfa_device_add(f->st, "frank", spec, &dev,
+						   err, sizeof(err)),
+				 AF_MFA_INVALID);
+		assert_null(dev);
+		if (strncmp(err, bad[i].field, strlen(bad[i].field)) != 0)
+			fail_msg("%s: error \"%s\" does not name %s",
+				 bad[i].path, err, bad[i].field);
+		json_decref(spec);
+	}
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	spec = make_spec("fcm", big, "2024.1");
+	assert_int_equal(
+		af_mfa_device_add(f->st, "frank", spec, &dev, err, sizeof(err)),
+		AF_MFA_INVALID);
+	json_decref(spec);
+	assert_int_equal(af_mfa_device_list(f->st, "frank", &list), AF_MFA_OK);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+}
+
+static void test_device_add_stores_public_members_only(void **state)
+{
+	struct fixture *f = *state;
+	json_t *spec = make_spec("none", NULL, "2024.1"), *dev = NULL;
+	json_t *jwk = json_object_get(spec, "public_key");
+	char err[128];
+
+	/* A private part sent by mistake is not kept. */
+	assert_int_equal(json_object_set_new(jwk, "d", json_string("secret")),
+			 0);
+	assert_int_equal(json_object_set_new(jwk, "kid", json_string("k1")), 0);
+	assert_int_equal(
+		af_mfa_device_add(f->st, "gina", spec, &dev, err, sizeof(err)),
+		AF_MFA_OK);
+	jwk = json_object_get(dev, "public_key");
+	assert_int_equal(json_object_size(jwk), 4);
+	assert_string_equal(sget(jwk, "x"),
+			    sget(json_object_get(spec, "public_key"), "x"));
+	assert_true(json_is_null(json_object_get(dev, "push_token")));
+	assert_false(json_is_true(json_object_get(dev, "push_token_valid")));
+	json_decref(dev);
+	json_decref(spec);
+}
+
+static void test_device_list_hides_totp_secret(void **state)
+{
+	struct fixture *f = *state;
+	char id1[AF_MFA_ID_BUF], id2[AF_MFA_ID_BUF];
+	json_t *d1, *d2, *list = NULL, *got = NULL, *v;
+	size_t i;
+
+	d1 = add_device(f->st, "hank", "apns", "tok1", "2024.1", id1);
+	d2 = add_device(f->st, "hank", "fcm", "tok2", "2024.1", id2);
+	assert_int_equal(af_mfa_device_list(f->st, "hank", &list), AF_MFA_OK);
+	assert_int_equal(json_array_size(list), 2);
+	json_array_foreach(list, i, v)
+	{
+		assert_null(json_object_get(v, "totp_secret"));
+		assert_non_null(sget(v, "id"));
+		assert_non_null(json_object_get(v, "public_key"));
+	}
+	/* The server's own look-up still has the secret. */
+	assert_int_equal(af_mfa_device_get(f->st, id2, &got), AF_MFA_OK);
+	assert_string_equal(sget(got, "totp_secret"), sget(d2, "totp_secret"));
+	json_decref(got);
+	json_decref(list);
+	assert_int_equal(af_mfa_device_list(f->st, "nobody", &list), AF_MFA_OK);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(af_mfa_device_get(f->st, "no-such-id", &got),
+			 AF_MFA_NOT_FOUND);
+	assert_int_equal(af_mfa_device_get(f->st, "bad id!", &got),
+			 AF_MFA_NOT_FOUND);
+	json_decref(d1);
+	json_decref(d2);
+}
+
+static void test_device_remove_clears_index_and_step(void **state)
+{
+	struct fixture *f = *state;
+	char id[AF_MFA_ID_BUF], key[96], code[TC_CODE_BUF];
+	char used[AF_MFA_ID_BUF];
+	json_t *dev, *list = NULL, *got = NULL;
+	store_value v = {NULL, 0};
+
+	dev = add_device(f->st, "ivan", "apns", "tok", "2024.1", id);
+	code_at(dev, T0, code);
+	assert_int_equal(
+		af_mfa_code_check(f->st, "ivan", code, T0, used, sizeof(used)),
+		AF_MFA_OK);
+	(void)snprintf(key, sizeof(key), "totp_last:%s", id);
+	assert_int_equal(store_get(f->st, key, &v), STORE_OK);
+	store_value_free(&v);
+
+	assert_int_equal(af_mfa_device_remove(f->st, id), AF_MFA_OK);
+	assert_int_equal(af_mfa_device_get(f->st, id, &got), AF_MFA_NOT_FOUND);
+	assert_int_equal(store_get(f->st, key, &v), STORE_NOT_FOUND);
+	assert_int_equal(af_mfa_device_list(f->st, "ivan", &list), AF_MFA_OK);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	/* Its codes are no good any more. */
+	code_at(dev, T0 + 60, code);
+	assert_int_equal(af_mfa_code_check(f->st, "ivan", code, T0 + 60, used,
+					   sizeof(used)),
+			 AF_MFA_NOT_FOUND);
+	assert_int_equal(af_mfa_device_remove(f->st, id), AF_MFA_NOT_FOUND);
+	json_decref(dev);
+}
+
+static void test_device_update_patch_applied_and_bad_refused(void **state)
+{
+	struct fixture *f = *state;
+	char id[AF_MFA_ID_BUF], err[128];
+	json_t *dev, *patch, *got = NULL;
+
+	dev = add_device(f->st, "judy", "apns", "tok", "2024.1", id);
+	json_decref(dev);
+	patch = parse("{\"push_token_valid\": false, \"app_version\": "
+		      "\"2024.2\", \"last_seen\": 1700000000}");
+	assert_int_equal(
+		af_mfa_device_update(f->st, id, patch, err, sizeof(err)),
+		AF_MFA_OK);
+	json_decref(patch);
+	assert_int_equal(af_mfa_device_get(f->st, id, &got), AF_MFA_OK);
+	assert_false(json_is_true(json_object_get(got, "push_token_valid")));
+	assert_string_equal(sget(got, "app_version"), "2024.2");
+	assert_int_equal(json_integer_value(json_object_get(got, "last_seen")),
+			 1700000000);
+	assert_non_null(sget(got, "totp_secret"));
+	json_decref(got);
+
+	patch = parse("{\"user\": \"mallory\"}");
+	assert_int_equal(
+		af_mfa_device_update(f->st, id, patch, err, sizeof(err)),
+		AF_MFA_INVALID);
+	json_decref(patch);
+	patch = parse("{\"push_token\": null}");
+	assert_int_equal(
+		af_mfa_device_update(f->st, id, patch, err, sizeof(err)),
+		AF_MFA_INVALID);
+	assert_non_null(strstr(err, "push_token"));
+	json_decref(patch);
+	patch = parse("{\"push_token\": null, \"platform\": \"none\"}");
+	assert_int_equal(
+		af_mfa_device_update(f->st, id, patch, err, sizeof(err)),
+		AF_MFA_OK);
+	json_decref(patch);
+	patch = parse("{\"platform\": \"fcm\", \"push_token\": \"new\", "
+		      "\"push_token_valid\": true}");
+	assert_int_equal(
+		af_mfa_device_update(f->st, "missing", patch, err, sizeof(err)),
+		AF_MFA_NOT_FOUND);
+	json_decref(patch);
+	assert_int_equal(af_mfa_device_get(f->st, id, &got), AF_MFA_OK);
+	assert_string_equal(sget(got, "platform"), "none");
+	assert_string_equal(sget(got, "user"), "judy");
+	json_decref(got);
+}
+
+/* --- token codes ------------------------------------------------------------
+ */
+
+static void test_code_check_right_code_accepted_then_replay(void **state)
+{
+	struct fixture *f = *state;
+	char id1[AF_MFA_ID_BUF], id2[AF_MFA_ID_BUF], used[AF_MFA_ID_BUF];
+	char code[TC_CODE_BUF];
+	json_t *d1, *d2;
+
+	d1 = add_device(f->st, "kim", "apns", "t1", "2024.1", id1);
+	d2 = add_device(f->st, "kim", "fcm", "t2", "2024.1", id2);
+	code_at(d2, T0, code);
+	assert_int_equal(
+		af_mfa_code_check(f->st, "kim", code, T0, used, sizeof(used)),
+		AF_MFA_OK);
+	assert_string_equal(used, id2);
+	assert_int_equal(
+		af_mfa_code_check(f->st, "kim", code, T0, used, sizeof(used)),
+		AF_MFA_REPLAY);
+	/* The next step's code is new. */
+	code_at(d2, T0 + 30, code);
+	assert_int_equal(af_mfa_code_check(f->st, "kim", code, T0 + 30, used,
+					   sizeof(used)),
+			 AF_MFA_OK);
+	/* The other device keeps its own steps. */
+	code_at(d1, T0, code);
+	assert_int_equal(
+		af_mfa_code_check(f->st, "kim", code, T0, used, sizeof(used)),
+		AF_MFA_OK);
+	assert_string_equal(used, id1);
+	json_decref(d1);
+	json_decref(d2);
+}
+
+static void test_code_check_previous_step_accepted_once(void **state)
+{
+	struct fixture *f = *state;
+	char id[AF_MFA_ID_BUF], used[AF_MFA_ID_BUF], code[TC_CODE_BUF];
+	json_t *dev = add_device(f->st, "lee", "apns", "t", "2024.1", id);
+
+	/* The code of the step before, typed just after the turn. */
+	code_at(dev, T0 - 30, code);
+	assert_int_equal(
+		af_mfa_code_check(f->st, "lee", code, T0, used, sizeof(used)),
+		AF_MFA_OK);
+	assert_int_equal(
+		af_mfa_code_check(f->st, "lee", code, T0, used, sizeof(used)),
+		AF_MFA_REPLAY);
+	/* The current step is still later than the one used. */
+	code_at(dev, T0, code);
+	assert_int_equal(
+		af_mfa_code_check(f->st, "lee", code, T0, used, sizeof(used)),
+		AF_MFA_OK);
+	/* Two steps back is outside the window. */
+	code_at(dev, T0 - 60, code);
+	assert_int_equal(af_mfa_code_check(f->st, "lee", code, T0 + 30, used,
+					   sizeof(used)),
+			 AF_MFA_MISMATCH);
+	json_decref(dev);
+}
+
+static void test_code_check_wrong_code_mismatch(void **state)
+{
+	struct fixture *f = *state;
+	char id[AF_MFA_ID_BUF], used[AF_MFA_ID_BUF], code[TC_CODE_BUF];
+	json_t *dev;
+
+	assert_int_equal(af_mfa_code_check(f->st, "mia", "123456", T0, used,
+					   sizeof(used)),
+			 AF_MFA_NOT_FOUND);
+	dev = add_device(f->st, "mia", "apns", "t", "2024.1", id);
+	code_at(dev, T0, code);
+	/* Another first digit: the code is wrong for certain. */
+	code[0] = "1234567890"[code[0] - '0'];
+	assert_int_equal(
+		af_mfa_code_check(f->st, "mia", code, T0, used, sizeof(used)),
+		AF_MFA_MISMATCH);
+	assert_string_equal(used, "");
+	assert_int_equal(af_mfa_code_check(f->st, "mia", "12345", T0, used,
+					   sizeof(used)),
+			 AF_MFA_MISMATCH);
+	assert_int_equal(af_mfa_code_check(f->st, "mia", "abcdef", T0, used,
+					   sizeof(used)),
+			 AF_MFA_MISMATCH);
+	assert_int_equal(
+		af_mfa_code_check(f->st, "mia", NULL, T0, used, sizeof(used)),
+		AF_MFA_INVALID);
+	/* A code far in the future is no good now. */
+	code_at(dev, T0 + 3600, code);
+	assert_int_equal(
+		af_mfa_code_check(f->st, "mia", code, T0, used, sizeof(used)),
+		AF_MFA_MISMATCH);
+	json_decref(dev);
+}
+
+struct code_race {
+	struct race r;
+	json_t *dev;
+};
+
+static void prepare_code(struct race *r, int round)
+{
+	struct code_race *cr = (struct code_race *)r;
+	char code[TC_CODE_BUF];
+
+	r->now = T0 + (int64_t)round * 30;
+	code_at(cr->dev, r->now, code);
+	(void)snprintf(r->text, sizeof(r->text), "%s", code);
+}
+
+static void check_code(struct race *r)
+{
+	struct code_race *cr = (struct code_race *)r;
+
+	assert_string_equal(r->out[one_winner(r, AF_MFA_REPLAY)],
+			    sget(cr->dev, "id"));
+}
+
+static void test_code_check_concurrent_use_one_wins(void **state)
+{
+	struct fixture *f = *state;
+	struct code_race *cr = calloc(1, sizeof(*cr));
+	char id[AF_MFA_ID_BUF];
+
+	assert_non_null(cr);
+	cr->dev = add_device(f->st, "carol", "apns", "t", "2024.1", id);
+	cr->r.st = f->st;
+	cr->r.op = RACE_CODE;
+	cr->r.rounds = ROUNDS;
+	race_run(&cr->r, prepare_code, check_code);
+	json_decref(cr->dev);
+	free(cr);
+}
+
+/* --- transactions -----------------------------------------------------------
+ */
+
+static void test_txn_new_number_uniform_two_digits(void **state)
+{
+	struct fixture *f = *state;
+	int seen[100] = {0}, i, distinct = 0;
+	json_t *txn;
+
+	for (i = 0; i < DRAWS; i++) {
+		json_int_t n;
+
+		txn = new_txn(f->st, "nina", "[]", true, T0);
+		n = json_integer_value(json_object_get(txn, "number"));
+		assert_true(n >= 10 && n <= 99);
+		seen[n]++;
+		json_decref(txn);
+	}
+	for (i = 10; i < 100; i++) {
+		/* 2000 draws: about 22 each; a value under 5 means bias. */
+		if (seen[i] > 0)
+			distinct++;
+		assert_true(seen[i] >= 5);
+	}
+	assert_int_equal(distinct, 90);
+
+	txn = new_txn(f->st, "nina", "[\"dev\"]", false, T0);
+	assert_true(json_is_null(json_object_get(txn, "number")));
+	assert_string_equal(sget(txn, "state"), "pending");
+	assert_int_equal(json_integer_value(json_object_get(txn, "created")),
+			 T0);
+	assert_int_equal(json_integer_value(json_object_get(txn, "expires")),
+			 T0 + AF_MFA_TXN_TTL_S);
+	assert_string_equal(sget(json_object_get(txn, "push"), "dev"),
+			    "not_sent");
+	json_decref(txn);
+}
+
+static void test_txn_new_bad_spec_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"{\"app\": \"a\", \"app_name\": \"A\", \"flow\": \"f\", "
+		"\"devices\": []}",
+		"{\"user\": \"u\", \"app\": \"a\", \"app_name\": \"A\", "
+		"\"flow\": \"f\", \"devices\": \"dev\"}",
+		"{\"user\": \"u\", \"app\": \"a\", \"app_name\": \"A\", "
+		"\"flow\": \"f\", \"devices\": [\"bad id\"]}",
+		"{\"user\": \"u\", \"app\": \"a\", \"app_name\": \"A\", "
+		"\"flow\": \"f\", \"devices\": [\"a\",\"b\",\"c\",\"d\",\"e\","
+		"\"f\"]}",
+		"{\"user\": \"u\", \"app\": \"a\", \"app_name\": \"A\", "
+		"\"flow\": \"f\", \"devices\": [], \"number_matching\": 1}",
+	};
+	struct fixture *f = *state;
+	json_t *txn = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *spec = parse(bad[i]);
+
+		assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn),
+				 AF_MFA_INVALID);
+		assert_null(txn);
+		json_decref(spec);
+	}
+}
+
+static void test_txn_decide_approve_right_number_approved(void **state)
+{
+	struct fixture *f = *state;
+	json_t *txn = new_txn(f->st, "olga", "[\"d1\", \"d2\"]", true, T0);
+	json_t *out = NULL, *got = NULL;
+	char number[24];
+
+	number_text(txn, number, sizeof(number));
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d2", "approve",
+					   number, T0 + 5, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "approved");
+	assert_string_equal(sget(out, "decided_by"), "d2");
+	json_decref(out);
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(txn), T0 + 100, &got),
+			 AF_MFA_OK);
+	/* Decided before the expiry: it stays decided after it. */
+	assert_string_equal(sget(got, "state"), "approved");
+	json_decref(got);
+	json_decref(txn);
+}
+
+static void test_txn_decide_wrong_or_missing_number_failed(void **state)
+{
+	struct fixture *f = *state;
+	json_t *txn, *out = NULL;
+	char wrong[24];
+	json_int_t n;
+
+	txn = new_txn(f->st, "olga", "[\"d1\"]", true, T0);
+	n = json_integer_value(json_object_get(txn, "number"));
+	(void)snprintf(wrong, sizeof(wrong), "%lld",
+		       (long long)(n == 99 ? 10 : n + 1));
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "approve",
+					   wrong, T0 + 1, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "failed");
+	json_decref(out);
+	/* One attempt only: the right number now comes too late. */
+	number_text(txn, wrong, sizeof(wrong));
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "approve",
+					   wrong, T0 + 2, &out),
+			 AF_MFA_DECIDED);
+	assert_null(out);
+	json_decref(txn);
+
+	txn = new_txn(f->st, "olga", "[\"d1\"]", true, T0);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "approve",
+					   NULL, T0 + 1, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "failed");
+	json_decref(out);
+	json_decref(txn);
+
+	/* Without number matching, approve alone approves. */
+	txn = new_txn(f->st, "olga", "[\"d1\"]", false, T0);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "approve",
+					   NULL, T0 + 1, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "approved");
+	json_decref(out);
+	json_decref(txn);
+}
+
+static void test_txn_decide_deny_then_second_decided(void **state)
+{
+	struct fixture *f = *state;
+	json_t *txn = new_txn(f->st, "pat", "[\"d1\"]", true, T0);
+	json_t *out = NULL;
+
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "deny",
+					   NULL, T0 + 1, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "denied");
+	json_decref(out);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "deny",
+					   NULL, T0 + 2, &out),
+			 AF_MFA_DECIDED);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), NULL, "cancel",
+					   NULL, T0 + 2, &out),
+			 AF_MFA_DECIDED);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "maybe",
+					   NULL, T0 + 2, &out),
+			 AF_MFA_INVALID);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), NULL, "approve",
+					   NULL, T0 + 2, &out),
+			 AF_MFA_INVALID);
+	assert_int_equal(af_mfa_txn_decide(f->st, "unknown", "d1", "deny", NULL,
+					   T0 + 2, &out),
+			 AF_MFA_NOT_FOUND);
+	json_decref(txn);
+}
+
+static void test_txn_decide_report_pauses_pushes(void **state)
+{
+	struct fixture *f = *state;
+	json_t *txn = new_txn(f->st, "quinn", "[\"d1\"]", true, T0);
+	json_t *out = NULL;
+	const char *why = NULL;
+	uint64_t ttl = 0;
+
+	assert_int_equal(af_mfa_push_allowed(f->st, "quinn", NULL, &why),
+			 AF_MFA_OK);
+	assert_null(why);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "report",
+					   NULL, T0 + 1, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "reported");
+	json_decref(out);
+	assert_int_equal(af_mfa_push_allowed(f->st, "quinn", NULL, &why),
+			 AF_MFA_LIMIT);
+	assert_string_equal(why, "paused");
+	assert_int_equal(store_ttl(f->st, "push_pause:quinn", &ttl), STORE_OK);
+	assert_true(ttl > 890000 && ttl <= 900000);
+	/* Other users are not paused. */
+	assert_int_equal(af_mfa_push_allowed(f->st, "rita", NULL, &why),
+			 AF_MFA_OK);
+	json_decref(txn);
+}
+
+static void test_txn_decide_device_not_in_txn_forbidden(void **state)
+{
+	struct fixture *f = *state;
+	json_t *txn = new_txn(f->st, "sam", "[\"d1\"]", true, T0);
+	json_t *out = NULL, *got = NULL;
+	char number[24];
+
+	number_text(txn, number, sizeof(number));
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d9", "approve",
+					   number, T0 + 1, &out),
+			 AF_MFA_FORBIDDEN);
+	assert_null(out);
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(txn), T0 + 1, &got),
+			 AF_MFA_OK);
+	assert_string_equal(sget(got, "state"), "pending");
+	json_decref(got);
+	json_decref(txn);
+}
+
+static void test_txn_expiry_injected_now_expired(void **state)
+{
+	struct fixture *f = *state;
+	json_t *txn = new_txn(f->st, "tom", "[\"d1\"]", true, T0);
+	json_t *out = NULL, *got = NULL;
+	char number[24];
+
+	number_text(txn, number, sizeof(number));
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(txn),
+					T0 + AF_MFA_TXN_TTL_S - 1, &got),
+			 AF_MFA_OK);
+	assert_string_equal(sget(got, "state"), "pending");
+	json_decref(got);
+	assert_int_equal(
+		af_mfa_txn_get(f->st, txn_id(txn), T0 + AF_MFA_TXN_TTL_S, &got),
+		AF_MFA_OK);
+	assert_string_equal(sget(got, "state"), "expired");
+	json_decref(got);
+	/* Turned expired in the store, whatever clock reads it next. */
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(txn), T0, &got),
+			 AF_MFA_OK);
+	assert_string_equal(sget(got, "state"), "expired");
+	json_decref(got);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "approve",
+					   number, T0 + 1, &out),
+			 AF_MFA_EXPIRED);
+	assert_null(out);
+
+	/* A decision after the expiry, with no read in between. */
+	json_decref(txn);
+	txn = new_txn(f->st, "tom", "[\"d1\"]", true, T0);
+	number_text(txn, number, sizeof(number));
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "approve",
+					   number, T0 + AF_MFA_TXN_TTL_S + 1,
+					   &out),
+			 AF_MFA_EXPIRED);
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(txn), T0, &got),
+			 AF_MFA_OK);
+	assert_string_equal(sget(got, "state"), "expired");
+	json_decref(got);
+	json_decref(txn);
+}
+
+static void test_txn_cancel_by_browser_cancelled(void **state)
+{
+	struct fixture *f = *state;
+	json_t *txn = new_txn(f->st, "uma", "[\"d1\"]", true, T0);
+	json_t *out = NULL;
+
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), NULL, "cancel",
+					   NULL, T0 + 3, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "cancelled");
+	assert_true(json_is_null(json_object_get(out, "decided_by")));
+	json_decref(out);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "deny",
+					   NULL, T0 + 4, &out),
+			 AF_MFA_DECIDED);
+	json_decref(txn);
+}
+
+static void prepare_decide(struct race *r, int round)
+{
+	json_t *txn = new_txn(r->st, "vic", "[\"dev\"]", true, T0);
+
+	(void)round;
+	r->now = T0 + 1;
+	(void)snprintf(r->text, sizeof(r->text), "%s", txn_id(txn));
+	number_text(txn, r->number, sizeof(r->number));
+	json_decref(txn);
+}
+
+static void check_decide(struct race *r)
+{
+	int w = one_winner(r, AF_MFA_DECIDED);
+	json_t *got = NULL;
+
+	assert_string_equal(r->out[w], w % 2 == 0 ? "approved" : "denied");
+	assert_int_equal(af_mfa_txn_get(r->st, r->text, r->now, &got),
+			 AF_MFA_OK);
+	assert_string_equal(sget(got, "state"), r->out[w]);
+	json_decref(got);
+}
+
+static void test_txn_decide_concurrent_one_wins(void **state)
+{
+	struct fixture *f = *state;
+	struct race *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	r->st = f->st;
+	r->op = RACE_DECIDE;
+	r->rounds = ROUNDS;
+	race_run(r, prepare_decide, check_decide);
+	free(r);
+}
+
+static void test_txn_public_never_has_number(void **state)
+{
+	struct fixture *f = *state;
+	json_t *txn = new_txn(f->st, "wes", "[\"d1\"]", true, T0);
+	json_t *view = af_mfa_txn_public(txn, T0 + 10);
+	char *text;
+	char number[24];
+
+	assert_non_null(view);
+	number_text(txn, number, sizeof(number));
+	assert_null(json_object_get(view, "number"));
+	assert_string_equal(sget(view, "txn"), txn_id(txn));
+	assert_string_equal(sget(view, "user"), "wes");
+	assert_string_equal(sget(view, "app"), "Qlik Sense");
+	assert_string_equal(sget(view, "state"), "pending");
+	assert_true(json_is_true(json_object_get(view, "number_required")));
+	assert_int_equal(
+		json_integer_value(json_object_get(view, "number_digits")), 2);
+	assert_int_equal(
+		json_integer_value(json_object_get(view, "expires_in")), 20);
+	assert_int_equal(
+		json_integer_value(json_object_get(view, "expires_at")),
+		T0 + AF_MFA_TXN_TTL_S);
+	assert_int_equal(json_object_size(view), 8);
+	/* Not even as a value of some other member. */
+	text = json_dumps(view, JSON_COMPACT);
+	assert_non_null(text);
+	assert_null(strstr(text, "\"number\""));
+	free(text);
+	json_decref(view);
+	view = af_mfa_txn_public(txn, T0 + 31);
+	assert_string_equal(sget(view, "state"), "expired");
+	assert_int_equal(
+		json_integer_value(json_object_get(view, "expires_in")), 0);
+	json_decref(view);
+	assert_null(af_mfa_txn_public(NULL, T0));
+	json_decref(txn);
+}
+
+static void test_txn_pending_for_device_excludes_decided_expired(void **state)
+{
+	struct fixture *f = *state;
+	json_t *live, *decided, *old, *other, *out = NULL, *list = NULL, *v;
+	size_t i;
+
+	old = new_txn(f->st, "xena", "[\"d1\"]", true, T0 - 40);
+	decided = new_txn(f->st, "xena", "[\"d1\", \"d2\"]", true, T0);
+	live = new_txn(f->st, "xena", "[\"d2\", \"d1\"]", true, T0);
+	other = new_txn(f->st, "xena", "[\"d3\"]", true, T0);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(decided), "d2", "deny",
+					   NULL, T0 + 1, &out),
+			 AF_MFA_OK);
+	json_decref(out);
+	assert_int_equal(
+		af_mfa_txn_pending_for_device(f->st, "d1", T0 + 2, &list),
+		AF_MFA_OK);
+	assert_int_equal(json_array_size(list), 1);
+	json_array_foreach(list, i, v)
+	{
+		assert_string_equal(sget(v, "txn"), txn_id(live));
+		assert_null(json_object_get(v, "number"));
+		assert_string_equal(sget(v, "state"), "pending");
+	}
+	json_decref(list);
+	/* Once its time is up, the live one is gone from the list too. */
+	assert_int_equal(
+		af_mfa_txn_pending_for_device(f->st, "d1", T0 + 30, &list),
+		AF_MFA_OK);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(af_mfa_txn_pending_for_device(f->st, "d4", T0, &list),
+			 AF_MFA_OK);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	json_decref(old);
+	json_decref(decided);
+	json_decref(live);
+	json_decref(other);
+}
+
+/* --- pushes ------------------------------------------------------------------
+ */
+
+static void test_push_allowed_limit_per_period(void **state)
+{
+	struct fixture *f = *state;
+	json_t *wf =
+		parse("{\"push_limit\": {\"count\": 3, \"period_s\": 60}}");
+	const char *why = NULL;
+	uint64_t ttl = 0;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		assert_int_equal(af_mfa_push_allowed(f->st, "yan", wf, &why),
+				 AF_MFA_OK);
+	assert_int_equal(af_mfa_push_allowed(f->st, "yan", wf, &why),
+			 AF_MFA_LIMIT);
+	assert_string_equal(why, "limit");
+	assert_int_equal(af_mfa_push_allowed(f->st, "yan", wf, &why),
+			 AF_MFA_LIMIT);
+	/* The period started with the first push and is not extended. */
+	assert_int_equal(store_ttl(f->st, "push_count:yan", &ttl), STORE_OK);
+	assert_true(ttl > 55000 && ttl <= 60000);
+	/* Once the period is over (the store drops the counter), again. */
+	assert_int_equal(store_del(f->st, "push_count:yan"), STORE_OK);
+	assert_int_equal(af_mfa_push_allowed(f->st, "yan", wf, &why),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_push_allowed(f->st, "zoe", wf, &why),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_push_allowed(f->st, "bad user", wf, &why),
+			 AF_MFA_INVALID);
+	json_decref(wf);
+}
+
+struct jobs {
+	int count;
+	json_t *arr;
+};
+
+static int collect_job(const char *entry, void *arg)
+{
+	struct jobs *j = arg;
+	json_t *job = parse(entry);
+
+	j->count++;
+	assert_null(json_object_get(job, "number"));
+	assert_int_equal(json_object_size(job), 9);
+	assert_int_equal(json_array_append_new(j->arr, job), 0);
+	return 0;
+}
+
+static void test_push_enqueue_skips_unpushable_devices(void **state)
+{
+	struct fixture *f = *state;
+	char ok[AF_MFA_ID_BUF], bad_tok[AF_MFA_ID_BUF], none[AF_MFA_ID_BUF];
+	char old_app[AF_MFA_ID_BUF], droid[AF_MFA_ID_BUF], devs[400];
+	json_t *wf = NULL, *patch, *txn, *got = NULL, *push, *v;
+	struct jobs j = {0, json_array()};
+	size_t queued = 99, len = 0, i;
+	char err[128];
+
+	json_decref(add_device(f->st, "amy", "apns", "apns-ok", "2024.1", ok));
+	json_decref(
+		add_device(f->st, "amy", "fcm", "fcm-bad", "2024.1", bad_tok));
+	json_decref(add_device(f->st, "amy", "none", NULL, "2024.1", none));
+	json_decref(add_device(f->st, "amy", "apns", "apns-old", "2023.1.9",
+			       old_app));
+	json_decref(add_device(f->st, "amy", "fcm", "fcm-ok", "2023.1", droid));
+	patch = parse("{\"push_token_valid\": false}");
+	assert_int_equal(
+		af_mfa_device_update(f->st, bad_tok, patch, err, sizeof(err)),
+		AF_MFA_OK);
+	json_decref(patch);
+	patch = parse("{\"min_app_version\": {\"ios\": \"2023.2\", "
+		      "\"android\": \"2023.1\"}}");
+	assert_int_equal(
+		af_mfa_workflow_set(f->st, patch, &wf, err, sizeof(err)),
+		AF_MFA_OK);
+	json_decref(patch);
+
+	(void)snprintf(devs, sizeof(devs),
+		       "[\"%s\", \"%s\", \"%s\", \"%s\", \"%s\"]", ok, bad_tok,
+		       none, old_app, droid);
+	txn = new_txn(f->st, "amy", devs, true, T0);
+	assert_int_equal(af_mfa_push_enqueue(f->st, txn, wf, &queued),
+			 AF_MFA_OK);
+	assert_int_equal(queued, 2);
+	assert_int_equal(store_queue_len(f->st, "push", &len), STORE_OK);
+	assert_int_equal(len, 2);
+	assert_int_equal(store_queue_range(f->st, "push", 10, collect_job, &j),
+			 STORE_OK);
+	assert_int_equal(j.count, 2);
+	json_array_foreach(j.arr, i, v)
+	{
+		const char *dev = sget(v, "device");
+
+		assert_true(strcmp(dev, ok) == 0 || strcmp(dev, droid) == 0);
+		assert_string_equal(sget(v, "push_token"), strcmp(dev, ok) == 0
+								   ? "apns-ok"
+								   : "fcm-ok");
+		assert_string_equal(sget(v, "txn"), txn_id(txn));
+		assert_string_equal(sget(v, "user"), "amy");
+		assert_string_equal(sget(v, "app_name"), "Qlik Sense");
+		assert_int_equal(
+			json_integer_value(json_object_get(v, "expires")),
+			T0 + AF_MFA_TXN_TTL_S);
+		assert_non_null(sget(v, "job"));
+	}
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(txn), T0 + 1, &got),
+			 AF_MFA_OK);
+	push = json_object_get(got, "push");
+	assert_string_equal(sget(push, ok), "queued");
+	assert_string_equal(sget(push, droid), "queued");
+	assert_string_equal(sget(push, bad_tok), "not_sent");
+	assert_string_equal(sget(push, none), "not_sent");
+	assert_string_equal(sget(push, old_app), "not_sent");
+	json_decref(got);
+
+	/* pushd reports back. */
+	assert_int_equal(af_mfa_txn_push_status(f->st, txn_id(txn), ok, "sent"),
+			 AF_MFA_OK);
+	assert_int_equal(
+		af_mfa_txn_push_status(f->st, txn_id(txn), "elsewhere", "sent"),
+		AF_MFA_FORBIDDEN);
+	assert_int_equal(af_mfa_txn_push_status(f->st, txn_id(txn), ok, "lost"),
+			 AF_MFA_INVALID);
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(txn), T0 + 1, &got),
+			 AF_MFA_OK);
+	assert_string_equal(sget(json_object_get(got, "push"), ok), "sent");
+	assert_string_equal(sget(got, "state"), "pending");
+	json_decref(got);
+
+	/* Legacy mode sends no push at all. */
+	json_decref(wf);
+	patch = parse("{\"legacy\": true}");
+	assert_int_equal(
+		af_mfa_workflow_set(f->st, patch, &wf, err, sizeof(err)),
+		AF_MFA_OK);
+	json_decref(patch);
+	assert_int_equal(af_mfa_push_enqueue(f->st, txn, wf, &queued),
+			 AF_MFA_OK);
+	assert_int_equal(queued, 0);
+	assert_int_equal(store_queue_len(f->st, "push", &len), STORE_OK);
+	assert_int_equal(len, 2);
+	json_decref(wf);
+	json_decref(txn);
+	json_decref(j.arr);
+}
+
+static void test_device_pushable_rules(void **state)
+{
+	json_t *dev = parse("{\"platform\": \"apns\", \"push_token\": \"t\", "
+			    "\"push_token_valid\": true, \"app_version\": "
+			    "\"2023.2\"}");
+	json_t *wf = parse("{\"legacy\": false, \"min_app_version\": "
+			   "{\"ios\": \"2023.2\", \"android\": \"2030\"}}");
+
+	(void)state;
+	assert_int_equal(af_mfa_device_pushable(dev, wf), 1);
+	assert_int_equal(af_mfa_device_pushable(dev, NULL), 1);
+	assert_int_equal(
+		json_object_set_new(dev, "platform", json_string("fcm")), 0);
+	/* Android's own minimum applies to an fcm device. */
+	assert_int_equal(af_mfa_device_pushable(dev, wf), 0);
+	assert_int_equal(json_object_set_new(dev, "app_version",
+					     json_string("2030.0.1")),
+			 0);
+	assert_int_equal(af_mfa_device_pushable(dev, wf), 1);
+	assert_int_equal(json_object_set_new(dev, "push_token", json_null()),
+			 0);
+	assert_int_equal(af_mfa_device_pushable(dev, wf), 0);
+	assert_int_equal(af_mfa_device_pushable(NULL, wf), 0);
+	json_decref(dev);
+	json_decref(wf);
+}
+
+static void test_redis_missing_when_required_fails(void **state)
+{
+	(void)state;
+	fail_msg("AF_TEST_REQUIRE_REDIS=1 but AF_TEST_REDIS_URL is not set; "
+		 "run under tests/tools/with-redis.sh");
+}
+
+/* --- groups
+ * ------------------------------------------------------------------- */
+
+#define CASE(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+#define STORE_CASES(setup)                                                     \
+	CASE(test_workflow_get_unset_returns_defaults, setup),                 \
+		CASE(test_workflow_set_patch_merges_and_persists, setup),      \
+		CASE(test_workflow_set_bad_values_refused, setup),             \
+		CASE(test_enroll_code_take_once_then_not_found, setup),        \
+		CASE(test_enroll_code_new_expires_in_ten_minutes, setup),      \
+		CASE(test_enroll_code_concurrent_take_one_wins, setup),        \
+		CASE(test_device_add_sixth_refused_limit, setup),              \
+		CASE(test_device_add_bad_spec_refused, setup),                 \
+		CASE(test_device_add_stores_public_members_only, setup),       \
+		CASE(test_device_list_hides_totp_secret, setup),               \
+		CASE(test_device_remove_clears_index_and_step, setup),         \
+		CASE(test_device_update_patch_applied_and_bad_refused, setup), \
+		CASE(test_code_check_right_code_accepted_then_replay, setup),  \
+		CASE(test_code_check_previous_step_accepted_once, setup),      \
+		CASE(test_code_check_wrong_code_mismatch, setup),              \
+		CASE(test_code_check_concurrent_use_one_wins, setup),          \
+		CASE(test_txn_new_number_uniform_two_digits, setup),           \
+		CASE(test_txn_new_bad_spec_invalid, setup),                    \
+		CASE(test_txn_decide_approve_right_number_approved, setup),    \
+		CASE(test_txn_decide_wrong_or_missing_number_failed, setup),   \
+		CASE(test_txn_decide_deny_then_second_decided, setup),         \
+		CASE(test_txn_decide_report_pauses_pushes, setup),             \
+		CASE(test_txn_decide_device_not_in_txn_forbidden, setup),      \
+		CASE(test_txn_expiry_injected_now_expired, setup),             \
+		CASE(test_txn_cancel_by_browser_cancelled, setup),             \
+		CASE(test_txn_decide_concurrent_one_wins, setup),              \
+		CASE(test_txn_public_never_has_number, setup),                 \
+		CASE(test_txn_pending_for_device_excludes_decided_expired,     \
+		     setup),                                                   \
+		CASE(test_push_allowed_limit_per_period, setup),               \
+		CASE(test_push_enqueue_skips_unpushable_devices, setup)
+
+int main(void)
+{
+	const struct CMUnitTest pure[] = {
+		cmocka_unit_test(test_strerror_every_status_has_text),
+		cmocka_unit_test(test_version_at_least_table),
+		cmocka_unit_test(test_device_pushable_rules),
+	};
+	const struct CMUnitTest memory[] = {STORE_CASES(setup_memory)};
+	const struct CMUnitTest redis[] = {STORE_CASES(setup_redis)};
+	const struct CMUnitTest required[] = {
+		cmocka_unit_test(test_redis_missing_when_required_fails),
+	};
+	const char *url = getenv("AF_TEST_REDIS_URL");
+	const char *require = getenv("AF_TEST_REQUIRE_REDIS");
+	int failed = 0;
+
+	failed += cmocka_run_group_tests_name("mfa", pure, NULL, NULL);
+	failed += cmocka_run_group_tests_name("mfa_memory", memory, NULL, NULL);
+	if (url != NULL && url[0] != '\0')
+		failed += cmocka_run_group_tests_name("mfa_redis", redis, NULL,
+						      NULL);
+	else if (require != NULL && strcmp(require, "1") == 0)
+		failed += cmocka_run_group_tests_name("mfa_redis", required,
+						      NULL, NULL);
+	else
+		(void)fprintf(stderr, "mfa_redis: skipped, "
+				      "AF_TEST_REDIS_URL is not set\n");
+	return failed != 0;
+}
