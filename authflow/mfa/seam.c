@@ -123,7 +123,8 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	const char *username =
 		json_string_value(json_object_get(user, "username"));
 	json_t *wf = NULL, *devices = NULL, *eligible = NULL, *mfa = NULL;
-	json_t *saved = NULL;
+	json_t *saved = NULL, *old = NULL;
+	const char *prev;
 	char *url = NULL;
 	af_buf b;
 
@@ -143,6 +144,13 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 					   wf, "enroll_after_password")));
 		goto out;
 	}
+	/* A new password step replaces the flow's earlier transaction. */
+	prev = json_string_value(
+		json_object_get(json_object_get(authz, "mfa"), "txn"));
+	if (prev != NULL &&
+	    af_mfa_txn_decide(srv->store, prev, NULL, "cancel", NULL, af_now(),
+			      &old) == AF_MFA_OK)
+		json_decref(old);
 	mfa = json_pack("{s:s, s:O, s:s, s:i}", "user", username, "sub",
 			json_object_get(user, "sub"), "flow", flow_id,
 			"code_tries", 0);

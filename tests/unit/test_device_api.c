@@ -467,7 +467,7 @@ static void test_sig_parse_bad_headers_unauthorized(void **state)
 			 AF_DEVICE_UNAUTHORIZED);
 	assert_int_equal(af_device_sig_parse("d", "1", N, SIG86 "A", 1, &s),
 			 AF_DEVICE_UNAUTHORIZED);
-	assert_int_equal(af_device_sig_parse("d", "1", N, SIG86 + 1, 1, &s),
+	assert_int_equal(af_device_sig_parse("d", "1", N, &SIG86[1], 1, &s),
 			 AF_DEVICE_UNAUTHORIZED);
 	assert_string_equal(s.nonce, "");
 }
@@ -936,7 +936,7 @@ static void test_refusals_each_401_nothing_changed(void **state)
 	r = base;
 	r.sig = sig;
 	refused(f, &r, txn);
-	r.sig = SIG86 + 1;
+	r.sig = &SIG86[1];
 	refused(f, &r, txn);
 	r.sig = SIG86;
 	refused(f, &r, txn);
