@@ -462,3 +462,131 @@ store_status store_queue_range(store_ctx *st, const char *queue, size_t max,
 		return STORE_OK;
 	return st->ops->queue_range(st->impl, fk.buf, fk.len, max, fn, arg);
 }
+
+/*
+ * Group and consumer names go to the server as they are and into logs, so
+ * only printable ASCII is taken: no control bytes to forge a log line.
+ */
+static store_status check_name(const char *name)
+{
+	size_t len, i;
+
+	if (name == NULL)
+		return STORE_ERR_ARG;
+	len = strnlen(name, STORE_CONSUMER_MAX + 1);
+	if (len == 0 || len > STORE_CONSUMER_MAX)
+		return STORE_ERR_ARG;
+	for (i = 0; i < len; i++) {
+		if (name[i] < 0x20 || name[i] > 0x7e)
+			return STORE_ERR_ARG;
+	}
+	return STORE_OK;
+}
+
+/* Checks the arguments read and claim share and prefixes the queue. */
+static store_status group_call_args(const store_ctx *st, const char *queue,
+				    const char *group, const char *consumer,
+				    size_t max, store_entry_fn fn,
+				    const size_t *count, full_key *fk)
+{
+	if (st == NULL || fn == NULL || count == NULL || max == 0 ||
+	    max > STORE_QUEUE_BATCH_MAX)
+		return STORE_ERR_ARG;
+	if (check_name(group) != STORE_OK || check_name(consumer) != STORE_OK)
+		return STORE_ERR_ARG;
+	return make_key(st, queue, fk);
+}
+
+store_status store_queue_group_create(store_ctx *st, const char *queue,
+				      const char *group)
+{
+	full_key fk;
+	store_status rc;
+
+	if (st == NULL || check_name(group) != STORE_OK)
+		return STORE_ERR_ARG;
+	rc = make_key(st, queue, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->group_create(st->impl, fk.buf, fk.len, group);
+}
+
+store_status store_queue_read(store_ctx *st, const char *queue,
+			      const char *group, const char *consumer,
+			      size_t max, unsigned block_ms, store_entry_fn fn,
+			      void *arg, size_t *count)
+{
+	full_key fk;
+	store_status rc;
+
+	if (count != NULL)
+		*count = 0;
+	if (block_ms > STORE_QUEUE_BLOCK_MAX)
+		return STORE_ERR_ARG;
+	rc = group_call_args(st, queue, group, consumer, max, fn, count, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->group_read(st->impl, fk.buf, fk.len, group, consumer,
+				   max, block_ms, fn, arg, count);
+}
+
+/*
+ * Ids are the backend's own text (a stream id, or a sequence number);
+ * here only their size and bytes are checked, the backend checks syntax.
+ */
+store_status store_queue_ack(store_ctx *st, const char *queue,
+			     const char *group, const char *id)
+{
+	full_key fk;
+	size_t len, i;
+	store_status rc;
+
+	if (st == NULL || id == NULL || check_name(group) != STORE_OK)
+		return STORE_ERR_ARG;
+	len = strnlen(id, STORE_QUEUE_ID_MAX + 1);
+	if (len == 0 || len > STORE_QUEUE_ID_MAX)
+		return STORE_ERR_ARG;
+	for (i = 0; i < len; i++) {
+		if (id[i] <= 0x20 || id[i] > 0x7e)
+			return STORE_ERR_ARG;
+	}
+	rc = make_key(st, queue, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->group_ack(st->impl, fk.buf, fk.len, group, id);
+}
+
+store_status store_queue_claim(store_ctx *st, const char *queue,
+			       const char *group, const char *consumer,
+			       uint64_t min_idle_ms, size_t max,
+			       store_entry_fn fn, void *arg, size_t *count)
+{
+	full_key fk;
+	store_status rc;
+
+	if (count != NULL)
+		*count = 0;
+	if (min_idle_ms > STORE_TTL_MAX)
+		return STORE_ERR_ARG;
+	rc = group_call_args(st, queue, group, consumer, max, fn, count, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->group_claim(st->impl, fk.buf, fk.len, group, consumer,
+				    min_idle_ms, max, fn, arg, count);
+}
+
+store_status store_queue_pending(store_ctx *st, const char *queue,
+				 const char *group, size_t *out)
+{
+	full_key fk;
+	store_status rc;
+
+	if (out != NULL)
+		*out = 0;
+	if (st == NULL || out == NULL || check_name(group) != STORE_OK)
+		return STORE_ERR_ARG;
+	rc = make_key(st, queue, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->group_pending(st->impl, fk.buf, fk.len, group, out);
+}

@@ -62,6 +62,38 @@ typedef struct store_ops {
 				  size_t *out);
 	store_status (*queue_range)(void *impl, const char *queue, size_t qlen,
 				    size_t max, store_member_fn fn, void *arg);
+	/*
+	 * Consumer groups. Group and consumer names are NUL-terminated,
+	 * 1..STORE_CONSUMER_MAX printable ASCII bytes; max is
+	 * 1..STORE_QUEUE_BATCH_MAX, block_ms at most STORE_QUEUE_BLOCK_MAX,
+	 * min_idle_ms at most STORE_TTL_MAX; id is 1..STORE_QUEUE_ID_MAX
+	 * printable bytes whose syntax the backend checks (STORE_ERR_ARG);
+	 * count and out are not NULL and already 0.
+	 *
+	 * read and claim move every entry they take to the consumer's
+	 * pending list before fn sees any. When fn stops the walk, the
+	 * entries it was not given stay pending for that consumer and are
+	 * not handed out by a later read; they come back through claim once
+	 * idle, as a dead consumer's would. *count is how many fn was given,
+	 * the one that stopped the walk included. fn is called with no lock
+	 * held, so it may call the store (an ack, typically).
+	 */
+	store_status (*group_create)(void *impl, const char *queue, size_t qlen,
+				     const char *group);
+	store_status (*group_read)(void *impl, const char *queue, size_t qlen,
+				   const char *group, const char *consumer,
+				   size_t max, unsigned block_ms,
+				   store_entry_fn fn, void *arg, size_t *count);
+	store_status (*group_ack)(void *impl, const char *queue, size_t qlen,
+				  const char *group, const char *id);
+	store_status (*group_claim)(void *impl, const char *queue, size_t qlen,
+				    const char *group, const char *consumer,
+				    uint64_t min_idle_ms, size_t max,
+				    store_entry_fn fn, void *arg,
+				    size_t *count);
+	store_status (*group_pending)(void *impl, const char *queue,
+				      size_t qlen, const char *group,
+				      size_t *out);
 } store_ops;
 
 /*

@@ -30,6 +30,13 @@
  * replaying one after a restart would only notify a phone about a sign-in
  * that is long over. Being a separate namespace, a queue name does not
  * collide with a key of the same name.
+ *
+ * A queue's consumer groups hang off the queue, under its lock: each
+ * keeps the id of the last entry it handed out and a list of the entries
+ * handed out but not yet acknowledged, sorted by id. Ids are the push
+ * sequence numbers, so an entry's place in the ring follows from its id.
+ * A blocking read waits on the queue's condition variable, which every
+ * push signals.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +48,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -131,8 +139,39 @@ struct mem_queue {
 	size_t cap;
 	size_t head;
 	size_t count;
-	uint64_t seq; /* id of the last entry pushed */
+	uint64_t seq;		  /* id of the last entry pushed */
+	pthread_cond_t pushed;	  /* broadcast by every push */
+	struct mem_group *groups; /* freed only with the queue */
 	char keybuf[];
+};
+
+/* A consumer of a group, named once and kept as long as the group. */
+struct mem_consumer {
+	struct mem_consumer *next;
+	char name[STORE_CONSUMER_MAX + 1];
+};
+
+/*
+ * An entry handed to a consumer and not yet acknowledged. Owner and
+ * delivery count are what Redis keeps per pending entry (XPENDING shows
+ * them); they are kept here too so that the two backends hold the same
+ * state and a core dump tells which consumer sat on a job.
+ */
+struct mem_pending {
+	uint64_t id;
+	uint64_t delivered_ms; /* monotonic clock */
+	const struct mem_consumer *owner;
+	uint64_t deliveries;
+};
+
+struct mem_group {
+	struct mem_group *next;
+	uint64_t last_id; /* the last entry read; 0: none yet */
+	struct mem_consumer *consumers;
+	struct mem_pending *pend; /* npend of pcap, sorted by id */
+	size_t npend;
+	size_t pcap;
+	char name[STORE_CONSUMER_MAX + 1];
 };
 
 struct mem_queues {
@@ -1175,17 +1214,53 @@ static void qentry_free(struct mem_qentry *qe)
 		OPENSSL_clear_free(qe, sizeof(*qe) + qe->len + 1);
 }
 
+static void group_free(struct mem_group *g)
+{
+	struct mem_consumer *c, *next;
+
+	for (c = g->consumers; c != NULL; c = next) {
+		next = c->next;
+		OPENSSL_free(c);
+	}
+	OPENSSL_free(g->pend);
+	OPENSSL_free(g);
+}
+
 static void queue_free(struct mem_queue *q)
 {
+	struct mem_group *g, *next;
 	size_t i;
 
 	if (q == NULL)
 		return;
 	for (i = 0; i < q->count; i++)
 		qentry_free(q->ring[(q->head + i) % q->cap]);
+	for (g = q->groups; g != NULL; g = next) {
+		next = g->next;
+		group_free(g);
+	}
 	OPENSSL_free(q->ring);
+	pthread_cond_destroy(&q->pushed);
 	pthread_mutex_destroy(&q->lock);
 	OPENSSL_free(q);
+}
+
+/*
+ * The condition variable runs on the monotonic clock, so a blocking read
+ * waits as long as it was asked to even when the wall clock is set.
+ */
+static int cond_init_monotonic(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	int rc;
+
+	if (pthread_condattr_init(&attr) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+	return rc == 0 ? 0 : -1;
 }
 
 static struct mem_queue *queue_new(uint64_t h, const char *key, size_t klen)
@@ -1196,7 +1271,8 @@ static struct mem_queue *queue_new(uint64_t h, const char *key, size_t klen)
 		return NULL;
 	q->ring =
 		OPENSSL_zalloc(MEM_QUEUE_MIN_CAP * sizeof(struct mem_qentry *));
-	if (q->ring == NULL) {
+	if (q->ring == NULL || cond_init_monotonic(&q->pushed) != 0) {
+		OPENSSL_free(q->ring);
 		OPENSSL_free(q);
 		return NULL;
 	}
@@ -1256,6 +1332,100 @@ static struct mem_queue *queue_get(struct mem_store *ms, const char *key,
 	return q;
 }
 
+/* --- consumer groups: state kept under the queue lock ------------------- */
+
+/* Decimal text of any uint64_t. */
+#define MEM_ID_TEXT_MAX 20
+
+static struct mem_group *group_find(const struct mem_queue *q, const char *name)
+{
+	struct mem_group *g;
+
+	for (g = q->groups; g != NULL; g = g->next) {
+		if (strcmp(g->name, name) == 0)
+			return g;
+	}
+	return NULL;
+}
+
+/* Finds a consumer of the group, adding it on first use. */
+static const struct mem_consumer *consumer_get(struct mem_group *g,
+					       const char *name)
+{
+	struct mem_consumer *c;
+
+	for (c = g->consumers; c != NULL; c = c->next) {
+		if (strcmp(c->name, name) == 0)
+			return c;
+	}
+	c = OPENSSL_zalloc(sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	(void)snprintf(c->name, sizeof(c->name), "%s", name);
+	c->next = g->consumers;
+	g->consumers = c;
+	return c;
+}
+
+/* Makes room for extra more pending entries; 0, or -1 for no memory. */
+static int pend_reserve(struct mem_group *g, size_t extra)
+{
+	struct mem_pending *p;
+	size_t cap = g->pcap < MEM_QUEUE_MIN_CAP ? MEM_QUEUE_MIN_CAP : g->pcap;
+
+	if (g->pcap - g->npend >= extra)
+		return 0;
+	/* Pending entries are entries of the queue: never more than it. */
+	while (cap - g->npend < extra)
+		cap *= 2;
+	p = OPENSSL_realloc(g->pend, cap * sizeof(*p));
+	if (p == NULL)
+		return -1;
+	g->pend = p;
+	g->pcap = cap;
+	return 0;
+}
+
+/* The index of id in the sorted pending list, or -1. */
+static ptrdiff_t pend_find(const struct mem_group *g, uint64_t id)
+{
+	size_t lo = 0, hi = g->npend;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (g->pend[mid].id == id)
+			return (ptrdiff_t)mid;
+		if (g->pend[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static void pend_remove(struct mem_group *g, size_t at)
+{
+	memmove(&g->pend[at], &g->pend[at + 1],
+		(g->npend - at - 1) * sizeof(g->pend[0]));
+	g->npend--;
+}
+
+/*
+ * The full queue is dropping entry id, its oldest: no group may keep it
+ * pending, as there would be nothing left to hand out when it is claimed.
+ * Being the oldest, it can only be first in a sorted pending list.
+ */
+static void groups_forget(struct mem_queue *q, uint64_t id)
+{
+	struct mem_group *g;
+
+	for (g = q->groups; g != NULL; g = g->next) {
+		if (g->npend > 0 && g->pend[0].id == id)
+			pend_remove(g, 0);
+	}
+}
+
 static store_status mem_queue_push(void *impl, const char *key, size_t klen,
 				   const char *entry, size_t len, char *id,
 				   size_t idcap)
@@ -1281,6 +1451,7 @@ static store_status mem_queue_push(void *impl, const char *key, size_t klen,
 	pthread_mutex_lock(&q->lock);
 	/* A full queue drops its oldest entry, as a trimmed stream does. */
 	if (q->count == STORE_QUEUE_MAX) {
+		groups_forget(q, q->seq - q->count + 1);
 		qentry_free(q->ring[q->head]);
 		q->ring[q->head] = NULL;
 		q->head = (q->head + 1) % q->cap;
@@ -1296,6 +1467,8 @@ static store_status mem_queue_push(void *impl, const char *key, size_t klen,
 		if (id != NULL)
 			(void)snprintf(id, idcap, "%llu",
 				       (unsigned long long)q->seq);
+		/* Every blocked reader of every group may have work now. */
+		pthread_cond_broadcast(&q->pushed);
 	}
 	pthread_mutex_unlock(&q->lock);
 	qentry_free(qe);
@@ -1355,6 +1528,310 @@ static store_status mem_queue_range(void *impl, const char *key, size_t klen,
 	}
 	OPENSSL_clear_free(snap, total);
 	return STORE_OK;
+}
+
+/* --- consumer groups: operations ---------------------------------------- */
+
+/*
+ * Entries copied out under the queue lock, each as its id and its text,
+ * both NUL-terminated, so fn can be called with no lock held.
+ */
+struct mem_batch {
+	char *buf;
+	size_t size;
+	size_t used;
+	size_t n;
+};
+
+static uint64_t mono_ms(void)
+{
+	return af_mono_ns() / 1000000u;
+}
+
+/* The entry with this id, which must still be in the queue. */
+static const struct mem_qentry *entry_at(const struct mem_queue *q, uint64_t id)
+{
+	uint64_t first = q->seq - q->count + 1;
+
+	return q->ring[(q->head + (size_t)(id - first)) % q->cap];
+}
+
+static void batch_add(struct mem_batch *b, uint64_t id,
+		      const struct mem_qentry *qe)
+{
+	int n = snprintf(b->buf + b->used, b->size - b->used, "%llu",
+			 (unsigned long long)id);
+
+	b->used += (size_t)n + 1;
+	memcpy(b->buf + b->used, qe->text, qe->len + 1);
+	b->used += qe->len + 1;
+	b->n++;
+}
+
+static int batch_alloc(struct mem_batch *b, size_t size)
+{
+	b->buf = OPENSSL_malloc(size);
+	b->size = size;
+	b->used = 0;
+	b->n = 0;
+	return b->buf != NULL ? 0 : -1;
+}
+
+/* Hands the batch to fn until fn asks to stop, then frees it. */
+static void batch_deliver(struct mem_batch *b, store_entry_fn fn, void *arg,
+			  size_t *count)
+{
+	const char *p = b->buf;
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		const char *id = p, *text = id + strlen(id) + 1;
+
+		p = text + strlen(text) + 1;
+		(*count)++;
+		if (fn(id, text, arg) != 0)
+			break;
+	}
+	OPENSSL_clear_free(b->buf, b->size);
+	b->buf = NULL;
+}
+
+static bool has_new(const struct mem_queue *q, const struct mem_group *g)
+{
+	/* The queue holds ids seq - count + 1 .. seq. */
+	return q->count > 0 && g->last_id < q->seq;
+}
+
+/* Waits until the group has something new or block_ms have passed. */
+static void wait_new(struct mem_queue *q, const struct mem_group *g,
+		     unsigned block_ms)
+{
+	struct timespec deadline;
+
+	if (block_ms == 0 || has_new(q, g) ||
+	    clock_gettime(CLOCK_MONOTONIC, &deadline) != 0)
+		return;
+	deadline.tv_sec += (time_t)(block_ms / 1000);
+	deadline.tv_nsec += (long)(block_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (!has_new(q, g)) {
+		if (pthread_cond_timedwait(&q->pushed, &q->lock, &deadline) ==
+		    ETIMEDOUT)
+			break;
+	}
+}
+
+/*
+ * Takes up to max entries the group has not seen yet into the consumer's
+ * pending list and copies them into b. Everything that can fail is done
+ * before anything changes, so a failed read takes nothing.
+ */
+static store_status take_new(struct mem_queue *q, struct mem_group *g,
+			     const struct mem_consumer *c, size_t max,
+			     struct mem_batch *b)
+{
+	uint64_t from = g->last_id + 1, first = q->seq - q->count + 1, now;
+	size_t n, i, size = 0;
+
+	if (!has_new(q, g))
+		return STORE_OK;
+	if (from < first)
+		from = first; /* the group's next entries were dropped */
+	n = q->seq - from + 1 < max ? (size_t)(q->seq - from + 1) : max;
+	for (i = 0; i < n; i++)
+		size += MEM_ID_TEXT_MAX + 1 + entry_at(q, from + i)->len + 1;
+	if (pend_reserve(g, n) != 0 || batch_alloc(b, size) != 0)
+		return STORE_ERR_NOMEM;
+	now = mono_ms();
+	for (i = 0; i < n; i++) {
+		g->pend[g->npend++] = (struct mem_pending){from + i, now, c, 1};
+		batch_add(b, from + i, entry_at(q, from + i));
+	}
+	g->last_id = from + n - 1;
+	return STORE_OK;
+}
+
+static bool idle_enough(const struct mem_pending *p, uint64_t now,
+			uint64_t min_idle_ms)
+{
+	return now - p->delivered_ms >= min_idle_ms;
+}
+
+/*
+ * Moves up to max pending entries idle for min_idle_ms to consumer c,
+ * oldest id first, and copies them into b; all or nothing, as take_new.
+ */
+static store_status take_idle(struct mem_queue *q, struct mem_group *g,
+			      const struct mem_consumer *c,
+			      uint64_t min_idle_ms, size_t max,
+			      struct mem_batch *b)
+{
+	uint64_t now = mono_ms();
+	size_t i, n = 0, size = 0;
+
+	for (i = 0; i < g->npend && n < max; i++) {
+		if (idle_enough(&g->pend[i], now, min_idle_ms)) {
+			size += MEM_ID_TEXT_MAX + 1 +
+				entry_at(q, g->pend[i].id)->len + 1;
+			n++;
+		}
+	}
+	if (n == 0)
+		return STORE_OK;
+	if (batch_alloc(b, size) != 0)
+		return STORE_ERR_NOMEM;
+	for (i = 0; i < g->npend && b->n < n; i++) {
+		struct mem_pending *p = &g->pend[i];
+
+		if (!idle_enough(p, now, min_idle_ms))
+			continue;
+		p->owner = c;
+		p->delivered_ms = now;
+		p->deliveries++;
+		batch_add(b, p->id, entry_at(q, p->id));
+	}
+	return STORE_OK;
+}
+
+static store_status mem_group_create(void *impl, const char *key, size_t klen,
+				     const char *group)
+{
+	struct mem_queue *q = queue_get(impl, key, klen, true);
+	struct mem_group *g;
+	store_status rc = STORE_OK;
+
+	if (q == NULL)
+		return STORE_ERR_NOMEM;
+	pthread_mutex_lock(&q->lock);
+	if (group_find(q, group) == NULL) {
+		g = OPENSSL_zalloc(sizeof(*g));
+		if (g == NULL) {
+			rc = STORE_ERR_NOMEM;
+		} else {
+			(void)snprintf(g->name, sizeof(g->name), "%s", group);
+			g->next = q->groups;
+			q->groups = g;
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+/* Which of read and claim a group call is. */
+struct take_req {
+	bool claim;
+	unsigned block_ms;    /* read */
+	uint64_t min_idle_ms; /* claim */
+	size_t max;
+};
+
+/* Read and claim: take entries under the lock, hand them out after it. */
+static store_status group_take(struct mem_store *ms, const char *key,
+			       size_t klen, const char *group,
+			       const char *consumer, const struct take_req *req,
+			       store_entry_fn fn, void *arg, size_t *count)
+{
+	struct mem_queue *q = queue_get(ms, key, klen, false);
+	struct mem_batch b = {0};
+	const struct mem_consumer *c;
+	struct mem_group *g;
+	store_status rc;
+
+	if (q == NULL)
+		return STORE_NOT_FOUND;
+	pthread_mutex_lock(&q->lock);
+	g = group_find(q, group);
+	if (g == NULL) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	c = consumer_get(g, consumer);
+	if (c == NULL) {
+		rc = STORE_ERR_NOMEM;
+		goto out;
+	}
+	if (req->claim) {
+		rc = take_idle(q, g, c, req->min_idle_ms, req->max, &b);
+	} else {
+		wait_new(q, g, req->block_ms);
+		rc = take_new(q, g, c, req->max, &b);
+	}
+out:
+	pthread_mutex_unlock(&q->lock);
+	if (rc == STORE_OK && b.buf != NULL)
+		batch_deliver(&b, fn, arg, count);
+	return rc;
+}
+
+static store_status mem_group_read(void *impl, const char *key, size_t klen,
+				   const char *group, const char *consumer,
+				   size_t max, unsigned block_ms,
+				   store_entry_fn fn, void *arg, size_t *count)
+{
+	const struct take_req req = {
+		.claim = false, .block_ms = block_ms, .max = max};
+
+	return group_take(impl, key, klen, group, consumer, &req, fn, arg,
+			  count);
+}
+
+static store_status mem_group_claim(void *impl, const char *key, size_t klen,
+				    const char *group, const char *consumer,
+				    uint64_t min_idle_ms, size_t max,
+				    store_entry_fn fn, void *arg, size_t *count)
+{
+	const struct take_req req = {
+		.claim = true, .min_idle_ms = min_idle_ms, .max = max};
+
+	return group_take(impl, key, klen, group, consumer, &req, fn, arg,
+			  count);
+}
+
+/*
+ * Acknowledging what is not pending (acked before, dropped by the cap,
+ * never read, or of a group or queue that does not exist) is OK, as
+ * XACK answers 0 for it.
+ */
+static store_status mem_group_ack(void *impl, const char *key, size_t klen,
+				  const char *group, const char *id)
+{
+	struct mem_queue *q;
+	struct mem_group *g;
+	int64_t n = 0;
+	ptrdiff_t at;
+
+	/* Our ids are the canonical decimal text store_queue_push wrote. */
+	if (store_parse_int64(id, strlen(id), &n) != 0 || n <= 0)
+		return STORE_ERR_ARG;
+	q = queue_get(impl, key, klen, false);
+	if (q == NULL)
+		return STORE_OK;
+	pthread_mutex_lock(&q->lock);
+	g = group_find(q, group);
+	at = g != NULL ? pend_find(g, (uint64_t)n) : -1;
+	if (at >= 0)
+		pend_remove(g, (size_t)at);
+	pthread_mutex_unlock(&q->lock);
+	return STORE_OK;
+}
+
+static store_status mem_group_pending(void *impl, const char *key, size_t klen,
+				      const char *group, size_t *out)
+{
+	struct mem_queue *q = queue_get(impl, key, klen, false);
+	const struct mem_group *g;
+
+	if (q == NULL)
+		return STORE_NOT_FOUND;
+	pthread_mutex_lock(&q->lock);
+	g = group_find(q, group);
+	if (g != NULL)
+		*out = g->npend;
+	pthread_mutex_unlock(&q->lock);
+	return g != NULL ? STORE_OK : STORE_NOT_FOUND;
 }
 
 static store_status mem_ping(void *impl)
@@ -1735,6 +2212,11 @@ static const store_ops mem_ops = {
 	.queue_push = mem_queue_push,
 	.queue_len = mem_queue_len,
 	.queue_range = mem_queue_range,
+	.group_create = mem_group_create,
+	.group_read = mem_group_read,
+	.group_ack = mem_group_ack,
+	.group_claim = mem_group_claim,
+	.group_pending = mem_group_pending,
 };
 
 store_status store_memory_open(const store_options *opts, const store_ops **ops,

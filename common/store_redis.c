@@ -49,6 +49,8 @@
 #define REDIS_CURSOR_MAX     24
 #define REDIS_NUM_TEXT	     24
 #define REDIS_QUEUE_FIELD    "e"
+/* What a blocking read's socket waits beyond BLOCK, at the least. */
+#define REDIS_BLOCK_SLACK_MS 1000u
 
 enum script_id {
 	SCRIPT_CAS,
@@ -821,6 +823,342 @@ static store_status redis_queue_range(void *impl, const char *key, size_t klen,
 	return st;
 }
 
+/* --- consumer groups ------------------------------------------------------ */
+
+/*
+ * Group errors: NOGROUP (no such queue or group) is STORE_NOT_FOUND, the
+ * rest as for any command.
+ */
+static store_status group_error(const redisReply *r)
+{
+	if (r->str != NULL && strncmp(r->str, "NOGROUP", 7) == 0)
+		return STORE_NOT_FOUND;
+	return error_status(r);
+}
+
+static store_status redis_group_create(void *impl, const char *key, size_t klen,
+				       const char *group)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	/* From "0": a group made after the first pushes still sees them. */
+	st = run(rc, &r, "XGROUP CREATE %b %s 0 MKSTREAM", key, klen, group);
+	if (st != STORE_OK)
+		return st;
+	if (r->type == REDIS_REPLY_ERROR && r->str != NULL &&
+	    strncmp(r->str, "BUSYGROUP", 9) == 0)
+		st = STORE_OK; /* it exists already, which is all we want */
+	else if (r->type == REDIS_REPLY_ERROR)
+		st = error_status(r);
+	else if (!status_is(r, "OK"))
+		st = STORE_ERR_PROTOCOL;
+	freeReplyObject(r);
+	return st;
+}
+
+/*
+ * Checks one entry of an XREADGROUP or XAUTOCLAIM reply, [id, [field,
+ * value, ...]], and finds its id and text. Ids are handed to callers as C
+ * strings of at most STORE_QUEUE_ID_MAX bytes, so anything else is not an
+ * id of ours.
+ */
+static store_status group_item(const redisReply *item, const char **id,
+			       const char **text)
+{
+	const redisReply *idr;
+	store_status st = queue_item_text(item, text);
+
+	if (st != STORE_OK)
+		return st;
+	idr = item->element[0];
+	if (idr->type != REDIS_REPLY_STRING || idr->len == 0 ||
+	    idr->len > STORE_QUEUE_ID_MAX ||
+	    memchr(idr->str, '\0', idr->len) != NULL)
+		return STORE_ERR_PROTOCOL;
+	*id = idr->str;
+	return STORE_OK;
+}
+
+/*
+ * Checks every item of an entry array first, so fn sees all of a reply or
+ * none of it; nil items (entries deleted while pending, which an older
+ * XAUTOCLAIM still lists) are skipped. Then calls fn for each entry until
+ * it asks to stop (*stopped). The reply is complete in memory, so fn may
+ * use this thread's connection.
+ */
+static store_status deliver_items(const redisReply *items, size_t max,
+				  store_entry_fn fn, void *arg, size_t *count,
+				  bool *stopped)
+{
+	const char *id = NULL, *text = NULL;
+	size_t i;
+	store_status st = STORE_OK;
+
+	if (items->type != REDIS_REPLY_ARRAY || items->elements > max)
+		return STORE_ERR_PROTOCOL;
+	for (i = 0; st == STORE_OK && i < items->elements; i++) {
+		if (items->element[i]->type != REDIS_REPLY_NIL)
+			st = group_item(items->element[i], &id, &text);
+	}
+	for (i = 0; st == STORE_OK && !*stopped && i < items->elements; i++) {
+		if (items->element[i]->type == REDIS_REPLY_NIL ||
+		    group_item(items->element[i], &id, &text) != STORE_OK)
+			continue;
+		(*count)++;
+		*stopped = fn(id, text, arg) != 0;
+	}
+	return st;
+}
+
+/*
+ * Checks an XREADGROUP reply: nil when there was nothing, else
+ * [[stream, [entry, ...]]] with exactly our one stream.
+ */
+static store_status read_reply(const redisReply *r, const char *key,
+			       size_t klen, size_t max, store_entry_fn fn,
+			       void *arg, size_t *count)
+{
+	const redisReply *s;
+	bool stopped = false;
+
+	if (r->type == REDIS_REPLY_NIL)
+		return STORE_OK;
+	if (r->type == REDIS_REPLY_ERROR)
+		return group_error(r);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1)
+		return STORE_ERR_PROTOCOL;
+	s = r->element[0];
+	if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
+	    s->element[0]->type != REDIS_REPLY_STRING ||
+	    s->element[0]->len != klen ||
+	    memcmp(s->element[0]->str, key, klen) != 0)
+		return STORE_ERR_PROTOCOL;
+	return deliver_items(s->element[1], max, fn, arg, count, &stopped);
+}
+
+static struct timeval tv_of_ms(uint64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return tv;
+}
+
+/*
+ * A blocking read must not trip the command timeout while the server
+ * waits on purpose: for that one command the socket waits block_ms plus
+ * the usual command timeout, and at least REDIS_BLOCK_SLACK_MS more, for
+ * a busy server's answer. The usual timeout is put back afterwards; if
+ * that fails the connection is dropped rather than left with a long one.
+ */
+static store_status run_blocking_read(struct redis_conn *rc, redisReply **r,
+				      const char *key, size_t klen,
+				      const char *group, const char *consumer,
+				      const char *count, unsigned block_ms)
+{
+	struct redis_store *rs = rc->rs;
+	uint64_t extra = (uint64_t)rs->tv.tv_sec * 1000u +
+			 (uint64_t)rs->tv.tv_usec / 1000u;
+	char block[REDIS_NUM_TEXT];
+	store_status st;
+
+	if (block_ms == 0)
+		return run(rc, r,
+			   "XREADGROUP GROUP %s %s COUNT %s STREAMS %b >",
+			   group, consumer, count, key, klen);
+	(void)snprintf(block, sizeof(block), "%u", block_ms);
+	if (extra < REDIS_BLOCK_SLACK_MS)
+		extra = REDIS_BLOCK_SLACK_MS;
+	if (redisSetTimeout(rc->c, tv_of_ms(block_ms + extra)) != REDIS_OK) {
+		conn_failed(rc);
+		return STORE_ERR_UNAVAILABLE;
+	}
+	st = run(rc, r, "XREADGROUP GROUP %s %s COUNT %s BLOCK %s STREAMS %b >",
+		 group, consumer, count, block, key, klen);
+	/* run() drops a failed connection; there is nothing to reset then. */
+	if (rc->c != NULL && redisSetTimeout(rc->c, rs->tv) != REDIS_OK)
+		conn_failed(rc);
+	return st;
+}
+
+static store_status redis_group_read(void *impl, const char *key, size_t klen,
+				     const char *group, const char *consumer,
+				     size_t max, unsigned block_ms,
+				     store_entry_fn fn, void *arg,
+				     size_t *count)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	char cnt[REDIS_NUM_TEXT];
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	(void)snprintf(cnt, sizeof(cnt), "%zu", max);
+	st = run_blocking_read(rc, &r, key, klen, group, consumer, cnt,
+			       block_ms);
+	if (st != STORE_OK)
+		return st;
+	st = read_reply(r, key, klen, max, fn, arg, count);
+	freeReplyObject(r);
+	return st;
+}
+
+/* Redis stream id syntax: MS or MS-SEQ, each a decimal uint64_t. */
+static bool stream_id_valid(const char *id)
+{
+	bool seq = false;
+	uint64_t v = 0;
+	size_t digits = 0;
+	const char *p;
+
+	for (p = id;; p++) {
+		if (*p >= '0' && *p <= '9') {
+			unsigned d = (unsigned)(*p - '0');
+
+			if (v > (UINT64_MAX - d) / 10)
+				return false;
+			v = v * 10 + d;
+			digits++;
+			continue;
+		}
+		if (digits == 0 || (*p != '\0' && (*p != '-' || seq)))
+			return false;
+		if (*p == '\0')
+			return true;
+		seq = true;
+		v = 0;
+		digits = 0;
+	}
+}
+
+static store_status redis_group_ack(void *impl, const char *key, size_t klen,
+				    const char *group, const char *id)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	long long n = 0;
+	store_status st;
+
+	/* The server would refuse it too, but as an unrecognisable error. */
+	if (!stream_id_valid(id))
+		return STORE_ERR_ARG;
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	st = run(rc, &r, "XACK %b %s %s", key, klen, group, id);
+	if (st != STORE_OK)
+		return st;
+	if (r->type == REDIS_REPLY_ERROR)
+		st = group_error(r);
+	else
+		st = reply_integer(r, &n);
+	freeReplyObject(r);
+	/* 0 (not pending any more) is fine: acks may repeat. */
+	if (st == STORE_OK && n != 0 && n != 1)
+		st = STORE_ERR_PROTOCOL;
+	return st;
+}
+
+/*
+ * Checks an XAUTOCLAIM reply, [next-id, [entry, ...], [deleted-id, ...]]
+ * (Redis 7; 6.2 leaves out the third part), delivers its entries and
+ * copies the cursor out for the next round. Each call looks at one entry
+ * at least, so a cursor that does not move is not the server's.
+ */
+static store_status claim_reply(const redisReply *r, size_t max,
+				store_entry_fn fn, void *arg, size_t *count,
+				bool *stopped, char *cursor)
+{
+	const redisReply *next;
+
+	if (r->type == REDIS_REPLY_ERROR)
+		return group_error(r);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    r->elements > 3 ||
+	    (r->elements == 3 && r->element[2]->type != REDIS_REPLY_ARRAY))
+		return STORE_ERR_PROTOCOL;
+	next = r->element[0];
+	if (next->type != REDIS_REPLY_STRING || next->len == 0 ||
+	    next->len > STORE_QUEUE_ID_MAX || !stream_id_valid(next->str) ||
+	    (strcmp(next->str, cursor) == 0 && strcmp(cursor, "0-0") != 0))
+		return STORE_ERR_PROTOCOL;
+	memcpy(cursor, next->str, next->len + 1);
+	return deliver_items(r->element[1], max, fn, arg, count, stopped);
+}
+
+/*
+ * XAUTOCLAIM looks at a bounded part of the pending list per call (ten
+ * times COUNT), so the walk follows its cursor to the end of the list,
+ * or until max entries were claimed or fn asked to stop, the way the
+ * memory backend looks at the whole list.
+ */
+static store_status redis_group_claim(void *impl, const char *key, size_t klen,
+				      const char *group, const char *consumer,
+				      uint64_t min_idle_ms, size_t max,
+				      store_entry_fn fn, void *arg,
+				      size_t *count)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	char idle[REDIS_NUM_TEXT], cnt[REDIS_NUM_TEXT];
+	char cursor[STORE_QUEUE_ID_MAX + 1] = "0-0";
+	bool stopped = false;
+	store_status st;
+
+	(void)snprintf(idle, sizeof(idle), "%" PRIu64, min_idle_ms);
+	do {
+		/* fn may use the store, so fetch this thread's link anew. */
+		st = conn_ready(impl, &rc);
+		if (st != STORE_OK)
+			return st;
+		(void)snprintf(cnt, sizeof(cnt), "%zu", max - *count);
+		st = run(rc, &r, "XAUTOCLAIM %b %s %s %s %s COUNT %s", key,
+			 klen, group, consumer, idle, cursor, cnt);
+		if (st != STORE_OK)
+			return st;
+		st = claim_reply(r, max - *count, fn, arg, count, &stopped,
+				 cursor);
+		freeReplyObject(r);
+	} while (st == STORE_OK && !stopped && *count < max &&
+		 strcmp(cursor, "0-0") != 0);
+	return st;
+}
+
+/* XPENDING's summary: [count, lowest id, highest id, consumers]. */
+static store_status redis_group_pending(void *impl, const char *key,
+					size_t klen, const char *group,
+					size_t *out)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	st = run(rc, &r, "XPENDING %b %s", key, klen, group);
+	if (st != STORE_OK)
+		return st;
+	if (r->type == REDIS_REPLY_ERROR)
+		st = group_error(r);
+	else if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+		 r->element[0]->type != REDIS_REPLY_INTEGER ||
+		 r->element[0]->integer < 0)
+		st = STORE_ERR_PROTOCOL;
+	else
+		*out = (size_t)r->element[0]->integer;
+	freeReplyObject(r);
+	return st;
+}
+
 /* --- open and close ------------------------------------------------------- */
 
 static bool parse_uint(const char *s, size_t n, unsigned long max,
@@ -973,6 +1311,11 @@ static const store_ops redis_ops = {
 	.queue_push = redis_queue_push,
 	.queue_len = redis_queue_len,
 	.queue_range = redis_queue_range,
+	.group_create = redis_group_create,
+	.group_read = redis_group_read,
+	.group_ack = redis_group_ack,
+	.group_claim = redis_group_claim,
+	.group_pending = redis_group_pending,
 };
 
 store_status store_redis_open(const store_options *opts, const store_ops **ops,

@@ -245,4 +245,62 @@ STORE_NODISCARD store_status store_queue_range(store_ctx *st, const char *queue,
 					       size_t max, store_member_fn fn,
 					       void *arg);
 
+/*
+ * Consumer groups over a queue (how pushd nodes share the push jobs):
+ * each entry is delivered to one consumer of the group; it stays pending
+ * for that consumer until acknowledged; entries left pending longer than
+ * min_idle_ms by a consumer that died are claimed by another. Delivery is
+ * at least once: consumers recognise a repeat by the entry's id.
+ *
+ * redis: XGROUP CREATE ... MKSTREAM (from the start, "0"), XREADGROUP
+ * (">" with BLOCK block_ms and COUNT max), XACK, XAUTOCLAIM (from "0-0",
+ * COUNT max). memory: the same semantics in-process, with a condition
+ * variable for the blocking read.
+ *
+ * store_queue_group_create: creates the group if it does not exist (OK
+ * when it does). store_queue_read: new entries for this consumer, calling
+ * fn(id, entry, arg) for each (entry NUL-terminated), at most max, waiting
+ * at most block_ms for the first (0: do not wait); *count gets how many.
+ * store_queue_ack: acknowledges one entry (OK also when already acked).
+ * store_queue_claim: takes over entries pending longer than min_idle_ms
+ * (of any consumer of the group) for this consumer and calls fn for each,
+ * at most max. store_queue_pending: how many entries of the group are
+ * delivered but not acknowledged.
+ *
+ * Bounds: group and consumer names 1..STORE_CONSUMER_MAX printable ASCII
+ * bytes, max 1..STORE_QUEUE_BATCH_MAX, block_ms <= STORE_QUEUE_BLOCK_MAX;
+ * anything else is STORE_ERR_ARG. Read, claim and pending of a missing
+ * queue or group are STORE_NOT_FOUND; ack of an unknown id is STORE_OK.
+ * When fn returns non-zero, delivery stops: the entries of that batch it
+ * was not given stay pending for this consumer (redis has already made
+ * them pending) and come back through store_queue_claim once idle.
+ */
+#define STORE_CONSUMER_MAX    128
+#define STORE_QUEUE_BATCH_MAX 1000
+#define STORE_QUEUE_BLOCK_MAX 60000
+
+typedef int (*store_entry_fn)(const char *id, const char *entry, void *arg);
+
+STORE_NODISCARD store_status store_queue_group_create(store_ctx *st,
+						      const char *queue,
+						      const char *group);
+STORE_NODISCARD store_status store_queue_read(store_ctx *st, const char *queue,
+					      const char *group,
+					      const char *consumer, size_t max,
+					      unsigned block_ms,
+					      store_entry_fn fn, void *arg,
+					      size_t *count);
+STORE_NODISCARD store_status store_queue_ack(store_ctx *st, const char *queue,
+					     const char *group, const char *id);
+STORE_NODISCARD store_status store_queue_claim(store_ctx *st, const char *queue,
+					       const char *group,
+					       const char *consumer,
+					       uint64_t min_idle_ms, size_t max,
+					       store_entry_fn fn, void *arg,
+					       size_t *count);
+STORE_NODISCARD store_status store_queue_pending(store_ctx *st,
+						 const char *queue,
+						 const char *group,
+						 size_t *out);
+
 #endif /* COMMON_STORE_H */

@@ -944,6 +944,550 @@ static void test_queue_full_oldest_dropped(void **state)
 	assert_string_equal(first, "1");
 }
 
+/* --- consumer groups ------------------------------------------------------ */
+
+#define GROUP_MAX_SEEN	    8
+#define GROUP_RACE_ENTRIES  200
+#define GROUP_RACE_READERS  4
+#define GROUP_RACE_BATCH    7
+#define GROUP_RACE_DEADLINE 20000u
+
+/* What a read or claim handed out: ids and texts, in order. */
+struct gcollect {
+	size_t calls;
+	size_t stop_after; /* 0: never */
+	char id[GROUP_MAX_SEEN][STORE_QUEUE_ID_MAX + 1];
+	char text[GROUP_MAX_SEEN][32];
+};
+
+static int collect_group(const char *id, const char *entry, void *arg)
+{
+	struct gcollect *c = arg;
+
+	if (c->calls < GROUP_MAX_SEEN) {
+		(void)snprintf(c->id[c->calls], sizeof(c->id[0]), "%s", id);
+		(void)snprintf(c->text[c->calls], sizeof(c->text[0]), "%s",
+			       entry);
+	}
+	c->calls++;
+	return c->stop_after != 0 && c->calls >= c->stop_after;
+}
+
+static size_t pending_of(store_ctx *st, const char *queue, const char *group)
+{
+	size_t n = 99;
+
+	assert_int_equal(store_queue_pending(st, queue, group, &n), STORE_OK);
+	return n;
+}
+
+static void read_into(store_ctx *st, const char *consumer, size_t max,
+		      struct gcollect *c, size_t want)
+{
+	size_t n = 99;
+
+	assert_int_equal(store_queue_read(st, "jobs", "pushd", consumer, max, 0,
+					  collect_group, c, &n),
+			 STORE_OK);
+	assert_int_equal(n, want);
+	assert_int_equal(c->calls, want);
+}
+
+static void test_queue_read_group_entries_delivered_once_in_order(void **state)
+{
+	struct fixture *f = *state;
+	char ids[3][STORE_QUEUE_ID_MAX + 1];
+	struct gcollect c = {0};
+	size_t i, len = 0;
+
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+	/* Making it again is fine: every daemon does so at start. */
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 0);
+	push_text(f->st, "jobs", "{\"n\":1}", ids[0]);
+	push_text(f->st, "jobs", "{\"n\":2}", ids[1]);
+	push_text(f->st, "jobs", "{\"n\":3}", ids[2]);
+
+	read_into(f->st, "A", 10, &c, 3);
+	for (i = 0; i < 3; i++) {
+		char want[16];
+
+		(void)snprintf(want, sizeof(want), "{\"n\":%zu}", i + 1);
+		assert_string_equal(c.id[i], ids[i]);
+		assert_string_equal(c.text[i], want);
+	}
+	/* Delivered means gone from the group's new entries... */
+	memset(&c, 0, sizeof(c));
+	read_into(f->st, "A", 10, &c, 0);
+	memset(&c, 0, sizeof(c));
+	read_into(f->st, "B", 10, &c, 0);
+	/* ...but pending, and not consumed from the queue itself. */
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 3);
+	assert_int_equal(store_queue_len(f->st, "jobs", &len), STORE_OK);
+	assert_int_equal(len, 3);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", ids[0]),
+			 STORE_OK);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", ids[2]),
+			 STORE_OK);
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 1);
+	/* A repeated ack, or one of an unknown group, changes nothing. */
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", ids[0]),
+			 STORE_OK);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "nobody", ids[1]),
+			 STORE_OK);
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 1);
+}
+
+static void test_queue_read_max_limits_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct gcollect c = {0};
+
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+	push_text(f->st, "jobs", "a", NULL);
+	push_text(f->st, "jobs", "b", NULL);
+	push_text(f->st, "jobs", "c", NULL);
+	read_into(f->st, "A", 2, &c, 2);
+	assert_string_equal(c.text[1], "b");
+	memset(&c, 0, sizeof(c));
+	read_into(f->st, "B", 2, &c, 1);
+	assert_string_equal(c.text[0], "c");
+}
+
+static void test_queue_read_groups_each_get_every_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct gcollect c = {0};
+	size_t n = 0;
+
+	push_text(f->st, "jobs", "early", NULL);
+	/* A group starts at the queue's beginning, not at its end. */
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "audit"),
+			 STORE_OK);
+	push_text(f->st, "jobs", "late", NULL);
+	read_into(f->st, "A", 10, &c, 2);
+	assert_string_equal(c.text[0], "early");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_queue_read(f->st, "jobs", "audit", "A", 10, 0,
+					  collect_group, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(c.text[1], "late");
+	assert_int_equal(pending_of(f->st, "jobs", "audit"), 2);
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 2);
+}
+
+static void test_queue_claim_idle_entries_move_to_claimer(void **state)
+{
+	struct fixture *f = *state;
+	char ids[3][STORE_QUEUE_ID_MAX + 1];
+	struct gcollect c = {0};
+	size_t n = 99;
+
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+	push_text(f->st, "jobs", "one", ids[0]);
+	push_text(f->st, "jobs", "two", ids[1]);
+	push_text(f->st, "jobs", "three", ids[2]);
+	read_into(f->st, "A", 10, &c, 3);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", ids[0]),
+			 STORE_OK);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", ids[2]),
+			 STORE_OK);
+
+	/* Not idle long enough yet: a live consumer may still be at it. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "B", 3600000,
+					   10, collect_group, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "B", 200, 10,
+					   collect_group, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 0);
+	sleep_ms(250);
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "B", 200, 10,
+					   collect_group, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(c.id[0], ids[1]);
+	assert_string_equal(c.text[0], "two");
+	/* Claiming restarts the idle clock: B now has it for a while. */
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "C", 200, 10,
+					   collect_group, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 0);
+	/* With no idle time required everything pending is claimed. */
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "C", 0, 10,
+					   collect_group, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(c.id[0], ids[1]);
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 1);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", ids[1]),
+			 STORE_OK);
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 0);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "C", 0, 10,
+					   collect_group, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(c.calls, 0);
+}
+
+/*
+ * When fn stops a read, the entries it was not given were taken all the
+ * same: they are pending for that consumer, a later read does not hand
+ * them out again, and a claim brings them back.
+ */
+static void test_queue_read_callback_stops_rest_left_pending(void **state)
+{
+	struct fixture *f = *state;
+	char ids[3][STORE_QUEUE_ID_MAX + 1];
+	struct gcollect c = {.stop_after = 1};
+	size_t n = 99;
+
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+	push_text(f->st, "jobs", "one", ids[0]);
+	push_text(f->st, "jobs", "two", ids[1]);
+	push_text(f->st, "jobs", "three", ids[2]);
+	read_into(f->st, "A", 10, &c, 1);
+	assert_string_equal(c.id[0], ids[0]);
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 3);
+	memset(&c, 0, sizeof(c));
+	read_into(f->st, "A", 10, &c, 0);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", ids[0]),
+			 STORE_OK);
+
+	c = (struct gcollect){.stop_after = 1};
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "B", 0, 10,
+					   collect_group, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(c.id[0], ids[1]);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "B", 0, 10,
+					   collect_group, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(c.id[0], ids[1]);
+	assert_string_equal(c.id[1], ids[2]);
+	assert_string_equal(c.text[1], "three");
+}
+
+struct group_race {
+	store_ctx *st;
+	const char *consumer;
+	pthread_mutex_t *lock;
+	int *seen;   /* GROUP_RACE_ENTRIES counters, under lock */
+	int *total;  /* entries seen by all readers, under lock */
+	int bad;     /* unexpected results, this reader's own */
+	int entries; /* handed to this reader */
+};
+
+static int race_entry(const char *id, const char *entry, void *arg)
+{
+	struct group_race *r = arg;
+	char *end = NULL;
+	long n = strtol(entry, &end, 10);
+
+	if (end == entry || *end != '\0' || n < 0 || n >= GROUP_RACE_ENTRIES) {
+		r->bad++;
+		return 1;
+	}
+	pthread_mutex_lock(r->lock);
+	r->seen[n]++;
+	(*r->total)++;
+	pthread_mutex_unlock(r->lock);
+	r->entries++;
+	if (store_queue_ack(r->st, "race", "pushd", id) != STORE_OK)
+		r->bad++;
+	return 0;
+}
+
+static void *race_reader(void *arg)
+{
+	struct group_race *r = arg;
+	uint64_t start = af_mono_ns();
+	int total;
+
+	for (;;) {
+		size_t n = 0;
+
+		pthread_mutex_lock(r->lock);
+		total = *r->total;
+		pthread_mutex_unlock(r->lock);
+		if (total >= GROUP_RACE_ENTRIES ||
+		    elapsed_ms(start) > GROUP_RACE_DEADLINE)
+			break;
+		if (store_queue_read(r->st, "race", "pushd", r->consumer,
+				     GROUP_RACE_BATCH, 100, race_entry, r,
+				     &n) != STORE_OK)
+			r->bad++;
+	}
+	return NULL;
+}
+
+static void test_queue_read_concurrent_consumers_each_entry_once(void **state)
+{
+	struct fixture *f = *state;
+	struct group_race r[GROUP_RACE_READERS];
+	pthread_t th[GROUP_RACE_READERS];
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	int seen[GROUP_RACE_ENTRIES] = {0}, total = 0, i;
+	char text[16];
+
+	assert_int_equal(store_queue_group_create(f->st, "race", "pushd"),
+			 STORE_OK);
+	/* Two consumers, each read by two threads, as two daemons would. */
+	for (i = 0; i < GROUP_RACE_READERS; i++) {
+		r[i] = (struct group_race){
+			f->st, i % 2 == 0 ? "A" : "B", &lock, seen, &total, 0,
+			0};
+		assert_int_equal(
+			pthread_create(&th[i], NULL, race_reader, &r[i]), 0);
+	}
+	for (i = 0; i < GROUP_RACE_ENTRIES; i++) {
+		int len = snprintf(text, sizeof(text), "%d", i);
+
+		assert_int_equal(store_queue_push(f->st, "race", text,
+						  (size_t)len, NULL, 0),
+				 STORE_OK);
+	}
+	for (i = 0; i < GROUP_RACE_READERS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(r[i].bad, 0);
+	}
+	for (i = 0; i < GROUP_RACE_ENTRIES; i++)
+		assert_int_equal(seen[i], 1);
+	assert_int_equal(total, GROUP_RACE_ENTRIES);
+	assert_int_equal(pending_of(f->st, "race", "pushd"), 0);
+	pthread_mutex_destroy(&lock);
+}
+
+struct late_push {
+	store_ctx *st;
+	unsigned delay_ms;
+	store_status rc;
+};
+
+static void *push_later(void *arg)
+{
+	struct late_push *p = arg;
+
+	sleep_ms(p->delay_ms);
+	p->rc = store_queue_push(p->st, "jobs", "late", 4, NULL, 0);
+	return NULL;
+}
+
+static void test_queue_read_blocking_wakes_on_push(void **state)
+{
+	struct fixture *f = *state;
+	struct late_push p = {f->st, 200, STORE_ERR_ARG};
+	struct gcollect c = {0};
+	pthread_t th;
+	uint64_t start, took;
+	size_t n = 0;
+
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+	assert_int_equal(pthread_create(&th, NULL, push_later, &p), 0);
+	start = af_mono_ns();
+	assert_int_equal(store_queue_read(f->st, "jobs", "pushd", "A", 10, 5000,
+					  collect_group, &c, &n),
+			 STORE_OK);
+	took = elapsed_ms(start);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(p.rc, STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(c.text[0], "late");
+	assert_true(took >= 150);
+	assert_true(took < 2500);
+}
+
+static void test_queue_read_blocking_nothing_times_out(void **state)
+{
+	struct fixture *f = *state;
+	struct gcollect c = {0};
+	uint64_t start, took;
+	size_t n = 99;
+
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+	start = af_mono_ns();
+	assert_int_equal(store_queue_read(f->st, "jobs", "pushd", "A", 10, 300,
+					  collect_group, &c, &n),
+			 STORE_OK);
+	took = elapsed_ms(start);
+	assert_int_equal(n, 0);
+	assert_int_equal(c.calls, 0);
+	assert_true(took >= 280);
+	assert_true(took < 1500);
+	/*
+	 * Longer than the store's 2 s command timeout: the socket must wait
+	 * for the server's answer instead of calling the server dead.
+	 */
+	start = af_mono_ns();
+	assert_int_equal(store_queue_read(f->st, "jobs", "pushd", "A", 10, 2500,
+					  collect_group, &c, &n),
+			 STORE_OK);
+	took = elapsed_ms(start);
+	assert_int_equal(n, 0);
+	assert_true(took >= 2400);
+	assert_true(took < 4000);
+	/* And the connection still answers at the usual pace. */
+	push_text(f->st, "jobs", "after", NULL);
+	assert_int_equal(store_queue_read(f->st, "jobs", "pushd", "A", 10, 0,
+					  collect_group, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 1);
+}
+
+static void test_queue_group_bad_input_refused(void **state)
+{
+	struct fixture *f = *state;
+	char name[STORE_CONSUMER_MAX + 2];
+	char longid[STORE_QUEUE_ID_MAX + 2];
+	struct gcollect c = {0};
+	const char *bad_names[] = {"",		name,	"a\nb",
+				   "tab\there", "\x7f", "caf\xc3\xa9"};
+	size_t i, n = 99;
+
+	memset(name, 'g', STORE_CONSUMER_MAX + 1);
+	name[STORE_CONSUMER_MAX + 1] = '\0';
+	memset(longid, '1', STORE_QUEUE_ID_MAX + 1);
+	longid[STORE_QUEUE_ID_MAX + 1] = '\0';
+	push_text(f->st, "jobs", "job", NULL);
+	/* Nothing was made for a group never created. */
+	assert_int_equal(store_queue_read(f->st, "jobs", "pushd", "A", 1, 0,
+					  collect_group, &c, &n),
+			 STORE_NOT_FOUND);
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "A", 0, 1,
+					   collect_group, &c, &n),
+			 STORE_NOT_FOUND);
+	assert_int_equal(store_queue_pending(f->st, "jobs", "pushd", &n),
+			 STORE_NOT_FOUND);
+	assert_int_equal(store_queue_pending(f->st, "nojobs", "pushd", &n),
+			 STORE_NOT_FOUND);
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+
+	for (i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		const char *b = bad_names[i];
+
+		assert_int_equal(store_queue_group_create(f->st, "jobs", b),
+				 STORE_ERR_ARG);
+		assert_int_equal(store_queue_read(f->st, "jobs", b, "A", 1, 0,
+						  collect_group, &c, &n),
+				 STORE_ERR_ARG);
+		assert_int_equal(store_queue_read(f->st, "jobs", "pushd", b, 1,
+						  0, collect_group, &c, &n),
+				 STORE_ERR_ARG);
+		assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", b, 0,
+						   1, collect_group, &c, &n),
+				 STORE_ERR_ARG);
+		assert_int_equal(store_queue_ack(f->st, "jobs", b, "1"),
+				 STORE_ERR_ARG);
+		assert_int_equal(store_queue_pending(f->st, "jobs", b, &n),
+				 STORE_ERR_ARG);
+	}
+	/* The longest name is fine. */
+	name[STORE_CONSUMER_MAX] = '\0';
+	assert_int_equal(store_queue_group_create(f->st, "jobs", name),
+			 STORE_OK);
+
+	assert_int_equal(store_queue_group_create(NULL, "jobs", "pushd"),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_group_create(f->st, "", "pushd"),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_group_create(f->st, "jobs", NULL),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_read(f->st, "jobs", "pushd", NULL, 1, 0,
+					  collect_group, &c, &n),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_read(f->st, "jobs", "pushd", "A", 0, 0,
+					  collect_group, &c, &n),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_read(f->st, "jobs", "pushd", "A", 1001, 0,
+					  collect_group, &c, &n),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_read(f->st, "jobs", "pushd", "A", 1, 60001,
+					  collect_group, &c, &n),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_read(f->st, "jobs", "pushd", "A", 1, 0,
+					  NULL, &c, &n),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_read(f->st, "jobs", "pushd", "A", 1, 0,
+					  collect_group, &c, NULL),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "A", 0, 0,
+					   collect_group, &c, &n),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "A", 0, 1001,
+					   collect_group, &c, &n),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "A",
+					   STORE_TTL_MAX + 1, 1, collect_group,
+					   &c, &n),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "A", 0, 1,
+					   NULL, &c, &n),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", NULL),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", ""),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", longid),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", "abc"),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", "1 2"),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_pending(f->st, "jobs", "pushd", NULL),
+			 STORE_ERR_ARG);
+	/* None of it delivered or took anything. */
+	assert_int_equal(c.calls, 0);
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 0);
+	read_into(f->st, "A", 1000, &c, 1);
+}
+
+/*
+ * memory: the cap drops the oldest entry even when it is pending, and
+ * takes it off the pending list, as there is nothing left to claim.
+ */
+static void test_queue_full_pending_oldest_forgotten(void **state)
+{
+	struct fixture *f = *state;
+	struct gcollect c = {0};
+	size_t i, n = 99;
+
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+	for (i = 0; i < STORE_QUEUE_MAX; i++)
+		assert_int_equal(
+			store_queue_push(f->st, "jobs", "x", 1, NULL, 0),
+			STORE_OK);
+	read_into(f->st, "A", 2, &c, 2);
+	assert_string_equal(c.id[0], "1");
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 2);
+	push_text(f->st, "jobs", "y", NULL);
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 1);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "B", 0, 10,
+					   collect_group, &c, &n),
+			 STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(c.id[0], "2");
+}
+
 /* --- append-only file ------------------------------------------------------
  */
 
@@ -1492,32 +2036,44 @@ static void test_redis_missing_when_required_fails(void **state)
 
 #define CASE(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
-#define SHARED_CASES(setup)                                                \
-	CASE(test_set_new_key_get_returns_value, setup),                   \
-		CASE(test_set_nx_xx_follow_existence, setup),              \
-		CASE(test_set_ttl_elapsed_key_gone, setup),                \
-		CASE(test_getdel_present_key_returns_and_removes, setup),  \
-		CASE(test_set_binary_value_roundtrips, setup),             \
-		CASE(test_set_oversized_input_refused, setup),             \
-		CASE(test_getdel_concurrent_callers_one_wins, setup),      \
-		CASE(test_cas_concurrent_callers_one_wins, setup),         \
-		CASE(test_incr_concurrent_callers_no_lost_update, setup),  \
-		CASE(test_cas_mismatch_conflicts, setup),                  \
-		CASE(test_incr_new_key_ttl_set_once, setup),               \
-		CASE(test_incr_bad_value_refused, setup),                  \
-		CASE(test_sadd_members_iterate_and_remove, setup),         \
-		CASE(test_sadd_wrong_type_refused, setup),                 \
-		CASE(test_sadd_ttl_set_expires_and_slides, setup),         \
-		CASE(test_smembers_large_set_reports_every_member, setup), \
-		CASE(test_queue_push_entries_ranged_in_order, setup),      \
-		CASE(test_queue_push_bad_input_refused, setup),            \
-		CASE(test_queue_concurrent_pushes_all_kept, setup)
+#define SHARED_CASES(setup)                                                    \
+	CASE(test_set_new_key_get_returns_value, setup),                       \
+		CASE(test_set_nx_xx_follow_existence, setup),                  \
+		CASE(test_set_ttl_elapsed_key_gone, setup),                    \
+		CASE(test_getdel_present_key_returns_and_removes, setup),      \
+		CASE(test_set_binary_value_roundtrips, setup),                 \
+		CASE(test_set_oversized_input_refused, setup),                 \
+		CASE(test_getdel_concurrent_callers_one_wins, setup),          \
+		CASE(test_cas_concurrent_callers_one_wins, setup),             \
+		CASE(test_incr_concurrent_callers_no_lost_update, setup),      \
+		CASE(test_cas_mismatch_conflicts, setup),                      \
+		CASE(test_incr_new_key_ttl_set_once, setup),                   \
+		CASE(test_incr_bad_value_refused, setup),                      \
+		CASE(test_sadd_members_iterate_and_remove, setup),             \
+		CASE(test_sadd_wrong_type_refused, setup),                     \
+		CASE(test_sadd_ttl_set_expires_and_slides, setup),             \
+		CASE(test_smembers_large_set_reports_every_member, setup),     \
+		CASE(test_queue_push_entries_ranged_in_order, setup),          \
+		CASE(test_queue_push_bad_input_refused, setup),                \
+		CASE(test_queue_concurrent_pushes_all_kept, setup),            \
+		CASE(test_queue_read_group_entries_delivered_once_in_order,    \
+		     setup),                                                   \
+		CASE(test_queue_read_max_limits_batch, setup),                 \
+		CASE(test_queue_read_groups_each_get_every_entry, setup),      \
+		CASE(test_queue_claim_idle_entries_move_to_claimer, setup),    \
+		CASE(test_queue_read_callback_stops_rest_left_pending, setup), \
+		CASE(test_queue_read_concurrent_consumers_each_entry_once,     \
+		     setup),                                                   \
+		CASE(test_queue_read_blocking_wakes_on_push, setup),           \
+		CASE(test_queue_read_blocking_nothing_times_out, setup),       \
+		CASE(test_queue_group_bad_input_refused, setup)
 
 int main(void)
 {
 	const struct CMUnitTest memory[] = {
 		SHARED_CASES(setup_memory),
 		CASE(test_queue_full_oldest_dropped, setup_memory),
+		CASE(test_queue_full_pending_oldest_forgotten, setup_memory),
 	};
 	const struct CMUnitTest aof[] = {
 		SHARED_CASES(setup_aof),
