@@ -26,8 +26,10 @@
 /* Per-connection request state, kept in MHD's con_cls between calls. */
 struct conn_state {
 	char *uri; /* the request target as sent: path and query, raw */
+	size_t uri_len;
 	int uri_too_long;
 	int started;
+	char method[8];
 	af_buf body;
 	int too_big;
 	uint64_t start_ns;
@@ -90,6 +92,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	}
 	memcpy(cs->uri, uri, n);
 	cs->uri[n] = '\0';
+	cs->uri_len = n;
 	return cs;
 }
 
@@ -224,6 +227,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 		char path[512];
 
 		cs->started = 1;
+		snprintf(cs->method, sizeof(cs->method), "%s", method);
 		if (plen >= sizeof(path))
 			plen = sizeof(path) - 1;
 		memcpy(path, cs->uri, plen);
@@ -263,6 +267,7 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	af_server *srv = cls;
 	struct conn_state *cs = *con_cls;
 	uint64_t ns;
+	char *q;
 
 	(void)c;
 	(void)toe;
@@ -270,9 +275,27 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	ns = af_mono_ns() - cs->start_ns;
 	af_metrics_request(srv->metrics, cs->route, cs->status, ns);
+	/*
+	 * One access line per request; the query was cut off the target in
+	 * handle(), since it can carry codes and tokens.
+	 */
+	q = strchr(cs->uri, '?');
+	if (q != NULL)
+		*q = '\0';
+	if (log_enabled(srv->log, LOG_LEVEL_INFO)) {
+		char status[8], ms[24];
+		const char *kv[] = {"method", cs->method, "path",
+				    cs->uri,  "status",	  status,
+				    "ms",     ms,	  NULL};
+
+		snprintf(status, sizeof(status), "%u", cs->status);
+		snprintf(ms, sizeof(ms), "%.3f", (double)ns / 1e6);
+		log_write(srv->log, LOG_LEVEL_INFO, cs->rid, "http", kv, "%s",
+			  "");
+	}
 	af_buf_cleanup(&cs->body);
 	/* The target may carry codes or tokens in its query. */
-	OPENSSL_cleanse(cs->uri, strlen(cs->uri));
+	OPENSSL_cleanse(cs->uri, cs->uri_len);
 	free(cs->uri);
 	free(cs);
 	*con_cls = NULL;
