@@ -27,6 +27,7 @@
 #include "common/secmem.h"
 #include "common/util.h"
 #include "demo/demo.h"
+#include "pushd/pushd.h"
 #include "server.h"
 
 #define EXIT_USAGE 2
@@ -163,9 +164,23 @@ static void print_demo(const af_server *srv, const char *token)
 	fflush(stdout);
 }
 
+static int append_metrics(const char *text, size_t len, void *arg)
+{
+	af_buf_append(arg, text, len);
+	return ((af_buf *)arg)->failed ? -1 : 0;
+}
+
+/* The embedded push workers' metrics, after the server's own. */
+static void push_metrics(void *arg, af_buf *out)
+{
+	if (pushd_metrics_render(arg, append_metrics, out) != PUSHD_OK)
+		af_buf_puts(out, "# push metrics unavailable\n");
+}
+
 static int run(const struct args *a, af_config *cfg, log_ctx *log)
 {
 	char err[512], token[64];
+	pushd_ctx *push = NULL;
 	af_server srv;
 	sigset_t set;
 	int sig = 0, rc = 1;
@@ -200,6 +215,23 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		fprintf(stderr, "authflow: %s\n", err);
 		goto out;
 	}
+	/*
+	 * push.mode "embedded": the push workers run in this process (the
+	 * only way with the memory store, whose queue lives here).
+	 */
+	if (srv.cfg.push_mode == AF_PUSH_EMBEDDED) {
+		push = pushd_ctx_new(&srv.cfg, srv.store, log, err,
+				     sizeof(err));
+		if (push == NULL || pushd_start(push) != PUSHD_OK) {
+			fprintf(stderr, "authflow: %s\n",
+				push == NULL ? err
+					     : "cannot start push workers");
+			af_server_stop(&srv, 0);
+			goto out;
+		}
+		srv.extra_metrics_arg = push;
+		srv.extra_metrics = push_metrics;
+	}
 	log_info(log, NULL, "startup", "issuer=%s listen=%s:%u threads=%u",
 		 srv.cfg.issuer, srv.cfg.listen_address, (unsigned)srv.port,
 		 srv.threads);
@@ -214,8 +246,11 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		sig = SIGTERM;
 	log_info(log, NULL, "shutdown", "signal=%d", sig);
 	af_server_stop(&srv, GRACE_S);
+	pushd_stop(push, GRACE_S);
 	rc = 0;
 out:
+	/* The workers use the store: they go before af_server_cleanup(). */
+	pushd_ctx_free(push);
 	OPENSSL_cleanse(token, sizeof(token));
 	af_server_cleanup(&srv);
 	return rc;

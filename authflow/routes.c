@@ -45,6 +45,8 @@ static void h_metrics(af_server *srv, af_req *req, af_resp *resp)
 	memcpy(resp->content_type, "text/plain; version=0.0.4",
 	       sizeof("text/plain; version=0.0.4"));
 	af_metrics_render(srv->metrics, &resp->body);
+	if (srv->extra_metrics != NULL)
+		srv->extra_metrics(srv->extra_metrics_arg, &resp->body);
 }
 
 static void h_css(af_server *srv, af_req *req, af_resp *resp)

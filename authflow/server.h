@@ -39,6 +39,12 @@ typedef struct af_server {
 	char demo_device_id[48];
 	char demo_phone_csrf[48];
 	atomic_int stopping;
+	/*
+	 * More metrics for /metrics from a component running in the same
+	 * process (the embedded push workers); NULL when none.
+	 */
+	void (*extra_metrics)(void *arg, af_buf *out);
+	void *extra_metrics_arg;
 } af_server;
 
 /* Longest-lived token the server signs (id_token, JWT access token). */

@@ -22,7 +22,10 @@
 #include "common/config.h"
 #include "common/log.h"
 
-/* Long enough for the deepest path: "admin.tokens[63].sha256". */
+/*
+ * Long enough for the deepest path: "admin.tokens[63].sha256" or
+ * "push.fcm.service_account_file".
+ */
 #define PATH_MAX_BYTES 160
 /* Unknown keys come from the file; only this much of one is echoed. */
 #define KEY_ECHO_MAX   64
@@ -32,6 +35,10 @@
 
 #define SESSION_MIN_S (30u * 60u)
 #define SESSION_MAX_S (4u * 24u * 3600u)
+
+#define APNS_ENDPOINT	      "https://api.push.apple.com"
+#define APNS_SANDBOX_ENDPOINT "https://api.sandbox.push.apple.com"
+#define FCM_ENDPOINT	      "https://fcm.googleapis.com"
 
 #if defined(__GNUC__)
 #define CFG_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -310,6 +317,20 @@ void af_config_defaults(af_config *cfg)
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->body_max = 65536;
 	cfg->request_timeout_s = 30;
+	cfg->push_mode = AF_PUSH_EMBEDDED;
+	cfg->push_workers = 0;
+	(void)snprintf(cfg->push_listen_address,
+		       sizeof(cfg->push_listen_address), "%s", "127.0.0.1");
+	cfg->push_listen_port = 9465;
+	(void)snprintf(cfg->apns.endpoint, sizeof(cfg->apns.endpoint), "%s",
+		       APNS_ENDPOINT);
+	(void)snprintf(cfg->apns.sandbox_endpoint,
+		       sizeof(cfg->apns.sandbox_endpoint), "%s",
+		       APNS_SANDBOX_ENDPOINT);
+	cfg->apns.connections = 1;
+	(void)snprintf(cfg->fcm.endpoint, sizeof(cfg->fcm.endpoint), "%s",
+		       FCM_ENDPOINT);
+	cfg->fcm.connections = 1;
 }
 
 /* ---- issuer ---------------------------------------------------------- */
@@ -912,12 +933,251 @@ static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 	return 0;
 }
 
+/* ---- push ------------------------------------------------------------ */
+
+/*
+ * Reads an optional https:// URL of a push service (endpoint, token_uri)
+ * into out, dropping one trailing slash. Push credentials travel to these
+ * URLs, so plain http:// is refused as for the issuer, and so are blanks,
+ * queries and fragments that would make the request URLs ambiguous.
+ */
+static int get_push_url(json_t *obj, const char *parent, const char *key,
+			char *out, size_t cap, struct cfg_err *e)
+{
+	char path[PATH_MAX_BYTES];
+	size_t i, len;
+
+	if (json_object_get(obj, key) == NULL)
+		return 0;
+	if (get_str(obj, parent, key, out, cap, e) != 0)
+		return -1;
+	join(path, sizeof(path), parent, key);
+	len = strlen(out);
+	if (strncmp(out, "https://", 8) != 0 || len == 8)
+		return fail(e, path, "must be an https:// URL");
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)out[i];
+
+		if (!url_char(c) || c == '?' || c == '#')
+			return fail(e, path,
+				    "character %zu is not allowed here", i + 1);
+	}
+	if (out[len - 1] == '/')
+		out[len - 1] = '\0';
+	return 0;
+}
+
+/* Refuses a missing member that a present section needs. */
+static int need(json_t *obj, const char *parent, const char *key,
+		struct cfg_err *e)
+{
+	char path[PATH_MAX_BYTES];
+
+	if (json_object_get(obj, key) != NULL)
+		return 0;
+	join(path, sizeof(path), parent, key);
+	return fail(e, path, "required when %s is set", parent);
+}
+
+/* Apple's team and key ids: ten characters of A-Z and 0-9. */
+static int apns_id_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || is_digit(s[i])))
+			return 0;
+	}
+	return i == AF_CONFIG_APNS_ID_LEN;
+}
+
+/* A bundle id such as com.example.authenticator: printable, no blanks. */
+static int topic_ok(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      is_digit(*s) || *s == '.' || *s == '-' || *s == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+static int parse_apns(json_t *push, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {
+		"endpoint", "sandbox_endpoint", "team_id",
+		"key_id",   "key_file",		"topic",
+		"ca_file",  "connections",	NULL};
+	static const char *const required[] = {"team_id", "key_id", "key_file",
+					       "topic", NULL};
+	static const char P[] = "push.apns";
+	af_apns_config *a = &cfg->apns;
+	unsigned long v = a->connections;
+	char team[32] = "", kid[32] = "";
+	json_t *s;
+	size_t i;
+
+	if (get_section(push, "push", "apns", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	for (i = 0; required[i] != NULL; i++) {
+		if (need(s, P, required[i], e) != 0)
+			return -1;
+	}
+	if (get_push_url(s, P, "endpoint", a->endpoint, sizeof(a->endpoint),
+			 e) != 0 ||
+	    get_push_url(s, P, "sandbox_endpoint", a->sandbox_endpoint,
+			 sizeof(a->sandbox_endpoint), e) != 0 ||
+	    get_str(s, P, "team_id", team, sizeof(team), e) != 0 ||
+	    get_str(s, P, "key_id", kid, sizeof(kid), e) != 0)
+		return -1;
+	/* Read into larger buffers first, to tell "too long" from "bad". */
+	if (!apns_id_ok(team))
+		return fail(e, "push.apns.team_id",
+			    "must be 10 characters of A-Z and 0-9");
+	if (!apns_id_ok(kid))
+		return fail(e, "push.apns.key_id",
+			    "must be 10 characters of A-Z and 0-9");
+	memcpy(a->team_id, team, sizeof(a->team_id));
+	memcpy(a->key_id, kid, sizeof(a->key_id));
+	if (get_str(s, P, "key_file", a->key_file, sizeof(a->key_file), e) !=
+		    0 ||
+	    check_file(a->key_file, "push.apns.key_file", 1, e) != 0)
+		return -1;
+	if (get_str(s, P, "topic", a->topic, sizeof(a->topic), e) != 0)
+		return -1;
+	if (!topic_ok(a->topic))
+		return fail(e, "push.apns.topic",
+			    "may hold only A-Z a-z 0-9 . - _");
+	if (get_str(s, P, "ca_file", a->ca_file, sizeof(a->ca_file), e) != 0 ||
+	    (a->ca_file[0] != '\0' &&
+	     check_file(a->ca_file, "push.apns.ca_file", 0, e) != 0))
+		return -1;
+	if (get_uint(s, P, "connections", 1, AF_CONFIG_PUSH_CONNS_MAX, &v, e) !=
+	    0)
+		return -1;
+	a->connections = (unsigned)v;
+	cfg->push_apns = 1;
+	return 0;
+}
+
+static int parse_fcm(json_t *push, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {
+		"endpoint", "service_account_file", "token_uri",
+		"ca_file",  "connections",	    NULL};
+	static const char P[] = "push.fcm";
+	af_fcm_config *f = &cfg->fcm;
+	unsigned long v = f->connections;
+	json_t *s;
+
+	if (get_section(push, "push", "fcm", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	if (need(s, P, "service_account_file", e) != 0)
+		return -1;
+	if (get_push_url(s, P, "endpoint", f->endpoint, sizeof(f->endpoint),
+			 e) != 0 ||
+	    get_push_url(s, P, "token_uri", f->token_uri, sizeof(f->token_uri),
+			 e) != 0)
+		return -1;
+	if (get_str(s, P, "service_account_file", f->service_account_file,
+		    sizeof(f->service_account_file), e) != 0 ||
+	    check_file(f->service_account_file, "push.fcm.service_account_file",
+		       1, e) != 0)
+		return -1;
+	if (get_str(s, P, "ca_file", f->ca_file, sizeof(f->ca_file), e) != 0 ||
+	    (f->ca_file[0] != '\0' &&
+	     check_file(f->ca_file, "push.fcm.ca_file", 0, e) != 0))
+		return -1;
+	if (get_uint(s, P, "connections", 1, AF_CONFIG_PUSH_CONNS_MAX, &v, e) !=
+	    0)
+		return -1;
+	f->connections = (unsigned)v;
+	cfg->push_fcm = 1;
+	return 0;
+}
+
+static int parse_push_listen(json_t *push, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"address", "port", NULL};
+	unsigned char addr[sizeof(struct in6_addr)];
+	unsigned long v = cfg->push_listen_port;
+	json_t *s;
+
+	if (get_section(push, "push", "listen", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	if (get_str(s, "push.listen", "address", cfg->push_listen_address,
+		    sizeof(cfg->push_listen_address), e) != 0)
+		return -1;
+	if (inet_pton(AF_INET, cfg->push_listen_address, addr) != 1 &&
+	    inet_pton(AF_INET6, cfg->push_listen_address, addr) != 1)
+		return fail(e, "push.listen.address",
+			    "must be an IPv4 or IPv6 address literal");
+	if (get_uint(s, "push.listen", "port", 1, 65535, &v, e) != 0)
+		return -1;
+	cfg->push_listen_port = (uint16_t)v;
+	return 0;
+}
+
+/*
+ * The push section. Its mode defaults from the store: with the memory
+ * store the jobs live inside the authflow process, so only workers in that
+ * process can see them, and "daemon" is refused outright rather than
+ * leaving every push queued forever.
+ */
+static int parse_push(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"mode", "workers", "listen",
+					   "apns", "fcm",     NULL};
+	unsigned long v = cfg->push_workers;
+	char mode[16];
+	json_t *s;
+
+	cfg->push_mode = cfg->store_backend == STORE_BACKEND_REDIS
+				 ? AF_PUSH_DAEMON
+				 : AF_PUSH_EMBEDDED;
+	if (get_section(root, "", "push", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	mode[0] = '\0';
+	if (get_str(s, "push", "mode", mode, sizeof(mode), e) != 0)
+		return -1;
+	if (strcmp(mode, "embedded") == 0)
+		cfg->push_mode = AF_PUSH_EMBEDDED;
+	else if (strcmp(mode, "daemon") == 0)
+		cfg->push_mode = AF_PUSH_DAEMON;
+	else if (mode[0] != '\0')
+		return fail(e, "push.mode",
+			    "must be \"embedded\" or \"daemon\"");
+	if (cfg->push_mode == AF_PUSH_DAEMON &&
+	    cfg->store_backend != STORE_BACKEND_REDIS)
+		return fail(e, "push.mode",
+			    "\"daemon\" needs store.backend \"redis\": with "
+			    "the memory store the jobs never leave the "
+			    "authflow process");
+	if (get_uint(s, "push", "workers", 0, AF_CONFIG_PUSH_WORKERS_MAX, &v,
+		     e) != 0)
+		return -1;
+	cfg->push_workers = (unsigned)v;
+	if (parse_push_listen(s, cfg, e) != 0 || parse_apns(s, cfg, e) != 0 ||
+	    parse_fcm(s, cfg, e) != 0)
+		return -1;
+	return 0;
+}
+
 static int parse_root(json_t *root, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {
-		"issuer", "listen",  "tls",	 "state_dir",	  "store",
-		"keys",	  "session", "features", "password_hash", "admin",
-		"log",	  "limits",  NULL};
+		"issuer",	 "listen", "tls",     "state_dir",
+		"store",	 "keys",   "session", "features",
+		"password_hash", "admin",  "log",     "limits",
+		"push",		 NULL};
 
 	if (!json_is_object(root))
 		return fail(e, "(top level)", "must be a JSON object");
@@ -932,7 +1192,7 @@ static int parse_root(json_t *root, af_config *cfg, struct cfg_err *e)
 	    parse_features(root, cfg, e) != 0 ||
 	    parse_password_hash(root, cfg, e) != 0 ||
 	    parse_admin(root, cfg, e) != 0 || parse_log(root, cfg, e) != 0 ||
-	    parse_limits(root, cfg, e) != 0)
+	    parse_limits(root, cfg, e) != 0 || parse_push(root, cfg, e) != 0)
 		return -1;
 	return 0;
 }

@@ -226,13 +226,3 @@ void af_ctl_time(const json_t *v, char *out, size_t cap)
 		out[1] = '\0';
 	}
 }
-
-void af_ctl_one_line(char *s)
-{
-	if (s == NULL)
-		return;
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-	}
-}

@@ -104,12 +104,4 @@ AF_CTL_NODISCARD af_ctl_status af_ctl_join(const json_t *arr, const char *sep,
  */
 void af_ctl_time(const json_t *v, char *out, size_t cap);
 
-/*
- * Replaces, in place, every byte of s that is an ASCII control character
- * (CR and LF among them) or DEL with '?', so that an error message made
- * of outside text stays one line and cannot steer the terminal. NULL
- * accepted.
- */
-void af_ctl_one_line(char *s);
-
 #endif /* AUTHFLOW_CTL_ARGS_H */

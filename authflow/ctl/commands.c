@@ -4,7 +4,6 @@
  * lists, "key: value" lines for one object).
  */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,32 +14,15 @@
 
 #include "args.h"
 #include "commands.h"
+#include "common.h"
 #include "common/util.h"
 #include "http.h"
 #include "table.h"
 
-#define OPT_STOP	(-2) /* next_opt(): stop with the status in rc */
-#define OPT_JSON	1000 /* --json after the command, as before it */
-#define PATH_BUF	(AF_CTL_HTTP_PATH_MAX + 1)
-#define MSG_MAX		1024 /* bytes of one line on stderr */
-#define TIME_BUF	32   /* an ISO 8601 time and its NUL */
-#define VALUE_BUF	32   /* a printed number or time */
 #define KV_DEPTH_MAX	4    /* nesting of objects printed as a.b.c */
 #define AUDIT_LIMIT_MAX 1000 /* events of one audit listing */
+#define AUDIT_LIMIT_DEF 50
 #define PASSWORD_BUF	(AF_CTL_PASSWORD_MAX + 1)
-#define OPT_HELP                               \
-	{                                      \
-		"help", no_argument, NULL, 'h' \
-	}
-#define OPT_JSON_ENTRY                              \
-	{                                           \
-		"json", no_argument, NULL, OPT_JSON \
-	}
-#define OPT_END                   \
-	OPT_HELP, OPT_JSON_ENTRY, \
-	{                         \
-		NULL, 0, NULL, 0  \
-	}
 
 static const char usage_text[] =
 	"usage: authflowctl [--url URL] [--token TOKEN] [--json] COMMAND ...\n"
@@ -92,199 +74,14 @@ static const char usage_text[] =
 	"Exit status: 0 done, 1 refused by the server, 2 bad usage,\n"
 	"3 cannot reach the server.\n";
 
-/* The getopt_long state of one command's options. */
-struct optparse {
-	const char *cmd; /* "user add", for messages */
-	int argc;
-	char **argv;
-	const struct option *opts;
-	int rc; /* the exit status when next_opt() says OPT_STOP */
-};
-
-/* Prints the answer of a request that succeeded; returns the exit status. */
-typedef int (*printer_fn)(json_t *answer);
-
-/* A command without options: positional arguments, one request. */
-struct simple {
-	const char *cmd;
-	const char *args; /* what the positional arguments are, or NULL */
-	int nargs;	  /* 0..2, the "{}" of tmpl */
-	const char *method;
-	const char *tmpl;
-	printer_fn print;
-};
-
-struct verb {
-	const char *name;
-	af_ctl_command_fn run;	     /* a command with options, or NULL */
-	const struct simple *simple; /* a command without */
-};
-
-/* How a table cell is made from a member of a list entry. */
-enum cell_kind { CELL_TEXT, CELL_BOOL, CELL_TIME, CELL_LIST, CELL_DEPLOY };
-
-struct column {
-	const char *header;
-	const char *field; /* "name", or "outer.inner" one level down */
-	enum cell_kind kind;
-};
-
 void af_ctl_usage(FILE *out)
 {
 	fputs(usage_text, out);
 }
 
-static int vfail(int code, const char *hint, const char *fmt, va_list ap)
-	AF_CTL_PRINTF(3, 0);
-
-static int vfail(int code, const char *hint, const char *fmt, va_list ap)
-{
-	char msg[MSG_MAX];
-
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-		msg[0] = '\0';
-	/* Server messages and arguments are outside text: keep one line. */
-	af_ctl_one_line(msg);
-	fprintf(stderr, "authflowctl: %s%s\n", msg, hint);
-	return code;
-}
-
-int af_ctl_fail(int code, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vfail(code, "", fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-int af_ctl_usage_fail(const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vfail(AF_CTL_EXIT_USAGE, " (see 'authflowctl --help')", fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-static int no_memory(void)
-{
-	return af_ctl_fail(AF_CTL_EXIT_REFUSED, "out of memory");
-}
-
-static int bad_answer(void)
-{
-	return af_ctl_fail(AF_CTL_EXIT_UNREACHABLE,
-			   "unexpected answer from the server: is --url an "
-			   "authflow admin API?");
-}
+const af_cli_prog af_ctl_prog = {"authflowctl", af_ctl_usage};
 
 /* ---- option parsing ---- */
-
-static void opt_begin(struct optparse *p, const char *cmd, int argc,
-		      char **argv, const struct option *opts)
-{
-	p->cmd = cmd;
-	p->argc = argc;
-	p->argv = argv;
-	p->opts = opts;
-	p->rc = AF_CTL_EXIT_OK;
-	/* 0, not 1: glibc then forgets all state of an earlier parse. */
-	optind = 0;
-	opterr = 0;
-}
-
-/* The option getopt_long just refused, for the message. */
-static const char *opt_text(const struct optparse *p, char *buf, size_t cap)
-{
-	const char *arg = NULL;
-	size_t n;
-
-	if (optind > 0 && optind <= p->argc)
-		arg = p->argv[optind - 1];
-	if (arg != NULL && strncmp(arg, "--", 2) == 0) {
-		n = strcspn(arg, "=");
-		if (n >= cap)
-			n = cap - 1;
-		memcpy(buf, arg, n);
-		buf[n] = '\0';
-	} else if (optopt > 0x20 && optopt < 0x7f) {
-		buf[0] = '-';
-		buf[1] = (char)optopt;
-		buf[2] = '\0';
-	} else {
-		buf[0] = '?';
-		buf[1] = '\0';
-	}
-	return buf;
-}
-
-/* Whether getopt_long's last refusal was of a "--long" argument. */
-static int long_option_given(const struct optparse *p)
-{
-	return optind > 0 && optind <= p->argc &&
-	       strncmp(p->argv[optind - 1], "--", 2) == 0;
-}
-
-/*
- * The next option of the command: its value, -1 after the last one, or
- * OPT_STOP with the exit status in p->rc (--help, or a usage error).
- */
-static int next_opt(af_ctl *ctl, struct optparse *p)
-{
-	char buf[64];
-	int c;
-
-	for (;;) {
-		c = getopt_long(p->argc, p->argv, ":h", p->opts, NULL);
-		if (c == OPT_JSON) {
-			ctl->json = 1;
-			continue;
-		}
-		if (c == 'h') {
-			af_ctl_usage(stdout);
-			p->rc = AF_CTL_EXIT_OK;
-			return OPT_STOP;
-		}
-		if (c == ':') {
-			p->rc = af_ctl_usage_fail(
-				"%s: %s needs a value", p->cmd,
-				opt_text(p, buf, sizeof(buf)));
-			return OPT_STOP;
-		}
-		if (c == '?' && optopt != 0 && long_option_given(p)) {
-			/* glibc: a known long option was given a value. */
-			p->rc = af_ctl_usage_fail(
-				"%s: %s takes no value", p->cmd,
-				opt_text(p, buf, sizeof(buf)));
-			return OPT_STOP;
-		}
-		if (c == '?') {
-			p->rc = af_ctl_usage_fail(
-				"%s: unknown option %s", p->cmd,
-				opt_text(p, buf, sizeof(buf)));
-			return OPT_STOP;
-		}
-		return c;
-	}
-}
-
-/* Checks that exactly n positional arguments are left (what: names). */
-static int want_args(const struct optparse *p, int n, const char *what)
-{
-	int have = p->argc - optind;
-
-	if (have < n)
-		return af_ctl_usage_fail("%s: missing %s", p->cmd, what);
-	if (have > n)
-		return af_ctl_usage_fail("%s: unexpected argument '%s'", p->cmd,
-					 p->argv[optind + n]);
-	return AF_CTL_EXIT_OK;
-}
 
 /* Turns a helper's refusal of an option value into the exit status. */
 static int opt_value(af_ctl_status st, const char *cmd, const char *opt,
@@ -293,7 +90,7 @@ static int opt_value(af_ctl_status st, const char *cmd, const char *opt,
 	if (st == AF_CTL_OK)
 		return AF_CTL_EXIT_OK;
 	if (st == AF_CTL_ERR_NOMEM)
-		return no_memory();
+		return af_ctl_no_memory();
 	return af_ctl_usage_fail("%s: bad value for %s: '%s' (%s)", cmd, opt,
 				 value, af_ctl_strerror(st));
 }
@@ -307,14 +104,14 @@ static int set_string(json_t *obj, const char *key, const char *value,
 	if (v == NULL)
 		return opt_value(AF_CTL_ERR_ARG, cmd, opt, value);
 	if (json_object_set_new(obj, key, v) != 0)
-		return no_memory();
+		return af_ctl_no_memory();
 	return AF_CTL_EXIT_OK;
 }
 
 static int set_bool(json_t *obj, const char *key, int value)
 {
 	if (json_object_set_new(obj, key, json_boolean(value)) != 0)
-		return no_memory();
+		return af_ctl_no_memory();
 	return AF_CTL_EXIT_OK;
 }
 
@@ -338,221 +135,7 @@ static int append(json_t *obj, const char *key, const char *value,
 
 /* ---- requests ---- */
 
-static int need_token(const af_ctl *ctl)
-{
-	if (ctl->http == NULL)
-		return af_ctl_fail(AF_CTL_EXIT_USAGE, "no server URL");
-	if (!ctl->have_token)
-		return af_ctl_usage_fail("no admin token: set "
-					 "AUTHFLOW_ADMIN_TOKEN or use --token");
-	return AF_CTL_EXIT_OK;
-}
-
-/* Fills path from tmpl and up to two names; the exit status. */
-static int make_path(const af_ctl *ctl, char *path, const char *tmpl,
-		     const char *a, const char *b)
-{
-	const char *args[2] = {a, b};
-	size_t n = a == NULL ? 0 : (b == NULL ? 1 : 2);
-	af_ctl_http_status st;
-
-	st = af_ctl_http_path(ctl->http, path, PATH_BUF, tmpl, args, n);
-	if (st == AF_CTL_HTTP_OK)
-		return AF_CTL_EXIT_OK;
-	if (st == AF_CTL_HTTP_ERR_TOO_LONG)
-		return af_ctl_usage_fail("name too long");
-	if (st == AF_CTL_HTTP_ERR_ARG)
-		return af_ctl_usage_fail("empty name");
-	return af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s", af_ctl_http_strerror(st));
-}
-
-/* The exit status for an answer of 300 or more, after its one line. */
-static int refused(long status, const json_t *answer)
-{
-	const char *msg = json_string_value(json_object_get(answer, "message"));
-
-	if (status < 400)
-		return af_ctl_fail(
-			AF_CTL_EXIT_UNREACHABLE,
-			"the server answered HTTP %ld; redirects are "
-			"not followed: check --url",
-			status);
-	if (msg != NULL && msg[0] != '\0')
-		return af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s", msg);
-	return af_ctl_fail(AF_CTL_EXIT_REFUSED, "HTTP %ld", status);
-}
-
-/*
- * Sends one request. On success (a 2xx answer holding a JSON object)
- * returns AF_CTL_EXIT_OK with the answer in *out; otherwise prints the
- * one line and returns the exit status.
- */
-static int call(af_ctl *ctl, const char *method, const char *path,
-		const json_t *body, json_t **out)
-{
-	char err[AF_CTL_HTTP_ERR_BUF];
-	af_ctl_http_status st;
-	json_t *answer = NULL;
-	long status = 0;
-	int rc;
-
-	*out = NULL;
-	rc = need_token(ctl);
-	if (rc != AF_CTL_EXIT_OK)
-		return rc;
-	st = af_ctl_http_request(ctl->http, method, path, body, &status,
-				 &answer, err, sizeof(err));
-	if (st == AF_CTL_HTTP_ERR_NOMEM)
-		return no_memory();
-	if (st != AF_CTL_HTTP_OK)
-		return af_ctl_fail(AF_CTL_EXIT_UNREACHABLE, "%s", err);
-	if (status < 200 || status >= 300) {
-		rc = refused(status, answer);
-		json_decref(answer);
-		return rc;
-	}
-	if (!json_is_object(answer)) {
-		json_decref(answer);
-		return bad_answer();
-	}
-	*out = answer;
-	return AF_CTL_EXIT_OK;
-}
-
-static int print_json(const json_t *answer)
-{
-	if (json_dumpf(answer, stdout, JSON_INDENT(2)) != 0)
-		return af_ctl_fail(AF_CTL_EXIT_REFUSED, "cannot write output");
-	putchar('\n');
-	return AF_CTL_EXIT_OK;
-}
-
-/* Sends the request and prints the answer as --json or print says. */
-static int call_print(af_ctl *ctl, const char *method, const char *path,
-		      const json_t *body, printer_fn print)
-{
-	json_t *answer = NULL;
-	int rc;
-
-	rc = call(ctl, method, path, body, &answer);
-	if (rc != AF_CTL_EXIT_OK)
-		return rc;
-	rc = ctl->json ? print_json(answer) : print(answer);
-	json_decref(answer);
-	return rc;
-}
-
 /* ---- human output ---- */
-
-/* Members that hold Unix times, printed as ISO 8601 UTC. */
-static int is_time_key(const char *key)
-{
-	static const char *const keys[] = {
-		"created_at", "updated_at", "expires_at", "retire_after",
-		"auth_time",  "created",    "ts",	  "time",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (strcmp(key, keys[i]) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-static char *copy_text(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-
-	if (d != NULL)
-		memcpy(d, s, n);
-	return d;
-}
-
-/* v as compact JSON in a string of our own (NULL on no memory). */
-static char *dump_text(const json_t *v)
-{
-	json_free_t jfree = NULL;
-	char *s, *d;
-
-	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (s == NULL)
-		return NULL;
-	d = copy_text(s);
-	/* jansson's text goes back to jansson's (maybe wiping) allocator. */
-	json_get_alloc_funcs(NULL, &jfree);
-	jfree(s);
-	return d;
-}
-
-/* One value as text (new string; NULL on no memory). */
-static char *value_text(const char *key, const json_t *v)
-{
-	char buf[VALUE_BUF];
-	char *s = NULL;
-
-	if (json_is_string(v))
-		return copy_text(json_string_value(v));
-	if (json_is_boolean(v))
-		return copy_text(json_is_true(v) ? "yes" : "no");
-	if (json_is_integer(v) && key != NULL && is_time_key(key)) {
-		af_ctl_time(v, buf, sizeof(buf));
-		return copy_text(buf);
-	}
-	if (json_is_integer(v)) {
-		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT,
-			 json_integer_value(v));
-		return copy_text(buf);
-	}
-	if (json_is_real(v)) {
-		snprintf(buf, sizeof(buf), "%g", json_real_value(v));
-		return copy_text(buf);
-	}
-	if (json_is_array(v) && af_ctl_join(v, ", ", &s) == AF_CTL_OK) {
-		if (s[0] != '\0' || json_array_size(v) == 0)
-			return s;
-		free(s);
-	}
-	if (json_is_null(v) || v == NULL)
-		return copy_text("-");
-	/* Arrays of objects and the like: as compact JSON. */
-	return dump_text(v);
-}
-
-/*
- * Prints "<prefix><key>: <value>" with both parts made safe for the
- * terminal. The value may be a secret (a client secret), so every copy
- * of it is wiped.
- */
-static int put_line(const char *prefix, const char *key, const char *value)
-{
-	char *k = NULL, *v = NULL;
-	int rc = AF_CTL_EXIT_OK;
-
-	if (af_table_clean(key, &k, NULL) != AF_TABLE_OK ||
-	    af_table_clean(value[0] == '\0' ? "-" : value, &v, NULL) !=
-		    AF_TABLE_OK)
-		rc = no_memory();
-	else
-		printf("%s%s: %s\n", prefix, k, v);
-	free(k);
-	if (v != NULL)
-		OPENSSL_clear_free(v, strlen(v));
-	return rc;
-}
-
-static int put_value(const char *prefix, const char *key, const json_t *v)
-{
-	char *text = value_text(key, v);
-	int rc;
-
-	if (text == NULL)
-		return no_memory();
-	rc = put_line(prefix, key, text);
-	OPENSSL_clear_free(text, strlen(text));
-	return rc;
-}
 
 /* "key: value" lines for every member; objects inside as "outer.key". */
 static int print_kv_at(json_t *obj, const char *prefix, int depth)
@@ -568,10 +151,10 @@ static int print_kv_at(json_t *obj, const char *prefix, int depth)
 		    json_object_size(v) > 0) {
 			if (snprintf(inner, sizeof(inner), "%s%s.", prefix,
 				     key) >= (int)sizeof(inner))
-				return bad_answer();
+				return af_ctl_bad_answer();
 			rc = print_kv_at(v, inner, depth + 1);
 		} else {
-			rc = put_value(prefix, key, v);
+			rc = af_ctl_put_value(prefix, key, v);
 		}
 		if (rc != AF_CTL_EXIT_OK)
 			return rc;
@@ -584,212 +167,81 @@ static int print_kv(json_t *answer)
 	return print_kv_at(answer, "", 0);
 }
 
-/* For answers that only say {"ok": true}: the exit status says it all. */
-static int print_nothing(json_t *answer)
-{
-	(void)answer;
-	return AF_CTL_EXIT_OK;
-}
-
-/* obj.field, or obj.outer.inner for "outer.inner". */
-static const json_t *field_of(const json_t *obj, const char *field)
-{
-	char outer[64];
-	const char *dot = strchr(field, '.');
-	size_t n;
-
-	if (dot == NULL)
-		return json_object_get(obj, field);
-	n = (size_t)(dot - field);
-	if (n >= sizeof(outer))
-		return NULL;
-	memcpy(outer, field, n);
-	outer[n] = '\0';
-	return json_object_get(json_object_get(obj, outer), dot + 1);
-}
-
-/* "chosen: 2 users, 1 group" from a deployment object. */
-static char *deploy_text(const json_t *d)
-{
-	static const char *const kinds[][2] = {
-		{"users", "user"},
-		{"groups", "group"},
-		{"ous", "OU"},
-		{"domains", "domain"},
-	};
-	const char *mode = json_string_value(json_object_get(d, "mode"));
-	char buf[256];
-	size_t i, n, len;
-	int first = 1;
-
-	if (mode == NULL)
-		return copy_text("-");
-	if (strcmp(mode, "chosen") != 0)
-		return copy_text(mode);
-	memcpy(buf, "chosen", sizeof("chosen"));
-	len = strlen(buf);
-	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		n = json_array_size(json_object_get(d, kinds[i][0]));
-		if (n == 0)
-			continue;
-		/* Four short parts at most: they always fit. */
-		len += (size_t)snprintf(buf + len, sizeof(buf) - len,
-					"%s %zu %s%s", first ? ":" : ",", n,
-					kinds[i][1], n == 1 ? "" : "s");
-		first = 0;
-	}
-	return copy_text(buf);
-}
-
-static char *cell_text(const json_t *item, const struct column *col)
-{
-	const json_t *v = field_of(item, col->field);
-	char buf[TIME_BUF];
-	char *s = NULL;
-
-	switch (col->kind) {
-	case CELL_BOOL:
-		return copy_text(json_is_true(v) ? "yes" : "no");
-	case CELL_TIME:
-		af_ctl_time(v, buf, sizeof(buf));
-		return copy_text(buf);
-	case CELL_LIST:
-		if (af_ctl_join(json_is_array(v) ? v : NULL, ",", &s) !=
-		    AF_CTL_OK)
-			return NULL;
-		return s;
-	case CELL_DEPLOY:
-		return deploy_text(v);
-	case CELL_TEXT:
-	default:
-		if (json_is_string(v) || json_is_number(v))
-			return value_text(NULL, v);
-		return copy_text("");
-	}
-}
-
-static int add_item(af_table *t, const json_t *item, const struct column *cols,
-		    size_t ncols)
-{
-	char *cells[AF_TABLE_COLS_MAX] = {NULL};
-	af_table_status st = AF_TABLE_ERR_NOMEM;
-	size_t i;
-
-	for (i = 0; i < ncols; i++) {
-		cells[i] = cell_text(item, &cols[i]);
-		if (cells[i] == NULL)
-			goto out;
-	}
-	st = af_table_add_row(t, (const char *const *)cells);
-out:
-	for (i = 0; i < ncols; i++)
-		free(cells[i]);
-	return st == AF_TABLE_OK ? AF_CTL_EXIT_OK
-				 : af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s",
-					       af_table_strerror(st));
-}
-
-/* A table of answer[member], an array of objects. */
-static int print_table(const json_t *answer, const char *member,
-		       const struct column *cols, size_t ncols)
-{
-	const char *headers[AF_TABLE_COLS_MAX];
-	const json_t *list = json_object_get(answer, member);
-	af_table *t = NULL;
-	af_table_status st;
-	int rc = AF_CTL_EXIT_OK;
-	size_t i;
-
-	if (!json_is_array(list))
-		return bad_answer();
-	for (i = 0; i < ncols; i++)
-		headers[i] = cols[i].header;
-	st = af_table_new(headers, ncols, &t);
-	if (st != AF_TABLE_OK)
-		return no_memory();
-	for (i = 0; i < json_array_size(list) && rc == AF_CTL_EXIT_OK; i++)
-		rc = add_item(t, json_array_get(list, i), cols, ncols);
-	if (rc == AF_CTL_EXIT_OK && af_table_print(t, stdout) != AF_TABLE_OK)
-		rc = af_ctl_fail(AF_CTL_EXIT_REFUSED, "cannot write output");
-	af_table_free(t);
-	return rc;
-}
-
-#define NCOLS(a) (sizeof(a) / sizeof((a)[0]))
-
 static int print_users(json_t *answer)
 {
-	static const struct column cols[] = {
-		{"USERNAME", "username", CELL_TEXT},
-		{"NAME", "name", CELL_TEXT},
-		{"EMAIL", "email", CELL_TEXT},
-		{"ENABLED", "enabled", CELL_BOOL},
-		{"GROUPS", "groups", CELL_LIST},
+	static const af_ctl_column cols[] = {
+		{"USERNAME", "username", AF_CTL_CELL_TEXT},
+		{"NAME", "name", AF_CTL_CELL_TEXT},
+		{"EMAIL", "email", AF_CTL_CELL_TEXT},
+		{"ENABLED", "enabled", AF_CTL_CELL_BOOL},
+		{"GROUPS", "groups", AF_CTL_CELL_LIST},
 	};
-	return print_table(answer, "users", cols, NCOLS(cols));
+	return af_ctl_print_table(answer, "users", cols, AF_CTL_NELEMS(cols));
 }
 
 static int print_groups(json_t *answer)
 {
-	static const struct column cols[] = {
-		{"NAME", "name", CELL_TEXT},
-		{"DESCRIPTION", "description", CELL_TEXT},
+	static const af_ctl_column cols[] = {
+		{"NAME", "name", AF_CTL_CELL_TEXT},
+		{"DESCRIPTION", "description", AF_CTL_CELL_TEXT},
 	};
-	return print_table(answer, "groups", cols, NCOLS(cols));
+	return af_ctl_print_table(answer, "groups", cols, AF_CTL_NELEMS(cols));
 }
 
 static int print_ous(json_t *answer)
 {
-	static const struct column cols[] = {
-		{"NAME", "name", CELL_TEXT},
+	static const af_ctl_column cols[] = {
+		{"NAME", "name", AF_CTL_CELL_TEXT},
 	};
-	return print_table(answer, "ous", cols, NCOLS(cols));
+	return af_ctl_print_table(answer, "ous", cols, AF_CTL_NELEMS(cols));
 }
 
 static int print_policies(json_t *answer)
 {
-	static const struct column cols[] = {
-		{"NAME", "name", CELL_TEXT},
-		{"SSO", "sso", CELL_BOOL},
-		{"REMOTE-ACCESS", "remote_access", CELL_BOOL},
-		{"USERS", "assigned.users", CELL_LIST},
-		{"GROUPS", "assigned.groups", CELL_LIST},
-		{"OUS", "assigned.ous", CELL_LIST},
+	static const af_ctl_column cols[] = {
+		{"NAME", "name", AF_CTL_CELL_TEXT},
+		{"SSO", "sso", AF_CTL_CELL_BOOL},
+		{"REMOTE-ACCESS", "remote_access", AF_CTL_CELL_BOOL},
+		{"USERS", "assigned.users", AF_CTL_CELL_LIST},
+		{"GROUPS", "assigned.groups", AF_CTL_CELL_LIST},
+		{"OUS", "assigned.ous", AF_CTL_CELL_LIST},
 	};
-	return print_table(answer, "policies", cols, NCOLS(cols));
+	return af_ctl_print_table(answer, "policies", cols,
+				  AF_CTL_NELEMS(cols));
 }
 
 static int print_apps(json_t *answer)
 {
-	static const struct column cols[] = {
-		{"CLIENT-ID", "client_id", CELL_TEXT},
-		{"NAME", "name", CELL_TEXT},
-		{"DISPLAY-NAME", "display_name", CELL_TEXT},
-		{"ENABLED", "enabled", CELL_BOOL},
-		{"DEPLOYMENT", "deployment", CELL_DEPLOY},
+	static const af_ctl_column cols[] = {
+		{"CLIENT-ID", "client_id", AF_CTL_CELL_TEXT},
+		{"NAME", "name", AF_CTL_CELL_TEXT},
+		{"DISPLAY-NAME", "display_name", AF_CTL_CELL_TEXT},
+		{"ENABLED", "enabled", AF_CTL_CELL_BOOL},
+		{"DEPLOYMENT", "deployment", AF_CTL_CELL_DEPLOY},
 	};
-	return print_table(answer, "apps", cols, NCOLS(cols));
+	return af_ctl_print_table(answer, "apps", cols, AF_CTL_NELEMS(cols));
 }
 
 static int print_sessions(json_t *answer)
 {
-	static const struct column cols[] = {
-		{"SID", "sid", CELL_TEXT},
-		{"AUTH-TIME", "auth_time", CELL_TIME},
-		{"AMR", "amr", CELL_LIST},
+	static const af_ctl_column cols[] = {
+		{"SID", "sid", AF_CTL_CELL_TEXT},
+		{"AUTH-TIME", "auth_time", AF_CTL_CELL_TIME},
+		{"AMR", "amr", AF_CTL_CELL_LIST},
 	};
-	return print_table(answer, "sessions", cols, NCOLS(cols));
+	return af_ctl_print_table(answer, "sessions", cols,
+				  AF_CTL_NELEMS(cols));
 }
 
 static int print_audit(json_t *answer)
 {
-	static const struct column cols[] = {
-		{"TIME", "ts", CELL_TIME},
-		{"ACTOR", "actor", CELL_TEXT},
-		{"ACTION", "action", CELL_TEXT},
-		{"TARGET", "target", CELL_TEXT},
+	static const af_ctl_column cols[] = {
+		{"TIME", "ts", AF_CTL_CELL_TIME},
+		{"ACTOR", "actor", AF_CTL_CELL_TEXT},
+		{"ACTION", "action", AF_CTL_CELL_TEXT},
+		{"TARGET", "target", AF_CTL_CELL_TEXT},
 	};
-	return print_table(answer, "events", cols, NCOLS(cols));
+	return af_ctl_print_table(answer, "events", cols, AF_CTL_NELEMS(cols));
 }
 
 /* The signing key of af_keyring_status(): kid, expiry, days, alert. */
@@ -798,24 +250,24 @@ static int print_key_status(const json_t *st)
 	const char *kid = json_string_value(json_object_get(st, "signing_kid"));
 	const json_t *keys = json_object_get(st, "keys"), *k, *exp = NULL;
 	const json_t *days = json_object_get(st, "expires_in_days");
-	char when[TIME_BUF];
+	char when[AF_CTL_TIME_BUF];
 	json_int_t n = json_integer_value(days);
 	size_t i;
 	int rc;
 
 	if (!json_is_object(st) || !json_is_integer(days))
-		return bad_answer();
+		return af_ctl_bad_answer();
 	for (i = 0; kid != NULL && i < json_array_size(keys); i++) {
 		k = json_array_get(keys, i);
 		if (json_is_true(json_object_get(k, "signing")))
 			exp = json_object_get(k, "expires_at");
 	}
 	af_ctl_time(exp, when, sizeof(when));
-	rc = put_line("", "signing_kid", kid != NULL ? kid : "none");
+	rc = af_ctl_put_line("", "signing_kid", kid != NULL ? kid : "none");
 	if (rc == AF_CTL_EXIT_OK)
-		rc = put_line("", "expires_at", when);
+		rc = af_ctl_put_line("", "expires_at", when);
 	if (rc == AF_CTL_EXIT_OK)
-		rc = put_value("", "days_left", days);
+		rc = af_ctl_put_value("", "days_left", days);
 	if (rc != AF_CTL_EXIT_OK || !json_is_true(json_object_get(st, "alert")))
 		return rc;
 	if (kid == NULL)
@@ -842,8 +294,8 @@ static int print_rotated_key(json_t *answer)
 	int rc;
 
 	if (!json_is_string(kid))
-		return bad_answer();
-	rc = put_value("", "kid", kid);
+		return af_ctl_bad_answer();
+	rc = af_ctl_put_value("", "kid", kid);
 	return rc != AF_CTL_EXIT_OK ? rc : print_key_status(answer);
 }
 
@@ -857,16 +309,19 @@ static int print_status(json_t *answer)
 	size_t i;
 	int rc = AF_CTL_EXIT_OK;
 
-	for (i = 0; i < NCOLS(top) && rc == AF_CTL_EXIT_OK; i++)
-		rc = put_value("", top[i], json_object_get(answer, top[i]));
+	for (i = 0; i < AF_CTL_NELEMS(top) && rc == AF_CTL_EXIT_OK; i++)
+		rc = af_ctl_put_value("", top[i],
+				      json_object_get(answer, top[i]));
 	snprintf(line, sizeof(line), "%s, %s", backend ? backend : "-",
 		 json_is_true(json_object_get(store, "ok")) ? "ok" : "DOWN");
 	if (rc == AF_CTL_EXIT_OK)
-		rc = put_line("", "store", line);
+		rc = af_ctl_put_line("", "store", line);
 	if (rc == AF_CTL_EXIT_OK)
-		rc = put_value("", "users", json_object_get(answer, "users"));
+		rc = af_ctl_put_value("", "users",
+				      json_object_get(answer, "users"));
 	if (rc == AF_CTL_EXIT_OK)
-		rc = put_value("", "apps", json_object_get(answer, "apps"));
+		rc = af_ctl_put_value("", "apps",
+				      json_object_get(answer, "apps"));
 	if (rc == AF_CTL_EXIT_OK)
 		rc = print_key_status(json_object_get(answer, "keys"));
 	return rc;
@@ -887,12 +342,13 @@ static int print_new_app(json_t *answer)
 	size_t i;
 	int rc = AF_CTL_EXIT_OK;
 
-	for (i = 0; i < NCOLS(keys); i++) {
+	for (i = 0; i < AF_CTL_NELEMS(keys); i++) {
 		if (!json_is_string(json_object_get(answer, keys[i])))
-			return bad_answer();
+			return af_ctl_bad_answer();
 	}
-	for (i = 0; i < NCOLS(keys) && rc == AF_CTL_EXIT_OK; i++)
-		rc = put_value("", keys[i], json_object_get(answer, keys[i]));
+	for (i = 0; i < AF_CTL_NELEMS(keys) && rc == AF_CTL_EXIT_OK; i++)
+		rc = af_ctl_put_value("", keys[i],
+				      json_object_get(answer, keys[i]));
 	if (rc == AF_CTL_EXIT_OK)
 		secret_warning();
 	return rc;
@@ -905,74 +361,16 @@ static int print_new_secret(json_t *answer)
 	int rc;
 
 	if (!json_is_string(id) || !json_is_string(secret))
-		return bad_answer();
-	rc = put_value("", "client_id", id);
+		return af_ctl_bad_answer();
+	rc = af_ctl_put_value("", "client_id", id);
 	if (rc == AF_CTL_EXIT_OK)
-		rc = put_value("", "client_secret", secret);
+		rc = af_ctl_put_value("", "client_secret", secret);
 	if (rc == AF_CTL_EXIT_OK)
 		secret_warning();
 	return rc;
 }
 
 /* ---- the command frame ---- */
-
-static int run_simple(af_ctl *ctl, int argc, char **argv,
-		      const struct simple *s)
-{
-	static const struct option opts[] = {OPT_END};
-	char path[PATH_BUF];
-	struct optparse p;
-	const char *a, *b;
-	int rc;
-
-	opt_begin(&p, s->cmd, argc, argv, opts);
-	if (next_opt(ctl, &p) == OPT_STOP)
-		return p.rc;
-	rc = want_args(&p, s->nargs, s->args);
-	if (rc != AF_CTL_EXIT_OK)
-		return rc;
-	a = s->nargs > 0 ? argv[optind] : NULL;
-	b = s->nargs > 1 ? argv[optind + 1] : NULL;
-	rc = make_path(ctl, path, s->tmpl, a, b);
-	if (rc != AF_CTL_EXIT_OK)
-		return rc;
-	return call_print(ctl, s->method, path, NULL, s->print);
-}
-
-static int run_verb(af_ctl *ctl, const char *group, const struct verb *verbs,
-		    size_t n, int argc, char **argv)
-{
-	size_t i;
-
-	if (argc < 2)
-		return af_ctl_usage_fail("%s: missing command", group);
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		af_ctl_usage(stdout);
-		return AF_CTL_EXIT_OK;
-	}
-	for (i = 0; i < n; i++) {
-		if (strcmp(argv[1], verbs[i].name) != 0)
-			continue;
-		if (verbs[i].simple != NULL)
-			return run_simple(ctl, argc - 1, argv + 1,
-					  verbs[i].simple);
-		return verbs[i].run(ctl, argc - 1, argv + 1);
-	}
-	return af_ctl_usage_fail("%s: unknown command '%s'", group, argv[1]);
-}
-
-/* Sends body to the path of tmpl and one name, then prints. */
-static int send_named(af_ctl *ctl, const char *method, const char *tmpl,
-		      const char *name, const json_t *body, printer_fn print)
-{
-	char path[PATH_BUF];
-	int rc;
-
-	rc = make_path(ctl, path, tmpl, name, NULL);
-	if (rc != AF_CTL_EXIT_OK)
-		return rc;
-	return call_print(ctl, method, path, body, print);
-}
 
 /* ---- passwords ---- */
 
@@ -1066,7 +464,7 @@ static int add_password(json_t *obj, int from_stdin)
 		return af_ctl_fail(AF_CTL_EXIT_USAGE,
 				   "the password is not valid UTF-8");
 	if (json_object_set_new(obj, "password", v) != 0)
-		return no_memory();
+		return af_ctl_no_memory();
 	return AF_CTL_EXIT_OK;
 }
 
@@ -1074,10 +472,10 @@ static int add_password(json_t *obj, int from_stdin)
 
 int af_ctl_cmd_status(af_ctl *ctl, int argc, char **argv)
 {
-	static const struct simple s = {"status", NULL,	    0,
+	static const af_ctl_simple s = {"status", NULL,	    0,
 					"GET",	  "status", print_status};
 
-	return run_simple(ctl, argc, argv, &s);
+	return af_ctl_run_simple(ctl, argc, argv, &s);
 }
 
 /* ---- users ---- */
@@ -1117,18 +515,18 @@ static int user_add(af_ctl *ctl, int argc, char **argv)
 		{"group", required_argument, NULL, 'g'},
 		{"password-stdin", no_argument, NULL, 'P'},
 		{"disabled", no_argument, NULL, 'D'},
-		OPT_END,
+		AF_CTL_OPT_END,
 	};
 	json_t *spec = json_object();
-	struct optparse p;
+	af_cli_optparse p;
 	int c = 0, rc = AF_CTL_EXIT_OK, pw_stdin = 0;
 
 	if (spec == NULL)
-		return no_memory();
-	opt_begin(&p, "user add", argc, argv, opts);
+		return af_ctl_no_memory();
+	af_ctl_opt_begin(&p, "user add", argc, argv, opts);
 	while (rc == AF_CTL_EXIT_OK) {
-		c = next_opt(ctl, &p);
-		if (c == -1 || c == OPT_STOP)
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1 || c == AF_CTL_OPT_STOP)
 			break;
 		if (c == 'V')
 			rc = set_bool(spec, "email_verified", 1);
@@ -1139,20 +537,20 @@ static int user_add(af_ctl *ctl, int argc, char **argv)
 		else if (!user_field(spec, c, p.cmd, &rc))
 			rc = af_ctl_usage_fail("user add: bad option");
 	}
-	if (c == OPT_STOP) {
+	if (c == AF_CTL_OPT_STOP) {
 		rc = p.rc;
 		goto out;
 	}
 	if (rc == AF_CTL_EXIT_OK)
-		rc = want_args(&p, 1, "NAME");
+		rc = af_cli_positionals(&p, 1, NULL, "NAME");
 	if (rc == AF_CTL_EXIT_OK)
 		rc = set_string(spec, "username", argv[optind], p.cmd, "NAME");
 	if (rc == AF_CTL_EXIT_OK)
-		rc = need_token(ctl);
+		rc = af_ctl_need_token(ctl);
 	if (rc == AF_CTL_EXIT_OK && pw_stdin)
 		rc = add_password(spec, 1);
 	if (rc == AF_CTL_EXIT_OK)
-		rc = call_print(ctl, "POST", "users", spec, print_kv);
+		rc = af_ctl_call_print(ctl, "POST", "users", spec, print_kv);
 out:
 	json_decref(spec);
 	return rc;
@@ -1168,18 +566,18 @@ static int user_set(af_ctl *ctl, int argc, char **argv)
 		{"enabled", required_argument, NULL, 'E'},
 		{"ou", required_argument, NULL, 'o'},
 		{"group", required_argument, NULL, 'g'},
-		OPT_END,
+		AF_CTL_OPT_END,
 	};
 	json_t *patch = json_object();
-	struct optparse p;
+	af_cli_optparse p;
 	int c = 0, rc = AF_CTL_EXIT_OK;
 
 	if (patch == NULL)
-		return no_memory();
-	opt_begin(&p, "user set", argc, argv, opts);
+		return af_ctl_no_memory();
+	af_ctl_opt_begin(&p, "user set", argc, argv, opts);
 	while (rc == AF_CTL_EXIT_OK) {
-		c = next_opt(ctl, &p);
-		if (c == -1 || c == OPT_STOP)
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1 || c == AF_CTL_OPT_STOP)
 			break;
 		if (c == 'V')
 			rc = set_onoff(patch, "email_verified", optarg, p.cmd,
@@ -1190,17 +588,17 @@ static int user_set(af_ctl *ctl, int argc, char **argv)
 		else if (!user_field(patch, c, p.cmd, &rc))
 			rc = af_ctl_usage_fail("user set: bad option");
 	}
-	if (c == OPT_STOP) {
+	if (c == AF_CTL_OPT_STOP) {
 		rc = p.rc;
 		goto out;
 	}
 	if (rc == AF_CTL_EXIT_OK)
-		rc = want_args(&p, 1, "NAME");
+		rc = af_cli_positionals(&p, 1, NULL, "NAME");
 	if (rc == AF_CTL_EXIT_OK && json_object_size(patch) == 0)
 		rc = af_ctl_usage_fail("user set: nothing to change");
 	if (rc == AF_CTL_EXIT_OK)
-		rc = send_named(ctl, "PATCH", "users/{}", argv[optind], patch,
-				print_kv);
+		rc = af_ctl_send_named(ctl, "PATCH", "users/{}", argv[optind],
+				       patch, print_kv);
 out:
 	json_decref(patch);
 	return rc;
@@ -1210,115 +608,129 @@ static int user_passwd(af_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"password-stdin", no_argument, NULL, 'P'},
-		OPT_END,
+		AF_CTL_OPT_END,
 	};
-	char path[PATH_BUF];
+	char path[AF_CTL_PATH_BUF];
 	json_t *body = NULL;
-	struct optparse p;
+	af_cli_optparse p;
 	int c, rc, pw_stdin = 0;
 
-	opt_begin(&p, "user passwd", argc, argv, opts);
+	af_ctl_opt_begin(&p, "user passwd", argc, argv, opts);
 	for (;;) {
-		c = next_opt(ctl, &p);
+		c = af_ctl_next_opt(ctl, &p);
 		if (c == -1)
 			break;
-		if (c == OPT_STOP)
+		if (c == AF_CTL_OPT_STOP)
 			return p.rc;
 		pw_stdin = 1;
 	}
-	rc = want_args(&p, 1, "NAME");
+	rc = af_cli_positionals(&p, 1, NULL, "NAME");
 	if (rc == AF_CTL_EXIT_OK)
-		rc = make_path(ctl, path, "users/{}/password", argv[optind],
-			       NULL);
+		rc = af_ctl_make_path(ctl, path, "users/{}/password",
+				      argv[optind], NULL);
 	/* Refuse before the password is typed, not after. */
 	if (rc == AF_CTL_EXIT_OK)
-		rc = need_token(ctl);
+		rc = af_ctl_need_token(ctl);
 	if (rc != AF_CTL_EXIT_OK)
 		return rc;
 	body = json_object();
 	if (body == NULL)
-		return no_memory();
+		return af_ctl_no_memory();
 	rc = add_password(body, pw_stdin);
 	if (rc == AF_CTL_EXIT_OK)
-		rc = call_print(ctl, "PUT", path, body, print_nothing);
+		rc = af_ctl_call_print(ctl, "PUT", path, body,
+				       af_ctl_print_nothing);
 	json_decref(body);
 	return rc;
 }
 
 int af_ctl_cmd_user(af_ctl *ctl, int argc, char **argv)
 {
-	static const struct simple list = {"user list", NULL,	 0,
+	static const af_ctl_simple list = {"user list", NULL,	 0,
 					   "GET",	"users", print_users};
-	static const struct simple show = {"user show", "NAME",	    1,
+	static const af_ctl_simple show = {"user show", "NAME",	    1,
 					   "GET",	"users/{}", print_kv};
-	static const struct simple rm = {
-		"user remove", "NAME", 1, "DELETE", "users/{}", print_nothing};
-	static const struct simple unlock = {
-		"user unlock",	   "NAME",	 1, "POST",
-		"users/{}/unlock", print_nothing};
-	static const struct verb verbs[] = {
+	static const af_ctl_simple rm = {
+		"user remove", "NAME",	   1,
+		"DELETE",      "users/{}", af_ctl_print_nothing};
+	static const af_ctl_simple unlock = {
+		"user unlock",	     "NAME", 1, "POST", "users/{}/unlock",
+		af_ctl_print_nothing};
+	static const af_ctl_verb verbs[] = {
 		{"add", user_add, NULL},       {"list", NULL, &list},
 		{"show", NULL, &show},	       {"remove", NULL, &rm},
 		{"unlock", NULL, &unlock},     {"set", user_set, NULL},
 		{"passwd", user_passwd, NULL},
 	};
 
-	return run_verb(ctl, "user", verbs, NCOLS(verbs), argc, argv);
+	return af_ctl_run_verb(ctl, "user", verbs, AF_CTL_NELEMS(verbs), argc,
+			       argv);
 }
 
 /* ---- groups and OUs ---- */
 
-static int group_add(af_ctl *ctl, int argc, char **argv)
+/*
+ * group add and ou add: NAME, and the options of opts (--description for
+ * a group), POSTed to path.
+ */
+static int add_named(af_ctl *ctl, int argc, char **argv, const char *cmd,
+		     const char *path, const struct option *opts)
 {
-	static const struct option opts[] = {
-		{"description", required_argument, NULL, 'D'},
-		OPT_END,
-	};
 	json_t *spec = json_object();
-	struct optparse p;
+	af_cli_optparse p;
 	int c = 0, rc = AF_CTL_EXIT_OK;
 
 	if (spec == NULL)
-		return no_memory();
-	opt_begin(&p, "group add", argc, argv, opts);
+		return af_ctl_no_memory();
+	af_ctl_opt_begin(&p, cmd, argc, argv, opts);
 	while (rc == AF_CTL_EXIT_OK) {
-		c = next_opt(ctl, &p);
-		if (c == -1 || c == OPT_STOP)
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1 || c == AF_CTL_OPT_STOP)
 			break;
 		rc = set_string(spec, "description", optarg, p.cmd,
 				"--description");
 	}
-	if (c == OPT_STOP) {
+	if (c == AF_CTL_OPT_STOP) {
 		rc = p.rc;
 		goto out;
 	}
 	if (rc == AF_CTL_EXIT_OK)
-		rc = want_args(&p, 1, "NAME");
+		rc = af_cli_positionals(&p, 1, NULL, "NAME");
 	if (rc == AF_CTL_EXIT_OK)
 		rc = set_string(spec, "name", argv[optind], p.cmd, "NAME");
 	if (rc == AF_CTL_EXIT_OK)
-		rc = call_print(ctl, "POST", "groups", spec, print_kv);
+		rc = af_ctl_call_print(ctl, "POST", path, spec, print_kv);
 out:
 	json_decref(spec);
 	return rc;
 }
 
+static int group_add(af_ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"description", required_argument, NULL, 'D'},
+		AF_CTL_OPT_END,
+	};
+
+	return add_named(ctl, argc, argv, "group add", "groups", opts);
+}
+
 int af_ctl_cmd_group(af_ctl *ctl, int argc, char **argv)
 {
-	static const struct simple list = {"group list", NULL,	      0, "GET",
+	static const af_ctl_simple list = {"group list", NULL,	      0, "GET",
 					   "groups",	 print_groups};
-	static const struct simple show = {"group show", "NAME",      1,
+	static const af_ctl_simple show = {"group show", "NAME",      1,
 					   "GET",	 "groups/{}", print_kv};
-	static const struct simple rm = {
+	static const af_ctl_simple rm = {
 		"group remove", "NAME",	     1,
-		"DELETE",	"groups/{}", print_nothing};
-	static const struct simple add_member = {
-		"group add-member",	"NAME and USER", 2, "PUT",
-		"groups/{}/members/{}", print_nothing};
-	static const struct simple remove_member = {
-		"group remove-member",	"NAME and USER", 2, "DELETE",
-		"groups/{}/members/{}", print_nothing};
-	static const struct verb verbs[] = {
+		"DELETE",	"groups/{}", af_ctl_print_nothing};
+	static const af_ctl_simple add_member = {
+		"group add-member",	"NAME and USER",     2, "PUT",
+		"groups/{}/members/{}", af_ctl_print_nothing};
+	static const af_ctl_simple remove_member = {
+		"group remove-member",	"NAME and USER",     2, "DELETE",
+		"groups/{}/members/{}", af_ctl_print_nothing};
+	static const af_ctl_verb verbs[] = {
 		{"add", group_add, NULL},
 		{"list", NULL, &list},
 		{"show", NULL, &show},
@@ -1327,47 +739,33 @@ int af_ctl_cmd_group(af_ctl *ctl, int argc, char **argv)
 		{"remove-member", NULL, &remove_member},
 	};
 
-	return run_verb(ctl, "group", verbs, NCOLS(verbs), argc, argv);
+	return af_ctl_run_verb(ctl, "group", verbs, AF_CTL_NELEMS(verbs), argc,
+			       argv);
 }
 
 static int ou_add(af_ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {OPT_END};
-	json_t *spec = NULL;
-	struct optparse p;
-	int rc;
+	static const struct option opts[] = {AF_CTL_OPT_END};
 
-	opt_begin(&p, "ou add", argc, argv, opts);
-	if (next_opt(ctl, &p) == OPT_STOP)
-		return p.rc;
-	rc = want_args(&p, 1, "NAME");
-	if (rc != AF_CTL_EXIT_OK)
-		return rc;
-	spec = json_object();
-	if (spec == NULL)
-		return no_memory();
-	rc = set_string(spec, "name", argv[optind], p.cmd, "NAME");
-	if (rc == AF_CTL_EXIT_OK)
-		rc = call_print(ctl, "POST", "ous", spec, print_kv);
-	json_decref(spec);
-	return rc;
+	return add_named(ctl, argc, argv, "ou add", "ous", opts);
 }
 
 int af_ctl_cmd_ou(af_ctl *ctl, int argc, char **argv)
 {
-	static const struct simple list = {"ou list", NULL,  0,
+	static const af_ctl_simple list = {"ou list", NULL,  0,
 					   "GET",     "ous", print_ous};
-	static const struct simple show = {"ou show", "NAME",	1,
+	static const af_ctl_simple show = {"ou show", "NAME",	1,
 					   "GET",     "ous/{}", print_kv};
-	static const struct simple rm = {"ou remove", "NAME",	1,
-					 "DELETE",    "ous/{}", print_nothing};
-	static const struct simple add_member = {
+	static const af_ctl_simple rm = {"ou remove", "NAME",
+					 1,	      "DELETE",
+					 "ous/{}",    af_ctl_print_nothing};
+	static const af_ctl_simple add_member = {
 		"ou add-member", "NAME and USER",     2,
-		"PUT",		 "ous/{}/members/{}", print_nothing};
-	static const struct simple remove_member = {
+		"PUT",		 "ous/{}/members/{}", af_ctl_print_nothing};
+	static const af_ctl_simple remove_member = {
 		"ou remove-member", "NAME and USER",	 2,
-		"DELETE",	    "ous/{}/members/{}", print_nothing};
-	static const struct verb verbs[] = {
+		"DELETE",	    "ous/{}/members/{}", af_ctl_print_nothing};
+	static const af_ctl_verb verbs[] = {
 		{"add", ou_add, NULL},
 		{"list", NULL, &list},
 		{"show", NULL, &show},
@@ -1376,7 +774,8 @@ int af_ctl_cmd_ou(af_ctl *ctl, int argc, char **argv)
 		{"remove-member", NULL, &remove_member},
 	};
 
-	return run_verb(ctl, "ou", verbs, NCOLS(verbs), argc, argv);
+	return af_ctl_run_verb(ctl, "ou", verbs, AF_CTL_NELEMS(verbs), argc,
+			       argv);
 }
 
 /* ---- policies ---- */
@@ -1387,19 +786,19 @@ static int policy_edit(af_ctl *ctl, int argc, char **argv, int is_add)
 	static const struct option opts[] = {
 		{"sso", required_argument, NULL, 's'},
 		{"remote-access", required_argument, NULL, 'r'},
-		OPT_END,
+		AF_CTL_OPT_END,
 	};
 	const char *cmd = is_add ? "policy add" : "policy set";
 	json_t *spec = json_object();
-	struct optparse p;
+	af_cli_optparse p;
 	int c = 0, rc = AF_CTL_EXIT_OK;
 
 	if (spec == NULL)
-		return no_memory();
-	opt_begin(&p, cmd, argc, argv, opts);
+		return af_ctl_no_memory();
+	af_ctl_opt_begin(&p, cmd, argc, argv, opts);
 	while (rc == AF_CTL_EXIT_OK) {
-		c = next_opt(ctl, &p);
-		if (c == -1 || c == OPT_STOP)
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1 || c == AF_CTL_OPT_STOP)
 			break;
 		if (c == 's')
 			rc = set_onoff(spec, "sso", optarg, cmd, "--sso");
@@ -1407,12 +806,12 @@ static int policy_edit(af_ctl *ctl, int argc, char **argv, int is_add)
 			rc = set_onoff(spec, "remote_access", optarg, cmd,
 				       "--remote-access");
 	}
-	if (c == OPT_STOP) {
+	if (c == AF_CTL_OPT_STOP) {
 		rc = p.rc;
 		goto out;
 	}
 	if (rc == AF_CTL_EXIT_OK)
-		rc = want_args(&p, 1, "NAME");
+		rc = af_cli_positionals(&p, 1, NULL, "NAME");
 	if (rc == AF_CTL_EXIT_OK && is_add && json_object_size(spec) != 2)
 		rc = af_ctl_usage_fail("%s: --sso and --remote-access are "
 				       "required",
@@ -1422,11 +821,11 @@ static int policy_edit(af_ctl *ctl, int argc, char **argv, int is_add)
 	if (rc == AF_CTL_EXIT_OK && is_add) {
 		rc = set_string(spec, "name", argv[optind], cmd, "NAME");
 		if (rc == AF_CTL_EXIT_OK)
-			rc = call_print(ctl, "POST", "policies", spec,
-					print_kv);
+			rc = af_ctl_call_print(ctl, "POST", "policies", spec,
+					       print_kv);
 	} else if (rc == AF_CTL_EXIT_OK) {
-		rc = send_named(ctl, "PATCH", "policies/{}", argv[optind], spec,
-				print_kv);
+		rc = af_ctl_send_named(ctl, "PATCH", "policies/{}",
+				       argv[optind], spec, print_kv);
 	}
 out:
 	json_decref(spec);
@@ -1450,22 +849,22 @@ static int policy_target(af_ctl *ctl, int argc, char **argv, const char *op)
 		{"user", required_argument, NULL, 'u'},
 		{"group", required_argument, NULL, 'g'},
 		{"ou", required_argument, NULL, 'o'},
-		OPT_END,
+		AF_CTL_OPT_END,
 	};
 	const char *cmd =
 		strcmp(op, "assign") == 0 ? "policy assign" : "policy unassign";
 	const char *tmpl = strcmp(op, "assign") == 0 ? "policies/{}/assign"
 						     : "policies/{}/unassign";
 	json_t *body = json_object();
-	struct optparse p;
+	af_cli_optparse p;
 	int c = 0, rc = AF_CTL_EXIT_OK;
 
 	if (body == NULL)
-		return no_memory();
-	opt_begin(&p, cmd, argc, argv, opts);
+		return af_ctl_no_memory();
+	af_ctl_opt_begin(&p, cmd, argc, argv, opts);
 	while (rc == AF_CTL_EXIT_OK) {
-		c = next_opt(ctl, &p);
-		if (c == -1 || c == OPT_STOP)
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1 || c == AF_CTL_OPT_STOP)
 			break;
 		if (json_object_size(body) != 0)
 			rc = af_ctl_usage_fail("%s: give one of --user, "
@@ -1478,18 +877,18 @@ static int policy_target(af_ctl *ctl, int argc, char **argv, const char *op)
 						   : "ou",
 					optarg, cmd, "--user/--group/--ou");
 	}
-	if (c == OPT_STOP) {
+	if (c == AF_CTL_OPT_STOP) {
 		rc = p.rc;
 		goto out;
 	}
 	if (rc == AF_CTL_EXIT_OK)
-		rc = want_args(&p, 1, "NAME");
+		rc = af_cli_positionals(&p, 1, NULL, "NAME");
 	if (rc == AF_CTL_EXIT_OK && json_object_size(body) != 1)
 		rc = af_ctl_usage_fail("%s: give one of --user, --group, --ou",
 				       cmd);
 	if (rc == AF_CTL_EXIT_OK)
-		rc = send_named(ctl, "POST", tmpl, argv[optind], body,
-				print_kv);
+		rc = af_ctl_send_named(ctl, "POST", tmpl, argv[optind], body,
+				       print_kv);
 out:
 	json_decref(body);
 	return rc;
@@ -1507,14 +906,14 @@ static int policy_unassign(af_ctl *ctl, int argc, char **argv)
 
 int af_ctl_cmd_policy(af_ctl *ctl, int argc, char **argv)
 {
-	static const struct simple list = {
+	static const af_ctl_simple list = {
 		"policy list", NULL, 0, "GET", "policies", print_policies};
-	static const struct simple show = {"policy show", "NAME",  1, "GET",
+	static const af_ctl_simple show = {"policy show", "NAME",  1, "GET",
 					   "policies/{}", print_kv};
-	static const struct simple rm = {
+	static const af_ctl_simple rm = {
 		"policy remove", "NAME",	1,
-		"DELETE",	 "policies/{}", print_nothing};
-	static const struct verb verbs[] = {
+		"DELETE",	 "policies/{}", af_ctl_print_nothing};
+	static const af_ctl_verb verbs[] = {
 		{"add", policy_add, NULL},
 		{"list", NULL, &list},
 		{"show", NULL, &show},
@@ -1524,7 +923,8 @@ int af_ctl_cmd_policy(af_ctl *ctl, int argc, char **argv)
 		{"unassign", policy_unassign, NULL},
 	};
 
-	return run_verb(ctl, "policy", verbs, NCOLS(verbs), argc, argv);
+	return af_ctl_run_verb(ctl, "policy", verbs, AF_CTL_NELEMS(verbs), argc,
+			       argv);
 }
 
 /* ---- applications ---- */
@@ -1558,7 +958,7 @@ static int add_claim(json_t *spec, const char *arg)
 		claims = json_object();
 		if (claims == NULL ||
 		    json_object_set_new(spec, "claims", claims) != 0)
-			return no_memory();
+			return af_ctl_no_memory();
 	}
 	return opt_value(af_ctl_claim(claims, arg), "app add", "--claim", arg);
 }
@@ -1574,18 +974,18 @@ static int app_add(af_ctl *ctl, int argc, char **argv)
 		{"jwt-access-tokens", no_argument, NULL, 'J'},
 		{"admins-may-deploy", no_argument, NULL, 'A'},
 		{"claim", required_argument, NULL, 'c'},
-		OPT_END,
+		AF_CTL_OPT_END,
 	};
 	json_t *spec = json_object();
-	struct optparse p;
+	af_cli_optparse p;
 	int c = 0, rc = AF_CTL_EXIT_OK;
 
 	if (spec == NULL)
-		return no_memory();
-	opt_begin(&p, "app add", argc, argv, opts);
+		return af_ctl_no_memory();
+	af_ctl_opt_begin(&p, "app add", argc, argv, opts);
 	while (rc == AF_CTL_EXIT_OK) {
-		c = next_opt(ctl, &p);
-		if (c == -1 || c == OPT_STOP)
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1 || c == AF_CTL_OPT_STOP)
 			break;
 		if (c == 'n')
 			rc = set_string(spec, "name", optarg, p.cmd, "--name");
@@ -1601,12 +1001,12 @@ static int app_add(af_ctl *ctl, int argc, char **argv)
 		else if (!app_field(spec, c, p.cmd, &rc))
 			rc = af_ctl_usage_fail("app add: bad option");
 	}
-	if (c == OPT_STOP) {
+	if (c == AF_CTL_OPT_STOP) {
 		rc = p.rc;
 		goto out;
 	}
 	if (rc == AF_CTL_EXIT_OK)
-		rc = want_args(&p, 0, "");
+		rc = af_cli_positionals(&p, 0, NULL, "");
 	if (rc == AF_CTL_EXIT_OK && json_object_get(spec, "name") == NULL)
 		rc = af_ctl_usage_fail("app add: --name is required");
 	if (rc == AF_CTL_EXIT_OK &&
@@ -1614,7 +1014,8 @@ static int app_add(af_ctl *ctl, int argc, char **argv)
 		rc = af_ctl_usage_fail("app add: at least one --redirect-uri "
 				       "is required");
 	if (rc == AF_CTL_EXIT_OK)
-		rc = call_print(ctl, "POST", "apps", spec, print_new_app);
+		rc = af_ctl_call_print(ctl, "POST", "apps", spec,
+				       print_new_app);
 out:
 	json_decref(spec);
 	return rc;
@@ -1629,18 +1030,18 @@ static int app_set(af_ctl *ctl, int argc, char **argv)
 		{"enabled", required_argument, NULL, 'E'},
 		{"allow-refresh", required_argument, NULL, 'R'},
 		{"admins-may-deploy", required_argument, NULL, 'A'},
-		OPT_END,
+		AF_CTL_OPT_END,
 	};
 	json_t *patch = json_object();
-	struct optparse p;
+	af_cli_optparse p;
 	int c = 0, rc = AF_CTL_EXIT_OK;
 
 	if (patch == NULL)
-		return no_memory();
-	opt_begin(&p, "app set", argc, argv, opts);
+		return af_ctl_no_memory();
+	af_ctl_opt_begin(&p, "app set", argc, argv, opts);
 	while (rc == AF_CTL_EXIT_OK) {
-		c = next_opt(ctl, &p);
-		if (c == -1 || c == OPT_STOP)
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1 || c == AF_CTL_OPT_STOP)
 			break;
 		if (c == 'E')
 			rc = set_onoff(patch, "enabled", optarg, p.cmd,
@@ -1654,17 +1055,17 @@ static int app_set(af_ctl *ctl, int argc, char **argv)
 		else if (!app_field(patch, c, p.cmd, &rc))
 			rc = af_ctl_usage_fail("app set: bad option");
 	}
-	if (c == OPT_STOP) {
+	if (c == AF_CTL_OPT_STOP) {
 		rc = p.rc;
 		goto out;
 	}
 	if (rc == AF_CTL_EXIT_OK)
-		rc = want_args(&p, 1, "ID");
+		rc = af_cli_positionals(&p, 1, NULL, "ID");
 	if (rc == AF_CTL_EXIT_OK && json_object_size(patch) == 0)
 		rc = af_ctl_usage_fail("app set: nothing to change");
 	if (rc == AF_CTL_EXIT_OK)
-		rc = send_named(ctl, "PATCH", "apps/{}", argv[optind], patch,
-				print_kv);
+		rc = af_ctl_send_named(ctl, "PATCH", "apps/{}", argv[optind],
+				       patch, print_kv);
 out:
 	json_decref(patch);
 	return rc;
@@ -1702,20 +1103,20 @@ static int app_target(af_ctl *ctl, int argc, char **argv, const char *op)
 		{"ou", required_argument, NULL, 'o'},
 		{"group", required_argument, NULL, 'g'},
 		{"user", required_argument, NULL, 'u'},
-		OPT_END,
+		AF_CTL_OPT_END,
 	};
 	const int deploy = strcmp(op, "deploy") == 0;
 	const char *cmd = deploy ? "app deploy" : "app undeploy";
 	json_t *body = deploy_body();
-	struct optparse p;
+	af_cli_optparse p;
 	int c = 0, rc = AF_CTL_EXIT_OK, all = 0, some = 0;
 
 	if (body == NULL)
-		return no_memory();
-	opt_begin(&p, cmd, argc, argv, opts);
+		return af_ctl_no_memory();
+	af_ctl_opt_begin(&p, cmd, argc, argv, opts);
 	while (rc == AF_CTL_EXIT_OK) {
-		c = next_opt(ctl, &p);
-		if (c == -1 || c == OPT_STOP)
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1 || c == AF_CTL_OPT_STOP)
 			break;
 		if (c == 'a') {
 			all = 1;
@@ -1725,12 +1126,12 @@ static int app_target(af_ctl *ctl, int argc, char **argv, const char *op)
 		rc = append(body, target_member(c), optarg, cmd,
 			    target_option(c));
 	}
-	if (c == OPT_STOP) {
+	if (c == AF_CTL_OPT_STOP) {
 		rc = p.rc;
 		goto out;
 	}
 	if (rc == AF_CTL_EXIT_OK)
-		rc = want_args(&p, 1, "ID");
+		rc = af_cli_positionals(&p, 1, NULL, "ID");
 	if (rc == AF_CTL_EXIT_OK && all == (some > 0))
 		rc = af_ctl_usage_fail("%s: give --all, or one or more of "
 				       "--domain, --ou, --group, --user",
@@ -1739,12 +1140,13 @@ static int app_target(af_ctl *ctl, int argc, char **argv, const char *op)
 		json_decref(body);
 		body = json_pack("{s:b}", "all", 1);
 		if (body == NULL)
-			rc = no_memory();
+			rc = af_ctl_no_memory();
 	}
 	if (rc == AF_CTL_EXIT_OK)
-		rc = send_named(ctl, "POST",
-				deploy ? "apps/{}/deploy" : "apps/{}/undeploy",
-				argv[optind], body, print_kv);
+		rc = af_ctl_send_named(ctl, "POST",
+				       deploy ? "apps/{}/deploy"
+					      : "apps/{}/undeploy",
+				       argv[optind], body, print_kv);
 out:
 	json_decref(body);
 	return rc;
@@ -1762,16 +1164,17 @@ static int app_undeploy(af_ctl *ctl, int argc, char **argv)
 
 int af_ctl_cmd_app(af_ctl *ctl, int argc, char **argv)
 {
-	static const struct simple list = {"app list", NULL,   0,
+	static const af_ctl_simple list = {"app list", NULL,   0,
 					   "GET",      "apps", print_apps};
-	static const struct simple show = {"app show", "ID",	  1,
+	static const af_ctl_simple show = {"app show", "ID",	  1,
 					   "GET",      "apps/{}", print_kv};
-	static const struct simple rm = {
-		"app remove", "ID", 1, "DELETE", "apps/{}", print_nothing};
-	static const struct simple rotate = {
+	static const af_ctl_simple rm = {
+		"app remove", "ID",	 1,
+		"DELETE",     "apps/{}", af_ctl_print_nothing};
+	static const af_ctl_simple rotate = {
 		"app rotate-secret", "ID", 1, "POST", "apps/{}/rotate-secret",
 		print_new_secret};
-	static const struct verb verbs[] = {
+	static const af_ctl_verb verbs[] = {
 		{"add", app_add, NULL},
 		{"list", NULL, &list},
 		{"show", NULL, &show},
@@ -1782,76 +1185,56 @@ int af_ctl_cmd_app(af_ctl *ctl, int argc, char **argv)
 		{"undeploy", app_undeploy, NULL},
 	};
 
-	return run_verb(ctl, "app", verbs, NCOLS(verbs), argc, argv);
+	return af_ctl_run_verb(ctl, "app", verbs, AF_CTL_NELEMS(verbs), argc,
+			       argv);
 }
 
 /* ---- keys, sessions, audit ---- */
 
 int af_ctl_cmd_keys(af_ctl *ctl, int argc, char **argv)
 {
-	static const struct simple status = {"keys status", NULL,   0,
+	static const af_ctl_simple status = {"keys status", NULL,   0,
 					     "GET",	    "keys", print_keys};
-	static const struct simple rotate = {
+	static const af_ctl_simple rotate = {
 		"keys rotate", NULL,	      0,
 		"POST",	       "keys/rotate", print_rotated_key};
-	static const struct verb verbs[] = {
+	static const af_ctl_verb verbs[] = {
 		{"status", NULL, &status},
 		{"rotate", NULL, &rotate},
 	};
 
-	return run_verb(ctl, "keys", verbs, NCOLS(verbs), argc, argv);
+	return af_ctl_run_verb(ctl, "keys", verbs, AF_CTL_NELEMS(verbs), argc,
+			       argv);
 }
 
 static int print_ended(json_t *answer)
 {
 	if (!json_is_integer(json_object_get(answer, "ended")))
-		return bad_answer();
+		return af_ctl_bad_answer();
 	return print_kv(answer);
 }
 
 int af_ctl_cmd_sessions(af_ctl *ctl, int argc, char **argv)
 {
-	static const struct simple list = {
+	static const af_ctl_simple list = {
 		"sessions list",    "USER",	   1, "GET",
 		"sessions?user={}", print_sessions};
-	static const struct simple end = {
+	static const af_ctl_simple end = {
 		"sessions end",	    "USER",	1, "DELETE",
 		"sessions?user={}", print_ended};
-	static const struct verb verbs[] = {
+	static const af_ctl_verb verbs[] = {
 		{"list", NULL, &list},
 		{"end", NULL, &end},
 	};
 
-	return run_verb(ctl, "sessions", verbs, NCOLS(verbs), argc, argv);
+	return af_ctl_run_verb(ctl, "sessions", verbs, AF_CTL_NELEMS(verbs),
+			       argc, argv);
 }
 
 int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"limit", required_argument, NULL, 'n'},
-		OPT_END,
-	};
-	char path[64];
-	struct optparse p;
-	long limit = 50;
-	int c, rc;
+	static const af_ctl_limited audit = {"audit", "audit", AUDIT_LIMIT_DEF,
+					     AUDIT_LIMIT_MAX, print_audit};
 
-	opt_begin(&p, "audit", argc, argv, opts);
-	for (;;) {
-		c = next_opt(ctl, &p);
-		if (c == -1)
-			break;
-		if (c == OPT_STOP)
-			return p.rc;
-		if (af_ctl_parse_long(optarg, 1, AUDIT_LIMIT_MAX, &limit) !=
-		    AF_CTL_OK)
-			return af_ctl_usage_fail("audit: --limit must be "
-						 "1..%d, not '%s'",
-						 AUDIT_LIMIT_MAX, optarg);
-	}
-	rc = want_args(&p, 0, "");
-	if (rc != AF_CTL_EXIT_OK)
-		return rc;
-	snprintf(path, sizeof(path), "audit?limit=%ld", limit);
-	return call_print(ctl, "GET", path, NULL, print_audit);
+	return af_ctl_run_limited(ctl, argc, argv, &audit);
 }

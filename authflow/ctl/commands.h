@@ -21,6 +21,7 @@
 
 #include <stdio.h>
 
+#include "common/cli.h"
 #include "http.h"
 
 #if defined(__GNUC__)
@@ -29,10 +30,11 @@
 #define AF_CTL_PRINTF(a, b)
 #endif
 
-#define AF_CTL_EXIT_OK		0
-#define AF_CTL_EXIT_REFUSED	1
-#define AF_CTL_EXIT_USAGE	2
-#define AF_CTL_EXIT_UNREACHABLE 3
+/* The exit statuses shared with idsim (common/cli.h). */
+#define AF_CTL_EXIT_OK		AF_CLI_EXIT_OK
+#define AF_CTL_EXIT_REFUSED	AF_CLI_EXIT_REFUSED
+#define AF_CTL_EXIT_USAGE	AF_CLI_EXIT_USAGE
+#define AF_CTL_EXIT_UNREACHABLE AF_CLI_EXIT_UNREACHABLE
 
 /* What every command needs; made and owned by main(). */
 typedef struct af_ctl {
@@ -60,6 +62,9 @@ int af_ctl_cmd_push(af_ctl *ctl, int argc, char **argv);
 
 /* Writes the usage text (every command and option) to out. */
 void af_ctl_usage(FILE *out);
+
+/* authflowctl for the shared option helpers: its name and af_ctl_usage. */
+extern const af_cli_prog af_ctl_prog;
 
 /*
  * Prints "authflowctl: <message>" as one line on stderr (control

@@ -1,28 +1,28 @@
 /*
- * The HTTP client of authflowctl: one libcurl easy handle that sends a
- * request to the admin API (<base URL>/admin/v1/<path>) with the bearer
- * token and an optional JSON body, and hands back the status and the
- * parsed JSON answer.
+ * The HTTP client of authflowctl: sends a request to the admin API
+ * (<base URL>/admin/v1/<path>) with the bearer token and an optional JSON
+ * body through the shared client of common/httpc.h, and hands back the
+ * status and the parsed JSON answer.
  *
- * Safety rules kept here, once:
- * - redirects are never followed (a redirect could carry the token to
- *   another host), and only http and https are spoken;
+ * The shared client keeps the safety rules (no redirects, only http and
+ * https, time limits, a capped answer, wiped copies); this module adds
+ * the admin API's part:
  * - connecting may take AF_CTL_HTTP_CONNECT_TIMEOUT_S seconds and the
  *   whole exchange AF_CTL_HTTP_TIMEOUT_S;
  * - an answer is read up to AF_CTL_HTTP_BODY_MAX bytes, no further;
  * - the token is never printed or put into an error message, and every
- *   copy of it, of the request body and of the answer that this module
- *   makes is wiped before it is freed.
+ *   copy of it and of the request body that this module makes is wiped
+ *   before it is freed.
  *
  * The af_secmem_* functions are a wiping allocator (each block is wiped
  * with OPENSSL_cleanse before it goes back to the C library). main()
  * installs them once, before anything else runs, with
- * json_set_alloc_funcs() and curl_global_init_mem(), so that the copies
- * jansson and libcurl make of passwords, tokens and client secrets are
- * wiped as well.
+ * af_httpc_global_init(), so that the copies jansson and libcurl make of
+ * passwords, tokens and client secrets are wiped as well.
  *
- * Thread-safety: an af_ctl_http belongs to one thread at a time (as its
- * curl easy handle does). The af_secmem_* functions are re-entrant.
+ * Thread-safety: an af_ctl_http belongs to one thread at a time (as the
+ * curl easy handle of its af_httpc does). The af_secmem_* functions are
+ * re-entrant.
  */
 #ifndef AUTHFLOW_CTL_HTTP_H
 #define AUTHFLOW_CTL_HTTP_H
@@ -30,6 +30,8 @@
 #include <stddef.h>
 
 #include <jansson.h>
+
+#include "common/httpc.h"
 
 #if defined(__GNUC__)
 #define AF_CTL_HTTP_NODISCARD __attribute__((warn_unused_result))
@@ -61,7 +63,7 @@ typedef enum af_ctl_http_status {
 /* A static, never NULL, English message for a status. */
 const char *af_ctl_http_strerror(af_ctl_http_status st);
 
-#define AF_CTL_HTTP_URL_MAX	      2048 /* bytes of the base URL */
+#define AF_CTL_HTTP_URL_MAX	      AF_HTTPC_URL_MAX /* bytes of the base URL */
 #define AF_CTL_HTTP_TOKEN_MAX	      4096 /* bytes of the admin token */
 #define AF_CTL_HTTP_PATH_MAX	      8192 /* bytes of a path after /admin/v1/ */
 #define AF_CTL_HTTP_BODY_MAX	      ((size_t)4 * 1024 * 1024) /* answer bytes */

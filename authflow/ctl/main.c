@@ -15,11 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "commands.h"
+#include "common/cli.h"
+#include "common/httpc.h"
 #include "http.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8080"
@@ -53,32 +54,6 @@ static char *env(const char *name)
 }
 
 /*
- * The option getopt_long refused, without any "=value" (which could be a
- * mistyped --token).
- */
-static const char *refused_option(char **argv, char *buf, size_t cap)
-{
-	const char *arg = optind > 0 ? argv[optind - 1] : NULL;
-	size_t n;
-
-	if (arg != NULL && strncmp(arg, "--", 2) == 0) {
-		n = strcspn(arg, "=");
-		if (n >= cap)
-			n = cap - 1;
-		memcpy(buf, arg, n);
-		buf[n] = '\0';
-	} else if (optopt > 0x20 && optopt < 0x7f) {
-		buf[0] = '-';
-		buf[1] = (char)optopt;
-		buf[2] = '\0';
-	} else {
-		buf[0] = '?';
-		buf[1] = '\0';
-	}
-	return buf;
-}
-
-/*
  * Reads the options before COMMAND. Returns -1 to go on (optind at the
  * command), or the exit status to stop with.
  */
@@ -92,43 +67,25 @@ static int parse_global(af_ctl *ctl, struct global_opts *g, int argc,
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char buf[64];
+	af_cli_optparse p;
 	int c;
 
-	/* '+': stop at the command, whose options are its own. */
-	optind = 0;
-	opterr = 0;
+	af_cli_opt_begin(&p, &af_ctl_prog, NULL, argc, argv, opts);
 	for (;;) {
-		c = getopt_long(argc, argv, "+:h", opts, NULL);
+		c = af_cli_next_global(&p);
 		if (c == -1)
-			break;
-		switch (c) {
-		case 'u':
+			return -1;
+		if (c == AF_CLI_OPT_STOP)
+			return p.rc;
+		if (c == 'u') {
 			g->url = optarg;
-			break;
-		case 't':
+		} else if (c == 't') {
 			g->token = optarg;
 			g->token_from_argv = 1;
-			break;
-		case 'j':
+		} else {
 			ctl->json = 1;
-			break;
-		case 'h':
-			af_ctl_usage(stdout);
-			return AF_CTL_EXIT_OK;
-		case ':':
-			return af_ctl_usage_fail(
-				"%s needs a value",
-				refused_option(argv, buf, sizeof(buf)));
-		default:
-			return af_ctl_usage_fail(
-				"unknown option %s",
-				refused_option(argv, buf, sizeof(buf)));
 		}
 	}
-	if (optind >= argc)
-		return af_ctl_usage_fail("missing command");
-	return -1;
 }
 
 /* Makes the HTTP client; the exit status. */
@@ -198,16 +155,12 @@ int main(int argc, char **argv)
 	 * and libcurl free is wiped first (see http.h), which covers their
 	 * copies of the token, passwords and client secrets.
 	 */
-	json_set_alloc_funcs(af_secmem_malloc, af_secmem_free);
-	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, af_secmem_malloc,
-				 af_secmem_free, af_secmem_realloc,
-				 af_secmem_strdup,
-				 af_secmem_calloc) != CURLE_OK)
+	if (af_httpc_global_init() != AF_HTTPC_OK)
 		return af_ctl_fail(AF_CTL_EXIT_REFUSED,
 				   "cannot start the HTTP library");
 	rc = run(&ctl, argc, argv);
 	af_ctl_http_free(ctl.http);
-	curl_global_cleanup();
+	af_httpc_global_cleanup();
 	if (fflush(stdout) != 0 && rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_fail(AF_CTL_EXIT_REFUSED, "cannot write output");
 	return rc;

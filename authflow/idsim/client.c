@@ -6,10 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -17,6 +15,7 @@
 #include <openssl/param_build.h>
 
 #include "client.h"
+#include "common/httpc.h"
 #include "common/util.h"
 
 #define USER_AGENT     "idsim/0.1.0"
@@ -32,25 +31,16 @@
 #define NONCE_MAX      64
 #define NONCE_BUF      (NONCE_MAX + 1)
 #define HEADER_MAX     (AF_IDSIM_CLIENT_DEVICE_MAX + 64)
-#define ANSWER_FIRST   4096
+#define SIGNED_HEADERS 4 /* timestamp, nonce, signature, device */
 /* The fixed lines, a decimal timestamp, a nonce and a hex digest. */
 #define SIGNING_MAX    (AF_IDSIM_CLIENT_URL_MAX + AF_IDSIM_CLIENT_TARGET_MAX + 256)
 
 struct af_idsim_client {
-	CURL *curl;
+	af_httpc *http;
 	EVP_PKEY *key;	/* our reference */
 	char *base;	/* base URL without trailing slashes */
 	size_t path_at; /* where the base URL's path prefix starts */
 	char *device;	/* NULL before enrollment */
-	char errbuf[CURL_ERROR_SIZE]; /* libcurl's last error text */
-};
-
-/* The answer as it arrives, up to AF_IDSIM_CLIENT_ANSWER_MAX bytes. */
-struct answer {
-	char *data;
-	size_t len;
-	size_t cap;
-	int too_big;
 };
 
 const char *af_idsim_client_strerror(af_idsim_client_status st)
@@ -63,17 +53,6 @@ const char *af_idsim_client_strerror(af_idsim_client_status st)
 #undef AF_IDSIM_CLIENT_XX
 	}
 	return "unknown device client status";
-}
-
-static void set_err(char *err, size_t errlen, const char *what,
-		    const char *detail)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	if (detail != NULL && detail[0] != '\0')
-		snprintf(err, errlen, "%s: %s", what, detail);
-	else
-		snprintf(err, errlen, "%s", what);
 }
 
 /* ---- the key ---- */
@@ -291,18 +270,6 @@ static int valid_method(const char *m)
 	return n > 0;
 }
 
-/* Visible ASCII only: no blanks, no CR or LF that could add a line. */
-static int visible_ascii(const char *s, size_t max)
-{
-	size_t n;
-
-	for (n = 0; s[n] != '\0'; n++) {
-		if (n >= max || s[n] < 0x21 || s[n] > 0x7e)
-			return 0;
-	}
-	return n > 0;
-}
-
 static int valid_nonce(const char *nonce)
 {
 	size_t n;
@@ -329,8 +296,9 @@ af_idsim_signing_string(const char *method, const char *target,
 		return AF_IDSIM_CLIENT_ERR_ARG;
 	out[0] = '\0';
 	if (!valid_method(method) || target[0] != '/' ||
-	    !visible_ascii(target, AF_IDSIM_CLIENT_URL_MAX +
-					   AF_IDSIM_CLIENT_TARGET_MAX) ||
+	    !af_httpc_visible_ascii(target,
+				    AF_IDSIM_CLIENT_URL_MAX +
+					    AF_IDSIM_CLIENT_TARGET_MAX) ||
 	    !valid_nonce(nonce))
 		return AF_IDSIM_CLIENT_ERR_ARG;
 	af_sha256_hex(body != NULL ? body : "", bodylen, digest);
@@ -412,34 +380,26 @@ out:
 
 /* ---- the client ---- */
 
-/*
- * Checks the base URL and finds its length without trailing slashes and
- * where its path prefix (possibly empty) starts.
- */
-static af_idsim_client_status check_url(const char *url, size_t *len,
-					size_t *path_at)
+/* The status of this module for one of the shared client. */
+static af_idsim_client_status from_httpc(af_httpc_status st)
 {
-	const char *slash;
-	size_t skip, n;
-
-	if (!visible_ascii(url, AF_IDSIM_CLIENT_URL_MAX))
+	switch (st) {
+	case AF_HTTPC_OK:
+		return AF_IDSIM_CLIENT_OK;
+	case AF_HTTPC_ERR_NOMEM:
+		return AF_IDSIM_CLIENT_ERR_NOMEM;
+	case AF_HTTPC_ERR_URL:
 		return AF_IDSIM_CLIENT_ERR_URL;
-	if (strncasecmp(url, "http://", 7) == 0)
-		skip = 7;
-	else if (strncasecmp(url, "https://", 8) == 0)
-		skip = 8;
-	else
-		return AF_IDSIM_CLIENT_ERR_URL;
-	/* The path is ours to append, so no query or fragment may sit there. */
-	if (url[skip] == '\0' || url[skip] == '/' || strpbrk(url, "?#") != NULL)
-		return AF_IDSIM_CLIENT_ERR_URL;
-	n = strlen(url);
-	while (n > skip && url[n - 1] == '/')
-		n--;
-	slash = memchr(url + skip, '/', n - skip);
-	*path_at = slash != NULL ? (size_t)(slash - url) : n;
-	*len = n;
-	return AF_IDSIM_CLIENT_OK;
+	case AF_HTTPC_ERR_UNREACHABLE:
+		return AF_IDSIM_CLIENT_ERR_UNREACHABLE;
+	case AF_HTTPC_ERR_TOO_BIG:
+		return AF_IDSIM_CLIENT_ERR_TOO_BIG;
+	case AF_HTTPC_ERR_CURL:
+		return AF_IDSIM_CLIENT_ERR_CURL;
+	case AF_HTTPC_ERR_ARG:
+	default:
+		return AF_IDSIM_CLIENT_ERR_ARG;
+	}
 }
 
 af_idsim_client_status af_idsim_client_new(const char *base_url, EVP_PKEY *key,
@@ -454,9 +414,9 @@ af_idsim_client_status af_idsim_client_new(const char *base_url, EVP_PKEY *key,
 		return AF_IDSIM_CLIENT_ERR_ARG;
 	*out = NULL;
 	if (device_id != NULL &&
-	    !visible_ascii(device_id, AF_IDSIM_CLIENT_DEVICE_MAX))
+	    !af_httpc_visible_ascii(device_id, AF_IDSIM_CLIENT_DEVICE_MAX))
 		return AF_IDSIM_CLIENT_ERR_ARG;
-	st = check_url(base_url, &ulen, &path_at);
+	st = from_httpc(af_httpc_base_url(base_url, &ulen, &path_at));
 	if (st != AF_IDSIM_CLIENT_OK)
 		return st;
 	st = AF_IDSIM_CLIENT_ERR_NOMEM;
@@ -479,14 +439,11 @@ af_idsim_client_status af_idsim_client_new(const char *base_url, EVP_PKEY *key,
 		goto out;
 	}
 	c->key = key;
-	c->curl = curl_easy_init();
-	if (c->curl == NULL) {
-		st = AF_IDSIM_CLIENT_ERR_CURL;
+	st = from_httpc(af_httpc_new(USER_AGENT, &c->http));
+	if (st != AF_IDSIM_CLIENT_OK)
 		goto out;
-	}
 	*out = c;
 	c = NULL;
-	st = AF_IDSIM_CLIENT_OK;
 out:
 	af_idsim_client_free(c);
 	return st;
@@ -496,48 +453,11 @@ void af_idsim_client_free(af_idsim_client *c)
 {
 	if (c == NULL)
 		return;
-	if (c->curl != NULL)
-		curl_easy_cleanup(c->curl);
+	af_httpc_free(c->http);
 	EVP_PKEY_free(c->key);
 	free(c->base);
 	free(c->device);
 	free(c);
-}
-
-/*
- * libcurl's write callback: keeps the answer up to the cap and stops the
- * transfer past it. The buffer grows by moving to a new block and wiping
- * the old one, since the enrollment answer carries the TOTP secret.
- */
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct answer *a = arg;
-	size_t n = size * nmemb, cap;
-	char *data;
-
-	if (n > AF_IDSIM_CLIENT_ANSWER_MAX - a->len) {
-		a->too_big = 1;
-		return 0;
-	}
-	if (a->len + n + 1 > a->cap) {
-		cap = a->cap == 0 ? ANSWER_FIRST : a->cap;
-		while (cap < a->len + n + 1)
-			cap *= 2;
-		if (cap > AF_IDSIM_CLIENT_ANSWER_MAX + 1)
-			cap = AF_IDSIM_CLIENT_ANSWER_MAX + 1;
-		data = malloc(cap);
-		if (data == NULL)
-			return 0;
-		if (a->data != NULL) {
-			memcpy(data, a->data, a->len);
-			OPENSSL_clear_free(a->data, a->cap);
-		}
-		a->data = data;
-		a->cap = cap;
-	}
-	memcpy(a->data + a->len, ptr, n);
-	a->len += n;
-	return n;
 }
 
 /*
@@ -562,82 +482,40 @@ static int valid_target(const char *t)
 	return strstr(t, "/./") == NULL && strstr(t, "/../") == NULL;
 }
 
-/* Wipes and frees text from json_dumps() with jansson's own free. */
-static void free_body(char *text)
-{
-	json_free_t jfree = NULL;
-
-	if (text == NULL)
-		return;
-	OPENSSL_cleanse(text, strlen(text));
-	json_get_alloc_funcs(NULL, &jfree);
-	if (jfree != NULL)
-		jfree(text);
-}
-
-/* Serialises body (or "{}") for a method that carries one. */
-static char *make_body(const json_t *body)
-{
-	json_t *empty;
-	char *text;
-
-	if (body != NULL)
-		return json_dumps(body, JSON_COMPACT);
-	empty = json_object();
-	if (empty == NULL)
-		return NULL;
-	text = json_dumps(empty, JSON_COMPACT);
-	json_decref(empty);
-	return text;
-}
-
-/* The header list; every entry is wiped before the list is freed. */
-static void free_headers(struct curl_slist *list)
-{
-	struct curl_slist *it;
-
-	for (it = list; it != NULL; it = it->next)
-		OPENSSL_cleanse(it->data, strlen(it->data));
-	curl_slist_free_all(list);
-}
-
-/* Appends "name: value" (or the line name alone when value is NULL). */
-static int add_header(struct curl_slist **list, const char *name,
-		      const char *value)
-{
-	char line[HEADER_MAX];
-	struct curl_slist *next;
-	int n;
-
-	if (value != NULL)
-		n = snprintf(line, sizeof(line), "%s: %s", name, value);
-	else
-		n = snprintf(line, sizeof(line), "%s", name);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return -1;
-	next = curl_slist_append(*list, line);
-	OPENSSL_cleanse(line, sizeof(line));
-	if (next == NULL)
-		return -1;
-	*list = next;
-	return 0;
-}
-
-/* The signed request as it goes out: URL, headers and body. */
+/* The signed request as it goes out: URL, body and signed header lines. */
 struct signed_req {
 	char *url;
-	char *body; /* from json_dumps(), or NULL for GET */
-	struct curl_slist *headers;
+	char *body; /* from af_httpc_body_text(), or NULL for GET */
+	char lines[SIGNED_HEADERS][HEADER_MAX];
+	const char *headers[SIGNED_HEADERS];
+	size_t nheaders;
 };
 
 static void signed_req_cleanup(struct signed_req *r)
 {
 	free(r->url);
-	free_body(r->body);
-	free_headers(r->headers);
+	af_httpc_body_free(r->body);
 	r->url = NULL;
 	r->body = NULL;
-	r->headers = NULL;
+	/* The lines hold the signature and the device id. */
+	OPENSSL_cleanse(r->lines, sizeof(r->lines));
+	r->nheaders = 0;
+}
+
+/* Adds the header line "name: value". */
+static int add_header(struct signed_req *r, const char *name, const char *value)
+{
+	char *line;
+	int n;
+
+	if (r->nheaders >= SIGNED_HEADERS)
+		return -1;
+	line = r->lines[r->nheaders];
+	n = snprintf(line, HEADER_MAX, "%s: %s", name, value);
+	if (n < 0 || (size_t)n >= HEADER_MAX)
+		return -1;
+	r->headers[r->nheaders++] = line;
+	return 0;
 }
 
 /*
@@ -662,7 +540,7 @@ sign_request(af_idsim_client *c, const char *method, const char *target,
 	/* The size was counted above, so the URL is never cut short. */
 	snprintf(r->url, ulen, "%s%s", c->base, target);
 	if (with_body) {
-		r->body = make_body(body);
+		r->body = af_httpc_body_text(body);
 		if (r->body == NULL)
 			return AF_IDSIM_CLIENT_ERR_NOMEM;
 		blen = strlen(r->body);
@@ -681,100 +559,12 @@ sign_request(af_idsim_client *c, const char *method, const char *target,
 		st = af_idsim_sign(c->key, signing, slen, sig, sizeof(sig));
 	if (st != AF_IDSIM_CLIENT_OK)
 		return st;
-	/* "Expect:" asks for no 100-continue round trip before the body. */
-	ok = add_header(&r->headers, "Accept: application/json", NULL) == 0 &&
-	     add_header(&r->headers, "Expect:", NULL) == 0 &&
-	     add_header(&r->headers, "X-AF-Timestamp", ts) == 0 &&
-	     add_header(&r->headers, "X-AF-Nonce", nonce) == 0 &&
-	     add_header(&r->headers, "X-AF-Signature", sig) == 0;
-	if (ok && with_body)
-		ok = add_header(&r->headers, "Content-Type: application/json",
-				NULL) == 0;
+	ok = add_header(r, "X-AF-Timestamp", ts) == 0 &&
+	     add_header(r, "X-AF-Nonce", nonce) == 0 &&
+	     add_header(r, "X-AF-Signature", sig) == 0;
 	if (ok && c->device != NULL)
-		ok = add_header(&r->headers, "X-AF-Device", c->device) == 0;
+		ok = add_header(r, "X-AF-Device", c->device) == 0;
 	return ok ? AF_IDSIM_CLIENT_OK : AF_IDSIM_CLIENT_ERR_NOMEM;
-}
-
-/* Options every request gets; the easy handle was reset before. */
-static CURLcode set_common(af_idsim_client *c, const struct signed_req *r,
-			   struct answer *a)
-{
-	CURLcode rc;
-
-	rc = curl_easy_setopt(c->curl, CURLOPT_URL, r->url);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR,
-				      "http,https");
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_PATH_AS_IS, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT,
-				      AF_IDSIM_CLIENT_TIMEOUT_S);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_TIMEOUT,
-				      AF_IDSIM_CLIENT_TIMEOUT_S);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE,
-				      (curl_off_t)AF_IDSIM_CLIENT_ANSWER_MAX);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_USERAGENT, USER_AGENT);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, r->headers);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, a);
-	return rc;
-}
-
-static CURLcode set_method(af_idsim_client *c, const char *method,
-			   const char *body)
-{
-	CURLcode rc;
-
-	if (body == NULL)
-		return curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
-	rc = curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE,
-				      (long)strlen(body));
-	/* Not COPYPOSTFIELDS: no copy of the body that we cannot wipe. */
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-	if (rc == CURLE_OK && strcmp(method, "POST") != 0)
-		rc = curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-	return rc;
-}
-
-static af_idsim_client_status transfer_failed(af_idsim_client *c, CURLcode rc,
-					      const struct answer *a, char *err,
-					      size_t errlen)
-{
-	const char *detail =
-		c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc);
-
-	if (a->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
-		set_err(err, errlen,
-			af_idsim_client_strerror(AF_IDSIM_CLIENT_ERR_TOO_BIG),
-			"more than 1 MiB");
-		return AF_IDSIM_CLIENT_ERR_TOO_BIG;
-	}
-	if (rc == CURLE_OUT_OF_MEMORY || rc == CURLE_WRITE_ERROR) {
-		set_err(err, errlen,
-			af_idsim_client_strerror(AF_IDSIM_CLIENT_ERR_NOMEM),
-			NULL);
-		return AF_IDSIM_CLIENT_ERR_NOMEM;
-	}
-	set_err(err, errlen,
-		af_idsim_client_strerror(AF_IDSIM_CLIENT_ERR_UNREACHABLE),
-		detail);
-	return AF_IDSIM_CLIENT_ERR_UNREACHABLE;
 }
 
 af_idsim_client_status
@@ -782,13 +572,22 @@ af_idsim_client_request(af_idsim_client *c, const char *method,
 			const char *target, const json_t *body, long *status,
 			json_t **answer, char *err, size_t errlen)
 {
-	struct signed_req r = {NULL, NULL, NULL};
-	struct answer a = {NULL, 0, 0, 0};
+	struct signed_req r = {NULL, NULL, {{0}}, {NULL}, 0};
+	af_httpc_request req = {
+		method,
+		NULL,
+		NULL,
+		0,
+		NULL,
+		AF_IDSIM_CLIENT_ANSWER_MAX,
+		AF_IDSIM_CLIENT_TIMEOUT_S,
+		AF_IDSIM_CLIENT_TIMEOUT_S,
+	};
 	af_idsim_client_status st;
 	int with_body;
-	CURLcode rc;
 
-	set_err(err, errlen, "", NULL);
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
 	if (c == NULL || method == NULL || target == NULL || status == NULL ||
 	    answer == NULL)
 		return AF_IDSIM_CLIENT_ERR_ARG;
@@ -801,43 +600,21 @@ af_idsim_client_request(af_idsim_client *c, const char *method,
 		return AF_IDSIM_CLIENT_ERR_TOO_LONG;
 	if (!valid_target(target))
 		return AF_IDSIM_CLIENT_ERR_ARG;
-	with_body = strcmp(method, "GET") != 0;
+	with_body = af_httpc_method_body(method);
 	st = sign_request(c, method, target, body, with_body, &r);
 	if (st != AF_IDSIM_CLIENT_OK) {
-		set_err(err, errlen, af_idsim_client_strerror(st), NULL);
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s",
+				 af_idsim_client_strerror(st));
 		goto out;
 	}
-	curl_easy_reset(c->curl);
-	c->errbuf[0] = '\0';
-	rc = set_common(c, &r, &a);
-	if (rc == CURLE_OK)
-		rc = set_method(c, method, r.body);
-	if (rc != CURLE_OK) {
-		st = AF_IDSIM_CLIENT_ERR_CURL;
-		set_err(err, errlen, af_idsim_client_strerror(st),
-			curl_easy_strerror(rc));
-		goto out;
-	}
-	rc = curl_easy_perform(c->curl);
-	if (rc != CURLE_OK) {
-		st = transfer_failed(c, rc, &a, err, errlen);
-		goto out;
-	}
-	rc = curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
-	if (rc != CURLE_OK) {
-		st = AF_IDSIM_CLIENT_ERR_CURL;
-		set_err(err, errlen, af_idsim_client_strerror(st),
-			curl_easy_strerror(rc));
-		goto out;
-	}
-	if (a.len > 0)
-		*answer = json_loadb(a.data, a.len, 0, NULL);
-	st = AF_IDSIM_CLIENT_OK;
+	req.url = r.url;
+	req.body = r.body;
+	req.headers = r.headers;
+	req.nheaders = r.nheaders;
+	st = from_httpc(
+		af_httpc_send(c->http, &req, status, answer, err, errlen));
 out:
-	/* Drop libcurl's pointers to what is about to be freed. */
-	curl_easy_reset(c->curl);
 	signed_req_cleanup(&r);
-	if (a.data != NULL)
-		OPENSSL_clear_free(a.data, a.cap);
 	return st;
 }

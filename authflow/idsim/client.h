@@ -1,8 +1,8 @@
 /*
  * The signed device API client of idsim, the command-line phone: the
  * device key (a P-256 key pair, kept as a JWK), the request signature of
- * the device API v1, and one libcurl easy handle that sends signed JSON
- * requests to <base URL>/device/v1/...
+ * the device API v1, and the client that sends signed JSON requests to
+ * <base URL>/device/v1/... through the shared client of common/httpc.h.
  *
  * Every request carries X-AF-Timestamp, X-AF-Nonce and X-AF-Signature (and
  * X-AF-Device once the device is enrolled). The signature is ES256 (as in
@@ -13,7 +13,7 @@
  *
  * where the target is the path and query exactly as sent.
  *
- * Safety rules kept here, once:
+ * Safety rules (the shared client keeps the first):
  * - redirects are never followed (a redirect would change the signed
  *   target and could carry the request elsewhere); only http and https
  *   are spoken, and curl sends the path as is, unnormalised, so that what
@@ -25,7 +25,8 @@
  *   freed.
  *
  * Thread-safety: an af_idsim_client belongs to one thread at a time (as
- * its curl easy handle does). The other functions are re-entrant.
+ * the curl easy handle of its af_httpc does). The other functions are
+ * re-entrant.
  */
 #ifndef AUTHFLOW_IDSIM_CLIENT_H
 #define AUTHFLOW_IDSIM_CLIENT_H
@@ -35,6 +36,8 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+
+#include "common/httpc.h"
 
 #if defined(__GNUC__)
 #define AF_IDSIM_NODISCARD __attribute__((warn_unused_result))
@@ -67,7 +70,7 @@ typedef enum af_idsim_client_status {
 /* A static, never NULL, English message for a status. */
 const char *af_idsim_client_strerror(af_idsim_client_status st);
 
-#define AF_IDSIM_CLIENT_URL_MAX	   2048 /* bytes of the base URL */
+#define AF_IDSIM_CLIENT_URL_MAX	   AF_HTTPC_URL_MAX /* bytes of the base URL */
 #define AF_IDSIM_CLIENT_TARGET_MAX 4096 /* bytes of a request target */
 #define AF_IDSIM_CLIENT_BODY_MAX   ((size_t)16 * 1024)	 /* request body */
 #define AF_IDSIM_CLIENT_ANSWER_MAX ((size_t)1024 * 1024) /* answer bytes */

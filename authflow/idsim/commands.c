@@ -15,6 +15,7 @@
 
 #include "client.h"
 #include "commands.h"
+#include "common/cli.h"
 #include "state.h"
 #include "tokencode.h"
 
@@ -61,26 +62,11 @@ void af_idsim_usage(FILE *out)
 	fputs(usage_text, out);
 }
 
-/* Replaces control characters, so that outside text stays on its line. */
-static void one_line(char *s)
-{
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-	}
-}
-
 static int vfail(int code, const char *fmt, va_list ap) AF_IDSIM_PRINTF(2, 0);
 
 static int vfail(int code, const char *fmt, va_list ap)
 {
-	char msg[MSG_MAX];
-
-	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-		msg[0] = '\0';
-	one_line(msg);
-	fprintf(stderr, "idsim: %s\n", msg);
-	return code;
+	return af_cli_vfail("idsim", MSG_MAX, code, NULL, fmt, ap);
 }
 
 int af_idsim_fail(int code, const char *fmt, ...)
@@ -116,7 +102,7 @@ static void print_text(const char *s)
 		return;
 	}
 	snprintf(buf, sizeof(buf), "%s", s);
-	one_line(buf);
+	af_cli_one_line(buf);
 	fputs(buf, stdout);
 }
 

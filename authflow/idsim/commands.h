@@ -22,16 +22,19 @@
 
 #include <stdio.h>
 
+#include "common/cli.h"
+
 #if defined(__GNUC__)
 #define AF_IDSIM_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define AF_IDSIM_PRINTF(a, b)
 #endif
 
-#define AF_IDSIM_EXIT_OK	  0
-#define AF_IDSIM_EXIT_REFUSED	  1
-#define AF_IDSIM_EXIT_USAGE	  2
-#define AF_IDSIM_EXIT_UNREACHABLE 3
+/* The exit statuses shared with authflowctl (common/cli.h). */
+#define AF_IDSIM_EXIT_OK	  AF_CLI_EXIT_OK
+#define AF_IDSIM_EXIT_REFUSED	  AF_CLI_EXIT_REFUSED
+#define AF_IDSIM_EXIT_USAGE	  AF_CLI_EXIT_USAGE
+#define AF_IDSIM_EXIT_UNREACHABLE AF_CLI_EXIT_UNREACHABLE
 
 #define AF_IDSIM_DEFAULT_PLATFORM    "none"
 #define AF_IDSIM_DEFAULT_APP_VERSION "2024.1"

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 
+#include "common/httpc.h"
 #include "common/util.h"
 #include "state.h"
 
@@ -641,19 +642,6 @@ static af_idsim_state_status put_in_place(const char *tmp, const char *path,
 			       : AF_IDSIM_STATE_ERR_IO;
 }
 
-/* Wipes and frees text from json_dumps() with jansson's own free. */
-static void free_dump(char *text)
-{
-	json_free_t jfree = NULL;
-
-	if (text == NULL)
-		return;
-	OPENSSL_cleanse(text, strlen(text));
-	json_get_alloc_funcs(NULL, &jfree);
-	if (jfree != NULL)
-		jfree(text);
-}
-
 af_idsim_state_status af_idsim_state_save(const af_idsim_state *st,
 					  const char *path, int replace,
 					  char *err, size_t errlen)
@@ -692,7 +680,7 @@ out:
 	if (created && !placed)
 		unlink(tmp);
 	free(tmp);
-	free_dump(text);
+	af_httpc_body_free(text);
 	json_decref(root);
 	return rc;
 }

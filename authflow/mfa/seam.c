@@ -52,6 +52,13 @@ static json_t *eligible_devices(const json_t *devices, const json_t *wf)
 						     d, "app_version")),
 					     min))
 			continue;
+		/*
+		 * A phone whose push token the push service refused gets no
+		 * challenge: the page offers the token code at once.
+		 */
+		if (key != NULL &&
+		    json_is_false(json_object_get(d, "push_token_valid")))
+			continue;
 		json_array_append(out, json_object_get(d, "id"));
 	}
 	return out;

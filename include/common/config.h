@@ -19,7 +19,13 @@
  *     "admin": {"tokens": [{"name": "ops", "role": "superadmin",
  *                           "sha256": "<64 hex>"}]},
  *     "log": {"level": "info"},
- *     "limits": {"body_bytes": 65536, "request_timeout_s": 30}
+ *     "limits": {"body_bytes": 65536, "request_timeout_s": 30},
+ *     "push": {"mode": "daemon", "workers": 0,
+ *              "listen": {"address": "127.0.0.1", "port": 9465},
+ *              "apns": {"team_id": "ABCDE12345", "key_id": "KEY1234567",
+ *                       "key_file": "/etc/authflow/apns.p8",
+ *                       "topic": "com.example.authenticator"},
+ *              "fcm": {"service_account_file": "/etc/authflow/fcm.json"}}
  *   }
  *
  * Thread-safety: a parsed af_config is read-only and may be shared.
@@ -45,6 +51,40 @@ typedef struct af_admin_token {
 	af_admin_role role;
 	uint8_t sha256[32]; /* SHA-256 of the bearer token */
 } af_admin_token;
+
+/* Where the push workers run (push.mode). */
+typedef enum af_push_mode {
+	AF_PUSH_EMBEDDED = 0, /* inside authflow */
+	AF_PUSH_DAEMON,	      /* in separate pushd processes */
+} af_push_mode;
+
+#define AF_CONFIG_URL_MAX	   256
+#define AF_CONFIG_PATH_MAX	   512
+#define AF_CONFIG_APNS_ID_LEN	   10 /* Apple team and key ids */
+#define AF_CONFIG_TOPIC_MAX	   255
+#define AF_CONFIG_PUSH_CONNS_MAX   16
+#define AF_CONFIG_PUSH_WORKERS_MAX 256
+
+/* APNs provider settings (push.apns); used only when push_apns is 1. */
+typedef struct af_apns_config {
+	char endpoint[AF_CONFIG_URL_MAX]; /* no trailing slash */
+	char sandbox_endpoint[AF_CONFIG_URL_MAX];
+	char team_id[AF_CONFIG_APNS_ID_LEN + 1];
+	char key_id[AF_CONFIG_APNS_ID_LEN + 1];
+	char key_file[AF_CONFIG_PATH_MAX]; /* PKCS#8 PEM, mode 0600 */
+	char topic[AF_CONFIG_TOPIC_MAX + 1];
+	char ca_file[AF_CONFIG_PATH_MAX]; /* empty: the system's CAs */
+	unsigned connections;		  /* per endpoint and worker */
+} af_apns_config;
+
+/* FCM HTTP v1 settings (push.fcm); used only when push_fcm is 1. */
+typedef struct af_fcm_config {
+	char endpoint[AF_CONFIG_URL_MAX];	       /* no trailing slash */
+	char service_account_file[AF_CONFIG_PATH_MAX]; /* mode 0600 */
+	char token_uri[AF_CONFIG_URL_MAX]; /* empty: the file's token_uri */
+	char ca_file[AF_CONFIG_PATH_MAX];
+	unsigned connections;
+} af_fcm_config;
 
 typedef struct af_config {
 	char issuer[256]; /* no trailing slash */
@@ -72,6 +112,14 @@ typedef struct af_config {
 	int log_level; /* a log_level value */
 	size_t body_max;
 	unsigned request_timeout_s;
+	af_push_mode push_mode; /* default: embedded (memory), daemon (redis) */
+	unsigned push_workers;	/* 0 in the file: the number of cores */
+	char push_listen_address[64];
+	uint16_t push_listen_port;
+	int push_apns; /* 1 when the apns section is set */
+	af_apns_config apns;
+	int push_fcm; /* 1 when the fcm section is set */
+	af_fcm_config fcm;
 } af_config;
 
 /* Sets every default (issuer empty: required in a file). */

@@ -122,7 +122,7 @@ expect enroll-token-space 2 -- --url "$DEAD" --state "$NEW" enroll CODE \
 	--platform fcm --push-token "a b"
 expect enroll-bad-url 2 -- --url "ftp://h" --state "$NEW" enroll CODE
 expect enroll-state-exists 2 -- --url "$DEAD" --state "$S" enroll CODE
-[ ! -e "$NEW" ] && ok || bad "a refused enroll wrote $NEW"
+if [ -e "$NEW" ]; then bad "a refused enroll wrote $NEW"; else ok; fi
 
 # --- challenges ---
 expect pending-extra 2 -- --state "$S" pending now
@@ -155,7 +155,7 @@ expect missing-state-code 2 -- --state "$tmp/none.json" code
 cp "$S" "$tmp/open.json"
 chmod 0644 "$tmp/open.json"
 expect state-0644-pending 2 -- --state "$tmp/open.json" pending
-grep -q '0644' "$tmp/err" && ok || bad "state-0644: the mode is not named"
+if grep -q '0644' "$tmp/err"; then ok; else bad "state-0644: mode not named"; fi
 expect state-0644-code 2 -- --state "$tmp/open.json" code
 chmod 0640 "$tmp/open.json"
 expect state-0640 2 -- --state "$tmp/open.json" code
@@ -171,7 +171,7 @@ expect state-not-json 2 -- --state "$tmp/junk.json" code
 
 # --- a server that cannot be reached ---
 expect dead-enroll 3 -- --url "$DEAD" --state "$NEW" enroll CODE
-[ ! -e "$NEW" ] && ok || bad "dead-enroll wrote $NEW"
+if [ -e "$NEW" ]; then bad "dead-enroll wrote $NEW"; else ok; fi
 expect dead-pending 3 -- --state "$S" pending
 expect dead-show 3 -- --state "$S" show t1
 expect dead-approve 3 -- --state "$S" approve t1 --number 42
@@ -183,7 +183,7 @@ expect url-override-dead 3 -- --url "http://127.0.0.1:1/prefix/" --state "$S" pe
 
 # --- the token code, offline, against oathtool ---
 if command -v oathtool >/dev/null 2>&1; then
-	for attempt in 1 2 3; do
+	for _ in 1 2 3; do
 		want=$(oathtool --totp -b "$SECRET")
 		run --state "$S" code
 		again=$(oathtool --totp -b "$SECRET")

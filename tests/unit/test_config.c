@@ -973,6 +973,167 @@ static void test_load_io_errors_name_the_path(void **state)
 	free(cfg);
 }
 
+/* ---- push ------------------------------------------------------------ */
+
+#define REDIS "\"store\":{\"backend\":\"redis\",\"url\":\"redis://r:6379\"}"
+
+static void test_push_defaults_follow_store(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	parse_ok("{" ISSUER "}", cfg);
+	assert_int_equal(cfg->push_mode, AF_PUSH_EMBEDDED);
+	assert_int_equal(cfg->push_workers, 0);
+	assert_string_equal(cfg->push_listen_address, "127.0.0.1");
+	assert_int_equal(cfg->push_listen_port, 9465);
+	assert_int_equal(cfg->push_apns, 0);
+	assert_int_equal(cfg->push_fcm, 0);
+	assert_string_equal(cfg->apns.endpoint, "https://api.push.apple.com");
+	assert_string_equal(cfg->apns.sandbox_endpoint,
+			    "https://api.sandbox.push.apple.com");
+	assert_string_equal(cfg->fcm.endpoint, "https://fcm.googleapis.com");
+	parse_ok("{" ISSUER "," REDIS "}", cfg);
+	assert_int_equal(cfg->push_mode, AF_PUSH_DAEMON);
+	parse_ok("{" ISSUER "," REDIS ",\"push\":{\"mode\":\"embedded\","
+		 "\"workers\":3,\"listen\":{\"address\":\"::1\",\"port\":"
+		 "9999}}}",
+		 cfg);
+	assert_int_equal(cfg->push_mode, AF_PUSH_EMBEDDED);
+	assert_int_equal(cfg->push_workers, 3);
+	assert_string_equal(cfg->push_listen_address, "::1");
+	assert_int_equal(cfg->push_listen_port, 9999);
+	free(cfg);
+}
+
+static void test_push_daemon_with_memory_store_refused(void **state)
+{
+	(void)state;
+	refused("{" ISSUER ",\"push\":{\"mode\":\"daemon\"}}",
+		"push.mode: \"daemon\" needs store.backend \"redis\"");
+	refused("{" ISSUER ",\"store\":{\"backend\":\"memory\"},"
+		"\"push\":{\"mode\":\"daemon\"}}",
+		"push.mode");
+}
+
+static void test_push_values_checked(void **state)
+{
+	(void)state;
+	refused("{" ISSUER ",\"push\":{\"mode\":\"both\"}}",
+		"push.mode: must be \"embedded\" or \"daemon\"");
+	refused("{" ISSUER ",\"push\":{\"workers\":257}}",
+		"push.workers: must be 0..256");
+	refused("{" ISSUER ",\"push\":{\"workers\":\"2\"}}",
+		"push.workers: must be an integer");
+	refused("{" ISSUER ",\"push\":{\"listen\":{\"port\":0}}}",
+		"push.listen.port: must be 1..65535");
+	refused("{" ISSUER ",\"push\":{\"listen\":{\"address\":\"host\"}}}",
+		"push.listen.address");
+	refused("{" ISSUER ",\"push\":{\"sms\":{}}}", "push.sms: unknown key");
+	refused("{" ISSUER ",\"push\":[]}", "push: must be an object");
+	refused("{" ISSUER ",\"push\":{\"apns\":{}}}",
+		"push.apns.team_id: required when push.apns is set");
+	refused("{" ISSUER ",\"push\":{\"apns\":{\"team_id\":\"ABCDE12345\","
+		"\"key_id\":\"KEY1234567\",\"key_file\":\"/x\",\"topic\":\"t\","
+		"\"colour\":1}}}",
+		"push.apns.colour: unknown key");
+	refused("{" ISSUER ",\"push\":{\"fcm\":{\"endpoint\":"
+		"\"https://f.example\"}}}",
+		"push.fcm.service_account_file: required");
+}
+
+/* A complete push section over the fixture's key files. */
+static void push_json(const struct files *f, const char *apns_extra, char *out,
+		      size_t cap)
+{
+	int n = snprintf(
+		out, cap,
+		"{" ISSUER "," REDIS ",\"push\":{\"apns\":{\"team_id\":"
+		"\"ABCDE12345\",\"key_id\":\"KEY1234567\",\"key_file\":\"%s\","
+		"\"topic\":\"com.example.auth\",\"ca_file\":\"%s\"%s},"
+		"\"fcm\":{\"service_account_file\":\"%s\",\"endpoint\":"
+		"\"https://127.0.0.1:8443/\",\"token_uri\":"
+		"\"https://127.0.0.1:8443/token\",\"connections\":2}}}",
+		f->key, f->cert, apns_extra, f->extra);
+
+	assert_true(n > 0 && (size_t)n < cap);
+}
+
+static void test_push_sections_read(void **state)
+{
+	struct files *f = *state;
+	af_config *cfg = new_cfg();
+	char json[2048];
+
+	write_file(f->cert, "ca\n", 0644);
+	write_file(f->key, "p8\n", 0600);
+	write_file(f->extra, "{}\n", 0400);
+	push_json(f,
+		  ",\"endpoint\":\"https://apns.example:8443/\","
+		  "\"sandbox_endpoint\":\"https://sandbox.example\"",
+		  json, sizeof(json));
+	parse_ok(json, cfg);
+	assert_int_equal(cfg->push_mode, AF_PUSH_DAEMON);
+	assert_int_equal(cfg->push_apns, 1);
+	assert_string_equal(cfg->apns.team_id, "ABCDE12345");
+	assert_string_equal(cfg->apns.key_id, "KEY1234567");
+	assert_string_equal(cfg->apns.key_file, f->key);
+	assert_string_equal(cfg->apns.topic, "com.example.auth");
+	assert_string_equal(cfg->apns.ca_file, f->cert);
+	/* One trailing slash is dropped: paths are appended to it. */
+	assert_string_equal(cfg->apns.endpoint, "https://apns.example:8443");
+	assert_string_equal(cfg->apns.sandbox_endpoint,
+			    "https://sandbox.example");
+	assert_int_equal(cfg->apns.connections, 1);
+	assert_int_equal(cfg->push_fcm, 1);
+	assert_string_equal(cfg->fcm.service_account_file, f->extra);
+	assert_string_equal(cfg->fcm.endpoint, "https://127.0.0.1:8443");
+	assert_string_equal(cfg->fcm.token_uri, "https://127.0.0.1:8443/token");
+	assert_int_equal(cfg->fcm.connections, 2);
+	free(cfg);
+}
+
+static void test_push_bad_values_refused(void **state)
+{
+	struct files *f = *state;
+	char json[2048], want[256];
+
+	write_file(f->cert, "ca\n", 0644);
+	write_file(f->key, "p8\n", 0600);
+	write_file(f->extra, "{}\n", 0600);
+	push_json(f, ",\"endpoint\":\"http://apns.example\"", json,
+		  sizeof(json));
+	refused(json, "push.apns.endpoint: must be an https:// URL");
+	push_json(f, ",\"endpoint\":\"https://a.example/x y\"", json,
+		  sizeof(json));
+	refused(json, "push.apns.endpoint: character 20 is not allowed");
+	push_json(f, ",\"connections\":0", json, sizeof(json));
+	refused(json, "push.apns.connections: must be 1..16");
+	push_json(f, ",\"team_id\":\"abcde12345\"", json, sizeof(json));
+	refused(json, "duplicate");
+	/* The key files are refused when others may read them. */
+	push_json(f, "", json, sizeof(json));
+	assert_int_equal(chmod(f->key, 0640), 0);
+	(void)snprintf(want, sizeof(want),
+		       "push.apns.key_file: %s has mode 0640", f->key);
+	refused(json, want);
+	assert_int_equal(chmod(f->key, 0600), 0);
+	assert_int_equal(chmod(f->extra, 0644), 0);
+	refused(json, "push.fcm.service_account_file");
+	assert_int_equal(chmod(f->extra, 0600), 0);
+	assert_int_equal(unlink(f->cert), 0);
+	refused(json, "push.apns.ca_file");
+	/* Ids: ten characters of A-Z and 0-9. */
+	refused("{" ISSUER ",\"push\":{\"apns\":{\"team_id\":\"ABCDE1234\","
+		"\"key_id\":\"KEY1234567\",\"key_file\":\"/x\",\"topic\":"
+		"\"t\"}}}",
+		"push.apns.team_id: must be 10 characters");
+	refused("{" ISSUER ",\"push\":{\"apns\":{\"team_id\":\"ABCDE12345\","
+		"\"key_id\":\"key1234567\",\"key_file\":\"/x\",\"topic\":"
+		"\"t\"}}}",
+		"push.apns.key_id: must be 10 characters");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1013,6 +1174,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_load_io_errors_name_the_path, files_setup,
 			files_teardown),
+		cmocka_unit_test(test_push_defaults_follow_store),
+		cmocka_unit_test(test_push_daemon_with_memory_store_refused),
+		cmocka_unit_test(test_push_values_checked),
+		cmocka_unit_test_setup_teardown(test_push_sections_read,
+						files_setup, files_teardown),
+		cmocka_unit_test_setup_teardown(test_push_bad_values_refused,
+						files_setup, files_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

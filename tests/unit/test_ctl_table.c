@@ -399,16 +399,6 @@ static void test_time_iso8601_or_dash(void **state)
 	json_decref(str);
 }
 
-static void test_one_line_controls_replaced(void **state)
-{
-	char msg[] = "bad\r\nname\x1b]0;x\x07!";
-
-	(void)state;
-	af_ctl_one_line(msg);
-	assert_string_equal(msg, "bad??name?]0;x?!");
-	af_ctl_one_line(NULL);
-}
-
 static void test_http_path_segments_encoded(void **state)
 {
 	af_ctl_http *h = NULL;
@@ -549,7 +539,6 @@ int main(void)
 		cmocka_unit_test(test_claim_parsed_and_duplicates_refused),
 		cmocka_unit_test(test_join_strings_only),
 		cmocka_unit_test(test_time_iso8601_or_dash),
-		cmocka_unit_test(test_one_line_controls_replaced),
 		cmocka_unit_test(test_http_path_segments_encoded),
 		cmocka_unit_test(test_http_new_bad_url_or_token_refused),
 		cmocka_unit_test(test_http_request_unreachable_reported),

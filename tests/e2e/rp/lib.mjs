@@ -25,7 +25,9 @@ export function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Starts authflow with a fresh state folder. store: 'memory' or 'redis'.
-export async function startServer({ store = process.env.AF_STORE ?? 'memory', features = {} } = {}) {
+// push: the config's "push" section (optional); pushd may read the same
+// file (server.configPath).
+export async function startServer({ store = process.env.AF_STORE ?? 'memory', features = {}, push } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -55,6 +57,7 @@ export async function startServer({ store = process.env.AF_STORE ?? 'memory', fe
       ],
     },
     log: { level: 'warn' },
+    ...(push ? { push } : {}),
   };
   const cfgPath = path.join(dir, 'authflow.json');
   writeFileSync(cfgPath, JSON.stringify(config, null, 2), { mode: 0o600 });
@@ -75,7 +78,7 @@ export async function startServer({ store = process.env.AF_STORE ?? 'memory', fe
     if (i === 199) throw new Error(`authflow did not start\n${stderr}`);
   }
   const server = {
-    issuer, port, dir, proc, superToken, adminToken,
+    issuer, port, dir, proc, superToken, adminToken, configPath: cfgPath,
     stderr: () => stderr,
     async admin(method, p, body, token = superToken) {
       const r = await fetch(`${issuer}/admin/v1${p}`, {

@@ -1,0 +1,177 @@
+/* Command-line plumbing shared by authflowctl and idsim. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/cli.h"
+
+void af_cli_one_line(char *s)
+{
+	if (s == NULL)
+		return;
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+	}
+}
+
+int af_cli_vfail(const char *prog, size_t msg_max, int code, const char *hint,
+		 const char *fmt, va_list ap)
+{
+	char msg[AF_CLI_MSG_MAX];
+
+	if (msg_max == 0 || msg_max > sizeof(msg))
+		msg_max = sizeof(msg);
+	if (fmt == NULL || vsnprintf(msg, msg_max, fmt, ap) < 0)
+		msg[0] = '\0';
+	/* Server messages and arguments are outside text: keep one line. */
+	af_cli_one_line(msg);
+	fprintf(stderr, "%s: %s%s\n", prog != NULL ? prog : "", msg,
+		hint != NULL ? hint : "");
+	return code;
+}
+
+/* The argument getopt_long() looked at last, or NULL. */
+static const char *last_arg(int argc, char **argv)
+{
+	if (argv == NULL || optind <= 0 || optind > argc)
+		return NULL;
+	return argv[optind - 1];
+}
+
+const char *af_cli_opt_text(int argc, char **argv, char *buf, size_t cap)
+{
+	const char *arg = last_arg(argc, argv);
+	size_t n;
+
+	if (buf == NULL || cap < 3)
+		return "?";
+	if (arg != NULL && strncmp(arg, "--", 2) == 0) {
+		n = strcspn(arg, "=");
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(buf, arg, n);
+		buf[n] = '\0';
+	} else if (optopt > 0x20 && optopt < 0x7f) {
+		buf[0] = '-';
+		buf[1] = (char)optopt;
+		buf[2] = '\0';
+	} else {
+		buf[0] = '?';
+		buf[1] = '\0';
+	}
+	return buf;
+}
+
+int af_cli_opt_refusal(int c, int argc, char **argv, char *msg, size_t cap)
+{
+	char opt[AF_CLI_OPT_BUF];
+	const char *arg = last_arg(argc, argv);
+
+	if (c != ':' && c != '?')
+		return 0;
+	af_cli_opt_text(argc, argv, opt, sizeof(opt));
+	if (msg == NULL || cap == 0)
+		return 1;
+	if (c == ':')
+		snprintf(msg, cap, "%s needs a value", opt);
+	else if (optopt != 0 && arg != NULL && strncmp(arg, "--", 2) == 0)
+		/* glibc: a known long option was given a value. */
+		snprintf(msg, cap, "%s takes no value", opt);
+	else
+		snprintf(msg, cap, "unknown option %s", opt);
+	return 1;
+}
+
+int af_cli_usage_fail(const af_cli_prog *prog, const char *cmd, const char *fmt,
+		      ...)
+{
+	char msg[AF_CLI_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
+	va_end(ap);
+	af_cli_one_line(msg);
+	fprintf(stderr, "%s: %s%s%s (see '%s --help')\n", prog->name,
+		cmd != NULL ? cmd : "", cmd != NULL ? ": " : "", msg,
+		prog->name);
+	return AF_CLI_EXIT_USAGE;
+}
+
+void af_cli_opt_begin(af_cli_optparse *p, const af_cli_prog *prog,
+		      const char *cmd, int argc, char **argv,
+		      const struct option *opts)
+{
+	p->prog = prog;
+	p->cmd = cmd;
+	p->argc = argc;
+	p->argv = argv;
+	p->opts = opts;
+	p->rc = AF_CLI_EXIT_OK;
+	/* 0, not 1: glibc then forgets all state of an earlier parse. */
+	optind = 0;
+	opterr = 0;
+}
+
+int af_cli_next_opt(af_cli_optparse *p)
+{
+	char msg[AF_CLI_OPT_BUF + 32];
+	int c;
+
+	c = getopt_long(p->argc, p->argv, ":h", p->opts, NULL);
+	if (c == 'h') {
+		p->prog->usage(stdout);
+		p->rc = AF_CLI_EXIT_OK;
+		return AF_CLI_OPT_STOP;
+	}
+	if (af_cli_opt_refusal(c, p->argc, p->argv, msg, sizeof(msg))) {
+		p->rc = af_cli_usage_fail(p->prog, p->cmd, "%s", msg);
+		return AF_CLI_OPT_STOP;
+	}
+	return c;
+}
+
+int af_cli_next_global(af_cli_optparse *p)
+{
+	char opt[AF_CLI_OPT_BUF];
+	int c;
+
+	c = getopt_long(p->argc, p->argv, "+:h", p->opts, NULL);
+	if (c == 'h') {
+		p->prog->usage(stdout);
+		p->rc = AF_CLI_EXIT_OK;
+		return AF_CLI_OPT_STOP;
+	}
+	if (c == ':' || c == '?') {
+		af_cli_opt_text(p->argc, p->argv, opt, sizeof(opt));
+		p->rc = af_cli_usage_fail(p->prog, NULL,
+					  c == ':' ? "%s needs a value"
+						   : "unknown option %s",
+					  opt);
+		return AF_CLI_OPT_STOP;
+	}
+	if (c == -1 && optind >= p->argc) {
+		p->rc = af_cli_usage_fail(p->prog, NULL, "missing command");
+		return AF_CLI_OPT_STOP;
+	}
+	return c;
+}
+
+int af_cli_positionals(const af_cli_optparse *p, int want, const char **out,
+		       const char *what)
+{
+	int have = p->argc - optind, i;
+
+	if (have < want)
+		return af_cli_usage_fail(p->prog, p->cmd, "missing %s", what);
+	if (have > want)
+		return af_cli_usage_fail(p->prog, p->cmd,
+					 "unexpected argument '%s'",
+					 p->argv[optind + want]);
+	for (i = 0; out != NULL && i < want; i++)
+		out[i] = p->argv[optind + i];
+	return AF_CLI_EXIT_OK;
+}

@@ -1,0 +1,245 @@
+/*
+ * The pushd context: credentials loaded once, the shared token caches,
+ * the metrics, and the worker threads' life cycle.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "common/util.h"
+#include "pushd_internal.h"
+
+#define NODE_HOST_MAX 40
+
+static void say(char *err, size_t errlen, const char *what, const char *why)
+{
+	if (err != NULL && errlen > 0)
+		(void)snprintf(err, errlen, "pushd: %s%s", what, why);
+}
+
+/*
+ * "<host>-<pid>": consumer names must differ between the processes that
+ * share one Redis, and stay printable whatever the host name holds.
+ */
+static void node_name(char *out, size_t cap)
+{
+	char host[NODE_HOST_MAX + 1];
+	size_t i;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[NODE_HOST_MAX] = '\0';
+	for (i = 0; host[i] != '\0'; i++) {
+		char c = host[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '.'))
+			host[i] = '_';
+	}
+	(void)snprintf(out, cap, "%s-%ld", host[0] != '\0' ? host : "pushd",
+		       (long)getpid());
+}
+
+pushd_ctx *pushd_ctx_new(const af_config *cfg, store_ctx *st, log_ctx *log,
+			 char *err, size_t errlen)
+{
+	pushd_ctx *ctx;
+	store_status sst;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (cfg == NULL || st == NULL || log == NULL) {
+		say(err, errlen, "invalid argument", "");
+		return NULL;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL) {
+		say(err, errlen, "out of memory", "");
+		return NULL;
+	}
+	memcpy(&ctx->cfg, cfg, sizeof(ctx->cfg));
+	ctx->store = st;
+	ctx->log = log;
+	pthread_mutex_init(&ctx->jwt.mu, NULL);
+	pthread_mutex_init(&ctx->fcm_token.mu, NULL);
+	node_name(ctx->node, sizeof(ctx->node));
+	if (cfg->push_apns &&
+	    pushd_apns_key_load(cfg->apns.key_file, &ctx->apns_key, err,
+				errlen) != PUSHD_OK)
+		goto fail;
+	if (cfg->push_fcm &&
+	    pushd_fcm_account_load(cfg->fcm.service_account_file,
+				   cfg->fcm.token_uri, &ctx->fcm, err,
+				   errlen) != PUSHD_OK)
+		goto fail;
+	sst = store_queue_group_create(st, PUSHD_QUEUE, PUSHD_GROUP);
+	if (sst != STORE_OK) {
+		say(err, errlen,
+		    "cannot make the consumer group: ", store_strerror(sst));
+		goto fail;
+	}
+	return ctx;
+fail:
+	pushd_ctx_free(ctx);
+	return NULL;
+}
+
+static unsigned worker_count(const pushd_ctx *ctx)
+{
+	long n;
+
+	if (ctx->cfg.push_workers > 0)
+		return ctx->cfg.push_workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		return 1;
+	return n > AF_CONFIG_PUSH_WORKERS_MAX ? AF_CONFIG_PUSH_WORKERS_MAX
+					      : (unsigned)n;
+}
+
+pushd_status pushd_start(pushd_ctx *ctx)
+{
+	unsigned i, n;
+	pushd_status rc;
+
+	if (ctx == NULL)
+		return PUSHD_ERR_ARG;
+	if (ctx->started)
+		return PUSHD_ERR_STATE;
+	n = worker_count(ctx);
+	ctx->workers = calloc(n, sizeof(struct pushd_worker *));
+	if (ctx->workers == NULL)
+		return PUSHD_ERR_NOMEM;
+	atomic_store(&ctx->stopping, 0);
+	ctx->started = 1;
+	for (i = 0; i < n; i++) {
+		rc = pushd_worker_new(ctx, i, &ctx->workers[i]);
+		ctx->nworkers = i + 1;
+		if (rc == PUSHD_OK)
+			rc = pushd_worker_start(ctx->workers[i]);
+		if (rc != PUSHD_OK) {
+			pushd_stop(ctx, 0);
+			return rc;
+		}
+	}
+	atomic_store(&ctx->expected, n);
+	log_info(ctx->log, NULL, "pushd_start",
+		 "workers=%u apns=%s fcm=%s node=%s", n,
+		 ctx->apns_key != NULL ? "on" : "off",
+		 ctx->fcm.key != NULL ? "on" : "off", ctx->node);
+	return PUSHD_OK;
+}
+
+void pushd_stop(pushd_ctx *ctx, unsigned grace_s)
+{
+	unsigned i;
+
+	if (ctx == NULL || !ctx->started)
+		return;
+	atomic_store(&ctx->expected, 0);
+	ctx->grace_deadline_ns =
+		af_mono_ns() + (uint64_t)grace_s * 1000000000ull;
+	atomic_store(&ctx->stopping, 1);
+	for (i = 0; i < ctx->nworkers; i++)
+		pushd_worker_free(ctx->workers[i]);
+	free(ctx->workers);
+	ctx->workers = NULL;
+	ctx->nworkers = 0;
+	ctx->started = 0;
+}
+
+void pushd_ctx_free(pushd_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	pushd_listen_stop(ctx);
+	pushd_stop(ctx, PUSHD_GRACE_S);
+	if (ctx->apns_key != NULL)
+		cjose_jwk_release(ctx->apns_key);
+	pushd_fcm_account_cleanup(&ctx->fcm);
+	pthread_mutex_destroy(&ctx->jwt.mu);
+	pthread_mutex_destroy(&ctx->fcm_token.mu);
+	OPENSSL_cleanse(ctx, sizeof(*ctx));
+	free(ctx);
+}
+
+int pushd_healthy(pushd_ctx *ctx)
+{
+	unsigned want;
+
+	/* Only atomics here: the HTTP thread calls this during start and stop.
+	 */
+	if (ctx == NULL || atomic_load(&ctx->stopping))
+		return 0;
+	want = atomic_load(&ctx->expected);
+	if (want == 0 || atomic_load(&ctx->alive) != want)
+		return 0;
+	return store_ping(ctx->store) == STORE_OK;
+}
+
+/* ---- curl -------------------------------------------------------------------
+ */
+
+/* Counts the connections curl opens, for the open-connections gauge. */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose,
+				 struct curl_sockaddr *addr)
+{
+	atomic_long *gauge = arg;
+	curl_socket_t fd;
+
+	(void)purpose;
+	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC,
+		    addr->protocol);
+	if (fd != CURL_SOCKET_BAD)
+		atomic_fetch_add(gauge, 1);
+	return fd;
+}
+
+static int close_socket(void *arg, curl_socket_t fd)
+{
+	atomic_long *gauge = arg;
+
+	atomic_fetch_sub(gauge, 1);
+	return close(fd);
+}
+
+pushd_status pushd_curl_common(pushd_ctx *ctx, CURL *easy, pushd_platform p)
+{
+	const char *ca =
+		p == PUSHD_APNS ? ctx->cfg.apns.ca_file : ctx->cfg.fcm.ca_file;
+	atomic_long *gauge = &ctx->metrics.connections[p];
+
+	/*
+	 * HTTP/2 over TLS (ALPN h2), https only, no signals (several
+	 * threads), bounded time per exchange, and TCP keep-alive on the
+	 * long-lived connection. curl_easy_upkeep() is of no use here: in
+	 * libcurl 7.88 it only tends the private connection cache of an easy
+	 * handle used with curl_easy_perform(), not a multi handle's.
+	 */
+	if (curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
+			     (long)CURL_HTTP_VERSION_2TLS) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "https") !=
+		    CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+			     PUSHD_CONNECT_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+			     PUSHD_TRANSFER_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, gauge) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, gauge) != CURLE_OK)
+		return PUSHD_ERR_HTTP;
+	if (ca[0] != '\0' &&
+	    curl_easy_setopt(easy, CURLOPT_CAINFO, ca) != CURLE_OK)
+		return PUSHD_ERR_HTTP;
+	return PUSHD_OK;
+}

@@ -1,0 +1,438 @@
+/*
+ * The FCM HTTP v1 sender: the service account, its OAuth 2.0 access token
+ * (RFC 7523 JWT bearer grant), and the request of one push.
+ *
+ * The assertion is RS256, signed here with EVP_DigestSign: the PKCS#1 v1.5
+ * signature OpenSSL makes is already the bytes JWS wants, and this avoids
+ * converting the PEM key into a cjose JWK member by member. The access
+ * token lives an hour; it is cached in the context (shared by the
+ * workers, behind a mutex) and in the store ("fcm_token:<project>",
+ * shared by the nodes) until 5 minutes before it expires.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+
+#include "common/util.h"
+#include "pushd_internal.h"
+
+#define FCM_SCOPE	 "https://www.googleapis.com/auth/firebase.messaging"
+#define GRANT		 "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+/* An access token shorter-lived than this is refused as nonsense. */
+#define TOKEN_MIN_LIFE_S (PUSHD_TOKEN_MARGIN_S + 60)
+#define TOKEN_MAX_LIFE_S (24LL * 3600)
+
+static pushd_status acct_fail(char *err, size_t errlen, const char *path,
+			      const char *why)
+{
+	if (err != NULL && errlen > 0)
+		(void)snprintf(err, errlen,
+			       "push.fcm.service_account_file: %s: %s", path,
+			       why);
+	return PUSHD_ERR_CREDENTIAL;
+}
+
+static int copy_member(const json_t *obj, const char *key, char *out,
+		       size_t cap)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	if (s == NULL || s[0] == '\0' || strlen(s) >= cap)
+		return -1;
+	memcpy(out, s, strlen(s) + 1);
+	return 0;
+}
+
+pushd_status pushd_fcm_account_load(const char *path, const char *token_uri,
+				    pushd_fcm_account *acct, char *err,
+				    size_t errlen)
+{
+	const char *pem;
+	char *text = NULL;
+	size_t len = 0;
+	json_t *root = NULL;
+	BIO *bio = NULL;
+	pushd_status rc;
+
+	if (path == NULL || acct == NULL)
+		return PUSHD_ERR_ARG;
+	memset(acct, 0, sizeof(*acct));
+	rc = pushd_read_key_file(path, "push.fcm.service_account_file",
+				 PUSHD_ACCOUNT_MAX, &text, &len, err, errlen);
+	if (rc != PUSHD_OK)
+		return rc;
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(root)) {
+		rc = acct_fail(err, errlen, path, "not a JSON object");
+		goto out;
+	}
+	if (copy_member(root, "client_email", acct->client_email,
+			sizeof(acct->client_email)) != 0 ||
+	    copy_member(root, "project_id", acct->project_id,
+			sizeof(acct->project_id)) != 0) {
+		rc = acct_fail(err, errlen, path,
+			       "needs client_email and project_id");
+		goto out;
+	}
+	if (token_uri != NULL && token_uri[0] != '\0')
+		(void)snprintf(acct->token_uri, sizeof(acct->token_uri), "%s",
+			       token_uri);
+	else if (copy_member(root, "token_uri", acct->token_uri,
+			     sizeof(acct->token_uri)) != 0 ||
+		 strncmp(acct->token_uri, "https://", 8) != 0) {
+		rc = acct_fail(err, errlen, path,
+			       "needs an https:// token_uri");
+		goto out;
+	}
+	pem = json_string_value(json_object_get(root, "private_key"));
+	bio = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
+	acct->key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
+				: NULL;
+	if (acct->key == NULL || !EVP_PKEY_is_a(acct->key, "RSA")) {
+		rc = acct_fail(err, errlen, path,
+			       "private_key is not a PEM RSA key");
+		goto out;
+	}
+	rc = PUSHD_OK;
+out:
+	if (rc != PUSHD_OK)
+		pushd_fcm_account_cleanup(acct);
+	BIO_free(bio);
+	json_decref(root);
+	OPENSSL_clear_free(text, len + 1);
+	return rc;
+}
+
+void pushd_fcm_account_cleanup(pushd_fcm_account *acct)
+{
+	if (acct == NULL)
+		return;
+	EVP_PKEY_free(acct->key);
+	OPENSSL_cleanse(acct, sizeof(*acct));
+}
+
+/* base64url of a JSON object's compact text into out. */
+static int b64_json(json_t *obj, char *out, size_t cap)
+{
+	char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+	int rc = -1;
+
+	if (text != NULL)
+		rc = af_b64url_encode(text, strlen(text), out, cap);
+	free(text);
+	return rc;
+}
+
+pushd_status pushd_fcm_assertion(const pushd_fcm_account *a, int64_t iat,
+				 char *out, size_t cap)
+{
+	unsigned char sig[1024];
+	size_t n, siglen = sizeof(sig);
+	EVP_MD_CTX *md = NULL;
+	json_t *hdr = NULL, *claims = NULL;
+	pushd_status rc = PUSHD_ERR_CRYPTO;
+
+	if (a == NULL || a->key == NULL || out == NULL || cap == 0)
+		return PUSHD_ERR_ARG;
+	out[0] = '\0';
+	hdr = json_pack("{s:s, s:s}", "alg", "RS256", "typ", "JWT");
+	claims = json_pack("{s:s, s:s, s:s, s:I, s:I}", "iss", a->client_email,
+			   "scope", FCM_SCOPE, "aud", a->token_uri, "iat",
+			   (json_int_t)iat, "exp", (json_int_t)iat + 3600);
+	if (hdr == NULL || claims == NULL) {
+		rc = PUSHD_ERR_NOMEM;
+		goto out;
+	}
+	if (b64_json(hdr, out, cap) != 0) {
+		rc = PUSHD_ERR_TOO_BIG;
+		goto out;
+	}
+	n = strlen(out);
+	if (n + 2 >= cap || b64_json(claims, out + n + 1, cap - n - 1) != 0) {
+		rc = PUSHD_ERR_TOO_BIG;
+		goto out;
+	}
+	out[n] = '.';
+	n = strlen(out);
+	md = EVP_MD_CTX_new();
+	if (md == NULL ||
+	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, a->key) != 1 ||
+	    EVP_DigestSign(md, sig, &siglen, (const unsigned char *)out, n) !=
+		    1)
+		goto out;
+	if (n + 2 >= cap ||
+	    af_b64url_encode(sig, siglen, out + n + 1, cap - n - 1) != 0) {
+		rc = PUSHD_ERR_TOO_BIG;
+		goto out;
+	}
+	out[n] = '.';
+	rc = PUSHD_OK;
+out:
+	if (rc != PUSHD_OK)
+		OPENSSL_cleanse(out, cap);
+	EVP_MD_CTX_free(md);
+	json_decref(hdr);
+	json_decref(claims);
+	return rc;
+}
+
+/* ---- the access token ------------------------------------------------------
+ */
+
+struct capped {
+	char buf[PUSHD_RESPONSE_MAX];
+	size_t len;
+};
+
+static size_t capped_write(char *data, size_t size, size_t n, void *arg)
+{
+	struct capped *c = arg;
+	size_t len = size * n;
+
+	/* A longer answer than the cap is cut short: the transfer fails. */
+	if (len > sizeof(c->buf) - 1 - c->len)
+		return 0;
+	memcpy(c->buf + c->len, data, len);
+	c->len += len;
+	c->buf[c->len] = '\0';
+	return len;
+}
+
+/* Parses a token answer into the cache. */
+static pushd_status token_answer(pushd_token_cache *c, const char *body,
+				 size_t len, int64_t now)
+{
+	const char *tok;
+	json_int_t life;
+	json_t *root;
+	pushd_status rc = PUSHD_ERR_PROTOCOL;
+
+	root = json_loadb(body, len, 0, NULL);
+	tok = json_string_value(json_object_get(root, "access_token"));
+	life = json_integer_value(json_object_get(root, "expires_in"));
+	if (tok != NULL && tok[0] != '\0' && strlen(tok) < sizeof(c->token) &&
+	    life >= TOKEN_MIN_LIFE_S && life <= TOKEN_MAX_LIFE_S) {
+		OPENSSL_cleanse(c->token, sizeof(c->token));
+		memcpy(c->token, tok, strlen(tok) + 1);
+		c->expires_at = now + life;
+		rc = PUSHD_OK;
+	}
+	json_decref(root);
+	return rc;
+}
+
+/* POSTs the JWT bearer grant to token_uri (blocking). */
+static pushd_status fetch_token(pushd_ctx *ctx, int64_t now)
+{
+	char assertion[PUSHD_JWT_MAX];
+	char form[PUSHD_JWT_MAX + 128];
+	struct capped *resp = NULL;
+	CURL *easy = NULL;
+	long status = 0;
+	CURLcode cc;
+	pushd_status rc;
+
+	rc = pushd_fcm_assertion(&ctx->fcm, now, assertion, sizeof(assertion));
+	if (rc != PUSHD_OK)
+		return rc;
+	(void)snprintf(form, sizeof(form), "grant_type=%s&assertion=%s", GRANT,
+		       assertion);
+	resp = calloc(1, sizeof(*resp));
+	easy = curl_easy_init();
+	if (resp == NULL || easy == NULL) {
+		rc = PUSHD_ERR_NOMEM;
+		goto out;
+	}
+	rc = pushd_curl_common(ctx, easy, PUSHD_FCM);
+	if (rc != PUSHD_OK)
+		goto out;
+	if (curl_easy_setopt(easy, CURLOPT_URL, ctx->fcm.token_uri) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_POSTFIELDS, form) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, capped_write) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_WRITEDATA, resp) != CURLE_OK) {
+		rc = PUSHD_ERR_HTTP;
+		goto out;
+	}
+	cc = curl_easy_perform(easy);
+	(void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK || status != 200) {
+		log_warn(ctx->log, NULL, "fcm_token",
+			 "token request failed: %s, HTTP %ld",
+			 curl_easy_strerror(cc), status);
+		rc = cc != CURLE_OK ? PUSHD_ERR_HTTP : PUSHD_ERR_PROTOCOL;
+		goto out;
+	}
+	rc = token_answer(&ctx->fcm_token, resp->buf, resp->len, af_now());
+	if (rc == PUSHD_OK) {
+		atomic_fetch_add(&ctx->metrics.renewals[PUSHD_FCM], 1);
+		log_info(ctx->log, NULL, "fcm_token",
+			 "project=%s expires_at=%lld", ctx->fcm.project_id,
+			 (long long)ctx->fcm_token.expires_at);
+	}
+out:
+	curl_easy_cleanup(easy);
+	if (resp != NULL)
+		OPENSSL_clear_free(resp, sizeof(*resp));
+	OPENSSL_cleanse(assertion, sizeof(assertion));
+	OPENSSL_cleanse(form, sizeof(form));
+	return rc;
+}
+
+static void store_key(const pushd_ctx *ctx, char *key, size_t cap)
+{
+	(void)snprintf(key, cap, "fcm_token:%s", ctx->fcm.project_id);
+}
+
+/* Adopts the node-shared token when it is good and not the failed one. */
+static int from_store(pushd_ctx *ctx, const char *failed, int64_t now)
+{
+	pushd_token_cache *c = &ctx->fcm_token;
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	const char *tok;
+	json_int_t exp;
+	json_t *obj;
+	int rc = -1;
+
+	store_key(ctx, key, sizeof(key));
+	if (store_get(ctx->store, key, &v) != STORE_OK)
+		return -1;
+	obj = json_loadb((const char *)v.data, v.len, 0, NULL);
+	tok = json_string_value(json_object_get(obj, "token"));
+	exp = json_integer_value(json_object_get(obj, "expires_at"));
+	if (tok != NULL && tok[0] != '\0' && strlen(tok) < sizeof(c->token) &&
+	    exp - PUSHD_TOKEN_MARGIN_S > now &&
+	    (failed == NULL || strcmp(tok, failed) != 0)) {
+		memcpy(c->token, tok, strlen(tok) + 1);
+		c->expires_at = exp;
+		rc = 0;
+	}
+	json_decref(obj);
+	store_value_free(&v);
+	return rc;
+}
+
+static void to_store(pushd_ctx *ctx, int64_t now)
+{
+	pushd_token_cache *c = &ctx->fcm_token;
+	char key[STORE_KEY_MAX];
+	json_t *obj;
+	char *text;
+	int64_t ttl = c->expires_at - PUSHD_TOKEN_MARGIN_S - now;
+	store_status st = STORE_ERR_NOMEM;
+
+	if (ttl <= 0)
+		return;
+	store_key(ctx, key, sizeof(key));
+	obj = json_pack("{s:s, s:I}", "token", c->token, "expires_at",
+			(json_int_t)c->expires_at);
+	text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+	if (text != NULL)
+		st = store_set(ctx->store, key, text, strlen(text),
+			       (uint64_t)ttl * 1000u, 0);
+	if (st != STORE_OK)
+		log_warn(ctx->log, NULL, "fcm_token",
+			 "cannot share the access token: %s",
+			 store_strerror(st));
+	af_free_secret(text);
+	json_decref(obj);
+}
+
+static pushd_status token_locked(pushd_ctx *ctx, const char *failed)
+{
+	pushd_token_cache *c = &ctx->fcm_token;
+	int64_t now = af_now();
+	pushd_status rc;
+
+	if (c->token[0] != '\0' && c->expires_at - PUSHD_TOKEN_MARGIN_S > now &&
+	    (failed == NULL || strcmp(c->token, failed) != 0))
+		return PUSHD_OK;
+	if (from_store(ctx, failed, now) == 0)
+		return PUSHD_OK;
+	rc = fetch_token(ctx, now);
+	if (rc == PUSHD_OK)
+		to_store(ctx, now);
+	return rc;
+}
+
+pushd_status pushd_fcm_token(pushd_ctx *ctx, const char *failed, char *out,
+			     size_t cap)
+{
+	pushd_token_cache *c;
+	pushd_status rc;
+
+	if (ctx == NULL || ctx->fcm.key == NULL || out == NULL || cap == 0)
+		return PUSHD_ERR_ARG;
+	c = &ctx->fcm_token;
+	out[0] = '\0';
+	pthread_mutex_lock(&c->mu);
+	rc = token_locked(ctx, failed);
+	if (rc == PUSHD_OK && strlen(c->token) >= cap)
+		rc = PUSHD_ERR_TOO_BIG;
+	if (rc == PUSHD_OK)
+		memcpy(out, c->token, strlen(c->token) + 1);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+/* ---- one request -------------------------------------------------------- */
+
+pushd_status pushd_fcm_prepare(pushd_ctx *ctx, pushd_flight *f)
+{
+	char url[AF_CONFIG_URL_MAX + 256];
+	char line[PUSHD_ACCESS_TOKEN_MAX + 32];
+	struct curl_slist *n;
+	pushd_status rc;
+	int len;
+
+	rc = pushd_fcm_message(&f->job, &f->body);
+	if (rc != PUSHD_OK)
+		return rc;
+	rc = pushd_fcm_token(ctx, NULL, f->auth, sizeof(f->auth));
+	if (rc != PUSHD_OK)
+		return rc;
+	(void)snprintf(url, sizeof(url), "%s/v1/projects/%s/messages:send",
+		       ctx->cfg.fcm.endpoint, ctx->fcm.project_id);
+	len = snprintf(line, sizeof(line), "authorization: Bearer %s", f->auth);
+	if (len < 0 || (size_t)len >= sizeof(line))
+		return PUSHD_ERR_TOO_BIG;
+	n = curl_slist_append(f->headers, line);
+	OPENSSL_cleanse(line, sizeof(line));
+	if (n == NULL)
+		return PUSHD_ERR_NOMEM;
+	f->headers = n;
+	n = curl_slist_append(f->headers, "content-type: application/json");
+	if (n == NULL)
+		return PUSHD_ERR_NOMEM;
+	f->headers = n;
+	if (curl_easy_setopt(f->easy, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(f->easy, CURLOPT_POSTFIELDS, f->body) != CURLE_OK)
+		return PUSHD_ERR_HTTP;
+	return PUSHD_OK;
+}
+
+pushd_verdict pushd_fcm_verdict(pushd_ctx *ctx, const pushd_flight *f,
+				long http_status)
+{
+	char status[PUSHD_REASON_MAX], code[PUSHD_REASON_MAX];
+	pushd_verdict v;
+
+	pushd_fcm_error(f->resp, f->resp_len, status, sizeof(status), code,
+			sizeof(code));
+	v = pushd_classify_fcm(http_status, status, code);
+	if (v != PUSHD_V_SENT)
+		log_info(ctx->log, NULL, "fcm_answer",
+			 "job=%s txn=%s status=%ld error=%s code=%s",
+			 f->job.job, f->job.txn, http_status,
+			 status[0] != '\0' ? status : "-",
+			 code[0] != '\0' ? code : "-");
+	return v;
+}

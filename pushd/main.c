@@ -1,0 +1,181 @@
+/*
+ * pushd: the push delivery daemon.
+ *
+ *   pushd --config FILE     the same configuration file as authflow
+ *
+ * It drains the store's "push" queue with the workers of libpushd and
+ * serves /healthz and /metrics on push.listen. SIGTERM or SIGINT stops it
+ * gracefully: no new jobs, streams in flight finish (up to 10 seconds);
+ * jobs not finished stay pending for another node.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjose/util.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/secmem.h"
+#include "common/store.h"
+#include "pushd/pushd.h"
+
+#define EXIT_USAGE 2
+
+static int usage(const char *msg)
+{
+	fprintf(stderr, "pushd: %s; see 'pushd --help'\n", msg);
+	return EXIT_USAGE;
+}
+
+static int parse_args(int argc, char **argv, const char **config)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			*config = optarg;
+			break;
+		case 'h':
+			printf("usage: pushd --config FILE\n");
+			exit(0);
+		default:
+			return usage("unknown option");
+		}
+	}
+	if (optind < argc)
+		return usage("unexpected argument");
+	if (*config == NULL)
+		return usage("--config FILE is required");
+	return 0;
+}
+
+static int run(const af_config *cfg, log_ctx *log)
+{
+	store_options so;
+	store_ctx *st = NULL;
+	pushd_ctx *ctx = NULL;
+	char err[512];
+	sigset_t set;
+	int sig = 0, rc = 1;
+	store_status sst;
+
+	/* A memory store lives inside one process: pushd would see no job. */
+	if (cfg->store_backend != STORE_BACKEND_REDIS) {
+		fprintf(stderr, "pushd: store.backend must be \"redis\": the "
+				"memory store's jobs never leave authflow (use "
+				"push.mode \"embedded\" there)\n");
+		return 1;
+	}
+	if (cfg->push_mode == AF_PUSH_EMBEDDED)
+		log_warn(log, NULL, "startup",
+			 "push.mode is \"embedded\": authflow runs push "
+			 "workers too; this daemon adds more");
+	/*
+	 * Block the stop signals before any thread starts, so that every
+	 * thread inherits the mask and only sigwait() below sees them.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&so, 0, sizeof(so));
+	so.backend = cfg->store_backend;
+	so.url = cfg->store_url;
+	so.prefix = cfg->store_prefix;
+	sst = store_open(&so, &st, err, sizeof(err));
+	if (sst != STORE_OK) {
+		fprintf(stderr, "pushd: store: %s\n", err);
+		goto out;
+	}
+	if (store_ping(st) != STORE_OK)
+		log_warn(log, NULL, "startup",
+			 "the store does not answer yet; retrying");
+	ctx = pushd_ctx_new(cfg, st, log, err, sizeof(err));
+	if (ctx == NULL) {
+		fprintf(stderr, "pushd: %s\n", err);
+		goto out;
+	}
+	if (pushd_start(ctx) != PUSHD_OK) {
+		fprintf(stderr, "pushd: cannot start the workers\n");
+		goto out;
+	}
+	if (pushd_listen(ctx, err, sizeof(err)) != PUSHD_OK) {
+		fprintf(stderr, "pushd: %s\n", err);
+		goto out;
+	}
+	log_info(log, NULL, "startup", "listen=%s:%u", cfg->push_listen_address,
+		 (unsigned)cfg->push_listen_port);
+	if (sigwait(&set, &sig) != 0)
+		sig = SIGTERM;
+	log_info(log, NULL, "shutdown", "signal=%d", sig);
+	pushd_stop(ctx, PUSHD_GRACE_S);
+	rc = 0;
+out:
+	pushd_ctx_free(ctx);
+	store_close(st);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = NULL;
+	af_config *cfg = NULL;
+	log_ctx *log = NULL;
+	char err[512];
+	int rc;
+
+	/* The wiping allocator first, before any library allocates. */
+	json_set_alloc_funcs(af_secmem_malloc, af_secmem_free);
+	cjose_set_alloc_funcs(af_secmem_malloc, af_secmem_realloc,
+			      af_secmem_free);
+	rc = parse_args(argc, argv, &config);
+	if (rc != 0)
+		return rc;
+	cfg = malloc(sizeof(*cfg));
+	if (cfg == NULL) {
+		fprintf(stderr, "pushd: out of memory\n");
+		return 1;
+	}
+	if (af_config_load(config, cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "pushd: %s\n", err);
+		free(cfg);
+		return 1;
+	}
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, af_secmem_malloc,
+				 af_secmem_free, af_secmem_realloc,
+				 af_secmem_strdup,
+				 af_secmem_calloc) != CURLE_OK) {
+		fprintf(stderr, "pushd: cannot initialise libcurl\n");
+		free(cfg);
+		return 1;
+	}
+	log = log_new(STDERR_FILENO, (log_level)cfg->log_level);
+	if (log == NULL) {
+		fprintf(stderr, "pushd: out of memory\n");
+		rc = 1;
+	} else {
+		rc = run(cfg, log);
+	}
+	log_free(log);
+	curl_global_cleanup();
+	OPENSSL_cleanse(cfg, sizeof(*cfg));
+	free(cfg);
+	return rc;
+}

@@ -1,0 +1,360 @@
+/*
+ * libpushd internals shared by its files: the context, the job, the pure
+ * protocol helpers (payloads, JWTs, answer classification, back-off) that
+ * the unit tests call directly, and the per-worker senders.
+ *
+ * Thread-safety: the pure helpers are re-entrant; the token caches take
+ * their own mutex; a sender (and its curl handles) belongs to one worker.
+ */
+#ifndef PUSHD_INTERNAL_H
+#define PUSHD_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjose/jwk.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "mfa/mfa.h"
+#include "pushd/pushd.h"
+
+/* Caps on everything that comes from outside. */
+#define PUSHD_JOB_MAX	       8192  /* bytes of one queue entry */
+#define PUSHD_USER_MAX	       128   /* bytes of a user name in a job */
+#define PUSHD_APP_MAX	       512   /* bytes of an app display name */
+#define PUSHD_APNS_PAYLOAD_MAX 4096  /* Apple's limit for alerts */
+#define PUSHD_RESPONSE_MAX     16384 /* bytes of a push service answer */
+#define PUSHD_JWT_MAX	       2048  /* a provider token or assertion */
+#define PUSHD_ACCESS_TOKEN_MAX 4096  /* an OAuth access token */
+#define PUSHD_ACCOUNT_MAX      65536 /* bytes of a service-account file */
+#define PUSHD_KEY_FILE_MAX     8192  /* bytes of an APNs .p8 file */
+#define PUSHD_REASON_MAX       64    /* an error reason or code */
+#define PUSHD_RETRY_AFTER_MAX  64    /* bytes of a Retry-After value */
+#define PUSHD_UUID_LEN	       36
+
+/* Jobs one worker holds at once (sending or waiting to retry). */
+#define PUSHD_INFLIGHT_MAX 64
+
+/* Retry back-off: 200 ms doubling, full jitter, at most 5 s. */
+#define PUSHD_BACKOFF_BASE_MS 200u
+#define PUSHD_BACKOFF_MAX_MS  5000u
+
+/* The "push_done:<job>" marker outlives any redelivery of the job. */
+#define PUSHD_DONE_TTL_MS  ((uint64_t)3600 * 1000)
+/* A node's lease on a job it is working on, refreshed while it works. */
+#define PUSHD_LEASE_TTL_MS 8000u
+#define PUSHD_LEASE_EVERY  2000u
+
+/* APNs provider tokens: reused below 50 min, minted at most every 20. */
+#define PUSHD_JWT_REUSE_S    (50 * 60)
+#define PUSHD_JWT_LIFETIME_S (60 * 60)
+#define PUSHD_JWT_MINT_GAP_S (20 * 60)
+/* FCM access tokens are used until 5 minutes before they expire. */
+#define PUSHD_TOKEN_MARGIN_S 300
+
+/* How long one HTTP exchange may take. */
+#define PUSHD_CONNECT_TIMEOUT_MS  5000L
+#define PUSHD_TRANSFER_TIMEOUT_MS 10000L
+
+typedef enum pushd_platform {
+	PUSHD_APNS = 0,
+	PUSHD_FCM,
+	PUSHD_PLATFORMS
+} pushd_platform;
+
+/* What became of a job; the names are the metric label values. */
+typedef enum pushd_outcome {
+	PUSHD_OUT_SENT = 0,
+	PUSHD_OUT_TOKEN_INVALID,
+	PUSHD_OUT_FAILED,
+	PUSHD_OUT_DROPPED,   /* txn no longer pending, or a bad job */
+	PUSHD_OUT_DUPLICATE, /* redelivered after its outcome was final */
+	PUSHD_OUTCOMES
+} pushd_outcome;
+
+/* What to do after one answer of a push service. */
+typedef enum pushd_verdict {
+	PUSHD_V_SENT = 0,
+	PUSHD_V_TOKEN_INVALID,
+	PUSHD_V_FAILED,
+	PUSHD_V_RENEW, /* renew the credential once and retry once */
+	PUSHD_V_RETRY, /* retry with back-off while the txn is pending */
+} pushd_verdict;
+
+/* One push job as authflow queued it (authflow/mfa/txn.c). */
+typedef struct pushd_job {
+	char job[AF_MFA_ID_BUF];
+	char txn[AF_MFA_ID_BUF];
+	char device[AF_MFA_ID_BUF];
+	pushd_platform platform;
+	char push_token[AF_MFA_PUSH_TOKEN_MAX + 1];
+	int sandbox;
+	char user[PUSHD_USER_MAX + 1];
+	char app_name[PUSHD_APP_MAX + 1];
+	int64_t expires;   /* unix seconds */
+	int64_t queued_ms; /* unix ms, 0 when the job does not say */
+} pushd_job;
+
+/* ---- pure helpers (job.c) --------------------------------------------- */
+
+const char *pushd_platform_name(pushd_platform p);
+const char *pushd_outcome_name(pushd_outcome o);
+
+/* Parses one queue entry; PUSHD_OK or PUSHD_ERR_PROTOCOL/ERR_TOO_BIG. */
+PUSHD_NODISCARD pushd_status pushd_job_parse(const char *text, size_t len,
+					     pushd_job *out);
+
+/*
+ * The APNs alert payload of a job into out (cap bytes with the NUL);
+ * PUSHD_ERR_TOO_BIG when it would exceed PUSHD_APNS_PAYLOAD_MAX bytes.
+ */
+PUSHD_NODISCARD pushd_status pushd_apns_payload(const pushd_job *job, char *out,
+						size_t cap, size_t *len);
+
+/* The FCM v1 messages:send body of a job; *out is malloc'd (free()). */
+PUSHD_NODISCARD pushd_status pushd_fcm_message(const pushd_job *job,
+					       char **out);
+
+/*
+ * The apns-id of a job: a UUID in version 4 form made from a hash of the
+ * job id, so that every attempt of one job carries the same apns-id.
+ * out holds PUSHD_UUID_LEN + 1 bytes.
+ */
+void pushd_apns_id(const char *job_id, char *out);
+
+/* 1 when token is 64..200 hex characters (an APNs device token). */
+int pushd_apns_token_ok(const char *token);
+
+/* The "reason" of an APNs error body into out; "" when there is none. */
+void pushd_apns_reason(const char *body, size_t len, char *out, size_t cap);
+
+/*
+ * Google's error body: error.status ("NOT_FOUND") and the FcmError
+ * details' errorCode ("UNREGISTERED") into status and code ("" when
+ * absent).
+ */
+void pushd_fcm_error(const char *body, size_t len, char *status, size_t scap,
+		     char *code, size_t ccap);
+
+/* The outcome table of push_spec.md. */
+pushd_verdict pushd_classify_apns(long http_status, const char *reason);
+pushd_verdict pushd_classify_fcm(long http_status, const char *status,
+				 const char *code);
+/* A transfer that got no HTTP answer: retry or give up. */
+pushd_verdict pushd_classify_curl(CURLcode rc);
+
+/*
+ * Parses a Retry-After value (delta seconds, or an HTTP-date relative to
+ * now, unix seconds) into milliseconds; 0 or -1 when malformed.
+ */
+int pushd_retry_after_ms(const char *value, int64_t now, uint64_t *out);
+
+/*
+ * The wait before retry number attempt (0 for the first retry): a
+ * uniformly random time in [0, min(base * 2^attempt, max)], from rnd.
+ */
+uint32_t pushd_backoff_ms(unsigned attempt, uint32_t rnd);
+
+/* ---- credentials (keyfile.c, apns.c, fcm.c) -------------------------------
+ */
+
+/*
+ * Reads a credential file into a new NUL-terminated buffer (*out; wipe and
+ * free it with OPENSSL_clear_free(*out, *len + 1)). The file must be a
+ * regular file of at most max bytes whose mode is 0600 or narrower. name
+ * prefixes the reason in err.
+ */
+PUSHD_NODISCARD pushd_status pushd_read_key_file(const char *path,
+						 const char *name, size_t max,
+						 char **out, size_t *len,
+						 char *err, size_t errlen);
+
+/*
+ * Loads an APNs .p8 key (PKCS#8 PEM, P-256) into a cjose JWK; refuses a
+ * file whose mode is wider than 0600. PUSHD_OK, ERR_CREDENTIAL (reason in
+ * err).
+ */
+PUSHD_NODISCARD pushd_status pushd_apns_key_load(const char *path,
+						 cjose_jwk_t **out, char *err,
+						 size_t errlen);
+
+/* Signs an APNs provider token (ES256) into out (cap bytes). */
+PUSHD_NODISCARD pushd_status pushd_apns_jwt(cjose_jwk_t *key,
+					    const char *team_id,
+					    const char *key_id, int64_t iat,
+					    char *out, size_t cap);
+
+/* An FCM service account (from its JSON file). */
+typedef struct pushd_fcm_account {
+	char client_email[256];
+	char project_id[128];
+	char token_uri[AF_CONFIG_URL_MAX];
+	EVP_PKEY *key; /* RSA private key */
+} pushd_fcm_account;
+
+/*
+ * Loads a service-account JSON file (refused when wider than 0600) into
+ * *acct; token_uri overrides the file's when not empty. Release with
+ * pushd_fcm_account_cleanup().
+ */
+PUSHD_NODISCARD pushd_status pushd_fcm_account_load(const char *path,
+						    const char *token_uri,
+						    pushd_fcm_account *acct,
+						    char *err, size_t errlen);
+void pushd_fcm_account_cleanup(pushd_fcm_account *acct);
+
+/* Signs the RS256 assertion for the token request into out (cap bytes). */
+PUSHD_NODISCARD pushd_status pushd_fcm_assertion(const pushd_fcm_account *a,
+						 int64_t iat, char *out,
+						 size_t cap);
+
+/* ---- one job in a worker's hands ------------------------------------------
+ */
+
+typedef enum pushd_flight_state {
+	PUSHD_F_FREE = 0,
+	PUSHD_F_WAIT,	 /* waiting for its (re)send time */
+	PUSHD_F_SENDING, /* its request is on a connection */
+} pushd_flight_state;
+
+typedef struct pushd_flight {
+	pushd_flight_state state;
+	pushd_job job;
+	char entry_id[STORE_QUEUE_ID_MAX + 1];
+	unsigned attempt; /* retries made so far */
+	int renewed;	  /* the credential was renewed for this job */
+	uint64_t due_ns;  /* monotonic: when to send (PUSHD_F_WAIT) */
+	uint64_t lease_ns;
+	int64_t taken_ms; /* when this node took the job (unix ms) */
+	CURL *easy;
+	struct curl_slist *headers;
+	char *body;
+	/* The credential the request carried: a renewal replaces exactly it. */
+	char auth[PUSHD_ACCESS_TOKEN_MAX];
+	char resp[PUSHD_RESPONSE_MAX];
+	size_t resp_len;
+	char retry_after[PUSHD_RETRY_AFTER_MAX + 1];
+} pushd_flight;
+
+/* Releases the request of f (easy handle, headers, body, credential). */
+void pushd_flight_release(pushd_flight *f);
+
+/* ---- the context -----------------------------------------------------------
+ */
+
+/* Latency histogram bucket bounds (seconds), enqueue to final answer. */
+#define PUSHD_LAT_BUCKETS 12
+
+typedef struct pushd_metrics {
+	atomic_ulong pushes[PUSHD_PLATFORMS][PUSHD_OUTCOMES];
+	atomic_ulong lat_hist[PUSHD_PLATFORMS][PUSHD_LAT_BUCKETS + 1];
+	atomic_ullong lat_sum_ms[PUSHD_PLATFORMS];
+	atomic_ulong lat_count[PUSHD_PLATFORMS];
+	atomic_long connections[PUSHD_PLATFORMS];
+	atomic_long streams[PUSHD_PLATFORMS];
+	atomic_ulong renewals[PUSHD_PLATFORMS];
+	atomic_ulong retries[PUSHD_PLATFORMS];
+	atomic_ulong unparsable; /* queue entries that were not jobs */
+} pushd_metrics;
+
+void pushd_metrics_outcome(pushd_metrics *m, pushd_platform p, pushd_outcome o,
+			   int64_t latency_ms);
+
+struct pushd_worker;
+struct MHD_Daemon;
+
+/* The APNs provider token shared by the workers (and through the store). */
+typedef struct pushd_jwt_cache {
+	pthread_mutex_t mu;
+	char jwt[PUSHD_JWT_MAX];
+	int64_t iat; /* 0: none */
+} pushd_jwt_cache;
+
+/* The FCM access token shared by the workers (and through the store). */
+typedef struct pushd_token_cache {
+	pthread_mutex_t mu;
+	char token[PUSHD_ACCESS_TOKEN_MAX];
+	int64_t expires_at; /* unix seconds; 0: none */
+} pushd_token_cache;
+
+struct pushd_ctx {
+	af_config cfg;
+	store_ctx *store;
+	log_ctx *log;
+	cjose_jwk_t *apns_key; /* NULL without an apns section */
+	pushd_jwt_cache jwt;
+	pushd_fcm_account fcm; /* key NULL without an fcm section */
+	pushd_token_cache fcm_token;
+	pushd_metrics metrics;
+	struct pushd_worker **workers;
+	unsigned nworkers;
+	atomic_int stopping;
+	atomic_uint alive;	    /* workers running now */
+	atomic_uint expected;	    /* workers started; 0 when stopped */
+	uint64_t grace_deadline_ns; /* set before stopping becomes 1 */
+	int started;
+	char node[64]; /* host name and process id, for consumer names */
+	struct MHD_Daemon *mhd;
+};
+
+/*
+ * The current APNs provider token into out: reused from the context or
+ * the store while younger than PUSHD_JWT_REUSE_S, minted at most once per
+ * PUSHD_JWT_MINT_GAP_S across every node (store lock). With failed (the
+ * token Apple called expired) a new one is made unless another worker or
+ * node already replaced it. PUSHD_OK, ERR_CRYPTO, ERR_ARG.
+ */
+PUSHD_NODISCARD pushd_status pushd_apns_token(pushd_ctx *ctx,
+					      const char *failed, char *out,
+					      size_t cap);
+
+/*
+ * The current FCM access token into out, fetched from token_uri when
+ * neither the context nor the store has one valid for 5 more minutes, or
+ * when failed (the token Google refused) is still the current one.
+ * Blocking (one HTTP request) while it holds the cache's lock.
+ */
+PUSHD_NODISCARD pushd_status pushd_fcm_token(pushd_ctx *ctx, const char *failed,
+					     char *out, size_t cap);
+
+/*
+ * Sets the curl options every request to platform p shares: TLS (the
+ * section's ca_file), HTTP/2, time-outs, https only, and the connection
+ * counting socket callbacks. PUSHD_OK or PUSHD_ERR_HTTP.
+ */
+PUSHD_NODISCARD pushd_status pushd_curl_common(pushd_ctx *ctx, CURL *easy,
+					       pushd_platform p);
+
+/*
+ * Fills f->easy (already made with the common options) with the request
+ * for f->job: URL, headers with a current credential (copied to f->auth),
+ * body. PUSHD_OK; PUSHD_ERR_TOO_BIG (payload over the cap) and
+ * PUSHD_ERR_PROTOCOL (a token the service could never take) are final
+ * failures of the job; others are retried.
+ */
+PUSHD_NODISCARD pushd_status pushd_apns_prepare(pushd_ctx *ctx,
+						pushd_flight *f);
+PUSHD_NODISCARD pushd_status pushd_fcm_prepare(pushd_ctx *ctx, pushd_flight *f);
+
+/* The verdict on a finished exchange with an HTTP status. */
+pushd_verdict pushd_apns_verdict(pushd_ctx *ctx, const pushd_flight *f,
+				 long http_status);
+pushd_verdict pushd_fcm_verdict(pushd_ctx *ctx, const pushd_flight *f,
+				long http_status);
+
+/* ---- workers (worker.c) ---------------------------------------------------
+ */
+
+PUSHD_NODISCARD pushd_status pushd_worker_new(pushd_ctx *ctx, unsigned index,
+					      struct pushd_worker **out);
+PUSHD_NODISCARD pushd_status pushd_worker_start(struct pushd_worker *w);
+void pushd_worker_join(struct pushd_worker *w);
+void pushd_worker_free(struct pushd_worker *w);
+
+#endif /* PUSHD_INTERNAL_H */

@@ -1,0 +1,343 @@
+// End-to-end: push delivery. authflow (push.mode "daemon", Redis) queues
+// push jobs; pushd sends them over HTTP/2 to mock_apns and mock_fcm
+// (tests/mock/), and idsim plays the phones. Every check reads what the
+// mocks logged, so what is asserted is what went over the wire.
+//
+// Needs AF_TEST_REDIS_URL (tests/tools/with-redis.sh) and AUTHFLOW_BIN_DIR
+// with authflow, pushd, idsim, mock_apns and mock_fcm.
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as client from 'openid-client';
+import { BIN, Browser, enrollPhone, freePort, idsim, pageNumber, seed, signIn, startServer } from './lib.mjs';
+
+const REDIRECT = 'http://127.0.0.1:9000/login/callback';
+const GEN_CERTS = path.resolve('../../mock/gen_certs.sh');
+const TEAM = 'ABCDE12345';
+const KID = 'KEY1234567';
+const TOPIC = 'com.example.authenticator';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Device tokens with scripted answers (64 hex characters each).
+const tok = (c) => c.repeat(64);
+const T = {
+  unregistered: tok('1'),
+  unavailable: tok('2'),
+  expired: tok('3'),
+  kill: ['4', '5', '6', '7', '8'].map(tok),
+  fcmGone: 'fcm-unregistered-token',
+  fcmBusy: 'fcm-busy-token',
+};
+
+let dir;
+let server;
+let apns;
+let fcm;
+let apnsSection;
+const pushds = [];
+
+// Starts a mock and waits for its port file.
+async function startMock(name, args) {
+  const portFile = path.join(dir, `${name}.port`);
+  const proc = spawn(path.join(BIN, name), [...args, '--port', '0', '--port-file', portFile], {
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  for (let i = 0; i < 200; i++) {
+    if (existsSync(portFile)) {
+      const port = Number(readFileSync(portFile, 'utf8').trim());
+      if (port > 0) return { proc, port, log: path.join(dir, `${name}.log`) };
+    }
+    if (proc.exitCode !== null) break;
+    await sleep(25);
+  }
+  throw new Error(`${name} did not start: ${stderr}`);
+}
+
+function logLines(file) {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+const apnsPushes = (token) => logLines(apns.log).filter((l) => l.token === token);
+const apnsJwts = () => logLines(apns.log).filter((l) => l.jwt_iat !== undefined);
+const fcmPushes = (token) => logLines(fcm.log).filter((l) => JSON.stringify(l).includes(token) && l.access_token_issued === undefined);
+
+async function until(what, fn, ms = 20000) {
+  for (let waited = 0; waited < ms; waited += 50) {
+    const v = await fn();
+    if (v) return v;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+// Starts a pushd on a copy of the server's config with its own listen port.
+async function startPushd() {
+  const cfg = JSON.parse(readFileSync(server.configPath, 'utf8'));
+  const port = await freePort();
+  cfg.push.listen = { address: '127.0.0.1', port };
+  const file = path.join(dir, `pushd-${port}.json`);
+  writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+  const proc = spawn(path.join(BIN, 'pushd'), ['--config', file], { stdio: ['ignore', 'inherit', 'pipe'] });
+  const p = { proc, port, stderr: '', exited: null };
+  proc.stderr.on('data', (d) => { p.stderr += d; });
+  proc.on('exit', (code, sig) => { p.exited = { code, sig }; });
+  await until('pushd /healthz', async () => {
+    if (p.exited) throw new Error(`pushd exited ${JSON.stringify(p.exited)}: ${p.stderr}`);
+    try { return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok; } catch { return false; }
+  });
+  pushds.push(p);
+  return p;
+}
+
+async function stopPushd(p, signal = 'SIGTERM') {
+  if (!p.exited) {
+    p.proc.kill(signal);
+    await until('pushd exit', () => p.exited !== null, 15000);
+  }
+  return p.exited;
+}
+
+async function rp(s) {
+  return client.discovery(new URL(server.issuer), s.clientId, undefined,
+    client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+}
+
+// A user with MFA on and one phone per token given as [platform, token].
+async function pushUser(name, phones) {
+  const s = await seed(server, { user: name, policy: { remote_access: true } });
+  s.phones = [];
+  for (const [platform, token] of phones) {
+    s.phones.push(await enrollPhone(server, name,
+      ['--platform', platform, '--push-token', token, '--app-version', '2024.1']));
+  }
+  s.config = await rp(s);
+  return s;
+}
+
+// Password step; returns the browser on the MFA page.
+async function toMfa(s) {
+  const browser = new Browser();
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(s.config, {
+    redirect_uri: REDIRECT, scope: 'openid', state, nonce,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+  });
+  const r = await signIn(browser, server.issuer, url.href, s.user, s.password);
+  assert.equal(r.status, 303, r.text);
+  const mfaUrl = new URL(r.location, server.issuer).href;
+  const page = await browser.get(mfaUrl);
+  assert.equal(page.status, 200);
+  return { browser, mfaUrl, page, verifier, state, nonce };
+}
+
+async function deviceOf(s, token) {
+  const r = await server.admin('GET', `/users/${s.user}/devices`);
+  assert.equal(r.status, 200, r.text);
+  return r.json.devices.find((d) => d.push_token === token);
+}
+
+async function jobsFor(user) {
+  const q = await server.admin('GET', '/push/queue?limit=1000');
+  return q.json.jobs.filter((j) => j.user === user);
+}
+
+before(async () => {
+  if (!process.env.AF_TEST_REDIS_URL) throw new Error('needs AF_TEST_REDIS_URL (tests/tools/with-redis.sh)');
+  dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-push-'));
+  execFileSync(GEN_CERTS, [dir]);
+  const script = {
+    [T.unregistered]: [{ status: 410 }],
+    [T.unavailable]: [{ status: 503, retry_after: 0 }],
+    [T.expired]: [{ status: 403, reason: 'ExpiredProviderToken' }],
+    [T.fcmGone]: [{ status: 404, error: 'UNREGISTERED' }],
+    [T.fcmBusy]: [{ status: 503 }],
+  };
+  // The kill test: answers held back so the pushes are in flight.
+  for (const t of T.kill) script[t] = [{ status: 200, delay_ms: 4000 }];
+  writeFileSync(path.join(dir, 'script.json'), JSON.stringify(script));
+  apns = await startMock('mock_apns', ['--cert', path.join(dir, 'server.pem'), '--key', path.join(dir, 'server.key'),
+    '--team-id', TEAM, '--key-id', KID, '--topic', TOPIC, '--p8-pub', path.join(dir, 'apns_pub.pem'),
+    '--log', path.join(dir, 'mock_apns.log'), '--script', path.join(dir, 'script.json')]);
+  fcm = await startMock('mock_fcm', ['--cert', path.join(dir, 'server.pem'), '--key', path.join(dir, 'server.key'),
+    '--sa', path.join(dir, 'fcm_sa.json'), '--log', path.join(dir, 'mock_fcm.log'),
+    '--script', path.join(dir, 'script.json')]);
+  const apnsUrl = `https://127.0.0.1:${apns.port}`;
+  const fcmUrl = `https://127.0.0.1:${fcm.port}`;
+  apnsSection = {
+    endpoint: apnsUrl, sandbox_endpoint: apnsUrl, team_id: TEAM, key_id: KID,
+    key_file: path.join(dir, 'apns.p8'), topic: TOPIC, ca_file: path.join(dir, 'ca.pem'),
+  };
+  server = await startServer({
+    store: 'redis',
+    push: {
+      mode: 'daemon',
+      workers: 2,
+      listen: { address: '127.0.0.1', port: await freePort() },
+      apns: apnsSection,
+      fcm: {
+        endpoint: fcmUrl, service_account_file: path.join(dir, 'fcm_sa.json'),
+        token_uri: `${fcmUrl}/token`, ca_file: path.join(dir, 'ca.pem'),
+      },
+    },
+  });
+  await startPushd();
+});
+
+after(async () => {
+  for (const p of pushds) await stopPushd(p, 'SIGKILL').catch(() => {});
+  if (server) await server.stop();
+  for (const m of [apns, fcm]) if (m) m.proc.kill('SIGTERM');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
+  test('one push per device with txn, app and user, never the number; approve works', async () => {
+    const apnsTok = tok('a');
+    const s = await pushUser('pia', [['apns', apnsTok], ['fcm', 'fcm-token-pia']]);
+    const m = await toMfa(s);
+    const number = pageNumber(m.page.text);
+    assert.match(number, /^[1-9][0-9]$/);
+    const [a] = await until('the APNs push', () => apnsPushes(apnsTok).length > 0 && apnsPushes(apnsTok));
+    const [f] = await until('the FCM push', () => fcmPushes('fcm-token-pia').length > 0 && fcmPushes('fcm-token-pia'));
+    await sleep(500);
+    assert.equal(apnsPushes(apnsTok).length, 1, 'one APNs push');
+    assert.equal(fcmPushes('fcm-token-pia').length, 1, 'one FCM push');
+    assert.equal(a.payload.app, 'Example RP');
+    assert.equal(a.payload.user, 'pia');
+    assert.equal(a.payload.aps.alert.body, 'pia is signing in to Example RP');
+    assert.equal(a.collapse_id, a.payload.txn);
+    assert.equal(a.push_type, 'alert');
+    assert.equal(a.priority, 10);
+    assert.ok(!JSON.stringify(a).includes(`"number"`), 'no number in the APNs push');
+    assert.ok(!JSON.stringify(f).includes(`"number"`), 'no number in the FCM push');
+    const p = await idsim(server, s.phones[0], ['pending']);
+    const txn = p.stdout.split(' ')[0];
+    assert.equal(txn, a.payload.txn, 'the push names the txn the phone sees');
+    const ok = await idsim(server, s.phones[0], ['approve', txn, '--number', number]);
+    assert.equal(ok.stdout, 'approved', ok.stderr);
+    const flow = new URL(m.mfaUrl).searchParams.get('flow');
+    const st = JSON.parse((await m.browser.get(`${server.issuer}/login/mfa/status?flow=${flow}`)).text);
+    assert.equal(st.state, 'approved');
+    const done = await m.browser.get(new URL(st.next, server.issuer).href);
+    assert.equal(done.status, 302);
+    const t = await client.authorizationCodeGrant(s.config, new URL(done.location), {
+      pkceCodeVerifier: m.verifier, expectedState: m.state, expectedNonce: m.nonce,
+    });
+    assert.ok(t.claims().amr.includes('mfa'));
+  });
+
+  test('an unregistered token is marked invalid and gets no more pushes', async () => {
+    const s = await pushUser('uma', [['apns', T.unregistered], ['fcm', T.fcmGone]]);
+    await toMfa(s);
+    await until('APNs token invalidated', async () => (await deviceOf(s, T.unregistered)).push_token_valid === false);
+    await until('FCM token invalidated', async () => (await deviceOf(s, T.fcmGone)).push_token_valid === false);
+    assert.equal(apnsPushes(T.unregistered).length, 0);
+    const before2 = (await jobsFor('uma')).length;
+    await toMfa(s);
+    await sleep(300);
+    assert.equal((await jobsFor('uma')).length, before2, 'no job for a dead token');
+  });
+
+  test('503 then 200: delivered exactly once', async () => {
+    const s = await pushUser('sam', [['apns', T.unavailable], ['fcm', T.fcmBusy]]);
+    await toMfa(s);
+    await until('APNs push after the retry', () => apnsPushes(T.unavailable).length > 0);
+    await until('FCM push after the retry', () => fcmPushes(T.fcmBusy).length > 0);
+    await sleep(1500);
+    assert.equal(apnsPushes(T.unavailable).length, 1);
+    assert.equal(fcmPushes(T.fcmBusy).length, 1);
+  });
+
+  test('ExpiredProviderToken: exactly one renewal, then delivered', async () => {
+    const jwts = apnsJwts().length;
+    assert.ok(jwts >= 1, 'a provider token was used before');
+    const s = await pushUser('eve', [['apns', T.expired]]);
+    await toMfa(s);
+    await until('push after renewal', () => apnsPushes(T.expired).length > 0);
+    await sleep(500);
+    assert.equal(apnsPushes(T.expired).length, 1);
+    assert.equal(apnsJwts().length, jwts + 1, 'one new provider token');
+  });
+
+  test('a restarted pushd reuses the shared provider token; a job of an expired txn is not sent', async () => {
+    const jwts = apnsJwts().length;
+    for (const p of pushds) await stopPushd(p);
+    const late = tok('b');
+    const s = await pushUser('lee', [['apns', late]]);
+    await toMfa(s);
+    // The job waits in the queue until its transaction has expired.
+    await sleep(31000);
+    await startPushd();
+    const fresh = tok('c');
+    const s2 = await pushUser('liv', [['apns', fresh]]);
+    await toMfa(s2);
+    await until('push after restart', () => apnsPushes(fresh).length > 0);
+    await sleep(500);
+    assert.equal(apnsPushes(late).length, 0, 'no push for an expired txn');
+    assert.equal(apnsJwts().length, jwts, 'no new provider token after the restart');
+  });
+
+  test('two pushd on one Redis, one killed mid-batch: every job delivered, each notification once', async () => {
+    for (const p of pushds) await stopPushd(p);
+    const a = await startPushd();
+    const s = await pushUser('kim', T.kill.map((t) => ['apns', t]));
+    await toMfa(s);
+    // The mock holds its answers back: a's requests are in flight now.
+    await until('pushes in flight', () => T.kill.every((t) => apnsPushes(t).length > 0), 10000);
+    await stopPushd(a, 'SIGKILL');
+    const b = await startPushd();
+    await startPushd();
+    // The killed node's jobs are claimed once idle, and sent again by
+    // exactly one of the two survivors (the lease keeps the other off).
+    await until('every job finished', async () => (await pendingCount()) === 0 &&
+      T.kill.every((t) => apnsPushes(t).length >= 2), 28000);
+    await sleep(1000);
+    for (const t of T.kill) {
+      const lines = apnsPushes(t);
+      assert.equal(lines.length, 2, `the killed node's attempt and one more to ${t.slice(0, 4)}`);
+      // The repeat is the same notification: one apns-id and one collapse
+      // id per job, so the phone shows it once.
+      assert.equal(new Set(lines.map((l) => l.apns_id)).size, 1);
+      assert.equal(new Set(lines.map((l) => l.collapse_id)).size, 1);
+    }
+    const m = await (await fetch(`http://127.0.0.1:${b.port}/metrics`)).text();
+    assert.ok(pushdMetric(m, 'pushd_pushes_total{platform="apns",outcome="sent"}') >= 0);
+    assert.ok(pushdMetric(m, 'pushd_workers_alive') === 2);
+  });
+
+  test('embedded mode (memory store): authflow sends the pushes itself', async () => {
+    const daemon = server;
+    server = await startServer({ store: 'memory', push: { mode: 'embedded', workers: 1, apns: apnsSection } });
+    try {
+      const t = tok('d');
+      const s = await pushUser('emma', [['apns', t]]);
+      await toMfa(s);
+      await until('the embedded push', () => apnsPushes(t).length > 0);
+      assert.equal(apnsPushes(t)[0].payload.user, 'emma');
+    } finally {
+      const exited = await server.stop();
+      server = daemon;
+      assert.deepEqual(exited, { code: 0, sig: null }, 'SIGTERM stops authflow and its workers cleanly');
+    }
+  });
+});
+
+function pushdMetric(text, name) {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : -1;
+}
+
+// Jobs delivered to a consumer and not acknowledged yet.
+async function pendingCount() {
+  const url = new URL(process.env.AF_TEST_REDIS_URL);
+  const out = execFileSync('redis-cli', ['-h', url.hostname, '-p', url.port,
+    'XPENDING', `e2e${server.port}:push`, 'pushd']).toString();
+  return Number(out.split('\n')[0]);
+}

@@ -1,0 +1,135 @@
+/* Test scripts and JSON-lines logs for the push mocks; see mock_common.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "h2server.h"
+#include "mock_common.h"
+
+static int check_int(const json_t *v, long long min, long long max)
+{
+	return json_is_integer(v) && json_integer_value(v) >= min &&
+	       json_integer_value(v) <= max;
+}
+
+static int check_answer(json_t *a)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(a))
+		return -1;
+	json_object_foreach(a, key, v)
+	{
+		if (strcmp(key, "status") == 0) {
+			if (!check_int(v, 100, 599))
+				return -1;
+		} else if (strcmp(key, "reason") == 0 ||
+			   strcmp(key, "error") == 0) {
+			if (!json_is_string(v) || json_string_length(v) == 0 ||
+			    json_string_length(v) > MOCK_REASON_MAX)
+				return -1;
+		} else if (strcmp(key, "delay_ms") == 0) {
+			if (!check_int(v, 0, H2S_DELAY_MAX_MS))
+				return -1;
+		} else if (strcmp(key, "goaway") == 0) {
+			if (!json_is_boolean(v))
+				return -1;
+		} else if (strcmp(key, "retry_after") == 0) {
+			if (!check_int(v, 0, MOCK_RETRY_AFTER_MAX))
+				return -1;
+		} else {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+json_t *mock_script_load(const char *path, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0, i;
+	json_t *script = NULL, *ret = NULL, *list;
+	json_error_t jerr;
+	const char *token;
+
+	if (err == NULL || errlen == 0)
+		return NULL;
+	err[0] = '\0';
+	text = h2s_read_file(path, MOCK_SCRIPT_MAX, &len);
+	if (text == NULL) {
+		snprintf(err, errlen, "cannot read %s (or larger than %zu)",
+			 path, MOCK_SCRIPT_MAX);
+		goto out;
+	}
+	script = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(script)) {
+		snprintf(err, errlen, "%s: not a JSON object (line %d: %s)",
+			 path, jerr.line, jerr.text);
+		goto out;
+	}
+	json_object_foreach(script, token, list)
+	{
+		if (!json_is_array(list)) {
+			snprintf(err, errlen, "%s: \"%.64s\": not a list", path,
+				 token);
+			goto out;
+		}
+		for (i = 0; i < json_array_size(list); i++) {
+			if (check_answer(json_array_get(list, i)) != 0) {
+				snprintf(err, errlen,
+					 "%s: \"%.64s\" answer %zu: bad answer",
+					 path, token, i);
+				goto out;
+			}
+		}
+	}
+	ret = script;
+	script = NULL;
+out:
+	json_decref(script);
+	free(text);
+	return ret;
+}
+
+json_t *mock_script_next(json_t *script, const char *token)
+{
+	json_t *list, *a;
+
+	if (script == NULL || token == NULL)
+		return NULL;
+	list = json_object_get(script, token);
+	if (json_array_size(list) == 0)
+		return NULL;
+	a = json_incref(json_array_get(list, 0));
+	if (json_array_remove(list, 0) != 0) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
+long long mock_answer_int(const json_t *answer, const char *key, long long def)
+{
+	const json_t *v = json_object_get(answer, key);
+
+	return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+int mock_log_line(FILE *f, json_t *obj)
+{
+	int rc = -1;
+
+	if (obj == NULL)
+		return -1;
+	if (f == NULL) {
+		rc = 0;
+		goto out;
+	}
+	if (json_dumpf(obj, f, JSON_COMPACT) != 0 || fputc('\n', f) == EOF ||
+	    fflush(f) != 0)
+		goto out;
+	rc = 0;
+out:
+	json_decref(obj);
+	return rc;
+}

@@ -1,0 +1,53 @@
+/*
+ * What mock_apns and mock_fcm share besides the HTTP/2 core: the test
+ * script (scripted answers per push token) and the JSON-lines log.
+ *
+ * A script is a JSON object mapping a push token to a list of answers,
+ * used one per accepted request for that token, in order; once a list is
+ * used up the mock answers normally again. An answer is an object with
+ * any of: "status" (100..599), "reason" (APNs) or "error" (FCM) text,
+ * "delay_ms" (0..60000), "goaway" (true: GOAWAY after the answer) and
+ * "retry_after" (seconds, 0..86400, sent as Retry-After).
+ *
+ * Thread-safety: none; everything belongs to the mock's one thread.
+ */
+#ifndef MOCK_COMMON_H
+#define MOCK_COMMON_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "common/util.h"
+
+/* Largest script file. */
+#define MOCK_SCRIPT_MAX	     ((size_t)1024 * 1024)
+/* Longest "reason" or "error" text in a script. */
+#define MOCK_REASON_MAX	     128
+/* Longest Retry-After a script may ask for, in seconds. */
+#define MOCK_RETRY_AFTER_MAX 86400
+
+/*
+ * Loads and checks the script at path. Returns a new reference, or NULL
+ * with a message naming the faulty token and answer in err.
+ */
+json_t *mock_script_load(const char *path, char *err, size_t errlen);
+
+/*
+ * Takes the next scripted answer for token out of script: a new reference
+ * (json_decref() it), or NULL when there is none (answer normally).
+ * script may be NULL.
+ */
+json_t *mock_script_next(json_t *script, const char *token);
+
+/* Member key of answer as an integer, or def when absent. */
+long long mock_answer_int(const json_t *answer, const char *key, long long def);
+
+/*
+ * Writes obj (stolen) as one compact JSON line and flushes, so tests read
+ * every line as soon as the answer is out. f may be NULL (no log): obj is
+ * still released. Returns 0 or -1.
+ */
+int mock_log_line(FILE *f, json_t *obj);
+
+#endif /* MOCK_COMMON_H */
