@@ -9,7 +9,7 @@ PACKAGES="
   libssl-dev libcurl4-openssl-dev libnghttp2-dev libjansson-dev
   libhiredis-dev libmicrohttpd-dev libcmocka-dev libcjose-dev
   libargon2-dev libqrencode-dev
-  redis-server oathtool nghttp2-client curl
+  redis-server oathtool nghttp2-client curl openssl
 "
 
 # Node.js (for the openid-client relying party in the end-to-end tests) may
