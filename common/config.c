@@ -88,6 +88,7 @@ static void join(char *out, size_t cap, const char *parent, const char *key)
 {
 	char safe[KEY_ECHO_MAX + 1];
 	size_t i;
+	int n;
 
 	for (i = 0; key[i] != '\0' && i < KEY_ECHO_MAX; i++) {
 		unsigned char c = (unsigned char)key[i];
@@ -99,9 +100,12 @@ static void join(char *out, size_t cap, const char *parent, const char *key)
 	}
 	safe[i] = '\0';
 	if (parent == NULL || parent[0] == '\0')
-		(void)snprintf(out, cap, "%s", safe);
+		n = snprintf(out, cap, "%s", safe);
 	else
-		(void)snprintf(out, cap, "%s.%s", parent, safe);
+		n = snprintf(out, cap, "%s.%s", parent, safe);
+	/* A path cut at cap still names the place well enough. */
+	if (n < 0 && cap > 0)
+		out[0] = '\0';
 }
 
 /* Refuses any member of obj whose name is not in the NULL-ended list. */

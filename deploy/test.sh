@@ -26,6 +26,10 @@ step "build (asan-ubsan)"
 cmake --preset asan-ubsan >/dev/null
 cmake --build build/asan -j"$JOBS"
 
+step "build (release, as the demo does: -O2 finds other warnings)"
+cmake --preset release >/dev/null
+cmake --build build -j"$JOBS"
+
 step "format"
 # shellcheck disable=SC2046
 clang-format --dry-run --Werror $(sources)
