@@ -25,9 +25,17 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	srv->cfg = *cfg;
 	srv->log = log;
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
-	srv->threads = cfg->threads > 0 ? cfg->threads
-		       : cores > 0	? (unsigned)cores
-					: 2;
+	/*
+	 * Handlers block on Argon2 and RSA, and libmicrohttpd keeps each
+	 * connection on the thread that accepted it: with one thread per core
+	 * a few keep-alive connections can all land on one thread and leave
+	 * a core idle. Four threads per core spread them; the kernel still
+	 * shares the cores fairly among the busy ones.
+	 */
+	if (cfg->threads > 0)
+		srv->threads = cfg->threads;
+	else
+		srv->threads = cores > 0 ? 4 * (unsigned)cores : 8;
 	names = af_route_names(&nnames);
 	srv->metrics = af_metrics_new(names, nnames);
 	if (srv->metrics == NULL) {

@@ -8,9 +8,6 @@
 #include "common/util.h"
 #include "oidc/grant.h"
 
-/* A replayed code can revoke its refresh token for as long as it lives. */
-#define USED_TTL_S AF_REFRESH_LIFETIME_S
-
 static const char *const prefixes[] = {"code:", "at:", "rt:"};
 
 static void key_of(af_grant_kind kind, const char *value, char *key,
@@ -158,6 +155,7 @@ void af_grant_bind(af_server *srv, const char *code, const char *access,
 		   const char *refresh)
 {
 	char key[80], hex[65], at[80], rt[80];
+	long ttl_s;
 	json_t *o;
 	char *text;
 
@@ -175,8 +173,14 @@ void af_grant_bind(af_server *srv, const char *code, const char *access,
 	json_decref(o);
 	if (text == NULL)
 		return;
+	/*
+	 * A replayed code revokes what the first redemption issued, for as
+	 * long as that lives: the refresh token's lifetime when there is
+	 * one, else the access token's.
+	 */
+	ttl_s = refresh != NULL ? AF_REFRESH_LIFETIME_S : AF_ACCESS_TTL_S;
 	if (store_set(srv->store, key, text, strlen(text),
-		      (uint64_t)USED_TTL_S * 1000, 0) != STORE_OK)
+		      (uint64_t)ttl_s * 1000, 0) != STORE_OK)
 		log_warn(srv->log, NULL, "code_bind",
 			 "could not record the code's tokens");
 	free(text);

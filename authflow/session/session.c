@@ -8,10 +8,17 @@
 #include "common/util.h"
 #include "session/session.h"
 
-#define COOKIE_BYTES 32
-#define COOKIE_MAX   64
+#define COOKIE_BYTES	      32
+#define COOKIE_MAX	      64
 /* With the timeout "off" a session still leaves the store after a week. */
-#define SESSION_GC_S (7 * 86400)
+#define SESSION_GC_S	      (7 * 86400)
+/*
+ * A user keeps at most this many sessions (browsers) at once; the oldest
+ * end first. The index is pruned every PRUNE_EVERY sign-ins of the user,
+ * so its cost is spread thin.
+ */
+#define SESSIONS_PER_USER_MAX 64
+#define PRUNE_EVERY	      32
 
 static void key_of(const char *cookie, char *key, size_t keycap)
 {
@@ -134,11 +141,82 @@ static void end_by_key(af_server *srv, const char *key)
 	store_value_free(&v);
 }
 
+static int collect_member(const char *member, void *arg);
+
+struct live_session {
+	char member[80];
+	int64_t created;
+};
+
+static int by_created(const void *a, const void *b)
+{
+	const struct live_session *x = a, *y = b;
+
+	return (x->created > y->created) - (x->created < y->created);
+}
+
+/*
+ * Drops index members whose session has ended, and ends the oldest
+ * sessions beyond SESSIONS_PER_USER_MAX.
+ */
+static void prune_user(af_server *srv, const char *username)
+{
+	char key[96], idx[160];
+	json_t *members = json_array(), *m;
+	struct live_session *live = NULL;
+	store_value v = {0};
+	size_t i, n = 0, drop;
+	af_session s;
+
+	index_key(username, idx, sizeof(idx));
+	if (members == NULL ||
+	    store_smembers(srv->store, idx, collect_member, members) !=
+		    STORE_OK ||
+	    json_array_size(members) <= SESSIONS_PER_USER_MAX)
+		goto out;
+	live = calloc(json_array_size(members), sizeof(*live));
+	if (live == NULL)
+		goto out;
+	json_array_foreach(members, i, m)
+	{
+		const char *member = json_string_value(m);
+
+		if (member == NULL || strlen(member) >= sizeof(live[n].member))
+			continue;
+		snprintf(key, sizeof(key), "sess:%s", member);
+		if (store_get(srv->store, key, &v) != STORE_OK) {
+			if (store_srem(srv->store, idx, member) != STORE_OK)
+				break;
+			continue;
+		}
+		if (from_json((const char *)v.data, v.len, &s) == 0) {
+			memcpy(live[n].member, member, strlen(member) + 1);
+			live[n++].created = s.created;
+		}
+		store_value_free(&v);
+	}
+	if (n <= SESSIONS_PER_USER_MAX)
+		goto out;
+	qsort(live, n, sizeof(*live), by_created);
+	for (drop = 0; drop < n - SESSIONS_PER_USER_MAX; drop++) {
+		snprintf(key, sizeof(key), "sess:%s", live[drop].member);
+		end_by_key(srv, key);
+	}
+	log_info(srv->log, NULL, "session",
+		 "user=%s ended=%zu reason=too_many_sessions", username,
+		 n - SESSIONS_PER_USER_MAX);
+out:
+	free(live);
+	json_decref(members);
+}
+
 int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 		     af_session *s)
 {
 	char cookie[COOKIE_MAX + 1], old[COOKIE_MAX + 1], key[80], idx[160];
+	char cnt[160];
 	uint64_t ttl_ms;
+	int64_t adds = 0;
 	char *text = NULL;
 	int rc = -1;
 
@@ -171,6 +249,10 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	if (store_sadd_ttl(srv->store, idx, key + 5, ttl_ms) != STORE_OK)
 		log_warn(srv->log, req->rid, "session",
 			 "could not update the session index");
+	snprintf(cnt, sizeof(cnt), "user_session_adds:%s", s->username);
+	if (store_incr(srv->store, cnt, 1, ttl_ms, &adds) == STORE_OK &&
+	    adds % PRUNE_EVERY == 0)
+		prune_user(srv, s->username);
 	af_resp_cookie(resp, AF_SESSION_COOKIE, cookie, 0);
 	rc = 0;
 out:

@@ -290,4 +290,23 @@ describe(`authflow OIDC (${STORE} store)`, () => {
       pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
     }), isError('invalid_grant'));
   });
+
+  test('a user keeps at most 64 sessions; the oldest end first', async () => {
+    const s = await seed(server, { user: 'many' });
+    const config = await rp(s);
+    const first = new Browser();
+    for (let i = 0; i < 96; i++) {
+      const a = await authUrl(config);
+      const r = await signIn(i === 0 ? first : new Browser(), server.issuer, a.url.href, s.user, s.password);
+      assert.equal(r.status, 302, r.text);
+    }
+    const list = await server.admin('GET', '/sessions?user=many');
+    assert.equal(list.status, 200, list.text);
+    assert.ok(list.json.sessions.length <= 64, `${list.json.sessions.length} sessions`);
+    assert.ok(list.json.sessions.length >= 32);
+    // The first browser's session was among the oldest: it has ended.
+    const a = await authUrl(config, { prompt: 'none' });
+    const r = await first.get(a.url.href);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
+  });
 });
