@@ -1,6 +1,7 @@
 /* Test scripts and JSON-lines logs for the push mocks; see mock_common.h. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "h2server.h"
 #include "mock_common.h"
@@ -115,6 +116,14 @@ long long mock_answer_int(const json_t *answer, const char *key, long long def)
 	return json_is_integer(v) ? json_integer_value(v) : def;
 }
 
+static json_int_t now_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (json_int_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int mock_log_line(FILE *f, json_t *obj)
 {
 	int rc = -1;
@@ -125,6 +134,14 @@ int mock_log_line(FILE *f, json_t *obj)
 		rc = 0;
 		goto out;
 	}
+	/*
+	 * Every line also carries the wall clock in microseconds ("ts_us",
+	 * CLOCK_REALTIME as af_now_ms() uses): the push benchmark measures
+	 * enqueue-to-mock times of a few milliseconds, which "ts" (ms) is too
+	 * coarse for.
+	 */
+	if (json_object_set_new(obj, "ts_us", json_integer(now_us())) != 0)
+		goto out;
 	if (json_dumpf(obj, f, JSON_COMPACT) != 0 || fputc('\n', f) == EOF ||
 	    fflush(f) != 0)
 		goto out;

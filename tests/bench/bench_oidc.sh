@@ -1,0 +1,388 @@
+#!/bin/bash
+# The sign-in benchmark: complete password sign-ins (authorize, login form,
+# code, token, userinfo) against authflow and against node oidc-provider,
+# with the same load generator, next to the machine's two physical limits
+# (RS256 signatures/s and Argon2id hashes/s), and the goals of the issue.
+#
+#   tests/bench/bench_oidc.sh BIN_DIR
+#
+# BIN_DIR holds authflow, bench_loadgen and bench_limits from a Release
+# build without sanitizers, for example:
+#   cmake --preset bench && cmake --build build/bench -j2
+#   tests/bench/bench_oidc.sh build/bench/bin
+#
+# Runs, on 127.0.0.1 only, each server with a fresh memory store:
+#   1. authflow with the production Argon2id cost (m=19456 t=2 p=1);
+#   2. authflow with a declared low benchmark cost (m=64 t=1 p=1): sign-ins,
+#      the token endpoint alone, and the server's RSS before, half-way
+#      through and after 100,000 more sign-ins;
+#   3. node oidc-provider (tests/bench/oidc-provider/) under the same load.
+# The load generator runs on the same machine: each run says how much CPU
+# the server, the load generator and everything else took.
+# Settings (environment): BENCH_CONCURRENCY (64), BENCH_SECONDS (15),
+# BENCH_PROD_CONCURRENCY (16), BENCH_PROD_SECONDS (20), BENCH_TOKEN_CODES
+# (15000), BENCH_LONG_FLOWS (100000), BENCH_THREADS (0: one per core).
+# A measurement during which other processes took more than 0.15 cores is
+# made again (up to 3 times), and a goal judged on a still disturbed one is
+# marked UNRELIABLE. Every process it starts is stopped on exit; every wait
+# and loop is bounded; a full run takes 3 to 5 minutes.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+if [ $# -ne 1 ] || [ ! -x "$1/authflow" ] || [ ! -x "$1/bench_loadgen" ] ||
+	[ ! -x "$1/bench_limits" ]; then
+	echo "usage: bench_oidc.sh BIN_DIR (with authflow, bench_loadgen, bench_limits)" >&2
+	exit 2
+fi
+bin=$(cd "$1" && pwd)
+for tool in node npm curl openssl sha256sum awk; do
+	command -v "$tool" >/dev/null || {
+		echo "bench_oidc.sh: $tool is needed" >&2
+		exit 2
+	}
+done
+
+conc=${BENCH_CONCURRENCY:-64}
+secs=${BENCH_SECONDS:-15}
+prod_conc=${BENCH_PROD_CONCURRENCY:-16}
+prod_secs=${BENCH_PROD_SECONDS:-20}
+token_codes=${BENCH_TOKEN_CODES:-15000}
+long_flows=${BENCH_LONG_FLOWS:-100000}
+threads=${BENCH_THREADS:-0}
+redirect=http://127.0.0.1:9/callback
+user=bench-user
+password="bench password $(openssl rand -hex 8)"
+hz=$(getconf CLK_TCK)
+cores=$(nproc)
+
+work=$(mktemp -d /tmp/authflow-bench.XXXXXX)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A free loopback port, from the kernel.
+free_port() {
+	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'
+}
+
+# Field $2 of the JSON object in file $1 (a string), or nothing.
+json_field() {
+	node -e 'const o=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));const v=o[process.argv[2]];if(typeof v==="string")console.log(v);' "$1" "$2"
+}
+
+# The value of KEY=V in a loadgen or limits RESULT line.
+result() {
+	printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+rss_kib() {
+	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$1/status"
+}
+
+# CPU ticks used by process $1 (user + system), and by the whole machine
+# (busy, idle).
+proc_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+machine_ticks() {
+	awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat
+}
+
+ge() { # ge A B: A >= B, as decimals
+	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+verdict() { if ge "$1" "$2"; then echo "met"; else echo "NOT met"; fi; }
+
+# Waits (at most 10 s) until URL $1 answers 200 from server PID $2.
+wait_up() {
+	for _ in $(seq 1 100); do
+		if curl -fs -o /dev/null --max-time 1 "$1"; then
+			return 0
+		fi
+		if ! kill -0 "$2" 2>/dev/null; then
+			echo "bench_oidc.sh: the server exited; its log:" >&2
+			cat "$3" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	echo "bench_oidc.sh: $1 did not come up; the server's log:" >&2
+	cat "$3" >&2
+	exit 1
+}
+
+# Stops the server with PID $1 (SIGTERM, then SIGKILL after 15 s).
+stop_server() {
+	kill "$1" 2>/dev/null || true
+	for _ in $(seq 1 150); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# Starts authflow with Argon2id cost $1 $2 $3 (m_kib t p); sets srv_pid,
+# af_url, af_token.
+start_authflow() {
+	local dir port sha
+	dir=$(mktemp -d "$work/authflow.XXXXXX")
+	port=$(free_port)
+	af_url=http://127.0.0.1:$port
+	af_token=$(openssl rand -hex 32)
+	sha=$(printf %s "$af_token" | sha256sum | cut -d' ' -f1)
+	cat >"$dir/authflow.json" <<EOF
+{
+  "issuer": "$af_url",
+  "listen": {"address": "127.0.0.1", "port": $port, "threads": $threads},
+  "state_dir": "$dir/state",
+  "store": {"backend": "memory"},
+  "password_hash": {"argon2id": {"m_kib": $1, "t": $2, "p": $3}},
+  "admin": {"tokens": [{"name": "bench", "role": "superadmin", "sha256": "$sha"}]},
+  "log": {"level": "warn"}
+}
+EOF
+	chmod 600 "$dir/authflow.json"
+	mkdir -m 700 "$dir/state"
+	"$bin/authflow" --config "$dir/authflow.json" 2>"$dir/log" &
+	srv_pid=$!
+	pids+=("$srv_pid")
+	wait_up "$af_url/healthz" "$srv_pid" "$dir/log"
+}
+
+# One admin API call; fails the run on anything but the expected status.
+admin() {
+	local method=$1 path=$2 body=$3 want=$4 out=$5 status
+	status=$(curl -sS --max-time 30 -o "$out" -w '%{http_code}' \
+		-X "$method" -H "Authorization: Bearer $af_token" \
+		-H 'Content-Type: application/json' --data "$body" \
+		"$af_url/admin/v1$path")
+	if [ "$status" != "$want" ]; then
+		echo "bench_oidc.sh: $method $path: HTTP $status: $(cat "$out")" >&2
+		exit 1
+	fi
+}
+
+# A user with a password, an SSO policy assigned to them, and an app
+# deployed to all; sets client and secret.
+seed() {
+	local out=$work/admin.json
+	admin POST /policies '{"name":"bench-sso","sso":true,"remote_access":false}' 201 "$out"
+	admin POST /users "{\"username\":\"$user\",\"name\":\"Bench User\",\"email\":\"bench@example.com\",\"email_verified\":true,\"password\":\"$password\"}" 201 "$out"
+	admin POST /policies/bench-sso/assign "{\"user\":\"$user\"}" 200 "$out"
+	admin POST /apps "{\"name\":\"bench-rp\",\"display_name\":\"Bench RP\",\"redirect_uris\":[\"$redirect\"]}" 201 "$out"
+	client=$(json_field "$out" client_id)
+	secret=$(json_field "$out" client_secret)
+	admin POST "/apps/$client/deploy" '{"all":true}' 200 "$out"
+}
+
+# Runs the load generator against the server srv_pid; shows its report and
+# where the machine's CPU went, puts its RESULT line in $res and the cores
+# other processes used meanwhile in $others.
+loadgen() {
+	local out=$work/loadgen.out s0 s1 m0 m1 t0 t1
+	s0=$(proc_ticks "$srv_pid")
+	m0=$(machine_ticks)
+	t0=$(date +%s%N)
+	if ! "$bin/bench_loadgen" --client-id "$client" --client-secret "$secret" \
+		--redirect-uri "$redirect" --username "$user" --password "$password" \
+		--timeout 300 "$@" >"$out"; then
+		cat "$out"
+		echo "bench_oidc.sh: the load generator failed" >&2
+		exit 1
+	fi
+	t1=$(date +%s%N)
+	m1=$(machine_ticks)
+	s1=$(proc_ticks "$srv_pid")
+	grep -v '^RESULT ' "$out" | sed 's/^/  /'
+	res=$(tail -n 1 "$out")
+	read -r srv_cores gen_cores others < <(awk -v s="$((s1 - s0))" \
+		-v m0="$m0" -v m1="$m1" -v hz="$hz" \
+		-v wall="$(((t1 - t0) / 1000000))" -v lg="$(result "$res" cpu_s)" \
+		-v lgt="$(result "$res" seconds)" \
+		'BEGIN { split(m0, a, " "); split(m1, b, " ");
+		w = wall / 1000; srv = s / hz / w; busy = (b[1] - a[1]) / hz / w;
+		gen = lgt > 0 ? lg / lgt : 0; o = busy - srv - gen;
+		printf "%.2f %.2f %.2f\n", srv, gen, (o > 0 ? o : 0) }')
+	printf '  CPU (cores): server %s (%s ms per sign-in), load generator %s, other processes %s\n' \
+		"$srv_cores" "$(awk -v c="$srv_cores" -v r="$(result "$res" rate)" \
+			'BEGIN { printf "%.2f", (r > 0 ? 1000 * c / r : 0) }')" \
+		"$gen_cores" "$others"
+}
+
+# Runs bench_limits with the arguments; shows its report, puts its RESULT
+# line in $res and the cores other processes used meanwhile in $others.
+limits() {
+	local out=$work/limits.out m0 m1 t0 t1
+	m0=$(machine_ticks)
+	t0=$(date +%s%N)
+	"$bin/bench_limits" "$@" >"$out"
+	t1=$(date +%s%N)
+	m1=$(machine_ticks)
+	grep -v '^RESULT ' "$out" | sed 's/^/  /'
+	res=$(tail -n 1 "$out")
+	others=$(awk -v m0="$m0" -v m1="$m1" -v hz="$hz" -v c="$(result "$res" cpu_s)" \
+		-v wall="$(((t1 - t0) / 1000000))" \
+		'BEGIN { split(m0, a, " "); split(m1, b, " "); w = wall / 1000;
+		o = ((b[1] - a[1]) / hz - c) / w; printf "%.2f", (o > 0 ? o : 0) }')
+	echo "  other processes used $others cores meanwhile"
+}
+
+# Runs "$@" (loadgen or limits) again, up to 3 times in all, while other
+# processes took more than 0.15 cores: a shared machine is often busy for
+# a few seconds only. Keeps the attempt they disturbed least.
+quietly() {
+	local attempt best_res best_others
+	for attempt in 1 2 3; do
+		"$@"
+		if [ "$attempt" -eq 1 ] || ! ge "$others" "$best_others"; then
+			best_res=$res
+			best_others=$others
+		fi
+		if ge 0.15 "$others" || [ "$attempt" -eq 3 ]; then
+			break
+		fi
+		echo "  (other processes were busy: measuring again, attempt $((attempt + 1)) of 3)"
+		sleep 3
+	done
+	res=$best_res
+	others=$best_others
+}
+
+# "" when other processes used at most 0.15 cores in every run named,
+# else a warning that the figure is not to be trusted.
+quiet() {
+	local o
+	for o in "$@"; do
+		if ! ge 0.15 "$o"; then
+			echo " (UNRELIABLE: other processes used up to $o cores)"
+			return
+		fi
+	done
+}
+
+echo "== authflow sign-in benchmark: $cores cores, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+m0=$(machine_ticks)
+sleep 1
+m1=$(machine_ticks)
+idle_busy=$(awk -v a="$m0" -v b="$m1" 'BEGIN { split(a, x, " "); split(b, y, " ");
+	u = y[1] - x[1]; i = y[2] - x[2]; printf "%.0f", (u + i > 0 ? 100 * u / (u + i) : 0) }')
+echo "CPU in use before the run: ${idle_busy}%"
+if [ "$idle_busy" -gt 10 ]; then
+	echo "WARNING: the machine is not idle; every figure below will be low"
+fi
+
+echo "-- physical limits (one thread per core)"
+quietly limits --seconds 3 --m-kib 19456 --t 2 --p 1
+rs256=$(result "$res" rs256_per_s)
+a2_prod=$(result "$res" argon2id_per_s)
+o_lim1=$others
+quietly limits --seconds 2 --only argon2 --m-kib 64 --t 1 --p 1
+a2_low=$(result "$res" argon2id_per_s)
+
+echo "-- run 1: authflow, production Argon2id cost (m=19456 KiB, t=2, p=1), $prod_conc clients, ${prod_secs}s"
+start_authflow 19456 2 1
+seed
+quietly loadgen --url "$af_url" --label authflow-prod --concurrency "$prod_conc" \
+	--seconds "$prod_secs" --warmup "$prod_conc"
+r1="$res"
+o1=$others
+stop_server "$srv_pid"
+
+echo "-- run 2: authflow, declared low benchmark cost (m=64 KiB, t=1, p=1), $conc clients"
+start_authflow 64 1 1
+seed
+quietly loadgen --url "$af_url" --label authflow-low --concurrency "$conc" \
+	--seconds "$secs" --warmup 500
+r2="$res"
+o2=$others
+quietly loadgen --url "$af_url" --label authflow-token --concurrency "$conc" \
+	--token-only "$token_codes"
+rt="$res"
+ot=$others
+half=$((long_flows / 2))
+rss0=$(rss_kib "$srv_pid")
+loadgen --url "$af_url" --label authflow-long-1 --concurrency "$conc" --flows "$half"
+r3="$res"
+rss1=$(rss_kib "$srv_pid")
+loadgen --url "$af_url" --label authflow-long-2 --concurrency "$conc" \
+	--flows "$((long_flows - half))"
+r4="$res"
+rss2=$(rss_kib "$srv_pid")
+long_errors=$(($(result "$r3" errors) + $(result "$r4" errors)))
+stop_server "$srv_pid"
+
+if [ ! -d "$here/oidc-provider/node_modules/oidc-provider" ]; then
+	npm ci --prefix "$here/oidc-provider" --no-audit --no-fund --loglevel=error
+fi
+op_version=$(node -p 'require(process.argv[1]).version' \
+	"$here/oidc-provider/node_modules/oidc-provider/package.json")
+echo "-- run 3: node $(node --version) oidc-provider $op_version (development interactions, one process), $conc clients, ${secs}s"
+op_port=$(free_port)
+client=bench-rp
+secret=$(openssl rand -hex 24)
+BENCH_PORT=$op_port BENCH_CLIENT_ID=$client BENCH_CLIENT_SECRET=$secret \
+	BENCH_REDIRECT_URI=$redirect NODE_ENV=production \
+	node "$here/oidc-provider/server.mjs" >"$work/oidc-provider.log" 2>&1 &
+srv_pid=$!
+pids+=("$srv_pid")
+wait_up "http://127.0.0.1:$op_port/.well-known/openid-configuration" "$srv_pid" \
+	"$work/oidc-provider.log"
+quietly loadgen --url "http://127.0.0.1:$op_port" --label oidc-provider \
+	--concurrency "$conc" --seconds "$secs" --warmup 200
+r5="$res"
+o5=$others
+stop_server "$srv_pid"
+
+prod_rate=$(result "$r1" rate)
+low_rate=$(result "$r2" rate)
+token_rate=$(result "$rt" rate)
+node_rate=$(result "$r5" rate)
+prod_share=$(ratio "$prod_rate" "$a2_prod")
+token_share=$(ratio "$token_rate" "$rs256")
+vs_node=$(ratio "$low_rate" "$node_rate")
+growth_kib=$((rss2 - rss0))
+per_flow=$(awk -v g="$growth_kib" -v n="$long_flows" 'BEGIN { printf "%.0f", g * 1024 / n }')
+# Flat: less than 32 MiB more over the whole long run, and no errors.
+if [ "$growth_kib" -lt 32768 ] && [ "$long_errors" -eq 0 ]; then
+	mem="met"
+else
+	mem="NOT met"
+fi
+row() { # row LABEL RESULT-LINE UNIT
+	printf '%-26s %8s %s/s, p50 %s ms, p99 %s ms, errors %s\n' "$1" \
+		"$(result "$2" rate)" "$3" "$(result "$2" p50_ms)" \
+		"$(result "$2" p99_ms)" "$(result "$2" errors)"
+}
+
+echo
+echo "== summary ($cores cores, load generator on the same machine)"
+echo "limits:  RS256 $rs256 signatures/s; Argon2id $a2_prod hashes/s at m=19456 t=2 p=1, $a2_low at m=64 t=1 p=1"
+row "authflow, production cost" "$r1" sign-ins
+row "authflow, low cost" "$r2" sign-ins
+row "authflow, token endpoint" "$rt" requests
+row "oidc-provider" "$r5" sign-ins
+echo "authflow RSS: $rss0 KiB before, $rss1 KiB after $half, $rss2 KiB after $long_flows sign-ins (+$growth_kib KiB, $per_flow bytes per sign-in, $long_errors errors)"
+echo
+echo "goals:"
+printf '  %-58s %10s -> %s\n' \
+	"production cost: sign-ins/s >= 0.85 x Argon2id limit" "${prod_share}x" \
+	"$(verdict "$prod_share" 0.85)$(quiet "$o_lim1" "$o1")" \
+	"low cost: sign-ins/s >= 2500" "$low_rate" "$(verdict "$low_rate" 2500)$(quiet "$o2")" \
+	"low cost: token endpoint >= 0.60 x RS256 limit" "${token_share}x" \
+	"$(verdict "$token_share" 0.60)$(quiet "$o_lim1" "$ot")" \
+	"low cost: authflow >= 5 x oidc-provider" "${vs_node}x" \
+	"$(verdict "$vs_node" 5)$(quiet "$o2" "$o5")" \
+	"memory flat over $long_flows sign-ins (< 32 MiB growth)" "+${growth_kib}KiB" \
+	"$mem"

@@ -1,0 +1,1613 @@
+/*
+ * Load generator: complete password sign-ins against an OpenID Connect
+ * provider, driven by many concurrent virtual browsers on one libcurl
+ * multi event loop, with flows per second and latency percentiles.
+ *
+ * A flow is what a person and a relying party do together: GET the
+ * authorization endpoint, follow redirects, submit the one form each page
+ * shows (filling the user name and password fields, keeping hidden
+ * fields), until the provider redirects to the redirect URI with a code;
+ * then POST the code to the token endpoint (client_secret_basic, PKCE
+ * S256) and GET the userinfo endpoint with the access token. Because the
+ * client behaves like a browser instead of knowing any URL but the
+ * issuer's, the same binary drives authflow (/authorize, /login) and node
+ * oidc-provider's development interactions (/auth, /interaction/UID,
+ * consent).
+ *
+ * Each virtual client owns one easy handle with its own in-memory cookie
+ * engine, which is emptied between flows so that every flow signs in with
+ * the password (an SSO session would skip the login page). A flow that
+ * reaches the code without posting a password counts as an error.
+ *
+ * With --token-only K it first collects K codes (each with its PKCE
+ * verifier) and then measures POST /token alone, as fast as the clients
+ * can redeem them. Codes expire (authflow: 60 s), so K should be what the
+ * token phase finishes within that time.
+ *
+ *   bench_loadgen --url ISSUER --client-id ID --client-secret SECRET
+ *                 --redirect-uri URI --username U --password P
+ *                 [--concurrency N] [--flows N | --seconds S] [--warmup N]
+ *                 [--token-only K] [--scope S] [--label NAME]
+ *                 [--max-errors N] [--timeout S]
+ *
+ * --flows N runs N sign-ins after the --warmup ones; --seconds S starts
+ * sign-ins for S seconds. The first --warmup sign-ins that finish are left
+ * out of every figure, and the rate is over the time from the last of them
+ * to the last sign-in that finished. --timeout S (default 600) stops a run
+ * that takes too long, as failed; --max-errors N (default 100) stops one
+ * that fails too often.
+ *
+ * The last line printed is machine-readable:
+ *   RESULT label=L mode=flow|token count=N errors=E seconds=T rate=R
+ *          p50_ms=A p99_ms=B max_ms=C concurrency=N cpu_s=U
+ * Exit status: 0 done, 1 the run failed (too many errors, timeout, no
+ * discovery), 2 bad usage.
+ *
+ * Thread-safety: one thread; every easy handle belongs to the event loop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "common/util.h"
+
+#define LG_URL_MAX	 4096	/* a URL we build or follow */
+#define LG_BODY_MAX	 262144 /* a response body we keep */
+#define LG_FORM_BODY_MAX 16384	/* a form submission we build */
+#define LG_FIELDS_MAX	 16	/* inputs in one form */
+#define LG_NAME_MAX	 64	/* an attribute or input name */
+#define LG_VALUE_MAX	 2048	/* an attribute value, decoded */
+#define LG_TYPE_MAX	 16	/* an input type */
+#define LG_HOPS_MAX	 16	/* browser requests in one sign-in */
+#define LG_CLIENTS_MAX	 4096
+#define LG_SAMPLES_MAX	 (20UL * 1000 * 1000)
+#define LG_CODE_MAX	 512  /* an authorization code */
+#define LG_SECRET_MAX	 512  /* the client secret, user name, password */
+#define LG_TOKEN_MAX	 8192 /* an access token */
+#define LG_ERRORS_SHOWN	 5
+#define EXIT_USAGE	 2
+
+struct opts {
+	const char *url;
+	const char *client_id;
+	const char *client_secret;
+	const char *redirect_uri;
+	const char *username;
+	const char *password;
+	const char *scope;
+	const char *label;
+	unsigned long concurrency;
+	unsigned long flows;
+	unsigned long warmup;
+	unsigned long token_only;
+	unsigned long max_errors;
+	double seconds;
+	double timeout;
+};
+
+/* A growable byte buffer with a hard cap, always NUL-terminated. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+	int overflow;
+};
+
+/* One input of a form, or the attributes of a <form> or <input> tag. */
+struct tag {
+	char type[LG_TYPE_MAX];
+	char name[LG_NAME_MAX];
+	char value[LG_VALUE_MAX];
+	char action[LG_VALUE_MAX];
+	char method[LG_TYPE_MAX];
+};
+
+struct field {
+	char type[LG_TYPE_MAX];
+	char name[LG_NAME_MAX];
+	char value[LG_VALUE_MAX];
+};
+
+struct form {
+	char action[LG_VALUE_MAX];
+	size_t n;
+	struct field f[LG_FIELDS_MAX];
+};
+
+/* A code waiting for the token phase of --token-only. */
+struct code {
+	char code[LG_CODE_MAX];
+	char verifier[64];
+};
+
+enum step { ST_BROWSE, ST_TOKEN, ST_USERINFO };
+
+enum phase { PH_FLOWS, PH_COLLECT, PH_TOKENS };
+
+struct lg;
+
+struct client {
+	struct lg *lg;
+	CURL *easy;
+	enum step step;
+	int busy;
+	unsigned hops;
+	int password_posted;
+	uint64_t t0;
+	struct buf body;
+	char url[LG_URL_MAX];
+	char verifier[64];
+	char state[32];
+	char nonce[32];
+	char code[LG_CODE_MAX];
+	struct curl_slist *bearer;
+};
+
+struct lg {
+	struct opts o;
+	enum phase phase;
+	CURLM *multi;
+	struct client *clients;
+	char token_ep[LG_URL_MAX];
+	char userinfo_ep[LG_URL_MAX];
+	char *authorize_prefix; /* the authorization URL up to the state */
+	char *token_prefix;	/* grant_type and redirect_uri, encoded */
+	struct curl_slist *plain_headers;
+	struct curl_slist *token_headers;
+	struct form form; /* scratch for the page being read */
+	unsigned long target;
+	unsigned long started;
+	unsigned long finished;
+	unsigned long errors;
+	unsigned long shown;
+	int aborted;
+	uint64_t t_window;
+	uint64_t t_last;
+	uint64_t deadline;
+	uint64_t hard_deadline;
+	double *lat;
+	size_t nlat;
+	size_t latcap;
+	struct code *codes;
+	size_t ncodes;
+	size_t next_code;
+	int epfd;
+	unsigned long busy; /* clients with a transfer under way */
+	uint64_t timer_at;  /* when libcurl wants its timeout, or 0 */
+};
+
+static double secs(uint64_t ns)
+{
+	return (double)ns / 1e9;
+}
+
+/* ---- small helpers ---- */
+
+static void buf_init(struct buf *b, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+}
+
+static void buf_free(struct buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+static void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	b->overflow = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+static int buf_add(struct buf *b, const char *data, size_t n)
+{
+	size_t want;
+	char *p;
+
+	if (b->overflow || n > b->max - b->len) {
+		b->overflow = 1;
+		return -1;
+	}
+	want = b->len + n + 1;
+	if (want > b->cap) {
+		size_t cap = b->cap > 0 ? b->cap : 4096;
+
+		while (cap < want)
+			cap *= 2;
+		p = realloc(b->data, cap);
+		if (p == NULL) {
+			b->overflow = 1;
+			return -1;
+		}
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+static int buf_puts(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+/* Appends s percent-encoded as a form value. */
+static int buf_esc(struct buf *b, CURL *easy, const char *s)
+{
+	char *e = curl_easy_escape(easy, s, (int)strlen(s));
+	int rc;
+
+	if (e == NULL)
+		return -1;
+	rc = buf_puts(b, e);
+	curl_free(e);
+	return rc;
+}
+
+/* Frees a header list whose lines carry credentials, wiping them first. */
+static void slist_wipe_free(struct curl_slist *list)
+{
+	struct curl_slist *p;
+
+	for (p = list; p != NULL; p = p->next)
+		OPENSSL_cleanse(p->data, strlen(p->data));
+	curl_slist_free_all(list);
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct buf *b = userp;
+
+	/* Returning less than given makes libcurl fail the transfer. */
+	if (buf_add(b, data, size * nmemb) != 0)
+		return 0;
+	return size * nmemb;
+}
+
+static int parse_ulong(const char *s, unsigned long lo, unsigned long hi,
+		       unsigned long *out)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_secs(const char *s, double *out)
+{
+	char *end = NULL;
+	double v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || v <= 0 || v > 86400)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* ---- the bounded HTML form scanner ---- */
+
+/* Appends one decoded character reference at *p to out, or '&' itself. */
+static const char *entity(const char *p, const char *end, char *out, size_t *n,
+			  size_t cap)
+{
+	static const struct {
+		const char *name;
+		char c;
+	} named[] = {{"amp;", '&'},  {"lt;", '<'},    {"gt;", '>'},
+		     {"quot;", '"'}, {"apos;", '\''}, {"#39;", '\''},
+		     {"#34;", '"'},  {"#x2F;", '/'},  {"#47;", '/'}};
+	size_t i, len;
+
+	if (*n + 1 >= cap)
+		return NULL;
+	for (i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		len = strlen(named[i].name);
+		if ((size_t)(end - p) > len &&
+		    strncasecmp(p + 1, named[i].name, len) == 0) {
+			out[(*n)++] = named[i].c;
+			return p + 1 + len;
+		}
+	}
+	out[(*n)++] = '&';
+	return p + 1;
+}
+
+/*
+ * Reads one attribute value (quoted or not) at p, decoded into out when
+ * out is not NULL. Returns the position after it, or NULL when it is
+ * unterminated or longer than cap.
+ */
+static const char *attr_value(const char *p, const char *end, char *out,
+			      size_t cap)
+{
+	char quote = 0, scratch[2];
+	size_t n = 0;
+
+	if (out == NULL) {
+		out = scratch;
+		cap = 0;
+	}
+	if (p < end && (*p == '"' || *p == '\''))
+		quote = *p++;
+	while (p < end) {
+		if (quote ? *p == quote
+			  : (*p == ' ' || *p == '\t' || *p == '\n' ||
+			     *p == '\r' || *p == '>'))
+			break;
+		if (cap == 0) {
+			p++;
+			continue;
+		}
+		if (*p == '&') {
+			p = entity(p, end, out, &n, cap);
+			if (p == NULL)
+				return NULL;
+			continue;
+		}
+		if (n + 1 >= cap)
+			return NULL;
+		out[n++] = *p++;
+	}
+	if (quote) {
+		if (p >= end)
+			return NULL;
+		p++;
+	}
+	if (cap > 0)
+		out[n] = '\0';
+	return p;
+}
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+/* Where attribute name (len n) goes in t, with its size; NULL to skip. */
+static char *attr_slot(struct tag *t, const char *name, size_t n, size_t *cap)
+{
+	static const char *const names[] = {"type", "name", "value", "action",
+					    "method"};
+	char *const slots[] = {t->type, t->name, t->value, t->action,
+			       t->method};
+	const size_t caps[] = {sizeof(t->type), sizeof(t->name),
+			       sizeof(t->value), sizeof(t->action),
+			       sizeof(t->method)};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i]) == n &&
+		    strncasecmp(name, names[i], n) == 0) {
+			*cap = caps[i];
+			return slots[i];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Reads the attributes of the tag whose name ends at p into t. Returns
+ * the position after the closing '>', or NULL when the tag is malformed
+ * or a value we keep is longer than its buffer.
+ */
+static const char *tag_attrs(const char *p, const char *end, struct tag *t)
+{
+	t->type[0] = t->name[0] = t->value[0] = '\0';
+	t->action[0] = t->method[0] = '\0';
+	while (p < end) {
+		const char *name;
+		char *slot;
+		size_t cap = 0;
+
+		while (p < end && (is_space(*p) || *p == '/'))
+			p++;
+		if (p >= end)
+			return NULL;
+		if (*p == '>')
+			return p + 1;
+		name = p;
+		while (p < end && !is_space(*p) && *p != '=' && *p != '>' &&
+		       *p != '/')
+			p++;
+		slot = attr_slot(t, name, (size_t)(p - name), &cap);
+		while (p < end && is_space(*p))
+			p++;
+		if (p < end && *p == '=') {
+			p++;
+			while (p < end && is_space(*p))
+				p++;
+			p = attr_value(p, end, slot, cap);
+			if (p == NULL)
+				return NULL;
+		}
+	}
+	return NULL;
+}
+
+/* 1 when p starts the tag name (case-insensitive) followed by a break. */
+static int tag_is(const char *p, const char *end, const char *name)
+{
+	size_t n = strlen(name);
+
+	return (size_t)(end - p) > n && strncasecmp(p, name, n) == 0 &&
+	       (is_space(p[n]) || p[n] == '>' || p[n] == '/');
+}
+
+/*
+ * Finds the first <form> of html and its <input> elements, up to
+ * LG_FIELDS_MAX of them. Returns 0, or -1 when there is no form or it is
+ * malformed.
+ */
+static int form_parse(const char *html, size_t len, struct form *f, int *post)
+{
+	const char *p = html, *end = html + len;
+	struct tag t;
+	int in_form = 0;
+
+	f->n = 0;
+	f->action[0] = '\0';
+	*post = 0;
+	while (p < end) {
+		p = memchr(p, '<', (size_t)(end - p));
+		if (p == NULL)
+			break;
+		p++;
+		if (!in_form && tag_is(p, end, "form")) {
+			p = tag_attrs(p + 4, end, &t);
+			if (p == NULL)
+				return -1;
+			memcpy(f->action, t.action, strlen(t.action) + 1);
+			*post = strcasecmp(t.method, "post") == 0;
+			in_form = 1;
+		} else if (in_form && tag_is(p, end, "/form")) {
+			return 0;
+		} else if (in_form && tag_is(p, end, "input")) {
+			p = tag_attrs(p + 5, end, &t);
+			if (p == NULL || f->n == LG_FIELDS_MAX)
+				return -1;
+			if (t.name[0] == '\0')
+				continue;
+			memcpy(f->f[f->n].type, t.type, strlen(t.type) + 1);
+			memcpy(f->f[f->n].name, t.name, strlen(t.name) + 1);
+			memcpy(f->f[f->n].value, t.value, strlen(t.value) + 1);
+			f->n++;
+		}
+	}
+	return in_form ? 0 : -1;
+}
+
+static int is_user_field(const char *name)
+{
+	return strcasecmp(name, "username") == 0 ||
+	       strcasecmp(name, "login") == 0 ||
+	       strcasecmp(name, "email") == 0 || strcasecmp(name, "user") == 0;
+}
+
+/*
+ * The form's submission as a browser sends it after a person typed the
+ * user name and password: hidden and filled fields, no buttons. Sets
+ * *has_password when a password field was filled.
+ */
+static int form_body(const struct opts *o, CURL *easy, const struct form *f,
+		     struct buf *out, int *has_password)
+{
+	size_t i;
+	int first = 1;
+
+	*has_password = 0;
+	for (i = 0; i < f->n; i++) {
+		const struct field *fd = &f->f[i];
+		const char *type = fd->type[0] != '\0' ? fd->type : "text";
+		const char *value;
+
+		if (strcasecmp(type, "password") == 0) {
+			value = o->password;
+			*has_password = 1;
+		} else if ((strcasecmp(type, "text") == 0 ||
+			    strcasecmp(type, "email") == 0) &&
+			   is_user_field(fd->name)) {
+			value = o->username;
+		} else if (strcasecmp(type, "hidden") == 0 ||
+			   strcasecmp(type, "text") == 0 ||
+			   strcasecmp(type, "email") == 0) {
+			value = fd->value;
+		} else {
+			continue;
+		}
+		if ((!first && buf_puts(out, "&") != 0) ||
+		    buf_esc(out, easy, fd->name) != 0 ||
+		    buf_puts(out, "=") != 0 || buf_esc(out, easy, value) != 0)
+			return -1;
+		first = 0;
+	}
+	return 0;
+}
+
+/* ---- requests ---- */
+
+static void record(struct lg *lg, uint64_t t0)
+{
+	uint64_t now = af_mono_ns();
+
+	lg->finished++;
+	if (lg->finished <= lg->o.warmup) {
+		lg->t_window = now;
+		return;
+	}
+	lg->t_last = now;
+	if (lg->nlat == lg->latcap) {
+		size_t cap = lg->latcap > 0 ? lg->latcap * 2 : 65536;
+		double *p;
+
+		if (cap > LG_SAMPLES_MAX)
+			cap = LG_SAMPLES_MAX;
+		if (cap == lg->latcap)
+			return;
+		p = realloc(lg->lat, cap * sizeof(*p));
+		if (p == NULL)
+			return;
+		lg->lat = p;
+		lg->latcap = cap;
+	}
+	lg->lat[lg->nlat++] = secs(now - t0);
+}
+
+static int submit(struct client *c)
+{
+	if (curl_multi_add_handle(c->lg->multi, c->easy) != CURLM_OK)
+		return -1;
+	c->busy = 1;
+	c->lg->busy++;
+	return 0;
+}
+
+static int get(struct client *c, const char *url,
+	       const struct curl_slist *headers)
+{
+	size_t n = strlen(url);
+
+	if (n >= sizeof(c->url))
+		return -1;
+	memmove(c->url, url, n + 1);
+	buf_reset(&c->body);
+	if (curl_easy_setopt(c->easy, CURLOPT_URL, c->url) != CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, headers) != CURLE_OK)
+		return -1;
+	return submit(c);
+}
+
+static int post(struct client *c, const char *url, const char *body,
+		const struct curl_slist *headers)
+{
+	size_t n = strlen(url);
+
+	if (n >= sizeof(c->url))
+		return -1;
+	memmove(c->url, url, n + 1);
+	buf_reset(&c->body);
+	/* The size first: COPYPOSTFIELDS copies as many bytes as it says. */
+	if (curl_easy_setopt(c->easy, CURLOPT_URL, c->url) != CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE,
+			     (long)strlen(body)) != CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_COPYPOSTFIELDS, body) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, headers) != CURLE_OK)
+		return -1;
+	return submit(c);
+}
+
+static int more_work(const struct lg *lg)
+{
+	if (lg->aborted)
+		return 0;
+	if (lg->phase == PH_TOKENS)
+		return lg->next_code < lg->ncodes;
+	if (lg->deadline != 0 && af_mono_ns() >= lg->deadline)
+		return 0;
+	return lg->target == 0 || lg->started < lg->target;
+}
+
+/* Starts a new sign-in: fresh cookies, PKCE, state and nonce. */
+static int flow_start(struct client *c)
+{
+	struct lg *lg = c->lg;
+	uint8_t digest[32];
+	char challenge[64];
+	struct buf url;
+	int rc = -1;
+
+	if (curl_easy_setopt(c->easy, CURLOPT_COOKIELIST, "ALL") != CURLE_OK ||
+	    af_random_token(32, c->verifier, sizeof(c->verifier)) != 0 ||
+	    af_random_token(16, c->state, sizeof(c->state)) != 0 ||
+	    af_random_token(16, c->nonce, sizeof(c->nonce)) != 0)
+		return -1;
+	af_sha256(c->verifier, strlen(c->verifier), digest);
+	if (af_b64url_encode(digest, sizeof(digest), challenge,
+			     sizeof(challenge)) != 0)
+		return -1;
+	buf_init(&url, LG_URL_MAX - 1);
+	if (buf_puts(&url, lg->authorize_prefix) != 0 ||
+	    buf_puts(&url, "&state=") != 0 || buf_puts(&url, c->state) != 0 ||
+	    buf_puts(&url, "&nonce=") != 0 || buf_puts(&url, c->nonce) != 0 ||
+	    buf_puts(&url, "&code_challenge=") != 0 ||
+	    buf_puts(&url, challenge) != 0 ||
+	    buf_puts(&url, "&code_challenge_method=S256") != 0)
+		goto out;
+	c->step = ST_BROWSE;
+	c->hops = 0;
+	c->password_posted = 0;
+	c->t0 = af_mono_ns();
+	lg->started++;
+	rc = get(c, url.data, lg->plain_headers);
+out:
+	buf_free(&url);
+	return rc;
+}
+
+static int token_request(struct client *c, const char *code,
+			 const char *verifier)
+{
+	struct lg *lg = c->lg;
+	struct buf body;
+	int rc = -1;
+
+	buf_init(&body, LG_FORM_BODY_MAX);
+	if (buf_puts(&body, lg->token_prefix) != 0 ||
+	    buf_puts(&body, "&code=") != 0 ||
+	    buf_esc(&body, c->easy, code) != 0 ||
+	    buf_puts(&body, "&code_verifier=") != 0 ||
+	    buf_puts(&body, verifier) != 0)
+		goto out;
+	c->step = ST_TOKEN;
+	rc = post(c, lg->token_ep, body.data, lg->token_headers);
+out:
+	OPENSSL_cleanse(body.data, body.len);
+	buf_free(&body);
+	return rc;
+}
+
+/* Gives an idle client its next piece of work, if any is left. */
+static int next_work(struct client *c)
+{
+	struct lg *lg = c->lg;
+	struct code *k;
+
+	if (!more_work(lg))
+		return 0;
+	if (lg->phase != PH_TOKENS)
+		return flow_start(c);
+	k = &lg->codes[lg->next_code++];
+	c->t0 = af_mono_ns();
+	lg->started++;
+	return token_request(c, k->code, k->verifier);
+}
+
+static const char *step_name(enum step s)
+{
+	return s == ST_BROWSE ? "browse" : s == ST_TOKEN ? "token" : "userinfo";
+}
+
+/* Counts a failed flow, says why for the first few, and moves on. */
+static void fail(struct client *c, const char *why)
+{
+	struct lg *lg = c->lg;
+	long status = 0;
+	size_t pathlen;
+	const char *path = strstr(c->url, "://");
+
+	lg->errors++;
+	if (lg->shown < LG_ERRORS_SHOWN) {
+		(void)curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE,
+					&status);
+		path = path != NULL ? strchr(path + 3, '/') : NULL;
+		path = path != NULL ? path : "/";
+		/* The path only: queries carry codes and state. */
+		pathlen = strcspn(path, "?#");
+		fprintf(stderr,
+			"bench_loadgen: %s: flow failed at %s (HTTP %ld, "
+			"%.*s): %s\n",
+			lg->o.label, step_name(c->step), status, (int)pathlen,
+			path, why);
+		lg->shown++;
+	}
+	if (lg->errors > lg->o.max_errors && !lg->aborted) {
+		fprintf(stderr,
+			"bench_loadgen: %s: more than %lu errors, stopping\n",
+			lg->o.label, lg->o.max_errors);
+		lg->aborted = 1;
+	}
+}
+
+/*
+ * The value of query parameter name in the query of url, decoded, into
+ * out. 0, or -1 when absent or too long.
+ */
+static int query_param(CURL *easy, const char *url, const char *name, char *out,
+		       size_t cap)
+{
+	const char *p = strchr(url, '?');
+	size_t n = strlen(name);
+
+	if (p == NULL)
+		return -1;
+	p++;
+	while (*p != '\0' && *p != '#') {
+		size_t len = strcspn(p, "&#");
+
+		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+			int outlen = 0;
+			char *v = curl_easy_unescape(
+				easy, p + n + 1, (int)(len - n - 1), &outlen);
+			int rc = -1;
+
+			if (v != NULL && (size_t)outlen < cap) {
+				memcpy(out, v, (size_t)outlen);
+				out[outlen] = '\0';
+				rc = 0;
+			}
+			if (v != NULL) {
+				OPENSSL_cleanse(v, (size_t)outlen);
+				curl_free(v);
+			}
+			return rc;
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return -1;
+}
+
+/* The redirect reached the client: check state, keep the code. */
+static int at_callback(struct client *c, const char *location)
+{
+	struct lg *lg = c->lg;
+	char state[sizeof(c->state) + 1];
+
+	if (!c->password_posted) {
+		fail(c, "signed in without a password: cookies were not "
+			"reset");
+		return -1;
+	}
+	if (query_param(c->easy, location, "state", state, sizeof(state)) !=
+		    0 ||
+	    strcmp(state, c->state) != 0) {
+		fail(c, "the callback's state is missing or wrong");
+		return -1;
+	}
+	if (query_param(c->easy, location, "code", c->code, sizeof(c->code)) !=
+	    0) {
+		fail(c, "the callback carries no code (an error answer)");
+		return -1;
+	}
+	if (lg->phase == PH_COLLECT) {
+		struct code *k = &lg->codes[lg->ncodes++];
+
+		memcpy(k->code, c->code, sizeof(k->code));
+		memcpy(k->verifier, c->verifier, sizeof(k->verifier));
+		record(lg, c->t0);
+		return 1;
+	}
+	if (token_request(c, c->code, c->verifier) != 0) {
+		fail(c, "could not ask the token endpoint");
+		return -1;
+	}
+	return 0;
+}
+
+static int starts_with_uri(const char *url, const char *uri)
+{
+	size_t n = strlen(uri);
+
+	return strncmp(url, uri, n) == 0 &&
+	       (url[n] == '?' || url[n] == '#' || url[n] == '\0');
+}
+
+/* Resolves a form action against the page's URL. */
+static int resolve(const char *base, const char *ref, char *out, size_t cap)
+{
+	CURLU *u = curl_url();
+	char *text = NULL;
+	int rc = -1;
+
+	if (u == NULL)
+		return -1;
+	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+	    (ref[0] != '\0' &&
+	     curl_url_set(u, CURLUPART_URL, ref, 0) != CURLUE_OK) ||
+	    curl_url_get(u, CURLUPART_URL, &text, 0) != CURLUE_OK)
+		goto out;
+	if (strlen(text) < cap) {
+		memcpy(out, text, strlen(text) + 1);
+		rc = 0;
+	}
+out:
+	curl_free(text);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/*
+ * A browser step finished: follow a redirect, stop at the client's
+ * callback, or submit the page's form. Returns 1 when the flow ended
+ * (collected code), 0 when a request is under way, -1 on failure (already
+ * counted).
+ */
+static int browse_done(struct client *c, long status)
+{
+	struct lg *lg = c->lg;
+	char *location = NULL, action[LG_URL_MAX];
+	struct buf body;
+	int has_password = 0, is_post = 0, rc = -1;
+
+	if (++c->hops > LG_HOPS_MAX) {
+		fail(c, "too many steps without reaching the client");
+		return -1;
+	}
+	if (status >= 300 && status < 400) {
+		if (curl_easy_getinfo(c->easy, CURLINFO_REDIRECT_URL,
+				      &location) != CURLE_OK ||
+		    location == NULL) {
+			fail(c, "a redirect without a usable Location");
+			return -1;
+		}
+		if (starts_with_uri(location, lg->o.redirect_uri))
+			return at_callback(c, location);
+		if (get(c, location, lg->plain_headers) != 0) {
+			fail(c, "could not follow the redirect");
+			return -1;
+		}
+		return 0;
+	}
+	if (status != 200 || c->body.data == NULL ||
+	    form_parse(c->body.data, c->body.len, &lg->form, &is_post) != 0 ||
+	    !is_post) {
+		fail(c, "expected a redirect or a page with a POST form");
+		return -1;
+	}
+	buf_init(&body, LG_FORM_BODY_MAX);
+	if (resolve(c->url, lg->form.action, action, sizeof(action)) != 0 ||
+	    form_body(&lg->o, c->easy, &lg->form, &body, &has_password) != 0 ||
+	    post(c, action, body.data != NULL ? body.data : "",
+		 lg->plain_headers) != 0) {
+		fail(c, "could not submit the form");
+		goto out;
+	}
+	c->password_posted |= has_password;
+	rc = 0;
+out:
+	if (body.data != NULL)
+		OPENSSL_cleanse(body.data, body.len);
+	buf_free(&body);
+	return rc;
+}
+
+static int token_done(struct client *c, long status)
+{
+	struct lg *lg = c->lg;
+	json_t *o = NULL;
+	const char *access, *type;
+	char header[LG_TOKEN_MAX + 32];
+	int rc = -1;
+
+	if (status != 200) {
+		fail(c, "the token endpoint refused the code");
+		return -1;
+	}
+	o = json_loadb(c->body.data, c->body.len, 0, NULL);
+	access = json_string_value(json_object_get(o, "access_token"));
+	type = json_string_value(json_object_get(o, "token_type"));
+	if (access == NULL || type == NULL || strcasecmp(type, "Bearer") != 0 ||
+	    !json_is_string(json_object_get(o, "id_token"))) {
+		fail(c, "the token answer lacks access_token or id_token");
+		goto out;
+	}
+	if (lg->phase == PH_TOKENS) {
+		record(lg, c->t0);
+		rc = 1;
+		goto out;
+	}
+	if ((size_t)snprintf(header, sizeof(header), "Authorization: Bearer %s",
+			     access) >= sizeof(header)) {
+		fail(c, "the access token is too long");
+		goto out;
+	}
+	slist_wipe_free(c->bearer);
+	c->bearer = curl_slist_append(NULL, header);
+	OPENSSL_cleanse(header, sizeof(header));
+	c->step = ST_USERINFO;
+	if (c->bearer == NULL || get(c, lg->userinfo_ep, c->bearer) != 0) {
+		fail(c, "could not ask the userinfo endpoint");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+static int userinfo_done(struct client *c, long status)
+{
+	json_t *o;
+	int ok;
+
+	if (status != 200) {
+		fail(c, "the userinfo endpoint refused the token");
+		return -1;
+	}
+	o = json_loadb(c->body.data, c->body.len, 0, NULL);
+	ok = json_is_string(json_object_get(o, "sub"));
+	json_decref(o);
+	if (!ok) {
+		fail(c, "the userinfo answer has no sub");
+		return -1;
+	}
+	record(c->lg, c->t0);
+	return 1;
+}
+
+/* One transfer of client c completed with res. */
+static void on_done(struct client *c, CURLcode res)
+{
+	long status = 0;
+	int rc;
+
+	c->busy = 0;
+	c->lg->busy--;
+	if (res != CURLE_OK) {
+		fail(c, curl_easy_strerror(res));
+		rc = -1;
+	} else {
+		(void)curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE,
+					&status);
+		rc = c->step == ST_BROWSE  ? browse_done(c, status)
+		     : c->step == ST_TOKEN ? token_done(c, status)
+					   : userinfo_done(c, status);
+	}
+	if (rc == 0)
+		return;
+	if (next_work(c) != 0)
+		fail(c, "could not start the next flow");
+}
+
+/* ---- the event loop ---- */
+
+/* Hands finished transfers to their clients. */
+static void drain(struct lg *lg)
+{
+	CURLMsg *msg;
+	int left = 0;
+
+	while ((msg = curl_multi_info_read(lg->multi, &left)) != NULL) {
+		char *priv = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+					&priv);
+		(void)curl_multi_remove_handle(lg->multi, msg->easy_handle);
+		if (priv != NULL)
+			on_done((struct client *)(void *)priv,
+				msg->data.result);
+	}
+}
+
+/* libcurl says which events it wants on a socket: mirror it in epoll. */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
+		     void *socketp)
+{
+	struct lg *lg = userp;
+	struct epoll_event ev;
+
+	(void)easy;
+	(void)socketp;
+	if (what == CURL_POLL_REMOVE) {
+		(void)epoll_ctl(lg->epfd, EPOLL_CTL_DEL, s, NULL);
+		return 0;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0) |
+		    ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0);
+	ev.data.fd = s;
+	if (epoll_ctl(lg->epfd, EPOLL_CTL_MOD, s, &ev) == 0)
+		return 0;
+	if (errno == ENOENT && epoll_ctl(lg->epfd, EPOLL_CTL_ADD, s, &ev) == 0)
+		return 0;
+	return -1;
+}
+
+/* libcurl's single timer: when it next wants to be called, or never. */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct lg *lg = userp;
+
+	(void)multi;
+	lg->timer_at = timeout_ms < 0
+			       ? 0
+			       : af_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+	return 0;
+}
+
+/* Milliseconds to wait for events: until libcurl's timer, at most 100. */
+static int wait_ms(const struct lg *lg)
+{
+	uint64_t now = af_mono_ns();
+
+	if (lg->timer_at == 0)
+		return 100;
+	if (lg->timer_at <= now)
+		return 0;
+	return lg->timer_at - now > 100000000u
+		       ? 100
+		       : (int)((lg->timer_at - now) / 1000000u);
+}
+
+/* ---- set-up ---- */
+
+static int client_init(struct lg *lg, struct client *c)
+{
+	c->lg = lg;
+	buf_init(&c->body, LG_BODY_MAX);
+	c->easy = curl_easy_init();
+	if (c->easy == NULL)
+		return -1;
+	/* An empty file name turns the cookie engine on without a file. */
+	if (curl_easy_setopt(c->easy, CURLOPT_COOKIEFILE, "") != CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, &c->body) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT, 30L) != CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT, 10L) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https") !=
+		    CURLE_OK)
+		return -1;
+	return 0;
+}
+
+static void client_cleanup(struct client *c)
+{
+	if (c->easy != NULL) {
+		if (c->busy)
+			(void)curl_multi_remove_handle(c->lg->multi, c->easy);
+		curl_easy_cleanup(c->easy);
+	}
+	slist_wipe_free(c->bearer);
+	buf_free(&c->body);
+	OPENSSL_cleanse(c, sizeof(*c));
+}
+
+static int copy_endpoint(const json_t *d, const char *key, char *out,
+			 size_t cap)
+{
+	const char *v = json_string_value(json_object_get(d, key));
+
+	if (v == NULL || strlen(v) >= cap)
+		return -1;
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+/* Reads the provider's discovery document for its endpoint URLs. */
+static int discover(struct lg *lg, char *authorize, size_t cap)
+{
+	struct buf body, url;
+	CURL *easy = curl_easy_init();
+	json_t *d = NULL;
+	long status = 0;
+	int rc = -1;
+
+	buf_init(&body, LG_BODY_MAX);
+	buf_init(&url, LG_URL_MAX - 1);
+	if (easy == NULL || buf_puts(&url, lg->o.url) != 0 ||
+	    buf_puts(&url, "/.well-known/openid-configuration") != 0)
+		goto out;
+	if (curl_easy_setopt(easy, CURLOPT_URL, url.data) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_TIMEOUT, 10L) != CURLE_OK ||
+	    curl_easy_perform(easy) != CURLE_OK ||
+	    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) !=
+		    CURLE_OK ||
+	    status != 200)
+		goto out;
+	d = json_loadb(body.data, body.len, 0, NULL);
+	if (copy_endpoint(d, "authorization_endpoint", authorize, cap) != 0 ||
+	    copy_endpoint(d, "token_endpoint", lg->token_ep,
+			  sizeof(lg->token_ep)) != 0 ||
+	    copy_endpoint(d, "userinfo_endpoint", lg->userinfo_ep,
+			  sizeof(lg->userinfo_ep)) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		fprintf(stderr,
+			"bench_loadgen: %s: no usable discovery document at "
+			"%s (HTTP %ld)\n",
+			lg->o.label, url.data != NULL ? url.data : "", status);
+	json_decref(d);
+	buf_free(&body);
+	buf_free(&url);
+	curl_easy_cleanup(easy);
+	return rc;
+}
+
+/*
+ * "Authorization: Basic ..." for client_secret_basic: RFC 6749 2.3.1
+ * form-encodes id and secret before they are joined and base64-encoded.
+ */
+static int basic_header(struct lg *lg, CURL *easy)
+{
+	struct buf cred, hdr;
+	unsigned char *b64 = NULL;
+	size_t n;
+	int rc = -1;
+
+	buf_init(&cred, LG_FORM_BODY_MAX);
+	buf_init(&hdr, LG_FORM_BODY_MAX);
+	if (buf_esc(&cred, easy, lg->o.client_id) != 0 ||
+	    buf_puts(&cred, ":") != 0 ||
+	    buf_esc(&cred, easy, lg->o.client_secret) != 0)
+		goto out;
+	n = 4 * ((cred.len + 2) / 3) + 1;
+	b64 = malloc(n);
+	if (b64 == NULL)
+		goto out;
+	EVP_EncodeBlock(b64, (const unsigned char *)cred.data, (int)cred.len);
+	if (buf_puts(&hdr, "Authorization: Basic ") != 0 ||
+	    buf_puts(&hdr, (const char *)b64) != 0)
+		goto out;
+	lg->token_headers = curl_slist_append(lg->token_headers, hdr.data);
+	rc = lg->token_headers != NULL ? 0 : -1;
+out:
+	if (b64 != NULL)
+		OPENSSL_clear_free(b64, n);
+	if (cred.data != NULL)
+		OPENSSL_cleanse(cred.data, cred.len);
+	if (hdr.data != NULL)
+		OPENSSL_cleanse(hdr.data, hdr.len);
+	buf_free(&cred);
+	buf_free(&hdr);
+	return rc;
+}
+
+/* The constant parts of every authorization URL and token request. */
+static int prefixes(struct lg *lg, CURL *easy, const char *authorize)
+{
+	struct buf a, t;
+
+	buf_init(&a, LG_URL_MAX / 2);
+	buf_init(&t, LG_FORM_BODY_MAX);
+	if (buf_puts(&a, authorize) != 0 ||
+	    buf_puts(&a, strchr(authorize, '?') != NULL ? "&" : "?") != 0 ||
+	    buf_puts(&a, "response_type=code&client_id=") != 0 ||
+	    buf_esc(&a, easy, lg->o.client_id) != 0 ||
+	    buf_puts(&a, "&redirect_uri=") != 0 ||
+	    buf_esc(&a, easy, lg->o.redirect_uri) != 0 ||
+	    buf_puts(&a, "&scope=") != 0 ||
+	    buf_esc(&a, easy, lg->o.scope) != 0 ||
+	    buf_puts(&t, "grant_type=authorization_code&redirect_uri=") != 0 ||
+	    buf_esc(&t, easy, lg->o.redirect_uri) != 0) {
+		buf_free(&a);
+		buf_free(&t);
+		return -1;
+	}
+	lg->authorize_prefix = a.data;
+	lg->token_prefix = t.data;
+	return 0;
+}
+
+static int setup(struct lg *lg)
+{
+	char authorize[LG_URL_MAX];
+	CURL *easy = curl_easy_init();
+	unsigned long i;
+	int rc = -1;
+
+	if (easy == NULL || discover(lg, authorize, sizeof(authorize)) != 0)
+		goto out;
+	/* "Expect:" keeps libcurl from waiting for 100-continue. */
+	lg->plain_headers = curl_slist_append(NULL, "Expect:");
+	lg->token_headers = curl_slist_append(NULL, "Expect:");
+	if (lg->plain_headers == NULL || lg->token_headers == NULL ||
+	    basic_header(lg, easy) != 0 || prefixes(lg, easy, authorize) != 0)
+		goto out;
+	lg->multi = curl_multi_init();
+	lg->clients = calloc(lg->o.concurrency, sizeof(*lg->clients));
+	lg->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (lg->multi == NULL || lg->clients == NULL || lg->epfd < 0 ||
+	    curl_multi_setopt(lg->multi, CURLMOPT_SOCKETFUNCTION, on_socket) !=
+		    CURLM_OK ||
+	    curl_multi_setopt(lg->multi, CURLMOPT_SOCKETDATA, lg) != CURLM_OK ||
+	    curl_multi_setopt(lg->multi, CURLMOPT_TIMERFUNCTION, on_timer) !=
+		    CURLM_OK ||
+	    curl_multi_setopt(lg->multi, CURLMOPT_TIMERDATA, lg) != CURLM_OK)
+		goto out;
+	for (i = 0; i < lg->o.concurrency; i++)
+		if (client_init(lg, &lg->clients[i]) != 0)
+			goto out;
+	rc = 0;
+out:
+	curl_easy_cleanup(easy);
+	return rc;
+}
+
+static void teardown(struct lg *lg)
+{
+	unsigned long i;
+
+	if (lg->clients != NULL)
+		for (i = 0; i < lg->o.concurrency; i++)
+			client_cleanup(&lg->clients[i]);
+	free(lg->clients);
+	if (lg->multi != NULL)
+		curl_multi_cleanup(lg->multi);
+	if (lg->epfd >= 0)
+		close(lg->epfd);
+	curl_slist_free_all(lg->plain_headers);
+	slist_wipe_free(lg->token_headers);
+	free(lg->authorize_prefix);
+	free(lg->token_prefix);
+	free(lg->lat);
+	if (lg->codes != NULL)
+		OPENSSL_clear_free(lg->codes,
+				   lg->o.token_only * sizeof(*lg->codes));
+}
+
+/*
+ * Runs until every client is idle. libcurl's socket interface with epoll
+ * costs per event, not per transfer in flight, so the load generator
+ * takes as little of the machine's CPU from the server as it can.
+ * 0, or -1 when stopped early.
+ */
+static int run_phase(struct lg *lg)
+{
+	struct epoll_event ev[64];
+	unsigned long i;
+	int running = 0, n, k;
+
+	lg->t_window = af_mono_ns();
+	lg->t_last = lg->t_window;
+	for (i = 0; i < lg->o.concurrency; i++)
+		if (next_work(&lg->clients[i]) != 0)
+			fail(&lg->clients[i], "could not start a flow");
+	while (lg->busy > 0) {
+		if (af_mono_ns() > lg->hard_deadline) {
+			fprintf(stderr, "bench_loadgen: %s: timed out\n",
+				lg->o.label);
+			return -1;
+		}
+		n = epoll_wait(lg->epfd, ev, 64, wait_ms(lg));
+		if (n < 0 && errno != EINTR)
+			return -1;
+		for (k = 0; k < n; k++) {
+			int flags = 0;
+
+			if ((ev[k].events & EPOLLIN) != 0)
+				flags |= CURL_CSELECT_IN;
+			if ((ev[k].events & EPOLLOUT) != 0)
+				flags |= CURL_CSELECT_OUT;
+			if ((ev[k].events & (EPOLLERR | EPOLLHUP)) != 0)
+				flags |= CURL_CSELECT_ERR;
+			if (curl_multi_socket_action(lg->multi, ev[k].data.fd,
+						     flags,
+						     &running) != CURLM_OK)
+				return -1;
+		}
+		if (lg->timer_at != 0 && af_mono_ns() >= lg->timer_at) {
+			lg->timer_at = 0;
+			if (curl_multi_socket_action(lg->multi,
+						     CURL_SOCKET_TIMEOUT, 0,
+						     &running) != CURLM_OK)
+				return -1;
+		}
+		drain(lg);
+	}
+	return lg->aborted ? -1 : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of the sorted samples, in milliseconds. */
+static double pct_ms(const double *v, size_t n, double p)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	i = (size_t)(p * (double)n + 0.999999);
+	i = i > 0 ? i - 1 : 0;
+	return v[i < n ? i : n - 1] * 1e3;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void report(struct lg *lg, const char *mode, double cpu)
+{
+	double t = secs(lg->t_last - lg->t_window);
+	double rate = t > 0 ? (double)lg->nlat / t : 0;
+	const char *what =
+		strcmp(mode, "token") == 0 ? "token requests" : "sign-ins";
+
+	if (lg->nlat > 0)
+		qsort(lg->lat, lg->nlat, sizeof(double), cmp_double);
+	printf("%s: %zu %s in %.2f s with %lu clients: %.1f/s, p50 %.1f ms, "
+	       "p99 %.1f ms, max %.1f ms, %lu errors, load generator CPU "
+	       "%.1f s\n",
+	       lg->o.label, lg->nlat, what, t, lg->o.concurrency, rate,
+	       pct_ms(lg->lat, lg->nlat, 0.50), pct_ms(lg->lat, lg->nlat, 0.99),
+	       pct_ms(lg->lat, lg->nlat, 1.0), lg->errors, cpu);
+	printf("RESULT label=%s mode=%s count=%zu errors=%lu seconds=%.3f "
+	       "rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f concurrency=%lu "
+	       "cpu_s=%.2f\n",
+	       lg->o.label, mode, lg->nlat, lg->errors, t, rate,
+	       pct_ms(lg->lat, lg->nlat, 0.50), pct_ms(lg->lat, lg->nlat, 0.99),
+	       pct_ms(lg->lat, lg->nlat, 1.0), lg->o.concurrency, cpu);
+	fflush(stdout);
+}
+
+/* Starts a measured phase with fresh counters. */
+static void phase_reset(struct lg *lg, enum phase ph, unsigned long target)
+{
+	lg->phase = ph;
+	lg->target = target;
+	lg->started = 0;
+	lg->finished = 0;
+	lg->errors = 0;
+	lg->shown = 0;
+	lg->nlat = 0;
+}
+
+static int run(struct lg *lg)
+{
+	double cpu0;
+	int rc;
+
+	lg->hard_deadline = af_mono_ns() + (uint64_t)(lg->o.timeout * 1e9);
+	if (lg->o.token_only == 0) {
+		phase_reset(lg, PH_FLOWS,
+			    lg->o.flows > 0 ? lg->o.flows + lg->o.warmup : 0);
+		if (lg->o.seconds > 0)
+			lg->deadline =
+				af_mono_ns() + (uint64_t)(lg->o.seconds * 1e9);
+		cpu0 = cpu_seconds();
+		rc = run_phase(lg);
+		report(lg, "flow", cpu_seconds() - cpu0);
+		return rc;
+	}
+	lg->codes = calloc(lg->o.token_only, sizeof(*lg->codes));
+	if (lg->codes == NULL)
+		return -1;
+	/* Warm-up flows are not wanted here: every code is used. */
+	lg->o.warmup = 0;
+	phase_reset(lg, PH_COLLECT, lg->o.token_only);
+	rc = run_phase(lg);
+	printf("%s: collected %zu codes at %.1f sign-ins/s (up to the code, "
+	       "%lu errors)\n",
+	       lg->o.label, lg->ncodes,
+	       lg->t_last > lg->t_window
+		       ? (double)lg->nlat / secs(lg->t_last - lg->t_window)
+		       : 0.0,
+	       lg->errors);
+	if (rc != 0 || lg->ncodes == 0)
+		return -1;
+	phase_reset(lg, PH_TOKENS, 0);
+	cpu0 = cpu_seconds();
+	rc = run_phase(lg);
+	report(lg, "token", cpu_seconds() - cpu0);
+	return rc;
+}
+
+/* ---- arguments ---- */
+
+static int usage(const char *msg, const char *arg)
+{
+	fprintf(stderr, "bench_loadgen: %s%s%s\n", msg, arg != NULL ? ": " : "",
+		arg != NULL ? arg : "");
+	return EXIT_USAGE;
+}
+
+static int check_text(const char *name, const char *v)
+{
+	if (v == NULL)
+		return usage("missing option", name);
+	if (v[0] == '\0' || strlen(v) > LG_SECRET_MAX)
+		return usage("empty or too long", name);
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{"url", required_argument, NULL, 'u'},
+		{"client-id", required_argument, NULL, 'i'},
+		{"client-secret", required_argument, NULL, 's'},
+		{"redirect-uri", required_argument, NULL, 'r'},
+		{"username", required_argument, NULL, 'n'},
+		{"password", required_argument, NULL, 'p'},
+		{"scope", required_argument, NULL, 'S'},
+		{"label", required_argument, NULL, 'l'},
+		{"concurrency", required_argument, NULL, 'c'},
+		{"flows", required_argument, NULL, 'f'},
+		{"seconds", required_argument, NULL, 't'},
+		{"warmup", required_argument, NULL, 'w'},
+		{"token-only", required_argument, NULL, 'k'},
+		{"max-errors", required_argument, NULL, 'e'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c, rc;
+
+	o->scope = "openid profile email";
+	o->label = "provider";
+	o->concurrency = 32;
+	o->max_errors = 100;
+	o->timeout = 600;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'u':
+			o->url = optarg;
+			break;
+		case 'i':
+			o->client_id = optarg;
+			break;
+		case 's':
+			o->client_secret = optarg;
+			break;
+		case 'r':
+			o->redirect_uri = optarg;
+			break;
+		case 'n':
+			o->username = optarg;
+			break;
+		case 'p':
+			o->password = optarg;
+			break;
+		case 'S':
+			o->scope = optarg;
+			break;
+		case 'l':
+			o->label = optarg;
+			break;
+		case 'c':
+			if (parse_ulong(optarg, 1, LG_CLIENTS_MAX,
+					&o->concurrency) != 0)
+				return usage("--concurrency must be 1..4096",
+					     optarg);
+			break;
+		case 'f':
+			if (parse_ulong(optarg, 1, LG_SAMPLES_MAX, &o->flows) !=
+			    0)
+				return usage("--flows must be 1..20000000",
+					     optarg);
+			break;
+		case 't':
+			if (parse_secs(optarg, &o->seconds) != 0)
+				return usage("--seconds must be a positive "
+					     "number",
+					     optarg);
+			break;
+		case 'w':
+			if (parse_ulong(optarg, 0, LG_SAMPLES_MAX,
+					&o->warmup) != 0)
+				return usage("--warmup must be 0..20000000",
+					     optarg);
+			break;
+		case 'k':
+			if (parse_ulong(optarg, 1, 1000000, &o->token_only) !=
+			    0)
+				return usage("--token-only must be 1..1000000",
+					     optarg);
+			break;
+		case 'e':
+			if (parse_ulong(optarg, 0, LG_SAMPLES_MAX,
+					&o->max_errors) != 0)
+				return usage("--max-errors must be a number",
+					     optarg);
+			break;
+		case 'T':
+			if (parse_secs(optarg, &o->timeout) != 0)
+				return usage("--timeout must be a positive "
+					     "number",
+					     optarg);
+			break;
+		case 'h':
+			printf("usage: bench_loadgen --url ISSUER --client-id ID "
+			       "--client-secret S --redirect-uri URI\n"
+			       "         --username U --password P "
+			       "[--concurrency N] [--flows N | --seconds S]\n"
+			       "         [--warmup N] [--token-only K] "
+			       "[--scope S] [--label NAME]\n"
+			       "         [--max-errors N] [--timeout S]\n");
+			exit(0);
+		default:
+			return usage("unknown option; see --help", NULL);
+		}
+	}
+	if (optind < argc)
+		return usage("unexpected argument", argv[optind]);
+	if ((rc = check_text("--url", o->url)) != 0 ||
+	    (rc = check_text("--client-id", o->client_id)) != 0 ||
+	    (rc = check_text("--client-secret", o->client_secret)) != 0 ||
+	    (rc = check_text("--redirect-uri", o->redirect_uri)) != 0 ||
+	    (rc = check_text("--username", o->username)) != 0 ||
+	    (rc = check_text("--password", o->password)) != 0 ||
+	    (rc = check_text("--scope", o->scope)) != 0)
+		return rc;
+	if (o->token_only > 0 && (o->flows > 0 || o->seconds > 0))
+		return usage("--token-only goes without --flows and --seconds",
+			     NULL);
+	if (o->token_only == 0 && (o->flows > 0) == (o->seconds > 0))
+		return usage("give exactly one of --flows and --seconds", NULL);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct lg lg;
+	int rc;
+
+	memset(&lg, 0, sizeof(lg));
+	lg.epfd = -1;
+	rc = parse_args(argc, argv, &lg.o);
+	if (rc != 0)
+		return rc;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "bench_loadgen: cannot initialise libcurl\n");
+		return 1;
+	}
+	rc = setup(&lg) == 0 && run(&lg) == 0 ? 0 : 1;
+	teardown(&lg);
+	curl_global_cleanup();
+	return rc;
+}
