@@ -64,14 +64,6 @@ static json_t *eligible_devices(const json_t *devices, const json_t *wf)
 	return out;
 }
 
-static void unavailable(af_resp *resp)
-{
-	af_page_error(resp, 503, "Sign-in is unavailable",
-		      "The sign-in service cannot reach its data store just "
-		      "now.",
-		      "Please try again in a moment.");
-}
-
 /* Starts a push transaction; 0, or -1 (code only) when none is made. */
 static int start_txn(af_server *srv, af_req *req, const json_t *authz,
 		     const json_t *user, const json_t *wf,
@@ -140,7 +132,7 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 		return AF_MFA_NOT_NEEDED;
 	if (af_mfa_workflow_get(srv->store, &wf) != AF_MFA_OK ||
 	    af_mfa_device_list(srv->store, username, &devices) != AF_MFA_OK) {
-		unavailable(resp);
+		af_page_unavailable(resp);
 		goto out;
 	}
 	if (json_array_size(devices) == 0) {
@@ -163,7 +155,7 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 			"code_tries", 0);
 	eligible = eligible_devices(devices, wf);
 	if (mfa == NULL || eligible == NULL) {
-		unavailable(resp);
+		af_page_unavailable(resp);
 		goto out;
 	}
 	if (json_is_true(json_object_get(wf, "legacy")))
@@ -175,12 +167,12 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	/* The flow now carries who passed the password, and their txn. */
 	saved = json_deep_copy(authz);
 	if (saved == NULL) {
-		unavailable(resp);
+		af_page_unavailable(resp);
 		goto out;
 	}
 	json_object_set(saved, "mfa", mfa);
 	if (af_flow_save(srv, flow_id, saved) != 0) {
-		unavailable(resp);
+		af_page_unavailable(resp);
 		goto out;
 	}
 	af_buf_init(&b, 256);
@@ -188,7 +180,7 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	af_buf_puts(&b, flow_id);
 	url = af_buf_take(&b, NULL);
 	if (url == NULL) {
-		unavailable(resp);
+		af_page_unavailable(resp);
 		goto out;
 	}
 	af_resp_redirect(resp, 303, url);

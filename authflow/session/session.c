@@ -64,6 +64,7 @@ static int from_json(const char *text, size_t len, af_session *s)
 		 json_string_value(json_object_get(o, "acr")));
 	s->auth_time = json_integer_value(json_object_get(o, "auth_time"));
 	s->created = json_integer_value(json_object_get(o, "created"));
+	s->created_ms = json_integer_value(json_object_get(o, "created_ms"));
 	amr = json_object_get(o, "amr");
 	json_array_foreach(amr, i, v)
 	{
@@ -84,10 +85,11 @@ static char *to_json(const af_session *s)
 
 	for (i = 0; amr != NULL && i < s->namr; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o*}", "username",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o*}", "username",
 		      s->username, "sub", s->sub, "sid", s->sid, "acr", s->acr,
 		      "auth_time", (json_int_t)s->auth_time, "created",
-		      (json_int_t)s->created, "amr", amr);
+		      (json_int_t)s->created, "created_ms",
+		      (json_int_t)s->created_ms, "amr", amr);
 	if (o == NULL)
 		return NULL;
 	text = json_dumps(o, JSON_COMPACT);
@@ -191,7 +193,7 @@ static void prune_user(af_server *srv, const char *username)
 		}
 		if (from_json((const char *)v.data, v.len, &s) == 0) {
 			memcpy(live[n].member, member, strlen(member) + 1);
-			live[n++].created = s.created;
+			live[n++].created = s.created_ms;
 		}
 		store_value_free(&v);
 	}
@@ -229,7 +231,8 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	if (af_random_token(COOKIE_BYTES, cookie, sizeof(cookie)) != 0 ||
 	    af_random_token(16, s->sid, sizeof(s->sid)) != 0)
 		goto out;
-	s->created = af_now();
+	s->created_ms = af_now_ms();
+	s->created = s->created_ms / 1000;
 	text = to_json(s);
 	if (text == NULL)
 		goto out;

@@ -29,6 +29,7 @@ typedef struct af_session {
 	char sid[AF_SID_MAX]; /* public id, the id_token "sid" claim */
 	int64_t auth_time;
 	int64_t created;
+	int64_t created_ms; /* orders a user's sessions, oldest first */
 	char amr[AF_AMR_MAX][8];
 	unsigned namr;
 	char acr[32];

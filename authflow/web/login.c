@@ -15,22 +15,6 @@
 
 #define BAD_CREDENTIALS "Wrong user name or password."
 
-static void expired_page(af_resp *resp)
-{
-	af_page_error(resp, 400, "This sign-in page has expired",
-		      "The sign-in page was open too long, was used already, "
-		      "or was opened in another browser.",
-		      "Go back to the application and sign in again.");
-}
-
-static void unavailable_page(af_resp *resp)
-{
-	af_page_error(resp, 503, "Sign-in is unavailable",
-		      "The sign-in service cannot reach its data store just "
-		      "now.",
-		      "Please try again in a moment.");
-}
-
 /* The display name of the flow's application, into out. */
 static void app_name(af_server *srv, const json_t *authz, char *out,
 		     size_t outcap)
@@ -68,7 +52,7 @@ void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
 	json_t *authz = NULL;
 
 	if (af_flow_load(srv, req, flow, NULL, &authz) != 0) {
-		expired_page(resp);
+		af_page_flow_expired(resp);
 		return;
 	}
 	show_form(srv, resp, 200, flow, authz, NULL, NULL);
@@ -91,7 +75,7 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 	s.namr = 1;
 	snprintf(s.acr, sizeof(s.acr), "%s", AF_ACR_PWD);
 	if (af_session_begin(srv, req, resp, &s) != 0) {
-		unavailable_page(resp);
+		af_page_unavailable(resp);
 		return;
 	}
 	af_flow_finish(srv, flow, resp);
@@ -111,7 +95,7 @@ static int allowed(af_server *srv, af_req *req, af_resp *resp,
 
 	st = af_dir_policy_for_user(srv->dir, user, policy);
 	if (st == AF_DIR_STORE) {
-		unavailable_page(resp);
+		af_page_unavailable(resp);
 		return -1;
 	}
 	if (st != AF_DIR_OK || !srv->cfg.feature_sso ||
@@ -176,7 +160,7 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 		show_form(srv, resp, 429, flow, authz, msg, username);
 		return -1;
 	}
-	unavailable_page(resp);
+	af_page_unavailable(resp);
 	return -1;
 }
 
@@ -191,7 +175,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 
 	if (req->form == NULL || csrf == NULL ||
 	    af_flow_load(srv, req, flow, csrf, &authz) != 0) {
-		expired_page(resp);
+		af_page_flow_expired(resp);
 		goto out;
 	}
 	if (username == NULL || password == NULL || username[0] == '\0' ||
@@ -205,7 +189,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	st = af_dir_user_login(srv->dir, username, password, &user);
 	if (st == AF_DIR_STORE || st == AF_DIR_NOMEM) {
 		af_metrics_login(srv->metrics, AF_LOGIN_ERROR);
-		unavailable_page(resp);
+		af_page_unavailable(resp);
 		goto out;
 	}
 	if (st != AF_DIR_OK) {

@@ -48,22 +48,6 @@ const char *af_mfa_js(void)
 	return mfa_js;
 }
 
-static void expired_page(af_resp *resp)
-{
-	af_page_error(resp, 400, "This sign-in page has expired",
-		      "The sign-in page was open too long, was used already, "
-		      "or was opened in another browser.",
-		      "Go back to the application and sign in again.");
-}
-
-static void unavailable(af_resp *resp)
-{
-	af_page_error(resp, 503, "Sign-in is unavailable",
-		      "The sign-in service cannot reach its data store just "
-		      "now.",
-		      "Please try again in a moment.");
-}
-
 /* The flow of a request, with its MFA state; NULL after an error page. */
 static json_t *load(af_server *srv, af_req *req, af_resp *resp,
 		    const char *csrf, int json_errors)
@@ -78,7 +62,7 @@ static json_t *load(af_server *srv, af_req *req, af_resp *resp,
 			af_resp_json(resp, 404,
 				     json_pack("{s:s}", "error", "no_flow"));
 		else
-			expired_page(resp);
+			af_page_flow_expired(resp);
 		return NULL;
 	}
 	return authz;
@@ -105,11 +89,11 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	snprintf(key, sizeof(key), "flow_done:%s", flow);
 	st = store_set(srv->store, key, "1", 1, DONE_TTL_MS, STORE_SET_NX);
 	if (st == STORE_EXISTS) {
-		expired_page(resp);
+		af_page_flow_expired(resp);
 		return;
 	}
 	if (st != STORE_OK) {
-		unavailable(resp);
+		af_page_unavailable(resp);
 		return;
 	}
 	memset(&s, 0, sizeof(s));
@@ -122,7 +106,7 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	s.namr = 3;
 	snprintf(s.acr, sizeof(s.acr), "%s", AF_ACR_MFA);
 	if (af_session_begin(srv, req, resp, &s) != 0) {
-		unavailable(resp);
+		af_page_unavailable(resp);
 		return;
 	}
 	af_flow_finish(srv, flow, resp);
@@ -319,7 +303,7 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 		return;
 	txn = flow_txn(srv, authz, &failed);
 	if (failed) {
-		unavailable(resp);
+		af_page_unavailable(resp);
 		goto out;
 	}
 	state = json_string_value(json_object_get(txn, "state"));
@@ -424,7 +408,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	int failed = 0;
 
 	if (req->form == NULL || csrf == NULL) {
-		expired_page(resp);
+		af_page_flow_expired(resp);
 		return;
 	}
 	authz = load(srv, req, resp, csrf, 0);
@@ -446,7 +430,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	/* Count the try before checking, so parallel posts cannot exceed. */
 	json_object_set_new(mfa, "code_tries", json_integer(tries + 1));
 	if (af_flow_save(srv, flow, authz) != 0) {
-		unavailable(resp);
+		af_page_unavailable(resp);
 		goto out;
 	}
 	st = code != NULL ? af_mfa_code_check(srv->store, user, code, af_now(),
@@ -458,7 +442,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	if (st == AF_MFA_STORE || st == AF_MFA_NOMEM) {
-		unavailable(resp);
+		af_page_unavailable(resp);
 		goto out;
 	}
 	if (af_throttle_fail(srv->dir, user, req->client_ip) != AF_DIR_OK)
@@ -496,7 +480,7 @@ void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp)
 	json_t *authz;
 
 	if (req->form == NULL || csrf == NULL) {
-		expired_page(resp);
+		af_page_flow_expired(resp);
 		return;
 	}
 	authz = load(srv, req, resp, csrf, 0);

@@ -104,6 +104,22 @@ void af_page_error(af_resp *resp, unsigned status, const char *title,
 	af_page_send(resp, status, &b);
 }
 
+void af_page_flow_expired(af_resp *resp)
+{
+	af_page_error(resp, 400, "This sign-in page has expired",
+		      "The sign-in page was open too long, was used already, "
+		      "or was opened in another browser.",
+		      "Go back to the application and sign in again.");
+}
+
+void af_page_unavailable(af_resp *resp)
+{
+	af_page_error(resp, 503, "Sign-in is unavailable",
+		      "The sign-in service cannot reach its data store just "
+		      "now.",
+		      "Please try again in a moment.");
+}
+
 void af_page_login(af_resp *resp, unsigned status, const char *flow,
 		   const char *csrf, const char *app_name, const char *message,
 		   const char *username)

@@ -37,6 +37,12 @@ void af_page_login(af_resp *resp, unsigned status, const char *flow,
 		   const char *csrf, const char *app_name, const char *message,
 		   const char *username);
 
+/* The page for a sign-in flow that expired, was used, or is not ours. */
+void af_page_flow_expired(af_resp *resp);
+
+/* The "try again in a moment" page for a store that does not answer. */
+void af_page_unavailable(af_resp *resp);
+
 /* The stylesheet served at /static/authflow.css. */
 const char *af_page_css(void);
 
