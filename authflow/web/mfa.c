@@ -337,8 +337,12 @@ void af_h_mfa_status(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	if (txn == NULL) {
+		/*
+		 * No push for this sign-in (legacy workflow, no phone that can
+		 * take one, pushes paused): it waits for the token code.
+		 */
 		af_resp_json(resp, 200,
-			     json_pack("{s:s, s:n, s:i}", "state", "code_only",
+			     json_pack("{s:s, s:n, s:i}", "state", "pending",
 				       "number", "expires_in", 0));
 		goto out;
 	}
