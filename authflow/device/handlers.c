@@ -251,6 +251,7 @@ static int authenticate(dcall *c)
 {
 	af_mfa_status ms;
 	json_t *patch;
+	json_int_t seen;
 	char err[AF_DEVICE_ERR_MAX];
 
 	if (!sig_headers(c, 1))
@@ -272,9 +273,9 @@ static int authenticate(dcall *c)
 	 * request would rewrite the device record (persistent, so written to
 	 * the memory store's file and fsynced) twice per sign-in.
 	 */
-	if (c->now - json_integer_value(
-			     json_object_get(c->device, "last_seen")) <
-	    LAST_SEEN_GRAIN_S)
+	seen = c->now -
+	       json_integer_value(json_object_get(c->device, "last_seen"));
+	if (seen >= 0 && seen < LAST_SEEN_GRAIN_S)
 		return 1;
 	patch = json_pack("{s:I}", "last_seen", (json_int_t)c->now);
 	ms = patch != NULL ? af_mfa_device_update(c->srv->store, c->sig.device,
