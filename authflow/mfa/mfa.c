@@ -137,8 +137,21 @@ bool af_mfa__id_ok(const char *id)
 
 af_mfa_status af_mfa__new_id(char id[AF_MFA_ID_BUF])
 {
-	return af_random_token(16, id, AF_MFA_ID_BUF) == 0 ? AF_MFA_OK
-							   : AF_MFA_CRYPTO;
+	unsigned tries;
+
+	/*
+	 * Ids are typed and pasted as command-line arguments (idsim approve
+	 * TXN, authflowctl device remove ID): one starting with '-' would be
+	 * read as an option, so draw again. 128 random bits remain either way;
+	 * the first character just avoids two of its 64 values.
+	 */
+	for (tries = 0; tries < 64; tries++) {
+		if (af_random_token(16, id, AF_MFA_ID_BUF) != 0)
+			return AF_MFA_CRYPTO;
+		if (id[0] != '-' && id[0] != '_')
+			return AF_MFA_OK;
+	}
+	return AF_MFA_CRYPTO;
 }
 
 af_mfa_status af_mfa__key(char *key, size_t cap, const char *prefix,

@@ -28,6 +28,7 @@
 #include "common/store.h"
 #include "common/util.h"
 #include "mfa/mfa.h"
+#include "mfa/mfa_internal.h"
 #include "tokencode.h"
 
 #define NTHREADS 8
@@ -1585,12 +1586,27 @@ static void test_redis_missing_when_required_fails(void **state)
 		CASE(test_push_allowed_limit_per_period, setup),               \
 		CASE(test_push_enqueue_skips_unpushable_devices, setup)
 
+/* Ids go on command lines: none may start like an option. */
+static void test_new_id_never_starts_with_dash(void **state)
+{
+	char id[AF_MFA_ID_BUF];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2000; i++) {
+		assert_int_equal(af_mfa__new_id(id), AF_MFA_OK);
+		assert_int_equal(strlen(id), AF_MFA_ID_LEN);
+		assert_true(id[0] != '-' && id[0] != '_');
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
 		cmocka_unit_test(test_strerror_every_status_has_text),
 		cmocka_unit_test(test_version_at_least_table),
 		cmocka_unit_test(test_device_pushable_rules),
+		cmocka_unit_test(test_new_id_never_starts_with_dash),
 	};
 	const struct CMUnitTest memory[] = {STORE_CASES(setup_memory)};
 	const struct CMUnitTest redis[] = {STORE_CASES(setup_redis)};
