@@ -272,6 +272,11 @@ quiet() {
 	done
 }
 
+# Sourced (by bench_mfa.sh) for the settings and helpers above: stop here.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then
+	return 0
+fi
+
 echo "== authflow sign-in benchmark: $cores cores, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 m0=$(machine_ticks)
 sleep 1

@@ -19,6 +19,24 @@
  * the password (an SSO session would skip the login page). A flow that
  * reaches the code without posting a password counts as an error.
  *
+ * With --users FILE every client signs in as its own users instead of
+ * --username: FILE is a JSON list of {user, password, device_id,
+ * private_key} (the device members only with --mfa), at least one entry
+ * per client; client i takes entries i, i + N, i + 2N, ... in turn (N the
+ * concurrency), so no two clients ever share a user and per-user limits
+ * count one client's sign-ins only.
+ *
+ * With --mfa (and --devices FILE, the same as --users) the users need a
+ * second factor, and each client is also the user's phone: after the
+ * password the browser is sent to /login/mfa?flow=ID, and at once the
+ * browser reads the number off that page while the phone asks GET
+ * /device/v1/challenges, signed with the device's ES256 key as the device
+ * API requires (again every LG_POLL_MS until the challenge is there);
+ * then the phone approves it with the number, the browser asks
+ * /login/mfa/status for the next URL and follows it to the code. Besides
+ * the flow figures it reports how long it took from sending the password
+ * to the device seeing its challenge.
+ *
  * With --token-only K it first collects K codes (each with its PKCE
  * verifier) and then measures POST /token alone, as fast as the clients
  * can redeem them. Codes expire (authflow: 60 s), so K should be what the
@@ -29,6 +47,7 @@
  *                 [--concurrency N] [--flows N | --seconds S] [--warmup N]
  *                 [--token-only K] [--scope S] [--label NAME]
  *                 [--max-errors N] [--timeout S]
+ *                 [--users FILE | --mfa --devices FILE]
  *
  * --flows N runs N sign-ins after the --warmup ones; --seconds S starts
  * sign-ins for S seconds. The first --warmup sign-ins that finish are left
@@ -40,6 +59,9 @@
  * The last line printed is machine-readable:
  *   RESULT label=L mode=flow|token count=N errors=E seconds=T rate=R
  *          p50_ms=A p99_ms=B max_ms=C concurrency=N cpu_s=U
+ * and with --mfa (mode=mfa) also, for password sent -> challenge seen by
+ * the device: vis_p50_ms=A vis_p99_ms=B vis_max_ms=C, and the device's
+ * challenge list requests per sign-in polls_per_flow=P.
  * Exit status: 0 done, 1 the run failed (too many errors, timeout, no
  * discovery), 2 bad usage.
  *
@@ -62,22 +84,32 @@
 #include <openssl/evp.h>
 
 #include "common/util.h"
+#include "idsim/client.h"
 
-#define LG_URL_MAX	 4096	/* a URL we build or follow */
-#define LG_BODY_MAX	 262144 /* a response body we keep */
-#define LG_FORM_BODY_MAX 16384	/* a form submission we build */
-#define LG_FIELDS_MAX	 16	/* inputs in one form */
-#define LG_NAME_MAX	 64	/* an attribute or input name */
-#define LG_VALUE_MAX	 2048	/* an attribute value, decoded */
-#define LG_TYPE_MAX	 16	/* an input type */
-#define LG_HOPS_MAX	 16	/* browser requests in one sign-in */
-#define LG_CLIENTS_MAX	 4096
-#define LG_SAMPLES_MAX	 (20UL * 1000 * 1000)
-#define LG_CODE_MAX	 512  /* an authorization code */
-#define LG_SECRET_MAX	 512  /* the client secret, user name, password */
-#define LG_TOKEN_MAX	 8192 /* an access token */
-#define LG_ERRORS_SHOWN	 5
-#define EXIT_USAGE	 2
+#define LG_URL_MAX	     4096   /* a URL we build or follow */
+#define LG_BODY_MAX	     262144 /* a response body we keep */
+#define LG_FORM_BODY_MAX     16384  /* a form submission we build */
+#define LG_FIELDS_MAX	     16	    /* inputs in one form */
+#define LG_NAME_MAX	     64	    /* an attribute or input name */
+#define LG_VALUE_MAX	     2048   /* an attribute value, decoded */
+#define LG_TYPE_MAX	     16	    /* an input type */
+#define LG_HOPS_MAX	     16	    /* browser requests in one sign-in */
+#define LG_CLIENTS_MAX	     4096
+#define LG_SAMPLES_MAX	     (20UL * 1000 * 1000)
+#define LG_CODE_MAX	     512  /* an authorization code */
+#define LG_SECRET_MAX	     512  /* the client secret, user name, password */
+#define LG_TOKEN_MAX	     8192 /* an access token */
+#define LG_ERRORS_SHOWN	     5
+#define LG_ACCOUNTS_MAX	     65536		/* entries of --users */
+#define LG_ACCOUNTS_FILE_MAX ((size_t)64 << 20) /* bytes of --users */
+#define LG_DEVICE_MAX	     AF_IDSIM_CLIENT_DEVICE_MAX
+#define LG_TXN_MAX	     128 /* a transaction id */
+#define LG_NUMBER_MAX	     16	 /* the number on the MFA page, digits */
+#define LG_SEEN_MAX	     8	 /* challenges a client remembers answering */
+#define LG_POLL_MS	     2	 /* between challenge list requests */
+#define LG_VISIBLE_MAX_NS    ((uint64_t)10 * 1000 * 1000 * 1000)
+#define LG_SIGNING_MAX	     (LG_URL_MAX + 256) /* a device signing string */
+#define EXIT_USAGE	     2
 
 struct opts {
 	const char *url;
@@ -93,8 +125,25 @@ struct opts {
 	unsigned long warmup;
 	unsigned long token_only;
 	unsigned long max_errors;
+	const char *users_file;
+	int mfa;
 	double seconds;
 	double timeout;
+};
+
+/* One user of --users: who signs in, and with --mfa their phone. */
+struct account {
+	char user[LG_SECRET_MAX + 1];
+	char password[LG_SECRET_MAX + 1];
+	char device[LG_DEVICE_MAX + 1];
+	EVP_PKEY *key; /* NULL without --mfa */
+};
+
+/* Latencies in seconds, up to LG_SAMPLES_MAX of them. */
+struct samples {
+	double *v;
+	size_t n;
+	size_t cap;
 };
 
 /* A growable byte buffer with a hard cap, always NUL-terminated. */
@@ -133,7 +182,10 @@ struct code {
 	char verifier[64];
 };
 
-enum step { ST_BROWSE, ST_TOKEN, ST_USERINFO };
+enum step { ST_BROWSE, ST_MFA_PAGE, ST_MFA_STATUS, ST_TOKEN, ST_USERINFO };
+
+/* What the phone of a client is doing in an MFA sign-in. */
+enum pstep { PS_POLL, PS_ANSWER };
 
 enum phase { PH_FLOWS, PH_COLLECT, PH_TOKENS };
 
@@ -154,6 +206,28 @@ struct client {
 	char nonce[32];
 	char code[LG_CODE_MAX];
 	struct curl_slist *bearer;
+	/* The user of this flow, and the next of ours with --users. */
+	const struct account *acct;
+	size_t acct_next;
+	/* The phone, with --mfa: its own handle, as a separate device. */
+	CURL *phone;
+	enum pstep pstep;
+	int phone_busy;
+	struct buf pbody;
+	char purl[LG_URL_MAX];
+	struct curl_slist *psign;
+	uint64_t t_password; /* when the password was sent */
+	uint64_t poll_at;    /* when to ask for challenges again, or 0 */
+	double visible_s;    /* password sent -> challenge seen */
+	unsigned long polls;
+	int mfa_passed;
+	int page_read;
+	int answered;
+	char mfa_url[LG_URL_MAX];
+	char number[LG_NUMBER_MAX];
+	char txn[LG_TXN_MAX];
+	char seen[LG_SEEN_MAX][LG_TXN_MAX];
+	size_t nseen;
 };
 
 struct lg {
@@ -178,9 +252,13 @@ struct lg {
 	uint64_t t_last;
 	uint64_t deadline;
 	uint64_t hard_deadline;
-	double *lat;
-	size_t nlat;
-	size_t latcap;
+	struct samples lat;
+	struct samples visible; /* password sent -> challenge seen */
+	unsigned long polls;	/* challenge list requests, measured flows */
+	struct account *accounts;
+	size_t naccounts;
+	char challenges_url[LG_URL_MAX];
+	unsigned long waiting; /* clients waiting to poll again */
 	struct code *codes;
 	size_t ncodes;
 	size_t next_code;
@@ -518,9 +596,13 @@ static int is_user_field(const char *name)
  * user name and password: hidden and filled fields, no buttons. Sets
  * *has_password when a password field was filled.
  */
-static int form_body(const struct opts *o, CURL *easy, const struct form *f,
+static int form_body(const struct client *c, const struct form *f,
 		     struct buf *out, int *has_password)
 {
+	const struct opts *o = &c->lg->o;
+	const char *user = c->acct != NULL ? c->acct->user : o->username;
+	const char *password =
+		c->acct != NULL ? c->acct->password : o->password;
 	size_t i;
 	int first = 1;
 
@@ -531,12 +613,12 @@ static int form_body(const struct opts *o, CURL *easy, const struct form *f,
 		const char *value;
 
 		if (strcasecmp(type, "password") == 0) {
-			value = o->password;
+			value = password;
 			*has_password = 1;
 		} else if ((strcasecmp(type, "text") == 0 ||
 			    strcasecmp(type, "email") == 0) &&
 			   is_user_field(fd->name)) {
-			value = o->username;
+			value = user;
 		} else if (strcasecmp(type, "hidden") == 0 ||
 			   strcasecmp(type, "text") == 0 ||
 			   strcasecmp(type, "email") == 0) {
@@ -545,8 +627,9 @@ static int form_body(const struct opts *o, CURL *easy, const struct form *f,
 			continue;
 		}
 		if ((!first && buf_puts(out, "&") != 0) ||
-		    buf_esc(out, easy, fd->name) != 0 ||
-		    buf_puts(out, "=") != 0 || buf_esc(out, easy, value) != 0)
+		    buf_esc(out, c->easy, fd->name) != 0 ||
+		    buf_puts(out, "=") != 0 ||
+		    buf_esc(out, c->easy, value) != 0)
 			return -1;
 		first = 0;
 	}
@@ -555,31 +638,42 @@ static int form_body(const struct opts *o, CURL *easy, const struct form *f,
 
 /* ---- requests ---- */
 
-static void record(struct lg *lg, uint64_t t0)
+static void sample_add(struct samples *s, double v)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap > 0 ? s->cap * 2 : 65536;
+		double *p;
+
+		if (cap > LG_SAMPLES_MAX)
+			cap = LG_SAMPLES_MAX;
+		if (cap == s->cap)
+			return;
+		p = realloc(s->v, cap * sizeof(*p));
+		if (p == NULL)
+			return;
+		s->v = p;
+		s->cap = cap;
+	}
+	s->v[s->n++] = v;
+}
+
+/* Counts a finished flow of c; 1 when it is measured (past the warm-up). */
+static int record(struct lg *lg, const struct client *c)
 {
 	uint64_t now = af_mono_ns();
 
 	lg->finished++;
 	if (lg->finished <= lg->o.warmup) {
 		lg->t_window = now;
-		return;
+		return 0;
 	}
 	lg->t_last = now;
-	if (lg->nlat == lg->latcap) {
-		size_t cap = lg->latcap > 0 ? lg->latcap * 2 : 65536;
-		double *p;
-
-		if (cap > LG_SAMPLES_MAX)
-			cap = LG_SAMPLES_MAX;
-		if (cap == lg->latcap)
-			return;
-		p = realloc(lg->lat, cap * sizeof(*p));
-		if (p == NULL)
-			return;
-		lg->lat = p;
-		lg->latcap = cap;
+	sample_add(&lg->lat, secs(now - c->t0));
+	if (lg->o.mfa) {
+		sample_add(&lg->visible, c->visible_s);
+		lg->polls += c->polls;
 	}
-	lg->lat[lg->nlat++] = secs(now - t0);
+	return 1;
 }
 
 static int submit(struct client *c)
@@ -664,9 +758,22 @@ static int flow_start(struct client *c)
 	    buf_puts(&url, challenge) != 0 ||
 	    buf_puts(&url, "&code_challenge_method=S256") != 0)
 		goto out;
+	if (lg->naccounts > 0) {
+		c->acct = &lg->accounts[c->acct_next];
+		c->acct_next += lg->o.concurrency;
+		if (c->acct_next >= lg->naccounts)
+			c->acct_next = (size_t)(c - lg->clients);
+	}
 	c->step = ST_BROWSE;
 	c->hops = 0;
 	c->password_posted = 0;
+	c->mfa_passed = 0;
+	c->page_read = 0;
+	c->answered = 0;
+	c->txn[0] = '\0';
+	c->number[0] = '\0';
+	c->polls = 0;
+	c->visible_s = 0;
 	c->t0 = af_mono_ns();
 	lg->started++;
 	rc = get(c, url.data, lg->plain_headers);
@@ -715,21 +822,28 @@ static int next_work(struct client *c)
 
 static const char *step_name(enum step s)
 {
-	return s == ST_BROWSE ? "browse" : s == ST_TOKEN ? "token" : "userinfo";
+	static const char *const names[] = {"browse", "mfa page", "mfa status",
+					    "token", "userinfo"};
+
+	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
-/* Counts a failed flow, says why for the first few, and moves on. */
-static void fail(struct client *c, const char *why)
+/*
+ * Counts a failed flow, says why for the first few (with the step, the
+ * status and the path of the request of handle easy to url), and moves
+ * on.
+ */
+static void fail_at(struct client *c, CURL *easy, const char *url,
+		    const char *step, const char *why)
 {
 	struct lg *lg = c->lg;
 	long status = 0;
 	size_t pathlen;
-	const char *path = strstr(c->url, "://");
+	const char *path = strstr(url, "://");
 
 	lg->errors++;
 	if (lg->shown < LG_ERRORS_SHOWN) {
-		(void)curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE,
-					&status);
+		(void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 		path = path != NULL ? strchr(path + 3, '/') : NULL;
 		path = path != NULL ? path : "/";
 		/* The path only: queries carry codes and state. */
@@ -737,8 +851,7 @@ static void fail(struct client *c, const char *why)
 		fprintf(stderr,
 			"bench_loadgen: %s: flow failed at %s (HTTP %ld, "
 			"%.*s): %s\n",
-			lg->o.label, step_name(c->step), status, (int)pathlen,
-			path, why);
+			lg->o.label, step, status, (int)pathlen, path, why);
 		lg->shown++;
 	}
 	if (lg->errors > lg->o.max_errors && !lg->aborted) {
@@ -747,6 +860,18 @@ static void fail(struct client *c, const char *why)
 			lg->o.label, lg->o.max_errors);
 		lg->aborted = 1;
 	}
+}
+
+static void fail(struct client *c, const char *why)
+{
+	fail_at(c, c->easy, c->url, step_name(c->step), why);
+}
+
+static void fail_phone(struct client *c, const char *why)
+{
+	fail_at(c, c->phone, c->purl,
+		c->pstep == PS_POLL ? "device challenges" : "device answer",
+		why);
 }
 
 /*
@@ -800,6 +925,11 @@ static int at_callback(struct client *c, const char *location)
 			"reset");
 		return -1;
 	}
+	if (lg->o.mfa && !c->mfa_passed) {
+		fail(c, "signed in without the second factor: is the user's "
+			"policy without remote access?");
+		return -1;
+	}
 	if (query_param(c->easy, location, "state", state, sizeof(state)) !=
 		    0 ||
 	    strcmp(state, c->state) != 0) {
@@ -816,7 +946,7 @@ static int at_callback(struct client *c, const char *location)
 
 		memcpy(k->code, c->code, sizeof(k->code));
 		memcpy(k->verifier, c->verifier, sizeof(k->verifier));
-		record(lg, c->t0);
+		(void)record(lg, c);
 		return 1;
 	}
 	if (token_request(c, c->code, c->verifier) != 0) {
@@ -858,6 +988,339 @@ out:
 	return rc;
 }
 
+/* ---- the second factor (--mfa) ---- */
+
+/* The path and query of url: what a device signature covers. */
+static const char *request_target(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = p != NULL ? strchr(p + 3, '/') : NULL;
+	return p != NULL ? p : "/";
+}
+
+static int header_add(struct curl_slist **list, const char *name,
+		      const char *value)
+{
+	char line[LG_URL_MAX];
+	struct curl_slist *l;
+
+	if ((size_t)snprintf(line, sizeof(line), "%s: %s", name, value) >=
+	    sizeof(line))
+		return -1;
+	l = curl_slist_append(*list, line);
+	if (l == NULL)
+		return -1;
+	*list = l;
+	return 0;
+}
+
+/*
+ * Sends a device API request from the client's phone, signed as the
+ * device API wants: ES256 over the method, the target, the time, a fresh
+ * nonce (the server refuses one it saw) and the body's digest.
+ */
+static int phone_request(struct client *c, const char *method, const char *url,
+			 const char *body)
+{
+	struct lg *lg = c->lg;
+	char signing[LG_SIGNING_MAX], nonce[64], sig[AF_IDSIM_SIG_B64_BUF];
+	char ts[24];
+	size_t n = strlen(url), len = 0;
+	size_t bodylen = body != NULL ? strlen(body) : 0;
+	int64_t now = af_now();
+
+	if (n >= sizeof(c->purl) ||
+	    af_random_token(AF_IDSIM_NONCE_BYTES, nonce, sizeof(nonce)) != 0)
+		return -1;
+	memmove(c->purl, url, n + 1);
+	(void)snprintf(ts, sizeof(ts), "%lld", (long long)now);
+	if (af_idsim_signing_string(method, request_target(c->purl), now, nonce,
+				    body, bodylen, signing, sizeof(signing),
+				    &len) != AF_IDSIM_CLIENT_OK ||
+	    af_idsim_sign(c->acct->key, signing, len, sig, sizeof(sig)) !=
+		    AF_IDSIM_CLIENT_OK)
+		return -1;
+	curl_slist_free_all(c->psign);
+	/* "Expect:" keeps libcurl from waiting for 100-continue. */
+	c->psign = curl_slist_append(NULL, "Expect:");
+	if (c->psign == NULL ||
+	    header_add(&c->psign, "X-AF-Device", c->acct->device) != 0 ||
+	    header_add(&c->psign, "X-AF-Timestamp", ts) != 0 ||
+	    header_add(&c->psign, "X-AF-Nonce", nonce) != 0 ||
+	    header_add(&c->psign, "X-AF-Signature", sig) != 0 ||
+	    (body != NULL &&
+	     header_add(&c->psign, "Content-Type", "application/json") != 0))
+		return -1;
+	buf_reset(&c->pbody);
+	if (curl_easy_setopt(c->phone, CURLOPT_URL, c->purl) != CURLE_OK ||
+	    curl_easy_setopt(c->phone, CURLOPT_HTTPHEADER, c->psign) !=
+		    CURLE_OK)
+		return -1;
+	if (body == NULL) {
+		if (curl_easy_setopt(c->phone, CURLOPT_HTTPGET, 1L) != CURLE_OK)
+			return -1;
+	} else if (curl_easy_setopt(c->phone, CURLOPT_POSTFIELDSIZE,
+				    (long)bodylen) != CURLE_OK ||
+		   curl_easy_setopt(c->phone, CURLOPT_COPYPOSTFIELDS, body) !=
+			   CURLE_OK) {
+		return -1;
+	}
+	if (curl_multi_add_handle(lg->multi, c->phone) != CURLM_OK)
+		return -1;
+	c->phone_busy = 1;
+	lg->busy++;
+	return 0;
+}
+
+static int phone_poll(struct client *c)
+{
+	c->pstep = PS_POLL;
+	c->polls++;
+	return phone_request(c, "GET", c->lg->challenges_url, NULL);
+}
+
+static int is_id_char(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+}
+
+/* 1 when txn is a usable id this client has not answered yet. */
+static int txn_is_new(const struct client *c, const char *txn)
+{
+	size_t i, n = strlen(txn);
+
+	if (n == 0 || n >= LG_TXN_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!is_id_char(txn[i]))
+			return 0;
+	for (i = 0; i < c->nseen && i < LG_SEEN_MAX; i++)
+		if (strcmp(c->seen[i], txn) == 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * Once the browser has the number and the phone has the challenge, the
+ * phone approves it with that number, as the person would type it.
+ * 0 (under way, or still waiting for the other half), -1 on failure.
+ */
+static int mfa_answer_if_ready(struct client *c)
+{
+	struct lg *lg = c->lg;
+	char url[LG_URL_MAX];
+	json_t *o;
+	char *body = NULL;
+	int rc = -1;
+
+	if (!c->page_read || c->txn[0] == '\0' || c->answered)
+		return 0;
+	o = c->number[0] != '\0' ? json_pack("{s:s, s:s}", "decision",
+					     "approve", "number", c->number)
+				 : json_pack("{s:s}", "decision", "approve");
+	body = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (body == NULL ||
+	    (size_t)snprintf(url, sizeof(url), "%s/%s", lg->challenges_url,
+			     c->txn) >= sizeof(url))
+		goto out;
+	c->pstep = PS_ANSWER;
+	c->answered = 1;
+	if (phone_request(c, "POST", url, body) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		fail_phone(c, "could not answer the challenge");
+	free(body);
+	json_decref(o);
+	return rc;
+}
+
+/* The phone's challenge list came: take ours, or ask again shortly. */
+static int phone_poll_done(struct client *c, long status)
+{
+	struct lg *lg = c->lg;
+	const char *best = NULL;
+	json_int_t best_exp = 0;
+	json_t *o, *list, *e;
+	size_t i;
+	int rc = -1;
+
+	if (status != 200) {
+		fail_phone(c, "the device API refused the challenge list");
+		return -1;
+	}
+	o = json_loadb(c->pbody.data, c->pbody.len, 0, NULL);
+	list = json_object_get(o, "challenges");
+	if (!json_is_array(list)) {
+		fail_phone(c, "the answer has no challenges list");
+		goto out;
+	}
+	/* A challenge left from a failed flow is older: take the newest. */
+	json_array_foreach(list, i, e)
+	{
+		const char *txn = json_string_value(json_object_get(e, "txn"));
+		json_int_t exp =
+			json_integer_value(json_object_get(e, "expires_at"));
+
+		if (txn == NULL || !txn_is_new(c, txn))
+			continue;
+		if (best == NULL || exp >= best_exp) {
+			best = txn;
+			best_exp = exp;
+		}
+	}
+	if (best == NULL) {
+		if (af_mono_ns() - c->t_password > LG_VISIBLE_MAX_NS) {
+			fail_phone(c, "the challenge never reached the device");
+			goto out;
+		}
+		c->poll_at = af_mono_ns() + (uint64_t)LG_POLL_MS * 1000000u;
+		lg->waiting++;
+		rc = 0;
+		goto out;
+	}
+	c->visible_s = secs(af_mono_ns() - c->t_password);
+	memcpy(c->txn, best, strlen(best) + 1);
+	memcpy(c->seen[c->nseen % LG_SEEN_MAX], best, strlen(best) + 1);
+	c->nseen++;
+	rc = mfa_answer_if_ready(c);
+out:
+	json_decref(o);
+	return rc;
+}
+
+/* The phone's answer was taken: the browser asks for the next step. */
+static int phone_answer_done(struct client *c, long status)
+{
+	char url[LG_URL_MAX];
+	const char *q = strchr(c->mfa_url, '?');
+	const char *state;
+	json_t *o;
+	int ok;
+
+	o = json_loadb(c->pbody.data, c->pbody.len, 0, NULL);
+	state = json_string_value(json_object_get(o, "state"));
+	ok = status == 200 && state != NULL && strcmp(state, "approved") == 0;
+	json_decref(o);
+	if (!ok) {
+		fail_phone(c, "the approval was not taken");
+		return -1;
+	}
+	c->mfa_passed = 1;
+	c->step = ST_MFA_STATUS;
+	if (q == NULL ||
+	    (size_t)snprintf(url, sizeof(url), "%.*s/status%s",
+			     (int)(q - c->mfa_url), c->mfa_url,
+			     q) >= sizeof(url) ||
+	    get(c, url, c->lg->plain_headers) != 0) {
+		fail(c, "could not ask for the sign-in's status");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The browser's MFA page came: read the number off it (there is none
+ * when number matching is off).
+ */
+static int mfa_page_done(struct client *c, long status)
+{
+	const char *p, *end;
+	size_t n = 0;
+
+	if (status != 200 || c->body.data == NULL) {
+		fail(c, "the MFA page did not come");
+		return -1;
+	}
+	/* Without a challenge the page offers the token code only. */
+	if (strstr(c->body.data, "id=\"mfa\"") == NULL) {
+		fail(c, "no challenge on the MFA page (push limit reached, "
+			"or legacy workflow?)");
+		return -1;
+	}
+	p = strstr(c->body.data, "class=\"number\"");
+	if (p != NULL) {
+		p = strchr(p, '>');
+		end = p != NULL ? strchr(p, '<') : NULL;
+		if (end == NULL) {
+			fail(c, "a malformed number on the MFA page");
+			return -1;
+		}
+		for (p++; p < end; p++) {
+			if (*p < '0' || *p > '9')
+				continue;
+			if (n + 1 >= sizeof(c->number)) {
+				fail(c, "the MFA page's number is too long");
+				return -1;
+			}
+			c->number[n++] = *p;
+		}
+	}
+	c->number[n] = '\0';
+	c->page_read = 1;
+	return mfa_answer_if_ready(c);
+}
+
+/* The status after the approval: its next URL leads to the code. */
+static int mfa_status_done(struct client *c, long status)
+{
+	char next[LG_URL_MAX];
+	const char *v;
+	json_t *o;
+	int rc = -1;
+
+	o = json_loadb(c->body.data, c->body.len, 0, NULL);
+	v = json_string_value(json_object_get(o, "next"));
+	if (status != 200 || v == NULL) {
+		fail(c, "the status after the approval has no next URL");
+		goto out;
+	}
+	c->step = ST_BROWSE;
+	if (resolve(c->url, v, next, sizeof(next)) != 0 ||
+	    get(c, next, c->lg->plain_headers) != 0) {
+		fail(c, "could not follow the next URL");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+static int is_mfa_page(const char *url)
+{
+	return strstr(request_target(url), "/login/mfa?") != NULL;
+}
+
+/*
+ * The password was taken and the browser is sent to the MFA page: the
+ * browser opens it while the phone asks for its challenges, in parallel
+ * as a person with the phone in hand would.
+ */
+static int mfa_begin(struct client *c, const char *location)
+{
+	size_t n = strlen(location);
+
+	if (n >= sizeof(c->mfa_url)) {
+		fail(c, "the MFA page's URL is too long");
+		return -1;
+	}
+	memcpy(c->mfa_url, location, n + 1);
+	c->step = ST_MFA_PAGE;
+	if (get(c, c->mfa_url, c->lg->plain_headers) != 0) {
+		fail(c, "could not open the MFA page");
+		return -1;
+	}
+	if (phone_poll(c) != 0) {
+		fail_phone(c, "could not ask for the challenges");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * A browser step finished: follow a redirect, stop at the client's
  * callback, or submit the page's form. Returns 1 when the flow ended
@@ -869,6 +1332,7 @@ static int browse_done(struct client *c, long status)
 	struct lg *lg = c->lg;
 	char *location = NULL, action[LG_URL_MAX];
 	struct buf body;
+	uint64_t sent;
 	int has_password = 0, is_post = 0, rc = -1;
 
 	if (++c->hops > LG_HOPS_MAX) {
@@ -884,6 +1348,9 @@ static int browse_done(struct client *c, long status)
 		}
 		if (starts_with_uri(location, lg->o.redirect_uri))
 			return at_callback(c, location);
+		if (lg->o.mfa && c->password_posted && !c->mfa_passed &&
+		    is_mfa_page(location))
+			return mfa_begin(c, location);
 		if (get(c, location, lg->plain_headers) != 0) {
 			fail(c, "could not follow the redirect");
 			return -1;
@@ -897,13 +1364,16 @@ static int browse_done(struct client *c, long status)
 		return -1;
 	}
 	buf_init(&body, LG_FORM_BODY_MAX);
+	sent = af_mono_ns();
 	if (resolve(c->url, lg->form.action, action, sizeof(action)) != 0 ||
-	    form_body(&lg->o, c->easy, &lg->form, &body, &has_password) != 0 ||
+	    form_body(c, &lg->form, &body, &has_password) != 0 ||
 	    post(c, action, body.data != NULL ? body.data : "",
 		 lg->plain_headers) != 0) {
 		fail(c, "could not submit the form");
 		goto out;
 	}
+	if (has_password)
+		c->t_password = sent;
 	c->password_posted |= has_password;
 	rc = 0;
 out:
@@ -934,7 +1404,7 @@ static int token_done(struct client *c, long status)
 		goto out;
 	}
 	if (lg->phase == PH_TOKENS) {
-		record(lg, c->t0);
+		(void)record(lg, c);
 		rc = 1;
 		goto out;
 	}
@@ -973,32 +1443,115 @@ static int userinfo_done(struct client *c, long status)
 		fail(c, "the userinfo answer has no sub");
 		return -1;
 	}
-	record(c->lg, c->t0);
+	(void)record(c->lg, c);
 	return 1;
 }
 
-/* One transfer of client c completed with res. */
-static void on_done(struct client *c, CURLcode res)
+/*
+ * Ends the client's flow (done or failed): stops the transfer of its other
+ * handle and its poll timer, and starts its next flow.
+ */
+static void flow_end(struct client *c)
+{
+	struct lg *lg = c->lg;
+
+	if (c->busy) {
+		(void)curl_multi_remove_handle(lg->multi, c->easy);
+		c->busy = 0;
+		lg->busy--;
+	}
+	if (c->phone_busy) {
+		(void)curl_multi_remove_handle(lg->multi, c->phone);
+		c->phone_busy = 0;
+		lg->busy--;
+	}
+	if (c->poll_at != 0) {
+		c->poll_at = 0;
+		lg->waiting--;
+	}
+	if (next_work(c) != 0)
+		fail(c, "could not start the next flow");
+}
+
+static int browser_done(struct client *c, CURLcode res)
 {
 	long status = 0;
-	int rc;
 
 	c->busy = 0;
 	c->lg->busy--;
 	if (res != CURLE_OK) {
 		fail(c, curl_easy_strerror(res));
-		rc = -1;
-	} else {
-		(void)curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE,
-					&status);
-		rc = c->step == ST_BROWSE  ? browse_done(c, status)
-		     : c->step == ST_TOKEN ? token_done(c, status)
-					   : userinfo_done(c, status);
+		return -1;
 	}
-	if (rc == 0)
-		return;
-	if (next_work(c) != 0)
-		fail(c, "could not start the next flow");
+	(void)curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+	switch (c->step) {
+	case ST_BROWSE:
+		return browse_done(c, status);
+	case ST_MFA_PAGE:
+		return mfa_page_done(c, status);
+	case ST_MFA_STATUS:
+		return mfa_status_done(c, status);
+	case ST_TOKEN:
+		return token_done(c, status);
+	case ST_USERINFO:
+	default:
+		return userinfo_done(c, status);
+	}
+}
+
+static int phone_done(struct client *c, CURLcode res)
+{
+	long status = 0;
+
+	c->phone_busy = 0;
+	c->lg->busy--;
+	if (res != CURLE_OK) {
+		fail_phone(c, curl_easy_strerror(res));
+		return -1;
+	}
+	(void)curl_easy_getinfo(c->phone, CURLINFO_RESPONSE_CODE, &status);
+	return c->pstep == PS_POLL ? phone_poll_done(c, status)
+				   : phone_answer_done(c, status);
+}
+
+/* One transfer of client c, on its handle easy, completed with res. */
+static void on_done(struct client *c, CURL *easy, CURLcode res)
+{
+	int rc = easy == c->phone ? phone_done(c, res) : browser_done(c, res);
+
+	if (rc != 0)
+		flow_end(c);
+}
+
+/*
+ * Sends the challenge list requests whose time has come. Returns when the
+ * next one is due, or 0 when no client waits.
+ */
+static uint64_t fire_polls(struct lg *lg)
+{
+	uint64_t now = af_mono_ns(), next = 0;
+	unsigned long i;
+
+	if (lg->waiting == 0)
+		return 0;
+	for (i = 0; i < lg->o.concurrency; i++) {
+		struct client *c = &lg->clients[i];
+
+		if (c->poll_at == 0)
+			continue;
+		if (c->poll_at > now) {
+			if (next == 0 || c->poll_at < next)
+				next = c->poll_at;
+			continue;
+		}
+		c->poll_at = 0;
+		lg->waiting--;
+		if (phone_poll(c) != 0) {
+			fail_phone(c, "could not ask for the challenges");
+			flow_end(c);
+		}
+	}
+	return next;
 }
 
 /* ---- the event loop ---- */
@@ -1018,7 +1571,7 @@ static void drain(struct lg *lg)
 					&priv);
 		(void)curl_multi_remove_handle(lg->multi, msg->easy_handle);
 		if (priv != NULL)
-			on_done((struct client *)(void *)priv,
+			on_done((struct client *)(void *)priv, msg->easy_handle,
 				msg->data.result);
 	}
 }
@@ -1059,42 +1612,67 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-/* Milliseconds to wait for events: until libcurl's timer, at most 100. */
-static int wait_ms(const struct lg *lg)
+/*
+ * Milliseconds to wait for events: until libcurl's timer or the next
+ * challenge poll (poll_at, 0 for none), at most 100.
+ */
+static int wait_ms(const struct lg *lg, uint64_t poll_at)
 {
 	uint64_t now = af_mono_ns();
+	int ms = 100;
 
-	if (lg->timer_at == 0)
-		return 100;
-	if (lg->timer_at <= now)
-		return 0;
-	return lg->timer_at - now > 100000000u
-		       ? 100
-		       : (int)((lg->timer_at - now) / 1000000u);
+	if (lg->timer_at != 0) {
+		if (lg->timer_at <= now)
+			return 0;
+		if (lg->timer_at - now < 100000000u)
+			ms = (int)((lg->timer_at - now) / 1000000u);
+	}
+	if (poll_at != 0) {
+		/* Rounded up: waking early would only spin. */
+		uint64_t left = poll_at > now ? poll_at - now : 0;
+		int pms = (int)((left + 999999u) / 1000000u);
+
+		if (pms < ms)
+			ms = pms;
+	}
+	return ms;
 }
 
 /* ---- set-up ---- */
 
+/* The options the browser's and the phone's handles share. */
+static int handle_init(struct client *c, CURL *easy, struct buf *body)
+{
+	if (curl_easy_setopt(easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_WRITEDATA, body) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_TIMEOUT, 30L) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, 10L) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https") !=
+		    CURLE_OK)
+		return -1;
+	return 0;
+}
+
 static int client_init(struct lg *lg, struct client *c)
 {
 	c->lg = lg;
+	c->acct_next = (size_t)(c - lg->clients);
 	buf_init(&c->body, LG_BODY_MAX);
+	buf_init(&c->pbody, LG_BODY_MAX);
 	c->easy = curl_easy_init();
 	if (c->easy == NULL)
 		return -1;
 	/* An empty file name turns the cookie engine on without a file. */
 	if (curl_easy_setopt(c->easy, CURLOPT_COOKIEFILE, "") != CURLE_OK ||
-	    curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
-	    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_body) !=
-		    CURLE_OK ||
-	    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, &c->body) !=
-		    CURLE_OK ||
-	    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT, 30L) != CURLE_OK ||
-	    curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT, 10L) !=
-		    CURLE_OK ||
-	    curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https") !=
-		    CURLE_OK)
+	    handle_init(c, c->easy, &c->body) != 0)
+		return -1;
+	if (!lg->o.mfa)
+		return 0;
+	c->phone = curl_easy_init();
+	if (c->phone == NULL || handle_init(c, c->phone, &c->pbody) != 0)
 		return -1;
 	return 0;
 }
@@ -1106,8 +1684,15 @@ static void client_cleanup(struct client *c)
 			(void)curl_multi_remove_handle(c->lg->multi, c->easy);
 		curl_easy_cleanup(c->easy);
 	}
+	if (c->phone != NULL) {
+		if (c->phone_busy)
+			(void)curl_multi_remove_handle(c->lg->multi, c->phone);
+		curl_easy_cleanup(c->phone);
+	}
 	slist_wipe_free(c->bearer);
+	curl_slist_free_all(c->psign);
 	buf_free(&c->body);
+	buf_free(&c->pbody);
 	OPENSSL_cleanse(c, sizeof(*c));
 }
 
@@ -1232,6 +1817,85 @@ static int prefixes(struct lg *lg, CURL *easy, const char *authorize)
 	return 0;
 }
 
+/* Copies string member key of o into out (cap bytes); 0 or -1. */
+static int copy_member(const json_t *o, const char *key, char *out, size_t cap)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	if (v == NULL || v[0] == '\0' || strlen(v) >= cap)
+		return -1;
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+/* One entry of --users: the user, and with --mfa their device and key. */
+static int account_from(const struct lg *lg, const json_t *e, struct account *a)
+{
+	if (copy_member(e, "user", a->user, sizeof(a->user)) != 0 ||
+	    copy_member(e, "password", a->password, sizeof(a->password)) != 0)
+		return -1;
+	if (!lg->o.mfa)
+		return 0;
+	if (copy_member(e, "device_id", a->device, sizeof(a->device)) != 0 ||
+	    af_idsim_key_from_jwk(json_object_get(e, "private_key"), &a->key) !=
+		    AF_IDSIM_CLIENT_OK)
+		return -1;
+	return 0;
+}
+
+/* Reads --users FILE, a JSON list of at least one user per client. */
+static int accounts_load(struct lg *lg)
+{
+	const char *path = lg->o.users_file;
+	FILE *f = fopen(path, "rb");
+	char chunk[65536];
+	struct buf text;
+	json_t *list = NULL, *e;
+	const char *why = "cannot read it";
+	size_t i, n;
+	int rc = -1;
+
+	buf_init(&text, LG_ACCOUNTS_FILE_MAX);
+	if (f == NULL)
+		goto out;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_add(&text, chunk, n) != 0) {
+			why = "it is too big";
+			goto out;
+		}
+	if (ferror(f) || text.data == NULL)
+		goto out;
+	list = json_loadb(text.data, text.len, 0, NULL);
+	why = "not a JSON list of one entry per client or more";
+	if (!json_is_array(list) || json_array_size(list) < lg->o.concurrency ||
+	    json_array_size(list) > LG_ACCOUNTS_MAX)
+		goto out;
+	lg->accounts = calloc(json_array_size(list), sizeof(*lg->accounts));
+	if (lg->accounts == NULL)
+		goto out;
+	why = lg->o.mfa ? "an entry lacks user, password, device_id or a "
+			  "P-256 private_key JWK"
+			: "an entry lacks user or password";
+	json_array_foreach(list, i, e)
+	{
+		lg->naccounts++;
+		if (account_from(lg, e, &lg->accounts[i]) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		fprintf(stderr, "bench_loadgen: %s: %s\n", path, why);
+	if (f != NULL)
+		(void)fclose(f);
+	OPENSSL_cleanse(chunk, sizeof(chunk));
+	if (text.data != NULL)
+		OPENSSL_cleanse(text.data, text.len);
+	buf_free(&text);
+	json_decref(list);
+	return rc;
+}
+
 static int setup(struct lg *lg)
 {
 	char authorize[LG_URL_MAX];
@@ -1240,6 +1904,12 @@ static int setup(struct lg *lg)
 	int rc = -1;
 
 	if (easy == NULL || discover(lg, authorize, sizeof(authorize)) != 0)
+		goto out;
+	if (lg->o.users_file != NULL && accounts_load(lg) != 0)
+		goto out;
+	if ((size_t)snprintf(lg->challenges_url, sizeof(lg->challenges_url),
+			     "%s/device/v1/challenges",
+			     lg->o.url) >= sizeof(lg->challenges_url))
 		goto out;
 	/* "Expect:" keeps libcurl from waiting for 100-continue. */
 	lg->plain_headers = curl_slist_append(NULL, "Expect:");
@@ -1269,7 +1939,7 @@ out:
 
 static void teardown(struct lg *lg)
 {
-	unsigned long i;
+	size_t i;
 
 	if (lg->clients != NULL)
 		for (i = 0; i < lg->o.concurrency; i++)
@@ -1283,7 +1953,13 @@ static void teardown(struct lg *lg)
 	slist_wipe_free(lg->token_headers);
 	free(lg->authorize_prefix);
 	free(lg->token_prefix);
-	free(lg->lat);
+	free(lg->lat.v);
+	free(lg->visible.v);
+	for (i = 0; i < lg->naccounts; i++)
+		EVP_PKEY_free(lg->accounts[i].key);
+	if (lg->accounts != NULL)
+		OPENSSL_clear_free(lg->accounts,
+				   lg->naccounts * sizeof(*lg->accounts));
 	if (lg->codes != NULL)
 		OPENSSL_clear_free(lg->codes,
 				   lg->o.token_only * sizeof(*lg->codes));
@@ -1306,13 +1982,15 @@ static int run_phase(struct lg *lg)
 	for (i = 0; i < lg->o.concurrency; i++)
 		if (next_work(&lg->clients[i]) != 0)
 			fail(&lg->clients[i], "could not start a flow");
-	while (lg->busy > 0) {
+	while (lg->busy > 0 || lg->waiting > 0) {
+		uint64_t poll_at = fire_polls(lg);
+
 		if (af_mono_ns() > lg->hard_deadline) {
 			fprintf(stderr, "bench_loadgen: %s: timed out\n",
 				lg->o.label);
 			return -1;
 		}
-		n = epoll_wait(lg->epfd, ev, 64, wait_ms(lg));
+		n = epoll_wait(lg->epfd, ev, 64, wait_ms(lg, poll_at));
 		if (n < 0 && errno != EINTR)
 			return -1;
 		for (k = 0; k < n; k++) {
@@ -1372,25 +2050,43 @@ static double cpu_seconds(void)
 
 static void report(struct lg *lg, const char *mode, double cpu)
 {
+	const struct samples *l = &lg->lat, *v = &lg->visible;
 	double t = secs(lg->t_last - lg->t_window);
-	double rate = t > 0 ? (double)lg->nlat / t : 0;
-	const char *what =
-		strcmp(mode, "token") == 0 ? "token requests" : "sign-ins";
+	double rate = t > 0 ? (double)l->n / t : 0;
+	double polls = v->n > 0 ? (double)lg->polls / (double)v->n : 0;
+	const char *what = strcmp(mode, "token") == 0 ? "token requests"
+			   : strcmp(mode, "mfa") == 0 ? "MFA sign-ins"
+						      : "sign-ins";
 
-	if (lg->nlat > 0)
-		qsort(lg->lat, lg->nlat, sizeof(double), cmp_double);
+	if (l->n > 0)
+		qsort(l->v, l->n, sizeof(double), cmp_double);
+	if (v->n > 0)
+		qsort(v->v, v->n, sizeof(double), cmp_double);
 	printf("%s: %zu %s in %.2f s with %lu clients: %.1f/s, p50 %.1f ms, "
 	       "p99 %.1f ms, max %.1f ms, %lu errors, load generator CPU "
 	       "%.1f s\n",
-	       lg->o.label, lg->nlat, what, t, lg->o.concurrency, rate,
-	       pct_ms(lg->lat, lg->nlat, 0.50), pct_ms(lg->lat, lg->nlat, 0.99),
-	       pct_ms(lg->lat, lg->nlat, 1.0), lg->errors, cpu);
+	       lg->o.label, l->n, what, t, lg->o.concurrency, rate,
+	       pct_ms(l->v, l->n, 0.50), pct_ms(l->v, l->n, 0.99),
+	       pct_ms(l->v, l->n, 1.0), lg->errors, cpu);
+	if (lg->o.mfa)
+		printf("%s: password sent -> challenge seen by the device: "
+		       "p50 %.2f ms, p99 %.2f ms, max %.2f ms; %.2f challenge "
+		       "list requests per sign-in\n",
+		       lg->o.label, pct_ms(v->v, v->n, 0.50),
+		       pct_ms(v->v, v->n, 0.99), pct_ms(v->v, v->n, 1.0),
+		       polls);
 	printf("RESULT label=%s mode=%s count=%zu errors=%lu seconds=%.3f "
 	       "rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f concurrency=%lu "
-	       "cpu_s=%.2f\n",
-	       lg->o.label, mode, lg->nlat, lg->errors, t, rate,
-	       pct_ms(lg->lat, lg->nlat, 0.50), pct_ms(lg->lat, lg->nlat, 0.99),
-	       pct_ms(lg->lat, lg->nlat, 1.0), lg->o.concurrency, cpu);
+	       "cpu_s=%.2f",
+	       lg->o.label, mode, l->n, lg->errors, t, rate,
+	       pct_ms(l->v, l->n, 0.50), pct_ms(l->v, l->n, 0.99),
+	       pct_ms(l->v, l->n, 1.0), lg->o.concurrency, cpu);
+	if (lg->o.mfa)
+		printf(" vis_p50_ms=%.2f vis_p99_ms=%.2f vis_max_ms=%.2f "
+		       "polls_per_flow=%.2f",
+		       pct_ms(v->v, v->n, 0.50), pct_ms(v->v, v->n, 0.99),
+		       pct_ms(v->v, v->n, 1.0), polls);
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -1403,7 +2099,9 @@ static void phase_reset(struct lg *lg, enum phase ph, unsigned long target)
 	lg->finished = 0;
 	lg->errors = 0;
 	lg->shown = 0;
-	lg->nlat = 0;
+	lg->lat.n = 0;
+	lg->visible.n = 0;
+	lg->polls = 0;
 }
 
 static int run(struct lg *lg)
@@ -1420,7 +2118,7 @@ static int run(struct lg *lg)
 				af_mono_ns() + (uint64_t)(lg->o.seconds * 1e9);
 		cpu0 = cpu_seconds();
 		rc = run_phase(lg);
-		report(lg, "flow", cpu_seconds() - cpu0);
+		report(lg, lg->o.mfa ? "mfa" : "flow", cpu_seconds() - cpu0);
 		return rc;
 	}
 	lg->codes = calloc(lg->o.token_only, sizeof(*lg->codes));
@@ -1434,7 +2132,7 @@ static int run(struct lg *lg)
 	       "%lu errors)\n",
 	       lg->o.label, lg->ncodes,
 	       lg->t_last > lg->t_window
-		       ? (double)lg->nlat / secs(lg->t_last - lg->t_window)
+		       ? (double)lg->lat.n / secs(lg->t_last - lg->t_window)
 		       : 0.0,
 	       lg->errors);
 	if (rc != 0 || lg->ncodes == 0)
@@ -1482,6 +2180,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"token-only", required_argument, NULL, 'k'},
 		{"max-errors", required_argument, NULL, 'e'},
 		{"timeout", required_argument, NULL, 'T'},
+		{"users", required_argument, NULL, 'U'},
+		{"devices", required_argument, NULL, 'D'},
+		{"mfa", no_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1561,6 +2262,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					     "number",
 					     optarg);
 			break;
+		case 'U':
+		case 'D':
+			o->users_file = optarg;
+			break;
+		case 'M':
+			o->mfa = 1;
+			break;
 		case 'h':
 			printf("usage: bench_loadgen --url ISSUER --client-id ID "
 			       "--client-secret S --redirect-uri URI\n"
@@ -1568,7 +2276,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			       "[--concurrency N] [--flows N | --seconds S]\n"
 			       "         [--warmup N] [--token-only K] "
 			       "[--scope S] [--label NAME]\n"
-			       "         [--max-errors N] [--timeout S]\n");
+			       "         [--max-errors N] [--timeout S]\n"
+			       "         [--users FILE | --mfa --devices "
+			       "FILE] (instead of --username and --password)\n");
 			exit(0);
 		default:
 			return usage("unknown option; see --help", NULL);
@@ -1580,10 +2290,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	    (rc = check_text("--client-id", o->client_id)) != 0 ||
 	    (rc = check_text("--client-secret", o->client_secret)) != 0 ||
 	    (rc = check_text("--redirect-uri", o->redirect_uri)) != 0 ||
-	    (rc = check_text("--username", o->username)) != 0 ||
-	    (rc = check_text("--password", o->password)) != 0 ||
 	    (rc = check_text("--scope", o->scope)) != 0)
 		return rc;
+	if (o->users_file == NULL &&
+	    ((rc = check_text("--username", o->username)) != 0 ||
+	     (rc = check_text("--password", o->password)) != 0))
+		return rc;
+	if (o->mfa && o->users_file == NULL)
+		return usage("--mfa needs --devices FILE", NULL);
+	if (o->mfa && o->token_only > 0)
+		return usage("--mfa goes without --token-only", NULL);
 	if (o->token_only > 0 && (o->flows > 0 || o->seconds > 0))
 		return usage("--token-only goes without --flows and --seconds",
 			     NULL);
