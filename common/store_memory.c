@@ -791,6 +791,36 @@ static void write_done(struct mem_store *ms, struct mem_shard *sh,
 		compact(ms);
 }
 
+/*
+ * Puts a string value in place of e (NULL when the key is new): it is
+ * persisted first, then a fresh entry takes the bytes of *copy and
+ * replaces e. Called with the shard locked; on failure nothing changed.
+ */
+static store_status install_str(struct mem_store *ms, struct mem_shard *sh,
+				uint64_t h, const char *key, size_t klen,
+				struct mem_entry *e, struct hnode **link,
+				int64_t expire_ms, store_value *copy,
+				bool *compact)
+{
+	struct mem_entry *fresh = entry_new(h, key, klen, MEM_STR);
+	store_status rc;
+
+	if (fresh == NULL)
+		return STORE_ERR_NOMEM;
+	fresh->expire_ms = expire_ms;
+	rc = persist_set(ms, key, klen, e, expire_ms, copy->data, copy->len,
+			 compact);
+	if (rc != STORE_OK) {
+		entry_free(ms, fresh, false);
+		return rc;
+	}
+	fresh->data = copy->data;
+	fresh->len = copy->len;
+	copy->data = NULL;
+	replace(ms, sh, e, link, fresh);
+	return STORE_OK;
+}
+
 static store_status mem_set(void *impl, const char *key, size_t klen,
 			    const void *val, size_t len, uint64_t ttl_ms,
 			    unsigned flags)
@@ -798,7 +828,7 @@ static store_status mem_set(void *impl, const char *key, size_t klen,
 	struct mem_store *ms = impl;
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
-	struct mem_entry *e, *fresh = NULL;
+	struct mem_entry *e;
 	struct hnode **link = NULL;
 	store_value copy;
 	bool compact_now = false;
@@ -821,24 +851,12 @@ static store_status mem_set(void *impl, const char *key, size_t klen,
 		rc = STORE_NOT_FOUND;
 		goto out;
 	}
-	fresh = entry_new(h, key, klen, MEM_STR);
-	if (fresh == NULL) {
-		rc = STORE_ERR_NOMEM;
-		goto out;
-	}
-	fresh->expire_ms = expiry_of(now, ttl_ms);
-	rc = persist_set(ms, key, klen, e, fresh->expire_ms, val, len,
-			 &compact_now);
+	rc = install_str(ms, sh, h, key, klen, e, link, expiry_of(now, ttl_ms),
+			 &copy, &compact_now);
 	if (rc != STORE_OK)
 		goto out;
-	fresh->data = copy.data;
-	fresh->len = copy.len;
-	copy.data = NULL;
-	replace(ms, sh, e, link, fresh);
-	fresh = NULL;
 out:
 	write_done(ms, sh, compact_now);
-	entry_free(ms, fresh, false);
 	store_value_free(&copy);
 	return rc;
 }
@@ -929,7 +947,7 @@ static store_status mem_cas(void *impl, const char *key, size_t klen,
 	struct mem_store *ms = impl;
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
-	struct mem_entry *e, *fresh = NULL;
+	struct mem_entry *e;
 	struct hnode **link = NULL;
 	store_value copy;
 	bool compact_now = false;
@@ -956,24 +974,13 @@ static store_status mem_cas(void *impl, const char *key, size_t klen,
 		rc = STORE_CONFLICT;
 		goto out;
 	}
-	fresh = entry_new(h, key, klen, MEM_STR);
-	if (fresh == NULL) {
-		rc = STORE_ERR_NOMEM;
-		goto out;
-	}
-	fresh->expire_ms = ttl_ms == 0 ? e->expire_ms : expiry_of(now, ttl_ms);
-	rc = persist_set(ms, key, klen, e, fresh->expire_ms, newval, nlen,
-			 &compact_now);
+	rc = install_str(ms, sh, h, key, klen, e, link,
+			 ttl_ms == 0 ? e->expire_ms : expiry_of(now, ttl_ms),
+			 &copy, &compact_now);
 	if (rc != STORE_OK)
 		goto out;
-	fresh->data = copy.data;
-	fresh->len = copy.len;
-	copy.data = NULL;
-	replace(ms, sh, e, link, fresh);
-	fresh = NULL;
 out:
 	write_done(ms, sh, compact_now);
-	entry_free(ms, fresh, false);
 	store_value_free(&copy);
 	return rc;
 }
@@ -984,7 +991,7 @@ static store_status mem_incr(void *impl, const char *key, size_t klen,
 	struct mem_store *ms = impl;
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
-	struct mem_entry *e, *fresh = NULL;
+	struct mem_entry *e;
 	struct hnode **link = NULL;
 	char text[MEM_INT_TEXT_MAX + 1];
 	bool compact_now = false;
@@ -1008,25 +1015,14 @@ static store_status mem_incr(void *impl, const char *key, size_t klen,
 	rc = store_value_dup(text, (size_t)n, &copy);
 	if (rc != STORE_OK)
 		goto out;
-	fresh = entry_new(h, key, klen, MEM_STR);
-	if (fresh == NULL) {
-		rc = STORE_ERR_NOMEM;
-		goto out;
-	}
-	fresh->expire_ms = e != NULL ? e->expire_ms : expiry_of(now, ttl_ms);
-	rc = persist_set(ms, key, klen, e, fresh->expire_ms, text, (size_t)n,
-			 &compact_now);
+	rc = install_str(ms, sh, h, key, klen, e, link,
+			 e != NULL ? e->expire_ms : expiry_of(now, ttl_ms),
+			 &copy, &compact_now);
 	if (rc != STORE_OK)
 		goto out;
-	fresh->data = copy.data;
-	fresh->len = copy.len;
-	copy.data = NULL;
-	replace(ms, sh, e, link, fresh);
-	fresh = NULL;
 	*out = cur;
 out:
 	write_done(ms, sh, compact_now);
-	entry_free(ms, fresh, false);
 	store_value_free(&copy);
 	return rc;
 }
