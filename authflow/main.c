@@ -27,6 +27,7 @@
 #include "common/secmem.h"
 #include "common/util.h"
 #include "demo/demo.h"
+#include "device/device.h"
 #include "pushd/pushd.h"
 #include "server.h"
 
@@ -206,6 +207,11 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		fprintf(stderr, "authflow: %s\n", err);
 		goto out;
 	}
+	if (af_device_keys_new(AF_DEVICE_KEYS_DEFAULT, &srv.device_keys) !=
+	    AF_DEVICE_OK) {
+		fprintf(stderr, "authflow: out of memory\n");
+		goto out;
+	}
 	srv.demo = a->demo;
 	if (a->demo && af_demo_setup(&srv, token, err, sizeof(err)) != 0) {
 		fprintf(stderr, "authflow: %s\n", err);
@@ -252,6 +258,8 @@ out:
 	/* The workers use the store: they go before af_server_cleanup(). */
 	pushd_ctx_free(push);
 	OPENSSL_cleanse(token, sizeof(token));
+	af_device_keys_free(srv.device_keys);
+	srv.device_keys = NULL;
 	af_server_cleanup(&srv);
 	return rc;
 }

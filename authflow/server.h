@@ -39,6 +39,8 @@ typedef struct af_server {
 	char demo_device_id[48];
 	char demo_phone_csrf[48];
 	atomic_int stopping;
+	/* The device API's cache of checked device keys; may be NULL. */
+	struct af_device_keys *device_keys;
 	/*
 	 * More metrics for /metrics from a component running in the same
 	 * process (the embedded push workers); NULL when none.

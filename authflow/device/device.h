@@ -129,18 +129,36 @@ AF_DEVICE_NODISCARD af_device_status af_device_sig_string(
 	size_t outcap, size_t *outlen);
 
 /*
+ * A cache of device public keys that passed the public-key check, shared
+ * by the server's threads (keycache.c): at most nslots keys (1 ..
+ * AF_DEVICE_KEYS_MAX), each in the slot its coordinates choose, so its
+ * size is fixed when made. AF_DEVICE_OK, AF_DEVICE_BAD_REQUEST (nslots)
+ * or AF_DEVICE_INTERNAL (memory). af_device_keys_free accepts NULL.
+ * Thread-safety: the cache takes its own lock.
+ */
+typedef struct af_device_keys af_device_keys;
+
+#define AF_DEVICE_KEYS_MAX     1048576
+#define AF_DEVICE_KEYS_DEFAULT 16384
+
+AF_DEVICE_NODISCARD af_device_status af_device_keys_new(size_t nslots,
+							af_device_keys **out);
+void af_device_keys_free(af_device_keys *k);
+
+/*
  * Verifies sig_b64url (unpadded base64url of the 64-byte r||s) as an
  * ES256 signature of sigstring under pubkey_jwk (lent: {"kty": "EC",
  * "crv": "P-256", "x", "y"}, base64url coordinates of 32 bytes). A JWK
- * with a private member "d" is refused. AF_DEVICE_OK, AF_DEVICE_BAD_KEY
- * (not a P-256 public key, or a point off the curve), AF_DEVICE_UNAUTHORIZED
- * (a malformed or wrong signature), AF_DEVICE_INTERNAL (OpenSSL failed to
- * allocate).
+ * with a private member "d" is refused. keys (may be NULL) caches the
+ * decoded and checked key for the next request of the same device.
+ * AF_DEVICE_OK, AF_DEVICE_BAD_KEY (not a P-256 public key, or a point off
+ * the curve), AF_DEVICE_UNAUTHORIZED (a malformed or wrong signature),
+ * AF_DEVICE_INTERNAL (OpenSSL failed to allocate).
  * Thread-safety: re-entrant.
  */
 AF_DEVICE_NODISCARD af_device_status
-af_device_sig_verify(const json_t *pubkey_jwk, const char *sigstring,
-		     const char *sig_b64url);
+af_device_sig_verify(af_device_keys *keys, const json_t *pubkey_jwk,
+		     const char *sigstring, const char *sig_b64url);
 
 /*
  * Body parsers and validators (validate.c): pure functions, no I/O, for

@@ -196,7 +196,8 @@ static int sig_check(dcall *c, const json_t *jwk, int key_is_input)
 {
 	af_device_status st;
 
-	st = af_device_sig_verify(jwk, c->sigstr, c->sig.sig);
+	st = af_device_sig_verify(c->srv->device_keys, jwk, c->sigstr,
+				  c->sig.sig);
 	if (st == AF_DEVICE_OK)
 		return 1;
 	if (st == AF_DEVICE_INTERNAL) {

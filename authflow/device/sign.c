@@ -15,11 +15,12 @@
 
 #include "common/util.h"
 #include "device/device.h"
+#include "device/device_internal.h"
 
 #define SIG_PREFIX  "AF-DEVICE-V1"
 #define COORD_LEN   32
 #define COORD_B64   43 /* unpadded base64url of 32 bytes */
-#define POINT_LEN   (1 + 2 * COORD_LEN)
+#define POINT_LEN   AF_DEVICE_POINT_LEN
 #define DER_SIG_MAX 80 /* DER of two 32-byte integers, with room */
 
 static const struct {
@@ -209,7 +210,8 @@ static int str_member_is(const json_t *o, const char *name, const char *want)
  * (wrong members, or a point that is not on the curve) or
  * AF_DEVICE_INTERNAL.
  */
-static af_device_status jwk_to_pkey(const json_t *jwk, EVP_PKEY **out)
+static af_device_status jwk_to_pkey(af_device_keys *keys, const json_t *jwk,
+				    EVP_PKEY **out)
 {
 	uint8_t point[POINT_LEN];
 	OSSL_PARAM_BLD *bld = NULL;
@@ -226,6 +228,9 @@ static af_device_status jwk_to_pkey(const json_t *jwk, EVP_PKEY **out)
 	if (coord(jwk, "x", point + 1) != 0 ||
 	    coord(jwk, "y", point + 1 + COORD_LEN) != 0)
 		return AF_DEVICE_BAD_KEY;
+	*out = af_device__keys_get(keys, point);
+	if (*out != NULL)
+		return AF_DEVICE_OK;
 	ret = AF_DEVICE_INTERNAL;
 	bld = OSSL_PARAM_BLD_new();
 	if (bld == NULL ||
@@ -243,16 +248,20 @@ static af_device_status jwk_to_pkey(const json_t *jwk, EVP_PKEY **out)
 	if (EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) != 1)
 		goto out;
 	/*
-	 * The full public-key check (on the curve, not the point at infinity,
-	 * in the prime-order group) so that no weak key is ever accepted.
+	 * The public-key check: on the curve and not the point at infinity.
+	 * P-256 has cofactor 1, so every such point is in the prime-order
+	 * group and the full check's extra scalar multiplication (the order
+	 * check, as costly as a verification) could never refuse anything
+	 * more: the quick check accepts exactly the same keys.
 	 */
 	check = EVP_PKEY_CTX_new_from_pkey(NULL, *out, NULL);
 	if (check == NULL) {
 		ret = AF_DEVICE_INTERNAL;
 		goto out;
 	}
-	if (EVP_PKEY_public_check(check) != 1)
+	if (EVP_PKEY_public_check_quick(check) != 1)
 		goto out;
+	af_device__keys_put(keys, point, *out);
 	ret = AF_DEVICE_OK;
 out:
 	if (ret != AF_DEVICE_OK) {
@@ -316,7 +325,8 @@ out:
 	return ret;
 }
 
-af_device_status af_device_sig_verify(const json_t *pubkey_jwk,
+af_device_status af_device_sig_verify(af_device_keys *keys,
+				      const json_t *pubkey_jwk,
 				      const char *sigstring,
 				      const char *sig_b64url)
 {
@@ -336,7 +346,7 @@ af_device_status af_device_sig_verify(const json_t *pubkey_jwk,
 		    0 ||
 	    rawlen != AF_DEVICE_SIG_RAW)
 		return AF_DEVICE_UNAUTHORIZED;
-	ret = jwk_to_pkey(pubkey_jwk, &pkey);
+	ret = jwk_to_pkey(keys, pubkey_jwk, &pkey);
 	if (ret != AF_DEVICE_OK)
 		return ret;
 	ret = raw_to_der(raw, der, &derlen);

@@ -59,7 +59,7 @@ static void run(char *const *f, const char *body, size_t body_len)
 	 * The raw verifier takes any string, parsed or not, and answers
 	 * with one of its documented statuses.
 	 */
-	st = af_device_sig_verify(jwk, f[5] != NULL ? f[5] : "",
+	st = af_device_sig_verify(NULL, jwk, f[5] != NULL ? f[5] : "",
 				  f[4] != NULL ? f[4] : "");
 	if (st != AF_DEVICE_OK && st != AF_DEVICE_UNAUTHORIZED &&
 	    st != AF_DEVICE_BAD_KEY && st != AF_DEVICE_INTERNAL)
@@ -77,7 +77,7 @@ static void run(char *const *f, const char *body, size_t body_len)
 		goto out;
 	if (n != strlen(sigstr) || n >= sizeof(sigstr))
 		abort();
-	st = af_device_sig_verify(jwk, sigstr, sig.sig);
+	st = af_device_sig_verify(NULL, jwk, sigstr, sig.sig);
 	/* A verified request must have been parsed with its bounds. */
 	if (st == AF_DEVICE_OK && (strlen(sig.sig) != AF_DEVICE_SIG_B64 ||
 				   strlen(sig.nonce) < AF_DEVICE_NONCE_MIN))

@@ -515,21 +515,22 @@ static void test_sig_verify_roundtrip_ok_and_tamper_refused(void **state)
 	char sig[96], bad[96];
 
 	es256(f->key, "hello", sig, sizeof(sig));
-	assert_int_equal(af_device_sig_verify(jwk, "hello", sig), AF_DEVICE_OK);
-	assert_int_equal(af_device_sig_verify(jwk, "hellO", sig),
+	assert_int_equal(af_device_sig_verify(NULL, jwk, "hello", sig),
+			 AF_DEVICE_OK);
+	assert_int_equal(af_device_sig_verify(NULL, jwk, "hellO", sig),
 			 AF_DEVICE_UNAUTHORIZED);
-	assert_int_equal(af_device_sig_verify(other, "hello", sig),
+	assert_int_equal(af_device_sig_verify(NULL, other, "hello", sig),
 			 AF_DEVICE_UNAUTHORIZED);
 	snprintf(bad, sizeof(bad), "%s", sig);
 	bad[10] = bad[10] == 'A' ? 'B' : 'A';
-	assert_int_equal(af_device_sig_verify(jwk, "hello", bad),
+	assert_int_equal(af_device_sig_verify(NULL, jwk, "hello", bad),
 			 AF_DEVICE_UNAUTHORIZED);
 	/* r = 0 and s = 0 never verify. */
-	assert_int_equal(af_device_sig_verify(jwk, "hello", SIG86),
+	assert_int_equal(af_device_sig_verify(NULL, jwk, "hello", SIG86),
 			 AF_DEVICE_UNAUTHORIZED);
 	/* Standard base64 characters are not base64url. */
 	bad[5] = '+';
-	assert_int_equal(af_device_sig_verify(jwk, "hello", bad),
+	assert_int_equal(af_device_sig_verify(NULL, jwk, "hello", bad),
 			 AF_DEVICE_UNAUTHORIZED);
 	json_decref(other);
 	json_decref(jwk);
@@ -547,12 +548,12 @@ static void test_sig_verify_bad_key_refused(void **state)
 	/* A private member is refused even though the point is fine. */
 	k = json_deep_copy(jwk);
 	json_object_set_new(k, "d", json_string("AAAA"));
-	assert_int_equal(af_device_sig_verify(k, "hello", sig),
+	assert_int_equal(af_device_sig_verify(NULL, k, "hello", sig),
 			 AF_DEVICE_BAD_KEY);
 	json_decref(k);
 	k = json_deep_copy(jwk);
 	json_object_set_new(k, "crv", json_string("P-384"));
-	assert_int_equal(af_device_sig_verify(k, "hello", sig),
+	assert_int_equal(af_device_sig_verify(NULL, k, "hello", sig),
 			 AF_DEVICE_BAD_KEY);
 	json_decref(k);
 	/* y + 1 puts the point off the curve. */
@@ -564,11 +565,65 @@ static void test_sig_verify_bad_key_refused(void **state)
 	raw[31] ^= 1;
 	assert_int_equal(af_b64url_encode(raw, 32, y, sizeof(y)), 0);
 	json_object_set_new(k, "y", json_string(y));
-	assert_int_equal(af_device_sig_verify(k, "hello", sig),
+	assert_int_equal(af_device_sig_verify(NULL, k, "hello", sig),
 			 AF_DEVICE_BAD_KEY);
 	json_decref(k);
-	assert_int_equal(af_device_sig_verify(NULL, "hello", sig),
+	assert_int_equal(af_device_sig_verify(NULL, NULL, "hello", sig),
 			 AF_DEVICE_BAD_KEY);
+	json_decref(jwk);
+}
+
+/*
+ * With a key cache: the second request of a device finds its key there,
+ * and a cached key still refuses what it did not sign; a key off the
+ * curve is refused every time, so it never reaches the cache.
+ */
+static void test_sig_verify_key_cache(void **state)
+{
+	struct fx *f = *state;
+	json_t *jwk = jwk_of(f->key), *other = jwk_of(f->other), *k;
+	char sig[96], osig[96], y[44];
+	af_device_keys *keys = NULL;
+	uint8_t raw[32];
+	size_t n;
+	int i;
+
+	assert_int_equal(af_device_keys_new(0, &keys), AF_DEVICE_BAD_REQUEST);
+	assert_int_equal(af_device_keys_new(AF_DEVICE_KEYS_MAX + 1, &keys),
+			 AF_DEVICE_BAD_REQUEST);
+	/* One slot: the two keys take it over from each other. */
+	assert_int_equal(af_device_keys_new(1, &keys), AF_DEVICE_OK);
+	es256(f->key, "hello", sig, sizeof(sig));
+	es256(f->other, "hello", osig, sizeof(osig));
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(af_device_sig_verify(keys, jwk, "hello", sig),
+				 AF_DEVICE_OK);
+		assert_int_equal(af_device_sig_verify(keys, jwk, "hellO", sig),
+				 AF_DEVICE_UNAUTHORIZED);
+		assert_int_equal(
+			af_device_sig_verify(keys, other, "hello", sig),
+			AF_DEVICE_UNAUTHORIZED);
+		assert_int_equal(
+			af_device_sig_verify(keys, other, "hello", osig),
+			AF_DEVICE_OK);
+		assert_int_equal(af_device_sig_verify(keys, jwk, "hello", osig),
+				 AF_DEVICE_UNAUTHORIZED);
+	}
+	k = json_deep_copy(jwk);
+	assert_int_equal(
+		af_b64url_decode(json_string_value(json_object_get(jwk, "y")),
+				 43, raw, sizeof(raw), &n),
+		0);
+	raw[31] ^= 1;
+	assert_int_equal(af_b64url_encode(raw, 32, y, sizeof(y)), 0);
+	json_object_set_new(k, "y", json_string(y));
+	for (i = 0; i < 2; i++)
+		assert_int_equal(af_device_sig_verify(keys, k, "hello", sig),
+				 AF_DEVICE_BAD_KEY);
+	af_device_keys_free(keys);
+	af_device_keys_free(NULL);
+	json_decref(k);
+	json_decref(other);
 	json_decref(jwk);
 }
 
@@ -1131,6 +1186,7 @@ int main(void)
 		T(test_sig_string_layout_exact),
 		T(test_sig_verify_roundtrip_ok_and_tamper_refused),
 		T(test_sig_verify_bad_key_refused),
+		T(test_sig_verify_key_cache),
 		T(test_enroll_valid_created_code_consumed),
 		T(test_enroll_unknown_code_401),
 		T(test_enroll_other_key_signature_401_code_kept),
