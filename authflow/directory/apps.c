@@ -82,15 +82,20 @@ static af_dir_status app_key(char *key, size_t cap, const char *client_id)
 	return af_dir__key(key, cap, "app:", client_id);
 }
 
-/* The profile as handed out: without the hash of the secret. */
-static af_dir_status hand_out(const json_t *stored, json_t **out)
+/*
+ * The profile as handed out, without the hash of the secret: *app (owned,
+ * just read) becomes *out, uncopied.
+ */
+static af_dir_status hand_over(json_t **app_in, json_t **out)
 {
-	json_t *app;
+	json_t *app = *app_in;
 
-	if (out == NULL)
+	*app_in = NULL;
+	if (out == NULL) {
+		json_decref(app);
 		return AF_DIR_OK;
+	}
 	*out = NULL;
-	app = json_deep_copy(stored);
 	if (app == NULL)
 		return AF_DIR_NOMEM;
 	if (json_object_del(app, "secret_sha256") != 0 &&
@@ -100,6 +105,17 @@ static af_dir_status hand_out(const json_t *stored, json_t **out)
 	}
 	*out = app;
 	return AF_DIR_OK;
+}
+
+/* As hand_over, with a copy of a profile kept by the caller. */
+static af_dir_status hand_out(const json_t *stored, json_t **out)
+{
+	json_t *app;
+
+	if (out == NULL)
+		return AF_DIR_OK;
+	app = json_deep_copy(stored);
+	return hand_over(&app, out);
 }
 
 static af_dir_status check_uris(const char *field, const json_t *v, size_t min,
@@ -618,7 +634,7 @@ af_dir_status af_dir_app_get(af_dir *dir, const char *client_id, json_t **out)
 	if (rc == AF_DIR_OK)
 		rc = af_dir__get_json(dir, key, &app, NULL);
 	if (rc == AF_DIR_OK)
-		rc = hand_out(app, out);
+		rc = hand_over(&app, out);
 	json_decref(app);
 	return rc;
 }

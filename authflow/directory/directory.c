@@ -892,11 +892,9 @@ static af_dir_status user_name(const char *in, char *name, size_t cap)
 	return AF_DIR_OK;
 }
 
-/* The user as handed out: without the password hash. */
-static json_t *user_public(const json_t *stored)
+/* Makes u (owned) the user as handed out: without the password hash. */
+static json_t *user_strip(json_t *u)
 {
-	json_t *u = json_deep_copy(stored);
-
 	if (u == NULL)
 		return NULL;
 	if (json_object_set_new(u, "password_set",
@@ -914,11 +912,27 @@ static json_t *user_public(const json_t *stored)
 	return u;
 }
 
+/* The user as handed out, a copy of the stored one. */
+static json_t *user_public(const json_t *stored)
+{
+	return user_strip(json_deep_copy(stored));
+}
+
 static af_dir_status hand_out_user(const json_t *stored, json_t **out)
 {
 	if (out == NULL)
 		return AF_DIR_OK;
 	*out = user_public(stored);
+	return *out != NULL ? AF_DIR_OK : AF_DIR_NOMEM;
+}
+
+/* As hand_out_user, but *user (just read, owned) becomes *out, uncopied. */
+static af_dir_status hand_over_user(json_t **user, json_t **out)
+{
+	if (out == NULL)
+		return AF_DIR_OK;
+	*out = user_strip(*user);
+	*user = NULL;
 	return *out != NULL ? AF_DIR_OK : AF_DIR_NOMEM;
 }
 
@@ -1432,7 +1446,7 @@ af_dir_status af_dir_user_get(af_dir *dir, const char *username, json_t **out)
 	if (rc == AF_DIR_OK)
 		rc = af_dir__get_json(dir, key, &user, NULL);
 	if (rc == AF_DIR_OK)
-		rc = hand_out_user(user, out);
+		rc = hand_over_user(&user, out);
 	json_decref(user);
 	return rc;
 }
@@ -1557,7 +1571,8 @@ af_dir_status af_dir_user_login(af_dir *dir, const char *username,
 
 		(void)r;
 	}
-	rc = hand_out_user(user, out);
+	/* stored points into user: it is not used after this. */
+	rc = hand_over_user(&user, out);
 out:
 	OPENSSL_cleanse(phc, sizeof(phc));
 	json_decref(user);
