@@ -47,7 +47,13 @@
  *                 [--concurrency N] [--flows N | --seconds S] [--warmup N]
  *                 [--token-only K] [--scope S] [--label NAME]
  *                 [--max-errors N] [--timeout S]
- *                 [--users FILE | --mfa --devices FILE]
+ *                 [--users FILE | --mfa --devices FILE] [--rate R]
+ *
+ * --rate R makes the run open-loop: a sign-in starts every 1/R seconds
+ * whether or not the earlier ones have finished (on an idle client; one
+ * that finds no idle client starts late, and the late ones are counted),
+ * so that latencies are measured at a known offered load rather than at
+ * whatever the clients' round trips make it.
  *
  * --flows N runs N sign-ins after the --warmup ones; --seconds S starts
  * sign-ins for S seconds. The first --warmup sign-ins that finish are left
@@ -87,6 +93,8 @@
 #include "idsim/client.h"
 
 #define LG_URL_MAX	     4096   /* a URL we build or follow */
+#define LG_RATE_MAX	     100000 /* --rate, sign-ins per second */
+#define LG_LATE_NS	     1000000u
 #define LG_BODY_MAX	     262144 /* a response body we keep */
 #define LG_FORM_BODY_MAX     16384  /* a form submission we build */
 #define LG_FIELDS_MAX	     16	    /* inputs in one form */
@@ -129,6 +137,7 @@ struct opts {
 	int mfa;
 	double seconds;
 	double timeout;
+	double rate; /* --rate: sign-ins started per second, 0: closed loop */
 };
 
 /* One user of --users: who signs in, and with --mfa their phone. */
@@ -198,6 +207,7 @@ struct client {
 	int busy;
 	unsigned hops;
 	int password_posted;
+	int idle; /* --rate: waiting for its next start time */
 	uint64_t t0;
 	struct buf body;
 	char url[LG_URL_MAX];
@@ -263,8 +273,12 @@ struct lg {
 	size_t ncodes;
 	size_t next_code;
 	int epfd;
-	unsigned long busy; /* clients with a transfer under way */
-	uint64_t timer_at;  /* when libcurl wants its timeout, or 0 */
+	unsigned long busy;	/* clients with a transfer under way */
+	unsigned long idle;	/* --rate: clients waiting for a start time */
+	uint64_t next_start;	/* --rate: when the next sign-in is due */
+	unsigned long late;	/* --rate: sign-ins started over 1 ms late */
+	unsigned long start_rr; /* --rate: the client to look at first */
+	uint64_t timer_at;	/* when libcurl wants its timeout, or 0 */
 };
 
 static double secs(uint64_t ns)
@@ -812,6 +826,20 @@ static int next_work(struct client *c)
 
 	if (!more_work(lg))
 		return 0;
+	if (lg->phase != PH_TOKENS && lg->o.rate > 0) {
+		uint64_t now = af_mono_ns();
+
+		/* Open loop: a sign-in starts at its time, not when a
+		 * client is free; a client early for it waits idle. */
+		if (now < lg->next_start) {
+			c->idle = 1;
+			lg->idle++;
+			return 0;
+		}
+		if (now - lg->next_start > LG_LATE_NS)
+			lg->late++;
+		lg->next_start += (uint64_t)(1e9 / lg->o.rate);
+	}
 	if (lg->phase != PH_TOKENS)
 		return flow_start(c);
 	k = &lg->codes[lg->next_code++];
@@ -1556,6 +1584,34 @@ static uint64_t fire_polls(struct lg *lg)
 
 /* ---- the event loop ---- */
 
+/*
+ * --rate: starts the sign-ins that are due on idle clients; returns when
+ * the next one is due (0: none is waiting to start).
+ */
+static uint64_t fire_starts(struct lg *lg)
+{
+	unsigned long i;
+
+	/* Round robin, so that every client's users take turns. */
+	for (i = 0; i < lg->o.concurrency && lg->idle > 0; i++) {
+		struct client *c =
+			&lg->clients[(lg->start_rr + i) % lg->o.concurrency];
+
+		if (!c->idle)
+			continue;
+		if (!more_work(lg))
+			return 0;
+		if (af_mono_ns() < lg->next_start)
+			return lg->next_start;
+		c->idle = 0;
+		lg->idle--;
+		lg->start_rr = (unsigned long)(c - lg->clients) + 1;
+		if (next_work(c) != 0)
+			fail(c, "could not start a flow");
+	}
+	return lg->idle > 0 && more_work(lg) ? lg->next_start : 0;
+}
+
 /* Hands finished transfers to their clients. */
 static void drain(struct lg *lg)
 {
@@ -1979,11 +2035,16 @@ static int run_phase(struct lg *lg)
 
 	lg->t_window = af_mono_ns();
 	lg->t_last = lg->t_window;
+	lg->next_start = lg->t_window;
 	for (i = 0; i < lg->o.concurrency; i++)
 		if (next_work(&lg->clients[i]) != 0)
 			fail(&lg->clients[i], "could not start a flow");
-	while (lg->busy > 0 || lg->waiting > 0) {
-		uint64_t poll_at = fire_polls(lg);
+	while (lg->busy > 0 || lg->waiting > 0 ||
+	       (lg->idle > 0 && more_work(lg))) {
+		uint64_t poll_at = fire_polls(lg), start_at = fire_starts(lg);
+
+		if (start_at != 0 && (poll_at == 0 || start_at < poll_at))
+			poll_at = start_at;
 
 		if (af_mono_ns() > lg->hard_deadline) {
 			fprintf(stderr, "bench_loadgen: %s: timed out\n",
@@ -2062,6 +2123,10 @@ static void report(struct lg *lg, const char *mode, double cpu)
 		qsort(l->v, l->n, sizeof(double), cmp_double);
 	if (v->n > 0)
 		qsort(v->v, v->n, sizeof(double), cmp_double);
+	if (lg->o.rate > 0)
+		printf("%s: open loop, %.1f sign-ins started per second "
+		       "(%lu started over 1 ms late)\n",
+		       lg->o.label, lg->o.rate, lg->late);
 	printf("%s: %zu %s in %.2f s with %lu clients: %.1f/s, p50 %.1f ms, "
 	       "p99 %.1f ms, max %.1f ms, %lu errors, load generator CPU "
 	       "%.1f s\n",
@@ -2081,6 +2146,8 @@ static void report(struct lg *lg, const char *mode, double cpu)
 	       lg->o.label, mode, l->n, lg->errors, t, rate,
 	       pct_ms(l->v, l->n, 0.50), pct_ms(l->v, l->n, 0.99),
 	       pct_ms(l->v, l->n, 1.0), lg->o.concurrency, cpu);
+	if (lg->o.rate > 0)
+		printf(" offered=%.1f late=%lu", lg->o.rate, lg->late);
 	if (lg->o.mfa)
 		printf(" vis_p50_ms=%.2f vis_p99_ms=%.2f vis_max_ms=%.2f "
 		       "polls_per_flow=%.2f",
@@ -2102,6 +2169,7 @@ static void phase_reset(struct lg *lg, enum phase ph, unsigned long target)
 	lg->lat.n = 0;
 	lg->visible.n = 0;
 	lg->polls = 0;
+	lg->late = 0;
 }
 
 static int run(struct lg *lg)
@@ -2183,6 +2251,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"users", required_argument, NULL, 'U'},
 		{"devices", required_argument, NULL, 'D'},
 		{"mfa", no_argument, NULL, 'M'},
+		{"rate", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -2238,6 +2307,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					     "number",
 					     optarg);
 			break;
+		case 'R':
+			if (parse_secs(optarg, &o->rate) != 0 ||
+			    o->rate > LG_RATE_MAX)
+				return usage("--rate must be a positive number "
+					     "up to 100000",
+					     optarg);
+			break;
 		case 'w':
 			if (parse_ulong(optarg, 0, LG_SAMPLES_MAX,
 					&o->warmup) != 0)
@@ -2278,7 +2354,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			       "[--scope S] [--label NAME]\n"
 			       "         [--max-errors N] [--timeout S]\n"
 			       "         [--users FILE | --mfa --devices "
-			       "FILE] (instead of --username and --password)\n");
+			       "FILE] (instead of --username and --password)\n"
+			       "         [--rate R] (open loop: R sign-ins "
+			       "started per second)\n");
 			exit(0);
 		default:
 			return usage("unknown option; see --help", NULL);
@@ -2300,6 +2378,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return usage("--mfa needs --devices FILE", NULL);
 	if (o->mfa && o->token_only > 0)
 		return usage("--mfa goes without --token-only", NULL);
+	if (o->rate > 0 && o->token_only > 0)
+		return usage("--rate goes without --token-only", NULL);
 	if (o->token_only > 0 && (o->flows > 0 || o->seconds > 0))
 		return usage("--token-only goes without --flows and --seconds",
 			     NULL);
