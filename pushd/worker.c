@@ -67,6 +67,15 @@
  * more jobs: jobs queued meanwhile wait at most this long to be read.
  */
 #define QUEUE_POLL_MS	  1
+/*
+ * While streams are in flight, jobs are read only once this many flights
+ * are free, and finished jobs are recorded once this many are done (or
+ * the first has waited FLUSH_AGE_MS, or nothing is in flight): a round
+ * trip to the store then serves many jobs rather than one or two.
+ */
+#define READ_MIN	  32
+#define FLUSH_MIN	  32
+#define FLUSH_AGE_MS	  1
 /* A job read fresh takes its lease once held this long. */
 #define LEASE_AFTER_MS	  1000u
 #define NS_PER_MS	  1000000ull
@@ -89,6 +98,7 @@ struct pushd_worker {
 	size_t busy;	       /* flights not free */
 	size_t sending;	       /* flights in PUSHD_F_SENDING */
 	size_t done;	       /* flights in PUSHD_F_DONE */
+	uint64_t done_ns;      /* when the first of them was done */
 	size_t free_hint;      /* where to look for a free flight first */
 	uint64_t next_ms;      /* until the next due retry, from tend() */
 	pushd_flight **list;   /* PUSHD_INFLIGHT_MAX: one batch's flights */
@@ -394,7 +404,8 @@ static void finish(struct pushd_worker *w, pushd_flight *f, pushd_outcome o)
 {
 	f->state = PUSHD_F_DONE;
 	f->outcome = o;
-	w->done++;
+	if (w->done++ == 0)
+		w->done_ns = af_mono_ns();
 }
 
 /* Schedules another attempt after the back-off, or gives up. */
@@ -1181,11 +1192,32 @@ static unsigned read_block(const struct pushd_worker *w)
 					  : READ_BLOCK_MS;
 }
 
+/* Records the finished jobs when enough are done, or have waited enough. */
+static void flush_due(struct pushd_worker *w, int stopping)
+{
+	if (w->done == 0)
+		return;
+	if (stopping || w->sending == 0 || w->done >= FLUSH_MIN ||
+	    af_mono_ns() - w->done_ns >= FLUSH_AGE_MS * NS_PER_MS)
+		flush_done(w);
+}
+
+/* How long to wait in curl for the streams in flight. */
+static uint64_t io_wait_ms(const struct pushd_worker *w, uint64_t next,
+			   int stopping)
+{
+	uint64_t wait = next < POLL_MAX_MS ? next : POLL_MAX_MS;
+
+	if ((!stopping && room(w) >= READ_MIN) || w->done > 0)
+		wait = wait < QUEUE_POLL_MS ? wait : QUEUE_POLL_MS;
+	return wait;
+}
+
 static void *worker_main(void *arg)
 {
 	struct pushd_worker *w = arg;
 	pushd_ctx *ctx = w->ctx;
-	uint64_t next, wait;
+	uint64_t next;
 	int stopping;
 
 	atomic_fetch_add(&ctx->alive, 1);
@@ -1197,19 +1229,16 @@ static void *worker_main(void *arg)
 			break;
 		if (stopping && af_mono_ns() >= ctx->grace_deadline_ns)
 			break;
-		if (!stopping)
+		if (!stopping && (w->sending == 0 || room(w) >= READ_MIN))
 			take_new(w, read_block(w));
 		next = tend(w, stopping);
 		drive(w);
-		flush_done(w);
+		flush_due(w, stopping);
 		if (w->sending == 0)
 			continue;
-		wait = next < POLL_MAX_MS ? next : POLL_MAX_MS;
-		if (!stopping && room(w) > 0 && wait > QUEUE_POLL_MS)
-			wait = QUEUE_POLL_MS;
-		wait_io(w, wait);
+		wait_io(w, io_wait_ms(w, next, stopping));
 		drive(w);
-		flush_done(w);
+		flush_due(w, stopping);
 	}
 	flush_done(w);
 	abort_all(w);
