@@ -258,7 +258,11 @@ typedef struct pushd_flight {
 	char *body;
 	/* The credential the request carried: a renewal replaces exactly it. */
 	char auth[PUSHD_ACCESS_TOKEN_MAX];
-	char resp[PUSHD_RESPONSE_MAX];
+	/*
+	 * The answer's body: NULL until a byte arrives (an APNs success has
+	 * none), then PUSHD_RESPONSE_MAX + 1 bytes; freed with the request.
+	 */
+	char *resp;
 	size_t resp_len;
 	char retry_after[PUSHD_RETRY_AFTER_MAX + 1];
 } pushd_flight;

@@ -84,8 +84,6 @@
 #define OPS_PER_JOB	  4
 /* Sockets of the second push service watched in one wait at most. */
 #define WAIT_FDS_MAX	  16
-/* Curl's receive buffer per easy handle: the answers are small. */
-#define EASY_BUFFER	  4096L
 
 struct pushd_worker {
 	pushd_ctx *ctx;
@@ -345,8 +343,9 @@ void pushd_flight_release(pushd_flight *f)
 	f->body = NULL;
 	/* The buffer is clean past the credential: each one is wiped. */
 	OPENSSL_cleanse(f->auth, strnlen(f->auth, sizeof(f->auth)));
+	free(f->resp);
+	f->resp = NULL;
 	f->resp_len = 0;
-	f->resp[0] = '\0';
 	f->retry_after[0] = '\0';
 }
 
@@ -636,7 +635,11 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 
 	/* An answer over the cap aborts the transfer (CURLE_WRITE_ERROR). */
-	if (len > sizeof(f->resp) - 1 - f->resp_len)
+	if (len > PUSHD_RESPONSE_MAX - f->resp_len)
+		return 0;
+	if (f->resp == NULL)
+		f->resp = malloc(PUSHD_RESPONSE_MAX + 1);
+	if (f->resp == NULL)
 		return 0;
 	memcpy(f->resp + f->resp_len, data, len);
 	f->resp_len += len;
@@ -686,8 +689,6 @@ static pushd_status easy_ready(struct pushd_worker *w, pushd_flight *f)
 	    curl_easy_setopt(f->easy, CURLOPT_HEADERFUNCTION, on_header) !=
 		    CURLE_OK ||
 	    curl_easy_setopt(f->easy, CURLOPT_HEADERDATA, f) != CURLE_OK ||
-	    curl_easy_setopt(f->easy, CURLOPT_BUFFERSIZE, EASY_BUFFER) !=
-		    CURLE_OK ||
 	    /* Wait for the one HTTP/2 connection rather than open another. */
 	    curl_easy_setopt(f->easy, CURLOPT_PIPEWAIT, 1L) != CURLE_OK)
 		return PUSHD_ERR_HTTP;
