@@ -99,7 +99,7 @@ struct pushd_worker {
 	uint64_t done_ns;      /* when the first of them was done */
 	size_t free_hint;      /* where to look for a free flight first */
 	uint64_t next_ms;      /* until the next due retry, from tend() */
-	pushd_flight **list;   /* PUSHD_INFLIGHT_MAX: one batch's flights */
+	size_t *list;	       /* PUSHD_INFLIGHT_MAX: one batch's flights */
 	store_op *ops;	       /* PUSHD_INFLIGHT_MAX * OPS_PER_JOB */
 	uint64_t next_claim_ns;
 };
@@ -549,11 +549,11 @@ static void flush_done(struct pushd_worker *w)
 		return;
 	for (i = 0; i < PUSHD_INFLIGHT_MAX; i++) {
 		if (w->flights[i].state == PUSHD_F_DONE)
-			w->list[n++] = &w->flights[i];
+			w->list[n++] = i;
 	}
 	w->done = 0;
 	for (i = 0; i < n; i++) {
-		pushd_flight *f = w->list[i];
+		pushd_flight *f = &w->flights[w->list[i]];
 		store_op *op;
 
 		if (!recorded(f->outcome))
@@ -567,7 +567,7 @@ static void flush_done(struct pushd_worker *w)
 	}
 	run_batch(w, k);
 	for (i = 0, j = 0; i < n; i++) {
-		pushd_flight *f = w->list[i];
+		pushd_flight *f = &w->flights[w->list[i]];
 
 		if (!recorded(f->outcome))
 			continue;
@@ -580,7 +580,7 @@ static void flush_done(struct pushd_worker *w)
 	values_free(w, k);
 	k = 0;
 	for (i = 0; i < n; i++) {
-		pushd_flight *f = w->list[i];
+		pushd_flight *f = &w->flights[w->list[i]];
 		store_op *op;
 
 		if (f->txn_new == NULL || !recorded(f->outcome))
@@ -593,7 +593,7 @@ static void flush_done(struct pushd_worker *w)
 	}
 	run_batch(w, k);
 	for (i = 0, j = 0; i < n; i++) {
-		pushd_flight *f = w->list[i];
+		pushd_flight *f = &w->flights[w->list[i]];
 
 		if (f->txn_new != NULL && recorded(f->outcome))
 			cas_answer(w, f, &w->ops[j++]);
@@ -602,7 +602,7 @@ static void flush_done(struct pushd_worker *w)
 	}
 	k = 0;
 	for (i = 0; i < n; i++) {
-		pushd_flight *f = w->list[i];
+		pushd_flight *f = &w->flights[w->list[i]];
 
 		if (f->outcome != OUT_UNRECORDED)
 			op_ack(w, &k, f);
@@ -611,7 +611,7 @@ static void flush_done(struct pushd_worker *w)
 	}
 	run_batch(w, k);
 	for (i = 0, j = 0; i < n; i++) {
-		pushd_flight *f = w->list[i];
+		pushd_flight *f = &w->flights[w->list[i]];
 
 		if (f->outcome != OUT_UNRECORDED &&
 		    w->ops[j++].status != STORE_OK)
@@ -977,7 +977,7 @@ static void check_taken(struct pushd_worker *w)
 
 		if (f->state != PUSHD_F_TAKEN)
 			continue;
-		w->list[n++] = f;
+		w->list[n++] = i;
 		if (f->claimed) {
 			op = op_add(w, &k, STORE_OP_SET, f->key_lease);
 			op->val = w->consumer;
@@ -991,7 +991,7 @@ static void check_taken(struct pushd_worker *w)
 	}
 	run_batch(w, k);
 	for (i = 0, j = 0; i < n; i++) {
-		pushd_flight *f = w->list[i];
+		pushd_flight *f = &w->flights[w->list[i]];
 		const store_op *lease = NULL;
 
 		if (f->claimed) {

@@ -337,16 +337,16 @@ typedef enum store_op_kind {
 
 typedef struct store_op {
 	/* Set by the caller; the store only reads them. */
-	store_op_kind kind;
 	const char *key;
 	const void *val;
 	size_t len;
 	const void *expected;
 	size_t elen;
 	uint64_t ttl_ms;
-	unsigned flags;
 	const char *group;
 	const char *id;
+	store_op_kind kind;
+	unsigned flags;
 	/* Set by store_batch(). */
 	store_status status;
 	store_value value; /* STORE_OP_GET: free with store_value_free() */

@@ -2189,7 +2189,7 @@ static void test_batch_many_ops_all_answered(void **state)
 	struct fixture *f = *state;
 	enum { N = 500 };
 	char(*keys)[16] = calloc(N, sizeof(*keys));
-	store_op *ops = calloc(2 * N, sizeof(*ops));
+	store_op *ops = calloc((size_t)2 * N, sizeof(*ops));
 	size_t i;
 
 	assert_non_null(keys);
@@ -2202,7 +2202,7 @@ static void test_batch_many_ops_all_answered(void **state)
 		ops[2 * i].ttl_ms = 60000;
 		ops[2 * i + 1] = batch_op(STORE_OP_GET, keys[i]);
 	}
-	assert_int_equal(store_batch(f->st, ops, 2 * N), STORE_OK);
+	assert_int_equal(store_batch(f->st, ops, (size_t)2 * N), STORE_OK);
 	for (i = 0; i < N; i++) {
 		assert_int_equal(ops[2 * i].status, STORE_OK);
 		assert_int_equal(ops[2 * i + 1].status, STORE_OK);
