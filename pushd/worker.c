@@ -1018,8 +1018,15 @@ static void take_new(struct pushd_worker *w, unsigned block)
 	uint64_t now = af_mono_ns();
 	store_status st;
 
-	if (room(w) == 0)
+	if (room(w) == 0) {
+		/* Every flight waits for a retry: sleep instead of reading. */
+		struct timespec pause = {(time_t)(block / 1000),
+					 (long)(block % 1000) * 1000000L};
+
+		if (block > 0)
+			(void)nanosleep(&pause, NULL);
 		return;
+	}
 	st = store_queue_read(w->ctx->store, PUSHD_QUEUE, PUSHD_GROUP,
 			      w->consumer, room(w), block, take, &a, &count);
 	if (st != STORE_OK) {
