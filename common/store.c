@@ -219,6 +219,14 @@ static store_status check_value(const void *val, size_t len)
 	return STORE_OK;
 }
 
+static store_status check_set_flags(unsigned flags)
+{
+	if ((flags & ~(unsigned)(STORE_SET_NX | STORE_SET_XX)) != 0 ||
+	    flags == (STORE_SET_NX | STORE_SET_XX))
+		return STORE_ERR_ARG;
+	return STORE_OK;
+}
+
 static store_status check_member(const char *member, size_t *mlen)
 {
 	if (member == NULL)
@@ -245,8 +253,7 @@ store_status store_set(store_ctx *st, const char *key, const void *val,
 
 	if (st == NULL || ttl_ms > STORE_TTL_MAX)
 		return STORE_ERR_ARG;
-	if ((flags & ~(unsigned)(STORE_SET_NX | STORE_SET_XX)) != 0 ||
-	    flags == (STORE_SET_NX | STORE_SET_XX))
+	if (check_set_flags(flags) != STORE_OK)
 		return STORE_ERR_ARG;
 	rc = check_value(val, len);
 	if (rc == STORE_OK)
@@ -534,14 +541,11 @@ store_status store_queue_read(store_ctx *st, const char *queue,
  * Ids are the backend's own text (a stream id, or a sequence number);
  * here only their size and bytes are checked, the backend checks syntax.
  */
-store_status store_queue_ack(store_ctx *st, const char *queue,
-			     const char *group, const char *id)
+static store_status check_id(const char *id)
 {
-	full_key fk;
 	size_t len, i;
-	store_status rc;
 
-	if (st == NULL || id == NULL || check_name(group) != STORE_OK)
+	if (id == NULL)
 		return STORE_ERR_ARG;
 	len = strnlen(id, STORE_QUEUE_ID_MAX + 1);
 	if (len == 0 || len > STORE_QUEUE_ID_MAX)
@@ -550,6 +554,18 @@ store_status store_queue_ack(store_ctx *st, const char *queue,
 		if (id[i] <= 0x20 || id[i] > 0x7e)
 			return STORE_ERR_ARG;
 	}
+	return STORE_OK;
+}
+
+store_status store_queue_ack(store_ctx *st, const char *queue,
+			     const char *group, const char *id)
+{
+	full_key fk;
+	store_status rc;
+
+	if (st == NULL || check_id(id) != STORE_OK ||
+	    check_name(group) != STORE_OK)
+		return STORE_ERR_ARG;
 	rc = make_key(st, queue, &fk);
 	if (rc != STORE_OK)
 		return rc;
@@ -589,4 +605,147 @@ store_status store_queue_pending(store_ctx *st, const char *queue,
 	if (rc != STORE_OK)
 		return rc;
 	return st->ops->group_pending(st->impl, fk.buf, fk.len, group, out);
+}
+
+/* --- batches ------------------------------------------------------------- */
+
+/* The checks of the single call an operation stands for, key aside. */
+static store_status op_check(const store_op *op)
+{
+	store_status rc = STORE_OK;
+
+	switch (op->kind) {
+	case STORE_OP_GET:
+	case STORE_OP_DEL:
+		break;
+	case STORE_OP_SET:
+		rc = op->ttl_ms > STORE_TTL_MAX ? STORE_ERR_ARG
+						: check_set_flags(op->flags);
+		if (rc == STORE_OK)
+			rc = check_value(op->val, op->len);
+		break;
+	case STORE_OP_CAS:
+		rc = op->ttl_ms > STORE_TTL_MAX ? STORE_ERR_ARG : STORE_OK;
+		if (rc == STORE_OK)
+			rc = check_value(op->expected, op->elen);
+		if (rc == STORE_OK)
+			rc = check_value(op->val, op->len);
+		break;
+	case STORE_OP_ACK:
+		if (check_name(op->group) != STORE_OK ||
+		    check_id(op->id) != STORE_OK)
+			rc = STORE_ERR_ARG;
+		break;
+	default:
+		rc = STORE_ERR_ARG;
+		break;
+	}
+	return rc;
+}
+
+/* Runs one checked operation through the single calls of the backend. */
+static store_status op_run(store_ctx *st, store_op *op, const store_bkey *k)
+{
+	const store_ops *b = st->ops;
+
+	switch (op->kind) {
+	case STORE_OP_GET:
+		return b->get(st->impl, k->key, k->klen, &op->value);
+	case STORE_OP_SET:
+		return b->set(st->impl, k->key, k->klen, op->val, op->len,
+			      op->ttl_ms, op->flags);
+	case STORE_OP_DEL:
+		return b->del(st->impl, k->key, k->klen);
+	case STORE_OP_CAS:
+		return b->cas(st->impl, k->key, k->klen, op->expected, op->elen,
+			      op->val, op->len, op->ttl_ms);
+	case STORE_OP_ACK:
+		return b->group_ack(st->impl, k->key, k->klen, op->group,
+				    op->id);
+	default:
+		return STORE_ERR_ARG;
+	}
+}
+
+/*
+ * Checks every operation and lays the prefixed keys out in one buffer
+ * (*buf, for the caller to free), so the backend gets them as it gets a
+ * single call's. A refused operation gets its status and a NULL key.
+ */
+static store_status batch_keys(const store_ctx *st, store_op *ops, size_t n,
+			       store_bkey *keys, char **buf)
+{
+	size_t i, len, total = 0, at = 0;
+	char *p;
+
+	for (i = 0; i < n; i++) {
+		len = ops[i].key != NULL
+			      ? strnlen(ops[i].key, STORE_KEY_MAX + 1)
+			      : 0;
+		total += st->prefix_len + len + 1;
+	}
+	p = OPENSSL_malloc(total);
+	if (p == NULL)
+		return STORE_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		store_op *op = &ops[i];
+
+		keys[i].key = NULL;
+		keys[i].klen = 0;
+		op->status = op_check(op);
+		if (op->status != STORE_OK)
+			continue;
+		len = op->key != NULL ? strnlen(op->key, STORE_KEY_MAX + 1) : 0;
+		if (len == 0 || len > STORE_KEY_MAX) {
+			op->status =
+				len == 0 ? STORE_ERR_ARG : STORE_ERR_TOO_BIG;
+			continue;
+		}
+		memcpy(p + at, st->prefix, st->prefix_len);
+		memcpy(p + at + st->prefix_len, op->key, len);
+		keys[i].key = p + at;
+		keys[i].klen = st->prefix_len + len;
+		p[at + keys[i].klen] = '\0';
+		at += keys[i].klen + 1;
+	}
+	*buf = p;
+	return STORE_OK;
+}
+
+store_status store_batch(store_ctx *st, store_op *ops, size_t n)
+{
+	store_bkey *keys = NULL;
+	char *buf = NULL;
+	store_status rc;
+	size_t i;
+
+	if (ops != NULL && n <= STORE_BATCH_MAX) {
+		for (i = 0; i < n; i++) {
+			value_clear(&ops[i].value);
+			ops[i].status = STORE_ERR_ARG;
+		}
+	}
+	if (st == NULL || ops == NULL || n == 0 || n > STORE_BATCH_MAX)
+		return STORE_ERR_ARG;
+	keys = OPENSSL_malloc(n * sizeof(*keys));
+	rc = keys != NULL ? batch_keys(st, ops, n, keys, &buf)
+			  : STORE_ERR_NOMEM;
+	if (rc != STORE_OK) {
+		/* Nothing ran: every operation shares the failure. */
+		for (i = 0; i < n; i++)
+			ops[i].status = rc;
+		goto out;
+	}
+	if (st->ops->batch != NULL) {
+		rc = st->ops->batch(st->impl, ops, keys, n);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (keys[i].key != NULL)
+			ops[i].status = op_run(st, &ops[i], &keys[i]);
+	}
+out:
+	OPENSSL_free(buf);
+	OPENSSL_free(keys);
+	return rc;
 }

@@ -24,6 +24,15 @@
 /* Default redis connect and command timeout. */
 #define STORE_TIMEOUT_DEFAULT_MS 2000u
 
+/*
+ * One operation of a batch as a backend sees it: the full key (NULL when
+ * the front refused the operation, whose status is then already set).
+ */
+typedef struct store_bkey {
+	const char *key;
+	size_t klen;
+} store_bkey;
+
 typedef struct store_ops {
 	/* Frees the backend and everything it holds. */
 	void (*close)(void *impl);
@@ -94,6 +103,14 @@ typedef struct store_ops {
 	store_status (*group_pending)(void *impl, const char *queue,
 				      size_t qlen, const char *group,
 				      size_t *out);
+	/*
+	 * Runs ops[i] for each i whose keys[i].key is not NULL, writing
+	 * ops[i].status (and value); see store_batch(). A backend may set
+	 * keys[i].key to NULL for an operation it refuses itself. NULL: the
+	 * front runs the operations one by one through the calls above.
+	 */
+	store_status (*batch)(void *impl, store_op *ops, store_bkey *keys,
+			      size_t n);
 } store_ops;
 
 /*

@@ -391,6 +391,19 @@ static store_status redis_ping(void *impl)
 	return ok ? STORE_OK : STORE_ERR_UNAVAILABLE;
 }
 
+/* Maps the reply of a SET: nil is the NX or XX condition failing. */
+static store_status set_reply(const redisReply *r, unsigned flags)
+{
+	if (status_is(r, "OK"))
+		return STORE_OK;
+	if (r->type == REDIS_REPLY_NIL)
+		return (flags & STORE_SET_NX) != 0 ? STORE_EXISTS
+						   : STORE_NOT_FOUND;
+	if (r->type == REDIS_REPLY_ERROR)
+		return error_status(r);
+	return STORE_ERR_PROTOCOL;
+}
+
 static store_status run_set(struct redis_conn *rc, redisReply **r,
 			    const char *key, size_t klen, const void *val,
 			    size_t len, const char *ttl, unsigned flags)
@@ -427,15 +440,7 @@ static store_status redis_set(void *impl, const char *key, size_t klen,
 		     ttl_ms != 0 ? ttl : NULL, flags);
 	if (st != STORE_OK)
 		return st;
-	if (status_is(r, "OK"))
-		st = STORE_OK;
-	else if (r->type == REDIS_REPLY_NIL)
-		st = (flags & STORE_SET_NX) != 0 ? STORE_EXISTS
-						 : STORE_NOT_FOUND;
-	else if (r->type == REDIS_REPLY_ERROR)
-		st = error_status(r);
-	else
-		st = STORE_ERR_PROTOCOL;
+	st = set_reply(r, flags);
 	freeReplyObject(r);
 	return st;
 }
@@ -489,6 +494,21 @@ static store_status redis_del(void *impl, const char *key, size_t klen)
 	return st;
 }
 
+/* Maps the compare-and-set script's answer: 1, 0 or -1. */
+static store_status cas_reply(const redisReply *r)
+{
+	long long n = 0;
+	store_status st = reply_integer(r, &n);
+
+	if (st != STORE_OK)
+		return st;
+	if (n == 1)
+		return STORE_OK;
+	if (n == 0)
+		return STORE_CONFLICT;
+	return n == -1 ? STORE_NOT_FOUND : STORE_ERR_PROTOCOL;
+}
+
 static store_status redis_cas(void *impl, const char *key, size_t klen,
 			      const void *expected, size_t elen,
 			      const void *newval, size_t nlen, uint64_t ttl_ms)
@@ -497,7 +517,6 @@ static store_status redis_cas(void *impl, const char *key, size_t klen,
 	redisReply *r;
 	char ttl[REDIS_NUM_TEXT];
 	struct rarg a[3];
-	long long n = 0;
 	store_status st;
 
 	st = conn_ready(impl, &rc);
@@ -510,15 +529,9 @@ static store_status redis_cas(void *impl, const char *key, size_t klen,
 	st = run_script(rc, SCRIPT_CAS, key, klen, a, &r);
 	if (st != STORE_OK)
 		return st;
-	st = reply_integer(r, &n);
+	st = cas_reply(r);
 	freeReplyObject(r);
-	if (st != STORE_OK)
-		return st;
-	if (n == 1)
-		return STORE_OK;
-	if (n == 0)
-		return STORE_CONFLICT;
-	return n == -1 ? STORE_NOT_FOUND : STORE_ERR_PROTOCOL;
+	return st;
 }
 
 static store_status redis_incr(void *impl, const char *key, size_t klen,
@@ -1039,12 +1052,25 @@ static bool stream_id_valid(const char *id)
 	}
 }
 
+static store_status ack_reply(const redisReply *r)
+{
+	long long n = 0;
+	store_status st;
+
+	if (r->type == REDIS_REPLY_ERROR)
+		return group_error(r);
+	st = reply_integer(r, &n);
+	/* 0 (not pending any more) is fine: acks may repeat. */
+	if (st == STORE_OK && n != 0 && n != 1)
+		st = STORE_ERR_PROTOCOL;
+	return st;
+}
+
 static store_status redis_group_ack(void *impl, const char *key, size_t klen,
 				    const char *group, const char *id)
 {
 	struct redis_conn *rc;
 	redisReply *r;
-	long long n = 0;
 	store_status st;
 
 	/* The server would refuse it too, but as an unrecognisable error. */
@@ -1056,14 +1082,8 @@ static store_status redis_group_ack(void *impl, const char *key, size_t klen,
 	st = run(rc, &r, "XACK %b %s %s", key, klen, group, id);
 	if (st != STORE_OK)
 		return st;
-	if (r->type == REDIS_REPLY_ERROR)
-		st = group_error(r);
-	else
-		st = reply_integer(r, &n);
+	st = ack_reply(r);
 	freeReplyObject(r);
-	/* 0 (not pending any more) is fine: acks may repeat. */
-	if (st == STORE_OK && n != 0 && n != 1)
-		st = STORE_ERR_PROTOCOL;
 	return st;
 }
 
@@ -1157,6 +1177,160 @@ static store_status redis_group_pending(void *impl, const char *key,
 		*out = (size_t)r->element[0]->integer;
 	freeReplyObject(r);
 	return st;
+}
+
+/* --- batches -------------------------------------------------------------- */
+
+/*
+ * Queues one operation's command in the context's output buffer (nothing
+ * is sent yet). REDIS_OK or REDIS_ERR (no memory).
+ */
+static int append_op(struct redis_conn *rc, const store_op *op,
+		     const store_bkey *k)
+{
+	const char *argv[7];
+	size_t lens[7];
+	char ttl[REDIS_NUM_TEXT];
+	int argc = 0;
+
+	(void)snprintf(ttl, sizeof(ttl), "%" PRIu64, op->ttl_ms);
+	switch (op->kind) {
+	case STORE_OP_GET:
+		return redisAppendCommand(rc->c, "GET %b", k->key, k->klen);
+	case STORE_OP_DEL:
+		return redisAppendCommand(rc->c, "UNLINK %b", k->key, k->klen);
+	case STORE_OP_CAS:
+		return redisAppendCommand(rc->c, "EVALSHA %s 1 %b %b %b %s",
+					  rc->sha[SCRIPT_CAS], k->key, k->klen,
+					  bytes(op->expected), op->elen,
+					  bytes(op->val), op->len, ttl);
+	case STORE_OP_ACK:
+		return redisAppendCommand(rc->c, "XACK %b %s %s", k->key,
+					  k->klen, op->group, op->id);
+	case STORE_OP_SET:
+		break;
+	default:
+		return REDIS_ERR;
+	}
+	argv[argc] = "SET";
+	lens[argc++] = 3;
+	argv[argc] = k->key;
+	lens[argc++] = k->klen;
+	argv[argc] = bytes(op->val);
+	lens[argc++] = op->len;
+	if (op->ttl_ms != 0) {
+		argv[argc] = "PX";
+		lens[argc++] = 2;
+		argv[argc] = ttl;
+		lens[argc++] = strlen(ttl);
+	}
+	if ((op->flags & (STORE_SET_NX | STORE_SET_XX)) != 0) {
+		argv[argc] = (op->flags & STORE_SET_NX) != 0 ? "NX" : "XX";
+		lens[argc++] = 2;
+	}
+	return redisAppendCommandArgv(rc->c, argc, argv, lens);
+}
+
+/* Maps one operation's reply into op (a GET's value into op->value). */
+static store_status op_reply(const redisReply *r, store_op *op)
+{
+	store_status st;
+	long long n = 0;
+
+	switch (op->kind) {
+	case STORE_OP_GET:
+		return reply_value(r, &op->value);
+	case STORE_OP_SET:
+		return set_reply(r, op->flags);
+	case STORE_OP_DEL:
+		st = reply_integer(r, &n);
+		return st;
+	case STORE_OP_CAS:
+		return cas_reply(r);
+	case STORE_OP_ACK:
+		return ack_reply(r);
+	default:
+		return STORE_ERR_PROTOCOL;
+	}
+}
+
+static bool is_noscript(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ERROR && r->str != NULL &&
+	       strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+/*
+ * Pipelining: every command goes into the output buffer, the first
+ * redisGetReply() writes them all, and the replies come back in order.
+ * A compare-and-set whose script the server has lost (NOSCRIPT) is run
+ * again on its own once every reply is in, as redis_cas() would. When
+ * the connection fails, the operations still without an answer get the
+ * failure, and the connection is dropped as for any command.
+ */
+static store_status redis_batch(void *impl, store_op *ops, store_bkey *keys,
+				size_t n)
+{
+	struct redis_conn *rc;
+	store_status st;
+	size_t i, redo = 0;
+
+	for (i = 0; i < n; i++) {
+		if (keys[i].key != NULL && ops[i].kind == STORE_OP_ACK &&
+		    !stream_id_valid(ops[i].id)) {
+			ops[i].status = STORE_ERR_ARG;
+			keys[i].key = NULL;
+		}
+	}
+	st = conn_ready(impl, &rc);
+	for (i = 0; st == STORE_OK && i < n; i++) {
+		/* Nothing has been sent yet: dropping the link undoes all. */
+		if (keys[i].key != NULL &&
+		    append_op(rc, &ops[i], &keys[i]) != REDIS_OK) {
+			conn_failed(rc);
+			st = STORE_ERR_NOMEM;
+		}
+	}
+	for (i = 0; st == STORE_OK && i < n; i++) {
+		void *reply = NULL;
+
+		if (keys[i].key == NULL)
+			continue;
+		if (redisGetReply(rc->c, &reply) != REDIS_OK || reply == NULL) {
+			st = rc->c->err == REDIS_ERR_OOM ? STORE_ERR_NOMEM
+			     : rc->c->err == REDIS_ERR_PROTOCOL
+				     ? STORE_ERR_PROTOCOL
+				     : STORE_ERR_UNAVAILABLE;
+			conn_failed(rc);
+			break;
+		}
+		rc->healthy = true;
+		rc->backoff_ms = REDIS_BACKOFF_MIN_MS;
+		if (ops[i].kind == STORE_OP_CAS && is_noscript(reply)) {
+			ops[i].status = STORE_ERR_UNAVAILABLE;
+			redo++;
+		} else {
+			ops[i].status = op_reply(reply, &ops[i]);
+		}
+		reply_free(reply);
+	}
+	if (st != STORE_OK) {
+		for (; i < n; i++) {
+			if (keys[i].key != NULL)
+				ops[i].status = st;
+		}
+		return st;
+	}
+	for (i = 0; redo > 0 && i < n; i++) {
+		if (keys[i].key == NULL || ops[i].kind != STORE_OP_CAS ||
+		    ops[i].status != STORE_ERR_UNAVAILABLE)
+			continue;
+		ops[i].status = redis_cas(
+			impl, keys[i].key, keys[i].klen, ops[i].expected,
+			ops[i].elen, ops[i].val, ops[i].len, ops[i].ttl_ms);
+		redo--;
+	}
+	return STORE_OK;
 }
 
 /* --- open and close ------------------------------------------------------- */
@@ -1316,6 +1490,7 @@ static const store_ops redis_ops = {
 	.group_ack = redis_group_ack,
 	.group_claim = redis_group_claim,
 	.group_pending = redis_group_pending,
+	.batch = redis_batch,
 };
 
 store_status store_redis_open(const store_options *opts, const store_ops **ops,

@@ -112,51 +112,176 @@ out:
 	return rc;
 }
 
-/* Dumps obj compactly into out; PUSHD_ERR_TOO_BIG past max bytes. */
-static pushd_status dump_capped(json_t *obj, size_t max, char *out, size_t cap,
-				size_t *len)
-{
-	size_t n = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+/* A bounded writer of JSON text into a caller's buffer. */
+typedef struct jout {
+	char *buf;
+	size_t len, max; /* max: bytes allowed, the NUL aside */
+	int over;	 /* something did not fit */
+} jout;
 
-	if (n == 0)
-		return PUSHD_ERR_NOMEM;
-	if (n > max || n >= cap)
-		return PUSHD_ERR_TOO_BIG;
-	if (json_dumpb(obj, out, cap, JSON_COMPACT) != n)
-		return PUSHD_ERR_NOMEM;
-	out[n] = '\0';
-	if (len != NULL)
-		*len = n;
-	return PUSHD_OK;
+static void put(jout *o, const char *s, size_t n)
+{
+	if (o->over || n > o->max - o->len) {
+		o->over = 1;
+		return;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
 }
 
+/* Writes a string literal (its length known at compile time). */
+#define put_lit(o, lit) put((o), (lit), sizeof(lit) - 1)
+
+/* The length of the UTF-8 sequence at s (n bytes left); 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1fu;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07u;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	}
+	/* Overlong forms, UTF-16 surrogates, past U+10FFFF. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/*
+ * A JSON string of s, quoted and escaped as jansson's compact dump does
+ * (the short escapes, \u00XX for other control bytes, UTF-8 as it is).
+ * -1 when s is not UTF-8.
+ */
+static int put_str(jout *o, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, run;
+	char esc[6] = {'\\', 'u', '0', '0', 0, 0};
+
+	put(o, "\"", 1);
+	while (i < n) {
+		for (run = i; run < n && p[run] >= 0x20 && p[run] < 0x80 &&
+			      p[run] != '"' && p[run] != '\\';
+		     run++)
+			;
+		put(o, s + i, run - i);
+		i = run;
+		if (i == n)
+			break;
+		if (p[i] >= 0x80) {
+			run = utf8_len(p + i, n - i);
+			if (run == 0)
+				return -1;
+			put(o, s + i, run);
+			i += run;
+			continue;
+		}
+		switch (p[i]) {
+		case '"':
+			put(o, "\\\"", 2);
+			break;
+		case '\\':
+			put(o, "\\\\", 2);
+			break;
+		case '\b':
+			put(o, "\\b", 2);
+			break;
+		case '\f':
+			put(o, "\\f", 2);
+			break;
+		case '\n':
+			put(o, "\\n", 2);
+			break;
+		case '\r':
+			put(o, "\\r", 2);
+			break;
+		case '\t':
+			put(o, "\\t", 2);
+			break;
+		default:
+			esc[4] = hex[p[i] >> 4];
+			esc[5] = hex[p[i] & 0x0f];
+			put(o, esc, sizeof(esc));
+			break;
+		}
+		i++;
+	}
+	put(o, "\"", 1);
+	return 0;
+}
+
+/*
+ * Written out by hand rather than packed and dumped with jansson: it is
+ * made for every push, and the text is the same jansson would write.
+ */
 pushd_status pushd_apns_payload(const pushd_job *job, char *out, size_t cap,
 				size_t *len)
 {
-	char body[PUSHD_USER_MAX + PUSHD_APP_MAX + 32];
-	json_t *obj;
-	pushd_status rc;
+	char body[PUSHD_USER_MAX + PUSHD_APP_MAX + 32], exp[24];
+	jout o;
+	int bad = 0;
 
 	if (job == NULL || out == NULL || cap == 0)
 		return PUSHD_ERR_ARG;
 	out[0] = '\0';
+	o.buf = out;
+	o.len = 0;
+	o.max = cap - 1 < PUSHD_APNS_PAYLOAD_MAX ? cap - 1
+						 : PUSHD_APNS_PAYLOAD_MAX;
+	o.over = 0;
 	(void)snprintf(body, sizeof(body), "%s is signing in to %s", job->user,
 		       job->app_name);
+	(void)snprintf(exp, sizeof(exp), "%lld", (long long)job->expires);
 	/*
 	 * The payload names the user and the application so that the phone
 	 * can show them before fetching the challenge; the number is never
 	 * here, because it must be read off the login page.
 	 */
-	obj = json_pack("{s:{s:{s:s, s:s}, s:s, s:s}, s:s, s:s, s:s, s:I}",
-			"aps", "alert", "title", "Sign-in request", "body",
-			body, "category", "AF_SIGNIN", "sound", "default",
-			"txn", job->txn, "app", job->app_name, "user",
-			job->user, "exp", (json_int_t)job->expires);
-	if (obj == NULL)
-		return PUSHD_ERR_NOMEM;
-	rc = dump_capped(obj, PUSHD_APNS_PAYLOAD_MAX, out, cap, len);
-	json_decref(obj);
-	return rc;
+	put_lit(&o,
+		"{\"aps\":{\"alert\":{\"title\":\"Sign-in request\",\"body\":");
+	bad |= put_str(&o, body);
+	put_lit(&o,
+		"},\"category\":\"AF_SIGNIN\",\"sound\":\"default\"},\"txn\":");
+	bad |= put_str(&o, job->txn);
+	put_lit(&o, ",\"app\":");
+	bad |= put_str(&o, job->app_name);
+	put_lit(&o, ",\"user\":");
+	bad |= put_str(&o, job->user);
+	put_lit(&o, ",\"exp\":");
+	put(&o, exp, strlen(exp));
+	put_lit(&o, "}");
+	if (bad) {
+		out[0] = '\0';
+		return PUSHD_ERR_ARG;
+	}
+	if (o.over) {
+		out[0] = '\0';
+		return PUSHD_ERR_TOO_BIG;
+	}
+	out[o.len] = '\0';
+	if (len != NULL)
+		*len = o.len;
+	return PUSHD_OK;
 }
 
 pushd_status pushd_fcm_message(const pushd_job *job, char **out)

@@ -38,8 +38,13 @@
 #define PUSHD_RETRY_AFTER_MAX  64    /* bytes of a Retry-After value */
 #define PUSHD_UUID_LEN	       36
 
-/* Jobs one worker holds at once (sending or waiting to retry). */
-#define PUSHD_INFLIGHT_MAX 64
+/*
+ * Jobs one worker holds at once (sending, waiting to retry, or waiting
+ * for their outcome to be recorded): enough streams to keep an HTTP/2
+ * connection busy (APNs allows 1000 per connection) between two rounds
+ * of store calls, few enough that a worker's flights stay a few MiB.
+ */
+#define PUSHD_INFLIGHT_MAX 256
 
 /* Retry back-off: 200 ms doubling, full jitter, at most 5 s. */
 #define PUSHD_BACKOFF_BASE_MS 200u
@@ -219,9 +224,14 @@ PUSHD_NODISCARD pushd_status pushd_fcm_assertion(const pushd_fcm_account *a,
 
 typedef enum pushd_flight_state {
 	PUSHD_F_FREE = 0,
+	PUSHD_F_TAKEN,	 /* read or claimed; not yet checked in the store */
 	PUSHD_F_WAIT,	 /* waiting for its (re)send time */
 	PUSHD_F_SENDING, /* its request is on a connection */
+	PUSHD_F_DONE,	 /* outcome known, to be recorded and acknowledged */
 } pushd_flight_state;
+
+/* "push_lease:", "push_done:" or "txn:" and an id. */
+#define PUSHD_KEY_BUF (16 + AF_MFA_ID_BUF)
 
 typedef struct pushd_flight {
 	pushd_flight_state state;
@@ -229,21 +239,40 @@ typedef struct pushd_flight {
 	char entry_id[STORE_QUEUE_ID_MAX + 1];
 	unsigned attempt; /* retries made so far */
 	int renewed;	  /* the credential was renewed for this job */
+	int claimed;	  /* taken over from another consumer */
+	int leased;	  /* this worker holds "push_lease:<job>" */
 	uint64_t due_ns;  /* monotonic: when to send (PUSHD_F_WAIT) */
 	uint64_t lease_ns;
-	int64_t taken_ms; /* when this node took the job (unix ms) */
+	int64_t taken_ms;      /* when this node took the job (unix ms) */
+	pushd_outcome outcome; /* PUSHD_F_DONE */
+	char key_done[PUSHD_KEY_BUF];
+	char key_txn[PUSHD_KEY_BUF];
+	char key_lease[PUSHD_KEY_BUF];
+	/* Recording the outcome: the txn as read, and as it is to be. */
+	store_value txn_old;
+	char *txn_new;
+	/* Kept from job to job; set up again when the platform changes. */
 	CURL *easy;
+	pushd_platform easy_platform;
 	struct curl_slist *headers;
 	char *body;
 	/* The credential the request carried: a renewal replaces exactly it. */
 	char auth[PUSHD_ACCESS_TOKEN_MAX];
-	char resp[PUSHD_RESPONSE_MAX];
+	/*
+	 * The answer's body: NULL until a byte arrives (an APNs success has
+	 * none), then PUSHD_RESPONSE_MAX + 1 bytes; freed with the request.
+	 */
+	char *resp;
 	size_t resp_len;
 	char retry_after[PUSHD_RETRY_AFTER_MAX + 1];
 } pushd_flight;
 
-/* Releases the request of f (easy handle, headers, body, credential). */
+/*
+ * Releases the request of f (headers, body, answer), keeping its easy
+ * handle for the next request; pushd_flight_cleanup() frees that too.
+ */
 void pushd_flight_release(pushd_flight *f);
+void pushd_flight_cleanup(pushd_flight *f);
 
 /* ---- the context -----------------------------------------------------------
  */

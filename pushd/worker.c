@@ -5,10 +5,7 @@
  *
  * A job goes through these steps, each chosen so that a crash at any
  * point loses nothing and repeats as little as possible:
- *   1. taken (read, or claimed from a dead consumer): a lease
- *      "push_lease:<job>" (SET NX, a few seconds, refreshed while the job
- *      is held) keeps two live nodes from sending it at once when one
- *      claims a job the other is still retrying;
+ *   1. taken (read, or claimed from a dead consumer);
  *   2. skipped and acknowledged when "push_done:<job>" exists (its outcome
  *      was final before: a redelivery), or when its txn is no longer
  *      pending or has expired (nobody is waiting for the push any more);
@@ -22,6 +19,26 @@
  * again; both attempts carry the same apns-id and collapse id, so the
  * phone shows one notification.
  *
+ * The lease "push_lease:<job>" (SET NX, a few seconds, refreshed while
+ * the job is held) keeps two live nodes from sending a job at once when
+ * one claims a job the other still holds. Another consumer can only
+ * claim an entry that has been idle PUSHD_CLAIM_IDLE_MS since it was
+ * delivered to us, so a job read fresh from the queue needs no lease
+ * while it is younger than that: it takes one only once held
+ * LEASE_AFTER_MS (a retry, a slow service), well before anyone could
+ * claim it. Claimed jobs take the lease at once. So the common job, sent
+ * and answered within a second, costs no lease at all; and a worker that
+ * was stalled so long that another took over finds the lease taken and
+ * lets the job go unsent and unacknowledged.
+ *
+ * Store calls are batched (store_batch(): one round trip on redis for
+ * any number of calls): the checks of everything one read brought in go
+ * in one batch, and the jobs whose outcome became final in one pass of
+ * the loop are recorded together in three: the markers and the txns as
+ * they are; the outcomes on the txns; the acknowledgements and the
+ * leases. The order of step 4 holds for every job, as the batches run
+ * one after the other.
+ *
  * Thread rules: the multi handles, the easy handles and the flights
  * belong to this thread alone; the context is shared (store, log,
  * metrics and the token caches are thread-safe).
@@ -30,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/select.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -38,14 +56,34 @@
 #include "pushd_internal.h"
 
 /* Jobs asked for per read: spreads a burst over the workers. */
-#define READ_BATCH	  16
+#define READ_BATCH	  128
 /* How long an idle worker blocks in the queue read. */
 #define READ_BLOCK_MS	  250
 #define CLAIM_EVERY_NS	  1000000000ull
 /* Longest wait in curl while streams are in flight. */
 #define POLL_MAX_MS	  50
+/*
+ * The wait in curl while streams are in flight and there is room for
+ * more jobs: jobs queued meanwhile wait at most this long to be read.
+ */
+#define QUEUE_POLL_MS	  1
+/*
+ * While streams are in flight, jobs are read only once this many flights
+ * are free, and finished jobs are recorded once this many are done (or
+ * the first has waited FLUSH_AGE_MS, or nothing is in flight): a round
+ * trip to the store then serves many jobs rather than one or two.
+ */
+#define READ_MIN	  32
+#define FLUSH_MIN	  32
+#define FLUSH_AGE_MS	  1
+/* A job read fresh takes its lease once held this long. */
+#define LEASE_AFTER_MS	  1000u
 #define NS_PER_MS	  1000000ull
 #define CONSUMER_NAME_MAX 96
+/* Store operations one job adds to a batch at most. */
+#define OPS_PER_JOB	  4
+/* Sockets of the second push service watched in one wait at most. */
+#define WAIT_FDS_MAX	  16
 
 struct pushd_worker {
 	pushd_ctx *ctx;
@@ -55,16 +93,85 @@ struct pushd_worker {
 	int started;
 	CURLM *multi[PUSHD_PLATFORMS];
 	pushd_flight *flights; /* PUSHD_INFLIGHT_MAX */
-	size_t busy;
+	size_t busy;	       /* flights not free */
+	size_t sending;	       /* flights in PUSHD_F_SENDING */
+	size_t done;	       /* flights in PUSHD_F_DONE */
+	uint64_t done_ns;      /* when the first of them was done */
+	size_t free_hint;      /* where to look for a free flight first */
+	uint64_t next_ms;      /* until the next due retry, from tend() */
+	size_t *list;	       /* PUSHD_INFLIGHT_MAX: one batch's flights */
+	store_op *ops;	       /* PUSHD_INFLIGHT_MAX * OPS_PER_JOB */
 	uint64_t next_claim_ns;
 };
 
 /* ---- store helpers ----------------------------------------------------------
  */
 
-static void job_key(char *out, size_t cap, const char *what, const char *job)
+/* An object id as authflow makes them: base64url, 1..AF_MFA_ID_BUF-1. */
+static int id_ok(const char *id)
 {
-	(void)snprintf(out, cap, "%s:%s", what, job);
+	size_t i, n = strnlen(id, AF_MFA_ID_BUF);
+
+	if (n == 0 || n >= AF_MFA_ID_BUF)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+static void flight_keys(pushd_flight *f)
+{
+	(void)snprintf(f->key_done, sizeof(f->key_done), "push_done:%s",
+		       f->job.job);
+	(void)snprintf(f->key_lease, sizeof(f->key_lease), "push_lease:%s",
+		       f->job.job);
+	(void)snprintf(f->key_txn, sizeof(f->key_txn), "txn:%s", f->job.txn);
+}
+
+/* Appends an operation on key to the worker's batch of *n. */
+static store_op *op_add(struct pushd_worker *w, size_t *n, store_op_kind kind,
+			const char *key)
+{
+	store_op *op = &w->ops[(*n)++];
+
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+	op->key = key;
+	return op;
+}
+
+static void op_ack(struct pushd_worker *w, size_t *n, const pushd_flight *f)
+{
+	store_op *op = op_add(w, n, STORE_OP_ACK, PUSHD_QUEUE);
+
+	op->group = PUSHD_GROUP;
+	op->id = f->entry_id;
+}
+
+/* Runs the first n operations; each carries its own answer. */
+static void run_batch(struct pushd_worker *w, size_t n)
+{
+	store_status st;
+
+	if (n == 0)
+		return;
+	st = store_batch(w->ctx->store, w->ops, n);
+	if (st != STORE_OK)
+		log_warn(w->ctx->log, NULL, "push_store", "batch of %zu: %s", n,
+			 store_strerror(st));
+}
+
+static void values_free(struct pushd_worker *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		store_value_free(&w->ops[i].value);
 }
 
 static void ack(struct pushd_worker *w, const char *entry_id)
@@ -77,61 +184,100 @@ static void ack(struct pushd_worker *w, const char *entry_id)
 			 entry_id, store_strerror(st));
 }
 
-static void lease_drop(struct pushd_worker *w, const char *job)
+static void lease_drop(struct pushd_worker *w, pushd_flight *f)
 {
-	char key[STORE_KEY_MAX];
 	store_status st;
 
-	job_key(key, sizeof(key), "push_lease", job);
-	st = store_del(w->ctx->store, key);
+	if (!f->leased)
+		return;
+	f->leased = 0;
+	st = store_del(w->ctx->store, f->key_lease);
 	/* Not fatal: the lease runs out by itself. */
 	if (st != STORE_OK)
-		log_debug(w->ctx->log, NULL, "push_lease", "job=%s: %s", job,
-			  store_strerror(st));
+		log_debug(w->ctx->log, NULL, "push_lease", "job=%s: %s",
+			  f->job.job, store_strerror(st));
+}
+
+/* 1 when v is this worker's consumer name. */
+static int is_ours(const struct pushd_worker *w, const store_value *v)
+{
+	return v->len == strlen(w->consumer) &&
+	       memcmp(v->data, w->consumer, v->len) == 0;
 }
 
 /*
  * Takes the lease on a job: 1 taken, 0 another live consumer holds it,
  * -1 the store failed.
  */
-static int lease_take(struct pushd_worker *w, const char *job)
+static int lease_take(struct pushd_worker *w, pushd_flight *f)
 {
-	char key[STORE_KEY_MAX];
 	store_value v = {NULL, 0};
 	store_status st;
 	int rc;
 
-	job_key(key, sizeof(key), "push_lease", job);
-	st = store_set(w->ctx->store, key, w->consumer, strlen(w->consumer),
-		       PUSHD_LEASE_TTL_MS, STORE_SET_NX);
-	if (st == STORE_OK)
+	f->lease_ns = af_mono_ns();
+	st = store_set(w->ctx->store, f->key_lease, w->consumer,
+		       strlen(w->consumer), PUSHD_LEASE_TTL_MS, STORE_SET_NX);
+	if (st == STORE_OK) {
+		f->leased = 1;
 		return 1;
+	}
 	if (st != STORE_EXISTS)
 		return -1;
-	if (store_get(w->ctx->store, key, &v) != STORE_OK)
+	if (store_get(w->ctx->store, f->key_lease, &v) != STORE_OK)
 		return 0;
 	/* Our own lease from before is ours to go on with. */
-	rc = v.len == strlen(w->consumer) &&
-	     memcmp(v.data, w->consumer, v.len) == 0;
+	rc = is_ours(w, &v);
 	store_value_free(&v);
+	f->leased = rc;
 	return rc;
 }
 
 static void lease_refresh(struct pushd_worker *w, pushd_flight *f)
 {
-	char key[STORE_KEY_MAX];
 	store_status st;
 
-	job_key(key, sizeof(key), "push_lease", f->job.job);
-	st = store_set(w->ctx->store, key, w->consumer, strlen(w->consumer),
-		       PUSHD_LEASE_TTL_MS, 0);
+	st = store_set(w->ctx->store, f->key_lease, w->consumer,
+		       strlen(w->consumer), PUSHD_LEASE_TTL_MS, 0);
 	if (st != STORE_OK)
 		log_warn(w->ctx->log, NULL, "push_lease", "job=%s: %s",
 			 f->job.job, store_strerror(st));
 	f->lease_ns = af_mono_ns();
 }
 
-/* 1 when the job's txn is pending and unexpired, 0 when not, -1 error. */
+/* 1 when the txn record text is pending and unexpired, else 0. */
+static int txn_text_live(const store_value *v, int64_t now)
+{
+	json_t *txn = json_loadb((const char *)v->data, v->len, 0, NULL);
+	const char *state;
+	int rc;
+
+	if (!json_is_object(txn)) {
+		json_decref(txn);
+		return -1;
+	}
+	state = json_string_value(json_object_get(txn, "state"));
+	rc = state != NULL && strcmp(state, "pending") == 0 &&
+	     now < json_integer_value(json_object_get(txn, "expires"));
+	json_decref(txn);
+	return rc;
+}
+
+/*
+ * 1 when the job's txn is pending and unexpired, 0 when not, -1 error;
+ * from the answer to a GET of the txn.
+ */
+static int txn_op_live(const pushd_job *job, const store_op *op, int64_t now)
+{
+	if (now >= job->expires || !id_ok(job->txn) ||
+	    op->status == STORE_NOT_FOUND)
+		return 0;
+	if (op->status != STORE_OK)
+		return -1;
+	return txn_text_live(&op->value, now);
+}
+
+/* The same, read now (before a retry). */
 static int txn_live(struct pushd_worker *w, const pushd_job *job)
 {
 	int64_t now = af_now();
@@ -188,9 +334,6 @@ out:
 
 void pushd_flight_release(pushd_flight *f)
 {
-	if (f->easy != NULL)
-		curl_easy_cleanup(f->easy);
-	f->easy = NULL;
 	curl_slist_free_all(f->headers);
 	f->headers = NULL;
 	if (f->body != NULL) {
@@ -198,17 +341,31 @@ void pushd_flight_release(pushd_flight *f)
 		free(f->body);
 	}
 	f->body = NULL;
+	/* The buffer is clean past the credential: each one is wiped. */
+	OPENSSL_cleanse(f->auth, strnlen(f->auth, sizeof(f->auth)));
+	free(f->resp);
+	f->resp = NULL;
 	f->resp_len = 0;
-	f->resp[0] = '\0';
 	f->retry_after[0] = '\0';
+}
+
+void pushd_flight_cleanup(pushd_flight *f)
+{
+	pushd_flight_release(f);
+	if (f->easy != NULL)
+		curl_easy_cleanup(f->easy);
+	f->easy = NULL;
 }
 
 static void flight_free(struct pushd_worker *w, pushd_flight *f)
 {
 	pushd_flight_release(f);
-	OPENSSL_cleanse(f->auth, sizeof(f->auth));
+	store_value_free(&f->txn_old);
+	af_mfa_text_free(f->txn_new);
+	f->txn_new = NULL;
 	memset(&f->job, 0, sizeof(f->job));
 	f->state = PUSHD_F_FREE;
+	f->leased = 0;
 	w->busy--;
 }
 
@@ -233,62 +390,21 @@ static int64_t latency_ms(const pushd_flight *f)
 /* Leaves the job pending for another consumer (stop, store failure). */
 static void abandon(struct pushd_worker *w, pushd_flight *f)
 {
-	lease_drop(w, f->job.job);
+	lease_drop(w, f);
 	flight_free(w, f);
 }
 
-/* The job is not to be sent: acknowledge it and count why. */
-static void drop(struct pushd_worker *w, pushd_flight *f, pushd_outcome why)
-{
-	ack(w, f->entry_id);
-	lease_drop(w, f->job.job);
-	pushd_metrics_outcome(&w->ctx->metrics, f->job.platform, why, -1);
-	log_info(w->ctx->log, NULL, "push", "job=%s txn=%s platform=%s %s",
-		 f->job.job, f->job.txn, pushd_platform_name(f->job.platform),
-		 why == PUSHD_OUT_DUPLICATE ? "outcome=duplicate"
-					    : "outcome=dropped");
-	flight_free(w, f);
-}
-
-/* The final outcome: marker, record, acknowledgement, in that order. */
+/*
+ * The job's outcome is final (or it is not to be sent: dropped,
+ * duplicate): it is recorded and acknowledged with the others of this
+ * pass, in flush_done().
+ */
 static void finish(struct pushd_worker *w, pushd_flight *f, pushd_outcome o)
 {
-	const char *name = pushd_outcome_name(o);
-	char key[STORE_KEY_MAX];
-	store_status st;
-	af_mfa_status mst;
-
-	job_key(key, sizeof(key), "push_done", f->job.job);
-	st = store_set(w->ctx->store, key, name, strlen(name),
-		       PUSHD_DONE_TTL_MS, STORE_SET_NX);
-	if (st == STORE_EXISTS) {
-		drop(w, f, PUSHD_OUT_DUPLICATE);
-		return;
-	}
-	if (st != STORE_OK) {
-		/* Unrecorded, so unacknowledged: a later claim finishes it. */
-		log_error(w->ctx->log, NULL, "push",
-			  "job=%s: cannot record outcome %s: %s", f->job.job,
-			  name, store_strerror(st));
-		abandon(w, f);
-		return;
-	}
-	mst = af_mfa_txn_push_status(w->ctx->store, f->job.txn, f->job.device,
-				     name);
-	if (mst != AF_MFA_OK && mst != AF_MFA_NOT_FOUND)
-		log_warn(w->ctx->log, NULL, "push", "job=%s txn=%s: %s",
-			 f->job.job, f->job.txn, af_mfa_strerror(mst));
-	if (o == PUSHD_OUT_TOKEN_INVALID)
-		token_invalid(w, &f->job);
-	ack(w, f->entry_id);
-	lease_drop(w, f->job.job);
-	pushd_metrics_outcome(&w->ctx->metrics, f->job.platform, o,
-			      latency_ms(f));
-	log_info(w->ctx->log, NULL, "push",
-		 "job=%s txn=%s device=%s platform=%s outcome=%s attempts=%u",
-		 f->job.job, f->job.txn, f->job.device,
-		 pushd_platform_name(f->job.platform), name, f->attempt + 1);
-	flight_free(w, f);
+	f->state = PUSHD_F_DONE;
+	f->outcome = o;
+	if (w->done++ == 0)
+		w->done_ns = af_mono_ns();
 }
 
 /* Schedules another attempt after the back-off, or gives up. */
@@ -318,6 +434,198 @@ static void retry(struct pushd_worker *w, pushd_flight *f)
 	f->due_ns = af_mono_ns() + wait * NS_PER_MS;
 }
 
+/* ---- recording outcomes ----------------------------------------------------
+ */
+
+/* Outcomes that get a "push_done" marker and a mark on the txn. */
+static int recorded(pushd_outcome o)
+{
+	return o == PUSHD_OUT_SENT || o == PUSHD_OUT_TOKEN_INVALID ||
+	       o == PUSHD_OUT_FAILED;
+}
+
+/* Marks a done flight whose outcome could not be recorded: left pending. */
+#define OUT_UNRECORDED PUSHD_OUTCOMES
+
+/* Phase 1's answers for one flight: the marker, and the txn's text. */
+static void mark_answers(struct pushd_worker *w, pushd_flight *f,
+			 store_op *mark, store_op *txn)
+{
+	const char *name = pushd_outcome_name(f->outcome);
+	af_mfa_status mst;
+
+	if (mark->status == STORE_EXISTS) {
+		f->outcome = PUSHD_OUT_DUPLICATE;
+		return;
+	}
+	if (mark->status != STORE_OK) {
+		/* Unrecorded, so unacknowledged: a later claim finishes it. */
+		log_error(w->ctx->log, NULL, "push",
+			  "job=%s: cannot record outcome %s: %s", f->job.job,
+			  name, store_strerror(mark->status));
+		f->outcome = OUT_UNRECORDED;
+		return;
+	}
+	if (txn->status != STORE_OK) {
+		if (txn->status != STORE_NOT_FOUND)
+			log_warn(w->ctx->log, NULL, "push", "job=%s txn=%s: %s",
+				 f->job.job, f->job.txn,
+				 store_strerror(txn->status));
+		return;
+	}
+	mst = af_mfa_txn_push_mark((const char *)txn->value.data,
+				   txn->value.len, f->job.device, name,
+				   &f->txn_new);
+	if (mst != AF_MFA_OK) {
+		log_warn(w->ctx->log, NULL, "push", "job=%s txn=%s: %s",
+			 f->job.job, f->job.txn, af_mfa_strerror(mst));
+		return;
+	}
+	/* The text as read is what the compare-and-set expects. */
+	f->txn_old = txn->value;
+	txn->value.data = NULL;
+	txn->value.len = 0;
+}
+
+/* Phase 2's answer: a txn changed since it was read is marked anew. */
+static void cas_answer(struct pushd_worker *w, pushd_flight *f,
+		       const store_op *cas)
+{
+	af_mfa_status mst = AF_MFA_OK;
+
+	if (cas->status == STORE_CONFLICT)
+		mst = af_mfa_txn_push_status(w->ctx->store, f->job.txn,
+					     f->job.device,
+					     pushd_outcome_name(f->outcome));
+	else if (cas->status != STORE_OK && cas->status != STORE_NOT_FOUND)
+		mst = AF_MFA_STORE;
+	if (mst != AF_MFA_OK && mst != AF_MFA_NOT_FOUND)
+		log_warn(w->ctx->log, NULL, "push", "job=%s txn=%s: %s",
+			 f->job.job, f->job.txn, af_mfa_strerror(mst));
+}
+
+/* Counts, logs and frees a flight whose entry has been acknowledged. */
+static void complete(struct pushd_worker *w, pushd_flight *f)
+{
+	pushd_outcome o = f->outcome;
+
+	if (o == OUT_UNRECORDED) {
+		flight_free(w, f);
+		return;
+	}
+	if (!recorded(o)) {
+		pushd_metrics_outcome(&w->ctx->metrics, f->job.platform, o, -1);
+		log_info(w->ctx->log, NULL, "push",
+			 "job=%s txn=%s platform=%s outcome=%s", f->job.job,
+			 f->job.txn, pushd_platform_name(f->job.platform),
+			 pushd_outcome_name(o));
+		flight_free(w, f);
+		return;
+	}
+	pushd_metrics_outcome(&w->ctx->metrics, f->job.platform, o,
+			      latency_ms(f));
+	log_info(w->ctx->log, NULL, "push",
+		 "job=%s txn=%s device=%s platform=%s outcome=%s attempts=%u",
+		 f->job.job, f->job.txn, f->job.device,
+		 pushd_platform_name(f->job.platform), pushd_outcome_name(o),
+		 f->attempt + 1);
+	flight_free(w, f);
+}
+
+/*
+ * Records and acknowledges every flight whose outcome became final:
+ *   1. "push_done:<job>" SET NX, and the txn read;
+ *   2. the outcome compare-and-set on each txn (and a dead token marked
+ *      on its device), each txn changed meanwhile marked anew;
+ *   3. the acknowledgements, and the leases let go.
+ * A job whose marker existed is a duplicate: acknowledged, nothing more
+ * recorded. A job whose marker could not be set stays unacknowledged.
+ */
+static void flush_done(struct pushd_worker *w)
+{
+	size_t i, n = 0, k = 0, j;
+
+	if (w->done == 0)
+		return;
+	for (i = 0; i < PUSHD_INFLIGHT_MAX; i++) {
+		if (w->flights[i].state == PUSHD_F_DONE)
+			w->list[n++] = i;
+	}
+	w->done = 0;
+	for (i = 0; i < n; i++) {
+		pushd_flight *f = &w->flights[w->list[i]];
+		store_op *op;
+
+		if (!recorded(f->outcome))
+			continue;
+		op = op_add(w, &k, STORE_OP_SET, f->key_done);
+		op->val = pushd_outcome_name(f->outcome);
+		op->len = strlen(op->val);
+		op->ttl_ms = PUSHD_DONE_TTL_MS;
+		op->flags = STORE_SET_NX;
+		(void)op_add(w, &k, STORE_OP_GET, f->key_txn);
+	}
+	run_batch(w, k);
+	for (i = 0, j = 0; i < n; i++) {
+		pushd_flight *f = &w->flights[w->list[i]];
+
+		if (!recorded(f->outcome))
+			continue;
+		/* Not an id authflow makes: no txn of ours. */
+		if (!id_ok(f->job.txn))
+			w->ops[j + 1].status = STORE_NOT_FOUND;
+		mark_answers(w, f, &w->ops[j], &w->ops[j + 1]);
+		j += 2;
+	}
+	values_free(w, k);
+	k = 0;
+	for (i = 0; i < n; i++) {
+		pushd_flight *f = &w->flights[w->list[i]];
+		store_op *op;
+
+		if (f->txn_new == NULL || !recorded(f->outcome))
+			continue;
+		op = op_add(w, &k, STORE_OP_CAS, f->key_txn);
+		op->expected = f->txn_old.data;
+		op->elen = f->txn_old.len;
+		op->val = f->txn_new;
+		op->len = strlen(f->txn_new);
+	}
+	run_batch(w, k);
+	for (i = 0, j = 0; i < n; i++) {
+		pushd_flight *f = &w->flights[w->list[i]];
+
+		if (f->txn_new != NULL && recorded(f->outcome))
+			cas_answer(w, f, &w->ops[j++]);
+		if (f->outcome == PUSHD_OUT_TOKEN_INVALID)
+			token_invalid(w, &f->job);
+	}
+	k = 0;
+	for (i = 0; i < n; i++) {
+		pushd_flight *f = &w->flights[w->list[i]];
+
+		if (f->outcome != OUT_UNRECORDED)
+			op_ack(w, &k, f);
+		if (f->leased)
+			(void)op_add(w, &k, STORE_OP_DEL, f->key_lease);
+	}
+	run_batch(w, k);
+	for (i = 0, j = 0; i < n; i++) {
+		pushd_flight *f = &w->flights[w->list[i]];
+
+		if (f->outcome != OUT_UNRECORDED &&
+		    w->ops[j++].status != STORE_OK)
+			log_warn(w->ctx->log, NULL, "push_ack", "entry=%s: %s",
+				 f->entry_id,
+				 store_strerror(w->ops[j - 1].status));
+		/* Not fatal: the lease runs out by itself. */
+		if (f->leased)
+			j++;
+		f->leased = 0;
+		complete(w, f);
+	}
+}
+
 /* ---- transfers -------------------------------------------------------------
  */
 
@@ -327,7 +635,11 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 
 	/* An answer over the cap aborts the transfer (CURLE_WRITE_ERROR). */
-	if (len > sizeof(f->resp) - 1 - f->resp_len)
+	if (len > PUSHD_RESPONSE_MAX - f->resp_len)
+		return 0;
+	if (f->resp == NULL)
+		f->resp = malloc(PUSHD_RESPONSE_MAX + 1);
+	if (f->resp == NULL)
 		return 0;
 	memcpy(f->resp + f->resp_len, data, len);
 	f->resp_len += len;
@@ -351,15 +663,23 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-static pushd_status make_request(struct pushd_worker *w, pushd_flight *f)
+/* Sets up f's easy handle for its job's service, once per service. */
+static pushd_status easy_ready(struct pushd_worker *w, pushd_flight *f)
 {
-	pushd_ctx *ctx = w->ctx;
+	pushd_platform p = f->job.platform;
 	pushd_status rc;
 
-	f->easy = curl_easy_init();
+	if (f->easy != NULL && f->easy_platform == p)
+		return PUSHD_OK;
+	if (f->easy == NULL)
+		f->easy = curl_easy_init();
+	else
+		curl_easy_reset(f->easy);
 	if (f->easy == NULL)
 		return PUSHD_ERR_NOMEM;
-	rc = pushd_curl_common(ctx, f->easy, f->job.platform);
+	/* Until every option is in place, the next job sets them again. */
+	f->easy_platform = PUSHD_PLATFORMS;
+	rc = pushd_curl_common(w->ctx, f->easy, p);
 	if (rc != PUSHD_OK)
 		return rc;
 	if (curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f) != CURLE_OK ||
@@ -372,9 +692,19 @@ static pushd_status make_request(struct pushd_worker *w, pushd_flight *f)
 	    /* Wait for the one HTTP/2 connection rather than open another. */
 	    curl_easy_setopt(f->easy, CURLOPT_PIPEWAIT, 1L) != CURLE_OK)
 		return PUSHD_ERR_HTTP;
+	f->easy_platform = p;
+	return PUSHD_OK;
+}
+
+static pushd_status make_request(struct pushd_worker *w, pushd_flight *f)
+{
+	pushd_status rc = easy_ready(w, f);
+
+	if (rc != PUSHD_OK)
+		return rc;
 	if (f->job.platform == PUSHD_APNS)
-		return pushd_apns_prepare(ctx, f);
-	return pushd_fcm_prepare(ctx, f);
+		return pushd_apns_prepare(w->ctx, f);
+	return pushd_fcm_prepare(w->ctx, f);
 }
 
 static void start_send(struct pushd_worker *w, pushd_flight *f)
@@ -386,7 +716,7 @@ static void start_send(struct pushd_worker *w, pushd_flight *f)
 	if (f->attempt > 0 || f->renewed) {
 		live = txn_live(w, &f->job);
 		if (live == 0) {
-			drop(w, f, PUSHD_OUT_DROPPED);
+			finish(w, f, PUSHD_OUT_DROPPED);
 			return;
 		}
 		if (live < 0) {
@@ -419,6 +749,7 @@ static void start_send(struct pushd_worker *w, pushd_flight *f)
 		return;
 	}
 	f->state = PUSHD_F_SENDING;
+	w->sending++;
 	atomic_fetch_add(&w->ctx->metrics.streams[f->job.platform], 1);
 }
 
@@ -447,13 +778,20 @@ static void renew(struct pushd_worker *w, pushd_flight *f)
 	f->due_ns = af_mono_ns();
 }
 
+/* Takes a finished transfer off its connection. */
+static void unhook(struct pushd_worker *w, pushd_flight *f)
+{
+	(void)curl_multi_remove_handle(w->multi[f->job.platform], f->easy);
+	atomic_fetch_sub(&w->ctx->metrics.streams[f->job.platform], 1);
+	w->sending--;
+}
+
 static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
 {
 	long status = 0;
 	pushd_verdict v;
 
-	(void)curl_multi_remove_handle(w->multi[f->job.platform], f->easy);
-	atomic_fetch_sub(&w->ctx->metrics.streams[f->job.platform], 1);
+	unhook(w, f);
 	(void)curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK) {
 		v = pushd_classify_curl(cc);
@@ -513,11 +851,14 @@ static void drive(struct pushd_worker *w)
 
 static pushd_flight *free_flight(struct pushd_worker *w)
 {
-	size_t i;
+	size_t i, at;
 
 	for (i = 0; i < PUSHD_INFLIGHT_MAX; i++) {
-		if (w->flights[i].state == PUSHD_F_FREE)
-			return &w->flights[i];
+		at = (w->free_hint + i) % PUSHD_INFLIGHT_MAX;
+		if (w->flights[at].state == PUSHD_F_FREE) {
+			w->free_hint = (at + 1) % PUSHD_INFLIGHT_MAX;
+			return &w->flights[at];
+		}
 	}
 	return NULL;
 }
@@ -540,14 +881,17 @@ static int configured(const pushd_ctx *ctx, pushd_platform p)
 	return p == PUSHD_APNS ? ctx->apns_key != NULL : ctx->fcm.key != NULL;
 }
 
-/* Called by the store for each entry read or claimed. */
+struct take_arg {
+	struct pushd_worker *w;
+	int claimed;
+};
+
+/* Called by the store for each entry read or claimed: parse and hold. */
 static int take(const char *id, const char *entry, void *arg)
 {
-	struct pushd_worker *w = arg;
-	char key[STORE_KEY_MAX];
-	store_value v = {NULL, 0};
+	const struct take_arg *a = arg;
+	struct pushd_worker *w = a->w;
 	pushd_flight *f = free_flight(w);
-	int r;
 
 	/* Never asked for more than there are free flights. */
 	if (f == NULL || strlen(id) >= sizeof(f->entry_id))
@@ -561,28 +905,53 @@ static int take(const char *id, const char *entry, void *arg)
 		return 0;
 	}
 	/* Claimed back from ourselves while we still work on it. */
-	if (holding(w, f->job.job))
+	if (a->claimed && holding(w, f->job.job)) {
+		memset(&f->job, 0, sizeof(f->job));
 		return 0;
-	r = lease_take(w, f->job.job);
-	if (r <= 0)
-		return 0;
+	}
 	w->busy++;
-	f->state = PUSHD_F_WAIT;
+	f->state = PUSHD_F_TAKEN;
+	f->claimed = a->claimed;
+	f->leased = 0;
 	f->attempt = 0;
 	f->renewed = 0;
 	f->taken_ms = af_now_ms();
 	f->lease_ns = af_mono_ns();
 	f->due_ns = f->lease_ns;
-	job_key(key, sizeof(key), "push_done", f->job.job);
-	if (store_get(w->ctx->store, key, &v) == STORE_OK) {
-		store_value_free(&v);
-		drop(w, f, PUSHD_OUT_DUPLICATE);
-		return 0;
+	flight_keys(f);
+	return 0;
+}
+
+/*
+ * What the store said about one taken job: the lease (claimed jobs
+ * only: its SET NX and a GET of the holder), the marker, the txn.
+ */
+static void taken_answers(struct pushd_worker *w, pushd_flight *f,
+			  const store_op *lease, const store_op *done,
+			  const store_op *txn, int64_t now)
+{
+	int live;
+
+	if (lease != NULL) {
+		if (lease[0].status == STORE_OK ||
+		    (lease[0].status == STORE_EXISTS &&
+		     lease[1].status == STORE_OK &&
+		     is_ours(w, &lease[1].value))) {
+			f->leased = 1;
+		} else {
+			/* Another live consumer holds it, or no answer. */
+			flight_free(w, f);
+			return;
+		}
 	}
-	r = txn_live(w, &f->job);
-	if (r == 0) {
-		drop(w, f, PUSHD_OUT_DROPPED);
-	} else if (r < 0) {
+	if (done->status == STORE_OK) {
+		finish(w, f, PUSHD_OUT_DUPLICATE);
+		return;
+	}
+	live = txn_op_live(&f->job, txn, now);
+	if (live == 0) {
+		finish(w, f, PUSHD_OUT_DROPPED);
+	} else if (live < 0) {
 		abandon(w, f);
 	} else if (!configured(w->ctx, f->job.platform)) {
 		log_warn(w->ctx->log, NULL, "push",
@@ -591,23 +960,75 @@ static int take(const char *id, const char *entry, void *arg)
 			 f->job.job, pushd_platform_name(f->job.platform),
 			 pushd_platform_name(f->job.platform));
 		finish(w, f, PUSHD_OUT_FAILED);
+	} else {
+		f->state = PUSHD_F_WAIT;
 	}
-	return 0;
 }
 
-static void take_new(struct pushd_worker *w)
+/* Checks every job just taken, in one batch. */
+static void check_taken(struct pushd_worker *w)
 {
-	size_t room = PUSHD_INFLIGHT_MAX - w->busy, count = 0;
-	unsigned block = w->busy == 0 ? READ_BLOCK_MS : 0;
+	int64_t now = af_now();
+	size_t i, n = 0, k = 0, j;
+
+	for (i = 0; i < PUSHD_INFLIGHT_MAX; i++) {
+		pushd_flight *f = &w->flights[i];
+		store_op *op;
+
+		if (f->state != PUSHD_F_TAKEN)
+			continue;
+		w->list[n++] = i;
+		if (f->claimed) {
+			op = op_add(w, &k, STORE_OP_SET, f->key_lease);
+			op->val = w->consumer;
+			op->len = strlen(w->consumer);
+			op->ttl_ms = PUSHD_LEASE_TTL_MS;
+			op->flags = STORE_SET_NX;
+			(void)op_add(w, &k, STORE_OP_GET, f->key_lease);
+		}
+		(void)op_add(w, &k, STORE_OP_GET, f->key_done);
+		(void)op_add(w, &k, STORE_OP_GET, f->key_txn);
+	}
+	run_batch(w, k);
+	for (i = 0, j = 0; i < n; i++) {
+		pushd_flight *f = &w->flights[w->list[i]];
+		const store_op *lease = NULL;
+
+		if (f->claimed) {
+			lease = &w->ops[j];
+			j += 2;
+		}
+		taken_answers(w, f, lease, &w->ops[j], &w->ops[j + 1], now);
+		j += 2;
+	}
+	values_free(w, k);
+}
+
+static size_t room(const struct pushd_worker *w)
+{
+	size_t r = PUSHD_INFLIGHT_MAX - w->busy;
+
+	return r > READ_BATCH ? READ_BATCH : r;
+}
+
+static void take_new(struct pushd_worker *w, unsigned block)
+{
+	struct take_arg a = {w, 0};
+	size_t count = 0;
 	uint64_t now = af_mono_ns();
 	store_status st;
 
-	if (room > READ_BATCH)
-		room = READ_BATCH;
-	if (room == 0)
+	if (room(w) == 0) {
+		/* Every flight waits for a retry: sleep instead of reading. */
+		struct timespec pause = {(time_t)(block / 1000),
+					 (long)(block % 1000) * 1000000L};
+
+		if (block > 0)
+			(void)nanosleep(&pause, NULL);
 		return;
+	}
 	st = store_queue_read(w->ctx->store, PUSHD_QUEUE, PUSHD_GROUP,
-			      w->consumer, room, block, take, w, &count);
+			      w->consumer, room(w), block, take, &a, &count);
 	if (st != STORE_OK) {
 		log_warn(w->ctx->log, NULL, "push_read", "%s",
 			 store_strerror(st));
@@ -618,24 +1039,39 @@ static void take_new(struct pushd_worker *w)
 			(void)nanosleep(&pause, NULL);
 		}
 	}
-	if (now < w->next_claim_ns || w->busy >= PUSHD_INFLIGHT_MAX)
-		return;
-	w->next_claim_ns = now + CLAIM_EVERY_NS;
-	room = PUSHD_INFLIGHT_MAX - w->busy;
-	if (room > READ_BATCH)
-		room = READ_BATCH;
-	st = store_queue_claim(w->ctx->store, PUSHD_QUEUE, PUSHD_GROUP,
-			       w->consumer, PUSHD_CLAIM_IDLE_MS, room, take, w,
-			       &count);
-	if (st != STORE_OK)
-		log_warn(w->ctx->log, NULL, "push_claim", "%s",
-			 store_strerror(st));
+	if (now >= w->next_claim_ns && room(w) > 0) {
+		w->next_claim_ns = now + CLAIM_EVERY_NS;
+		a.claimed = 1;
+		st = store_queue_claim(w->ctx->store, PUSHD_QUEUE, PUSHD_GROUP,
+				       w->consumer, PUSHD_CLAIM_IDLE_MS,
+				       room(w), take, &a, &count);
+		if (st != STORE_OK)
+			log_warn(w->ctx->log, NULL, "push_claim", "%s",
+				 store_strerror(st));
+	}
+	check_taken(w);
 }
 
 /* ---- the loop
  * ---------------------------------------------------------------- */
 
-/* Starts due jobs, refreshes leases; returns ms until the next due job. */
+/* Keeps the leases a job needs; 0 when another consumer took it over. */
+static int tend_lease(struct pushd_worker *w, pushd_flight *f, uint64_t now)
+{
+	uint64_t held = now - f->lease_ns;
+
+	if (f->leased) {
+		if (held >= PUSHD_LEASE_EVERY * NS_PER_MS)
+			lease_refresh(w, f);
+		return 1;
+	}
+	/* lease_ns is when the job was taken, or the last failed attempt. */
+	if (held < LEASE_AFTER_MS * NS_PER_MS)
+		return 1;
+	return lease_take(w, f) != 0;
+}
+
+/* Starts due jobs, keeps leases; returns ms until the next due job. */
 static uint64_t tend(struct pushd_worker *w, int stopping)
 {
 	uint64_t now = af_mono_ns(), next = POLL_MAX_MS;
@@ -644,14 +1080,17 @@ static uint64_t tend(struct pushd_worker *w, int stopping)
 	for (i = 0; i < PUSHD_INFLIGHT_MAX; i++) {
 		pushd_flight *f = &w->flights[i];
 
-		if (f->state == PUSHD_F_FREE)
+		if (f->state != PUSHD_F_WAIT && f->state != PUSHD_F_SENDING)
 			continue;
 		if (f->state == PUSHD_F_WAIT && stopping) {
 			abandon(w, f);
 			continue;
 		}
-		if (now - f->lease_ns >= PUSHD_LEASE_EVERY * NS_PER_MS)
-			lease_refresh(w, f);
+		if (!tend_lease(w, f, now) && f->state == PUSHD_F_WAIT) {
+			/* Not ours to send or to acknowledge any more. */
+			flight_free(w, f);
+			continue;
+		}
 		if (f->state != PUSHD_F_WAIT)
 			continue;
 		if (f->due_ns <= now)
@@ -659,33 +1098,71 @@ static uint64_t tend(struct pushd_worker *w, int stopping)
 		else if ((f->due_ns - now) / NS_PER_MS < next)
 			next = (f->due_ns - now) / NS_PER_MS;
 	}
+	w->next_ms = next;
 	return next;
 }
 
-static size_t sending(const struct pushd_worker *w)
+/*
+ * The sockets of multi m as poll descriptors, at most cap of them.
+ * curl_multi_fdset() reports only descriptors below FD_SETSIZE; one
+ * above it is not watched, and its service waits for the bounded
+ * timeout instead.
+ */
+static unsigned multi_fds(CURLM *m, struct curl_waitfd *out, unsigned cap)
 {
-	size_t i, n = 0;
+	fd_set r, wr, ex;
+	int max = -1, fd;
+	unsigned n = 0;
 
-	for (i = 0; i < PUSHD_INFLIGHT_MAX; i++)
-		n += w->flights[i].state == PUSHD_F_SENDING;
+	FD_ZERO(&r);
+	FD_ZERO(&wr);
+	FD_ZERO(&ex);
+	if (curl_multi_fdset(m, &r, &wr, &ex, &max) != CURLM_OK)
+		return 0;
+	for (fd = 0; fd <= max && n < cap; fd++) {
+		short ev = 0;
+
+		if (FD_ISSET(fd, &r))
+			ev |= CURL_WAIT_POLLIN;
+		if (FD_ISSET(fd, &wr))
+			ev |= CURL_WAIT_POLLOUT;
+		if (FD_ISSET(fd, &ex))
+			ev |= CURL_WAIT_POLLPRI;
+		if (ev == 0)
+			continue;
+		out[n].fd = fd;
+		out[n].events = ev;
+		out[n].revents = 0;
+		n++;
+	}
 	return n;
 }
 
-/* Waits for socket activity on the multi handles, or for timeout_ms. */
+/*
+ * Waits for socket activity on the multi handles, or for timeout_ms: one
+ * wait for both services, the second one's sockets passed to the first
+ * one's poll, so that an answer from either ends the wait at once.
+ */
 static void wait_io(struct pushd_worker *w, uint64_t timeout_ms)
 {
-	int used = 0;
-	size_t p;
+	struct curl_waitfd extra[WAIT_FDS_MAX];
+	CURLM *apns = w->multi[PUSHD_APNS], *fcm = w->multi[PUSHD_FCM];
+	unsigned n = 0;
+	long t = -1;
 
-	for (p = 0; p < PUSHD_PLATFORMS; p++) {
-		if (w->multi[p] == NULL)
-			continue;
-		/* Two services share the wait; each gets half of it. */
-		(void)curl_multi_poll(w->multi[p], NULL, 0,
-				      (int)(timeout_ms / 2 + 1), NULL);
-		used = 1;
+	if (apns != NULL && fcm != NULL) {
+		n = multi_fds(fcm, extra, WAIT_FDS_MAX);
+		/* The poll runs the first one's timers, not the second's. */
+		if (curl_multi_timeout(fcm, &t) == CURLM_OK && t >= 0 &&
+		    (uint64_t)t < timeout_ms)
+			timeout_ms = (uint64_t)t;
 	}
-	if (!used) {
+	if (apns == NULL)
+		apns = fcm;
+	if (apns != NULL) {
+		(void)curl_multi_poll(apns, n > 0 ? extra : NULL, n,
+				      (int)timeout_ms, NULL);
+	} else {
 		struct timespec pause = {0, (long)(timeout_ms * NS_PER_MS)};
 
 		(void)nanosleep(&pause, NULL);
@@ -700,15 +1177,48 @@ static void abort_all(struct pushd_worker *w)
 	for (i = 0; i < PUSHD_INFLIGHT_MAX; i++) {
 		pushd_flight *f = &w->flights[i];
 
-		if (f->state == PUSHD_F_SENDING) {
-			(void)curl_multi_remove_handle(
-				w->multi[f->job.platform], f->easy);
-			atomic_fetch_sub(
-				&w->ctx->metrics.streams[f->job.platform], 1);
-		}
+		if (f->state == PUSHD_F_SENDING)
+			unhook(w, f);
 		if (f->state != PUSHD_F_FREE)
 			abandon(w, f);
 	}
+	w->done = 0;
+}
+
+/*
+ * How long the queue read may block: not at all while streams are in
+ * flight (their answers need tending), until the next retry is due while
+ * jobs wait for one, and READ_BLOCK_MS when the worker has nothing.
+ */
+static unsigned read_block(const struct pushd_worker *w)
+{
+	if (w->sending > 0)
+		return 0;
+	if (w->busy == 0)
+		return READ_BLOCK_MS;
+	return w->next_ms < READ_BLOCK_MS ? (unsigned)w->next_ms
+					  : READ_BLOCK_MS;
+}
+
+/* Records the finished jobs when enough are done, or have waited enough. */
+static void flush_due(struct pushd_worker *w, int stopping)
+{
+	if (w->done == 0)
+		return;
+	if (stopping || w->sending == 0 || w->done >= FLUSH_MIN ||
+	    af_mono_ns() - w->done_ns >= FLUSH_AGE_MS * NS_PER_MS)
+		flush_done(w);
+}
+
+/* How long to wait in curl for the streams in flight. */
+static uint64_t io_wait_ms(const struct pushd_worker *w, uint64_t next,
+			   int stopping)
+{
+	uint64_t wait = next < POLL_MAX_MS ? next : POLL_MAX_MS;
+
+	if ((!stopping && room(w) >= READ_MIN) || w->done > 0)
+		wait = wait < QUEUE_POLL_MS ? wait : QUEUE_POLL_MS;
+	return wait;
 }
 
 static void *worker_main(void *arg)
@@ -723,20 +1233,22 @@ static void *worker_main(void *arg)
 		  w->consumer);
 	for (;;) {
 		stopping = atomic_load(&ctx->stopping);
-		if (stopping && sending(w) == 0)
+		if (stopping && w->sending == 0)
 			break;
-		if (stopping && af_mono_ns() >= ctx->grace_deadline_ns) {
-			abort_all(w);
+		if (stopping && af_mono_ns() >= ctx->grace_deadline_ns)
 			break;
-		}
-		if (!stopping)
-			take_new(w);
+		if (!stopping && (w->sending == 0 || room(w) >= READ_MIN))
+			take_new(w, read_block(w));
 		next = tend(w, stopping);
 		drive(w);
-		if (sending(w) > 0 || w->busy > 0)
-			wait_io(w, next < POLL_MAX_MS ? next : POLL_MAX_MS);
+		flush_due(w, stopping);
+		if (w->sending == 0)
+			continue;
+		wait_io(w, io_wait_ms(w, next, stopping));
 		drive(w);
+		flush_due(w, stopping);
 	}
+	flush_done(w);
 	abort_all(w);
 	log_debug(ctx->log, NULL, "push_worker", "consumer=%s stopped",
 		  w->consumer);
@@ -780,7 +1292,10 @@ pushd_status pushd_worker_new(pushd_ctx *ctx, unsigned index,
 	(void)snprintf(w->consumer, sizeof(w->consumer), "%s-w%u", ctx->node,
 		       index);
 	w->flights = calloc(PUSHD_INFLIGHT_MAX, sizeof(*w->flights));
-	if (w->flights == NULL)
+	w->list = calloc(PUSHD_INFLIGHT_MAX, sizeof(*w->list));
+	w->ops = calloc((size_t)PUSHD_INFLIGHT_MAX * OPS_PER_JOB,
+			sizeof(*w->ops));
+	if (w->flights == NULL || w->list == NULL || w->ops == NULL)
 		goto fail;
 	if (ctx->apns_key != NULL) {
 		w->multi[PUSHD_APNS] = new_multi(ctx->cfg.apns.connections);
@@ -825,10 +1340,14 @@ void pushd_worker_free(struct pushd_worker *w)
 		return;
 	pushd_worker_join(w);
 	if (w->flights != NULL) {
+		for (p = 0; p < PUSHD_INFLIGHT_MAX; p++)
+			pushd_flight_cleanup(&w->flights[p]);
 		OPENSSL_cleanse(w->flights,
 				PUSHD_INFLIGHT_MAX * sizeof(*w->flights));
 		free(w->flights);
 	}
+	free(w->list);
+	free(w->ops);
 	for (p = 0; p < PUSHD_PLATFORMS; p++)
 		curl_multi_cleanup(w->multi[p]);
 	free(w);

@@ -219,4 +219,21 @@ int af_mfa_device_pushable(const json_t *device, const json_t *workflow);
 af_mfa_status af_mfa_txn_push_status(store_ctx *st, const char *txn_id,
 				     const char *device, const char *status);
 
+/*
+ * The record change of af_mfa_txn_push_status without the store, for a
+ * caller that reads and compare-and-sets the record itself (pushd does,
+ * many at once, with store_batch()): text (len bytes) is the stored txn
+ * record; *out gets the new record text, to write with store_cas() from
+ * text, and to free with af_mfa_text_free(). AF_MFA_OK, AF_MFA_INVALID
+ * (unknown status, bad device id), AF_MFA_FORBIDDEN (the device is not in
+ * the txn), AF_MFA_STORE (text is not a txn record), AF_MFA_NOMEM.
+ * Thread-safety: re-entrant (no store, no shared state).
+ */
+af_mfa_status af_mfa_txn_push_mark(const char *text, size_t len,
+				   const char *device, const char *status,
+				   char **out);
+
+/* Wipes and frees a record text from af_mfa_txn_push_mark (NULL: no-op). */
+void af_mfa_text_free(char *text);
+
 #endif /* AF_MFA_H */

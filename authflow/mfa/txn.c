@@ -694,23 +694,73 @@ out:
 	return rc;
 }
 
-af_mfa_status af_mfa_txn_push_status(store_ctx *st, const char *txn_id,
-				     const char *device, const char *status)
+static bool push_status_known(const char *status)
 {
 	static const char *const known[] = {"queued", "sent", "failed",
 					    "token_invalid", "not_sent"};
-	json_t *marks;
-	af_mfa_status rc;
 	size_t i;
 
-	if (st == NULL || txn_id == NULL || !af_mfa__id_ok(device) ||
-	    status == NULL)
-		return AF_MFA_INVALID;
+	if (status == NULL)
+		return false;
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		if (strcmp(status, known[i]) == 0)
-			break;
+			return true;
 	}
-	if (i == sizeof(known) / sizeof(known[0]))
+	return false;
+}
+
+af_mfa_status af_mfa_txn_push_mark(const char *text, size_t len,
+				   const char *device, const char *status,
+				   char **out)
+{
+	json_t *txn = NULL, *marks = NULL;
+	push_arg a = {NULL};
+	bool write = true;
+	af_mfa_status rc;
+
+	if (out == NULL)
+		return AF_MFA_INVALID;
+	*out = NULL;
+	if (text == NULL || !af_mfa__id_ok(device) ||
+	    !push_status_known(status))
+		return AF_MFA_INVALID;
+	txn = json_loadb(text, len, 0, NULL);
+	if (!json_is_object(txn)) {
+		rc = AF_MFA_STORE;
+		goto out;
+	}
+	marks = json_pack("{s:s}", device, status);
+	if (marks == NULL) {
+		rc = AF_MFA_NOMEM;
+		goto out;
+	}
+	a.marks = marks;
+	rc = push_fn(txn, &a, &write);
+	if (rc != AF_MFA_OK)
+		goto out;
+	/* The same text af_mfa__update() writes, so later CAS match it. */
+	*out = af_mfa__dump(txn);
+	if (*out == NULL)
+		rc = AF_MFA_NOMEM;
+out:
+	json_decref(marks);
+	json_decref(txn);
+	return rc;
+}
+
+void af_mfa_text_free(char *text)
+{
+	af_mfa__dump_free(text);
+}
+
+af_mfa_status af_mfa_txn_push_status(store_ctx *st, const char *txn_id,
+				     const char *device, const char *status)
+{
+	json_t *marks;
+	af_mfa_status rc;
+
+	if (st == NULL || txn_id == NULL || !af_mfa__id_ok(device) ||
+	    !push_status_known(status))
 		return AF_MFA_INVALID;
 	marks = json_pack("{s:s}", device, status);
 	if (marks == NULL)

@@ -303,4 +303,68 @@ STORE_NODISCARD store_status store_queue_pending(store_ctx *st,
 						 const char *group,
 						 size_t *out);
 
+/*
+ * Batches: many independent operations handed over at once, for callers
+ * that would otherwise pay one round trip per operation (pushd taking and
+ * finishing a burst of jobs). redis: every command is written first and
+ * every reply read after (pipelining), so a batch costs one round trip;
+ * memory: the operations one after the other, each under its usual lock.
+ *
+ * A batch is NOT atomic as a whole: each operation is atomic on its own,
+ * exactly as the single call it stands for, and they run in array order,
+ * but other callers' operations may run between two of them, and a lost
+ * connection or a crash may leave any leading part of the batch done and
+ * the rest not. An operation that depends on the outcome of another
+ * belongs in a later batch.
+ *
+ * Each operation has its own arguments and its own answer:
+ *   STORE_OP_GET   key; answer as store_get(), the value in value.
+ *   STORE_OP_SET   key, val/len, ttl_ms, flags; as store_set().
+ *   STORE_OP_DEL   key; as store_del().
+ *   STORE_OP_CAS   key, expected/elen, val/len (the new value), ttl_ms;
+ *                  as store_cas().
+ *   STORE_OP_ACK   key (the queue), group, id; as store_queue_ack().
+ * An operation with bad arguments gets STORE_ERR_ARG or STORE_ERR_TOO_BIG
+ * in its status and is skipped; the others still run.
+ */
+typedef enum store_op_kind {
+	STORE_OP_GET = 1,
+	STORE_OP_SET,
+	STORE_OP_DEL,
+	STORE_OP_CAS,
+	STORE_OP_ACK,
+} store_op_kind;
+
+typedef struct store_op {
+	/* Set by the caller; the store only reads them. */
+	const char *key;
+	const void *val;
+	size_t len;
+	const void *expected;
+	size_t elen;
+	uint64_t ttl_ms;
+	const char *group;
+	const char *id;
+	store_op_kind kind;
+	unsigned flags;
+	/* Set by store_batch(). */
+	store_status status;
+	store_value value; /* STORE_OP_GET: free with store_value_free() */
+} store_op;
+
+/* Operations in one batch at most. */
+#define STORE_BATCH_MAX 4096
+
+/*
+ * Runs the n operations of ops (see above) and writes each one's answer
+ * into it. Returns STORE_OK when every operation got its own answer
+ * (which may itself be an error), STORE_ERR_ARG (st or ops NULL, n 0 or
+ * over STORE_BATCH_MAX: nothing was run), or the failure that cut the
+ * batch short (STORE_ERR_UNAVAILABLE, STORE_ERR_NOMEM, STORE_ERR_PROTOCOL),
+ * which is then also the status of every operation that got no answer:
+ * such an operation may or may not have been carried out.
+ */
+STORE_NODISCARD store_status store_batch(store_ctx *st, store_op *ops,
+					 size_t n);
+
 #endif /* COMMON_STORE_H */

@@ -109,6 +109,8 @@ typedef struct bench_result {
 	long peak_conns;
 	long rss_idle_kib, rss_peak_kib;
 	unsigned long sent;
+	unsigned long other; /* outcomes other than sent */
+	unsigned long retries;
 } bench_result;
 
 static int usage(const char *msg)
@@ -495,6 +497,7 @@ static int throughput(bench *b, unsigned workers, unsigned conns,
 {
 	pushd_ctx *ctx = NULL;
 	int64_t t0, first, last;
+	size_t o;
 	int rc = -1;
 
 	memset(r, 0, sizeof(*r));
@@ -521,6 +524,12 @@ static int throughput(bench *b, unsigned workers, unsigned conns,
 			(double)r->acked * US_PER_S / (double)(last - t0);
 	pushd_stop(ctx, 2);
 	r->sent = atomic_load(&ctx->metrics.pushes[PUSHD_APNS][PUSHD_OUT_SENT]);
+	for (o = 0; o < PUSHD_OUTCOMES; o++) {
+		if (o != PUSHD_OUT_SENT)
+			r->other += atomic_load(
+				&ctx->metrics.pushes[PUSHD_APNS][o]);
+	}
+	r->retries = atomic_load(&ctx->metrics.retries[PUSHD_APNS]);
 	rc = r->acked == b->o.count ? 0 : -1;
 out:
 	pushd_ctx_free(ctx);
@@ -609,10 +618,11 @@ out:
 static void print_result(const char *name, const bench_result *r)
 {
 	printf("pushd %-13s pushes=%zu acked_by_mock=%zu sent=%lu "
+	       "other_outcomes=%lu retries=%lu "
 	       "rate=%.0f/s (first..last mock line) wall=%.0f/s "
 	       "peak_streams=%ld peak_connections=%ld\n",
-	       name, r->pushes, r->acked, r->sent, r->rate, r->wall_rate,
-	       r->peak_streams, r->peak_conns);
+	       name, r->pushes, r->acked, r->sent, r->other, r->retries,
+	       r->rate, r->wall_rate, r->peak_streams, r->peak_conns);
 }
 
 static const char *verdict(int met)

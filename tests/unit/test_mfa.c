@@ -1600,6 +1600,61 @@ static void test_new_id_never_starts_with_dash(void **state)
 	}
 }
 
+/*
+ * The record change of a push status alone, on record text: the device's
+ * mark changes and nothing else; bad input is refused without output.
+ */
+static void test_txn_push_mark_text_changes_device_only(void **state)
+{
+	static const char rec[] =
+		"{\"devices\": [\"dev1\", \"dev2\"], \"id\": \"t1\", "
+		"\"push\": {\"dev1\": \"queued\", \"dev2\": \"queued\"}, "
+		"\"state\": \"pending\"}";
+	char *out = (char *)"untouched";
+	json_t *got;
+
+	(void)state;
+	assert_int_equal(
+		af_mfa_txn_push_mark(rec, strlen(rec), "dev1", "sent", &out),
+		AF_MFA_OK);
+	got = parse(out);
+	assert_string_equal(sget(json_object_get(got, "push"), "dev1"), "sent");
+	assert_string_equal(sget(json_object_get(got, "push"), "dev2"),
+			    "queued");
+	assert_string_equal(sget(got, "state"), "pending");
+	/* Compact with sorted keys, the text every other writer makes. */
+	assert_string_equal(
+		out, "{\"devices\":[\"dev1\",\"dev2\"],\"id\":\"t1\",\"push\":"
+		     "{\"dev1\":\"sent\",\"dev2\":\"queued\"},\"state\":"
+		     "\"pending\"}");
+	json_decref(got);
+	af_mfa_text_free(out);
+
+	out = (char *)"untouched";
+	assert_int_equal(
+		af_mfa_txn_push_mark(rec, strlen(rec), "dev3", "sent", &out),
+		AF_MFA_FORBIDDEN);
+	assert_null(out);
+	assert_int_equal(
+		af_mfa_txn_push_mark(rec, strlen(rec), "dev1", "lost", &out),
+		AF_MFA_INVALID);
+	assert_int_equal(
+		af_mfa_txn_push_mark(rec, strlen(rec), "de v1", "sent", &out),
+		AF_MFA_INVALID);
+	assert_int_equal(af_mfa_txn_push_mark("[1]", 3, "dev1", "sent", &out),
+			 AF_MFA_STORE);
+	assert_int_equal(
+		af_mfa_txn_push_mark("{\"id\": 1}", 9, "dev1", "sent", &out),
+		AF_MFA_STORE);
+	assert_int_equal(af_mfa_txn_push_mark(rec, 10, "dev1", "sent", &out),
+			 AF_MFA_STORE);
+	assert_null(out);
+	assert_int_equal(
+		af_mfa_txn_push_mark(rec, strlen(rec), "dev1", "sent", NULL),
+		AF_MFA_INVALID);
+	af_mfa_text_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
@@ -1607,6 +1662,7 @@ int main(void)
 		cmocka_unit_test(test_version_at_least_table),
 		cmocka_unit_test(test_device_pushable_rules),
 		cmocka_unit_test(test_new_id_never_starts_with_dash),
+		cmocka_unit_test(test_txn_push_mark_text_changes_device_only),
 	};
 	const struct CMUnitTest memory[] = {STORE_CASES(setup_memory)};
 	const struct CMUnitTest redis[] = {STORE_CASES(setup_redis)};

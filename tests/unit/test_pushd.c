@@ -255,6 +255,68 @@ static void test_apns_payload_job_fields_present_without_number(void **state)
 	json_decref(p);
 }
 
+/* The text jansson would make of the payload, for comparison. */
+static char *payload_by_jansson(const pushd_job *j)
+{
+	char body[PUSHD_USER_MAX + PUSHD_APP_MAX + 32];
+	json_t *obj;
+	char *text;
+
+	(void)snprintf(body, sizeof(body), "%s is signing in to %s", j->user,
+		       j->app_name);
+	obj = json_pack("{s:{s:{s:s, s:s}, s:s, s:s}, s:s, s:s, s:s, s:I}",
+			"aps", "alert", "title", "Sign-in request", "body",
+			body, "category", "AF_SIGNIN", "sound", "default",
+			"txn", j->txn, "app", j->app_name, "user", j->user,
+			"exp", (json_int_t)j->expires);
+	assert_non_null(obj);
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	return text;
+}
+
+/*
+ * The hand-written payload is byte for byte what jansson writes, escapes
+ * and UTF-8 included; text that is not UTF-8 is refused.
+ */
+static void test_apns_payload_same_text_as_jansson(void **state)
+{
+	static const char *const names[] = {
+		"Qlik Sense",
+		"quote \" backslash \\ slash /",
+		"tab\tnewline\nreturn\rback\bfeed\f",
+		"\x01\x1f\x7f control",
+		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91",
+		"",
+	};
+	char out[PUSHD_APNS_PAYLOAD_MAX + 1];
+	size_t i, len = 0;
+	pushd_job j;
+	char *want;
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(
+			pushd_job_parse(job_json, strlen(job_json), &j),
+			PUSHD_OK);
+		(void)snprintf(j.app_name, sizeof(j.app_name), "%s", names[i]);
+		(void)snprintf(j.user, sizeof(j.user), "u\"%zu", i);
+		want = payload_by_jansson(&j);
+		assert_int_equal(pushd_apns_payload(&j, out, sizeof(out), &len),
+				 PUSHD_OK);
+		assert_string_equal(out, want);
+		assert_int_equal(len, strlen(want));
+		free(want);
+	}
+	(void)snprintf(j.app_name, sizeof(j.app_name), "%s", "bad \xc3 utf8");
+	assert_int_equal(pushd_apns_payload(&j, out, sizeof(out), &len),
+			 PUSHD_ERR_ARG);
+	(void)snprintf(j.app_name, sizeof(j.app_name), "%s", "\xed\xa0\x80");
+	assert_int_equal(pushd_apns_payload(&j, out, sizeof(out), &len),
+			 PUSHD_ERR_ARG);
+	assert_string_equal(out, "");
+}
+
 static void test_apns_payload_over_cap_refused(void **state)
 {
 	char out[PUSHD_APNS_PAYLOAD_MAX * 4];
@@ -764,6 +826,7 @@ int main(void)
 		cmocka_unit_test(
 			test_apns_payload_job_fields_present_without_number),
 		cmocka_unit_test(test_apns_payload_over_cap_refused),
+		cmocka_unit_test(test_apns_payload_same_text_as_jansson),
 		cmocka_unit_test(test_fcm_message_fields_are_strings),
 		cmocka_unit_test(test_apns_id_same_job_same_v4_uuid),
 		cmocka_unit_test(test_apns_token_ok_hex_64_to_200),

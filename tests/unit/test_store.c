@@ -73,6 +73,16 @@ static uint64_t elapsed_ms(uint64_t start_ns)
 	return (af_mono_ns() - start_ns) / 1000000u;
 }
 
+static store_op batch_op(store_op_kind kind, const char *key)
+{
+	store_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = kind;
+	op.key = key;
+	return op;
+}
+
 static store_ctx *open_or_fail(const store_options *opts)
 {
 	store_ctx *st = NULL;
@@ -1902,6 +1912,17 @@ static void test_get_closed_port_unavailable_fast(void **state)
 	assert_int_equal(store_smembers(st, "k", collect_abc, &c),
 			 STORE_ERR_UNAVAILABLE);
 	assert_int_equal(store_ping(st), STORE_ERR_UNAVAILABLE);
+	{
+		store_op ops[2] = {batch_op(STORE_OP_GET, "k"),
+				   batch_op(STORE_OP_DEL, "k")};
+
+		/* A batch that cannot be sent: every operation says why. */
+		assert_int_equal(store_batch(st, ops, 2),
+				 STORE_ERR_UNAVAILABLE);
+		assert_int_equal(ops[0].status, STORE_ERR_UNAVAILABLE);
+		assert_int_equal(ops[1].status, STORE_ERR_UNAVAILABLE);
+		assert_null(ops[0].value.data);
+	}
 	assert_true(elapsed_ms(t0) < 50);
 	assert_int_equal(c.calls, 0);
 	/* After the back-off it tries again, and fails again, quickly. */
@@ -2034,6 +2055,165 @@ static void test_redis_missing_when_required_fails(void **state)
 /* --- groups
  * -------------------------------------------------------------------- */
 
+/* --- batches ------------------------------------------------------------- */
+
+/*
+ * Every kind of operation in one batch, each with its own answer, in
+ * array order: a GET after a SET in the same batch sees the new value.
+ */
+static void test_batch_mixed_ops_each_answered_in_order(void **state)
+{
+	struct fixture *f = *state;
+	char ids[1][STORE_QUEUE_ID_MAX + 1];
+	struct gcollect c = {0};
+	store_op ops[10];
+	store_value v = {NULL, 0};
+	uint64_t ttl = 0;
+	size_t i;
+
+	assert_int_equal(store_set(f->st, "a", "old", 3, 0, 0), STORE_OK);
+	assert_int_equal(store_set(f->st, "gone", "x", 1, 0, 0), STORE_OK);
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+	push_text(f->st, "jobs", "one", ids[0]);
+	read_into(f->st, "A", 10, &c, 1);
+
+	ops[0] = batch_op(STORE_OP_GET, "a");
+	ops[1] = batch_op(STORE_OP_SET, "a");
+	ops[1].val = "new";
+	ops[1].len = 3;
+	ops[1].flags = STORE_SET_NX;
+	ops[2] = batch_op(STORE_OP_SET, "b");
+	ops[2].val = "bee";
+	ops[2].len = 3;
+	ops[2].ttl_ms = 60000;
+	ops[2].flags = STORE_SET_NX;
+	ops[3] = batch_op(STORE_OP_GET, "b");
+	ops[4] = batch_op(STORE_OP_CAS, "a");
+	ops[4].expected = "old";
+	ops[4].elen = 3;
+	ops[4].val = "cas";
+	ops[4].len = 3;
+	ops[5] = batch_op(STORE_OP_CAS, "a");
+	ops[5].expected = "old";
+	ops[5].elen = 3;
+	ops[5].val = "again";
+	ops[5].len = 5;
+	ops[6] = batch_op(STORE_OP_CAS, "none");
+	ops[6].expected = "x";
+	ops[6].elen = 1;
+	ops[6].val = "y";
+	ops[6].len = 1;
+	ops[7] = batch_op(STORE_OP_DEL, "gone");
+	ops[8] = batch_op(STORE_OP_GET, "gone");
+	ops[9] = batch_op(STORE_OP_ACK, "jobs");
+	ops[9].group = "pushd";
+	ops[9].id = ids[0];
+	assert_int_equal(store_batch(f->st, ops, 10), STORE_OK);
+
+	assert_int_equal(ops[0].status, STORE_OK);
+	assert_int_equal(ops[0].value.len, 3);
+	assert_memory_equal(ops[0].value.data, "old", 3);
+	assert_int_equal(ops[1].status, STORE_EXISTS);
+	assert_int_equal(ops[2].status, STORE_OK);
+	assert_int_equal(ops[3].status, STORE_OK);
+	assert_string_equal((const char *)ops[3].value.data, "bee");
+	assert_int_equal(ops[4].status, STORE_OK);
+	assert_int_equal(ops[5].status, STORE_CONFLICT);
+	assert_int_equal(ops[6].status, STORE_NOT_FOUND);
+	assert_int_equal(ops[7].status, STORE_OK);
+	assert_int_equal(ops[8].status, STORE_NOT_FOUND);
+	assert_null(ops[8].value.data);
+	assert_int_equal(ops[9].status, STORE_OK);
+	for (i = 0; i < 10; i++)
+		store_value_free(&ops[i].value);
+
+	assert_int_equal(store_get(f->st, "a", &v), STORE_OK);
+	assert_string_equal((const char *)v.data, "cas");
+	store_value_free(&v);
+	assert_int_equal(store_ttl(f->st, "b", &ttl), STORE_OK);
+	assert_true(ttl > 0 && ttl <= 60000);
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 0);
+}
+
+/* A bad operation is refused on its own; the rest of the batch runs. */
+static void test_batch_bad_op_refused_others_run(void **state)
+{
+	struct fixture *f = *state;
+	char big[STORE_KEY_MAX + 2];
+	store_op ops[6];
+	store_value v = {NULL, 0};
+	size_t i;
+
+	memset(big, 'k', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ops[0] = batch_op(STORE_OP_SET, "");
+	ops[0].val = "x";
+	ops[0].len = 1;
+	ops[1] = batch_op(STORE_OP_SET, "ok");
+	ops[1].val = "fine";
+	ops[1].len = 4;
+	ops[2] = batch_op(STORE_OP_GET, big);
+	ops[3] = batch_op(STORE_OP_SET, "flags");
+	ops[3].val = "x";
+	ops[3].len = 1;
+	ops[3].flags = STORE_SET_NX | STORE_SET_XX;
+	ops[4] = batch_op(STORE_OP_ACK, "jobs");
+	ops[4].group = "pushd";
+	ops[4].id = "not an id";
+	ops[5] = batch_op((store_op_kind)99, "ok");
+	assert_int_equal(store_batch(f->st, ops, 6), STORE_OK);
+	assert_int_equal(ops[0].status, STORE_ERR_ARG);
+	assert_int_equal(ops[1].status, STORE_OK);
+	assert_int_equal(ops[2].status, STORE_ERR_TOO_BIG);
+	assert_int_equal(ops[3].status, STORE_ERR_ARG);
+	assert_int_equal(ops[4].status, STORE_ERR_ARG);
+	assert_int_equal(ops[5].status, STORE_ERR_ARG);
+	for (i = 0; i < 6; i++)
+		assert_null(ops[i].value.data);
+	assert_int_equal(store_get(f->st, "ok", &v), STORE_OK);
+	assert_string_equal((const char *)v.data, "fine");
+	store_value_free(&v);
+	assert_int_equal(store_get(f->st, "flags", &v), STORE_NOT_FOUND);
+
+	assert_int_equal(store_batch(f->st, ops, 0), STORE_ERR_ARG);
+	assert_int_equal(store_batch(f->st, NULL, 1), STORE_ERR_ARG);
+	assert_int_equal(store_batch(NULL, ops, 1), STORE_ERR_ARG);
+	assert_int_equal(store_batch(f->st, ops, STORE_BATCH_MAX + 1),
+			 STORE_ERR_ARG);
+}
+
+/* Many operations at once (one round trip on redis): all answered. */
+static void test_batch_many_ops_all_answered(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 500 };
+	char(*keys)[16] = calloc(N, sizeof(*keys));
+	store_op *ops = calloc((size_t)2 * N, sizeof(*ops));
+	size_t i;
+
+	assert_non_null(keys);
+	assert_non_null(ops);
+	for (i = 0; i < N; i++) {
+		(void)snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+		ops[2 * i] = batch_op(STORE_OP_SET, keys[i]);
+		ops[2 * i].val = keys[i];
+		ops[2 * i].len = strlen(keys[i]);
+		ops[2 * i].ttl_ms = 60000;
+		ops[2 * i + 1] = batch_op(STORE_OP_GET, keys[i]);
+	}
+	assert_int_equal(store_batch(f->st, ops, (size_t)2 * N), STORE_OK);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(ops[2 * i].status, STORE_OK);
+		assert_int_equal(ops[2 * i + 1].status, STORE_OK);
+		assert_string_equal((const char *)ops[2 * i + 1].value.data,
+				    keys[i]);
+		store_value_free(&ops[2 * i + 1].value);
+	}
+	free(ops);
+	free(keys);
+}
+
 #define CASE(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 #define SHARED_CASES(setup)                                                    \
@@ -2066,7 +2246,10 @@ static void test_redis_missing_when_required_fails(void **state)
 		     setup),                                                   \
 		CASE(test_queue_read_blocking_wakes_on_push, setup),           \
 		CASE(test_queue_read_blocking_nothing_times_out, setup),       \
-		CASE(test_queue_group_bad_input_refused, setup)
+		CASE(test_queue_group_bad_input_refused, setup),               \
+		CASE(test_batch_mixed_ops_each_answered_in_order, setup),      \
+		CASE(test_batch_bad_op_refused_others_run, setup),             \
+		CASE(test_batch_many_ops_all_answered, setup)
 
 int main(void)
 {
