@@ -1,14 +1,26 @@
 #!/bin/bash
-# The MFA sign-in benchmark: on one authflow server at the declared low
-# Argon2id benchmark cost (m=64 KiB, t=1, p=1), with the same load
-# generator and the same concurrency, first password-only sign-ins, then
-# complete push-MFA sign-ins (password, the challenge fetched and approved
-# with the page's number over the signed device API, code, token,
-# userinfo), and the goals of the issue: MFA sign-ins/s at least 0.60 x
-# password-only sign-ins/s, and p99 of "password sent -> challenge seen by
-# the device" under 20 ms.
+# The MFA sign-in benchmark: password-only sign-ins, then complete push-MFA
+# sign-ins (password, the challenge fetched and approved with the page's
+# number over the signed device API, code, token, userinfo), on one
+# authflow server with the same load generator and the same concurrency,
+# and the goals of the issue: MFA sign-ins/s at least 0.60 x password-only
+# sign-ins/s at the same hash cost in the same run, and p99 of "password
+# sent -> challenge seen by the device" under 20 ms.
 #
 #   tests/bench/bench_mfa.sh BIN_DIR
+#
+# Runs:
+#   4. the declared low Argon2id benchmark cost (m=64 KiB, t=1, p=1),
+#      BENCH_CONCURRENCY clients: password-only and MFA sign-ins, each as
+#      fast as the clients go (closed loop: the server saturated); then
+#      MFA sign-ins in an open loop at half the MFA rate just measured, for
+#      the latency at a known load below saturation (at saturation every
+#      latency is mostly the queue the clients themselves build);
+#   5. the production Argon2id cost (m=19456 KiB, t=2, p=1), the cost a
+#      deployment runs, BENCH_PROD_CONCURRENCY clients: password-only and
+#      MFA sign-ins, closed loop.
+# The ratio goal is judged at both costs, the latency goal at saturation
+# and at the fixed load, each on its own line.
 #
 # BIN_DIR holds authflow, bench_loadgen, bench_limits and idsim from a
 # Release build without sanitizers (see bench_oidc.sh, whose settings and
@@ -18,7 +30,8 @@
 # with idsim (platform none: no push is queued, the load generator's phone
 # asks for its challenges), and the workflow's push limit is set to its
 # highest, 100 per 10 s per user. Settings (environment): BENCH_CONCURRENCY
-# (64), BENCH_SECONDS (15), BENCH_THREADS (0), BENCH_MFA_USERS_PER_CLIENT (3).
+# (64), BENCH_SECONDS (15), BENCH_PROD_CONCURRENCY (16), BENCH_PROD_SECONDS
+# (20), BENCH_THREADS (0), BENCH_MFA_USERS_PER_CLIENT (3).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -88,28 +101,67 @@ quietly loadgen --url "$af_url" --label mfa --concurrency "$conc" \
 	--seconds "$secs" --warmup 500 --mfa --devices "$work/devices.json"
 r_mfa="$res"
 o_mfa=$others
+offered=$(awk -v r="$(result "$r_mfa" rate)" 'BEGIN { printf "%.0f", r / 2 }')
+echo "-- run 4b: MFA sign-ins in an open loop at $offered per second (half the rate above), ${secs}s"
+quietly loadgen --url "$af_url" --label mfa-fixed-load --concurrency "$conc" \
+	--seconds "$secs" --warmup 200 --mfa --devices "$work/devices.json" \
+	--rate "$offered"
+r_fix="$res"
+o_fix=$others
 stop_server "$srv_pid"
 
-pw_rate=$(result "$r_pw" rate)
-mfa_rate=$(result "$r_mfa" rate)
-share=$(ratio "$mfa_rate" "$pw_rate")
+echo "-- run 5: authflow, production Argon2id cost (m=19456 KiB, t=2, p=1), $prod_conc clients, ${prod_secs}s each"
+start_authflow 19456 2 1
+seed
+t_seed=$(date +%s)
+rm -rf "$work/phones"
+seed_mfa
+echo "  seeded $nusers password-only users and $nusers MFA users with a phone each in $(($(date +%s) - t_seed)) s"
+quietly loadgen --url "$af_url" --label password-only-prod --concurrency "$prod_conc" \
+	--seconds "$prod_secs" --warmup "$prod_conc" --users "$work/users.json"
+r_pw_p="$res"
+o_pw_p=$others
+quietly loadgen --url "$af_url" --label mfa-prod --concurrency "$prod_conc" \
+	--seconds "$prod_secs" --warmup "$prod_conc" --mfa --devices "$work/devices.json"
+r_mfa_p="$res"
+o_mfa_p=$others
+stop_server "$srv_pid"
+
+share=$(ratio "$(result "$r_mfa" rate)" "$(result "$r_pw" rate)")
+share_p=$(ratio "$(result "$r_mfa_p" rate)" "$(result "$r_pw_p" rate)")
 vis_p99=$(result "$r_mfa" vis_p99_ms)
-if lt "$vis_p99" 20; then vis_verdict="met"; else vis_verdict="NOT met"; fi
+fix_p99=$(result "$r_fix" vis_p99_ms)
+below() { if lt "$1" "$2"; then echo "met"; else echo "NOT met"; fi; }
+line() { # line LABEL RESULT-LINE
+	printf '%-40s %8s sign-ins/s, p50 %s ms, p99 %s ms, errors %s\n' "$1" \
+		"$(result "$2" rate)" "$(result "$2" p50_ms)" \
+		"$(result "$2" p99_ms)" "$(result "$2" errors)"
+}
+seen() { # seen LABEL RESULT-LINE
+	printf '%-40s p50 %s ms, p99 %s ms, max %s ms (%s challenge list requests per sign-in)\n' \
+		"$1" "$(result "$2" vis_p50_ms)" "$(result "$2" vis_p99_ms)" \
+		"$(result "$2" vis_max_ms)" "$(result "$2" polls_per_flow)"
+}
 
 echo
-echo "== MFA summary ($cores cores, load generator on the same machine, same server and $conc clients)"
-printf '%-30s %8s sign-ins/s, p50 %s ms, p99 %s ms, errors %s\n' \
-	"password only" "$pw_rate" "$(result "$r_pw" p50_ms)" \
-	"$(result "$r_pw" p99_ms)" "$(result "$r_pw" errors)" \
-	"MFA (push, number matching)" "$mfa_rate" "$(result "$r_mfa" p50_ms)" \
-	"$(result "$r_mfa" p99_ms)" "$(result "$r_mfa" errors)"
-printf 'password sent -> challenge seen by the device: p50 %s ms, p99 %s ms, max %s ms (%s challenge list requests per sign-in)\n' \
-	"$(result "$r_mfa" vis_p50_ms)" "$vis_p99" "$(result "$r_mfa" vis_max_ms)" \
-	"$(result "$r_mfa" polls_per_flow)"
+echo "== MFA summary ($cores cores, load generator on the same machine)"
+line "low cost, $conc clients: password only" "$r_pw"
+line "low cost, $conc clients: MFA" "$r_mfa"
+line "low cost: MFA at a fixed $offered/s" "$r_fix"
+line "production cost, $prod_conc clients: password" "$r_pw_p"
+line "production cost, $prod_conc clients: MFA" "$r_mfa_p"
+echo "password sent -> challenge seen by the device:"
+seen "  low cost, saturated ($conc clients)" "$r_mfa"
+seen "  low cost, fixed load ($offered/s)" "$r_fix"
+seen "  production cost ($prod_conc clients)" "$r_mfa_p"
 echo
 echo "goals:"
-printf '  %-58s %10s -> %s\n' \
-	"MFA sign-ins/s >= 0.60 x password-only sign-ins/s" "${share}x" \
+printf '  %-66s %10s -> %s\n' \
+	"MFA >= 0.60 x password-only sign-ins/s, production cost" "${share_p}x" \
+	"$(verdict "$share_p" 0.60)$(quiet "$o_pw_p" "$o_mfa_p")" \
+	"MFA >= 0.60 x password-only sign-ins/s, low cost" "${share}x" \
 	"$(verdict "$share" 0.60)$(quiet "$o_pw" "$o_mfa")" \
-	"p99 password sent -> challenge seen < 20 ms" "${vis_p99}ms" \
-	"$vis_verdict$(quiet "$o_mfa")"
+	"p99 password sent -> challenge seen < 20 ms, fixed load $offered/s" "${fix_p99}ms" \
+	"$(below "$fix_p99" 20)$(quiet "$o_fix")" \
+	"p99 password sent -> challenge seen < 20 ms, saturated" "${vis_p99}ms" \
+	"$(below "$vis_p99" 20)$(quiet "$o_mfa")"
