@@ -132,40 +132,6 @@ static void put(jout *o, const char *s, size_t n)
 /* Writes a string literal (its length known at compile time). */
 #define put_lit(o, lit) put((o), (lit), sizeof(lit) - 1)
 
-/* The length of the UTF-8 sequence at s (n bytes left); 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	uint32_t cp;
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1fu;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0fu;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3fu);
-	}
-	/* Overlong forms, UTF-16 surrogates, past U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
 /*
  * A JSON string of s, quoted and escaped as jansson's compact dump does
  * (the short escapes, \u00XX for other control bytes, UTF-8 as it is).
@@ -189,7 +155,7 @@ static int put_str(jout *o, const char *s)
 		if (i == n)
 			break;
 		if (p[i] >= 0x80) {
-			run = utf8_len(p + i, n - i);
+			run = af_utf8_next(p + i, n - i, NULL);
 			if (run == 0)
 				return -1;
 			put(o, s + i, run);

@@ -453,43 +453,6 @@ int af_dir__array_drop(json_t *arr, const char *s)
 	return dropped;
 }
 
-/* Decodes one UTF-8 sequence at s (n bytes left); its length or 0. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len, i;
-	uint32_t c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		c = s[0] & 0x1fu;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		c = s[0] & 0x0fu;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		c = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3fu);
-	}
-	/* Overlong forms, surrogates and code points past Unicode. */
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
 /*
  * Control characters, and the invisible characters that reorder or hide
  * text: a display name with them could pass for another on a consent or
@@ -515,7 +478,7 @@ long af_dir__utf8_chars(const char *s, size_t maxbytes)
 		return -1;
 	while (i < n) {
 		uint32_t cp = 0;
-		size_t len = utf8_next(p + i, n - i, &cp);
+		size_t len = af_utf8_next(p + i, n - i, &cp);
 
 		if (len == 0 || unprintable(cp))
 			return -1;

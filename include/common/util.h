@@ -75,4 +75,12 @@ void af_time_iso8601(int64_t t, char *out, size_t outcap);
 /* Wipes and frees a string (NULL accepted). */
 void af_free_secret(char *s);
 
+/*
+ * Decodes the UTF-8 sequence at s (n >= 1 bytes left) into *cp (may be
+ * NULL) and returns its length, or 0 when it is not well-formed: a bad
+ * lead or continuation byte, a cut sequence, an overlong form, a UTF-16
+ * surrogate or a code point past U+10FFFF.
+ */
+size_t af_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
+
 #endif /* COMMON_UTIL_H */

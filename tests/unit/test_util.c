@@ -276,6 +276,48 @@ static void test_free_secret_accepts_null(void **state)
 	af_free_secret(NULL);
 }
 
+/* Well-formed sequences of every length, and each way one can be bad. */
+static void test_utf8_next_accepts_and_refuses(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		uint32_t cp;
+	} cases[] = {
+		{"A", 1, 0x41},
+		{"\xc3\xa9", 2, 0xe9},
+		{"\xe2\x82\xac", 3, 0x20ac},
+		{"\xf0\x9f\x98\x80", 4, 0x1f600},
+		{"\xf4\x8f\xbf\xbf", 4, 0x10ffff},
+		{"\x80", 0, 0},		    /* a continuation byte first */
+		{"\xc0\xaf", 0, 0},	    /* overlong, bad lead */
+		{"\xe0\x80\xaf", 0, 0},	    /* overlong */
+		{"\xf0\x80\x80\xaf", 0, 0}, /* overlong */
+		{"\xed\xa0\x80", 0, 0},	    /* a UTF-16 surrogate */
+		{"\xf4\x90\x80\x80", 0, 0}, /* past U+10FFFF */
+		{"\xf5\x80\x80\x80", 0, 0}, /* bad lead */
+		{"\xc3\x28", 0, 0},	    /* bad continuation */
+		{"\xe2\x82", 0, 0},	    /* cut short */
+	};
+	size_t i;
+	uint32_t cp;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const unsigned char *s = (const unsigned char *)cases[i].s;
+
+		cp = 0;
+		assert_int_equal(af_utf8_next(s, strlen(cases[i].s), &cp),
+				 cases[i].len);
+		if (cases[i].len > 0)
+			assert_int_equal(cp, cases[i].cp);
+	}
+	/* The length counts: a sequence longer than what is left is cut. */
+	assert_int_equal(
+		af_utf8_next((const unsigned char *)"\xe2\x82\xac", 2, NULL),
+		0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_time_iso8601_formats_utc),
 		cmocka_unit_test(test_clocks_move_forward),
 		cmocka_unit_test(test_free_secret_accepts_null),
+		cmocka_unit_test(test_utf8_next_accepts_and_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
