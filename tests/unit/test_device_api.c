@@ -536,13 +536,29 @@ static void test_sig_verify_roundtrip_ok_and_tamper_refused(void **state)
 	json_decref(jwk);
 }
 
+/* A copy of jwk with the last bit of y flipped: off the curve. */
+static json_t *off_curve(const json_t *jwk)
+{
+	json_t *k = json_deep_copy(jwk);
+	uint8_t raw[32];
+	char y[44];
+	size_t n;
+
+	assert_int_equal(
+		af_b64url_decode(json_string_value(json_object_get(jwk, "y")),
+				 43, raw, sizeof(raw), &n),
+		0);
+	raw[31] ^= 1;
+	assert_int_equal(af_b64url_encode(raw, 32, y, sizeof(y)), 0);
+	json_object_set_new(k, "y", json_string(y));
+	return k;
+}
+
 static void test_sig_verify_bad_key_refused(void **state)
 {
 	struct fx *f = *state;
 	json_t *jwk = jwk_of(f->key), *k;
-	char sig[96], y[44];
-	uint8_t raw[32];
-	size_t n;
+	char sig[96];
 
 	es256(f->key, "hello", sig, sizeof(sig));
 	/* A private member is refused even though the point is fine. */
@@ -556,15 +572,7 @@ static void test_sig_verify_bad_key_refused(void **state)
 	assert_int_equal(af_device_sig_verify(NULL, k, "hello", sig),
 			 AF_DEVICE_BAD_KEY);
 	json_decref(k);
-	/* y + 1 puts the point off the curve. */
-	k = json_deep_copy(jwk);
-	assert_int_equal(
-		af_b64url_decode(json_string_value(json_object_get(jwk, "y")),
-				 43, raw, sizeof(raw), &n),
-		0);
-	raw[31] ^= 1;
-	assert_int_equal(af_b64url_encode(raw, 32, y, sizeof(y)), 0);
-	json_object_set_new(k, "y", json_string(y));
+	k = off_curve(jwk);
 	assert_int_equal(af_device_sig_verify(NULL, k, "hello", sig),
 			 AF_DEVICE_BAD_KEY);
 	json_decref(k);
@@ -582,10 +590,8 @@ static void test_sig_verify_key_cache(void **state)
 {
 	struct fx *f = *state;
 	json_t *jwk = jwk_of(f->key), *other = jwk_of(f->other), *k;
-	char sig[96], osig[96], y[44];
+	char sig[96], osig[96];
 	af_device_keys *keys = NULL;
-	uint8_t raw[32];
-	size_t n;
 	int i;
 
 	assert_int_equal(af_device_keys_new(0, &keys), AF_DEVICE_BAD_REQUEST);
@@ -609,14 +615,7 @@ static void test_sig_verify_key_cache(void **state)
 		assert_int_equal(af_device_sig_verify(keys, jwk, "hello", osig),
 				 AF_DEVICE_UNAUTHORIZED);
 	}
-	k = json_deep_copy(jwk);
-	assert_int_equal(
-		af_b64url_decode(json_string_value(json_object_get(jwk, "y")),
-				 43, raw, sizeof(raw), &n),
-		0);
-	raw[31] ^= 1;
-	assert_int_equal(af_b64url_encode(raw, 32, y, sizeof(y)), 0);
-	json_object_set_new(k, "y", json_string(y));
+	k = off_curve(jwk);
 	for (i = 0; i < 2; i++)
 		assert_int_equal(af_device_sig_verify(keys, k, "hello", sig),
 				 AF_DEVICE_BAD_KEY);
