@@ -245,20 +245,21 @@ static void lease_refresh(struct pushd_worker *w, pushd_flight *f)
 	f->lease_ns = af_mono_ns();
 }
 
-/* 1 when the txn record text is pending and unexpired, else 0. */
+/* 1 when the txn is pending and unexpired, else 0. */
+static int txn_obj_live(const json_t *txn, int64_t now)
+{
+	const char *state = json_string_value(json_object_get(txn, "state"));
+
+	return state != NULL && strcmp(state, "pending") == 0 &&
+	       now < json_integer_value(json_object_get(txn, "expires"));
+}
+
+/* The same from the txn record's text; -1 when it is not an object. */
 static int txn_text_live(const store_value *v, int64_t now)
 {
 	json_t *txn = json_loadb((const char *)v->data, v->len, 0, NULL);
-	const char *state;
-	int rc;
+	int rc = json_is_object(txn) ? txn_obj_live(txn, now) : -1;
 
-	if (!json_is_object(txn)) {
-		json_decref(txn);
-		return -1;
-	}
-	state = json_string_value(json_object_get(txn, "state"));
-	rc = state != NULL && strcmp(state, "pending") == 0 &&
-	     now < json_integer_value(json_object_get(txn, "expires"));
 	json_decref(txn);
 	return rc;
 }
@@ -282,7 +283,6 @@ static int txn_live(struct pushd_worker *w, const pushd_job *job)
 {
 	int64_t now = af_now();
 	json_t *txn = NULL;
-	const char *state;
 	af_mfa_status st;
 	int rc;
 
@@ -293,9 +293,7 @@ static int txn_live(struct pushd_worker *w, const pushd_job *job)
 		return 0;
 	if (st != AF_MFA_OK)
 		return -1;
-	state = json_string_value(json_object_get(txn, "state"));
-	rc = state != NULL && strcmp(state, "pending") == 0 &&
-	     now < json_integer_value(json_object_get(txn, "expires"));
+	rc = txn_obj_live(txn, now);
 	json_decref(txn);
 	return rc;
 }
