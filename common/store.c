@@ -607,6 +607,29 @@ store_status store_queue_pending(store_ctx *st, const char *queue,
 	return st->ops->group_pending(st->impl, fk.buf, fk.len, group, out);
 }
 
+store_status store_queue_prune(store_ctx *st, const char *queue,
+			       const char *group, uint64_t min_idle_ms,
+			       size_t *removed)
+{
+	full_key fk;
+	store_status rc;
+	size_t n = 0;
+
+	if (removed != NULL)
+		*removed = 0;
+	if (st == NULL || check_name(group) != STORE_OK ||
+	    min_idle_ms > STORE_TTL_MAX)
+		return STORE_ERR_ARG;
+	rc = make_key(st, queue, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	rc = st->ops->group_prune(st->impl, fk.buf, fk.len, group, min_idle_ms,
+				  &n);
+	if (rc == STORE_OK && removed != NULL)
+		*removed = n;
+	return rc;
+}
+
 /* --- batches ------------------------------------------------------------- */
 
 /* The checks of the single call an operation stands for, key aside. */

@@ -103,6 +103,9 @@ typedef struct store_ops {
 	store_status (*group_pending)(void *impl, const char *queue,
 				      size_t qlen, const char *group,
 				      size_t *out);
+	store_status (*group_prune)(void *impl, const char *queue, size_t qlen,
+				    const char *group, uint64_t min_idle_ms,
+				    size_t *removed);
 	/*
 	 * Runs ops[i] for each i whose keys[i].key is not NULL, writing
 	 * ops[i].status (and value); see store_batch(). A backend may set

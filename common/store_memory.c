@@ -145,9 +145,13 @@ struct mem_queue {
 	char keybuf[];
 };
 
-/* A consumer of a group, named once and kept as long as the group. */
+/*
+ * A consumer of a group, named at its first read or claim and kept until
+ * the group goes or store_queue_prune() removes it.
+ */
 struct mem_consumer {
 	struct mem_consumer *next;
+	uint64_t seen_ms; /* its last read or claim, monotonic */
 	char name[STORE_CONSUMER_MAX + 1];
 };
 
@@ -1344,7 +1348,9 @@ static struct mem_group *group_find(const struct mem_queue *q, const char *name)
 	return NULL;
 }
 
-/* Finds a consumer of the group, adding it on first use. */
+static uint64_t mono_ms(void);
+
+/* Finds a consumer of the group, adding it on first use; marks it seen. */
 static const struct mem_consumer *consumer_get(struct mem_group *g,
 					       const char *name)
 {
@@ -1352,14 +1358,17 @@ static const struct mem_consumer *consumer_get(struct mem_group *g,
 
 	for (c = g->consumers; c != NULL; c = c->next) {
 		if (strcmp(c->name, name) == 0)
-			return c;
+			break;
 	}
-	c = OPENSSL_zalloc(sizeof(*c));
-	if (c == NULL)
-		return NULL;
-	(void)snprintf(c->name, sizeof(c->name), "%s", name);
-	c->next = g->consumers;
-	g->consumers = c;
+	if (c == NULL) {
+		c = OPENSSL_zalloc(sizeof(*c));
+		if (c == NULL)
+			return NULL;
+		(void)snprintf(c->name, sizeof(c->name), "%s", name);
+		c->next = g->consumers;
+		g->consumers = c;
+	}
+	c->seen_ms = mono_ms();
 	return c;
 }
 
@@ -1830,6 +1839,47 @@ static store_status mem_group_pending(void *impl, const char *key, size_t klen,
 	return g != NULL ? STORE_OK : STORE_NOT_FOUND;
 }
 
+/* 1 when some pending entry of the group belongs to c. */
+static int holds_pending(const struct mem_group *g,
+			 const struct mem_consumer *c)
+{
+	size_t i;
+
+	for (i = 0; i < g->npend; i++) {
+		if (g->pend[i].owner == c)
+			return 1;
+	}
+	return 0;
+}
+
+static store_status mem_group_prune(void *impl, const char *key, size_t klen,
+				    const char *group, uint64_t min_idle_ms,
+				    size_t *removed)
+{
+	struct mem_queue *q = queue_get(impl, key, klen, false);
+	struct mem_consumer **link, *c;
+	struct mem_group *g;
+	uint64_t now = mono_ms();
+
+	*removed = 0;
+	if (q == NULL)
+		return STORE_NOT_FOUND;
+	pthread_mutex_lock(&q->lock);
+	g = group_find(q, group);
+	for (link = g != NULL ? &g->consumers : NULL; link != NULL && *link;) {
+		c = *link;
+		if (now - c->seen_ms < min_idle_ms || holds_pending(g, c)) {
+			link = &c->next;
+			continue;
+		}
+		*link = c->next;
+		OPENSSL_free(c);
+		(*removed)++;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return g != NULL ? STORE_OK : STORE_NOT_FOUND;
+}
+
 static store_status mem_ping(void *impl)
 {
 	struct mem_store *ms = impl;
@@ -2213,6 +2263,7 @@ static const store_ops mem_ops = {
 	.group_ack = mem_group_ack,
 	.group_claim = mem_group_claim,
 	.group_pending = mem_group_pending,
+	.group_prune = mem_group_prune,
 };
 
 store_status store_memory_open(const store_options *opts, const store_ops **ops,

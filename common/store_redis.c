@@ -56,6 +56,7 @@ enum script_id {
 	SCRIPT_CAS,
 	SCRIPT_INCR,
 	SCRIPT_SADD_TTL,
+	SCRIPT_PRUNE,
 	SCRIPT_COUNT,
 };
 
@@ -91,8 +92,27 @@ static const char sadd_ttl_lua[] =
 	"redis.call('SADD', KEYS[1], ARGV[1]) "
 	"return redis.call('PEXPIRE', KEYS[1], ARGV[2])";
 
+/*
+ * ARGV: group, least idle time in ms. Deletes the group's consumers with
+ * no pending entry idle at least that long; returns how many, or the
+ * error of XINFO (no such key, NOGROUP) as it is.
+ */
+static const char prune_lua[] =
+	"local list = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])\n"
+	"if list.err then return list end\n"
+	"local least, n = tonumber(ARGV[2]), 0\n"
+	"for _, c in ipairs(list) do\n"
+	"  local f = {}\n"
+	"  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end\n"
+	"  if f.pending == 0 and f.idle >= least then\n"
+	"    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f.name)\n"
+	"    n = n + 1\n"
+	"  end\n"
+	"end\n"
+	"return n\n";
+
 static const char *const scripts[SCRIPT_COUNT] = {cas_lua, incr_lua,
-						  sadd_ttl_lua};
+						  sadd_ttl_lua, prune_lua};
 
 struct redis_store;
 
@@ -1179,6 +1199,40 @@ static store_status redis_group_pending(void *impl, const char *key,
 	return st;
 }
 
+static store_status redis_group_prune(void *impl, const char *key, size_t klen,
+				      const char *group, uint64_t min_idle_ms,
+				      size_t *removed)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	char idle[REDIS_NUM_TEXT];
+	struct rarg a[3];
+	store_status st;
+
+	*removed = 0;
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	a[0] = (struct rarg){group, strlen(group)};
+	a[1] = (struct rarg){idle, (size_t)snprintf(idle, sizeof(idle),
+						    "%" PRIu64, min_idle_ms)};
+	a[2] = (struct rarg){"", 0};
+	st = run_script(rc, SCRIPT_PRUNE, key, klen, a, &r);
+	if (st != STORE_OK)
+		return st;
+	if (r->type == REDIS_REPLY_ERROR && r->str != NULL &&
+	    strstr(r->str, "no such key") != NULL)
+		st = STORE_NOT_FOUND;
+	else if (r->type == REDIS_REPLY_ERROR)
+		st = group_error(r);
+	else if (r->type != REDIS_REPLY_INTEGER || r->integer < 0)
+		st = STORE_ERR_PROTOCOL;
+	else
+		*removed = (size_t)r->integer;
+	freeReplyObject(r);
+	return st;
+}
+
 /* --- batches -------------------------------------------------------------- */
 
 /*
@@ -1490,6 +1544,7 @@ static const store_ops redis_ops = {
 	.group_ack = redis_group_ack,
 	.group_claim = redis_group_claim,
 	.group_pending = redis_group_pending,
+	.group_prune = redis_group_prune,
 	.batch = redis_batch,
 };
 

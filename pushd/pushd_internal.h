@@ -50,6 +50,13 @@
 #define PUSHD_BACKOFF_BASE_MS 200u
 #define PUSHD_BACKOFF_MAX_MS  5000u
 
+/*
+ * A consumer of the group that has neither read nor claimed for this long
+ * and holds no job belongs to a node gone for good (a live worker reads
+ * at least every few seconds): its name is removed from the group.
+ */
+#define PUSHD_GONE_MS ((uint64_t)3600 * 1000)
+
 /* The "push_done:<job>" marker outlives any redelivery of the job. */
 #define PUSHD_DONE_TTL_MS  ((uint64_t)3600 * 1000)
 /* A node's lease on a job it is working on, refreshed while it works. */

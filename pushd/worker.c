@@ -60,6 +60,8 @@
 /* How long an idle worker blocks in the queue read. */
 #define READ_BLOCK_MS	  250
 #define CLAIM_EVERY_NS	  1000000000ull
+/* How often the first worker removes the consumers of gone nodes. */
+#define PRUNE_EVERY_NS	  60000000000ull
 /* Longest wait in curl while streams are in flight. */
 #define POLL_MAX_MS	  50
 /*
@@ -102,6 +104,7 @@ struct pushd_worker {
 	size_t *list;	       /* PUSHD_INFLIGHT_MAX: one batch's flights */
 	store_op *ops;	       /* PUSHD_INFLIGHT_MAX * OPS_PER_JOB */
 	uint64_t next_claim_ns;
+	uint64_t next_prune_ns;
 };
 
 /* ---- store helpers ----------------------------------------------------------
@@ -963,6 +966,26 @@ static void taken_answers(struct pushd_worker *w, pushd_flight *f,
 	}
 }
 
+/*
+ * Removes from the group the consumers of nodes gone for good: idle
+ * PUSHD_GONE_MS and holding no job (their jobs were claimed long ago).
+ */
+static void prune_gone(struct pushd_worker *w, uint64_t now)
+{
+	size_t removed = 0;
+	store_status st;
+
+	w->next_prune_ns = now + PRUNE_EVERY_NS;
+	st = store_queue_prune(w->ctx->store, PUSHD_QUEUE, PUSHD_GROUP,
+			       PUSHD_GONE_MS, &removed);
+	if (st != STORE_OK)
+		log_warn(w->ctx->log, NULL, "push_prune", "%s",
+			 store_strerror(st));
+	else if (removed > 0)
+		log_info(w->ctx->log, NULL, "push_prune",
+			 "removed %zu consumers of gone nodes", removed);
+}
+
 /* Checks every job just taken, in one batch. */
 static void check_taken(struct pushd_worker *w)
 {
@@ -1048,6 +1071,8 @@ static void take_new(struct pushd_worker *w, unsigned block)
 				 store_strerror(st));
 	}
 	check_taken(w);
+	if (w->index == 0 && now >= w->next_prune_ns)
+		prune_gone(w, now);
 }
 
 /* ---- the loop

@@ -304,6 +304,20 @@ STORE_NODISCARD store_status store_queue_pending(store_ctx *st,
 						 size_t *out);
 
 /*
+ * Removes the group's consumers that hold no pending entry and have not
+ * read or claimed for at least min_idle_ms (<= STORE_TTL_MAX): the names
+ * of consumers gone for good, which would otherwise stay listed in the
+ * group forever. Atomic with respect to reads and claims, so a consumer
+ * that takes an entry meanwhile is kept. *removed (may be NULL) gets how
+ * many went. redis: XINFO CONSUMERS and XGROUP DELCONSUMER in one
+ * script. A missing queue or group is STORE_NOT_FOUND.
+ */
+STORE_NODISCARD store_status store_queue_prune(store_ctx *st, const char *queue,
+					       const char *group,
+					       uint64_t min_idle_ms,
+					       size_t *removed);
+
+/*
  * Batches: many independent operations handed over at once, for callers
  * that would otherwise pay one round trip per operation (pushd taking and
  * finishing a burst of jobs). redis: every command is written first and

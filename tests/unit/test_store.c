@@ -1469,6 +1469,79 @@ static void test_queue_group_bad_input_refused(void **state)
 	read_into(f->st, "A", 1000, &c, 1);
 }
 
+/* How many consumers store_queue_prune() removes with this least idle. */
+static size_t prune(store_ctx *st, uint64_t min_idle_ms)
+{
+	size_t n = 99;
+
+	assert_int_equal(
+		store_queue_prune(st, "jobs", "pushd", min_idle_ms, &n),
+		STORE_OK);
+	return n;
+}
+
+/*
+ * Consumers that hold a pending entry, or read lately, stay; the others
+ * go, and the group works on without them.
+ */
+static void test_queue_prune_idle_consumers_without_pending(void **state)
+{
+	struct fixture *f = *state;
+	struct gcollect a = {0}, b = {0}, c = {0}, d = {0}, e = {0};
+	size_t n = 99;
+
+	push_text(f->st, "jobs", "one", NULL);
+	push_text(f->st, "jobs", "two", NULL);
+	assert_int_equal(store_queue_prune(f->st, "jobs", "pushd", 0, &n),
+			 STORE_NOT_FOUND);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_queue_prune(f->st, "nojobs", "pushd", 0, NULL),
+			 STORE_NOT_FOUND);
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+	assert_int_equal(prune(f->st, 0), 0);
+	read_into(f->st, "A", 1, &a, 1);
+	read_into(f->st, "B", 1, &b, 1);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", b.id[0]),
+			 STORE_OK);
+	/* Both read just now: a minute's idleness is far off. */
+	assert_int_equal(prune(f->st, 60000), 0);
+	/* A holds "one": only B goes, once. */
+	assert_int_equal(prune(f->st, 0), 1);
+	assert_int_equal(prune(f->st, 0), 0);
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 1);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", a.id[0]),
+			 STORE_OK);
+	/*
+	 * D took an entry 300 ms ago, E just now (a read that brings nothing
+	 * makes no consumer in Redis 7.0, so each takes one and acks it):
+	 * only A and D are 150 ms idle.
+	 */
+	push_text(f->st, "jobs", "d", NULL);
+	push_text(f->st, "jobs", "e", NULL);
+	read_into(f->st, "D", 1, &d, 1);
+	sleep_ms(300);
+	read_into(f->st, "E", 1, &e, 1);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", d.id[0]),
+			 STORE_OK);
+	assert_int_equal(store_queue_ack(f->st, "jobs", "pushd", e.id[0]),
+			 STORE_OK);
+	assert_int_equal(prune(f->st, 150), 2);
+	assert_int_equal(prune(f->st, 0), 1);
+	/* The group goes on: a new consumer gets the next entry. */
+	push_text(f->st, "jobs", "three", NULL);
+	read_into(f->st, "F", 1, &c, 1);
+	assert_string_equal(c.text[0], "three");
+
+	assert_int_equal(store_queue_prune(NULL, "jobs", "pushd", 0, &n),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_prune(f->st, "jobs", "", 0, &n),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_queue_prune(f->st, "jobs", "pushd",
+					   STORE_TTL_MAX + 1, &n),
+			 STORE_ERR_ARG);
+}
+
 /*
  * memory: the cap drops the oldest entry even when it is pending, and
  * takes it off the pending list, as there is nothing left to claim.
@@ -2247,6 +2320,7 @@ static void test_batch_many_ops_all_answered(void **state)
 		CASE(test_queue_read_blocking_wakes_on_push, setup),           \
 		CASE(test_queue_read_blocking_nothing_times_out, setup),       \
 		CASE(test_queue_group_bad_input_refused, setup),               \
+		CASE(test_queue_prune_idle_consumers_without_pending, setup),  \
 		CASE(test_batch_mixed_ops_each_answered_in_order, setup),      \
 		CASE(test_batch_bad_op_refused_others_run, setup),             \
 		CASE(test_batch_many_ops_all_answered, setup)
