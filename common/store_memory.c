@@ -1348,7 +1348,10 @@ static struct mem_group *group_find(const struct mem_queue *q, const char *name)
 	return NULL;
 }
 
-static uint64_t mono_ms(void);
+static uint64_t mono_ms(void)
+{
+	return af_mono_ns() / 1000000u;
+}
 
 /* Finds a consumer of the group, adding it on first use; marks it seen. */
 static const struct mem_consumer *consumer_get(struct mem_group *g,
@@ -1547,11 +1550,6 @@ struct mem_batch {
 	size_t used;
 	size_t n;
 };
-
-static uint64_t mono_ms(void)
-{
-	return af_mono_ns() / 1000000u;
-}
 
 /* The entry with this id, which must still be in the queue. */
 static const struct mem_qentry *entry_at(const struct mem_queue *q, uint64_t id)

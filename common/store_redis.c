@@ -495,23 +495,31 @@ static store_status redis_getdel(void *impl, const char *key, size_t klen,
 	return get_like(impl, "GETDEL", key, klen, out);
 }
 
-static store_status redis_del(void *impl, const char *key, size_t klen)
+/* Runs cmd (UNLINK, PTTL, XLEN) on one key; its integer answer in *n. */
+static store_status key_integer(void *impl, const char *cmd, const char *key,
+				size_t klen, long long *n)
 {
 	struct redis_conn *rc;
 	redisReply *r;
-	long long n;
 	store_status st;
 
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
 		return st;
-	/* UNLINK frees a big set on the server's side, off its main loop. */
-	st = run(rc, &r, "UNLINK %b", key, klen);
+	st = run(rc, &r, "%s %b", cmd, key, klen);
 	if (st != STORE_OK)
 		return st;
-	st = reply_integer(r, &n);
+	st = reply_integer(r, n);
 	freeReplyObject(r);
 	return st;
+}
+
+static store_status redis_del(void *impl, const char *key, size_t klen)
+{
+	long long n;
+
+	/* UNLINK frees a big set on the server's side, off its main loop. */
+	return key_integer(impl, "UNLINK", key, klen, &n);
 }
 
 /* Maps the compare-and-set script's answer: 1, 0 or -1. */
@@ -598,19 +606,10 @@ static store_status redis_incr(void *impl, const char *key, size_t klen,
 static store_status redis_ttl(void *impl, const char *key, size_t klen,
 			      uint64_t *ttl_ms)
 {
-	struct redis_conn *rc;
-	redisReply *r;
 	long long n = 0;
 	store_status st;
 
-	st = conn_ready(impl, &rc);
-	if (st != STORE_OK)
-		return st;
-	st = run(rc, &r, "PTTL %b", key, klen);
-	if (st != STORE_OK)
-		return st;
-	st = reply_integer(r, &n);
-	freeReplyObject(r);
+	st = key_integer(impl, "PTTL", key, klen, &n);
 	if (st != STORE_OK)
 		return st;
 	if (n == -2)
@@ -771,19 +770,10 @@ static store_status redis_queue_push(void *impl, const char *key, size_t klen,
 static store_status redis_queue_len(void *impl, const char *key, size_t klen,
 				    size_t *out)
 {
-	struct redis_conn *rc;
-	redisReply *r;
 	long long n = 0;
 	store_status st;
 
-	st = conn_ready(impl, &rc);
-	if (st != STORE_OK)
-		return st;
-	st = run(rc, &r, "XLEN %b", key, klen);
-	if (st != STORE_OK)
-		return st;
-	st = reply_integer(r, &n);
-	freeReplyObject(r);
+	st = key_integer(impl, "XLEN", key, klen, &n);
 	if (st == STORE_OK && n < 0)
 		st = STORE_ERR_PROTOCOL;
 	if (st == STORE_OK)
