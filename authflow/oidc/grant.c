@@ -1,22 +1,35 @@
-/* Codes and tokens in the store, keyed by their SHA-256. */
+/* Codes and tokens in the store. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
+#include "common/jose.h"
 #include "common/util.h"
 #include "oidc/grant.h"
 
+#define SEL_BYTES  16 /* a selector: 128 bits */
+#define VER_BYTES  24 /* a token's secret part: 192 random bits */
+#define VER_LEN	   32 /* ... in base64url */
+#define OPAQUE_LEN (AF_GRANT_SEL_LEN + 1 + VER_LEN)
+#define KEY_BUF	   80
+
 static const char *const prefixes[] = {"code:", "at:", "rt:"};
 
-static void key_of(af_grant_kind kind, const char *value, char *key,
-		   size_t keycap)
+static bool is_b64url(const char *s, size_t n)
 {
-	char hex[65];
+	size_t i;
 
-	af_sha256_hex(value, strlen(value), hex);
-	snprintf(key, keycap, "%s%s", prefixes[kind], hex);
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
 }
 
 static uint64_t ttl_of(af_grant_kind kind, const json_t *grant)
@@ -37,37 +50,270 @@ static uint64_t ttl_of(af_grant_kind kind, const json_t *grant)
 	return 0;
 }
 
-int af_grant_store_value(af_server *srv, af_grant_kind kind, const char *value,
-			 const json_t *grant)
+/* Writes rec under key, unless the key exists. 0 or -1. */
+static int put(af_server *srv, const char *key, const json_t *rec,
+	       uint64_t ttl_ms)
 {
-	char key[80], *text;
+	char *text = json_dumps(rec, JSON_COMPACT);
 	store_status st;
 
-	text = json_dumps(grant, JSON_COMPACT);
 	if (text == NULL)
 		return -1;
-	key_of(kind, value, key, sizeof(key));
-	st = store_set(srv->store, key, text, strlen(text), ttl_of(kind, grant),
+	st = store_set(srv->store, key, text, strlen(text), ttl_ms,
 		       STORE_SET_NX);
 	free(text);
 	return st == STORE_OK ? 0 : -1;
 }
 
-int af_grant_issue(af_server *srv, af_grant_kind kind, const json_t *grant,
-		   char *out, size_t outcap)
+/*
+ * The record kept for a token: what its readers need, and vhash, the hash
+ * of its secret part. New reference, or NULL.
+ */
+static json_t *record_of(af_grant_kind kind, const json_t *grant,
+			 const char *vhash)
 {
+	json_t *rec;
+
+	if (kind == AF_GRANT_ACCESS)
+		rec = json_pack("{s:O?, s:O?, s:O?, s:O?}", "client_id",
+				json_object_get(grant, "client_id"),
+				"username", json_object_get(grant, "username"),
+				"sub", json_object_get(grant, "sub"), "scope",
+				json_object_get(grant, "scope"));
+	else
+		rec = json_deep_copy(grant);
+	if (rec == NULL || json_object_set_new(rec, "v", json_string(vhash))) {
+		json_decref(rec);
+		return NULL;
+	}
+	return rec;
+}
+
+/*
+ * Parses a token's record and checks that it holds vhash. 0 and *grant
+ * (without the hash), 1 when it holds another, -1 when it is corrupt.
+ */
+static int parse_checked(const store_value *v, const char *vhash,
+			 json_t **grant)
+{
+	json_t *o = json_loadb((const char *)v->data, v->len, 0, NULL);
+	const char *have;
+
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -1;
+	}
+	have = json_string_value(json_object_get(o, "v"));
+	if (have == NULL || !af_ct_streq(have, vhash)) {
+		json_decref(o);
+		return 1;
+	}
+	json_object_del(o, "v");
+	*grant = o;
+	return 0;
+}
+
+/* The selector of a JWT access token of ours: its jti. 0 or -1. */
+static int jwt_selector(af_server *srv, const char *jwt,
+			char sel[AF_GRANT_SEL_BUF])
+{
+	json_t *claims = NULL;
+	const char *jti;
+	int rc = -1;
+
+	if (af_jwt_verify(srv->keys, jwt, strnlen(jwt, JOSE_JWT_MAX + 1),
+			  &claims) != JOSE_OK)
+		return -1;
+	jti = json_string_value(json_object_get(claims, "jti"));
+	if (jti != NULL && strlen(jti) == AF_GRANT_SEL_LEN &&
+	    is_b64url(jti, AF_GRANT_SEL_LEN)) {
+		memcpy(sel, jti, AF_GRANT_SEL_BUF);
+		rc = 0;
+	}
+	json_decref(claims);
+	return rc;
+}
+
+/*
+ * The record key of an access or refresh token and the hash of its secret
+ * part that the record must hold. 0, or 1 when value is no such token.
+ */
+static int token_key(af_server *srv, af_grant_kind kind, const char *value,
+		     char key[KEY_BUF], char vhash[JOSE_HALF_HASH_LEN])
+{
+	char sel[AF_GRANT_SEL_BUF];
+
+	if (kind != AF_GRANT_ACCESS && kind != AF_GRANT_REFRESH)
+		return 1;
+	if (af_grant_selector(value, sel) == 0)
+		af_oidc_half_hash(value + AF_GRANT_SEL_LEN + 1, vhash,
+				  JOSE_HALF_HASH_LEN);
+	else if (kind == AF_GRANT_ACCESS && jwt_selector(srv, value, sel) == 0)
+		af_oidc_half_hash(value, vhash, JOSE_HALF_HASH_LEN);
+	else
+		return 1;
+	snprintf(key, KEY_BUF, "%s%s", prefixes[kind], sel);
+	return 0;
+}
+
+int af_grant_issue_code(af_server *srv, const json_t *grant, char *out,
+			size_t outcap)
+{
+	char key[KEY_BUF], hex[65];
+
 	if (af_random_token(AF_TOKEN_BYTES, out, outcap) != 0)
 		return -1;
-	if (af_grant_store_value(srv, kind, out, grant) != 0) {
+	af_sha256_hex(out, strlen(out), hex);
+	snprintf(key, sizeof(key), "%s%s", prefixes[AF_GRANT_CODE], hex);
+	if (put(srv, key, grant, ttl_of(AF_GRANT_CODE, grant)) != 0) {
 		OPENSSL_cleanse(out, outcap);
 		return -1;
 	}
 	return 0;
 }
 
-static int parse(const store_value *v, json_t **grant)
+void af_grant_family(const char *code, char sel[AF_GRANT_SEL_BUF])
 {
-	*grant = json_loadb((const char *)v->data, v->len, 0, NULL);
+	static const char label[] = "authflow token family ";
+	uint8_t buf[sizeof(label) - 1 + 32], d[32];
+
+	/* Domain-separated from the code's own store key. */
+	memcpy(buf, label, sizeof(label) - 1);
+	af_sha256(code, strlen(code), buf + sizeof(label) - 1);
+	af_sha256(buf, sizeof(buf), d);
+	if (af_b64url_encode(d, SEL_BYTES, sel,
+			     AF_GRANT_SEL_BUF) != 0)
+		sel[0] = '\0';
+	OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+int af_grant_selector(const char *token, char sel[AF_GRANT_SEL_BUF])
+{
+	if (token == NULL || strnlen(token, OPAQUE_LEN + 1) != OPAQUE_LEN ||
+	    token[AF_GRANT_SEL_LEN] != '.' ||
+	    !is_b64url(token, AF_GRANT_SEL_LEN) ||
+	    !is_b64url(token + AF_GRANT_SEL_LEN + 1, VER_LEN))
+		return -1;
+	memcpy(sel, token, AF_GRANT_SEL_LEN);
+	sel[AF_GRANT_SEL_LEN] = '\0';
+	return 0;
+}
+
+int af_grant_new_selector(char sel[AF_GRANT_SEL_BUF])
+{
+	return af_random_token(SEL_BYTES, sel,
+			       AF_GRANT_SEL_BUF);
+}
+
+int af_grant_issue(af_server *srv, af_grant_kind kind, const char *sel,
+		   const json_t *grant, char *out, size_t outcap)
+{
+	char own[AF_GRANT_SEL_BUF], ver[VER_LEN + 1];
+	char vhash[JOSE_HALF_HASH_LEN], key[KEY_BUF];
+	json_t *rec = NULL;
+	int rc = -1;
+
+	if ((kind != AF_GRANT_ACCESS && kind != AF_GRANT_REFRESH) ||
+	    outcap < OPAQUE_LEN + 1)
+		return -1;
+	if (sel == NULL) {
+		if (af_grant_new_selector(own) != 0)
+			return -1;
+		sel = own;
+	}
+	if (af_random_token(VER_BYTES, ver, sizeof(ver)) != 0)
+		goto out;
+	af_oidc_half_hash(ver, vhash, sizeof(vhash));
+	rec = record_of(kind, grant, vhash);
+	if (rec == NULL)
+		goto out;
+	snprintf(key, sizeof(key), "%s%s", prefixes[kind], sel);
+	if (put(srv, key, rec, ttl_of(kind, grant)) != 0)
+		goto out;
+	snprintf(out, outcap, "%s.%s", sel, ver);
+	rc = 0;
+out:
+	OPENSSL_cleanse(ver, sizeof(ver));
+	json_decref(rec);
+	return rc;
+}
+
+int af_grant_store_jwt(af_server *srv, const char *sel, const char *jwt,
+		       const json_t *grant)
+{
+	char vhash[JOSE_HALF_HASH_LEN], key[KEY_BUF];
+	json_t *rec;
+	int rc;
+
+	af_oidc_half_hash(jwt, vhash, sizeof(vhash));
+	rec = record_of(AF_GRANT_ACCESS, grant, vhash);
+	if (rec == NULL)
+		return -1;
+	snprintf(key, sizeof(key), "%s%s", prefixes[AF_GRANT_ACCESS], sel);
+	rc = put(srv, key, rec, ttl_of(AF_GRANT_ACCESS, grant));
+	json_decref(rec);
+	return rc;
+}
+
+int af_grant_lookup(af_server *srv, af_grant_kind kind, const char *value,
+		    json_t **grant)
+{
+	char key[KEY_BUF], vhash[JOSE_HALF_HASH_LEN];
+	store_value v = {0};
+	store_status st;
+	int rc;
+
+	*grant = NULL;
+	if (value == NULL || token_key(srv, kind, value, key, vhash) != 0)
+		return 1;
+	st = store_get(srv->store, key, &v);
+	if (st == STORE_NOT_FOUND)
+		return 1;
+	if (st != STORE_OK)
+		return -1;
+	rc = parse_checked(&v, vhash, grant);
+	store_value_free(&v);
+	return rc;
+}
+
+/* A replayed code: revoke the tokens of its family. */
+static void revoke_family(af_server *srv, const char *code)
+{
+	char sel[AF_GRANT_SEL_BUF], key[KEY_BUF];
+	af_grant_kind kind;
+	bool any = false;
+
+	af_grant_family(code, sel);
+	for (kind = AF_GRANT_ACCESS; kind <= AF_GRANT_REFRESH; kind++) {
+		store_value v = {0};
+
+		snprintf(key, sizeof(key), "%s%s", prefixes[kind], sel);
+		if (store_getdel(srv->store, key, &v) == STORE_OK)
+			any = true;
+		store_value_free(&v);
+	}
+	if (any)
+		log_warn(srv->log, NULL, "code_replay",
+			 "authorization code presented twice: tokens revoked");
+}
+
+static int redeem_code(af_server *srv, const char *code, json_t **grant)
+{
+	char key[KEY_BUF], hex[65];
+	store_value v = {0};
+	store_status st;
+
+	af_sha256_hex(code, strlen(code), hex);
+	snprintf(key, sizeof(key), "%s%s", prefixes[AF_GRANT_CODE], hex);
+	st = store_getdel(srv->store, key, &v);
+	if (st == STORE_NOT_FOUND) {
+		revoke_family(srv, code);
+		return 1;
+	}
+	if (st != STORE_OK)
+		return -1;
+	*grant = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
 	if (!json_is_object(*grant)) {
 		json_decref(*grant);
 		*grant = NULL;
@@ -76,120 +322,42 @@ static int parse(const store_value *v, json_t **grant)
 	return 0;
 }
 
-int af_grant_lookup(af_server *srv, af_grant_kind kind, const char *value,
-		    json_t **grant)
-{
-	store_value v = {0};
-	store_status st;
-	char key[80];
-	int rc;
-
-	*grant = NULL;
-	if (value == NULL || value[0] == '\0' || strlen(value) > JOSE_JWT_MAX)
-		return 1;
-	key_of(kind, value, key, sizeof(key));
-	st = store_get(srv->store, key, &v);
-	if (st == STORE_NOT_FOUND)
-		return 1;
-	if (st != STORE_OK)
-		return -1;
-	rc = parse(&v, grant);
-	store_value_free(&v);
-	return rc;
-}
-
-/* A replayed code: revoke what its first redemption issued. */
-static void revoke_bound(af_server *srv, const char *code)
-{
-	char key[80], hex[65];
-	store_value v = {0};
-	json_t *o;
-
-	af_sha256_hex(code, strlen(code), hex);
-	snprintf(key, sizeof(key), "code_used:%s", hex);
-	if (store_get(srv->store, key, &v) != STORE_OK)
-		return;
-	o = json_loadb((const char *)v.data, v.len, 0, NULL);
-	store_value_free(&v);
-	if (o == NULL)
-		return;
-	/* The stored values are the token keys' hashes, not the tokens. */
-	if (json_is_string(json_object_get(o, "at")))
-		(void)!store_del(srv->store,
-				 json_string_value(json_object_get(o, "at")));
-	if (json_is_string(json_object_get(o, "rt")))
-		(void)!store_del(srv->store,
-				 json_string_value(json_object_get(o, "rt")));
-	json_decref(o);
-	log_warn(srv->log, NULL, "code_replay",
-		 "authorization code presented twice: tokens revoked");
-}
-
 int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 		    json_t **grant)
 {
+	char key[KEY_BUF], vhash[JOSE_HALF_HASH_LEN];
 	store_value v = {0};
 	store_status st;
-	char key[80];
 	int rc;
 
 	*grant = NULL;
 	if (value == NULL || value[0] == '\0' ||
-	    strlen(value) > AF_TOKEN_TEXT_MAX)
+	    strnlen(value, AF_TOKEN_TEXT_MAX + 1) > AF_TOKEN_TEXT_MAX)
 		return 1;
-	key_of(kind, value, key, sizeof(key));
+	if (kind == AF_GRANT_CODE)
+		return redeem_code(srv, value, grant);
+	if (kind != AF_GRANT_REFRESH ||
+	    token_key(srv, kind, value, key, vhash) != 0)
+		return 1;
 	st = store_getdel(srv->store, key, &v);
-	if (st == STORE_NOT_FOUND) {
-		if (kind == AF_GRANT_CODE)
-			revoke_bound(srv, value);
+	if (st == STORE_NOT_FOUND)
 		return 1;
-	}
 	if (st != STORE_OK)
 		return -1;
-	rc = parse(&v, grant);
+	rc = parse_checked(&v, vhash, grant);
 	store_value_free(&v);
+	if (rc == 1)
+		log_warn(srv->log, NULL, "refresh_reuse",
+			 "a refresh token that is no longer current was "
+			 "presented: its family is revoked");
 	return rc;
-}
-
-void af_grant_bind(af_server *srv, const char *code, const char *access,
-		   const char *refresh)
-{
-	char key[80], hex[65], at[80], rt[80];
-	long ttl_s;
-	json_t *o;
-	char *text;
-
-	af_sha256_hex(code, strlen(code), hex);
-	snprintf(key, sizeof(key), "code_used:%s", hex);
-	key_of(AF_GRANT_ACCESS, access, at, sizeof(at));
-	o = json_pack("{s:s}", "at", at);
-	if (o == NULL)
-		return;
-	if (refresh != NULL) {
-		key_of(AF_GRANT_REFRESH, refresh, rt, sizeof(rt));
-		json_object_set_new(o, "rt", json_string(rt));
-	}
-	text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (text == NULL)
-		return;
-	/*
-	 * A replayed code revokes what the first redemption issued, for as
-	 * long as that lives: the refresh token's lifetime when there is
-	 * one, else the access token's.
-	 */
-	ttl_s = refresh != NULL ? AF_REFRESH_LIFETIME_S : AF_ACCESS_TTL_S;
-	if (store_set(srv->store, key, text, strlen(text),
-		      (uint64_t)ttl_s * 1000, 0) != STORE_OK)
-		log_warn(srv->log, NULL, "code_bind",
-			 "could not record the code's tokens");
-	free(text);
 }
 
 int af_grant_revoke(af_server *srv, af_grant_kind kind, const char *value)
 {
-	char key[80];
+	char key[KEY_BUF], vhash[JOSE_HALF_HASH_LEN];
 
-	key_of(kind, value, key, sizeof(key));
+	if (value == NULL || token_key(srv, kind, value, key, vhash) != 0)
+		return 0;
 	return store_del(srv->store, key) == STORE_OK ? 0 : -1;
 }

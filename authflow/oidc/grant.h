@@ -1,12 +1,24 @@
 /*
- * Authorization codes, access tokens and refresh tokens. Each is a random
- * value handed to the client; the store keeps the grant it stands for (a
- * JSON object: client_id, username, sub, scope, nonce, auth_time, amr,
- * acr, sid, redirect_uri, code_challenge) under the SHA-256 of the value,
- * so the store never holds a usable token.
+ * Authorization codes, access tokens and refresh tokens, and the grants
+ * they stand for in the store.
  *
- * Codes are redeemable once (GETDEL). A code presented a second time
- * revokes the tokens the first redemption issued (RFC 6749 4.1.2).
+ * A code is 256 random bits; the store keeps its grant (client_id,
+ * username, sub, scope, nonce, auth_time, amr, acr, sid, redirect_uri,
+ * code_challenge) under the SHA-256 of the code, and a code is redeemable
+ * once (GETDEL).
+ *
+ * An opaque access or refresh token is "SELECTOR.VERIFIER": the selector
+ * (128 bits, base64url) names the store record, the verifier (192 random
+ * bits) is the secret, and the record keeps only a hash of it, so the
+ * store never holds a usable token. The tokens a code produces share one
+ * selector, the code's family (derived from the code), so a code
+ * presented a second time revokes them without any other record (RFC 6749
+ * 4.1.2). A rotated refresh token keeps its family's selector, so an old
+ * one presented again revokes the family (refresh token reuse detection).
+ * An RFC 9068 JWT access token carries its selector as its jti.
+ *
+ * Access token records keep what /userinfo and /revoke need (client_id,
+ * username, sub, scope); refresh token records keep the whole grant.
  *
  * Thread-safety: re-entrant; safe from any worker thread.
  */
@@ -19,8 +31,10 @@
 
 #define AF_CODE_TTL_S	  60
 #define AF_ACCESS_TTL_S	  600
-#define AF_TOKEN_BYTES	  32 /* 256 random bits per code and token */
+#define AF_TOKEN_BYTES	  32 /* 256 random bits per code */
 #define AF_TOKEN_TEXT_MAX 64
+#define AF_GRANT_SEL_LEN  22 /* a selector: 128 bits in base64url */
+#define AF_GRANT_SEL_BUF  (AF_GRANT_SEL_LEN + 1)
 
 typedef enum af_grant_kind {
 	AF_GRANT_CODE = 0,
@@ -29,42 +43,63 @@ typedef enum af_grant_kind {
 } af_grant_kind;
 
 /*
- * Stores grant (borrowed) under a new random value, written to out
+ * Stores grant (borrowed) under a new random code, written to out
  * (AF_TOKEN_TEXT_MAX + 1). 0, or -1 when the RNG or the store failed.
  */
-int af_grant_issue(af_server *srv, af_grant_kind kind, const json_t *grant,
-		   char *out, size_t outcap);
+int af_grant_issue_code(af_server *srv, const json_t *grant, char *out,
+			size_t outcap);
+
+/* The selector shared by the tokens that code produces. */
+void af_grant_family(const char *code, char sel[AF_GRANT_SEL_BUF]);
 
 /*
- * Stores grant under a value the caller made (a JWT access token), so it
- * can be revoked and looked up like an opaque one.
+ * The selector of an opaque token made by af_grant_issue(); 0, or -1 when
+ * token is not one.
  */
-int af_grant_store_value(af_server *srv, af_grant_kind kind, const char *value,
-			 const json_t *grant);
+int af_grant_selector(const char *token, char sel[AF_GRANT_SEL_BUF]);
 
 /*
- * Looks a token up without consuming it. 0 and *grant (new reference), 1
- * when unknown or expired, -1 on store failure.
+ * Issues an opaque access or refresh token for grant (borrowed) under
+ * selector sel (NULL: a new random one), written to out
+ * (AF_TOKEN_TEXT_MAX + 1). 0, or -1 when the RNG or the store failed or a
+ * token of that kind already lives under sel.
+ */
+int af_grant_issue(af_server *srv, af_grant_kind kind, const char *sel,
+		   const json_t *grant, char *out, size_t outcap);
+
+/*
+ * Makes a new random selector for a JWT access token's jti (sel holds
+ * AF_GRANT_SEL_BUF bytes). 0 or -1.
+ */
+int af_grant_new_selector(char sel[AF_GRANT_SEL_BUF]);
+
+/*
+ * Stores grant for a JWT access token whose jti is sel, so it can be
+ * revoked and looked up like an opaque one. 0 or -1.
+ */
+int af_grant_store_jwt(af_server *srv, const char *sel, const char *jwt,
+		       const json_t *grant);
+
+/*
+ * Looks an access or refresh token up without consuming it. 0 and *grant
+ * (new reference), 1 when unknown, forged or expired, -1 on store failure.
  */
 int af_grant_lookup(af_server *srv, af_grant_kind kind, const char *value,
 		    json_t **grant);
 
 /*
  * Consumes a code or refresh token: exactly one caller gets 0 and the
- * grant; the others 1. -1 on store failure. For codes, a second
- * presentation also revokes what the first issued (see af_grant_bind).
+ * grant; the others 1. -1 on store failure. A code presented again revokes
+ * the tokens of its family; a refresh token whose record holds another
+ * verifier (an old, rotated one) revokes its family too.
  */
 int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 		    json_t **grant);
 
 /*
- * Remembers which access and refresh tokens a redeemed code produced, so
- * that a replay of the code revokes them.
+ * Revokes an access or refresh token; 0 (also when unknown), -1 on
+ * failure.
  */
-void af_grant_bind(af_server *srv, const char *code, const char *access,
-		   const char *refresh);
-
-/* Revokes a token of either kind; 0 (also when unknown), -1 on failure. */
 int af_grant_revoke(af_server *srv, af_grant_kind kind, const char *value);
 
 #endif /* AF_OIDC_GRANT_H */

@@ -2,7 +2,7 @@
  * POST /token: authorization_code (with PKCE) and refresh_token grants.
  * Every answer carries Cache-Control: no-store (set for all responses by
  * the HTTP layer). Codes are consumed atomically; a replayed code revokes
- * what its first redemption issued.
+ * what its first redemption issued (see grant.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,16 +88,21 @@ static char *make_id_token(af_server *srv, const json_t *grant,
 	return jwt;
 }
 
-/* An RFC 9068 JWT access token for apps that ask for one. */
-static int make_jwt_access(af_server *srv, const json_t *grant, char *out,
-			   size_t outcap)
+/*
+ * An RFC 9068 JWT access token for apps that ask for one, its jti the
+ * selector sel (NULL: a new random one).
+ */
+static int make_jwt_access(af_server *srv, const json_t *grant,
+			   const char *sel, char *out, size_t outcap)
 {
-	char jti[40], *jwt = NULL;
+	char jti[AF_GRANT_SEL_BUF], *jwt = NULL;
 	int64_t now = af_now();
 	json_t *c;
 	int rc = -1;
 
-	if (af_random_token(16, jti, sizeof(jti)) != 0)
+	if (sel != NULL)
+		memcpy(jti, sel, sizeof(jti));
+	else if (af_grant_new_selector(jti) != 0)
 		return -1;
 	c = json_pack("{s:s, s:O, s:O, s:O, s:I, s:I, s:s, s:O, s:O}", "iss",
 		      srv->cfg.issuer, "sub", json_object_get(grant, "sub"),
@@ -111,7 +116,7 @@ static int make_jwt_access(af_server *srv, const json_t *grant, char *out,
 	if (af_jwt_sign(srv->keys, c, "at+jwt", &jwt) == JOSE_OK &&
 	    strlen(jwt) < outcap) {
 		memcpy(out, jwt, strlen(jwt) + 1);
-		rc = af_grant_store_value(srv, AF_GRANT_ACCESS, out, grant);
+		rc = af_grant_store_jwt(srv, jti, out, grant);
 	}
 	free(jwt);
 	json_decref(c);
@@ -119,11 +124,13 @@ static int make_jwt_access(af_server *srv, const json_t *grant, char *out,
 }
 
 /*
- * Issues access token, optional refresh token and id_token for grant.
- * 0, or -1 with the error in resp.
+ * Issues access token, optional refresh token and id_token for grant, the
+ * access token under selector at_sel and the refresh token under rt_sel
+ * (NULL: new random ones). 0, or -1 with the error in resp.
  */
 static int issue(af_server *srv, af_resp *resp, json_t *grant,
-		 const json_t *user, const json_t *app, struct issued *t)
+		 const json_t *user, const json_t *app, const char *at_sel,
+		 const char *rt_sel, struct issued *t)
 {
 	const char *scope = json_string_value(json_object_get(grant, "scope"));
 	const char *fmt =
@@ -133,18 +140,19 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 	json_object_del(grant, "code_challenge");
 	json_object_del(grant, "redirect_uri");
 	if (fmt != NULL && strcmp(fmt, "jwt") == 0)
-		rc = make_jwt_access(srv, grant, t->access, sizeof(t->access));
+		rc = make_jwt_access(srv, grant, at_sel, t->access,
+				     sizeof(t->access));
 	else
-		rc = af_grant_issue(srv, AF_GRANT_ACCESS, grant, t->access,
-				    sizeof(t->access));
+		rc = af_grant_issue(srv, AF_GRANT_ACCESS, at_sel, grant,
+				    t->access, sizeof(t->access));
 	if (rc == 0 && af_oidc_has_word(scope, "offline_access") &&
 	    json_is_true(json_object_get(app, "allow_refresh"))) {
 		if (!json_is_integer(json_object_get(grant, "rt_exp")))
 			json_object_set_new(
 				grant, "rt_exp",
 				json_integer(af_now() + AF_REFRESH_LIFETIME_S));
-		rc = af_grant_issue(srv, AF_GRANT_REFRESH, grant, t->refresh,
-				    sizeof(t->refresh));
+		rc = af_grant_issue(srv, AF_GRANT_REFRESH, rt_sel, grant,
+				    t->refresh, sizeof(t->refresh));
 		t->has_refresh = rc == 0;
 	}
 	if (rc == 0) {
@@ -216,6 +224,7 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	const char *verifier = af_req_param(req, "code_verifier");
 	json_t *grant = NULL, *user = NULL, *app = NULL;
 	const char *challenge, *cid, *want_uri;
+	char fam[AF_GRANT_SEL_BUF];
 	struct issued t;
 	int rc;
 
@@ -258,9 +267,10 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	}
 	if (load_parties(srv, resp, grant, &user, &app) != 0)
 		goto out;
-	if (issue(srv, resp, grant, user, app, &t) != 0)
+	/* The code's family: presenting the code again revokes them. */
+	af_grant_family(code, fam);
+	if (issue(srv, resp, grant, user, app, fam, fam, &t) != 0)
 		goto out;
-	af_grant_bind(srv, code, t.access, t.has_refresh ? t.refresh : NULL);
 	send_tokens(resp, grant, &t);
 	log_info(srv->log, req->rid, "token",
 		 "client=%s user=%s grant=authorization_code outcome=ok",
@@ -305,6 +315,7 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	const char *rt = af_req_param(req, "refresh_token");
 	const char *scope = af_req_param(req, "scope");
 	json_t *grant = NULL, *user = NULL, *app = NULL;
+	char fam[AF_GRANT_SEL_BUF];
 	struct issued t;
 	const char *cid;
 	int rc;
@@ -316,6 +327,8 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 		goto out;
 	}
 	rc = af_grant_redeem(srv, AF_GRANT_REFRESH, rt, &grant);
+	if (rc == 0 && af_grant_selector(rt, fam) != 0)
+		rc = 1; /* a redeemed refresh token always has one */
 	if (rc != 0) {
 		af_resp_oauth_error(resp, rc < 0 ? 503 : 400,
 				    rc < 0 ? "temporarily_unavailable"
@@ -347,7 +360,8 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	}
 	/* The new tokens keep the original scope so rotation never widens. */
 	json_object_del(grant, "nonce");
-	if (issue(srv, resp, grant, user, app, &t) != 0)
+	/* The rotated refresh token stays in its family; see grant.h. */
+	if (issue(srv, resp, grant, user, app, NULL, fam, &t) != 0)
 		goto out;
 	send_tokens(resp, grant, &t);
 	log_info(srv->log, req->rid, "token",

@@ -19,6 +19,9 @@ after(async () => {
 // An openid-client error carrying the given OAuth error code.
 const isError = (code) => (e) => e?.error === code || e?.cause?.error === code;
 
+// GET /userinfo with a bearer token.
+const userinfo = (token) => fetch(`${server.issuer}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
+
 async function rp(s, { clientAuth = 'basic' } = {}) {
   const auth = clientAuth === 'post' ? client.ClientSecretPost(s.clientSecret) : client.ClientSecretBasic(s.clientSecret);
   return client.discovery(new URL(server.issuer), s.clientId, undefined, auth, { execute: [client.allowInsecureRequests] });
@@ -91,7 +94,12 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
     assert.ok(refreshed.access_token);
     assert.notEqual(refreshed.refresh_token, tokens.refresh_token, 'rotated');
+    const again = await client.refreshTokenGrant(config, refreshed.refresh_token);
+    assert.ok(again.refresh_token, 'the rotated token refreshes in turn');
+    assert.equal((await userinfo(refreshed.access_token)).status, 200, 'an earlier refresh keeps its access token');
     await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token), isError('invalid_grant'));
+    await assert.rejects(client.refreshTokenGrant(config, again.refresh_token), isError('invalid_grant'),
+      'presenting a rotated-out refresh token revoked the current one');
     // RP-initiated logout returns to the registered URI with state.
     const end = client.buildEndSessionUrl(config, {
       id_token_hint: tokens.id_token,
@@ -202,12 +210,14 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     res = await tok({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier });
     assert.equal(res.status, 200);
     const t = await res.json();
-    assert.equal((await fetch(`${server.issuer}/userinfo`, { headers: { authorization: `Bearer ${t.access_token}` } })).status, 200);
+    assert.ok(t.refresh_token);
+    assert.equal((await userinfo(t.access_token)).status, 200);
     res = await tok({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier });
     assert.equal(res.status, 400);
     assert.equal((await res.json()).error, 'invalid_grant');
-    assert.equal((await fetch(`${server.issuer}/userinfo`, { headers: { authorization: `Bearer ${t.access_token}` } })).status, 401,
-      'the replay revoked the first access token');
+    assert.equal((await userinfo(t.access_token)).status, 401, 'the replay revoked the first access token');
+    res = await tok({ grant_type: 'refresh_token', refresh_token: t.refresh_token });
+    assert.equal((await res.json()).error, 'invalid_grant', 'the replay revoked the refresh token');
     // PKCE mismatch.
     const a2 = await authUrl(config);
     const r2 = await signIn(b, server.issuer, a2.url.href, s.user, s.password);
@@ -216,7 +226,47 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     // Revocation.
     const { tokens } = await fullSignIn(s, b);
     await client.tokenRevocation(config, tokens.access_token);
-    assert.equal((await fetch(`${server.issuer}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).status, 401);
+    assert.equal((await userinfo(tokens.access_token)).status, 401);
+    // A token with a known selector but another secret part is refused.
+    const [sel] = tokens.refresh_token.split('.');
+    assert.equal((await userinfo(`${sel}.${'A'.repeat(32)}`)).status, 401);
+  });
+
+  test('RFC 9068 JWT access tokens: userinfo, forgery, revocation, code replay', async () => {
+    const s = await seed(server, { user: 'jwt-user', app: { access_token_format: 'jwt' } });
+    const { config, tokens, cb } = await fullSignIn(s);
+    const parts = tokens.access_token.split('.');
+    assert.equal(parts.length, 3);
+    const header = JSON.parse(Buffer.from(parts[0], 'base64url'));
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url'));
+    assert.equal(header.typ, 'at+jwt');
+    assert.equal(claims.iss, server.issuer);
+    assert.equal(claims.client_id, s.clientId);
+    assert.ok(claims.jti && claims.exp > claims.iat);
+    assert.equal((await userinfo(tokens.access_token)).status, 200);
+    // Another payload under the same signature, or a broken signature.
+    const other = Buffer.from(JSON.stringify({ ...claims, scope: 'openid admin' })).toString('base64url');
+    assert.equal((await userinfo(`${parts[0]}.${other}.${parts[2]}`)).status, 401);
+    assert.equal((await userinfo(`${parts[0]}.${parts[1]}.${parts[2].slice(0, -4)}AAAA`)).status, 401);
+    // A refresh gives a new JWT access token; the first one stays valid.
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+    const jti2 = JSON.parse(Buffer.from(refreshed.access_token.split('.')[1], 'base64url')).jti;
+    assert.notEqual(jti2, claims.jti);
+    assert.equal((await userinfo(refreshed.access_token)).status, 200);
+    assert.equal((await userinfo(tokens.access_token)).status, 200);
+    await client.tokenRevocation(config, refreshed.access_token);
+    assert.equal((await userinfo(refreshed.access_token)).status, 401);
+    // Presenting the code again revokes the first access token.
+    const res = await fetch(`${server.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code', code: cb.searchParams.get('code'), redirect_uri: REDIRECT,
+        client_id: s.clientId, client_secret: s.clientSecret,
+      }),
+    });
+    assert.equal((await res.json()).error, 'invalid_grant');
+    assert.equal((await userinfo(tokens.access_token)).status, 401);
   });
 
   test('policies: no SSO policy, app not deployed', async () => {
