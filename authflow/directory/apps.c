@@ -738,7 +738,7 @@ static int hex_value(char c)
 }
 
 af_dir_status af_dir_app_check_secret(af_dir *dir, const char *client_id,
-				      const char *secret)
+				      const char *secret, json_t **out)
 {
 	char key[STORE_KEY_MAX];
 	uint8_t want[32], got[32];
@@ -748,6 +748,8 @@ af_dir_status af_dir_app_check_secret(af_dir *dir, const char *client_id,
 	size_t n;
 	int ok = 1;
 
+	if (out != NULL)
+		*out = NULL;
 	if (dir == NULL)
 		return AF_DIR_INVALID;
 	rc = app_key(key, sizeof(key), client_id);
@@ -778,6 +780,8 @@ af_dir_status af_dir_app_check_secret(af_dir *dir, const char *client_id,
 	ok = af_ct_equal(want, sizeof(want), got, sizeof(got)) && ok;
 	if (!ok || !json_is_true(json_object_get(app, "enabled")))
 		rc = AF_DIR_FORBIDDEN;
+	else if (out != NULL)
+		rc = hand_over(&app, out);
 out:
 	OPENSSL_cleanse(got, sizeof(got));
 	json_decref(app);

@@ -438,12 +438,15 @@ AF_DIR_NODISCARD af_dir_status af_dir_app_undeploy(
 /*
  * Checks a client secret (NUL-terminated, lent) in constant time over
  * SHA-256 digests. AF_DIR_OK, AF_DIR_FORBIDDEN (wrong secret, or the
- * profile is disabled), AF_DIR_NOT_FOUND, AF_DIR_STORE.
+ * profile is disabled), AF_DIR_NOT_FOUND, AF_DIR_STORE. With AF_DIR_OK
+ * and a non-NULL app, *app is the profile as af_dir_app_get() gives it
+ * (new reference), so the caller need not read it again.
  * Thread-safety: re-entrant.
  */
 AF_DIR_NODISCARD af_dir_status af_dir_app_check_secret(af_dir *dir,
 						       const char *client_id,
-						       const char *secret);
+						       const char *secret,
+						       json_t **app);
 
 /*
  * 1 when the profile app is deployed to user, else 0: never for a

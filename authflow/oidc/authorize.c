@@ -162,8 +162,8 @@ void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
 		s->username, "sub", s->sub, "auth_time",
 		(json_int_t)s->auth_time, "amr", amr, "acr", s->acr, "sid",
 		s->sid);
-	if (grant == NULL || af_grant_issue_code(srv, grant, code,
-						 sizeof(code)) != 0) {
+	if (grant == NULL ||
+	    af_grant_issue_code(srv, grant, code, sizeof(code)) != 0) {
 		json_decref(grant);
 		af_page_error(resp, 503, "Sign-in is unavailable",
 			      "The sign-in service could not finish your "

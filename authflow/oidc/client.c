@@ -10,7 +10,7 @@
 #include "oidc/oidc.h"
 
 int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
-			char *client_id, size_t cap)
+			char *client_id, size_t cap, json_t **app)
 {
 	const char *header = af_req_header(req, "Authorization");
 	const char *post_id = af_req_param(req, "client_id");
@@ -49,13 +49,15 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 				    "client authentication is required");
 		goto out;
 	}
-	st = af_dir_app_check_secret(srv->dir, user, secret);
+	st = strlen(user) < cap
+		     ? af_dir_app_check_secret(srv->dir, user, secret, app)
+		     : AF_DIR_NOT_FOUND;
 	if (st == AF_DIR_STORE) {
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
 				    "try again");
 		goto out;
 	}
-	if (st != AF_DIR_OK || strlen(user) >= cap) {
+	if (st != AF_DIR_OK) {
 		log_info(srv->log, req->rid, "client_auth",
 			 "outcome=refused client=%.64s", user);
 		af_resp_oauth_error(resp, 401, "invalid_client",

@@ -76,9 +76,9 @@ static json_t *record_of(af_grant_kind kind, const json_t *grant,
 
 	if (kind == AF_GRANT_ACCESS)
 		rec = json_pack("{s:O?, s:O?, s:O?, s:O?}", "client_id",
-				json_object_get(grant, "client_id"),
-				"username", json_object_get(grant, "username"),
-				"sub", json_object_get(grant, "sub"), "scope",
+				json_object_get(grant, "client_id"), "username",
+				json_object_get(grant, "username"), "sub",
+				json_object_get(grant, "sub"), "scope",
 				json_object_get(grant, "scope"));
 	else
 		rec = json_deep_copy(grant);
@@ -181,8 +181,7 @@ void af_grant_family(const char *code, char sel[AF_GRANT_SEL_BUF])
 	memcpy(buf, label, sizeof(label) - 1);
 	af_sha256(code, strlen(code), buf + sizeof(label) - 1);
 	af_sha256(buf, sizeof(buf), d);
-	if (af_b64url_encode(d, SEL_BYTES, sel,
-			     AF_GRANT_SEL_BUF) != 0)
+	if (af_b64url_encode(d, SEL_BYTES, sel, AF_GRANT_SEL_BUF) != 0)
 		sel[0] = '\0';
 	OPENSSL_cleanse(buf, sizeof(buf));
 }
@@ -201,8 +200,7 @@ int af_grant_selector(const char *token, char sel[AF_GRANT_SEL_BUF])
 
 int af_grant_new_selector(char sel[AF_GRANT_SEL_BUF])
 {
-	return af_random_token(SEL_BYTES, sel,
-			       AF_GRANT_SEL_BUF);
+	return af_random_token(SEL_BYTES, sel, AF_GRANT_SEL_BUF);
 }
 
 int af_grant_issue(af_server *srv, af_grant_kind kind, const char *sel,

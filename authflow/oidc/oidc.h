@@ -52,11 +52,12 @@ int af_oidc_has_word(const char *list, const char *word);
 /*
  * Authenticates the client of a token, revocation or similar request
  * (client_secret_basic or client_secret_post, not both). 0 and the client
- * id in client_id (AF_DIR_CLIENT_ID_BUF), or -1 with an RFC 6749 error
- * already in resp.
+ * id in client_id (AF_DIR_CLIENT_ID_BUF) and, when app is not NULL, its
+ * profile in *app (new reference); or -1 with an RFC 6749 error already
+ * in resp.
  */
 int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
-			char *client_id, size_t cap);
+			char *client_id, size_t cap, json_t **app);
 
 /*
  * The claims of a user released for scope (borrowed objects): sub always;

@@ -34,8 +34,8 @@ void af_h_revoke(af_server *srv, af_req *req, af_resp *resp)
 				    "expected a form body");
 		return;
 	}
-	if (af_oidc_client_auth(srv, req, resp, client_id, sizeof(client_id)) !=
-	    0)
+	if (af_oidc_client_auth(srv, req, resp, client_id, sizeof(client_id),
+				NULL) != 0)
 		return;
 	if (tok == NULL) {
 		af_resp_oauth_error(resp, 400, "invalid_request",

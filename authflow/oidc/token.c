@@ -92,8 +92,8 @@ static char *make_id_token(af_server *srv, const json_t *grant,
  * An RFC 9068 JWT access token for apps that ask for one, its jti the
  * selector sel (NULL: a new random one).
  */
-static int make_jwt_access(af_server *srv, const json_t *grant,
-			   const char *sel, char *out, size_t outcap)
+static int make_jwt_access(af_server *srv, const json_t *grant, const char *sel,
+			   char *out, size_t outcap)
 {
 	char jti[AF_GRANT_SEL_BUF], *jwt = NULL;
 	int64_t now = af_now();
@@ -181,11 +181,12 @@ static void send_tokens(af_resp *resp, const json_t *grant,
 }
 
 /*
- * Loads the grant's user and app and checks they are still usable. 0, or
- * -1 with invalid_grant (or a store error) in resp.
+ * Loads the grant's user and checks that they and app, the authenticated
+ * client the grant belongs to, are still usable. 0, or -1 with
+ * invalid_grant (or a store error) in resp.
  */
-static int load_parties(af_server *srv, af_resp *resp, const json_t *grant,
-			json_t **user, json_t **app)
+static int load_user(af_server *srv, af_resp *resp, const json_t *grant,
+		     const json_t *app, json_t **user)
 {
 	const char *name =
 		json_string_value(json_object_get(grant, "username"));
@@ -193,11 +194,6 @@ static int load_parties(af_server *srv, af_resp *resp, const json_t *grant,
 	af_dir_status st;
 
 	st = af_dir_user_get(srv->dir, name, user);
-	if (st == AF_DIR_OK)
-		st = af_dir_app_get(
-			srv->dir,
-			json_string_value(json_object_get(grant, "client_id")),
-			app);
 	if (st == AF_DIR_STORE) {
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
 				    "try again");
@@ -207,7 +203,7 @@ static int load_parties(af_server *srv, af_resp *resp, const json_t *grant,
 	    !json_is_true(json_object_get(*user, "enabled")) || sub == NULL ||
 	    !json_equal(json_object_get(*user, "sub"),
 			json_object_get(grant, "sub")) ||
-	    !af_dir_app_deployed_to(*app, *user)) {
+	    !af_dir_app_deployed_to(app, *user)) {
 		af_resp_oauth_error(resp, 400, "invalid_grant",
 				    "the user or application is no longer "
 				    "allowed");
@@ -217,12 +213,12 @@ static int load_parties(af_server *srv, af_resp *resp, const json_t *grant,
 }
 
 static void code_grant(af_server *srv, af_req *req, af_resp *resp,
-		       const char *client_id)
+		       const char *client_id, const json_t *app)
 {
 	const char *code = af_req_param(req, "code");
 	const char *redirect_uri = af_req_param(req, "redirect_uri");
 	const char *verifier = af_req_param(req, "code_verifier");
-	json_t *grant = NULL, *user = NULL, *app = NULL;
+	json_t *grant = NULL, *user = NULL;
 	const char *challenge, *cid, *want_uri;
 	char fam[AF_GRANT_SEL_BUF];
 	struct issued t;
@@ -265,7 +261,7 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 				    "PKCE verification failed");
 		goto out;
 	}
-	if (load_parties(srv, resp, grant, &user, &app) != 0)
+	if (load_user(srv, resp, grant, app, &user) != 0)
 		goto out;
 	/* The code's family: presenting the code again revokes them. */
 	af_grant_family(code, fam);
@@ -280,7 +276,6 @@ out:
 	issued_cleanup(&t);
 	json_decref(grant);
 	json_decref(user);
-	json_decref(app);
 }
 
 /* Every word of want must be in have (a refresh may narrow scope). */
@@ -310,11 +305,11 @@ static int scope_subset(const char *want, const char *have)
 }
 
 static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
-			  const char *client_id)
+			  const char *client_id, const json_t *app)
 {
 	const char *rt = af_req_param(req, "refresh_token");
 	const char *scope = af_req_param(req, "scope");
-	json_t *grant = NULL, *user = NULL, *app = NULL;
+	json_t *grant = NULL, *user = NULL;
 	char fam[AF_GRANT_SEL_BUF];
 	struct issued t;
 	const char *cid;
@@ -351,7 +346,7 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 			goto out;
 		}
 	}
-	if (load_parties(srv, resp, grant, &user, &app) != 0)
+	if (load_user(srv, resp, grant, app, &user) != 0)
 		goto out;
 	if (!json_is_true(json_object_get(app, "allow_refresh"))) {
 		af_resp_oauth_error(resp, 400, "invalid_grant",
@@ -370,12 +365,12 @@ out:
 	issued_cleanup(&t);
 	json_decref(grant);
 	json_decref(user);
-	json_decref(app);
 }
 
 void af_h_token(af_server *srv, af_req *req, af_resp *resp)
 {
 	char client_id[AF_DIR_CLIENT_ID_BUF + 64];
+	json_t *app = NULL;
 	const char *gt;
 
 	if (req->duplicate_param) {
@@ -389,18 +384,19 @@ void af_h_token(af_server *srv, af_req *req, af_resp *resp)
 				    "application/x-www-form-urlencoded body");
 		return;
 	}
-	if (af_oidc_client_auth(srv, req, resp, client_id, sizeof(client_id)) !=
-	    0)
+	if (af_oidc_client_auth(srv, req, resp, client_id, sizeof(client_id),
+				&app) != 0)
 		return;
 	gt = af_req_param(req, "grant_type");
 	if (gt == NULL)
 		af_resp_oauth_error(resp, 400, "invalid_request",
 				    "grant_type is required");
 	else if (strcmp(gt, "authorization_code") == 0)
-		code_grant(srv, req, resp, client_id);
+		code_grant(srv, req, resp, client_id, app);
 	else if (strcmp(gt, "refresh_token") == 0)
-		refresh_grant(srv, req, resp, client_id);
+		refresh_grant(srv, req, resp, client_id, app);
 	else
 		af_resp_oauth_error(resp, 400, "unsupported_grant_type",
 				    "use authorization_code or refresh_token");
+	json_decref(app);
 }

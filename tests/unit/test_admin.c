@@ -469,7 +469,7 @@ static void test_app_add_secret_works_and_metadata_url(void **state)
 		json_string_value(json_object_get(
 			json_object_get(f->answer, "app"), "client_id")),
 		id);
-	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, secret),
+	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, secret, NULL),
 			 AF_DIR_OK);
 	/* By client id and by name; the secret is never shown again. */
 	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/apps/qlik", NULL),
@@ -492,9 +492,9 @@ static void test_app_rotate_secret_old_refused(void **state)
 	assert_string_equal(answer_str(f, "client_id"), id);
 	snprintf(fresh, sizeof(fresh), "%s", answer_str(f, "client_secret"));
 	assert_string_not_equal(fresh, secret);
-	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, fresh),
+	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, fresh, NULL),
 			 AF_DIR_OK);
-	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, secret),
+	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, secret, NULL),
 			 AF_DIR_FORBIDDEN);
 }
 

@@ -834,33 +834,44 @@ static void test_af_dir_app_add_secret_checks(void **state)
 	assert_string_equal(
 		json_string_value(json_object_get(app, "access_token_format")),
 		"opaque");
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret),
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret, NULL),
 			 AF_DIR_OK);
 	secret[5] ^= 1;
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret),
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret, NULL),
 			 AF_DIR_FORBIDDEN);
 	secret[5] ^= 1;
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, ""),
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, "", NULL),
 			 AF_DIR_FORBIDDEN);
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, NULL),
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, NULL, NULL),
 			 AF_DIR_FORBIDDEN);
-	assert_int_equal(af_dir_app_check_secret(f->dir, "af-nope", secret),
-			 AF_DIR_NOT_FOUND);
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, "af-nope", secret, NULL),
+		AF_DIR_NOT_FOUND);
 	/* Rotation: the old secret stops working at once. */
 	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, id, fresh,
 						  sizeof(fresh)),
 			 AF_DIR_OK);
 	assert_string_not_equal(fresh, secret);
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret),
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret, NULL),
 			 AF_DIR_FORBIDDEN);
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, fresh), AF_DIR_OK);
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, fresh, &got),
+			 AF_DIR_OK);
+	/* The checked profile comes back as af_dir_app_get() gives it. */
+	assert_string_equal(
+		json_string_value(json_object_get(got, "client_id")), id);
+	assert_null(json_object_get(got, "secret_sha256"));
+	json_decref(got);
+	got = (json_t *)1;
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret, &got),
+			 AF_DIR_FORBIDDEN);
+	assert_null(got);
 	/* A disabled app refuses even the right secret. */
 	got = parse("{\"enabled\":false}");
 	assert_int_equal(af_dir_app_set(f->dir, ACTOR, id, got, NULL, f->err,
 					sizeof(f->err)),
 			 AF_DIR_OK);
 	json_decref(got);
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, fresh),
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, fresh, NULL),
 			 AF_DIR_FORBIDDEN);
 	assert_int_equal(af_dir_app_get_by_name(f->dir, "Qlik prod", &got),
 			 AF_DIR_OK);
