@@ -104,13 +104,20 @@ enum mem_type {
 	MEM_SET,
 };
 
+/*
+ * One key of the table. A string is a single allocation: this header,
+ * the key and a NUL, then the value and a NUL (see str_data()). Most keys
+ * are short-lived tokens and codes, so one block per key instead of two,
+ * and a header without the set's table, is most of what they cost.
+ */
 struct mem_entry {
 	struct hnode node; /* first, so a node pointer is an entry pointer */
 	int64_t expire_ms; /* 0: never */
 	enum mem_type type;
-	uint8_t *data;	       /* MEM_STR: len bytes and a NUL */
-	size_t len;	       /* MEM_STR */
-	struct htable members; /* MEM_SET: struct mem_member nodes */
+	union {
+		size_t len;	       /* MEM_STR: bytes of the value */
+		struct htable members; /* MEM_SET: struct mem_member nodes */
+	};
 	char keybuf[];
 };
 
@@ -352,19 +359,66 @@ static void live_add(struct mem_store *ms, int64_t delta)
 		atomic_fetch_add(&ms->live_bytes, delta);
 }
 
-static struct mem_entry *entry_new(uint64_t h, const char *key, size_t klen,
-				   enum mem_type type)
+/* Fills the header and the key of a block of at least sizeof + klen + 1. */
+static void entry_init(struct mem_entry *e, uint64_t h, const char *key,
+		       size_t klen, enum mem_type type)
 {
-	struct mem_entry *e = OPENSSL_zalloc(sizeof(*e) + klen + 1);
-
-	if (e == NULL)
-		return NULL;
+	memset(e, 0, sizeof(*e));
 	memcpy(e->keybuf, key, klen);
+	e->keybuf[klen] = '\0';
 	e->node.key = e->keybuf;
 	e->node.klen = klen;
 	e->node.hash = h;
 	e->type = type;
-	if (type == MEM_SET && table_init(&e->members) != 0) {
+}
+
+/* Bytes of the block of a string entry. */
+static size_t str_size(size_t klen, size_t len)
+{
+	return sizeof(struct mem_entry) + klen + 1 + len + 1;
+}
+
+/* The value of a string entry: len bytes and a NUL, after the key's NUL. */
+static const uint8_t *str_data(const struct mem_entry *e)
+{
+	return (const uint8_t *)e->keybuf + e->node.klen + 1;
+}
+
+/*
+ * A string entry with no expiry, key and value copied in, not yet in the
+ * table. NULL when memory is short or a size is over its cap: the caps
+ * also bound the size arithmetic, and a replayed record's value is
+ * otherwise bounded only by the record's length.
+ */
+static struct mem_entry *str_entry_new(uint64_t h, const char *key, size_t klen,
+				       const void *val, size_t len)
+{
+	struct mem_entry *e;
+	uint8_t *data;
+
+	if (klen > STORE_FULLKEY_MAX || len > STORE_VALUE_MAX)
+		return NULL;
+	e = OPENSSL_malloc(str_size(klen, len));
+	if (e == NULL)
+		return NULL;
+	entry_init(e, h, key, klen, MEM_STR);
+	e->len = len;
+	data = (uint8_t *)e->keybuf + klen + 1;
+	if (len > 0)
+		memcpy(data, val, len);
+	data[len] = '\0';
+	return e;
+}
+
+/* An empty set entry, not yet in the table; NULL when memory is short. */
+static struct mem_entry *set_entry_new(uint64_t h, const char *key, size_t klen)
+{
+	struct mem_entry *e = OPENSSL_malloc(sizeof(*e) + klen + 1);
+
+	if (e == NULL)
+		return NULL;
+	entry_init(e, h, key, klen, MEM_SET);
+	if (table_init(&e->members) != 0) {
 		OPENSSL_free(e);
 		return NULL;
 	}
@@ -394,22 +448,22 @@ static void entry_free(struct mem_store *ms, struct mem_entry *e, bool counted)
 	if (e->type == MEM_STR) {
 		if (counted)
 			live_add(ms, -(int64_t)rec_size(e->node.klen, e->len));
-		OPENSSL_clear_free(e->data, e->len + 1);
-	} else {
-		for (i = 0; i < e->members.nbuckets; i++) {
-			struct hnode *n = e->members.buckets[i], *next;
-
-			for (; n != NULL; n = next) {
-				next = n->next;
-				if (counted)
-					live_add(ms, -(int64_t)rec_size(
-							     e->node.klen,
-							     n->klen));
-				OPENSSL_free(n);
-			}
-		}
-		OPENSSL_free(e->members.buckets);
+		/* The value is in the block and may be a secret. */
+		OPENSSL_clear_free(e, str_size(e->node.klen, e->len));
+		return;
 	}
+	for (i = 0; i < e->members.nbuckets; i++) {
+		struct hnode *n = e->members.buckets[i], *next;
+
+		for (; n != NULL; n = next) {
+			next = n->next;
+			if (counted)
+				live_add(ms, -(int64_t)rec_size(e->node.klen,
+								n->klen));
+			OPENSSL_free(n);
+		}
+	}
+	OPENSSL_free(e->members.buckets);
 	OPENSSL_free(e);
 }
 
@@ -696,7 +750,7 @@ static void write_live(struct mem_store *ms, struct wbuf *w, int64_t now)
 					continue;
 				if (e->type == MEM_STR) {
 					wbuf_record(w, AOF_SET, n->key, n->klen,
-						    e->expire_ms, e->data,
+						    e->expire_ms, str_data(e),
 						    e->len);
 					continue;
 				}
@@ -796,32 +850,27 @@ static void write_done(struct mem_store *ms, struct mem_shard *sh,
 }
 
 /*
- * Puts a string value in place of e (NULL when the key is new): it is
- * persisted first, then a fresh entry takes the bytes of *copy and
- * replaces e. Called with the shard locked; on failure nothing changed.
+ * Puts the string entry *fresh (from str_entry_new(), for the same key)
+ * in place of e (NULL when the key is new) with the given expiry: it is
+ * persisted first, then it replaces e and *fresh is set to NULL. Called
+ * with the shard locked; on failure nothing changed and *fresh is still
+ * the caller's to free.
  */
 static store_status install_str(struct mem_store *ms, struct mem_shard *sh,
-				uint64_t h, const char *key, size_t klen,
 				struct mem_entry *e, struct hnode **link,
-				int64_t expire_ms, store_value *copy,
+				int64_t expire_ms, struct mem_entry **fresh,
 				bool *compact)
 {
-	struct mem_entry *fresh = entry_new(h, key, klen, MEM_STR);
+	struct mem_entry *f = *fresh;
 	store_status rc;
 
-	if (fresh == NULL)
-		return STORE_ERR_NOMEM;
-	fresh->expire_ms = expire_ms;
-	rc = persist_set(ms, key, klen, e, expire_ms, copy->data, copy->len,
-			 compact);
-	if (rc != STORE_OK) {
-		entry_free(ms, fresh, false);
+	rc = persist_set(ms, f->node.key, f->node.klen, e, expire_ms,
+			 str_data(f), f->len, compact);
+	if (rc != STORE_OK)
 		return rc;
-	}
-	fresh->data = copy->data;
-	fresh->len = copy->len;
-	copy->data = NULL;
-	replace(ms, sh, e, link, fresh);
+	f->expire_ms = expire_ms;
+	replace(ms, sh, e, link, f);
+	*fresh = NULL;
 	return STORE_OK;
 }
 
@@ -832,17 +881,16 @@ static store_status mem_set(void *impl, const char *key, size_t klen,
 	struct mem_store *ms = impl;
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
-	struct mem_entry *e;
+	struct mem_entry *e, *fresh;
 	struct hnode **link = NULL;
-	store_value copy;
 	bool compact_now = false;
 	int64_t now;
 	store_status rc;
 
-	/* Copy the value before locking, to keep the lock short. */
-	rc = store_value_dup(val, len, &copy);
-	if (rc != STORE_OK)
-		return rc;
+	/* Build the whole entry before locking, to keep the lock short. */
+	fresh = str_entry_new(h, key, klen, val, len);
+	if (fresh == NULL)
+		return STORE_ERR_NOMEM;
 	pthread_mutex_lock(&sh->lock);
 	now = af_now_ms();
 	sweep(ms, sh, now);
@@ -855,13 +903,11 @@ static store_status mem_set(void *impl, const char *key, size_t klen,
 		rc = STORE_NOT_FOUND;
 		goto out;
 	}
-	rc = install_str(ms, sh, h, key, klen, e, link, expiry_of(now, ttl_ms),
-			 &copy, &compact_now);
-	if (rc != STORE_OK)
-		goto out;
+	rc = install_str(ms, sh, e, link, expiry_of(now, ttl_ms), &fresh,
+			 &compact_now);
 out:
 	write_done(ms, sh, compact_now);
-	store_value_free(&copy);
+	entry_free(ms, fresh, false);
 	return rc;
 }
 
@@ -881,7 +927,7 @@ static store_status mem_get(void *impl, const char *key, size_t klen,
 	else if (e->type != MEM_STR)
 		rc = STORE_ERR_ARG;
 	else
-		rc = store_value_dup(e->data, e->len, out);
+		rc = store_value_dup(str_data(e), e->len, out);
 	pthread_mutex_unlock(&sh->lock);
 	return rc;
 }
@@ -907,17 +953,19 @@ static store_status mem_getdel(void *impl, const char *key, size_t klen,
 		rc = STORE_ERR_ARG;
 		goto out;
 	}
-	rc = persist_del(ms, key, klen, e, &compact_now);
+	/*
+	 * The value lives inside the entry, so the caller gets a copy. It is
+	 * made first: when memory is short the key stays, unconsumed.
+	 */
+	rc = store_value_dup(str_data(e), e->len, out);
 	if (rc != STORE_OK)
 		goto out;
-	/* The bytes move to the caller instead of being copied. */
-	out->data = e->data;
-	out->len = e->len;
-	live_add(ms, -(int64_t)rec_size(klen, e->len));
-	e->data = NULL;
-	e->len = 0;
-	table_unlink(&sh->table, link);
-	entry_free(ms, e, false);
+	rc = persist_del(ms, key, klen, e, &compact_now);
+	if (rc != STORE_OK) {
+		store_value_free(out);
+		goto out;
+	}
+	remove_entry(ms, sh, e, link);
 out:
 	write_done(ms, sh, compact_now);
 	return rc;
@@ -951,16 +999,15 @@ static store_status mem_cas(void *impl, const char *key, size_t klen,
 	struct mem_store *ms = impl;
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
-	struct mem_entry *e;
+	struct mem_entry *e, *fresh;
 	struct hnode **link = NULL;
-	store_value copy;
 	bool compact_now = false;
 	int64_t now;
 	store_status rc;
 
-	rc = store_value_dup(newval, nlen, &copy);
-	if (rc != STORE_OK)
-		return rc;
+	fresh = str_entry_new(h, key, klen, newval, nlen);
+	if (fresh == NULL)
+		return STORE_ERR_NOMEM;
 	pthread_mutex_lock(&sh->lock);
 	now = af_now_ms();
 	e = lookup(ms, sh, h, key, klen, now, &link);
@@ -974,18 +1021,16 @@ static store_status mem_cas(void *impl, const char *key, size_t klen,
 	}
 	/* Values may be secrets: compare without an early exit. */
 	if (e->len != elen ||
-	    (elen > 0 && CRYPTO_memcmp(e->data, expected, elen) != 0)) {
+	    (elen > 0 && CRYPTO_memcmp(str_data(e), expected, elen) != 0)) {
 		rc = STORE_CONFLICT;
 		goto out;
 	}
-	rc = install_str(ms, sh, h, key, klen, e, link,
+	rc = install_str(ms, sh, e, link,
 			 ttl_ms == 0 ? e->expire_ms : expiry_of(now, ttl_ms),
-			 &copy, &compact_now);
-	if (rc != STORE_OK)
-		goto out;
+			 &fresh, &compact_now);
 out:
 	write_done(ms, sh, compact_now);
-	store_value_free(&copy);
+	entry_free(ms, fresh, false);
 	return rc;
 }
 
@@ -995,12 +1040,11 @@ static store_status mem_incr(void *impl, const char *key, size_t klen,
 	struct mem_store *ms = impl;
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
-	struct mem_entry *e;
+	struct mem_entry *e, *fresh = NULL;
 	struct hnode **link = NULL;
 	char text[MEM_INT_TEXT_MAX + 1];
 	bool compact_now = false;
 	int64_t now, cur = 0;
-	store_value copy = {NULL, 0};
 	store_status rc = STORE_ERR_ARG;
 	int n;
 
@@ -1009,25 +1053,27 @@ static store_status mem_incr(void *impl, const char *key, size_t klen,
 	sweep(ms, sh, now);
 	e = lookup(ms, sh, h, key, klen, now, &link);
 	if (e != NULL && (e->type != MEM_STR ||
-			  store_parse_int64(e->data, e->len, &cur) != 0))
+			  store_parse_int64(str_data(e), e->len, &cur) != 0))
 		goto out;
 	if ((delta > 0 && cur > INT64_MAX - delta) ||
 	    (delta < 0 && cur < INT64_MIN - delta))
 		goto out;
 	cur += delta;
 	n = snprintf(text, sizeof(text), "%lld", (long long)cur);
-	rc = store_value_dup(text, (size_t)n, &copy);
-	if (rc != STORE_OK)
+	fresh = str_entry_new(h, key, klen, text, (size_t)n);
+	if (fresh == NULL) {
+		rc = STORE_ERR_NOMEM;
 		goto out;
-	rc = install_str(ms, sh, h, key, klen, e, link,
+	}
+	rc = install_str(ms, sh, e, link,
 			 e != NULL ? e->expire_ms : expiry_of(now, ttl_ms),
-			 &copy, &compact_now);
+			 &fresh, &compact_now);
 	if (rc != STORE_OK)
 		goto out;
 	*out = cur;
 out:
 	write_done(ms, sh, compact_now);
-	store_value_free(&copy);
+	entry_free(ms, fresh, false);
 	return rc;
 }
 
@@ -1087,7 +1133,7 @@ static store_status mem_sadd(void *impl, const char *key, size_t klen,
 	    table_find(&e->members, mh, member, mlen, NULL) != NULL)
 		goto out;
 	if (e == NULL) {
-		fresh = entry_new(h, key, klen, MEM_SET);
+		fresh = set_entry_new(h, key, klen);
 		e = fresh;
 		if (fresh != NULL && ttl_ms > 0)
 			fresh->expire_ms = expiry_of(now, ttl_ms);
@@ -1896,17 +1942,10 @@ static store_status replay_set(struct mem_store *ms, struct mem_shard *sh,
 			       struct mem_entry *e, struct hnode **link,
 			       int64_t expire, const uint8_t *data, size_t dlen)
 {
-	struct mem_entry *fresh = entry_new(h, key, klen, MEM_STR);
-	store_value copy;
+	struct mem_entry *fresh = str_entry_new(h, key, klen, data, dlen);
 
 	if (fresh == NULL)
 		return STORE_ERR_NOMEM;
-	if (store_value_dup(data, dlen, &copy) != STORE_OK) {
-		entry_free(ms, fresh, false);
-		return STORE_ERR_NOMEM;
-	}
-	fresh->data = copy.data;
-	fresh->len = copy.len;
 	fresh->expire_ms = expire;
 	replace(ms, sh, e, link, fresh);
 	return STORE_OK;
@@ -1946,7 +1985,7 @@ static store_status replay_member(struct mem_store *ms, struct mem_shard *sh,
 	if (m != NULL)
 		return STORE_OK;
 	if (e == NULL) {
-		e = entry_new(h, key, klen, MEM_SET);
+		e = set_entry_new(h, key, klen);
 		if (e == NULL)
 			return STORE_ERR_NOMEM;
 		table_insert(&sh->table, &e->node);
