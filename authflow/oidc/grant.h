@@ -18,7 +18,7 @@
  * An RFC 9068 JWT access token carries its selector as its jti.
  *
  * Access token records keep what /userinfo and /revoke need (client_id,
- * username, sub, scope); refresh token records keep the whole grant.
+ * sub, scope); refresh token records keep the whole grant.
  *
  * Thread-safety: re-entrant; safe from any worker thread.
  */

@@ -16,6 +16,7 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 	char token[JOSE_JWT_MAX + 1];
 	json_t *grant = NULL, *user = NULL, *app = NULL, *claims;
 	const char *scope;
+	af_dir_status st;
 	int rc;
 
 	token[0] = '\0';
@@ -48,13 +49,17 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 				    "the access token is invalid or expired");
 		goto out;
 	}
-	if (af_dir_user_get(
-		    srv->dir,
-		    json_string_value(json_object_get(grant, "username")),
-		    &user) != AF_DIR_OK ||
-	    !json_is_true(json_object_get(user, "enabled")) ||
-	    !json_equal(json_object_get(user, "sub"),
-			json_object_get(grant, "sub"))) {
+	/* By sub: a user deleted and made again under the name is another. */
+	st = af_dir_user_get_by_sub(
+		srv->dir, json_string_value(json_object_get(grant, "sub")),
+		&user);
+	if (st == AF_DIR_STORE) {
+		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "try again");
+		goto out;
+	}
+	if (st != AF_DIR_OK ||
+	    !json_is_true(json_object_get(user, "enabled"))) {
 		af_resp_oauth_error(resp, 401, "invalid_token",
 				    "the user is no longer active");
 		goto out;

@@ -230,6 +230,13 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     // A token with a known selector but another secret part is refused.
     const [sel] = tokens.refresh_token.split('.');
     assert.equal((await userinfo(`${sel}.${'A'.repeat(32)}`)).status, 401);
+    // A user deleted and made again under the same name is someone else.
+    const { tokens: live } = await fullSignIn(s);
+    assert.equal((await userinfo(live.access_token)).status, 200);
+    assert.equal((await server.admin('DELETE', `/users/${s.user}`)).status, 200);
+    const again = await server.admin('POST', '/users', { username: s.user, password: s.password });
+    assert.equal(again.status, 201, again.text);
+    assert.equal((await userinfo(live.access_token)).status, 401);
   });
 
   test('RFC 9068 JWT access tokens: userinfo, forgery, revocation, code replay', async () => {
