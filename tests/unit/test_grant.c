@@ -1,0 +1,300 @@
+/*
+ * Unit tests of codes and tokens (oidc/grant.c) on a server context built
+ * by hand: memory store, a 2048-bit key ring for JWT access tokens.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* cmocka needs these first; keep them in their own block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "common/util.h"
+#include "oidc/grant.h"
+#include "server.h"
+
+struct fx {
+	af_server srv;
+	store_ctx *keystore;
+	int logfd;
+	json_t *grant;
+};
+
+static int setup(void **state)
+{
+	store_options so = {.backend = STORE_BACKEND_MEMORY};
+	af_keyring_options ko = {.rsa_bits = 2048,
+				 .lifetime_days = 90,
+				 .alert_days = 30,
+				 .max_token_lifetime_s = 600};
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[128];
+
+	assert_non_null(f);
+	af_config_defaults(&f->srv.cfg);
+	snprintf(f->srv.cfg.issuer, sizeof(f->srv.cfg.issuer), "%s",
+		 "http://127.0.0.1:8080");
+	assert_int_equal(store_open(&so, &f->srv.store, err, sizeof(err)),
+			 STORE_OK);
+	assert_int_equal(store_open(&so, &f->keystore, err, sizeof(err)),
+			 STORE_OK);
+	assert_int_equal(af_keyring_open(f->keystore, &ko, &f->srv.keys),
+			 JOSE_OK);
+	f->logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	assert_true(f->logfd >= 0);
+	f->srv.log = log_new(f->logfd, LOG_LEVEL_DEBUG);
+	assert_non_null(f->srv.log);
+	f->grant = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:[s], s:s}",
+			     "client_id", "af-client", "username", "alice",
+			     "sub", "sub-of-alice", "scope", "openid email",
+			     "nonce", "n-1", "auth_time", 1700000000, "amr",
+			     "pwd", "sid", "sid-1");
+	assert_non_null(f->grant);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	json_decref(f->grant);
+	log_free(f->srv.log);
+	close(f->logfd);
+	af_keyring_free(f->srv.keys);
+	store_close(f->keystore);
+	store_close(f->srv.store);
+	free(f);
+	return 0;
+}
+
+/* 1 when the access token is alive, 0 when not. */
+static int at_alive(struct fx *f, const char *at)
+{
+	json_t *g = NULL;
+	int rc = af_grant_lookup(&f->srv, AF_GRANT_ACCESS, at, &g);
+
+	assert_true(rc == 0 || rc == 1);
+	json_decref(g);
+	return rc == 0;
+}
+
+static void code_once(void **state)
+{
+	struct fx *f = *state;
+	char code[AF_TOKEN_TEXT_MAX + 1];
+	json_t *g = NULL;
+
+	assert_int_equal(
+		af_grant_issue_code(&f->srv, f->grant, code, sizeof(code)), 0);
+	assert_true(strlen(code) >= 43); /* 256 bits in base64url */
+	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, code, &g), 0);
+	assert_true(json_equal(g, f->grant));
+	json_decref(g);
+	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, code, &g), 1);
+	assert_null(g);
+	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, "", &g), 1);
+	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, NULL, &g), 1);
+}
+
+static void access_token_record(void **state)
+{
+	struct fx *f = *state;
+	char at[AF_TOKEN_TEXT_MAX + 1], sel[AF_GRANT_SEL_BUF], key[64];
+	store_value v = {0};
+	json_t *g = NULL, *rec;
+
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, NULL,
+					f->grant, at, sizeof(at)),
+			 0);
+	assert_int_equal(af_grant_selector(at, sel), 0);
+	assert_int_equal(strlen(at), AF_GRANT_SEL_LEN + 1 + 32);
+	/* The record: what userinfo and revocation read, and no token. */
+	snprintf(key, sizeof(key), "at:%s", sel);
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_OK);
+	rec = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	assert_non_null(rec);
+	assert_int_equal(json_object_size(rec), 4);
+	assert_string_equal(json_string_value(json_object_get(rec, "sub")),
+			    "sub-of-alice");
+	assert_null(json_object_get(rec, "nonce"));
+	assert_null(strstr(json_string_value(json_object_get(rec, "v")),
+			   at + AF_GRANT_SEL_LEN + 1));
+	json_decref(rec);
+	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_ACCESS, at, &g), 0);
+	assert_null(json_object_get(g, "v"));
+	assert_string_equal(json_string_value(json_object_get(g, "client_id")),
+			    "af-client");
+	json_decref(g);
+	/* Not a refresh token. */
+	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_REFRESH, at, &g), 1);
+}
+
+static void forged_tokens_refused(void **state)
+{
+	struct fx *f = *state;
+	char at[AF_TOKEN_TEXT_MAX + 1], bad[AF_TOKEN_TEXT_MAX + 8];
+	char sel[AF_GRANT_SEL_BUF];
+
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, NULL,
+					f->grant, at, sizeof(at)),
+			 0);
+	/* The right selector with another secret part. */
+	memcpy(bad, at, sizeof(at));
+	bad[AF_GRANT_SEL_LEN + 5] =
+		bad[AF_GRANT_SEL_LEN + 5] == 'A' ? 'B' : 'A';
+	assert_false(at_alive(f, bad));
+	/* Malformed: short, long, no dot, bad characters. */
+	memcpy(bad, at, sizeof(at));
+	bad[strlen(bad) - 1] = '\0';
+	assert_int_equal(af_grant_selector(bad, sel), -1);
+	assert_false(at_alive(f, bad));
+	snprintf(bad, sizeof(bad), "%sA", at);
+	assert_false(at_alive(f, bad));
+	memcpy(bad, at, sizeof(at));
+	bad[AF_GRANT_SEL_LEN] = 'x';
+	assert_false(at_alive(f, bad));
+	memcpy(bad, at, sizeof(at));
+	bad[3] = '+';
+	assert_false(at_alive(f, bad));
+	assert_false(at_alive(f, ""));
+	assert_false(at_alive(f, "a.b.c"));
+	/* The real one still works, and revocation ends it. */
+	assert_true(at_alive(f, at));
+	assert_int_equal(af_grant_revoke(&f->srv, AF_GRANT_ACCESS, bad), 0);
+	assert_true(at_alive(f, at));
+	assert_int_equal(af_grant_revoke(&f->srv, AF_GRANT_ACCESS, at), 0);
+	assert_false(at_alive(f, at));
+}
+
+static void code_replay_revokes_family(void **state)
+{
+	struct fx *f = *state;
+	char code[AF_TOKEN_TEXT_MAX + 1], fam[AF_GRANT_SEL_BUF], again[23];
+	char at[AF_TOKEN_TEXT_MAX + 1], rt[AF_TOKEN_TEXT_MAX + 1];
+	char other[AF_TOKEN_TEXT_MAX + 1];
+	json_t *g = NULL;
+
+	assert_int_equal(
+		af_grant_issue_code(&f->srv, f->grant, code, sizeof(code)), 0);
+	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, code, &g), 0);
+	json_decref(g);
+	af_grant_family(code, fam);
+	af_grant_family(code, again);
+	assert_string_equal(fam, again);
+	assert_int_equal(strlen(fam), AF_GRANT_SEL_LEN);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, fam, f->grant,
+					at, sizeof(at)),
+			 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, fam,
+					f->grant, rt, sizeof(rt)),
+			 0);
+	/* One token of a kind per selector. */
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, fam, f->grant,
+					other, sizeof(other)),
+			 -1);
+	/* An unrelated token stays. */
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, NULL,
+					f->grant, other, sizeof(other)),
+			 0);
+	assert_true(at_alive(f, at));
+	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, code, &g), 1);
+	assert_false(at_alive(f, at));
+	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_REFRESH, rt, &g), 1);
+	assert_true(at_alive(f, other));
+}
+
+static void refresh_rotation_and_reuse(void **state)
+{
+	struct fx *f = *state;
+	char rt1[AF_TOKEN_TEXT_MAX + 1], rt2[AF_TOKEN_TEXT_MAX + 1];
+	char fam[AF_GRANT_SEL_BUF], fam2[AF_GRANT_SEL_BUF];
+	json_t *g = NULL;
+
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL,
+					f->grant, rt1, sizeof(rt1)),
+			 0);
+	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_REFRESH, rt1, &g),
+			 0);
+	assert_true(json_equal(g, f->grant)); /* the whole grant */
+	json_decref(g);
+	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_REFRESH, rt1, &g),
+			 0);
+	json_decref(g);
+	/* Rotation: the new one keeps the family's selector. */
+	assert_int_equal(af_grant_selector(rt1, fam), 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, fam,
+					f->grant, rt2, sizeof(rt2)),
+			 0);
+	assert_int_equal(af_grant_selector(rt2, fam2), 0);
+	assert_string_equal(fam, fam2);
+	assert_string_not_equal(rt1, rt2);
+	/* The old one again: refused, and the current one is revoked. */
+	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_REFRESH, rt1, &g),
+			 1);
+	assert_null(g);
+	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_REFRESH, rt2, &g),
+			 1);
+}
+
+static void jwt_access_token(void **state)
+{
+	struct fx *f = *state;
+	char sel[AF_GRANT_SEL_BUF], *jwt = NULL, *forged;
+	json_t *claims, *g = NULL;
+	size_t n;
+
+	assert_int_equal(af_grant_new_selector(sel), 0);
+	claims = json_pack("{s:s, s:s}", "sub", "sub-of-alice", "jti", sel);
+	assert_non_null(claims);
+	assert_int_equal(af_jwt_sign(f->srv.keys, claims, "at+jwt", &jwt),
+			 JOSE_OK);
+	json_decref(claims);
+	assert_int_equal(af_grant_store_jwt(&f->srv, sel, jwt, f->grant), 0);
+	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_ACCESS, jwt, &g), 0);
+	assert_string_equal(json_string_value(json_object_get(g, "sub")),
+			    "sub-of-alice");
+	json_decref(g);
+	/* A broken signature is refused before the store is asked. */
+	forged = strdup(jwt);
+	assert_non_null(forged);
+	n = strlen(forged);
+	forged[n - 3] = forged[n - 3] == 'A' ? 'B' : 'A';
+	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_ACCESS, forged, &g),
+			 1);
+	free(forged);
+	/* Only access tokens may be JWTs. */
+	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_REFRESH, jwt, &g),
+			 1);
+	assert_int_equal(af_grant_revoke(&f->srv, AF_GRANT_ACCESS, jwt), 0);
+	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_ACCESS, jwt, &g), 1);
+	free(jwt);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(code_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(access_token_record, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(forged_tokens_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(code_replay_revokes_family,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(refresh_rotation_and_reuse,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(jwt_access_token, setup,
+						teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
