@@ -371,10 +371,13 @@ static int add_header(struct curl_slist **list, const char *name,
 	struct curl_slist *n;
 	int len = snprintf(line, sizeof(line), "%s: %s", name, value);
 
-	if (len < 0 || (size_t)len >= sizeof(line))
+	/* Only what snprintf wrote needs a wipe, not the whole 2 KiB. */
+	if (len < 0 || (size_t)len >= sizeof(line)) {
+		OPENSSL_cleanse(line, sizeof(line));
 		return -1;
+	}
 	n = curl_slist_append(*list, line);
-	OPENSSL_cleanse(line, sizeof(line));
+	OPENSSL_cleanse(line, (size_t)len);
 	if (n == NULL)
 		return -1;
 	*list = n;
@@ -422,7 +425,7 @@ pushd_status pushd_apns_prepare(pushd_ctx *ctx, pushd_flight *f)
 					"application/json")
 		     ? PUSHD_ERR_NOMEM
 		     : PUSHD_OK;
-	OPENSSL_cleanse(bearer, sizeof(bearer));
+	OPENSSL_cleanse(bearer, strnlen(bearer, sizeof(bearer)));
 	if (rc != PUSHD_OK)
 		return rc;
 	if (curl_easy_setopt(f->easy, CURLOPT_URL, url) != CURLE_OK ||

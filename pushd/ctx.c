@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 #include "common/util.h"
 #include "pushd_internal.h"
@@ -208,6 +209,23 @@ static int close_socket(void *arg, curl_socket_t fd)
 	return close(fd);
 }
 
+/*
+ * libcurl turns on SSL_MODE_RELEASE_BUFFERS, so OpenSSL frees its 16 KiB
+ * record buffers whenever they run empty and allocates them again for
+ * the next record: on a connection that carries many small streams that
+ * is a malloc, a wipe (the wiping allocator) and a free of 16 KiB per TLS
+ * record, a large share of the cost of one push. A push connection lives
+ * long and is always busy, so it keeps its two buffers; they are wiped
+ * and freed with the connection.
+ */
+static CURLcode keep_tls_buffers(CURL *easy, void *ssl_ctx, void *arg)
+{
+	(void)easy;
+	(void)arg;
+	SSL_CTX_clear_mode((SSL_CTX *)ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+	return CURLE_OK;
+}
+
 pushd_status pushd_curl_common(pushd_ctx *ctx, CURL *easy, pushd_platform p)
 {
 	const char *ca =
@@ -236,7 +254,9 @@ pushd_status pushd_curl_common(pushd_ctx *ctx, CURL *easy, pushd_platform p)
 	    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, gauge) != CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket) !=
 		    CURLE_OK ||
-	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, gauge) != CURLE_OK)
+	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, gauge) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, keep_tls_buffers) !=
+		    CURLE_OK)
 		return PUSHD_ERR_HTTP;
 	if (ca[0] != '\0' &&
 	    curl_easy_setopt(easy, CURLOPT_CAINFO, ca) != CURLE_OK)

@@ -11,6 +11,20 @@
 # Needs redis-server, redis-cli and h2load (Debian: nghttp2-client).
 # Environment: COUNT (pushes per throughput run, default 20000), RATE
 # (default 1000) and SECONDS_RUN (default 5) for the latency run.
+#
+# Why h2load runs as it does, so that the ratio is fair to both sides:
+# - the same request: pushd's path shape, payload (bench_push
+#   --print-payload), its eight headers and a provider token from the
+#   same key, so that the mock does the same checks for both;
+# - the same connections: -c 1 and -c 4, against pushd's 1 and 4 workers
+#   (one connection each);
+# - streams: -m 100 per connection. pushd keeps up to PUSHD_INFLIGHT_MAX
+#   (256) jobs per worker in flight, the mock advertises 1,000, so h2load
+#   is held to fewer concurrent streams than pushd uses, never more;
+# - h2load runs one thread (its default -t 1) for either -c, while the
+#   four pushd workers are four threads; both share the machine's cores
+#   with the mock (and pushd with Redis, which h2load does not need:
+#   pushd's rate includes its store work, as it must).
 set -eu
 
 if [ $# -ne 1 ]; then
