@@ -198,13 +198,16 @@ json_t *af_mfa_txn_public(const json_t *txn, int64_t now);
  * txn that can take a push (platform apns/fcm, a valid push token, app
  * version at least the platform's minimum, not legacy) on queue "push":
  * {job (random id), txn, device, platform, push_token, sandbox, user,
- * app_name, expires}; never the number. Devices skipped get "not_sent" in
- * the txn's push map, queued ones "queued". *queued: how many.
+ * app_name, expires}; never the number. Devices skipped keep "not_sent"
+ * in the txn's push map, queued ones get "queued". *queued: how many.
+ * devices (borrowed, may be NULL) is the user's device list as
+ * af_mfa_device_list gives it: a device found there is not read again.
  */
 af_mfa_status af_mfa_push_allowed(store_ctx *st, const char *username,
 				  const json_t *workflow, const char **why);
 af_mfa_status af_mfa_push_enqueue(store_ctx *st, const json_t *txn,
-				  const json_t *workflow, size_t *queued);
+				  const json_t *devices, const json_t *workflow,
+				  size_t *queued);
 
 /* 1 when the device can get a push under workflow (see above). */
 int af_mfa_device_pushable(const json_t *device, const json_t *workflow);

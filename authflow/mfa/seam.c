@@ -64,12 +64,15 @@ static json_t *eligible_devices(const json_t *devices, const json_t *wf)
 	return out;
 }
 
-/* Starts a push transaction; 0, or -1 (code only) when none is made. */
-static int start_txn(af_server *srv, af_req *req, const json_t *authz,
+/*
+ * Starts a push transaction for the eligible ones of the user's devices;
+ * 0, or -1 (code only) when none is made.
+ */
+static int start_txn(af_server *srv, af_req *req, const json_t *app,
 		     const json_t *user, const json_t *wf,
-		     const json_t *eligible, json_t *mfa)
+		     const json_t *devices, const json_t *eligible, json_t *mfa)
 {
-	json_t *app = NULL, *spec, *txn = NULL;
+	json_t *spec, *txn = NULL;
 	const char *why = NULL;
 	size_t queued = 0;
 	af_mfa_status st;
@@ -87,25 +90,20 @@ static int start_txn(af_server *srv, af_req *req, const json_t *authz,
 			 why != NULL ? why : "limit");
 		return -1;
 	}
-	if (af_dir_app_get(
-		    srv->dir,
-		    json_string_value(json_object_get(authz, "client_id")),
-		    &app) != AF_DIR_OK)
-		return -1;
 	spec = json_pack("{s:s, s:O, s:O?, s:O, s:O, s:b}", "user", username,
 			 "app", json_object_get(app, "client_id"), "app_name",
 			 json_object_get(app, "display_name"), "flow",
 			 json_object_get(mfa, "flow"), "devices", eligible,
 			 "number_matching",
 			 json_is_true(json_object_get(wf, "number_matching")));
-	json_decref(app);
 	if (spec == NULL)
 		return -1;
 	st = af_mfa_txn_new(srv->store, spec, af_now(), &txn);
 	json_decref(spec);
 	if (st != AF_MFA_OK)
 		return -1;
-	if (af_mfa_push_enqueue(srv->store, txn, wf, &queued) != AF_MFA_OK)
+	if (af_mfa_push_enqueue(srv->store, txn, devices, wf, &queued) !=
+	    AF_MFA_OK)
 		log_warn(srv->log, req->rid, "mfa",
 			 "could not queue push jobs");
 	json_object_set(mfa, "txn", json_object_get(txn, "id"));
@@ -117,7 +115,8 @@ static int start_txn(af_server *srv, af_req *req, const json_t *authz,
 
 af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 				    const char *flow_id, const json_t *authz,
-				    const json_t *user, const json_t *policy)
+				    const json_t *user, const json_t *policy,
+				    const json_t *app)
 {
 	const char *username =
 		json_string_value(json_object_get(user, "username"));
@@ -163,7 +162,8 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	else if (json_array_size(eligible) == 0)
 		json_object_set_new(mfa, "notice", json_string("old_app"));
 	else
-		(void)start_txn(srv, req, authz, user, wf, eligible, mfa);
+		(void)start_txn(srv, req, app, user, wf, devices, eligible,
+				mfa);
 	/* The flow now carries who passed the password, and their txn. */
 	saved = json_deep_copy(authz);
 	if (saved == NULL) {

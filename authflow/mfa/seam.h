@@ -21,10 +21,12 @@ typedef enum af_mfa_result {
 
 /*
  * user and policy are the signed-in user's directory object and effective
- * policy (borrowed); flow_id and authz the sign-in flow.
+ * policy, app the flow's application profile (all borrowed); flow_id and
+ * authz the sign-in flow.
  */
 af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 				    const char *flow_id, const json_t *authz,
-				    const json_t *user, const json_t *policy);
+				    const json_t *user, const json_t *policy,
+				    const json_t *app);
 
 #endif /* AF_MFA_SEAM_H */

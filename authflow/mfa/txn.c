@@ -633,8 +633,25 @@ static af_mfa_status enqueue_job(store_ctx *st, const json_t *txn,
 	return rc;
 }
 
+/* The device of devices (a list, may be NULL) with that id, or NULL. */
+static const json_t *device_in(const json_t *devices, const char *id)
+{
+	const json_t *d;
+	size_t i;
+
+	json_array_foreach(devices, i, d)
+	{
+		const char *v = json_string_value(json_object_get(d, "id"));
+
+		if (v != NULL && id != NULL && strcmp(v, id) == 0)
+			return d;
+	}
+	return NULL;
+}
+
 af_mfa_status af_mfa_push_enqueue(store_ctx *st, const json_t *txn,
-				  const json_t *workflow, size_t *queued)
+				  const json_t *devices, const json_t *workflow,
+				  size_t *queued)
 {
 	const char *id = json_string_value(json_object_get(txn, "id"));
 	const json_t *v;
@@ -662,30 +679,31 @@ af_mfa_status af_mfa_push_enqueue(store_ctx *st, const json_t *txn,
 	json_array_foreach(json_object_get(txn, "devices"), i, v)
 	{
 		const char *dev_id = json_string_value(v);
-		const char *mark = "not_sent";
-		json_t *dev = NULL;
+		const json_t *dev = device_in(devices, dev_id);
+		json_t *read = NULL;
 
-		rc = af_mfa_device_get(st, dev_id, &dev);
+		rc = AF_MFA_OK;
+		if (dev == NULL) {
+			rc = af_mfa_device_get(st, dev_id, &read);
+			dev = read;
+		}
 		if (rc == AF_MFA_OK && af_mfa_device_pushable(dev, workflow)) {
 			rc = enqueue_job(st, txn, dev);
 			if (rc == AF_MFA_OK) {
-				mark = "queued";
 				++*queued;
+				if (json_object_set_new(marks, dev_id,
+							json_string("queued")))
+					rc = AF_MFA_NOMEM;
 			}
 		}
-		json_decref(dev);
+		json_decref(read);
 		/* A device removed meanwhile is skipped; other errors kept. */
 		if (rc != AF_MFA_OK && rc != AF_MFA_NOT_FOUND &&
 		    first == AF_MFA_OK)
 			first = rc;
-		if (dev_id == NULL ||
-		    json_object_set_new(marks, dev_id, json_string(mark)) !=
-			    0) {
-			rc = AF_MFA_NOMEM;
-			goto out;
-		}
 	}
-	rc = mark_push(st, id, marks);
+	/* Every device starts as "not_sent": only queued ones change. */
+	rc = json_object_size(marks) > 0 ? mark_push(st, id, marks) : AF_MFA_OK;
 	if (rc == AF_MFA_OK)
 		rc = first;
 out:

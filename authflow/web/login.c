@@ -85,13 +85,15 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 	af_oidc_send_code(srv, req, resp, authz, &s);
 }
 
-/* Policy checks after a good password; 0 when the user may go on. */
+/*
+ * Policy checks after a good password; 0 when the user may go on, with
+ * their policy and the flow's app (new references).
+ */
 static int allowed(af_server *srv, af_req *req, af_resp *resp,
-		   const json_t *authz, const json_t *user, json_t **policy)
+		   const json_t *authz, const json_t *user, json_t **policy,
+		   json_t **app)
 {
-	json_t *app = NULL;
 	af_dir_status st;
-	int ok;
 
 	st = af_dir_policy_for_user(srv->dir, user, policy);
 	if (st == AF_DIR_STORE) {
@@ -112,10 +114,8 @@ static int allowed(af_server *srv, af_req *req, af_resp *resp,
 	}
 	st = af_dir_app_get(
 		srv->dir,
-		json_string_value(json_object_get(authz, "client_id")), &app);
-	ok = st == AF_DIR_OK && af_dir_app_deployed_to(app, user);
-	json_decref(app);
-	if (!ok) {
+		json_string_value(json_object_get(authz, "client_id")), app);
+	if (st != AF_DIR_OK || !af_dir_app_deployed_to(*app, user)) {
 		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
 		log_info(srv->log, req->rid, "login",
 			 "user=%s outcome=app_not_deployed",
@@ -170,7 +170,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	const char *csrf = af_req_param(req, "csrf");
 	const char *username = af_req_param(req, "username");
 	const char *password = af_req_param(req, "password");
-	json_t *authz = NULL, *user = NULL, *policy = NULL;
+	json_t *authz = NULL, *user = NULL, *policy = NULL, *app = NULL;
 	af_dir_status st;
 
 	if (req->form == NULL || csrf == NULL ||
@@ -209,10 +209,10 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	    AF_DIR_OK)
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not clear the failure count");
-	if (allowed(srv, req, resp, authz, user, &policy) != 0)
+	if (allowed(srv, req, resp, authz, user, &policy, &app) != 0)
 		goto out;
-	if (af_mfa_after_password(srv, req, resp, flow, authz, user, policy) ==
-	    AF_MFA_RESPONDED) {
+	if (af_mfa_after_password(srv, req, resp, flow, authz, user, policy,
+				  app) == AF_MFA_RESPONDED) {
 		af_metrics_login(srv->metrics, AF_LOGIN_MFA_REQUIRED);
 		goto out;
 	}
@@ -221,4 +221,5 @@ out:
 	json_decref(authz);
 	json_decref(user);
 	json_decref(policy);
+	json_decref(app);
 }

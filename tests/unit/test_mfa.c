@@ -1421,9 +1421,10 @@ static void test_push_enqueue_skips_unpushable_devices(void **state)
 	struct fixture *f = *state;
 	char ok[AF_MFA_ID_BUF], bad_tok[AF_MFA_ID_BUF], none[AF_MFA_ID_BUF];
 	char old_app[AF_MFA_ID_BUF], droid[AF_MFA_ID_BUF], devs[400];
-	json_t *wf = NULL, *patch, *txn, *got = NULL, *push, *v;
-	struct jobs j = {0, json_array()};
-	size_t queued = 99, len = 0, i;
+	json_t *wf = NULL, *patch, *txn, *txn2, *got = NULL, *push, *v;
+	json_t *list = NULL;
+	struct jobs j = {0, json_array()}, j2 = {0, json_array()};
+	size_t queued = 99, len = 0, i, listed;
 	char err[128];
 
 	json_decref(add_device(f->st, "amy", "apns", "apns-ok", "2024.1", ok));
@@ -1449,7 +1450,7 @@ static void test_push_enqueue_skips_unpushable_devices(void **state)
 		       "[\"%s\", \"%s\", \"%s\", \"%s\", \"%s\"]", ok, bad_tok,
 		       none, old_app, droid);
 	txn = new_txn(f->st, "amy", devs, true, T0);
-	assert_int_equal(af_mfa_push_enqueue(f->st, txn, wf, &queued),
+	assert_int_equal(af_mfa_push_enqueue(f->st, txn, NULL, wf, &queued),
 			 AF_MFA_OK);
 	assert_int_equal(queued, 2);
 	assert_int_equal(store_queue_len(f->st, "push", &len), STORE_OK);
@@ -1497,6 +1498,37 @@ static void test_push_enqueue_skips_unpushable_devices(void **state)
 	assert_string_equal(sget(got, "state"), "pending");
 	json_decref(got);
 
+	/* A device list given is used as it is, not read again. */
+	assert_int_equal(af_mfa_device_list(f->st, "amy", &list), AF_MFA_OK);
+	json_array_foreach(list, i, v)
+	{
+		if (strcmp(sget(v, "id"), ok) == 0)
+			assert_int_equal(
+				json_object_set_new(v, "push_token",
+						    json_string("apns-listed")),
+				0);
+	}
+	txn2 = new_txn(f->st, "amy", devs, true, T0);
+	assert_int_equal(af_mfa_push_enqueue(f->st, txn2, list, wf, &queued),
+			 AF_MFA_OK);
+	assert_int_equal(queued, 2);
+	assert_int_equal(store_queue_range(f->st, "push", 10, collect_job, &j2),
+			 STORE_OK);
+	assert_int_equal(j2.count, 4);
+	listed = 0;
+	json_array_foreach(j2.arr, i, v)
+	{
+		if (strcmp(sget(v, "txn"), txn_id(txn2)) == 0 &&
+		    strcmp(sget(v, "device"), ok) == 0) {
+			assert_string_equal(sget(v, "push_token"),
+					    "apns-listed");
+			listed++;
+		}
+	}
+	assert_int_equal(listed, 1);
+	json_decref(list);
+	json_decref(txn2);
+
 	/* Legacy mode sends no push at all. */
 	json_decref(wf);
 	patch = parse("{\"legacy\": true}");
@@ -1504,14 +1536,15 @@ static void test_push_enqueue_skips_unpushable_devices(void **state)
 		af_mfa_workflow_set(f->st, patch, &wf, err, sizeof(err)),
 		AF_MFA_OK);
 	json_decref(patch);
-	assert_int_equal(af_mfa_push_enqueue(f->st, txn, wf, &queued),
+	assert_int_equal(af_mfa_push_enqueue(f->st, txn, NULL, wf, &queued),
 			 AF_MFA_OK);
 	assert_int_equal(queued, 0);
 	assert_int_equal(store_queue_len(f->st, "push", &len), STORE_OK);
-	assert_int_equal(len, 2);
+	assert_int_equal(len, 4);
 	json_decref(wf);
 	json_decref(txn);
 	json_decref(j.arr);
+	json_decref(j2.arr);
 }
 
 static void test_device_pushable_rules(void **state)
