@@ -171,14 +171,19 @@ int af_grant_issue_code(af_server *srv, const json_t *grant, char *out,
 	return 0;
 }
 
-void af_grant_family(const char *code, char sel[AF_GRANT_SEL_BUF])
+void af_grant_family(const char *code, af_grant_kind kind,
+		     char sel[AF_GRANT_SEL_BUF])
 {
 	static const char label[] = "authflow token family ";
-	uint8_t buf[sizeof(label) - 1 + 32], d[32];
+	uint8_t buf[sizeof(label) - 1 + 1 + 32], d[32];
 
-	/* Domain-separated from the code's own store key. */
+	/*
+	 * Domain-separated from the code's own store key, and by kind: an
+	 * access token presented as a refresh token names no record.
+	 */
 	memcpy(buf, label, sizeof(label) - 1);
-	af_sha256(code, strlen(code), buf + sizeof(label) - 1);
+	buf[sizeof(label) - 1] = (uint8_t)kind;
+	af_sha256(code, strlen(code), buf + sizeof(label));
 	af_sha256(buf, sizeof(buf), d);
 	if (af_b64url_encode(d, SEL_BYTES, sel, AF_GRANT_SEL_BUF) != 0)
 		sel[0] = '\0';
@@ -280,10 +285,10 @@ static void revoke_family(af_server *srv, const char *code)
 	af_grant_kind kind;
 	bool any = false;
 
-	af_grant_family(code, sel);
 	for (kind = AF_GRANT_ACCESS; kind <= AF_GRANT_REFRESH; kind++) {
 		store_value v = {0};
 
+		af_grant_family(code, kind, sel);
 		snprintf(key, sizeof(key), "%s%s", prefixes[kind], sel);
 		if (store_getdel(srv->store, key, &v) == STORE_OK)
 			any = true;

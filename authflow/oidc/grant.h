@@ -10,11 +10,12 @@
  * An opaque access or refresh token is "SELECTOR.VERIFIER": the selector
  * (128 bits, base64url) names the store record, the verifier (192 random
  * bits) is the secret, and the record keeps only a hash of it, so the
- * store never holds a usable token. The tokens a code produces share one
- * selector, the code's family (derived from the code), so a code
- * presented a second time revokes them without any other record (RFC 6749
- * 4.1.2). A rotated refresh token keeps its family's selector, so an old
- * one presented again revokes the family (refresh token reuse detection).
+ * store never holds a usable token. The selectors of the tokens a code
+ * produces derive from the code (one per kind: the code's family), so a
+ * code presented a second time revokes them without any other record (RFC
+ * 6749 4.1.2). A rotated refresh token keeps its family's selector, so an
+ * old one presented again revokes the family (refresh token reuse
+ * detection).
  * An RFC 9068 JWT access token carries its selector as its jti.
  *
  * Access token records keep what /userinfo and /revoke need (client_id,
@@ -49,8 +50,9 @@ typedef enum af_grant_kind {
 int af_grant_issue_code(af_server *srv, const json_t *grant, char *out,
 			size_t outcap);
 
-/* The selector shared by the tokens that code produces. */
-void af_grant_family(const char *code, char sel[AF_GRANT_SEL_BUF]);
+/* The selector of the tokens of that kind that code produces. */
+void af_grant_family(const char *code, af_grant_kind kind,
+		     char sel[AF_GRANT_SEL_BUF]);
 
 /*
  * The selector of an opaque token made by af_grant_issue(); 0, or -1 when

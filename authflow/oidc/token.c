@@ -220,7 +220,7 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	const char *verifier = af_req_param(req, "code_verifier");
 	json_t *grant = NULL, *user = NULL;
 	const char *challenge, *cid, *want_uri;
-	char fam[AF_GRANT_SEL_BUF];
+	char fam[AF_GRANT_SEL_BUF], rt_fam[AF_GRANT_SEL_BUF];
 	struct issued t;
 	int rc;
 
@@ -264,8 +264,9 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	if (load_user(srv, resp, grant, app, &user) != 0)
 		goto out;
 	/* The code's family: presenting the code again revokes them. */
-	af_grant_family(code, fam);
-	if (issue(srv, resp, grant, user, app, fam, fam, &t) != 0)
+	af_grant_family(code, AF_GRANT_ACCESS, fam);
+	af_grant_family(code, AF_GRANT_REFRESH, rt_fam);
+	if (issue(srv, resp, grant, user, app, fam, rt_fam, &t) != 0)
 		goto out;
 	send_tokens(resp, grant, &t);
 	log_info(srv->log, req->rid, "token",

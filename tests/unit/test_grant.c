@@ -180,6 +180,7 @@ static void code_replay_revokes_family(void **state)
 {
 	struct fx *f = *state;
 	char code[AF_TOKEN_TEXT_MAX + 1], fam[AF_GRANT_SEL_BUF], again[23];
+	char rt_fam[AF_GRANT_SEL_BUF];
 	char at[AF_TOKEN_TEXT_MAX + 1], rt[AF_TOKEN_TEXT_MAX + 1];
 	char other[AF_TOKEN_TEXT_MAX + 1];
 	json_t *g = NULL;
@@ -188,16 +189,22 @@ static void code_replay_revokes_family(void **state)
 		af_grant_issue_code(&f->srv, f->grant, code, sizeof(code)), 0);
 	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, code, &g), 0);
 	json_decref(g);
-	af_grant_family(code, fam);
-	af_grant_family(code, again);
+	af_grant_family(code, AF_GRANT_ACCESS, fam);
+	af_grant_family(code, AF_GRANT_ACCESS, again);
+	af_grant_family(code, AF_GRANT_REFRESH, rt_fam);
 	assert_string_equal(fam, again);
+	assert_string_not_equal(fam, rt_fam);
 	assert_int_equal(strlen(fam), AF_GRANT_SEL_LEN);
 	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, fam, f->grant,
 					at, sizeof(at)),
 			 0);
-	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, fam,
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, rt_fam,
 					f->grant, rt, sizeof(rt)),
 			 0);
+	/* The access token presented as a refresh token names nothing. */
+	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_REFRESH, at, &g), 1);
+	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_REFRESH, rt, &g), 0);
+	json_decref(g);
 	/* One token of a kind per selector. */
 	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, fam, f->grant,
 					other, sizeof(other)),
