@@ -254,9 +254,10 @@ pushd_status pushd_curl_common(pushd_ctx *ctx, CURL *easy, pushd_platform p)
 	    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, gauge) != CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket) !=
 		    CURLE_OK ||
-	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, gauge) != CURLE_OK ||
-	    curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, keep_tls_buffers) !=
-		    CURLE_OK)
+	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, gauge) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION,
+			     keep_tls_buffers) != CURLE_OK)
 		return PUSHD_ERR_HTTP;
 	if (ca[0] != '\0' &&
 	    curl_easy_setopt(easy, CURLOPT_CAINFO, ca) != CURLE_OK)

@@ -328,7 +328,8 @@ static int enqueue(bench *b, size_t i)
 	st = af_mfa_txn_get(b->st, b->dev[i].txn, af_now(), &txn);
 	if (st == AF_MFA_OK) {
 		b->enq_us[i] = now_us();
-		st = af_mfa_push_enqueue(b->st, txn, NULL, b->workflow, &queued);
+		st = af_mfa_push_enqueue(b->st, txn, NULL, b->workflow,
+					 &queued);
 	}
 	json_decref(txn);
 	if (st != AF_MFA_OK || queued != 1) {
