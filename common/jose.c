@@ -169,22 +169,6 @@ static void ring_json_free(json_t *ringj)
 	json_decref(ringj);
 }
 
-static bool b64url_text_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
 /*
  * RFC 7638 section 3: the required members of an RSA key in lexicographic
  * order, no whitespace. n and e are checked to be base64url first, so
@@ -201,7 +185,7 @@ static jose_status thumbprint_of(const char *n, const char *e, char *kid_out)
 	nlen = strnlen(n, JWK_B64_MAX + 1);
 	elen = strnlen(e, JWK_B64_MAX + 1);
 	if (nlen > JWK_B64_MAX || elen > JWK_B64_MAX ||
-	    !b64url_text_ok(n, nlen) || !b64url_text_ok(e, elen))
+	    !af_b64url_text_ok(n, nlen) || !af_b64url_text_ok(e, elen))
 		return JOSE_ERR_ARG;
 	cap = nlen + elen + sizeof(fmt);
 	canon = malloc(cap);
@@ -980,8 +964,9 @@ static jose_status jwt_precheck(const char *jwt, size_t len, char *kid_out)
 	hlen = (size_t)(dot1 - jwt);
 	plen = (size_t)(dot2 - dot1 - 1);
 	slen = (size_t)(end - dot2 - 1);
-	if (!b64url_text_ok(jwt, hlen) || !b64url_text_ok(dot1 + 1, plen) ||
-	    (slen > 0 && !b64url_text_ok(dot2 + 1, slen)))
+	if (!af_b64url_text_ok(jwt, hlen) ||
+	    !af_b64url_text_ok(dot1 + 1, plen) ||
+	    (slen > 0 && !af_b64url_text_ok(dot2 + 1, slen)))
 		return JOSE_ERR_MALFORMED;
 	dec = malloc(hlen);
 	if (dec == NULL)

@@ -110,6 +110,24 @@ static int b64url_value(char c)
 	return -1;
 }
 
+int af_b64url_char(int c)
+{
+	return c >= 0 && c <= 127 && b64url_value((char)c) >= 0;
+}
+
+int af_b64url_text_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (s == NULL || n == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (b64url_value(s[i]) < 0)
+			return 0;
+	}
+	return 1;
+}
+
 int af_b64url_decode(const char *text, size_t len, uint8_t *out, size_t outcap,
 		     size_t *outlen)
 {

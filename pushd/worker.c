@@ -113,18 +113,9 @@ struct pushd_worker {
 /* An object id as authflow makes them: base64url, 1..AF_MFA_ID_BUF-1. */
 static int id_ok(const char *id)
 {
-	size_t i, n = strnlen(id, AF_MFA_ID_BUF);
+	size_t n = strnlen(id, AF_MFA_ID_BUF);
 
-	if (n == 0 || n >= AF_MFA_ID_BUF)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = id[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return 0;
-	}
-	return 1;
+	return n < AF_MFA_ID_BUF && af_b64url_text_ok(id, n);
 }
 
 static void flight_keys(pushd_flight *f)

@@ -45,12 +45,6 @@ const char *af_device_strerror(af_device_status st)
 	return "unknown status";
 }
 
-static int is_b64url_char(unsigned char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-	       (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
-}
-
 /*
  * Copies s into out when it is min..max characters of base64url (out
  * holds max + 1 bytes). 0, or -1 for NULL, a wrong length or a character
@@ -58,17 +52,13 @@ static int is_b64url_char(unsigned char ch)
  */
 static int copy_b64url(const char *s, size_t min, size_t max, char *out)
 {
-	size_t i, n;
+	size_t n;
 
 	if (s == NULL)
 		return -1;
 	n = strnlen(s, max + 1);
-	if (n < min || n > max)
+	if (n < min || n > max || !af_b64url_text_ok(s, n))
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (!is_b64url_char((unsigned char)s[i]))
-			return -1;
-	}
 	memcpy(out, s, n);
 	out[n] = '\0';
 	return 0;

@@ -72,13 +72,8 @@ static af_dir_status app_key(char *key, size_t cap, const char *client_id)
 	if (n != AF_DIR_CLIENT_ID_LEN ||
 	    strncmp(client_id, CLIENT_ID_PREFIX, plen) != 0)
 		return AF_DIR_NOT_FOUND;
-	for (size_t i = plen; i < n; i++) {
-		char c = client_id[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return AF_DIR_NOT_FOUND;
-	}
+	if (!af_b64url_text_ok(client_id + plen, n - plen))
+		return AF_DIR_NOT_FOUND;
 	return af_dir__key(key, cap, "app:", client_id);
 }
 

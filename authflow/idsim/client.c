@@ -253,12 +253,6 @@ out:
 
 /* ---- the signature ---- */
 
-static int is_b64url_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
 static int valid_method(const char *m)
 {
 	size_t n;
@@ -275,7 +269,7 @@ static int valid_nonce(const char *nonce)
 	size_t n;
 
 	for (n = 0; nonce[n] != '\0'; n++) {
-		if (n >= NONCE_MAX || !is_b64url_char(nonce[n]))
+		if (n >= NONCE_MAX || !af_b64url_char(nonce[n]))
 			return 0;
 	}
 	return n >= NONCE_MIN;
@@ -475,7 +469,7 @@ static int valid_target(const char *t)
 	for (n = 0; t[n] != '\0'; n++) {
 		if (n >= AF_IDSIM_CLIENT_TARGET_MAX)
 			return 0;
-		if (!is_b64url_char(t[n]) && strchr("./~?=&", t[n]) == NULL)
+		if (!af_b64url_char(t[n]) && strchr("./~?=&", t[n]) == NULL)
 			return 0;
 	}
 	/* No "." or ".." segment that a server would fold away. */

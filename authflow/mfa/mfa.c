@@ -118,21 +118,12 @@ bool af_mfa__user_ok(const char *user)
 
 bool af_mfa__id_ok(const char *id)
 {
-	size_t i, n;
+	size_t n;
 
 	if (id == NULL)
 		return false;
 	n = strnlen(id, AF_MFA_ID_BUF);
-	if (n == 0 || n >= AF_MFA_ID_BUF)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = id[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return false;
-	}
-	return true;
+	return n < AF_MFA_ID_BUF && af_b64url_text_ok(id, n);
 }
 
 af_mfa_status af_mfa__new_id(char id[AF_MFA_ID_BUF])

@@ -19,17 +19,10 @@ static void cookie_name(const char *id, char *name, size_t namecap)
 
 static int key_of(const char *id, char *key, size_t keycap)
 {
-	size_t n = strlen(id), i;
+	size_t n = strlen(id);
 
-	if (n == 0 || n > AF_FLOW_ID_MAX)
+	if (n > AF_FLOW_ID_MAX || !af_b64url_text_ok(id, n))
 		return -1;
-	for (i = 0; i < n; i++) {
-		char c = id[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return -1;
-	}
 	snprintf(key, keycap, "flow:%s", id);
 	return 0;
 }

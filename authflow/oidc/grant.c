@@ -18,20 +18,6 @@
 
 static const char *const prefixes[] = {"code:", "at:", "rt:"};
 
-static bool is_b64url(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
 static uint64_t ttl_of(af_grant_kind kind, const json_t *grant)
 {
 	json_int_t exp;
@@ -125,7 +111,7 @@ static int jwt_selector(af_server *srv, const char *jwt,
 		return -1;
 	jti = json_string_value(json_object_get(claims, "jti"));
 	if (jti != NULL && strlen(jti) == AF_GRANT_SEL_LEN &&
-	    is_b64url(jti, AF_GRANT_SEL_LEN)) {
+	    af_b64url_text_ok(jti, AF_GRANT_SEL_LEN)) {
 		memcpy(sel, jti, AF_GRANT_SEL_BUF);
 		rc = 0;
 	}
@@ -155,15 +141,23 @@ static int token_key(af_server *srv, af_grant_kind kind, const char *value,
 	return 0;
 }
 
+/* A code's record key: the code's SHA-256, never the code. */
+static void code_key(const char *code, char key[KEY_BUF])
+{
+	char hex[65];
+
+	af_sha256_hex(code, strlen(code), hex);
+	snprintf(key, KEY_BUF, "%s%s", prefixes[AF_GRANT_CODE], hex);
+}
+
 int af_grant_issue_code(af_server *srv, const json_t *grant, char *out,
 			size_t outcap)
 {
-	char key[KEY_BUF], hex[65];
+	char key[KEY_BUF];
 
 	if (af_random_token(AF_TOKEN_BYTES, out, outcap) != 0)
 		return -1;
-	af_sha256_hex(out, strlen(out), hex);
-	snprintf(key, sizeof(key), "%s%s", prefixes[AF_GRANT_CODE], hex);
+	code_key(out, key);
 	if (put(srv, key, grant, ttl_of(AF_GRANT_CODE, grant)) != 0) {
 		OPENSSL_cleanse(out, outcap);
 		return -1;
@@ -194,8 +188,8 @@ int af_grant_selector(const char *token, char sel[AF_GRANT_SEL_BUF])
 {
 	if (token == NULL || strnlen(token, OPAQUE_LEN + 1) != OPAQUE_LEN ||
 	    token[AF_GRANT_SEL_LEN] != '.' ||
-	    !is_b64url(token, AF_GRANT_SEL_LEN) ||
-	    !is_b64url(token + AF_GRANT_SEL_LEN + 1, VER_LEN))
+	    !af_b64url_text_ok(token, AF_GRANT_SEL_LEN) ||
+	    !af_b64url_text_ok(token + AF_GRANT_SEL_LEN + 1, VER_LEN))
 		return -1;
 	memcpy(sel, token, AF_GRANT_SEL_LEN);
 	sel[AF_GRANT_SEL_LEN] = '\0';
@@ -301,12 +295,11 @@ static void revoke_family(af_server *srv, const char *code)
 
 static int redeem_code(af_server *srv, const char *code, json_t **grant)
 {
-	char key[KEY_BUF], hex[65];
+	char key[KEY_BUF];
 	store_value v = {0};
 	store_status st;
 
-	af_sha256_hex(code, strlen(code), hex);
-	snprintf(key, sizeof(key), "%s%s", prefixes[AF_GRANT_CODE], hex);
+	code_key(code, key);
 	st = store_getdel(srv->store, key, &v);
 	if (st == STORE_NOT_FOUND) {
 		revoke_family(srv, code);

@@ -42,6 +42,12 @@ AF_NODISCARD int af_random_bytes(void *buf, size_t len);
 /* Length of the unpadded base64url encoding of len bytes. */
 size_t af_b64url_len(size_t len);
 
+/* 1 when c is in the base64url alphabet (A-Z a-z 0-9 - _), else 0. */
+int af_b64url_char(int c);
+
+/* 1 when s holds n >= 1 characters, all base64url, else 0. */
+int af_b64url_text_ok(const char *s, size_t n);
+
 /* Unpadded base64url; outcap >= af_b64url_len(len) + 1. 0 or -1. */
 AF_NODISCARD int af_b64url_encode(const void *data, size_t len, char *out,
 				  size_t outcap);

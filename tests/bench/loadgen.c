@@ -1108,22 +1108,13 @@ static int phone_poll(struct client *c)
 	return phone_request(c, "GET", c->lg->challenges_url, NULL);
 }
 
-static int is_id_char(char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-	       (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
-}
-
 /* 1 when txn is a usable id this client has not answered yet. */
 static int txn_is_new(const struct client *c, const char *txn)
 {
 	size_t i, n = strlen(txn);
 
-	if (n == 0 || n >= LG_TXN_MAX)
+	if (n >= LG_TXN_MAX || !af_b64url_text_ok(txn, n))
 		return 0;
-	for (i = 0; i < n; i++)
-		if (!is_id_char(txn[i]))
-			return 0;
 	for (i = 0; i < c->nseen && i < LG_SEEN_MAX; i++)
 		if (strcmp(c->seen[i], txn) == 0)
 			return 0;

@@ -169,6 +169,30 @@ static int in_b64url_alphabet(char c)
 	       (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
+/* The alphabet checks agree with the reference below on every byte. */
+static void test_b64url_text_ok(void **state)
+{
+	char one[2] = {0, 0};
+	int c;
+
+	(void)state;
+	for (c = -128; c < 256; c++) {
+		one[0] = (char)c;
+		assert_int_equal(af_b64url_char(c),
+				 c >= 0 && c < 128 &&
+					 in_b64url_alphabet((char)c));
+		assert_int_equal(af_b64url_text_ok(one, 1),
+				 in_b64url_alphabet((char)c));
+	}
+	assert_int_equal(af_b64url_text_ok("Zm9v-_09", 8), 1);
+	assert_int_equal(af_b64url_text_ok("Zm9v+/09", 8), 0);
+	assert_int_equal(af_b64url_text_ok("Zm9v=", 5), 0);
+	assert_int_equal(af_b64url_text_ok("Zm9v", 0), 0);
+	assert_int_equal(af_b64url_text_ok(NULL, 3), 0);
+	/* Only the n characters asked about count. */
+	assert_int_equal(af_b64url_text_ok("ab!", 2), 1);
+}
+
 static void test_random_token_length_alphabet_unique(void **state)
 {
 	char(*tok)[32] = calloc(TOKENS_N, sizeof(*tok));
@@ -330,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_b64url_round_trip_every_length),
 		cmocka_unit_test(test_b64url_decode_bad_input_refused),
 		cmocka_unit_test(test_b64url_encode_small_buffer_refused),
+		cmocka_unit_test(test_b64url_text_ok),
 		cmocka_unit_test(test_random_token_length_alphabet_unique),
 		cmocka_unit_test(test_random_token_bad_arguments_refused),
 		cmocka_unit_test(test_random_bytes_fills_buffer),
