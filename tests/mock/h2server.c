@@ -31,6 +31,10 @@
 /* Longest "<status> <name>" line and path printed in verbose mode. */
 #define VERBOSE_PATH_MAX 200
 #define NO_OFFSET	 SIZE_MAX
+/* How long a finished connection keeps reading what the client still sends. */
+#define LINGER_MS	 2000
+/* Longest wait in epoll while a connection lingers. */
+#define LINGER_TICK_MS	 100
 
 static const char *const h2s_messages[] = {
 #define H2S_XX(name, value, text) [-(value)] = (text),
@@ -99,6 +103,7 @@ struct conn {
 	uint8_t *out;
 	size_t out_len, out_off, out_cap;
 	stream *streams;
+	uint64_t linger_until; /* 0, or when a lingering close ends */
 	conn *prev, *next;
 };
 
@@ -110,6 +115,7 @@ struct h2s_server {
 	uint16_t port;
 	uint64_t next_conn_id;
 	conn *conns;
+	size_t lingering; /* connections in a lingering close */
 	stream *delayed_head;
 	/* epoll tags for the two file descriptors that are not connections. */
 	int listen_tag, signal_tag;
@@ -631,6 +637,8 @@ static void conn_close(h2s_server *s, conn *c)
 	while (c->streams != NULL)
 		stream_free(c, c->streams);
 	nghttp2_session_del(c->h2);
+	if (c->linger_until != 0)
+		s->lingering--;
 	if (c->ssl != NULL)
 		SSL_free(c->ssl);
 	if (c->fd >= 0) {
@@ -745,7 +753,11 @@ static int conn_read(conn *c)
 	}
 }
 
-/* Writes pending output and picks the events to wait for. 0 or -1. */
+/*
+ * Writes pending output and picks the events to wait for: 0, 1 when the
+ * session is over (GOAWAY exchanged, everything answered and written), or
+ * -1 on an error.
+ */
 static int conn_pump(conn *c)
 {
 	int pending = conn_flush(c);
@@ -754,8 +766,71 @@ static int conn_pump(conn *c)
 		return -1;
 	if (!pending && !nghttp2_session_want_read(c->h2) &&
 	    !nghttp2_session_want_write(c->h2))
-		return -1; /* GOAWAY exchanged and nothing left: done */
+		return 1;
 	return conn_set_events(c, EPOLLIN | (pending ? EPOLLOUT : 0U));
+}
+
+/*
+ * Ends a finished session as web servers do, with a lingering close: the
+ * client may still be writing (a request sent before it read the GOAWAY,
+ * a RST_STREAM), and closing a socket that holds unread data makes the
+ * kernel send a TCP reset, which destroys the answers the client has not
+ * read yet. So: TLS close_notify, no more writes, then read and drop what
+ * comes until the client closes or LINGER_MS have passed.
+ */
+static void conn_linger(h2s_server *s, conn *c)
+{
+	ERR_clear_error();
+	(void)SSL_shutdown(c->ssl);
+	if (shutdown(c->fd, SHUT_WR) != 0 || conn_set_events(c, EPOLLIN) != 0) {
+		conn_close(s, c);
+		return;
+	}
+	c->linger_until = mono_ms() + LINGER_MS;
+	s->lingering++;
+}
+
+/* Reads and drops what a lingering client sends; closes on its EOF. */
+static void conn_drain(h2s_server *s, conn *c)
+{
+	uint8_t buf[READ_CHUNK];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c->fd, buf, sizeof(buf), 0);
+		if (n > 0)
+			continue;
+		if (n < 0 &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		conn_close(s, c);
+		return;
+	}
+}
+
+/* Acts on what conn_pump() or a step before it returned. */
+static void conn_settle(h2s_server *s, conn *c, int rc)
+{
+	if (rc < 0)
+		conn_close(s, c);
+	else if (rc > 0)
+		conn_linger(s, c);
+}
+
+/* Closes the lingering connections whose time is up. */
+static void linger_reap(h2s_server *s)
+{
+	uint64_t now;
+	conn *c, *next;
+
+	if (s->lingering == 0)
+		return;
+	now = mono_ms();
+	for (c = s->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->linger_until != 0 && c->linger_until <= now)
+			conn_close(s, c);
+	}
 }
 
 static int conn_start_h2(conn *c)
@@ -810,6 +885,10 @@ static void conn_event(conn *c, uint32_t events)
 {
 	int rc = 0;
 
+	if (c->linger_until != 0) {
+		conn_drain(c->s, c);
+		return;
+	}
 	if (!c->handshake_done) {
 		rc = conn_handshake(c);
 	} else {
@@ -818,8 +897,7 @@ static void conn_event(conn *c, uint32_t events)
 		if (rc == 0)
 			rc = conn_pump(c);
 	}
-	if (rc != 0)
-		conn_close(c->s, c);
+	conn_settle(c->s, c, rc);
 }
 
 static void accept_some(h2s_server *s)
@@ -879,20 +957,23 @@ static void run_timers(h2s_server *s)
 			(void)nghttp2_submit_rst_stream(
 				c->h2, NGHTTP2_FLAG_NONE, st->id,
 				NGHTTP2_INTERNAL_ERROR);
-		if (conn_pump(c) != 0)
-			conn_close(s, c);
+		conn_settle(s, c, conn_pump(c));
 	}
 }
 
 static int next_timeout(const h2s_server *s)
 {
 	uint64_t now, due;
+	int wait;
 
 	if (s->delayed_head == NULL)
-		return -1;
+		return s->lingering > 0 ? LINGER_TICK_MS : -1;
 	now = mono_ms();
 	due = s->delayed_head->due_ms;
-	return due <= now ? 0 : (int)(due - now);
+	wait = due <= now ? 0 : (int)(due - now);
+	if (s->lingering > 0 && wait > LINGER_TICK_MS)
+		wait = LINGER_TICK_MS;
+	return wait;
 }
 
 static void shutdown_all(h2s_server *s)
@@ -941,6 +1022,7 @@ h2s_status h2s_server_run(h2s_server *s)
 			}
 		}
 		run_timers(s);
+		linger_reap(s);
 	}
 }
 
