@@ -1279,11 +1279,19 @@ static CURLM *new_multi(unsigned connections)
 
 	if (m == NULL)
 		return NULL;
-	/* Many streams on one connection per service, as Apple asks. */
+	/*
+	 * Many streams on one connection per service, as Apple asks: as many
+	 * as the worker keeps in flight, unless the server allows fewer.
+	 * libcurl's own cap is 100; transfers past it wait in its pending
+	 * list, and each one that finishes makes it retry every waiting
+	 * one's connection set-up, which cost pushd more than the sending.
+	 */
 	if (curl_multi_setopt(m, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX) !=
 		    CURLM_OK ||
 	    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS,
-			      (long)connections) != CURLM_OK) {
+			      (long)connections) != CURLM_OK ||
+	    curl_multi_setopt(m, CURLMOPT_MAX_CONCURRENT_STREAMS,
+			      (long)PUSHD_INFLIGHT_MAX) != CURLM_OK) {
 		curl_multi_cleanup(m);
 		return NULL;
 	}

@@ -520,6 +520,8 @@ static void wait_acked(bench *b, size_t want, pushd_ctx *ctx, bench_result *r)
 		if (v > r->rss_peak_kib)
 			r->rss_peak_kib = v;
 	}
+	/* On a timeout, what did arrive is still counted. */
+	log_poll(b);
 }
 
 static void span(const bench *b, size_t n, int64_t *first, int64_t *last)
