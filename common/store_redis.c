@@ -23,7 +23,6 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +50,8 @@
 #define REDIS_QUEUE_FIELD    "e"
 /* What a blocking read's socket waits beyond BLOCK, at the least. */
 #define REDIS_BLOCK_SLACK_MS 1000u
+/* Most arguments a command of this backend has (XREADGROUP with BLOCK). */
+#define REDIS_ARGS_MAX	     11
 
 enum script_id {
 	SCRIPT_CAS,
@@ -139,11 +140,36 @@ struct redis_store {
 	struct timeval tv;
 };
 
-/* A script argument. */
+/*
+ * A command argument. Commands go to hiredis as argument vectors, never
+ * as format strings: nothing to parse, one allocation per command, and
+ * binary-safe by construction.
+ */
 struct rarg {
 	const void *p;
 	size_t n;
 };
+
+/* An argument from a string literal, and from a NUL-terminated string. */
+#define RLIT(s)	 ((struct rarg){(s), sizeof(s) - 1})
+#define RSTR(s)	 ((struct rarg){(s), strlen(s)})
+#define RARGS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Splits argc arguments into the two arrays hiredis wants; 0 or -1. */
+static int args_split(const struct rarg *args, size_t argc, const char **argv,
+		      size_t *lens)
+{
+	size_t i;
+
+	if (argc == 0 || argc > REDIS_ARGS_MAX)
+		return -1;
+	for (i = 0; i < argc; i++) {
+		/* hiredis would memcpy from a NULL pointer for "". */
+		argv[i] = args[i].p != NULL ? args[i].p : "";
+		lens[i] = args[i].n;
+	}
+	return 0;
+}
 
 /* --- connections ---------------------------------------------------------- */
 
@@ -196,8 +222,9 @@ static bool load_scripts(struct redis_conn *rc)
 	unsigned i;
 
 	for (i = 0; i < SCRIPT_COUNT; i++) {
-		redisReply *r =
-			redisCommand(rc->c, "SCRIPT LOAD %s", scripts[i]);
+		const char *argv[] = {"SCRIPT", "LOAD", scripts[i]};
+		size_t lens[] = {6, 4, strlen(scripts[i])};
+		redisReply *r = redisCommandArgv(rc->c, 3, argv, lens);
 		bool ok = r != NULL && r->type == REDIS_REPLY_STRING &&
 			  r->len == REDIS_SHA_LEN;
 
@@ -227,8 +254,11 @@ static store_status conn_connect(struct redis_store *rs, struct redis_conn *rc)
 	if (!rs->unix_sock && redisEnableKeepAlive(rc->c) != REDIS_OK)
 		return STORE_ERR_UNAVAILABLE;
 	if (rs->db != 0) {
-		(void)snprintf(db, sizeof(db), "%u", rs->db);
-		r = redisCommand(rc->c, "SELECT %s", db);
+		const char *argv[] = {"SELECT", db};
+		size_t lens[] = {6, 0};
+
+		lens[1] = (size_t)snprintf(db, sizeof(db), "%u", rs->db);
+		r = redisCommandArgv(rc->c, 2, argv, lens);
 		ok = status_is(r, "OK");
 		freeReplyObject(r);
 		if (!ok)
@@ -279,16 +309,17 @@ static store_status conn_ready(struct redis_store *rs, struct redis_conn **out)
  * it any more.
  */
 static store_status run(struct redis_conn *rc, redisReply **out,
-			const char *fmt, ...)
+			const struct rarg *args, size_t argc)
 {
+	const char *argv[REDIS_ARGS_MAX];
+	size_t lens[REDIS_ARGS_MAX];
 	redisReply *r;
 	store_status st;
-	va_list ap;
 
 	*out = NULL;
-	va_start(ap, fmt);
-	r = redisvCommand(rc->c, fmt, ap);
-	va_end(ap);
+	if (args_split(args, argc, argv, lens) != 0)
+		return STORE_ERR_ARG;
+	r = redisCommandArgv(rc->c, (int)argc, argv, lens);
 	if (r == NULL) {
 		if (rc->c->err == REDIS_ERR_OOM)
 			st = STORE_ERR_NOMEM;
@@ -366,12 +397,6 @@ static store_status reply_integer(const redisReply *r, long long *out)
 	return STORE_OK;
 }
 
-static const void *bytes(const void *p)
-{
-	/* hiredis would memcpy from a NULL pointer for an empty value. */
-	return p != NULL ? p : "";
-}
-
 static store_status run_script(struct redis_conn *rc, enum script_id id,
 			       const char *key, size_t klen,
 			       const struct rarg a[3], redisReply **out)
@@ -379,14 +404,22 @@ static store_status run_script(struct redis_conn *rc, enum script_id id,
 	redisReply *r = NULL;
 	store_status st;
 
-	st = run(rc, &r, "EVALSHA %s 1 %b %b %b %b", rc->sha[id], key, klen,
-		 a[0].p, a[0].n, a[1].p, a[1].n, a[2].p, a[2].n);
+	struct rarg cmd[] = {RLIT("EVALSHA"),
+			     RSTR(rc->sha[id]),
+			     RLIT("1"),
+			     {key, klen},
+			     a[0],
+			     a[1],
+			     a[2]};
+
+	st = run(rc, &r, cmd, RARGS(cmd));
 	if (st == STORE_OK && r->type == REDIS_REPLY_ERROR && r->str != NULL &&
 	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
 		/* The server lost its script cache; EVAL loads it again. */
 		freeReplyObject(r);
-		st = run(rc, &r, "EVAL %s 1 %b %b %b %b", scripts[id], key,
-			 klen, a[0].p, a[0].n, a[1].p, a[1].n, a[2].p, a[2].n);
+		cmd[0] = RLIT("EVAL");
+		cmd[1] = RSTR(scripts[id]);
+		st = run(rc, &r, cmd, RARGS(cmd));
 	}
 	*out = r;
 	return st;
@@ -401,9 +434,11 @@ static store_status redis_ping(void *impl)
 	store_status st;
 	bool ok;
 
+	const struct rarg cmd[] = {RLIT("PING")};
+
 	st = conn_ready(impl, &rc);
 	if (st == STORE_OK)
-		st = run(rc, &r, "PING");
+		st = run(rc, &r, cmd, RARGS(cmd));
 	if (st != STORE_OK)
 		return STORE_ERR_UNAVAILABLE;
 	ok = status_is(r, "PONG");
@@ -428,19 +463,18 @@ static store_status run_set(struct redis_conn *rc, redisReply **r,
 			    const char *key, size_t klen, const void *val,
 			    size_t len, const char *ttl, unsigned flags)
 {
-	if (ttl == NULL && (flags & STORE_SET_NX) != 0)
-		return run(rc, r, "SET %b %b NX", key, klen, val, len);
-	if (ttl == NULL && (flags & STORE_SET_XX) != 0)
-		return run(rc, r, "SET %b %b XX", key, klen, val, len);
-	if (ttl == NULL)
-		return run(rc, r, "SET %b %b", key, klen, val, len);
+	struct rarg cmd[6] = {RLIT("SET"), {key, klen}, {val, len}};
+	size_t n = 3;
+
+	if (ttl != NULL) {
+		cmd[n++] = RLIT("PX");
+		cmd[n++] = RSTR(ttl);
+	}
 	if ((flags & STORE_SET_NX) != 0)
-		return run(rc, r, "SET %b %b PX %s NX", key, klen, val, len,
-			   ttl);
-	if ((flags & STORE_SET_XX) != 0)
-		return run(rc, r, "SET %b %b PX %s XX", key, klen, val, len,
-			   ttl);
-	return run(rc, r, "SET %b %b PX %s", key, klen, val, len, ttl);
+		cmd[n++] = RLIT("NX");
+	else if ((flags & STORE_SET_XX) != 0)
+		cmd[n++] = RLIT("XX");
+	return run(rc, r, cmd, n);
 }
 
 static store_status redis_set(void *impl, const char *key, size_t klen,
@@ -456,8 +490,8 @@ static store_status redis_set(void *impl, const char *key, size_t klen,
 	if (st != STORE_OK)
 		return st;
 	(void)snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms);
-	st = run_set(rc, &r, key, klen, bytes(val), len,
-		     ttl_ms != 0 ? ttl : NULL, flags);
+	st = run_set(rc, &r, key, klen, val, len, ttl_ms != 0 ? ttl : NULL,
+		     flags);
 	if (st != STORE_OK)
 		return st;
 	st = set_reply(r, flags);
@@ -472,10 +506,12 @@ static store_status get_like(void *impl, const char *cmd, const char *key,
 	redisReply *r;
 	store_status st;
 
+	const struct rarg args[] = {RSTR(cmd), {key, klen}};
+
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
 		return st;
-	st = run(rc, &r, "%s %b", cmd, key, klen);
+	st = run(rc, &r, args, RARGS(args));
 	if (st != STORE_OK)
 		return st;
 	st = reply_value(r, out);
@@ -503,10 +539,12 @@ static store_status key_integer(void *impl, const char *cmd, const char *key,
 	redisReply *r;
 	store_status st;
 
+	const struct rarg args[] = {RSTR(cmd), {key, klen}};
+
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
 		return st;
-	st = run(rc, &r, "%s %b", cmd, key, klen);
+	st = run(rc, &r, args, RARGS(args));
 	if (st != STORE_OK)
 		return st;
 	st = reply_integer(r, n);
@@ -550,8 +588,8 @@ static store_status redis_cas(void *impl, const char *key, size_t klen,
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
 		return st;
-	a[0] = (struct rarg){bytes(expected), elen};
-	a[1] = (struct rarg){bytes(newval), nlen};
+	a[0] = (struct rarg){expected, elen};
+	a[1] = (struct rarg){newval, nlen};
 	a[2] = (struct rarg){
 		ttl, (size_t)snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms)};
 	st = run_script(rc, SCRIPT_CAS, key, klen, a, &r);
@@ -579,7 +617,9 @@ static store_status redis_incr(void *impl, const char *key, size_t klen,
 			     (size_t)snprintf(d, sizeof(d), "%" PRId64, delta)};
 	if (ttl_ms == 0) {
 		/* Without a TTL to set, INCRBY alone is atomic. */
-		st = run(rc, &r, "INCRBY %b %b", key, klen, a[0].p, a[0].n);
+		const struct rarg cmd[] = {RLIT("INCRBY"), {key, klen}, a[0]};
+
+		st = run(rc, &r, cmd, RARGS(cmd));
 		if (st != STORE_OK)
 			return st;
 		st = reply_integer(r, &n);
@@ -631,10 +671,12 @@ static store_status member_cmd(void *impl, const char *cmd, const char *key,
 	long long n;
 	store_status st;
 
+	const struct rarg args[] = {RSTR(cmd), {key, klen}, {member, mlen}};
+
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
 		return st;
-	st = run(rc, &r, "%s %b %b", cmd, key, klen, member, mlen);
+	st = run(rc, &r, args, RARGS(args));
 	if (st != STORE_OK)
 		return st;
 	st = reply_integer(r, &n);
@@ -725,8 +767,13 @@ static store_status redis_smembers(void *impl, const char *key, size_t klen,
 		st = conn_ready(impl, &rc);
 		if (st != STORE_OK)
 			return st;
-		st = run(rc, &r, "SSCAN %b %s COUNT " REDIS_SCAN_COUNT, key,
-			 klen, cursor);
+		const struct rarg cmd[] = {RLIT("SSCAN"),
+					   {key, klen},
+					   RSTR(cursor),
+					   RLIT("COUNT"),
+					   RLIT(REDIS_SCAN_COUNT)};
+
+		st = run(rc, &r, cmd, RARGS(cmd));
 		if (st != STORE_OK)
 			return st;
 		st = scan_reply(r, cursor);
@@ -751,9 +798,17 @@ static store_status redis_queue_push(void *impl, const char *key, size_t klen,
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
 		return st;
-	(void)snprintf(max, sizeof(max), "%d", STORE_QUEUE_MAX);
-	st = run(rc, &r, "XADD %b MAXLEN ~ %s * " REDIS_QUEUE_FIELD " %b", key,
-		 klen, max, entry, len);
+	struct rarg cmd[] = {RLIT("XADD"),
+			     {key, klen},
+			     RLIT("MAXLEN"),
+			     RLIT("~"),
+			     {max, 0},
+			     RLIT("*"),
+			     RLIT(REDIS_QUEUE_FIELD),
+			     {entry, len}};
+
+	cmd[4].n = (size_t)snprintf(max, sizeof(max), "%d", STORE_QUEUE_MAX);
+	st = run(rc, &r, cmd, RARGS(cmd));
 	if (st != STORE_OK)
 		return st;
 	if (r->type == REDIS_REPLY_ERROR)
@@ -825,8 +880,11 @@ static store_status redis_queue_range(void *impl, const char *key, size_t klen,
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
 		return st;
-	(void)snprintf(count, sizeof(count), "%zu", max);
-	st = run(rc, &r, "XRANGE %b - + COUNT %s", key, klen, count);
+	struct rarg cmd[] = {RLIT("XRANGE"), {key, klen},   RLIT("-"),
+			     RLIT("+"),	     RLIT("COUNT"), {count, 0}};
+
+	cmd[5].n = (size_t)snprintf(count, sizeof(count), "%zu", max);
+	st = run(rc, &r, cmd, RARGS(cmd));
 	if (st != STORE_OK)
 		return st;
 	if (r->type == REDIS_REPLY_ERROR)
@@ -862,6 +920,10 @@ static store_status group_error(const redisReply *r)
 static store_status redis_group_create(void *impl, const char *key, size_t klen,
 				       const char *group)
 {
+	/* From "0": a group made after the first pushes still sees them. */
+	const struct rarg cmd[] = {RLIT("XGROUP"), RLIT("CREATE"),
+				   {key, klen},	   RSTR(group),
+				   RLIT("0"),	   RLIT("MKSTREAM")};
 	struct redis_conn *rc;
 	redisReply *r;
 	store_status st;
@@ -869,8 +931,7 @@ static store_status redis_group_create(void *impl, const char *key, size_t klen,
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
 		return st;
-	/* From "0": a group made after the first pushes still sees them. */
-	st = run(rc, &r, "XGROUP CREATE %b %s 0 MKSTREAM", key, klen, group);
+	st = run(rc, &r, cmd, RARGS(cmd));
 	if (st != STORE_OK)
 		return st;
 	if (r->type == REDIS_REPLY_ERROR && r->str != NULL &&
@@ -989,21 +1050,25 @@ static store_status run_blocking_read(struct redis_conn *rc, redisReply **r,
 	uint64_t extra = (uint64_t)rs->tv.tv_sec * 1000u +
 			 (uint64_t)rs->tv.tv_usec / 1000u;
 	char block[REDIS_NUM_TEXT];
+	struct rarg cmd[] = {RLIT("XREADGROUP"), RLIT("GROUP"), RSTR(group),
+			     RSTR(consumer),	 RLIT("COUNT"), RSTR(count),
+			     RLIT("BLOCK"),	 {block, 0},	RLIT("STREAMS"),
+			     {key, klen},	 RLIT(">")};
 	store_status st;
 
-	if (block_ms == 0)
-		return run(rc, r,
-			   "XREADGROUP GROUP %s %s COUNT %s STREAMS %b >",
-			   group, consumer, count, key, klen);
-	(void)snprintf(block, sizeof(block), "%u", block_ms);
+	if (block_ms == 0) {
+		/* The same command without its BLOCK argument. */
+		memmove(&cmd[6], &cmd[8], 3 * sizeof(cmd[0]));
+		return run(rc, r, cmd, RARGS(cmd) - 2);
+	}
+	cmd[7].n = (size_t)snprintf(block, sizeof(block), "%u", block_ms);
 	if (extra < REDIS_BLOCK_SLACK_MS)
 		extra = REDIS_BLOCK_SLACK_MS;
 	if (redisSetTimeout(rc->c, tv_of_ms(block_ms + extra)) != REDIS_OK) {
 		conn_failed(rc);
 		return STORE_ERR_UNAVAILABLE;
 	}
-	st = run(rc, r, "XREADGROUP GROUP %s %s COUNT %s BLOCK %s STREAMS %b >",
-		 group, consumer, count, block, key, klen);
+	st = run(rc, r, cmd, RARGS(cmd));
 	/* run() drops a failed connection; there is nothing to reset then. */
 	if (rc->c != NULL && redisSetTimeout(rc->c, rs->tv) != REDIS_OK)
 		conn_failed(rc);
@@ -1079,6 +1144,8 @@ static store_status ack_reply(const redisReply *r)
 static store_status redis_group_ack(void *impl, const char *key, size_t klen,
 				    const char *group, const char *id)
 {
+	const struct rarg cmd[] = {
+		RLIT("XACK"), {key, klen}, RSTR(group), RSTR(id)};
 	struct redis_conn *rc;
 	redisReply *r;
 	store_status st;
@@ -1089,7 +1156,7 @@ static store_status redis_group_ack(void *impl, const char *key, size_t klen,
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
 		return st;
-	st = run(rc, &r, "XACK %b %s %s", key, klen, group, id);
+	st = run(rc, &r, cmd, RARGS(cmd));
 	if (st != STORE_OK)
 		return st;
 	st = ack_reply(r);
@@ -1150,8 +1217,12 @@ static store_status redis_group_claim(void *impl, const char *key, size_t klen,
 		if (st != STORE_OK)
 			return st;
 		(void)snprintf(cnt, sizeof(cnt), "%zu", max - *count);
-		st = run(rc, &r, "XAUTOCLAIM %b %s %s %s %s COUNT %s", key,
-			 klen, group, consumer, idle, cursor, cnt);
+		const struct rarg cmd[] = {RLIT("XAUTOCLAIM"), {key, klen},
+					   RSTR(group),	       RSTR(consumer),
+					   RSTR(idle),	       RSTR(cursor),
+					   RLIT("COUNT"),      RSTR(cnt)};
+
+		st = run(rc, &r, cmd, RARGS(cmd));
 		if (st != STORE_OK)
 			return st;
 		st = claim_reply(r, max - *count, fn, arg, count, &stopped,
@@ -1167,6 +1238,7 @@ static store_status redis_group_pending(void *impl, const char *key,
 					size_t klen, const char *group,
 					size_t *out)
 {
+	const struct rarg cmd[] = {RLIT("XPENDING"), {key, klen}, RSTR(group)};
 	struct redis_conn *rc;
 	redisReply *r;
 	store_status st;
@@ -1174,7 +1246,7 @@ static store_status redis_group_pending(void *impl, const char *key,
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
 		return st;
-	st = run(rc, &r, "XPENDING %b %s", key, klen, group);
+	st = run(rc, &r, cmd, RARGS(cmd));
 	if (st != STORE_OK)
 		return st;
 	if (r->type == REDIS_REPLY_ERROR)
@@ -1232,47 +1304,58 @@ static store_status redis_group_prune(void *impl, const char *key, size_t klen,
 static int append_op(struct redis_conn *rc, const store_op *op,
 		     const store_bkey *k)
 {
-	const char *argv[7];
-	size_t lens[7];
+	struct rarg cmd[7];
+	const char *argv[REDIS_ARGS_MAX];
+	size_t lens[REDIS_ARGS_MAX], n = 0;
 	char ttl[REDIS_NUM_TEXT];
-	int argc = 0;
 
-	(void)snprintf(ttl, sizeof(ttl), "%" PRIu64, op->ttl_ms);
 	switch (op->kind) {
 	case STORE_OP_GET:
-		return redisAppendCommand(rc->c, "GET %b", k->key, k->klen);
+		cmd[n++] = RLIT("GET");
+		cmd[n++] = (struct rarg){k->key, k->klen};
+		break;
 	case STORE_OP_DEL:
-		return redisAppendCommand(rc->c, "UNLINK %b", k->key, k->klen);
+		cmd[n++] = RLIT("UNLINK");
+		cmd[n++] = (struct rarg){k->key, k->klen};
+		break;
 	case STORE_OP_CAS:
-		return redisAppendCommand(rc->c, "EVALSHA %s 1 %b %b %b %s",
-					  rc->sha[SCRIPT_CAS], k->key, k->klen,
-					  bytes(op->expected), op->elen,
-					  bytes(op->val), op->len, ttl);
+		cmd[n++] = RLIT("EVALSHA");
+		cmd[n++] = RSTR(rc->sha[SCRIPT_CAS]);
+		cmd[n++] = RLIT("1");
+		cmd[n++] = (struct rarg){k->key, k->klen};
+		cmd[n++] = (struct rarg){op->expected, op->elen};
+		cmd[n++] = (struct rarg){op->val, op->len};
+		cmd[n++] = (struct rarg){ttl, (size_t)snprintf(ttl, sizeof(ttl),
+							       "%" PRIu64,
+							       op->ttl_ms)};
+		break;
 	case STORE_OP_ACK:
-		return redisAppendCommand(rc->c, "XACK %b %s %s", k->key,
-					  k->klen, op->group, op->id);
+		cmd[n++] = RLIT("XACK");
+		cmd[n++] = (struct rarg){k->key, k->klen};
+		cmd[n++] = RSTR(op->group);
+		cmd[n++] = RSTR(op->id);
+		break;
 	case STORE_OP_SET:
+		cmd[n++] = RLIT("SET");
+		cmd[n++] = (struct rarg){k->key, k->klen};
+		cmd[n++] = (struct rarg){op->val, op->len};
+		if (op->ttl_ms != 0) {
+			cmd[n++] = RLIT("PX");
+			cmd[n++] = (struct rarg){
+				ttl, (size_t)snprintf(ttl, sizeof(ttl),
+						      "%" PRIu64, op->ttl_ms)};
+		}
+		if ((op->flags & STORE_SET_NX) != 0)
+			cmd[n++] = RLIT("NX");
+		else if ((op->flags & STORE_SET_XX) != 0)
+			cmd[n++] = RLIT("XX");
 		break;
 	default:
 		return REDIS_ERR;
 	}
-	argv[argc] = "SET";
-	lens[argc++] = 3;
-	argv[argc] = k->key;
-	lens[argc++] = k->klen;
-	argv[argc] = bytes(op->val);
-	lens[argc++] = op->len;
-	if (op->ttl_ms != 0) {
-		argv[argc] = "PX";
-		lens[argc++] = 2;
-		argv[argc] = ttl;
-		lens[argc++] = strlen(ttl);
-	}
-	if ((op->flags & (STORE_SET_NX | STORE_SET_XX)) != 0) {
-		argv[argc] = (op->flags & STORE_SET_NX) != 0 ? "NX" : "XX";
-		lens[argc++] = 2;
-	}
-	return redisAppendCommandArgv(rc->c, argc, argv, lens);
+	if (args_split(cmd, n, argv, lens) != 0)
+		return REDIS_ERR;
+	return redisAppendCommandArgv(rc->c, (int)n, argv, lens);
 }
 
 /* Maps one operation's reply into op (a GET's value into op->value). */
