@@ -1144,8 +1144,7 @@ static store_status ack_reply(const redisReply *r)
 static store_status redis_group_ack(void *impl, const char *key, size_t klen,
 				    const char *group, const char *id)
 {
-	const struct rarg cmd[] = {
-		RLIT("XACK"), {key, klen}, RSTR(group), RSTR(id)};
+	struct rarg cmd[] = {RLIT("XACK"), {key, klen}, {group, 0}, {id, 0}};
 	struct redis_conn *rc;
 	redisReply *r;
 	store_status st;
@@ -1153,6 +1152,8 @@ static store_status redis_group_ack(void *impl, const char *key, size_t klen,
 	/* The server would refuse it too, but as an unrecognisable error. */
 	if (!stream_id_valid(id))
 		return STORE_ERR_ARG;
+	cmd[2].n = strlen(group);
+	cmd[3].n = strlen(id);
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
 		return st;
