@@ -660,8 +660,8 @@ static af_mfa_status report_stands(dcall *c, json_t **res)
 /* POST /device/v1/challenges/{txn} */
 static void h_decide(dcall *c)
 {
-	const char *decision, *number, *user, *state;
-	json_t *txn = NULL, *res = NULL;
+	const char *decision, *number, *user = NULL, *state;
+	json_t *res = NULL;
 	af_mfa_status ms;
 
 	if (!need_body(c))
@@ -671,17 +671,19 @@ static void h_decide(dcall *c)
 		answer_error(c, AF_DEVICE_BAD_REQUEST, c->err);
 		return;
 	}
-	/* Looked up first so another device's txn answers 404, not 409. */
-	if (!txn_load(c, &txn))
-		return;
-	user = json_string_value(json_object_get(txn, "user"));
-	if (user == NULL)
-		user = "-";
+	/*
+	 * One atomic step, which checks the device before the state: another
+	 * device's txn is FORBIDDEN (404, like an unknown one), never 409.
+	 */
 	ms = af_mfa_txn_decide(c->srv->store, c->txn, c->sig.device, decision,
 			       number, c->now, &res);
 	if (ms == AF_MFA_STORE && strcmp(decision, "report") == 0)
 		ms = report_stands(c, &res);
 	state = ms == AF_MFA_OK ? state_of(res) : NULL;
+	if (ms == AF_MFA_OK)
+		user = json_string_value(json_object_get(res, "user"));
+	if (user == NULL)
+		user = "-";
 	if (ms == AF_MFA_OK && state != NULL)
 		af_resp_json(c->resp, 200, json_pack("{s:s}", "state", state));
 	else if (ms == AF_MFA_OK)
@@ -701,9 +703,8 @@ static void h_decide(dcall *c)
 		 c->sig.device, c->txn, user, decision,
 		 state != NULL ? state : "-", c->resp->status);
 	if (state != NULL && strcmp(state, "reported") == 0)
-		reported(c, user, txn);
+		reported(c, user, res);
 	json_decref(res);
-	json_decref(txn);
 }
 
 /* ---- push token --------------------------------------------------------- */
@@ -772,7 +773,7 @@ static const route routes[] = {
  */
 static int path_matches(const route *r, const char *rest, dcall *c)
 {
-	size_t n = strlen(r->path), i, idlen;
+	size_t n = strlen(r->path), idlen;
 	const char *id;
 
 	if (!r->with_txn)
@@ -781,15 +782,9 @@ static int path_matches(const route *r, const char *rest, dcall *c)
 		return 0;
 	id = rest + n;
 	idlen = strnlen(id, AF_MFA_ID_BUF);
-	if (idlen == 0 || idlen >= AF_MFA_ID_BUF)
+	if (idlen == 0 || idlen >= AF_MFA_ID_BUF ||
+	    !af_b64url_text_ok(id, idlen))
 		return 0;
-	for (i = 0; i < idlen; i++) {
-		if (!((id[i] >= 'A' && id[i] <= 'Z') ||
-		      (id[i] >= 'a' && id[i] <= 'z') ||
-		      (id[i] >= '0' && id[i] <= '9') || id[i] == '-' ||
-		      id[i] == '_'))
-			return 0;
-	}
 	memcpy(c->txn, id, idlen);
 	c->txn[idlen] = '\0';
 	return 1;

@@ -813,6 +813,37 @@ static void test_decide_right_number_approved_then_409(void **state)
 	assert_txn_state(f, txn, "approved");
 }
 
+/*
+ * Another device's txn answers 404 like an unknown one, pending or already
+ * decided, so a device learns nothing about txns that are not its own;
+ * and the txn is left as it was.
+ */
+static void test_decide_other_device_404(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], path[128];
+	const char *devs[] = {"someOtherDevice0000000", NULL};
+	json_t *out = NULL;
+	rq r;
+
+	enroll(f);
+	new_txn_at(f, devs, NOW, txn, sizeof(txn), NULL);
+	r = decide_rq(f, txn, "{\"decision\": \"deny\"}", path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 404);
+	assert_error(f, "not_found");
+	assert_txn_state(f, txn, "pending");
+	assert_int_equal(af_mfa_txn_decide(f->srv.store, txn, devs[0], "deny",
+					   NULL, NOW, &out),
+			 AF_MFA_OK);
+	json_decref(out);
+	assert_int_equal(send_rq(f, &r), 404);
+	assert_error(f, "not_found");
+	assert_txn_state(f, txn, "denied");
+	r = decide_rq(f, "noSuchTxn0000000000000", "{\"decision\": \"deny\"}",
+		      path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 404);
+}
+
 static void test_decide_wrong_number_failed(void **state)
 {
 	struct fx *f = *state;
@@ -1195,6 +1226,7 @@ int main(void)
 		T(test_challenges_list_shows_pending_without_number),
 		T(test_challenge_get_own_200_other_404),
 		T(test_decide_right_number_approved_then_409),
+		T(test_decide_other_device_404),
 		T(test_decide_wrong_number_failed),
 		T(test_decide_deny_denied),
 		T(test_decide_report_reported_and_audited),
