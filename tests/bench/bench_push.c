@@ -406,7 +406,6 @@ static void log_scan(bench *b)
 
 	(void)snprintf(mark, sizeof(mark), "\"token\":\"%s", b->nonce);
 	f = fopen(b->o.log, "r");
-
 	if (f == NULL)
 		return;
 	if (fseek(f, b->scan_off, SEEK_SET) != 0)
@@ -503,9 +502,11 @@ static void wait_acked(bench *b, size_t want, pushd_ctx *ctx, bench_result *r)
 	while (b->acked < want && af_mono_ns() < deadline) {
 		(void)nanosleep(&pause, NULL);
 		log_scan(b);
-		/* A push the mock took twice counts twice here, not when
+		/*
+		 * A push the mock took twice counts twice here, not when
 		 * parsed: so parse once enough are there, and again if some
-		 * turned out to be repeats. */
+		 * turned out to be repeats.
+		 */
 		if (b->seen >= want)
 			log_poll(b);
 		if (r == NULL)
