@@ -119,6 +119,31 @@ static int jwt_selector(af_server *srv, const char *jwt,
 	return rc;
 }
 
+/* The record key of a token of kind under selector sel. */
+static void sel_key(af_grant_kind kind, const char *sel, char key[KEY_BUF])
+{
+	snprintf(key, KEY_BUF, "%s%s", prefixes[kind], sel);
+}
+
+/*
+ * Stores the record of a token of kind under selector sel, holding vhash,
+ * the hash of the token's secret part. 0 or -1.
+ */
+static int put_token(af_server *srv, af_grant_kind kind, const char *sel,
+		     const json_t *grant, const char *vhash)
+{
+	char key[KEY_BUF];
+	json_t *rec = record_of(kind, grant, vhash);
+	int rc;
+
+	if (rec == NULL)
+		return -1;
+	sel_key(kind, sel, key);
+	rc = put(srv, key, rec, ttl_of(kind, grant));
+	json_decref(rec);
+	return rc;
+}
+
 /*
  * The record key of an access or refresh token and the hash of its secret
  * part that the record must hold. 0, or 1 when value is no such token.
@@ -137,7 +162,7 @@ static int token_key(af_server *srv, af_grant_kind kind, const char *value,
 		af_oidc_half_hash(value, vhash, JOSE_HALF_HASH_LEN);
 	else
 		return 1;
-	snprintf(key, KEY_BUF, "%s%s", prefixes[kind], sel);
+	sel_key(kind, sel, key);
 	return 0;
 }
 
@@ -205,8 +230,7 @@ int af_grant_issue(af_server *srv, af_grant_kind kind, const char *sel,
 		   const json_t *grant, char *out, size_t outcap)
 {
 	char own[AF_GRANT_SEL_BUF], ver[VER_LEN + 1];
-	char vhash[JOSE_HALF_HASH_LEN], key[KEY_BUF];
-	json_t *rec = NULL;
+	char vhash[JOSE_HALF_HASH_LEN];
 	int rc = -1;
 
 	if ((kind != AF_GRANT_ACCESS && kind != AF_GRANT_REFRESH) ||
@@ -220,35 +244,22 @@ int af_grant_issue(af_server *srv, af_grant_kind kind, const char *sel,
 	if (af_random_token(VER_BYTES, ver, sizeof(ver)) != 0)
 		goto out;
 	af_oidc_half_hash(ver, vhash, sizeof(vhash));
-	rec = record_of(kind, grant, vhash);
-	if (rec == NULL)
-		goto out;
-	snprintf(key, sizeof(key), "%s%s", prefixes[kind], sel);
-	if (put(srv, key, rec, ttl_of(kind, grant)) != 0)
+	if (put_token(srv, kind, sel, grant, vhash) != 0)
 		goto out;
 	snprintf(out, outcap, "%s.%s", sel, ver);
 	rc = 0;
 out:
 	OPENSSL_cleanse(ver, sizeof(ver));
-	json_decref(rec);
 	return rc;
 }
 
 int af_grant_store_jwt(af_server *srv, const char *sel, const char *jwt,
 		       const json_t *grant)
 {
-	char vhash[JOSE_HALF_HASH_LEN], key[KEY_BUF];
-	json_t *rec;
-	int rc;
+	char vhash[JOSE_HALF_HASH_LEN];
 
 	af_oidc_half_hash(jwt, vhash, sizeof(vhash));
-	rec = record_of(AF_GRANT_ACCESS, grant, vhash);
-	if (rec == NULL)
-		return -1;
-	snprintf(key, sizeof(key), "%s%s", prefixes[AF_GRANT_ACCESS], sel);
-	rc = put(srv, key, rec, ttl_of(AF_GRANT_ACCESS, grant));
-	json_decref(rec);
-	return rc;
+	return put_token(srv, AF_GRANT_ACCESS, sel, grant, vhash);
 }
 
 int af_grant_lookup(af_server *srv, af_grant_kind kind, const char *value,
@@ -283,7 +294,7 @@ static void revoke_family(af_server *srv, const char *code)
 		store_value v = {0};
 
 		af_grant_family(code, kind, sel);
-		snprintf(key, sizeof(key), "%s%s", prefixes[kind], sel);
+		sel_key(kind, sel, key);
 		if (store_getdel(srv->store, key, &v) == STORE_OK)
 			any = true;
 		store_value_free(&v);
