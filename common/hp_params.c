@@ -1,7 +1,10 @@
 /*
  * Query strings and form bodies (application/x-www-form-urlencoded) into
- * a small fixed array of name/value copies. At most HP_PARAMS_MAX entries,
- * so a linear lookup is as fast as a hash and has no worst case to attack.
+ * a small array of name/value copies. At most HP_PARAMS_MAX entries, so a
+ * linear lookup is as fast as a hash and has no worst case to attack.
+ * The first PARAMS_INLINE entries live inside the af_params itself, which
+ * stays small enough for the allocator's per-thread caches; the rare
+ * request with more moves them to an array that grows up to the cap.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +20,24 @@ struct param {
 	size_t size; /* bytes allocated, so the wipe covers all of them */
 };
 
+#define PARAMS_INLINE 12
+
 struct af_params {
 	size_t count;
-	struct param item[HP_PARAMS_MAX];
+	size_t cap;
+	struct param *item; /* inline, or a heap array of cap entries */
+	struct param inline_item[PARAMS_INLINE];
 };
 
 af_params *hp_params_new(void)
 {
-	return calloc(1, sizeof(af_params));
+	af_params *p = calloc(1, sizeof(af_params));
+
+	if (p == NULL)
+		return NULL;
+	p->cap = PARAMS_INLINE;
+	p->item = p->inline_item;
+	return p;
 }
 
 void hp_params_free(af_params *p)
@@ -36,6 +49,8 @@ void hp_params_free(af_params *p)
 	/* Values may be passwords or client secrets: wipe, then free. */
 	for (i = 0; i < p->count; i++)
 		OPENSSL_clear_free(p->item[i].name, p->item[i].size);
+	if (p->item != p->inline_item)
+		OPENSSL_clear_free(p->item, p->cap * sizeof(p->item[0]));
 	OPENSSL_cleanse(p, sizeof(*p));
 	free(p);
 }
@@ -72,6 +87,28 @@ static int name_ok(const char *name, size_t nlen)
 	return 1;
 }
 
+/* Makes room for one more entry: HP_ERR_TOO_MANY at the cap. */
+static hp_status reserve_one(af_params *p)
+{
+	struct param *bigger;
+	size_t cap;
+
+	if (p->count < p->cap)
+		return HP_OK;
+	if (p->cap >= HP_PARAMS_MAX)
+		return HP_ERR_TOO_MANY;
+	cap = p->cap * 2 < HP_PARAMS_MAX ? p->cap * 2 : HP_PARAMS_MAX;
+	bigger = calloc(cap, sizeof(*bigger));
+	if (bigger == NULL)
+		return HP_ERR_NOMEM;
+	memcpy(bigger, p->item, p->count * sizeof(*bigger));
+	if (p->item != p->inline_item)
+		OPENSSL_clear_free(p->item, p->cap * sizeof(p->item[0]));
+	p->item = bigger;
+	p->cap = cap;
+	return HP_OK;
+}
+
 /*
  * Copies (decode == 0) or form-decodes (decode == 1) one name and value
  * into a new entry. Lengths are at most HP_INPUT_MAX, so the sum cannot
@@ -85,8 +122,9 @@ static hp_status add_entry(af_params *p, const char *name, size_t nlen,
 	hp_status st = HP_OK;
 	char *buf;
 
-	if (p->count >= HP_PARAMS_MAX)
-		return HP_ERR_TOO_MANY;
+	st = reserve_one(p);
+	if (st != HP_OK)
+		return st;
 	buf = malloc(size);
 	if (buf == NULL)
 		return HP_ERR_NOMEM;

@@ -280,15 +280,28 @@ static void test_params_parse_count_limit_exact(void **state)
 {
 	char *at = many_params(HP_PARAMS_MAX);
 	char *over = many_params(HP_PARAMS_MAX + 1);
+	char *again = many_params(HP_PARAMS_MAX - 1);
 	af_params *p = parse_ok(at);
+	char name[8];
+	size_t i;
 
 	(void)state;
 	assert_int_equal(hp_params_count(p), HP_PARAMS_MAX);
-	assert_string_equal(hp_params_get(p, "p63"), "v");
+	/* Every entry survives the moves as the array grows. */
+	for (i = 0; i < HP_PARAMS_MAX; i++) {
+		snprintf(name, sizeof(name), "p%02zu", i);
+		assert_string_equal(hp_params_get(p, name), "v");
+	}
 	hp_params_free(p);
 	assert_int_equal(parse_status(over, strlen(over)), HP_ERR_TOO_MANY);
+	/* A name repeated last is found among the moved entries. */
+	again = realloc(again, strlen(again) + 8);
+	assert_non_null(again);
+	memcpy(again + strlen(again), "&p00=w", 7);
+	assert_int_equal(parse_status(again, strlen(again)), HP_ERR_DUPLICATE);
 	free(at);
 	free(over);
+	free(again);
 }
 
 static void test_params_parse_size_limit_exact(void **state)
