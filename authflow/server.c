@@ -26,11 +26,12 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	srv->log = log;
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	/*
-	 * Handlers block on Argon2 and RSA, and libmicrohttpd keeps each
-	 * connection on the thread that accepted it: with one thread per core
-	 * a few keep-alive connections can all land on one thread and leave
-	 * a core idle. Four threads per core spread them; the kernel still
-	 * shares the cores fairly among the busy ones.
+	 * Password checks run on the work queue (http/server.c), but the
+	 * other handlers still sign tokens (RSA) and read the store on these
+	 * threads, and libmicrohttpd keeps each connection on the thread that
+	 * accepted it: with one thread per core a few keep-alive connections
+	 * can all land on one thread and leave a core idle. Four threads per
+	 * core spread them; the kernel still shares the cores fairly.
 	 */
 	if (cfg->threads > 0)
 		srv->threads = cfg->threads;

@@ -21,6 +21,7 @@
 #include "http/request.h"
 
 struct MHD_Daemon;
+struct af_workq;
 
 typedef struct af_server {
 	af_config cfg;
@@ -30,6 +31,7 @@ typedef struct af_server {
 	log_ctx *log;
 	af_metrics *metrics;
 	struct MHD_Daemon *mhd;
+	struct af_workq *slow; /* runs slow requests (http/workq.h) */
 	unsigned threads;
 	uint16_t port; /* the port actually bound */
 	/* Demo mode: the built-in relying party at /demo. */
@@ -78,6 +80,12 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp);
 
 /* The route index of a method and path, or -1 (routes.c). */
 int af_route_find(const char *method, const char *path, int *method_ok);
+
+/*
+ * 1 when a request to the route with this method keeps a core busy for
+ * long (a password check), so that it runs off the HTTP threads (routes.c).
+ */
+int af_route_slow(int route, const char *method);
 
 /* Route names for metrics, and their count (routes.c). */
 const char *const *af_route_names(size_t *n);

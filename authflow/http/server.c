@@ -1,7 +1,12 @@
 /*
  * libmicrohttpd glue: one epoll daemon with a thread pool, request bodies
  * collected up to the configured cap, an af_req/af_resp per request, and
- * the headers every answer carries. Handlers run on MHD's worker threads.
+ * the headers every answer carries. Handlers run on MHD's worker threads,
+ * except those of slow requests (af_route_slow()): their connection is
+ * suspended and the handler runs on the work queue, whose threads resume
+ * it with the answer ready. libmicrohttpd keeps a connection on one
+ * thread, so a password check there would hold up every other
+ * connection that thread serves, the phone's among them.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,6 +20,7 @@
 
 #include "common/util.h"
 #include "server.h"
+#include "workq.h"
 
 #define DEFAULT_CSP                                                      \
 	"default-src 'none'; style-src 'self'; script-src 'self'; "      \
@@ -36,6 +42,11 @@ struct conn_state {
 	int route;
 	unsigned status;
 	char rid[AF_RID_LEN + 1];
+	/* A request handed to the work queue (offload()). */
+	af_server *srv;
+	struct MHD_Connection *conn;
+	af_resp resp;
+	int ready; /* resp holds the answer, to be sent */
 };
 
 static void client_ip(struct MHD_Connection *c, char *out, size_t outcap)
@@ -206,6 +217,51 @@ out:
 	hp_params_free(req.form);
 }
 
+/* Builds the answer to a complete request, with the common headers. */
+static void answer(af_server *srv, struct MHD_Connection *c,
+		   struct conn_state *cs, const char *url, const char *method,
+		   af_resp *resp)
+{
+	if (cs->uri_too_long)
+		af_resp_text(resp, 414, "text/plain; charset=utf-8",
+			     "request target too long\n");
+	else if (cs->too_big || cs->body.failed)
+		af_resp_text(resp, 413, "text/plain; charset=utf-8",
+			     "request body too large\n");
+	else
+		handle(srv, c, cs, url, method, resp);
+	add_security_headers(srv, resp);
+	af_resp_header_set(resp, "X-Request-Id", cs->rid);
+}
+
+/* On a work queue thread: the answer, then the connection resumed. */
+static void run_slow(void *arg)
+{
+	struct conn_state *cs = arg;
+	struct MHD_Connection *c = cs->conn;
+
+	answer(cs->srv, c, cs, cs->uri, cs->method, &cs->resp);
+	cs->ready = 1;
+	/* From here on the connection and cs are its thread's again. */
+	MHD_resume_connection(c);
+}
+
+/*
+ * Suspends the connection and queues its handler; libmicrohttpd calls
+ * access_cb() again once run_slow() has resumed it. When the task cannot
+ * be queued (out of memory, or the server stopping) it runs right here.
+ */
+static void offload(af_server *srv, struct MHD_Connection *c,
+		    struct conn_state *cs)
+{
+	cs->srv = srv;
+	cs->conn = c;
+	af_resp_init(&cs->resp, srv->cfg.issuer_https);
+	MHD_suspend_connection(c);
+	if (af_workq_push(srv->slow, run_slow, cs) != AF_WORKQ_OK)
+		run_slow(cs);
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 				 const char *url, const char *method,
 				 const char *version, const char *upload,
@@ -244,17 +300,20 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 
+	if (cs->ready) {
+		/* Back from the work queue with the answer. */
+		cs->ready = 0;
+		cs->status = cs->resp.status;
+		ret = send_resp(c, &cs->resp);
+		af_resp_cleanup(&cs->resp);
+		return ret;
+	}
+	if (srv->slow != NULL && af_route_slow(cs->route, method)) {
+		offload(srv, c, cs);
+		return MHD_YES;
+	}
 	af_resp_init(&resp, srv->cfg.issuer_https);
-	if (cs->uri_too_long)
-		af_resp_text(&resp, 414, "text/plain; charset=utf-8",
-			     "request target too long\n");
-	else if (cs->too_big || cs->body.failed)
-		af_resp_text(&resp, 413, "text/plain; charset=utf-8",
-			     "request body too large\n");
-	else
-		handle(srv, c, cs, url, method, &resp);
-	add_security_headers(srv, &resp);
-	af_resp_header_set(&resp, "X-Request-Id", cs->rid);
+	answer(srv, c, cs, url, method, &resp);
 	cs->status = resp.status;
 	ret = send_resp(c, &resp);
 	af_resp_cleanup(&resp);
@@ -273,6 +332,8 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (cs == NULL)
 		return;
+	if (cs->ready) /* the connection ended before the answer went */
+		af_resp_cleanup(&cs->resp);
 	ns = af_mono_ns() - cs->start_ns;
 	af_metrics_request(srv->metrics, cs->route, cs->status, ns);
 	/*
@@ -348,10 +409,12 @@ out:
 int af_server_start(af_server *srv, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	char *cert = NULL, *key = NULL;
 	const union MHD_DaemonInfo *di;
 	int v6 = 0, rc = -1;
+	long cores;
 
 	if (make_addr(&srv->cfg, &ss, &v6) != 0) {
 		snprintf(err, errlen, "listen.address: not an IP address");
@@ -359,6 +422,13 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 	}
 	if (v6)
 		flags |= MHD_USE_IPv6;
+	/* Slow requests are CPU work: one work queue thread per core. */
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	if (af_workq_new(cores > 0 ? (unsigned)cores : 2, &srv->slow) !=
+	    AF_WORKQ_OK) {
+		snprintf(err, errlen, "cannot start the work queue");
+		return -1;
+	}
 	if (srv->cfg.tls_cert_file[0] != '\0') {
 		cert = read_file(srv->cfg.tls_cert_file);
 		key = read_file(srv->cfg.tls_key_file);
@@ -406,6 +476,10 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 	srv->port = di != NULL ? di->port : srv->cfg.listen_port;
 	rc = 0;
 out:
+	if (rc != 0) {
+		af_workq_free(srv->slow);
+		srv->slow = NULL;
+	}
 	if (key != NULL) {
 		OPENSSL_cleanse(key, strlen(key));
 		free(key);
@@ -432,6 +506,12 @@ void af_server_stop(af_server *srv, unsigned grace_s)
 		usleep(50 * 1000);
 		waited_ms += 50;
 	}
+	/*
+	 * Every queued slow request runs and resumes its connection before
+	 * the daemon goes: libmicrohttpd must not stop with one suspended.
+	 */
+	af_workq_free(srv->slow);
+	srv->slow = NULL;
 	MHD_stop_daemon(srv->mhd);
 	srv->mhd = NULL;
 }

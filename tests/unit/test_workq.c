@@ -1,0 +1,186 @@
+/*
+ * Unit tests of the server's work queue (authflow/http/workq.h): every
+ * pushed task runs once, on the queue's own threads and concurrently, a
+ * stop first runs what is still queued, and a push after the stop began
+ * is refused.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* cmocka needs these first; keep them in their own block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "http/workq.h"
+
+#define TASKS 1000
+
+typedef struct counter {
+	atomic_int runs[TASKS];
+	atomic_int total;
+	pthread_t caller;
+	atomic_int on_caller; /* tasks that ran on the pushing thread */
+} counter;
+
+typedef struct slot {
+	counter *c;
+	int i;
+} slot;
+
+static void count_task(void *arg)
+{
+	slot *s = arg;
+
+	atomic_fetch_add(&s->c->runs[s->i], 1);
+	atomic_fetch_add(&s->c->total, 1);
+	if (pthread_equal(pthread_self(), s->c->caller))
+		atomic_fetch_add(&s->c->on_caller, 1);
+}
+
+static void test_every_task_runs_once_off_the_caller(void **state)
+{
+	counter *c = calloc(1, sizeof(*c));
+	slot *slots = calloc(TASKS, sizeof(*slots));
+	af_workq *q = NULL;
+	int i;
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(slots);
+	c->caller = pthread_self();
+	assert_int_equal(af_workq_new(3, &q), AF_WORKQ_OK);
+	for (i = 0; i < TASKS; i++) {
+		slots[i].c = c;
+		slots[i].i = i;
+		assert_int_equal(af_workq_push(q, count_task, &slots[i]),
+				 AF_WORKQ_OK);
+	}
+	/* The stop runs whatever is still queued before it returns. */
+	af_workq_free(q);
+	assert_int_equal(atomic_load(&c->total), TASKS);
+	for (i = 0; i < TASKS; i++)
+		assert_int_equal(atomic_load(&c->runs[i]), 1);
+	assert_int_equal(atomic_load(&c->on_caller), 0);
+	free(slots);
+	free(c);
+}
+
+/* Two tasks that each wait for the other: they only finish side by side. */
+typedef struct meet {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int arrived;
+	int met;
+} meet;
+
+static void meet_task(void *arg)
+{
+	meet *m = arg;
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&m->mu);
+	m->arrived++;
+	pthread_cond_broadcast(&m->cv);
+	while (m->arrived < 2 &&
+	       pthread_cond_timedwait(&m->cv, &m->mu, &until) == 0)
+		;
+	if (m->arrived >= 2)
+		m->met++;
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void test_threads_run_tasks_side_by_side(void **state)
+{
+	meet m;
+	af_workq *q = NULL;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(pthread_mutex_init(&m.mu, NULL), 0);
+	assert_int_equal(pthread_cond_init(&m.cv, NULL), 0);
+	assert_int_equal(af_workq_new(2, &q), AF_WORKQ_OK);
+	assert_int_equal(af_workq_push(q, meet_task, &m), AF_WORKQ_OK);
+	assert_int_equal(af_workq_push(q, meet_task, &m), AF_WORKQ_OK);
+	af_workq_free(q);
+	assert_int_equal(m.met, 2);
+	pthread_cond_destroy(&m.cv);
+	pthread_mutex_destroy(&m.mu);
+}
+
+/* A task that keeps pushing others until the queue stops taking them. */
+typedef struct late {
+	af_workq *q;
+	af_workq_status st;
+	int pushed;
+	atomic_int ran;
+} late;
+
+static void nothing(void *arg)
+{
+	late *l = arg;
+
+	atomic_fetch_add(&l->ran, 1);
+}
+
+static void push_late(void *arg)
+{
+	late *l = arg;
+	struct timespec pause = {0, 1000000L};
+	int i;
+
+	/* af_workq_free() begins within moments; give it up to 10 s. */
+	for (i = 0; i < 10000; i++) {
+		l->st = af_workq_push(l->q, nothing, l);
+		if (l->st != AF_WORKQ_OK)
+			return;
+		l->pushed++;
+		nanosleep(&pause, NULL);
+	}
+}
+
+static void test_push_after_stop_is_refused(void **state)
+{
+	late l;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(af_workq_new(1, &l.q), AF_WORKQ_OK);
+	assert_int_equal(af_workq_push(l.q, push_late, &l), AF_WORKQ_OK);
+	af_workq_free(l.q);
+	assert_int_equal(l.st, AF_WORKQ_ERR_STOPPED);
+	/* What was taken before the stop still ran. */
+	assert_int_equal(atomic_load(&l.ran), l.pushed);
+}
+
+static void test_zero_threads_means_one(void **state)
+{
+	late l;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(af_workq_new(0, &l.q), AF_WORKQ_OK);
+	assert_int_equal(af_workq_push(l.q, nothing, &l), AF_WORKQ_OK);
+	af_workq_free(l.q);
+	assert_int_equal(atomic_load(&l.ran), 1);
+	af_workq_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_task_runs_once_off_the_caller),
+		cmocka_unit_test(test_threads_run_tasks_side_by_side),
+		cmocka_unit_test(test_push_after_stop_is_refused),
+		cmocka_unit_test(test_zero_threads_means_one),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
