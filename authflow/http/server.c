@@ -509,9 +509,13 @@ void af_server_stop(af_server *srv, unsigned grace_s)
 	/*
 	 * Every queued slow request runs and resumes its connection before
 	 * the daemon goes: libmicrohttpd must not stop with one suspended.
+	 * A slow request arriving meanwhile runs on its own thread (the
+	 * queue refuses it), and the queue is freed only once no handler
+	 * can reach it.
 	 */
-	af_workq_free(srv->slow);
-	srv->slow = NULL;
+	af_workq_stop(srv->slow);
 	MHD_stop_daemon(srv->mhd);
 	srv->mhd = NULL;
+	af_workq_free(srv->slow);
+	srv->slow = NULL;
 }

@@ -106,18 +106,25 @@ af_workq_status af_workq_push(af_workq *q, af_workq_fn fn, void *arg)
 	return AF_WORKQ_OK;
 }
 
-void af_workq_free(af_workq *q)
+void af_workq_stop(af_workq *q)
 {
-	unsigned i;
+	unsigned i, n;
 
-	if (q == NULL)
-		return;
 	pthread_mutex_lock(&q->mu);
 	q->stopping = true;
 	pthread_cond_broadcast(&q->cv);
+	n = q->nthreads;
+	q->nthreads = 0; /* a second stop has nothing to join */
 	pthread_mutex_unlock(&q->mu);
-	for (i = 0; i < q->nthreads; i++)
+	for (i = 0; i < n; i++)
 		pthread_join(q->threads[i], NULL);
+}
+
+void af_workq_free(af_workq *q)
+{
+	if (q == NULL)
+		return;
+	af_workq_stop(q);
 	pthread_cond_destroy(&q->cv);
 	pthread_mutex_destroy(&q->mu);
 	free(q);

@@ -4,8 +4,9 @@
  * Argon2id) run here, so that the HTTP threads stay free for the quick
  * ones (the phone's device API, the MFA page's status polls).
  *
- * Thread-safety: af_workq_push() may be called from any thread;
- * af_workq_free() by the owner once no more pushes can come.
+ * Thread-safety: af_workq_push() may be called from any thread, also
+ * during af_workq_stop(); af_workq_free() by the owner once no more
+ * pushes can come.
  */
 #ifndef AF_HTTP_WORKQ_H
 #define AF_HTTP_WORKQ_H
@@ -28,9 +29,13 @@ af_workq_status af_workq_new(unsigned nthreads, af_workq **out);
 af_workq_status af_workq_push(af_workq *q, af_workq_fn fn, void *arg);
 
 /*
- * Runs every task still queued, then stops and joins the threads and
- * frees the queue. NULL is ignored.
+ * Runs every task still queued and joins the threads; from its start on,
+ * af_workq_push() refuses (AF_WORKQ_ERR_STOPPED) but stays safe to call
+ * until af_workq_free(). A second call does nothing.
  */
+void af_workq_stop(af_workq *q);
+
+/* Stops the queue (when not done yet) and frees it. NULL is ignored. */
 void af_workq_free(af_workq *q);
 
 #endif /* AF_HTTP_WORKQ_H */

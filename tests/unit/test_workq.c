@@ -160,6 +160,22 @@ static void test_push_after_stop_is_refused(void **state)
 	assert_int_equal(atomic_load(&l.ran), l.pushed);
 }
 
+static void test_stopped_queue_refuses_until_freed(void **state)
+{
+	late l;
+
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(af_workq_new(2, &l.q), AF_WORKQ_OK);
+	assert_int_equal(af_workq_push(l.q, nothing, &l), AF_WORKQ_OK);
+	af_workq_stop(l.q);
+	assert_int_equal(atomic_load(&l.ran), 1);
+	assert_int_equal(af_workq_push(l.q, nothing, &l), AF_WORKQ_ERR_STOPPED);
+	af_workq_stop(l.q); /* twice is harmless */
+	af_workq_free(l.q);
+	assert_int_equal(atomic_load(&l.ran), 1);
+}
+
 static void test_zero_threads_means_one(void **state)
 {
 	late l;
@@ -179,6 +195,7 @@ int main(void)
 		cmocka_unit_test(test_every_task_runs_once_off_the_caller),
 		cmocka_unit_test(test_threads_run_tasks_side_by_side),
 		cmocka_unit_test(test_push_after_stop_is_refused),
+		cmocka_unit_test(test_stopped_queue_refuses_until_freed),
 		cmocka_unit_test(test_zero_threads_means_one),
 	};
 
