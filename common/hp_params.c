@@ -40,6 +40,13 @@ af_params *hp_params_new(void)
 	return p;
 }
 
+/* Frees the heap array of entries, once the inline one is outgrown. */
+static void items_free(af_params *p)
+{
+	if (p->item != p->inline_item)
+		OPENSSL_clear_free(p->item, p->cap * sizeof(p->item[0]));
+}
+
 void hp_params_free(af_params *p)
 {
 	size_t i;
@@ -49,8 +56,7 @@ void hp_params_free(af_params *p)
 	/* Values may be passwords or client secrets: wipe, then free. */
 	for (i = 0; i < p->count; i++)
 		OPENSSL_clear_free(p->item[i].name, p->item[i].size);
-	if (p->item != p->inline_item)
-		OPENSSL_clear_free(p->item, p->cap * sizeof(p->item[0]));
+	items_free(p);
 	OPENSSL_cleanse(p, sizeof(*p));
 	free(p);
 }
@@ -102,8 +108,7 @@ static hp_status reserve_one(af_params *p)
 	if (bigger == NULL)
 		return HP_ERR_NOMEM;
 	memcpy(bigger, p->item, p->count * sizeof(*bigger));
-	if (p->item != p->inline_item)
-		OPENSSL_clear_free(p->item, p->cap * sizeof(p->item[0]));
+	items_free(p);
 	p->item = bigger;
 	p->cap = cap;
 	return HP_OK;
