@@ -12,7 +12,10 @@
 # Runs:
 #   4. the declared low Argon2id benchmark cost (m=64 KiB, t=1, p=1),
 #      BENCH_CONCURRENCY clients: password-only and MFA sign-ins, each as
-#      fast as the clients go (closed loop: the server saturated); then
+#      fast as the clients go (closed loop: the server saturated), in
+#      BENCH_ROUNDS alternating rounds so that both kinds meet the host in
+#      the same state (each kind's rounds are merged: counts and seconds
+#      added up, percentiles over every sample); then
 #      MFA sign-ins in an open loop at half the MFA rate just measured, for
 #      the latency at a known load below saturation (at saturation every
 #      latency is mostly the queue the clients themselves build);
@@ -25,13 +28,15 @@
 # BIN_DIR holds authflow, bench_loadgen, bench_limits and idsim from a
 # Release build without sanitizers (see bench_oidc.sh, whose settings and
 # helpers this script shares). Every client signs in as its own users
-# (BENCH_MFA_USERS_PER_CLIENT of them, default 3, taken in turn) so that
+# (BENCH_MFA_USERS_PER_CLIENT of them, by default enough for 192 users in
+# all, taken in turn) so that
 # no two clients share a user; the MFA users each have one phone enrolled
 # with idsim (platform none: no push is queued, the load generator's phone
 # asks for its challenges), and the workflow's push limit is set to its
 # highest, 100 per 10 s per user. Settings (environment): BENCH_CONCURRENCY
-# (64), BENCH_SECONDS (15), BENCH_PROD_CONCURRENCY (16), BENCH_PROD_SECONDS
-# (20), BENCH_THREADS (0), BENCH_MFA_USERS_PER_CLIENT (3).
+# (16), BENCH_SECONDS (15, over all rounds), BENCH_ROUNDS (5),
+# BENCH_PROD_CONCURRENCY (16), BENCH_PROD_SECONDS (20), BENCH_THREADS (0),
+# BENCH_MFA_USERS_PER_CLIENT (192 users in all).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +46,11 @@ if [ ! -x "$bin/idsim" ]; then
 	echo "usage: bench_mfa.sh BIN_DIR (with authflow, bench_loadgen, bench_limits, idsim)" >&2
 	exit 2
 fi
-per_client=${BENCH_MFA_USERS_PER_CLIENT:-3}
+# Sixteen clients already keep both cores busy (the same sign-ins/s as
+# 64); more only lengthen the queue they wait in.
+conc=${BENCH_CONCURRENCY:-16}
+per_client=${BENCH_MFA_USERS_PER_CLIENT:-$(((192 + conc - 1) / conc))}
+rounds=${BENCH_ROUNDS:-5}
 nusers=$((conc * per_client))
 
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
@@ -86,6 +95,102 @@ fs.writeFileSync(devicesOut, JSON.stringify(devices));
 ' "$states" "$nusers" "$work/users.json" "$work/devices.json")
 }
 
+# merged KIND LABEL MODE: one RESULT line for the rounds of KIND (pw or
+# mfa) that interleaved ran: counts, seconds and errors added up, the
+# percentiles taken over every sample of every round.
+merged() {
+	local kind=$1 label=$2 mode=$3 lat vis
+	lat=$work/merged.lat
+	vis=$work/merged.vis
+	cat "$work"/samples."$kind".* | sed -n 's/^lat //p' | sort -g >"$lat"
+	cat "$work"/samples."$kind".* | sed -n 's/^vis //p' | sort -g >"$vis"
+	awk -v label="$label" -v mode="$mode" -v conc="$conc" \
+		-v lat="$lat" -v vis="$vis" -v results="$work/results.$kind" '
+	function pct(a, n, p,   i) {
+		if (n == 0) return 0
+		i = int(p * n + 0.999999); i = i > 0 ? i - 1 : 0
+		return a[i < n ? i : n - 1]
+	}
+	BEGIN {
+		while ((getline line < results) > 0) {
+			split(line, kv, " ")
+			for (f in kv) {
+				split(kv[f], p, "=")
+				if (p[1] == "seconds") secs += p[2]
+				if (p[1] == "errors") errs += p[2]
+				if (p[1] == "cpu_s") cpu += p[2]
+				if (p[1] == "count") c = p[2]
+				if (p[1] == "polls_per_flow") ppf = p[2]
+			}
+			polls += ppf * c
+		}
+		n = 0; while ((getline v < lat) > 0) l[n++] = v
+		m = 0; while ((getline v < vis) > 0) s[m++] = v
+		printf "RESULT label=%s mode=%s count=%d errors=%d seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f concurrency=%d cpu_s=%.2f", \
+			label, mode, n, errs, secs, (secs > 0 ? n / secs : 0), \
+			pct(l, n, 0.50), pct(l, n, 0.99), pct(l, n, 1.0), conc, cpu
+		if (mode == "mfa")
+			printf " vis_p50_ms=%.2f vis_p99_ms=%.2f vis_max_ms=%.2f polls_per_flow=%.2f", \
+				pct(s, m, 0.50), pct(s, m, 0.99), pct(s, m, 1.0), \
+				(n > 0 ? polls / n : 0)
+		printf "\n"
+	}'
+}
+
+# Password-only and MFA sign-ins in $rounds alternating rounds of
+# $secs / $rounds seconds each, so that both kinds see the host in the
+# same state (its speed drifts by tens of percent within a minute), then
+# each kind's rounds merged: their RESULT lines in $r_pw and $r_mfa, the
+# most CPU other processes took during any round in $o_pw and $o_mfa.
+interleaved() {
+	local r kind slice ticks_pw=0 ticks_mfa=0 wall_pw=0 wall_mfa=0
+	local -a args
+	slice=$(awk -v s="$secs" -v r="$rounds" 'BEGIN { printf "%.3f", s / r }')
+	o_pw=0
+	o_mfa=0
+	rm -f "$work"/samples.* "$work"/results.*
+	for r in $(seq 1 "$rounds"); do
+		for kind in pw mfa; do
+			if [ "$kind" = pw ]; then
+				args=(--label password-only --users "$work/users.json")
+			else
+				args=(--label mfa --mfa --devices "$work/devices.json")
+			fi
+			loadgen --url "$af_url" --concurrency "$conc" \
+				--seconds "$slice" --warmup 200 \
+				--samples "$work/samples.$kind.$r" "${args[@]}" \
+				>"$work/round.out"
+			printf '%s\n' "$res" >>"$work/results.$kind"
+			if [ "$kind" = pw ]; then
+				ticks_pw=$((ticks_pw + srv_ticks))
+				wall_pw=$((wall_pw + wall_ms))
+				ge "$o_pw" "$others" || o_pw=$others
+			else
+				ticks_mfa=$((ticks_mfa + srv_ticks))
+				wall_mfa=$((wall_mfa + wall_ms))
+				ge "$o_mfa" "$others" || o_mfa=$others
+			fi
+			printf '  round %s of %s, %-13s %8s sign-ins/s\n' "$r" \
+				"$rounds" "$kind:" "$(result "$res" rate)"
+		done
+	done
+	r_pw=$(merged pw password-only flow)
+	r_mfa=$(merged mfa mfa mfa)
+	for kind in pw mfa; do
+		local rr=$r_pw ticks=$ticks_pw wall=$wall_pw
+		if [ "$kind" = mfa ]; then
+			rr=$r_mfa ticks=$ticks_mfa wall=$wall_mfa
+		fi
+		printf '  %s: %s sign-ins in %s s over %s rounds: %s/s, p50 %s ms, p99 %s ms, max %s ms, %s errors; server %s ms CPU per sign-in\n' \
+			"$(result "$rr" label)" "$(result "$rr" count)" \
+			"$(result "$rr" seconds)" "$rounds" "$(result "$rr" rate)" \
+			"$(result "$rr" p50_ms)" "$(result "$rr" p99_ms)" \
+			"$(result "$rr" max_ms)" "$(result "$rr" errors)" \
+			"$(awk -v t="$ticks" -v hz="$hz" -v w="$wall" -v r="$(result "$rr" rate)" \
+				'BEGIN { printf "%.2f", (w > 0 && r > 0 ? 1000 * (t / hz) / (w / 1000) / r : 0) }')"
+	done
+}
+
 echo "== authflow MFA sign-in benchmark: $cores cores, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "-- run 4: authflow, declared low benchmark cost (m=64 KiB, t=1, p=1), $conc clients, ${secs}s each, $per_client users per client"
 start_authflow 64 1 1
@@ -93,14 +198,7 @@ seed
 t_seed=$(date +%s)
 seed_mfa
 echo "  seeded $nusers password-only users and $nusers MFA users with a phone each in $(($(date +%s) - t_seed)) s"
-quietly loadgen --url "$af_url" --label password-only --concurrency "$conc" \
-	--seconds "$secs" --warmup 500 --users "$work/users.json"
-r_pw="$res"
-o_pw=$others
-quietly loadgen --url "$af_url" --label mfa --concurrency "$conc" \
-	--seconds "$secs" --warmup 500 --mfa --devices "$work/devices.json"
-r_mfa="$res"
-o_mfa=$others
+interleaved
 offered=$(awk -v r="$(result "$r_mfa" rate)" 'BEGIN { printf "%.0f", r / 2 }')
 echo "-- run 4b: MFA sign-ins in an open loop at $offered per second (half the rate above), ${secs}s"
 quietly loadgen --url "$af_url" --label mfa-fixed-load --concurrency "$conc" \

@@ -207,6 +207,11 @@ loadgen() {
 	s1=$(proc_ticks "$srv_pid")
 	grep -v '^RESULT ' "$out" | sed 's/^/  /'
 	res=$(tail -n 1 "$out")
+	# For callers that add several runs up (bench_mfa.sh).
+	# shellcheck disable=SC2034
+	srv_ticks=$((s1 - s0))
+	# shellcheck disable=SC2034
+	wall_ms=$(((t1 - t0) / 1000000))
 	read -r srv_cores gen_cores others < <(awk -v s="$((s1 - s0))" \
 		-v m0="$m0" -v m1="$m1" -v hz="$hz" \
 		-v wall="$(((t1 - t0) / 1000000))" -v lg="$(result "$res" cpu_s)" \

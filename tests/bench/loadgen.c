@@ -68,6 +68,10 @@
  * and with --mfa (mode=mfa) also, for password sent -> challenge seen by
  * the device: vis_p50_ms=A vis_p99_ms=B vis_max_ms=C, and the device's
  * challenge list requests per sign-in polls_per_flow=P.
+ * --samples FILE also writes every measured latency in milliseconds, one
+ * per line: "lat MS" for each sign-in (or token request) and, with --mfa,
+ * "vis MS" for each password sent -> challenge seen, so that the figures
+ * of several runs can be merged exactly.
  * Exit status: 0 done, 1 the run failed (too many errors, timeout, no
  * discovery), 2 bad usage.
  *
@@ -134,6 +138,7 @@ struct opts {
 	unsigned long token_only;
 	unsigned long max_errors;
 	const char *users_file;
+	const char *samples_file; /* --samples: every measured latency */
 	int mfa;
 	double seconds;
 	double timeout;
@@ -2148,6 +2153,35 @@ static void report(struct lg *lg, const char *mode, double cpu)
 	fflush(stdout);
 }
 
+/* Writes --samples FILE: every measured latency, in milliseconds. */
+static int samples_save(const struct lg *lg)
+{
+	const struct samples *l = &lg->lat, *v = &lg->visible;
+	FILE *f;
+	size_t i;
+	int bad;
+
+	if (lg->o.samples_file == NULL)
+		return 0;
+	f = fopen(lg->o.samples_file, "w");
+	if (f == NULL) {
+		fprintf(stderr, "bench_loadgen: %s: cannot write it\n",
+			lg->o.samples_file);
+		return -1;
+	}
+	for (i = 0; i < l->n; i++)
+		(void)fprintf(f, "lat %.3f\n", l->v[i] * 1000.0);
+	for (i = 0; lg->o.mfa && i < v->n; i++)
+		(void)fprintf(f, "vis %.3f\n", v->v[i] * 1000.0);
+	bad = ferror(f);
+	if (fclose(f) != 0 || bad) {
+		fprintf(stderr, "bench_loadgen: %s: cannot write it\n",
+			lg->o.samples_file);
+		return -1;
+	}
+	return 0;
+}
+
 /* Starts a measured phase with fresh counters. */
 static void phase_reset(struct lg *lg, enum phase ph, unsigned long target)
 {
@@ -2178,7 +2212,7 @@ static int run(struct lg *lg)
 		cpu0 = cpu_seconds();
 		rc = run_phase(lg);
 		report(lg, lg->o.mfa ? "mfa" : "flow", cpu_seconds() - cpu0);
-		return rc;
+		return samples_save(lg) != 0 ? -1 : rc;
 	}
 	lg->codes = calloc(lg->o.token_only, sizeof(*lg->codes));
 	if (lg->codes == NULL)
@@ -2200,7 +2234,7 @@ static int run(struct lg *lg)
 	cpu0 = cpu_seconds();
 	rc = run_phase(lg);
 	report(lg, "token", cpu_seconds() - cpu0);
-	return rc;
+	return samples_save(lg) != 0 ? -1 : rc;
 }
 
 /* ---- arguments ---- */
@@ -2243,6 +2277,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"devices", required_argument, NULL, 'D'},
 		{"mfa", no_argument, NULL, 'M'},
 		{"rate", required_argument, NULL, 'R'},
+		{"samples", required_argument, NULL, 'O'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -2336,6 +2371,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'M':
 			o->mfa = 1;
 			break;
+		case 'O':
+			o->samples_file = optarg;
+			break;
 		case 'h':
 			printf("usage: bench_loadgen --url ISSUER --client-id ID "
 			       "--client-secret S --redirect-uri URI\n"
@@ -2347,7 +2385,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			       "         [--users FILE | --mfa --devices "
 			       "FILE] (instead of --username and --password)\n"
 			       "         [--rate R] (open loop: R sign-ins "
-			       "started per second)\n");
+			       "started per second)\n"
+			       "         [--samples FILE] (every measured "
+			       "latency, one per line)\n");
 			exit(0);
 		default:
 			return usage("unknown option; see --help", NULL);
