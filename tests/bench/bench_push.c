@@ -10,6 +10,7 @@
  *   bench_push --redis URL --endpoint URL --ca FILE --p8 FILE --team T
  *              --kid K --topic T --mock-log FILE [--count N] [--rate R]
  *              [--seconds S] [--h2load-1 REQ_S] [--h2load-4 REQ_S]
+ *              [--curl-1 REQ_S] [--curl-4 REQ_S]
  *
  * The run makes N real devices (af_mfa_device_add, one user each) and,
  * for each measurement, N pending transactions (af_mfa_txn_new) whose jobs
@@ -83,6 +84,7 @@ typedef struct bench_opts {
 	size_t count;
 	unsigned rate, seconds;
 	double h2load1, h2load4;
+	double curl1, curl4; /* curl_ceiling's rates, 0: not measured */
 } bench_opts;
 
 /* One device of the run: its id, user and token index. */
@@ -125,6 +127,20 @@ static int usage(const char *msg)
 {
 	fprintf(stderr, "bench_push: %s (see the comment at the top)\n", msg);
 	return EXIT_USAGE;
+}
+
+/* A measured rate given on the command line: 0 .. 10,000,000 per second. */
+static int parse_rate(const char *s, double *out)
+{
+	char *end = NULL;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v >= 0) || v > 1e7)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 static int64_t now_us(void)
@@ -696,6 +712,14 @@ static int report(const bench *b, const bench_result *one,
 	       b->o.h2load1, r1 * PERCENT);
 	printf("h2load 4 connections %.0f req/s; pushd/h2load = %.1f%%\n",
 	       b->o.h2load4, r4 * PERCENT);
+	if (b->o.curl1 > 0 && b->o.curl4 > 0) {
+		printf("libcurl alone 1 connection  %.0f req/s; pushd/libcurl "
+		       "= %.1f%%\n",
+		       b->o.curl1, PERCENT * one->rate / b->o.curl1);
+		printf("libcurl alone 4 connections %.0f req/s; pushd/libcurl "
+		       "= %.1f%%\n",
+		       b->o.curl4, PERCENT * four->rate / b->o.curl4);
+	}
 	printf("latency at %u/s for %u s (1 connection): enqueue rate %.0f/s, "
 	       "enqueue->mock p50=%.2f ms p99=%.2f ms max=%.2f ms%s\n",
 	       b->o.rate, b->o.seconds, achieved, p50, p99, pmax,
@@ -770,7 +794,7 @@ static int parse_count(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-enum { OPT_JWT = 256, OPT_PAYLOAD, OPT_H1, OPT_H4 };
+enum { OPT_JWT = 256, OPT_PAYLOAD, OPT_H1, OPT_H4, OPT_C1, OPT_C4 };
 
 static int parse_args(int argc, char **argv, bench_opts *o, int *mode)
 {
@@ -790,6 +814,8 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *mode)
 		{"seconds", required_argument, NULL, 's'},
 		{"h2load-1", required_argument, NULL, OPT_H1},
 		{"h2load-4", required_argument, NULL, OPT_H4},
+		{"curl-1", required_argument, NULL, OPT_C1},
+		{"curl-4", required_argument, NULL, OPT_C4},
 		{NULL, 0, NULL, 0},
 	};
 	unsigned long v = 0;
@@ -840,10 +866,14 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *mode)
 			break;
 		case OPT_H1:
 		case OPT_H4:
-			if (c == OPT_H1)
-				o->h2load1 = strtod(optarg, NULL);
-			else
-				o->h2load4 = strtod(optarg, NULL);
+		case OPT_C1:
+		case OPT_C4:
+			if (parse_rate(optarg, c == OPT_H1   ? &o->h2load1
+					       : c == OPT_H4 ? &o->h2load4
+					       : c == OPT_C1 ? &o->curl1
+							     : &o->curl4) != 0)
+				return usage("a rate must be a number of "
+					     "requests per second");
 			break;
 		default:
 			return usage("unknown option");

@@ -25,6 +25,12 @@
 #   four pushd workers are four threads; both share the machine's cores
 #   with the mock (and pushd with Redis, which h2load does not need:
 #   pushd's rate includes its store work, as it must).
+#
+# Beside h2load it measures curl_ceiling: libcurl multi with nghttp2 (the
+# client pushd is built on, as the design asks) making the same request
+# over 1 and 4 connections with PUSHD_INFLIGHT_MAX streams each and
+# nothing else to do. That is the most any libcurl sender could reach
+# here, and pushd's share of it shows the cost of pushd's own work.
 set -eu
 
 if [ $# -ne 1 ]; then
@@ -45,7 +51,7 @@ for tool in redis-server redis-cli h2load timeout; do
 		exit 1
 	fi
 done
-for prog in mock_apns bench_push; do
+for prog in mock_apns bench_push curl_ceiling; do
 	if [ ! -x "$bin/$prog" ]; then
 		echo "bench_push.sh: $bin/$prog not built" >&2
 		exit 1
@@ -143,9 +149,31 @@ h4=$(h2rate 4)
 ok1=$(grep -c '"token":"'"$token"'"' "$tmp/apns.log" || true)
 echo "mock accepted $ok1 of $((2 * count)) h2load pushes"
 
+# libcurl alone: the same request, handles reused, nothing else done.
+curlrate() {
+	timeout 120 "$bin/curl_ceiling" --endpoint "$endpoint" \
+		--ca "$tmp/k/ca.pem" --jwt "$jwt" --topic "$topic" \
+		--payload "$tmp/payload.json" --connections "$1" \
+		--streams 256 --count "$count" >"$tmp/curl.$1" 2>&1 || true
+	sed -n 's/^RESULT .* rate=\([0-9.]*\).*/\1/p' "$tmp/curl.$1"
+}
+ceiling() { # ceiling N: libcurl's rate over N connections, and its line
+	rate_c=$(curlrate "$1")
+	if [ -z "$rate_c" ]; then
+		echo "curl_ceiling over $1 connection(s) failed:" >&2
+		cat "$tmp/curl.$1" >&2
+		exit 1
+	fi
+	echo "libcurl alone $1 connection(s): $rate_c req/s = $(awk -v c="$rate_c" -v h="$2" 'BEGIN { printf "%.1f", (h > 0 ? 100 * c / h : 0) }')% of h2load" >&2
+	echo "$rate_c"
+}
+c1=$(ceiling 1 "${h1:-0}")
+c4=$(ceiling 4 "${h4:-0}")
+
 # ---- pushd: throughput (1 and 4 connections), memory, latency ----
 timeout 420 "$bin/bench_push" --redis "$redis_url" --endpoint "$endpoint" \
 	--ca "$tmp/k/ca.pem" --p8 "$tmp/k/apns.p8" --team "$team" \
 	--kid "$kid" --topic "$topic" --mock-log "$tmp/apns.log" \
 	--count "$count" --rate "$rate" --seconds "$seconds" \
-	--h2load-1 "${h1:-0}" --h2load-4 "${h4:-0}"
+	--h2load-1 "${h1:-0}" --h2load-4 "${h4:-0}" \
+	--curl-1 "$c1" --curl-4 "$c4"
