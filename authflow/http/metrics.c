@@ -16,7 +16,7 @@ static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 static const char *const login_names[AF_LOGIN_OUTCOME_COUNT] = {
 	"ok",	       "bad_credentials", "locked", "throttled",
-	"not_allowed", "mfa_required",	  "error",
+	"not_allowed", "mfa_required",	  "error",  "busy",
 };
 
 struct af_metrics {

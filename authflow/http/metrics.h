@@ -23,6 +23,7 @@ typedef enum af_login_outcome {
 	AF_LOGIN_NOT_ALLOWED,
 	AF_LOGIN_MFA_REQUIRED,
 	AF_LOGIN_ERROR,
+	AF_LOGIN_BUSY,
 	AF_LOGIN_OUTCOME_COUNT
 } af_login_outcome;
 

@@ -42,6 +42,12 @@ typedef struct af_req {
 	int route;	     /* index of the matched route, for metrics */
 	int duplicate_param; /* a query or form parameter came twice */
 	/*
+	 * A slow request (af_route_slow()) that waited for a work queue
+	 * thread longer than limits.request_timeout_s since it arrived: its
+	 * handler answers "busy, try again" instead of doing the work.
+	 */
+	int overdue;
+	/*
 	 * Unit tests only: with conn NULL, af_req_header() reads the request
 	 * headers from this NULL-terminated list of name, value pairs.
 	 */

@@ -163,7 +163,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, af_resp *resp)
 
 static void handle(af_server *srv, struct MHD_Connection *c,
 		   struct conn_state *cs, const char *url, const char *method,
-		   af_resp *resp)
+		   int overdue, af_resp *resp)
 {
 	char *qmark = strchr(cs->uri, '?');
 	hp_status st;
@@ -178,6 +178,7 @@ static void handle(af_server *srv, struct MHD_Connection *c,
 	req.raw_query = qmark != NULL ? qmark + 1 : NULL;
 	req.conn = c;
 	req.https = srv->cfg.issuer_https;
+	req.overdue = overdue;
 	memcpy(req.rid, cs->rid, sizeof(req.rid));
 	client_ip(c, req.client_ip, sizeof(req.client_ip));
 	st = qmark != NULL
@@ -220,7 +221,7 @@ out:
 /* Builds the answer to a complete request, with the common headers. */
 static void answer(af_server *srv, struct MHD_Connection *c,
 		   struct conn_state *cs, const char *url, const char *method,
-		   af_resp *resp)
+		   int overdue, af_resp *resp)
 {
 	if (cs->uri_too_long)
 		af_resp_text(resp, 414, "text/plain; charset=utf-8",
@@ -229,7 +230,7 @@ static void answer(af_server *srv, struct MHD_Connection *c,
 		af_resp_text(resp, 413, "text/plain; charset=utf-8",
 			     "request body too large\n");
 	else
-		handle(srv, c, cs, url, method, resp);
+		handle(srv, c, cs, url, method, overdue, resp);
 	add_security_headers(srv, resp);
 	af_resp_header_set(resp, "X-Request-Id", cs->rid);
 }
@@ -239,8 +240,11 @@ static void run_slow(void *arg)
 {
 	struct conn_state *cs = arg;
 	struct MHD_Connection *c = cs->conn;
+	uint64_t waited = af_mono_ns() - cs->start_ns;
+	int overdue = waited >
+		      (uint64_t)cs->srv->cfg.request_timeout_s * 1000000000ull;
 
-	answer(cs->srv, c, cs, cs->uri, cs->method, &cs->resp);
+	answer(cs->srv, c, cs, cs->uri, cs->method, overdue, &cs->resp);
 	cs->ready = 1;
 	/* From here on the connection and cs are its thread's again. */
 	MHD_resume_connection(c);
@@ -313,7 +317,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 	af_resp_init(&resp, srv->cfg.issuer_https);
-	answer(srv, c, cs, url, method, &resp);
+	answer(srv, c, cs, url, method, 0, &resp);
 	cs->status = resp.status;
 	ret = send_resp(c, &resp);
 	af_resp_cleanup(&resp);

@@ -14,6 +14,9 @@
 #include "web/page.h"
 
 #define BAD_CREDENTIALS "Wrong user name or password."
+#define BUSY                                                                \
+	"Sign-in is very busy just now and your password was not checked. " \
+	"Please try again in a moment."
 
 /* The display name of the flow's application, into out. */
 static void app_name(af_server *srv, const json_t *authz, char *out,
@@ -182,6 +185,16 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	    password[0] == '\0') {
 		show_form(srv, resp, 400, flow, authz,
 			  "Enter your user name and password.", username);
+		goto out;
+	}
+	if (req->overdue) {
+		/* Waited too long behind other password checks: shed it. */
+		af_metrics_login(srv->metrics, AF_LOGIN_BUSY);
+		log_warn(srv->log, req->rid, "login",
+			 "user=%s ip=%s outcome=busy", username,
+			 req->client_ip);
+		af_resp_header_set(resp, "Retry-After", "5");
+		show_form(srv, resp, 503, flow, authz, BUSY, username);
 		goto out;
 	}
 	if (check_throttle(srv, req, resp, flow, authz, username) != 0)

@@ -26,8 +26,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Starts authflow with a fresh state folder. store: 'memory' or 'redis'.
 // push: the config's "push" section (optional); pushd may read the same
-// file (server.configPath).
-export async function startServer({ store = process.env.AF_STORE ?? 'memory', features = {}, push } = {}) {
+// file (server.configPath). argon2id and limits replace those sections.
+export async function startServer({
+  store = process.env.AF_STORE ?? 'memory', features = {}, push,
+  argon2id = { m_kib: 1024, t: 1, p: 1 }, limits,
+} = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -49,7 +52,7 @@ export async function startServer({ store = process.env.AF_STORE ?? 'memory', fe
     session: { timeout: '2h' },
     features: { sso: true, remote_access_mfa: true, ...features },
     // A low cost keeps the suite fast; production uses the default.
-    password_hash: { argon2id: { m_kib: 1024, t: 1, p: 1 } },
+    password_hash: { argon2id },
     admin: {
       tokens: [
         { name: 'e2e-super', role: 'superadmin', sha256: sha(superToken) },
@@ -58,6 +61,7 @@ export async function startServer({ store = process.env.AF_STORE ?? 'memory', fe
     },
     log: { level: 'warn' },
     ...(push ? { push } : {}),
+    ...(limits ? { limits } : {}),
   };
   const cfgPath = path.join(dir, 'authflow.json');
   writeFileSync(cfgPath, JSON.stringify(config, null, 2), { mode: 0o600 });

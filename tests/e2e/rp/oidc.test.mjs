@@ -367,3 +367,56 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
   });
 });
+
+describe(`authflow under a sign-in storm (${STORE} store)`, () => {
+  test('password checks that waited too long are shed with 503, not run', { timeout: 120000 }, async () => {
+    // A costly hash and a 2 s bound: 96 sign-ins at once queue for longer.
+    const storm = await startServer({
+      store: STORE,
+      argon2id: { m_kib: 65536, t: 3, p: 1 },
+      limits: { request_timeout_s: 2 },
+    });
+    try {
+      const s = await seed(storm, { user: 'storm' });
+      const config = await client.discovery(new URL(storm.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const opened = [];
+      for (let i = 0; i < 96; i++) {
+        const browser = new Browser();
+        const url = client.buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT, scope: 'openid',
+          code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+          code_challenge_method: 'S256', state: client.randomState(),
+        });
+        const o = await openAuthorize(browser, storm.issuer, url.href);
+        assert.ok(o.fields, 'the login form');
+        opened.push({ browser, fields: o.fields });
+      }
+      const answers = await Promise.all(opened.map(({ browser, fields }) => browser.post(
+        `${storm.issuer}/login`, { ...fields, username: s.user, password: s.password })));
+      const ok = answers.filter((r) => r.status === 302);
+      const busy = answers.filter((r) => r.status === 503);
+      assert.equal(ok.length + busy.length, answers.length,
+        `only 302 and 503: ${answers.map((r) => r.status).join(' ')}`);
+      assert.ok(ok.length > 0, 'some sign-ins went through');
+      assert.ok(busy.length > 0, 'some sign-ins were shed');
+      for (const r of busy) {
+        assert.equal(r.headers.get('retry-after'), '5');
+        assert.match(r.text, /very busy/);
+        // The form again, for the same sign-in: the flow was left as it was.
+        assert.ok(hiddenFields(r.text).flow, 'the login form is shown again');
+      }
+      const shed = (await (await fetch(`${storm.issuer}/metrics`)).text())
+        .match(/^authflow_logins_total\{outcome="busy"\} (\d+)$/m);
+      assert.ok(shed, 'the busy outcome is counted');
+      assert.equal(Number(shed[1]), busy.length);
+      // Once the storm is over, a shed sign-in goes through as it is.
+      const again = opened[answers.indexOf(busy[0])];
+      const r = await again.browser.post(`${storm.issuer}/login`,
+        { ...hiddenFields(busy[0].text), username: s.user, password: s.password });
+      assert.equal(r.status, 302, r.text);
+    } finally {
+      await storm.stop();
+    }
+  });
+});
