@@ -12,6 +12,7 @@
 #include "common/util.h"
 #include "directory/audit.h"
 #include "directory/directory.h"
+#include "directory/memo.h"
 #include "directory/password.h"
 #include "directory/throttle.h"
 
@@ -21,6 +22,7 @@ struct af_dir {
 	/* A hash of a random password made with opts.pw, checked when the
 	 * user is unknown so that it costs what a real check costs. */
 	char dummy_phc[AF_PW_PHC_MAX];
+	af_dir_memo *memo; /* parsed apps and policies, see memo.h */
 };
 
 /* How a group and an OU differ in the store and in a user. */
@@ -145,7 +147,6 @@ af_dir_status af_dir__get_json(af_dir *dir, const char *key, json_t **out,
 			       store_value *raw)
 {
 	store_value v = {NULL, 0};
-	json_error_t jerr;
 	store_status st;
 	json_t *obj;
 
@@ -153,7 +154,8 @@ af_dir_status af_dir__get_json(af_dir *dir, const char *key, json_t **out,
 	st = store_get(dir->store, key, &v);
 	if (st != STORE_OK)
 		return af_dir__from_store(st);
-	obj = json_loadb((const char *)v.data, v.len, 0, &jerr);
+	obj = af_dir__memo_parse(af_dir__memo_wanted(key) ? dir->memo : NULL,
+				 key, (const char *)v.data, v.len);
 	if (!json_is_object(obj)) {
 		/* Only this module writes these keys: anything else there is
 		 * damage, not input. */
@@ -778,6 +780,11 @@ af_dir_status af_dir_new(store_ctx *store, const af_dir_options *opts,
 		dir->opts = *opts;
 	else
 		af_dir_options_default(&dir->opts);
+	dir->memo = af_dir__memo_new();
+	if (dir->memo == NULL) {
+		rc = AF_DIR_NOMEM;
+		goto out;
+	}
 	rc = af_pw_params_check(&dir->opts.pw, err, errlen);
 	if (rc == AF_DIR_OK)
 		rc = af_throttle_params_check(&dir->opts.throttle, err, errlen);
@@ -806,6 +813,7 @@ void af_dir_free(af_dir *dir)
 {
 	if (dir == NULL)
 		return;
+	af_dir__memo_free(dir->memo);
 	OPENSSL_clear_free(dir, sizeof(*dir));
 }
 

@@ -1,0 +1,138 @@
+/*
+ * The memo of parsed directory records; see memo.h.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "memo.h"
+
+struct slot {
+	pthread_mutex_t mu;
+	char *key;  /* NULL: empty */
+	char *text; /* the text val was parsed from */
+	size_t len;
+	json_t *val; /* never handed out: callers get copies */
+};
+
+struct af_dir_memo {
+	struct slot slots[AF_DIR_MEMO_SLOTS];
+};
+
+/* The kinds of record kept: few, and read by nearly every request. */
+static const char *const kept[] = {"app:", "policy:", "group:", "ou:"};
+
+static void slot_clear(char *key, char *text, size_t len, json_t *val)
+{
+	free(key);
+	if (text != NULL)
+		OPENSSL_clear_free(text, len);
+	json_decref(val);
+}
+
+af_dir_memo *af_dir__memo_new(void)
+{
+	af_dir_memo *m = calloc(1, sizeof(*m));
+	size_t i;
+
+	if (m == NULL)
+		return NULL;
+	for (i = 0; i < AF_DIR_MEMO_SLOTS; i++) {
+		if (pthread_mutex_init(&m->slots[i].mu, NULL) != 0) {
+			while (i-- > 0)
+				(void)pthread_mutex_destroy(&m->slots[i].mu);
+			free(m);
+			return NULL;
+		}
+	}
+	return m;
+}
+
+void af_dir__memo_free(af_dir_memo *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < AF_DIR_MEMO_SLOTS; i++) {
+		struct slot *s = &m->slots[i];
+
+		slot_clear(s->key, s->text, s->len, s->val);
+		(void)pthread_mutex_destroy(&s->mu);
+	}
+	free(m);
+}
+
+int af_dir__memo_wanted(const char *key)
+{
+	size_t i;
+
+	for (i = 0; key != NULL && i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (strncmp(key, kept[i], strlen(kept[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* FNV-1a: keys only pick a slot, and a collision only costs a parse. */
+static size_t slot_of(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *key != '\0'; key++) {
+		h ^= (unsigned char)*key;
+		h *= 16777619u;
+	}
+	return h % AF_DIR_MEMO_SLOTS;
+}
+
+json_t *af_dir__memo_parse(af_dir_memo *m, const char *key, const char *text,
+			   size_t len)
+{
+	struct slot *s;
+	json_t *val, *copy = NULL, *old_val;
+	char *k = NULL, *t = NULL, *old_key, *old_text;
+	size_t klen, old_len;
+
+	if (m == NULL || key == NULL || len > AF_DIR_MEMO_TEXT_MAX)
+		return json_loadb(text, len, 0, NULL);
+	s = &m->slots[slot_of(key)];
+	(void)pthread_mutex_lock(&s->mu);
+	if (s->key != NULL && s->len == len && strcmp(s->key, key) == 0 &&
+	    memcmp(s->text, text, len) == 0)
+		copy = json_deep_copy(s->val);
+	(void)pthread_mutex_unlock(&s->mu);
+	if (copy != NULL)
+		return copy;
+	/* Parsed outside the lock: other readers of the slot go on. */
+	val = json_loadb(text, len, 0, NULL);
+	if (val == NULL)
+		return NULL;
+	klen = strlen(key);
+	copy = json_deep_copy(val);
+	k = malloc(klen + 1);
+	t = malloc(len > 0 ? len : 1);
+	if (copy == NULL || k == NULL || t == NULL) {
+		/* Not kept; the caller still gets its value. */
+		json_decref(copy);
+		free(k);
+		free(t);
+		return val;
+	}
+	memcpy(k, key, klen + 1);
+	memcpy(t, text, len);
+	(void)pthread_mutex_lock(&s->mu);
+	old_key = s->key;
+	old_text = s->text;
+	old_len = s->len;
+	old_val = s->val;
+	s->key = k;
+	s->text = t;
+	s->len = len;
+	s->val = val;
+	(void)pthread_mutex_unlock(&s->mu);
+	slot_clear(old_key, old_text, old_len, old_val);
+	return copy;
+}

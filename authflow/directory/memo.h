@@ -1,0 +1,52 @@
+/*
+ * A memo of parsed directory records that nearly every request reads and
+ * few requests change: apps and policies (and groups and OUs). For each
+ * key it keeps the text the key held when last parsed and the value that
+ * text parsed to. A read whose text is byte for byte the one kept costs a
+ * compare and a copy instead of a parse; any other text is parsed and
+ * kept instead. The store stays the only truth: the memo never answers
+ * without the text just read from the store, so a change made by another
+ * node is seen on the next read, as before.
+ *
+ * Direct-mapped: AF_DIR_MEMO_SLOTS slots, one key each (a collision only
+ * costs a parse); texts over AF_DIR_MEMO_TEXT_MAX are not kept, so the
+ * memo holds a few megabytes at most.
+ *
+ * Thread-safety: af_dir__memo_parse() may be called from any number of
+ * threads at once (a mutex per slot); new and free from one thread.
+ */
+#ifndef AF_DIR_MEMO_H
+#define AF_DIR_MEMO_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define AF_DIR_MEMO_SLOTS    256
+#define AF_DIR_MEMO_TEXT_MAX 16384
+
+typedef struct af_dir_memo af_dir_memo;
+
+/* A new, empty memo, or NULL out of memory. */
+af_dir_memo *af_dir__memo_new(void);
+
+/* Frees the memo and everything it keeps; NULL is allowed. */
+void af_dir__memo_free(af_dir_memo *m);
+
+/*
+ * 1 when records under key are kept in the memo (the kinds read on every
+ * sign-in and few in number), 0 for the rest (users: many, and read a few
+ * times per sign-in at most).
+ */
+int af_dir__memo_wanted(const char *key);
+
+/*
+ * The JSON value of text (len bytes, the value key holds in the store
+ * now), as json_loadb(text, len, 0, NULL) would return it: a new value
+ * the caller owns and may change, or NULL when text is not JSON or
+ * memory ran out. With m NULL it simply parses.
+ */
+json_t *af_dir__memo_parse(af_dir_memo *m, const char *key, const char *text,
+			   size_t len);
+
+#endif /* AF_DIR_MEMO_H */

@@ -1,0 +1,217 @@
+/*
+ * Unit tests of the directory's memo of parsed records
+ * (authflow/directory/memo.h): it answers exactly what a parse of the
+ * text given would, hands out copies the caller may change, follows every
+ * change of the text, keeps only the kinds of record it is for, and stays
+ * right with many threads reading and changing the same keys.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* cmocka needs these first; keep them in their own block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "directory/memo.h"
+
+#define THREADS 4
+#define ROUNDS	20000
+#define KEYS	(AF_DIR_MEMO_SLOTS * 2)
+
+static json_t *parse(af_dir_memo *m, const char *key, const char *text)
+{
+	return af_dir__memo_parse(m, key, text, strlen(text));
+}
+
+static void test_same_as_a_parse(void **state)
+{
+	const char *text = "{\"client_id\":\"a1\",\"redirect_uris\":[\"https://"
+			   "rp.example/cb\"],\"n\":3,\"ok\":true,\"x\":null,"
+			   "\"f\":1.5}";
+	af_dir_memo *m = af_dir__memo_new();
+	json_t *want = json_loads(text, 0, NULL), *first, *second;
+
+	(void)state;
+	assert_non_null(m);
+	first = parse(m, "app:a1", text);
+	second = parse(m, "app:a1", text);
+	assert_non_null(first);
+	assert_non_null(second);
+	assert_true(json_equal(first, want));
+	assert_true(json_equal(second, want));
+	/* Copies, never the kept value itself. */
+	assert_ptr_not_equal(first, second);
+	json_decref(first);
+	json_decref(second);
+	json_decref(want);
+	af_dir__memo_free(m);
+}
+
+static void test_copies_are_the_callers(void **state)
+{
+	const char *text = "{\"name\":\"p\",\"assigned\":{\"groups\":[\"g\"]}}";
+	af_dir_memo *m = af_dir__memo_new();
+	json_t *a, *b;
+
+	(void)state;
+	a = parse(m, "policy:p", text);
+	assert_non_null(a);
+	assert_int_equal(json_object_set_new(a, "name", json_string("changed")),
+			 0);
+	assert_int_equal(json_array_append_new(
+				 json_object_get(json_object_get(a, "assigned"),
+						 "groups"),
+				 json_string("h")),
+			 0);
+	b = parse(m, "policy:p", text);
+	assert_string_equal(json_string_value(json_object_get(b, "name")), "p");
+	assert_int_equal(json_array_size(json_object_get(
+				 json_object_get(b, "assigned"), "groups")),
+			 1);
+	json_decref(a);
+	json_decref(b);
+	af_dir__memo_free(m);
+}
+
+static void test_follows_every_change(void **state)
+{
+	af_dir_memo *m = af_dir__memo_new();
+	json_t *v;
+
+	(void)state;
+	v = parse(m, "app:a", "{\"v\":1}");
+	assert_int_equal(json_integer_value(json_object_get(v, "v")), 1);
+	json_decref(v);
+	/* Same length, one byte different. */
+	v = parse(m, "app:a", "{\"v\":2}");
+	assert_int_equal(json_integer_value(json_object_get(v, "v")), 2);
+	json_decref(v);
+	/* Another key with the old text gets its own value. */
+	v = parse(m, "app:b", "{\"v\":1}");
+	assert_int_equal(json_integer_value(json_object_get(v, "v")), 1);
+	json_decref(v);
+	v = parse(m, "app:a", "{\"v\":2}");
+	assert_int_equal(json_integer_value(json_object_get(v, "v")), 2);
+	json_decref(v);
+	af_dir__memo_free(m);
+}
+
+static void test_bad_and_big_text(void **state)
+{
+	af_dir_memo *m = af_dir__memo_new();
+	size_t n = AF_DIR_MEMO_TEXT_MAX + 64, i;
+	char *big = malloc(n + 1);
+	json_t *v;
+
+	(void)state;
+	assert_null(parse(m, "app:bad", "{\"v\":"));
+	assert_null(parse(m, "app:bad", ""));
+	/* Not an object is still what a parse gives; the caller judges. */
+	v = parse(m, "app:arr", "[1,2]");
+	assert_true(json_is_array(v));
+	json_decref(v);
+	assert_non_null(big);
+	memcpy(big, "{\"s\":\"", 6);
+	for (i = 6; i < n - 2; i++)
+		big[i] = 'a';
+	memcpy(big + n - 2, "\"}", 2);
+	big[n] = '\0';
+	v = parse(m, "app:big", big);
+	assert_int_equal(json_string_length(json_object_get(v, "s")), n - 8);
+	json_decref(v);
+	v = parse(m, "app:big", big);
+	assert_int_equal(json_string_length(json_object_get(v, "s")), n - 8);
+	json_decref(v);
+	/* Without a memo it simply parses. */
+	v = af_dir__memo_parse(NULL, "app:x", "{\"v\":7}", 7);
+	assert_int_equal(json_integer_value(json_object_get(v, "v")), 7);
+	json_decref(v);
+	free(big);
+	af_dir__memo_free(m);
+}
+
+static void test_kinds_kept(void **state)
+{
+	(void)state;
+	assert_true(af_dir__memo_wanted("app:abc"));
+	assert_true(af_dir__memo_wanted("policy:default"));
+	assert_true(af_dir__memo_wanted("group:nurses"));
+	assert_true(af_dir__memo_wanted("ou:ward-3"));
+	assert_false(af_dir__memo_wanted("user:alice"));
+	assert_false(af_dir__memo_wanted("sub:abc"));
+	assert_false(af_dir__memo_wanted("app_name:x"));
+	assert_false(af_dir__memo_wanted("apps"));
+	assert_false(af_dir__memo_wanted(NULL));
+}
+
+typedef struct racer {
+	af_dir_memo *m;
+	int id;
+	int wrong;
+} racer;
+
+/*
+ * Every thread reads and rewrites keys that collide in the slots (twice
+ * as many keys as slots): whatever it reads must be the text it gave.
+ */
+static void *race(void *arg)
+{
+	racer *r = arg;
+	char key[32], text[64];
+	int i;
+
+	for (i = 0; i < ROUNDS; i++) {
+		int k = (i * 7 + r->id * 13) % KEYS;
+		int v = (i + r->id) % 5;
+		json_t *o;
+
+		(void)snprintf(key, sizeof(key), "app:%d", k);
+		(void)snprintf(text, sizeof(text), "{\"k\":%d,\"v\":%d}", k, v);
+		o = parse(r->m, key, text);
+		if (json_integer_value(json_object_get(o, "k")) != k ||
+		    json_integer_value(json_object_get(o, "v")) != v)
+			r->wrong++;
+		json_decref(o);
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	af_dir_memo *m = af_dir__memo_new();
+	pthread_t t[THREADS];
+	racer r[THREADS];
+	int i;
+
+	(void)state;
+	for (i = 0; i < THREADS; i++) {
+		r[i].m = m;
+		r[i].id = i;
+		r[i].wrong = 0;
+		assert_int_equal(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	}
+	for (i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(r[i].wrong, 0);
+	}
+	af_dir__memo_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_same_as_a_parse),
+		cmocka_unit_test(test_copies_are_the_callers),
+		cmocka_unit_test(test_follows_every_change),
+		cmocka_unit_test(test_bad_and_big_text),
+		cmocka_unit_test(test_kinds_kept),
+		cmocka_unit_test(test_threads),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
