@@ -23,7 +23,10 @@
 #      deployment runs, BENCH_PROD_CONCURRENCY clients: password-only and
 #      MFA sign-ins, closed loop.
 # The ratio goal is judged at both costs, the latency goal at saturation
-# and at the fixed load, each on its own line.
+# and at the fixed load, each on its own line. First it measures ES256
+# signatures and verifications per second (bench_limits --only es256),
+# and the summary says how much CPU the device API's crypto takes per MFA
+# sign-in: work a password-only sign-in does not have.
 #
 # BIN_DIR holds authflow, bench_loadgen, bench_limits and idsim from a
 # Release build without sanitizers (see bench_oidc.sh, whose settings and
@@ -193,6 +196,10 @@ interleaved() {
 
 echo "== authflow MFA sign-in benchmark: $cores cores, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "-- run 4: authflow, declared low benchmark cost (m=64 KiB, t=1, p=1), $conc clients, ${secs}s each, $per_client users per client"
+quietly limits --seconds 2 --only es256
+es_sign=$(result "$res" es256_sign_per_s)
+es_verify=$(result "$res" es256_verify_per_s)
+es_threads=$(result "$res" threads)
 start_authflow 64 1 1
 seed
 t_seed=$(date +%s)
@@ -248,6 +255,10 @@ line "low cost, $conc clients: MFA" "$r_mfa"
 line "low cost: MFA at a fixed $offered/s" "$r_fix"
 line "production cost, $prod_conc clients: password" "$r_pw_p"
 line "production cost, $prod_conc clients: MFA" "$r_mfa_p"
+# CPU seconds of one operation: the threads that ran it over its rate.
+es_ms=$(awk -v s="$es_sign" -v v="$es_verify" -v n="$es_threads" \
+	'BEGIN { printf "%.3f", (s > 0 && v > 0 ? 2000 * n / v + 2000 * n / s : 0) }')
+echo "device API crypto per MFA sign-in: 2 ES256 verifications (server) + 2 signatures (phone) = $es_ms ms of CPU ($es_verify verifications/s and $es_sign signatures/s on $es_threads threads)"
 echo "password sent -> challenge seen by the device:"
 seen "  low cost, saturated ($conc clients)" "$r_mfa"
 seen "  low cost, fixed load ($offered/s)" "$r_fix"

@@ -12,12 +12,21 @@
  * Argon2id: each thread hashes a password with a fresh salt with
  * libargon2 at m/t/p, which is the work argon2id_verify() does too.
  *
+ * With --only es256 it measures instead what the device API of an MFA
+ * sign-in costs in crypto: ES256 (P-256) signatures per second, which the
+ * phone makes for each signed request, and verifications per second,
+ * which the server makes for each, over a signing string of a typical
+ * request's size. Nothing else measures these.
+ *
  *   bench_limits [--seconds S] [--threads N] [--m-kib M] [--t T] [--p P]
- *                [--only rs256|argon2]
+ *                [--only rs256|argon2|es256]
  *
  * Threads default to one per online core. The last line is
  * machine-readable:
  *   RESULT limits rs256_per_s=X argon2id_per_s=Y m_kib=M t=T p=P threads=N
+ *          cpu_s=C
+ * and with --only es256:
+ *   RESULT limits es256_sign_per_s=X es256_verify_per_s=Y threads=N
  *          cpu_s=C
  * where cpu_s is the CPU time the measurement took, so that a caller can
  * tell how much of the machine other processes had meanwhile.
@@ -38,6 +47,7 @@
 
 #include <argon2.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
@@ -46,9 +56,10 @@
 #define LIM_THREADS_MAX 256
 #define LIM_SIG_MAX	512 /* an RSA signature of up to 4096 bits */
 #define LIM_MSG_LEN	700
+#define LIM_DEV_MSG_LEN 200 /* a device API signing string */
 #define EXIT_USAGE	2
 
-enum lim_kind { LIM_RS256, LIM_ARGON2 };
+enum lim_kind { LIM_RS256, LIM_ARGON2, LIM_ES256_SIGN, LIM_ES256_VERIFY };
 
 struct lim_opts {
 	double seconds;
@@ -58,23 +69,33 @@ struct lim_opts {
 	unsigned long p;
 	int rs256;
 	int argon2;
+	int es256;
 };
 
 /* One worker: what it does, for how long, and what it counted. */
 struct lim_job {
 	const struct lim_opts *o;
 	EVP_PKEY *key;
+	const unsigned char *sig; /* LIM_ES256_VERIFY: a signature of msg */
+	size_t siglen;
 	uint64_t deadline;
 	unsigned long count;
 	enum lim_kind kind;
 	int failed;
 };
 
+/*
+ * Signs (RS256, ES256) or verifies (ES256) a message of the size the kind
+ * of job signs, with the digest context set up anew each time, as a
+ * server and a phone do per token and per request.
+ */
 static void *sign_loop(struct lim_job *j)
 {
 	unsigned char msg[LIM_MSG_LEN], sig[LIM_SIG_MAX];
+	size_t msglen = j->kind == LIM_RS256 ? LIM_MSG_LEN : LIM_DEV_MSG_LEN;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	size_t siglen;
+	int ok;
 
 	memset(msg, 'e', sizeof(msg));
 	if (ctx == NULL) {
@@ -83,10 +104,21 @@ static void *sign_loop(struct lim_job *j)
 	}
 	do {
 		siglen = sizeof(sig);
-		if (EVP_MD_CTX_reset(ctx) != 1 ||
-		    EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, j->key) !=
-			    1 ||
-		    EVP_DigestSign(ctx, sig, &siglen, msg, sizeof(msg)) != 1) {
+		if (EVP_MD_CTX_reset(ctx) != 1) {
+			j->failed = 1;
+			break;
+		}
+		if (j->kind == LIM_ES256_VERIFY)
+			ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL,
+						  j->key) == 1 &&
+			     EVP_DigestVerify(ctx, j->sig, j->siglen, msg,
+					      msglen) == 1;
+		else
+			ok = EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL,
+						j->key) == 1 &&
+			     EVP_DigestSign(ctx, sig, &siglen, msg, msglen) ==
+				     1;
+		if (!ok) {
 			j->failed = 1;
 			break;
 		}
@@ -94,6 +126,21 @@ static void *sign_loop(struct lim_job *j)
 	} while (af_mono_ns() < j->deadline);
 	EVP_MD_CTX_free(ctx);
 	return NULL;
+}
+
+/* One ES256 signature over the device-sized message, for the verifiers. */
+static int es256_sample(EVP_PKEY *key, unsigned char *sig, size_t *siglen)
+{
+	unsigned char msg[LIM_DEV_MSG_LEN];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok;
+
+	memset(msg, 'e', sizeof(msg));
+	ok = ctx != NULL &&
+	     EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+	     EVP_DigestSign(ctx, sig, siglen, msg, sizeof(msg)) == 1;
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -1;
 }
 
 static void *hash_loop(struct lim_job *j)
@@ -120,7 +167,7 @@ static void *worker(void *arg)
 {
 	struct lim_job *j = arg;
 
-	return j->kind == LIM_RS256 ? sign_loop(j) : hash_loop(j);
+	return j->kind == LIM_ARGON2 ? hash_loop(j) : sign_loop(j);
 }
 
 /*
@@ -128,7 +175,7 @@ static void *worker(void *arg)
  * time until the last worker stopped, or -1 on failure.
  */
 static double measure(const struct lim_opts *o, enum lim_kind kind,
-		      EVP_PKEY *key)
+		      EVP_PKEY *key, const unsigned char *sig, size_t siglen)
 {
 	struct lim_job jobs[LIM_THREADS_MAX];
 	pthread_t tids[LIM_THREADS_MAX];
@@ -141,6 +188,8 @@ static double measure(const struct lim_opts *o, enum lim_kind kind,
 		jobs[i].kind = kind;
 		jobs[i].o = o;
 		jobs[i].key = key;
+		jobs[i].sig = sig;
+		jobs[i].siglen = siglen;
 		jobs[i].deadline = t0 + (uint64_t)(o->seconds * 1e9);
 		if (pthread_create(&tids[i], NULL, worker, &jobs[i]) != 0) {
 			failed = 1;
@@ -216,6 +265,7 @@ static int parse_args(int argc, char **argv, struct lim_opts *o)
 	o->t = 2;
 	o->p = 1;
 	o->rs256 = o->argon2 = 1;
+	o->es256 = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -250,14 +300,17 @@ static int parse_args(int argc, char **argv, struct lim_opts *o)
 		case 'o':
 			o->rs256 = strcmp(optarg, "rs256") == 0;
 			o->argon2 = strcmp(optarg, "argon2") == 0;
-			if (!o->rs256 && !o->argon2)
-				return usage("--only must be rs256 or argon2",
+			o->es256 = strcmp(optarg, "es256") == 0;
+			if (!o->rs256 && !o->argon2 && !o->es256)
+				return usage("--only must be rs256, argon2 or "
+					     "es256",
 					     optarg);
 			break;
 		case 'h':
 			printf("usage: bench_limits [--seconds S] [--threads N] "
 			       "[--m-kib M] [--t T] [--p P]\n"
-			       "                    [--only rs256|argon2]\n");
+			       "                    [--only "
+			       "rs256|argon2|es256]\n");
 			exit(0);
 		default:
 			return usage("unknown option; see --help", NULL);
@@ -268,6 +321,38 @@ static int parse_args(int argc, char **argv, struct lim_opts *o)
 	if (o->m_kib < 8 * o->p)
 		return usage("--m-kib must be at least 8 x --p", NULL);
 	return 0;
+}
+
+/* --only es256: signatures and verifications per second. */
+static int es256(const struct lim_opts *o)
+{
+	unsigned char sig[LIM_SIG_MAX];
+	size_t siglen = sizeof(sig);
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	double s, v;
+	int rc = 1;
+
+	if (key == NULL || es256_sample(key, sig, &siglen) != 0) {
+		fprintf(stderr,
+			"bench_limits: P-256 key or signature failed\n");
+		goto out;
+	}
+	s = measure(o, LIM_ES256_SIGN, key, NULL, 0);
+	v = measure(o, LIM_ES256_VERIFY, key, sig, siglen);
+	if (s < 0 || v < 0) {
+		fprintf(stderr, "bench_limits: ES256 failed\n");
+		goto out;
+	}
+	printf("ES256 (P-256, %d-byte message, %lu threads): %.1f "
+	       "signatures/s, %.1f verifications/s\n",
+	       LIM_DEV_MSG_LEN, o->threads, s, v);
+	printf("RESULT limits es256_sign_per_s=%.1f es256_verify_per_s=%.1f "
+	       "threads=%lu cpu_s=%.2f\n",
+	       s, v, o->threads, cpu_seconds());
+	rc = 0;
+out:
+	EVP_PKEY_free(key);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -282,6 +367,10 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	rc = 1;
+	if (o.es256) {
+		rc = es256(&o);
+		goto out;
+	}
 	if (o.rs256) {
 		key = EVP_RSA_gen(2048);
 		if (key == NULL) {
@@ -289,7 +378,7 @@ int main(int argc, char **argv)
 					"failed\n");
 			goto out;
 		}
-		rs = measure(&o, LIM_RS256, key);
+		rs = measure(&o, LIM_RS256, key, NULL, 0);
 		if (rs < 0) {
 			fprintf(stderr, "bench_limits: signing failed\n");
 			goto out;
@@ -299,7 +388,7 @@ int main(int argc, char **argv)
 		       o.threads, rs);
 	}
 	if (o.argon2) {
-		a2 = measure(&o, LIM_ARGON2, NULL);
+		a2 = measure(&o, LIM_ARGON2, NULL, NULL, 0);
 		if (a2 < 0) {
 			fprintf(stderr, "bench_limits: argon2id failed\n");
 			goto out;
