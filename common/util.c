@@ -1,4 +1,6 @@
 /* Shared helpers for secrets, randomness, encodings and clocks. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -206,6 +208,22 @@ uint64_t af_mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int af_parse_ulong(const char *s, unsigned long lo, unsigned long hi,
+		   unsigned long *out)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
 }
 
 void af_time_iso8601(int64_t t, char *out, size_t outcap)

@@ -73,6 +73,13 @@ int64_t af_now_ms(void);
 uint64_t af_mono_ns(void);
 
 /*
+ * A command-line number: decimal digits only (no sign, no blanks, which
+ * strtoul would accept), lo..hi. 0 with *out set, or -1.
+ */
+int af_parse_ulong(const char *s, unsigned long lo, unsigned long hi,
+		   unsigned long *out);
+
+/*
  * Formats a Unix time as "2026-11-29T18:00:00Z" (UTC) into out (at least
  * 21 bytes). Uses gmtime_r.
  */

@@ -781,19 +781,6 @@ out:
 	return rc;
 }
 
-static int parse_count(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end = NULL;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v == 0 || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 enum { OPT_JWT = 256, OPT_PAYLOAD, OPT_H1, OPT_H4, OPT_C1, OPT_C4 };
 
 static int parse_args(int argc, char **argv, bench_opts *o, int *mode)
@@ -855,7 +842,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *mode)
 		case 'n':
 		case 'R':
 		case 's':
-			if (parse_count(optarg, COUNT_MAX, &v) != 0)
+			if (af_parse_ulong(optarg, 1, COUNT_MAX, &v) != 0)
 				return usage("bad number");
 			if (c == 'n')
 				o->count = v;

@@ -67,7 +67,7 @@ struct shared {
 struct runner {
 	const struct shared *sh;
 	pthread_t thread;
-	unsigned long todo;
+	unsigned long share;
 	unsigned long ok;
 	unsigned long failed;
 	int started;
@@ -127,7 +127,7 @@ static void reap(struct runner *r, CURLM *m, unsigned long *started)
 		else
 			r->failed++;
 		(void)curl_multi_remove_handle(m, e);
-		if (*started < r->todo &&
+		if (*started < r->share &&
 		    curl_multi_add_handle(m, e) == CURLM_OK)
 			(*started)++;
 	}
@@ -152,7 +152,7 @@ static void *run(void *arg)
 		r->broken = 1;
 		goto out;
 	}
-	for (i = 0; i < o->streams && started < r->todo; i++) {
+	for (i = 0; i < o->streams && started < r->share; i++) {
 		easy[i] = easy_new(r);
 		if (easy[i] == NULL ||
 		    curl_multi_add_handle(m, easy[i]) != CURLM_OK) {
@@ -161,7 +161,7 @@ static void *run(void *arg)
 		}
 		started++;
 	}
-	while (r->ok + r->failed < r->todo) {
+	while (r->ok + r->failed < r->share) {
 		int running = 0;
 
 		if (curl_multi_perform(m, &running) != CURLM_OK) {
@@ -176,7 +176,7 @@ static void *run(void *arg)
 			r->broken = 1;
 			break;
 		}
-		if (r->ok + r->failed < r->todo &&
+		if (r->ok + r->failed < r->share &&
 		    curl_multi_poll(m, NULL, 0, POLL_MS, NULL) != CURLM_OK) {
 			r->broken = 1;
 			break;
@@ -201,21 +201,6 @@ static int usage(const char *msg, const char *arg)
 	fprintf(stderr, "curl_ceiling: %s%s%s\n", msg, arg != NULL ? ": " : "",
 		arg != NULL ? arg : "");
 	return EXIT_USAGE;
-}
-
-static int number(const char *s, unsigned long lo, unsigned long hi,
-		  unsigned long *out)
-{
-	char *end = NULL;
-	unsigned long v;
-
-	if (s == NULL || s[0] < '0' || s[0] > '9')
-		return -1;
-	v = strtoul(s, &end, 10);
-	if (end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -255,18 +240,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->payload_file = optarg;
 			break;
 		case 'C':
-			if (number(optarg, 1, CONNECTIONS_MAX,
-				   &o->connections) != 0)
+			if (af_parse_ulong(optarg, 1, CONNECTIONS_MAX,
+					   &o->connections) != 0)
 				return usage("--connections must be 1..16",
 					     optarg);
 			break;
 		case 'S':
-			if (number(optarg, 1, STREAMS_MAX, &o->streams) != 0)
+			if (af_parse_ulong(optarg, 1, STREAMS_MAX,
+					   &o->streams) != 0)
 				return usage("--streams must be 1..1000",
 					     optarg);
 			break;
 		case 'n':
-			if (number(optarg, 1, COUNT_MAX, &o->count) != 0)
+			if (af_parse_ulong(optarg, 1, COUNT_MAX, &o->count) !=
+			    0)
 				return usage("--count must be 1..10000000",
 					     optarg);
 			break;
@@ -386,8 +373,8 @@ int main(int argc, char **argv)
 	t0 = af_mono_ns();
 	for (i = 0; i < o.connections; i++) {
 		r[i].sh = &sh;
-		r[i].todo = o.count / o.connections +
-			    (i < o.count % o.connections ? 1 : 0);
+		r[i].share = o.count / o.connections +
+			     (i < o.count % o.connections ? 1 : 0);
 		if (pthread_create(&r[i].thread, NULL, run, &r[i]) != 0) {
 			broken = 1;
 			break;

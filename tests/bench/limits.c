@@ -225,22 +225,6 @@ static int usage(const char *msg, const char *arg)
 	return EXIT_USAGE;
 }
 
-static int parse_ulong(const char *s, unsigned long lo, unsigned long hi,
-		       unsigned long *out)
-{
-	char *end = NULL;
-	unsigned long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct lim_opts *o)
 {
 	static const struct option longopts[] = {
@@ -279,22 +263,22 @@ static int parse_args(int argc, char **argv, struct lim_opts *o)
 					     optarg);
 			break;
 		case 'n':
-			if (parse_ulong(optarg, 1, LIM_THREADS_MAX,
-					&o->threads) != 0)
+			if (af_parse_ulong(optarg, 1, LIM_THREADS_MAX,
+					   &o->threads) != 0)
 				return usage("--threads must be 1..256",
 					     optarg);
 			break;
 		case 'm':
-			if (parse_ulong(optarg, 8, 4194304, &o->m_kib) != 0)
+			if (af_parse_ulong(optarg, 8, 4194304, &o->m_kib) != 0)
 				return usage("--m-kib must be 8..4194304",
 					     optarg);
 			break;
 		case 't':
-			if (parse_ulong(optarg, 1, 100, &o->t) != 0)
+			if (af_parse_ulong(optarg, 1, 100, &o->t) != 0)
 				return usage("--t must be 1..100", optarg);
 			break;
 		case 'p':
-			if (parse_ulong(optarg, 1, 64, &o->p) != 0)
+			if (af_parse_ulong(optarg, 1, 64, &o->p) != 0)
 				return usage("--p must be 1..64", optarg);
 			break;
 		case 'o':

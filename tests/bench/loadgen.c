@@ -380,22 +380,6 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 	return size * nmemb;
 }
 
-static int parse_ulong(const char *s, unsigned long lo, unsigned long hi,
-		       unsigned long *out)
-{
-	char *end = NULL;
-	unsigned long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int parse_secs(const char *s, double *out)
 {
 	char *end = NULL;
@@ -2316,14 +2300,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->label = optarg;
 			break;
 		case 'c':
-			if (parse_ulong(optarg, 1, LG_CLIENTS_MAX,
-					&o->concurrency) != 0)
+			if (af_parse_ulong(optarg, 1, LG_CLIENTS_MAX,
+					   &o->concurrency) != 0)
 				return usage("--concurrency must be 1..4096",
 					     optarg);
 			break;
 		case 'f':
-			if (parse_ulong(optarg, 1, LG_SAMPLES_MAX, &o->flows) !=
-			    0)
+			if (af_parse_ulong(optarg, 1, LG_SAMPLES_MAX,
+					   &o->flows) != 0)
 				return usage("--flows must be 1..20000000",
 					     optarg);
 			break;
@@ -2341,20 +2325,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					     optarg);
 			break;
 		case 'w':
-			if (parse_ulong(optarg, 0, LG_SAMPLES_MAX,
-					&o->warmup) != 0)
+			if (af_parse_ulong(optarg, 0, LG_SAMPLES_MAX,
+					   &o->warmup) != 0)
 				return usage("--warmup must be 0..20000000",
 					     optarg);
 			break;
 		case 'k':
-			if (parse_ulong(optarg, 1, 1000000, &o->token_only) !=
-			    0)
+			if (af_parse_ulong(optarg, 1, 1000000,
+					   &o->token_only) != 0)
 				return usage("--token-only must be 1..1000000",
 					     optarg);
 			break;
 		case 'e':
-			if (parse_ulong(optarg, 0, LG_SAMPLES_MAX,
-					&o->max_errors) != 0)
+			if (af_parse_ulong(optarg, 0, LG_SAMPLES_MAX,
+					   &o->max_errors) != 0)
 				return usage("--max-errors must be a number",
 					     optarg);
 			break;

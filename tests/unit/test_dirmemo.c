@@ -78,26 +78,27 @@ static void test_copies_are_the_callers(void **state)
 	af_dir__memo_free(m);
 }
 
+/* The value of "v" in what the memo gives for key and text. */
+static json_int_t v_of(af_dir_memo *m, const char *key, const char *text)
+{
+	json_t *o = parse(m, key, text);
+	json_int_t v = json_integer_value(json_object_get(o, "v"));
+
+	json_decref(o);
+	return v;
+}
+
 static void test_follows_every_change(void **state)
 {
 	af_dir_memo *m = af_dir__memo_new();
-	json_t *v;
 
 	(void)state;
-	v = parse(m, "app:a", "{\"v\":1}");
-	assert_int_equal(json_integer_value(json_object_get(v, "v")), 1);
-	json_decref(v);
+	assert_int_equal(v_of(m, "app:a", "{\"v\":1}"), 1);
 	/* Same length, one byte different. */
-	v = parse(m, "app:a", "{\"v\":2}");
-	assert_int_equal(json_integer_value(json_object_get(v, "v")), 2);
-	json_decref(v);
+	assert_int_equal(v_of(m, "app:a", "{\"v\":2}"), 2);
 	/* Another key with the old text gets its own value. */
-	v = parse(m, "app:b", "{\"v\":1}");
-	assert_int_equal(json_integer_value(json_object_get(v, "v")), 1);
-	json_decref(v);
-	v = parse(m, "app:a", "{\"v\":2}");
-	assert_int_equal(json_integer_value(json_object_get(v, "v")), 2);
-	json_decref(v);
+	assert_int_equal(v_of(m, "app:b", "{\"v\":1}"), 1);
+	assert_int_equal(v_of(m, "app:a", "{\"v\":2}"), 2);
 	af_dir__memo_free(m);
 }
 

@@ -342,6 +342,30 @@ static void test_utf8_next_accepts_and_refuses(void **state)
 		0);
 }
 
+static void test_parse_ulong(void **state)
+{
+	unsigned long v = 99;
+
+	(void)state;
+	assert_int_equal(af_parse_ulong("0", 0, 10, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(af_parse_ulong("4096", 1, 4096, &v), 0);
+	assert_int_equal(v, 4096);
+	/* Out of range, signs, blanks, trailing text, overflow, nothing. */
+	assert_int_equal(af_parse_ulong("4097", 1, 4096, &v), -1);
+	assert_int_equal(af_parse_ulong("0", 1, 4096, &v), -1);
+	assert_int_equal(af_parse_ulong("+5", 0, 10, &v), -1);
+	assert_int_equal(af_parse_ulong("-5", 0, 10, &v), -1);
+	assert_int_equal(af_parse_ulong(" 5", 0, 10, &v), -1);
+	assert_int_equal(af_parse_ulong("5x", 0, 10, &v), -1);
+	assert_int_equal(af_parse_ulong("99999999999999999999999", 0,
+					(unsigned long)-1, &v),
+			 -1);
+	assert_int_equal(af_parse_ulong("", 0, 10, &v), -1);
+	assert_int_equal(af_parse_ulong(NULL, 0, 10, &v), -1);
+	assert_int_equal(v, 4096);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_clocks_move_forward),
 		cmocka_unit_test(test_free_secret_accepts_null),
 		cmocka_unit_test(test_utf8_next_accepts_and_refuses),
+		cmocka_unit_test(test_parse_ulong),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
