@@ -41,6 +41,8 @@ typedef struct af_server {
 	char demo_device_id[48];
 	char demo_phone_csrf[48];
 	atomic_int stopping;
+	/* Requests begun and not yet completed (a graceful stop waits). */
+	atomic_uint inflight;
 	/* The device API's cache of checked device keys; may be NULL. */
 	struct af_device_keys *device_keys;
 	/*

@@ -19,6 +19,10 @@
 /* The /metrics text is small; this is far above it. */
 #define METRICS_MAX ((size_t)256 * 1024)
 
+/* An idle connection is closed after this; responses say so. */
+#define IDLE_TIMEOUT_S	10u
+#define IDLE_KEEP_ALIVE "timeout=10"
+
 struct text {
 	char *buf;
 	size_t len, cap;
@@ -61,6 +65,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
 	}
 	(void)MHD_add_response_header(r, "Content-Type", type);
 	(void)MHD_add_response_header(r, "Cache-Control", "no-store");
+	(void)MHD_add_response_header(r, "Keep-Alive", IDLE_KEEP_ALIVE);
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -134,8 +139,8 @@ pushd_status pushd_listen(pushd_ctx *ctx, char *err, size_t errlen)
 	}
 	ctx->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, ctx, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-		MHD_OPTION_CONNECTION_LIMIT, 64u,
+		(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
+		IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, 64u,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
 		MHD_OPTION_END);
 	if (ctx->mhd == NULL) {

@@ -104,6 +104,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	memcpy(cs->uri, uri, n);
 	cs->uri[n] = '\0';
 	cs->uri_len = n;
+	atomic_fetch_add(&srv->inflight, 1);
 	return cs;
 }
 
@@ -223,6 +224,8 @@ static void answer(af_server *srv, struct MHD_Connection *c,
 		   struct conn_state *cs, const char *url, const char *method,
 		   int overdue, af_resp *resp)
 {
+	char keep_alive[32];
+
 	if (cs->uri_too_long)
 		af_resp_text(resp, 414, "text/plain; charset=utf-8",
 			     "request target too long\n");
@@ -233,6 +236,17 @@ static void answer(af_server *srv, struct MHD_Connection *c,
 		handle(srv, c, cs, url, method, overdue, resp);
 	add_security_headers(srv, resp);
 	af_resp_header_set(resp, "X-Request-Id", cs->rid);
+	/*
+	 * An idle connection is closed after the request time limit. Saying
+	 * so lets a client stop reusing it first, rather than send its next
+	 * request into a socket the server is closing at that moment.
+	 */
+	snprintf(keep_alive, sizeof(keep_alive), "timeout=%u",
+		 srv->cfg.request_timeout_s);
+	af_resp_header_set(resp, "Keep-Alive", keep_alive);
+	/* While stopping, each connection closes after its answer. */
+	if (atomic_load(&srv->stopping))
+		af_resp_header_set(resp, "Connection", "close");
 }
 
 /* On a work queue thread: the answer, then the connection resumed. */
@@ -364,6 +378,7 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(cs->uri);
 	free(cs);
 	*con_cls = NULL;
+	atomic_fetch_sub(&srv->inflight, 1);
 }
 
 static int make_addr(const af_config *cfg, struct sockaddr_storage *ss, int *v6)
@@ -494,19 +509,19 @@ out:
 
 void af_server_stop(af_server *srv, unsigned grace_s)
 {
-	const union MHD_DaemonInfo *di;
 	unsigned waited_ms = 0;
 
 	if (srv->mhd == NULL)
 		return;
 	atomic_store(&srv->stopping, 1);
-	/* Stop accepting; connections already open run to completion. */
+	/*
+	 * Stop accepting; requests already begun run to completion. Idle
+	 * keep-alive connections are not waited for: browsers keep them for
+	 * minutes. They close with the daemon; a request sent on one at
+	 * that moment fails as any sent a moment later would.
+	 */
 	(void)MHD_quiesce_daemon(srv->mhd);
-	while (waited_ms < grace_s * 1000) {
-		di = MHD_get_daemon_info(srv->mhd,
-					 MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-		if (di == NULL || di->num_connections == 0)
-			break;
+	while (waited_ms < grace_s * 1000 && atomic_load(&srv->inflight) > 0) {
 		usleep(50 * 1000);
 		waited_ms += 50;
 	}

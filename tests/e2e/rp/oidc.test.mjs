@@ -324,6 +324,8 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.doesNotMatch(h.get('content-security-policy'), /unsafe-inline/);
     assert.equal(h.get('x-frame-options'), 'DENY');
     assert.equal(h.get('referrer-policy'), 'no-referrer');
+    // Idle connections close after the request time limit (30 s by default).
+    assert.equal(h.get('keep-alive'), 'timeout=30');
     const res = await fetch(`${server.issuer}/login`, {
       method: 'POST',
       headers: { cookie: b.cookieHeader(), 'content-type': 'application/x-www-form-urlencoded' },
@@ -368,6 +370,43 @@ describe(`authflow OIDC (${STORE} store)`, () => {
   });
 });
 
+describe(`authflow stopping (${STORE} store)`, () => {
+  test('SIGTERM: sign-ins under way finish, idle connections do not hold the stop', { timeout: 60000 }, async () => {
+    const srv = await startServer({ store: STORE, argon2id: { m_kib: 65536, t: 3, p: 1 } });
+    try {
+      const s = await seed(srv, { user: 'leaving' });
+      const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const opened = [];
+      for (let i = 0; i < 12; i++) {
+        const browser = new Browser();
+        const url = client.buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT, scope: 'openid',
+          code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+          code_challenge_method: 'S256', state: client.randomState(),
+        });
+        opened.push({ browser, fields: (await openAuthorize(browser, srv.issuer, url.href)).fields });
+      }
+      // The connection that opened the forms stays open, idle, meanwhile.
+      const posts = opened.map(({ browser, fields }) => browser.post(
+        `${srv.issuer}/login`, { ...fields, username: s.user, password: s.password }));
+      await new Promise((res) => setTimeout(res, 300));
+      const exited = new Promise((res) => srv.proc.once('exit', (code, sig) => res({ code, sig })));
+      const t0 = Date.now();
+      srv.proc.kill('SIGTERM');
+      const answers = await Promise.all(posts);
+      assert.deepEqual(answers.map((r) => r.status), answers.map(() => 302),
+        'every sign-in under way when the signal came finished');
+      for (const r of answers) assert.equal(r.headers.get('connection'), 'close');
+      assert.deepEqual(await exited, { code: 0, sig: null });
+      const took = Date.now() - t0;
+      assert.ok(took < 8000, `stopped in ${took} ms, not after the 10 s grace`);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe(`authflow under a sign-in storm (${STORE} store)`, () => {
   test('password checks that waited too long are shed with 503, not run', { timeout: 120000 }, async () => {
     // A costly hash and a 2 s bound: 96 sign-ins at once queue for longer.
@@ -402,6 +441,7 @@ describe(`authflow under a sign-in storm (${STORE} store)`, () => {
       assert.ok(busy.length > 0, 'some sign-ins were shed');
       for (const r of busy) {
         assert.equal(r.headers.get('retry-after'), '5');
+        assert.equal(r.headers.get('keep-alive'), 'timeout=2');
         assert.match(r.text, /very busy/);
         // The form again, for the same sign-in: the flow was left as it was.
         assert.ok(hiddenFields(r.text).flow, 'the login form is shown again');

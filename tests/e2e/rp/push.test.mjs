@@ -307,7 +307,10 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       assert.equal(new Set(lines.map((l) => l.apns_id)).size, 1);
       assert.equal(new Set(lines.map((l) => l.collapse_id)).size, 1);
     }
-    const m = await (await fetch(`http://127.0.0.1:${b.port}/metrics`)).text();
+    const res = await fetch(`http://127.0.0.1:${b.port}/metrics`);
+    // Idle connections close after 10 s; the response says so.
+    assert.equal(res.headers.get('keep-alive'), 'timeout=10');
+    const m = await res.text();
     assert.ok(pushdMetric(m, 'pushd_pushes_total{platform="apns",outcome="sent"}') >= 0);
     assert.ok(pushdMetric(m, 'pushd_workers_alive') === 2);
   });
