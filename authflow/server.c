@@ -50,7 +50,10 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	so.url = cfg->store_url;
 	so.prefix = cfg->store_prefix;
 	sst = store_open(&so, &srv->store, serr, sizeof(serr));
+	if (sst == STORE_OK)
+		sst = store_ping_why(srv->store, serr, sizeof(serr));
 	if (sst != STORE_OK) {
+		/* Redis down or refusing the url's credentials, say. */
 		snprintf(err, errlen, "store: %s", serr);
 		return -1;
 	}

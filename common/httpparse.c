@@ -31,13 +31,16 @@ static int hex_value(unsigned char c)
 	return -1;
 }
 
-/* Decodes one byte at text[*i], moving *i past it; -1 on a bad escape. */
-static int decode_byte(const char *text, size_t len, size_t *i)
+/*
+ * Decodes one byte at text[*i], moving *i past it; -1 on a bad escape.
+ * form: '+' stands for a space, as in form bodies and queries.
+ */
+static int decode_byte(const char *text, size_t len, size_t *i, int form)
 {
 	unsigned char c = (unsigned char)text[*i];
 	int hi, lo;
 
-	if (c == '+') {
+	if (form && c == '+') {
 		(*i)++;
 		return ' ';
 	}
@@ -56,8 +59,8 @@ static int decode_byte(const char *text, size_t len, size_t *i)
 	return hi << 4 | lo;
 }
 
-hp_status hp_form_decode(const char *text, size_t len, char *out, size_t outcap,
-			 size_t *outlen)
+static hp_status decode(const char *text, size_t len, char *out, size_t outcap,
+			size_t *outlen, int form)
 {
 	size_t i = 0, n = 0;
 	hp_status st = HP_OK;
@@ -66,7 +69,7 @@ hp_status hp_form_decode(const char *text, size_t len, char *out, size_t outcap,
 	if ((text == NULL && len > 0) || out == NULL || outcap == 0)
 		return HP_ERR_ARG;
 	while (i < len) {
-		c = decode_byte(text, len, &i);
+		c = decode_byte(text, len, &i, form);
 		/* NUL would cut the C string short of what was checked. */
 		if (c <= 0) {
 			st = HP_ERR_ENCODING;
@@ -88,4 +91,16 @@ out:
 		out[0] = '\0';
 	}
 	return st;
+}
+
+hp_status hp_form_decode(const char *text, size_t len, char *out, size_t outcap,
+			 size_t *outlen)
+{
+	return decode(text, len, out, outcap, outlen, 1);
+}
+
+hp_status hp_uri_decode(const char *text, size_t len, char *out, size_t outcap,
+			size_t *outlen)
+{
+	return decode(text, len, out, outcap, outlen, 0);
 }

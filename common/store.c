@@ -172,9 +172,16 @@ store_backend store_get_backend(const store_ctx *st)
 
 store_status store_ping(store_ctx *st)
 {
+	return store_ping_why(st, NULL, 0);
+}
+
+store_status store_ping_why(store_ctx *st, char *why, size_t whylen)
+{
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
 	if (st == NULL)
 		return STORE_ERR_ARG;
-	return st->ops->ping(st->impl);
+	return st->ops->ping(st->impl, why, whylen);
 }
 
 void store_value_free(store_value *v)

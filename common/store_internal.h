@@ -36,7 +36,7 @@ typedef struct store_bkey {
 typedef struct store_ops {
 	/* Frees the backend and everything it holds. */
 	void (*close)(void *impl);
-	store_status (*ping)(void *impl);
+	store_status (*ping)(void *impl, char *why, size_t whylen);
 	store_status (*set)(void *impl, const char *key, size_t klen,
 			    const void *val, size_t len, uint64_t ttl_ms,
 			    unsigned flags);

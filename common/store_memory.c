@@ -1924,7 +1924,7 @@ static store_status mem_group_prune(void *impl, const char *key, size_t klen,
 	return g != NULL ? STORE_OK : STORE_NOT_FOUND;
 }
 
-static store_status mem_ping(void *impl)
+static store_status mem_ping(void *impl, char *why, size_t whylen)
 {
 	struct mem_store *ms = impl;
 	bool broken;
@@ -1932,6 +1932,9 @@ static store_status mem_ping(void *impl)
 	pthread_mutex_lock(&ms->aof_lock);
 	broken = ms->aof_broken;
 	pthread_mutex_unlock(&ms->aof_lock);
+	if (broken)
+		store_errf(why, whylen,
+			   "the append-only file could not be written");
 	return broken ? STORE_ERR_UNAVAILABLE : STORE_OK;
 }
 

@@ -9,7 +9,9 @@
  * call at once (the server may just have restarted), and failed attempts
  * back off from 100 ms, doubling to 5 s. Calls never sleep: during a
  * back-off they fail at once with STORE_ERR_UNAVAILABLE, so a dead server
- * costs a request an error, not a stalled thread.
+ * costs a request an error, not a stalled thread. A url with a password
+ * sends AUTH (with the ACL user when it names one) on every connect; the
+ * password lives in the store's memory only, wiped when it closes.
  *
  * Everything that must happen once is one server-side step: GETDEL, SET
  * with NX or XX, and two Lua scripts (compare-and-set, increment with a
@@ -32,11 +34,17 @@
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
 
+#include "common/httpparse.h"
 #include "common/util.h"
 #include "store_internal.h"
 
 #define REDIS_URL_MAX	     1024
 #define REDIS_HOST_MAX	     255
+/* An ACL user name and a password from the url's userinfo. */
+#define REDIS_USER_MAX	     128
+#define REDIS_PASS_MAX	     255
+/* Why this thread's connection last failed, for store_ping_why(). */
+#define REDIS_WHY_MAX	     192
 #define REDIS_PORT_DEFAULT   6379ul
 #define REDIS_DB_MAX	     1000000ul
 #define REDIS_TIMEOUT_MAX_MS 600000u
@@ -126,6 +134,7 @@ struct redis_conn {
 	uint64_t retry_ns; /* monotonic time before which we do not connect */
 	uint64_t backoff_ms;
 	bool healthy; /* the last command got an answer */
+	char why[REDIS_WHY_MAX];
 };
 
 struct redis_store {
@@ -138,6 +147,9 @@ struct redis_store {
 	int port;
 	unsigned db;
 	struct timeval tv;
+	/* AUTH on connect when pass is set; user "" is Redis's default. */
+	char user[REDIS_USER_MAX + 1];
+	char pass[REDIS_PASS_MAX + 1];
 };
 
 /*
@@ -237,6 +249,33 @@ static bool load_scripts(struct redis_conn *rc)
 	return true;
 }
 
+/* AUTH with the url's credentials; never says what they were. */
+static bool authenticate(struct redis_store *rs, struct redis_conn *rc)
+{
+	const char *argv[3] = {"AUTH"};
+	size_t lens[3] = {4};
+	int argc = 1;
+	redisReply *r;
+	bool ok;
+
+	if (rs->user[0] != '\0') {
+		argv[argc] = rs->user;
+		lens[argc++] = strlen(rs->user);
+	}
+	argv[argc] = rs->pass;
+	lens[argc++] = strlen(rs->pass);
+	r = redisCommandArgv(rc->c, argc, argv, lens);
+	ok = status_is(r, "OK");
+	if (!ok)
+		snprintf(rc->why, sizeof(rc->why), "%s",
+			 r != NULL && r->type == REDIS_REPLY_ERROR
+				 ? "redis refused the user name or password "
+				   "in store.url"
+				 : "redis did not answer AUTH");
+	freeReplyObject(r);
+	return ok;
+}
+
 static store_status conn_connect(struct redis_store *rs, struct redis_conn *rc)
 {
 	redisReply *r;
@@ -247,11 +286,18 @@ static store_status conn_connect(struct redis_store *rs, struct redis_conn *rc)
 		rc->c = redisConnectUnixWithTimeout(rs->path, rs->tv);
 	else
 		rc->c = redisConnectWithTimeout(rs->host, rs->port, rs->tv);
-	if (rc->c == NULL)
+	if (rc->c == NULL) {
+		snprintf(rc->why, sizeof(rc->why), "out of memory");
 		return STORE_ERR_NOMEM;
-	if (rc->c->err != 0 || redisSetTimeout(rc->c, rs->tv) != REDIS_OK)
+	}
+	if (rc->c->err != 0 || redisSetTimeout(rc->c, rs->tv) != REDIS_OK ||
+	    (!rs->unix_sock && redisEnableKeepAlive(rc->c) != REDIS_OK)) {
+		snprintf(
+			rc->why, sizeof(rc->why), "cannot connect to redis: %s",
+			rc->c->errstr[0] != '\0' ? rc->c->errstr : "no answer");
 		return STORE_ERR_UNAVAILABLE;
-	if (!rs->unix_sock && redisEnableKeepAlive(rc->c) != REDIS_OK)
+	}
+	if (rs->pass[0] != '\0' && !authenticate(rs, rc))
 		return STORE_ERR_UNAVAILABLE;
 	if (rs->db != 0) {
 		const char *argv[] = {"SELECT", db};
@@ -261,10 +307,18 @@ static store_status conn_connect(struct redis_store *rs, struct redis_conn *rc)
 		r = redisCommandArgv(rc->c, 2, argv, lens);
 		ok = status_is(r, "OK");
 		freeReplyObject(r);
-		if (!ok)
+		if (!ok) {
+			snprintf(rc->why, sizeof(rc->why),
+				 "redis refused database %u", rs->db);
 			return STORE_ERR_UNAVAILABLE;
+		}
 	}
-	return load_scripts(rc) ? STORE_OK : STORE_ERR_UNAVAILABLE;
+	if (!load_scripts(rc)) {
+		snprintf(rc->why, sizeof(rc->why),
+			 "redis refused to load authflow's scripts");
+		return STORE_ERR_UNAVAILABLE;
+	}
+	return STORE_OK;
 }
 
 /* This thread's connection, connected; fails fast during a back-off. */
@@ -327,6 +381,9 @@ static store_status run(struct redis_conn *rc, redisReply **out,
 			st = STORE_ERR_PROTOCOL;
 		else
 			st = STORE_ERR_UNAVAILABLE;
+		snprintf(rc->why, sizeof(rc->why), "redis connection lost: %s",
+			 rc->c->errstr[0] != '\0' ? rc->c->errstr
+						  : "no answer");
 		conn_failed(rc);
 		return st;
 	}
@@ -427,8 +484,9 @@ static store_status run_script(struct redis_conn *rc, enum script_id id,
 
 /* --- operations ----------------------------------------------------------- */
 
-static store_status redis_ping(void *impl)
+static store_status redis_ping(void *impl, char *why, size_t whylen)
 {
+	struct redis_store *rs = impl;
 	struct redis_conn *rc;
 	redisReply *r;
 	store_status st;
@@ -436,13 +494,21 @@ static store_status redis_ping(void *impl)
 
 	const struct rarg cmd[] = {RLIT("PING")};
 
-	st = conn_ready(impl, &rc);
+	st = conn_ready(rs, &rc);
 	if (st == STORE_OK)
 		st = run(rc, &r, cmd, RARGS(cmd));
-	if (st != STORE_OK)
+	if (st != STORE_OK) {
+		rc = pthread_getspecific(rs->tkey);
+		store_errf(why, whylen, "%s",
+			   rc != NULL && rc->why[0] != '\0'
+				   ? rc->why
+				   : "redis does not answer");
 		return STORE_ERR_UNAVAILABLE;
+	}
 	ok = status_is(r, "PONG");
 	freeReplyObject(r);
+	if (!ok)
+		store_errf(why, whylen, "redis did not answer PING with PONG");
 	return ok ? STORE_OK : STORE_ERR_UNAVAILABLE;
 }
 
@@ -1500,12 +1566,44 @@ static bool host_valid(const char *h, size_t n, bool bracketed)
 	return true;
 }
 
+/*
+ * Takes "[USER]:PASSWORD@" off the front of *pp into rs, percent-decoded.
+ * The last '@' before the path ends it, so that one left unencoded in the
+ * password does no harm; a user without a password is refused.
+ */
+static store_status parse_userinfo(struct redis_store *rs, const char **pp)
+{
+	const char *p = *pp, *at = NULL, *colon;
+	size_t i, alen = strcspn(p, "/");
+
+	for (i = 0; i < alen; i++)
+		if (p[i] == '@')
+			at = p + i;
+	if (at == NULL)
+		return STORE_OK;
+	colon = memchr(p, ':', (size_t)(at - p));
+	if (colon == NULL || colon + 1 == at)
+		return STORE_ERR_CONFIG;
+	if (hp_uri_decode(p, (size_t)(colon - p), rs->user, sizeof(rs->user),
+			  NULL) != HP_OK ||
+	    hp_uri_decode(colon + 1, (size_t)(at - colon - 1), rs->pass,
+			  sizeof(rs->pass), NULL) != HP_OK)
+		return STORE_ERR_CONFIG;
+	*pp = at + 1;
+	return STORE_OK;
+}
+
 static store_status parse_tcp_url(struct redis_store *rs, const char *p)
 {
 	unsigned long port = REDIS_PORT_DEFAULT, db = 0;
-	const char *host = p, *end;
+	const char *host, *end;
 	size_t hlen, n;
-	bool bracketed = *p == '[';
+	bool bracketed;
+
+	if (parse_userinfo(rs, &p) != STORE_OK)
+		return STORE_ERR_CONFIG;
+	host = p;
+	bracketed = *p == '[';
 
 	if (bracketed) {
 		end = strchr(p, ']');
@@ -1571,7 +1669,8 @@ static store_status parse_url(struct redis_store *rs, const char *url,
 	if (strncmp(url, "redis://", 8) != 0 ||
 	    parse_tcp_url(rs, url + 8) != STORE_OK) {
 		store_errf(err, errlen,
-			   "redis url must be redis://HOST:PORT[/DB] or "
+			   "redis url must be "
+			   "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or "
 			   "unix:/path");
 		return STORE_ERR_CONFIG;
 	}
@@ -1594,7 +1693,7 @@ static void redis_close(void *impl)
 		OPENSSL_free(rc);
 	}
 	pthread_mutex_destroy(&rs->lock);
-	OPENSSL_free(rs);
+	OPENSSL_clear_free(rs, sizeof(*rs));
 }
 
 static const store_ops redis_ops = {
@@ -1643,14 +1742,14 @@ store_status store_redis_open(const store_options *opts, const store_ops **ops,
 	}
 	rc = parse_url(rs, opts->url, err, errlen);
 	if (rc != STORE_OK) {
-		OPENSSL_free(rs);
+		OPENSSL_clear_free(rs, sizeof(*rs));
 		return rc;
 	}
 	rs->tv.tv_sec = (time_t)(ms / 1000);
 	rs->tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	if (pthread_key_create(&rs->tkey, conn_destroy) != 0) {
 		store_errf(err, errlen, "no thread-specific key left");
-		OPENSSL_free(rs);
+		OPENSSL_clear_free(rs, sizeof(*rs));
 		return STORE_ERR_NOMEM;
 	}
 	pthread_mutex_init(&rs->lock, NULL);

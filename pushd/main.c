@@ -104,9 +104,9 @@ static int run(const af_config *cfg, log_ctx *log)
 		fprintf(stderr, "pushd: store: %s\n", err);
 		goto out;
 	}
-	if (store_ping(st) != STORE_OK)
+	if (store_ping_why(st, err, sizeof(err)) != STORE_OK)
 		log_warn(log, NULL, "startup",
-			 "the store does not answer yet; retrying");
+			 "the store does not answer yet (%s); retrying", err);
 	ctx = pushd_ctx_new(cfg, st, log, err, sizeof(err));
 	if (ctx == NULL) {
 		fprintf(stderr, "pushd: %s\n", err);

@@ -53,6 +53,13 @@ hp_status hp_form_decode(const char *text, size_t len, char *out, size_t outcap,
 			 size_t *outlen);
 
 /*
+ * The same for a part of a URI (RFC 3986), where '+' is itself: only %XX
+ * is decoded.
+ */
+hp_status hp_uri_decode(const char *text, size_t len, char *out, size_t outcap,
+			size_t *outlen);
+
+/*
  * A parsed set of name=value parameters (application/x-www-form-urlencoded
  * rules: '+' is a space, %XX decoded, NUL bytes refused). Names and values
  * are NUL-terminated copies.

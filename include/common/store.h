@@ -83,7 +83,10 @@ typedef struct store_options {
 	store_backend backend;
 	/* memory: folder for the append-only file, or NULL for none. */
 	const char *state_dir;
-	/* redis: "redis://HOST:PORT[/DB]" or "unix:/path/to.sock". */
+	/*
+	 * redis: "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]" (user and
+	 * password percent-encoded, sent with AUTH) or "unix:/path/to.sock".
+	 */
 	const char *url;
 	/* Prepended to every key, e.g. "authflow:". May be NULL. */
 	const char *prefix;
@@ -123,6 +126,14 @@ store_backend store_get_backend(const store_ctx *st);
  * STORE_ERR_UNAVAILABLE.
  */
 STORE_NODISCARD store_status store_ping(store_ctx *st);
+
+/*
+ * The same, and on failure one line on why into why (whylen bytes with the
+ * NUL; may be NULL): the server cannot be reached, refused the url's user
+ * name or password, refused its database, and so on. Never holds a secret.
+ */
+STORE_NODISCARD store_status store_ping_why(store_ctx *st, char *why,
+					    size_t whylen);
 
 /* A value handed out by the store; free it with store_value_free(). */
 typedef struct store_value {

@@ -6,6 +6,8 @@
 # The server lives in a fresh temporary folder, keeps nothing on disk, and
 # listens on 127.0.0.1 and on a unix socket in that folder. CMD sees
 #   AF_TEST_REDIS_URL=redis://127.0.0.1:PORT
+#   AF_TEST_REDIS_AUTH_URL=redis://aftest:PASSWORD@127.0.0.1:PORT, an ACL
+#     user whose password holds characters the url must percent-encode
 #   AF_TEST_REDIS_SOCKET=/path/to/redis.sock
 #   AF_TEST_REQUIRE_REDIS=1
 # The server and the folder are removed however CMD ends, and the script
@@ -85,10 +87,20 @@ while ! start_on "$port"; do
 	port=$((20000 + (port - 20000 + 7919) % 40000))
 done
 
+# The ACL user; the default user stays open for the tests' own redis-cli.
+secret=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+if [ "$(redis-cli -h 127.0.0.1 -p "$port" ACL SETUSER aftest on \
+	">$secret+@:/" '~*' '&*' '+@all')" != OK ]; then
+	echo "with-redis.sh: could not make the ACL user" >&2
+	exit 1
+fi
+
 AF_TEST_REDIS_URL="redis://127.0.0.1:$port"
+AF_TEST_REDIS_AUTH_URL="redis://aftest:$secret+%40:%2F@127.0.0.1:$port"
 AF_TEST_REDIS_SOCKET="$tmp/redis.sock"
 AF_TEST_REQUIRE_REDIS=1
-export AF_TEST_REDIS_URL AF_TEST_REDIS_SOCKET AF_TEST_REQUIRE_REDIS
+export AF_TEST_REDIS_URL AF_TEST_REDIS_AUTH_URL AF_TEST_REDIS_SOCKET \
+	AF_TEST_REQUIRE_REDIS
 
 status=0
 "$@" || status=$?

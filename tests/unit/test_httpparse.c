@@ -90,6 +90,28 @@ static void test_form_decode_plus_and_escapes_decoded(void **state)
 	assert_string_equal(out, "+");
 }
 
+static void test_uri_decode_plus_is_literal(void **state)
+{
+	char out[32];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(
+		hp_uri_decode("p+w%40d%2Fx%3a", 14, out, sizeof(out), &n),
+		HP_OK);
+	assert_string_equal(out, "p+w@d/x:");
+	assert_int_equal(n, 8);
+	/* The same refusals as a form: bad escapes, NUL, no room. */
+	assert_int_equal(hp_uri_decode("a%4", 3, out, sizeof(out), NULL),
+			 HP_ERR_ENCODING);
+	assert_string_equal(out, "");
+	assert_int_equal(hp_uri_decode("a%00", 4, out, sizeof(out), NULL),
+			 HP_ERR_ENCODING);
+	assert_int_equal(hp_uri_decode("abcd", 4, out, 4, NULL),
+			 HP_ERR_TOO_BIG);
+	assert_string_equal(out, "");
+}
+
 static void test_form_decode_bad_input_refused(void **state)
 {
 	static const char *bad[] = {"%",   "%4",   "a%",   "%G1", "%1G",
@@ -1191,6 +1213,7 @@ int main(void)
 		cmocka_unit_test(test_strerror_every_status_has_text),
 		cmocka_unit_test(test_form_decode_plus_and_escapes_decoded),
 		cmocka_unit_test(test_form_decode_bad_input_refused),
+		cmocka_unit_test(test_uri_decode_plus_is_literal),
 		cmocka_unit_test(test_params_parse_pairs_in_order),
 		cmocka_unit_test(test_params_parse_semicolon_is_data),
 		cmocka_unit_test(test_params_parse_plus_and_escapes_decoded),

@@ -1904,6 +1904,52 @@ static void test_open_unix_socket_works(void **state)
 	store_close(st);
 }
 
+/*
+ * AF_TEST_REDIS_AUTH_URL names an ACL user with a password that needs
+ * percent-encoding (with-redis.sh makes it): the store sends AUTH on
+ * connect. With the password changed, Redis refuses it: every call fails
+ * as when the server is down, and the reason says so without the secret.
+ */
+static void test_open_auth_url_authenticates(void **state)
+{
+	struct fixture *f = *state;
+	const char *auth = getenv("AF_TEST_REDIS_AUTH_URL");
+	store_options o = f->opts;
+	store_value v = {NULL, 0};
+	char url[256], why[256];
+	const char *at;
+	store_ctx *st;
+
+	if (auth == NULL || auth[0] == '\0') {
+		skip();
+		return;
+	}
+	o.url = auth;
+	st = open_or_fail(&o);
+	assert_int_equal(store_ping_why(st, why, sizeof(why)), STORE_OK);
+	assert_string_equal(why, "");
+	put(f->st, "via-auth", "1");
+	want_value(st, "via-auth", "1");
+	put(st, "by-auth", "2");
+	want_value(f->st, "by-auth", "2");
+	store_close(st);
+
+	/* The same user, a wrong password: "redis://aftest:wrong@HOST...". */
+	at = strrchr(auth, '@');
+	assert_non_null(at);
+	assert_true(snprintf(url, sizeof(url), "redis://aftest:wrong%s", at) <
+		    (int)sizeof(url));
+	o.url = url;
+	st = open_or_fail(&o);
+	assert_int_equal(store_ping_why(st, why, sizeof(why)),
+			 STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "refused the user name or password"));
+	assert_null(strstr(why, "wrong"));
+	assert_int_equal(store_get(st, "via-auth", &v), STORE_ERR_UNAVAILABLE);
+	assert_null(v.data);
+	store_close(st);
+}
+
 static void *worker_uses_store(void *arg)
 {
 	store_ctx *st = arg;
@@ -2046,15 +2092,21 @@ static void test_open_bad_config_refused(void **state)
 		"redis://host:12x",
 		"redis://host:6379/abc",
 		"redis://host:6379/1/2",
-		"redis://user:pw@host:6379",
+		"redis://user@host:6379",
+		"redis://user:@host:6379",
+		"redis://:pw%zz@host",
+		"redis://:pw%00@host",
+		"redis://:pw@",
+		"redis://:pw@:6379",
 		"redis://[::1",
 		"unix:relative.sock",
 		"unix:",
 	};
 	static const char *const good[] = {
-		"redis://127.0.0.1:6379/2",   "redis://[::1]:6379",
-		"redis://localhost",	      "redis://cache-1.example:7000/",
-		"unix:/run/redis/redis.sock",
+		"redis://127.0.0.1:6379/2",    "redis://[::1]:6379",
+		"redis://localhost",	       "redis://cache-1.example:7000/",
+		"unix:/run/redis/redis.sock",  "redis://user:pw@host:6379",
+		"redis://:p%40w@[::1]:6379/3", "redis://app:p@w:x@host",
 	};
 	store_options o = {.backend = STORE_BACKEND_REDIS};
 	store_ctx *st = NULL;
@@ -2355,6 +2407,7 @@ int main(void)
 		SHARED_CASES(setup_redis),
 		CASE(test_open_prefixes_isolate_keys, setup_redis),
 		CASE(test_open_unix_socket_works, setup_redis),
+		CASE(test_open_auth_url_authenticates, setup_redis),
 		CASE(test_open_threads_exit_before_close_clean, setup_redis),
 	};
 	const struct CMUnitTest required[] = {

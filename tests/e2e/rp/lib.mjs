@@ -27,9 +27,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Starts authflow with a fresh state folder. store: 'memory' or 'redis'.
 // push: the config's "push" section (optional); pushd may read the same
 // file (server.configPath). argon2id and limits replace those sections.
+// With redis the server signs in to Redis as an ACL user with a password
+// (AF_TEST_REDIS_AUTH_URL, from with-redis.sh) when there is one, unless
+// redisUrl says otherwise.
 export async function startServer({
   store = process.env.AF_STORE ?? 'memory', features = {}, push,
   argon2id = { m_kib: 1024, t: 1, p: 1 }, limits,
+  redisUrl = process.env.AF_TEST_REDIS_AUTH_URL || process.env.AF_TEST_REDIS_URL,
 } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
   const port = await freePort();
@@ -38,9 +42,9 @@ export async function startServer({
   const adminToken = randomBytes(32).toString('base64url');
   const sha = (t) => createHash('sha256').update(t).digest('hex');
   const storeCfg = store === 'redis'
-    ? { backend: 'redis', url: process.env.AF_TEST_REDIS_URL, prefix: `e2e${port}:` }
+    ? { backend: 'redis', url: redisUrl, prefix: `e2e${port}:` }
     : { backend: 'memory' };
-  if (store === 'redis' && !process.env.AF_TEST_REDIS_URL) {
+  if (store === 'redis' && !redisUrl) {
     throw new Error('AF_STORE=redis needs AF_TEST_REDIS_URL');
   }
   const config = {

@@ -370,6 +370,19 @@ describe(`authflow OIDC (${STORE} store)`, () => {
   });
 });
 
+describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
+  test('a password Redis refuses: authflow does not start, and says why in one line', async () => {
+    const auth = process.env.AF_TEST_REDIS_AUTH_URL;
+    assert.ok(auth, 'with-redis.sh gives an ACL user');
+    const bad = auth.replace(/^redis:\/\/aftest:.*@/, 'redis://aftest:not-the-password@');
+    await assert.rejects(startServer({ store: 'redis', redisUrl: bad }), (e) => {
+      assert.match(e.message, /authflow: store: redis refused the user name or password in store\.url\n/);
+      assert.doesNotMatch(e.message, /not-the-password/);
+      return true;
+    });
+  });
+});
+
 describe(`authflow stopping (${STORE} store)`, () => {
   test('SIGTERM: sign-ins under way finish, idle connections do not hold the stop', { timeout: 60000 }, async () => {
     const srv = await startServer({ store: STORE, argon2id: { m_kib: 65536, t: 3, p: 1 } });
