@@ -124,14 +124,17 @@ merged() {
 				if (p[1] == "cpu_s") cpu += p[2]
 				if (p[1] == "count") c = p[2]
 				if (p[1] == "polls_per_flow") ppf = p[2]
+				if (p[1] == "requests_per_flow") rpf = p[2]
 			}
 			polls += ppf * c
+			reqs += rpf * c
 		}
 		n = 0; while ((getline v < lat) > 0) l[n++] = v
 		m = 0; while ((getline v < vis) > 0) s[m++] = v
-		printf "RESULT label=%s mode=%s count=%d errors=%d seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f concurrency=%d cpu_s=%.2f", \
+		printf "RESULT label=%s mode=%s count=%d errors=%d seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f concurrency=%d cpu_s=%.2f requests_per_flow=%.2f", \
 			label, mode, n, errs, secs, (secs > 0 ? n / secs : 0), \
-			pct(l, n, 0.50), pct(l, n, 0.99), pct(l, n, 1.0), conc, cpu
+			pct(l, n, 0.50), pct(l, n, 0.99), pct(l, n, 1.0), conc, cpu, \
+			(n > 0 ? reqs / n : 0)
 		if (mode == "mfa")
 			printf " vis_p50_ms=%.2f vis_p99_ms=%.2f vis_max_ms=%.2f polls_per_flow=%.2f", \
 				pct(s, m, 0.50), pct(s, m, 0.99), pct(s, m, 1.0), \
@@ -184,11 +187,12 @@ interleaved() {
 		if [ "$kind" = mfa ]; then
 			rr=$r_mfa ticks=$ticks_mfa wall=$wall_mfa
 		fi
-		printf '  %s: %s sign-ins in %s s over %s rounds: %s/s, p50 %s ms, p99 %s ms, max %s ms, %s errors; server %s ms CPU per sign-in\n' \
+		printf '  %s: %s sign-ins in %s s over %s rounds: %s/s, p50 %s ms, p99 %s ms, max %s ms, %s errors; %s HTTP requests and %s ms of server CPU per sign-in\n' \
 			"$(result "$rr" label)" "$(result "$rr" count)" \
 			"$(result "$rr" seconds)" "$rounds" "$(result "$rr" rate)" \
 			"$(result "$rr" p50_ms)" "$(result "$rr" p99_ms)" \
 			"$(result "$rr" max_ms)" "$(result "$rr" errors)" \
+			"$(result "$rr" requests_per_flow)" \
 			"$(awk -v t="$ticks" -v hz="$hz" -v w="$wall" -v r="$(result "$rr" rate)" \
 				'BEGIN { printf "%.2f", (w > 0 && r > 0 ? 1000 * (t / hz) / (w / 1000) / r : 0) }')"
 	done
@@ -259,6 +263,7 @@ line "production cost, $prod_conc clients: MFA" "$r_mfa_p"
 es_ms=$(awk -v s="$es_sign" -v v="$es_verify" -v n="$es_threads" \
 	'BEGIN { printf "%.3f", (s > 0 && v > 0 ? 2000 * n / v + 2000 * n / s : 0) }')
 echo "device API crypto per MFA sign-in: 2 ES256 verifications (server) + 2 signatures (phone) = $es_ms ms of CPU ($es_verify verifications/s and $es_sign signatures/s on $es_threads threads)"
+echo "HTTP requests per sign-in (browser and phone): password-only $(result "$r_pw" requests_per_flow), MFA $(result "$r_mfa" requests_per_flow)"
 echo "password sent -> challenge seen by the device:"
 seen "  low cost, saturated ($conc clients)" "$r_mfa"
 seen "  low cost, fixed load ($offered/s)" "$r_fix"

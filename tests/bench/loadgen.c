@@ -65,6 +65,7 @@
  * The last line printed is machine-readable:
  *   RESULT label=L mode=flow|token count=N errors=E seconds=T rate=R
  *          p50_ms=A p99_ms=B max_ms=C concurrency=N cpu_s=U
+ *          requests_per_flow=Q
  * and with --mfa (mode=mfa) also, for password sent -> challenge seen by
  * the device: vis_p50_ms=A vis_p99_ms=B vis_max_ms=C, and the device's
  * challenge list requests per sign-in polls_per_flow=P.
@@ -235,6 +236,7 @@ struct client {
 	uint64_t poll_at;    /* when to ask for challenges again, or 0 */
 	double visible_s;    /* password sent -> challenge seen */
 	unsigned long polls;
+	unsigned long requests; /* HTTP requests of this flow, both handles */
 	int mfa_passed;
 	int page_read;
 	int answered;
@@ -270,6 +272,7 @@ struct lg {
 	struct samples lat;
 	struct samples visible; /* password sent -> challenge seen */
 	unsigned long polls;	/* challenge list requests, measured flows */
+	unsigned long requests; /* HTTP requests, measured flows */
 	struct account *accounts;
 	size_t naccounts;
 	char challenges_url[LG_URL_MAX];
@@ -661,16 +664,19 @@ static void sample_add(struct samples *s, double v)
 }
 
 /* Counts a finished flow of c; 1 when it is measured (past the warm-up). */
-static int record(struct lg *lg, const struct client *c)
+static int record(struct lg *lg, struct client *c)
 {
 	uint64_t now = af_mono_ns();
+	unsigned long requests = c->requests;
 
+	c->requests = 0;
 	lg->finished++;
 	if (lg->finished <= lg->o.warmup) {
 		lg->t_window = now;
 		return 0;
 	}
 	lg->t_last = now;
+	lg->requests += requests;
 	sample_add(&lg->lat, secs(now - c->t0));
 	if (lg->o.mfa) {
 		sample_add(&lg->visible, c->visible_s);
@@ -683,6 +689,7 @@ static int submit(struct client *c)
 {
 	if (curl_multi_add_handle(c->lg->multi, c->easy) != CURLM_OK)
 		return -1;
+	c->requests++;
 	c->busy = 1;
 	c->lg->busy++;
 	return 0;
@@ -776,6 +783,7 @@ static int flow_start(struct client *c)
 	c->txn[0] = '\0';
 	c->number[0] = '\0';
 	c->polls = 0;
+	c->requests = 0;
 	c->visible_s = 0;
 	c->t0 = af_mono_ns();
 	lg->started++;
@@ -833,6 +841,7 @@ static int next_work(struct client *c)
 		return flow_start(c);
 	k = &lg->codes[lg->next_code++];
 	c->t0 = af_mono_ns();
+	c->requests = 0;
 	lg->started++;
 	return token_request(c, k->code, k->verifier);
 }
@@ -1085,6 +1094,7 @@ static int phone_request(struct client *c, const char *method, const char *url,
 	}
 	if (curl_multi_add_handle(lg->multi, c->phone) != CURLM_OK)
 		return -1;
+	c->requests++;
 	c->phone_busy = 1;
 	lg->busy++;
 	return 0;
@@ -2095,6 +2105,7 @@ static void report(struct lg *lg, const char *mode, double cpu)
 	double t = secs(lg->t_last - lg->t_window);
 	double rate = t > 0 ? (double)l->n / t : 0;
 	double polls = v->n > 0 ? (double)lg->polls / (double)v->n : 0;
+	double reqs = l->n > 0 ? (double)lg->requests / (double)l->n : 0;
 	const char *what = strcmp(mode, "token") == 0 ? "token requests"
 			   : strcmp(mode, "mfa") == 0 ? "MFA sign-ins"
 						      : "sign-ins";
@@ -2109,10 +2120,10 @@ static void report(struct lg *lg, const char *mode, double cpu)
 		       lg->o.label, lg->o.rate, lg->late);
 	printf("%s: %zu %s in %.2f s with %lu clients: %.1f/s, p50 %.1f ms, "
 	       "p99 %.1f ms, max %.1f ms, %lu errors, load generator CPU "
-	       "%.1f s\n",
+	       "%.1f s, %.2f HTTP requests each\n",
 	       lg->o.label, l->n, what, t, lg->o.concurrency, rate,
 	       pct_ms(l->v, l->n, 0.50), pct_ms(l->v, l->n, 0.99),
-	       pct_ms(l->v, l->n, 1.0), lg->errors, cpu);
+	       pct_ms(l->v, l->n, 1.0), lg->errors, cpu, reqs);
 	if (lg->o.mfa)
 		printf("%s: password sent -> challenge seen by the device: "
 		       "p50 %.2f ms, p99 %.2f ms, max %.2f ms; %.2f challenge "
@@ -2122,10 +2133,10 @@ static void report(struct lg *lg, const char *mode, double cpu)
 		       polls);
 	printf("RESULT label=%s mode=%s count=%zu errors=%lu seconds=%.3f "
 	       "rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f concurrency=%lu "
-	       "cpu_s=%.2f",
+	       "cpu_s=%.2f requests_per_flow=%.2f",
 	       lg->o.label, mode, l->n, lg->errors, t, rate,
 	       pct_ms(l->v, l->n, 0.50), pct_ms(l->v, l->n, 0.99),
-	       pct_ms(l->v, l->n, 1.0), lg->o.concurrency, cpu);
+	       pct_ms(l->v, l->n, 1.0), lg->o.concurrency, cpu, reqs);
 	if (lg->o.rate > 0)
 		printf(" offered=%.1f late=%lu", lg->o.rate, lg->late);
 	if (lg->o.mfa)
@@ -2178,6 +2189,7 @@ static void phase_reset(struct lg *lg, enum phase ph, unsigned long target)
 	lg->lat.n = 0;
 	lg->visible.n = 0;
 	lg->polls = 0;
+	lg->requests = 0;
 	lg->late = 0;
 }
 
