@@ -53,7 +53,6 @@ fi
 # 64); more only lengthen the queue they wait in.
 conc=${BENCH_CONCURRENCY:-16}
 per_client=${BENCH_MFA_USERS_PER_CLIENT:-$(((192 + conc - 1) / conc))}
-rounds=${BENCH_ROUNDS:-5}
 nusers=$((conc * per_client))
 
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
@@ -96,51 +95,6 @@ for (let i = 1; i <= Number(n); i++) {
 fs.writeFileSync(usersOut, JSON.stringify(users));
 fs.writeFileSync(devicesOut, JSON.stringify(devices));
 ' "$states" "$nusers" "$work/users.json" "$work/devices.json")
-}
-
-# merged KIND LABEL MODE: one RESULT line for the rounds of KIND (pw or
-# mfa) that interleaved ran: counts, seconds and errors added up, the
-# percentiles taken over every sample of every round.
-merged() {
-	local kind=$1 label=$2 mode=$3 lat vis
-	lat=$work/merged.lat
-	vis=$work/merged.vis
-	cat "$work"/samples."$kind".* | sed -n 's/^lat //p' | sort -g >"$lat"
-	cat "$work"/samples."$kind".* | sed -n 's/^vis //p' | sort -g >"$vis"
-	awk -v label="$label" -v mode="$mode" -v conc="$conc" \
-		-v lat="$lat" -v vis="$vis" -v results="$work/results.$kind" '
-	function pct(a, n, p,   i) {
-		if (n == 0) return 0
-		i = int(p * n + 0.999999); i = i > 0 ? i - 1 : 0
-		return a[i < n ? i : n - 1]
-	}
-	BEGIN {
-		while ((getline line < results) > 0) {
-			split(line, kv, " ")
-			for (f in kv) {
-				split(kv[f], p, "=")
-				if (p[1] == "seconds") secs += p[2]
-				if (p[1] == "errors") errs += p[2]
-				if (p[1] == "cpu_s") cpu += p[2]
-				if (p[1] == "count") c = p[2]
-				if (p[1] == "polls_per_flow") ppf = p[2]
-				if (p[1] == "requests_per_flow") rpf = p[2]
-			}
-			polls += ppf * c
-			reqs += rpf * c
-		}
-		n = 0; while ((getline v < lat) > 0) l[n++] = v
-		m = 0; while ((getline v < vis) > 0) s[m++] = v
-		printf "RESULT label=%s mode=%s count=%d errors=%d seconds=%.3f rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f concurrency=%d cpu_s=%.2f requests_per_flow=%.2f", \
-			label, mode, n, errs, secs, (secs > 0 ? n / secs : 0), \
-			pct(l, n, 0.50), pct(l, n, 0.99), pct(l, n, 1.0), conc, cpu, \
-			(n > 0 ? reqs / n : 0)
-		if (mode == "mfa")
-			printf " vis_p50_ms=%.2f vis_p99_ms=%.2f vis_max_ms=%.2f polls_per_flow=%.2f", \
-				pct(s, m, 0.50), pct(s, m, 0.99), pct(s, m, 1.0), \
-				(n > 0 ? polls / n : 0)
-		printf "\n"
-	}'
 }
 
 # Password-only and MFA sign-ins in $rounds alternating rounds of

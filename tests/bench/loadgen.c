@@ -2102,7 +2102,8 @@ static double cpu_seconds(void)
 static void report(struct lg *lg, const char *mode, double cpu)
 {
 	const struct samples *l = &lg->lat, *v = &lg->visible;
-	double t = secs(lg->t_last - lg->t_window);
+	/* No measured flow (all were warm-up): no window either. */
+	double t = l->n > 0 ? secs(lg->t_last - lg->t_window) : 0;
 	double rate = t > 0 ? (double)l->n / t : 0;
 	double polls = v->n > 0 ? (double)lg->polls / (double)v->n : 0;
 	double reqs = l->n > 0 ? (double)lg->requests / (double)l->n : 0;
