@@ -21,7 +21,7 @@
 #      latency is mostly the queue the clients themselves build);
 #   5. the production Argon2id cost (m=19456 KiB, t=2, p=1), the cost a
 #      deployment runs, BENCH_PROD_CONCURRENCY clients: password-only and
-#      MFA sign-ins, closed loop.
+#      MFA sign-ins, closed loop, in alternating rounds as in 4.
 # The ratio goal is judged at both costs, the latency goal at saturation
 # and at the fixed load, each on its own line. First it measures ES256
 # signatures and verifications per second (bench_limits --only es256),
@@ -97,15 +97,17 @@ fs.writeFileSync(devicesOut, JSON.stringify(devices));
 ' "$states" "$nusers" "$work/users.json" "$work/devices.json")
 }
 
-# Password-only and MFA sign-ins in $rounds alternating rounds of
-# $secs / $rounds seconds each, so that both kinds see the host in the
+# interleaved CONCURRENCY SECONDS WARMUP: password-only and MFA sign-ins
+# in $rounds alternating rounds of SECONDS / $rounds each (WARMUP flows
+# of each round not counted), so that both kinds see the host in the
 # same state (its speed drifts by tens of percent within a minute), then
 # each kind's rounds merged: their RESULT lines in $r_pw and $r_mfa, the
 # most CPU other processes took during any round in $o_pw and $o_mfa.
 interleaved() {
+	local iconc=$1 isecs=$2 iwarm=$3
 	local r kind slice ticks_pw=0 ticks_mfa=0 wall_pw=0 wall_mfa=0
 	local -a args
-	slice=$(awk -v s="$secs" -v r="$rounds" 'BEGIN { printf "%.3f", s / r }')
+	slice=$(awk -v s="$isecs" -v r="$rounds" 'BEGIN { printf "%.3f", s / r }')
 	o_pw=0
 	o_mfa=0
 	rm -f "$work"/samples.* "$work"/results.*
@@ -116,8 +118,8 @@ interleaved() {
 			else
 				args=(--label mfa --mfa --devices "$work/devices.json")
 			fi
-			loadgen --url "$af_url" --concurrency "$conc" \
-				--seconds "$slice" --warmup 200 \
+			loadgen --url "$af_url" --concurrency "$iconc" \
+				--seconds "$slice" --warmup "$iwarm" \
 				--samples "$work/samples.$kind.$r" "${args[@]}" \
 				>"$work/round.out"
 			printf '%s\n' "$res" >>"$work/results.$kind"
@@ -134,8 +136,8 @@ interleaved() {
 				"$rounds" "$kind:" "$(result "$res" rate)"
 		done
 	done
-	r_pw=$(merged pw password-only flow)
-	r_mfa=$(merged mfa mfa mfa)
+	r_pw=$(merged pw password-only flow "$iconc")
+	r_mfa=$(merged mfa mfa mfa "$iconc")
 	for kind in pw mfa; do
 		local rr=$r_pw ticks=$ticks_pw wall=$wall_pw
 		if [ "$kind" = mfa ]; then
@@ -163,7 +165,8 @@ seed
 t_seed=$(date +%s)
 seed_mfa
 echo "  seeded $nusers password-only users and $nusers MFA users with a phone each in $(($(date +%s) - t_seed)) s"
-interleaved
+interleaved "$conc" "$secs" 200
+r_pw_low=$r_pw r_mfa_low=$r_mfa o_pw_low=$o_pw o_mfa_low=$o_mfa
 offered=$(awk -v r="$(result "$r_mfa" rate)" 'BEGIN { printf "%.0f", r / 2 }')
 echo "-- run 4b: MFA sign-ins in an open loop at $offered per second (half the rate above), ${secs}s"
 quietly loadgen --url "$af_url" --label mfa-fixed-load --concurrency "$conc" \
@@ -173,21 +176,16 @@ r_fix="$res"
 o_fix=$others
 stop_server "$srv_pid"
 
-echo "-- run 5: authflow, production Argon2id cost (m=19456 KiB, t=2, p=1), $prod_conc clients, ${prod_secs}s each"
+echo "-- run 5: authflow, production Argon2id cost (m=19456 KiB, t=2, p=1), $prod_conc clients, ${prod_secs}s each, in the same alternating rounds"
 start_authflow 19456 2 1
 seed
 t_seed=$(date +%s)
 rm -rf "$work/phones"
 seed_mfa
 echo "  seeded $nusers password-only users and $nusers MFA users with a phone each in $(($(date +%s) - t_seed)) s"
-quietly loadgen --url "$af_url" --label password-only-prod --concurrency "$prod_conc" \
-	--seconds "$prod_secs" --warmup "$prod_conc" --users "$work/users.json"
-r_pw_p="$res"
-o_pw_p=$others
-quietly loadgen --url "$af_url" --label mfa-prod --concurrency "$prod_conc" \
-	--seconds "$prod_secs" --warmup "$prod_conc" --mfa --devices "$work/devices.json"
-r_mfa_p="$res"
-o_mfa_p=$others
+interleaved "$prod_conc" "$prod_secs" "$prod_conc"
+r_pw_p=$r_pw r_mfa_p=$r_mfa o_pw_p=$o_pw o_mfa_p=$o_mfa
+r_pw=$r_pw_low r_mfa=$r_mfa_low o_pw=$o_pw_low o_mfa=$o_mfa_low
 stop_server "$srv_pid"
 
 share=$(ratio "$(result "$r_mfa" rate)" "$(result "$r_pw" rate)")
