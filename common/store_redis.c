@@ -506,9 +506,12 @@ static store_status redis_ping(void *impl, char *why, size_t whylen)
 		return STORE_ERR_UNAVAILABLE;
 	}
 	ok = status_is(r, "PONG");
-	freeReplyObject(r);
 	if (!ok)
-		store_errf(why, whylen, "redis did not answer PING with PONG");
+		store_errf(why, whylen, "redis answered PING with %.120s",
+			   r->type == REDIS_REPLY_ERROR && r->str != NULL
+				   ? r->str
+				   : "something other than PONG");
+	freeReplyObject(r);
 	return ok ? STORE_OK : STORE_ERR_UNAVAILABLE;
 }
 
