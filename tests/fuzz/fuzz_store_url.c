@@ -34,9 +34,9 @@ static store_status open_once(const char *url, char *err, size_t errlen)
 static char rotate(char c)
 {
 	if (c >= 'g' && c <= 'z')
-		return c == 'z' ? 'g' : (char)(c + 1);
+		return (char)(c == 'z' ? 'g' : c + 1);
 	if (c >= 'G' && c <= 'Z')
-		return c == 'Z' ? 'G' : (char)(c + 1);
+		return (char)(c == 'Z' ? 'G' : c + 1);
 	return c;
 }
 
