@@ -105,11 +105,11 @@ fs.writeFileSync(devicesOut, JSON.stringify(devices));
 # most CPU other processes took during any round in $o_pw and $o_mfa.
 interleaved() {
 	local iconc=$1 isecs=$2 iwarm=$3
-	local r kind slice ticks_pw=0 ticks_mfa=0 wall_pw=0 wall_mfa=0
+	local r kind rr slice
 	local -a args
 	slice=$(awk -v s="$isecs" -v r="$rounds" 'BEGIN { printf "%.3f", s / r }')
-	o_pw=0
-	o_mfa=0
+	# shellcheck disable=SC2034 # keep_round adds to them
+	o_pw=0 ticks_pw=0 wall_pw=0 o_mfa=0 ticks_mfa=0 wall_mfa=0
 	rm -f "$work"/samples.* "$work"/results.*
 	for r in $(seq 1 "$rounds"); do
 		for kind in pw mfa; do
@@ -122,16 +122,7 @@ interleaved() {
 				--seconds "$slice" --warmup "$iwarm" \
 				--samples "$work/samples.$kind.$r" "${args[@]}" \
 				>"$work/round.out"
-			printf '%s\n' "$res" >>"$work/results.$kind"
-			if [ "$kind" = pw ]; then
-				ticks_pw=$((ticks_pw + srv_ticks))
-				wall_pw=$((wall_pw + wall_ms))
-				ge "$o_pw" "$others" || o_pw=$others
-			else
-				ticks_mfa=$((ticks_mfa + srv_ticks))
-				wall_mfa=$((wall_mfa + wall_ms))
-				ge "$o_mfa" "$others" || o_mfa=$others
-			fi
+			keep_round "$kind"
 			printf '  round %s of %s, %-13s %8s sign-ins/s\n' "$r" \
 				"$rounds" "$kind:" "$(result "$res" rate)"
 		done
@@ -139,18 +130,9 @@ interleaved() {
 	r_pw=$(merged pw password-only flow "$iconc")
 	r_mfa=$(merged mfa mfa mfa "$iconc")
 	for kind in pw mfa; do
-		local rr=$r_pw ticks=$ticks_pw wall=$wall_pw
-		if [ "$kind" = mfa ]; then
-			rr=$r_mfa ticks=$ticks_mfa wall=$wall_mfa
-		fi
-		printf '  %s: %s sign-ins in %s s over %s rounds: %s/s, p50 %s ms, p99 %s ms, max %s ms, %s errors; %s HTTP requests and %s ms of server CPU per sign-in\n' \
-			"$(result "$rr" label)" "$(result "$rr" count)" \
-			"$(result "$rr" seconds)" "$rounds" "$(result "$rr" rate)" \
-			"$(result "$rr" p50_ms)" "$(result "$rr" p99_ms)" \
-			"$(result "$rr" max_ms)" "$(result "$rr" errors)" \
-			"$(result "$rr" requests_per_flow)" \
-			"$(awk -v t="$ticks" -v hz="$hz" -v w="$wall" -v r="$(result "$rr" rate)" \
-				'BEGIN { printf "%.2f", (w > 0 && r > 0 ? 1000 * (t / hz) / (w / 1000) / r : 0) }')"
+		rr=$r_pw
+		[ "$kind" = pw ] || rr=$r_mfa
+		merged_line "$rr" sign-ins "; $(result "$rr" requests_per_flow) HTTP requests and $(round_srv_ms "$kind" "$(result "$rr" rate)") ms of server CPU per sign-in"
 	done
 }
 

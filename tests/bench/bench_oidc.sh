@@ -337,6 +337,45 @@ merged() {
 	}'
 }
 
+# After a round of KIND run by loadgen: its RESULT line ($res) goes to
+# KIND's file for merged, the most CPU other processes took in any round
+# into o_KIND, the server's CPU ticks and the wall time added to ticks_KIND
+# and wall_KIND (each to be set to 0 before the first round).
+keep_round() { # keep_round KIND
+	local kind=$1 o="o_$1" t="ticks_$1" w="wall_$1"
+	printf '%s\n' "$res" >>"$work/results.$kind"
+	ge "${!o}" "$others" || printf -v "$o" '%s' "$others"
+	printf -v "$t" '%s' "$((${!t} + srv_ticks))"
+	printf -v "$w" '%s' "$((${!w} + wall_ms))"
+}
+
+# The server's CPU in ms per sign-in over KIND's rounds, at RATE.
+round_srv_ms() { # round_srv_ms KIND RATE
+	local t="ticks_$1" w="wall_$1"
+	awk -v t="${!t}" -v hz="$hz" -v w="${!w}" -v r="$2" \
+		'BEGIN { printf "%.2f", (w > 0 && r > 0 ? 1000 * (t / hz) / (w / 1000) / r : 0) }'
+}
+
+# One bench_limits run of a round: the RESULT's FIELD in $lim_r, added to
+# $lim_sum, the most CPU other processes took into $o_lim.
+limit_round() { # limit_round FIELD BENCH_LIMITS-ARG...
+	local field=$1
+	shift
+	limits "$@" >"$work/round.out"
+	lim_r=$(result "$res" "$field")
+	lim_sum=$(awk -v a="$lim_sum" -v b="$lim_r" 'BEGIN { print a + b }')
+	ge "$o_lim" "$others" || o_lim=$others
+}
+
+# Shows a merged RESULT line: what of WHAT, over how many rounds, and SUFFIX.
+merged_line() { # merged_line RESULT-LINE WHAT [SUFFIX]
+	printf '  %s: %s %s in %s s over %s rounds: %s/s, p50 %s ms, p99 %s ms, max %s ms, %s errors%s\n' \
+		"$(result "$1" label)" "$(result "$1" count)" "$2" \
+		"$(result "$1" seconds)" "$rounds" "$(result "$1" rate)" \
+		"$(result "$1" p50_ms)" "$(result "$1" p99_ms)" \
+		"$(result "$1" max_ms)" "$(result "$1" errors)" "${3:-}"
+}
+
 # Sourced (by bench_mfa.sh) for the settings and helpers above: stop here.
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then
 	return 0
@@ -362,14 +401,6 @@ o_lim1=$others
 quietly limits --seconds 2 --only argon2 --m-kib 64 --t 1 --p 1
 a2_low=$(result "$res" argon2id_per_s)
 
-# One round's RESULT line ($res) and samples go to KIND's files for merged;
-# the most CPU other processes took in any round of KIND goes into o_KIND.
-keep_round() { # keep_round KIND
-	local kind=$1 var="o_$1"
-	printf '%s\n' "$res" >>"$work/results.$kind"
-	ge "${!var}" "$others" || printf -v "$var" '%s' "$others"
-}
-
 slice_prod=$(awk -v s="$prod_secs" -v r="$rounds" 'BEGIN { printf "%.3f", s / r }')
 slice=$(awk -v s="$secs" -v r="$rounds" 'BEGIN { printf "%.3f", s / r }')
 rm -f "$work"/samples.* "$work"/results.*
@@ -377,25 +408,23 @@ rm -f "$work"/samples.* "$work"/results.*
 echo "-- run 1: authflow, production Argon2id cost (m=19456 KiB, t=2, p=1), $prod_conc clients, ${prod_secs}s in $rounds rounds, each after 2 s of the Argon2id limit"
 start_authflow 19456 2 1
 seed
-o_prod=0 o_a2=0 a2_sum=0
+# shellcheck disable=SC2034 # keep_round adds to them
+o_prod=0 ticks_prod=0 wall_prod=0 o_lim=0 lim_sum=0
 for r in $(seq 1 "$rounds"); do
 	# The limit and the server meet the host in the same state: its speed
 	# drifts by tens of percent within a minute.
-	limits --seconds 2 --only argon2 --m-kib 19456 --t 2 --p 1 >"$work/round.out"
-	a2_r=$(result "$res" argon2id_per_s)
-	a2_sum=$(awk -v a="$a2_sum" -v b="$a2_r" 'BEGIN { print a + b }')
-	ge "$o_a2" "$others" || o_a2=$others
+	limit_round argon2id_per_s --seconds 2 --only argon2 --m-kib 19456 --t 2 --p 1
 	loadgen --url "$af_url" --label authflow-prod --concurrency "$prod_conc" \
 		--seconds "$slice_prod" --warmup "$prod_conc" \
 		--samples "$work/samples.prod.$r" >"$work/round.out"
 	keep_round prod
 	printf '  round %s of %s: Argon2id limit %s hashes/s, authflow %s sign-ins/s\n' \
-		"$r" "$rounds" "$a2_r" "$(result "$res" rate)"
+		"$r" "$rounds" "$lim_r" "$(result "$res" rate)"
 done
-a2_prod=$(awk -v s="$a2_sum" -v r="$rounds" 'BEGIN { printf "%.1f", s / r }')
+a2_prod=$(awk -v s="$lim_sum" -v r="$rounds" 'BEGIN { printf "%.1f", s / r }')
 r1=$(merged prod authflow-prod flow "$prod_conc")
 o1=$o_prod
-o_lim1=$(awk -v a="$o_lim1" -v b="$o_a2" 'BEGIN { print (a > b ? a : b) }')
+ge "$o_lim1" "$o_lim" || o_lim1=$o_lim
 stop_server "$srv_pid"
 
 if [ ! -d "$here/oidc-provider/node_modules/oidc-provider" ]; then
@@ -423,15 +452,14 @@ loadgen --url "$af_url" --label warm-up --concurrency "$conc" --flows 1000 \
 client=$node_client secret=$node_secret srv_pid=$node_pid
 loadgen --url "http://127.0.0.1:$op_port" --label warm-up --concurrency "$conc" \
 	--flows 500 >"$work/round.out"
-o_low=0 o_node=0 ticks_low=0 wall_low=0
+# shellcheck disable=SC2034 # keep_round adds to them
+o_low=0 ticks_low=0 wall_low=0 o_node=0 ticks_node=0 wall_node=0
 for r in $(seq 1 "$rounds"); do
 	srv_pid=$af_pid client=$af_client secret=$af_secret
 	loadgen --url "$af_url" --label authflow-low --concurrency "$conc" \
 		--seconds "$slice" --warmup "$conc" --samples "$work/samples.low.$r" \
 		>"$work/round.out"
 	keep_round low
-	ticks_low=$((ticks_low + srv_ticks))
-	wall_low=$((wall_low + wall_ms))
 	low_r=$(result "$res" rate)
 	srv_pid=$node_pid client=$node_client secret=$node_secret
 	loadgen --url "http://127.0.0.1:$op_port" --label oidc-provider \
@@ -447,38 +475,27 @@ r2=$(merged low authflow-low flow)
 r5=$(merged node oidc-provider flow)
 o2=$o_low
 o5=$o_node
-srv_ms2=$(awk -v t="$ticks_low" -v hz="$hz" -v w="$wall_low" -v r="$(result "$r2" rate)" \
-	'BEGIN { printf "%.2f", (w > 0 && r > 0 ? 1000 * (t / hz) / (w / 1000) / r : 0) }')
-for rr in "$r2" "$r5"; do
-	printf '  %s: %s sign-ins in %s s over %s rounds: %s/s, p50 %s ms, p99 %s ms, max %s ms, %s errors\n' \
-		"$(result "$rr" label)" "$(result "$rr" count)" \
-		"$(result "$rr" seconds)" "$rounds" "$(result "$rr" rate)" \
-		"$(result "$rr" p50_ms)" "$(result "$rr" p99_ms)" \
-		"$(result "$rr" max_ms)" "$(result "$rr" errors)"
-done
+srv_ms2=$(round_srv_ms low "$(result "$r2" rate)")
+merged_line "$r2" sign-ins
+merged_line "$r5" sign-ins
 echo "  authflow's server CPU: $srv_ms2 ms per sign-in"
 echo "-- run 2, continued: the token endpoint alone in $rounds rounds, each after 1 s of the RS256 limit, then $long_flows more sign-ins for memory"
-o_token=0 o_rs=0 rs_sum=0
+# shellcheck disable=SC2034 # keep_round adds to them
+o_token=0 ticks_token=0 wall_token=0 o_lim=0 lim_sum=0
 for r in $(seq 1 "$rounds"); do
-	limits --seconds 1 --only rs256 >"$work/round.out"
-	rs_r=$(result "$res" rs256_per_s)
-	rs_sum=$(awk -v a="$rs_sum" -v b="$rs_r" 'BEGIN { print a + b }')
-	ge "$o_rs" "$others" || o_rs=$others
+	limit_round rs256_per_s --seconds 1 --only rs256
 	loadgen --url "$af_url" --label authflow-token --concurrency "$conc" \
 		--token-only "$(((token_codes + rounds - 1) / rounds))" \
 		--samples "$work/samples.token.$r" >"$work/round.out"
 	keep_round token
 	printf '  round %s of %s: RS256 limit %s signatures/s, token endpoint %s requests/s\n' \
-		"$r" "$rounds" "$rs_r" "$(result "$res" rate)"
+		"$r" "$rounds" "$lim_r" "$(result "$res" rate)"
 done
-rs256=$(awk -v s="$rs_sum" -v r="$rounds" 'BEGIN { printf "%.1f", s / r }')
+rs256=$(awk -v s="$lim_sum" -v r="$rounds" 'BEGIN { printf "%.1f", s / r }')
 rt=$(merged token authflow-token token)
 ot=$o_token
-o_lim1=$(awk -v a="$o_lim1" -v b="$o_rs" 'BEGIN { print (a > b ? a : b) }')
-printf '  authflow-token: %s token requests in %s s over %s rounds: %s/s, p50 %s ms, p99 %s ms, max %s ms, %s errors\n' \
-	"$(result "$rt" count)" "$(result "$rt" seconds)" "$rounds" \
-	"$(result "$rt" rate)" "$(result "$rt" p50_ms)" "$(result "$rt" p99_ms)" \
-	"$(result "$rt" max_ms)" "$(result "$rt" errors)"
+ge "$o_lim1" "$o_lim" || o_lim1=$o_lim
+merged_line "$rt" "token requests"
 half=$((long_flows / 2))
 rss0=$(rss_kib "$srv_pid")
 loadgen --url "$af_url" --label authflow-long-1 --concurrency "$conc" --flows "$half"
