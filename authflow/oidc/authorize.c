@@ -244,6 +244,8 @@ static const char *check_request(af_server *srv, const af_req *req,
 	const char *prompt = af_req_param(req, "prompt");
 	const char *max_age = af_req_param(req, "max_age");
 	const char *nonce = af_req_param(req, "nonce");
+	const char *hint = af_req_param(req, "login_hint");
+	char err[AF_DIR_ERR_BUF];
 	char *end = NULL;
 	unsigned long ma;
 
@@ -305,6 +307,15 @@ static const char *check_request(af_server *srv, const af_req *req,
 		json_object_set_new(authz, "code_challenge", json_string(cc));
 	if (prompt != NULL)
 		json_object_set_new(authz, "prompt", json_string(prompt));
+	/*
+	 * login_hint only fills in the user name field, and only when it
+	 * could be one of ours; any other hint (a phone number, say) is
+	 * ignored rather than refused, as OpenID Connect Core 3.1.2.1 lets
+	 * a provider do.
+	 */
+	if (hint != NULL && af_dir_check_username("login_hint", hint, err,
+						  sizeof(err)) == AF_DIR_OK)
+		json_object_set_new(authz, "login_hint", json_string(hint));
 	return NULL;
 }
 

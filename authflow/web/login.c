@@ -58,7 +58,8 @@ void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
 		af_page_flow_expired(resp);
 		return;
 	}
-	show_form(srv, resp, 200, flow, authz, NULL, NULL);
+	show_form(srv, resp, 200, flow, authz, NULL,
+		  json_string_value(json_object_get(authz, "login_hint")));
 	json_decref(authz);
 }
 

@@ -125,6 +125,7 @@ void af_page_login(af_resp *resp, unsigned status, const char *flow,
 		   const char *username)
 {
 	af_buf b;
+	int known;
 
 	af_buf_init(&b, PAGE_MAX);
 	af_page_begin(&b, "Sign in");
@@ -144,16 +145,20 @@ void af_page_login(af_resp *resp, unsigned status, const char *flow,
 	af_buf_html(&b, flow);
 	af_buf_puts(&b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
 	af_buf_html(&b, csrf);
+	/* The cursor goes where the person types next. */
+	known = username != NULL && username[0] != '\0';
 	af_buf_puts(&b, "\"><label for=\"username\">User name</label>"
 			"<input type=\"text\" id=\"username\" name=\"username\""
 			" autocomplete=\"username\" autocapitalize=\"none\""
-			" spellcheck=\"false\" required autofocus value=\"");
-	af_buf_html(&b, username != NULL ? username : "");
+			" spellcheck=\"false\" required");
+	af_buf_puts(&b, known ? " value=\"" : " autofocus value=\"");
+	af_buf_html(&b, known ? username : "");
 	af_buf_puts(&b, "\"><label for=\"password\">Password</label>"
 			"<input type=\"password\" id=\"password\" "
 			"name=\"password\" autocomplete=\"current-password\" "
-			"required><button type=\"submit\">Sign in</button>"
-			"</form>");
+			"required");
+	af_buf_puts(&b, known ? " autofocus>" : ">");
+	af_buf_puts(&b, "<button type=\"submit\">Sign in</button></form>");
 	af_page_end(&b);
 	af_page_send(resp, status, &b);
 }

@@ -142,6 +142,25 @@ describe(`authflow OIDC (${STORE} store)`, () => {
       const o = await openAuthorize(browser, server.issuer, a.url.href);
       assert.ok(o.loginPage, `login page for ${JSON.stringify(extra)}`);
     }
+    // login_hint fills in the user name (escaped) and moves the cursor to
+    // the password; a hint that cannot be a user name is ignored.
+    const field = (html, name) => html.match(new RegExp(`<input[^>]* name="${name}"[^>]*>`))[0];
+    for (const [hint, shown] of [['Carol', 'Carol'], ['"><script>', null], ['+1 555 0100', null]]) {
+      const a = await authUrl(config, { login_hint: hint, prompt: 'login' });
+      const o = await openAuthorize(browser, server.issuer, a.url.href);
+      assert.ok(o.loginPage, `login page for login_hint ${hint}`);
+      const user = field(o.loginPage.text, 'username');
+      const pass = field(o.loginPage.text, 'password');
+      assert.doesNotMatch(o.loginPage.text, /<script>/);
+      if (shown === null) {
+        assert.match(user, / autofocus value=""/, hint);
+        assert.doesNotMatch(pass, /autofocus/);
+      } else {
+        assert.match(user, new RegExp(` value="${shown}"`));
+        assert.doesNotMatch(user, /autofocus/);
+        assert.match(pass, /autofocus/);
+      }
+    }
   });
 
   test('form_post answers with a form to the redirect URI', async () => {
