@@ -47,21 +47,6 @@ static af_dir_status set_new(json_t *obj, const char *key, json_t *v)
 	return json_object_set_new(obj, key, v) == 0 ? AF_DIR_OK : AF_DIR_NOMEM;
 }
 
-static af_dir_status audit(af_dir *dir, const char *actor, const char *action,
-			   const char *target, const json_t *detail, char *err,
-			   size_t errlen)
-{
-	af_dir_status rc = af_audit_record(dir, actor, action, target, detail);
-
-	if (rc != AF_DIR_OK) {
-		af_dir__err(err, errlen,
-			    "audit: the change was made but not recorded (%s)",
-			    af_dir_strerror(rc));
-		return AF_DIR_STORE;
-	}
-	return AF_DIR_OK;
-}
-
 /* "app:<client_id>" for a well-formed client id, else NOT_FOUND. */
 static af_dir_status app_key(char *key, size_t cap, const char *client_id)
 {
@@ -505,7 +490,8 @@ af_dir_status af_dir_app_add(af_dir *dir, const char *actor, const json_t *spec,
 	rc = af_dir__from_store(
 		store_sadd(af_dir_store(dir), "apps", client_id));
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor, "app.add", client_id, norm, err, errlen);
+		rc = af_dir__audit(dir, actor, "app.add", client_id, norm, err,
+				   errlen);
 	if (rc == AF_DIR_OK)
 		rc = hand_out(app, out);
 out:
@@ -567,7 +553,8 @@ af_dir_status af_dir_app_set(af_dir *dir, const char *actor,
 	if (newname != NULL && oldname != NULL && strcmp(newname, oldname) != 0)
 		rc = release_name(dir, oldname, client_id);
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor, "app.set", client_id, norm, err, errlen);
+		rc = af_dir__audit(dir, actor, "app.set", client_id, norm, err,
+				   errlen);
 	if (rc == AF_DIR_OK)
 		rc = hand_out(after, out);
 out:
@@ -608,7 +595,8 @@ af_dir_status af_dir_app_remove(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_OK)
 		rc = r;
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor, "app.remove", client_id, NULL, NULL, 0);
+		rc = af_dir__audit(dir, actor, "app.remove", client_id, NULL,
+				   NULL, 0);
 out:
 	json_decref(app);
 	return rc;
@@ -716,8 +704,8 @@ af_dir_status af_dir_app_rotate_secret(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_OK)
 		rc = af_dir__update(dir, key, secret_fn, hash, NULL, NULL);
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor, "app.rotate_secret", client_id, NULL,
-			   NULL, 0);
+		rc = af_dir__audit(dir, actor, "app.rotate_secret", client_id,
+				   NULL, NULL, 0);
 	if (rc != AF_DIR_OK)
 		OPENSSL_cleanse(secret, secretcap);
 	return rc;
@@ -955,10 +943,10 @@ static af_dir_status deployment(af_dir *dir, const char *actor,
 		return rc;
 	detail = c.field != NULL ? json_pack("{s:s}", c.field, target)
 				 : json_pack("{s:b}", "all", 1);
-	rc = detail != NULL
-		     ? audit(dir, actor, add ? "app.deploy" : "app.undeploy",
-			     client_id, detail, err, errlen)
-		     : AF_DIR_NOMEM;
+	rc = detail != NULL ? af_dir__audit(dir, actor,
+					    add ? "app.deploy" : "app.undeploy",
+					    client_id, detail, err, errlen)
+			    : AF_DIR_NOMEM;
 	json_decref(detail);
 	return rc;
 }

@@ -833,9 +833,9 @@ const char *af_dir__dummy_phc(const af_dir *dir)
 }
 
 /* Records an audit event for a change that was made; see directory.h. */
-static af_dir_status audit(af_dir *dir, const char *actor, const char *action,
-			   const char *target, const json_t *detail, char *err,
-			   size_t errlen)
+af_dir_status af_dir__audit(af_dir *dir, const char *actor, const char *action,
+			    const char *target, const json_t *detail, char *err,
+			    size_t errlen)
 {
 	af_dir_status rc;
 
@@ -1220,7 +1220,7 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 	if (rc != AF_DIR_OK)
 		goto out;
 	json_object_del(norm, "username");
-	rc = audit(dir, actor, "user.add", name, norm, err, errlen);
+	rc = af_dir__audit(dir, actor, "user.add", name, norm, err, errlen);
 	if (rc == AF_DIR_OK)
 		rc = hand_out_user(user, out);
 out:
@@ -1273,7 +1273,8 @@ af_dir_status af_dir_user_set(af_dir *dir, const char *actor,
 		goto out;
 	rc = sync_members(dir, name, before, after);
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor, "user.set", name, norm, err, errlen);
+		rc = af_dir__audit(dir, actor, "user.set", name, norm, err,
+				   errlen);
 	if (rc == AF_DIR_OK)
 		rc = hand_out_user(after, out);
 out:
@@ -1343,10 +1344,10 @@ af_dir_status af_dir_user_set_password(af_dir *dir, const char *actor,
 		af_dir__err(err, errlen, "username: no user named \"%s\"",
 			    name);
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor,
-			   password != NULL ? "user.passwd"
-					    : "user.passwd_clear",
-			   name, NULL, err, errlen);
+		rc = af_dir__audit(dir, actor,
+				   password != NULL ? "user.passwd"
+						    : "user.passwd_clear",
+				   name, NULL, err, errlen);
 out:
 	OPENSSL_cleanse(phc, sizeof(phc));
 	return rc;
@@ -1396,7 +1397,8 @@ af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_OK)
 		rc = r;
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor, "user.remove", name, NULL, NULL, 0);
+		rc = af_dir__audit(dir, actor, "user.remove", name, NULL, NULL,
+				   0);
 out:
 	json_decref(user);
 	return rc;
@@ -1616,7 +1618,8 @@ static af_dir_status kind_add(af_dir *dir, const member_kind *mk,
 		goto out;
 	rc = af_dir__from_store(store_sadd(dir->store, mk->index, name));
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor, mk->act_add, name, obj, err, errlen);
+		rc = af_dir__audit(dir, actor, mk->act_add, name, obj, err,
+				   errlen);
 out:
 	json_decref(obj);
 	return rc;
@@ -1665,8 +1668,8 @@ af_dir_status af_dir_group_set(af_dir *dir, const char *actor, const char *name,
 	if (rc == AF_DIR_NOT_FOUND)
 		af_dir__err(err, errlen, "name: no such group");
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor, group_kind.act_set, name, after, err,
-			   errlen);
+		rc = af_dir__audit(dir, actor, group_kind.act_set, name, after,
+				   err, errlen);
 	json_decref(after);
 	return rc;
 }
@@ -1739,10 +1742,10 @@ static af_dir_status kind_member(af_dir *dir, const member_kind *mk,
 	if (rc != AF_DIR_OK)
 		goto out;
 	detail = json_pack("{s:s}", "user", uname);
-	rc = detail != NULL
-		     ? audit(dir, actor, add ? mk->act_join : mk->act_leave,
-			     name, detail, err, errlen)
-		     : AF_DIR_NOMEM;
+	rc = detail != NULL ? af_dir__audit(dir, actor,
+					    add ? mk->act_join : mk->act_leave,
+					    name, detail, err, errlen)
+			    : AF_DIR_NOMEM;
 out:
 	json_decref(detail);
 	json_decref(after);
@@ -1830,7 +1833,8 @@ static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
 	if (rc == AF_DIR_OK)
 		rc = r;
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor, mk->act_remove, name, NULL, NULL, 0);
+		rc = af_dir__audit(dir, actor, mk->act_remove, name, NULL, NULL,
+				   0);
 	json_decref(members);
 	return rc;
 }

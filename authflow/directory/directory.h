@@ -544,6 +544,17 @@ int af_dir__array_has(const json_t *arr, const char *s);
 /* Drops every copy of s from arr; 1 when one was there. */
 int af_dir__array_drop(json_t *arr, const char *s);
 
+/*
+ * Records the audit event of a change that was made (af_audit_record());
+ * when it cannot be written, AF_DIR_STORE with a message saying that the
+ * change was made but not recorded.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir__audit(af_dir *dir, const char *actor,
+					     const char *action,
+					     const char *target,
+					     const json_t *detail, char *err,
+					     size_t errlen);
+
 /* Checks that the actor is a bounded printable name. */
 AF_DIR_NODISCARD af_dir_status af_dir__check_actor(const char *actor);
 

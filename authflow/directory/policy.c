@@ -176,21 +176,6 @@ static af_dir_status policy_merge(json_t *policy, void *arg)
 	return set_new(policy, "updated_at", json_integer(af_now()));
 }
 
-static af_dir_status audit(af_dir *dir, const char *actor, const char *action,
-			   const char *target, const json_t *detail, char *err,
-			   size_t errlen)
-{
-	af_dir_status rc = af_audit_record(dir, actor, action, target, detail);
-
-	if (rc != AF_DIR_OK) {
-		af_dir__err(err, errlen,
-			    "audit: the change was made but not recorded (%s)",
-			    af_dir_strerror(rc));
-		return AF_DIR_STORE;
-	}
-	return AF_DIR_OK;
-}
-
 af_dir_status af_dir_policy_add(af_dir *dir, const char *actor,
 				const json_t *spec, char *err, size_t errlen)
 {
@@ -239,7 +224,8 @@ af_dir_status af_dir_policy_add(af_dir *dir, const char *actor,
 	rc = af_dir__from_store(
 		store_sadd(af_dir_store(dir), "policies", name));
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor, "policy.add", name, norm, err, errlen);
+		rc = af_dir__audit(dir, actor, "policy.add", name, norm, err,
+				   errlen);
 out:
 	json_decref(norm);
 	json_decref(policy);
@@ -270,7 +256,8 @@ af_dir_status af_dir_policy_set(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_NOT_FOUND)
 		af_dir__err(err, errlen, "name: no such policy");
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor, "policy.set", name, norm, err, errlen);
+		rc = af_dir__audit(dir, actor, "policy.set", name, norm, err,
+				   errlen);
 	json_decref(norm);
 	return rc;
 }
@@ -294,7 +281,8 @@ af_dir_status af_dir_policy_remove(af_dir *dir, const char *actor,
 		rc = af_dir__from_store(
 			store_srem(af_dir_store(dir), "policies", name));
 	if (rc == AF_DIR_OK)
-		rc = audit(dir, actor, "policy.remove", name, NULL, NULL, 0);
+		rc = af_dir__audit(dir, actor, "policy.remove", name, NULL,
+				   NULL, 0);
 	return rc;
 }
 
@@ -437,10 +425,11 @@ static af_dir_status policy_assignment(af_dir *dir, const char *actor,
 	if (rc != AF_DIR_OK)
 		return rc;
 	detail = json_pack("{s:s}", c.field, target);
-	rc = detail != NULL ? audit(dir, actor,
-				    add ? "policy.assign" : "policy.unassign",
-				    name, detail, err, errlen)
-			    : AF_DIR_NOMEM;
+	rc = detail != NULL
+		     ? af_dir__audit(dir, actor,
+				     add ? "policy.assign" : "policy.unassign",
+				     name, detail, err, errlen)
+		     : AF_DIR_NOMEM;
 	json_decref(detail);
 	return rc;
 }
