@@ -2,6 +2,7 @@
  * The route table: every endpoint of the interface contract, with the
  * methods it answers and the name it has in metrics.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "admin/admin.h"
@@ -9,6 +10,7 @@
 #include "device/device.h"
 #include "oidc/oidc.h"
 #include "server.h"
+#include "web/brand.h"
 #include "web/mfa_pages.h"
 #include "web/page.h"
 
@@ -23,6 +25,7 @@ typedef struct af_route {
 	unsigned methods;
 	af_handler get;
 	af_handler post;
+	int page; /* answers with pages: gets the branding */
 } af_route;
 
 static void h_healthz(af_server *srv, af_req *req, af_resp *resp)
@@ -75,6 +78,51 @@ static void h_mfa_js(af_server *srv, af_req *req, af_resp *resp)
 	af_resp_text(resp, 200, "text/javascript; charset=utf-8", af_mfa_js());
 }
 
+/*
+ * Branding files are named with the branding's version in the query, so a
+ * browser may keep one long: a new branding comes under a new name. An
+ * old name answers with the current content, briefly cached.
+ */
+static void brand_cache_header(const af_req *req, af_resp *resp)
+{
+	const char *v = hp_params_get(req->query, "v");
+	const char *now = af_brand_version(resp->brand);
+
+	af_resp_header_set(resp, "Cache-Control",
+			   v != NULL && strcmp(v, now) == 0
+				   ? "public, max-age=86400, immutable"
+				   : "public, max-age=60");
+}
+
+static void h_brand_css(af_server *srv, af_req *req, af_resp *resp)
+{
+	(void)srv;
+	brand_cache_header(req, resp);
+	resp->status = 200;
+	memcpy(resp->content_type, "text/css; charset=utf-8",
+	       sizeof("text/css; charset=utf-8"));
+	af_brand_css(resp->brand, &resp->body);
+}
+
+static void h_brand_logo(af_server *srv, af_req *req, af_resp *resp)
+{
+	const uint8_t *logo;
+	const char *type;
+	size_t len;
+
+	(void)srv;
+	if (af_brand_logo(resp->brand, &logo, &len, &type) != 0) {
+		af_resp_header_set(resp, "Cache-Control", "no-store");
+		af_resp_text(resp, 404, "text/plain; charset=utf-8",
+			     "no logo\n");
+		return;
+	}
+	brand_cache_header(req, resp);
+	resp->status = 200;
+	snprintf(resp->content_type, sizeof(resp->content_type), "%s", type);
+	af_buf_append(&resp->body, logo, len);
+}
+
 static void h_root(af_server *srv, af_req *req, af_resp *resp)
 {
 	(void)req;
@@ -90,35 +138,39 @@ static void h_root(af_server *srv, af_req *req, af_resp *resp)
 
 static const af_route routes[] = {
 	{"discovery", "/.well-known/openid-configuration", 0, M_GET,
-	 af_h_discovery, NULL},
-	{"jwks", "/jwks", 0, M_GET, af_h_jwks, NULL},
+	 af_h_discovery, NULL, 0},
+	{"jwks", "/jwks", 0, M_GET, af_h_jwks, NULL, 0},
 	{"authorize", "/authorize", 0, M_GET | M_POST, af_h_authorize,
-	 af_h_authorize},
-	{"token", "/token", 0, M_POST, NULL, af_h_token},
+	 af_h_authorize, 1},
+	{"token", "/token", 0, M_POST, NULL, af_h_token, 0},
 	{"userinfo", "/userinfo", 0, M_GET | M_POST, af_h_userinfo,
-	 af_h_userinfo},
-	{"logout", "/logout", 0, M_GET | M_POST, af_h_logout, af_h_logout},
-	{"revoke", "/revoke", 0, M_POST, NULL, af_h_revoke},
-	{"login", "/login", 0, M_GET | M_POST, af_h_login_get, af_h_login_post},
-	{"mfa", "/login/mfa", 0, M_GET, af_h_mfa_page, NULL},
-	{"mfa_status", "/login/mfa/status", 0, M_GET, af_h_mfa_status, NULL},
-	{"mfa_code", "/login/mfa/code", 0, M_POST, NULL, af_h_mfa_code},
-	{"mfa_cancel", "/login/mfa/cancel", 0, M_POST, NULL, af_h_mfa_cancel},
-	{"enroll", "/enroll", 0, M_GET, af_h_enroll, NULL},
-	{"device", "/device/v1/", 1, M_ANY, af_h_device, af_h_device},
-	{"admin", "/admin/v1/", 1, M_ANY, af_h_admin, af_h_admin},
-	{"healthz", "/healthz", 0, M_GET, h_healthz, NULL},
-	{"metrics", "/metrics", 0, M_GET, h_metrics, NULL},
-	{"static", "/static/authflow.css", 0, M_GET, h_css, NULL},
-	{"static", "/static/formpost.js", 0, M_GET, h_formpost_js, NULL},
-	{"static", "/static/mfa.js", 0, M_GET, h_mfa_js, NULL},
-	{"demo", "/demo", 0, M_GET, af_h_demo, NULL},
-	{"demo", "/demo/login", 0, M_GET, af_h_demo_login, NULL},
+	 af_h_userinfo, 0},
+	{"logout", "/logout", 0, M_GET | M_POST, af_h_logout, af_h_logout, 1},
+	{"revoke", "/revoke", 0, M_POST, NULL, af_h_revoke, 0},
+	{"login", "/login", 0, M_GET | M_POST, af_h_login_get, af_h_login_post,
+	 1},
+	{"mfa", "/login/mfa", 0, M_GET, af_h_mfa_page, NULL, 1},
+	{"mfa_status", "/login/mfa/status", 0, M_GET, af_h_mfa_status, NULL, 0},
+	{"mfa_code", "/login/mfa/code", 0, M_POST, NULL, af_h_mfa_code, 1},
+	{"mfa_cancel", "/login/mfa/cancel", 0, M_POST, NULL, af_h_mfa_cancel,
+	 1},
+	{"enroll", "/enroll", 0, M_GET, af_h_enroll, NULL, 1},
+	{"device", "/device/v1/", 1, M_ANY, af_h_device, af_h_device, 0},
+	{"admin", "/admin/v1/", 1, M_ANY, af_h_admin, af_h_admin, 0},
+	{"healthz", "/healthz", 0, M_GET, h_healthz, NULL, 0},
+	{"metrics", "/metrics", 0, M_GET, h_metrics, NULL, 0},
+	{"static", "/static/authflow.css", 0, M_GET, h_css, NULL, 0},
+	{"static", "/static/formpost.js", 0, M_GET, h_formpost_js, NULL, 0},
+	{"static", "/static/mfa.js", 0, M_GET, h_mfa_js, NULL, 0},
+	{"static", "/static/brand.css", 0, M_GET, h_brand_css, NULL, 1},
+	{"static", "/static/brand-logo", 0, M_GET, h_brand_logo, NULL, 1},
+	{"demo", "/demo", 0, M_GET, af_h_demo, NULL, 1},
+	{"demo", "/demo/login", 0, M_GET, af_h_demo_login, NULL, 1},
 	{"demo", "/demo/phone", 0, M_GET | M_POST, af_h_demo_phone,
-	 af_h_demo_phone},
+	 af_h_demo_phone, 1},
 	{"demo", "/demo/callback", 0, M_GET | M_POST, af_h_demo_callback,
-	 af_h_demo_callback},
-	{"root", "/", 0, M_GET, h_root, NULL},
+	 af_h_demo_callback, 1},
+	{"root", "/", 0, M_GET, h_root, NULL, 1},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -129,8 +181,8 @@ static const char *const route_names[NROUTES + 1] = {
 	"logout",    "revoke",	   "login",	"mfa",	  "mfa_status",
 	"mfa_code",  "mfa_cancel", "enroll",	"device", "admin",
 	"healthz",   "metrics",	   "static",	"static", "static",
-	"demo",	     "demo",	   "demo",	"demo",	  "root",
-	"unknown",
+	"static",    "static",	   "demo",	"demo",	  "demo",
+	"demo",	     "root",	   "unknown",
 };
 
 const char *const *af_route_names(size_t *n)
@@ -204,5 +256,9 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 			      "There is no page at this address.", NULL);
 		return;
 	}
+	if (r->page)
+		resp->brand = af_brand_cache_get(srv->brand);
 	h(srv, req, resp);
+	af_brand_release(resp->brand);
+	resp->brand = NULL;
 }

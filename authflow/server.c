@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include "server.h"
+#include "web/brand.h"
 
 int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		   char *err, size_t errlen)
@@ -84,6 +85,11 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		snprintf(err, errlen, "directory: %s", serr);
 		return -1;
 	}
+	srv->brand = af_brand_cache_new(srv->dir);
+	if (srv->brand == NULL) {
+		snprintf(err, errlen, "branding: out of memory");
+		return -1;
+	}
 	return 0;
 }
 
@@ -91,6 +97,7 @@ void af_server_cleanup(af_server *srv)
 {
 	if (srv->mhd != NULL)
 		af_server_stop(srv, 0);
+	af_brand_cache_free(srv->brand);
 	af_dir_free(srv->dir);
 	af_keyring_free(srv->keys);
 	store_close(srv->store);

@@ -22,6 +22,7 @@
 
 struct MHD_Daemon;
 struct af_workq;
+struct af_brand_cache;
 
 typedef struct af_server {
 	af_config cfg;
@@ -30,6 +31,8 @@ typedef struct af_server {
 	af_dir *dir;
 	log_ctx *log;
 	af_metrics *metrics;
+	/* The branding the pages show (web/brand.h). */
+	struct af_brand_cache *brand;
 	struct MHD_Daemon *mhd;
 	struct af_workq *slow; /* runs slow requests (http/workq.h) */
 	unsigned threads;

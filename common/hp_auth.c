@@ -71,18 +71,14 @@ static uint32_t sextet(unsigned char c, uint32_t *bad)
 	return v;
 }
 
-/*
- * Strict base64 (RFC 4648 section 4): whole quads, '=' only as the one or
- * two last characters, and zero unused bits, so each byte string has one
- * accepted encoding. Returns 0, or -1.
- */
-static int b64_decode(const char *in, size_t len, uint8_t *out, size_t outcap,
-		      size_t *outlen)
+int hp_base64_decode(const char *in, size_t len, uint8_t *out, size_t outcap,
+		     size_t *outlen)
 {
 	size_t pad = 0, i, j, n = 0, keep;
 	uint32_t bad = 0, v;
 
-	if (len == 0 || len % 4 != 0)
+	if (in == NULL || out == NULL || outlen == NULL || len == 0 ||
+	    len % 4 != 0)
 		return -1;
 	if (in[len - 1] == '=')
 		pad = in[len - 2] == '=' ? 2 : 1;
@@ -129,7 +125,8 @@ hp_status hp_auth_basic(const char *header, char *user, size_t usercap,
 		goto out;
 	}
 	if (!scheme_is(header, hlen, "basic") || hlen < 6 || header[5] != ' ' ||
-	    b64_decode(header + 6, hlen - 6, raw, sizeof(raw), &rawlen) != 0) {
+	    hp_base64_decode(header + 6, hlen - 6, raw, sizeof(raw), &rawlen) !=
+		    0) {
 		st = HP_ERR_SYNTAX;
 		goto out;
 	}

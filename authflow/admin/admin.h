@@ -1,6 +1,6 @@
 /*
  * The admin API under /admin/v1/ (JSON over HTTP, bearer tokens with a
- * role), as /work/helpers/admin_api.md specifies it for authflowctl.
+ * role) that authflowctl speaks; deploy/admin-api.md lists its routes.
  *
  * af_h_admin() is the one entry point: the router hands it every request
  * whose path starts with /admin/v1/, whatever the method. It checks the
@@ -9,7 +9,7 @@
  * line per request. The handlers live one file per resource: users.c,
  * groups.c (groups and OUs), policies.c, apps.c, misc.c (status, keys,
  * sessions, audit), mfa.c (workflow, enrollment codes, devices, push
- * queue).
+ * queue), branding.c.
  *
  * Everything below af_h_admin() is internal to the module (af_admin_ and
  * af_admin__ names): shared by its own .c files, not for other callers.
@@ -174,6 +174,10 @@ void af_admin__target(af_admin_call *c, const char *a, const char *b);
 
 /* The route handlers, by file. */
 void af_admin__status(af_admin_call *c);
+
+void af_admin__branding_show(af_admin_call *c);
+void af_admin__branding_set(af_admin_call *c);
+void af_admin__branding_reset(af_admin_call *c);
 
 void af_admin__user_list(af_admin_call *c);
 void af_admin__user_add(af_admin_call *c);

@@ -234,7 +234,7 @@ void af_h_demo(af_server *srv, af_req *req, af_resp *resp)
 
 	(void)req;
 	af_buf_init(&b, 16384);
-	af_page_begin(&b, "authflow demo");
+	af_page_begin(&b, resp, "authflow demo");
 	af_buf_puts(&b, "<h1>authflow demo application</h1>"
 			"<p>This page is a relying party built into the demo. "
 			"It signs you in with OpenID Connect (code flow with "
@@ -248,7 +248,7 @@ void af_h_demo(af_server *srv, af_req *req, af_resp *resp)
 			"<dt>Client id</dt><dd><code>");
 	af_buf_html(&b, srv->demo_client_id);
 	af_buf_puts(&b, "</code></dd></dl>");
-	af_page_end(&b);
+	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
 }
 
@@ -429,7 +429,7 @@ static void show_result(af_server *srv, af_resp *resp, json_t *claims,
 	af_buf b;
 
 	af_buf_init(&b, 65536);
-	af_page_begin(&b, "Signed in");
+	af_page_begin(&b, resp, "Signed in");
 	af_buf_puts(&b, "<h1>Signed in</h1><p class=\"msg info\">The demo "
 			"application verified your id_token.</p>"
 			"<h2>id_token claims</h2>");
@@ -443,7 +443,7 @@ static void show_result(af_server *srv, af_resp *resp, json_t *claims,
 	af_buf_puts(&b, "%2Fdemo&id_token_hint=");
 	af_buf_urlenc(&b, id_token);
 	af_buf_puts(&b, "\">Sign out</a></p>");
-	af_page_end(&b);
+	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
 }
 
@@ -614,7 +614,7 @@ void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
 				       : af_mfa_strerror(st);
 	}
 	af_buf_init(&b, 65536);
-	af_page_begin(&b, "Demo phone");
+	af_page_begin(&b, resp, "Demo phone");
 	af_buf_puts(&b, "<noscript><meta http-equiv=\"refresh\" "
 			"content=\"5\"></noscript><h1>Demo phone</h1><p>This "
 			"page plays alice's enrolled phone.</p>");
@@ -650,7 +650,7 @@ void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
 		OPENSSL_cleanse(code, sizeof(code));
 	}
 	af_buf_puts(&b, "<p><a href=\"/demo/phone\">Reload</a></p>");
-	af_page_end(&b);
+	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
 	json_decref(pending);
 	json_decref(out);

@@ -19,6 +19,8 @@
  *   "app:<id>"       the application profile (see af_dir_app_add()); set
  *                     "apps"; "app_name:<name>" holds the client id of the
  *                     profile with that admin name.
+ *   "branding"       {name, color, help_text, help_url, logo: {type, size,
+ *                     sha256, data}, updated_at} (af_dir_branding_set()).
  *
  * Every value is validated on the way in; a refusal is AF_DIR_INVALID with
  * a one-line message naming the field in err ("email: not a valid
@@ -463,6 +465,48 @@ int af_dir_app_deployed_to(const json_t *app, const json_t *user);
  * Thread-safety: re-entrant.
  */
 int af_dir_app_may_deploy(int role_is_superadmin, const json_t *app);
+
+/*
+ * Branding of the browser pages (branding.c), one object for the whole
+ * service.
+ *
+ * af_dir_branding_set: patch has any of "name" (the organisation, 1..
+ * AF_DIR_BRAND_NAME_MAX printable characters), "color" (the accent,
+ * "#rrggbb", folded to lower case), "help_text" (1..AF_DIR_BRAND_HELP_MAX
+ * characters shown at the foot of every page), "help_url" (an https,
+ * mailto: or tel: link of at most AF_DIR_BRAND_URL_MAX bytes), "logo"
+ * (standard base64 of a PNG, JPEG, GIF or WebP image of at most
+ * AF_DIR_BRAND_LOGO_MAX bytes, told by its first bytes; SVG is refused
+ * as it may carry script). null or "" clears a member; other members are
+ * refused. The logo is stored as {type, size, sha256 (hex), data}.
+ * Audit "branding.set" with the checked patch, the logo without its data.
+ * af_dir_branding_reset: back to the built-in look; audit
+ * "branding.reset".
+ * af_dir_branding_get: the stored object, {} when none; with_logo 0
+ * leaves out the logo's data. out of _set (may be NULL): the object after
+ * the change, without the logo's data.
+ * af_dir_branding_check: checks a stored object (with its logo's data) as
+ * _set checks a patch, for readers that print it.
+ * Thread-safety: re-entrant.
+ */
+#define AF_DIR_BRAND_NAME_MAX	  64
+#define AF_DIR_BRAND_HELP_MAX	  300
+#define AF_DIR_BRAND_URL_MAX	  512
+#define AF_DIR_BRAND_LOGO_MAX	  32768
+#define AF_DIR_BRAND_LOGO_B64_MAX ((size_t)(AF_DIR_BRAND_LOGO_MAX + 2) / 3 * 4)
+
+AF_DIR_NODISCARD af_dir_status af_dir_branding_get(af_dir *dir, int with_logo,
+						   json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_branding_set(af_dir *dir,
+						   const char *actor,
+						   const json_t *patch,
+						   json_t **out, char *err,
+						   size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_branding_check(const json_t *obj,
+						     char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_branding_reset(af_dir *dir,
+						     const char *actor,
+						     char *err, size_t errlen);
 
 /*
  * Internal to the directory module (af_dir__): shared by its own .c

@@ -17,6 +17,7 @@
 #include "http/buf.h"
 
 struct MHD_Connection;
+struct af_brand;
 
 #define AF_RESP_HEADERS_MAX 16
 #define AF_RESP_BODY_MAX    ((size_t)1024 * 1024)
@@ -66,6 +67,11 @@ typedef struct af_resp {
 	af_resp_header headers[AF_RESP_HEADERS_MAX];
 	size_t nheaders;
 	int https;
+	/*
+	 * The branding the page shows (web/brand.h), lent by the router for
+	 * the handler's call; NULL for the built-in look.
+	 */
+	struct af_brand *brand;
 } af_resp;
 
 /*

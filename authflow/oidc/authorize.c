@@ -62,7 +62,7 @@ static void send_to_client(af_server *srv, af_resp *resp, const json_t *authz,
 
 	af_buf_init(&b, 16384);
 	if (mode != NULL && strcmp(mode, "form_post") == 0) {
-		af_page_begin(&b, "Signing in");
+		af_page_begin(&b, resp, "Signing in");
 		af_buf_puts(&b, "<h1>Signing in</h1><form method=\"post\" "
 				"id=\"fp\" action=\"");
 		af_buf_html(&b, uri);
@@ -81,7 +81,7 @@ static void send_to_client(af_server *srv, af_resp *resp, const json_t *authz,
 			    "Continue.</p></noscript><button "
 			    "type=\"submit\">Continue</button></form>"
 			    "<script src=\"/static/formpost.js\"></script>");
-		af_page_end(&b);
+		af_page_end(&b, resp);
 		/* The form goes to the client: allow exactly that target. */
 		{
 			af_buf csp;

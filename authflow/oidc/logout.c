@@ -16,7 +16,7 @@ static void signed_out_page(af_resp *resp, const char *note)
 	af_buf b;
 
 	af_buf_init(&b, 16384);
-	af_page_begin(&b, "Signed out");
+	af_page_begin(&b, resp, "Signed out");
 	af_buf_puts(&b, "<h1>You are signed out</h1><p class=\"msg info\">"
 			"You have been signed out of the sign-in service.</p>");
 	if (note != NULL) {
@@ -24,7 +24,7 @@ static void signed_out_page(af_resp *resp, const char *note)
 		af_buf_html(&b, note);
 		af_buf_puts(&b, "</p>");
 	}
-	af_page_end(&b);
+	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
 }
 

@@ -141,14 +141,14 @@ static void outcome_page(af_resp *resp, const char *flow, const char *state)
 	af_buf b;
 
 	af_buf_init(&b, 16384);
-	af_page_begin(&b, "Sign-in not completed");
+	af_page_begin(&b, resp, "Sign-in not completed");
 	af_buf_puts(&b, "<h1>Sign-in not completed</h1><p class=\"msg\" "
 			"role=\"alert\">");
 	af_buf_html(&b, outcome_text(state));
 	af_buf_puts(&b, "</p><p><a href=\"/login?flow=");
 	af_buf_urlenc(&b, flow);
 	af_buf_puts(&b, "\">Start again</a></p>");
-	af_page_end(&b);
+	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
 }
 
@@ -214,7 +214,7 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 
 	(void)srv;
 	af_buf_init(&b, 65536);
-	af_page_begin(&b, "Confirm on your phone");
+	af_page_begin(&b, resp, "Confirm on your phone");
 	if (txn != NULL) {
 		json_t *num = json_object_get(txn, "number");
 
@@ -269,7 +269,7 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 	code_form(&b, flow, csrf != NULL ? csrf : "");
 	cancel_form(&b, flow, csrf != NULL ? csrf : "");
 	af_buf_puts(&b, "<script src=\"/static/mfa.js\"></script>");
-	af_page_end(&b);
+	af_page_end(&b, resp);
 	af_page_send(resp, status, &b);
 }
 
@@ -505,7 +505,7 @@ void af_mfa_enroll_page(af_server *srv, af_resp *resp, const char *username,
 	char *text = NULL;
 
 	af_buf_init(&b, 131072);
-	af_page_begin(&b, "Set up your authenticator");
+	af_page_begin(&b, resp, "Set up your authenticator");
 	af_buf_puts(&b, "<h1>Set up your authenticator</h1><p class=\"msg "
 			"info\">Your account needs a second sign-in step, and "
 			"no phone is enrolled for it yet.</p>");
@@ -538,7 +538,7 @@ void af_mfa_enroll_page(af_server *srv, af_resp *resp, const char *username,
 		af_buf_puts(&b, "<p>Ask your administrator for an enrollment "
 				"code.</p>");
 	}
-	af_page_end(&b);
+	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
 }
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "web/brand.h"
 #include "web/page.h"
 
 #define PAGE_MAX ((size_t)256 * 1024)
@@ -10,8 +11,10 @@ static const char css[] =
 	"*{box-sizing:border-box}"
 	"body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',"
 	"Roboto,sans-serif;background:#f4f6f8;color:#1b1f24}"
-	"header{background:#0b3d91;color:#fff;padding:.75rem 1rem;"
-	"font-weight:600}"
+	"header{background:var(--accent,#0b3d91);color:var(--on-accent,#fff);"
+	"padding:.75rem 1rem;font-weight:600;display:flex;align-items:center;"
+	"gap:.6rem}"
+	"header img{height:2rem;width:auto;max-width:10rem}"
 	"main{max-width:26rem;margin:2rem auto;background:#fff;padding:1.5rem;"
 	"border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.15)}"
 	"h1{font-size:1.4rem;margin:0 0 1rem}"
@@ -20,7 +23,8 @@ static const char css[] =
 	"font-size:1rem;border:1px solid #8a94a0;border-radius:4px}"
 	"input:focus{outline:3px solid #ffbf47;outline-offset:0}"
 	"button{margin-top:1.25rem;width:100%;padding:.7rem;font-size:1rem;"
-	"background:#0b3d91;color:#fff;border:0;border-radius:4px;"
+	"background:var(--accent,#0b3d91);color:var(--on-accent,#fff);"
+	"border:0;border-radius:4px;"
 	"cursor:pointer}"
 	"button.secondary{background:#e8ecf0;color:#1b1f24}"
 	".msg{padding:.75rem;border-radius:4px;background:#fdecea;"
@@ -33,6 +37,7 @@ static const char css[] =
 	"dt{font-weight:600}dd{margin:0;word-break:break-all}"
 	"code,pre{font-size:.85rem;word-break:break-all;white-space:pre-wrap}"
 	"footer{text-align:center;color:#6a737d;font-size:.8rem;margin:1rem}"
+	"footer p{margin:.25rem 0}.help{font-size:.9rem;color:#3b444d}"
 	".pad{display:grid;grid-template-columns:repeat(5,1fr);gap:.25rem}"
 	".pad button{margin-top:.25rem;padding:.5rem}"
 	".row{display:flex;gap:.5rem}.row button{flex:1}"
@@ -43,24 +48,65 @@ const char *af_page_css(void)
 	return css;
 }
 
-void af_page_begin(af_buf *b, const char *title)
+void af_page_begin(af_buf *b, const af_resp *resp, const char *title)
 {
-	af_buf_puts(b, "<!doctype html>\n<html lang=\"en\"><head>"
-		       "<meta charset=\"utf-8\">"
-		       "<meta name=\"viewport\" content=\"width=device-width,"
-		       "initial-scale=1\">"
-		       "<meta name=\"referrer\" content=\"no-referrer\">"
-		       "<link rel=\"stylesheet\" href=\"/static/authflow.css\">"
-		       "<title>");
+	const af_brand *brand = resp != NULL ? resp->brand : NULL;
+	const char *name = af_brand_name(brand);
+	const char *version = af_brand_version(brand);
+	const uint8_t *logo;
+	const char *type;
+	size_t len;
+
+	af_buf_puts(b,
+		    "<!doctype html>\n<html lang=\"en\"><head>"
+		    "<meta charset=\"utf-8\">"
+		    "<meta name=\"viewport\" content=\"width=device-width,"
+		    "initial-scale=1\">"
+		    "<meta name=\"referrer\" content=\"no-referrer\">"
+		    "<link rel=\"stylesheet\" href=\"/static/authflow.css\">");
+	/* The accent colours come in a stylesheet of their own: the CSP
+	 * allows no inline style. */
+	if (brand != NULL)
+		af_buf_printf(b,
+			      "<link rel=\"stylesheet\" "
+			      "href=\"/static/brand.css?v=%s\">",
+			      version);
+	af_buf_puts(b, "<title>");
 	af_buf_html(b, title);
-	af_buf_puts(b, "</title></head><body><header>authflow</header>"
-		       "<main>\n");
+	if (name != NULL) {
+		af_buf_puts(b, " \xc2\xb7 ");
+		af_buf_html(b, name);
+	}
+	af_buf_puts(b, "</title></head><body><header>");
+	/* The name follows as text, so the logo itself needs no alt text. */
+	if (af_brand_logo(brand, &logo, &len, &type) == 0)
+		af_buf_printf(b,
+			      "<img src=\"/static/brand-logo?v=%s\" alt=\"\">",
+			      version);
+	af_buf_puts(b, "<span>");
+	af_buf_html(b, name != NULL ? name : "authflow");
+	af_buf_puts(b, "</span></header><main>\n");
 }
 
-void af_page_end(af_buf *b)
+void af_page_end(af_buf *b, const af_resp *resp)
 {
-	af_buf_puts(b, "</main><footer>Protected by authflow</footer>"
-		       "</body></html>\n");
+	const af_brand *brand = resp != NULL ? resp->brand : NULL;
+	const char *text = af_brand_help_text(brand);
+	const char *url = af_brand_help_url(brand);
+
+	af_buf_puts(b, "</main><footer>");
+	if (url != NULL) {
+		af_buf_puts(b, "<p class=\"help\"><a href=\"");
+		af_buf_html(b, url);
+		af_buf_puts(b, "\">");
+		af_buf_html(b, text != NULL ? text : "Get help");
+		af_buf_puts(b, "</a></p>");
+	} else if (text != NULL) {
+		af_buf_puts(b, "<p class=\"help\">");
+		af_buf_html(b, text);
+		af_buf_puts(b, "</p>");
+	}
+	af_buf_puts(b, "<p>Protected by authflow</p></footer></body></html>\n");
 }
 
 void af_page_send(af_resp *resp, unsigned status, af_buf *b)
@@ -89,7 +135,7 @@ void af_page_error(af_resp *resp, unsigned status, const char *title,
 	af_buf b;
 
 	af_buf_init(&b, PAGE_MAX);
-	af_page_begin(&b, title);
+	af_page_begin(&b, resp, title);
 	af_buf_puts(&b, "<h1>");
 	af_buf_html(&b, title);
 	af_buf_puts(&b, "</h1><p class=\"msg\" role=\"alert\">");
@@ -100,7 +146,7 @@ void af_page_error(af_resp *resp, unsigned status, const char *title,
 		af_buf_html(&b, next);
 		af_buf_puts(&b, "</p>");
 	}
-	af_page_end(&b);
+	af_page_end(&b, resp);
 	af_page_send(resp, status, &b);
 }
 
@@ -128,7 +174,7 @@ void af_page_login(af_resp *resp, unsigned status, const char *flow,
 	int known;
 
 	af_buf_init(&b, PAGE_MAX);
-	af_page_begin(&b, "Sign in");
+	af_page_begin(&b, resp, "Sign in");
 	af_buf_puts(&b, "<h1>Sign in</h1>");
 	if (app_name != NULL && app_name[0] != '\0') {
 		af_buf_puts(&b, "<p class=\"app\">to continue to ");
@@ -159,6 +205,6 @@ void af_page_login(af_resp *resp, unsigned status, const char *flow,
 			"required");
 	af_buf_puts(&b, known ? " autofocus>" : ">");
 	af_buf_puts(&b, "<button type=\"submit\">Sign in</button></form>");
-	af_page_end(&b);
+	af_page_end(&b, resp);
 	af_page_send(resp, status, &b);
 }

@@ -12,11 +12,16 @@
 #include "http/request.h"
 #include "server.h"
 
-/* Opens a page: doctype, head, stylesheet link, branded header. */
-void af_page_begin(af_buf *b, const char *title);
+/*
+ * Opens a page: doctype, head, stylesheet links, and the header with the
+ * branding of resp->brand (web/brand.h; NULL, or resp NULL: the built-in
+ * look).
+ */
+void af_page_begin(af_buf *b, const af_resp *resp, const char *title);
 
-/* Closes a page opened with af_page_begin(). */
-void af_page_end(af_buf *b);
+/* Closes a page opened with af_page_begin(): the footer with the help
+ * line of the branding. */
+void af_page_end(af_buf *b, const af_resp *resp);
 
 /* Sets resp to an HTML page from b (consumed) with the status. */
 void af_page_send(af_resp *resp, unsigned status, af_buf *b);

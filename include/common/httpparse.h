@@ -11,6 +11,7 @@
 #define COMMON_HTTPPARSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define HP_STATUS_MAP(XX)                                       \
 	XX(OK, 0, "success")                                    \
@@ -131,6 +132,16 @@ void hp_params_free(af_params *p);
  */
 hp_status hp_cookie_get(const char *header, const char *name, char *out,
 			size_t outcap);
+
+/*
+ * Decodes strict standard base64 (RFC 4648 section 4): whole quads, '='
+ * only as the one or two last characters, and zero unused bits, so each
+ * byte string has one accepted encoding. No table lookup is indexed by
+ * the text, so it may carry secrets. Writes at most outcap bytes and
+ * their number in *outlen. Returns 0, or -1 (also for len 0).
+ */
+int hp_base64_decode(const char *in, size_t len, uint8_t *out, size_t outcap,
+		     size_t *outlen);
 
 /*
  * Parses "Basic base64(user:pass)": user and password are percent-decoded

@@ -962,6 +962,59 @@ static void test_push_queue_empty_then_jobs_oldest_first(void **state)
 			 400);
 }
 
+static void test_branding_superadmin_sets_admin_reads(void **state)
+{
+	struct fx *f = *state;
+	json_t *ev;
+
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/branding", NULL),
+			 200);
+	assert_int_equal(json_object_size(f->answer), 0);
+	/* What every user sees before signing in is the superadmin's. */
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/branding",
+			      "{\"name\": \"Evil Corp\"}"),
+			 403);
+	assert_error(f, "forbidden");
+	assert_int_equal(call(f, ADMIN, "DELETE", "/admin/v1/branding", NULL),
+			 403);
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/branding",
+			      "{\"name\": \"Acme\", \"color\": \"#AABBCC\","
+			      " \"logo\": \"iVBORw0KGgoAAAAA\"}"),
+			 200);
+	assert_string_equal(answer_str(f, "color"), "#aabbcc");
+	assert_null(
+		json_object_get(json_object_get(f->answer, "logo"), "data"));
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/branding", NULL),
+			 200);
+	assert_string_equal(answer_str(f, "name"), "Acme");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(f->answer, "logo"), "size")),
+			 12);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
+				 NULL, NULL),
+			 200);
+	ev = json_array_get(json_object_get(f->answer, "events"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "action")),
+			    "branding.set");
+	assert_string_equal(json_string_value(json_object_get(ev, "actor")),
+			    "root");
+
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/branding",
+			      "{\"help_url\": \"javascript:alert(1)\"}"),
+			 400);
+	assert_error(f, "bad_request");
+	assert_non_null(strstr(answer_str(f, "message"), "help_url"));
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/branding", NULL),
+			 400);
+	assert_int_equal(call(f, SUPER, "DELETE", "/admin/v1/branding", NULL),
+			 200);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/branding", NULL),
+			 200);
+	assert_int_equal(json_object_size(f->answer), 0);
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/branding", "{}"),
+			 405);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -995,6 +1048,7 @@ int main(void)
 		T(test_devices_list_empty_then_one_then_removed),
 		T(test_device_remove_unknown_or_odd_id_404),
 		T(test_push_queue_empty_then_jobs_oldest_first),
+		T(test_branding_superadmin_sets_admin_reads),
 #undef T
 	};
 
