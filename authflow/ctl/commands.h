@@ -59,6 +59,7 @@ int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv);
 int af_ctl_cmd_workflow(af_ctl *ctl, int argc, char **argv);
 int af_ctl_cmd_device(af_ctl *ctl, int argc, char **argv);
 int af_ctl_cmd_push(af_ctl *ctl, int argc, char **argv);
+int af_ctl_cmd_branding(af_ctl *ctl, int argc, char **argv);
 
 /* Writes the usage text (every command and option) to out. */
 void af_ctl_usage(FILE *out);

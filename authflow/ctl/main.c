@@ -37,12 +37,13 @@ static const struct command {
 	const char *name;
 	af_ctl_command_fn run;
 } commands[] = {
-	{"status", af_ctl_cmd_status}, {"user", af_ctl_cmd_user},
-	{"group", af_ctl_cmd_group},   {"ou", af_ctl_cmd_ou},
-	{"policy", af_ctl_cmd_policy}, {"app", af_ctl_cmd_app},
-	{"keys", af_ctl_cmd_keys},     {"sessions", af_ctl_cmd_sessions},
-	{"audit", af_ctl_cmd_audit},   {"workflow", af_ctl_cmd_workflow},
-	{"device", af_ctl_cmd_device}, {"push", af_ctl_cmd_push},
+	{"status", af_ctl_cmd_status},	   {"user", af_ctl_cmd_user},
+	{"group", af_ctl_cmd_group},	   {"ou", af_ctl_cmd_ou},
+	{"policy", af_ctl_cmd_policy},	   {"app", af_ctl_cmd_app},
+	{"keys", af_ctl_cmd_keys},	   {"sessions", af_ctl_cmd_sessions},
+	{"audit", af_ctl_cmd_audit},	   {"workflow", af_ctl_cmd_workflow},
+	{"branding", af_ctl_cmd_branding}, {"device", af_ctl_cmd_device},
+	{"push", af_ctl_cmd_push},
 };
 
 /* An environment variable, with "" taken as not set. */

@@ -127,6 +127,34 @@ expect workflow-reset 0 "$C" workflow set --push-limit 3/5m --report-pause 15m \
 	--min-app-version none
 grep -q '^min_app_version: none$' "$tmp/out" && ok || bad "workflow set --min-app-version none"
 
+# Branding: what the pages show, checked by the server, shown at once.
+printf '\211PNG\r\n\032\n-logo-bytes-' >"$tmp/logo.png"
+printf '<svg xmlns="http://www.w3.org/2000/svg"/>' >"$tmp/logo.svg"
+expect branding-show-builtin 0 "$C" branding show
+grep -q '^name: -$' "$tmp/out" && grep -q '^logo: -$' "$tmp/out" && ok || bad "branding show built-in"
+expect branding-set 0 "$C" branding set --name 'Acme <Health>' --color '#FFCC00' \
+	--help-text 'Service desk: 555 0100' --help-url 'tel:+15550100' --logo "$tmp/logo.png"
+grep -q '^color: #ffcc00$' "$tmp/out" && grep -q '^logo: image/png, 20 bytes, sha256 [0-9a-f]\{16\}$' "$tmp/out" &&
+	ok || bad "branding set output"
+page=$(curl -s "$AUTHFLOW_URL/demo")
+echo "$page" | grep -q '<span>Acme &lt;Health&gt;</span>' &&
+	echo "$page" | grep -q '<a href="tel:+15550100">Service desk: 555 0100</a>' && ok || bad "page shows the branding"
+v=$(echo "$page" | sed -n 's/.*brand\.css?v=\([0-9a-f]*\)".*/\1/p')
+[ -n "$v" ] && curl -s "$AUTHFLOW_URL/static/brand.css?v=$v" | grep -q -- '--accent:#ffcc00;--on-accent:#000000' &&
+	ok || bad "brand.css has the accent"
+curl -s -o "$tmp/got.png" -w '%{content_type}' "$AUTHFLOW_URL/static/brand-logo?v=$v" | grep -q '^image/png$' &&
+	cmp -s "$tmp/got.png" "$tmp/logo.png" && ok || bad "brand-logo serves the logo"
+expect branding-svg-refused 1 "$C" branding set --logo "$tmp/logo.svg"
+grep -q 'logo' "$tmp/err" && [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "svg logo refused in one line"
+expect branding-bad-url 1 "$C" branding set --help-url 'javascript:alert(1)'
+expect branding-no-file 2 "$C" branding set --logo "$tmp/missing.png"
+expect branding-nothing 2 "$C" branding set
+expect branding-two-logos 2 "$C" branding set --logo "$tmp/logo.png" --no-logo
+expect branding-clear 0 "$C" branding set --help-text '' --no-logo
+grep -q '^help_text: -$' "$tmp/out" && grep -q '^logo: -$' "$tmp/out" && ok || bad "branding set clears"
+expect branding-reset 0 "$C" branding reset
+curl -s "$AUTHFLOW_URL/demo" | grep -q '<span>authflow</span>' && ok || bad "reset gives the built-in look"
+
 expect bad-token 1 env AUTHFLOW_ADMIN_TOKEN=wrong "$C" status
 expect no-server 3 env AUTHFLOW_URL=http://127.0.0.1:1 "$C" status
 expect user-remove 0 "$C" user remove bob
