@@ -1,6 +1,8 @@
 /*
  * The admin API under /admin/v1/ (JSON over HTTP, bearer tokens with a
- * role) that authflowctl speaks; deploy/admin-api.md lists its routes.
+ * role) that authflowctl speaks. The route table in admin.c lists every
+ * route; the head comment of each handler file says what its routes take
+ * and answer.
  *
  * af_h_admin() is the one entry point: the router hands it every request
  * whose path starts with /admin/v1/, whatever the method. It checks the
