@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "common/httpparse.h"
 #include "common/util.h"
 #include "directory/directory.h"
