@@ -32,6 +32,7 @@ struct af_brand_cache {
 	af_brand *current; /* NULL: built-in look */
 	int64_t read_ms;   /* when current was read; 0: never */
 	int reading;	   /* a thread is reading the store */
+	unsigned forgets;  /* af_brand_cache_forget() calls so far */
 };
 
 const char *af_brand_strerror(af_brand_status st)
@@ -265,6 +266,7 @@ af_brand *af_brand_cache_get(af_brand_cache *c)
 {
 	int64_t now = af_now_ms();
 	af_brand *b, *fresh = NULL;
+	unsigned forgets;
 	int stale, ok;
 
 	if (c == NULL)
@@ -275,6 +277,7 @@ af_brand *af_brand_cache_get(af_brand_cache *c)
 		 now < c->read_ms);
 	if (stale)
 		c->reading = 1;
+	forgets = c->forgets;
 	b = c->current;
 	if (b != NULL && !stale)
 		atomic_fetch_add(&b->refs, 1);
@@ -288,8 +291,12 @@ af_brand *af_brand_cache_get(af_brand_cache *c)
 		af_brand_release(c->current);
 		c->current = fresh;
 	}
-	/* A store that does not answer is asked again a second later. */
-	c->read_ms = now;
+	/*
+	 * A store that does not answer is asked again a second later. A
+	 * change made while the store was read may be missing from what was
+	 * read: then the next page reads again.
+	 */
+	c->read_ms = c->forgets == forgets ? now : 0;
 	c->reading = 0;
 	b = c->current;
 	if (b != NULL)
@@ -304,5 +311,6 @@ void af_brand_cache_forget(af_brand_cache *c)
 		return;
 	pthread_mutex_lock(&c->lock);
 	c->read_ms = 0;
+	c->forgets++;
 	pthread_mutex_unlock(&c->lock);
 }
