@@ -398,8 +398,9 @@ static void audit(dcall *c, const char *device, const char *action,
 
 /*
  * POST /device/v1/enroll. The code is taken (and so used up) only once
- * the body is valid and the signature proves possession of the key in
- * it, so that a malformed or forged request cannot burn a good code.
+ * the body is valid, the signature proves possession of the key in it,
+ * and the device store would take the device, so that a malformed,
+ * forged or refused request cannot burn a good code.
  */
 static void h_enroll(dcall *c)
 {
@@ -421,7 +422,19 @@ static void h_enroll(dcall *c)
 	if (!sig_check(c, json_object_get(spec, "public_key"), 1) ||
 	    !nonce_record(c, owner))
 		goto out;
-	ms = af_mfa_enroll_code_take(c->srv->store, code, user, sizeof(user));
+	/* A refusal that the code's user decides (no room for one more
+	 * device, a value the device store takes not) keeps the code. */
+	ms = af_mfa_enroll_code_peek(c->srv->store, code, user, sizeof(user));
+	if (ms == AF_MFA_OK) {
+		ms = af_mfa_device_add_check(c->srv->store, user, spec, c->err,
+					     sizeof(c->err));
+		if (ms != AF_MFA_OK) {
+			add_failed(c, ms, c->err);
+			goto out;
+		}
+		ms = af_mfa_enroll_code_take(c->srv->store, code, user,
+					     sizeof(user));
+	}
 	if (ms == AF_MFA_NOT_FOUND || ms == AF_MFA_INVALID) {
 		answer_error(c, AF_DEVICE_INVALID_CODE, NULL);
 		log_warn(c->srv->log, c->req->rid, LOG_EVENT,

@@ -108,8 +108,12 @@ static int enroll_normalise(const char *in, char out[ENROLL_CODE_LEN + 1])
 	return n == ENROLL_CODE_LEN ? 0 : -1;
 }
 
-af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
-				      char *user, size_t usercap)
+/*
+ * Reads (consume 0) or takes (consume 1) the user of a code. GETDEL: of
+ * concurrent takers exactly one gets the user.
+ */
+static af_mfa_status enroll_code_user(store_ctx *st, const char *code,
+				      int consume, char *user, size_t usercap)
 {
 	char norm[ENROLL_CODE_LEN + 1], key[AF_MFA__KEY_MAX];
 	store_value v = {NULL, 0};
@@ -127,8 +131,8 @@ af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
 	rc = enroll_key(key, sizeof(key), norm);
 	if (rc != AF_MFA_OK)
 		goto out;
-	/* GETDEL: of concurrent takers exactly one gets the user. */
-	rc = af_mfa__from_store(store_getdel(st, key, &v));
+	rc = af_mfa__from_store(consume ? store_getdel(st, key, &v)
+					: store_get(st, key, &v));
 	if (rc != AF_MFA_OK)
 		goto out;
 	if (v.len == 0 || v.len >= usercap ||
@@ -141,6 +145,18 @@ out:
 	OPENSSL_cleanse(norm, sizeof(norm));
 	store_value_free(&v);
 	return rc;
+}
+
+af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
+				      char *user, size_t usercap)
+{
+	return enroll_code_user(st, code, 1, user, usercap);
+}
+
+af_mfa_status af_mfa_enroll_code_peek(store_ctx *st, const char *code,
+				      char *user, size_t usercap)
+{
+	return enroll_code_user(st, code, 0, user, usercap);
 }
 
 /* --- device records ---------------------------------------------------------
@@ -425,6 +441,50 @@ static json_t *device_new(const char *id, const char *username,
 }
 
 /*
+ * The checks of an enrollment before anything is written: the spec (into
+ * ds, whose jwk the caller frees) and room for one more device of the
+ * user (ukey gets the key of the user's device set).
+ */
+static af_mfa_status add_check(store_ctx *st, const char *username,
+			       const json_t *spec, device_spec *ds, char *ukey,
+			       char *err, size_t errlen)
+{
+	af_mfa_status rc;
+	size_t n = 0;
+
+	rc = spec_check(spec, ds, err, errlen);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__key(ukey, AF_MFA__KEY_MAX,
+				 "user_devices:", username);
+	if (rc == AF_MFA_OK)
+		rc = count_devices(st, ukey, &n);
+	if (rc == AF_MFA_OK && n >= AF_MFA_DEVICES_MAX) {
+		af_mfa__errf(err, errlen, "device: the user has %d devices",
+			     AF_MFA_DEVICES_MAX);
+		rc = AF_MFA_LIMIT;
+	}
+	return rc;
+}
+
+af_mfa_status af_mfa_device_add_check(store_ctx *st, const char *username,
+				      const json_t *spec, char *err,
+				      size_t errlen)
+{
+	char ukey[AF_MFA__KEY_MAX];
+	device_spec ds = {0};
+	af_mfa_status rc;
+
+	af_mfa__errf(err, errlen, "%s", "");
+	if (st == NULL || !json_is_object(spec) || !af_mfa__user_ok(username)) {
+		af_mfa__errf(err, errlen, "device: bad arguments");
+		return AF_MFA_INVALID;
+	}
+	rc = add_check(st, username, spec, &ds, ukey, err, errlen);
+	json_decref(ds.jwk);
+	return rc;
+}
+
+/*
  * The record is written first and then listed; the count is checked
  * before and again after listing, so concurrent enrollments can never
  * leave a user with more than AF_MFA_DEVICES_MAX devices (in a close race
@@ -451,16 +511,7 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 		return AF_MFA_INVALID;
 	}
 	secret[0] = '\0';
-	rc = spec_check(spec, &ds, err, errlen);
-	if (rc == AF_MFA_OK)
-		rc = af_mfa__key(ukey, sizeof(ukey), "user_devices:", username);
-	if (rc == AF_MFA_OK)
-		rc = count_devices(st, ukey, &n);
-	if (rc == AF_MFA_OK && n >= AF_MFA_DEVICES_MAX) {
-		af_mfa__errf(err, errlen, "device: the user has %d devices",
-			     AF_MFA_DEVICES_MAX);
-		rc = AF_MFA_LIMIT;
-	}
+	rc = add_check(st, username, spec, &ds, ukey, err, errlen);
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__new_id(id);
 	if (rc == AF_MFA_OK)

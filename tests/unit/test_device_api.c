@@ -721,14 +721,52 @@ static void test_enroll_sixth_device_409_limit(void **state)
 	EVP_PKEY *k;
 	int i;
 
+	char first[AF_MFA_ID_BUF] = "";
+
 	for (i = 0; i <= AF_MFA_DEVICES_MAX; i++) {
 		k = new_key();
 		new_code(f, code, sizeof(code));
 		assert_int_equal(enroll_with(f, k, k, code),
 				 i < AF_MFA_DEVICES_MAX ? 201 : 409);
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s",
+				 answer_str(f, "device_id"));
 		EVP_PKEY_free(k);
 	}
 	assert_error(f, "limit");
+	/* The refusal kept the code: once a device is gone, it enrolls. */
+	assert_int_equal(af_mfa_device_remove(f->srv.store, first), AF_MFA_OK);
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
+}
+
+/* A value the device store refuses is a 400 that keeps the code. */
+static void test_enroll_refused_value_400_code_kept(void **state)
+{
+	struct fx *f = *state;
+	char code[AF_MFA_ID_BUF], body[1024], grouped[AF_MFA_ID_BUF * 2];
+	rq r = {.method = "POST", .path = ENROLL, .ts = NOW, .key = f->key};
+	json_t *b;
+	char *text;
+
+	new_code(f, code, sizeof(code));
+	enroll_body(f->key, code, body, sizeof(body));
+	b = json_loads(body, 0, NULL);
+	assert_non_null(b);
+	assert_int_equal(json_object_set_new(b, "push_token",
+					     json_string("apns token 01")),
+			 0);
+	text = json_dumps(b, JSON_COMPACT);
+	assert_non_null(text);
+	r.body = text;
+	assert_int_equal(send_rq(f, &r), 400);
+	assert_error(f, "bad_request");
+	assert_non_null(strstr(answer_str(f, "message"), "push_token"));
+	free(text);
+	json_decref(b);
+	/* Read out in groups, as people type it: the same code. */
+	snprintf(grouped, sizeof(grouped), "%.4s %.4s-%.4s %.4s", code,
+		 code + 4, code + 8, code + 12);
+	assert_int_equal(enroll_with(f, f->key, f->key, grouped), 201);
 }
 
 /* ---- challenges ---------------------------------------------------------- */
@@ -1223,6 +1261,7 @@ int main(void)
 		T(test_enroll_bad_body_400_code_kept),
 		T(test_enroll_stale_timestamp_401_code_kept),
 		T(test_enroll_sixth_device_409_limit),
+		T(test_enroll_refused_value_400_code_kept),
 		T(test_challenges_list_shows_pending_without_number),
 		T(test_challenge_get_own_200_other_404),
 		T(test_decide_right_number_approved_then_409),
