@@ -258,16 +258,19 @@ static af_dir_status check_target(const char *field, af_dir_target kind,
 
 /*
  * Checks a deploy or undeploy body: {"all": true} alone, or arrays of
- * names in domains, ous, groups, users (at least one name). Every name's
- * syntax is checked before anything changes. 1 (*all set when it is the
- * first form), or 0 with a 400 answered.
+ * names in domains, ous, groups, users (at least one name). Every name is
+ * checked before anything changes: its syntax, and for a deploy that the
+ * user, group or OU exists, so that a bad name leaves the deployment as
+ * it was. 1 (*all set when it is the first form), or 0 with an error
+ * answered.
  */
-static int check_targets(af_admin_call *c, json_t *body, int *all)
+static int check_targets(af_admin_call *c, json_t *body, int adding, int *all)
 {
 	static const char *const allowed[] = {"all",	"domains", "ous",
 					      "groups", "users",   NULL};
 	char err[AF_DIR_ERR_BUF] = "";
 	size_t f, i, total = 0;
+	af_dir_status st;
 	json_t *arr;
 	json_t *v;
 
@@ -301,11 +304,18 @@ static int check_targets(af_admin_call *c, json_t *body, int *all)
 						 AF_ADMIN_DEPLOY_MAX);
 				return 0;
 			}
-			if (check_target(target_fields[f].field,
-					 target_fields[f].kind,
-					 json_string_value(v), err,
-					 sizeof(err)) != AF_DIR_OK) {
-				af_admin__error(c, AF_ADMIN_BAD_REQUEST, err);
+			st = adding ? af_dir_check_target(
+					      c->srv->dir,
+					      target_fields[f].field,
+					      target_fields[f].kind,
+					      json_string_value(v), err,
+					      sizeof(err))
+				    : check_target(target_fields[f].field,
+						   target_fields[f].kind,
+						   json_string_value(v), err,
+						   sizeof(err));
+			if (st != AF_DIR_OK) {
+				af_admin__dir_error(c, st, err);
 				return 0;
 			}
 		}
@@ -367,7 +377,7 @@ static void deploy(af_admin_call *c, int adding)
 		goto out;
 	}
 	body = af_admin__need_body(c);
-	if (body == NULL || !check_targets(c, body, &all))
+	if (body == NULL || !check_targets(c, body, adding, &all))
 		goto out;
 	st = apply_targets(c, client_id_of(app), body, all, adding, err,
 			   sizeof(err));

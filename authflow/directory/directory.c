@@ -700,6 +700,16 @@ af_dir_status af_dir__name_of(af_dir *dir, const char *field, const char *v,
 	return rc;
 }
 
+af_dir_status af_dir_check_target(af_dir *dir, const char *field,
+				  af_dir_target kind, const char *v, char *err,
+				  size_t errlen)
+{
+	char name[AF_DIR_DOMAIN_MAX + 1];
+
+	return af_dir__name_of(dir, field, v, kind, name, sizeof(name), err,
+			       errlen);
+}
+
 af_dir_status af_dir__names(af_dir *dir, const char *field, const json_t *arr,
 			    af_dir_target kind, size_t max, json_t **out,
 			    char *err, size_t errlen)

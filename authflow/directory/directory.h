@@ -339,6 +339,20 @@ typedef enum af_dir_target {
 } af_dir_target;
 
 /*
+ * Checks a target to deploy an app to (or assign a policy to) as
+ * af_dir_app_deploy() would, without changing anything: the name's
+ * syntax, and that the user, group or OU exists (a domain need not).
+ * AF_DIR_OK, AF_DIR_INVALID with "<field>: no group named ..." in err,
+ * AF_DIR_STORE.
+ * Thread-safety: re-entrant.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_check_target(af_dir *dir,
+						   const char *field,
+						   af_dir_target kind,
+						   const char *v, char *err,
+						   size_t errlen);
+
+/*
  * User policies (policy.c). spec: "name" (required), "sso" and
  * "remote_access" (bools, default false), "assigned" ({"users", "groups",
  * "ous"}: arrays of names that must exist). A patch for _set has any of

@@ -522,6 +522,37 @@ static void test_app_deploy_admin_needs_admins_may_deploy(void **state)
 	assert_string_equal(deploy_mode(f), "all");
 }
 
+/* One unknown name in a deploy changes nothing, not even the good ones. */
+static void test_app_deploy_unknown_name_400_nothing_deployed(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64];
+
+	add_app(f, "portal", 0, id, sizeof(id), secret, sizeof(secret));
+	add_alice(f);
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/groups",
+			      "{\"name\": \"staff\"}"),
+			 201);
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps/portal/deploy",
+			      "{\"groups\": [\"staff\"], \"users\": "
+			      "[\"alice\", \"nobody\"]}"),
+			 400);
+	assert_error(f, "bad_request");
+	assert_non_null(strstr(answer_str(f, "message"), "nobody"));
+	assert_int_equal(call(f, SUPER, "GET", "/admin/v1/apps/portal", NULL),
+			 200);
+	assert_string_equal(deploy_mode(f), "none");
+	assert_int_equal(
+		json_array_size(json_object_get(
+			json_object_get(f->answer, "deployment"), "groups")),
+		0);
+	/* Undeploying a name that is gone is fine: stale names can go. */
+	assert_int_equal(call(f, SUPER, "POST",
+			      "/admin/v1/apps/portal/undeploy",
+			      "{\"users\": [\"nobody\"]}"),
+			 200);
+}
+
 static void test_app_deploy_all_then_undeploy(void **state)
 {
 	struct fx *f = *state;
@@ -1031,6 +1062,7 @@ int main(void)
 		T(test_app_add_secret_works_and_metadata_url),
 		T(test_app_rotate_secret_old_refused),
 		T(test_app_deploy_admin_needs_admins_may_deploy),
+		T(test_app_deploy_unknown_name_400_nothing_deployed),
 		T(test_app_deploy_all_then_undeploy),
 		T(test_app_add_bad_redirect_uri_400_names_it),
 		T(test_admin_unknown_path_404),
