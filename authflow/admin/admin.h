@@ -1,8 +1,7 @@
 /*
  * The admin API under /admin/v1/ (JSON over HTTP, bearer tokens with a
- * role) that authflowctl speaks. The route table in admin.c lists every
- * route; the head comment of each handler file says what its routes take
- * and answer.
+ * role) that authflowctl speaks, as docs/admin-api.md describes it for
+ * administrators. The route table in admin.c lists every route.
  *
  * af_h_admin() is the one entry point: the router hands it every request
  * whose path starts with /admin/v1/, whatever the method. It checks the

@@ -26,8 +26,9 @@
  *        → {"ok": true}; 404 for an unknown device. Audit "device.remove"
  *          with the device's user, name and platform.
  * GET    /admin/v1/push/queue?limit=N   (1..1000, default 50)
- *        → {"length": N, "jobs": [...oldest first]}: the jobs on queue
- *          "push" that pushd has not taken yet, as af_mfa_push_enqueue
+ *        → {"length": N, "jobs": [...oldest first]}: the jobs the store
+ *          keeps on queue "push" (taken or not: the queue is trimmed, not
+ *          emptied, at about STORE_QUEUE_MAX), as af_mfa_push_enqueue
  *          wrote them (they never hold the matching number).
  *
  * MFA statuses map to answers as directory statuses do: NOT_FOUND 404,
@@ -237,7 +238,8 @@ static int raw_append(char *out, size_t cap, size_t *len, const char *s)
 	return 0;
 }
 
-/* The enrollment URI of device_api.md into out (ENROLL_URI_MAX bytes). */
+/* The enrollment URI of docs/device-api.md into out (ENROLL_URI_MAX
+ * bytes). */
 static int enroll_uri(char *out, const char *issuer, const char *code,
 		      const char *user)
 {

@@ -1,7 +1,8 @@
 /*
  * The signed device API under /device/v1/ that the phone app and idsim
- * speak: enrollment, the challenges a device may answer, its decisions,
- * and push-token updates.
+ * speak, as docs/device-api.md describes it for app developers:
+ * enrollment, the challenges a device may answer, its decisions, and
+ * push-token updates.
  *
  * Every request is signed with the device's P-256 key (ES256 over a
  * signing string bound to method, raw target, timestamp, nonce and body

@@ -2,7 +2,7 @@
  * Unit tests of the device API: the signature primitives of sign.c, and
  * af_h_device_at() on a server context built by hand (memory store,
  * directory with a cheap Argon2 cost), called with requests signed by
- * P-256 keys made here, exactly as device_api.md says a phone signs.
+ * P-256 keys made here, exactly as docs/device-api.md says a phone signs.
  */
 #include <fcntl.h>
 #include <inttypes.h>
