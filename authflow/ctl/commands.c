@@ -42,6 +42,7 @@ static const char usage_text[] =
 	"G]...\n"
 	"  user passwd NAME [--password-stdin]\n"
 	"  group add NAME [--description D] | list | show NAME | remove NAME\n"
+	"  group set NAME --description D   (an empty D removes it)\n"
 	"  group add-member NAME USER | remove-member NAME USER\n"
 	"  ou add NAME | list | show NAME | remove NAME\n"
 	"  ou add-member NAME USER | remove-member NAME USER\n"
@@ -719,6 +720,47 @@ static int group_add(af_ctl *ctl, int argc, char **argv)
 	return add_named(ctl, argc, argv, "group add", "groups", opts);
 }
 
+/* group set NAME --description D: an empty D removes the description. */
+static int group_set(af_ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"description", required_argument, NULL, 'D'},
+		AF_CTL_OPT_END,
+	};
+	json_t *patch = json_object();
+	af_cli_optparse p;
+	int c = 0, rc = AF_CTL_EXIT_OK;
+
+	if (patch == NULL)
+		return af_ctl_no_memory();
+	af_ctl_opt_begin(&p, "group set", argc, argv, opts);
+	while (rc == AF_CTL_EXIT_OK) {
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1 || c == AF_CTL_OPT_STOP)
+			break;
+		if (optarg[0] != '\0')
+			rc = set_string(patch, "description", optarg, p.cmd,
+					"--description");
+		else if (json_object_set_new(patch, "description",
+					     json_null()) != 0)
+			rc = af_ctl_no_memory();
+	}
+	if (c == AF_CTL_OPT_STOP) {
+		rc = p.rc;
+		goto out;
+	}
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_cli_positionals(&p, 1, NULL, "NAME");
+	if (rc == AF_CTL_EXIT_OK && json_object_size(patch) == 0)
+		rc = af_ctl_usage_fail("group set: nothing to change");
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_send_named(ctl, "PATCH", "groups/{}", argv[optind],
+				       patch, print_kv);
+out:
+	json_decref(patch);
+	return rc;
+}
+
 int af_ctl_cmd_group(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple list = {"group list", NULL,	      0, "GET",
@@ -736,6 +778,7 @@ int af_ctl_cmd_group(af_ctl *ctl, int argc, char **argv)
 		"groups/{}/members/{}", af_ctl_print_nothing};
 	static const af_ctl_verb verbs[] = {
 		{"add", group_add, NULL},
+		{"set", group_set, NULL},
 		{"list", NULL, &list},
 		{"show", NULL, &show},
 		{"remove", NULL, &rm},

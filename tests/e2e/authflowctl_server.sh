@@ -55,6 +55,10 @@ expect status 0 "$C" status
 grep -q "issuer" "$tmp/out" && ok || bad "status shows the issuer"
 
 expect group-add 0 "$C" group add staff --description "All staff"
+expect group-set 0 "$C" group set staff --description "Everyone on the payroll"
+grep -q '^description: Everyone on the payroll$' "$tmp/out" && ok || bad "group set shows the new description"
+expect group-set-nothing 2 "$C" group set staff
+expect group-set-missing 1 "$C" group set nogroup --description x
 expect ou-add 0 "$C" ou add Finance
 printf 'bobs-password-1\n' >"$tmp/pw"
 expect user-add 0 sh -c "\"$C\" user add bob --name 'Bob Builder' --email bob@example.com --group staff --ou Finance --password-stdin <\"$tmp/pw\""
