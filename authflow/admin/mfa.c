@@ -29,7 +29,8 @@
  *        → {"length": N, "jobs": [...oldest first]}: the jobs the store
  *          keeps on queue "push" (taken or not: the queue is trimmed, not
  *          emptied, at about STORE_QUEUE_MAX), as af_mfa_push_enqueue
- *          wrote them (they never hold the matching number).
+ *          wrote them (they never hold the matching number), each push
+ *          token cut to its first 8 characters.
  *
  * MFA statuses map to answers as directory statuses do: NOT_FOUND 404,
  * INVALID/MISMATCH/REPLAY 400, FORBIDDEN 403, LIMIT/DECIDED/EXPIRED 409,
@@ -47,6 +48,7 @@
 
 #define PUSH_QUEUE	  "push"
 #define QUEUE_LIMIT_MAX	  1000 /* jobs one queue call lists */
+#define PUSH_TOKEN_SHOWN  8    /* characters of a push token listed */
 #define QUEUE_LIMIT_DEF	  50
 #define LIMIT_DIGITS_MAX  4    /* digits of QUEUE_LIMIT_MAX */
 #define ENROLL_URI_MAX	  2048 /* bytes of an enrollment URI */
@@ -434,6 +436,23 @@ struct jobs {
 };
 
 /*
+ * A job's push token cut to its first PUSH_TOKEN_SHOWN characters and
+ * "...": enough to tell devices apart, not a token to push to. 0, or -1
+ * when out of memory.
+ */
+static int shorten_push_token(json_t *job)
+{
+	const char *token =
+		json_string_value(json_object_get(job, "push_token"));
+	char cut[PUSH_TOKEN_SHOWN + 4];
+
+	if (token == NULL || strlen(token) <= PUSH_TOKEN_SHOWN)
+		return 0;
+	snprintf(cut, sizeof(cut), "%.*s...", PUSH_TOKEN_SHOWN, token);
+	return json_object_set_new(job, "push_token", json_string(cut));
+}
+
+/*
  * One queue entry. An entry that is not a JSON object (which pushd would
  * drop as well) is shown as null, so that the list still matches the
  * queue's order.
@@ -446,6 +465,11 @@ static int add_job(const char *entry, void *arg)
 	if (job != NULL && !json_is_object(job)) {
 		json_decref(job);
 		job = NULL;
+	}
+	if (job != NULL && shorten_push_token(job) != 0) {
+		json_decref(job);
+		jobs->failed = 1;
+		return 1;
 	}
 	if (job == NULL)
 		job = json_null();

@@ -958,7 +958,8 @@ static void test_push_queue_empty_then_jobs_oldest_first(void **state)
 {
 	struct fx *f = *state;
 	static const char job1[] = "{\"job\":\"j1\",\"txn\":\"t1\"}";
-	static const char job2[] = "{\"job\":\"j2\",\"txn\":\"t2\"}";
+	static const char job2[] = "{\"job\":\"j2\",\"txn\":\"t2\","
+				   "\"push_token\":\"0123456789abcdef\"}";
 	json_t *jobs;
 
 	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/push/queue", NULL),
@@ -985,6 +986,14 @@ static void test_push_queue_empty_then_jobs_oldest_first(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				    json_array_get(jobs, 0), "job")),
 			    "j1");
+	/* A push token is listed cut short: not one to push to. */
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/push/queue", NULL),
+			 200);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(f->answer, "jobs"), 1),
+			"push_token")),
+		"01234567...");
 	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/push/queue",
 				 "limit=0", NULL, NULL),
 			 400);
