@@ -26,7 +26,9 @@
  *        → {"ok": true}; 404 for an unknown device. Audit "device.remove"
  *          with the device's user, name and platform.
  * GET    /admin/v1/push/queue?limit=N   (1..1000, default 50)
- *        → {"length": N, "jobs": [...oldest first]}: the jobs the store
+ *        → {"length": N, "pending": P, "jobs": [...oldest first]}:
+ *          P jobs taken by a push worker and not yet finished (sent,
+ *          refused or given up); the jobs the store
  *          keeps on queue "push" (taken or not: the queue is trimmed, not
  *          emptied, at about STORE_QUEUE_MAX), as af_mfa_push_enqueue
  *          wrote them (they never hold the matching number), each push
@@ -45,8 +47,9 @@
 #include "admin/admin.h"
 #include "directory/audit.h"
 #include "mfa/mfa.h"
+#include "pushd/pushd.h"
 
-#define PUSH_QUEUE	  "push"
+#define PUSH_QUEUE	  PUSHD_QUEUE
 #define QUEUE_LIMIT_MAX	  1000 /* jobs one queue call lists */
 #define PUSH_TOKEN_SHOWN  8    /* characters of a push token listed */
 #define QUEUE_LIMIT_DEF	  50
@@ -492,11 +495,18 @@ void af_admin__push_queue(af_admin_call *c)
 {
 	struct jobs jobs = {NULL, 0};
 	store_status st;
-	size_t limit, len = 0;
+	size_t limit, len = 0, pending = 0;
 
 	if (!query_limit(c, &limit))
 		return;
 	st = store_queue_len(c->srv->store, PUSH_QUEUE, &len);
+	/* No group yet: no push worker has ever started, none holds a job. */
+	if (st == STORE_OK) {
+		st = store_queue_pending(c->srv->store, PUSH_QUEUE, PUSHD_GROUP,
+					 &pending);
+		if (st == STORE_NOT_FOUND)
+			st = STORE_OK;
+	}
 	if (st != STORE_OK) {
 		store_error(c, st);
 		return;
@@ -517,6 +527,7 @@ void af_admin__push_queue(af_admin_call *c)
 		return;
 	}
 	af_admin__json(c, 200,
-		       json_pack("{s:I, s:o}", "length", (json_int_t)len,
-				 "jobs", jobs.arr));
+		       json_pack("{s:I, s:I, s:o}", "length", (json_int_t)len,
+				 "pending", (json_int_t)pending, "jobs",
+				 jobs.arr));
 }

@@ -473,17 +473,18 @@ static int print_queue(json_t *answer)
 		{"APP", "app_name", AF_CTL_CELL_TEXT},
 	};
 	const json_t *len = json_object_get(answer, "length");
-	char text[TEXT_BUF];
 	int rc;
 
 	if (!json_is_integer(len))
 		return af_ctl_bad_answer();
 	rc = af_ctl_print_table(answer, "jobs", cols, AF_CTL_NELEMS(cols));
-	if (rc != AF_CTL_EXIT_OK)
-		return rc;
-	snprintf(text, sizeof(text), "%" JSON_INTEGER_FORMAT,
-		 json_integer_value(len));
-	return af_ctl_put_line("", "length", text);
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_put_value("", "length", len);
+	/* A job taken by a push worker and not finished yet. */
+	if (rc == AF_CTL_EXIT_OK && json_object_get(answer, "pending") != NULL)
+		rc = af_ctl_put_value("", "pending",
+				      json_object_get(answer, "pending"));
+	return rc;
 }
 
 /* ---- the command groups ---- */

@@ -125,7 +125,7 @@ grep -q '^DEVICE-ID  *NAME  *PLATFORM  *PUSH  *APP-VERSION  *CREATED  *LAST-SEEN
 expect device-remove-missing 1 "$C" device remove AAAAAAAAAAAAAAAAAAAAAA
 expect push-queue 0 "$C" push queue --limit 5
 grep -q '^JOB  *TXN  *DEVICE  *PLATFORM  *USER  *APP$' "$tmp/out" &&
-	grep -q '^length: [0-9]*$' "$tmp/out" && ok || bad "push queue output"
+	grep -q '^length: [0-9]*$' "$tmp/out" && grep -q '^pending: [0-9]*$' "$tmp/out" && ok || bad "push queue output"
 # Back to the defaults, so that the demo sign-in below is not affected.
 expect workflow-reset 0 "$C" workflow set --push-limit 3/5m --report-pause 15m \
 	--min-app-version none

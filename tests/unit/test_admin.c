@@ -954,6 +954,14 @@ static void test_device_remove_unknown_or_odd_id_404(void **state)
 		call(f, ADMIN, "DELETE", "/admin/v1/devices/a%3Ab", NULL), 404);
 }
 
+static int took_one(const char *id, const char *entry, void *arg)
+{
+	(void)id;
+	(void)entry;
+	(void)arg;
+	return 0;
+}
+
 static void test_push_queue_empty_then_jobs_oldest_first(void **state)
 {
 	struct fx *f = *state;
@@ -961,6 +969,7 @@ static void test_push_queue_empty_then_jobs_oldest_first(void **state)
 	static const char job2[] = "{\"job\":\"j2\",\"txn\":\"t2\","
 				   "\"push_token\":\"0123456789abcdef\"}";
 	json_t *jobs;
+	size_t n = 0;
 
 	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/push/queue", NULL),
 			 200);
@@ -986,9 +995,20 @@ static void test_push_queue_empty_then_jobs_oldest_first(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				    json_array_get(jobs, 0), "job")),
 			    "j1");
+	/* No push worker has started: none holds a job. */
+	assert_int_equal(
+		json_integer_value(json_object_get(f->answer, "pending")), 0);
+	assert_int_equal(
+		store_queue_group_create(f->srv.store, "push", "pushd"),
+		STORE_OK);
+	assert_int_equal(store_queue_read(f->srv.store, "push", "pushd", "w1",
+					  1, 0, took_one, NULL, &n),
+			 STORE_OK);
 	/* A push token is listed cut short: not one to push to. */
 	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/push/queue", NULL),
 			 200);
+	assert_int_equal(
+		json_integer_value(json_object_get(f->answer, "pending")), 1);
 	assert_string_equal(
 		json_string_value(json_object_get(
 			json_array_get(json_object_get(f->answer, "jobs"), 1),
