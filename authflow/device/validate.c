@@ -236,8 +236,7 @@ static int enroll_code(const json_t *body, char *code, size_t codecap,
 	/* Codes are base32, grouped by spaces or dashes as people read
 	 * them out; never controls. */
 	for (i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 ||
-		    (unsigned char)s[i] >= 0x7f) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f) {
 			errf(err, errlen, "code: malformed");
 			return 0;
 		}
