@@ -225,14 +225,23 @@ int af_route_slow(int route, const char *method)
 	       method_bit(method) == M_POST;
 }
 
+/* The "no page here" page, in the service's branding. */
+static void not_found(af_server *srv, af_resp *resp)
+{
+	resp->brand = af_brand_cache_get(srv->brand);
+	af_page_error(resp, 404, "Page not found",
+		      "There is no page at this address.", NULL);
+	af_brand_release(resp->brand);
+	resp->brand = NULL;
+}
+
 void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 {
 	const af_route *r;
 	af_handler h;
 
 	if (req->route < 0 || (size_t)req->route >= NROUTES) {
-		af_page_error(resp, 404, "Page not found",
-			      "There is no page at this address.", NULL);
+		not_found(srv, resp);
 		return;
 	}
 	r = &routes[req->route];
@@ -252,8 +261,7 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 		return;
 	}
 	if (!srv->demo && strncmp(r->path, "/demo", 5) == 0) {
-		af_page_error(resp, 404, "Page not found",
-			      "There is no page at this address.", NULL);
+		not_found(srv, resp);
 		return;
 	}
 	if (r->page)

@@ -143,6 +143,7 @@ grep -q '^color: #ffcc00$' "$tmp/out" && grep -q '^logo: image/png, 20 bytes, sh
 page=$(curl -s "$AUTHFLOW_URL/demo")
 echo "$page" | grep -q '<span>Acme &lt;Health&gt;</span>' &&
 	echo "$page" | grep -q '<a href="tel:+15550100">Service desk: 555 0100</a>' && ok || bad "page shows the branding"
+curl -s "$AUTHFLOW_URL/no-such-page" | grep -q '<span>Acme &lt;Health&gt;</span>' && ok || bad "404 page is branded"
 v=$(echo "$page" | sed -n 's/.*brand\.css?v=\([0-9a-f]*\)".*/\1/p')
 [ -n "$v" ] && curl -s "$AUTHFLOW_URL/static/brand.css?v=$v" | grep -q -- '--accent:#ffcc00;--on-accent:#000000' &&
 	ok || bad "brand.css has the accent"
