@@ -103,11 +103,15 @@ static int put_text(json_t *patch, const char *key, const char *arg)
 	return AF_CTL_EXIT_OK;
 }
 
-static int branding_option(json_t *patch, int c, const char *arg)
+/* One option of branding set into patch; state counts the logo options. */
+static int branding_option(json_t *patch, int c, const char *arg,
+			   const char *cmd, void *state)
 {
+	int *logos = state;
 	char *b64 = NULL;
 	int rc;
 
+	(void)cmd;
 	switch (c) {
 	case 'n':
 		return put_text(patch, "name", arg);
@@ -118,14 +122,20 @@ static int branding_option(json_t *patch, int c, const char *arg)
 	case 'u':
 		return put_text(patch, "help_url", arg);
 	case 'L':
+		if ((*logos)++ > 0)
+			break;
 		return put_text(patch, "logo", "");
 	default:
+		if ((*logos)++ > 0)
+			break;
 		rc = read_logo(arg, &b64);
 		if (rc == AF_CTL_EXIT_OK)
 			rc = put_text(patch, "logo", b64);
 		free(b64);
 		return rc;
 	}
+	return af_ctl_usage_fail("branding set: give --logo or --no-logo "
+				 "once");
 }
 
 static int branding_set(af_ctl *ctl, int argc, char **argv)
@@ -139,38 +149,12 @@ static int branding_set(af_ctl *ctl, int argc, char **argv)
 		{"no-logo", no_argument, NULL, 'L'},
 		AF_CTL_OPT_END,
 	};
-	json_t *patch = json_object();
-	af_cli_optparse p;
-	int c = 0, rc = AF_CTL_EXIT_OK, logo = 0;
+	static const af_ctl_patch set = {
+		"branding set",	 opts,		NULL, "PATCH", "branding",
+		branding_option, print_branding};
+	int logos = 0;
 
-	if (patch == NULL)
-		return af_ctl_no_memory();
-	af_ctl_opt_begin(&p, "branding set", argc, argv, opts);
-	while (rc == AF_CTL_EXIT_OK) {
-		c = af_ctl_next_opt(ctl, &p);
-		if (c == -1 || c == AF_CTL_OPT_STOP)
-			break;
-		if ((c == 'l' || c == 'L') && logo++ > 0) {
-			rc = af_ctl_usage_fail("branding set: give --logo or "
-					       "--no-logo once");
-			break;
-		}
-		rc = branding_option(patch, c, optarg);
-	}
-	if (c == AF_CTL_OPT_STOP) {
-		rc = p.rc;
-		goto out;
-	}
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_cli_positionals(&p, 0, NULL, "");
-	if (rc == AF_CTL_EXIT_OK && json_object_size(patch) == 0)
-		rc = af_ctl_usage_fail("branding set: nothing to change");
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_call_print(ctl, "PATCH", "branding", patch,
-				       print_branding);
-out:
-	json_decref(patch);
-	return rc;
+	return af_ctl_run_patch(ctl, argc, argv, &set, &logos);
 }
 
 int af_ctl_cmd_branding(af_ctl *ctl, int argc, char **argv)

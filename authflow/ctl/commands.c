@@ -561,6 +561,22 @@ out:
 	return rc;
 }
 
+static int user_set_option(json_t *patch, int c, const char *arg,
+			   const char *cmd, void *state)
+{
+	int rc = AF_CTL_EXIT_OK;
+
+	(void)state;
+	if (c == 'V')
+		return set_onoff(patch, "email_verified", arg, cmd,
+				 "--email-verified");
+	if (c == 'E')
+		return set_onoff(patch, "enabled", arg, cmd, "--enabled");
+	if (!user_field(patch, c, cmd, &rc))
+		return af_ctl_usage_fail("user set: bad option");
+	return rc;
+}
+
 static int user_set(af_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -573,40 +589,11 @@ static int user_set(af_ctl *ctl, int argc, char **argv)
 		{"group", required_argument, NULL, 'g'},
 		AF_CTL_OPT_END,
 	};
-	json_t *patch = json_object();
-	af_cli_optparse p;
-	int c = 0, rc = AF_CTL_EXIT_OK;
+	static const af_ctl_patch set = {
+		"user set",	 opts,	  "NAME", "PATCH", "users/{}",
+		user_set_option, print_kv};
 
-	if (patch == NULL)
-		return af_ctl_no_memory();
-	af_ctl_opt_begin(&p, "user set", argc, argv, opts);
-	while (rc == AF_CTL_EXIT_OK) {
-		c = af_ctl_next_opt(ctl, &p);
-		if (c == -1 || c == AF_CTL_OPT_STOP)
-			break;
-		if (c == 'V')
-			rc = set_onoff(patch, "email_verified", optarg, p.cmd,
-				       "--email-verified");
-		else if (c == 'E')
-			rc = set_onoff(patch, "enabled", optarg, p.cmd,
-				       "--enabled");
-		else if (!user_field(patch, c, p.cmd, &rc))
-			rc = af_ctl_usage_fail("user set: bad option");
-	}
-	if (c == AF_CTL_OPT_STOP) {
-		rc = p.rc;
-		goto out;
-	}
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_cli_positionals(&p, 1, NULL, "NAME");
-	if (rc == AF_CTL_EXIT_OK && json_object_size(patch) == 0)
-		rc = af_ctl_usage_fail("user set: nothing to change");
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_send_named(ctl, "PATCH", "users/{}", argv[optind],
-				       patch, print_kv);
-out:
-	json_decref(patch);
-	return rc;
+	return af_ctl_run_patch(ctl, argc, argv, &set, NULL);
 }
 
 static int user_passwd(af_ctl *ctl, int argc, char **argv)
@@ -721,44 +708,30 @@ static int group_add(af_ctl *ctl, int argc, char **argv)
 }
 
 /* group set NAME --description D: an empty D removes the description. */
+static int group_set_option(json_t *patch, int c, const char *arg,
+			    const char *cmd, void *state)
+{
+	(void)c;
+	(void)state;
+	if (arg[0] != '\0')
+		return set_string(patch, "description", arg, cmd,
+				  "--description");
+	if (json_object_set_new(patch, "description", json_null()) != 0)
+		return af_ctl_no_memory();
+	return AF_CTL_EXIT_OK;
+}
+
 static int group_set(af_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"description", required_argument, NULL, 'D'},
 		AF_CTL_OPT_END,
 	};
-	json_t *patch = json_object();
-	af_cli_optparse p;
-	int c = 0, rc = AF_CTL_EXIT_OK;
+	static const af_ctl_patch set = {
+		"group set",	  opts,	   "NAME", "PATCH", "groups/{}",
+		group_set_option, print_kv};
 
-	if (patch == NULL)
-		return af_ctl_no_memory();
-	af_ctl_opt_begin(&p, "group set", argc, argv, opts);
-	while (rc == AF_CTL_EXIT_OK) {
-		c = af_ctl_next_opt(ctl, &p);
-		if (c == -1 || c == AF_CTL_OPT_STOP)
-			break;
-		if (optarg[0] != '\0')
-			rc = set_string(patch, "description", optarg, p.cmd,
-					"--description");
-		else if (json_object_set_new(patch, "description",
-					     json_null()) != 0)
-			rc = af_ctl_no_memory();
-	}
-	if (c == AF_CTL_OPT_STOP) {
-		rc = p.rc;
-		goto out;
-	}
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_cli_positionals(&p, 1, NULL, "NAME");
-	if (rc == AF_CTL_EXIT_OK && json_object_size(patch) == 0)
-		rc = af_ctl_usage_fail("group set: nothing to change");
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_send_named(ctl, "PATCH", "groups/{}", argv[optind],
-				       patch, print_kv);
-out:
-	json_decref(patch);
-	return rc;
+	return af_ctl_run_patch(ctl, argc, argv, &set, NULL);
 }
 
 int af_ctl_cmd_group(af_ctl *ctl, int argc, char **argv)
@@ -1068,6 +1041,25 @@ out:
 	return rc;
 }
 
+static int app_set_option(json_t *patch, int c, const char *arg,
+			  const char *cmd, void *state)
+{
+	int rc = AF_CTL_EXIT_OK;
+
+	(void)state;
+	if (c == 'E')
+		return set_onoff(patch, "enabled", arg, cmd, "--enabled");
+	if (c == 'R')
+		return set_onoff(patch, "allow_refresh", arg, cmd,
+				 "--allow-refresh");
+	if (c == 'A')
+		return set_onoff(patch, "admins_may_deploy", arg, cmd,
+				 "--admins-may-deploy");
+	if (!app_field(patch, c, cmd, &rc))
+		return af_ctl_usage_fail("app set: bad option");
+	return rc;
+}
+
 static int app_set(af_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1079,43 +1071,11 @@ static int app_set(af_ctl *ctl, int argc, char **argv)
 		{"admins-may-deploy", required_argument, NULL, 'A'},
 		AF_CTL_OPT_END,
 	};
-	json_t *patch = json_object();
-	af_cli_optparse p;
-	int c = 0, rc = AF_CTL_EXIT_OK;
+	static const af_ctl_patch set = {"app set", opts,      "ID",
+					 "PATCH",   "apps/{}", app_set_option,
+					 print_kv};
 
-	if (patch == NULL)
-		return af_ctl_no_memory();
-	af_ctl_opt_begin(&p, "app set", argc, argv, opts);
-	while (rc == AF_CTL_EXIT_OK) {
-		c = af_ctl_next_opt(ctl, &p);
-		if (c == -1 || c == AF_CTL_OPT_STOP)
-			break;
-		if (c == 'E')
-			rc = set_onoff(patch, "enabled", optarg, p.cmd,
-				       "--enabled");
-		else if (c == 'R')
-			rc = set_onoff(patch, "allow_refresh", optarg, p.cmd,
-				       "--allow-refresh");
-		else if (c == 'A')
-			rc = set_onoff(patch, "admins_may_deploy", optarg,
-				       p.cmd, "--admins-may-deploy");
-		else if (!app_field(patch, c, p.cmd, &rc))
-			rc = af_ctl_usage_fail("app set: bad option");
-	}
-	if (c == AF_CTL_OPT_STOP) {
-		rc = p.rc;
-		goto out;
-	}
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_cli_positionals(&p, 1, NULL, "ID");
-	if (rc == AF_CTL_EXIT_OK && json_object_size(patch) == 0)
-		rc = af_ctl_usage_fail("app set: nothing to change");
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_send_named(ctl, "PATCH", "apps/{}", argv[optind],
-				       patch, print_kv);
-out:
-	json_decref(patch);
-	return rc;
+	return af_ctl_run_patch(ctl, argc, argv, &set, NULL);
 }
 
 /* The body member and the option of a deployment target's option. */

@@ -481,6 +481,40 @@ int af_ctl_run_simple(af_ctl *ctl, int argc, char **argv,
 	return af_ctl_call_print(ctl, s->method, path, NULL, s->print);
 }
 
+int af_ctl_run_patch(af_ctl *ctl, int argc, char **argv, const af_ctl_patch *s,
+		     void *state)
+{
+	json_t *body = json_object();
+	af_cli_optparse p;
+	int c = 0, rc = AF_CTL_EXIT_OK;
+
+	if (body == NULL)
+		return af_ctl_no_memory();
+	af_ctl_opt_begin(&p, s->cmd, argc, argv, s->opts);
+	while (rc == AF_CTL_EXIT_OK) {
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1 || c == AF_CTL_OPT_STOP)
+			break;
+		rc = s->option(body, c, optarg, s->cmd, state);
+	}
+	if (c == AF_CTL_OPT_STOP) {
+		rc = p.rc;
+		goto out;
+	}
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_cli_positionals(&p, s->arg != NULL ? 1 : 0, NULL,
+					s->arg != NULL ? s->arg : "");
+	if (rc == AF_CTL_EXIT_OK && json_object_size(body) == 0)
+		rc = af_ctl_usage_fail("%s: nothing to change", s->cmd);
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_send_named(ctl, s->method, s->tmpl,
+				       s->arg != NULL ? argv[optind] : NULL,
+				       body, s->print);
+out:
+	json_decref(body);
+	return rc;
+}
+
 int af_ctl_run_limited(af_ctl *ctl, int argc, char **argv,
 		       const af_ctl_limited *l)
 {

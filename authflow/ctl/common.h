@@ -67,6 +67,27 @@ typedef struct af_ctl_limited {
 	af_ctl_printer print;
 } af_ctl_limited;
 
+/*
+ * A command that sends what its options say as one JSON body: option
+ * turns each option (its letter and argument) into members of body and
+ * returns an exit status; cmd names the command in messages and state is
+ * the caller's, handed to every call. With arg set the command takes one
+ * positional argument of that name, which fills the "{}" of tmpl.
+ * Giving no option at all is a usage error ("nothing to change").
+ */
+typedef int (*af_ctl_option_fn)(json_t *body, int c, const char *optarg,
+				const char *cmd, void *state);
+
+typedef struct af_ctl_patch {
+	const char *cmd;
+	const struct option *opts;
+	const char *arg; /* the positional argument ("NAME"), or NULL */
+	const char *method;
+	const char *tmpl;
+	af_ctl_option_fn option;
+	af_ctl_printer print;
+} af_ctl_patch;
+
 /* How a table cell is made from a member of a list entry. */
 typedef enum af_ctl_cell {
 	AF_CTL_CELL_TEXT,   /* a string or number */
@@ -150,6 +171,10 @@ int af_ctl_run_simple(af_ctl *ctl, int argc, char **argv,
 /* Runs a "--limit N" listing (see af_ctl_limited). */
 int af_ctl_run_limited(af_ctl *ctl, int argc, char **argv,
 		       const af_ctl_limited *l);
+
+/* Runs a command that sends its options (see af_ctl_patch). */
+int af_ctl_run_patch(af_ctl *ctl, int argc, char **argv, const af_ctl_patch *s,
+		     void *state);
 
 /* Runs the verb argv[1] of group (argv[0]) from the n verbs. */
 int af_ctl_run_verb(af_ctl *ctl, const char *group, const af_ctl_verb *verbs,

@@ -304,9 +304,9 @@ static int set_new(json_t *patch, const char *key, json_t *v)
 }
 
 /* One option of workflow set into patch; the exit status. */
-static int workflow_option(json_t *patch, int c, const char *arg)
+static int workflow_option(json_t *patch, int c, const char *arg,
+			   const char *cmd, void *state)
 {
-	static const char cmd[] = "workflow set";
 	const char *key = c == 'n'   ? "number_matching"
 			  : c == 'l' ? "legacy"
 				     : "enroll_after_password";
@@ -318,6 +318,7 @@ static int workflow_option(json_t *patch, int c, const char *arg)
 	long secs = 0;
 	int on = 0;
 
+	(void)state;
 	switch (c) {
 	case 'v':
 		st = parse_versions(arg, &v);
@@ -370,33 +371,11 @@ static int workflow_set(af_ctl *ctl, int argc, char **argv)
 		{"enroll-after-password", required_argument, NULL, 'e'},
 		AF_CTL_OPT_END,
 	};
-	json_t *patch = json_object();
-	af_cli_optparse p;
-	int c = 0, rc = AF_CTL_EXIT_OK;
+	static const af_ctl_patch set = {
+		"workflow set",	 opts,		NULL, "PATCH", "workflow",
+		workflow_option, print_workflow};
 
-	if (patch == NULL)
-		return af_ctl_no_memory();
-	af_ctl_opt_begin(&p, "workflow set", argc, argv, opts);
-	while (rc == AF_CTL_EXIT_OK) {
-		c = af_ctl_next_opt(ctl, &p);
-		if (c == -1 || c == AF_CTL_OPT_STOP)
-			break;
-		rc = workflow_option(patch, c, optarg);
-	}
-	if (c == AF_CTL_OPT_STOP) {
-		rc = p.rc;
-		goto out;
-	}
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_cli_positionals(&p, 0, NULL, "");
-	if (rc == AF_CTL_EXIT_OK && json_object_size(patch) == 0)
-		rc = af_ctl_usage_fail("workflow set: nothing to change");
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_call_print(ctl, "PATCH", "workflow", patch,
-				       print_workflow);
-out:
-	json_decref(patch);
-	return rc;
+	return af_ctl_run_patch(ctl, argc, argv, &set, NULL);
 }
 
 /* ---- devices ---- */

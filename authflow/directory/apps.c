@@ -42,11 +42,6 @@ static int in_list(const char *s, const char *const *list, size_t n)
 	return 0;
 }
 
-static af_dir_status set_new(json_t *obj, const char *key, json_t *v)
-{
-	return json_object_set_new(obj, key, v) == 0 ? AF_DIR_OK : AF_DIR_NOMEM;
-}
-
 /* "app:<client_id>" for a well-formed client id, else NOT_FOUND. */
 static af_dir_status app_key(char *key, size_t cap, const char *client_id)
 {
@@ -245,7 +240,7 @@ static af_dir_status check_deployment(af_dir *dir, const json_t *v,
 					   AF_DIR_ASSIGNED_MAX, &names, err,
 					   errlen);
 		if (rc == AF_DIR_OK)
-			rc = set_new(norm, k, names);
+			rc = af_dir__set_new(norm, k, names);
 		if (rc != AF_DIR_OK)
 			break;
 	}
@@ -308,7 +303,7 @@ static af_dir_status app_field(af_dir *dir, const char *k, const json_t *v,
 		return rc;
 	if (copy == NULL)
 		copy = json_deep_copy(v);
-	return set_new(norm, k, copy);
+	return af_dir__set_new(norm, k, copy);
 }
 
 static af_dir_status app_fields(af_dir *dir, const json_t *spec, int adding,
@@ -357,10 +352,10 @@ static af_dir_status merge_fn(json_t *app, void *arg)
 
 	json_object_foreach(af_dir__iterable(norm), k, v)
 	{
-		if (set_new(app, k, json_deep_copy(v)) != AF_DIR_OK)
+		if (af_dir__set_new(app, k, json_deep_copy(v)) != AF_DIR_OK)
 			return AF_DIR_NOMEM;
 	}
-	return set_new(app, "updated_at", json_integer(af_now()));
+	return af_dir__set_new(app, "updated_at", json_integer(af_now()));
 }
 
 /* A new secret into secret and its SHA-256 in hex into hash. */
@@ -681,9 +676,10 @@ static af_dir_status secret_fn(json_t *app, void *arg)
 {
 	const char *hash = arg;
 
-	if (set_new(app, "secret_sha256", json_string(hash)) != AF_DIR_OK)
+	if (af_dir__set_new(app, "secret_sha256", json_string(hash)) !=
+	    AF_DIR_OK)
 		return AF_DIR_NOMEM;
-	return set_new(app, "updated_at", json_integer(af_now()));
+	return af_dir__set_new(app, "updated_at", json_integer(af_now()));
 }
 
 af_dir_status af_dir_app_rotate_secret(af_dir *dir, const char *actor,
@@ -850,7 +846,7 @@ static af_dir_status deploy_fn(json_t *app, void *arg)
 		list = json_object_get(dep, c->field);
 		if (!json_is_array(list)) {
 			list = json_array();
-			if (set_new(dep, c->field, list) != AF_DIR_OK)
+			if (af_dir__set_new(dep, c->field, list) != AF_DIR_OK)
 				return AF_DIR_NOMEM;
 		}
 		if (!c->add) {
@@ -871,9 +867,9 @@ static af_dir_status deploy_fn(json_t *app, void *arg)
 				mode = "chosen";
 		}
 	}
-	if (set_new(dep, "mode", json_string(mode)) != AF_DIR_OK)
+	if (af_dir__set_new(dep, "mode", json_string(mode)) != AF_DIR_OK)
 		return AF_DIR_NOMEM;
-	return set_new(app, "updated_at", json_integer(af_now()));
+	return af_dir__set_new(app, "updated_at", json_integer(af_now()));
 }
 
 static af_dir_status deployment(af_dir *dir, const char *actor,

@@ -17,11 +17,6 @@ static const char *const members[] = {
 	"name", "color", "help_text", "help_url", "logo", NULL,
 };
 
-static af_dir_status set_new(json_t *obj, const char *key, json_t *v)
-{
-	return json_object_set_new(obj, key, v) == 0 ? AF_DIR_OK : AF_DIR_NOMEM;
-}
-
 /* "#rrggbb" in any case, folded to lower case into out[8]. */
 static int color_ok(const char *v, char out[8])
 {
@@ -201,7 +196,8 @@ static af_dir_status normalise(const json_t *patch, json_t **out, char *err,
 	{
 		rc = member_of(k, v, &val, err, errlen);
 		if (rc == AF_DIR_OK)
-			rc = set_new(norm, k, val != NULL ? val : json_null());
+			rc = af_dir__set_new(norm, k,
+					     val != NULL ? val : json_null());
 		if (rc != AF_DIR_OK)
 			break;
 	}
@@ -265,7 +261,7 @@ static af_dir_status merge_fn(json_t *obj, void *arg)
 			return AF_DIR_NOMEM;
 		}
 	}
-	return set_new(obj, "updated_at", json_integer(af_now()));
+	return af_dir__set_new(obj, "updated_at", json_integer(af_now()));
 }
 
 /* What an object says in the admin API and the audit trail: the logo by
@@ -280,7 +276,7 @@ static af_dir_status without_logo_data(json_t *obj)
 	if (logo == NULL)
 		return AF_DIR_NOMEM;
 	(void)json_object_del(logo, "data");
-	return set_new(obj, "logo", logo);
+	return af_dir__set_new(obj, "logo", logo);
 }
 
 af_dir_status af_dir_branding_get(af_dir *dir, int with_logo, json_t **out)

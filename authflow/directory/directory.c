@@ -931,7 +931,7 @@ static af_dir_status check_password(const char *password, char *err,
 }
 
 /* Sets key of obj to a new value; AF_DIR_NOMEM when it cannot. */
-static af_dir_status set_new(json_t *obj, const char *key, json_t *v)
+af_dir_status af_dir__set_new(json_t *obj, const char *key, json_t *v)
 {
 	return json_object_set_new(obj, key, v) == 0 ? AF_DIR_OK : AF_DIR_NOMEM;
 }
@@ -945,7 +945,7 @@ static af_dir_status user_string(const char *k, const json_t *v, json_t *norm,
 	af_dir_status rc;
 
 	if (json_is_null(v))
-		return set_new(norm, k, json_null());
+		return af_dir__set_new(norm, k, json_null());
 	if (s == NULL) {
 		af_dir__err(err, errlen, "%s: must be a string or null", k);
 		return AF_DIR_INVALID;
@@ -965,7 +965,7 @@ static af_dir_status user_string(const char *k, const json_t *v, json_t *norm,
 		fold_lower(buf);
 		s = buf;
 	}
-	return set_new(norm, k, json_string(s));
+	return af_dir__set_new(norm, k, json_string(s));
 }
 
 /*
@@ -997,7 +997,8 @@ static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
 				rc = user_name(json_string_value(v), name,
 					       sizeof(name));
 			if (rc == AF_DIR_OK)
-				rc = set_new(norm, k, json_string(name));
+				rc = af_dir__set_new(norm, k,
+						     json_string(name));
 		} else if (strcmp(k, "name") == 0 || strcmp(k, "email") == 0 ||
 			   strcmp(k, "domain") == 0) {
 			rc = user_string(k, v, norm, err, errlen);
@@ -1008,7 +1009,7 @@ static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
 					    "%s: must be true or false", k);
 				rc = AF_DIR_INVALID;
 			} else {
-				rc = set_new(norm, k, json_incref(v));
+				rc = af_dir__set_new(norm, k, json_incref(v));
 			}
 		} else if (strcmp(k, "groups") == 0 || strcmp(k, "ous") == 0) {
 			json_t *names = NULL;
@@ -1019,7 +1020,7 @@ static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
 					   AF_DIR_MEMBERSHIPS_MAX, &names, err,
 					   errlen);
 			if (rc == AF_DIR_OK)
-				rc = set_new(norm, k, names);
+				rc = af_dir__set_new(norm, k, names);
 		} else if (strcmp(k, "username") == 0 ||
 			   strcmp(k, "sub") == 0 ||
 			   strcmp(k, "password") == 0 ||
@@ -1059,7 +1060,7 @@ static af_dir_status user_merge(json_t *user, const json_t *norm)
 	/* A new address is not verified just because the old one was. */
 	if (new_email != NULL && !json_equal(old_email, new_email) &&
 	    json_object_get(norm, "email_verified") == NULL &&
-	    set_new(user, "email_verified", json_false()) != AF_DIR_OK)
+	    af_dir__set_new(user, "email_verified", json_false()) != AF_DIR_OK)
 		return AF_DIR_NOMEM;
 	json_object_foreach(af_dir__iterable(norm), k, v)
 	{
@@ -1068,11 +1069,12 @@ static af_dir_status user_merge(json_t *user, const json_t *norm)
 			if (json_object_del(user, k) != 0 &&
 			    json_object_get(user, k) != NULL)
 				return AF_DIR_NOMEM;
-		} else if (set_new(user, k, json_deep_copy(v)) != AF_DIR_OK) {
+		} else if (af_dir__set_new(user, k, json_deep_copy(v)) !=
+			   AF_DIR_OK) {
 			return AF_DIR_NOMEM;
 		}
 	}
-	return set_new(user, "updated_at", json_integer(af_now()));
+	return af_dir__set_new(user, "updated_at", json_integer(af_now()));
 }
 
 /* Adds (add) or drops user in the member sets of the names in arr. */
@@ -1197,7 +1199,8 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 	if (password != NULL) {
 		rc = af_pw_hash(&dir->opts.pw, password, phc, sizeof(phc));
 		if (rc == AF_DIR_OK)
-			rc = set_new(user, "password", json_string(phc));
+			rc = af_dir__set_new(user, "password",
+					     json_string(phc));
 		if (rc != AF_DIR_OK)
 			goto out;
 	}
@@ -1214,7 +1217,7 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 	if (rc != AF_DIR_OK)
 		goto out;
 	sub_claimed = 1;
-	rc = set_new(user, "sub", json_string(sub));
+	rc = af_dir__set_new(user, "sub", json_string(sub));
 	if (rc != AF_DIR_OK)
 		goto out;
 	rc = af_dir__put_json(dir, key, user, STORE_SET_NX);
@@ -1312,13 +1315,13 @@ static af_dir_status password_fn(json_t *user, void *arg)
 		if (json_object_del(user, "password") != 0 &&
 		    json_object_get(user, "password") != NULL)
 			return AF_DIR_NOMEM;
-	} else if (set_new(user, "password", json_string(c->phc)) !=
+	} else if (af_dir__set_new(user, "password", json_string(c->phc)) !=
 		   AF_DIR_OK) {
 		return AF_DIR_NOMEM;
 	}
 	if (c->only_if != NULL)
 		return AF_DIR_OK;
-	return set_new(user, "updated_at", json_integer(af_now()));
+	return af_dir__set_new(user, "updated_at", json_integer(af_now()));
 }
 
 af_dir_status af_dir_user_set_password(af_dir *dir, const char *actor,
@@ -1614,7 +1617,7 @@ static af_dir_status kind_add(af_dir *dir, const member_kind *mk,
 	if (obj == NULL)
 		return AF_DIR_NOMEM;
 	if (mk == &group_kind) {
-		rc = set_new(
+		rc = af_dir__set_new(
 			obj, "description",
 			json_string(description != NULL ? description : ""));
 		if (rc != AF_DIR_OK)
@@ -1653,7 +1656,8 @@ static af_dir_status description_fn(json_t *obj, void *arg)
 {
 	const char *d = *(const char **)arg;
 
-	return set_new(obj, "description", json_string(d != NULL ? d : ""));
+	return af_dir__set_new(obj, "description",
+			       json_string(d != NULL ? d : ""));
 }
 
 af_dir_status af_dir_group_set(af_dir *dir, const char *actor, const char *name,
@@ -1698,7 +1702,7 @@ static af_dir_status membership_fn(json_t *user, void *arg)
 
 	if (!json_is_array(arr)) {
 		arr = json_array();
-		if (set_new(user, m->field, arr) != AF_DIR_OK)
+		if (af_dir__set_new(user, m->field, arr) != AF_DIR_OK)
 			return AF_DIR_NOMEM;
 	}
 	if (m->add) {
@@ -1713,7 +1717,7 @@ static af_dir_status membership_fn(json_t *user, void *arg)
 	} else {
 		af_dir__array_drop(arr, m->name);
 	}
-	return set_new(user, "updated_at", json_integer(af_now()));
+	return af_dir__set_new(user, "updated_at", json_integer(af_now()));
 }
 
 static af_dir_status kind_member(af_dir *dir, const member_kind *mk,

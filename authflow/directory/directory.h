@@ -528,6 +528,11 @@ AF_DIR_NODISCARD af_dir_status af_dir_branding_reset(af_dir *dir,
  */
 #define AF_DIR__CAS_TRIES 8
 
+/* json_object_set_new() as a status: AF_DIR_OK, or AF_DIR_NOMEM. The
+ * reference to v is stolen either way. */
+AF_DIR_NODISCARD af_dir_status af_dir__set_new(json_t *obj, const char *key,
+					       json_t *v);
+
 /* Writes a one-line message into err (NULL accepted). */
 void af_dir__err(char *err, size_t errlen, const char *fmt, ...)
 	AF_DIR_PRINTF(3, 4);

@@ -14,11 +14,6 @@ static const af_dir_target assign_kinds[] = {
 
 #define N_KINDS (sizeof(assign_kinds) / sizeof(assign_kinds[0]))
 
-static af_dir_status set_new(json_t *obj, const char *key, json_t *v)
-{
-	return json_object_set_new(obj, key, v) == 0 ? AF_DIR_OK : AF_DIR_NOMEM;
-}
-
 static af_dir_status policy_key(char *key, size_t cap, const char *name)
 {
 	if (af_dir_check_name("name", name, NULL, 0) != AF_DIR_OK)
@@ -69,7 +64,7 @@ static af_dir_status assigned_fields(af_dir *dir, const json_t *in,
 		rc = af_dir__names(dir, field, v, kind, AF_DIR_ASSIGNED_MAX,
 				   &names, err, errlen);
 		if (rc == AF_DIR_OK)
-			rc = set_new(norm, k, names);
+			rc = af_dir__set_new(norm, k, names);
 		if (rc != AF_DIR_OK)
 			break;
 	}
@@ -103,7 +98,7 @@ static af_dir_status policy_fields(af_dir *dir, const json_t *spec, int adding,
 			rc = af_dir_check_name(k, json_string_value(v), err,
 					       errlen);
 			if (rc == AF_DIR_OK)
-				rc = set_new(norm, k, json_incref(v));
+				rc = af_dir__set_new(norm, k, json_incref(v));
 		} else if (strcmp(k, "sso") == 0 ||
 			   strcmp(k, "remote_access") == 0) {
 			if (!json_is_boolean(v)) {
@@ -111,14 +106,14 @@ static af_dir_status policy_fields(af_dir *dir, const json_t *spec, int adding,
 					    "%s: must be true or false", k);
 				rc = AF_DIR_INVALID;
 			} else {
-				rc = set_new(norm, k, json_incref(v));
+				rc = af_dir__set_new(norm, k, json_incref(v));
 			}
 		} else if (strcmp(k, "assigned") == 0) {
 			json_t *a = NULL;
 
 			rc = assigned_fields(dir, v, &a, err, errlen);
 			if (rc == AF_DIR_OK)
-				rc = set_new(norm, k, a);
+				rc = af_dir__set_new(norm, k, a);
 		} else if (strcmp(k, "name") == 0) {
 			af_dir__err(err, errlen, "name: cannot be changed");
 			rc = AF_DIR_INVALID;
@@ -152,7 +147,7 @@ static af_dir_status policy_merge(json_t *policy, void *arg)
 
 	if (!json_is_object(assigned)) {
 		assigned = json_object();
-		if (set_new(policy, "assigned", assigned) != AF_DIR_OK)
+		if (af_dir__set_new(policy, "assigned", assigned) != AF_DIR_OK)
 			return AF_DIR_NOMEM;
 	}
 	json_object_foreach(af_dir__iterable(norm), k, v)
@@ -161,19 +156,20 @@ static af_dir_status policy_merge(json_t *policy, void *arg)
 		const char *lname;
 
 		if (strcmp(k, "assigned") != 0) {
-			if (set_new(policy, k, json_deep_copy(v)) != AF_DIR_OK)
+			if (af_dir__set_new(policy, k, json_deep_copy(v)) !=
+			    AF_DIR_OK)
 				return AF_DIR_NOMEM;
 			continue;
 		}
 		/* Each list given replaces that list; the others stay. */
 		json_object_foreach(v, lname, lk)
 		{
-			if (set_new(assigned, lname, json_deep_copy(lk)) !=
-			    AF_DIR_OK)
+			if (af_dir__set_new(assigned, lname,
+					    json_deep_copy(lk)) != AF_DIR_OK)
 				return AF_DIR_NOMEM;
 		}
 	}
-	return set_new(policy, "updated_at", json_integer(af_now()));
+	return af_dir__set_new(policy, "updated_at", json_integer(af_now()));
 }
 
 af_dir_status af_dir_policy_add(af_dir *dir, const char *actor,
@@ -324,13 +320,13 @@ static af_dir_status assign_fn(json_t *policy, void *arg)
 
 	if (!json_is_object(assigned)) {
 		assigned = json_object();
-		if (set_new(policy, "assigned", assigned) != AF_DIR_OK)
+		if (af_dir__set_new(policy, "assigned", assigned) != AF_DIR_OK)
 			return AF_DIR_NOMEM;
 	}
 	list = json_object_get(assigned, c->field);
 	if (!json_is_array(list)) {
 		list = json_array();
-		if (set_new(assigned, c->field, list) != AF_DIR_OK)
+		if (af_dir__set_new(assigned, c->field, list) != AF_DIR_OK)
 			return AF_DIR_NOMEM;
 	}
 	if (!c->add) {
@@ -346,7 +342,7 @@ static af_dir_status assign_fn(json_t *policy, void *arg)
 		    af_dir__sort(list, NULL) != AF_DIR_OK)
 			return AF_DIR_NOMEM;
 	}
-	return set_new(policy, "updated_at", json_integer(af_now()));
+	return af_dir__set_new(policy, "updated_at", json_integer(af_now()));
 }
 
 /* Checks a target name; existence only matters when adding. */
