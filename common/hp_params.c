@@ -14,10 +14,11 @@
 #include "common/httpparse.h"
 
 struct param {
-	char *name;  /* start of one allocation holding name and value */
-	char *value; /* inside the same allocation, after name's NUL */
-	size_t nlen; /* bytes of name, for a quick length check on lookup */
-	size_t size; /* bytes allocated, so the wipe covers all of them */
+	char *name;   /* start of one allocation holding name and value */
+	char *value;  /* inside the same allocation, after name's NUL */
+	size_t nlen;  /* bytes of name, for a quick length check on lookup */
+	size_t size;  /* bytes allocated, so the wipe covers all of them */
+	int repeated; /* the name came again, with a value that was dropped */
 };
 
 #define PARAMS_INLINE 12
@@ -61,8 +62,7 @@ void hp_params_free(af_params *p)
 	free(p);
 }
 
-static const struct param *find(const af_params *p, const char *name,
-				size_t nlen)
+static struct param *find(const af_params *p, const char *name, size_t nlen)
 {
 	size_t i;
 
@@ -150,7 +150,9 @@ static hp_status add_entry(af_params *p, const char *name, size_t nlen,
 		st = decode ? HP_ERR_SYNTAX : HP_ERR_ARG;
 		goto out;
 	}
-	if (find(p, buf, dn) != NULL) {
+	e = find(p, buf, dn);
+	if (e != NULL) {
+		e->repeated = 1;
 		st = HP_ERR_DUPLICATE;
 		goto out;
 	}
@@ -195,7 +197,7 @@ static hp_status add_piece(af_params *p, const char *text, size_t len)
 hp_status hp_params_parse(const char *text, size_t len, af_params **out)
 {
 	af_params *p = NULL;
-	hp_status st = HP_OK;
+	hp_status st = HP_OK, piece;
 	size_t start = 0, stop;
 	const char *amp;
 
@@ -214,9 +216,13 @@ hp_status hp_params_parse(const char *text, size_t len, af_params **out)
 		stop = amp != NULL ? (size_t)(amp - text) : len;
 		/* "a=1&&b=2" and a trailing '&' leave empty pieces: skip. */
 		if (stop > start) {
-			st = add_piece(p, text + start, stop - start);
-			if (st != HP_OK)
+			piece = add_piece(p, text + start, stop - start);
+			if (piece == HP_ERR_DUPLICATE)
+				st = HP_ERR_DUPLICATE;
+			else if (piece != HP_OK) {
+				st = piece;
 				goto out;
+			}
 		}
 		start = stop + 1;
 	}
@@ -227,18 +233,29 @@ out:
 	return st;
 }
 
-const char *hp_params_get(const af_params *p, const char *name)
+/* The entry of a NUL-terminated name, or NULL (also for NULL arguments). */
+static const struct param *lookup(const af_params *p, const char *name)
 {
-	const struct param *e;
 	size_t nlen;
 
 	if (p == NULL || name == NULL)
 		return NULL;
 	nlen = strnlen(name, HP_INPUT_MAX + 1);
-	if (nlen > HP_INPUT_MAX)
-		return NULL;
-	e = find(p, name, nlen);
+	return nlen <= HP_INPUT_MAX ? find(p, name, nlen) : NULL;
+}
+
+const char *hp_params_get(const af_params *p, const char *name)
+{
+	const struct param *e = lookup(p, name);
+
 	return e != NULL ? e->value : NULL;
+}
+
+int hp_params_repeated(const af_params *p, const char *name)
+{
+	const struct param *e = lookup(p, name);
+
+	return e != NULL && e->repeated;
 }
 
 size_t hp_params_count(const af_params *p)

@@ -88,8 +88,14 @@ const char *af_req_header(const af_req *req, const char *name);
 int af_req_cookie(const af_req *req, const char *name, char *out,
 		  size_t outcap);
 
-/* A parameter from the query (GET) or the form body (POST), or NULL. */
+/*
+ * A parameter from the query (GET) or the form body (POST), or NULL. Of a
+ * parameter given twice (req->duplicate_param), the first value.
+ */
 const char *af_req_param(const af_req *req, const char *name);
+
+/* 1 when the parameter af_req_param() reads was given more than once. */
+int af_req_param_repeated(const af_req *req, const char *name);
 
 void af_resp_init(af_resp *resp, int https);
 void af_resp_cleanup(af_resp *resp);

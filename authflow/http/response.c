@@ -41,15 +41,24 @@ int af_req_cookie(const af_req *req, const char *name, char *out, size_t outcap)
 	return hp_cookie_get(header, full, out, outcap) == HP_OK ? 0 : -1;
 }
 
+/* The set af_req_param() reads name from, or NULL. */
+static const af_params *param_set(const af_req *req, const char *name)
+{
+	if (req->form != NULL && hp_params_get(req->form, name) != NULL)
+		return req->form;
+	if (strcmp(req->method, "GET") == 0)
+		return req->query;
+	return NULL;
+}
+
 const char *af_req_param(const af_req *req, const char *name)
 {
-	const char *v = NULL;
+	return hp_params_get(param_set(req, name), name);
+}
 
-	if (req->form != NULL)
-		v = hp_params_get(req->form, name);
-	if (v == NULL && strcmp(req->method, "GET") == 0)
-		v = hp_params_get(req->query, name);
-	return v;
+int af_req_param_repeated(const af_req *req, const char *name)
+{
+	return hp_params_repeated(param_set(req, name), name);
 }
 
 void af_resp_init(af_resp *resp, int https)
@@ -161,14 +170,23 @@ void af_resp_oauth_error(af_resp *resp, unsigned status, const char *code,
 			 const char *desc)
 {
 	json_t *o = json_pack("{s:s}", "error", code);
+	char challenge[128];
 
 	if (o != NULL && desc != NULL)
 		json_object_set_new(o, "error_description", json_string(desc));
-	if (status == 401)
-		af_resp_header_set(resp, "WWW-Authenticate",
-				   strcmp(code, "invalid_client") == 0
-					   ? "Basic realm=\"authflow\""
-					   : "Bearer error=\"invalid_token\"");
+	/* A challenge the handler set (RFC 6750 3) is kept as it is. */
+	if (status == 401 &&
+	    af_resp_header_get(resp, "WWW-Authenticate") == NULL) {
+		if (strcmp(code, "invalid_client") == 0)
+			(void)snprintf(challenge, sizeof(challenge), "%s",
+				       "Basic realm=\"authflow\"");
+		else
+			(void)snprintf(
+				challenge, sizeof(challenge),
+				"Bearer realm=\"authflow\", error=\"%s\"",
+				code);
+		af_resp_header_set(resp, "WWW-Authenticate", challenge);
+	}
 	af_resp_json(resp, status, o);
 }
 

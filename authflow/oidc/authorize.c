@@ -358,7 +358,7 @@ static int session_fits(af_server *srv, const json_t *authz,
 	/* max_age=0 asks for a sign-in now, as prompt=login does. */
 	if (json_is_integer(ma) &&
 	    (json_integer_value(ma) == 0 ||
-	     af_now() - s->auth_time > (int64_t)json_integer_value(ma)))
+	     af_now() - s->auth_time >= (int64_t)json_integer_value(ma)))
 		return 0;
 	if (hint_sub != NULL && strcmp(hint_sub, s->sub) != 0)
 		return 0;
@@ -448,10 +448,13 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 			      "tell its administrator.");
 		goto out;
 	}
-	if (redirect_uri == NULL || !uri_registered(app, redirect_uri)) {
+	/* RFC 6749 4.1.2.1: a repeated redirect URI is not one to trust. */
+	if (redirect_uri == NULL || !uri_registered(app, redirect_uri) ||
+	    af_req_param_repeated(req, "client_id") ||
+	    af_req_param_repeated(req, "redirect_uri")) {
 		af_page_error(resp, 400, "Sign-in request refused",
-			      "The application asked to return to an address "
-			      "that is not registered for it.",
+			      "The application's request did not name one "
+			      "address registered for it to return to.",
 			      "Tell the application's administrator.");
 		goto out;
 	}

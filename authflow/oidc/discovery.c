@@ -98,6 +98,8 @@ void af_h_jwks(af_server *srv, af_req *req, af_resp *resp)
 	/* Short caching: a rotated key must reach relying parties soon. */
 	af_resp_header_set(resp, "Cache-Control", "public, max-age=300");
 	af_resp_header_set(resp, "Access-Control-Allow-Origin", "*");
-	af_resp_header_set(resp, "Content-Type", "application/jwk-set+json");
 	af_resp_json(resp, 200, af_keyring_jwks(srv->keys));
+	if (resp->status == 200)
+		snprintf(resp->content_type, sizeof(resp->content_type), "%s",
+			 "application/jwk-set+json");
 }

@@ -20,27 +20,32 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 	int rc;
 
 	token[0] = '\0';
-	if (header != NULL && form_token != NULL) {
+	/*
+	 * RFC 6750 3.1: a malformed request is 400 invalid_request; a request
+	 * without any token gets the bare challenge, with no error code.
+	 */
+	if ((header != NULL && form_token != NULL) ||
+	    (header != NULL &&
+	     hp_auth_bearer(header, token, sizeof(token)) != HP_OK) ||
+	    (header == NULL && form_token != NULL &&
+	     (req->form == NULL || strlen(form_token) >= sizeof(token)))) {
+		af_resp_header_set(
+			resp, "WWW-Authenticate",
+			"Bearer realm=\"authflow\", error=\"invalid_request\"");
 		af_resp_oauth_error(resp, 400, "invalid_request",
-				    "use one way to send the token");
+				    "send one well-formed bearer token, in the "
+				    "Authorization header or the form body");
 		goto out;
 	}
-	if (header != NULL) {
-		if (hp_auth_bearer(header, token, sizeof(token)) != HP_OK) {
-			af_resp_oauth_error(resp, 401, "invalid_token",
-					    "malformed bearer token");
-			goto out;
-		}
-	} else if (form_token != NULL && req->form != NULL &&
-		   strlen(form_token) < sizeof(token)) {
-		memcpy(token, form_token, strlen(form_token) + 1);
-	} else {
+	if (header == NULL && form_token == NULL) {
 		af_resp_header_set(resp, "WWW-Authenticate",
 				   "Bearer realm=\"authflow\"");
 		af_resp_oauth_error(resp, 401, "invalid_request",
 				    "an access token is required");
 		goto out;
 	}
+	if (header == NULL)
+		memcpy(token, form_token, strlen(form_token) + 1);
 	rc = af_grant_lookup(srv, AF_GRANT_ACCESS, token, &grant);
 	if (rc != 0) {
 		af_resp_oauth_error(resp, rc < 0 ? 503 : 401,

@@ -69,7 +69,9 @@ typedef struct af_params af_params;
 
 /*
  * Parses a query string or form body. A name given twice is refused
- * (HP_ERR_DUPLICATE), as OAuth 2.0 requires for its parameters.
+ * (HP_ERR_DUPLICATE), as OAuth 2.0 requires for its parameters; the set is
+ * still made then, with each name's first value, so that the caller can
+ * tell whom to send the error to (RFC 6749 4.1.2.1).
  *
  * Pieces are split on '&' only (';' is data); empty pieces ("a=1&&b=2")
  * are skipped; a piece without '=' is a name with an empty value. Names
@@ -80,9 +82,9 @@ typedef struct af_params af_params;
  * (HP_ERR_SYNTAX). Values may hold any byte but NUL: the caller validates
  * them further. NULL text is accepted only with len 0.
  *
- * On HP_OK *out owns a new set, to be freed with hp_params_free();
- * otherwise *out is NULL. HP_ERR_ARG when out is NULL, HP_ERR_NOMEM when
- * memory runs out.
+ * On HP_OK and HP_ERR_DUPLICATE *out owns a new set, to be freed with
+ * hp_params_free(); otherwise *out is NULL. HP_ERR_ARG when out is NULL,
+ * HP_ERR_NOMEM when memory runs out.
  */
 hp_status hp_params_parse(const char *text, size_t len, af_params **out);
 
@@ -100,6 +102,12 @@ hp_status hp_params_add(af_params *p, const char *name, const char *value);
 
 /* Lends the value of name, or NULL (also for NULL arguments). */
 const char *hp_params_get(const af_params *p, const char *name);
+
+/*
+ * 1 when name came more than once in what hp_params_parse() read (its
+ * later values were dropped), else 0.
+ */
+int hp_params_repeated(const af_params *p, const char *name);
 
 /* Number of parameters in p (0 for NULL). */
 size_t hp_params_count(const af_params *p);

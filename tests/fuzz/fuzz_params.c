@@ -157,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (st == HP_OK) {
 		check_set(p, text, size);
 		check_round_trip(p, size);
-	} else if (p != NULL) {
+	} else if ((st == HP_ERR_DUPLICATE) != (p != NULL)) {
 		abort();
 	}
 	hp_params_free(p);

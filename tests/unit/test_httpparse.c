@@ -32,7 +32,9 @@ static hp_status parse_status(const char *text, size_t len)
 	af_params *p = (af_params *)&p; /* must be reset to NULL on failure */
 	hp_status st = hp_params_parse(text, len, &p);
 
-	if (st != HP_OK)
+	if (st == HP_OK || st == HP_ERR_DUPLICATE)
+		assert_non_null(p);
+	else
 		assert_null(p);
 	hp_params_free(p);
 	return st;
@@ -238,6 +240,23 @@ static void test_params_parse_duplicate_refused(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(parse_status(bad[i], strlen(bad[i])),
 				 HP_ERR_DUPLICATE);
+	/* The set is still made, with each name's first value. */
+	p = NULL;
+	assert_int_equal(hp_params_parse("client_id=c&state=a&state=b&"
+					 "redirect_uri=r",
+					 42, &p),
+			 HP_ERR_DUPLICATE);
+	assert_non_null(p);
+	assert_int_equal(hp_params_count(p), 3);
+	assert_string_equal(hp_params_get(p, "client_id"), "c");
+	assert_string_equal(hp_params_get(p, "state"), "a");
+	assert_string_equal(hp_params_get(p, "redirect_uri"), "r");
+	hp_params_free(p);
+	/* Other errors still give no set. */
+	p = (af_params *)&p;
+	assert_int_equal(hp_params_parse("a=1&a=2&b=%zz", 13, &p),
+			 HP_ERR_ENCODING);
+	assert_null(p);
 	/* Names differ by case: two parameters. */
 	p = parse_ok("a=1&A=2");
 	assert_int_equal(hp_params_count(p), 2);
