@@ -283,6 +283,60 @@ int af_grant_lookup(af_server *srv, af_grant_kind kind, const char *value,
 	return rc;
 }
 
+int af_grant_note_access(json_t *grant, const char *sel)
+{
+	json_t *old = json_object_get(grant, "ats"), *keep, *e;
+	json_int_t now = af_now(), exp = now + AF_ACCESS_TTL_S;
+	size_t i, n, skip;
+
+	keep = json_array();
+	if (keep == NULL)
+		return -1;
+	n = json_array_size(old);
+	/* The newest AF_GRANT_NOTED_MAX - 1 old ones, and sel. */
+	skip = n >= AF_GRANT_NOTED_MAX ? n - (AF_GRANT_NOTED_MAX - 1) : 0;
+	for (i = skip; i < n; i++) {
+		e = json_array_get(old, i);
+		if (json_is_string(json_array_get(e, 0)) &&
+		    json_integer_value(json_array_get(e, 1)) > now)
+			json_array_append(keep, e);
+	}
+	if (json_array_append_new(keep, json_pack("[s, I]", sel, exp)) != 0 ||
+	    json_object_set_new(grant, "ats", keep) != 0)
+		return -1;
+	return 0;
+}
+
+void af_grant_revoke_noted(af_server *srv, const json_t *grant)
+{
+	const json_t *e;
+	const char *sel;
+	char key[KEY_BUF];
+	size_t i;
+
+	json_array_foreach(json_object_get(grant, "ats"), i, e)
+	{
+		sel = json_string_value(json_array_get(e, 0));
+		if (sel == NULL || strlen(sel) != AF_GRANT_SEL_LEN ||
+		    !af_b64url_text_ok(sel, AF_GRANT_SEL_LEN))
+			continue;
+		sel_key(AF_GRANT_ACCESS, sel, key);
+		if (store_del(srv->store, key) != STORE_OK)
+			log_warn(srv->log, NULL, "revoke",
+				 "could not revoke an access token");
+	}
+}
+
+/* The record of a refresh token that was just taken away: its access
+ * tokens go too. */
+static void revoke_record(af_server *srv, const store_value *v)
+{
+	json_t *o = json_loadb((const char *)v->data, v->len, 0, NULL);
+
+	af_grant_revoke_noted(srv, o);
+	json_decref(o);
+}
+
 /* A replayed code: revoke the tokens of its family. */
 static void revoke_family(af_server *srv, const char *code)
 {
@@ -295,8 +349,11 @@ static void revoke_family(af_server *srv, const char *code)
 
 		af_grant_family(code, kind, sel);
 		sel_key(kind, sel, key);
-		if (store_getdel(srv->store, key, &v) == STORE_OK)
+		if (store_getdel(srv->store, key, &v) == STORE_OK) {
 			any = true;
+			if (kind == AF_GRANT_REFRESH)
+				revoke_record(srv, &v);
+		}
 		store_value_free(&v);
 	}
 	if (any)
@@ -351,6 +408,8 @@ int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 	if (st != STORE_OK)
 		return -1;
 	rc = parse_checked(&v, vhash, grant);
+	if (rc == 1)
+		revoke_record(srv, &v);
 	store_value_free(&v);
 	if (rc == 1)
 		log_warn(srv->log, NULL, "refresh_reuse",

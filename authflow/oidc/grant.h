@@ -93,7 +93,8 @@ int af_grant_lookup(af_server *srv, af_grant_kind kind, const char *value,
  * Consumes a code or refresh token: exactly one caller gets 0 and the
  * grant; the others 1. -1 on store failure. A code presented again revokes
  * the tokens of its family; a refresh token whose record holds another
- * verifier (an old, rotated one) revokes its family too.
+ * verifier (an old, rotated one) revokes its family too. Either way the
+ * access tokens noted in the family's refresh token go as well.
  */
 int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 		    json_t **grant);
@@ -103,5 +104,18 @@ int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
  * failure.
  */
 int af_grant_revoke(af_server *srv, af_grant_kind kind, const char *value);
+
+/*
+ * Notes in grant, before it is stored for a refresh token, that the access
+ * token under selector sel was issued with it (RFC 7009 2.1: revoking the
+ * refresh token revokes them too). Notes of access tokens that have
+ * expired are dropped, and at most AF_GRANT_NOTED_MAX are kept. 0, or -1
+ * when memory ran out.
+ */
+#define AF_GRANT_NOTED_MAX 16
+int af_grant_note_access(json_t *grant, const char *sel);
+
+/* Revokes the access tokens noted in grant, a refresh token's record. */
+void af_grant_revoke_noted(af_server *srv, const json_t *grant);
 
 #endif /* AF_OIDC_GRANT_H */

@@ -1,7 +1,9 @@
 /*
  * POST /revoke (RFC 7009): revokes an access or refresh token of the
- * authenticated client. Unknown tokens and tokens of other clients get
- * the same 200 answer, so the endpoint tells nothing about them.
+ * authenticated client; a refresh token takes the access tokens issued
+ * with it along (RFC 7009 2.1). Unknown tokens and tokens of other
+ * clients get the same 200 answer, so the endpoint tells nothing about
+ * them.
  */
 #include <string.h>
 
@@ -17,9 +19,13 @@ static void revoke_kind(af_server *srv, af_grant_kind kind, const char *tok,
 		return;
 	if (json_is_string(json_object_get(grant, "client_id")) &&
 	    strcmp(json_string_value(json_object_get(grant, "client_id")),
-		   client_id) == 0 &&
-	    af_grant_revoke(srv, kind, tok) != 0)
-		log_warn(srv->log, NULL, "revoke", "could not revoke a token");
+		   client_id) == 0) {
+		if (af_grant_revoke(srv, kind, tok) != 0)
+			log_warn(srv->log, NULL, "revoke",
+				 "could not revoke a token");
+		else if (kind == AF_GRANT_REFRESH)
+			af_grant_revoke_noted(srv, grant);
+	}
 	json_decref(grant);
 }
 

@@ -126,24 +126,30 @@ static int make_jwt_access(af_server *srv, const json_t *grant, const char *sel,
 /*
  * Issues access token, optional refresh token and id_token for grant, the
  * access token under selector at_sel and the refresh token under rt_sel
- * (NULL: new random ones). 0, or -1 with the error in resp.
+ * (NULL: new random ones). The access token and id_token are for now:
+ * grant itself, or the same grant with a narrower scope; a refresh token
+ * keeps grant's scope (RFC 6749 6). 0, or -1 with the error in resp.
  */
 static int issue(af_server *srv, af_resp *resp, json_t *grant,
-		 const json_t *user, const json_t *app, const char *at_sel,
-		 const char *rt_sel, struct issued *t)
+		 const json_t *now, const json_t *user, const json_t *app,
+		 const char *at_sel, const char *rt_sel, struct issued *t)
 {
 	const char *scope = json_string_value(json_object_get(grant, "scope"));
 	const char *fmt =
 		json_string_value(json_object_get(app, "access_token_format"));
-	int rc;
+	char sel[AF_GRANT_SEL_BUF];
+	int rc = 0;
 
-	json_object_del(grant, "code_challenge");
-	json_object_del(grant, "redirect_uri");
-	if (fmt != NULL && strcmp(fmt, "jwt") == 0)
-		rc = make_jwt_access(srv, grant, at_sel, t->access,
+	/* The selector is known here, so that the refresh token notes it. */
+	if (at_sel == NULL) {
+		rc = af_grant_new_selector(sel);
+		at_sel = sel;
+	}
+	if (rc == 0 && fmt != NULL && strcmp(fmt, "jwt") == 0)
+		rc = make_jwt_access(srv, now, at_sel, t->access,
 				     sizeof(t->access));
-	else
-		rc = af_grant_issue(srv, AF_GRANT_ACCESS, at_sel, grant,
+	else if (rc == 0)
+		rc = af_grant_issue(srv, AF_GRANT_ACCESS, at_sel, now,
 				    t->access, sizeof(t->access));
 	if (rc == 0 && af_oidc_has_word(scope, "offline_access") &&
 	    json_is_true(json_object_get(app, "allow_refresh"))) {
@@ -151,12 +157,15 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 			json_object_set_new(
 				grant, "rt_exp",
 				json_integer(af_now() + AF_REFRESH_LIFETIME_S));
-		rc = af_grant_issue(srv, AF_GRANT_REFRESH, rt_sel, grant,
-				    t->refresh, sizeof(t->refresh));
+		rc = af_grant_note_access(grant, at_sel);
+		if (rc == 0)
+			rc = af_grant_issue(srv, AF_GRANT_REFRESH, rt_sel,
+					    grant, t->refresh,
+					    sizeof(t->refresh));
 		t->has_refresh = rc == 0;
 	}
 	if (rc == 0) {
-		t->id_token = make_id_token(srv, grant, user, app, t->access);
+		t->id_token = make_id_token(srv, now, user, app, t->access);
 		if (t->id_token == NULL)
 			rc = -1;
 	}
@@ -266,7 +275,9 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	/* The code's family: presenting the code again revokes them. */
 	af_grant_family(code, AF_GRANT_ACCESS, fam);
 	af_grant_family(code, AF_GRANT_REFRESH, rt_fam);
-	if (issue(srv, resp, grant, user, app, fam, rt_fam, &t) != 0)
+	json_object_del(grant, "code_challenge");
+	json_object_del(grant, "redirect_uri");
+	if (issue(srv, resp, grant, grant, user, app, fam, rt_fam, &t) != 0)
 		goto out;
 	send_tokens(resp, grant, &t);
 	log_info(srv->log, req->rid, "token",
@@ -279,30 +290,90 @@ out:
 	json_decref(user);
 }
 
+/*
+ * The next space-separated word of *p: its start, its length in *n (0 at
+ * the end); *p moves past it.
+ */
+static const char *next_word(const char **p, size_t *n)
+{
+	const char *w = *p;
+
+	while (*w == ' ')
+		w++;
+	for (*n = 0; w[*n] != '\0' && w[*n] != ' '; (*n)++)
+		;
+	*p = w + *n;
+	return w;
+}
+
 /* Every word of want must be in have (a refresh may narrow scope). */
 static int scope_subset(const char *want, const char *have)
 {
 	char word[128];
-	const char *p = want;
+	const char *p = want, *w;
+	size_t n;
 
-	while (*p != '\0') {
-		size_t n = 0;
-
-		while (*p == ' ')
-			p++;
-		while (p[n] != '\0' && p[n] != ' ')
-			n++;
-		if (n == 0)
-			break;
+	for (w = next_word(&p, &n); n > 0; w = next_word(&p, &n)) {
 		if (n >= sizeof(word))
 			return 0;
-		memcpy(word, p, n);
+		memcpy(word, w, n);
 		word[n] = '\0';
 		if (!af_oidc_has_word(have, word))
 			return 0;
-		p += n;
 	}
 	return 1;
+}
+
+/* scope's words, one space apart, as a new JSON string (or NULL). */
+static json_t *scope_words(const char *scope)
+{
+	char buf[AF_SCOPE_MAX + 1];
+	const char *p = scope, *w;
+	size_t len = 0, n;
+
+	for (w = next_word(&p, &n); n > 0; w = next_word(&p, &n)) {
+		if (len + 1 + n >= sizeof(buf))
+			return NULL;
+		if (len > 0)
+			buf[len++] = ' ';
+		memcpy(buf + len, w, n);
+		len += n;
+	}
+	buf[len] = '\0';
+	return json_string(buf);
+}
+
+/*
+ * Whether the refresh token's grant may serve this request: it belongs
+ * to the client, and scope (when given) narrows its scope and keeps
+ * openid. 0, or -1 with the error in resp.
+ */
+static int refresh_fits(af_resp *resp, const json_t *grant,
+			const char *client_id, const char *scope)
+{
+	const char *cid =
+		json_string_value(json_object_get(grant, "client_id"));
+
+	if (cid == NULL || strcmp(cid, client_id) != 0) {
+		af_resp_oauth_error(resp, 400, "invalid_grant",
+				    "the refresh token belongs to another "
+				    "client");
+		return -1;
+	}
+	if (scope != NULL &&
+	    (strlen(scope) > AF_SCOPE_MAX ||
+	     !scope_subset(scope, json_string_value(
+					  json_object_get(grant, "scope"))))) {
+		af_resp_oauth_error(resp, 400, "invalid_scope",
+				    "scope exceeds the original grant");
+		return -1;
+	}
+	if (scope != NULL && !af_oidc_has_word(scope, "openid")) {
+		af_resp_oauth_error(resp, 400, "invalid_scope",
+				    "scope must hold openid");
+		return -1;
+	}
+	return 0;
 }
 
 static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
@@ -310,10 +381,9 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 {
 	const char *rt = af_req_param(req, "refresh_token");
 	const char *scope = af_req_param(req, "scope");
-	json_t *grant = NULL, *user = NULL;
+	json_t *grant = NULL, *user = NULL, *now = NULL;
 	char fam[AF_GRANT_SEL_BUF];
 	struct issued t;
-	const char *cid;
 	int rc;
 
 	memset(&t, 0, sizeof(t));
@@ -322,7 +392,19 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 				    "refresh_token is required");
 		goto out;
 	}
-	rc = af_grant_redeem(srv, AF_GRANT_REFRESH, rt, &grant);
+	/*
+	 * A request this token cannot serve (another client's, a scope it
+	 * does not hold) leaves it as it was: it is read before it is used
+	 * up. An unknown or rotated-out token still goes to redeem, which
+	 * revokes the family of a rotated-out one.
+	 */
+	rc = af_grant_lookup(srv, AF_GRANT_REFRESH, rt, &grant);
+	if (rc == 0 && refresh_fits(resp, grant, client_id, scope) != 0)
+		goto out;
+	json_decref(grant);
+	grant = NULL;
+	if (rc >= 0)
+		rc = af_grant_redeem(srv, AF_GRANT_REFRESH, rt, &grant);
 	if (rc == 0 && af_grant_selector(rt, fam) != 0)
 		rc = 1; /* a redeemed refresh token always has one */
 	if (rc != 0) {
@@ -332,40 +414,38 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 				    "the refresh token is invalid or used");
 		goto out;
 	}
-	cid = json_string_value(json_object_get(grant, "client_id"));
-	if (cid == NULL || strcmp(cid, client_id) != 0) {
-		af_resp_oauth_error(resp, 400, "invalid_grant",
-				    "the refresh token belongs to another "
-				    "client");
-		goto out;
-	}
-	if (scope != NULL) {
-		if (!scope_subset(scope, json_string_value(json_object_get(
-						 grant, "scope")))) {
-			af_resp_oauth_error(resp, 400, "invalid_scope",
-					    "scope exceeds the original grant");
-			goto out;
-		}
-	}
-	if (load_user(srv, resp, grant, app, &user) != 0)
+	if (refresh_fits(resp, grant, client_id, scope) != 0 ||
+	    load_user(srv, resp, grant, app, &user) != 0)
 		goto out;
 	if (!json_is_true(json_object_get(app, "allow_refresh"))) {
 		af_resp_oauth_error(resp, 400, "invalid_grant",
 				    "refresh is not allowed for this client");
 		goto out;
 	}
-	/* The new tokens keep the original scope so rotation never widens. */
 	json_object_del(grant, "nonce");
-	/* The rotated refresh token stays in its family; see grant.h. */
-	if (issue(srv, resp, grant, user, app, NULL, fam, &t) != 0)
+	/*
+	 * A narrower scope is for this access token and id_token only: the
+	 * rotated refresh token keeps the original one.
+	 */
+	now = scope != NULL ? json_copy(grant) : json_incref(grant);
+	if (now == NULL ||
+	    (scope != NULL &&
+	     json_object_set_new(now, "scope", scope_words(scope)) != 0)) {
+		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "could not issue tokens");
 		goto out;
-	send_tokens(resp, grant, &t);
+	}
+	/* The rotated refresh token stays in its family; see grant.h. */
+	if (issue(srv, resp, grant, now, user, app, NULL, fam, &t) != 0)
+		goto out;
+	send_tokens(resp, now, &t);
 	log_info(srv->log, req->rid, "token",
 		 "client=%s grant=refresh_token outcome=ok", client_id);
 out:
 	issued_cleanup(&t);
 	json_decref(grant);
 	json_decref(user);
+	json_decref(now);
 }
 
 void af_h_token(af_server *srv, af_req *req, af_resp *resp)
