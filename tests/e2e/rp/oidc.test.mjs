@@ -295,6 +295,129 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal((await userinfo(tokens.access_token)).status, 401);
   });
 
+  test('protocol details: jwks type, bearer challenges, repeated parameters, max_age', async () => {
+    const jw = await fetch(`${server.issuer}/jwks`);
+    assert.equal(jw.headers.get('content-type'), 'application/jwk-set+json', 'one content type');
+    // RFC 6750 3: no token, a malformed one, a wrong one.
+    let res = await fetch(`${server.issuer}/userinfo`);
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="authflow"');
+    res = await fetch(`${server.issuer}/userinfo`, { headers: { authorization: 'Bearer a b' } });
+    assert.equal(res.status, 400);
+    assert.match(res.headers.get('www-authenticate'), /error="invalid_request"/);
+    res = await userinfo(`${'A'.repeat(22)}.${'B'.repeat(32)}`);
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get('www-authenticate'), /^Bearer realm="authflow", error="invalid_token"$/);
+    // A repeated parameter goes back to a valid client as invalid_request;
+    // a repeated redirect URI is not trusted.
+    const s = await seed(server, { user: 'ivy' });
+    const b = new Browser();
+    const base = `${server.issuer}/authorize?response_type=code&scope=openid&client_id=${s.clientId}`;
+    const to = `redirect_uri=${encodeURIComponent(REDIRECT)}`;
+    let r = await b.get(`${base}&${to}&state=a&state=b`);
+    assert.equal(r.status, 302);
+    const err = new URL(r.location);
+    assert.equal(`${err.origin}${err.pathname}`, REDIRECT);
+    assert.equal(err.searchParams.get('error'), 'invalid_request');
+    assert.equal(err.searchParams.get('iss'), server.issuer);
+    r = await b.get(`${base}&${to}&${to}&state=a`);
+    assert.equal(r.status, 400);
+    assert.equal(r.location, null);
+    // max_age=1, a second after the sign-in: a fresh sign-in.
+    const { config, browser } = await fullSignIn(s);
+    await new Promise((ok) => setTimeout(ok, 1100));
+    const o = await openAuthorize(browser, server.issuer, (await authUrl(config, { max_age: '1' })).url.href);
+    assert.ok(o.loginPage, 'max_age passed: login page');
+    const o2 = await openAuthorize(browser, server.issuer, (await authUrl(config, { max_age: '3600' })).url.href);
+    assert.equal(o2.answer?.status, 302, 'max_age not passed: no login page');
+  });
+
+  test('refresh: a narrower scope for one refresh; revoking a refresh token revokes its access tokens', async () => {
+    const s = await seed(server, { user: 'jack' });
+    const { config, tokens } = await fullSignIn(s);
+    const narrow = await client.refreshTokenGrant(config, tokens.refresh_token, { scope: 'openid profile' });
+    assert.equal(narrow.scope, 'openid profile');
+    assert.equal(narrow.claims().email, undefined, 'no email claim in the narrower id_token');
+    assert.equal(narrow.claims().preferred_username, 'jack');
+    const ui = await (await userinfo(narrow.access_token)).json();
+    assert.equal(ui.email, undefined);
+    assert.equal(ui.preferred_username, 'jack');
+    // Refusals that leave the refresh token as it was: a wider scope, a
+    // scope without openid, another client.
+    await assert.rejects(client.refreshTokenGrant(config, narrow.refresh_token, { scope: 'openid phone' }), isError('invalid_scope'));
+    await assert.rejects(client.refreshTokenGrant(config, narrow.refresh_token, { scope: 'profile' }), isError('invalid_scope'));
+    const other = await seed(server, { user: 'jack-other' });
+    await assert.rejects(client.refreshTokenGrant(await rp(other), narrow.refresh_token), isError('invalid_grant'));
+    const full = await client.refreshTokenGrant(config, narrow.refresh_token);
+    assert.equal(full.scope, 'openid profile email groups offline_access', 'the refresh token kept the whole scope');
+    assert.equal(full.claims().email, 'jack@example.com');
+    for (const t of [tokens.access_token, narrow.access_token, full.access_token]) {
+      assert.equal((await userinfo(t)).status, 200);
+    }
+    await client.tokenRevocation(config, full.refresh_token, { token_type_hint: 'refresh_token' });
+    await assert.rejects(client.refreshTokenGrant(config, full.refresh_token), isError('invalid_grant'));
+    for (const t of [tokens.access_token, narrow.access_token, full.access_token]) {
+      assert.equal((await userinfo(t)).status, 401, 'revoked with the refresh token');
+    }
+    // Reuse of a rotated-out refresh token takes the access tokens along.
+    const third = await fullSignIn(s);
+    const next = await client.refreshTokenGrant(config, third.tokens.refresh_token);
+    await assert.rejects(client.refreshTokenGrant(config, third.tokens.refresh_token), isError('invalid_grant'));
+    assert.equal((await userinfo(next.access_token)).status, 401, 'reuse revoked the current access token');
+  });
+
+  test('RP-initiated logout: asks unless the hint comes from this session', async () => {
+    const s = await seed(server, { user: 'kim' });
+    const signedIn = async (browser, config) => {
+      const r = await browser.get((await authUrl(config, { prompt: 'none' })).url.href);
+      return new URL(r.location).searchParams.get('code') !== null;
+    };
+    // No parameters: a question, and the session stays until the answer.
+    const first = await fullSignIn(s);
+    let r = await first.browser.get(`${server.issuer}/logout`);
+    assert.equal(r.status, 200);
+    assert.match(r.text, /Sign out\?/);
+    const ask = hiddenFields(r.text);
+    assert.ok(ask.confirm);
+    assert.ok(await signedIn(first.browser, first.config), 'asking ended nothing');
+    // The answer counts only in the browser session it was shown to.
+    r = await new Browser().post(`${server.issuer}/logout`, { confirm: ask.confirm });
+    assert.equal(r.status, 200, 'another browser has no session to end');
+    assert.ok(await signedIn(first.browser, first.config));
+    r = await first.browser.get(`${server.issuer}/logout?client_id=${s.clientId}&post_logout_redirect_uri=${encodeURIComponent('http://127.0.0.1:9000/signed-out')}&state=s1`);
+    const ask2 = hiddenFields(r.text);
+    r = await first.browser.post(`${server.issuer}/logout`, { confirm: ask.confirm });
+    assert.equal(r.status, 400, 'a used or stale answer is refused');
+    assert.ok(await signedIn(first.browser, first.config));
+    r = await first.browser.post(`${server.issuer}/logout`, { confirm: ask2.confirm });
+    assert.equal(r.status, 302);
+    assert.equal(r.location, 'http://127.0.0.1:9000/signed-out?state=s1');
+    assert.ok(!(await signedIn(first.browser, first.config)), 'signed out');
+    // A hint from an earlier session: asked, then sent back.
+    const again = await fullSignIn(s, first.browser);
+    const end = (hint) => client.buildEndSessionUrl(first.config, {
+      id_token_hint: hint, post_logout_redirect_uri: 'http://127.0.0.1:9000/signed-out', state: 'bye',
+    }).href;
+    r = await first.browser.get(end(first.tokens.id_token));
+    assert.equal(r.status, 200);
+    assert.ok(await signedIn(first.browser, first.config));
+    r = await first.browser.post(`${server.issuer}/logout`, hiddenFields(r.text));
+    assert.equal(r.location, 'http://127.0.0.1:9000/signed-out?state=bye');
+    // A forged hint: asked, and never sent back.
+    const again2 = await fullSignIn(s, first.browser);
+    const [h, p] = again2.tokens.id_token.split('.');
+    r = await first.browser.get(end(`${h}.${p}.${'A'.repeat(342)}`));
+    assert.equal(r.status, 200);
+    assert.match(r.text, /could not be verified/);
+    r = await first.browser.post(`${server.issuer}/logout`, hiddenFields(r.text));
+    assert.equal(r.status, 200);
+    assert.equal(r.location, null);
+    assert.ok(!(await signedIn(first.browser, first.config)));
+    // No session at all: nothing to ask, straight back to the app.
+    r = await new Browser().get(end(again.tokens.id_token));
+    assert.equal(r.location, 'http://127.0.0.1:9000/signed-out?state=bye');
+  });
+
   test('policies: no SSO policy, app not deployed', async () => {
     const s = await seed(server, { user: 'gina' });
     const u = await server.admin('POST', '/users', { username: 'henry', password: 'henry-password' });
