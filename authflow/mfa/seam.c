@@ -122,6 +122,7 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 		json_string_value(json_object_get(user, "username"));
 	json_t *wf = NULL, *devices = NULL, *eligible = NULL, *mfa = NULL;
 	json_t *saved = NULL, *old = NULL;
+	char try_id[AF_MFA_ID_BUF];
 	const char *prev;
 	char *url = NULL;
 	af_buf b;
@@ -149,9 +150,11 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	    af_mfa_txn_decide(srv->store, prev, NULL, "cancel", NULL, af_now(),
 			      &old) == AF_MFA_OK)
 		json_decref(old);
-	mfa = json_pack("{s:s, s:O, s:s, s:i}", "user", username, "sub",
-			json_object_get(user, "sub"), "flow", flow_id,
-			"code_tries", 0);
+	/* "try" names this password step's count of token codes tried. */
+	if (af_random_token(16, try_id, sizeof(try_id)) == 0)
+		mfa = json_pack("{s:s, s:O, s:s, s:s}", "user", username, "sub",
+				json_object_get(user, "sub"), "flow", flow_id,
+				"try", try_id);
 	eligible = eligible_devices(devices, wf);
 	if (mfa == NULL || eligible == NULL) {
 		af_page_unavailable(resp);

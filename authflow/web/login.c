@@ -219,17 +219,22 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			  username);
 		goto out;
 	}
-	if (af_throttle_success(srv->dir, username, req->client_ip) !=
-	    AF_DIR_OK)
-		log_warn(srv->log, req->rid, "throttle",
-			 "could not clear the failure count");
 	if (allowed(srv, req, resp, authz, user, &policy, &app) != 0)
 		goto out;
+	/*
+	 * The failure counts are cleared only by a whole sign-in: a right
+	 * password followed by wrong token codes keeps counting towards the
+	 * lockout (web/mfa.c clears them once the second step passed).
+	 */
 	if (af_mfa_after_password(srv, req, resp, flow, authz, user, policy,
 				  app) == AF_MFA_RESPONDED) {
 		af_metrics_login(srv->metrics, AF_LOGIN_MFA_REQUIRED);
 		goto out;
 	}
+	if (af_throttle_success(srv->dir, username, req->client_ip) !=
+	    AF_DIR_OK)
+		log_warn(srv->log, req->rid, "throttle",
+			 "could not clear the failure count");
 	sign_in(srv, req, resp, flow, authz, user);
 out:
 	json_decref(authz);

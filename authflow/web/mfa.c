@@ -110,6 +110,10 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 		return;
 	}
 	af_flow_finish(srv, flow, resp);
+	if (af_throttle_success(srv->dir, s.username, req->client_ip) !=
+	    AF_DIR_OK)
+		log_warn(srv->log, req->rid, "throttle",
+			 "could not clear the failure count");
 	af_metrics_login(srv->metrics, AF_LOGIN_OK);
 	log_info(srv->log, req->rid, "login",
 		 "user=%s ip=%s outcome=ok factor=%s", s.username,
@@ -398,16 +402,44 @@ static void reset_flow(af_server *srv, const char *flow, json_t *authz)
 		log_warn(srv->log, NULL, "mfa", "could not reset a flow");
 }
 
+/* A transaction state after which the sign-in must start again. */
+static int state_ends_flow(const char *state)
+{
+	return state != NULL &&
+	       (strcmp(state, "failed") == 0 || strcmp(state, "denied") == 0 ||
+		strcmp(state, "reported") == 0 ||
+		strcmp(state, "cancelled") == 0);
+}
+
+/*
+ * Counts one token code try of the flow's password step, atomically (so
+ * that parallel posts cannot try more): 0 and *tries, the count with this
+ * one, or -1 when the store failed.
+ */
+static int count_try(af_server *srv, const char *flow, const json_t *authz,
+		     int64_t *tries)
+{
+	const char *id = mfa_str(authz, "try");
+	char key[160];
+
+	snprintf(key, sizeof(key), "mfa_tries:%s", id != NULL ? id : flow);
+	return store_incr(srv->store, key, 1, (uint64_t)AF_FLOW_TTL_S * 1000,
+			  tries) == STORE_OK
+		       ? 0
+		       : -1;
+}
+
 void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
 	const char *code = af_req_param(req, "code");
 	const char *csrf = af_req_param(req, "csrf");
-	char device[AF_MFA_ID_BUF];
-	json_t *authz, *mfa, *txn = NULL;
-	const char *user;
-	json_int_t tries;
+	char device[AF_MFA_ID_BUF], msg[160];
+	json_t *authz, *txn = NULL;
+	const char *user, *state;
+	int64_t tries = 0;
 	uint32_t wait_s = 0;
+	af_dir_status dst;
 	af_mfa_status st;
 	int failed = 0;
 
@@ -418,11 +450,25 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	authz = load(srv, req, resp, csrf, 0);
 	if (authz == NULL)
 		return;
-	mfa = json_object_get(authz, "mfa");
-	user = json_string_value(json_object_get(mfa, "user"));
-	tries = json_integer_value(json_object_get(mfa, "code_tries"));
-	if (af_throttle_check(srv->dir, user, req->client_ip, &wait_s) ==
-	    AF_DIR_LOCKED) {
+	user = mfa_str(authz, "user");
+	txn = flow_txn(srv, authz, &failed);
+	if (failed) {
+		af_page_unavailable(resp);
+		goto out;
+	}
+	/* A push that failed, was denied or reported ends this sign-in. */
+	state = json_string_value(json_object_get(txn, "state"));
+	if (state_ends_flow(state)) {
+		reset_flow(srv, flow, authz);
+		outcome_page(resp, flow, state);
+		goto out;
+	}
+	if (state != NULL && strcmp(state, "pending") != 0) {
+		json_decref(txn);
+		txn = NULL;
+	}
+	dst = af_throttle_check(srv->dir, user, req->client_ip, &wait_s);
+	if (dst == AF_DIR_LOCKED) {
 		cancel_txn(srv, authz);
 		reset_flow(srv, flow, authz);
 		af_page_error(resp, 403, "Account locked",
@@ -431,15 +477,24 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 			      "Contact your administrator.");
 		goto out;
 	}
+	if (dst == AF_DIR_WAIT) {
+		snprintf(msg, sizeof(msg),
+			 "Too many failed attempts. Wait %u seconds and try "
+			 "again.",
+			 (unsigned)wait_s);
+		af_resp_header_set(resp, "Retry-After", "30");
+		show_page(srv, resp, 429, flow, authz, txn, msg);
+		goto out;
+	}
 	/* Count the try before checking, so parallel posts cannot exceed. */
-	json_object_set_new(mfa, "code_tries", json_integer(tries + 1));
-	if (af_flow_save(srv, flow, authz) != 0) {
+	if (dst != AF_DIR_OK || count_try(srv, flow, authz, &tries) != 0) {
 		af_page_unavailable(resp);
 		goto out;
 	}
-	st = code != NULL ? af_mfa_code_check(srv->store, user, code, af_now(),
-					      device, sizeof(device))
-			  : AF_MFA_MISMATCH;
+	st = AF_MFA_MISMATCH;
+	if (code != NULL && tries <= AF_MFA_CODE_TRIES)
+		st = af_mfa_code_check(srv->store, user, code, af_now(), device,
+				       sizeof(device));
 	if (st == AF_MFA_OK) {
 		cancel_txn(srv, authz);
 		complete(srv, req, resp, authz, "otp");
@@ -453,20 +508,12 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not count a failed code");
 	log_info(srv->log, req->rid, "mfa", "user=%s code=%s tries=%lld", user,
-		 st == AF_MFA_REPLAY ? "replayed" : "wrong",
-		 (long long)tries + 1);
-	if (tries + 1 >= AF_MFA_CODE_TRIES) {
+		 st == AF_MFA_REPLAY ? "replayed" : "wrong", (long long)tries);
+	if (tries >= AF_MFA_CODE_TRIES) {
 		cancel_txn(srv, authz);
 		reset_flow(srv, flow, authz);
 		outcome_page(resp, flow, "too_many");
 		goto out;
-	}
-	txn = flow_txn(srv, authz, &failed);
-	if (txn != NULL &&
-	    strcmp(json_string_value(json_object_get(txn, "state")),
-		   "pending") != 0) {
-		json_decref(txn);
-		txn = NULL;
 	}
 	show_page(srv, resp, 401, flow, authz, txn,
 		  st == AF_MFA_REPLAY ? "That code was already used. Wait for "

@@ -111,6 +111,11 @@ describe(`push MFA (${STORE} store)`, () => {
     const number = pageNumber(m.page.text);
     const wrong = String(((Number(number) - 10 + 1) % 90) + 10);
     const [txn] = await pendingTxn(s);
+    // idsim does not send an approval that lacks the number.
+    const bare = await idsim(server, s.phone, ['approve', txn]);
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /needs --number/);
+    assert.equal((await pendingTxn(s))[0], txn, 'still pending');
     const r = await idsim(server, s.phone, ['approve', txn, '--number', wrong]);
     assert.equal(r.stdout, 'failed');
     const again = await idsim(server, s.phone, ['approve', txn, '--number', number]);
@@ -162,6 +167,63 @@ describe(`push MFA (${STORE} store)`, () => {
       else assert.match(w.text, /Too many wrong token codes/);
     }
     await server.admin('POST', '/users/pete/unlock');
+  });
+
+  test('a denied or failed push ends the sign-in: the token code cannot finish it', async () => {
+    const s = await mfaUser('rhea');
+    for (const answer of [['deny'], ['approve', '--number', '00']]) {
+      const m = await toMfa(s);
+      const [txn] = await pendingTxn(s);
+      await idsim(server, s.phone, [answer[0], txn, ...answer.slice(1)]);
+      const f = hiddenFields(m.page.text);
+      const code = (await idsim(server, s.phone, ['code'])).stdout;
+      const r = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code });
+      assert.notEqual(r.status, 302, `no code after ${answer[0]}`);
+      assert.match(r.text, /Sign-in not completed/);
+    }
+  });
+
+  test('wrong token codes count into the lockout across password steps', { timeout: 120000 }, async () => {
+    const s = await mfaUser('sasha');
+    let locked = false;
+    for (let round = 0; round < 40 && !locked; round++) {
+      const a = await authUrl(s.config);
+      const b = new Browser();
+      const r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
+      const wait = /Wait (\d+) seconds/.exec(r.text);
+      if (r.status === 403) { locked = true; break; }
+      if (wait) { await sleep(Number(wait[1]) * 1000 + 200); continue; }
+      assert.equal(r.status, 303, r.text);
+      const page = await b.get(new URL(r.location, server.issuer).href);
+      const f = hiddenFields(page.text);
+      const w = await b.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code: '000000' });
+      if (w.status === 403) locked = true;
+      const again = /Wait (\d+) seconds/.exec(w.text);
+      if (again) await sleep(Number(again[1]) * 1000 + 200);
+    }
+    assert.ok(locked, 'a right password does not clear the wrong codes');
+    const u = await server.admin('GET', '/users/sasha');
+    assert.equal(u.json.locked, true);
+    await server.admin('POST', '/users/sasha/unlock');
+  });
+
+  test('a password-only session does not carry over once the policy asks for MFA', async () => {
+    const s = await seed(server, { user: 'tara' });
+    s.config = await rp(s);
+    const b = new Browser();
+    let a = await authUrl(s.config);
+    let r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 302, 'password only');
+    const pol = await server.admin('PATCH', '/policies/sso-tara', { remote_access: true });
+    assert.equal(pol.status, 200, pol.text);
+    a = await authUrl(s.config);
+    r = await b.get(a.url.href);
+    assert.equal(r.status, 302);
+    assert.equal(new URL(r.location, server.issuer).pathname, '/login', 'a new sign-in, not a code');
+    const none = new URL(a.url.href);
+    none.searchParams.set('prompt', 'none');
+    r = await b.get(none.href);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
   });
 
   test('legacy mode and old app versions get no push, only the token code', async () => {
