@@ -367,8 +367,20 @@ static int session_fits(af_server *srv, const json_t *authz,
 
 /*
  * Whether the user of a live session may use the app now: 0 yes, 1 the
- * app is not deployed to them or they lost SSO, -1 store failure.
+ * app is not deployed to them or they lost SSO, 2 their policy now asks
+ * for a second factor the session was made without, -1 store failure.
  */
+static int session_has_amr(const af_session *s, const char *method)
+{
+	unsigned i;
+
+	for (i = 0; i < s->namr && i < AF_AMR_MAX; i++) {
+		if (strcmp(s->amr[i], method) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int session_user_allowed(af_server *srv, const af_session *s,
 				const json_t *app)
 {
@@ -392,7 +404,14 @@ static int session_user_allowed(af_server *srv, const af_session *s,
 	}
 	if (st != AF_DIR_OK || !json_is_true(json_object_get(policy, "sso")))
 		goto out;
-	rc = af_dir_app_deployed_to(app, user) ? 0 : 1;
+	if (!af_dir_app_deployed_to(app, user))
+		goto out;
+	rc = srv->cfg.feature_remote_access_mfa &&
+			     json_is_true(json_object_get(policy,
+							  "remote_access")) &&
+			     !session_has_amr(s, "mfa")
+		     ? 2
+		     : 0;
 out:
 	json_decref(user);
 	json_decref(policy);
@@ -492,7 +511,8 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 			af_oidc_send_code(srv, req, resp, authz, &s);
 			goto out;
 		}
-		if (rc > 0 && prompt != NULL && strcmp(prompt, "none") == 0) {
+		/* rc 2: a new sign-in, with the second factor, follows. */
+		if (rc == 1 && prompt != NULL && strcmp(prompt, "none") == 0) {
 			af_oidc_send_error(srv, resp, authz, "access_denied",
 					   "the application is not available "
 					   "to this user");
