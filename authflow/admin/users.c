@@ -229,6 +229,8 @@ static int remove_devices(af_server *srv, const char *username)
 			rc = -1;
 	}
 	json_decref(devices);
+	if (af_mfa_enroll_codes_revoke(srv->store, username) != AF_MFA_OK)
+		rc = -1;
 	return rc;
 }
 

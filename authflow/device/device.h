@@ -67,18 +67,19 @@ const char *af_device_strerror(af_device_status st);
 
 /* Caps and windows of the protocol. */
 #define AF_DEVICE_BODY_MAX	((size_t)16 * 1024) /* bytes of a body */
-#define AF_DEVICE_SKEW_S	60     /* |server clock - timestamp| */
-#define AF_DEVICE_NONCE_TTL_MS	120000 /* a nonce is kept this long */
-#define AF_DEVICE_NONCE_MIN	16     /* characters of base64url */
-#define AF_DEVICE_NONCE_MAX	64     /* characters of base64url */
-#define AF_DEVICE_TS_DIGITS_MAX 12     /* decimal digits of a timestamp */
-#define AF_DEVICE_SIG_RAW	64     /* bytes of r||s */
-#define AF_DEVICE_SIG_B64	86     /* its unpadded base64url length */
-#define AF_DEVICE_METHOD_MAX	16     /* bytes of an HTTP method */
-#define AF_DEVICE_TARGET_MAX	2048   /* bytes of path '?' query */
-#define AF_DEVICE_CODE_MAX	64     /* bytes of an enrollment code */
-#define AF_DEVICE_NUMBER_MAX	8      /* digits of a typed number */
-#define AF_DEVICE_ERR_MAX	160    /* bytes of an error message */
+#define AF_DEVICE_SKEW_S	60 /* |server clock - timestamp| */
+/* A nonce is kept this long: more than 2 * AF_DEVICE_SKEW_S + 1 s. */
+#define AF_DEVICE_NONCE_TTL_MS	180000
+#define AF_DEVICE_NONCE_MIN	16   /* characters of base64url */
+#define AF_DEVICE_NONCE_MAX	64   /* characters of base64url */
+#define AF_DEVICE_TS_DIGITS_MAX 12   /* decimal digits of a timestamp */
+#define AF_DEVICE_SIG_RAW	64   /* bytes of r||s */
+#define AF_DEVICE_SIG_B64	86   /* its unpadded base64url length */
+#define AF_DEVICE_METHOD_MAX	16   /* bytes of an HTTP method */
+#define AF_DEVICE_TARGET_MAX	2048 /* bytes of path '?' query */
+#define AF_DEVICE_CODE_MAX	64   /* bytes of an enrollment code */
+#define AF_DEVICE_NUMBER_MAX	8    /* digits of a typed number */
+#define AF_DEVICE_ERR_MAX	160  /* bytes of an error message */
 #define AF_DEVICE_SIG_STRING_MAX                                  \
 	(sizeof("AF-DEVICE-V1\n") + AF_DEVICE_METHOD_MAX + 1 +    \
 	 AF_DEVICE_TARGET_MAX + 1 + AF_DEVICE_TS_DIGITS_MAX + 1 + \

@@ -215,10 +215,15 @@ static int sig_check(dcall *c, const json_t *jwk, int key_is_input)
 /*
  * Records the nonce under who (a device id, or a key hash for enroll)
  * with SET NX, after the signature verified: a nonce seen in the last
- * AF_DEVICE_NONCE_TTL_MS is a replay. The timestamp window is shorter
- * than the nonce's life, so a request old enough for its nonce to be gone
- * is refused by the clock check. 1, or 0 with the answer made.
+ * AF_DEVICE_NONCE_TTL_MS is a replay. A request is inside the clock
+ * window for up to 2 * AF_DEVICE_SKEW_S (+1 s of rounding) after it first
+ * arrives (stamped a minute ahead, replayed a minute behind); the nonce
+ * lives longer than that, so a request old enough for its nonce to be
+ * gone is refused by the clock check. 1, or 0 with the answer made.
  */
+_Static_assert(AF_DEVICE_NONCE_TTL_MS > (2 * AF_DEVICE_SKEW_S + 1) * 1000,
+	       "a nonce must outlive the clock window of its request");
+
 static int nonce_record(dcall *c, const char *who)
 {
 	char key[NONCE_KEY_MAX];
@@ -402,6 +407,31 @@ static void audit(dcall *c, const char *device, const char *action,
  * and the device store would take the device, so that a malformed,
  * forged or refused request cannot burn a good code.
  */
+/*
+ * 1 when the user a code was made for still exists and is enabled; 0 with
+ * the answer sent otherwise (*ms: why).
+ */
+static int user_active(dcall *c, const char *user, af_mfa_status *ms)
+{
+	json_t *u = NULL;
+	af_dir_status st = af_dir_user_get(c->srv->dir, user, &u);
+	int ok = st == AF_DIR_OK && json_is_true(json_object_get(u, "enabled"));
+
+	json_decref(u);
+	if (ok)
+		return 1;
+	if (st == AF_DIR_OK || st == AF_DIR_NOT_FOUND) {
+		*ms = AF_MFA_NOT_FOUND;
+		answer_error(c, AF_DEVICE_INVALID_CODE, NULL);
+		log_warn(c->srv->log, c->req->rid, LOG_EVENT,
+			 "action=enroll status=401 reason=user user=%s", user);
+	} else {
+		*ms = AF_MFA_STORE;
+		mfa_failed(c, "enroll_user", AF_MFA_STORE);
+	}
+	return 0;
+}
+
 static void h_enroll(dcall *c)
 {
 	char code[AF_DEVICE_CODE_MAX + 1];
@@ -425,6 +455,9 @@ static void h_enroll(dcall *c)
 	/* A refusal that the code's user decides (no room for one more
 	 * device, a value the device store takes not) keeps the code. */
 	ms = af_mfa_enroll_code_peek(c->srv->store, code, user, sizeof(user));
+	/* A code outlives neither its user nor the user's being enabled. */
+	if (ms == AF_MFA_OK && !user_active(c, user, &ms))
+		goto out;
 	if (ms == AF_MFA_OK) {
 		ms = af_mfa_device_add_check(c->srv->store, user, spec, c->err,
 					     sizeof(c->err));

@@ -52,7 +52,7 @@ af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 				     int64_t *expires_at)
 {
 	uint8_t raw[ENROLL_CODE_BYTES];
-	char key[AF_MFA__KEY_MAX];
+	char key[AF_MFA__KEY_MAX], ukey[AF_MFA__KEY_MAX];
 	af_mfa_status rc;
 
 	if (code != NULL && codecap > 0)
@@ -68,6 +68,12 @@ af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 	OPENSSL_cleanse(raw, sizeof(raw));
 	if (rc == AF_MFA_OK)
 		rc = enroll_key(key, sizeof(key), code);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__key(ukey, sizeof(ukey), "user_enroll:", username);
+	/* The user's index first: a code is never left out of it. */
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_sadd_ttl(
+			st, ukey, key, (uint64_t)AF_MFA_ENROLL_TTL_S * 1000));
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(store_set(
 			st, key, username, strlen(username),
@@ -151,6 +157,41 @@ af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
 				      char *user, size_t usercap)
 {
 	return enroll_code_user(st, code, 1, user, usercap);
+}
+
+struct revoke_walk {
+	store_ctx *st;
+	store_status failed; /* the first failure, or STORE_OK */
+};
+
+/* Removes one code of a user's index (member: its store key). */
+static int revoke_code(const char *member, void *arg)
+{
+	struct revoke_walk *w = arg;
+	store_status st = store_del(w->st, member);
+
+	if (st != STORE_OK && w->failed == STORE_OK)
+		w->failed = st;
+	return 0;
+}
+
+af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username)
+{
+	struct revoke_walk w = {st, STORE_OK};
+	char ukey[AF_MFA__KEY_MAX];
+	af_mfa_status rc;
+
+	if (st == NULL || !af_mfa__user_ok(username))
+		return AF_MFA_INVALID;
+	rc = af_mfa__key(ukey, sizeof(ukey), "user_enroll:", username);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(
+			store_smembers(st, ukey, revoke_code, &w));
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(w.failed);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_del(st, ukey));
+	return rc == AF_MFA_NOT_FOUND ? AF_MFA_OK : rc;
 }
 
 af_mfa_status af_mfa_enroll_code_peek(store_ctx *st, const char *code,

@@ -99,12 +99,15 @@ int af_mfa_version_at_least(const char *app_version, const char *min);
  * (128 bytes); the others AF_MFA_NOT_FOUND. af_mfa_enroll_code_peek: the
  * same answer without using the code up, so that an enrollment can be
  * refused (af_mfa_device_add_check) without burning a good code.
+ * af_mfa_enroll_codes_revoke: removes every code made for the user (a
+ * user removed, or made again under the same name, inherits none).
  */
 af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 				     char *code, size_t codecap,
 				     int64_t *expires_at);
 af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
 				      char *user, size_t usercap);
+af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username);
 af_mfa_status af_mfa_enroll_code_peek(store_ctx *st, const char *code,
 				      char *user, size_t usercap);
 

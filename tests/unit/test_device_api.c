@@ -669,6 +669,36 @@ static void test_enroll_unknown_code_401(void **state)
 	assert_error(f, "invalid_code");
 }
 
+static void test_enroll_code_of_disabled_or_removed_user_401(void **state)
+{
+	struct fx *f = *state;
+	char code[AF_MFA_ID_BUF], err[256];
+	json_t *patch = json_pack("{s:b}", "enabled", 0);
+	json_t *spec = json_pack("{s:s}", "username", USER);
+
+	new_code(f, code, sizeof(code));
+	assert_int_equal(af_dir_user_set(f->srv.dir, "test", USER, patch, NULL,
+					 err, sizeof(err)),
+			 AF_DIR_OK);
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 401);
+	assert_error(f, "invalid_code");
+	/* Removed and made again: the old user's codes are gone. */
+	assert_int_equal(af_dir_user_remove(f->srv.dir, "test", USER),
+			 AF_DIR_OK);
+	assert_int_equal(af_mfa_enroll_codes_revoke(f->srv.store, USER),
+			 AF_MFA_OK);
+	assert_int_equal(af_dir_user_add(f->srv.dir, "test", spec, NULL, NULL,
+					 err, sizeof(err)),
+			 AF_DIR_OK);
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 401);
+	assert_error(f, "invalid_code");
+	/* A new code for the new user works. */
+	new_code(f, code, sizeof(code));
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
+	json_decref(patch);
+	json_decref(spec);
+}
+
 static void test_enroll_other_key_signature_401_code_kept(void **state)
 {
 	struct fx *f = *state;
@@ -1257,6 +1287,7 @@ int main(void)
 		T(test_sig_verify_key_cache),
 		T(test_enroll_valid_created_code_consumed),
 		T(test_enroll_unknown_code_401),
+		T(test_enroll_code_of_disabled_or_removed_user_401),
 		T(test_enroll_other_key_signature_401_code_kept),
 		T(test_enroll_bad_body_400_code_kept),
 		T(test_enroll_stale_timestamp_401_code_kept),
