@@ -492,7 +492,33 @@ out:
 int af_idsim_approve(const af_idsim_ctx *ctx, const char *txn,
 		     const char *number)
 {
-	return decide(ctx, txn, "approve", number);
+	char target[TARGET_BUF];
+	struct session s;
+	json_t *ch = NULL;
+	int rc, needed;
+
+	if (number != NULL)
+		return decide(ctx, txn, "approve", number);
+	/*
+	 * An approval without the number would only fail the challenge
+	 * (and the sign-in): ask first whether it needs one.
+	 */
+	if (challenge_target(txn, target, sizeof(target)) != 0)
+		return af_idsim_fail(AF_IDSIM_EXIT_USAGE,
+				     "transaction id too long");
+	rc = session_begin(ctx, &s);
+	if (rc == AF_IDSIM_EXIT_OK)
+		rc = exchange(s.client, "GET", target, NULL, &ch);
+	needed = json_is_true(json_object_get(ch, "number_required"));
+	json_decref(ch);
+	session_end(&s);
+	if (rc != AF_IDSIM_EXIT_OK)
+		return finish_output(rc);
+	if (needed)
+		return af_idsim_fail(AF_IDSIM_EXIT_USAGE,
+				     "this challenge needs --number NN, the "
+				     "number the sign-in page shows");
+	return decide(ctx, txn, "approve", NULL);
 }
 
 int af_idsim_deny(const af_idsim_ctx *ctx, const char *txn, int report)

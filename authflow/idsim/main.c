@@ -26,7 +26,7 @@
 #define VERSION_MAX	64   /* bytes of an app version */
 #define NAME_MAX_BYTES	128  /* bytes of a device name */
 #define TXN_MAX		128  /* bytes of a transaction id */
-#define NUMBER_MAX	9    /* digits of a matching number */
+#define NUMBER_MAX	8    /* digits of a matching number, as the server */
 #define OPT_PLATFORM	'p'
 #define OPT_PUSH_TOKEN	't'
 #define OPT_APP_VERSION 'v'
@@ -290,7 +290,7 @@ static int cmd_approve(const af_idsim_ctx *ctx, int argc, char **argv)
 		rc = check_txn(p.cmd, txn);
 	if (rc == AF_IDSIM_EXIT_OK && number != NULL && !valid_number(number))
 		rc = af_cli_usage_fail(&prog, p.cmd,
-				       "--number must be 1 to 9 digits");
+				       "--number must be 1 to 8 digits");
 	if (rc == AF_IDSIM_EXIT_OK)
 		rc = check_ctx(ctx);
 	return rc != AF_IDSIM_EXIT_OK ? rc : af_idsim_approve(ctx, txn, number);
