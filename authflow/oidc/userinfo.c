@@ -69,11 +69,24 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 				    "the user is no longer active");
 		goto out;
 	}
-	if (af_dir_app_get(
-		    srv->dir,
-		    json_string_value(json_object_get(grant, "client_id")),
-		    &app) != AF_DIR_OK)
-		app = NULL;
+	/*
+	 * The token is only as good as the app's right to it: an app that was
+	 * removed, disabled or taken from the user gets no more claims.
+	 */
+	st = af_dir_app_get(
+		srv->dir,
+		json_string_value(json_object_get(grant, "client_id")), &app);
+	if (st == AF_DIR_STORE) {
+		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "try again");
+		goto out;
+	}
+	if (st != AF_DIR_OK || !json_is_true(json_object_get(app, "enabled")) ||
+	    !af_dir_app_deployed_to(app, user)) {
+		af_resp_oauth_error(resp, 401, "invalid_token",
+				    "the application is no longer allowed");
+		goto out;
+	}
 	scope = json_string_value(json_object_get(grant, "scope"));
 	claims = af_oidc_user_claims(user, app, scope != NULL ? scope : "");
 	af_resp_json(resp, 200, claims);

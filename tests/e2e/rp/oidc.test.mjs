@@ -418,6 +418,23 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(r.location, 'http://127.0.0.1:9000/signed-out?state=bye');
   });
 
+  test('userinfo: a token stops working once its app is disabled, undeployed or removed', async () => {
+    const s = await seed(server, { user: 'lena' });
+    const { tokens } = await fullSignIn(s);
+    assert.equal((await userinfo(tokens.access_token)).status, 200);
+    const app = `/apps/${s.clientId}`;
+    assert.equal((await server.admin('PATCH', app, { enabled: false })).status, 200);
+    assert.equal((await userinfo(tokens.access_token)).status, 401, 'disabled');
+    assert.equal((await server.admin('PATCH', app, { enabled: true })).status, 200);
+    assert.equal((await userinfo(tokens.access_token)).status, 200, 'enabled again');
+    assert.equal((await server.admin('POST', `${app}/undeploy`, { all: true })).status, 200);
+    assert.equal((await userinfo(tokens.access_token)).status, 401, 'undeployed');
+    assert.equal((await server.admin('POST', `${app}/deploy`, { all: true })).status, 200);
+    assert.equal((await userinfo(tokens.access_token)).status, 200, 'deployed again');
+    assert.equal((await server.admin('DELETE', app)).status, 200);
+    assert.equal((await userinfo(tokens.access_token)).status, 401, 'removed');
+  });
+
   test('policies: no SSO policy, app not deployed', async () => {
     const s = await seed(server, { user: 'gina' });
     const u = await server.admin('POST', '/users', { username: 'henry', password: 'henry-password' });
