@@ -1,6 +1,7 @@
 /* The audit trail: a ring of the newest events in the state store. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
@@ -48,6 +49,40 @@ static af_dir_status detail_fits(const json_t *detail)
 	return n <= AF_AUDIT_DETAIL_MAX ? AF_DIR_OK : AF_DIR_LIMIT;
 }
 
+/*
+ * What an event keeps of a detail too big to keep whole: its size, its
+ * SHA-256 (so a copy kept elsewhere can be matched) and its member names.
+ * New reference, or NULL when memory ran out.
+ */
+static json_t *detail_digest(const json_t *detail)
+{
+	char *text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+	json_t *names = json_array(), *copy = NULL, *v, *out = NULL;
+	const char *name;
+	char hex[65];
+	size_t n = 0;
+
+	if (text == NULL || names == NULL)
+		goto out;
+	af_sha256_hex(text, strlen(text), hex);
+	/* A copy of our own to walk: the detail is lent read-only. */
+	copy = json_loads(text, 0, NULL);
+	json_object_foreach(copy, name, v)
+	{
+		/* Member names are the directory's own, short and few. */
+		if (n++ < 64 && strlen(name) <= 64)
+			json_array_append_new(names, json_string(name));
+	}
+	out = json_pack("{s:b, s:I, s:s, s:O}", "shortened", 1, "bytes",
+			(json_int_t)strlen(text), "sha256", hex, "members",
+			names);
+out:
+	free(text);
+	json_decref(copy);
+	json_decref(names);
+	return out;
+}
+
 static af_dir_status slot_key(char *key, size_t keycap, int64_t seq)
 {
 	int n = snprintf(key, keycap, "audit:%" PRId64, seq % AF_AUDIT_RING);
@@ -60,7 +95,7 @@ af_dir_status af_audit_record(af_dir *dir, const char *actor,
 			      const json_t *detail)
 {
 	char key[STORE_KEY_MAX];
-	json_t *ev = NULL;
+	json_t *ev = NULL, *small = NULL;
 	af_dir_status rc;
 	int64_t seq = 0;
 
@@ -68,16 +103,27 @@ af_dir_status af_audit_record(af_dir *dir, const char *actor,
 	    !action_ok(action) || !printable(target, 0, AF_AUDIT_TARGET_MAX) ||
 	    (detail != NULL && !json_is_object(detail)))
 		return AF_DIR_INVALID;
-	/* Check the size before taking a sequence number, so that a refused
-	 * event leaves no hole in the ring. */
+	/*
+	 * The change this event records is already made: a detail too big to
+	 * keep is shortened rather than refused, so that no change goes
+	 * unrecorded. Sizes are checked before taking a sequence number, so
+	 * that a failure leaves no hole in the ring.
+	 */
 	rc = detail_fits(detail);
+	if (rc == AF_DIR_LIMIT) {
+		small = detail_digest(detail);
+		detail = small;
+		rc = small != NULL ? detail_fits(small) : AF_DIR_NOMEM;
+	}
 	if (rc != AF_DIR_OK)
-		return rc;
+		goto out;
 	ev = json_pack("{s:s, s:s, s:s, s:I}", "actor", actor, "action", action,
 		       "target", target != NULL ? target : "", "ts",
 		       (json_int_t)af_now());
-	if (ev == NULL)
-		return AF_DIR_NOMEM;
+	if (ev == NULL) {
+		rc = AF_DIR_NOMEM;
+		goto out;
+	}
 	if (detail != NULL &&
 	    json_object_set_new(ev, "detail", json_deep_copy(detail)) != 0) {
 		rc = AF_DIR_NOMEM;
@@ -96,6 +142,7 @@ af_dir_status af_audit_record(af_dir *dir, const char *actor,
 		rc = af_dir__put_json(dir, key, ev, 0);
 out:
 	json_decref(ev);
+	json_decref(small);
 	return rc;
 }
 

@@ -29,8 +29,11 @@
  * Records an event. actor: 1..AF_DIR_ACTOR_MAX printable bytes; action:
  * 1..AF_AUDIT_ACTION_MAX of [a-z0-9._-]; target: 0..AF_AUDIT_TARGET_MAX
  * printable bytes (NULL for none); detail: an object (lent; NULL for
- * none). AF_DIR_OK, AF_DIR_INVALID, AF_DIR_LIMIT (detail too big),
- * AF_DIR_STORE, AF_DIR_NOMEM.
+ * none). A detail over AF_AUDIT_DETAIL_MAX is kept shortened, as
+ *   {"shortened": true, "bytes": N, "sha256": "<hex of its compact,
+ *    key-sorted JSON>", "members": ["<its member names>", ...]},
+ * since the change it describes has already been made. AF_DIR_OK,
+ * AF_DIR_INVALID, AF_DIR_STORE, AF_DIR_NOMEM.
  */
 AF_DIR_NODISCARD af_dir_status af_audit_record(af_dir *dir, const char *actor,
 					       const char *action,

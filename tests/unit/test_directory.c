@@ -1506,6 +1506,16 @@ static int find_secret(const json_t *ev, void *arg)
 	return 0;
 }
 
+/* Keeps the detail of the event it is given (the newest, limit 1). */
+static int newest_event(const json_t *ev, void *arg)
+{
+	json_t **detail = arg;
+
+	json_decref(*detail);
+	*detail = json_deep_copy(json_object_get(ev, "detail"));
+	return 0;
+}
+
 static void test_af_audit_record_no_secrets_and_refusals(void **state)
 {
 	fixture *f = *state;
@@ -1531,9 +1541,22 @@ static void test_af_audit_record_no_secrets_and_refusals(void **state)
 		AF_DIR_INVALID);
 	memset(big, 'd', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	detail = json_pack("{s:s}", "d", big);
+	/* A detail too big to keep is kept shortened, never dropped. */
+	detail = json_pack("{s:s, s:i}", "d", big, "n", 1);
 	assert_int_equal(af_audit_record(f->dir, ACTOR, "x", NULL, detail),
-			 AF_DIR_LIMIT);
+			 AF_DIR_OK);
+	json_decref(detail);
+	detail = NULL;
+	assert_int_equal(af_audit_list(f->dir, 1, newest_event, &detail),
+			 AF_DIR_OK);
+	assert_non_null(detail);
+	assert_true(json_is_true(json_object_get(detail, "shortened")));
+	assert_true(json_integer_value(json_object_get(detail, "bytes")) >
+		    AF_AUDIT_DETAIL_MAX);
+	assert_int_equal(json_string_length(json_object_get(detail, "sha256")),
+			 64);
+	assert_int_equal(json_array_size(json_object_get(detail, "members")),
+			 2);
 	json_decref(detail);
 	detail = json_pack("[]");
 	assert_int_equal(af_audit_record(f->dir, ACTOR, "x", NULL, detail),
