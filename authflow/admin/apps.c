@@ -264,7 +264,43 @@ static af_dir_status check_target(const char *field, af_dir_target kind,
  * it was. 1 (*all set when it is the first form), or 0 with an error
  * answered.
  */
-static int check_targets(af_admin_call *c, json_t *body, int adding, int *all)
+/*
+ * 1 when the names arr adds to the profile's list field leave it within
+ * AF_DIR_ASSIGNED_MAX; else 0 with the 409 made, before anything changed.
+ * A name given twice, or in another case, counts twice: near the limit
+ * this errs towards refusing, never towards a change half applied.
+ */
+static int list_room(af_admin_call *c, const json_t *app, const char *field,
+		     const json_t *arr)
+{
+	const json_t *have =
+		json_object_get(json_object_get(app, "deployment"), field);
+	size_t i, j, n = json_array_size(have);
+	const json_t *v, *h;
+	int there;
+
+	json_array_foreach(arr, i, v)
+	{
+		there = 0;
+		json_array_foreach(have, j, h)
+		{
+			if (json_equal(h, v)) {
+				there = 1;
+				break;
+			}
+		}
+		if (!there && ++n > AF_DIR_ASSIGNED_MAX) {
+			af_admin__errorf(c, AF_ADMIN_CONFLICT,
+					 "deployment.%s: at most %d", field,
+					 AF_DIR_ASSIGNED_MAX);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int check_targets(af_admin_call *c, const json_t *app, json_t *body,
+			 int adding, int *all)
 {
 	static const char *const allowed[] = {"all",	"domains", "ous",
 					      "groups", "users",   NULL};
@@ -296,6 +332,8 @@ static int check_targets(af_admin_call *c, json_t *body, int adding, int *all)
 					 target_fields[f].field);
 			return 0;
 		}
+		if (adding && !list_room(c, app, target_fields[f].field, arr))
+			return 0;
 		json_array_foreach(arr, i, v)
 		{
 			if (++total > AF_ADMIN_DEPLOY_MAX) {
@@ -377,7 +415,7 @@ static void deploy(af_admin_call *c, int adding)
 		goto out;
 	}
 	body = af_admin__need_body(c);
-	if (body == NULL || !check_targets(c, body, adding, &all))
+	if (body == NULL || !check_targets(c, app, body, adding, &all))
 		goto out;
 	st = apply_targets(c, client_id_of(app), body, all, adding, err,
 			   sizeof(err));

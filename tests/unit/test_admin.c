@@ -553,6 +553,43 @@ static void test_app_deploy_unknown_name_400_nothing_deployed(void **state)
 			 200);
 }
 
+static void test_app_deploy_full_list_409_nothing_deployed(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64];
+	json_t *body = json_pack("{s:[]}", "domains");
+	char name[64], *text;
+	int i;
+
+	add_app(f, "crm", 0, id, sizeof(id), secret, sizeof(secret));
+	for (i = 0; i < AF_DIR_ASSIGNED_MAX - 1; i++) {
+		snprintf(name, sizeof(name), "d%d.example.com", i);
+		json_array_append_new(json_object_get(body, "domains"),
+				      json_string(name));
+	}
+	text = json_dumps(body, JSON_COMPACT);
+	assert_int_equal(
+		call(f, SUPER, "POST", "/admin/v1/apps/crm/deploy", text), 200);
+	free(text);
+	/* Two more would pass the limit: refused before either is added. */
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps/crm/deploy",
+			      "{\"domains\": [\"new1.example.com\", "
+			      "\"new2.example.com\"]}"),
+			 409);
+	assert_int_equal(call(f, SUPER, "GET", "/admin/v1/apps/crm", NULL),
+			 200);
+	assert_int_equal(
+		json_array_size(json_object_get(
+			json_object_get(f->answer, "deployment"), "domains")),
+		AF_DIR_ASSIGNED_MAX - 1);
+	/* Names already there take no room. */
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps/crm/deploy",
+			      "{\"domains\": [\"d1.example.com\", "
+			      "\"new1.example.com\"]}"),
+			 200);
+	json_decref(body);
+}
+
 static void test_app_deploy_all_then_undeploy(void **state)
 {
 	struct fx *f = *state;
@@ -1092,6 +1129,7 @@ int main(void)
 		T(test_app_rotate_secret_old_refused),
 		T(test_app_deploy_admin_needs_admins_may_deploy),
 		T(test_app_deploy_unknown_name_400_nothing_deployed),
+		T(test_app_deploy_full_list_409_nothing_deployed),
 		T(test_app_deploy_all_then_undeploy),
 		T(test_app_add_bad_redirect_uri_400_names_it),
 		T(test_admin_unknown_path_404),
