@@ -346,7 +346,7 @@ static int workflow_option(json_t *patch, int c, const char *arg,
 		if (parse_duration(arg, 1, &secs) != AF_CTL_OK)
 			return af_ctl_usage_fail(
 				"%s: --report-pause takes off or a duration "
-				"such as 300s, 15m, 1h (at most a year), not "
+				"such as 300s, 15m, 1h (at most a day), not "
 				"'%s'",
 				cmd, arg);
 		return set_new(patch, "report_pause_s",
