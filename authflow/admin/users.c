@@ -229,7 +229,7 @@ static int remove_devices(af_server *srv, const char *username)
 			rc = -1;
 	}
 	json_decref(devices);
-	if (af_mfa_enroll_codes_revoke(srv->store, username) != AF_MFA_OK)
+	if (af_mfa_user_forget(srv->store, username) != AF_MFA_OK)
 		rc = -1;
 	return rc;
 }

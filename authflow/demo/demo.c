@@ -20,6 +20,7 @@
 
 #include "common/util.h"
 #include "demo/demo.h"
+#include "device/device.h"
 #include "mfa/mfa.h"
 #include "tokencode.h"
 #include "web/page.h"
@@ -612,6 +613,10 @@ void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
 		note = st == AF_MFA_OK ? json_string_value(
 						 json_object_get(out, "state"))
 				       : af_mfa_strerror(st);
+		/* Audited and counted as an answer from a real phone is. */
+		if (st == AF_MFA_OK)
+			af_device_decided(srv, req->rid, srv->demo_device_id,
+					  af_req_param(req, "txn"), out);
 	}
 	af_buf_init(&b, 65536);
 	af_page_begin(&b, resp, "Demo phone");

@@ -210,6 +210,16 @@ AF_DEVICE_NODISCARD af_device_status af_device_push_token_check(
  * Thread-safety: re-entrant; runs on MHD worker threads.
  */
 void af_h_device(af_server *srv, af_req *req, af_resp *resp);
+
+/*
+ * Records a decision made on transaction txn (after: the transaction as
+ * the decision left it) by device: an audit event per outcome
+ * (mfa.approve, mfa.wrong_number, mfa.deny, mfa.report, by
+ * "device:<id>" on the user), the metric, and a warning for a report.
+ * rid: the request id for the log, or NULL.
+ */
+void af_device_decided(af_server *srv, const char *rid, const char *device,
+		       const char *txn, const json_t *after);
 void af_h_device_at(af_server *srv, af_req *req, af_resp *resp, int64_t now);
 
 #endif /* AF_DEVICE_H */

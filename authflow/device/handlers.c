@@ -384,8 +384,8 @@ static void add_failed(dcall *c, af_mfa_status ms, const char *err)
 		mfa_failed(c, "device_add", ms);
 }
 
-static void audit(dcall *c, const char *device, const char *action,
-		  const char *user, json_t *detail)
+static void audit_as(af_server *srv, const char *rid, const char *device,
+		     const char *action, const char *user, const json_t *detail)
 {
 	char actor[ACTOR_MAX];
 	af_dir_status ds;
@@ -393,12 +393,18 @@ static void audit(dcall *c, const char *device, const char *action,
 
 	n = snprintf(actor, sizeof(actor), "device:%s", device);
 	ds = n > 0 && (size_t)n < sizeof(actor)
-		     ? af_audit_record(c->srv->dir, actor, action, user, detail)
+		     ? af_audit_record(srv->dir, actor, action, user, detail)
 		     : AF_DIR_INVALID;
 	if (ds != AF_DIR_OK)
-		log_error(c->srv->log, c->req->rid, LOG_EVENT,
+		log_error(srv->log, rid, LOG_EVENT,
 			  "action=audit audit_action=%s device=%s error=\"%s\"",
 			  action, device, af_dir_strerror(ds));
+}
+
+static void audit(dcall *c, const char *device, const char *action,
+		  const char *user, json_t *detail)
+{
+	audit_as(c->srv, c->req->rid, device, action, user, detail);
 }
 
 /*
@@ -664,19 +670,39 @@ static void answer_not_decided(dcall *c, af_mfa_status ms)
 	json_decref(txn);
 }
 
-/* The audit event and warning of a reported challenge. */
-static void reported(dcall *c, const char *user, const json_t *txn)
+void af_device_decided(af_server *srv, const char *rid, const char *device,
+		       const char *txn, const json_t *after)
 {
+	static const struct {
+		const char *state, *action;
+		af_mfa_outcome outcome;
+	} kinds[] = {
+		{"approved", "mfa.approve", AF_MFA_OUT_APPROVED},
+		{"failed", "mfa.wrong_number", AF_MFA_OUT_FAILED},
+		{"denied", "mfa.deny", AF_MFA_OUT_DENIED},
+		{"reported", "mfa.report", AF_MFA_OUT_REPORTED},
+	};
+	const char *state = state_of(after);
+	const char *user = json_string_value(json_object_get(after, "user"));
+	const char *app = json_string_value(json_object_get(after, "app"));
 	json_t *detail;
-	const char *app = json_string_value(json_object_get(txn, "app"));
+	size_t i;
 
-	detail = json_pack("{s:s, s:s}", "txn", c->txn, "app",
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (state != NULL && strcmp(state, kinds[i].state) == 0)
+			break;
+	}
+	if (i == sizeof(kinds) / sizeof(kinds[0]) || user == NULL)
+		return;
+	af_metrics_mfa(srv->metrics, kinds[i].outcome);
+	detail = json_pack("{s:s, s:s}", "txn", txn, "app",
 			   app != NULL ? app : "");
-	audit(c, c->sig.device, "mfa.report", user, detail);
+	audit_as(srv, rid, device, kinds[i].action, user, detail);
 	json_decref(detail);
-	log_warn(c->srv->log, c->req->rid, LOG_EVENT,
-		 "action=report device=%s txn=%s user=%s ip=%s", c->sig.device,
-		 c->txn, user, c->req->client_ip);
+	if (kinds[i].outcome == AF_MFA_OUT_REPORTED)
+		log_warn(srv->log, rid, LOG_EVENT,
+			 "action=report device=%s txn=%s user=%s", device, txn,
+			 user);
 }
 
 /*
@@ -748,8 +774,9 @@ static void h_decide(dcall *c)
 		 "status=%u",
 		 c->sig.device, c->txn, user, decision,
 		 state != NULL ? state : "-", c->resp->status);
-	if (state != NULL && strcmp(state, "reported") == 0)
-		reported(c, user, res);
+	if (state != NULL)
+		af_device_decided(c->srv, c->req->rid, c->sig.device, c->txn,
+				  res);
 	json_decref(res);
 }
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "directory/audit.h"
 #include "directory/throttle.h"
 
 #define MAX_SHIFT 30 /* 2^30 s is past every allowed maximum delay */
@@ -202,6 +203,21 @@ static af_dir_status count_failure(af_dir *dir, const char *kind,
 	return rc;
 }
 
+static af_dir_status locked_event(af_dir *dir, const char *user, const char *ip,
+				  int64_t failures)
+{
+	json_t *detail =
+		json_pack("{s:I, s:s}", "failures", (json_int_t)failures, "ip",
+			  ip != NULL ? ip : "");
+	af_dir_status rc;
+
+	if (detail == NULL)
+		return AF_DIR_NOMEM;
+	rc = af_audit_record(dir, "authflow", "user.lock", user, detail);
+	json_decref(detail);
+	return rc;
+}
+
 af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)
 {
 	const af_throttle_params *p;
@@ -232,6 +248,9 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(
 			store_set(af_dir_store(dir), key, "1", 1, 0, 0));
+	/* The failure that locked the account is on the trail. */
+	if (rc == AF_DIR_OK && n == (int64_t)p->user_lock_after)
+		rc = locked_event(dir, s.user, ip, n);
 	return rc;
 }
 

@@ -19,6 +19,10 @@ static const char *const login_names[AF_LOGIN_OUTCOME_COUNT] = {
 	"not_allowed", "mfa_required",	  "error",  "busy",
 };
 
+static const char *const mfa_names[AF_MFA_OUT_COUNT] = {
+	"approved", "failed", "denied", "reported", "code_ok", "code_wrong",
+};
+
 struct af_metrics {
 	const char *const *routes;
 	size_t nroutes;
@@ -27,6 +31,7 @@ struct af_metrics {
 	atomic_ullong latency_sum_ns;
 	atomic_ulong latency_count;
 	atomic_ulong logins[AF_LOGIN_OUTCOME_COUNT];
+	atomic_ulong mfa[AF_MFA_OUT_COUNT];
 	atomic_long key_days_left;
 	atomic_int key_alert;
 };
@@ -91,6 +96,12 @@ void af_metrics_login(af_metrics *m, af_login_outcome outcome)
 		atomic_fetch_add(&m->logins[outcome], 1);
 }
 
+void af_metrics_mfa(af_metrics *m, af_mfa_outcome outcome)
+{
+	if (m != NULL && outcome < AF_MFA_OUT_COUNT)
+		atomic_fetch_add(&m->mfa[outcome], 1);
+}
+
 void af_metrics_keys(af_metrics *m, long days_left, int alert)
 {
 	if (m == NULL)
@@ -151,6 +162,12 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 		af_buf_printf(out,
 			      "authflow_logins_total{outcome=\"%s\"} %lu\n",
 			      login_names[s], atomic_load(&m->logins[s]));
+	af_buf_puts(out, "# HELP authflow_mfa_total Second sign-in steps by "
+			 "outcome: push answers and token codes.\n"
+			 "# TYPE authflow_mfa_total counter\n");
+	for (s = 0; s < AF_MFA_OUT_COUNT; s++)
+		af_buf_printf(out, "authflow_mfa_total{outcome=\"%s\"} %lu\n",
+			      mfa_names[s], atomic_load(&m->mfa[s]));
 	af_buf_printf(out,
 		      "# HELP authflow_signing_key_days_left Days until the "
 		      "signing key expires.\n"

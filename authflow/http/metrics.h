@@ -27,6 +27,17 @@ typedef enum af_login_outcome {
 	AF_LOGIN_OUTCOME_COUNT
 } af_login_outcome;
 
+/* Second-step outcomes: push decisions and token codes. */
+typedef enum af_mfa_outcome {
+	AF_MFA_OUT_APPROVED = 0,
+	AF_MFA_OUT_FAILED, /* the wrong number */
+	AF_MFA_OUT_DENIED,
+	AF_MFA_OUT_REPORTED,
+	AF_MFA_OUT_CODE_OK,
+	AF_MFA_OUT_CODE_WRONG,
+	AF_MFA_OUT_COUNT
+} af_mfa_outcome;
+
 /* route_names: nroutes names, lent for the metrics' lifetime. */
 af_metrics *af_metrics_new(const char *const *route_names, size_t nroutes);
 void af_metrics_free(af_metrics *m);
@@ -36,6 +47,8 @@ void af_metrics_request(af_metrics *m, int route, unsigned status,
 			uint64_t latency_ns);
 
 void af_metrics_login(af_metrics *m, af_login_outcome outcome);
+
+void af_metrics_mfa(af_metrics *m, af_mfa_outcome outcome);
 
 /* Signing-key gauges, refreshed by the key check. */
 void af_metrics_keys(af_metrics *m, long days_left, int alert);

@@ -531,10 +531,49 @@ af_mfa_status af_mfa_device_add_check(store_ctx *st, const char *username,
  * leave a user with more than AF_MFA_DEVICES_MAX devices (in a close race
  * both may be refused, which is the safe way to lose it).
  */
+/* The key marking that a user has had a device. */
+static af_mfa_status enrolled_key(char *key, size_t cap, const char *username)
+{
+	return af_mfa__key(key, cap, "user_enrolled:", username);
+}
+
+af_mfa_status af_mfa_user_enrolled_before(store_ctx *st, const char *username,
+					  int *yes)
+{
+	char key[AF_MFA__KEY_MAX];
+	store_value v = {0};
+	af_mfa_status rc;
+
+	*yes = 0;
+	if (st == NULL || !af_mfa__user_ok(username))
+		return AF_MFA_INVALID;
+	rc = enrolled_key(key, sizeof(key), username);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_get(st, key, &v));
+	store_value_free(&v);
+	if (rc == AF_MFA_NOT_FOUND)
+		return AF_MFA_OK;
+	*yes = rc == AF_MFA_OK;
+	return rc;
+}
+
+af_mfa_status af_mfa_user_forget(store_ctx *st, const char *username)
+{
+	char key[AF_MFA__KEY_MAX];
+	af_mfa_status rc = af_mfa_enroll_codes_revoke(st, username);
+
+	if (rc == AF_MFA_OK)
+		rc = enrolled_key(key, sizeof(key), username);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_del(st, key));
+	return rc;
+}
+
 af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 				const json_t *spec, json_t **out, char *err,
 				size_t errlen)
 {
+	char ekey[AF_MFA__KEY_MAX];
 	char id[AF_MFA_ID_BUF], secret[64];
 	char ukey[AF_MFA__KEY_MAX], dkey[AF_MFA__KEY_MAX];
 	device_spec ds = {0};
@@ -571,7 +610,12 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 		store_set(st, dkey, text, strlen(text), 0, STORE_SET_NX));
 	if (rc != AF_MFA_OK)
 		goto out;
-	rc = af_mfa__from_store(store_sadd(st, ukey, id));
+	/* Marked before it is listed: a listed device is always marked. */
+	rc = enrolled_key(ekey, sizeof(ekey), username);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_set(st, ekey, "1", 1, 0, 0));
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_sadd(st, ukey, id));
 	if (rc == AF_MFA_OK)
 		rc = count_devices(st, ukey, &n);
 	if (rc == AF_MFA_OK && n > AF_MFA_DEVICES_MAX) {

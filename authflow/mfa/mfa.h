@@ -108,6 +108,17 @@ af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
 				      char *user, size_t usercap);
 af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username);
+
+/*
+ * af_mfa_user_enrolled_before: *yes is 1 when the user has had a device
+ * since they were made (removing the device does not clear it), so that
+ * a password alone is not enough to enroll a phone in place of a removed
+ * one. af_mfa_user_forget: revokes the user's enrollment codes and clears
+ * that mark, for a user being removed.
+ */
+af_mfa_status af_mfa_user_enrolled_before(store_ctx *st, const char *username,
+					  int *yes);
+af_mfa_status af_mfa_user_forget(store_ctx *st, const char *username);
 af_mfa_status af_mfa_enroll_code_peek(store_ctx *st, const char *code,
 				      char *user, size_t usercap);
 

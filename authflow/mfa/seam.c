@@ -123,6 +123,7 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	json_t *wf = NULL, *devices = NULL, *eligible = NULL, *mfa = NULL;
 	json_t *saved = NULL, *old = NULL;
 	char try_id[AF_MFA_ID_BUF];
+	int had = 0;
 	const char *prev;
 	char *url = NULL;
 	af_buf b;
@@ -136,11 +137,18 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 		goto out;
 	}
 	if (json_array_size(devices) == 0) {
-		log_info(srv->log, req->rid, "mfa", "user=%s no_device=1",
-			 username);
-		af_mfa_enroll_page(srv, resp, username,
-				   json_is_true(json_object_get(
-					   wf, "enroll_after_password")));
+		if (af_mfa_user_enrolled_before(srv->store, username, &had) !=
+		    AF_MFA_OK) {
+			af_page_unavailable(resp);
+			goto out;
+		}
+		log_info(srv->log, req->rid, "mfa", "user=%s no_device=1%s",
+			 username, had ? " removed=1" : "");
+		af_mfa_enroll_page(
+			srv, req, resp, username,
+			json_is_true(
+				json_object_get(wf, "enroll_after_password")),
+			had ? AF_ENROLL_REPLACED : AF_ENROLL_NO_DEVICE);
 		goto out;
 	}
 	/* A new password step replaces the flow's earlier transaction. */

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
+#include "directory/audit.h"
 #include "directory/throttle.h"
 #include "mfa/mfa.h"
 #include "oidc/flow.h"
@@ -402,6 +403,28 @@ static void reset_flow(af_server *srv, const char *flow, json_t *authz)
 		log_warn(srv->log, NULL, "mfa", "could not reset a flow");
 }
 
+/*
+ * The audit event of a wrong token code: someone who knows the password
+ * is guessing, or a phone's clock is off. By "ip:<address>" on the user.
+ */
+static void audit_wrong_code(af_server *srv, const af_req *req,
+			     const char *user, int replayed, int64_t tries)
+{
+	char actor[AF_DIR_ACTOR_MAX];
+	json_t *detail =
+		json_pack("{s:s, s:I}", "code", replayed ? "replayed" : "wrong",
+			  "tries", (json_int_t)tries);
+	af_dir_status st;
+
+	snprintf(actor, sizeof(actor), "ip:%s", req->client_ip);
+	st = af_audit_record(srv->dir, actor, "mfa.code_wrong", user, detail);
+	if (st != AF_DIR_OK)
+		log_error(srv->log, req->rid, "audit",
+			  "action=mfa.code_wrong user=%s error=\"%s\"", user,
+			  af_dir_strerror(st));
+	json_decref(detail);
+}
+
 /* A transaction state after which the sign-in must start again. */
 static int state_ends_flow(const char *state)
 {
@@ -496,6 +519,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		st = af_mfa_code_check(srv->store, user, code, af_now(), device,
 				       sizeof(device));
 	if (st == AF_MFA_OK) {
+		af_metrics_mfa(srv->metrics, AF_MFA_OUT_CODE_OK);
 		cancel_txn(srv, authz);
 		complete(srv, req, resp, authz, "otp");
 		goto out;
@@ -504,6 +528,8 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		af_page_unavailable(resp);
 		goto out;
 	}
+	af_metrics_mfa(srv->metrics, AF_MFA_OUT_CODE_WRONG);
+	audit_wrong_code(srv, req, user, st == AF_MFA_REPLAY, tries);
 	if (af_throttle_fail(srv->dir, user, req->client_ip) != AF_DIR_OK)
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not count a failed code");
@@ -543,9 +569,37 @@ void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp)
 	json_decref(authz);
 }
 
-void af_mfa_enroll_page(af_server *srv, af_resp *resp, const char *username,
-			int offer_qr)
+/* The audit event of an enrollment code a user made for themselves. */
+static void audit_own_code(af_server *srv, const af_req *req,
+			   const char *username, af_enroll_why why)
 {
+	char actor[AF_DIR_ACTOR_MAX];
+	json_t *detail =
+		json_pack("{s:s}", "via",
+			  why == AF_ENROLL_ANOTHER ? "enroll_page" : "sign_in");
+	af_dir_status st;
+
+	snprintf(actor, sizeof(actor), "user:%s", username);
+	st = af_audit_record(srv->dir, actor, "device.enroll_code", username,
+			     detail);
+	if (st != AF_DIR_OK)
+		log_error(srv->log, req->rid, "audit",
+			  "action=device.enroll_code user=%s error=\"%s\"",
+			  username, af_dir_strerror(st));
+	json_decref(detail);
+}
+
+void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
+			const char *username, int offer_qr, af_enroll_why why)
+{
+	static const char *const intro[] = {
+		[AF_ENROLL_NO_DEVICE] = "Your account needs a second sign-in "
+					"step, and no phone is enrolled for it "
+					"yet.",
+		[AF_ENROLL_REPLACED] = "Your account needs a second sign-in "
+				       "step, and its phone was removed.",
+		[AF_ENROLL_ANOTHER] = "Add a phone to your account.",
+	};
 	char code[AF_MFA_ID_BUF];
 	int64_t expires = 0;
 	af_buf b, uri;
@@ -554,11 +608,13 @@ void af_mfa_enroll_page(af_server *srv, af_resp *resp, const char *username,
 	af_buf_init(&b, 131072);
 	af_page_begin(&b, resp, "Set up your authenticator");
 	af_buf_puts(&b, "<h1>Set up your authenticator</h1><p class=\"msg "
-			"info\">Your account needs a second sign-in step, and "
-			"no phone is enrolled for it yet.</p>");
-	if (offer_qr &&
+			"info\">");
+	af_buf_puts(&b, intro[why]);
+	af_buf_puts(&b, "</p>");
+	if (offer_qr && why != AF_ENROLL_REPLACED &&
 	    af_mfa_enroll_code_new(srv->store, username, code, sizeof(code),
 				   &expires) == AF_MFA_OK) {
+		audit_own_code(srv, req, username, why);
 		af_buf_init(&uri, 2048);
 		af_buf_puts(&uri, "authflow://enroll?issuer=");
 		af_buf_urlenc(&uri, srv->cfg.issuer);
@@ -583,7 +639,7 @@ void af_mfa_enroll_page(af_server *srv, af_resp *resp, const char *username,
 		}
 	} else {
 		af_buf_puts(&b, "<p>Ask your administrator for an enrollment "
-				"code.</p>");
+				"code for your phone.</p>");
 	}
 	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
@@ -600,5 +656,5 @@ void af_h_enroll(af_server *srv, af_req *req, af_resp *resp)
 			      "Sign in to an application, then come back.");
 		return;
 	}
-	af_mfa_enroll_page(srv, resp, s.username, 1);
+	af_mfa_enroll_page(srv, req, resp, s.username, 1, AF_ENROLL_ANOTHER);
 }

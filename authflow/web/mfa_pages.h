@@ -29,12 +29,21 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp);
 void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp);
 void af_h_enroll(af_server *srv, af_req *req, af_resp *resp);
 
+/* Why the enrollment page is shown. */
+typedef enum af_enroll_why {
+	AF_ENROLL_NO_DEVICE = 0, /* after the password, never had a phone */
+	AF_ENROLL_REPLACED,	 /* after the password, its phone removed */
+	AF_ENROLL_ANOTHER	 /* /enroll, signed in: one more phone */
+} af_enroll_why;
+
 /*
- * The page telling a user without a device to enroll, with a QR code and
- * the code when the workflow allows enrollment after the password.
+ * The enrollment page: a QR code and the one-time code when offer_qr
+ * (and never for AF_ENROLL_REPLACED: a password alone does not replace a
+ * removed phone; an administrator's code does), else where to get one.
+ * A code made is an audit event, device.enroll_code by "user:<name>".
  */
-void af_mfa_enroll_page(af_server *srv, af_resp *resp, const char *username,
-			int offer_qr);
+void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
+			const char *username, int offer_qr, af_enroll_why why);
 
 /* The JavaScript of the MFA page, served at /static/mfa.js. */
 const char *af_mfa_js(void);

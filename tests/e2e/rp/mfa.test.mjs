@@ -135,6 +135,10 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal((await idsim(server, s.phone, ['deny', txn, '--report'])).stdout, 'reported');
     const audit = await server.admin('GET', '/audit?limit=20');
     assert.ok(audit.json.events.some((e) => e.action === 'mfa.report'), 'audit event');
+    assert.ok(audit.json.events.some((e) => e.action === 'mfa.deny' && e.target === 'olga'), 'a denial is audited');
+    const metrics = await (await fetch(`${server.issuer}/metrics`)).text();
+    assert.match(metrics, /authflow_mfa_total\{outcome="reported"\} [1-9]/);
+    assert.match(metrics, /authflow_mfa_total\{outcome="denied"\} [1-9]/);
     // Paused: the next sign-in goes to the token code, no challenge.
     m = await toMfa(s);
     assert.equal(pageNumber(m.page.text), null);
@@ -204,6 +208,9 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.ok(locked, 'a right password does not clear the wrong codes');
     const u = await server.admin('GET', '/users/sasha');
     assert.equal(u.json.locked, true);
+    const audit = (await server.admin('GET', '/audit?limit=100')).json.events.filter((e) => e.target === 'sasha');
+    assert.ok(audit.some((e) => e.action === 'user.lock'), 'the lock is audited');
+    assert.ok(audit.some((e) => e.action === 'mfa.code_wrong' && e.actor.startsWith('ip:')), 'wrong codes are audited');
     await server.admin('POST', '/users/sasha/unlock');
   });
 
@@ -254,6 +261,25 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(r.status, 200);
     assert.match(r.text, /Set up your authenticator/);
     assert.match(r.text, /<svg/);
+    const audit = (await server.admin('GET', '/audit?limit=50')).json.events;
+    assert.ok(audit.some((e) => e.action === 'device.enroll_code' && e.actor === 'user:rosa'));
+  });
+
+  test('a removed phone is not replaced with the password alone', async () => {
+    const s = await mfaUser('ruth');
+    const list = await server.admin('GET', '/users/ruth/devices');
+    assert.equal(list.json.devices.length, 1);
+    assert.equal((await server.admin('DELETE', `/devices/${list.json.devices[0].id}`)).status, 200);
+    const a = await authUrl(s.config);
+    const r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 200);
+    assert.match(r.text, /its phone was removed/);
+    assert.doesNotMatch(r.text, /<svg/, 'no enrollment QR code');
+    assert.match(r.text, /Ask your administrator/);
+    // An administrator's code enrolls the new phone.
+    s.phone = await enrollPhone(server, 'ruth');
+    const m = await toMfa(s);
+    assert.ok(pageNumber(m.page.text));
   });
 
   test('concurrent answers to one transaction: exactly one wins', async () => {
