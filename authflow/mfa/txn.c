@@ -380,6 +380,61 @@ static af_mfa_status pause_pushes(store_ctx *st, const char *user)
 	return rc;
 }
 
+/* --- listing for a device ---------------------------------------------------
+ */
+
+typedef struct txn_ids {
+	char ids[DEVICE_TXNS_SCAN][AF_MFA_ID_BUF];
+	size_t count;
+} txn_ids;
+
+static int collect_txn(const char *member, void *arg)
+{
+	txn_ids *t = arg;
+
+	if (!af_mfa__id_ok(member))
+		return 0;
+	(void)snprintf(t->ids[t->count], AF_MFA_ID_BUF, "%s", member);
+	return ++t->count == DEVICE_TXNS_SCAN;
+}
+
+/*
+ * Cancels the other pending transactions that the devices of txn (the
+ * user's phones) may answer, as the browser would: after a report, no
+ * other push of the user's waits for an answer (one of them may be the
+ * attacker's too). Best effort: a transaction that cannot be cancelled
+ * expires within AF_MFA_TXN_TTL_S.
+ */
+static void cancel_others(store_ctx *st, const json_t *txn, int64_t now)
+{
+	const char *self = json_string_value(json_object_get(txn, "id"));
+	char key[AF_MFA__KEY_MAX];
+	json_t *d, *other;
+	txn_ids *t;
+	size_t i, j;
+
+	t = OPENSSL_zalloc(sizeof(*t));
+	if (t == NULL || self == NULL)
+		goto out;
+	json_array_foreach(json_object_get(txn, "devices"), i, d)
+	{
+		t->count = 0;
+		if (af_mfa__key(key, sizeof(key), "device_txns:",
+				json_string_value(d)) != AF_MFA_OK ||
+		    store_smembers(st, key, collect_txn, t) != STORE_OK)
+			continue;
+		for (j = 0; j < t->count; j++) {
+			other = NULL;
+			if (strcmp(t->ids[j], self) != 0 &&
+			    af_mfa_txn_decide(st, t->ids[j], NULL, "cancel",
+					      NULL, now, &other) == AF_MFA_OK)
+				json_decref(other);
+		}
+	}
+out:
+	OPENSSL_free(t);
+}
+
 af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
 				const char *device, const char *decision,
 				const char *number, int64_t now, json_t **out)
@@ -412,6 +467,8 @@ af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
 		return a.result;
 	}
 	if (strcmp(txn_state(txn), "reported") == 0) {
+		/* A report stops the user's other sign-ins waiting too. */
+		cancel_others(st, txn, now);
 		rc = pause_pushes(
 			st, json_string_value(json_object_get(txn, "user")));
 		if (rc != AF_MFA_OK) {
@@ -423,24 +480,6 @@ af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
 	}
 	*out = txn;
 	return AF_MFA_OK;
-}
-
-/* --- listing for a device ---------------------------------------------------
- */
-
-typedef struct txn_ids {
-	char ids[DEVICE_TXNS_SCAN][AF_MFA_ID_BUF];
-	size_t count;
-} txn_ids;
-
-static int collect_txn(const char *member, void *arg)
-{
-	txn_ids *t = arg;
-
-	if (!af_mfa__id_ok(member))
-		return 0;
-	(void)snprintf(t->ids[t->count], AF_MFA_ID_BUF, "%s", member);
-	return ++t->count == DEVICE_TXNS_SCAN;
 }
 
 af_mfa_status af_mfa_txn_pending_for_device(store_ctx *st, const char *device,

@@ -1146,6 +1146,7 @@ static void test_txn_decide_report_pauses_pushes(void **state)
 {
 	struct fixture *f = *state;
 	json_t *txn = new_txn(f->st, "quinn", "[\"d1\"]", true, T0);
+	json_t *other = new_txn(f->st, "quinn", "[\"d1\", \"d2\"]", true, T0);
 	json_t *out = NULL;
 	const char *why = NULL;
 	uint64_t ttl = 0;
@@ -1166,6 +1167,12 @@ static void test_txn_decide_report_pauses_pushes(void **state)
 	/* Other users are not paused. */
 	assert_int_equal(af_mfa_push_allowed(f->st, "rita", NULL, &why),
 			 AF_MFA_OK);
+	/* The user's other pending sign-in was cancelled with the report. */
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(other), T0 + 2, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "cancelled");
+	json_decref(out);
+	json_decref(other);
 	json_decref(txn);
 }
 
