@@ -40,6 +40,7 @@ static const char usage_text[] =
 	"  user set NAME [--name N] [--email E] [--email-verified on|off]\n"
 	"           [--domain D] [--enabled on|off] [--ou OU]... [--group "
 	"G]...\n"
+	"           (an empty value clears: --email '', --group '')\n"
 	"  user passwd NAME [--password-stdin]\n"
 	"  group add NAME [--description D] | list | show NAME | remove NAME\n"
 	"  group set NAME --description D   (an empty D removes it)\n"
@@ -572,6 +573,20 @@ static int user_set_option(json_t *patch, int c, const char *arg,
 				 "--email-verified");
 	if (c == 'E')
 		return set_onoff(patch, "enabled", arg, cmd, "--enabled");
+	/* An empty value clears: null removes a field, [] empties a list. */
+	if (arg[0] == '\0' && (c == 'n' || c == 'e' || c == 'd'))
+		return json_object_set_new(patch,
+					   c == 'n'   ? "name"
+					   : c == 'e' ? "email"
+						      : "domain",
+					   json_null()) == 0
+			       ? AF_CTL_EXIT_OK
+			       : af_ctl_no_memory();
+	if (arg[0] == '\0' && (c == 'o' || c == 'g'))
+		return json_object_set_new(patch, c == 'o' ? "ous" : "groups",
+					   json_array()) == 0
+			       ? AF_CTL_EXIT_OK
+			       : af_ctl_no_memory();
 	if (!user_field(patch, c, cmd, &rc))
 		return af_ctl_usage_fail("user set: bad option");
 	return rc;

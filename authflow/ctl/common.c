@@ -116,7 +116,20 @@ int af_ctl_make_path(const af_ctl *ctl, char *path, const char *tmpl,
  */
 static int refused(long status, const json_t *answer)
 {
+	static const struct {
+		long status;
+		const char *text;
+	} known[] = {
+		{401, "the server refused the admin token"},
+		{404, "no such route: is --url the authflow server?"},
+		{413, "the request is too large for the server"},
+		{429, "too many requests: try again later"},
+		{502, "a proxy could not reach the server"},
+		{503, "the server is unavailable: try again later"},
+		{504, "a proxy timed out waiting for the server"},
+	};
 	const char *msg = json_string_value(json_object_get(answer, "message"));
+	size_t i;
 
 	if (status < 400)
 		return af_ctl_fail(
@@ -126,6 +139,12 @@ static int refused(long status, const json_t *answer)
 			status);
 	if (msg != NULL && msg[0] != '\0')
 		return af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s", msg);
+	/* An answer without a message, from the HTTP layer or a proxy. */
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (known[i].status == status)
+			return af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s (HTTP %ld)",
+					   known[i].text, status);
+	}
 	return af_ctl_fail(AF_CTL_EXIT_REFUSED, "HTTP %ld", status);
 }
 

@@ -107,6 +107,12 @@ expect workflow-set 0 "$C" workflow set --push-limit 5/10m --report-pause 1h \
 grep -q '^push_limit: 5/10m$' "$tmp/out" && grep -q '^report_pause: 1h$' "$tmp/out" &&
 	grep -q '^min_app_version: ios=2023.2$' "$tmp/out" && ok || bad "workflow set output"
 expect workflow-set-refused 1 "$C" workflow set --push-limit 1000/5m
+# An empty value clears a user's field or list.
+expect user-set-clear 0 "$C" --json user set bob --email '' --group ''
+grep -q '"groups": \[\]' "$tmp/out" && ! grep -q '"email"' "$tmp/out" && ok || bad "user set clears email and groups"
+# A body over the server's limit: one clear line, not a bare status.
+expect user-add-too-big 1 "$C" user add big --name "$(head -c 70000 /dev/zero | tr '\0' x)"
+grep -q 'too large' "$tmp/err" && [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "413 said in words"
 expect workflow-show-json 0 "$C" --json workflow show
 grep -q '"period_s": 600' "$tmp/out" && ok || bad "workflow show --json"
 expect enroll-code 0 "$C" device enroll-code bob
