@@ -961,8 +961,8 @@ af_dir_status af_dir_app_undeploy(af_dir *dir, const char *actor,
 	return deployment(dir, actor, client_id, kind, value, 0, err, errlen);
 }
 
-af_dir_status af_dir__apps_forget(af_dir *dir, af_dir_target kind,
-				  const char *name)
+af_dir_status af_dir__apps_forget(af_dir *dir, const char *actor,
+				  af_dir_target kind, const char *name)
 {
 	char key[STORE_KEY_MAX];
 	deploy_change c = {af_dir__target_field(kind), name, 0};
@@ -986,6 +986,9 @@ af_dir_status af_dir__apps_forget(af_dir *dir, af_dir_target kind,
 		    app_key(key, sizeof(key), id) != AF_DIR_OK)
 			continue;
 		r = af_dir__update(dir, key, deploy_fn, &c, NULL, NULL);
+		if (r == AF_DIR_OK)
+			r = af_dir__forget_audit(dir, actor, "app.undeploy", id,
+						 c.field, name);
 		if (r != AF_DIR_OK && r != AF_DIR_NOT_FOUND)
 			rc = r;
 	}

@@ -843,6 +843,20 @@ const char *af_dir__dummy_phc(const af_dir *dir)
 }
 
 /* Records an audit event for a change that was made; see directory.h. */
+af_dir_status af_dir__forget_audit(af_dir *dir, const char *actor,
+				   const char *action, const char *target,
+				   const char *field, const char *name)
+{
+	json_t *detail = json_pack("{s:s, s:b}", field, name, "removed", 1);
+	af_dir_status rc;
+
+	if (detail == NULL)
+		return AF_DIR_NOMEM;
+	rc = af_dir__audit(dir, actor, action, target, detail, NULL, 0);
+	json_decref(detail);
+	return rc;
+}
+
 af_dir_status af_dir__audit(af_dir *dir, const char *actor, const char *action,
 			    const char *target, const json_t *detail, char *err,
 			    size_t errlen)
@@ -1399,10 +1413,10 @@ af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 		if (rc == AF_DIR_OK)
 			rc = r;
 	}
-	r = af_dir__policies_forget(dir, AF_DIR_TARGET_USER, name);
+	r = af_dir__policies_forget(dir, actor, AF_DIR_TARGET_USER, name);
 	if (rc == AF_DIR_OK)
 		rc = r;
-	r = af_dir__apps_forget(dir, AF_DIR_TARGET_USER, name);
+	r = af_dir__apps_forget(dir, actor, AF_DIR_TARGET_USER, name);
 	if (rc == AF_DIR_OK)
 		rc = r;
 	/* A later user of the same name starts with a clean slate. */
@@ -1840,10 +1854,10 @@ static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
 		if (r != AF_DIR_OK && rc == AF_DIR_OK)
 			rc = r;
 	}
-	r = af_dir__policies_forget(dir, mk->target, name);
+	r = af_dir__policies_forget(dir, actor, mk->target, name);
 	if (rc == AF_DIR_OK)
 		rc = r;
-	r = af_dir__apps_forget(dir, mk->target, name);
+	r = af_dir__apps_forget(dir, actor, mk->target, name);
 	if (rc == AF_DIR_OK)
 		rc = r;
 	if (rc == AF_DIR_OK)

@@ -641,14 +641,25 @@ AF_DIR_NODISCARD af_dir_status af_dir__name_of(af_dir *dir, const char *field,
 					       size_t outcap, char *err,
 					       size_t errlen);
 
-/* Removes a removed user, group or OU from every policy (policy.c) and
- * every app deployment (apps.c). */
+/*
+ * Removes a removed user, group or OU from every policy (policy.c) and
+ * every app deployment (apps.c). Each policy or app changed is an audit
+ * event by actor, as if the name had been unassigned or undeployed, with
+ * "removed": true in its detail.
+ */
 AF_DIR_NODISCARD af_dir_status af_dir__policies_forget(af_dir *dir,
+						       const char *actor,
 						       af_dir_target kind,
 						       const char *name);
 AF_DIR_NODISCARD af_dir_status af_dir__apps_forget(af_dir *dir,
+						   const char *actor,
 						   af_dir_target kind,
 						   const char *name);
+
+/* The audit event of a forget: action on target, {field: name, removed}. */
+AF_DIR_NODISCARD af_dir_status
+af_dir__forget_audit(af_dir *dir, const char *actor, const char *action,
+		     const char *target, const char *field, const char *name);
 
 /* The dummy hash for sign-ins of unknown users (lent). */
 const char *af_dir__dummy_phc(const af_dir *dir);

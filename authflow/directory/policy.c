@@ -509,8 +509,8 @@ out:
 	return rc;
 }
 
-af_dir_status af_dir__policies_forget(af_dir *dir, af_dir_target kind,
-				      const char *name)
+af_dir_status af_dir__policies_forget(af_dir *dir, const char *actor,
+				      af_dir_target kind, const char *name)
 {
 	char key[STORE_KEY_MAX];
 	assign_change c = {af_dir__target_field(kind), name, 0};
@@ -535,6 +535,9 @@ af_dir_status af_dir__policies_forget(af_dir *dir, af_dir_target kind,
 			    AF_DIR_OK)
 			continue;
 		r = af_dir__update(dir, key, assign_fn, &c, NULL, NULL);
+		if (r == AF_DIR_OK)
+			r = af_dir__forget_audit(dir, actor, "policy.unassign",
+						 pname, c.field, name);
 		if (r != AF_DIR_OK && r != AF_DIR_NOT_FOUND)
 			rc = r;
 	}

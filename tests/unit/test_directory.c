@@ -612,6 +612,39 @@ static void test_af_dir_group_add_bad_or_twice_refused(void **state)
 			 AF_DIR_NOT_FOUND);
 }
 
+/* Collects the events af_audit_list() gives into the array *arg. */
+static int collect_actions(const json_t *ev, void *arg)
+{
+	json_t **list = arg;
+
+	if (*list == NULL)
+		*list = json_array();
+	json_array_append_new(*list, json_deep_copy(ev));
+	return 0;
+}
+
+/* 1 when list holds action on target by ACTOR with "removed" in detail. */
+static int has_forget(const json_t *list, const char *action,
+		      const char *target)
+{
+	const json_t *ev;
+	size_t i;
+
+	json_array_foreach(list, i, ev)
+	{
+		if (strcmp(json_string_value(json_object_get(ev, "action")),
+			   action) == 0 &&
+		    strcmp(json_string_value(json_object_get(ev, "target")),
+			   target) == 0 &&
+		    strcmp(json_string_value(json_object_get(ev, "actor")),
+			   ACTOR) == 0 &&
+		    json_is_true(json_object_get(json_object_get(ev, "detail"),
+						 "removed")))
+			return 1;
+	}
+	return 0;
+}
+
 static void test_af_dir_user_remove_clears_references(void **state)
 {
 	fixture *f = *state;
@@ -650,6 +683,15 @@ static void test_af_dir_user_remove_clears_references(void **state)
 		json_string_value(json_object_get(
 			json_object_get(list, "deployment"), "mode")),
 		"none");
+	json_decref(list);
+	/* The policy and the app that lost the user say so on the trail. */
+	list = NULL;
+	assert_int_equal(af_audit_list(f->dir, 3, collect_actions, &list),
+			 AF_DIR_OK);
+	assert_true(has_forget(list, "policy.unassign", "p"));
+	assert_true(has_forget(
+		list, "app.undeploy",
+		json_string_value(json_object_get(app, "client_id"))));
 	json_decref(list);
 	json_decref(app);
 	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "gina"),
