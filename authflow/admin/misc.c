@@ -11,8 +11,10 @@
 #error "AF_ADMIN_VERSION must be defined by the build (the project version)"
 #endif
 
-/* Digits of the largest audit limit accepted. */
-#define LIMIT_DIGITS_MAX 4
+/* Digits of the largest number a query parameter takes. */
+#define LIMIT_DIGITS_MAX 15
+/* The largest audit sequence number "before" takes. */
+#define AUDIT_SEQ_MAX	 999999999999999LL
 
 /* The length of a directory list, or JSON null when it cannot be read. */
 static json_t *count_of(af_dir_status (*list)(af_dir *dir, json_t **out),
@@ -187,29 +189,54 @@ void af_admin__sessions_end(af_admin_call *c)
 	af_admin__json(c, 200, json_pack("{s:i}", "ended", n));
 }
 
-/* The "limit" query parameter: 1..AF_ADMIN_AUDIT_MAX, default 50. */
-static int query_limit(af_admin_call *c, size_t *out)
+/*
+ * The query parameter name: a decimal number min..max into *out, or
+ * *out untouched when absent. 1, or 0 with the 400 made.
+ */
+static int query_number(af_admin_call *c, const char *name, int64_t min,
+			int64_t max, int64_t *out)
 {
-	const char *v = hp_params_get(c->req->query, "limit");
-	size_t i, n, limit = 0;
+	const char *v = hp_params_get(c->req->query, name);
+	size_t i, n;
+	int64_t x = 0;
 
-	*out = AF_ADMIN_AUDIT_DEFAULT;
 	if (v == NULL)
 		return 1;
 	n = strnlen(v, LIMIT_DIGITS_MAX + 1);
 	for (i = 0; i < n && n <= LIMIT_DIGITS_MAX; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			break;
-		limit = limit * 10 + (size_t)(v[i] - '0');
+		x = x * 10 + (v[i] - '0');
 	}
-	if (n == 0 || n > LIMIT_DIGITS_MAX || i != n || limit < 1 ||
-	    limit > AF_ADMIN_AUDIT_MAX || c->req->duplicate_param) {
+	if (n == 0 || n > LIMIT_DIGITS_MAX || i != n || x < min || x > max ||
+	    c->req->duplicate_param) {
 		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
-				 "limit: must be a number 1..%d",
-				 AF_ADMIN_AUDIT_MAX);
+				 "%s: must be a number %lld..%lld", name,
+				 (long long)min, (long long)max);
 		return 0;
 	}
-	*out = limit;
+	*out = x;
+	return 1;
+}
+
+/* Only the parameters named in allowed (NULL-terminated) may be given. */
+static int query_only(af_admin_call *c, const char *const *allowed)
+{
+	const char *name;
+	size_t i, j;
+
+	for (i = 0; i < hp_params_count(c->req->query); i++) {
+		hp_params_at(c->req->query, i, &name, NULL);
+		for (j = 0; allowed[j] != NULL; j++) {
+			if (strcmp(name, allowed[j]) == 0)
+				break;
+		}
+		if (allowed[j] == NULL) {
+			af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+					"unknown query parameter");
+			return 0;
+		}
+	}
 	return 1;
 }
 
@@ -232,18 +259,23 @@ static int add_event(const json_t *event, void *arg)
 
 void af_admin__audit(af_admin_call *c)
 {
+	static const char *const allowed[] = {"limit", "before", NULL};
 	struct events ev = {NULL, 0};
+	int64_t limit = AF_ADMIN_AUDIT_DEFAULT, before = 0, oldest;
+	json_t *answer;
 	af_dir_status st;
-	size_t limit;
 
-	if (!query_limit(c, &limit))
+	if (!query_only(c, allowed) ||
+	    !query_number(c, "limit", 1, AF_ADMIN_AUDIT_MAX, &limit) ||
+	    !query_number(c, "before", 1, AUDIT_SEQ_MAX, &before))
 		return;
 	ev.arr = json_array();
 	if (ev.arr == NULL) {
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		return;
 	}
-	st = af_audit_list(c->srv->dir, limit, add_event, &ev);
+	st = af_audit_list_before(c->srv->dir, before, (size_t)limit, add_event,
+				  &ev);
 	if (st != AF_DIR_OK || ev.failed) {
 		json_decref(ev.arr);
 		if (st != AF_DIR_OK)
@@ -252,5 +284,13 @@ void af_admin__audit(af_admin_call *c)
 			af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		return;
 	}
-	af_admin__json(c, 200, json_pack("{s:o}", "events", ev.arr));
+	/* A full page may have older events behind it: say where to go on. */
+	oldest = json_integer_value(json_object_get(
+		json_array_get(ev.arr, json_array_size(ev.arr) - 1), "seq"));
+	answer = json_pack("{s:o}", "events", ev.arr);
+	if (answer != NULL && json_array_size(ev.arr) == (size_t)limit &&
+	    oldest > 1)
+		json_object_set_new(answer, "next_before",
+				    json_integer(oldest));
+	af_admin__json(c, 200, answer);
 }

@@ -75,7 +75,8 @@ static const char usage_text[] =
 	"          [--logo FILE | --no-logo]   (an empty value clears that part)\n"
 	"  keys status | rotate\n"
 	"  sessions list USER | end USER\n"
-	"  audit [--limit N]            (1..1000, default 50)\n"
+	"  audit [--limit N] [--before SEQ]   (1..1000, default 50; events\n"
+	"                               older than SEQ)\n"
 	"\n"
 	"Exit status: 0 done, 1 refused by the server, 2 bad usage,\n"
 	"3 cannot reach the server.\n";
@@ -242,12 +243,21 @@ static int print_sessions(json_t *answer)
 static int print_audit(json_t *answer)
 {
 	static const af_ctl_column cols[] = {
+		{"SEQ", "seq", AF_CTL_CELL_TEXT},
 		{"TIME", "ts", AF_CTL_CELL_TIME},
 		{"ACTOR", "actor", AF_CTL_CELL_TEXT},
 		{"ACTION", "action", AF_CTL_CELL_TEXT},
 		{"TARGET", "target", AF_CTL_CELL_TEXT},
+		{"DETAIL", "detail", AF_CTL_CELL_JSON},
 	};
-	return af_ctl_print_table(answer, "events", cols, AF_CTL_NELEMS(cols));
+	const json_t *next = json_object_get(answer, "next_before");
+	int rc =
+		af_ctl_print_table(answer, "events", cols, AF_CTL_NELEMS(cols));
+
+	if (rc == AF_CTL_EXIT_OK && json_is_integer(next))
+		printf("older: audit --before %" JSON_INTEGER_FORMAT "\n",
+		       json_integer_value(next));
+	return rc;
 }
 
 /* The signing key of af_keyring_status(): kid, expiry, days, alert. */
@@ -1255,8 +1265,9 @@ int af_ctl_cmd_sessions(af_ctl *ctl, int argc, char **argv)
 
 int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv)
 {
-	static const af_ctl_limited audit = {"audit", "audit", AUDIT_LIMIT_DEF,
-					     AUDIT_LIMIT_MAX, print_audit};
+	static const af_ctl_limited audit = {"audit",	      "audit",
+					     AUDIT_LIMIT_DEF, AUDIT_LIMIT_MAX,
+					     print_audit,     1};
 
 	return af_ctl_run_limited(ctl, argc, argv, &audit);
 }

@@ -14,8 +14,9 @@
 #include "common/cli.h"
 #include "table.h"
 
-#define VALUE_BUF 32 /* a printed number or time */
-#define LIMIT_BUF 64 /* a listing's path with "?limit=N" */
+#define VALUE_BUF  32		    /* a printed number or time */
+#define BEFORE_MAX 999999999999999L /* as the admin API takes */
+#define LIMIT_BUF  64		    /* a listing's path with "?limit=N" */
 
 /* ---- failures ---- */
 
@@ -417,6 +418,9 @@ static char *cell_text(const json_t *item, const af_ctl_column *col)
 		return deploy_text(v);
 	case AF_CTL_CELL_PUSH:
 		return copy_text(push_text(item));
+	case AF_CTL_CELL_JSON:
+		return v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
+				 : copy_text("");
 	case AF_CTL_CELL_TEXT:
 	default:
 		if (json_is_string(v) || json_is_number(v))
@@ -539,12 +543,13 @@ int af_ctl_run_limited(af_ctl *ctl, int argc, char **argv,
 {
 	static const struct option opts[] = {
 		{"limit", required_argument, NULL, 'n'},
+		{"before", required_argument, NULL, 'b'},
 		AF_CTL_OPT_END,
 	};
 	char path[LIMIT_BUF];
 	af_cli_optparse p;
-	long limit = l->def;
-	int c, rc;
+	long limit = l->def, before = 0;
+	int c, rc, n;
 
 	af_ctl_opt_begin(&p, l->cmd, argc, argv, opts);
 	for (;;) {
@@ -553,6 +558,18 @@ int af_ctl_run_limited(af_ctl *ctl, int argc, char **argv,
 			break;
 		if (c == AF_CTL_OPT_STOP)
 			return p.rc;
+		if (c == 'b' && l->paged) {
+			if (af_ctl_parse_long(optarg, 1, BEFORE_MAX, &before) !=
+			    AF_CTL_OK)
+				return af_ctl_usage_fail(
+					"%s: --before takes an event number, "
+					"not '%s'",
+					l->cmd, optarg);
+			continue;
+		}
+		if (c == 'b')
+			return af_ctl_usage_fail("%s: unknown option --before",
+						 l->cmd);
 		if (af_ctl_parse_long(optarg, 1, l->max, &limit) != AF_CTL_OK)
 			return af_ctl_usage_fail("%s: --limit must be 1..%ld, "
 						 "not '%s'",
@@ -561,8 +578,11 @@ int af_ctl_run_limited(af_ctl *ctl, int argc, char **argv,
 	rc = af_cli_positionals(&p, 0, NULL, "");
 	if (rc != AF_CTL_EXIT_OK)
 		return rc;
-	if (snprintf(path, sizeof(path), "%s?limit=%ld", l->path, limit) >=
-	    (int)sizeof(path))
+	n = before > 0 ? snprintf(path, sizeof(path), "%s?limit=%ld&before=%ld",
+				  l->path, limit, before)
+		       : snprintf(path, sizeof(path), "%s?limit=%ld", l->path,
+				  limit);
+	if (n < 0 || n >= (int)sizeof(path))
 		return af_ctl_usage_fail("%s: path too long", l->cmd);
 	return af_ctl_call_print(ctl, "GET", path, NULL, l->print);
 }

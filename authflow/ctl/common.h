@@ -65,6 +65,7 @@ typedef struct af_ctl_limited {
 	long def;
 	long max;
 	af_ctl_printer print;
+	int paged; /* takes --before SEQ too ("&before=SEQ") */
 } af_ctl_limited;
 
 /*
@@ -95,7 +96,8 @@ typedef enum af_ctl_cell {
 	AF_CTL_CELL_TIME,   /* a Unix time as ISO 8601 */
 	AF_CTL_CELL_LIST,   /* an array of strings, comma-separated */
 	AF_CTL_CELL_DEPLOY, /* an app's deployment, summed up */
-	AF_CTL_CELL_PUSH    /* whether a device can take pushes */
+	AF_CTL_CELL_PUSH,   /* whether a device can take pushes */
+	AF_CTL_CELL_JSON    /* any value, as compact JSON */
 } af_ctl_cell;
 
 typedef struct af_ctl_column {
@@ -168,7 +170,7 @@ int af_ctl_print_table(const json_t *answer, const char *member,
 int af_ctl_run_simple(af_ctl *ctl, int argc, char **argv,
 		      const af_ctl_simple *s);
 
-/* Runs a "--limit N" listing (see af_ctl_limited). */
+/* Runs a "--limit N" (and, paged, "--before SEQ") listing. */
 int af_ctl_run_limited(af_ctl *ctl, int argc, char **argv,
 		       const af_ctl_limited *l);
 

@@ -178,17 +178,25 @@ static af_dir_status newest_seq(af_dir *dir, int64_t *out)
 af_dir_status af_audit_list(af_dir *dir, size_t limit, af_audit_fn fn,
 			    void *arg)
 {
+	return af_audit_list_before(dir, 0, limit, fn, arg);
+}
+
+af_dir_status af_audit_list_before(af_dir *dir, int64_t before, size_t limit,
+				   af_audit_fn fn, void *arg)
+{
 	char key[STORE_KEY_MAX];
 	af_dir_status rc;
 	int64_t newest, seq;
 	size_t seen = 0;
 
-	if (dir == NULL || fn == NULL || limit == 0 || limit > AF_AUDIT_RING)
+	if (dir == NULL || fn == NULL || limit == 0 || limit > AF_AUDIT_RING ||
+	    before < 0)
 		return AF_DIR_INVALID;
 	rc = newest_seq(dir, &newest);
 	if (rc != AF_DIR_OK)
 		return rc;
-	for (seq = newest;
+	/* Older than before, and still in the ring. */
+	for (seq = before > 0 && before - 1 < newest ? before - 1 : newest;
 	     seq > 0 && seen < limit && newest - seq < (int64_t)AF_AUDIT_RING;
 	     seq--) {
 		json_t *ev = NULL;

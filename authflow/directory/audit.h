@@ -47,9 +47,14 @@ AF_DIR_NODISCARD af_dir_status af_audit_record(af_dir *dir, const char *actor,
 typedef int (*af_audit_fn)(const json_t *event, void *arg);
 
 /*
- * Calls fn for at most limit (1..AF_AUDIT_RING) of the newest events.
+ * Calls fn for at most limit (1..AF_AUDIT_RING) of the newest events,
+ * newest first. af_audit_list_before: of the events older than sequence
+ * number before (0: all), for paging back through the ring.
  * AF_DIR_OK (also when there are none), AF_DIR_INVALID, AF_DIR_STORE.
  */
+AF_DIR_NODISCARD af_dir_status af_audit_list_before(af_dir *dir, int64_t before,
+						    size_t limit,
+						    af_audit_fn fn, void *arg);
 AF_DIR_NODISCARD af_dir_status af_audit_list(af_dir *dir, size_t limit,
 					     af_audit_fn fn, void *arg);
 

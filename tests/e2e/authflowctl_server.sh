@@ -98,6 +98,12 @@ expect sessions 0 "$C" sessions list alice
 expect unlock 0 "$C" user unlock bob
 expect audit 0 "$C" audit --limit 5
 grep -q "demo-admin" "$tmp/out" && ok || bad "audit names the actor"
+grep -q '^SEQ  *TIME  *ACTOR  *ACTION  *TARGET  *DETAIL$' "$tmp/out" && ok || bad "audit table columns"
+before=$(sed -n 's/^older: audit --before \([0-9]*\)$/\1/p' "$tmp/out")
+[ -n "$before" ] && ok || bad "audit says where the older events start"
+expect audit-before 0 "$C" --json audit --limit 1 --before "${before:-1}"
+grep -q "\"seq\": $((${before:-1} - 1))," "$tmp/out" && ok || bad "audit --before pages back"
+expect audit-before-bad 2 "$C" audit --before x
 
 # Push MFA administration: workflow, enrollment codes, devices, queue.
 expect workflow-show 0 "$C" workflow show

@@ -675,6 +675,8 @@ static void test_audit_newest_first_with_actor(void **state)
 {
 	struct fx *f = *state;
 	json_t *events, *e0, *e1;
+	json_int_t next;
+	char query[64];
 
 	add_alice(f);
 	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/groups",
@@ -698,6 +700,29 @@ static void test_audit_newest_first_with_actor(void **state)
 			 400);
 	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit",
 				 "limit=1001", NULL, NULL),
+			 400);
+	/* Paging back: a full page says where the older events start. */
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
+				 NULL, NULL),
+			 200);
+	next = json_integer_value(json_object_get(f->answer, "next_before"));
+	assert_true(next > 1);
+	snprintf(query, sizeof(query), "limit=5&before=%lld", (long long)next);
+	assert_int_equal(
+		call_ct(f, ADMIN, "GET", "/admin/v1/audit", query, NULL, NULL),
+		200);
+	events = json_object_get(f->answer, "events");
+	assert_int_equal(json_array_size(events), 1);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(events, 0), "seq")),
+			 next - 1);
+	assert_null(json_object_get(f->answer, "next_before"));
+	/* Unknown parameters are refused, not ignored. */
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit",
+				 "limit=1&actor=nobody", NULL, NULL),
+			 400);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "before=0",
+				 NULL, NULL),
 			 400);
 }
 
