@@ -1,7 +1,18 @@
-/* Aligned, terminal-safe text tables for authflowctl. */
+/*
+ * Aligned, terminal-safe text tables for authflowctl. Columns are as
+ * wide as the terminal shows their cells: the C library's wcwidth() in a
+ * UTF-8 locale says how many columns each character takes (two for CJK,
+ * none for a combining accent), so alignment does not depend on the
+ * locale the command runs in.
+ */
+/* wcwidth() is X/Open; this file alone needs it. */
+#define _XOPEN_SOURCE 700
+
+#include <locale.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "table.h"
 
@@ -10,7 +21,6 @@ struct af_table {
 	size_t nrows; /* rows below the header */
 	size_t cap;   /* rows the cells array has room for */
 	char **cells; /* (1 + nrows) * ncols, header first */
-	size_t widths[AF_TABLE_COLS_MAX]; /* widest cell of each column */
 };
 
 static const char empty_cell[] = "-";
@@ -82,14 +92,24 @@ static int unsafe_code_point(uint32_t cp)
 	return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
-/* Code points of a string known to be valid UTF-8. */
-static size_t utf8_width(const char *s)
+/*
+ * Terminal columns of a cleaned cell (valid UTF-8): wcwidth() of each code
+ * point under the calling thread's locale, one where it has no answer.
+ */
+static size_t display_width(const char *s)
 {
-	size_t w = 0;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0, n, w = 0;
+	uint32_t cp = 0;
+	int cw;
 
-	for (; *s != '\0'; s++) {
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			w++;
+	while (i < len) {
+		n = utf8_decode(u + i, len - i, &cp);
+		if (n == 0)
+			n = 1;
+		cw = wcwidth((wchar_t)cp);
+		w += cw < 0 ? 1 : (size_t)cw;
+		i += n;
 	}
 	return w;
 }
@@ -130,23 +150,12 @@ af_table_status af_table_clean(const char *text, char **out, size_t *width)
 	return AF_TABLE_OK;
 }
 
-/* Cleans one cell into *slot, an empty one as "-", and widens its column. */
-static af_table_status set_cell(af_table *t, size_t col, const char *text,
-				char **slot)
+/* Cleans one cell into *slot, an empty one as "-". */
+static af_table_status set_cell(const char *text, char **slot)
 {
-	af_table_status st;
-	size_t w = 0;
-	char *c = NULL;
-
 	if (text == NULL || text[0] == '\0')
 		text = empty_cell;
-	st = af_table_clean(text, &c, &w);
-	if (st != AF_TABLE_OK)
-		return st;
-	*slot = c;
-	if (w > t->widths[col])
-		t->widths[col] = w;
-	return AF_TABLE_OK;
+	return af_table_clean(text, slot, NULL);
 }
 
 af_table_status af_table_new(const char *const *headers, size_t ncols,
@@ -170,7 +179,7 @@ af_table_status af_table_new(const char *const *headers, size_t ncols,
 	if (t->cells == NULL)
 		goto out;
 	for (i = 0; i < ncols; i++) {
-		st = set_cell(t, i, headers[i], &t->cells[i]);
+		st = set_cell(headers[i], &t->cells[i]);
 		if (st != AF_TABLE_OK)
 			goto out;
 	}
@@ -217,7 +226,6 @@ static af_table_status grow(af_table *t)
 
 af_table_status af_table_add_row(af_table *t, const char *const *cells)
 {
-	size_t saved[AF_TABLE_COLS_MAX];
 	af_table_status st;
 	char **row;
 	size_t i;
@@ -229,19 +237,17 @@ af_table_status af_table_add_row(af_table *t, const char *const *cells)
 	st = grow(t);
 	if (st != AF_TABLE_OK)
 		return st;
-	memcpy(saved, t->widths, sizeof(saved));
 	row = t->cells + (t->nrows + 1) * t->ncols;
 	for (i = 0; i < t->ncols; i++) {
 		row[i] = NULL;
-		st = set_cell(t, i, cells[i], &row[i]);
+		st = set_cell(cells[i], &row[i]);
 		if (st != AF_TABLE_OK)
 			break;
 	}
 	if (st != AF_TABLE_OK) {
-		/* Leave the table as it was: no half row, no wider column. */
+		/* Leave the table as it was: no half row. */
 		while (i > 0)
 			free(row[--i]);
-		memcpy(t->widths, saved, sizeof(saved));
 		return st;
 	}
 	t->nrows++;
@@ -261,20 +267,37 @@ static void pad(FILE *out, size_t n)
 
 af_table_status af_table_print(const af_table *t, FILE *out)
 {
-	const char *cell;
-	size_t r, c;
+	size_t widths[AF_TABLE_COLS_MAX] = {0}, *cw, r, c, n;
+	locale_t utf8, old = (locale_t)0;
 
 	if (t == NULL || out == NULL)
 		return AF_TABLE_ERR_ARG;
+	n = (t->nrows + 1) * t->ncols;
+	cw = calloc(n, sizeof(*cw));
+	if (cw == NULL)
+		return AF_TABLE_ERR_NOMEM;
+	/* Cells are UTF-8 whatever the caller's locale says. */
+	utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	if (utf8 != (locale_t)0)
+		old = uselocale(utf8);
+	for (r = 0; r < n; r++) {
+		cw[r] = display_width(t->cells[r]);
+		if (cw[r] > widths[r % t->ncols])
+			widths[r % t->ncols] = cw[r];
+	}
+	if (utf8 != (locale_t)0) {
+		uselocale(old);
+		freelocale(utf8);
+	}
 	for (r = 0; r <= t->nrows; r++) {
 		for (c = 0; c < t->ncols; c++) {
-			cell = t->cells[r * t->ncols + c];
-			fputs(cell, out);
+			fputs(t->cells[r * t->ncols + c], out);
 			if (c + 1 < t->ncols)
-				pad(out, t->widths[c] - utf8_width(cell) +
+				pad(out, widths[c] - cw[r * t->ncols + c] +
 						 AF_TABLE_GAP);
 		}
 		putc('\n', out);
 	}
+	free(cw);
 	return ferror(out) ? AF_TABLE_ERR_IO : AF_TABLE_OK;
 }

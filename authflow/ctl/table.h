@@ -8,11 +8,11 @@
  * bidirectional overrides and isolates, and bytes that are not valid
  * UTF-8 each become one '?'. A control character could otherwise move the
  * cursor, rewrite earlier lines or change the terminal's state; a bidi
- * override could make one name read like another. Widths are counted in
- * code points, which keeps columns straight for names in Latin, Greek or
- * Cyrillic script (wide East Asian characters take two columns on most
- * terminals and will show a little out of line). An empty or NULL cell is
- * shown as "-", so that every row has the same number of words.
+ * override could make one name read like another. Widths are the columns
+ * a terminal gives each character (wcwidth() in a UTF-8 locale: two for a
+ * wide East Asian character, none for a combining accent), so columns stay
+ * straight in any script. An empty or NULL cell is shown as "-", so that
+ * every row has the same number of words.
  *
  * Thread-safety: an af_table belongs to one thread at a time; the free
  * functions are re-entrant.

@@ -65,6 +65,24 @@ static void test_table_print_columns_padded_to_widest(void **state)
 	af_table_free(t);
 }
 
+static void test_table_print_wide_and_combining_characters(void **state)
+{
+	af_table *t = table2("NAME", "EMAIL");
+	char out[OUT_MAX];
+
+	(void)state;
+	/* Three CJK characters take six columns; "e" + U+0301 takes one. */
+	add2(t, "\xe7\x8e\x8b\xe5\xb0\x8f\xe6\x98\x8e", "w@x");
+	add2(t, "Re\xcc\x81ne", "r@x");
+	add2(t, "bob", "b@x");
+	render(t, out);
+	assert_string_equal(out, "NAME    EMAIL\n"
+				 "\xe7\x8e\x8b\xe5\xb0\x8f\xe6\x98\x8e  w@x\n"
+				 "Re\xcc\x81ne    r@x\n"
+				 "bob     b@x\n");
+	af_table_free(t);
+}
+
 static void test_table_print_header_only_when_no_rows(void **state)
 {
 	char out[OUT_MAX];
@@ -521,6 +539,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_print_columns_padded_to_widest),
 		cmocka_unit_test(test_table_print_header_only_when_no_rows),
+		cmocka_unit_test(
+			test_table_print_wide_and_combining_characters),
 		cmocka_unit_test(
 			test_table_print_multibyte_counted_as_code_points),
 		cmocka_unit_test(test_table_print_empty_cells_shown_as_dash),
