@@ -56,9 +56,12 @@ static const char usage_text[] =
 	"[--jwt-access-tokens]\n"
 	"          [--admins-may-deploy] [--claim NAME=ATTR]...\n"
 	"  app list | show ID | remove ID | rotate-secret ID\n"
-	"  app set ID [--display-name D] [--redirect-uri URI]...\n"
+	"  app set ID [--name N] [--display-name D] [--redirect-uri URI]...\n"
 	"          [--post-logout-uri URI]... [--enabled on|off]\n"
 	"          [--allow-refresh on|off] [--admins-may-deploy on|off]\n"
+	"          [--jwt-access-tokens on|off] [--claim NAME=ATTR]... | "
+	"[--no-claims]\n"
+	"          (--redirect-uri, --post-logout-uri, --claim: the whole list)\n"
 	"  app deploy|undeploy ID --all | [--domain D]... [--ou OU]...\n"
 	"          [--group G]... [--user U]...\n"
 	"  workflow show\n"
@@ -995,7 +998,8 @@ static int app_field(json_t *spec, int c, const char *cmd, int *rc)
 	}
 }
 
-static int add_claim(json_t *spec, const char *arg)
+/* Adds NAME=ATTR to the claim mapping of spec (made when absent). */
+static int add_claim(json_t *spec, const char *arg, const char *cmd)
 {
 	json_t *claims = json_object_get(spec, "claims");
 
@@ -1005,7 +1009,7 @@ static int add_claim(json_t *spec, const char *arg)
 		    json_object_set_new(spec, "claims", claims) != 0)
 			return af_ctl_no_memory();
 	}
-	return opt_value(af_ctl_claim(claims, arg), "app add", "--claim", arg);
+	return opt_value(af_ctl_claim(claims, arg), cmd, "--claim", arg);
 }
 
 static int app_add(af_ctl *ctl, int argc, char **argv)
@@ -1042,7 +1046,7 @@ static int app_add(af_ctl *ctl, int argc, char **argv)
 			rc = set_string(spec, "access_token_format", "jwt",
 					p.cmd, "--jwt-access-tokens");
 		else if (c == 'c')
-			rc = add_claim(spec, optarg);
+			rc = add_claim(spec, optarg, p.cmd);
 		else if (!app_field(spec, c, p.cmd, &rc))
 			rc = af_ctl_usage_fail("app add: bad option");
 	}
@@ -1069,7 +1073,7 @@ out:
 static int app_set_option(json_t *patch, int c, const char *arg,
 			  const char *cmd, void *state)
 {
-	int rc = AF_CTL_EXIT_OK;
+	int rc = AF_CTL_EXIT_OK, on = 0;
 
 	(void)state;
 	if (c == 'E')
@@ -1080,6 +1084,32 @@ static int app_set_option(json_t *patch, int c, const char *arg,
 	if (c == 'A')
 		return set_onoff(patch, "admins_may_deploy", arg, cmd,
 				 "--admins-may-deploy");
+	if (c == 'n')
+		return set_string(patch, "name", arg, cmd, "--name");
+	if (c == 'J') {
+		rc = af_ctl_parse_onoff(arg, &on);
+		if (rc != AF_CTL_OK)
+			return af_ctl_usage_fail(
+				"%s: --jwt-access-tokens takes "
+				"on or off, not '%s'",
+				cmd, arg);
+		return set_string(patch, "access_token_format",
+				  on ? "jwt" : "opaque", cmd,
+				  "--jwt-access-tokens");
+	}
+	/* The claims given replace the whole mapping; --no-claims empties it.
+	 */
+	if (c == 'c')
+		return add_claim(patch, arg, cmd);
+	if (c == 'N')
+		return json_object_get(patch, "claims") != NULL
+			       ? af_ctl_usage_fail("%s: --no-claims and "
+						   "--claim together",
+						   cmd)
+		       : json_object_set_new(patch, "claims", json_object()) ==
+				       0
+			       ? AF_CTL_EXIT_OK
+			       : af_ctl_no_memory();
 	if (!app_field(patch, c, cmd, &rc))
 		return af_ctl_usage_fail("app set: bad option");
 	return rc;
@@ -1088,12 +1118,16 @@ static int app_set_option(json_t *patch, int c, const char *arg,
 static int app_set(af_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
+		{"name", required_argument, NULL, 'n'},
 		{"display-name", required_argument, NULL, 'D'},
 		{"redirect-uri", required_argument, NULL, 'r'},
 		{"post-logout-uri", required_argument, NULL, 'l'},
 		{"enabled", required_argument, NULL, 'E'},
 		{"allow-refresh", required_argument, NULL, 'R'},
 		{"admins-may-deploy", required_argument, NULL, 'A'},
+		{"jwt-access-tokens", required_argument, NULL, 'J'},
+		{"claim", required_argument, NULL, 'c'},
+		{"no-claims", no_argument, NULL, 'N'},
 		AF_CTL_OPT_END,
 	};
 	static const af_ctl_patch set = {"app set", opts,      "ID",

@@ -88,6 +88,14 @@ expect app-deploy 0 "$C" app deploy "$cid" --group staff
 expect app-list 0 "$C" app list
 grep -q "$cid" "$tmp/out" && ok || bad "app list shows the new app"
 expect app-rotate 0 "$C" app rotate-secret "$cid"
+expect app-set 0 "$C" --json app set "$cid" --name crm-renamed --claim dept=ous \
+	--claim login=username --jwt-access-tokens on
+grep -q '"name": "crm-renamed"' "$tmp/out" && grep -q '"dept": "ous"' "$tmp/out" &&
+	grep -q '"access_token_format": "jwt"' "$tmp/out" && ok || bad "app set renames, maps claims, picks JWTs"
+expect app-set-no-claims 0 "$C" --json app set "$cid" --no-claims --jwt-access-tokens off
+grep -q '"claims": {}' "$tmp/out" && grep -q '"access_token_format": "opaque"' "$tmp/out" &&
+	ok || bad "app set --no-claims"
+expect app-set-both 2 "$C" app set "$cid" --claim a=sub --no-claims
 
 expect keys-status 0 "$C" keys status
 expect keys-rotate 0 "$C" keys rotate
