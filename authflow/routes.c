@@ -61,21 +61,32 @@ static void h_css(af_server *srv, af_req *req, af_resp *resp)
 }
 
 /* Submits the form_post form; external so that the CSP needs no inline. */
+
+static void send_js(af_resp *resp, const char *js)
+{
+	af_resp_header_set(resp, "Cache-Control", "public, max-age=3600");
+	af_resp_text(resp, 200, "text/javascript; charset=utf-8", js);
+}
+
 static void h_formpost_js(af_server *srv, af_req *req, af_resp *resp)
 {
 	(void)srv;
 	(void)req;
-	af_resp_header_set(resp, "Cache-Control", "public, max-age=3600");
-	af_resp_text(resp, 200, "text/javascript; charset=utf-8",
-		     "document.getElementById('fp').submit();\n");
+	send_js(resp, "document.getElementById('fp').submit();\n");
 }
 
 static void h_mfa_js(af_server *srv, af_req *req, af_resp *resp)
 {
 	(void)srv;
 	(void)req;
-	af_resp_header_set(resp, "Cache-Control", "public, max-age=3600");
-	af_resp_text(resp, 200, "text/javascript; charset=utf-8", af_mfa_js());
+	send_js(resp, af_mfa_js());
+}
+
+static void h_phone_js(af_server *srv, af_req *req, af_resp *resp)
+{
+	(void)srv;
+	(void)req;
+	send_js(resp, af_demo_phone_js());
 }
 
 /*
@@ -162,6 +173,7 @@ static const af_route routes[] = {
 	{"static", "/static/authflow.css", 0, M_GET, h_css, NULL, 0},
 	{"static", "/static/formpost.js", 0, M_GET, h_formpost_js, NULL, 0},
 	{"static", "/static/mfa.js", 0, M_GET, h_mfa_js, NULL, 0},
+	{"static", "/static/phone.js", 0, M_GET, h_phone_js, NULL, 0},
 	{"static", "/static/brand.css", 0, M_GET, h_brand_css, NULL, 1},
 	{"static", "/static/brand-logo", 0, M_GET, h_brand_logo, NULL, 1},
 	{"demo", "/demo", 0, M_GET, af_h_demo, NULL, 1},

@@ -549,6 +549,21 @@ static int phone_code(af_server *srv, char *out, size_t cap, int *left)
 	return rc;
 }
 
+/*
+ * The number field and, for a tap on a phone, a pad of digits that fills
+ * it (with /static/phone.js; without script the field takes typing).
+ */
+static void number_pad(af_buf *b)
+{
+	af_buf_puts(b, "<label for=\"number\">Number shown on the sign-in "
+		       "page</label><input type=\"text\" id=\"number\" "
+		       "name=\"number\" inputmode=\"numeric\" maxlength=\"2\" "
+		       "autocomplete=\"off\"><div class=\"pad\">");
+	af_page_digit_buttons(b, "data-phone-digit");
+	af_buf_puts(b, "<button type=\"button\" class=\"secondary\" "
+		       "data-phone-clear>Clear</button></div>");
+}
+
 static void phone_challenge(af_buf *b, const af_server *srv, json_t *txn)
 {
 	json_t *pub = af_mfa_txn_public(txn, af_now());
@@ -562,21 +577,18 @@ static void phone_challenge(af_buf *b, const af_server *srv, json_t *txn)
 	af_buf_html(b, json_string_value(json_object_get(pub, "app")) != NULL
 			       ? json_string_value(json_object_get(pub, "app"))
 			       : "?");
-	af_buf_printf(b, "</strong> (%lld s left).</p>",
+	af_buf_printf(b, "</strong> (<span data-left>%lld</span> s left).</p>",
 		      (long long)json_integer_value(
 			      json_object_get(pub, "expires_in")));
-	af_buf_puts(b, "<form method=\"post\" action=\"/demo/phone\">"
-		       "<input type=\"hidden\" name=\"txn\" value=\"");
+	af_buf_puts(b, "<form method=\"post\" action=\"/demo/phone\" "
+		       "data-challenge><input type=\"hidden\" name=\"txn\" "
+		       "value=\"");
 	af_buf_html(b, id != NULL ? id : "");
 	af_buf_puts(b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
 	af_buf_html(b, srv->demo_phone_csrf);
 	af_buf_puts(b, "\">");
 	if (json_is_true(json_object_get(pub, "number_required")))
-		af_buf_puts(b, "<label for=\"number\">Number shown on the "
-			       "sign-in page</label><input type=\"text\" "
-			       "id=\"number\" name=\"number\" "
-			       "inputmode=\"numeric\" maxlength=\"2\" "
-			       "autocomplete=\"off\">");
+		number_pad(b);
 	af_buf_puts(b, "<div class=\"row\"><button name=\"decision\" "
 		       "value=\"approve\">Approve</button><button "
 		       "class=\"secondary\" name=\"decision\" "
@@ -585,6 +597,35 @@ static void phone_challenge(af_buf *b, const af_server *srv, json_t *txn)
 		       "value=\"report\">Not me: report</button></div>"
 		       "</form></section>");
 	json_decref(pub);
+}
+
+/*
+ * The demo phone's script: the number pad, live countdowns, and a reload
+ * when a countdown ends or, with no challenge shown, every 3 s to find a
+ * new one; never while a number is being typed.
+ */
+static const char phone_js[] =
+	"(function(){\n"
+	"var f=document.getElementById('number');\n"
+	"function busy(){return f&&f.value.length>0;}\n"
+	"function reload(){if(!busy())window.location.replace('/demo/phone');}\n"
+	"var pad=document.querySelectorAll('[data-phone-digit]');\n"
+	"for(var i=0;i<pad.length;i++){pad[i].addEventListener('click',"
+	"function(e){if(f&&f.value.length<2)"
+	"f.value+=e.target.getAttribute('data-phone-digit');});}\n"
+	"var clr=document.querySelector('[data-phone-clear]');\n"
+	"if(clr)clr.addEventListener('click',function(){if(f)f.value='';});\n"
+	"var left=document.querySelectorAll('[data-left]');\n"
+	"setInterval(function(){for(var j=0;j<left.length;j++){"
+	"var n=parseInt(left[j].textContent,10)-1;"
+	"left[j].textContent=n>0?n:0;if(n<=0)reload();}},1000);\n"
+	"if(!document.querySelector('[data-challenge]'))"
+	"setInterval(reload,3000);\n"
+	"})();\n";
+
+const char *af_demo_phone_js(void)
+{
+	return phone_js;
 }
 
 void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
@@ -650,11 +691,13 @@ void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
 	if (phone_code(srv, code, sizeof(code), &left) == 0) {
 		af_buf_printf(&b,
 			      "<h2>Token code</h2><p class=\"number\">%s</p>"
-			      "<p>Valid for %d more seconds.</p>",
+			      "<p>Valid for <span data-left>%d</span> more "
+			      "seconds.</p>",
 			      code, left);
 		OPENSSL_cleanse(code, sizeof(code));
 	}
-	af_buf_puts(&b, "<p><a href=\"/demo/phone\">Reload</a></p>");
+	af_buf_puts(&b, "<p><a href=\"/demo/phone\">Reload</a></p>"
+			"<script src=\"/static/phone.js\"></script>");
 	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
 	json_decref(pending);

@@ -41,4 +41,7 @@ void af_h_demo_callback(af_server *srv, af_req *req, af_resp *resp);
  */
 void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp);
 
+/* The demo phone page's script, served at /static/phone.js. */
+const char *af_demo_phone_js(void);
+
 #endif /* AF_DEMO_H */

@@ -175,9 +175,6 @@ static const char *notice_text(const char *notice)
 
 static void code_form(af_buf *b, const char *flow, const char *csrf)
 {
-	static const char *const digits = "1234567890";
-	size_t i;
-
 	af_buf_puts(b, "<form method=\"post\" action=\"/login/mfa/code\">"
 		       "<input type=\"hidden\" name=\"flow\" value=\"");
 	af_buf_html(b, flow);
@@ -188,11 +185,7 @@ static void code_form(af_buf *b, const char *flow, const char *csrf)
 		       "inputmode=\"numeric\" pattern=\"[0-9]{6}\" "
 		       "maxlength=\"6\" autocomplete=\"one-time-code\" "
 		       "required><div class=\"pad\">");
-	for (i = 0; i < 10; i++)
-		af_buf_printf(b,
-			      "<button type=\"button\" class=\"secondary\" "
-			      "data-digit=\"%c\">%c</button>",
-			      digits[i], digits[i]);
+	af_page_digit_buttons(b, "data-digit");
 	af_buf_puts(b, "</div><button type=\"submit\">Use this code</button>"
 		       "</form>");
 }

@@ -129,6 +129,18 @@ void af_page_send(af_resp *resp, unsigned status, af_buf *b)
 	free(html);
 }
 
+void af_page_digit_buttons(af_buf *b, const char *attr)
+{
+	static const char digits[] = "1234567890";
+	size_t i;
+
+	for (i = 0; digits[i] != '\0'; i++)
+		af_buf_printf(b,
+			      "<button type=\"button\" class=\"secondary\" "
+			      "%s=\"%c\">%c</button>",
+			      attr, digits[i], digits[i]);
+}
+
 void af_page_error(af_resp *resp, unsigned status, const char *title,
 		   const char *what, const char *next)
 {

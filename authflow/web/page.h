@@ -27,6 +27,13 @@ void af_page_end(af_buf *b, const af_resp *resp);
 void af_page_send(af_resp *resp, unsigned status, af_buf *b);
 
 /*
+ * The ten digit buttons of a number pad (type="button", so they never
+ * submit), each carrying its digit in the attribute attr, for a page's
+ * script to type into its field.
+ */
+void af_page_digit_buttons(af_buf *b, const char *attr);
+
+/*
  * The error page: a heading, what happened, and what to do next (all
  * plain text, escaped here).
  */

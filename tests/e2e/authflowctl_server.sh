@@ -198,11 +198,16 @@ mfa=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' \
 # alice has MFA: read the number, answer on the demo phone, finish.
 number=$(curl -s -c "$cj" -b "$cj" "$mfa" | sed -n 's/.*class="number"[^>]*>\([0-9]*\)<.*/\1/p')
 phone=$(curl -s "$AUTHFLOW_URL/demo/phone")
+# The phone has a number pad, a live countdown and its script.
+echo "$phone" | grep -q 'data-phone-digit="7"' && echo "$phone" | grep -q 'data-left' &&
+	echo "$phone" | grep -q 'src="/static/phone.js"' && ok || bad "demo phone pad and countdown"
+curl -fs "$AUTHFLOW_URL/static/phone.js" | grep -q "data-phone-digit" && ok || bad "phone.js served"
 txn=$(echo "$phone" | sed -n 's/.*name="txn" value="\([^"]*\)".*/\1/p' | head -1)
 pcsrf=$(echo "$phone" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
 curl -s --data-urlencode "txn=$txn" --data-urlencode "csrf=$pcsrf" \
 	--data-urlencode "number=$number" --data-urlencode decision=approve \
 	"$AUTHFLOW_URL/demo/phone" | grep -q "Answer sent: approved" && ok || bad "demo phone approves"
+"$C" --json audit --limit 5 | grep -q '"action": "mfa.approve"' && ok || bad "demo phone answers are audited"
 cb=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' "$mfa")
 curl -s -c "$cj" -b "$cj" "$cb" | grep -q "verified your id_token" && ok || bad "demo sign-in shows verified claims"
 
