@@ -87,6 +87,9 @@ void af_h_discovery(af_server *srv, af_req *req, af_resp *resp)
 	json_object_set_new(o, "request_parameter_supported", json_false());
 	json_object_set_new(o, "request_uri_parameter_supported", json_false());
 	json_object_set_new(o, "claims_parameter_supported", json_false());
+	/* The acr an id_token may carry: the password alone, or with MFA. */
+	json_object_set_new(o, "acr_values_supported",
+			    json_pack("[s, s]", AF_ACR_PWD, AF_ACR_MFA));
 	af_resp_header_set(resp, "Cache-Control", "public, max-age=300");
 	af_resp_header_set(resp, "Access-Control-Allow-Origin", "*");
 	af_resp_json(resp, 200, o);
