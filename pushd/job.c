@@ -383,13 +383,17 @@ pushd_verdict pushd_classify_apns(long http_status, const char *reason)
 pushd_verdict pushd_classify_fcm(long http_status, const char *status,
 				 const char *code)
 {
-	const char *s = status != NULL ? status : "";
 	const char *c = code != NULL ? code : "";
 
+	(void)status;
 	if (http_status == 200)
 		return PUSHD_V_SENT;
-	if (http_status == 404 &&
-	    (strcmp(c, "UNREGISTERED") == 0 || strcmp(s, "NOT_FOUND") == 0))
+	/*
+	 * Only the FcmError code says the token is gone: a bare 404
+	 * NOT_FOUND is also what a wrong endpoint or project id gets, and must
+	 * not invalidate every device's token.
+	 */
+	if (http_status == 404 && strcmp(c, "UNREGISTERED") == 0)
 		return PUSHD_V_TOKEN_INVALID;
 	if (http_status == 401)
 		return PUSHD_V_RENEW;

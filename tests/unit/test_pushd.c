@@ -461,6 +461,9 @@ static void test_classify_fcm_every_answer(void **state)
 						    t[i].code),
 				 t[i].want);
 	assert_int_equal(pushd_classify_fcm(404, NULL, NULL), PUSHD_V_FAILED);
+	/* A wrong path or project: 404 NOT_FOUND without the FcmError. */
+	assert_int_equal(pushd_classify_fcm(404, "NOT_FOUND", NULL),
+			 PUSHD_V_FAILED);
 }
 
 static void test_classify_curl_connection_errors_retried(void **state)
