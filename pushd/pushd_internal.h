@@ -251,6 +251,7 @@ typedef struct pushd_flight {
 	uint64_t due_ns;  /* monotonic: when to send (PUSHD_F_WAIT) */
 	uint64_t lease_ns;
 	int64_t taken_ms;      /* when this node took the job (unix ms) */
+	int64_t answered_ms;   /* the push service's last answer, or 0 */
 	pushd_outcome outcome; /* PUSHD_F_DONE */
 	char key_done[PUSHD_KEY_BUF];
 	char key_txn[PUSHD_KEY_BUF];

@@ -361,13 +361,19 @@ static void flight_free(struct pushd_worker *w, pushd_flight *f)
 	w->busy--;
 }
 
-/* The job's age: enqueue time from the job, else the stream id, else us. */
+/*
+ * From enqueue (the job's time, else the stream id's, else when we took
+ * it) to the push service's answer; -1 for an outcome no answer gave
+ * (dropped, too large, given up before a retry).
+ */
 static int64_t latency_ms(const pushd_flight *f)
 {
-	int64_t now = af_now_ms(), since = f->taken_ms;
+	int64_t now = f->answered_ms, since = f->taken_ms;
 	char *end = NULL;
 	long long ms;
 
+	if (now <= 0)
+		return -1;
 	if (f->job.queued_ms > 0) {
 		since = f->job.queued_ms;
 	} else {
@@ -439,6 +445,26 @@ static int recorded(pushd_outcome o)
 /* Marks a done flight whose outcome could not be recorded: left pending. */
 #define OUT_UNRECORDED PUSHD_OUTCOMES
 
+/*
+ * The store failed while the outcome went onto the txn: the job is left
+ * unacknowledged, its marker undone, so that it is delivered again and
+ * the outcome recorded then (a resend carries the same apns-id and
+ * collapse id). When even the undo fails, the marker makes the
+ * redelivery a duplicate: the outcome stays off the txn, as logged.
+ */
+static void unrecord(struct pushd_worker *w, pushd_flight *f, const char *why)
+{
+	store_status st = store_del(w->ctx->store, f->key_done);
+
+	log_error(w->ctx->log, NULL, "push",
+		  "job=%s txn=%s: cannot record outcome %s: %s%s", f->job.job,
+		  f->job.txn, pushd_outcome_name(f->outcome), why,
+		  st == STORE_OK ? "; left for redelivery"
+				 : "; its marker stays, it is not resent");
+	if (st == STORE_OK)
+		f->outcome = OUT_UNRECORDED;
+}
+
 /* Phase 1's answers for one flight: the marker, and the txn's text. */
 static void mark_answers(struct pushd_worker *w, pushd_flight *f,
 			 store_op *mark, store_op *txn)
@@ -459,10 +485,9 @@ static void mark_answers(struct pushd_worker *w, pushd_flight *f,
 		return;
 	}
 	if (txn->status != STORE_OK) {
+		/* A txn gone (expired) needs no outcome any more. */
 		if (txn->status != STORE_NOT_FOUND)
-			log_warn(w->ctx->log, NULL, "push", "job=%s txn=%s: %s",
-				 f->job.job, f->job.txn,
-				 store_strerror(txn->status));
+			unrecord(w, f, store_strerror(txn->status));
 		return;
 	}
 	mst = af_mfa_txn_push_mark((const char *)txn->value.data,
@@ -491,7 +516,9 @@ static void cas_answer(struct pushd_worker *w, pushd_flight *f,
 					     pushd_outcome_name(f->outcome));
 	else if (cas->status != STORE_OK && cas->status != STORE_NOT_FOUND)
 		mst = AF_MFA_STORE;
-	if (mst != AF_MFA_OK && mst != AF_MFA_NOT_FOUND)
+	if (mst == AF_MFA_STORE)
+		unrecord(w, f, af_mfa_strerror(mst));
+	else if (mst != AF_MFA_OK && mst != AF_MFA_NOT_FOUND)
 		log_warn(w->ctx->log, NULL, "push", "job=%s txn=%s: %s",
 			 f->job.job, f->job.txn, af_mfa_strerror(mst));
 }
@@ -784,6 +811,8 @@ static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
 	pushd_verdict v;
 
 	unhook(w, f);
+	if (cc == CURLE_OK)
+		f->answered_ms = af_now_ms();
 	(void)curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK) {
 		v = pushd_classify_curl(cc);
@@ -908,6 +937,7 @@ static int take(const char *id, const char *entry, void *arg)
 	f->attempt = 0;
 	f->renewed = 0;
 	f->taken_ms = af_now_ms();
+	f->answered_ms = 0;
 	f->lease_ns = af_mono_ns();
 	f->due_ns = f->lease_ns;
 	flight_keys(f);
