@@ -116,8 +116,6 @@ void af_admin__app_add(af_admin_call *c)
 	af_dir_status st;
 
 	secret[0] = '\0';
-	if (!af_admin__need_superadmin(c, "creating an application profile"))
-		return;
 	body = af_admin__need_body(c);
 	if (body == NULL)
 		return;
@@ -164,8 +162,6 @@ void af_admin__app_set(af_admin_call *c)
 	char err[AF_DIR_ERR_BUF] = "";
 	af_dir_status st;
 
-	if (!af_admin__need_superadmin(c, "editing an application profile"))
-		return;
 	body = af_admin__need_body(c);
 	if (body == NULL || !check_all_uris(c, body))
 		return;
@@ -187,8 +183,6 @@ void af_admin__app_remove(af_admin_call *c)
 	json_t *app;
 	af_dir_status st;
 
-	if (!af_admin__need_superadmin(c, "removing an application profile"))
-		return;
 	app = path_app(c);
 	if (app == NULL)
 		return;
@@ -208,8 +202,6 @@ void af_admin__app_rotate(af_admin_call *c)
 	af_dir_status st;
 
 	secret[0] = '\0';
-	if (!af_admin__need_superadmin(c, "rotating a client secret"))
-		return;
 	app = path_app(c);
 	if (app == NULL)
 		return;

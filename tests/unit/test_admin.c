@@ -453,6 +453,14 @@ static void test_app_add_admin_403(void **state)
 	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/apps", NULL), 200);
 	assert_int_equal(json_array_size(json_object_get(f->answer, "apps")),
 			 0);
+	/* The role is checked before the body: a malformed one is 403 too. */
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/apps", "{not json"),
+			 403);
+	assert_error(f, "forbidden");
+	assert_non_null(strstr(answer_str(f, "message"),
+			       "creating an application profile"));
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/branding", "[]"),
+			 403);
 }
 
 static void test_app_add_secret_works_and_metadata_url(void **state)
