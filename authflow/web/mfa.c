@@ -582,17 +582,25 @@ static void audit_own_code(af_server *srv, const af_req *req,
 	json_decref(detail);
 }
 
+/* The first words of the enrollment page: why it is shown. */
+static const char *enroll_intro(af_enroll_why why)
+{
+	switch (why) {
+	case AF_ENROLL_REPLACED:
+		return "Your account needs a second sign-in step, and its phone "
+		       "was removed.";
+	case AF_ENROLL_ANOTHER:
+		return "Add a phone to your account.";
+	case AF_ENROLL_NO_DEVICE:
+	default:
+		return "Your account needs a second sign-in step, and no phone "
+		       "is enrolled for it yet.";
+	}
+}
+
 void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 			const char *username, int offer_qr, af_enroll_why why)
 {
-	static const char *const intro[] = {
-		[AF_ENROLL_NO_DEVICE] = "Your account needs a second sign-in "
-					"step, and no phone is enrolled for it "
-					"yet.",
-		[AF_ENROLL_REPLACED] = "Your account needs a second sign-in "
-				       "step, and its phone was removed.",
-		[AF_ENROLL_ANOTHER] = "Add a phone to your account.",
-	};
 	char code[AF_MFA_ID_BUF];
 	int64_t expires = 0;
 	af_buf b, uri;
@@ -602,7 +610,7 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 	af_page_begin(&b, resp, "Set up your authenticator");
 	af_buf_puts(&b, "<h1>Set up your authenticator</h1><p class=\"msg "
 			"info\">");
-	af_buf_puts(&b, intro[why]);
+	af_buf_puts(&b, enroll_intro(why));
 	af_buf_puts(&b, "</p>");
 	if (offer_qr && why != AF_ENROLL_REPLACED &&
 	    af_mfa_enroll_code_new(srv->store, username, code, sizeof(code),
