@@ -213,9 +213,10 @@ void af_h_device(af_server *srv, af_req *req, af_resp *resp);
 
 /*
  * Records a decision made on transaction txn (after: the transaction as
- * the decision left it) by device: an audit event per outcome
- * (mfa.approve, mfa.wrong_number, mfa.deny, mfa.report, by
- * "device:<id>" on the user), the metric, and a warning for a report.
+ * the decision left it) by device: the metric, an audit event for an
+ * outcome that needs a look (mfa.wrong_number, mfa.deny, mfa.report, by
+ * "device:<id>" on the user; an approval has none) and a warning for a
+ * report.
  * rid: the request id for the log, or NULL.
  */
 void af_device_decided(af_server *srv, const char *rid, const char *device,

@@ -677,7 +677,12 @@ void af_device_decided(af_server *srv, const char *rid, const char *device,
 		const char *state, *action;
 		af_mfa_outcome outcome;
 	} kinds[] = {
-		{"approved", "mfa.approve", AF_MFA_OUT_APPROVED},
+		/*
+		 * An approval is an ordinary sign-in: its log line and the
+		 * metric say enough, and the trail (a ring of the newest
+		 * events) stays for changes and for what needs a look.
+		 */
+		{"approved", NULL, AF_MFA_OUT_APPROVED},
 		{"failed", "mfa.wrong_number", AF_MFA_OUT_FAILED},
 		{"denied", "mfa.deny", AF_MFA_OUT_DENIED},
 		{"reported", "mfa.report", AF_MFA_OUT_REPORTED},
@@ -695,6 +700,8 @@ void af_device_decided(af_server *srv, const char *rid, const char *device,
 	if (i == sizeof(kinds) / sizeof(kinds[0]) || user == NULL)
 		return;
 	af_metrics_mfa(srv->metrics, kinds[i].outcome);
+	if (kinds[i].action == NULL)
+		return;
 	detail = json_pack("{s:s, s:s}", "txn", txn, "app",
 			   app != NULL ? app : "");
 	audit_as(srv, rid, device, kinds[i].action, user, detail);
