@@ -41,24 +41,40 @@ int af_req_cookie(const af_req *req, const char *name, char *out, size_t outcap)
 	return hp_cookie_get(header, full, out, outcap) == HP_OK ? 0 : -1;
 }
 
-/* The set af_req_param() reads name from, or NULL. */
-static const af_params *param_set(const af_req *req, const char *name)
+/*
+ * The value af_req_param() gives for name, and in *set the parameters it
+ * came from: the form body, else (GET) the query.
+ */
+static const char *find_param(const af_req *req, const char *name,
+			      const af_params **set)
 {
-	if (req->form != NULL && hp_params_get(req->form, name) != NULL)
-		return req->form;
-	if (strcmp(req->method, "GET") == 0)
-		return req->query;
-	return NULL;
+	const char *v = NULL;
+
+	*set = NULL;
+	if (req->form != NULL) {
+		v = hp_params_get(req->form, name);
+		*set = req->form;
+	}
+	if (v == NULL && strcmp(req->method, "GET") == 0) {
+		v = hp_params_get(req->query, name);
+		*set = req->query;
+	}
+	return v;
 }
 
 const char *af_req_param(const af_req *req, const char *name)
 {
-	return hp_params_get(param_set(req, name), name);
+	const af_params *set;
+
+	return find_param(req, name, &set);
 }
 
 int af_req_param_repeated(const af_req *req, const char *name)
 {
-	return hp_params_repeated(param_set(req, name), name);
+	const af_params *set;
+
+	return find_param(req, name, &set) != NULL &&
+	       hp_params_repeated(set, name);
 }
 
 void af_resp_init(af_resp *resp, int https)

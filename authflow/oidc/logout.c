@@ -41,6 +41,14 @@ struct request {
 	const char *note;   /* why there is nowhere to go, or NULL */
 };
 
+/* The store failed: nothing was ended, try again. */
+static void unavailable(af_resp *resp)
+{
+	af_page_error(resp, 503, "Sign-out is unavailable",
+		      "The sign-in service cannot sign you out right now.",
+		      "Try again in a minute.");
+}
+
 static void signed_out_page(af_resp *resp, const char *note)
 {
 	af_buf b;
@@ -195,10 +203,7 @@ static void ask(af_server *srv, af_resp *resp, const af_session *s,
 	}
 	free(text);
 	if (st != STORE_OK) {
-		af_page_error(resp, 503, "Sign-out is unavailable",
-			      "The sign-in service cannot sign you out right "
-			      "now.",
-			      "Try again in a minute.");
+		unavailable(resp);
 		return;
 	}
 	af_buf_init(&b, 16384);
@@ -250,10 +255,7 @@ static void confirmed(af_server *srv, const af_req *req, af_resp *resp,
 	store_value_free(&v);
 	have = af_session_get(srv, req, &s, &failed) == 0;
 	if (failed || (st != STORE_OK && st != STORE_NOT_FOUND)) {
-		af_page_error(resp, 503, "Sign-out is unavailable",
-			      "The sign-in service cannot sign you out right "
-			      "now.",
-			      "Try again in a minute.");
+		unavailable(resp);
 		goto out;
 	}
 	sid = json_string_value(json_object_get(rec, "sid"));
@@ -295,10 +297,7 @@ void af_h_logout(af_server *srv, af_req *req, af_resp *resp)
 	read_request(srv, req, &claims, &r);
 	if (af_session_get(srv, req, &s, &failed) != 0) {
 		if (failed) {
-			af_page_error(resp, 503, "Sign-out is unavailable",
-				      "The sign-in service cannot sign you "
-				      "out right now.",
-				      "Try again in a minute.");
+			unavailable(resp);
 			goto out;
 		}
 		/* No session here: nothing to end, nothing to ask. */
