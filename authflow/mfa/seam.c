@@ -1,7 +1,8 @@
 /*
- * The MFA decision after a good password. A user whose policy has remote
- * access on, with the remote_access_mfa feature enabled, must pass a
- * second factor:
+ * The MFA decision after a good password. With the remote_access_mfa
+ * feature enabled, a user whose policy has remote access on, or whose
+ * sign-in the application asked to have the MFA acr (authz "acr_mfa",
+ * from acr_values), must pass a second factor:
  *   - no enrolled device: the enrollment page;
  *   - legacy workflow, no device recent enough, or pushes paused or over
  *     the limit: the token-code form only;
@@ -129,7 +130,8 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	af_buf b;
 
 	if (!srv->cfg.feature_remote_access_mfa ||
-	    !json_is_true(json_object_get(policy, "remote_access")))
+	    (!json_is_true(json_object_get(policy, "remote_access")) &&
+	     !json_is_true(json_object_get(authz, "acr_mfa"))))
 		return AF_MFA_NOT_NEEDED;
 	if (af_mfa_workflow_get(srv->store, &wf) != AF_MFA_OK ||
 	    af_mfa_device_list(srv->store, username, &devices) != AF_MFA_OK) {

@@ -16,24 +16,53 @@
 #include "oidc/oidc.h"
 #include "web/page.h"
 
+/* The next space-separated word at *p (length in *n), or NULL at the end. */
+static const char *word_next(const char **p, size_t *n)
+{
+	const char *w = *p, *end;
+
+	while (*w == ' ')
+		w++;
+	if (*w == '\0')
+		return NULL;
+	end = w;
+	while (*end != '\0' && *end != ' ')
+		end++;
+	*n = (size_t)(end - w);
+	*p = end;
+	return w;
+}
+
 int af_oidc_has_word(const char *list, const char *word)
 {
-	size_t n = strlen(word);
-	const char *p = list;
+	size_t n = strlen(word), len;
+	const char *p = list, *w;
 
 	if (list == NULL || n == 0)
 		return 0;
-	while (*p != '\0') {
-		const char *end;
-
-		while (*p == ' ')
-			p++;
-		end = p;
-		while (*end != '\0' && *end != ' ')
-			end++;
-		if ((size_t)(end - p) == n && memcmp(p, word, n) == 0)
+	while ((w = word_next(&p, &len)) != NULL) {
+		if (len == n && memcmp(w, word, n) == 0)
 			return 1;
-		p = end;
+	}
+	return 0;
+}
+
+/*
+ * 1 when the first of our acr values in a space-separated acr_values list
+ * (the client's order of preference) is the MFA one, else 0.
+ */
+static int acr_mfa_first(const char *list)
+{
+	const char *p = list, *w;
+	size_t len;
+
+	while ((w = word_next(&p, &len)) != NULL) {
+		if (len == strlen(AF_ACR_MFA) &&
+		    memcmp(w, AF_ACR_MFA, len) == 0)
+			return 1;
+		if (len == strlen(AF_ACR_PWD) &&
+		    memcmp(w, AF_ACR_PWD, len) == 0)
+			return 0;
 	}
 	return 0;
 }
@@ -245,6 +274,7 @@ static const char *check_request(af_server *srv, const af_req *req,
 	const char *max_age = af_req_param(req, "max_age");
 	const char *nonce = af_req_param(req, "nonce");
 	const char *hint = af_req_param(req, "login_hint");
+	const char *acr = af_req_param(req, "acr_values");
 	char err[AF_DIR_ERR_BUF];
 	char *end = NULL;
 	unsigned long ma;
@@ -285,6 +315,8 @@ static const char *check_request(af_server *srv, const af_req *req,
 			      "invalid_request");
 	if (nonce != NULL && strlen(nonce) > AF_NONCE_MAX)
 		return refuse(desc, "nonce too long", "invalid_request");
+	if (acr != NULL && strlen(acr) > AF_ACR_VALUES_MAX)
+		return refuse(desc, "acr_values too long", "invalid_request");
 	if (prompt != NULL && af_oidc_has_word(prompt, "none") &&
 	    strcmp(prompt, "none") != 0)
 		return refuse(desc, "prompt=none cannot be combined",
@@ -307,6 +339,15 @@ static const char *check_request(af_server *srv, const af_req *req,
 		json_object_set_new(authz, "code_challenge", json_string(cc));
 	if (prompt != NULL)
 		json_object_set_new(authz, "prompt", json_string(prompt));
+	/*
+	 * acr_values (Core 3.1.2.1) in the client's order of preference:
+	 * when the first of ours it names is the MFA one, this sign-in takes
+	 * the second factor whatever the user's policy says (step-up); the
+	 * password one first, or neither, leaves it to the policy. Values
+	 * of other providers are ignored, as a voluntary request allows.
+	 */
+	if (acr != NULL && acr_mfa_first(acr))
+		json_object_set_new(authz, "acr_mfa", json_true());
 	/*
 	 * login_hint only fills in the user name field, and only when it
 	 * could be one of ours; any other hint (a phone number, say) is
@@ -365,11 +406,6 @@ static int session_fits(af_server *srv, const json_t *authz,
 	return 1;
 }
 
-/*
- * Whether the user of a live session may use the app now: 0 yes, 1 the
- * app is not deployed to them or they lost SSO, 2 their policy now asks
- * for a second factor the session was made without, -1 store failure.
- */
 static int session_has_amr(const af_session *s, const char *method)
 {
 	unsigned i;
@@ -381,8 +417,14 @@ static int session_has_amr(const af_session *s, const char *method)
 	return 0;
 }
 
+/*
+ * Whether the user of a live session may use the app now: 0 yes, 1 the
+ * app is not deployed to them or they lost SSO, 2 their policy or the
+ * request (authz's "acr_mfa") asks for a second factor the session was
+ * made without, -1 store failure.
+ */
 static int session_user_allowed(af_server *srv, const af_session *s,
-				const json_t *app)
+				const json_t *app, const json_t *authz)
 {
 	json_t *user = NULL, *policy = NULL;
 	af_dir_status st;
@@ -407,8 +449,10 @@ static int session_user_allowed(af_server *srv, const af_session *s,
 	if (!af_dir_app_deployed_to(app, user))
 		goto out;
 	rc = srv->cfg.feature_remote_access_mfa &&
-			     json_is_true(json_object_get(policy,
-							  "remote_access")) &&
+			     (json_is_true(json_object_get(policy,
+							   "remote_access")) ||
+			      json_is_true(
+				      json_object_get(authz, "acr_mfa"))) &&
 			     !session_has_amr(s, "mfa")
 		     ? 2
 		     : 0;
@@ -506,7 +550,7 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 	prompt = json_string_value(json_object_get(authz, "prompt"));
 	if (af_session_get(srv, req, &s, &failed) == 0 &&
 	    session_fits(srv, authz, &s, hint != NULL ? hint_sub : NULL)) {
-		rc = session_user_allowed(srv, &s, app);
+		rc = session_user_allowed(srv, &s, app, authz);
 		if (rc == 0) {
 			af_oidc_send_code(srv, req, resp, authz, &s);
 			goto out;

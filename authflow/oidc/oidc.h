@@ -14,9 +14,10 @@
 #include "session/session.h"
 
 /* Caps on authorization request parameters. */
-#define AF_STATE_MAX 2048
-#define AF_NONCE_MAX 512
-#define AF_SCOPE_MAX 1024
+#define AF_STATE_MAX	  2048
+#define AF_NONCE_MAX	  512
+#define AF_SCOPE_MAX	  1024
+#define AF_ACR_VALUES_MAX 1024
 
 #define AF_ACR_PWD "urn:authflow:acr:pwd"
 #define AF_ACR_MFA "urn:authflow:acr:mfa"

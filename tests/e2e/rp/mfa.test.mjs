@@ -19,14 +19,14 @@ async function rp(s) {
     client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
 }
 
-async function authUrl(config) {
+async function authUrl(config, extra = {}) {
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
   const url = client.buildAuthorizationUrl(config, {
     redirect_uri: REDIRECT, scope: 'openid profile',
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256', state, nonce,
+    code_challenge_method: 'S256', state, nonce, ...extra,
   });
   return { url, verifier, state, nonce };
 }
@@ -40,8 +40,8 @@ async function mfaUser(name, phoneArgs = ['--platform', 'none', '--app-version',
 }
 
 // Password step; returns { browser, a, mfaUrl, page } on the MFA page.
-async function toMfa(s, browser = new Browser()) {
-  const a = await authUrl(s.config);
+async function toMfa(s, browser = new Browser(), extra = {}) {
+  const a = await authUrl(s.config, extra);
   const r = await signIn(browser, server.issuer, a.url.href, s.user, s.password);
   assert.equal(r.status, 303, r.text);
   const mfaUrl = new URL(r.location, server.issuer).href;
@@ -231,6 +231,56 @@ describe(`push MFA (${STORE} store)`, () => {
     none.searchParams.set('prompt', 'none');
     r = await b.get(none.href);
     assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
+  });
+
+  test('acr_values naming the MFA acr first steps up a password-only user', async () => {
+    const s = await seed(server, { user: 'uma' });
+    s.phone = await enrollPhone(server, 'uma', ['--platform', 'none', '--app-version', '2024.1']);
+    s.config = await rp(s);
+    const b = new Browser();
+    let a = await authUrl(s.config);
+    let r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 302, 'the policy asks for the password alone');
+    let t = await client.authorizationCodeGrant(s.config, new URL(r.location), {
+      pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
+    });
+    assert.equal(t.claims().acr, 'urn:authflow:acr:pwd');
+    // The same browser, MFA asked for: the password-only session is not enough.
+    const mfa = { acr_values: 'urn:example:other urn:authflow:acr:mfa urn:authflow:acr:pwd' };
+    a = await authUrl(s.config, mfa);
+    r = await b.get(a.url.href);
+    assert.equal(new URL(r.location, server.issuer).pathname, '/login', 'a new sign-in, not a code');
+    const none = new URL(a.url.href);
+    none.searchParams.set('prompt', 'none');
+    r = await b.get(none.href);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
+    const m = await toMfa(s, b, mfa);
+    const number = pageNumber(m.page.text);
+    const [txn] = await pendingTxn(s);
+    const ok = await idsim(server, s.phone, ['approve', txn, '--number', number]);
+    assert.equal(ok.stdout, 'approved', ok.stderr);
+    t = await finish(s, m);
+    assert.equal(t.claims().acr, 'urn:authflow:acr:mfa');
+    assert.deepEqual(t.claims().amr, ['pwd', 'swk', 'mfa']);
+    // Now the session has MFA: a later request for it is answered at once.
+    a = await authUrl(s.config, mfa);
+    r = await b.get(a.url.href);
+    assert.equal(new URL(r.location).origin, 'http://127.0.0.1:9000', 'SSO with the MFA session');
+    // The password acr first: the policy decides, a new browser needs only the password.
+    a = await authUrl(s.config, { acr_values: 'urn:authflow:acr:pwd urn:authflow:acr:mfa' });
+    r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 302, 'password alone');
+    // A user without a phone asked for MFA is sent to enroll one.
+    const n = await seed(server, { user: 'ned' });
+    n.config = await rp(n);
+    a = await authUrl(n.config, mfa);
+    r = await signIn(new Browser(), server.issuer, a.url.href, n.user, n.password);
+    assert.equal(r.status, 200);
+    assert.match(r.text, /Set up your authenticator/);
+    // acr_values is bounded.
+    a = await authUrl(s.config, { acr_values: 'x'.repeat(1025) });
+    r = await new Browser().get(a.url.href);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'invalid_request');
   });
 
   test('legacy mode and old app versions get no push, only the token code', async () => {
