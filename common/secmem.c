@@ -74,3 +74,24 @@ void *af_secmem_calloc(size_t n, size_t size)
 		return NULL;
 	return calloc(n == 0 ? 1 : n, size == 0 ? 1 : size);
 }
+
+void af_secmem_wipe_json_string(json_t *v)
+{
+	const char *lent;
+	char *bytes;
+	size_t n;
+
+	if (!json_is_string(v))
+		return;
+	n = json_string_length(v);
+	lent = json_string_value(v);
+	/*
+	 * json_string_value() lends jansson's own buffer as const. It is ours
+	 * to overwrite here because the value is about to be released and
+	 * nothing reads it meanwhile; copying the pointer drops the const
+	 * without a cast that the compiler would flag.
+	 */
+	memcpy(&bytes, &lent, sizeof(bytes));
+	if (n > 0)
+		explicit_bzero(bytes, n);
+}

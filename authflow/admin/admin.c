@@ -12,6 +12,7 @@
 
 #include "admin/admin.h"
 #include "common/log.h"
+#include "common/secmem.h"
 
 #define PATH_PREFIX "/admin/v1/"
 #define ALLOW_MAX   64
@@ -208,27 +209,6 @@ void af_admin__ok(af_admin_call *c)
 	af_admin__json(c, 200, json_pack("{s:b}", "ok", 1));
 }
 
-void af_admin__wipe_json_string(json_t *v)
-{
-	const char *lent;
-	char *bytes;
-	size_t n;
-
-	if (!json_is_string(v))
-		return;
-	n = json_string_length(v);
-	lent = json_string_value(v);
-	/*
-	 * json_string_value() lends jansson's own buffer as const. It is ours
-	 * to overwrite here because the value is about to be released and
-	 * nothing reads it meanwhile; copying the pointer drops the const
-	 * without a cast that the compiler would flag.
-	 */
-	memcpy(&bytes, &lent, sizeof(bytes));
-	if (n > 0)
-		OPENSSL_cleanse(bytes, n);
-}
-
 void af_admin__json_secret(af_admin_call *c, unsigned status, json_t *obj,
 			   const char *secret_key)
 {
@@ -239,7 +219,7 @@ void af_admin__json_secret(af_admin_call *c, unsigned status, json_t *obj,
 		return;
 	}
 	text = json_dumps(obj, JSON_COMPACT);
-	af_admin__wipe_json_string(json_object_get(obj, secret_key));
+	af_secmem_wipe_json_string(json_object_get(obj, secret_key));
 	json_decref(obj);
 	if (text == NULL) {
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");

@@ -142,14 +142,6 @@ void af_admin__ok(af_admin_call *c);
 void af_admin__json_secret(af_admin_call *c, unsigned status, json_t *obj,
 			   const char *secret_key);
 
-/*
- * Wipes the bytes of a JSON string value in place. jansson keeps its own
- * copy of every string it parsed, and frees it without wiping unless the
- * program installed a wiping allocator; a secret that must not linger is
- * wiped through this before the value is released.
- */
-void af_admin__wipe_json_string(json_t *v);
-
 /* 1 when the caller's token is a superadmin's, else a 403 and 0. */
 int af_admin__need_superadmin(af_admin_call *c, const char *what);
 

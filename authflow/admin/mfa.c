@@ -45,6 +45,7 @@
 #include <openssl/crypto.h>
 
 #include "admin/admin.h"
+#include "common/secmem.h"
 #include "directory/audit.h"
 #include "mfa/mfa.h"
 #include "pushd/pushd.h"
@@ -270,8 +271,8 @@ static void answer_code(af_admin_call *c, json_t *obj)
 {
 	char *text = json_dumps(obj, JSON_COMPACT);
 
-	af_admin__wipe_json_string(json_object_get(obj, "code"));
-	af_admin__wipe_json_string(json_object_get(obj, "uri"));
+	af_secmem_wipe_json_string(json_object_get(obj, "code"));
+	af_secmem_wipe_json_string(json_object_get(obj, "uri"));
 	json_decref(obj);
 	if (text == NULL) {
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
@@ -390,7 +391,7 @@ void af_admin__device_remove(af_admin_call *c)
 			   json_object_get(dev, "device_name"), "platform",
 			   json_object_get(dev, "platform"));
 	/* The record holds the TOTP secret: wiped before it is freed. */
-	af_admin__wipe_json_string(json_object_get(dev, "totp_secret"));
+	af_secmem_wipe_json_string(json_object_get(dev, "totp_secret"));
 	json_decref(dev);
 	if (detail == NULL) {
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");

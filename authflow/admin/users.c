@@ -2,9 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "admin/admin.h"
+#include "common/secmem.h"
 #include "common/util.h"
 #include "directory/audit.h"
 #include "directory/throttle.h"
@@ -55,7 +54,7 @@ out:
 	 * jansson holds its own copy of the string it parsed and would free
 	 * it unwiped: overwrite it before deleting the member.
 	 */
-	af_admin__wipe_json_string(v);
+	af_secmem_wipe_json_string(v);
 	if (json_object_del(obj, "password") != 0 && ok) {
 		af_free_secret(*out);
 		*out = NULL;
@@ -147,7 +146,7 @@ void af_admin__user_set(af_admin_call *c)
 		return;
 	if (json_object_get(body, "password") != NULL) {
 		/* Not echoed, not kept: wiped at once, then refused. */
-		af_admin__wipe_json_string(json_object_get(body, "password"));
+		af_secmem_wipe_json_string(json_object_get(body, "password"));
 		if (json_object_del(body, "password") != 0)
 			return;
 		af_admin__error(c, AF_ADMIN_BAD_REQUEST,

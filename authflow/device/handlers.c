@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "common/log.h"
+#include "common/secmem.h"
 #include "common/util.h"
 #include "device/device.h"
 #include "directory/audit.h"
@@ -118,38 +119,12 @@ static void mfa_failed(dcall *c, const char *what, af_mfa_status st)
 		  what, af_mfa_strerror(st));
 }
 
-/*
- * Wipes the bytes of a JSON string value in place. jansson frees its
- * strings without wiping them, so a secret (TOTP seed, enrollment code)
- * is wiped through this before the value is released.
- */
-static void wipe_json_string(json_t *v)
-{
-	const char *lent;
-	char *bytes;
-	size_t n;
-
-	if (!json_is_string(v))
-		return;
-	n = json_string_length(v);
-	lent = json_string_value(v);
-	/*
-	 * json_string_value() lends jansson's own buffer as const. It is ours
-	 * to overwrite because the value is about to be released and nothing
-	 * reads it meanwhile; copying the pointer drops the const without a
-	 * cast that the compiler would flag.
-	 */
-	memcpy(&bytes, &lent, sizeof(bytes));
-	if (n > 0)
-		OPENSSL_cleanse(bytes, n);
-}
-
 /* Releases a device object after wiping its TOTP secret. */
 static void device_release(json_t *dev)
 {
 	if (dev == NULL)
 		return;
-	wipe_json_string(json_object_get(dev, "totp_secret"));
+	af_secmem_wipe_json_string(json_object_get(dev, "totp_secret"));
 	json_decref(dev);
 }
 
@@ -506,7 +481,7 @@ static void h_enroll(dcall *c)
 out:
 	OPENSSL_cleanse(code, sizeof(code));
 	if (c->body != NULL)
-		wipe_json_string(json_object_get(c->body, "code"));
+		af_secmem_wipe_json_string(json_object_get(c->body, "code"));
 	device_release(dev);
 	json_decref(spec);
 }

@@ -15,10 +15,21 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 void *af_secmem_malloc(size_t n);
 void af_secmem_free(void *p);
 void *af_secmem_realloc(void *p, size_t n);
 char *af_secmem_strdup(const char *s);
 void *af_secmem_calloc(size_t n, size_t size);
+
+/*
+ * Wipes the bytes of a JSON string value in place (anything else is left
+ * alone). jansson frees its strings with plain free() unless the program
+ * installed this allocator; a secret (password, TOTP seed, enrollment
+ * code) that must not linger is wiped through this before the value is
+ * released.
+ */
+void af_secmem_wipe_json_string(json_t *v);
 
 #endif /* COMMON_SECMEM_H */
