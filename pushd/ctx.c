@@ -186,26 +186,28 @@ int pushd_healthy(pushd_ctx *ctx)
 /* ---- curl -------------------------------------------------------------------
  */
 
-/* Counts the connections curl opens, for the open-connections gauge. */
+/* Counts the connections curl opens and closes, for the metrics. */
 static curl_socket_t open_socket(void *arg, curlsocktype purpose,
 				 struct curl_sockaddr *addr)
 {
-	atomic_long *gauge = arg;
+	pushd_conn_meter *m = arg;
 	curl_socket_t fd;
 
 	(void)purpose;
 	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC,
 		    addr->protocol);
-	if (fd != CURL_SOCKET_BAD)
-		atomic_fetch_add(gauge, 1);
+	if (fd != CURL_SOCKET_BAD) {
+		atomic_fetch_add(&m->open, 1);
+		atomic_fetch_add(&m->opened, 1);
+	}
 	return fd;
 }
 
 static int close_socket(void *arg, curl_socket_t fd)
 {
-	atomic_long *gauge = arg;
+	pushd_conn_meter *m = arg;
 
-	atomic_fetch_sub(gauge, 1);
+	atomic_fetch_sub(&m->open, 1);
 	return close(fd);
 }
 
@@ -230,14 +232,15 @@ pushd_status pushd_curl_common(pushd_ctx *ctx, CURL *easy, pushd_platform p)
 {
 	const char *ca =
 		p == PUSHD_APNS ? ctx->cfg.apns.ca_file : ctx->cfg.fcm.ca_file;
-	atomic_long *gauge = &ctx->metrics.connections[p];
+	pushd_conn_meter *meter = &ctx->metrics.conns[p];
 
 	/*
 	 * HTTP/2 over TLS (ALPN h2), https only, no signals (several
-	 * threads), bounded time per exchange, and TCP keep-alive on the
-	 * long-lived connection. curl_easy_upkeep() is of no use here: in
-	 * libcurl 7.88 it only tends the private connection cache of an easy
-	 * handle used with curl_easy_perform(), not a multi handle's.
+	 * threads), bounded time per exchange, and the long-lived connection
+	 * kept while idle, with TCP keep-alive. curl_easy_upkeep() (HTTP/2
+	 * PING) is of no use here: in libcurl 7.88 it only tends the private
+	 * connection cache of an easy handle used with curl_easy_perform(),
+	 * not a multi handle's.
 	 */
 	if (curl_easy_setopt(easy, CURLOPT_HTTP_VERSION,
 			     (long)CURL_HTTP_VERSION_2TLS) != CURLE_OK ||
@@ -248,13 +251,19 @@ pushd_status pushd_curl_common(pushd_ctx *ctx, CURL *easy, pushd_platform p)
 			     PUSHD_CONNECT_TIMEOUT_MS) != CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
 			     PUSHD_TRANSFER_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_MAXAGE_CONN, PUSHD_IDLE_KEEP_S) !=
+		    CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, PUSHD_KEEPIDLE_S) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, PUSHD_KEEPINTVL_S) !=
+		    CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket) !=
 		    CURLE_OK ||
-	    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, gauge) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, meter) != CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket) !=
 		    CURLE_OK ||
-	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, gauge) !=
+	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, meter) !=
 		    CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION,
 			     keep_tls_buffers) != CURLE_OK)

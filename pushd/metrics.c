@@ -114,6 +114,25 @@ static void per_platform(struct out *o, const char *name, const char *type,
 	}
 }
 
+static void render_connections(struct out *o, pushd_metrics *m)
+{
+	size_t p;
+
+	emit(o, "# HELP pushd_connections_open Connections open to the push "
+		"service.\n# TYPE pushd_connections_open gauge\n");
+	for (p = 0; p < PUSHD_PLATFORMS; p++)
+		emit(o, "pushd_connections_open{platform=\"%s\"} %ld\n",
+		     pushd_platform_name((pushd_platform)p),
+		     atomic_load(&m->conns[p].open));
+	emit(o, "# HELP pushd_connections_opened_total Connections made to "
+		"the push service.\n"
+		"# TYPE pushd_connections_opened_total counter\n");
+	for (p = 0; p < PUSHD_PLATFORMS; p++)
+		emit(o, "pushd_connections_opened_total{platform=\"%s\"} %lu\n",
+		     pushd_platform_name((pushd_platform)p),
+		     atomic_load(&m->conns[p].opened));
+}
+
 pushd_status pushd_metrics_render(pushd_ctx *ctx, pushd_write_fn fn, void *arg)
 {
 	struct out o = {fn, arg, 0};
@@ -135,9 +154,7 @@ pushd_status pushd_metrics_render(pushd_ctx *ctx, pushd_write_fn fn, void *arg)
 			     atomic_load(&m->pushes[p][i]));
 	}
 	render_latency(&o, m);
-	per_platform(&o, "pushd_connections_open", "gauge",
-		     "Connections open to the push service.", m->connections,
-		     1);
+	render_connections(&o, m);
 	per_platform(&o, "pushd_streams_in_flight", "gauge",
 		     "Requests on the wire.", m->streams, 1);
 	per_platform(&o, "pushd_token_renewals_total", "counter",

@@ -73,6 +73,16 @@
 /* How long one HTTP exchange may take. */
 #define PUSHD_CONNECT_TIMEOUT_MS  5000L
 #define PUSHD_TRANSFER_TIMEOUT_MS 10000L
+/*
+ * How long an idle connection is kept for the next push (libcurl's own
+ * default, 118 s, would close a quiet node's connection between two
+ * sign-ins, so that each push paid a new TLS handshake), and the TCP
+ * keep-alive that holds middleboxes open meanwhile and finds a peer that
+ * went away without a word.
+ */
+#define PUSHD_IDLE_KEEP_S	  3600L
+#define PUSHD_KEEPIDLE_S	  60L
+#define PUSHD_KEEPINTVL_S	  15L
 
 typedef enum pushd_platform {
 	PUSHD_APNS = 0,
@@ -288,12 +298,18 @@ void pushd_flight_cleanup(pushd_flight *f);
 /* Latency histogram bucket bounds (seconds), enqueue to final answer. */
 #define PUSHD_LAT_BUCKETS 12
 
+/* The connections to one push service: open now, and made in all. */
+typedef struct pushd_conn_meter {
+	atomic_long open;
+	atomic_ulong opened;
+} pushd_conn_meter;
+
 typedef struct pushd_metrics {
 	atomic_ulong pushes[PUSHD_PLATFORMS][PUSHD_OUTCOMES];
 	atomic_ulong lat_hist[PUSHD_PLATFORMS][PUSHD_LAT_BUCKETS + 1];
 	atomic_ullong lat_sum_ms[PUSHD_PLATFORMS];
 	atomic_ulong lat_count[PUSHD_PLATFORMS];
-	atomic_long connections[PUSHD_PLATFORMS];
+	pushd_conn_meter conns[PUSHD_PLATFORMS];
 	atomic_long streams[PUSHD_PLATFORMS];
 	atomic_ulong renewals[PUSHD_PLATFORMS];
 	atomic_ulong retries[PUSHD_PLATFORMS];

@@ -530,7 +530,7 @@ static void wait_acked(bench *b, size_t want, pushd_ctx *ctx, bench_result *r)
 		v = atomic_load(&ctx->metrics.streams[PUSHD_APNS]);
 		if (v > r->peak_streams)
 			r->peak_streams = v;
-		v = atomic_load(&ctx->metrics.connections[PUSHD_APNS]);
+		v = atomic_load(&ctx->metrics.conns[PUSHD_APNS].open);
 		if (v > r->peak_conns)
 			r->peak_conns = v;
 		v = rss_kib();

@@ -231,6 +231,16 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       pkceCodeVerifier: m.verifier, expectedState: m.state, expectedNonce: m.nonce,
     });
     assert.ok(t.claims().amr.includes('mfa'));
+    // More sign-ins than workers: each worker keeps its one connection.
+    for (const c of ['e', 'f', '9']) {
+      const other = await pushUser(`pia-${c}`, [['apns', tok(c)]]);
+      await toMfa(other);
+      await until(`the APNs push to ${c}`, () => apnsPushes(tok(c)).length === 1);
+    }
+    const mt = await (await fetch(`http://127.0.0.1:${pushds[0].port}/metrics`)).text();
+    assert.ok(pushdMetric(mt, 'pushd_connections_open{platform="apns"}') >= 1, mt);
+    const made = pushdMetric(mt, 'pushd_connections_opened_total{platform="apns"}');
+    assert.ok(made >= 1 && made <= 2, `connections reused, not made per push: ${made}`);
   });
 
   test('an unregistered token is marked invalid and gets no more pushes', async () => {
