@@ -115,6 +115,22 @@ int af_flow_save(af_server *srv, const char *id, const json_t *authz)
 	return rc;
 }
 
+int af_flow_claim(af_server *srv, const char *id)
+{
+	char key[128], flow_key[96];
+	store_status st;
+
+	if (key_of(id, flow_key, sizeof(flow_key)) != 0)
+		return 1;
+	(void)snprintf(key, sizeof(key), "flow_done:%s", id);
+	/* Outlives the flow, so that no late request can end it again. */
+	st = store_set(srv->store, key, "1", 1, (uint64_t)AF_FLOW_TTL_S * 1000,
+		       STORE_SET_NX);
+	if (st == STORE_EXISTS)
+		return 1;
+	return st == STORE_OK ? 0 : -1;
+}
+
 void af_flow_finish(af_server *srv, const char *id, af_resp *resp)
 {
 	char key[96], name[40];

@@ -39,6 +39,15 @@ int af_flow_load(af_server *srv, const af_req *req, const char *id,
 /* Replaces the stored flow (for attempt counters). 0 or -1. */
 int af_flow_save(af_server *srv, const char *id, const json_t *authz);
 
+/*
+ * Claims the one ending of a flow, before its session and code are made:
+ * 0 this request's, 1 another request ended it already (the caller shows
+ * the flow-expired page), -1 store failure. Of requests that race to end
+ * one flow (two password posts, the MFA page, poll and code form) exactly
+ * one gets 0.
+ */
+int af_flow_claim(af_server *srv, const char *id);
+
 /* Ends a flow once it produced a code: it cannot be used again. */
 void af_flow_finish(af_server *srv, const char *id, af_resp *resp);
 

@@ -20,8 +20,6 @@
 #include "web/page.h"
 #include "web/qr.h"
 
-#define DONE_TTL_MS ((uint64_t)600 * 1000)
-
 static const char mfa_js[] =
 	"(function(){\n"
 	"var m=document.getElementById('mfa');if(!m)return;\n"
@@ -76,25 +74,21 @@ static const char *mfa_str(const json_t *authz, const char *key)
 }
 
 /*
- * Finishes the sign-in once: a marker set with NX makes sure that of the
- * page, the poll and the code form only one makes a session and a code.
+ * Finishes the sign-in once: af_flow_claim() makes sure that of the page,
+ * the poll and the code form only one makes a session and a code.
  */
 static void complete(af_server *srv, af_req *req, af_resp *resp,
 		     const json_t *authz, const char *factor)
 {
 	const char *flow = af_req_param(req, "flow");
-	char key[128];
 	af_session s;
-	store_status st;
+	int rc = af_flow_claim(srv, flow);
 
-	snprintf(key, sizeof(key), "flow_done:%s", flow);
-	st = store_set(srv->store, key, "1", 1, DONE_TTL_MS, STORE_SET_NX);
-	if (st == STORE_EXISTS) {
-		af_page_flow_expired(resp);
-		return;
-	}
-	if (st != STORE_OK) {
-		af_page_unavailable(resp);
+	if (rc != 0) {
+		if (rc > 0)
+			af_page_flow_expired(resp);
+		else
+			af_page_unavailable(resp);
 		return;
 	}
 	memset(&s, 0, sizeof(s));

@@ -454,6 +454,21 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(r.location, null);
   });
 
+  test('one sign-in form posted many times at once gives one code', async () => {
+    const s = await seed(server, { user: 'pablo' });
+    const config = await rp(s);
+    for (let round = 0; round < 6; round++) {
+      const a = await authUrl(config);
+      const b = new Browser();
+      const o = await openAuthorize(b, server.issuer, a.url.href);
+      assert.ok(!o.answer, 'the login form');
+      const form = { ...o.fields, username: s.user, password: s.password };
+      const answers = await Promise.all(Array.from({ length: 10 }, () => b.post(`${server.issuer}/login`, form)));
+      const codes = answers.filter((r) => r.status === 302 && r.location?.startsWith(REDIRECT));
+      assert.equal(codes.length, 1, `round ${round}: ${answers.map((r) => r.status).join(' ')}`);
+    }
+  });
+
   test('brute force: delays after repeated failures, admin unlock clears them', async () => {
     const s = await seed(server, { user: 'ivan' });
     const config = await rp(s);
