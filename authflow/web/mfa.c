@@ -422,6 +422,33 @@ static int state_ends_flow(const char *state)
 }
 
 /*
+ * Cancels the flow's txn so that a right token code finishes the sign-in.
+ * NULL when the code may finish it; else the state of a decision the
+ * phone made meanwhile that ends the flow (denied, reported, failed),
+ * which wins over the code: it points into *txn (a new reference, NULL
+ * when none is returned), which the caller releases.
+ */
+static const char *cancel_for_code(af_server *srv, const json_t *authz,
+				   json_t **txn)
+{
+	const char *id = mfa_str(authz, "txn"), *state;
+	json_t *out = NULL;
+
+	*txn = NULL;
+	if (id == NULL)
+		return NULL;
+	if (af_mfa_txn_decide(srv->store, id, NULL, "cancel", NULL, af_now(),
+			      &out) != AF_MFA_DECIDED) {
+		json_decref(out);
+		return NULL;
+	}
+	if (af_mfa_txn_get(srv->store, id, af_now(), txn) != AF_MFA_OK)
+		return NULL;
+	state = json_string_value(json_object_get(*txn, "state"));
+	return state_ends_flow(state) ? state : NULL;
+}
+
+/*
  * Counts one token code try of the flow's password step, atomically (so
  * that parallel posts cannot try more): 0 and *tries, the count with this
  * one, or -1 when the store failed.
@@ -506,8 +533,14 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		st = af_mfa_code_check(srv->store, user, code, af_now(), device,
 				       sizeof(device));
 	if (st == AF_MFA_OK) {
+		json_decref(txn);
+		state = cancel_for_code(srv, authz, &txn);
+		if (state != NULL) {
+			reset_flow(srv, flow, authz);
+			outcome_page(resp, flow, state);
+			goto out;
+		}
 		af_metrics_mfa(srv->metrics, AF_MFA_OUT_CODE_OK);
-		cancel_txn(srv, authz);
 		complete(srv, req, resp, authz, "otp");
 		goto out;
 	}
