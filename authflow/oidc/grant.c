@@ -10,11 +10,13 @@
 #include "common/util.h"
 #include "oidc/grant.h"
 
-#define SEL_BYTES  16 /* a selector: 128 bits */
-#define VER_BYTES  24 /* a token's secret part: 192 random bits */
-#define VER_LEN	   32 /* ... in base64url */
-#define OPAQUE_LEN (AF_GRANT_SEL_LEN + 1 + VER_LEN)
-#define KEY_BUF	   80
+#define SEL_BYTES	   16 /* a selector: 128 bits */
+#define VER_BYTES	   24 /* a token's secret part: 192 random bits */
+#define VER_LEN		   32 /* ... in base64url */
+#define OPAQUE_LEN	   (AF_GRANT_SEL_LEN + 1 + VER_LEN)
+#define KEY_BUF		   80
+/* Longer than any issuance of tokens takes; see family_mark(). */
+#define FAMILY_MARK_TTL_MS ((uint64_t)AF_CODE_TTL_S * 1000)
 
 static const char *const prefixes[] = {"code:", "at:", "rt:"};
 
@@ -337,6 +339,61 @@ static void revoke_record(af_server *srv, const store_value *v)
 	json_decref(o);
 }
 
+/*
+ * A family is revoked while tokens may be being issued into it (a code's
+ * first redemption, a refresh token's rotation: its record is gone until
+ * the new one is written). The revoker marks the family first
+ * ("rt_revoked:<refresh selector>") and then takes its records away; the
+ * issuer writes its records first and then looks for the mark
+ * (af_grant_family_check()). Whichever order the two interleave in,
+ * either the revoker finds the new records or the issuer finds the mark.
+ * The mark only has to outlive an issuance under way.
+ */
+static void family_mark(af_server *srv, const char *rt_sel)
+{
+	char key[KEY_BUF];
+
+	snprintf(key, KEY_BUF, "rt_revoked:%s", rt_sel);
+	if (store_set(srv->store, key, "1", 1, FAMILY_MARK_TTL_MS, 0) !=
+	    STORE_OK)
+		log_warn(srv->log, NULL, "revoke",
+			 "could not mark a token family revoked");
+}
+
+/* Takes away the family's refresh token and the access tokens it noted. */
+static void family_take(af_server *srv, const char *rt_sel)
+{
+	char key[KEY_BUF];
+	store_value v = {0};
+
+	sel_key(AF_GRANT_REFRESH, rt_sel, key);
+	if (store_getdel(srv->store, key, &v) == STORE_OK)
+		revoke_record(srv, &v);
+	store_value_free(&v);
+}
+
+int af_grant_family_check(af_server *srv, const char *at_sel,
+			  const char *rt_sel)
+{
+	char key[KEY_BUF];
+	store_value v = {0};
+	store_status st;
+
+	snprintf(key, KEY_BUF, "rt_revoked:%s", rt_sel);
+	st = store_get(srv->store, key, &v);
+	store_value_free(&v);
+	if (st == STORE_NOT_FOUND)
+		return 0;
+	if (st != STORE_OK)
+		return -1;
+	sel_key(AF_GRANT_ACCESS, at_sel, key);
+	if (store_del(srv->store, key) != STORE_OK)
+		log_warn(srv->log, NULL, "revoke",
+			 "could not revoke an access token");
+	family_take(srv, rt_sel);
+	return 1;
+}
+
 /* A replayed code: revoke the tokens of its family. */
 static void revoke_family(af_server *srv, const char *code)
 {
@@ -344,6 +401,8 @@ static void revoke_family(af_server *srv, const char *code)
 	af_grant_kind kind;
 	bool any = false;
 
+	af_grant_family(code, AF_GRANT_REFRESH, sel);
+	family_mark(srv, sel);
 	for (kind = AF_GRANT_ACCESS; kind <= AF_GRANT_REFRESH; kind++) {
 		store_value v = {0};
 
@@ -388,7 +447,7 @@ static int redeem_code(af_server *srv, const char *code, json_t **grant)
 int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 		    json_t **grant)
 {
-	char key[KEY_BUF], vhash[JOSE_HALF_HASH_LEN];
+	char key[KEY_BUF], vhash[JOSE_HALF_HASH_LEN], sel[AF_GRANT_SEL_BUF];
 	store_value v = {0};
 	store_status st;
 	int rc;
@@ -400,16 +459,26 @@ int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 	if (kind == AF_GRANT_CODE)
 		return redeem_code(srv, value, grant);
 	if (kind != AF_GRANT_REFRESH ||
-	    token_key(srv, kind, value, key, vhash) != 0)
+	    token_key(srv, kind, value, key, vhash) != 0 ||
+	    af_grant_selector(value, sel) != 0)
 		return 1;
 	st = store_getdel(srv->store, key, &v);
-	if (st == STORE_NOT_FOUND)
+	if (st == STORE_NOT_FOUND) {
+		/*
+		 * No record: unknown, or the same token used at once by
+		 * another request, whose rotation is under way. Both lose.
+		 */
+		family_mark(srv, sel);
+		family_take(srv, sel);
 		return 1;
+	}
 	if (st != STORE_OK)
 		return -1;
 	rc = parse_checked(&v, vhash, grant);
-	if (rc == 1)
+	if (rc == 1) {
+		family_mark(srv, sel);
 		revoke_record(srv, &v);
+	}
 	store_value_free(&v);
 	if (rc == 1)
 		log_warn(srv->log, NULL, "refresh_reuse",
@@ -420,9 +489,40 @@ int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 
 int af_grant_revoke(af_server *srv, af_grant_kind kind, const char *value)
 {
-	char key[KEY_BUF], vhash[JOSE_HALF_HASH_LEN];
+	char key[KEY_BUF], vhash[JOSE_HALF_HASH_LEN], sel[AF_GRANT_SEL_BUF];
 
 	if (value == NULL || token_key(srv, kind, value, key, vhash) != 0)
 		return 0;
-	return store_del(srv->store, key) == STORE_OK ? 0 : -1;
+	if (kind == AF_GRANT_ACCESS || af_grant_selector(value, sel) != 0)
+		return store_del(srv->store, key) == STORE_OK ? 0 : -1;
+	family_mark(srv, sel);
+	family_take(srv, sel);
+	return 0;
+}
+
+void af_grant_revoke_family(af_server *srv, const char *value,
+			    const char *client_id)
+{
+	char key[KEY_BUF], vhash[JOSE_HALF_HASH_LEN], sel[AF_GRANT_SEL_BUF];
+	store_value v = {0};
+	store_status st;
+	json_t *o = NULL;
+	int ours;
+
+	if (value == NULL ||
+	    token_key(srv, AF_GRANT_REFRESH, value, key, vhash) != 0 ||
+	    af_grant_selector(value, sel) != 0)
+		return;
+	st = store_get(srv->store, key, &v);
+	if (st == STORE_OK)
+		o = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	ours = json_is_string(json_object_get(o, "client_id")) &&
+	       strcmp(json_string_value(json_object_get(o, "client_id")),
+		      client_id) == 0;
+	json_decref(o);
+	if (st == STORE_NOT_FOUND || (st == STORE_OK && ours)) {
+		family_mark(srv, sel);
+		family_take(srv, sel);
+	}
 }

@@ -100,10 +100,33 @@ int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 		    json_t **grant);
 
 /*
- * Revokes an access or refresh token; 0 (also when unknown), -1 on
- * failure.
+ * Revokes an access or refresh token (a refresh token with its family:
+ * the access tokens it noted, and tokens being issued into it right now);
+ * 0 (also when unknown), -1 on failure.
  */
 int af_grant_revoke(af_server *srv, af_grant_kind kind, const char *value);
+
+/*
+ * For /revoke of a refresh token that af_grant_lookup() does not know:
+ * one rotated out (its family's record holds a newer verifier) revokes
+ * its family when the record is client_id's, as presenting it at the
+ * token endpoint would; one without a record may be in the middle of its
+ * rotation by a refresh under way, which is then taken back. A wholly
+ * unknown token costs a mark that soon expires.
+ */
+void af_grant_revoke_family(af_server *srv, const char *value,
+			    const char *client_id);
+
+/*
+ * Called by the issuer after it stored the tokens of a family (access
+ * selector at_sel, refresh selector rt_sel): 0 when the family still
+ * stands; 1 when it was revoked meanwhile (a code replayed during its
+ * first redemption, a refresh token revoked or reused during its
+ * rotation), and the tokens just stored were taken back; -1 on store
+ * failure.
+ */
+int af_grant_family_check(af_server *srv, const char *at_sel,
+			  const char *rt_sel);
 
 /*
  * Notes in grant, before it is stored for a refresh token, that the access

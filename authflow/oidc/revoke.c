@@ -1,7 +1,8 @@
 /*
  * POST /revoke (RFC 7009): revokes an access or refresh token of the
  * authenticated client; a refresh token takes the access tokens issued
- * with it along (RFC 7009 2.1). Unknown tokens and tokens of other
+ * with it along (RFC 7009 2.1), and a rotated-out refresh token its
+ * family, as at the token endpoint. Unknown tokens and tokens of other
  * clients get the same 200 answer, so the endpoint tells nothing about
  * them.
  */
@@ -10,23 +11,22 @@
 #include "oidc/grant.h"
 #include "oidc/oidc.h"
 
-static void revoke_kind(af_server *srv, af_grant_kind kind, const char *tok,
-			const char *client_id)
+/* 1 when tok is a token of kind (of any client), else 0. */
+static int revoke_kind(af_server *srv, af_grant_kind kind, const char *tok,
+		       const char *client_id)
 {
 	json_t *grant = NULL;
+	int rc = af_grant_lookup(srv, kind, tok, &grant);
 
-	if (af_grant_lookup(srv, kind, tok, &grant) != 0)
-		return;
+	if (rc != 0)
+		return rc < 0;
 	if (json_is_string(json_object_get(grant, "client_id")) &&
 	    strcmp(json_string_value(json_object_get(grant, "client_id")),
-		   client_id) == 0) {
-		if (af_grant_revoke(srv, kind, tok) != 0)
-			log_warn(srv->log, NULL, "revoke",
-				 "could not revoke a token");
-		else if (kind == AF_GRANT_REFRESH)
-			af_grant_revoke_noted(srv, grant);
-	}
+		   client_id) == 0 &&
+	    af_grant_revoke(srv, kind, tok) != 0)
+		log_warn(srv->log, NULL, "revoke", "could not revoke a token");
 	json_decref(grant);
+	return 1;
 }
 
 void af_h_revoke(af_server *srv, af_req *req, af_resp *resp)
@@ -34,6 +34,7 @@ void af_h_revoke(af_server *srv, af_req *req, af_resp *resp)
 	char client_id[AF_DIR_CLIENT_ID_BUF + 64];
 	const char *tok = af_req_param(req, "token");
 	const char *hint = af_req_param(req, "token_type_hint");
+	int found;
 
 	if (req->form == NULL || req->duplicate_param) {
 		af_resp_oauth_error(resp, 400, "invalid_request",
@@ -48,13 +49,15 @@ void af_h_revoke(af_server *srv, af_req *req, af_resp *resp)
 				    "token is required");
 		return;
 	}
-	if (hint != NULL && strcmp(hint, "refresh_token") == 0) {
-		revoke_kind(srv, AF_GRANT_REFRESH, tok, client_id);
-		revoke_kind(srv, AF_GRANT_ACCESS, tok, client_id);
-	} else {
-		revoke_kind(srv, AF_GRANT_ACCESS, tok, client_id);
-		revoke_kind(srv, AF_GRANT_REFRESH, tok, client_id);
-	}
+	if (hint != NULL && strcmp(hint, "refresh_token") == 0)
+		found = revoke_kind(srv, AF_GRANT_REFRESH, tok, client_id) ||
+			revoke_kind(srv, AF_GRANT_ACCESS, tok, client_id);
+	else
+		found = revoke_kind(srv, AF_GRANT_ACCESS, tok, client_id) ||
+			revoke_kind(srv, AF_GRANT_REFRESH, tok, client_id);
+	/* A refresh token rotated out, or in the middle of its rotation. */
+	if (!found)
+		af_grant_revoke_family(srv, tok, client_id);
 	log_info(srv->log, req->rid, "revoke", "client=%s", client_id);
 	af_resp_json(resp, 200, json_object());
 }

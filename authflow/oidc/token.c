@@ -128,7 +128,8 @@ static int make_jwt_access(af_server *srv, const json_t *grant, const char *sel,
  * access token under selector at_sel and the refresh token under rt_sel
  * (NULL: new random ones). The access token and id_token are for now:
  * grant itself, or the same grant with a narrower scope; a refresh token
- * keeps grant's scope (RFC 6749 6). 0, or -1 with the error in resp.
+ * keeps grant's scope (RFC 6749 6). 0, or nonzero with the error in resp
+ * (invalid_grant when the family was revoked while they were issued).
  */
 static int issue(af_server *srv, af_resp *resp, json_t *grant,
 		 const json_t *now, const json_t *user, const json_t *app,
@@ -163,6 +164,14 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 					    grant, t->refresh,
 					    sizeof(t->refresh));
 		t->has_refresh = rc == 0;
+	}
+	/* The family may have been revoked while these were written. */
+	if (rc == 0 && rt_sel != NULL)
+		rc = af_grant_family_check(srv, at_sel, rt_sel);
+	if (rc > 0) {
+		af_resp_oauth_error(resp, 400, "invalid_grant",
+				    "the grant was revoked");
+		return rc;
 	}
 	if (rc == 0) {
 		t->id_token = make_id_token(srv, now, user, app, t->access);

@@ -367,6 +367,45 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal((await userinfo(next.access_token)).status, 401, 'reuse revoked the current access token');
   });
 
+  test('races: a revocation during a refresh, a code replayed during its redemption', async () => {
+    const s = await seed(server, { user: 'quincy' });
+    const config = await rp(s);
+    const basic = `Basic ${Buffer.from(`${s.clientId}:${s.clientSecret}`).toString('base64')}`;
+    const post = (p, form) => fetch(`${server.issuer}${p}`, {
+      method: 'POST', body: new URLSearchParams(form),
+      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    for (let round = 0; round < 8; round++) {
+      const { tokens } = await fullSignIn(s);
+      const rt = tokens.refresh_token;
+      const [ref, rev] = await Promise.all([
+        post('/token', { grant_type: 'refresh_token', refresh_token: rt }),
+        post('/revoke', { token: rt, token_type_hint: 'refresh_token' }),
+      ]);
+      assert.equal(rev.status, 200);
+      if (ref.status !== 200) continue;
+      const t = await ref.json();
+      assert.equal((await userinfo(t.access_token)).status, 401, `round ${round}: the refresh outlived the revocation`);
+      assert.equal((await post('/token', { grant_type: 'refresh_token', refresh_token: t.refresh_token })).status, 400);
+    }
+    for (let round = 0; round < 8; round++) {
+      const a = await authUrl(config);
+      const r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
+      const code = new URL(r.location).searchParams.get('code');
+      const form = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier };
+      const answers = await Promise.all([post('/token', form), post('/token', form)]);
+      // The replay revokes what the code gave: the first redemption
+      // either answers before it (and its tokens are revoked) or fails.
+      const won = answers.filter((x) => x.status === 200);
+      assert.ok(won.length <= 1, `round ${round}: ${answers.map((x) => x.status)}`);
+      assert.ok(answers.every((x) => x.status === 200 || x.status === 400));
+      if (won.length === 0) continue;
+      const t = await won[0].json();
+      assert.equal((await userinfo(t.access_token)).status, 401, `round ${round}: a replayed code left its access token`);
+      assert.equal((await post('/token', { grant_type: 'refresh_token', refresh_token: t.refresh_token })).status, 400);
+    }
+  });
+
   test('RP-initiated logout: asks unless the hint comes from this session', async () => {
     const s = await seed(server, { user: 'kim' });
     const signedIn = async (browser, config) => {
