@@ -187,20 +187,14 @@ static const af_route routes[] = {
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
-/* Metric names, one per route, in table order. */
-static const char *const route_names[NROUTES + 1] = {
-	"discovery", "jwks",	   "authorize", "token",  "userinfo",
-	"logout",    "revoke",	   "login",	"mfa",	  "mfa_status",
-	"mfa_code",  "mfa_cancel", "enroll",	"device", "admin",
-	"healthz",   "metrics",	   "static",	"static", "static",
-	"static",    "static",	   "demo",	"demo",	  "demo",
-	"demo",	     "root",	   "unknown",
-};
-
-const char *const *af_route_names(size_t *n)
+const char *af_route_name(size_t i)
 {
-	*n = NROUTES + 1;
-	return route_names;
+	return i < NROUTES ? routes[i].name : "unknown";
+}
+
+size_t af_route_count(void)
+{
+	return NROUTES + 1; /* the last: no route matched */
 }
 
 static unsigned method_bit(const char *method)

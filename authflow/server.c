@@ -14,9 +14,7 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	store_options so;
 	af_keyring_options ko;
 	af_dir_options dopt;
-	const char *const *names;
 	char serr[256];
-	size_t nnames;
 	long cores;
 	store_status sst;
 	jose_status jst;
@@ -38,8 +36,7 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		srv->threads = cfg->threads;
 	else
 		srv->threads = cores > 0 ? 4 * (unsigned)cores : 8;
-	names = af_route_names(&nnames);
-	srv->metrics = af_metrics_new(names, nnames);
+	srv->metrics = af_metrics_new(af_route_name, af_route_count());
 	if (srv->metrics == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

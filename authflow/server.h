@@ -92,7 +92,11 @@ int af_route_find(const char *method, const char *path, int *method_ok);
  */
 int af_route_slow(int route, const char *method);
 
-/* Route names for metrics, and their count (routes.c). */
-const char *const *af_route_names(size_t *n);
+/*
+ * Routes for metrics (routes.c): af_route_count() of them, the last for
+ * requests no route matched; af_route_name() names one, by its index.
+ */
+const char *af_route_name(size_t i);
+size_t af_route_count(void);
 
 #endif /* AF_SERVER_H */

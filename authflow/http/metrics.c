@@ -1,6 +1,7 @@
 /* Lock-free request, latency and login metrics in Prometheus text. */
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "http/metrics.h"
 
@@ -24,8 +25,9 @@ static const char *const mfa_names[AF_MFA_OUT_COUNT] = {
 };
 
 struct af_metrics {
-	const char *const *routes;
+	af_route_name_fn route_name;
 	size_t nroutes;
+	size_t *series;		/* nroutes: the first route of the same name */
 	atomic_ulong *requests; /* nroutes x NSTATUS */
 	atomic_ulong hist[NBUCKETS + 1];
 	atomic_ullong latency_sum_ns;
@@ -36,18 +38,26 @@ struct af_metrics {
 	atomic_int key_alert;
 };
 
-af_metrics *af_metrics_new(const char *const *route_names, size_t nroutes)
+af_metrics *af_metrics_new(af_route_name_fn route_name, size_t nroutes)
 {
 	af_metrics *m = calloc(1, sizeof(*m));
+	size_t i, j;
 
 	if (m == NULL)
 		return NULL;
 	m->requests = calloc(nroutes * NSTATUS, sizeof(*m->requests));
-	if (m->requests == NULL) {
-		free(m);
+	m->series = calloc(nroutes, sizeof(*m->series));
+	if (m->requests == NULL || m->series == NULL) {
+		af_metrics_free(m);
 		return NULL;
 	}
-	m->routes = route_names;
+	for (i = 0; i < nroutes; i++) {
+		for (j = 0; j < i && strcmp(route_name(j), route_name(i)) != 0;
+		     j++)
+			;
+		m->series[i] = j;
+	}
+	m->route_name = route_name;
 	m->nroutes = nroutes;
 	return m;
 }
@@ -57,6 +67,7 @@ void af_metrics_free(af_metrics *m)
 	if (m == NULL)
 		return;
 	free(m->requests);
+	free(m->series);
 	free(m);
 }
 
@@ -80,7 +91,7 @@ void af_metrics_request(af_metrics *m, int route, unsigned status,
 	if (m == NULL)
 		return;
 	if (route >= 0 && (size_t)route < m->nroutes)
-		atomic_fetch_add(&m->requests[(size_t)route * NSTATUS +
+		atomic_fetch_add(&m->requests[m->series[route] * NSTATUS +
 					      status_index(status)],
 				 1);
 	for (i = 0; i < NBUCKETS && s > buckets[i]; i++)
@@ -128,13 +139,13 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 					      "authflow_http_requests_total{"
 					      "route=\"%s\",status=\"%u\"} "
 					      "%lu\n",
-					      m->routes[r], statuses[s], v);
+					      m->route_name(r), statuses[s], v);
 			else
 				af_buf_printf(out,
 					      "authflow_http_requests_total{"
 					      "route=\"%s\",status=\"other\"} "
 					      "%lu\n",
-					      m->routes[r], v);
+					      m->route_name(r), v);
 		}
 	}
 	af_buf_puts(out, "# HELP authflow_http_request_duration_seconds "

@@ -38,8 +38,12 @@ typedef enum af_mfa_outcome {
 	AF_MFA_OUT_COUNT
 } af_mfa_outcome;
 
-/* route_names: nroutes names, lent for the metrics' lifetime. */
-af_metrics *af_metrics_new(const char *const *route_names, size_t nroutes);
+/*
+ * route_name(i) names route i (0 <= i < nroutes) in the metrics; routes
+ * that share a name are counted together, under one series.
+ */
+typedef const char *(*af_route_name_fn)(size_t i);
+af_metrics *af_metrics_new(af_route_name_fn route_name, size_t nroutes);
 void af_metrics_free(af_metrics *m);
 
 /* Records one finished request. */

@@ -75,6 +75,21 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(kids.size, jwks.keys.length);
   });
 
+  test('metrics: one series per route name and status, unmatched paths as unknown', async () => {
+    for (const p of ['/static/authflow.css', '/static/mfa.js', '/static/brand-logo', '/healthz', '/no-such-page']) {
+      await fetch(`${server.issuer}${p}`);
+    }
+    const text = await (await fetch(`${server.issuer}/metrics`)).text();
+    const series = text.split('\n').filter((l) => l.startsWith('authflow_http_requests_total{'));
+    const labels = series.map((l) => l.split(' ')[0]);
+    assert.equal(new Set(labels).size, labels.length, `a series printed twice:\n${series.join('\n')}`);
+    assert.ok(!text.includes('(null)'));
+    assert.ok(labels.some((l) => l.includes('route="static"')));
+    assert.ok(labels.some((l) => l.includes('route="healthz"')));
+    assert.ok(labels.includes('authflow_http_requests_total{route="unknown",status="404"}'), series.join('\n'));
+    assert.ok(!labels.some((l) => l.includes('route="demo"')), 'no demo route served here');
+  });
+
   test('code flow with PKCE: id_token, userinfo, refresh, logout', async () => {
     const s = await seed(server, { user: 'alice' });
     const { config, tokens, browser, cb } = await fullSignIn(s);
