@@ -29,7 +29,9 @@
 
 #define URI_MAX 8192
 
-/* Per-connection request state, kept in MHD's con_cls between calls. */
+struct sock_state;
+
+/* Per-request state, kept in MHD's con_cls between calls. */
 struct conn_state {
 	char *uri; /* the request target as sent: path and query, raw */
 	size_t uri_len;
@@ -46,7 +48,18 @@ struct conn_state {
 	af_server *srv;
 	struct MHD_Connection *conn;
 	af_resp resp;
-	int ready; /* resp holds the answer, to be sent */
+	int ready;		 /* resp holds the answer, to be sent */
+	struct sock_state *sock; /* the connection's, or NULL */
+};
+
+/*
+ * Per-connection state: the request uri_cb() made state for that
+ * completed_cb() has not freed yet. libmicrohttpd calls completed_cb()
+ * only for requests our handler saw; one it refused before that (headers
+ * over its memory limit, say) is freed when its connection closes.
+ */
+struct sock_state {
+	struct conn_state *open;
 };
 
 static void client_ip(struct MHD_Connection *c, char *out, size_t outcap)
@@ -77,13 +90,26 @@ static void client_ip(struct MHD_Connection *c, char *out, size_t outcap)
  * a name holding an encoded '/' (a group "a/b" in an admin path) would
  * split into two segments. Handlers decode what they need, once.
  */
+static void request_free(af_server *srv, struct conn_state *cs)
+{
+	if (cs->sock != NULL)
+		cs->sock->open = NULL;
+	af_buf_cleanup(&cs->body);
+	/* The target may carry codes or tokens in its query. */
+	OPENSSL_cleanse(cs->uri, cs->uri_len);
+	free(cs->uri);
+	if (cs->started)
+		atomic_fetch_sub(&srv->inflight, 1);
+	free(cs);
+}
+
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	af_server *srv = cls;
+	const union MHD_ConnectionInfo *ci;
 	struct conn_state *cs;
 	size_t n = strlen(uri);
 
-	(void)c;
 	cs = calloc(1, sizeof(*cs));
 	if (cs == NULL)
 		return NULL;
@@ -104,8 +130,34 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	memcpy(cs->uri, uri, n);
 	cs->uri[n] = '\0';
 	cs->uri_len = n;
-	atomic_fetch_add(&srv->inflight, 1);
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	cs->sock = ci != NULL ? ci->socket_context : NULL;
+	if (cs->sock != NULL) {
+		/* One request at a time per connection: the last is done. */
+		if (cs->sock->open != NULL)
+			request_free(srv, cs->sock->open);
+		cs->sock->open = cs;
+	}
 	return cs;
+}
+
+static void conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
+		    enum MHD_ConnectionNotificationCode toe)
+{
+	af_server *srv = cls;
+	struct sock_state *ss = *socket_context;
+
+	(void)c;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct sock_state));
+		return;
+	}
+	if (ss == NULL)
+		return;
+	if (ss->open != NULL)
+		request_free(srv, ss->open);
+	free(ss);
+	*socket_context = NULL;
 }
 
 static int is_form(struct MHD_Connection *c)
@@ -301,6 +353,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 		char path[512];
 
 		cs->started = 1;
+		/* Under way: a graceful stop waits for it. */
+		atomic_fetch_add(&srv->inflight, 1);
 		snprintf(cs->method, sizeof(cs->method), "%s", method);
 		if (plen >= sizeof(path))
 			plen = sizeof(path) - 1;
@@ -372,13 +426,8 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 		log_write(srv->log, LOG_LEVEL_INFO, cs->rid, "http", kv, "%s",
 			  "");
 	}
-	af_buf_cleanup(&cs->body);
-	/* The target may carry codes or tokens in its query. */
-	OPENSSL_cleanse(cs->uri, cs->uri_len);
-	free(cs->uri);
-	free(cs);
+	request_free(srv, cs);
 	*con_cls = NULL;
-	atomic_fetch_sub(&srv->inflight, 1);
 }
 
 static int make_addr(const af_config *cfg, struct sockaddr_storage *ss, int *v6)
@@ -470,6 +519,7 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 			MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 			MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
 			MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
+			MHD_OPTION_NOTIFY_CONNECTION, conn_cb, srv,
 			MHD_OPTION_HTTPS_MEM_CERT, cert,
 			MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
 	else
@@ -484,6 +534,7 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 			MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 			MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
 			MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
+			MHD_OPTION_NOTIFY_CONNECTION, conn_cb, srv,
 			MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		snprintf(err, errlen, "cannot listen on %s port %u",

@@ -1,6 +1,7 @@
 // End-to-end: a real relying party (openid-client) against a real authflow,
 // with the store backend from AF_STORE (memory or redis).
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
 import { Browser, hiddenFields, openAuthorize, seed, signIn, startServer } from './lib.mjs';
@@ -652,6 +653,27 @@ describe(`authflow stopping (${STORE} store)`, () => {
     } finally {
       await srv.stop();
     }
+  });
+
+  test('requests libmicrohttpd refuses before the handler neither leak nor hold the stop', { timeout: 60000 }, async () => {
+    const srv = await startServer({ store: STORE });
+    const port = new URL(srv.issuer).port;
+    // Thousands of query parameters: over the connection's memory limit.
+    const target = `/authorize?${Array.from({ length: 3500 }, () => 'a').join('&')}`;
+    await Promise.all(Array.from({ length: 4 }, () => new Promise((res) => {
+      const sock = net.connect(Number(port), '127.0.0.1', () => {
+        sock.write(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        setTimeout(() => { sock.destroy(); res(); }, 300);
+      });
+      sock.on('error', res);
+    })));
+    const exited = new Promise((res) => srv.proc.once('exit', (code, sig) => res({ code, sig })));
+    const t0 = Date.now();
+    srv.proc.kill('SIGTERM');
+    // A leak fails the exit status in the sanitizer build.
+    assert.deepEqual(await exited, { code: 0, sig: null });
+    assert.ok(Date.now() - t0 < 5000, 'no request left counted as under way');
+    await srv.stop();
   });
 });
 
