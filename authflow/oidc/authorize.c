@@ -48,6 +48,17 @@ int af_oidc_has_word(const char *list, const char *word)
 }
 
 /*
+ * Keeps a request parameter in authz: 0, or -1 when it is not UTF-8 text
+ * (jansson holds only that) or memory ran out.
+ */
+static int put_param(json_t *authz, const char *key, const char *value)
+{
+	json_t *v = json_string(value);
+
+	return v != NULL && json_object_set_new(authz, key, v) == 0 ? 0 : -1;
+}
+
+/*
  * 1 when the first of our acr values in a space-separated acr_values list
  * (the client's order of preference) is the MFA one, else 0.
  */
@@ -299,8 +310,9 @@ static const char *check_request(af_server *srv, const af_req *req,
 	if (strcmp(rt, "code") != 0)
 		return refuse(desc, "only the code flow is supported",
 			      "unsupported_response_type");
-	if (scope == NULL || strlen(scope) > AF_SCOPE_MAX ||
-	    !af_oidc_has_word(scope, "openid"))
+	if (scope != NULL && strlen(scope) > AF_SCOPE_MAX)
+		return refuse(desc, "scope too long", "invalid_scope");
+	if (scope == NULL || !af_oidc_has_word(scope, "openid"))
 		return refuse(desc, "scope must include openid",
 			      "invalid_scope");
 	if (ccm != NULL && cc == NULL)
@@ -331,14 +343,14 @@ static const char *check_request(af_server *srv, const af_req *req,
 		json_object_set_new(authz, "max_age",
 				    json_integer((json_int_t)ma));
 	}
-	json_object_set_new(authz, "response_type", json_string(rt));
-	json_object_set_new(authz, "scope", json_string(scope));
-	if (nonce != NULL)
-		json_object_set_new(authz, "nonce", json_string(nonce));
-	if (cc != NULL)
-		json_object_set_new(authz, "code_challenge", json_string(cc));
-	if (prompt != NULL)
-		json_object_set_new(authz, "prompt", json_string(prompt));
+	/* What is kept must be text: a value dropped would fail open. */
+	if (put_param(authz, "response_type", rt) != 0 ||
+	    put_param(authz, "scope", scope) != 0 ||
+	    (nonce != NULL && put_param(authz, "nonce", nonce) != 0) ||
+	    (cc != NULL && put_param(authz, "code_challenge", cc) != 0) ||
+	    (prompt != NULL && put_param(authz, "prompt", prompt) != 0))
+		return refuse(desc, "parameters must be UTF-8 text",
+			      "invalid_request");
 	/*
 	 * acr_values (Core 3.1.2.1) in the client's order of preference:
 	 * when the first of ours it names is the MFA one, this sign-in takes
@@ -534,7 +546,11 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 					   "state too long");
 			goto out;
 		}
-		json_object_set_new(authz, "state", json_string(state));
+		if (put_param(authz, "state", state) != 0) {
+			af_oidc_send_error(srv, resp, authz, "invalid_request",
+					   "state must be UTF-8 text");
+			goto out;
+		}
 	}
 	err = check_request(srv, req, authz, &desc);
 	if (err != NULL) {

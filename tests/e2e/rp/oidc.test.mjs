@@ -340,6 +340,14 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     r = await b.get(`${base}&${to}&${to}&state=a`);
     assert.equal(r.status, 400);
     assert.equal(r.location, null);
+    // A state or nonce that is not UTF-8 is refused, never dropped.
+    for (const bad of ['state=a%FFb', 'state=a&nonce=n%C0%AF']) {
+      r = await b.get(`${base}&${to}&${bad}`);
+      assert.equal(r.status, 302, bad);
+      assert.equal(new URL(r.location).searchParams.get('error'), 'invalid_request', bad);
+    }
+    r = await b.get(`${base.replace('scope=openid', `scope=openid${'%20x'.repeat(600)}`)}&${to}`);
+    assert.equal(new URL(r.location).searchParams.get('error_description'), 'scope too long');
     // max_age=1, a second after the sign-in: a fresh sign-in.
     const { config, browser } = await fullSignIn(s);
     await new Promise((ok) => setTimeout(ok, 1100));
