@@ -511,10 +511,16 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 	char hint_sub[128];
 	json_t *app = NULL, *authz = NULL;
 	af_session s;
+	af_dir_status dst;
 	int failed = 0, rc;
 
-	if (client_id == NULL ||
-	    af_dir_app_get(srv->dir, client_id, &app) != AF_DIR_OK ||
+	dst = client_id != NULL ? af_dir_app_get(srv->dir, client_id, &app)
+				: AF_DIR_NOT_FOUND;
+	if (dst == AF_DIR_STORE) {
+		af_page_unavailable(resp);
+		goto out;
+	}
+	if (dst != AF_DIR_OK ||
 	    !json_is_true(json_object_get(app, "enabled"))) {
 		af_page_error(resp, 400, "Unknown application",
 			      "The application that sent you here is not "

@@ -63,6 +63,7 @@ int af_flow_load(af_server *srv, const af_req *req, const char *id,
 {
 	char key[96], bind[128], bind_hash[65], name[40];
 	store_value v = {0};
+	store_status st;
 	json_t *o = NULL;
 	int rc = -1;
 
@@ -74,8 +75,9 @@ int af_flow_load(af_server *srv, const af_req *req, const char *id,
 		return -1;
 	af_sha256_hex(bind, strlen(bind), bind_hash);
 	OPENSSL_cleanse(bind, sizeof(bind));
-	if (store_get(srv->store, key, &v) != STORE_OK)
-		return -1;
+	st = store_get(srv->store, key, &v);
+	if (st != STORE_OK)
+		return st == STORE_NOT_FOUND ? -1 : -2;
 	o = json_loadb((const char *)v.data, v.len, 0, NULL);
 	store_value_free(&v);
 	if (!json_is_object(o))

@@ -31,7 +31,8 @@ int af_flow_begin(af_server *srv, json_t *authz, af_resp *resp, char *id,
 /*
  * Loads the flow id for a form post: 0 and *authz (new reference) when it
  * exists, the request's binding cookie matches, and csrf (may be NULL to
- * skip) equals the flow's CSRF token; -1 otherwise.
+ * skip) equals the flow's CSRF token; -2 when the store failed; -1
+ * otherwise.
  */
 int af_flow_load(af_server *srv, const af_req *req, const char *id,
 		 const char *csrf, json_t **authz);

@@ -53,9 +53,13 @@ void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
 	json_t *authz = NULL;
+	int rc = af_flow_load(srv, req, flow, NULL, &authz);
 
-	if (af_flow_load(srv, req, flow, NULL, &authz) != 0) {
-		af_page_flow_expired(resp);
+	if (rc != 0) {
+		if (rc == -2)
+			af_page_unavailable(resp);
+		else
+			af_page_flow_expired(resp);
 		return;
 	}
 	show_form(srv, resp, 200, flow, authz, NULL,
@@ -185,10 +189,16 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	const char *password = af_req_param(req, "password");
 	json_t *authz = NULL, *user = NULL, *policy = NULL, *app = NULL;
 	af_dir_status st;
+	int rc;
 
-	if (req->form == NULL || csrf == NULL ||
-	    af_flow_load(srv, req, flow, csrf, &authz) != 0) {
-		af_page_flow_expired(resp);
+	rc = req->form == NULL || csrf == NULL
+		     ? -1
+		     : af_flow_load(srv, req, flow, csrf, &authz);
+	if (rc != 0) {
+		if (rc == -2)
+			af_page_unavailable(resp);
+		else
+			af_page_flow_expired(resp);
 		goto out;
 	}
 	if (username == NULL || password == NULL || username[0] == '\0' ||

@@ -53,9 +53,18 @@ static json_t *load(af_server *srv, af_req *req, af_resp *resp,
 {
 	const char *flow = af_req_param(req, "flow");
 	json_t *authz = NULL;
+	int rc = af_flow_load(srv, req, flow, csrf, &authz);
 
-	if (af_flow_load(srv, req, flow, csrf, &authz) != 0 ||
-	    !json_is_object(json_object_get(authz, "mfa"))) {
+	if (rc == -2) {
+		if (json_errors)
+			af_resp_json(
+				resp, 503,
+				json_pack("{s:s}", "error", "unavailable"));
+		else
+			af_page_unavailable(resp);
+		return NULL;
+	}
+	if (rc != 0 || !json_is_object(json_object_get(authz, "mfa"))) {
 		json_decref(authz);
 		if (json_errors)
 			af_resp_json(resp, 404,

@@ -2,9 +2,10 @@
 // with the store backend from AF_STORE (memory or redis).
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { Browser, hiddenFields, openAuthorize, seed, signIn, startServer } from './lib.mjs';
+import { Browser, freePort, hiddenFields, openAuthorize, seed, signIn, startServer } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
@@ -618,6 +619,45 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       assert.doesNotMatch(e.message, /not-the-password/);
       return true;
     });
+  });
+});
+
+describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
+  test('with the store gone, sign-in pages say the service is unavailable', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' });
+    let srv;
+    try {
+      for (let i = 0; i < 50; i++) {
+        const up = await new Promise((res) => {
+          const c = net.connect(port, '127.0.0.1', () => { c.destroy(); res(true); });
+          c.on('error', () => res(false));
+        });
+        if (up) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
+      const s = await seed(srv, { user: 'outage' });
+      const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT, scope: 'openid', state: client.randomState(),
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const b = new Browser();
+      const o = await openAuthorize(b, srv.issuer, url.href);
+      redis.kill('SIGKILL');
+      await new Promise((res) => redis.once('exit', res));
+      const r = await b.get(url.href);
+      assert.equal(r.status, 503, 'not "unknown application"');
+      const p = await b.post(`${srv.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
+      assert.equal(p.status, 503, 'not "this page has expired"');
+    } finally {
+      redis.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
   });
 });
 
