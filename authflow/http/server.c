@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -40,6 +41,7 @@ struct conn_state {
 	char method[8];
 	af_buf body;
 	int too_big;
+	int bad_length; /* Content-Length given more than once */
 	uint64_t start_ns;
 	int route;
 	unsigned status;
@@ -160,13 +162,18 @@ static void conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
 	*socket_context = NULL;
 }
 
+/* 1 when the body is a form: that media type, with parameters or none. */
 static int is_form(struct MHD_Connection *c)
 {
+	static const char form[] = "application/x-www-form-urlencoded";
 	const char *ct =
 		MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	char next;
 
-	return ct != NULL &&
-	       strncmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+	if (ct == NULL || strncasecmp(ct, form, sizeof(form) - 1) != 0)
+		return 0;
+	next = ct[sizeof(form) - 1];
+	return next == '\0' || next == ';' || next == ' ' || next == '\t';
 }
 
 static void add_security_headers(af_server *srv, af_resp *resp)
@@ -281,6 +288,9 @@ static void answer(af_server *srv, struct MHD_Connection *c,
 	if (cs->uri_too_long)
 		af_resp_text(resp, 414, "text/plain; charset=utf-8",
 			     "request target too long\n");
+	else if (cs->bad_length)
+		af_resp_text(resp, 400, "text/plain; charset=utf-8",
+			     "Content-Length given more than once\n");
 	else if (cs->too_big || cs->body.failed)
 		af_resp_text(resp, 413, "text/plain; charset=utf-8",
 			     "request body too large\n");
@@ -332,6 +342,48 @@ static void offload(af_server *srv, struct MHD_Connection *c,
 		run_slow(cs);
 }
 
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind,
+				    const char *key, const char *value)
+{
+	unsigned *n = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		(*n)++;
+	return MHD_YES;
+}
+
+/*
+ * 1 when the headers alone refuse the request, so that it is answered
+ * before any body is read: a body declared over the cap (413), or a
+ * Content-Length given more than once (400: RFC 9112 6.3, a framing two
+ * parsers could read two ways).
+ */
+static int refuse_early(af_server *srv, struct MHD_Connection *c,
+			struct conn_state *cs)
+{
+	const char *cl = MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned n = 0;
+	char *end = NULL;
+	unsigned long long len;
+
+	(void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &n);
+	if (n > 1) {
+		cs->bad_length = 1;
+		return 1;
+	}
+	if (cl == NULL)
+		return 0;
+	len = strtoull(cl, &end, 10);
+	if (end != cl && *end == '\0' && len > srv->cfg.body_max) {
+		cs->too_big = 1;
+		return 1;
+	}
+	return 0;
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 				 const char *url, const char *method,
 				 const char *version, const char *upload,
@@ -361,7 +413,16 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 		memcpy(path, cs->uri, plen);
 		path[plen] = '\0';
 		cs->route = af_route_find(method, path, &method_ok);
-		return MHD_YES;
+		if (!refuse_early(srv, c, cs))
+			return MHD_YES;
+		/* Answered now: no body is read (or asked for with 100). */
+		af_resp_init(&resp, srv->cfg.issuer_https);
+		answer(srv, c, cs, url, method, 0, &resp);
+		af_resp_header_set(&resp, "Connection", "close");
+		cs->status = resp.status;
+		ret = send_resp(c, &resp);
+		af_resp_cleanup(&resp);
+		return ret;
 	}
 	if (*upload_size > 0) {
 		if (cs->body.len + *upload_size > srv->cfg.body_max)

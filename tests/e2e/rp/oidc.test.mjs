@@ -703,6 +703,32 @@ describe(`authflow stopping (${STORE} store)`, () => {
     }
   });
 
+  test('request framing: a body over the cap or two lengths are refused before the body', async () => {
+    const port = Number(new URL(server.issuer).port);
+    // The first answer on a raw connection, within a second.
+    const raw = (text) => new Promise((res) => {
+      let got = '';
+      const sock = net.connect(port, '127.0.0.1', () => sock.write(text));
+      sock.on('data', (d) => { got += d; });
+      const done = () => { sock.destroy(); res(got); };
+      sock.on('end', done);
+      sock.on('error', done);
+      setTimeout(done, 1000);
+    });
+    let r = await raw('POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n'
+      + 'Content-Length: 10000000\r\nExpect: 100-continue\r\n\r\n');
+    assert.match(r, /^HTTP\/1\.1 413 /, r);
+    r = await raw('POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n'
+      + 'Content-Length: 3\r\nContent-Length: 10\r\n\r\na=b');
+    assert.match(r, /^HTTP\/1\.1 400 /, r);
+    const res = await fetch(`${server.issuer}/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencodedXYZ' },
+      body: 'grant_type=authorization_code&code=x',
+    });
+    const body = await res.json();
+    assert.equal(body.error, 'invalid_request', 'not read as a form');
+  });
+
   test('requests libmicrohttpd refuses before the handler neither leak nor hold the stop', { timeout: 60000 }, async () => {
     const srv = await startServer({ store: STORE });
     const port = new URL(srv.issuer).port;
