@@ -577,7 +577,6 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 			srv->cfg.request_timeout_s,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 			MHD_OPTION_CONNECTION_LIMIT, 4096u,
-			MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 			MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
 			MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
 			MHD_OPTION_NOTIFY_CONNECTION, conn_cb, srv,
@@ -592,13 +591,18 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 			srv->cfg.request_timeout_s,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 			MHD_OPTION_CONNECTION_LIMIT, 4096u,
-			MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 			MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
 			MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
 			MHD_OPTION_NOTIFY_CONNECTION, conn_cb, srv,
 			MHD_OPTION_END);
 	if (srv->mhd == NULL) {
-		snprintf(err, errlen, "cannot listen on %s port %u",
+		/*
+		 * Only SO_REUSEADDR is set (libmicrohttpd's default), never
+		 * SO_REUSEPORT: a second server on a port in use must fail
+		 * here, not share the port's connections with the first.
+		 */
+		snprintf(err, errlen,
+			 "cannot listen on %s port %u (in use, or not allowed)",
 			 srv->cfg.listen_address,
 			 (unsigned)srv->cfg.listen_port);
 		goto out;

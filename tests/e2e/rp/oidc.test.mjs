@@ -2,6 +2,9 @@
 // with the store backend from AF_STORE (memory or redis).
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
@@ -701,6 +704,25 @@ describe(`authflow stopping (${STORE} store)`, () => {
     } finally {
       await srv.stop();
     }
+  });
+
+  test('a second server on a port in use does not start', async () => {
+    const cfg = JSON.parse(readFileSync(server.configPath, 'utf8'));
+    cfg.state_dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
+    const file = path.join(cfg.state_dir, 'authflow.json');
+    writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+    const proc = spawn(path.join(process.env.AUTHFLOW_BIN_DIR, 'authflow'), ['--config', file],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (d) => { stderr += d; });
+    const code = await new Promise((res) => {
+      const t = setTimeout(() => { proc.kill('SIGKILL'); res('still running'); }, 10000);
+      proc.once('exit', (c) => { clearTimeout(t); res(c); });
+    });
+    rmSync(cfg.state_dir, { recursive: true, force: true });
+    assert.notEqual(code, 0, 'it must not start');
+    assert.notEqual(code, 'still running', 'it must not share the port');
+    assert.match(stderr, /cannot listen on 127\.0\.0\.1 port \d+/);
   });
 
   test('request framing: a body over the cap or two lengths are refused before the body', async () => {
