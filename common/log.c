@@ -239,3 +239,54 @@ void log_write(log_ctx *lg, log_level level, const char *rid, const char *event,
 			break;
 	}
 }
+
+static int plain_byte(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || strchr("._-@+:/", ch) != NULL;
+}
+
+const char *log_value(const char *in, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)(in != NULL ? in : "");
+	size_t i, o = 0;
+
+	if (cap == 0)
+		return out;
+	for (i = 0; p[i] != '\0' && plain_byte(p[i]); i++)
+		;
+	if (p[i] == '\0' && i > 0 && i < cap) {
+		memcpy(out, p, i + 1);
+		return out;
+	}
+	/* Room kept for the closing quote and the NUL. */
+	if (cap < 3) {
+		out[0] = '\0';
+		return out;
+	}
+	out[o++] = '"';
+	for (i = 0; p[i] != '\0'; i++) {
+		char esc[5];
+		size_t n = 0;
+
+		if (p[i] == '"' || p[i] == '\\') {
+			esc[n++] = '\\';
+			esc[n++] = (char)p[i];
+		} else if (p[i] < 0x20 || p[i] > 0x7e) {
+			esc[n++] = '\\';
+			esc[n++] = 'x';
+			esc[n++] = hex[p[i] >> 4];
+			esc[n++] = hex[p[i] & 0xf];
+		} else {
+			esc[n++] = (char)p[i];
+		}
+		if (o + n + 2 > cap)
+			break;
+		memcpy(out + o, esc, n);
+		o += n;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}

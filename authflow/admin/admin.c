@@ -489,6 +489,7 @@ void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
 	af_admin_call *c;
 	const route *r = NULL;
 	af_admin_status st;
+	char shown[LOG_VALUE_BUF];
 
 	if (srv == NULL || req == NULL || resp == NULL)
 		return;
@@ -541,7 +542,10 @@ void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
 done:
 	log_info(srv->log, req->rid, "admin",
 		 "actor=%s action=%s target=%s status=%u", c->caller.name,
-		 c->action, c->target[0] != '\0' ? c->target : "-",
+		 c->action,
+		 c->target[0] != '\0'
+			 ? log_value(c->target, shown, sizeof(shown))
+			 : "-",
 		 resp->status);
 out:
 	json_decref(c->body);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "directory/throttle.h"
 #include "mfa/seam.h"
@@ -149,7 +150,7 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 			  const char *flow, const json_t *authz,
 			  const char *username)
 {
-	char msg[160];
+	char msg[160], shown[LOG_VALUE_BUF];
 	uint32_t wait_s = 0;
 	af_dir_status st;
 
@@ -159,7 +160,8 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 	if (st == AF_DIR_LOCKED) {
 		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
 		log_warn(srv->log, req->rid, "login",
-			 "user=%s ip=%s outcome=locked", username,
+			 "user=%s ip=%s outcome=locked",
+			 log_value(username, shown, sizeof(shown)),
 			 req->client_ip);
 		show_form(srv, resp, 403, flow, authz,
 			  "This account is locked after too many failed "
@@ -188,6 +190,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	const char *username = af_req_param(req, "username");
 	const char *password = af_req_param(req, "password");
 	json_t *authz = NULL, *user = NULL, *policy = NULL, *app = NULL;
+	char shown[LOG_VALUE_BUF]; /* the user name as typed, for the log */
 	af_dir_status st;
 	int rc;
 
@@ -211,7 +214,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		/* Waited too long behind other password checks: shed it. */
 		af_metrics_login(srv->metrics, AF_LOGIN_BUSY);
 		log_warn(srv->log, req->rid, "login",
-			 "user=%s ip=%s outcome=busy", username,
+			 "user=%s ip=%s outcome=busy",
+			 log_value(username, shown, sizeof(shown)),
 			 req->client_ip);
 		af_resp_header_set(resp, "Retry-After", "5");
 		show_form(srv, resp, 503, flow, authz, BUSY, username);
@@ -232,7 +236,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 				 "could not count a failed sign-in");
 		af_metrics_login(srv->metrics, AF_LOGIN_BAD_CREDENTIALS);
 		log_info(srv->log, req->rid, "login",
-			 "user=%s ip=%s outcome=bad_credentials", username,
+			 "user=%s ip=%s outcome=bad_credentials",
+			 log_value(username, shown, sizeof(shown)),
 			 req->client_ip);
 		show_form(srv, resp, 401, flow, authz, BAD_CREDENTIALS,
 			  username);

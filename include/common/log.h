@@ -50,6 +50,16 @@ int log_enabled(const log_ctx *lg, log_level level);
 void log_write(log_ctx *lg, log_level level, const char *rid, const char *event,
 	       const char *const *kv, const char *fmt, ...) LOG_PRINTF(6, 7);
 
+/*
+ * in as one value of a "key=value" message: as it is when it is a plain
+ * word (letters, digits and . _ - @ + : /), else in double quotes with
+ * the quote, the backslash and bytes outside printable ASCII escaped, so
+ * that text from a client cannot pose as other keys. Cut to fit cap
+ * (LOG_VALUE_BUF is enough for 64 bytes of any input). Returns out.
+ */
+#define LOG_VALUE_BUF 264
+const char *log_value(const char *in, char *out, size_t cap);
+
 #define log_error(lg, rid, ev, ...) \
 	log_write((lg), LOG_LEVEL_ERROR, (rid), (ev), NULL, __VA_ARGS__)
 #define log_warn(lg, rid, ev, ...) \

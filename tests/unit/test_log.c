@@ -325,6 +325,39 @@ static void test_write_long_key_dropped_valid(void **state)
 	log_free(lg);
 }
 
+static void test_value_words_kept_other_text_quoted(void **state)
+{
+	char out[LOG_VALUE_BUF], small[8];
+	char long_in[400];
+
+	(void)state;
+	assert_string_equal(log_value("alice.b-c@ex:1/2", out, sizeof(out)),
+			    "alice.b-c@ex:1/2");
+	/* Text that would pose as more keys stays one quoted value. */
+	assert_string_equal(
+		log_value("admin outcome=ok ip=10.9.9.9", out, sizeof(out)),
+		"\"admin outcome=ok ip=10.9.9.9\"");
+	assert_string_equal(log_value("a\"b\\c", out, sizeof(out)),
+			    "\"a\\\"b\\\\c\"");
+	assert_string_equal(log_value("a\nb\xc3\xa9", out, sizeof(out)),
+			    "\"a\\x0ab\\xc3\\xa9\"");
+	assert_string_equal(log_value("", out, sizeof(out)), "\"\"");
+	assert_string_equal(log_value(NULL, out, sizeof(out)), "\"\"");
+	/* Cut to fit, still closed, never half an escape. */
+	assert_string_equal(log_value("abcdefgh", small, sizeof(small)),
+			    "\"abcde\"");
+	assert_string_equal(log_value("a\001bcdef", small, sizeof(small)),
+			    "\"a\\x01\"");
+	assert_string_equal(log_value("ab\001cdef", small, sizeof(small)),
+			    "\"ab\"");
+	memset(long_in, '\n', sizeof(long_in) - 1);
+	long_in[sizeof(long_in) - 1] = '\0';
+	log_value(long_in, out, sizeof(out));
+	assert_true(strlen(out) < sizeof(out));
+	assert_int_equal(out[strlen(out) - 1], '"');
+	assert_true(strlen(out) >= 2 + 64 * 4);
+}
+
 static void test_level_parse_names(void **state)
 {
 	(void)state;
@@ -364,6 +397,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_write_long_key_dropped_valid, pipe_setup,
 			pipe_teardown),
+		cmocka_unit_test(test_value_words_kept_other_text_quoted),
 		cmocka_unit_test(test_level_parse_names),
 	};
 
