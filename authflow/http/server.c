@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -535,6 +536,26 @@ out:
 	return buf;
 }
 
+/*
+ * libmicrohttpd's own messages (a client that closed mid-request, a
+ * malformed header) as JSON lines like every other, at debug level: a
+ * client can cause them at will, and each one is answered already.
+ */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	af_server *srv = cls;
+	char line[512];
+	size_t n;
+
+	if (!log_enabled(srv->log, LOG_LEVEL_DEBUG))
+		return;
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	log_debug(srv->log, NULL, "http_server", "%s", line);
+}
+
 int af_server_start(af_server *srv, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
@@ -580,6 +601,7 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 			MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
 			MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
 			MHD_OPTION_NOTIFY_CONNECTION, conn_cb, srv,
+			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 			MHD_OPTION_HTTPS_MEM_CERT, cert,
 			MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
 	else
@@ -594,6 +616,7 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 			MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
 			MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
 			MHD_OPTION_NOTIFY_CONNECTION, conn_cb, srv,
+			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
 			MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		/*

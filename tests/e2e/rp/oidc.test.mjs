@@ -749,6 +749,12 @@ describe(`authflow stopping (${STORE} store)`, () => {
     });
     const body = await res.json();
     assert.equal(body.error, 'invalid_request', 'not read as a form');
+    // libmicrohttpd's own complaints come out as JSON lines too.
+    r = await raw('POST /token HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n');
+    assert.match(r, /^HTTP\/1\.1 400 /, r);
+    for (const line of server.stderr().split('\n').filter(Boolean)) {
+      assert.doesNotThrow(() => JSON.parse(line), line);
+    }
   });
 
   test('requests libmicrohttpd refuses before the handler neither leak nor hold the stop', { timeout: 60000 }, async () => {
