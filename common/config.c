@@ -321,6 +321,7 @@ void af_config_defaults(af_config *cfg)
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->body_max = 65536;
 	cfg->request_timeout_s = 30;
+	cfg->connections_per_ip = 0;
 	cfg->push_mode = AF_PUSH_EMBEDDED;
 	cfg->push_workers = 0;
 	(void)snprintf(cfg->push_listen_address,
@@ -918,7 +919,7 @@ static int parse_log(json_t *root, af_config *cfg, struct cfg_err *e)
 static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {"body_bytes", "request_timeout_s",
-					   NULL};
+					   "connections_per_ip", NULL};
 	json_t *s;
 	unsigned long v;
 
@@ -934,6 +935,10 @@ static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (get_uint(s, "limits", "request_timeout_s", 1, 300, &v, e) != 0)
 		return -1;
 	cfg->request_timeout_s = (unsigned)v;
+	v = cfg->connections_per_ip;
+	if (get_uint(s, "limits", "connections_per_ip", 0, 65535, &v, e) != 0)
+		return -1;
+	cfg->connections_per_ip = (unsigned)v;
 	return 0;
 }
 

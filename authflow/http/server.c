@@ -426,6 +426,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 		return ret;
 	}
 	if (*upload_size > 0) {
+		/*
+		 * The idle timeout alone lets a body trickle in forever, a
+		 * byte at a time: the whole request has the time limit.
+		 */
+		if (af_mono_ns() - cs->start_ns >
+		    (uint64_t)srv->cfg.request_timeout_s * 1000000000ull)
+			return MHD_NO;
 		if (cs->body.len + *upload_size > srv->cfg.body_max)
 			cs->too_big = 1;
 		else
@@ -598,6 +605,8 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 			srv->cfg.request_timeout_s,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 			MHD_OPTION_CONNECTION_LIMIT, 4096u,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			srv->cfg.connections_per_ip,
 			MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
 			MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
 			MHD_OPTION_NOTIFY_CONNECTION, conn_cb, srv,
@@ -613,6 +622,8 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 			srv->cfg.request_timeout_s,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
 			MHD_OPTION_CONNECTION_LIMIT, 4096u,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			srv->cfg.connections_per_ip,
 			MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
 			MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
 			MHD_OPTION_NOTIFY_CONNECTION, conn_cb, srv,

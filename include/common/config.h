@@ -19,7 +19,8 @@
  *     "admin": {"tokens": [{"name": "ops", "role": "superadmin",
  *                           "sha256": "<64 hex>"}]},
  *     "log": {"level": "info"},
- *     "limits": {"body_bytes": 65536, "request_timeout_s": 30},
+ *     "limits": {"body_bytes": 65536, "request_timeout_s": 30,
+ *                "connections_per_ip": 0},
  *     "push": {"mode": "daemon", "workers": 0,
  *              "listen": {"address": "127.0.0.1", "port": 9465},
  *              "apns": {"team_id": "ABCDE12345", "key_id": "KEY1234567",
@@ -112,6 +113,7 @@ typedef struct af_config {
 	int log_level; /* a log_level value */
 	size_t body_max;
 	unsigned request_timeout_s;
+	unsigned connections_per_ip; /* 0: no limit */
 	af_push_mode push_mode; /* default: embedded (memory), daemon (redis) */
 	unsigned push_workers;	/* 0 in the file: the number of cores */
 	char push_listen_address[64];

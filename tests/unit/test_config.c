@@ -805,11 +805,17 @@ static void test_limits_checked(void **state)
 	af_config *cfg = new_cfg();
 
 	(void)state;
+	assert_int_equal(cfg->connections_per_ip, 0);
 	parse_ok("{" ISSUER ",\"limits\":{\"body_bytes\":1024,"
-		 "\"request_timeout_s\":1}}",
+		 "\"request_timeout_s\":1,\"connections_per_ip\":16}}",
 		 cfg);
 	assert_int_equal(cfg->body_max, 1024);
 	assert_int_equal(cfg->request_timeout_s, 1);
+	assert_int_equal(cfg->connections_per_ip, 16);
+	refused("{" ISSUER ",\"limits\":{\"connections_per_ip\":65536}}",
+		"limits.connections_per_ip: must be 0..65535");
+	refused("{" ISSUER ",\"limits\":{\"connections_per_ip\":-1}}",
+		"limits.connections_per_ip");
 	refused("{" ISSUER ",\"limits\":{\"body_bytes\":1023}}",
 		"limits.body_bytes: must be 1024..1048576");
 	refused("{" ISSUER ",\"limits\":{\"body_bytes\":1048577}}",

@@ -757,6 +757,38 @@ describe(`authflow stopping (${STORE} store)`, () => {
     }
   });
 
+  test('slow clients: a trickled body meets the time limit, one address the connection cap', { timeout: 60000 }, async () => {
+    const srv = await startServer({ store: STORE, limits: { request_timeout_s: 2, connections_per_ip: 3 } });
+    try {
+      const port = Number(new URL(srv.issuer).port);
+      const open = () => new Promise((res) => {
+        const sock = net.connect(port, '127.0.0.1', () => res(sock));
+        sock.on('error', () => res(sock));
+      });
+      // A body one byte every 300 ms, never silent for 2 s: cut at 2 s.
+      const slow = await open();
+      const t0 = Date.now();
+      slow.write('POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n');
+      const drip = setInterval(() => { if (!slow.destroyed) slow.write('a'); }, 300);
+      const closed = await new Promise((res) => {
+        slow.on('close', () => res(Date.now() - t0));
+        setTimeout(() => res(-1), 8000);
+      });
+      clearInterval(drip);
+      assert.ok(closed > 0 && closed < 5000, `closed after ${closed} ms`);
+      // Three idle connections held: a fourth from the same address is turned away.
+      const held = [await open(), await open(), await open()];
+      await new Promise((res) => setTimeout(res, 200));
+      const refused = await fetch(`${srv.issuer}/healthz`).then(() => false, () => true);
+      assert.ok(refused, 'the fourth connection is refused');
+      for (const h of held) h.destroy();
+      await new Promise((res) => setTimeout(res, 200));
+      assert.equal((await fetch(`${srv.issuer}/healthz`)).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   test('requests libmicrohttpd refuses before the handler neither leak nor hold the stop', { timeout: 60000 }, async () => {
     const srv = await startServer({ store: STORE });
     const port = new URL(srv.issuer).port;
