@@ -1,7 +1,9 @@
 /* Brute-force counters, delays and lockouts in the state store. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/util.h"
 #include "directory/audit.h"
 #include "directory/throttle.h"
 
@@ -216,6 +218,52 @@ static af_dir_status locked_event(af_dir *dir, const char *user, const char *ip,
 	rc = af_audit_record(dir, "authflow", "user.lock", user, detail);
 	json_decref(detail);
 	return rc;
+}
+
+/* Long enough for one password check, short enough after a crash. */
+#define TURN_TTL_MS  10000u
+#define TURN_POLL_NS 2000000L
+
+af_dir_status af_throttle_begin(af_dir *dir, const char *user, uint32_t wait_ms)
+{
+	const struct timespec pause = {0, TURN_POLL_NS};
+	char key[STORE_KEY_MAX];
+	uint64_t until;
+	store_status st;
+	subjects s;
+
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	subjects_of(user, NULL, &s);
+	if (s.user[0] == '\0' ||
+	    key_of(key, sizeof(key), "turn", "user", s.user) != AF_DIR_OK)
+		return AF_DIR_OK;
+	until = af_mono_ns() + (uint64_t)wait_ms * 1000000ull;
+	for (;;) {
+		st = store_set(af_dir_store(dir), key, "1", 1, TURN_TTL_MS,
+			       STORE_SET_NX);
+		if (st != STORE_EXISTS)
+			return af_dir__from_store(st);
+		if (af_mono_ns() >= until)
+			return AF_DIR_CONFLICT;
+		(void)nanosleep(&pause, NULL);
+	}
+}
+
+void af_throttle_end(af_dir *dir, const char *user)
+{
+	char key[STORE_KEY_MAX];
+	subjects s;
+
+	if (dir == NULL)
+		return;
+	subjects_of(user, NULL, &s);
+	if (s.user[0] == '\0' ||
+	    key_of(key, sizeof(key), "turn", "user", s.user) != AF_DIR_OK)
+		return;
+	/* Not fatal: the turn runs out by itself. */
+	if (store_del(af_dir_store(dir), key) != STORE_OK)
+		return;
 }
 
 af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)

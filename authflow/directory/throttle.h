@@ -6,13 +6,15 @@
  * Keys: "fail:user:<name>", "fail:ip:<addr>" (failures in the window),
  * "wait:user:<name>", "wait:ip:<addr>" (present while a delay runs; its
  * TTL is the delay left), "lock:user:<name>" (no TTL: only an admin
- * clears it). All times come from the store's TTLs, never from a clock
- * here, so a test can follow them exactly.
+ * clears it), "turn:user:<name>" (a password check of the user under way). All
+ * times come from the store's TTLs, never from a clock here, so a test can
+ * follow them exactly.
  *
- * Use: af_throttle_check() before checking the password; refuse on
- * AF_DIR_LOCKED or AF_DIR_WAIT; then af_throttle_fail() or
- * af_throttle_success(). Failures are counted for unknown user names too,
- * so that lockouts say nothing about which names exist.
+ * Use: af_throttle_begin(), then af_throttle_check() before checking the
+ * password; refuse on AF_DIR_LOCKED or AF_DIR_WAIT; then
+ * af_throttle_fail() or af_throttle_success(); then af_throttle_end(). Failures
+ * are counted for unknown user names too, so that lockouts say nothing about
+ * which names exist.
  *
  * user: a user name (folded to lower case); one that is not a valid user
  * name cannot belong to a user, so only its address is counted. ip: the
@@ -57,6 +59,21 @@ AF_DIR_NODISCARD af_dir_status af_throttle_check(af_dir *dir, const char *user,
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_fail(af_dir *dir, const char *user,
 						const char *ip);
+
+/*
+ * One password check at a time per user name, so that the check of the
+ * limits, the check of the password and the count of its failure are one
+ * step for that user: parallel posts cannot slip past the delay or the
+ * lock between them. af_throttle_begin() before af_throttle_check()
+ * waits up to wait_ms for the user's turn: AF_DIR_OK (the turn is the
+ * caller's, until af_throttle_end() or a few seconds), AF_DIR_CONFLICT
+ * (other checks of that user held it all that time: ask the client to try
+ * again), AF_DIR_STORE. A name that cannot be a user's takes no turn
+ * (AF_DIR_OK).
+ */
+AF_DIR_NODISCARD af_dir_status af_throttle_begin(af_dir *dir, const char *user,
+						 uint32_t wait_ms);
+void af_throttle_end(af_dir *dir, const char *user);
 
 /*
  * A sign-in succeeded: clears the user's failures and delay (the address'

@@ -183,6 +183,9 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 	return -1;
 }
 
+/* How long a password post waits for the checks of the same user. */
+#define TURN_WAIT_MS 5000u
+
 void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
@@ -192,7 +195,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	json_t *authz = NULL, *user = NULL, *policy = NULL, *app = NULL;
 	char shown[LOG_VALUE_BUF]; /* the user name as typed, for the log */
 	af_dir_status st;
-	int rc;
+	int rc, turn = 0;
 
 	rc = req->form == NULL || csrf == NULL
 		     ? -1
@@ -221,6 +224,24 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		show_form(srv, resp, 503, flow, authz, BUSY, username);
 		goto out;
 	}
+	/*
+	 * This user's limits, password and failure count: one step. Other
+	 * checks of the same user go first, for TURN_WAIT_MS at most.
+	 */
+	st = af_throttle_begin(srv->dir, username, TURN_WAIT_MS);
+	if (st == AF_DIR_CONFLICT) {
+		af_resp_header_set(resp, "Retry-After", "1");
+		show_form(srv, resp, 429, flow, authz,
+			  "Another sign-in as this user is being checked. "
+			  "Try again in a moment.",
+			  username);
+		goto out;
+	}
+	if (st != AF_DIR_OK) {
+		af_page_unavailable(resp);
+		goto out;
+	}
+	turn = 1;
 	if (check_throttle(srv, req, resp, flow, authz, username) != 0)
 		goto out;
 	st = af_dir_user_login(srv->dir, username, password, &user);
@@ -261,6 +282,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			 "could not clear the failure count");
 	sign_in(srv, req, resp, flow, authz, user);
 out:
+	if (turn)
+		af_throttle_end(srv->dir, username);
 	json_decref(authz);
 	json_decref(user);
 	json_decref(policy);

@@ -555,6 +555,24 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(r.status, 302, r.text);
   });
 
+  test('brute force in parallel: no more wrong passwords are checked than the limit', async () => {
+    const s = await seed(server, { user: 'ivo' });
+    const config = await rp(s);
+    const forms = [];
+    for (let i = 0; i < 12; i++) {
+      const b = new Browser();
+      const o = await openAuthorize(b, server.issuer, (await authUrl(config)).url.href);
+      forms.push({ b, fields: o.fields });
+    }
+    const answers = await Promise.all(forms.map(({ b, fields }, i) => b.post(`${server.issuer}/login`,
+      { ...fields, username: s.user, password: `wrong-${i}` })));
+    const checked = answers.filter((r) => r.status === 401).length;
+    assert.equal(checked, 5, `wrong passwords checked: ${answers.map((r) => r.status).join(' ')}`);
+    assert.ok(answers.every((r) => r.status === 401 || r.status === 429));
+    const un = await server.admin('POST', `/users/${s.user}/unlock`);
+    assert.equal(un.status, 200, un.text);
+  });
+
   test('security headers and session cookie attributes', async () => {
     const s = await seed(server, { user: 'judy' });
     const config = await rp(s);
