@@ -70,6 +70,7 @@ static int run(const af_config *cfg, log_ctx *log)
 	store_ctx *st = NULL;
 	pushd_ctx *ctx = NULL;
 	char err[512];
+	const struct timespec retry = {1, 0};
 	sigset_t set;
 	int sig = 0, rc = 1;
 	store_status sst;
@@ -104,12 +105,28 @@ static int run(const af_config *cfg, log_ctx *log)
 		fprintf(stderr, "pushd: store: %s\n", err);
 		goto out;
 	}
-	if (store_ping_why(st, err, sizeof(err)) != STORE_OK)
+	/*
+	 * A store that does not answer yet (started after pushd, restarting)
+	 * is waited for, as the workers would wait for it later; a stop
+	 * signal meanwhile ends pushd cleanly.
+	 */
+	if (store_ping_why(st, err, sizeof(err)) != STORE_OK) {
 		log_warn(log, NULL, "startup",
 			 "the store does not answer yet (%s); retrying", err);
+		do {
+			sig = sigtimedwait(&set, NULL, &retry);
+			if (sig > 0) {
+				log_info(log, NULL, "shutdown", "signal=%d",
+					 sig);
+				rc = 0;
+				goto out;
+			}
+		} while (store_ping_why(st, err, sizeof(err)) != STORE_OK);
+		log_info(log, NULL, "startup", "the store answers");
+	}
 	ctx = pushd_ctx_new(cfg, st, log, err, sizeof(err));
 	if (ctx == NULL) {
-		fprintf(stderr, "pushd: %s\n", err);
+		fprintf(stderr, "%s\n", err);
 		goto out;
 	}
 	if (pushd_start(ctx) != PUSHD_OK) {

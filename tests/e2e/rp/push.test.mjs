@@ -325,6 +325,45 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     assert.ok(pushdMetric(m, 'pushd_workers_alive') === 2);
   });
 
+  test('a pushd started before its Redis waits for it, and stops cleanly meanwhile', { timeout: 60000 }, async () => {
+    const redisPort = await freePort();
+    const cfg = JSON.parse(readFileSync(server.configPath, 'utf8'));
+    cfg.store = { ...cfg.store, url: `redis://127.0.0.1:${redisPort}` };
+    const port = await freePort();
+    cfg.push.listen = { address: '127.0.0.1', port };
+    const file = path.join(dir, `pushd-wait-${port}.json`);
+    writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+    const run = () => {
+      const proc = spawn(path.join(BIN, 'pushd'), ['--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const p = { proc, stderr: '', exited: null };
+      proc.stderr.on('data', (d) => { p.stderr += d; });
+      proc.on('exit', (code, sig) => { p.exited = { code, sig }; });
+      return p;
+    };
+    let p = run();
+    await sleep(1500);
+    assert.equal(p.exited, null, `pushd gave up: ${p.stderr}`);
+    p.proc.kill('SIGTERM');
+    await until('pushd exit', () => p.exited !== null, 5000);
+    assert.deepEqual(p.exited, { code: 0, sig: null }, p.stderr);
+    // Started again; its Redis comes up a moment later.
+    p = run();
+    await sleep(700);
+    const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '',
+      '--appendonly', 'no'], { stdio: 'ignore' });
+    try {
+      await until('pushd /healthz', async () => {
+        try { return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok; } catch { return false; }
+      }, 15000);
+      p.proc.kill('SIGTERM');
+      await until('pushd exit', () => p.exited !== null, 15000);
+      assert.deepEqual(p.exited, { code: 0, sig: null }, p.stderr);
+    } finally {
+      p.proc.kill('SIGKILL');
+      redis.kill('SIGKILL');
+    }
+  });
+
   test('embedded mode (memory store): authflow sends the pushes itself', async () => {
     const daemon = server;
     server = await startServer({ store: 'memory', push: { mode: 'embedded', workers: 1, apns: apnsSection } });
