@@ -241,6 +241,22 @@ static void not_found(af_server *srv, af_resp *resp)
 	resp->brand = NULL;
 }
 
+/* A query string or form body that cannot be read, in the route's kind. */
+static void bad_request(const af_req *req, af_resp *resp, int page)
+{
+	const char *what = req->malformed == AF_REQ_BAD_FORM
+				   ? "malformed form body"
+				   : "malformed query string";
+
+	if (page)
+		af_page_error(resp, 400, "Request not understood",
+			      "The address or the form sent here could not be "
+			      "read.",
+			      "Go back to the application and try again.");
+	else
+		af_resp_oauth_error(resp, 400, "invalid_request", what);
+}
+
 void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 {
 	const af_route *r;
@@ -251,6 +267,10 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 		return;
 	}
 	r = &routes[req->route];
+	if (req->malformed && !r->page) {
+		bad_request(req, resp, 0);
+		return;
+	}
 	if (r->methods == M_ANY) {
 		r->get(srv, req, resp);
 		return;
@@ -272,7 +292,10 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 	}
 	if (r->page)
 		resp->brand = af_brand_cache_get(srv->brand);
-	h(srv, req, resp);
+	if (req->malformed)
+		bad_request(req, resp, r->page);
+	else
+		h(srv, req, resp);
 	af_brand_release(resp->brand);
 	resp->brand = NULL;
 }

@@ -23,6 +23,9 @@ struct af_brand;
 #define AF_RESP_BODY_MAX    ((size_t)1024 * 1024)
 #define AF_RID_LEN	    16
 
+#define AF_REQ_BAD_QUERY 1
+#define AF_REQ_BAD_FORM	 2
+
 typedef struct af_req {
 	const char *method; /* "GET", "POST", ... */
 	const char *path;   /* without the query string */
@@ -42,6 +45,12 @@ typedef struct af_req {
 	int https;	     /* the browser talks to us over https */
 	int route;	     /* index of the matched route, for metrics */
 	int duplicate_param; /* a query or form parameter came twice */
+	/*
+	 * The query string (AF_REQ_BAD_QUERY) or the form body
+	 * (AF_REQ_BAD_FORM) could not be parsed; af_dispatch() answers in
+	 * the route's own kind (a page, or a JSON error).
+	 */
+	int malformed;
 	/*
 	 * A slow request (af_route_slow()) that waited for a work queue
 	 * thread longer than limits.request_timeout_s since it arrived: its

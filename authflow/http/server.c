@@ -247,11 +247,8 @@ static void handle(af_server *srv, struct MHD_Connection *c,
 		     : HP_OK;
 	if (st == HP_ERR_DUPLICATE)
 		req.duplicate_param = 1;
-	else if (st != HP_OK) {
-		af_resp_text(resp, 400, "text/plain; charset=utf-8",
-			     "malformed query string\n");
-		goto out;
-	}
+	else if (st != HP_OK)
+		req.malformed = AF_REQ_BAD_QUERY;
 	if (req.query == NULL)
 		req.query = hp_params_new();
 	if (req.query == NULL) {
@@ -264,13 +261,10 @@ static void handle(af_server *srv, struct MHD_Connection *c,
 		st = HP_OK;
 		if (is_form(c))
 			st = hp_params_parse(req.body, req.body_len, &req.form);
-		if (st == HP_ERR_DUPLICATE) {
+		if (st == HP_ERR_DUPLICATE)
 			req.duplicate_param = 1;
-		} else if (st != HP_OK) {
-			af_resp_oauth_error(resp, 400, "invalid_request",
-					    "malformed form body");
-			goto out;
-		}
+		else if (st != HP_OK)
+			req.malformed = AF_REQ_BAD_FORM;
 	}
 	req.route = cs->route;
 	af_dispatch(srv, &req, resp);

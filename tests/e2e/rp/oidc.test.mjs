@@ -767,6 +767,19 @@ describe(`authflow stopping (${STORE} store)`, () => {
     });
     const body = await res.json();
     assert.equal(body.error, 'invalid_request', 'not read as a form');
+    // An unreadable query or form: a page for browser pages, JSON for APIs.
+    let bad = await fetch(`${server.issuer}/login?flow=%ZZ`);
+    assert.equal(bad.status, 400);
+    assert.match(bad.headers.get('content-type'), /^text\/html/);
+    assert.match(await bad.text(), /Request not understood/);
+    bad = await fetch(`${server.issuer}/login`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'flow=%G1',
+    });
+    assert.equal(bad.status, 400);
+    assert.match(bad.headers.get('content-type'), /^text\/html/);
+    bad = await fetch(`${server.issuer}/admin/v1/audit?before=%ZZ`);
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error, 'invalid_request');
     // libmicrohttpd's own complaints come out as JSON lines too.
     r = await raw('POST /token HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n');
     assert.match(r, /^HTTP\/1\.1 400 /, r);
