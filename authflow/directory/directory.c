@@ -1385,6 +1385,7 @@ af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 {
 	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
 	char subkey[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
 	json_t *user = NULL;
 	af_dir_status rc, r;
 	const char *sub;
@@ -1394,14 +1395,21 @@ af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 	rc = user_key(key, sizeof(key), username, name, sizeof(name));
 	if (rc != AF_DIR_OK)
 		return rc;
-	rc = af_dir__get_json(dir, key, &user, NULL);
+	/*
+	 * The record goes first, so that nothing can sign in as the user
+	 * while the references are cleaned up; taken as it was when it went,
+	 * so that the memberships cleaned up are those of its last version.
+	 */
+	rc = af_dir__from_store(store_getdel(dir->store, key, &v));
 	if (rc != AF_DIR_OK)
 		return rc;
-	/* The record goes first, so that nothing can sign in as the user
-	 * while the references are cleaned up. */
-	rc = af_dir__from_store(store_del(dir->store, key));
-	if (rc != AF_DIR_OK)
+	user = json_loadb((const char *)v.data, v.len, 0, NULL);
+	OPENSSL_cleanse(v.data, v.len);
+	store_value_free(&v);
+	if (!json_is_object(user)) {
+		rc = AF_DIR_STORE;
 		goto out;
+	}
 	rc = af_dir__from_store(store_srem(dir->store, "users", name));
 	r = sync_members(dir, name, user, NULL);
 	if (rc == AF_DIR_OK)
@@ -1769,6 +1777,19 @@ static af_dir_status kind_member(af_dir *dir, const member_kind *mk,
 	rc = sync_members(dir, uname, before, after);
 	if (rc != AF_DIR_OK)
 		goto out;
+	/*
+	 * A user removed meanwhile may have had the member sets cleaned
+	 * before this one was added to: undone, so that no ghost stays.
+	 */
+	if (add && exists(dir, "user:", uname) == AF_DIR_NOT_FOUND) {
+		if (sync_members(dir, uname, after, before) != AF_DIR_OK)
+			af_dir__err(err, errlen, "username: no such user (%s)",
+				    "its membership could not be undone");
+		else
+			af_dir__err(err, errlen, "username: no such user");
+		rc = AF_DIR_NOT_FOUND;
+		goto out;
+	}
 	detail = json_pack("{s:s}", "user", uname);
 	rc = detail != NULL ? af_dir__audit(dir, actor,
 					    add ? mk->act_join : mk->act_leave,

@@ -3,6 +3,7 @@
  * profiles, sign-in, brute-force throttling and the audit trail, over the
  * memory store.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -1628,6 +1629,60 @@ static void test_af_audit_ring_keeps_newest(void **state)
 	assert_int_equal(s.seq[1], AF_AUDIT_RING + 4);
 }
 
+struct join_race {
+	fixture *f;
+	char user[16];
+	pthread_barrier_t go;
+};
+
+static void *join_staff(void *arg)
+{
+	struct join_race *r = arg;
+	af_dir_status rc;
+
+	(void)pthread_barrier_wait(&r->go);
+	rc = af_dir_group_add_member(r->f->dir, ACTOR, "staff", r->user, NULL,
+				     0);
+
+	/* Either joined before the removal, or found no such user. */
+	return rc == AF_DIR_OK || rc == AF_DIR_NOT_FOUND ? NULL : arg;
+}
+
+/* A user removed while added to a group: never left in the group. */
+static void test_af_dir_user_remove_racing_join_leaves_no_member(void **state)
+{
+	fixture *f = *state;
+	struct join_race r = {.f = f};
+	json_t *members = NULL;
+	void *failed = NULL;
+	pthread_t t;
+	int i;
+
+	assert_int_equal(
+		af_dir_group_add(f->dir, ACTOR, "staff", NULL, NULL, 0),
+		AF_DIR_OK);
+	for (i = 0; i < 400; i++) {
+		char spec[64];
+
+		(void)snprintf(r.user, sizeof(r.user), "racer%d", i);
+		(void)snprintf(spec, sizeof(spec), "{\"username\":\"%s\"}",
+			       r.user);
+		assert_int_equal(add_user(f, spec, NULL), AF_DIR_OK);
+		assert_int_equal(pthread_barrier_init(&r.go, NULL, 2), 0);
+		assert_int_equal(pthread_create(&t, NULL, join_staff, &r), 0);
+		(void)pthread_barrier_wait(&r.go);
+		assert_int_equal(af_dir_user_remove(f->dir, ACTOR, r.user),
+				 AF_DIR_OK);
+		assert_int_equal(pthread_join(t, &failed), 0);
+		assert_int_equal(pthread_barrier_destroy(&r.go), 0);
+		assert_null(failed);
+	}
+	assert_int_equal(af_dir_group_members(f->dir, "staff", &members),
+			 AF_DIR_OK);
+	assert_int_equal(json_array_size(members), 0);
+	json_decref(members);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1642,6 +1697,7 @@ int main(void)
 		T(test_af_dir_user_set_memberships_kept_in_step),
 		T(test_af_dir_user_set_email_change_unverifies),
 		T(test_af_dir_group_remove_drops_from_users),
+		T(test_af_dir_user_remove_racing_join_leaves_no_member),
 		T(test_af_dir_group_add_bad_or_twice_refused),
 		T(test_af_dir_user_remove_clears_references),
 		T(test_af_dir_user_list_sorted_without_hashes),
