@@ -908,6 +908,11 @@ static store_status redis_queue_len(void *impl, const char *key, size_t klen,
 /*
  * Finds the text of one XRANGE item, [id, [field, value, ...]]: the value
  * of field "e", which must be a string without a NUL, as our entries are.
+ * An entry written by something else (no such field, or a value that is
+ * not such a string) reads as empty text, which no consumer takes for a
+ * job: it is dropped and acknowledged on its own, rather than failing the
+ * whole read and holding back the entries read with it, again at every
+ * claim.
  */
 static store_status queue_item_text(const redisReply *item, const char **text)
 {
@@ -927,13 +932,14 @@ static store_status queue_item_text(const redisReply *item, const char **text)
 			return STORE_ERR_PROTOCOL;
 		if (f->len != 1 || f->str[0] != REDIS_QUEUE_FIELD[0])
 			continue;
-		if (v->len > STORE_VALUE_MAX ||
-		    memchr(v->str, '\0', v->len) != NULL)
-			return STORE_ERR_PROTOCOL;
-		*text = v->str;
+		*text = v->len > STORE_VALUE_MAX ||
+					memchr(v->str, '\0', v->len) != NULL
+				? ""
+				: v->str;
 		return STORE_OK;
 	}
-	return STORE_ERR_PROTOCOL;
+	*text = "";
+	return STORE_OK;
 }
 
 static store_status redis_queue_range(void *impl, const char *key, size_t klen,

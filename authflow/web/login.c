@@ -183,9 +183,6 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 	return -1;
 }
 
-/* How long a password post waits for the checks of the same user. */
-#define TURN_WAIT_MS 5000u
-
 void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
@@ -226,9 +223,12 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	}
 	/*
 	 * This user's limits, password and failure count: one step. Other
-	 * checks of the same user go first, for TURN_WAIT_MS at most.
+	 * checks of the same user go first, for the request time limit at
+	 * most (each is one password check, or a quick refusal once the
+	 * user's delay runs).
 	 */
-	st = af_throttle_begin(srv->dir, username, TURN_WAIT_MS);
+	st = af_throttle_begin(srv->dir, username,
+			       srv->cfg.request_timeout_s * 1000u);
 	if (st == AF_DIR_CONFLICT) {
 		af_resp_header_set(resp, "Retry-After", "1");
 		show_form(srv, resp, 429, flow, authz,

@@ -689,6 +689,14 @@ describe(`authflow stopping (${STORE} store)`, () => {
       const s = await seed(srv, { user: 'leaving' });
       const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
         client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      // One user each: checks of one user take turns, these run side by side.
+      const users = [];
+      for (let i = 0; i < 24; i++) {
+        const u = await srv.admin('POST', '/users', { username: `leaving${i}`, password: s.password });
+        assert.equal(u.status, 201, u.text);
+        await srv.admin('POST', `/policies/sso-leaving/assign`, { user: `leaving${i}` });
+        users.push(`leaving${i}`);
+      }
       const opened = [];
       // Enough costly checks to keep both work-queue threads busy for a
       // second or more after the signal, on a fast machine too.
@@ -702,8 +710,8 @@ describe(`authflow stopping (${STORE} store)`, () => {
         opened.push({ browser, fields: (await openAuthorize(browser, srv.issuer, url.href)).fields });
       }
       // The connection that opened the forms stays open, idle, meanwhile.
-      const posts = opened.map(({ browser, fields }) => browser.post(
-        `${srv.issuer}/login`, { ...fields, username: s.user, password: s.password })
+      const posts = opened.map(({ browser, fields }, i) => browser.post(
+        `${srv.issuer}/login`, { ...fields, username: users[i], password: s.password })
         .then((r) => Object.assign(r, { at: Date.now() })));
       await new Promise((res) => setTimeout(res, 150));
       const exited = new Promise((res) => srv.proc.once('exit', (code, sig) => res({ code, sig })));
@@ -854,6 +862,14 @@ describe(`authflow under a sign-in storm (${STORE} store)`, () => {
       const s = await seed(storm, { user: 'storm' });
       const config = await client.discovery(new URL(storm.issuer), s.clientId, undefined,
         client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      // A shift change: many people at once, each their own user.
+      const users = [];
+      for (let i = 0; i < 96; i++) {
+        const u = await storm.admin('POST', '/users', { username: `storm${i}`, password: s.password });
+        assert.equal(u.status, 201, u.text);
+        await storm.admin('POST', '/policies/sso-storm/assign', { user: `storm${i}` });
+        users.push(`storm${i}`);
+      }
       const opened = [];
       for (let i = 0; i < 96; i++) {
         const browser = new Browser();
@@ -866,8 +882,8 @@ describe(`authflow under a sign-in storm (${STORE} store)`, () => {
         assert.ok(o.fields, 'the login form');
         opened.push({ browser, fields: o.fields });
       }
-      const answers = await Promise.all(opened.map(({ browser, fields }) => browser.post(
-        `${storm.issuer}/login`, { ...fields, username: s.user, password: s.password })));
+      const answers = await Promise.all(opened.map(({ browser, fields }, i) => browser.post(
+        `${storm.issuer}/login`, { ...fields, username: users[i], password: s.password })));
       const ok = answers.filter((r) => r.status === 302);
       const busy = answers.filter((r) => r.status === 503);
       assert.equal(ok.length + busy.length, answers.length,
@@ -888,7 +904,7 @@ describe(`authflow under a sign-in storm (${STORE} store)`, () => {
       // Once the storm is over, a shed sign-in goes through as it is.
       const again = opened[answers.indexOf(busy[0])];
       const r = await again.browser.post(`${storm.issuer}/login`,
-        { ...hiddenFields(busy[0].text), username: s.user, password: s.password });
+        { ...hiddenFields(busy[0].text), username: users[answers.indexOf(busy[0])], password: s.password });
       assert.equal(r.status, 302, r.text);
     } finally {
       await storm.stop();

@@ -145,7 +145,8 @@ async function deviceOf(s, token) {
 
 async function jobsFor(user) {
   const q = await server.admin('GET', '/push/queue?limit=1000');
-  return q.json.jobs.filter((j) => j.user === user);
+  // An entry that is not a job is listed as null.
+  return q.json.jobs.filter((j) => j?.user === user);
 }
 
 before(async () => {
@@ -241,6 +242,18 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     assert.ok(pushdMetric(mt, 'pushd_connections_open{platform="apns"}') >= 1, mt);
     const made = pushdMetric(mt, 'pushd_connections_opened_total{platform="apns"}');
     assert.ok(made >= 1 && made <= 2, `connections reused, not made per push: ${made}`);
+  });
+
+  test('a queue entry that is not a job is dropped and holds no job back', async () => {
+    const url = new URL(process.env.AF_TEST_REDIS_URL);
+    execFileSync('redis-cli', ['-h', url.hostname, '-p', url.port,
+      'XADD', `e2e${server.port}:push`, '*', 'x', 'not ours']);
+    const q = await server.admin('GET', '/push/queue?limit=1000');
+    assert.equal(q.status, 200, q.text);
+    const s = await pushUser('nora', [['apns', tok('0')]]);
+    await toMfa(s);
+    await until('the push queued after it', () => apnsPushes(tok('0')).length === 1);
+    await until('the foreign entry acknowledged', async () => (await pendingCount()) === 0);
   });
 
   test('an unregistered token is marked invalid and gets no more pushes', async () => {
