@@ -543,6 +543,9 @@ out:
  * client can cause them at will, and each one is answered already.
  */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	af_server *srv = cls;
 	char line[512];
