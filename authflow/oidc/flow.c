@@ -119,16 +119,16 @@ int af_flow_save(af_server *srv, const char *id, const json_t *authz)
 
 int af_flow_claim(af_server *srv, const char *id)
 {
-	char key[128], flow_key[96];
+	char key[96];
+	store_value v = {0};
 	store_status st;
 
-	if (key_of(id, flow_key, sizeof(flow_key)) != 0)
+	if (key_of(id, key, sizeof(key)) != 0)
 		return 1;
-	(void)snprintf(key, sizeof(key), "flow_done:%s", id);
-	/* Outlives the flow, so that no late request can end it again. */
-	st = store_set(srv->store, key, "1", 1, (uint64_t)AF_FLOW_TTL_S * 1000,
-		       STORE_SET_NX);
-	if (st == STORE_EXISTS)
+	/* Taking the record ends the flow: one taker only, nothing left. */
+	st = store_getdel(srv->store, key, &v);
+	store_value_free(&v);
+	if (st == STORE_NOT_FOUND)
 		return 1;
 	return st == STORE_OK ? 0 : -1;
 }
@@ -137,10 +137,9 @@ void af_flow_finish(af_server *srv, const char *id, af_resp *resp)
 {
 	char key[96], name[40];
 
+	(void)srv;
 	if (key_of(id, key, sizeof(key)) != 0)
 		return;
-	if (store_del(srv->store, key) != STORE_OK)
-		log_warn(srv->log, NULL, "flow", "could not end a flow");
 	cookie_name(id, name, sizeof(name));
 	af_resp_cookie(resp, name, "", 1);
 }

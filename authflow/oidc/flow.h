@@ -42,14 +42,15 @@ int af_flow_save(af_server *srv, const char *id, const json_t *authz);
 
 /*
  * Claims the one ending of a flow, before its session and code are made:
- * 0 this request's, 1 another request ended it already (the caller shows
- * the flow-expired page), -1 store failure. Of requests that race to end
- * one flow (two password posts, the MFA page, poll and code form) exactly
- * one gets 0.
+ * its record is taken from the store (GETDEL), so it cannot be used
+ * again. 0 this request's, 1 another request ended it already (the
+ * caller shows the flow-expired page), -1 store failure. Of requests that
+ * race to end one flow (two password posts, the MFA page, poll and code
+ * form) exactly one gets 0.
  */
 int af_flow_claim(af_server *srv, const char *id);
 
-/* Ends a flow once it produced a code: it cannot be used again. */
+/* After af_flow_claim(): the flow's binding cookie goes from the browser. */
 void af_flow_finish(af_server *srv, const char *id, af_resp *resp);
 
 #endif /* AF_OIDC_FLOW_H */
