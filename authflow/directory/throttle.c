@@ -224,24 +224,43 @@ static af_dir_status locked_event(af_dir *dir, const char *user, const char *ip,
 #define TURN_TTL_MS  10000u
 #define TURN_POLL_NS 2000000L
 
-af_dir_status af_throttle_begin(af_dir *dir, const char *user, uint32_t wait_ms)
+af_dir_status af_throttle_begin(af_dir *dir, const char *user, uint32_t wait_ms,
+				int *held)
 {
 	const struct timespec pause = {0, TURN_POLL_NS};
 	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
 	uint64_t until;
 	store_status st;
 	subjects s;
 
-	if (dir == NULL)
+	if (held != NULL)
+		*held = 0;
+	if (dir == NULL || held == NULL)
 		return AF_DIR_INVALID;
 	subjects_of(user, NULL, &s);
 	if (s.user[0] == '\0' ||
-	    key_of(key, sizeof(key), "turn", "user", s.user) != AF_DIR_OK)
+	    key_of(key, sizeof(key), "fail", "user", s.user) != AF_DIR_OK)
+		return AF_DIR_OK;
+	/*
+	 * A user with no failure in the window signs in side by side (a
+	 * shared account at a shift change); from the first failure on,
+	 * checks of that user take turns.
+	 */
+	st = store_get(af_dir_store(dir), key, &v);
+	store_value_free(&v);
+	if (st == STORE_NOT_FOUND)
+		return AF_DIR_OK;
+	if (st != STORE_OK)
+		return af_dir__from_store(st);
+	if (key_of(key, sizeof(key), "turn", "user", s.user) != AF_DIR_OK)
 		return AF_DIR_OK;
 	until = af_mono_ns() + (uint64_t)wait_ms * 1000000ull;
 	for (;;) {
 		st = store_set(af_dir_store(dir), key, "1", 1, TURN_TTL_MS,
 			       STORE_SET_NX);
+		if (st == STORE_OK)
+			*held = 1;
 		if (st != STORE_EXISTS)
 			return af_dir__from_store(st);
 		if (af_mono_ns() >= until)

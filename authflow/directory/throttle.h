@@ -61,18 +61,21 @@ AF_DIR_NODISCARD af_dir_status af_throttle_fail(af_dir *dir, const char *user,
 						const char *ip);
 
 /*
- * One password check at a time per user name, so that the check of the
- * limits, the check of the password and the count of its failure are one
- * step for that user: parallel posts cannot slip past the delay or the
- * lock between them. af_throttle_begin() before af_throttle_check()
- * waits up to wait_ms for the user's turn: AF_DIR_OK (the turn is the
- * caller's, until af_throttle_end() or a few seconds), AF_DIR_CONFLICT
- * (other checks of that user held it all that time: ask the client to try
- * again), AF_DIR_STORE. A name that cannot be a user's takes no turn
- * (AF_DIR_OK).
+ * One password check at a time per user name once the user has a failure
+ * in the window, so that the check of the limits, the check of the
+ * password and the count of its failure are one step for that user:
+ * parallel guesses cannot slip past the delay or the lock between them
+ * (the first wave, before any failure is counted, is at most as wide as
+ * the password-check threads). A user without failures signs in side by
+ * side. af_throttle_begin() before af_throttle_check() waits up to
+ * wait_ms for the user's turn: AF_DIR_OK (*held 1 when the turn is the
+ * caller's, until af_throttle_end() or a few seconds; 0 when no turn was
+ * needed), AF_DIR_CONFLICT (other checks of that user held it all that
+ * time: ask the client to try again), AF_DIR_STORE.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_begin(af_dir *dir, const char *user,
-						 uint32_t wait_ms);
+						 uint32_t wait_ms, int *held);
+/* Gives back a turn af_throttle_begin() gave (*held 1). */
 void af_throttle_end(af_dir *dir, const char *user);
 
 /*

@@ -222,13 +222,13 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	/*
-	 * This user's limits, password and failure count: one step. Other
-	 * checks of the same user go first, for the request time limit at
-	 * most (each is one password check, or a quick refusal once the
-	 * user's delay runs).
+	 * This user's limits, password and failure count: one step, once
+	 * the user has failed (see af_throttle_begin()). Other checks of
+	 * the same user go first, for the request time limit at most (each
+	 * is one password check, or a quick refusal once the delay runs).
 	 */
 	st = af_throttle_begin(srv->dir, username,
-			       srv->cfg.request_timeout_s * 1000u);
+			       srv->cfg.request_timeout_s * 1000u, &turn);
 	if (st == AF_DIR_CONFLICT) {
 		af_resp_header_set(resp, "Retry-After", "1");
 		show_form(srv, resp, 429, flow, authz,
@@ -241,7 +241,6 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		af_page_unavailable(resp);
 		goto out;
 	}
-	turn = 1;
 	if (check_throttle(srv, req, resp, flow, authz, username) != 0)
 		goto out;
 	st = af_dir_user_login(srv->dir, username, password, &user);
