@@ -116,7 +116,9 @@ static af_dir_status wait_left(af_dir *dir, const char *kind, const char *name,
 	return af_dir__from_store(st);
 }
 
-static af_dir_status locked(af_dir *dir, const char *user, int *out)
+/* *out 1 when the key what:user:<user> is in the store, else 0. */
+static af_dir_status user_key_set(af_dir *dir, const char *what,
+				  const char *user, int *out)
 {
 	char key[STORE_KEY_MAX];
 	store_value v = {NULL, 0};
@@ -126,7 +128,7 @@ static af_dir_status locked(af_dir *dir, const char *user, int *out)
 	*out = 0;
 	if (user[0] == '\0')
 		return AF_DIR_OK;
-	rc = key_of(key, sizeof(key), "lock", "user", user);
+	rc = key_of(key, sizeof(key), what, "user", user);
 	if (rc != AF_DIR_OK)
 		return rc;
 	st = store_get(af_dir_store(dir), key, &v);
@@ -137,6 +139,11 @@ static af_dir_status locked(af_dir *dir, const char *user, int *out)
 		return af_dir__from_store(st);
 	*out = 1;
 	return AF_DIR_OK;
+}
+
+static af_dir_status locked(af_dir *dir, const char *user, int *out)
+{
+	return user_key_set(dir, "lock", user, out);
 }
 
 af_dir_status af_throttle_check(af_dir *dir, const char *user, const char *ip,
@@ -229,30 +236,25 @@ af_dir_status af_throttle_begin(af_dir *dir, const char *user, uint32_t wait_ms,
 {
 	const struct timespec pause = {0, TURN_POLL_NS};
 	char key[STORE_KEY_MAX];
-	store_value v = {NULL, 0};
 	uint64_t until;
 	store_status st;
+	af_dir_status rc;
 	subjects s;
+	int failed = 0;
 
 	if (held != NULL)
 		*held = 0;
 	if (dir == NULL || held == NULL)
 		return AF_DIR_INVALID;
 	subjects_of(user, NULL, &s);
-	if (s.user[0] == '\0' ||
-	    key_of(key, sizeof(key), "fail", "user", s.user) != AF_DIR_OK)
-		return AF_DIR_OK;
 	/*
 	 * A user with no failure in the window signs in side by side (a
 	 * shared account at a shift change); from the first failure on,
 	 * checks of that user take turns.
 	 */
-	st = store_get(af_dir_store(dir), key, &v);
-	store_value_free(&v);
-	if (st == STORE_NOT_FOUND)
-		return AF_DIR_OK;
-	if (st != STORE_OK)
-		return af_dir__from_store(st);
+	rc = user_key_set(dir, "fail", s.user, &failed);
+	if (rc != AF_DIR_OK || !failed)
+		return rc;
 	if (key_of(key, sizeof(key), "turn", "user", s.user) != AF_DIR_OK)
 		return AF_DIR_OK;
 	until = af_mono_ns() + (uint64_t)wait_ms * 1000000ull;

@@ -7,6 +7,7 @@
 
 #include "common/util.h"
 #include "oidc/flow.h"
+#include "web/page.h"
 
 /*
  * Each flow has its own binding cookie, named after the start of its id,
@@ -131,6 +132,17 @@ int af_flow_claim(af_server *srv, const char *id)
 	if (st == STORE_NOT_FOUND)
 		return 1;
 	return st == STORE_OK ? 0 : -1;
+}
+
+int af_flow_claim_page(af_server *srv, const char *id, af_resp *resp)
+{
+	int rc = af_flow_claim(srv, id);
+
+	if (rc > 0)
+		af_page_flow_expired(resp);
+	else if (rc < 0)
+		af_page_unavailable(resp);
+	return rc == 0 ? 0 : -1;
 }
 
 void af_flow_finish(af_server *srv, const char *id, af_resp *resp)

@@ -50,6 +50,13 @@ int af_flow_save(af_server *srv, const char *id, const json_t *authz);
  */
 int af_flow_claim(af_server *srv, const char *id);
 
+/*
+ * af_flow_claim() for a handler: 0 when the flow is this request's to
+ * end; else -1 with the flow-expired page (another request ended it) or
+ * the service-unavailable page (store failure) in resp.
+ */
+int af_flow_claim_page(af_server *srv, const char *id, af_resp *resp);
+
 /* After af_flow_claim(): the flow's binding cookie goes from the browser. */
 void af_flow_finish(af_server *srv, const char *id, af_resp *resp);
 

@@ -73,16 +73,10 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 		    const char *flow, const json_t *authz, const json_t *user)
 {
 	af_session s;
-	int rc = af_flow_claim(srv, flow);
 
 	/* Two posts of one form race: one signs in, the other is too late. */
-	if (rc != 0) {
-		if (rc > 0)
-			af_page_flow_expired(resp);
-		else
-			af_page_unavailable(resp);
+	if (af_flow_claim_page(srv, flow, resp) != 0)
 		return;
-	}
 	memset(&s, 0, sizeof(s));
 	snprintf(s.username, sizeof(s.username), "%s",
 		 json_string_value(json_object_get(user, "username")));

@@ -91,15 +91,9 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 {
 	const char *flow = af_req_param(req, "flow");
 	af_session s;
-	int rc = af_flow_claim(srv, flow);
 
-	if (rc != 0) {
-		if (rc > 0)
-			af_page_flow_expired(resp);
-		else
-			af_page_unavailable(resp);
+	if (af_flow_claim_page(srv, flow, resp) != 0)
 		return;
-	}
 	memset(&s, 0, sizeof(s));
 	snprintf(s.username, sizeof(s.username), "%s", mfa_str(authz, "user"));
 	snprintf(s.sub, sizeof(s.sub), "%s", mfa_str(authz, "sub"));
