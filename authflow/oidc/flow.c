@@ -118,7 +118,8 @@ int af_flow_save(af_server *srv, const char *id, const json_t *authz)
 	return rc;
 }
 
-int af_flow_claim(af_server *srv, const char *id)
+/* 0 the flow is this request's to end, 1 another's ended it, -1 error. */
+static int flow_claim(af_server *srv, const char *id)
 {
 	char key[96];
 	store_value v = {0};
@@ -136,22 +137,16 @@ int af_flow_claim(af_server *srv, const char *id)
 
 int af_flow_claim_page(af_server *srv, const char *id, af_resp *resp)
 {
-	int rc = af_flow_claim(srv, id);
+	char name[40];
+	int rc = flow_claim(srv, id);
 
 	if (rc > 0)
 		af_page_flow_expired(resp);
 	else if (rc < 0)
 		af_page_unavailable(resp);
-	return rc == 0 ? 0 : -1;
-}
-
-void af_flow_finish(af_server *srv, const char *id, af_resp *resp)
-{
-	char key[96], name[40];
-
-	(void)srv;
-	if (key_of(id, key, sizeof(key)) != 0)
-		return;
+	if (rc != 0)
+		return -1;
 	cookie_name(id, name, sizeof(name));
 	af_resp_cookie(resp, name, "", 1);
+	return 0;
 }

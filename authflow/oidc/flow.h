@@ -43,21 +43,12 @@ int af_flow_save(af_server *srv, const char *id, const json_t *authz);
 /*
  * Claims the one ending of a flow, before its session and code are made:
  * its record is taken from the store (GETDEL), so it cannot be used
- * again. 0 this request's, 1 another request ended it already (the
- * caller shows the flow-expired page), -1 store failure. Of requests that
- * race to end one flow (two password posts, the MFA page, poll and code
- * form) exactly one gets 0.
- */
-int af_flow_claim(af_server *srv, const char *id);
-
-/*
- * af_flow_claim() for a handler: 0 when the flow is this request's to
- * end; else -1 with the flow-expired page (another request ended it) or
- * the service-unavailable page (store failure) in resp.
+ * again, and its binding cookie goes from the browser with resp. Of
+ * requests that race to end one flow (two password posts, the MFA page,
+ * poll and code form) exactly one gets 0; the others -1 with the
+ * flow-expired page in resp, or the service-unavailable page when the
+ * store failed.
  */
 int af_flow_claim_page(af_server *srv, const char *id, af_resp *resp);
-
-/* After af_flow_claim(): the flow's binding cookie goes from the browser. */
-void af_flow_finish(af_server *srv, const char *id, af_resp *resp);
 
 #endif /* AF_OIDC_FLOW_H */

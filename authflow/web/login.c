@@ -90,7 +90,6 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 		af_page_unavailable(resp);
 		return;
 	}
-	af_flow_finish(srv, flow, resp);
 	af_metrics_login(srv->metrics, AF_LOGIN_OK);
 	log_info(srv->log, req->rid, "login", "user=%s ip=%s outcome=ok",
 		 s.username, req->client_ip);

@@ -83,8 +83,8 @@ static const char *mfa_str(const json_t *authz, const char *key)
 }
 
 /*
- * Finishes the sign-in once: af_flow_claim() makes sure that of the page,
- * the poll and the code form only one makes a session and a code.
+ * Finishes the sign-in once: af_flow_claim_page() makes sure that of the
+ * page, the poll and the code form only one makes a session and a code.
  */
 static void complete(af_server *srv, af_req *req, af_resp *resp,
 		     const json_t *authz, const char *factor)
@@ -107,7 +107,6 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 		af_page_unavailable(resp);
 		return;
 	}
-	af_flow_finish(srv, flow, resp);
 	if (af_throttle_success(srv->dir, s.username, req->client_ip) !=
 	    AF_DIR_OK)
 		log_warn(srv->log, req->rid, "throttle",
