@@ -164,11 +164,7 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 	}
 	if (st == AF_DIR_WAIT) {
 		af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
-		snprintf(msg, sizeof(msg),
-			 "Too many failed sign-ins. Wait %u seconds and try "
-			 "again.",
-			 (unsigned)wait_s);
-		af_resp_header_set(resp, "Retry-After", "30");
+		af_page_throttled(resp, wait_s, msg, sizeof(msg));
 		show_form(srv, resp, 429, flow, authz, msg, username);
 		return -1;
 	}

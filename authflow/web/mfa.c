@@ -473,14 +473,14 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	const char *flow = af_req_param(req, "flow");
 	const char *code = af_req_param(req, "code");
 	const char *csrf = af_req_param(req, "csrf");
-	char device[AF_MFA_ID_BUF], msg[160];
+	char device[AF_MFA_ID_BUF], msg[160], turn_of[AF_DIR_USERNAME_MAX + 1];
 	json_t *authz, *txn = NULL;
 	const char *user, *state;
 	int64_t tries = 0;
 	uint32_t wait_s = 0;
 	af_dir_status dst;
 	af_mfa_status st;
-	int failed = 0;
+	int failed = 0, turn = 0;
 
 	if (req->form == NULL || csrf == NULL) {
 		af_page_flow_expired(resp);
@@ -506,7 +506,26 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		json_decref(txn);
 		txn = NULL;
 	}
-	dst = af_throttle_check(srv->dir, user, req->client_ip, &wait_s);
+	/*
+	 * The user's limits, the code and the count of its failure are one
+	 * step once the user has failed, as for passwords: parallel guesses
+	 * in other flows cannot slip past the delay or the lock. A code is
+	 * checked in a moment, so a check that finds the turn taken does
+	 * not wait on this thread; the person tries again.
+	 */
+	dst = af_throttle_begin(srv->dir, user, 0, &turn);
+	/* The flow's copy of the name goes when the flow is reset. */
+	snprintf(turn_of, sizeof(turn_of), "%s", user != NULL ? user : "");
+	if (dst == AF_DIR_CONFLICT) {
+		af_resp_header_set(resp, "Retry-After", "1");
+		show_page(srv, resp, 429, flow, authz, txn,
+			  "Another sign-in as this user is being checked. "
+			  "Try again in a moment.");
+		goto out;
+	}
+	if (dst == AF_DIR_OK)
+		dst = af_throttle_check(srv->dir, user, req->client_ip,
+					&wait_s);
 	if (dst == AF_DIR_LOCKED) {
 		cancel_txn(srv, authz);
 		reset_flow(srv, flow, authz);
@@ -517,11 +536,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	if (dst == AF_DIR_WAIT) {
-		snprintf(msg, sizeof(msg),
-			 "Too many failed attempts. Wait %u seconds and try "
-			 "again.",
-			 (unsigned)wait_s);
-		af_resp_header_set(resp, "Retry-After", "30");
+		af_page_throttled(resp, wait_s, msg, sizeof(msg));
 		show_page(srv, resp, 429, flow, authz, txn, msg);
 		goto out;
 	}
@@ -568,6 +583,8 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 					"the next one."
 				      : "That code is not right.");
 out:
+	if (turn)
+		af_throttle_end(srv->dir, turn_of);
 	json_decref(txn);
 	json_decref(authz);
 }

@@ -1,4 +1,5 @@
 /* HTML pages: layout, error page, sign-in form. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +177,19 @@ void af_page_unavailable(af_resp *resp)
 		      "The sign-in service cannot reach its data store just "
 		      "now.",
 		      "Please try again in a moment.");
+}
+
+void af_page_throttled(af_resp *resp, uint32_t wait_s, char *msg, size_t msglen)
+{
+	char secs[16];
+
+	if (wait_s == 0)
+		wait_s = 1;
+	snprintf(secs, sizeof(secs), "%u", (unsigned)wait_s);
+	af_resp_header_set(resp, "Retry-After", secs);
+	snprintf(msg, msglen,
+		 "Too many failed attempts. Wait %u second%s and try again.",
+		 (unsigned)wait_s, wait_s == 1 ? "" : "s");
 }
 
 void af_page_login(af_resp *resp, unsigned status, const char *flow,

@@ -55,6 +55,15 @@ void af_page_flow_expired(af_resp *resp);
 /* The "try again in a moment" page for a store that does not answer. */
 void af_page_unavailable(af_resp *resp);
 
+/*
+ * A sign-in step refused while a delay of wait_s seconds runs: writes the
+ * message to show on the form into msg (NUL-terminated, cut to msglen) and
+ * sets Retry-After to the delay, so that the person and any client see the
+ * same figure.
+ */
+void af_page_throttled(af_resp *resp, uint32_t wait_s, char *msg,
+		       size_t msglen);
+
 /* The stylesheet served at /static/authflow.css. */
 const char *af_page_css(void);
 

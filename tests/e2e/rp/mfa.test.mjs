@@ -173,6 +173,44 @@ describe(`push MFA (${STORE} store)`, () => {
     await server.admin('POST', '/users/pete/unlock');
   });
 
+  test('wrong token codes in parallel flows: no more are checked than the limit', async () => {
+    // A server of its own: the failures count against the address too.
+    const shared = server;
+    server = await startServer({ store: STORE });
+    try {
+      const s = await mfaUser('paz');
+      const flows = [];
+      for (let i = 0; i < 25; i++) {
+        const m = await toMfa(s, new Browser());
+        flows.push({ b: m.browser, f: hiddenFields(m.page.text) });
+      }
+      // One failure first: from then on the user's code checks take turns.
+      const first = flows.shift();
+      const w = await first.b.post(`${server.issuer}/login/mfa/code`, { flow: first.f.flow, csrf: first.f.csrf, code: '000000' });
+      assert.equal(w.status, 401, w.text);
+      const answers = await Promise.all(flows.map(({ b, f }) => b.post(`${server.issuer}/login/mfa/code`,
+        { flow: f.flow, csrf: f.csrf, code: '000000' })));
+      let checked = answers.filter((r) => r.status === 401).length;
+      assert.ok(answers.every((r) => r.status === 401 || r.status === 429), answers.map((r) => r.status).join(' '));
+      assert.ok(checked >= 1 && checked <= 4, `wrong codes checked at once: ${answers.map((r) => r.status).join(' ')}`);
+      // One at a time, the flows reach the delay after exactly the limit.
+      let waiting;
+      for (const { b, f } of flows) {
+        const r = await b.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code: '000000' });
+        if (r.status === 401) { checked++; continue; }
+        assert.equal(r.status, 429, r.text);
+        waiting = r;
+        break;
+      }
+      assert.equal(checked, 4, 'wrong codes checked after the first failure');
+      assert.match(waiting.text, /Wait \d+ seconds? and try again/);
+      assert.match(waiting.headers.get('retry-after'), /^[1-9]\d*$/);
+    } finally {
+      await server.stop();
+      server = shared;
+    }
+  });
+
   test('a denied or failed push ends the sign-in: the token code cannot finish it', async () => {
     const s = await mfaUser('rhea');
     for (const answer of [['deny'], ['approve', '--number', '00']]) {
@@ -194,7 +232,7 @@ describe(`push MFA (${STORE} store)`, () => {
       const a = await authUrl(s.config);
       const b = new Browser();
       const r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
-      const wait = /Wait (\d+) seconds/.exec(r.text);
+      const wait = /Wait (\d+) seconds?/.exec(r.text);
       if (r.status === 403) { locked = true; break; }
       if (wait) { await sleep(Number(wait[1]) * 1000 + 200); continue; }
       assert.equal(r.status, 303, r.text);
@@ -202,7 +240,7 @@ describe(`push MFA (${STORE} store)`, () => {
       const f = hiddenFields(page.text);
       const w = await b.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code: '000000' });
       if (w.status === 403) locked = true;
-      const again = /Wait (\d+) seconds/.exec(w.text);
+      const again = /Wait (\d+) seconds?/.exec(w.text);
       if (again) await sleep(Number(again[1]) * 1000 + 200);
     }
     assert.ok(locked, 'a right password does not clear the wrong codes');
