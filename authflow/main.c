@@ -2,7 +2,9 @@
  * authflow: the identity provider daemon.
  *
  *   authflow --config FILE           run with a configuration file
- *   authflow --check-config FILE     check a configuration file and exit
+ *   authflow --check-config FILE     check a configuration file (and the
+ *                                    state folder, store URL and push
+ *                                    credentials it names) and exit
  *   authflow --demo [--port N] [--state-dir DIR]
  *                                    run the demo on loopback
  *
@@ -292,7 +294,16 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (a.check != NULL) {
+			/* What starting would find wrong without a network. */
+			if (af_server_check(&cfg, err, sizeof(err)) != 0 ||
+			    pushd_check_credentials(&cfg, err, sizeof(err)) !=
+				    PUSHD_OK) {
+				fprintf(stderr, "authflow: %s\n", err);
+				OPENSSL_cleanse(&cfg, sizeof(cfg));
+				return 1;
+			}
 			printf("%s: OK\n", a.check);
+			OPENSSL_cleanse(&cfg, sizeof(cfg));
 			return 0;
 		}
 	}

@@ -8,6 +8,30 @@
 #include "server.h"
 #include "web/brand.h"
 
+/* The store options of a configuration. */
+static void store_options_of(const af_config *cfg, store_options *so)
+{
+	memset(so, 0, sizeof(*so));
+	so->backend = cfg->store_backend;
+	so->state_dir = cfg->state_dir;
+	so->url = cfg->store_url;
+	so->prefix = cfg->store_prefix;
+}
+
+int af_server_check(const af_config *cfg, char *err, size_t errlen)
+{
+	store_options so;
+	char serr[256];
+
+	store_options_of(cfg, &so);
+	if (store_check(&so, serr, sizeof(serr)) != STORE_OK) {
+		snprintf(err, errlen, "store: %s", serr);
+		OPENSSL_cleanse(serr, sizeof(serr));
+		return -1;
+	}
+	return 0;
+}
+
 int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		   char *err, size_t errlen)
 {
@@ -42,11 +66,7 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		return -1;
 	}
 
-	memset(&so, 0, sizeof(so));
-	so.backend = cfg->store_backend;
-	so.state_dir = cfg->state_dir;
-	so.url = cfg->store_url;
-	so.prefix = cfg->store_prefix;
+	store_options_of(cfg, &so);
 	sst = store_open(&so, &srv->store, serr, sizeof(serr));
 	if (sst == STORE_OK)
 		sst = store_ping_why(srv->store, serr, sizeof(serr));

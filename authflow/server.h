@@ -62,6 +62,13 @@ typedef struct af_server {
 #define AF_REFRESH_LIFETIME_S  (30L * 86400)
 
 /*
+ * Checks what af_server_init() would need of cfg without opening it: the
+ * store's settings and state folder (store_check()). 0, or -1 with a
+ * one-line reason in err.
+ */
+int af_server_check(const af_config *cfg, char *err, size_t errlen);
+
+/*
  * Opens the store, the key ring and the directory for cfg (copied). On
  * failure returns -1 with a one-line reason in err; af_server_cleanup()
  * must still be called.

@@ -21,6 +21,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/util.h"
 
 /*
  * Long enough for the deepest path: "admin.tokens[63].sha256" or
@@ -70,13 +71,6 @@ static int fail(struct cfg_err *e, const char *path, const char *fmt, ...)
 	(void)vsnprintf(e->buf + n, e->cap - (size_t)n, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-/* The text of an errno value, through the thread-safe strerror_r(). */
-static void describe_errno(int errnum, char *out, size_t cap)
-{
-	if (strerror_r(errnum, out, cap) != 0)
-		(void)snprintf(out, cap, "error %d", errnum);
 }
 
 /*
@@ -567,14 +561,14 @@ static int check_file(const char *path, const char *name, int key_file,
 	int fd;
 
 	if (stat(path, &sb) != 0) {
-		describe_errno(errno, why, sizeof(why));
+		af_errno_text(errno, why, sizeof(why));
 		return fail(e, name, "%s: %s", path, why);
 	}
 	if (!S_ISREG(sb.st_mode))
 		return fail(e, name, "%s: not a regular file", path);
 	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		describe_errno(errno, why, sizeof(why));
+		af_errno_text(errno, why, sizeof(why));
 		return fail(e, name, "%s: cannot open: %s", path, why);
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -1266,7 +1260,7 @@ static int io_fail(struct cfg_err *e, const char *path, const char *what,
 {
 	char why[128];
 
-	describe_errno(errnum, why, sizeof(why));
+	af_errno_text(errnum, why, sizeof(why));
 	return fail(e, path, "%s: %s", what, why);
 }
 

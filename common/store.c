@@ -119,6 +119,20 @@ static bool options_valid(const store_options *opts, char *err, size_t errlen)
 	return true;
 }
 
+store_status store_check(const store_options *opts, char *err, size_t errlen)
+{
+	store_errf(err, errlen, "%s", "");
+	if (opts == NULL) {
+		store_errf(err, errlen, "no store options");
+		return STORE_ERR_ARG;
+	}
+	if (!options_valid(opts, err, errlen))
+		return STORE_ERR_CONFIG;
+	if (opts->backend == STORE_BACKEND_REDIS)
+		return store_redis_check(opts, err, errlen);
+	return store_memory_check(opts, err, errlen);
+}
+
 store_status store_open(const store_options *opts, store_ctx **out, char *err,
 			size_t errlen)
 {

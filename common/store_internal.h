@@ -126,6 +126,12 @@ store_status store_memory_open(const store_options *opts, const store_ops **ops,
 store_status store_redis_open(const store_options *opts, const store_ops **ops,
 			      void **impl, char *err, size_t errlen);
 
+/* The backends' parts of store_check(). */
+store_status store_memory_check(const store_options *opts, char *err,
+				size_t errlen);
+store_status store_redis_check(const store_options *opts, char *err,
+			       size_t errlen);
+
 /* Writes a one-line reason into err when err is not NULL. */
 void store_errf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

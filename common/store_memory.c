@@ -40,6 +40,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -2201,16 +2202,19 @@ static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 			     size_t errlen)
 {
 	store_status rc;
+	char why[128];
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		store_errf(err, errlen, "cannot make state folder (errno %d)",
-			   errno);
+		af_errno_text(errno, why, sizeof(why));
+		store_errf(err, errlen, "cannot make state folder %s: %s", dir,
+			   why);
 		return STORE_ERR_IO;
 	}
 	ms->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ms->dir_fd < 0) {
-		store_errf(err, errlen, "cannot open state folder (errno %d)",
-			   errno);
+		af_errno_text(errno, why, sizeof(why));
+		store_errf(err, errlen, "cannot open state folder %s: %s", dir,
+			   why);
 		return STORE_ERR_IO;
 	}
 	ms->aof_fd = openat(
@@ -2240,6 +2244,96 @@ static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 		return STORE_ERR_IO;
 	}
 	return STORE_OK;
+}
+
+/*
+ * The folder that holds path ("." or "/" when it has no other), into out.
+ * -1 when it does not fit.
+ */
+static int parent_of(const char *path, char *out, size_t cap)
+{
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	while (n > 0 && path[n - 1] != '/')
+		n--;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n == 0)
+		return snprintf(out, cap, ".") < (int)cap ? 0 : -1;
+	if (n >= cap)
+		return -1;
+	memcpy(out, path, n);
+	out[n] = '\0';
+	return 0;
+}
+
+store_status store_memory_check(const store_options *opts, char *err,
+				size_t errlen)
+{
+	const char *dir = opts->state_dir;
+	char parent[PATH_MAX], why[128];
+	struct stat sb;
+	store_status rc;
+	int fd, aof, saved;
+
+	if (dir == NULL)
+		return STORE_OK;
+	if (dir[0] == '\0') {
+		store_errf(err, errlen, "empty state folder name");
+		return STORE_ERR_CONFIG;
+	}
+	if (stat(dir, &sb) != 0) {
+		if (errno != ENOENT) {
+			af_errno_text(errno, why, sizeof(why));
+			store_errf(err, errlen,
+				   "cannot read state folder %s: %s", dir, why);
+			return STORE_ERR_IO;
+		}
+		/* Missing: store_open() makes it, if its parent lets it. */
+		if (parent_of(dir, parent, sizeof(parent)) != 0) {
+			store_errf(err, errlen, "state folder name too long");
+			return STORE_ERR_CONFIG;
+		}
+		if (access(parent, W_OK | X_OK) != 0) {
+			af_errno_text(errno, why, sizeof(why));
+			store_errf(err, errlen,
+				   "cannot make state folder %s: %s", dir, why);
+			return STORE_ERR_IO;
+		}
+		return STORE_OK;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		store_errf(err, errlen, "state folder %s is not a folder", dir);
+		return STORE_ERR_CONFIG;
+	}
+	if (access(dir, R_OK | W_OK | X_OK) != 0) {
+		af_errno_text(errno, why, sizeof(why));
+		store_errf(err, errlen, "cannot write in state folder %s: %s",
+			   dir, why);
+		return STORE_ERR_IO;
+	}
+	/* A file there already: the checks store_open() makes of it. */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	aof = fd >= 0 ? openat(fd, AOF_NAME,
+			       O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+		      : -1;
+	saved = errno;
+	rc = STORE_OK;
+	if (aof >= 0) {
+		rc = check_file(aof, err, errlen);
+	} else if (fd < 0 || saved != ENOENT) {
+		af_errno_text(saved, why, sizeof(why));
+		store_errf(err, errlen, "cannot open %s in %s: %s", AOF_NAME,
+			   dir, why);
+		rc = saved == ELOOP ? STORE_ERR_CONFIG : STORE_ERR_IO;
+	}
+	if (aof >= 0)
+		close(aof);
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 static void mem_close(void *impl)

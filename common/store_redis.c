@@ -1730,6 +1730,28 @@ static const store_ops redis_ops = {
 	.batch = redis_batch,
 };
 
+store_status store_redis_check(const store_options *opts, char *err,
+			       size_t errlen)
+{
+	struct redis_store *rs;
+	store_status rc;
+
+	if (opts->timeout_ms > REDIS_TIMEOUT_MAX_MS) {
+		store_errf(err, errlen, "redis timeout over %u ms",
+			   REDIS_TIMEOUT_MAX_MS);
+		return STORE_ERR_CONFIG;
+	}
+	/* Parsed as store_redis_open() parses it: the password is wiped. */
+	rs = OPENSSL_zalloc(sizeof(*rs));
+	if (rs == NULL) {
+		store_errf(err, errlen, "out of memory");
+		return STORE_ERR_NOMEM;
+	}
+	rc = parse_url(rs, opts->url, err, errlen);
+	OPENSSL_clear_free(rs, sizeof(*rs));
+	return rc;
+}
+
 store_status store_redis_open(const store_options *opts, const store_ops **ops,
 			      void **impl, char *err, size_t errlen)
 {

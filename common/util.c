@@ -1,5 +1,6 @@
 /* Shared helpers for secrets, randomness, encodings and clocks. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -279,4 +280,12 @@ size_t af_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 	if (cp != NULL)
 		*cp = c;
 	return len;
+}
+
+void af_errno_text(int errnum, char *out, size_t cap)
+{
+	if (cap == 0)
+		return;
+	if (strerror_r(errnum, out, cap) != 0)
+		(void)snprintf(out, cap, "error %d", errnum);
 }

@@ -90,6 +90,29 @@ fail:
 	return NULL;
 }
 
+pushd_status pushd_check_credentials(const af_config *cfg, char *err,
+				     size_t errlen)
+{
+	pushd_fcm_account fcm;
+	cjose_jwk_t *key = NULL;
+	pushd_status rc = PUSHD_OK;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (cfg == NULL)
+		return PUSHD_ERR_ARG;
+	memset(&fcm, 0, sizeof(fcm));
+	if (cfg->push_apns)
+		rc = pushd_apns_key_load(cfg->apns.key_file, &key, err, errlen);
+	if (rc == PUSHD_OK && cfg->push_fcm)
+		rc = pushd_fcm_account_load(cfg->fcm.service_account_file,
+					    cfg->fcm.token_uri, &fcm, err,
+					    errlen);
+	cjose_jwk_release(key);
+	pushd_fcm_account_cleanup(&fcm);
+	return rc;
+}
+
 static unsigned worker_count(const pushd_ctx *ctx)
 {
 	long n;

@@ -15,6 +15,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/util.h"
 #include "pushd_internal.h"
 
 static pushd_status say(char *err, size_t errlen, const char *name,
@@ -44,8 +45,7 @@ pushd_status pushd_read_key_file(const char *path, const char *name, size_t max,
 	*len = 0;
 	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		if (strerror_r(errno, why, sizeof(why)) != 0)
-			(void)snprintf(why, sizeof(why), "error %d", errno);
+		af_errno_text(errno, why, sizeof(why));
 		return say(err, errlen, name, path, why);
 	}
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {

@@ -112,6 +112,16 @@ STORE_NODISCARD store_status store_open(const store_options *opts,
 					size_t errlen);
 
 /*
+ * Checks opts as store_open() would, without opening anything or
+ * reaching a server: the prefix, and the redis URL, or the memory
+ * store's state folder (an existing folder this process may write in, or
+ * one it may make). STORE_OK, or STORE_ERR_CONFIG / STORE_ERR_IO with a
+ * one-line reason in err. For "authflow --check-config".
+ */
+STORE_NODISCARD store_status store_check(const store_options *opts, char *err,
+					 size_t errlen);
+
+/*
  * Closes the store, flushing the append-only file. Accepts NULL.
  * Thread-safety: call it once no other thread uses the store any more
  * (join the worker threads first).

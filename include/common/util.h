@@ -85,6 +85,12 @@ int af_parse_ulong(const char *s, unsigned long lo, unsigned long hi,
  */
 void af_time_iso8601(int64_t t, char *out, size_t outcap);
 
+/*
+ * The text of an errno value into out (cap bytes), through the
+ * thread-safe strerror_r(); "error N" when it has none.
+ */
+void af_errno_text(int errnum, char *out, size_t cap);
+
 /* Wipes and frees a string (NULL accepted). */
 void af_free_secret(char *s);
 

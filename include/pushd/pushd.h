@@ -82,6 +82,15 @@ pushd_ctx *pushd_ctx_new(const af_config *cfg, store_ctx *st, log_ctx *log,
 			 char *err, size_t errlen);
 
 /*
+ * Loads and drops the credentials of cfg's push section (the APNs key,
+ * the FCM service account) as pushd_ctx_new() would, without a store or
+ * any network: PUSHD_OK, or an error with a one-line reason in err. For
+ * "authflow --check-config".
+ */
+PUSHD_NODISCARD pushd_status pushd_check_credentials(const af_config *cfg,
+						     char *err, size_t errlen);
+
+/*
  * Starts the worker threads (cfg push.workers, 0: the number of cores).
  * Returns PUSHD_OK, PUSHD_ERR_ARG, PUSHD_ERR_STATE (already started) or
  * PUSHD_ERR_THREAD (the threads that did start are stopped again).

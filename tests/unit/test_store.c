@@ -2124,9 +2124,16 @@ static void test_open_bad_config_refused(void **state)
 		assert_true(strlen(err) > 0);
 		/* A mistyped url may hold a password: never echo it. */
 		assert_null(strstr(err, "pw@"));
+		/* store_check() refuses what store_open() refuses. */
+		err[0] = '\0';
+		assert_int_equal(store_check(&o, err, sizeof(err)),
+				 STORE_ERR_CONFIG);
+		assert_true(strlen(err) > 0);
+		assert_null(strstr(err, "pw@"));
 	}
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		o.url = good[i];
+		assert_int_equal(store_check(&o, err, sizeof(err)), STORE_OK);
 		assert_int_equal(store_open(&o, &st, err, sizeof(err)),
 				 STORE_OK);
 		assert_int_equal(store_get_backend(st), STORE_BACKEND_REDIS);
@@ -2141,9 +2148,23 @@ static void test_open_bad_config_refused(void **state)
 	o = (store_options){.prefix = longp};
 	assert_int_equal(store_open(&o, &st, err, sizeof(err)),
 			 STORE_ERR_CONFIG);
+	assert_int_equal(store_check(&o, err, sizeof(err)), STORE_ERR_CONFIG);
 	o = (store_options){.state_dir = "/proc/self/status"};
 	assert_int_not_equal(store_open(&o, &st, err, sizeof(err)), STORE_OK);
 	assert_null(st);
+	assert_int_equal(store_check(&o, err, sizeof(err)), STORE_ERR_CONFIG);
+	assert_non_null(strstr(err, "/proc/self/status is not a folder"));
+	o = (store_options){.state_dir = "/proc/self/status/sub"};
+	assert_int_not_equal(store_check(&o, err, sizeof(err)), STORE_OK);
+	assert_non_null(strstr(err, "/proc/self/status/sub"));
+	o = (store_options){.state_dir = "/nonexistent-parent/sub"};
+	assert_int_equal(store_check(&o, err, sizeof(err)), STORE_ERR_IO);
+	assert_non_null(strstr(err, "cannot make state folder"));
+	o = (store_options){.state_dir = ""};
+	assert_int_equal(store_check(&o, err, sizeof(err)), STORE_ERR_CONFIG);
+	o = (store_options){.state_dir = NULL};
+	assert_int_equal(store_check(&o, err, sizeof(err)), STORE_OK);
+	assert_int_equal(store_check(NULL, err, sizeof(err)), STORE_ERR_ARG);
 	assert_int_equal(store_open(NULL, &st, NULL, 0), STORE_ERR_ARG);
 	assert_int_equal(store_open(&o, NULL, NULL, 0), STORE_ERR_ARG);
 }

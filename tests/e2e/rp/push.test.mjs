@@ -6,7 +6,7 @@
 // Needs AF_TEST_REDIS_URL (tests/tools/with-redis.sh) and AUTHFLOW_BIN_DIR
 // with authflow, pushd, idsim, mock_apns and mock_fcm.
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -374,6 +374,51 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     } finally {
       p.proc.kill('SIGKILL');
       redis.kill('SIGKILL');
+    }
+  });
+
+  test('authflow --check-config refuses what starting would refuse, without a network', async () => {
+    const base = JSON.parse(readFileSync(server.configPath, 'utf8'));
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'authflow-check-'));
+    let n = 0;
+    const check = (cfg) => {
+      const file = path.join(tmp, `config-${n++}.json`);
+      writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+      return spawnSync(path.join(BIN, 'authflow'), ['--check-config', file], { encoding: 'utf8' });
+    };
+    const refused = (r, why) => {
+      assert.equal(r.status, 1, r.stdout);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^authflow: [^\n]+\n$/);
+      assert.match(r.stderr, why);
+    };
+    try {
+      let r = check(base);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /: OK\n$/);
+      // An APNs key file that holds no key.
+      const notKey = path.join(tmp, 'not-a-key.p8');
+      writeFileSync(notKey, 'not a key\n', { mode: 0o600 });
+      refused(check({ ...base, push: { ...base.push, apns: { ...base.push.apns, key_file: notKey } } }), /apns|APNs|key/);
+      // A service account without its client_email.
+      const sa = JSON.parse(readFileSync(base.push.fcm.service_account_file, 'utf8'));
+      delete sa.client_email;
+      const saFile = path.join(tmp, 'sa.json');
+      writeFileSync(saFile, JSON.stringify(sa), { mode: 0o600 });
+      refused(check({ ...base, push: { ...base.push, fcm: { ...base.push.fcm, service_account_file: saFile } } }),
+        /client_email/);
+      // A Redis URL that cannot be read (no server is asked), and the password is not echoed.
+      r = check({ ...base, store: { ...base.store, url: 'redis://user:s3cret-pw@127.0.0.1:99999' } });
+      refused(r, /^authflow: store: redis url must be/);
+      assert.doesNotMatch(r.stderr, /s3cret-pw/);
+      // The memory store's state folder: one that cannot be made, one that is a file.
+      const mem = { ...base, store: { backend: 'memory' } };
+      delete mem.push;
+      assert.equal(check({ ...mem, state_dir: path.join(tmp, 'new-folder') }).status, 0, 'a folder it can make');
+      refused(check({ ...mem, state_dir: path.join(tmp, 'no', 'such') }), /cannot make state folder .*no\/such/);
+      refused(check({ ...mem, state_dir: notKey }), /is not a folder/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 
