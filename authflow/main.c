@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "common/cli.h"
 #include "common/secmem.h"
 #include "common/util.h"
 #include "demo/demo.h"
@@ -62,12 +63,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char *end = NULL;
+	char *end = NULL, msg[AF_CLI_MSG_MAX];
 	int c;
 
 	opterr = 0;
 	for (;;) {
-		c = getopt_long(argc, argv, "", opts, NULL);
+		c = getopt_long(argc, argv, ":", opts, NULL);
 		if (c == -1)
 			break;
 		switch (c) {
@@ -98,9 +99,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 			       "[--state-dir DIR]\n");
 			exit(0);
 		default:
-			return usage_error("unknown option; see "
-					   "'authflow --help'",
-					   NULL);
+			if (!af_cli_opt_refusal(c, argc, argv, msg,
+						sizeof(msg)))
+				snprintf(msg, sizeof(msg), "unknown option");
+			fprintf(stderr, "authflow: %s; see 'authflow --help'\n",
+				msg);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc)

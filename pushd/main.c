@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "common/cli.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/secmem.h"
@@ -42,10 +43,11 @@ static int parse_args(int argc, char **argv, const char **config)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	char msg[AF_CLI_MSG_MAX];
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			*config = optarg;
@@ -54,7 +56,10 @@ static int parse_args(int argc, char **argv, const char **config)
 			printf("usage: pushd --config FILE\n");
 			exit(0);
 		default:
-			return usage("unknown option");
+			if (!af_cli_opt_refusal(c, argc, argv, msg,
+						sizeof(msg)))
+				snprintf(msg, sizeof(msg), "unknown option");
+			return usage(msg);
 		}
 	}
 	if (optind < argc)

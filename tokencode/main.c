@@ -291,6 +291,8 @@ static int run_match(const struct opts *o)
 	uint32_t v;
 	tc_status st;
 
+	if (o->match_digits < 1 || o->match_digits > 9)
+		return fail("match takes --digits 1 to 9", NULL);
 	for (i = 0; i < o->count; i++) {
 		st = tc_match_code(o->match_digits, &v);
 		if (st != TC_OK)

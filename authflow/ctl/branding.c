@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/evp.h>
 
@@ -56,6 +57,7 @@ static int print_branding(json_t *answer)
 static int read_logo(const char *path, char **out)
 {
 	unsigned char *raw = malloc(LOGO_READ_MAX + 1);
+	struct stat sb = {0};
 	size_t n = 0;
 	FILE *fp;
 	int rc = AF_CTL_EXIT_OK;
@@ -68,6 +70,13 @@ static int read_logo(const char *path, char **out)
 		rc = af_ctl_usage_fail("branding set: --logo %s: %s", path,
 				       errno == ENOENT ? "no such file"
 						       : "cannot be read");
+		goto out;
+	}
+	/* A folder opens for reading too, and reads as nothing. */
+	if (fstat(fileno(fp), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		rc = af_ctl_usage_fail("branding set: --logo %s: is a folder",
+				       path);
+		fclose(fp);
 		goto out;
 	}
 	n = fread(raw, 1, LOGO_READ_MAX + 1, fp);

@@ -173,6 +173,8 @@ expect branding-svg-refused 1 "$C" branding set --logo "$tmp/logo.svg"
 grep -q 'logo' "$tmp/err" && [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "svg logo refused in one line"
 expect branding-bad-url 1 "$C" branding set --help-url 'javascript:alert(1)'
 expect branding-no-file 2 "$C" branding set --logo "$tmp/missing.png"
+expect branding-folder 2 "$C" branding set --logo "$tmp"
+grep -q 'is a folder' "$tmp/err" && ok || bad "a folder as the logo is named as one"
 expect branding-nothing 2 "$C" branding set
 expect branding-two-logos 2 "$C" branding set --logo "$tmp/logo.png" --no-logo
 expect branding-clear 0 "$C" branding set --help-text '' --no-logo

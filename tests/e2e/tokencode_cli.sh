@@ -64,6 +64,7 @@ check verify-no-code 2 "" -- verify --secret $S
 check verify-bad-code 2 "" -- verify --secret $S --code 12ab56
 check window-big 2 "" -- verify --secret $S --code 123456 --window 11
 check match-zero 2 "" -- match --count 0
+check match-digits-0 2 "" -- match --digits 0
 check uri-colon 2 "" -- uri --secret $S --issuer "A:B" --account alice
 check long-secret 2 "" -- totp --secret "$(head -c 400 /dev/zero | tr '\0' A)"
 

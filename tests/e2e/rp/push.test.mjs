@@ -417,6 +417,15 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       assert.equal(check({ ...mem, state_dir: path.join(tmp, 'new-folder') }).status, 0, 'a folder it can make');
       refused(check({ ...mem, state_dir: path.join(tmp, 'no', 'such') }), /cannot make state folder .*no\/such/);
       refused(check({ ...mem, state_dir: notKey }), /is not a folder/);
+      // The command lines say which option lacks its value.
+      for (const prog of ['authflow', 'pushd']) {
+        r = spawnSync(path.join(BIN, prog), ['--config'], { encoding: 'utf8' });
+        assert.equal(r.status, 2);
+        assert.equal(r.stderr, `${prog}: --config needs a value; see '${prog} --help'\n`);
+        r = spawnSync(path.join(BIN, prog), ['--bogus'], { encoding: 'utf8' });
+        assert.equal(r.status, 2);
+        assert.equal(r.stderr, `${prog}: unknown option --bogus; see '${prog} --help'\n`);
+      }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
