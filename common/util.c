@@ -282,6 +282,38 @@ size_t af_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+/*
+ * Control characters, and the invisible characters that reorder or hide
+ * text: a name with them could pass for another on a consent or login
+ * page, or on a phone's approval screen.
+ */
+static int hidden_char(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) ||
+	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+	       (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
+}
+
+long af_utf8_display_chars(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	long chars = 0;
+
+	if (s == NULL)
+		return -1;
+	while (i < n) {
+		uint32_t cp = 0;
+		size_t len = af_utf8_next(p + i, n - i, &cp);
+
+		if (len == 0 || hidden_char(cp))
+			return -1;
+		i += len;
+		chars++;
+	}
+	return chars;
+}
+
 void af_errno_text(int errnum, char *out, size_t cap)
 {
 	if (cap == 0)

@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/util.h"
 #include "device/device.h"
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
@@ -79,22 +80,6 @@ static int printable(const char *s, size_t n)
 }
 
 /*
- * 1 when s (n bytes) is UTF-8 without control characters: device names
- * are typed by people and may hold any script. jansson has checked the
- * UTF-8 already; only the control characters remain to refuse.
- */
-static int no_controls(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
-/*
  * An optional string member of 1..max bytes: 1 with *out (lent, NULL when
  * absent), or 0 with a reason in err. utf8 allows non-ASCII text.
  */
@@ -112,7 +97,8 @@ static int opt_string(const json_t *body, const char *key, size_t max, int utf8,
 		errf(err, errlen, "%s: a string of 1 to %zu bytes", key, max);
 		return 0;
 	}
-	if (utf8 ? !no_controls(json_string_value(v), n)
+	/* Device names are typed by people and may hold any script. */
+	if (utf8 ? af_utf8_display_chars(json_string_value(v), n) < 0
 		 : !printable(json_string_value(v), n)) {
 		errf(err, errlen, "%s: holds characters that are not allowed",
 		     key);

@@ -455,39 +455,16 @@ int af_dir__array_drop(json_t *arr, const char *s)
 	return dropped;
 }
 
-/*
- * Control characters, and the invisible characters that reorder or hide
- * text: a display name with them could pass for another on a consent or
- * login page.
- */
-static int unprintable(uint32_t c)
-{
-	return c < 0x20 || (c >= 0x7f && c <= 0x9f) ||
-	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
-	       (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
-}
-
 long af_dir__utf8_chars(const char *s, size_t maxbytes)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n, i = 0;
-	long chars = 0;
+	size_t n;
 
 	if (s == NULL)
 		return -1;
 	n = strnlen(s, maxbytes + 1);
 	if (n > maxbytes)
 		return -1;
-	while (i < n) {
-		uint32_t cp = 0;
-		size_t len = af_utf8_next(p + i, n - i, &cp);
-
-		if (len == 0 || unprintable(cp))
-			return -1;
-		i += len;
-		chars++;
-	}
-	return chars;
+	return af_utf8_display_chars(s, n);
 }
 
 af_dir_status af_dir__check_actor(const char *actor)

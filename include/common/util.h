@@ -102,4 +102,13 @@ void af_free_secret(char *s);
  */
 size_t af_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
+/*
+ * The number of characters in s (n bytes) when it is text fit to show a
+ * person as a name: well-formed UTF-8 without control characters (C0, DEL,
+ * C1) and without the invisible characters that reorder or hide text
+ * (zero-width, line and paragraph separators, bidirectional embeddings,
+ * overrides and isolates, word joiners, BOM). -1 otherwise.
+ */
+long af_utf8_display_chars(const char *s, size_t n);
+
 #endif /* COMMON_UTIL_H */

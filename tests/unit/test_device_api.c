@@ -730,6 +730,43 @@ static void test_enroll_bad_body_400_code_kept(void **state)
 	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
 }
 
+/* A device name that reorders itself (U+202E) or hides characters. */
+static void test_enroll_hidden_characters_in_name_400(void **state)
+{
+	static const char *const names[] = {
+		"Alice\xe2\x80\xae"
+		"enohp",		   /* right-to-left override */
+		"Alice\xe2\x80\x8b phone", /* zero-width space */
+		"Alice\xc2\x85phone",	   /* C1 next line */
+		"Alice\tphone",
+	};
+	struct fx *f = *state;
+	char code[AF_MFA_ID_BUF], body[1024];
+	rq r = {.method = "POST", .path = ENROLL, .ts = NOW, .key = f->key};
+	json_t *o;
+	char *text;
+	size_t i;
+
+	new_code(f, code, sizeof(code));
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		enroll_body(f->key, code, body, sizeof(body));
+		o = json_loads(body, 0, NULL);
+		assert_non_null(o);
+		assert_int_equal(json_object_set_new(o, "device_name",
+						     json_string(names[i])),
+				 0);
+		text = json_dumps(o, JSON_COMPACT);
+		assert_non_null(text);
+		r.body = text;
+		assert_int_equal(send_rq(f, &r), 400);
+		assert_error(f, "bad_request");
+		free(text);
+		json_decref(o);
+	}
+	/* Any script is a name. */
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
+}
+
 static void test_enroll_stale_timestamp_401_code_kept(void **state)
 {
 	struct fx *f = *state;
@@ -1290,6 +1327,7 @@ int main(void)
 		T(test_enroll_code_of_disabled_or_removed_user_401),
 		T(test_enroll_other_key_signature_401_code_kept),
 		T(test_enroll_bad_body_400_code_kept),
+		T(test_enroll_hidden_characters_in_name_400),
 		T(test_enroll_stale_timestamp_401_code_kept),
 		T(test_enroll_sixth_device_409_limit),
 		T(test_enroll_refused_value_400_code_kept),

@@ -342,6 +342,29 @@ static void test_utf8_next_accepts_and_refuses(void **state)
 		0);
 }
 
+static void test_utf8_display_chars_refuses_hidden_text(void **state)
+{
+	static const char *const hidden[] = {
+		"a\x01",	 "a\x7f",	  "a\xc2\x85",
+		"a\xe2\x80\x8b", "a\xe2\x80\x8f", "a\xe2\x80\xa8",
+		"a\xe2\x80\xae", "a\xe2\x81\xa6", "a\xe2\x81\xa9",
+		"a\xef\xbb\xbf", "a\xff",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
+		assert_int_equal(
+			af_utf8_display_chars(hidden[i], strlen(hidden[i])),
+			-1);
+	/* Characters, not bytes: "Zoë 東京" is six. */
+	assert_int_equal(af_utf8_display_chars(
+				 "Zo\xc3\xab \xe6\x9d\xb1\xe4\xba\xac", 11),
+			 6);
+	assert_int_equal(af_utf8_display_chars("", 0), 0);
+	assert_int_equal(af_utf8_display_chars(NULL, 0), -1);
+}
+
 static void test_parse_ulong(void **state)
 {
 	unsigned long v = 99;
@@ -387,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_clocks_move_forward),
 		cmocka_unit_test(test_free_secret_accepts_null),
 		cmocka_unit_test(test_utf8_next_accepts_and_refuses),
+		cmocka_unit_test(test_utf8_display_chars_refuses_hidden_text),
 		cmocka_unit_test(test_parse_ulong),
 	};
 
