@@ -20,8 +20,15 @@
 #define METRICS_MAX ((size_t)256 * 1024)
 
 /* An idle connection is closed after this; responses say so. */
-#define IDLE_TIMEOUT_S	10u
-#define IDLE_KEEP_ALIVE "timeout=10"
+#define IDLE_TIMEOUT_S	   10u
+#define CONNECTIONS_MAX	   64u
+/*
+ * One address may hold this many of them unless limits.connections_per_ip
+ * says otherwise: a scraper and a few probes per host fit, and one client
+ * that opens connections and stays silent cannot take every slot.
+ */
+#define CONNECTIONS_PER_IP 16u
+#define IDLE_KEEP_ALIVE	   "timeout=10"
 
 struct text {
 	char *buf;
@@ -119,6 +126,9 @@ pushd_status pushd_listen(pushd_ctx *ctx, char *err, size_t errlen)
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned per_ip = ctx != NULL && ctx->cfg.connections_per_ip > 0
+				  ? ctx->cfg.connections_per_ip
+				  : CONNECTIONS_PER_IP;
 
 	if (ctx == NULL)
 		return PUSHD_ERR_ARG;
@@ -140,7 +150,9 @@ pushd_status pushd_listen(pushd_ctx *ctx, char *err, size_t errlen)
 	ctx->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, ctx, MHD_OPTION_SOCK_ADDR,
 		(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
-		IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, 64u,
+		IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, CONNECTIONS_MAX,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		per_ip < CONNECTIONS_MAX ? per_ip : CONNECTIONS_MAX,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
 		MHD_OPTION_END);
 	if (ctx->mhd == NULL) {

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -375,6 +376,37 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       p.proc.kill('SIGKILL');
       redis.kill('SIGKILL');
     }
+  });
+
+  test('one address holds at most 16 connections to pushd\'s listener', async () => {
+    const p = await startPushd();
+    const port = p.port;
+    const idle = [];
+    try {
+      for (let i = 0; i < 16; i++) {
+        idle.push(await new Promise((res, rej) => {
+          const sock = net.connect(port, '127.0.0.1', () => res(sock));
+          sock.on('error', rej);
+        }));
+      }
+      // Silent connections take the address' slots; one more is closed at once.
+      const refused = await new Promise((res) => {
+        const sock = net.connect(port, '127.0.0.1', () => sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+        let got = '';
+        sock.on('data', (d) => { got += d; });
+        sock.on('close', () => res(got));
+        sock.on('error', () => {});
+        setTimeout(() => { sock.destroy(); res('still open'); }, 3000);
+      });
+      assert.doesNotMatch(refused, /200 OK/);
+      assert.notEqual(refused, 'still open');
+    } finally {
+      for (const sock of idle) sock.destroy();
+    }
+    await until('the slots are free again', async () => {
+      try { return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok; } catch { return false; }
+    });
+    assert.deepEqual(await stopPushd(p), { code: 0, sig: null });
   });
 
   test('authflow --check-config refuses what starting would refuse, without a network', async () => {
