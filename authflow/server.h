@@ -59,6 +59,9 @@ typedef struct af_server {
 /* Longest-lived token the server signs (id_token, JWT access token). */
 #define AF_TOKEN_LIFETIME_S    600
 #define AF_ID_TOKEN_LIFETIME_S 600
+/* The "typ" headers of the two kinds of JWT we sign (RFC 9068 for access). */
+#define AF_ID_TOKEN_TYP	       "JWT"
+#define AF_ACCESS_TOKEN_TYP    "at+jwt"
 #define AF_REFRESH_LIFETIME_S  (30L * 86400)
 
 /*

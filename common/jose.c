@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjose/error.h>
 #include <cjose/header.h>
@@ -1002,6 +1003,12 @@ out:
 jose_status af_jwt_verify(af_keyring *kr, const char *jwt, size_t len,
 			  json_t **claims)
 {
+	return af_jwt_verify_typ(kr, jwt, len, NULL, claims);
+}
+
+jose_status af_jwt_verify_typ(af_keyring *kr, const char *jwt, size_t len,
+			      const char *typ, json_t **claims)
+{
 	char kid[JOSE_KID_MAX + 1];
 	const struct ring_key *key;
 	cjose_jws_t *jws = NULL;
@@ -1032,6 +1039,16 @@ jose_status af_jwt_verify(af_keyring *kr, const char *jwt, size_t len,
 	if (alg == NULL || strcmp(alg, JWT_ALG) != 0) {
 		st = JOSE_ERR_SIGNATURE;
 		goto out;
+	}
+	/* Media type names compare without regard to case (RFC 8725 3.11). */
+	if (typ != NULL) {
+		const char *have = json_string_value(
+			json_object_get(cjose_jws_get_protected(jws), "typ"));
+
+		if (have == NULL || strcasecmp(have, typ) != 0) {
+			st = JOSE_ERR_MALFORMED;
+			goto out;
+		}
 	}
 	if (pthread_rwlock_rdlock(&kr->lock) != 0) {
 		st = JOSE_ERR_NOMEM;

@@ -289,7 +289,7 @@ size_t af_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
  */
 static int hidden_char(uint32_t c)
 {
-	return c < 0x20 || (c >= 0x7f && c <= 0x9f) ||
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x061c ||
 	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
 	       (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
 }

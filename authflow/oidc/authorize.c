@@ -383,7 +383,8 @@ static int hint_subject(af_server *srv, const char *hint, char *sub,
 	const char *s, *iss;
 	int rc = -1;
 
-	if (af_jwt_verify(srv->keys, hint, strlen(hint), &claims) != JOSE_OK)
+	if (af_jwt_verify_typ(srv->keys, hint, strlen(hint), AF_ID_TOKEN_TYP,
+			      &claims) != JOSE_OK)
 		return -1;
 	s = json_string_value(json_object_get(claims, "sub"));
 	iss = json_string_value(json_object_get(claims, "iss"));

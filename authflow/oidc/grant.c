@@ -108,8 +108,8 @@ static int jwt_selector(af_server *srv, const char *jwt,
 	const char *jti;
 	int rc = -1;
 
-	if (af_jwt_verify(srv->keys, jwt, strnlen(jwt, JOSE_JWT_MAX + 1),
-			  &claims) != JOSE_OK)
+	if (af_jwt_verify_typ(srv->keys, jwt, strnlen(jwt, JOSE_JWT_MAX + 1),
+			      AF_ACCESS_TOKEN_TYP, &claims) != JOSE_OK)
 		return -1;
 	jti = json_string_value(json_object_get(claims, "jti"));
 	if (jti != NULL && strlen(jti) == AF_GRANT_SEL_LEN &&

@@ -124,8 +124,8 @@ static void read_request(af_server *srv, const af_req *req, json_t **claims,
 		return;
 	}
 	if (hint != NULL) {
-		if (af_jwt_verify(srv->keys, hint, strlen(hint), claims) !=
-		    JOSE_OK) {
+		if (af_jwt_verify_typ(srv->keys, hint, strlen(hint),
+				      AF_ID_TOKEN_TYP, claims) != JOSE_OK) {
 			*claims = NULL;
 		} else {
 			iss = json_string_value(

@@ -82,7 +82,7 @@ static char *make_id_token(af_server *srv, const json_t *grant,
 	json_object_set(claims, "acr", json_object_get(grant, "acr"));
 	json_object_set(claims, "sid", json_object_get(grant, "sid"));
 	json_object_set_new(claims, "at_hash", json_string(at_hash));
-	if (af_jwt_sign(srv->keys, claims, "JWT", &jwt) != JOSE_OK)
+	if (af_jwt_sign(srv->keys, claims, AF_ID_TOKEN_TYP, &jwt) != JOSE_OK)
 		jwt = NULL;
 	json_decref(claims);
 	return jwt;
@@ -113,7 +113,7 @@ static int make_jwt_access(af_server *srv, const json_t *grant, const char *sel,
 		      "auth_time", json_object_get(grant, "auth_time"));
 	if (c == NULL)
 		return -1;
-	if (af_jwt_sign(srv->keys, c, "at+jwt", &jwt) == JOSE_OK &&
+	if (af_jwt_sign(srv->keys, c, AF_ACCESS_TOKEN_TYP, &jwt) == JOSE_OK &&
 	    strlen(jwt) < outcap) {
 		memcpy(out, jwt, strlen(jwt) + 1);
 		rc = af_grant_store_jwt(srv, jti, out, grant);

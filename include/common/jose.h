@@ -169,6 +169,15 @@ jose_status af_jwt_verify(af_keyring *kr, const char *jwt, size_t len,
 			  json_t **claims);
 
 /*
+ * af_jwt_verify(), and the header's "typ" must be typ (compared without
+ * regard to case; JOSE_ERR_MALFORMED otherwise): an access token ("at+jwt")
+ * cannot pass for an ID token ("JWT"), nor the other way round. typ NULL
+ * takes any.
+ */
+jose_status af_jwt_verify_typ(af_keyring *kr, const char *jwt, size_t len,
+			      const char *typ, json_t **claims);
+
+/*
  * The public JWKS document {"keys": [...]} (new reference): for every key
  * not yet past retire_after, {kty, n, e, kid, use: "sig", alg: "RS256"}.
  * Never any private member. NULL on no memory or a NULL kr.

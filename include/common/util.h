@@ -106,8 +106,8 @@ size_t af_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
  * The number of characters in s (n bytes) when it is text fit to show a
  * person as a name: well-formed UTF-8 without control characters (C0, DEL,
  * C1) and without the invisible characters that reorder or hide text
- * (zero-width, line and paragraph separators, bidirectional embeddings,
- * overrides and isolates, word joiners, BOM). -1 otherwise.
+ * (zero-width, line and paragraph separators, bidirectional marks,
+ * embeddings, overrides and isolates, word joiners, BOM). -1 otherwise.
  */
 long af_utf8_display_chars(const char *s, size_t n);
 

@@ -369,7 +369,7 @@ static void test_jwt_sign_verify_round_trip_preserves_claims(void **state)
 static void test_jwt_sign_access_token_typ_in_header(void **state)
 {
 	struct fixture *fx = *state;
-	json_t *claims = test_claims(), *hdr;
+	json_t *claims = test_claims(), *hdr, *back = (json_t *)1;
 	char *jwt = NULL;
 
 	assert_int_equal(af_jwt_sign(fx->kr, claims, "at+jwt", &jwt), JOSE_OK);
@@ -377,6 +377,15 @@ static void test_jwt_sign_access_token_typ_in_header(void **state)
 	assert_string_equal(json_string_value(json_object_get(hdr, "typ")),
 			    "at+jwt");
 	assert_int_equal(verify_text(fx->kr, jwt), JOSE_OK);
+	/* An access token does not pass where an ID token is wanted. */
+	assert_int_equal(
+		af_jwt_verify_typ(fx->kr, jwt, strlen(jwt), "JWT", &back),
+		JOSE_ERR_MALFORMED);
+	assert_null(back);
+	assert_int_equal(
+		af_jwt_verify_typ(fx->kr, jwt, strlen(jwt), "AT+JWT", &back),
+		JOSE_OK);
+	json_decref(back);
 	json_decref(hdr);
 	json_decref(claims);
 	free(jwt);

@@ -348,7 +348,7 @@ static void test_utf8_display_chars_refuses_hidden_text(void **state)
 		"a\x01",	 "a\x7f",	  "a\xc2\x85",
 		"a\xe2\x80\x8b", "a\xe2\x80\x8f", "a\xe2\x80\xa8",
 		"a\xe2\x80\xae", "a\xe2\x81\xa6", "a\xe2\x81\xa9",
-		"a\xef\xbb\xbf", "a\xff",
+		"a\xd8\x9c", "a\xef\xbb\xbf", "a\xff",
 	};
 	size_t i;
 
