@@ -269,6 +269,48 @@ static const char *refuse(const char **desc, const char *why, const char *code)
 	return code;
 }
 
+/* The parameters of this endpoint that must not come twice. */
+static const char *const authorize_params[] = {
+	"client_id",
+	"redirect_uri",
+	"response_type",
+	"scope",
+	"state",
+	"nonce",
+	"response_mode",
+	"code_challenge",
+	"code_challenge_method",
+	"prompt",
+	"max_age",
+	"login_hint",
+	"id_token_hint",
+	"acr_values",
+	"request",
+	"request_uri",
+	NULL,
+};
+
+/* The largest max_age kept; any larger one means the same (no limit). */
+#define MAX_AGE_CAP 1000000000000ULL
+
+/* max_age: digits only, any number of them. 0 with *out, or -1. */
+static int parse_max_age(const char *s, json_int_t *out)
+{
+	unsigned long long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (unsigned long long)(*s - '0');
+		if (v > MAX_AGE_CAP)
+			v = MAX_AGE_CAP;
+	}
+	*out = (json_int_t)v;
+	return 0;
+}
+
 /*
  * Checks the request past client and redirect URI. Returns NULL when
  * good, or the OAuth error code with *desc.
@@ -276,28 +318,27 @@ static const char *refuse(const char **desc, const char *why, const char *code)
 static const char *check_request(af_server *srv, const af_req *req,
 				 json_t *authz, const char **desc)
 {
-	const char *rt = af_req_param(req, "response_type");
-	const char *scope = af_req_param(req, "scope");
-	const char *mode = af_req_param(req, "response_mode");
-	const char *cc = af_req_param(req, "code_challenge");
-	const char *ccm = af_req_param(req, "code_challenge_method");
-	const char *prompt = af_req_param(req, "prompt");
-	const char *max_age = af_req_param(req, "max_age");
-	const char *nonce = af_req_param(req, "nonce");
-	const char *hint = af_req_param(req, "login_hint");
-	const char *acr = af_req_param(req, "acr_values");
+	const char *rt = af_oidc_param(req, "response_type");
+	const char *scope = af_oidc_param(req, "scope");
+	const char *mode = af_oidc_param(req, "response_mode");
+	const char *cc = af_oidc_param(req, "code_challenge");
+	const char *ccm = af_oidc_param(req, "code_challenge_method");
+	const char *prompt = af_oidc_param(req, "prompt");
+	const char *max_age = af_oidc_param(req, "max_age");
+	const char *nonce = af_oidc_param(req, "nonce");
+	const char *hint = af_oidc_param(req, "login_hint");
+	const char *acr = af_oidc_param(req, "acr_values");
 	char err[AF_DIR_ERR_BUF];
-	char *end = NULL;
-	unsigned long ma;
+	json_int_t ma = 0;
 
 	(void)srv;
-	if (req->duplicate_param)
+	if (af_oidc_repeated(req, authorize_params))
 		return refuse(desc, "a parameter was given more than once",
 			      "invalid_request");
-	if (af_req_param(req, "request") != NULL)
+	if (af_oidc_param(req, "request") != NULL)
 		return refuse(desc, "request objects are not supported",
 			      "request_not_supported");
-	if (af_req_param(req, "request_uri") != NULL)
+	if (af_oidc_param(req, "request_uri") != NULL)
 		return refuse(desc, "request_uri is not supported",
 			      "request_uri_not_supported");
 	if (mode != NULL && strcmp(mode, "query") != 0 &&
@@ -334,14 +375,11 @@ static const char *check_request(af_server *srv, const af_req *req,
 		return refuse(desc, "prompt=none cannot be combined",
 			      "invalid_request");
 	if (max_age != NULL) {
-		ma = strtoul(max_age, &end, 10);
-		if (max_age[0] < '0' || max_age[0] > '9' || *end != '\0' ||
-		    ma > 100000000UL)
+		if (parse_max_age(max_age, &ma) != 0)
 			return refuse(desc,
 				      "max_age must be a number of seconds",
 				      "invalid_request");
-		json_object_set_new(authz, "max_age",
-				    json_integer((json_int_t)ma));
+		json_object_set_new(authz, "max_age", json_integer(ma));
 	}
 	/* What is kept must be text: a value dropped would fail open. */
 	if (put_param(authz, "response_type", rt) != 0 ||
@@ -503,11 +541,11 @@ static void start_login(af_server *srv, af_req *req, af_resp *resp,
 
 void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 {
-	const char *client_id = af_req_param(req, "client_id");
-	const char *redirect_uri = af_req_param(req, "redirect_uri");
-	const char *state = af_req_param(req, "state");
-	const char *mode = af_req_param(req, "response_mode");
-	const char *hint = af_req_param(req, "id_token_hint");
+	const char *client_id = af_oidc_param(req, "client_id");
+	const char *redirect_uri = af_oidc_param(req, "redirect_uri");
+	const char *state = af_oidc_param(req, "state");
+	const char *mode = af_oidc_param(req, "response_mode");
+	const char *hint = af_oidc_param(req, "id_token_hint");
 	const char *err, *desc = NULL, *prompt;
 	char hint_sub[128];
 	json_t *app = NULL, *authz = NULL;

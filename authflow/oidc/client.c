@@ -13,8 +13,8 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 			char *client_id, size_t cap, json_t **app)
 {
 	const char *header = af_req_header(req, "Authorization");
-	const char *post_id = af_req_param(req, "client_id");
-	const char *post_secret = af_req_param(req, "client_secret");
+	const char *post_id = af_oidc_param(req, "client_id");
+	const char *post_secret = af_oidc_param(req, "client_secret");
 	char user[AF_DIR_CLIENT_ID_BUF + 64];
 	char secret[AF_DIR_SECRET_IN_MAX + 1];
 	af_dir_status st;

@@ -105,20 +105,28 @@ static const char *hint_client(const json_t *claims)
  * and the destination. *claims gets the verified hint's claims (or
  * NULL), which r's strings point into.
  */
+/* The parameters of this endpoint that must not come twice. */
+static const char *const logout_params[] = {
+	"id_token_hint", "post_logout_redirect_uri",
+	"state",	 "client_id",
+	"logout_hint",	 "ui_locales",
+	"confirm",	 NULL,
+};
+
 static void read_request(af_server *srv, const af_req *req, json_t **claims,
 			 struct request *r)
 {
-	const char *hint = af_req_param(req, "id_token_hint");
-	const char *uri = af_req_param(req, "post_logout_redirect_uri");
-	const char *state = af_req_param(req, "state");
-	const char *client_id = af_req_param(req, "client_id");
+	const char *hint = af_oidc_param(req, "id_token_hint");
+	const char *uri = af_oidc_param(req, "post_logout_redirect_uri");
+	const char *state = af_oidc_param(req, "state");
+	const char *client_id = af_oidc_param(req, "client_id");
 	const char *iss;
 	json_t *app = NULL;
 	af_buf b;
 
 	memset(r, 0, sizeof(*r));
 	*claims = NULL;
-	if (req->duplicate_param) {
+	if (af_oidc_repeated(req, logout_params)) {
 		r->note = "The sign-out request was malformed, so you were not "
 			  "sent back to the application.";
 		return;
@@ -283,14 +291,14 @@ out:
 
 void af_h_logout(af_server *srv, af_req *req, af_resp *resp)
 {
-	const char *token = af_req_param(req, "confirm");
+	const char *token = af_oidc_param(req, "confirm");
 	json_t *claims = NULL;
 	struct request r;
 	af_session s;
 	int failed = 0;
 
 	if (token != NULL && strcmp(req->method, "POST") == 0 &&
-	    !req->duplicate_param) {
+	    !af_oidc_repeated(req, logout_params)) {
 		confirmed(srv, req, resp, token);
 		return;
 	}

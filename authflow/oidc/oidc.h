@@ -47,6 +47,20 @@ void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
 void af_oidc_send_error(af_server *srv, af_resp *resp, const json_t *authz,
 			const char *error, const char *desc);
 
+/*
+ * A request parameter of an OAuth endpoint, or NULL when absent or sent
+ * without a value (RFC 6749 3.1: treated as if omitted). Of a parameter
+ * given twice, the first value: check af_oidc_repeated() first.
+ */
+const char *af_oidc_param(const af_req *req, const char *name);
+
+/*
+ * 1 when one of the endpoint's parameters in names (NULL-terminated) was
+ * given more than once; parameters not in names are ignored, repeated or
+ * not (RFC 6749 3.1, 3.2).
+ */
+int af_oidc_repeated(const af_req *req, const char *const *names);
+
 /* 1 when the space-separated list holds word. */
 int af_oidc_has_word(const char *list, const char *word);
 

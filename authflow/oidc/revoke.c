@@ -29,14 +29,19 @@ static int revoke_kind(af_server *srv, af_grant_kind kind, const char *tok,
 	return 1;
 }
 
+/* The parameters of this endpoint that must not come twice. */
+static const char *const revoke_params[] = {
+	"token", "token_type_hint", "client_id", "client_secret", NULL,
+};
+
 void af_h_revoke(af_server *srv, af_req *req, af_resp *resp)
 {
 	char client_id[AF_DIR_CLIENT_ID_BUF + 64];
-	const char *tok = af_req_param(req, "token");
-	const char *hint = af_req_param(req, "token_type_hint");
+	const char *tok = af_oidc_param(req, "token");
+	const char *hint = af_oidc_param(req, "token_type_hint");
 	int found;
 
-	if (req->form == NULL || req->duplicate_param) {
+	if (req->form == NULL || af_oidc_repeated(req, revoke_params)) {
 		af_resp_oauth_error(resp, 400, "invalid_request",
 				    "expected a form body");
 		return;

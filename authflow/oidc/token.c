@@ -233,9 +233,9 @@ static int load_user(af_server *srv, af_resp *resp, const json_t *grant,
 static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 		       const char *client_id, const json_t *app)
 {
-	const char *code = af_req_param(req, "code");
-	const char *redirect_uri = af_req_param(req, "redirect_uri");
-	const char *verifier = af_req_param(req, "code_verifier");
+	const char *code = af_oidc_param(req, "code");
+	const char *redirect_uri = af_oidc_param(req, "redirect_uri");
+	const char *verifier = af_oidc_param(req, "code_verifier");
 	json_t *grant = NULL, *user = NULL;
 	const char *challenge, *cid, *want_uri;
 	char fam[AF_GRANT_SEL_BUF], rt_fam[AF_GRANT_SEL_BUF];
@@ -388,8 +388,8 @@ static int refresh_fits(af_resp *resp, const json_t *grant,
 static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 			  const char *client_id, const json_t *app)
 {
-	const char *rt = af_req_param(req, "refresh_token");
-	const char *scope = af_req_param(req, "scope");
+	const char *rt = af_oidc_param(req, "refresh_token");
+	const char *scope = af_oidc_param(req, "scope");
 	json_t *grant = NULL, *user = NULL, *now = NULL;
 	char fam[AF_GRANT_SEL_BUF];
 	struct issued t;
@@ -457,13 +457,20 @@ out:
 	json_decref(now);
 }
 
+/* The parameters of this endpoint that must not come twice. */
+static const char *const token_params[] = {
+	"grant_type",	 "code",	  "redirect_uri",
+	"code_verifier", "refresh_token", "scope",
+	"client_id",	 "client_secret", NULL,
+};
+
 void af_h_token(af_server *srv, af_req *req, af_resp *resp)
 {
 	char client_id[AF_DIR_CLIENT_ID_BUF + 64];
 	json_t *app = NULL;
 	const char *gt;
 
-	if (req->duplicate_param) {
+	if (af_oidc_repeated(req, token_params)) {
 		af_resp_oauth_error(resp, 400, "invalid_request",
 				    "a parameter was given more than once");
 		return;
@@ -477,7 +484,7 @@ void af_h_token(af_server *srv, af_req *req, af_resp *resp)
 	if (af_oidc_client_auth(srv, req, resp, client_id, sizeof(client_id),
 				&app) != 0)
 		return;
-	gt = af_req_param(req, "grant_type");
+	gt = af_oidc_param(req, "grant_type");
 	if (gt == NULL)
 		af_resp_oauth_error(resp, 400, "invalid_request",
 				    "grant_type is required");

@@ -12,7 +12,7 @@
 void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *header = af_req_header(req, "Authorization");
-	const char *form_token = af_req_param(req, "access_token");
+	const char *form_token = af_oidc_param(req, "access_token");
 	char token[JOSE_JWT_MAX + 1];
 	json_t *grant = NULL, *user = NULL, *app = NULL, *claims;
 	const char *scope;

@@ -247,7 +247,10 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     let res = await tok({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier }, 'wrong-secret');
     assert.equal(res.status, 401);
     assert.equal((await res.json()).error, 'invalid_client');
-    res = await tok({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier });
+    // Parameters without a value are as if omitted; unknown ones are ignored.
+    res = await tok(new URLSearchParams([['grant_type', 'authorization_code'], ['code', code],
+      ['redirect_uri', REDIRECT], ['code_verifier', a.verifier], ['client_secret', ''], ['scope', ''],
+      ['resource', 'https://a'], ['resource', 'https://b']]));
     assert.equal(res.status, 200);
     const t = await res.json();
     assert.ok(t.refresh_token);
@@ -281,7 +284,14 @@ describe(`authflow OIDC (${STORE} store)`, () => {
 
   test('RFC 9068 JWT access tokens: userinfo, forgery, revocation, code replay', async () => {
     const s = await seed(server, { user: 'jwt-user', app: { access_token_format: 'jwt' } });
-    const { config, tokens, cb } = await fullSignIn(s);
+    const { config, tokens, cb, browser } = await fullSignIn(s);
+    // The ID token is a hint; the access token of the same user is not one.
+    for (const [hint, want] of [[tokens.id_token, null], [tokens.access_token, 'invalid_request']]) {
+      const a = await authUrl(config, { prompt: 'none', id_token_hint: hint });
+      const r = await browser.get(a.url.href);
+      assert.equal(r.status, 302);
+      assert.equal(new URL(r.location).searchParams.get('error'), want);
+    }
     const parts = tokens.access_token.split('.');
     assert.equal(parts.length, 3);
     const header = JSON.parse(Buffer.from(parts[0], 'base64url'));
@@ -352,6 +362,15 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     }
     r = await b.get(`${base.replace('scope=openid', `scope=openid${'%20x'.repeat(600)}`)}&${to}`);
     assert.equal(new URL(r.location).searchParams.get('error_description'), 'scope too long');
+    // RFC 6749 3.1: a parameter without a value is as if omitted, and
+    // parameters we do not know are ignored, however often they come.
+    for (const q of ['max_age=', 'response_mode=', 'request=', 'request_uri=', 'id_token_hint=', 'code_challenge=',
+      'code_challenge_method=', 'prompt=', 'foo=1&foo=2', 'resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb',
+      'max_age=2147483647', 'max_age=99999999999999999999999']) {
+      r = await b.get(`${base}&${to}&state=a&${q}`);
+      assert.equal(r.status, 302, q);
+      assert.equal(new URL(r.location, server.issuer).pathname, '/login', `${q}: ${r.location}`);
+    }
     // max_age=1, a second after the sign-in: a fresh sign-in.
     const { config, browser } = await fullSignIn(s);
     await new Promise((ok) => setTimeout(ok, 1100));
