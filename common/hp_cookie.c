@@ -102,3 +102,30 @@ hp_status hp_cookie_get(const char *header, const char *name, char *out,
 	}
 	return HP_ERR_ARG;
 }
+
+hp_status hp_cookie_next(const char *header, size_t *pos, const char **name,
+			 size_t *nlen)
+{
+	size_t hlen, stop;
+	const char *semi;
+	struct pair pr;
+	int ok;
+
+	if (header == NULL || pos == NULL || name == NULL || nlen == NULL)
+		return HP_ERR_ARG;
+	hlen = strnlen(header, HP_COOKIE_HEADER_MAX + 1);
+	if (hlen > HP_COOKIE_HEADER_MAX)
+		return HP_ERR_TOO_BIG;
+	while (*pos < hlen) {
+		semi = memchr(header + *pos, ';', hlen - *pos);
+		stop = semi != NULL ? (size_t)(semi - header) : hlen;
+		ok = pair_parse(header + *pos, stop - *pos, &pr);
+		*pos = stop + 1;
+		if (ok) {
+			*name = pr.name;
+			*nlen = pr.nlen;
+			return HP_OK;
+		}
+	}
+	return HP_ERR_ARG;
+}

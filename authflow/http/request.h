@@ -19,7 +19,7 @@
 struct MHD_Connection;
 struct af_brand;
 
-#define AF_RESP_HEADERS_MAX 16
+#define AF_RESP_HEADERS_MAX 32
 #define AF_RESP_BODY_MAX    ((size_t)1024 * 1024)
 #define AF_RID_LEN	    16
 
@@ -133,12 +133,17 @@ void af_resp_oauth_error(af_resp *resp, unsigned status, const char *code,
 /* A 302 (or 303 after a POST) redirect to url. */
 void af_resp_redirect(af_resp *resp, unsigned status, const char *url);
 
+/* af_resp_cookie() lifetimes besides a number of seconds. */
+#define AF_COOKIE_SESSION (-1L) /* no Max-Age: dies with the browser session \
+				 */
+#define AF_COOKIE_CLEAR	  0L	/* Max-Age=0: deletes it */
+
 /*
- * Sets a session cookie: HttpOnly, SameSite=Lax, Path=/, no Expires or
- * Max-Age (it dies with the browser session); on https Secure and the
- * "__Host-" prefix. An empty value with clear set deletes it.
+ * Sets a cookie: HttpOnly, SameSite=Lax, Path=/, and on https Secure and
+ * the "__Host-" prefix; max_age_s seconds, AF_COOKIE_SESSION or
+ * AF_COOKIE_CLEAR (the value is then left out).
  */
 void af_resp_cookie(af_resp *resp, const char *name, const char *value,
-		    int clear);
+		    long max_age_s);
 
 #endif /* AF_HTTP_REQUEST_H */

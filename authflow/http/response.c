@@ -216,16 +216,18 @@ void af_resp_redirect(af_resp *resp, unsigned status, const char *url)
 }
 
 void af_resp_cookie(af_resp *resp, const char *name, const char *value,
-		    int clear)
+		    long max_age_s)
 {
 	af_buf b;
 	char *line;
 
 	af_buf_init(&b, 4096);
-	af_buf_printf(&b, "%s%s=%s; Path=/; HttpOnly; SameSite=Lax%s%s",
-		      resp->https ? "__Host-" : "", name, clear ? "" : value,
-		      resp->https ? "; Secure" : "",
-		      clear ? "; Max-Age=0" : "");
+	af_buf_printf(&b, "%s%s=%s; Path=/; HttpOnly; SameSite=Lax%s",
+		      resp->https ? "__Host-" : "", name,
+		      max_age_s == AF_COOKIE_CLEAR ? "" : value,
+		      resp->https ? "; Secure" : "");
+	if (max_age_s >= 0)
+		af_buf_printf(&b, "; Max-Age=%ld", max_age_s);
 	line = af_buf_take(&b, NULL);
 	if (line != NULL) {
 		af_resp_header_set(resp, "Set-Cookie", line);

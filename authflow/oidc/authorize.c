@@ -519,7 +519,7 @@ static void start_login(af_server *srv, af_req *req, af_resp *resp,
 	char id[AF_FLOW_ID_MAX + 1], *url;
 	af_buf b;
 
-	if (af_flow_begin(srv, authz, resp, id, sizeof(id)) != 0) {
+	if (af_flow_begin(srv, req, authz, resp, id, sizeof(id)) != 0) {
 		af_page_error(resp, 503, "Sign-in is unavailable",
 			      "The sign-in service cannot start a sign-in "
 			      "just now.",

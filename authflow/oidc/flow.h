@@ -22,11 +22,13 @@
 /*
  * Stores req (borrowed: client_id, redirect_uri, state, nonce, scope,
  * code_challenge, response_mode, max_age, ...) as a new flow; writes the
- * id into id (AF_FLOW_ID_MAX + 1) and sets the binding cookie on resp.
- * 0, or -1 on RNG or store failure.
+ * id into id (AF_FLOW_ID_MAX + 1) and sets the binding cookie on resp (a
+ * session cookie). The oldest binding cookies req carries beyond
+ * the newest few are cleared (sign-ins never finished). 0, or -1 on RNG
+ * or store failure.
  */
-int af_flow_begin(af_server *srv, json_t *authz, af_resp *resp, char *id,
-		  size_t idcap);
+int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
+		  af_resp *resp, char *id, size_t idcap);
 
 /*
  * Loads the flow id for a form post: 0 and *authz (new reference) when it

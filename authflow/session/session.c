@@ -256,7 +256,7 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	if (store_incr(srv->store, cnt, 1, ttl_ms, &adds) == STORE_OK &&
 	    adds % PRUNE_EVERY == 0)
 		prune_user(srv, s->username);
-	af_resp_cookie(resp, AF_SESSION_COOKIE, cookie, 0);
+	af_resp_cookie(resp, AF_SESSION_COOKIE, cookie, AF_COOKIE_SESSION);
 	rc = 0;
 out:
 	OPENSSL_cleanse(cookie, sizeof(cookie));
@@ -274,7 +274,7 @@ void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp)
 		OPENSSL_cleanse(cookie, sizeof(cookie));
 		end_by_key(srv, key);
 	}
-	af_resp_cookie(resp, AF_SESSION_COOKIE, "", 1);
+	af_resp_cookie(resp, AF_SESSION_COOKIE, "", AF_COOKIE_CLEAR);
 }
 
 static int collect_member(const char *member, void *arg)

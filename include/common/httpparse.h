@@ -142,6 +142,17 @@ hp_status hp_cookie_get(const char *header, const char *name, char *out,
 			size_t outcap);
 
 /*
+ * The name of the next well-formed cookie in a Cookie header, from *pos
+ * (start with 0; advanced past the pair): HP_OK with *name (into header,
+ * not NUL-terminated) and *nlen; HP_ERR_ARG when there is none left (or
+ * for NULL arguments); HP_ERR_TOO_BIG when the header is over
+ * HP_COOKIE_HEADER_MAX. Malformed pairs are skipped as hp_cookie_get()
+ * skips them; the order is the header's.
+ */
+hp_status hp_cookie_next(const char *header, size_t *pos, const char **name,
+			 size_t *nlen);
+
+/*
  * Decodes strict standard base64 (RFC 4648 section 4): whole quads, '='
  * only as the one or two last characters, and zero unused bits, so each
  * byte string has one accepted encoding. No table lookup is indexed by

@@ -3,6 +3,8 @@
  * of the following bytes name the cookie, the second the output size; the
  * rest is the header. A value found must be made of cookie-octets, fit
  * its buffer, appear in the header, and be found alike with a big buffer.
+ * Every name hp_cookie_next() lists lies within the header, in order, and
+ * is one hp_cookie_get() finds.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +54,28 @@ static void lookup(const char *header, const char *name, size_t smallcap)
 	}
 }
 
+static void names(const char *header)
+{
+	static char value[HP_COOKIE_HEADER_MAX + 1];
+	const char *name, *last = header;
+	char copy[HP_COOKIE_HEADER_MAX + 1];
+	size_t pos = 0, nlen;
+	hp_status st;
+
+	while ((st = hp_cookie_next(header, &pos, &name, &nlen)) == HP_OK) {
+		if (nlen == 0 || name < last ||
+		    name + nlen > header + strlen(header))
+			abort();
+		last = name + nlen;
+		memcpy(copy, name, nlen);
+		copy[nlen] = '\0';
+		if (hp_cookie_get(header, copy, value, sizeof(value)) != HP_OK)
+			abort();
+	}
+	if (st == HP_ERR_TOO_BIG && strlen(header) <= HP_COOKIE_HEADER_MAX)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char name[16], *header;
@@ -75,6 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (name[0] != '\0')
 		lookup(header, name, smallcap);
 	lookup(header, "sid", smallcap);
+	names(header);
 	free(header);
 	return 0;
 }

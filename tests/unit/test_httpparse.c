@@ -662,6 +662,37 @@ static void test_cookie_get_size_limits_exact(void **state)
 	assert_string_equal(out, "");
 }
 
+static void test_cookie_next_names_in_order_skipping_bad_pairs(void **state)
+{
+	static const char header[] =
+		"a=1; bad pair; \"q\"=2;b=\"x\" ;=3; c=; d=sp ace; e=5";
+	static const char *const want[] = {"a", "b", "c", "e"};
+	const char *name = NULL;
+	char *big;
+	size_t pos = 0, nlen = 0, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(hp_cookie_next(header, &pos, &name, &nlen),
+				 HP_OK);
+		assert_int_equal(nlen, strlen(want[i]));
+		assert_memory_equal(name, want[i], nlen);
+	}
+	assert_int_equal(hp_cookie_next(header, &pos, &name, &nlen),
+			 HP_ERR_ARG);
+	assert_int_equal(hp_cookie_next(header, &pos, &name, &nlen),
+			 HP_ERR_ARG);
+	pos = 0;
+	assert_int_equal(hp_cookie_next("", &pos, &name, &nlen), HP_ERR_ARG);
+	assert_int_equal(hp_cookie_next(NULL, &pos, &name, &nlen), HP_ERR_ARG);
+	big = repeat('v', HP_COOKIE_HEADER_MAX + 1);
+	memcpy(big, "s=", 2);
+	pos = 0;
+	assert_int_equal(hp_cookie_next(big, &pos, &name, &nlen),
+			 HP_ERR_TOO_BIG);
+	free(big);
+}
+
 static void test_cookie_get_bad_args_refused(void **state)
 {
 	char out[8];
@@ -1263,6 +1294,8 @@ int main(void)
 		cmocka_unit_test(test_cookie_get_malformed_pairs_skipped),
 		cmocka_unit_test(test_cookie_get_size_limits_exact),
 		cmocka_unit_test(test_cookie_get_bad_args_refused),
+		cmocka_unit_test(
+			test_cookie_next_names_in_order_skipping_bad_pairs),
 		cmocka_unit_test(test_auth_basic_rfc7617_example_parsed),
 		cmocka_unit_test(test_auth_basic_parts_percent_decoded),
 		cmocka_unit_test(test_auth_basic_bad_credentials_refused),

@@ -229,6 +229,26 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.match(r.text, /Wrong user name or password/);
   });
 
+  test('sign-ins never finished leave at most 8 flow cookies in a browser', async () => {
+    const s = await seed(server, { user: 'flo' });
+    const config = await rp(s);
+    const b = new Browser();
+    let last;
+    for (let i = 0; i < 20; i++) {
+      last = await authUrl(config);
+      const o = await openAuthorize(b, server.issuer, last.url.href);
+      assert.ok(o.fields, 'the login form');
+      const flows = [...b.jar.keys()].filter((k) => k.startsWith('af_flow_'));
+      assert.ok(flows.length <= 8, `${flows.length} flow cookies after ${i + 1} sign-ins`);
+    }
+    // The newest sign-ins still finish.
+    const r = await signIn(b, server.issuer, last.url.href, s.user, s.password);
+    assert.equal(r.status, 302, r.text);
+    await client.authorizationCodeGrant(config, new URL(r.location), {
+      pkceCodeVerifier: last.verifier, expectedState: last.state, expectedNonce: last.nonce,
+    });
+  });
+
   test('token endpoint refusals: wrong secret, PKCE mismatch, code reuse revokes', async () => {
     const s = await seed(server, { user: 'frank' });
     const config = await rp(s);
