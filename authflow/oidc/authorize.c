@@ -445,7 +445,14 @@ static int session_fits(af_server *srv, const json_t *authz,
 
 	if (!srv->cfg.feature_sso)
 		return 0;
-	if (prompt != NULL && af_oidc_has_word(prompt, "login"))
+	/*
+	 * select_account: the sign-in form is where another account is
+	 * chosen (a shared computer's "use another account"). consent needs
+	 * nothing more: an application is only offered to the people an
+	 * administrator deployed it to, which is the consent.
+	 */
+	if (prompt != NULL && (af_oidc_has_word(prompt, "login") ||
+			       af_oidc_has_word(prompt, "select_account")))
 		return 0;
 	/* max_age=0 asks for a sign-in now, as prompt=login does. */
 	if (json_is_integer(ma) &&

@@ -155,10 +155,10 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(t.claims().sid, first.tokens.claims().sid);
   });
 
-  test('prompt=login and max_age=0 force a fresh sign-in', async () => {
+  test('prompt=login, prompt=select_account and max_age=0 force a fresh sign-in', async () => {
     const s = await seed(server, { user: 'carol' });
     const { config, browser } = await fullSignIn(s);
-    for (const extra of [{ prompt: 'login' }, { max_age: '0' }]) {
+    for (const extra of [{ prompt: 'login' }, { prompt: 'select_account' }, { max_age: '0' }]) {
       const a = await authUrl(config, extra);
       const o = await openAuthorize(browser, server.issuer, a.url.href);
       assert.ok(o.loginPage, `login page for ${JSON.stringify(extra)}`);
