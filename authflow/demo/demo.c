@@ -155,6 +155,24 @@ static int seed(af_server *srv, char *err, size_t errlen)
 	}
 	if (st != AF_DIR_OK)
 		goto fail;
+	/* A demo started again on another port answers at other addresses. */
+	spec = json_pack("{s:[s,s], s:[s]}", "redirect_uris", uri,
+			 QLIK_STYLE_REDIRECT, "post_logout_uris", back);
+	if (spec == NULL) {
+		st = AF_DIR_NOMEM;
+		goto fail;
+	}
+	if (!json_equal(json_object_get(app, "redirect_uris"),
+			json_object_get(spec, "redirect_uris")) ||
+	    !json_equal(json_object_get(app, "post_logout_uris"),
+			json_object_get(spec, "post_logout_uris")))
+		st = af_dir_app_set(
+			srv->dir, "demo",
+			json_string_value(json_object_get(app, "client_id")),
+			spec, NULL, derr, sizeof(derr));
+	json_decref(spec);
+	if (st != AF_DIR_OK)
+		goto fail;
 	snprintf(srv->demo_client_id, sizeof(srv->demo_client_id), "%s",
 		 json_string_value(json_object_get(app, "client_id")));
 	/* Only a hash of the secret is kept: make a new one to show. */

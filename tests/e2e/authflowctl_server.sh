@@ -220,5 +220,29 @@ rc=$?
 pid=
 [ "$rc" -eq 0 ] && ok || bad "graceful stop exit status $rc"
 
+# The demo started again on another port, on the same state: its app
+# answers at the new addresses.
+port2=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+"$BIN/authflow" --demo --port "$port2" --state-dir "$tmp/state" >"$tmp/demo2.out" 2>"$tmp/demo2.err" &
+pid=$!
+i=0
+until curl -fs "http://127.0.0.1:$port2/healthz" >/dev/null 2>&1; do
+	i=$((i + 1))
+	if [ "$i" -gt 200 ] || ! kill -0 "$pid" 2>/dev/null; then
+		cat "$tmp/demo2.err" >&2
+		break
+	fi
+	sleep 0.05
+done
+loc=$(curl -s -c "$tmp/cj2" -b "$tmp/cj2" -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$port2/demo/login")
+login=$(curl -s -c "$tmp/cj2" -b "$tmp/cj2" -o /dev/null -w '%{redirect_url}' "$loc")
+case "$login" in
+"http://127.0.0.1:$port2/login?"*) ok ;;
+*) bad "demo on a new port: $loc led to '$login'" ;;
+esac
+kill -TERM "$pid"
+wait "$pid"
+pid=
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
