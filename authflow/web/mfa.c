@@ -692,16 +692,57 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 	af_page_send(resp, 200, &b);
 }
 
+/*
+ * Whether a session that did not use a phone may set one up: only a
+ * user's first phone, and only when the workflow offers enrollment after
+ * the password, as the sign-in itself would. Otherwise a password alone
+ * would add a phone beside (or in place of) the user's own and pass every
+ * later MFA step. 1 yes, 0 no, -1 store failure.
+ */
+static int first_phone_allowed(af_server *srv, const char *username)
+{
+	json_t *devices = NULL, *wf = NULL;
+	int had = 0, rc = -1;
+
+	if (af_mfa_device_list(srv->store, username, &devices) != AF_MFA_OK ||
+	    af_mfa_user_enrolled_before(srv->store, username, &had) !=
+		    AF_MFA_OK ||
+	    af_mfa_workflow_get(srv->store, &wf) != AF_MFA_OK)
+		goto out;
+	rc = json_array_size(devices) == 0 && !had &&
+	     json_is_true(json_object_get(wf, "enroll_after_password"));
+out:
+	json_decref(devices);
+	json_decref(wf);
+	return rc;
+}
+
 void af_h_enroll(af_server *srv, af_req *req, af_resp *resp)
 {
 	af_session s;
-	int failed = 0;
+	int failed = 0, first;
 
 	if (af_session_get(srv, req, &s, &failed) != 0) {
 		af_page_error(resp, failed ? 503 : 401, "Sign in first",
 			      "Enrolling a phone needs you to be signed in.",
 			      "Sign in to an application, then come back.");
 		return;
+	}
+	if (strcmp(s.acr, AF_ACR_MFA) != 0) {
+		first = first_phone_allowed(srv, s.username);
+		if (first < 0) {
+			af_page_unavailable(resp);
+			return;
+		}
+		if (!first) {
+			af_page_error(resp, 403,
+				      "Sign in with your phone first",
+				      "Adding a phone needs a sign-in that "
+				      "used the phone you have.",
+				      "Ask your administrator for an "
+				      "enrollment code.");
+			return;
+		}
 	}
 	af_mfa_enroll_page(srv, req, resp, s.username, 1, AF_ENROLL_ANOTHER);
 }

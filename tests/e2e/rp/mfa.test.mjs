@@ -321,6 +321,52 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(new URL(r.location).searchParams.get('error'), 'invalid_request');
   });
 
+  test('/enroll: another phone only after a sign-in with the phone; a first one after the password', async () => {
+    // A phone, a policy that asks for the password alone: a password
+    // session must not add a phone that would then pass any MFA step.
+    const s = await seed(server, { user: 'vera' });
+    s.phone = await enrollPhone(server, 'vera', ['--platform', 'none', '--app-version', '2024.1']);
+    s.config = await rp(s);
+    const b = new Browser();
+    let a = await authUrl(s.config);
+    let r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 302, 'password alone');
+    let e = await b.get(`${server.issuer}/enroll`);
+    assert.equal(e.status, 403);
+    assert.match(e.text, /Sign in with your phone first/);
+    assert.doesNotMatch(e.text, /<svg|<code>/, 'no enrollment code');
+    // After a sign-in that used the phone, the session may add one.
+    const mfa = { acr_values: 'urn:authflow:acr:mfa' };
+    const m = await toMfa(s, b, mfa);
+    const [txn] = await pendingTxn(s);
+    const ok = await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(m.page.text)]);
+    assert.equal(ok.stdout, 'approved', ok.stderr);
+    await finish(s, m);
+    e = await b.get(`${server.issuer}/enroll`);
+    assert.equal(e.status, 200, e.text);
+    assert.match(e.text, /Add a phone to your account/);
+    assert.match(e.text, /<svg/);
+    // A user who never had a phone sets up the first one after the password.
+    const w = await seed(server, { user: 'wes' });
+    w.config = await rp(w);
+    const bw = new Browser();
+    a = await authUrl(w.config);
+    r = await signIn(bw, server.issuer, a.url.href, w.user, w.password);
+    assert.equal(r.status, 302);
+    e = await bw.get(`${server.issuer}/enroll`);
+    assert.equal(e.status, 200, e.text);
+    assert.match(e.text, /<svg/);
+    // Not while the workflow keeps enrollment to administrators.
+    const wf = await server.admin('PATCH', '/workflow', { enroll_after_password: false });
+    assert.equal(wf.status, 200, wf.text);
+    try {
+      e = await bw.get(`${server.issuer}/enroll`);
+      assert.equal(e.status, 403);
+    } finally {
+      await server.admin('PATCH', '/workflow', { enroll_after_password: true });
+    }
+  });
+
   test('legacy mode and old app versions get no push, only the token code', async () => {
     const s = await mfaUser('quin', ['--platform', 'apns', '--push-token', 'a'.repeat(64), '--app-version', '2022.1']);
     let w = await server.admin('PATCH', '/workflow', { min_app_version: { ios: '2023.2' } });
