@@ -138,8 +138,18 @@ static int64_t skew(int64_t now, int64_t ts)
 /* Parses the headers and checks the clock; 1, or 0 with a 401 answered. */
 static int sig_headers(dcall *c, int need_device)
 {
+	static const char *const names[] = {"X-AF-Device", "X-AF-Timestamp",
+					    "X-AF-Nonce", "X-AF-Signature"};
 	const af_req *req = c->req;
+	size_t i;
 
+	/* One of each: a proxy that reads another copy sees another request. */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (af_req_header_count(req, names[i]) > 1) {
+			refuse(c, "headers");
+			return 0;
+		}
+	}
 	if (af_device_sig_parse(af_req_header(req, "X-AF-Device"),
 				af_req_header(req, "X-AF-Timestamp"),
 				af_req_header(req, "X-AF-Nonce"),
@@ -224,6 +234,25 @@ static int nonce_record(dcall *c, const char *who)
 }
 
 /*
+ * The owner of a request's nonce: a hash of the public key that signs it
+ * (an enroll request has no device yet; a key is what is proven).
+ */
+static void key_owner(const json_t *jwk, char *out, size_t outcap)
+{
+	char both[2 * 43 + 1];
+	char hex[65];
+	int n;
+
+	n = snprintf(both, sizeof(both), "%s%s",
+		     json_string_value(json_object_get(jwk, "x")),
+		     json_string_value(json_object_get(jwk, "y")));
+	af_sha256_hex(both, n > 0 ? (size_t)n : 0, hex);
+	n = snprintf(out, outcap, "key-%s", hex);
+	if (n < 0)
+		out[0] = '\0';
+}
+
+/*
  * Authenticates a request from an enrolled device: headers, clock, the
  * device (unknown or removed: 401), signature, nonce; then notes when the
  * device was last seen. 1 with c->device set, or 0 with the answer made.
@@ -233,7 +262,7 @@ static int authenticate(dcall *c)
 	af_mfa_status ms;
 	json_t *patch;
 	json_int_t seen;
-	char err[AF_DEVICE_ERR_MAX];
+	char err[AF_DEVICE_ERR_MAX], owner[80];
 
 	if (!sig_headers(c, 1))
 		return 0;
@@ -246,8 +275,14 @@ static int authenticate(dcall *c)
 		mfa_failed(c, "device_get", ms);
 		return 0;
 	}
+	/*
+	 * Nonces are the key's, not the device id's: a request signed for
+	 * one device cannot be replayed as another that holds the same key.
+	 */
+	key_owner(json_object_get(c->device, "public_key"), owner,
+		  sizeof(owner));
 	if (!sig_check(c, json_object_get(c->device, "public_key"), 0) ||
-	    !nonce_record(c, c->sig.device))
+	    !nonce_record(c, owner))
 		return 0;
 	/*
 	 * last_seen is for administrators, to a minute. Writing it on every
@@ -299,25 +334,6 @@ static int need_body(dcall *c)
 }
 
 /* ---- enroll ------------------------------------------------------------- */
-
-/*
- * The nonce owner of an enroll request, which has no device yet: a hash
- * of the public key it proves possession of.
- */
-static void key_owner(const json_t *jwk, char *out, size_t outcap)
-{
-	char both[2 * 43 + 1];
-	char hex[65];
-	int n;
-
-	n = snprintf(both, sizeof(both), "%s%s",
-		     json_string_value(json_object_get(jwk, "x")),
-		     json_string_value(json_object_get(jwk, "y")));
-	af_sha256_hex(both, n > 0 ? (size_t)n : 0, hex);
-	n = snprintf(out, outcap, "key-%s", hex);
-	if (n < 0)
-		out[0] = '\0';
-}
 
 /*
  * Answers 201 {device_id, totp: {...}}: the one time the TOTP secret

@@ -90,6 +90,15 @@ typedef struct af_resp {
 const char *af_req_header(const af_req *req, const char *name);
 
 /*
+ * How many times the request carries header name (case-insensitive):
+ * af_req_header() reads the first, a proxy in front may read the last.
+ */
+unsigned af_req_header_count(const af_req *req, const char *name);
+
+/* The same of a libmicrohttpd connection (struct MHD_Connection *). */
+unsigned af_conn_header_count(void *conn, const char *name);
+
+/*
  * A cookie of the request into out. On https the name gets the "__Host-"
  * prefix, so the browser guarantees it was set by this host, Secure, for
  * path "/". Returns 0, or -1 when absent or too long.
@@ -134,9 +143,10 @@ void af_resp_oauth_error(af_resp *resp, unsigned status, const char *code,
 void af_resp_redirect(af_resp *resp, unsigned status, const char *url);
 
 /* af_resp_cookie() lifetimes besides a number of seconds. */
-#define AF_COOKIE_SESSION (-1L) /* no Max-Age: dies with the browser session \
-				 */
-#define AF_COOKIE_CLEAR	  0L	/* Max-Age=0: deletes it */
+#define AF_COOKIE_SESSION                                               \
+	(-1L)		   /* no Max-Age: dies with the browser session \
+			    */
+#define AF_COOKIE_CLEAR 0L /* Max-Age=0: deletes it */
 
 /*
  * Sets a cookie: HttpOnly, SameSite=Lax, Path=/, and on https Secure and

@@ -26,6 +26,52 @@ const char *af_req_header(const af_req *req, const char *name)
 	return NULL;
 }
 
+struct header_count {
+	const char *name;
+	unsigned n;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind,
+				    const char *key, const char *value)
+{
+	struct header_count *hc = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, hc->name) == 0)
+		hc->n++;
+	return MHD_YES;
+}
+
+unsigned af_conn_header_count(void *conn, const char *name)
+{
+	struct header_count hc = {name, 0};
+
+	if (conn == NULL || name == NULL)
+		return 0;
+	(void)MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header,
+					&hc);
+	return hc.n;
+}
+
+unsigned af_req_header_count(const af_req *req, const char *name)
+{
+	unsigned n = 0;
+	size_t i;
+
+	if (req == NULL || name == NULL)
+		return 0;
+	if (req->conn != NULL)
+		return af_conn_header_count(req->conn, name);
+	for (i = 0; req->test_headers != NULL && req->test_headers[i] != NULL &&
+		    req->test_headers[i + 1] != NULL;
+	     i += 2) {
+		if (strcasecmp(req->test_headers[i], name) == 0)
+			n++;
+	}
+	return n;
+}
+
 int af_req_cookie(const af_req *req, const char *name, char *out, size_t outcap)
 {
 	const char *header = af_req_header(req, "Cookie");

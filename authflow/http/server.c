@@ -337,18 +337,6 @@ static void offload(af_server *srv, struct MHD_Connection *c,
 		run_slow(cs);
 }
 
-static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind,
-				    const char *key, const char *value)
-{
-	unsigned *n = cls;
-
-	(void)kind;
-	(void)value;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		(*n)++;
-	return MHD_YES;
-}
-
 /*
  * 1 when the headers alone refuse the request, so that it is answered
  * before any body is read: a body declared over the cap (413), or a
@@ -360,12 +348,10 @@ static int refuse_early(af_server *srv, struct MHD_Connection *c,
 {
 	const char *cl = MHD_lookup_connection_value(
 		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	unsigned n = 0;
 	char *end = NULL;
 	unsigned long long len;
 
-	(void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &n);
-	if (n > 1) {
+	if (af_conn_header_count(c, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1) {
 		cs->bad_length = 1;
 		return 1;
 	}

@@ -186,6 +186,7 @@ typedef struct rq {
 	const char *sign_body;
 	const char *sig;
 	const char *omit;
+	const char *twice; /* a header sent a second time, same value */
 } rq;
 
 /* Fails when any member of v, at any depth, is named "number". */
@@ -210,7 +211,7 @@ static unsigned send_rq(struct fx *f, const rq *r)
 {
 	char ts[24], nonce[48], sig[96], target[1024], body_hex[65];
 	char sigstr[2048];
-	const char *headers[12] = {NULL};
+	const char *headers[16] = {NULL};
 	const char *sbody;
 	size_t nh = 0;
 	af_req req;
@@ -234,12 +235,16 @@ static unsigned send_rq(struct fx *f, const rq *r)
 		 r->sign_method != NULL ? r->sign_method : r->method, target,
 		 ts, nonce, body_hex);
 	es256(r->key != NULL ? r->key : f->key, sigstr, sig, sizeof(sig));
-#define HDR(name, value)                                             \
-	do {                                                         \
-		if (r->omit == NULL || strcmp(r->omit, name) != 0) { \
-			headers[nh++] = (name);                      \
-			headers[nh++] = (value);                     \
-		}                                                    \
+#define HDR(name, value)                                               \
+	do {                                                           \
+		if (r->omit == NULL || strcmp(r->omit, name) != 0) {   \
+			headers[nh++] = (name);                        \
+			headers[nh++] = (value);                       \
+		}                                                      \
+		if (r->twice != NULL && strcmp(r->twice, name) == 0) { \
+			headers[nh++] = (name);                        \
+			headers[nh++] = (value);                       \
+		}                                                      \
 	} while (0)
 	if (r->device != NULL)
 		HDR("X-AF-Device", r->device);
@@ -1206,6 +1211,43 @@ static void test_nonce_reused_401(void **state)
 	assert_int_equal(send_rq(f, &r), 401);
 }
 
+/* A header given twice is refused, even with the same value. */
+static void test_signature_header_twice_401(void **state)
+{
+	static const char *const names[] = {"X-AF-Device", "X-AF-Timestamp",
+					    "X-AF-Nonce", "X-AF-Signature"};
+	struct fx *f = *state;
+	rq r = {.method = "GET", .path = LIST, .ts = NOW};
+	size_t i;
+
+	enroll(f);
+	r.device = f->device;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		r.twice = names[i];
+		assert_int_equal(send_rq(f, &r), 401);
+	}
+	r.twice = NULL;
+	assert_int_equal(send_rq(f, &r), 200);
+}
+
+/* Two devices with one key: a nonce used by one is spent for the other. */
+static void test_nonce_spent_for_every_device_of_the_key(void **state)
+{
+	struct fx *f = *state;
+	char first[AF_MFA_ID_BUF];
+	rq r = {.method = "GET", .path = LIST, .ts = NOW};
+
+	enroll(f);
+	snprintf(first, sizeof(first), "%s", f->device);
+	enroll(f);
+	assert_string_not_equal(first, f->device);
+	r.nonce = "nonce-shared-0123456789";
+	r.device = first;
+	assert_int_equal(send_rq(f, &r), 200);
+	r.device = f->device;
+	assert_int_equal(send_rq(f, &r), 401);
+}
+
 static void test_nonce_of_failed_request_not_burnt(void **state)
 {
 	struct fx *f = *state;
@@ -1328,6 +1370,8 @@ int main(void)
 		T(test_enroll_other_key_signature_401_code_kept),
 		T(test_enroll_bad_body_400_code_kept),
 		T(test_enroll_hidden_characters_in_name_400),
+		T(test_signature_header_twice_401),
+		T(test_nonce_spent_for_every_device_of_the_key),
 		T(test_enroll_stale_timestamp_401_code_kept),
 		T(test_enroll_sixth_device_409_limit),
 		T(test_enroll_refused_value_400_code_kept),
