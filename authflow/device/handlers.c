@@ -432,7 +432,7 @@ static int user_active(dcall *c, const char *user, af_mfa_status *ms)
 static void h_enroll(dcall *c)
 {
 	char code[AF_DEVICE_CODE_MAX + 1];
-	char user[USER_MAX], owner[80];
+	char user[USER_MAX], taker[USER_MAX], owner[80];
 	json_t *spec = NULL, *dev = NULL;
 	const char *id;
 	af_mfa_status ms;
@@ -449,21 +449,42 @@ static void h_enroll(dcall *c)
 	if (!sig_check(c, json_object_get(spec, "public_key"), 1) ||
 	    !nonce_record(c, owner))
 		goto out;
-	/* A refusal that the code's user decides (no room for one more
-	 * device, a value the device store takes not) keeps the code. */
+	/*
+	 * A refusal that the code's user decides (no room for one more
+	 * device, a value the device store takes not) keeps the code: the
+	 * device is added first and the code taken after. When another
+	 * enrollment took the code meanwhile, this device goes again, so a
+	 * code never makes two devices and a 409 never spends it.
+	 */
 	ms = af_mfa_enroll_code_peek(c->srv->store, code, user, sizeof(user));
 	/* A code outlives neither its user nor the user's being enabled. */
 	if (ms == AF_MFA_OK && !user_active(c, user, &ms))
 		goto out;
 	if (ms == AF_MFA_OK) {
-		ms = af_mfa_device_add_check(c->srv->store, user, spec, c->err,
-					     sizeof(c->err));
+		ms = af_mfa_device_add(c->srv->store, user, spec, &dev, c->err,
+				       sizeof(c->err));
 		if (ms != AF_MFA_OK) {
 			add_failed(c, ms, c->err);
+			log_warn(c->srv->log, c->req->rid, LOG_EVENT,
+				 "action=enroll user=%s status=%u "
+				 "error=\"%s\"",
+				 user, c->resp->status, af_mfa_strerror(ms));
 			goto out;
 		}
-		ms = af_mfa_enroll_code_take(c->srv->store, code, user,
-					     sizeof(user));
+		ms = af_mfa_enroll_code_take(c->srv->store, code, taker,
+					     sizeof(taker));
+		if (ms == AF_MFA_OK && strcmp(taker, user) != 0)
+			ms = AF_MFA_NOT_FOUND;
+		if (ms != AF_MFA_OK) {
+			id = json_string_value(json_object_get(dev, "id"));
+			if (id == NULL || af_mfa_device_remove(c->srv->store,
+							       id) != AF_MFA_OK)
+				log_warn(c->srv->log, c->req->rid, LOG_EVENT,
+					 "action=enroll user=%s "
+					 "error=\"a device without its code "
+					 "could not be removed\"",
+					 user);
+		}
 	}
 	if (ms == AF_MFA_NOT_FOUND || ms == AF_MFA_INVALID) {
 		answer_error(c, AF_DEVICE_INVALID_CODE, NULL);
@@ -474,15 +495,6 @@ static void h_enroll(dcall *c)
 	}
 	if (ms != AF_MFA_OK) {
 		mfa_failed(c, "enroll_code_take", ms);
-		goto out;
-	}
-	ms = af_mfa_device_add(c->srv->store, user, spec, &dev, c->err,
-			       sizeof(c->err));
-	if (ms != AF_MFA_OK) {
-		add_failed(c, ms, c->err);
-		log_warn(c->srv->log, c->req->rid, LOG_EVENT,
-			 "action=enroll user=%s status=%u error=\"%s\"", user,
-			 c->resp->status, af_mfa_strerror(ms));
 		goto out;
 	}
 	id = json_string_value(json_object_get(dev, "id"));

@@ -507,24 +507,6 @@ static af_mfa_status add_check(store_ctx *st, const char *username,
 	return rc;
 }
 
-af_mfa_status af_mfa_device_add_check(store_ctx *st, const char *username,
-				      const json_t *spec, char *err,
-				      size_t errlen)
-{
-	char ukey[AF_MFA__KEY_MAX];
-	device_spec ds = {0};
-	af_mfa_status rc;
-
-	af_mfa__errf(err, errlen, "%s", "");
-	if (st == NULL || !json_is_object(spec) || !af_mfa__user_ok(username)) {
-		af_mfa__errf(err, errlen, "device: bad arguments");
-		return AF_MFA_INVALID;
-	}
-	rc = add_check(st, username, spec, &ds, ukey, err, errlen);
-	json_decref(ds.jwk);
-	return rc;
-}
-
 /*
  * The record is written first and then listed; the count is checked
  * before and again after listing, so concurrent enrollments can never

@@ -97,8 +97,9 @@ int af_mfa_version_at_least(const char *app_version, const char *min);
  * gets its expiry. af_mfa_enroll_code_take consumes a code atomically
  * (GETDEL): exactly one caller gets AF_MFA_OK and the user name in user
  * (128 bytes); the others AF_MFA_NOT_FOUND. af_mfa_enroll_code_peek: the
- * same answer without using the code up, so that an enrollment can be
- * refused (af_mfa_device_add_check) without burning a good code.
+ * same answer without using the code up, so that an enrollment can add
+ * the device first and take the code only once the device is in (a
+ * refused enrollment burns no good code).
  * af_mfa_enroll_codes_revoke: removes every code made for the user (a
  * user removed, or made again under the same name, inherits none).
  */
@@ -136,8 +137,6 @@ af_mfa_status af_mfa_enroll_code_peek(store_ctx *st, const char *code,
  * valid P-256 point, names bounded). Makes the id and a 20-byte TOTP
  * secret; *out gets the new device (with totp_secret). AF_MFA_LIMIT when
  * the user has AF_MFA_DEVICES_MAX devices.
- * af_mfa_device_add_check: the checks of af_mfa_device_add that write
- * nothing (the spec, and room for one more device), with its statuses.
  * af_mfa_device_get: with totp_secret. af_mfa_device_list: the user's
  * devices, sorted by created_at, WITHOUT totp_secret (for display).
  * af_mfa_device_remove: the device is gone at once (its signatures fail).
@@ -147,9 +146,6 @@ af_mfa_status af_mfa_enroll_code_peek(store_ctx *st, const char *code,
 af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 				const json_t *spec, json_t **out, char *err,
 				size_t errlen);
-af_mfa_status af_mfa_device_add_check(store_ctx *st, const char *username,
-				      const json_t *spec, char *err,
-				      size_t errlen);
 af_mfa_status af_mfa_device_get(store_ctx *st, const char *id, json_t **out);
 af_mfa_status af_mfa_device_list(store_ctx *st, const char *username,
 				 json_t **out);

@@ -2,6 +2,7 @@
 // with a real relying party (openid-client), the real server and idsim as
 // the phone, on the store backend from AF_STORE.
 import assert from 'node:assert/strict';
+import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
 import { Browser, enrollPhone, hiddenFields, idsim, pageNumber, seed, signIn, startServer } from './lib.mjs';
@@ -364,6 +365,57 @@ describe(`push MFA (${STORE} store)`, () => {
       assert.equal(e.status, 403);
     } finally {
       await server.admin('PATCH', '/workflow', { enroll_after_password: true });
+    }
+  });
+
+  // POST /device/v1/enroll for code with a new key, signed as
+  // docs/device-api.md says, ready to send (so that many go at once).
+  function enrollRequest(code) {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
+    const body = JSON.stringify({ code, platform: 'none', public_key: { kty, crv, x, y } });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const nonce = randomBytes(18).toString('base64url');
+    const hash = createHash('sha256').update(body).digest('hex');
+    const text = ['AF-DEVICE-V1', 'POST', '/device/v1/enroll', ts, nonce, hash].join('\n');
+    const sig = sign('sha256', Buffer.from(text), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+    return () => fetch(`${server.issuer}/device/v1/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-af-timestamp': ts, 'x-af-nonce': nonce, 'x-af-signature': sig },
+      body,
+    });
+  }
+
+  test('parallel enrollments past the device limit: a 409 never spends its code', async () => {
+    await seed(server, { user: 'xena', policy: { remote_access: true } });
+    for (let i = 0; i < 4; i++) await enrollPhone(server, 'xena', ['--platform', 'none']);
+    for (let round = 0; round < 3; round++) {
+      const codes = [];
+      for (let i = 0; i < 8; i++) {
+        const ec = await server.admin('POST', '/users/xena/enroll-code');
+        assert.equal(ec.status, 201, ec.text);
+        codes.push(ec.json.code);
+      }
+      const ready = codes.map(enrollRequest);
+      const answers = await Promise.all(ready.map((send) => send()));
+      const statuses = answers.map((r) => r.status);
+      assert.ok(statuses.every((st) => st === 201 || st === 409), statuses.join(' '));
+      assert.ok(statuses.filter((st) => st === 201).length <= 1, statuses.join(' '));
+      // Make room for every refused code, then each one must still enroll.
+      const devices = (await server.admin('GET', '/users/xena/devices')).json.devices;
+      const refused = codes.filter((c, i) => statuses[i] === 409);
+      assert.equal(devices.length, 4 + codes.length - refused.length);
+      for (const d of devices.slice(0, devices.length - 1)) {
+        assert.equal((await server.admin('DELETE', `/devices/${d.id}`)).status, 200);
+      }
+      for (const c of refused.slice(0, 4)) {
+        const again = await enrollRequest(c)();
+        assert.equal(again.status, 201, `a refused code still enrolls: ${await again.text()}`);
+      }
+      let now = (await server.admin('GET', '/users/xena/devices')).json.devices;
+      for (const d of now.slice(0, now.length - 4)) await server.admin('DELETE', `/devices/${d.id}`);
+      now = (await server.admin('GET', '/users/xena/devices')).json.devices;
+      assert.equal(now.length, 4);
     }
   });
 
