@@ -294,6 +294,24 @@ static int hidden_char(uint32_t c)
 	       (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
 }
 
+void af_utf8_repair(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t n, i = 0, len;
+
+	if (s == NULL)
+		return;
+	n = strlen(s);
+	while (i < n) {
+		len = af_utf8_next(p + i, n - i, NULL);
+		if (len == 0) {
+			p[i] = '?';
+			len = 1;
+		}
+		i += len;
+	}
+}
+
 long af_utf8_display_chars(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;

@@ -13,6 +13,7 @@
 #include "admin/admin.h"
 #include "common/log.h"
 #include "common/secmem.h"
+#include "common/util.h"
 
 #define PATH_PREFIX "/admin/v1/"
 #define ALLOW_MAX   64
@@ -143,13 +144,17 @@ void af_admin__json(af_admin_call *c, unsigned status, json_t *obj)
 void af_admin__error(af_admin_call *c, af_admin_status st, const char *msg)
 {
 	size_t i = status_index(st);
+	char text[AF_ADMIN_MSG_MAX];
 	json_t *o;
 
 	if (st == AF_ADMIN_UNAUTHORIZED)
 		af_resp_header_set(c->resp, "WWW-Authenticate",
 				   "Bearer realm=\"authflow-admin\"");
-	o = json_pack("{s:s, s:s}", "error", statuses[i].code, "message",
-		      msg != NULL && msg[0] != '\0' ? msg : statuses[i].text);
+	/* Quoted input cut at a byte count may end mid-character. */
+	snprintf(text, sizeof(text), "%s",
+		 msg != NULL && msg[0] != '\0' ? msg : statuses[i].text);
+	af_utf8_repair(text);
+	o = json_pack("{s:s, s:s}", "error", statuses[i].code, "message", text);
 	af_resp_json(c->resp, statuses[i].http, o);
 }
 

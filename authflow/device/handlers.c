@@ -78,11 +78,14 @@ static size_t code_index(af_device_status st)
 static void answer_error(dcall *c, af_device_status st, const char *msg)
 {
 	size_t i = code_index(st);
+	char text[AF_DEVICE_ERR_MAX];
 	json_t *o;
 
-	o = json_pack("{s:s, s:s}", "error", codes[i].code, "message",
-		      msg != NULL && msg[0] != '\0' ? msg
-						    : af_device_strerror(st));
+	/* Quoted input cut at a byte count may end mid-character. */
+	snprintf(text, sizeof(text), "%s",
+		 msg != NULL && msg[0] != '\0' ? msg : af_device_strerror(st));
+	af_utf8_repair(text);
+	o = json_pack("{s:s, s:s}", "error", codes[i].code, "message", text);
 	af_resp_json(c->resp, codes[i].http, o);
 }
 

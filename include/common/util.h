@@ -103,6 +103,13 @@ void af_free_secret(char *s);
 size_t af_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
 /*
+ * Makes the NUL-terminated s valid UTF-8 in place: each byte that does not
+ * begin a well-formed sequence becomes '?'. For messages that quote input
+ * cut at a byte count, which may split a character.
+ */
+void af_utf8_repair(char *s);
+
+/*
  * The number of characters in s (n bytes) when it is text fit to show a
  * person as a name: well-formed UTF-8 without control characters (C0, DEL,
  * C1) and without the invisible characters that reorder or hide text

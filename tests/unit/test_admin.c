@@ -637,6 +637,35 @@ static void test_app_add_bad_redirect_uri_400_names_it(void **state)
 			 404);
 }
 
+/*
+ * A message quoting input cut at a byte count, where the cut splits a
+ * character: still a 400 with its message, never a 500.
+ */
+static void test_message_cut_inside_a_character_400(void **state)
+{
+	struct fx *f = *state;
+	char body[512], key[80];
+	const char *paths[] = {"/admin/v1/users", "/admin/v1/groups"};
+	size_t i;
+
+	memset(key, 'a', 63);
+	memcpy(key + 63, "\xc3\xa9", 3); /* é, split by a 64-byte cut */
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		snprintf(body, sizeof(body),
+			 "{\"name\": \"zed\", \"username\": \"zed\", "
+			 "\"%s\": 1}",
+			 key);
+		assert_int_equal(call(f, SUPER, "POST", paths[i], body), 400);
+		assert_error(f, "bad_request");
+	}
+	snprintf(body, sizeof(body),
+		 "{\"name\": \"bad\", \"redirect_uris\": "
+		 "[\"https://x.example.com/%0133d\xc3\xa9\"]}",
+		 0);
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps", body), 400);
+	assert_error(f, "bad_request");
+}
+
 static void test_admin_unknown_path_404(void **state)
 {
 	struct fx *f = *state;
@@ -1165,6 +1194,7 @@ int main(void)
 		T(test_app_deploy_full_list_409_nothing_deployed),
 		T(test_app_deploy_all_then_undeploy),
 		T(test_app_add_bad_redirect_uri_400_names_it),
+		T(test_message_cut_inside_a_character_400),
 		T(test_admin_unknown_path_404),
 		T(test_admin_wrong_method_405),
 		T(test_admin_malformed_json_400),

@@ -348,7 +348,7 @@ static void test_utf8_display_chars_refuses_hidden_text(void **state)
 		"a\x01",	 "a\x7f",	  "a\xc2\x85",
 		"a\xe2\x80\x8b", "a\xe2\x80\x8f", "a\xe2\x80\xa8",
 		"a\xe2\x80\xae", "a\xe2\x81\xa6", "a\xe2\x81\xa9",
-		"a\xd8\x9c", "a\xef\xbb\xbf", "a\xff",
+		"a\xd8\x9c",	 "a\xef\xbb\xbf", "a\xff",
 	};
 	size_t i;
 
@@ -363,6 +363,22 @@ static void test_utf8_display_chars_refuses_hidden_text(void **state)
 			 6);
 	assert_int_equal(af_utf8_display_chars("", 0), 0);
 	assert_int_equal(af_utf8_display_chars(NULL, 0), -1);
+}
+
+static void test_utf8_repair_marks_broken_bytes(void **state)
+{
+	char cut[] = "ab\xc3"; /* a character cut at the end */
+	char mid[] = "a\xe2\x82: x\xffy\xc3\xa9"; /* cut inside, a bad byte */
+	char fine[] = "Zo\xc3\xab";
+
+	(void)state;
+	af_utf8_repair(cut);
+	assert_string_equal(cut, "ab?");
+	af_utf8_repair(mid);
+	assert_string_equal(mid, "a??: x?y\xc3\xa9");
+	af_utf8_repair(fine);
+	assert_string_equal(fine, "Zo\xc3\xab");
+	af_utf8_repair(NULL);
 }
 
 static void test_parse_ulong(void **state)
@@ -411,6 +427,7 @@ int main(void)
 		cmocka_unit_test(test_free_secret_accepts_null),
 		cmocka_unit_test(test_utf8_next_accepts_and_refuses),
 		cmocka_unit_test(test_utf8_display_chars_refuses_hidden_text),
+		cmocka_unit_test(test_utf8_repair_marks_broken_bytes),
 		cmocka_unit_test(test_parse_ulong),
 	};
 
