@@ -1767,6 +1767,27 @@ static af_dir_status kind_member(af_dir *dir, const member_kind *mk,
 		rc = AF_DIR_NOT_FOUND;
 		goto out;
 	}
+	/*
+	 * Likewise the group or OU: its removal deletes it before reading
+	 * its members, and this checks it after adding to them, so one of
+	 * the two sees the other. A member left behind would join a later
+	 * one of the same name, and whatever is deployed to it.
+	 */
+	if (add && exists(dir, mk->prefix, name) == AF_DIR_NOT_FOUND) {
+		membership undo = {mk->field, name, 0};
+		af_dir_status u = af_dir__update(dir, key, membership_fn, &undo,
+						 NULL, NULL);
+
+		if ((u != AF_DIR_OK && u != AF_DIR_NOT_FOUND) ||
+		    sync_members(dir, uname, after, before) != AF_DIR_OK)
+			af_dir__err(err, errlen, "name: no such %s (%s)",
+				    mk->noun,
+				    "the membership could not be undone");
+		else
+			af_dir__err(err, errlen, "name: no such %s", mk->noun);
+		rc = AF_DIR_NOT_FOUND;
+		goto out;
+	}
 	detail = json_pack("{s:s}", "user", uname);
 	rc = detail != NULL ? af_dir__audit(dir, actor,
 					    add ? mk->act_join : mk->act_leave,

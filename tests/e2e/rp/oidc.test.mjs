@@ -434,6 +434,31 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal((await userinfo(next.access_token)).status, 401, 'reuse revoked the current access token');
   });
 
+  test('races: members added while their group is removed are not left in it', async () => {
+    const users = [];
+    for (let i = 0; i < 8; i++) {
+      const u = `gm-${i}`;
+      const r = await server.admin('POST', '/users', { username: u, password: 'a-long-password-1' });
+      assert.equal(r.status, 201, r.text);
+      users.push(u);
+    }
+    for (let trial = 0; trial < 12; trial++) {
+      assert.equal((await server.admin('POST', '/groups', { name: 'gq' })).status, 201);
+      await Promise.all([
+        ...users.map((u) => server.admin('PUT', `/groups/gq/members/${u}`)),
+        server.admin('DELETE', '/groups/gq'),
+      ]);
+      for (const u of users) {
+        const got = await server.admin('GET', `/users/${u}`);
+        assert.ok(!(got.json.groups ?? []).includes('gq'), `trial ${trial}: ${u} still lists the removed group`);
+      }
+      // A new group of the same name starts empty.
+      assert.equal((await server.admin('POST', '/groups', { name: 'gq' })).status, 201);
+      assert.deepEqual((await server.admin('GET', '/groups/gq')).json.members, [], `trial ${trial}`);
+      assert.equal((await server.admin('DELETE', '/groups/gq')).status, 200);
+    }
+  });
+
   test('races: a revocation during a refresh, a code replayed during its redemption', async () => {
     const s = await seed(server, { user: 'quincy' });
     const config = await rp(s);
