@@ -157,49 +157,55 @@ af_ctl_status af_ctl_claim(json_t *claims, const char *spec)
 	return AF_CTL_OK;
 }
 
-af_ctl_status af_ctl_join(const json_t *arr, const char *sep, char **out)
+af_ctl_status af_ctl_join(const json_t *arr, const char *sep, size_t max,
+			  char **out)
 {
-	size_t i, n, len = 0, seplen, slen;
+	size_t i, n, len = 0, seplen, slen, need, kept = 0, rest = 0;
+	char tail[64];
 	const char *s;
 	char *buf;
-	int first = 1;
 
 	if (sep == NULL || out == NULL || (arr != NULL && !json_is_array(arr)))
 		return AF_CTL_ERR_ARG;
 	*out = NULL;
 	seplen = strlen(sep);
 	n = arr == NULL ? 0 : json_array_size(arr);
+	/* The strings that fit in max bytes, in order; the rest counted. */
 	for (i = 0; i < n; i++) {
 		s = json_string_value(json_array_get(arr, i));
 		if (s == NULL)
 			continue;
 		slen = strlen(s);
-		/* Checked before the sum, so the sum cannot wrap. */
-		if (slen > AF_CTL_JOIN_MAX ||
-		    len + slen + seplen > AF_CTL_JOIN_MAX)
-			return AF_CTL_ERR_TOO_LONG;
-		len += slen + (first ? 0 : seplen);
-		first = 0;
+		need = slen + (kept > 0 ? seplen : 0);
+		if (rest > 0 || slen > max || len + need > max) {
+			rest++;
+			continue;
+		}
+		len += need;
+		kept++;
 	}
-	buf = malloc(len + 1);
+	tail[0] = '\0';
+	if (rest > 0)
+		snprintf(tail, sizeof(tail), "%s... (%zu more)",
+			 kept > 0 ? sep : "", rest);
+	buf = malloc(len + strlen(tail) + 1);
 	if (buf == NULL)
 		return AF_CTL_ERR_NOMEM;
 	len = 0;
-	first = 1;
-	for (i = 0; i < n; i++) {
+	for (i = 0, n = kept; n > 0; i++) {
 		s = json_string_value(json_array_get(arr, i));
 		if (s == NULL)
 			continue;
-		if (!first) {
+		if (n < kept) {
 			memcpy(buf + len, sep, seplen);
 			len += seplen;
 		}
 		slen = strlen(s);
 		memcpy(buf + len, s, slen);
 		len += slen;
-		first = 0;
+		n--;
 	}
-	buf[len] = '\0';
+	memcpy(buf + len, tail, strlen(tail) + 1);
 	*out = buf;
 	return AF_CTL_OK;
 }

@@ -38,9 +38,10 @@ typedef enum af_ctl_status {
 /* A static, never NULL, English message for a status. */
 const char *af_ctl_strerror(af_ctl_status st);
 
-#define AF_CTL_PASSWORD_MAX 1024  /* bytes of a password read from input */
-#define AF_CTL_JOIN_MAX	    65536 /* bytes of a joined list */
-#define AF_CTL_CLAIM_MAX    256	  /* bytes of one --claim NAME=ATTR */
+#define AF_CTL_PASSWORD_MAX  1024  /* bytes of a password read from input */
+#define AF_CTL_JOIN_MAX	     16384 /* bytes of a list shown on one line */
+#define AF_CTL_CELL_JOIN_MAX 1024  /* bytes of a list in a table cell */
+#define AF_CTL_CLAIM_MAX     256   /* bytes of one --claim NAME=ATTR */
 
 /*
  * Parses an on|off switch strictly: exactly "on" gives 1, exactly "off"
@@ -90,12 +91,14 @@ AF_CTL_NODISCARD af_ctl_status af_ctl_claim(json_t *claims, const char *spec);
 
 /*
  * Joins the strings of the array arr with sep into a new string in *out
- * (free()); members that are not strings are left out, an empty or
- * missing (NULL) array gives "". AF_CTL_OK, AF_CTL_ERR_ARG,
- * AF_CTL_ERR_TOO_LONG (over AF_CTL_JOIN_MAX bytes) or AF_CTL_ERR_NOMEM.
+ * (free()), for display: members that are not strings are left out, an
+ * empty or missing (NULL) array gives "". The strings that fit in max
+ * bytes come in order; the others are summed up as "... (N more)", so a
+ * long list never makes an unprintable line. AF_CTL_OK, AF_CTL_ERR_ARG or
+ * AF_CTL_ERR_NOMEM.
  */
 AF_CTL_NODISCARD af_ctl_status af_ctl_join(const json_t *arr, const char *sep,
-					   char **out);
+					   size_t max, char **out);
 
 /*
  * Formats a JSON integer Unix time as ISO 8601 UTC into out (at least 32

@@ -276,7 +276,8 @@ static char *value_text(const char *key, const json_t *v)
 		snprintf(buf, sizeof(buf), "%g", json_real_value(v));
 		return copy_text(buf);
 	}
-	if (json_is_array(v) && af_ctl_join(v, ", ", &s) == AF_CTL_OK) {
+	if (json_is_array(v) &&
+	    af_ctl_join(v, ", ", AF_CTL_JOIN_MAX, &s) == AF_CTL_OK) {
 		if (s[0] != '\0' || json_array_size(v) == 0)
 			return s;
 		free(s);
@@ -295,12 +296,19 @@ static char *value_text(const char *key, const json_t *v)
 int af_ctl_put_line(const char *prefix, const char *key, const char *value)
 {
 	char *k = NULL, *v = NULL;
+	af_table_status st;
 	int rc = AF_CTL_EXIT_OK;
 
 	if (value == NULL || value[0] == '\0')
 		value = "-";
-	if (af_table_clean(key, &k, NULL) != AF_TABLE_OK ||
-	    af_table_clean(value, &v, NULL) != AF_TABLE_OK)
+	st = af_table_clean(key, &k, NULL);
+	if (st == AF_TABLE_OK)
+		st = af_table_clean(value, &v, NULL);
+	if (st == AF_TABLE_ERR_LIMIT)
+		rc = af_ctl_fail(AF_CTL_EXIT_REFUSED,
+				 "%s: too long to show here; --json shows it",
+				 key);
+	else if (st != AF_TABLE_OK)
 		rc = af_ctl_no_memory();
 	else
 		printf("%s%s: %s\n", prefix, k, v);
@@ -410,8 +418,8 @@ static char *cell_text(const json_t *item, const af_ctl_column *col)
 		af_ctl_time(v, buf, sizeof(buf));
 		return copy_text(buf);
 	case AF_CTL_CELL_LIST:
-		if (af_ctl_join(json_is_array(v) ? v : NULL, ",", &s) !=
-		    AF_CTL_OK)
+		if (af_ctl_join(json_is_array(v) ? v : NULL, ",",
+				AF_CTL_CELL_JOIN_MAX, &s) != AF_CTL_OK)
 			return NULL;
 		return s;
 	case AF_CTL_CELL_DEPLOY:

@@ -380,20 +380,40 @@ static void test_join_strings_only(void **state)
 	char *s = NULL;
 
 	(void)state;
-	assert_int_equal(af_ctl_join(arr, ",", &s), AF_CTL_OK);
+	assert_int_equal(af_ctl_join(arr, ",", 64, &s), AF_CTL_OK);
 	assert_string_equal(s, "a,b c");
 	free(s);
-	assert_int_equal(af_ctl_join(empty, ", ", &s), AF_CTL_OK);
+	assert_int_equal(af_ctl_join(empty, ", ", 64, &s), AF_CTL_OK);
 	assert_string_equal(s, "");
 	free(s);
-	assert_int_equal(af_ctl_join(NULL, ",", &s), AF_CTL_OK);
+	assert_int_equal(af_ctl_join(NULL, ",", 64, &s), AF_CTL_OK);
 	assert_string_equal(s, "");
 	free(s);
-	assert_int_equal(af_ctl_join(json_object_get(arr, "x"), ",", &s),
+	assert_int_equal(af_ctl_join(json_object_get(arr, "x"), ",", 64, &s),
 			 AF_CTL_OK);
 	free(s);
 	json_decref(arr);
 	json_decref(empty);
+}
+
+/* A list longer than the room: the first strings, then how many more. */
+static void test_join_long_list_summed_up(void **state)
+{
+	json_t *arr = json_pack("[s,s,s,s]", "alpha", "beta", "gamma", "d");
+	char *s = NULL;
+
+	(void)state;
+	assert_int_equal(af_ctl_join(arr, ", ", 11, &s), AF_CTL_OK);
+	assert_string_equal(s, "alpha, beta, ... (2 more)");
+	free(s);
+	/* Exactly at the room: all of it. */
+	assert_int_equal(af_ctl_join(arr, ",", 18, &s), AF_CTL_OK);
+	assert_string_equal(s, "alpha,beta,gamma,d");
+	free(s);
+	assert_int_equal(af_ctl_join(arr, ",", 3, &s), AF_CTL_OK);
+	assert_string_equal(s, "... (4 more)");
+	free(s);
+	json_decref(arr);
 }
 
 static void test_time_iso8601_or_dash(void **state)
@@ -558,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_append_repeated_options_build_array),
 		cmocka_unit_test(test_claim_parsed_and_duplicates_refused),
 		cmocka_unit_test(test_join_strings_only),
+		cmocka_unit_test(test_join_long_list_summed_up),
 		cmocka_unit_test(test_time_iso8601_or_dash),
 		cmocka_unit_test(test_http_path_segments_encoded),
 		cmocka_unit_test(test_http_new_bad_url_or_token_refused),
