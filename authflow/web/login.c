@@ -100,7 +100,7 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
  * Policy checks after a good password; 0 when the user may go on, with
  * their policy and the flow's app (new references).
  */
-static int allowed(af_server *srv, af_req *req, af_resp *resp,
+static int allowed(af_server *srv, af_req *req, af_resp *resp, const char *flow,
 		   const json_t *authz, const json_t *user, json_t **policy,
 		   json_t **app)
 {
@@ -117,10 +117,12 @@ static int allowed(af_server *srv, af_req *req, af_resp *resp,
 		log_info(srv->log, req->rid, "login",
 			 "user=%s outcome=no_sso_policy",
 			 json_string_value(json_object_get(user, "username")));
-		af_page_error(resp, 403, "Single sign-on is not enabled",
-			      "Your account is not enabled for single "
-			      "sign-on.",
-			      "Contact your administrator if you need it.");
+		af_page_refusal(
+			resp, 403, "Single sign-on is not enabled",
+			"Your account is not enabled for single "
+			"sign-on.",
+			"Contact your administrator if you need it.", flow,
+			json_string_value(json_object_get(authz, "csrf")));
 		return -1;
 	}
 	st = af_dir_app_get(
@@ -131,9 +133,11 @@ static int allowed(af_server *srv, af_req *req, af_resp *resp,
 		log_info(srv->log, req->rid, "login",
 			 "user=%s outcome=app_not_deployed",
 			 json_string_value(json_object_get(user, "username")));
-		af_page_error(resp, 403, "Application not available",
-			      "This application is not available to you.",
-			      "Contact your administrator if you need it.");
+		af_page_refusal(
+			resp, 403, "Application not available",
+			"This application is not available to you.",
+			"Contact your administrator if you need it.", flow,
+			json_string_value(json_object_get(authz, "csrf")));
 		return -1;
 	}
 	return 0;
@@ -191,6 +195,13 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			af_page_unavailable(resp);
 		else
 			af_page_flow_expired(resp);
+		goto out;
+	}
+	/* Back to the application, told that nobody signed in. */
+	if (af_req_param(req, "cancel") != NULL) {
+		if (af_flow_claim_page(srv, flow, resp) == 0)
+			af_oidc_send_error(srv, resp, authz, "access_denied",
+					   "the sign-in was not completed");
 		goto out;
 	}
 	if (username == NULL || password == NULL || username[0] == '\0' ||
@@ -252,7 +263,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			  username);
 		goto out;
 	}
-	if (allowed(srv, req, resp, authz, user, &policy, &app) != 0)
+	if (allowed(srv, req, resp, flow, authz, user, &policy, &app) != 0)
 		goto out;
 	/*
 	 * The failure counts are cleared only by a whole sign-in: a right

@@ -142,8 +142,9 @@ void af_page_digit_buttons(af_buf *b, const char *attr)
 			      attr, digits[i], digits[i]);
 }
 
-void af_page_error(af_resp *resp, unsigned status, const char *title,
-		   const char *what, const char *next)
+void af_page_refusal(af_resp *resp, unsigned status, const char *title,
+		     const char *what, const char *next, const char *flow,
+		     const char *csrf)
 {
 	af_buf b;
 
@@ -159,8 +160,26 @@ void af_page_error(af_resp *resp, unsigned status, const char *title,
 		af_buf_html(&b, next);
 		af_buf_puts(&b, "</p>");
 	}
+	if (flow != NULL && csrf != NULL) {
+		af_buf_puts(&b,
+			    "<form method=\"post\" action=\"/login\">"
+			    "<input type=\"hidden\" name=\"flow\" value=\"");
+		af_buf_html(&b, flow);
+		af_buf_puts(&b, "\"><input type=\"hidden\" name=\"csrf\" "
+				"value=\"");
+		af_buf_html(&b, csrf);
+		af_buf_puts(&b, "\"><button type=\"submit\" name=\"cancel\" "
+				"value=\"1\">Back to the application</button>"
+				"</form>");
+	}
 	af_page_end(&b, resp);
 	af_page_send(resp, status, &b);
+}
+
+void af_page_error(af_resp *resp, unsigned status, const char *title,
+		   const char *what, const char *next)
+{
+	af_page_refusal(resp, status, title, what, next, NULL, NULL);
 }
 
 void af_page_flow_expired(af_resp *resp)

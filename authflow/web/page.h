@@ -41,6 +41,16 @@ void af_page_error(af_resp *resp, unsigned status, const char *title,
 		   const char *what, const char *next);
 
 /*
+ * The error page of a sign-in refused after the password, with a "Back
+ * to the application" button that posts cancel=1 for the flow to /login,
+ * which tells the application (access_denied) instead of leaving it
+ * waiting (RFC 6749 4.1.2.1).
+ */
+void af_page_refusal(af_resp *resp, unsigned status, const char *title,
+		     const char *what, const char *next, const char *flow,
+		     const char *csrf);
+
+/*
  * The sign-in form for a flow: hidden flow id and CSRF token, the
  * application's display name, an optional message (escaped), and the
  * user name to prefill.

@@ -579,10 +579,23 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const app = await server.admin('POST', '/apps', { name: `undeployed-${Date.now()}`, redirect_uris: [REDIRECT] });
     const s2 = { ...s, clientId: app.json.client_id, clientSecret: app.json.client_secret };
     a = await authUrl(await rp(s2));
-    r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
+    const b = new Browser();
+    r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
     assert.equal(r.status, 403);
     assert.match(r.text, /not available to you/);
     assert.equal(r.location, null);
+    // The page's button tells the application (RFC 6749 4.1.2.1), once.
+    const back = hiddenFields(r.text);
+    assert.ok(back.flow && back.csrf, 'a form back to the application');
+    r = await b.post(`${server.issuer}/login`, { ...back, cancel: '1' });
+    assert.equal(r.status, 302, r.text);
+    const cb = new URL(r.location);
+    assert.equal(`${cb.origin}${cb.pathname}`, REDIRECT);
+    assert.equal(cb.searchParams.get('error'), 'access_denied');
+    assert.equal(cb.searchParams.get('state'), a.state);
+    assert.equal(cb.searchParams.get('iss'), server.issuer);
+    r = await b.post(`${server.issuer}/login`, { ...back, cancel: '1' });
+    assert.equal(r.status, 400, 'the flow has ended');
   });
 
   test('one sign-in form posted many times at once gives one code', async () => {
