@@ -225,8 +225,12 @@ static pushd_status token_answer(pushd_token_cache *c, const char *body,
 	return rc;
 }
 
-/* POSTs the JWT bearer grant to token_uri (blocking). */
-static pushd_status fetch_token(pushd_ctx *ctx, int64_t now)
+/*
+ * POSTs the JWT bearer grant to token_uri (blocking, with no lock held)
+ * and puts the answer in *got.
+ */
+static pushd_status fetch_token(pushd_ctx *ctx, int64_t now,
+				pushd_token_cache *got)
 {
 	char assertion[PUSHD_JWT_MAX];
 	char form[PUSHD_JWT_MAX + 128];
@@ -265,15 +269,18 @@ static pushd_status fetch_token(pushd_ctx *ctx, int64_t now)
 		log_warn(ctx->log, NULL, "fcm_token",
 			 "token request failed: %s, HTTP %ld",
 			 curl_easy_strerror(cc), status);
-		rc = cc != CURLE_OK ? PUSHD_ERR_HTTP : PUSHD_ERR_PROTOCOL;
+		rc = PUSHD_ERR_HTTP;
 		goto out;
 	}
-	rc = token_answer(&ctx->fcm_token, resp->buf, resp->len, af_now());
+	rc = token_answer(got, resp->buf, resp->len, af_now());
 	if (rc == PUSHD_OK) {
 		atomic_fetch_add(&ctx->metrics.renewals[PUSHD_FCM], 1);
 		log_info(ctx->log, NULL, "fcm_token",
 			 "project=%s expires_at=%lld", ctx->fcm.project_id,
-			 (long long)ctx->fcm_token.expires_at);
+			 (long long)got->expires_at);
+	} else {
+		log_warn(ctx->log, NULL, "fcm_token",
+			 "the token endpoint's answer holds no usable token");
 	}
 out:
 	curl_easy_cleanup(easy);
@@ -344,27 +351,41 @@ static void to_store(pushd_ctx *ctx, int64_t now)
 	json_decref(obj);
 }
 
-static pushd_status token_locked(pushd_ctx *ctx, const char *failed)
+/* 1 when the cached token is good and not the one the service refused. */
+static int cache_good(const pushd_token_cache *c, const char *failed,
+		      int64_t now)
 {
-	pushd_token_cache *c = &ctx->fcm_token;
-	int64_t now = af_now();
-	pushd_status rc;
-
-	if (c->token[0] != '\0' && c->expires_at - PUSHD_TOKEN_MARGIN_S > now &&
-	    (failed == NULL || strcmp(c->token, failed) != 0))
-		return PUSHD_OK;
-	if (from_store(ctx, failed, now) == 0)
-		return PUSHD_OK;
-	rc = fetch_token(ctx, now);
-	if (rc == PUSHD_OK)
-		to_store(ctx, now);
-	return rc;
+	return c->token[0] != '\0' &&
+	       c->expires_at - PUSHD_TOKEN_MARGIN_S > now &&
+	       (failed == NULL || strcmp(c->token, failed) != 0);
 }
 
+/* Copies the cached token into out; PUSHD_ERR_TOO_BIG when it cannot. */
+static pushd_status cache_copy(const pushd_token_cache *c, char *out,
+			       size_t cap)
+{
+	size_t n = strlen(c->token);
+
+	if (n >= cap)
+		return PUSHD_ERR_TOO_BIG;
+	memcpy(out, c->token, n + 1);
+	return PUSHD_OK;
+}
+
+/*
+ * The FCM access token: the cached one, the one another node shared, or
+ * a new one from the token endpoint. One thread asks the endpoint at a
+ * time and holds no lock meanwhile, so the other workers (and their APNs
+ * pushes) go on; they get PUSHD_ERR_HTTP and retry the job later, as
+ * they do during the back-off that follows a failed request (1 s
+ * doubling to a minute). A failure here is never the device's.
+ */
 pushd_status pushd_fcm_token(pushd_ctx *ctx, const char *failed, char *out,
 			     size_t cap)
 {
-	pushd_token_cache *c;
+	pushd_token_cache *c, got;
+	int64_t now = af_now();
+	uint64_t wait_s;
 	pushd_status rc;
 
 	if (ctx == NULL || ctx->fcm.key == NULL || out == NULL || cap == 0)
@@ -372,12 +393,38 @@ pushd_status pushd_fcm_token(pushd_ctx *ctx, const char *failed, char *out,
 	c = &ctx->fcm_token;
 	out[0] = '\0';
 	pthread_mutex_lock(&c->mu);
-	rc = token_locked(ctx, failed);
-	if (rc == PUSHD_OK && strlen(c->token) >= cap)
-		rc = PUSHD_ERR_TOO_BIG;
-	if (rc == PUSHD_OK)
-		memcpy(out, c->token, strlen(c->token) + 1);
+	if (cache_good(c, failed, now) || from_store(ctx, failed, now) == 0) {
+		rc = cache_copy(c, out, cap);
+		pthread_mutex_unlock(&c->mu);
+		return rc;
+	}
+	if (c->fetching || af_mono_ns() < c->next_ns) {
+		pthread_mutex_unlock(&c->mu);
+		return PUSHD_ERR_HTTP;
+	}
+	c->fetching = 1;
 	pthread_mutex_unlock(&c->mu);
+
+	memset(&got, 0, sizeof(got));
+	rc = fetch_token(ctx, now, &got);
+
+	pthread_mutex_lock(&c->mu);
+	c->fetching = 0;
+	if (rc == PUSHD_OK) {
+		OPENSSL_cleanse(c->token, sizeof(c->token));
+		memcpy(c->token, got.token, sizeof(c->token));
+		c->expires_at = got.expires_at;
+		c->failures = 0;
+		c->next_ns = 0;
+		to_store(ctx, now);
+		rc = cache_copy(c, out, cap);
+	} else {
+		wait_s = c->failures < 6 ? 1u << c->failures : 60u;
+		c->failures++;
+		c->next_ns = af_mono_ns() + wait_s * 1000000000ull;
+	}
+	pthread_mutex_unlock(&c->mu);
+	OPENSSL_cleanse(&got, sizeof(got));
 	return rc;
 }
 
@@ -395,8 +442,9 @@ pushd_status pushd_fcm_prepare(pushd_ctx *ctx, pushd_flight *f)
 	if (rc != PUSHD_OK)
 		return rc;
 	rc = pushd_fcm_token(ctx, NULL, f->auth, sizeof(f->auth));
+	/* The service's credential, not the device's token: try later. */
 	if (rc != PUSHD_OK)
-		return rc;
+		return rc == PUSHD_ERR_NOMEM ? rc : PUSHD_ERR_CREDENTIAL;
 	(void)snprintf(url, sizeof(url), "%s/v1/projects/%s/messages:send",
 		       ctx->cfg.fcm.endpoint, ctx->fcm.project_id);
 	len = snprintf(line, sizeof(line), "authorization: Bearer %s", f->auth);

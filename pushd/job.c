@@ -97,8 +97,10 @@ pushd_status pushd_job_parse(const char *text, size_t len, pushd_job *out)
 	if (v != NULL && !json_is_boolean(v))
 		goto out;
 	out->sandbox = json_is_true(v);
+	/* Unix seconds; past year 9999 is no time a txn can have. */
 	v = json_object_get(root, "expires");
-	if (!json_is_integer(v) || json_integer_value(v) <= 0)
+	if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+	    json_integer_value(v) > PUSHD_EXPIRES_MAX)
 		goto out;
 	out->expires = json_integer_value(v);
 	v = json_object_get(root, "queued_ms");

@@ -71,6 +71,7 @@
 #define PUSHD_TOKEN_MARGIN_S 300
 
 /* How long one HTTP exchange may take. */
+#define PUSHD_EXPIRES_MAX	  253402300799LL /* 9999-12-31T23:59:59Z */
 #define PUSHD_CONNECT_TIMEOUT_MS  5000L
 #define PUSHD_TRANSFER_TIMEOUT_MS 10000L
 /*
@@ -334,6 +335,9 @@ typedef struct pushd_token_cache {
 	pthread_mutex_t mu;
 	char token[PUSHD_ACCESS_TOKEN_MAX];
 	int64_t expires_at; /* unix seconds; 0: none */
+	int fetching;	    /* a thread is asking the token endpoint */
+	unsigned failures;  /* token requests failed in a row */
+	uint64_t next_ns;   /* after failures: no request before (mono) */
 } pushd_token_cache;
 
 struct pushd_ctx {

@@ -651,17 +651,25 @@ static void flush_done(struct pushd_worker *w)
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	pushd_flight *f = arg;
-	size_t len = size * n;
+	size_t len = size * n, keep;
 
-	/* An answer over the cap aborts the transfer (CURLE_WRITE_ERROR). */
-	if (len > PUSHD_RESPONSE_MAX - f->resp_len)
-		return 0;
+	/*
+	 * The first PUSHD_RESPONSE_MAX bytes are kept and the rest read and
+	 * dropped: the verdict follows the status, which an answer too long
+	 * to parse still has (aborting would make a delivered push a failed
+	 * one, and a 503 final). The transfer's time limit bounds it.
+	 */
+	keep = PUSHD_RESPONSE_MAX - f->resp_len;
+	if (keep > len)
+		keep = len;
+	if (keep == 0)
+		return len;
 	if (f->resp == NULL)
 		f->resp = malloc(PUSHD_RESPONSE_MAX + 1);
 	if (f->resp == NULL)
 		return 0;
-	memcpy(f->resp + f->resp_len, data, len);
-	f->resp_len += len;
+	memcpy(f->resp + f->resp_len, data, keep);
+	f->resp_len += keep;
 	f->resp[f->resp_len] = '\0';
 	return len;
 }

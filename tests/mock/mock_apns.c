@@ -62,13 +62,14 @@ typedef struct apns_ctx {
 typedef struct apns_reply {
 	int status;
 	const char *reason;
+	size_t pad; /* bytes of "pad" in an error body (script) */
 } apns_reply;
 
-static const apns_reply REPLY_OK = {200, NULL};
+static const apns_reply REPLY_OK = {200, NULL, 0};
 
 static apns_reply reply(int status, const char *reason)
 {
-	apns_reply r = {status, reason};
+	apns_reply r = {status, reason, 0};
 
 	return r;
 }
@@ -426,6 +427,7 @@ static void apply_script(const json_t *ans, h2s_response *resp, apns_reply *r)
 	if (json_is_true(json_object_get(ans, "goaway")))
 		h2s_response_goaway(resp);
 	r->status = (int)status;
+	r->pad = (size_t)mock_answer_int(ans, "pad", 0);
 	r->reason =
 		status == 200
 			? NULL
@@ -454,6 +456,16 @@ static void answer(h2s_response *resp, const char *id, apns_reply r,
 				 (json_int_t)af_now_ms());
 	else
 		body = json_pack("{s:s}", "reason", r.reason);
+	if (body != NULL && r.pad > 0) {
+		char *pad = malloc(r.pad + 1);
+
+		if (pad != NULL) {
+			memset(pad, 'x', r.pad);
+			pad[r.pad] = '\0';
+			json_object_set_new(body, "pad", json_string(pad));
+		}
+		free(pad);
+	}
 	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (text == NULL ||
 	    h2s_response_header(resp, "content-type", "application/json") !=

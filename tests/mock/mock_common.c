@@ -29,6 +29,9 @@ static int check_answer(json_t *a)
 			if (!json_is_string(v) || json_string_length(v) == 0 ||
 			    json_string_length(v) > MOCK_REASON_MAX)
 				return -1;
+		} else if (strcmp(key, "pad") == 0) {
+			if (!check_int(v, 0, MOCK_PAD_MAX))
+				return -1;
 		} else if (strcmp(key, "delay_ms") == 0) {
 			if (!check_int(v, 0, H2S_DELAY_MAX_MS))
 				return -1;

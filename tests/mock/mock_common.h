@@ -24,6 +24,7 @@
 #define MOCK_SCRIPT_MAX	     ((size_t)1024 * 1024)
 /* Longest "reason" or "error" text in a script. */
 #define MOCK_REASON_MAX	     128
+#define MOCK_PAD_MAX	     65536 /* bytes of "pad" in an APNs error body */
 /* Longest Retry-After a script may ask for, in seconds. */
 #define MOCK_RETRY_AFTER_MAX 86400
 

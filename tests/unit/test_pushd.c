@@ -206,6 +206,10 @@ static void test_job_parse_malformed_refused(void **state)
 		"{\"job\":\"\",\"txn\":\"t\",\"device\":\"d\",\"platform\":"
 		"\"fcm\",\"push_token\":\"x\",\"user\":\"u\",\"app_name\":\"a\","
 		"\"expires\":5}",
+		/* A time no txn has, which milliseconds would overflow. */
+		"{\"job\":\"j\",\"txn\":\"t\",\"device\":\"d\",\"platform\":"
+		"\"fcm\",\"push_token\":\"x\",\"user\":\"u\",\"app_name\":\"a\","
+		"\"expires\":9223372036854775807}",
 	};
 	char big[PUSHD_JOB_MAX + 2];
 	pushd_job j;
@@ -764,6 +768,50 @@ static void test_apns_token_reused_across_contexts_renewed_once(void **state)
 	free(cfg);
 }
 
+/*
+ * A token endpoint that fails: the error is the service's, not the
+ * device's (never PUSHD_ERR_PROTOCOL, which marks a device token bad),
+ * and the next request waits out a back-off instead of blocking again.
+ */
+static void test_fcm_token_endpoint_down_backs_off(void **state)
+{
+	struct keys *k = *state;
+	store_options so = {STORE_BACKEND_MEMORY, NULL, NULL, "f:", 0};
+	af_config *cfg = calloc(1, sizeof(*cfg));
+	store_ctx *st = NULL;
+	log_ctx *lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
+	pushd_ctx *ctx;
+	char tok[PUSHD_ACCESS_TOKEN_MAX], err[256];
+	uint64_t t0;
+
+	assert_non_null(cfg);
+	assert_non_null(lg);
+	write_sa(k, 0600);
+	af_config_defaults(cfg);
+	cfg->push_fcm = 1;
+	(void)snprintf(cfg->fcm.service_account_file,
+		       sizeof(cfg->fcm.service_account_file), "%s", k->sa);
+	/* Port 1 on loopback: nothing listens, the request fails at once. */
+	(void)snprintf(cfg->fcm.token_uri, sizeof(cfg->fcm.token_uri), "%s",
+		       "https://127.0.0.1:1/token");
+	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
+	ctx = pushd_ctx_new(cfg, st, lg, err, sizeof(err));
+	assert_non_null(ctx);
+	assert_int_equal(pushd_fcm_token(ctx, NULL, tok, sizeof(tok)),
+			 PUSHD_ERR_HTTP);
+	assert_int_equal(ctx->fcm_token.failures, 1);
+	t0 = af_mono_ns();
+	assert_int_equal(pushd_fcm_token(ctx, NULL, tok, sizeof(tok)),
+			 PUSHD_ERR_HTTP);
+	assert_int_equal(ctx->fcm_token.failures, 1);
+	assert_true(af_mono_ns() - t0 < 100000000u);
+	assert_string_equal(tok, "");
+	pushd_ctx_free(ctx);
+	store_close(st);
+	log_free(lg);
+	free(cfg);
+}
+
 static void test_strerror_every_status_named(void **state)
 {
 	(void)state;
@@ -855,6 +903,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_apns_token_reused_across_contexts_renewed_once,
 			keys_setup, keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fcm_token_endpoint_down_backs_off, keys_setup,
+			keys_teardown),
 		cmocka_unit_test(test_strerror_every_status_named),
 		cmocka_unit_test_setup_teardown(
 			test_metrics_render_counts_outcomes, keys_setup,

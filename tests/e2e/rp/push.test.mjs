@@ -29,6 +29,7 @@ const T = {
   unavailable: tok('2'),
   expired: tok('3'),
   kill: ['4', '5', '6', '7', '8'].map(tok),
+  longBusy: 'c0'.repeat(32),
   fcmGone: 'fcm-unregistered-token',
   fcmBusy: 'fcm-busy-token',
 };
@@ -157,6 +158,8 @@ before(async () => {
   const script = {
     [T.unregistered]: [{ status: 410 }],
     [T.unavailable]: [{ status: 503, retry_after: 0 }],
+    // An answer longer than pushd keeps: its status still counts.
+    [T.longBusy]: [{ status: 503, retry_after: 0, pad: 20000 }],
     [T.expired]: [{ status: 403, reason: 'ExpiredProviderToken' }],
     [T.fcmGone]: [{ status: 404, error: 'UNREGISTERED' }],
     [T.fcmBusy]: [{ status: 503 }],
@@ -277,6 +280,14 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     await sleep(1500);
     assert.equal(apnsPushes(T.unavailable).length, 1);
     assert.equal(fcmPushes(T.fcmBusy).length, 1);
+  });
+
+  test('a 503 with a body longer than pushd keeps is still retried', async () => {
+    const s = await pushUser('lorna', [['apns', T.longBusy]]);
+    await toMfa(s);
+    await until('APNs push after the retry', () => apnsPushes(T.longBusy).length > 0);
+    await sleep(500);
+    assert.equal(apnsPushes(T.longBusy).length, 1);
   });
 
   test('ExpiredProviderToken: exactly one renewal, then delivered', async () => {
