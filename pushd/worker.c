@@ -1079,15 +1079,28 @@ static void take_new(struct pushd_worker *w, unsigned block)
 	}
 	st = store_queue_read(w->ctx->store, PUSHD_QUEUE, PUSHD_GROUP,
 			      w->consumer, room(w), block, take, &a, &count);
-	if (st != STORE_OK) {
+	if (st == STORE_NOT_FOUND) {
+		/*
+		 * The queue or its group is gone: a Redis restarted without
+		 * its data. Jobs queued from now on would wait for a group
+		 * that nobody makes again; make it here.
+		 */
+		st = store_queue_group_create(w->ctx->store, PUSHD_QUEUE,
+					      PUSHD_GROUP);
+		log_warn(w->ctx->log, NULL, "push_read",
+			 "the queue's consumer group was gone (the store lost "
+			 "its data?): %s",
+			 st == STORE_OK ? "made again" : store_strerror(st));
+		st = STORE_ERR_UNAVAILABLE;
+	} else if (st != STORE_OK) {
 		log_warn(w->ctx->log, NULL, "push_read", "%s",
 			 store_strerror(st));
-		/* Do not spin on a store that is down. */
-		if (block == 0 || st == STORE_ERR_UNAVAILABLE) {
-			const struct timespec pause = {0, 100000000L};
+	}
+	/* Do not spin (or fill the log) on a store that fails at once. */
+	if (st != STORE_OK) {
+		const struct timespec pause = {0, 100000000L};
 
-			(void)nanosleep(&pause, NULL);
-		}
+		(void)nanosleep(&pause, NULL);
 	}
 	if (now >= w->next_claim_ns && room(w) > 0) {
 		w->next_claim_ns = now + CLAIM_EVERY_NS;
@@ -1095,7 +1108,7 @@ static void take_new(struct pushd_worker *w, unsigned block)
 		st = store_queue_claim(w->ctx->store, PUSHD_QUEUE, PUSHD_GROUP,
 				       w->consumer, PUSHD_CLAIM_IDLE_MS,
 				       room(w), take, &a, &count);
-		if (st != STORE_OK)
+		if (st != STORE_OK && st != STORE_NOT_FOUND)
 			log_warn(w->ctx->log, NULL, "push_claim", "%s",
 				 store_strerror(st));
 	}

@@ -260,6 +260,15 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     await until('the foreign entry acknowledged', async () => (await pendingCount()) === 0);
   });
 
+  test('a queue that lost its consumer group (Redis lost its data) is taken up again', async () => {
+    const url = new URL(process.env.AF_TEST_REDIS_URL);
+    // Only the queue goes, as after a restart without persistence.
+    execFileSync('redis-cli', ['-h', url.hostname, '-p', url.port, 'DEL', `e2e${server.port}:push`]);
+    const s = await pushUser('olga', [['apns', 'ab'.repeat(32)]]);
+    await toMfa(s);
+    await until('the push sent after the group was made again', () => apnsPushes('ab'.repeat(32)).length === 1, 15000);
+  });
+
   test('an unregistered token is marked invalid and gets no more pushes', async () => {
     const s = await pushUser('uma', [['apns', T.unregistered], ['fcm', T.fcmGone]]);
     await toMfa(s);
