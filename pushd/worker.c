@@ -227,16 +227,35 @@ static int lease_take(struct pushd_worker *w, pushd_flight *f)
 	return rc;
 }
 
-static void lease_refresh(struct pushd_worker *w, pushd_flight *f)
+/*
+ * Extends the lease while it is still ours: 1 held, 0 lost. A worker
+ * stalled past the lease's life may find it run out (taken again when
+ * nobody else has) or another's: that consumer has the job now, and this
+ * one must neither send it nor record it.
+ */
+static int lease_refresh(struct pushd_worker *w, pushd_flight *f)
 {
+	size_t n = strlen(w->consumer);
 	store_status st;
 
-	st = store_set(w->ctx->store, f->key_lease, w->consumer,
-		       strlen(w->consumer), PUSHD_LEASE_TTL_MS, 0);
+	st = store_cas(w->ctx->store, f->key_lease, w->consumer, n, w->consumer,
+		       n, PUSHD_LEASE_TTL_MS);
+	f->lease_ns = af_mono_ns();
+	if (st == STORE_NOT_FOUND) {
+		f->leased = 0;
+		return lease_take(w, f) == 1;
+	}
+	if (st == STORE_CONFLICT) {
+		log_warn(w->ctx->log, NULL, "push_lease",
+			 "job=%s: taken over by another consumer", f->job.job);
+		f->leased = 0;
+		return 0;
+	}
+	/* Not fatal: the lease may still hold; the next refresh tells. */
 	if (st != STORE_OK)
 		log_warn(w->ctx->log, NULL, "push_lease", "job=%s: %s",
 			 f->job.job, store_strerror(st));
-	f->lease_ns = af_mono_ns();
+	return 1;
 }
 
 /* 1 when the txn is pending and unexpired, else 0. */
@@ -734,13 +753,31 @@ static pushd_status make_request(struct pushd_worker *w, pushd_flight *f)
 	return pushd_fcm_prepare(w->ctx, f);
 }
 
+/* 1 when the job's "push_done" marker exists (its outcome recorded). */
+static int done_elsewhere(struct pushd_worker *w, const pushd_flight *f)
+{
+	store_value v = {NULL, 0};
+	store_status st = store_get(w->ctx->store, f->key_done, &v);
+
+	store_value_free(&v);
+	return st == STORE_OK;
+}
+
 static void start_send(struct pushd_worker *w, pushd_flight *f)
 {
 	pushd_status rc;
 	int live;
 
-	/* A retry goes out only while someone still waits for it. */
+	/*
+	 * A retry goes out only while someone still waits for it, and only
+	 * when no other consumer has recorded the job's outcome meanwhile
+	 * (one that took it over while this one was stalled).
+	 */
 	if (f->attempt > 0 || f->renewed) {
+		if (done_elsewhere(w, f)) {
+			flight_free(w, f);
+			return;
+		}
 		live = txn_live(w, &f->job);
 		if (live == 0) {
 			finish(w, f, PUSHD_OUT_DROPPED);
@@ -1127,7 +1164,7 @@ static int tend_lease(struct pushd_worker *w, pushd_flight *f, uint64_t now)
 
 	if (f->leased) {
 		if (held >= PUSHD_LEASE_EVERY * NS_PER_MS)
-			lease_refresh(w, f);
+			return lease_refresh(w, f);
 		return 1;
 	}
 	/* lease_ns is when the job was taken, or the last failed attempt. */
