@@ -142,6 +142,16 @@ void af_resp_oauth_error(af_resp *resp, unsigned status, const char *code,
 /* A 302 (or 303 after a POST) redirect to url. */
 void af_resp_redirect(af_resp *resp, unsigned status, const char *url);
 
+/*
+ * The Content-Security-Policy of every answer that sets none: its part up
+ * to form-action's sources, and the rest. af_page_allow_form_target()
+ * puts one more source between them.
+ */
+#define AF_CSP_HEAD                                                 \
+	"default-src 'none'; style-src 'self'; script-src 'self'; " \
+	"img-src 'self' data:; connect-src 'self'; form-action 'self'"
+#define AF_CSP_TAIL "; frame-ancestors 'none'; base-uri 'none'"
+
 /* af_resp_cookie() lifetimes besides a number of seconds. */
 #define AF_COOKIE_SESSION                                               \
 	(-1L)		   /* no Max-Age: dies with the browser session \

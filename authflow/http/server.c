@@ -24,10 +24,7 @@
 #include "server.h"
 #include "workq.h"
 
-#define DEFAULT_CSP                                                      \
-	"default-src 'none'; style-src 'self'; script-src 'self'; "      \
-	"img-src 'self' data:; connect-src 'self'; form-action 'self'; " \
-	"frame-ancestors 'none'; base-uri 'none'"
+#define DEFAULT_CSP AF_CSP_HEAD AF_CSP_TAIL
 
 #define URI_MAX 8192
 

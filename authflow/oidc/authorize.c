@@ -122,24 +122,8 @@ static void send_to_client(af_server *srv, af_resp *resp, const json_t *authz,
 			    "type=\"submit\">Continue</button></form>"
 			    "<script src=\"/static/formpost.js\"></script>");
 		af_page_end(&b, resp);
-		/* The form goes to the client: allow exactly that target. */
-		{
-			af_buf csp;
-			char *text;
-
-			af_buf_init(&csp, 4096);
-			af_buf_puts(&csp, "default-src 'none'; style-src "
-					  "'self'; script-src 'self'; "
-					  "form-action ");
-			af_buf_puts(&csp, uri);
-			af_buf_puts(&csp, "; frame-ancestors 'none'; "
-					  "base-uri 'none'");
-			text = af_buf_take(&csp, NULL);
-			if (text != NULL)
-				af_resp_header_set(
-					resp, "Content-Security-Policy", text);
-			free(text);
-		}
+		/* The form goes to the client: allow its origin. */
+		af_page_allow_form_target(resp, uri);
 		af_page_send(resp, 200, &b);
 		return;
 	}

@@ -214,6 +214,8 @@ static void ask(af_server *srv, af_resp *resp, const af_session *s,
 		unavailable(resp);
 		return;
 	}
+	/* The answer to the form goes on to the application. */
+	af_page_allow_form_target(resp, r->dest);
 	af_buf_init(&b, 16384);
 	af_page_begin(&b, resp, "Sign out?");
 	af_buf_puts(&b, "<h1>Sign out?</h1><p>An application asked to sign "

@@ -268,12 +268,17 @@ void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp)
 {
 	char cookie[COOKIE_MAX + 1], key[80];
 
-	if (af_req_cookie(req, AF_SESSION_COOKIE, cookie, sizeof(cookie)) ==
-	    0) {
-		key_of(cookie, key, sizeof(key));
-		OPENSSL_cleanse(cookie, sizeof(cookie));
-		end_by_key(srv, key);
-	}
+	/*
+	 * Only a cookie the request carried is cleared: a request without
+	 * one may be another site's cross-site POST (SameSite=Lax keeps the
+	 * cookie out of it, but browsers still apply the answer's
+	 * Set-Cookie), which must not sign anyone out.
+	 */
+	if (af_req_cookie(req, AF_SESSION_COOKIE, cookie, sizeof(cookie)) != 0)
+		return;
+	key_of(cookie, key, sizeof(key));
+	OPENSSL_cleanse(cookie, sizeof(cookie));
+	end_by_key(srv, key);
 	af_resp_cookie(resp, AF_SESSION_COOKIE, "", AF_COOKIE_CLEAR);
 }
 

@@ -50,7 +50,7 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 		     af_session *s);
 
-/* Ends the request's session (if any) and clears the cookie. */
+/* Ends the request's session and clears its cookie, when it carries one. */
 void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp);
 
 /* Calls fn for each live session of a user; returns the count or -1. */

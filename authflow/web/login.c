@@ -20,6 +20,9 @@
 	"Please try again in a moment."
 
 /* The display name of the flow's application, into out. */
+/* A display name whole: up to AF_DIR_DISPLAY_MAX characters of UTF-8. */
+#define AF_APP_NAME_BUF (4 * AF_DIR_DISPLAY_MAX + 1)
+
 static void app_name(af_server *srv, const json_t *authz, char *out,
 		     size_t outcap)
 {
@@ -35,6 +38,8 @@ static void app_name(af_server *srv, const json_t *authz, char *out,
 	name = json_string_value(json_object_get(app, "display_name"));
 	if (name != NULL)
 		snprintf(out, outcap, "%s", name);
+	/* Never half a character, should a name outgrow out. */
+	af_utf8_repair(out);
 	json_decref(app);
 }
 
@@ -42,9 +47,11 @@ static void show_form(af_server *srv, af_resp *resp, unsigned status,
 		      const char *flow, const json_t *authz,
 		      const char *message, const char *username)
 {
-	char name[256];
+	char name[AF_APP_NAME_BUF];
 
 	app_name(srv, authz, name, sizeof(name));
+	af_page_allow_form_target(resp, json_string_value(json_object_get(
+						authz, "redirect_uri")));
 	af_page_login(resp, status, flow,
 		      json_string_value(json_object_get(authz, "csrf")), name,
 		      message, username);

@@ -207,6 +207,8 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 	af_buf b;
 
 	(void)srv;
+	af_page_allow_form_target(resp, json_string_value(json_object_get(
+						authz, "redirect_uri")));
 	af_buf_init(&b, 65536);
 	af_page_begin(&b, resp, "Confirm on your phone");
 	if (txn != NULL) {

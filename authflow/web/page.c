@@ -6,6 +6,8 @@
 #include "web/brand.h"
 #include "web/page.h"
 
+#define ORIGIN_MAX 300 /* bytes of scheme://host:port */
+
 #define PAGE_MAX ((size_t)256 * 1024)
 
 static const char css[] =
@@ -140,6 +142,49 @@ void af_page_digit_buttons(af_buf *b, const char *attr)
 			      "<button type=\"button\" class=\"secondary\" "
 			      "%s=\"%c\">%c</button>",
 			      attr, digits[i], digits[i]);
+}
+
+/*
+ * The origin of an absolute http(s) URL into out ("https://host:port"),
+ * or -1 when it has none or holds a character a CSP source may not.
+ */
+static int origin_of(const char *url, char *out, size_t cap)
+{
+	const char *p, *end;
+	size_t n;
+
+	if (url == NULL)
+		return -1;
+	if (strncmp(url, "https://", 8) == 0)
+		p = url + 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		p = url + 7;
+	else
+		return -1;
+	end = p + strcspn(p, "/?#");
+	if (end == p)
+		return -1;
+	for (; p < end; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr(".-:[]", *p) != NULL))
+			return -1;
+	}
+	n = (size_t)(end - url);
+	if (n >= cap)
+		return -1;
+	memcpy(out, url, n);
+	out[n] = '\0';
+	return 0;
+}
+
+void af_page_allow_form_target(af_resp *resp, const char *target)
+{
+	char origin[ORIGIN_MAX], csp[ORIGIN_MAX + 256];
+
+	if (origin_of(target, origin, sizeof(origin)) != 0)
+		return;
+	snprintf(csp, sizeof(csp), "%s %s%s", AF_CSP_HEAD, origin, AF_CSP_TAIL);
+	af_resp_header_set(resp, "Content-Security-Policy", csp);
 }
 
 void af_page_refusal(af_resp *resp, unsigned status, const char *title,

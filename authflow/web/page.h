@@ -23,6 +23,15 @@ void af_page_begin(af_buf *b, const af_resp *resp, const char *title);
  * line of the branding. */
 void af_page_end(af_buf *b, const af_resp *resp);
 
+/*
+ * Lets the page's forms lead to the origin of target (an application's
+ * redirect URI) as well as here: browsers hold the redirect that answers
+ * a form's POST to the page's form-action too, so a sign-in form whose
+ * answer sends the browser on to the application needs that origin
+ * allowed. A target without a plain http(s) origin adds nothing.
+ */
+void af_page_allow_form_target(af_resp *resp, const char *target);
+
 /* Sets resp to an HTML page from b (consumed) with the status. */
 void af_page_send(af_resp *resp, unsigned status, af_buf *b);
 

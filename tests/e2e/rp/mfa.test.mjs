@@ -48,6 +48,8 @@ async function toMfa(s, browser = new Browser(), extra = {}) {
   const mfaUrl = new URL(r.location, server.issuer).href;
   const page = await browser.get(mfaUrl);
   assert.equal(page.status, 200);
+  // The token-code form's answer goes on to the application.
+  assert.match(page.headers.get('content-security-policy'), /form-action 'self' http:\/\/127\.0\.0\.1:9000;/);
   return { browser, a, mfaUrl, page };
 }
 

@@ -191,6 +191,10 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
     assert.equal(r.status, 200);
     assert.match(r.text, new RegExp(`action="${REDIRECT}"`));
+    // The form may go to the application; the branding logo may show.
+    const csp = r.headers.get('content-security-policy');
+    assert.match(csp, /form-action 'self' http:\/\/127\.0\.0\.1:9000;/);
+    assert.match(csp, /img-src 'self'/);
     const f = hiddenFields(r.text);
     assert.ok(f.code);
     assert.equal(f.state, a.state);
@@ -517,7 +521,14 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(r.status, 200, 'another browser has no session to end');
     assert.ok(await signedIn(first.browser, first.config));
     r = await first.browser.get(`${server.issuer}/logout?client_id=${s.clientId}&post_logout_redirect_uri=${encodeURIComponent('http://127.0.0.1:9000/signed-out')}&state=s1`);
+    assert.match(r.headers.get('content-security-policy'), /form-action 'self' http:\/\/127\.0\.0\.1:9000;/,
+      'the answer may send the browser on to the application');
     const ask2 = hiddenFields(r.text);
+    // Another site's POST carries no session cookie (SameSite=Lax): it
+    // must not clear the cookie either.
+    r = await fetch(`${server.issuer}/logout`, { method: 'POST', redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    assert.ok(!r.headers.getSetCookie().some((c) => c.startsWith('af_sso=')), 'no cookie cleared');
     r = await first.browser.post(`${server.issuer}/logout`, { confirm: ask.confirm });
     assert.equal(r.status, 400, 'a used or stale answer is refused');
     assert.ok(await signedIn(first.browser, first.config));
@@ -587,6 +598,7 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     // The page's button tells the application (RFC 6749 4.1.2.1), once.
     const back = hiddenFields(r.text);
     assert.ok(back.flow && back.csrf, 'a form back to the application');
+    assert.match(r.headers.get('content-security-policy'), /form-action 'self' http:\/\/127\.0\.0\.1:9000;/);
     r = await b.post(`${server.issuer}/login`, { ...back, cancel: '1' });
     assert.equal(r.status, 302, r.text);
     const cb = new URL(r.location);
@@ -659,6 +671,9 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const h = o.loginPage.headers;
     assert.match(h.get('content-security-policy'), /default-src 'none'/);
     assert.doesNotMatch(h.get('content-security-policy'), /unsafe-inline/);
+    // Browsers hold the redirect that answers the form to form-action too:
+    // the application's origin is allowed beside our own, nothing else.
+    assert.match(h.get('content-security-policy'), /form-action 'self' http:\/\/127\.0\.0\.1:9000;/);
     assert.equal(h.get('x-frame-options'), 'DENY');
     assert.equal(h.get('referrer-policy'), 'no-referrer');
     // Idle connections close after the request time limit (30 s by default).
