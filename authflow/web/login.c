@@ -43,6 +43,13 @@ static void app_name(af_server *srv, const json_t *authz, char *out,
 	json_decref(app);
 }
 
+/* The flow's application may be where this page's form leads. */
+static void allow_app(af_resp *resp, const json_t *authz)
+{
+	af_page_allow_form_target(resp, json_string_value(json_object_get(
+						authz, "redirect_uri")));
+}
+
 static void show_form(af_server *srv, af_resp *resp, unsigned status,
 		      const char *flow, const json_t *authz,
 		      const char *message, const char *username)
@@ -50,8 +57,7 @@ static void show_form(af_server *srv, af_resp *resp, unsigned status,
 	char name[AF_APP_NAME_BUF];
 
 	app_name(srv, authz, name, sizeof(name));
-	af_page_allow_form_target(resp, json_string_value(json_object_get(
-						authz, "redirect_uri")));
+	allow_app(resp, authz);
 	af_page_login(resp, status, flow,
 		      json_string_value(json_object_get(authz, "csrf")), name,
 		      message, username);
@@ -124,6 +130,7 @@ static int allowed(af_server *srv, af_req *req, af_resp *resp, const char *flow,
 		log_info(srv->log, req->rid, "login",
 			 "user=%s outcome=no_sso_policy",
 			 json_string_value(json_object_get(user, "username")));
+		allow_app(resp, authz);
 		af_page_refusal(
 			resp, 403, "Single sign-on is not enabled",
 			"Your account is not enabled for single "
@@ -140,6 +147,7 @@ static int allowed(af_server *srv, af_req *req, af_resp *resp, const char *flow,
 		log_info(srv->log, req->rid, "login",
 			 "user=%s outcome=app_not_deployed",
 			 json_string_value(json_object_get(user, "username")));
+		allow_app(resp, authz);
 		af_page_refusal(
 			resp, 403, "Application not available",
 			"This application is not available to you.",
