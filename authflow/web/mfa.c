@@ -22,6 +22,11 @@
 
 static const char mfa_js[] =
 	"(function(){\n"
+	"var pad=document.querySelectorAll('[data-digit]');\n"
+	"for(var i=0;i<pad.length;i++){pad[i].addEventListener('click',"
+	"function(e){var f=document.getElementById('code');"
+	"if(f&&f.value.length<6)f.value+=e.target.getAttribute('data-digit');"
+	"});}\n"
 	"var m=document.getElementById('mfa');if(!m)return;\n"
 	"var url=m.getAttribute('data-status');\n"
 	"var left=parseInt(m.getAttribute('data-expires-in'),10);\n"
@@ -35,11 +40,6 @@ static const char mfa_js[] =
 	"if(typeof s.expires_in==='number')left=s.expires_in;"
 	"setTimeout(poll,700);}).catch(function(){setTimeout(poll,2000);});}\n"
 	"setTimeout(poll,700);\n"
-	"var pad=document.querySelectorAll('[data-digit]');\n"
-	"for(var i=0;i<pad.length;i++){pad[i].addEventListener('click',"
-	"function(e){var f=document.getElementById('code');"
-	"if(f&&f.value.length<6)f.value+=e.target.getAttribute('data-digit');"
-	"});}\n"
 	"})();\n";
 
 const char *af_mfa_js(void)
@@ -222,8 +222,15 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 			      "<div id=\"mfa\" data-status=\"/login/mfa/"
 			      "status?flow=%s\" data-expires-in=\"%lld\">",
 			      flow, (long long)left);
-		af_buf_puts(&b, "<noscript><meta http-equiv=\"refresh\" "
-				"content=\"2\"></noscript>");
+		/*
+		 * Without script nothing polls: a link goes on once the
+		 * phone has answered. (A timed refresh would wipe a code
+		 * being typed below, and restart screen readers.)
+		 */
+		af_buf_puts(&b, "<noscript><p>Once you have answered on your "
+				"phone, <a href=\"/login/mfa?flow=");
+		af_buf_html(&b, flow);
+		af_buf_puts(&b, "\">continue</a>.</p></noscript>");
 		af_buf_puts(&b,
 			    "<h1>Confirm on your phone</h1><p class=\"app\">"
 			    "Signing in to ");
@@ -305,6 +312,13 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 	state = json_string_value(json_object_get(txn, "state"));
 	if (state != NULL && strcmp(state, "approved") == 0)
 		complete(srv, req, resp, authz, "swk");
+	else if (state != NULL && strcmp(state, "expired") == 0)
+		/* Nobody answered the push: the token code still may. */
+		show_page(
+			srv, resp, 200, flow, authz, NULL,
+			"Nobody answered on the phone within 30 seconds. Type "
+			"a token code from your app instead, or start "
+			"again.");
 	else if (state != NULL && strcmp(state, "pending") != 0)
 		outcome_page(resp, flow, state);
 	else

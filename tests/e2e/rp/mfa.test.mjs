@@ -3,6 +3,7 @@
 // the phone, on the store backend from AF_STORE.
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import vm from 'node:vm';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
 import { Browser, enrollPhone, hiddenFields, idsim, pageNumber, seed, signIn, startServer } from './lib.mjs';
@@ -48,6 +49,9 @@ async function toMfa(s, browser = new Browser(), extra = {}) {
   const mfaUrl = new URL(r.location, server.issuer).href;
   const page = await browser.get(mfaUrl);
   assert.equal(page.status, 200);
+  // No timed refresh (it would wipe a code being typed); without script
+  // a link goes on.
+  assert.doesNotMatch(page.text, /http-equiv="refresh"/);
   // The token-code form's answer goes on to the application.
   assert.match(page.headers.get('content-security-policy'), /form-action 'self' http:\/\/127\.0\.0\.1:9000;/);
   return { browser, a, mfaUrl, page };
@@ -421,6 +425,27 @@ describe(`push MFA (${STORE} store)`, () => {
     }
   });
 
+  test('the digit pad types into the code field on a page with no push too', async () => {
+    const js = await (await fetch(`${server.issuer}/static/mfa.js`)).text();
+    // A page with the pad and the code field but no push (#mfa absent).
+    const code = { value: '12' };
+    const buttons = ['3', '4'].map((d) => ({
+      digit: d, handler: null,
+      getAttribute: () => d,
+      addEventListener(type, fn) { if (type === 'click') this.handler = fn; },
+    }));
+    const document = {
+      getElementById: (id) => (id === 'code' ? code : null),
+      querySelectorAll: (q) => (q === '[data-digit]' ? buttons : []),
+    };
+    vm.runInNewContext(js, { document, setTimeout, setInterval, fetch, window: {} });
+    for (const b of buttons) {
+      assert.ok(b.handler, 'a click handler on each digit');
+      b.handler({ target: b });
+    }
+    assert.equal(code.value, '1234');
+  });
+
   test('legacy mode and old app versions get no push, only the token code', async () => {
     const s = await mfaUser('quin', ['--platform', 'apns', '--push-token', 'a'.repeat(64), '--app-version', '2022.1']);
     let w = await server.admin('PATCH', '/workflow', { min_app_version: { ios: '2023.2' } });
@@ -490,6 +515,14 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(r.code, 1);
     const page = await m.browser.get(m.mfaUrl);
     assert.match(page.text, /within 30 seconds/);
+    // The token code still finishes the sign-in: its form stays.
+    const f = hiddenFields(page.text);
+    assert.ok(f.flow && f.csrf, 'the token-code form');
+    assert.doesNotMatch(page.text, /http-equiv="refresh"/, 'nothing wipes a code being typed');
+    const code = (await idsim(server, s.phone, ['code'])).stdout;
+    const done = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code });
+    assert.equal(done.status, 302, done.text);
+    assert.equal(new URL(done.location).origin, 'http://127.0.0.1:9000');
   });
 
   test('with the remote_access_mfa feature off the password suffices', async () => {
