@@ -514,6 +514,15 @@ static int parse_issuer(json_t *root, af_config *cfg, struct cfg_err *e)
 		if (len > 0 && iss[len - 1] == '/')
 			return fail(e, "issuer", "must not end with \"//\"");
 	}
+	/*
+	 * The server answers at the root of its host: every endpoint, page,
+	 * form and static file is at "/...". An issuer with a path would
+	 * advertise endpoints that answer 404.
+	 */
+	if (strchr(auth, '/') != NULL)
+		return fail(e, "issuer",
+			    "must have no path: serve authflow at the root "
+			    "of its own host name (https://id.example.com)");
 	return 0;
 }
 

@@ -172,7 +172,7 @@ static void test_defaults_function_matches_parsed_defaults(void **state)
 static void test_parse_every_key_set_values_read(void **state)
 {
 	static const char json[] =
-		"{\"issuer\":\"https://id.example.com:8443/tenant/\","
+		"{\"issuer\":\"https://id.example.com:8443/\","
 		"\"listen\":{\"address\":\"::\",\"port\":9443,\"threads\":16},"
 		"\"state_dir\":\"/var/lib/authflow\","
 		"\"store\":{\"backend\":\"redis\","
@@ -194,7 +194,7 @@ static void test_parse_every_key_set_values_read(void **state)
 
 	(void)state;
 	parse_ok(json, cfg);
-	assert_string_equal(cfg->issuer, "https://id.example.com:8443/tenant");
+	assert_string_equal(cfg->issuer, "https://id.example.com:8443");
 	assert_string_equal(cfg->listen_address, "::");
 	assert_int_equal(cfg->listen_port, 9443);
 	assert_int_equal(cfg->threads, 16);
@@ -335,14 +335,12 @@ static void test_issuer_forms_accepted(void **state)
 		{"https://id.example.com/", "https://id.example.com", 1},
 		{"https://id.example.com:8443", "https://id.example.com:8443",
 		 1},
-		{"https://id.example.com/a/b/", "https://id.example.com/a/b",
-		 1},
-		{"https://203.0.113.7/x%2Fy", "https://203.0.113.7/x%2Fy", 1},
+		{"https://203.0.113.7/", "https://203.0.113.7", 1},
 		{"https://[2001:db8::1]:443", "https://[2001:db8::1]:443", 1},
 		{"http://127.0.0.1:8080/", "http://127.0.0.1:8080", 0},
 		{"http://127.10.20.30", "http://127.10.20.30", 0},
 		{"http://[::1]:9000", "http://[::1]:9000", 0},
-		{"http://localhost:8080/af", "http://localhost:8080/af", 0},
+		{"http://localhost:8080/", "http://localhost:8080", 0},
 		{"http://LocalHost", "http://LocalHost", 0},
 	};
 	af_config *cfg = new_cfg();
@@ -395,6 +393,10 @@ static void test_issuer_bad_forms_refused(void **state)
 		"https://id.example.com/[x]",
 		"HTTPS://id.example.com",
 		"",
+		/* Endpoints are at the root of the host. */
+		"https://id.example.com/a/b/",
+		"https://203.0.113.7/x%2Fy",
+		"http://localhost:8080/af",
 	};
 	char json[512];
 	size_t i;
@@ -406,6 +408,7 @@ static void test_issuer_bad_forms_refused(void **state)
 		refused(json, "issuer: ");
 	}
 	refused("{\"issuer\":\"http://id.example.com\"}", "loopback");
+	refused("{\"issuer\":\"https://id.example.com/idp\"}", "no path");
 	refused("{\"issuer\":\"https://id.example.com/?a=b\"}", "query");
 	refused("{\"issuer\":\"https://id.example.com/#f\"}", "fragment");
 	refused("{\"issuer\":\"https://u@id.example.com\"}", "userinfo");
@@ -416,11 +419,13 @@ static void test_issuer_length_limit(void **state)
 {
 	af_config *cfg = new_cfg();
 	char json[512], url[300];
-	size_t n = strlen("https://id.example.com/");
+	size_t n = strlen("https://");
 
 	(void)state;
-	memcpy(url, "https://id.example.com/", n);
+	/* A host name of four labels (at most 63 bytes each) to 255 bytes. */
+	memcpy(url, "https://", n);
 	memset(url + n, 'a', 255 - n);
+	url[n + 63] = url[n + 127] = url[n + 191] = '.';
 	url[255] = '\0';
 	(void)snprintf(json, sizeof(json), "{\"issuer\":\"%s\"}", url);
 	parse_ok(json, cfg);
