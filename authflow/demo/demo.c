@@ -26,6 +26,7 @@
 #include "web/page.h"
 
 #define DEMO_STATE_TTL_S    600
+#define DEMO_STATE_COOKIE   "af_demo_rp" /* the state this browser began */
 #define DEMO_REPLY_MAX	    ((size_t)256 * 1024)
 #define QLIK_STYLE_REDIRECT "http://127.0.0.1:9000/login/callback"
 #define DEMO_PHONE_NAME	    "Demo phone"
@@ -312,6 +313,13 @@ void af_h_demo_login(af_server *srv, af_req *req, af_resp *resp)
 	url = af_buf_take(&b, NULL);
 	if (url == NULL)
 		goto fail;
+	/*
+	 * The state is bound to this browser, as a relying party must: a
+	 * callback URL another browser started (an attacker's own sign-in)
+	 * is refused here instead of signing this browser in as someone
+	 * else (login CSRF).
+	 */
+	af_resp_cookie(resp, DEMO_STATE_COOKIE, state, AF_COOKIE_SESSION);
 	af_resp_redirect(resp, 302, url);
 	free(url);
 	free(text);
@@ -472,7 +480,7 @@ void af_h_demo_callback(af_server *srv, af_req *req, af_resp *resp)
 	const char *state = af_req_param(req, "state");
 	const char *iss = af_req_param(req, "iss");
 	const char *error = af_req_param(req, "error");
-	char key[96], redirect[512];
+	char key[96], redirect[512], bound[80];
 	json_t *saved = NULL, *tokens = NULL, *claims = NULL, *ui = NULL;
 	store_value v = {0};
 	const char *why = NULL;
@@ -490,6 +498,12 @@ void af_h_demo_callback(af_server *srv, af_req *req, af_resp *resp)
 		why = "the answer from the sign-in service is incomplete";
 		goto out;
 	}
+	if (af_req_cookie(req, DEMO_STATE_COOKIE, bound, sizeof(bound)) != 0 ||
+	    !af_ct_streq(bound, state)) {
+		why = "this sign-in was not started in this browser";
+		goto out;
+	}
+	af_resp_cookie(resp, DEMO_STATE_COOKIE, "", AF_COOKIE_CLEAR);
 	snprintf(key, sizeof(key), "demo_rp:%s", state);
 	if (store_getdel(srv->store, key, &v) != STORE_OK) {
 		why = "unknown or reused state";

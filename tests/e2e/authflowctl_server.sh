@@ -211,6 +211,9 @@ curl -s --data-urlencode "txn=$txn" --data-urlencode "csrf=$pcsrf" \
 	"$AUTHFLOW_URL/demo/phone" | grep -q "Answer sent: approved" && ok || bad "demo phone approves"
 curl -fs "$AUTHFLOW_URL/metrics" | grep -q '^authflow_mfa_total{outcome="approved"} [1-9]' && ok || bad "demo phone answers are counted"
 cb=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' "$mfa")
+# The callback opened in another browser (an attacker's own sign-in sent
+# to a victim) is refused: the demo binds its state to the browser.
+curl -s "$cb" | grep -q "not started in this browser" && ok || bad "demo callback without the browser's state cookie"
 curl -s -c "$cj" -b "$cj" "$cb" | grep -q "verified your id_token" && ok || bad "demo sign-in shows verified claims"
 
 # SIGTERM stops it gracefully with status 0.
