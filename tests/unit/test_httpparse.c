@@ -686,7 +686,8 @@ static void test_cookie_next_names_in_order_skipping_bad_pairs(void **state)
 	assert_int_equal(hp_cookie_next("", &pos, &name, &nlen), HP_ERR_ARG);
 	assert_int_equal(hp_cookie_next(NULL, &pos, &name, &nlen), HP_ERR_ARG);
 	big = repeat('v', HP_COOKIE_HEADER_MAX + 1);
-	memcpy(big, "s=", 2);
+	big[0] = 's';
+	big[1] = '=';
 	pos = 0;
 	assert_int_equal(hp_cookie_next(big, &pos, &name, &nlen),
 			 HP_ERR_TOO_BIG);
