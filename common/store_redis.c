@@ -1730,37 +1730,18 @@ static const store_ops redis_ops = {
 	.batch = redis_batch,
 };
 
-store_status store_redis_check(const store_options *opts, char *err,
+/*
+ * The part of opening that reads opts alone: the timeout (ms, 0 for the
+ * default) and the URL, parsed into a new *out (OPENSSL_clear_free()).
+ */
+static store_status parsed_new(const store_options *opts, unsigned ms,
+			       struct redis_store **out, char *err,
 			       size_t errlen)
 {
 	struct redis_store *rs;
 	store_status rc;
 
-	if (opts->timeout_ms > REDIS_TIMEOUT_MAX_MS) {
-		store_errf(err, errlen, "redis timeout over %u ms",
-			   REDIS_TIMEOUT_MAX_MS);
-		return STORE_ERR_CONFIG;
-	}
-	/* Parsed as store_redis_open() parses it: the password is wiped. */
-	rs = OPENSSL_zalloc(sizeof(*rs));
-	if (rs == NULL) {
-		store_errf(err, errlen, "out of memory");
-		return STORE_ERR_NOMEM;
-	}
-	rc = parse_url(rs, opts->url, err, errlen);
-	OPENSSL_clear_free(rs, sizeof(*rs));
-	return rc;
-}
-
-store_status store_redis_open(const store_options *opts, const store_ops **ops,
-			      void **impl, char *err, size_t errlen)
-{
-	struct redis_store *rs;
-	unsigned ms = opts->timeout_ms != 0 ? opts->timeout_ms
-					    : STORE_TIMEOUT_DEFAULT_MS;
-	store_status rc;
-
-	*impl = NULL;
+	*out = NULL;
 	if (ms > REDIS_TIMEOUT_MAX_MS) {
 		store_errf(err, errlen, "redis timeout over %u ms",
 			   REDIS_TIMEOUT_MAX_MS);
@@ -1776,6 +1757,34 @@ store_status store_redis_open(const store_options *opts, const store_ops **ops,
 		OPENSSL_clear_free(rs, sizeof(*rs));
 		return rc;
 	}
+	*out = rs;
+	return STORE_OK;
+}
+
+store_status store_redis_check(const store_options *opts, char *err,
+			       size_t errlen)
+{
+	struct redis_store *rs = NULL;
+	store_status rc = parsed_new(opts, opts->timeout_ms, &rs, err, errlen);
+
+	/* The password parsed out of the URL is wiped with it. */
+	if (rs != NULL)
+		OPENSSL_clear_free(rs, sizeof(*rs));
+	return rc;
+}
+
+store_status store_redis_open(const store_options *opts, const store_ops **ops,
+			      void **impl, char *err, size_t errlen)
+{
+	struct redis_store *rs;
+	unsigned ms = opts->timeout_ms != 0 ? opts->timeout_ms
+					    : STORE_TIMEOUT_DEFAULT_MS;
+	store_status rc;
+
+	*impl = NULL;
+	rc = parsed_new(opts, ms, &rs, err, errlen);
+	if (rc != STORE_OK)
+		return rc;
 	rs->tv.tv_sec = (time_t)(ms / 1000);
 	rs->tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	if (pthread_key_create(&rs->tkey, conn_destroy) != 0) {
