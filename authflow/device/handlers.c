@@ -242,14 +242,10 @@ static int nonce_record(dcall *c, const char *who)
  */
 static void key_owner(const json_t *jwk, char *out, size_t outcap)
 {
-	char both[2 * 43 + 1];
 	char hex[65];
 	int n;
 
-	n = snprintf(both, sizeof(both), "%s%s",
-		     json_string_value(json_object_get(jwk, "x")),
-		     json_string_value(json_object_get(jwk, "y")));
-	af_sha256_hex(both, n > 0 ? (size_t)n : 0, hex);
+	af_mfa_key_hash(jwk, hex);
 	n = snprintf(out, outcap, "key-%s", hex);
 	if (n < 0)
 		out[0] = '\0';

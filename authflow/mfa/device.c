@@ -210,6 +210,54 @@ static af_mfa_status device_key(char *key, size_t cap, const char *id)
 	return af_mfa__key(key, cap, "device:", id);
 }
 
+void af_mfa_key_hash(const json_t *jwk, char out[65])
+{
+	const char *x = json_string_value(json_object_get(jwk, "x"));
+	const char *y = json_string_value(json_object_get(jwk, "y"));
+	char both[2 * 43 + 1];
+	int n;
+
+	out[0] = '\0';
+	if (x == NULL || y == NULL)
+		return;
+	n = snprintf(both, sizeof(both), "%s%s", x, y);
+	if (n > 0 && (size_t)n < sizeof(both))
+		af_sha256_hex(both, (size_t)n, out);
+}
+
+/* The key naming the device that holds a public key: one key, one device. */
+static af_mfa_status key_index(char *key, size_t cap, const json_t *jwk)
+{
+	char hash[65];
+
+	af_mfa_key_hash(jwk, hash);
+	if (hash[0] == '\0')
+		return AF_MFA_INVALID;
+	return af_mfa__key(key, cap, "device_key:", hash);
+}
+
+/* Drops the key's index entry when it still names device id. */
+static af_mfa_status key_index_drop(store_ctx *st, const json_t *jwk,
+				    const char *id)
+{
+	char key[AF_MFA__KEY_MAX];
+	store_value v = {0};
+	af_mfa_status rc;
+	store_status ss;
+
+	if (key_index(key, sizeof(key), jwk) != AF_MFA_OK)
+		return AF_MFA_OK;
+	ss = store_get(st, key, &v);
+	if (ss == STORE_NOT_FOUND)
+		return AF_MFA_OK;
+	rc = af_mfa__from_store(ss);
+	if (rc == AF_MFA_OK && v.len == strlen(id) &&
+	    memcmp(v.data, id, v.len) == 0)
+		rc = af_mfa__from_store(store_del(st, key));
+	store_value_free(&v);
+	return rc;
+}
+
 /*
  * Wipes the TOTP secret's text inside a parsed record before the record
  * is dropped or shown: jansson would free it without wiping. The string
@@ -555,7 +603,7 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 				const json_t *spec, json_t **out, char *err,
 				size_t errlen)
 {
-	char ekey[AF_MFA__KEY_MAX];
+	char ekey[AF_MFA__KEY_MAX], kkey[AF_MFA__KEY_MAX];
 	char id[AF_MFA_ID_BUF], secret[64];
 	char ukey[AF_MFA__KEY_MAX], dkey[AF_MFA__KEY_MAX];
 	device_spec ds = {0};
@@ -563,6 +611,7 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 	char *text = NULL;
 	size_t n = 0;
 	af_mfa_status rc;
+	store_status ss;
 
 	af_mfa__errf(err, errlen, "%s", "");
 	if (out != NULL)
@@ -580,6 +629,23 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 		rc = new_secret(secret, sizeof(secret));
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__key(dkey, sizeof(dkey), "device:", id);
+	if (rc == AF_MFA_OK)
+		rc = key_index(kkey, sizeof(kkey), ds.jwk);
+	if (rc != AF_MFA_OK)
+		goto out;
+	/*
+	 * The key is claimed first: two devices holding one key would be one
+	 * phone counted twice, each answering for the other.
+	 */
+	ss = store_set(st, kkey, id, strlen(id), 0, STORE_SET_NX);
+	if (ss == STORE_EXISTS) {
+		af_mfa__errf(err, errlen,
+			     "public_key: the key is already enrolled; a new "
+			     "device needs a key of its own");
+		rc = AF_MFA_INVALID;
+		goto out;
+	}
+	rc = af_mfa__from_store(ss);
 	if (rc != AF_MFA_OK)
 		goto out;
 	dev = device_new(id, username, &ds, secret);
@@ -590,8 +656,11 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 	}
 	rc = af_mfa__from_store(
 		store_set(st, dkey, text, strlen(text), 0, STORE_SET_NX));
-	if (rc != AF_MFA_OK)
+	if (rc != AF_MFA_OK) {
+		if (store_del(st, kkey) != STORE_OK)
+			rc = AF_MFA_STORE;
 		goto out;
+	}
 	/* Marked before it is listed: a listed device is always marked. */
 	rc = enrolled_key(ekey, sizeof(ekey), username);
 	if (rc == AF_MFA_OK)
@@ -608,7 +677,8 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 	if (rc != AF_MFA_OK) {
 		/* Undo; if this fails too, the record is unlisted and inert. */
 		if (store_srem(st, ukey, id) != STORE_OK ||
-		    store_del(st, dkey) != STORE_OK)
+		    store_del(st, dkey) != STORE_OK ||
+		    store_del(st, kkey) != STORE_OK)
 			rc = AF_MFA_STORE;
 		goto out;
 	}
@@ -727,13 +797,18 @@ af_mfa_status af_mfa_device_remove(store_ctx *st, const char *id)
 		return rc;
 	rc = af_mfa__key(ukey, sizeof(ukey), "user_devices:",
 			 json_string_value(json_object_get(dev, "user")));
-	device_free(dev);
-	if (rc != AF_MFA_OK)
+	if (rc != AF_MFA_OK) {
+		device_free(dev);
 		return AF_MFA_STORE;
+	}
 	/* The record goes first: from then on no signature verifies. */
 	rc = device_key(key, sizeof(key), id);
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(store_del(st, key));
+	/* Then the key is free for a device enrolled anew with it. */
+	if (rc == AF_MFA_OK)
+		rc = key_index_drop(st, json_object_get(dev, "public_key"), id);
+	device_free(dev);
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(store_srem(st, ukey, id));
 	if (rc == AF_MFA_OK)

@@ -136,7 +136,8 @@ af_mfa_status af_mfa_enroll_code_peek(store_ctx *st, const char *code,
  * printable <= AF_MFA_PUSH_TOKEN_MAX and required for apns/fcm, JWK a
  * valid P-256 point, names bounded). Makes the id and a 20-byte TOTP
  * secret; *out gets the new device (with totp_secret). AF_MFA_LIMIT when
- * the user has AF_MFA_DEVICES_MAX devices.
+ * the user has AF_MFA_DEVICES_MAX devices; AF_MFA_INVALID (with err) when
+ * the public key is already another device's: one key, one device.
  * af_mfa_device_get: with totp_secret. af_mfa_device_list: the user's
  * devices, sorted by created_at, WITHOUT totp_secret (for display).
  * af_mfa_device_remove: the device is gone at once (its signatures fail).
@@ -147,6 +148,11 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 				const json_t *spec, json_t **out, char *err,
 				size_t errlen);
 af_mfa_status af_mfa_device_get(store_ctx *st, const char *id, json_t **out);
+/*
+ * The hex SHA-256 of a P-256 JWK's x and y: what names a key whatever
+ * device holds it. "" when the JWK has no string x and y.
+ */
+void af_mfa_key_hash(const json_t *jwk, char out[65]);
 af_mfa_status af_mfa_device_list(store_ctx *st, const char *username,
 				 json_t **out);
 af_mfa_status af_mfa_device_remove(store_ctx *st, const char *id);

@@ -1230,22 +1230,22 @@ static void test_signature_header_twice_401(void **state)
 	assert_int_equal(send_rq(f, &r), 200);
 }
 
-/* Two devices with one key: a nonce used by one is spent for the other. */
-static void test_nonce_spent_for_every_device_of_the_key(void **state)
+/*
+ * One key, one device: enrolling a key that is already a device's is a
+ * 400 that keeps the code, which a new key then takes.
+ */
+static void test_enroll_same_key_twice_400_code_kept(void **state)
 {
 	struct fx *f = *state;
-	char first[AF_MFA_ID_BUF];
-	rq r = {.method = "GET", .path = LIST, .ts = NOW};
+	char code[AF_MFA_ID_BUF];
 
 	enroll(f);
-	snprintf(first, sizeof(first), "%s", f->device);
-	enroll(f);
-	assert_string_not_equal(first, f->device);
-	r.nonce = "nonce-shared-0123456789";
-	r.device = first;
-	assert_int_equal(send_rq(f, &r), 200);
-	r.device = f->device;
-	assert_int_equal(send_rq(f, &r), 401);
+	new_code(f, code, sizeof(code));
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 400);
+	assert_error(f, "bad_request");
+	assert_non_null(strstr(answer_str(f, "message"), "public_key"));
+	assert_int_equal(enroll_with(f, f->other, f->other, code), 201);
+	assert_string_not_equal(answer_str(f, "device_id"), f->device);
 }
 
 static void test_nonce_of_failed_request_not_burnt(void **state)
@@ -1371,7 +1371,7 @@ int main(void)
 		T(test_enroll_bad_body_400_code_kept),
 		T(test_enroll_hidden_characters_in_name_400),
 		T(test_signature_header_twice_401),
-		T(test_nonce_spent_for_every_device_of_the_key),
+		T(test_enroll_same_key_twice_400_code_kept),
 		T(test_enroll_stale_timestamp_401_code_kept),
 		T(test_enroll_sixth_device_409_limit),
 		T(test_enroll_refused_value_400_code_kept),

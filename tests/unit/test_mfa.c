@@ -797,6 +797,50 @@ static void test_device_remove_clears_index_and_step(void **state)
 	json_decref(dev);
 }
 
+/*
+ * One key, one device: a second enrollment with it is refused, for the
+ * same user or another, until the first device is removed.
+ */
+static void test_device_add_same_key_refused_until_removed(void **state)
+{
+	struct fixture *f = *state;
+	json_t *spec = make_spec("none", NULL, "2024.1");
+	json_t *d1 = NULL, *d2 = NULL, *list = NULL;
+	char err[160];
+	const char *id;
+
+	assert_int_equal(
+		af_mfa_device_add(f->st, "kate", spec, &d1, err, sizeof(err)),
+		AF_MFA_OK);
+	assert_int_equal(
+		af_mfa_device_add(f->st, "kate", spec, &d2, err, sizeof(err)),
+		AF_MFA_INVALID);
+	assert_null(d2);
+	assert_non_null(strstr(err, "public_key"));
+	assert_int_equal(
+		af_mfa_device_add(f->st, "liam", spec, &d2, err, sizeof(err)),
+		AF_MFA_INVALID);
+	assert_null(d2);
+	/* The refusals left nothing behind. */
+	assert_int_equal(af_mfa_device_list(f->st, "kate", &list), AF_MFA_OK);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(af_mfa_device_list(f->st, "liam", &list), AF_MFA_OK);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+
+	id = json_string_value(json_object_get(d1, "id"));
+	assert_non_null(id);
+	assert_int_equal(af_mfa_device_remove(f->st, id), AF_MFA_OK);
+	assert_int_equal(
+		af_mfa_device_add(f->st, "liam", spec, &d2, err, sizeof(err)),
+		AF_MFA_OK);
+	assert_non_null(d2);
+	json_decref(d1);
+	json_decref(d2);
+	json_decref(spec);
+}
+
 static void test_device_update_patch_applied_and_bad_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -1605,6 +1649,7 @@ static void test_redis_missing_when_required_fails(void **state)
 		CASE(test_device_add_stores_public_members_only, setup),       \
 		CASE(test_device_list_hides_totp_secret, setup),               \
 		CASE(test_device_remove_clears_index_and_step, setup),         \
+		CASE(test_device_add_same_key_refused_until_removed, setup),   \
 		CASE(test_device_update_patch_applied_and_bad_refused, setup), \
 		CASE(test_code_check_right_code_accepted_then_replay, setup),  \
 		CASE(test_code_check_previous_step_accepted_once, setup),      \
