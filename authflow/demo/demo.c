@@ -691,19 +691,28 @@ void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
 			af_device_decided(srv, req->rid, srv->demo_device_id,
 					  af_req_param(req, "txn"), out);
 	}
+	if (af_mfa_txn_pending_for_device(srv->store, srv->demo_device_id,
+					  af_now(), &pending) != AF_MFA_OK) {
+		json_decref(pending);
+		pending = NULL;
+	}
 	af_buf_init(&b, 65536);
 	af_page_begin(&b, resp, "Demo phone");
-	af_buf_puts(&b, "<noscript><meta http-equiv=\"refresh\" "
-			"content=\"5\"></noscript><h1>Demo phone</h1><p>This "
-			"page plays alice's enrolled phone.</p>");
+	/*
+	 * Without script the page looks for new challenges by reloading, but
+	 * not while one is shown: a reload would wipe the number being typed.
+	 */
+	if (json_array_size(pending) == 0)
+		af_buf_puts(&b, "<noscript><meta http-equiv=\"refresh\" "
+				"content=\"5\"></noscript>");
+	af_buf_puts(&b, "<h1>Demo phone</h1><p>This page plays alice's "
+			"enrolled phone.</p>");
 	if (note != NULL) {
 		af_buf_puts(&b, "<p class=\"msg info\">Answer sent: ");
 		af_buf_html(&b, note);
 		af_buf_puts(&b, "</p>");
 	}
-	if (af_mfa_txn_pending_for_device(srv->store, srv->demo_device_id,
-					  af_now(), &pending) == AF_MFA_OK &&
-	    json_array_size(pending) > 0) {
+	if (json_array_size(pending) > 0) {
 		json_array_foreach(pending, i, txn)
 		{
 			json_t *full = NULL;

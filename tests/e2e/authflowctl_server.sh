@@ -204,11 +204,14 @@ phone=$(curl -s "$AUTHFLOW_URL/demo/phone")
 echo "$phone" | grep -q 'data-phone-digit="7"' && echo "$phone" | grep -q 'data-left' &&
 	echo "$phone" | grep -q 'src="/static/phone.js"' && ok || bad "demo phone pad and countdown"
 curl -fs "$AUTHFLOW_URL/static/phone.js" | grep -q "data-phone-digit" && ok || bad "phone.js served"
+# Without script it reloads to find challenges, never while one is shown.
+echo "$phone" | grep -q 'http-equiv="refresh"' && bad "demo phone reloads over a challenge" || ok
 txn=$(echo "$phone" | sed -n 's/.*name="txn" value="\([^"]*\)".*/\1/p' | head -1)
 pcsrf=$(echo "$phone" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
 curl -s --data-urlencode "txn=$txn" --data-urlencode "csrf=$pcsrf" \
 	--data-urlencode "number=$number" --data-urlencode decision=approve \
-	"$AUTHFLOW_URL/demo/phone" | grep -q "Answer sent: approved" && ok || bad "demo phone approves"
+	"$AUTHFLOW_URL/demo/phone" >"$tmp/phone" && grep -q "Answer sent: approved" "$tmp/phone" && ok || bad "demo phone approves"
+grep -q 'http-equiv="refresh"' "$tmp/phone" && ok || bad "demo phone reloads while idle"
 curl -fs "$AUTHFLOW_URL/metrics" | grep -q '^authflow_mfa_total{outcome="approved"} [1-9]' && ok || bad "demo phone answers are counted"
 cb=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' "$mfa")
 # The callback opened in another browser (an attacker's own sign-in sent
