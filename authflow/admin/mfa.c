@@ -297,7 +297,7 @@ void af_admin__enroll_code(af_admin_call *c)
 	if (!path_username(c, user))
 		return;
 	af_admin__target(c, user, NULL);
-	st = af_mfa_enroll_code_new(c->srv->store, user, code, sizeof(code),
+	st = af_mfa_enroll_code_new(c->srv->store, user, 0, code, sizeof(code),
 				    &expires_at);
 	if (st != AF_MFA_OK) {
 		mfa_error(c, st, NULL);

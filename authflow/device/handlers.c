@@ -428,6 +428,43 @@ static int user_active(dcall *c, const char *user, af_mfa_status *ms)
 	return 0;
 }
 
+/*
+ * A first-phone code (one that a password alone obtained) for a user who
+ * has or had a phone: used up, and AF_MFA_NOT_FOUND as for a wrong code.
+ */
+static af_mfa_status first_phone_code(dcall *c, const char *code,
+				      const char *user)
+{
+	char taker[USER_MAX];
+	af_mfa_status ms;
+	int first = 0;
+
+	ms = af_mfa_first_phone(c->srv->store, user, &first);
+	if (ms != AF_MFA_OK || first)
+		return ms;
+	ms = af_mfa_enroll_code_take(c->srv->store, code, taker, sizeof(taker));
+	if (ms != AF_MFA_OK && ms != AF_MFA_NOT_FOUND)
+		return ms;
+	log_warn(c->srv->log, c->req->rid, LOG_EVENT,
+		 "action=enroll user=%s reason=has_phone "
+		 "error=\"a code from a password-only sign-in, and the user "
+		 "has had a phone\"",
+		 user);
+	return AF_MFA_NOT_FOUND;
+}
+
+/* AF_MFA_OK when the user's only device is the one just enrolled. */
+static af_mfa_status only_device(dcall *c, const char *user)
+{
+	json_t *list = NULL;
+	af_mfa_status ms = af_mfa_device_list(c->srv->store, user, &list);
+
+	if (ms == AF_MFA_OK && json_array_size(list) != 1)
+		ms = AF_MFA_NOT_FOUND;
+	json_decref(list);
+	return ms;
+}
+
 static void h_enroll(dcall *c)
 {
 	char code[AF_DEVICE_CODE_MAX + 1];
@@ -435,6 +472,7 @@ static void h_enroll(dcall *c)
 	json_t *spec = NULL, *dev = NULL;
 	const char *id;
 	af_mfa_status ms;
+	unsigned flags = 0;
 
 	code[0] = '\0';
 	if (!sig_headers(c, 0) || !need_body(c))
@@ -455,10 +493,14 @@ static void h_enroll(dcall *c)
 	 * enrollment took the code meanwhile, this device goes again, so a
 	 * code never makes two devices and a 409 never spends it.
 	 */
-	ms = af_mfa_enroll_code_peek(c->srv->store, code, user, sizeof(user));
+	ms = af_mfa_enroll_code_peek(c->srv->store, code, user, sizeof(user),
+				     &flags);
 	/* A code outlives neither its user nor the user's being enabled. */
 	if (ms == AF_MFA_OK && !user_active(c, user, &ms))
 		goto out;
+	/* A code a password alone obtained is spent once a phone exists. */
+	if (ms == AF_MFA_OK && (flags & AF_MFA_CODE_FIRST_PHONE) != 0)
+		ms = first_phone_code(c, code, user);
 	if (ms == AF_MFA_OK) {
 		ms = af_mfa_device_add(c->srv->store, user, spec, &dev, c->err,
 				       sizeof(c->err));
@@ -474,6 +516,12 @@ static void h_enroll(dcall *c)
 					     sizeof(taker));
 		if (ms == AF_MFA_OK && strcmp(taker, user) != 0)
 			ms = AF_MFA_NOT_FOUND;
+		/*
+		 * A first phone that is not the only one: another enrollment
+		 * won the race. Both may lose it, the safe way to lose it.
+		 */
+		if (ms == AF_MFA_OK && (flags & AF_MFA_CODE_FIRST_PHONE) != 0)
+			ms = only_device(c, user);
 		if (ms != AF_MFA_OK) {
 			id = json_string_value(json_object_get(dev, "id"));
 			if (id == NULL || af_mfa_device_remove(c->srv->store,

@@ -47,18 +47,31 @@ static af_mfa_status enroll_key(char *key, size_t cap, const char *code)
 	return af_mfa__key(key, cap, "enroll:", hex);
 }
 
+/*
+ * A code's stored value: the user's name, and for a first-phone code a
+ * line after it (a user name holds no control characters).
+ */
+#define FIRST_PHONE_MARK "\nfirst"
+
 af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
-				     char *code, size_t codecap,
+				     unsigned flags, char *code, size_t codecap,
 				     int64_t *expires_at)
 {
 	uint8_t raw[ENROLL_CODE_BYTES];
 	char key[AF_MFA__KEY_MAX], ukey[AF_MFA__KEY_MAX];
+	char val[AF_MFA__USER_MAX + sizeof(FIRST_PHONE_MARK)];
 	af_mfa_status rc;
+	int n;
 
 	if (code != NULL && codecap > 0)
 		code[0] = '\0';
 	if (st == NULL || !af_mfa__user_ok(username) || code == NULL ||
 	    codecap < ENROLL_CODE_LEN + 1 || expires_at == NULL)
+		return AF_MFA_INVALID;
+	n = snprintf(val, sizeof(val), "%s%s", username,
+		     (flags & AF_MFA_CODE_FIRST_PHONE) != 0 ? FIRST_PHONE_MARK
+							    : "");
+	if (n < 0 || (size_t)n >= sizeof(val))
 		return AF_MFA_INVALID;
 	if (af_random_bytes(raw, sizeof(raw)) != 0)
 		return AF_MFA_CRYPTO;
@@ -76,7 +89,7 @@ af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 			st, ukey, key, (uint64_t)AF_MFA_ENROLL_TTL_S * 1000));
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(store_set(
-			st, key, username, strlen(username),
+			st, key, val, (size_t)n,
 			(uint64_t)AF_MFA_ENROLL_TTL_S * 1000, STORE_SET_NX));
 	if (rc != AF_MFA_OK) {
 		OPENSSL_cleanse(code, codecap);
@@ -119,14 +132,18 @@ static int enroll_normalise(const char *in, char out[ENROLL_CODE_LEN + 1])
  * concurrent takers exactly one gets the user.
  */
 static af_mfa_status enroll_code_user(store_ctx *st, const char *code,
-				      int consume, char *user, size_t usercap)
+				      int consume, char *user, size_t usercap,
+				      unsigned *flags)
 {
 	char norm[ENROLL_CODE_LEN + 1], key[AF_MFA__KEY_MAX];
 	store_value v = {NULL, 0};
 	af_mfa_status rc;
+	size_t len, mark = strlen(FIRST_PHONE_MARK);
 
 	if (user != NULL && usercap > 0)
 		user[0] = '\0';
+	if (flags != NULL)
+		*flags = 0;
 	if (st == NULL || code == NULL || user == NULL ||
 	    usercap < AF_MFA__USER_MAX + 1)
 		return AF_MFA_INVALID;
@@ -141,12 +158,23 @@ static af_mfa_status enroll_code_user(store_ctx *st, const char *code,
 					: store_get(st, key, &v));
 	if (rc != AF_MFA_OK)
 		goto out;
-	if (v.len == 0 || v.len >= usercap ||
-	    !af_mfa__user_ok((const char *)v.data)) {
+	len = v.len;
+	if (len > mark && memcmp((const char *)v.data + len - mark,
+				 FIRST_PHONE_MARK, mark) == 0) {
+		len -= mark;
+		if (flags != NULL)
+			*flags |= AF_MFA_CODE_FIRST_PHONE;
+	}
+	if (len == 0 || len >= usercap) {
 		rc = AF_MFA_STORE;
 		goto out;
 	}
-	memcpy(user, v.data, v.len + 1);
+	memcpy(user, v.data, len);
+	user[len] = '\0';
+	if (!af_mfa__user_ok(user)) {
+		user[0] = '\0';
+		rc = AF_MFA_STORE;
+	}
 out:
 	OPENSSL_cleanse(norm, sizeof(norm));
 	store_value_free(&v);
@@ -156,7 +184,7 @@ out:
 af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
 				      char *user, size_t usercap)
 {
-	return enroll_code_user(st, code, 1, user, usercap);
+	return enroll_code_user(st, code, 1, user, usercap, NULL);
 }
 
 struct revoke_walk {
@@ -195,9 +223,10 @@ af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username)
 }
 
 af_mfa_status af_mfa_enroll_code_peek(store_ctx *st, const char *code,
-				      char *user, size_t usercap)
+				      char *user, size_t usercap,
+				      unsigned *flags)
 {
-	return enroll_code_user(st, code, 0, user, usercap);
+	return enroll_code_user(st, code, 0, user, usercap, flags);
 }
 
 /* --- device records ---------------------------------------------------------
@@ -587,15 +616,42 @@ af_mfa_status af_mfa_user_enrolled_before(store_ctx *st, const char *username,
 	return rc;
 }
 
+af_mfa_status af_mfa_first_phone(store_ctx *st, const char *username, int *yes)
+{
+	char ukey[AF_MFA__KEY_MAX];
+	af_mfa_status rc;
+	size_t n = 0;
+	int had = 0;
+
+	*yes = 0;
+	rc = af_mfa_user_enrolled_before(st, username, &had);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__key(ukey, sizeof(ukey), "user_devices:", username);
+	if (rc == AF_MFA_OK)
+		rc = count_devices(st, ukey, &n);
+	*yes = rc == AF_MFA_OK && !had && n == 0;
+	return rc;
+}
+
 af_mfa_status af_mfa_user_forget(store_ctx *st, const char *username)
 {
 	char key[AF_MFA__KEY_MAX];
+	static const char *const prefixes[] = {"push_pause:", "push_count:"};
 	af_mfa_status rc = af_mfa_enroll_codes_revoke(st, username);
+	size_t i;
 
 	if (rc == AF_MFA_OK)
 		rc = enrolled_key(key, sizeof(key), username);
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(store_del(st, key));
+	/* A later user of the name inherits no pause and no push count. */
+	for (i = 0;
+	     rc == AF_MFA_OK && i < sizeof(prefixes) / sizeof(prefixes[0]);
+	     i++) {
+		rc = af_mfa__key(key, sizeof(key), prefixes[i], username);
+		if (rc == AF_MFA_OK)
+			rc = af_mfa__from_store(store_del(st, key));
+	}
 	return rc;
 }
 

@@ -99,12 +99,14 @@ int af_mfa_version_at_least(const char *app_version, const char *min);
  * (128 bytes); the others AF_MFA_NOT_FOUND. af_mfa_enroll_code_peek: the
  * same answer without using the code up, so that an enrollment can add
  * the device first and take the code only once the device is in (a
- * refused enrollment burns no good code).
+ * refused enrollment burns no good code); *flags gets the code's flags.
  * af_mfa_enroll_codes_revoke: removes every code made for the user (a
  * user removed, or made again under the same name, inherits none).
  */
+/* A code that a password alone obtained: good for the first phone only. */
+#define AF_MFA_CODE_FIRST_PHONE 0x1u
 af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
-				     char *code, size_t codecap,
+				     unsigned flags, char *code, size_t codecap,
 				     int64_t *expires_at);
 af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
 				      char *user, size_t usercap);
@@ -115,13 +117,19 @@ af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username);
  * since they were made (removing the device does not clear it), so that
  * a password alone is not enough to enroll a phone in place of a removed
  * one. af_mfa_user_forget: revokes the user's enrollment codes and clears
- * that mark, for a user being removed.
+ * that mark, the push pause and the push count, for a user being removed.
  */
 af_mfa_status af_mfa_user_enrolled_before(store_ctx *st, const char *username,
 					  int *yes);
 af_mfa_status af_mfa_user_forget(store_ctx *st, const char *username);
 af_mfa_status af_mfa_enroll_code_peek(store_ctx *st, const char *code,
-				      char *user, size_t usercap);
+				      char *user, size_t usercap,
+				      unsigned *flags);
+/*
+ * af_mfa_first_phone: *yes is 1 when the user has no device and never
+ * had one: what a code with AF_MFA_CODE_FIRST_PHONE needs when it is used.
+ */
+af_mfa_status af_mfa_first_phone(store_ctx *st, const char *username, int *yes);
 
 /*
  * Devices. A device JSON:

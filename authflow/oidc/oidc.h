@@ -27,6 +27,17 @@ void af_h_jwks(af_server *srv, af_req *req, af_resp *resp);
 void af_h_authorize(af_server *srv, af_req *req, af_resp *resp);
 void af_h_login_get(af_server *srv, af_req *req, af_resp *resp);
 void af_h_login_post(af_server *srv, af_req *req, af_resp *resp);
+
+/*
+ * Whether the user (a directory record; NULL when gone) may finish the
+ * flow's sign-in: enabled, in a policy with single sign-on on, and the flow's
+ * app deployed to them. Checked after the password and again when a second step
+ * ends, since an administrator may have changed any of it meanwhile. 0 with the
+ * policy and the app (new references), or -1 with the refusal page in resp.
+ */
+int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
+		     const char *flow, const json_t *authz, const json_t *user,
+		     json_t **policy, json_t **app);
 void af_h_token(af_server *srv, af_req *req, af_resp *resp);
 void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp);
 void af_h_logout(af_server *srv, af_req *req, af_resp *resp);

@@ -109,15 +109,29 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 	af_oidc_send_code(srv, req, resp, authz, &s);
 }
 
-/*
- * Policy checks after a good password; 0 when the user may go on, with
- * their policy and the flow's app (new references).
- */
-static int allowed(af_server *srv, af_req *req, af_resp *resp, const char *flow,
-		   const json_t *authz, const json_t *user, json_t **policy,
-		   json_t **app)
+int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
+		     const char *flow, const json_t *authz, const json_t *user,
+		     json_t **policy, json_t **app)
 {
 	af_dir_status st;
+
+	*policy = NULL;
+	*app = NULL;
+	if (user == NULL || !json_is_true(json_object_get(user, "enabled"))) {
+		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
+		log_info(srv->log, req->rid, "login",
+			 "user=%s outcome=disabled",
+			 user != NULL ? json_string_value(json_object_get(
+						user, "username"))
+				      : "-");
+		allow_app(resp, authz);
+		af_page_refusal(
+			resp, 403, "Sign-in not completed",
+			"Your account cannot sign in at the moment.",
+			"Contact your administrator if you need it.", flow,
+			json_string_value(json_object_get(authz, "csrf")));
+		return -1;
+	}
 
 	st = af_dir_policy_for_user(srv->dir, user, policy);
 	if (st == AF_DIR_STORE) {
@@ -278,7 +292,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			  username);
 		goto out;
 	}
-	if (allowed(srv, req, resp, flow, authz, user, &policy, &app) != 0)
+	if (af_login_allowed(srv, req, resp, flow, authz, user, &policy,
+			     &app) != 0)
 		goto out;
 	/*
 	 * The failure counts are cleared only by a whole sign-in: a right

@@ -90,8 +90,34 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 		     const json_t *authz, const char *factor)
 {
 	const char *flow = af_req_param(req, "flow");
+	json_t *user = NULL, *policy = NULL, *app = NULL;
+	af_dir_status st;
 	af_session s;
+	int rc;
 
+	/*
+	 * The second step took time: the user (still there, the same one),
+	 * their policy and the app are looked at again, as they are now.
+	 */
+	st = af_dir_user_get(srv->dir, mfa_str(authz, "user"), &user);
+	if (st != AF_DIR_OK && st != AF_DIR_NOT_FOUND) {
+		json_decref(user);
+		af_page_unavailable(resp);
+		return;
+	}
+	if (user != NULL &&
+	    !json_equal(
+		    json_object_get(user, "sub"),
+		    json_object_get(json_object_get(authz, "mfa"), "sub"))) {
+		json_decref(user);
+		user = NULL;
+	}
+	rc = af_login_allowed(srv, req, resp, flow, authz, user, &policy, &app);
+	json_decref(user);
+	json_decref(policy);
+	json_decref(app);
+	if (rc != 0)
+		return;
 	if (af_flow_claim_page(srv, flow, resp) != 0)
 		return;
 	memset(&s, 0, sizeof(s));
@@ -631,7 +657,9 @@ static void audit_own_code(af_server *srv, const af_req *req,
 	char actor[AF_DIR_ACTOR_MAX];
 	json_t *detail =
 		json_pack("{s:s}", "via",
-			  why == AF_ENROLL_ANOTHER ? "enroll_page" : "sign_in");
+			  why == AF_ENROLL_ANOTHER || why == AF_ENROLL_FIRST
+				  ? "enroll_page"
+				  : "sign_in");
 	af_dir_status st;
 
 	snprintf(actor, sizeof(actor), "user:%s", username);
@@ -652,6 +680,7 @@ static const char *enroll_intro(af_enroll_why why)
 		return "Your account needs a second sign-in step, and its phone "
 		       "was removed.";
 	case AF_ENROLL_ANOTHER:
+	case AF_ENROLL_FIRST:
 		return "Add a phone to your account.";
 	case AF_ENROLL_NO_DEVICE:
 	default:
@@ -675,8 +704,10 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 	af_buf_puts(&b, enroll_intro(why));
 	af_buf_puts(&b, "</p>");
 	if (offer_qr && why != AF_ENROLL_REPLACED &&
-	    af_mfa_enroll_code_new(srv->store, username, code, sizeof(code),
-				   &expires) == AF_MFA_OK) {
+	    af_mfa_enroll_code_new(
+		    srv->store, username,
+		    why == AF_ENROLL_ANOTHER ? 0 : AF_MFA_CODE_FIRST_PHONE,
+		    code, sizeof(code), &expires) == AF_MFA_OK) {
 		audit_own_code(srv, req, username, why);
 		af_buf_init(&uri, 2048);
 		af_buf_puts(&uri, "authflow://enroll?issuer=");
@@ -717,18 +748,15 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
  */
 static int first_phone_allowed(af_server *srv, const char *username)
 {
-	json_t *devices = NULL, *wf = NULL;
-	int had = 0, rc = -1;
+	json_t *wf = NULL;
+	int first = 0, rc = -1;
 
-	if (af_mfa_device_list(srv->store, username, &devices) != AF_MFA_OK ||
-	    af_mfa_user_enrolled_before(srv->store, username, &had) !=
-		    AF_MFA_OK ||
+	if (af_mfa_first_phone(srv->store, username, &first) != AF_MFA_OK ||
 	    af_mfa_workflow_get(srv->store, &wf) != AF_MFA_OK)
 		goto out;
-	rc = json_array_size(devices) == 0 && !had &&
+	rc = first &&
 	     json_is_true(json_object_get(wf, "enroll_after_password"));
 out:
-	json_decref(devices);
 	json_decref(wf);
 	return rc;
 }
@@ -736,6 +764,7 @@ out:
 void af_h_enroll(af_server *srv, af_req *req, af_resp *resp)
 {
 	af_session s;
+	af_enroll_why why = AF_ENROLL_ANOTHER;
 	int failed = 0, first;
 
 	if (af_session_get(srv, req, &s, &failed) != 0) {
@@ -759,6 +788,7 @@ void af_h_enroll(af_server *srv, af_req *req, af_resp *resp)
 				      "enrollment code.");
 			return;
 		}
+		why = AF_ENROLL_FIRST;
 	}
-	af_mfa_enroll_page(srv, req, resp, s.username, 1, AF_ENROLL_ANOTHER);
+	af_mfa_enroll_page(srv, req, resp, s.username, 1, why);
 }

@@ -33,13 +33,17 @@ void af_h_enroll(af_server *srv, af_req *req, af_resp *resp);
 typedef enum af_enroll_why {
 	AF_ENROLL_NO_DEVICE = 0, /* after the password, never had a phone */
 	AF_ENROLL_REPLACED,	 /* after the password, its phone removed */
-	AF_ENROLL_ANOTHER	 /* /enroll, signed in: one more phone */
+	AF_ENROLL_FIRST,	 /* /enroll, password only: the first phone */
+	AF_ENROLL_ANOTHER	 /* /enroll, signed in with a phone: one more */
 } af_enroll_why;
 
 /*
  * The enrollment page: a QR code and the one-time code when offer_qr
  * (and never for AF_ENROLL_REPLACED: a password alone does not replace a
  * removed phone; an administrator's code does), else where to get one.
+ * A code that a password alone obtained (AF_ENROLL_NO_DEVICE,
+ * AF_ENROLL_FIRST) enrolls only a first phone: once the user has one, it
+ * is good for nothing.
  * A code made is an audit event, device.enroll_code by "user:<name>".
  */
 void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,

@@ -98,7 +98,6 @@ typedef struct bench {
 	bench_opts o;
 	store_ctx *st;
 	log_ctx *log;
-	json_t *jwk;	  /* a device public key (the same for every device) */
 	json_t *workflow; /* {}: every device with a token is pushable */
 	char nonce[9];	  /* the first 8 hex digits of this run's tokens */
 	bench_device *dev;
@@ -297,15 +296,18 @@ static int parallel(bench *b, size_t n, step_fn fn)
 static int add_device(bench *b, size_t i)
 {
 	char token[TOKEN_HEX + 1], err[256];
-	json_t *spec, *out = NULL;
+	json_t *spec, *out = NULL, *jwk = device_jwk();
 	af_mfa_status st;
 
+	/* A key of its own: each key is one device. */
+	if (jwk == NULL)
+		return -1;
 	device_token(b, i, token, sizeof(token));
 	(void)snprintf(b->dev[i].user, sizeof(b->dev[i].user), "bench%s%zu",
 		       b->nonce, i);
-	spec = json_pack("{s:s, s:s, s:b, s:O, s:s, s:s}", "platform", "apns",
-			 "push_token", token, "sandbox", 0, "public_key",
-			 b->jwk, "app_version", "1.0", "device_name", "bench");
+	spec = json_pack("{s:s, s:s, s:b, s:o, s:s, s:s}", "platform", "apns",
+			 "push_token", token, "sandbox", 0, "public_key", jwk,
+			 "app_version", "1.0", "device_name", "bench");
 	st = spec != NULL ? af_mfa_device_add(b->st, b->dev[i].user, spec, &out,
 					      err, sizeof(err))
 			  : AF_MFA_NOMEM;
@@ -753,13 +755,12 @@ static int run(bench *b)
 	if (af_random_bytes(&rnd, sizeof(rnd)) != 0)
 		return 1;
 	(void)snprintf(b->nonce, sizeof(b->nonce), "%08x", rnd);
-	b->jwk = device_jwk();
 	b->workflow = json_object();
 	b->dev = calloc(b->o.count, sizeof(*b->dev));
 	b->enq_us = calloc(b->o.count, sizeof(*b->enq_us));
 	b->ack_us = calloc(b->o.count, sizeof(*b->ack_us));
-	if (b->jwk == NULL || b->workflow == NULL || b->dev == NULL ||
-	    b->enq_us == NULL || b->ack_us == NULL)
+	if (b->workflow == NULL || b->dev == NULL || b->enq_us == NULL ||
+	    b->ack_us == NULL)
 		goto out;
 	t = af_mono_ns();
 	if (parallel(b, b->o.count, add_device) != 0)
@@ -776,7 +777,6 @@ out:
 	free(b->dev);
 	free(b->enq_us);
 	free(b->ack_us);
-	json_decref(b->jwk);
 	json_decref(b->workflow);
 	return rc;
 }

@@ -300,7 +300,7 @@ static void new_code(struct fx *f, char *code, size_t cap)
 	int64_t exp = 0;
 
 	assert_int_equal(
-		af_mfa_enroll_code_new(f->srv.store, USER, code, cap, &exp),
+		af_mfa_enroll_code_new(f->srv.store, USER, 0, code, cap, &exp),
 		AF_MFA_OK);
 }
 
@@ -1231,6 +1231,42 @@ static void test_signature_header_twice_401(void **state)
 }
 
 /*
+ * A code that a password alone obtained enrolls only a first phone: once
+ * the user has a phone it is a 401 invalid_code, and used up.
+ */
+static void test_enroll_first_phone_code_after_a_phone_401_spent(void **state)
+{
+	struct fx *f = *state;
+	char first[AF_MFA_ID_BUF], user[128];
+	int64_t exp = 0;
+
+	assert_int_equal(af_mfa_enroll_code_new(f->srv.store, USER,
+						AF_MFA_CODE_FIRST_PHONE, first,
+						sizeof(first), &exp),
+			 AF_MFA_OK);
+	enroll(f);
+	assert_int_equal(enroll_with(f, f->other, f->other, first), 401);
+	assert_error(f, "invalid_code");
+	assert_int_equal(af_mfa_enroll_code_peek(f->srv.store, first, user,
+						 sizeof(user), NULL),
+			 AF_MFA_NOT_FOUND);
+}
+
+/* While the user has never had a phone, the same kind of code works. */
+static void test_enroll_first_phone_code_first_201(void **state)
+{
+	struct fx *f = *state;
+	char first[AF_MFA_ID_BUF];
+	int64_t exp = 0;
+
+	assert_int_equal(af_mfa_enroll_code_new(f->srv.store, USER,
+						AF_MFA_CODE_FIRST_PHONE, first,
+						sizeof(first), &exp),
+			 AF_MFA_OK);
+	assert_int_equal(enroll_with(f, f->key, f->key, first), 201);
+}
+
+/*
  * One key, one device: enrolling a key that is already a device's is a
  * 400 that keeps the code, which a new key then takes.
  */
@@ -1372,6 +1408,8 @@ int main(void)
 		T(test_enroll_hidden_characters_in_name_400),
 		T(test_signature_header_twice_401),
 		T(test_enroll_same_key_twice_400_code_kept),
+		T(test_enroll_first_phone_code_after_a_phone_401_spent),
+		T(test_enroll_first_phone_code_first_201),
 		T(test_enroll_stale_timestamp_401_code_kept),
 		T(test_enroll_sixth_device_409_limit),
 		T(test_enroll_refused_value_400_code_kept),

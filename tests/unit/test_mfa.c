@@ -392,7 +392,7 @@ static void test_enroll_code_take_once_then_not_found(void **state)
 	int64_t expires = 0;
 	size_t i, n = 0;
 
-	assert_int_equal(af_mfa_enroll_code_new(f->st, "alice", code,
+	assert_int_equal(af_mfa_enroll_code_new(f->st, "alice", 0, code,
 						sizeof(code), &expires),
 			 AF_MFA_OK);
 	assert_int_equal(strlen(code), 16);
@@ -421,9 +421,74 @@ static void test_enroll_code_take_once_then_not_found(void **state)
 	assert_int_equal(
 		af_mfa_enroll_code_take(f->st, "short", user, sizeof(user)),
 		AF_MFA_NOT_FOUND);
-	assert_int_equal(af_mfa_enroll_code_new(f->st, "bad user", code,
+	assert_int_equal(af_mfa_enroll_code_new(f->st, "bad user", 0, code,
 						sizeof(code), &expires),
 			 AF_MFA_INVALID);
+}
+
+/*
+ * A first-phone code carries its flag to the enrollment, which takes the
+ * user without it; af_mfa_first_phone is yes only before any device.
+ */
+static void test_enroll_code_first_phone_flag_and_state(void **state)
+{
+	struct fixture *f = *state;
+	char code[AF_MFA_ID_BUF], user[128], id[AF_MFA_ID_BUF];
+	int64_t expires = 0;
+	unsigned flags = 9;
+	int first = 0;
+	json_t *dev;
+
+	assert_int_equal(af_mfa_enroll_code_new(f->st, "mona",
+						AF_MFA_CODE_FIRST_PHONE, code,
+						sizeof(code), &expires),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_enroll_code_peek(f->st, code, user,
+						 sizeof(user), &flags),
+			 AF_MFA_OK);
+	assert_string_equal(user, "mona");
+	assert_int_equal(flags, AF_MFA_CODE_FIRST_PHONE);
+	assert_int_equal(
+		af_mfa_enroll_code_take(f->st, code, user, sizeof(user)),
+		AF_MFA_OK);
+	assert_string_equal(user, "mona");
+	assert_int_equal(af_mfa_enroll_code_new(f->st, "mona", 0, code,
+						sizeof(code), &expires),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_enroll_code_peek(f->st, code, user,
+						 sizeof(user), &flags),
+			 AF_MFA_OK);
+	assert_int_equal(flags, 0);
+
+	assert_int_equal(af_mfa_first_phone(f->st, "mona", &first), AF_MFA_OK);
+	assert_true(first);
+	dev = add_device(f->st, "mona", "none", NULL, "2024.1", id);
+	assert_int_equal(af_mfa_first_phone(f->st, "mona", &first), AF_MFA_OK);
+	assert_false(first);
+	/* Removing the phone does not make the next one a first. */
+	assert_int_equal(af_mfa_device_remove(f->st, id), AF_MFA_OK);
+	assert_int_equal(af_mfa_first_phone(f->st, "mona", &first), AF_MFA_OK);
+	assert_false(first);
+	json_decref(dev);
+}
+
+/* A user removed takes their push pause and push count along. */
+static void test_user_forget_clears_pause_and_count(void **state)
+{
+	struct fixture *f = *state;
+	store_value v = {NULL, 0};
+	int64_t n = 0;
+
+	assert_int_equal(store_set(f->st, "push_pause:nora", "1", 1, 60000, 0),
+			 STORE_OK);
+	assert_int_equal(store_incr(f->st, "push_count:nora", 3, 60000, &n),
+			 STORE_OK);
+	assert_int_equal(af_mfa_user_forget(f->st, "nora"), AF_MFA_OK);
+	assert_int_equal(store_get(f->st, "push_pause:nora", &v),
+			 STORE_NOT_FOUND);
+	assert_int_equal(store_get(f->st, "push_count:nora", &v),
+			 STORE_NOT_FOUND);
+	store_value_free(&v);
 }
 
 static void test_enroll_code_new_expires_in_ten_minutes(void **state)
@@ -433,7 +498,7 @@ static void test_enroll_code_new_expires_in_ten_minutes(void **state)
 	int64_t before = af_now(), expires = 0;
 	uint64_t ttl = 0;
 
-	assert_int_equal(af_mfa_enroll_code_new(f->st, "alice", code,
+	assert_int_equal(af_mfa_enroll_code_new(f->st, "alice", 0, code,
 						sizeof(code), &expires),
 			 AF_MFA_OK);
 	assert_true(expires >= before + AF_MFA_ENROLL_TTL_S &&
@@ -574,7 +639,7 @@ static void prepare_enroll(struct race *r, int round)
 	int64_t expires;
 
 	(void)round;
-	assert_int_equal(af_mfa_enroll_code_new(r->st, "bob", r->text,
+	assert_int_equal(af_mfa_enroll_code_new(r->st, "bob", 0, r->text,
 						sizeof(r->text), &expires),
 			 AF_MFA_OK);
 }
@@ -1643,6 +1708,8 @@ static void test_redis_missing_when_required_fails(void **state)
 		CASE(test_workflow_set_bad_values_refused, setup),             \
 		CASE(test_enroll_code_take_once_then_not_found, setup),        \
 		CASE(test_enroll_code_new_expires_in_ten_minutes, setup),      \
+		CASE(test_enroll_code_first_phone_flag_and_state, setup),      \
+		CASE(test_user_forget_clears_pause_and_count, setup),          \
 		CASE(test_enroll_code_concurrent_take_one_wins, setup),        \
 		CASE(test_device_add_sixth_refused_limit, setup),              \
 		CASE(test_device_add_bad_spec_refused, setup),                 \

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import vm from 'node:vm';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
 import { Browser, enrollPhone, hiddenFields, idsim, pageNumber, seed, signIn, startServer } from './lib.mjs';
@@ -476,6 +477,55 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.match(r.text, /<svg/);
     const audit = (await server.admin('GET', '/audit?limit=50')).json.events;
     assert.ok(audit.some((e) => e.action === 'device.enroll_code' && e.actor === 'user:rosa'));
+    // That code came from the password alone: once rosa has a phone (here
+    // from an administrator's code), it enrolls nothing more.
+    const pageCode = r.text.match(/<code>([A-Z2-7]{16})<\/code>/)[1];
+    await enrollPhone(server, 'rosa');
+    const late = await idsim(server, path.join(server.dir, 'phone-rosa-late.json'), ['enroll', pageCode, '--platform', 'none']);
+    assert.notEqual(late.code, 0, 'a password-only code after the first phone');
+    assert.equal((await server.admin('GET', '/users/rosa/devices')).json.devices.length, 1);
+  });
+
+  test('an administrator\'s change during the second step holds when it ends', async () => {
+    const s = await mfaUser('una');
+    // A password step with its challenge, and what the browser gets
+    // once the phone approved it (the status poll's next URL).
+    const start = async () => {
+      const m = await toMfa(s);
+      const [txn] = await pendingTxn(s);
+      return { m, txn };
+    };
+    const ended = async ({ m, txn }) => {
+      const ok = await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(m.page.text)]);
+      assert.equal(ok.stdout, 'approved', ok.stderr);
+      const flow = new URL(m.mfaUrl).searchParams.get('flow');
+      const st = JSON.parse((await m.browser.get(`${server.issuer}/login/mfa/status?flow=${flow}`)).text);
+      return m.browser.get(new URL(st.next ?? m.mfaUrl, server.issuer).href);
+    };
+    const sessions = async () => (await server.admin('GET', '/sessions?user=una')).json.sessions.length;
+    // Disabled while the push waits: no session, no code.
+    let f = await start();
+    assert.equal((await server.admin('PATCH', '/users/una', { enabled: false })).status, 200);
+    let r = await ended(f);
+    assert.equal(r.status, 403, r.text);
+    assert.match(r.text, /cannot sign in/);
+    assert.equal(await sessions(), 0);
+    assert.equal((await server.admin('PATCH', '/users/una', { enabled: true })).status, 200);
+    // The policy's single sign-on switched off meanwhile.
+    const policy = 'sso-una';
+    f = await start();
+    assert.equal((await server.admin('PATCH', `/policies/${encodeURIComponent(policy)}`, { sso: false })).status, 200);
+    r = await ended(f);
+    assert.equal(r.status, 403, r.text);
+    assert.match(r.text, /not enabled for single sign-on/);
+    assert.equal(await sessions(), 0);
+    assert.equal((await server.admin('PATCH', `/policies/${encodeURIComponent(policy)}`, { sso: true })).status, 200);
+    // Unchanged, the same steps finish the sign-in.
+    f = await start();
+    r = await ended(f);
+    assert.equal(r.status, 302, r.text);
+    assert.ok(new URL(r.location).searchParams.get('code'));
+    assert.equal(await sessions(), 1);
   });
 
   test('a removed phone is not replaced with the password alone', async () => {
