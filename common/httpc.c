@@ -95,6 +95,17 @@ int af_httpc_visible_ascii(const char *s, size_t max)
 	return n > 0;
 }
 
+/* Whether libcurl's own parser takes url (a bad host or port, say). */
+static int curl_parses(const char *url)
+{
+	CURLU *h = curl_url();
+	int ok = h != NULL &&
+		 curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK;
+
+	curl_url_cleanup(h);
+	return ok;
+}
+
 af_httpc_status af_httpc_base_url(const char *url, size_t *len, size_t *path_at)
 {
 	const char *slash;
@@ -112,6 +123,8 @@ af_httpc_status af_httpc_base_url(const char *url, size_t *len, size_t *path_at)
 		return AF_HTTPC_ERR_URL;
 	/* The path is the caller's to append: no query or fragment there. */
 	if (url[skip] == '\0' || url[skip] == '/' || strpbrk(url, "?#") != NULL)
+		return AF_HTTPC_ERR_URL;
+	if (!curl_parses(url))
 		return AF_HTTPC_ERR_URL;
 	n = strlen(url);
 	while (n > skip && url[n - 1] == '/')
@@ -359,6 +372,11 @@ static af_httpc_status transfer_failed(af_httpc *c, CURLcode rc,
 		set_err(err, errlen, af_httpc_strerror(AF_HTTPC_ERR_TOO_BIG),
 			cap);
 		return AF_HTTPC_ERR_TOO_BIG;
+	}
+	if (rc == CURLE_URL_MALFORMAT) {
+		set_err(err, errlen, af_httpc_strerror(AF_HTTPC_ERR_URL),
+			detail);
+		return AF_HTTPC_ERR_URL;
 	}
 	if (rc == CURLE_OUT_OF_MEMORY || rc == CURLE_WRITE_ERROR) {
 		set_err(err, errlen, af_httpc_strerror(AF_HTTPC_ERR_NOMEM),

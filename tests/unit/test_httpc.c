@@ -93,9 +93,21 @@ static void test_base_url_trailing_slashes_and_prefix(void **state)
 static void test_base_url_bad_forms_refused(void **state)
 {
 	static const char *const bad[] = {
-		"ftp://h",     "http://",     "http:///p",    "http://h?q=1",
-		"http://h/#f", "http://h /p", "h:8080",	      "",
-		"file:///etc", "http://h\n",  "javascript:x",
+		"ftp://h",
+		"http://",
+		"http:///p",
+		"http://h?q=1",
+		"http://h/#f",
+		"http://h /p",
+		"h:8080",
+		"",
+		"file:///etc",
+		"http://h\n",
+		"javascript:x",
+		/* Shapes only libcurl's parser tells apart. */
+		"http://[::1",
+		"http://127.0.0.1:47300:80",
+		"http://h:99999",
 	};
 	char *longer = malloc(AF_HTTPC_URL_MAX + 2);
 	size_t len = 0, at = 0, i;
