@@ -252,6 +252,18 @@ json_t *af_admin__need_body(af_admin_call *c)
 	return c->body;
 }
 
+json_t *af_admin__need_patch(af_admin_call *c)
+{
+	json_t *body = af_admin__need_body(c);
+
+	if (body != NULL && json_object_size(body) == 0) {
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+				"nothing to change: give at least one member");
+		return NULL;
+	}
+	return body;
+}
+
 int af_admin__only_members(af_admin_call *c, json_t *obj,
 			   const char *const *allowed)
 {

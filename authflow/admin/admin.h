@@ -152,6 +152,12 @@ int af_admin__need_superadmin(af_admin_call *c, const char *what);
 json_t *af_admin__need_body(af_admin_call *c);
 
 /*
+ * The body of a PATCH: as af_admin__need_body, and an empty object is a
+ * 400 too ("nothing to change"), so that no-op calls leave no audit event.
+ */
+json_t *af_admin__need_patch(af_admin_call *c);
+
+/*
  * Refuses (400, naming the member) any member of obj not in the
  * NULL-terminated list allowed. 1 when all are allowed, else 0.
  */

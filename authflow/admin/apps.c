@@ -162,7 +162,7 @@ void af_admin__app_set(af_admin_call *c)
 	char err[AF_DIR_ERR_BUF] = "";
 	af_dir_status st;
 
-	body = af_admin__need_body(c);
+	body = af_admin__need_patch(c);
 	if (body == NULL || !check_all_uris(c, body))
 		return;
 	app = path_app(c);

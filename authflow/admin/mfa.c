@@ -144,17 +144,12 @@ void af_admin__workflow_set(af_admin_call *c)
 		"enroll_after_password",
 		NULL,
 	};
-	json_t *body = af_admin__need_body(c), *wf = NULL;
+	json_t *body = af_admin__need_patch(c), *wf = NULL;
 	char err[MFA_ERR_BUF] = "";
 	af_mfa_status st;
 
 	if (body == NULL || !af_admin__only_members(c, body, allowed))
 		return;
-	if (json_object_size(body) == 0) {
-		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
-				"nothing to change: give at least one setting");
-		return;
-	}
 	st = af_mfa_workflow_set(c->srv->store, body, &wf, err, sizeof(err));
 	if (st != AF_MFA_OK) {
 		mfa_error(c, st, err);

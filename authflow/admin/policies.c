@@ -62,7 +62,7 @@ void af_admin__policy_show(af_admin_call *c)
 
 void af_admin__policy_set(af_admin_call *c)
 {
-	json_t *body = af_admin__need_body(c);
+	json_t *body = af_admin__need_patch(c);
 	char err[AF_DIR_ERR_BUF] = "";
 	af_dir_status st;
 

@@ -138,7 +138,7 @@ void af_admin__user_show(af_admin_call *c)
 
 void af_admin__user_set(af_admin_call *c)
 {
-	json_t *body = af_admin__need_body(c), *user = NULL;
+	json_t *body = af_admin__need_patch(c), *user = NULL;
 	char err[AF_DIR_ERR_BUF] = "";
 	af_dir_status st;
 

@@ -310,6 +310,10 @@ static void test_user_add_show_list_set_remove(void **state)
 			 400);
 	assert_error(f, "bad_request");
 	assert_non_null(strstr(answer_str(f, "message"), "email"));
+	/* A change of nothing is refused, and so leaves no audit event. */
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/users/alice", "{}"),
+			 400);
+	assert_non_null(strstr(answer_str(f, "message"), "nothing to change"));
 
 	assert_int_equal(
 		call(f, ADMIN, "DELETE", "/admin/v1/users/alice", NULL), 200);
