@@ -371,13 +371,24 @@ static af_dir_status new_secret(char *secret, size_t secretcap, char hash[65])
 	return AF_DIR_OK;
 }
 
-/* Maps name to client_id, if the name is free. */
+/*
+ * Maps name to client_id, if the name is free. A name shaped like a client
+ * id is refused: the admin API and authflowctl take either, client id
+ * first, so such a name would reach another app's profile.
+ */
 static af_dir_status claim_name(af_dir *dir, const char *name,
 				const char *client_id, char *err, size_t errlen)
 {
 	char key[STORE_KEY_MAX];
 	af_dir_status rc;
 
+	if (app_key(key, sizeof(key), name) == AF_DIR_OK) {
+		af_dir__err(err, errlen,
+			    "name: \"%s\" has the form of a client id; choose "
+			    "another name",
+			    name);
+		return AF_DIR_INVALID;
+	}
 	rc = af_dir__key(key, sizeof(key), "app_name:", name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_set(af_dir_store(dir), key,

@@ -975,6 +975,21 @@ static void test_af_dir_app_ids_unique_names_unique(void **state)
 					f->err, sizeof(f->err)),
 			 AF_DIR_EXISTS);
 	json_decref(patch);
+	/* A name shaped like a client id would reach another app. */
+	snprintf(spec, sizeof(spec), "{\"name\":\"%s\"}",
+		 json_string_value(json_array_get(ids, 1)));
+	patch = parse(spec);
+	assert_refused(f,
+		       af_dir_app_set(f->dir, ACTOR, first, patch, NULL, f->err,
+				      sizeof(f->err)),
+		       "name");
+	json_decref(patch);
+	assert_refused(f,
+		       add_app(f,
+			       "{\"name\":\"af-AAAAAAAAAAAAAAAAAAAAAA\","
+			       "\"redirect_uris\":[\"x:/\"]}",
+			       &app, NULL),
+		       "name");
 	assert_int_equal(af_dir_app_remove(f->dir, ACTOR, first), AF_DIR_OK);
 	assert_int_equal(af_dir_app_get_by_name(f->dir, "renamed", &app),
 			 AF_DIR_NOT_FOUND);
