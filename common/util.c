@@ -289,9 +289,21 @@ size_t af_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
  */
 static int hidden_char(uint32_t c)
 {
-	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x061c ||
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x00ad ||
+	       c == 0x034f || c == 0x061c || c == 0x115f || c == 0x1160 ||
+	       c == 0x17b4 || c == 0x17b5 || c == 0x180e ||
 	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
-	       (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
+	       (c >= 0x2060 && c <= 0x206f) || c == 0x3164 || c == 0xfeff ||
+	       c == 0xffa0 || (c >= 0xfff9 && c <= 0xfffb) ||
+	       (c >= 0x1d173 && c <= 0x1d17a) || (c >= 0xe0000 && c <= 0xe0fff);
+}
+
+/* The space separators (Unicode Zs): blank, however wide. */
+static int space_char(uint32_t c)
+{
+	return c == 0x20 || c == 0xa0 || c == 0x1680 ||
+	       (c >= 0x2000 && c <= 0x200a) || c == 0x202f || c == 0x205f ||
+	       c == 0x3000;
 }
 
 void af_utf8_repair(char *s)
@@ -310,6 +322,22 @@ void af_utf8_repair(char *s)
 		}
 		i += len;
 	}
+}
+
+int af_utf8_blank(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (s != NULL && i < n) {
+		uint32_t cp = 0;
+		size_t len = af_utf8_next(p + i, n - i, &cp);
+
+		if (len == 0 || !space_char(cp))
+			return 0;
+		i += len;
+	}
+	return 1;
 }
 
 long af_utf8_display_chars(const char *s, size_t n)

@@ -532,9 +532,10 @@ af_dir_status af_dir_check_display(const char *field, const char *v,
 	/* Four bytes is the longest UTF-8 character. */
 	if (maxch > 0 && maxch <= 4096)
 		n = af_dir__utf8_chars(v, maxch * 4);
-	if (n < 1 || (size_t)n > maxch) {
+	if (n < 1 || (size_t)n > maxch || af_utf8_blank(v, strlen(v))) {
 		af_dir__err(err, errlen,
-			    "%s: must be 1..%zu printable UTF-8 characters",
+			    "%s: must be 1..%zu printable UTF-8 characters, "
+			    "not only spaces",
 			    field, maxch);
 		return AF_DIR_INVALID;
 	}

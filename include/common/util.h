@@ -114,8 +114,16 @@ void af_utf8_repair(char *s);
  * person as a name: well-formed UTF-8 without control characters (C0, DEL,
  * C1) and without the invisible characters that reorder or hide text
  * (zero-width, line and paragraph separators, bidirectional marks,
- * embeddings, overrides and isolates, word joiners, BOM). -1 otherwise.
+ * embeddings, overrides and isolates, word joiners, BOM, soft hyphen,
+ * fillers, tags and the other format characters of that kind). -1
+ * otherwise.
  */
 long af_utf8_display_chars(const char *s, size_t n);
+
+/*
+ * 1 when s (n bytes) shows nothing: empty, or only space separators (the
+ * ASCII space, no-break and ideographic spaces, and the like).
+ */
+int af_utf8_blank(const char *s, size_t n);
 
 #endif /* COMMON_UTIL_H */

@@ -1017,6 +1017,14 @@ static void test_af_dir_app_add_bad_specs_refused(void **state)
 		{"{\"name\":\"a\",\"display_name\":\"\",\"redirect_uris\":"
 		 "[\"x:/\"]}",
 		 "display_name"},
+		/* Blank, or nothing visible: the login page would name no app.
+		 */
+		{"{\"name\":\"a\",\"display_name\":\"  \",\"redirect_uris\":"
+		 "[\"x:/\"]}",
+		 "display_name"},
+		{"{\"name\":\"a\",\"display_name\":\"\\u00ad\","
+		 "\"redirect_uris\":[\"x:/\"]}",
+		 "display_name"},
 		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
 		 "\"claims\":{\"dept\":\"salary\"}}",
 		 "claims.dept"},

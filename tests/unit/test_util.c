@@ -345,10 +345,22 @@ static void test_utf8_next_accepts_and_refuses(void **state)
 static void test_utf8_display_chars_refuses_hidden_text(void **state)
 {
 	static const char *const hidden[] = {
-		"a\x01",	 "a\x7f",	  "a\xc2\x85",
-		"a\xe2\x80\x8b", "a\xe2\x80\x8f", "a\xe2\x80\xa8",
-		"a\xe2\x80\xae", "a\xe2\x81\xa6", "a\xe2\x81\xa9",
-		"a\xd8\x9c",	 "a\xef\xbb\xbf", "a\xff",
+		"a\x01",
+		"a\x7f",
+		"a\xc2\x85",
+		"a\xe2\x80\x8b",
+		"a\xe2\x80\x8f",
+		"a\xe2\x80\xa8",
+		"a\xe2\x80\xae",
+		"a\xe2\x81\xa6",
+		"a\xe2\x81\xa9",
+		"a\xd8\x9c",
+		"a\xef\xbb\xbf",
+		"a\xff",
+		/* Soft hyphen, Hangul filler, a tag character. */
+		"a\xc2\xad",
+		"a\xe3\x85\xa4",
+		"a\xf3\xa0\x80\x81",
 	};
 	size_t i;
 
@@ -363,6 +375,18 @@ static void test_utf8_display_chars_refuses_hidden_text(void **state)
 			 6);
 	assert_int_equal(af_utf8_display_chars("", 0), 0);
 	assert_int_equal(af_utf8_display_chars(NULL, 0), -1);
+}
+
+static void test_utf8_blank_only_spaces(void **state)
+{
+	(void)state;
+	assert_true(af_utf8_blank("", 0));
+	assert_true(af_utf8_blank("   ", 3));
+	/* No-break and ideographic spaces are blank too. */
+	assert_true(af_utf8_blank(" \xc2\xa0\xe3\x80\x80", 6));
+	assert_false(af_utf8_blank(" a ", 3));
+	assert_false(af_utf8_blank("\xe6\x9d\xb1", 3));
+	assert_false(af_utf8_blank(" \xff", 2));
 }
 
 static void test_utf8_repair_marks_broken_bytes(void **state)
@@ -427,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_free_secret_accepts_null),
 		cmocka_unit_test(test_utf8_next_accepts_and_refuses),
 		cmocka_unit_test(test_utf8_display_chars_refuses_hidden_text),
+		cmocka_unit_test(test_utf8_blank_only_spaces),
 		cmocka_unit_test(test_utf8_repair_marks_broken_bytes),
 		cmocka_unit_test(test_parse_ulong),
 	};
