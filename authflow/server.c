@@ -1,14 +1,68 @@
 /* Making and tearing down the server context. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#include "common/util.h"
 #include "server.h"
 #include "web/brand.h"
 
 /* The store options of a configuration. */
+/* Details up to this size go into an audit log line whole. */
+#define AUDIT_LOG_DETAIL_MAX 2048
+
+/*
+ * Every audit event also goes to the log, where a collector keeps it for
+ * as long as it likes: the store keeps only the newest AF_AUDIT_RING. A
+ * detail too long for one line is given by its size and SHA-256 (of its
+ * compact JSON with sorted keys, as the trail's own shortened form).
+ */
+static void audit_to_log(void *arg, const json_t *ev, int stored)
+{
+	af_server *srv = arg;
+	char seq[24], bytes[24], hex[65];
+	char *detail = NULL;
+	const char *kv[17];
+	size_t n = 0, len;
+
+	kv[n++] = "actor";
+	kv[n++] = json_string_value(json_object_get(ev, "actor"));
+	kv[n++] = "action";
+	kv[n++] = json_string_value(json_object_get(ev, "action"));
+	kv[n++] = "target";
+	kv[n++] = json_string_value(json_object_get(ev, "target"));
+	snprintf(seq, sizeof(seq), "%lld",
+		 (long long)json_integer_value(json_object_get(ev, "seq")));
+	kv[n++] = "seq";
+	kv[n++] = seq;
+	kv[n++] = "stored";
+	kv[n++] = stored ? "true" : "false";
+	if (json_object_get(ev, "detail") != NULL)
+		detail = json_dumps(json_object_get(ev, "detail"),
+				    JSON_COMPACT | JSON_SORT_KEYS);
+	len = detail != NULL ? strlen(detail) : 0;
+	if (detail != NULL && len <= AUDIT_LOG_DETAIL_MAX) {
+		kv[n++] = "detail";
+		kv[n++] = detail;
+	} else if (detail != NULL) {
+		af_sha256_hex(detail, len, hex);
+		snprintf(bytes, sizeof(bytes), "%zu", len);
+		kv[n++] = "detail_sha256";
+		kv[n++] = hex;
+		kv[n++] = "detail_bytes";
+		kv[n++] = bytes;
+	}
+	kv[n] = NULL;
+	for (size_t i = 1; i < n; i += 2)
+		if (kv[i] == NULL)
+			kv[i] = "";
+	log_record(srv->log, "audit", kv);
+	free(detail);
+}
+
 static void store_options_of(const af_config *cfg, store_options *so)
 {
 	memset(so, 0, sizeof(*so));
@@ -97,6 +151,8 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	dopt.pw.m_kib = cfg->argon2_m_kib;
 	dopt.pw.t = cfg->argon2_t;
 	dopt.pw.p = cfg->argon2_p;
+	dopt.audit_sink = audit_to_log;
+	dopt.audit_arg = srv;
 	dst = af_dir_new(srv->store, &dopt, &srv->dir, serr, sizeof(serr));
 	if (dst != AF_DIR_OK) {
 		snprintf(err, errlen, "directory: %s", serr);

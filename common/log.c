@@ -199,31 +199,24 @@ static void put_time(struct line *l)
 	(void)put_json(l, tbuf);
 }
 
-void log_write(log_ctx *lg, log_level level, const char *rid, const char *event,
-	       const char *const *kv, const char *fmt, ...)
+/* Writes one line: its head, msg when not NULL, the kv pairs. */
+static void write_line(log_ctx *lg, const char *level, const char *rid,
+		       const char *event, const char *const *kv,
+		       const char *msg)
 {
 	struct line l;
-	char msg[2048];
-	va_list ap;
 	ssize_t w;
 	size_t off;
 
-	/* An out-of-range level would index past level_names. */
-	if (!log_enabled(lg, level) || (unsigned)level > LOG_LEVEL_DEBUG)
-		return;
 	l.len = 0;
 	l.cap = sizeof(l.buf) - LINE_TAIL;
 	put_time(&l);
-	put_member(&l, "level", level_names[level]);
+	put_member(&l, "level", level);
 	if (rid != NULL)
 		put_member(&l, "rid", rid);
 	put_member(&l, "event", event != NULL ? event : "log");
-	if (fmt != NULL && fmt[0] != '\0') {
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		va_end(ap);
+	if (msg != NULL)
 		put_member(&l, "msg", msg);
-	}
 	for (; kv != NULL && kv[0] != NULL; kv += 2)
 		put_member(&l, kv[0], kv[1]);
 	memcpy(l.buf + l.len, "}\n", LINE_TAIL);
@@ -238,6 +231,30 @@ void log_write(log_ctx *lg, log_level level, const char *rid, const char *event,
 		if (w <= 0)
 			break;
 	}
+}
+
+void log_write(log_ctx *lg, log_level level, const char *rid, const char *event,
+	       const char *const *kv, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	/* An out-of-range level would index past level_names. */
+	if (!log_enabled(lg, level) || (unsigned)level > LOG_LEVEL_DEBUG)
+		return;
+	if (fmt != NULL && fmt[0] != '\0') {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	write_line(lg, level_names[level], rid, event, kv,
+		   fmt != NULL && fmt[0] != '\0' ? msg : NULL);
+}
+
+void log_record(log_ctx *lg, const char *event, const char *const *kv)
+{
+	if (lg != NULL)
+		write_line(lg, "audit", NULL, event, kv, NULL);
 }
 
 static int plain_byte(unsigned char ch)

@@ -83,6 +83,15 @@ out:
 	return out;
 }
 
+/* Hands the event to the directory's audit sink, if it has one. */
+static void to_sink(af_dir *dir, const json_t *ev, int stored)
+{
+	const af_dir_options *o = af_dir_options_get(dir);
+
+	if (o != NULL && o->audit_sink != NULL)
+		o->audit_sink(o->audit_arg, ev, stored);
+}
+
 static af_dir_status slot_key(char *key, size_t keycap, int64_t seq)
 {
 	int n = snprintf(key, keycap, "audit:%" PRId64, seq % AF_AUDIT_RING);
@@ -141,6 +150,8 @@ af_dir_status af_audit_record(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_OK)
 		rc = af_dir__put_json(dir, key, ev, 0);
 out:
+	if (ev != NULL)
+		to_sink(dir, ev, rc == AF_DIR_OK);
 	json_decref(ev);
 	json_decref(small);
 	return rc;

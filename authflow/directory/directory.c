@@ -744,6 +744,8 @@ void af_dir_options_default(af_dir_options *opts)
 		return;
 	af_pw_params_default(&opts->pw);
 	af_throttle_params_default(&opts->throttle);
+	opts->audit_sink = NULL;
+	opts->audit_arg = NULL;
 }
 
 af_dir_status af_dir_new(store_ctx *store, const af_dir_options *opts,

@@ -154,9 +154,18 @@ typedef struct af_throttle_params {
 	uint32_t max_delay_s;	   /* default 30 */
 } af_throttle_params;
 
+/*
+ * Called with every audit event as it is recorded (lent for the call),
+ * stored or not, so that the events also reach a log that keeps more
+ * than the ring does. Must be re-entrant.
+ */
+typedef void (*af_dir_audit_sink)(void *arg, const json_t *event, int stored);
+
 typedef struct af_dir_options {
 	af_pw_params pw;
 	af_throttle_params throttle;
+	af_dir_audit_sink audit_sink; /* NULL: none */
+	void *audit_arg;
 } af_dir_options;
 
 /* Fills opts with the defaults (Argon2id m=19456 KiB, t=2, p=1, the

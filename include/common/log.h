@@ -51,6 +51,13 @@ void log_write(log_ctx *lg, log_level level, const char *rid, const char *event,
 	       const char *const *kv, const char *fmt, ...) LOG_PRINTF(6, 7);
 
 /*
+ * Writes a record that is not a diagnostic, such as an audit event: at
+ * every level, as a line whose "level" is "audit", with the kv members
+ * (as for log_write).
+ */
+void log_record(log_ctx *lg, const char *event, const char *const *kv);
+
+/*
  * in as one value of a "key=value" message: as it is when it is a plain
  * word (letters, digits and . _ - @ + : /), else in double quotes with
  * the quote, the backslash and bytes outside printable ASCII escaped, so

@@ -63,6 +63,10 @@ expect ou-add 0 "$C" ou add Finance
 printf 'bobs-password-1\n' >"$tmp/pw"
 expect user-add 0 sh -c "\"$C\" user add bob --name 'Bob Builder' --email bob@example.com --group staff --ou Finance --password-stdin <\"$tmp/pw\""
 expect user-add-dup 1 sh -c "\"$C\" user add bob --password-stdin <\"$tmp/pw\""
+# Every audit event is a log line too, whatever the level (the demo logs
+# warnings only), for a collector that keeps more than the trail does.
+grep '"level":"audit"' "$tmp/demo.err" | grep '"action":"user.add"' | grep '"target":"bob"' |
+	grep -q '"stored":"true"' && ok || bad "audit event in the log"
 [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "refusal is one line on stderr"
 expect user-list 0 "$C" user list
 grep -q "^USERNAME" "$tmp/out" && grep -q "^bob " "$tmp/out" && ok || bad "user list table"

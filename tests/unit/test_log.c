@@ -239,6 +239,28 @@ static void test_write_level_filtering(void **state)
 	log_free(NULL);
 }
 
+/* A record is written at every level, as level "audit", without msg. */
+static void test_record_written_at_every_level(void **state)
+{
+	struct pipe_fixture *p = *state;
+	log_ctx *lg = log_new(p->wr, LOG_LEVEL_ERROR);
+	const char *kv[] = {"action", "user.add", "target", "bob", NULL};
+	json_t *obj;
+
+	assert_non_null(lg);
+	log_record(lg, "audit", kv);
+	obj = read_line(p);
+	assert_string_equal(member(obj, "level"), "audit");
+	assert_string_equal(member(obj, "event"), "audit");
+	assert_string_equal(member(obj, "action"), "user.add");
+	assert_string_equal(member(obj, "target"), "bob");
+	assert_null(json_object_get(obj, "msg"));
+	json_decref(obj);
+	log_record(NULL, "audit", kv);
+	assert_int_equal(drain(p), 0);
+	log_free(lg);
+}
+
 static void test_write_long_message_truncated_valid(void **state)
 {
 	struct pipe_fixture *p = *state;
@@ -388,6 +410,9 @@ int main(void)
 			pipe_teardown),
 		cmocka_unit_test_setup_teardown(test_write_level_filtering,
 						pipe_setup, pipe_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_record_written_at_every_level, pipe_setup,
+			pipe_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_write_long_message_truncated_valid, pipe_setup,
 			pipe_teardown),
