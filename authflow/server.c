@@ -139,6 +139,10 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	 * logout or login hint long after: keep retired keys a day.
 	 */
 	ko.max_token_lifetime_s = 86400;
+	/* Nodes sharing a Redis store take in each other's rotations. */
+	ko.refresh_s = cfg->store_backend == STORE_BACKEND_REDIS
+			       ? AF_KEYS_REFRESH_S
+			       : 0;
 	jst = af_keyring_open(srv->store, &ko, &srv->keys);
 	if (jst == JOSE_OK)
 		jst = af_keyring_ensure_current(srv->keys);

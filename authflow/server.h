@@ -63,6 +63,8 @@ typedef struct af_server {
 #define AF_ID_TOKEN_TYP	       "JWT"
 #define AF_ACCESS_TOKEN_TYP    "at+jwt"
 #define AF_REFRESH_LIFETIME_S  (30L * 86400)
+/* How often a node looks for a key rotation made by another node. */
+#define AF_KEYS_REFRESH_S      5
 
 /*
  * Checks what af_server_init() would need of cfg without opening it: the

@@ -82,6 +82,15 @@ struct af_keyring {
 	af_keyring_options opts;
 	pthread_rwlock_t lock; /* guards ring */
 	struct ring ring;
+	/*
+	 * Looking for another node's rotation: when the store was last read
+	 * for it (monotonic milliseconds), and the SHA-256 of the ring text
+	 * then found ("" before the first look). One thread looks at a time;
+	 * others go on.
+	 */
+	pthread_mutex_t look_lock; /* guards the two below */
+	int64_t looked_at;
+	char seen_sha[65];
 };
 
 /* What ring_update() does with the ring it reads from the store. */
@@ -568,10 +577,13 @@ static jose_status ring_read(af_keyring *kr, store_value *raw, json_t **ringj,
 	return JOSE_OK;
 }
 
+/* Frees the ring's stored text, wiped first: it holds the private keys. */
 static void raw_free(store_value *raw)
 {
-	if (raw->data != NULL)
+	if (raw->data != NULL) {
+		OPENSSL_cleanse(raw->data, raw->len);
 		store_value_free(raw);
+	}
 	raw->data = NULL;
 	raw->len = 0;
 }
@@ -786,7 +798,8 @@ static bool options_ok(const af_keyring_options *o)
 	       o->lifetime_days >= 1 && o->lifetime_days <= LIFETIME_DAYS_MAX &&
 	       o->alert_days <= LIFETIME_DAYS_MAX &&
 	       o->max_token_lifetime_s >= 1 &&
-	       o->max_token_lifetime_s <= MAX_TOKEN_LIFETIME_S;
+	       o->max_token_lifetime_s <= MAX_TOKEN_LIFETIME_S &&
+	       o->refresh_s <= MAX_TOKEN_LIFETIME_S;
 }
 
 jose_status af_keyring_open(store_ctx *st, const af_keyring_options *o,
@@ -807,8 +820,14 @@ jose_status af_keyring_open(store_ctx *st, const af_keyring_options *o,
 		free(kr);
 		return JOSE_ERR_NOMEM;
 	}
+	if (pthread_mutex_init(&kr->look_lock, NULL) != 0) {
+		pthread_rwlock_destroy(&kr->lock);
+		free(kr);
+		return JOSE_ERR_NOMEM;
+	}
 	kr->st = st;
 	kr->opts = *o;
+	kr->looked_at = (int64_t)(af_mono_ns() / 1000000u);
 	rc = ring_update(kr, UPDATE_CREATE, NULL);
 	if (rc != JOSE_OK) {
 		af_keyring_free(kr);
@@ -824,6 +843,7 @@ void af_keyring_free(af_keyring *kr)
 		return;
 	ring_clear(&kr->ring);
 	pthread_rwlock_destroy(&kr->lock);
+	pthread_mutex_destroy(&kr->look_lock);
 	free(kr);
 }
 
@@ -847,6 +867,44 @@ jose_status af_keyring_reload(af_keyring *kr)
 	ring_json_free(ringj);
 	raw_free(&raw);
 	return st;
+}
+
+/*
+ * Takes in a ring another node changed: at most every refresh_s seconds
+ * (or, when soon, at most every second: a kid this node does not know),
+ * one thread reads the ring's text and parses it only when it differs
+ * from what it saw last. A failure keeps the ring in memory.
+ */
+static void maybe_refresh(af_keyring *kr, bool soon)
+{
+	store_value raw = {0};
+	struct ring loaded = {0};
+	json_t *ringj = NULL;
+	int64_t now = (int64_t)(af_mono_ns() / 1000000u);
+	unsigned every = soon ? 1 : kr->opts.refresh_s;
+	char sha[65];
+
+	if (kr->opts.refresh_s == 0 ||
+	    pthread_mutex_trylock(&kr->look_lock) != 0)
+		return;
+	if (now - kr->looked_at < (int64_t)every * 1000)
+		goto out;
+	kr->looked_at = now;
+	if (store_get(kr->st, JOSE_RING_STORE_KEY, &raw) != STORE_OK)
+		goto out;
+	af_sha256_hex(raw.data, raw.len, sha);
+	if (strcmp(sha, kr->seen_sha) == 0)
+		goto out;
+	ringj = json_loadb((const char *)raw.data, raw.len,
+			   JSON_REJECT_DUPLICATES, NULL);
+	if (json_is_object(ringj) &&
+	    ring_from_json(ringj, &loaded) == JOSE_OK &&
+	    ring_install(kr, &loaded) == JOSE_OK)
+		memcpy(kr->seen_sha, sha, sizeof(sha));
+out:
+	pthread_mutex_unlock(&kr->look_lock);
+	ring_json_free(ringj);
+	raw_free(&raw);
 }
 
 jose_status af_keyring_rotate(af_keyring *kr, char *kid_out)
@@ -895,6 +953,7 @@ jose_status af_jwt_sign(af_keyring *kr, const json_t *claims, const char *typ,
 	payload = json_dumps(claims, JSON_COMPACT);
 	if (payload == NULL)
 		return JOSE_ERR_NOMEM;
+	maybe_refresh(kr, false);
 	hdr = cjose_header_new(&cerr);
 	if (hdr == NULL) {
 		st = JOSE_ERR_NOMEM;
@@ -1055,6 +1114,16 @@ jose_status af_jwt_verify_typ(af_keyring *kr, const char *jwt, size_t len,
 		goto out;
 	}
 	key = ring_find(&kr->ring, kid);
+	if (key == NULL) {
+		/* Perhaps another node's new key: look, then try once more. */
+		pthread_rwlock_unlock(&kr->lock);
+		maybe_refresh(kr, true);
+		if (pthread_rwlock_rdlock(&kr->lock) != 0) {
+			st = JOSE_ERR_NOMEM;
+			goto out;
+		}
+		key = ring_find(&kr->ring, kid);
+	}
 	if (key == NULL)
 		st = JOSE_ERR_UNKNOWN_KID;
 	else if (!cjose_jws_verify(jws, key->jwk, &cerr))
@@ -1089,6 +1158,7 @@ json_t *af_keyring_jwks(af_keyring *kr)
 
 	if (kr == NULL)
 		return NULL;
+	maybe_refresh(kr, false);
 	keys = json_array();
 	doc = json_object();
 	if (keys == NULL || doc == NULL ||
@@ -1139,6 +1209,7 @@ json_t *af_keyring_status(af_keyring *kr)
 
 	if (kr == NULL)
 		return NULL;
+	maybe_refresh(kr, false);
 	keys = json_array();
 	if (keys == NULL || pthread_rwlock_rdlock(&kr->lock) != 0) {
 		json_decref(keys);

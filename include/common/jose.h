@@ -65,6 +65,13 @@ typedef struct af_keyring_options {
 	unsigned lifetime_days;	       /* a key signs for this long */
 	unsigned alert_days;	       /* alert this long before expiry */
 	unsigned max_token_lifetime_s; /* longest-lived token we sign */
+	/*
+	 * Every this many seconds (0: never), signing, /jwks and the status
+	 * look whether another node sharing the store changed the ring, and
+	 * take the change in; a token with a kid not in the ring makes the
+	 * look at most a second after the last one.
+	 */
+	unsigned refresh_s;
 } af_keyring_options;
 
 /*
@@ -95,7 +102,8 @@ void af_keyring_free(af_keyring *kr);
 
 /*
  * Re-reads the ring from the store (after another node rotated) and swaps
- * it in. On failure the ring in memory stays as it was.
+ * it in at once (refresh_s does it in passing). On failure the ring in memory
+ * stays as it was.
  *
  * Returns JOSE_OK, JOSE_ERR_ARG, JOSE_ERR_NOMEM, or JOSE_ERR_STORE (the
  * store failed, the ring is gone, or it is corrupt).

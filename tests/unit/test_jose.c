@@ -998,6 +998,40 @@ static void test_keyring_ensure_current_no_double_rotation(void **state)
 	af_keyring_free(other);
 }
 
+/*
+ * Two nodes on one store: a rotation on one reaches the other's signing,
+ * /jwks and verification within refresh_s.
+ */
+static void test_keyring_refresh_takes_in_another_nodes_rotation(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	char rotated[JOSE_KID_MAX + 1], kid[JOSE_KID_MAX + 1];
+	json_t *claims = test_claims(), *back = NULL, *jwks;
+	af_keyring *other = NULL;
+	char *jwt = NULL, *text;
+
+	o.refresh_s = 1;
+	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_OK);
+	assert_int_equal(af_keyring_rotate(fx->kr, rotated), JOSE_OK);
+	assert_int_equal(af_jwt_sign(fx->kr, claims, "JWT", &jwt), JOSE_OK);
+	usleep(1100 * 1000);
+	assert_int_equal(af_jwt_verify(other, jwt, strlen(jwt), &back),
+			 JOSE_OK);
+	json_decref(back);
+	jwks = af_keyring_jwks(other);
+	text = json_dumps(jwks, 0);
+	assert_non_null(text);
+	assert_non_null(strstr(text, rotated));
+	free(text);
+	json_decref(jwks);
+	signing_kid(other, kid);
+	assert_string_equal(kid, rotated);
+	free(jwt);
+	json_decref(claims);
+	af_keyring_free(other);
+}
+
 static void test_keyring_status_fields_and_alert(void **state)
 {
 	struct fixture *fx = *state;
@@ -1245,6 +1279,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_keyring_ensure_current_no_double_rotation, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_refresh_takes_in_another_nodes_rotation,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_status_fields_and_alert, setup, teardown),
 		cmocka_unit_test(test_keyring_open_bad_options_refused),
