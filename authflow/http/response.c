@@ -261,6 +261,32 @@ void af_resp_redirect(af_resp *resp, unsigned status, const char *url)
 	af_buf_init(&resp->body, AF_RESP_BODY_MAX);
 }
 
+/*
+ * A cookie set twice in one answer (cleared, then set anew, say) is sent
+ * once, as last set: replaces an earlier Set-Cookie of the same name with
+ * line. 1 when one was replaced.
+ */
+static int cookie_replaced(af_resp *resp, const char *line)
+{
+	size_t i, n = strcspn(line, "=") + 1;
+	char *v;
+
+	for (i = 0; i < resp->nheaders; i++) {
+		if (strcasecmp(resp->headers[i].name, "Set-Cookie") != 0 ||
+		    strncmp(resp->headers[i].value, line, n) != 0)
+			continue;
+		v = strdup(line);
+		if (v == NULL)
+			return 0;
+		OPENSSL_cleanse(resp->headers[i].value,
+				strlen(resp->headers[i].value));
+		free(resp->headers[i].value);
+		resp->headers[i].value = v;
+		return 1;
+	}
+	return 0;
+}
+
 void af_resp_cookie(af_resp *resp, const char *name, const char *value,
 		    long max_age_s)
 {
@@ -275,8 +301,9 @@ void af_resp_cookie(af_resp *resp, const char *name, const char *value,
 	if (max_age_s >= 0)
 		af_buf_printf(&b, "; Max-Age=%ld", max_age_s);
 	line = af_buf_take(&b, NULL);
-	if (line != NULL) {
+	if (line != NULL && !cookie_replaced(resp, line))
 		af_resp_header_set(resp, "Set-Cookie", line);
+	if (line != NULL) {
 		/* The line holds a session secret. */
 		OPENSSL_cleanse(line, strlen(line));
 		free(line);

@@ -35,6 +35,15 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp);
  * ends, since an administrator may have changed any of it meanwhile. 0 with the
  * policy and the app (new references), or -1 with the refusal page in resp.
  */
+/*
+ * 1 when the user (a directory record) is in a policy with single sign-on
+ * on and the sso feature is on, 0 when not, -1 when the store failed.
+ * *policy (NULL: not wanted) gets the user's policy, if any. Sign-in, the
+ * token endpoint and /userinfo ask it, so that taking a user out of single
+ * sign-on stops their refresh and access tokens too.
+ */
+int af_login_sso_on(af_server *srv, const json_t *user, json_t **policy);
+
 int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 		     const char *flow, const json_t *authz, const json_t *user,
 		     json_t **policy, json_t **app);

@@ -184,13 +184,46 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 	return rc;
 }
 
+/*
+ * The scope granted: the grant's, without offline_access when no refresh
+ * token came with it (RFC 6749 5.1: the scope says what was granted).
+ */
+static json_t *granted_scope(const json_t *grant, const struct issued *t)
+{
+	const char *scope = json_string_value(json_object_get(grant, "scope"));
+	char out[AF_SCOPE_MAX + 1];
+	size_t n = 0, len;
+	const char *p, *end;
+
+	if (scope == NULL || t->has_refresh ||
+	    !af_oidc_has_word(scope, "offline_access"))
+		return json_string(scope != NULL ? scope : "");
+	for (p = scope; *p != '\0'; p = end) {
+		while (*p == ' ')
+			p++;
+		end = p + strcspn(p, " ");
+		len = (size_t)(end - p);
+		if (len == 0 ||
+		    (len == 14 && memcmp(p, "offline_access", 14) == 0))
+			continue;
+		if (n + (n > 0) + len >= sizeof(out))
+			break;
+		if (n > 0)
+			out[n++] = ' ';
+		memcpy(out + n, p, len);
+		n += len;
+	}
+	out[n] = '\0';
+	return json_string(out);
+}
+
 static void send_tokens(af_resp *resp, const json_t *grant,
 			const struct issued *t)
 {
-	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:O}", "access_token",
+	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:o}", "access_token",
 			      t->access, "token_type", "Bearer", "expires_in",
 			      AF_ACCESS_TTL_S, "id_token", t->id_token, "scope",
-			      json_object_get(grant, "scope"));
+			      granted_scope(grant, t));
 
 	if (o != NULL && t->has_refresh)
 		json_object_set_new(o, "refresh_token",
@@ -210,9 +243,16 @@ static int load_user(af_server *srv, af_resp *resp, const json_t *grant,
 		json_string_value(json_object_get(grant, "username"));
 	const char *sub = json_string_value(json_object_get(grant, "sub"));
 	af_dir_status st;
+	int sso;
 
 	st = af_dir_user_get(srv->dir, name, user);
 	if (st == AF_DIR_STORE) {
+		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "try again");
+		return -1;
+	}
+	sso = st == AF_DIR_OK ? af_login_sso_on(srv, *user, NULL) : 0;
+	if (sso < 0) {
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
 				    "try again");
 		return -1;
@@ -221,7 +261,7 @@ static int load_user(af_server *srv, af_resp *resp, const json_t *grant,
 	    !json_is_true(json_object_get(*user, "enabled")) || sub == NULL ||
 	    !json_equal(json_object_get(*user, "sub"),
 			json_object_get(grant, "sub")) ||
-	    !af_dir_app_deployed_to(app, *user)) {
+	    !af_dir_app_deployed_to(app, *user) || sso == 0) {
 		af_resp_oauth_error(resp, 400, "invalid_grant",
 				    "the user or application is no longer "
 				    "allowed");

@@ -17,6 +17,7 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 	json_t *grant = NULL, *user = NULL, *app = NULL, *claims;
 	const char *scope;
 	af_dir_status st;
+	int sso;
 	int rc;
 
 	token[0] = '\0';
@@ -63,8 +64,14 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 				    "try again");
 		goto out;
 	}
+	sso = st == AF_DIR_OK ? af_login_sso_on(srv, user, NULL) : 0;
+	if (sso < 0) {
+		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "try again");
+		goto out;
+	}
 	if (st != AF_DIR_OK ||
-	    !json_is_true(json_object_get(user, "enabled"))) {
+	    !json_is_true(json_object_get(user, "enabled")) || sso == 0) {
 		af_resp_oauth_error(resp, 401, "invalid_token",
 				    "the user is no longer active");
 		goto out;

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "common/log.h"
 #include "common/util.h"
 #include "directory/throttle.h"
@@ -109,11 +111,31 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 	af_oidc_send_code(srv, req, resp, authz, &s);
 }
 
+int af_login_sso_on(af_server *srv, const json_t *user, json_t **policy)
+{
+	json_t *own = NULL;
+	af_dir_status st;
+	int on;
+
+	if (policy == NULL)
+		policy = &own;
+	*policy = NULL;
+	st = af_dir_policy_for_user(srv->dir, user, policy);
+	if (st == AF_DIR_STORE || st == AF_DIR_NOMEM)
+		on = -1;
+	else
+		on = st == AF_DIR_OK && srv->cfg.feature_sso &&
+		     json_is_true(json_object_get(*policy, "sso"));
+	json_decref(own);
+	return on;
+}
+
 int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 		     const char *flow, const json_t *authz, const json_t *user,
 		     json_t **policy, json_t **app)
 {
 	af_dir_status st;
+	int sso;
 
 	*policy = NULL;
 	*app = NULL;
@@ -133,13 +155,12 @@ int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 		return -1;
 	}
 
-	st = af_dir_policy_for_user(srv->dir, user, policy);
-	if (st == AF_DIR_STORE) {
+	sso = af_login_sso_on(srv, user, policy);
+	if (sso < 0) {
 		af_page_unavailable(resp);
 		return -1;
 	}
-	if (st != AF_DIR_OK || !srv->cfg.feature_sso ||
-	    !json_is_true(json_object_get(*policy, "sso"))) {
+	if (sso == 0) {
 		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
 		log_info(srv->log, req->rid, "login",
 			 "user=%s outcome=no_sso_policy",
@@ -170,6 +191,24 @@ int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Another user proved who they are in this browser: the session it had
+ * ends now, whether or not this sign-in goes on to finish (a refusal or an
+ * unfinished second step must not leave the browser to the earlier user).
+ */
+static void end_other_session(af_server *srv, const af_req *req, af_resp *resp,
+			      const json_t *user)
+{
+	const char *name = json_string_value(json_object_get(user, "username"));
+	af_session cur;
+	int failed = 0;
+
+	if (name != NULL && af_session_get(srv, req, &cur, &failed) == 0 &&
+	    strcmp(cur.username, name) != 0)
+		af_session_end_current(srv, req, resp);
+	OPENSSL_cleanse(&cur, sizeof(cur));
 }
 
 static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
@@ -292,6 +331,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			  username);
 		goto out;
 	}
+	end_other_session(srv, req, resp, user);
 	if (af_login_allowed(srv, req, resp, flow, authz, user, &policy,
 			     &app) != 0)
 		goto out;

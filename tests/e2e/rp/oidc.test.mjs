@@ -610,6 +610,34 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(r.status, 400, 'the flow has ended');
   });
 
+  test('single sign-on taken away: tokens stop; a refused user switch ends the earlier session', async () => {
+    const s = await seed(server, { user: 'nell' });
+    const { config, tokens, browser } = await fullSignIn(s);
+    assert.ok(tokens.refresh_token);
+    const policy = `/policies/sso-${s.user}`;
+    assert.equal((await server.admin('PATCH', policy, { sso: false })).status, 200);
+    assert.equal((await userinfo(tokens.access_token)).status, 401, 'userinfo with SSO off');
+    await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token), isError('invalid_grant'));
+    assert.equal((await server.admin('PATCH', policy, { sso: true })).status, 200);
+    // Another user, refused by policy, signs in in nell's browser: nell's
+    // session ends all the same.
+    assert.equal((await server.admin('POST', '/users', { username: 'otto', password: 'otto-password' })).status, 201);
+    let a = await authUrl(config, { prompt: 'login' });
+    let r = await signIn(browser, server.issuer, a.url.href, 'otto', 'otto-password');
+    assert.equal(r.status, 403);
+    assert.match(r.text, /not enabled for single sign-on/);
+    a = await authUrl(config, { prompt: 'none' });
+    r = await browser.get(a.url.href);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'login_required', 'nell is signed out');
+    // offline_access on an app without refresh tokens: not in the granted scope.
+    const app = await server.admin('POST', '/apps', { name: `norefresh-${Date.now()}`, redirect_uris: [REDIRECT] });
+    assert.equal((await server.admin('POST', `/apps/${app.json.client_id}/deploy`, { all: true })).status, 200);
+    const s2 = { ...s, clientId: app.json.client_id, clientSecret: app.json.client_secret };
+    const t = (await fullSignIn(s2)).tokens;
+    assert.equal(t.refresh_token, undefined);
+    assert.equal(t.scope, 'openid profile email groups');
+  });
+
   test('one sign-in form posted many times at once gives one code', async () => {
     const s = await seed(server, { user: 'pablo' });
     const config = await rp(s);
