@@ -6,7 +6,9 @@
  * made for this store; no lock is held while talking to the server. A
  * thread connects on its first call. When a connection fails it is
  * dropped; a connection that had been working is retried on the next
- * call at once (the server may just have restarted), and failed attempts
+ * call at once (the server may just have restarted), a connection the
+ * server closed while it sat idle is made anew before it is used (so
+ * that a restart costs no request an error), and failed attempts
  * back off from 100 ms, doubling to 5 s. Calls never sleep: during a
  * back-off they fail at once with STORE_ERR_UNAVAILABLE, so a dead server
  * costs a request an error, not a stalled thread. A url with a password
@@ -24,6 +26,7 @@
  * lets the server trim whole nodes, which is much cheaper than exact).
  */
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,6 +52,7 @@
 #define REDIS_DB_MAX	     1000000ul
 #define REDIS_TIMEOUT_MAX_MS 600000u
 #define REDIS_BACKOFF_MIN_MS 100u
+#define REDIS_IDLE_LOOK_NS   (100u * 1000000u) /* see closed_while_idle() */
 #define REDIS_BACKOFF_MAX_MS 5000u
 #define REDIS_SHA_LEN	     40
 /* SSCAN batch size: bounds each reply whatever the size of the set. */
@@ -132,6 +136,7 @@ struct redis_conn {
 	redisContext *c;
 	char sha[SCRIPT_COUNT][REDIS_SHA_LEN + 1];
 	uint64_t retry_ns; /* monotonic time before which we do not connect */
+	uint64_t used_ns;  /* monotonic time of the last answer */
 	uint64_t backoff_ms;
 	bool healthy; /* the last command got an answer */
 	char why[REDIS_WHY_MAX];
@@ -321,6 +326,24 @@ static store_status conn_connect(struct redis_store *rs, struct redis_conn *rc)
 	return STORE_OK;
 }
 
+/*
+ * Whether the server closed a connection this thread has not used for a
+ * while. Between commands nothing is due from Redis, so a socket that
+ * reads as ready holds an end of file or an error. Looked at only after
+ * REDIS_IDLE_LOOK_NS idle: a busy connection would have failed already.
+ */
+static bool closed_while_idle(const struct redis_conn *rc)
+{
+	struct pollfd pfd;
+
+	if (af_mono_ns() - rc->used_ns < REDIS_IDLE_LOOK_NS)
+		return false;
+	pfd.fd = rc->c->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) > 0 && pfd.revents != 0;
+}
+
 /* This thread's connection, connected; fails fast during a back-off. */
 static store_status conn_ready(struct redis_store *rs, struct redis_conn **out)
 {
@@ -343,6 +366,13 @@ static store_status conn_ready(struct redis_store *rs, struct redis_conn **out)
 			rs->conns->prev = rc;
 		rs->conns = rc;
 		pthread_mutex_unlock(&rs->lock);
+	}
+	if (rc->c != NULL && closed_while_idle(rc)) {
+		/* Redis restarted, or dropped an idle client: connect anew
+		 * now rather than fail the command this request brings. */
+		redisFree(rc->c);
+		rc->c = NULL;
+		rc->retry_ns = 0;
 	}
 	if (rc->c == NULL) {
 		if (af_mono_ns() < rc->retry_ns)
@@ -389,6 +419,7 @@ static store_status run(struct redis_conn *rc, redisReply **out,
 	}
 	rc->healthy = true;
 	rc->backoff_ms = REDIS_BACKOFF_MIN_MS;
+	rc->used_ns = af_mono_ns();
 	*out = r;
 	return STORE_OK;
 }

@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include <cmocka.h>
+#include <hiredis/hiredis.h>
 
 #include "common/store.h"
 #include "common/util.h"
@@ -1883,6 +1884,34 @@ static void test_open_prefixes_isolate_keys(void **state)
 	store_close(bare);
 }
 
+/*
+ * Redis closes the store's idle connection (as a restart does): the next
+ * call connects anew and succeeds, rather than fail on the dead socket.
+ */
+static void test_connection_closed_while_idle_made_anew(void **state)
+{
+	struct fixture *f = *state;
+	const char *url = getenv("AF_TEST_REDIS_URL");
+	char host[64];
+	int port = 0;
+	redisContext *c;
+	redisReply *r;
+
+	put(f->st, "idle", "1");
+	assert_int_equal(sscanf(url, "redis://%63[^:]:%d", host, &port), 2);
+	c = redisConnect(host, port);
+	assert_non_null(c);
+	assert_int_equal(c->err, 0);
+	r = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
+	assert_non_null(r);
+	assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+	assert_true(r->integer >= 1);
+	freeReplyObject(r);
+	redisFree(c);
+	usleep(200 * 1000);
+	want_value(f->st, "idle", "1");
+}
+
 static void test_open_unix_socket_works(void **state)
 {
 	struct fixture *f = *state;
@@ -2427,6 +2456,7 @@ int main(void)
 	const struct CMUnitTest redis[] = {
 		SHARED_CASES(setup_redis),
 		CASE(test_open_prefixes_isolate_keys, setup_redis),
+		CASE(test_connection_closed_while_idle_made_anew, setup_redis),
 		CASE(test_open_unix_socket_works, setup_redis),
 		CASE(test_open_auth_url_authenticates, setup_redis),
 		CASE(test_open_threads_exit_before_close_clean, setup_redis),
