@@ -52,8 +52,8 @@ const char *h2s_strerror(h2s_status st);
 /* Longest response header name and value. */
 #define H2S_RESP_NAME_MAX	 64
 #define H2S_RESP_VALUE_MAX	 256
-/* Largest response body. */
-#define H2S_RESP_BODY_MAX	 ((size_t)64 * 1024)
+/* Largest response body: a scripted 64 KiB pad and the members around it. */
+#define H2S_RESP_BODY_MAX	 ((size_t)65 * 1024)
 /* Largest request body cap a server may be configured with. */
 #define H2S_BODY_CAP_MAX	 ((size_t)1024 * 1024)
 /* Longest delay a response may ask for. */
