@@ -302,7 +302,8 @@ int main(int argc, char **argv)
 			if (af_server_check(&cfg, err, sizeof(err)) != 0 ||
 			    pushd_check_credentials(&cfg, err, sizeof(err)) !=
 				    PUSHD_OK) {
-				fprintf(stderr, "authflow: %s\n", err);
+				fprintf(stderr, "authflow: %s: %s\n", a.check,
+					err);
 				OPENSSL_cleanse(&cfg, sizeof(cfg));
 				return 1;
 			}

@@ -79,7 +79,12 @@ int af_server_check(const af_config *cfg, char *err, size_t errlen)
 
 	store_options_of(cfg, &so);
 	if (store_check(&so, serr, sizeof(serr)) != STORE_OK) {
-		snprintf(err, errlen, "store: %s", serr);
+		/* What store_check() looks at: the url, or the state folder. */
+		snprintf(err, errlen, "%s: %s",
+			 cfg->store_backend == STORE_BACKEND_REDIS
+				 ? "store.url"
+				 : "state_dir",
+			 serr);
 		OPENSSL_cleanse(serr, sizeof(serr));
 		return -1;
 	}

@@ -69,7 +69,7 @@ static int parse_args(int argc, char **argv, const char **config)
 	return 0;
 }
 
-static int run(const af_config *cfg, log_ctx *log)
+static int run(const char *path, const af_config *cfg, log_ctx *log)
 {
 	store_options so;
 	store_ctx *st = NULL;
@@ -107,7 +107,7 @@ static int run(const af_config *cfg, log_ctx *log)
 	so.prefix = cfg->store_prefix;
 	sst = store_open(&so, &st, err, sizeof(err));
 	if (sst != STORE_OK) {
-		fprintf(stderr, "pushd: store: %s\n", err);
+		fprintf(stderr, "pushd: %s: store.url: %s\n", path, err);
 		goto out;
 	}
 	/*
@@ -131,7 +131,8 @@ static int run(const af_config *cfg, log_ctx *log)
 	}
 	ctx = pushd_ctx_new(cfg, st, log, err, sizeof(err));
 	if (ctx == NULL) {
-		fprintf(stderr, "%s\n", err);
+		/* A push credential the file names: say which file. */
+		fprintf(stderr, "pushd: %s: %s\n", path, err);
 		goto out;
 	}
 	if (pushd_start(ctx) != PUSHD_OK) {
@@ -193,7 +194,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pushd: out of memory\n");
 		rc = 1;
 	} else {
-		rc = run(cfg, log);
+		rc = run(config, cfg, log);
 	}
 	log_free(log);
 	curl_global_cleanup();

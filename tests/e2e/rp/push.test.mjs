@@ -451,7 +451,8 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       // An APNs key file that holds no key.
       const notKey = path.join(tmp, 'not-a-key.p8');
       writeFileSync(notKey, 'not a key\n', { mode: 0o600 });
-      refused(check({ ...base, push: { ...base.push, apns: { ...base.push.apns, key_file: notKey } } }), /apns|APNs|key/);
+      refused(check({ ...base, push: { ...base.push, apns: { ...base.push.apns, key_file: notKey } } }),
+        /config-\d+\.json: push\.apns\.key_file: /);
       // A service account without its client_email.
       const sa = JSON.parse(readFileSync(base.push.fcm.service_account_file, 'utf8'));
       delete sa.client_email;
@@ -461,13 +462,13 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
         /client_email/);
       // A Redis URL that cannot be read (no server is asked), and the password is not echoed.
       r = check({ ...base, store: { ...base.store, url: 'redis://user:s3cret-pw@127.0.0.1:99999' } });
-      refused(r, /^authflow: store: redis url must be/);
+      refused(r, /^authflow: [^:]+config-\d+\.json: store\.url: redis url must be/);
       assert.doesNotMatch(r.stderr, /s3cret-pw/);
       // The memory store's state folder: one that cannot be made, one that is a file.
       const mem = { ...base, store: { backend: 'memory' } };
       delete mem.push;
       assert.equal(check({ ...mem, state_dir: path.join(tmp, 'new-folder') }).status, 0, 'a folder it can make');
-      refused(check({ ...mem, state_dir: path.join(tmp, 'no', 'such') }), /cannot make state folder .*no\/such/);
+      refused(check({ ...mem, state_dir: path.join(tmp, 'no', 'such') }), /config-\d+\.json: state_dir: cannot make state folder .*no\/such/);
       refused(check({ ...mem, state_dir: notKey }), /is not a folder/);
       // The command lines say which option lacks its value.
       for (const prog of ['authflow', 'pushd']) {
