@@ -226,6 +226,30 @@ static pushd_status token_answer(pushd_token_cache *c, const char *body,
 }
 
 /*
+ * Says why the token endpoint refused: its OAuth error and description
+ * (RFC 6749 5.2), so that a refused key ("invalid_grant") reads as such.
+ */
+static void token_refused(pushd_ctx *ctx, long status, const char *body,
+			  size_t len)
+{
+	char err[LOG_VALUE_BUF], desc[LOG_VALUE_BUF];
+	json_t *root = json_loadb(body, len, 0, NULL);
+	const char *e = json_string_value(json_object_get(root, "error"));
+	const char *d =
+		json_string_value(json_object_get(root, "error_description"));
+
+	log_warn(ctx->log, NULL, "fcm_token",
+		 "the token endpoint refused the service account: HTTP %ld "
+		 "error=%s description=%s%s",
+		 status, log_value(e != NULL ? e : "-", err, sizeof(err)),
+		 log_value(d != NULL ? d : "-", desc, sizeof(desc)),
+		 e != NULL && strcmp(e, "invalid_grant") == 0
+			 ? " (is the key in service_account_file still valid?)"
+			 : "");
+	json_decref(root);
+}
+
+/*
  * POSTs the JWT bearer grant to token_uri (blocking, with no lock held)
  * and puts the answer in *got.
  */
@@ -265,10 +289,14 @@ static pushd_status fetch_token(pushd_ctx *ctx, int64_t now,
 	}
 	cc = curl_easy_perform(easy);
 	(void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	if (cc != CURLE_OK || status != 200) {
+	if (cc != CURLE_OK) {
 		log_warn(ctx->log, NULL, "fcm_token",
-			 "token request failed: %s, HTTP %ld",
-			 curl_easy_strerror(cc), status);
+			 "token request failed: %s", curl_easy_strerror(cc));
+		rc = PUSHD_ERR_HTTP;
+		goto out;
+	}
+	if (status != 200) {
+		token_refused(ctx, status, resp->buf, resp->len);
 		rc = PUSHD_ERR_HTTP;
 		goto out;
 	}
