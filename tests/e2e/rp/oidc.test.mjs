@@ -811,7 +811,7 @@ describe(`authflow stopping (${STORE} store)`, () => {
         client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
       // One user each: checks of one user take turns, these run side by side.
       const users = [];
-      for (let i = 0; i < 24; i++) {
+      for (let i = 0; i < 16; i++) {
         const u = await srv.admin('POST', '/users', { username: `leaving${i}`, password: s.password });
         assert.equal(u.status, 201, u.text);
         await srv.admin('POST', `/policies/sso-leaving/assign`, { user: `leaving${i}` });
@@ -820,7 +820,7 @@ describe(`authflow stopping (${STORE} store)`, () => {
       const opened = [];
       // Enough costly checks to keep both work-queue threads busy for a
       // second or more after the signal, on a fast machine too.
-      for (let i = 0; i < 24; i++) {
+      for (let i = 0; i < 16; i++) {
         const browser = new Browser();
         const url = client.buildAuthorizationUrl(config, {
           redirect_uri: REDIRECT, scope: 'openid',
@@ -834,7 +834,7 @@ describe(`authflow stopping (${STORE} store)`, () => {
         `${srv.issuer}/login`, { ...fields, username: users[i], password: s.password })
         .then((r) => Object.assign(r, { at: Date.now() })));
       await new Promise((res) => setTimeout(res, 150));
-      const exited = new Promise((res) => srv.proc.once('exit', (code, sig) => res({ code, sig })));
+      const exited = new Promise((res) => srv.proc.once('exit', (code, sig) => res({ code, sig, at: Date.now() })));
       const t0 = Date.now();
       srv.proc.kill('SIGTERM');
       const answers = await Promise.all(posts);
@@ -844,9 +844,13 @@ describe(`authflow stopping (${STORE} store)`, () => {
       const late = answers.filter((r) => r.at > t0 + 300);
       assert.ok(late.length > 0, 'some sign-ins were still under way at the signal');
       for (const r of late) assert.equal(r.headers.get('connection'), 'close');
-      assert.deepEqual(await exited, { code: 0, sig: null });
-      const took = Date.now() - t0;
-      assert.ok(took < 8000, `stopped in ${took} ms, not after the 10 s grace`);
+      const ended = await exited;
+      assert.deepEqual({ code: ended.code, sig: ended.sig }, { code: 0, sig: null });
+      // It stops once the work under way is done (however long that took
+      // on a busy machine), not when the 10 s grace for idle connections
+      // runs out.
+      const last = Math.max(...answers.map((r) => r.at));
+      assert.ok(ended.at - last < 3000, `stopped ${ended.at - last} ms after the last answer, ${ended.at - t0} ms after the signal`);
     } finally {
       await srv.stop();
     }
