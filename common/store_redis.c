@@ -52,7 +52,7 @@
 #define REDIS_DB_MAX	     1000000ul
 #define REDIS_TIMEOUT_MAX_MS 600000u
 #define REDIS_BACKOFF_MIN_MS 100u
-#define REDIS_IDLE_LOOK_NS   (100u * 1000000u) /* see closed_while_idle() */
+#define REDIS_IDLE_LOOK_NS   ((uint64_t)100 * 1000000) /* closed_while_idle() */
 #define REDIS_BACKOFF_MAX_MS 5000u
 #define REDIS_SHA_LEN	     40
 /* SSCAN batch size: bounds each reply whatever the size of the set. */

@@ -1892,14 +1892,27 @@ static void test_connection_closed_while_idle_made_anew(void **state)
 {
 	struct fixture *f = *state;
 	const char *url = getenv("AF_TEST_REDIS_URL");
+	const char *colon;
 	char host[64];
-	int port = 0;
+	long port;
 	redisContext *c;
 	redisReply *r;
 
 	put(f->st, "idle", "1");
-	assert_int_equal(sscanf(url, "redis://%63[^:]:%d", host, &port), 2);
-	c = redisConnect(host, port);
+	/* with-redis.sh gives redis://HOST:PORT. */
+	if (url == NULL) {
+		fail();
+		return;
+	}
+	assert_int_equal(strncmp(url, "redis://", 8), 0);
+	colon = strrchr(url, ':');
+	assert_non_null(colon);
+	assert_true(colon - (url + 8) > 0 && colon - (url + 8) < 64);
+	(void)snprintf(host, sizeof(host), "%.*s", (int)(colon - (url + 8)),
+		       url + 8);
+	port = strtol(colon + 1, NULL, 10);
+	assert_true(port > 0 && port < 65536);
+	c = redisConnect(host, (int)port);
 	assert_non_null(c);
 	assert_int_equal(c->err, 0);
 	r = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
