@@ -81,9 +81,9 @@ int af_httpc_visible_ascii(const char *s, size_t max);
 /*
  * Checks a base URL: "http://" or "https://" (any case), a host, maybe a
  * path prefix, visible ASCII up to AF_HTTPC_URL_MAX bytes, no '?' or '#'
- * (the caller appends its own path), and a URL libcurl parses. *len is its length without trailing
- * slashes, *path_at where its path prefix starts (*len when it has
- * none). AF_HTTPC_OK, AF_HTTPC_ERR_ARG or AF_HTTPC_ERR_URL.
+ * (the caller appends its own path), and a URL libcurl parses. *len is its
+ * length without trailing slashes, *path_at where its path prefix starts (*len
+ * when it has none). AF_HTTPC_OK, AF_HTTPC_ERR_ARG or AF_HTTPC_ERR_URL.
  */
 AF_HTTPC_NODISCARD af_httpc_status af_httpc_base_url(const char *url,
 						     size_t *len,
