@@ -295,15 +295,22 @@ static int hidden_char(uint32_t c)
 	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
 	       (c >= 0x2060 && c <= 0x206f) || c == 0x3164 || c == 0xfeff ||
 	       c == 0xffa0 || (c >= 0xfff9 && c <= 0xfffb) ||
-	       (c >= 0x1d173 && c <= 0x1d17a) || (c >= 0xe0000 && c <= 0xe0fff);
+	       (c >= 0x1bca0 && c <= 0x1bca3) ||
+	       (c >= 0x1d173 && c <= 0x1d17a) ||
+	       (c >= 0xe0000 && c <= 0xe007f) || (c >= 0xe01f0 && c <= 0xe0fff);
 }
 
-/* The space separators (Unicode Zs): blank, however wide. */
-static int space_char(uint32_t c)
+/*
+ * What shows nothing on its own: the space separators (Unicode Zs),
+ * however wide, the Braille blank, and the variation selectors, which
+ * only change the character before them (an emoji's U+FE0F, say).
+ */
+static int blank_char(uint32_t c)
 {
 	return c == 0x20 || c == 0xa0 || c == 0x1680 ||
-	       (c >= 0x2000 && c <= 0x200a) || c == 0x202f || c == 0x205f ||
-	       c == 0x3000;
+	       (c >= 0x180b && c <= 0x180f) || (c >= 0x2000 && c <= 0x200a) ||
+	       c == 0x202f || c == 0x205f || c == 0x2800 || c == 0x3000 ||
+	       (c >= 0xfe00 && c <= 0xfe0f) || (c >= 0xe0100 && c <= 0xe01ef);
 }
 
 void af_utf8_repair(char *s)
@@ -333,7 +340,7 @@ int af_utf8_blank(const char *s, size_t n)
 		uint32_t cp = 0;
 		size_t len = af_utf8_next(p + i, n - i, &cp);
 
-		if (len == 0 || !space_char(cp))
+		if (len == 0 || !blank_char(cp))
 			return 0;
 		i += len;
 	}

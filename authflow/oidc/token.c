@@ -19,6 +19,7 @@ struct issued {
 	char refresh[AF_TOKEN_TEXT_MAX + 1];
 	char *id_token;
 	int has_refresh;
+	char scope[AF_SCOPE_MAX + 1]; /* granted, as the answer says it */
 };
 
 static void issued_cleanup(struct issued *t)
@@ -131,6 +132,33 @@ static int make_jwt_access(af_server *srv, const json_t *grant, const char *sel,
  * keeps grant's scope (RFC 6749 6). 0, or nonzero with the error in resp
  * (invalid_grant when the family was revoked while they were issued).
  */
+/*
+ * scope without the word offline_access, into out (cap bytes; a scope is
+ * at most AF_SCOPE_MAX bytes).
+ */
+static void scope_without_offline(const char *scope, char *out, size_t cap)
+{
+	const char *p, *end;
+	size_t n = 0, len;
+
+	for (p = scope; *p != '\0'; p = end) {
+		while (*p == ' ')
+			p++;
+		end = p + strcspn(p, " ");
+		len = (size_t)(end - p);
+		if (len == 0 ||
+		    (len == 14 && memcmp(p, "offline_access", 14) == 0))
+			continue;
+		if (n + (n > 0) + len >= cap)
+			break;
+		if (n > 0)
+			out[n++] = ' ';
+		memcpy(out + n, p, len);
+		n += len;
+	}
+	out[n] = '\0';
+}
+
 static int issue(af_server *srv, af_resp *resp, json_t *grant,
 		 const json_t *now, const json_t *user, const json_t *app,
 		 const char *at_sel, const char *rt_sel, struct issued *t)
@@ -138,8 +166,35 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 	const char *scope = json_string_value(json_object_get(grant, "scope"));
 	const char *fmt =
 		json_string_value(json_object_get(app, "access_token_format"));
+	const char *now_scope =
+		json_string_value(json_object_get(now, "scope"));
+	int refresh = af_oidc_has_word(scope, "offline_access") &&
+		      json_is_true(json_object_get(app, "allow_refresh"));
 	char sel[AF_GRANT_SEL_BUF];
+	json_t *narrow = NULL;
 	int rc = 0;
+
+	/*
+	 * What the tokens say is what was granted: without a refresh token,
+	 * offline access was not (RFC 6749 5.1), in the answer, in a JWT
+	 * access token and for /userinfo alike.
+	 */
+	snprintf(t->scope, sizeof(t->scope), "%s",
+		 now_scope != NULL ? now_scope : "");
+	if (!refresh && af_oidc_has_word(t->scope, "offline_access")) {
+		scope_without_offline(now_scope, t->scope, sizeof(t->scope));
+		narrow = json_deep_copy(now);
+		if (narrow == NULL ||
+		    json_object_set_new(narrow, "scope",
+					json_string(t->scope)) != 0) {
+			json_decref(narrow);
+			af_resp_oauth_error(resp, 503,
+					    "temporarily_unavailable",
+					    "could not issue tokens");
+			return -1;
+		}
+		now = narrow;
+	}
 
 	/* The selector is known here, so that the refresh token notes it. */
 	if (at_sel == NULL) {
@@ -152,8 +207,7 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 	else if (rc == 0)
 		rc = af_grant_issue(srv, AF_GRANT_ACCESS, at_sel, now,
 				    t->access, sizeof(t->access));
-	if (rc == 0 && af_oidc_has_word(scope, "offline_access") &&
-	    json_is_true(json_object_get(app, "allow_refresh"))) {
+	if (rc == 0 && refresh) {
 		if (!json_is_integer(json_object_get(grant, "rt_exp")))
 			json_object_set_new(
 				grant, "rt_exp",
@@ -171,7 +225,7 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 	if (rc > 0) {
 		af_resp_oauth_error(resp, 400, "invalid_grant",
 				    "the grant was revoked");
-		return rc;
+		goto out;
 	}
 	if (rc == 0) {
 		t->id_token = make_id_token(srv, now, user, app, t->access);
@@ -181,49 +235,17 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 	if (rc != 0)
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
 				    "could not issue tokens");
+out:
+	json_decref(narrow);
 	return rc;
 }
 
-/*
- * The scope granted: the grant's, without offline_access when no refresh
- * token came with it (RFC 6749 5.1: the scope says what was granted).
- */
-static json_t *granted_scope(const json_t *grant, const struct issued *t)
+static void send_tokens(af_resp *resp, const struct issued *t)
 {
-	const char *scope = json_string_value(json_object_get(grant, "scope"));
-	char out[AF_SCOPE_MAX + 1];
-	size_t n = 0, len;
-	const char *p, *end;
-
-	if (scope == NULL || t->has_refresh ||
-	    !af_oidc_has_word(scope, "offline_access"))
-		return json_string(scope != NULL ? scope : "");
-	for (p = scope; *p != '\0'; p = end) {
-		while (*p == ' ')
-			p++;
-		end = p + strcspn(p, " ");
-		len = (size_t)(end - p);
-		if (len == 0 ||
-		    (len == 14 && memcmp(p, "offline_access", 14) == 0))
-			continue;
-		if (n + (n > 0) + len >= sizeof(out))
-			break;
-		if (n > 0)
-			out[n++] = ' ';
-		memcpy(out + n, p, len);
-		n += len;
-	}
-	out[n] = '\0';
-	return json_string(out);
-}
-
-static void send_tokens(af_resp *resp, const json_t *grant,
-			const struct issued *t)
-{
-	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:o}", "access_token",
+	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s}", "access_token",
 			      t->access, "token_type", "Bearer", "expires_in",
 			      AF_ACCESS_TTL_S, "id_token", t->id_token, "scope",
-			      granted_scope(grant, t));
+			      t->scope);
 
 	if (o != NULL && t->has_refresh)
 		json_object_set_new(o, "refresh_token",
@@ -328,7 +350,7 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	json_object_del(grant, "redirect_uri");
 	if (issue(srv, resp, grant, grant, user, app, fam, rt_fam, &t) != 0)
 		goto out;
-	send_tokens(resp, grant, &t);
+	send_tokens(resp, &t);
 	log_info(srv->log, req->rid, "token",
 		 "client=%s user=%s grant=authorization_code outcome=ok",
 		 client_id,
@@ -487,7 +509,7 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	/* The rotated refresh token stays in its family; see grant.h. */
 	if (issue(srv, resp, grant, now, user, app, NULL, fam, &t) != 0)
 		goto out;
-	send_tokens(resp, now, &t);
+	send_tokens(resp, &t);
 	log_info(srv->log, req->rid, "token",
 		 "client=%s grant=refresh_token outcome=ok", client_id);
 out:

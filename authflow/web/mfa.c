@@ -83,6 +83,22 @@ static const char *mfa_str(const json_t *authz, const char *key)
 }
 
 /*
+ * Notes in the flow that its end was refused, so that reloading the page
+ * after an administrator's next change does not finish it. The flow stays
+ * for the refusal page's way back to the application.
+ */
+static void mark_refused(af_server *srv, const char *flow, const json_t *authz)
+{
+	json_t *copy = json_deep_copy(authz);
+	json_t *mfa = json_object_get(copy, "mfa");
+
+	if (json_is_object(mfa) &&
+	    json_object_set_new(mfa, "refused", json_true()) == 0)
+		(void)af_flow_save(srv, flow, copy);
+	json_decref(copy);
+}
+
+/*
  * Finishes the sign-in once: af_flow_claim_page() makes sure that of the
  * page, the poll and the code form only one makes a session and a code.
  */
@@ -95,6 +111,19 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	af_session s;
 	int rc;
 
+	/* Refused once, refused for good: a later change admits no one. */
+	if (json_is_true(json_object_get(json_object_get(authz, "mfa"),
+					 "refused"))) {
+		af_page_allow_form_target(
+			resp, json_string_value(
+				      json_object_get(authz, "redirect_uri")));
+		af_page_refusal(
+			resp, 403, "Sign-in not completed",
+			"This sign-in was refused.",
+			"Sign in again, or contact your administrator.", flow,
+			json_string_value(json_object_get(authz, "csrf")));
+		return;
+	}
 	/*
 	 * The second step took time: the user (still there, the same one),
 	 * their policy and the app are looked at again, as they are now.
@@ -116,8 +145,10 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	json_decref(user);
 	json_decref(policy);
 	json_decref(app);
-	if (rc != 0)
+	if (rc != 0) {
+		mark_refused(srv, flow, authz);
 		return;
+	}
 	if (af_flow_claim_page(srv, flow, resp) != 0)
 		return;
 	memset(&s, 0, sizeof(s));

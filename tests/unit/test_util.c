@@ -384,6 +384,10 @@ static void test_utf8_blank_only_spaces(void **state)
 	assert_true(af_utf8_blank("   ", 3));
 	/* No-break and ideographic spaces are blank too. */
 	assert_true(af_utf8_blank(" \xc2\xa0\xe3\x80\x80", 6));
+	/* Variation selectors and the Braille blank show nothing alone... */
+	assert_true(af_utf8_blank("\xef\xb8\x8f\xe2\xa0\x80\xe1\xa0\x8b", 9));
+	/* ...but an emoji with its selector is something. */
+	assert_false(af_utf8_blank("\xe2\x9d\xa4\xef\xb8\x8f", 6));
 	assert_false(af_utf8_blank(" a ", 3));
 	assert_false(af_utf8_blank("\xe6\x9d\xb1", 3));
 	assert_false(af_utf8_blank(" \xff", 2));

@@ -511,6 +511,11 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.match(r.text, /cannot sign in/);
     assert.equal(await sessions(), 0);
     assert.equal((await server.admin('PATCH', '/users/una', { enabled: true })).status, 200);
+    // Refused for good: the account enabled again does not finish it.
+    r = await f.m.browser.get(f.m.mfaUrl);
+    assert.equal(r.status, 403, r.text);
+    assert.match(r.text, /was refused/);
+    assert.equal(await sessions(), 0);
     // The policy's single sign-on switched off meanwhile.
     const policy = 'sso-una';
     f = await start();

@@ -630,12 +630,16 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     r = await browser.get(a.url.href);
     assert.equal(new URL(r.location).searchParams.get('error'), 'login_required', 'nell is signed out');
     // offline_access on an app without refresh tokens: not in the granted scope.
-    const app = await server.admin('POST', '/apps', { name: `norefresh-${Date.now()}`, redirect_uris: [REDIRECT] });
+    const app = await server.admin('POST', '/apps', {
+      name: `norefresh-${Date.now()}`, redirect_uris: [REDIRECT], access_token_format: 'jwt',
+    });
     assert.equal((await server.admin('POST', `/apps/${app.json.client_id}/deploy`, { all: true })).status, 200);
     const s2 = { ...s, clientId: app.json.client_id, clientSecret: app.json.client_secret };
     const t = (await fullSignIn(s2)).tokens;
     assert.equal(t.refresh_token, undefined);
     assert.equal(t.scope, 'openid profile email groups');
+    const at = JSON.parse(Buffer.from(t.access_token.split('.')[1], 'base64url').toString());
+    assert.equal(at.scope, 'openid profile email groups', 'the JWT access token says the same');
   });
 
   test('one sign-in form posted many times at once gives one code', async () => {
