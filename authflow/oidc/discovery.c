@@ -46,7 +46,8 @@ void af_h_discovery(af_server *srv, af_req *req, af_resp *resp)
 					     "name",   "preferred_username",
 					     "email",  "email_verified",
 					     "groups", NULL};
-	static const char *const prompts[] = {"none", "login", NULL};
+	static const char *const prompts[] = {"none", "login", "select_account",
+					      NULL};
 	json_t *o;
 
 	(void)req;

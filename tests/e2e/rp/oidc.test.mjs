@@ -69,6 +69,7 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.deepEqual(d.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
     assert.equal(d.authorization_response_iss_parameter_supported, true);
     assert.deepEqual(d.acr_values_supported, ['urn:authflow:acr:pwd', 'urn:authflow:acr:mfa']);
+    assert.deepEqual(d.prompt_values_supported, ['none', 'login', 'select_account']);
     const jwks = await (await fetch(d.jwks_uri)).json();
     assert.ok(jwks.keys.length >= 1);
     const kids = new Set();
