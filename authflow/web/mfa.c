@@ -20,23 +20,39 @@
 #include "web/page.h"
 #include "web/qr.h"
 
+/*
+ * The MFA page's script: the digit pad, the countdown, and a poll of the
+ * status that goes on once the push is answered. A change of state is
+ * shown by loading the page anew with GET (never a reload, which after
+ * the code form would post the code again), and not while a code is
+ * being typed: the page then says so in place and keeps the code.
+ */
 static const char mfa_js[] =
 	"(function(){\n"
+	"var code=document.getElementById('code');\n"
 	"var pad=document.querySelectorAll('[data-digit]');\n"
 	"for(var i=0;i<pad.length;i++){pad[i].addEventListener('click',"
-	"function(e){var f=document.getElementById('code');"
-	"if(f&&f.value.length<6)f.value+=e.target.getAttribute('data-digit');"
+	"function(e){"
+	"if(code&&code.value.length<6)code.value+=e.target.getAttribute('data-digit');"
 	"});}\n"
 	"var m=document.getElementById('mfa');if(!m)return;\n"
 	"var url=m.getAttribute('data-status');\n"
+	"var page=url.replace('/status?','?');\n"
+	"var num=m.querySelector('.number');\n"
 	"var left=parseInt(m.getAttribute('data-expires-in'),10);\n"
 	"var cd=document.getElementById('countdown');\n"
 	"function tick(){if(left>0)left--;if(cd)cd.textContent=left;}\n"
-	"setInterval(tick,1000);\n"
+	"var timer=setInterval(tick,1000);\n"
+	"function ended(){if(!code||code.value.length===0){"
+	"window.location.replace(page);return;}clearInterval(timer);"
+	"m.textContent='The request on your phone is no longer waiting. "
+	"Finish with the token code, or load this page again.';}\n"
 	"function poll(){fetch(url,{credentials:'same-origin',"
 	"cache:'no-store'}).then(function(r){return r.json();})"
 	".then(function(s){if(s.next){window.location.replace(s.next);return;}"
-	"if(s.state&&s.state!=='pending'){window.location.reload();return;}"
+	"if(s.state&&s.state!=='pending'){ended();return;}"
+	"if(num&&typeof s.number==='number'&&num.textContent!==String(s.number))"
+	"num.textContent=String(s.number);"
 	"if(typeof s.expires_in==='number')left=s.expires_in;"
 	"setTimeout(poll,700);}).catch(function(){setTimeout(poll,2000);});}\n"
 	"setTimeout(poll,700);\n"
@@ -267,7 +283,9 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 	af_page_allow_form_target(resp, json_string_value(json_object_get(
 						authz, "redirect_uri")));
 	af_buf_init(&b, 65536);
-	af_page_begin(&b, resp, "Confirm on your phone");
+	af_page_begin(&b, resp,
+		      txn != NULL ? "Confirm on your phone"
+				  : "Enter your token code");
 	if (txn != NULL) {
 		json_t *num = json_object_get(txn, "number");
 

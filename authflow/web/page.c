@@ -37,8 +37,11 @@ static const char css[] =
 	"color:#7a1c12;margin-bottom:1rem}"
 	".info{background:#e8f1fb;color:#0b3d91}"
 	".app{color:#4a5560;margin:-.5rem 0 1rem}"
-	".number{font-size:4rem;font-weight:700;text-align:center;"
-	"letter-spacing:.2em;margin:1rem 0}"
+	/* Names of up to 128 characters in one word must not widen pages. */
+	"h1,h2,p,header span{overflow-wrap:anywhere}"
+	/* Two digits large; a six-digit code still fits a 360 px phone. */
+	".number{font-size:min(4rem,14vw);font-weight:700;text-align:center;"
+	"letter-spacing:.1em;margin:1rem 0}"
 	"dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}"
 	"dt{font-weight:600}dd{margin:0;word-break:break-all}"
 	"code,pre{font-size:.85rem;word-break:break-all;white-space:pre-wrap}"

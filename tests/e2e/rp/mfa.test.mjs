@@ -447,6 +447,46 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(code.value, '1234');
   });
 
+  test('the MFA page script: a GET, never a reload; a code being typed is kept; the number follows the status', async () => {
+    const js = await (await fetch(`${server.issuer}/static/mfa.js`)).text();
+    // Runs the script against a page whose status poll answers answer;
+    // returns what it did to the page.
+    const run = async (answer, typed) => {
+      const code = { value: typed };
+      const num = { textContent: '40' };
+      const m = {
+        textContent: 'the push part',
+        getAttribute: (a) => ({ 'data-status': '/login/mfa/status?flow=F1', 'data-expires-in': '30' })[a],
+        querySelector: (q) => (q === '.number' ? num : null),
+      };
+      const document = {
+        getElementById: (id) => ({ code, mfa: m })[id] ?? null,
+        querySelectorAll: () => [],
+      };
+      const went = [];
+      const timers = [];
+      const window = { location: { replace: (u) => went.push(u), reload: () => went.push('RELOAD') } };
+      const fakeFetch = async () => ({ json: async () => answer });
+      vm.runInNewContext(js, {
+        document, window, fetch: fakeFetch,
+        setTimeout: (fn) => timers.push(fn), setInterval: () => 1, clearInterval: () => {},
+      });
+      timers.shift()(); // the first poll
+      await new Promise((res) => setTimeout(res, 20));
+      return { went, code: code.value, text: m.textContent, number: num.textContent };
+    };
+    let r = await run({ state: 'denied' }, '');
+    assert.deepEqual(r.went, ['/login/mfa?flow=F1'], 'the page again by GET');
+    r = await run({ state: 'expired' }, '4821');
+    assert.deepEqual(r.went, [], 'no navigation while a code is typed');
+    assert.equal(r.code, '4821');
+    assert.match(r.text, /no longer waiting/);
+    r = await run({ state: 'pending', number: 53, expires_in: 20 }, '');
+    assert.equal(r.number, '53', 'the number of the flow\'s current challenge');
+    r = await run({ state: 'approved', next: '/login/mfa?flow=F1&go=1' }, '12');
+    assert.deepEqual(r.went, ['/login/mfa?flow=F1&go=1']);
+  });
+
   test('legacy mode and old app versions get no push, only the token code', async () => {
     const s = await mfaUser('quin', ['--platform', 'apns', '--push-token', 'a'.repeat(64), '--app-version', '2022.1']);
     let w = await server.admin('PATCH', '/workflow', { min_app_version: { ios: '2023.2' } });
