@@ -585,18 +585,22 @@ static int phone_code(af_server *srv, char *out, size_t cap, int *left)
  * The number field and, for a tap on a phone, a pad of digits that fills
  * it (with /static/phone.js; without script the field takes typing).
  */
-static void number_pad(af_buf *b)
+/* The number field and pad of challenge n on the page (ids unique). */
+static void number_pad(af_buf *b, size_t n)
 {
-	af_buf_puts(b, "<label for=\"number\">Number shown on the sign-in "
-		       "page</label><input type=\"text\" id=\"number\" "
-		       "name=\"number\" inputmode=\"numeric\" maxlength=\"2\" "
-		       "autocomplete=\"off\"><div class=\"pad\">");
+	af_buf_printf(b,
+		      "<label for=\"number-%zu\">Number shown on the sign-in "
+		      "page</label><input type=\"text\" id=\"number-%zu\" "
+		      "name=\"number\" inputmode=\"numeric\" maxlength=\"2\" "
+		      "autocomplete=\"off\" data-number><div class=\"pad\">",
+		      n, n);
 	af_page_digit_buttons(b, "data-phone-digit");
 	af_buf_puts(b, "<button type=\"button\" class=\"secondary\" "
 		       "data-phone-clear>Clear</button></div>");
 }
 
-static void phone_challenge(af_buf *b, const af_server *srv, json_t *txn)
+static void phone_challenge(af_buf *b, const af_server *srv, json_t *txn,
+			    size_t n)
 {
 	json_t *pub = af_mfa_txn_public(txn, af_now());
 	const char *id = json_string_value(json_object_get(txn, "id"));
@@ -620,7 +624,7 @@ static void phone_challenge(af_buf *b, const af_server *srv, json_t *txn)
 	af_buf_html(b, srv->demo_phone_csrf);
 	af_buf_puts(b, "\">");
 	if (json_is_true(json_object_get(pub, "number_required")))
-		number_pad(b);
+		number_pad(b, n);
 	af_buf_puts(b, "<div class=\"row\"><button name=\"decision\" "
 		       "value=\"approve\">Approve</button><button "
 		       "class=\"secondary\" name=\"decision\" "
@@ -638,21 +642,25 @@ static void phone_challenge(af_buf *b, const af_server *srv, json_t *txn)
  */
 static const char phone_js[] =
 	"(function(){\n"
-	"var f=document.getElementById('number');\n"
-	"function busy(){return f&&f.value.length>0;}\n"
+	"var fields=document.querySelectorAll('[data-number]');\n"
+	"function busy(){for(var k=0;k<fields.length;k++)"
+	"if(fields[k].value.length>0)return true;return false;}\n"
 	"function reload(){if(!busy())window.location.replace('/demo/phone');}\n"
-	"var pad=document.querySelectorAll('[data-phone-digit]');\n"
-	"for(var i=0;i<pad.length;i++){pad[i].addEventListener('click',"
-	"function(e){if(f&&f.value.length<2)"
-	"f.value+=e.target.getAttribute('data-phone-digit');});}\n"
-	"var clr=document.querySelector('[data-phone-clear]');\n"
-	"if(clr)clr.addEventListener('click',function(){if(f)f.value='';});\n"
+	"var forms=document.querySelectorAll('[data-challenge]');\n"
+	"for(var i=0;i<forms.length;i++){(function(form){"
+	"var f=form.querySelector('[data-number]');if(!f)return;"
+	"var pad=form.querySelectorAll('[data-phone-digit]');"
+	"for(var j=0;j<pad.length;j++)pad[j].addEventListener('click',"
+	"function(e){if(f.value.length<2)"
+	"f.value+=e.target.getAttribute('data-phone-digit');});"
+	"var clr=form.querySelector('[data-phone-clear]');"
+	"if(clr)clr.addEventListener('click',function(){f.value='';});"
+	"})(forms[i]);}\n"
 	"var left=document.querySelectorAll('[data-left]');\n"
 	"setInterval(function(){for(var j=0;j<left.length;j++){"
 	"var n=parseInt(left[j].textContent,10)-1;"
 	"left[j].textContent=n>0?n:0;if(n<=0)reload();}},1000);\n"
-	"if(!document.querySelector('[data-challenge]'))"
-	"setInterval(reload,3000);\n"
+	"if(forms.length===0)setInterval(reload,3000);\n"
 	"})();\n";
 
 const char *af_demo_phone_js(void)
@@ -721,7 +729,7 @@ void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
 					   json_string_value(
 						   json_object_get(txn, "txn")),
 					   af_now(), &full) == AF_MFA_OK)
-				phone_challenge(&b, srv, full);
+				phone_challenge(&b, srv, full, i);
 			json_decref(full);
 		}
 	} else {
