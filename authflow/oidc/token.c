@@ -141,6 +141,9 @@ static void scope_without_offline(const char *scope, char *out, size_t cap)
 	const char *p, *end;
 	size_t n = 0, len;
 
+	out[0] = '\0';
+	if (scope == NULL)
+		return;
 	for (p = scope; *p != '\0'; p = end) {
 		while (*p == ' ')
 			p++;
