@@ -33,7 +33,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp);
  * flow's sign-in: enabled, in a policy with single sign-on on, and the flow's
  * app deployed to them. Checked after the password and again when a second step
  * ends, since an administrator may have changed any of it meanwhile. 0 with the
- * policy and the app (new references), or -1 with the refusal page in resp.
+ * policy and the app (new references), -1 with the refusal page in resp, or
+ * -2 with the service-unavailable page when the store failed (no answer).
  */
 /*
  * 1 when the user (a directory record) is in a policy with single sign-on

@@ -158,7 +158,7 @@ int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 	sso = af_login_sso_on(srv, user, policy);
 	if (sso < 0) {
 		af_page_unavailable(resp);
-		return -1;
+		return -2;
 	}
 	if (sso == 0) {
 		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
@@ -177,6 +177,10 @@ int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 	st = af_dir_app_get(
 		srv->dir,
 		json_string_value(json_object_get(authz, "client_id")), app);
+	if (st == AF_DIR_STORE || st == AF_DIR_NOMEM) {
+		af_page_unavailable(resp);
+		return -2;
+	}
 	if (st != AF_DIR_OK || !af_dir_app_deployed_to(*app, user)) {
 		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
 		log_info(srv->log, req->rid, "login",

@@ -162,7 +162,9 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	json_decref(policy);
 	json_decref(app);
 	if (rc != 0) {
-		mark_refused(srv, flow, authz);
+		/* A store that failed refused nothing: the page may retry. */
+		if (rc == -1)
+			mark_refused(srv, flow, authz);
 		return;
 	}
 	if (af_flow_claim_page(srv, flow, resp) != 0)
