@@ -83,9 +83,16 @@ describe(`authflow OIDC (${STORE} store)`, () => {
 
   test('metrics: one series per route name and status, unmatched paths as unknown', async () => {
     for (const p of ['/static/authflow.css', '/static/mfa.js', '/static/brand-logo', '/healthz', '/no-such-page']) {
-      await fetch(`${server.issuer}${p}`);
+      await (await fetch(`${server.issuer}${p}`)).text();
     }
-    const text = await (await fetch(`${server.issuer}/metrics`)).text();
+    // A request is counted once its answer is sent, which may be a moment
+    // after the client has read it.
+    let text = '';
+    for (let i = 0; i < 40; i++) {
+      text = await (await fetch(`${server.issuer}/metrics`)).text();
+      if (text.includes('authflow_http_requests_total{route="unknown",status="404"}')) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
     const series = text.split('\n').filter((l) => l.startsWith('authflow_http_requests_total{'));
     const labels = series.map((l) => l.split(' ')[0]);
     assert.equal(new Set(labels).size, labels.length, `a series printed twice:\n${series.join('\n')}`);
