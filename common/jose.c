@@ -84,9 +84,9 @@ struct af_keyring {
 	struct ring ring;
 	/*
 	 * Looking for another node's rotation: when the store was last read
-	 * for it (monotonic milliseconds), and the SHA-256 of the ring text
-	 * then found ("" before the first look). One thread looks at a time;
-	 * others go on.
+	 * for it (monotonic milliseconds), and the SHA-256 of the stored ring
+	 * text the ring in memory came from, so that an unchanged ring is not
+	 * parsed again. One thread looks at a time; others go on.
 	 */
 	pthread_mutex_t look_lock; /* guards the two below */
 	int64_t looked_at;
@@ -679,6 +679,18 @@ static jose_status ring_json_rotate(json_t *ringj, const cjose_jwk_t *fresh,
 }
 
 /* Writes a changed ring: CAS against what was read, or NX when new. */
+/* Notes the stored ring text the ring in memory came from. */
+static void ring_seen(af_keyring *kr, const void *text, size_t len)
+{
+	char sha[65];
+
+	af_sha256_hex(text, len, sha);
+	if (pthread_mutex_lock(&kr->look_lock) != 0)
+		return;
+	memcpy(kr->seen_sha, sha, sizeof(sha));
+	pthread_mutex_unlock(&kr->look_lock);
+}
+
 static store_status ring_write(af_keyring *kr, const store_value *raw,
 			       bool found, const json_t *ringj)
 {
@@ -695,6 +707,8 @@ static store_status ring_write(af_keyring *kr, const store_value *raw,
 	else
 		ss = store_set(kr->st, JOSE_RING_STORE_KEY, dump, len, 0,
 			       STORE_SET_NX);
+	if (ss == STORE_OK)
+		ring_seen(kr, dump, len);
 	json_text_free(dump, true);
 	return ss;
 }
@@ -730,6 +744,8 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		    (mode == UPDATE_ENSURE &&
 		     ring_signing(&loaded, af_now()) != NULL)) {
 			st = ring_install(kr, &loaded);
+			if (st == JOSE_OK)
+				ring_seen(kr, raw.data, raw.len);
 			*done = st == JOSE_OK;
 			goto out;
 		}
@@ -864,6 +880,8 @@ jose_status af_keyring_reload(af_keyring *kr)
 		st = ring_from_json(ringj, &loaded);
 	if (st == JOSE_OK)
 		st = ring_install(kr, &loaded);
+	if (st == JOSE_OK)
+		ring_seen(kr, raw.data, raw.len);
 	ring_json_free(ringj);
 	raw_free(&raw);
 	return st;

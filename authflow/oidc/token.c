@@ -125,6 +125,47 @@ static int make_jwt_access(af_server *srv, const json_t *grant, const char *sel,
 }
 
 /*
+ * The next space-separated word of *p: its start, its length in *n (0 at
+ * the end); *p moves past it.
+ */
+static const char *next_word(const char **p, size_t *n)
+{
+	const char *w = *p;
+
+	while (*w == ' ')
+		w++;
+	for (*n = 0; w[*n] != '\0' && w[*n] != ' '; (*n)++)
+		;
+	*p = w + *n;
+	return w;
+}
+
+/*
+ * scope's words, one space apart, without the word drop (NULL: none), as a
+ * new JSON string (or NULL).
+ */
+static json_t *scope_words(const char *scope, const char *drop)
+{
+	char buf[AF_SCOPE_MAX + 1];
+	const char *p = scope, *w;
+	size_t len = 0, n;
+
+	for (w = next_word(&p, &n); n > 0; w = next_word(&p, &n)) {
+		if (drop != NULL && n == strlen(drop) &&
+		    memcmp(w, drop, n) == 0)
+			continue;
+		if (len + 1 + n >= sizeof(buf))
+			return NULL;
+		if (len > 0)
+			buf[len++] = ' ';
+		memcpy(buf + len, w, n);
+		len += n;
+	}
+	buf[len] = '\0';
+	return json_string(buf);
+}
+
+/*
  * Issues access token, optional refresh token and id_token for grant, the
  * access token under selector at_sel and the refresh token under rt_sel
  * (NULL: new random ones). The access token and id_token are for now:
@@ -132,36 +173,6 @@ static int make_jwt_access(af_server *srv, const json_t *grant, const char *sel,
  * keeps grant's scope (RFC 6749 6). 0, or nonzero with the error in resp
  * (invalid_grant when the family was revoked while they were issued).
  */
-/*
- * scope without the word offline_access, into out (cap bytes; a scope is
- * at most AF_SCOPE_MAX bytes).
- */
-static void scope_without_offline(const char *scope, char *out, size_t cap)
-{
-	const char *p, *end;
-	size_t n = 0, len;
-
-	out[0] = '\0';
-	if (scope == NULL)
-		return;
-	for (p = scope; *p != '\0'; p = end) {
-		while (*p == ' ')
-			p++;
-		end = p + strcspn(p, " ");
-		len = (size_t)(end - p);
-		if (len == 0 ||
-		    (len == 14 && memcmp(p, "offline_access", 14) == 0))
-			continue;
-		if (n + (n > 0) + len >= cap)
-			break;
-		if (n > 0)
-			out[n++] = ' ';
-		memcpy(out + n, p, len);
-		n += len;
-	}
-	out[n] = '\0';
-}
-
 static int issue(af_server *srv, af_resp *resp, json_t *grant,
 		 const json_t *now, const json_t *user, const json_t *app,
 		 const char *at_sel, const char *rt_sel, struct issued *t)
@@ -182,14 +193,14 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 	 * offline access was not (RFC 6749 5.1), in the answer, in a JWT
 	 * access token and for /userinfo alike.
 	 */
-	snprintf(t->scope, sizeof(t->scope), "%s",
-		 now_scope != NULL ? now_scope : "");
-	if (!refresh && af_oidc_has_word(t->scope, "offline_access")) {
-		scope_without_offline(now_scope, t->scope, sizeof(t->scope));
-		narrow = json_deep_copy(now);
+	if (!refresh && af_oidc_has_word(now_scope, "offline_access")) {
+		json_t *words = scope_words(now_scope, "offline_access");
+
+		narrow = words != NULL ? json_deep_copy(now) : NULL;
 		if (narrow == NULL ||
-		    json_object_set_new(narrow, "scope",
-					json_string(t->scope)) != 0) {
+		    json_object_set_new(narrow, "scope", words) != 0) {
+			if (narrow == NULL)
+				json_decref(words);
 			json_decref(narrow);
 			af_resp_oauth_error(resp, 503,
 					    "temporarily_unavailable",
@@ -197,8 +208,10 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 			return -1;
 		}
 		now = narrow;
+		now_scope = json_string_value(json_object_get(now, "scope"));
 	}
-
+	snprintf(t->scope, sizeof(t->scope), "%s",
+		 now_scope != NULL ? now_scope : "");
 	/* The selector is known here, so that the refresh token notes it. */
 	if (at_sel == NULL) {
 		rc = af_grant_new_selector(sel);
@@ -364,22 +377,6 @@ out:
 	json_decref(user);
 }
 
-/*
- * The next space-separated word of *p: its start, its length in *n (0 at
- * the end); *p moves past it.
- */
-static const char *next_word(const char **p, size_t *n)
-{
-	const char *w = *p;
-
-	while (*w == ' ')
-		w++;
-	for (*n = 0; w[*n] != '\0' && w[*n] != ' '; (*n)++)
-		;
-	*p = w + *n;
-	return w;
-}
-
 /* Every word of want must be in have (a refresh may narrow scope). */
 static int scope_subset(const char *want, const char *have)
 {
@@ -396,25 +393,6 @@ static int scope_subset(const char *want, const char *have)
 			return 0;
 	}
 	return 1;
-}
-
-/* scope's words, one space apart, as a new JSON string (or NULL). */
-static json_t *scope_words(const char *scope)
-{
-	char buf[AF_SCOPE_MAX + 1];
-	const char *p = scope, *w;
-	size_t len = 0, n;
-
-	for (w = next_word(&p, &n); n > 0; w = next_word(&p, &n)) {
-		if (len + 1 + n >= sizeof(buf))
-			return NULL;
-		if (len > 0)
-			buf[len++] = ' ';
-		memcpy(buf + len, w, n);
-		len += n;
-	}
-	buf[len] = '\0';
-	return json_string(buf);
 }
 
 /*
@@ -504,7 +482,8 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	now = scope != NULL ? json_copy(grant) : json_incref(grant);
 	if (now == NULL ||
 	    (scope != NULL &&
-	     json_object_set_new(now, "scope", scope_words(scope)) != 0)) {
+	     json_object_set_new(now, "scope", scope_words(scope, NULL)) !=
+		     0)) {
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
 				    "could not issue tokens");
 		goto out;

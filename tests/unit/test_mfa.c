@@ -143,6 +143,16 @@ static json_t *make_spec(const char *platform, const char *token,
 	return spec;
 }
 
+/* Expects user to have n devices listed. */
+static void assert_devices(store_ctx *st, const char *user, size_t n)
+{
+	json_t *list = NULL;
+
+	assert_int_equal(af_mfa_device_list(st, user, &list), AF_MFA_OK);
+	assert_int_equal(json_array_size(list), n);
+	json_decref(list);
+}
+
 /* Enrolls a device and copies its id out; returns the device (owned). */
 static json_t *add_device(store_ctx *st, const char *user, const char *platform,
 			  const char *token, const char *version,
@@ -669,7 +679,7 @@ static void test_device_add_sixth_refused_limit(void **state)
 {
 	struct fixture *f = *state;
 	char id[AF_MFA_ID_BUF], err[128];
-	json_t *dev, *spec, *list = NULL;
+	json_t *dev, *spec;
 	int i;
 
 	for (i = 0; i < AF_MFA_DEVICES_MAX; i++) {
@@ -691,9 +701,7 @@ static void test_device_add_sixth_refused_limit(void **state)
 	dev = add_device(f->st, "erin", "none", NULL, "2024.1", id);
 	json_decref(dev);
 	json_decref(spec);
-	assert_int_equal(af_mfa_device_list(f->st, "dave", &list), AF_MFA_OK);
-	assert_int_equal(json_array_size(list), AF_MFA_DEVICES_MAX);
-	json_decref(list);
+	assert_devices(f->st, "dave", AF_MFA_DEVICES_MAX);
 }
 
 static void test_device_add_bad_spec_refused(void **state)
@@ -729,7 +737,7 @@ static void test_device_add_bad_spec_refused(void **state)
 	};
 	struct fixture *f = *state;
 	char err[128], big[AF_MFA_PUSH_TOKEN_MAX + 2];
-	json_t *list = NULL, *spec, *dev = NULL;
+	json_t *spec, *dev = NULL;
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -768,9 +776,7 @@ static void test_device_add_bad_spec_refused(void **state)
 		af_mfa_device_add(f->st, "frank", spec, &dev, err, sizeof(err)),
 		AF_MFA_INVALID);
 	json_decref(spec);
-	assert_int_equal(af_mfa_device_list(f->st, "frank", &list), AF_MFA_OK);
-	assert_int_equal(json_array_size(list), 0);
-	json_decref(list);
+	assert_devices(f->st, "frank", 0);
 }
 
 static void test_device_add_stores_public_members_only(void **state)
@@ -819,9 +825,7 @@ static void test_device_list_hides_totp_secret(void **state)
 	assert_string_equal(sget(got, "totp_secret"), sget(d2, "totp_secret"));
 	json_decref(got);
 	json_decref(list);
-	assert_int_equal(af_mfa_device_list(f->st, "nobody", &list), AF_MFA_OK);
-	assert_int_equal(json_array_size(list), 0);
-	json_decref(list);
+	assert_devices(f->st, "nobody", 0);
 	assert_int_equal(af_mfa_device_get(f->st, "no-such-id", &got),
 			 AF_MFA_NOT_FOUND);
 	assert_int_equal(af_mfa_device_get(f->st, "bad id!", &got),
@@ -835,7 +839,7 @@ static void test_device_remove_clears_index_and_step(void **state)
 	struct fixture *f = *state;
 	char id[AF_MFA_ID_BUF], key[96], code[TC_CODE_BUF];
 	char used[AF_MFA_ID_BUF];
-	json_t *dev, *list = NULL, *got = NULL;
+	json_t *dev, *got = NULL;
 	store_value v = {NULL, 0};
 
 	dev = add_device(f->st, "ivan", "apns", "tok", "2024.1", id);
@@ -850,9 +854,7 @@ static void test_device_remove_clears_index_and_step(void **state)
 	assert_int_equal(af_mfa_device_remove(f->st, id), AF_MFA_OK);
 	assert_int_equal(af_mfa_device_get(f->st, id, &got), AF_MFA_NOT_FOUND);
 	assert_int_equal(store_get(f->st, key, &v), STORE_NOT_FOUND);
-	assert_int_equal(af_mfa_device_list(f->st, "ivan", &list), AF_MFA_OK);
-	assert_int_equal(json_array_size(list), 0);
-	json_decref(list);
+	assert_devices(f->st, "ivan", 0);
 	/* Its codes are no good any more. */
 	code_at(dev, T0 + 60, code);
 	assert_int_equal(af_mfa_code_check(f->st, "ivan", code, T0 + 60, used,
@@ -870,7 +872,7 @@ static void test_device_add_same_key_refused_until_removed(void **state)
 {
 	struct fixture *f = *state;
 	json_t *spec = make_spec("none", NULL, "2024.1");
-	json_t *d1 = NULL, *d2 = NULL, *list = NULL;
+	json_t *d1 = NULL, *d2 = NULL;
 	char err[160];
 	const char *id;
 
@@ -887,12 +889,8 @@ static void test_device_add_same_key_refused_until_removed(void **state)
 		AF_MFA_INVALID);
 	assert_null(d2);
 	/* The refusals left nothing behind. */
-	assert_int_equal(af_mfa_device_list(f->st, "kate", &list), AF_MFA_OK);
-	assert_int_equal(json_array_size(list), 1);
-	json_decref(list);
-	assert_int_equal(af_mfa_device_list(f->st, "liam", &list), AF_MFA_OK);
-	assert_int_equal(json_array_size(list), 0);
-	json_decref(list);
+	assert_devices(f->st, "kate", 1);
+	assert_devices(f->st, "liam", 0);
 
 	id = json_string_value(json_object_get(d1, "id"));
 	assert_non_null(id);
