@@ -238,6 +238,12 @@ json_t *af_mfa_txn_public(const json_t *txn, int64_t now);
  */
 af_mfa_status af_mfa_push_allowed(store_ctx *st, const char *username,
 				  const json_t *workflow, const char **why);
+/*
+ * Gives back the push af_mfa_push_allowed counted when its transaction
+ * never went out (another password step of the same sign-in won).
+ */
+af_mfa_status af_mfa_push_unused(store_ctx *st, const char *username,
+				 const json_t *workflow);
 af_mfa_status af_mfa_push_enqueue(store_ctx *st, const json_t *txn,
 				  const json_t *devices, const json_t *workflow,
 				  size_t *queued);

@@ -10,7 +10,11 @@
  *     that every eligible device can answer, and one push job per device
  *     that can take a push.
  * The flow remembers who passed the password and which transaction is
- * theirs; the browser goes on to /login/mfa.
+ * theirs; the browser goes on to /login/mfa. A password step for a flow
+ * whose challenge is still pending for the same user keeps that
+ * challenge (a second click sends no second push); of two that race,
+ * the one that stores its transaction in the flow first wins, and the
+ * other's transaction is cancelled before any push is queued.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,16 +70,17 @@ static json_t *eligible_devices(const json_t *devices, const json_t *wf)
 }
 
 /*
- * Starts a push transaction for the eligible ones of the user's devices;
- * 0, or -1 (code only) when none is made.
+ * Starts a push transaction for the eligible ones of the user's devices
+ * and names it in mfa: 0 and *txn (new reference), or -1 (code only)
+ * when none is made. Its pushes wait for the flow to take it (see
+ * send_pushes()).
  */
 static int start_txn(af_server *srv, af_req *req, const json_t *app,
 		     const json_t *user, const json_t *wf,
-		     const json_t *devices, const json_t *eligible, json_t *mfa)
+		     const json_t *eligible, json_t *mfa, json_t **txn)
 {
-	json_t *spec, *txn = NULL;
+	json_t *spec;
 	const char *why = NULL;
-	size_t queued = 0;
 	af_mfa_status st;
 	const char *username =
 		json_string_value(json_object_get(user, "username"));
@@ -99,19 +104,79 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 			 json_is_true(json_object_get(wf, "number_matching")));
 	if (spec == NULL)
 		return -1;
-	st = af_mfa_txn_new(srv->store, spec, af_now(), &txn);
+	st = af_mfa_txn_new(srv->store, spec, af_now(), txn);
 	json_decref(spec);
 	if (st != AF_MFA_OK)
 		return -1;
+	json_object_set(mfa, "txn", json_object_get(*txn, "id"));
+	return 0;
+}
+
+/* The flow took txn: one push job per device that can take a push. */
+static void send_pushes(af_server *srv, af_req *req, const char *username,
+			const json_t *txn, const json_t *devices,
+			const json_t *wf)
+{
+	size_t queued = 0;
+
 	if (af_mfa_push_enqueue(srv->store, txn, devices, wf, &queued) !=
 	    AF_MFA_OK)
 		log_warn(srv->log, req->rid, "mfa",
 			 "could not queue push jobs");
-	json_object_set(mfa, "txn", json_object_get(txn, "id"));
 	log_info(srv->log, req->rid, "mfa", "user=%s txn_started=1 pushes=%zu",
 		 username, queued);
+}
+
+/* Ends the transaction id unanswered: no sign-in can finish with it. */
+static void drop_txn(af_server *srv, const char *id)
+{
+	json_t *old = NULL;
+
+	if (id != NULL && af_mfa_txn_decide(srv->store, id, NULL, "cancel",
+					    NULL, af_now(), &old) == AF_MFA_OK)
+		json_decref(old);
+}
+
+/*
+ * 1 when the flow's transaction from an earlier password step is still
+ * pending for this user: that challenge stands, and a second click or a
+ * re-sent form sends no second push.
+ */
+static int still_pending(af_server *srv, const json_t *authz,
+			 const char *username)
+{
+	const json_t *mfa = json_object_get(authz, "mfa");
+	const char *id = json_string_value(json_object_get(mfa, "txn"));
+	const char *state, *who;
+	json_t *txn = NULL;
+	int rc = 0;
+
+	if (id == NULL ||
+	    af_mfa_txn_get(srv->store, id, af_now(), &txn) != AF_MFA_OK)
+		return 0;
+	state = json_string_value(json_object_get(txn, "state"));
+	who = json_string_value(json_object_get(txn, "user"));
+	rc = state != NULL && strcmp(state, "pending") == 0 && who != NULL &&
+	     strcmp(who, username) == 0;
 	json_decref(txn);
-	return 0;
+	return rc;
+}
+
+/* Sends the browser on to the MFA page of flow_id. */
+static void to_mfa_page(af_resp *resp, const char *flow_id)
+{
+	af_buf b;
+	char *url;
+
+	af_buf_init(&b, 256);
+	af_buf_puts(&b, "/login/mfa?flow=");
+	af_buf_puts(&b, flow_id);
+	url = af_buf_take(&b, NULL);
+	if (url == NULL)
+		af_page_unavailable(resp);
+	else
+		af_resp_redirect(resp, 303, url);
+	free(url);
 }
 
 af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
@@ -122,12 +187,9 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	const char *username =
 		json_string_value(json_object_get(user, "username"));
 	json_t *wf = NULL, *devices = NULL, *eligible = NULL, *mfa = NULL;
-	json_t *saved = NULL, *old = NULL;
+	json_t *saved = NULL, *txn = NULL;
 	char try_id[AF_MFA_ID_BUF];
-	int had = 0;
-	const char *prev;
-	char *url = NULL;
-	af_buf b;
+	int had = 0, rc = -1;
 
 	if (!srv->cfg.feature_remote_access_mfa ||
 	    (!json_is_true(json_object_get(policy, "remote_access")) &&
@@ -153,13 +215,13 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 			had ? AF_ENROLL_REPLACED : AF_ENROLL_NO_DEVICE);
 		goto out;
 	}
+	if (still_pending(srv, authz, username)) {
+		to_mfa_page(resp, flow_id);
+		goto out;
+	}
 	/* A new password step replaces the flow's earlier transaction. */
-	prev = json_string_value(
-		json_object_get(json_object_get(authz, "mfa"), "txn"));
-	if (prev != NULL &&
-	    af_mfa_txn_decide(srv->store, prev, NULL, "cancel", NULL, af_now(),
-			      &old) == AF_MFA_OK)
-		json_decref(old);
+	drop_txn(srv, json_string_value(json_object_get(
+			      json_object_get(authz, "mfa"), "txn")));
 	/* "try" names this password step's count of token codes tried. */
 	if (af_random_token(16, try_id, sizeof(try_id)) == 0)
 		mfa = json_pack("{s:s, s:O, s:s, s:s}", "user", username, "sub",
@@ -175,8 +237,7 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	else if (json_array_size(eligible) == 0)
 		json_object_set_new(mfa, "notice", json_string("old_app"));
 	else
-		(void)start_txn(srv, req, app, user, wf, devices, eligible,
-				mfa);
+		(void)start_txn(srv, req, app, user, wf, eligible, mfa, &txn);
 	/* The flow now carries who passed the password, and their txn. */
 	saved = json_deep_copy(authz);
 	if (saved == NULL) {
@@ -184,21 +245,31 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 		goto out;
 	}
 	json_object_set(saved, "mfa", mfa);
-	if (af_flow_save(srv, flow_id, saved) != 0) {
+	rc = af_flow_replace(srv, flow_id, authz, saved);
+	if (rc < 0) {
 		af_page_unavailable(resp);
 		goto out;
 	}
-	af_buf_init(&b, 256);
-	af_buf_puts(&b, "/login/mfa?flow=");
-	af_buf_puts(&b, flow_id);
-	url = af_buf_take(&b, NULL);
-	if (url == NULL) {
-		af_page_unavailable(resp);
-		goto out;
+	if (rc > 0) {
+		/*
+		 * Another password step for this flow (a second click) got
+		 * there first: its challenge is the one; this one never
+		 * reaches a phone, and the browser goes on to the page.
+		 */
+		log_info(srv->log, req->rid, "mfa", "user=%s txn_superseded=1",
+			 username);
+		if (txn != NULL &&
+		    af_mfa_push_unused(srv->store, username, wf) != AF_MFA_OK)
+			log_warn(srv->log, req->rid, "mfa",
+				 "could not give back an unused push");
+	} else if (txn != NULL) {
+		send_pushes(srv, req, username, txn, devices, wf);
 	}
-	af_resp_redirect(resp, 303, url);
+	to_mfa_page(resp, flow_id);
 out:
-	free(url);
+	if (txn != NULL && rc != 0)
+		drop_txn(srv, json_string_value(json_object_get(txn, "id")));
+	json_decref(txn);
 	json_decref(wf);
 	json_decref(devices);
 	json_decref(eligible);

@@ -603,6 +603,25 @@ out:
 	return rc;
 }
 
+af_mfa_status af_mfa_push_unused(store_ctx *st, const char *username,
+				 const json_t *workflow)
+{
+	char key[AF_MFA__KEY_MAX];
+	json_int_t period = json_integer_value(json_object_get(
+		json_object_get(workflow, "push_limit"), "period_s"));
+	af_mfa_status rc;
+	int64_t n = 0;
+
+	if (st == NULL || !af_mfa__user_ok(username) || period <= 0)
+		return AF_MFA_INVALID;
+	rc = af_mfa__key(key, sizeof(key), "push_count:", username);
+	/* Should the count have expired meanwhile, the new one expires too. */
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(
+			store_incr(st, key, -1, (uint64_t)period * 1000, &n));
+	return rc;
+}
+
 typedef struct push_arg {
 	const json_t *marks; /* {device: status} */
 } push_arg;

@@ -166,6 +166,28 @@ int af_flow_save(af_server *srv, const char *id, const json_t *authz)
 	return rc;
 }
 
+int af_flow_replace(af_server *srv, const char *id, const json_t *was,
+		    const json_t *now)
+{
+	char key[96], *old = NULL, *text = NULL;
+	store_status st = STORE_ERR_NOMEM;
+
+	if (key_of(id, key, sizeof(key)) != 0)
+		return 1;
+	/* Stored and loaded as JSON_COMPACT text: dumped again byte for byte.
+	 */
+	old = json_dumps(was, JSON_COMPACT);
+	text = json_dumps(now, JSON_COMPACT);
+	if (old != NULL && text != NULL)
+		st = store_cas(srv->store, key, old, strlen(old), text,
+			       strlen(text), 0);
+	free(old);
+	free(text);
+	if (st == STORE_OK)
+		return 0;
+	return st == STORE_CONFLICT || st == STORE_NOT_FOUND ? 1 : -1;
+}
+
 /* 0 the flow is this request's to end, 1 another's ended it, -1 error. */
 static int flow_claim(af_server *srv, const char *id)
 {

@@ -43,6 +43,15 @@ int af_flow_load(af_server *srv, const af_req *req, const char *id,
 int af_flow_save(af_server *srv, const char *id, const json_t *authz);
 
 /*
+ * Replaces the stored flow with now only if it still holds was, as
+ * af_flow_load() gave it (its TTL kept): of password steps that race on
+ * one flow (a double-clicked button) exactly one replaces it. 0 replaced,
+ * 1 the flow changed or ended meanwhile, -1 store failure.
+ */
+int af_flow_replace(af_server *srv, const char *id, const json_t *was,
+		    const json_t *now);
+
+/*
  * Claims the one ending of a flow, before its session and code are made:
  * its record is taken from the store (GETDEL), so it cannot be used
  * again, and its binding cookie goes from the browser with resp. Of

@@ -1513,6 +1513,36 @@ static void test_push_allowed_limit_per_period(void **state)
 	json_decref(wf);
 }
 
+/* A push that never went out is given back, within the same period. */
+static void test_push_unused_given_back(void **state)
+{
+	struct fixture *f = *state;
+	json_t *wf =
+		parse("{\"push_limit\": {\"count\": 2, \"period_s\": 60}}");
+	const char *why = NULL;
+	uint64_t ttl = 0;
+
+	assert_int_equal(af_mfa_push_allowed(f->st, "ugo", wf, &why),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_push_allowed(f->st, "ugo", wf, &why),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_push_unused(f->st, "ugo", wf), AF_MFA_OK);
+	assert_int_equal(af_mfa_push_allowed(f->st, "ugo", wf, &why),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_push_allowed(f->st, "ugo", wf, &why),
+			 AF_MFA_LIMIT);
+	/* Given back after the period ended: the new count expires too. */
+	assert_int_equal(store_del(f->st, "push_count:ugo"), STORE_OK);
+	assert_int_equal(af_mfa_push_unused(f->st, "ugo", wf), AF_MFA_OK);
+	assert_int_equal(store_ttl(f->st, "push_count:ugo", &ttl), STORE_OK);
+	assert_true(ttl > 55000 && ttl <= 60000);
+	assert_int_equal(af_mfa_push_unused(f->st, "bad user", wf),
+			 AF_MFA_INVALID);
+	assert_int_equal(af_mfa_push_unused(f->st, "ugo", NULL),
+			 AF_MFA_INVALID);
+	json_decref(wf);
+}
+
 struct jobs {
 	int count;
 	json_t *arr;
@@ -1734,6 +1764,7 @@ static void test_redis_missing_when_required_fails(void **state)
 		CASE(test_txn_pending_for_device_excludes_decided_expired,     \
 		     setup),                                                   \
 		CASE(test_push_allowed_limit_per_period, setup),               \
+		CASE(test_push_unused_given_back, setup),                      \
 		CASE(test_push_enqueue_skips_unpushable_devices, setup)
 
 /* Ids go on command lines: none may start like an option. */

@@ -7,7 +7,7 @@ import vm from 'node:vm';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { Browser, enrollPhone, hiddenFields, idsim, pageNumber, seed, signIn, startServer } from './lib.mjs';
+import { Browser, enrollPhone, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
@@ -598,6 +598,36 @@ describe(`push MFA (${STORE} store)`, () => {
     const answers = await Promise.all([0, 1, 2, 3].map(() => idsim(server, s.phone, ['approve', txn, '--number', number])));
     assert.equal(answers.filter((a) => a.code === 0).length, 1, JSON.stringify(answers));
     await finish(s, m);
+  });
+
+  test('a password posted twice at once (a double click) makes one challenge, which finishes the sign-in', async () => {
+    const s = await mfaUser('dora');
+    // Two rounds: the push limit (3 in 5 minutes) counts the one
+    // challenge of each; the second click, at once or just after the
+    // first, sends no push of its own (were it counted, the second
+    // round's second click would meet the limit).
+    for (let round = 0; round < 2; round++) {
+      const browser = new Browser();
+      const a = await authUrl(s.config);
+      const o = await openAuthorize(browser, server.issuer, a.url.href);
+      assert.ok(o.fields, 'the sign-in form');
+      const post = () => browser.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
+      const posts = await Promise.all([post(), post()]);
+      for (const r of posts) {
+        assert.equal(r.status, 303, r.text);
+        assert.match(r.location, /^\/login\/mfa\?flow=/);
+      }
+      // Exactly one challenge reaches the phone, and it is the page's.
+      const mfaUrl = new URL(posts[0].location, server.issuer).href;
+      const page = await browser.get(mfaUrl);
+      const number = pageNumber(page.text);
+      console.log('DEBUG', round, number, server.stderr().split('\n').filter((l) => /mfa|push/.test(l)).join('\n'));
+      const [txn] = await pendingTxn(s);
+      const ok = await idsim(server, s.phone, ['approve', txn, '--number', number]);
+      assert.equal(ok.stdout, 'approved', ok.stderr);
+      const t = await finish(s, { browser, a, mfaUrl });
+      assert.deepEqual(t.claims().amr, ['pwd', 'swk', 'mfa']);
+    }
   });
 
   test('a transaction expires after 30 seconds', { timeout: 90000 }, async () => {
