@@ -302,21 +302,26 @@ int af_idsim_enroll(const af_idsim_ctx *ctx, const af_idsim_enroll_args *a)
 	af_idsim_client_status cs;
 	json_t *body = NULL, *answer = NULL;
 	EVP_PKEY *key = NULL;
-	struct stat sb;
+	char err[AF_IDSIM_STATE_ERR_BUF];
+	af_idsim_state_status ws;
 	int rc;
 
 	if (ctx->url == NULL)
 		return af_idsim_fail(AF_IDSIM_EXIT_USAGE,
 				     "enroll needs --url URL");
 	/*
-	 * The code can be used once: refuse a taken FILE before spending
-	 * it. (Writing never overwrites either; this is the early answer.)
+	 * The code can be used once: refuse a taken FILE, or one that could
+	 * not be written, before spending it. (Writing never overwrites
+	 * either; this is the early answer.)
 	 */
-	if (lstat(ctx->state, &sb) == 0 || errno != ENOENT)
+	ws = af_idsim_state_writable(ctx->state, err, sizeof(err));
+	if (ws == AF_IDSIM_STATE_ERR_EXISTS)
 		return af_idsim_fail(AF_IDSIM_EXIT_USAGE,
 				     "%s already exists; enroll writes a new "
 				     "state file",
 				     ctx->state);
+	if (ws != AF_IDSIM_STATE_OK)
+		return af_idsim_fail(AF_IDSIM_EXIT_USAGE, "%s", err);
 	cs = af_idsim_key_generate(&key);
 	if (cs == AF_IDSIM_CLIENT_OK)
 		cs = af_idsim_client_new(ctx->url, key, NULL, &c);
@@ -480,6 +485,18 @@ static int decide(const af_idsim_ctx *ctx, const char *txn,
 		rc = bad_answer();
 		goto out;
 	}
+	/* An approval the server did not take is refused, as 4xx is. */
+	if (strcmp(decision, "approve") == 0 &&
+	    strcmp(state, "approved") != 0) {
+		rc = af_idsim_fail(AF_IDSIM_EXIT_REFUSED,
+				   "the approval was not taken: the challenge "
+				   "is now %s%s",
+				   state,
+				   strcmp(state, "failed") == 0
+					   ? " (the number did not match)"
+					   : "");
+		goto out;
+	}
 	print_text(state);
 	fputc('\n', stdout);
 out:
@@ -495,13 +512,13 @@ int af_idsim_approve(const af_idsim_ctx *ctx, const char *txn,
 	char target[TARGET_BUF];
 	struct session s;
 	json_t *ch = NULL;
+	json_int_t digits;
 	int rc, needed;
 
-	if (number != NULL)
-		return decide(ctx, txn, "approve", number);
 	/*
-	 * An approval without the number would only fail the challenge
-	 * (and the sign-in): ask first whether it needs one.
+	 * An approval without the number, or with one of the wrong length
+	 * (a typo), would only fail the challenge and the sign-in: ask first
+	 * what the challenge needs.
 	 */
 	if (challenge_target(txn, target, sizeof(target)) != 0)
 		return af_idsim_fail(AF_IDSIM_EXIT_USAGE,
@@ -510,15 +527,20 @@ int af_idsim_approve(const af_idsim_ctx *ctx, const char *txn,
 	if (rc == AF_IDSIM_EXIT_OK)
 		rc = exchange(s.client, "GET", target, NULL, &ch);
 	needed = json_is_true(json_object_get(ch, "number_required"));
+	digits = json_integer_value(json_object_get(ch, "number_digits"));
 	json_decref(ch);
 	session_end(&s);
 	if (rc != AF_IDSIM_EXIT_OK)
 		return finish_output(rc);
-	if (needed)
+	if (needed && number == NULL)
 		return af_idsim_fail(AF_IDSIM_EXIT_USAGE,
 				     "this challenge needs --number NN, the "
 				     "number the sign-in page shows");
-	return decide(ctx, txn, "approve", NULL);
+	if (needed && digits > 0 && strlen(number) != (size_t)digits)
+		return af_idsim_fail(AF_IDSIM_EXIT_USAGE,
+				     "this challenge's number has %d digits",
+				     (int)digits);
+	return decide(ctx, txn, "approve", number);
 }
 
 int af_idsim_deny(const af_idsim_ctx *ctx, const char *txn, int report)

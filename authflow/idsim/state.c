@@ -642,6 +642,34 @@ static af_idsim_state_status put_in_place(const char *tmp, const char *path,
 			       : AF_IDSIM_STATE_ERR_IO;
 }
 
+af_idsim_state_status af_idsim_state_writable(const char *path, char *err,
+					      size_t errlen)
+{
+	af_idsim_state_status rc;
+	struct stat sb;
+	char *tmp;
+	int created = 0;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (path == NULL || path[0] == '\0')
+		return fail(AF_IDSIM_STATE_ERR_ARG, err, errlen, NULL);
+	if (lstat(path, &sb) == 0)
+		return fail(AF_IDSIM_STATE_ERR_EXISTS, err, errlen, NULL);
+	if (errno != ENOENT)
+		return fail(AF_IDSIM_STATE_ERR_IO, err, errlen, path);
+	tmp = temp_name(path);
+	if (tmp == NULL)
+		return fail(AF_IDSIM_STATE_ERR_NOMEM, err, errlen, NULL);
+	rc = write_temp(tmp, "", &created);
+	if (rc != AF_IDSIM_STATE_OK)
+		fail(rc, err, errlen, path);
+	if (created)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
 af_idsim_state_status af_idsim_state_save(const af_idsim_state *st,
 					  const char *path, int replace,
 					  char *err, size_t errlen)

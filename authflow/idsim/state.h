@@ -100,6 +100,15 @@ af_idsim_state_save(const af_idsim_state *st, const char *path, int replace,
 		    char *err, size_t errlen);
 
 /*
+ * Checks, before anything is spent, that af_idsim_state_save() can write
+ * a new file at path: nothing is there yet and a private file can be
+ * made beside it (one is made and removed). AF_IDSIM_STATE_OK,
+ * _ERR_EXISTS, _ERR_IO (err holds one line) or _ERR_NOMEM.
+ */
+AF_IDSIM_NODISCARD af_idsim_state_status
+af_idsim_state_writable(const char *path, char *err, size_t errlen);
+
+/*
  * Setters. Each copies its text (1..AF_IDSIM_STATE_FIELD_MAX bytes of
  * visible ASCII, except push_token, which may also be NULL for none) and
  * returns AF_IDSIM_STATE_OK, _ERR_ARG or _ERR_NOMEM; on failure st keeps

@@ -5,6 +5,7 @@
  * OpenSSL verifies, JWK import and export, and the state file's mode,
  * owner and format checks.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -582,6 +583,35 @@ static void test_state_save_existing_without_replace_refused(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* The check enroll makes before spending its code leaves nothing. */
+static void test_state_writable_probe_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char err[AF_IDSIM_STATE_ERR_BUF], missing[PATH_BUF + 16];
+	struct dirent *e;
+	DIR *d;
+	int entries = 0;
+
+	assert_int_equal(af_idsim_state_writable(f->path, err, sizeof(err)),
+			 AF_IDSIM_STATE_OK);
+	d = opendir(f->dir);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			entries++;
+	closedir(d);
+	assert_int_equal(entries, 0);
+	snprintf(missing, sizeof(missing), "%s/no-such-dir/phone.json", f->dir);
+	assert_int_equal(af_idsim_state_writable(missing, err, sizeof(err)),
+			 AF_IDSIM_STATE_ERR_IO);
+	assert_non_null(strstr(err, "no-such-dir"));
+	write_file(f->path, "keep me", 0600);
+	assert_int_equal(af_idsim_state_writable(f->path, err, sizeof(err)),
+			 AF_IDSIM_STATE_ERR_EXISTS);
+	assert_int_equal(af_idsim_state_writable("", err, sizeof(err)),
+			 AF_IDSIM_STATE_ERR_ARG);
+}
+
 static void test_state_load_symlink_and_missing_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -693,6 +723,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_state_save_existing_without_replace_refused,
 			setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(
+			test_state_writable_probe_leaves_nothing, setup_dir,
+			teardown_dir),
 		cmocka_unit_test_setup_teardown(
 			test_state_load_symlink_and_missing_refused, setup_dir,
 			teardown_dir),

@@ -124,8 +124,15 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(bare.code, 2);
     assert.match(bare.stderr, /needs --number/);
     assert.equal((await pendingTxn(s))[0], txn, 'still pending');
+    // Nor one whose length is not the challenge's (a typo).
+    const typo = await idsim(server, s.phone, ['approve', txn, '--number', `${number}0`]);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /has 2 digits/);
+    assert.equal((await pendingTxn(s))[0], txn, 'still pending');
     const r = await idsim(server, s.phone, ['approve', txn, '--number', wrong]);
-    assert.equal(r.stdout, 'failed');
+    assert.equal(r.code, 1, 'a wrong number is refused');
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /now failed \(the number did not match\)/);
     const again = await idsim(server, s.phone, ['approve', txn, '--number', number]);
     assert.equal(again.code, 1);
     const page = await m.browser.get(m.mfaUrl);
