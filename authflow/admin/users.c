@@ -199,6 +199,11 @@ void af_admin__user_unlock(af_admin_call *c)
 		af_admin__dir_error(c, st, NULL);
 		goto out;
 	}
+	/* Pushes paused after a report, or over the limit, go again. */
+	if (af_mfa_push_reset(c->srv->store, username_of(user)) != AF_MFA_OK) {
+		af_admin__dir_error(c, AF_DIR_STORE, NULL);
+		goto out;
+	}
 	st = af_audit_record(c->srv->dir, c->caller.name, "user.unlock",
 			     username_of(user), NULL);
 	if (st != AF_DIR_OK) {

@@ -636,22 +636,15 @@ af_mfa_status af_mfa_first_phone(store_ctx *st, const char *username, int *yes)
 af_mfa_status af_mfa_user_forget(store_ctx *st, const char *username)
 {
 	char key[AF_MFA__KEY_MAX];
-	static const char *const prefixes[] = {"push_pause:", "push_count:"};
 	af_mfa_status rc = af_mfa_enroll_codes_revoke(st, username);
-	size_t i;
 
 	if (rc == AF_MFA_OK)
 		rc = enrolled_key(key, sizeof(key), username);
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(store_del(st, key));
 	/* A later user of the name inherits no pause and no push count. */
-	for (i = 0;
-	     rc == AF_MFA_OK && i < sizeof(prefixes) / sizeof(prefixes[0]);
-	     i++) {
-		rc = af_mfa__key(key, sizeof(key), prefixes[i], username);
-		if (rc == AF_MFA_OK)
-			rc = af_mfa__from_store(store_del(st, key));
-	}
+	if (rc == AF_MFA_OK)
+		rc = af_mfa_push_reset(st, username);
 	return rc;
 }
 

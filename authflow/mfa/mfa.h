@@ -239,6 +239,12 @@ json_t *af_mfa_txn_public(const json_t *txn, int64_t now);
 af_mfa_status af_mfa_push_allowed(store_ctx *st, const char *username,
 				  const json_t *workflow, const char **why);
 /*
+ * Lifts the user's push pause (after a report) and push count: for an
+ * administrator who has checked with the user, and for a removed user.
+ */
+af_mfa_status af_mfa_push_reset(store_ctx *st, const char *username);
+
+/*
  * Gives back the push af_mfa_push_allowed counted when its transaction
  * never went out (another password step of the same sign-in won).
  */

@@ -603,6 +603,25 @@ out:
 	return rc;
 }
 
+af_mfa_status af_mfa_push_reset(store_ctx *st, const char *username)
+{
+	static const char *const prefixes[] = {"push_pause:", "push_count:"};
+	char key[AF_MFA__KEY_MAX];
+	af_mfa_status rc = AF_MFA_OK;
+	size_t i;
+
+	if (st == NULL || !af_mfa__user_ok(username))
+		return AF_MFA_INVALID;
+	for (i = 0;
+	     rc == AF_MFA_OK && i < sizeof(prefixes) / sizeof(prefixes[0]);
+	     i++) {
+		rc = af_mfa__key(key, sizeof(key), prefixes[i], username);
+		if (rc == AF_MFA_OK)
+			rc = af_mfa__from_store(store_del(st, key));
+	}
+	return rc;
+}
+
 af_mfa_status af_mfa_push_unused(store_ctx *st, const char *username,
 				 const json_t *workflow)
 {

@@ -193,16 +193,33 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	af_oidc_send_code(srv, req, resp, authz, &s);
 }
 
+/* 1 when a report pauses pushes (the workflow's report pause is on). */
+static int report_pauses(af_server *srv)
+{
+	json_t *wf = NULL;
+	int on = 1;
+
+	if (af_mfa_workflow_get(srv->store, &wf) == AF_MFA_OK)
+		on = json_integer_value(json_object_get(wf, "report_pause_s")) >
+		     0;
+	json_decref(wf);
+	return on;
+}
+
 /* The outcome of a finished transaction, in words. */
-static const char *outcome_text(const char *state)
+static const char *outcome_text(af_server *srv, const char *state)
 {
 	if (strcmp(state, "failed") == 0)
 		return "The number typed on the phone did not match.";
 	if (strcmp(state, "denied") == 0)
 		return "The sign-in was denied on the phone.";
 	if (strcmp(state, "reported") == 0)
-		return "The sign-in was denied and reported as not yours. "
-		       "Pushes to your phone are paused for a while.";
+		return report_pauses(srv)
+			       ? "The sign-in was denied and reported as not "
+				 "yours. Pushes to your phone are paused for a "
+				 "while."
+			       : "The sign-in was denied and reported as not "
+				 "yours.";
 	if (strcmp(state, "expired") == 0)
 		return "Nobody answered on the phone within 30 seconds.";
 	if (strcmp(state, "cancelled") == 0)
@@ -212,7 +229,16 @@ static const char *outcome_text(const char *state)
 	return "The sign-in did not finish.";
 }
 
-static void outcome_page(af_resp *resp, const char *flow, const char *state)
+/* A link back to the password step of the same sign-in. */
+static void again_link(af_buf *b, const char *flow)
+{
+	af_buf_puts(b, "<p><a href=\"/login?flow=");
+	af_buf_urlenc(b, flow);
+	af_buf_puts(b, "\">Start again</a></p>");
+}
+
+static void outcome_page(af_server *srv, af_resp *resp, const char *flow,
+			 const char *state)
 {
 	af_buf b;
 
@@ -220,10 +246,9 @@ static void outcome_page(af_resp *resp, const char *flow, const char *state)
 	af_page_begin(&b, resp, "Sign-in not completed");
 	af_buf_puts(&b, "<h1>Sign-in not completed</h1><p class=\"msg\" "
 			"role=\"alert\">");
-	af_buf_html(&b, outcome_text(state));
-	af_buf_puts(&b, "</p><p><a href=\"/login?flow=");
-	af_buf_urlenc(&b, flow);
-	af_buf_puts(&b, "\">Start again</a></p>");
+	af_buf_html(&b, outcome_text(srv, state));
+	af_buf_puts(&b, "</p>");
+	again_link(&b, flow);
 	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
 }
@@ -274,7 +299,7 @@ static void cancel_form(af_buf *b, const char *flow, const char *csrf)
 
 static void show_page(af_server *srv, af_resp *resp, unsigned status,
 		      const char *flow, const json_t *authz, const json_t *txn,
-		      const char *message)
+		      const char *message, int again)
 {
 	const char *csrf = json_string_value(json_object_get(authz, "csrf"));
 	const char *notice = notice_text(mfa_str(authz, "notice"));
@@ -347,6 +372,8 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 		af_buf_puts(&b, "</p>");
 	}
 	code_form(&b, flow, csrf != NULL ? csrf : "");
+	if (again)
+		again_link(&b, flow);
 	cancel_form(&b, flow, csrf != NULL ? csrf : "");
 	af_buf_puts(&b, "<script src=\"/static/mfa.js\"></script>");
 	af_page_end(&b, resp);
@@ -395,11 +422,12 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 			srv, resp, 200, flow, authz, NULL,
 			"Nobody answered on the phone within 30 seconds. Type "
 			"a token code from your app instead, or start "
-			"again.");
+			"again.",
+			1);
 	else if (state != NULL && strcmp(state, "pending") != 0)
-		outcome_page(resp, flow, state);
+		outcome_page(srv, resp, flow, state);
 	else
-		show_page(srv, resp, 200, flow, authz, txn, NULL);
+		show_page(srv, resp, 200, flow, authz, txn, NULL, 0);
 out:
 	json_decref(txn);
 	json_decref(authz);
@@ -592,7 +620,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	state = json_string_value(json_object_get(txn, "state"));
 	if (state_ends_flow(state)) {
 		reset_flow(srv, flow, authz);
-		outcome_page(resp, flow, state);
+		outcome_page(srv, resp, flow, state);
 		goto out;
 	}
 	if (state != NULL && strcmp(state, "pending") != 0) {
@@ -613,7 +641,8 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		af_resp_header_set(resp, "Retry-After", "1");
 		show_page(srv, resp, 429, flow, authz, txn,
 			  "Another sign-in as this user is being checked. "
-			  "Try again in a moment.");
+			  "Try again in a moment.",
+			  0);
 		goto out;
 	}
 	if (dst == AF_DIR_OK)
@@ -630,7 +659,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	}
 	if (dst == AF_DIR_WAIT) {
 		af_page_throttled(resp, wait_s, msg, sizeof(msg));
-		show_page(srv, resp, 429, flow, authz, txn, msg);
+		show_page(srv, resp, 429, flow, authz, txn, msg, 0);
 		goto out;
 	}
 	/* Count the try before checking, so parallel posts cannot exceed. */
@@ -647,7 +676,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		state = cancel_for_code(srv, authz, &txn);
 		if (state != NULL) {
 			reset_flow(srv, flow, authz);
-			outcome_page(resp, flow, state);
+			outcome_page(srv, resp, flow, state);
 			goto out;
 		}
 		af_metrics_mfa(srv->metrics, AF_MFA_OUT_CODE_OK);
@@ -668,13 +697,14 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	if (tries >= AF_MFA_CODE_TRIES) {
 		cancel_txn(srv, authz);
 		reset_flow(srv, flow, authz);
-		outcome_page(resp, flow, "too_many");
+		outcome_page(srv, resp, flow, "too_many");
 		goto out;
 	}
 	show_page(srv, resp, 401, flow, authz, txn,
 		  st == AF_MFA_REPLAY ? "That code was already used. Wait for "
 					"the next one."
-				      : "That code is not right.");
+				      : "That code is not right.",
+		  0);
 out:
 	if (turn)
 		af_throttle_end(srv->dir, turn_of);
@@ -697,7 +727,7 @@ void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp)
 		return;
 	cancel_txn(srv, authz);
 	reset_flow(srv, flow, authz);
-	outcome_page(resp, flow, "cancelled");
+	outcome_page(srv, resp, flow, "cancelled");
 	json_decref(authz);
 }
 

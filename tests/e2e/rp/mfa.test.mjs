@@ -160,6 +160,23 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.match(m.page.text, /paused/);
     const p = await idsim(server, s.phone, ['pending']);
     assert.equal(p.stdout, '');
+    // An administrator who has checked with the user lifts the pause.
+    assert.equal((await server.admin('POST', '/users/olga/unlock')).status, 200);
+    m = await toMfa(s);
+    assert.ok(pageNumber(m.page.text), 'pushes go again after unlock');
+    // With the report pause off, a report pauses nothing and says so.
+    assert.equal((await server.admin('PATCH', '/workflow', { report_pause_s: 0 })).status, 200);
+    try {
+      [txn] = await pendingTxn(s);
+      assert.equal((await idsim(server, s.phone, ['deny', txn, '--report'])).stdout, 'reported');
+      const page = (await m.browser.get(m.mfaUrl)).text;
+      assert.match(page, /reported as not yours/);
+      assert.doesNotMatch(page, /paused/);
+      m = await toMfa(s);
+      assert.ok(pageNumber(m.page.text), 'no pause');
+    } finally {
+      assert.equal((await server.admin('PATCH', '/workflow', { report_pause_s: 900 })).status, 200);
+    }
   });
 
   test('token code works once; replay refused; five wrong codes end the flow', async () => {
@@ -647,6 +664,7 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(r.code, 1);
     const page = await m.browser.get(m.mfaUrl);
     assert.match(page.text, /within 30 seconds/);
+    assert.match(page.text, /<a href="\/login\?flow=[^"]+">Start again<\/a>/);
     // The token code still finishes the sign-in: its form stays.
     const f = hiddenFields(page.text);
     assert.ok(f.flow && f.csrf, 'the token-code form');
