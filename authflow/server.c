@@ -14,6 +14,17 @@
 /* Details up to this size go into an audit log line whole. */
 #define AUDIT_LOG_DETAIL_MAX 2048
 
+/* What the key ring tells an operator: one log line. */
+static void keys_to_log(void *arg, int warning, const char *msg)
+{
+	af_server *srv = arg;
+
+	if (warning)
+		log_warn(srv->log, NULL, "keys", "%s", msg);
+	else
+		log_info(srv->log, NULL, "keys", "%s", msg);
+}
+
 /*
  * Every audit event also goes to the log, where a collector keeps it for
  * as long as it likes: the store keeps only the newest AF_AUDIT_RING. A
@@ -148,6 +159,8 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	ko.refresh_s = cfg->store_backend == STORE_BACKEND_REDIS
 			       ? AF_KEYS_REFRESH_S
 			       : 0;
+	ko.notice = keys_to_log;
+	ko.notice_arg = srv;
 	jst = af_keyring_open(srv->store, &ko, &srv->keys);
 	if (jst == JOSE_OK)
 		jst = af_keyring_ensure_current(srv->keys);

@@ -16,6 +16,7 @@
  * never shared between threads.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -713,6 +714,77 @@ static store_status ring_write(af_keyring *kr, const store_value *raw,
 	return ss;
 }
 
+static void notice(const af_keyring *kr, int warning, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Tells the ring's owner one line (see af_keyring_options.notice). */
+static void notice(const af_keyring *kr, int warning, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (kr->opts.notice == NULL)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kr->opts.notice(kr->opts.notice_arg, warning, msg);
+}
+
+/*
+ * The ring in memory as the store keeps it, private keys included (new
+ * reference; free with ring_json_free()), or NULL out of memory.
+ */
+static json_t *ring_to_json(af_keyring *kr)
+{
+	json_t *ringj = json_pack("{s:[]}", "keys");
+	json_t *keys = json_object_get(ringj, "keys");
+	cjose_err cerr = {0};
+	bool ok = ringj != NULL;
+	size_t i;
+
+	if (!ok || pthread_rwlock_rdlock(&kr->lock) != 0) {
+		json_decref(ringj);
+		return NULL;
+	}
+	for (i = 0; ok && i < kr->ring.count; i++) {
+		const struct ring_key *k = &kr->ring.keys[i];
+		char *text = cjose_jwk_to_json(k->jwk, true, &cerr);
+		json_t *jwkj =
+			text != NULL
+				? json_loads(text, JSON_REJECT_DUPLICATES, NULL)
+				: NULL;
+		json_t *entry = json_object();
+
+		cjose_text_free(text);
+		ok = jwkj != NULL && entry != NULL &&
+		     json_object_set(entry, "jwk", jwkj) == 0 &&
+		     json_object_set_new(entry, "kid", json_string(k->kid)) ==
+			     0 &&
+		     set_time(entry, "created_at", k->created_at) == 0 &&
+		     set_time(entry, "expires_at", k->expires_at) == 0 &&
+		     set_time(entry, "retire_after", k->retire_after) == 0 &&
+		     json_array_append(keys, entry) == 0;
+		if (jwkj != NULL) {
+			/* The entry (if any) holds its own reference. */
+			if (!ok)
+				jwk_json_wipe(jwkj);
+			json_decref(jwkj);
+		}
+		/* Appended, the entry is the ring's: keep its key unwiped. */
+		if (ok)
+			json_decref(entry);
+		else
+			entry_free(entry);
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	if (!ok) {
+		ring_json_free(ringj);
+		return NULL;
+	}
+	return ringj;
+}
+
 /*
  * One read-modify-write of the ring. *done is set when the ring in memory
  * is now the one in the store; a lost race returns JOSE_OK with *done
@@ -726,7 +798,7 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 	store_value raw = {0};
 	struct ring loaded = {0};
 	json_t *ringj = NULL;
-	bool found = false;
+	bool found = false, lost = false, keep = false;
 	jose_status st;
 	store_status ss;
 
@@ -751,18 +823,29 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		}
 		ring_clear(&loaded);
 	} else {
-		ringj = json_pack("{s:[]}", "keys");
+		/*
+		 * None stored: a first start, or a store that lost the ring
+		 * this node holds. Its keys go on: tokens they signed still
+		 * verify, and no key is made at start when one still signs.
+		 */
+		ringj = ring_to_json(kr);
 		if (ringj == NULL) {
 			st = JOSE_ERR_NOMEM;
 			goto out;
 		}
+		lost = json_array_size(json_object_get(ringj, "keys")) > 0;
+		if (lost && mode != UPDATE_ROTATE &&
+		    ring_signing(&kr->ring, af_now()) != NULL)
+			keep = true;
 	}
-	if (*fresh == NULL) {
+	if (!keep && *fresh == NULL) {
 		st = key_generate(kr->opts.rsa_bits, fresh, fresh_kid);
 		if (st != JOSE_OK)
 			goto out;
 	}
-	st = ring_json_rotate(ringj, *fresh, fresh_kid, af_now(), &kr->opts);
+	if (!keep)
+		st = ring_json_rotate(ringj, *fresh, fresh_kid, af_now(),
+				      &kr->opts);
 	if (st != JOSE_OK)
 		goto out;
 	ss = ring_write(kr, &raw, found, ringj);
@@ -776,6 +859,14 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 	if (st == JOSE_OK)
 		st = ring_install(kr, &loaded);
 	*done = st == JOSE_OK;
+	if (*done && lost)
+		notice(kr, 1,
+		       "the key ring was missing from the store: written back "
+		       "from this node's keys%s",
+		       keep ? "" : ", with a new signing key");
+	else if (*done && !found)
+		notice(kr, 0, "no key ring in the store: made signing key %s",
+		       fresh_kid);
 out:
 	ring_clear(&loaded);
 	ring_json_free(ringj);
@@ -887,6 +978,32 @@ jose_status af_keyring_reload(af_keyring *kr)
 	return st;
 }
 
+/* The kid this node signs with now into kid (JOSE_KID_MAX + 1), or "". */
+static void signing_kid(af_keyring *kr, char *kid)
+{
+	const struct ring_key *k;
+
+	kid[0] = '\0';
+	if (pthread_rwlock_rdlock(&kr->lock) != 0)
+		return;
+	k = ring_signing(&kr->ring, af_now());
+	if (k != NULL)
+		memcpy(kid, k->kid, sizeof(k->kid));
+	pthread_rwlock_unlock(&kr->lock);
+}
+
+/* true when the ring in memory holds kid. */
+static bool ring_has(af_keyring *kr, const char *kid)
+{
+	bool has;
+
+	if (pthread_rwlock_rdlock(&kr->lock) != 0)
+		return false;
+	has = ring_find(&kr->ring, kid) != NULL;
+	pthread_rwlock_unlock(&kr->lock);
+	return has;
+}
+
 /*
  * Takes in a ring another node changed: at most every refresh_s seconds
  * (or, when soon, at most every second: a kid this node does not know),
@@ -900,7 +1017,9 @@ static void maybe_refresh(af_keyring *kr, bool soon)
 	json_t *ringj = NULL;
 	int64_t now = (int64_t)(af_mono_ns() / 1000000u);
 	unsigned every = soon ? 1 : kr->opts.refresh_s;
-	char sha[65];
+	char sha[65], was[JOSE_KID_MAX + 1] = "", is[JOSE_KID_MAX + 1] = "";
+	bool missing = false;
+	store_status ss;
 
 	if (kr->opts.refresh_s == 0 ||
 	    pthread_mutex_trylock(&kr->look_lock) != 0)
@@ -908,7 +1027,10 @@ static void maybe_refresh(af_keyring *kr, bool soon)
 	if (now - kr->looked_at < (int64_t)every * 1000)
 		goto out;
 	kr->looked_at = now;
-	if (store_get(kr->st, JOSE_RING_STORE_KEY, &raw) != STORE_OK)
+	ss = store_get(kr->st, JOSE_RING_STORE_KEY, &raw);
+	/* Lost by the store (a flushed Redis): written back below. */
+	missing = ss == STORE_NOT_FOUND;
+	if (ss != STORE_OK)
 		goto out;
 	af_sha256_hex(raw.data, raw.len, sha);
 	if (strcmp(sha, kr->seen_sha) == 0)
@@ -916,13 +1038,24 @@ static void maybe_refresh(af_keyring *kr, bool soon)
 	ringj = json_loadb((const char *)raw.data, raw.len,
 			   JSON_REJECT_DUPLICATES, NULL);
 	if (json_is_object(ringj) &&
-	    ring_from_json(ringj, &loaded) == JOSE_OK &&
-	    ring_install(kr, &loaded) == JOSE_OK)
-		memcpy(kr->seen_sha, sha, sizeof(sha));
+	    ring_from_json(ringj, &loaded) == JOSE_OK) {
+		signing_kid(kr, was);
+		if (ring_install(kr, &loaded) == JOSE_OK)
+			memcpy(kr->seen_sha, sha, sizeof(sha));
+		signing_kid(kr, is);
+	}
 out:
 	pthread_mutex_unlock(&kr->look_lock);
+	ring_clear(&loaded);
 	ring_json_free(ringj);
 	raw_free(&raw);
+	if (was[0] != '\0' && strcmp(was, is) != 0 && !ring_has(kr, was))
+		notice(kr, 1,
+		       "the key ring in the store no longer holds signing key "
+		       "%s: tokens it signed no longer verify; signing with %s",
+		       was, is[0] != '\0' ? is : "none");
+	if (missing)
+		(void)ring_update(kr, UPDATE_ENSURE, NULL);
 }
 
 jose_status af_keyring_rotate(af_keyring *kr, char *kid_out)

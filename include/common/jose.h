@@ -72,6 +72,16 @@ typedef struct af_keyring_options {
 	 * look at most a second after the last one.
 	 */
 	unsigned refresh_s;
+	/*
+	 * Told (may be NULL) what an operator should know, one line each:
+	 * warning 0 for a first key made in an empty store, 1 when the ring
+	 * went missing from the store while this node held one (it is
+	 * written back from memory) or the store's ring dropped the key this
+	 * node signs with. Called from the thread that noticed, with no lock
+	 * of the ring held.
+	 */
+	void (*notice)(void *arg, int warning, const char *msg);
+	void *notice_arg;
 } af_keyring_options;
 
 /*

@@ -1032,6 +1032,119 @@ static void test_keyring_refresh_takes_in_another_nodes_rotation(void **state)
 	af_keyring_free(other);
 }
 
+/* What a keyring told its owner: the last warning, how many notices. */
+struct notices {
+	int count;
+	int warnings;
+	char last[256];
+};
+
+static void note(void *arg, int warning, const char *msg)
+{
+	struct notices *n = arg;
+
+	n->count++;
+	n->warnings += warning != 0;
+	snprintf(n->last, sizeof(n->last), "%s", msg);
+}
+
+static bool jwks_has(af_keyring *kr, const char *kid)
+{
+	json_t *jwks = af_keyring_jwks(kr);
+	char *text = json_dumps(jwks, 0);
+	bool has = text != NULL && strstr(text, kid) != NULL;
+
+	free(text);
+	json_decref(jwks);
+	return has;
+}
+
+/*
+ * A store that lost the ring (a flushed Redis): a rotation carries the
+ * keys this node holds, so tokens signed a moment ago still verify.
+ */
+static void test_keyring_rotate_after_ring_lost_keeps_keys(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	struct notices n = {0};
+	char before[JOSE_KID_MAX + 1], rotated[JOSE_KID_MAX + 1];
+	json_t *claims = test_claims(), *back = NULL;
+	af_keyring *kr = NULL;
+	char *jwt = NULL;
+
+	o.notice = note;
+	o.notice_arg = &n;
+	assert_int_equal(af_keyring_open(fx->st, &o, &kr), JOSE_OK);
+	signing_kid(kr, before);
+	assert_int_equal(af_jwt_sign(kr, claims, "JWT", &jwt), JOSE_OK);
+	assert_int_equal(store_del(fx->st, JOSE_RING_STORE_KEY), STORE_OK);
+	assert_int_equal(af_keyring_rotate(kr, rotated), JOSE_OK);
+	assert_string_not_equal(before, rotated);
+	assert_true(jwks_has(kr, before));
+	assert_true(jwks_has(kr, rotated));
+	assert_int_equal(af_jwt_verify(kr, jwt, strlen(jwt), &back), JOSE_OK);
+	json_decref(back);
+	/* What the store holds now is what another node loads. */
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	assert_true(jwks_has(fx->kr, before));
+	assert_true(jwks_has(fx->kr, rotated));
+	assert_int_equal(n.warnings, 1);
+	assert_non_null(strstr(n.last, "missing from the store"));
+	free(jwt);
+	json_decref(claims);
+	af_keyring_free(kr);
+}
+
+/*
+ * A node that looks at the store and finds the ring gone writes its own
+ * back, with no new key, so that a node starting later signs with the
+ * same key; a ring that drops this node's signing key is told.
+ */
+static void test_keyring_refresh_writes_back_a_lost_ring(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	struct notices n = {0};
+	char kid[JOSE_KID_MAX + 1], later_kid[JOSE_KID_MAX + 1];
+	json_t *claims = test_claims();
+	af_keyring *kr = NULL, *later = NULL, *other = NULL;
+	store_value v = {0};
+	char *jwt = NULL;
+
+	o.refresh_s = 1;
+	o.notice = note;
+	o.notice_arg = &n;
+	assert_int_equal(af_keyring_open(fx->st, &o, &kr), JOSE_OK);
+	signing_kid(kr, kid);
+	assert_int_equal(store_del(fx->st, JOSE_RING_STORE_KEY), STORE_OK);
+	usleep(1100 * 1000);
+	assert_int_equal(af_jwt_sign(kr, claims, "JWT", &jwt), JOSE_OK);
+	assert_int_equal(store_get(fx->st, JOSE_RING_STORE_KEY, &v), STORE_OK);
+	store_value_free(&v);
+	assert_int_equal(n.warnings, 1);
+	assert_non_null(strstr(n.last, "written back"));
+	assert_int_equal(af_keyring_open(fx->st, &o, &later), JOSE_OK);
+	signing_kid(later, later_kid);
+	assert_string_equal(kid, later_kid);
+	free(jwt);
+	jwt = NULL;
+
+	/* Lost again, and another node made a new ring first. */
+	assert_int_equal(store_del(fx->st, JOSE_RING_STORE_KEY), STORE_OK);
+	o.notice = NULL;
+	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_OK);
+	usleep(1100 * 1000);
+	assert_int_equal(af_jwt_sign(kr, claims, "JWT", &jwt), JOSE_OK);
+	assert_int_equal(n.warnings, 2);
+	assert_non_null(strstr(n.last, "no longer holds signing key"));
+	free(jwt);
+	json_decref(claims);
+	af_keyring_free(other);
+	af_keyring_free(later);
+	af_keyring_free(kr);
+}
+
 static void test_keyring_status_fields_and_alert(void **state)
 {
 	struct fixture *fx = *state;
@@ -1282,6 +1395,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_keyring_refresh_takes_in_another_nodes_rotation,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_rotate_after_ring_lost_keeps_keys, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_refresh_writes_back_a_lost_ring, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_status_fields_and_alert, setup, teardown),
 		cmocka_unit_test(test_keyring_open_bad_options_refused),
