@@ -408,6 +408,43 @@ pushd_verdict pushd_fcm_verdict(pushd_ctx *ctx, const pushd_flight *f,
 /* ---- workers (worker.c) ---------------------------------------------------
  */
 
+/*
+ * A run of failed queue reads (or claims) of one worker: the wait before
+ * the next try, 100 ms doubling up to 5 s, and when the run was last
+ * written to the log, so that a store that is down for an hour costs a
+ * line a minute rather than ten a second.
+ *
+ * Thread-safety: belongs to one worker.
+ */
+#define PUSHD_OUTAGE_BASE_MS	 100u
+#define PUSHD_OUTAGE_MAX_MS	 5000u
+#define PUSHD_OUTAGE_LOG_EVERY_S 60u
+
+typedef struct pushd_outage {
+	uint32_t delay_ms;  /* 0: the store answered the last call */
+	uint64_t since_ns;  /* monotonic: the run's first failure */
+	uint64_t logged_ns; /* monotonic: the run's last log line */
+	uint64_t next_ns;   /* monotonic: no call before this */
+} pushd_outage;
+
+/* What pushd_outage_step() asks the caller to log. */
+typedef enum pushd_outage_log {
+	PUSHD_OUTAGE_QUIET = 0,
+	PUSHD_OUTAGE_FIRST, /* a run of failures starts: warn, with why */
+	PUSHD_OUTAGE_STILL, /* PUSHD_OUTAGE_LOG_EVERY_S since the last line */
+	PUSHD_OUTAGE_OVER,  /* the store answers again after a run */
+} pushd_outage_log;
+
+/*
+ * Records the outcome of one call at now_ns (monotonic; failed non-zero
+ * when the store did not answer) in *o: sets o->next_ns and returns what
+ * to log. *for_s gets how long the run has lasted (whole seconds), for
+ * PUSHD_OUTAGE_STILL and PUSHD_OUTAGE_OVER; 0 otherwise. A success ends
+ * the run and zeroes *o.
+ */
+pushd_outage_log pushd_outage_step(pushd_outage *o, int failed, uint64_t now_ns,
+				   uint64_t *for_s);
+
 PUSHD_NODISCARD pushd_status pushd_worker_new(pushd_ctx *ctx, unsigned index,
 					      struct pushd_worker **out);
 PUSHD_NODISCARD pushd_status pushd_worker_start(struct pushd_worker *w);

@@ -43,6 +43,7 @@
  * belong to this thread alone; the context is shared (store, log,
  * metrics and the token caches are thread-safe).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,11 @@
 /* A job read fresh takes its lease once held this long. */
 #define LEASE_AFTER_MS	  1000u
 #define NS_PER_MS	  1000000ull
+#define NS_PER_S	  1000000000ull
+/* Longest sleep while reads back off: a stop is seen within this long. */
+#define NAP_MAX_MS	  100u
+/* A run of store failures is logged again after this long. */
+#define LOG_EVERY_NS	  ((uint64_t)PUSHD_OUTAGE_LOG_EVERY_S * NS_PER_S)
 #define CONSUMER_NAME_MAX 96
 /* Store operations one job adds to a batch at most. */
 #define OPS_PER_JOB	  4
@@ -105,7 +111,54 @@ struct pushd_worker {
 	store_op *ops;	       /* PUSHD_INFLIGHT_MAX * OPS_PER_JOB */
 	uint64_t next_claim_ns;
 	uint64_t next_prune_ns;
+	pushd_outage read_out;	/* failed queue reads in a row */
+	pushd_outage claim_out; /* failed claims in a row */
 };
+
+/* ---- store outages ----------------------------------------------------------
+ */
+
+/* A failed call: the wait doubles, and the log hears of it now and then. */
+static pushd_outage_log outage_fail(pushd_outage *o, uint64_t now_ns)
+{
+	pushd_outage_log what = PUSHD_OUTAGE_QUIET;
+
+	if (o->delay_ms == 0) {
+		o->delay_ms = PUSHD_OUTAGE_BASE_MS;
+		o->since_ns = now_ns;
+		o->logged_ns = now_ns;
+		what = PUSHD_OUTAGE_FIRST;
+	} else {
+		o->delay_ms = o->delay_ms < PUSHD_OUTAGE_MAX_MS / 2
+				      ? o->delay_ms * 2
+				      : PUSHD_OUTAGE_MAX_MS;
+		if (now_ns >= o->logged_ns + LOG_EVERY_NS) {
+			o->logged_ns = now_ns;
+			what = PUSHD_OUTAGE_STILL;
+		}
+	}
+	o->next_ns = now_ns + (uint64_t)o->delay_ms * NS_PER_MS;
+	return what;
+}
+
+pushd_outage_log pushd_outage_step(pushd_outage *o, int failed, uint64_t now_ns,
+				   uint64_t *for_s)
+{
+	pushd_outage_log what;
+
+	if (o == NULL || for_s == NULL)
+		return PUSHD_OUTAGE_QUIET;
+	*for_s = 0;
+	if (failed)
+		what = outage_fail(o, now_ns);
+	else
+		what = o->delay_ms > 0 ? PUSHD_OUTAGE_OVER : PUSHD_OUTAGE_QUIET;
+	if (what != PUSHD_OUTAGE_QUIET && now_ns > o->since_ns)
+		*for_s = (now_ns - o->since_ns) / NS_PER_S;
+	if (!failed)
+		memset(o, 0, sizeof(*o));
+	return what;
+}
 
 /* ---- store helpers ----------------------------------------------------------
  */
@@ -1098,59 +1151,120 @@ static size_t room(const struct pushd_worker *w)
 	return r > READ_BATCH ? READ_BATCH : r;
 }
 
-static void take_new(struct pushd_worker *w, unsigned block)
+/* Sleeps ms milliseconds (not at all for 0). */
+static void sleep_ms(uint64_t ms)
+{
+	struct timespec pause = {(time_t)(ms / 1000),
+				 (long)(ms % 1000) * 1000000L};
+
+	if (ms > 0)
+		(void)nanosleep(&pause, NULL);
+}
+
+/*
+ * While reads back off: sleeps for what is left of the back-off, at most
+ * block (0 while streams are in flight: the wait in curl is the pause)
+ * and at most NAP_MAX_MS, so the loop still sees a stop promptly.
+ */
+static void back_off_nap(const struct pushd_worker *w, unsigned block,
+			 uint64_t now)
+{
+	uint64_t left = (w->read_out.next_ns - now + NS_PER_MS - 1) / NS_PER_MS;
+
+	if (left > block)
+		left = block;
+	if (left > NAP_MAX_MS)
+		left = NAP_MAX_MS;
+	sleep_ms(left);
+}
+
+/*
+ * Feeds the answer to a read or a claim into its outage, and logs a run
+ * of failures: its start with the reason, a line a minute while it
+ * lasts, and its end.
+ */
+static void store_answered(struct pushd_worker *w, pushd_outage *o,
+			   const char *event, store_status st)
+{
+	uint64_t for_s = 0;
+	pushd_outage_log what;
+
+	what = pushd_outage_step(o, st != STORE_OK, af_mono_ns(), &for_s);
+	if (what == PUSHD_OUTAGE_FIRST)
+		log_warn(w->ctx->log, NULL, event,
+			 "%s; retrying with back-off up to %u s",
+			 store_strerror(st), PUSHD_OUTAGE_MAX_MS / 1000u);
+	else if (what == PUSHD_OUTAGE_STILL)
+		log_warn(w->ctx->log, NULL, event,
+			 "still failing for %" PRIu64 " s: %s", for_s,
+			 store_strerror(st));
+	else if (what == PUSHD_OUTAGE_OVER)
+		log_info(w->ctx->log, NULL, event,
+			 "store answers again after %" PRIu64 " s", for_s);
+}
+
+/*
+ * Reads new jobs. A queue or group that is gone (a Redis restarted
+ * without its data) is made again here: jobs queued from now on would
+ * otherwise wait for a group that nobody makes again.
+ */
+static store_status read_new(struct pushd_worker *w, unsigned block)
 {
 	struct take_arg a = {w, 0};
 	size_t count = 0;
+	store_status st;
+
+	st = store_queue_read(w->ctx->store, PUSHD_QUEUE, PUSHD_GROUP,
+			      w->consumer, room(w), block, take, &a, &count);
+	if (st != STORE_NOT_FOUND)
+		return st;
+	st = store_queue_group_create(w->ctx->store, PUSHD_QUEUE, PUSHD_GROUP);
+	if (st == STORE_OK)
+		log_warn(w->ctx->log, NULL, "push_read",
+			 "the queue's consumer group was gone (the store lost "
+			 "its data?): made again");
+	return st;
+}
+
+/* Takes over the jobs of consumers that stopped working on them. */
+static store_status claim_idle(struct pushd_worker *w, uint64_t now)
+{
+	struct take_arg a = {w, 1};
+	size_t count = 0;
+	store_status st;
+
+	w->next_claim_ns = now + CLAIM_EVERY_NS;
+	st = store_queue_claim(w->ctx->store, PUSHD_QUEUE, PUSHD_GROUP,
+			       w->consumer, PUSHD_CLAIM_IDLE_MS, room(w), take,
+			       &a, &count);
+	/* A missing queue or group is the read's to make again. */
+	return st == STORE_NOT_FOUND ? STORE_OK : st;
+}
+
+static void take_new(struct pushd_worker *w, unsigned block)
+{
 	uint64_t now = af_mono_ns();
 	store_status st;
 
 	if (room(w) == 0) {
 		/* Every flight waits for a retry: sleep instead of reading. */
-		struct timespec pause = {(time_t)(block / 1000),
-					 (long)(block % 1000) * 1000000L};
-
-		if (block > 0)
-			(void)nanosleep(&pause, NULL);
+		sleep_ms(block);
 		return;
 	}
-	st = store_queue_read(w->ctx->store, PUSHD_QUEUE, PUSHD_GROUP,
-			      w->consumer, room(w), block, take, &a, &count);
-	if (st == STORE_NOT_FOUND) {
-		/*
-		 * The queue or its group is gone: a Redis restarted without
-		 * its data. Jobs queued from now on would wait for a group
-		 * that nobody makes again; make it here.
-		 */
-		st = store_queue_group_create(w->ctx->store, PUSHD_QUEUE,
-					      PUSHD_GROUP);
-		log_warn(w->ctx->log, NULL, "push_read",
-			 "the queue's consumer group was gone (the store lost "
-			 "its data?): %s",
-			 st == STORE_OK ? "made again" : store_strerror(st));
-		st = STORE_ERR_UNAVAILABLE;
-	} else if (st != STORE_OK) {
-		log_warn(w->ctx->log, NULL, "push_read", "%s",
-			 store_strerror(st));
-	}
 	/* Do not spin (or fill the log) on a store that fails at once. */
-	if (st != STORE_OK) {
-		const struct timespec pause = {0, 100000000L};
-
-		(void)nanosleep(&pause, NULL);
+	if (now < w->read_out.next_ns) {
+		back_off_nap(w, block, now);
+		return;
 	}
-	if (now >= w->next_claim_ns && room(w) > 0) {
-		w->next_claim_ns = now + CLAIM_EVERY_NS;
-		a.claimed = 1;
-		st = store_queue_claim(w->ctx->store, PUSHD_QUEUE, PUSHD_GROUP,
-				       w->consumer, PUSHD_CLAIM_IDLE_MS,
-				       room(w), take, &a, &count);
-		if (st != STORE_OK && st != STORE_NOT_FOUND)
-			log_warn(w->ctx->log, NULL, "push_claim", "%s",
-				 store_strerror(st));
-	}
+	st = read_new(w, block);
+	store_answered(w, &w->read_out, "push_read", st);
+	/* Claims, and prunes, only while the store answers reads. */
+	if (st == STORE_OK && now >= w->next_claim_ns &&
+	    now >= w->claim_out.next_ns && room(w) > 0)
+		store_answered(w, &w->claim_out, "push_claim",
+			       claim_idle(w, now));
 	check_taken(w);
-	if (w->index == 0 && now >= w->next_prune_ns)
+	if (st == STORE_OK && w->index == 0 && now >= w->next_prune_ns)
 		prune_gone(w, now);
 }
 

@@ -1,8 +1,9 @@
 /*
  * Unit tests of libpushd's pure parts: jobs, payloads, the APNs provider
  * token and the FCM assertion (verified with the public keys), the
- * outcome table, Retry-After, back-off, Google's error bodies, and the
- * provider token's reuse through the store.
+ * outcome table, Retry-After, back-off (of pushes and of a failing
+ * store), Google's error bodies, and the provider token's reuse through
+ * the store.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -587,6 +588,100 @@ static void test_backoff_bounds_double_to_5s(void **state)
 	assert_int_equal(pushd_backoff_ms(5, 5000), 5000);
 }
 
+/* ---- store outages ------------------------------------------------------ */
+
+#define SEC_NS 1000000000ull
+/* An arbitrary monotonic start, far from 0. */
+#define T0_NS  (1000 * SEC_NS)
+
+static void test_outage_first_failure_logs_warn(void **state)
+{
+	pushd_outage o = {0};
+	uint64_t for_s = 99;
+
+	(void)state;
+	assert_int_equal(pushd_outage_step(&o, 1, T0_NS, &for_s),
+			 PUSHD_OUTAGE_FIRST);
+	assert_int_equal(for_s, 0);
+	assert_int_equal(o.delay_ms, PUSHD_OUTAGE_BASE_MS);
+	assert_true(o.next_ns == T0_NS + 100 * 1000000ull);
+}
+
+static void test_outage_failures_within_60s_quiet_then_still(void **state)
+{
+	pushd_outage o = {0};
+	uint64_t for_s, t = T0_NS;
+
+	(void)state;
+	assert_int_equal(pushd_outage_step(&o, 1, t, &for_s),
+			 PUSHD_OUTAGE_FIRST);
+	/* A failure every 5 s: quiet until a minute has passed. */
+	for (t = T0_NS + 5 * SEC_NS; t < T0_NS + 60 * SEC_NS; t += 5 * SEC_NS)
+		assert_int_equal(pushd_outage_step(&o, 1, t, &for_s),
+				 PUSHD_OUTAGE_QUIET);
+	assert_int_equal(pushd_outage_step(&o, 1, T0_NS + 60 * SEC_NS, &for_s),
+			 PUSHD_OUTAGE_STILL);
+	assert_int_equal(for_s, 60);
+	/* The next line is due a minute after that one. */
+	assert_int_equal(pushd_outage_step(&o, 1, T0_NS + 119 * SEC_NS, &for_s),
+			 PUSHD_OUTAGE_QUIET);
+	assert_int_equal(pushd_outage_step(&o, 1, T0_NS + 121 * SEC_NS, &for_s),
+			 PUSHD_OUTAGE_STILL);
+	assert_int_equal(for_s, 121);
+}
+
+static void test_outage_delay_doubles_to_5s_cap(void **state)
+{
+	static const uint32_t want[] = {100,  200,  400,  800, 1600,
+					3200, 5000, 5000, 5000};
+	pushd_outage o = {0};
+	uint64_t for_s, t = T0_NS;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		(void)pushd_outage_step(&o, 1, t, &for_s);
+		assert_int_equal(o.delay_ms, want[i]);
+		assert_true(o.next_ns == t + (uint64_t)want[i] * 1000000ull);
+		t = o.next_ns;
+	}
+	/* An outage of a day stays at the cap. */
+	for (i = 0; i < 20000; i++)
+		(void)pushd_outage_step(&o, 1, t + i * 5 * SEC_NS, &for_s);
+	assert_int_equal(o.delay_ms, PUSHD_OUTAGE_MAX_MS);
+}
+
+static void test_outage_success_ends_run_and_resets(void **state)
+{
+	pushd_outage o = {0};
+	uint64_t for_s = 99;
+
+	(void)state;
+	/* A success with no run going says nothing. */
+	assert_int_equal(pushd_outage_step(&o, 0, T0_NS, &for_s),
+			 PUSHD_OUTAGE_QUIET);
+	assert_int_equal(for_s, 0);
+	assert_int_equal(pushd_outage_step(&o, 1, T0_NS, &for_s),
+			 PUSHD_OUTAGE_FIRST);
+	assert_int_equal(pushd_outage_step(&o, 1, T0_NS + SEC_NS, &for_s),
+			 PUSHD_OUTAGE_QUIET);
+	assert_int_equal(pushd_outage_step(&o, 0, T0_NS + 42 * SEC_NS, &for_s),
+			 PUSHD_OUTAGE_OVER);
+	assert_int_equal(for_s, 42);
+	assert_int_equal(o.delay_ms, 0);
+	assert_true(o.next_ns == 0);
+	assert_int_equal(pushd_outage_step(&o, 0, T0_NS + 43 * SEC_NS, &for_s),
+			 PUSHD_OUTAGE_QUIET);
+	/* The next failure starts a new run: logged, from the base delay. */
+	assert_int_equal(pushd_outage_step(&o, 1, T0_NS + 44 * SEC_NS, &for_s),
+			 PUSHD_OUTAGE_FIRST);
+	assert_int_equal(o.delay_ms, PUSHD_OUTAGE_BASE_MS);
+	assert_int_equal(pushd_outage_step(NULL, 1, T0_NS, &for_s),
+			 PUSHD_OUTAGE_QUIET);
+	assert_int_equal(pushd_outage_step(&o, 1, T0_NS, NULL),
+			 PUSHD_OUTAGE_QUIET);
+}
+
 /* ---- credentials ------------------------------------------------------- */
 
 static void test_apns_jwt_signed_es256_verifies(void **state)
@@ -888,6 +983,11 @@ int main(void)
 		cmocka_unit_test(test_fcm_error_google_body_parsed),
 		cmocka_unit_test(test_retry_after_forms_parsed),
 		cmocka_unit_test(test_backoff_bounds_double_to_5s),
+		cmocka_unit_test(test_outage_first_failure_logs_warn),
+		cmocka_unit_test(
+			test_outage_failures_within_60s_quiet_then_still),
+		cmocka_unit_test(test_outage_delay_doubles_to_5s_cap),
+		cmocka_unit_test(test_outage_success_ends_run_and_resets),
 		cmocka_unit_test_setup_teardown(
 			test_apns_jwt_signed_es256_verifies, keys_setup,
 			keys_teardown),
