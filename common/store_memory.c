@@ -2198,10 +2198,33 @@ io:
 	return STORE_ERR_IO;
 }
 
+/*
+ * Refuses a state folder that others could change: it must belong to
+ * this user (or to root) and be writable by its owner alone, since
+ * whoever may write in it may replace or remove the state file.
+ */
+static store_status check_dir(const struct stat *sb, const char *dir, char *err,
+			      size_t errlen)
+{
+	if ((sb->st_uid != geteuid() && sb->st_uid != 0) ||
+	    (sb->st_mode & 022) != 0) {
+		store_errf(err, errlen,
+			   "state folder %s must be owned by uid %u and "
+			   "writable by its owner alone (has mode %03o, uid "
+			   "%u)",
+			   dir, (unsigned)geteuid(),
+			   (unsigned)(sb->st_mode & 0777),
+			   (unsigned)sb->st_uid);
+		return STORE_ERR_CONFIG;
+	}
+	return STORE_OK;
+}
+
 static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 			     size_t errlen)
 {
 	store_status rc;
+	struct stat sb;
 	char why[128];
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -2211,29 +2234,38 @@ static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 		return STORE_ERR_IO;
 	}
 	ms->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ms->dir_fd < 0) {
+	if (ms->dir_fd < 0 || fstat(ms->dir_fd, &sb) != 0) {
 		af_errno_text(errno, why, sizeof(why));
 		store_errf(err, errlen, "cannot open state folder %s: %s", dir,
 			   why);
 		return STORE_ERR_IO;
 	}
+	rc = check_dir(&sb, dir, err, errlen);
+	if (rc != STORE_OK)
+		return rc;
+	/*
+	 * Two stores appending to one file would interleave records. The
+	 * lock is on the folder, which compaction never replaces (the file
+	 * it does), and is taken before the file is even read.
+	 */
+	if (flock(ms->dir_fd, LOCK_EX | LOCK_NB) != 0) {
+		store_errf(err, errlen,
+			   "state folder %s is in use by another store", dir);
+		return STORE_ERR_CONFIG;
+	}
 	ms->aof_fd = openat(
 		ms->dir_fd, AOF_NAME,
 		O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (ms->aof_fd < 0) {
-		store_errf(err, errlen, "cannot open %s (errno %d)", AOF_NAME,
-			   errno);
-		return errno == ELOOP ? STORE_ERR_CONFIG : STORE_ERR_IO;
+		rc = errno == ELOOP ? STORE_ERR_CONFIG : STORE_ERR_IO;
+		af_errno_text(errno, why, sizeof(why));
+		store_errf(err, errlen, "cannot open %s/%s: %s", dir, AOF_NAME,
+			   why);
+		return rc;
 	}
 	rc = check_file(ms->aof_fd, err, errlen);
 	if (rc != STORE_OK)
 		return rc;
-	/* Two stores appending to one file would interleave records. */
-	if (flock(ms->aof_fd, LOCK_EX | LOCK_NB) != 0) {
-		store_errf(err, errlen, "%s is in use by another store",
-			   AOF_NAME);
-		return STORE_ERR_CONFIG;
-	}
 	rc = replay_file(ms, err, errlen);
 	if (rc != STORE_OK)
 		return rc;
@@ -2308,6 +2340,9 @@ store_status store_memory_check(const store_options *opts, char *err,
 		store_errf(err, errlen, "state folder %s is not a folder", dir);
 		return STORE_ERR_CONFIG;
 	}
+	rc = check_dir(&sb, dir, err, errlen);
+	if (rc != STORE_OK)
+		return rc;
 	if (access(dir, R_OK | W_OK | X_OK) != 0) {
 		af_errno_text(errno, why, sizeof(why));
 		store_errf(err, errlen, "cannot write in state folder %s: %s",

@@ -48,10 +48,14 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 	if (header == NULL)
 		memcpy(token, form_token, strlen(form_token) + 1);
 	rc = af_grant_lookup(srv, AF_GRANT_ACCESS, token, &grant);
+	if (rc < 0) {
+		/* The store did not answer: the token may well be good. */
+		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "try again");
+		goto out;
+	}
 	if (rc != 0) {
-		af_resp_oauth_error(resp, rc < 0 ? 503 : 401,
-				    rc < 0 ? "temporarily_unavailable"
-					   : "invalid_token",
+		af_resp_oauth_error(resp, 401, "invalid_token",
 				    "the access token is invalid or expired");
 		goto out;
 	}

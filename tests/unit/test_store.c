@@ -1784,6 +1784,60 @@ static void test_open_state_file_mode_0600(void **state)
 	f->st = open_or_fail(&f->opts);
 }
 
+/* Whoever may write in the state folder may replace the file: refused. */
+static void test_open_state_folder_others_may_write_refused(void **state)
+{
+	struct fixture *f = *state;
+	store_ctx *st = NULL;
+	char err[256] = "";
+
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	assert_int_equal(store_check(&f->opts, err, sizeof(err)),
+			 STORE_ERR_CONFIG);
+	assert_non_null(strstr(err, "writable by its owner alone"));
+	assert_non_null(strstr(err, f->dir));
+	err[0] = '\0';
+	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
+			 STORE_ERR_CONFIG);
+	assert_null(st);
+	assert_non_null(strstr(err, "writable by its owner alone"));
+	assert_int_equal(chmod(f->dir, 0750), 0);
+	assert_int_equal(store_check(&f->opts, err, sizeof(err)), STORE_OK);
+	f->st = open_or_fail(&f->opts);
+}
+
+/*
+ * Compaction puts a new file in the old one's place: a second store
+ * opened after that is refused all the same (the lock is the folder's).
+ */
+static void test_open_second_store_refused_after_compaction(void **state)
+{
+	struct fixture *f = *state;
+	enum { CHUNK = 64 * 1024, WRITES = 40 };
+	uint8_t *v = malloc(CHUNK);
+	store_ctx *st = NULL;
+	struct stat before, after;
+	char err[256] = "";
+	int i;
+
+	assert_non_null(v);
+	assert_int_equal(stat(f->aof, &before), 0);
+	for (i = 0; i < WRITES; i++) {
+		memset(v, 'a' + i % 26, CHUNK);
+		assert_int_equal(store_set(f->st, "big", v, CHUNK, 0, 0),
+				 STORE_OK);
+	}
+	assert_int_equal(stat(f->aof, &after), 0);
+	assert_true(before.st_ino != after.st_ino);
+	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
+			 STORE_ERR_CONFIG);
+	assert_null(st);
+	assert_non_null(strstr(err, "in use by another store"));
+	free(v);
+}
+
 static void test_set_file_grows_compacted_to_live_data(void **state)
 {
 	struct fixture *f = *state;
@@ -2457,6 +2511,10 @@ int main(void)
 		CASE(test_open_torn_tail_truncated, setup_aof),
 		CASE(test_open_corrupt_middle_refused, setup_aof),
 		CASE(test_open_state_file_mode_0600, setup_aof),
+		CASE(test_open_state_folder_others_may_write_refused,
+		     setup_aof),
+		CASE(test_open_second_store_refused_after_compaction,
+		     setup_aof),
 		CASE(test_set_file_grows_compacted_to_live_data, setup_aof),
 		CASE(test_set_file_write_fails_change_not_made, setup_aof),
 	};
