@@ -77,6 +77,33 @@ void af_admin__user_list(af_admin_call *c)
 	af_admin__json(c, 200, json_pack("{s:o}", "users", users));
 }
 
+static const char *username_of(const json_t *user)
+{
+	return json_string_value(json_object_get(user, "username"));
+}
+
+/* Removes the user's devices and what MFA keeps for the name. */
+static int remove_devices(af_server *srv, const char *username)
+{
+	json_t *devices = NULL, *d;
+	size_t i;
+	int rc = 0;
+
+	if (af_mfa_device_list(srv->store, username, &devices) != AF_MFA_OK)
+		return -1;
+	json_array_foreach(devices, i, d)
+	{
+		if (af_mfa_device_remove(srv->store,
+					 json_string_value(json_object_get(
+						 d, "id"))) != AF_MFA_OK)
+			rc = -1;
+	}
+	json_decref(devices);
+	if (af_mfa_user_forget(srv->store, username) != AF_MFA_OK)
+		rc = -1;
+	return rc;
+}
+
 void af_admin__user_add(af_admin_call *c)
 {
 	json_t *body = af_admin__need_body(c), *user = NULL;
@@ -97,6 +124,20 @@ void af_admin__user_add(af_admin_call *c)
 		af_admin__dir_error(c, st, err);
 		return;
 	}
+	/*
+	 * A new user starts clean even where the removal of an earlier user
+	 * of the name was cut short (a crash between its steps): no phone
+	 * and no session of theirs carries over.
+	 */
+	if (remove_devices(c->srv, username_of(user)) != 0 ||
+	    af_session_end_user(c->srv, username_of(user)) < 0) {
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+				"user added, but what an earlier user of the "
+				"name left could not be cleared: remove and "
+				"add the user again");
+		json_decref(user);
+		return;
+	}
 	af_admin__json(c, 201, user);
 }
 
@@ -113,11 +154,6 @@ static json_t *path_user(af_admin_call *c)
 		return NULL;
 	}
 	return user;
-}
-
-static const char *username_of(const json_t *user)
-{
-	return json_string_value(json_object_get(user, "username"));
 }
 
 void af_admin__user_show(af_admin_call *c)
@@ -215,27 +251,6 @@ void af_admin__user_unlock(af_admin_call *c)
 	af_admin__ok(c);
 out:
 	json_decref(user);
-}
-
-static int remove_devices(af_server *srv, const char *username)
-{
-	json_t *devices = NULL, *d;
-	size_t i;
-	int rc = 0;
-
-	if (af_mfa_device_list(srv->store, username, &devices) != AF_MFA_OK)
-		return -1;
-	json_array_foreach(devices, i, d)
-	{
-		if (af_mfa_device_remove(srv->store,
-					 json_string_value(json_object_get(
-						 d, "id"))) != AF_MFA_OK)
-			rc = -1;
-	}
-	json_decref(devices);
-	if (af_mfa_user_forget(srv->store, username) != AF_MFA_OK)
-		rc = -1;
-	return rc;
 }
 
 void af_admin__user_remove(af_admin_call *c)

@@ -1045,6 +1045,37 @@ static void test_devices_list_empty_then_one_then_removed(void **state)
 	json_decref(dev);
 }
 
+/*
+ * A removal cut short after the user record went (a crash) leaves the
+ * phone behind: a new user of the name does not inherit it.
+ */
+static void test_user_add_clears_an_earlier_users_phone(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	json_t *spec, *dev = NULL;
+
+	add_alice(f);
+	spec = json_pack("{s:s, s:{s:s, s:s, s:s, s:s}}", "platform", "none",
+			 "public_key", "kty", "EC", "crv", "P-256", "x", JWK_X,
+			 "y", JWK_Y);
+	assert_non_null(spec);
+	assert_int_equal(af_mfa_device_add(f->srv.store, "alice", spec, &dev,
+					   err, sizeof(err)),
+			 AF_MFA_OK);
+	json_decref(spec);
+	json_decref(dev);
+	/* Only the directory's step of the removal took place. */
+	assert_int_equal(af_dir_user_remove(f->srv.dir, "test", "alice"),
+			 AF_DIR_OK);
+	add_alice(f);
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
+		200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "devices")),
+			 0);
+}
+
 static void test_device_remove_unknown_or_odd_id_404(void **state)
 {
 	struct fx *f = *state;
@@ -1212,6 +1243,7 @@ int main(void)
 		T(test_enroll_code_known_user_201_with_uri),
 		T(test_enroll_code_unknown_user_404),
 		T(test_devices_list_empty_then_one_then_removed),
+		T(test_user_add_clears_an_earlier_users_phone),
 		T(test_device_remove_unknown_or_odd_id_404),
 		T(test_push_queue_empty_then_jobs_oldest_first),
 		T(test_branding_superadmin_sets_admin_reads),
