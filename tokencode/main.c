@@ -83,22 +83,27 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* The secret's text from arg or stdin: 0, or the exit status on failure. */
 static int read_secret(struct opts *o, const char *arg)
 {
+	char msg[80];
 	size_t n;
 
+	snprintf(msg, sizeof(msg),
+		 "the secret is too long (at most %d base32 characters)",
+		 TC_BASE32_MAX);
 	if (strcmp(arg, "-") != 0) {
 		n = strlen(arg);
 		if (n > TC_BASE32_MAX)
-			return -1;
+			return fail(msg, NULL);
 		memcpy(o->secret_text, arg, n + 1);
 		return 0;
 	}
 	if (fgets(o->secret_text, sizeof(o->secret_text), stdin) == NULL)
-		return -1;
+		return fail("cannot read the secret from standard input", NULL);
 	n = strcspn(o->secret_text, "\r\n");
 	if (o->secret_text[n] == '\0' && n > TC_BASE32_MAX)
-		return -1;
+		return fail(msg, NULL);
 	o->secret_text[n] = '\0';
 	return 0;
 }
@@ -125,7 +130,7 @@ static int parse_option(struct opts *o, int c, const char *arg)
 	switch (c) {
 	case 's':
 		if (read_secret(o, arg) != 0)
-			return fail("cannot read the secret", NULL);
+			return EXIT_USAGE;
 		o->have_secret = 1;
 		return 0;
 	case 't':
@@ -181,6 +186,27 @@ static int parse_option(struct opts *o, int c, const char *arg)
 	}
 }
 
+/*
+ * The line for an option given without its value: getopt_long sets
+ * optopt to the option's letter in longopts, whose name is shown whole
+ * even when the user abbreviated it.
+ */
+static int missing_value(const struct option *longopts)
+{
+	char msg[64];
+	size_t i;
+
+	for (i = 0; longopts[i].name != NULL; i++) {
+		if (longopts[i].val == optopt)
+			break;
+	}
+	if (longopts[i].name == NULL)
+		return fail("an option needs a value; see 'tokencode --help'",
+			    NULL);
+	snprintf(msg, sizeof(msg), "--%s needs a value", longopts[i].name);
+	return fail(msg, NULL);
+}
+
 static int parse_args(struct opts *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -206,9 +232,12 @@ static int parse_args(struct opts *o, int argc, char **argv)
 	opterr = 0;
 	optind = 2;
 	for (;;) {
-		c = getopt_long(argc, argv, "", longopts, NULL);
+		/* The leading ':' makes a missing value ':', not '?'. */
+		c = getopt_long(argc, argv, ":", longopts, NULL);
 		if (c == -1)
 			break;
+		if (c == ':')
+			return missing_value(longopts);
 		rc = parse_option(o, c, optarg);
 		if (rc != 0)
 			return rc;
@@ -220,14 +249,18 @@ static int parse_args(struct opts *o, int argc, char **argv)
 
 static int decode_secret(struct opts *o)
 {
+	char msg[48];
 	tc_status st;
 
 	if (!o->have_secret)
 		return fail("--secret is required", NULL);
 	st = tc_base32_decode(o->secret_text, strlen(o->secret_text), o->secret,
 			      sizeof(o->secret), &o->secret_len);
-	if (st == TC_ERR_BUFFER || st == TC_ERR_ARG)
-		return fail("bad secret", "too long");
+	if (st == TC_ERR_BUFFER || st == TC_ERR_ARG) {
+		snprintf(msg, sizeof(msg),
+			 "too long (at most %d bytes decoded)", TC_SECRET_MAX);
+		return fail("bad secret", msg);
+	}
 	if (st != TC_OK)
 		return fail("bad secret", tc_strerror(st));
 	if (o->secret_len == 0)

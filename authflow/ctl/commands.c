@@ -318,6 +318,24 @@ static int print_rotated_key(json_t *answer)
 	return rc != AF_CTL_EXIT_OK ? rc : print_key_status(answer);
 }
 
+/*
+ * Whether answer has what print_status() shows, as the admin API's
+ * status sends it; users and apps may be null when they cannot be
+ * counted.
+ */
+static int status_ok(const json_t *answer)
+{
+	const json_t *store = json_object_get(answer, "store");
+	const json_t *keys = json_object_get(answer, "keys");
+
+	return json_is_string(json_object_get(answer, "issuer")) &&
+	       json_is_string(json_object_get(answer, "version")) &&
+	       json_is_string(json_object_get(store, "backend")) &&
+	       json_is_boolean(json_object_get(store, "ok")) &&
+	       json_is_object(keys) &&
+	       json_is_integer(json_object_get(keys, "expires_in_days"));
+}
+
 static int print_status(json_t *answer)
 {
 	static const char *const top[] = {"issuer", "version"};
@@ -328,10 +346,13 @@ static int print_status(json_t *answer)
 	size_t i;
 	int rc = AF_CTL_EXIT_OK;
 
+	/* Checked first: a failure prints nothing on stdout. */
+	if (!status_ok(answer))
+		return af_ctl_bad_answer();
 	for (i = 0; i < AF_CTL_NELEMS(top) && rc == AF_CTL_EXIT_OK; i++)
 		rc = af_ctl_put_value("", top[i],
 				      json_object_get(answer, top[i]));
-	snprintf(line, sizeof(line), "%s, %s", backend ? backend : "-",
+	snprintf(line, sizeof(line), "%s, %s", backend,
 		 json_is_true(json_object_get(store, "ok")) ? "ok" : "DOWN");
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_put_line("", "store", line);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -54,6 +55,38 @@ static af_ctl_http_status from_httpc(af_httpc_status st)
 	}
 }
 
+/*
+ * Whether url, an http(s) URL of visible ASCII, names a port outside
+ * 1..65535 (or one that is not a number), so that the message can say so
+ * rather than call the whole URL malformed. libcurl refuses ports above
+ * 65535 and takes port 0, which nothing listens on.
+ */
+static int bad_port(const char *url)
+{
+	CURLU *u;
+	CURLUcode rc;
+	char *port = NULL;
+	int bad = 0;
+
+	/* Blanks and control characters make the whole URL the problem. */
+	if (!af_httpc_visible_ascii(url, AF_CTL_HTTP_URL_MAX) ||
+	    (strncasecmp(url, "http://", 7) != 0 &&
+	     strncasecmp(url, "https://", 8) != 0))
+		return 0;
+	u = curl_url();
+	if (u == NULL)
+		return 0;
+	rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (rc == CURLUE_BAD_PORT_NUMBER)
+		bad = 1;
+	else if (rc == CURLUE_OK &&
+		 curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+		bad = strspn(port, "0") == strlen(port);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return bad;
+}
+
 af_ctl_http_status af_ctl_http_new(const char *base_url, const char *token,
 				   af_ctl_http **out)
 {
@@ -65,8 +98,14 @@ af_ctl_http_status af_ctl_http_new(const char *base_url, const char *token,
 		return AF_CTL_HTTP_ERR_ARG;
 	*out = NULL;
 	st = from_httpc(af_httpc_base_url(base_url, &ulen, &path_at));
+	if ((st == AF_CTL_HTTP_OK || st == AF_CTL_HTTP_ERR_URL) &&
+	    bad_port(base_url))
+		return AF_CTL_HTTP_ERR_PORT;
 	if (st != AF_CTL_HTTP_OK)
 		return st;
+	if (token != NULL &&
+	    strnlen(token, AF_CTL_HTTP_TOKEN_MAX + 1) > AF_CTL_HTTP_TOKEN_MAX)
+		return AF_CTL_HTTP_ERR_TOKEN_LONG;
 	if (token != NULL &&
 	    !af_httpc_visible_ascii(token, AF_CTL_HTTP_TOKEN_MAX))
 		return AF_CTL_HTTP_ERR_TOKEN;

@@ -39,20 +39,31 @@
 #define AF_CTL_HTTP_NODISCARD
 #endif
 
-#define AF_CTL_HTTP_STATUS_MAP(XX)                              \
-	XX(OK, 0, "success")                                    \
-	XX(ERR_ARG, -1, "invalid argument")                     \
-	XX(ERR_NOMEM, -2, "out of memory")                      \
-	XX(ERR_URL, -3,                                         \
-	   "the server URL must be http:// or https:// "        \
-	   "followed by a host, without spaces, '?' or '#'")    \
-	XX(ERR_TOKEN, -4,                                       \
-	   "the admin token must be printable ASCII without "   \
-	   "spaces")                                            \
-	XX(ERR_TOO_LONG, -5, "request path too long")           \
-	XX(ERR_UNREACHABLE, -6, "cannot reach the server")      \
-	XX(ERR_TOO_BIG, -7, "the server's answer is too large") \
-	XX(ERR_CURL, -8, "HTTP client failure")
+/* AF_CTL_HTTP_TOKEN_MAX (below) as a string literal, for its message. */
+#define AF_CTL_HTTP_STR_(x)    #x
+#define AF_CTL_HTTP_STR(x)     AF_CTL_HTTP_STR_(x)
+#define AF_CTL_HTTP_TOKEN_TEXT AF_CTL_HTTP_STR(AF_CTL_HTTP_TOKEN_MAX)
+
+#define AF_CTL_HTTP_STATUS_MAP(XX)                                        \
+	XX(OK, 0, "success")                                              \
+	XX(ERR_ARG, -1, "invalid argument")                               \
+	XX(ERR_NOMEM, -2, "out of memory")                                \
+	XX(ERR_URL, -3,                                                   \
+	   "the server URL must be http:// or https:// "                  \
+	   "followed by a host, without spaces, '?' or '#'")              \
+	XX(ERR_TOKEN, -4,                                                 \
+	   "the admin token must be printable ASCII without "             \
+	   "spaces")                                                      \
+	XX(ERR_TOO_LONG, -5, "request path too long")                     \
+	XX(ERR_UNREACHABLE, -6, "cannot reach the server")                \
+	XX(ERR_TOO_BIG, -7, "the server's answer is too large")           \
+	XX(ERR_CURL, -8, "HTTP client failure")                           \
+	XX(ERR_PORT, -9,                                                  \
+	   "the server URL's port must be a number from 1 to "            \
+	   "65535")                                                       \
+	XX(ERR_TOKEN_LONG, -10,                                           \
+	   "the admin token is too long (at most " AF_CTL_HTTP_TOKEN_TEXT \
+	   " bytes)")
 
 typedef enum af_ctl_http_status {
 #define AF_CTL_HTTP_XX(name, value, text) AF_CTL_HTTP_##name = (value),
@@ -64,7 +75,8 @@ typedef enum af_ctl_http_status {
 const char *af_ctl_http_strerror(af_ctl_http_status st);
 
 #define AF_CTL_HTTP_URL_MAX	      AF_HTTPC_URL_MAX /* bytes of the base URL */
-#define AF_CTL_HTTP_TOKEN_MAX	      4096 /* bytes of the admin token */
+/* Bytes of the admin token; a plain number, as a message spells it out. */
+#define AF_CTL_HTTP_TOKEN_MAX	      4096
 #define AF_CTL_HTTP_PATH_MAX	      8192 /* bytes of a path after /admin/v1/ */
 #define AF_CTL_HTTP_BODY_MAX	      ((size_t)4 * 1024 * 1024) /* answer bytes */
 #define AF_CTL_HTTP_CONNECT_TIMEOUT_S 10L
@@ -81,8 +93,10 @@ typedef struct af_ctl_http af_ctl_http;
  * The token must be 1..AF_CTL_HTTP_TOKEN_MAX bytes of visible ASCII,
  * which also keeps it from splitting the header it travels in.
  * AF_CTL_HTTP_OK and *out (free with af_ctl_http_free()),
- * AF_CTL_HTTP_ERR_ARG, AF_CTL_HTTP_ERR_URL, AF_CTL_HTTP_ERR_TOKEN,
- * AF_CTL_HTTP_ERR_NOMEM or AF_CTL_HTTP_ERR_CURL.
+ * AF_CTL_HTTP_ERR_ARG, AF_CTL_HTTP_ERR_URL, AF_CTL_HTTP_ERR_PORT (an
+ * http(s) URL whose port is not 1..65535), AF_CTL_HTTP_ERR_TOKEN,
+ * AF_CTL_HTTP_ERR_TOKEN_LONG, AF_CTL_HTTP_ERR_NOMEM or
+ * AF_CTL_HTTP_ERR_CURL.
  */
 AF_CTL_HTTP_NODISCARD af_ctl_http_status af_ctl_http_new(const char *base_url,
 							 const char *token,

@@ -31,7 +31,11 @@
 #define TEXT_BUF	128  /* a formatted setting */
 #define QUEUE_LIMIT_MAX 1000 /* jobs one push queue listing shows */
 #define QUEUE_LIMIT_DEF 50
-#define COUNT_MAX	1000000	       /* pushes of one push-limit period */
+/* --push-limit COUNT/PERIOD: the server's ranges (authflow/mfa/mfa.c). */
+#define COUNT_MIN	1 /* pushes of one push-limit period */
+#define COUNT_MAX	100
+#define PERIOD_MIN	10 /* seconds of one push-limit period */
+#define PERIOD_MAX	86400
 #define DURATION_MAX	(366L * 86400) /* a year: longer is a typo */
 #define DURATION_DIGITS 9
 #define VERSIONS_MAX	256 /* bytes of a --min-app-version argument */
@@ -184,7 +188,10 @@ out:
 	return st;
 }
 
-/* "N/PERIOD" of --push-limit into {"count": N, "period_s": S}. */
+/*
+ * "N/PERIOD" of --push-limit into {"count": N, "period_s": S}, in the
+ * ranges the server takes, so that a value it would refuse never leaves.
+ */
 static af_ctl_status parse_push_limit(const char *s, json_t **out)
 {
 	char count[16];
@@ -201,8 +208,9 @@ static af_ctl_status parse_push_limit(const char *s, json_t **out)
 	memcpy(count, s, len);
 	count[len] = '\0';
 	if (count[0] < '0' || count[0] > '9' ||
-	    af_ctl_parse_long(count, 1, COUNT_MAX, &n) != AF_CTL_OK ||
-	    parse_duration(slash + 1, 0, &period) != AF_CTL_OK || period == 0)
+	    af_ctl_parse_long(count, COUNT_MIN, COUNT_MAX, &n) != AF_CTL_OK ||
+	    parse_duration(slash + 1, 0, &period) != AF_CTL_OK ||
+	    period < PERIOD_MIN || period > PERIOD_MAX)
 		return AF_CTL_ERR_ARG;
 	*out = json_pack("{s:I, s:I}", "count", (json_int_t)n, "period_s",
 			 (json_int_t)period);
@@ -338,9 +346,10 @@ static int workflow_option(json_t *patch, int c, const char *arg,
 		if (st != AF_CTL_OK)
 			return af_ctl_usage_fail(
 				"%s: --push-limit takes COUNT/PERIOD such as "
-				"3/5m (COUNT 1..%d, PERIOD a number and s, m, "
-				"h or d), not '%s'",
-				cmd, COUNT_MAX, arg);
+				"3/5m (COUNT %d..%d; PERIOD a number and s, m, "
+				"h or d, %d..%d seconds), not '%s'",
+				cmd, COUNT_MIN, COUNT_MAX, PERIOD_MIN,
+				PERIOD_MAX, arg);
 		return set_new(patch, "push_limit", v);
 	case 'r':
 		if (parse_duration(arg, 1, &secs) != AF_CTL_OK)

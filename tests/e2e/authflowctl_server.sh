@@ -124,7 +124,11 @@ expect workflow-set 0 "$C" workflow set --push-limit 5/10m --report-pause 1h \
 	--min-app-version ios=2023.2
 grep -q '^push_limit: 5/10m$' "$tmp/out" && grep -q '^report_pause: 1h$' "$tmp/out" &&
 	grep -q '^min_app_version: ios=2023.2$' "$tmp/out" && ok || bad "workflow set output"
-expect workflow-set-refused 1 "$C" workflow set --push-limit 1000/5m
+# Out of the server's ranges: refused before it is sent (usage, exit 2);
+# a report pause over a day is the server's to refuse.
+expect workflow-set-limit-range 2 "$C" workflow set --push-limit 1000/5m
+grep -q 'COUNT 1\.\.100' "$tmp/err" && ok || bad "push-limit range said by the client"
+expect workflow-set-refused 1 "$C" workflow set --report-pause 2d
 # An empty value clears a user's field or list.
 expect user-set-clear 0 "$C" --json user set bob --email '' --group ''
 grep -q '"groups": \[\]' "$tmp/out" && ! grep -q '"email"' "$tmp/out" && ok || bad "user set clears email and groups"
@@ -188,6 +192,34 @@ curl -s "$AUTHFLOW_URL/demo" | grep -q '<span>authflow</span>' && ok || bad "res
 
 expect bad-token 1 env AUTHFLOW_ADMIN_TOKEN=wrong "$C" status
 expect no-server 3 env AUTHFLOW_URL=http://127.0.0.1:1 "$C" status
+
+# A server that answers JSON without what status shows: nothing on stdout,
+# one line on stderr, exit 3 (not an admin API answer). The mock's answer
+# is named by the token.
+node -e "
+const bodies = {
+	empty: '{}',
+	nokeys: '{\"issuer\":\"http://x\",\"version\":\"1\",\"store\":{\"backend\":\"memory\",\"ok\":true},\"users\":1,\"apps\":1}',
+	nostore: '{\"issuer\":\"http://x\",\"version\":\"1\",\"keys\":{\"expires_in_days\":30}}',
+};
+const s = require('http').createServer((q, r) => {
+	const t = (q.headers.authorization || '').replace('Bearer ', '');
+	r.writeHead(200, {'content-type': 'application/json'});
+	r.end(bodies[t] || '{}');
+}).listen(0, '127.0.0.1', () => console.log(s.address().port));
+" >"$tmp/mock.port" &
+mock=$!
+i=0
+until [ -s "$tmp/mock.port" ] || [ "$i" -gt 100 ]; do i=$((i + 1)); sleep 0.05; done
+for t in empty nokeys nostore; do
+	expect "status-answer-$t" 3 env AUTHFLOW_URL="http://127.0.0.1:$(cat "$tmp/mock.port")" \
+		AUTHFLOW_ADMIN_TOKEN=$t "$C" status
+	[ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] &&
+		grep -q 'unexpected answer' "$tmp/err" && ok ||
+		bad "status-answer-$t: nothing on stdout, one line on stderr"
+done
+kill "$mock" 2>/dev/null
+wait "$mock" 2>/dev/null
 expect user-remove 0 "$C" user remove bob
 
 # The demo as a newcomer uses it: sign in at /demo and see the claims.

@@ -41,6 +41,18 @@ expect() {
 	check_one_line "$name" "$want"
 }
 
+# expect_msg NAME WANT_STATUS PATTERN -- ARGS...: as expect, and the line
+# on stderr matches the grep pattern PATTERN (it says what is wrong).
+expect_msg() {
+	name=$1 want=$2 pattern=$3
+	shift 4
+	run /dev/null "$@"
+	check_one_line "$name" "$want"
+	if grep -q -- "$pattern" "$tmp/err"; then ok; else
+		bad "$name: stderr does not say '$pattern'"
+	fi
+}
+
 check_one_line() {
 	lines=$(wc -l <"$tmp/err")
 	if [ "$rc" -ne "$2" ]; then
@@ -68,6 +80,17 @@ expect bad-scheme 2 -- --url ftp://example.org --token "$TOKEN" status
 expect bad-url-query 2 -- --url "http://h/?x=1" --token "$TOKEN" status
 expect bad-url-empty 2 -- --url "" --token "$TOKEN" status
 expect token-space 2 -- --token "a b" status
+# The limit, not the character set, is what a long token breaks.
+expect_msg token-too-long 2 'too long (at most 4096 bytes)' -- --url "$DEAD" \
+	--token "$(head -c 5000 /dev/zero | tr '\0' t)" status
+expect token-max-length 3 -- --url "$DEAD" \
+	--token "$(head -c 4096 /dev/zero | tr '\0' t)" status
+expect_msg url-port-big 2 'port must be a number from 1 to 65535' -- \
+	--url http://127.0.0.1:99999 --token "$TOKEN" status
+expect_msg url-port-zero 2 'port must be a number from 1 to 65535' -- \
+	--url http://127.0.0.1:0 --token "$TOKEN" status
+expect_msg url-port-text 2 'port must be a number from 1 to 65535' -- \
+	--url http://127.0.0.1:http --token "$TOKEN" status
 expect no-token 2 -- --url "$DEAD" status
 expect typo-token 2 -- "--tokn=$TOKEN" status
 expect status-extra 2 -- --token "$TOKEN" status now
@@ -158,6 +181,19 @@ expect workflow-set-eap-empty 2 -- workflow set --enroll-after-password ""
 expect workflow-set-limit-no-period 2 -- workflow set --push-limit 3
 expect workflow-set-limit-no-unit 2 -- workflow set --push-limit 3/300
 expect workflow-set-limit-zero 2 -- workflow set --push-limit 0/5m
+# The server's ranges, checked before anything is sent, and said.
+expect_msg workflow-set-limit-ranges 2 'COUNT 1\.\.100.*10\.\.86400 seconds' -- \
+	workflow set --push-limit 0/5m
+expect_msg workflow-set-limit-over 2 'COUNT 1\.\.100' -- --url "$DEAD" \
+	--token "$TOKEN" workflow set --push-limit 101/5m
+expect_msg workflow-set-limit-short 2 '10\.\.86400 seconds' -- --url "$DEAD" \
+	--token "$TOKEN" workflow set --push-limit 3/9s
+expect_msg workflow-set-limit-long 2 '10\.\.86400 seconds' -- --url "$DEAD" \
+	--token "$TOKEN" workflow set --push-limit 3/2d
+expect workflow-set-limit-max 3 -- --url "$DEAD" --token "$TOKEN" \
+	workflow set --push-limit 100/1d
+expect workflow-set-limit-min 3 -- --url "$DEAD" --token "$TOKEN" \
+	workflow set --push-limit 1/10s
 expect workflow-set-limit-zero-period 2 -- workflow set --push-limit 3/0s
 expect workflow-set-limit-sign 2 -- workflow set --push-limit +3/5m
 expect workflow-set-limit-two-slashes 2 -- workflow set --push-limit 3/5m/1

@@ -34,6 +34,15 @@ check() { # check NAME WANT_STATUS WANT_STDOUT -- ARGS...
 	fi
 }
 
+# said NAME PATTERN: the stderr line of the last check matches PATTERN.
+said() {
+	if grep -q -- "$2" "$tmp/err"; then pass=$((pass + 1)); else
+		fail=$((fail + 1))
+		echo "FAIL $1: stderr does not say '$2':" >&2
+		cat "$tmp/err" >&2
+	fi
+}
+
 check totp-rfc 0 94287082 -- totp --secret $S --time 59 --digits 8
 check totp-6 0 287082 -- totp --secret $S --time 59
 check totp-lower 0 287082 -- totp --secret "$(echo $S | tr A-Z a-z)" --time 59
@@ -67,6 +76,15 @@ check match-zero 2 "" -- match --count 0
 check match-digits-0 2 "" -- match --digits 0
 check uri-colon 2 "" -- uri --secret $S --issuer "A:B" --account alice
 check long-secret 2 "" -- totp --secret "$(head -c 400 /dev/zero | tr '\0' A)"
+said long-secret 'secret is too long (at most 256 base32 characters)'
+check long-secret-decoded 2 "" -- totp --secret "$(head -c 256 /dev/zero | tr '\0' A)"
+said long-secret-decoded 'too long (at most 128 bytes decoded)'
+check secret-no-value 2 "" -- totp --secret
+said secret-no-value '^tokencode: --secret needs a value$'
+check time-no-value 2 "" -- totp --secret $S --time
+said time-no-value '^tokencode: --time needs a value$'
+check unknown-opt-said 2 "" -- totp --secret $S --frob
+said unknown-opt-said 'unknown option'
 
 # Match codes: 2 digits by default, always 10..99.
 "$T" match --count 2000 >"$tmp/m" 2>/dev/null
@@ -79,6 +97,16 @@ if [ "$n" -eq 2000 ] && [ "$bad" -eq 0 ]; then pass=$((pass + 1)); else
 out=$(echo $S | "$T" totp --secret - --time 59 2>/dev/null)
 if [ "$out" = 287082 ]; then pass=$((pass + 1)); else
 	fail=$((fail + 1)); echo "FAIL secret-stdin: '$out'" >&2; fi
+
+# A secret line on stdin longer than the limit is said to be so.
+head -c 400 /dev/zero | tr '\0' A >"$tmp/long"
+"$T" totp --secret - <"$tmp/long" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 2 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ]; then
+	said long-secret-stdin 'secret is too long (at most 256 base32 characters)'
+else
+	fail=$((fail + 1)); echo "FAIL long-secret-stdin: status $rc" >&2
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
