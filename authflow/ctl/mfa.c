@@ -36,6 +36,7 @@
 #define COUNT_MAX	100
 #define PERIOD_MIN	10 /* seconds of one push-limit period */
 #define PERIOD_MAX	86400
+#define PAUSE_MAX	86400	       /* seconds of --report-pause */
 #define DURATION_MAX	(366L * 86400) /* a year: longer is a typo */
 #define DURATION_DIGITS 9
 #define VERSIONS_MAX	256 /* bytes of a --min-app-version argument */
@@ -352,7 +353,8 @@ static int workflow_option(json_t *patch, int c, const char *arg,
 				PERIOD_MAX, arg);
 		return set_new(patch, "push_limit", v);
 	case 'r':
-		if (parse_duration(arg, 1, &secs) != AF_CTL_OK)
+		if (parse_duration(arg, 1, &secs) != AF_CTL_OK ||
+		    secs > PAUSE_MAX)
 			return af_ctl_usage_fail(
 				"%s: --report-pause takes off or a duration "
 				"such as 300s, 15m, 1h (at most a day), not "

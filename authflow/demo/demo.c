@@ -474,6 +474,21 @@ static void show_result(af_server *srv, af_resp *resp, json_t *claims,
 	af_page_send(resp, 200, &b);
 }
 
+/* Why the demo sign-in failed, and a link to start it again. */
+static void demo_failed(af_resp *resp, const char *why)
+{
+	af_buf b;
+
+	af_buf_init(&b, 16384);
+	af_page_begin(&b, resp, "Demo sign-in failed");
+	af_buf_puts(&b, "<h1>Demo sign-in failed</h1><p class=\"msg\" "
+			"role=\"alert\">");
+	af_buf_html(&b, why);
+	af_buf_puts(&b, "</p><p><a href=\"/demo\">Start again</a></p>");
+	af_page_end(&b, resp);
+	af_page_send(resp, 400, &b);
+}
+
 void af_h_demo_callback(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *code = af_req_param(req, "code");
@@ -537,8 +552,7 @@ void af_h_demo_callback(af_server *srv, af_req *req, af_resp *resp)
 		    json_string_value(json_object_get(tokens, "id_token")));
 out:
 	if (why != NULL)
-		af_page_error(resp, 400, "Demo sign-in failed", why,
-			      "Start again from /demo.");
+		demo_failed(resp, why);
 	if (body != NULL) {
 		OPENSSL_cleanse(body, strlen(body));
 		free(body);

@@ -124,11 +124,11 @@ expect workflow-set 0 "$C" workflow set --push-limit 5/10m --report-pause 1h \
 	--min-app-version ios=2023.2
 grep -q '^push_limit: 5/10m$' "$tmp/out" && grep -q '^report_pause: 1h$' "$tmp/out" &&
 	grep -q '^min_app_version: ios=2023.2$' "$tmp/out" && ok || bad "workflow set output"
-# Out of the server's ranges: refused before it is sent (usage, exit 2);
-# a report pause over a day is the server's to refuse.
+# Out of the server's ranges: refused before it is sent (usage, exit 2).
 expect workflow-set-limit-range 2 "$C" workflow set --push-limit 1000/5m
 grep -q 'COUNT 1\.\.100' "$tmp/err" && ok || bad "push-limit range said by the client"
-expect workflow-set-refused 1 "$C" workflow set --report-pause 2d
+expect workflow-set-pause-range 2 "$C" workflow set --report-pause 2d
+grep -q 'at most a day' "$tmp/err" && ok || bad "report-pause range said by the client"
 # An empty value clears a user's field or list.
 expect user-set-clear 0 "$C" --json user set bob --email '' --group ''
 grep -q '"groups": \[\]' "$tmp/out" && ! grep -q '"email"' "$tmp/out" && ok || bad "user set clears email and groups"
@@ -253,6 +253,8 @@ cb=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' "$mfa")
 # The callback opened in another browser (an attacker's own sign-in sent
 # to a victim) is refused: the demo binds its state to the browser.
 curl -s "$cb" | grep -q "not started in this browser" && ok || bad "demo callback without the browser's state cookie"
+curl -s "$AUTHFLOW_URL/demo/callback?error=access_denied" | grep -q '<a href="/demo">Start again</a>' && ok ||
+	bad "a failed demo sign-in links back to /demo"
 curl -s -c "$cj" -b "$cj" "$cb" | grep -q "verified your id_token" && ok || bad "demo sign-in shows verified claims"
 
 # SIGTERM stops it gracefully with status 0.
