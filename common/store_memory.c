@@ -2328,12 +2328,18 @@ store_status store_memory_check(const store_options *opts, char *err,
 			store_errf(err, errlen, "state folder name too long");
 			return STORE_ERR_CONFIG;
 		}
-		if (access(parent, W_OK | X_OK) != 0) {
+		/*
+		 * Made and removed again: only trying tells (access() says
+		 * yes to root, and nothing of a file system that takes no
+		 * folders, such as /proc).
+		 */
+		if (access(parent, W_OK | X_OK) != 0 || mkdir(dir, 0700) != 0) {
 			af_errno_text(errno, why, sizeof(why));
 			store_errf(err, errlen,
 				   "cannot make state folder %s: %s", dir, why);
 			return STORE_ERR_IO;
 		}
+		(void)rmdir(dir);
 		return STORE_OK;
 	}
 	if (!S_ISDIR(sb.st_mode)) {

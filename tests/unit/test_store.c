@@ -2207,7 +2207,7 @@ static void test_open_bad_config_refused(void **state)
 	store_options o = {.backend = STORE_BACKEND_REDIS};
 	store_ctx *st = NULL;
 	char err[256];
-	char longp[STORE_PREFIX_MAX + 2];
+	char longp[STORE_PREFIX_MAX + 2], made[64];
 	size_t i;
 
 	(void)state;
@@ -2256,6 +2256,16 @@ static void test_open_bad_config_refused(void **state)
 	o = (store_options){.state_dir = "/nonexistent-parent/sub"};
 	assert_int_equal(store_check(&o, err, sizeof(err)), STORE_ERR_IO);
 	assert_non_null(strstr(err, "cannot make state folder"));
+	/* A file system that takes no folders, even for root. */
+	o = (store_options){.state_dir = "/proc/authflow-check"};
+	assert_int_equal(store_check(&o, err, sizeof(err)), STORE_ERR_IO);
+	assert_non_null(strstr(err, "cannot make state folder"));
+	/* A folder the check could make is not left behind. */
+	(void)snprintf(made, sizeof(made), "/tmp/af-check-%ld/",
+		       (long)getpid());
+	o = (store_options){.state_dir = made};
+	assert_int_equal(store_check(&o, err, sizeof(err)), STORE_OK);
+	assert_int_equal(access(made, F_OK), -1);
 	o = (store_options){.state_dir = ""};
 	assert_int_equal(store_check(&o, err, sizeof(err)), STORE_ERR_CONFIG);
 	o = (store_options){.state_dir = NULL};
