@@ -348,6 +348,21 @@ af_dir_status af_dir__count(af_dir *dir, const char *key, size_t cap,
 	return rc;
 }
 
+/*
+ * 1 when the store answers for key: a record af_dir__get_json() refused
+ * is then damaged (not JSON, say), not out of reach.
+ */
+static int store_answers(af_dir *dir, const char *key)
+{
+	store_value v = {NULL, 0};
+	store_status st = store_get(dir->store, key, &v);
+
+	if (v.data != NULL)
+		OPENSSL_cleanse(v.data, v.len);
+	store_value_free(&v);
+	return st == STORE_OK || st == STORE_ERR_ARG;
+}
+
 af_dir_status af_dir__list(af_dir *dir, const char *set_key, const char *prefix,
 			   json_t **out)
 {
@@ -373,8 +388,10 @@ af_dir_status af_dir__list(af_dir *dir, const char *set_key, const char *prefix,
 				json_string_value(name)) != AF_DIR_OK)
 			continue;
 		rc = af_dir__get_json(dir, key, &obj, NULL);
-		if (rc == AF_DIR_NOT_FOUND)
-			continue;
+		if (rc == AF_DIR_NOT_FOUND ||
+		    (rc != AF_DIR_OK && rc != AF_DIR_NOMEM &&
+		     store_answers(dir, key)))
+			continue; /* gone meanwhile, or damaged: the rest */
 		if (rc != AF_DIR_OK)
 			goto out;
 		if (json_array_append_new(arr, obj) != 0) {

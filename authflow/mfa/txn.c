@@ -482,6 +482,16 @@ af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
 	return AF_MFA_OK;
 }
 
+/* 1 when the store answers for key (what it holds there is not JSON). */
+static int key_answers(store_ctx *st, const char *key)
+{
+	store_value v = {NULL, 0};
+	store_status ss = store_get(st, key, &v);
+
+	store_value_free(&v);
+	return ss == STORE_OK || ss == STORE_ERR_ARG;
+}
+
 af_mfa_status af_mfa_txn_pending_for_device(store_ctx *st, const char *device,
 					    int64_t now, json_t **out)
 {
@@ -513,7 +523,9 @@ af_mfa_status af_mfa_txn_pending_for_device(store_ctx *st, const char *device,
 		rc = txn_key(tkey, sizeof(tkey), t->ids[i]);
 		if (rc == AF_MFA_OK)
 			rc = af_mfa__get_json(st, tkey, &txn, NULL);
-		if (rc == AF_MFA_NOT_FOUND) {
+		/* Gone, or damaged: the device still sees the others. */
+		if (rc == AF_MFA_NOT_FOUND ||
+		    (rc == AF_MFA_STORE && key_answers(st, tkey))) {
 			rc = AF_MFA_OK;
 			continue;
 		}

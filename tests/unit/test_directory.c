@@ -726,6 +726,28 @@ static void test_af_dir_user_list_sorted_without_hashes(void **state)
 	json_decref(list);
 }
 
+/* One damaged record does not take the whole list with it. */
+static void test_af_dir_user_list_skips_a_damaged_record(void **state)
+{
+	fixture *f = *state;
+	json_t *list;
+
+	assert_int_equal(add_user(f, "{\"username\":\"amy\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"zed\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(store_set(f->store, "user:zed", "garbage", 7, 0, 0),
+			 STORE_OK);
+	assert_int_equal(af_dir_user_list(f->dir, &list), AF_DIR_OK);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(list, 0), "username")),
+			    "amy");
+	json_decref(list);
+	/* The record itself is still refused, not taken for something. */
+	assert_int_equal(af_dir_user_get(f->dir, "zed", &list), AF_DIR_STORE);
+}
+
 static void test_af_dir_policy_for_user_precedence(void **state)
 {
 	fixture *f = *state;
@@ -1724,6 +1746,7 @@ int main(void)
 		T(test_af_dir_group_add_bad_or_twice_refused),
 		T(test_af_dir_user_remove_clears_references),
 		T(test_af_dir_user_list_sorted_without_hashes),
+		T(test_af_dir_user_list_skips_a_damaged_record),
 		T(test_af_dir_policy_for_user_precedence),
 		T(test_af_dir_policy_bad_specs_refused),
 		T(test_af_dir_app_add_secret_checks),

@@ -1473,6 +1473,19 @@ static void test_txn_pending_for_device_excludes_decided_expired(void **state)
 			 AF_MFA_OK);
 	assert_int_equal(json_array_size(list), 0);
 	json_decref(list);
+	/* A damaged one does not hide the others from the device. */
+	{
+		char key[128];
+
+		snprintf(key, sizeof(key), "txn:%s", txn_id(decided));
+		assert_int_equal(store_set(f->st, key, "garbage", 7, 0, 0),
+				 STORE_OK);
+	}
+	assert_int_equal(
+		af_mfa_txn_pending_for_device(f->st, "d1", T0 + 2, &list),
+		AF_MFA_OK);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
 	json_decref(old);
 	json_decref(decided);
 	json_decref(live);
