@@ -285,6 +285,10 @@ static int print_workflow(json_t *answer)
 	size_t i;
 	int rc = AF_CTL_EXIT_OK;
 
+	/* The server always sends every setting: anything less is not it. */
+	for (i = 0; i < AF_CTL_NELEMS(known); i++)
+		if (json_object_get(answer, known[i][0]) == NULL)
+			return af_ctl_bad_answer();
 	for (i = 0; i < AF_CTL_NELEMS(known) && rc == AF_CTL_EXIT_OK; i++) {
 		setting_text(known[i][0], json_object_get(answer, known[i][0]),
 			     text, sizeof(text));

@@ -218,6 +218,10 @@ for t in empty nokeys nostore; do
 		grep -q 'unexpected answer' "$tmp/err" && ok ||
 		bad "status-answer-$t: nothing on stdout, one line on stderr"
 done
+expect workflow-answer-empty 3 env AUTHFLOW_URL="http://127.0.0.1:$(cat "$tmp/mock.port")" \
+	AUTHFLOW_ADMIN_TOKEN=empty "$C" workflow show
+[ ! -s "$tmp/out" ] && grep -q 'unexpected answer' "$tmp/err" && ok ||
+	bad "workflow show of an answer without the settings: nothing on stdout"
 kill "$mock" 2>/dev/null
 wait "$mock" 2>/dev/null
 expect user-remove 0 "$C" user remove bob
