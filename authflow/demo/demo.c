@@ -26,7 +26,9 @@
 #include "web/page.h"
 
 #define DEMO_STATE_TTL_S    600
-#define DEMO_STATE_COOKIE   "af_demo_rp" /* the state this browser began */
+/* The states this browser began: one cookie each, named by the state. */
+#define DEMO_STATE_COOKIE   "af_demo_rp_"
+#define DEMO_STATE_NAMED    12 /* characters of the state in the name */
 #define DEMO_REPLY_MAX	    ((size_t)256 * 1024)
 #define QLIK_STYLE_REDIRECT "http://127.0.0.1:9000/login/callback"
 #define DEMO_PHONE_NAME	    "Demo phone"
@@ -272,10 +274,20 @@ void af_h_demo(af_server *srv, af_req *req, af_resp *resp)
 	af_page_send(resp, 200, &b);
 }
 
+/*
+ * The cookie that binds state to the browser that began it, named by the
+ * state so that sign-ins begun in two tabs do not undo each other.
+ */
+static void state_cookie_name(const char *state, char *name, size_t cap)
+{
+	snprintf(name, cap, "%s%.*s", DEMO_STATE_COOKIE, DEMO_STATE_NAMED,
+		 state);
+}
+
 void af_h_demo_login(af_server *srv, af_req *req, af_resp *resp)
 {
 	char state[48], nonce[48], verifier[64], challenge[64], key[96];
-	char redirect[512];
+	char redirect[512], cname[40];
 	uint8_t d[32];
 	json_t *o;
 	char *text = NULL, *url = NULL;
@@ -319,7 +331,8 @@ void af_h_demo_login(af_server *srv, af_req *req, af_resp *resp)
 	 * is refused here instead of signing this browser in as someone
 	 * else (login CSRF).
 	 */
-	af_resp_cookie(resp, DEMO_STATE_COOKIE, state, AF_COOKIE_SESSION);
+	state_cookie_name(state, cname, sizeof(cname));
+	af_resp_cookie(resp, cname, state, AF_COOKIE_SESSION);
 	af_resp_redirect(resp, 302, url);
 	free(url);
 	free(text);
@@ -495,7 +508,7 @@ void af_h_demo_callback(af_server *srv, af_req *req, af_resp *resp)
 	const char *state = af_req_param(req, "state");
 	const char *iss = af_req_param(req, "iss");
 	const char *error = af_req_param(req, "error");
-	char key[96], redirect[512], bound[80];
+	char key[96], redirect[512], bound[80], cname[40];
 	json_t *saved = NULL, *tokens = NULL, *claims = NULL, *ui = NULL;
 	store_value v = {0};
 	const char *why = NULL;
@@ -513,12 +526,13 @@ void af_h_demo_callback(af_server *srv, af_req *req, af_resp *resp)
 		why = "the answer from the sign-in service is incomplete";
 		goto out;
 	}
-	if (af_req_cookie(req, DEMO_STATE_COOKIE, bound, sizeof(bound)) != 0 ||
+	state_cookie_name(state, cname, sizeof(cname));
+	if (af_req_cookie(req, cname, bound, sizeof(bound)) != 0 ||
 	    !af_ct_streq(bound, state)) {
 		why = "this sign-in was not started in this browser";
 		goto out;
 	}
-	af_resp_cookie(resp, DEMO_STATE_COOKIE, "", AF_COOKIE_CLEAR);
+	af_resp_cookie(resp, cname, "", AF_COOKIE_CLEAR);
 	snprintf(key, sizeof(key), "demo_rp:%s", state);
 	if (store_getdel(srv->store, key, &v) != STORE_OK) {
 		why = "unknown or reused state";

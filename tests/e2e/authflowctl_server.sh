@@ -229,6 +229,8 @@ expect user-remove 0 "$C" user remove bob
 # The demo as a newcomer uses it: sign in at /demo and see the claims.
 cj="$tmp/cookies"
 loc=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' "$AUTHFLOW_URL/demo/login")
+# A second tab begins a sign-in too: the first one still finishes.
+curl -s -c "$cj" -b "$cj" -o /dev/null "$AUTHFLOW_URL/demo/login"
 loc=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' "$loc")
 page=$(curl -s -c "$cj" -b "$cj" "$loc")
 flow=$(echo "$page" | sed -n 's/.*name="flow" value="\([^"]*\)".*/\1/p')
