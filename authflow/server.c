@@ -74,6 +74,19 @@ static void audit_to_log(void *arg, const json_t *ev, int stored)
 	free(detail);
 }
 
+/* What the store tells an operator (its state file): one log line. */
+static void store_to_log(void *arg, int level, const char *msg)
+{
+	af_server *srv = arg;
+
+	if (level >= STORE_REPORT_ERROR)
+		log_error(srv->log, NULL, "store", "%s", msg);
+	else if (level == STORE_REPORT_WARNING)
+		log_warn(srv->log, NULL, "store", "%s", msg);
+	else
+		log_info(srv->log, NULL, "store", "%s", msg);
+}
+
 static void store_options_of(const af_config *cfg, store_options *so)
 {
 	memset(so, 0, sizeof(*so));
@@ -137,6 +150,8 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	}
 
 	store_options_of(cfg, &so);
+	so.report = store_to_log;
+	so.report_arg = srv;
 	sst = store_open(&so, &srv->store, serr, sizeof(serr));
 	if (sst == STORE_OK)
 		sst = store_ping_why(srv->store, serr, sizeof(serr));

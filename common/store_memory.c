@@ -42,9 +42,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -78,6 +80,17 @@
 #define AOF_BODY_MAX	(AOF_BODY_FIXED + STORE_FULLKEY_MAX + STORE_VALUE_MAX)
 #define AOF_COMPACT_MIN ((uint64_t)1024 * 1024)
 #define AOF_WRITE_BUF	((size_t)64 * 1024)
+
+/* Torn tails cut off at open are kept as store.aof.cut-UNIXTIME. */
+#define AOF_CUT_NAME	 "store.aof.cut-"
+#define AOF_CUT_NAME_MAX 64u
+
+/* One report line at most; a longer one is cut. */
+#define MEM_REPORT_MAX	    1024u
+/* Report lines waiting for a lock to be let go, at most. */
+#define MEM_REPORT_SLOTS    4u
+/* A failure like the last one reported within this time is only counted. */
+#define MEM_REPORT_QUIET_MS 10000u
 
 enum aof_op {
 	AOF_SET = 1,
@@ -191,6 +204,28 @@ struct mem_queues {
 	struct htable table;  /* struct mem_queue nodes */
 };
 
+/* The steps of writing the file whose failures are reported. */
+enum mem_fail {
+	FAIL_APPEND,  /* writing a record */
+	FAIL_FSYNC,   /* fsync after a record */
+	FAIL_REFUSED, /* a change refused since the file broke */
+	FAIL_COMPACT, /* rewriting the file */
+	FAIL_KINDS,
+};
+
+/* The last reported failure of one step, for the 10 s quiet time. */
+struct mem_fail_seen {
+	bool seen;
+	int err;
+	uint64_t at_ms;	    /* monotonic */
+	unsigned long more; /* identical failures counted, not told */
+};
+
+struct mem_report {
+	int level;
+	char msg[MEM_REPORT_MAX];
+};
+
 struct mem_store {
 	struct mem_shard shards[MEM_SHARDS];
 	struct mem_queues queues;
@@ -198,12 +233,24 @@ struct mem_store {
 	bool persist; /* a state folder is in use */
 	/* What a freshly compacted file would hold, in bytes of records. */
 	_Atomic int64_t live_bytes;
+	/* Set once at open, read-only afterwards. */
+	void (*report)(void *arg, int level, const char *msg);
+	void *report_arg;
+	char dir_path[PATH_MAX]; /* the state folder, absolute if possible */
+	char aof_path[PATH_MAX + sizeof(AOF_NAME) + 1];
+	/* Lines are queued under aof_lock and told once it is let go. */
+	_Atomic bool reports_waiting;
 	pthread_mutex_t aof_lock; /* guards everything below */
 	int aof_fd;
 	int dir_fd;
 	uint64_t aof_size;
 	uint64_t compact_floor;
 	bool aof_broken;
+	int broken_err; /* the errno that broke the file */
+	struct mem_fail_seen fails[FAIL_KINDS];
+	struct mem_report reports[MEM_REPORT_SLOTS];
+	size_t nreports;
+	unsigned long reports_dropped;
 };
 
 /* --- SipHash-2-4 ---------------------------------------------------- */
@@ -549,6 +596,140 @@ static void remove_entry(struct mem_store *ms, struct mem_shard *sh,
 	entry_free(ms, e, true);
 }
 
+/* --- reports ----------------------------------------------------------- */
+
+#if defined(__GNUC__)
+#define MEM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MEM_PRINTF(a, b)
+#endif
+
+static void say(const struct mem_store *ms, int level, const char *fmt, ...)
+	MEM_PRINTF(3, 4);
+static void report_queue(struct mem_store *ms, int level, const char *fmt, ...)
+	MEM_PRINTF(3, 4);
+
+/* Formats one line and tells it at once: only where no lock is held. */
+static void say(const struct mem_store *ms, int level, const char *fmt, ...)
+{
+	char line[MEM_REPORT_MAX];
+	va_list ap;
+
+	if (ms->report == NULL)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	ms->report(ms->report_arg, level, line);
+}
+
+/*
+ * Queues one line for report_flush(), which tells it once the locks are
+ * let go: a callback that logs may wait for its output, and other
+ * threads must not wait for it in turn. Called with aof_lock held.
+ */
+static void report_queue(struct mem_store *ms, int level, const char *fmt, ...)
+{
+	struct mem_report *r;
+	va_list ap;
+
+	if (ms->report == NULL)
+		return;
+	if (ms->nreports == MEM_REPORT_SLOTS) {
+		ms->reports_dropped++;
+		return;
+	}
+	r = &ms->reports[ms->nreports++];
+	r->level = level;
+	va_start(ap, fmt);
+	(void)vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	va_end(ap);
+	atomic_store(&ms->reports_waiting, true);
+}
+
+/* Tells the queued lines, oldest first. Called with no lock held. */
+static void report_flush(struct mem_store *ms)
+{
+	struct mem_report r;
+	unsigned long dropped;
+
+	if (ms->report == NULL || !atomic_load(&ms->reports_waiting))
+		return;
+	for (;;) {
+		pthread_mutex_lock(&ms->aof_lock);
+		if (ms->nreports == 0) {
+			dropped = ms->reports_dropped;
+			ms->reports_dropped = 0;
+			atomic_store(&ms->reports_waiting, false);
+			pthread_mutex_unlock(&ms->aof_lock);
+			break;
+		}
+		r = ms->reports[0];
+		ms->nreports--;
+		memmove(&ms->reports[0], &ms->reports[1],
+			ms->nreports * sizeof(ms->reports[0]));
+		pthread_mutex_unlock(&ms->aof_lock);
+		ms->report(ms->report_arg, r.level, r.msg);
+	}
+	if (dropped > 0)
+		say(ms, STORE_REPORT_ERROR,
+		    "state file %s: %lu more failures came at once and were "
+		    "not told one by one",
+		    ms->aof_path, dropped);
+}
+
+static const char *const fail_step[FAIL_KINDS] = {
+	[FAIL_APPEND] = "appending a record",
+	[FAIL_FSYNC] = "fsync",
+	[FAIL_REFUSED] = "a change on the read-only store",
+	[FAIL_COMPACT] = "compaction",
+};
+
+static int fail_level(enum mem_fail kind)
+{
+	/* A failed compaction loses nothing: the old file stays whole. */
+	return kind == FAIL_COMPACT ? STORE_REPORT_WARNING : STORE_REPORT_ERROR;
+}
+
+/* Tells how many failures were only counted. Called with aof_lock held. */
+static void fail_tell_more(struct mem_store *ms, enum mem_fail kind)
+{
+	struct mem_fail_seen *fs = &ms->fails[kind];
+	char why[128];
+
+	if (fs->more == 0)
+		return;
+	af_errno_text(fs->err, why, sizeof(why));
+	report_queue(ms, fail_level(kind),
+		     "state file %s: %s failed %lu more times (%s) since "
+		     "the last report",
+		     ms->aof_path, fail_step[kind], fs->more, why);
+	fs->more = 0;
+}
+
+/*
+ * Whether a failure of step kind with errno err is to be told. One that
+ * repeats the last one told for that step within MEM_REPORT_QUIET_MS is
+ * only counted, so that a full disk under load gives one line every 10 s
+ * rather than one per request. Called with aof_lock held.
+ */
+static bool fail_due(struct mem_store *ms, enum mem_fail kind, int err)
+{
+	struct mem_fail_seen *fs = &ms->fails[kind];
+	uint64_t now = af_mono_ns() / 1000000u;
+
+	if (fs->seen && fs->err == err &&
+	    now - fs->at_ms < MEM_REPORT_QUIET_MS) {
+		fs->more++;
+		return false;
+	}
+	fail_tell_more(ms, kind);
+	fs->seen = true;
+	fs->err = err;
+	fs->at_ms = now;
+	return true;
+}
+
 /* --- the append-only file --------------------------------------------- */
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -598,6 +779,8 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w == 0)
+			errno = EIO; /* so that the caller can say why */
 		if (w <= 0)
 			return -1;
 		p += (size_t)w;
@@ -615,11 +798,91 @@ static bool compact_due(struct mem_store *ms)
 }
 
 /*
+ * A record could not be written (a full disk, a file size limit, an I/O
+ * error): what part of it went in is cut back off. Called with aof_lock
+ * held, right after the failure, so errno is still its.
+ */
+static void append_failed(struct mem_store *ms, uint64_t n)
+{
+	int err = errno, terr;
+	char why[128], twhy[128];
+	bool due;
+
+	due = fail_due(ms, FAIL_APPEND, err);
+	af_errno_text(err, why, sizeof(why));
+	if (ftruncate(ms->aof_fd, (off_t)ms->aof_size) != 0) {
+		/* Always told: from here on every change is refused. */
+		terr = errno;
+		ms->aof_broken = true;
+		ms->broken_err = terr;
+		af_errno_text(terr, twhy, sizeof(twhy));
+		report_queue(ms, STORE_REPORT_ERROR,
+			     "state file %s: cannot append a record of %llu "
+			     "bytes at offset %llu: %s; cutting it back off "
+			     "failed too: %s; the store refuses every change "
+			     "until it is restarted",
+			     ms->aof_path, (unsigned long long)n,
+			     (unsigned long long)ms->aof_size, why, twhy);
+		return;
+	}
+	if (due)
+		report_queue(ms, STORE_REPORT_ERROR,
+			     "state file %s: cannot append a record of %llu "
+			     "bytes at offset %llu: %s; the change was refused",
+			     ms->aof_path, (unsigned long long)n,
+			     (unsigned long long)ms->aof_size, why);
+}
+
+/*
+ * fsync failed: the kernel may have dropped the written pages, so the
+ * file can no longer be trusted. Called with aof_lock held, right after
+ * the failure.
+ */
+static void fsync_failed(struct mem_store *ms)
+{
+	int err = errno;
+	char why[128];
+
+	ms->aof_broken = true;
+	ms->broken_err = err;
+	if (ftruncate(ms->aof_fd, (off_t)ms->aof_size) == 0)
+		(void)fsync(ms->aof_fd);
+	if (!fail_due(ms, FAIL_FSYNC, err))
+		return;
+	af_errno_text(err, why, sizeof(why));
+	report_queue(ms, STORE_REPORT_ERROR,
+		     "state file %s: fsync failed: %s; the change was refused "
+		     "and the store refuses every change until it is "
+		     "restarted",
+		     ms->aof_path, why);
+}
+
+/*
+ * A change refused because the file broke earlier: told again every 10 s
+ * while changes keep coming, as the store stays read-only until restarted.
+ * Called with aof_lock held.
+ */
+static void refused(struct mem_store *ms)
+{
+	char why[128];
+
+	if (!fail_due(ms, FAIL_REFUSED, ms->broken_err))
+		return;
+	af_errno_text(ms->broken_err, why, sizeof(why));
+	report_queue(ms, STORE_REPORT_ERROR,
+		     "state file %s: a change was refused: the file failed "
+		     "earlier (%s) and the store is read-only until it is "
+		     "restarted",
+		     ms->aof_path, why);
+}
+
+/*
  * Appends one record and fsyncs it. A failed write is cut back off the
  * file, so replay never sees a change that was not made; when even that
  * fails, or fsync fails (after which the kernel may have dropped the
  * pages), the file can no longer be trusted and every later change is
  * refused. Sets *compact when the file has grown enough to rewrite.
+ * Failures are queued as reports, told by write_done().
  */
 static store_status aof_append(struct mem_store *ms, enum aof_op op,
 			       const char *key, size_t klen, int64_t expire_ms,
@@ -636,17 +899,16 @@ static store_status aof_append(struct mem_store *ms, enum aof_op op,
 		return STORE_ERR_NOMEM;
 	rec_encode(rec, op, key, klen, expire_ms, data, dlen);
 	pthread_mutex_lock(&ms->aof_lock);
-	if (ms->aof_broken)
+	if (ms->aof_broken) {
+		refused(ms);
 		goto out;
+	}
 	if (write_all(ms->aof_fd, rec, n) != 0) {
-		if (ftruncate(ms->aof_fd, (off_t)ms->aof_size) != 0)
-			ms->aof_broken = true;
+		append_failed(ms, n);
 		goto out;
 	}
 	if (fsync(ms->aof_fd) != 0) {
-		ms->aof_broken = true;
-		if (ftruncate(ms->aof_fd, (off_t)ms->aof_size) == 0)
-			(void)fsync(ms->aof_fd);
+		fsync_failed(ms);
 		goto out;
 	}
 	ms->aof_size += n;
@@ -694,12 +956,20 @@ struct wbuf {
 	size_t len;
 	uint64_t total;
 	bool failed;
+	int err; /* errno of the failure */
 };
+
+static void wbuf_fail(struct wbuf *w, int err)
+{
+	if (!w->failed)
+		w->err = err;
+	w->failed = true;
+}
 
 static void wbuf_flush(struct wbuf *w)
 {
 	if (!w->failed && w->len > 0 && write_all(w->fd, w->buf, w->len) != 0)
-		w->failed = true;
+		wbuf_fail(w, errno);
 	w->len = 0;
 }
 
@@ -722,12 +992,12 @@ static void wbuf_record(struct wbuf *w, enum aof_op op, const char *key,
 	wbuf_flush(w);
 	big = OPENSSL_malloc(n);
 	if (big == NULL) {
-		w->failed = true;
+		wbuf_fail(w, ENOMEM);
 		return;
 	}
 	rec_encode(big, op, key, klen, expire_ms, data, dlen);
 	if (!w->failed && write_all(w->fd, big, n) != 0)
-		w->failed = true;
+		wbuf_fail(w, errno);
 	OPENSSL_clear_free(big, n);
 }
 
@@ -773,11 +1043,12 @@ static void write_live(struct mem_store *ms, struct wbuf *w, int64_t now)
  * Writes the live data to store.aof.tmp, fsyncs it, locks it, renames it
  * over store.aof and fsyncs the folder, so that at every instant one
  * complete file sits under the name. Called with every lock held.
+ * Returns 0, or the errno of the step that failed.
  */
 static int compact_locked(struct mem_store *ms)
 {
 	struct wbuf w = {.fd = -1};
-	int rc = -1;
+	int rc = 0;
 
 	(void)unlinkat(ms->dir_fd, AOF_TMP_NAME, 0);
 	w.fd = openat(ms->dir_fd, AOF_TMP_NAME,
@@ -785,18 +1056,25 @@ static int compact_locked(struct mem_store *ms)
 			      O_NOFOLLOW,
 		      0600);
 	if (w.fd < 0)
-		return -1;
+		return errno;
 	w.buf = OPENSSL_malloc(AOF_WRITE_BUF);
-	if (w.buf == NULL)
+	if (w.buf == NULL) {
+		rc = ENOMEM;
 		goto out;
+	}
 	memcpy(w.buf, AOF_MAGIC, AOF_MAGIC_LEN);
 	w.len = AOF_MAGIC_LEN;
 	write_live(ms, &w, af_now_ms());
 	wbuf_flush(&w);
-	if (w.failed || fsync(w.fd) != 0 || flock(w.fd, LOCK_EX | LOCK_NB) != 0)
+	if (w.failed) {
+		rc = w.err;
 		goto out;
-	if (renameat(ms->dir_fd, AOF_TMP_NAME, ms->dir_fd, AOF_NAME) != 0)
+	}
+	if (fsync(w.fd) != 0 || flock(w.fd, LOCK_EX | LOCK_NB) != 0 ||
+	    renameat(ms->dir_fd, AOF_TMP_NAME, ms->dir_fd, AOF_NAME) != 0) {
+		rc = errno;
 		goto out;
+	}
 	/* The rename is done; a failed folder fsync cannot undo it. */
 	(void)fsync(ms->dir_fd);
 	close(ms->aof_fd);
@@ -804,7 +1082,6 @@ static int compact_locked(struct mem_store *ms)
 	w.fd = -1;
 	ms->aof_size = AOF_MAGIC_LEN + w.total;
 	atomic_store(&ms->live_bytes, (int64_t)w.total);
-	rc = 0;
 out:
 	if (w.fd >= 0) {
 		close(w.fd);
@@ -818,19 +1095,36 @@ out:
  * Rewrites the file when it is still due. Every shard is locked for the
  * rewrite, so it is a pause; it comes only after the file has doubled.
  * When it fails, the next attempt waits until the file doubles again.
+ * Called with no lock held.
  */
 static void compact(struct mem_store *ms)
 {
+	char why[128];
 	unsigned s;
+	int err;
 
 	for (s = 0; s < MEM_SHARDS; s++)
 		pthread_mutex_lock(&ms->shards[s].lock);
 	pthread_mutex_lock(&ms->aof_lock);
-	if (!ms->aof_broken && compact_due(ms) && compact_locked(ms) != 0)
-		ms->compact_floor = ms->aof_size * 2;
+	if (!ms->aof_broken && compact_due(ms)) {
+		err = compact_locked(ms);
+		if (err != 0)
+			ms->compact_floor = ms->aof_size * 2;
+		if (err != 0 && fail_due(ms, FAIL_COMPACT, err)) {
+			af_errno_text(err, why, sizeof(why));
+			report_queue(ms, STORE_REPORT_WARNING,
+				     "state file %s: cannot rewrite it through "
+				     "%s/" AOF_TMP_NAME
+				     ": %s; it is kept as it "
+				     "is, next try at %llu bytes",
+				     ms->aof_path, ms->dir_path, why,
+				     (unsigned long long)ms->compact_floor);
+		}
+	}
 	pthread_mutex_unlock(&ms->aof_lock);
 	for (s = MEM_SHARDS; s > 0; s--)
 		pthread_mutex_unlock(&ms->shards[s - 1].lock);
+	report_flush(ms);
 }
 
 /* --- operations --------------------------------------------------------- */
@@ -840,7 +1134,10 @@ static int64_t expiry_of(int64_t now, uint64_t ttl_ms)
 	return ttl_ms == 0 ? 0 : now + (int64_t)ttl_ms;
 }
 
-/* The end of every write: resize the table, rewrite the file if due. */
+/*
+ * The end of every write: resize the table, let go of the shard, rewrite
+ * the file if due, and tell what went wrong with the file meanwhile.
+ */
 static void write_done(struct mem_store *ms, struct mem_shard *sh,
 		       bool compact_now)
 {
@@ -848,6 +1145,7 @@ static void write_done(struct mem_store *ms, struct mem_shard *sh,
 	pthread_mutex_unlock(&sh->lock);
 	if (compact_now)
 		compact(ms);
+	report_flush(ms);
 }
 
 /*
@@ -2075,25 +2373,37 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+/* What replay_map() found. */
+struct replay_out {
+	size_t valid;	  /* length of the good part */
+	size_t records;	  /* records replayed */
+	size_t bad_at;	  /* STORE_ERR_CORRUPT: where the bad record starts */
+	const char *torn; /* what the tail past valid is; NULL: none */
+};
+
 /*
- * Replays the records in map[0..size) and sets *valid to the length of
- * the good part. A crash while appending leaves a short or half-written
- * last record, possibly zero-filled; that tail is cut off. Damage with
- * good data after it is refused: cutting there would lose changes that
- * were reported as done.
+ * Replays the records in map[0..size) into *ro. A crash while appending
+ * leaves a short or half-written last record, possibly zero-filled, or a
+ * whole last record whose checksum fails because its pages did not all
+ * reach the disk; that tail is to be cut off. Damage with good data after
+ * it is refused: cutting there would lose changes that were reported as
+ * done.
  */
 static store_status replay_map(struct mem_store *ms, const uint8_t *map,
-			       size_t size, size_t *valid)
+			       size_t size, struct replay_out *ro)
 {
 	int64_t now = af_now_ms();
 	uint8_t sum[AOF_SUM_LEN];
 	size_t off = AOF_MAGIC_LEN;
 	store_status rc;
 
-	*valid = 0;
-	if (size < AOF_MAGIC_LEN)
-		return memcmp(map, AOF_MAGIC, size) == 0 ? STORE_OK
-							 : STORE_ERR_CORRUPT;
+	memset(ro, 0, sizeof(*ro));
+	if (size < AOF_MAGIC_LEN) {
+		if (memcmp(map, AOF_MAGIC, size) != 0)
+			return STORE_ERR_CORRUPT;
+		ro->torn = "a file header cut short";
+		return STORE_OK;
+	}
 	if (memcmp(map, AOF_MAGIC, AOF_MAGIC_LEN) != 0)
 		return STORE_ERR_CORRUPT;
 	while (off < size) {
@@ -2101,40 +2411,53 @@ static store_status replay_map(struct mem_store *ms, const uint8_t *map,
 		size_t rem = size - off;
 		uint32_t blen;
 
-		if (rem < AOF_PRE_LEN)
+		if (rem < AOF_PRE_LEN) {
+			ro->torn = "a record header cut short";
 			break;
+		}
 		blen = get_le32(p);
 		if (get_le32(p + 4) != ~blen || blen < AOF_BODY_FIXED ||
 		    blen > AOF_BODY_MAX) {
+			ro->torn = "a zero-filled tail";
 			if (all_zero(p, rem))
 				break;
+			ro->bad_at = off;
 			return STORE_ERR_CORRUPT;
 		}
-		if (rem - AOF_PRE_LEN < blen)
+		if (rem - AOF_PRE_LEN < blen) {
+			ro->torn = "a last record cut short";
 			break;
+		}
 		af_sha256(p + AOF_PRE_LEN, blen, sum);
 		if (memcmp(sum, p + AOF_HDR_LEN, AOF_SUM_LEN) != 0) {
+			ro->torn = "a last record whose checksum fails";
 			if (rem == AOF_PRE_LEN + blen)
 				break;
+			ro->bad_at = off;
 			return STORE_ERR_CORRUPT;
 		}
 		rc = replay_body(ms, p + AOF_PRE_LEN, blen, now);
-		if (rc != STORE_OK)
+		if (rc != STORE_OK) {
+			ro->bad_at = off;
 			return rc;
+		}
 		off += AOF_PRE_LEN + blen;
+		ro->records++;
 	}
-	*valid = off;
+	ro->valid = off;
 	return STORE_OK;
 }
 
 /* Refuses a state file that others could read or that is not ours. */
-static store_status check_file(int fd, char *err, size_t errlen)
+static store_status check_file(int fd, const char *path, char *err,
+			       size_t errlen)
 {
 	struct stat sb;
+	char why[128];
 
 	if (fstat(fd, &sb) != 0) {
-		store_errf(err, errlen, "cannot stat %s (errno %d)", AOF_NAME,
-			   errno);
+		af_errno_text(errno, why, sizeof(why));
+		store_errf(err, errlen, "cannot stat %s: %s", path, why);
 		return STORE_ERR_IO;
 	}
 	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid() ||
@@ -2142,43 +2465,132 @@ static store_status check_file(int fd, char *err, size_t errlen)
 		store_errf(err, errlen,
 			   "%s must be a regular file owned by uid %u with "
 			   "mode 0600 (has mode %03o, uid %u)",
-			   AOF_NAME, (unsigned)geteuid(),
+			   path, (unsigned)geteuid(),
 			   (unsigned)(sb.st_mode & 0777), (unsigned)sb.st_uid);
 		return STORE_ERR_CONFIG;
 	}
 	if ((uint64_t)sb.st_size > SIZE_MAX / 2) {
-		store_errf(err, errlen, "%s is too large", AOF_NAME);
+		store_errf(err, errlen, "%s is too large", path);
 		return STORE_ERR_IO;
 	}
 	return STORE_OK;
 }
 
-/* Replays the file on ms->aof_fd and cuts off a torn tail. */
-static store_status replay_file(struct mem_store *ms, char *err, size_t errlen)
+/*
+ * Keeps the n bytes about to be cut from offset off of the file in a new
+ * side file in the state folder, named into name (cap bytes), written and
+ * fsynced with its folder entry before anything is cut: what the cut
+ * takes may be the last change someone made, and bit rot in a last
+ * record looks the same as a torn write. When that fails, the open fails
+ * and the file stays as it is.
+ */
+static store_status keep_tail(struct mem_store *ms, const uint8_t *p, size_t n,
+			      size_t off, char *name, size_t cap, char *err,
+			      size_t errlen)
 {
+	long long t = (long long)time(NULL);
+	char why[128];
+	unsigned i;
+	int fd = -1, e;
+
+	/* Two cuts in one second (a crash loop) each get their own file. */
+	for (i = 0; i < 100 && fd < 0; i++) {
+		if (i == 0)
+			(void)snprintf(name, cap, AOF_CUT_NAME "%lld", t);
+		else
+			(void)snprintf(name, cap, AOF_CUT_NAME "%lld.%u", t, i);
+		fd = openat(ms->dir_fd, name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+				    O_NOFOLLOW,
+			    0600);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		e = errno;
+		goto fail;
+	}
+	if (write_all(fd, p, n) != 0 || fsync(fd) != 0) {
+		e = errno;
+		close(fd);
+		(void)unlinkat(ms->dir_fd, name, 0);
+		goto fail;
+	}
+	close(fd);
+	if (fsync(ms->dir_fd) != 0) {
+		e = errno;
+		goto fail;
+	}
+	return STORE_OK;
+fail:
+	af_errno_text(e, why, sizeof(why));
+	store_errf(err, errlen,
+		   "cannot keep the torn tail of %s (%zu bytes at offset "
+		   "%zu) in %s/%s: %s; refusing to start rather than discard "
+		   "it",
+		   ms->aof_path, n, off, ms->dir_path, name, why);
+	return STORE_ERR_IO;
+}
+
+/* The one-line reason for a file replay_map() refused, into err. */
+static void replay_refusal(const struct mem_store *ms, store_status rc,
+			   const struct replay_out *ro, char *err,
+			   size_t errlen)
+{
+	if (rc != STORE_ERR_CORRUPT) {
+		store_errf(err, errlen, "cannot replay %s: %s", ms->aof_path,
+			   store_strerror(rc));
+		return;
+	}
+	store_errf(err, errlen,
+		   "state file %s is corrupt at byte offset %zu (%s): restore "
+		   "the file from a backup, or move it away to start empty",
+		   ms->aof_path, ro->bad_at,
+		   ro->bad_at == 0 ? "not a state file"
+				   : "a damaged record with records after it");
+}
+
+/*
+ * Replays the file on ms->aof_fd into *ro and cuts off a torn tail, kept
+ * in a side file first. Called with no lock held.
+ */
+static store_status replay_file(struct mem_store *ms, struct replay_out *ro,
+				char *err, size_t errlen)
+{
+	char cut[AOF_CUT_NAME_MAX] = "", why[128];
 	struct stat sb;
-	size_t size, valid = 0;
+	size_t size, valid;
 	void *map;
 	store_status rc;
 
-	if (fstat(ms->aof_fd, &sb) != 0)
+	memset(ro, 0, sizeof(*ro));
+	if (fstat(ms->aof_fd, &sb) != 0) {
+		af_errno_text(errno, why, sizeof(why));
+		store_errf(err, errlen, "cannot stat %s: %s", ms->aof_path,
+			   why);
 		return STORE_ERR_IO;
+	}
 	size = (size_t)sb.st_size;
 	if (size > 0) {
 		map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, ms->aof_fd, 0);
 		if (map == MAP_FAILED) {
-			store_errf(err, errlen, "cannot map %s (errno %d)",
-				   AOF_NAME, errno);
+			af_errno_text(errno, why, sizeof(why));
+			store_errf(err, errlen, "cannot map %s: %s",
+				   ms->aof_path, why);
 			return STORE_ERR_IO;
 		}
-		rc = replay_map(ms, map, size, &valid);
+		rc = replay_map(ms, map, size, ro);
+		if (rc == STORE_OK && ro->valid < size)
+			rc = keep_tail(ms, (const uint8_t *)map + ro->valid,
+				       size - ro->valid, ro->valid, cut,
+				       sizeof(cut), err, errlen);
+		else if (rc != STORE_OK)
+			replay_refusal(ms, rc, ro, err, errlen);
 		munmap(map, size);
-		if (rc != STORE_OK) {
-			store_errf(err, errlen, "%s: %s", AOF_NAME,
-				   store_strerror(rc));
+		if (rc != STORE_OK)
 			return rc;
-		}
 	}
+	valid = ro->valid;
 	if (valid < AOF_MAGIC_LEN) {
 		/* New, or torn before its magic was complete: start over. */
 		if (ftruncate(ms->aof_fd, 0) != 0 ||
@@ -2192,9 +2604,16 @@ static store_status replay_file(struct mem_store *ms, char *err, size_t errlen)
 	if (valid != size && fsync(ms->aof_fd) != 0)
 		goto io;
 	ms->aof_size = valid;
+	if (cut[0] != '\0')
+		say(ms, STORE_REPORT_WARNING,
+		    "state file %s: cut %zu bytes at offset %zu (%s, as a "
+		    "crash while writing leaves); they are kept in %s/%s",
+		    ms->aof_path, size - ro->valid, ro->valid, ro->torn,
+		    ms->dir_path, cut);
 	return STORE_OK;
 io:
-	store_errf(err, errlen, "cannot repair %s (errno %d)", AOF_NAME, errno);
+	af_errno_text(errno, why, sizeof(why));
+	store_errf(err, errlen, "cannot repair %s: %s", ms->aof_path, why);
 	return STORE_ERR_IO;
 }
 
@@ -2220,9 +2639,29 @@ static store_status check_dir(const struct stat *sb, const char *dir, char *err,
 	return STORE_OK;
 }
 
+/*
+ * The state folder's absolute path into dir_out (the name as given when
+ * it cannot be resolved) and the state file's into aof_out, for messages
+ * an operator can act on whatever the server's working folder was.
+ */
+static void paths_of(const char *dir, char *dir_out, size_t dircap,
+		     char *aof_out, size_t aofcap)
+{
+	char abs[PATH_MAX];
+	size_t n;
+
+	if (realpath(dir, abs) == NULL)
+		(void)snprintf(abs, sizeof(abs), "%s", dir);
+	(void)snprintf(dir_out, dircap, "%s", abs);
+	n = strlen(abs);
+	(void)snprintf(aof_out, aofcap, "%s%s%s", abs,
+		       n > 0 && abs[n - 1] == '/' ? "" : "/", AOF_NAME);
+}
+
 static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 			     size_t errlen)
 {
+	struct replay_out ro;
 	store_status rc;
 	struct stat sb;
 	char why[128];
@@ -2253,28 +2692,41 @@ static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 			   "state folder %s is in use by another store", dir);
 		return STORE_ERR_CONFIG;
 	}
+	paths_of(dir, ms->dir_path, sizeof(ms->dir_path), ms->aof_path,
+		 sizeof(ms->aof_path));
 	ms->aof_fd = openat(
 		ms->dir_fd, AOF_NAME,
 		O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (ms->aof_fd < 0) {
 		rc = errno == ELOOP ? STORE_ERR_CONFIG : STORE_ERR_IO;
 		af_errno_text(errno, why, sizeof(why));
-		store_errf(err, errlen, "cannot open %s/%s: %s", dir, AOF_NAME,
+		store_errf(err, errlen, "cannot open %s: %s", ms->aof_path,
 			   why);
 		return rc;
 	}
-	rc = check_file(ms->aof_fd, err, errlen);
+	rc = check_file(ms->aof_fd, ms->aof_path, err, errlen);
 	if (rc != STORE_OK)
 		return rc;
-	rc = replay_file(ms, err, errlen);
+	rc = replay_file(ms, &ro, err, errlen);
 	if (rc != STORE_OK)
 		return rc;
 	/* Make the file's name durable in case it was just created. */
 	if (fsync(ms->dir_fd) != 0) {
-		store_errf(err, errlen, "cannot sync state folder (errno %d)",
-			   errno);
+		af_errno_text(errno, why, sizeof(why));
+		store_errf(err, errlen, "cannot sync state folder %s: %s",
+			   ms->dir_path, why);
 		return STORE_ERR_IO;
 	}
+	/*
+	 * A new file is an empty start, in which the server makes new
+	 * signing keys: worth telling apart from a replayed one.
+	 */
+	if (ro.valid < AOF_MAGIC_LEN)
+		say(ms, STORE_REPORT_INFO, "state file %s: new", ms->aof_path);
+	else
+		say(ms, STORE_REPORT_INFO,
+		    "state file %s: %zu records replayed (%zu bytes)",
+		    ms->aof_path, ro.records, ro.valid);
 	return STORE_OK;
 }
 
@@ -2305,7 +2757,8 @@ store_status store_memory_check(const store_options *opts, char *err,
 				size_t errlen)
 {
 	const char *dir = opts->state_dir;
-	char parent[PATH_MAX], why[128];
+	char parent[PATH_MAX], why[128], abs[PATH_MAX];
+	char path[PATH_MAX + sizeof(AOF_NAME) + 1];
 	struct stat sb;
 	store_status rc;
 	int fd, aof, saved;
@@ -2362,12 +2815,12 @@ store_status store_memory_check(const store_options *opts, char *err,
 		      : -1;
 	saved = errno;
 	rc = STORE_OK;
+	paths_of(dir, abs, sizeof(abs), path, sizeof(path));
 	if (aof >= 0) {
-		rc = check_file(aof, err, errlen);
+		rc = check_file(aof, path, err, errlen);
 	} else if (fd < 0 || saved != ENOENT) {
 		af_errno_text(saved, why, sizeof(why));
-		store_errf(err, errlen, "cannot open %s in %s: %s", AOF_NAME,
-			   dir, why);
+		store_errf(err, errlen, "cannot open %s: %s", path, why);
 		rc = saved == ELOOP ? STORE_ERR_CONFIG : STORE_ERR_IO;
 	}
 	if (aof >= 0)
@@ -2408,6 +2861,12 @@ static void mem_close(void *impl)
 	}
 	OPENSSL_free(ms->queues.table.buckets);
 	pthread_mutex_destroy(&ms->queues.lock);
+	/* Failures only counted so far are told before the store goes. */
+	pthread_mutex_lock(&ms->aof_lock);
+	for (i = 0; i < FAIL_KINDS; i++)
+		fail_tell_more(ms, (enum mem_fail)i);
+	pthread_mutex_unlock(&ms->aof_lock);
+	report_flush(ms);
 	/* Every change was fsynced when it was made; closing is enough. */
 	if (ms->aof_fd >= 0)
 		close(ms->aof_fd);
@@ -2457,7 +2916,10 @@ store_status store_memory_open(const store_options *opts, const store_ops **ops,
 	ms->aof_fd = -1;
 	ms->dir_fd = -1;
 	ms->compact_floor = AOF_COMPACT_MIN;
+	ms->report = opts->report;
+	ms->report_arg = opts->report_arg;
 	atomic_init(&ms->live_bytes, 0);
+	atomic_init(&ms->reports_waiting, false);
 	pthread_mutex_init(&ms->aof_lock, NULL);
 	for (s = 0; s < MEM_SHARDS; s++)
 		pthread_mutex_init(&ms->shards[s].lock, NULL);

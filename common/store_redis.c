@@ -25,6 +25,7 @@
  * entry text; XADD trims it to about STORE_QUEUE_MAX entries (the "~"
  * lets the server trim whole nodes, which is much cheaper than exact).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -47,7 +48,7 @@
 #define REDIS_USER_MAX	     128
 #define REDIS_PASS_MAX	     255
 /* Why this thread's connection last failed, for store_ping_why(). */
-#define REDIS_WHY_MAX	     192
+#define REDIS_WHY_MAX	     256
 #define REDIS_PORT_DEFAULT   6379ul
 #define REDIS_DB_MAX	     1000000ul
 #define REDIS_TIMEOUT_MAX_MS 600000u
@@ -64,6 +65,12 @@
 #define REDIS_BLOCK_SLACK_MS 1000u
 /* Most arguments a command of this backend has (XREADGROUP with BLOCK). */
 #define REDIS_ARGS_MAX	     11
+/*
+ * The key the connect-time permission probes name, after the prefix. The
+ * probes only read it, or acknowledge an entry no stream can hold, so it
+ * need not be reserved: they change nothing whatever it holds.
+ */
+#define REDIS_PROBE_KEY	     "probe"
 
 enum script_id {
 	SCRIPT_CAS,
@@ -155,6 +162,8 @@ struct redis_store {
 	/* AUTH on connect when pass is set; user "" is Redis's default. */
 	char user[REDIS_USER_MAX + 1];
 	char pass[REDIS_PASS_MAX + 1];
+	/* The store's key prefix, for the permission probes at connect. */
+	char prefix[STORE_PREFIX_MAX + 1];
 };
 
 /*
@@ -234,28 +243,229 @@ static bool status_is(const redisReply *r, const char *text)
 	       strcmp(r->str, text) == 0;
 }
 
-static bool load_scripts(struct redis_conn *rc)
+/* The command timeout in milliseconds, for messages. */
+static unsigned timeout_ms(const struct redis_store *rs)
 {
-	unsigned i;
+	return (unsigned)rs->tv.tv_sec * 1000u +
+	       (unsigned)(rs->tv.tv_usec / 1000);
+}
 
-	for (i = 0; i < SCRIPT_COUNT; i++) {
-		const char *argv[] = {"SCRIPT", "LOAD", scripts[i]};
-		size_t lens[] = {6, 4, strlen(scripts[i])};
-		redisReply *r = redisCommandArgv(rc->c, 3, argv, lens);
-		bool ok = r != NULL && r->type == REDIS_REPLY_STRING &&
-			  r->len == REDIS_SHA_LEN;
+/*
+ * Says in rc->why why cmd, sent while connecting, got no reply at all. e
+ * is errno right after the failed read: hiredis reports a read that ran
+ * into the socket timeout as an I/O error with EAGAIN, which is a server
+ * that accepts but does not answer, not one that said no.
+ */
+static store_status no_reply(struct redis_conn *rc, const char *cmd, int e)
+{
+	const redisContext *c = rc->c;
+	bool timed_out = e == EAGAIN || e == ETIMEDOUT;
 
-		if (ok)
-			memcpy(rc->sha[i], r->str, REDIS_SHA_LEN + 1);
-		freeReplyObject(r);
-		if (!ok)
-			return false;
+#if EWOULDBLOCK != EAGAIN
+	timed_out = timed_out || e == EWOULDBLOCK;
+#endif
+	if (c->err == REDIS_ERR_OOM) {
+		snprintf(rc->why, sizeof(rc->why), "out of memory");
+		return STORE_ERR_NOMEM;
 	}
+	if (c->err == REDIS_ERR_IO && timed_out)
+		snprintf(rc->why, sizeof(rc->why),
+			 "redis did not answer %s within %u ms", cmd,
+			 timeout_ms(rc->rs));
+	else if (c->err == REDIS_ERR_EOF)
+		snprintf(rc->why, sizeof(rc->why),
+			 "redis closed the connection at %s", cmd);
+	else
+		snprintf(rc->why, sizeof(rc->why),
+			 "redis connection lost at %s: %s", cmd,
+			 c->errstr[0] != '\0' ? c->errstr : "no answer");
+	return c->err == REDIS_ERR_PROTOCOL ? STORE_ERR_PROTOCOL
+					    : STORE_ERR_UNAVAILABLE;
+}
+
+static bool error_is(const redisReply *r, const char *code)
+{
+	return r != NULL && r->type == REDIS_REPLY_ERROR && r->str != NULL &&
+	       strncmp(r->str, code, strlen(code)) == 0;
+}
+
+/*
+ * Whether r, the reply to cmd while connecting, refuses it for want of a
+ * password (NOAUTH) or of a permission (NOPERM); if so rc->why says so
+ * and what to change. key is the key cmd named (NULL for none), kind the
+ * ACL category of commands to grant, write whether it needs to write.
+ * Never names the password, nor echoes the url that may hold one.
+ */
+static bool refused(struct redis_conn *rc, const redisReply *r, const char *cmd,
+		    const char *key, const char *kind, bool write)
+{
+	const struct redis_store *rs = rc->rs;
+
+	if (error_is(r, "NOAUTH")) {
+		if (rs->unix_sock)
+			snprintf(rc->why, sizeof(rc->why),
+				 "redis asks for a password (NOAUTH) and a "
+				 "unix: store.url cannot carry one: use "
+				 "redis://[USER]:PASSWORD@HOST[:PORT]");
+		else if (rs->pass[0] == '\0')
+			snprintf(rc->why, sizeof(rc->why),
+				 "redis asks for a password (NOAUTH): put it "
+				 "in store.url as "
+				 "redis://[USER]:PASSWORD@HOST[:PORT]");
+		else
+			snprintf(rc->why, sizeof(rc->why),
+				 "redis asks for a password (NOAUTH) at %s "
+				 "after it took AUTH",
+				 cmd);
+		return true;
+	}
+	if (!error_is(r, "NOPERM"))
+		return false;
+	if (key == NULL)
+		snprintf(rc->why, sizeof(rc->why),
+			 "redis user lacks permission: %s (NOPERM): grant the "
+			 "%s commands",
+			 cmd, kind);
+	else
+		snprintf(rc->why, sizeof(rc->why),
+			 "redis user lacks permission: %s on %s (NOPERM): "
+			 "grant the %s commands and %skeys %s*",
+			 cmd, key, kind, write ? "write access to " : "",
+			 rs->prefix);
 	return true;
 }
 
+/*
+ * A command sent at connect to learn early whether the ACL user may do
+ * what the store will: it names the probe key and changes nothing.
+ */
+struct probe {
+	const char *name; /* for messages */
+	const char *kind; /* the ACL category to grant */
+	bool write;
+	size_t argc;
+	struct rarg args[4];
+};
+
+/*
+ * Queues the permission probes and the scripts' SCRIPT LOAD in the
+ * context's output buffer, so they cost one round trip together: this
+ * runs on every (re)connect. REDIS_OK or REDIS_ERR (no memory).
+ */
+static int append_connect_commands(struct redis_conn *rc,
+				   const struct probe *probes, size_t n)
+{
+	const char *argv[REDIS_ARGS_MAX];
+	size_t lens[REDIS_ARGS_MAX], i;
+
+	for (i = 0; i < n; i++) {
+		if (args_split(probes[i].args, probes[i].argc, argv, lens) !=
+			    0 ||
+		    redisAppendCommandArgv(rc->c, (int)probes[i].argc, argv,
+					   lens) != REDIS_OK)
+			return REDIS_ERR;
+	}
+	for (i = 0; i < SCRIPT_COUNT; i++) {
+		const char *sargv[] = {"SCRIPT", "LOAD", scripts[i]};
+		size_t slens[] = {6, 4, strlen(scripts[i])};
+
+		if (redisAppendCommandArgv(rc->c, 3, sargv, slens) != REDIS_OK)
+			return REDIS_ERR;
+	}
+	return REDIS_OK;
+}
+
+/* Reads the reply to the next command sent while connecting. */
+static store_status connect_reply(struct redis_conn *rc, const char *cmd,
+				  redisReply **out)
+{
+	void *reply = NULL;
+
+	*out = NULL;
+	errno = 0;
+	if (redisGetReply(rc->c, &reply) != REDIS_OK || reply == NULL)
+		return no_reply(rc, cmd, errno);
+	*out = reply;
+	return STORE_OK;
+}
+
+/* Says why SCRIPT LOAD got r rather than a script's hash. */
+static store_status script_refused(struct redis_conn *rc, const redisReply *r)
+{
+	if (refused(rc, r, "SCRIPT LOAD", NULL, "scripting", false))
+		return STORE_ERR_CONFIG;
+	/* Redis's own words (LOADING, OOM...) hold no secret. */
+	snprintf(rc->why, sizeof(rc->why),
+		 "redis refused to load authflow's scripts: %.120s",
+		 r->type == REDIS_REPLY_ERROR && r->str != NULL
+			 ? r->str
+			 : "not a script hash");
+	return STORE_ERR_UNAVAILABLE;
+}
+
+/*
+ * Checks, after AUTH and SELECT, that the user may run what the store
+ * needs on keys under the prefix, and loads the scripts. Without this a
+ * user missing the stream commands, or held to other keys, would connect
+ * and answer PING, and only the calls that need them would fail, each
+ * with a reply the caller cannot tell from a broken server. The probes
+ * touch one key no call uses, and only read it or acknowledge an entry
+ * no stream holds. Error replies other than NOPERM and NOAUTH (a key of
+ * another type, an older server) are left to the calls themselves.
+ */
+static store_status probe_and_load(struct redis_conn *rc)
+{
+	char key[STORE_PREFIX_MAX + sizeof(REDIS_PROBE_KEY)];
+	const size_t klen = (size_t)snprintf(key, sizeof(key), "%s%s",
+					     rc->rs->prefix, REDIS_PROBE_KEY);
+	const struct rarg k = {key, klen};
+	const struct probe probes[] = {
+		{"EXISTS", "keyspace", false, 2, {RLIT("EXISTS"), k}},
+		{"XLEN", "stream", false, 2, {RLIT("XLEN"), k}},
+		{"SSCAN", "set", false, 3, {RLIT("SSCAN"), k, RLIT("0")}},
+		{"XACK",
+		 "stream",
+		 true,
+		 4,
+		 {RLIT("XACK"), k, RLIT(REDIS_PROBE_KEY), RLIT("0-1")}},
+	};
+	const size_t n = sizeof(probes) / sizeof(probes[0]);
+	redisReply *r = NULL;
+	store_status st;
+	size_t i;
+
+	if (append_connect_commands(rc, probes, n) != REDIS_OK) {
+		snprintf(rc->why, sizeof(rc->why), "out of memory");
+		return STORE_ERR_NOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		st = connect_reply(rc, probes[i].name, &r);
+		if (st != STORE_OK)
+			return st;
+		if (refused(rc, r, probes[i].name, key, probes[i].kind,
+			    probes[i].write)) {
+			freeReplyObject(r);
+			return STORE_ERR_CONFIG;
+		}
+		freeReplyObject(r);
+	}
+	for (i = 0; i < SCRIPT_COUNT; i++) {
+		st = connect_reply(rc, "SCRIPT LOAD", &r);
+		if (st != STORE_OK)
+			return st;
+		if (r->type != REDIS_REPLY_STRING || r->len != REDIS_SHA_LEN) {
+			st = script_refused(rc, r);
+			freeReplyObject(r);
+			return st;
+		}
+		memcpy(rc->sha[i], r->str, REDIS_SHA_LEN + 1);
+		freeReplyObject(r);
+	}
+	return STORE_OK;
+}
+
 /* AUTH with the url's credentials; never says what they were. */
-static bool authenticate(struct redis_store *rs, struct redis_conn *rc)
+static store_status authenticate(struct redis_store *rs, struct redis_conn *rc)
 {
 	const char *argv[3] = {"AUTH"};
 	size_t lens[3] = {4};
@@ -269,23 +479,49 @@ static bool authenticate(struct redis_store *rs, struct redis_conn *rc)
 	}
 	argv[argc] = rs->pass;
 	lens[argc++] = strlen(rs->pass);
+	errno = 0;
 	r = redisCommandArgv(rc->c, argc, argv, lens);
+	if (r == NULL)
+		return no_reply(rc, "AUTH", errno);
 	ok = status_is(r, "OK");
 	if (!ok)
-		snprintf(rc->why, sizeof(rc->why), "%s",
-			 r != NULL && r->type == REDIS_REPLY_ERROR
-				 ? "redis refused the user name or password "
-				   "in store.url"
-				 : "redis did not answer AUTH");
+		snprintf(rc->why, sizeof(rc->why),
+			 "redis refused the user name or password in "
+			 "store.url");
 	freeReplyObject(r);
-	return ok;
+	return ok ? STORE_OK : STORE_ERR_UNAVAILABLE;
+}
+
+static store_status select_db(struct redis_store *rs, struct redis_conn *rc)
+{
+	char db[REDIS_NUM_TEXT];
+	const char *argv[] = {"SELECT", db};
+	size_t lens[] = {6, 0};
+	redisReply *r;
+	store_status st = STORE_OK;
+
+	lens[1] = (size_t)snprintf(db, sizeof(db), "%u", rs->db);
+	errno = 0;
+	r = redisCommandArgv(rc->c, 2, argv, lens);
+	if (r == NULL)
+		return no_reply(rc, "SELECT", errno);
+	if (refused(rc, r, "SELECT", NULL, "connection", false)) {
+		st = STORE_ERR_CONFIG;
+	} else if (!status_is(r, "OK")) {
+		snprintf(rc->why, sizeof(rc->why),
+			 "redis refused database %u: %.120s", rs->db,
+			 r->type == REDIS_REPLY_ERROR && r->str != NULL
+				 ? r->str
+				 : "not OK");
+		st = STORE_ERR_UNAVAILABLE;
+	}
+	freeReplyObject(r);
+	return st;
 }
 
 static store_status conn_connect(struct redis_store *rs, struct redis_conn *rc)
 {
-	redisReply *r;
-	char db[REDIS_NUM_TEXT];
-	bool ok;
+	store_status st;
 
 	if (rs->unix_sock)
 		rc->c = redisConnectUnixWithTimeout(rs->path, rs->tv);
@@ -302,28 +538,17 @@ static store_status conn_connect(struct redis_store *rs, struct redis_conn *rc)
 			rc->c->errstr[0] != '\0' ? rc->c->errstr : "no answer");
 		return STORE_ERR_UNAVAILABLE;
 	}
-	if (rs->pass[0] != '\0' && !authenticate(rs, rc))
-		return STORE_ERR_UNAVAILABLE;
+	if (rs->pass[0] != '\0') {
+		st = authenticate(rs, rc);
+		if (st != STORE_OK)
+			return st;
+	}
 	if (rs->db != 0) {
-		const char *argv[] = {"SELECT", db};
-		size_t lens[] = {6, 0};
-
-		lens[1] = (size_t)snprintf(db, sizeof(db), "%u", rs->db);
-		r = redisCommandArgv(rc->c, 2, argv, lens);
-		ok = status_is(r, "OK");
-		freeReplyObject(r);
-		if (!ok) {
-			snprintf(rc->why, sizeof(rc->why),
-				 "redis refused database %u", rs->db);
-			return STORE_ERR_UNAVAILABLE;
-		}
+		st = select_db(rs, rc);
+		if (st != STORE_OK)
+			return st;
 	}
-	if (!load_scripts(rc)) {
-		snprintf(rc->why, sizeof(rc->why),
-			 "redis refused to load authflow's scripts");
-		return STORE_ERR_UNAVAILABLE;
-	}
-	return STORE_OK;
+	return probe_and_load(rc);
 }
 
 /*
@@ -434,16 +659,31 @@ static void reply_free(redisReply *r)
 	freeReplyObject(r);
 }
 
+/*
+ * Maps an error reply. A user without a permission (NOPERM) or a password
+ * (NOAUTH) is the store's configuration, not a server that misbehaves or
+ * is busy: retrying will not help, and the reason must not read as an
+ * unexpected reply. Connecting checks for both (see probe_and_load()), so
+ * here they mean the ACL changed since, or a command it does not probe.
+ */
 static store_status error_status(const redisReply *r)
 {
 	static const char *const unavailable[] = {
 		"LOADING",  "BUSY",	   "MASTERDOWN", "READONLY",
-		"TRYAGAIN", "CLUSTERDOWN", "NOAUTH",	 "OOM",
+		"TRYAGAIN", "CLUSTERDOWN", "OOM",
 	};
 	size_t i;
 
 	if (r->str == NULL)
 		return STORE_ERR_PROTOCOL;
+	/*
+	 * A script's call may wrap the NOPERM, so search for it; Redis 7.0
+	 * words a call the ACL refuses inside a script without the code.
+	 */
+	if (strstr(r->str, "NOPERM") != NULL ||
+	    strstr(r->str, "user executing the script can't") != NULL ||
+	    strncmp(r->str, "NOAUTH", 6) == 0)
+		return STORE_ERR_CONFIG;
 	/* Script errors wrap the inner error, so search, not prefix. */
 	if (strstr(r->str, "WRONGTYPE") != NULL ||
 	    strstr(r->str, "not an integer") != NULL ||
@@ -1816,6 +2056,10 @@ store_status store_redis_open(const store_options *opts, const store_ops **ops,
 	rc = parsed_new(opts, ms, &rs, err, errlen);
 	if (rc != STORE_OK)
 		return rc;
+	/* store_open() has checked its length. */
+	if (opts->prefix != NULL)
+		(void)snprintf(rs->prefix, sizeof(rs->prefix), "%s",
+			       opts->prefix);
 	rs->tv.tv_sec = (time_t)(ms / 1000);
 	rs->tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	if (pthread_key_create(&rs->tkey, conn_destroy) != 0) {

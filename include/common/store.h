@@ -22,7 +22,10 @@
  * could not be written; the change was not made), STORE_ERR_UNAVAILABLE
  * (redis: no connection; a thread whose connection broke reconnects on
  * its next call, failed connects back off from 100 ms doubling to 5 s,
- * and calls fail fast meanwhile) and STORE_ERR_PROTOCOL
+ * and calls fail fast meanwhile), STORE_ERR_CONFIG (redis: the user
+ * lacks a permission the store needs, NOPERM, or Redis asks for a
+ * password, NOAUTH; every connect checks the commands it needs on the key
+ * "<prefix>probe", which it never writes) and STORE_ERR_PROTOCOL
  * (redis: a reply of the wrong type). Values handed out are always the
  * caller's to free with store_value_free(), and are empty on any failure.
  *
@@ -79,6 +82,13 @@ typedef enum store_backend {
 	STORE_BACKEND_REDIS,
 } store_backend;
 
+/* How much a store report matters (the level passed to report). */
+typedef enum store_report_level {
+	STORE_REPORT_INFO = 0,
+	STORE_REPORT_WARNING = 1,
+	STORE_REPORT_ERROR = 2,
+} store_report_level;
+
 typedef struct store_options {
 	store_backend backend;
 	/* memory: folder for the append-only file, or NULL for none. */
@@ -92,6 +102,23 @@ typedef struct store_options {
 	const char *prefix;
 	/* redis: connect and command timeout in milliseconds (0: 2000). */
 	unsigned timeout_ms;
+	/*
+	 * Told (may be NULL) what an operator should know about the state
+	 * file, one line each, with a store_report_level; msg never holds a
+	 * key or a value. memory with a state_dir: at open, the file's
+	 * absolute path and that it is new or how many records were
+	 * replayed (INFO), and a torn tail cut off, with its offset, size
+	 * and the side file that keeps its bytes (WARNING); afterwards each
+	 * change the file could not take, naming the file and the error
+	 * (ERROR; a failed compaction is a WARNING). A failure identical to
+	 * the last one reported (same step, same error) within 10 s is only
+	 * counted, and the count is told with the next line of that step or
+	 * at store_close(). The redis backend reports nothing.
+	 * Called from the thread that made the call, with no lock of the
+	 * store held, until store_close() returns.
+	 */
+	void (*report)(void *arg, int level, const char *msg);
+	void *report_arg;
 } store_options;
 
 /*
@@ -102,7 +129,12 @@ typedef struct store_options {
  * state_dir/store.aof is created with mode 0600 and refused with
  * STORE_ERR_CONFIG when its mode is wider or another user owns it, or when
  * another open store already uses it; a corrupt file gives
- * STORE_ERR_CORRUPT, an unreadable one STORE_ERR_IO.
+ * STORE_ERR_CORRUPT (err names the file and the offset of the bad
+ * record), an unreadable one STORE_ERR_IO. A torn last record (a crash
+ * while appending) is cut off, after its bytes were written and fsynced
+ * to state_dir/store.aof.cut-UNIXTIME (mode 0600); when that side file
+ * cannot be written the open fails with STORE_ERR_IO and the state file
+ * is left as it was.
  * redis: only the URL is checked here (STORE_ERR_CONFIG); each thread
  * connects on its first call, so call store_ping() to check the server.
  * The caller owns *out and frees it with store_close().

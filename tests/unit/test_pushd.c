@@ -823,7 +823,7 @@ static af_config *apns_config(const struct keys *k)
 static void test_apns_token_reused_across_contexts_renewed_once(void **state)
 {
 	struct keys *k = *state;
-	store_options so = {STORE_BACKEND_MEMORY, NULL, NULL, "t:", 0};
+	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "t:"};
 	af_config *cfg = apns_config(k);
 	store_ctx *st = NULL;
 	log_ctx *lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
@@ -871,7 +871,7 @@ static void test_apns_token_reused_across_contexts_renewed_once(void **state)
 static void test_fcm_token_endpoint_down_backs_off(void **state)
 {
 	struct keys *k = *state;
-	store_options so = {STORE_BACKEND_MEMORY, NULL, NULL, "f:", 0};
+	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "f:"};
 	af_config *cfg = calloc(1, sizeof(*cfg));
 	store_ctx *st = NULL;
 	log_ctx *lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
@@ -932,7 +932,7 @@ static int collect(const char *text, size_t len, void *arg)
 static void test_metrics_render_counts_outcomes(void **state)
 {
 	struct keys *k = *state;
-	store_options so = {STORE_BACKEND_MEMORY, NULL, NULL, "m:", 0};
+	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "m:"};
 	af_config *cfg = apns_config(k);
 	store_ctx *st = NULL;
 	log_ctx *lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);

@@ -5,6 +5,7 @@
  * AF_TEST_REQUIRE_REDIS=1 a missing redis is a failure, not a skip.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -49,16 +50,92 @@ enum kind {
 	KIND_REDIS,
 };
 
+#define REPORTS_MAX 16
+
+/* What the store's report callback was told. */
+struct reports {
+	pthread_mutex_t lock;
+	int n;
+	int level[REPORTS_MAX];
+	char msg[REPORTS_MAX][1100];
+};
+
 struct fixture {
 	enum kind kind;
 	char dir[64];
 	char aof[96];
 	char prefix[48];
+	/* The state file's absolute path, as reports and errors name it. */
+	char abs_aof[4200];
+	struct reports rep;
 	store_options opts;
 	store_ctx *st;
 };
 
 /* --- helpers ------------------------------------------------------------- */
+
+static void collect_report(void *arg, int level, const char *msg)
+{
+	struct reports *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->n < REPORTS_MAX) {
+		r->level[r->n] = level;
+		(void)snprintf(r->msg[r->n], sizeof(r->msg[0]), "%s", msg);
+		r->n++;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void reports_clear(struct reports *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->n = 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* How many reports of level hold every one of the given texts. */
+static int reports_with(struct reports *r, int level, const char *a,
+			const char *b)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (i = 0; i < r->n; i++) {
+		if (r->level[i] == level && strstr(r->msg[i], a) != NULL &&
+		    (b == NULL || strstr(r->msg[i], b) != NULL))
+			n++;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+/* Side files with torn tails cut off the state file, by name prefix. */
+static int cut_files(const char *dir, char *name, size_t cap)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "store.aof.cut-", 14) != 0)
+			continue;
+		if (name != NULL)
+			(void)snprintf(name, cap, "%s/%s", dir, de->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void remove_cut_files(const char *dir)
+{
+	char path[128];
+
+	while (cut_files(dir, path, sizeof(path)) > 0)
+		assert_int_equal(unlink(path), 0);
+}
 
 static void sleep_ms(unsigned ms)
 {
@@ -115,6 +192,16 @@ static int fixture_setup(void **state, enum kind kind)
 		assert_non_null(mkdtemp(f->dir));
 		(void)snprintf(f->aof, sizeof(f->aof), "%s/store.aof", f->dir);
 		f->opts.state_dir = f->dir;
+		assert_int_equal(pthread_mutex_init(&f->rep.lock, NULL), 0);
+		f->opts.report = collect_report;
+		f->opts.report_arg = &f->rep;
+		{
+			char abs[4096];
+
+			assert_non_null(realpath(f->dir, abs));
+			(void)snprintf(f->abs_aof, sizeof(f->abs_aof),
+				       "%s/store.aof", abs);
+		}
 	}
 	if (kind == KIND_REDIS) {
 		f->opts.backend = STORE_BACKEND_REDIS;
@@ -150,7 +237,9 @@ static int teardown(void **state)
 		(void)unlink(f->aof);
 		(void)snprintf(path, sizeof(path), "%s/store.aof.tmp", f->dir);
 		(void)unlink(path);
+		remove_cut_files(f->dir);
 		(void)rmdir(f->dir);
+		pthread_mutex_destroy(&f->rep.lock);
 	}
 	free(f);
 	return 0;
@@ -1725,6 +1814,127 @@ static void test_open_torn_tail_truncated(void **state)
 	reopen(f);
 	want_value(f->st, "a", "alpha");
 	want_value(f->st, "d", "delta");
+	/* Each cut kept its own side file, even within one second. */
+	assert_int_equal(cut_files(f->dir, NULL, 0), 2);
+}
+
+/* Reads a whole small file into buf; returns its length. */
+static size_t slurp(const char *path, uint8_t *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, cap);
+	close(fd);
+	assert_true(n >= 0 && (size_t)n < cap);
+	return (size_t)n;
+}
+
+static void test_open_flipped_last_record_cut_kept_and_reported(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t before[4096], kept[4096];
+	char side[128], at[64];
+	size_t n, m;
+	struct stat sb;
+	off_t good;
+	uint8_t b;
+	int fd;
+
+	put(f->st, "a", "alpha");
+	good = file_size(f->aof);
+	put(f->st, "b", "beta");
+	store_close(f->st);
+	f->st = NULL;
+	/* The last record is whole, but one bit of its body went bad. */
+	fd = open(f->aof, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, good + 40 + 14), 1);
+	b ^= 0x01;
+	assert_int_equal(pwrite(fd, &b, 1, good + 40 + 14), 1);
+	close(fd);
+	n = slurp(f->aof, before, sizeof(before));
+	reports_clear(&f->rep);
+	f->st = open_or_fail(&f->opts);
+	want_value(f->st, "a", "alpha");
+	want_missing(f->st, "b");
+	assert_int_equal(file_size(f->aof), good);
+	/* The cut bytes are kept, exactly, in a private side file. */
+	assert_int_equal(cut_files(f->dir, side, sizeof(side)), 1);
+	assert_int_equal(stat(side, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	m = slurp(side, kept, sizeof(kept));
+	assert_int_equal(m, n - (size_t)good);
+	assert_memory_equal(kept, before + good, m);
+	/* And the operator is told where, how much and where it went. */
+	(void)snprintf(at, sizeof(at), "offset %lld ", (long long)good);
+	assert_int_equal(
+		reports_with(&f->rep, STORE_REPORT_WARNING, f->abs_aof, at), 1);
+	assert_int_equal(reports_with(&f->rep, STORE_REPORT_WARNING,
+				      strrchr(side, '/') + 1, NULL),
+			 1);
+	assert_int_equal(reports_with(&f->rep, STORE_REPORT_INFO, f->abs_aof,
+				      ": 1 records replayed"),
+			 1);
+}
+
+/* A tail that cannot be kept is not cut: the store refuses to start. */
+static void test_open_torn_tail_not_kept_refused_file_untouched(void **state)
+{
+	struct fixture *f = *state;
+	struct rlimit old, lim;
+	store_ctx *st = NULL;
+	char err[512] = "";
+	store_status rc;
+	off_t torn;
+
+	put(f->st, "a", "alpha");
+	put(f->st, "b", "beta");
+	store_close(f->st);
+	f->st = NULL;
+	torn = file_size(f->aof) - 3;
+	assert_int_equal(truncate(f->aof, torn), 0);
+	/* The side file may not grow past 8 bytes: writing it fails. */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 8;
+	(void)signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	rc = store_open(&f->opts, &st, err, sizeof(err));
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	(void)signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(rc, STORE_ERR_IO);
+	assert_null(st);
+	assert_non_null(strstr(err, f->abs_aof));
+	assert_non_null(strstr(err, "refusing to start"));
+	assert_int_equal(file_size(f->aof), torn);
+	assert_int_equal(cut_files(f->dir, NULL, 0), 0);
+	/* Once it can be kept, the tail is cut as usual. */
+	f->st = open_or_fail(&f->opts);
+	want_value(f->st, "a", "alpha");
+	assert_int_equal(cut_files(f->dir, NULL, 0), 1);
+}
+
+static void test_open_reports_new_then_records_replayed(void **state)
+{
+	struct fixture *f = *state;
+	char want[4300];
+
+	/* The fixture's open made the file. */
+	(void)snprintf(want, sizeof(want), "state file %s: new", f->abs_aof);
+	assert_int_equal(reports_with(&f->rep, STORE_REPORT_INFO, want, NULL),
+			 1);
+	put(f->st, "a", "alpha");
+	put(f->st, "b", "beta");
+	reports_clear(&f->rep);
+	reopen(f);
+	(void)snprintf(want, sizeof(want), "state file %s: 2 records replayed",
+		       f->abs_aof);
+	assert_int_equal(reports_with(&f->rep, STORE_REPORT_INFO, want, NULL),
+			 1);
+	assert_int_equal(
+		reports_with(&f->rep, STORE_REPORT_INFO, ": new", NULL), 0);
 }
 
 static void test_open_corrupt_middle_refused(void **state)
@@ -1749,7 +1959,12 @@ static void test_open_corrupt_middle_refused(void **state)
 	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
 			 STORE_ERR_CORRUPT);
 	assert_null(st);
-	assert_true(strlen(err) > 0);
+	/* Which file, where in it, and what to do about it. */
+	assert_non_null(strstr(err, f->abs_aof));
+	assert_non_null(strstr(err, "offset 8 "));
+	assert_non_null(strstr(err, "backup"));
+	/* Nothing was cut or kept aside. */
+	assert_int_equal(cut_files(f->dir, NULL, 0), 0);
 	/* A file that is not ours at all. */
 	fd = open(f->aof, O_WRONLY | O_TRUNC);
 	assert_true(fd >= 0);
@@ -1820,10 +2035,16 @@ static void test_open_second_store_refused_after_compaction(void **state)
 	store_ctx *st = NULL;
 	struct stat before, after;
 	char err[256] = "";
-	int i;
+	int i, fd;
 
 	assert_non_null(v);
-	assert_int_equal(stat(f->aof, &before), 0);
+	/*
+	 * Held open, the first file keeps its inode number, which the file
+	 * system could otherwise give to a later compacted file.
+	 */
+	fd = open(f->aof, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &before), 0);
 	for (i = 0; i < WRITES; i++) {
 		memset(v, 'a' + i % 26, CHUNK);
 		assert_int_equal(store_set(f->st, "big", v, CHUNK, 0, 0),
@@ -1835,6 +2056,7 @@ static void test_open_second_store_refused_after_compaction(void **state)
 			 STORE_ERR_CONFIG);
 	assert_null(st);
 	assert_non_null(strstr(err, "in use by another store"));
+	close(fd);
 	free(v);
 }
 
@@ -1910,6 +2132,47 @@ static void test_set_file_write_fails_change_not_made(void **state)
 	want_value(f->st, "k", "new");
 }
 
+/*
+ * A failed write is told once, naming the file and the error; the same
+ * failure again right after is only counted, and the count is told when
+ * the store closes.
+ */
+static void test_set_file_write_fails_reported_once(void **state)
+{
+	struct fixture *f = *state;
+	struct rlimit old, lim;
+	char big[4096], why[128];
+	store_status rc[3];
+	int i;
+
+	memset(big, 'x', sizeof(big));
+	put(f->st, "k", "old");
+	reports_clear(&f->rep);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)file_size(f->aof) + 1000;
+	(void)signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (i = 0; i < 3; i++)
+		rc[i] = store_set(f->st, "k", big, sizeof(big), 0, 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	(void)signal(SIGXFSZ, SIG_DFL);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(rc[i], STORE_ERR_IO);
+	af_errno_text(EFBIG, why, sizeof(why));
+	assert_int_equal(f->rep.n, 1);
+	assert_int_equal(
+		reports_with(&f->rep, STORE_REPORT_ERROR, f->abs_aof, why), 1);
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(f->rep.n, 2);
+	assert_int_equal(reports_with(&f->rep, STORE_REPORT_ERROR, f->abs_aof,
+				      "2 more times"),
+			 1);
+	f->st = open_or_fail(&f->opts);
+	want_value(f->st, "k", "old");
+}
+
 /* --- redis only
  * ------------------------------------------------------------------ */
 
@@ -1939,24 +2202,21 @@ static void test_open_prefixes_isolate_keys(void **state)
 }
 
 /*
- * Redis closes the store's idle connection (as a restart does): the next
- * call connects anew and succeeds, rather than fail on the dead socket.
+ * A hiredis connection to the test server as its default user (open, as
+ * with-redis.sh leaves it), for setting up ACL users.
  */
-static void test_connection_closed_while_idle_made_anew(void **state)
+static redisContext *admin_connect(void)
 {
-	struct fixture *f = *state;
 	const char *url = getenv("AF_TEST_REDIS_URL");
 	const char *colon;
 	char host[64];
 	long port;
 	redisContext *c;
-	redisReply *r;
 
-	put(f->st, "idle", "1");
 	/* with-redis.sh gives redis://HOST:PORT. */
 	if (url == NULL) {
 		fail();
-		return;
+		return NULL;
 	}
 	assert_int_equal(strncmp(url, "redis://", 8), 0);
 	colon = strrchr(url, ':');
@@ -1969,6 +2229,61 @@ static void test_connection_closed_while_idle_made_anew(void **state)
 	c = redisConnect(host, (int)port);
 	assert_non_null(c);
 	assert_int_equal(c->err, 0);
+	return c;
+}
+
+/* Runs an ACL command (argv as redis-cli takes it); true on OK. */
+static bool admin_ok(redisContext *c, int argc, const char **argv)
+{
+	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+	bool ok = r != NULL && r->type == REDIS_REPLY_STATUS &&
+		  strcmp(r->str, "OK") == 0;
+
+	freeReplyObject(r);
+	return ok;
+}
+
+/*
+ * Makes ACL user name (unique per test) with password pw, the key rule
+ * keys and all commands but cmds (may be NULL), and writes a url for it
+ * on the test server into url. False when the server refuses the rules.
+ */
+static bool acl_user_new(redisContext *c, const char *name, const char *pw,
+			 const char *keys, const char *cmds, char *url,
+			 size_t urlcap)
+{
+	char pass[64];
+	const char *argv[] = {"ACL", "SETUSER", name, "reset", "on",
+			      pass,  keys,	"&*", "+@all", cmds};
+	const char *hostport = getenv("AF_TEST_REDIS_URL") + 8;
+
+	(void)snprintf(pass, sizeof(pass), ">%s", pw);
+	assert_true(snprintf(url, urlcap, "redis://%s:%s@%s", name, pw,
+			     hostport) < (int)urlcap);
+	return admin_ok(c, cmds != NULL ? 10 : 9, argv);
+}
+
+static void acl_user_free(redisContext *c, const char *name)
+{
+	const char *argv[] = {"ACL", "DELUSER", name};
+	redisReply *r = redisCommandArgv(c, 3, argv, NULL);
+
+	assert_non_null(r);
+	freeReplyObject(r);
+}
+
+/*
+ * Redis closes the store's idle connection (as a restart does): the next
+ * call connects anew and succeeds, rather than fail on the dead socket.
+ */
+static void test_connection_closed_while_idle_made_anew(void **state)
+{
+	struct fixture *f = *state;
+	redisContext *c;
+	redisReply *r;
+
+	put(f->st, "idle", "1");
+	c = admin_connect();
 	r = redisCommand(c, "CLIENT KILL TYPE normal SKIPME yes");
 	assert_non_null(r);
 	assert_int_equal(r->type, REDIS_REPLY_INTEGER);
@@ -2044,6 +2359,187 @@ static void test_open_auth_url_authenticates(void **state)
 	assert_int_equal(store_get(st, "via-auth", &v), STORE_ERR_UNAVAILABLE);
 	assert_null(v.data);
 	store_close(st);
+}
+
+/*
+ * An ACL user without the stream commands: connecting refuses it, and
+ * says which command and key, rather than answer PING and leave the
+ * queue calls to fail as a broken server would.
+ */
+static void test_open_user_without_streams_refused(void **state)
+{
+	struct fixture *f = *state;
+	store_options o = f->opts;
+	redisContext *c = admin_connect();
+	char name[64], url[256], why[256], want[96];
+	store_status ping, push;
+	store_ctx *st;
+
+	(void)snprintf(name, sizeof(name), "nostream-%s", f->prefix);
+	name[strlen(name) - 1] = '\0'; /* the prefix's ':' */
+	assert_true(acl_user_new(c, name, "nspass", "~*", "-@stream", url,
+				 sizeof(url)));
+	o.url = url;
+	st = open_or_fail(&o);
+	ping = store_ping_why(st, why, sizeof(why));
+	push = store_queue_push(st, "push", "{}", 2, NULL, 0);
+	store_close(st);
+	acl_user_free(c, name);
+	redisFree(c);
+	assert_int_equal(ping, STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "NOPERM"));
+	(void)snprintf(want, sizeof(want), "XLEN on %sprobe", f->prefix);
+	assert_non_null(strstr(why, want));
+	assert_non_null(strstr(why, "stream commands"));
+	assert_null(strstr(why, "nspass"));
+	assert_int_not_equal(push, STORE_OK);
+	assert_int_not_equal(push, STORE_ERR_PROTOCOL);
+}
+
+/* An ACL user held to other keys than the prefix: refused, naming both. */
+static void test_open_user_held_to_other_keys_refused(void **state)
+{
+	struct fixture *f = *state;
+	store_options o = f->opts;
+	redisContext *c = admin_connect();
+	char name[64], url[256], why[256], want[96];
+	store_status ping;
+	store_ctx *st;
+
+	(void)snprintf(name, sizeof(name), "otherkeys-%s", f->prefix);
+	name[strlen(name) - 1] = '\0';
+	assert_true(acl_user_new(c, name, "okpass", "~authflow:*", NULL, url,
+				 sizeof(url)));
+	o.url = url;
+	st = open_or_fail(&o);
+	ping = store_ping_why(st, why, sizeof(why));
+	store_close(st);
+	/* The same user with the prefix it may use connects. */
+	o.prefix = "authflow:";
+	st = open_or_fail(&o);
+	assert_int_equal(store_ping(st), STORE_OK);
+	store_close(st);
+	acl_user_free(c, name);
+	redisFree(c);
+	assert_int_equal(ping, STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "NOPERM"));
+	(void)snprintf(want, sizeof(want), "EXISTS on %sprobe", f->prefix);
+	assert_non_null(strstr(why, want));
+	(void)snprintf(want, sizeof(want), "keys %s*", f->prefix);
+	assert_non_null(strstr(why, want));
+	assert_null(strstr(why, "okpass"));
+}
+
+/*
+ * A user allowed to read the keys but not to write them (Redis 7):
+ * refused too, naming write access.
+ */
+static void test_open_user_read_only_refused(void **state)
+{
+	struct fixture *f = *state;
+	store_options o = f->opts;
+	redisContext *c = admin_connect();
+	char name[64], url[256], why[256];
+	store_status ping;
+	store_ctx *st;
+
+	(void)snprintf(name, sizeof(name), "readonly-%s", f->prefix);
+	name[strlen(name) - 1] = '\0';
+	/* Read-only key rules ("%R~") came with Redis 7. */
+	if (!acl_user_new(c, name, "ropass", "%R~*", NULL, url, sizeof(url))) {
+		redisFree(c);
+		skip();
+		return;
+	}
+	o.url = url;
+	st = open_or_fail(&o);
+	ping = store_ping_why(st, why, sizeof(why));
+	store_close(st);
+	acl_user_free(c, name);
+	redisFree(c);
+	assert_int_equal(ping, STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "NOPERM"));
+	assert_non_null(strstr(why, "XACK"));
+	assert_non_null(strstr(why, "write access"));
+}
+
+/*
+ * A permission taken away after the store connected: the calls fail
+ * with STORE_ERR_CONFIG, not as an unexpected reply.
+ */
+static void test_queue_push_permission_revoked_config(void **state)
+{
+	struct fixture *f = *state;
+	store_options o = f->opts;
+	redisContext *c = admin_connect();
+	char name[64], url[256];
+	const char *revoke[] = {"ACL", "SETUSER", name, "-@stream", "-incrby"};
+	store_status push, incr;
+	store_ctx *st;
+	int64_t n = 0;
+
+	(void)snprintf(name, sizeof(name), "revoked-%s", f->prefix);
+	name[strlen(name) - 1] = '\0';
+	assert_true(
+		acl_user_new(c, name, "rvpass", "~*", NULL, url, sizeof(url)));
+	o.url = url;
+	st = open_or_fail(&o);
+	assert_int_equal(store_ping(st), STORE_OK);
+	assert_true(admin_ok(c, 5, revoke));
+	push = store_queue_push(st, "push", "{}", 2, NULL, 0);
+	/* Refused inside a script, which words it differently. */
+	incr = store_incr(st, "n", 1, 0, &n);
+	store_close(st);
+	acl_user_free(c, name);
+	redisFree(c);
+	assert_int_equal(push, STORE_ERR_CONFIG);
+	assert_int_equal(incr, STORE_ERR_CONFIG);
+}
+
+/*
+ * Redis asks for a password (the default user given one) and the url has
+ * none: the reason names NOAUTH, and for a unix: url that such a url
+ * cannot carry one, rather than blame the scripts.
+ */
+static void test_open_password_missing_noauth(void **state)
+{
+	struct fixture *f = *state;
+	const char *sock = getenv("AF_TEST_REDIS_SOCKET");
+	const char *lock[] = {"ACL", "SETUSER", "default", "resetpass",
+			      ">dfpass"};
+	const char *unlock[] = {"ACL", "SETUSER", "default", "nopass"};
+	store_options o = f->opts;
+	redisContext *c = admin_connect();
+	char url[160], tcp_why[256], unix_why[256] = "";
+	store_status tcp_ping, unix_ping = STORE_ERR_UNAVAILABLE;
+	store_ctx *st;
+	bool locked = admin_ok(c, 5, lock);
+
+	/* Nothing is asserted before the default user is open again. */
+	st = open_or_fail(&o);
+	tcp_ping = store_ping_why(st, tcp_why, sizeof(tcp_why));
+	store_close(st);
+	if (sock != NULL && sock[0] != '\0') {
+		(void)snprintf(url, sizeof(url), "unix:%s", sock);
+		o.url = url;
+		st = open_or_fail(&o);
+		unix_ping = store_ping_why(st, unix_why, sizeof(unix_why));
+		store_close(st);
+	}
+	assert_true(admin_ok(c, 4, unlock));
+	redisFree(c);
+	assert_true(locked);
+	assert_int_equal(tcp_ping, STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(tcp_why, "NOAUTH"));
+	assert_non_null(strstr(tcp_why, "store.url"));
+	assert_null(strstr(tcp_why, "script"));
+	assert_null(strstr(tcp_why, "dfpass"));
+	if (sock == NULL || sock[0] == '\0')
+		return;
+	assert_int_equal(unix_ping, STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(unix_why, "NOAUTH"));
+	assert_non_null(strstr(unix_why, "unix:"));
+	assert_null(strstr(unix_why, "script"));
 }
 
 static void *worker_uses_store(void *arg)
@@ -2154,7 +2650,7 @@ static void test_get_silent_server_times_out(void **state)
 	socklen_t len = sizeof(sa);
 	store_options o = {.backend = STORE_BACKEND_REDIS, .timeout_ms = 200};
 	store_value v = {NULL, 0};
-	char url[64];
+	char url[64], why[256];
 	store_ctx *st;
 	uint64_t t0;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -2173,6 +2669,14 @@ static void test_get_silent_server_times_out(void **state)
 	t0 = af_mono_ns();
 	assert_int_equal(store_get(st, "k", &v), STORE_ERR_UNAVAILABLE);
 	assert_true(elapsed_ms(t0) < 2000);
+	store_close(st);
+	/* The reason is the silence, not a refusal. */
+	st = open_or_fail(&o);
+	assert_int_equal(store_ping_why(st, why, sizeof(why)),
+			 STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "did not answer"));
+	assert_non_null(strstr(why, "within 200 ms"));
+	assert_null(strstr(why, "refused"));
 	store_close(st);
 	close(fd);
 }
@@ -2527,6 +3031,12 @@ int main(void)
 		     setup_aof),
 		CASE(test_set_file_grows_compacted_to_live_data, setup_aof),
 		CASE(test_set_file_write_fails_change_not_made, setup_aof),
+		CASE(test_open_flipped_last_record_cut_kept_and_reported,
+		     setup_aof),
+		CASE(test_open_torn_tail_not_kept_refused_file_untouched,
+		     setup_aof),
+		CASE(test_open_reports_new_then_records_replayed, setup_aof),
+		CASE(test_set_file_write_fails_reported_once, setup_aof),
 	};
 	const struct CMUnitTest offline[] = {
 		cmocka_unit_test(test_get_closed_port_unavailable_fast),
@@ -2541,6 +3051,11 @@ int main(void)
 		CASE(test_open_unix_socket_works, setup_redis),
 		CASE(test_open_auth_url_authenticates, setup_redis),
 		CASE(test_open_threads_exit_before_close_clean, setup_redis),
+		CASE(test_open_user_without_streams_refused, setup_redis),
+		CASE(test_open_user_held_to_other_keys_refused, setup_redis),
+		CASE(test_open_user_read_only_refused, setup_redis),
+		CASE(test_queue_push_permission_revoked_config, setup_redis),
+		CASE(test_open_password_missing_noauth, setup_redis),
 	};
 	const struct CMUnitTest required[] = {
 		cmocka_unit_test(test_redis_missing_when_required_fails),
