@@ -774,7 +774,8 @@ static store_status redis_ping(void *impl, char *why, size_t whylen)
 			   rc != NULL && rc->why[0] != '\0'
 				   ? rc->why
 				   : "redis does not answer");
-		return STORE_ERR_UNAVAILABLE;
+		/* A refusal (NOPERM, NOAUTH) is the config's, not an outage. */
+		return st == STORE_ERR_CONFIG ? st : STORE_ERR_UNAVAILABLE;
 	}
 	ok = status_is(r, "PONG");
 	if (!ok)

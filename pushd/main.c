@@ -115,7 +115,13 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 	 * is waited for, as the workers would wait for it later; a stop
 	 * signal meanwhile ends pushd cleanly.
 	 */
-	if (store_ping_why(st, err, sizeof(err)) != STORE_OK) {
+	sst = store_ping_why(st, err, sizeof(err));
+	if (sst == STORE_ERR_CONFIG) {
+		/* Refused for want of a permission: waiting will not help. */
+		fprintf(stderr, "pushd: %s: store: %s\n", path, err);
+		goto out;
+	}
+	if (sst != STORE_OK) {
 		log_warn(log, NULL, "startup",
 			 "the store does not answer yet (%s); retrying", err);
 		do {

@@ -2386,7 +2386,7 @@ static void test_open_user_without_streams_refused(void **state)
 	store_close(st);
 	acl_user_free(c, name);
 	redisFree(c);
-	assert_int_equal(ping, STORE_ERR_UNAVAILABLE);
+	assert_int_equal(ping, STORE_ERR_CONFIG);
 	assert_non_null(strstr(why, "NOPERM"));
 	(void)snprintf(want, sizeof(want), "XLEN on %sprobe", f->prefix);
 	assert_non_null(strstr(why, want));
@@ -2421,7 +2421,7 @@ static void test_open_user_held_to_other_keys_refused(void **state)
 	store_close(st);
 	acl_user_free(c, name);
 	redisFree(c);
-	assert_int_equal(ping, STORE_ERR_UNAVAILABLE);
+	assert_int_equal(ping, STORE_ERR_CONFIG);
 	assert_non_null(strstr(why, "NOPERM"));
 	(void)snprintf(want, sizeof(want), "EXISTS on %sprobe", f->prefix);
 	assert_non_null(strstr(why, want));
@@ -2457,7 +2457,7 @@ static void test_open_user_read_only_refused(void **state)
 	store_close(st);
 	acl_user_free(c, name);
 	redisFree(c);
-	assert_int_equal(ping, STORE_ERR_UNAVAILABLE);
+	assert_int_equal(ping, STORE_ERR_CONFIG);
 	assert_non_null(strstr(why, "NOPERM"));
 	assert_non_null(strstr(why, "XACK"));
 	assert_non_null(strstr(why, "write access"));
@@ -2529,14 +2529,14 @@ static void test_open_password_missing_noauth(void **state)
 	assert_true(admin_ok(c, 4, unlock));
 	redisFree(c);
 	assert_true(locked);
-	assert_int_equal(tcp_ping, STORE_ERR_UNAVAILABLE);
+	assert_int_equal(tcp_ping, STORE_ERR_CONFIG);
 	assert_non_null(strstr(tcp_why, "NOAUTH"));
 	assert_non_null(strstr(tcp_why, "store.url"));
 	assert_null(strstr(tcp_why, "script"));
 	assert_null(strstr(tcp_why, "dfpass"));
 	if (sock == NULL || sock[0] == '\0')
 		return;
-	assert_int_equal(unix_ping, STORE_ERR_UNAVAILABLE);
+	assert_int_equal(unix_ping, STORE_ERR_CONFIG);
 	assert_non_null(strstr(unix_why, "NOAUTH"));
 	assert_non_null(strstr(unix_why, "unix:"));
 	assert_null(strstr(unix_why, "script"));
