@@ -191,6 +191,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	af_server srv;
 	sigset_t set;
 	int sig = 0, rc = 1;
+	const struct timespec tick = {1, 0};
 
 	token[0] = '\0';
 	if (a->demo) {
@@ -254,8 +255,17 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 			 af_keyring_days_left(srv.keys));
 	if (a->demo)
 		print_demo(&srv, token);
-	if (sigwait(&set, &sig) != 0)
-		sig = SIGTERM;
+	/* Between signals, the key ring is looked after (see jose.h). */
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig > 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR) {
+			sig = SIGTERM;
+			break;
+		}
+		af_keyring_look(srv.keys);
+	}
 	log_info(log, NULL, "shutdown", "signal=%d", sig);
 	af_server_stop(&srv, GRACE_S);
 	pushd_stop(push, GRACE_S);

@@ -1058,6 +1058,12 @@ out:
 		(void)ring_update(kr, UPDATE_ENSURE, NULL);
 }
 
+void af_keyring_look(af_keyring *kr)
+{
+	if (kr != NULL)
+		maybe_refresh(kr, false);
+}
+
 jose_status af_keyring_rotate(af_keyring *kr, char *kid_out)
 {
 	if (kr == NULL)

@@ -111,6 +111,18 @@ jose_status af_keyring_open(store_ctx *st, const af_keyring_options *o,
 void af_keyring_free(af_keyring *kr);
 
 /*
+ * Looks at the ring in the store, as signing does in passing, once
+ * refresh_s has passed since the last look: takes in another node's
+ * change, or writes back a ring the store lost. An idle node calls it
+ * every second or so, so that a lost ring comes back even when nobody
+ * signs (a node started meanwhile would make a new one). Does nothing
+ * when refresh_s is 0.
+ *
+ * Thread-safety: safe from any thread.
+ */
+void af_keyring_look(af_keyring *kr);
+
+/*
  * Re-reads the ring from the store (after another node rotated) and swaps
  * it in at once (refresh_s does it in passing). On failure the ring in memory
  * stays as it was.

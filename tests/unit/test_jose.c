@@ -1130,13 +1130,22 @@ static void test_keyring_refresh_writes_back_a_lost_ring(void **state)
 	free(jwt);
 	jwt = NULL;
 
+	/* Idle (nothing signs): the periodic look writes it back too. */
+	assert_int_equal(store_del(fx->st, JOSE_RING_STORE_KEY), STORE_OK);
+	usleep(1100 * 1000);
+	af_keyring_look(kr);
+	assert_int_equal(store_get(fx->st, JOSE_RING_STORE_KEY, &v), STORE_OK);
+	store_value_free(&v);
+	assert_int_equal(n.warnings, 2);
+	af_keyring_look(NULL);
+
 	/* Lost again, and another node made a new ring first. */
 	assert_int_equal(store_del(fx->st, JOSE_RING_STORE_KEY), STORE_OK);
 	o.notice = NULL;
 	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_OK);
 	usleep(1100 * 1000);
 	assert_int_equal(af_jwt_sign(kr, claims, "JWT", &jwt), JOSE_OK);
-	assert_int_equal(n.warnings, 2);
+	assert_int_equal(n.warnings, 3);
 	assert_non_null(strstr(n.last, "no longer holds signing key"));
 	free(jwt);
 	json_decref(claims);
