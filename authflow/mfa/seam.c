@@ -179,6 +179,38 @@ static void to_mfa_page(af_resp *resp, const char *flow_id)
 	free(url);
 }
 
+/*
+ * This step made a challenge but another step of the flow stored its
+ * own first. When that one has none (it met the push limit just as this
+ * one took the last push), this step takes the flow over, once, so that
+ * the sign-in keeps the push that fits in the limit. 0 taken, 1 left to
+ * the other step, -1 store failure.
+ */
+static int take_over_bare(af_server *srv, const af_req *req,
+			  const char *flow_id, const char *username,
+			  json_t *mfa)
+{
+	json_t *cur = NULL, *mine = NULL;
+	const json_t *theirs;
+	const char *who;
+	int rc = af_flow_load(srv, req, flow_id, NULL, &cur);
+
+	if (rc != 0)
+		return rc == -2 ? -1 : 1;
+	theirs = json_object_get(cur, "mfa");
+	who = json_string_value(json_object_get(theirs, "user"));
+	rc = 1;
+	if (json_object_get(theirs, "txn") == NULL && who != NULL &&
+	    strcmp(who, username) == 0) {
+		mine = json_deep_copy(cur);
+		if (mine != NULL && json_object_set(mine, "mfa", mfa) == 0)
+			rc = af_flow_replace(srv, flow_id, cur, mine);
+	}
+	json_decref(mine);
+	json_decref(cur);
+	return rc;
+}
+
 af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 				    const char *flow_id, const json_t *authz,
 				    const json_t *user, const json_t *policy,
@@ -246,6 +278,8 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	}
 	json_object_set(saved, "mfa", mfa);
 	rc = af_flow_replace(srv, flow_id, authz, saved);
+	if (rc > 0 && txn != NULL)
+		rc = take_over_bare(srv, req, flow_id, username, mfa);
 	if (rc < 0) {
 		af_page_unavailable(resp);
 		goto out;

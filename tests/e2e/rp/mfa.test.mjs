@@ -654,6 +654,26 @@ describe(`push MFA (${STORE} store)`, () => {
     }
   });
 
+  test('a double click on the last push the limit allows still sends that push', async () => {
+    for (let trial = 0; trial < 4; trial++) {
+      const s = await mfaUser(`lim${trial}`);
+      // Two sign-ins denied on the phone: two of the three pushes used.
+      for (let i = 0; i < 2; i++) {
+        await toMfa(s);
+        const [txn] = await pendingTxn(s);
+        assert.equal((await idsim(server, s.phone, ['deny', txn])).stdout, 'denied');
+      }
+      const browser = new Browser();
+      const a = await authUrl(s.config);
+      const o = await openAuthorize(browser, server.issuer, a.url.href);
+      const post = () => browser.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
+      const posts = await Promise.all([post(), post()]);
+      const page = await browser.get(new URL(posts[0].location, server.issuer).href);
+      assert.match(pageNumber(page.text) ?? '', /^[1-9][0-9]$/, `trial ${trial}: the last push is sent`);
+      await pendingTxn(s);
+    }
+  });
+
   test('a transaction expires after 30 seconds', { timeout: 90000 }, async () => {
     const s = await mfaUser('tess');
     const m = await toMfa(s);
