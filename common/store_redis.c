@@ -344,7 +344,7 @@ struct probe {
 	const char *kind; /* the ACL category to grant */
 	bool write;
 	size_t argc;
-	struct rarg args[4];
+	struct rarg args[8];
 };
 
 /*
@@ -419,10 +419,37 @@ static store_status probe_and_load(struct redis_conn *rc)
 	const size_t klen = (size_t)snprintf(key, sizeof(key), "%s%s",
 					     rc->rs->prefix, REDIS_PROBE_KEY);
 	const struct rarg k = {key, klen};
+	/*
+	 * Each changes nothing on a key that does not exist: SET only if it
+	 * exists, XADD only to a stream that exists, GETDEL, UNLINK and
+	 * SREM of nothing; XREADGROUP of a group that does not exist is
+	 * answered NOGROUP once the ACL let it through.
+	 */
 	const struct probe probes[] = {
 		{"EXISTS", "keyspace", false, 2, {RLIT("EXISTS"), k}},
-		{"XLEN", "stream", false, 2, {RLIT("XLEN"), k}},
+		{"GET", "string", false, 2, {RLIT("GET"), k}},
+		{"SET",
+		 "string",
+		 true,
+		 4,
+		 {RLIT("SET"), k, RLIT("x"), RLIT("XX")}},
+		{"GETDEL", "string", true, 2, {RLIT("GETDEL"), k}},
+		{"UNLINK", "keyspace", true, 2, {RLIT("UNLINK"), k}},
 		{"SSCAN", "set", false, 3, {RLIT("SSCAN"), k, RLIT("0")}},
+		{"SREM", "set", true, 3, {RLIT("SREM"), k, RLIT("x")}},
+		{"XLEN", "stream", false, 2, {RLIT("XLEN"), k}},
+		{"XADD",
+		 "stream",
+		 true,
+		 6,
+		 {RLIT("XADD"), k, RLIT("NOMKSTREAM"), RLIT("*"), RLIT("f"),
+		  RLIT("v")}},
+		{"XREADGROUP",
+		 "stream",
+		 true,
+		 7,
+		 {RLIT("XREADGROUP"), RLIT("GROUP"), RLIT(REDIS_PROBE_KEY),
+		  RLIT(REDIS_PROBE_KEY), RLIT("STREAMS"), k, RLIT(">")}},
 		{"XACK",
 		 "stream",
 		 true,

@@ -2459,8 +2459,33 @@ static void test_open_user_read_only_refused(void **state)
 	redisFree(c);
 	assert_int_equal(ping, STORE_ERR_CONFIG);
 	assert_non_null(strstr(why, "NOPERM"));
-	assert_non_null(strstr(why, "XACK"));
+	assert_non_null(strstr(why, "SET on"));
 	assert_non_null(strstr(why, "write access"));
+}
+
+/* A user without one command the store sends (GETDEL): refused at once. */
+static void test_open_user_without_getdel_refused(void **state)
+{
+	struct fixture *f = *state;
+	store_options o = f->opts;
+	redisContext *c = admin_connect();
+	char name[64], url[256], why[256];
+	store_status ping;
+	store_ctx *st;
+
+	(void)snprintf(name, sizeof(name), "nogetdel-%s", f->prefix);
+	name[strlen(name) - 1] = '\0';
+	assert_true(acl_user_new(c, name, "gdpass", "~*", "-getdel", url,
+				 sizeof(url)));
+	o.url = url;
+	st = open_or_fail(&o);
+	ping = store_ping_why(st, why, sizeof(why));
+	store_close(st);
+	acl_user_free(c, name);
+	redisFree(c);
+	assert_int_equal(ping, STORE_ERR_CONFIG);
+	assert_non_null(strstr(why, "NOPERM"));
+	assert_non_null(strstr(why, "GETDEL on"));
 }
 
 /*
@@ -3054,6 +3079,7 @@ int main(void)
 		CASE(test_open_user_without_streams_refused, setup_redis),
 		CASE(test_open_user_held_to_other_keys_refused, setup_redis),
 		CASE(test_open_user_read_only_refused, setup_redis),
+		CASE(test_open_user_without_getdel_refused, setup_redis),
 		CASE(test_queue_push_permission_revoked_config, setup_redis),
 		CASE(test_open_password_missing_noauth, setup_redis),
 	};
