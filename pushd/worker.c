@@ -1190,17 +1190,20 @@ static void store_answered(struct pushd_worker *w, pushd_outage *o,
 	pushd_outage_log what;
 
 	what = pushd_outage_step(o, st != STORE_OK, af_mono_ns(), &for_s);
+	/* Each worker keeps its own count: the line says whose it is. */
 	if (what == PUSHD_OUTAGE_FIRST)
 		log_warn(w->ctx->log, NULL, event,
-			 "%s; retrying with back-off up to %u s",
-			 store_strerror(st), PUSHD_OUTAGE_MAX_MS / 1000u);
+			 "worker %u: %s; retrying with back-off up to %u s",
+			 w->index, store_strerror(st),
+			 PUSHD_OUTAGE_MAX_MS / 1000u);
 	else if (what == PUSHD_OUTAGE_STILL)
 		log_warn(w->ctx->log, NULL, event,
-			 "still failing for %" PRIu64 " s: %s", for_s,
-			 store_strerror(st));
+			 "worker %u: still failing for %" PRIu64 " s: %s",
+			 w->index, for_s, store_strerror(st));
 	else if (what == PUSHD_OUTAGE_OVER)
 		log_info(w->ctx->log, NULL, event,
-			 "store answers again after %" PRIu64 " s", for_s);
+			 "worker %u: store answers again after %" PRIu64 " s",
+			 w->index, for_s);
 }
 
 /*

@@ -285,10 +285,14 @@ static int print_workflow(json_t *answer)
 	size_t i;
 	int rc = AF_CTL_EXIT_OK;
 
-	/* The server always sends every setting: anything less is not it. */
-	for (i = 0; i < AF_CTL_NELEMS(known); i++)
-		if (json_object_get(answer, known[i][0]) == NULL)
-			return af_ctl_bad_answer();
+	/* The server always sends every setting, each of its own type. */
+	if (!json_is_boolean(json_object_get(answer, "number_matching")) ||
+	    !json_is_boolean(json_object_get(answer, "legacy")) ||
+	    !json_is_object(json_object_get(answer, "min_app_version")) ||
+	    !json_is_object(json_object_get(answer, "push_limit")) ||
+	    !json_is_integer(json_object_get(answer, "report_pause_s")) ||
+	    !json_is_boolean(json_object_get(answer, "enroll_after_password")))
+		return af_ctl_bad_answer();
 	for (i = 0; i < AF_CTL_NELEMS(known) && rc == AF_CTL_EXIT_OK; i++) {
 		setting_text(known[i][0], json_object_get(answer, known[i][0]),
 			     text, sizeof(text));

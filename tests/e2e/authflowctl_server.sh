@@ -201,6 +201,7 @@ const bodies = {
 	empty: '{}',
 	nokeys: '{\"issuer\":\"http://x\",\"version\":\"1\",\"store\":{\"backend\":\"memory\",\"ok\":true},\"users\":1,\"apps\":1}',
 	nostore: '{\"issuer\":\"http://x\",\"version\":\"1\",\"keys\":{\"expires_in_days\":30}}',
+	badtypes: '{\"number_matching\":null,\"legacy\":\"x\",\"min_app_version\":5,\"push_limit\":\"a\",\"report_pause_s\":\"b\",\"enroll_after_password\":[]}',
 };
 const s = require('http').createServer((q, r) => {
 	const t = (q.headers.authorization || '').replace('Bearer ', '');
@@ -218,10 +219,12 @@ for t in empty nokeys nostore; do
 		grep -q 'unexpected answer' "$tmp/err" && ok ||
 		bad "status-answer-$t: nothing on stdout, one line on stderr"
 done
-expect workflow-answer-empty 3 env AUTHFLOW_URL="http://127.0.0.1:$(cat "$tmp/mock.port")" \
-	AUTHFLOW_ADMIN_TOKEN=empty "$C" workflow show
-[ ! -s "$tmp/out" ] && grep -q 'unexpected answer' "$tmp/err" && ok ||
-	bad "workflow show of an answer without the settings: nothing on stdout"
+for t in empty badtypes; do
+	expect "workflow-answer-$t" 3 env AUTHFLOW_URL="http://127.0.0.1:$(cat "$tmp/mock.port")" \
+		AUTHFLOW_ADMIN_TOKEN=$t "$C" workflow show
+	[ ! -s "$tmp/out" ] && grep -q 'unexpected answer' "$tmp/err" && ok ||
+		bad "workflow show of an answer without the settings ($t): nothing on stdout"
+done
 kill "$mock" 2>/dev/null
 wait "$mock" 2>/dev/null
 expect user-remove 0 "$C" user remove bob
