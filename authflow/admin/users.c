@@ -255,21 +255,34 @@ out:
 
 void af_admin__user_remove(af_admin_call *c)
 {
-	json_t *user = path_user(c);
+	char name[AF_DIR_USERNAME_MAX + 1];
+	json_t *user = NULL;
 	af_dir_status st;
 
-	if (user == NULL)
+	/*
+	 * A record that does not parse (damaged) is removed all the same:
+	 * af_dir_user_remove() tells it from a store that does not answer.
+	 */
+	st = af_dir_user_get(c->srv->dir, c->seg[1], &user);
+	if (st != AF_DIR_OK && st != AF_DIR_STORE) {
+		af_admin__dir_error(
+			c, st, st == AF_DIR_NOT_FOUND ? "no such user" : NULL);
 		return;
+	}
+	if (af_dir_user_canonical(c->seg[1], name, sizeof(name)) != AF_DIR_OK) {
+		af_admin__dir_error(c, AF_DIR_NOT_FOUND, "no such user");
+		goto out;
+	}
 	/*
 	 * The user goes first, so that no new session can start; then the
 	 * sessions it still has are ended.
 	 */
-	st = af_dir_user_remove(c->srv->dir, c->caller.name, username_of(user));
+	st = af_dir_user_remove(c->srv->dir, c->caller.name, name);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, NULL);
 		goto out;
 	}
-	if (af_session_end_user(c->srv, username_of(user)) < 0) {
+	if (af_session_end_user(c->srv, name) < 0) {
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
 				"user removed, but their sessions could not "
 				"be ended: run sessions end");
@@ -279,7 +292,7 @@ void af_admin__user_remove(af_admin_call *c)
 	 * Their phones go too: a new user made later with the same name
 	 * must not inherit a device that can approve sign-ins.
 	 */
-	if (remove_devices(c->srv, username_of(user)) != 0) {
+	if (remove_devices(c->srv, name) != 0) {
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
 				"user removed, but their devices could not "
 				"be removed: run device remove");

@@ -1377,6 +1377,12 @@ out:
 	return rc;
 }
 
+af_dir_status af_dir_user_canonical(const char *username, char *out, size_t cap)
+{
+	return username == NULL || out == NULL ? AF_DIR_INVALID
+					       : user_name(username, out, cap);
+}
+
 af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 				 const char *username)
 {
@@ -1404,8 +1410,14 @@ af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 	OPENSSL_cleanse(v.data, v.len);
 	store_value_free(&v);
 	if (!json_is_object(user)) {
-		rc = AF_DIR_STORE;
-		goto out;
+		/*
+		 * A damaged record: gone now, and what refers to it by name
+		 * is cleaned up below; its groups and sub are unknown.
+		 */
+		json_decref(user);
+		user = json_object();
+		if (user == NULL)
+			return AF_DIR_NOMEM;
 	}
 	rc = af_dir__from_store(store_srem(dir->store, "users", name));
 	r = sync_members(dir, name, user, NULL);
@@ -1431,7 +1443,6 @@ af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor, "user.remove", name, NULL, NULL,
 				   0);
-out:
 	json_decref(user);
 	return rc;
 }

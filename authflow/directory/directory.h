@@ -234,7 +234,11 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_domain(const char *field,
  *
  * af_dir_user_set_password: password NULL removes it (no sign-in).
  * af_dir_user_remove: also drops the user from member sets, policies and
- * app deployments, and clears its brute-force counters and lock.
+ * app deployments, and clears its brute-force counters and lock. A record
+ * that does not parse (damaged) is removed too, with what refers to it by
+ * name; AF_DIR_STORE only when the store does not answer.
+ * af_dir_user_canonical: the name a user is kept under (lower case) into
+ * out (AF_DIR_USERNAME_MAX + 1 bytes); AF_DIR_INVALID for a malformed one.
  * af_dir_user_get / _get_by_sub: AF_DIR_OK and *out, or AF_DIR_NOT_FOUND
  * (also for a malformed name). af_dir_user_list: every user, sorted by
  * user name.
@@ -257,6 +261,8 @@ af_dir_user_set_password(af_dir *dir, const char *actor, const char *username,
 AF_DIR_NODISCARD af_dir_status af_dir_user_remove(af_dir *dir,
 						  const char *actor,
 						  const char *username);
+AF_DIR_NODISCARD af_dir_status af_dir_user_canonical(const char *username,
+						     char *out, size_t cap);
 AF_DIR_NODISCARD af_dir_status af_dir_user_get(af_dir *dir,
 					       const char *username,
 					       json_t **out);

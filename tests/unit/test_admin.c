@@ -1076,6 +1076,28 @@ static void test_user_add_clears_an_earlier_users_phone(void **state)
 			 0);
 }
 
+/* A user record that does not parse can still be removed. */
+static void test_user_remove_damaged_record(void **state)
+{
+	struct fx *f = *state;
+
+	add_alice(f);
+	assert_int_equal(
+		store_set(f->srv.store, "user:alice", "garbage", 7, 0, 0),
+		STORE_OK);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
+			 503);
+	assert_int_equal(
+		call(f, ADMIN, "DELETE", "/admin/v1/users/Alice", NULL), 200);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
+			 404);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users", NULL), 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
+			 0);
+	/* The name is free again. */
+	add_alice(f);
+}
+
 static void test_device_remove_unknown_or_odd_id_404(void **state)
 {
 	struct fx *f = *state;
@@ -1244,6 +1266,7 @@ int main(void)
 		T(test_enroll_code_unknown_user_404),
 		T(test_devices_list_empty_then_one_then_removed),
 		T(test_user_add_clears_an_earlier_users_phone),
+		T(test_user_remove_damaged_record),
 		T(test_device_remove_unknown_or_odd_id_404),
 		T(test_push_queue_empty_then_jobs_oldest_first),
 		T(test_branding_superadmin_sets_admin_reads),
