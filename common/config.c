@@ -70,6 +70,11 @@ static int fail(struct cfg_err *e, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(e->buf + n, e->cap - (size_t)n, fmt, ap);
 	va_end(ap);
+	/* Values from the file (a path, say) may hold control characters:
+	 * the message stays one line. */
+	for (; e->buf[n] != '\0'; n++)
+		if ((unsigned char)e->buf[n] < 0x20 || e->buf[n] == 0x7f)
+			e->buf[n] = '?';
 	return -1;
 }
 
