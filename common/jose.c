@@ -594,12 +594,10 @@ static int set_time(json_t *entry, const char *name, int64_t t)
 	return json_object_set_new(entry, name, json_integer((json_int_t)t));
 }
 
-/* A ring entry for a new key that signs from now on. */
-static json_t *entry_new(const cjose_jwk_t *jwk, const char *kid, int64_t now,
-			 const af_keyring_options *o)
+/* A ring entry for jwk (private members included) with its times. */
+static json_t *entry_of(const cjose_jwk_t *jwk, const char *kid,
+			int64_t created, int64_t expires, int64_t retire)
 {
-	int64_t expires = now + (int64_t)o->lifetime_days * SECONDS_PER_DAY;
-	int64_t retire = expires + (int64_t)o->max_token_lifetime_s;
 	cjose_err cerr = {0};
 	json_t *entry, *jwkj;
 	char *text;
@@ -622,13 +620,23 @@ static json_t *entry_new(const cjose_jwk_t *jwk, const char *kid, int64_t now,
 	}
 	json_decref(jwkj);
 	if (json_object_set_new(entry, "kid", json_string(kid)) != 0 ||
-	    set_time(entry, "created_at", now) != 0 ||
+	    set_time(entry, "created_at", created) != 0 ||
 	    set_time(entry, "expires_at", expires) != 0 ||
 	    set_time(entry, "retire_after", retire) != 0) {
 		entry_free(entry);
 		return NULL;
 	}
 	return entry;
+}
+
+/* A ring entry for a new key that signs from now on. */
+static json_t *entry_new(const cjose_jwk_t *jwk, const char *kid, int64_t now,
+			 const af_keyring_options *o)
+{
+	int64_t expires = now + (int64_t)o->lifetime_days * SECONDS_PER_DAY;
+
+	return entry_of(jwk, kid, now, expires,
+			expires + (int64_t)o->max_token_lifetime_s);
 }
 
 /*
@@ -739,7 +747,6 @@ static json_t *ring_to_json(af_keyring *kr)
 {
 	json_t *ringj = json_pack("{s:[]}", "keys");
 	json_t *keys = json_object_get(ringj, "keys");
-	cjose_err cerr = {0};
 	bool ok = ringj != NULL;
 	size_t i;
 
@@ -749,28 +756,10 @@ static json_t *ring_to_json(af_keyring *kr)
 	}
 	for (i = 0; ok && i < kr->ring.count; i++) {
 		const struct ring_key *k = &kr->ring.keys[i];
-		char *text = cjose_jwk_to_json(k->jwk, true, &cerr);
-		json_t *jwkj =
-			text != NULL
-				? json_loads(text, JSON_REJECT_DUPLICATES, NULL)
-				: NULL;
-		json_t *entry = json_object();
+		json_t *entry = entry_of(k->jwk, k->kid, k->created_at,
+					 k->expires_at, k->retire_after);
 
-		cjose_text_free(text);
-		ok = jwkj != NULL && entry != NULL &&
-		     json_object_set(entry, "jwk", jwkj) == 0 &&
-		     json_object_set_new(entry, "kid", json_string(k->kid)) ==
-			     0 &&
-		     set_time(entry, "created_at", k->created_at) == 0 &&
-		     set_time(entry, "expires_at", k->expires_at) == 0 &&
-		     set_time(entry, "retire_after", k->retire_after) == 0 &&
-		     json_array_append(keys, entry) == 0;
-		if (jwkj != NULL) {
-			/* The entry (if any) holds its own reference. */
-			if (!ok)
-				jwk_json_wipe(jwkj);
-			json_decref(jwkj);
-		}
+		ok = entry != NULL && json_array_append(keys, entry) == 0;
 		/* Appended, the entry is the ring's: keep its key unwiped. */
 		if (ok)
 			json_decref(entry);
