@@ -195,6 +195,12 @@ store_ctx *af_dir_store(const af_dir *dir);
 const af_dir_options *af_dir_options_get(const af_dir *dir);
 
 /*
+ * Nanoseconds one password hash took when the directory was made, at the
+ * configured cost: about what checking a password costs.
+ */
+uint64_t af_dir_check_ns(const af_dir *dir);
+
+/*
  * Checks of single values, for callers that validate before calling in.
  * AF_DIR_OK or AF_DIR_INVALID with "<field>: <reason>" in err.
  * Thread-safety: re-entrant.

@@ -6,7 +6,9 @@
  * suspended and the handler runs on the work queue, whose threads resume
  * it with the answer ready. libmicrohttpd keeps a connection on one
  * thread, so a password check there would hold up every other
- * connection that thread serves, the phone's among them.
+ * connection that thread serves, the phone's among them. A check cheaper
+ * than SLOW_CHECK_NS (a low hash cost) is not worth two thread hops: it
+ * runs where it arrived, as the token endpoint's RS256 signature does.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -27,6 +29,9 @@
 #define DEFAULT_CSP AF_CSP_HEAD AF_CSP_TAIL
 
 #define URI_MAX 8192
+
+/* About one RS256 signature with a 2048-bit key. */
+#define SLOW_CHECK_NS 250000u
 
 struct sock_state;
 
@@ -561,8 +566,9 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 		flags |= MHD_USE_IPv6;
 	/* Slow requests are CPU work: one work queue thread per core. */
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
-	if (af_workq_new(cores > 0 ? (unsigned)cores : 2, &srv->slow) !=
-	    AF_WORKQ_OK) {
+	if (af_dir_check_ns(srv->dir) >= SLOW_CHECK_NS &&
+	    af_workq_new(cores > 0 ? (unsigned)cores : 2, &srv->slow) !=
+		    AF_WORKQ_OK) {
 		snprintf(err, errlen, "cannot start the work queue");
 		return -1;
 	}
@@ -662,7 +668,8 @@ void af_server_stop(af_server *srv, unsigned grace_s)
 	 * queue refuses it), and the queue is freed only once no handler
 	 * can reach it.
 	 */
-	af_workq_stop(srv->slow);
+	if (srv->slow != NULL)
+		af_workq_stop(srv->slow);
 	MHD_stop_daemon(srv->mhd);
 	srv->mhd = NULL;
 	af_workq_free(srv->slow);

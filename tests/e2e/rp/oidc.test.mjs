@@ -1055,4 +1055,50 @@ describe(`authflow under a sign-in storm (${STORE} store)`, () => {
       await storm.stop();
     }
   });
+
+  test('at a hash cost below a signature, password checks run inline and all go through', { timeout: 60000 }, async () => {
+    // Argon2's least cost: the checks run on the server's own threads.
+    const cheap = await startServer({ store: STORE, argon2id: { m_kib: 8, t: 1, p: 1 } });
+    try {
+      const s = await seed(cheap, { user: 'cheap' });
+      const config = await client.discovery(new URL(cheap.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const flows = await Promise.all(Array.from({ length: 32 }, async () => {
+        const browser = new Browser();
+        const verifier = client.randomPKCECodeVerifier();
+        const state = client.randomState();
+        const url = client.buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT, scope: 'openid',
+          code_challenge: await client.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256', state,
+        });
+        const r = await signIn(browser, cheap.issuer, url.href, s.user, s.password);
+        return { r, verifier, state };
+      }));
+      const subs = new Set();
+      for (const f of flows) {
+        assert.equal(f.r.status, 302, f.r.text);
+        const t = await client.authorizationCodeGrant(config, new URL(f.r.location),
+          { pkceCodeVerifier: f.verifier, expectedState: f.state });
+        subs.add(t.claims().sub);
+      }
+      assert.equal(subs.size, 1, 'one user, one subject');
+      // And a wrong password is still refused, with the form again.
+      const other = new Browser();
+      const o = await openAuthorize(other, cheap.issuer, client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT, scope: 'openid', state: client.randomState(),
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      }).href);
+      const bad = await other.post(`${cheap.issuer}/login`, { ...o.fields, username: s.user, password: 'wrong' });
+      assert.equal(bad.status, 401);
+      assert.match(bad.text, /name="password"/);
+      const m = (await (await fetch(`${cheap.issuer}/metrics`)).text())
+        .match(/^authflow_logins_total\{outcome="ok"\} (\d+)$/m);
+      assert.ok(m, 'successful sign-ins are counted');
+      assert.equal(Number(m[1]), 32);
+    } finally {
+      await cheap.stop();
+    }
+  });
 });
