@@ -1622,7 +1622,12 @@ static void drain(struct lg *lg)
 	}
 }
 
-/* libcurl says which events it wants on a socket: mirror it in epoll. */
+/*
+ * libcurl says which events it wants on a socket: mirror it in epoll.
+ * The socket's libcurl pointer (set to lg by curl_multi_assign(), cleared
+ * by libcurl on removal) says whether it is in the epoll set already, so that
+ * each change is one system call, the load generator's own cost kept low.
+ */
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 		     void *socketp)
 {
@@ -1630,7 +1635,6 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 	struct epoll_event ev;
 
 	(void)easy;
-	(void)socketp;
 	if (what == CURL_POLL_REMOVE) {
 		(void)epoll_ctl(lg->epfd, EPOLL_CTL_DEL, s, NULL);
 		return 0;
@@ -1639,11 +1643,13 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 	ev.events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0) |
 		    ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0);
 	ev.data.fd = s;
-	if (epoll_ctl(lg->epfd, EPOLL_CTL_MOD, s, &ev) == 0)
-		return 0;
-	if (errno == ENOENT && epoll_ctl(lg->epfd, EPOLL_CTL_ADD, s, &ev) == 0)
-		return 0;
-	return -1;
+	if (socketp != NULL)
+		return epoll_ctl(lg->epfd, EPOLL_CTL_MOD, s, &ev) == 0 ? 0 : -1;
+	if (epoll_ctl(lg->epfd, EPOLL_CTL_ADD, s, &ev) != 0 &&
+	    (errno != EEXIST ||
+	     epoll_ctl(lg->epfd, EPOLL_CTL_MOD, s, &ev) != 0))
+		return -1;
+	return curl_multi_assign(lg->multi, s, lg) == CURLM_OK ? 0 : -1;
 }
 
 /* libcurl's single timer: when it next wants to be called, or never. */
