@@ -255,7 +255,10 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 			 af_keyring_days_left(srv.keys));
 	if (a->demo)
 		print_demo(&srv, token);
-	/* Between signals, the key ring is looked after (see jose.h). */
+	/*
+	 * Between signals, the key ring is looked after (see jose.h) and the
+	 * embedded push workers' FCM token renewed before they need it.
+	 */
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
 		if (sig > 0)
@@ -265,6 +268,8 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 			break;
 		}
 		af_keyring_look(srv.keys);
+		if (push != NULL)
+			(void)pushd_fcm_renew(push);
 	}
 	log_info(log, NULL, "shutdown", "signal=%d", sig);
 	af_server_stop(&srv, GRACE_S);

@@ -23,7 +23,7 @@
 #define FCM_SCOPE	 "https://www.googleapis.com/auth/firebase.messaging"
 #define GRANT		 "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
 /* An access token shorter-lived than this is refused as nonsense. */
-#define TOKEN_MIN_LIFE_S (PUSHD_TOKEN_MARGIN_S + 60)
+#define TOKEN_MIN_LIFE_S (PUSHD_TOKEN_MARGIN_S + PUSHD_TOKEN_AHEAD_S + 60)
 #define TOKEN_MAX_LIFE_S (24LL * 3600)
 
 static pushd_status acct_fail(char *err, size_t errlen, const char *path,
@@ -402,33 +402,36 @@ static pushd_status cache_copy(const pushd_token_cache *c, char *out,
 
 /*
  * The FCM access token: the cached one, the one another node shared, or
- * a new one from the token endpoint. One thread asks the endpoint at a
- * time and holds no lock meanwhile, so the other workers (and their APNs
+ * a new one from the token endpoint, when neither is good for ahead_s
+ * seconds more than the margin. One thread asks the endpoint at a time
+ * and holds no lock meanwhile, so the other workers (and their APNs
  * pushes) go on; they get PUSHD_ERR_HTTP and retry the job later, as
  * they do during the back-off that follows a failed request (1 s
- * doubling to a minute). A failure here is never the device's.
+ * doubling to a minute), unless the token they have is still good. A
+ * failure here is never the device's.
  */
-pushd_status pushd_fcm_token(pushd_ctx *ctx, const char *failed, char *out,
-			     size_t cap)
+static pushd_status token_for(pushd_ctx *ctx, const char *failed,
+			      int64_t ahead_s, char *out, size_t cap)
 {
 	pushd_token_cache *c, got;
 	int64_t now = af_now();
 	uint64_t wait_s;
 	pushd_status rc;
 
-	if (ctx == NULL || ctx->fcm.key == NULL || out == NULL || cap == 0)
-		return PUSHD_ERR_ARG;
 	c = &ctx->fcm_token;
 	out[0] = '\0';
 	pthread_mutex_lock(&c->mu);
-	if (cache_good(c, failed, now) || from_store(ctx, failed, now) == 0) {
+	if (cache_good(c, failed, now + ahead_s) ||
+	    from_store(ctx, failed, now + ahead_s) == 0) {
 		rc = cache_copy(c, out, cap);
 		pthread_mutex_unlock(&c->mu);
 		return rc;
 	}
 	if (c->fetching || af_mono_ns() < c->next_ns) {
+		rc = cache_good(c, failed, now) ? cache_copy(c, out, cap)
+						: PUSHD_ERR_HTTP;
 		pthread_mutex_unlock(&c->mu);
-		return PUSHD_ERR_HTTP;
+		return rc;
 	}
 	c->fetching = 1;
 	pthread_mutex_unlock(&c->mu);
@@ -450,9 +453,34 @@ pushd_status pushd_fcm_token(pushd_ctx *ctx, const char *failed, char *out,
 		wait_s = c->failures < 6 ? 1u << c->failures : 60u;
 		c->failures++;
 		c->next_ns = af_mono_ns() + wait_s * 1000000000ull;
+		/* Renewing early failed: the token in hand still serves. */
+		if (cache_good(c, failed, af_now()))
+			rc = cache_copy(c, out, cap);
 	}
 	pthread_mutex_unlock(&c->mu);
 	OPENSSL_cleanse(&got, sizeof(got));
+	return rc;
+}
+
+pushd_status pushd_fcm_token(pushd_ctx *ctx, const char *failed, char *out,
+			     size_t cap)
+{
+	if (ctx == NULL || ctx->fcm.key == NULL || out == NULL || cap == 0)
+		return PUSHD_ERR_ARG;
+	return token_for(ctx, failed, 0, out, cap);
+}
+
+pushd_status pushd_fcm_renew(pushd_ctx *ctx)
+{
+	char tok[PUSHD_ACCESS_TOKEN_MAX];
+	pushd_status rc;
+
+	if (ctx == NULL)
+		return PUSHD_ERR_ARG;
+	if (ctx->fcm.key == NULL)
+		return PUSHD_OK;
+	rc = token_for(ctx, NULL, PUSHD_TOKEN_AHEAD_S, tok, sizeof(tok));
+	OPENSSL_cleanse(tok, sizeof(tok));
 	return rc;
 }
 

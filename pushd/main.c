@@ -8,6 +8,7 @@
  * gracefully: no new jobs, streams in flight finish (up to 10 seconds);
  * jobs not finished stay pending for another node.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -151,7 +152,12 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 	}
 	log_info(log, NULL, "startup", "listen=%s:%u", cfg->push_listen_address,
 		 (unsigned)cfg->push_listen_port);
-	if (sigwait(&set, &sig) != 0)
+	/* Once a second: the FCM token renewed before the workers need it. */
+	do {
+		(void)pushd_fcm_renew(ctx);
+		sig = sigtimedwait(&set, NULL, &retry);
+	} while (sig < 0 && (errno == EAGAIN || errno == EINTR));
+	if (sig < 0)
 		sig = SIGTERM;
 	log_info(log, NULL, "shutdown", "signal=%d", sig);
 	pushd_stop(ctx, PUSHD_GRACE_S);

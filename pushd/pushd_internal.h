@@ -67,8 +67,12 @@
 #define PUSHD_JWT_REUSE_S    (50 * 60)
 #define PUSHD_JWT_LIFETIME_S (60 * 60)
 #define PUSHD_JWT_MINT_GAP_S (20 * 60)
-/* FCM access tokens are used until 5 minutes before they expire. */
+/*
+ * FCM access tokens are used until 5 minutes before they expire, and
+ * renewed (pushd_fcm_renew()) 5 minutes before that.
+ */
 #define PUSHD_TOKEN_MARGIN_S 300
+#define PUSHD_TOKEN_AHEAD_S  300
 
 /* How long one HTTP exchange may take. */
 #define PUSHD_EXPIRES_MAX	  253402300799LL /* 9999-12-31T23:59:59Z */
@@ -375,7 +379,7 @@ PUSHD_NODISCARD pushd_status pushd_apns_token(pushd_ctx *ctx,
  * The current FCM access token into out, fetched from token_uri when
  * neither the context nor the store has one valid for 5 more minutes, or
  * when failed (the token Google refused) is still the current one.
- * Blocking (one HTTP request) while it holds the cache's lock.
+ * Blocking (one HTTP request) without the cache's lock held.
  */
 PUSHD_NODISCARD pushd_status pushd_fcm_token(pushd_ctx *ctx, const char *failed,
 					     char *out, size_t cap);

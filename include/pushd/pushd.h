@@ -114,6 +114,18 @@ void pushd_stop(pushd_ctx *ctx, unsigned grace_s);
 void pushd_ctx_free(pushd_ctx *ctx);
 
 /*
+ * Renews the FCM access token ahead of need: when neither this node nor
+ * the store holds one good for 10 more minutes, asks the token endpoint,
+ * so that no worker has to while its pushes wait. Blocking (one HTTP
+ * request, at most the transfer time-out). PUSHD_OK when the token is
+ * good (or FCM is off), else the failure (already logged), after which
+ * the next request waits out a back-off (1 s doubling to a minute); the
+ * token in hand serves meanwhile. Thread-safety: any thread; pushd calls it
+ * once a second from its controlling thread.
+ */
+pushd_status pushd_fcm_renew(pushd_ctx *ctx);
+
+/*
  * 1 when every worker started is still running and the store answers, 0
  * otherwise (for /healthz). Thread-safety: any thread.
  */

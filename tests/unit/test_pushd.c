@@ -907,6 +907,65 @@ static void test_fcm_token_endpoint_down_backs_off(void **state)
 	free(cfg);
 }
 
+/*
+ * Renewing ahead: a token good for longer is left alone (no request); one
+ * inside the renewal window is renewed, and when that fails the workers
+ * keep the token in hand instead of waiting for the endpoint.
+ */
+static void test_fcm_renew_ahead_keeps_token_in_hand(void **state)
+{
+	struct keys *k = *state;
+	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "r:"};
+	af_config *cfg = calloc(1, sizeof(*cfg));
+	store_ctx *st = NULL;
+	log_ctx *lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
+	pushd_ctx *ctx;
+	char tok[PUSHD_ACCESS_TOKEN_MAX], err[256];
+
+	assert_non_null(cfg);
+	assert_non_null(lg);
+	write_sa(k, 0600);
+	af_config_defaults(cfg);
+	cfg->push_fcm = 1;
+	(void)snprintf(cfg->fcm.service_account_file,
+		       sizeof(cfg->fcm.service_account_file), "%s", k->sa);
+	(void)snprintf(cfg->fcm.token_uri, sizeof(cfg->fcm.token_uri), "%s",
+		       "https://127.0.0.1:1/token");
+	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
+	ctx = pushd_ctx_new(cfg, st, lg, err, sizeof(err));
+	assert_non_null(ctx);
+	assert_int_equal(pushd_fcm_renew(NULL), PUSHD_ERR_ARG);
+
+	/* Good for an hour: nothing to do, no request made. */
+	(void)snprintf(ctx->fcm_token.token, sizeof(ctx->fcm_token.token),
+		       "%s", "held-token");
+	ctx->fcm_token.expires_at = af_now() + 3600;
+	assert_int_equal(pushd_fcm_renew(ctx), PUSHD_OK);
+	assert_int_equal(ctx->fcm_token.failures, 0);
+
+	/* Inside the window: renewed; the endpoint is down, the token kept. */
+	ctx->fcm_token.expires_at =
+		af_now() + PUSHD_TOKEN_MARGIN_S + PUSHD_TOKEN_AHEAD_S / 2;
+	assert_int_equal(pushd_fcm_renew(ctx), PUSHD_OK);
+	assert_int_equal(ctx->fcm_token.failures, 1);
+	assert_int_equal(pushd_fcm_token(ctx, NULL, tok, sizeof(tok)),
+			 PUSHD_OK);
+	assert_string_equal(tok, "held-token");
+	/* During the back-off a second renewal makes no request either. */
+	assert_int_equal(pushd_fcm_renew(ctx), PUSHD_OK);
+	assert_int_equal(ctx->fcm_token.failures, 1);
+
+	/* Past the margin the token is not used: no token, no device blame. */
+	ctx->fcm_token.expires_at = af_now() + PUSHD_TOKEN_MARGIN_S - 1;
+	assert_int_equal(pushd_fcm_token(ctx, NULL, tok, sizeof(tok)),
+			 PUSHD_ERR_HTTP);
+	assert_string_equal(tok, "");
+	pushd_ctx_free(ctx);
+	store_close(st);
+	log_free(lg);
+	free(cfg);
+}
+
 static void test_strerror_every_status_named(void **state)
 {
 	(void)state;
@@ -1005,6 +1064,9 @@ int main(void)
 			keys_setup, keys_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_fcm_token_endpoint_down_backs_off, keys_setup,
+			keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fcm_renew_ahead_keeps_token_in_hand, keys_setup,
 			keys_teardown),
 		cmocka_unit_test(test_strerror_every_status_named),
 		cmocka_unit_test_setup_teardown(
