@@ -100,6 +100,24 @@ af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 	return AF_MFA_OK;
 }
 
+af_mfa_status af_mfa_own_code_allowed(store_ctx *st, const char *username)
+{
+	char key[AF_MFA__KEY_MAX];
+	int64_t made = 0;
+	af_mfa_status rc;
+
+	if (st == NULL || !af_mfa__user_ok(username))
+		return AF_MFA_INVALID;
+	rc = af_mfa__key(key, sizeof(key), "own_enroll:", username);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_incr(
+			st, key, 1, (uint64_t)AF_MFA_ENROLL_TTL_S * 1000,
+			&made));
+	if (rc == AF_MFA_OK && made > AF_MFA_OWN_CODES_MAX)
+		rc = AF_MFA_LIMIT;
+	return rc;
+}
+
 /*
  * Brings a typed code to the form it was made in: upper case, without the
  * spaces and dashes people add when reading it out. -1 when what is left
@@ -642,7 +660,14 @@ af_mfa_status af_mfa_user_forget(store_ctx *st, const char *username)
 		rc = enrolled_key(key, sizeof(key), username);
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(store_del(st, key));
-	/* A later user of the name inherits no pause and no push count. */
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__key(key, sizeof(key), "own_enroll:", username);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_del(st, key));
+	/*
+	 * A later user of the name inherits no pause, no push count and no
+	 * count of codes made.
+	 */
 	if (rc == AF_MFA_OK)
 		rc = af_mfa_push_reset(st, username);
 	return rc;

@@ -113,11 +113,24 @@ af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
 af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username);
 
 /*
+ * Counts one more enrollment code a user asks for themselves (the enroll
+ * page, a sign-in without a phone): AF_MFA_OK for the first
+ * AF_MFA_OWN_CODES_MAX in a code's lifetime, AF_MFA_LIMIT beyond them
+ * (no code is made then, and no audit event written: a signed-in user
+ * reloading the page must not be able to flood the store or the audit
+ * trail), AF_MFA_STORE or AF_MFA_INVALID. Codes an administrator makes
+ * are not counted.
+ */
+#define AF_MFA_OWN_CODES_MAX 5
+af_mfa_status af_mfa_own_code_allowed(store_ctx *st, const char *username);
+
+/*
  * af_mfa_user_enrolled_before: *yes is 1 when the user has had a device
  * since they were made (removing the device does not clear it), so that
  * a password alone is not enough to enroll a phone in place of a removed
  * one. af_mfa_user_forget: revokes the user's enrollment codes and clears
- * that mark, the push pause and the push count, for a user being removed.
+ * that mark, the count of codes they made, the push pause and the push
+ * count, for a user being removed.
  */
 af_mfa_status af_mfa_user_enrolled_before(store_ctx *st, const char *username,
 					  int *yes);

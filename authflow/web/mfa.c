@@ -777,6 +777,8 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 	int64_t expires = 0;
 	af_buf b, uri;
 	char *text = NULL;
+	af_mfa_status allowed = AF_MFA_FORBIDDEN;
+	unsigned status = 200;
 
 	af_buf_init(&b, 131072);
 	af_page_begin(&b, resp, "Set up your authenticator");
@@ -784,11 +786,23 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 			"info\">");
 	af_buf_puts(&b, enroll_intro(why));
 	af_buf_puts(&b, "</p>");
-	if (offer_qr && why != AF_ENROLL_REPLACED &&
-	    af_mfa_enroll_code_new(
-		    srv->store, username,
-		    why == AF_ENROLL_ANOTHER ? 0 : AF_MFA_CODE_FIRST_PHONE,
-		    code, sizeof(code), &expires) == AF_MFA_OK) {
+	if (offer_qr && why != AF_ENROLL_REPLACED)
+		allowed = af_mfa_own_code_allowed(srv->store, username);
+	if (allowed == AF_MFA_LIMIT) {
+		log_info(srv->log, req->rid, "mfa",
+			 "user=%s enroll_codes_limited=1", username);
+		status = 429;
+		af_resp_header_set(resp, "Retry-After", "600");
+		af_buf_puts(&b, "<p>You have asked for several enrollment "
+				"codes in the last ten minutes. Use the last "
+				"one you were shown, or come back in ten "
+				"minutes for a new one.</p>");
+	} else if (allowed == AF_MFA_OK &&
+		   af_mfa_enroll_code_new(
+			   srv->store, username,
+			   why == AF_ENROLL_ANOTHER ? 0
+						    : AF_MFA_CODE_FIRST_PHONE,
+			   code, sizeof(code), &expires) == AF_MFA_OK) {
 		audit_own_code(srv, req, username, why);
 		af_buf_init(&uri, 2048);
 		af_buf_puts(&uri, "authflow://enroll?issuer=");
@@ -817,7 +831,7 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 				"code for your phone.</p>");
 	}
 	af_page_end(&b, resp);
-	af_page_send(resp, 200, &b);
+	af_page_send(resp, status, &b);
 }
 
 /*

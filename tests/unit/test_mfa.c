@@ -501,6 +501,26 @@ static void test_user_forget_clears_pause_and_count(void **state)
 	store_value_free(&v);
 }
 
+/* A user's own codes: a few per code lifetime, counted afresh for a new
+ * user of the name. */
+static void test_own_codes_limited_and_forgotten(void **state)
+{
+	struct fixture *f = *state;
+	int i;
+
+	for (i = 0; i < AF_MFA_OWN_CODES_MAX; i++)
+		assert_int_equal(af_mfa_own_code_allowed(f->st, "owen"),
+				 AF_MFA_OK);
+	assert_int_equal(af_mfa_own_code_allowed(f->st, "owen"), AF_MFA_LIMIT);
+	assert_int_equal(af_mfa_own_code_allowed(f->st, "owen"), AF_MFA_LIMIT);
+	/* Another user is counted apart. */
+	assert_int_equal(af_mfa_own_code_allowed(f->st, "olive"), AF_MFA_OK);
+	assert_int_equal(af_mfa_own_code_allowed(f->st, "bad\nname"),
+			 AF_MFA_INVALID);
+	assert_int_equal(af_mfa_user_forget(f->st, "owen"), AF_MFA_OK);
+	assert_int_equal(af_mfa_own_code_allowed(f->st, "owen"), AF_MFA_OK);
+}
+
 static void test_enroll_code_new_expires_in_ten_minutes(void **state)
 {
 	struct fixture *f = *state;
@@ -1751,6 +1771,7 @@ static void test_redis_missing_when_required_fails(void **state)
 		CASE(test_enroll_code_new_expires_in_ten_minutes, setup),      \
 		CASE(test_enroll_code_first_phone_flag_and_state, setup),      \
 		CASE(test_user_forget_clears_pause_and_count, setup),          \
+		CASE(test_own_codes_limited_and_forgotten, setup),             \
 		CASE(test_enroll_code_concurrent_take_one_wins, setup),        \
 		CASE(test_device_add_sixth_refused_limit, setup),              \
 		CASE(test_device_add_bad_spec_refused, setup),                 \

@@ -399,6 +399,37 @@ describe(`push MFA (${STORE} store)`, () => {
     }
   });
 
+  test('/enroll: a user gets a few codes in ten minutes, then a 429 that writes nothing', async () => {
+    const s = await seed(server, { user: 'yara' });
+    s.config = await rp(s);
+    const b = new Browser();
+    const a = await authUrl(s.config);
+    const r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 302);
+    const codes = new Set();
+    for (let i = 0; i < 5; i++) {
+      const e = await b.get(`${server.issuer}/enroll`);
+      assert.equal(e.status, 200, e.text);
+      codes.add(e.text.match(/<code>([^<]+)<\/code>/)[1]);
+    }
+    assert.equal(codes.size, 5);
+    for (let i = 0; i < 3; i++) {
+      const e = await b.get(`${server.issuer}/enroll`);
+      assert.equal(e.status, 429);
+      assert.equal(e.headers.get('retry-after'), '600');
+      assert.match(e.text, /Use the last one you were shown/);
+      assert.doesNotMatch(e.text, /<svg|<code>/, 'no new code');
+    }
+    const audit = await server.admin('GET', '/audit?limit=1000');
+    assert.equal(audit.status, 200, audit.text);
+    const made = audit.json.events.filter((ev) => ev.action === 'device.enroll_code' && ev.target === 'yara');
+    assert.equal(made.length, 5, 'one audit event per code made, none for the refusals');
+    // The last code shown still enrolls the phone.
+    const last = [...codes].pop();
+    const phone = await idsim(server, path.join(server.dir, 'phone-yara.json'), ['enroll', last, '--platform', 'none']);
+    assert.equal(phone.code, 0, phone.stderr);
+  });
+
   // POST /device/v1/enroll for code with a new key, signed as
   // docs/device-api.md says, ready to send (so that many go at once).
   function enrollRequest(code) {
