@@ -188,6 +188,7 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	dopt.pw.m_kib = cfg->argon2_m_kib;
 	dopt.pw.t = cfg->argon2_t;
 	dopt.pw.p = cfg->argon2_p;
+	dopt.throttle.lock_s = cfg->lockout_s;
 	dopt.audit_sink = audit_to_log;
 	dopt.audit_arg = srv;
 	dst = af_dir_new(srv->store, &dopt, &srv->dir, serr, sizeof(serr));

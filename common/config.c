@@ -321,6 +321,7 @@ void af_config_defaults(af_config *cfg)
 	cfg->body_max = 65536;
 	cfg->request_timeout_s = 30;
 	cfg->connections_per_ip = 0;
+	cfg->lockout_s = 1800;
 	cfg->push_mode = AF_PUSH_EMBEDDED;
 	cfg->push_workers = 0;
 	(void)snprintf(cfg->push_listen_address,
@@ -927,7 +928,8 @@ static int parse_log(json_t *root, af_config *cfg, struct cfg_err *e)
 static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {"body_bytes", "request_timeout_s",
-					   "connections_per_ip", NULL};
+					   "connections_per_ip", "lockout_s",
+					   NULL};
 	json_t *s;
 	unsigned long v;
 
@@ -947,6 +949,10 @@ static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (get_uint(s, "limits", "connections_per_ip", 0, 65535, &v, e) != 0)
 		return -1;
 	cfg->connections_per_ip = (unsigned)v;
+	v = cfg->lockout_s;
+	if (get_uint(s, "limits", "lockout_s", 0, 2592000, &v, e) != 0)
+		return -1;
+	cfg->lockout_s = (unsigned)v;
 	return 0;
 }
 

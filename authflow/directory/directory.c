@@ -1234,6 +1234,13 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 	}
 	if (rc != AF_DIR_NOT_FOUND)
 		goto out;
+	/*
+	 * Failures and a lock counted against the name before the user
+	 * existed (anyone may try any name) are not the new user's.
+	 */
+	rc = af_throttle_unlock(dir, name);
+	if (rc != AF_DIR_OK)
+		goto out;
 	rc = new_sub(dir, name, sub, sizeof(sub));
 	if (rc != AF_DIR_OK)
 		goto out;

@@ -152,6 +152,12 @@ typedef struct af_throttle_params {
 	uint32_t user_lock_after;  /* default 10; 0: never lock */
 	uint32_t window_s;	   /* default 900 */
 	uint32_t max_delay_s;	   /* default 30 */
+	/*
+	 * How long a lock lasts, default 1800; 0: until an administrator
+	 * lifts it. Past AF_THROTTLE_STRIKES_MAX failures without a
+	 * success in between a lock lasts until then in any case.
+	 */
+	uint32_t lock_s;
 } af_throttle_params;
 
 /*

@@ -7,7 +7,9 @@
 #include "directory/audit.h"
 #include "directory/throttle.h"
 
-#define MAX_SHIFT 30 /* 2^30 s is past every allowed maximum delay */
+#define MAX_SHIFT      30 /* 2^30 s is past every allowed maximum delay */
+/* Failures since a user's last success are kept this long. */
+#define STRIKES_TTL_MS ((uint64_t)30 * 86400 * 1000)
 
 void af_throttle_params_default(af_throttle_params *params)
 {
@@ -18,6 +20,7 @@ void af_throttle_params_default(af_throttle_params *params)
 	params->user_lock_after = 10;
 	params->window_s = 900;
 	params->max_delay_s = 30;
+	params->lock_s = 1800;
 }
 
 af_dir_status af_throttle_params_check(const af_throttle_params *params,
@@ -46,6 +49,12 @@ af_dir_status af_throttle_params_check(const af_throttle_params *params,
 	}
 	if (params->max_delay_s < 1 || params->max_delay_s > 3600) {
 		af_dir__err(err, errlen, "throttle max_delay_s: 1..3600");
+		return AF_DIR_INVALID;
+	}
+	if (params->lock_s > 30 * 86400) {
+		af_dir__err(
+			err, errlen,
+			"throttle lock_s: 0 (until lifted) or up to 30 days");
 		return AF_DIR_INVALID;
 	}
 	return AF_DIR_OK;
@@ -94,9 +103,12 @@ static af_dir_status key_of(char *key, size_t cap, const char *what,
 	return n < 0 || (size_t)n >= cap ? AF_DIR_INVALID : AF_DIR_OK;
 }
 
-/* Milliseconds left of the delay at wait:<kind>:<name>, 0 when none. */
-static af_dir_status wait_left(af_dir *dir, const char *kind, const char *name,
-			       uint64_t *ms)
+/*
+ * Milliseconds left of what:<kind>:<name> (a delay, a lock), 0 when it is
+ * not there or has no end.
+ */
+static af_dir_status time_left(af_dir *dir, const char *what, const char *kind,
+			       const char *name, uint64_t *ms)
 {
 	char key[STORE_KEY_MAX];
 	af_dir_status rc;
@@ -105,7 +117,7 @@ static af_dir_status wait_left(af_dir *dir, const char *kind, const char *name,
 	*ms = 0;
 	if (name[0] == '\0')
 		return AF_DIR_OK;
-	rc = key_of(key, sizeof(key), "wait", kind, name);
+	rc = key_of(key, sizeof(key), what, kind, name);
 	if (rc != AF_DIR_OK)
 		return rc;
 	st = store_ttl(af_dir_store(dir), key, ms);
@@ -162,11 +174,16 @@ af_dir_status af_throttle_check(af_dir *dir, const char *user, const char *ip,
 	rc = locked(dir, s.user, &is_locked);
 	if (rc != AF_DIR_OK)
 		return rc;
-	if (is_locked)
+	if (is_locked) {
+		/* The time left of a lock that runs out, or 0. */
+		if (time_left(dir, "lock", "user", s.user, &ms) == AF_DIR_OK &&
+		    wait_s != NULL)
+			*wait_s = (uint32_t)((ms + 999) / 1000);
 		return AF_DIR_LOCKED;
-	rc = wait_left(dir, "user", s.user, &ms_user);
+	}
+	rc = time_left(dir, "wait", "user", s.user, &ms_user);
 	if (rc == AF_DIR_OK)
-		rc = wait_left(dir, "ip", s.ip, &ms_ip);
+		rc = time_left(dir, "wait", "ip", s.ip, &ms_ip);
 	if (rc != AF_DIR_OK)
 		return rc;
 	ms = ms_user > ms_ip ? ms_user : ms_ip;
@@ -213,11 +230,11 @@ static af_dir_status count_failure(af_dir *dir, const char *kind,
 }
 
 static af_dir_status locked_event(af_dir *dir, const char *user, const char *ip,
-				  int64_t failures)
+				  int64_t failures, uint64_t lock_s)
 {
-	json_t *detail =
-		json_pack("{s:I, s:s}", "failures", (json_int_t)failures, "ip",
-			  ip != NULL ? ip : "");
+	json_t *detail = json_pack(
+		"{s:I, s:s, s:I}", "failures", (json_int_t)failures, "ip",
+		ip != NULL ? ip : "", "lock_s", (json_int_t)lock_s);
 	af_dir_status rc;
 
 	if (detail == NULL)
@@ -292,7 +309,8 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)
 	const af_throttle_params *p;
 	char key[STORE_KEY_MAX];
 	af_dir_status rc;
-	int64_t n = 0, ignored = 0;
+	int64_t n = 0, ignored = 0, strikes = 0;
+	uint64_t lock_s;
 	subjects s;
 
 	if (dir == NULL)
@@ -308,18 +326,30 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)
 	if (s.user[0] == '\0')
 		return AF_DIR_OK;
 	rc = count_failure(dir, "user", s.user, p->user_delay_after, &n);
+	/* Every failure since the last success, across windows and locks. */
+	if (rc == AF_DIR_OK)
+		rc = key_of(key, sizeof(key), "strikes", "user", s.user);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_incr(af_dir_store(dir), key, 1,
+						   STRIKES_TTL_MS, &strikes));
 	if (rc != AF_DIR_OK)
 		return rc;
 	if (p->user_lock_after == 0 || n < (int64_t)p->user_lock_after)
 		return AF_DIR_OK;
-	/* No TTL: only an admin lifts a lock. */
+	/*
+	 * A lock runs out after lock_s, so that someone who only knows a
+	 * user's name cannot keep the user out for good; the failures
+	 * still add up, and past AF_THROTTLE_STRIKES_MAX of them the lock
+	 * stays until an administrator lifts it.
+	 */
+	lock_s = strikes >= AF_THROTTLE_STRIKES_MAX ? 0 : p->lock_s;
 	rc = key_of(key, sizeof(key), "lock", "user", s.user);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__from_store(
-			store_set(af_dir_store(dir), key, "1", 1, 0, 0));
+		rc = af_dir__from_store(store_set(af_dir_store(dir), key, "1",
+						  1, lock_s * 1000, 0));
 	/* The failure that locked the account is on the trail. */
 	if (rc == AF_DIR_OK && n == (int64_t)p->user_lock_after)
-		rc = locked_event(dir, s.user, ip, n);
+		rc = locked_event(dir, s.user, ip, n, lock_s);
 	return rc;
 }
 
@@ -343,7 +373,7 @@ static af_dir_status clear_user(af_dir *dir, const char *user,
 
 af_dir_status af_throttle_success(af_dir *dir, const char *user, const char *ip)
 {
-	static const char *const whats[] = {"fail", "wait"};
+	static const char *const whats[] = {"fail", "wait", "strikes"};
 	subjects s;
 
 	if (dir == NULL)
@@ -351,12 +381,12 @@ af_dir_status af_throttle_success(af_dir *dir, const char *user, const char *ip)
 	subjects_of(user, ip, &s);
 	if (s.user[0] == '\0')
 		return AF_DIR_OK;
-	return clear_user(dir, s.user, whats, 2);
+	return clear_user(dir, s.user, whats, 3);
 }
 
 af_dir_status af_throttle_unlock(af_dir *dir, const char *user)
 {
-	static const char *const whats[] = {"lock", "fail", "wait"};
+	static const char *const whats[] = {"lock", "fail", "wait", "strikes"};
 	subjects s;
 
 	if (dir == NULL)
@@ -364,7 +394,7 @@ af_dir_status af_throttle_unlock(af_dir *dir, const char *user)
 	subjects_of(user, NULL, &s);
 	if (s.user[0] == '\0')
 		return AF_DIR_INVALID;
-	return clear_user(dir, s.user, whats, 3);
+	return clear_user(dir, s.user, whats, 4);
 }
 
 int af_throttle_is_locked(af_dir *dir, const char *user)

@@ -5,10 +5,12 @@
  *
  * Keys: "fail:user:<name>", "fail:ip:<addr>" (failures in the window),
  * "wait:user:<name>", "wait:ip:<addr>" (present while a delay runs; its
- * TTL is the delay left), "lock:user:<name>" (no TTL: only an admin
- * clears it), "turn:user:<name>" (a password check of the user under way). All
- * times come from the store's TTLs, never from a clock here, so a test can
- * follow them exactly.
+ * TTL is the delay left), "lock:user:<name>" (its TTL is the lock's
+ * lock_s; none past AF_THROTTLE_STRIKES_MAX failures: then only an admin
+ * clears it), "strikes:user:<name>" (failures since the user's last
+ * success, kept 30 days), "turn:user:<name>" (a password check of the user
+ * under way). All times come from the store's TTLs, never from a clock here, so
+ * a test can follow them exactly.
  *
  * Use: af_throttle_begin(), then af_throttle_check() before checking the
  * password; refuse on AF_DIR_LOCKED or AF_DIR_WAIT; then
@@ -33,9 +35,11 @@
 
 #include "directory/directory.h"
 
-#define AF_THROTTLE_IP_MAX 64
+#define AF_THROTTLE_IP_MAX	64
+/* Failures without a success after which a lock lasts until lifted. */
+#define AF_THROTTLE_STRIKES_MAX 100
 
-/* Fills params with the defaults (5, 20, 10, 900 s, 30 s). */
+/* Fills params with the defaults (5, 20, 10, 900 s, 30 s, 1800 s). */
 void af_throttle_params_default(af_throttle_params *params);
 
 /* AF_DIR_OK or AF_DIR_INVALID naming the member in err. */
@@ -44,9 +48,10 @@ AF_DIR_NODISCARD af_dir_status af_throttle_params_check(
 
 /*
  * May a sign-in be tried now? AF_DIR_OK (*wait_s = 0), AF_DIR_LOCKED (the
- * user is locked), AF_DIR_WAIT (*wait_s: seconds to wait, at least 1, the
- * longer of the user's and the address' delays), AF_DIR_INVALID (dir is
- * NULL), AF_DIR_STORE. wait_s may be NULL.
+ * user is locked; *wait_s: seconds until the lock runs out, 0 when it
+ * lasts until an admin lifts it), AF_DIR_WAIT (*wait_s: seconds to wait, at
+ * least 1, the longer of the user's and the address' delays), AF_DIR_INVALID
+ * (dir is NULL), AF_DIR_STORE. wait_s may be NULL.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_check(af_dir *dir, const char *user,
 						 const char *ip,
@@ -88,7 +93,8 @@ AF_DIR_NODISCARD af_dir_status af_throttle_success(af_dir *dir,
 						   const char *ip);
 
 /*
- * Clears the lock, failures and delay of a user (authflowctl user unlock).
+ * Clears the lock, failures and delay of a user (authflowctl user unlock;
+ * also when a user is made, so that a new user of a name inherits none).
  * Not an audited admin mutation by itself: the admin API records it.
  * AF_DIR_OK (also when nothing was locked), AF_DIR_INVALID (not a valid
  * user name), AF_DIR_STORE.

@@ -227,15 +227,26 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 	if (st == AF_DIR_OK)
 		return 0;
 	if (st == AF_DIR_LOCKED) {
+		unsigned min = (unsigned)((wait_s + 59) / 60);
+
 		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
 		log_warn(srv->log, req->rid, "login",
 			 "user=%s ip=%s outcome=locked",
 			 log_value(username, shown, sizeof(shown)),
 			 req->client_ip);
-		show_form(srv, resp, 403, flow, authz,
-			  "This account is locked after too many failed "
-			  "sign-ins. Contact your administrator.",
-			  username);
+		if (wait_s > 0)
+			(void)snprintf(msg, sizeof(msg),
+				       "This account is locked after too many "
+				       "failed sign-ins. Try again in %u "
+				       "minute%s, or contact your "
+				       "administrator.",
+				       min, min == 1 ? "" : "s");
+		else
+			(void)snprintf(msg, sizeof(msg), "%s",
+				       "This account is locked after too many "
+				       "failed sign-ins. Contact your "
+				       "administrator.");
+		show_form(srv, resp, 403, flow, authz, msg, username);
 		return -1;
 	}
 	if (st == AF_DIR_WAIT) {

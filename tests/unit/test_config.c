@@ -817,6 +817,11 @@ static void test_limits_checked(void **state)
 	assert_int_equal(cfg->body_max, 1024);
 	assert_int_equal(cfg->request_timeout_s, 1);
 	assert_int_equal(cfg->connections_per_ip, 16);
+	assert_int_equal(cfg->lockout_s, 1800);
+	parse_ok("{" ISSUER ",\"limits\":{\"lockout_s\":0}}", cfg);
+	assert_int_equal(cfg->lockout_s, 0);
+	refused("{" ISSUER ",\"limits\":{\"lockout_s\":2592001}}",
+		"limits.lockout_s: must be 0..2592000");
 	refused("{" ISSUER ",\"limits\":{\"connections_per_ip\":65536}}",
 		"limits.connections_per_ip: must be 0..65535");
 	refused("{" ISSUER ",\"limits\":{\"connections_per_ip\":-1}}",

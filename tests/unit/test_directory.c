@@ -1524,6 +1524,87 @@ static void test_af_throttle_delay_capped_and_expires(void **state)
 	af_dir_free(dir);
 }
 
+/*
+ * A lock runs out after lock_s; once a user's failures since the last
+ * success pass AF_THROTTLE_STRIKES_MAX, it lasts until lifted.
+ */
+static void test_af_throttle_lock_runs_out_then_stays(void **state)
+{
+	fixture *f = *state;
+	const struct timespec pause = {1, 200000000};
+	af_dir_options opts;
+	af_dir *dir = NULL;
+	uint32_t wait = 0;
+	int i;
+
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.throttle.user_delay_after = 1000;
+	opts.throttle.user_lock_after = 10;
+	opts.throttle.window_s = 1;
+	opts.throttle.lock_s = 1;
+	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(af_throttle_fail(dir, "lena", NULL),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(dir, "lena", NULL, &wait),
+			 AF_DIR_LOCKED);
+	assert_int_equal(wait, 1);
+	nanosleep(&pause, NULL);
+	assert_int_equal(af_throttle_check(dir, "lena", NULL, &wait),
+			 AF_DIR_OK);
+	/* Nine more rounds: the hundredth failure locks for good. */
+	for (i = 10; i < AF_THROTTLE_STRIKES_MAX; i++) {
+		if (i % 10 == 0 && i > 10)
+			nanosleep(&pause, NULL);
+		assert_int_equal(af_throttle_fail(dir, "lena", NULL),
+				 AF_DIR_OK);
+	}
+	assert_int_equal(af_throttle_check(dir, "lena", NULL, &wait),
+			 AF_DIR_LOCKED);
+	assert_int_equal(wait, 0);
+	nanosleep(&pause, NULL);
+	assert_int_equal(af_throttle_check(dir, "lena", NULL, &wait),
+			 AF_DIR_LOCKED);
+	assert_int_equal(af_throttle_unlock(dir, "lena"), AF_DIR_OK);
+	assert_int_equal(af_throttle_check(dir, "lena", NULL, &wait),
+			 AF_DIR_OK);
+	/* A success in between starts the count of strikes over. */
+	for (i = 0; i < AF_THROTTLE_STRIKES_MAX - 1; i++)
+		assert_int_equal(af_throttle_fail(dir, "lena", NULL),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_unlock(dir, "lena"), AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(dir, "lena", NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_success(dir, "lena", NULL), AF_DIR_OK);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(af_throttle_fail(dir, "lena", NULL),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(dir, "lena", NULL, &wait),
+			 AF_DIR_LOCKED);
+	assert_int_equal(wait, 1);
+	af_dir_free(dir);
+}
+
+/* Failures against a name before its user existed are not the user's. */
+static void test_af_throttle_new_user_inherits_no_lock(void **state)
+{
+	fixture *f = *state;
+	uint32_t wait = 0;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		assert_int_equal(af_throttle_fail(f->dir, "ghost", "10.0.0.1"),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "ghost", NULL, &wait),
+			 AF_DIR_LOCKED);
+	assert_int_equal(add_user(f, "{\"username\":\"Ghost\"}", "pw"),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "ghost", NULL, &wait),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_is_locked(f->dir, "ghost"), 0);
+}
+
 typedef struct seen {
 	int64_t seq[16];
 	char action[16][AF_AUDIT_ACTION_MAX + 1];
@@ -1761,6 +1842,8 @@ int main(void)
 		T(test_af_throttle_success_clears_user_count),
 		T(test_af_throttle_address_spray_delayed),
 		T(test_af_throttle_delay_capped_and_expires),
+		T(test_af_throttle_lock_runs_out_then_stays),
+		T(test_af_throttle_new_user_inherits_no_lock),
 		T(test_af_audit_list_newest_first),
 		T(test_af_audit_record_no_secrets_and_refusals),
 		T(test_af_audit_ring_keeps_newest),
