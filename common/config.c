@@ -534,9 +534,39 @@ static int parse_issuer(json_t *root, af_config *cfg, struct cfg_err *e)
 
 /* ---- sections -------------------------------------------------------- */
 
+/* listen.trusted_proxies: addresses or networks, as text. */
+static int parse_proxies(json_t *s, af_config *cfg, struct cfg_err *e)
+{
+	json_t *arr = json_object_get(s, "trusted_proxies");
+	char path[64];
+	size_t i;
+
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr))
+		return fail(e, "listen.trusted_proxies", "must be an array");
+	if (json_array_size(arr) > AF_CONFIG_PROXIES_MAX)
+		return fail(e, "listen.trusted_proxies", "at most %d entries",
+			    AF_CONFIG_PROXIES_MAX);
+	for (i = 0; i < json_array_size(arr); i++) {
+		const char *t = json_string_value(json_array_get(arr, i));
+
+		(void)snprintf(path, sizeof(path),
+			       "listen.trusted_proxies[%zu]", i);
+		if (t == NULL ||
+		    af_ipnet_parse(t, &cfg->trusted_proxies[i]) != 0)
+			return fail(e, path,
+				    "must be an IP address or a network such "
+				    "as \"10.0.0.0/8\"");
+	}
+	cfg->ntrusted_proxies = i;
+	return 0;
+}
+
 static int parse_listen(json_t *root, af_config *cfg, struct cfg_err *e)
 {
-	static const char *const keys[] = {"address", "port", "threads", NULL};
+	static const char *const keys[] = {"address", "port", "threads",
+					   "trusted_proxies", NULL};
 	json_t *s;
 	unsigned long v;
 	unsigned char addr[sizeof(struct in6_addr)];
@@ -560,7 +590,7 @@ static int parse_listen(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (get_uint(s, "listen", "threads", 0, 256, &v, e) != 0)
 		return -1;
 	cfg->threads = (unsigned)v;
-	return 0;
+	return parse_proxies(s, cfg, e);
 }
 
 /*

@@ -1,4 +1,5 @@
 /* Shared helpers for secrets, randomness, encodings and clocks. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,4 +374,76 @@ void af_errno_text(int errnum, char *out, size_t cap)
 		return;
 	if (strerror_r(errnum, out, cap) != 0)
 		(void)snprintf(out, cap, "error %d", errnum);
+}
+
+/* The family and bytes of an address literal; 0 when it is none. */
+static int ip_of(const char *text, uint8_t addr[16])
+{
+	if (inet_pton(AF_INET, text, addr) == 1)
+		return AF_INET;
+	if (inet_pton(AF_INET6, text, addr) == 1)
+		return AF_INET6;
+	return 0;
+}
+
+/* 1 when the first bits of a and b agree. */
+static int prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned full = bits / 8, rest = bits % 8;
+	uint8_t mask;
+
+	if (memcmp(a, b, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	mask = (uint8_t)(0xffu << (8 - rest));
+	return (a[full] & mask) == (b[full] & mask);
+}
+
+int af_ipnet_parse(const char *text, af_ipnet *out)
+{
+	char host[64];
+	const char *slash;
+	unsigned long bits;
+	uint8_t net[16];
+	size_t n, max, i;
+
+	if (text == NULL || out == NULL)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	slash = strchr(text, '/');
+	n = slash != NULL ? (size_t)(slash - text) : strlen(text);
+	if (n == 0 || n >= sizeof(host))
+		return -1;
+	memcpy(host, text, n);
+	host[n] = '\0';
+	out->family = ip_of(host, out->addr);
+	if (out->family == 0)
+		return -1;
+	max = out->family == AF_INET ? 32 : 128;
+	bits = max;
+	if (slash != NULL && af_parse_ulong(slash + 1, 0, max, &bits) != 0)
+		return -1;
+	out->bits = (unsigned)bits;
+	/* Nothing may be set past the prefix: "10.1.0.0/8" is refused. */
+	memset(net, 0, sizeof(net));
+	for (i = 0; i < bits; i++)
+		net[i / 8] |= (uint8_t)(out->addr[i / 8] & (0x80u >> (i % 8)));
+	return memcmp(net, out->addr, max / 8) == 0 ? 0 : -1;
+}
+
+int af_ipnet_match(const af_ipnet *nets, size_t n, const char *text)
+{
+	uint8_t addr[16];
+	int family;
+	size_t i;
+
+	if (nets == NULL || text == NULL)
+		return 0;
+	family = ip_of(text, addr);
+	for (i = 0; family != 0 && i < n; i++)
+		if (nets[i].family == family &&
+		    prefix_equal(nets[i].addr, addr, nets[i].bits))
+			return 1;
+	return 0;
 }

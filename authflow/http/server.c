@@ -67,7 +67,7 @@ struct sock_state {
 	struct conn_state *open;
 };
 
-static void client_ip(struct MHD_Connection *c, char *out, size_t outcap)
+static void peer_ip(struct MHD_Connection *c, char *out, size_t outcap)
 {
 	const union MHD_ConnectionInfo *ci;
 	const struct sockaddr *sa;
@@ -87,6 +87,67 @@ static void client_ip(struct MHD_Connection *c, char *out, size_t outcap)
 			  &((const struct sockaddr_in6 *)(const void *)sa)
 				   ->sin6_addr,
 			  out, (socklen_t)outcap);
+}
+
+/*
+ * The client's address: the peer's, or, when the peer is one of
+ * listen.trusted_proxies, the address X-Forwarded-For says the nearest
+ * untrusted hop had: its entries are read from the right (each proxy
+ * appends the address it saw), skipping trusted proxies. Anything the
+ * header cannot vouch for (sent twice, an entry that is no address, none
+ * but proxies) leaves the peer's address: a client may write any
+ * X-Forwarded-For, so only what trusted proxies appended is believed.
+ */
+static void client_ip(const af_server *srv, struct MHD_Connection *c, char *out,
+		      size_t outcap)
+{
+	char hop[64];
+	const char *xff, *end, *start, *comma;
+	af_ipnet net;
+	size_t n;
+
+	peer_ip(c, out, outcap);
+	if (srv->cfg.ntrusted_proxies == 0 ||
+	    !af_ipnet_match(srv->cfg.trusted_proxies, srv->cfg.ntrusted_proxies,
+			    out) ||
+	    af_conn_header_count(c, "X-Forwarded-For") != 1)
+		return;
+	xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					  "X-Forwarded-For");
+	if (xff == NULL)
+		return;
+	end = xff + strlen(xff);
+	for (;;) {
+		/* The entry before end, without the blanks around it. */
+		comma = end;
+		while (comma > xff && comma[-1] != ',')
+			comma--;
+		start = comma;
+		while (start < end && (*start == ' ' || *start == '\t'))
+			start++;
+		n = (size_t)(end - start);
+		while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t'))
+			n--;
+		if (n == 0 || n >= sizeof(hop) || n >= outcap)
+			return;
+		memcpy(hop, start, n);
+		hop[n] = '\0';
+		/* An address, not a network. */
+		if (strchr(hop, '/') != NULL || af_ipnet_parse(hop, &net) != 0)
+			return;
+		if (!af_ipnet_match(srv->cfg.trusted_proxies,
+				    srv->cfg.ntrusted_proxies, hop)) {
+			/* The nearest hop that is no proxy of ours. */
+			if (inet_ntop(net.family, net.addr, hop,
+				      (socklen_t)sizeof(hop)) != NULL &&
+			    strlen(hop) < outcap)
+				memcpy(out, hop, strlen(hop) + 1);
+			return;
+		}
+		if (comma == xff)
+			return;
+		end = comma - 1;
+	}
 }
 
 /*
@@ -243,7 +304,7 @@ static void handle(af_server *srv, struct MHD_Connection *c,
 	req.https = srv->cfg.issuer_https;
 	req.overdue = overdue;
 	memcpy(req.rid, cs->rid, sizeof(req.rid));
-	client_ip(c, req.client_ip, sizeof(req.client_ip));
+	client_ip(srv, c, req.client_ip, sizeof(req.client_ip));
 	st = qmark != NULL
 		     ? hp_params_parse(qmark + 1, strlen(qmark + 1), &req.query)
 		     : HP_OK;

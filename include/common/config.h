@@ -38,8 +38,10 @@
 #include <stdint.h>
 
 #include "common/store.h"
+#include "common/util.h"
 
 #define AF_CONFIG_ADMIN_TOKENS_MAX 64
+#define AF_CONFIG_PROXIES_MAX	   16
 #define AF_CONFIG_FILE_MAX	   (256 * 1024)
 
 typedef enum af_admin_role {
@@ -92,7 +94,10 @@ typedef struct af_config {
 	int issuer_https; /* 1 when the issuer is https:// */
 	char listen_address[64];
 	uint16_t listen_port;
-	unsigned threads;	 /* 0 in the file: the number of cores */
+	unsigned threads; /* 0 in the file: the number of cores */
+	/* Reverse proxies whose X-Forwarded-For names the client. */
+	af_ipnet trusted_proxies[AF_CONFIG_PROXIES_MAX];
+	size_t ntrusted_proxies;
 	char tls_cert_file[512]; /* empty: plain HTTP (loopback or proxy) */
 	char tls_key_file[512];
 	char state_dir[512];

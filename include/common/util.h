@@ -80,6 +80,30 @@ int af_parse_ulong(const char *s, unsigned long lo, unsigned long hi,
 		   unsigned long *out);
 
 /*
+ * An IP network: an address and a prefix length. family is AF_INET (4
+ * bytes of addr used, bits 0..32) or AF_INET6 (16 bytes, bits 0..128).
+ */
+typedef struct af_ipnet {
+	int family;
+	uint8_t addr[16];
+	unsigned bits;
+} af_ipnet;
+
+/*
+ * Parses "192.0.2.1", "10.0.0.0/8", "2001:db8::1" or "2001:db8::/32"
+ * (a lone address has every bit); host bits set past the prefix are
+ * refused, since they would suggest a network other than the one meant.
+ * 0 with *out set, or -1.
+ */
+int af_ipnet_parse(const char *text, af_ipnet *out);
+
+/*
+ * 1 when the address text (an IPv4 or IPv6 literal) lies in one of the n
+ * networks, 0 when not or when text is not an address.
+ */
+int af_ipnet_match(const af_ipnet *nets, size_t n, const char *text);
+
+/*
  * Formats a Unix time as "2026-11-29T18:00:00Z" (UTC) into out (at least
  * 21 bytes). Uses gmtime_r.
  */

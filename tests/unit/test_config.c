@@ -818,6 +818,17 @@ static void test_limits_checked(void **state)
 	assert_int_equal(cfg->request_timeout_s, 1);
 	assert_int_equal(cfg->connections_per_ip, 16);
 	assert_int_equal(cfg->lockout_s, 1800);
+	assert_int_equal(cfg->ntrusted_proxies, 0);
+	parse_ok("{" ISSUER ",\"listen\":{\"trusted_proxies\":[\"127.0.0.1\","
+		 "\"10.0.0.0/8\",\"::1\"]}}",
+		 cfg);
+	assert_int_equal(cfg->ntrusted_proxies, 3);
+	assert_true(af_ipnet_match(cfg->trusted_proxies, 3, "10.9.9.9"));
+	refused("{" ISSUER
+		",\"listen\":{\"trusted_proxies\":[\"10.1.0.0/8\"]}}",
+		"listen.trusted_proxies[0]: must be an IP address or a network");
+	refused("{" ISSUER ",\"listen\":{\"trusted_proxies\":\"127.0.0.1\"}}",
+		"listen.trusted_proxies: must be an array");
 	parse_ok("{" ISSUER ",\"limits\":{\"lockout_s\":0}}", cfg);
 	assert_int_equal(cfg->lockout_s, 0);
 	refused("{" ISSUER ",\"limits\":{\"lockout_s\":2592001}}",

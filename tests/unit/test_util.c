@@ -409,6 +409,38 @@ static void test_utf8_repair_marks_broken_bytes(void **state)
 	af_utf8_repair(NULL);
 }
 
+static void test_ipnet_parse_and_match(void **state)
+{
+	af_ipnet nets[3];
+
+	(void)state;
+	assert_int_equal(af_ipnet_parse("10.0.0.0/8", &nets[0]), 0);
+	assert_int_equal(nets[0].bits, 8);
+	assert_int_equal(af_ipnet_parse("192.0.2.1", &nets[1]), 0);
+	assert_int_equal(nets[1].bits, 32);
+	assert_int_equal(af_ipnet_parse("2001:db8::/32", &nets[2]), 0);
+	assert_int_equal(nets[2].bits, 32);
+	assert_true(af_ipnet_match(nets, 3, "10.200.3.4"));
+	assert_true(af_ipnet_match(nets, 3, "192.0.2.1"));
+	assert_true(af_ipnet_match(nets, 3, "2001:db8:ffff::1"));
+	assert_false(af_ipnet_match(nets, 3, "11.0.0.1"));
+	assert_false(af_ipnet_match(nets, 3, "192.0.2.2"));
+	assert_false(af_ipnet_match(nets, 3, "2001:db9::1"));
+	assert_false(af_ipnet_match(nets, 3, "not an address"));
+	assert_false(af_ipnet_match(nets, 3, "10.0.0.0/8"));
+	assert_false(af_ipnet_match(nets, 0, "10.0.0.1"));
+	/* A prefix that leaves bits set, or that does not fit, is refused. */
+	assert_int_equal(af_ipnet_parse("10.1.0.0/8", &nets[0]), -1);
+	assert_int_equal(af_ipnet_parse("10.0.0.0/33", &nets[0]), -1);
+	assert_int_equal(af_ipnet_parse("10.0.0.0/", &nets[0]), -1);
+	assert_int_equal(af_ipnet_parse("10.0.0.0/+8", &nets[0]), -1);
+	assert_int_equal(af_ipnet_parse("/8", &nets[0]), -1);
+	assert_int_equal(af_ipnet_parse("example.com", &nets[0]), -1);
+	assert_int_equal(af_ipnet_parse("::/0", &nets[0]), 0);
+	assert_true(af_ipnet_match(nets, 1, "::1"));
+	assert_false(af_ipnet_match(nets, 1, "127.0.0.1"));
+}
+
 static void test_parse_ulong(void **state)
 {
 	unsigned long v = 99;
@@ -458,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_blank_only_spaces),
 		cmocka_unit_test(test_utf8_repair_marks_broken_bytes),
 		cmocka_unit_test(test_parse_ulong),
+		cmocka_unit_test(test_ipnet_parse_and_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
