@@ -203,7 +203,7 @@ void af_admin__user_passwd(af_admin_call *c)
 {
 	static const char *const allowed[] = {"password", NULL};
 	json_t *body = af_admin__need_body(c);
-	char err[AF_DIR_ERR_BUF] = "";
+	char err[AF_DIR_ERR_BUF] = "", name[AF_DIR_USERNAME_MAX + 1];
 	char *password = NULL;
 	af_dir_status st;
 
@@ -218,6 +218,17 @@ void af_admin__user_passwd(af_admin_call *c)
 	af_free_secret(password);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, err);
+		return;
+	}
+	/*
+	 * A new password is often set because the old one leaked: every
+	 * browser signed in with it signs in again, with the new one.
+	 */
+	if (af_dir_user_canonical(c->seg[1], name, sizeof(name)) != AF_DIR_OK ||
+	    af_session_end_user(c->srv, name) < 0) {
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+				"password changed, but the user's sessions "
+				"could not be ended: run sessions end");
 		return;
 	}
 	af_admin__ok(c);

@@ -8,10 +8,16 @@
  *   GET  /login/mfa/status?flow=ID  JSON {state, number, expires_in, next}
  *   POST /login/mfa/code            flow, csrf, code
  *   POST /login/mfa/cancel          flow, csrf
- *   GET  /enroll                    a signed-in user's enrollment QR
+ *   GET  /enroll                    a signed-in user's button for an
+ *                                   enrollment code; makes none itself
+ *   POST /enroll                    csrf: the code and its QR
  *
- * Every one checks the flow's browser binding: only the browser that
- * entered the password sees the number or the outcome.
+ * Every /login/mfa one checks the flow's browser binding: only the
+ * browser that entered the password sees the number or the outcome.
+ * /enroll makes a code only for a post of its form, which carries a
+ * token of the browser session, so that another site sending a signed-in
+ * browser there uses up none of the user's codes and writes no audit
+ * event.
  *
  * Thread-safety: handlers are re-entrant.
  */
@@ -28,6 +34,7 @@ void af_h_mfa_status(af_server *srv, af_req *req, af_resp *resp);
 void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp);
 void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp);
 void af_h_enroll(af_server *srv, af_req *req, af_resp *resp);
+void af_h_enroll_post(af_server *srv, af_req *req, af_resp *resp);
 
 /* Why the enrollment page is shown. */
 typedef enum af_enroll_why {

@@ -82,6 +82,22 @@ async function finish(s, m) {
   });
 }
 
+// Opens /enroll, which makes no code, and posts its form as a browser
+// would (to the form's action, with the fields read from the page):
+// { page, answer }, the answer undefined when the page has no form.
+async function enrollCode(b) {
+  const page = await b.get(`${server.issuer}/enroll`);
+  assert.doesNotMatch(page.text, /<svg|<code>/, 'a GET makes no code');
+  const form = page.text.match(/<form method="post" action="([^"]+)">/);
+  if (page.status !== 200 || !form) return { page };
+  // The page's CSP lets the form post back to this server.
+  assert.match(page.headers.get('content-security-policy'), /form-action 'self'[ ;]/);
+  const action = new URL(form[1], `${server.issuer}/enroll`);
+  assert.equal(action.origin, server.issuer);
+  const answer = await b.post(action.href, hiddenFields(page.text));
+  return { page, answer };
+}
+
 describe(`push MFA (${STORE} store)`, () => {
   test('right number approves; amr is pwd swk mfa; SSO to a second app without MFA', async () => {
     const s = await mfaUser('mia');
@@ -366,7 +382,7 @@ describe(`push MFA (${STORE} store)`, () => {
     let e = await b.get(`${server.issuer}/enroll`);
     assert.equal(e.status, 403);
     assert.match(e.text, /Sign in with your phone first/);
-    assert.doesNotMatch(e.text, /<svg|<code>/, 'no enrollment code');
+    assert.doesNotMatch(e.text, /<svg|<code>|<form/, 'no enrollment code, no form');
     // After a sign-in that used the phone, the session may add one.
     const mfa = { acr_values: 'urn:authflow:acr:mfa' };
     const m = await toMfa(s, b, mfa);
@@ -374,10 +390,12 @@ describe(`push MFA (${STORE} store)`, () => {
     const ok = await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(m.page.text)]);
     assert.equal(ok.stdout, 'approved', ok.stderr);
     await finish(s, m);
-    e = await b.get(`${server.issuer}/enroll`);
-    assert.equal(e.status, 200, e.text);
-    assert.match(e.text, /Add a phone to your account/);
-    assert.match(e.text, /<svg/);
+    let c = await enrollCode(b);
+    assert.equal(c.page.status, 200, c.page.text);
+    assert.match(c.page.text, /Add a phone to your account/);
+    assert.equal(c.answer.status, 200, c.answer.text);
+    assert.match(c.answer.text, /Add a phone to your account/);
+    assert.match(c.answer.text, /<svg/);
     // A user who never had a phone sets up the first one after the password.
     const w = await seed(server, { user: 'wes' });
     w.config = await rp(w);
@@ -385,15 +403,21 @@ describe(`push MFA (${STORE} store)`, () => {
     a = await authUrl(w.config);
     r = await signIn(bw, server.issuer, a.url.href, w.user, w.password);
     assert.equal(r.status, 302);
-    e = await bw.get(`${server.issuer}/enroll`);
-    assert.equal(e.status, 200, e.text);
-    assert.match(e.text, /<svg/);
-    // Not while the workflow keeps enrollment to administrators.
+    c = await enrollCode(bw);
+    assert.equal(c.answer.status, 200, c.answer.text);
+    assert.match(c.answer.text, /<svg/);
+    // Not while the workflow keeps enrollment to administrators: neither
+    // the page nor a post of the form shown before.
+    const shown = await bw.get(`${server.issuer}/enroll`);
+    assert.equal(shown.status, 200, shown.text);
     const wf = await server.admin('PATCH', '/workflow', { enroll_after_password: false });
     assert.equal(wf.status, 200, wf.text);
     try {
       e = await bw.get(`${server.issuer}/enroll`);
       assert.equal(e.status, 403);
+      e = await bw.post(`${server.issuer}/enroll`, hiddenFields(shown.text));
+      assert.equal(e.status, 403);
+      assert.doesNotMatch(e.text, /<svg|<code>/, 'no enrollment code');
     } finally {
       await server.admin('PATCH', '/workflow', { enroll_after_password: true });
     }
@@ -408,13 +432,13 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(r.status, 302);
     const codes = new Set();
     for (let i = 0; i < 5; i++) {
-      const e = await b.get(`${server.issuer}/enroll`);
+      const e = (await enrollCode(b)).answer;
       assert.equal(e.status, 200, e.text);
       codes.add(e.text.match(/<code>([^<]+)<\/code>/)[1]);
     }
     assert.equal(codes.size, 5);
     for (let i = 0; i < 3; i++) {
-      const e = await b.get(`${server.issuer}/enroll`);
+      const e = (await enrollCode(b)).answer;
       assert.equal(e.status, 429);
       assert.equal(e.headers.get('retry-after'), '600');
       assert.match(e.text, /Use the last one you were shown/);
@@ -428,6 +452,94 @@ describe(`push MFA (${STORE} store)`, () => {
     const last = [...codes].pop();
     const phone = await idsim(server, path.join(server.dir, 'phone-yara.json'), ['enroll', last, '--platform', 'none']);
     assert.equal(phone.code, 0, phone.stderr);
+  });
+
+  test('/enroll: a GET, or a post without the form token of the session, makes no code and writes nothing', async () => {
+    const s = await seed(server, { user: 'zena' });
+    s.config = await rp(s);
+    const b = new Browser();
+    const a = await authUrl(s.config);
+    const r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 302);
+    // More GETs than the codes a user may make: a page another site
+    // sends the browser to uses none of them.
+    let page;
+    for (let i = 0; i < 7; i++) {
+      page = await b.get(`${server.issuer}/enroll`);
+      assert.equal(page.status, 200, page.text);
+      assert.doesNotMatch(page.text, /<svg|<code>/, 'a GET makes no code');
+    }
+    const token = hiddenFields(page.text).csrf;
+    assert.ok(token, 'the form carries a token');
+    // The same user's other session has a token of its own.
+    const other = new Browser();
+    assert.equal((await signIn(other, server.issuer, (await authUrl(s.config)).url.href, s.user, s.password)).status, 302);
+    const otherToken = hiddenFields((await other.get(`${server.issuer}/enroll`)).text).csrf;
+    assert.ok(otherToken);
+    assert.notEqual(otherToken, token);
+    const bad = [{}, { csrf: '' }, { csrf: 'x'.repeat(token.length) }, { csrf: token.slice(0, -1) },
+      { csrf: `${token}A` }, { csrf: otherToken }, [['csrf', token], ['csrf', token]]];
+    for (const form of bad) {
+      const e = await b.post(`${server.issuer}/enroll`, form);
+      assert.equal(e.status, 400, `${JSON.stringify(form)}: ${e.text}`);
+      assert.match(e.headers.get('content-type'), /^text\/html/);
+      assert.doesNotMatch(e.text, /<svg|<code>/, 'no enrollment code');
+    }
+    // Without the session cookie (another site's post) the token is nothing.
+    const e = await new Browser().post(`${server.issuer}/enroll`, { csrf: token });
+    assert.equal(e.status, 401);
+    assert.doesNotMatch(e.text, /<svg|<code>/);
+    const audit = await server.admin('GET', '/audit?limit=1000');
+    assert.equal(audit.json.events.filter((ev) => ev.action === 'device.enroll_code' && ev.target === 'zena').length, 0,
+      'no audit event');
+    // Every code of the quota is still there, and the form's token works
+    // again (a second click, the back button).
+    for (let i = 0; i < 5; i++) {
+      const c = await b.post(`${server.issuer}/enroll`, { csrf: token });
+      assert.equal(c.status, 200, c.text);
+      assert.match(c.text, /<code>[A-Z2-7]{16}<\/code>/);
+    }
+    const made = (await server.admin('GET', '/audit?limit=1000')).json.events.filter(
+      (ev) => ev.action === 'device.enroll_code' && ev.target === 'zena');
+    assert.equal(made.length, 5);
+    assert.ok(made.every((ev) => ev.actor === 'user:zena' && ev.detail?.via === 'enroll_page'), JSON.stringify(made));
+  });
+
+  test('a password change by an administrator ends the user\'s sessions', async () => {
+    const s = await seed(server, { user: 'pia' });
+    s.config = await rp(s);
+    const browsers = [new Browser(), new Browser()];
+    for (const b of browsers) {
+      const a = await authUrl(s.config);
+      assert.equal((await signIn(b, server.issuer, a.url.href, s.user, s.password)).status, 302);
+    }
+    const sessions = async () => (await server.admin('GET', '/sessions?user=pia')).json.sessions.length;
+    assert.equal(await sessions(), 2);
+    // Single sign-on still answers at once before the change.
+    let a = await authUrl(s.config);
+    let r = await browsers[0].get(a.url.href);
+    assert.equal(new URL(r.location).origin, 'http://127.0.0.1:9000', 'SSO before the change');
+    // The name in the path in another case names the same user.
+    const pw = await server.admin('PUT', '/users/Pia/password', { password: 'a new long passphrase' });
+    assert.equal(pw.status, 200, pw.text);
+    for (const b of browsers) {
+      a = await authUrl(s.config);
+      r = await b.get(a.url.href);
+      assert.equal(r.status, 302);
+      assert.equal(new URL(r.location, server.issuer).pathname, '/login', 'the sign-in form, not a code');
+      const login = await b.get(new URL(r.location, server.issuer).href);
+      assert.match(login.text, /name="password"/);
+    }
+    assert.equal(await sessions(), 0);
+    // The old password is refused, the new one signs in.
+    a = await authUrl(s.config);
+    r = await signIn(browsers[0], server.issuer, a.url.href, s.user, s.password);
+    assert.notEqual(r.status, 302, 'the old password');
+    a = await authUrl(s.config);
+    r = await signIn(browsers[1], server.issuer, a.url.href, s.user, 'a new long passphrase');
+    assert.equal(r.status, 302, r.text);
+    assert.equal(new URL(r.location).origin, 'http://127.0.0.1:9000');
+    assert.equal(await sessions(), 1);
   });
 
   // POST /device/v1/enroll for code with a new key, signed as
