@@ -28,7 +28,9 @@
 
 #define DEFAULT_CSP AF_CSP_HEAD AF_CSP_TAIL
 
-#define URI_MAX 8192
+#define URI_MAX	     8192
+/* Bytes of a request's path in its access log line. */
+#define LOG_PATH_MAX 512
 
 /* About one RS256 signature with a 2048-bit key. */
 #define SLOW_CHECK_NS 250000u
@@ -528,11 +530,27 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (q != NULL)
 		*q = '\0';
 	if (log_enabled(srv->log, LOG_LEVEL_INFO)) {
-		char status[8], ms[24];
+		char status[8], ms[24], path[LOG_PATH_MAX + 4];
 		const char *kv[] = {"method", cs->method, "path",
-				    cs->uri,  "status",	  status,
+				    path,     "status",	  status,
 				    "ms",     ms,	  NULL};
+		size_t n = strlen(cs->uri);
 
+		/*
+		 * Every path the server knows is far shorter: a longer one
+		 * is cut (not inside a UTF-8 character), so that junk
+		 * requests cannot make each line kilobytes long.
+		 */
+		if (n > LOG_PATH_MAX) {
+			n = LOG_PATH_MAX;
+			while (n > 0 &&
+			       ((unsigned char)cs->uri[n] & 0xc0) == 0x80)
+				n--;
+			memcpy(path, cs->uri, n);
+			memcpy(path + n, "...", 4);
+		} else {
+			memcpy(path, cs->uri, n + 1);
+		}
 		snprintf(status, sizeof(status), "%u", cs->status);
 		snprintf(ms, sizeof(ms), "%.3f", (double)ns / 1e6);
 		log_write(srv->log, LOG_LEVEL_INFO, cs->rid, "http", kv, "%s",
