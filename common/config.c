@@ -322,6 +322,7 @@ void af_config_defaults(af_config *cfg)
 	cfg->request_timeout_s = 30;
 	cfg->connections_per_ip = 0;
 	cfg->lockout_s = 1800;
+	cfg->flows_per_ip = 10000;
 	cfg->push_mode = AF_PUSH_EMBEDDED;
 	cfg->push_workers = 0;
 	(void)snprintf(cfg->push_listen_address,
@@ -957,9 +958,9 @@ static int parse_log(json_t *root, af_config *cfg, struct cfg_err *e)
 
 static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 {
-	static const char *const keys[] = {"body_bytes", "request_timeout_s",
-					   "connections_per_ip", "lockout_s",
-					   NULL};
+	static const char *const keys[] = {
+		"body_bytes", "request_timeout_s", "connections_per_ip",
+		"lockout_s",  "flows_per_ip",	   NULL};
 	json_t *s;
 	unsigned long v;
 
@@ -983,6 +984,10 @@ static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (get_uint(s, "limits", "lockout_s", 0, 2592000, &v, e) != 0)
 		return -1;
 	cfg->lockout_s = (unsigned)v;
+	v = cfg->flows_per_ip;
+	if (get_uint(s, "limits", "flows_per_ip", 0, 1000000, &v, e) != 0)
+		return -1;
+	cfg->flows_per_ip = (unsigned)v;
 	return 0;
 }
 

@@ -47,6 +47,45 @@ int af_oidc_has_word(const char *list, const char *word)
 	return 0;
 }
 
+const char *const af_oidc_scopes[] = {
+	"openid", "profile", "email", "groups", "offline_access", NULL,
+};
+
+/* The supported scope w (n bytes, not NUL-terminated), or NULL. */
+static const char *scope_supported(const char *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; af_oidc_scopes[i] != NULL; i++) {
+		if (strlen(af_oidc_scopes[i]) == n &&
+		    memcmp(af_oidc_scopes[i], w, n) == 0)
+			return af_oidc_scopes[i];
+	}
+	return NULL;
+}
+
+json_t *af_oidc_scope_granted(const char *scope)
+{
+	/* Room for every supported scope once, one space apart. */
+	char buf[64];
+	const char *p = scope, *w, *known;
+	size_t len = 0, n;
+
+	buf[0] = '\0';
+	while (scope != NULL && (w = word_next(&p, &n)) != NULL) {
+		known = scope_supported(w, n);
+		if (known == NULL || af_oidc_has_word(buf, known))
+			continue;
+		if (len + 1 + n >= sizeof(buf))
+			return NULL;
+		if (len > 0)
+			buf[len++] = ' ';
+		memcpy(buf + len, known, n + 1);
+		len += n;
+	}
+	return json_string(buf);
+}
+
 /*
  * Keeps a request parameter in authz: 0, or -1 when it is not UTF-8 text
  * (jansson holds only that) or memory ran out.
@@ -148,23 +187,30 @@ static void send_to_client(af_server *srv, af_resp *resp, const json_t *authz,
 	(void)srv;
 }
 
-void af_oidc_send_error(af_server *srv, af_resp *resp, const json_t *authz,
-			const char *error, const char *desc)
+/*
+ * Sends the browser back to the client with an error and state as the
+ * request carried it (NULL: it had none). RFC 6749 4.1.2.1 asks for the
+ * state exactly as received, also when the state itself is what was
+ * refused; the request's size caps bound it.
+ */
+static void send_error_state(af_server *srv, af_resp *resp, const json_t *authz,
+			     const char *state, const char *error,
+			     const char *desc)
 {
 	const char *params[] = {
-		"error",
-		error,
-		"error_description",
-		desc,
-		"state",
-		json_string_value(json_object_get(authz, "state")),
-		"iss",
-		srv->cfg.issuer,
-		NULL,
-		NULL,
+		"error", error, "error_description", desc, "state",
+		state,	 "iss", srv->cfg.issuer,     NULL, NULL,
 	};
 
 	send_to_client(srv, resp, authz, params);
+}
+
+void af_oidc_send_error(af_server *srv, af_resp *resp, const json_t *authz,
+			const char *error, const char *desc)
+{
+	send_error_state(srv, resp, authz,
+			 json_string_value(json_object_get(authz, "state")),
+			 error, desc);
 }
 
 void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
@@ -354,6 +400,8 @@ static const char *check_request(af_server *srv, const af_req *req,
 		return refuse(desc, "nonce too long", "invalid_request");
 	if (acr != NULL && strlen(acr) > AF_ACR_VALUES_MAX)
 		return refuse(desc, "acr_values too long", "invalid_request");
+	if (prompt != NULL && strlen(prompt) > AF_PROMPT_MAX)
+		return refuse(desc, "prompt too long", "invalid_request");
 	if (prompt != NULL && af_oidc_has_word(prompt, "none") &&
 	    strcmp(prompt, "none") != 0)
 		return refuse(desc, "prompt=none cannot be combined",
@@ -365,9 +413,14 @@ static const char *check_request(af_server *srv, const af_req *req,
 				      "invalid_request");
 		json_object_set_new(authz, "max_age", json_integer(ma));
 	}
-	/* What is kept must be text: a value dropped would fail open. */
+	/*
+	 * What is kept must be text: a value dropped would fail open. Of the
+	 * scope, only what is granted is kept (RFC 6749 3.3), so that the
+	 * token answer, a refresh and /userinfo all go by the same scope.
+	 */
 	if (put_param(authz, "response_type", rt) != 0 ||
-	    put_param(authz, "scope", scope) != 0 ||
+	    json_object_set_new(authz, "scope", af_oidc_scope_granted(scope)) !=
+		    0 ||
 	    (nonce != NULL && put_param(authz, "nonce", nonce) != 0) ||
 	    (cc != NULL && put_param(authz, "code_challenge", cc) != 0) ||
 	    (prompt != NULL && put_param(authz, "prompt", prompt) != 0))
@@ -509,8 +562,17 @@ static void start_login(af_server *srv, af_req *req, af_resp *resp,
 {
 	char id[AF_FLOW_ID_MAX + 1], *url;
 	af_buf b;
+	int rc = af_flow_begin(srv, req, authz, resp, id, sizeof(id));
 
-	if (af_flow_begin(srv, req, authz, resp, id, sizeof(id)) != 0) {
+	if (rc == 1) {
+		af_resp_header_set(resp, "Retry-After", "60");
+		af_page_error(resp, 429, "Too many sign-ins",
+			      "Too many sign-ins were started from your "
+			      "network in the last few minutes.",
+			      "Please try again in a few minutes.");
+		return;
+	}
+	if (rc != 0) {
 		af_page_error(resp, 503, "Sign-in is unavailable",
 			      "The sign-in service cannot start a sign-in "
 			      "just now.",
@@ -577,14 +639,27 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 	if (authz == NULL)
 		goto out;
 	if (state != NULL) {
+		/*
+		 * A state too long to send back at all (a POST body may hold
+		 * kilobytes of it) gets an error page: a redirect without
+		 * it would be a different answer than the one asked for.
+		 */
+		if (strlen(state) > AF_STATE_ECHO_MAX) {
+			af_page_error(resp, 400, "Sign-in request refused",
+				      "The application's state parameter is "
+				      "too long.",
+				      NULL);
+			goto out;
+		}
 		if (strlen(state) > AF_STATE_MAX) {
-			af_oidc_send_error(srv, resp, authz, "invalid_request",
-					   "state too long");
+			send_error_state(srv, resp, authz, state,
+					 "invalid_request", "state too long");
 			goto out;
 		}
 		if (put_param(authz, "state", state) != 0) {
-			af_oidc_send_error(srv, resp, authz, "invalid_request",
-					   "state must be UTF-8 text");
+			send_error_state(srv, resp, authz, state,
+					 "invalid_request",
+					 "state must be UTF-8 text");
 			goto out;
 		}
 	}

@@ -32,8 +32,6 @@ void af_h_discovery(af_server *srv, af_req *req, af_resp *resp)
 						  "refresh_token", NULL};
 	static const char *const subject_types[] = {"public", NULL};
 	static const char *const algs[] = {"RS256", NULL};
-	static const char *const scopes[] = {
-		"openid", "profile", "email", "groups", "offline_access", NULL};
 	static const char *const auth_methods[] = {"client_secret_basic",
 						   "client_secret_post", NULL};
 	static const char *const pkce[] = {"S256", NULL};
@@ -74,7 +72,7 @@ void af_h_discovery(af_server *srv, af_req *req, af_resp *resp)
 			    strings(subject_types));
 	json_object_set_new(o, "id_token_signing_alg_values_supported",
 			    strings(algs));
-	json_object_set_new(o, "scopes_supported", strings(scopes));
+	json_object_set_new(o, "scopes_supported", strings(af_oidc_scopes));
 	json_object_set_new(o, "token_endpoint_auth_methods_supported",
 			    strings(auth_methods));
 	json_object_set_new(o, "revocation_endpoint_auth_methods_supported",

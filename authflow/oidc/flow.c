@@ -1,4 +1,5 @@
 /* Sign-in flows bound to a browser and protected by a CSRF token. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,39 @@ static void prune_cookies(const af_req *req, af_resp *resp)
 	}
 }
 
+/*
+ * Counts a sign-in begun from the request's address (an IPv6 address by
+ * its /64, what one host is usually given): 0 while within
+ * limits.flows_per_ip in a flow's lifetime, 1 past it, -1 on store
+ * failure. Flows are stored before anyone has signed in, so that this is
+ * what bounds the store one address can fill.
+ */
+static int flow_over_limit(af_server *srv, const af_req *req)
+{
+	char key[128], net[INET6_ADDRSTRLEN];
+	af_ipnet a;
+	int64_t n = 0;
+
+	if (srv->cfg.flows_per_ip == 0 || req->client_ip[0] == '\0' ||
+	    af_ipnet_parse(req->client_ip, &a) != 0)
+		return 0;
+	if (a.family == AF_INET6)
+		memset(a.addr + 8, 0, 8);
+	if (inet_ntop(a.family, a.addr, net, sizeof(net)) == NULL)
+		return 0;
+	(void)snprintf(key, sizeof(key), "flows:ip:%s%s", net,
+		       a.family == AF_INET6 ? "/64" : "");
+	if (store_incr(srv->store, key, 1, (uint64_t)AF_FLOW_TTL_S * 1000,
+		       &n) != STORE_OK)
+		return -1;
+	/* One line when an address reaches the limit, not one per refusal. */
+	if (n == (int64_t)srv->cfg.flows_per_ip + 1)
+		log_warn(srv->log, req->rid, "authorize",
+			 "ip=%s outcome=too_many_flows limit=%u", net,
+			 srv->cfg.flows_per_ip);
+	return n > (int64_t)srv->cfg.flows_per_ip;
+}
+
 int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 		  af_resp *resp, char *id, size_t idcap)
 {
@@ -77,6 +111,10 @@ int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 	char *text = NULL;
 	int rc = -1;
 
+	rc = flow_over_limit(srv, req);
+	if (rc != 0)
+		return rc;
+	rc = -1;
 	if (af_random_token(24, id, idcap) != 0 ||
 	    af_random_token(24, csrf, sizeof(csrf)) != 0 ||
 	    af_random_token(24, bind, sizeof(bind)) != 0)

@@ -24,8 +24,9 @@
  * code_challenge, response_mode, max_age, ...) as a new flow; writes the
  * id into id (AF_FLOW_ID_MAX + 1) and sets the binding cookie on resp (a
  * session cookie). The oldest binding cookies req carries beyond
- * the newest few are cleared (sign-ins never finished). 0, or -1 on RNG
- * or store failure.
+ * the newest few are cleared (sign-ins never finished). 0, 1 when the
+ * request's address began more than limits.flows_per_ip sign-ins within
+ * a flow's lifetime (nothing stored), or -1 on RNG or store failure.
  */
 int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 		  af_resp *resp, char *id, size_t idcap);

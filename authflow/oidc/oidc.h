@@ -18,6 +18,9 @@
 #define AF_NONCE_MAX	  512
 #define AF_SCOPE_MAX	  1024
 #define AF_ACR_VALUES_MAX 1024
+#define AF_PROMPT_MAX	  64
+/* A refused state longer than this is not sent back (see authorize.c). */
+#define AF_STATE_ECHO_MAX 4096
 
 #define AF_ACR_PWD "urn:authflow:acr:pwd"
 #define AF_ACR_MFA "urn:authflow:acr:mfa"
@@ -84,6 +87,19 @@ int af_oidc_repeated(const af_req *req, const char *const *names);
 
 /* 1 when the space-separated list holds word. */
 int af_oidc_has_word(const char *list, const char *word);
+
+/* The scopes this provider grants (discovery's scopes_supported). */
+extern const char *const af_oidc_scopes[];
+
+/*
+ * The scope granted for the space-separated scope asked for (NULL: none):
+ * its words that this provider supports (the discovery document's
+ * scopes_supported), each once, in the order asked, one space apart. Other
+ * words are ignored, never refused (RFC 6749 3.3): relying parties ask for
+ * scopes of other providers. A new JSON string, or NULL when memory ran
+ * out.
+ */
+json_t *af_oidc_scope_granted(const char *scope);
 
 /*
  * Authenticates the client of a token, revocation or similar request

@@ -326,6 +326,17 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 				    "code is required");
 		goto out;
 	}
+	/*
+	 * Every authorization request names its redirect URI (the
+	 * authorization endpoint requires one), so every token request must
+	 * repeat it (RFC 6749 4.1.3); without one the request is malformed,
+	 * and the code is left for a request that is not.
+	 */
+	if (redirect_uri == NULL) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "redirect_uri is required");
+		goto out;
+	}
 	rc = af_grant_redeem(srv, AF_GRANT_CODE, code, &grant);
 	if (rc < 0) {
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
@@ -342,8 +353,7 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	cid = json_string_value(json_object_get(grant, "client_id"));
 	challenge = json_string_value(json_object_get(grant, "code_challenge"));
 	want_uri = json_string_value(json_object_get(grant, "redirect_uri"));
-	if (cid == NULL || strcmp(cid, client_id) != 0 ||
-	    redirect_uri == NULL || want_uri == NULL ||
+	if (cid == NULL || strcmp(cid, client_id) != 0 || want_uri == NULL ||
 	    strcmp(redirect_uri, want_uri) != 0) {
 		af_resp_oauth_error(resp, 400, "invalid_grant",
 				    "the code was issued to another client "
@@ -397,11 +407,13 @@ static int scope_subset(const char *want, const char *have)
 
 /*
  * Whether the refresh token's grant may serve this request: it belongs
- * to the client, and scope (when given) narrows its scope and keeps
- * openid. 0, or -1 with the error in resp.
+ * to the client, and scope (when given) is within its cap and granted, its
+ * words the provider supports (af_oidc_scope_granted()), narrows the
+ * grant's scope and keeps openid. 0, or -1 with the error in resp.
  */
 static int refresh_fits(af_resp *resp, const json_t *grant,
-			const char *client_id, const char *scope)
+			const char *client_id, const char *scope,
+			const char *granted)
 {
 	const char *cid =
 		json_string_value(json_object_get(grant, "client_id"));
@@ -414,13 +426,13 @@ static int refresh_fits(af_resp *resp, const json_t *grant,
 	}
 	if (scope != NULL &&
 	    (strlen(scope) > AF_SCOPE_MAX ||
-	     !scope_subset(scope, json_string_value(
-					  json_object_get(grant, "scope"))))) {
+	     !scope_subset(granted, json_string_value(json_object_get(
+					    grant, "scope"))))) {
 		af_resp_oauth_error(resp, 400, "invalid_scope",
 				    "scope exceeds the original grant");
 		return -1;
 	}
-	if (scope != NULL && !af_oidc_has_word(scope, "openid")) {
+	if (scope != NULL && !af_oidc_has_word(granted, "openid")) {
 		af_resp_oauth_error(resp, 400, "invalid_scope",
 				    "scope must hold openid");
 		return -1;
@@ -432,8 +444,8 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 			  const char *client_id, const json_t *app)
 {
 	const char *rt = af_oidc_param(req, "refresh_token");
-	const char *scope = af_oidc_param(req, "scope");
-	json_t *grant = NULL, *user = NULL, *now = NULL;
+	const char *scope = af_oidc_param(req, "scope"), *granted = NULL;
+	json_t *grant = NULL, *user = NULL, *now = NULL, *want = NULL;
 	char fam[AF_GRANT_SEL_BUF];
 	struct issued t;
 	int rc;
@@ -445,13 +457,28 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 		goto out;
 	}
 	/*
+	 * Scopes this provider does not support are ignored here, as they
+	 * are at the authorization endpoint.
+	 */
+	if (scope != NULL) {
+		want = af_oidc_scope_granted(scope);
+		if (want == NULL) {
+			af_resp_oauth_error(resp, 503,
+					    "temporarily_unavailable",
+					    "could not issue tokens");
+			goto out;
+		}
+		granted = json_string_value(want);
+	}
+	/*
 	 * A request this token cannot serve (another client's, a scope it
 	 * does not hold) leaves it as it was: it is read before it is used
 	 * up. An unknown or rotated-out token still goes to redeem, which
 	 * revokes the family of a rotated-out one.
 	 */
 	rc = af_grant_lookup(srv, AF_GRANT_REFRESH, rt, &grant);
-	if (rc == 0 && refresh_fits(resp, grant, client_id, scope) != 0)
+	if (rc == 0 &&
+	    refresh_fits(resp, grant, client_id, scope, granted) != 0)
 		goto out;
 	json_decref(grant);
 	grant = NULL;
@@ -466,7 +493,7 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 				    "the refresh token is invalid or used");
 		goto out;
 	}
-	if (refresh_fits(resp, grant, client_id, scope) != 0 ||
+	if (refresh_fits(resp, grant, client_id, scope, granted) != 0 ||
 	    load_user(srv, resp, grant, app, &user) != 0)
 		goto out;
 	if (!json_is_true(json_object_get(app, "allow_refresh"))) {
@@ -479,11 +506,9 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	 * A narrower scope is for this access token and id_token only: the
 	 * rotated refresh token keeps the original one.
 	 */
-	now = scope != NULL ? json_copy(grant) : json_incref(grant);
+	now = want != NULL ? json_copy(grant) : json_incref(grant);
 	if (now == NULL ||
-	    (scope != NULL &&
-	     json_object_set_new(now, "scope", scope_words(scope, NULL)) !=
-		     0)) {
+	    (want != NULL && json_object_set(now, "scope", want) != 0)) {
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
 				    "could not issue tokens");
 		goto out;
@@ -499,6 +524,7 @@ out:
 	json_decref(grant);
 	json_decref(user);
 	json_decref(now);
+	json_decref(want);
 }
 
 /* The parameters of this endpoint that must not come twice. */

@@ -819,6 +819,9 @@ static void test_limits_checked(void **state)
 	assert_int_equal(cfg->connections_per_ip, 16);
 	assert_int_equal(cfg->lockout_s, 1800);
 	assert_int_equal(cfg->ntrusted_proxies, 0);
+	assert_int_equal(cfg->flows_per_ip, 10000);
+	refused("{" ISSUER ",\"limits\":{\"flows_per_ip\":1000001}}",
+		"limits.flows_per_ip: must be 0..1000000");
 	parse_ok("{" ISSUER ",\"listen\":{\"trusted_proxies\":[\"127.0.0.1\","
 		 "\"10.0.0.0/8\",\"::1\"]}}",
 		 cfg);

@@ -26,13 +26,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Starts authflow with a fresh state folder. store: 'memory' or 'redis'.
 // push: the config's "push" section (optional); pushd may read the same
-// file (server.configPath). argon2id and limits replace those sections.
+// file (server.configPath). argon2id and limits replace those sections;
+// listen adds to that section; logLevel replaces "warn".
 // With redis the server signs in to Redis as an ACL user with a password
 // (AF_TEST_REDIS_AUTH_URL, from with-redis.sh) when there is one, unless
 // redisUrl says otherwise.
 export async function startServer({
   store = process.env.AF_STORE ?? 'memory', features = {}, push,
-  argon2id = { m_kib: 1024, t: 1, p: 1 }, limits,
+  argon2id = { m_kib: 1024, t: 1, p: 1 }, limits, listen = {}, logLevel = 'warn',
   redisUrl = process.env.AF_TEST_REDIS_AUTH_URL || process.env.AF_TEST_REDIS_URL,
 } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
@@ -49,7 +50,7 @@ export async function startServer({
   }
   const config = {
     issuer,
-    listen: { address: '127.0.0.1', port, threads: 4 },
+    listen: { address: '127.0.0.1', port, threads: 4, ...listen },
     state_dir: dir,
     store: storeCfg,
     keys: { algorithm: 'RS256', rsa_bits: 2048 },
@@ -63,7 +64,7 @@ export async function startServer({
         { name: 'e2e-admin', role: 'admin', sha256: sha(adminToken) },
       ],
     },
-    log: { level: 'warn' },
+    log: { level: logLevel },
     ...(push ? { push } : {}),
     ...(limits ? { limits } : {}),
   };
@@ -116,8 +117,9 @@ export async function startServer({
 }
 
 // A browser: a cookie jar, manual redirects, and form helpers.
+// headers: sent with every request (as a proxy in front would add them).
 export class Browser {
-  constructor() { this.jar = new Map(); }
+  constructor(headers = {}) { this.jar = new Map(); this.headers = headers; }
 
   cookieHeader() {
     return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -140,7 +142,7 @@ export class Browser {
   }
 
   async request(url, { method = 'GET', form } = {}) {
-    const headers = { cookie: this.cookieHeader() };
+    const headers = { ...this.headers, cookie: this.cookieHeader() };
     let body;
     if (form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';

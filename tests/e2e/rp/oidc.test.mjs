@@ -422,9 +422,8 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const ui = await (await userinfo(narrow.access_token)).json();
     assert.equal(ui.email, undefined);
     assert.equal(ui.preferred_username, 'jack');
-    // Refusals that leave the refresh token as it was: a wider scope, a
-    // scope without openid, another client.
-    await assert.rejects(client.refreshTokenGrant(config, narrow.refresh_token, { scope: 'openid phone' }), isError('invalid_scope'));
+    // Refusals that leave the refresh token as it was: a scope without
+    // openid, another client.
     await assert.rejects(client.refreshTokenGrant(config, narrow.refresh_token, { scope: 'profile' }), isError('invalid_scope'));
     const other = await seed(server, { user: 'jack-other' });
     await assert.rejects(client.refreshTokenGrant(await rp(other), narrow.refresh_token), isError('invalid_grant'));
@@ -444,6 +443,135 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const next = await client.refreshTokenGrant(config, third.tokens.refresh_token);
     await assert.rejects(client.refreshTokenGrant(config, third.tokens.refresh_token), isError('invalid_grant'));
     assert.equal((await userinfo(next.access_token)).status, 401, 'reuse revoked the current access token');
+  });
+
+  test('scope: only supported scopes are granted, alike in the token answer, a refresh and userinfo', async () => {
+    const s = await seed(server, { user: 'sam', app: { access_token_format: 'jwt' } });
+    const { config, tokens } = await fullSignIn(s, new Browser(), { scope: 'openid bogusscope profile offline_access openid phone' });
+    assert.equal(tokens.scope, 'openid profile offline_access');
+    const at = (t) => JSON.parse(Buffer.from(t.access_token.split('.')[1], 'base64url').toString());
+    assert.equal(at(tokens).scope, 'openid profile offline_access', 'the JWT access token says the same');
+    const ui = await (await userinfo(tokens.access_token)).json();
+    assert.equal(ui.preferred_username, 'sam');
+    assert.equal(ui.email, undefined);
+    const again = await client.refreshTokenGrant(config, tokens.refresh_token);
+    assert.equal(again.scope, 'openid profile offline_access');
+    // Unknown scopes in a refresh are ignored too, never an error; a
+    // supported one that was not granted is refused and leaves the refresh
+    // token as it was.
+    const narrow = await client.refreshTokenGrant(config, again.refresh_token, { scope: 'openid bogusscope' });
+    assert.equal(narrow.scope, 'openid');
+    assert.equal(at(narrow).scope, 'openid');
+    assert.equal(narrow.claims().preferred_username, undefined);
+    await assert.rejects(client.refreshTokenGrant(config, narrow.refresh_token, { scope: 'openid email' }), isError('invalid_scope'));
+    const full = await client.refreshTokenGrant(config, narrow.refresh_token);
+    assert.equal(full.scope, 'openid profile offline_access', 'the refresh token kept the granted scope');
+  });
+
+  test('authorize: every error redirect carries the state as sent, in both response modes', async () => {
+    const s = await seed(server, { user: 'stella' });
+    const b = new Browser();
+    const base = `${server.issuer}/authorize?client_id=${s.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}`;
+    const good = 'response_type=code&scope=openid';
+    const answer = async (url, mode) => {
+      const r = await b.get(mode === 'form_post' ? `${url}&response_mode=form_post` : url);
+      if (mode === 'form_post') {
+        assert.equal(r.status, 200, url);
+        return hiddenFields(r.text);
+      }
+      assert.equal(r.status, 302, url);
+      const u = new URL(r.location);
+      assert.equal(`${u.origin}${u.pathname}`, REDIRECT, url);
+      return Object.fromEntries(u.searchParams);
+    };
+    // RFC 6749 4.1.2.1: a state refused for its length still comes back,
+    // exactly as sent.
+    const long = `${'s~t a/t&e'.repeat(300)}!`;
+    for (const mode of ['query', 'form_post']) {
+      const f = await answer(`${base}&${good}&state=${encodeURIComponent(long)}`, mode);
+      assert.equal(f.error, 'invalid_request', mode);
+      assert.equal(f.error_description, 'state too long', mode);
+      assert.equal(f.state, long, mode);
+      assert.equal(f.iss, server.issuer, mode);
+    }
+    const r = await b.get(`${base}&${good}&state=a%FFb`);
+    assert.equal(new URL(r.location).searchParams.get('error_description'), 'state must be UTF-8 text');
+    assert.match(r.location, /[?&]state=a%FFb(&|$)/, 'a state that is not UTF-8 comes back byte for byte');
+    // Every other refusal of a known client and redirect URI.
+    const state = 'st/ate 1?&="<x>';
+    const cases = [
+      [`${good}&scope=openid`, 'invalid_request', 'a parameter was given more than once'],
+      [`${good}&request=x`, 'request_not_supported', 'request objects are not supported'],
+      [`${good}&request_uri=x`, 'request_uri_not_supported', 'request_uri is not supported'],
+      ['scope=openid', 'invalid_request', 'response_type is required'],
+      ['response_type=token&scope=openid', 'unsupported_response_type', 'only the code flow is supported'],
+      [`response_type=code&scope=openid${'%20x'.repeat(600)}`, 'invalid_scope', 'scope too long'],
+      ['response_type=code&scope=profile', 'invalid_scope', 'scope must include openid'],
+      [`${good}&code_challenge_method=S256`, 'invalid_request', 'code_challenge_method without code_challenge'],
+      [`${good}&code_challenge=${'a'.repeat(43)}&code_challenge_method=plain`, 'invalid_request', 'code_challenge_method must be S256'],
+      [`${good}&code_challenge=${'a'.repeat(42)}&code_challenge_method=S256`, 'invalid_request', 'malformed code_challenge'],
+      [`${good}&nonce=${'n'.repeat(513)}`, 'invalid_request', 'nonce too long'],
+      [`${good}&acr_values=${'a'.repeat(1025)}`, 'invalid_request', 'acr_values too long'],
+      [`${good}&prompt=${'login%20'.repeat(10)}login`, 'invalid_request', 'prompt too long'],
+      [`${good}&prompt=none%20login`, 'invalid_request', 'prompt=none cannot be combined'],
+      [`${good}&max_age=soon`, 'invalid_request', 'max_age must be a number of seconds'],
+      [`${good}&nonce=n%C0%AF`, 'invalid_request', 'parameters must be UTF-8 text'],
+      [`${good}&id_token_hint=abc`, 'invalid_request', 'id_token_hint is not valid'],
+      [`${good}&prompt=none`, 'login_required', 'no usable session'],
+    ];
+    for (const mode of ['query', 'form_post']) {
+      for (const [q, error, desc] of cases) {
+        const f = await answer(`${base}&${q}&state=${encodeURIComponent(state)}`, mode);
+        assert.equal(f.error, error, `${mode} ${q}`);
+        assert.equal(f.error_description, desc, `${mode} ${q}`);
+        assert.equal(f.state, state, `${mode} ${q}`);
+      }
+    }
+    const f = await answer(`${base}&${good}&response_mode=fragment&state=${encodeURIComponent(state)}`, 'query');
+    assert.equal(f.error_description, 'response_mode must be query or form_post');
+    assert.equal(f.state, state);
+  });
+
+  test('authorize: prompt is capped at 64 bytes like the other parameters a sign-in keeps', async () => {
+    const s = await seed(server, { user: 'pia' });
+    const base = `${server.issuer}/authorize?response_type=code&scope=openid&state=x&client_id=${s.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}`;
+    const b = new Browser();
+    let r = await b.get(`${base}&prompt=${'login%20'.repeat(10)}login`);
+    let u = new URL(r.location, server.issuer);
+    assert.equal(u.searchParams.get('error_description'), 'prompt too long', r.location);
+    assert.equal(u.searchParams.get('error'), 'invalid_request');
+    assert.equal(u.searchParams.get('state'), 'x');
+    // 64 bytes: a sign-in.
+    r = await b.get(`${base}&prompt=${'login%20'.repeat(7)}select_account%20consent`);
+    u = new URL(r.location, server.issuer);
+    assert.equal(u.pathname, '/login', r.location);
+  });
+
+  test('token: a missing redirect_uri is invalid_request and leaves the code; another one is invalid_grant', async () => {
+    const s = await seed(server, { user: 'rita' });
+    const config = await rp(s);
+    const b = new Browser();
+    const tok = (form) => fetch(`${server.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: s.clientId, client_secret: s.clientSecret, ...form }),
+    });
+    const a = await authUrl(config);
+    let r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
+    const code = new URL(r.location).searchParams.get('code');
+    let res = await tok({ grant_type: 'authorization_code', code, code_verifier: a.verifier });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).error, 'invalid_request');
+    res = await tok({ grant_type: 'authorization_code', code, code_verifier: a.verifier, redirect_uri: REDIRECT });
+    assert.equal(res.status, 200, 'the code was left for a well-formed request');
+    const a2 = await authUrl(config);
+    r = await signIn(b, server.issuer, a2.url.href, s.user, s.password);
+    res = await tok({
+      grant_type: 'authorization_code', code: new URL(r.location).searchParams.get('code'),
+      code_verifier: a2.verifier, redirect_uri: `${REDIRECT}/other`,
+    });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).error, 'invalid_grant');
   });
 
   test('races: members added while their group is removed are not left in it', async () => {
@@ -1100,5 +1228,102 @@ describe(`authflow under a sign-in storm (${STORE} store)`, () => {
     } finally {
       await cheap.stop();
     }
+  });
+});
+
+describe(`authflow against one noisy address (${STORE} store)`, () => {
+  // Signs in through a browser sending headers (a proxy's, say);
+  // returns the answer of POST /login.
+  async function attempt(s, headers, user, password) {
+    const config = await client.discovery(new URL(s.issuer), s.clientId, undefined,
+      client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT, scope: 'openid', state: client.randomState(),
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    return signIn(new Browser(headers), s.issuer, url.href, user, password);
+  }
+
+  test('behind a trusted proxy each client address is counted apart; elsewhere the header is not believed', { timeout: 120000 }, async () => {
+    const xff = (ip) => ({ 'x-forwarded-for': `${ip}, 127.0.0.1` });
+    for (const trusted of [true, false]) {
+      const srv = await startServer({
+        store: STORE, logLevel: 'info',
+        listen: trusted ? { trusted_proxies: ['127.0.0.0/8'] } : {},
+      });
+      try {
+        const s = { ...(await seed(srv, { user: 'pat' })), issuer: srv.issuer };
+        // 20 wrong passwords from one address, each for another name.
+        for (let i = 0; i < 20; i++) {
+          const r = await attempt(s, xff('203.0.113.7'), `nobody${i}`, 'wrong');
+          assert.equal(r.status, 401, r.text);
+        }
+        const same = await attempt(s, xff('203.0.113.7'), s.user, s.password);
+        assert.equal(same.status, 429, 'that address now waits');
+        const other = await attempt(s, xff('198.51.100.9'), s.user, s.password);
+        if (trusted) {
+          assert.equal(other.status, 302, 'another client behind the proxy does not');
+          assert.match(srv.stderr(), /"ip":"203\.0\.113\.7"|ip=203\.0\.113\.7/);
+        } else {
+          // Without trusted proxies the header is anyone's to write.
+          assert.equal(other.status, 429, 'one address: the connection\'s');
+          assert.doesNotMatch(srv.stderr(), /203\.0\.113\.7/);
+        }
+      } finally {
+        await srv.stop();
+      }
+    }
+  });
+
+  test('sign-ins begun per address are capped; the access log cuts long paths', { timeout: 60000 }, async () => {
+    const srv = await startServer({ store: STORE, logLevel: 'info', limits: { flows_per_ip: 5 } });
+    try {
+      const s = { ...(await seed(srv, { user: 'quinn' })), issuer: srv.issuer };
+      const config = await client.discovery(new URL(s.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const url = () => client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT, scope: 'openid', state: client.randomState(),
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+      }).href;
+      for (let i = 0; i < 5; i++) {
+        const r = await new Browser().get(url());
+        assert.equal(r.status, 302);
+        assert.match(r.location, /^\/login\?flow=/);
+      }
+      const over = await new Browser().get(url());
+      assert.equal(over.status, 429);
+      assert.ok(Number(over.headers.get('retry-after')) > 0);
+      assert.equal(over.headers.get('set-cookie'), null, 'no flow began');
+      assert.equal((srv.stderr().match(/too_many_flows/g) ?? []).length, 1, 'one log line, not one per refusal');
+      // A 6 KB path is logged as its first 512 bytes.
+      const long = `/${'x'.repeat(6000)}`;
+      assert.equal((await fetch(`${srv.issuer}${long}`)).status, 404);
+      await new Promise((res) => setTimeout(res, 200));
+      const line = srv.stderr().split('\n').find((l) => l.includes('xxxxxxxx'));
+      assert.ok(line, 'the request is logged');
+      assert.ok(line.length < 1000, `a short line: ${line.length} bytes`);
+      assert.match(line, /x\.\.\./);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('a refused state too long to send back gets an error page, not a redirect without it', async () => {
+    const s = await seed(server, { user: 'ruth' });
+    const config = await rp(s);
+    const body = new URLSearchParams({
+      response_type: 'code', client_id: s.clientId, redirect_uri: REDIRECT, scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+      state: 's'.repeat(20000),
+    });
+    assert.ok(config);
+    const r = await fetch(`${server.issuer}/authorize`, {
+      method: 'POST', redirect: 'manual', body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(r.status, 400);
+    assert.equal(r.headers.get('location'), null);
+    assert.match(await r.text(), /state parameter is too long/);
   });
 });
