@@ -868,30 +868,54 @@ static void test_apns_token_reused_across_contexts_renewed_once(void **state)
  * device's (never PUSHD_ERR_PROTOCOL, which marks a device token bad),
  * and the next request waits out a back-off instead of blocking again.
  */
+/* A context with FCM on and a token endpoint that is down. */
+struct fcm_down {
+	af_config *cfg;
+	store_ctx *st;
+	log_ctx *lg;
+	pushd_ctx *ctx;
+};
+
+static void fcm_down_open(struct keys *k, struct fcm_down *d)
+{
+	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "f:"};
+	char err[256];
+
+	d->cfg = calloc(1, sizeof(*d->cfg));
+	d->st = NULL;
+	d->lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
+	assert_non_null(d->cfg);
+	assert_non_null(d->lg);
+	write_sa(k, 0600);
+	af_config_defaults(d->cfg);
+	d->cfg->push_fcm = 1;
+	(void)snprintf(d->cfg->fcm.service_account_file,
+		       sizeof(d->cfg->fcm.service_account_file), "%s", k->sa);
+	/* Port 1 on loopback: nothing listens, the request fails at once. */
+	(void)snprintf(d->cfg->fcm.token_uri, sizeof(d->cfg->fcm.token_uri),
+		       "%s", "https://127.0.0.1:1/token");
+	assert_int_equal(store_open(&so, &d->st, err, sizeof(err)), STORE_OK);
+	d->ctx = pushd_ctx_new(d->cfg, d->st, d->lg, err, sizeof(err));
+	assert_non_null(d->ctx);
+}
+
+static void fcm_down_close(struct fcm_down *d)
+{
+	pushd_ctx_free(d->ctx);
+	store_close(d->st);
+	log_free(d->lg);
+	free(d->cfg);
+}
+
 static void test_fcm_token_endpoint_down_backs_off(void **state)
 {
-	struct keys *k = *state;
-	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "f:"};
-	af_config *cfg = calloc(1, sizeof(*cfg));
-	store_ctx *st = NULL;
-	log_ctx *lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
+	struct fcm_down d;
 	pushd_ctx *ctx;
-	char tok[PUSHD_ACCESS_TOKEN_MAX], err[256];
+	char tok[PUSHD_ACCESS_TOKEN_MAX];
 	uint64_t t0;
 
-	assert_non_null(cfg);
-	assert_non_null(lg);
-	write_sa(k, 0600);
-	af_config_defaults(cfg);
-	cfg->push_fcm = 1;
-	(void)snprintf(cfg->fcm.service_account_file,
-		       sizeof(cfg->fcm.service_account_file), "%s", k->sa);
-	/* Port 1 on loopback: nothing listens, the request fails at once. */
-	(void)snprintf(cfg->fcm.token_uri, sizeof(cfg->fcm.token_uri), "%s",
-		       "https://127.0.0.1:1/token");
-	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
-	ctx = pushd_ctx_new(cfg, st, lg, err, sizeof(err));
-	assert_non_null(ctx);
+	fcm_down_open(*state, &d);
+	ctx = d.ctx;
 	assert_int_equal(pushd_fcm_token(ctx, NULL, tok, sizeof(tok)),
 			 PUSHD_ERR_HTTP);
 	assert_int_equal(ctx->fcm_token.failures, 1);
@@ -901,10 +925,7 @@ static void test_fcm_token_endpoint_down_backs_off(void **state)
 	assert_int_equal(ctx->fcm_token.failures, 1);
 	assert_true(af_mono_ns() - t0 < 100000000u);
 	assert_string_equal(tok, "");
-	pushd_ctx_free(ctx);
-	store_close(st);
-	log_free(lg);
-	free(cfg);
+	fcm_down_close(&d);
 }
 
 /*
@@ -914,31 +935,17 @@ static void test_fcm_token_endpoint_down_backs_off(void **state)
  */
 static void test_fcm_renew_ahead_keeps_token_in_hand(void **state)
 {
-	struct keys *k = *state;
-	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "r:"};
-	af_config *cfg = calloc(1, sizeof(*cfg));
-	store_ctx *st = NULL;
-	log_ctx *lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
+	struct fcm_down d;
 	pushd_ctx *ctx;
-	char tok[PUSHD_ACCESS_TOKEN_MAX], err[256];
+	char tok[PUSHD_ACCESS_TOKEN_MAX];
 
-	assert_non_null(cfg);
-	assert_non_null(lg);
-	write_sa(k, 0600);
-	af_config_defaults(cfg);
-	cfg->push_fcm = 1;
-	(void)snprintf(cfg->fcm.service_account_file,
-		       sizeof(cfg->fcm.service_account_file), "%s", k->sa);
-	(void)snprintf(cfg->fcm.token_uri, sizeof(cfg->fcm.token_uri), "%s",
-		       "https://127.0.0.1:1/token");
-	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
-	ctx = pushd_ctx_new(cfg, st, lg, err, sizeof(err));
-	assert_non_null(ctx);
+	fcm_down_open(*state, &d);
+	ctx = d.ctx;
 	assert_int_equal(pushd_fcm_renew(NULL), PUSHD_ERR_ARG);
 
 	/* Good for an hour: nothing to do, no request made. */
-	(void)snprintf(ctx->fcm_token.token, sizeof(ctx->fcm_token.token),
-		       "%s", "held-token");
+	(void)snprintf(ctx->fcm_token.token, sizeof(ctx->fcm_token.token), "%s",
+		       "held-token");
 	ctx->fcm_token.expires_at = af_now() + 3600;
 	assert_int_equal(pushd_fcm_renew(ctx), PUSHD_OK);
 	assert_int_equal(ctx->fcm_token.failures, 0);
@@ -960,10 +967,7 @@ static void test_fcm_renew_ahead_keeps_token_in_hand(void **state)
 	assert_int_equal(pushd_fcm_token(ctx, NULL, tok, sizeof(tok)),
 			 PUSHD_ERR_HTTP);
 	assert_string_equal(tok, "");
-	pushd_ctx_free(ctx);
-	store_close(st);
-	log_free(lg);
-	free(cfg);
+	fcm_down_close(&d);
 }
 
 static void test_strerror_every_status_named(void **state)
