@@ -143,7 +143,8 @@ stop_server() {
 }
 
 # Starts authflow with Argon2id cost $1 $2 $3 (m_kib t p); sets srv_pid,
-# af_url, af_token.
+# af_url, af_token. Every simulated browser comes from 127.0.0.1, so the
+# cap on sign-ins begun per address is off (limits.flows_per_ip 0).
 start_authflow() {
 	local dir port sha
 	dir=$(mktemp -d "$work/authflow.XXXXXX")
@@ -159,6 +160,7 @@ start_authflow() {
   "store": {"backend": "memory"},
   "password_hash": {"argon2id": {"m_kib": $1, "t": $2, "p": $3}},
   "admin": {"tokens": [{"name": "bench", "role": "superadmin", "sha256": "$sha"}]},
+  "limits": {"flows_per_ip": 0},
   "log": {"level": "warn"}
 }
 EOF
