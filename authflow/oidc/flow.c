@@ -109,9 +109,8 @@ int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 {
 	char csrf[64], bind[64], bind_hash[65], key[96], name[40];
 	char *text = NULL;
-	int rc = -1;
+	int rc = flow_over_limit(srv, req);
 
-	rc = flow_over_limit(srv, req);
 	if (rc != 0)
 		return rc;
 	rc = -1;

@@ -2243,24 +2243,48 @@ static bool admin_ok(redisContext *c, int argc, const char **argv)
 	return ok;
 }
 
+/* An ACL user of one test, and a url that signs in as it. */
+struct acl_user {
+	char name[64];
+	char url[256];
+};
+
 /*
- * Makes ACL user name (unique per test) with password pw, the key rule
- * keys and all commands but cmds (may be NULL), and writes a url for it
- * on the test server into url. False when the server refuses the rules.
+ * Makes ACL user "<what>-<the test's prefix without its ':'>" with
+ * password pw, the key rule keys and all commands but cmds (may be
+ * NULL), and a url for it on the test server. False when the server
+ * refuses the rules.
  */
-static bool acl_user_new(redisContext *c, const char *name, const char *pw,
-			 const char *keys, const char *cmds, char *url,
-			 size_t urlcap)
+static bool acl_user_new(redisContext *c, const struct fixture *f,
+			 const char *what, const char *pw, const char *keys,
+			 const char *cmds, struct acl_user *u)
 {
 	char pass[64];
-	const char *argv[] = {"ACL", "SETUSER", name, "reset", "on",
-			      pass,  keys,	"&*", "+@all", cmds};
+	const char *argv[] = {"ACL", "SETUSER", u->name, "reset", "on",
+			      pass,  keys,	"&*",	 "+@all", cmds};
 	const char *hostport = getenv("AF_TEST_REDIS_URL") + 8;
 
+	(void)snprintf(u->name, sizeof(u->name), "%s-%s", what, f->prefix);
+	u->name[strlen(u->name) - 1] = '\0'; /* the prefix's ':' */
 	(void)snprintf(pass, sizeof(pass), ">%s", pw);
-	assert_true(snprintf(url, urlcap, "redis://%s:%s@%s", name, pw,
-			     hostport) < (int)urlcap);
+	assert_true(snprintf(u->url, sizeof(u->url), "redis://%s:%s@%s",
+			     u->name, pw, hostport) < (int)sizeof(u->url));
 	return admin_ok(c, cmds != NULL ? 10 : 9, argv);
+}
+
+/* store_ping_why() of a store opened as u, then closed. */
+static store_status ping_why_as(const struct fixture *f,
+				const struct acl_user *u, char *why, size_t cap)
+{
+	store_options o = f->opts;
+	store_status ping;
+	store_ctx *st;
+
+	o.url = u->url;
+	st = open_or_fail(&o);
+	ping = store_ping_why(st, why, cap);
+	store_close(st);
+	return ping;
 }
 
 static void acl_user_free(redisContext *c, const char *name)
@@ -2371,20 +2395,19 @@ static void test_open_user_without_streams_refused(void **state)
 	struct fixture *f = *state;
 	store_options o = f->opts;
 	redisContext *c = admin_connect();
-	char name[64], url[256], why[256], want[96];
+	char why[256], want[96];
+	struct acl_user u;
 	store_status ping, push;
 	store_ctx *st;
 
-	(void)snprintf(name, sizeof(name), "nostream-%s", f->prefix);
-	name[strlen(name) - 1] = '\0'; /* the prefix's ':' */
-	assert_true(acl_user_new(c, name, "nspass", "~*", "-@stream", url,
-				 sizeof(url)));
-	o.url = url;
+	assert_true(
+		acl_user_new(c, f, "nostream", "nspass", "~*", "-@stream", &u));
+	o.url = u.url;
 	st = open_or_fail(&o);
 	ping = store_ping_why(st, why, sizeof(why));
 	push = store_queue_push(st, "push", "{}", 2, NULL, 0);
 	store_close(st);
-	acl_user_free(c, name);
+	acl_user_free(c, u.name);
 	redisFree(c);
 	assert_int_equal(ping, STORE_ERR_CONFIG);
 	assert_non_null(strstr(why, "NOPERM"));
@@ -2402,24 +2425,21 @@ static void test_open_user_held_to_other_keys_refused(void **state)
 	struct fixture *f = *state;
 	store_options o = f->opts;
 	redisContext *c = admin_connect();
-	char name[64], url[256], why[256], want[96];
+	char why[256], want[96];
+	struct acl_user u;
 	store_status ping;
 	store_ctx *st;
 
-	(void)snprintf(name, sizeof(name), "otherkeys-%s", f->prefix);
-	name[strlen(name) - 1] = '\0';
-	assert_true(acl_user_new(c, name, "okpass", "~authflow:*", NULL, url,
-				 sizeof(url)));
-	o.url = url;
-	st = open_or_fail(&o);
-	ping = store_ping_why(st, why, sizeof(why));
-	store_close(st);
+	assert_true(acl_user_new(c, f, "otherkeys", "okpass", "~authflow:*",
+				 NULL, &u));
+	ping = ping_why_as(f, &u, why, sizeof(why));
 	/* The same user with the prefix it may use connects. */
+	o.url = u.url;
 	o.prefix = "authflow:";
 	st = open_or_fail(&o);
 	assert_int_equal(store_ping(st), STORE_OK);
 	store_close(st);
-	acl_user_free(c, name);
+	acl_user_free(c, u.name);
 	redisFree(c);
 	assert_int_equal(ping, STORE_ERR_CONFIG);
 	assert_non_null(strstr(why, "NOPERM"));
@@ -2437,25 +2457,19 @@ static void test_open_user_held_to_other_keys_refused(void **state)
 static void test_open_user_read_only_refused(void **state)
 {
 	struct fixture *f = *state;
-	store_options o = f->opts;
 	redisContext *c = admin_connect();
-	char name[64], url[256], why[256];
+	char why[256];
+	struct acl_user u;
 	store_status ping;
-	store_ctx *st;
 
-	(void)snprintf(name, sizeof(name), "readonly-%s", f->prefix);
-	name[strlen(name) - 1] = '\0';
 	/* Read-only key rules ("%R~") came with Redis 7. */
-	if (!acl_user_new(c, name, "ropass", "%R~*", NULL, url, sizeof(url))) {
+	if (!acl_user_new(c, f, "readonly", "ropass", "%R~*", NULL, &u)) {
 		redisFree(c);
 		skip();
 		return;
 	}
-	o.url = url;
-	st = open_or_fail(&o);
-	ping = store_ping_why(st, why, sizeof(why));
-	store_close(st);
-	acl_user_free(c, name);
+	ping = ping_why_as(f, &u, why, sizeof(why));
+	acl_user_free(c, u.name);
 	redisFree(c);
 	assert_int_equal(ping, STORE_ERR_CONFIG);
 	assert_non_null(strstr(why, "NOPERM"));
@@ -2467,21 +2481,15 @@ static void test_open_user_read_only_refused(void **state)
 static void test_open_user_without_getdel_refused(void **state)
 {
 	struct fixture *f = *state;
-	store_options o = f->opts;
 	redisContext *c = admin_connect();
-	char name[64], url[256], why[256];
+	char why[256];
+	struct acl_user u;
 	store_status ping;
-	store_ctx *st;
 
-	(void)snprintf(name, sizeof(name), "nogetdel-%s", f->prefix);
-	name[strlen(name) - 1] = '\0';
-	assert_true(acl_user_new(c, name, "gdpass", "~*", "-getdel", url,
-				 sizeof(url)));
-	o.url = url;
-	st = open_or_fail(&o);
-	ping = store_ping_why(st, why, sizeof(why));
-	store_close(st);
-	acl_user_free(c, name);
+	assert_true(
+		acl_user_new(c, f, "nogetdel", "gdpass", "~*", "-getdel", &u));
+	ping = ping_why_as(f, &u, why, sizeof(why));
+	acl_user_free(c, u.name);
 	redisFree(c);
 	assert_int_equal(ping, STORE_ERR_CONFIG);
 	assert_non_null(strstr(why, "NOPERM"));
@@ -2497,17 +2505,15 @@ static void test_queue_push_permission_revoked_config(void **state)
 	struct fixture *f = *state;
 	store_options o = f->opts;
 	redisContext *c = admin_connect();
-	char name[64], url[256];
-	const char *revoke[] = {"ACL", "SETUSER", name, "-@stream", "-incrby"};
+	struct acl_user u;
+	const char *revoke[] = {"ACL", "SETUSER", u.name, "-@stream",
+				"-incrby"};
 	store_status push, incr;
 	store_ctx *st;
 	int64_t n = 0;
 
-	(void)snprintf(name, sizeof(name), "revoked-%s", f->prefix);
-	name[strlen(name) - 1] = '\0';
-	assert_true(
-		acl_user_new(c, name, "rvpass", "~*", NULL, url, sizeof(url)));
-	o.url = url;
+	assert_true(acl_user_new(c, f, "revoked", "rvpass", "~*", NULL, &u));
+	o.url = u.url;
 	st = open_or_fail(&o);
 	assert_int_equal(store_ping(st), STORE_OK);
 	assert_true(admin_ok(c, 5, revoke));
@@ -2515,7 +2521,7 @@ static void test_queue_push_permission_revoked_config(void **state)
 	/* Refused inside a script, which words it differently. */
 	incr = store_incr(st, "n", 1, 0, &n);
 	store_close(st);
-	acl_user_free(c, name);
+	acl_user_free(c, u.name);
 	redisFree(c);
 	assert_int_equal(push, STORE_ERR_CONFIG);
 	assert_int_equal(incr, STORE_ERR_CONFIG);
