@@ -168,6 +168,15 @@ void af_admin__sessions_end(af_admin_call *c)
 
 	if (!query_user(c, user))
 		return;
+	/*
+	 * The user's codes and tokens, and sign-ins half done, end with the
+	 * sessions; a user no longer there has only sessions left to end.
+	 */
+	st = af_dir_user_end_signins(c->srv->dir, user);
+	if (st != AF_DIR_OK && st != AF_DIR_NOT_FOUND) {
+		af_admin__dir_error(c, st, NULL);
+		return;
+	}
 	n = af_session_end_user(c->srv, user);
 	if (n < 0) {
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);

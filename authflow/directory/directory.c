@@ -1046,6 +1046,7 @@ static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
 			   strcmp(k, "sub") == 0 ||
 			   strcmp(k, "password") == 0 ||
 			   strcmp(k, "password_set") == 0 ||
+			   strcmp(k, AF_DIR_USER_GEN) == 0 ||
 			   strcmp(k, "created_at") == 0 ||
 			   strcmp(k, "updated_at") == 0) {
 			af_dir__err(err, errlen, "%s: cannot be set here", k);
@@ -1279,9 +1280,51 @@ out:
 	return rc;
 }
 
+/* Raises the user's sign-in generation by one (af_dir_user_gen()). */
+static af_dir_status gen_raise(json_t *user)
+{
+	return af_dir__set_new(user, AF_DIR_USER_GEN,
+			       json_integer(af_dir_user_gen(user) + 1));
+}
+
 static af_dir_status merge_fn(json_t *user, void *arg)
 {
-	return user_merge(user, arg);
+	const json_t *norm = arg;
+	int disabling = json_is_true(json_object_get(user, "enabled")) &&
+			json_is_false(json_object_get(norm, "enabled"));
+	af_dir_status rc = user_merge(user, norm);
+
+	/* What the user signed into before being disabled stays ended. */
+	if (rc == AF_DIR_OK && disabling)
+		rc = gen_raise(user);
+	return rc;
+}
+
+static af_dir_status end_signins_fn(json_t *user, void *arg)
+{
+	(void)arg;
+	return gen_raise(user);
+}
+
+int64_t af_dir_user_gen(const json_t *user)
+{
+	json_int_t gen =
+		json_integer_value(json_object_get(user, AF_DIR_USER_GEN));
+
+	return gen > 0 ? (int64_t)gen : 0;
+}
+
+af_dir_status af_dir_user_end_signins(af_dir *dir, const char *username)
+{
+	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
+	af_dir_status rc;
+
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	rc = user_key(key, sizeof(key), username, name, sizeof(name));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__update(dir, key, end_signins_fn, NULL, NULL, NULL);
+	return rc;
 }
 
 af_dir_status af_dir_user_set(af_dir *dir, const char *actor,
@@ -1349,6 +1392,9 @@ static af_dir_status password_fn(json_t *user, void *arg)
 	}
 	if (c->only_if != NULL)
 		return AF_DIR_OK;
+	/* Whatever was signed in with the old password ends with it. */
+	if (gen_raise(user) != AF_DIR_OK)
+		return AF_DIR_NOMEM;
 	return af_dir__set_new(user, "updated_at", json_integer(af_now()));
 }
 

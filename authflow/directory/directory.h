@@ -284,6 +284,24 @@ AF_DIR_NODISCARD af_dir_status af_dir_user_get_by_sub(af_dir *dir,
 AF_DIR_NODISCARD af_dir_status af_dir_user_list(af_dir *dir, json_t **out);
 
 /*
+ * The user's sign-in generation (a user's member AF_DIR_USER_GEN; 0 when
+ * absent). It goes up whenever everything the user is signed into must
+ * end: an administrator sets or clears the password, disables the user,
+ * or ends the user's sessions (af_dir_user_end_signins()). Sessions,
+ * sign-ins under way, codes and tokens keep the generation they began in,
+ * and are refused once the user's has moved past it.
+ */
+#define AF_DIR_USER_GEN "signin_gen"
+int64_t af_dir_user_gen(const json_t *user);
+
+/*
+ * Raises the user's sign-in generation. AF_DIR_OK, AF_DIR_NOT_FOUND,
+ * AF_DIR_STORE, AF_DIR_NOMEM. Thread-safety: re-entrant.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_user_end_signins(af_dir *dir,
+						       const char *username);
+
+/*
  * Checks a sign-in. The order of the checks keeps an attacker from
  * learning which user names exist: an unknown or malformed user name, or
  * a user without a password, costs the same Argon2 work as a real check

@@ -256,9 +256,10 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 			      json_object_get(authz, "mfa"), "txn")));
 	/* "try" names this password step's count of token codes tried. */
 	if (af_random_token(16, try_id, sizeof(try_id)) == 0)
-		mfa = json_pack("{s:s, s:O, s:s, s:s}", "user", username, "sub",
-				json_object_get(user, "sub"), "flow", flow_id,
-				"try", try_id);
+		mfa = json_pack("{s:s, s:O, s:I, s:s, s:s}", "user", username,
+				"sub", json_object_get(user, "sub"), "gen",
+				(json_int_t)af_dir_user_gen(user), "flow",
+				flow_id, "try", try_id);
 	eligible = eligible_devices(devices, wf);
 	if (mfa == NULL || eligible == NULL) {
 		af_page_unavailable(resp);

@@ -222,16 +222,17 @@ void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
 
 	for (i = 0; amr != NULL && i < s->namr; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
-	grant = json_pack(
-		"{s:O?, s:O?, s:O?, s:O?, s:O?, s:s, s:s, s:I, s:o, s:s, s:s}",
-		"client_id", json_object_get(authz, "client_id"),
-		"redirect_uri", json_object_get(authz, "redirect_uri"), "scope",
-		json_object_get(authz, "scope"), "nonce",
-		json_object_get(authz, "nonce"), "code_challenge",
-		json_object_get(authz, "code_challenge"), "username",
-		s->username, "sub", s->sub, "auth_time",
-		(json_int_t)s->auth_time, "amr", amr, "acr", s->acr, "sid",
-		s->sid);
+	grant = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:s, s:s, s:I, s:o, "
+			  "s:s, s:s, s:I}",
+			  "client_id", json_object_get(authz, "client_id"),
+			  "redirect_uri",
+			  json_object_get(authz, "redirect_uri"), "scope",
+			  json_object_get(authz, "scope"), "nonce",
+			  json_object_get(authz, "nonce"), "code_challenge",
+			  json_object_get(authz, "code_challenge"), "username",
+			  s->username, "sub", s->sub, "auth_time",
+			  (json_int_t)s->auth_time, "amr", amr, "acr", s->acr,
+			  "sid", s->sid, "gen", (json_int_t)s->gen);
 	if (grant == NULL ||
 	    af_grant_issue_code(srv, grant, code, sizeof(code)) != 0) {
 		json_decref(grant);
@@ -516,7 +517,8 @@ static int session_has_amr(const af_session *s, const char *method)
  * Whether the user of a live session may use the app now: 0 yes, 1 the
  * app is not deployed to them or they lost SSO, 2 their policy or the
  * request (authz's "acr_mfa") asks for a second factor the session was
- * made without, -1 store failure.
+ * made without, 3 the user's sign-ins were ended since (the session is
+ * over), -1 store failure.
  */
 static int session_user_allowed(af_server *srv, const af_session *s,
 				const json_t *app, const json_t *authz)
@@ -534,6 +536,10 @@ static int session_user_allowed(af_server *srv, const af_session *s,
 	    strcmp(json_string_value(json_object_get(user, "sub")), s->sub) !=
 		    0)
 		goto out;
+	if (af_dir_user_gen(user) != s->gen) {
+		rc = 3;
+		goto out;
+	}
 	st = af_dir_policy_for_user(srv->dir, user, &policy);
 	if (st == AF_DIR_STORE) {
 		rc = -1;

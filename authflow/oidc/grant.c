@@ -63,10 +63,11 @@ static json_t *record_of(af_grant_kind kind, const json_t *grant,
 	json_t *rec;
 
 	if (kind == AF_GRANT_ACCESS)
-		rec = json_pack("{s:O?, s:O?, s:O?}", "client_id",
+		rec = json_pack("{s:O?, s:O?, s:O?, s:O?}", "client_id",
 				json_object_get(grant, "client_id"), "sub",
 				json_object_get(grant, "sub"), "scope",
-				json_object_get(grant, "scope"));
+				json_object_get(grant, "scope"), "gen",
+				json_object_get(grant, "gen"));
 	else
 		rec = json_deep_copy(grant);
 	if (rec == NULL || json_object_set_new(rec, "v", json_string(vhash))) {
@@ -525,4 +526,10 @@ void af_grant_revoke_family(af_server *srv, const char *value,
 		family_mark(srv, sel);
 		family_take(srv, sel);
 	}
+}
+
+int af_grant_gen_current(const json_t *grant, const json_t *user)
+{
+	return json_integer_value(json_object_get(grant, "gen")) ==
+	       af_dir_user_gen(user);
 }

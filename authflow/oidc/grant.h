@@ -141,4 +141,11 @@ int af_grant_note_access(json_t *grant, const char *sel);
 /* Revokes the access tokens noted in grant, a refresh token's record. */
 void af_grant_revoke_noted(af_server *srv, const json_t *grant);
 
+/*
+ * 1 when grant (a code's, a token's record) began in user's current
+ * sign-in generation (af_dir_user_gen()): nothing since ended the user's
+ * sign-ins. A grant without one began in generation 0.
+ */
+int af_grant_gen_current(const json_t *grant, const json_t *user);
+
 #endif /* AF_OIDC_GRANT_H */

@@ -299,6 +299,7 @@ static int load_user(af_server *srv, af_resp *resp, const json_t *grant,
 	    !json_is_true(json_object_get(*user, "enabled")) || sub == NULL ||
 	    !json_equal(json_object_get(*user, "sub"),
 			json_object_get(grant, "sub")) ||
+	    !af_grant_gen_current(grant, *user) ||
 	    !af_dir_app_deployed_to(app, *user) || sso == 0) {
 		af_resp_oauth_error(resp, 400, "invalid_grant",
 				    "the user or application is no longer "

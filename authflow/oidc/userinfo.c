@@ -80,6 +80,11 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 				    "the user is no longer active");
 		goto out;
 	}
+	if (!af_grant_gen_current(grant, user)) {
+		af_resp_oauth_error(resp, 401, "invalid_token",
+				    "the user's sign-ins were ended");
+		goto out;
+	}
 	/*
 	 * The token is only as good as the app's right to it: an app that was
 	 * removed, disabled or taken from the user gets no more claims.

@@ -65,6 +65,7 @@ static int from_json(const char *text, size_t len, af_session *s)
 	s->auth_time = json_integer_value(json_object_get(o, "auth_time"));
 	s->created = json_integer_value(json_object_get(o, "created"));
 	s->created_ms = json_integer_value(json_object_get(o, "created_ms"));
+	s->gen = json_integer_value(json_object_get(o, "gen"));
 	amr = json_object_get(o, "amr");
 	json_array_foreach(amr, i, v)
 	{
@@ -85,11 +86,12 @@ static char *to_json(const af_session *s)
 
 	for (i = 0; amr != NULL && i < s->namr; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:o*}", "username",
-		      s->username, "sub", s->sub, "sid", s->sid, "acr", s->acr,
-		      "auth_time", (json_int_t)s->auth_time, "created",
-		      (json_int_t)s->created, "created_ms",
-		      (json_int_t)s->created_ms, "amr", amr);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o*}",
+		      "username", s->username, "sub", s->sub, "sid", s->sid,
+		      "acr", s->acr, "auth_time", (json_int_t)s->auth_time,
+		      "created", (json_int_t)s->created, "created_ms",
+		      (json_int_t)s->created_ms, "gen", (json_int_t)s->gen,
+		      "amr", amr);
 	if (o == NULL)
 		return NULL;
 	text = json_dumps(o, JSON_COMPACT);

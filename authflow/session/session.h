@@ -30,6 +30,7 @@ typedef struct af_session {
 	int64_t auth_time;
 	int64_t created;
 	int64_t created_ms; /* orders a user's sessions, oldest first */
+	int64_t gen;	    /* the user's sign-in generation at sign-in */
 	char amr[AF_AMR_MAX][8];
 	unsigned namr;
 	char acr[32];

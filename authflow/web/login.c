@@ -98,6 +98,7 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 	snprintf(s.sub, sizeof(s.sub), "%s",
 		 json_string_value(json_object_get(user, "sub")));
 	s.auth_time = af_now();
+	s.gen = af_dir_user_gen(user);
 	memcpy(s.amr[0], "pwd", 4);
 	s.namr = 1;
 	snprintf(s.acr, sizeof(s.acr), "%s", AF_ACR_PWD);

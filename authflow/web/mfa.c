@@ -113,6 +113,13 @@ static const char *mfa_str(const json_t *authz, const char *key)
 		json_object_get(json_object_get(authz, "mfa"), key));
 }
 
+/* The user's sign-in generation when their password was checked. */
+static int64_t mfa_gen(const json_t *authz)
+{
+	return json_integer_value(
+		json_object_get(json_object_get(authz, "mfa"), "gen"));
+}
+
 /*
  * Notes in the flow that its end was refused, so that reloading the page
  * after an administrator's next change does not finish it. The flow stays
@@ -127,6 +134,16 @@ static void mark_refused(af_server *srv, const char *flow, const json_t *authz)
 	    json_object_set_new(mfa, "refused", json_true()) == 0)
 		(void)af_flow_save(srv, flow, copy);
 	json_decref(copy);
+}
+
+/* The page of a sign-in that will not be completed, with a way back. */
+static void not_completed(af_resp *resp, const char *flow, const json_t *authz,
+			  const char *why, const char *what_now)
+{
+	af_page_allow_form_target(resp, json_string_value(json_object_get(
+						authz, "redirect_uri")));
+	af_page_refusal(resp, 403, "Sign-in not completed", why, what_now, flow,
+			json_string_value(json_object_get(authz, "csrf")));
 }
 
 /*
@@ -145,14 +162,8 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	/* Refused once, refused for good: a later change admits no one. */
 	if (json_is_true(json_object_get(json_object_get(authz, "mfa"),
 					 "refused"))) {
-		af_page_allow_form_target(
-			resp, json_string_value(
-				      json_object_get(authz, "redirect_uri")));
-		af_page_refusal(
-			resp, 403, "Sign-in not completed",
-			"This sign-in was refused.",
-			"Sign in again, or contact your administrator.", flow,
-			json_string_value(json_object_get(authz, "csrf")));
+		not_completed(resp, flow, authz, "This sign-in was refused.",
+			      "Sign in again, or contact your administrator.");
 		return;
 	}
 	/*
@@ -172,6 +183,25 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 		json_decref(user);
 		user = NULL;
 	}
+	/*
+	 * Nor may a password checked before it was changed (or before the
+	 * user's sessions were ended) finish a sign-in now. (A user disabled
+	 * meanwhile is told so below.)
+	 */
+	if (user != NULL && json_is_true(json_object_get(user, "enabled")) &&
+	    af_dir_user_gen(user) != mfa_gen(authz)) {
+		json_decref(user);
+		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
+		log_info(srv->log, req->rid, "login", "user=%s outcome=ended",
+			 mfa_str(authz, "user"));
+		mark_refused(srv, flow, authz);
+		not_completed(resp, flow, authz,
+			      "This sign-in was ended while it waited: your "
+			      "password was changed, or your sessions were "
+			      "ended.",
+			      "Sign in again.");
+		return;
+	}
 	rc = af_login_allowed(srv, req, resp, flow, authz, user, &policy, &app);
 	json_decref(user);
 	json_decref(policy);
@@ -188,6 +218,7 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	snprintf(s.username, sizeof(s.username), "%s", mfa_str(authz, "user"));
 	snprintf(s.sub, sizeof(s.sub), "%s", mfa_str(authz, "sub"));
 	s.auth_time = af_now();
+	s.gen = mfa_gen(authz);
 	memcpy(s.amr[0], "pwd", 4);
 	snprintf(s.amr[1], sizeof(s.amr[1]), "%s", factor);
 	memcpy(s.amr[2], "mfa", 4);

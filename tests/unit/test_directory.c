@@ -1394,6 +1394,60 @@ static void test_af_dir_user_login_old_costs_rehashed(void **state)
 	af_dir_free(stronger);
 }
 
+static int64_t gen_of(fixture *f, const char *name)
+{
+	json_t *u = get_user(f, name);
+	int64_t gen = af_dir_user_gen(u);
+
+	json_decref(u);
+	return gen;
+}
+
+/*
+ * The sign-in generation goes up with a password set or cleared, the user
+ * disabled, or their sign-ins ended; never with a re-hash at sign-in, an
+ * enabling or other changes, and nobody sets it by hand.
+ */
+static void test_af_dir_user_gen_raised_by_what_ends_signins(void **state)
+{
+	fixture *f = *state;
+	af_dir *stronger = small_dir(f->store, 128);
+	json_t *u = NULL;
+
+	assert_int_equal(add_user(f, "{\"username\":\"gus\"}", "pw-gus"),
+			 AF_DIR_OK);
+	assert_int_equal(gen_of(f, "gus"), 0);
+	assert_int_equal(af_dir_user_login(stronger, "gus", "pw-gus", &u),
+			 AF_DIR_OK);
+	json_decref(u);
+	assert_int_equal(gen_of(f, "gus"), 0);
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "GUS",
+						  "pw-new", f->err,
+						  sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(gen_of(f, "gus"), 1);
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "gus", NULL,
+						  f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(gen_of(f, "gus"), 2);
+	assert_int_equal(set_user(f, "gus", "{\"enabled\":false}"), AF_DIR_OK);
+	assert_int_equal(gen_of(f, "gus"), 3);
+	assert_int_equal(set_user(f, "gus", "{\"enabled\":false}"), AF_DIR_OK);
+	assert_int_equal(set_user(f, "gus", "{\"enabled\":true}"), AF_DIR_OK);
+	assert_int_equal(set_user(f, "gus", "{\"name\":\"Gus\"}"), AF_DIR_OK);
+	assert_int_equal(gen_of(f, "gus"), 3);
+	assert_int_equal(af_dir_user_end_signins(f->dir, "Gus"), AF_DIR_OK);
+	assert_int_equal(gen_of(f, "gus"), 4);
+	assert_int_equal(af_dir_user_end_signins(f->dir, "nobody"),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(af_dir_user_end_signins(f->dir, "not valid"),
+			 AF_DIR_NOT_FOUND);
+	assert_refused(f, set_user(f, "gus", "{\"signin_gen\":0}"),
+		       "signin_gen");
+	assert_int_equal(gen_of(f, "gus"), 4);
+	af_dir_free(stronger);
+}
+
 static void test_af_throttle_user_delays_then_locks(void **state)
 {
 	fixture *f = *state;
@@ -1837,6 +1891,7 @@ int main(void)
 		T(test_af_dir_app_deploy_undeploy_moves_mode),
 		T(test_af_dir_user_login_right_wrong_unknown),
 		T(test_af_dir_user_login_unknown_user_costs_a_hash),
+		T(test_af_dir_user_gen_raised_by_what_ends_signins),
 		T(test_af_dir_user_login_old_costs_rehashed),
 		T(test_af_throttle_user_delays_then_locks),
 		T(test_af_throttle_success_clears_user_count),

@@ -746,6 +746,49 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(r.status, 400, 'the flow has ended');
   });
 
+  test('a new password, ended sessions and disabling end the codes and tokens signed in before', async () => {
+    const s = await seed(server, { user: 'rosa' });
+    // Each step ends what it finds: fresh tokens and a code not yet redeemed.
+    const held = async (password) => {
+      const { config, tokens, browser } = await fullSignIn({ ...s, password });
+      const a = await authUrl(config, { prompt: 'login' });
+      const r = await signIn(new Browser(), server.issuer, a.url.href, s.user, password);
+      assert.equal(r.status, 302, r.text);
+      return { config, tokens, browser, a, cb: new URL(r.location) };
+    };
+    const ended = async (h, why) => {
+      assert.equal((await userinfo(h.tokens.access_token)).status, 401, `access token after ${why}`);
+      await assert.rejects(client.refreshTokenGrant(h.config, h.tokens.refresh_token), isError('invalid_grant'),
+        `refresh token after ${why}`);
+      await assert.rejects(client.authorizationCodeGrant(h.config, h.cb, {
+        pkceCodeVerifier: h.a.verifier, expectedState: h.a.state, expectedNonce: h.a.nonce,
+      }), isError('invalid_grant'), `code after ${why}`);
+      const a = await authUrl(h.config, { prompt: 'none' });
+      const r = await h.browser.get(a.url.href);
+      assert.equal(new URL(r.location).searchParams.get('error'), 'login_required', `session after ${why}`);
+    };
+    let h = await held(s.password);
+    const pw = await server.admin('PUT', `/users/${s.user}/password`, { password: 'rosa-new-password' });
+    assert.equal(pw.status, 200, pw.text);
+    await ended(h, 'a password change');
+    h = await held('rosa-new-password');
+    assert.equal((await userinfo(h.tokens.access_token)).status, 200, 'the new password signs in');
+    assert.equal((await server.admin('DELETE', `/sessions?user=${s.user}`)).status, 200);
+    await ended(h, 'the sessions were ended');
+    h = await held('rosa-new-password');
+    assert.equal((await server.admin('PATCH', `/users/${s.user}`, { enabled: false })).status, 200);
+    assert.equal((await server.admin('PATCH', `/users/${s.user}`, { enabled: true })).status, 200);
+    await ended(h, 'the user was disabled and enabled again');
+    const u = await server.admin('GET', `/users/${s.user}`);
+    assert.equal(u.json.signin_gen, 3, u.text);
+    const set = await server.admin('PATCH', `/users/${s.user}`, { signin_gen: 0 });
+    assert.equal(set.status, 400, 'the generation cannot be set');
+    h = await held('rosa-new-password');
+    assert.equal((await server.admin('PATCH', `/users/${s.user}`, { name: 'Pia' })).status, 200);
+    assert.equal((await userinfo(h.tokens.access_token)).status, 200, 'other changes end nothing');
+    assert.ok((await client.refreshTokenGrant(h.config, h.tokens.refresh_token)).access_token);
+  });
+
   test('single sign-on taken away: tokens stop; a refused user switch ends the earlier session', async () => {
     const s = await seed(server, { user: 'nell' });
     const { config, tokens, browser } = await fullSignIn(s);
