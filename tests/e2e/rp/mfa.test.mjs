@@ -740,6 +740,36 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(await sessions(), 1);
   });
 
+  test('a new password or ended sessions during the second step end that sign-in', async () => {
+    const s = await mfaUser('ulla');
+    const sessions = async () => (await server.admin('GET', '/sessions?user=ulla')).json.sessions.length;
+    for (const change of [
+      () => server.admin('PUT', '/users/ulla/password', { password: 'ulla-new-password' }),
+      () => server.admin('DELETE', '/sessions?user=ulla'),
+    ]) {
+      const m = await toMfa(s);
+      const [txn] = await pendingTxn(s);
+      assert.equal((await change()).status, 200);
+      // The phone still approves; the password checked before does not
+      // finish the sign-in, by the page nor by a token code.
+      const ok = await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(m.page.text)]);
+      assert.equal(ok.stdout, 'approved', ok.stderr);
+      let r = await m.browser.get(m.mfaUrl);
+      assert.equal(r.status, 403, r.text);
+      assert.match(r.text, /ended while it waited/);
+      r = await m.browser.get(m.mfaUrl);
+      assert.match(r.text, /was refused/, 'ended for good');
+      assert.equal(await sessions(), 0);
+      s.password = 'ulla-new-password';
+    }
+    const m = await toMfa(s);
+    const code = await idsim(server, s.phone, ['code']);
+    const f = hiddenFields(m.page.text);
+    const r = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code: code.stdout });
+    assert.equal(r.status, 302, r.text);
+    assert.equal(await sessions(), 1, 'the new password signs in');
+  });
+
   test('a removed phone is not replaced with the password alone', async () => {
     const s = await mfaUser('ruth');
     const list = await server.admin('GET', '/users/ruth/devices');
