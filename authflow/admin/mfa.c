@@ -20,8 +20,9 @@
  *          scans: authflow://enroll?issuer=<pct issuer>&code=<code>
  *          &user=<pct user>. Audit "device.enroll_code" (never the code).
  * GET    /admin/v1/users/{name}/devices
- *        → {"devices": [...]} (af_mfa_device_list: no TOTP secrets), 404
- *          when there is no such user.
+ *        → {"devices": [...]} (af_mfa_device_list: no TOTP secrets; each
+ *          push token cut to its first 8 characters, as in the queue),
+ *          404 when there is no such user.
  * DELETE /admin/v1/devices/{id}
  *        → {"ok": true}; 404 for an unknown device. Audit "device.remove"
  *          with the device's user, name and platform.
@@ -323,13 +324,32 @@ out:
 	OPENSSL_cleanse(uri, sizeof(uri));
 }
 
+/*
+ * The push token of obj (a device or a push job) cut to its first
+ * PUSH_TOKEN_SHOWN characters and "...": enough to tell devices apart,
+ * not a token to push to, in every listing of the admin API. 0, or -1
+ * when out of memory.
+ */
+static int shorten_push_token(json_t *obj)
+{
+	const char *token =
+		json_string_value(json_object_get(obj, "push_token"));
+	char cut[PUSH_TOKEN_SHOWN + 4];
+
+	if (token == NULL || strlen(token) <= PUSH_TOKEN_SHOWN)
+		return 0;
+	snprintf(cut, sizeof(cut), "%.*s...", PUSH_TOKEN_SHOWN, token);
+	return json_object_set_new(obj, "push_token", json_string(cut));
+}
+
 /* ---- devices ---------------------------------------------------------- */
 
 void af_admin__device_list(af_admin_call *c)
 {
 	char user[AF_DIR_USERNAME_MAX + 1];
-	json_t *devices = NULL;
+	json_t *devices = NULL, *dev;
 	af_mfa_status st;
+	size_t i;
 
 	if (!path_username(c, user))
 		return;
@@ -337,6 +357,15 @@ void af_admin__device_list(af_admin_call *c)
 	if (st != AF_MFA_OK) {
 		mfa_error(c, st, NULL);
 		return;
+	}
+	/* A whole token would let its reader push to the phone. */
+	json_array_foreach(devices, i, dev)
+	{
+		if (shorten_push_token(dev) != 0) {
+			json_decref(devices);
+			af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+			return;
+		}
 	}
 	af_admin__json(c, 200, json_pack("{s:o}", "devices", devices));
 }
@@ -433,23 +462,6 @@ struct jobs {
 	json_t *arr;
 	int failed;
 };
-
-/*
- * A job's push token cut to its first PUSH_TOKEN_SHOWN characters and
- * "...": enough to tell devices apart, not a token to push to. 0, or -1
- * when out of memory.
- */
-static int shorten_push_token(json_t *job)
-{
-	const char *token =
-		json_string_value(json_object_get(job, "push_token"));
-	char cut[PUSH_TOKEN_SHOWN + 4];
-
-	if (token == NULL || strlen(token) <= PUSH_TOKEN_SHOWN)
-		return 0;
-	snprintf(cut, sizeof(cut), "%.*s...", PUSH_TOKEN_SHOWN, token);
-	return json_object_set_new(job, "push_token", json_string(cut));
-}
 
 /*
  * One queue entry. An entry that is not a JSON object (which pushd would

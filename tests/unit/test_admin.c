@@ -1231,6 +1231,49 @@ static void test_branding_superadmin_sets_admin_reads(void **state)
 			 405);
 }
 
+/*
+ * The device list shows a push token cut short, as the push queue does:
+ * an administrator tells the phones apart, and no listing hands out a
+ * token that pushes to one.
+ */
+static void test_devices_list_push_token_cut(void **state)
+{
+	static const char token[] = "0123abcd4567ef890123abcd4567ef89"
+				    "0123abcd4567ef890123abcd4567ef89";
+	struct fx *f = *state;
+	char err[256];
+	json_t *spec, *dev = NULL, *listed;
+
+	add_alice(f);
+	spec = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "platform",
+			 "apns", "push_token", token, "public_key", "kty", "EC",
+			 "crv", "P-256", "x", JWK_X, "y", JWK_Y);
+	assert_non_null(spec);
+	assert_int_equal(af_mfa_device_add(f->srv.store, "alice", spec, &dev,
+					   err, sizeof(err)),
+			 AF_MFA_OK);
+	json_decref(spec);
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
+		200);
+	listed = json_array_get(json_object_get(f->answer, "devices"), 0);
+	assert_string_equal(
+		json_string_value(json_object_get(listed, "push_token")),
+		"0123abcd...");
+	assert_null(strstr(f->resp.body.data, token));
+	/* The stored token is whole: pushes still reach the phone. */
+	json_decref(dev);
+	dev = NULL;
+	assert_int_equal(
+		af_mfa_device_get(
+			f->srv.store,
+			json_string_value(json_object_get(listed, "id")), &dev),
+		AF_MFA_OK);
+	assert_string_equal(
+		json_string_value(json_object_get(dev, "push_token")), token);
+	json_decref(dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1270,6 +1313,7 @@ int main(void)
 		T(test_device_remove_unknown_or_odd_id_404),
 		T(test_push_queue_empty_then_jobs_oldest_first),
 		T(test_branding_superadmin_sets_admin_reads),
+		T(test_devices_list_push_token_cut),
 #undef T
 	};
 
