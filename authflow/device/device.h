@@ -153,6 +153,7 @@ void af_device_keys_free(af_device_keys *k);
  * "crv": "P-256", "x", "y"}, base64url coordinates of 32 bytes). A JWK
  * with a private member "d" is refused. keys (may be NULL) caches the
  * decoded and checked key for the next request of the same device.
+ * Both forms of a signature, low-S and high-S, verify (see sign.c).
  * AF_DEVICE_OK, AF_DEVICE_BAD_KEY (not a P-256 public key, or a point off
  * the curve), AF_DEVICE_UNAUTHORIZED (a malformed or wrong signature),
  * AF_DEVICE_INTERNAL (OpenSSL failed to allocate).
@@ -215,8 +216,11 @@ void af_h_device(af_server *srv, af_req *req, af_resp *resp);
  * Records a decision made on transaction txn (after: the transaction as
  * the decision left it) by device: the metric, an audit event for an
  * outcome that needs a look (mfa.wrong_number, mfa.deny, mfa.report, by
- * "device:<id>" on the user; an approval has none) and a warning for a
- * report.
+ * "device:<id>" on the user; an approval has none), a warning for a
+ * report, and for a wrong number one failure toward the user's lockout
+ * (af_throttle_fail(), against the txn's "ip", the address of the
+ * sign-in, when it has one). Call it once per decision, by the caller
+ * whose af_mfa_txn_decide() made it.
  * rid: the request id for the log, or NULL.
  */
 void af_device_decided(af_server *srv, const char *rid, const char *device,

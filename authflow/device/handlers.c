@@ -20,6 +20,7 @@
 #include "device/device.h"
 #include "directory/audit.h"
 #include "directory/directory.h"
+#include "directory/throttle.h"
 
 #define LAST_SEEN_GRAIN_S 60
 #define PATH_PREFIX	  "/device/v1/"
@@ -398,12 +399,6 @@ static void audit(dcall *c, const char *device, const char *action,
 }
 
 /*
- * POST /device/v1/enroll. The code is taken (and so used up) only once
- * the body is valid, the signature proves possession of the key in it,
- * and the device store would take the device, so that a malformed,
- * forged or refused request cannot burn a good code.
- */
-/*
  * 1 when the user a code was made for still exists and is enabled; 0 with
  * the answer sent otherwise (*ms: why).
  */
@@ -465,10 +460,39 @@ static af_mfa_status only_device(dcall *c, const char *user)
 	return ms;
 }
 
+/*
+ * Records the nonce of an enroll request once its code is looked up (ms:
+ * what the look-up said), before anything that changes state: the code
+ * taken, a device added. A code that does not exist (wrong, used or
+ * expired; codes are random and never made twice) leaves the nonce
+ * unused, since such a request can never enroll, now or replayed, and a
+ * flood of wrong codes then costs the store nothing. Any other request
+ * records it, so that a request turned away for a reason that may pass
+ * (a disabled user enabled again, a store that fails) cannot be replayed
+ * later to enroll and take the TOTP secret from the answer. 1, or 0 with
+ * the answer made.
+ */
+static int enroll_nonce(dcall *c, af_mfa_status ms, const json_t *jwk)
+{
+	char owner[80];
+
+	if (ms == AF_MFA_NOT_FOUND || ms == AF_MFA_INVALID)
+		return 1;
+	key_owner(jwk, owner, sizeof(owner));
+	return nonce_record(c, owner);
+}
+
+/*
+ * POST /device/v1/enroll. The code is taken (and so used up) only once
+ * the body is valid, the signature proves possession of the key in it,
+ * and the device store would take the device, so that a malformed,
+ * forged or refused request cannot burn a good code. The code is looked
+ * up before the nonce is recorded (see enroll_nonce()).
+ */
 static void h_enroll(dcall *c)
 {
 	char code[AF_DEVICE_CODE_MAX + 1];
-	char user[USER_MAX], taker[USER_MAX], owner[80];
+	char user[USER_MAX], taker[USER_MAX];
 	json_t *spec = NULL, *dev = NULL;
 	const char *id;
 	af_mfa_status ms;
@@ -482,9 +506,7 @@ static void h_enroll(dcall *c)
 		answer_error(c, AF_DEVICE_BAD_REQUEST, c->err);
 		goto out;
 	}
-	key_owner(json_object_get(spec, "public_key"), owner, sizeof(owner));
-	if (!sig_check(c, json_object_get(spec, "public_key"), 1) ||
-	    !nonce_record(c, owner))
+	if (!sig_check(c, json_object_get(spec, "public_key"), 1))
 		goto out;
 	/*
 	 * A refusal that the code's user decides (no room for one more
@@ -495,6 +517,8 @@ static void h_enroll(dcall *c)
 	 */
 	ms = af_mfa_enroll_code_peek(c->srv->store, code, user, sizeof(user),
 				     &flags);
+	if (!enroll_nonce(c, ms, json_object_get(spec, "public_key")))
+		goto out;
 	/* A code outlives neither its user nor the user's being enabled. */
 	if (ms == AF_MFA_OK && !user_active(c, user, &ms))
 		goto out;
@@ -720,6 +744,27 @@ static void answer_not_decided(dcall *c, af_mfa_status ms)
 	json_decref(txn);
 }
 
+/*
+ * A wrong number is a wrong guess at the second factor by whoever passed
+ * the password, as a wrong token code is: one failure toward the user's
+ * lockout, counted against the address the sign-in came from (the
+ * browser's, which the txn keeps; the phone's is the user's own), or the
+ * user alone when the txn has none. A decision is made once
+ * (compare-and-set), and only the request that made it comes here, so a
+ * wrong number counts once.
+ */
+static void count_wrong_number(af_server *srv, const char *rid,
+			       const char *user, const json_t *after)
+{
+	const char *ip = json_string_value(json_object_get(after, "ip"));
+
+	if (af_throttle_fail(srv->dir, user, ip) != AF_DIR_OK)
+		log_warn(srv->log, rid, LOG_EVENT,
+			 "action=throttle user=%s error=\"could not count a "
+			 "wrong number\"",
+			 user);
+}
+
 void af_device_decided(af_server *srv, const char *rid, const char *device,
 		       const char *txn, const json_t *after)
 {
@@ -750,6 +795,8 @@ void af_device_decided(af_server *srv, const char *rid, const char *device,
 	if (i == sizeof(kinds) / sizeof(kinds[0]) || user == NULL)
 		return;
 	af_metrics_mfa(srv->metrics, kinds[i].outcome);
+	if (kinds[i].outcome == AF_MFA_OUT_FAILED)
+		count_wrong_number(srv, rid, user, after);
 	if (kinds[i].action == NULL)
 		return;
 	detail = json_pack("{s:s, s:s}", "txn", txn, "app",

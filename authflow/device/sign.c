@@ -279,6 +279,16 @@ static int all_zero(const uint8_t *p, size_t n)
  * The DER form of a raw r||s signature into der (DER_SIG_MAX bytes).
  * A zero r or s can never verify; it is refused here already (r or s at
  * or above the group order are refused by OpenSSL's verification).
+ *
+ * An s above half the group order is taken as it is, not refused: the
+ * phones' own signers (the Secure Enclave, Android Keystore, OpenSSL in
+ * idsim) make plain ECDSA signatures, high-S about every second time,
+ * so refusing them would fail every second request. Accepting both
+ * (r, s) and (r, n - s) costs nothing here, because nothing keys on a
+ * signature's bytes: replays are refused by the nonce inside the signed
+ * text, so the other form of a signature is the same request, refused
+ * as a replay.
+ *
  * AF_DEVICE_OK, AF_DEVICE_UNAUTHORIZED or AF_DEVICE_INTERNAL.
  */
 static af_device_status raw_to_der(const uint8_t *raw, uint8_t *der,

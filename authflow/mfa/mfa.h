@@ -196,13 +196,16 @@ af_mfa_status af_mfa_code_check(store_ctx *st, const char *username,
 /*
  * Transactions. af_mfa_txn_new makes one for a sign-in: spec holds user,
  * app (client id), app_name (display name), flow (flow id), devices
- * (array of device ids that may answer), number_matching (bool). The
+ * (array of device ids that may answer), number_matching (bool), and ip
+ * (optional: the client address of the sign-in, 1..64 visible
+ * characters, or null). The
  * number (10..99 from tc_match_code) is drawn when number_matching is on.
  * created and expires (created + AF_MFA_TXN_TTL_S) come from now. State
  * "pending". Each device's pending index gets the txn. *out: the txn JSON
  * {id, user, app, app_name, flow, devices, number (int or null), state,
  * created, expires, decided_by, push: {device id: "queued"|"sent"|
- * "failed"|"token_invalid"|"not_sent"}}.
+ * "failed"|"token_invalid"|"not_sent"}, ip (only when given)}. Like the
+ * number, ip is in no public view and no push job.
  *
  * af_mfa_txn_get: the txn; a pending txn past its expiry is turned into
  * "expired" (atomically) before it is returned.

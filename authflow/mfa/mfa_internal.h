@@ -25,6 +25,8 @@
 /* Bytes of a transaction's app (client id), app_name and flow id. */
 #define AF_MFA__APP_MAX	  256
 #define AF_MFA__FLOW_MAX  128
+/* Bytes of the client address a transaction keeps (as the throttle's). */
+#define AF_MFA__IP_MAX	  64
 
 #if defined(__GNUC__)
 #define AF_MFA__PRINTF(a, b) __attribute__((format(printf, a, b)))

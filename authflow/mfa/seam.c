@@ -21,6 +21,7 @@
 
 #include "common/util.h"
 #include "mfa/mfa.h"
+#include "mfa/mfa_internal.h"
 #include "mfa/seam.h"
 #include "oidc/flow.h"
 #include "web/mfa_pages.h"
@@ -96,12 +97,20 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 			 why != NULL ? why : "limit");
 		return -1;
 	}
-	spec = json_pack("{s:s, s:O, s:O?, s:O, s:O, s:b}", "user", username,
-			 "app", json_object_get(app, "client_id"), "app_name",
-			 json_object_get(app, "display_name"), "flow",
-			 json_object_get(mfa, "flow"), "devices", eligible,
-			 "number_matching",
-			 json_is_true(json_object_get(wf, "number_matching")));
+	/*
+	 * The browser's address goes with the txn: a wrong number typed on
+	 * the phone counts against it (device/handlers.c).
+	 */
+	spec = json_pack("{s:s, s:O, s:O?, s:O, s:O, s:b, s:s?}", "user",
+			 username, "app", json_object_get(app, "client_id"),
+			 "app_name", json_object_get(app, "display_name"),
+			 "flow", json_object_get(mfa, "flow"), "devices",
+			 eligible, "number_matching",
+			 json_is_true(json_object_get(wf, "number_matching")),
+			 "ip",
+			 af_mfa__token_ok(req->client_ip, AF_MFA__IP_MAX)
+				 ? req->client_ip
+				 : NULL);
 	if (spec == NULL)
 		return -1;
 	st = af_mfa_txn_new(srv->store, spec, af_now(), txn);

@@ -65,9 +65,18 @@ typedef struct txn_spec {
 	const char *app;
 	const char *app_name;
 	const char *flow;
+	const char *ip; /* NULL when not known */
 	const json_t *devices;
 	bool number_matching;
 } txn_spec;
+
+/* A spec's "ip": absent, null, or 1..AF_MFA__IP_MAX visible characters. */
+static bool ip_ok(const json_t *ip)
+{
+	if (ip == NULL || json_is_null(ip))
+		return true;
+	return af_mfa__token_ok(json_string_value(ip), AF_MFA__IP_MAX);
+}
 
 static af_mfa_status spec_check(const json_t *spec, txn_spec *ts)
 {
@@ -79,11 +88,13 @@ static af_mfa_status spec_check(const json_t *spec, txn_spec *ts)
 	ts->app = json_string_value(json_object_get(spec, "app"));
 	ts->app_name = json_string_value(json_object_get(spec, "app_name"));
 	ts->flow = json_string_value(json_object_get(spec, "flow"));
+	ts->ip = json_string_value(json_object_get(spec, "ip"));
 	ts->devices = json_object_get(spec, "devices");
 	if (!af_mfa__user_ok(ts->user) ||
 	    !af_mfa__text_ok(ts->app, AF_MFA__APP_MAX) ||
 	    !af_mfa__text_ok(ts->app_name, AF_MFA__APP_MAX) ||
 	    !af_mfa__text_ok(ts->flow, AF_MFA__FLOW_MAX) ||
+	    !ip_ok(json_object_get(spec, "ip")) ||
 	    !json_is_array(ts->devices) ||
 	    json_array_size(ts->devices) > AF_MFA_DEVICES_MAX ||
 	    (nm != NULL && !json_is_boolean(nm)))
@@ -101,7 +112,7 @@ static af_mfa_status spec_check(const json_t *spec, txn_spec *ts)
 static json_t *txn_record(const char *id, const txn_spec *ts, uint32_t number,
 			  int64_t now)
 {
-	json_t *push = json_object(), *v;
+	json_t *push = json_object(), *v, *txn;
 	size_t i;
 
 	json_array_foreach(ts->devices, i, v)
@@ -115,7 +126,7 @@ static json_t *txn_record(const char *id, const txn_spec *ts, uint32_t number,
 	}
 	if (push == NULL)
 		return NULL;
-	return json_pack(
+	txn = json_pack(
 		"{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I, s:I, "
 		"s:n, s:o}",
 		"id", id, "user", ts->user, "app", ts->app, "app_name",
@@ -124,6 +135,16 @@ static json_t *txn_record(const char *id, const txn_spec *ts, uint32_t number,
 		ts->number_matching ? json_integer(number) : json_null(),
 		"state", STATE_PENDING, "created", (json_int_t)now, "expires",
 		(json_int_t)now + AF_MFA_TXN_TTL_S, "decided_by", "push", push);
+	/*
+	 * Where the sign-in came from, for the brute-force count of a wrong
+	 * number; like the number, it stays in the record.
+	 */
+	if (txn != NULL && ts->ip != NULL &&
+	    json_object_set_new(txn, "ip", json_string(ts->ip)) != 0) {
+		json_decref(txn);
+		txn = NULL;
+	}
+	return txn;
 }
 
 /* Adds the txn to each device's volatile index of what it may answer. */

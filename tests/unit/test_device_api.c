@@ -31,11 +31,14 @@
 #include "mfa/mfa.h"
 #include "server.h"
 
-#define NOW	  ((int64_t)1700000000)
-#define USER	  "alice"
-#define USER_NAME "Alice Example"
-#define ENROLL	  "/device/v1/enroll"
-#define LIST	  "/device/v1/challenges"
+#define NOW	   ((int64_t)1700000000)
+#define USER	   "alice"
+#define USER_NAME  "Alice Example"
+#define ENROLL	   "/device/v1/enroll"
+#define LIST	   "/device/v1/challenges"
+/* The phone's address, and that of the browser that signed in. */
+#define PHONE_IP   "198.51.100.20"
+#define BROWSER_IP "203.0.113.7"
 
 struct fx {
 	af_server srv;
@@ -271,6 +274,7 @@ static unsigned send_rq(struct fx *f, const rq *r)
 	}
 	req.test_headers = headers;
 	snprintf(req.rid, sizeof(req.rid), "test");
+	snprintf(req.client_ip, sizeof(req.client_ip), "%s", PHONE_IP);
 	af_resp_init(&f->resp, 0);
 	f->have_resp = 1;
 	af_h_device_at(&f->srv, &req, &f->resp, NOW);
@@ -344,18 +348,22 @@ static void enroll(struct fx *f)
 		 answer_str(f, "device_id"));
 }
 
-/* A pending txn for the devices given (NULL-terminated); id into out. */
-static void new_txn_at(struct fx *f, const char *const *devices, int64_t at,
-		       char *out, size_t cap, int *number)
+/*
+ * A pending txn for the devices given (NULL-terminated), of a sign-in from
+ * address ip (NULL: not known); id into out.
+ */
+static void new_txn_from(struct fx *f, const char *const *devices, int64_t at,
+			 const char *ip, char *out, size_t cap, int *number)
 {
 	json_t *devs = json_array(), *spec, *txn = NULL;
 	size_t i;
 
 	for (i = 0; devices[i] != NULL; i++)
 		json_array_append_new(devs, json_string(devices[i]));
-	spec = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b}", "user", USER, "app",
-			 "af-client", "app_name", "Qlik Sense", "flow",
-			 "flow-1", "devices", devs, "number_matching", 1);
+	spec = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:s?}", "user", USER,
+			 "app", "af-client", "app_name", "Qlik Sense", "flow",
+			 "flow-1", "devices", devs, "number_matching", 1, "ip",
+			 ip);
 	assert_non_null(spec);
 	assert_int_equal(af_mfa_txn_new(f->srv.store, spec, at, &txn),
 			 AF_MFA_OK);
@@ -365,6 +373,12 @@ static void new_txn_at(struct fx *f, const char *const *devices, int64_t at,
 			(int)json_integer_value(json_object_get(txn, "number"));
 	json_decref(txn);
 	json_decref(spec);
+}
+
+static void new_txn_at(struct fx *f, const char *const *devices, int64_t at,
+		       char *out, size_t cap, int *number)
+{
+	new_txn_from(f, devices, at, NULL, out, cap, number);
 }
 
 static void new_txn(struct fx *f, char *out, size_t cap, int *number)
@@ -408,6 +422,79 @@ static rq decide_rq(struct fx *f, const char *txn, const char *body,
 	r.path = pathbuf;
 	r.device = f->device;
 	return r;
+}
+
+/* The brute-force failures counted for kind ("user", "ip") and name. */
+static long failures(struct fx *f, const char *kind, const char *name)
+{
+	char key[128];
+	store_value v = {NULL, 0};
+	store_status st;
+	long n = 0;
+
+	snprintf(key, sizeof(key), "fail:%s:%s", kind, name);
+	st = store_get(f->srv.store, key, &v);
+	assert_true(st == STORE_OK || st == STORE_NOT_FOUND);
+	if (st == STORE_OK)
+		n = strtol((const char *)v.data, NULL, 10);
+	store_value_free(&v);
+	return n;
+}
+
+/* 1 when the nonce is on record for key (what enroll keeps it under). */
+static int nonce_kept(struct fx *f, EVP_PKEY *key, const char *nonce)
+{
+	json_t *jwk = jwk_of(key);
+	char hex[65], name[160];
+	store_value v = {NULL, 0};
+	store_status st;
+
+	af_mfa_key_hash(jwk, hex);
+	json_decref(jwk);
+	snprintf(name, sizeof(name), "dnonce:key-%s:%s", hex, nonce);
+	st = store_get(f->srv.store, name, &v);
+	store_value_free(&v);
+	assert_true(st == STORE_OK || st == STORE_NOT_FOUND);
+	return st == STORE_OK;
+}
+
+/* The number of USER's devices. */
+static size_t devices_of_user(struct fx *f)
+{
+	json_t *list = NULL;
+	size_t n;
+
+	assert_int_equal(af_mfa_device_list(f->srv.store, USER, &list),
+			 AF_MFA_OK);
+	n = json_array_size(list);
+	json_decref(list);
+	return n;
+}
+
+/*
+ * The other form of a base64url r||s signature: (r, n - s), which
+ * verifies as well as (r, s) does.
+ */
+static void other_s(const char *sig, char *out, size_t outcap)
+{
+	/* The order n of the P-256 group. */
+	static const char order[] = "FFFFFFFF00000000FFFFFFFFFFFFFFFF"
+				    "BCE6FAADA7179E84F3B9CAC2FC632551";
+	uint8_t raw[64];
+	BIGNUM *n = NULL, *s;
+	size_t len = 0;
+
+	assert_int_equal(
+		af_b64url_decode(sig, strlen(sig), raw, sizeof(raw), &len), 0);
+	assert_int_equal(len, 64);
+	assert_true(BN_hex2bn(&n, order) > 0);
+	s = BN_bin2bn(raw + 32, 32, NULL);
+	assert_non_null(s);
+	assert_int_equal(BN_sub(s, n, s), 1);
+	assert_int_equal(BN_bn2binpad(s, raw + 32, 32), 32);
+	BN_free(s);
+	BN_free(n);
+	assert_int_equal(af_b64url_encode(raw, sizeof(raw), out, outcap), 0);
 }
 
 /* ---- sign.c ------------------------------------------------------------ */
@@ -631,6 +718,41 @@ static void test_sig_verify_key_cache(void **state)
 	json_decref(jwk);
 }
 
+/*
+ * Either form of s verifies (phones' signers make high-S about every
+ * second time), and the other form of a request's signature is the same
+ * request: its nonce refuses it as a replay.
+ */
+static void test_sig_either_s_form_ok_other_form_replayed_401(void **state)
+{
+	static const char nonce[] = "nonce-other-s-0123456789";
+	struct fx *f = *state;
+	json_t *jwk = jwk_of(f->key);
+	char text[256], sig[96], twin[96], body_hex[65];
+	rq r = {.method = "GET", .path = LIST, .ts = NOW, .nonce = nonce};
+
+	enroll(f);
+	af_sha256_hex("", 0, body_hex);
+	snprintf(text, sizeof(text),
+		 "AF-DEVICE-V1\nGET\n%s\n%" PRId64 "\n%s\n%s", LIST, NOW, nonce,
+		 body_hex);
+	es256(f->key, text, sig, sizeof(sig));
+	other_s(sig, twin, sizeof(twin));
+	/* n is odd: s and n - s differ, and one of them is above n / 2. */
+	assert_string_not_equal(sig, twin);
+	assert_int_equal(af_device_sig_verify(NULL, jwk, text, sig),
+			 AF_DEVICE_OK);
+	assert_int_equal(af_device_sig_verify(NULL, jwk, text, twin),
+			 AF_DEVICE_OK);
+	r.device = f->device;
+	r.sig = twin;
+	assert_int_equal(send_rq(f, &r), 200);
+	r.sig = sig;
+	assert_int_equal(send_rq(f, &r), 401);
+	assert_error(f, "unauthorized");
+	json_decref(jwk);
+}
+
 /* ---- enroll ------------------------------------------------------------ */
 
 static void test_enroll_valid_created_code_consumed(void **state)
@@ -672,6 +794,66 @@ static void test_enroll_unknown_code_401(void **state)
 	assert_int_equal(enroll_with(f, f->key, f->key, "AAAABBBBCCCCDDDD"),
 			 401);
 	assert_error(f, "invalid_code");
+}
+
+/*
+ * A code that does not exist leaves the nonce unused: that request can
+ * never enroll, replayed or not. An enrollment uses its nonce up.
+ */
+static void test_enroll_unknown_code_nonce_unused(void **state)
+{
+	static const char nonce[] = "nonce-enroll-0123456789";
+	struct fx *f = *state;
+	char code[AF_MFA_ID_BUF], body[1024];
+	rq r = {.method = "POST", .path = ENROLL, .ts = NOW, .nonce = nonce};
+
+	enroll_body(f->key, "AAAABBBBCCCCDDDD", body, sizeof(body));
+	r.body = body;
+	assert_int_equal(send_rq(f, &r), 401);
+	assert_error(f, "invalid_code");
+	assert_false(nonce_kept(f, f->key, nonce));
+	new_code(f, code, sizeof(code));
+	enroll_body(f->key, code, body, sizeof(body));
+	assert_int_equal(send_rq(f, &r), 201);
+	assert_true(nonce_kept(f, f->key, nonce));
+	/* The enrollment again: refused, and nothing more is made. */
+	assert_int_equal(send_rq(f, &r), 401);
+	assert_int_equal(devices_of_user(f), 1);
+}
+
+/*
+ * A live code whose user may not enroll now uses the nonce up: the same
+ * request, replayed once the user is enabled again, is refused and
+ * enrolls nothing (its answer would hold the TOTP secret).
+ */
+static void test_enroll_user_enabled_again_replay_401(void **state)
+{
+	static const char nonce[] = "nonce-enroll-disabled-01";
+	struct fx *f = *state;
+	char code[AF_MFA_ID_BUF], body[1024], err[256];
+	json_t *off = json_pack("{s:b}", "enabled", 0);
+	json_t *on = json_pack("{s:b}", "enabled", 1);
+	rq r = {.method = "POST", .path = ENROLL, .ts = NOW, .nonce = nonce};
+
+	new_code(f, code, sizeof(code));
+	enroll_body(f->key, code, body, sizeof(body));
+	r.body = body;
+	assert_int_equal(af_dir_user_set(f->srv.dir, "test", USER, off, NULL,
+					 err, sizeof(err)),
+			 AF_DIR_OK);
+	assert_int_equal(send_rq(f, &r), 401);
+	assert_error(f, "invalid_code");
+	assert_int_equal(af_dir_user_set(f->srv.dir, "test", USER, on, NULL,
+					 err, sizeof(err)),
+			 AF_DIR_OK);
+	assert_int_equal(send_rq(f, &r), 401);
+	assert_error(f, "unauthorized");
+	assert_int_equal(devices_of_user(f), 0);
+	/* Signed again with a fresh nonce, it enrolls: the code was kept. */
+	r.nonce = NULL;
+	assert_int_equal(send_rq(f, &r), 201);
+	json_decref(off);
+	json_decref(on);
 }
 
 static void test_enroll_code_of_disabled_or_removed_user_401(void **state)
@@ -970,6 +1152,59 @@ static void test_decide_wrong_number_failed(void **state)
 	assert_int_equal(send_rq(f, &r), 200);
 	assert_string_equal(answer_str(f, "state"), "failed");
 	assert_txn_state(f, txn, "failed");
+}
+
+/* A body that approves with a number other than number. */
+static void wrong_number_body(int number, char *out, size_t cap)
+{
+	snprintf(out, cap, "{\"decision\": \"approve\", \"number\": \"%d\"}",
+		 number == 99 ? 10 : number + 1);
+}
+
+/*
+ * A wrong number is one failure toward the lockout, for the user and the
+ * browser's address of the sign-in, never the phone's; later answers to
+ * the decided txn count nothing more, and a denial counts nothing.
+ */
+static void test_decide_wrong_number_counts_one_failure(void **state)
+{
+	struct fx *f = *state;
+	const char *devs[] = {NULL, NULL};
+	char txn[AF_MFA_ID_BUF], path[128], body[64], right[64];
+	int number = 0;
+	rq r;
+
+	enroll(f);
+	devs[0] = f->device;
+	new_txn_from(f, devs, NOW, BROWSER_IP, txn, sizeof(txn), &number);
+	wrong_number_body(number, body, sizeof(body));
+	r = decide_rq(f, txn, body, path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_string_equal(answer_str(f, "state"), "failed");
+	assert_int_equal(failures(f, "user", USER), 1);
+	assert_int_equal(failures(f, "ip", BROWSER_IP), 1);
+	assert_int_equal(failures(f, "ip", PHONE_IP), 0);
+	/* Decided once: the same answer again, or the right one, is a 409. */
+	assert_int_equal(send_rq(f, &r), 409);
+	snprintf(right, sizeof(right),
+		 "{\"decision\": \"approve\", \"number\": \"%d\"}", number);
+	r.body = right;
+	assert_int_equal(send_rq(f, &r), 409);
+	assert_int_equal(failures(f, "user", USER), 1);
+	assert_int_equal(failures(f, "ip", BROWSER_IP), 1);
+	new_txn(f, txn, sizeof(txn), NULL);
+	r = decide_rq(f, txn, "{\"decision\": \"deny\"}", path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_int_equal(failures(f, "user", USER), 1);
+	/* A txn that does not know the address counts the user alone. */
+	new_txn(f, txn, sizeof(txn), &number);
+	wrong_number_body(number, body, sizeof(body));
+	r = decide_rq(f, txn, body, path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_string_equal(answer_str(f, "state"), "failed");
+	assert_int_equal(failures(f, "user", USER), 2);
+	assert_int_equal(failures(f, "ip", BROWSER_IP), 1);
+	assert_int_equal(failures(f, "ip", PHONE_IP), 0);
 }
 
 static void test_decide_deny_denied(void **state)
@@ -1400,8 +1635,11 @@ int main(void)
 		T(test_sig_verify_roundtrip_ok_and_tamper_refused),
 		T(test_sig_verify_bad_key_refused),
 		T(test_sig_verify_key_cache),
+		T(test_sig_either_s_form_ok_other_form_replayed_401),
 		T(test_enroll_valid_created_code_consumed),
 		T(test_enroll_unknown_code_401),
+		T(test_enroll_unknown_code_nonce_unused),
+		T(test_enroll_user_enabled_again_replay_401),
 		T(test_enroll_code_of_disabled_or_removed_user_401),
 		T(test_enroll_other_key_signature_401_code_kept),
 		T(test_enroll_bad_body_400_code_kept),
@@ -1418,6 +1656,7 @@ int main(void)
 		T(test_decide_right_number_approved_then_409),
 		T(test_decide_other_device_404),
 		T(test_decide_wrong_number_failed),
+		T(test_decide_wrong_number_counts_one_failure),
 		T(test_decide_deny_denied),
 		T(test_decide_report_reported_and_audited),
 		T(test_decide_expired_410),

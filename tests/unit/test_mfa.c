@@ -1458,6 +1458,64 @@ static void test_txn_public_never_has_number(void **state)
 	json_decref(txn);
 }
 
+/*
+ * The address of the sign-in stays in the record (a wrong number counts
+ * against it) and, like the number, in no public view; a value that is
+ * no address is refused.
+ */
+static void test_txn_new_ip_kept_in_record_only(void **state)
+{
+	static const char *const bad[] = {
+		"\"203.0.113.7 \"",
+		"\"\"",
+		"7",
+		"\"0123456789012345678901234567890123456789"
+		"01234567890123456789012345\"",
+	};
+	struct fixture *f = *state;
+	json_t *spec, *txn = NULL, *read = NULL, *view;
+	char text[512];
+	size_t i;
+
+	spec = parse("{\"user\": \"ida\", \"app\": \"a\", \"app_name\": "
+		     "\"A\", \"flow\": \"f\", \"devices\": [\"d1\"], "
+		     "\"ip\": \"2001:db8::7\"}");
+	assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn), AF_MFA_OK);
+	json_decref(spec);
+	assert_string_equal(sget(txn, "ip"), "2001:db8::7");
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(txn), T0, &read),
+			 AF_MFA_OK);
+	assert_string_equal(sget(read, "ip"), "2001:db8::7");
+	view = af_mfa_txn_public(read, T0);
+	assert_non_null(view);
+	assert_null(json_object_get(view, "ip"));
+	assert_int_equal(json_object_size(view), 8);
+	json_decref(view);
+	json_decref(read);
+	json_decref(txn);
+	txn = NULL;
+	/* Not known (null) is no address: the txn is made without one. */
+	spec = parse("{\"user\": \"ida\", \"app\": \"a\", \"app_name\": "
+		     "\"A\", \"flow\": \"f\", \"devices\": [], \"ip\": null}");
+	assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn), AF_MFA_OK);
+	assert_null(json_object_get(txn, "ip"));
+	json_decref(spec);
+	json_decref(txn);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		txn = NULL;
+		snprintf(text, sizeof(text),
+			 "{\"user\": \"ida\", \"app\": \"a\", "
+			 "\"app_name\": \"A\", \"flow\": \"f\", "
+			 "\"devices\": [], \"ip\": %s}",
+			 bad[i]);
+		spec = parse(text);
+		assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn),
+				 AF_MFA_INVALID);
+		assert_null(txn);
+		json_decref(spec);
+	}
+}
+
 static void test_txn_pending_for_device_excludes_decided_expired(void **state)
 {
 	struct fixture *f = *state;
@@ -1795,6 +1853,7 @@ static void test_redis_missing_when_required_fails(void **state)
 		CASE(test_txn_cancel_by_browser_cancelled, setup),             \
 		CASE(test_txn_decide_concurrent_one_wins, setup),              \
 		CASE(test_txn_public_never_has_number, setup),                 \
+		CASE(test_txn_new_ip_kept_in_record_only, setup),              \
 		CASE(test_txn_pending_for_device_excludes_decided_expired,     \
 		     setup),                                                   \
 		CASE(test_push_allowed_limit_per_period, setup),               \

@@ -155,6 +155,44 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.match(page.text, /did not match/);
   });
 
+  test('wrong numbers count into the brute-force delay, each once', { timeout: 120000 }, async () => {
+    // A server of its own: the failures count against the address too.
+    const shared = server;
+    server = await startServer({ store: STORE });
+    try {
+      const s = await mfaUser('nina');
+      // Every round makes a challenge: no push limit in the way.
+      const wf = await server.admin('PATCH', '/workflow', { push_limit: { count: 50, period_s: 300 } });
+      assert.equal(wf.status, 200, wf.text);
+      // From the fifth failure on, each starts a longer delay (1, 2, 4 s...),
+      // so one of the next sign-ins finds it running.
+      let wrongs = 0;
+      let delayed = false;
+      while (wrongs < 9 && !delayed) {
+        const a = await authUrl(s.config);
+        const b = new Browser();
+        const r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
+        if (/Wait \d+ seconds?/.test(r.text)) {
+          delayed = true;
+          break;
+        }
+        assert.equal(r.status, 303, r.text);
+        const page = await b.get(new URL(r.location, server.issuer).href);
+        const number = pageNumber(page.text);
+        const [txn] = await pendingTxn(s);
+        const wrong = String(((Number(number) - 10 + 1) % 90) + 10);
+        const w = await idsim(server, s.phone, ['approve', txn, '--number', wrong]);
+        assert.match(w.stderr, /now failed/);
+        wrongs++;
+      }
+      assert.ok(delayed, 'wrong numbers count toward the lockout');
+      assert.ok(wrongs >= 5, `delayed after ${wrongs} wrong numbers: each counts once`);
+    } finally {
+      await server.stop();
+      server = shared;
+    }
+  });
+
   test('deny, and report pauses pushes with an audit event', async () => {
     const s = await mfaUser('olga');
     let m = await toMfa(s);
