@@ -63,7 +63,7 @@ static json_t *record_of(af_grant_kind kind, const json_t *grant,
 	json_t *rec;
 
 	if (kind == AF_GRANT_ACCESS)
-		rec = json_pack("{s:O?, s:O?, s:O?, s:O?}", "client_id",
+		rec = json_pack("{s:O?, s:O?, s:O?, s:O*}", "client_id",
 				json_object_get(grant, "client_id"), "sub",
 				json_object_get(grant, "sub"), "scope",
 				json_object_get(grant, "scope"), "gen",

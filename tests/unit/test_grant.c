@@ -139,6 +139,36 @@ static void access_token_record(void **state)
 	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_REFRESH, at, &g), 1);
 }
 
+/*
+ * An access token's record keeps the grant's sign-in generation, and a
+ * grant is current only in the user's generation (none counts as 0).
+ */
+static void access_token_keeps_generation(void **state)
+{
+	struct fx *f = *state;
+	char at[AF_TOKEN_TEXT_MAX + 1];
+	json_t *g = NULL, *user = json_pack("{s:s}", "sub", "sub-of-alice");
+
+	assert_non_null(user);
+	assert_true(af_grant_gen_current(f->grant, user));
+	assert_int_equal(json_object_set_new(f->grant, "gen", json_integer(2)),
+			 0);
+	assert_false(af_grant_gen_current(f->grant, user));
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, NULL,
+					f->grant, at, sizeof(at)),
+			 0);
+	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_ACCESS, at, &g), 0);
+	assert_int_equal(json_integer_value(json_object_get(g, "gen")), 2);
+	assert_int_equal(
+		json_object_set_new(user, AF_DIR_USER_GEN, json_integer(2)), 0);
+	assert_true(af_grant_gen_current(g, user));
+	assert_int_equal(
+		json_object_set_new(user, AF_DIR_USER_GEN, json_integer(3)), 0);
+	assert_false(af_grant_gen_current(g, user));
+	json_decref(g);
+	json_decref(user);
+}
+
 static void forged_tokens_refused(void **state)
 {
 	struct fx *f = *state;
@@ -293,6 +323,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(code_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(access_token_record, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(access_token_keeps_generation,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(forged_tokens_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(code_replay_revokes_family,
