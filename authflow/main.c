@@ -34,8 +34,15 @@
 #include "pushd/pushd.h"
 #include "server.h"
 
-#define EXIT_USAGE 2
-#define GRACE_S	   10
+#define EXIT_USAGE	   2
+#define GRACE_S		   10
+/*
+ * While the signing key is within keys.alert_days, the alert is logged
+ * this often (and when that period starts).
+ */
+#define KEY_ALERT_EVERY_MS ((int64_t)24 * 3600 * 1000)
+/* A failing attempt to make a signing key is logged at most this often. */
+#define KEY_FAIL_EVERY_MS  ((int64_t)60 * 1000)
 
 struct args {
 	const char *config;
@@ -184,8 +191,58 @@ static void push_metrics(void *arg, af_buf *out)
 		af_buf_puts(out, "# push metrics unavailable\n");
 }
 
+/* What keys_watch() logged last (monotonic milliseconds; 0: never). */
+struct key_watch {
+	int64_t alert_ms;
+	int64_t fail_ms;
+};
+
+/*
+ * At start and once a second: the key ring looked after (see jose.h); a
+ * new signing key made when the current one reached the end of its
+ * lifetime without a rotation, rather than leaving /token with nothing to
+ * sign with (the old key stays in /jwks until its tokens have expired);
+ * and the key alert logged when the signing key enters keys.alert_days,
+ * then once a day, so that a server that runs for months still says it.
+ */
+static void keys_watch(af_server *srv, struct key_watch *w)
+{
+	int64_t now = (int64_t)(af_mono_ns() / 1000000u);
+	jose_status st;
+	long days;
+
+	af_keyring_look(srv->keys);
+	st = af_keyring_ensure_current(srv->keys);
+	if (st != JOSE_OK &&
+	    (w->fail_ms == 0 || now - w->fail_ms >= KEY_FAIL_EVERY_MS)) {
+		w->fail_ms = now;
+		log_error(srv->log, NULL, "key_alert",
+			  "no signing key is current and none could be made "
+			  "(%s): tokens cannot be issued",
+			  jose_strerror(st));
+	}
+	days = af_keyring_days_left(srv->keys);
+	if (days > (long)srv->cfg.key_alert_days) {
+		w->alert_ms = 0;
+		return;
+	}
+	if (w->alert_ms != 0 && now - w->alert_ms < KEY_ALERT_EVERY_MS)
+		return;
+	w->alert_ms = now;
+	if (days < 0)
+		log_warn(srv->log, NULL, "key_alert",
+			 "no signing key is current: run 'authflowctl keys "
+			 "rotate'");
+	else
+		log_warn(srv->log, NULL, "key_alert",
+			 "the signing key expires in %ld days: run "
+			 "'authflowctl keys rotate'",
+			 days);
+}
+
 static int run(const struct args *a, af_config *cfg, log_ctx *log)
 {
+	struct key_watch watch = {0, 0};
 	char err[512], token[64];
 	pushd_ctx *push = NULL;
 	af_server srv;
@@ -248,15 +305,11 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	log_info(log, NULL, "startup", "issuer=%s listen=%s:%u threads=%u",
 		 srv.cfg.issuer, srv.cfg.listen_address, (unsigned)srv.port,
 		 srv.threads);
-	if (af_keyring_days_left(srv.keys) <= (long)cfg->key_alert_days)
-		log_warn(log, NULL, "key_alert",
-			 "the signing key expires in %ld days: run "
-			 "'authflowctl keys rotate'",
-			 af_keyring_days_left(srv.keys));
+	keys_watch(&srv, &watch);
 	if (a->demo)
 		print_demo(&srv, token);
 	/*
-	 * Between signals, the key ring is looked after (see jose.h) and the
+	 * Between signals, the signing keys are looked after and the
 	 * embedded push workers' FCM token renewed before they need it.
 	 */
 	for (;;) {
@@ -267,7 +320,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 			sig = SIGTERM;
 			break;
 		}
-		af_keyring_look(srv.keys);
+		keys_watch(&srv, &watch);
 		if (push != NULL)
 			(void)pushd_fcm_renew(push);
 	}

@@ -176,9 +176,25 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 			       : 0;
 	ko.notice = keys_to_log;
 	ko.notice_arg = srv;
-	jst = af_keyring_open(srv->store, &ko, &srv->keys);
-	if (jst == JOSE_OK)
-		jst = af_keyring_ensure_current(srv->keys);
+	jst = af_keyring_open_why(srv->store, &ko, &srv->keys, serr,
+				  sizeof(serr));
+	if (jst == JOSE_ERR_CORRUPT) {
+		/*
+		 * Not made anew: the tokens its keys signed would no longer
+		 * verify, and a node still holding them would be told its
+		 * keys are gone.
+		 */
+		snprintf(err, errlen,
+			 "signing keys: the key ring in the store is damaged "
+			 "(%s): restore the store from a backup",
+			 serr);
+		return -1;
+	}
+	if (jst != JOSE_OK) {
+		snprintf(err, errlen, "signing keys: %s", serr);
+		return -1;
+	}
+	jst = af_keyring_ensure_current(srv->keys);
 	if (jst != JOSE_OK) {
 		snprintf(err, errlen, "signing keys: %s", jose_strerror(jst));
 		return -1;

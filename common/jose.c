@@ -49,6 +49,10 @@
 #define MAX_TOKEN_LIFETIME_S (31 * SECONDS_PER_DAY)
 /* The only algorithm we sign with and the only one we accept. */
 #define JWT_ALG		     "RS256"
+/* The public exponent of every key we make (65537), as base64url. */
+#define RSA_E_65537	     "AQAB"
+/* Room for one line saying why a stored ring was refused. */
+#define WHY_MAX		     256
 
 const char *jose_strerror(jose_status st)
 {
@@ -89,9 +93,18 @@ struct af_keyring {
 	 * text the ring in memory came from, so that an unchanged ring is not
 	 * parsed again. One thread looks at a time; others go on.
 	 */
-	pthread_mutex_t look_lock; /* guards the two below */
+	pthread_mutex_t look_lock; /* guards the three below */
 	int64_t looked_at;
 	char seen_sha[65];
+	/* The SHA-256 of the last stored ring text refused, told once. */
+	char bad_sha[65];
+};
+
+/* How soon maybe_refresh() reads the store again. */
+enum look_when {
+	LOOK_PERIODIC, /* refresh_s after the last look */
+	LOOK_SOON,     /* a second after the last look: an unknown kid */
+	LOOK_NOW,      /* at once, waiting for a look under way */
 };
 
 /* What ring_update() does with the ring it reads from the store. */
@@ -398,35 +411,141 @@ static bool entry_time(const json_t *entry, const char *name, int64_t *out)
 	return true;
 }
 
+/* Writes one line into why (whylen > 0). */
+static void why_set(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void why_set(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+/* The size in bits of the modulus n (base64url), or 0 when it is none. */
+static unsigned modulus_bits(const char *n)
+{
+	uint8_t buf[JWK_B64_MAX];
+	size_t len = 0, i = 0;
+	unsigned top, bits = 0;
+
+	if (af_b64url_decode(n, strnlen(n, JWK_B64_MAX + 1), buf, sizeof(buf),
+			     &len) != 0)
+		return 0;
+	while (i < len && buf[i] == 0)
+		i++;
+	if (i == len)
+		return 0;
+	for (top = buf[i]; top != 0; top >>= 1)
+		bits++;
+	return (unsigned)((len - i - 1) * 8) + bits;
+}
+
 /*
- * Loads one ring entry. The kid must be the thumbprint of the key: that
- * catches a ring edited by hand or damaged in the store before we would
- * sign with one key under another's name.
+ * Signs a fixed text with the key and checks the signature with the key's
+ * public part, as a relying party would. A private key damaged in the
+ * store, or one that belongs to another modulus, is caught here, before
+ * it signs tokens that nobody can verify. (OpenSSL falls back from a bad
+ * CRT part to d on its own; what matters is that the signature verifies.)
  */
-static jose_status ring_key_load(json_t *entry, struct ring_key *k)
+static jose_status key_self_test(const cjose_jwk_t *jwk)
+{
+	static const char text[] = "authflow signing key check";
+	cjose_header_t *hdr;
+	cjose_jws_t *jws = NULL, *back = NULL;
+	const char *compact = NULL;
+	cjose_err cerr = {0};
+	jose_status st = JOSE_ERR_CORRUPT;
+
+	hdr = cjose_header_new(&cerr);
+	if (hdr == NULL)
+		return JOSE_ERR_NOMEM;
+	if (!cjose_header_set(hdr, CJOSE_HDR_ALG, JWT_ALG, &cerr))
+		goto fail;
+	jws = cjose_jws_sign(jwk, hdr, (const uint8_t *)text, sizeof(text) - 1,
+			     &cerr);
+	if (jws == NULL || !cjose_jws_export(jws, &compact, &cerr))
+		goto fail;
+	back = cjose_jws_import(compact, strlen(compact), &cerr);
+	if (back == NULL || !cjose_jws_verify(back, jwk, &cerr))
+		goto fail;
+	st = JOSE_OK;
+	goto out;
+fail:
+	if (cerr.code == CJOSE_ERR_NO_MEMORY)
+		st = JOSE_ERR_NOMEM;
+out:
+	if (back != NULL)
+		cjose_jws_release(back);
+	if (jws != NULL)
+		cjose_jws_release(jws);
+	cjose_header_release(hdr);
+	return st;
+}
+
+/*
+ * Loads one ring entry, checking it as a key this server would have made.
+ * The kid must be the thumbprint of the key: that catches a ring edited by
+ * hand or damaged in the store before we would sign with one key under
+ * another's name. The size and exponent are those of the keys we make, so
+ * a weak key slipped into the store is not used. why gets the reason for
+ * JOSE_ERR_CORRUPT.
+ */
+static jose_status ring_key_load(json_t *entry, struct ring_key *k, char *why,
+				 size_t whylen)
 {
 	json_t *jwk = json_object_get(entry, "jwk");
 	const json_t *kidj = json_object_get(entry, "kid");
 	char thumb[JOSE_KID_MAX + 1];
 	cjose_err cerr = {0};
-	jose_status st = JOSE_ERR_STORE;
+	const char *e;
+	unsigned bits;
+	jose_status st = JOSE_ERR_CORRUPT;
 
 	memset(k, 0, sizeof(*k));
 	if (!json_is_object(jwk) || !json_is_string(kidj) ||
 	    !entry_time(entry, "created_at", &k->created_at) ||
 	    !entry_time(entry, "expires_at", &k->expires_at) ||
-	    !entry_time(entry, "retire_after", &k->retire_after))
-		return JOSE_ERR_STORE;
-	if (af_jwk_thumbprint(jwk, thumb) != JOSE_OK ||
-	    strcmp(thumb, json_string_value(kidj)) != 0 ||
-	    json_string_length(kidj) != strlen(thumb))
-		return JOSE_ERR_STORE;
+	    !entry_time(entry, "retire_after", &k->retire_after)) {
+		why_set(why, whylen,
+			"not a key entry (jwk, kid, created_at, expires_at, "
+			"retire_after)");
+		return JOSE_ERR_CORRUPT;
+	}
+	if (af_jwk_thumbprint(jwk, thumb) != JOSE_OK) {
+		why_set(why, whylen, "not an RSA key");
+		return JOSE_ERR_CORRUPT;
+	}
+	if (strcmp(thumb, json_string_value(kidj)) != 0 ||
+	    json_string_length(kidj) != strlen(thumb)) {
+		why_set(why, whylen,
+			"its kid is not the RFC 7638 thumbprint of its key (%s)",
+			thumb);
+		return JOSE_ERR_CORRUPT;
+	}
+	bits = modulus_bits(json_string_value(json_object_get(jwk, "n")));
+	if (bits != 2048 && bits != 3072 && bits != 4096) {
+		why_set(why, whylen,
+			"kid %s: an RSA key of %u bits, not 2048, 3072 or 4096",
+			thumb, bits);
+		return JOSE_ERR_CORRUPT;
+	}
+	e = json_string_value(json_object_get(jwk, "e"));
+	if (strcmp(e, RSA_E_65537) != 0) {
+		why_set(why, whylen,
+			"kid %s: a public exponent other than 65537", thumb);
+		return JOSE_ERR_CORRUPT;
+	}
 	/* A ring key must be able to sign: refuse a public-only JWK. */
-	if (!json_is_string(json_object_get(jwk, "d")))
-		return JOSE_ERR_STORE;
+	if (!json_is_string(json_object_get(jwk, "d"))) {
+		why_set(why, whylen, "kid %s: no private key", thumb);
+		return JOSE_ERR_CORRUPT;
+	}
 	memcpy(k->kid, thumb, strlen(thumb) + 1);
 	k->n = strdup(json_string_value(json_object_get(jwk, "n")));
-	k->e = strdup(json_string_value(json_object_get(jwk, "e")));
+	k->e = strdup(e);
 	if (k->n == NULL || k->e == NULL) {
 		st = JOSE_ERR_NOMEM;
 		goto fail;
@@ -434,10 +553,21 @@ static jose_status ring_key_load(json_t *entry, struct ring_key *k)
 	k->jwk = cjose_jwk_import_json(jwk, &cerr);
 	if (k->jwk == NULL) {
 		st = cerr.code == CJOSE_ERR_NO_MEMORY ? JOSE_ERR_NOMEM
-						      : JOSE_ERR_STORE;
+						      : JOSE_ERR_CORRUPT;
+		why_set(why, whylen, "kid %s: the private key does not load",
+			thumb);
 		goto fail;
 	}
-	if (cjose_jwk_get_kty(k->jwk, &cerr) != CJOSE_JWK_KTY_RSA)
+	if (cjose_jwk_get_kty(k->jwk, &cerr) != CJOSE_JWK_KTY_RSA) {
+		why_set(why, whylen, "kid %s: not an RSA key", thumb);
+		goto fail;
+	}
+	st = key_self_test(k->jwk);
+	if (st == JOSE_ERR_CORRUPT)
+		why_set(why, whylen,
+			"kid %s: the private key does not match the public key",
+			thumb);
+	if (st != JOSE_OK)
 		goto fail;
 	return JOSE_OK;
 fail:
@@ -455,27 +585,45 @@ static const struct ring_key *ring_find(const struct ring *r, const char *kid)
 	return NULL;
 }
 
-/* Checks and loads a whole ring document into out (empty on failure). */
-static jose_status ring_from_json(json_t *ringj, struct ring *out)
+/*
+ * Checks and loads a whole ring document into out (empty on failure); why
+ * gets the reason for JOSE_ERR_CORRUPT, naming the key it concerns.
+ */
+static jose_status ring_from_json(json_t *ringj, struct ring *out, char *why,
+				  size_t whylen)
 {
 	json_t *keys = json_object_get(ringj, "keys");
+	char key_why[WHY_MAX];
 	size_t i, n;
 	jose_status st;
 
 	memset(out, 0, sizeof(*out));
-	if (!json_is_object(ringj) || !json_is_array(keys))
-		return JOSE_ERR_STORE;
+	if (!json_is_object(ringj) || !json_is_array(keys)) {
+		why_set(why, whylen, "not a JSON object with a \"keys\" array");
+		return JOSE_ERR_CORRUPT;
+	}
 	n = json_array_size(keys);
-	if (n > JOSE_RING_KEYS_MAX)
-		return JOSE_ERR_STORE;
+	if (n > JOSE_RING_KEYS_MAX) {
+		why_set(why, whylen, "%zu keys, more than the %d a ring holds",
+			n, JOSE_RING_KEYS_MAX);
+		return JOSE_ERR_CORRUPT;
+	}
 	out->keys = calloc(n > 0 ? n : 1, sizeof(*out->keys));
 	if (out->keys == NULL)
 		return JOSE_ERR_NOMEM;
 	for (i = 0; i < n; i++) {
-		st = ring_key_load(json_array_get(keys, i), &out->keys[i]);
-		if (st == JOSE_OK && ring_find(out, out->keys[i].kid) != NULL)
-			st = JOSE_ERR_STORE; /* the same key twice */
+		key_why[0] = '\0';
+		st = ring_key_load(json_array_get(keys, i), &out->keys[i],
+				   key_why, sizeof(key_why));
+		if (st == JOSE_OK && ring_find(out, out->keys[i].kid) != NULL) {
+			snprintf(key_why, sizeof(key_why), "kid %s twice",
+				 out->keys[i].kid);
+			st = JOSE_ERR_CORRUPT;
+		}
 		if (st != JOSE_OK) {
+			if (st == JOSE_ERR_CORRUPT)
+				why_set(why, whylen, "key %zu of %zu: %s",
+					i + 1, n, key_why);
 			ring_key_clear(&out->keys[i]);
 			ring_clear(out);
 			return st;
@@ -550,10 +698,11 @@ static jose_status ring_install(af_keyring *kr, struct ring *fresh)
 
 /*
  * Reads the ring from the store. *found tells a missing ring from a
- * present one; raw keeps the exact bytes for compare-and-swap.
+ * present one; raw keeps the exact bytes for compare-and-swap. why gets
+ * the reason for JOSE_ERR_CORRUPT.
  */
 static jose_status ring_read(af_keyring *kr, store_value *raw, json_t **ringj,
-			     bool *found)
+			     bool *found, char *why, size_t whylen)
 {
 	store_status ss;
 
@@ -573,7 +722,8 @@ static jose_status ring_read(af_keyring *kr, store_value *raw, json_t **ringj,
 	if (!json_is_object(*ringj)) {
 		json_decref(*ringj);
 		*ringj = NULL;
-		return JOSE_ERR_STORE;
+		why_set(why, whylen, "not a JSON object");
+		return JOSE_ERR_CORRUPT;
 	}
 	return JOSE_OK;
 }
@@ -778,27 +928,34 @@ static json_t *ring_to_json(af_keyring *kr)
  * One read-modify-write of the ring. *done is set when the ring in memory
  * is now the one in the store; a lost race returns JOSE_OK with *done
  * false so that the caller reads again. *fresh holds the new key across
- * attempts, so a retry does not pay for RSA key generation twice.
+ * attempts, so a retry does not pay for RSA key generation twice. On
+ * JOSE_ERR_CORRUPT, why says why and bad_sha (65 bytes) gets the SHA-256
+ * of the stored text.
  */
 static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 				    cjose_jwk_t **fresh, char *fresh_kid,
-				    bool *done)
+				    bool *done, char *why, size_t whylen,
+				    char *bad_sha)
 {
 	store_value raw = {0};
 	struct ring loaded = {0};
 	json_t *ringj = NULL;
 	bool found = false, lost = false, keep = false;
+	size_t had = 0; /* keys of the stored ring, when none was current */
 	jose_status st;
 	store_status ss;
 
 	*done = false;
-	st = ring_read(kr, &raw, &ringj, &found);
+	st = ring_read(kr, &raw, &ringj, &found, why, whylen);
 	if (st != JOSE_OK)
 		goto out;
 	if (found) {
-		/* Refuse to rewrite a ring we cannot read: keys would be lost.
+		/*
+		 * Refuse to rewrite a ring we cannot read, and never replace
+		 * it: its keys would be lost, and the tokens they signed with
+		 * them.
 		 */
-		st = ring_from_json(ringj, &loaded);
+		st = ring_from_json(ringj, &loaded, why, whylen);
 		if (st != JOSE_OK)
 			goto out;
 		if (mode == UPDATE_CREATE ||
@@ -810,6 +967,7 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 			*done = st == JOSE_OK;
 			goto out;
 		}
+		had = loaded.count;
 		ring_clear(&loaded);
 	} else {
 		/*
@@ -844,7 +1002,7 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		st = ss == STORE_ERR_NOMEM ? JOSE_ERR_NOMEM : JOSE_ERR_STORE;
 		goto out;
 	}
-	st = ring_from_json(ringj, &loaded);
+	st = ring_from_json(ringj, &loaded, why, whylen);
 	if (st == JOSE_OK)
 		st = ring_install(kr, &loaded);
 	*done = st == JOSE_OK;
@@ -856,27 +1014,74 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 	else if (*done && !found)
 		notice(kr, 0, "no key ring in the store: made signing key %s",
 		       fresh_kid);
+	else if (*done && mode == UPDATE_ENSURE && had > 0)
+		notice(kr, 1,
+		       "no signing key was current (every key of the ring had "
+		       "expired): made signing key %s",
+		       fresh_kid);
+	else if (*done && mode == UPDATE_ENSURE)
+		notice(kr, 1,
+		       "the key ring in the store held no key: made signing "
+		       "key %s",
+		       fresh_kid);
 out:
+	if (st == JOSE_ERR_CORRUPT && raw.data != NULL)
+		af_sha256_hex(raw.data, raw.len, bad_sha);
 	ring_clear(&loaded);
 	ring_json_free(ringj);
 	raw_free(&raw);
 	return st;
 }
 
-static jose_status ring_update(af_keyring *kr, enum update_mode mode,
-			       char *kid_out)
+/*
+ * true the first time a damaged stored text (its SHA-256) is to be told,
+ * for the notices of the periodic looks and checks.
+ */
+static bool first_told(af_keyring *kr, const char *bad_sha)
 {
-	char fresh_kid[JOSE_KID_MAX + 1] = "";
+	bool first;
+
+	if (bad_sha[0] == '\0' || pthread_mutex_lock(&kr->look_lock) != 0)
+		return true;
+	first = strcmp(kr->bad_sha, bad_sha) != 0;
+	if (first)
+		memcpy(kr->bad_sha, bad_sha, sizeof(kr->bad_sha));
+	pthread_mutex_unlock(&kr->look_lock);
+	return first;
+}
+
+/*
+ * ring_update_once() until it is done or has lost RING_UPDATE_TRIES races.
+ * why (may be NULL when whylen is 0) gets the reason for JOSE_ERR_CORRUPT;
+ * without it the notice callback is told.
+ */
+static jose_status ring_update(af_keyring *kr, enum update_mode mode,
+			       char *kid_out, char *why, size_t whylen)
+{
+	char fresh_kid[JOSE_KID_MAX + 1] = "", own_why[WHY_MAX] = "";
+	char bad_sha[65] = "";
 	cjose_jwk_t *fresh = NULL;
 	jose_status st = JOSE_OK;
 	bool done = false;
 	int attempt;
 
 	for (attempt = 0; attempt < RING_UPDATE_TRIES && !done; attempt++) {
-		st = ring_update_once(kr, mode, &fresh, fresh_kid, &done);
+		st = ring_update_once(kr, mode, &fresh, fresh_kid, &done,
+				      own_why, sizeof(own_why), bad_sha);
 		if (st != JOSE_OK)
 			break;
 	}
+	if (st == JOSE_ERR_CORRUPT && whylen > 0)
+		why_set(why, whylen, "%s", own_why);
+	/*
+	 * A rotation asked for is answered in the log each time; the checks
+	 * made every second tell a damaged text once.
+	 */
+	else if (st == JOSE_ERR_CORRUPT &&
+		 (mode == UPDATE_ROTATE || first_told(kr, bad_sha)))
+		notice(kr, 1,
+		       "the key ring in the store is damaged, left as it is: %s",
+		       own_why);
 	if (st == JOSE_OK && !done)
 		st = JOSE_ERR_STORE; /* lost every race: the store is too busy
 				      */
@@ -898,8 +1103,9 @@ static bool options_ok(const af_keyring_options *o)
 	       o->refresh_s <= MAX_TOKEN_LIFETIME_S;
 }
 
-jose_status af_keyring_open(store_ctx *st, const af_keyring_options *o,
-			    af_keyring **out)
+/* af_keyring_open(), with the reason of a refusal into why. */
+static jose_status keyring_open(store_ctx *st, const af_keyring_options *o,
+				af_keyring **out, char *why, size_t whylen)
 {
 	af_keyring *kr;
 	jose_status rc;
@@ -924,13 +1130,37 @@ jose_status af_keyring_open(store_ctx *st, const af_keyring_options *o,
 	kr->st = st;
 	kr->opts = *o;
 	kr->looked_at = (int64_t)(af_mono_ns() / 1000000u);
-	rc = ring_update(kr, UPDATE_CREATE, NULL);
+	rc = ring_update(kr, UPDATE_CREATE, NULL, why, whylen);
 	if (rc != JOSE_OK) {
 		af_keyring_free(kr);
 		return rc;
 	}
 	*out = kr;
 	return JOSE_OK;
+}
+
+jose_status af_keyring_open(store_ctx *st, const af_keyring_options *o,
+			    af_keyring **out)
+{
+	char why[WHY_MAX];
+
+	return keyring_open(st, o, out, why, sizeof(why));
+}
+
+jose_status af_keyring_open_why(store_ctx *st, const af_keyring_options *o,
+				af_keyring **out, char *err, size_t errlen)
+{
+	char why[WHY_MAX] = "";
+	jose_status rc = keyring_open(st, o, out, why, sizeof(why));
+
+	if (errlen == 0)
+		return rc;
+	/* A damaged ring has its own reason; anything else the status. */
+	why_set(err, errlen, "%s",
+		rc == JOSE_OK		 ? ""
+		: rc == JOSE_ERR_CORRUPT ? why
+					 : jose_strerror(rc));
+	return rc;
 }
 
 void af_keyring_free(af_keyring *kr)
@@ -948,16 +1178,17 @@ jose_status af_keyring_reload(af_keyring *kr)
 	store_value raw = {0};
 	struct ring loaded = {0};
 	json_t *ringj = NULL;
+	char why[WHY_MAX];
 	bool found = false;
 	jose_status st;
 
 	if (kr == NULL)
 		return JOSE_ERR_ARG;
-	st = ring_read(kr, &raw, &ringj, &found);
+	st = ring_read(kr, &raw, &ringj, &found, why, sizeof(why));
 	if (st == JOSE_OK && !found)
 		st = JOSE_ERR_STORE;
 	if (st == JOSE_OK)
-		st = ring_from_json(ringj, &loaded);
+		st = ring_from_json(ringj, &loaded, why, sizeof(why));
 	if (st == JOSE_OK)
 		st = ring_install(kr, &loaded);
 	if (st == JOSE_OK)
@@ -995,25 +1226,35 @@ static bool ring_has(af_keyring *kr, const char *kid)
 
 /*
  * Takes in a ring another node changed: at most every refresh_s seconds
- * (or, when soon, at most every second: a kid this node does not know),
- * one thread reads the ring's text and parses it only when it differs
- * from what it saw last. A failure keeps the ring in memory.
+ * (LOOK_SOON: at most every second, for a kid this node does not know;
+ * LOOK_NOW: every time), one thread reads the ring's text and parses it
+ * only when it differs from what it saw last. A failure keeps the ring in
+ * memory; a damaged stored ring is told once per text.
  */
-static void maybe_refresh(af_keyring *kr, bool soon)
+static void maybe_refresh(af_keyring *kr, enum look_when when)
 {
 	store_value raw = {0};
 	struct ring loaded = {0};
 	json_t *ringj = NULL;
 	int64_t now = (int64_t)(af_mono_ns() / 1000000u);
-	unsigned every = soon ? 1 : kr->opts.refresh_s;
+	int64_t every_ms = when == LOOK_NOW ? 0
+			   : when == LOOK_SOON
+				   ? 1000
+				   : (int64_t)kr->opts.refresh_s * 1000;
 	char sha[65], was[JOSE_KID_MAX + 1] = "", is[JOSE_KID_MAX + 1] = "";
-	bool missing = false;
+	char why[WHY_MAX] = "";
+	bool missing = false, damaged = false;
 	store_status ss;
+	int locked;
 
-	if (kr->opts.refresh_s == 0 ||
-	    pthread_mutex_trylock(&kr->look_lock) != 0)
+	if (kr->opts.refresh_s == 0)
 		return;
-	if (now - kr->looked_at < (int64_t)every * 1000)
+	/* A look under way answers for the others, except LOOK_NOW's. */
+	locked = when == LOOK_NOW ? pthread_mutex_lock(&kr->look_lock)
+				  : pthread_mutex_trylock(&kr->look_lock);
+	if (locked != 0)
+		return;
+	if (now - kr->looked_at < every_ms)
 		goto out;
 	kr->looked_at = now;
 	ss = store_get(kr->st, JOSE_RING_STORE_KEY, &raw);
@@ -1022,42 +1263,61 @@ static void maybe_refresh(af_keyring *kr, bool soon)
 	if (ss != STORE_OK)
 		goto out;
 	af_sha256_hex(raw.data, raw.len, sha);
-	if (strcmp(sha, kr->seen_sha) == 0)
+	if (strcmp(sha, kr->seen_sha) == 0 || strcmp(sha, kr->bad_sha) == 0)
 		goto out;
+	/* No error text: jansson's would quote bits of the private keys. */
 	ringj = json_loadb((const char *)raw.data, raw.len,
 			   JSON_REJECT_DUPLICATES, NULL);
-	if (json_is_object(ringj) &&
-	    ring_from_json(ringj, &loaded) == JOSE_OK) {
-		signing_kid(kr, was);
-		if (ring_install(kr, &loaded) == JOSE_OK)
-			memcpy(kr->seen_sha, sha, sizeof(sha));
-		signing_kid(kr, is);
+	if (!json_is_object(ringj)) {
+		why_set(why, sizeof(why), "not a JSON object");
+		damaged = true;
+	} else {
+		switch (ring_from_json(ringj, &loaded, why, sizeof(why))) {
+		case JOSE_OK:
+			signing_kid(kr, was);
+			if (ring_install(kr, &loaded) == JOSE_OK)
+				memcpy(kr->seen_sha, sha, sizeof(sha));
+			signing_kid(kr, is);
+			break;
+		case JOSE_ERR_CORRUPT:
+			damaged = true;
+			break;
+		default:
+			break; /* out of memory: the next look tries again */
+		}
 	}
+	if (damaged)
+		memcpy(kr->bad_sha, sha, sizeof(sha));
 out:
 	pthread_mutex_unlock(&kr->look_lock);
 	ring_clear(&loaded);
 	ring_json_free(ringj);
 	raw_free(&raw);
+	if (damaged)
+		notice(kr, 1,
+		       "the key ring in the store is damaged; this node goes "
+		       "on with the keys it holds: %s",
+		       why);
 	if (was[0] != '\0' && strcmp(was, is) != 0 && !ring_has(kr, was))
 		notice(kr, 1,
 		       "the key ring in the store no longer holds signing key "
 		       "%s: tokens it signed no longer verify; signing with %s",
 		       was, is[0] != '\0' ? is : "none");
 	if (missing)
-		(void)ring_update(kr, UPDATE_ENSURE, NULL);
+		(void)ring_update(kr, UPDATE_ENSURE, NULL, NULL, 0);
 }
 
 void af_keyring_look(af_keyring *kr)
 {
 	if (kr != NULL)
-		maybe_refresh(kr, false);
+		maybe_refresh(kr, LOOK_PERIODIC);
 }
 
 jose_status af_keyring_rotate(af_keyring *kr, char *kid_out)
 {
 	if (kr == NULL)
 		return JOSE_ERR_ARG;
-	return ring_update(kr, UPDATE_ROTATE, kid_out);
+	return ring_update(kr, UPDATE_ROTATE, kid_out, NULL, 0);
 }
 
 jose_status af_keyring_ensure_current(af_keyring *kr)
@@ -1072,7 +1332,7 @@ jose_status af_keyring_ensure_current(af_keyring *kr)
 	pthread_rwlock_unlock(&kr->lock);
 	if (current)
 		return JOSE_OK;
-	return ring_update(kr, UPDATE_ENSURE, NULL);
+	return ring_update(kr, UPDATE_ENSURE, NULL, NULL, 0);
 }
 
 jose_status af_jwt_sign(af_keyring *kr, const json_t *claims, const char *typ,
@@ -1099,7 +1359,7 @@ jose_status af_jwt_sign(af_keyring *kr, const json_t *claims, const char *typ,
 	payload = json_dumps(claims, JSON_COMPACT);
 	if (payload == NULL)
 		return JOSE_ERR_NOMEM;
-	maybe_refresh(kr, false);
+	maybe_refresh(kr, LOOK_PERIODIC);
 	hdr = cjose_header_new(&cerr);
 	if (hdr == NULL) {
 		st = JOSE_ERR_NOMEM;
@@ -1263,7 +1523,7 @@ jose_status af_jwt_verify_typ(af_keyring *kr, const char *jwt, size_t len,
 	if (key == NULL) {
 		/* Perhaps another node's new key: look, then try once more. */
 		pthread_rwlock_unlock(&kr->lock);
-		maybe_refresh(kr, true);
+		maybe_refresh(kr, LOOK_SOON);
 		if (pthread_rwlock_rdlock(&kr->lock) != 0) {
 			st = JOSE_ERR_NOMEM;
 			goto out;
@@ -1304,7 +1564,8 @@ json_t *af_keyring_jwks(af_keyring *kr)
 
 	if (kr == NULL)
 		return NULL;
-	maybe_refresh(kr, false);
+	/* What a relying party fetches after an unknown kid: read it fresh. */
+	maybe_refresh(kr, LOOK_NOW);
 	keys = json_array();
 	doc = json_object();
 	if (keys == NULL || doc == NULL ||
@@ -1355,7 +1616,7 @@ json_t *af_keyring_status(af_keyring *kr)
 
 	if (kr == NULL)
 		return NULL;
-	maybe_refresh(kr, false);
+	maybe_refresh(kr, LOOK_PERIODIC);
 	keys = json_array();
 	if (keys == NULL || pthread_rwlock_rdlock(&kr->lock) != 0) {
 		json_decref(keys);
@@ -1370,12 +1631,13 @@ json_t *af_keyring_status(af_keyring *kr)
 	}
 	days = ring_days_left(&kr->ring, now);
 	if (ok)
-		doc = json_pack("{s:o, s:o, s:I, s:b}", "keys", keys,
+		doc = json_pack("{s:o, s:o, s:I, s:I, s:b}", "keys", keys,
 				"signing_kid",
 				signing != NULL ? json_string(signing->kid)
 						: json_null(),
-				"expires_in_days", (json_int_t)days, "alert",
-				days <= (long)kr->opts.alert_days);
+				"expires_in_days", (json_int_t)days,
+				"alert_days", (json_int_t)kr->opts.alert_days,
+				"alert", days <= (long)kr->opts.alert_days);
 	else
 		json_decref(keys);
 	pthread_rwlock_unlock(&kr->lock);

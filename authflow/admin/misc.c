@@ -63,6 +63,7 @@ void af_admin__keys_rotate(af_admin_call *c)
 	kid[0] = '\0';
 	js = af_keyring_rotate(c->srv->keys, kid);
 	if (js != JOSE_OK) {
+		/* A damaged ring is left as it is; the log says why. */
 		af_admin__error(c,
 				js == JOSE_ERR_STORE ? AF_ADMIN_UNAVAILABLE
 				: js == JOSE_ERR_ARG ? AF_ADMIN_CONFLICT
@@ -70,6 +71,10 @@ void af_admin__keys_rotate(af_admin_call *c)
 				js == JOSE_ERR_ARG
 					? "the key ring is full: wait until "
 					  "old keys retire"
+				: js == JOSE_ERR_CORRUPT
+					? "the key ring in the store is "
+					  "damaged (the server log says how); "
+					  "nothing was changed"
 					: jose_strerror(js));
 		return;
 	}

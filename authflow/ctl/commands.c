@@ -264,7 +264,10 @@ static int print_audit(json_t *answer)
 	return rc;
 }
 
-/* The signing key of af_keyring_status(): kid, expiry, days, alert. */
+/*
+ * The signing key of af_keyring_status(): kid, expiry, days left, from how
+ * many days before expiry the alert runs, and the alert when it does.
+ */
 static int print_key_status(const json_t *st)
 {
 	const char *kid = json_string_value(json_object_get(st, "signing_kid"));
@@ -288,6 +291,11 @@ static int print_key_status(const json_t *st)
 		rc = af_ctl_put_line("", "expires_at", when);
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_put_value("", "days_left", days);
+	/* From how many days before expiry the server alerts. */
+	if (rc == AF_CTL_EXIT_OK &&
+	    json_is_integer(json_object_get(st, "alert_days")))
+		rc = af_ctl_put_value("", "alert_days",
+				      json_object_get(st, "alert_days"));
 	if (rc != AF_CTL_EXIT_OK || !json_is_true(json_object_get(st, "alert")))
 		return rc;
 	if (kid == NULL)

@@ -36,7 +36,8 @@
 	XX(ERR_MALFORMED, -6, "malformed JWT")                  \
 	XX(ERR_SIGNATURE, -7, "bad JWT signature")              \
 	XX(ERR_UNKNOWN_KID, -8, "JWT signed by an unknown key") \
-	XX(ERR_TOO_BIG, -9, "JWT too large")
+	XX(ERR_TOO_BIG, -9, "JWT too large")                    \
+	XX(ERR_CORRUPT, -10, "the key ring in the store is damaged")
 
 typedef enum jose_status {
 #define JOSE_XX(name, value, text) JOSE_##name = (value),
@@ -74,11 +75,14 @@ typedef struct af_keyring_options {
 	unsigned refresh_s;
 	/*
 	 * Told (may be NULL) what an operator should know, one line each:
-	 * warning 0 for a first key made in an empty store, 1 when the ring
+	 * warning 0 for a first key made in an empty store; 1 when the ring
 	 * went missing from the store while this node held one (it is
-	 * written back from memory) or the store's ring dropped the key this
-	 * node signs with. Called from the thread that noticed, with no lock
-	 * of the ring held.
+	 * written back from memory), the store's ring dropped the key this
+	 * node signs with, a key was made because none was current (every
+	 * key had expired, or the stored ring held none), or the stored ring
+	 * fails the checks of af_keyring_open() (once per damaged text; this
+	 * node goes on with the ring it holds). Called from the thread that
+	 * noticed, with no lock of the ring held.
 	 */
 	void (*notice)(void *arg, int warning, const char *msg);
 	void *notice_arg;
@@ -95,14 +99,32 @@ typedef struct af_keyring_options {
  * st is borrowed and must outlive the ring. On success *out is the ring
  * (free with af_keyring_free()); on failure *out is NULL.
  *
+ * Every key loaded from the store is checked: an RSA key of 2048, 3072 or
+ * 4096 bits with public exponent 65537, its kid the RFC 7638 thumbprint,
+ * and a private key that makes signatures its public key verifies. A ring
+ * that fails any check is refused whole, never replaced: a new key would
+ * leave the tokens signed with the old ones unverifiable.
+ *
  * Returns JOSE_OK, JOSE_ERR_ARG, JOSE_ERR_NOMEM, JOSE_ERR_CRYPTO (key
- * generation failed) or JOSE_ERR_STORE (the store failed, or holds a ring
- * that does not parse or whose kids do not match their keys).
+ * generation failed), JOSE_ERR_STORE (the store failed) or
+ * JOSE_ERR_CORRUPT (the store holds a ring that fails the checks).
  *
  * Thread-safety: makes a new object; safe to call from any thread.
  */
 jose_status af_keyring_open(store_ctx *st, const af_keyring_options *o,
 			    af_keyring **out);
+
+/*
+ * af_keyring_open(), and on failure one line saying why into err (errlen
+ * bytes, NUL-terminated when errlen > 0), for example "key 1 of 2: kid
+ * ...: an RSA key of 1024 bits, not 2048, 3072 or 4096", or the status's
+ * text when the ring is not at fault. The line never holds private key
+ * material. err may be NULL when errlen is 0.
+ *
+ * Thread-safety: as af_keyring_open().
+ */
+jose_status af_keyring_open_why(store_ctx *st, const af_keyring_options *o,
+				af_keyring **out, char *err, size_t errlen);
 
 /*
  * Frees the ring, wiping its private keys. Accepts NULL.
@@ -127,8 +149,9 @@ void af_keyring_look(af_keyring *kr);
  * it in at once (refresh_s does it in passing). On failure the ring in memory
  * stays as it was.
  *
- * Returns JOSE_OK, JOSE_ERR_ARG, JOSE_ERR_NOMEM, or JOSE_ERR_STORE (the
- * store failed, the ring is gone, or it is corrupt).
+ * Returns JOSE_OK, JOSE_ERR_ARG, JOSE_ERR_NOMEM, JOSE_ERR_STORE (the
+ * store failed, or the ring is gone) or JOSE_ERR_CORRUPT (it fails the
+ * checks of af_keyring_open()).
  *
  * Thread-safety: safe; takes the write lock only for the swap.
  */
@@ -145,8 +168,10 @@ jose_status af_keyring_reload(af_keyring *kr);
  * another node changed it meanwhile.
  *
  * Returns JOSE_OK, JOSE_ERR_ARG (also when the ring already holds
- * JOSE_RING_KEYS_MAX live keys), JOSE_ERR_NOMEM, JOSE_ERR_CRYPTO or
- * JOSE_ERR_STORE (store failure, corrupt ring, or lost every retry).
+ * JOSE_RING_KEYS_MAX live keys), JOSE_ERR_NOMEM, JOSE_ERR_CRYPTO,
+ * JOSE_ERR_STORE (store failure, or lost every retry) or JOSE_ERR_CORRUPT
+ * (the stored ring fails the checks of af_keyring_open(); it is left as
+ * it is, and the notice callback is told why).
  *
  * Thread-safety: safe; the slow key generation runs without the lock.
  */
@@ -155,10 +180,12 @@ jose_status af_keyring_rotate(af_keyring *kr, char *kid_out);
 /*
  * Makes sure a key is signing: when no key of the ring is current (every
  * expires_at has passed, or the ring is empty), re-reads the store (another
- * node may have rotated already) and rotates when still none is. The
- * server calls it at start-up and may call it periodically. Several nodes
- * calling it at once add one key between them: the re-check happens again
- * on each compare-and-swap retry.
+ * node may have rotated already) and rotates when still none is, telling
+ * the notice callback (a warning) which key it made. The server calls it
+ * at start-up and every second after, so that a key whose lifetime ends
+ * without a rotation is replaced rather than leaving nothing to sign
+ * with. Several nodes calling it at once add one key between them: the
+ * re-check happens again on each compare-and-swap retry.
  *
  * Returns as af_keyring_rotate().
  *
@@ -212,6 +239,12 @@ jose_status af_jwt_verify_typ(af_keyring *kr, const char *jwt, size_t len,
  * not yet past retire_after, {kty, n, e, kid, use: "sig", alg: "RS256"}.
  * Never any private member. NULL on no memory or a NULL kr.
  *
+ * When refresh_s is not 0 (a store shared with other nodes) it reads the
+ * ring in the store first, every call, and takes in a change: a relying
+ * party that fetches /jwks from any node after seeing a token signed with
+ * a key another node has just made finds that key. (Parsing happens only
+ * when the stored text changed.)
+ *
  * Thread-safety: safe (read lock).
  */
 json_t *af_keyring_jwks(af_keyring *kr);
@@ -219,10 +252,11 @@ json_t *af_keyring_jwks(af_keyring *kr);
 /*
  * Status of the signing key for `authflowctl keys status` and metrics:
  * {"keys": [{kid, created_at, expires_at, retire_after, signing}],
- *  "signing_kid", "expires_in_days", "alert": true|false}.
+ *  "signing_kid", "expires_in_days", "alert_days", "alert": true|false}.
  * signing_kid is null when no key is current; expires_in_days is
- * af_keyring_days_left(); alert is true when it is <= alert_days. New
- * reference; NULL on no memory or a NULL kr.
+ * af_keyring_days_left(); alert_days is the option; alert is true when
+ * expires_in_days is <= alert_days. New reference; NULL on no memory or a
+ * NULL kr.
  *
  * Thread-safety: safe (read lock).
  */

@@ -1253,18 +1253,18 @@ static void test_keyring_corrupt_ring_refused_memory_kept(void **state)
 	assert_int_equal(json_object_set_new(e, "kid", json_string("forged")),
 			 0);
 	ring_put(fx->st, ring);
-	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_STORE);
-	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_ERR_STORE);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_CORRUPT);
+	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_ERR_CORRUPT);
 	assert_null(other);
-	assert_int_equal(af_keyring_rotate(fx->kr, NULL), JOSE_ERR_STORE);
+	assert_int_equal(af_keyring_rotate(fx->kr, NULL), JOSE_ERR_CORRUPT);
 	assert_int_equal(store_set(fx->st, JOSE_RING_STORE_KEY, garbage,
 				   strlen(garbage), 0, 0),
 			 STORE_OK);
-	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_STORE);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_CORRUPT);
 	assert_int_equal(
 		store_set(fx->st, JOSE_RING_STORE_KEY, "not json", 8, 0, 0),
 		STORE_OK);
-	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_STORE);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_CORRUPT);
 	assert_int_equal(store_del(fx->st, JOSE_RING_STORE_KEY), STORE_OK);
 	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_STORE);
 
@@ -1337,6 +1337,319 @@ static void test_keyring_sign_during_rotation_all_verify(void **state)
 		assert_int_equal(sg[i].failures, 0);
 	}
 	assert_int_equal(ring_size(fx->st), 4);
+}
+
+/*
+ * Replaces the key of ring entry index in the store with jwk (private
+ * members included), its kid set to the thumbprint, times kept.
+ */
+static void ring_set_key(store_ctx *st, size_t index, const cjose_jwk_t *jwk)
+{
+	json_t *ring = ring_get(st);
+	json_t *e = json_array_get(json_object_get(ring, "keys"), index);
+	char kid[JOSE_KID_MAX + 1], *text;
+	cjose_err cerr;
+	json_t *j;
+
+	assert_non_null(e);
+	text = cjose_jwk_to_json(jwk, true, &cerr);
+	assert_non_null(text);
+	j = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(j);
+	assert_int_equal(af_jwk_thumbprint(j, kid), JOSE_OK);
+	assert_int_equal(json_object_set_new(e, "jwk", j), 0);
+	assert_int_equal(json_object_set_new(e, "kid", json_string(kid)), 0);
+	ring_put(st, ring);
+	json_decref(ring);
+}
+
+/* Opens a second ring on fx's store: refused, with why naming want. */
+static void open_refused(store_ctx *st, const char *want)
+{
+	af_keyring_options o = test_options();
+	af_keyring *kr = (af_keyring *)1;
+	char why[256];
+
+	assert_int_equal(af_keyring_open_why(st, &o, &kr, why, sizeof(why)),
+			 JOSE_ERR_CORRUPT);
+	assert_null(kr);
+	assert_non_null(strstr(why, "key 1 of 1"));
+	if (strstr(why, want) == NULL)
+		fail_msg("why: %s (wanted %s)", why, want);
+	assert_null(strchr(why, '\n'));
+}
+
+/*
+ * A stored key of a size or exponent this server never makes is refused
+ * at start, and the ring is left as it is: no new key is made over it.
+ */
+static void test_keyring_open_weak_key_refused_ring_kept(void **state)
+{
+	struct fixture *fx = *state;
+	static const uint8_t e3[] = {3};
+	static const uint8_t e65537[] = {1, 0, 1};
+	af_keyring_options o = test_options();
+	af_keyring *kr = NULL;
+	cjose_jwk_t *jwk;
+	cjose_err cerr;
+	json_t *before, *after;
+
+	jwk = cjose_jwk_create_RSA_random(1024, e65537, sizeof(e65537), &cerr);
+	assert_non_null(jwk);
+	ring_set_key(fx->st, 0, jwk);
+	cjose_jwk_release(jwk);
+	before = ring_get(fx->st);
+	open_refused(fx->st, "an RSA key of 1024 bits, not 2048, 3072 or 4096");
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_CORRUPT);
+	assert_int_equal(af_keyring_rotate(fx->kr, NULL), JOSE_ERR_CORRUPT);
+	assert_int_equal(af_keyring_ensure_current(fx->kr), JOSE_OK);
+	after = ring_get(fx->st);
+	assert_true(json_equal(before, after));
+	json_decref(after);
+	json_decref(before);
+
+	jwk = cjose_jwk_create_RSA_random(2048, e3, sizeof(e3), &cerr);
+	assert_non_null(jwk);
+	ring_set_key(fx->st, 0, jwk);
+	cjose_jwk_release(jwk);
+	open_refused(fx->st, "a public exponent other than 65537");
+
+	/* 3072 bits is one of ours: taken, and it signs. */
+	jwk = cjose_jwk_create_RSA_random(3072, e65537, sizeof(e65537), &cerr);
+	assert_non_null(jwk);
+	ring_set_key(fx->st, 0, jwk);
+	cjose_jwk_release(jwk);
+	assert_int_equal(af_keyring_open(fx->st, &o, &kr), JOSE_OK);
+	free(sign_test_token(kr));
+	af_keyring_free(kr);
+}
+
+/*
+ * A stored private key that does not belong to its public key (damaged,
+ * or pasted from another key) would sign tokens nobody can verify: it is
+ * refused at start instead.
+ */
+static void test_keyring_open_mismatched_private_key_refused(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const parts[] = {"d", "p", "q", "dp", "dq", "qi"};
+	af_keyring_options o = test_options();
+	json_t *ring = ring_get(fx->st), *other_ring;
+	json_t *jwk = json_object_get(
+		json_array_get(json_object_get(ring, "keys"), 0), "jwk");
+	const json_t *other_jwk;
+	store_ctx *st = memory_store();
+	af_keyring *other = NULL;
+	size_t i;
+
+	assert_int_equal(af_keyring_open(st, &o, &other), JOSE_OK);
+	other_ring = ring_get(st);
+	other_jwk = json_object_get(
+		json_array_get(json_object_get(other_ring, "keys"), 0), "jwk");
+	/* The public part and kid stay; the private part is another key's. */
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		assert_int_equal(
+			json_object_set(jwk, parts[i],
+					json_object_get(other_jwk, parts[i])),
+			0);
+	ring_put(fx->st, ring);
+	open_refused(fx->st, "the private key does not match the public key");
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_CORRUPT);
+
+	json_decref(other_ring);
+	json_decref(ring);
+	af_keyring_free(other);
+	store_close(st);
+}
+
+/* The reason of a refused open names the problem in one line. */
+static void test_keyring_open_why_names_the_problem(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	af_keyring *kr = (af_keyring *)1;
+	json_t *ring = ring_get(fx->st);
+	char why[256];
+
+	assert_int_equal(
+		store_set(fx->st, JOSE_RING_STORE_KEY, "{\"keys\":", 8, 0, 0),
+		STORE_OK);
+	assert_int_equal(af_keyring_open_why(fx->st, &o, &kr, why, sizeof(why)),
+			 JOSE_ERR_CORRUPT);
+	assert_null(kr);
+	assert_string_equal(why, "not a JSON object");
+	assert_int_equal(
+		json_object_set_new(
+			json_array_get(json_object_get(ring, "keys"), 0), "kid",
+			json_string("forged")),
+		0);
+	ring_put(fx->st, ring);
+	assert_int_equal(af_keyring_open_why(fx->st, &o, &kr, why, sizeof(why)),
+			 JOSE_ERR_CORRUPT);
+	assert_non_null(strstr(why, "key 1 of 1: its kid is not the RFC 7638 "
+				    "thumbprint of its key"));
+	/* Bad options: the status's text. */
+	o.rsa_bits = 1000;
+	assert_int_equal(af_keyring_open_why(fx->st, &o, &kr, why, sizeof(why)),
+			 JOSE_ERR_ARG);
+	assert_string_equal(why, "invalid argument");
+	assert_int_equal(af_keyring_open_why(fx->st, &o, &kr, NULL, 0),
+			 JOSE_ERR_ARG);
+	json_decref(ring);
+}
+
+/*
+ * A key made because none was current is told as a warning: after every
+ * key expired, and when the stored ring held no key at all.
+ */
+static void test_keyring_ensure_current_new_key_told(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	struct notices n = {0};
+	char kid[JOSE_KID_MAX + 1];
+	static const char empty[] = "{\"keys\":[]}";
+	af_keyring *kr = NULL;
+
+	o.notice = note;
+	o.notice_arg = &n;
+	ring_expire_all(fx->st);
+	assert_int_equal(af_keyring_open(fx->st, &o, &kr), JOSE_OK);
+	assert_int_equal(n.count, 0);
+	assert_int_equal(af_keyring_ensure_current(kr), JOSE_OK);
+	signing_kid(kr, kid);
+	assert_int_equal(n.warnings, 1);
+	assert_non_null(strstr(n.last, "every key of the ring had expired"));
+	assert_non_null(strstr(n.last, kid));
+	af_keyring_free(kr);
+	kr = NULL;
+
+	assert_int_equal(store_set(fx->st, JOSE_RING_STORE_KEY, empty,
+				   strlen(empty), 0, 0),
+			 STORE_OK);
+	assert_int_equal(af_keyring_open(fx->st, &o, &kr), JOSE_OK);
+	assert_int_equal(af_keyring_ensure_current(kr), JOSE_OK);
+	signing_kid(kr, kid);
+	assert_int_equal(n.warnings, 2);
+	assert_non_null(strstr(n.last, "held no key"));
+	assert_non_null(strstr(n.last, kid));
+	af_keyring_free(kr);
+}
+
+/*
+ * A node that finds the shared ring damaged goes on signing with the
+ * keys it holds, says so once per damaged text, and a rotation leaves
+ * the damaged ring alone and says why.
+ */
+static void test_keyring_refresh_damaged_ring_told_once(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	struct notices n = {0};
+	json_t *ring = ring_get(fx->st);
+	char kid[JOSE_KID_MAX + 1], now_kid[JOSE_KID_MAX + 1];
+	af_keyring *kr = NULL;
+	char *jwt;
+
+	o.refresh_s = 1;
+	o.notice = note;
+	o.notice_arg = &n;
+	assert_int_equal(af_keyring_open(fx->st, &o, &kr), JOSE_OK);
+	signing_kid(kr, kid);
+	assert_int_equal(
+		json_object_set_new(
+			json_array_get(json_object_get(ring, "keys"), 0), "kid",
+			json_string("forged")),
+		0);
+	ring_put(fx->st, ring);
+	usleep(1100 * 1000);
+	jwt = sign_test_token(kr);
+	free(jwt);
+	signing_kid(kr, now_kid);
+	assert_string_equal(kid, now_kid);
+	assert_int_equal(n.warnings, 1);
+	assert_non_null(strstr(n.last, "damaged"));
+	assert_non_null(strstr(n.last, "its kid is not the RFC 7638"));
+	usleep(1100 * 1000);
+	af_keyring_look(kr);
+	assert_int_equal(n.warnings, 1);
+
+	assert_int_equal(af_keyring_rotate(kr, NULL), JOSE_ERR_CORRUPT);
+	assert_int_equal(n.warnings, 2);
+	assert_non_null(strstr(n.last, "left as it is"));
+	json_decref(ring);
+	af_keyring_free(kr);
+}
+
+/*
+ * /jwks on a shared store reads the stored ring at once: a key another
+ * node has just made (and may sign with) is published by every node,
+ * however long refresh_s is.
+ */
+static void test_keyring_jwks_shows_another_nodes_key_at_once(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	char rotated[JOSE_KID_MAX + 1];
+	af_keyring *other = NULL;
+
+	o.refresh_s = 60;
+	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_OK);
+	assert_int_equal(af_keyring_rotate(fx->kr, rotated), JOSE_OK);
+	assert_true(jwks_has(other, rotated));
+	af_keyring_free(other);
+}
+
+/*
+ * With no key current and the stored ring damaged, the check made every
+ * second fails without making a key over the ring, and says so once.
+ */
+static void test_keyring_ensure_on_damaged_ring_told_once(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	struct notices n = {0};
+	json_t *ring, *before, *after;
+	af_keyring *kr = NULL;
+
+	o.notice = note;
+	o.notice_arg = &n;
+	ring_expire_all(fx->st);
+	assert_int_equal(af_keyring_open(fx->st, &o, &kr), JOSE_OK);
+	ring = ring_get(fx->st);
+	assert_int_equal(
+		json_object_set_new(
+			json_array_get(json_object_get(ring, "keys"), 0), "kid",
+			json_string("forged")),
+		0);
+	ring_put(fx->st, ring);
+	before = ring_get(fx->st);
+	assert_int_equal(af_keyring_ensure_current(kr), JOSE_ERR_CORRUPT);
+	assert_int_equal(af_keyring_ensure_current(kr), JOSE_ERR_CORRUPT);
+	assert_int_equal(n.warnings, 1);
+	assert_non_null(strstr(n.last, "damaged, left as it is"));
+	after = ring_get(fx->st);
+	assert_true(json_equal(before, after));
+	/* An asked-for rotation is answered in the log each time. */
+	assert_int_equal(af_keyring_rotate(kr, NULL), JOSE_ERR_CORRUPT);
+	assert_int_equal(n.warnings, 2);
+	json_decref(after);
+	json_decref(before);
+	json_decref(ring);
+	af_keyring_free(kr);
+}
+
+/* The status says from how many days before expiry it alerts. */
+static void test_keyring_status_alert_days(void **state)
+{
+	struct fixture *fx = *state;
+	json_t *s = af_keyring_status(fx->kr);
+
+	assert_non_null(s);
+	assert_int_equal(json_integer_value(json_object_get(s, "alert_days")),
+			 ALERT_DAYS);
+	json_decref(s);
 }
 
 int main(void)
@@ -1416,6 +1729,29 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_keyring_corrupt_ring_refused_memory_kept, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_open_weak_key_refused_ring_kept, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_open_mismatched_private_key_refused, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_open_why_names_the_problem, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_ensure_current_new_key_told, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_refresh_damaged_ring_told_once, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_jwks_shows_another_nodes_key_at_once,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_ensure_on_damaged_ring_told_once, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(test_keyring_status_alert_days,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyring_rotate_cap_refused,
 						setup, teardown),
 	};

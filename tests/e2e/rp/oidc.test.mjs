@@ -2,13 +2,14 @@
 // with the store backend from AF_STORE (memory or redis).
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { Browser, freePort, hiddenFields, openAuthorize, seed, signIn, startServer } from './lib.mjs';
+import { BIN, Browser, freePort, hiddenFields, openAuthorize, seed, signIn, startServer } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
@@ -1368,5 +1369,333 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
     assert.equal(r.status, 400);
     assert.equal(r.headers.get('location'), null);
     assert.match(await r.text(), /state parameter is too long/);
+  });
+});
+
+// The signing keys' lifecycle: rotation, retirement, the ring's cap, the
+// alert, a lifetime that ends without a rotation, a damaged ring, and
+// several nodes on one Redis.
+
+describe(`authflow signing keys (${STORE} store)`, () => {
+  const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+  const kidOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url')).kid;
+  const jwksKids = async (issuer) => (await (await fetch(`${issuer}/jwks`)).json()).keys.map((k) => k.kid);
+  const thumbprint = (jwk) => createHash('sha256')
+    .update(JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n })).digest('base64url');
+
+  // authflowctl against srv (superadmin): { code, stdout, stderr }.
+  function ctl(srv, args) {
+    try {
+      const stdout = execFileSync(path.join(BIN, 'authflowctl'), args, {
+        env: { ...process.env, AUTHFLOW_URL: srv.issuer, AUTHFLOW_ADMIN_TOKEN: srv.superToken },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }).toString();
+      return { code: 0, stdout, stderr: '' };
+    } catch (e) {
+      return { code: e.status, stdout: e.stdout.toString(), stderr: e.stderr.toString() };
+    }
+  }
+
+  // A full sign-in at srv for seeded s: the token answer.
+  async function signInAt(srv, s) {
+    const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
+      client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT, scope: 'openid', state, nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    });
+    const r = await signIn(new Browser(), srv.issuer, url.href, s.user, s.password);
+    assert.equal(r.status, 302, r.text);
+    return client.authorizationCodeGrant(config, new URL(r.location), {
+      pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
+    });
+  }
+
+  // A configuration like startServer's, on a port of its own, with the
+  // given state folder and (for redis) key prefix; written to dir.
+  async function nodeConfig(dir, { prefix, issuer } = {}) {
+    const port = await freePort();
+    const superToken = randomBytes(32).toString('base64url');
+    const redisUrl = process.env.AF_TEST_REDIS_AUTH_URL || process.env.AF_TEST_REDIS_URL;
+    const cfg = {
+      issuer: issuer ?? `http://127.0.0.1:${port}`,
+      listen: { address: '127.0.0.1', port, threads: 4 },
+      state_dir: path.join(dir, `state-${port}`),
+      store: STORE === 'redis' ? { backend: 'redis', url: redisUrl, prefix } : { backend: 'memory' },
+      keys: { algorithm: 'RS256', rsa_bits: 2048 },
+      password_hash: { argon2id: { m_kib: 1024, t: 1, p: 1 } },
+      admin: { tokens: [{ name: 'keys-super', role: 'superadmin', sha256: createHash('sha256').update(superToken).digest('hex') }] },
+      log: { level: 'warn' },
+    };
+    const file = path.join(dir, `authflow-${port}.json`);
+    writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+    return { file, cfg, port, superToken, issuer: `http://127.0.0.1:${port}` };
+  }
+
+  // Starts authflow on a configuration: resolves once it answers /healthz,
+  // or with { exit, stderr } when it exits first.
+  async function startNode(nc) {
+    const proc = spawn(path.join(BIN, 'authflow'), ['--config', nc.file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let exited = null;
+    proc.stderr.on('data', (d) => { stderr += d; });
+    const gone = new Promise((res) => proc.on('exit', (code, sig) => { exited = { code, sig }; res(); }));
+    for (let i = 0; i < 300 && !exited; i++) {
+      try {
+        if ((await fetch(`${nc.issuer}/healthz`)).ok) break;
+      } catch { /* not up yet */ }
+      await sleep(50);
+    }
+    if (exited) return { exit: exited, stderr };
+    return {
+      ...nc, proc, stderr: () => stderr,
+      async stop() { if (!exited) proc.kill('SIGTERM'); await gone; return exited; },
+    };
+  }
+
+  // The ring as the store keeps it (the node is stopped for the memory
+  // store, whose append-only file this reads and appends to).
+  function ringStore(nc) {
+    if (STORE === 'redis') {
+      const url = process.env.AF_TEST_REDIS_URL;
+      const key = `${nc.cfg.store.prefix}keys:ring`;
+      return {
+        get: () => execFileSync('redis-cli', ['-u', url, '--raw', 'GET', key]).toString().trim(),
+        put: (text) => { execFileSync('redis-cli', ['-u', url, 'SET', key, text], { stdio: 'ignore' }); },
+      };
+    }
+    const aof = path.join(nc.cfg.state_dir, 'store.aof');
+    // Records: body length, its complement, SHA-256 of the body, the body
+    // (op, expiry, key length, key, value length, value).
+    const records = () => {
+      const b = readFileSync(aof);
+      const out = [];
+      for (let off = 8; off + 40 <= b.length;) {
+        const blen = b.readUInt32LE(off);
+        const body = b.subarray(off + 40, off + 40 + blen);
+        const klen = body.readUInt32LE(9);
+        const key = body.subarray(13, 13 + klen).toString();
+        const vlen = body.readUInt32LE(13 + klen);
+        out.push({ key, value: body.subarray(17 + klen, 17 + klen + vlen).toString() });
+        off += 40 + blen;
+      }
+      return out.filter((r) => r.key.endsWith('keys:ring'));
+    };
+    return {
+      get: () => records().at(-1).value,
+      put: (text) => {
+        const key = Buffer.from(records().at(-1).key);
+        const value = Buffer.from(text);
+        const head = Buffer.alloc(13);
+        head[0] = 1; // a SET without expiry
+        head.writeUInt32LE(key.length, 9);
+        const vlen = Buffer.alloc(4);
+        vlen.writeUInt32LE(value.length);
+        const body = Buffer.concat([head, key, vlen, value]);
+        const pre = Buffer.alloc(8);
+        pre.writeUInt32LE(body.length);
+        pre.writeUInt32LE(~body.length >>> 0, 4);
+        appendFileSync(aof, Buffer.concat([pre, createHash('sha256').update(body).digest(), body]));
+      },
+    };
+  }
+
+  test('rotate: new tokens carry the new key at once, the old key stays published, the CLI shows expiry and the alert window', async () => {
+    const s = await seed(server, { user: 'keys-rot', app: { access_token_format: 'jwt' } });
+    const before = await signInAt(server, s);
+    const oldKid = kidOf(before.id_token);
+    assert.equal(kidOf(before.access_token), oldKid);
+
+    const st = ctl(server, ['keys', 'status']);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stdout, new RegExp(`^signing_kid: ${oldKid}$`, 'm'));
+    assert.match(st.stdout, /^expires_at: \d{4}-\d\d-\d\dT/m);
+    assert.match(st.stdout, /^days_left: 7(29|30)$/m);
+    assert.match(st.stdout, /^alert_days: 60$/m);
+    assert.doesNotMatch(st.stdout, /ALERT/);
+
+    const rot = ctl(server, ['keys', 'rotate']);
+    assert.equal(rot.code, 0, rot.stderr);
+    const newKid = rot.stdout.match(/^kid: (\S+)$/m)[1];
+    assert.notEqual(newKid, oldKid);
+    assert.equal(newKid, thumbprint((await (await fetch(`${server.issuer}/jwks`)).json()).keys.find((k) => k.kid === newKid)));
+    // Every worker thread signs with it: several sign-ins at once.
+    const after = await Promise.all([1, 2, 3, 4].map(() => signInAt(server, s)));
+    for (const t of after) {
+      assert.equal(kidOf(t.id_token), newKid);
+      assert.equal(kidOf(t.access_token), newKid);
+    }
+    const kids = await jwksKids(server.issuer);
+    assert.ok(kids.includes(oldKid) && kids.includes(newKid), kids.join(' '));
+    // A JWT access token of the old key is still good where it is checked.
+    const ui = await fetch(`${server.issuer}/userinfo`, { headers: { authorization: `Bearer ${before.access_token}` } });
+    assert.equal(ui.status, 200);
+    const keys = (await server.admin('GET', '/keys')).json;
+    const old = keys.keys.find((k) => k.kid === oldKid);
+    assert.equal(old.signing, false);
+    // Retired once the longest-lived token it may have signed has expired.
+    assert.ok(old.retire_after - old.expires_at >= 600, JSON.stringify(old));
+    const cc = (await fetch(`${server.issuer}/jwks`)).headers.get('cache-control');
+    assert.ok(Number(cc.match(/max-age=(\d+)/)[1]) <= 300, cc);
+  });
+
+  test('repeated rotations: the ring holds 16 keys, then says it is full and keeps signing', { timeout: 120000 }, async () => {
+    const srv = await startServer({ store: STORE });
+    try {
+      let full = null;
+      for (let i = 0; i < 20 && !full; i++) {
+        const r = await srv.admin('POST', '/keys/rotate');
+        if (r.status !== 200) full = r;
+      }
+      assert.ok(full, 'a rotation was refused');
+      assert.equal(full.status, 409);
+      assert.equal(full.json.message, 'the key ring is full: wait until old keys retire');
+      const keys = (await srv.admin('GET', '/keys')).json;
+      assert.equal(keys.keys.length, 16);
+      assert.equal((await jwksKids(srv.issuer)).length, 16);
+      const cli = ctl(srv, ['keys', 'rotate']);
+      assert.equal(cli.code, 1);
+      assert.equal(cli.stderr.trim().split('\n').length, 1, cli.stderr);
+      const s = await seed(srv, { user: 'keys-full' });
+      assert.equal(kidOf((await signInAt(srv, s)).id_token), keys.signing_kid);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('a damaged key ring: one line at start, the ring left as it is, never a new key over it', { timeout: 120000 }, async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-keys-'));
+    chmodSync(dir, 0o700);
+    const nc = await nodeConfig(dir, { prefix: `keys${randomBytes(4).toString('hex')}:` });
+    try {
+      const first = await startNode(nc);
+      assert.ok(first.proc, JSON.stringify(first));
+      const [kid] = await jwksKids(nc.issuer);
+      assert.equal((await first.stop()).code, 0);
+      const ring = ringStore(nc);
+      const good = ring.get();
+      const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+      const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'jwk' });
+      const cases = [
+        ['its private key is another key\'s', (r) => { Object.assign(r.keys[0].jwk, { d: other.d, p: other.p, q: other.q, dp: other.dp, dq: other.dq, qi: other.qi }); },
+          /the private key does not match the public key/],
+        ['a 1024-bit key under its own thumbprint', (r) => { r.keys[0].jwk = { ...weak, kid: thumbprint(weak) }; r.keys[0].kid = thumbprint(weak); },
+          /an RSA key of 1024 bits, not 2048, 3072 or 4096/],
+        ['a kid that is not the thumbprint', (r) => { r.keys[0].kid = thumbprint(other); }, /its kid is not the RFC 7638 thumbprint/],
+        ['no longer JSON', null, /\(not a JSON object\)/],
+      ];
+      for (const [what, change, why] of cases) {
+        const r = JSON.parse(good);
+        if (change) change(r);
+        const damaged = change ? JSON.stringify(r) : good.slice(0, good.length / 2);
+        ring.put(damaged);
+        const run = await startNode(nc);
+        if (run.proc) await run.stop();
+        assert.deepEqual(run.exit, { code: 1, sig: null }, `${what}: refused`);
+        const lines = run.stderr.trim().split('\n').filter((l) => !l.startsWith('{'));
+        assert.equal(lines.length, 1, `${what}: one line\n${run.stderr}`);
+        assert.match(lines[0], /^authflow: signing keys: the key ring in the store is damaged \(key 1 of 1: |^authflow: signing keys: the key ring in the store is damaged \(not/);
+        assert.match(lines[0], why, what);
+        assert.doesNotMatch(run.stderr, /"d":|"p":/, 'no private key material');
+        assert.equal(ring.get(), damaged, `${what}: the ring is left as it was`);
+      }
+      // Put back, it is the same key: nothing was made over it.
+      ring.put(good);
+      const again = await startNode(nc);
+      assert.ok(again.proc, JSON.stringify(again));
+      assert.deepEqual(await jwksKids(nc.issuer), [kid]);
+      await again.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('two nodes started at once agree on one key; a rotation on one is published by the other at once', { skip: STORE !== 'redis', timeout: 120000 }, async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-keys-'));
+    chmodSync(dir, 0o700);
+    const prefix = `keys${randomBytes(4).toString('hex')}:`;
+    const ncA = await nodeConfig(dir, { prefix });
+    const ncB = await nodeConfig(dir, { prefix });
+    const [a, b] = await Promise.all([startNode(ncA), startNode(ncB)]);
+    try {
+      assert.ok(a.proc && b.proc, `${a.stderr}\n${b.stderr}`);
+      const ka = await jwksKids(a.issuer);
+      assert.equal(ka.length, 1);
+      assert.deepEqual(await jwksKids(b.issuer), ka);
+      const rot = ctl(a, ['--json', 'keys', 'rotate']);
+      assert.equal(rot.code, 0, rot.stderr);
+      const { kid } = JSON.parse(rot.stdout);
+      // A relying party that meets the new kid fetches /jwks from any node.
+      assert.ok((await jwksKids(b.issuer)).includes(kid), 'published by the other node at once');
+      let signing = null;
+      for (let i = 0; i < 60 && signing !== kid; i++) {
+        signing = JSON.parse(ctl(b, ['--json', 'keys', 'status']).stdout).signing_kid;
+        if (signing !== kid) await sleep(100);
+      }
+      assert.equal(signing, kid, 'the other node signs with it within a few seconds');
+
+      // A ring damaged in the store: the nodes go on with their keys,
+      // say so once, and a rotation changes nothing.
+      const ring = ringStore(ncA);
+      const good = ring.get();
+      const damaged = JSON.parse(good);
+      damaged.keys.at(-1).kid = thumbprint(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }));
+      ring.put(JSON.stringify(damaged));
+      const told = () => (b.stderr().match(/the key ring in the store is damaged; this node goes on/g) ?? []).length;
+      // Looked at every 5 seconds; told once, however many looks.
+      for (let i = 0; i < 150 && told() === 0; i++) await sleep(100);
+      await sleep(6000);
+      assert.equal(told(), 1, b.stderr());
+      const refused = await fetch(`${b.issuer}/admin/v1/keys/rotate`, { method: 'POST', headers: { authorization: `Bearer ${b.superToken}` } });
+      assert.equal(refused.status, 500);
+      assert.match((await refused.json()).message, /damaged/);
+      assert.deepEqual((await jwksKids(b.issuer)).sort(), [...ka, kid].sort());
+      ring.put(good);
+    } finally {
+      if (a.proc) await a.stop();
+      if (b.proc) await b.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a key whose lifetime ends without a rotation: alert on the running server, then a new key signs', { skip: STORE !== 'redis', timeout: 120000 }, async () => {
+    const srv = await startServer({ store: STORE });
+    try {
+      const s = await seed(srv, { user: 'keys-exp', app: { access_token_format: 'jwt' } });
+      const before = await signInAt(srv, s);
+      const oldKid = kidOf(before.id_token);
+      assert.doesNotMatch(srv.stderr(), /key_alert/);
+      // The key's end brought near, as two years of running would.
+      const ring = ringStore({ cfg: JSON.parse(readFileSync(srv.configPath, 'utf8')) });
+      const r = JSON.parse(ring.get());
+      const end = Math.floor(Date.now() / 1000) + 12;
+      Object.assign(r.keys[0], { expires_at: end, retire_after: end + 86400 });
+      ring.put(JSON.stringify(r));
+      for (let i = 0; i < 100 && !/"event":"key_alert"/.test(srv.stderr()); i++) await sleep(100);
+      assert.match(srv.stderr(), /"event":"key_alert","msg":"the signing key expires in 0 days: run 'authflowctl keys rotate'"/);
+      assert.match(await (await fetch(`${srv.issuer}/metrics`)).text(), /^authflow_signing_key_alert 1$/m);
+      assert.match(ctl(srv, ['keys', 'status']).stdout, /^ALERT: the signing key expires in 0 days$/m);
+
+      // Between the end and the next second's look, none may be current.
+      let now = oldKid;
+      for (let i = 0; i < 200 && (now === oldKid || now === null); i++) {
+        now = (await srv.admin('GET', '/keys')).json.signing_kid;
+        if (now === oldKid || now === null) await sleep(100);
+      }
+      assert.ok(now && now !== oldKid, `a new key signs: ${now}`);
+      assert.match(srv.stderr(), new RegExp(`every key of the ring had expired\\): made signing key ${now}`));
+      const after = await signInAt(srv, s);
+      assert.equal(kidOf(after.id_token), now);
+      const kids = await jwksKids(srv.issuer);
+      assert.ok(kids.includes(oldKid) && kids.includes(now));
+      const ui = await fetch(`${srv.issuer}/userinfo`, { headers: { authorization: `Bearer ${before.access_token}` } });
+      assert.equal(ui.status, 200);
+      assert.match(await (await fetch(`${srv.issuer}/metrics`)).text(), /^authflow_signing_key_alert 0$/m);
+    } finally {
+      await srv.stop();
+    }
   });
 });
