@@ -301,6 +301,8 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		}
 		srv.extra_metrics_arg = push;
 		srv.extra_metrics = push_metrics;
+		/* The FCM token before the first push, not a second after. */
+		(void)pushd_fcm_renew(push);
 	}
 	log_info(log, NULL, "startup", "issuer=%s listen=%s:%u threads=%u",
 		 srv.cfg.issuer, srv.cfg.listen_address, (unsigned)srv.port,

@@ -287,8 +287,11 @@ static pushd_status mint(pushd_ctx *ctx, const char *failed, int64_t now)
 	if (rc != PUSHD_OK)
 		return rc;
 	store_jwt(ctx, jwt, now);
-	if (failed != NULL)
+	if (failed != NULL) {
 		reset_lock(ctx);
+		ctx->jwt.forced_at = now;
+		ctx->jwt.refusals_told = 0;
+	}
 	adopt(&ctx->jwt, jwt, now);
 	atomic_fetch_add(&ctx->metrics.renewals[PUSHD_APNS], 1);
 	log_info(ctx->log, NULL, "apns_jwt", "key_id=%s iat=%lld renewal=%s",
@@ -316,6 +319,27 @@ static pushd_status token_locked(pushd_ctx *ctx, const char *failed)
 		   failed == NULL ? PUSHD_JWT_REUSE_S : PUSHD_JWT_LIFETIME_S,
 		   failed)) {
 		adopt(c, jwt, iat);
+		goto out;
+	}
+	/*
+	 * Refused again within a minute of the last replacement: a new token
+	 * would fare no better (a clock far off, a service that refuses them
+	 * all), and Apple refuses tokens made too often. The push fails
+	 * instead of costing a new token each.
+	 */
+	if (failed != NULL && c->forced_at != 0 &&
+	    now - c->forced_at < PUSHD_JWT_FORCE_GAP_S) {
+		if (!c->refusals_told)
+			log_warn(ctx->log, NULL, "apns_jwt",
+				 "key_id=%s: APNs calls the provider token "
+				 "expired again %lld s after the last "
+				 "replacement; no new one within %d s of it "
+				 "(is the clock right?)",
+				 ctx->cfg.apns.key_id,
+				 (long long)(now - c->forced_at),
+				 PUSHD_JWT_FORCE_GAP_S);
+		c->refusals_told = 1;
+		rc = PUSHD_ERR_STATE;
 		goto out;
 	}
 	st = take_lock(ctx, failed);
@@ -441,15 +465,17 @@ pushd_status pushd_apns_prepare(pushd_ctx *ctx, pushd_flight *f)
 pushd_verdict pushd_apns_verdict(pushd_ctx *ctx, const pushd_flight *f,
 				 long http_status)
 {
-	char reason[PUSHD_REASON_MAX];
+	char reason[PUSHD_REASON_MAX], shown[LOG_VALUE_BUF];
 	pushd_verdict v;
 
 	pushd_apns_reason(f->resp, f->resp_len, reason, sizeof(reason));
 	v = pushd_classify_apns(http_status, reason);
+	/* The reason is the service's text: quoted when it is not a word. */
 	if (v != PUSHD_V_SENT)
 		log_info(ctx->log, NULL, "apns_answer",
 			 "job=%s txn=%s status=%ld reason=%s", f->job.job,
 			 f->job.txn, http_status,
-			 reason[0] != '\0' ? reason : "-");
+			 log_value(reason[0] != '\0' ? reason : "-", shown,
+				   sizeof(shown)));
 	return v;
 }

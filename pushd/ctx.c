@@ -66,6 +66,7 @@ pushd_ctx *pushd_ctx_new(const af_config *cfg, store_ctx *st, log_ctx *log,
 	memcpy(&ctx->cfg, cfg, sizeof(ctx->cfg));
 	ctx->store = st;
 	ctx->log = log;
+	ctx->transfer_timeout_ms = PUSHD_TRANSFER_TIMEOUT_MS;
 	pthread_mutex_init(&ctx->jwt.mu, NULL);
 	pthread_mutex_init(&ctx->fcm_token.mu, NULL);
 	node_name(ctx->node, sizeof(ctx->node));
@@ -273,7 +274,7 @@ pushd_status pushd_curl_common(pushd_ctx *ctx, CURL *easy, pushd_platform p)
 	    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
 			     PUSHD_CONNECT_TIMEOUT_MS) != CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-			     PUSHD_TRANSFER_TIMEOUT_MS) != CURLE_OK ||
+			     ctx->transfer_timeout_ms) != CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_MAXAGE_CONN, PUSHD_IDLE_KEEP_S) !=
 		    CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||

@@ -7,8 +7,11 @@
  * converting the PEM key into a cjose JWK member by member. The access
  * token lives an hour; it is cached in the context (shared by the
  * workers, behind a mutex) and in the store ("fcm_token:<project>",
- * shared by the nodes) until 5 minutes before it expires.
+ * shared by the nodes) until 5 minutes before it expires, or until FCM
+ * refuses it. Only pushd_fcm_renew(), on the controlling thread, asks the
+ * token endpoint for a new one; the workers never wait for it.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +189,7 @@ out:
 struct capped {
 	char buf[PUSHD_RESPONSE_MAX];
 	size_t len;
+	int over; /* the answer went past the cap */
 };
 
 static size_t capped_write(char *data, size_t size, size_t n, void *arg)
@@ -194,32 +198,71 @@ static size_t capped_write(char *data, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 
 	/* A longer answer than the cap is cut short: the transfer fails. */
-	if (len > sizeof(c->buf) - 1 - c->len)
+	if (len > sizeof(c->buf) - 1 - c->len) {
+		c->over = 1;
 		return 0;
+	}
 	memcpy(c->buf + c->len, data, len);
 	c->len += len;
 	c->buf[c->len] = '\0';
 	return len;
 }
 
-/* Parses a token answer into the cache. */
-static pushd_status token_answer(pushd_token_cache *c, const char *body,
-				 size_t len, int64_t now)
+/*
+ * 1 when s is an RFC 6750 b64token: the token goes into the
+ * authorization header of every push, where a CR or LF would start a
+ * header of the token endpoint's choosing.
+ */
+static int b64token_ok(const char *s)
 {
+	size_t i = 0;
+
+	while (s[i] != '\0' &&
+	       (isalnum((unsigned char)s[i]) || strchr("-._~+/", s[i]) != NULL))
+		i++;
+	if (i == 0)
+		return 0;
+	while (s[i] == '=')
+		i++;
+	return s[i] == '\0';
+}
+
+pushd_status pushd_fcm_token_answer(const char *body, size_t len, int64_t now,
+				    char *token, size_t cap,
+				    int64_t *expires_at, const char **why)
+{
+	const json_t *life;
 	const char *tok;
-	json_int_t life;
 	json_t *root;
 	pushd_status rc = PUSHD_ERR_PROTOCOL;
 
+	if (why != NULL)
+		*why = "";
+	if (body == NULL || token == NULL || cap == 0 || expires_at == NULL ||
+	    why == NULL)
+		return PUSHD_ERR_ARG;
+	token[0] = '\0';
 	root = json_loadb(body, len, 0, NULL);
 	tok = json_string_value(json_object_get(root, "access_token"));
-	life = json_integer_value(json_object_get(root, "expires_in"));
-	if (tok != NULL && tok[0] != '\0' && strlen(tok) < sizeof(c->token) &&
-	    life >= TOKEN_MIN_LIFE_S && life <= TOKEN_MAX_LIFE_S) {
-		OPENSSL_cleanse(c->token, sizeof(c->token));
-		memcpy(c->token, tok, strlen(tok) + 1);
-		c->expires_at = now + life;
+	life = json_object_get(root, "expires_in");
+	if (!json_is_object(root))
+		*why = "not a JSON object";
+	else if (tok == NULL || tok[0] == '\0')
+		*why = "no access_token";
+	else if (strlen(tok) >= cap)
+		*why = "access_token too long";
+	else if (!b64token_ok(tok))
+		*why = "access_token holds characters a token may not";
+	else if (!json_is_integer(life))
+		*why = "no integer expires_in";
+	else if (json_integer_value(life) < TOKEN_MIN_LIFE_S ||
+		 json_integer_value(life) > TOKEN_MAX_LIFE_S)
+		*why = "expires_in out of range";
+	else
 		rc = PUSHD_OK;
+	if (rc == PUSHD_OK) {
+		memcpy(token, tok, strlen(tok) + 1);
+		*expires_at = now + json_integer_value(life);
 	}
 	json_decref(root);
 	return rc;
@@ -259,6 +302,7 @@ static pushd_status fetch_token(pushd_ctx *ctx, int64_t now,
 	char assertion[PUSHD_JWT_MAX];
 	char form[PUSHD_JWT_MAX + 128];
 	struct capped *resp = NULL;
+	const char *why = "";
 	CURL *easy = NULL;
 	long status = 0;
 	CURLcode cc;
@@ -290,8 +334,15 @@ static pushd_status fetch_token(pushd_ctx *ctx, int64_t now,
 	cc = curl_easy_perform(easy);
 	(void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK) {
-		log_warn(ctx->log, NULL, "fcm_token",
-			 "token request failed: %s", curl_easy_strerror(cc));
+		if (resp->over)
+			log_warn(ctx->log, NULL, "fcm_token",
+				 "token request failed: HTTP %ld, an answer "
+				 "over %d bytes",
+				 status, PUSHD_RESPONSE_MAX - 1);
+		else
+			log_warn(ctx->log, NULL, "fcm_token",
+				 "token request failed: %s",
+				 curl_easy_strerror(cc));
 		rc = PUSHD_ERR_HTTP;
 		goto out;
 	}
@@ -300,7 +351,8 @@ static pushd_status fetch_token(pushd_ctx *ctx, int64_t now,
 		rc = PUSHD_ERR_HTTP;
 		goto out;
 	}
-	rc = token_answer(got, resp->buf, resp->len, af_now());
+	rc = pushd_fcm_token_answer(resp->buf, resp->len, af_now(), got->token,
+				    sizeof(got->token), &got->expires_at, &why);
 	if (rc == PUSHD_OK) {
 		atomic_fetch_add(&ctx->metrics.renewals[PUSHD_FCM], 1);
 		log_info(ctx->log, NULL, "fcm_token",
@@ -308,7 +360,9 @@ static pushd_status fetch_token(pushd_ctx *ctx, int64_t now,
 			 (long long)got->expires_at);
 	} else {
 		log_warn(ctx->log, NULL, "fcm_token",
-			 "the token endpoint's answer holds no usable token");
+			 "the token endpoint's answer holds no usable token: "
+			 "%s",
+			 why);
 	}
 out:
 	curl_easy_cleanup(easy);
@@ -324,8 +378,33 @@ static void store_key(const pushd_ctx *ctx, char *key, size_t cap)
 	(void)snprintf(key, cap, "fcm_token:%s", ctx->fcm.project_id);
 }
 
-/* Adopts the node-shared token when it is good and not the failed one. */
-static int from_store(pushd_ctx *ctx, const char *failed, int64_t now)
+/* 1 when tok is the token FCM refused last. */
+static int is_refused(const pushd_token_cache *c, const char *tok)
+{
+	uint8_t h[32];
+
+	if (!c->has_refused)
+		return 0;
+	af_sha256(tok, strlen(tok), h);
+	return CRYPTO_memcmp(h, c->refused, sizeof(h)) == 0;
+}
+
+/*
+ * Remembers a token FCM refused, and drops it from the cache when it is
+ * still the one there (another worker may have replaced it already).
+ */
+static void refuse(pushd_token_cache *c, const char *failed)
+{
+	af_sha256(failed, strlen(failed), c->refused);
+	c->has_refused = 1;
+	if (af_ct_streq(c->token, failed)) {
+		OPENSSL_cleanse(c->token, sizeof(c->token));
+		c->expires_at = 0;
+	}
+}
+
+/* Adopts the node-shared token when it is good and not a refused one. */
+static int from_store(pushd_ctx *ctx, int64_t now)
 {
 	pushd_token_cache *c = &ctx->fcm_token;
 	char key[STORE_KEY_MAX];
@@ -342,8 +421,7 @@ static int from_store(pushd_ctx *ctx, const char *failed, int64_t now)
 	tok = json_string_value(json_object_get(obj, "token"));
 	exp = json_integer_value(json_object_get(obj, "expires_at"));
 	if (tok != NULL && tok[0] != '\0' && strlen(tok) < sizeof(c->token) &&
-	    exp - PUSHD_TOKEN_MARGIN_S > now &&
-	    (failed == NULL || strcmp(tok, failed) != 0)) {
+	    exp - PUSHD_TOKEN_MARGIN_S > now && !is_refused(c, tok)) {
 		memcpy(c->token, tok, strlen(tok) + 1);
 		c->expires_at = exp;
 		rc = 0;
@@ -379,13 +457,11 @@ static void to_store(pushd_ctx *ctx, int64_t now)
 	json_decref(obj);
 }
 
-/* 1 when the cached token is good and not the one the service refused. */
-static int cache_good(const pushd_token_cache *c, const char *failed,
-		      int64_t now)
+/* 1 when the cached token is good until now plus the margin. */
+static int cache_good(const pushd_token_cache *c, int64_t now)
 {
 	return c->token[0] != '\0' &&
-	       c->expires_at - PUSHD_TOKEN_MARGIN_S > now &&
-	       (failed == NULL || strcmp(c->token, failed) != 0);
+	       c->expires_at - PUSHD_TOKEN_MARGIN_S > now;
 }
 
 /* Copies the cached token into out; PUSHD_ERR_TOO_BIG when it cannot. */
@@ -400,36 +476,51 @@ static pushd_status cache_copy(const pushd_token_cache *c, char *out,
 	return PUSHD_OK;
 }
 
-/*
- * The FCM access token: the cached one, the one another node shared, or
- * a new one from the token endpoint, when neither is good for ahead_s
- * seconds more than the margin. One thread asks the endpoint at a time
- * and holds no lock meanwhile, so the other workers (and their APNs
- * pushes) go on; they get PUSHD_ERR_HTTP and retry the job later, as
- * they do during the back-off that follows a failed request (1 s
- * doubling to a minute), unless the token they have is still good. A
- * failure here is never the device's.
- */
-static pushd_status token_for(pushd_ctx *ctx, const char *failed,
-			      int64_t ahead_s, char *out, size_t cap)
+pushd_status pushd_fcm_token(pushd_ctx *ctx, const char *failed, char *out,
+			     size_t cap)
 {
-	pushd_token_cache *c, got;
+	pushd_token_cache *c;
+	int64_t now = af_now();
+	pushd_status rc = PUSHD_ERR_HTTP;
+
+	if (ctx == NULL || ctx->fcm.key == NULL || out == NULL || cap == 0)
+		return PUSHD_ERR_ARG;
+	c = &ctx->fcm_token;
+	out[0] = '\0';
+	pthread_mutex_lock(&c->mu);
+	if (failed != NULL && failed[0] != '\0')
+		refuse(c, failed);
+	if (cache_good(c, now) || from_store(ctx, now) == 0)
+		rc = cache_copy(c, out, cap);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+/*
+ * Makes sure of a token good for ahead_s seconds more than the margin:
+ * the cached one, the one another node shared, or a new one from the
+ * token endpoint. The request is made with no lock held, by one thread at
+ * a time, and not again before the back-off that follows a failed one
+ * (1 s doubling to a minute). Only this asks the endpoint: the workers
+ * take what is cached (pushd_fcm_token()), so a token endpoint that is
+ * slow or silent holds up no push, and one whose tokens FCM refuses is
+ * asked at most as often as this is called.
+ */
+static pushd_status renew_token(pushd_ctx *ctx, int64_t ahead_s)
+{
+	pushd_token_cache *c = &ctx->fcm_token, got;
 	int64_t now = af_now();
 	uint64_t wait_s;
 	pushd_status rc;
 
-	c = &ctx->fcm_token;
-	out[0] = '\0';
 	pthread_mutex_lock(&c->mu);
-	if (cache_good(c, failed, now + ahead_s) ||
-	    from_store(ctx, failed, now + ahead_s) == 0) {
-		rc = cache_copy(c, out, cap);
+	if (cache_good(c, now + ahead_s) ||
+	    from_store(ctx, now + ahead_s) == 0) {
 		pthread_mutex_unlock(&c->mu);
-		return rc;
+		return PUSHD_OK;
 	}
 	if (c->fetching || af_mono_ns() < c->next_ns) {
-		rc = cache_good(c, failed, now) ? cache_copy(c, out, cap)
-						: PUSHD_ERR_HTTP;
+		rc = cache_good(c, now) ? PUSHD_OK : PUSHD_ERR_HTTP;
 		pthread_mutex_unlock(&c->mu);
 		return rc;
 	}
@@ -441,6 +532,11 @@ static pushd_status token_for(pushd_ctx *ctx, const char *failed,
 
 	pthread_mutex_lock(&c->mu);
 	c->fetching = 0;
+	if (rc == PUSHD_OK && is_refused(c, got.token)) {
+		log_warn(ctx->log, NULL, "fcm_token",
+			 "the token endpoint gave back the token FCM refused");
+		rc = PUSHD_ERR_PROTOCOL;
+	}
 	if (rc == PUSHD_OK) {
 		OPENSSL_cleanse(c->token, sizeof(c->token));
 		memcpy(c->token, got.token, sizeof(c->token));
@@ -448,40 +544,26 @@ static pushd_status token_for(pushd_ctx *ctx, const char *failed,
 		c->failures = 0;
 		c->next_ns = 0;
 		to_store(ctx, now);
-		rc = cache_copy(c, out, cap);
 	} else {
 		wait_s = c->failures < 6 ? 1u << c->failures : 60u;
 		c->failures++;
 		c->next_ns = af_mono_ns() + wait_s * 1000000000ull;
 		/* Renewing early failed: the token in hand still serves. */
-		if (cache_good(c, failed, af_now()))
-			rc = cache_copy(c, out, cap);
+		if (cache_good(c, af_now()))
+			rc = PUSHD_OK;
 	}
 	pthread_mutex_unlock(&c->mu);
 	OPENSSL_cleanse(&got, sizeof(got));
 	return rc;
 }
 
-pushd_status pushd_fcm_token(pushd_ctx *ctx, const char *failed, char *out,
-			     size_t cap)
-{
-	if (ctx == NULL || ctx->fcm.key == NULL || out == NULL || cap == 0)
-		return PUSHD_ERR_ARG;
-	return token_for(ctx, failed, 0, out, cap);
-}
-
 pushd_status pushd_fcm_renew(pushd_ctx *ctx)
 {
-	char tok[PUSHD_ACCESS_TOKEN_MAX];
-	pushd_status rc;
-
 	if (ctx == NULL)
 		return PUSHD_ERR_ARG;
 	if (ctx->fcm.key == NULL)
 		return PUSHD_OK;
-	rc = token_for(ctx, NULL, PUSHD_TOKEN_AHEAD_S, tok, sizeof(tok));
-	OPENSSL_cleanse(tok, sizeof(tok));
-	return rc;
+	return renew_token(ctx, PUSHD_TOKEN_AHEAD_S);
 }
 
 /* ---- one request -------------------------------------------------------- */
@@ -527,16 +609,20 @@ pushd_verdict pushd_fcm_verdict(pushd_ctx *ctx, const pushd_flight *f,
 				long http_status)
 {
 	char status[PUSHD_REASON_MAX], code[PUSHD_REASON_MAX];
+	char shown_status[LOG_VALUE_BUF], shown_code[LOG_VALUE_BUF];
 	pushd_verdict v;
 
 	pushd_fcm_error(f->resp, f->resp_len, status, sizeof(status), code,
 			sizeof(code));
 	v = pushd_classify_fcm(http_status, status, code);
+	/* Both are the service's text: quoted when they are not words. */
 	if (v != PUSHD_V_SENT)
 		log_info(ctx->log, NULL, "fcm_answer",
 			 "job=%s txn=%s status=%ld error=%s code=%s",
 			 f->job.job, f->job.txn, http_status,
-			 status[0] != '\0' ? status : "-",
-			 code[0] != '\0' ? code : "-");
+			 log_value(status[0] != '\0' ? status : "-",
+				   shown_status, sizeof(shown_status)),
+			 log_value(code[0] != '\0' ? code : "-", shown_code,
+				   sizeof(shown_code)));
 	return v;
 }

@@ -306,15 +306,25 @@ int pushd_apns_token_ok(const char *token)
 	return i >= 64;
 }
 
-/* A string member of obj copied into out; "" when absent or too long. */
+/*
+ * A string member of obj copied into out: "" when absent, its first
+ * cap - 1 bytes when longer, so that the log can still show what an
+ * unexpected one began with.
+ */
 static void member_str(const json_t *obj, const char *key, char *out,
 		       size_t cap)
 {
-	const char *s = json_string_value(json_object_get(obj, key));
+	const json_t *v = json_object_get(obj, key);
+	size_t n;
 
 	out[0] = '\0';
-	if (s != NULL && strlen(s) < cap)
-		memcpy(out, s, strlen(s) + 1);
+	if (!json_is_string(v))
+		return;
+	n = json_string_length(v);
+	if (n > cap - 1)
+		n = cap - 1;
+	memcpy(out, json_string_value(v), n);
+	out[n] = '\0';
 }
 
 void pushd_apns_reason(const char *body, size_t len, char *out, size_t cap)

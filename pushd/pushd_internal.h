@@ -63,18 +63,27 @@
 #define PUSHD_LEASE_TTL_MS 8000u
 #define PUSHD_LEASE_EVERY  2000u
 
-/* APNs provider tokens: reused below 50 min, minted at most every 20. */
-#define PUSHD_JWT_REUSE_S    (50 * 60)
-#define PUSHD_JWT_LIFETIME_S (60 * 60)
-#define PUSHD_JWT_MINT_GAP_S (20 * 60)
+/*
+ * APNs provider tokens: reused below 50 min, minted at most every 20; a
+ * token APNs calls expired is replaced at once, but by one node at most
+ * once a minute, so that a service that calls every token expired does
+ * not get a new one for every push.
+ */
+#define PUSHD_JWT_REUSE_S     (50 * 60)
+#define PUSHD_JWT_LIFETIME_S  (60 * 60)
+#define PUSHD_JWT_MINT_GAP_S  (20 * 60)
+#define PUSHD_JWT_FORCE_GAP_S 60
 /*
  * FCM access tokens are used until 5 minutes before they expire, and
  * renewed (pushd_fcm_renew()) 5 minutes before that.
  */
-#define PUSHD_TOKEN_MARGIN_S 300
-#define PUSHD_TOKEN_AHEAD_S  300
+#define PUSHD_TOKEN_MARGIN_S  300
+#define PUSHD_TOKEN_AHEAD_S   300
 
-/* How long one HTTP exchange may take. */
+/*
+ * How long one HTTP exchange may take (the context's transfer_timeout_ms
+ * starts at PUSHD_TRANSFER_TIMEOUT_MS; tests shorten it).
+ */
 #define PUSHD_EXPIRES_MAX	  253402300799LL /* 9999-12-31T23:59:59Z */
 #define PUSHD_CONNECT_TIMEOUT_MS  5000L
 #define PUSHD_TRANSFER_TIMEOUT_MS 10000L
@@ -158,13 +167,17 @@ void pushd_apns_id(const char *job_id, char *out);
 /* 1 when token is 64..200 hex characters (an APNs device token). */
 int pushd_apns_token_ok(const char *token);
 
-/* The "reason" of an APNs error body into out; "" when there is none. */
+/*
+ * The "reason" of an APNs error body into out; "" when there is none, cut
+ * to cap - 1 bytes when longer (no reason Apple sends is that long, so a
+ * cut one never matches one).
+ */
 void pushd_apns_reason(const char *body, size_t len, char *out, size_t cap);
 
 /*
  * Google's error body: error.status ("NOT_FOUND") and the FcmError
  * details' errorCode ("UNREGISTERED") into status and code ("" when
- * absent).
+ * absent, cut as pushd_apns_reason() cuts).
  */
 void pushd_fcm_error(const char *body, size_t len, char *status, size_t scap,
 		     char *code, size_t ccap);
@@ -241,6 +254,18 @@ PUSHD_NODISCARD pushd_status pushd_fcm_assertion(const pushd_fcm_account *a,
 						 int64_t iat, char *out,
 						 size_t cap);
 
+/*
+ * Parses the token endpoint's answer (len bytes of body): access_token
+ * (an RFC 6750 b64token of less than cap bytes, which goes into a request
+ * header) into token, and now + expires_in into *expires_at.
+ * PUSHD_OK, or PUSHD_ERR_PROTOCOL with a static reason in *why.
+ */
+PUSHD_NODISCARD pushd_status pushd_fcm_token_answer(const char *body,
+						    size_t len, int64_t now,
+						    char *token, size_t cap,
+						    int64_t *expires_at,
+						    const char **why);
+
 /* ---- one job in a worker's hands ------------------------------------------
  */
 
@@ -281,12 +306,16 @@ typedef struct pushd_flight {
 	char *body;
 	/* The credential the request carried: a renewal replaces exactly it. */
 	char auth[PUSHD_ACCESS_TOKEN_MAX];
+	uint64_t sent_ns; /* monotonic: when the request went on a connection */
 	/*
 	 * The answer's body: NULL until a byte arrives (an APNs success has
 	 * none), then PUSHD_RESPONSE_MAX + 1 bytes; freed with the request.
+	 * resp_over: the body went past PUSHD_RESPONSE_MAX and the transfer
+	 * was cut there.
 	 */
 	char *resp;
 	size_t resp_len;
+	int resp_over;
 	char retry_after[PUSHD_RETRY_AFTER_MAX + 1];
 } pushd_flight;
 
@@ -331,10 +360,16 @@ struct MHD_Daemon;
 typedef struct pushd_jwt_cache {
 	pthread_mutex_t mu;
 	char jwt[PUSHD_JWT_MAX];
-	int64_t iat; /* 0: none */
+	int64_t iat;	   /* 0: none */
+	int64_t forced_at; /* when this node last replaced a refused one */
+	int refusals_told; /* the log heard of refusals since then */
 } pushd_jwt_cache;
 
-/* The FCM access token shared by the workers (and through the store). */
+/*
+ * The FCM access token shared by the workers (and through the store), and
+ * the SHA-256 of the last one FCM refused, which is used no more from
+ * here or from the store.
+ */
 typedef struct pushd_token_cache {
 	pthread_mutex_t mu;
 	char token[PUSHD_ACCESS_TOKEN_MAX];
@@ -342,6 +377,8 @@ typedef struct pushd_token_cache {
 	int fetching;	    /* a thread is asking the token endpoint */
 	unsigned failures;  /* token requests failed in a row */
 	uint64_t next_ns;   /* after failures: no request before (mono) */
+	uint8_t refused[32];
+	int has_refused;
 } pushd_token_cache;
 
 struct pushd_ctx {
@@ -359,6 +396,7 @@ struct pushd_ctx {
 	atomic_uint alive;	    /* workers running now */
 	atomic_uint expected;	    /* workers started; 0 when stopped */
 	uint64_t grace_deadline_ns; /* set before stopping becomes 1 */
+	long transfer_timeout_ms;   /* PUSHD_TRANSFER_TIMEOUT_MS */
 	int started;
 	char node[64]; /* host name and process id, for consumer names */
 	struct MHD_Daemon *mhd;
@@ -369,17 +407,21 @@ struct pushd_ctx {
  * the store while younger than PUSHD_JWT_REUSE_S, minted at most once per
  * PUSHD_JWT_MINT_GAP_S across every node (store lock). With failed (the
  * token Apple called expired) a new one is made unless another worker or
- * node already replaced it. PUSHD_OK, ERR_CRYPTO, ERR_ARG.
+ * node already replaced it, or this node replaced one less than
+ * PUSHD_JWT_FORCE_GAP_S ago (PUSHD_ERR_STATE). PUSHD_OK, ERR_CRYPTO,
+ * ERR_STATE, ERR_ARG.
  */
 PUSHD_NODISCARD pushd_status pushd_apns_token(pushd_ctx *ctx,
 					      const char *failed, char *out,
 					      size_t cap);
 
 /*
- * The current FCM access token into out, fetched from token_uri when
- * neither the context nor the store has one valid for 5 more minutes, or
- * when failed (the token Google refused) is still the current one.
- * Blocking (one HTTP request) without the cache's lock held.
+ * The current FCM access token into out: the context's or the store's,
+ * valid for 5 more minutes. Never asks the token endpoint, which only
+ * pushd_fcm_renew() does, so that no worker (and none of its other
+ * pushes) waits for it: PUSHD_ERR_HTTP when there is no such token yet.
+ * failed (not NULL) is a token Google refused: it is used no more, and
+ * the next pushd_fcm_renew() asks for a new one.
  */
 PUSHD_NODISCARD pushd_status pushd_fcm_token(pushd_ctx *ctx, const char *failed,
 					     char *out, size_t cap);

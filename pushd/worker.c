@@ -113,6 +113,12 @@ struct pushd_worker {
 	uint64_t next_prune_ns;
 	pushd_outage read_out;	/* failed queue reads in a row */
 	pushd_outage claim_out; /* failed claims in a row */
+	/*
+	 * Per service (monotonic): the last HTTP answer, and when the
+	 * request went out that timed out last in this pass of drive().
+	 */
+	uint64_t answered_ns[PUSHD_PLATFORMS];
+	uint64_t silent_ns[PUSHD_PLATFORMS];
 };
 
 /* ---- store outages ----------------------------------------------------------
@@ -410,6 +416,7 @@ void pushd_flight_release(pushd_flight *f)
 	free(f->resp);
 	f->resp = NULL;
 	f->resp_len = 0;
+	f->resp_over = 0;
 	f->retry_after[0] = '\0';
 }
 
@@ -726,16 +733,17 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	size_t len = size * n, keep;
 
 	/*
-	 * The first PUSHD_RESPONSE_MAX bytes are kept and the rest read and
-	 * dropped: the verdict follows the status, which an answer too long
-	 * to parse still has (aborting would make a delivered push a failed
-	 * one, and a 503 final). The transfer's time limit bounds it.
+	 * The first PUSHD_RESPONSE_MAX bytes are kept. An answer longer than
+	 * that is cut short there: the transfer ends (CURLE_WRITE_ERROR, the
+	 * stream reset, the connection kept) with resp_over set, and on_done()
+	 * judges it by its status as a complete one, so that a delivered push
+	 * is not made a failed one nor a 503 a final failure. No push service
+	 * answers at such length; reading on would let one hold the push,
+	 * and the bandwidth, for the whole transfer time.
 	 */
 	keep = PUSHD_RESPONSE_MAX - f->resp_len;
 	if (keep > len)
 		keep = len;
-	if (keep == 0)
-		return len;
 	if (f->resp == NULL)
 		f->resp = malloc(PUSHD_RESPONSE_MAX + 1);
 	if (f->resp == NULL)
@@ -743,6 +751,10 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	memcpy(f->resp + f->resp_len, data, keep);
 	f->resp_len += keep;
 	f->resp[f->resp_len] = '\0';
+	if (keep < len) {
+		f->resp_over = 1;
+		return 0;
+	}
 	return len;
 }
 
@@ -859,6 +871,17 @@ static void start_send(struct pushd_worker *w, pushd_flight *f)
 	if (rc == PUSHD_OK && curl_multi_add_handle(w->multi[f->job.platform],
 						    f->easy) != CURLM_OK)
 		rc = PUSHD_ERR_HTTP;
+	/*
+	 * No FCM access token yet (at start-up, or after FCM refused one):
+	 * the controlling thread's pushd_fcm_renew() gets one and logs how
+	 * that goes, so each waiting job says so only at debug level.
+	 */
+	if (rc == PUSHD_ERR_CREDENTIAL) {
+		log_debug(w->ctx->log, NULL, "push", "job=%s: %s", f->job.job,
+			  pushd_strerror(rc));
+		retry(w, f);
+		return;
+	}
 	if (rc != PUSHD_OK) {
 		log_warn(w->ctx->log, NULL, "push", "job=%s: %s", f->job.job,
 			 pushd_strerror(rc));
@@ -866,6 +889,7 @@ static void start_send(struct pushd_worker *w, pushd_flight *f)
 		return;
 	}
 	f->state = PUSHD_F_SENDING;
+	f->sent_ns = af_mono_ns();
 	w->sending++;
 	atomic_fetch_add(&w->ctx->metrics.streams[f->job.platform], 1);
 }
@@ -886,6 +910,11 @@ static void renew(struct pushd_worker *w, pushd_flight *f)
 	else
 		rc = pushd_fcm_token(w->ctx, f->auth, fresh, sizeof(fresh));
 	OPENSSL_cleanse(fresh, sizeof(fresh));
+	/* The credential is refused too soon after its last renewal. */
+	if (rc == PUSHD_ERR_STATE) {
+		finish(w, f, PUSHD_OUT_FAILED);
+		return;
+	}
 	if (rc != PUSHD_OK) {
 		retry(w, f);
 		return;
@@ -905,12 +934,22 @@ static void unhook(struct pushd_worker *w, pushd_flight *f)
 
 static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
 {
+	pushd_platform p = f->job.platform;
 	long status = 0;
 	pushd_verdict v;
 
 	unhook(w, f);
-	if (cc == CURLE_OK)
+	/* An answer cut at the cap (on_body()) is judged as a whole one. */
+	if (cc == CURLE_WRITE_ERROR && f->resp_over)
+		cc = CURLE_OK;
+	if (cc == CURLE_OK) {
 		f->answered_ms = af_now_ms();
+		w->answered_ns[p] = af_mono_ns();
+	}
+	/* Nothing answered on the service since this went out: see drive(). */
+	if (cc == CURLE_OPERATION_TIMEDOUT && w->answered_ns[p] < f->sent_ns &&
+	    f->sent_ns > w->silent_ns[p])
+		w->silent_ns[p] = f->sent_ns;
 	(void)curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK) {
 		v = pushd_classify_curl(cc);
@@ -941,6 +980,52 @@ static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
 	}
 }
 
+static CURLM *new_multi(unsigned connections);
+
+/* The connections per endpoint and worker the configuration asks for. */
+static unsigned connections(const pushd_ctx *ctx, pushd_platform p)
+{
+	return p == PUSHD_APNS ? ctx->cfg.apns.connections
+			       : ctx->cfg.fcm.connections;
+}
+
+/*
+ * Replaces the multi handle of service p, which closes its connections,
+ * and retries the requests that were still on them. libcurl 7.88 keeps a
+ * multiplexed connection after one of its streams times out, and puts
+ * every later request on it: a connection whose peer (or a middlebox on
+ * the way) went silent while TCP still stands would make every push to
+ * the service time out in turn, for as long as the worker runs.
+ */
+static void reconnect(struct pushd_worker *w, pushd_platform p)
+{
+	CURLM *fresh = new_multi(connections(w->ctx, p));
+	size_t i, moved = 0;
+
+	if (fresh == NULL) {
+		log_warn(w->ctx->log, NULL, "push",
+			 "platform=%s: cannot renew the silent connection: %s",
+			 pushd_platform_name(p),
+			 pushd_strerror(PUSHD_ERR_NOMEM));
+		return;
+	}
+	for (i = 0; i < PUSHD_INFLIGHT_MAX; i++) {
+		pushd_flight *f = &w->flights[i];
+
+		if (f->state != PUSHD_F_SENDING || f->job.platform != p)
+			continue;
+		unhook(w, f);
+		retry(w, f);
+		moved++;
+	}
+	curl_multi_cleanup(w->multi[p]);
+	w->multi[p] = fresh;
+	log_warn(w->ctx->log, NULL, "push",
+		 "platform=%s: no answer within %ld ms on the connection: "
+		 "connecting again, %zu requests on it retried",
+		 pushd_platform_name(p), w->ctx->transfer_timeout_ms, moved);
+}
+
 static void drive(struct pushd_worker *w)
 {
 	CURLMsg *msg;
@@ -962,6 +1047,15 @@ static void drive(struct pushd_worker *w)
 			if (f != NULL)
 				on_done(w, f, msg->data.result);
 		}
+		/*
+		 * A request timed out and nothing was answered since it went
+		 * out, answers read in this pass included: the connection is
+		 * taken for dead. A service that is only slow on some streams
+		 * keeps answering others, and keeps its connection.
+		 */
+		if (w->silent_ns[p] != 0 && w->answered_ns[p] < w->silent_ns[p])
+			reconnect(w, (pushd_platform)p);
+		w->silent_ns[p] = 0;
 	}
 }
 

@@ -115,13 +115,15 @@ void pushd_ctx_free(pushd_ctx *ctx);
 
 /*
  * Renews the FCM access token ahead of need: when neither this node nor
- * the store holds one good for 10 more minutes, asks the token endpoint,
- * so that no worker has to while its pushes wait. Blocking (one HTTP
- * request, at most the transfer time-out). PUSHD_OK when the token is
- * good (or FCM is off), else the failure (already logged), after which
+ * the store holds one good for 10 more minutes (or FCM refused the one
+ * in hand), asks the token endpoint. This is the only call that does:
+ * the workers never wait for the endpoint, so it must be called
+ * regularly while FCM is on (the first token included). Blocking (one
+ * HTTP request, at most the transfer time-out). PUSHD_OK when the token
+ * is good (or FCM is off), else the failure (already logged), after which
  * the next request waits out a back-off (1 s doubling to a minute); the
- * token in hand serves meanwhile. Thread-safety: any thread; pushd calls it
- * once a second from its controlling thread.
+ * token in hand serves meanwhile. Thread-safety: any thread; pushd and
+ * authflow call it once a second from their controlling thread.
  */
 pushd_status pushd_fcm_renew(pushd_ctx *ctx);
 

@@ -35,6 +35,8 @@
 #define LINGER_MS	 2000
 /* Longest wait in epoll while a connection lingers. */
 #define LINGER_TICK_MS	 100
+/* Room for one filler header's name, "x-fill-" and a number. */
+#define FILL_NAME_MAX	 32
 
 static const char *const h2s_messages[] = {
 #define H2S_XX(name, value, text) [-(value)] = (text),
@@ -62,6 +64,10 @@ struct h2s_response {
 	size_t body_len;
 	unsigned delay_ms;
 	int goaway;
+	h2s_fault fault;
+	size_t fill_body;	  /* filler bytes after the body */
+	size_t fill_headers;	  /* filler headers */
+	size_t fill_header_bytes; /* bytes of each filler header's value */
 };
 
 typedef struct conn conn;
@@ -104,6 +110,8 @@ struct conn {
 	size_t out_len, out_off, out_cap;
 	stream *streams;
 	uint64_t linger_until; /* 0, or when a lingering close ends */
+	int doomed;	       /* to be dropped with a TCP reset */
+	int stalled;	       /* never to be read or written again */
 	conn *prev, *next;
 };
 
@@ -111,6 +119,7 @@ struct h2s_server {
 	h2s_options o;
 	SSL_CTX *ctx;
 	nghttp2_session_callbacks *cbs;
+	nghttp2_option *h2opt;
 	int lfd, sfd, efd;
 	uint16_t port;
 	uint64_t next_conn_id;
@@ -263,6 +272,28 @@ void h2s_response_goaway(h2s_response *resp)
 		resp->goaway = 1;
 }
 
+h2s_status h2s_response_fault(h2s_response *resp, h2s_fault f)
+{
+	if (resp == NULL || f < H2S_FAULT_NONE || f > H2S_FAULT_STUCK)
+		return H2S_ERR_ARG;
+	resp->fault = f;
+	return H2S_OK;
+}
+
+h2s_status h2s_response_fill(h2s_response *resp, size_t body_bytes,
+			     size_t headers, size_t header_bytes)
+{
+	if (resp == NULL || body_bytes > H2S_FILL_BODY_MAX ||
+	    headers > H2S_FILL_HEADERS_MAX ||
+	    header_bytes > H2S_FILL_VALUE_MAX ||
+	    (header_bytes > 0 && headers > H2S_FILL_BLOCK_MAX / header_bytes))
+		return H2S_ERR_ARG;
+	resp->fill_body = body_bytes;
+	resp->fill_headers = headers;
+	resp->fill_header_bytes = header_bytes;
+	return H2S_OK;
+}
+
 /* ---- streams ---- */
 
 static void delayed_unlink(h2s_server *s, stream *st)
@@ -401,19 +432,36 @@ static ssize_t body_read_cb(nghttp2_session *h2, int32_t id, uint8_t *buf,
 			    nghttp2_data_source *src, void *user)
 {
 	stream *st = src->ptr;
-	size_t left, n;
+	const h2s_response *r = &st->resp;
+	size_t limit = r->body_len + r->fill_body, n, from_body = 0;
 
 	(void)h2;
 	(void)id;
 	(void)user;
-	left = st->resp.body_len - st->resp_off;
-	n = left < length ? left : length;
-	if (n > 0)
-		memcpy(buf, st->resp.body + st->resp_off, n);
+	/*
+	 * A cut answer stops half-way, and its connection is dropped; a stuck
+	 * one stops there too and waits for ever.
+	 */
+	if (r->fault == H2S_FAULT_CUT || r->fault == H2S_FAULT_STUCK)
+		limit /= 2;
+	n = limit - st->resp_off < length ? limit - st->resp_off : length;
+	if (st->resp_off < r->body_len) {
+		from_body = r->body_len - st->resp_off < n
+				    ? r->body_len - st->resp_off
+				    : n;
+		memcpy(buf, r->body + st->resp_off, from_body);
+	}
+	memset(buf + from_body, 'x', n - from_body);
 	st->resp_off += n;
-	if (st->resp_off == st->resp.body_len)
+	if (st->resp_off < limit)
+		return (ssize_t)n;
+	if (r->fault != H2S_FAULT_CUT && r->fault != H2S_FAULT_STUCK) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
-	return (ssize_t)n;
+		return (ssize_t)n;
+	}
+	if (r->fault == H2S_FAULT_CUT)
+		st->c->doomed = 1;
+	return n > 0 ? (ssize_t)n : NGHTTP2_ERR_DEFERRED;
 }
 
 /* nghttp2 copies the strings and never writes through these pointers. */
@@ -431,11 +479,23 @@ static nghttp2_nv make_nv(char *name, char *value)
 
 static int stream_submit(stream *st)
 {
-	nghttp2_nv nva[H2S_RESP_HEADERS_MAX + 1];
+	nghttp2_nv small[H2S_RESP_HEADERS_MAX + 1], *nva = small;
 	nghttp2_data_provider prd;
 	h2s_response *r = &st->resp;
+	char *names = NULL, *value = NULL;
 	size_t i, n = 0;
-	int status = r->status;
+	int status = r->status, rc = -1;
+
+	/* Filler headers: nghttp2 copies them, so they live for this call. */
+	if (r->fill_headers > 0) {
+		nva = calloc(1 + r->nheaders + r->fill_headers, sizeof(*nva));
+		names = malloc(r->fill_headers * FILL_NAME_MAX);
+		value = malloc(r->fill_header_bytes + 1);
+		if (nva == NULL || names == NULL || value == NULL)
+			goto out;
+		memset(value, 'h', r->fill_header_bytes);
+		value[r->fill_header_bytes] = '\0';
+	}
 
 	st->status_text[0] = (char)('0' + status / 100);
 	st->status_text[1] = (char)('0' + status / 10 % 10);
@@ -445,10 +505,59 @@ static int stream_submit(stream *st)
 	nva[n++] = make_nv(st->status_name, st->status_text);
 	for (i = 0; i < r->nheaders; i++)
 		nva[n++] = make_nv(r->names[i], r->values[i]);
+	for (i = 0; i < r->fill_headers; i++) {
+		char *name = names + i * FILL_NAME_MAX;
+
+		(void)snprintf(name, FILL_NAME_MAX, "x-fill-%zu", i);
+		nva[n++] = make_nv(name, value);
+	}
 	prd.source.ptr = st;
 	prd.read_callback = body_read_cb;
-	return nghttp2_submit_response(st->c->h2, st->id, nva, n,
-				       r->body_len > 0 ? &prd : NULL);
+	rc = nghttp2_submit_response(st->c->h2, st->id, nva, n,
+				     r->body_len > 0 || r->fill_body > 0 ||
+						     r->fault ==
+							     H2S_FAULT_CUT ||
+						     r->fault == H2S_FAULT_STUCK
+					     ? &prd
+					     : NULL);
+out:
+	if (nva != small)
+		free(nva);
+	free(names);
+	free(value);
+	return rc;
+}
+
+/* Sends st's answer, or does what its fault says instead. */
+static void stream_answer(stream *st)
+{
+	conn *c = st->c;
+
+	switch (st->resp.fault) {
+	case H2S_FAULT_HANG:
+		return;
+	case H2S_FAULT_STALL:
+		c->stalled = 1;
+		return;
+	case H2S_FAULT_RESET:
+		c->doomed = 1;
+		return;
+	case H2S_FAULT_RST_STREAM:
+		(void)nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE,
+						st->id, NGHTTP2_INTERNAL_ERROR);
+		return;
+	case H2S_FAULT_GOAWAY:
+		/* Client streams are odd: the one before this is id - 2. */
+		(void)nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
+					    st->id > 2 ? st->id - 2 : 0,
+					    NGHTTP2_NO_ERROR, NULL, 0);
+		return;
+	default:
+		break;
+	}
+	if (stream_submit(st) != 0)
+		(void)nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE,
+						st->id, NGHTTP2_INTERNAL_ERROR);
 }
 
 static void stream_dispatch(stream *st)
@@ -491,9 +600,7 @@ static void stream_dispatch(stream *st)
 		delayed_insert(s, st);
 		return;
 	}
-	if (stream_submit(st) != 0)
-		(void)nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE,
-						st->id, NGHTTP2_INTERNAL_ERROR);
+	stream_answer(st);
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -760,8 +867,23 @@ static int conn_read(conn *c)
  */
 static int conn_pump(conn *c)
 {
-	int pending = conn_flush(c);
+	struct linger hard = {1, 0};
+	int pending;
 
+	/* A stalled connection is neither written nor read again. */
+	if (c->stalled) {
+		if (c->events != 0 &&
+		    epoll_ctl(c->s->efd, EPOLL_CTL_DEL, c->fd, NULL) == 0)
+			c->events = 0;
+		return 0;
+	}
+	pending = conn_flush(c);
+	if (c->doomed) {
+		/* Closing with SO_LINGER 0 sends a TCP reset. */
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &hard,
+				 sizeof(hard));
+		return -1;
+	}
 	if (pending < 0)
 		return -1;
 	if (!pending && !nghttp2_session_want_read(c->h2) &&
@@ -843,7 +965,7 @@ static int conn_start_h2(conn *c)
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
 	if (alpn_len != 2 || memcmp(alpn, "h2", 2) != 0)
 		return -1; /* no ALPN at all: HTTP/2 only, as Apple does */
-	if (nghttp2_session_server_new(&c->h2, s->cbs, c) != 0)
+	if (nghttp2_session_server_new2(&c->h2, s->cbs, c, s->h2opt) != 0)
 		return -1;
 	iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
 	iv[0].value = s->o.max_streams;
@@ -953,10 +1075,7 @@ static void run_timers(h2s_server *s)
 		st = s->delayed_head;
 		c = st->c;
 		delayed_unlink(s, st);
-		if (stream_submit(st) != 0)
-			(void)nghttp2_submit_rst_stream(
-				c->h2, NGHTTP2_FLAG_NONE, st->id,
-				NGHTTP2_INTERNAL_ERROR);
+		stream_answer(st);
 		conn_settle(s, c, conn_pump(c));
 	}
 }
@@ -982,7 +1101,7 @@ static void shutdown_all(h2s_server *s)
 
 	while (s->conns != NULL) {
 		c = s->conns;
-		if (c->h2 != NULL &&
+		if (c->h2 != NULL && !c->stalled &&
 		    nghttp2_submit_goaway(
 			    c->h2, NGHTTP2_FLAG_NONE,
 			    nghttp2_session_get_last_proc_stream_id(c->h2),
@@ -1096,8 +1215,12 @@ static h2s_status h2_setup(h2s_server *s)
 {
 	nghttp2_session_callbacks *cb;
 
-	if (nghttp2_session_callbacks_new(&s->cbs) != 0)
+	if (nghttp2_session_callbacks_new(&s->cbs) != 0 ||
+	    nghttp2_option_new(&s->h2opt) != 0)
 		return H2S_ERR_NOMEM;
+	/* Room for the filler headers of a test's oversized answer. */
+	nghttp2_option_set_max_send_header_block_length(
+		s->h2opt, H2S_FILL_BLOCK_MAX + (size_t)64 * 1024);
 	cb = s->cbs;
 	nghttp2_session_callbacks_set_on_begin_headers_callback(
 		cb, on_begin_headers);
@@ -1248,6 +1371,7 @@ void h2s_server_free(h2s_server *s)
 	if (s->efd >= 0)
 		close(s->efd);
 	nghttp2_session_callbacks_del(s->cbs);
+	nghttp2_option_del(s->h2opt);
 	SSL_CTX_free(s->ctx);
 	free(s);
 }

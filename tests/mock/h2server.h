@@ -60,6 +60,28 @@ const char *h2s_strerror(h2s_status st);
 #define H2S_DELAY_MAX_MS	 60000U
 /* Most streams a client may open at once (the configurable setting). */
 #define H2S_MAX_STREAMS_MAX	 100000U
+/* Most filler bytes streamed after a response body. */
+#define H2S_FILL_BODY_MAX	 ((size_t)64 * 1024 * 1024)
+/* Most filler response headers, and the longest value of each. */
+#define H2S_FILL_HEADERS_MAX	 100000U
+#define H2S_FILL_VALUE_MAX	 ((size_t)64 * 1024)
+/* Largest header block of filler headers in all. */
+#define H2S_FILL_BLOCK_MAX	 ((size_t)16 * 1024 * 1024)
+
+/*
+ * What a broken or hostile push service does instead of answering
+ * plainly, for tests of how clients survive it.
+ */
+typedef enum h2s_fault {
+	H2S_FAULT_NONE = 0,
+	H2S_FAULT_HANG,	 /* the stream is never answered */
+	H2S_FAULT_STALL, /* the connection is never read or written again */
+	H2S_FAULT_RESET, /* the connection is dropped with a TCP reset */
+	H2S_FAULT_RST_STREAM, /* the stream is reset (INTERNAL_ERROR) */
+	H2S_FAULT_GOAWAY,     /* GOAWAY leaving this stream unprocessed */
+	H2S_FAULT_CUT,	      /* headers and part of the body, then a reset */
+	H2S_FAULT_STUCK,      /* headers and part of the body, then nothing */
+} h2s_fault;
 
 typedef struct h2s_server h2s_server;
 typedef struct h2s_response h2s_response;
@@ -174,6 +196,27 @@ AF_NODISCARD h2s_status h2s_response_delay(h2s_response *resp, unsigned ms);
  * connection closes once the streams it had accepted are answered.
  */
 void h2s_response_goaway(h2s_response *resp);
+
+/*
+ * Makes the answer a fault (see h2s_fault), at the time the answer is due
+ * (after a delay). H2S_FAULT_GOAWAY sends GOAWAY (NO_ERROR) whose last
+ * stream id lies below this stream's, so the client may retry it
+ * elsewhere; the connection closes once the earlier streams are answered.
+ * H2S_FAULT_CUT sends the headers and at most half of the body (filler
+ * included) before the reset; H2S_FAULT_STUCK as much, and then leaves
+ * the stream open without another byte. H2S_OK or H2S_ERR_ARG.
+ */
+AF_NODISCARD h2s_status h2s_response_fault(h2s_response *resp, h2s_fault f);
+
+/*
+ * Pads the answer: body_bytes filler bytes ('x') streamed after the body
+ * (never held in memory), and headers filler headers "x-fill-N", each
+ * with a value of header_bytes bytes. H2S_OK, or H2S_ERR_ARG past
+ * H2S_FILL_BODY_MAX, H2S_FILL_HEADERS_MAX, H2S_FILL_VALUE_MAX or
+ * H2S_FILL_BLOCK_MAX in all.
+ */
+AF_NODISCARD h2s_status h2s_response_fill(h2s_response *resp, size_t body_bytes,
+					  size_t headers, size_t header_bytes);
 
 /*
  * Parses a decimal number in [min, max] that fills the whole string.

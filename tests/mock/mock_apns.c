@@ -62,14 +62,15 @@ typedef struct apns_ctx {
 typedef struct apns_reply {
 	int status;
 	const char *reason;
-	size_t pad; /* bytes of "pad" in an error body (script) */
+	size_t pad;	/* bytes of "pad" in an error body (script) */
+	int no_apns_id; /* answer without apns-id (script) */
 } apns_reply;
 
-static const apns_reply REPLY_OK = {200, NULL, 0};
+static const apns_reply REPLY_OK = {200, NULL, 0, 0};
 
 static apns_reply reply(int status, const char *reason)
 {
-	apns_reply r = {status, reason, 0};
+	apns_reply r = {status, reason, 0, 0};
 
 	return r;
 }
@@ -421,11 +422,9 @@ static void apply_script(const json_t *ans, h2s_response *resp, apns_reply *r)
 	long long status = mock_answer_int(ans, "status", 200);
 	const char *reason = json_string_value(json_object_get(ans, "reason"));
 
-	if (h2s_response_delay(resp, (unsigned)mock_answer_int(ans, "delay_ms",
-							       0)) != H2S_OK)
+	if (mock_answer_shape(ans, resp) != 0)
 		return;
-	if (json_is_true(json_object_get(ans, "goaway")))
-		h2s_response_goaway(resp);
+	r->no_apns_id = json_is_true(json_object_get(ans, "no_apns_id"));
 	r->status = (int)status;
 	r->pad = (size_t)mock_answer_int(ans, "pad", 0);
 	r->reason =
@@ -442,7 +441,8 @@ static void answer(h2s_response *resp, const char *id, apns_reply r,
 	char *text = NULL;
 
 	if (h2s_response_status(resp, r.status) != H2S_OK ||
-	    h2s_response_header(resp, "apns-id", id) != H2S_OK)
+	    (!r.no_apns_id &&
+	     h2s_response_header(resp, "apns-id", id) != H2S_OK))
 		goto out;
 	if (retry_after >= 0) {
 		snprintf(num, sizeof(num), "%lld", retry_after);
@@ -506,6 +506,10 @@ static void handle(void *arg, const h2s_request *req, h2s_response *resp)
 	if (r.status == 200)
 		log_push(a, req, token, id, payload);
 	answer(resp, id, r, retry_after);
+	/* Without the scripted body the answer would lie: make it a 500. */
+	if (scripted != NULL && mock_answer_override(scripted, resp) != 0 &&
+	    h2s_response_status(resp, 500) != H2S_OK)
+		fprintf(stderr, "mock_apns: cannot answer\n");
 	json_decref(scripted);
 	json_decref(payload);
 }

@@ -12,6 +12,55 @@ static int check_int(const json_t *v, long long min, long long max)
 	       json_integer_value(v) <= max;
 }
 
+static int check_text(const json_t *v, size_t max)
+{
+	return json_is_string(v) && json_string_length(v) <= max;
+}
+
+static const char *const fault_names[] = {
+	[H2S_FAULT_HANG] = "hang",     [H2S_FAULT_STALL] = "stall",
+	[H2S_FAULT_RESET] = "reset",   [H2S_FAULT_RST_STREAM] = "rst_stream",
+	[H2S_FAULT_GOAWAY] = "goaway", [H2S_FAULT_CUT] = "cut",
+	[H2S_FAULT_STUCK] = "stuck",
+};
+
+/* The fault called name; H2S_FAULT_NONE when there is none by that name. */
+static h2s_fault fault_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 1;
+	     name != NULL && i < sizeof(fault_names) / sizeof(*fault_names);
+	     i++)
+		if (strcmp(name, fault_names[i]) == 0)
+			return (h2s_fault)i;
+	return H2S_FAULT_NONE;
+}
+
+/* The members of an answer that shape it on the wire (see the header). */
+static int check_shape(const char *key, const json_t *v)
+{
+	if (strcmp(key, "body") == 0)
+		return check_text(v, MOCK_BODY_MAX) ? 0 : -1;
+	if (strcmp(key, "retry_after_text") == 0)
+		return check_text(v, MOCK_HEADER_TEXT_MAX) ? 0 : -1;
+	if (strcmp(key, "fill_bytes") == 0)
+		return check_int(v, 0, (long long)H2S_FILL_BODY_MAX) ? 0 : -1;
+	if (strcmp(key, "fill_headers") == 0)
+		return check_int(v, 0, H2S_FILL_HEADERS_MAX) ? 0 : -1;
+	if (strcmp(key, "fill_header_bytes") == 0)
+		return check_int(v, 0, (long long)H2S_FILL_VALUE_MAX) ? 0 : -1;
+	if (strcmp(key, "no_apns_id") == 0)
+		return json_is_boolean(v) ? 0 : -1;
+	if (strcmp(key, "expires_in") == 0)
+		return json_is_integer(v) ? 0 : -1;
+	if (strcmp(key, "fault") == 0)
+		return fault_by_name(json_string_value(v)) != H2S_FAULT_NONE
+			       ? 0
+			       : -1;
+	return -1;
+}
+
 static int check_answer(json_t *a)
 {
 	const char *key;
@@ -41,10 +90,15 @@ static int check_answer(json_t *a)
 		} else if (strcmp(key, "retry_after") == 0) {
 			if (!check_int(v, 0, MOCK_RETRY_AFTER_MAX))
 				return -1;
-		} else {
+		} else if (check_shape(key, v) != 0) {
 			return -1;
 		}
 	}
+	/* The filler headers must fit one header block. */
+	if (mock_answer_int(a, "fill_headers", 0) *
+		    mock_answer_int(a, "fill_header_bytes", 16) >
+	    (long long)H2S_FILL_BLOCK_MAX)
+		return -1;
 	return 0;
 }
 
@@ -117,6 +171,45 @@ long long mock_answer_int(const json_t *answer, const char *key, long long def)
 	const json_t *v = json_object_get(answer, key);
 
 	return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+int mock_answer_shape(const json_t *answer, h2s_response *resp)
+{
+	const char *fault = json_string_value(json_object_get(answer, "fault"));
+	long long headers = mock_answer_int(answer, "fill_headers", 0);
+
+	if (h2s_response_delay(resp, (unsigned)mock_answer_int(
+					     answer, "delay_ms", 0)) != H2S_OK)
+		return -1;
+	if (json_is_true(json_object_get(answer, "goaway")))
+		h2s_response_goaway(resp);
+	if (fault != NULL &&
+	    h2s_response_fault(resp, fault_by_name(fault)) != H2S_OK)
+		return -1;
+	if (h2s_response_fill(
+		    resp, (size_t)mock_answer_int(answer, "fill_bytes", 0),
+		    (size_t)headers,
+		    headers > 0 ? (size_t)mock_answer_int(
+					  answer, "fill_header_bytes", 16)
+				: 0) != H2S_OK)
+		return -1;
+	return 0;
+}
+
+int mock_answer_override(const json_t *answer, h2s_response *resp)
+{
+	const json_t *body = json_object_get(answer, "body");
+	const char *ra =
+		json_string_value(json_object_get(answer, "retry_after_text"));
+
+	if (json_is_string(body) &&
+	    h2s_response_body(resp, json_string_value(body),
+			      json_string_length(body)) != H2S_OK)
+		return -1;
+	if (ra != NULL &&
+	    h2s_response_header(resp, "retry-after", ra) != H2S_OK)
+		return -1;
+	return 0;
 }
 
 static json_int_t now_us(void)

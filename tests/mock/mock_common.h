@@ -9,6 +9,15 @@
  * "delay_ms" (0..60000), "goaway" (true: GOAWAY after the answer) and
  * "retry_after" (seconds, 0..86400, sent as Retry-After).
  *
+ * And, to play a broken or hostile service: "body" (text sent as the
+ * body instead of the service's own), "fill_bytes" (filler bytes after
+ * the body), "fill_headers" and "fill_header_bytes" (filler headers and
+ * the size of each), "retry_after_text" (a Retry-After sent as it is),
+ * "no_apns_id" (true: APNs answers without apns-id), "expires_in" (the
+ * FCM token endpoint announces this lifetime, any integer) and "fault"
+ * ("hang", "stall", "reset", "rst_stream", "goaway", "cut" or "stuck",
+ * as h2s_fault).
+ *
  * Thread-safety: none; everything belongs to the mock's one thread.
  */
 #ifndef MOCK_COMMON_H
@@ -19,9 +28,13 @@
 #include <jansson.h>
 
 #include "common/util.h"
+#include "h2server.h"
 
 /* Largest script file. */
 #define MOCK_SCRIPT_MAX	     ((size_t)1024 * 1024)
+/* Longest "body" and "retry_after_text" of an answer. */
+#define MOCK_BODY_MAX	     ((size_t)64 * 1024)
+#define MOCK_HEADER_TEXT_MAX H2S_RESP_VALUE_MAX
 /* Longest "reason" or "error" text in a script. */
 #define MOCK_REASON_MAX	     128
 #define MOCK_PAD_MAX	     65536 /* bytes of "pad" in an APNs error body */
@@ -43,6 +56,18 @@ json_t *mock_script_next(json_t *script, const char *token);
 
 /* Member key of answer as an integer, or def when absent. */
 long long mock_answer_int(const json_t *answer, const char *key, long long def);
+
+/*
+ * Applies the delay, GOAWAY, fault and filler of answer to resp. 0, or -1
+ * when resp refuses one of them.
+ */
+int mock_answer_shape(const json_t *answer, h2s_response *resp);
+
+/*
+ * Replaces the body of resp with answer's "body", and adds its
+ * "retry_after_text", when answer has them. 0 or -1.
+ */
+int mock_answer_override(const json_t *answer, h2s_response *resp);
 
 /*
  * Writes obj (stolen) as one compact JSON line and flushes, so tests read

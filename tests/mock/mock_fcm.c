@@ -45,6 +45,8 @@
 #define GRANT_JWT	       "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #define FCM_ERROR_TYPE	       "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 #define BAD_REQUEST_TYPE       "type.googleapis.com/google.rpc.BadRequest"
+/* The script's key for answers of the token endpoint. */
+#define TOKEN_SCRIPT_KEY       "@token"
 #define UNAUTH_MESSAGE                                                      \
 	"Request had invalid authentication credentials. Expected OAuth 2 " \
 	"access token, login cookie or other valid authentication "         \
@@ -348,7 +350,8 @@ static void issued_purge(fcm_ctx *f)
 		json_object_del(f->issued, key);
 }
 
-static void issue_token(fcm_ctx *f, h2s_response *resp)
+/* announced: the expires_in said to the client (the script's, or ttl). */
+static void issue_token(fcm_ctx *f, h2s_response *resp, json_int_t announced)
 {
 	char rnd[64], tok[96];
 	json_int_t now = af_now_ms();
@@ -373,8 +376,35 @@ static void issue_token(fcm_ctx *f, h2s_response *resp)
 		fprintf(stderr, "mock_fcm: cannot write the log\n");
 	send_json(resp, 200,
 		  json_pack("{s:s,s:I,s:s}", "access_token", tok, "expires_in",
-			    (json_int_t)f->ttl_s, "token_type", "Bearer"),
+			    announced, "token_type", "Bearer"),
 		  -1);
+}
+
+/*
+ * The token endpoint's scripted answer: a token (with the script's
+ * expires_in when it has one), or an OAuth error for another status; then
+ * the script's body, fault and filler.
+ */
+static void scripted_token(fcm_ctx *f, const json_t *ans, h2s_response *resp)
+{
+	long long status = mock_answer_int(ans, "status", 200);
+	const char *error = json_string_value(json_object_get(ans, "error"));
+
+	if (mock_answer_shape(ans, resp) != 0)
+		return; /* no status: the core answers 500 */
+	if (status == 200)
+		issue_token(f, resp,
+			    (json_int_t)mock_answer_int(ans, "expires_in",
+							(long long)f->ttl_s));
+	else
+		send_json(resp, (int)status,
+			  json_pack("{s:s,s:s}", "error",
+				    error != NULL ? error : "invalid_grant",
+				    "error_description", "Scripted error."),
+			  mock_answer_int(ans, "retry_after", -1));
+	if (mock_answer_override(ans, resp) != 0 &&
+	    h2s_response_status(resp, 500) != H2S_OK)
+		fprintf(stderr, "mock_fcm: cannot answer\n");
 }
 
 static void handle_token(fcm_ctx *f, const h2s_request *req, h2s_response *resp)
@@ -382,6 +412,7 @@ static void handle_token(fcm_ctx *f, const h2s_request *req, h2s_response *resp)
 	const char *ctype = h2s_request_header(req, "content-type");
 	const char *body = (const char *)req->body, *err, *desc;
 	char grant[128], assertion[MOCK_JWT_MAX + 1];
+	json_t *ans;
 	int rc;
 
 	if (strcmp(req->method, "POST") != 0 || req->body_truncated ||
@@ -414,7 +445,12 @@ static void handle_token(fcm_ctx *f, const h2s_request *req, h2s_response *resp)
 		oauth_error(resp, err, desc);
 		return;
 	}
-	issue_token(f, resp);
+	ans = mock_script_next(f->script, TOKEN_SCRIPT_KEY);
+	if (ans != NULL)
+		scripted_token(f, ans, resp);
+	else
+		issue_token(f, resp, (json_int_t)f->ttl_s);
+	json_decref(ans);
 }
 
 /* ---- messages:send ---- */
@@ -668,11 +704,8 @@ static int scripted_error(fcm_ctx *f, const json_t *ans, const char *access,
 	const fcm_err *e =
 		err_by_code(json_string_value(json_object_get(ans, "error")));
 
-	if (h2s_response_delay(resp, (unsigned)mock_answer_int(ans, "delay_ms",
-							       0)) != H2S_OK)
+	if (mock_answer_shape(ans, resp) != 0)
 		return 0;
-	if (json_is_true(json_object_get(ans, "goaway")))
-		h2s_response_goaway(resp);
 	if ((status == 0 && e == NULL) || status == 200)
 		return 0;
 	if (status == 401 && e == NULL) {
@@ -746,6 +779,10 @@ static void handle_send(fcm_ctx *f, const h2s_request *req, const char *project,
 		 rnd);
 	send_json(resp, 200, json_pack("{s:s}", "name", name), -1);
 out:
+	/* Without the scripted body the answer would lie: make it a 500. */
+	if (ans != NULL && mock_answer_override(ans, resp) != 0 &&
+	    h2s_response_status(resp, 500) != H2S_OK)
+		fprintf(stderr, "mock_fcm: cannot answer\n");
 	json_decref(ans);
 	json_decref(body);
 }
@@ -907,6 +944,9 @@ static int check_script_errors(json_t *script)
 
 	json_object_foreach(script, token, list)
 	{
+		/* The token endpoint's "error" is an OAuth error code. */
+		if (strcmp(token, TOKEN_SCRIPT_KEY) == 0)
+			continue;
 		json_array_foreach(list, i, a)
 		{
 			code = json_string_value(json_object_get(a, "error"));

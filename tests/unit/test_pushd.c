@@ -1,16 +1,26 @@
 /*
- * Unit tests of libpushd's pure parts: jobs, payloads, the APNs provider
- * token and the FCM assertion (verified with the public keys), the
- * outcome table, Retry-After, back-off (of pushes and of a failing
- * store), Google's error bodies, and the provider token's reuse through
- * the store.
+ * Unit tests of libpushd: jobs, payloads, the APNs provider token and the
+ * FCM assertion (verified with the public keys), the outcome table,
+ * Retry-After, back-off (of pushes and of a failing store), Google's
+ * error bodies and token answers, what the log makes of a service's
+ * text, the provider token's reuse through the store, the FCM token
+ * cache, and the workers against a mock APNs (tests/mock) that goes
+ * silent or answers at length.
  */
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* cmocka needs these first; keep them in their own block. */
@@ -21,13 +31,17 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "common/config.h"
 #include "common/util.h"
+#include "mfa/mfa.h"
 #include "pushd_internal.h"
+
+extern char **environ;
 
 #define TOKEN64 \
 	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -864,10 +878,47 @@ static void test_apns_token_reused_across_contexts_renewed_once(void **state)
 }
 
 /*
- * A token endpoint that fails: the error is the service's, not the
- * device's (never PUSHD_ERR_PROTOCOL, which marks a device token bad),
- * and the next request waits out a back-off instead of blocking again.
+ * APNs calls the replacement expired too, within a minute: no third token
+ * is made (a service that refuses them all would otherwise get one per
+ * push), until the minute has passed.
  */
+static void test_apns_token_refused_again_soon_not_replaced(void **state)
+{
+	struct keys *k = *state;
+	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "r:"};
+	af_config *cfg = apns_config(k);
+	store_ctx *st = NULL;
+	log_ctx *lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
+	pushd_ctx *a;
+	char t1[PUSHD_JWT_MAX], t2[PUSHD_JWT_MAX], t3[PUSHD_JWT_MAX], err[256];
+
+	assert_non_null(lg);
+	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
+	a = pushd_ctx_new(cfg, st, lg, err, sizeof(err));
+	assert_non_null(a);
+	assert_int_equal(pushd_apns_token(a, NULL, t1, sizeof(t1)), PUSHD_OK);
+	assert_int_equal(pushd_apns_token(a, t1, t2, sizeof(t2)), PUSHD_OK);
+	assert_string_not_equal(t1, t2);
+	assert_int_equal(atomic_load(&a->metrics.renewals[PUSHD_APNS]), 2);
+	assert_int_equal(pushd_apns_token(a, t2, t3, sizeof(t3)),
+			 PUSHD_ERR_STATE);
+	assert_int_equal(pushd_apns_token(a, t2, t3, sizeof(t3)),
+			 PUSHD_ERR_STATE);
+	assert_int_equal(atomic_load(&a->metrics.renewals[PUSHD_APNS]), 2);
+	/* The token in hand is still what the pushes carry. */
+	assert_int_equal(pushd_apns_token(a, NULL, t3, sizeof(t3)), PUSHD_OK);
+	assert_string_equal(t2, t3);
+	/* A minute later a refusal gets a new token again. */
+	a->jwt.forced_at -= PUSHD_JWT_FORCE_GAP_S;
+	assert_int_equal(pushd_apns_token(a, t2, t3, sizeof(t3)), PUSHD_OK);
+	assert_string_not_equal(t2, t3);
+	assert_int_equal(atomic_load(&a->metrics.renewals[PUSHD_APNS]), 3);
+	pushd_ctx_free(a);
+	store_close(st);
+	log_free(lg);
+	free(cfg);
+}
+
 /* A context with FCM on and a token endpoint that is down. */
 struct fcm_down {
 	af_config *cfg;
@@ -876,7 +927,8 @@ struct fcm_down {
 	pushd_ctx *ctx;
 };
 
-static void fcm_down_open(struct keys *k, struct fcm_down *d)
+/* The same with the token endpoint at uri. */
+static void fcm_ctx_open(struct keys *k, struct fcm_down *d, const char *uri)
 {
 	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "f:"};
 	char err[256];
@@ -891,12 +943,17 @@ static void fcm_down_open(struct keys *k, struct fcm_down *d)
 	d->cfg->push_fcm = 1;
 	(void)snprintf(d->cfg->fcm.service_account_file,
 		       sizeof(d->cfg->fcm.service_account_file), "%s", k->sa);
-	/* Port 1 on loopback: nothing listens, the request fails at once. */
 	(void)snprintf(d->cfg->fcm.token_uri, sizeof(d->cfg->fcm.token_uri),
-		       "%s", "https://127.0.0.1:1/token");
+		       "%s", uri);
 	assert_int_equal(store_open(&so, &d->st, err, sizeof(err)), STORE_OK);
 	d->ctx = pushd_ctx_new(d->cfg, d->st, d->lg, err, sizeof(err));
 	assert_non_null(d->ctx);
+}
+
+static void fcm_down_open(struct keys *k, struct fcm_down *d)
+{
+	/* Port 1 on loopback: nothing listens, the request fails at once. */
+	fcm_ctx_open(k, d, "https://127.0.0.1:1/token");
 }
 
 static void fcm_down_close(struct fcm_down *d)
@@ -907,6 +964,11 @@ static void fcm_down_close(struct fcm_down *d)
 	free(d->cfg);
 }
 
+/*
+ * A token endpoint that fails: the error is the service's, not the
+ * device's (never PUSHD_ERR_PROTOCOL, which marks a device token bad),
+ * and the next request waits out a back-off instead of blocking again.
+ */
 static void test_fcm_token_endpoint_down_backs_off(void **state)
 {
 	struct fcm_down d;
@@ -916,14 +978,16 @@ static void test_fcm_token_endpoint_down_backs_off(void **state)
 
 	fcm_down_open(*state, &d);
 	ctx = d.ctx;
-	assert_int_equal(pushd_fcm_token(ctx, NULL, tok, sizeof(tok)),
-			 PUSHD_ERR_HTTP);
+	assert_int_equal(pushd_fcm_renew(ctx), PUSHD_ERR_HTTP);
 	assert_int_equal(ctx->fcm_token.failures, 1);
 	t0 = af_mono_ns();
+	assert_int_equal(pushd_fcm_renew(ctx), PUSHD_ERR_HTTP);
+	assert_int_equal(ctx->fcm_token.failures, 1);
+	assert_true(af_mono_ns() - t0 < 100000000u);
+	/* The workers' call asks nothing: no token yet, no device blame. */
 	assert_int_equal(pushd_fcm_token(ctx, NULL, tok, sizeof(tok)),
 			 PUSHD_ERR_HTTP);
 	assert_int_equal(ctx->fcm_token.failures, 1);
-	assert_true(af_mono_ns() - t0 < 100000000u);
 	assert_string_equal(tok, "");
 	fcm_down_close(&d);
 }
@@ -1027,6 +1091,671 @@ static void test_metrics_render_counts_outcomes(void **state)
 	free(cfg);
 }
 
+/* ---- what the log makes of a service's text ----------------------------- */
+
+/* A logger into a temporary file (unlinked at once), and its text. */
+struct logcap {
+	char path[64];
+	int fd;
+	log_ctx *lg;
+};
+
+static void logcap_open(struct logcap *c)
+{
+	(void)snprintf(c->path, sizeof(c->path),
+		       "/tmp/af_test_pushd_log.XXXXXX");
+	c->fd = mkstemp(c->path);
+	assert_true(c->fd >= 0);
+	assert_int_equal(unlink(c->path), 0);
+	c->lg = log_new(c->fd, LOG_LEVEL_INFO);
+	assert_non_null(c->lg);
+}
+
+/* What was logged so far (malloc'd, NUL-terminated). */
+static char *logcap_text(const struct logcap *c)
+{
+	char *text = calloc(1, 65536);
+	ssize_t n;
+
+	assert_non_null(text);
+	n = pread(c->fd, text, 65535, 0);
+	assert_true(n >= 0);
+	return text;
+}
+
+static void logcap_close(struct logcap *c)
+{
+	log_free(c->lg);
+	(void)close(c->fd);
+}
+
+/* A context good enough for the verdict calls, which only log. */
+static pushd_ctx *verdict_ctx(log_ctx *lg)
+{
+	pushd_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	assert_non_null(ctx);
+	ctx->log = lg;
+	return ctx;
+}
+
+static void flight_answer(pushd_flight *f, char *body)
+{
+	memset(f, 0, sizeof(*f));
+	(void)snprintf(f->job.job, sizeof(f->job.job), "%s", "j1");
+	(void)snprintf(f->job.txn, sizeof(f->job.txn), "%s", "t1");
+	f->resp = body;
+	f->resp_len = strlen(body);
+}
+
+/*
+ * A reason is the service's text: in the "key=value" message it is quoted
+ * and escaped, so that it cannot pose as other keys or outcomes.
+ */
+static void test_apns_verdict_hostile_reason_quoted_in_log(void **state)
+{
+	char body[] = "{\"reason\":\"BadTopic outcome=sent\\nx\"}";
+	struct logcap c;
+	pushd_flight f;
+	pushd_ctx *ctx;
+	char *text;
+
+	(void)state;
+	logcap_open(&c);
+	ctx = verdict_ctx(c.lg);
+	flight_answer(&f, body);
+	assert_int_equal(pushd_apns_verdict(ctx, &f, 400), PUSHD_V_FAILED);
+	text = logcap_text(&c);
+	assert_non_null(
+		strstr(text, "reason=\\\"BadTopic outcome=sent\\\\x0ax\\\""));
+	assert_null(strstr(text, "reason=BadTopic"));
+	free(text);
+	free(ctx);
+	logcap_close(&c);
+}
+
+static void test_fcm_verdict_hostile_error_quoted_in_log(void **state)
+{
+	char body[] = "{\"error\":{\"status\":\"NOT_FOUND outcome=sent\","
+		      "\"details\":[{\"@type\":\"type.googleapis.com/google."
+		      "firebase.fcm.v1.FcmError\",\"errorCode\":"
+		      "\"UNREGISTERED\\u0007\"}]}}";
+	struct logcap c;
+	pushd_flight f;
+	pushd_ctx *ctx;
+	char *text;
+
+	(void)state;
+	logcap_open(&c);
+	ctx = verdict_ctx(c.lg);
+	flight_answer(&f, body);
+	/* Not quite the code that says the token is gone. */
+	assert_int_equal(pushd_fcm_verdict(ctx, &f, 404), PUSHD_V_FAILED);
+	text = logcap_text(&c);
+	assert_non_null(strstr(text, "error=\\\"NOT_FOUND outcome=sent\\\""));
+	assert_non_null(strstr(text, "code=\\\"UNREGISTERED\\\\x07\\\""));
+	free(text);
+	free(ctx);
+	logcap_close(&c);
+}
+
+/* A reason longer than kept is cut, so the log shows how it began. */
+static void test_apns_reason_long_text_cut_not_dropped(void **state)
+{
+	char body[256], r[PUSHD_REASON_MAX], s[PUSHD_REASON_MAX],
+		c[PUSHD_REASON_MAX];
+	char want[PUSHD_REASON_MAX];
+
+	(void)state;
+	memset(want, 'x', sizeof(want) - 1);
+	want[sizeof(want) - 1] = '\0';
+	(void)snprintf(body, sizeof(body), "{\"reason\":\"%s%s\"}", want,
+		       "BadDeviceToken");
+	pushd_apns_reason(body, strlen(body), r, sizeof(r));
+	assert_string_equal(r, want);
+	assert_int_equal(pushd_classify_apns(400, r), PUSHD_V_FAILED);
+	(void)snprintf(
+		body, sizeof(body),
+		"{\"error\":{\"status\":\"%s!\",\"details\":[{\"@type\":"
+		"\"type.googleapis.com/google.firebase.fcm.v1.FcmError\","
+		"\"errorCode\":\"%s!\"}]}}",
+		want, want);
+	pushd_fcm_error(body, strlen(body), s, sizeof(s), c, sizeof(c));
+	assert_string_equal(s, want);
+	assert_string_equal(c, want);
+}
+
+/* ---- the FCM token endpoint's answers ---------------------------------- */
+
+static void test_fcm_token_answer_bad_answers_refused(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"<html>",
+		"[]",
+		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+		"{\"expires_in\":3600}",
+		"{\"access_token\":\"\",\"expires_in\":3600}",
+		"{\"access_token\":7,\"expires_in\":3600}",
+		/* A CR LF would start a header of the endpoint's choosing. */
+		"{\"access_token\":\"ya29.a\\r\\nx-evil: 1\",\"expires_in\":3600}",
+		"{\"access_token\":\"ya29 a\",\"expires_in\":3600}",
+		"{\"access_token\":\"=\",\"expires_in\":3600}",
+		"{\"access_token\":\"ya29.a\"}",
+		"{\"access_token\":\"ya29.a\",\"expires_in\":\"3600\"}",
+		"{\"access_token\":\"ya29.a\",\"expires_in\":3600.0}",
+		"{\"access_token\":\"ya29.a\",\"expires_in\":-3600}",
+		"{\"access_token\":\"ya29.a\",\"expires_in\":59}",
+		"{\"access_token\":\"ya29.a\",\"expires_in\":1000000000000}",
+	};
+	static const char good[] = "{\"access_token\":\"ya29.c.b0-_~+/AA==\","
+				   "\"expires_in\":3599,\"token_type\":"
+				   "\"Bearer\"}";
+	char tok[PUSHD_ACCESS_TOKEN_MAX], *big;
+	const char *why = NULL;
+	int64_t exp = 0;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		assert_int_equal(pushd_fcm_token_answer(bad[i], strlen(bad[i]),
+							1000, tok, sizeof(tok),
+							&exp, &why),
+				 PUSHD_ERR_PROTOCOL);
+		assert_string_equal(tok, "");
+		assert_non_null(why);
+		assert_true(why[0] != '\0');
+	}
+	assert_int_equal(pushd_fcm_token_answer(good, strlen(good), 1000, tok,
+						sizeof(tok), &exp, &why),
+			 PUSHD_OK);
+	assert_string_equal(tok, "ya29.c.b0-_~+/AA==");
+	assert_int_equal(exp, 1000 + 3599);
+	/* A token that would not fit. */
+	big = malloc(PUSHD_ACCESS_TOKEN_MAX + 64);
+	assert_non_null(big);
+	memset(big, 'a', PUSHD_ACCESS_TOKEN_MAX + 63);
+	memcpy(big, "{\"access_token\":\"", 17);
+	memcpy(big + PUSHD_ACCESS_TOKEN_MAX + 23, "\",\"expires_in\":3600}",
+	       21);
+	assert_int_equal(pushd_fcm_token_answer(big, strlen(big), 1000, tok,
+						sizeof(tok), &exp, &why),
+			 PUSHD_ERR_PROTOCOL);
+	assert_string_equal(why, "access_token too long");
+	free(big);
+}
+
+/*
+ * A token endpoint that takes the connection and never answers: the
+ * workers' call returns at once, having asked nothing, so that no push of
+ * theirs waits for it; pushd_fcm_renew() is the one that asks.
+ */
+static void test_fcm_token_silent_endpoint_never_waited_for(void **state)
+{
+	struct sockaddr_in sa;
+	socklen_t salen = sizeof(sa);
+	struct fcm_down d;
+	char uri[64], tok[PUSHD_ACCESS_TOKEN_MAX];
+	uint64_t t0;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(lfd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* Listening, never accepting: the kernel completes the handshake. */
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 8), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+	(void)snprintf(uri, sizeof(uri), "https://127.0.0.1:%u/token",
+		       (unsigned)ntohs(sa.sin_port));
+	fcm_ctx_open(*state, &d, uri);
+	t0 = af_mono_ns();
+	assert_int_equal(pushd_fcm_token(d.ctx, NULL, tok, sizeof(tok)),
+			 PUSHD_ERR_HTTP);
+	assert_true(af_mono_ns() - t0 < 200000000u);
+	assert_int_equal(d.ctx->fcm_token.failures, 0);
+	fcm_down_close(&d);
+	(void)close(lfd);
+}
+
+/* Shares token tok, good for an hour, as another node would. */
+static void share_token(store_ctx *st, const char *tok)
+{
+	json_t *obj = json_pack("{s:s, s:I}", "token", tok, "expires_at",
+				(json_int_t)af_now() + 3600);
+	char *text = json_dumps(obj, JSON_COMPACT);
+
+	assert_non_null(text);
+	assert_int_equal(store_set(st, "fcm_token:proj-1", text, strlen(text),
+				   (uint64_t)3000 * 1000, 0),
+			 STORE_OK);
+	free(text);
+	json_decref(obj);
+}
+
+/*
+ * The token FCM refused (401) is used no more, neither from the cache nor
+ * from the store where the nodes share it; another is taken, and
+ * pushd_fcm_renew() asks for a new one.
+ */
+static void test_fcm_token_refused_token_not_used_again(void **state)
+{
+	struct fcm_down d;
+	pushd_ctx *ctx;
+	char tok[PUSHD_ACCESS_TOKEN_MAX];
+
+	fcm_down_open(*state, &d);
+	ctx = d.ctx;
+	(void)snprintf(ctx->fcm_token.token, sizeof(ctx->fcm_token.token), "%s",
+		       "tok-A");
+	ctx->fcm_token.expires_at = af_now() + 3600;
+	share_token(d.st, "tok-A");
+	assert_int_equal(pushd_fcm_token(ctx, NULL, tok, sizeof(tok)),
+			 PUSHD_OK);
+	assert_string_equal(tok, "tok-A");
+	assert_int_equal(pushd_fcm_token(ctx, "tok-A", tok, sizeof(tok)),
+			 PUSHD_ERR_HTTP);
+	assert_int_equal(pushd_fcm_token(ctx, NULL, tok, sizeof(tok)),
+			 PUSHD_ERR_HTTP);
+	assert_string_equal(tok, "");
+	/* Another node's new token is taken. */
+	share_token(d.st, "tok-B");
+	assert_int_equal(pushd_fcm_token(ctx, NULL, tok, sizeof(tok)),
+			 PUSHD_OK);
+	assert_string_equal(tok, "tok-B");
+	/* A refusal of a token already replaced leaves the new one alone. */
+	assert_int_equal(pushd_fcm_token(ctx, "tok-A", tok, sizeof(tok)),
+			 PUSHD_OK);
+	assert_string_equal(tok, "tok-B");
+	/* tok-B refused too: the renewal asks (the endpoint is down). */
+	assert_int_equal(pushd_fcm_token(ctx, "tok-B", tok, sizeof(tok)),
+			 PUSHD_ERR_HTTP);
+	assert_int_equal(ctx->fcm_token.failures, 0);
+	assert_int_equal(pushd_fcm_renew(ctx), PUSHD_ERR_HTTP);
+	assert_int_equal(ctx->fcm_token.failures, 1);
+	fcm_down_close(&d);
+}
+
+/* ---- workers against the mock APNs ------------------------------------- */
+
+/* A mock APNs (tests/mock) and a context with one worker sending to it. */
+struct apns_rig {
+	char dir[64];
+	pid_t pid;
+	af_config *cfg;
+	store_ctx *st;
+	log_ctx *lg;
+	pushd_ctx *ctx;
+	json_t *workflow;
+	unsigned users;
+};
+
+/* Runs argv to its end; its exit status. */
+static int run_wait(char *const argv[])
+{
+	pid_t pid;
+	int status = -1;
+
+	assert_int_equal(posix_spawn(&pid, argv[0], NULL, NULL, argv, environ),
+			 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * Starts argv[0] and returns its process id. The child gets SIGTERM when
+ * this process ends, so that a mock outlives no test run, a failed one
+ * included (cmocka 1.1 runs no teardown after a failed assertion).
+ */
+static pid_t spawn_tied(char *const argv[])
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 ||
+		    getppid() != parent)
+			_exit(127);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	return pid;
+}
+
+/* dir/name into out. */
+static void rig_path(const struct apns_rig *r, const char *name, char *out,
+		     size_t cap)
+{
+	int n = snprintf(out, cap, "%s/%s", r->dir, name);
+
+	assert_true(n > 0 && (size_t)n < cap);
+}
+
+/*
+ * Makes keys with tests/mock/gen_certs.sh (found from this file's path),
+ * starts mock_apns (built beside this test) with script, and a context
+ * whose APNs endpoint is the mock, with a transfer time-out of a second.
+ */
+static void rig_open(struct apns_rig *r, const json_t *script)
+{
+	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "w:"};
+	char gen[512], bin[512], cert[128], key[128], pub[128], scr[128],
+		port_file[128], err[256];
+	const char *src = __FILE__;
+	unsigned long port = 0;
+	uint64_t deadline;
+	ssize_t n;
+	FILE *f;
+
+	(void)snprintf(r->dir, sizeof(r->dir),
+		       "/tmp/af_test_pushd_mock.XXXXXX");
+	assert_non_null(mkdtemp(r->dir));
+	(void)snprintf(gen, sizeof(gen), "%.*s/../mock/gen_certs.sh",
+		       (int)(strrchr(src, '/') - src), src);
+	{
+		char *argv[] = {"/bin/sh", gen, r->dir, NULL};
+
+		assert_int_equal(run_wait(argv), 0);
+	}
+	n = readlink("/proc/self/exe", bin, sizeof(bin) - 16);
+	assert_true(n > 0);
+	bin[n] = '\0';
+	(void)snprintf(strrchr(bin, '/'), 16, "/mock_apns");
+	assert_int_equal(access(bin, X_OK), 0);
+	rig_path(r, "server.pem", cert, sizeof(cert));
+	rig_path(r, "server.key", key, sizeof(key));
+	rig_path(r, "apns_pub.pem", pub, sizeof(pub));
+	rig_path(r, "script.json", scr, sizeof(scr));
+	rig_path(r, "port", port_file, sizeof(port_file));
+	assert_int_equal(json_dump_file(script, scr, 0), 0);
+	{
+		char *argv[] = {bin,
+				"--cert",
+				cert,
+				"--key",
+				key,
+				"--port",
+				"0",
+				"--port-file",
+				port_file,
+				"--team-id",
+				"ABCDE12345",
+				"--key-id",
+				"KEY1234567",
+				"--p8-pub",
+				pub,
+				"--topic",
+				"com.example.authenticator",
+				"--script",
+				scr,
+				NULL};
+
+		r->pid = spawn_tied(argv);
+	}
+	deadline = af_mono_ns() + 10 * 1000000000ull;
+	while ((f = fopen(port_file, "r")) == NULL && af_mono_ns() < deadline) {
+		const struct timespec pause = {0, 20000000};
+
+		(void)nanosleep(&pause, NULL);
+	}
+	assert_non_null(f);
+	{
+		char line[16] = "";
+		char *end = NULL;
+
+		assert_non_null(fgets(line, sizeof(line), f));
+		port = strtoul(line, &end, 10);
+		assert_true(port > 0 && port < 65536);
+	}
+	(void)fclose(f);
+
+	r->cfg = calloc(1, sizeof(*r->cfg));
+	assert_non_null(r->cfg);
+	af_config_defaults(r->cfg);
+	r->cfg->push_apns = 1;
+	r->cfg->push_workers = 1;
+	(void)snprintf(r->cfg->apns.endpoint, sizeof(r->cfg->apns.endpoint),
+		       "https://127.0.0.1:%lu", port);
+	(void)snprintf(r->cfg->apns.sandbox_endpoint,
+		       sizeof(r->cfg->apns.sandbox_endpoint), "%s",
+		       r->cfg->apns.endpoint);
+	(void)snprintf(r->cfg->apns.team_id, sizeof(r->cfg->apns.team_id), "%s",
+		       "ABCDE12345");
+	(void)snprintf(r->cfg->apns.key_id, sizeof(r->cfg->apns.key_id), "%s",
+		       "KEY1234567");
+	(void)snprintf(r->cfg->apns.topic, sizeof(r->cfg->apns.topic), "%s",
+		       "com.example.authenticator");
+	rig_path(r, "apns.p8", r->cfg->apns.key_file,
+		 sizeof(r->cfg->apns.key_file));
+	rig_path(r, "ca.pem", r->cfg->apns.ca_file,
+		 sizeof(r->cfg->apns.ca_file));
+	r->lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
+	assert_non_null(r->lg);
+	assert_int_equal(store_open(&so, &r->st, err, sizeof(err)), STORE_OK);
+	r->ctx = pushd_ctx_new(r->cfg, r->st, r->lg, err, sizeof(err));
+	assert_non_null(r->ctx);
+	r->ctx->transfer_timeout_ms = 1000;
+	r->workflow = json_object();
+	assert_non_null(r->workflow);
+}
+
+static int rig_setup(void **state)
+{
+	struct apns_rig *r = calloc(1, sizeof(*r));
+
+	*state = r;
+	return r != NULL ? 0 : -1;
+}
+
+static int rig_teardown(void **state)
+{
+	struct apns_rig *r = *state;
+	char path[512];
+	struct dirent *e;
+	DIR *dir;
+	int status;
+
+	pushd_stop(r->ctx, 0);
+	pushd_ctx_free(r->ctx);
+	if (r->pid > 0) {
+		(void)kill(r->pid, SIGTERM);
+		(void)waitpid(r->pid, &status, 0);
+	}
+	store_close(r->st);
+	log_free(r->lg);
+	free(r->cfg);
+	json_decref(r->workflow);
+	dir = r->dir[0] != '\0' ? opendir(r->dir) : NULL;
+	while (dir != NULL && (e = readdir(dir)) != NULL) {
+		if (e->d_name[0] == '.' &&
+		    (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0))
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/%s", r->dir, e->d_name);
+		(void)unlink(path);
+	}
+	if (dir != NULL) {
+		(void)closedir(dir);
+		(void)rmdir(r->dir);
+	}
+	free(r);
+	return 0;
+}
+
+/* A P-256 public JWK of a new key: each device has a key of its own. */
+static json_t *device_jwk(void)
+{
+	uint8_t x[32], y[32];
+	char bx[64], by[64];
+	BIGNUM *nx = NULL, *ny = NULL;
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	json_t *jwk;
+
+	assert_non_null(pk);
+	assert_int_equal(
+		EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_EC_PUB_X, &nx), 1);
+	assert_int_equal(
+		EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_EC_PUB_Y, &ny), 1);
+	assert_int_equal(BN_bn2binpad(nx, x, sizeof(x)), 32);
+	assert_int_equal(BN_bn2binpad(ny, y, sizeof(y)), 32);
+	assert_int_equal(af_b64url_encode(x, sizeof(x), bx, sizeof(bx)), 0);
+	assert_int_equal(af_b64url_encode(y, sizeof(y), by, sizeof(by)), 0);
+	jwk = json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256",
+			"x", bx, "y", by);
+	assert_non_null(jwk);
+	BN_free(nx);
+	BN_free(ny);
+	EVP_PKEY_free(pk);
+	return jwk;
+}
+
+/* Queues a sign-in's push to a new device with push token tok. */
+static void rig_push(struct apns_rig *r, const char *tok, char *dev, size_t cap)
+{
+	char user[32], err[256];
+	json_t *spec, *out = NULL, *txn = NULL;
+	size_t queued = 0;
+
+	(void)snprintf(user, sizeof(user), "user%u", r->users++);
+	spec = json_pack("{s:s, s:s, s:b, s:o, s:s, s:s}", "platform", "apns",
+			 "push_token", tok, "sandbox", 0, "public_key",
+			 device_jwk(), "app_version", "1.0", "device_name",
+			 "test");
+	assert_int_equal(
+		af_mfa_device_add(r->st, user, spec, &out, err, sizeof(err)),
+		AF_MFA_OK);
+	(void)snprintf(dev, cap, "%s",
+		       json_string_value(json_object_get(out, "id")));
+	json_decref(spec);
+	json_decref(out);
+	spec = json_pack("{s:s, s:s, s:s, s:s, s:[s], s:b}", "user", user,
+			 "app", "client", "app_name", "App", "flow", "flow",
+			 "devices", dev, "number_matching", 0);
+	assert_int_equal(af_mfa_txn_new(r->st, spec, af_now(), &txn),
+			 AF_MFA_OK);
+	assert_int_equal(
+		af_mfa_push_enqueue(r->st, txn, NULL, r->workflow, &queued),
+		AF_MFA_OK);
+	assert_int_equal(queued, 1);
+	json_decref(spec);
+	json_decref(txn);
+}
+
+static unsigned long rig_outcomes(const struct apns_rig *r, pushd_outcome o)
+{
+	return atomic_load(&r->ctx->metrics.pushes[PUSHD_APNS][o]);
+}
+
+/* Starts the worker and waits for n outcomes, at most 8 s: the ms taken. */
+static uint64_t rig_run(struct apns_rig *r, unsigned long n)
+{
+	const struct timespec pause = {0, 20000000};
+	uint64_t t0 = af_mono_ns();
+	unsigned long got = 0;
+	int o;
+
+	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
+	while (af_mono_ns() - t0 < 8 * 1000000000ull) {
+		for (got = 0, o = 0; o < PUSHD_OUTCOMES; o++)
+			got += rig_outcomes(r, (pushd_outcome)o);
+		if (got >= n)
+			break;
+		(void)nanosleep(&pause, NULL);
+	}
+	return (af_mono_ns() - t0) / 1000000u;
+}
+
+/* Apple's 64 hex digits, all c. */
+static void apns_token(char c, char out[65])
+{
+	memset(out, c, 64);
+	out[64] = '\0';
+}
+
+/*
+ * The mock takes the first push and then never reads nor writes on that
+ * connection again (a peer gone silent while TCP stands). The push times
+ * out, and its retry goes out on a new connection instead of timing out
+ * on the old one until the sign-in expires.
+ */
+static void test_worker_silent_connection_replaced(void **state)
+{
+	char tok[65], dev[AF_MFA_ID_BUF];
+	struct apns_rig *r = *state;
+	json_t *script;
+	uint64_t ms;
+
+	apns_token('1', tok);
+	script = json_pack("{s:[{s:s}]}", tok, "fault", "stall");
+	rig_open(r, script);
+	json_decref(script);
+	rig_push(r, tok, dev, sizeof(dev));
+	ms = rig_run(r, 1);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 1);
+	assert_true(ms < 6000);
+	assert_int_equal(atomic_load(&r->ctx->metrics.conns[PUSHD_APNS].opened),
+			 2);
+}
+
+/*
+ * One stream that is never answered while the service answers others on
+ * the same connection: only that push times out and is retried, and the
+ * connection is kept.
+ */
+static void test_worker_one_silent_stream_keeps_connection(void **state)
+{
+	char tok1[65], tok2[65], dev[AF_MFA_ID_BUF];
+	struct apns_rig *r = *state;
+	json_t *script;
+
+	apns_token('1', tok1);
+	apns_token('2', tok2);
+	script = json_pack("{s:[{s:s}], s:[{s:i}]}", tok1, "fault", "hang",
+			   tok2, "delay_ms", 300);
+	rig_open(r, script);
+	json_decref(script);
+	rig_push(r, tok1, dev, sizeof(dev));
+	rig_push(r, tok2, dev, sizeof(dev));
+	(void)rig_run(r, 2);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 2);
+	assert_int_equal(atomic_load(&r->ctx->metrics.retries[PUSHD_APNS]), 1);
+	assert_int_equal(atomic_load(&r->ctx->metrics.conns[PUSHD_APNS].opened),
+			 1);
+}
+
+/*
+ * A 410 whose body goes on and on (and then stalls): the answer is cut at
+ * PUSHD_RESPONSE_MAX and judged by its status at once, the device token
+ * is marked invalid, and the connection serves the next push.
+ */
+static void test_worker_answer_over_cap_judged_by_status(void **state)
+{
+	char tok1[65], tok2[65], dev1[AF_MFA_ID_BUF], dev2[AF_MFA_ID_BUF];
+	struct apns_rig *r = *state;
+	json_t *script, *d = NULL;
+
+	apns_token('1', tok1);
+	apns_token('2', tok2);
+	script =
+		json_pack("{s:[{s:i, s:s, s:i}]}", tok1, "status", 410, "fault",
+			  "stuck", "fill_bytes", 4 * PUSHD_RESPONSE_MAX);
+	rig_open(r, script);
+	json_decref(script);
+	rig_push(r, tok1, dev1, sizeof(dev1));
+	rig_push(r, tok2, dev2, sizeof(dev2));
+	(void)rig_run(r, 2);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_TOKEN_INVALID), 1);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 1);
+	assert_int_equal(atomic_load(&r->ctx->metrics.retries[PUSHD_APNS]), 0);
+	assert_int_equal(atomic_load(&r->ctx->metrics.conns[PUSHD_APNS].opened),
+			 1);
+	/* The outcome is recorded before the metric counts it. */
+	assert_int_equal(af_mfa_device_get(r->st, dev1, &d), AF_MFA_OK);
+	assert_true(json_is_false(json_object_get(d, "push_token_valid")));
+	json_decref(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1067,11 +1796,34 @@ int main(void)
 			test_apns_token_reused_across_contexts_renewed_once,
 			keys_setup, keys_teardown),
 		cmocka_unit_test_setup_teardown(
+			test_apns_token_refused_again_soon_not_replaced,
+			keys_setup, keys_teardown),
+		cmocka_unit_test_setup_teardown(
 			test_fcm_token_endpoint_down_backs_off, keys_setup,
 			keys_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_fcm_renew_ahead_keeps_token_in_hand, keys_setup,
 			keys_teardown),
+		cmocka_unit_test(
+			test_apns_verdict_hostile_reason_quoted_in_log),
+		cmocka_unit_test(test_fcm_verdict_hostile_error_quoted_in_log),
+		cmocka_unit_test(test_apns_reason_long_text_cut_not_dropped),
+		cmocka_unit_test(test_fcm_token_answer_bad_answers_refused),
+		cmocka_unit_test_setup_teardown(
+			test_fcm_token_silent_endpoint_never_waited_for,
+			keys_setup, keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fcm_token_refused_token_not_used_again, keys_setup,
+			keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worker_silent_connection_replaced, rig_setup,
+			rig_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worker_one_silent_stream_keeps_connection,
+			rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worker_answer_over_cap_judged_by_status, rig_setup,
+			rig_teardown),
 		cmocka_unit_test(test_strerror_every_status_named),
 		cmocka_unit_test_setup_teardown(
 			test_metrics_render_counts_outcomes, keys_setup,
