@@ -610,21 +610,19 @@ static int phone_code(af_server *srv, char *out, size_t cap, int *left)
 }
 
 /*
- * The number field and, for a tap on a phone, a pad of digits that fills
- * it (with /static/phone.js; without script the field takes typing).
+ * The number field of challenge n on the page (ids unique) and, for a tap
+ * on a phone, a pad of digits that fills it (shown by /static/phone.js;
+ * without script the field takes typing).
  */
-/* The number field and pad of challenge n on the page (ids unique). */
 static void number_pad(af_buf *b, size_t n)
 {
 	af_buf_printf(b,
 		      "<label for=\"number-%zu\">Number shown on the sign-in "
 		      "page</label><input type=\"text\" id=\"number-%zu\" "
 		      "name=\"number\" inputmode=\"numeric\" maxlength=\"2\" "
-		      "autocomplete=\"off\" data-number><div class=\"pad\">",
+		      "autocomplete=\"off\" data-number>",
 		      n, n);
-	af_page_digit_buttons(b, "data-phone-digit");
-	af_buf_puts(b, "<button type=\"button\" class=\"secondary\" "
-		       "data-phone-clear>Clear</button></div>");
+	af_page_digit_pad(b, "data-phone-digit", "data-phone-clear");
 }
 
 static void phone_challenge(af_buf *b, const af_server *srv, json_t *txn,
@@ -684,6 +682,8 @@ static const char phone_js[] =
 	"var clr=form.querySelector('[data-phone-clear]');"
 	"if(clr)clr.addEventListener('click',function(){f.value='';});"
 	"})(forms[i]);}\n"
+	"var pads=document.querySelectorAll('.pad');\n"
+	"for(var p=0;p<pads.length;p++)pads[p].hidden=false;\n"
 	"var left=document.querySelectorAll('[data-left]');\n"
 	"setInterval(function(){for(var j=0;j<left.length;j++){"
 	"var n=parseInt(left[j].textContent,10)-1;"

@@ -41,6 +41,10 @@
  * shown by loading the page anew with GET (never a reload, which after
  * the code form would post the code again), and not while a code is
  * being typed: the page then says so in place and keeps the code.
+ *
+ * The countdown is not a live region: screen readers would read every
+ * second of it. Once, at ten seconds left, a polite region says how long
+ * is left; the number's region (role status) speaks when it changes.
  */
 static const char mfa_js[] =
 	"(function(){\n"
@@ -50,16 +54,25 @@ static const char mfa_js[] =
 	"function(e){"
 	"if(code&&code.value.length<6)code.value+=e.target.getAttribute('data-digit');"
 	"});}\n"
+	"var clr=document.querySelectorAll('[data-digit-clear]');\n"
+	"for(i=0;i<clr.length;i++)clr[i].addEventListener('click',"
+	"function(){if(code)code.value='';});\n"
+	"var pads=document.querySelectorAll('.pad');\n"
+	"for(i=0;i<pads.length;i++)pads[i].hidden=false;\n"
 	"var m=document.getElementById('mfa');if(!m)return;\n"
 	"var url=m.getAttribute('data-status');\n"
 	"var page=url.replace('/status?','?');\n"
 	"var num=m.querySelector('.number');\n"
 	"var left=parseInt(m.getAttribute('data-expires-in'),10);\n"
 	"var cd=document.getElementById('countdown');\n"
-	"function tick(){if(left>0)left--;if(cd)cd.textContent=left;}\n"
+	"var say=document.getElementById('mfa-say');var warned=false;\n"
+	"function tick(){if(left>0)left--;if(cd)cd.textContent=left;"
+	"if(!warned&&left>0&&left<=10){warned=true;if(say)say.textContent="
+	"left+' seconds left to answer on your phone.';}}\n"
 	"var timer=setInterval(tick,1000);\n"
 	"function ended(){if(!code||code.value.length===0){"
 	"window.location.replace(page);return;}clearInterval(timer);"
+	"if(cd)cd.parentNode.hidden=true;"
 	"m.textContent='The request on your phone is no longer waiting. "
 	"Finish with the token code, or load this page again.';}\n"
 	"function poll(){fetch(url,{credentials:'same-origin',"
@@ -315,20 +328,38 @@ static const char *notice_text(const char *notice)
 	return NULL;
 }
 
-static void code_form(af_buf *b, const char *flow, const char *csrf)
+/* How the token-code field is shown: what describes it, and its focus. */
+typedef struct code_field {
+	int notice;  /* a notice (id "code-note") is on the page */
+	int message; /* a message (id "code-err") is on the page */
+	int invalid; /* the message says the code typed was wrong */
+	int focus;   /* the field takes the focus when the page loads */
+} code_field;
+
+static void code_form(af_buf *b, const char *flow, const char *csrf,
+		      const code_field *f)
 {
 	af_buf_puts(b, "<form method=\"post\" action=\"/login/mfa/code\">"
 		       "<input type=\"hidden\" name=\"flow\" value=\"");
 	af_buf_html(b, flow);
 	af_buf_puts(b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
 	af_buf_html(b, csrf);
-	af_buf_puts(b, "\"><label for=\"code\">Token code</label><input "
-		       "type=\"text\" id=\"code\" name=\"code\" "
+	af_buf_puts(b, "\"><label for=\"code\">Six-digit token code</label>"
+		       "<input type=\"text\" id=\"code\" name=\"code\" "
 		       "inputmode=\"numeric\" pattern=\"[0-9]{6}\" "
 		       "maxlength=\"6\" autocomplete=\"one-time-code\" "
-		       "required><div class=\"pad\">");
-	af_page_digit_buttons(b, "data-digit");
-	af_buf_puts(b, "</div><button type=\"submit\">Use this code</button>"
+		       "required");
+	if (f->invalid)
+		af_buf_puts(b, " aria-invalid=\"true\"");
+	/* Read out with the field, as a message shown on load is not. */
+	if (f->message || f->notice)
+		af_buf_printf(b, " aria-describedby=\"%s%s%s\"",
+			      f->message ? "code-err" : "",
+			      f->message && f->notice ? " " : "",
+			      f->notice ? "code-note" : "");
+	af_buf_puts(b, f->focus ? " autofocus>" : ">");
+	af_page_digit_pad(b, "data-digit", "data-digit-clear");
+	af_buf_puts(b, "<button type=\"submit\">Use this code</button>"
 		       "</form>");
 }
 
@@ -340,7 +371,52 @@ static void cancel_form(af_buf *b, const char *flow, const char *csrf)
 	af_buf_puts(b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
 	af_buf_html(b, csrf);
 	af_buf_puts(b, "\"><button type=\"submit\" class=\"secondary\">"
-		       "Cancel</button></form>");
+		       "Cancel sign-in</button></form>");
+}
+
+/*
+ * The push part of the page: the number, in a region (role status) that
+ * speaks when the script changes it, and the countdown outside it, with
+ * the quiet region the script uses to say once that time is short.
+ */
+static void push_part(af_buf *b, const char *flow, const json_t *txn)
+{
+	const char *app = json_string_value(json_object_get(txn, "app_name"));
+	json_t *num = json_object_get(txn, "number");
+	int64_t left;
+
+	left = json_integer_value(json_object_get(txn, "expires")) - af_now();
+	if (left < 0)
+		left = 0;
+	af_buf_puts(b, "<h1>Confirm on your phone</h1><div id=\"mfa\" "
+		       "role=\"status\" data-status=\"/login/mfa/status?flow=");
+	af_buf_urlenc(b, flow);
+	af_buf_printf(b, "\" data-expires-in=\"%lld\">", (long long)left);
+	/*
+	 * Without script nothing polls: a link goes on once the phone has
+	 * answered. (A timed refresh would wipe a code being typed below,
+	 * and restart screen readers.)
+	 */
+	af_buf_puts(b, "<noscript><p>Once you have answered on your phone, "
+		       "<a href=\"/login/mfa?flow=");
+	af_buf_urlenc(b, flow);
+	af_buf_puts(b, "\">continue</a>.</p></noscript><p class=\"app\">"
+		       "Signing in to ");
+	af_buf_html(b, app != NULL ? app : "the application");
+	af_buf_puts(b, "</p>");
+	if (json_is_integer(num))
+		af_buf_printf(b,
+			      "<p>Type this number in your authenticator "
+			      "app:</p><p class=\"number\">%lld</p>",
+			      (long long)json_integer_value(num));
+	else
+		af_buf_puts(b, "<p>Approve the request in your authenticator "
+			       "app.</p>");
+	af_buf_printf(b,
+		      "</div><p>The request expires in <strong "
+		      "id=\"countdown\">%lld</strong> seconds.</p>"
+		      "<p id=\"mfa-say\" class=\"sr\" role=\"status\"></p>",
+		      (long long)left);
 }
 
 static void show_page(af_server *srv, af_resp *resp, unsigned status,
@@ -349,75 +425,47 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 {
 	const char *csrf = json_string_value(json_object_get(authz, "csrf"));
 	const char *notice = notice_text(mfa_str(authz, "notice"));
-	int64_t left = 0;
+	/* A problem shown on the page is the first word of its title. */
+	int error = message != NULL && status >= 400;
+	code_field f = {
+		.notice = notice != NULL,
+		.message = message != NULL,
+		.invalid = message != NULL && status == 401,
+		/* Not over the number: there the field waits below it. */
+		.focus = txn == NULL || message != NULL,
+	};
 	af_buf b;
 
 	(void)srv;
 	af_page_allow_form_target(resp, json_string_value(json_object_get(
 						authz, "redirect_uri")));
 	af_buf_init(&b, 65536);
-	af_page_begin(&b, resp,
-		      txn != NULL ? "Confirm on your phone"
-				  : "Enter your token code");
+	if (txn != NULL)
+		af_page_begin(&b, resp,
+			      error ? "Error: Confirm on your phone"
+				    : "Confirm on your phone");
+	else
+		af_page_begin(&b, resp,
+			      error ? "Error: Enter your token code"
+				    : "Enter your token code");
 	if (txn != NULL) {
-		json_t *num = json_object_get(txn, "number");
-
-		left = json_integer_value(json_object_get(txn, "expires")) -
-		       af_now();
-		if (left < 0)
-			left = 0;
-		af_buf_printf(&b,
-			      "<div id=\"mfa\" data-status=\"/login/mfa/"
-			      "status?flow=%s\" data-expires-in=\"%lld\">",
-			      flow, (long long)left);
-		/*
-		 * Without script nothing polls: a link goes on once the
-		 * phone has answered. (A timed refresh would wipe a code
-		 * being typed below, and restart screen readers.)
-		 */
-		af_buf_puts(&b, "<noscript><p>Once you have answered on your "
-				"phone, <a href=\"/login/mfa?flow=");
-		af_buf_html(&b, flow);
-		af_buf_puts(&b, "\">continue</a>.</p></noscript>");
-		af_buf_puts(&b,
-			    "<h1>Confirm on your phone</h1><p class=\"app\">"
-			    "Signing in to ");
-		af_buf_html(&b, json_string_value(json_object_get(
-					txn, "app_name")) != NULL
-					? json_string_value(json_object_get(
-						  txn, "app_name"))
-					: "the application");
-		af_buf_puts(&b, "</p>");
-		if (json_is_integer(num))
-			af_buf_printf(
-				&b,
-				"<p>Type this number in your "
-				"authenticator app:</p><p class=\"number\" "
-				"aria-live=\"polite\">%lld</p>",
-				(long long)json_integer_value(num));
-		else
-			af_buf_puts(&b, "<p>Approve the request in your "
-					"authenticator app.</p>");
-		af_buf_printf(&b,
-			      "<p>The request expires in <strong "
-			      "id=\"countdown\">%lld</strong> seconds.</p>"
-			      "</div>",
-			      (long long)left);
+		push_part(&b, flow, txn);
 		af_buf_puts(&b, "<h2>Use a token code instead</h2>");
 	} else {
 		af_buf_puts(&b, "<h1>Enter your token code</h1>");
 	}
 	if (notice != NULL) {
-		af_buf_puts(&b, "<p class=\"msg info\">");
+		af_buf_puts(&b, "<p class=\"msg info\" id=\"code-note\">");
 		af_buf_html(&b, notice);
 		af_buf_puts(&b, "</p>");
 	}
 	if (message != NULL) {
-		af_buf_puts(&b, "<p class=\"msg\" role=\"alert\">");
+		af_buf_puts(&b,
+			    "<p class=\"msg\" role=\"alert\" id=\"code-err\">");
 		af_buf_html(&b, message);
 		af_buf_puts(&b, "</p>");
 	}
-	code_form(&b, flow, csrf != NULL ? csrf : "");
+	code_form(&b, flow, csrf != NULL ? csrf : "", &f);
 	if (again)
 		again_link(&b, flow);
 	cancel_form(&b, flow, csrf != NULL ? csrf : "");
@@ -863,8 +911,9 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 		if (text == NULL || af_qr_svg(&b, text) != 0)
 			af_buf_puts(&b, "<p>(The QR code could not be drawn.)"
 					"</p>");
-		af_buf_puts(&b, "<p>Or type this enrollment code in the app: "
-				"<code>");
+		af_buf_puts(&b,
+			    "<p class=\"code\">Or type this enrollment code "
+			    "in the app: <code>");
 		af_buf_html(&b, code);
 		af_buf_puts(&b, "</code></p>");
 		OPENSSL_cleanse(code, sizeof(code));

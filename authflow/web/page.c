@@ -12,6 +12,9 @@
 
 static const char css[] =
 	"*{box-sizing:border-box}"
+	/* Elements hidden until a script shows them stay hidden whatever
+	 * their own display. */
+	"[hidden]{display:none!important}"
 	"body{margin:0;font:16px/1.5 system-ui,-apple-system,'Segoe UI',"
 	"Roboto,sans-serif;background:#f4f6f8;color:#1b1f24}"
 	"header{background:var(--accent,#0b3d91);color:var(--on-accent,#fff);"
@@ -22,15 +25,23 @@ static const char css[] =
 	"border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.15)}"
 	"h1{font-size:1.4rem;margin:0 0 1rem}"
 	"label{display:block;margin:.75rem 0 .25rem;font-weight:600}"
+	/* Field edges at 4.6:1 against white (WCAG 1.4.11 asks 3:1). */
 	"input[type=text],input[type=password]{width:100%;padding:.6rem;"
-	"font-size:1rem;border:1px solid #8a94a0;border-radius:4px}"
+	"font-size:1rem;border:1px solid #6b7580;border-radius:4px}"
+	/* A field in error shows it by its width too, not by colour alone. */
+	"input[aria-invalid=true]{border:2px solid #a4201a}"
 	/* Focus rings at 3:1 or more against white (WCAG 1.4.11). */
 	"input:focus{outline:3px solid #0b3d91;outline-offset:0}"
 	"button:focus-visible,a:focus-visible{outline:3px solid #1b1f24;"
 	"outline-offset:2px}"
+	/*
+	 * The edge, half black over the button's own colour, keeps 3:1 or
+	 * more against the white page for any accent a branding sets, even
+	 * white.
+	 */
 	"button{margin-top:1.25rem;width:100%;padding:.7rem;font-size:1rem;"
 	"background:var(--accent,#0b3d91);color:var(--on-accent,#fff);"
-	"border:0;border-radius:4px;"
+	"border:1px solid rgba(0,0,0,.5);border-radius:4px;"
 	"cursor:pointer}"
 	"button.secondary{background:#e8ecf0;color:#1b1f24}"
 	".msg{padding:.75rem;border-radius:4px;background:#fdecea;"
@@ -45,12 +56,17 @@ static const char css[] =
 	"dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}"
 	"dt{font-weight:600}dd{margin:0;word-break:break-all}"
 	"code,pre{font-size:.85rem;word-break:break-all;white-space:pre-wrap}"
+	/* A code to copy by hand is large enough to read without zoom. */
+	".code code{font-size:1.25rem;letter-spacing:.05em}"
 	"footer{text-align:center;color:#596069;font-size:.8rem;margin:1rem}"
 	"footer p{margin:.25rem 0}.help{font-size:.9rem;color:#3b444d}"
 	".pad{display:grid;grid-template-columns:repeat(5,1fr);gap:.25rem}"
 	".pad button{margin-top:.25rem;padding:.5rem}"
 	".row{display:flex;gap:.5rem}.row button{flex:1}"
-	"svg{display:block;margin:1rem auto;max-width:100%;height:auto}";
+	"svg{display:block;margin:1rem auto;max-width:100%;height:auto}"
+	/* Read by screen readers, not shown. */
+	".sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;"
+	"overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}";
 
 const char *af_page_css(void)
 {
@@ -138,16 +154,24 @@ void af_page_send(af_resp *resp, unsigned status, af_buf *b)
 	free(html);
 }
 
-void af_page_digit_buttons(af_buf *b, const char *attr)
+void af_page_digit_pad(af_buf *b, const char *attr, const char *clear_attr)
 {
 	static const char digits[] = "1234567890";
 	size_t i;
 
+	/* Hidden until the page's script shows it: without script the
+	 * buttons would do nothing. */
+	af_buf_puts(b, "<div class=\"pad\" role=\"group\" "
+		       "aria-label=\"Number pad\" hidden>");
 	for (i = 0; digits[i] != '\0'; i++)
 		af_buf_printf(b,
 			      "<button type=\"button\" class=\"secondary\" "
 			      "%s=\"%c\">%c</button>",
 			      attr, digits[i], digits[i]);
+	af_buf_printf(b,
+		      "<button type=\"button\" class=\"secondary\" "
+		      "%s>Clear</button></div>",
+		      clear_attr);
 }
 
 /*
@@ -262,22 +286,39 @@ void af_page_throttled(af_resp *resp, uint32_t wait_s, char *msg, size_t msglen)
 		 (unsigned)wait_s, wait_s == 1 ? "" : "s");
 }
 
+/*
+ * The attributes that tie a field to the form's message: described by it
+ * (read out when the field takes focus, which the alert alone is not on a
+ * page load), and marked invalid when the message is about what was typed.
+ */
+static void field_message(af_buf *b, int message, int invalid)
+{
+	if (invalid)
+		af_buf_puts(b, " aria-invalid=\"true\"");
+	if (message)
+		af_buf_puts(b, " aria-describedby=\"err\"");
+}
+
 void af_page_login(af_resp *resp, unsigned status, const char *flow,
 		   const char *csrf, const char *app_name, const char *message,
 		   const char *username)
 {
 	af_buf b;
-	int known;
+	int known, shown, invalid;
 
+	shown = message != NULL && message[0] != '\0';
+	/* 400: a field left empty; 401: a wrong user name or password. */
+	invalid = shown && (status == 400 || status == 401);
 	af_buf_init(&b, PAGE_MAX);
-	af_page_begin(&b, resp, "Sign in");
+	/* The title is read first: it says at once that something failed. */
+	af_page_begin(&b, resp, shown ? "Error: Sign in" : "Sign in");
 	af_buf_puts(&b, "<h1>Sign in</h1>");
 	if (app_name != NULL && app_name[0] != '\0') {
 		af_buf_puts(&b, "<p class=\"app\">to continue to ");
 		af_buf_html(&b, app_name);
 		af_buf_puts(&b, "</p>");
 	}
-	if (message != NULL && message[0] != '\0') {
+	if (shown) {
 		af_buf_puts(&b, "<p class=\"msg\" role=\"alert\" id=\"err\">");
 		af_buf_html(&b, message);
 		af_buf_puts(&b, "</p>");
@@ -293,12 +334,14 @@ void af_page_login(af_resp *resp, unsigned status, const char *flow,
 			"<input type=\"text\" id=\"username\" name=\"username\""
 			" autocomplete=\"username\" autocapitalize=\"none\""
 			" spellcheck=\"false\" required");
+	field_message(&b, shown, invalid);
 	af_buf_puts(&b, known ? " value=\"" : " autofocus value=\"");
 	af_buf_html(&b, known ? username : "");
 	af_buf_puts(&b, "\"><label for=\"password\">Password</label>"
 			"<input type=\"password\" id=\"password\" "
 			"name=\"password\" autocomplete=\"current-password\" "
 			"required");
+	field_message(&b, shown, invalid);
 	af_buf_puts(&b, known ? " autofocus>" : ">");
 	af_buf_puts(&b, "<button type=\"submit\">Sign in</button></form>");
 	af_page_end(&b, resp);

@@ -36,11 +36,13 @@ void af_page_allow_form_target(af_resp *resp, const char *target);
 void af_page_send(af_resp *resp, unsigned status, af_buf *b);
 
 /*
- * The ten digit buttons of a number pad (type="button", so they never
- * submit), each carrying its digit in the attribute attr, for a page's
- * script to type into its field.
+ * A number pad: the ten digit buttons, each carrying its digit in the
+ * attribute attr, and a Clear button carrying the attribute clear_attr,
+ * for a page's script to type into or clear its field. Every button is
+ * type="button", so none submits. The pad is hidden until the script
+ * shows it.
  */
-void af_page_digit_buttons(af_buf *b, const char *attr);
+void af_page_digit_pad(af_buf *b, const char *attr, const char *clear_attr);
 
 /*
  * The error page: a heading, what happened, and what to do next (all
@@ -62,7 +64,8 @@ void af_page_refusal(af_resp *resp, unsigned status, const char *title,
 /*
  * The sign-in form for a flow: hidden flow id and CSRF token, the
  * application's display name, an optional message (escaped), and the
- * user name to prefill.
+ * user name to prefill. The message describes both fields, and marks
+ * them invalid when status is 400 (a field empty) or 401 (wrong).
  */
 void af_page_login(af_resp *resp, unsigned status, const char *flow,
 		   const char *csrf, const char *app_name, const char *message,

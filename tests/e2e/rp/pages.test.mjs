@@ -1,0 +1,513 @@
+// End-to-end: the sign-in pages as people using a screen reader, a
+// keyboard, zoom or a small screen meet them (WCAG 2.1 AA): the sign-in
+// form, the MFA page, the token-code form, the error and refusal pages,
+// enrollment, the sign-out question, the form_post page, the stylesheet
+// and the branding colours; on the store backend from AF_STORE.
+import assert from 'node:assert/strict';
+import vm from 'node:vm';
+import { after, before, describe, test } from 'node:test';
+import * as client from 'openid-client';
+import { Browser, enrollPhone, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
+
+const REDIRECT = 'http://127.0.0.1:9000/login/callback';
+const STORE = process.env.AF_STORE ?? 'memory';
+
+let server;
+before(async () => { server = await startServer({ store: STORE }); });
+after(async () => { await server.stop(); });
+
+async function rp(s) {
+  return client.discovery(new URL(server.issuer), s.clientId, undefined,
+    client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+}
+
+async function authUrl(config, extra = {}) {
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT, scope: 'openid profile',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256', state: client.randomState(), nonce: client.randomNonce(), ...extra,
+  });
+  return url.href;
+}
+
+// The attributes of one start tag, by name (a bare attribute is '').
+function attrs(tag) {
+  const out = {};
+  const inner = tag.replace(/^<[a-z0-9]+/i, '').replace(/\/?>$/, '');
+  for (const m of inner.matchAll(/([a-zA-Z-]+)(?:="([^"]*)")?/g)) out[m[1]] = m[2] ?? '';
+  return out;
+}
+
+// The start tags of an element type, with their attributes.
+const tags = (html, name) => [...html.matchAll(new RegExp(`<${name}\\b[^>]*>`, 'g'))].map((m) => ({ tag: m[0], a: attrs(m[0]) }));
+
+// The element with id in html: { a, inner } (inner up to the first close
+// of the same type, enough for the flat markup of these pages).
+function byId(html, id) {
+  const m = html.match(new RegExp(`<([a-z0-9]+)\\b[^>]* id="${id}"[^>]*>`));
+  if (!m) return null;
+  const start = m.index + m[0].length;
+  const end = html.indexOf(`</${m[1]}>`, start);
+  return { a: attrs(m[0]), inner: html.slice(start, end), start, end };
+}
+
+const text = (html) => html.replace(/<[^>]+>/g, '').replace(/\s+/g, ' ').trim();
+
+// What every page must be, whatever it shows: English, a title that says
+// what the page is, one h1, no inline script or style (the CSP forbids
+// them), zoomable, every field labelled, every button typed, every link
+// with words, every reference to an id resolved.
+function checkPage(r, title) {
+  const html = r.text;
+  assert.match(r.headers.get('content-type'), /^text\/html/);
+  assert.match(html, /^<!doctype html>\n<html lang="en">/);
+  const t = html.match(/<title>([^<]*)<\/title>/);
+  assert.ok(t, 'a title');
+  assert.match(t[1], title);
+  const h1 = html.match(/<h1>/g) ?? [];
+  assert.equal(h1.length, 1, 'one h1');
+  // The CSP holds: no inline script, style or handlers.
+  const csp = r.headers.get('content-security-policy');
+  assert.match(csp, /script-src 'self';/);
+  assert.match(csp, /style-src 'self';/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.doesNotMatch(html, /<style|\sstyle="|\son[a-z]+="/i);
+  for (const s of tags(html, 'script')) assert.ok(s.a.src?.startsWith('/static/'), `external script: ${s.tag}`);
+  assert.doesNotMatch(html, /<script[^>]*>[^<]/, 'no script in the page itself');
+  // Zoom stays allowed (WCAG 1.4.4, 1.4.10).
+  const vp = tags(html, 'meta').find((m) => m.a.name === 'viewport');
+  assert.ok(vp, 'a viewport');
+  assert.doesNotMatch(vp.a.content, /user-scalable|maximum-scale/);
+  // Ids are unique; references resolve.
+  const ids = tags(html, '[a-z0-9]+').map((x) => x.a.id).filter((x) => x !== undefined);
+  assert.equal(new Set(ids).size, ids.length, `unique ids: ${ids}`);
+  for (const x of tags(html, '[a-z0-9]+')) {
+    for (const ref of ['aria-describedby', 'aria-labelledby', 'for']) {
+      if (x.a[ref] === undefined) continue;
+      for (const id of x.a[ref].split(' ')) assert.ok(ids.includes(id), `${ref}="${id}" resolves`);
+    }
+  }
+  // Fields: a label each, by for/id.
+  for (const i of tags(html, 'input').filter((x) => x.a.type !== 'hidden')) {
+    assert.ok(i.a.id, `an id: ${i.tag}`);
+    assert.match(html, new RegExp(`<label for="${i.a.id}">[^<]+</label>`), `a label for ${i.a.id}`);
+  }
+  // Buttons say what they are; links say where they go.
+  for (const b of tags(html, 'button')) assert.ok(['submit', 'button'].includes(b.a.type), `typed: ${b.tag}`);
+  for (const m of html.matchAll(/<button\b[^>]*>([^<]*)<\/button>/g)) assert.ok(m[1].trim(), 'a button with words');
+  for (const m of html.matchAll(/<a\b[^>]*>(.*?)<\/a>/g)) {
+    assert.ok(text(m[1]).length > 0, `a link with words: ${m[0]}`);
+    assert.doesNotMatch(text(m[1]), /^(here|click here|more)$/i);
+  }
+  // At most one field takes the focus.
+  assert.ok((html.match(/ autofocus[ >]/g) ?? []).length <= 1, 'one autofocus at most');
+  return html;
+}
+
+// The one input named name.
+function field(html, name) {
+  const f = tags(html, 'input').filter((x) => x.a.name === name);
+  assert.equal(f.length, 1, `one ${name} field`);
+  return f[0].a;
+}
+
+// A user with MFA and an enrolled phone that answers no push (idsim).
+async function mfaUser(name) {
+  const s = await seed(server, { user: name, policy: { remote_access: true } });
+  s.phone = await enrollPhone(server, name, ['--platform', 'none', '--app-version', '2024.1']);
+  s.config = await rp(s);
+  return s;
+}
+
+// The MFA page after the password: { browser, url, page }.
+async function toMfa(s) {
+  const browser = new Browser();
+  const r = await signIn(browser, server.issuer, await authUrl(s.config), s.user, s.password);
+  assert.equal(r.status, 303, r.text);
+  const url = new URL(r.location, server.issuer).href;
+  const page = await browser.get(url);
+  assert.equal(page.status, 200, page.text);
+  return { browser, url, page };
+}
+
+// A six-digit code that is not the phone's current one.
+async function wrongCode(s) {
+  const right = (await idsim(server, s.phone, ['code'])).stdout;
+  assert.match(right, /^\d{6}$/);
+  return right.slice(0, 5) + String((Number(right[5]) + 5) % 10);
+}
+
+// The WCAG contrast ratio of two #rrggbb colours.
+function luminance(hex) {
+  const h = hex.replace('#', '');
+  const full = h.length === 3 ? [...h].map((c) => c + c).join('') : h;
+  const ch = [0, 2, 4].map((i) => parseInt(full.slice(i, i + 2), 16) / 255)
+    .map((c) => (c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2];
+}
+function contrast(a, b) {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+// The stylesheet as { selector: declarations } (no nested rules).
+function rules(css) {
+  const out = {};
+  for (const m of css.matchAll(/([^{}]+)\{([^{}]*)\}/g)) {
+    for (const sel of m[1].split(',')) out[sel.trim()] = `${out[sel.trim()] ?? ''};${m[2]}`;
+  }
+  return out;
+}
+const decl = (r, sel, prop) => {
+  const m = (r[sel] ?? '').match(new RegExp(`(?:^|;)${prop}:([^;]+)`));
+  return m ? m[1].trim() : null;
+};
+const hexIn = (v) => v?.match(/#[0-9a-fA-F]{6}\b|#[0-9a-fA-F]{3}\b/)?.[0] ?? null;
+// The colour of a var(--x,#default) or a plain colour.
+const colour = (v) => hexIn(v?.includes('var(') ? v.replace(/^.*,/, '') : v);
+
+describe(`sign-in pages (${STORE} store)`, () => {
+  test('the sign-in form: title, one h1, labelled fields with autocomplete, the cursor in the first field', async () => {
+    const s = await seed(server, { user: 'ada' });
+    const o = await openAuthorize(new Browser(), server.issuer, await authUrl(await rp(s)));
+    const html = checkPage(o.loginPage, /^Sign in$/);
+    assert.match(html, /<h1>Sign in<\/h1><p class="app">to continue to Example RP<\/p>/);
+    const user = field(html, 'username');
+    const pass = field(html, 'password');
+    assert.equal(user.id, 'username');
+    assert.equal(user.autocomplete, 'username');
+    assert.equal(user.autocapitalize, 'none');
+    assert.equal(user.autofocus, '');
+    assert.equal(pass.id, 'password');
+    assert.equal(pass.type, 'password');
+    assert.equal(pass.autocomplete, 'current-password');
+    // Nothing is in error before anything was typed.
+    for (const f of [user, pass]) {
+      assert.equal(f['aria-invalid'], undefined);
+      assert.equal(f['aria-describedby'], undefined);
+    }
+    assert.match(html, /<button type="submit">Sign in<\/button>/);
+  });
+
+  test('a wrong or missing password: the title says so, the message is tied to the fields', async () => {
+    const s = await seed(server, { user: 'bea' });
+    const b = new Browser();
+    const o = await openAuthorize(b, server.issuer, await authUrl(await rp(s)));
+    for (const [password, status] of [['wrong', 401], ['', 400]]) {
+      const r = await b.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password });
+      assert.equal(r.status, status);
+      const html = checkPage(r, /^Error: Sign in$/);
+      const err = byId(html, 'err');
+      assert.ok(err, 'the message has an id');
+      assert.equal(err.a.role, 'alert');
+      assert.match(err.inner, status === 401 ? /Wrong user name or password/ : /Enter your user name and password/);
+      const user = field(html, 'username');
+      const pass = field(html, 'password');
+      for (const f of [user, pass]) {
+        assert.equal(f['aria-describedby'], 'err');
+        assert.equal(f['aria-invalid'], 'true');
+      }
+      // The user name is kept; the cursor goes to the password.
+      assert.equal(user.value, s.user);
+      assert.equal(pass.autofocus, '');
+      assert.equal(user.autofocus, undefined);
+    }
+  });
+
+  test('the MFA page: the number in a status region, the countdown outside any live region, the code field', async () => {
+    const s = await mfaUser('cai');
+    const m = await toMfa(s);
+    const html = checkPage(m.page, /^Confirm on your phone$/);
+    assert.match(html, /<h1>Confirm on your phone<\/h1>/);
+    assert.match(html, /<h2>Use a token code instead<\/h2>/);
+    // The number, as a plain number (read out as one), in the region
+    // that speaks when the script changes it.
+    const number = pageNumber(html);
+    assert.match(number, /^[1-9][0-9]$/);
+    const region = byId(html, 'mfa');
+    assert.equal(region.a.role, 'status');
+    assert.match(region.a['data-status'], /^\/login\/mfa\/status\?flow=/);
+    assert.match(region.inner, new RegExp(`<p class="number">${number}</p>`));
+    assert.match(region.inner, /Signing in to Example RP/);
+    // The countdown ticks every second: it is outside every live region,
+    // and the quiet region that speaks once near the end starts empty.
+    const cd = html.indexOf('id="countdown"');
+    assert.ok(cd > region.end, 'the countdown is outside the status region');
+    assert.match(html, /The request expires in <strong id="countdown">\d+<\/strong> seconds\./);
+    const say = byId(html, 'mfa-say');
+    assert.equal(say.a.role, 'status');
+    assert.equal(say.a.class, 'sr');
+    assert.equal(say.inner, '');
+    for (const live of tags(html, '[a-z0-9]+').filter((x) => x.a['aria-live'] !== undefined)) {
+      assert.fail(`no aria-live besides the status regions: ${live.tag}`);
+    }
+    // Without script, a link goes on; nothing refreshes the page.
+    assert.match(html, /<noscript><p>Once you have answered on your phone, <a href="\/login\/mfa\?flow=[^"]+">continue<\/a>\.<\/p><\/noscript>/);
+    assert.doesNotMatch(html, /http-equiv="refresh"/);
+    // The token-code field: numeric, six digits, filled in by the phone's
+    // one-time-code autofill; it does not take the focus away from the
+    // number.
+    const code = field(html, 'code');
+    assert.equal(code.id, 'code');
+    assert.equal(code.inputmode, 'numeric');
+    assert.equal(code.pattern, '[0-9]{6}');
+    assert.equal(code.maxlength, '6');
+    assert.equal(code.autocomplete, 'one-time-code');
+    assert.equal(code.autofocus, undefined);
+    assert.equal(code['aria-invalid'], undefined);
+    assert.match(html, /<label for="code">Six-digit token code<\/label>/);
+    // The pad is hidden until the script shows it (without script its
+    // buttons would do nothing), is a named group, and has a Clear key.
+    const pad = html.match(/<div class="pad"[^>]*>/)[0];
+    assert.equal(attrs(pad).hidden, '');
+    assert.equal(attrs(pad).role, 'group');
+    assert.equal(attrs(pad)['aria-label'], 'Number pad');
+    assert.match(html, /<button type="button" class="secondary" data-digit-clear>Clear<\/button>/);
+    // The buttons say what they do.
+    assert.match(html, /<button type="submit">Use this code<\/button>/);
+    assert.match(html, /<button type="submit" class="secondary">Cancel sign-in<\/button>/);
+    // Cancelling: a page that says so, with a way to start again.
+    const f = hiddenFields(html);
+    const c = await m.browser.post(`${server.issuer}/login/mfa/cancel`, { flow: f.flow, csrf: f.csrf });
+    const out = checkPage(c, /^Sign-in not completed$/);
+    assert.match(out, /<p class="msg" role="alert">The sign-in was cancelled\.<\/p>/);
+    assert.match(out, /<a href="\/login\?flow=[^"]+">Start again<\/a>/);
+  });
+
+  test('a wrong token code: the title says so, the field is marked, described and focused', async () => {
+    const s = await mfaUser('dov');
+    const m = await toMfa(s);
+    const f = hiddenFields(m.page.text);
+    const r = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code: await wrongCode(s) });
+    assert.equal(r.status, 401, r.text);
+    const html = checkPage(r, /^Error: Confirm on your phone$/);
+    const err = byId(html, 'code-err');
+    assert.equal(err.a.role, 'alert');
+    assert.match(err.inner, /not right/);
+    const code = field(html, 'code');
+    assert.equal(code['aria-invalid'], 'true');
+    assert.equal(code['aria-describedby'], 'code-err');
+    assert.equal(code.autofocus, '');
+    // The push still waits: its number is still shown.
+    assert.ok(pageNumber(html));
+  });
+
+  test('the token-code page (no push): the field takes the focus and the notice describes it', async () => {
+    const s = await mfaUser('eli');
+    assert.equal((await server.admin('PATCH', '/workflow', { legacy: true })).status, 200);
+    try {
+      const m = await toMfa(s);
+      const html = checkPage(m.page, /^Enter your token code$/);
+      assert.match(html, /<h1>Enter your token code<\/h1>/);
+      assert.equal(pageNumber(html), null);
+      assert.equal(byId(html, 'mfa'), null, 'no push part');
+      const note = byId(html, 'code-note');
+      assert.match(note.inner, /six-digit code/);
+      const code = field(html, 'code');
+      assert.equal(code.autofocus, '');
+      assert.equal(code['aria-describedby'], 'code-note');
+      // A wrong code there: both the message and the notice describe it.
+      const f = hiddenFields(html);
+      const r = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code: await wrongCode(s) });
+      assert.equal(r.status, 401);
+      const again = checkPage(r, /^Error: Enter your token code$/);
+      assert.equal(field(again, 'code')['aria-describedby'], 'code-err code-note');
+    } finally {
+      await server.admin('PATCH', '/workflow', { legacy: false });
+    }
+  });
+
+  test('the MFA page script: the countdown speaks once near the end; the pad shows and clears', async () => {
+    const js = await (await fetch(`${server.issuer}/static/mfa.js`)).text();
+    const listen = (o) => Object.assign(o, {
+      handlers: {},
+      addEventListener(type, fn) { this.handlers[type] = fn; },
+    });
+    const code = { value: '' };
+    const digits = ['4', '2'].map((d) => listen({ getAttribute: () => d }));
+    const clear = listen({});
+    const pad = { hidden: true };
+    const num = { textContent: '42' };
+    const cd = { textContent: '30', parentNode: { hidden: false } };
+    const said = [];
+    const say = {
+      get textContent() { return said.at(-1) ?? ''; },
+      set textContent(v) { said.push(v); },
+    };
+    const m = {
+      textContent: 'the push part',
+      getAttribute: (a) => ({ 'data-status': '/login/mfa/status?flow=F1', 'data-expires-in': '30' })[a],
+      querySelector: (q) => (q === '.number' ? num : null),
+    };
+    const document = {
+      getElementById: (id) => ({ code, mfa: m, countdown: cd, 'mfa-say': say })[id] ?? null,
+      querySelectorAll: (q) => ({ '[data-digit]': digits, '[data-digit-clear]': [clear], '.pad': [pad] })[q] ?? [],
+    };
+    const ticks = [];
+    const timers = [];
+    const went = [];
+    let answer = { state: 'pending', number: 42, expires_in: 30 };
+    vm.runInNewContext(js, {
+      document,
+      window: { location: { replace: (u) => went.push(u) } },
+      fetch: async () => ({ json: async () => answer }),
+      setTimeout: (fn) => timers.push(fn),
+      setInterval: (fn) => { ticks.push(fn); return 1; },
+      clearInterval: () => {},
+    });
+    assert.equal(pad.hidden, false, 'the script shows the pad');
+    for (const d of digits) d.handlers.click({ target: d });
+    assert.equal(code.value, '42');
+    clear.handlers.click({});
+    assert.equal(code.value, '', 'Clear empties the field');
+    // Thirty seconds: the visible countdown follows every second; the
+    // live region speaks once, at ten seconds left.
+    assert.equal(ticks.length, 1);
+    const seen = [];
+    for (let i = 0; i < 30; i++) {
+      ticks[0]();
+      seen.push(cd.textContent);
+    }
+    assert.deepEqual(seen.map(Number), [...Array(30).keys()].map((i) => 29 - i));
+    assert.deepEqual(said, ['10 seconds left to answer on your phone.']);
+    // The push ends while a code is typed: the code stays, the page says
+    // so in its status region, the countdown goes, the heading stays.
+    code.value = '12';
+    answer = { state: 'expired', number: null, expires_in: 0 };
+    timers.shift()();
+    await new Promise((res) => setTimeout(res, 20));
+    assert.deepEqual(went, []);
+    assert.equal(code.value, '12');
+    assert.match(m.textContent, /no longer waiting/);
+    assert.equal(cd.parentNode.hidden, true, 'no countdown left over');
+  });
+
+  test('enrollment: the QR code has a text alternative and the code is written out', async () => {
+    const s = await seed(server, { user: 'fay' });
+    const b = new Browser();
+    const r = await signIn(b, server.issuer, await authUrl(await rp(s)), s.user, s.password);
+    assert.equal(r.status, 302, r.text);
+    const page = await b.get(`${server.issuer}/enroll`);
+    assert.equal(page.status, 200, page.text);
+    const html = checkPage(page, /^Set up your authenticator$/);
+    assert.match(html, /<button type="submit">Show an enrollment code<\/button>/);
+    const e = await b.post(`${server.issuer}/enroll`, hiddenFields(html));
+    assert.equal(e.status, 200, e.text);
+    const shown = checkPage(e, /^Set up your authenticator$/);
+    const svg = tags(shown, 'svg')[0].a;
+    assert.equal(svg.role, 'img');
+    assert.match(svg['aria-label'], /QR code/);
+    // The same code as text, large enough to copy by hand.
+    assert.match(shown, /<p class="code">Or type this enrollment code in the app: <code>[A-Z2-7]{16}<\/code><\/p>/);
+    assert.match(shown, /within ten minutes/, 'the time limit is said');
+  });
+
+  test('error, refusal, sign-out and form_post pages', async () => {
+    // A sign-in page that expired.
+    let r = await new Browser().get(`${server.issuer}/login?flow=nope`);
+    assert.equal(r.status, 400);
+    let html = checkPage(r, /^This sign-in page has expired$/);
+    assert.match(html, /<h1>This sign-in page has expired<\/h1><p class="msg" role="alert">/);
+    assert.match(html, /Go back to the application and sign in again\./);
+    // A refusal after the password, with a way back.
+    const no = await seed(server, { user: 'gus', policy: { sso: false } });
+    r = await signIn(new Browser(), server.issuer, await authUrl(await rp(no)), no.user, no.password);
+    assert.equal(r.status, 403);
+    html = checkPage(r, /^Single sign-on is not enabled$/);
+    assert.match(html, /<button type="submit" name="cancel" value="1">Back to the application<\/button>/);
+    // The sign-out question and its answer.
+    const s = await seed(server, { user: 'hal' });
+    const config = await rp(s);
+    const b = new Browser();
+    r = await signIn(b, server.issuer, await authUrl(config), s.user, s.password);
+    assert.equal(r.status, 302, r.text);
+    r = await b.get(`${server.issuer}/logout`);
+    assert.equal(r.status, 200);
+    html = checkPage(r, /^Sign out\?$/);
+    assert.match(html, /<button type="submit">Sign out<\/button>/);
+    r = await b.post(`${server.issuer}/logout`, hiddenFields(html));
+    assert.equal(r.status, 200, r.text);
+    checkPage(r, /^Signed out$/);
+    // form_post: a form that works without script too.
+    r = await signIn(new Browser(), server.issuer, await authUrl(config, { response_mode: 'form_post' }), s.user, s.password);
+    assert.equal(r.status, 200);
+    html = checkPage(r, /^Signing in$/);
+    assert.match(html, /<noscript><p>JavaScript is off: press Continue\.<\/p><\/noscript><button type="submit">Continue<\/button>/);
+  });
+
+  test('the stylesheet: contrast, visible focus, control edges, hidden stays hidden, reflow', async () => {
+    const res = await fetch(`${server.issuer}/static/authflow.css`);
+    const css = await res.text();
+    const r = rules(css);
+    const page = colour(decl(r, 'body', 'background'));
+    const white = '#ffffff';
+    // Text at 4.5:1 or more on its background (WCAG 1.4.3).
+    const pairs = [
+      ['body', colour(decl(r, 'body', 'color')), page],
+      ['header', colour(decl(r, 'header', 'color')), colour(decl(r, 'header', 'background'))],
+      ['button', colour(decl(r, 'button', 'color')), colour(decl(r, 'button', 'background'))],
+      ['button.secondary', colour(decl(r, 'button.secondary', 'color')), colour(decl(r, 'button.secondary', 'background'))],
+      ['.msg', colour(decl(r, '.msg', 'color')), colour(decl(r, '.msg', 'background'))],
+      ['.info', colour(decl(r, '.info', 'color')), colour(decl(r, '.info', 'background'))],
+      ['.app', colour(decl(r, '.app', 'color')), white],
+      ['footer', colour(decl(r, 'footer', 'color')), page],
+      ['.help', colour(decl(r, '.help', 'color')), page],
+    ];
+    for (const [sel, fg, bg] of pairs) {
+      assert.ok(fg && bg, `${sel}: colours found`);
+      assert.ok(contrast(fg, bg) >= 4.5, `${sel}: ${fg} on ${bg} is ${contrast(fg, bg).toFixed(2)}:1`);
+    }
+    // Field edges, focus rings and button edges at 3:1 against the white
+    // panel (WCAG 1.4.11).
+    const edge = decl(r, 'input[type=text]', 'border');
+    assert.ok(contrast(hexIn(edge), white) >= 3, `field edge ${edge}`);
+    const invalid = decl(r, 'input[aria-invalid=true]', 'border');
+    assert.match(invalid ?? '', /^2px/, 'a field in error is marked by more than colour');
+    for (const sel of ['input:focus', 'button:focus-visible', 'a:focus-visible']) {
+      const o = decl(r, sel, 'outline');
+      assert.match(o ?? '', /^3px solid/, `${sel} has a visible outline`);
+      assert.ok(contrast(hexIn(o), white) >= 3, `${sel}: ${o}`);
+    }
+    // A button's edge: half black over its own colour, so 3:1 or more
+    // against white even for the lightest accent (white itself).
+    const be = decl(r, 'button', 'border').match(/^1px solid rgba\(0,\s*0,\s*0,\s*(0?\.\d+)\)$/);
+    assert.ok(be, 'buttons have an edge');
+    const grey = Math.round(255 * (1 - Number(be[1]))).toString(16).padStart(2, '0');
+    assert.ok(contrast(`#${grey}${grey}${grey}`, white) >= 3, 'the edge of a white button');
+    // hidden wins over a display the element's class sets (the pad).
+    assert.match(css, /\[hidden\]\{display:none!important\}/);
+    assert.match(decl(r, '.pad', 'display'), /grid/);
+    // Text only screen readers get.
+    assert.match(decl(r, '.sr', 'clip') ?? '', /rect\(0/);
+    assert.equal(decl(r, '.sr', 'position'), 'absolute');
+    // Nothing moves, or else it stops for prefers-reduced-motion.
+    if (/animation|transition/.test(css)) assert.match(css, /prefers-reduced-motion/);
+    // Reflow at 320 px (WCAG 1.4.10): no fixed width wider than that.
+    for (const m of css.matchAll(/(?:^|[;{])(?:min-)?width:(\d+)px/g)) assert.ok(Number(m[1]) <= 320, m[0]);
+    assert.match(decl(r, 'svg', 'max-width'), /100%/);
+    assert.match(decl(r, 'main', 'max-width'), /rem$/);
+  });
+
+  test('branding: text on any accent colour reads at 4.5:1', async () => {
+    try {
+      for (const accent of ['#0b5394', '#ffcc00', '#777777', '#808080', '#ffffff', '#000000', '#e31c79', '#2e7d32']) {
+        const p = await server.admin('PATCH', '/branding', { name: 'Acme Health', color: accent });
+        assert.equal(p.status, 200, p.text);
+        // Any page shows the look: here the page of a sign-in that expired.
+        const page = await new Browser().get(`${server.issuer}/login?flow=nope`);
+        const html = checkPage(page, /^This sign-in page has expired \u00b7 Acme Health$/);
+        assert.match(html, /<span>Acme Health<\/span>/);
+        const link = html.match(/href="(\/static\/brand\.css\?v=[0-9a-f]+)"/);
+        assert.ok(link, 'the brand stylesheet');
+        const css = await (await fetch(`${server.issuer}${link[1]}`)).text();
+        const acc = css.match(/--accent:(#[0-9a-f]{6})/)[1];
+        const on = css.match(/--on-accent:(#[0-9a-f]{6})/)[1];
+        assert.equal(acc, accent);
+        // Header and buttons: the accent behind, this colour in front.
+        assert.ok(contrast(acc, on) >= 4.5, `${on} on ${acc}: ${contrast(acc, on).toFixed(2)}:1`);
+      }
+    } finally {
+      await server.admin('DELETE', '/branding');
+    }
+  });
+});
