@@ -5,6 +5,7 @@
 #include "admin/admin.h"
 #include "common/jose.h"
 #include "directory/audit.h"
+#include "mfa/mfa.h"
 #include "session/session.h"
 
 #ifndef AF_ADMIN_VERSION
@@ -164,6 +165,16 @@ void af_admin__sessions_list(af_admin_call *c)
 	af_admin__json(c, 200, json_pack("{s:o}", "sessions", arr));
 }
 
+int af_admin__signins_end(af_server *srv, const char *username)
+{
+	int n = af_session_end_user(srv, username);
+
+	if (n >= 0 &&
+	    af_mfa_enroll_codes_revoke(srv->store, username) != AF_MFA_OK)
+		n = -1;
+	return n;
+}
+
 void af_admin__sessions_end(af_admin_call *c)
 {
 	char user[AF_DIR_USERNAME_MAX + 1];
@@ -182,7 +193,7 @@ void af_admin__sessions_end(af_admin_call *c)
 		af_admin__dir_error(c, st, NULL);
 		return;
 	}
-	n = af_session_end_user(c->srv, user);
+	n = af_admin__signins_end(c->srv, user);
 	if (n < 0) {
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
 		return;

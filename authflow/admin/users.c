@@ -196,6 +196,15 @@ void af_admin__user_set(af_admin_call *c)
 		af_admin__dir_error(c, st, err);
 		return;
 	}
+	/* A user disabled is signed out of everything, for good. */
+	if (json_is_false(json_object_get(body, "enabled")) &&
+	    af_admin__signins_end(c->srv, username_of(user)) < 0) {
+		json_decref(user);
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+				"user disabled, but their sessions could not "
+				"be ended: run sessions end");
+		return;
+	}
 	af_admin__json(c, 200, user);
 }
 
@@ -225,7 +234,7 @@ void af_admin__user_passwd(af_admin_call *c)
 	 * browser signed in with it signs in again, with the new one.
 	 */
 	if (af_dir_user_canonical(c->seg[1], name, sizeof(name)) != AF_DIR_OK ||
-	    af_session_end_user(c->srv, name) < 0) {
+	    af_admin__signins_end(c->srv, name) < 0) {
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
 				"password changed, but the user's sessions "
 				"could not be ended: run sessions end");

@@ -525,21 +525,12 @@ static int session_user_allowed(af_server *srv, const af_session *s,
 {
 	json_t *user = NULL, *policy = NULL;
 	af_dir_status st;
-	int rc = 1;
+	int rc;
 
-	st = af_dir_user_get(srv->dir, s->username, &user);
-	if (st == AF_DIR_STORE)
-		return -1;
-	if (st != AF_DIR_OK)
-		return 1;
-	if (!json_is_true(json_object_get(user, "enabled")) ||
-	    strcmp(json_string_value(json_object_get(user, "sub")), s->sub) !=
-		    0)
-		goto out;
-	if (af_dir_user_gen(user) != s->gen) {
-		rc = 3;
-		goto out;
-	}
+	rc = af_session_user(srv, s, &user);
+	if (rc != 0)
+		return rc == 2 ? 3 : rc;
+	rc = 1;
 	st = af_dir_policy_for_user(srv->dir, user, &policy);
 	if (st == AF_DIR_STORE) {
 		rc = -1;

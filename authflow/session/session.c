@@ -127,6 +127,28 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 	return rc;
 }
 
+int af_session_user(af_server *srv, const af_session *s, json_t **user)
+{
+	af_dir_status st = af_dir_user_get(srv->dir, s->username, user);
+	int rc = 0;
+
+	if (st == AF_DIR_STORE || st == AF_DIR_NOMEM)
+		rc = -1;
+	else if (st != AF_DIR_OK ||
+		 !json_is_true(json_object_get(*user, "enabled")) ||
+		 !json_is_string(json_object_get(*user, "sub")) ||
+		 strcmp(json_string_value(json_object_get(*user, "sub")),
+			s->sub) != 0)
+		rc = 1;
+	else if (af_dir_user_gen(*user) != s->gen)
+		rc = 2;
+	if (rc != 0) {
+		json_decref(*user);
+		*user = NULL;
+	}
+	return rc;
+}
+
 static void end_by_key(af_server *srv, const char *key)
 {
 	store_value v = {0};

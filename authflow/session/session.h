@@ -51,6 +51,16 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 		     af_session *s);
 
+/*
+ * Whether session s still stands for its user as the directory has them
+ * now: 0 and *user (new reference) when the user is there, enabled, with
+ * the session's sub and sign-in generation; 1 when the user is gone,
+ * disabled or another of the name; 2 when the user's sign-ins were ended
+ * since (af_dir_user_gen()); -1 when the store failed. *user is NULL but
+ * for 0.
+ */
+int af_session_user(af_server *srv, const af_session *s, json_t **user);
+
 /* Ends the request's session and clears its cookie, when it carries one. */
 void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp);
 

@@ -953,15 +953,22 @@ out:
 
 /*
  * The session of an /enroll request: 0 and *s, or -1 with the error page
- * made (not signed in, the store failed).
+ * made (not signed in, the store failed). A session whose user was
+ * disabled, removed or had their sign-ins ended since enrolls nothing.
  */
 static int enroll_session(af_server *srv, const af_req *req, af_resp *resp,
 			  af_session *s)
 {
-	int failed = 0;
+	json_t *user = NULL;
+	int failed = 0, rc;
 
-	if (af_session_get(srv, req, s, &failed) == 0)
-		return 0;
+	if (af_session_get(srv, req, s, &failed) == 0) {
+		rc = af_session_user(srv, s, &user);
+		json_decref(user);
+		if (rc == 0)
+			return 0;
+		failed = rc < 0;
+	}
 	af_page_error(resp, failed ? 503 : 401, "Sign in first",
 		      "Enrolling a phone needs you to be signed in.",
 		      "Sign in to an application, then come back.");

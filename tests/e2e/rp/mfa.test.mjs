@@ -808,6 +808,38 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(await sessions(), 1, 'the new password signs in');
   });
 
+  test('ended sign-ins enroll nothing: neither the old session at /enroll nor a code made before', async () => {
+    const s = await seed(server, { user: 'vito' });
+    s.config = await rp(s);
+    const changes = {
+      passwd: () => server.admin('PUT', '/users/vito/password', { password: s.password }),
+      sessions: () => server.admin('DELETE', '/sessions?user=vito'),
+      disable: async () => {
+        const off = await server.admin('PATCH', '/users/vito', { enabled: false });
+        return off.status === 200 ? server.admin('PATCH', '/users/vito', { enabled: true }) : off;
+      },
+    };
+    for (const [why, change] of Object.entries(changes)) {
+      const b = new Browser();
+      const a = await authUrl(s.config);
+      assert.equal((await signIn(b, server.issuer, a.url.href, s.user, s.password)).status, 302);
+      const e = (await enrollCode(b)).answer;
+      assert.equal(e.status, 200, e.text);
+      const code = e.text.match(/<code>([^<]+)<\/code>/)[1];
+      assert.equal((await change()).status, 200, why);
+      assert.equal((await server.admin('GET', '/sessions?user=vito')).json.sessions.length, 0, `sessions after ${why}`);
+      const page = await b.get(`${server.issuer}/enroll`);
+      assert.equal(page.status, 401, `the old session at /enroll after ${why}`);
+      const phone = await idsim(server, path.join(server.dir, `phone-vito-${why}.json`), ['enroll', code, '--platform', 'none']);
+      assert.notEqual(phone.code, 0, `a code made before ${why} still enrolled: ${phone.stdout}`);
+    }
+    // An administrator's code made after the change enrolls.
+    const ec = await server.admin('POST', '/users/vito/enroll-code');
+    assert.equal(ec.status, 201, ec.text);
+    const phone = await idsim(server, path.join(server.dir, 'phone-vito.json'), ['enroll', ec.json.code, '--platform', 'none']);
+    assert.equal(phone.code, 0, phone.stderr);
+  });
+
   test('a removed phone is not replaced with the password alone', async () => {
     const s = await mfaUser('ruth');
     const list = await server.admin('GET', '/users/ruth/devices');
