@@ -1130,22 +1130,33 @@ static void logcap_close(struct logcap *c)
 }
 
 /* A context good enough for the verdict calls, which only log. */
-static pushd_ctx *verdict_ctx(log_ctx *lg)
+/*
+ * The verdict of APNs (fcm 0) or FCM (fcm 1) on an answer with status and
+ * body, checked to be want; the log lines it wrote (to be freed).
+ */
+static char *verdict_logged(int fcm, char *body, long status,
+			    pushd_verdict want)
 {
 	pushd_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct logcap c;
+	pushd_flight f;
+	char *text;
 
 	assert_non_null(ctx);
-	ctx->log = lg;
-	return ctx;
-}
-
-static void flight_answer(pushd_flight *f, char *body)
-{
-	memset(f, 0, sizeof(*f));
-	(void)snprintf(f->job.job, sizeof(f->job.job), "%s", "j1");
-	(void)snprintf(f->job.txn, sizeof(f->job.txn), "%s", "t1");
-	f->resp = body;
-	f->resp_len = strlen(body);
+	logcap_open(&c);
+	ctx->log = c.lg;
+	memset(&f, 0, sizeof(f));
+	(void)snprintf(f.job.job, sizeof(f.job.job), "%s", "j1");
+	(void)snprintf(f.job.txn, sizeof(f.job.txn), "%s", "t1");
+	f.resp = body;
+	f.resp_len = strlen(body);
+	assert_int_equal(fcm ? pushd_fcm_verdict(ctx, &f, status)
+			     : pushd_apns_verdict(ctx, &f, status),
+			 want);
+	text = logcap_text(&c);
+	free(ctx);
+	logcap_close(&c);
+	return text;
 }
 
 /*
@@ -1155,23 +1166,14 @@ static void flight_answer(pushd_flight *f, char *body)
 static void test_apns_verdict_hostile_reason_quoted_in_log(void **state)
 {
 	char body[] = "{\"reason\":\"BadTopic outcome=sent\\nx\"}";
-	struct logcap c;
-	pushd_flight f;
-	pushd_ctx *ctx;
 	char *text;
 
 	(void)state;
-	logcap_open(&c);
-	ctx = verdict_ctx(c.lg);
-	flight_answer(&f, body);
-	assert_int_equal(pushd_apns_verdict(ctx, &f, 400), PUSHD_V_FAILED);
-	text = logcap_text(&c);
+	text = verdict_logged(0, body, 400, PUSHD_V_FAILED);
 	assert_non_null(
 		strstr(text, "reason=\\\"BadTopic outcome=sent\\\\x0ax\\\""));
 	assert_null(strstr(text, "reason=BadTopic"));
 	free(text);
-	free(ctx);
-	logcap_close(&c);
 }
 
 static void test_fcm_verdict_hostile_error_quoted_in_log(void **state)
@@ -1180,23 +1182,14 @@ static void test_fcm_verdict_hostile_error_quoted_in_log(void **state)
 		      "\"details\":[{\"@type\":\"type.googleapis.com/google."
 		      "firebase.fcm.v1.FcmError\",\"errorCode\":"
 		      "\"UNREGISTERED\\u0007\"}]}}";
-	struct logcap c;
-	pushd_flight f;
-	pushd_ctx *ctx;
 	char *text;
 
 	(void)state;
-	logcap_open(&c);
-	ctx = verdict_ctx(c.lg);
-	flight_answer(&f, body);
 	/* Not quite the code that says the token is gone. */
-	assert_int_equal(pushd_fcm_verdict(ctx, &f, 404), PUSHD_V_FAILED);
-	text = logcap_text(&c);
+	text = verdict_logged(1, body, 404, PUSHD_V_FAILED);
 	assert_non_null(strstr(text, "error=\\\"NOT_FOUND outcome=sent\\\""));
 	assert_non_null(strstr(text, "code=\\\"UNREGISTERED\\\\x07\\\""));
 	free(text);
-	free(ctx);
-	logcap_close(&c);
 }
 
 /* A reason longer than kept is cut, so the log shows how it began. */
