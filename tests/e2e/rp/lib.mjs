@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import * as client from 'openid-client';
 
 export const BIN = process.env.AUTHFLOW_BIN_DIR ?? path.resolve('build/bin');
 
@@ -238,4 +239,24 @@ export async function enrollPhone(server, user, extra = []) {
 export function pageNumber(html) {
   const m = html.match(/<p class="number"[^>]*>(\d+)<\/p>/);
   return m ? m[1] : null;
+}
+
+// The relying party's configuration for seeded app s, by discovery.
+export function discover(server, s) {
+  return client.discovery(new URL(server.issuer), s.clientId, undefined,
+    client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+}
+
+// An authorization request with PKCE, state and nonce, scope openid
+// profile unless extra says otherwise: { url, verifier, state, nonce }.
+export async function authRequest(config, extra = {}) {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: 'http://127.0.0.1:9000/login/callback', scope: 'openid profile',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256', state, nonce, ...extra,
+  });
+  return { url, verifier, state, nonce };
 }

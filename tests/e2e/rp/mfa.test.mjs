@@ -7,7 +7,7 @@ import vm from 'node:vm';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { Browser, enrollPhone, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
+import { authRequest, Browser, discover, enrollPhone, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
@@ -17,22 +17,8 @@ let server;
 before(async () => { server = await startServer({ store: STORE }); });
 after(async () => { await server.stop(); });
 
-async function rp(s) {
-  return client.discovery(new URL(server.issuer), s.clientId, undefined,
-    client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
-}
-
-async function authUrl(config, extra = {}) {
-  const verifier = client.randomPKCECodeVerifier();
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT, scope: 'openid profile',
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256', state, nonce, ...extra,
-  });
-  return { url, verifier, state, nonce };
-}
+const rp = (s) => discover(server, s);
+const authUrl = authRequest;
 
 // A user with MFA on, an enrolled phone, and an app.
 async function mfaUser(name, phoneArgs = ['--platform', 'none', '--app-version', '2024.1']) {
@@ -943,8 +929,7 @@ describe(`push MFA (${STORE} store)`, () => {
     try {
       const s = await seed(off, { user: 'uma', policy: { remote_access: true } });
       await enrollPhone(off, 'uma', ['--platform', 'none']);
-      const config = await client.discovery(new URL(off.issuer), s.clientId, undefined,
-        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const config = await discover(off, s);
       const a = await authUrl(config);
       const r = await signIn(new Browser(), off.issuer, a.url.href, s.user, s.password);
       assert.equal(r.status, 302, r.text);

@@ -6,29 +6,16 @@
 import assert from 'node:assert/strict';
 import vm from 'node:vm';
 import { after, before, describe, test } from 'node:test';
-import * as client from 'openid-client';
-import { Browser, enrollPhone, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
+import { authRequest, Browser, discover, enrollPhone, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
 
-const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
 
 let server;
 before(async () => { server = await startServer({ store: STORE }); });
 after(async () => { await server.stop(); });
 
-async function rp(s) {
-  return client.discovery(new URL(server.issuer), s.clientId, undefined,
-    client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
-}
-
-async function authUrl(config, extra = {}) {
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT, scope: 'openid profile',
-    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-    code_challenge_method: 'S256', state: client.randomState(), nonce: client.randomNonce(), ...extra,
-  });
-  return url.href;
-}
+const rp = (s) => discover(server, s);
+const authUrl = async (config, extra) => (await authRequest(config, extra)).url.href;
 
 // The attributes of one start tag, by name (a bare attribute is '').
 function attrs(tag) {
