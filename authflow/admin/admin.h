@@ -225,9 +225,10 @@ void af_admin__sessions_end(af_admin_call *c);
 /*
  * Ends what a user is still signed into once the directory has raised
  * their sign-in generation (a new password, the user disabled, sessions
- * ended): their SSO sessions, and enrollment codes not yet used (an
- * administrator's too: one is made again after the change). The number
- * of sessions ended, or -1 when the store failed.
+ * ended): their SSO sessions, enrollment codes not yet used (an
+ * administrator's too: one is made again after the change), and pushes
+ * waiting on their phones. The number of sessions ended, or -1 when the
+ * store failed.
  */
 int af_admin__signins_end(af_server *srv, const char *username);
 void af_admin__audit(af_admin_call *c);

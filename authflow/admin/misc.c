@@ -170,7 +170,9 @@ int af_admin__signins_end(af_server *srv, const char *username)
 	int n = af_session_end_user(srv, username);
 
 	if (n >= 0 &&
-	    af_mfa_enroll_codes_revoke(srv->store, username) != AF_MFA_OK)
+	    (af_mfa_enroll_codes_revoke(srv->store, username) != AF_MFA_OK ||
+	     af_mfa_txns_cancel_user(srv->store, username, af_now()) !=
+		     AF_MFA_OK))
 		n = -1;
 	return n;
 }

@@ -234,6 +234,15 @@ af_mfa_status af_mfa_txn_pending_for_device(store_ctx *st, const char *device,
 					    int64_t now, json_t **out);
 
 /*
+ * Cancels every pending transaction the user's phones may answer, as the
+ * browser's cancel would (an administrator ended the user's sign-ins: a
+ * push still on the phone is no longer one to answer). Best effort for
+ * each transaction; AF_MFA_OK, or the error of listing the devices.
+ */
+af_mfa_status af_mfa_txns_cancel_user(store_ctx *st, const char *username,
+				      int64_t now);
+
+/*
  * The public view of a txn for a device: {txn, user, app, expires_at,
  * expires_in, number_required, number_digits, state}. Never the number.
  */

@@ -420,24 +420,23 @@ static int collect_txn(const char *member, void *arg)
 }
 
 /*
- * Cancels the other pending transactions that the devices of txn (the
- * user's phones) may answer, as the browser would: after a report, no
- * other push of the user's waits for an answer (one of them may be the
- * attacker's too). Best effort: a transaction that cannot be cancelled
- * expires within AF_MFA_TXN_TTL_S.
+ * Cancels, as the browser would, the pending transactions that each of
+ * devices (an array of device ids) may answer, but except (NULL: none).
+ * Best effort: a transaction that cannot be cancelled expires within
+ * AF_MFA_TXN_TTL_S.
  */
-static void cancel_others(store_ctx *st, const json_t *txn, int64_t now)
+static void cancel_for_devices(store_ctx *st, const json_t *devices,
+			       const char *except, int64_t now)
 {
-	const char *self = json_string_value(json_object_get(txn, "id"));
 	char key[AF_MFA__KEY_MAX];
 	json_t *d, *other;
 	txn_ids *t;
 	size_t i, j;
 
 	t = OPENSSL_zalloc(sizeof(*t));
-	if (t == NULL || self == NULL)
-		goto out;
-	json_array_foreach(json_object_get(txn, "devices"), i, d)
+	if (t == NULL)
+		return;
+	json_array_foreach(devices, i, d)
 	{
 		t->count = 0;
 		if (af_mfa__key(key, sizeof(key), "device_txns:",
@@ -446,14 +445,51 @@ static void cancel_others(store_ctx *st, const json_t *txn, int64_t now)
 			continue;
 		for (j = 0; j < t->count; j++) {
 			other = NULL;
-			if (strcmp(t->ids[j], self) != 0 &&
+			if ((except == NULL ||
+			     strcmp(t->ids[j], except) != 0) &&
 			    af_mfa_txn_decide(st, t->ids[j], NULL, "cancel",
 					      NULL, now, &other) == AF_MFA_OK)
 				json_decref(other);
 		}
 	}
-out:
 	OPENSSL_free(t);
+}
+
+/*
+ * After a report, no other push of the user's waits for an answer on
+ * their phones (the devices of txn): one of them may be the attacker's
+ * too.
+ */
+static void cancel_others(store_ctx *st, const json_t *txn, int64_t now)
+{
+	const char *self = json_string_value(json_object_get(txn, "id"));
+
+	if (self != NULL)
+		cancel_for_devices(st, json_object_get(txn, "devices"), self,
+				   now);
+}
+
+af_mfa_status af_mfa_txns_cancel_user(store_ctx *st, const char *username,
+				      int64_t now)
+{
+	json_t *devices = NULL, *ids = json_array(), *d;
+	af_mfa_status rc;
+	size_t i;
+
+	if (ids == NULL)
+		return AF_MFA_NOMEM;
+	rc = af_mfa_device_list(st, username, &devices);
+	json_array_foreach(devices, i, d)
+	{
+		if (rc == AF_MFA_OK &&
+		    json_array_append(ids, json_object_get(d, "id")) != 0)
+			rc = AF_MFA_NOMEM;
+	}
+	if (rc == AF_MFA_OK)
+		cancel_for_devices(st, ids, NULL, now);
+	json_decref(devices);
+	json_decref(ids);
+	return rc;
 }
 
 af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
