@@ -1303,6 +1303,38 @@ static void test_txn_decide_report_pauses_pushes(void **state)
 	json_decref(txn);
 }
 
+/* Ending a user's sign-ins takes back every push on their phones only. */
+static void test_txns_cancel_user_cancels_only_theirs(void **state)
+{
+	struct fixture *f = *state;
+	char d1[AF_MFA_ID_BUF], d2[AF_MFA_ID_BUF], devs[128];
+	json_t *dev1 = add_device(f->st, "una", "none", NULL, "2024.1", d1);
+	json_t *dev2 = add_device(f->st, "vera", "none", NULL, "2024.1", d2);
+	json_t *mine, *theirs, *out = NULL;
+
+	(void)snprintf(devs, sizeof(devs), "[\"%s\"]", d1);
+	mine = new_txn(f->st, "una", devs, true, T0);
+	(void)snprintf(devs, sizeof(devs), "[\"%s\"]", d2);
+	theirs = new_txn(f->st, "vera", devs, true, T0);
+	assert_int_equal(af_mfa_txns_cancel_user(f->st, "una", T0 + 1),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(mine), T0 + 2, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "cancelled");
+	json_decref(out);
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(theirs), T0 + 2, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "pending");
+	json_decref(out);
+	/* A user without phones, or without a record, has nothing to take. */
+	assert_int_equal(af_mfa_txns_cancel_user(f->st, "nobody", T0 + 1),
+			 AF_MFA_OK);
+	json_decref(theirs);
+	json_decref(mine);
+	json_decref(dev2);
+	json_decref(dev1);
+}
+
 static void test_txn_decide_device_not_in_txn_forbidden(void **state)
 {
 	struct fixture *f = *state;
@@ -1848,6 +1880,7 @@ static void test_redis_missing_when_required_fails(void **state)
 		CASE(test_txn_decide_wrong_or_missing_number_failed, setup),   \
 		CASE(test_txn_decide_deny_then_second_decided, setup),         \
 		CASE(test_txn_decide_report_pauses_pushes, setup),             \
+		CASE(test_txns_cancel_user_cancels_only_theirs, setup),        \
 		CASE(test_txn_decide_device_not_in_txn_forbidden, setup),      \
 		CASE(test_txn_expiry_injected_now_expired, setup),             \
 		CASE(test_txn_cancel_by_browser_cancelled, setup),             \
