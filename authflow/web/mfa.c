@@ -346,8 +346,8 @@ static void code_form(af_buf *b, const char *flow, const char *csrf,
 	af_buf_html(b, csrf);
 	af_buf_puts(b, "\"><label for=\"code\">Six-digit token code</label>"
 		       "<input type=\"text\" id=\"code\" name=\"code\" "
-		       "inputmode=\"numeric\" pattern=\"[0-9]{6}\" "
-		       "maxlength=\"6\" autocomplete=\"one-time-code\" "
+		       "inputmode=\"numeric\" pattern=\"[0-9]{3} ?[0-9]{3}\" "
+		       "maxlength=\"7\" autocomplete=\"one-time-code\" "
 		       "required");
 	if (f->invalid)
 		af_buf_puts(b, " aria-invalid=\"true\"");
@@ -683,11 +683,35 @@ static int count_try(af_server *srv, const char *flow, const json_t *authz,
 		       : -1;
 }
 
+/*
+ * The token code as typed, without the spaces it is often copied with
+ * from an authenticator app ("123 456"), into out; NULL when more than
+ * cap - 1 characters are left (no code).
+ */
+static const char *code_digits(const char *typed, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (typed == NULL)
+		return NULL;
+	for (; *typed != '\0'; typed++) {
+		if (*typed == ' ')
+			continue;
+		if (n + 1 >= cap)
+			return NULL;
+		out[n++] = *typed;
+	}
+	out[n] = '\0';
+	return out;
+}
+
 void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
-	const char *code = af_req_param(req, "code");
 	const char *csrf = af_req_param(req, "csrf");
+	char typed[16];
+	const char *code =
+		code_digits(af_req_param(req, "code"), typed, sizeof(typed));
 	char device[AF_MFA_ID_BUF], msg[160], turn_of[AF_DIR_USERNAME_MAX + 1];
 	json_t *authz, *txn = NULL;
 	const char *user, *state;
@@ -802,6 +826,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 out:
 	if (turn)
 		af_throttle_end(srv->dir, turn_of);
+	OPENSSL_cleanse(typed, sizeof(typed));
 	json_decref(txn);
 	json_decref(authz);
 }

@@ -237,8 +237,8 @@ describe(`sign-in pages (${STORE} store)`, () => {
     const code = field(html, 'code');
     assert.equal(code.id, 'code');
     assert.equal(code.inputmode, 'numeric');
-    assert.equal(code.pattern, '[0-9]{6}');
-    assert.equal(code.maxlength, '6');
+    assert.equal(code.pattern, '[0-9]{3} ?[0-9]{3}', 'a code copied as "123 456" fits');
+    assert.equal(code.maxlength, '7');
     assert.equal(code.autocomplete, 'one-time-code');
     assert.equal(code.autofocus, undefined);
     assert.equal(code['aria-invalid'], undefined);
