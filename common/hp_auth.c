@@ -159,6 +159,19 @@ static int b64token_char(unsigned char c)
 	       c == '/';
 }
 
+size_t hp_b64token_len(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && b64token_char((unsigned char)s[i]))
+		i++;
+	if (i == 0)
+		return 0;
+	while (i < n && s[i] == '=')
+		i++;
+	return i;
+}
+
 hp_status hp_auth_bearer(const char *header, char *out, size_t outcap)
 {
 	size_t hlen, start, i;
@@ -181,16 +194,8 @@ hp_status hp_auth_bearer(const char *header, char *out, size_t outcap)
 	/* RFC 6750 asks for one space; some clients send more. */
 	for (start = 6; start < hlen && header[start] == ' '; start++)
 		;
-	for (i = start; i < hlen && b64token_char((unsigned char)header[i]);
-	     i++)
-		;
-	if (i == start) {
-		st = HP_ERR_SYNTAX;
-		goto out;
-	}
-	while (i < hlen && header[i] == '=')
-		i++;
-	if (i != hlen) {
+	i = start + hp_b64token_len(header + start, hlen - start);
+	if (i == start || i != hlen) {
 		st = HP_ERR_SYNTAX;
 		goto out;
 	}

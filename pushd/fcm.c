@@ -11,7 +11,6 @@
  * refuses it. Only pushd_fcm_renew(), on the controlling thread, asks the
  * token endpoint for a new one; the workers never wait for it.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 
+#include "common/httpparse.h"
 #include "common/util.h"
 #include "pushd_internal.h"
 
@@ -208,25 +208,6 @@ static size_t capped_write(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/*
- * 1 when s is an RFC 6750 b64token: the token goes into the
- * authorization header of every push, where a CR or LF would start a
- * header of the token endpoint's choosing.
- */
-static int b64token_ok(const char *s)
-{
-	size_t i = 0;
-
-	while (s[i] != '\0' &&
-	       (isalnum((unsigned char)s[i]) || strchr("-._~+/", s[i]) != NULL))
-		i++;
-	if (i == 0)
-		return 0;
-	while (s[i] == '=')
-		i++;
-	return s[i] == '\0';
-}
-
 pushd_status pushd_fcm_token_answer(const char *body, size_t len, int64_t now,
 				    char *token, size_t cap,
 				    int64_t *expires_at, const char **why)
@@ -251,7 +232,11 @@ pushd_status pushd_fcm_token_answer(const char *body, size_t len, int64_t now,
 		*why = "no access_token";
 	else if (strlen(tok) >= cap)
 		*why = "access_token too long";
-	else if (!b64token_ok(tok))
+	/*
+	 * The token goes into the authorization header of every push, where
+	 * a CR or LF would start a header of the token endpoint's choosing.
+	 */
+	else if (hp_b64token_len(tok, strlen(tok)) != strlen(tok))
 		*why = "access_token holds characters a token may not";
 	else if (!json_is_integer(life))
 		*why = "no integer expires_in";

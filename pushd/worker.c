@@ -1619,12 +1619,12 @@ pushd_status pushd_worker_new(pushd_ctx *ctx, unsigned index,
 	if (w->flights == NULL || w->list == NULL || w->ops == NULL)
 		goto fail;
 	if (ctx->apns_key != NULL) {
-		w->multi[PUSHD_APNS] = new_multi(ctx->cfg.apns.connections);
+		w->multi[PUSHD_APNS] = new_multi(connections(ctx, PUSHD_APNS));
 		if (w->multi[PUSHD_APNS] == NULL)
 			goto fail;
 	}
 	if (ctx->fcm.key != NULL) {
-		w->multi[PUSHD_FCM] = new_multi(ctx->cfg.fcm.connections);
+		w->multi[PUSHD_FCM] = new_multi(connections(ctx, PUSHD_FCM));
 		if (w->multi[PUSHD_FCM] == NULL)
 			goto fail;
 	}

@@ -191,6 +191,14 @@ hp_status hp_auth_basic(const char *header, char *user, size_t usercap,
 hp_status hp_auth_bearer(const char *header, char *out, size_t outcap);
 
 /*
+ * The length of the RFC 6750 b64token at the start of s (n bytes): one or
+ * more of ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then any
+ * "="s; 0 when s does not start with one. A whole string is a b64token
+ * when the length is n.
+ */
+size_t hp_b64token_len(const char *s, size_t n);
+
+/*
  * Checks a redirect URI as registered by an administrator or sent by a
  * relying party: absolute, scheme https (or http with a loopback host:
  * 127.0.0.1, [::1], localhost), a host, no fragment, no userinfo, no
