@@ -198,12 +198,14 @@ struct key_watch {
 };
 
 /*
- * At start and once a second: the key ring looked after (see jose.h); a
- * new signing key made when the current one reached the end of its
- * lifetime without a rotation, rather than leaving /token with nothing to
- * sign with (the old key stays in /jwks until its tokens have expired);
- * and the key alert logged when the signing key enters keys.alert_days,
- * then once a day, so that a server that runs for months still says it.
+ * At start and once a second: the key ring looked after (see jose.h); the
+ * signing key's successor published in /jwks a week before the signing
+ * key expires, to take over at that instant, and a new signing key made
+ * should none be current all the same, rather than leaving /token with
+ * nothing to sign with (old keys stay in /jwks until their tokens have
+ * expired); and the key alert logged when signing runs out within
+ * keys.alert_days, then once a day, so that a server that runs for
+ * months still says it.
  */
 static void keys_watch(af_server *srv, struct key_watch *w)
 {
@@ -213,15 +215,22 @@ static void keys_watch(af_server *srv, struct key_watch *w)
 
 	af_keyring_look(srv->keys);
 	st = af_keyring_ensure_current(srv->keys);
+	days = af_keyring_days_left(srv->keys);
 	if (st != JOSE_OK &&
 	    (w->fail_ms == 0 || now - w->fail_ms >= KEY_FAIL_EVERY_MS)) {
 		w->fail_ms = now;
-		log_error(srv->log, NULL, "key_alert",
-			  "no signing key is current and none could be made "
-			  "(%s): tokens cannot be issued",
-			  jose_strerror(st));
+		if (days < 0)
+			log_error(srv->log, NULL, "key_alert",
+				  "no signing key is current and none could "
+				  "be made (%s): tokens cannot be issued",
+				  jose_strerror(st));
+		else
+			log_error(srv->log, NULL, "key_alert",
+				  "the successor of the signing key could not "
+				  "be published (%s); it is tried again each "
+				  "second",
+				  jose_strerror(st));
 	}
-	days = af_keyring_days_left(srv->keys);
 	if (days > (long)srv->cfg.key_alert_days) {
 		w->alert_ms = 0;
 		return;
@@ -236,8 +245,10 @@ static void keys_watch(af_server *srv, struct key_watch *w)
 	else
 		log_warn(srv->log, NULL, "key_alert",
 			 "the signing key expires in %ld days: run "
-			 "'authflowctl keys rotate'",
-			 days);
+			 "'authflowctl keys rotate', or its successor is "
+			 "published in /jwks %d days before and signs from "
+			 "then",
+			 days, JOSE_PUBLISH_AHEAD_DAYS);
 }
 
 static int run(const struct args *a, af_config *cfg, log_ctx *log)

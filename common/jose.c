@@ -42,6 +42,13 @@
 
 /* Compare-and-swap attempts before a ring update gives up. */
 #define RING_UPDATE_TRIES    5
+/*
+ * A successor of the signing key is published in /jwks this long before
+ * the signing key expires (or half the key lifetime, when that is
+ * shorter), so that relying parties that cache /jwks hold it before the
+ * first token it signs reaches them.
+ */
+#define PUBLISH_AHEAD_S	     ((int64_t)JOSE_PUBLISH_AHEAD_DAYS * 86400)
 /* Longest base64url n or e we accept: an 8192-bit modulus. */
 #define JWK_B64_MAX	     1400
 #define SECONDS_PER_DAY	     86400
@@ -73,6 +80,7 @@ struct ring_key {
 	char *e;	  /* public exponent, base64url */
 	cjose_jwk_t *jwk; /* the private key */
 	int64_t created_at;
+	int64_t signs_from; /* created_at, or later for a published successor */
 	int64_t expires_at;
 	int64_t retire_after;
 };
@@ -111,6 +119,8 @@ enum look_when {
 enum update_mode {
 	UPDATE_CREATE, /* load it; make a first key only when there is none */
 	UPDATE_ENSURE, /* load it; add a key only when none is current */
+	UPDATE_AHEAD,  /* load it; publish the signing key's successor when
+			* the signing key nears its expiry and none waits */
 	UPDATE_ROTATE, /* always add a key that signs from now on */
 };
 
@@ -514,6 +524,15 @@ static jose_status ring_key_load(json_t *entry, struct ring_key *k, char *why,
 			"retire_after)");
 		return JOSE_ERR_CORRUPT;
 	}
+	/* Rings written before successors were published have none. */
+	k->signs_from = k->created_at;
+	if (json_object_get(entry, "signs_from") != NULL &&
+	    (!entry_time(entry, "signs_from", &k->signs_from) ||
+	     k->signs_from < k->created_at)) {
+		why_set(why, whylen,
+			"signs_from is not a time at or after created_at");
+		return JOSE_ERR_CORRUPT;
+	}
 	if (af_jwk_thumbprint(jwk, thumb) != JOSE_OK) {
 		why_set(why, whylen, "not an RSA key");
 		return JOSE_ERR_CORRUPT;
@@ -634,8 +653,9 @@ static jose_status ring_from_json(json_t *ringj, struct ring *out, char *why,
 }
 
 /*
- * The signing key: the newest (latest created_at, later in the ring on a
- * tie) whose expires_at is still ahead. NULL when every key has expired.
+ * The signing key: of the keys whose signs_from has come and whose
+ * expires_at is still ahead, the one that began to sign last (the latest
+ * created, then the later in the ring, on a tie). NULL when none is.
  */
 static const struct ring_key *ring_signing(const struct ring *r, int64_t now)
 {
@@ -645,11 +665,86 @@ static const struct ring_key *ring_signing(const struct ring *r, int64_t now)
 	for (i = 0; i < r->count; i++) {
 		const struct ring_key *k = &r->keys[i];
 
-		if (k->expires_at > now &&
-		    (best == NULL || k->created_at >= best->created_at))
+		if (k->signs_from > now || k->expires_at <= now)
+			continue;
+		if (best == NULL || k->signs_from > best->signs_from ||
+		    (k->signs_from == best->signs_from &&
+		     k->created_at >= best->created_at))
 			best = k;
 	}
 	return best;
+}
+
+/*
+ * When signing runs out: the end of the signing key's lifetime, carried
+ * on by each published key that starts signing by then and lasts longer.
+ * Without a signing key, the latest expiry of the ring (INT64_MIN when it
+ * is empty).
+ */
+static int64_t ring_signs_until(const struct ring *r, int64_t now)
+{
+	const struct ring_key *k = ring_signing(r, now);
+	int64_t end = INT64_MIN;
+	bool longer = true;
+	size_t i;
+
+	if (k == NULL) {
+		for (i = 0; i < r->count; i++)
+			if (r->keys[i].expires_at > end)
+				end = r->keys[i].expires_at;
+		return end;
+	}
+	end = k->expires_at;
+	while (longer) {
+		longer = false;
+		for (i = 0; i < r->count; i++) {
+			if (r->keys[i].signs_from <= end &&
+			    r->keys[i].expires_at > end) {
+				end = r->keys[i].expires_at;
+				longer = true;
+			}
+		}
+	}
+	return end;
+}
+
+/*
+ * The signing key when its successor is due to be published: it expires
+ * within the publication lead and no key goes on signing after it. NULL
+ * otherwise, and when no key signs (see UPDATE_ENSURE).
+ */
+static const struct ring_key *ring_successor_due(const struct ring *r,
+						 int64_t now,
+						 const af_keyring_options *o)
+{
+	const struct ring_key *k = ring_signing(r, now);
+	int64_t lead = (int64_t)o->lifetime_days * SECONDS_PER_DAY / 2;
+	size_t i, kept = 0;
+
+	if (lead > PUBLISH_AHEAD_S)
+		lead = PUBLISH_AHEAD_S;
+	if (k == NULL || k->expires_at - now > lead ||
+	    ring_signs_until(r, now) > k->expires_at)
+		return NULL;
+	/* A full ring waits for old keys to leave, rather than making a
+	 * key every second that it cannot store. */
+	for (i = 0; i < r->count; i++)
+		kept += r->keys[i].retire_after > now;
+	return kept < JOSE_RING_KEYS_MAX ? k : NULL;
+}
+
+/* The published key that signs next, if one waits. */
+static const struct ring_key *ring_next(const struct ring *r, int64_t now)
+{
+	const struct ring_key *next = NULL;
+	size_t i;
+
+	for (i = 0; i < r->count; i++)
+		if (r->keys[i].signs_from > now &&
+		    r->keys[i].expires_at > r->keys[i].signs_from &&
+		    (next == NULL || r->keys[i].signs_from < next->signs_from))
+			next = &r->keys[i];
+	return next;
 }
 
 /* Whole days from now until t, rounded down (negative once t is past). */
@@ -662,21 +757,12 @@ static long days_until(int64_t t, int64_t now)
 	return -(long)((-diff + SECONDS_PER_DAY - 1) / SECONDS_PER_DAY);
 }
 
+/* Days until signing runs out (ring_signs_until()); -1 for no key. */
 static long ring_days_left(const struct ring *r, int64_t now)
 {
-	const struct ring_key *k = ring_signing(r, now);
-	int64_t newest;
-	size_t i;
-
-	if (k != NULL)
-		return days_until(k->expires_at, now);
 	if (r->count == 0)
 		return -1;
-	newest = r->keys[0].expires_at;
-	for (i = 1; i < r->count; i++)
-		if (r->keys[i].expires_at > newest)
-			newest = r->keys[i].expires_at;
-	return days_until(newest, now);
+	return days_until(ring_signs_until(r, now), now);
 }
 
 /* Swaps a loaded ring in; takes what fresh held, leaving it empty. */
@@ -746,7 +832,8 @@ static int set_time(json_t *entry, const char *name, int64_t t)
 
 /* A ring entry for jwk (private members included) with its times. */
 static json_t *entry_of(const cjose_jwk_t *jwk, const char *kid,
-			int64_t created, int64_t expires, int64_t retire)
+			int64_t created, int64_t signs_from, int64_t expires,
+			int64_t retire)
 {
 	cjose_err cerr = {0};
 	json_t *entry, *jwkj;
@@ -771,6 +858,7 @@ static json_t *entry_of(const cjose_jwk_t *jwk, const char *kid,
 	json_decref(jwkj);
 	if (json_object_set_new(entry, "kid", json_string(kid)) != 0 ||
 	    set_time(entry, "created_at", created) != 0 ||
+	    set_time(entry, "signs_from", signs_from) != 0 ||
 	    set_time(entry, "expires_at", expires) != 0 ||
 	    set_time(entry, "retire_after", retire) != 0) {
 		entry_free(entry);
@@ -779,27 +867,33 @@ static json_t *entry_of(const cjose_jwk_t *jwk, const char *kid,
 	return entry;
 }
 
-/* A ring entry for a new key that signs from now on. */
+/* A ring entry for a new key made now that signs from signs_from on. */
 static json_t *entry_new(const cjose_jwk_t *jwk, const char *kid, int64_t now,
-			 const af_keyring_options *o)
+			 int64_t signs_from, const af_keyring_options *o)
 {
-	int64_t expires = now + (int64_t)o->lifetime_days * SECONDS_PER_DAY;
+	int64_t expires =
+		signs_from + (int64_t)o->lifetime_days * SECONDS_PER_DAY;
 
-	return entry_of(jwk, kid, now, expires,
+	return entry_of(jwk, kid, now, signs_from, expires,
 			expires + (int64_t)o->max_token_lifetime_s);
 }
 
 /*
- * Rotates a ring document in place: every key still signing stops now and
- * may leave /jwks once the tokens it signed have expired; keys past
- * retire_after go; the new key is appended.
+ * Adds a new key to a ring document in place, signing from signs_from on.
+ * With signs_from now (a rotation), every key still signing stops now and
+ * may leave /jwks once the tokens it signed have expired, and a published
+ * successor that never signed goes at once; with a later signs_from (a
+ * successor published ahead), the keys stay as they are. Either way keys
+ * past retire_after go.
  */
-static jose_status ring_json_rotate(json_t *ringj, const cjose_jwk_t *fresh,
-				    const char *kid, int64_t now,
-				    const af_keyring_options *o)
+static jose_status ring_json_add(json_t *ringj, const cjose_jwk_t *fresh,
+				 const char *kid, int64_t now,
+				 int64_t signs_from,
+				 const af_keyring_options *o)
 {
 	json_t *keys = json_object_get(ringj, "keys");
 	int64_t retire = now + (int64_t)o->max_token_lifetime_s;
+	bool rotate = signs_from <= now;
 	json_t *entry;
 	size_t i;
 
@@ -807,12 +901,18 @@ static jose_status ring_json_rotate(json_t *ringj, const cjose_jwk_t *fresh,
 		return JOSE_ERR_STORE;
 	for (i = json_array_size(keys); i-- > 0;) {
 		json_t *e = json_array_get(keys, i);
-		int64_t expires_at = 0, retire_after = 0;
+		int64_t created_at = 0, from = 0, expires_at = 0;
+		int64_t retire_after = 0;
 
-		if (!entry_time(e, "expires_at", &expires_at) ||
+		if (!entry_time(e, "created_at", &created_at) ||
+		    !entry_time(e, "expires_at", &expires_at) ||
 		    !entry_time(e, "retire_after", &retire_after))
 			return JOSE_ERR_STORE;
-		if (expires_at > now) {
+		if (!entry_time(e, "signs_from", &from))
+			from = created_at;
+		if (rotate && from > now) {
+			retire_after = now; /* published, never signed */
+		} else if (rotate && expires_at > now) {
 			if (set_time(e, "expires_at", now) != 0 ||
 			    set_time(e, "retire_after", retire) != 0)
 				return JOSE_ERR_NOMEM;
@@ -826,7 +926,7 @@ static jose_status ring_json_rotate(json_t *ringj, const cjose_jwk_t *fresh,
 	}
 	if (json_array_size(keys) >= JOSE_RING_KEYS_MAX)
 		return JOSE_ERR_ARG;
-	entry = entry_new(fresh, kid, now, o);
+	entry = entry_new(fresh, kid, now, signs_from, o);
 	if (entry == NULL)
 		return JOSE_ERR_NOMEM;
 	if (json_array_append(keys, entry) != 0) {
@@ -906,8 +1006,9 @@ static json_t *ring_to_json(af_keyring *kr)
 	}
 	for (i = 0; ok && i < kr->ring.count; i++) {
 		const struct ring_key *k = &kr->ring.keys[i];
-		json_t *entry = entry_of(k->jwk, k->kid, k->created_at,
-					 k->expires_at, k->retire_after);
+		json_t *entry =
+			entry_of(k->jwk, k->kid, k->created_at, k->signs_from,
+				 k->expires_at, k->retire_after);
 
 		ok = entry != NULL && json_array_append(keys, entry) == 0;
 		/* Appended, the entry is the ring's: keep its key unwiped. */
@@ -942,6 +1043,10 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 	json_t *ringj = NULL;
 	bool found = false, lost = false, keep = false;
 	size_t had = 0; /* keys of the stored ring, when none was current */
+	int64_t now = af_now(), signs_from = now;
+	char after[JOSE_KID_MAX + 1] = ""; /* the key a successor follows */
+	char when[32];
+	const struct ring_key *due;
 	jose_status st;
 	store_status ss;
 
@@ -958,14 +1063,21 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		st = ring_from_json(ringj, &loaded, why, whylen);
 		if (st != JOSE_OK)
 			goto out;
+		due = ring_successor_due(&loaded, now, &kr->opts);
 		if (mode == UPDATE_CREATE ||
 		    (mode == UPDATE_ENSURE &&
-		     ring_signing(&loaded, af_now()) != NULL)) {
+		     ring_signing(&loaded, now) != NULL) ||
+		    (mode == UPDATE_AHEAD && due == NULL &&
+		     ring_signing(&loaded, now) != NULL)) {
 			st = ring_install(kr, &loaded);
 			if (st == JOSE_OK)
 				ring_seen(kr, raw.data, raw.len);
 			*done = st == JOSE_OK;
 			goto out;
+		}
+		if (mode == UPDATE_AHEAD && due != NULL) {
+			signs_from = due->expires_at;
+			memcpy(after, due->kid, sizeof(after));
 		}
 		had = loaded.count;
 		ring_clear(&loaded);
@@ -982,7 +1094,7 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		}
 		lost = json_array_size(json_object_get(ringj, "keys")) > 0;
 		if (lost && mode != UPDATE_ROTATE &&
-		    ring_signing(&kr->ring, af_now()) != NULL)
+		    ring_signing(&kr->ring, now) != NULL)
 			keep = true;
 	}
 	if (!keep && *fresh == NULL) {
@@ -991,8 +1103,8 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 			goto out;
 	}
 	if (!keep)
-		st = ring_json_rotate(ringj, *fresh, fresh_kid, af_now(),
-				      &kr->opts);
+		st = ring_json_add(ringj, *fresh, fresh_kid, now, signs_from,
+				   &kr->opts);
 	if (st != JOSE_OK)
 		goto out;
 	ss = ring_write(kr, &raw, found, ringj);
@@ -1014,7 +1126,13 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 	else if (*done && !found)
 		notice(kr, 0, "no key ring in the store: made signing key %s",
 		       fresh_kid);
-	else if (*done && mode == UPDATE_ENSURE && had > 0)
+	else if (*done && after[0] != '\0') {
+		af_time_iso8601(signs_from, when, sizeof(when));
+		notice(kr, 0,
+		       "published signing key %s in /jwks: it signs from %s "
+		       "on, when key %s expires",
+		       fresh_kid, when, after);
+	} else if (*done && mode == UPDATE_ENSURE && had > 0)
 		notice(kr, 1,
 		       "no signing key was current (every key of the ring had "
 		       "expired): made signing key %s",
@@ -1322,17 +1440,20 @@ jose_status af_keyring_rotate(af_keyring *kr, char *kid_out)
 
 jose_status af_keyring_ensure_current(af_keyring *kr)
 {
-	bool current;
+	int64_t now = af_now();
+	bool current, due;
 
 	if (kr == NULL)
 		return JOSE_ERR_ARG;
 	if (pthread_rwlock_rdlock(&kr->lock) != 0)
 		return JOSE_ERR_NOMEM;
-	current = ring_signing(&kr->ring, af_now()) != NULL;
+	current = ring_signing(&kr->ring, now) != NULL;
+	due = ring_successor_due(&kr->ring, now, &kr->opts) != NULL;
 	pthread_rwlock_unlock(&kr->lock);
-	if (current)
+	if (current && !due)
 		return JOSE_OK;
-	return ring_update(kr, UPDATE_ENSURE, NULL, NULL, 0);
+	return ring_update(kr, current ? UPDATE_AHEAD : UPDATE_ENSURE, NULL,
+			   NULL, 0);
 }
 
 jose_status af_jwt_sign(af_keyring *kr, const json_t *claims, const char *typ,
@@ -1599,15 +1720,16 @@ json_t *af_keyring_jwks(af_keyring *kr)
 
 static json_t *key_status(const struct ring_key *k, bool signing)
 {
-	return json_pack("{s:s, s:I, s:I, s:I, s:b}", "kid", k->kid,
-			 "created_at", (json_int_t)k->created_at, "expires_at",
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "kid", k->kid,
+			 "created_at", (json_int_t)k->created_at, "signs_from",
+			 (json_int_t)k->signs_from, "expires_at",
 			 (json_int_t)k->expires_at, "retire_after",
 			 (json_int_t)k->retire_after, "signing", signing);
 }
 
 json_t *af_keyring_status(af_keyring *kr)
 {
-	const struct ring_key *signing;
+	const struct ring_key *signing, *next;
 	json_t *doc = NULL, *keys;
 	int64_t now = af_now();
 	bool ok = true;
@@ -1623,6 +1745,7 @@ json_t *af_keyring_status(af_keyring *kr)
 		return NULL;
 	}
 	signing = ring_signing(&kr->ring, now);
+	next = ring_next(&kr->ring, now);
 	for (i = 0; ok && i < kr->ring.count; i++) {
 		const struct ring_key *k = &kr->ring.keys[i];
 
@@ -1631,10 +1754,16 @@ json_t *af_keyring_status(af_keyring *kr)
 	}
 	days = ring_days_left(&kr->ring, now);
 	if (ok)
-		doc = json_pack("{s:o, s:o, s:I, s:I, s:b}", "keys", keys,
-				"signing_kid",
+		doc = json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:b}", "keys",
+				keys, "signing_kid",
 				signing != NULL ? json_string(signing->kid)
 						: json_null(),
+				"next_kid",
+				next != NULL ? json_string(next->kid)
+					     : json_null(),
+				"next_signs_from",
+				next != NULL ? json_integer(next->signs_from)
+					     : json_null(),
 				"expires_in_days", (json_int_t)days,
 				"alert_days", (json_int_t)kr->opts.alert_days,
 				"alert", days <= (long)kr->opts.alert_days);

@@ -265,8 +265,9 @@ static int print_audit(json_t *answer)
 }
 
 /*
- * The signing key of af_keyring_status(): kid, expiry, days left, from how
- * many days before expiry the alert runs, and the alert when it does.
+ * The signing key of af_keyring_status(): kid, expiry, the published
+ * successor and when it signs, days until signing runs out, from how many
+ * days before the alert runs, and the alert when it does.
  */
 static int print_key_status(const json_t *st)
 {
@@ -289,6 +290,15 @@ static int print_key_status(const json_t *st)
 	rc = af_ctl_put_line("", "signing_kid", kid != NULL ? kid : "none");
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_put_line("", "expires_at", when);
+	if (rc == AF_CTL_EXIT_OK &&
+	    json_is_string(json_object_get(st, "next_kid"))) {
+		rc = af_ctl_put_value("", "next_kid",
+				      json_object_get(st, "next_kid"));
+		af_ctl_time(json_object_get(st, "next_signs_from"), when,
+			    sizeof(when));
+		if (rc == AF_CTL_EXIT_OK)
+			rc = af_ctl_put_line("", "next_signs_from", when);
+	}
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_put_value("", "days_left", days);
 	/* From how many days before expiry the server alerts. */

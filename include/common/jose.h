@@ -48,16 +48,22 @@ typedef enum jose_status {
 /* A static, never NULL message. Thread-safety: re-entrant. */
 const char *jose_strerror(jose_status st);
 
-#define JOSE_JWT_MAX	    ((size_t)16 * 1024)
-#define JOSE_KID_MAX	    64
+#define JOSE_JWT_MAX		((size_t)16 * 1024)
+#define JOSE_KID_MAX		64
 /* Most keys a ring holds; a rotation that would need more is refused. */
-#define JOSE_RING_KEYS_MAX  16
+#define JOSE_RING_KEYS_MAX	16
+/*
+ * How many days before the signing key expires its successor is published
+ * in /jwks (half the key lifetime instead, when that is shorter): see
+ * af_keyring_ensure_current().
+ */
+#define JOSE_PUBLISH_AHEAD_DAYS 7
 /* Longest "typ" header value af_jwt_sign() accepts. */
-#define JOSE_TYP_MAX	    32
+#define JOSE_TYP_MAX		32
 /* Bytes af_oidc_half_hash() writes: 22 characters and a NUL. */
-#define JOSE_HALF_HASH_LEN  23
+#define JOSE_HALF_HASH_LEN	23
 /* The store key of the ring (under the store's prefix). */
-#define JOSE_RING_STORE_KEY "keys:ring"
+#define JOSE_RING_STORE_KEY	"keys:ring"
 
 typedef struct af_keyring af_keyring;
 
@@ -163,7 +169,8 @@ jose_status af_keyring_reload(af_keyring *kr);
  * into kid_out (JOSE_KID_MAX + 1) when not NULL.
  *
  * Every key that was still signing stops now: its expires_at becomes now
- * and its retire_after now + max_token_lifetime_s. The ring is rewritten
+ * and its retire_after now + max_token_lifetime_s. A published successor
+ * that has not signed yet is dropped. The ring is rewritten
  * with compare-and-swap against the value read, retried a few times when
  * another node changed it meanwhile.
  *
@@ -178,14 +185,24 @@ jose_status af_keyring_reload(af_keyring *kr);
 jose_status af_keyring_rotate(af_keyring *kr, char *kid_out);
 
 /*
- * Makes sure a key is signing: when no key of the ring is current (every
- * expires_at has passed, or the ring is empty), re-reads the store (another
- * node may have rotated already) and rotates when still none is, telling
- * the notice callback (a warning) which key it made. The server calls it
- * at start-up and every second after, so that a key whose lifetime ends
- * without a rotation is replaced rather than leaving nothing to sign
- * with. Several nodes calling it at once add one key between them: the
- * re-check happens again on each compare-and-swap retry.
+ * Makes sure a key is signing, now and when the signing key expires. The
+ * server calls it at start-up and every second after.
+ *
+ * When the signing key has at most JOSE_PUBLISH_AHEAD_DAYS days left (or
+ * half the key lifetime, when that is shorter) and no key follows it, it
+ * adds a successor whose signs_from is the signing key's expires_at: the
+ * successor is in /jwks from now on, so relying parties that cache /jwks
+ * know it before it signs, and it takes over at that instant with no gap.
+ * The notice callback is told (not a warning) which key was published. A
+ * ring of JOSE_RING_KEYS_MAX live keys gets no successor.
+ *
+ * When no key of the ring is current (every expires_at has passed, or the
+ * ring is empty), it rotates, telling the notice callback (a warning)
+ * which key it made, rather than leaving nothing to sign with.
+ *
+ * Either way it re-reads the store first (another node may have done it
+ * already): several nodes calling it at once add one key between them,
+ * the re-check happening again on each compare-and-swap retry.
  *
  * Returns as af_keyring_rotate().
  *
@@ -197,7 +214,8 @@ jose_status af_keyring_ensure_current(af_keyring *kr);
  * Signs claims (borrowed) as a compact JWS, RS256, header {alg, typ, kid}.
  * typ is "JWT" or, for RFC 9068 access tokens, "at+jwt" (any non-empty
  * string of at most JOSE_TYP_MAX bytes). *out is malloc'd; free() it. The
- * signing key is the newest one whose expires_at is in the future.
+ * signing key is, of the keys whose signs_from has come and whose
+ * expires_at has not, the one that began to sign last.
  *
  * Returns JOSE_OK, JOSE_ERR_ARG (claims not an object, bad typ),
  * JOSE_ERR_NOMEM, JOSE_ERR_NO_KEY (every key has expired: see
@@ -251,21 +269,24 @@ json_t *af_keyring_jwks(af_keyring *kr);
 
 /*
  * Status of the signing key for `authflowctl keys status` and metrics:
- * {"keys": [{kid, created_at, expires_at, retire_after, signing}],
- *  "signing_kid", "expires_in_days", "alert_days", "alert": true|false}.
- * signing_kid is null when no key is current; expires_in_days is
- * af_keyring_days_left(); alert_days is the option; alert is true when
- * expires_in_days is <= alert_days. New reference; NULL on no memory or a
- * NULL kr.
+ * {"keys": [{kid, created_at, signs_from, expires_at, retire_after,
+ *  signing}], "signing_kid", "next_kid", "next_signs_from",
+ *  "expires_in_days", "alert_days", "alert": true|false}.
+ * signing_kid is null when no key is current; next_kid and
+ * next_signs_from name the published successor that signs next, or are
+ * null; expires_in_days is af_keyring_days_left(); alert_days is the
+ * option; alert is true when expires_in_days is <= alert_days. New
+ * reference; NULL on no memory or a NULL kr.
  *
  * Thread-safety: safe (read lock).
  */
 json_t *af_keyring_status(af_keyring *kr);
 
 /*
- * Days until the signing key expires, rounded down (negative when it has:
- * then counted from the newest expiry in the ring; -1 for an empty ring
- * or a NULL kr).
+ * Days until signing runs out, rounded down: until the signing key
+ * expires, or until its published successor does when one follows it.
+ * Negative when no key is current (then counted from the newest expiry
+ * in the ring); -1 for an empty ring or a NULL kr.
  *
  * Thread-safety: safe (read lock).
  */

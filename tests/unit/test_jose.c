@@ -1289,6 +1289,218 @@ static void test_keyring_rotate_cap_refused(void **state)
 	assert_int_equal(ring_size(fx->st), JOSE_RING_KEYS_MAX);
 }
 
+/* Sets one time member of the ring entry at index in the store. */
+static void ring_set_time(store_ctx *st, size_t index, const char *name,
+			  int64_t t)
+{
+	json_t *ring = ring_get(st);
+	json_t *e = json_array_get(json_object_get(ring, "keys"), index);
+
+	assert_non_null(e);
+	assert_int_equal(json_object_set_new(e, name, json_integer(t)), 0);
+	ring_put(st, ring);
+	json_decref(ring);
+}
+
+/* The kid in the header of a token signed now. */
+static void token_kid(af_keyring *kr, char *kid)
+{
+	char *jwt = sign_test_token(kr);
+	json_t *h = header_of(jwt);
+	const char *k = json_string_value(json_object_get(h, "kid"));
+
+	assert_non_null(k);
+	assert_true(strlen(k) <= JOSE_KID_MAX);
+	memcpy(kid, k, strlen(k) + 1);
+	json_decref(h);
+	free(jwt);
+}
+
+/*
+ * The signing key of the fixture with 3 days left: ensure_current
+ * publishes its successor, which signs from the signing key's expiry.
+ * Returns the successor's kid in next and the signing key's in kid.
+ */
+static void publish_successor(struct fixture *fx, char *kid, char *next)
+{
+	int64_t expires = af_now() + 3 * DAY_S;
+	char signs[JOSE_KID_MAX + 1];
+	json_t *s, *jwks, *k;
+
+	signing_kid(fx->kr, kid);
+	ring_set_times(fx->st, 0, expires, expires + MAX_TOKEN_S);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	assert_in_range(af_keyring_days_left(fx->kr), 2, 3);
+	assert_int_equal(af_keyring_ensure_current(fx->kr), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), 2);
+
+	s = af_keyring_status(fx->kr);
+	assert_non_null(s);
+	assert_string_equal(
+		json_string_value(json_object_get(s, "signing_kid")), kid);
+	assert_true(json_is_string(json_object_get(s, "next_kid")));
+	memcpy(next, json_string_value(json_object_get(s, "next_kid")),
+	       json_string_length(json_object_get(s, "next_kid")) + 1);
+	assert_string_not_equal(next, kid);
+	assert_int_equal(
+		json_integer_value(json_object_get(s, "next_signs_from")),
+		expires);
+	k = json_array_get(json_object_get(s, "keys"), 1);
+	assert_string_equal(json_string_value(json_object_get(k, "kid")), next);
+	assert_false(json_is_true(json_object_get(k, "signing")));
+	assert_int_equal(json_integer_value(json_object_get(k, "expires_at")),
+			 expires + LIFETIME_DAYS * DAY_S);
+	/* Signing now runs on into the successor's lifetime: no alert. */
+	assert_in_range(
+		json_integer_value(json_object_get(s, "expires_in_days")),
+		LIFETIME_DAYS + 2, LIFETIME_DAYS + 3);
+	assert_false(json_is_true(json_object_get(s, "alert")));
+	json_decref(s);
+
+	/* Published before it signs; the old key signs until it expires. */
+	jwks = af_keyring_jwks(fx->kr);
+	assert_true(jwks_has_kid(jwks, kid));
+	assert_true(jwks_has_kid(jwks, next));
+	json_decref(jwks);
+	token_kid(fx->kr, signs);
+	assert_string_equal(signs, kid);
+}
+
+/* A week before the signing key expires, its successor is in /jwks. */
+static void test_keyring_successor_published_ahead(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	char kid[JOSE_KID_MAX + 1], next[JOSE_KID_MAX + 1];
+	af_keyring *other = NULL;
+
+	/* Eight days left: not yet. */
+	ring_set_times(fx->st, 0, af_now() + 8 * DAY_S,
+		       af_now() + 8 * DAY_S + MAX_TOKEN_S);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	assert_int_equal(af_keyring_ensure_current(fx->kr), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), 1);
+
+	publish_successor(fx, kid, next);
+	/* Once published, neither this node nor another adds a second. */
+	assert_int_equal(af_keyring_ensure_current(fx->kr), JOSE_OK);
+	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_OK);
+	assert_int_equal(af_keyring_ensure_current(other), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), 2);
+	af_keyring_free(other);
+}
+
+/* Two nodes due at once publish one successor between them. */
+static void test_keyring_successor_two_nodes_one_key(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	int64_t expires = af_now() + 2 * DAY_S;
+	af_keyring *other = NULL;
+
+	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_OK);
+	ring_set_times(fx->st, 0, expires, expires + MAX_TOKEN_S);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	assert_int_equal(af_keyring_reload(other), JOSE_OK);
+	assert_int_equal(af_keyring_ensure_current(fx->kr), JOSE_OK);
+	assert_int_equal(af_keyring_ensure_current(other), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), 2);
+	af_keyring_free(other);
+}
+
+/*
+ * At the signing key's expiry the successor signs, with no new key made
+ * and no moment without a signing key.
+ */
+static void test_keyring_successor_takes_over_at_expiry(void **state)
+{
+	struct fixture *fx = *state;
+	char kid[JOSE_KID_MAX + 1], next[JOSE_KID_MAX + 1];
+	char signs[JOSE_KID_MAX + 1];
+	int64_t t = af_now() - 1;
+
+	publish_successor(fx, kid, next);
+	/* Move the handover to a second ago. */
+	ring_set_times(fx->st, 0, t, t + MAX_TOKEN_S);
+	ring_set_time(fx->st, 1, "created_at", t - 3 * DAY_S);
+	ring_set_time(fx->st, 1, "signs_from", t);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	token_kid(fx->kr, signs);
+	assert_string_equal(signs, next);
+	assert_int_equal(af_keyring_ensure_current(fx->kr), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), 2);
+	signing_kid(fx->kr, signs);
+	assert_string_equal(signs, next);
+}
+
+/* A rotation drops a successor that never signed, and signs at once. */
+static void test_keyring_rotate_drops_unused_successor(void **state)
+{
+	struct fixture *fx = *state;
+	char kid[JOSE_KID_MAX + 1], next[JOSE_KID_MAX + 1];
+	char fresh[JOSE_KID_MAX + 1], signs[JOSE_KID_MAX + 1];
+	json_t *jwks, *s;
+
+	publish_successor(fx, kid, next);
+	assert_int_equal(af_keyring_rotate(fx->kr, fresh), JOSE_OK);
+	token_kid(fx->kr, signs);
+	assert_string_equal(signs, fresh);
+	assert_int_equal(ring_size(fx->st), 2);
+	jwks = af_keyring_jwks(fx->kr);
+	assert_true(jwks_has_kid(jwks, kid)); /* its tokens still verify */
+	assert_true(jwks_has_kid(jwks, fresh));
+	assert_false(jwks_has_kid(jwks, next));
+	json_decref(jwks);
+	s = af_keyring_status(fx->kr);
+	assert_true(json_is_null(json_object_get(s, "next_kid")));
+	assert_true(json_is_null(json_object_get(s, "next_signs_from")));
+	json_decref(s);
+}
+
+/* A ring stored before successors existed loads; a bad signs_from not. */
+static void test_keyring_signs_from_optional_and_checked(void **state)
+{
+	struct fixture *fx = *state;
+	json_t *ring = ring_get(fx->st), *e, *s;
+	int64_t created;
+
+	e = json_array_get(json_object_get(ring, "keys"), 0);
+	created = json_integer_value(json_object_get(e, "created_at"));
+	assert_int_equal(json_integer_value(json_object_get(e, "signs_from")),
+			 created);
+	assert_int_equal(json_object_del(e, "signs_from"), 0);
+	ring_put(fx->st, ring);
+	json_decref(ring);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	s = af_keyring_status(fx->kr);
+	assert_false(json_is_null(json_object_get(s, "signing_kid")));
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(s, "keys"), 0),
+				 "signs_from")),
+			 created);
+	json_decref(s);
+
+	ring_set_time(fx->st, 0, "signs_from", created - 1);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_ERR_CORRUPT);
+}
+
+/* A full ring publishes no successor (and makes no key it cannot keep). */
+static void test_keyring_full_ring_no_successor(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t expires = af_now() + 2 * DAY_S;
+	size_t i;
+
+	for (i = 1; i < JOSE_RING_KEYS_MAX; i++)
+		assert_int_equal(af_keyring_rotate(fx->kr, NULL), JOSE_OK);
+	ring_set_times(fx->st, JOSE_RING_KEYS_MAX - 1, expires,
+		       expires + MAX_TOKEN_S);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	assert_int_equal(af_keyring_ensure_current(fx->kr), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), JOSE_RING_KEYS_MAX);
+	assert_in_range(af_keyring_days_left(fx->kr), 1, 2);
+}
+
 struct signer {
 	af_keyring *kr;
 	int failures;
@@ -1754,6 +1966,23 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyring_rotate_cap_refused,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_successor_published_ahead, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_successor_two_nodes_one_key, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_successor_takes_over_at_expiry, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_rotate_drops_unused_successor, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_signs_from_optional_and_checked, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_full_ring_no_successor, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("jose", tests, NULL, NULL);

@@ -1661,39 +1661,64 @@ describe(`authflow signing keys (${STORE} store)`, () => {
     }
   });
 
-  test('a key whose lifetime ends without a rotation: alert on the running server, then a new key signs', { skip: STORE !== 'redis', timeout: 120000 }, async () => {
-    const srv = await startServer({ store: STORE });
+  test('a key whose lifetime ends without a rotation: alert, its successor published a week ahead, then signing with no gap', { skip: STORE !== 'redis', timeout: 120000 }, async () => {
+    const srv = await startServer({ store: STORE, logLevel: 'info' });
     try {
       const s = await seed(srv, { user: 'keys-exp', app: { access_token_format: 'jwt' } });
       const before = await signInAt(srv, s);
       const oldKid = kidOf(before.id_token);
       assert.doesNotMatch(srv.stderr(), /key_alert/);
-      // The key's end brought near, as two years of running would.
+      // The key's end brought near, as two years of running would: first
+      // into the alert period.
       const ring = ringStore({ cfg: JSON.parse(readFileSync(srv.configPath, 'utf8')) });
-      const r = JSON.parse(ring.get());
-      const end = Math.floor(Date.now() / 1000) + 12;
-      Object.assign(r.keys[0], { expires_at: end, retire_after: end + 86400 });
-      ring.put(JSON.stringify(r));
+      const setEnd = (end) => {
+        const r = JSON.parse(ring.get());
+        assert.equal(r.keys.length, 1);
+        Object.assign(r.keys[0], { expires_at: end, retire_after: end + 86400 });
+        ring.put(JSON.stringify(r));
+      };
+      const nowS = () => Math.floor(Date.now() / 1000);
+      setEnd(nowS() + 30 * 86400 - 60);
       for (let i = 0; i < 100 && !/"event":"key_alert"/.test(srv.stderr()); i++) await sleep(100);
-      assert.match(srv.stderr(), /"event":"key_alert","msg":"the signing key expires in 0 days: run 'authflowctl keys rotate'"/);
+      assert.match(srv.stderr(), /"event":"key_alert","msg":"the signing key expires in 29 days: run 'authflowctl keys rotate', or its successor is published in \/jwks 7 days before and signs from then"/);
       assert.match(await (await fetch(`${srv.issuer}/metrics`)).text(), /^authflow_signing_key_alert 1$/m);
-      assert.match(ctl(srv, ['keys', 'status']).stdout, /^ALERT: the signing key expires in 0 days$/m);
+      assert.match(ctl(srv, ['keys', 'status']).stdout, /^ALERT: the signing key expires in 29 days$/m);
+      assert.deepEqual(await jwksKids(srv.issuer), [oldKid], 'no successor a month ahead');
 
-      // Between the end and the next second's look, none may be current.
-      let now = oldKid;
-      for (let i = 0; i < 200 && (now === oldKid || now === null); i++) {
-        now = (await srv.admin('GET', '/keys')).json.signing_kid;
-        if (now === oldKid || now === null) await sleep(100);
+      // Then to 12 seconds ahead: the successor is in /jwks at once,
+      // while the old key still signs.
+      const end = nowS() + 12;
+      setEnd(end);
+      let next = null;
+      for (let i = 0; i < 100 && next === null; i++) {
+        next = (await srv.admin('GET', '/keys')).json.next_kid;
+        if (next === null) await sleep(100);
       }
-      assert.ok(now && now !== oldKid, `a new key signs: ${now}`);
-      assert.match(srv.stderr(), new RegExp(`every key of the ring had expired\\): made signing key ${now}`));
+      assert.ok(next && next !== oldKid, `a successor is published: ${next}`);
+      assert.match(srv.stderr(), new RegExp(`published signing key ${next} in /jwks: it signs from \\S+ on, when key ${oldKid} expires`));
+      assert.deepEqual((await jwksKids(srv.issuer)).sort(), [oldKid, next].sort());
+      const st = ctl(srv, ['keys', 'status']).stdout;
+      assert.match(st, new RegExp(`^next_kid: ${next}$`, 'm'));
+      assert.match(st, /^next_signs_from: \d{4}-\d\d-\d\dT/m);
+      assert.doesNotMatch(st, /ALERT/);
+      assert.match(await (await fetch(`${srv.issuer}/metrics`)).text(), /^authflow_signing_key_alert 0$/m);
+      if (nowS() < end - 1) assert.equal(kidOf((await signInAt(srv, s)).id_token), oldKid);
+
+      // At the end the successor signs: some key signs at every moment,
+      // and no key is made in a hurry.
+      let signing = oldKid;
+      while (nowS() <= end + 1) {
+        signing = (await srv.admin('GET', '/keys')).json.signing_kid;
+        assert.ok(signing === oldKid || signing === next, `a key signs: ${signing}`);
+        await sleep(100);
+      }
+      assert.equal(signing, next);
       const after = await signInAt(srv, s);
-      assert.equal(kidOf(after.id_token), now);
-      const kids = await jwksKids(srv.issuer);
-      assert.ok(kids.includes(oldKid) && kids.includes(now));
+      assert.equal(kidOf(after.id_token), next);
+      assert.doesNotMatch(srv.stderr(), /every key of the ring had expired/);
+      assert.deepEqual((await jwksKids(srv.issuer)).sort(), [oldKid, next].sort());
       const ui = await fetch(`${srv.issuer}/userinfo`, { headers: { authorization: `Bearer ${before.access_token}` } });
       assert.equal(ui.status, 200);
-      assert.match(await (await fetch(`${srv.issuer}/metrics`)).text(), /^authflow_signing_key_alert 0$/m);
     } finally {
       await srv.stop();
     }
