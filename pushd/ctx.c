@@ -51,6 +51,7 @@ pushd_ctx *pushd_ctx_new(const af_config *cfg, store_ctx *st, log_ctx *log,
 {
 	pushd_ctx *ctx;
 	store_status sst;
+	size_t p;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -69,6 +70,8 @@ pushd_ctx *pushd_ctx_new(const af_config *cfg, store_ctx *st, log_ctx *log,
 	ctx->transfer_timeout_ms = PUSHD_TRANSFER_TIMEOUT_MS;
 	pthread_mutex_init(&ctx->jwt.mu, NULL);
 	pthread_mutex_init(&ctx->fcm_token.mu, NULL);
+	for (p = 0; p < PUSHD_PLATFORMS; p++)
+		(void)pushd_pause_init(&ctx->pause[p]);
 	node_name(ctx->node, sizeof(ctx->node));
 	if (cfg->push_apns &&
 	    pushd_apns_key_load(cfg->apns.key_file, &ctx->apns_key, err,
@@ -180,6 +183,8 @@ void pushd_stop(pushd_ctx *ctx, unsigned grace_s)
 
 void pushd_ctx_free(pushd_ctx *ctx)
 {
+	size_t p;
+
 	if (ctx == NULL)
 		return;
 	pushd_listen_stop(ctx);
@@ -189,6 +194,8 @@ void pushd_ctx_free(pushd_ctx *ctx)
 	pushd_fcm_account_cleanup(&ctx->fcm);
 	pthread_mutex_destroy(&ctx->jwt.mu);
 	pthread_mutex_destroy(&ctx->fcm_token.mu);
+	for (p = 0; p < PUSHD_PLATFORMS; p++)
+		pushd_pause_destroy(&ctx->pause[p]);
 	OPENSSL_cleanse(ctx, sizeof(*ctx));
 	free(ctx);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "pushd_internal.h"
 
 /* Latency bucket upper bounds in seconds (PUSHD_LAT_BUCKETS of them). */
@@ -133,6 +134,28 @@ static void render_connections(struct out *o, pushd_metrics *m)
 		     atomic_load(&m->conns[p].opened));
 }
 
+/* The pauses of services that refused as a whole (see pause.c). */
+static void render_pauses(struct out *o, pushd_ctx *ctx)
+{
+	uint64_t now = af_mono_ns();
+	size_t p;
+
+	emit(o, "# HELP pushd_service_pauses_total Pauses of all pushes to "
+		"a service that refused as a whole.\n"
+		"# TYPE pushd_service_pauses_total counter\n");
+	for (p = 0; p < PUSHD_PLATFORMS; p++)
+		emit(o, "pushd_service_pauses_total{platform=\"%s\"} %lu\n",
+		     pushd_platform_name((pushd_platform)p),
+		     pushd_pause_count(&ctx->pause[p]));
+	emit(o, "# HELP pushd_service_paused 1 while pushes to the service "
+		"wait for a pause to end.\n"
+		"# TYPE pushd_service_paused gauge\n");
+	for (p = 0; p < PUSHD_PLATFORMS; p++)
+		emit(o, "pushd_service_paused{platform=\"%s\"} %d\n",
+		     pushd_platform_name((pushd_platform)p),
+		     pushd_pause_until(&ctx->pause[p], now) != 0);
+}
+
 pushd_status pushd_metrics_render(pushd_ctx *ctx, pushd_write_fn fn, void *arg)
 {
 	struct out o = {fn, arg, 0};
@@ -163,6 +186,7 @@ pushd_status pushd_metrics_render(pushd_ctx *ctx, pushd_write_fn fn, void *arg)
 	per_platform(&o, "pushd_retries_total", "counter",
 		     "Push attempts scheduled again after a failure.",
 		     m->retries, 0);
+	render_pauses(&o, ctx);
 	emit(&o,
 	     "# HELP pushd_unparsable_jobs_total Queue entries that were "
 	     "not push jobs.\n# TYPE pushd_unparsable_jobs_total counter\n"

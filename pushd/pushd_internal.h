@@ -51,6 +51,14 @@
 #define PUSHD_BACKOFF_MAX_MS  5000u
 
 /*
+ * A service that refused as a whole is paused for at most this long, what
+ * ever its Retry-After says (a sign-in's push lives 30 s), and the log
+ * hears of a new pause at most this often.
+ */
+#define PUSHD_PAUSE_MAX_MS  60000u
+#define PUSHD_PAUSE_TELL_NS (60ull * 1000000000ull)
+
+/*
  * A consumer of the group that has neither read nor claimed for this long
  * and holds no job belongs to a node gone for good (a live worker reads
  * at least every few seconds): its name is removed from the group.
@@ -381,6 +389,43 @@ typedef struct pushd_token_cache {
 	int has_refused;
 } pushd_token_cache;
 
+/* A push service paused after it refused as a whole: see pause.c. */
+typedef struct pushd_pause {
+	pthread_mutex_t mu;
+	uint64_t until_ns;    /* monotonic; no request before it */
+	unsigned strikes;     /* such refusals in a row */
+	unsigned long pauses; /* pauses begun, for the metrics */
+	uint64_t told_ns;     /* when the log last heard of one */
+} pushd_pause;
+
+int pushd_pause_init(pushd_pause *p);
+void pushd_pause_destroy(pushd_pause *p);
+
+/*
+ * 1 when an answer of the service (http_status, or a transfer that got
+ * none: cc) speaks for the service as a whole, not for one device: APNs
+ * 5xx; FCM 429, 500 and 503; a service that cannot be reached.
+ */
+int pushd_service_refused(pushd_platform platform, long http_status,
+			  CURLcode cc);
+
+/*
+ * Notes such a refusal at now_ns (monotonic): the pause lasts the longer
+ * of retry_after_ms and a back-off that doubles with each refusal in a
+ * row from PUSHD_BACKOFF_BASE_MS to PUSHD_BACKOFF_MAX_MS (half of it
+ * jitter, from rnd), at most PUSHD_PAUSE_MAX_MS, and never ends sooner
+ * than one in force. Returns its end; *tell is 1 when a pause begins and
+ * the log has not heard of one for PUSHD_PAUSE_TELL_NS.
+ */
+uint64_t pushd_pause_note(pushd_pause *p, uint64_t now_ns,
+			  uint64_t retry_after_ms, uint32_t rnd, int *tell);
+/* Any other answer: the refusals in a row start over (a pause stays). */
+void pushd_pause_clear(pushd_pause *p);
+/* The end of the pause in force (monotonic), or 0. */
+uint64_t pushd_pause_until(pushd_pause *p, uint64_t now_ns);
+/* Pauses begun so far. */
+unsigned long pushd_pause_count(pushd_pause *p);
+
 struct pushd_ctx {
 	af_config cfg;
 	store_ctx *store;
@@ -390,6 +435,7 @@ struct pushd_ctx {
 	pushd_fcm_account fcm; /* key NULL without an fcm section */
 	pushd_token_cache fcm_token;
 	pushd_metrics metrics;
+	pushd_pause pause[PUSHD_PLATFORMS];
 	struct pushd_worker **workers;
 	unsigned nworkers;
 	atomic_int stopping;

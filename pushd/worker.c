@@ -932,6 +932,60 @@ static void unhook(struct pushd_worker *w, pushd_flight *f)
 	w->sending--;
 }
 
+/*
+ * The service refused as a whole (see pause.c): every worker holds its
+ * pushes to it for a while, and the log hears of it now and then.
+ */
+static void pause_service(struct pushd_worker *w, pushd_flight *f, long status,
+			  CURLcode cc)
+{
+	pushd_platform p = f->job.platform;
+	uint64_t ra = 0, now = af_mono_ns(), until;
+	uint32_t rnd = 0;
+	char what[96];
+	int tell = 0;
+
+	if (f->retry_after[0] == '\0' ||
+	    pushd_retry_after_ms(f->retry_after, af_now(), &ra) != 0)
+		ra = 0;
+	if (af_random_bytes(&rnd, sizeof(rnd)) != 0)
+		rnd = 0;
+	until = pushd_pause_note(&w->ctx->pause[p], now, ra, rnd, &tell);
+	if (!tell)
+		return;
+	if (cc == CURLE_OK)
+		(void)snprintf(what, sizeof(what), "answered HTTP %ld", status);
+	else
+		(void)snprintf(what, sizeof(what), "cannot be reached (%s)",
+			       curl_easy_strerror(cc));
+	log_warn(w->ctx->log, NULL, "push",
+		 "%s %s: no pushes go to it for %" PRIu64 " ms",
+		 pushd_platform_name(p), what,
+		 (uint64_t)(until > now ? (until - now) / NS_PER_MS : 0));
+}
+
+/*
+ * A push due while its service is paused waits for the pause to end, or
+ * fails when its txn expires first. 1 when it was held.
+ */
+static int held(struct pushd_worker *w, pushd_flight *f, uint64_t until,
+		uint64_t now)
+{
+	if (until <= now)
+		return 0;
+	if (af_now_ms() + (int64_t)((until - now) / NS_PER_MS) >=
+	    f->job.expires * 1000) {
+		log_info(w->ctx->log, NULL, "push",
+			 "job=%s: the txn expires before %s takes pushes "
+			 "again",
+			 f->job.job, pushd_platform_name(f->job.platform));
+		finish(w, f, PUSHD_OUT_FAILED);
+		return 1;
+	}
+	f->due_ns = until;
+	return 1;
+}
+
 static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
 {
 	pushd_platform p = f->job.platform;
@@ -960,6 +1014,10 @@ static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
 	} else {
 		v = pushd_fcm_verdict(w->ctx, f, status);
 	}
+	if (v == PUSHD_V_RETRY && pushd_service_refused(p, status, cc))
+		pause_service(w, f, status, cc);
+	else if (cc == CURLE_OK)
+		pushd_pause_clear(&w->ctx->pause[p]);
 	switch (v) {
 	case PUSHD_V_SENT:
 		finish(w, f, PUSHD_OUT_SENT);
@@ -1388,7 +1446,11 @@ static int tend_lease(struct pushd_worker *w, pushd_flight *f, uint64_t now)
 static uint64_t tend(struct pushd_worker *w, int stopping)
 {
 	uint64_t now = af_mono_ns(), next = POLL_MAX_MS;
+	uint64_t until[PUSHD_PLATFORMS];
 	size_t i;
+
+	for (i = 0; i < PUSHD_PLATFORMS; i++)
+		until[i] = pushd_pause_until(&w->ctx->pause[i], now);
 
 	for (i = 0; i < PUSHD_INFLIGHT_MAX; i++) {
 		pushd_flight *f = &w->flights[i];
@@ -1405,6 +1467,10 @@ static uint64_t tend(struct pushd_worker *w, int stopping)
 			continue;
 		}
 		if (f->state != PUSHD_F_WAIT)
+			continue;
+		if (f->due_ns <= now &&
+		    held(w, f, until[f->job.platform], now) &&
+		    f->state != PUSHD_F_WAIT)
 			continue;
 		if (f->due_ns <= now)
 			start_send(w, f);

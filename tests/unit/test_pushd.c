@@ -602,6 +602,82 @@ static void test_backoff_bounds_double_to_5s(void **state)
 	assert_int_equal(pushd_backoff_ms(5, 5000), 5000);
 }
 
+/* Answers about the service as a whole, not about one device. */
+static void test_service_refused_by_platform(void **state)
+{
+	(void)state;
+	assert_true(pushd_service_refused(PUSHD_APNS, 503, CURLE_OK));
+	assert_true(pushd_service_refused(PUSHD_APNS, 500, CURLE_OK));
+	/* Apple's 429: too many pushes to one device token. */
+	assert_false(pushd_service_refused(PUSHD_APNS, 429, CURLE_OK));
+	assert_false(pushd_service_refused(PUSHD_APNS, 410, CURLE_OK));
+	assert_false(pushd_service_refused(PUSHD_APNS, 200, CURLE_OK));
+	assert_true(pushd_service_refused(PUSHD_FCM, 429, CURLE_OK));
+	assert_true(pushd_service_refused(PUSHD_FCM, 503, CURLE_OK));
+	assert_true(pushd_service_refused(PUSHD_FCM, 500, CURLE_OK));
+	assert_false(pushd_service_refused(PUSHD_FCM, 502, CURLE_OK));
+	assert_false(pushd_service_refused(PUSHD_FCM, 404, CURLE_OK));
+	assert_true(pushd_service_refused(PUSHD_FCM, 0, CURLE_COULDNT_CONNECT));
+	assert_true(
+		pushd_service_refused(PUSHD_APNS, 0, CURLE_SSL_CONNECT_ERROR));
+	/* A stream that timed out or was reset: that stream's business. */
+	assert_false(
+		pushd_service_refused(PUSHD_APNS, 0, CURLE_OPERATION_TIMEDOUT));
+	assert_false(pushd_service_refused(PUSHD_APNS, 0, CURLE_HTTP2_STREAM));
+}
+
+#define MS_NS 1000000ull
+
+/*
+ * The pause doubles with each refusal in a row (half of it jitter), takes
+ * a longer Retry-After, is capped, never shrinks, and starts over after
+ * another answer; the log hears of a new pause once a minute.
+ */
+static void test_pause_doubles_honours_retry_after_and_caps(void **state)
+{
+	pushd_pause p;
+	uint64_t t0 = 1000000 * MS_NS, u;
+	int tell = 0;
+
+	(void)state;
+	assert_int_equal(pushd_pause_init(&p), 0);
+	assert_int_equal(pushd_pause_until(&p, t0), 0);
+	u = pushd_pause_note(&p, t0, 0, 0, &tell);
+	assert_int_equal(u, t0 + 100 * MS_NS); /* 200 ms, no jitter */
+	assert_true(tell);
+	assert_int_equal(pushd_pause_until(&p, t0), u);
+	assert_int_equal(pushd_pause_until(&p, u), 0);
+	/* The next refusal in a row, after the pause: 400 ms, full jitter. */
+	u = pushd_pause_note(&p, t0 + 200 * MS_NS, 0, 200, &tell);
+	assert_int_equal(u, t0 + 600 * MS_NS);
+	assert_false(tell); /* within the minute */
+	assert_int_equal(pushd_pause_count(&p), 2);
+	/* Retry-After wins when longer. */
+	u = pushd_pause_note(&p, t0 + 1000 * MS_NS, 7000, 0, &tell);
+	assert_int_equal(u, t0 + 8000 * MS_NS);
+	/* While paused, a shorter wait leaves the end as it is. */
+	assert_int_equal(pushd_pause_note(&p, t0 + 1500 * MS_NS, 0, 0, &tell),
+			 u);
+	assert_int_equal(pushd_pause_count(&p), 3);
+	/* A Retry-After of a day pauses for PUSHD_PAUSE_MAX_MS. */
+	u = pushd_pause_note(&p, t0 + 9000 * MS_NS, 86400000, 0, &tell);
+	assert_int_equal(u, t0 + 9000 * MS_NS +
+				    (uint64_t)PUSHD_PAUSE_MAX_MS * MS_NS);
+	/* Another answer: the back-off starts over; a minute on, told. */
+	pushd_pause_clear(&p);
+	u = pushd_pause_note(&p, t0 + 100000 * MS_NS, 0, 0, &tell);
+	assert_int_equal(u, t0 + 100100 * MS_NS);
+	assert_true(tell);
+	assert_int_equal(pushd_pause_count(&p), 5);
+	/* It grows no further than PUSHD_BACKOFF_MAX_MS. */
+	for (int i = 0; i < 40; i++)
+		u = pushd_pause_note(&p, u, 0, UINT32_MAX, &tell);
+	assert_int_equal(
+		pushd_pause_note(&p, u, 0, PUSHD_BACKOFF_MAX_MS / 2, &tell) - u,
+		(uint64_t)PUSHD_BACKOFF_MAX_MS * MS_NS);
+	pushd_pause_destroy(&p);
+}
+
 /* ---- store outages ------------------------------------------------------ */
 
 #define SEC_NS 1000000000ull
@@ -1749,6 +1825,81 @@ static void test_worker_answer_over_cap_judged_by_status(void **state)
 	json_decref(d);
 }
 
+/*
+ * The service answers 503 with Retry-After: 2. A sign-in's push that
+ * comes meanwhile waits for the pause instead of going out at once, and
+ * both go out once it ends.
+ */
+static void test_worker_service_refusal_pauses_new_pushes(void **state)
+{
+	const struct timespec nap = {0, 10000000};
+	char tok1[65], tok2[65], dev[AF_MFA_ID_BUF];
+	struct apns_rig *r = *state;
+	uint64_t t503, deadline;
+	json_t *script;
+
+	apns_token('1', tok1);
+	apns_token('2', tok2);
+	script = json_pack("{s:[{s:i, s:i}]}", tok1, "status", 503,
+			   "retry_after", 2);
+	rig_open(r, script);
+	json_decref(script);
+	rig_push(r, tok1, dev, sizeof(dev));
+	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
+	deadline = af_mono_ns() + 5000 * MS_NS;
+	while (atomic_load(&r->ctx->metrics.retries[PUSHD_APNS]) == 0 &&
+	       af_mono_ns() < deadline)
+		(void)nanosleep(&nap, NULL);
+	t503 = af_mono_ns();
+	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_APNS]), 1);
+	assert_true(pushd_pause_until(&r->ctx->pause[PUSHD_APNS], t503) >
+		    t503 + 1500 * MS_NS);
+	rig_push(r, tok2, dev, sizeof(dev));
+	deadline = t503 + 8000 * MS_NS;
+	while (rig_outcomes(r, PUSHD_OUT_SENT) == 0 && af_mono_ns() < deadline)
+		(void)nanosleep(&nap, NULL);
+	assert_true(af_mono_ns() - t503 >= 1500 * MS_NS);
+	while (rig_outcomes(r, PUSHD_OUT_SENT) < 2 && af_mono_ns() < deadline)
+		(void)nanosleep(&nap, NULL);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 2);
+	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_APNS]), 1);
+}
+
+/* Apple's 429 is about one device token: the others' pushes go at once. */
+static void test_worker_device_429_pauses_nothing(void **state)
+{
+	const struct timespec nap = {0, 10000000};
+	char tok1[65], tok2[65], dev[AF_MFA_ID_BUF];
+	struct apns_rig *r = *state;
+	uint64_t t429, deadline;
+	json_t *script;
+
+	apns_token('1', tok1);
+	apns_token('2', tok2);
+	script = json_pack("{s:[{s:i, s:i}]}", tok1, "status", 429,
+			   "retry_after", 2);
+	rig_open(r, script);
+	json_decref(script);
+	rig_push(r, tok1, dev, sizeof(dev));
+	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
+	deadline = af_mono_ns() + 5000 * MS_NS;
+	while (atomic_load(&r->ctx->metrics.retries[PUSHD_APNS]) == 0 &&
+	       af_mono_ns() < deadline)
+		(void)nanosleep(&nap, NULL);
+	t429 = af_mono_ns();
+	rig_push(r, tok2, dev, sizeof(dev));
+	while (rig_outcomes(r, PUSHD_OUT_SENT) == 0 &&
+	       af_mono_ns() < t429 + 5000 * MS_NS)
+		(void)nanosleep(&nap, NULL);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 1);
+	assert_true(af_mono_ns() - t429 < 1000 * MS_NS);
+	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_APNS]), 0);
+	deadline = t429 + 8000 * MS_NS;
+	while (rig_outcomes(r, PUSHD_OUT_SENT) < 2 && af_mono_ns() < deadline)
+		(void)nanosleep(&nap, NULL);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1768,6 +1919,9 @@ int main(void)
 		cmocka_unit_test(test_fcm_error_google_body_parsed),
 		cmocka_unit_test(test_retry_after_forms_parsed),
 		cmocka_unit_test(test_backoff_bounds_double_to_5s),
+		cmocka_unit_test(test_service_refused_by_platform),
+		cmocka_unit_test(
+			test_pause_doubles_honours_retry_after_and_caps),
 		cmocka_unit_test(test_outage_first_failure_logs_warn),
 		cmocka_unit_test(
 			test_outage_failures_within_60s_quiet_then_still),
@@ -1814,6 +1968,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_worker_one_silent_stream_keeps_connection,
 			rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worker_service_refusal_pauses_new_pushes,
+			rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worker_device_429_pauses_nothing, rig_setup,
+			rig_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_worker_answer_over_cap_judged_by_status, rig_setup,
 			rig_teardown),
