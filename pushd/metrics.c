@@ -125,8 +125,8 @@ static void render_connections(struct out *o, pushd_metrics *m)
 		emit(o, "pushd_connections_open{platform=\"%s\"} %ld\n",
 		     pushd_platform_name((pushd_platform)p),
 		     atomic_load(&m->conns[p].open));
-	emit(o, "# HELP pushd_connections_opened_total Connections made to "
-		"the push service.\n"
+	emit(o, "# HELP pushd_connections_opened_total Connections tried to "
+		"the push service (sockets opened, failed attempts included).\n"
 		"# TYPE pushd_connections_opened_total counter\n");
 	for (p = 0; p < PUSHD_PLATFORMS; p++)
 		emit(o, "pushd_connections_opened_total{platform=\"%s\"} %lu\n",

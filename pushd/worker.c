@@ -622,11 +622,14 @@ static void complete(struct pushd_worker *w, pushd_flight *f)
 	}
 	pushd_metrics_outcome(&w->ctx->metrics, f->job.platform, o,
 			      latency_ms(f));
-	log_info(w->ctx->log, NULL, "push",
-		 "job=%s txn=%s device=%s platform=%s outcome=%s attempts=%u",
-		 f->job.job, f->job.txn, f->job.device,
-		 pushd_platform_name(f->job.platform), pushd_outcome_name(o),
-		 f->attempt + 1);
+	/* A push that failed for good left its user to type a token code. */
+	log_write(w->ctx->log,
+		  o == PUSHD_OUT_FAILED ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, NULL,
+		  "push", NULL,
+		  "job=%s txn=%s device=%s platform=%s outcome=%s attempts=%u",
+		  f->job.job, f->job.txn, f->job.device,
+		  pushd_platform_name(f->job.platform), pushd_outcome_name(o),
+		  f->attempt + 1);
 	flight_free(w, f);
 }
 

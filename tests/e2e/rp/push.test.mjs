@@ -293,6 +293,13 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     await sleep(1500);
     assert.equal(apnsPushes(T.unavailable).length, 1);
     assert.equal(fcmPushes(T.fcmBusy).length, 1);
+    // A 503 speaks for the whole service: pushes to it paused, and said.
+    const logs = pushds.map((p) => p.stderr).join('');
+    assert.match(logs, /"level":"warn","event":"push","msg":"apns answered HTTP 503: no pushes go to it for \d+ ms"/);
+    assert.match(logs, /"level":"warn","event":"push","msg":"fcm answered HTTP 503: no pushes go to it for \d+ ms"/);
+    const m = await (await fetch(`http://127.0.0.1:${pushds[0].port}/metrics`)).text();
+    assert.match(m, /^pushd_service_pauses_total\{platform="apns"\} [1-9]/m);
+    assert.match(m, /^pushd_service_paused\{platform="apns"\} [01]$/m);
   });
 
   test('a 503 with a body longer than pushd keeps is still retried', async () => {
