@@ -747,13 +747,17 @@ static const struct ring_key *ring_next(const struct ring *r, int64_t now)
 	return next;
 }
 
-/* Whole days from now until t, rounded down (negative once t is past). */
+/*
+ * Days from now until t, counted as the alert period is: a key with 60
+ * days and an hour left is not yet within 60 days, so days ahead round
+ * up; days past round away from zero (at least -1 once t has passed).
+ */
 static long days_until(int64_t t, int64_t now)
 {
 	int64_t diff = t - now;
 
 	if (diff >= 0)
-		return (long)(diff / SECONDS_PER_DAY);
+		return (long)((diff + SECONDS_PER_DAY - 1) / SECONDS_PER_DAY);
 	return -(long)((-diff + SECONDS_PER_DAY - 1) / SECONDS_PER_DAY);
 }
 
@@ -1101,6 +1105,11 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		st = key_generate(kr->opts.rsa_bits, fresh, fresh_kid);
 		if (st != JOSE_OK)
 			goto out;
+		/* Key generation takes a while: the new times count from
+		 * when the key is ready. */
+		if (after[0] == '\0')
+			signs_from = af_now();
+		now = af_now();
 	}
 	if (!keep)
 		st = ring_json_add(ringj, *fresh, fresh_kid, now, signs_from,

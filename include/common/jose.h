@@ -283,10 +283,11 @@ json_t *af_keyring_jwks(af_keyring *kr);
 json_t *af_keyring_status(af_keyring *kr);
 
 /*
- * Days until signing runs out, rounded down: until the signing key
- * expires, or until its published successor does when one follows it.
- * Negative when no key is current (then counted from the newest expiry
- * in the ring); -1 for an empty ring or a NULL kr.
+ * Days until signing runs out: until the signing key expires, or until
+ * its published successor does when one follows it. Rounded up (60 days
+ * and an hour count as 61, so that an alert from 60 days before starts no
+ * sooner). Negative when no key is current (then counted from the newest
+ * expiry in the ring); -1 for an empty ring or a NULL kr.
  *
  * Thread-safety: safe (read lock).
  */

@@ -1192,17 +1192,19 @@ static void test_keyring_status_fields_and_alert(void **state)
 	assert_true(json_is_true(json_object_get(s, "alert")));
 	json_decref(s);
 
-	/* Exactly at the threshold alerts too. */
-	ring_set_times(st, 0, af_now() + ALERT_DAYS * DAY_S + 10,
-		       af_now() + ALERT_DAYS * DAY_S + 10 + MAX_TOKEN_S);
+	/* Within alert_days alerts, at the threshold too. */
+	ring_set_times(st, 0, af_now() + ALERT_DAYS * DAY_S - 10,
+		       af_now() + ALERT_DAYS * DAY_S - 10 + MAX_TOKEN_S);
 	assert_int_equal(af_keyring_reload(soon), JOSE_OK);
 	assert_int_equal(af_keyring_days_left(soon), ALERT_DAYS);
 	s = af_keyring_status(soon);
 	assert_true(json_is_true(json_object_get(s, "alert")));
 	json_decref(s);
-	ring_set_times(st, 0, af_now() + (ALERT_DAYS + 1) * DAY_S + 10,
-		       af_now() + (ALERT_DAYS + 1) * DAY_S + 10 + MAX_TOKEN_S);
+	/* Ten seconds more than alert_days: not yet (days round up). */
+	ring_set_times(st, 0, af_now() + ALERT_DAYS * DAY_S + 10,
+		       af_now() + ALERT_DAYS * DAY_S + 10 + MAX_TOKEN_S);
 	assert_int_equal(af_keyring_reload(soon), JOSE_OK);
+	assert_int_equal(af_keyring_days_left(soon), ALERT_DAYS + 1);
 	s = af_keyring_status(soon);
 	assert_false(json_is_true(json_object_get(s, "alert")));
 	json_decref(s);

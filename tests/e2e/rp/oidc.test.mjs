@@ -1678,7 +1678,7 @@ describe(`authflow signing keys (${STORE} store)`, () => {
         ring.put(JSON.stringify(r));
       };
       const nowS = () => Math.floor(Date.now() / 1000);
-      setEnd(nowS() + 30 * 86400 - 60);
+      setEnd(nowS() + 29 * 86400 - 60);
       for (let i = 0; i < 100 && !/"event":"key_alert"/.test(srv.stderr()); i++) await sleep(100);
       assert.match(srv.stderr(), /"event":"key_alert","msg":"the signing key expires in 29 days: run 'authflowctl keys rotate', or its successor is published in \/jwks 7 days before and signs from then"/);
       assert.match(await (await fetch(`${srv.issuer}/metrics`)).text(), /^authflow_signing_key_alert 1$/m);
