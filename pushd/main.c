@@ -6,7 +6,8 @@
  * It drains the store's "push" queue with the workers of libpushd and
  * serves /healthz and /metrics on push.listen. SIGTERM or SIGINT stops it
  * gracefully: no new jobs, streams in flight finish (up to 10 seconds);
- * jobs not finished stay pending for another node.
+ * jobs not finished stay pending for another node. SIGHUP stops nothing:
+ * the configuration is read only at start.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -70,6 +71,26 @@ static int parse_args(int argc, char **argv, const char **config)
 	return 0;
 }
 
+/*
+ * Waits up to *tick for a signal of set: the stop signal's number, or -1
+ * (errno EAGAIN) when none came. SIGHUP, which operators' tools send to
+ * ask for a reload, stops nothing: the configuration is read only at
+ * start, and the log says so.
+ */
+static int wait_signal(const sigset_t *set, const struct timespec *tick,
+		       log_ctx *log)
+{
+	int sig = sigtimedwait(set, NULL, tick);
+
+	if (sig != SIGHUP)
+		return sig;
+	log_warn(log, NULL, "signal",
+		 "SIGHUP: pushd reads its configuration only at start; "
+		 "restart it to apply changes");
+	errno = EINTR;
+	return -1;
+}
+
 static int run(const char *path, const af_config *cfg, log_ctx *log)
 {
 	store_options so;
@@ -99,6 +120,7 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -126,7 +148,7 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 		log_warn(log, NULL, "startup",
 			 "the store does not answer yet (%s); retrying", err);
 		do {
-			sig = sigtimedwait(&set, NULL, &retry);
+			sig = wait_signal(&set, &retry, log);
 			if (sig > 0) {
 				log_info(log, NULL, "shutdown", "signal=%d",
 					 sig);
@@ -155,7 +177,7 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 	/* Once a second: the FCM token renewed before the workers need it. */
 	do {
 		(void)pushd_fcm_renew(ctx);
-		sig = sigtimedwait(&set, NULL, &retry);
+		sig = wait_signal(&set, &retry, log);
 	} while (sig < 0 && (errno == EAGAIN || errno == EINTR));
 	if (sig < 0)
 		sig = SIGTERM;

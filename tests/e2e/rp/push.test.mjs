@@ -409,6 +409,15 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     }
   });
 
+  test('SIGHUP stops nothing: pushd says it reads its configuration only at start', async () => {
+    const p = pushds.find((x) => !x.exited);
+    p.proc.kill('SIGHUP');
+    await until('the SIGHUP line', () => /SIGHUP: pushd reads its configuration only at start/.test(p.stderr));
+    await sleep(300);
+    assert.equal(p.exited, null);
+    assert.ok((await fetch(`http://127.0.0.1:${p.port}/healthz`)).ok);
+  });
+
   test('one address holds at most 16 connections to pushd\'s listener', async () => {
     const p = await startPushd();
     const port = p.port;
