@@ -37,13 +37,16 @@ void af_admin__status(af_admin_call *c)
 
 	af_admin__json(
 		c, 200,
-		json_pack("{s:s, s:s, s:{s:s, s:b}, s:o?, s:o?, s:o?}",
+		json_pack("{s:s, s:s, s:{s:s, s:b}, s:{s:b, s:b}, s:o?, s:o?, "
+			  "s:o?}",
 			  "issuer", srv->cfg.issuer, "version",
 			  AF_ADMIN_VERSION, "store", "backend",
 			  store_get_backend(srv->store) == STORE_BACKEND_REDIS
 				  ? "redis"
 				  : "memory",
-			  "ok", store_ok, "users",
+			  "ok", store_ok, "features", "sso",
+			  srv->cfg.feature_sso != 0, "remote_access_mfa",
+			  srv->cfg.feature_remote_access_mfa != 0, "users",
 			  count_of(af_dir_user_list, srv->dir), "apps",
 			  count_of(af_dir_app_list, srv->dir), "keys",
 			  af_keyring_status(srv->keys)));

@@ -358,6 +358,15 @@ static int status_ok(const json_t *answer)
 static int print_status(json_t *answer)
 {
 	static const char *const top[] = {"issuer", "version"};
+	static const struct {
+		const char *key, *off;
+	} features[] = {
+		{"sso", "OFF (features.sso: every application asks for the "
+			"password, whatever the policies say)"},
+		{"remote_access_mfa",
+		 "OFF (features.remote_access_mfa: remote-access policies "
+		 "sign in with the password alone)"},
+	};
 	const json_t *store = json_object_get(answer, "store");
 	const char *backend =
 		json_string_value(json_object_get(store, "backend"));
@@ -375,6 +384,17 @@ static int print_status(json_t *answer)
 		 json_is_true(json_object_get(store, "ok")) ? "ok" : "DOWN");
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_put_line("", "store", line);
+	/* A feature switched off in the file overrides every policy. */
+	for (i = 0; i < AF_CTL_NELEMS(features) && rc == AF_CTL_EXIT_OK; i++) {
+		const json_t *on = json_object_get(
+			json_object_get(answer, "features"), features[i].key);
+
+		if (!json_is_boolean(on))
+			continue;
+		snprintf(line, sizeof(line), "%s",
+			 json_is_true(on) ? "on" : features[i].off);
+		rc = af_ctl_put_line("", features[i].key, line);
+	}
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_put_value("", "users",
 				      json_object_get(answer, "users"));

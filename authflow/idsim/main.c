@@ -21,12 +21,13 @@
 #include "common/cli.h"
 #include "common/httpc.h"
 
-#define CODE_MAX	256  /* bytes of an enrollment code */
-#define TOKEN_MAX	4096 /* bytes of a push token */
-#define VERSION_MAX	64   /* bytes of an app version */
-#define NAME_MAX_BYTES	128  /* bytes of a device name */
-#define TXN_MAX		128  /* bytes of a transaction id */
-#define NUMBER_MAX	8    /* digits of a matching number, as the server */
+#define CODE_MAX	256 /* bytes of an enrollment code */
+/* The device API's own limits (docs/device-api.md), caught here first. */
+#define TOKEN_MAX	512 /* bytes of a push token */
+#define VERSION_MAX	32  /* bytes of an app version */
+#define NAME_MAX_BYTES	64  /* bytes of a device name */
+#define TXN_MAX		128 /* bytes of a transaction id */
+#define NUMBER_MAX	8   /* digits of a matching number, as the server */
 #define OPT_PLATFORM	'p'
 #define OPT_PUSH_TOKEN	't'
 #define OPT_APP_VERSION 'v'
@@ -135,7 +136,7 @@ static int check_enroll(const char *cmd, const af_idsim_enroll_args *a)
 	    !af_httpc_visible_ascii(a->push_token, TOKEN_MAX))
 		return af_cli_usage_fail(
 			&prog, cmd,
-			"--push-token must be 1 to 4096 visible "
+			"--push-token must be 1 to 512 visible "
 			"characters");
 	if (strcmp(a->platform, "none") != 0 && a->push_token == NULL)
 		return af_cli_usage_fail(&prog, cmd,
@@ -144,11 +145,11 @@ static int check_enroll(const char *cmd, const af_idsim_enroll_args *a)
 	if (!af_httpc_visible_ascii(a->app_version, VERSION_MAX))
 		return af_cli_usage_fail(
 			&prog, cmd,
-			"--app-version must be 1 to 64 visible "
+			"--app-version must be 1 to 32 visible "
 			"characters");
 	if (!printable_text(a->name, NAME_MAX_BYTES))
 		return af_cli_usage_fail(&prog, cmd,
-					 "--name must be 1 to 128 bytes of "
+					 "--name must be 1 to 64 bytes of "
 					 "UTF-8 text");
 	return AF_IDSIM_EXIT_OK;
 }
@@ -350,7 +351,7 @@ static int cmd_push_token(const af_idsim_ctx *ctx, int argc, char **argv)
 	if (rc == AF_IDSIM_EXIT_OK &&
 	    !af_httpc_visible_ascii(a.push_token, TOKEN_MAX))
 		rc = af_cli_usage_fail(&prog, p.cmd,
-				       "the push token must be 1 to 4096 "
+				       "the push token must be 1 to 512 "
 				       "visible characters");
 	if (rc == AF_IDSIM_EXIT_OK && a.platform != NULL &&
 	    !valid_platform(a.platform))
@@ -359,7 +360,7 @@ static int cmd_push_token(const af_idsim_ctx *ctx, int argc, char **argv)
 	if (rc == AF_IDSIM_EXIT_OK && a.app_version != NULL &&
 	    !af_httpc_visible_ascii(a.app_version, VERSION_MAX))
 		rc = af_cli_usage_fail(&prog, p.cmd,
-				       "--app-version must be 1 to 64 visible "
+				       "--app-version must be 1 to 32 visible "
 				       "characters");
 	if (rc == AF_IDSIM_EXIT_OK)
 		rc = check_ctx(ctx);

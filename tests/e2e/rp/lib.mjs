@@ -1,7 +1,7 @@
 // Test harness: starts a real authflow server on a free loopback port, talks
 // to its admin API, and plays a browser (cookies, forms, redirects) so that a
 // real relying party (openid-client) can run the code flow against it.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -223,6 +223,19 @@ export function idsim(server, stateFile, args) {
     p.stderr.on('data', (d) => { stderr += d; });
     p.on('exit', (code) => resolve({ code, stdout: stdout.trim(), stderr: stderr.trim() }));
   });
+}
+
+// authflowctl against server (superadmin): { code, stdout, stderr }.
+export function ctl(server, args) {
+  try {
+    const stdout = execFileSync(path.join(BIN, 'authflowctl'), args, {
+      env: { ...process.env, AUTHFLOW_URL: server.issuer, AUTHFLOW_ADMIN_TOKEN: server.superToken },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).toString();
+    return { code: 0, stdout, stderr: '' };
+  } catch (e) {
+    return { code: e.status, stdout: e.stdout.toString(), stderr: e.stderr.toString() };
+  }
 }
 
 // Enrolls a new idsim phone for user; returns its state file path.

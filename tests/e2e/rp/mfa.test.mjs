@@ -7,7 +7,7 @@ import vm from 'node:vm';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { authRequest, Browser, discover, enrollPhone, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
+import { authRequest, Browser, ctl, discover, enrollPhone, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
@@ -929,6 +929,24 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(new URL(done.location).origin, 'http://127.0.0.1:9000');
   });
 
+  test('idsim refuses what the device API would refuse before it spends the code', async () => {
+    await seed(server, { user: 'ida', policy: { remote_access: true } });
+    const ec = await server.admin('POST', '/users/ida/enroll-code');
+    assert.equal(ec.status, 201, ec.text);
+    const file = path.join(server.dir, `phone-ida-${randomBytes(4).toString('hex')}.json`);
+    for (const [args, why] of [
+      [['--app-version', 'v'.repeat(33)], /--app-version must be 1 to 32 visible characters/],
+      [['--platform', 'fcm', '--push-token', 't'.repeat(513)], /--push-token must be 1 to 512 visible characters/],
+      [['--name', 'n'.repeat(65)], /--name must be 1 to 64 bytes/],
+    ]) {
+      const r = await idsim(server, file, ['enroll', ec.json.code, ...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, why);
+    }
+    const ok = await idsim(server, file, ['enroll', ec.json.code, '--platform', 'fcm', '--push-token', 't'.repeat(512), '--app-version', 'v'.repeat(32)]);
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
   test('with the remote_access_mfa feature off the password suffices', async () => {
     const off = await startServer({ store: STORE, features: { remote_access_mfa: false } });
     try {
@@ -942,6 +960,12 @@ describe(`push MFA (${STORE} store)`, () => {
         pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
       });
       assert.deepEqual(t.claims().amr, ['pwd']);
+      // An administrator can see that the file overrides the policies.
+      const st = ctl(off, ['status']);
+      assert.equal(st.code, 0, st.stderr);
+      assert.match(st.stdout, /^remote_access_mfa: OFF \(features\.remote_access_mfa: remote-access policies sign in with the password alone\)$/m);
+      assert.match(st.stdout, /^sso: on$/m);
+      assert.deepEqual((await off.admin('GET', '/status')).json.features, { sso: true, remote_access_mfa: false });
     } finally {
       await off.stop();
     }
