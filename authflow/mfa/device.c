@@ -39,6 +39,8 @@
 /* --- enrollment codes ------------------------------------------------------
  */
 
+static af_mfa_status count_devices(store_ctx *st, const char *ukey, size_t *n);
+
 static af_mfa_status enroll_key(char *key, size_t cap, const char *code)
 {
 	char hex[65];
@@ -61,6 +63,7 @@ af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 	char key[AF_MFA__KEY_MAX], ukey[AF_MFA__KEY_MAX];
 	char val[AF_MFA__USER_MAX + sizeof(FIRST_PHONE_MARK)];
 	af_mfa_status rc;
+	size_t ndev = 0;
 	int n;
 
 	if (code != NULL && codecap > 0)
@@ -73,6 +76,19 @@ af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 							    : "");
 	if (n < 0 || (size_t)n >= sizeof(val))
 		return AF_MFA_INVALID;
+	/*
+	 * A user at the device limit gets no code: it could only fail on
+	 * the phone, after someone scanned it. (A device removed later makes
+	 * room; a code made just before another enrollment may still lose
+	 * that race, refused at enrollment as ever.)
+	 */
+	rc = af_mfa__key(ukey, sizeof(ukey), "user_devices:", username);
+	if (rc == AF_MFA_OK)
+		rc = count_devices(st, ukey, &ndev);
+	if (rc == AF_MFA_OK && ndev >= AF_MFA_DEVICES_MAX)
+		rc = AF_MFA_LIMIT;
+	if (rc != AF_MFA_OK)
+		return rc;
 	if (af_random_bytes(raw, sizeof(raw)) != 0)
 		return AF_MFA_CRYPTO;
 	rc = tc_base32_encode(raw, sizeof(raw), code, codecap) == TC_OK

@@ -94,9 +94,10 @@ int af_mfa_version_at_least(const char *app_version, const char *min);
  * Enrollment codes. af_mfa_enroll_code_new makes a one-time code for a
  * user (16 characters of base32, 80 random bits, stored hashed with a
  * 10-minute TTL) and writes it into code (AF_MFA_ID_BUF); *expires_at
- * gets its expiry. af_mfa_enroll_code_take consumes a code atomically
- * (GETDEL): exactly one caller gets AF_MFA_OK and the user name in user
- * (128 bytes); the others AF_MFA_NOT_FOUND. af_mfa_enroll_code_peek: the
+ * gets its expiry; AF_MFA_LIMIT, and no code, when the user already has
+ * AF_MFA_DEVICES_MAX devices. af_mfa_enroll_code_take consumes a code
+ * atomically (GETDEL): exactly one caller gets AF_MFA_OK and the user
+ * name in user (128 bytes); the others AF_MFA_NOT_FOUND. af_mfa_enroll_code_peek: the
  * same answer without using the code up, so that an enrollment can add
  * the device first and take the code only once the device is in (a
  * refused enrollment burns no good code); *flags gets the code's flags.

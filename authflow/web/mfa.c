@@ -75,9 +75,13 @@ static const char mfa_js[] =
 	"if(cd)cd.parentNode.hidden=true;"
 	"m.textContent='The request on your phone is no longer waiting. "
 	"Finish with the token code, or load this page again.';}\n"
+	"function gone(){clearInterval(timer);if(cd)cd.parentNode.hidden=true;"
+	"m.textContent='This sign-in has ended, here or in another tab. "
+	"Start again from the application.';}\n"
 	"function poll(){fetch(url,{credentials:'same-origin',"
 	"cache:'no-store'}).then(function(r){return r.json();})"
-	".then(function(s){if(s.next){window.location.replace(s.next);return;}"
+	".then(function(s){if(s.error==='no_flow'){gone();return;}"
+	"if(s.next){window.location.replace(s.next);return;}"
 	"if(s.state&&s.state!=='pending'){ended();return;}"
 	"if(num&&typeof s.number==='number'&&num.textContent!==String(s.number))"
 	"num.textContent=String(s.number);"
@@ -889,6 +893,30 @@ static const char *enroll_intro(af_enroll_why why)
 	}
 }
 
+/*
+ * The enrollment code in groups of four ("UIJQ IO2V MFPX IVXA"), which
+ * the app takes as typed: read out, copied, or wrapped on a narrow
+ * screen, it keeps its first character with the rest.
+ */
+static void code_groups(af_buf *b, const char *code)
+{
+	size_t i, n = strlen(code);
+
+	for (i = 0; i < n; i += 4) {
+		char group[5];
+		size_t k = n - i < 4 ? n - i : 4;
+
+		memcpy(group, code + i, k);
+		group[k] = '\0';
+		if (i > 0)
+			af_buf_puts(b, " ");
+		af_buf_puts(b, "<span class=\"nowrap\">");
+		af_buf_html(b, group);
+		af_buf_puts(b, "</span>");
+		OPENSSL_cleanse(group, sizeof(group));
+	}
+}
+
 void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 			const char *username, int offer_qr, af_enroll_why why)
 {
@@ -896,7 +924,7 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 	int64_t expires = 0;
 	af_buf b, uri;
 	char *text = NULL;
-	af_mfa_status allowed = AF_MFA_FORBIDDEN;
+	af_mfa_status allowed = AF_MFA_FORBIDDEN, made = AF_MFA_FORBIDDEN;
 	unsigned status = 200;
 
 	af_buf_init(&b, 131072);
@@ -916,12 +944,22 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 				"codes in the last ten minutes. Use the last "
 				"one you were shown, or come back in ten "
 				"minutes for a new one.</p>");
-	} else if (allowed == AF_MFA_OK &&
-		   af_mfa_enroll_code_new(
-			   srv->store, username,
-			   why == AF_ENROLL_ANOTHER ? 0
-						    : AF_MFA_CODE_FIRST_PHONE,
-			   code, sizeof(code), &expires) == AF_MFA_OK) {
+		goto send;
+	}
+	if (allowed == AF_MFA_OK)
+		made = af_mfa_enroll_code_new(
+			srv->store, username,
+			why == AF_ENROLL_ANOTHER ? 0 : AF_MFA_CODE_FIRST_PHONE,
+			code, sizeof(code), &expires);
+	if (made == AF_MFA_LIMIT) {
+		status = 409;
+		af_buf_printf(&b,
+			      "<p>Your account already has %d phones, the "
+			      "most it may have. Ask your administrator to "
+			      "remove one you no longer use, then add this "
+			      "one.</p>",
+			      AF_MFA_DEVICES_MAX);
+	} else if (made == AF_MFA_OK) {
 		audit_own_code(srv, req, username, why);
 		af_buf_init(&uri, 2048);
 		af_buf_puts(&uri, "authflow://enroll?issuer=");
@@ -931,15 +969,21 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 		af_buf_puts(&uri, "&user=");
 		af_buf_urlenc(&uri, username);
 		text = af_buf_take(&uri, NULL);
-		af_buf_puts(&b, "<p>Scan this code with the authenticator app "
-				"within ten minutes, then sign in again.</p>");
+		af_buf_puts(&b, why == AF_ENROLL_ANOTHER
+					? "<p>Scan this code with the "
+					  "authenticator app on the new phone "
+					  "within ten minutes.</p>"
+					: "<p>Scan this code with the "
+					  "authenticator app within ten "
+					  "minutes, then sign in to the "
+					  "application again.</p>");
 		if (text == NULL || af_qr_svg(&b, text) != 0)
 			af_buf_puts(&b, "<p>(The QR code could not be drawn.)"
 					"</p>");
 		af_buf_puts(&b,
 			    "<p class=\"code\">Or type this enrollment code "
 			    "in the app: <code>");
-		af_buf_html(&b, code);
+		code_groups(&b, code);
 		af_buf_puts(&b, "</code></p>");
 		OPENSSL_cleanse(code, sizeof(code));
 		if (text != NULL) {
@@ -950,6 +994,7 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 		af_buf_puts(&b, "<p>Ask your administrator for an enrollment "
 				"code for your phone.</p>");
 	}
+send:
 	af_page_end(&b, resp);
 	af_page_send(resp, status, &b);
 }

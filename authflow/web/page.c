@@ -58,6 +58,8 @@ static const char css[] =
 	"code,pre{font-size:.85rem;word-break:break-all;white-space:pre-wrap}"
 	/* A code to copy by hand is large enough to read without zoom. */
 	".code code{font-size:1.25rem;letter-spacing:.05em}"
+	/* Its groups of four wrap between groups, never inside one. */
+	".nowrap{white-space:nowrap}"
 	"footer{text-align:center;color:#596069;font-size:.8rem;margin:1rem}"
 	"footer p{margin:.25rem 0}.help{font-size:.9rem;color:#3b444d}"
 	".pad{display:grid;grid-template-columns:repeat(5,1fr);gap:.25rem}"

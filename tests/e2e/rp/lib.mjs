@@ -248,6 +248,12 @@ export async function enrollPhone(server, user, extra = []) {
   return file;
 }
 
+// The enrollment code shown on a page (in groups of four), or null.
+export function shownEnrollCode(html) {
+  const m = html.match(/<code>((?:<span class="nowrap">[A-Z2-7]{1,4}<\/span> ?)+)<\/code>/);
+  return m ? m[1].replace(/<[^>]+>| /g, '') : null;
+}
+
 // The number shown on an MFA page, or null.
 export function pageNumber(html) {
   const m = html.match(/<p class="number"[^>]*>(\d+)<\/p>/);

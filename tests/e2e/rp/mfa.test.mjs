@@ -7,7 +7,7 @@ import vm from 'node:vm';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { authRequest, Browser, ctl, discover, enrollPhone, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
+import { authRequest, Browser, ctl, discover, enrollPhone, shownEnrollCode, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
@@ -458,7 +458,7 @@ describe(`push MFA (${STORE} store)`, () => {
     for (let i = 0; i < 5; i++) {
       const e = (await enrollCode(b)).answer;
       assert.equal(e.status, 200, e.text);
-      codes.add(e.text.match(/<code>([^<]+)<\/code>/)[1]);
+      codes.add(shownEnrollCode(e.text));
     }
     assert.equal(codes.size, 5);
     for (let i = 0; i < 3; i++) {
@@ -521,7 +521,7 @@ describe(`push MFA (${STORE} store)`, () => {
     for (let i = 0; i < 5; i++) {
       const c = await b.post(`${server.issuer}/enroll`, { csrf: token });
       assert.equal(c.status, 200, c.text);
-      assert.match(c.text, /<code>[A-Z2-7]{16}<\/code>/);
+      assert.match(shownEnrollCode(c.text) ?? '', /^[A-Z2-7]{16}$/);
     }
     const made = (await server.admin('GET', '/audit?limit=1000')).json.events.filter(
       (ev) => ev.action === 'device.enroll_code' && ev.target === 'zena');
@@ -617,6 +617,29 @@ describe(`push MFA (${STORE} store)`, () => {
     }
   });
 
+  test('a user with the most phones allowed gets no enrollment code, from an administrator or from /enroll', async () => {
+    const s = await mfaUser('yuri');
+    for (let i = 0; i < 4; i++) await enrollPhone(server, 'yuri', ['--platform', 'none']);
+    const ec = await server.admin('POST', '/users/yuri/enroll-code');
+    assert.equal(ec.status, 409, ec.text);
+    assert.equal(ec.json.code, undefined);
+    // The signed-in user at /enroll is told so, with no code to scan.
+    const m = await toMfa(s);
+    const [txn] = await pendingTxn(s);
+    const ok = await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(m.page.text)]);
+    assert.equal(ok.code, 0, ok.stderr);
+    await m.browser.get(m.mfaUrl);
+    const { answer } = await enrollCode(m.browser);
+    assert.equal(answer.status, 409, answer.text);
+    assert.match(answer.text, /already has 5 phones, the most it may have/);
+    assert.equal(shownEnrollCode(answer.text), null);
+    assert.doesNotMatch(answer.text, /<svg/);
+    // One removed makes room again.
+    const devices = (await server.admin('GET', '/users/yuri/devices')).json.devices;
+    assert.equal((await server.admin('DELETE', `/devices/${devices[0].id}`)).status, 200);
+    assert.equal((await server.admin('POST', '/users/yuri/enroll-code')).status, 201);
+  });
+
   test('the digit pad types into the code field on a page with no push too', async () => {
     const js = await (await fetch(`${server.issuer}/static/mfa.js`)).text();
     // A page with the pad and the code field but no push (#mfa absent).
@@ -664,7 +687,7 @@ describe(`push MFA (${STORE} store)`, () => {
       });
       timers.shift()(); // the first poll
       await new Promise((res) => setTimeout(res, 20));
-      return { went, code: code.value, text: m.textContent, number: num.textContent };
+      return { went, code: code.value, text: m.textContent, number: num.textContent, polls: timers.length };
     };
     let r = await run({ state: 'denied' }, '');
     assert.deepEqual(r.went, ['/login/mfa?flow=F1'], 'the page again by GET');
@@ -674,8 +697,14 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.match(r.text, /no longer waiting/);
     r = await run({ state: 'pending', number: 53, expires_in: 20 }, '');
     assert.equal(r.number, '53', 'the number of the flow\'s current challenge');
+    assert.equal(r.polls, 1, 'asks again');
     r = await run({ state: 'approved', next: '/login/mfa?flow=F1&go=1' }, '12');
     assert.deepEqual(r.went, ['/login/mfa?flow=F1&go=1']);
+    // A flow ended in another tab: the page says so and stops polling.
+    r = await run({ error: 'no_flow' }, '');
+    assert.deepEqual(r.went, []);
+    assert.match(r.text, /This sign-in has ended, here or in another tab/);
+    assert.equal(r.polls, 0, 'asks no more');
   });
 
   test('legacy mode and old app versions get no push, only the token code', async () => {
@@ -710,7 +739,8 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.ok(audit.some((e) => e.action === 'device.enroll_code' && e.actor === 'user:rosa'));
     // That code came from the password alone: once rosa has a phone (here
     // from an administrator's code), it enrolls nothing more.
-    const pageCode = r.text.match(/<code>([A-Z2-7]{16})<\/code>/)[1];
+    const pageCode = shownEnrollCode(r.text);
+    assert.match(pageCode ?? '', /^[A-Z2-7]{16}$/);
     await enrollPhone(server, 'rosa');
     const late = await idsim(server, path.join(server.dir, 'phone-rosa-late.json'), ['enroll', pageCode, '--platform', 'none']);
     assert.notEqual(late.code, 0, 'a password-only code after the first phone');
@@ -816,7 +846,7 @@ describe(`push MFA (${STORE} store)`, () => {
       assert.equal((await signIn(b, server.issuer, a.url.href, s.user, s.password)).status, 302);
       const e = (await enrollCode(b)).answer;
       assert.equal(e.status, 200, e.text);
-      const code = e.text.match(/<code>([^<]+)<\/code>/)[1];
+      const code = shownEnrollCode(e.text);
       assert.equal((await change()).status, 200, why);
       assert.equal((await server.admin('GET', '/sessions?user=vito')).json.sessions.length, 0, `sessions after ${why}`);
       const page = await b.get(`${server.issuer}/enroll`);

@@ -385,7 +385,9 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.equal(svg.role, 'img');
     assert.match(svg['aria-label'], /QR code/);
     // The same code as text, large enough to copy by hand.
-    assert.match(shown, /<p class="code">Or type this enrollment code in the app: <code>[A-Z2-7]{16}<\/code><\/p>/);
+    // In groups of four that wrap between groups, never inside one.
+    assert.match(shown, /<p class="code">Or type this enrollment code in the app: <code>(<span class="nowrap">[A-Z2-7]{4}<\/span> ){3}<span class="nowrap">[A-Z2-7]{4}<\/span><\/code><\/p>/);
+    assert.match(await (await fetch(`${server.issuer}/static/authflow.css`)).text(), /\.nowrap\{white-space:nowrap\}/);
     assert.match(shown, /within ten minutes/, 'the time limit is said');
   });
 
