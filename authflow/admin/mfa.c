@@ -296,7 +296,12 @@ void af_admin__enroll_code(af_admin_call *c)
 	st = af_mfa_enroll_code_new(c->srv->store, user, 0, code, sizeof(code),
 				    &expires_at);
 	if (st != AF_MFA_OK) {
-		mfa_error(c, st, NULL);
+		mfa_error(c, st,
+			  st == AF_MFA_LIMIT
+				  ? "the user already has the most devices "
+				    "allowed: remove one first (device "
+				    "remove ID)"
+				  : NULL);
 		goto out;
 	}
 	if (enroll_uri(uri, c->srv->cfg.issuer, code, user) != 0) {

@@ -623,6 +623,7 @@ describe(`push MFA (${STORE} store)`, () => {
     const ec = await server.admin('POST', '/users/yuri/enroll-code');
     assert.equal(ec.status, 409, ec.text);
     assert.equal(ec.json.code, undefined);
+    assert.match(ec.json.message, /already has the most devices allowed: remove one first/);
     // The signed-in user at /enroll is told so, with no code to scan.
     const m = await toMfa(s);
     const [txn] = await pendingTxn(s);
