@@ -31,6 +31,7 @@
 #include "common/util.h"
 #include "demo/demo.h"
 #include "device/device.h"
+#include "http/health.h"
 #include "pushd/pushd.h"
 #include "server.h"
 
@@ -254,6 +255,7 @@ static void keys_watch(af_server *srv, struct key_watch *w)
 static int run(const struct args *a, af_config *cfg, log_ctx *log)
 {
 	struct key_watch watch = {0, 0};
+	af_store_watch store_watch = {0, 0, 0};
 	char err[512], token[64];
 	pushd_ctx *push = NULL;
 	af_server srv;
@@ -322,8 +324,9 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	if (a->demo)
 		print_demo(&srv, token);
 	/*
-	 * Between signals, the signing keys are looked after and the
-	 * embedded push workers' FCM token renewed before they need it.
+	 * Between signals, the signing keys are looked after, the store
+	 * checked (an outage is logged: http/health.h), and the embedded
+	 * push workers' FCM token renewed before they need it.
 	 */
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
@@ -334,6 +337,8 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 			break;
 		}
 		keys_watch(&srv, &watch);
+		af_store_watch_tick(&store_watch, srv.store, log, srv.metrics,
+				    af_mono_ns());
 		if (push != NULL)
 			(void)pushd_fcm_renew(push);
 	}

@@ -8,6 +8,7 @@
 #include "admin/admin.h"
 #include "demo/demo.h"
 #include "device/device.h"
+#include "http/health.h"
 #include "oidc/oidc.h"
 #include "server.h"
 #include "web/brand.h"
@@ -28,9 +29,11 @@ typedef struct af_route {
 	int page; /* answers with pages: gets the branding */
 } af_route;
 
+static void not_found(af_server *srv, af_resp *resp);
+
 static void h_healthz(af_server *srv, af_req *req, af_resp *resp)
 {
-	int ok = store_ping(srv->store) == STORE_OK;
+	int ok = af_health_store(srv->store, NULL, 0);
 
 	(void)req;
 	af_resp_json(resp, ok ? 200 : 503,
@@ -38,9 +41,20 @@ static void h_healthz(af_server *srv, af_req *req, af_resp *resp)
 			       "store", ok ? "ok" : "unavailable"));
 }
 
+/*
+ * The counters tell whoever reads them how many sign-ins fail, lock or
+ * wait, and when: enough to tune a password-spraying run. Only clients in
+ * metrics.allow (their address as listen.trusted_proxies resolves it)
+ * read them; the others are answered as for a page that does not exist,
+ * so that a scan learns nothing, not even that they are here.
+ */
 static void h_metrics(af_server *srv, af_req *req, af_resp *resp)
 {
-	(void)req;
+	if (!af_ipnet_match(srv->cfg.metrics_allow, srv->cfg.nmetrics_allow,
+			    req->client_ip)) {
+		not_found(srv, resp);
+		return;
+	}
 	af_metrics_keys(srv->metrics, af_keyring_days_left(srv->keys),
 			af_keyring_days_left(srv->keys) <=
 				(long)srv->cfg.key_alert_days);

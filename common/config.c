@@ -318,6 +318,10 @@ void af_config_defaults(af_config *cfg)
 	cfg->argon2_p = 1;
 	cfg->admin_token_count = 0;
 	cfg->log_level = LOG_LEVEL_INFO;
+	/* Loopback: a scraper on the host itself, and the tests. */
+	(void)af_ipnet_parse("127.0.0.0/8", &cfg->metrics_allow[0]);
+	(void)af_ipnet_parse("::1/128", &cfg->metrics_allow[1]);
+	cfg->nmetrics_allow = 2;
 	cfg->body_max = 65536;
 	cfg->request_timeout_s = 30;
 	cfg->connections_per_ip = 0;
@@ -535,33 +539,42 @@ static int parse_issuer(json_t *root, af_config *cfg, struct cfg_err *e)
 
 /* ---- sections -------------------------------------------------------- */
 
-/* listen.trusted_proxies: addresses or networks, as text. */
-static int parse_proxies(json_t *s, af_config *cfg, struct cfg_err *e)
+/*
+ * An optional array of addresses or networks, as text (key of obj, at
+ * path), into nets (at most max); *n is left alone when the key is absent.
+ */
+static int get_nets(json_t *obj, const char *key, const char *path,
+		    af_ipnet *nets, size_t max, size_t *n, struct cfg_err *e)
 {
-	json_t *arr = json_object_get(s, "trusted_proxies");
-	char path[64];
+	json_t *arr = json_object_get(obj, key);
+	char epath[PATH_MAX_BYTES];
 	size_t i;
 
 	if (arr == NULL)
 		return 0;
 	if (!json_is_array(arr))
-		return fail(e, "listen.trusted_proxies", "must be an array");
-	if (json_array_size(arr) > AF_CONFIG_PROXIES_MAX)
-		return fail(e, "listen.trusted_proxies", "at most %d entries",
-			    AF_CONFIG_PROXIES_MAX);
+		return fail(e, path, "must be an array");
+	if (json_array_size(arr) > max)
+		return fail(e, path, "at most %zu entries", max);
 	for (i = 0; i < json_array_size(arr); i++) {
 		const char *t = json_string_value(json_array_get(arr, i));
 
-		(void)snprintf(path, sizeof(path),
-			       "listen.trusted_proxies[%zu]", i);
-		if (t == NULL ||
-		    af_ipnet_parse(t, &cfg->trusted_proxies[i]) != 0)
-			return fail(e, path,
+		(void)snprintf(epath, sizeof(epath), "%s[%zu]", path, i);
+		if (t == NULL || af_ipnet_parse(t, &nets[i]) != 0)
+			return fail(e, epath,
 				    "must be an IP address or a network such "
 				    "as \"10.0.0.0/8\"");
 	}
-	cfg->ntrusted_proxies = i;
+	*n = i;
 	return 0;
+}
+
+/* listen.trusted_proxies: addresses or networks, as text. */
+static int parse_proxies(json_t *s, af_config *cfg, struct cfg_err *e)
+{
+	return get_nets(s, "trusted_proxies", "listen.trusted_proxies",
+			cfg->trusted_proxies, AF_CONFIG_PROXIES_MAX,
+			&cfg->ntrusted_proxies, e);
 }
 
 static int parse_listen(json_t *root, af_config *cfg, struct cfg_err *e)
@@ -956,6 +969,20 @@ static int parse_log(json_t *root, af_config *cfg, struct cfg_err *e)
 		    "must be \"error\", \"warn\", \"info\" or \"debug\"");
 }
 
+/* metrics.allow: who may read /metrics; an empty list, nobody. */
+static int parse_metrics(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"allow", NULL};
+	json_t *s;
+
+	if (get_section(root, "", "metrics", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	return get_nets(s, "allow", "metrics.allow", cfg->metrics_allow,
+			AF_CONFIG_METRICS_ALLOW_MAX, &cfg->nmetrics_allow, e);
+}
+
 static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {
@@ -1232,10 +1259,9 @@ static int parse_push(json_t *root, af_config *cfg, struct cfg_err *e)
 static int parse_root(json_t *root, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {
-		"issuer",	 "listen", "tls",     "state_dir",
-		"store",	 "keys",   "session", "features",
-		"password_hash", "admin",  "log",     "limits",
-		"push",		 NULL};
+		"issuer", "listen",  "tls",	 "state_dir",	  "store",
+		"keys",	  "session", "features", "password_hash", "admin",
+		"log",	  "limits",  "push",	 "metrics",	  NULL};
 
 	if (!json_is_object(root))
 		return fail(e, "(top level)", "must be a JSON object");
@@ -1250,6 +1276,7 @@ static int parse_root(json_t *root, af_config *cfg, struct cfg_err *e)
 	    parse_features(root, cfg, e) != 0 ||
 	    parse_password_hash(root, cfg, e) != 0 ||
 	    parse_admin(root, cfg, e) != 0 || parse_log(root, cfg, e) != 0 ||
+	    parse_metrics(root, cfg, e) != 0 ||
 	    parse_limits(root, cfg, e) != 0 || parse_push(root, cfg, e) != 0)
 		return -1;
 	return 0;

@@ -5,10 +5,20 @@
 
 #include "http/metrics.h"
 
-/* Status codes we answer with; anything else counts as "other". */
-static const unsigned statuses[] = {200, 204, 302, 303, 400, 401, 403,
-				    404, 405, 409, 413, 429, 500, 503};
-#define NSTATUS (sizeof(statuses) / sizeof(statuses[0]) + 1)
+/*
+ * Requests are counted by their real status code, one slot for each code
+ * from 100 to 599: a list of the codes we send would fold any code it
+ * missed (one libmicrohttpd sends for us, one a new handler sends) into
+ * "other", where nobody sees it. The label set stays bounded all the
+ * same, by the range, and only codes that were sent are printed. Slot 0
+ * is a request that got no answer; the last slot is a code outside the
+ * range, which libmicrohttpd does not send.
+ */
+#define STATUS_MIN   100u
+#define STATUS_MAX   599u
+#define SLOT_ABORTED 0u
+#define SLOT_OTHER   (STATUS_MAX - STATUS_MIN + 2u)
+#define NSTATUS	     ((size_t)SLOT_OTHER + 1u)
 
 /* Latency bucket upper bounds in seconds. */
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -36,6 +46,8 @@ struct af_metrics {
 	atomic_ulong mfa[AF_MFA_OUT_COUNT];
 	atomic_long key_days_left;
 	atomic_int key_alert;
+	atomic_int store_up;
+	atomic_ulong store_check_failures;
 };
 
 af_metrics *af_metrics_new(af_route_name_fn route_name, size_t nroutes)
@@ -59,6 +71,8 @@ af_metrics *af_metrics_new(af_route_name_fn route_name, size_t nroutes)
 	}
 	m->route_name = route_name;
 	m->nroutes = nroutes;
+	/* The server starts only once the store has answered. */
+	atomic_store(&m->store_up, 1);
 	return m;
 }
 
@@ -71,15 +85,13 @@ void af_metrics_free(af_metrics *m)
 	free(m);
 }
 
-static size_t status_index(unsigned status)
+static size_t status_slot(unsigned status)
 {
-	size_t i;
-
-	for (i = 0; i < NSTATUS - 1; i++) {
-		if (statuses[i] == status)
-			return i;
-	}
-	return NSTATUS - 1;
+	if (status == 0)
+		return SLOT_ABORTED;
+	if (status < STATUS_MIN || status > STATUS_MAX)
+		return SLOT_OTHER;
+	return status - STATUS_MIN + 1u;
 }
 
 void af_metrics_request(af_metrics *m, int route, unsigned status,
@@ -92,7 +104,7 @@ void af_metrics_request(af_metrics *m, int route, unsigned status,
 		return;
 	if (route >= 0 && (size_t)route < m->nroutes)
 		atomic_fetch_add(&m->requests[m->series[route] * NSTATUS +
-					      status_index(status)],
+					      status_slot(status)],
 				 1);
 	for (i = 0; i < NBUCKETS && s > buckets[i]; i++)
 		;
@@ -111,6 +123,15 @@ void af_metrics_mfa(af_metrics *m, af_mfa_outcome outcome)
 {
 	if (m != NULL && outcome < AF_MFA_OUT_COUNT)
 		atomic_fetch_add(&m->mfa[outcome], 1);
+}
+
+void af_metrics_store(af_metrics *m, int up)
+{
+	if (m == NULL)
+		return;
+	atomic_store(&m->store_up, up ? 1 : 0);
+	if (!up)
+		atomic_fetch_add(&m->store_check_failures, 1);
 }
 
 void af_metrics_keys(af_metrics *m, long days_left, int alert)
@@ -134,18 +155,23 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 			v = atomic_load(&m->requests[r * NSTATUS + s]);
 			if (v == 0)
 				continue;
-			if (s < NSTATUS - 1)
+			if (s == SLOT_ABORTED || s == SLOT_OTHER)
+				af_buf_printf(out,
+					      "authflow_http_requests_total{"
+					      "route=\"%s\",status=\"%s\"} "
+					      "%lu\n",
+					      m->route_name(r),
+					      s == SLOT_ABORTED ? "aborted"
+								: "other",
+					      v);
+			else
 				af_buf_printf(out,
 					      "authflow_http_requests_total{"
 					      "route=\"%s\",status=\"%u\"} "
 					      "%lu\n",
-					      m->route_name(r), statuses[s], v);
-			else
-				af_buf_printf(out,
-					      "authflow_http_requests_total{"
-					      "route=\"%s\",status=\"other\"} "
-					      "%lu\n",
-					      m->route_name(r), v);
+					      m->route_name(r),
+					      (unsigned)(s - 1 + STATUS_MIN),
+					      v);
 		}
 	}
 	af_buf_puts(out, "# HELP authflow_http_request_duration_seconds "
@@ -190,4 +216,15 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 		      "authflow_signing_key_alert %d\n",
 		      atomic_load(&m->key_days_left),
 		      atomic_load(&m->key_alert));
+	af_buf_printf(out,
+		      "# HELP authflow_store_up 1 when the store answered its "
+		      "last check (once a second), 0 when not.\n"
+		      "# TYPE authflow_store_up gauge\n"
+		      "authflow_store_up %d\n"
+		      "# HELP authflow_store_check_failures_total Checks of "
+		      "the store (once a second) that it did not answer.\n"
+		      "# TYPE authflow_store_check_failures_total counter\n"
+		      "authflow_store_check_failures_total %lu\n",
+		      atomic_load(&m->store_up),
+		      atomic_load(&m->store_check_failures));
 }

@@ -1,7 +1,8 @@
 /*
  * Prometheus metrics of the server: requests by route and status, a
- * latency histogram, logins by outcome, and gauges that other modules set.
- * Counters are C11 atomics, so recording takes no lock.
+ * latency histogram, logins by outcome, the store's health, and gauges
+ * that other modules set. Counters are C11 atomics, so recording takes no
+ * lock.
  *
  * Thread-safety: every function may be called from any thread.
  */
@@ -46,13 +47,23 @@ typedef const char *(*af_route_name_fn)(size_t i);
 af_metrics *af_metrics_new(af_route_name_fn route_name, size_t nroutes);
 void af_metrics_free(af_metrics *m);
 
-/* Records one finished request. */
+/*
+ * Records one finished request under its real status code (100..599);
+ * status 0 is a request that got no answer (the client went away, or the
+ * connection timed out, before one was sent): status="aborted".
+ */
 void af_metrics_request(af_metrics *m, int route, unsigned status,
 			uint64_t latency_ns);
 
 void af_metrics_login(af_metrics *m, af_login_outcome outcome);
 
 void af_metrics_mfa(af_metrics *m, af_mfa_outcome outcome);
+
+/*
+ * Records one check of the store (http/health.h): authflow_store_up
+ * becomes up (1 or 0), and a failed check is counted.
+ */
+void af_metrics_store(af_metrics *m, int up);
 
 /* Signing-key gauges, refreshed by the key check. */
 void af_metrics_keys(af_metrics *m, long days_left, int alert);

@@ -48,9 +48,16 @@ struct conn_state {
 	int too_big;
 	int bad_length; /* Content-Length given more than once */
 	uint64_t start_ns;
+	/*
+	 * The matched route; until access_cb() has seen the request's
+	 * headers (libmicrohttpd may refuse them first) the one for "no
+	 * route", so that such a request is not counted as another's.
+	 */
 	int route;
-	unsigned status;
+	unsigned status; /* 0: no answer was sent */
 	char rid[AF_RID_LEN + 1];
+	/* As client_ip() resolves it, once the headers are in. */
+	char client_ip[64];
 	/* A request handed to the work queue (offload()). */
 	af_server *srv;
 	struct MHD_Connection *conn;
@@ -183,6 +190,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 		return NULL;
 	af_buf_init(&cs->body, srv->cfg.body_max);
 	cs->start_ns = af_mono_ns();
+	cs->route = (int)af_route_count() - 1;
 	if (af_random_token(12, cs->rid, sizeof(cs->rid)) != 0)
 		memcpy(cs->rid, "norandom", 9);
 	if (n > URI_MAX) {
@@ -306,7 +314,7 @@ static void handle(af_server *srv, struct MHD_Connection *c,
 	req.https = srv->cfg.issuer_https;
 	req.overdue = overdue;
 	memcpy(req.rid, cs->rid, sizeof(req.rid));
-	client_ip(srv, c, req.client_ip, sizeof(req.client_ip));
+	memcpy(req.client_ip, cs->client_ip, sizeof(req.client_ip));
 	st = qmark != NULL
 		     ? hp_params_parse(qmark + 1, strlen(qmark + 1), &req.query)
 		     : HP_OK;
@@ -454,6 +462,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 		/* Under way: a graceful stop waits for it. */
 		atomic_fetch_add(&srv->inflight, 1);
 		snprintf(cs->method, sizeof(cs->method), "%s", method);
+		client_ip(srv, c, cs->client_ip, sizeof(cs->client_ip));
 		if (plen >= sizeof(path))
 			plen = sizeof(path) - 1;
 		memcpy(path, cs->uri, plen);
@@ -506,6 +515,43 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 	return ret;
 }
 
+/*
+ * Why a request that got no answer ended, for its access line: what the
+ * client did, or the server, in words a reader of the log understands.
+ */
+static const char *aborted_why(enum MHD_RequestTerminationCode toe)
+{
+	switch (toe) {
+	case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+		return "the client was silent past limits.request_timeout_s";
+	case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+		return "the server stopped";
+	case MHD_REQUEST_TERMINATED_READ_ERROR:
+	case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+		return "the client closed the connection mid-request";
+	case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+	case MHD_REQUEST_TERMINATED_WITH_ERROR:
+	default:
+		return "the connection failed before an answer was sent";
+	}
+}
+
+/*
+ * The status a request was answered with: ours, or, for one that
+ * libmicrohttpd answered itself (headers too large: 431, a malformed
+ * chunked body: 400, ...), the one it queued. 0 when none was sent.
+ */
+static unsigned sent_status(struct MHD_Connection *c,
+			    const struct conn_state *cs)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	if (cs->status != 0)
+		return cs->status;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+	return ci != NULL ? ci->http_status : 0;
+}
+
 static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -514,13 +560,12 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	uint64_t ns;
 	char *q;
 
-	(void)c;
-	(void)toe;
 	if (cs == NULL)
 		return;
 	if (cs->ready) /* the connection ended before the answer went */
 		af_resp_cleanup(&cs->resp);
 	ns = af_mono_ns() - cs->start_ns;
+	cs->status = sent_status(c, cs);
 	af_metrics_request(srv->metrics, cs->route, cs->status, ns);
 	/*
 	 * One access line per request; the query was cut off the target in
@@ -529,12 +574,16 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	q = strchr(cs->uri, '?');
 	if (q != NULL)
 		*q = '\0';
+	/*
+	 * A request whose headers never came in whole has not had its
+	 * X-Forwarded-For read: the peer's address is all there is.
+	 */
+	if (cs->client_ip[0] == '\0')
+		peer_ip(c, cs->client_ip, sizeof(cs->client_ip));
 	if (log_enabled(srv->log, LOG_LEVEL_INFO)) {
-		char status[8], ms[24], path[LOG_PATH_MAX + 4];
-		const char *kv[] = {"method", cs->method, "path",
-				    path,     "status",	  status,
-				    "ms",     ms,	  NULL};
-		size_t n = strlen(cs->uri);
+		char status[16], ms[24], path[LOG_PATH_MAX + 4];
+		const char *kv[13];
+		size_t n = strlen(cs->uri), k = 0;
 
 		/*
 		 * Every path the server knows is far shorter: a longer one
@@ -551,8 +600,27 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 		} else {
 			memcpy(path, cs->uri, n + 1);
 		}
-		snprintf(status, sizeof(status), "%u", cs->status);
+		/* No answer: "aborted", and why, rather than a status 0. */
+		if (cs->status == 0)
+			memcpy(status, "aborted", sizeof("aborted"));
+		else
+			snprintf(status, sizeof(status), "%u", cs->status);
 		snprintf(ms, sizeof(ms), "%.3f", (double)ns / 1e6);
+		kv[k++] = "method";
+		kv[k++] = cs->method;
+		kv[k++] = "path";
+		kv[k++] = path;
+		kv[k++] = "status";
+		kv[k++] = status;
+		kv[k++] = "ip";
+		kv[k++] = cs->client_ip;
+		kv[k++] = "ms";
+		kv[k++] = ms;
+		if (cs->status == 0) {
+			kv[k++] = "aborted";
+			kv[k++] = aborted_why(toe);
+		}
+		kv[k] = NULL;
 		log_write(srv->log, LOG_LEVEL_INFO, cs->rid, "http", kv, "%s",
 			  "");
 	}

@@ -252,6 +252,10 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 	}
 	if (st == AF_DIR_WAIT) {
 		af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
+		log_info(srv->log, req->rid, "login",
+			 "user=%s ip=%s outcome=throttled wait_s=%u",
+			 log_value(username, shown, sizeof(shown)),
+			 req->client_ip, (unsigned)wait_s);
 		af_page_throttled(resp, wait_s, msg, sizeof(msg));
 		show_form(srv, resp, 429, flow, authz, msg, username);
 		return -1;
@@ -314,6 +318,17 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	st = af_throttle_begin(srv->dir, username,
 			       srv->cfg.request_timeout_s * 1000u, &turn);
 	if (st == AF_DIR_CONFLICT) {
+		/*
+		 * Refused unchecked, as a wait is: counted and logged as one,
+		 * since a guesser firing in parallel meets this refusal
+		 * rather than the delay.
+		 */
+		af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
+		log_info(srv->log, req->rid, "login",
+			 "user=%s ip=%s outcome=throttled wait_s=1 "
+			 "why=concurrent_check",
+			 log_value(username, shown, sizeof(shown)),
+			 req->client_ip);
 		af_resp_header_set(resp, "Retry-After", "1");
 		show_form(srv, resp, 429, flow, authz,
 			  "Another sign-in as this user is being checked. "

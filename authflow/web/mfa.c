@@ -717,6 +717,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	const char *code =
 		code_digits(af_req_param(req, "code"), typed, sizeof(typed));
 	char device[AF_MFA_ID_BUF], msg[160], turn_of[AF_DIR_USERNAME_MAX + 1];
+	char shown[LOG_VALUE_BUF]; /* the user name, for the log */
 	json_t *authz, *txn = NULL;
 	const char *user, *state;
 	int64_t tries = 0;
@@ -760,6 +761,10 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	/* The flow's copy of the name goes when the flow is reset. */
 	snprintf(turn_of, sizeof(turn_of), "%s", user != NULL ? user : "");
 	if (dst == AF_DIR_CONFLICT) {
+		log_info(srv->log, req->rid, "login",
+			 "user=%s ip=%s outcome=throttled step=code wait_s=1 "
+			 "why=concurrent_check",
+			 log_value(user, shown, sizeof(shown)), req->client_ip);
 		af_resp_header_set(resp, "Retry-After", "1");
 		show_page(srv, resp, 429, flow, authz, txn,
 			  "Another sign-in as this user is being checked. "
@@ -771,6 +776,9 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		dst = af_throttle_check(srv->dir, user, req->client_ip,
 					&wait_s);
 	if (dst == AF_DIR_LOCKED) {
+		log_warn(srv->log, req->rid, "login",
+			 "user=%s ip=%s outcome=locked step=code",
+			 log_value(user, shown, sizeof(shown)), req->client_ip);
 		cancel_txn(srv, authz);
 		reset_flow(srv, flow, authz);
 		af_page_error(resp, 403, "Account locked",
@@ -780,6 +788,10 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	if (dst == AF_DIR_WAIT) {
+		log_info(srv->log, req->rid, "login",
+			 "user=%s ip=%s outcome=throttled step=code wait_s=%u",
+			 log_value(user, shown, sizeof(shown)), req->client_ip,
+			 (unsigned)wait_s);
 		af_page_throttled(resp, wait_s, msg, sizeof(msg));
 		show_page(srv, resp, 429, flow, authz, txn, msg, 0);
 		goto out;

@@ -19,6 +19,7 @@
  *     "admin": {"tokens": [{"name": "ops", "role": "superadmin",
  *                           "sha256": "<64 hex>"}]},
  *     "log": {"level": "info"},
+ *     "metrics": {"allow": ["127.0.0.0/8", "::1/128"]},
  *     "limits": {"body_bytes": 65536, "request_timeout_s": 30,
  *                "connections_per_ip": 0, "lockout_s": 1800,
  *                "flows_per_ip": 10000},
@@ -41,9 +42,10 @@
 #include "common/store.h"
 #include "common/util.h"
 
-#define AF_CONFIG_ADMIN_TOKENS_MAX 64
-#define AF_CONFIG_PROXIES_MAX	   16
-#define AF_CONFIG_FILE_MAX	   (256 * 1024)
+#define AF_CONFIG_ADMIN_TOKENS_MAX  64
+#define AF_CONFIG_PROXIES_MAX	    16
+#define AF_CONFIG_METRICS_ALLOW_MAX 16
+#define AF_CONFIG_FILE_MAX	    (256 * 1024)
 
 typedef enum af_admin_role {
 	AF_ROLE_ADMIN = 0,
@@ -117,6 +119,12 @@ typedef struct af_config {
 	af_admin_token admin_tokens[AF_CONFIG_ADMIN_TOKENS_MAX];
 	size_t admin_token_count;
 	int log_level; /* a log_level value */
+	/*
+	 * Networks whose clients may read /metrics (after trusted_proxies);
+	 * by default loopback only. None: nobody may.
+	 */
+	af_ipnet metrics_allow[AF_CONFIG_METRICS_ALLOW_MAX];
+	size_t nmetrics_allow;
 	size_t body_max;
 	unsigned request_timeout_s;
 	unsigned connections_per_ip; /* 0: no limit */

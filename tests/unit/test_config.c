@@ -855,6 +855,70 @@ static void test_limits_checked(void **state)
 	free(cfg);
 }
 
+static void test_metrics_allow_loopback_by_default(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	af_config_defaults(cfg);
+	assert_int_equal(cfg->nmetrics_allow, 2);
+	parse_ok("{" ISSUER "}", cfg);
+	assert_int_equal(cfg->nmetrics_allow, 2);
+	assert_true(af_ipnet_match(cfg->metrics_allow, cfg->nmetrics_allow,
+				   "127.0.0.1"));
+	assert_true(af_ipnet_match(cfg->metrics_allow, cfg->nmetrics_allow,
+				   "127.8.9.10"));
+	assert_true(
+		af_ipnet_match(cfg->metrics_allow, cfg->nmetrics_allow, "::1"));
+	assert_false(af_ipnet_match(cfg->metrics_allow, cfg->nmetrics_allow,
+				    "203.0.113.7"));
+	assert_false(
+		af_ipnet_match(cfg->metrics_allow, cfg->nmetrics_allow, "::2"));
+	/* An empty section keeps the default. */
+	parse_ok("{" ISSUER ",\"metrics\":{}}", cfg);
+	assert_int_equal(cfg->nmetrics_allow, 2);
+	free(cfg);
+}
+
+static void test_metrics_allow_checked(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	parse_ok("{" ISSUER ",\"metrics\":{\"allow\":[\"10.1.2.0/24\","
+		 "\"2001:db8::/32\",\"192.0.2.9\"]}}",
+		 cfg);
+	assert_int_equal(cfg->nmetrics_allow, 3);
+	assert_true(af_ipnet_match(cfg->metrics_allow, 3, "10.1.2.200"));
+	assert_true(af_ipnet_match(cfg->metrics_allow, 3, "2001:db8::5"));
+	assert_true(af_ipnet_match(cfg->metrics_allow, 3, "192.0.2.9"));
+	/* The list replaces the default: loopback is no longer in it. */
+	assert_false(af_ipnet_match(cfg->metrics_allow, 3, "127.0.0.1"));
+	/* Empty: nobody may read the metrics. */
+	parse_ok("{" ISSUER ",\"metrics\":{\"allow\":[]}}", cfg);
+	assert_int_equal(cfg->nmetrics_allow, 0);
+	refused("{" ISSUER ",\"metrics\":{\"allow\":\"127.0.0.1\"}}",
+		"metrics.allow: must be an array");
+	refused("{" ISSUER
+		",\"metrics\":{\"allow\":[\"127.0.0.1\",\"10.1.0.0/8\"]}}",
+		"metrics.allow[1]: must be an IP address or a network");
+	refused("{" ISSUER ",\"metrics\":{\"allow\":[\"127.0.0.1\",7]}}",
+		"metrics.allow[1]: must be an IP address or a network");
+	refused("{" ISSUER ",\"metrics\":{\"allow\":[\"localhost\"]}}",
+		"metrics.allow[0]: must be an IP address or a network");
+	refused("{" ISSUER
+		",\"metrics\":{\"allow\":[\"1.0.0.1\",\"1.0.0.2\",\"1.0.0.3\","
+		"\"1.0.0.4\",\"1.0.0.5\",\"1.0.0.6\",\"1.0.0.7\",\"1.0.0.8\","
+		"\"1.0.0.9\",\"1.0.0.10\",\"1.0.0.11\",\"1.0.0.12\","
+		"\"1.0.0.13\",\"1.0.0.14\",\"1.0.0.15\",\"1.0.0.16\","
+		"\"1.0.0.17\"]}}",
+		"metrics.allow: at most 16 entries");
+	refused("{" ISSUER ",\"metrics\":{\"alow\":[]}}",
+		"metrics.alow: unknown key");
+	refused("{" ISSUER ",\"metrics\":[]}", "metrics: must be an object");
+	free(cfg);
+}
+
 static void test_parse_refusal_leaves_defaults(void **state)
 {
 	af_config *cfg = new_cfg();
@@ -1197,6 +1261,8 @@ int main(void)
 		cmocka_unit_test(test_admin_tokens_duplicates_refused),
 		cmocka_unit_test(test_admin_tokens_count_limit),
 		cmocka_unit_test(test_limits_checked),
+		cmocka_unit_test(test_metrics_allow_loopback_by_default),
+		cmocka_unit_test(test_metrics_allow_checked),
 		cmocka_unit_test(test_parse_refusal_leaves_defaults),
 		cmocka_unit_test(test_parse_bad_arguments_refused),
 		cmocka_unit_test(test_duration_parse_values),

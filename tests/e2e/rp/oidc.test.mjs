@@ -984,6 +984,62 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       if (srv) await srv.stop();
     }
   });
+
+  test('the store going away and coming back is in authflow\'s own log and metrics, without its password', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    const password = `pw-${randomBytes(6).toString('hex')}`;
+    const startRedis = async () => {
+      const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+        '--requirepass', password], { stdio: 'ignore' });
+      for (let i = 0; i < 50; i++) {
+        const up = await new Promise((res) => {
+          const c = net.connect(port, '127.0.0.1', () => { c.destroy(); res(true); });
+          c.on('error', () => res(false));
+        });
+        if (up) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      return p;
+    };
+    const lines = (s) => s.stderr().split('\n').filter((l) => l.includes('"event":"store"')).map((l) => JSON.parse(l));
+    const metric = async (s, name) => Number((await (await fetch(`${s.issuer}/metrics`)).text())
+      .match(new RegExp(`^${name} (\\d+)$`, 'm'))?.[1]);
+    const waitFor = async (what, fn) => {
+      for (let i = 0; i < 150; i++) {
+        if (await fn()) return;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.fail(`no ${what}`);
+    };
+    let redis = await startRedis();
+    let srv;
+    try {
+      srv = await startServer({ store: 'redis', redisUrl: `redis://:${password}@127.0.0.1:${port}`, logLevel: 'info' });
+      assert.equal(await metric(srv, 'authflow_store_up'), 1);
+      assert.equal(lines(srv).length, 0);
+      redis.kill('SIGKILL');
+      await new Promise((res) => redis.once('exit', res));
+      // Within a second or two: one error line, with the reason.
+      await waitFor('store error line', () => lines(srv).some((l) => l.level === 'error'));
+      await waitFor('store_up 0', async () => (await metric(srv, 'authflow_store_up')) === 0);
+      const down = lines(srv).filter((l) => l.level === 'error');
+      assert.equal(down.length, 1, 'one line when it goes down, not one a second');
+      assert.match(down[0].msg, /^the store does not answer: .*(connect|connection)/);
+      assert.ok(await metric(srv, 'authflow_store_check_failures_total') >= 1);
+      assert.equal((await fetch(`${srv.issuer}/healthz`)).status, 503);
+      redis = await startRedis();
+      await waitFor('recovery line', () => lines(srv).some((l) => /answers again/.test(l.msg)));
+      const back = lines(srv).find((l) => /answers again/.test(l.msg));
+      assert.equal(back.level, 'info');
+      assert.match(back.msg, /^the store answers again, after \d+ s down$/);
+      assert.equal(await metric(srv, 'authflow_store_up'), 1);
+      assert.equal((await fetch(`${srv.issuer}/healthz`)).status, 200);
+      assert.doesNotMatch(srv.stderr(), new RegExp(password));
+    } finally {
+      redis.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
+  });
 });
 
 describe(`authflow stopping (${STORE} store)`, () => {
@@ -1369,6 +1425,153 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
     assert.equal(r.status, 400);
     assert.equal(r.headers.get('location'), null);
     assert.match(await r.text(), /state parameter is too long/);
+  });
+
+  test('a throttled sign-in is logged with user, address and outcome; access lines carry the client address', { timeout: 60000 }, async () => {
+    const srv = await startServer({ store: STORE, logLevel: 'info', listen: { trusted_proxies: ['127.0.0.0/8'] } });
+    try {
+      const s = { ...(await seed(srv, { user: 'tess' })), issuer: srv.issuer };
+      const via = { 'x-forwarded-for': '203.0.113.44, 127.0.0.1' };
+      // Past 20 failures from one address each try from it waits.
+      for (let i = 0; i < 20; i++) {
+        const r = await attempt(s, via, `nobody${i}`, 'wrong');
+        assert.equal(r.status, 401, r.text);
+      }
+      // A name that tries to pass for other fields of the line.
+      const name = 'x" ip=192.0.2.1 outcome=ok';
+      assert.equal((await attempt(s, via, name, 'wrong')).status, 429);
+      await new Promise((res) => setTimeout(res, 200));
+      const lines = srv.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const throttled = lines.filter((l) => l.event === 'login' && / outcome=throttled /.test(l.msg));
+      assert.equal(throttled.length, 1, srv.stderr());
+      assert.match(throttled[0].msg,
+        /^user="x\\" ip=192\.0\.2\.1 outcome=ok" ip=203\.0\.113\.44 outcome=throttled wait_s=[1-9]\d*$/);
+      // Its access line, and every other of the sign-ins, name the client.
+      const access = lines.find((l) => l.event === 'http' && l.rid === throttled[0].rid);
+      assert.ok(access, 'the throttled request has an access line');
+      assert.equal(access.status, '429');
+      assert.equal(access.path, '/login');
+      assert.equal(access.ip, '203.0.113.44');
+      const logins = lines.filter((l) => l.event === 'http' && l.path === '/login');
+      assert.ok(logins.length >= 2 * 21);
+      assert.deepEqual([...new Set(logins.map((l) => l.ip))], ['203.0.113.44']);
+      // Without a proxy header, the connection's own address.
+      await fetch(`${srv.issuer}/healthz`);
+      await new Promise((res) => setTimeout(res, 200));
+      const direct = srv.stderr().split('\n').filter((l) => l.includes('"path":"/healthz"')).map((l) => JSON.parse(l)).pop();
+      assert.equal(direct.ip, '127.0.0.1');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('metrics: only metrics.allow may read them, by the address trusted proxies give; healthz stays open', { timeout: 60000 }, async () => {
+    const srv = await startServer({ store: STORE, listen: { trusted_proxies: ['127.0.0.0/8'] } });
+    let proc;
+    let dir;
+    try {
+      const get = (issuer, p, ip) => fetch(`${issuer}${p}`, { headers: ip ? { 'x-forwarded-for': ip } : {} });
+      // The default: loopback only, whoever the proxy says is asking.
+      const own = await get(srv.issuer, '/metrics');
+      assert.equal(own.status, 200);
+      assert.match(await own.text(), /^authflow_logins_total\{outcome="ok"\} \d+$/m);
+      assert.equal((await get(srv.issuer, '/metrics', '127.0.0.9')).status, 200);
+      const outside = await get(srv.issuer, '/metrics', '203.0.113.9');
+      assert.equal(outside.status, 404);
+      const body = await outside.text();
+      assert.doesNotMatch(body, /authflow_|# TYPE/);
+      assert.match(body, /Page not found/, 'the answer of any page that does not exist');
+      assert.equal((await get(srv.issuer, '/metrics', '::ffff:203.0.113.9')).status, 404);
+      assert.equal((await get(srv.issuer, '/healthz', '203.0.113.9')).status, 200);
+
+      // metrics.allow names the monitoring network; loopback is then out.
+      const cfg = JSON.parse(readFileSync(srv.configPath, 'utf8'));
+      const port = await freePort();
+      dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
+      cfg.issuer = `http://127.0.0.1:${port}`;
+      cfg.listen.port = port;
+      cfg.state_dir = dir;
+      if (cfg.store.prefix) cfg.store.prefix = `e2e${port}:`;
+      cfg.metrics = { allow: ['198.51.100.0/24'] };
+      const file = path.join(dir, 'authflow.json');
+      writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+      proc = spawn(path.join(BIN, 'authflow'), ['--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let up = false;
+      for (let i = 0; i < 200 && !up; i++) {
+        try { up = (await fetch(`${cfg.issuer}/healthz`)).ok; } catch { /* not yet */ }
+        if (!up) await new Promise((res) => setTimeout(res, 50));
+      }
+      assert.ok(up, 'the second server answers');
+      assert.equal((await get(cfg.issuer, '/metrics', '198.51.100.20')).status, 200);
+      assert.equal((await get(cfg.issuer, '/metrics')).status, 404);
+      assert.equal((await get(cfg.issuer, '/metrics', '203.0.113.9')).status, 404);
+    } finally {
+      if (proc) {
+        proc.kill('SIGTERM');
+        await new Promise((res) => (proc.exitCode !== null ? res() : proc.once('exit', res)));
+      }
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      await srv.stop();
+    }
+  });
+
+  test('requests refused before routing count as unknown with the status sent; one never answered is logged as aborted', { timeout: 60000 }, async () => {
+    const srv = await startServer({ store: STORE, logLevel: 'info' });
+    try {
+      await seed(srv, { user: 'uma' }); // admin creations: 201
+      const port = Number(new URL(srv.issuer).port);
+      // Writes text on a raw connection (then half-closes it when told),
+      // and returns what came back before the server closed it.
+      const raw = (text, { end = false } = {}) => new Promise((res) => {
+        let got = '';
+        const sock = net.connect(port, '127.0.0.1', () => { sock.write(text); if (end) sock.end(); });
+        sock.on('data', (d) => { got += d; });
+        const done = () => { sock.destroy(); res(got); };
+        sock.on('close', done);
+        sock.on('error', done);
+        setTimeout(done, 3000);
+      });
+      // Headers over libmicrohttpd's memory limit: it answers 431 itself.
+      const big = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70000)}\r\n\r\n`);
+      assert.match(big, /^HTTP\/1\.1 431 /);
+      // A client gone before its headers were complete: no answer at all.
+      assert.equal(await raw('GET /healthz HTTP/1.1\r\nHost: x\r\n', { end: true }), '');
+      // A malformed chunked body, which libmicrohttpd answers 400.
+      const chunked = await raw('POST /token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n'
+        + 'Connection: close\r\n\r\nzz\r\n');
+      assert.match(chunked, /^HTTP\/1\.1 400 /);
+      assert.equal((await fetch(`${srv.issuer}/${'a'.repeat(9000)}`)).status, 414);
+
+      const want = [
+        'authflow_http_requests_total{route="unknown",status="431"} 1',
+        'authflow_http_requests_total{route="unknown",status="aborted"} 1',
+        'authflow_http_requests_total{route="token",status="400"} 1',
+        'authflow_http_requests_total{route="unknown",status="414"} 1',
+      ];
+      let text = '';
+      for (let i = 0; i < 40; i++) {
+        text = await (await fetch(`${srv.issuer}/metrics`)).text();
+        if (want.every((w) => text.split('\n').includes(w))) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      const series = text.split('\n').filter((l) => l.startsWith('authflow_http_requests_total{'));
+      for (const w of want) assert.ok(series.includes(w), `no ${w} in:\n${series.join('\n')}`);
+      assert.ok(series.some((l) => /^authflow_http_requests_total\{route="admin",status="201"\} [1-9]/.test(l)), series.join('\n'));
+      assert.ok(!series.some((l) => l.includes('route="discovery"')), `no discovery request was made:\n${series.join('\n')}`);
+      assert.ok(!series.some((l) => l.includes('status="other"')), series.join('\n'));
+
+      const lines = srv.stderr().split('\n').filter((l) => l.includes('"event":"http"')).map((l) => JSON.parse(l));
+      assert.ok(!lines.some((l) => l.status === '0'), 'no status 0 in the access log');
+      const tooBig = lines.find((l) => l.path === '/healthz' && l.status === '431');
+      assert.ok(tooBig, 'the 431 is logged with its status');
+      const gone = lines.find((l) => l.status === 'aborted');
+      assert.ok(gone, 'the unanswered request is logged as aborted');
+      assert.equal(gone.path, '/healthz');
+      assert.match(gone.aborted, /client closed the connection/);
+      assert.ok(lines.some((l) => l.path === '/token' && l.status === '400'), 'the malformed body is logged with 400');
+    } finally {
+      await srv.stop();
+    }
   });
 });
 

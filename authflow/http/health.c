@@ -1,0 +1,79 @@
+/* The store's health: /healthz's check and the main loop's watch of it. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "http/health.h"
+
+#define NS_PER_S 1000000000u
+
+int af_health_store(store_ctx *st, char *why, size_t whylen)
+{
+	return store_ping_why(st, why, whylen) == STORE_OK;
+}
+
+af_store_watch_log af_store_watch_step(af_store_watch *w, int up,
+				       uint64_t now_ns, uint64_t *for_s)
+{
+	uint64_t lasted = w->down ? (now_ns - w->since_ns) / NS_PER_S : 0;
+
+	*for_s = 0;
+	if (up) {
+		if (!w->down)
+			return AF_STORE_WATCH_QUIET;
+		memset(w, 0, sizeof(*w));
+		*for_s = lasted;
+		return AF_STORE_WATCH_UP;
+	}
+	if (!w->down) {
+		w->down = 1;
+		w->since_ns = now_ns;
+		w->logged_ns = now_ns;
+		return AF_STORE_WATCH_DOWN;
+	}
+	/* An hour of outage costs a line a minute, not one a second. */
+	if (now_ns - w->logged_ns < (uint64_t)AF_STORE_WATCH_EVERY_S * NS_PER_S)
+		return AF_STORE_WATCH_QUIET;
+	w->logged_ns = now_ns;
+	*for_s = lasted;
+	return AF_STORE_WATCH_STILL;
+}
+
+void af_store_watch_note(af_store_watch *w, log_ctx *log, af_metrics *m, int up,
+			 const char *why, uint64_t now_ns)
+{
+	uint64_t for_s = 0;
+
+	af_metrics_store(m, up);
+	if (why == NULL || why[0] == '\0')
+		why = "no reason given";
+	switch (af_store_watch_step(w, up, now_ns, &for_s)) {
+	case AF_STORE_WATCH_DOWN:
+		log_error(log, NULL, "store",
+			  "the store does not answer: %s; requests that need "
+			  "it fail (503) until it does",
+			  why);
+		break;
+	case AF_STORE_WATCH_STILL:
+		log_error(log, NULL, "store",
+			  "the store still does not answer, for %" PRIu64
+			  " s: %s",
+			  for_s, why);
+		break;
+	case AF_STORE_WATCH_UP:
+		log_info(log, NULL, "store",
+			 "the store answers again, after %" PRIu64 " s down",
+			 for_s);
+		break;
+	case AF_STORE_WATCH_QUIET:
+		break;
+	}
+}
+
+void af_store_watch_tick(af_store_watch *w, store_ctx *st, log_ctx *log,
+			 af_metrics *m, uint64_t now_ns)
+{
+	char why[AF_HEALTH_WHY_MAX];
+	int up = af_health_store(st, why, sizeof(why));
+
+	af_store_watch_note(w, log, m, up, why, now_ns);
+}

@@ -1,0 +1,73 @@
+/*
+ * The store's health: the one check that /healthz answers with, and the
+ * watch the main loop keeps with it once a second, so that an outage of
+ * the store (Redis gone, or refusing us) is in the server's own log and
+ * metrics, not only in the answers of a probe that someone may not run.
+ *
+ * An outage is logged when it starts (error, with the reason), at most
+ * once every AF_STORE_WATCH_EVERY_S seconds while it lasts (error, with
+ * how long), and when the store answers again (info, with how long it was
+ * down); authflow_store_up and authflow_store_check_failures_total follow
+ * each check of the watch.
+ *
+ * Thread-safety: af_health_store() may be called from any thread, as the
+ * store may; an af_store_watch belongs to one thread (the main loop's).
+ */
+#ifndef AF_HTTP_HEALTH_H
+#define AF_HTTP_HEALTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/log.h"
+#include "common/store.h"
+#include "http/metrics.h"
+
+#define AF_STORE_WATCH_EVERY_S 60u
+/* Room for the reason of a failed check. */
+#define AF_HEALTH_WHY_MAX      256
+
+/*
+ * 1 when the store answers a ping, else 0 with a one-line reason in why
+ * (whylen bytes with the NUL; may be NULL) that never holds a secret
+ * (not the password in store.url). The memory store answers unless its
+ * append-only file could not be written.
+ */
+int af_health_store(store_ctx *st, char *why, size_t whylen);
+
+/* An outage of the store as the watch sees it; zero it to begin. */
+typedef struct af_store_watch {
+	int down;	    /* the last check failed */
+	uint64_t since_ns;  /* monotonic: the outage's first failed check */
+	uint64_t logged_ns; /* monotonic: its last log line */
+} af_store_watch;
+
+/* What af_store_watch_step() asks the caller to log. */
+typedef enum af_store_watch_log {
+	AF_STORE_WATCH_QUIET = 0,
+	AF_STORE_WATCH_DOWN,  /* the first failed check of an outage */
+	AF_STORE_WATCH_STILL, /* AF_STORE_WATCH_EVERY_S since the last line */
+	AF_STORE_WATCH_UP,    /* the store answers again after an outage */
+} af_store_watch_log;
+
+/*
+ * Records the outcome of one check at now_ns (monotonic) in *w and says
+ * what to log; *for_s gets how long the outage has lasted, in whole
+ * seconds, for AF_STORE_WATCH_STILL and AF_STORE_WATCH_UP (0 otherwise).
+ */
+af_store_watch_log af_store_watch_step(af_store_watch *w, int up,
+				       uint64_t now_ns, uint64_t *for_s);
+
+/*
+ * Records the outcome of one check made at now_ns: the metrics (m may be
+ * NULL), then the log line af_store_watch_step() asks for; why is the
+ * reason of a failed check.
+ */
+void af_store_watch_note(af_store_watch *w, log_ctx *log, af_metrics *m, int up,
+			 const char *why, uint64_t now_ns);
+
+/* Checks the store (af_health_store()) at now_ns and notes the outcome. */
+void af_store_watch_tick(af_store_watch *w, store_ctx *st, log_ctx *log,
+			 af_metrics *m, uint64_t now_ns);
+
+#endif /* AF_HTTP_HEALTH_H */
