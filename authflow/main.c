@@ -163,6 +163,8 @@ static void print_demo(const af_server *srv, const char *token)
 {
 	printf("authflow demo is running.\n\n"
 	       "  Open:          %s/demo  (user %s, password %s)\n"
+	       "  Demo phone:    %s/demo/phone  (in another tab: approve "
+	       "there)\n"
 	       "  Metadata URL:  %s/.well-known/openid-configuration\n"
 	       "  Client id:     %s\n"
 	       "  Client secret: %s\n"
@@ -174,8 +176,9 @@ static void print_demo(const af_server *srv, const char *token)
 	       "build/bin/authflowctl status\n"
 	       "Stop with Ctrl-C.\n",
 	       srv->cfg.issuer, AF_DEMO_USER, AF_DEMO_PASSWORD, srv->cfg.issuer,
-	       srv->demo_client_id, srv->demo_client_secret, srv->cfg.issuer,
-	       token, srv->cfg.state_dir, srv->cfg.issuer, token);
+	       srv->cfg.issuer, srv->demo_client_id, srv->demo_client_secret,
+	       srv->cfg.issuer, token, srv->cfg.state_dir, srv->cfg.issuer,
+	       token);
 	fflush(stdout);
 }
 

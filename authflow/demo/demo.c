@@ -262,7 +262,11 @@ void af_h_demo(af_server *srv, af_req *req, af_resp *resp)
 			"It signs you in with OpenID Connect (code flow with "
 			"PKCE) and shows what it learns about you.</p>"
 			"<p>User name <code>" AF_DEMO_USER "</code>, password "
-			"<code>" AF_DEMO_PASSWORD "</code>.</p>"
+			"<code>" AF_DEMO_PASSWORD "</code>. After the "
+			"password, " AF_DEMO_USER " approves on a phone: "
+			"here, <a href=\"/demo/phone\" target=\"_blank\" "
+			"rel=\"noopener\">the demo phone</a>, a page to keep "
+			"open in another tab.</p>"
 			"<p><a href=\"/demo/login\">Sign in with authflow</a>"
 			"</p><dl><dt>Metadata URL</dt><dd><code>");
 	af_buf_html(&b, srv->cfg.issuer);

@@ -454,6 +454,14 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 				    : "Enter your token code");
 	if (txn != NULL) {
 		push_part(&b, flow, txn);
+		/* The demo's phone is a page of this server. */
+		if (srv->demo)
+			af_buf_puts(&b,
+				    "<p class=\"help\">In this demo the "
+				    "phone is a web page: open <a "
+				    "href=\"/demo/phone\" target=\"_blank\" "
+				    "rel=\"noopener\">the demo phone</a> in "
+				    "another tab and answer there.</p>");
 		af_buf_puts(&b, "<h2>Use a token code instead</h2>");
 	} else {
 		af_buf_puts(&b, "<h1>Enter your token code</h1>");

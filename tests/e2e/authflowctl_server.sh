@@ -243,7 +243,13 @@ mfa=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' \
 	--data-urlencode username=alice --data-urlencode password=alice-demo-pass \
 	"$AUTHFLOW_URL/login")
 # alice has MFA: read the number, answer on the demo phone, finish.
-number=$(curl -s -c "$cj" -b "$cj" "$mfa" | sed -n 's/.*class="number"[^>]*>\([0-9]*\)<.*/\1/p')
+# The newcomer is told where the phone is: banner, /demo, the MFA page.
+grep -q "Demo phone:    $AUTHFLOW_URL/demo/phone" "$tmp/demo.out" && ok || bad "the banner names the demo phone"
+curl -s "$AUTHFLOW_URL/demo" | grep -q 'href="/demo/phone"' && ok || bad "/demo links to the demo phone"
+mfapage=$(curl -s -c "$cj" -b "$cj" "$mfa")
+echo "$mfapage" | grep -q 'In this demo the phone is a web page: open <a href="/demo/phone"' && ok ||
+	bad "the MFA page points to the demo phone"
+number=$(echo "$mfapage" | sed -n 's/.*class="number"[^>]*>\([0-9]*\)<.*/\1/p')
 phone=$(curl -s "$AUTHFLOW_URL/demo/phone")
 # The phone has a number pad, a live countdown and its script.
 echo "$phone" | grep -q 'data-phone-digit="7"' && echo "$phone" | grep -q 'data-left' &&
