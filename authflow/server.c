@@ -160,6 +160,8 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		snprintf(err, errlen, "store: %s", serr);
 		return -1;
 	}
+	if (store_get_backend(srv->store) == STORE_BACKEND_MEMORY)
+		srv->nonces_since = af_now();
 
 	memset(&ko, 0, sizeof(ko));
 	ko.rsa_bits = cfg->rsa_bits;

@@ -49,6 +49,16 @@ typedef struct af_server {
 	/* The device API's cache of checked device keys; may be NULL. */
 	struct af_device_keys *device_keys;
 	/*
+	 * The earliest signed timestamp the device API takes (Unix seconds):
+	 * with the memory store, whose replay records (nonces) end with the
+	 * process, when the server started, so that a request seen before a
+	 * restart cannot be sent again after it; 0 with redis, where they
+	 * live on. Writing each nonce through to the state file would cost an
+	 * fsync per device request instead; this costs a phone whose clock is
+	 * behind a refusal within its first seconds after a restart.
+	 */
+	int64_t nonces_since;
+	/*
 	 * More metrics for /metrics from a component running in the same
 	 * process (the embedded push workers); NULL when none.
 	 */

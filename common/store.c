@@ -242,8 +242,10 @@ static store_status check_value(const void *val, size_t len)
 
 static store_status check_set_flags(unsigned flags)
 {
-	if ((flags & ~(unsigned)(STORE_SET_NX | STORE_SET_XX)) != 0 ||
-	    flags == (STORE_SET_NX | STORE_SET_XX))
+	if ((flags & ~(unsigned)(STORE_SET_NX | STORE_SET_XX |
+				 STORE_SET_DURABLE)) != 0 ||
+	    (flags & (STORE_SET_NX | STORE_SET_XX)) ==
+		    (STORE_SET_NX | STORE_SET_XX))
 		return STORE_ERR_ARG;
 	return STORE_OK;
 }
@@ -345,8 +347,8 @@ store_status store_cas(store_ctx *st, const char *key, const void *expected,
 			    nlen, ttl_ms);
 }
 
-store_status store_incr(store_ctx *st, const char *key, int64_t delta,
-			uint64_t ttl_ms, int64_t *out)
+static store_status incr_common(store_ctx *st, const char *key, int64_t delta,
+				uint64_t ttl_ms, unsigned flags, int64_t *out)
 {
 	full_key fk;
 	store_status rc;
@@ -356,7 +358,20 @@ store_status store_incr(store_ctx *st, const char *key, int64_t delta,
 	rc = make_key(st, key, &fk);
 	if (rc != STORE_OK)
 		return rc;
-	return st->ops->incr(st->impl, fk.buf, fk.len, delta, ttl_ms, out);
+	return st->ops->incr(st->impl, fk.buf, fk.len, delta, ttl_ms, flags,
+			     out);
+}
+
+store_status store_incr(store_ctx *st, const char *key, int64_t delta,
+			uint64_t ttl_ms, int64_t *out)
+{
+	return incr_common(st, key, delta, ttl_ms, 0, out);
+}
+
+store_status store_incr_durable(store_ctx *st, const char *key, int64_t delta,
+				uint64_t ttl_ms, int64_t *out)
+{
+	return incr_common(st, key, delta, ttl_ms, STORE_SET_DURABLE, out);
 }
 
 store_status store_ttl(store_ctx *st, const char *key, uint64_t *ttl_ms)

@@ -48,8 +48,10 @@ typedef struct store_ops {
 	store_status (*cas)(void *impl, const char *key, size_t klen,
 			    const void *expected, size_t elen,
 			    const void *newval, size_t nlen, uint64_t ttl_ms);
+	/* flags: 0 or STORE_SET_DURABLE. */
 	store_status (*incr)(void *impl, const char *key, size_t klen,
-			     int64_t delta, uint64_t ttl_ms, int64_t *out);
+			     int64_t delta, uint64_t ttl_ms, unsigned flags,
+			     int64_t *out);
 	store_status (*ttl)(void *impl, const char *key, size_t klen,
 			    uint64_t *ttl_ms);
 	/* ttl_ms 0: a plain add; else the set's sliding expiry. */

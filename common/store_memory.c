@@ -16,7 +16,9 @@
  * new value with its absolute expiry, a deletion, a member added or
  * removed), so replaying them at open rebuilds the table whatever the
  * operation was. Once the file passes twice the size the live data would
- * need (and 1 MiB), it is rewritten with one record per live key.
+ * need (and 1 MiB), it is rewritten with one record per live key. Keys
+ * with an expiry go to the file only when written durable (see
+ * persist_set()).
  *
  * Lock order: shard locks in index order, then the file lock. A write
  * holds its shard lock across the file append, so the records of one key
@@ -128,6 +130,7 @@ struct mem_entry {
 	struct hnode node; /* first, so a node pointer is an entry pointer */
 	int64_t expire_ms; /* 0: never */
 	enum mem_type type;
+	bool durable; /* MEM_STR: in the file despite its expiry */
 	union {
 		size_t len;	       /* MEM_STR: bytes of the value */
 		struct htable members; /* MEM_SET: struct mem_member nodes */
@@ -920,22 +923,31 @@ out:
 	return rc;
 }
 
+/* Whether the file holds the entry: no expiry, or written durable. */
+static bool persisted(const struct mem_entry *e)
+{
+	return e->expire_ms == 0 || e->durable;
+}
+
 /*
- * Only state without an expiry goes to the file. Flows, codes, tokens,
- * sessions and counters all expire within hours; losing them in a restart
- * only asks people to sign in again, whereas an fsync for every sign-in
- * step would bound the whole server by the disk. A persistent key that
- * becomes volatile is written as a delete, so replay cannot resurrect it.
+ * Only state without an expiry goes to the file, unless the caller asked
+ * for it (STORE_SET_DURABLE). Flows, codes, tokens, sessions and counters
+ * all expire within hours; losing them in a restart only asks people to
+ * sign in again, whereas an fsync for every sign-in step would bound the
+ * whole server by the disk. Durable keys are the few whose loss would
+ * undo a defence (a lockout, a replay record): they go in with their
+ * absolute expiry, which replay honours. A persisted key that becomes
+ * volatile is written as a delete, so replay cannot resurrect it.
  */
 static store_status persist_set(struct mem_store *ms, const char *key,
 				size_t klen, const struct mem_entry *old,
-				int64_t expire_ms, const void *data,
-				size_t dlen, bool *compact)
+				int64_t expire_ms, bool durable,
+				const void *data, size_t dlen, bool *compact)
 {
-	if (expire_ms == 0)
-		return aof_append(ms, AOF_SET, key, klen, 0, data, dlen,
+	if (expire_ms == 0 || durable)
+		return aof_append(ms, AOF_SET, key, klen, expire_ms, data, dlen,
 				  compact);
-	if (old == NULL || old->expire_ms != 0)
+	if (old == NULL || !persisted(old))
 		return STORE_OK;
 	return aof_append(ms, AOF_DEL, key, klen, 0, NULL, 0, compact);
 }
@@ -944,7 +956,7 @@ static store_status persist_del(struct mem_store *ms, const char *key,
 				size_t klen, const struct mem_entry *old,
 				bool *compact)
 {
-	if (old != NULL && old->expire_ms != 0)
+	if (old != NULL && !persisted(old))
 		return STORE_OK;
 	return aof_append(ms, AOF_DEL, key, klen, 0, NULL, 0, compact);
 }
@@ -1017,7 +1029,7 @@ static void write_live(struct mem_store *ms, struct wbuf *w, int64_t now)
 					(const struct mem_entry *)n;
 
 				/* Volatile keys are never persisted. */
-				if (expired(e, now) || e->expire_ms != 0)
+				if (expired(e, now) || !persisted(e))
 					continue;
 				if (e->type == MEM_STR) {
 					wbuf_record(w, AOF_SET, n->key, n->klen,
@@ -1150,24 +1162,25 @@ static void write_done(struct mem_store *ms, struct mem_shard *sh,
 
 /*
  * Puts the string entry *fresh (from str_entry_new(), for the same key)
- * in place of e (NULL when the key is new) with the given expiry: it is
- * persisted first, then it replaces e and *fresh is set to NULL. Called
- * with the shard locked; on failure nothing changed and *fresh is still
- * the caller's to free.
+ * in place of e (NULL when the key is new) with the given expiry and
+ * durability: it is persisted first, then it replaces e and *fresh is set
+ * to NULL. Called with the shard locked; on failure nothing changed and
+ * *fresh is still the caller's to free.
  */
 static store_status install_str(struct mem_store *ms, struct mem_shard *sh,
 				struct mem_entry *e, struct hnode **link,
-				int64_t expire_ms, struct mem_entry **fresh,
-				bool *compact)
+				int64_t expire_ms, bool durable,
+				struct mem_entry **fresh, bool *compact)
 {
 	struct mem_entry *f = *fresh;
 	store_status rc;
 
-	rc = persist_set(ms, f->node.key, f->node.klen, e, expire_ms,
+	rc = persist_set(ms, f->node.key, f->node.klen, e, expire_ms, durable,
 			 str_data(f), f->len, compact);
 	if (rc != STORE_OK)
 		return rc;
 	f->expire_ms = expire_ms;
+	f->durable = durable;
 	replace(ms, sh, e, link, f);
 	*fresh = NULL;
 	return STORE_OK;
@@ -1202,7 +1215,8 @@ static store_status mem_set(void *impl, const char *key, size_t klen,
 		rc = STORE_NOT_FOUND;
 		goto out;
 	}
-	rc = install_str(ms, sh, e, link, expiry_of(now, ttl_ms), &fresh,
+	rc = install_str(ms, sh, e, link, expiry_of(now, ttl_ms),
+			 (flags & STORE_SET_DURABLE) != 0, &fresh,
 			 &compact_now);
 out:
 	write_done(ms, sh, compact_now);
@@ -1326,7 +1340,7 @@ static store_status mem_cas(void *impl, const char *key, size_t klen,
 	}
 	rc = install_str(ms, sh, e, link,
 			 ttl_ms == 0 ? e->expire_ms : expiry_of(now, ttl_ms),
-			 &fresh, &compact_now);
+			 e->durable, &fresh, &compact_now);
 out:
 	write_done(ms, sh, compact_now);
 	entry_free(ms, fresh, false);
@@ -1334,7 +1348,8 @@ out:
 }
 
 static store_status mem_incr(void *impl, const char *key, size_t klen,
-			     int64_t delta, uint64_t ttl_ms, int64_t *out)
+			     int64_t delta, uint64_t ttl_ms, unsigned flags,
+			     int64_t *out)
 {
 	struct mem_store *ms = impl;
 	uint64_t h = key_hash(ms, key, klen);
@@ -1366,7 +1381,8 @@ static store_status mem_incr(void *impl, const char *key, size_t klen,
 	}
 	rc = install_str(ms, sh, e, link,
 			 e != NULL ? e->expire_ms : expiry_of(now, ttl_ms),
-			 &fresh, &compact_now);
+			 (flags & STORE_SET_DURABLE) != 0, &fresh,
+			 &compact_now);
 	if (rc != STORE_OK)
 		goto out;
 	*out = cur;
@@ -2249,6 +2265,8 @@ static store_status replay_set(struct mem_store *ms, struct mem_shard *sh,
 	if (fresh == NULL)
 		return STORE_ERR_NOMEM;
 	fresh->expire_ms = expire;
+	/* Only durable writes put a record with an expiry in the file. */
+	fresh->durable = expire != 0;
 	replace(ms, sh, e, link, fresh);
 	return STORE_OK;
 }

@@ -845,6 +845,7 @@ static store_status run_set(struct redis_conn *rc, redisReply **r,
 	return run(rc, r, cmd, n);
 }
 
+/* STORE_SET_DURABLE needs nothing here either (see redis_incr()). */
 static store_status redis_set(void *impl, const char *key, size_t klen,
 			      const void *val, size_t len, uint64_t ttl_ms,
 			      unsigned flags)
@@ -968,8 +969,13 @@ static store_status redis_cas(void *impl, const char *key, size_t klen,
 	return st;
 }
 
+/*
+ * STORE_SET_DURABLE in flags changes nothing here: Redis keeps a key with a
+ * TTL as it keeps any other, as far as its persistence is configured to.
+ */
 static store_status redis_incr(void *impl, const char *key, size_t klen,
-			       int64_t delta, uint64_t ttl_ms, int64_t *out)
+			       int64_t delta, uint64_t ttl_ms, unsigned flags,
+			       int64_t *out)
 {
 	struct redis_conn *rc;
 	redisReply *r;
@@ -978,6 +984,7 @@ static store_status redis_incr(void *impl, const char *key, size_t klen,
 	long long n = 0;
 	store_status st;
 
+	(void)flags;
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
 		return st;

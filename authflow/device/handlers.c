@@ -162,7 +162,8 @@ static int sig_headers(dcall *c, int need_device)
 		refuse(c, "headers");
 		return 0;
 	}
-	if (skew(c->now, c->sig.ts) > AF_DEVICE_SKEW_S) {
+	if (skew(c->now, c->sig.ts) > AF_DEVICE_SKEW_S ||
+	    c->sig.ts < c->srv->nonces_since) {
 		refuse(c, "clock");
 		return 0;
 	}
@@ -209,6 +210,10 @@ static int sig_check(dcall *c, const json_t *jwk, int key_is_input)
  * arrives (stamped a minute ahead, replayed a minute behind); the nonce
  * lives longer than that, so a request old enough for its nonce to be
  * gone is refused by the clock check. 1, or 0 with the answer made.
+ *
+ * A restart of a server on the memory store forgets its nonces; the clock
+ * check refuses what was signed before the start (see nonces_since in
+ * server.h), so no request seen before it can be sent again after it.
  */
 _Static_assert(AF_DEVICE_NONCE_TTL_MS > (2 * AF_DEVICE_SKEW_S + 1) * 1000,
 	       "a nonce must outlive the clock window of its request");

@@ -194,6 +194,27 @@ af_dir_status af_throttle_check(af_dir *dir, const char *user, const char *ip,
 	return AF_DIR_WAIT;
 }
 
+/*
+ * Adds one to a counter. A user's counters and lock are written durable
+ * (STORE_SET_DURABLE), so that they outlive a restart of the memory store:
+ * the failures in the window that lead to a lock, the lock, and the
+ * strikes that make it permanent. Were they lost, every restart (a crash
+ * an attacker may be able to cause, a routine upgrade) would hand each
+ * user name a fresh set of guesses and reset the count towards the lock
+ * that only an administrator lifts. Each durable write costs the memory
+ * store an fsync, but only on a failed sign-in, which has already cost a
+ * full password hash. The per-address counters, the delays (seconds long)
+ * and the turns stay volatile: they slow a spray from one address, and a
+ * restart loses at most one window of them.
+ */
+static store_status count_up(af_dir *dir, const char *key, int durable,
+			     uint64_t ttl_ms, int64_t *n)
+{
+	if (durable)
+		return store_incr_durable(af_dir_store(dir), key, 1, ttl_ms, n);
+	return store_incr(af_dir_store(dir), key, 1, ttl_ms, n);
+}
+
 /* Counts one failure of kind:name and starts its delay when due; *count
  * gets the failures in the window. */
 static af_dir_status count_failure(af_dir *dir, const char *kind,
@@ -209,9 +230,9 @@ static af_dir_status count_failure(af_dir *dir, const char *kind,
 	*count = 0;
 	rc = key_of(key, sizeof(key), "fail", kind, name);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__from_store(store_incr(af_dir_store(dir), key, 1,
-						   (uint64_t)p->window_s * 1000,
-						   &n));
+		rc = af_dir__from_store(
+			count_up(dir, key, strcmp(kind, "user") == 0,
+				 (uint64_t)p->window_s * 1000, &n));
 	if (rc != AF_DIR_OK)
 		return rc;
 	*count = n;
@@ -330,8 +351,8 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)
 	if (rc == AF_DIR_OK)
 		rc = key_of(key, sizeof(key), "strikes", "user", s.user);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__from_store(store_incr(af_dir_store(dir), key, 1,
-						   STRIKES_TTL_MS, &strikes));
+		rc = af_dir__from_store(
+			count_up(dir, key, 1, STRIKES_TTL_MS, &strikes));
 	if (rc != AF_DIR_OK)
 		return rc;
 	if (p->user_lock_after == 0 || n < (int64_t)p->user_lock_after)
@@ -346,7 +367,8 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)
 	rc = key_of(key, sizeof(key), "lock", "user", s.user);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_set(af_dir_store(dir), key, "1",
-						  1, lock_s * 1000, 0));
+						  1, lock_s * 1000,
+						  STORE_SET_DURABLE));
 	/* The failure that locked the account is on the trail. */
 	if (rc == AF_DIR_OK && n == (int64_t)p->user_lock_after)
 		rc = locked_event(dir, s.user, ip, n, lock_s);

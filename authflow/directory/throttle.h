@@ -10,7 +10,9 @@
  * clears it), "strikes:user:<name>" (failures since the user's last
  * success, kept 30 days), "turn:user:<name>" (a password check of the user
  * under way). All times come from the store's TTLs, never from a clock here, so
- * a test can follow them exactly.
+ * a test can follow them exactly. The user's "fail", "lock" and "strikes"
+ * keys are written durable (STORE_SET_DURABLE): a restart of the memory
+ * store keeps them, with the time they have left.
  *
  * Use: af_throttle_begin(), then af_throttle_check() before checking the
  * password; refuse on AF_DIR_LOCKED or AF_DIR_WAIT; then

@@ -5,7 +5,9 @@
  * - memory: in-process hash table with TTLs; when given a folder it keeps
  *   an append-only file there (fsynced on every change, replayed at open,
  *   compacted when it grows past twice the live data), so admin data
- *   survives a restart on one node.
+ *   survives a restart on one node. Keys with a TTL are kept there only
+ *   when written durable (STORE_SET_DURABLE); the others are volatile and
+ *   a restart loses them.
  * - redis: hiredis, one connection per calling thread (made on first use,
  *   reconnected with backoff), so many authflow and pushd nodes share
  *   state. One-shot operations are atomic on the server (GETDEL, SET NX,
@@ -189,8 +191,25 @@ typedef struct store_value {
 void store_value_free(store_value *v);
 
 /* Flags of store_set(). */
-#define STORE_SET_NX 0x1 /* only when the key does not exist: EXISTS */
-#define STORE_SET_XX 0x2 /* only when the key exists: NOT_FOUND */
+#define STORE_SET_NX	  0x1 /* only when the key does not exist: EXISTS */
+#define STORE_SET_XX	  0x2 /* only when the key exists: NOT_FOUND */
+/*
+ * Durable: the key survives a restart of the memory backend even though
+ * it has a TTL. Such a key is written to the state file with its absolute
+ * expiry, replayed at open only if it has not expired by then, and kept
+ * by compaction; without the flag a key with a TTL is volatile and lost in
+ * a restart. redis takes the flag and changes nothing:
+ * what Redis keeps across its own restarts is its configuration's affair.
+ * A key is durable when its last write asked for it: a store_set() or
+ * store_incr() without the flag makes it volatile again (store_cas()
+ * keeps what it was). A key without a TTL is kept in any case.
+ *
+ * Every durable write costs an fsync, as a write without a TTL does: it
+ * is for security state whose loss in a restart would reopen an attack
+ * (brute-force locks and counters, replay records), not for the sessions,
+ * codes and tokens every sign-in makes.
+ */
+#define STORE_SET_DURABLE 0x4
 
 /* Sets key to value with a TTL (0: none). */
 STORE_NODISCARD store_status store_set(store_ctx *st, const char *key,
@@ -234,6 +253,14 @@ STORE_NODISCARD store_status store_incr(store_ctx *st, const char *key,
 					int64_t *out);
 
 /*
+ * store_incr(), and the key becomes durable (STORE_SET_DURABLE): for
+ * counters that must outlive a restart of the memory backend.
+ */
+STORE_NODISCARD store_status store_incr_durable(store_ctx *st, const char *key,
+						int64_t delta, uint64_t ttl_ms,
+						int64_t *out);
+
+/*
  * Remaining TTL in milliseconds (0 when the key has none, at least 1
  * otherwise); STORE_NOT_FOUND when the key does not exist.
  */
@@ -255,9 +282,10 @@ STORE_NODISCARD store_status store_srem(store_ctx *st, const char *key,
 /*
  * Adds member to the set at key and makes the whole set expire ttl_ms
  * (> 0) from now, a sliding expiry renewed by every add. Such a set is
- * volatile: like every key with an expiry it is never written to the
- * memory backend's state file (for indexes of short-lived things, such as
- * the sessions of a user). A persistent set given a TTL becomes volatile.
+ * volatile: like every key with an expiry not written durable, it is never
+ * written to the memory backend's state file (for indexes of short-lived
+ * things, such as the sessions of a user). A persistent set given a TTL
+ * becomes volatile.
  */
 STORE_NODISCARD store_status store_sadd_ttl(store_ctx *st, const char *key,
 					    const char *member,

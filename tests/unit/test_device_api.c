@@ -870,7 +870,7 @@ static void test_enroll_code_of_disabled_or_removed_user_401(void **state)
 	assert_int_equal(enroll_with(f, f->key, f->key, code), 401);
 	assert_error(f, "invalid_code");
 	/* Removed and made again: the old user's codes are gone. */
-	assert_int_equal(af_dir_user_remove(f->srv.dir, "test", USER),
+	assert_int_equal(af_dir_user_remove(f->srv.dir, "test", USER, NULL, 0),
 			 AF_DIR_OK);
 	assert_int_equal(af_mfa_enroll_codes_revoke(f->srv.store, USER),
 			 AF_MFA_OK);
@@ -975,18 +975,29 @@ static void test_enroll_sixth_device_409_limit(void **state)
 	EVP_PKEY *k;
 	int i;
 
-	char first[AF_MFA_ID_BUF] = "";
+	char first[AF_MFA_ID_BUF] = "", spare[AF_MFA_ID_BUF],
+	     none[AF_MFA_ID_BUF];
+	int64_t exp = 0;
 
-	for (i = 0; i <= AF_MFA_DEVICES_MAX; i++) {
+	/* Made while there was room; no code is made once the user is full. */
+	new_code(f, spare, sizeof(spare));
+	for (i = 0; i < AF_MFA_DEVICES_MAX; i++) {
 		k = new_key();
 		new_code(f, code, sizeof(code));
-		assert_int_equal(enroll_with(f, k, k, code),
-				 i < AF_MFA_DEVICES_MAX ? 201 : 409);
+		assert_int_equal(enroll_with(f, k, k, code), 201);
 		if (i == 0)
 			snprintf(first, sizeof(first), "%s",
 				 answer_str(f, "device_id"));
 		EVP_PKEY_free(k);
 	}
+	assert_int_equal(af_mfa_enroll_code_new(f->srv.store, USER, 0, none,
+						sizeof(none), &exp),
+			 AF_MFA_LIMIT);
+	assert_string_equal(none, "");
+	memcpy(code, spare, sizeof(spare));
+	k = new_key();
+	assert_int_equal(enroll_with(f, k, k, code), 409);
+	EVP_PKEY_free(k);
 	assert_error(f, "limit");
 	/* The refusal kept the code: once a device is gone, it enrolls. */
 	assert_int_equal(af_mfa_device_remove(f->srv.store, first), AF_MFA_OK);
@@ -1389,6 +1400,26 @@ static void test_timestamp_60s_off_accepted(void **state)
 	assert_int_equal(send_rq(f, &r), 200);
 }
 
+/*
+ * A memory-store server forgets its nonces when it restarts: what was
+ * signed before it started is refused, inside the clock window or not.
+ */
+static void test_signed_before_start_401(void **state)
+{
+	struct fx *f = *state;
+	rq r = {.method = "GET", .path = LIST};
+
+	enroll(f);
+	r.device = f->device;
+	f->srv.nonces_since = NOW - 5;
+	r.ts = NOW - 6;
+	assert_int_equal(send_rq(f, &r), 401);
+	assert_error(f, "unauthorized");
+	r.ts = NOW - 5;
+	assert_int_equal(send_rq(f, &r), 200);
+	f->srv.nonces_since = 0;
+}
+
 static void test_query_signed_in_target_ok(void **state)
 {
 	struct fx *f = *state;
@@ -1650,6 +1681,7 @@ int main(void)
 		T(test_enroll_first_phone_code_first_201),
 		T(test_enroll_stale_timestamp_401_code_kept),
 		T(test_enroll_sixth_device_409_limit),
+		T(test_signed_before_start_401),
 		T(test_enroll_refused_value_400_code_kept),
 		T(test_challenges_list_shows_pending_without_number),
 		T(test_challenge_get_own_200_other_404),

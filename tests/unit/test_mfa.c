@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/bn.h>
@@ -1009,6 +1010,46 @@ static void test_code_check_right_code_accepted_then_replay(void **state)
 	json_decref(d2);
 }
 
+/*
+ * The last step a device used is kept without an expiry, so the memory
+ * store's state file has it: a restart does not let a code be used again.
+ */
+static void test_code_check_restarted_memory_store_replay_refused(void **state)
+{
+	char dir[64], path[96], used[AF_MFA_ID_BUF], id[AF_MFA_ID_BUF];
+	char code[TC_CODE_BUF], err[256];
+	store_options so;
+	store_ctx *st = NULL;
+	json_t *dev;
+
+	(void)state;
+	(void)snprintf(dir, sizeof(dir), "/tmp/af-mfa-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	memset(&so, 0, sizeof(so));
+	so.state_dir = dir;
+	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
+	dev = add_device(st, "kim", "none", NULL, "2024.1", id);
+	code_at(dev, T0, code);
+	assert_int_equal(
+		af_mfa_code_check(st, "kim", code, T0, used, sizeof(used)),
+		AF_MFA_OK);
+	store_close(st);
+	st = NULL;
+	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
+	assert_int_equal(
+		af_mfa_code_check(st, "kim", code, T0, used, sizeof(used)),
+		AF_MFA_REPLAY);
+	code_at(dev, T0 + 30, code);
+	assert_int_equal(
+		af_mfa_code_check(st, "kim", code, T0 + 30, used, sizeof(used)),
+		AF_MFA_OK);
+	store_close(st);
+	json_decref(dev);
+	(void)snprintf(path, sizeof(path), "%s/store.aof", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_code_check_previous_step_accepted_once(void **state)
 {
 	struct fixture *f = *state;
@@ -1970,6 +2011,8 @@ int main(void)
 		cmocka_unit_test(test_device_pushable_rules),
 		cmocka_unit_test(test_new_id_never_starts_with_dash),
 		cmocka_unit_test(test_txn_push_mark_text_changes_device_only),
+		cmocka_unit_test(
+			test_code_check_restarted_memory_store_replay_refused),
 	};
 	const struct CMUnitTest memory[] = {STORE_CASES(setup_memory)};
 	const struct CMUnitTest redis[] = {STORE_CASES(setup_redis)};

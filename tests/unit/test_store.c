@@ -671,6 +671,44 @@ static void test_incr_new_key_ttl_set_once(void **state)
 	assert_int_equal(ttl, 0);
 }
 
+/* On every backend the durable flag changes nothing a caller can see. */
+static void test_set_durable_flag_acts_like_plain_set(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ttl = 0;
+	int64_t n = 0;
+
+	assert_int_equal(store_set(f->st, "d", "a", 1, 60000,
+				   STORE_SET_DURABLE | STORE_SET_NX),
+			 STORE_OK);
+	assert_int_equal(store_set(f->st, "d", "b", 1, 60000,
+				   STORE_SET_DURABLE | STORE_SET_NX),
+			 STORE_EXISTS);
+	assert_int_equal(store_set(f->st, "d", "c", 1, 60000,
+				   STORE_SET_DURABLE | STORE_SET_XX),
+			 STORE_OK);
+	want_value(f->st, "d", "c");
+	assert_int_equal(store_ttl(f->st, "d", &ttl), STORE_OK);
+	assert_true(ttl > 59000 && ttl <= 60000);
+	assert_int_equal(
+		store_set(f->st, "d", "e", 1, 0,
+			  STORE_SET_DURABLE | STORE_SET_NX | STORE_SET_XX),
+		STORE_ERR_ARG);
+	assert_int_equal(store_incr_durable(f->st, "c", 2, 60000, &n),
+			 STORE_OK);
+	assert_int_equal(store_incr_durable(f->st, "c", 3, 60000, &n),
+			 STORE_OK);
+	assert_int_equal(n, 5);
+	assert_int_equal(store_ttl(f->st, "c", &ttl), STORE_OK);
+	assert_true(ttl > 59000 && ttl <= 60000);
+	assert_int_equal(store_incr_durable(NULL, "c", 1, 0, &n),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_incr_durable(f->st, "c", 1, 0, NULL),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_del(f->st, "d"), STORE_OK);
+	want_missing(f->st, "d");
+}
+
 static void test_incr_bad_value_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -1745,6 +1783,132 @@ static void test_set_with_ttl_does_not_grow_file(void **state)
 	assert_true(file_size(f->aof) > before);
 	reopen(f);
 	want_missing(f->st, "p");
+}
+
+/*
+ * Durable keys outlive a restart with their absolute expiry; a later
+ * write without the flag, a delete or a getdel takes them back out.
+ */
+static void test_set_durable_ttl_kept_across_reopen(void **state)
+{
+	struct fixture *f = *state;
+	store_value v = {NULL, 0};
+	uint64_t ttl = 0;
+	int64_t n = 0;
+
+	assert_int_equal(
+		store_set(f->st, "lock", "1", 1, 60000, STORE_SET_DURABLE),
+		STORE_OK);
+	assert_int_equal(store_incr_durable(f->st, "strikes", 1, 60000, &n),
+			 STORE_OK);
+	assert_int_equal(store_incr_durable(f->st, "strikes", 1, 60000, &n),
+			 STORE_OK);
+	/* A plain incr of a volatile counter stays volatile. */
+	assert_int_equal(store_incr(f->st, "volatile", 1, 60000, &n), STORE_OK);
+	/* A compare-and-set keeps the key durable. */
+	assert_int_equal(
+		store_set(f->st, "step", "10", 2, 60000, STORE_SET_DURABLE),
+		STORE_OK);
+	assert_int_equal(store_cas(f->st, "step", "10", 2, "11", 2, 0),
+			 STORE_OK);
+	/* Written again without the flag: volatile from then on. */
+	assert_int_equal(
+		store_set(f->st, "undone", "1", 1, 60000, STORE_SET_DURABLE),
+		STORE_OK);
+	assert_int_equal(store_set(f->st, "undone", "2", 1, 60000, 0),
+			 STORE_OK);
+	assert_int_equal(
+		store_set(f->st, "deleted", "1", 1, 60000, STORE_SET_DURABLE),
+		STORE_OK);
+	assert_int_equal(store_del(f->st, "deleted"), STORE_OK);
+	assert_int_equal(
+		store_set(f->st, "taken", "1", 1, 60000, STORE_SET_DURABLE),
+		STORE_OK);
+	assert_int_equal(store_getdel(f->st, "taken", &v), STORE_OK);
+	store_value_free(&v);
+	sleep_ms(30);
+	reopen(f);
+	want_value(f->st, "lock", "1");
+	want_value(f->st, "strikes", "2");
+	want_value(f->st, "step", "11");
+	want_missing(f->st, "volatile");
+	want_missing(f->st, "undone");
+	want_missing(f->st, "deleted");
+	want_missing(f->st, "taken");
+	/* The expiry is the one first set, not a new one from the restart. */
+	assert_int_equal(store_ttl(f->st, "lock", &ttl), STORE_OK);
+	assert_true(ttl > 50000 && ttl <= 60000 - 30);
+	assert_int_equal(store_ttl(f->st, "strikes", &ttl), STORE_OK);
+	assert_true(ttl > 50000 && ttl <= 60000 - 30);
+	/* Still a counter that goes on counting, and still durable. */
+	assert_int_equal(store_incr_durable(f->st, "strikes", 1, 60000, &n),
+			 STORE_OK);
+	assert_int_equal(n, 3);
+	reopen(f);
+	want_value(f->st, "strikes", "3");
+}
+
+static void test_set_durable_expired_not_replayed(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(
+		store_set(f->st, "short", "x", 1, 50, STORE_SET_DURABLE),
+		STORE_OK);
+	/* An expired durable value also ends the persistent one before. */
+	put(f->st, "over", "old");
+	assert_int_equal(
+		store_set(f->st, "over", "new", 3, 50, STORE_SET_DURABLE),
+		STORE_OK);
+	assert_int_equal(
+		store_set(f->st, "long", "y", 1, 60000, STORE_SET_DURABLE),
+		STORE_OK);
+	store_close(f->st);
+	f->st = NULL;
+	sleep_ms(120);
+	f->st = open_or_fail(&f->opts);
+	want_missing(f->st, "short");
+	want_missing(f->st, "over");
+	want_value(f->st, "long", "y");
+}
+
+/* A compacted file keeps the durable keys alive, and only those. */
+static void test_set_durable_kept_by_compaction(void **state)
+{
+	struct fixture *f = *state;
+	enum { CHUNK = 64 * 1024, WRITES = 48 };
+	uint8_t *v = malloc(CHUNK);
+	uint64_t ttl = 0;
+	int64_t n = 0;
+	int i;
+
+	assert_non_null(v);
+	assert_int_equal(
+		store_set(f->st, "lock", "1", 1, 60000, STORE_SET_DURABLE),
+		STORE_OK);
+	assert_int_equal(store_incr_durable(f->st, "strikes", 7, 60000, &n),
+			 STORE_OK);
+	assert_int_equal(
+		store_set(f->st, "brief", "1", 1, 50, STORE_SET_DURABLE),
+		STORE_OK);
+	assert_int_equal(store_set(f->st, "volatile", "1", 1, 60000, 0),
+			 STORE_OK);
+	sleep_ms(100);
+	for (i = 0; i < WRITES; i++) {
+		memset(v, 'a' + i % 26, CHUNK);
+		assert_int_equal(store_set(f->st, "big", v, CHUNK, 0, 0),
+				 STORE_OK);
+	}
+	/* 3 MiB went through the file: it was rewritten at least once. */
+	assert_true(file_size(f->aof) < 1024 * 1024 + 2 * CHUNK);
+	reopen(f);
+	want_value(f->st, "lock", "1");
+	want_value(f->st, "strikes", "7");
+	want_missing(f->st, "brief");
+	want_missing(f->st, "volatile");
+	assert_int_equal(store_ttl(f->st, "lock", &ttl), STORE_OK);
+	assert_true(ttl > 0 && ttl <= 60000 - 100);
+	free(v);
 }
 
 static void test_sadd_ttl_not_persisted(void **state)
@@ -3016,6 +3180,7 @@ static void test_batch_many_ops_all_answered(void **state)
 		CASE(test_cas_mismatch_conflicts, setup),                      \
 		CASE(test_incr_new_key_ttl_set_once, setup),                   \
 		CASE(test_incr_bad_value_refused, setup),                      \
+		CASE(test_set_durable_flag_acts_like_plain_set, setup),        \
 		CASE(test_sadd_members_iterate_and_remove, setup),             \
 		CASE(test_sadd_wrong_type_refused, setup),                     \
 		CASE(test_sadd_ttl_set_expires_and_slides, setup),             \
@@ -3052,6 +3217,9 @@ int main(void)
 		CASE(test_open_expired_records_not_replayed, setup_aof),
 		CASE(test_set_with_ttl_does_not_grow_file, setup_aof),
 		CASE(test_sadd_ttl_not_persisted, setup_aof),
+		CASE(test_set_durable_ttl_kept_across_reopen, setup_aof),
+		CASE(test_set_durable_expired_not_replayed, setup_aof),
+		CASE(test_set_durable_kept_by_compaction, setup_aof),
 		CASE(test_queue_not_persisted, setup_aof),
 		CASE(test_open_torn_tail_truncated, setup_aof),
 		CASE(test_open_corrupt_middle_refused, setup_aof),
