@@ -195,9 +195,11 @@ void af_admin__dir_error(af_admin_call *c, af_dir_status st, const char *err)
 	case AF_DIR_CONFLICT:
 	case AF_DIR_WAIT:
 	case AF_DIR_LOCKED:
+	case AF_DIR_REMOVING:
 		as = AF_ADMIN_CONFLICT;
 		break;
 	case AF_DIR_STORE:
+	case AF_DIR_UNAUDITED:
 		as = AF_ADMIN_UNAVAILABLE;
 		break;
 	default:
@@ -207,6 +209,22 @@ void af_admin__dir_error(af_admin_call *c, af_dir_status st, const char *err)
 	af_admin__error(c, as,
 			err != NULL && err[0] != '\0' ? err
 						      : af_dir_strerror(st));
+}
+
+void af_admin__unaudited(af_admin_call *c, json_t *answer)
+{
+	/* The audit sink has logged the event itself, "stored": false. */
+	log_warn(c->srv->log, c->req->rid, "admin",
+		 "actor=%s action=%s audit=not_stored: the change was made and "
+		 "answered as done, but the audit trail could not record it",
+		 c->caller.name, c->action);
+	/*
+	 * Out of memory, the answer goes without the warning: what it
+	 * carries (a secret nobody else knows) matters more.
+	 */
+	if (json_object_set_new(answer, "warning",
+				json_string(AF_ADMIN_UNAUDITED_WARNING)) != 0)
+		return;
 }
 
 void af_admin__ok(af_admin_call *c)

@@ -142,6 +142,17 @@ void af_admin__ok(af_admin_call *c);
 void af_admin__json_secret(af_admin_call *c, unsigned status, json_t *obj,
 			   const char *secret_key);
 
+/*
+ * A change the directory made but could not put on the audit trail
+ * (AF_DIR_UNAUDITED) that is still answered as done, because the answer
+ * carries what the change made usable (a client secret): logs a warning
+ * and adds the member "warning" (AF_ADMIN_UNAUDITED_WARNING) to answer.
+ */
+#define AF_ADMIN_UNAUDITED_WARNING                                           \
+	"the change was made, but the audit trail could not record it (the " \
+	"server log has the event)"
+void af_admin__unaudited(af_admin_call *c, json_t *answer);
+
 /* 1 when the caller's token is a superadmin's, else a 403 and 0. */
 int af_admin__need_superadmin(af_admin_call *c, const char *what);
 

@@ -125,7 +125,11 @@ void af_admin__app_add(af_admin_call *c)
 		return;
 	st = af_dir_app_add(c->srv->dir, c->caller.name, body, &app, secret,
 			    sizeof(secret), err, sizeof(err));
-	if (st != AF_DIR_OK) {
+	/*
+	 * Made but not on the audit trail: the profile exists and only this
+	 * answer can carry its secret, so it is a success that says so.
+	 */
+	if (st != AF_DIR_OK && st != AF_DIR_UNAUDITED) {
 		af_admin__dir_error(c, st, err);
 		goto out;
 	}
@@ -134,6 +138,8 @@ void af_admin__app_add(af_admin_call *c)
 	answer = json_pack("{s:O, s:O*, s:s, s:s}", "app", app, "client_id",
 			   json_object_get(app, "client_id"), "client_secret",
 			   secret, "metadata_url", url);
+	if (answer != NULL && st == AF_DIR_UNAUDITED)
+		af_admin__unaudited(c, answer);
 	af_admin__json_secret(c, 201, answer, "client_secret");
 out:
 	OPENSSL_cleanse(secret, sizeof(secret));
@@ -198,7 +204,7 @@ void af_admin__app_remove(af_admin_call *c)
 void af_admin__app_rotate(af_admin_call *c)
 {
 	char secret[AF_DIR_SECRET_BUF];
-	json_t *app;
+	json_t *app, *answer;
 	af_dir_status st;
 
 	secret[0] = '\0';
@@ -208,15 +214,19 @@ void af_admin__app_rotate(af_admin_call *c)
 	st = af_dir_app_rotate_secret(c->srv->dir, c->caller.name,
 				      client_id_of(app), secret,
 				      sizeof(secret));
-	if (st != AF_DIR_OK) {
+	/*
+	 * The new secret replaced the old one when it was stored: an error
+	 * now would leave the application with no secret anyone knows.
+	 */
+	if (st != AF_DIR_OK && st != AF_DIR_UNAUDITED) {
 		af_admin__dir_error(c, st, NULL);
 		goto out;
 	}
-	af_admin__json_secret(c, 200,
-			      json_pack("{s:s, s:s}", "client_id",
-					client_id_of(app), "client_secret",
-					secret),
-			      "client_secret");
+	answer = json_pack("{s:s, s:s}", "client_id", client_id_of(app),
+			   "client_secret", secret);
+	if (answer != NULL && st == AF_DIR_UNAUDITED)
+		af_admin__unaudited(c, answer);
+	af_admin__json_secret(c, 200, answer, "client_secret");
 out:
 	OPENSSL_cleanse(secret, sizeof(secret));
 	json_decref(app);

@@ -275,50 +275,53 @@ out:
 
 void af_admin__user_remove(af_admin_call *c)
 {
-	char name[AF_DIR_USERNAME_MAX + 1];
-	json_t *user = NULL;
+	char name[AF_DIR_USERNAME_MAX + 1], err[AF_DIR_ERR_BUF] = "";
 	af_dir_status st;
 
-	/*
-	 * A record that does not parse (damaged) is removed all the same:
-	 * af_dir_user_remove() tells it from a store that does not answer.
-	 */
-	st = af_dir_user_get(c->srv->dir, c->seg[1], &user);
-	if (st != AF_DIR_OK && st != AF_DIR_STORE) {
-		af_admin__dir_error(
-			c, st, st == AF_DIR_NOT_FOUND ? "no such user" : NULL);
-		return;
-	}
 	if (af_dir_user_canonical(c->seg[1], name, sizeof(name)) != AF_DIR_OK) {
 		af_admin__dir_error(c, AF_DIR_NOT_FOUND, "no such user");
-		goto out;
+		return;
 	}
 	/*
-	 * The user goes first, so that no new session can start; then the
-	 * sessions it still has are ended.
+	 * In steps that can each be cut short and run again: the user is
+	 * marked first (disabled, "removing"), so that nothing signs in as
+	 * them meanwhile; then what they are signed into ends and their
+	 * phones go, so that a new user made later with the same name
+	 * inherits no session and no device that can approve sign-ins; the
+	 * directory drops the rest and the record last. Until the record
+	 * goes, the next DELETE finds the marked user and finishes the job.
+	 * A damaged record (it does not parse) is removed all the same.
 	 */
-	st = af_dir_user_remove(c->srv->dir, c->caller.name, name);
+	st = af_dir_user_remove_begin(c->srv->dir, name, err, sizeof(err));
 	if (st != AF_DIR_OK) {
-		af_admin__dir_error(c, st, NULL);
-		goto out;
+		af_admin__dir_error(
+			c, st, st == AF_DIR_NOT_FOUND ? "no such user" : err);
+		return;
 	}
-	if (af_session_end_user(c->srv, name) < 0) {
-		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
-				"user removed, but their sessions could not "
-				"be ended: run sessions end");
-		goto out;
+	if (af_admin__signins_end(c->srv, name) < 0) {
+		af_admin__errorf(c, AF_ADMIN_UNAVAILABLE,
+				 "the removal of user \"%s\" is incomplete: "
+				 "their sessions could not be ended; the user "
+				 "can no longer sign in; remove it again to "
+				 "finish",
+				 name);
+		return;
 	}
-	/*
-	 * Their phones go too: a new user made later with the same name
-	 * must not inherit a device that can approve sign-ins.
-	 */
 	if (remove_devices(c->srv, name) != 0) {
-		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
-				"user removed, but their devices could not "
-				"be removed: run device remove");
-		goto out;
+		af_admin__errorf(c, AF_ADMIN_UNAVAILABLE,
+				 "the removal of user \"%s\" is incomplete: "
+				 "their devices could not be removed; the user "
+				 "can no longer sign in; remove it again to "
+				 "finish",
+				 name);
+		return;
+	}
+	st = af_dir_user_remove(c->srv->dir, c->caller.name, name, err,
+				sizeof(err));
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(
+			c, st, st == AF_DIR_NOT_FOUND ? "no such user" : err);
+		return;
 	}
 	af_admin__ok(c);
-out:
-	json_decref(user);
 }

@@ -425,6 +425,25 @@ static af_dir_status release_name(af_dir *dir, const char *name,
 	return rc == AF_DIR_NOT_FOUND ? AF_DIR_OK : rc;
 }
 
+/*
+ * The audit event of a change that made a client secret valid: once the
+ * hash is stored, the secret is the only way in, and wiping it because the
+ * trail failed would lock the application out with nobody knowing the
+ * secret that works. So a failed event is AF_DIR_UNAUDITED, on which the
+ * caller hands the secret out and says the trail missed it (the event
+ * still reaches the log through the audit sink).
+ */
+static af_dir_status stored_then_audit(af_dir *dir, const char *actor,
+				       const char *action, const char *target,
+				       const json_t *detail, char *err,
+				       size_t errlen)
+{
+	if (af_dir__audit(dir, actor, action, target, detail, err, errlen) !=
+	    AF_DIR_OK)
+		return AF_DIR_UNAUDITED;
+	return AF_DIR_OK;
+}
+
 af_dir_status af_dir_app_add(af_dir *dir, const char *actor, const json_t *spec,
 			     json_t **out, char *secret, size_t secretcap,
 			     char *err, size_t errlen)
@@ -496,17 +515,21 @@ af_dir_status af_dir_app_add(af_dir *dir, const char *actor, const json_t *spec,
 	rc = af_dir__from_store(
 		store_sadd(af_dir_store(dir), "apps", client_id));
 	if (rc == AF_DIR_OK)
-		rc = af_dir__audit(dir, actor, "app.add", client_id, norm, err,
-				   errlen);
-	if (rc == AF_DIR_OK)
-		rc = hand_out(app, out);
+		rc = stored_then_audit(dir, actor, "app.add", client_id, norm,
+				       err, errlen);
+	if (rc == AF_DIR_OK || rc == AF_DIR_UNAUDITED) {
+		af_dir_status r = hand_out(app, out);
+
+		if (r != AF_DIR_OK)
+			rc = r;
+	}
 out:
 	if (name_claimed) {
 		af_dir_status r = release_name(dir, name, client_id);
 
 		(void)r; /* best effort; the error above is what counts */
 	}
-	if (rc != AF_DIR_OK && secret != NULL)
+	if (rc != AF_DIR_OK && rc != AF_DIR_UNAUDITED && secret != NULL)
 		OPENSSL_cleanse(secret, secretcap);
 	json_decref(norm);
 	json_decref(app);
@@ -711,9 +734,9 @@ af_dir_status af_dir_app_rotate_secret(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_OK)
 		rc = af_dir__update(dir, key, secret_fn, hash, NULL, NULL);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__audit(dir, actor, "app.rotate_secret", client_id,
-				   NULL, NULL, 0);
-	if (rc != AF_DIR_OK)
+		rc = stored_then_audit(dir, actor, "app.rotate_secret",
+				       client_id, NULL, NULL, 0);
+	if (rc != AF_DIR_OK && rc != AF_DIR_UNAUDITED)
 		OPENSSL_cleanse(secret, secretcap);
 	return rc;
 }

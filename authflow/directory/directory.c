@@ -645,6 +645,60 @@ static af_dir_status exists(af_dir *dir, const char *prefix, const char *name)
 	return rc;
 }
 
+/* The member that marks a user being removed (af_dir_user_remove()). */
+#define USER_REMOVING "removing"
+
+int af_dir_user_removing(const json_t *user)
+{
+	return json_is_true(json_object_get(user, USER_REMOVING));
+}
+
+/*
+ * Reads the user record at key as it is: AF_DIR_OK and *user, or AF_DIR_OK
+ * and *user NULL when the record is damaged (not a JSON object),
+ * AF_DIR_NOT_FOUND, or the store's failure. Unlike af_dir__get_json(), a
+ * damaged record is told apart from a store that does not answer, so that
+ * it can still be removed.
+ */
+static af_dir_status user_read(af_dir *dir, const char *key, json_t **user)
+{
+	store_value v = {NULL, 0};
+	af_dir_status rc;
+
+	*user = NULL;
+	rc = af_dir__from_store(store_get(dir->store, key, &v));
+	if (rc != AF_DIR_OK)
+		return rc;
+	*user = json_loadb((const char *)v.data, v.len, 0, NULL);
+	/* The record holds a password hash: the bytes are wiped on free. */
+	store_value_free(&v);
+	if (!json_is_object(*user)) {
+		json_decref(*user);
+		*user = NULL;
+	}
+	return AF_DIR_OK;
+}
+
+/*
+ * Whether the user name (folded) is there to be named by a policy, a
+ * deployment or a group: AF_DIR_OK (a damaged record counts, as it did
+ * for exists()), AF_DIR_NOT_FOUND, AF_DIR_REMOVING, or the store's failure.
+ */
+static af_dir_status user_present(af_dir *dir, const char *name)
+{
+	char key[STORE_KEY_MAX];
+	json_t *user = NULL;
+	af_dir_status rc;
+
+	if (af_dir__key(key, sizeof(key), "user:", name) != AF_DIR_OK)
+		return AF_DIR_NOT_FOUND;
+	rc = user_read(dir, key, &user);
+	if (rc == AF_DIR_OK && af_dir_user_removing(user))
+		rc = AF_DIR_REMOVING;
+	json_decref(user);
+	return rc;
+}
+
 af_dir_status af_dir__name_of(af_dir *dir, const char *field, const char *v,
 			      af_dir_target kind, char *out, size_t outcap,
 			      char *err, size_t errlen)
@@ -685,10 +739,14 @@ af_dir_status af_dir__name_of(af_dir *dir, const char *field, const char *v,
 		fold_lower(out);
 	if (prefix == NULL)
 		return AF_DIR_OK;
-	rc = exists(dir, prefix, out);
-	if (rc == AF_DIR_NOT_FOUND) {
-		af_dir__err(err, errlen, "%s: no %s named \"%s\"", field, noun,
-			    out);
+	/* A user being removed is as good as gone: naming it would leave a
+	 * reference behind once the removal is done. */
+	rc = kind == AF_DIR_TARGET_USER ? user_present(dir, out)
+					: exists(dir, prefix, out);
+	if (rc == AF_DIR_NOT_FOUND || rc == AF_DIR_REMOVING) {
+		af_dir__err(err, errlen, "%s: no %s named \"%s\"%s", field,
+			    noun, out,
+			    rc == AF_DIR_REMOVING ? " (being removed)" : "");
 		return AF_DIR_INVALID;
 	}
 	if (rc != AF_DIR_OK)
@@ -1167,6 +1225,49 @@ static af_dir_status new_sub(af_dir *dir, const char *user, char *sub,
 	return rc;
 }
 
+/*
+ * Drops what policies and app deployments still name a user who has no
+ * record. Such names are left over from a removal cut short by an older
+ * version of authflow, which deleted the record first and the references
+ * after it, or by a store that lost writes; this version marks the record
+ * and deletes it last, so that its own removals can always be finished by
+ * running them again. They were granted to someone else, and a new person
+ * given the name must get exactly what an administrator gives them, so
+ * they are cleared here, each an audit event of the adding actor with
+ * "removed": true, rather than the add refused: with no user there is
+ * nothing to remove, so no other call could clear them. The cost is one
+ * pass over the policies and profiles (at most AF_DIR_POLICIES_MAX and
+ * AF_DIR_APPS_MAX, parsed through the memo), which an admin call can bear.
+ * Member sets are left: they grant nothing (a user's groups and OUs are
+ * read from the record) and clearing them would mean a pass over every
+ * group and OU.
+ */
+static af_dir_status forget_stale(af_dir *dir, const char *actor,
+				  const char *name, char *err, size_t errlen)
+{
+	af_dir_status rc;
+
+	rc = af_dir__policies_forget(dir, actor, AF_DIR_TARGET_USER, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__apps_forget(dir, actor, AF_DIR_TARGET_USER, name);
+	if (rc != AF_DIR_OK)
+		af_dir__err(err, errlen,
+			    "username: what policies and deployments still "
+			    "name an earlier user \"%s\" could not be "
+			    "cleared (%s); the user was not added",
+			    name, af_dir_strerror(rc));
+	return rc;
+}
+
+/* The message of a change refused because the user is being removed. */
+static void removing_err(const char *name, char *err, size_t errlen)
+{
+	af_dir__err(err, errlen,
+		    "username: user \"%s\" is being removed: remove it "
+		    "again to finish",
+		    name);
+}
+
 static af_dir_status user_key(char *key, size_t cap, const char *username,
 			      char *name, size_t namecap)
 {
@@ -1226,11 +1327,15 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 		if (rc != AF_DIR_OK)
 			goto out;
 	}
-	rc = exists(dir, "user:", name);
-	if (rc == AF_DIR_OK) {
-		rc = AF_DIR_EXISTS;
-		af_dir__err(err, errlen, "username: a user named \"%s\" exists",
+	rc = user_present(dir, name);
+	if (rc == AF_DIR_OK || rc == AF_DIR_REMOVING) {
+		af_dir__err(err, errlen,
+			    rc == AF_DIR_OK
+				    ? "username: a user named \"%s\" exists"
+				    : "username: a user named \"%s\" is being "
+				      "removed: remove it again to finish",
 			    name);
+		rc = AF_DIR_EXISTS;
 		goto out;
 	}
 	if (rc != AF_DIR_NOT_FOUND)
@@ -1240,6 +1345,9 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 	 * existed (anyone may try any name) are not the new user's.
 	 */
 	rc = af_throttle_unlock(dir, name);
+	if (rc != AF_DIR_OK)
+		goto out;
+	rc = forget_stale(dir, actor, name, err, errlen);
 	if (rc != AF_DIR_OK)
 		goto out;
 	rc = new_sub(dir, name, sub, sizeof(sub));
@@ -1292,7 +1400,12 @@ static af_dir_status merge_fn(json_t *user, void *arg)
 	const json_t *norm = arg;
 	int disabling = json_is_true(json_object_get(user, "enabled")) &&
 			json_is_false(json_object_get(norm, "enabled"));
-	af_dir_status rc = user_merge(user, norm);
+	af_dir_status rc;
+
+	/* Enabled again or given new groups, it would outlive its removal. */
+	if (af_dir_user_removing(user))
+		return AF_DIR_REMOVING;
+	rc = user_merge(user, norm);
 
 	/* What the user signed into before being disabled stays ended. */
 	if (rc == AF_DIR_OK && disabling)
@@ -1353,6 +1466,8 @@ af_dir_status af_dir_user_set(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_NOT_FOUND)
 		af_dir__err(err, errlen, "username: no user named \"%s\"",
 			    name);
+	if (rc == AF_DIR_REMOVING)
+		removing_err(name, err, errlen);
 	if (rc != AF_DIR_OK)
 		goto out;
 	rc = sync_members(dir, name, before, after);
@@ -1378,6 +1493,8 @@ static af_dir_status password_fn(json_t *user, void *arg)
 {
 	const pw_change *c = arg;
 
+	if (af_dir_user_removing(user))
+		return AF_DIR_REMOVING;
 	if (c->only_if != NULL &&
 	    !af_ct_streq(json_string_value(json_object_get(user, "password")),
 			 c->only_if))
@@ -1430,6 +1547,8 @@ af_dir_status af_dir_user_set_password(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_NOT_FOUND)
 		af_dir__err(err, errlen, "username: no user named \"%s\"",
 			    name);
+	if (rc == AF_DIR_REMOVING)
+		removing_err(name, err, errlen);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor,
 				   password != NULL ? "user.passwd"
@@ -1446,46 +1565,86 @@ af_dir_status af_dir_user_canonical(const char *username, char *out, size_t cap)
 					       : user_name(username, out, cap);
 }
 
-af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
-				 const char *username)
+/*
+ * Marks a user for removal: disabled, "removing", its sign-in generation
+ * raised so that what it is signed into ends. Nothing a marked user has
+ * can grow any more (see merge_fn(), membership_fn()), so the marked
+ * record is the last version whose references the removal must drop.
+ */
+static af_dir_status mark_fn(json_t *user, void *arg)
+{
+	(void)arg;
+	if (af_dir_user_removing(user))
+		return AF_DIR_EXISTS; /* marked already: nothing to write */
+	if (af_dir__set_new(user, "enabled", json_false()) != AF_DIR_OK ||
+	    af_dir__set_new(user, USER_REMOVING, json_true()) != AF_DIR_OK ||
+	    gen_raise(user) != AF_DIR_OK)
+		return AF_DIR_NOMEM;
+	return af_dir__set_new(user, "updated_at", json_integer(af_now()));
+}
+
+/*
+ * Marks the user at key (see mark_fn()) unless it is marked already.
+ * AF_DIR_OK and *user, the marked record; AF_DIR_OK and *user NULL for a
+ * damaged record, which cannot be marked (nor signed in with);
+ * AF_DIR_NOT_FOUND; or a failure, with nothing marked.
+ */
+static af_dir_status mark_removing(af_dir *dir, const char *key, json_t **user)
+{
+	af_dir_status rc, r;
+
+	*user = NULL;
+	rc = af_dir__update(dir, key, mark_fn, NULL, user, NULL);
+	if (rc != AF_DIR_EXISTS && rc != AF_DIR_STORE)
+		return rc;
+	/* Marked already, damaged, or the store failed: look again. */
+	r = user_read(dir, key, user);
+	if (r != AF_DIR_OK)
+		return r;
+	if (*user == NULL || af_dir_user_removing(*user))
+		return AF_DIR_OK;
+	json_decref(*user);
+	*user = NULL;
+	return rc;
+}
+
+af_dir_status af_dir_user_remove_begin(af_dir *dir, const char *username,
+				       char *err, size_t errlen)
 {
 	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
-	char subkey[STORE_KEY_MAX];
-	store_value v = {NULL, 0};
 	json_t *user = NULL;
+	af_dir_status rc;
+
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	rc = user_key(key, sizeof(key), username, name, sizeof(name));
+	if (rc == AF_DIR_OK)
+		rc = mark_removing(dir, key, &user);
+	json_decref(user);
+	if (rc == AF_DIR_NOT_FOUND)
+		af_dir__err(err, errlen, "username: no such user");
+	else if (rc != AF_DIR_OK)
+		af_dir__err(err, errlen,
+			    "user \"%s\" could not be marked for removal "
+			    "(%s): nothing was removed",
+			    name, af_dir_strerror(rc));
+	return rc;
+}
+
+/*
+ * Drops what refers to a user being removed, from the marked record (an
+ * empty object for a damaged one): member sets, the "sub" mapping,
+ * policies, deployments, brute-force counters. Every step is tried and
+ * each can be run again; the first failure is returned.
+ */
+static af_dir_status drop_references(af_dir *dir, const char *actor,
+				     const char *name, const json_t *user)
+{
+	char subkey[STORE_KEY_MAX];
 	af_dir_status rc, r;
 	const char *sub;
 
-	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
-		return AF_DIR_INVALID;
-	rc = user_key(key, sizeof(key), username, name, sizeof(name));
-	if (rc != AF_DIR_OK)
-		return rc;
-	/*
-	 * The record goes first, so that nothing can sign in as the user
-	 * while the references are cleaned up; taken as it was when it went,
-	 * so that the memberships cleaned up are those of its last version.
-	 */
-	rc = af_dir__from_store(store_getdel(dir->store, key, &v));
-	if (rc != AF_DIR_OK)
-		return rc;
-	user = json_loadb((const char *)v.data, v.len, 0, NULL);
-	OPENSSL_cleanse(v.data, v.len);
-	store_value_free(&v);
-	if (!json_is_object(user)) {
-		/*
-		 * A damaged record: gone now, and what refers to it by name
-		 * is cleaned up below; its groups and sub are unknown.
-		 */
-		json_decref(user);
-		user = json_object();
-		if (user == NULL)
-			return AF_DIR_NOMEM;
-	}
-	rc = af_dir__from_store(store_srem(dir->store, "users", name));
-	r = sync_members(dir, name, user, NULL);
-	if (rc == AF_DIR_OK)
-		rc = r;
+	rc = sync_members(dir, name, user, NULL);
 	sub = json_string_value(json_object_get(user, "sub"));
 	if (sub != NULL &&
 	    af_dir__key(subkey, sizeof(subkey), "sub:", sub) == AF_DIR_OK) {
@@ -1503,9 +1662,68 @@ af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 	r = af_throttle_unlock(dir, name);
 	if (rc == AF_DIR_OK)
 		rc = r;
+	return rc;
+}
+
+af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
+				 const char *username, char *err, size_t errlen)
+{
+	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
+	json_t *user = NULL;
+	af_dir_status rc;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	rc = user_key(key, sizeof(key), username, name, sizeof(name));
+	if (rc == AF_DIR_NOT_FOUND)
+		af_dir__err(err, errlen, "username: no such user");
+	if (rc != AF_DIR_OK)
+		return rc;
+	/*
+	 * The record is marked first and goes last: until it is gone, the
+	 * marked user cannot sign in and every reference to it can be found
+	 * from it, so a removal cut short anywhere (a crash, a store that
+	 * refuses a write) is finished by running it again, and a later user
+	 * of the name never meets what was left of this one.
+	 */
+	rc = mark_removing(dir, key, &user);
+	if (rc != AF_DIR_OK) {
+		if (rc == AF_DIR_NOT_FOUND)
+			af_dir__err(err, errlen, "username: no such user");
+		else
+			af_dir__err(err, errlen,
+				    "user \"%s\" could not be marked for "
+				    "removal (%s): nothing was removed",
+				    name, af_dir_strerror(rc));
+		return rc;
+	}
+	if (user == NULL) {
+		/* Damaged: its groups and sub are unknown, its name is not. */
+		user = json_object();
+		if (user == NULL)
+			return AF_DIR_NOMEM;
+	}
+	rc = drop_references(dir, actor, name, user);
+	/*
+	 * The event goes before the record: a crash after it leaves a marked
+	 * user whose removal runs again (and is recorded twice), never a
+	 * removal that nobody can see on the trail.
+	 */
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor, "user.remove", name, NULL, NULL,
 				   0);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_srem(dir->store, "users", name));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_del(dir->store, key));
+	if (rc != AF_DIR_OK)
+		af_dir__err(err, errlen,
+			    "the removal of user \"%s\" is incomplete (%s): "
+			    "the user can no longer sign in; remove it again "
+			    "to finish",
+			    name, af_dir_strerror(rc));
 	json_decref(user);
 	return rc;
 }
@@ -1793,6 +2011,13 @@ static af_dir_status membership_fn(json_t *user, void *arg)
 	const membership *m = arg;
 	json_t *arr = json_object_get(user, m->field);
 
+	/*
+	 * A user being removed joins nothing: its removal cleans the member
+	 * sets of the marked record, so the record's groups and OUs may
+	 * only shrink from then on (a group removed, say).
+	 */
+	if (m->add && af_dir_user_removing(user))
+		return AF_DIR_REMOVING;
 	if (!json_is_array(arr)) {
 		arr = json_array();
 		if (af_dir__set_new(user, m->field, arr) != AF_DIR_OK)
@@ -1821,7 +2046,7 @@ static af_dir_status kind_member(af_dir *dir, const member_kind *mk,
 	char uname[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
 	membership m = {mk->field, name, add};
 	json_t *after = NULL, *before = NULL, *detail = NULL;
-	af_dir_status rc;
+	af_dir_status rc, r;
 
 	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
 		af_dir__err(err, errlen, "actor: missing or malformed");
@@ -1840,6 +2065,8 @@ static af_dir_status kind_member(af_dir *dir, const member_kind *mk,
 				    &before);
 	if (rc == AF_DIR_NOT_FOUND)
 		af_dir__err(err, errlen, "username: no such user");
+	if (rc == AF_DIR_REMOVING)
+		removing_err(uname, err, errlen);
 	if (rc == AF_DIR_LIMIT)
 		af_dir__err(err, errlen, "%s: at most %d", mk->field,
 			    AF_DIR_MEMBERSHIPS_MAX);
@@ -1850,9 +2077,13 @@ static af_dir_status kind_member(af_dir *dir, const member_kind *mk,
 		goto out;
 	/*
 	 * A user removed meanwhile may have had the member sets cleaned
-	 * before this one was added to: undone, so that no ghost stays.
+	 * before this one was added to: undone, so that no ghost stays. A
+	 * removal marks the record before it cleans the sets, and this adds
+	 * to them before it looks, so a mark not seen here was made after
+	 * the add and its cleaning comes after it too.
 	 */
-	if (add && exists(dir, "user:", uname) == AF_DIR_NOT_FOUND) {
+	r = add ? user_present(dir, uname) : AF_DIR_OK;
+	if (r == AF_DIR_NOT_FOUND || r == AF_DIR_REMOVING) {
 		if (sync_members(dir, uname, after, before) != AF_DIR_OK)
 			af_dir__err(err, errlen, "username: no such user (%s)",
 				    "its membership could not be undone");

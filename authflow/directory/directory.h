@@ -9,8 +9,9 @@
  * Stored objects (keys get the store's own prefix on top):
  *   "user:<name>"    {username, sub, name, email, email_verified, domain,
  *                     ous, groups, enabled, password, created_at,
- *                     updated_at}; index set "users"; "sub:<sub>" holds
- *                     the user name of a subject identifier.
+ *                     updated_at, removing (true while being removed)};
+ *                     index set "users"; "sub:<sub>" holds the user name
+ *                     of a subject identifier.
  *   "group:<name>"   {name, description}; set "groups"; the user names of
  *                     its members in set "group_members:<name>".
  *   "ou:<name>"      {name}; set "ous"; members in "ou_members:<name>".
@@ -39,7 +40,9 @@
  * Admin mutations take the acting administrator's name (actor, 1..128
  * bytes, for the audit trail) and record one audit event on success. When
  * the change was made but its audit event could not be written, they
- * return AF_DIR_STORE with a message saying so.
+ * return AF_DIR_STORE with a message saying so; only af_dir_app_add() and
+ * af_dir_app_rotate_secret() return AF_DIR_UNAUDITED instead, as their
+ * caller must then still hand out the secret that now works.
  *
  * Roles: creating, editing, removing an application profile and rotating
  * its secret are for superadmins only; deploying and undeploying it is for
@@ -76,20 +79,24 @@
 
 /* The status of every function of the module (directory, af_pw_,
  * af_throttle_, af_audit_), names and messages from one list. */
-#define AF_DIR_STATUS_MAP(XX)                                               \
-	XX(OK, 0, "success")                                                \
-	XX(NOT_FOUND, -1, "no such entry")                                  \
-	XX(EXISTS, -2, "already exists")                                    \
-	XX(INVALID, -3, "invalid input")                                    \
-	XX(FORBIDDEN, -4, "not allowed")                                    \
-	XX(LIMIT, -5, "limit reached")                                      \
-	XX(STORE, -6, "state store failure")                                \
-	XX(NOMEM, -7, "out of memory")                                      \
-	XX(CRYPTO, -8, "cryptographic library failure")                     \
-	XX(MISMATCH, -9, "wrong user name or password")                     \
-	XX(WAIT, -10, "too many failed attempts: wait before trying again") \
-	XX(LOCKED, -11, "account locked after too many failed attempts")    \
-	XX(CONFLICT, -12, "changed at the same time by someone else: retry")
+#define AF_DIR_STATUS_MAP(XX)                                                \
+	XX(OK, 0, "success")                                                 \
+	XX(NOT_FOUND, -1, "no such entry")                                   \
+	XX(EXISTS, -2, "already exists")                                     \
+	XX(INVALID, -3, "invalid input")                                     \
+	XX(FORBIDDEN, -4, "not allowed")                                     \
+	XX(LIMIT, -5, "limit reached")                                       \
+	XX(STORE, -6, "state store failure")                                 \
+	XX(NOMEM, -7, "out of memory")                                       \
+	XX(CRYPTO, -8, "cryptographic library failure")                      \
+	XX(MISMATCH, -9, "wrong user name or password")                      \
+	XX(WAIT, -10, "too many failed attempts: wait before trying again")  \
+	XX(LOCKED, -11, "account locked after too many failed attempts")     \
+	XX(CONFLICT, -12, "changed at the same time by someone else: retry") \
+	XX(UNAUDITED, -13,                                                   \
+	   "the change was made, but its audit event could not be written")  \
+	XX(REMOVING, -14,                                                    \
+	   "the user is being removed: remove the user again to finish")
 
 typedef enum af_dir_status {
 #define AF_DIR_XX(name, value, text) AF_DIR_##name = (value),
@@ -245,10 +252,33 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_domain(const char *field,
  * to false unless the patch sets it too. AF_DIR_NOT_FOUND when no user.
  *
  * af_dir_user_set_password: password NULL removes it (no sign-in).
- * af_dir_user_remove: also drops the user from member sets, policies and
- * app deployments, and clears its brute-force counters and lock. A record
- * that does not parse (damaged) is removed too, with what refers to it by
- * name; AF_DIR_STORE only when the store does not answer.
+ *
+ * af_dir_user_remove: removes a user in steps that can each be cut short
+ * (a crash, a store that refuses a write) and run again. First the record
+ * is marked: "enabled" false, "removing" true and the sign-in generation
+ * raised, so that nothing signs in as the user from then on; a marked
+ * user cannot be changed (AF_DIR_REMOVING), assigned, deployed to or made
+ * a member, and a new user of the name cannot be added. Then the user is
+ * dropped from the member sets (of the marked record, which no change can
+ * reach any more), policies and app deployments, the "sub" mapping and the
+ * brute-force counters and lock go, the audit event "user.remove" is
+ * written, and the record goes last. A failure after the mark answers
+ * AF_DIR_STORE (or AF_DIR_NOMEM) with a message in err that the removal is
+ * incomplete and is to be run again; run again on the marked user, it
+ * finishes the job (a removal finished that way may leave two
+ * "user.remove" events). A record that does not parse (damaged) cannot be
+ * marked; it is removed all the same, with what refers to it by name.
+ * AF_DIR_NOT_FOUND when there is no such user.
+ * af_dir_user_remove_begin: only the mark, for a caller that has more to
+ * end (sessions, devices) before af_dir_user_remove(): AF_DIR_OK also
+ * when the user is marked already or the record is damaged.
+ * af_dir_user_removing: 1 when a user object (stored or handed out) is
+ * marked for removal.
+ *
+ * af_dir_user_add of a name that no user has also drops what policies and
+ * app deployments still name it (left by a removal of an older version cut
+ * short), each an audit event as for a removal, so that the new user
+ * starts clean.
  * af_dir_user_canonical: the name a user is kept under (lower case) into
  * out (AF_DIR_USERNAME_MAX + 1 bytes); AF_DIR_INVALID for a malformed one.
  * af_dir_user_get / _get_by_sub: AF_DIR_OK and *out, or AF_DIR_NOT_FOUND
@@ -272,7 +302,13 @@ af_dir_user_set_password(af_dir *dir, const char *actor, const char *username,
 			 const char *password, char *err, size_t errlen);
 AF_DIR_NODISCARD af_dir_status af_dir_user_remove(af_dir *dir,
 						  const char *actor,
-						  const char *username);
+						  const char *username,
+						  char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_user_remove_begin(af_dir *dir,
+							const char *username,
+							char *err,
+							size_t errlen);
+int af_dir_user_removing(const json_t *user);
 AF_DIR_NODISCARD af_dir_status af_dir_user_canonical(const char *username,
 						     char *out, size_t cap);
 AF_DIR_NODISCARD af_dir_status af_dir_user_get(af_dir *dir,
@@ -457,6 +493,11 @@ AF_DIR_NODISCARD af_dir_status af_dir_policy_for_user(af_dir *dir,
  *
  * af_dir_app_set: patch has any member above; a new "name" must be free.
  * af_dir_app_rotate_secret: a new secret replaces the old at once.
+ * Both _add and _rotate_secret answer AF_DIR_UNAUDITED when the profile
+ * or the new secret was stored but the audit event could not be written:
+ * the secret is then valid and in secret (and the profile in *out) as
+ * with AF_DIR_OK, to be handed out and wiped all the same; err (of _add)
+ * says what failed. On any other failure the secret is wiped.
  * af_dir_app_deploy / _undeploy: adds or drops one target; deploying to a
  * target of a profile deployed to nobody makes its mode "chosen";
  * deploying to AF_DIR_TARGET_ALL makes it "all"; undeploying ALL makes it

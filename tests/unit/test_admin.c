@@ -1046,8 +1046,9 @@ static void test_devices_list_empty_then_one_then_removed(void **state)
 }
 
 /*
- * A removal cut short after the user record went (a crash) leaves the
- * phone behind: a new user of the name does not inherit it.
+ * A removal of an older version cut short after the user record went (a
+ * crash) left the phone behind: a new user of the name does not inherit
+ * it.
  */
 static void test_user_add_clears_an_earlier_users_phone(void **state)
 {
@@ -1066,8 +1067,9 @@ static void test_user_add_clears_an_earlier_users_phone(void **state)
 	json_decref(spec);
 	json_decref(dev);
 	/* Only the directory's step of the removal took place. */
-	assert_int_equal(af_dir_user_remove(f->srv.dir, "test", "alice"),
-			 AF_DIR_OK);
+	assert_int_equal(
+		af_dir_user_remove(f->srv.dir, "test", "alice", NULL, 0),
+		AF_DIR_OK);
 	add_alice(f);
 	assert_int_equal(
 		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
@@ -1274,6 +1276,84 @@ static void test_devices_list_push_token_cut(void **state)
 	json_decref(dev);
 }
 
+/*
+ * The audit trail fails after a new secret was stored: the answer is still
+ * the success with the secret (the only one that works now), and says
+ * that the trail missed it.
+ */
+static void test_app_secret_stored_audit_fails_secret_answered(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64], path[128], fresh[64];
+
+	add_app(f, "qlik", 0, id, sizeof(id), secret, sizeof(secret));
+	assert_null(json_object_get(f->answer, "warning"));
+	/* The trail's counter is damaged: every event fails. */
+	assert_int_equal(store_set(f->srv.store, "audit:seq", "x", 1, 0, 0),
+			 STORE_OK);
+	snprintf(path, sizeof(path), "/admin/v1/apps/%s/rotate-secret", id);
+	assert_int_equal(call(f, SUPER, "POST", path, NULL), 200);
+	assert_string_equal(answer_str(f, "client_id"), id);
+	assert_non_null(answer_str(f, "client_secret"));
+	assert_non_null(strstr(answer_str(f, "warning"), "audit trail"));
+	snprintf(fresh, sizeof(fresh), "%s", answer_str(f, "client_secret"));
+	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, fresh, NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, secret, NULL),
+			 AF_DIR_FORBIDDEN);
+
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps",
+			      "{\"name\": \"crm\", \"redirect_uris\": "
+			      "[\"" URI_OK "\"]}"),
+			 201);
+	assert_non_null(strstr(answer_str(f, "warning"), "audit trail"));
+	assert_int_equal(
+		af_dir_app_check_secret(f->srv.dir, answer_str(f, "client_id"),
+					answer_str(f, "client_secret"), NULL),
+		AF_DIR_OK);
+	/* Other changes still fail as they did. */
+	assert_int_equal(
+		call(f, SUPER, "POST", "/admin/v1/groups", "{\"name\": \"g\"}"),
+		503);
+}
+
+/*
+ * A removal that fails part-way says it is incomplete, leaves the user
+ * disabled and marked, and the next DELETE finishes it.
+ */
+static void test_user_remove_incomplete_503_then_rerun_finishes(void **state)
+{
+	struct fx *f = *state;
+
+	add_alice(f);
+	assert_int_equal(store_set(f->srv.store, "audit:seq", "x", 1, 0, 0),
+			 STORE_OK);
+	assert_int_equal(
+		call(f, ADMIN, "DELETE", "/admin/v1/users/alice", NULL), 503);
+	assert_error(f, "unavailable");
+	assert_non_null(strstr(answer_str(f, "message"), "incomplete"));
+	assert_non_null(strstr(answer_str(f, "message"), "again"));
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
+			 200);
+	assert_true(json_is_true(json_object_get(f->answer, "removing")));
+	assert_true(json_is_false(json_object_get(f->answer, "enabled")));
+	/* Nothing brings the user back meanwhile. */
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/users/alice",
+			      "{\"enabled\": true}"),
+			 409);
+	assert_non_null(strstr(answer_str(f, "message"), "being removed"));
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/users",
+			      "{\"username\": \"alice\"}"),
+			 409);
+	assert_int_equal(store_del(f->srv.store, "audit:seq"), STORE_OK);
+	assert_int_equal(
+		call(f, ADMIN, "DELETE", "/admin/v1/users/alice", NULL), 200);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
+			 404);
+	add_alice(f);
+	assert_null(json_object_get(f->answer, "removing"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1314,6 +1394,8 @@ int main(void)
 		T(test_push_queue_empty_then_jobs_oldest_first),
 		T(test_branding_superadmin_sets_admin_reads),
 		T(test_devices_list_push_token_cut),
+		T(test_app_secret_stored_audit_fails_secret_answered),
+		T(test_user_remove_incomplete_503_then_rerun_finishes),
 #undef T
 	};
 

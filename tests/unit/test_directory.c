@@ -4,10 +4,15 @@
  * memory store.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -452,7 +457,8 @@ static void test_af_dir_user_subs_unique_and_found(void **state)
 		af_dir_user_get_by_sub(f->dir, "AAAAAAAAAAAAAAAAAAAAAA", &u),
 		AF_DIR_NOT_FOUND);
 	/* A removed user's sub no longer resolves. */
-	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "user7"), AF_DIR_OK);
+	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "user7", NULL, 0),
+			 AF_DIR_OK);
 	assert_int_equal(
 		af_dir_user_get_by_sub(
 			f->dir, json_string_value(json_array_get(subs, 7)), &u),
@@ -666,7 +672,8 @@ static void test_af_dir_user_remove_clears_references(void **state)
 			"\"users\":[\"gina\"]}}",
 			&app, NULL),
 		AF_DIR_OK);
-	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "gina"), AF_DIR_OK);
+	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "gina", NULL, 0),
+			 AF_DIR_OK);
 	assert_int_equal(af_dir_user_get(f->dir, "gina", &list),
 			 AF_DIR_NOT_FOUND);
 	assert_true(members_equal(f, 1, "staff", "[]"));
@@ -695,7 +702,7 @@ static void test_af_dir_user_remove_clears_references(void **state)
 		json_string_value(json_object_get(app, "client_id"))));
 	json_decref(list);
 	json_decref(app);
-	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "gina"),
+	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "gina", NULL, 0),
 			 AF_DIR_NOT_FOUND);
 }
 
@@ -1824,8 +1831,14 @@ static void *join_staff(void *arg)
 	rc = af_dir_group_add_member(r->f->dir, ACTOR, "staff", r->user, NULL,
 				     0);
 
-	/* Either joined before the removal, or found no such user. */
-	return rc == AF_DIR_OK || rc == AF_DIR_NOT_FOUND ? NULL : arg;
+	/*
+	 * Either joined before the removal, or found the user being removed
+	 * or gone.
+	 */
+	return rc == AF_DIR_OK || rc == AF_DIR_NOT_FOUND ||
+			       rc == AF_DIR_REMOVING
+		       ? NULL
+		       : arg;
 }
 
 /* A user removed while added to a group: never left in the group. */
@@ -1851,8 +1864,9 @@ static void test_af_dir_user_remove_racing_join_leaves_no_member(void **state)
 		assert_int_equal(pthread_barrier_init(&r.go, NULL, 2), 0);
 		assert_int_equal(pthread_create(&t, NULL, join_staff, &r), 0);
 		(void)pthread_barrier_wait(&r.go);
-		assert_int_equal(af_dir_user_remove(f->dir, ACTOR, r.user),
-				 AF_DIR_OK);
+		assert_int_equal(
+			af_dir_user_remove(f->dir, ACTOR, r.user, NULL, 0),
+			AF_DIR_OK);
 		assert_int_equal(pthread_join(t, &failed), 0);
 		assert_int_equal(pthread_barrier_destroy(&r.go), 0);
 		assert_null(failed);
@@ -1861,6 +1875,440 @@ static void test_af_dir_user_remove_racing_join_leaves_no_member(void **state)
 			 AF_DIR_OK);
 	assert_int_equal(json_array_size(members), 0);
 	json_decref(members);
+}
+
+/* --- state files, cut writes and restarts ------------------------------ */
+
+/*
+ * Makes a fresh folder for a state file (under TMPDIR when it is short)
+ * into dir, which holds 64 bytes.
+ */
+static void state_dir_new(char *dir)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	(void)snprintf(dir, 64, "%s/af-dir-XXXXXX",
+		       tmp != NULL && strlen(tmp) < 40 ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+}
+
+/*
+ * Gives the fixture a new store and directory: over the state file in dir
+ * (replayed, as after a restart), or in memory only when dir is NULL.
+ */
+static void reopen_at(fixture *f, const char *dir)
+{
+	store_options so;
+	char err[256];
+
+	af_dir_free(f->dir);
+	store_close(f->store);
+	memset(&so, 0, sizeof(so));
+	so.backend = STORE_BACKEND_MEMORY;
+	so.state_dir = dir;
+	f->store = NULL;
+	if (store_open(&so, &f->store, err, sizeof(err)) != STORE_OK)
+		fail_msg("store_open: %s", err);
+	f->dir = small_dir(f->store, 64);
+}
+
+/* Leaves the folder for a store in memory and removes the folder. */
+static void state_dir_drop(fixture *f, const char *dir)
+{
+	char path[96];
+
+	reopen_at(f, NULL);
+	(void)snprintf(path, sizeof(path), "%s/store.aof", dir);
+	(void)unlink(path);
+	(void)snprintf(path, sizeof(path), "%s/store.aof.tmp", dir);
+	(void)unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static off_t state_size(const char *dir)
+{
+	char path[96];
+	struct stat sb;
+
+	(void)snprintf(path, sizeof(path), "%s/store.aof", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_size;
+}
+
+/*
+ * Removes user with the state file allowed to grow by room bytes at most,
+ * as a full disk would allow: the first record that does not fit is
+ * refused (STORE_ERR_IO) and so is every one after it, which leaves the
+ * store as a crash at that point would.
+ */
+static af_dir_status remove_with_room(fixture *f, const char *dir,
+				      const char *user, off_t room)
+{
+	struct rlimit old, lim;
+	af_dir_status rc;
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)(state_size(dir) + room);
+	(void)signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	f->err[0] = '\0';
+	rc = af_dir_user_remove(f->dir, ACTOR, user, f->err, sizeof(f->err));
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	(void)signal(SIGXFSZ, SIG_DFL);
+	return rc;
+}
+
+/*
+ * bob, with what a removal must clean up: a member of a group and an OU,
+ * a policy assigned to him, a profile deployed to him, failed sign-ins.
+ * The client id goes into client_id, bob's sub into sub.
+ */
+static void seed_bob(fixture *f, char *client_id, char *sub)
+{
+	json_t *app = NULL, *u;
+
+	assert_int_equal(
+		af_dir_group_add(f->dir, ACTOR, "staff", NULL, NULL, 0),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_ou_add(f->dir, ACTOR, "Americas", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(
+		add_user(f,
+			 "{\"username\":\"bob\",\"groups\":[\"staff\"],"
+			 "\"ous\":[\"Americas\"]}",
+			 "bob-password"),
+		AF_DIR_OK);
+	assert_int_equal(add_policy(f, "{\"name\":\"p\",\"sso\":true,"
+				       "\"assigned\":{\"users\":[\"bob\"]}}"),
+			 AF_DIR_OK);
+	assert_int_equal(
+		add_app(f,
+			"{\"name\":\"crm\",\"redirect_uris\":[\"https://c/cb\"],"
+			"\"deployment\":{\"mode\":\"chosen\","
+			"\"users\":[\"bob\"]}}",
+			&app, NULL),
+		AF_DIR_OK);
+	(void)snprintf(client_id, AF_DIR_CLIENT_ID_BUF, "%s",
+		       json_string_value(json_object_get(app, "client_id")));
+	json_decref(app);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(af_throttle_fail(f->dir, "bob", NULL),
+				 AF_DIR_OK);
+	u = get_user(f, "bob");
+	(void)snprintf(sub, AF_DIR_SUB_LEN + 1, "%s",
+		       json_string_value(json_object_get(u, "sub")));
+	json_decref(u);
+}
+
+/* 1 when the trail has an event action on target. */
+static int on_trail(fixture *f, const char *action, const char *target)
+{
+	json_t *list = NULL, *ev;
+	int found = 0;
+	size_t i;
+
+	assert_int_equal(
+		af_audit_list(f->dir, AF_AUDIT_RING, collect_actions, &list),
+		AF_DIR_OK);
+	json_array_foreach(list, i, ev)
+	{
+		if (strcmp(json_string_value(json_object_get(ev, "action")),
+			   action) == 0 &&
+		    strcmp(json_string_value(json_object_get(ev, "target")),
+			   target) == 0)
+			found = 1;
+	}
+	json_decref(list);
+	return found;
+}
+
+/* Nothing names bob any more, and a new bob gets none of the old one's. */
+static void assert_bob_gone_then_new_clean(fixture *f, const char *client_id,
+					   const char *sub)
+{
+	json_t *p = NULL, *app = NULL, *u = NULL;
+	store_value v = {NULL, 0};
+
+	assert_int_equal(af_dir_user_get(f->dir, "bob", &u), AF_DIR_NOT_FOUND);
+	assert_int_equal(af_dir_user_get_by_sub(f->dir, sub, &u),
+			 AF_DIR_NOT_FOUND);
+	assert_true(members_equal(f, 1, "staff", "[]"));
+	assert_true(members_equal(f, 0, "Americas", "[]"));
+	assert_int_equal(af_dir_policy_get(f->dir, "p", &p), AF_DIR_OK);
+	assert_int_equal(json_array_size(json_object_get(
+				 json_object_get(p, "assigned"), "users")),
+			 0);
+	json_decref(p);
+	assert_int_equal(af_dir_app_get(f->dir, client_id, &app), AF_DIR_OK);
+	assert_int_equal(json_array_size(json_object_get(
+				 json_object_get(app, "deployment"), "users")),
+			 0);
+	assert_int_equal(store_get(f->store, "strikes:user:bob", &v),
+			 STORE_NOT_FOUND);
+	assert_true(on_trail(f, "user.remove", "bob"));
+
+	assert_int_equal(add_user(f, "{\"username\":\"bob\"}", "new-bob-pw"),
+			 AF_DIR_OK);
+	u = get_user(f, "bob");
+	assert_false(af_dir_user_removing(u));
+	assert_true(json_is_true(json_object_get(u, "enabled")));
+	assert_int_equal(af_dir_policy_for_user(f->dir, u, &p),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(af_dir_app_deployed_to(app, u), 0);
+	assert_true(members_equal(f, 1, "staff", "[]"));
+	json_decref(app);
+	json_decref(u);
+}
+
+/*
+ * A removal cut short at every point it can be (the state file refuses
+ * every write from there on, as a full disk or a crash leaves it): the
+ * user is still there, disabled and marked, or untouched when the very
+ * first write was refused; a restart keeps that; a second removal
+ * finishes the job; and a new user of the name starts clean.
+ */
+static void test_af_dir_user_remove_cut_anywhere_finished_by_rerun(void **state)
+{
+	fixture *f = *state;
+	char dir[64], client_id[AF_DIR_CLIENT_ID_BUF];
+	char sub[AF_DIR_SUB_LEN + 1];
+	int marked = 0, untouched = 0, done = 0;
+	af_dir_status rc;
+	json_t *u = NULL;
+
+	/* Steps below the smallest record (57 bytes), so every cut is met. */
+	for (off_t room = 0; !done; room += 48) {
+		state_dir_new(dir);
+		reopen_at(f, dir);
+		seed_bob(f, client_id, sub);
+		rc = remove_with_room(f, dir, "bob", room);
+		if (rc == AF_DIR_OK) {
+			done = 1;
+		} else {
+			assert_int_equal(rc, AF_DIR_STORE);
+			reopen_at(f, dir); /* a restart sees the same */
+			u = get_user(f, "bob");
+			if (af_dir_user_removing(u)) {
+				marked++;
+				assert_non_null(strstr(f->err, "incomplete"));
+				assert_non_null(strstr(f->err, "again"));
+				assert_true(json_is_false(
+					json_object_get(u, "enabled")));
+				assert_int_equal(
+					af_dir_user_login(f->dir, "bob",
+							  "bob-password", NULL),
+					AF_DIR_FORBIDDEN);
+			} else {
+				/* Only while the mark itself does not fit. */
+				untouched++;
+				assert_int_equal(marked, 0);
+				assert_non_null(strstr(f->err, "nothing was"));
+				assert_int_equal(
+					af_dir_user_login(f->dir, "bob",
+							  "bob-password", NULL),
+					AF_DIR_OK);
+			}
+			json_decref(u);
+			assert_int_equal(af_dir_user_remove(f->dir, ACTOR,
+							    "bob", NULL, 0),
+					 AF_DIR_OK);
+		}
+		assert_int_equal(
+			af_dir_user_remove(f->dir, ACTOR, "bob", NULL, 0),
+			AF_DIR_NOT_FOUND);
+		assert_bob_gone_then_new_clean(f, client_id, sub);
+		state_dir_drop(f, dir);
+		assert_true(room < (off_t)64 * 1024);
+	}
+	assert_true(untouched >= 1);
+	/* Mark, sets, sub, policy and its event, app and its event, counters,
+	 * the removal's event, the index: each a cut that leaves a mark. */
+	assert_true(marked >= 10);
+}
+
+/*
+ * What an older version's removal cut short left (the record gone first,
+ * the references not yet): a new user of the name is not assigned or
+ * deployed to by them, and the trail says they were dropped.
+ */
+static void test_af_dir_user_add_stale_references_dropped(void **state)
+{
+	fixture *f = *state;
+	char client_id[AF_DIR_CLIENT_ID_BUF], sub[AF_DIR_SUB_LEN + 1];
+	json_t *u, *p = NULL, *app = NULL, *list = NULL;
+
+	seed_bob(f, client_id, sub);
+	assert_int_equal(store_del(f->store, "user:bob"), STORE_OK);
+	assert_int_equal(store_srem(f->store, "users", "bob"), STORE_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"bob\"}", "new-bob-pw"),
+			 AF_DIR_OK);
+	u = get_user(f, "bob");
+	assert_int_equal(af_dir_policy_for_user(f->dir, u, &p),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(af_dir_app_get(f->dir, client_id, &app), AF_DIR_OK);
+	assert_int_equal(af_dir_app_deployed_to(app, u), 0);
+	assert_int_equal(af_audit_list(f->dir, 5, collect_actions, &list),
+			 AF_DIR_OK);
+	assert_true(has_forget(list, "policy.unassign", "p"));
+	assert_true(has_forget(list, "app.undeploy", client_id));
+	json_decref(list);
+	json_decref(app);
+	json_decref(u);
+}
+
+/* A user being removed cannot be changed, named or added again. */
+static void test_af_dir_user_removing_refuses_changes(void **state)
+{
+	fixture *f = *state;
+	json_t *u, *spec, *list = NULL;
+
+	add_groups_and_ous(f);
+	assert_int_equal(add_user(f, "{\"username\":\"rita\"}", "rita-pw"),
+			 AF_DIR_OK);
+	assert_int_equal(add_policy(f, "{\"name\":\"p\",\"sso\":true}"),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_remove_begin(f->dir, "Rita", f->err,
+						  sizeof(f->err)),
+			 AF_DIR_OK);
+	/* Marking twice is no error and changes nothing more. */
+	u = get_user(f, "rita");
+	assert_int_equal(af_dir_user_remove_begin(f->dir, "rita", f->err,
+						  sizeof(f->err)),
+			 AF_DIR_OK);
+	list = get_user(f, "rita");
+	assert_true(json_equal(u, list));
+	json_decref(list);
+	list = NULL;
+	assert_true(af_dir_user_removing(u));
+	assert_true(json_is_false(json_object_get(u, "enabled")));
+	assert_true(af_dir_user_gen(u) > 0);
+	json_decref(u);
+	assert_int_equal(af_dir_user_login(f->dir, "rita", "rita-pw", NULL),
+			 AF_DIR_FORBIDDEN);
+	assert_int_equal(set_user(f, "rita", "{\"enabled\":true}"),
+			 AF_DIR_REMOVING);
+	assert_non_null(strstr(f->err, "being removed"));
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "rita", "x",
+						  f->err, sizeof(f->err)),
+			 AF_DIR_REMOVING);
+	assert_int_equal(af_dir_group_add_member(f->dir, ACTOR, "staff", "rita",
+						 f->err, sizeof(f->err)),
+			 AF_DIR_REMOVING);
+	assert_true(members_equal(f, 1, "staff", "[]"));
+	assert_int_equal(af_dir_policy_assign(f->dir, ACTOR, "p",
+					      AF_DIR_TARGET_USER, "rita",
+					      f->err, sizeof(f->err)),
+			 AF_DIR_INVALID);
+	assert_int_equal(add_user(f, "{\"username\":\"rita\"}", "pw"),
+			 AF_DIR_EXISTS);
+	assert_non_null(strstr(f->err, "being removed"));
+	/* Listed, so that an administrator sees what is left to finish. */
+	assert_int_equal(af_dir_user_list(f->dir, &list), AF_DIR_OK);
+	assert_true(af_dir_user_removing(json_array_get(list, 0)));
+	json_decref(list);
+	spec = parse("{\"username\":\"rita\"}");
+	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "rita", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(
+		af_dir_user_add(f->dir, ACTOR, spec, "pw", NULL, NULL, 0),
+		AF_DIR_OK);
+	json_decref(spec);
+	assert_int_equal(af_dir_user_remove_begin(f->dir, "nobody", f->err,
+						  sizeof(f->err)),
+			 AF_DIR_NOT_FOUND);
+}
+
+/*
+ * The audit trail fails after a profile or its new secret was stored: the
+ * secret is handed out all the same (it is the only one that works), as
+ * AF_DIR_UNAUDITED.
+ */
+static void test_af_dir_app_secret_stored_audit_fails_secret_kept(void **state)
+{
+	fixture *f = *state;
+	char secret[AF_DIR_SECRET_BUF], old[AF_DIR_SECRET_BUF];
+	char client_id[AF_DIR_CLIENT_ID_BUF];
+	json_t *app = NULL;
+
+	assert_int_equal(add_app(f,
+				 "{\"name\":\"crm\","
+				 "\"redirect_uris\":[\"https://c/cb\"]}",
+				 &app, old),
+			 AF_DIR_OK);
+	(void)snprintf(client_id, sizeof(client_id), "%s",
+		       json_string_value(json_object_get(app, "client_id")));
+	json_decref(app);
+	app = NULL;
+	/* The trail's counter is damaged: every event fails. */
+	assert_int_equal(store_set(f->store, "audit:seq", "x", 1, 0, 0),
+			 STORE_OK);
+	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, client_id,
+						  secret, sizeof(secret)),
+			 AF_DIR_UNAUDITED);
+	assert_int_equal(strlen(secret), AF_DIR_SECRET_LEN);
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, client_id, secret, NULL),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_app_check_secret(f->dir, client_id, old, NULL),
+			 AF_DIR_FORBIDDEN);
+
+	assert_int_equal(add_app(f,
+				 "{\"name\":\"erp\","
+				 "\"redirect_uris\":[\"https://e/cb\"]}",
+				 &app, secret),
+			 AF_DIR_UNAUDITED);
+	assert_non_null(strstr(f->err, "audit"));
+	assert_non_null(app);
+	assert_int_equal(strlen(secret), AF_DIR_SECRET_LEN);
+	assert_int_equal(
+		af_dir_app_check_secret(
+			f->dir,
+			json_string_value(json_object_get(app, "client_id")),
+			secret, NULL),
+		AF_DIR_OK);
+	json_decref(app);
+	/* Other changes still say AF_DIR_STORE, as they always did. */
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "g", NULL, f->err,
+					  sizeof(f->err)),
+			 AF_DIR_STORE);
+}
+
+/*
+ * With the memory store, a user's lock and failure counts outlive a
+ * restart, with the time the lock has left.
+ */
+static void test_af_throttle_lock_survives_memory_store_restart(void **state)
+{
+	fixture *f = *state;
+	char dir[64];
+	uint32_t wait = 0;
+	store_value v = {NULL, 0};
+
+	state_dir_new(dir);
+	reopen_at(f, dir);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(
+			af_throttle_fail(f->dir, "lock-me", "10.0.0.9"),
+			AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "lock-me", NULL, &wait),
+			 AF_DIR_LOCKED);
+	reopen_at(f, dir);
+	assert_int_equal(af_throttle_is_locked(f->dir, "lock-me"), 1);
+	wait = 0;
+	assert_int_equal(af_throttle_check(f->dir, "lock-me", NULL, &wait),
+			 AF_DIR_LOCKED);
+	assert_true(wait > 1700 && wait <= 1800);
+	assert_int_equal(store_get(f->store, "strikes:user:lock-me", &v),
+			 STORE_OK);
+	assert_int_equal(v.len, 2);
+	assert_memory_equal(v.data, "10", 2);
+	store_value_free(&v);
+	/* An unlock is written too: it stays unlocked after a restart. */
+	assert_int_equal(af_throttle_unlock(f->dir, "lock-me"), AF_DIR_OK);
+	reopen_at(f, dir);
+	assert_int_equal(af_throttle_is_locked(f->dir, "lock-me"), 0);
+	state_dir_drop(f, dir);
 }
 
 int main(void)
@@ -1902,6 +2350,11 @@ int main(void)
 		T(test_af_audit_list_newest_first),
 		T(test_af_audit_record_no_secrets_and_refusals),
 		T(test_af_audit_ring_keeps_newest),
+		T(test_af_dir_user_remove_cut_anywhere_finished_by_rerun),
+		T(test_af_dir_user_add_stale_references_dropped),
+		T(test_af_dir_user_removing_refuses_changes),
+		T(test_af_dir_app_secret_stored_audit_fails_secret_kept),
+		T(test_af_throttle_lock_survives_memory_store_restart),
 #undef T
 	};
 
