@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { BIN, Browser, freePort, hiddenFields, openAuthorize, seed, signIn, startServer } from './lib.mjs';
+import { BIN, Browser, ctl, freePort, hiddenFields, openAuthorize, seed, signIn, startServer } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
@@ -1586,18 +1586,6 @@ describe(`authflow signing keys (${STORE} store)`, () => {
   const thumbprint = (jwk) => createHash('sha256')
     .update(JSON.stringify({ e: jwk.e, kty: 'RSA', n: jwk.n })).digest('base64url');
 
-  // authflowctl against srv (superadmin): { code, stdout, stderr }.
-  function ctl(srv, args) {
-    try {
-      const stdout = execFileSync(path.join(BIN, 'authflowctl'), args, {
-        env: { ...process.env, AUTHFLOW_URL: srv.issuer, AUTHFLOW_ADMIN_TOKEN: srv.superToken },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }).toString();
-      return { code: 0, stdout, stderr: '' };
-    } catch (e) {
-      return { code: e.status, stdout: e.stdout.toString(), stderr: e.stderr.toString() };
-    }
-  }
 
   // A full sign-in at srv for seeded s: the token answer.
   async function signInAt(srv, s) {
