@@ -2157,8 +2157,9 @@ af_dir_status af_dir_ou_remove_member(af_dir *dir, const char *actor,
 			   errlen);
 }
 
-static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
-				 const char *actor, const char *name)
+/* Takes every member of the group or OU name out of it. */
+static af_dir_status members_forget(af_dir *dir, const member_kind *mk,
+				    const char *name)
 {
 	char key[STORE_KEY_MAX], setkey[STORE_KEY_MAX];
 	membership m = {mk->field, name, 0};
@@ -2166,20 +2167,7 @@ static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
 	af_dir_status rc, r;
 	size_t i;
 
-	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
-		return AF_DIR_INVALID;
-	rc = kind_key(mk, key, sizeof(key), name);
-	if (rc == AF_DIR_OK)
-		rc = exists(dir, mk->prefix, name);
-	if (rc != AF_DIR_OK)
-		return rc;
-	/* The object goes first, so that no new user can join it. */
-	rc = af_dir__from_store(store_del(dir->store, key));
-	if (rc == AF_DIR_OK)
-		rc = af_dir__from_store(
-			store_srem(dir->store, mk->index, name));
-	if (rc == AF_DIR_OK)
-		rc = af_dir__key(setkey, sizeof(setkey), mk->members, name);
+	rc = af_dir__key(setkey, sizeof(setkey), mk->members, name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__members(dir, setkey, &members);
 	if (rc != AF_DIR_OK)
@@ -2192,22 +2180,55 @@ static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
 		if (r == AF_DIR_OK)
 			r = af_dir__update(dir, key, membership_fn, &m, NULL,
 					   NULL);
-		if (r != AF_DIR_OK && r != AF_DIR_NOT_FOUND && rc == AF_DIR_OK)
-			rc = r;
-		r = af_dir__from_store(store_srem(dir->store, setkey, user));
+		/* The set keeps a member whose record still names the
+		 * object, for the removal run again to find. */
+		if (r == AF_DIR_OK || r == AF_DIR_NOT_FOUND)
+			r = af_dir__from_store(
+				store_srem(dir->store, setkey, user));
 		if (r != AF_DIR_OK && rc == AF_DIR_OK)
 			rc = r;
 	}
-	r = af_dir__policies_forget(dir, actor, mk->target, name);
+	json_decref(members);
+	return rc;
+}
+
+/*
+ * The references go first and the object last: a removal cut short (a
+ * crash, a full disk) leaves the group or OU in place with fewer members,
+ * and running it again finishes it. Were the object to go first, its
+ * members' records would go on naming it, and a later group of that name
+ * would take them in, with whatever its policies and deployments grant.
+ * The audit event comes before the object goes, so that a removal done is
+ * never missing from the trail. A user who joins meanwhile is taken out
+ * by a second pass once the object is gone (joining needs it).
+ */
+static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
+				 const char *actor, const char *name)
+{
+	char key[STORE_KEY_MAX];
+	af_dir_status rc;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
+		return AF_DIR_INVALID;
+	rc = kind_key(mk, key, sizeof(key), name);
 	if (rc == AF_DIR_OK)
-		rc = r;
-	r = af_dir__apps_forget(dir, actor, mk->target, name);
+		rc = exists(dir, mk->prefix, name);
 	if (rc == AF_DIR_OK)
-		rc = r;
+		rc = members_forget(dir, mk, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__policies_forget(dir, actor, mk->target, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__apps_forget(dir, actor, mk->target, name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor, mk->act_remove, name, NULL, NULL,
 				   0);
-	json_decref(members);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(
+			store_srem(dir->store, mk->index, name));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_del(dir->store, key));
+	if (rc == AF_DIR_OK)
+		rc = members_forget(dir, mk, name);
 	return rc;
 }
 

@@ -1942,7 +1942,7 @@ static off_t state_size(const char *dir)
  * store as a crash at that point would.
  */
 static af_dir_status remove_with_room(fixture *f, const char *dir,
-				      const char *user, off_t room)
+				      const char *name, off_t room, int group)
 {
 	struct rlimit old, lim;
 	af_dir_status rc;
@@ -1953,7 +1953,9 @@ static af_dir_status remove_with_room(fixture *f, const char *dir,
 	(void)signal(SIGXFSZ, SIG_IGN);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	f->err[0] = '\0';
-	rc = af_dir_user_remove(f->dir, ACTOR, user, f->err, sizeof(f->err));
+	rc = group ? af_dir_group_remove(f->dir, ACTOR, name)
+		   : af_dir_user_remove(f->dir, ACTOR, name, f->err,
+					sizeof(f->err));
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	(void)signal(SIGXFSZ, SIG_DFL);
 	return rc;
@@ -2082,7 +2084,7 @@ static void test_af_dir_user_remove_cut_anywhere_finished_by_rerun(void **state)
 		state_dir_new(dir);
 		reopen_at(f, dir);
 		seed_bob(f, client_id, sub);
-		rc = remove_with_room(f, dir, "bob", room);
+		rc = remove_with_room(f, dir, "bob", room, 0);
 		if (rc == AF_DIR_OK) {
 			done = 1;
 		} else {
@@ -2125,6 +2127,68 @@ static void test_af_dir_user_remove_cut_anywhere_finished_by_rerun(void **state)
 	/* Mark, sets, sub, policy and its event, app and its event, counters,
 	 * the removal's event, the index: each a cut that leaves a mark. */
 	assert_true(marked >= 10);
+}
+
+/*
+ * A group removal cut short at every point it can be: the group is still
+ * there (a restart keeps that), a second removal finishes it, and a new
+ * group of the name has no member, policy or deployment of the old one.
+ */
+static void
+test_af_dir_group_remove_cut_anywhere_finished_by_rerun(void **state)
+{
+	fixture *f = *state;
+	char dir[64], client_id[AF_DIR_CLIENT_ID_BUF];
+	char sub[AF_DIR_SUB_LEN + 1];
+	json_t *g = NULL, *u, *p = NULL;
+	int cut = 0, done = 0;
+	af_dir_status rc;
+
+	for (off_t room = 0; !done; room += 48) {
+		state_dir_new(dir);
+		reopen_at(f, dir);
+		seed_bob(f, client_id, sub);
+		assert_int_equal(add_policy(f, "{\"name\":\"staffp\","
+					       "\"sso\":true,\"assigned\":{"
+					       "\"groups\":[\"staff\"]}}"),
+				 AF_DIR_OK);
+		rc = remove_with_room(f, dir, "staff", room, 1);
+		if (rc == AF_DIR_OK) {
+			done = 1;
+		} else {
+			cut++;
+			assert_int_equal(rc, AF_DIR_STORE);
+			reopen_at(f, dir); /* a restart sees the same */
+			assert_int_equal(af_dir_group_get(f->dir, "staff", &g),
+					 AF_DIR_OK);
+			json_decref(g);
+			assert_int_equal(
+				af_dir_group_remove(f->dir, ACTOR, "staff"),
+				AF_DIR_OK);
+		}
+		assert_int_equal(af_dir_group_remove(f->dir, ACTOR, "staff"),
+				 AF_DIR_NOT_FOUND);
+		assert_true(on_trail(f, "group.remove", "staff"));
+		/* A new group of the name starts empty. */
+		assert_int_equal(
+			af_dir_group_add(f->dir, ACTOR, "staff", NULL, NULL, 0),
+			AF_DIR_OK);
+		assert_true(members_equal(f, 1, "staff", "[]"));
+		u = get_user(f, "bob");
+		assert_int_equal(json_array_size(json_object_get(u, "groups")),
+				 0);
+		json_decref(u);
+		assert_int_equal(af_dir_policy_get(f->dir, "staffp", &p),
+				 AF_DIR_OK);
+		assert_int_equal(
+			json_array_size(json_object_get(
+				json_object_get(p, "assigned"), "groups")),
+			0);
+		json_decref(p);
+		state_dir_drop(f, dir);
+		assert_true(room < (off_t)64 * 1024);
+	}
+	assert_true(cut >= 3);
 }
 
 /*
@@ -2351,6 +2415,7 @@ int main(void)
 		T(test_af_audit_record_no_secrets_and_refusals),
 		T(test_af_audit_ring_keeps_newest),
 		T(test_af_dir_user_remove_cut_anywhere_finished_by_rerun),
+		T(test_af_dir_group_remove_cut_anywhere_finished_by_rerun),
 		T(test_af_dir_user_add_stale_references_dropped),
 		T(test_af_dir_user_removing_refuses_changes),
 		T(test_af_dir_app_secret_stored_audit_fails_secret_kept),
