@@ -14,6 +14,7 @@
 #include "mfa/seam.h"
 #include "oidc/flow.h"
 #include "oidc/oidc.h"
+#include "web/events.h"
 #include "web/page.h"
 
 #define BAD_CREDENTIALS "Wrong user name or password."
@@ -107,8 +108,7 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 		return;
 	}
 	af_metrics_login(srv->metrics, AF_LOGIN_OK);
-	log_info(srv->log, req->rid, "login", "user=%s ip=%s outcome=ok",
-		 s.username, req->client_ip);
+	af_event_login(srv->log, LOG_LEVEL_INFO, req, s.username, "ok", NULL);
 	af_oidc_send_code(srv, req, resp, authz, &s);
 }
 
@@ -142,11 +142,10 @@ int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 	*app = NULL;
 	if (user == NULL || !json_is_true(json_object_get(user, "enabled"))) {
 		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
-		log_info(srv->log, req->rid, "login",
-			 "user=%s outcome=disabled",
-			 user != NULL ? json_string_value(json_object_get(
-						user, "username"))
-				      : "-");
+		af_event_login(
+			srv->log, LOG_LEVEL_INFO, req,
+			json_string_value(json_object_get(user, "username")),
+			"disabled", NULL);
 		allow_app(resp, authz);
 		af_page_refusal(
 			resp, 403, "Sign-in not completed",
@@ -163,9 +162,10 @@ int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 	}
 	if (sso == 0) {
 		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
-		log_info(srv->log, req->rid, "login",
-			 "user=%s outcome=no_sso_policy",
-			 json_string_value(json_object_get(user, "username")));
+		af_event_login(
+			srv->log, LOG_LEVEL_INFO, req,
+			json_string_value(json_object_get(user, "username")),
+			"no_sso_policy", NULL);
 		allow_app(resp, authz);
 		af_page_refusal(
 			resp, 403, "Single sign-on is not enabled",
@@ -184,9 +184,10 @@ int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 	}
 	if (st != AF_DIR_OK || !af_dir_app_deployed_to(*app, user)) {
 		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
-		log_info(srv->log, req->rid, "login",
-			 "user=%s outcome=app_not_deployed",
-			 json_string_value(json_object_get(user, "username")));
+		af_event_login(
+			srv->log, LOG_LEVEL_INFO, req,
+			json_string_value(json_object_get(user, "username")),
+			"app_not_deployed", NULL);
 		allow_app(resp, authz);
 		af_page_refusal(
 			resp, 403, "Application not available",
@@ -220,7 +221,7 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 			  const char *flow, const json_t *authz,
 			  const char *username)
 {
-	char msg[160], shown[LOG_VALUE_BUF];
+	char msg[160];
 	uint32_t wait_s = 0;
 	af_dir_status st;
 
@@ -231,10 +232,8 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 		unsigned min = (unsigned)((wait_s + 59) / 60);
 
 		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
-		log_warn(srv->log, req->rid, "login",
-			 "user=%s ip=%s outcome=locked",
-			 log_value(username, shown, sizeof(shown)),
-			 req->client_ip);
+		af_event_login(srv->log, LOG_LEVEL_WARN, req, username,
+			       "locked", NULL);
 		if (wait_s > 0)
 			(void)snprintf(msg, sizeof(msg),
 				       "This account is locked after too many "
@@ -252,10 +251,8 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 	}
 	if (st == AF_DIR_WAIT) {
 		af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
-		log_info(srv->log, req->rid, "login",
-			 "user=%s ip=%s outcome=throttled wait_s=%u",
-			 log_value(username, shown, sizeof(shown)),
-			 req->client_ip, (unsigned)wait_s);
+		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
+			       "throttled", "wait_s=%u", (unsigned)wait_s);
 		af_page_throttled(resp, wait_s, msg, sizeof(msg));
 		show_form(srv, resp, 429, flow, authz, msg, username);
 		return -1;
@@ -271,7 +268,6 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	const char *username = af_req_param(req, "username");
 	const char *password = af_req_param(req, "password");
 	json_t *authz = NULL, *user = NULL, *policy = NULL, *app = NULL;
-	char shown[LOG_VALUE_BUF]; /* the user name as typed, for the log */
 	af_dir_status st;
 	int rc, turn = 0;
 
@@ -301,10 +297,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	if (req->overdue) {
 		/* Waited too long behind other password checks: shed it. */
 		af_metrics_login(srv->metrics, AF_LOGIN_BUSY);
-		log_warn(srv->log, req->rid, "login",
-			 "user=%s ip=%s outcome=busy",
-			 log_value(username, shown, sizeof(shown)),
-			 req->client_ip);
+		af_event_login(srv->log, LOG_LEVEL_WARN, req, username, "busy",
+			       NULL);
 		af_resp_header_set(resp, "Retry-After", "5");
 		show_form(srv, resp, 503, flow, authz, BUSY, username);
 		goto out;
@@ -324,11 +318,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		 * rather than the delay.
 		 */
 		af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
-		log_info(srv->log, req->rid, "login",
-			 "user=%s ip=%s outcome=throttled wait_s=1 "
-			 "why=concurrent_check",
-			 log_value(username, shown, sizeof(shown)),
-			 req->client_ip);
+		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
+			       "throttled", "wait_s=1 why=concurrent_check");
 		af_resp_header_set(resp, "Retry-After", "1");
 		show_form(srv, resp, 429, flow, authz,
 			  "Another sign-in as this user is being checked. "
@@ -354,10 +345,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			log_warn(srv->log, req->rid, "throttle",
 				 "could not count a failed sign-in");
 		af_metrics_login(srv->metrics, AF_LOGIN_BAD_CREDENTIALS);
-		log_info(srv->log, req->rid, "login",
-			 "user=%s ip=%s outcome=bad_credentials",
-			 log_value(username, shown, sizeof(shown)),
-			 req->client_ip);
+		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
+			       "bad_credentials", NULL);
 		show_form(srv, resp, 401, flow, authz, BAD_CREDENTIALS,
 			  username);
 		goto out;
