@@ -58,8 +58,14 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 		goto out;
 	}
 	if (st != AF_DIR_OK) {
-		log_info(srv->log, req->rid, "client_auth",
-			 "outcome=refused client=%.64s", user);
+		/* A client id the caller chose: the log keeps 64 bytes. */
+		char shown[65];
+		const char *kv[] = {"client", shown, "outcome", "refused",
+				    NULL};
+
+		(void)snprintf(shown, sizeof(shown), "%.64s", user);
+		log_write(srv->log, LOG_LEVEL_INFO, req->rid, "client_auth", kv,
+			  NULL);
 		af_resp_oauth_error(resp, 401, "invalid_client",
 				    "client authentication failed");
 		goto out;

@@ -97,10 +97,13 @@ static int flow_over_limit(af_server *srv, const af_req *req)
 		       &n) != STORE_OK)
 		return -1;
 	/* One line when an address reaches the limit, not one per refusal. */
-	if (n == (int64_t)srv->cfg.flows_per_ip + 1)
-		log_warn(srv->log, req->rid, "authorize",
-			 "ip=%s outcome=too_many_flows limit=%u", net,
-			 srv->cfg.flows_per_ip);
+	if (n == (int64_t)srv->cfg.flows_per_ip + 1) {
+		const char *kv[] = {"ip", net, "outcome", "too_many_flows",
+				    NULL};
+
+		log_write(srv->log, LOG_LEVEL_WARN, req->rid, "authorize", kv,
+			  "limit=%u", srv->cfg.flows_per_ip);
+	}
 	return n > (int64_t)srv->cfg.flows_per_ip;
 }
 

@@ -67,6 +67,16 @@ static void signed_out_page(af_resp *resp, const char *note)
 }
 
 /* Where the user ends up: dest, or the signed-out page with note. */
+/* One "logout" line: the client (NULL: none named) and the outcome. */
+static void log_outcome(af_server *srv, const af_req *req, log_level level,
+			const char *client, const char *outcome)
+{
+	const char *kv[] = {"client", client != NULL ? client : "-", "outcome",
+			    outcome, NULL};
+
+	log_write(srv->log, level, req->rid, "logout", kv, NULL);
+}
+
 static void finish(af_resp *resp, const struct request *r)
 {
 	if (r->dest != NULL)
@@ -275,8 +285,8 @@ static void confirmed(af_server *srv, const af_req *req, af_resp *resp,
 		goto out;
 	}
 	if (sid == NULL || strcmp(sid, s.sid) != 0) {
-		log_warn(srv->log, req->rid, "logout",
-			 "outcome=stale_confirmation");
+		log_outcome(srv, req, LOG_LEVEL_WARN, NULL,
+			    "stale_confirmation");
 		af_page_error(resp, 400, "Sign-out form expired",
 			      "This sign-out form is no longer valid, so you "
 			      "are still signed in.",
@@ -285,7 +295,7 @@ static void confirmed(af_server *srv, const af_req *req, af_resp *resp,
 	}
 	r.dest = json_string_value(json_object_get(rec, "dest"));
 	af_session_end_current(srv, req, resp);
-	log_info(srv->log, req->rid, "logout", "outcome=confirmed");
+	log_outcome(srv, req, LOG_LEVEL_INFO, NULL, "confirmed");
 	finish(resp, &r);
 out:
 	json_decref(rec);
@@ -315,14 +325,10 @@ void af_h_logout(af_server *srv, af_req *req, af_resp *resp)
 		finish(resp, &r);
 	} else if (r.sid != NULL && strcmp(r.sid, s.sid) == 0) {
 		af_session_end_current(srv, req, resp);
-		log_info(srv->log, req->rid, "logout",
-			 "client=%s outcome=ended",
-			 r.client != NULL ? r.client : "-");
+		log_outcome(srv, req, LOG_LEVEL_INFO, r.client, "ended");
 		finish(resp, &r);
 	} else {
-		log_info(srv->log, req->rid, "logout",
-			 "client=%s outcome=asked",
-			 r.client != NULL ? r.client : "-");
+		log_outcome(srv, req, LOG_LEVEL_INFO, r.client, "asked");
 		ask(srv, resp, &s, &r);
 	}
 out:

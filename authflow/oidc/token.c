@@ -345,8 +345,13 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 		goto out;
 	}
 	if (rc > 0) {
-		log_warn(srv->log, req->rid, "token",
-			 "client=%s outcome=unknown_or_used_code", client_id);
+		const char *kv[] = {"client",  client_id,
+				    "grant",   "authorization_code",
+				    "outcome", "unknown_or_used_code",
+				    NULL};
+
+		log_write(srv->log, LOG_LEVEL_WARN, req->rid, "token", kv,
+			  NULL);
 		af_resp_oauth_error(resp, 400, "invalid_grant",
 				    "the code is invalid, expired or used");
 		goto out;
@@ -378,10 +383,21 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	if (issue(srv, resp, grant, grant, user, app, fam, rt_fam, &t) != 0)
 		goto out;
 	send_tokens(resp, &t);
-	log_info(srv->log, req->rid, "token",
-		 "client=%s user=%s grant=authorization_code outcome=ok",
-		 client_id,
-		 json_string_value(json_object_get(grant, "username")));
+	{
+		const char *kv[] = {
+			"client",
+			client_id,
+			"user",
+			json_string_value(json_object_get(grant, "username")),
+			"grant",
+			"authorization_code",
+			"outcome",
+			"ok",
+			NULL};
+
+		log_write(srv->log, LOG_LEVEL_INFO, req->rid, "token", kv,
+			  NULL);
+	}
 out:
 	issued_cleanup(&t);
 	json_decref(grant);
@@ -518,8 +534,21 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	if (issue(srv, resp, grant, now, user, app, NULL, fam, &t) != 0)
 		goto out;
 	send_tokens(resp, &t);
-	log_info(srv->log, req->rid, "token",
-		 "client=%s grant=refresh_token outcome=ok", client_id);
+	{
+		const char *kv[] = {
+			"client",
+			client_id,
+			"user",
+			json_string_value(json_object_get(grant, "username")),
+			"grant",
+			"refresh_token",
+			"outcome",
+			"ok",
+			NULL};
+
+		log_write(srv->log, LOG_LEVEL_INFO, req->rid, "token", kv,
+			  NULL);
+	}
 out:
 	issued_cleanup(&t);
 	json_decref(grant);
