@@ -256,6 +256,30 @@ out:
 	return rc;
 }
 
+/*
+ * One "token" line: the client, the grant's user (grant may be NULL), the
+ * grant type and the outcome, as members; a refusal at warn.
+ */
+static void log_token(af_server *srv, const af_req *req, const char *client_id,
+		      const json_t *grant, const char *grant_type,
+		      const char *outcome)
+{
+	const char *kv[] = {
+		"client",
+		client_id,
+		"user",
+		json_string_value(json_object_get(grant, "username")),
+		"grant",
+		grant_type,
+		"outcome",
+		outcome,
+		NULL};
+
+	log_write(srv->log,
+		  strcmp(outcome, "ok") == 0 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+		  req->rid, "token", kv, NULL);
+}
+
 static void send_tokens(af_resp *resp, const struct issued *t)
 {
 	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s}", "access_token",
@@ -345,13 +369,8 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 		goto out;
 	}
 	if (rc > 0) {
-		const char *kv[] = {"client",  client_id,
-				    "grant",   "authorization_code",
-				    "outcome", "unknown_or_used_code",
-				    NULL};
-
-		log_write(srv->log, LOG_LEVEL_WARN, req->rid, "token", kv,
-			  NULL);
+		log_token(srv, req, client_id, NULL, "authorization_code",
+			  "unknown_or_used_code");
 		af_resp_oauth_error(resp, 400, "invalid_grant",
 				    "the code is invalid, expired or used");
 		goto out;
@@ -383,21 +402,7 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	if (issue(srv, resp, grant, grant, user, app, fam, rt_fam, &t) != 0)
 		goto out;
 	send_tokens(resp, &t);
-	{
-		const char *kv[] = {
-			"client",
-			client_id,
-			"user",
-			json_string_value(json_object_get(grant, "username")),
-			"grant",
-			"authorization_code",
-			"outcome",
-			"ok",
-			NULL};
-
-		log_write(srv->log, LOG_LEVEL_INFO, req->rid, "token", kv,
-			  NULL);
-	}
+	log_token(srv, req, client_id, grant, "authorization_code", "ok");
 out:
 	issued_cleanup(&t);
 	json_decref(grant);
@@ -534,21 +539,7 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	if (issue(srv, resp, grant, now, user, app, NULL, fam, &t) != 0)
 		goto out;
 	send_tokens(resp, &t);
-	{
-		const char *kv[] = {
-			"client",
-			client_id,
-			"user",
-			json_string_value(json_object_get(grant, "username")),
-			"grant",
-			"refresh_token",
-			"outcome",
-			"ok",
-			NULL};
-
-		log_write(srv->log, LOG_LEVEL_INFO, req->rid, "token", kv,
-			  NULL);
-	}
+	log_token(srv, req, client_id, grant, "refresh_token", "ok");
 out:
 	issued_cleanup(&t);
 	json_decref(grant);
