@@ -1825,6 +1825,43 @@ static void test_worker_answer_over_cap_judged_by_status(void **state)
 	json_decref(d);
 }
 
+/* Sleeps in 10 ms steps until SENT outcomes reach n or deadline passes. */
+static void wait_sent(struct apns_rig *r, unsigned long n, uint64_t deadline)
+{
+	const struct timespec nap = {0, 10000000};
+
+	while (rig_outcomes(r, PUSHD_OUT_SENT) < n && af_mono_ns() < deadline)
+		(void)nanosleep(&nap, NULL);
+}
+
+/*
+ * The mock answers the first push to one device with status and
+ * Retry-After: 2; once that answer is in (the push waits to be retried),
+ * a second device's push is queued. Returns when the answer came.
+ */
+static uint64_t refuse_then_push(struct apns_rig *r, int status)
+{
+	const struct timespec nap = {0, 10000000};
+	char tok1[65], tok2[65], dev[AF_MFA_ID_BUF];
+	uint64_t deadline;
+	json_t *script;
+
+	apns_token('1', tok1);
+	apns_token('2', tok2);
+	script = json_pack("{s:[{s:i, s:i}]}", tok1, "status", status,
+			   "retry_after", 2);
+	rig_open(r, script);
+	json_decref(script);
+	rig_push(r, tok1, dev, sizeof(dev));
+	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
+	deadline = af_mono_ns() + 5000 * MS_NS;
+	while (atomic_load(&r->ctx->metrics.retries[PUSHD_APNS]) == 0 &&
+	       af_mono_ns() < deadline)
+		(void)nanosleep(&nap, NULL);
+	rig_push(r, tok2, dev, sizeof(dev));
+	return af_mono_ns();
+}
+
 /*
  * The service answers 503 with Retry-After: 2. A sign-in's push that
  * comes meanwhile waits for the pause instead of going out at once, and
@@ -1832,35 +1869,15 @@ static void test_worker_answer_over_cap_judged_by_status(void **state)
  */
 static void test_worker_service_refusal_pauses_new_pushes(void **state)
 {
-	const struct timespec nap = {0, 10000000};
-	char tok1[65], tok2[65], dev[AF_MFA_ID_BUF];
 	struct apns_rig *r = *state;
-	uint64_t t503, deadline;
-	json_t *script;
+	uint64_t t503 = refuse_then_push(r, 503);
 
-	apns_token('1', tok1);
-	apns_token('2', tok2);
-	script = json_pack("{s:[{s:i, s:i}]}", tok1, "status", 503,
-			   "retry_after", 2);
-	rig_open(r, script);
-	json_decref(script);
-	rig_push(r, tok1, dev, sizeof(dev));
-	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
-	deadline = af_mono_ns() + 5000 * MS_NS;
-	while (atomic_load(&r->ctx->metrics.retries[PUSHD_APNS]) == 0 &&
-	       af_mono_ns() < deadline)
-		(void)nanosleep(&nap, NULL);
-	t503 = af_mono_ns();
 	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_APNS]), 1);
 	assert_true(pushd_pause_until(&r->ctx->pause[PUSHD_APNS], t503) >
-		    t503 + 1500 * MS_NS);
-	rig_push(r, tok2, dev, sizeof(dev));
-	deadline = t503 + 8000 * MS_NS;
-	while (rig_outcomes(r, PUSHD_OUT_SENT) == 0 && af_mono_ns() < deadline)
-		(void)nanosleep(&nap, NULL);
-	assert_true(af_mono_ns() - t503 >= 1500 * MS_NS);
-	while (rig_outcomes(r, PUSHD_OUT_SENT) < 2 && af_mono_ns() < deadline)
-		(void)nanosleep(&nap, NULL);
+		    t503 + 1400 * MS_NS);
+	wait_sent(r, 1, t503 + 8000 * MS_NS);
+	assert_true(af_mono_ns() - t503 >= 1400 * MS_NS);
+	wait_sent(r, 2, t503 + 8000 * MS_NS);
 	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 2);
 	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_APNS]), 1);
 }
@@ -1868,35 +1885,14 @@ static void test_worker_service_refusal_pauses_new_pushes(void **state)
 /* Apple's 429 is about one device token: the others' pushes go at once. */
 static void test_worker_device_429_pauses_nothing(void **state)
 {
-	const struct timespec nap = {0, 10000000};
-	char tok1[65], tok2[65], dev[AF_MFA_ID_BUF];
 	struct apns_rig *r = *state;
-	uint64_t t429, deadline;
-	json_t *script;
+	uint64_t t429 = refuse_then_push(r, 429);
 
-	apns_token('1', tok1);
-	apns_token('2', tok2);
-	script = json_pack("{s:[{s:i, s:i}]}", tok1, "status", 429,
-			   "retry_after", 2);
-	rig_open(r, script);
-	json_decref(script);
-	rig_push(r, tok1, dev, sizeof(dev));
-	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
-	deadline = af_mono_ns() + 5000 * MS_NS;
-	while (atomic_load(&r->ctx->metrics.retries[PUSHD_APNS]) == 0 &&
-	       af_mono_ns() < deadline)
-		(void)nanosleep(&nap, NULL);
-	t429 = af_mono_ns();
-	rig_push(r, tok2, dev, sizeof(dev));
-	while (rig_outcomes(r, PUSHD_OUT_SENT) == 0 &&
-	       af_mono_ns() < t429 + 5000 * MS_NS)
-		(void)nanosleep(&nap, NULL);
+	wait_sent(r, 1, t429 + 5000 * MS_NS);
 	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 1);
 	assert_true(af_mono_ns() - t429 < 1000 * MS_NS);
 	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_APNS]), 0);
-	deadline = t429 + 8000 * MS_NS;
-	while (rig_outcomes(r, PUSHD_OUT_SENT) < 2 && af_mono_ns() < deadline)
-		(void)nanosleep(&nap, NULL);
+	wait_sent(r, 2, t429 + 8000 * MS_NS);
 	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 2);
 }
 
