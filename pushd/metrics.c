@@ -96,64 +96,70 @@ static void render_latency(struct out *o, pushd_metrics *m)
 	}
 }
 
-/* One counter or gauge per platform. */
-static void per_platform(struct out *o, const char *name, const char *type,
-			 const char *help, void *arr, int is_long)
+/* One counter or gauge per platform, of the values vals. */
+static void per_platform_values(struct out *o, const char *name,
+				const char *type, const char *help,
+				const long long vals[PUSHD_PLATFORMS])
 {
 	size_t p;
 
 	emit(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-	for (p = 0; p < PUSHD_PLATFORMS; p++) {
-		const char *pn = pushd_platform_name((pushd_platform)p);
+	for (p = 0; p < PUSHD_PLATFORMS; p++)
+		emit(o, "%s{platform=\"%s\"} %lld\n", name,
+		     pushd_platform_name((pushd_platform)p), vals[p]);
+}
 
-		if (is_long)
-			emit(o, "%s{platform=\"%s\"} %ld\n", name, pn,
-			     atomic_load(&((atomic_long *)arr)[p]));
-		else
-			emit(o, "%s{platform=\"%s\"} %lu\n", name, pn,
-			     atomic_load(&((atomic_ulong *)arr)[p]));
-	}
+/* One counter or gauge per platform, of an array of atomics. */
+static void per_platform(struct out *o, const char *name, const char *type,
+			 const char *help, void *arr, int is_long)
+{
+	long long vals[PUSHD_PLATFORMS];
+	size_t p;
+
+	for (p = 0; p < PUSHD_PLATFORMS; p++)
+		vals[p] = is_long ? (long long)atomic_load(
+					    &((atomic_long *)arr)[p])
+				  : (long long)atomic_load(
+					    &((atomic_ulong *)arr)[p]);
+	per_platform_values(o, name, type, help, vals);
 }
 
 static void render_connections(struct out *o, pushd_metrics *m)
 {
+	long long open[PUSHD_PLATFORMS], opened[PUSHD_PLATFORMS];
 	size_t p;
 
-	emit(o, "# HELP pushd_connections_open Connections open to the push "
-		"service.\n# TYPE pushd_connections_open gauge\n");
-	for (p = 0; p < PUSHD_PLATFORMS; p++)
-		emit(o, "pushd_connections_open{platform=\"%s\"} %ld\n",
-		     pushd_platform_name((pushd_platform)p),
-		     atomic_load(&m->conns[p].open));
-	emit(o, "# HELP pushd_connections_opened_total Connections tried to "
-		"the push service (sockets opened, failed attempts included).\n"
-		"# TYPE pushd_connections_opened_total counter\n");
-	for (p = 0; p < PUSHD_PLATFORMS; p++)
-		emit(o, "pushd_connections_opened_total{platform=\"%s\"} %lu\n",
-		     pushd_platform_name((pushd_platform)p),
-		     atomic_load(&m->conns[p].opened));
+	for (p = 0; p < PUSHD_PLATFORMS; p++) {
+		open[p] = atomic_load(&m->conns[p].open);
+		opened[p] = (long long)atomic_load(&m->conns[p].opened);
+	}
+	per_platform_values(o, "pushd_connections_open", "gauge",
+			    "Connections open to the push service.", open);
+	per_platform_values(o, "pushd_connections_opened_total", "counter",
+			    "Connections tried to the push service (sockets "
+			    "opened, failed attempts included).",
+			    opened);
 }
 
 /* The pauses of services that refused as a whole (see pause.c). */
 static void render_pauses(struct out *o, pushd_ctx *ctx)
 {
+	long long pauses[PUSHD_PLATFORMS], paused[PUSHD_PLATFORMS];
 	uint64_t now = af_mono_ns();
 	size_t p;
 
-	emit(o, "# HELP pushd_service_pauses_total Pauses of all pushes to "
-		"a service that refused as a whole.\n"
-		"# TYPE pushd_service_pauses_total counter\n");
-	for (p = 0; p < PUSHD_PLATFORMS; p++)
-		emit(o, "pushd_service_pauses_total{platform=\"%s\"} %lu\n",
-		     pushd_platform_name((pushd_platform)p),
-		     pushd_pause_count(&ctx->pause[p]));
-	emit(o, "# HELP pushd_service_paused 1 while pushes to the service "
-		"wait for a pause to end.\n"
-		"# TYPE pushd_service_paused gauge\n");
-	for (p = 0; p < PUSHD_PLATFORMS; p++)
-		emit(o, "pushd_service_paused{platform=\"%s\"} %d\n",
-		     pushd_platform_name((pushd_platform)p),
-		     pushd_pause_until(&ctx->pause[p], now) != 0);
+	for (p = 0; p < PUSHD_PLATFORMS; p++) {
+		pauses[p] = (long long)pushd_pause_count(&ctx->pause[p]);
+		paused[p] = pushd_pause_until(&ctx->pause[p], now) != 0;
+	}
+	per_platform_values(o, "pushd_service_pauses_total", "counter",
+			    "Pauses of all pushes to a service that refused "
+			    "as a whole.",
+			    pauses);
+	per_platform_values(o, "pushd_service_paused", "gauge",
+			    "1 while pushes to the service wait for a pause "
+			    "to end.",
+			    paused);
 }
 
 pushd_status pushd_metrics_render(pushd_ctx *ctx, pushd_write_fn fn, void *arg)
