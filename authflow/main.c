@@ -280,6 +280,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -333,6 +334,16 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	 */
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
+		/*
+		 * Operators' tools send SIGHUP to ask for a reload: the file
+		 * is read only at start, so it stops nothing.
+		 */
+		if (sig == SIGHUP) {
+			log_warn(log, NULL, "signal",
+				 "SIGHUP: authflow reads its configuration "
+				 "only at start; restart it to apply changes");
+			continue;
+		}
 		if (sig > 0)
 			break;
 		if (errno != EAGAIN && errno != EINTR) {

@@ -272,7 +272,13 @@ curl -s "$AUTHFLOW_URL/demo/callback?error=access_denied" | grep -q '<a href="/d
 	bad "a failed demo sign-in links back to /demo"
 curl -s -c "$cj" -b "$cj" "$cb" | grep -q "verified your id_token" && ok || bad "demo sign-in shows verified claims"
 
-# SIGTERM stops it gracefully with status 0.
+# SIGHUP stops nothing (the file is read only at start); SIGTERM stops
+# it gracefully with status 0.
+kill -HUP "$pid"
+sleep 1
+curl -fs "$AUTHFLOW_URL/healthz" >/dev/null && ok || bad "SIGHUP stopped the server"
+grep -q '"event":"signal","msg":"SIGHUP: authflow reads its configuration only at start' "$tmp/demo.err" && ok ||
+	bad "SIGHUP is not logged"
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
