@@ -21,11 +21,14 @@
  *          &user=<pct user>. Audit "device.enroll_code" (never the code).
  * GET    /admin/v1/users/{name}/devices
  *        → {"devices": [...]} (af_mfa_device_list: no TOTP secrets; each
- *          push token cut to its first 8 characters, as in the queue),
- *          404 when there is no such user.
+ *          push token cut to its first 8 characters, as in the queue;
+ *          below_min_app_version true for a phone whose app is older
+ *          than the workflow's min_app_version for its platform, which
+ *          gets no sign-in requests), 404 when there is no such user.
  * DELETE /admin/v1/devices/{id}
  *        → {"ok": true}; 404 for an unknown device. Audit "device.remove"
- *          with the device's user, name and platform.
+ *          with the device's user, name and platform. Sign-ins waiting on
+ *          this phone alone end at once (af_mfa_device_remove).
  * GET    /admin/v1/push/queue?limit=N   (1..1000, default 50)
  *        → {"length": N, "pending": P, "jobs": [...oldest first]}:
  *          P jobs taken by a push worker and not yet finished (sent,
@@ -352,26 +355,39 @@ static int shorten_push_token(json_t *obj)
 void af_admin__device_list(af_admin_call *c)
 {
 	char user[AF_DIR_USERNAME_MAX + 1];
-	json_t *devices = NULL, *dev;
+	json_t *devices = NULL, *wf = NULL, *dev;
 	af_mfa_status st;
 	size_t i;
 
 	if (!path_username(c, user))
 		return;
 	st = af_mfa_device_list(c->srv->store, user, &devices);
+	if (st == AF_MFA_OK)
+		st = af_mfa_workflow_get(c->srv->store, &wf);
 	if (st != AF_MFA_OK) {
+		json_decref(devices);
 		mfa_error(c, st, NULL);
 		return;
 	}
-	/* A whole token would let its reader push to the phone. */
 	json_array_foreach(devices, i, dev)
 	{
-		if (shorten_push_token(dev) != 0) {
+		/* A whole token would let its reader push to the phone. */
+		if (shorten_push_token(dev) != 0 ||
+		    /*
+		     * A phone whose app is below the workflow's minimum gets
+		     * no sign-in requests: the help desk sees which one.
+		     */
+		    json_object_set_new(
+			    dev, "below_min_app_version",
+			    json_boolean(af_mfa_device_below_minimum(
+				    dev, wf))) != 0) {
 			json_decref(devices);
+			json_decref(wf);
 			af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 			return;
 		}
 	}
+	json_decref(wf);
 	af_admin__json(c, 200, json_pack("{s:o}", "devices", devices));
 }
 

@@ -159,12 +159,31 @@ static json_t *path_user(af_admin_call *c)
 void af_admin__user_show(af_admin_call *c)
 {
 	json_t *user = path_user(c);
+	int64_t paused = 0, limited = 0;
 	int locked;
 
 	if (user == NULL)
 		return;
 	locked = af_throttle_is_locked(c->srv->dir, username_of(user));
-	if (json_object_set_new(user, "locked", json_boolean(locked)) != 0) {
+	/*
+	 * Whether pushes to the user's phone are paused after a report or
+	 * over the push limit, and until when: what the help desk needs when
+	 * someone's phone stopped getting sign-in requests.
+	 */
+	if (af_mfa_push_state(c->srv->store, username_of(user), NULL, af_now(),
+			      &paused, &limited) != AF_MFA_OK) {
+		json_decref(user);
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+				"the push pause and limit could not be read");
+		return;
+	}
+	if (json_object_set_new(user, "locked", json_boolean(locked)) != 0 ||
+	    json_object_set_new(user, "push_paused_until",
+				paused > 0 ? json_integer(paused)
+					   : json_null()) != 0 ||
+	    json_object_set_new(user, "push_limited_until",
+				limited > 0 ? json_integer(limited)
+					    : json_null()) != 0) {
 		json_decref(user);
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		return;

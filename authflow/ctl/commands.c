@@ -37,6 +37,8 @@ static const char usage_text[] =
 	"           [--ou OU]... [--group G]... [--password-stdin] "
 	"[--disabled]\n"
 	"  user list | show NAME | remove NAME | unlock NAME\n"
+	"           (unlock: lifts the sign-in lock and delay, and the pause\n"
+	"           of pushes to the phone after a report or at the push limit)\n"
 	"  user set NAME [--name N] [--email E] [--email-verified on|off]\n"
 	"           [--domain D] [--enabled on|off] [--ou OU]... [--group "
 	"G]...\n"

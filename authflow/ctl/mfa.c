@@ -444,6 +444,35 @@ static int print_enroll_code(json_t *answer)
 	return rc;
 }
 
+/*
+ * Marks in the answer the app version of each device below the workflow's
+ * minimum (the server's below_min_app_version), which gets no sign-in
+ * requests until the app is updated: "2024.1 (below minimum)". 0, or -1
+ * when out of memory.
+ */
+static int mark_old_apps(json_t *answer)
+{
+	char text[VERSION_MAX + 32];
+	json_t *dev;
+	size_t i;
+
+	json_array_foreach(json_object_get(answer, "devices"), i, dev)
+	{
+		const char *v =
+			json_string_value(json_object_get(dev, "app_version"));
+
+		if (!json_is_true(
+			    json_object_get(dev, "below_min_app_version")))
+			continue;
+		snprintf(text, sizeof(text), "%.*s (below minimum)",
+			 VERSION_MAX, v != NULL ? v : "-");
+		if (json_object_set_new(dev, "app_version",
+					json_string(text)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int print_devices(json_t *answer)
 {
 	static const af_ctl_column cols[] = {
@@ -455,6 +484,9 @@ static int print_devices(json_t *answer)
 		{"CREATED", "created_at", AF_CTL_CELL_TIME},
 		{"LAST-SEEN", "last_seen", AF_CTL_CELL_TIME},
 	};
+
+	if (mark_old_apps(answer) != 0)
+		return af_ctl_no_memory();
 	return af_ctl_print_table(answer, "devices", cols, AF_CTL_NELEMS(cols));
 }
 

@@ -620,11 +620,16 @@ static int phone_code(af_server *srv, char *out, size_t cap, int *left)
  */
 static void number_pad(af_buf *b, size_t n)
 {
+	/*
+	 * Required, so that a browser asks for the number when Approve is
+	 * tapped first (Deny and Report skip the check: they need none).
+	 */
 	af_buf_printf(b,
 		      "<label for=\"number-%zu\">Number shown on the sign-in "
 		      "page</label><input type=\"text\" id=\"number-%zu\" "
 		      "name=\"number\" inputmode=\"numeric\" maxlength=\"2\" "
-		      "autocomplete=\"off\" data-number>",
+		      "pattern=\"[0-9]{2}\" autocomplete=\"off\" required "
+		      "data-number>",
 		      n, n);
 	af_page_digit_pad(b, "data-phone-digit", "data-phone-clear");
 }
@@ -655,13 +660,14 @@ static void phone_challenge(af_buf *b, const af_server *srv, json_t *txn,
 	af_buf_puts(b, "\">");
 	if (json_is_true(json_object_get(pub, "number_required")))
 		number_pad(b, n);
-	af_buf_puts(b, "<div class=\"row\"><button name=\"decision\" "
-		       "value=\"approve\">Approve</button><button "
+	af_buf_puts(b, "<div class=\"row\"><button type=\"submit\" "
+		       "name=\"decision\" value=\"approve\">Approve</button>"
+		       "<button type=\"submit\" class=\"secondary\" "
+		       "name=\"decision\" value=\"deny\" formnovalidate>"
+		       "Deny</button><button type=\"submit\" "
 		       "class=\"secondary\" name=\"decision\" "
-		       "value=\"deny\">Deny</button><button "
-		       "class=\"secondary\" name=\"decision\" "
-		       "value=\"report\">Not me: report</button></div>"
-		       "</form></section>");
+		       "value=\"report\" formnovalidate>Not me: report"
+		       "</button></div></form></section>");
 	json_decref(pub);
 }
 
@@ -700,6 +706,60 @@ const char *af_demo_phone_js(void)
 	return phone_js;
 }
 
+/*
+ * What became of an answer (decision) from the demo phone, in plain
+ * words: st and the txn's state after it (NULL unless st is AF_MFA_OK).
+ */
+static const char *answer_words(af_mfa_status st, const char *decision,
+				const char *state)
+{
+	static const char *const words[][2] = {
+		{"approved",
+		 "Answer sent: approved. The sign-in goes on in the "
+		 "other tab."},
+		{"failed", "The number did not match: the sign-in was stopped. "
+			   "Start it again at /demo."},
+		{"denied", "Answer sent: denied. The sign-in was stopped."},
+		{"reported",
+		 "Answer sent: reported as not you. The sign-in was "
+		 "stopped, and sign-in requests to this phone are "
+		 "paused for a while."},
+	};
+	size_t i;
+
+	switch (st) {
+	case AF_MFA_OK:
+		break;
+	case AF_MFA_INVALID:
+		/* Approve without the number: nothing was decided. */
+		if (strcmp(decision, "approve") == 0)
+			return "Type the number shown on the sign-in page, "
+			       "then press Approve.";
+		return "The answer could not be recorded. Try again.";
+	case AF_MFA_EXPIRED:
+		return "This request had run out of time: the sign-in was not "
+		       "approved. Start it again at /demo.";
+	case AF_MFA_DECIDED:
+	case AF_MFA_NOT_FOUND:
+		return "This request was already answered or has ended.";
+	default:
+		return "The answer could not be recorded. Try again.";
+	}
+	for (i = 0; state != NULL && i < sizeof(words) / sizeof(words[0]);
+	     i++) {
+		if (strcmp(state, words[i][0]) == 0)
+			return words[i][1];
+	}
+	return "Answer sent.";
+}
+
+/* The phone answers as the device API lets a phone answer; no more. */
+static int phone_decision_ok(const char *decision)
+{
+	return strcmp(decision, "approve") == 0 ||
+	       strcmp(decision, "deny") == 0 || strcmp(decision, "report") == 0;
+}
+
 void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *decision = af_req_param(req, "decision");
@@ -719,13 +779,16 @@ void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
 				      "Open /demo/phone again.");
 			return;
 		}
-		st = af_mfa_txn_decide(srv->store, af_req_param(req, "txn"),
-				       srv->demo_device_id, decision,
-				       af_req_param(req, "number"), af_now(),
-				       &out);
-		note = st == AF_MFA_OK ? json_string_value(
-						 json_object_get(out, "state"))
-				       : af_mfa_strerror(st);
+		st = !phone_decision_ok(decision)
+			     ? AF_MFA_INVALID
+			     : af_mfa_txn_decide(srv->store,
+						 af_req_param(req, "txn"),
+						 srv->demo_device_id, decision,
+						 af_req_param(req, "number"),
+						 af_now(), &out);
+		note = answer_words(
+			st, decision,
+			json_string_value(json_object_get(out, "state")));
 		/* Audited and counted as an answer from a real phone is. */
 		if (st == AF_MFA_OK)
 			af_device_decided(srv, req->rid, srv->demo_device_id,
@@ -748,7 +811,7 @@ void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
 	af_buf_puts(&b, "<h1>Demo phone</h1><p>This page plays alice's "
 			"enrolled phone.</p>");
 	if (note != NULL) {
-		af_buf_puts(&b, "<p class=\"msg info\">Answer sent: ");
+		af_buf_puts(&b, "<p class=\"msg info\" role=\"status\">");
 		af_buf_html(&b, note);
 		af_buf_puts(&b, "</p>");
 	}

@@ -874,7 +874,9 @@ static void h_decide(dcall *c)
 	else if (ms == AF_MFA_FORBIDDEN || ms == AF_MFA_NOT_FOUND)
 		answer_error(c, AF_DEVICE_NOT_FOUND, "no such challenge");
 	else if (ms == AF_MFA_INVALID)
-		answer_error(c, AF_DEVICE_BAD_REQUEST, NULL);
+		/* The body was checked: an approval that lacks the number. */
+		answer_error(c, AF_DEVICE_BAD_REQUEST,
+			     "number: required to approve this challenge");
 	else
 		mfa_failed(c, "decide", ms);
 	/* One line per decision; the number is never logged. */

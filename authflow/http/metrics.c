@@ -31,7 +31,8 @@ static const char *const login_names[AF_LOGIN_OUTCOME_COUNT] = {
 };
 
 static const char *const mfa_names[AF_MFA_OUT_COUNT] = {
-	"approved", "failed", "denied", "reported", "code_ok", "code_wrong",
+	"approved", "failed",	  "denied",	  "reported",
+	"code_ok",  "code_wrong", "push_limited",
 };
 
 struct af_metrics {
@@ -200,7 +201,8 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 			      "authflow_logins_total{outcome=\"%s\"} %lu\n",
 			      login_names[s], atomic_load(&m->logins[s]));
 	af_buf_puts(out, "# HELP authflow_mfa_total Second sign-in steps by "
-			 "outcome: push answers and token codes.\n"
+			 "outcome: push answers, token codes, and "
+			 "sign-ins over the push limit.\n"
 			 "# TYPE authflow_mfa_total counter\n");
 	for (s = 0; s < AF_MFA_OUT_COUNT; s++)
 		af_buf_printf(out, "authflow_mfa_total{outcome=\"%s\"} %lu\n",

@@ -36,6 +36,7 @@ typedef enum af_mfa_outcome {
 	AF_MFA_OUT_REPORTED,
 	AF_MFA_OUT_CODE_OK,
 	AF_MFA_OUT_CODE_WRONG,
+	AF_MFA_OUT_PUSH_LIMITED, /* a sign-in over the push limit: no push */
 	AF_MFA_OUT_COUNT
 } af_mfa_outcome;
 

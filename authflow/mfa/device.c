@@ -349,6 +349,11 @@ static void device_free(json_t *dev)
 	json_decref(dev);
 }
 
+void af_mfa__device_free(json_t *dev)
+{
+	device_free(dev);
+}
+
 af_mfa_status af_mfa_device_get(store_ctx *st, const char *id, json_t **out)
 {
 	char key[AF_MFA__KEY_MAX];
@@ -905,6 +910,12 @@ af_mfa_status af_mfa_device_remove(store_ctx *st, const char *id)
 		rc = af_mfa__key(key, sizeof(key), "totp_last:", id);
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(store_del(st, key));
+	/*
+	 * A sign-in waiting on this phone alone can no longer be answered:
+	 * it ends now, saying why, rather than when its time runs out.
+	 */
+	if (rc == AF_MFA_OK)
+		af_mfa__cancel_for_removed(st, id, af_now());
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__key(key, sizeof(key), "device_txns:", id);
 	if (rc == AF_MFA_OK)
@@ -1198,22 +1209,32 @@ af_mfa_status af_mfa_code_check(store_ctx *st, const char *username,
 
 /* --- push eligibility ----------------------------------------------------- */
 
+int af_mfa_device_below_minimum(const json_t *device, const json_t *workflow)
+{
+	const char *platform =
+		json_string_value(json_object_get(device, "platform"));
+	const char *min;
+
+	if (!platform_pushes(platform))
+		return 0;
+	min = json_string_value(json_object_get(
+		json_object_get(workflow, "min_app_version"),
+		strcmp(platform, "apns") == 0 ? "ios" : "android"));
+	return !af_mfa_version_at_least(
+		json_string_value(json_object_get(device, "app_version")), min);
+}
+
 int af_mfa_device_pushable(const json_t *device, const json_t *workflow)
 {
 	const char *platform =
 		json_string_value(json_object_get(device, "platform"));
 	const char *token =
 		json_string_value(json_object_get(device, "push_token"));
-	const char *min;
 
 	if (!platform_pushes(platform) || token == NULL || token[0] == '\0' ||
 	    !json_is_true(json_object_get(device, "push_token_valid")))
 		return 0;
 	if (json_is_true(json_object_get(workflow, "legacy")))
 		return 0;
-	min = json_string_value(json_object_get(
-		json_object_get(workflow, "min_app_version"),
-		strcmp(platform, "apns") == 0 ? "ios" : "android"));
-	return af_mfa_version_at_least(
-		json_string_value(json_object_get(device, "app_version")), min);
+	return !af_mfa_device_below_minimum(device, workflow);
 }

@@ -13,8 +13,10 @@
  *   "txn:<id>"              a transaction JSON, TTL 5 minutes
  *   "device_txns:<device>"  volatile set of the device's transactions
  *   "totp_last:<device>"    last TOTP step accepted (replay refusal)
- *   "push_count:<user>"     pushes in the current push-limit period
- *   "push_pause:<user>"     set while pushes to the user are paused
+ *   "push_count:<user>"     the current push-limit period: {since,
+ *                           period_s, n (pushes), refused}, TTL period_s
+ *   "push_pause:<user>"     a pause after a report: {since, pause_s},
+ *                           TTL pause_s
  *   queue "push"            push jobs (store_queue_push)
  *
  * Status: af_mfa_status below. Objects handed out are new references.
@@ -91,17 +93,25 @@ af_mfa_status af_mfa_workflow_set(store_ctx *st, const json_t *patch,
 int af_mfa_version_at_least(const char *app_version, const char *min);
 
 /*
+ * 1 when the device (a push platform, apns or fcm) runs an app older than
+ * the workflow's min_app_version for its platform (ios for apns, android
+ * for fcm), so that it gets no push and no challenge until it is updated;
+ * 0 otherwise (platform "none" has no minimum).
+ */
+int af_mfa_device_below_minimum(const json_t *device, const json_t *workflow);
+
+/*
  * Enrollment codes. af_mfa_enroll_code_new makes a one-time code for a
  * user (16 characters of base32, 80 random bits, stored hashed with a
  * 10-minute TTL) and writes it into code (AF_MFA_ID_BUF); *expires_at
  * gets its expiry; AF_MFA_LIMIT, and no code, when the user already has
  * AF_MFA_DEVICES_MAX devices. af_mfa_enroll_code_take consumes a code
  * atomically (GETDEL): exactly one caller gets AF_MFA_OK and the user
- * name in user (128 bytes); the others AF_MFA_NOT_FOUND. af_mfa_enroll_code_peek: the
- * same answer without using the code up, so that an enrollment can add
- * the device first and take the code only once the device is in (a
- * refused enrollment burns no good code); *flags gets the code's flags.
- * af_mfa_enroll_codes_revoke: removes every code made for the user (a
+ * name in user (128 bytes); the others AF_MFA_NOT_FOUND.
+ * af_mfa_enroll_code_peek: the same answer without using the code up, so that
+ * an enrollment can add the device first and take the code only once the device
+ * is in (a refused enrollment burns no good code); *flags gets the code's
+ * flags. af_mfa_enroll_codes_revoke: removes every code made for the user (a
  * user removed, or made again under the same name, inherits none).
  */
 /* A code that a password alone obtained: good for the first phone only. */
@@ -162,7 +172,10 @@ af_mfa_status af_mfa_first_phone(store_ctx *st, const char *username, int *yes);
  * the public key is already another device's: one key, one device.
  * af_mfa_device_get: with totp_secret. af_mfa_device_list: the user's
  * devices, sorted by created_at, WITHOUT totp_secret (for display).
- * af_mfa_device_remove: the device is gone at once (its signatures fail).
+ * af_mfa_device_remove: the device is gone at once (its signatures fail),
+ * and the pending transactions that no other enrolled device may answer
+ * are cancelled (AF_MFA_CANCEL_DEVICE_REMOVED), so that the sign-in pages
+ * waiting on them say so at once instead of counting down to nothing.
  * af_mfa_device_update: patch of push_token, push_token_valid, platform,
  * sandbox, app_version, last_seen.
  */
@@ -213,13 +226,18 @@ af_mfa_status af_mfa_code_check(store_ctx *st, const char *username,
  *
  * af_mfa_txn_decide: one decision, atomically (CAS from the pending
  * record): decision "approve" (with number: right number -> "approved",
- * wrong or missing when required -> "failed"; without number matching ->
- * "approved"), "deny" -> "denied", "report" -> "reported", "cancel" ->
- * "cancelled" (device NULL: the browser). device (may be NULL for cancel)
- * must be in the txn's devices. Returns AF_MFA_OK and the new state in
- * *out, AF_MFA_DECIDED (a decision was already made), AF_MFA_EXPIRED,
- * AF_MFA_FORBIDDEN (device not in the txn), AF_MFA_NOT_FOUND. A "reported"
- * decision sets the user's push pause for report_pause_s.
+ * wrong -> "failed"; without number matching -> "approved"), "deny" ->
+ * "denied", "report" -> "reported", "cancel" -> "cancelled" (device NULL:
+ * the browser; its cancel_reason is "user"). device (may be NULL for
+ * cancel) must be in the txn's devices. Returns AF_MFA_OK and the new
+ * state in *out, AF_MFA_DECIDED (a decision was already made),
+ * AF_MFA_EXPIRED, AF_MFA_FORBIDDEN (device not in the txn),
+ * AF_MFA_NOT_FOUND, or AF_MFA_INVALID: among others for an approval
+ * without a number (NULL or "") when the txn needs one, which decides
+ * nothing and counts as no attempt: the phone asks for the number. A
+ * "reported" decision cancels the user's other pending txns
+ * (AF_MFA_CANCEL_REPORT) and pauses pushes to the user (see
+ * af_mfa_push_check).
  *
  * af_mfa_txn_pending_for_device: pending, unexpired txns the device may
  * answer, as an array (number never included).
@@ -235,8 +253,38 @@ af_mfa_status af_mfa_txn_pending_for_device(store_ctx *st, const char *device,
 					    int64_t now, json_t **out);
 
 /*
- * Cancels every pending transaction the user's phones may answer, as the
- * browser's cancel would (an administrator ended the user's sign-ins: a
+ * Why a transaction was cancelled: its "cancel_reason", so that the
+ * sign-in page says what happened rather than that the user cancelled.
+ * Names and record values from one list.
+ */
+#define AF_MFA_CANCEL_MAP(XX)                                       \
+	XX(NONE, "")	     /* none recorded (an older record) */  \
+	XX(USER, "user")     /* the browser: Cancel, or moved on */ \
+	XX(ADMIN, "admin")   /* an administrator ended sign-ins */  \
+	XX(REPORT, "report") /* another push reported, not yours */ \
+	XX(DEVICE_REMOVED, "device_removed") /* its only phone removed */
+
+typedef enum af_mfa_cancel_why {
+#define AF_MFA_XX(name, text) AF_MFA_CANCEL_##name,
+	AF_MFA_CANCEL_MAP(AF_MFA_XX)
+#undef AF_MFA_XX
+} af_mfa_cancel_why;
+
+/*
+ * Cancels the pending txn id for why (not AF_MFA_CANCEL_NONE) as a
+ * "cancel" decision of the browser would, recording why. Returns as
+ * af_mfa_txn_decide.
+ */
+af_mfa_status af_mfa_txn_cancel(store_ctx *st, const char *id,
+				af_mfa_cancel_why why, int64_t now,
+				json_t **out);
+
+/* Why a cancelled txn was cancelled (AF_MFA_CANCEL_NONE: not recorded). */
+af_mfa_cancel_why af_mfa_txn_cancel_why(const json_t *txn);
+
+/*
+ * Cancels every pending transaction the user's phones may answer
+ * (AF_MFA_CANCEL_ADMIN: an administrator ended the user's sign-ins, and a
  * push still on the phone is no longer one to answer). Best effort for
  * each transaction; AF_MFA_OK, or the error of listing the devices.
  */
@@ -250,10 +298,30 @@ af_mfa_status af_mfa_txns_cancel_user(store_ctx *st, const char *username,
 json_t *af_mfa_txn_public(const json_t *txn, int64_t now);
 
 /*
- * Push: af_mfa_push_allowed checks the user's push pause and push limit
- * (counting this push: store_incr on push_count with the period as TTL):
- * AF_MFA_OK, or AF_MFA_LIMIT (limit reached or paused; *why says which:
- * "paused" or "limit"). af_mfa_push_enqueue puts one job per device of the
+ * Push gating. A report pauses pushes to the user for the workflow's
+ * report_pause_s from the report; the push limit allows push_limit.count
+ * pushes in a period of push_limit.period_s that the first of them
+ * starts. Both are judged against the settings in force when a push is
+ * asked for, so an administrator's change reaches pauses and periods
+ * already running: a shorter (or switched off) report pause ends or
+ * shortens them, a shorter period ends sooner, and a higher count lets
+ * more through at once. A longer pause or period applies to pauses and
+ * periods that start after the change; those running keep their end
+ * (their store keys expire then), so a change never brings back a pause
+ * that is over.
+ *
+ * af_mfa_push_check: at now, whether a push may go to the user, counting
+ * it when it may: AF_MFA_OK (v->why NULL), or AF_MFA_LIMIT with v->why
+ * "paused" or "limit", v->until the time pushes may go again, and
+ * v->first 1 for the first push the limit refused in its period (for
+ * the one audit event a period gets). workflow NULL: the stored one.
+ * af_mfa_push_allowed: af_mfa_push_check at the clock's now, *why only.
+ *
+ * af_mfa_push_state: the same judgement without counting anything, for
+ * administrators and the sign-in pages: *paused_until and *limited_until
+ * get the time the pause or limit ends, or 0 when there is none now.
+ *
+ * af_mfa_push_enqueue puts one job per device of the
  * txn that can take a push (platform apns/fcm, a valid push token, app
  * version at least the platform's minimum, not legacy) on queue "push":
  * {job (random id), txn, device, platform, push_token, sandbox, user,
@@ -262,8 +330,20 @@ json_t *af_mfa_txn_public(const json_t *txn, int64_t now);
  * devices (borrowed, may be NULL) is the user's device list as
  * af_mfa_device_list gives it: a device found there is not read again.
  */
+typedef struct af_mfa_push_verdict {
+	const char *why; /* NULL, "paused" or "limit" (static text) */
+	int64_t until;	 /* when pushes may go again; 0 when allowed */
+	int first;	 /* the period's first push refused by the limit */
+} af_mfa_push_verdict;
+
+af_mfa_status af_mfa_push_check(store_ctx *st, const char *username,
+				const json_t *workflow, int64_t now,
+				af_mfa_push_verdict *v);
 af_mfa_status af_mfa_push_allowed(store_ctx *st, const char *username,
 				  const json_t *workflow, const char **why);
+af_mfa_status af_mfa_push_state(store_ctx *st, const char *username,
+				const json_t *workflow, int64_t now,
+				int64_t *paused_until, int64_t *limited_until);
 /*
  * Lifts the user's push pause (after a report) and push count: for an
  * administrator who has checked with the user, and for a removed user.

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -107,5 +108,25 @@ bool af_mfa__array_has(const json_t *arr, const char *s);
  * by the string member "id" (or "txn"), so equal times keep one order.
  */
 af_mfa_status af_mfa__sort(json_t *arr, const char *field);
+
+/*
+ * Wipes the TOTP secret of a device record this module read (a new
+ * reference held by the caller alone), then drops it. NULL: no-op.
+ */
+void af_mfa__device_free(json_t *dev);
+
+/*
+ * Pauses pushes to user from now for the workflow's report_pause_s
+ * (nothing when it is 0): after a report.
+ */
+af_mfa_status af_mfa__pause_pushes(store_ctx *st, const char *user,
+				   int64_t now);
+
+/*
+ * Cancels (AF_MFA_CANCEL_DEVICE_REMOVED) the pending transactions in the
+ * index of device, which is being removed, that no other enrolled device
+ * may answer. Best effort: one left over expires on its own.
+ */
+void af_mfa__cancel_for_removed(store_ctx *st, const char *device, int64_t now);
 
 #endif /* AF_MFA_INTERNAL_H */

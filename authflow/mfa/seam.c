@@ -16,58 +16,93 @@
  * the one that stores its transaction in the flow first wins, and the
  * other's transaction is cancelled before any push is queued.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
+#include "directory/audit.h"
 #include "mfa/mfa.h"
 #include "mfa/mfa_internal.h"
 #include "mfa/seam.h"
 #include "oidc/flow.h"
+#include "web/events.h"
 #include "web/mfa_pages.h"
 #include "web/page.h"
 
-static const char *version_key(const char *platform)
-{
-	if (platform == NULL)
-		return NULL;
-	if (strcmp(platform, "apns") == 0)
-		return "ios";
-	if (strcmp(platform, "fcm") == 0)
-		return "android";
-	return NULL;
-}
-
-/* Devices recent enough to answer a challenge (ids, new reference). */
-static json_t *eligible_devices(const json_t *devices, const json_t *wf)
+/*
+ * Devices recent enough to answer a challenge (ids, new reference); *old
+ * is set when a device was left out for an app below the workflow's
+ * minimum version (the page then asks for an update).
+ */
+static json_t *eligible_devices(const json_t *devices, const json_t *wf,
+				int *old)
 {
 	json_t *out = json_array(), *d;
-	const json_t *mins = json_object_get(wf, "min_app_version");
 	size_t i;
 
+	*old = 0;
 	json_array_foreach(devices, i, d)
 	{
-		const char *key = version_key(
-			json_string_value(json_object_get(d, "platform")));
-		const char *min =
-			key != NULL
-				? json_string_value(json_object_get(mins, key))
-				: NULL;
+		const char *platform =
+			json_string_value(json_object_get(d, "platform"));
 
-		if (!af_mfa_version_at_least(json_string_value(json_object_get(
-						     d, "app_version")),
-					     min))
+		if (af_mfa_device_below_minimum(d, wf)) {
+			*old = 1;
 			continue;
+		}
 		/*
 		 * A phone whose push token the push service refused gets no
 		 * challenge: the page offers the token code at once.
 		 */
-		if (key != NULL &&
+		if (platform != NULL && strcmp(platform, "none") != 0 &&
 		    json_is_false(json_object_get(d, "push_token_valid")))
 			continue;
 		json_array_append(out, json_object_get(d, "id"));
 	}
 	return out;
+}
+
+/*
+ * No push for this sign-in: paused after a report, or over the limit.
+ * Both are sign-in events (outcome push_paused, push_limited); the
+ * limit, a usual sign of someone pushing a phone until it gives in (MFA
+ * fatigue), is counted too, and its first refusal in a period is an
+ * audit event (one, so that a flood of sign-ins cannot flood the trail).
+ */
+static void push_refused(af_server *srv, const af_req *req,
+			 const char *username, const json_t *wf,
+			 const af_mfa_push_verdict *v)
+{
+	const json_t *limit = json_object_get(wf, "push_limit");
+	char actor[AF_DIR_ACTOR_MAX];
+	long long left = (long long)(v->until - af_now());
+	json_t *detail;
+	af_dir_status st;
+
+	if (strcmp(v->why, "paused") == 0) {
+		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
+			       "push_paused", "resume_in_s=%lld", left);
+		return;
+	}
+	af_metrics_mfa(srv->metrics, AF_MFA_OUT_PUSH_LIMITED);
+	af_event_login(srv->log, LOG_LEVEL_WARN, req, username, "push_limited",
+		       "resume_in_s=%lld", left);
+	if (!v->first)
+		return;
+	/* By the address the sign-ins came from, as a wrong code is. */
+	snprintf(actor, sizeof(actor), "ip:%s", req->client_ip);
+	detail = json_pack("{s:O?, s:O?, s:I}", "count",
+			   json_object_get(limit, "count"), "period_s",
+			   json_object_get(limit, "period_s"), "until",
+			   (json_int_t)v->until);
+	st = af_audit_record(srv->dir, actor, "mfa.push_limited", username,
+			     detail);
+	if (st != AF_DIR_OK)
+		log_error(srv->log, req->rid, "audit",
+			  "action=mfa.push_limited user=%s error=\"%s\"",
+			  username, af_dir_strerror(st));
+	json_decref(detail);
 }
 
 /*
@@ -81,20 +116,23 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 		     const json_t *eligible, json_t *mfa, json_t **txn)
 {
 	json_t *spec;
-	const char *why = NULL;
+	af_mfa_push_verdict v;
 	af_mfa_status st;
 	const char *username =
 		json_string_value(json_object_get(user, "username"));
 
-	st = af_mfa_push_allowed(srv->store, username, wf, &why);
+	st = af_mfa_push_check(srv->store, username, wf, af_now(), &v);
 	if (st != AF_MFA_OK) {
-		json_object_set_new(
-			mfa, "notice",
-			json_string(why != NULL && strcmp(why, "paused") == 0
-					    ? "paused"
-					    : "limit"));
-		log_info(srv->log, req->rid, "mfa", "user=%s push=%s", username,
-			 why != NULL ? why : "limit");
+		/* A store that failed sends no push either: the code may. */
+		if (v.why == NULL)
+			v.why = "limit";
+		json_object_set_new(mfa, "notice", json_string(v.why));
+		if (st == AF_MFA_LIMIT)
+			push_refused(srv, req, username, wf, &v);
+		else
+			log_warn(srv->log, req->rid, "mfa",
+				 "user=%s push_check=\"%s\"", username,
+				 af_mfa_strerror(st));
 		return -1;
 	}
 	/*
@@ -230,7 +268,7 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	json_t *wf = NULL, *devices = NULL, *eligible = NULL, *mfa = NULL;
 	json_t *saved = NULL, *txn = NULL;
 	char try_id[AF_MFA_ID_BUF];
-	int had = 0, rc = -1;
+	int had = 0, old = 0, rc = -1;
 
 	if (!srv->cfg.feature_remote_access_mfa ||
 	    (!json_is_true(json_object_get(policy, "remote_access")) &&
@@ -269,15 +307,20 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 				"sub", json_object_get(user, "sub"), "gen",
 				(json_int_t)af_dir_user_gen(user), "flow",
 				flow_id, "try", try_id);
-	eligible = eligible_devices(devices, wf);
+	eligible = eligible_devices(devices, wf, &old);
 	if (mfa == NULL || eligible == NULL) {
 		af_page_unavailable(resp);
 		goto out;
 	}
+	/*
+	 * No device to ask: the page says why, so that a user whose app is
+	 * too old learns that an update brings the requests back.
+	 */
 	if (json_is_true(json_object_get(wf, "legacy")))
 		json_object_set_new(mfa, "notice", json_string("legacy"));
 	else if (json_array_size(eligible) == 0)
-		json_object_set_new(mfa, "notice", json_string("old_app"));
+		json_object_set_new(mfa, "notice",
+				    json_string(old ? "old_app" : "no_push"));
 	else
 		(void)start_txn(srv, req, app, user, wf, eligible, mfa, &txn);
 	/* The flow now carries who passed the password, and their txn. */

@@ -29,9 +29,9 @@
 #define DEVICE_TXNS_SCAN 64
 /* A typed number: AF_MFA_NUMBER_DIGITS digits; more is wrong anyway. */
 #define NUMBER_TEXT_MAX	 16
-#define PUSH_PAUSE_VALUE "reported"
 #define STATE_PENDING	 "pending"
 #define STATE_EXPIRED	 "expired"
+#define STATE_CANCELLED	 "cancelled"
 
 static af_mfa_status txn_key(char *key, size_t cap, const char *id)
 {
@@ -283,9 +283,31 @@ typedef struct decide_arg {
 	const char *device;
 	const char *state; /* the state a valid answer leads to */
 	const char *number;
+	const char *reason; /* a cancel's cancel_reason */
 	int64_t now;
 	af_mfa_status result;
 } decide_arg;
+
+static const char *const cancel_names[] = {
+#define AF_MFA_XX(name, text) text,
+	AF_MFA_CANCEL_MAP(AF_MFA_XX)
+#undef AF_MFA_XX
+};
+
+#define NCANCEL (sizeof(cancel_names) / sizeof(cancel_names[0]))
+
+af_mfa_cancel_why af_mfa_txn_cancel_why(const json_t *txn)
+{
+	const char *r =
+		json_string_value(json_object_get(txn, "cancel_reason"));
+	size_t i;
+
+	for (i = 1; r != NULL && i < NCANCEL; i++) {
+		if (strcmp(r, cancel_names[i]) == 0)
+			return (af_mfa_cancel_why)i;
+	}
+	return AF_MFA_CANCEL_NONE;
+}
 
 static const char *decision_state(const char *decision)
 {
@@ -342,12 +364,24 @@ static af_mfa_status decide_fn(json_t *txn, void *arg, bool *write)
 		a->result = AF_MFA_EXPIRED;
 		next = STATE_EXPIRED;
 	} else if (strcmp(next, "approved") == 0 &&
-		   json_is_integer(json_object_get(txn, "number")) &&
-		   !number_right(txn, a->number)) {
-		next = "failed";
+		   json_is_integer(json_object_get(txn, "number"))) {
+		/*
+		 * An approval without a number is a tap on Approve before the
+		 * number was typed, not a guess: refused, and nothing is
+		 * decided or counted, so the person can still type it. A
+		 * wrong number is a guess, and ends the txn.
+		 */
+		if (a->number == NULL || a->number[0] == '\0')
+			return AF_MFA_INVALID;
+		if (!number_right(txn, a->number))
+			next = "failed";
 	}
 	*write = true; /* from here on the record always changes */
 	if (json_object_set_new(txn, "state", json_string(next)) != 0)
+		return AF_MFA_NOMEM;
+	if (strcmp(next, STATE_CANCELLED) == 0 && a->reason != NULL &&
+	    json_object_set_new(txn, "cancel_reason", json_string(a->reason)) !=
+		    0)
 		return AF_MFA_NOMEM;
 	if (a->result == AF_MFA_OK &&
 	    json_object_set_new(txn, "decided_by",
@@ -379,30 +413,7 @@ static void unindex_txn(store_ctx *st, const json_t *txn)
 	}
 }
 
-static af_mfa_status pause_pushes(store_ctx *st, const char *user)
-{
-	char key[AF_MFA__KEY_MAX];
-	json_t *wf = NULL;
-	json_int_t pause;
-	af_mfa_status rc;
-
-	rc = af_mfa_workflow_get(st, &wf);
-	if (rc != AF_MFA_OK)
-		return rc;
-	pause = json_integer_value(json_object_get(wf, "report_pause_s"));
-	json_decref(wf);
-	if (pause <= 0)
-		return AF_MFA_OK;
-	rc = af_mfa__key(key, sizeof(key), "push_pause:", user);
-	if (rc == AF_MFA_OK)
-		rc = af_mfa__from_store(store_set(st, key, PUSH_PAUSE_VALUE,
-						  strlen(PUSH_PAUSE_VALUE),
-						  (uint64_t)pause * 1000, 0));
-	return rc;
-}
-
-/* --- listing for a device ---------------------------------------------------
- */
+/* --- cancelling many ------------------------------------------------------ */
 
 typedef struct txn_ids {
 	char ids[DEVICE_TXNS_SCAN][AF_MFA_ID_BUF];
@@ -420,13 +431,14 @@ static int collect_txn(const char *member, void *arg)
 }
 
 /*
- * Cancels, as the browser would, the pending transactions that each of
- * devices (an array of device ids) may answer, but except (NULL: none).
- * Best effort: a transaction that cannot be cancelled expires within
- * AF_MFA_TXN_TTL_S.
+ * Cancels, as the browser would but for why, the pending transactions
+ * that each of devices (an array of device ids) may answer, but except
+ * (NULL: none). Best effort: a transaction that cannot be cancelled
+ * expires within AF_MFA_TXN_TTL_S.
  */
 static void cancel_for_devices(store_ctx *st, const json_t *devices,
-			       const char *except, int64_t now)
+			       const char *except, af_mfa_cancel_why why,
+			       int64_t now)
 {
 	char key[AF_MFA__KEY_MAX];
 	json_t *d, *other;
@@ -447,8 +459,8 @@ static void cancel_for_devices(store_ctx *st, const json_t *devices,
 			other = NULL;
 			if ((except == NULL ||
 			     strcmp(t->ids[j], except) != 0) &&
-			    af_mfa_txn_decide(st, t->ids[j], NULL, "cancel",
-					      NULL, now, &other) == AF_MFA_OK)
+			    af_mfa_txn_cancel(st, t->ids[j], why, now,
+					      &other) == AF_MFA_OK)
 				json_decref(other);
 		}
 	}
@@ -466,7 +478,7 @@ static void cancel_others(store_ctx *st, const json_t *txn, int64_t now)
 
 	if (self != NULL)
 		cancel_for_devices(st, json_object_get(txn, "devices"), self,
-				   now);
+				   AF_MFA_CANCEL_REPORT, now);
 }
 
 af_mfa_status af_mfa_txns_cancel_user(store_ctx *st, const char *username,
@@ -486,48 +498,104 @@ af_mfa_status af_mfa_txns_cancel_user(store_ctx *st, const char *username,
 			rc = AF_MFA_NOMEM;
 	}
 	if (rc == AF_MFA_OK)
-		cancel_for_devices(st, ids, NULL, now);
+		cancel_for_devices(st, ids, NULL, AF_MFA_CANCEL_ADMIN, now);
 	json_decref(devices);
 	json_decref(ids);
 	return rc;
 }
 
-af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
-				const char *device, const char *decision,
-				const char *number, int64_t now, json_t **out)
+/*
+ * 1 when no device of txn but gone (being removed) is still enrolled:
+ * then nobody can answer it. A device that cannot be read counts as
+ * enrolled, so that a store hiccup cancels nothing.
+ */
+static bool only_device(store_ctx *st, const json_t *txn, const char *gone)
+{
+	const json_t *v;
+	json_t *dev;
+	size_t i;
+
+	json_array_foreach(json_object_get(txn, "devices"), i, v)
+	{
+		const char *id = json_string_value(v);
+
+		if (id == NULL || strcmp(id, gone) == 0)
+			continue;
+		dev = NULL;
+		if (af_mfa_device_get(st, id, &dev) != AF_MFA_NOT_FOUND) {
+			af_mfa__device_free(dev);
+			return false;
+		}
+	}
+	return true;
+}
+
+void af_mfa__cancel_for_removed(store_ctx *st, const char *device, int64_t now)
 {
 	char key[AF_MFA__KEY_MAX];
-	decide_arg a = {device, NULL, number, now, AF_MFA_OK};
+	json_t *txn, *out;
+	txn_ids *t;
+	size_t i;
+
+	if (af_mfa__key(key, sizeof(key), "device_txns:", device) !=
+		    AF_MFA_OK ||
+	    (t = OPENSSL_zalloc(sizeof(*t))) == NULL)
+		return;
+	if (store_smembers(st, key, collect_txn, t) != STORE_OK)
+		t->count = 0;
+	for (i = 0; i < t->count; i++) {
+		txn = NULL;
+		out = NULL;
+		/* One already over needs nothing: it says so itself. */
+		if (txn_key(key, sizeof(key), t->ids[i]) != AF_MFA_OK ||
+		    af_mfa__get_json(st, key, &txn, NULL) != AF_MFA_OK ||
+		    strcmp(txn_state(txn), STATE_PENDING) != 0 ||
+		    now >= txn_expires(txn) || !only_device(st, txn, device)) {
+			json_decref(txn);
+			continue;
+		}
+		if (af_mfa_txn_cancel(st, t->ids[i],
+				      AF_MFA_CANCEL_DEVICE_REMOVED, now,
+				      &out) == AF_MFA_OK)
+			json_decref(out);
+		json_decref(txn);
+	}
+	OPENSSL_free(t);
+}
+
+/*
+ * The decision of a: the record changed once, then what follows from
+ * it. AF_MFA_OK and *out, or as af_mfa_txn_decide.
+ */
+static af_mfa_status decide(store_ctx *st, const char *id, decide_arg *a,
+			    json_t **out)
+{
+	char key[AF_MFA__KEY_MAX];
 	json_t *txn = NULL;
 	af_mfa_status rc;
 
-	if (out == NULL)
-		return AF_MFA_INVALID;
-	*out = NULL;
-	if (st == NULL || id == NULL || decision == NULL)
-		return AF_MFA_INVALID;
-	a.state = decision_state(decision);
-	/* Only the browser may answer without being a device: by cancelling. */
-	if (a.state == NULL ||
-	    (device == NULL && strcmp(a.state, "cancelled") != 0))
-		return AF_MFA_INVALID;
 	rc = txn_key(key, sizeof(key), id);
 	if (rc != AF_MFA_OK)
 		return rc;
-	rc = af_mfa__update(st, key, decide_fn, &a, &txn);
+	rc = af_mfa__update(st, key, decide_fn, a, &txn);
 	if (rc != AF_MFA_OK)
 		return rc;
 	/* Decided or expired: no phone needs to see it any more. */
 	unindex_txn(st, txn);
-	if (a.result != AF_MFA_OK) {
+	if (a->result != AF_MFA_OK) {
 		json_decref(txn);
-		return a.result;
+		return a->result;
 	}
 	if (strcmp(txn_state(txn), "reported") == 0) {
 		/* A report stops the user's other sign-ins waiting too. */
-		cancel_others(st, txn, now);
-		rc = pause_pushes(
-			st, json_string_value(json_object_get(txn, "user")));
+		cancel_others(st, txn, a->now);
+		/*
+		 * The pause runs from the time of the report by the clock
+		 * that later sign-ins judge it with (af_mfa_push_check).
+		 */
+		rc = af_mfa__pause_pushes(
+			st, json_string_value(json_object_get(txn, "user")),
+			af_now());
 		if (rc != AF_MFA_OK) {
 			/* The report stands; the caller learns the pause
 			 * failed. */
@@ -537,6 +605,42 @@ af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
 	}
 	*out = txn;
 	return AF_MFA_OK;
+}
+
+af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
+				const char *device, const char *decision,
+				const char *number, int64_t now, json_t **out)
+{
+	decide_arg a = {device, NULL, number, NULL, now, AF_MFA_OK};
+
+	if (out == NULL)
+		return AF_MFA_INVALID;
+	*out = NULL;
+	if (st == NULL || id == NULL || decision == NULL)
+		return AF_MFA_INVALID;
+	a.state = decision_state(decision);
+	/* Only the browser may answer without being a device: by cancelling. */
+	if (a.state == NULL ||
+	    (device == NULL && strcmp(a.state, STATE_CANCELLED) != 0))
+		return AF_MFA_INVALID;
+	a.reason = cancel_names[AF_MFA_CANCEL_USER];
+	return decide(st, id, &a, out);
+}
+
+af_mfa_status af_mfa_txn_cancel(store_ctx *st, const char *id,
+				af_mfa_cancel_why why, int64_t now,
+				json_t **out)
+{
+	decide_arg a = {NULL, STATE_CANCELLED, NULL, NULL, now, AF_MFA_OK};
+
+	if (out == NULL)
+		return AF_MFA_INVALID;
+	*out = NULL;
+	if (st == NULL || id == NULL || why == AF_MFA_CANCEL_NONE ||
+	    (size_t)why >= NCANCEL)
+		return AF_MFA_INVALID;
+	a.reason = cancel_names[why];
+	return decide(st, id, &a, out);
 }
 
 /* 1 when the store answers for key (what it holds there is not JSON). */
@@ -611,65 +715,357 @@ out:
 	return rc;
 }
 
-/* --- push gating and jobs ------------------------------------------------ */
+/* --- push gating ---------------------------------------------------------- */
+
+/*
+ * The records under "push_pause:<user>" and "push_count:<user>" keep when
+ * their pause or period began and how long it was set to last then; each
+ * is judged against the settings in force now (see mfa.h). The key's TTL
+ * is the length set when it began: a pause or period ends at the latest
+ * then, and the store drops its record by itself.
+ */
+
+/* The report pause and push limit of a workflow. */
+typedef struct push_rules {
+	json_int_t pause_s;
+	json_int_t count;
+	json_int_t period_s;
+} push_rules;
+
+static void rules_of(const json_t *wf, push_rules *r)
+{
+	const json_t *limit = json_object_get(wf, "push_limit");
+
+	r->pause_s = json_integer_value(json_object_get(wf, "report_pause_s"));
+	r->count = json_integer_value(json_object_get(limit, "count"));
+	r->period_s = json_integer_value(json_object_get(limit, "period_s"));
+}
+
+static json_int_t min_of(json_int_t a, json_int_t b)
+{
+	return a < b ? a : b;
+}
+
+/* A record's integer member, or -1 when it is not a whole number >= 0. */
+static json_int_t member(const json_t *rec, const char *name)
+{
+	const json_t *v = json_object_get(rec, name);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0
+		       ? json_integer_value(v)
+		       : -1;
+}
+
+/*
+ * When the user's pause ends, judged at now: *until, 0 when there is
+ * none. A value that is not a record of this version (an earlier one
+ * wrote a word) pauses until the key expires: a pause is never dropped
+ * for want of reading it.
+ */
+static af_mfa_status pause_until(store_ctx *st, const char *user,
+				 const push_rules *r, int64_t now,
+				 int64_t *until)
+{
+	char key[AF_MFA__KEY_MAX];
+	json_int_t since = -1, pause_s = -1, end;
+	json_t *rec = NULL;
+	uint64_t ttl = 0;
+	af_mfa_status rc;
+
+	*until = 0;
+	rc = af_mfa__key(key, sizeof(key), "push_pause:", user);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__get_json(st, key, &rec, NULL);
+	if (rc == AF_MFA_OK) {
+		since = member(rec, "since");
+		pause_s = member(rec, "pause_s");
+		json_decref(rec);
+	}
+	if (rc == AF_MFA_NOT_FOUND)
+		return AF_MFA_OK;
+	/* Switched off: no pause runs, whatever is stored. */
+	if (r->pause_s <= 0)
+		return rc == AF_MFA_STORE ? AF_MFA_OK : rc;
+	if (rc == AF_MFA_OK && since >= 0 && pause_s >= 0) {
+		end = since + min_of(pause_s, r->pause_s);
+		*until = end > now ? end : 0;
+		return AF_MFA_OK;
+	}
+	if (rc != AF_MFA_OK && !(rc == AF_MFA_STORE && key_answers(st, key)))
+		return rc;
+	rc = af_mfa__from_store(store_ttl(st, key, &ttl));
+	if (rc == AF_MFA_OK)
+		*until = now + (int64_t)((ttl + 999) / 1000);
+	return rc == AF_MFA_NOT_FOUND ? AF_MFA_OK : rc;
+}
+
+af_mfa_status af_mfa__pause_pushes(store_ctx *st, const char *user, int64_t now)
+{
+	char key[AF_MFA__KEY_MAX];
+	push_rules r;
+	json_t *wf = NULL, *rec;
+	char *text = NULL;
+	af_mfa_status rc;
+
+	rc = af_mfa_workflow_get(st, &wf);
+	if (rc != AF_MFA_OK)
+		return rc;
+	rules_of(wf, &r);
+	json_decref(wf);
+	if (r.pause_s <= 0)
+		return AF_MFA_OK;
+	rc = af_mfa__key(key, sizeof(key), "push_pause:", user);
+	if (rc != AF_MFA_OK)
+		return rc;
+	rec = json_pack("{s:I, s:I}", "since", (json_int_t)now, "pause_s",
+			r.pause_s);
+	text = rec != NULL ? af_mfa__dump(rec) : NULL;
+	/*
+	 * Kept across a restart of the memory store (an fsync, once per
+	 * report): a fraud report must not be undone by a patch reboot.
+	 */
+	rc = text == NULL ? AF_MFA_NOMEM
+			  : af_mfa__from_store(store_set(
+				    st, key, text, strlen(text),
+				    (uint64_t)r.pause_s * 1000,
+				    STORE_SET_DURABLE));
+	af_mfa__dump_free(text);
+	json_decref(rec);
+	return rc;
+}
+
+/* A push-limit period, as stored under "push_count:<user>". */
+typedef struct push_window {
+	json_int_t since, period_s, n, refused;
+} push_window;
+
+/* 0, or -1 when text is not a period this module wrote. */
+static int window_parse(const store_value *v, push_window *w)
+{
+	json_t *rec = json_loadb((const char *)v->data, v->len, 0, NULL);
+
+	w->since = member(rec, "since");
+	w->period_s = member(rec, "period_s");
+	w->n = member(rec, "n");
+	w->refused = member(rec, "refused");
+	json_decref(rec);
+	return w->since < 0 || w->period_s < 0 || w->n < 0 || w->refused < 0
+		       ? -1
+		       : 0;
+}
+
+/* When the period ends under the rules now in force. */
+static int64_t window_end(const push_window *w, const push_rules *r)
+{
+	return w->since + min_of(w->period_s, r->period_s);
+}
+
+/*
+ * Writes w at key: from old (its exact text) with a compare-and-set, or
+ * as a new key when old is NULL. ttl_s 0 keeps the key's TTL. *again on
+ * a lost race.
+ */
+static af_mfa_status window_write(store_ctx *st, const char *key,
+				  const store_value *old, const push_window *w,
+				  json_int_t ttl_s, bool *again)
+{
+	json_t *rec =
+		json_pack("{s:I, s:I, s:I, s:I}", "since", w->since, "period_s",
+			  w->period_s, "n", w->n, "refused", w->refused);
+	char *text = rec != NULL ? af_mfa__dump(rec) : NULL;
+	store_status sst;
+
+	*again = false;
+	json_decref(rec);
+	if (text == NULL)
+		return AF_MFA_NOMEM;
+	if (old == NULL)
+		sst = store_set(st, key, text, strlen(text),
+				(uint64_t)ttl_s * 1000, STORE_SET_NX);
+	else
+		sst = store_cas(st, key, old->data, old->len, text,
+				strlen(text), (uint64_t)ttl_s * 1000);
+	af_mfa__dump_free(text);
+	*again = sst == STORE_EXISTS || sst == STORE_CONFLICT ||
+		 sst == STORE_NOT_FOUND;
+	return *again ? AF_MFA_OK : af_mfa__from_store(sst);
+}
+
+/*
+ * What a push asked for at now does to a period: delta 1 counts a push
+ * (or a refusal, over the limit), -1 gives one back. *w is the period to
+ * write, *ttl_s its TTL (0: keep), and v->why set when refused. 0, or 1
+ * when nothing is to be written.
+ */
+static int window_step(push_window *w, bool have, const push_rules *r,
+		       int delta, int64_t now, json_int_t *ttl_s,
+		       af_mfa_push_verdict *v)
+{
+	*ttl_s = 0;
+	if (!have || now >= window_end(w, r)) {
+		/*
+		 * A new period. A push given back after its period ended
+		 * still leaves one, as long as a period, so that the key
+		 * never outlives it.
+		 */
+		w->since = now;
+		w->period_s = r->period_s;
+		w->n = delta > 0 ? 1 : 0;
+		w->refused = 0;
+		*ttl_s = r->period_s;
+		return 0;
+	}
+	if (delta < 0) {
+		if (w->n == 0)
+			return 1;
+		w->n--;
+		return 0;
+	}
+	if (w->n < r->count) {
+		w->n++;
+		return 0;
+	}
+	w->refused++;
+	v->why = "limit";
+	v->until = window_end(w, r);
+	v->first = w->refused == 1;
+	return 0;
+}
+
+/* Counts (delta 1) or gives back (delta -1) one push at now. */
+static af_mfa_status window_count(store_ctx *st, const char *user,
+				  const push_rules *r, int delta, int64_t now,
+				  af_mfa_push_verdict *v)
+{
+	char key[AF_MFA__KEY_MAX];
+	af_mfa_status rc;
+	bool again = true;
+	int tries;
+
+	rc = af_mfa__key(key, sizeof(key), "push_count:", user);
+	for (tries = 0; rc == AF_MFA_OK && again && tries < AF_MFA__CAS_TRIES;
+	     tries++) {
+		store_value raw = {NULL, 0};
+		push_window w = {0, 0, 0, 0};
+		json_int_t ttl_s = 0;
+		store_status sst = store_get(st, key, &raw);
+		/* A count an earlier version kept starts a period anew. */
+		bool have = sst == STORE_OK && window_parse(&raw, &w) == 0;
+
+		v->why = NULL;
+		v->until = 0;
+		v->first = 0;
+		if (sst != STORE_OK && sst != STORE_NOT_FOUND)
+			rc = af_mfa__from_store(sst);
+		else if (window_step(&w, have, r, delta, now, &ttl_s, v) == 0)
+			rc = window_write(st, key,
+					  sst == STORE_OK ? &raw : NULL, &w,
+					  ttl_s, &again);
+		else
+			again = false;
+		store_value_free(&raw);
+	}
+	if (rc == AF_MFA_OK && again)
+		rc = AF_MFA_STORE;
+	return rc;
+}
+
+/* The workflow given, or the stored one into *own. */
+static af_mfa_status workflow_or_stored(store_ctx *st, const json_t *given,
+					json_t **own, push_rules *r)
+{
+	af_mfa_status rc = AF_MFA_OK;
+
+	*own = NULL;
+	if (given == NULL) {
+		rc = af_mfa_workflow_get(st, own);
+		given = *own;
+	}
+	if (rc == AF_MFA_OK)
+		rules_of(given, r);
+	return rc;
+}
+
+af_mfa_status af_mfa_push_check(store_ctx *st, const char *username,
+				const json_t *workflow, int64_t now,
+				af_mfa_push_verdict *v)
+{
+	json_t *own = NULL;
+	push_rules r;
+	int64_t until = 0;
+	af_mfa_status rc;
+
+	if (v == NULL)
+		return AF_MFA_INVALID;
+	memset(v, 0, sizeof(*v));
+	if (st == NULL || !af_mfa__user_ok(username))
+		return AF_MFA_INVALID;
+	rc = workflow_or_stored(st, workflow, &own, &r);
+	json_decref(own);
+	if (rc != AF_MFA_OK)
+		return rc;
+	if (r.count <= 0 || r.period_s <= 0)
+		return AF_MFA_INVALID;
+	rc = pause_until(st, username, &r, now, &until);
+	if (rc != AF_MFA_OK)
+		return rc;
+	if (until > 0) {
+		v->why = "paused";
+		v->until = until;
+		return AF_MFA_LIMIT;
+	}
+	rc = window_count(st, username, &r, 1, now, v);
+	if (rc == AF_MFA_OK && v->why != NULL)
+		rc = AF_MFA_LIMIT;
+	return rc;
+}
 
 af_mfa_status af_mfa_push_allowed(store_ctx *st, const char *username,
 				  const json_t *workflow, const char **why)
 {
+	af_mfa_push_verdict v;
+	af_mfa_status rc;
+
+	rc = af_mfa_push_check(st, username, workflow, af_now(), &v);
+	if (why != NULL)
+		*why = v.why;
+	return rc;
+}
+
+af_mfa_status af_mfa_push_state(store_ctx *st, const char *username,
+				const json_t *workflow, int64_t now,
+				int64_t *paused_until, int64_t *limited_until)
+{
 	char key[AF_MFA__KEY_MAX];
-	const json_t *limit;
+	store_value raw = {NULL, 0};
+	push_window w = {0, 0, 0, 0};
 	json_t *own = NULL;
-	json_int_t count, period;
-	store_value v = {NULL, 0};
+	push_rules r;
 	store_status sst;
 	af_mfa_status rc;
-	int64_t n = 0;
 
-	if (why != NULL)
-		*why = NULL;
+	if (paused_until == NULL || limited_until == NULL)
+		return AF_MFA_INVALID;
+	*paused_until = 0;
+	*limited_until = 0;
 	if (st == NULL || !af_mfa__user_ok(username))
 		return AF_MFA_INVALID;
-	if (workflow == NULL) {
-		rc = af_mfa_workflow_get(st, &own);
-		if (rc != AF_MFA_OK)
-			return rc;
-		workflow = own;
-	}
-	limit = json_object_get(workflow, "push_limit");
-	count = json_integer_value(json_object_get(limit, "count"));
-	period = json_integer_value(json_object_get(limit, "period_s"));
-	rc = af_mfa__key(key, sizeof(key), "push_pause:", username);
-	if (rc != AF_MFA_OK)
-		goto out;
-	sst = store_get(st, key, &v);
-	store_value_free(&v);
-	if (sst == STORE_OK) {
-		if (why != NULL)
-			*why = "paused";
-		rc = AF_MFA_LIMIT;
-		goto out;
-	}
-	if (sst != STORE_NOT_FOUND) {
-		rc = af_mfa__from_store(sst);
-		goto out;
-	}
-	if (count <= 0 || period <= 0) {
-		rc = AF_MFA_INVALID;
-		goto out;
-	}
-	/* The first push of a period starts the period: TTL on create. */
-	rc = af_mfa__key(key, sizeof(key), "push_count:", username);
-	if (rc == AF_MFA_OK)
-		rc = af_mfa__from_store(
-			store_incr(st, key, 1, (uint64_t)period * 1000, &n));
-	if (rc == AF_MFA_OK && n > count) {
-		if (why != NULL)
-			*why = "limit";
-		rc = AF_MFA_LIMIT;
-	}
-out:
+	rc = workflow_or_stored(st, workflow, &own, &r);
 	json_decref(own);
-	return rc;
+	if (rc == AF_MFA_OK)
+		rc = pause_until(st, username, &r, now, paused_until);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__key(key, sizeof(key), "push_count:", username);
+	if (rc != AF_MFA_OK)
+		return rc;
+	sst = store_get(st, key, &raw);
+	if (sst == STORE_OK && window_parse(&raw, &w) == 0 &&
+	    now < window_end(&w, &r) && w.n >= r.count)
+		*limited_until = window_end(&w, &r);
+	store_value_free(&raw);
+	return sst == STORE_OK || sst == STORE_NOT_FOUND
+		       ? AF_MFA_OK
+		       : af_mfa__from_store(sst);
 }
 
 af_mfa_status af_mfa_push_reset(store_ctx *st, const char *username)
@@ -694,21 +1090,18 @@ af_mfa_status af_mfa_push_reset(store_ctx *st, const char *username)
 af_mfa_status af_mfa_push_unused(store_ctx *st, const char *username,
 				 const json_t *workflow)
 {
-	char key[AF_MFA__KEY_MAX];
-	json_int_t period = json_integer_value(json_object_get(
-		json_object_get(workflow, "push_limit"), "period_s"));
-	af_mfa_status rc;
-	int64_t n = 0;
+	af_mfa_push_verdict v;
+	push_rules r;
 
-	if (st == NULL || !af_mfa__user_ok(username) || period <= 0)
+	if (st == NULL || !af_mfa__user_ok(username) || workflow == NULL)
 		return AF_MFA_INVALID;
-	rc = af_mfa__key(key, sizeof(key), "push_count:", username);
-	/* Should the count have expired meanwhile, the new one expires too. */
-	if (rc == AF_MFA_OK)
-		rc = af_mfa__from_store(
-			store_incr(st, key, -1, (uint64_t)period * 1000, &n));
-	return rc;
+	rules_of(workflow, &r);
+	if (r.count <= 0 || r.period_s <= 0)
+		return AF_MFA_INVALID;
+	return window_count(st, username, &r, -1, af_now(), &v);
 }
+
+/* --- push jobs ------------------------------------------------------------ */
 
 typedef struct push_arg {
 	const json_t *marks; /* {device: status} */

@@ -256,40 +256,157 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	af_oidc_send_code(srv, req, resp, authz, &s);
 }
 
-/* 1 when a report pauses pushes (the workflow's report pause is on). */
-static int report_pauses(af_server *srv)
-{
-	json_t *wf = NULL;
-	int on = 1;
+/* Words of a page built in parts; more is cut, never overrun. */
+#define WORDS_MAX 640
 
-	if (af_mfa_workflow_get(srv->store, &wf) == AF_MFA_OK)
-		on = json_integer_value(json_object_get(wf, "report_pause_s")) >
-		     0;
-	json_decref(wf);
-	return on;
+/*
+ * How long is left, as words for "in ...": "less than a minute", "about
+ * 12 minutes", "about 3 hours". A duration, not a clock time: the
+ * server's clock and time zone are not the reader's.
+ */
+static void about(int64_t left_s, char *out, size_t cap)
+{
+	int64_t minutes = (left_s + 59) / 60;
+
+	if (left_s < 60)
+		snprintf(out, cap, "less than a minute");
+	else if (minutes < 120)
+		snprintf(out, cap, "about %lld minute%s", (long long)minutes,
+			 minutes == 1 ? "" : "s");
+	else
+		snprintf(out, cap, "about %lld hours",
+			 (long long)((left_s + 3599) / 3600));
 }
 
-/* The outcome of a finished transaction, in words. */
-static const char *outcome_text(af_server *srv, const char *state)
+/*
+ * Seconds left of the user's push pause and push limit now (0: none, or
+ * the store did not say: the words then just leave the time out).
+ */
+static void push_left(af_server *srv, const char *user, int64_t *paused,
+		      int64_t *limited)
 {
+	int64_t now = af_now(), p = 0, l = 0;
+
+	*paused = 0;
+	*limited = 0;
+	if (user == NULL ||
+	    af_mfa_push_state(srv->store, user, NULL, now, &p, &l) != AF_MFA_OK)
+		return;
+	*paused = p > now ? p - now : 0;
+	*limited = l > now ? l - now : 0;
+}
+
+/* Appends to words (WORDS_MAX): when a running pause ends, if one does. */
+static void pause_words(af_server *srv, const char *user, char *words)
+{
+	int64_t paused, limited;
+	char when[40];
+	size_t n = strlen(words);
+
+	push_left(srv, user, &paused, &limited);
+	if (paused <= 0)
+		return;
+	about(paused, when, sizeof(when));
+	snprintf(words + n, WORDS_MAX - n,
+		 " Sign-in requests to your phone are paused; they start "
+		 "again in %s. Your service desk can lift the pause sooner.",
+		 when);
+}
+
+/*
+ * 1 when the user of txn may no longer sign in at all (disabled or
+ * removed): then starting again leads nowhere, and the page says whom to
+ * ask instead. A store that fails says no.
+ */
+static int user_gone(af_server *srv, const json_t *txn)
+{
+	const char *name = json_string_value(json_object_get(txn, "user"));
+	json_t *user = NULL;
+	af_dir_status st;
+	int gone;
+
+	if (name == NULL)
+		return 0;
+	st = af_dir_user_get(srv->dir, name, &user);
+	gone = st == AF_DIR_NOT_FOUND ||
+	       (st == AF_DIR_OK &&
+		!json_is_true(json_object_get(user, "enabled")));
+	json_decref(user);
+	return gone;
+}
+
+/*
+ * Why a transaction nobody in this browser cancelled was cancelled, into
+ * words; 0, or 1 when starting again cannot help.
+ */
+static int cancelled_words(af_server *srv, const json_t *txn, char *words)
+{
+	const char *user = json_string_value(json_object_get(txn, "user"));
+
+	switch (af_mfa_txn_cancel_why(txn)) {
+	case AF_MFA_CANCEL_ADMIN:
+		if (user_gone(srv, txn)) {
+			snprintf(words, WORDS_MAX,
+				 "Your sign-in was stopped: an administrator "
+				 "disabled your account.");
+			return 1;
+		}
+		snprintf(words, WORDS_MAX,
+			 "Your sign-in was stopped by an administrator. Start "
+			 "again; if your password was changed, use the new "
+			 "one.");
+		return 0;
+	case AF_MFA_CANCEL_REPORT:
+		snprintf(words, WORDS_MAX,
+			 "A sign-in request to your phone was reported as not "
+			 "yours, so for safety the other requests waiting were "
+			 "stopped, this one too.");
+		pause_words(srv, user, words);
+		return 0;
+	case AF_MFA_CANCEL_DEVICE_REMOVED:
+		snprintf(words, WORDS_MAX,
+			 "The phone this sign-in request was sent to was "
+			 "removed from your account. To use a phone again, it "
+			 "must be enrolled anew: ask your administrator for an "
+			 "enrollment code.");
+		return 0;
+	case AF_MFA_CANCEL_NONE:
+	case AF_MFA_CANCEL_USER:
+	default:
+		snprintf(words, WORDS_MAX, "The sign-in was cancelled.");
+		return 0;
+	}
+}
+
+/*
+ * The outcome of a finished transaction (txn, or NULL for an outcome of
+ * this browser's own: its Cancel, too many codes), in words; 0, or 1 when
+ * starting again cannot help.
+ */
+static int outcome_words(af_server *srv, const char *state, const json_t *txn,
+			 char *words)
+{
+	const char *user = json_string_value(json_object_get(txn, "user"));
+	const char *text = "The sign-in did not finish.";
+
+	if (strcmp(state, "cancelled") == 0 && txn != NULL)
+		return cancelled_words(srv, txn, words);
 	if (strcmp(state, "failed") == 0)
-		return "The number typed on the phone did not match.";
-	if (strcmp(state, "denied") == 0)
-		return "The sign-in was denied on the phone.";
+		text = "The number typed on the phone did not match.";
+	else if (strcmp(state, "denied") == 0)
+		text = "The sign-in was denied on the phone.";
+	else if (strcmp(state, "reported") == 0)
+		text = "The sign-in was denied and reported as not yours.";
+	else if (strcmp(state, "expired") == 0)
+		text = "Nobody answered on the phone within 30 seconds.";
+	else if (strcmp(state, "cancelled") == 0)
+		text = "The sign-in was cancelled.";
+	else if (strcmp(state, "too_many") == 0)
+		text = "Too many wrong token codes were typed.";
+	snprintf(words, WORDS_MAX, "%s", text);
 	if (strcmp(state, "reported") == 0)
-		return report_pauses(srv)
-			       ? "The sign-in was denied and reported as not "
-				 "yours. Pushes to your phone are paused for a "
-				 "while."
-			       : "The sign-in was denied and reported as not "
-				 "yours.";
-	if (strcmp(state, "expired") == 0)
-		return "Nobody answered on the phone within 30 seconds.";
-	if (strcmp(state, "cancelled") == 0)
-		return "The sign-in was cancelled.";
-	if (strcmp(state, "too_many") == 0)
-		return "Too many wrong token codes were typed.";
-	return "The sign-in did not finish.";
+		pause_words(srv, user, words);
+	return 0;
 }
 
 /* A link back to the password step of the same sign-in. */
@@ -300,36 +417,91 @@ static void again_link(af_buf *b, const char *flow)
 	af_buf_puts(b, "\">Start again</a></p>");
 }
 
+/*
+ * The page of a sign-in that ended without the user (authz its flow). One
+ * that starting again cannot help ends with the way back to the
+ * application, which then learns that the sign-in was refused.
+ */
 static void outcome_page(af_server *srv, af_resp *resp, const char *flow,
-			 const char *state)
+			 const json_t *authz, const char *state,
+			 const json_t *txn)
 {
+	char words[WORDS_MAX];
 	af_buf b;
 
+	if (outcome_words(srv, state, txn, words) != 0) {
+		not_completed(resp, flow, authz, words,
+			      "Contact your service desk.");
+		return;
+	}
 	af_buf_init(&b, 16384);
 	af_page_begin(&b, resp, "Sign-in not completed");
 	af_buf_puts(&b, "<h1>Sign-in not completed</h1><p class=\"msg\" "
 			"role=\"alert\">");
-	af_buf_html(&b, outcome_text(srv, state));
+	af_buf_html(&b, words);
 	af_buf_puts(&b, "</p>");
 	again_link(&b, flow);
 	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
 }
 
-static const char *notice_text(const char *notice)
+/*
+ * Why the page offers only the token code (the flow's notice), in words
+ * (WORDS_MAX); NULL when it has no notice. A pause or limit says when it
+ * ends, as a duration, and that the service desk can lift it.
+ */
+static const char *notice_words(af_server *srv, const json_t *authz,
+				char *words)
 {
+	const char *notice = mfa_str(authz, "notice");
+	int64_t paused, limited;
+	char when[40];
+
 	if (notice == NULL)
 		return NULL;
-	if (strcmp(notice, "legacy") == 0 || strcmp(notice, "old_app") == 0)
+	if (strcmp(notice, "legacy") == 0)
 		return "Type the six-digit code shown in your authenticator "
 		       "app.";
-	if (strcmp(notice, "paused") == 0)
-		return "Sign-in requests to your phone are paused after a "
-		       "report. Type the six-digit code from your app instead.";
-	if (strcmp(notice, "limit") == 0)
-		return "Too many sign-in requests were sent to your phone. "
-		       "Type the six-digit code from your app instead.";
-	return NULL;
+	if (strcmp(notice, "old_app") == 0)
+		return "Your authenticator app needs an update to receive "
+		       "sign-in requests. Until then, type the six-digit code "
+		       "it shows.";
+	if (strcmp(notice, "no_push") == 0)
+		return "Your phone cannot receive sign-in requests at the "
+		       "moment. Type the six-digit code shown in your "
+		       "authenticator app.";
+	push_left(srv, mfa_str(authz, "user"), &paused, &limited);
+	if (strcmp(notice, "paused") == 0 && paused > 0) {
+		about(paused, when, sizeof(when));
+		snprintf(words, WORDS_MAX,
+			 "Sign-in requests to your phone are paused after a "
+			 "request was reported as not yours; they start again "
+			 "in %s. Until then, type the six-digit code from your "
+			 "app. Your service desk can lift the pause sooner.",
+			 when);
+	} else if (strcmp(notice, "paused") == 0) {
+		snprintf(words, WORDS_MAX,
+			 "Sign-in requests to your phone were paused after a "
+			 "report; the pause is over now. Type the six-digit "
+			 "code from your app, or sign in again to get a "
+			 "request on your phone.");
+	} else if (strcmp(notice, "limit") == 0 && limited > 0) {
+		about(limited, when, sizeof(when));
+		snprintf(words, WORDS_MAX,
+			 "Too many sign-in requests were sent to your phone. "
+			 "More can be sent in %s; until then, type the "
+			 "six-digit code from your app. Your service desk can "
+			 "lift the limit sooner.",
+			 when);
+	} else if (strcmp(notice, "limit") == 0) {
+		snprintf(words, WORDS_MAX,
+			 "Too many sign-in requests were sent to your phone a "
+			 "moment ago. Type the six-digit code from your app, "
+			 "or sign in again to get a request on your phone.");
+	} else {
+		return NULL;
+	}
+	return words;
 }
 
 /* How the token-code field is shown: what describes it, and its focus. */
@@ -428,7 +600,8 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 		      const char *message, int again)
 {
 	const char *csrf = json_string_value(json_object_get(authz, "csrf"));
-	const char *notice = notice_text(mfa_str(authz, "notice"));
+	char words[WORDS_MAX];
+	const char *notice = notice_words(srv, authz, words);
 	/* A problem shown on the page is the first word of its title. */
 	int error = message != NULL && status >= 400;
 	code_field f = {
@@ -440,7 +613,6 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 	};
 	af_buf b;
 
-	(void)srv;
 	af_page_allow_form_target(resp, json_string_value(json_object_get(
 						authz, "redirect_uri")));
 	af_buf_init(&b, 65536);
@@ -531,7 +703,7 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 			"again.",
 			1);
 	else if (state != NULL && strcmp(state, "pending") != 0)
-		outcome_page(srv, resp, flow, state);
+		outcome_page(srv, resp, flow, authz, state, txn);
 	else
 		show_page(srv, resp, 200, flow, authz, txn, NULL, 0);
 out:
@@ -751,7 +923,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	state = json_string_value(json_object_get(txn, "state"));
 	if (state_ends_flow(state)) {
 		reset_flow(srv, flow, authz);
-		outcome_page(srv, resp, flow, state);
+		outcome_page(srv, resp, flow, authz, state, txn);
 		goto out;
 	}
 	if (state != NULL && strcmp(state, "pending") != 0) {
@@ -818,7 +990,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		state = cancel_for_code(srv, authz, &txn);
 		if (state != NULL) {
 			reset_flow(srv, flow, authz);
-			outcome_page(srv, resp, flow, state);
+			outcome_page(srv, resp, flow, authz, state, txn);
 			goto out;
 		}
 		af_metrics_mfa(srv->metrics, AF_MFA_OUT_CODE_OK);
@@ -839,7 +1011,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	if (tries >= AF_MFA_CODE_TRIES) {
 		cancel_txn(srv, authz);
 		reset_flow(srv, flow, authz);
-		outcome_page(srv, resp, flow, "too_many");
+		outcome_page(srv, resp, flow, authz, "too_many", NULL);
 		goto out;
 	}
 	show_page(srv, resp, 401, flow, authz, txn,
@@ -870,7 +1042,7 @@ void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp)
 		return;
 	cancel_txn(srv, authz);
 	reset_flow(srv, flow, authz);
-	outcome_page(srv, resp, flow, "cancelled");
+	outcome_page(srv, resp, flow, authz, "cancelled", NULL);
 	json_decref(authz);
 }
 

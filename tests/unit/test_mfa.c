@@ -1239,7 +1239,7 @@ static void test_txn_decide_approve_right_number_approved(void **state)
 	json_decref(txn);
 }
 
-static void test_txn_decide_wrong_or_missing_number_failed(void **state)
+static void test_txn_decide_wrong_number_failed_missing_refused(void **state)
 {
 	struct fixture *f = *state;
 	json_t *txn, *out = NULL;
@@ -1263,11 +1263,15 @@ static void test_txn_decide_wrong_or_missing_number_failed(void **state)
 	assert_null(out);
 	json_decref(txn);
 
+	/* No number: refused, nothing decided; the txn still waits. */
 	txn = new_txn(f->st, "olga", "[\"d1\"]", true, T0);
 	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "approve",
 					   NULL, T0 + 1, &out),
+			 AF_MFA_INVALID);
+	assert_null(out);
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(txn), T0 + 1, &out),
 			 AF_MFA_OK);
-	assert_string_equal(sget(out, "state"), "failed");
+	assert_string_equal(sget(out, "state"), "pending");
 	json_decref(out);
 	json_decref(txn);
 
@@ -1892,6 +1896,395 @@ static void test_redis_missing_when_required_fails(void **state)
 /* --- groups
  * ------------------------------------------------------------------- */
 
+/* --- push gating, cancel reasons, device minimums ------------------------ */
+
+/* Enrolls a phone (platform none) for user; its id into id. */
+static void add_phone(store_ctx *st, const char *user, char id[AF_MFA_ID_BUF])
+{
+	json_decref(add_device(st, user, "none", NULL, "2024.1", id));
+}
+
+/* A pending txn, with number matching, that devs (JSON array text) answer. */
+static json_t *push_txn(store_ctx *st, const char *user, const char *devs,
+			int64_t now)
+{
+	return new_txn(st, user, devs, true, now);
+}
+
+static const char *id_of(const json_t *txn)
+{
+	return json_string_value(json_object_get(txn, "id"));
+}
+
+/* The state of txn id at now. */
+static void assert_state(store_ctx *st, const char *id, int64_t now,
+			 const char *want)
+{
+	json_t *txn = NULL;
+
+	assert_int_equal(af_mfa_txn_get(st, id, now, &txn), AF_MFA_OK);
+	assert_string_equal(json_string_value(json_object_get(txn, "state")),
+			    want);
+	json_decref(txn);
+}
+
+/* Why txn id was cancelled. */
+static af_mfa_cancel_why why_of(store_ctx *st, const char *id, int64_t now)
+{
+	json_t *txn = NULL;
+	af_mfa_cancel_why why;
+
+	assert_int_equal(af_mfa_txn_get(st, id, now, &txn), AF_MFA_OK);
+	why = af_mfa_txn_cancel_why(txn);
+	json_decref(txn);
+	return why;
+}
+
+static void set_workflow(store_ctx *st, const char *patch)
+{
+	json_t *p = parse(patch);
+	char err[128];
+
+	assert_int_equal(af_mfa_workflow_set(st, p, NULL, err, sizeof(err)),
+			 AF_MFA_OK);
+	json_decref(p);
+}
+
+/* Reports a pending txn of user (device d1): pushes pause from now. */
+static void report(store_ctx *st, const char *user, int64_t now)
+{
+	json_t *txn = push_txn(st, user, "[\"d1\"]", now), *out = NULL;
+
+	assert_int_equal(af_mfa_txn_decide(st, id_of(txn), "d1", "report", NULL,
+					   now + 1, &out),
+			 AF_MFA_OK);
+	json_decref(out);
+	json_decref(txn);
+}
+
+/* --- the pause and the limit, as administrators see them ------------------ */
+
+static void test_push_state_shows_pause_and_limit_ends(void **state)
+{
+	struct fixture *f = *state;
+	json_t *wf = parse("{\"push_limit\": {\"count\": 2, "
+			   "\"period_s\": 600}, \"report_pause_s\": 900}");
+	int64_t now = af_now(), paused = -1, limited = -1;
+	af_mfa_push_verdict v;
+	int i;
+
+	/* Nothing yet: neither. */
+	assert_int_equal(
+		af_mfa_push_state(f->st, "ann", wf, now, &paused, &limited),
+		AF_MFA_OK);
+	assert_int_equal(paused, 0);
+	assert_int_equal(limited, 0);
+	/* Two pushes fit; the third is refused until the period ends. */
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(af_mfa_push_check(f->st, "ann", wf, now, &v),
+				 AF_MFA_OK);
+		assert_null(v.why);
+	}
+	assert_int_equal(
+		af_mfa_push_state(f->st, "ann", wf, now + 5, &paused, &limited),
+		AF_MFA_OK);
+	assert_int_equal(limited, now + 600);
+	assert_int_equal(af_mfa_push_check(f->st, "ann", wf, now + 5, &v),
+			 AF_MFA_LIMIT);
+	assert_string_equal(v.why, "limit");
+	assert_int_equal(v.until, now + 600);
+	assert_true(v.first);
+	/* Only the first refusal of a period is the first. */
+	assert_int_equal(af_mfa_push_check(f->st, "ann", wf, now + 6, &v),
+			 AF_MFA_LIMIT);
+	assert_false(v.first);
+	/* The state counts nothing: still two pushes in the period. */
+	assert_int_equal(af_mfa_push_state(f->st, "ann", wf, now + 600, &paused,
+					   &limited),
+			 AF_MFA_OK);
+	assert_int_equal(limited, 0);
+	/* A report: paused for the report pause from the report. */
+	report(f->st, "ann", now);
+	assert_int_equal(
+		af_mfa_push_state(f->st, "ann", NULL, now, &paused, &limited),
+		AF_MFA_OK);
+	assert_true(paused >= now + 900 && paused <= af_now() + 900);
+	assert_int_equal(af_mfa_push_check(f->st, "ann", wf, now + 10, &v),
+			 AF_MFA_LIMIT);
+	assert_string_equal(v.why, "paused");
+	assert_int_equal(v.until, paused);
+	/* An administrator's unlock lifts both. */
+	assert_int_equal(af_mfa_push_reset(f->st, "ann"), AF_MFA_OK);
+	assert_int_equal(af_mfa_push_state(f->st, "ann", wf, now + 10, &paused,
+					   &limited),
+			 AF_MFA_OK);
+	assert_int_equal(paused, 0);
+	assert_int_equal(limited, 0);
+	/* Bad arguments. */
+	assert_int_equal(af_mfa_push_state(f->st, "bad user", wf, now, &paused,
+					   &limited),
+			 AF_MFA_INVALID);
+	assert_int_equal(
+		af_mfa_push_state(f->st, "ann", wf, now, NULL, &limited),
+		AF_MFA_INVALID);
+	assert_int_equal(af_mfa_push_check(f->st, "ann", wf, now, NULL),
+			 AF_MFA_INVALID);
+	json_decref(wf);
+}
+
+/* A pause set by an earlier version (a word, not a record) still holds. */
+static void test_push_state_old_pause_record_holds_until_expiry(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = af_now(), paused = 0, limited = 0;
+	const char *why = NULL;
+
+	assert_int_equal(
+		store_set(f->st, "push_pause:bea", "reported", 8, 60000, 0),
+		STORE_OK);
+	assert_int_equal(
+		af_mfa_push_state(f->st, "bea", NULL, now, &paused, &limited),
+		AF_MFA_OK);
+	assert_true(paused > now + 50 && paused <= now + 61);
+	assert_int_equal(af_mfa_push_allowed(f->st, "bea", NULL, &why),
+			 AF_MFA_LIMIT);
+	assert_string_equal(why, "paused");
+}
+
+/* --- workflow changes reach pauses and periods already running ------------ */
+
+static void test_report_pause_off_or_shorter_ends_running_pause(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = af_now(), paused = 0, limited = 0;
+	af_mfa_push_verdict v;
+	const char *why = NULL;
+
+	report(f->st, "cai", now);
+	assert_int_equal(af_mfa_push_allowed(f->st, "cai", NULL, &why),
+			 AF_MFA_LIMIT);
+	/* Shorter: the pause ends 60 s after the report, not 900. */
+	set_workflow(f->st, "{\"report_pause_s\": 60}");
+	assert_int_equal(af_mfa_push_state(f->st, "cai", NULL, now + 30,
+					   &paused, &limited),
+			 AF_MFA_OK);
+	assert_true(paused >= now + 60 && paused <= af_now() + 60);
+	assert_int_equal(af_mfa_push_check(f->st, "cai", NULL, now + 70, &v),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_push_reset(f->st, "cai"), AF_MFA_OK);
+	/* Off: a running pause ends at once. */
+	set_workflow(f->st, "{\"report_pause_s\": 900}");
+	report(f->st, "cai", now);
+	set_workflow(f->st, "{\"report_pause_s\": 0}");
+	assert_int_equal(af_mfa_push_allowed(f->st, "cai", NULL, &why),
+			 AF_MFA_OK);
+	assert_null(why);
+	/*
+	 * Longer: a pause that began under 900 s keeps its end (and one
+	 * that is over stays over); new reports get the longer pause.
+	 */
+	set_workflow(f->st, "{\"report_pause_s\": 900}");
+	report(f->st, "dan", now);
+	set_workflow(f->st, "{\"report_pause_s\": 3600}");
+	assert_int_equal(af_mfa_push_state(f->st, "dan", NULL, now + 10,
+					   &paused, &limited),
+			 AF_MFA_OK);
+	assert_true(paused >= now + 900 && paused <= af_now() + 900);
+	assert_int_equal(
+		af_mfa_push_check(f->st, "dan", NULL, af_now() + 901, &v),
+		AF_MFA_OK);
+	report(f->st, "eve", now);
+	assert_int_equal(
+		af_mfa_push_state(f->st, "eve", NULL, now, &paused, &limited),
+		AF_MFA_OK);
+	assert_true(paused >= now + 3600 && paused <= af_now() + 3600);
+}
+
+static void test_push_limit_change_applies_to_running_period(void **state)
+{
+	struct fixture *f = *state;
+	json_t *day = parse("{\"push_limit\": {\"count\": 2, "
+			    "\"period_s\": 86400}, \"report_pause_s\": 900}");
+	json_t *more = parse("{\"push_limit\": {\"count\": 3, "
+			     "\"period_s\": 86400}, \"report_pause_s\": 900}");
+	json_t *short_ = parse("{\"push_limit\": {\"count\": 2, "
+			       "\"period_s\": 10}, \"report_pause_s\": 900}");
+	int64_t now = af_now();
+	af_mfa_push_verdict v;
+	const char *why = NULL;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		assert_int_equal(af_mfa_push_allowed(f->st, "fay", day, &why),
+				 AF_MFA_OK);
+	/* Refused sign-ins are not pushes: they use up nothing. */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(af_mfa_push_allowed(f->st, "fay", day, &why),
+				 AF_MFA_LIMIT);
+	/* A higher count lets the one more through at once, then stops. */
+	assert_int_equal(af_mfa_push_allowed(f->st, "fay", more, &why),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_push_allowed(f->st, "fay", more, &why),
+			 AF_MFA_LIMIT);
+	/* A shorter period ends the day-long one 10 s after it began. */
+	assert_int_equal(af_mfa_push_check(f->st, "fay", short_, now + 5, &v),
+			 AF_MFA_LIMIT);
+	assert_true(v.until >= now + 10 && v.until <= af_now() + 10);
+	assert_int_equal(
+		af_mfa_push_check(f->st, "fay", short_, af_now() + 11, &v),
+		AF_MFA_OK);
+	assert_null(v.why);
+	json_decref(day);
+	json_decref(more);
+	json_decref(short_);
+}
+
+/* --- approvals without the number ----------------------------------------- */
+
+static void test_approve_without_number_decides_nothing(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = af_now();
+	json_t *txn = push_txn(f->st, "gus", "[\"d1\"]", now), *out = NULL;
+	char number[16];
+
+	(void)snprintf(
+		number, sizeof(number), "%lld",
+		(long long)json_integer_value(json_object_get(txn, "number")));
+	assert_int_equal(af_mfa_txn_decide(f->st, id_of(txn), "d1", "approve",
+					   NULL, now + 1, &out),
+			 AF_MFA_INVALID);
+	assert_null(out);
+	assert_int_equal(af_mfa_txn_decide(f->st, id_of(txn), "d1", "approve",
+					   "", now + 1, &out),
+			 AF_MFA_INVALID);
+	assert_state(f->st, id_of(txn), now + 2, "pending");
+	/* The number typed then still approves: no attempt was used. */
+	assert_int_equal(af_mfa_txn_decide(f->st, id_of(txn), "d1", "approve",
+					   number, now + 3, &out),
+			 AF_MFA_OK);
+	assert_string_equal(json_string_value(json_object_get(out, "state")),
+			    "approved");
+	json_decref(out);
+	json_decref(txn);
+}
+
+/* --- why a transaction was cancelled -------------------------------------- */
+
+static void test_cancel_reason_recorded(void **state)
+{
+	struct fixture *f = *state;
+	char d1[AF_MFA_ID_BUF], devs[64];
+	int64_t now = af_now();
+	json_t *mine, *admin, *reported, *other, *out = NULL;
+
+	add_phone(f->st, "hal", d1);
+	(void)snprintf(devs, sizeof(devs), "[\"%s\"]", d1);
+	/* The browser's own Cancel. */
+	mine = push_txn(f->st, "hal", devs, now);
+	assert_int_equal(af_mfa_txn_decide(f->st, id_of(mine), NULL, "cancel",
+					   NULL, now + 1, &out),
+			 AF_MFA_OK);
+	json_decref(out);
+	assert_int_equal(why_of(f->st, id_of(mine), now + 1),
+			 AF_MFA_CANCEL_USER);
+	/* An administrator ended the user's sign-ins. */
+	admin = push_txn(f->st, "hal", devs, now);
+	assert_int_equal(af_mfa_txns_cancel_user(f->st, "hal", now + 1),
+			 AF_MFA_OK);
+	assert_state(f->st, id_of(admin), now + 1, "cancelled");
+	assert_int_equal(why_of(f->st, id_of(admin), now + 1),
+			 AF_MFA_CANCEL_ADMIN);
+	/* Another request was reported: this one stops with it. */
+	reported = push_txn(f->st, "hal", devs, now);
+	other = push_txn(f->st, "hal", devs, now);
+	assert_int_equal(af_mfa_txn_decide(f->st, id_of(reported), d1, "report",
+					   NULL, now + 1, &out),
+			 AF_MFA_OK);
+	json_decref(out);
+	assert_int_equal(why_of(f->st, id_of(other), now + 1),
+			 AF_MFA_CANCEL_REPORT);
+	assert_int_equal(why_of(f->st, id_of(reported), now + 1),
+			 AF_MFA_CANCEL_NONE);
+	/* A cancel must say why; a decided txn stays decided. */
+	assert_int_equal(af_mfa_txn_cancel(f->st, id_of(other),
+					   AF_MFA_CANCEL_NONE, now + 1, &out),
+			 AF_MFA_INVALID);
+	assert_int_equal(af_mfa_txn_cancel(f->st, id_of(other),
+					   AF_MFA_CANCEL_ADMIN, now + 1, &out),
+			 AF_MFA_DECIDED);
+	assert_int_equal(why_of(f->st, id_of(other), now + 1),
+			 AF_MFA_CANCEL_REPORT);
+	json_decref(mine);
+	json_decref(admin);
+	json_decref(reported);
+	json_decref(other);
+}
+
+static void test_device_remove_cancels_txns_it_alone_answers(void **state)
+{
+	struct fixture *f = *state;
+	char d1[AF_MFA_ID_BUF], d2[AF_MFA_ID_BUF], devs[128];
+	int64_t now = af_now();
+	json_t *alone, *shared, *theirs;
+
+	add_phone(f->st, "ivy", d1);
+	add_phone(f->st, "ivy", d2);
+	(void)snprintf(devs, sizeof(devs), "[\"%s\"]", d1);
+	alone = push_txn(f->st, "ivy", devs, now);
+	(void)snprintf(devs, sizeof(devs), "[\"%s\", \"%s\"]", d1, d2);
+	shared = push_txn(f->st, "ivy", devs, now);
+	(void)snprintf(devs, sizeof(devs), "[\"%s\"]", d2);
+	theirs = push_txn(f->st, "ivy", devs, now);
+	assert_int_equal(af_mfa_device_remove(f->st, d1), AF_MFA_OK);
+	assert_state(f->st, id_of(alone), now + 1, "cancelled");
+	assert_int_equal(why_of(f->st, id_of(alone), now + 1),
+			 AF_MFA_CANCEL_DEVICE_REMOVED);
+	/* d2 may still answer these. */
+	assert_state(f->st, id_of(shared), now + 1, "pending");
+	assert_state(f->st, id_of(theirs), now + 1, "pending");
+	assert_int_equal(af_mfa_device_remove(f->st, d2), AF_MFA_OK);
+	assert_int_equal(why_of(f->st, id_of(shared), now + 1),
+			 AF_MFA_CANCEL_DEVICE_REMOVED);
+	assert_int_equal(why_of(f->st, id_of(theirs), now + 1),
+			 AF_MFA_CANCEL_DEVICE_REMOVED);
+	json_decref(alone);
+	json_decref(shared);
+	json_decref(theirs);
+}
+
+/* --- apps below the minimum version --------------------------------------- */
+
+static void test_device_below_minimum_rules(void **state)
+{
+	json_t *wf = parse("{\"min_app_version\": {\"ios\": \"2025.1\"}}");
+	json_t *ios_old = parse("{\"platform\": \"apns\", \"app_version\": "
+				"\"2024.1\"}");
+	json_t *ios_new = parse("{\"platform\": \"apns\", \"app_version\": "
+				"\"2025.1.1\"}");
+	json_t *ios_none = parse("{\"platform\": \"apns\"}");
+	json_t *android = parse("{\"platform\": \"fcm\", \"app_version\": "
+				"\"1.0\"}");
+	json_t *none = parse("{\"platform\": \"none\", \"app_version\": "
+			     "\"1.0\"}");
+
+	(void)state;
+	assert_int_equal(af_mfa_device_below_minimum(ios_old, wf), 1);
+	assert_int_equal(af_mfa_device_below_minimum(ios_new, wf), 0);
+	/* A version the app never sent is below any minimum. */
+	assert_int_equal(af_mfa_device_below_minimum(ios_none, wf), 1);
+	/* No minimum for android; none of them gets pushes at all. */
+	assert_int_equal(af_mfa_device_below_minimum(android, wf), 0);
+	assert_int_equal(af_mfa_device_below_minimum(none, wf), 0);
+	assert_int_equal(af_mfa_device_below_minimum(ios_old, NULL), 0);
+	json_decref(wf);
+	json_decref(ios_old);
+	json_decref(ios_new);
+	json_decref(ios_none);
+	json_decref(android);
+	json_decref(none);
+}
+
 #define CASE(fn, setup) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 #define STORE_CASES(setup)                                                     \
@@ -1918,7 +2311,8 @@ static void test_redis_missing_when_required_fails(void **state)
 		CASE(test_txn_new_number_uniform_two_digits, setup),           \
 		CASE(test_txn_new_bad_spec_invalid, setup),                    \
 		CASE(test_txn_decide_approve_right_number_approved, setup),    \
-		CASE(test_txn_decide_wrong_or_missing_number_failed, setup),   \
+		CASE(test_txn_decide_wrong_number_failed_missing_refused,      \
+		     setup),                                                   \
 		CASE(test_txn_decide_deny_then_second_decided, setup),         \
 		CASE(test_txn_decide_report_pauses_pushes, setup),             \
 		CASE(test_txns_cancel_user_cancels_only_theirs, setup),        \
@@ -1932,7 +2326,16 @@ static void test_redis_missing_when_required_fails(void **state)
 		     setup),                                                   \
 		CASE(test_push_allowed_limit_per_period, setup),               \
 		CASE(test_push_unused_given_back, setup),                      \
-		CASE(test_push_enqueue_skips_unpushable_devices, setup)
+		CASE(test_push_enqueue_skips_unpushable_devices, setup),       \
+		CASE(test_push_state_shows_pause_and_limit_ends, setup),       \
+		CASE(test_push_state_old_pause_record_holds_until_expiry,      \
+		     setup),                                                   \
+		CASE(test_report_pause_off_or_shorter_ends_running_pause,      \
+		     setup),                                                   \
+		CASE(test_push_limit_change_applies_to_running_period, setup), \
+		CASE(test_approve_without_number_decides_nothing, setup),      \
+		CASE(test_cancel_reason_recorded, setup),                      \
+		CASE(test_device_remove_cancels_txns_it_alone_answers, setup)
 
 /* Ids go on command lines: none may start like an option. */
 static void test_new_id_never_starts_with_dash(void **state)
@@ -2013,6 +2416,7 @@ int main(void)
 		cmocka_unit_test(test_txn_push_mark_text_changes_device_only),
 		cmocka_unit_test(
 			test_code_check_restarted_memory_store_replay_refused),
+		cmocka_unit_test(test_device_below_minimum_rules),
 	};
 	const struct CMUnitTest memory[] = {STORE_CASES(setup_memory)};
 	const struct CMUnitTest redis[] = {STORE_CASES(setup_redis)};

@@ -2,12 +2,15 @@
 // with a real relying party (openid-client), the real server and idsim as
 // the phone, on the store backend from AF_STORE.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import vm from 'node:vm';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { authRequest, Browser, ctl, discover, enrollPhone, shownEnrollCode, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
+import { authRequest, BIN, Browser, ctl, discover, enrollPhone, freePort, shownEnrollCode, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
@@ -82,6 +85,49 @@ async function enrollCode(b) {
   assert.equal(action.origin, server.issuer);
   const answer = await b.post(action.href, hiddenFields(page.text));
   return { page, answer };
+}
+
+// The browser's status of the MFA step of m.
+async function flowStatus(m) {
+  const flow = new URL(m.mfaUrl).searchParams.get('flow');
+  return JSON.parse((await m.browser.get(`${server.issuer}/login/mfa/status?flow=${flow}`)).text);
+}
+
+// authflow_mfa_total of one outcome on the server now.
+async function mfaCount(outcome) {
+  const text = await (await fetch(`${server.issuer}/metrics`)).text();
+  const m = text.match(new RegExp(`^authflow_mfa_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm'));
+  return m ? Number(m[1]) : null;
+}
+
+// A phone of our own on the device API (node's crypto, not idsim), for
+// requests idsim refuses to send: { id, call(method, target, body) }.
+async function rawPhone(user) {
+  const ec = await server.admin('POST', `/users/${user}/enroll-code`);
+  assert.equal(ec.status, 201, ec.text);
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
+  const signed = async (method, target, body, device) => {
+    const text = body === undefined ? '' : JSON.stringify(body);
+    const ts = String(Math.floor(Date.now() / 1000));
+    const nonce = randomBytes(18).toString('base64url');
+    const hash = createHash('sha256').update(text).digest('hex');
+    const sig = sign('sha256', Buffer.from(['AF-DEVICE-V1', method, target, ts, nonce, hash].join('\n')),
+      { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+    const headers = { 'x-af-timestamp': ts, 'x-af-nonce': nonce, 'x-af-signature': sig };
+    if (device) headers['x-af-device'] = device;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const r = await fetch(`${server.issuer}${target}`, { method, headers, body: body === undefined ? undefined : text });
+    const answer = await r.text();
+    let json = null;
+    try { json = JSON.parse(answer); } catch { /* not JSON */ }
+    return { status: r.status, json };
+  };
+  const e = await signed('POST', '/device/v1/enroll',
+    { code: ec.json.code, platform: 'none', public_key: { kty, crv, x, y }, app_version: '2024.1' });
+  assert.equal(e.status, 201, JSON.stringify(e.json));
+  const id = e.json.device_id;
+  return { id, call: (method, target, body) => signed(method, target, body, id) };
 }
 
 describe(`push MFA (${STORE} store)`, () => {
@@ -773,7 +819,9 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.match(late.stderr, /already decided \(state cancelled\)/);
     assert.equal((await server.admin('PATCH', '/users/una', { enabled: true })).status, 200);
     let r = await f.m.browser.get(f.m.mfaUrl);
-    assert.match(r.text, /The sign-in was cancelled/);
+    // Not the user's doing, and they may sign in again: the page says so.
+    assert.match(r.text, /Your sign-in was stopped by an administrator/);
+    assert.doesNotMatch(r.text, /The sign-in was cancelled/);
     assert.doesNotMatch(r.headers.get('location') ?? '', /code=/);
     assert.equal(await sessions(), 0);
     // The policy's single sign-on switched off meanwhile.
@@ -811,7 +859,7 @@ describe(`push MFA (${STORE} store)`, () => {
       const f = hiddenFields(m.page.text);
       const code = (await idsim(server, s.phone, ['code'])).stdout;
       const r = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code });
-      assert.match(r.text, /The sign-in was cancelled/);
+      assert.match(r.text, /Your sign-in was stopped by an administrator/);
       assert.doesNotMatch(r.headers.get('location') ?? '', /code=/);
       assert.equal(await sessions(), 0);
       s.password = 'ulla-new-password';
@@ -910,7 +958,6 @@ describe(`push MFA (${STORE} store)`, () => {
       const mfaUrl = new URL(posts[0].location, server.issuer).href;
       const page = await browser.get(mfaUrl);
       const number = pageNumber(page.text);
-      console.log('DEBUG', round, number, server.stderr().split('\n').filter((l) => /mfa|push/.test(l)).join('\n'));
       const [txn] = await pendingTxn(s);
       const ok = await idsim(server, s.phone, ['approve', txn, '--number', number]);
       assert.equal(ok.stdout, 'approved', ok.stderr);
@@ -960,6 +1007,18 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(new URL(done.location).origin, 'http://127.0.0.1:9000');
   });
 
+  test('user show has the push pause and limit, and unlock lifts them', async () => {
+    const s = await mfaUser('saul');
+    await toMfa(s);
+    const [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['deny', txn, '--report'])).stdout, 'reported');
+    const u = await server.admin('GET', '/users/saul');
+    assert.ok(u.json.push_paused_until >= Math.floor(Date.now() / 1000) + 890, u.text);
+    assert.match(ctl(server, ['user', 'show', 'saul']).stdout, /^push_paused_until: \d{4}-/m);
+    assert.equal((await server.admin('POST', '/users/saul/unlock')).status, 200);
+    assert.equal((await server.admin('GET', '/users/saul')).json.push_paused_until, null);
+  });
+
   test('idsim refuses what the device API would refuse before it spends the code', async () => {
     await seed(server, { user: 'ida', policy: { remote_access: true } });
     const ec = await server.admin('POST', '/users/ida/enroll-code');
@@ -999,6 +1058,257 @@ describe(`push MFA (${STORE} store)`, () => {
       assert.deepEqual((await off.admin('GET', '/status')).json.features, { sso: true, remote_access_mfa: false });
     } finally {
       await off.stop();
+    }
+  });
+  test('the push limit is logged, counted and audited once; the page says when pushes resume; a higher count applies at once', async () => {
+    // A server of its own: the workflow and the metrics are the server's.
+    const shared = server;
+    server = await startServer({ store: STORE });
+    try {
+      const s = await mfaUser('lena');
+      let w = await server.admin('PATCH', '/workflow', { push_limit: { count: 1, period_s: 600 } });
+      assert.equal(w.status, 200, w.text);
+      let m = await toMfa(s);
+      assert.ok(pageNumber(m.page.text), 'the one push of the period');
+      for (let i = 0; i < 2; i++) {
+        m = await toMfa(s);
+        assert.equal(pageNumber(m.page.text), null);
+        // A duration, not a clock time: the server's clock is not the reader's.
+        assert.match(m.page.text, /Too many sign-in requests were sent to your phone\. More can be sent in about (9|10) minutes/);
+        assert.match(m.page.text, /Your service desk can lift the limit sooner/);
+      }
+      const events = (await server.admin('GET', '/audit?limit=100')).json.events.filter((e) => e.action === 'mfa.push_limited');
+      assert.equal(events.length, 1, 'one audit event per period, not one per sign-in');
+      assert.equal(events[0].target, 'lena');
+      assert.match(events[0].actor, /^ip:/);
+      assert.equal(events[0].detail.count, 1);
+      assert.equal(events[0].detail.period_s, 600);
+      assert.equal(await mfaCount('push_limited'), 2, 'every refused push counted');
+      // A sign-in event like the others: user, ip and outcome as members.
+      const logged = server.stderr().split('\n').filter((l) => l.includes('"push_limited"')).map((l) => JSON.parse(l));
+      assert.equal(logged.length, 2, server.stderr());
+      for (const l of logged) {
+        assert.equal(l.level, 'warn');
+        assert.equal(l.event, 'login');
+        assert.equal(l.user, 'lena');
+        assert.equal(l.ip, '127.0.0.1');
+        assert.equal(l.outcome, 'push_limited');
+        assert.match(l.msg, /^resume_in_s=\d+$/);
+      }
+      // A higher count reaches the period already running: refused
+      // sign-ins used none of it.
+      w = await server.admin('PATCH', '/workflow', { push_limit: { count: 2 } });
+      assert.equal(w.status, 200, w.text);
+      m = await toMfa(s);
+      assert.ok(pageNumber(m.page.text), 'a push within the higher count');
+    } finally {
+      await server.stop();
+      server = shared;
+    }
+  });
+
+  test('a report pause: the page says how long it lasts; switched off, it ends for the paused user too', async () => {
+    const s = await mfaUser('mira');
+    let m = await toMfa(s);
+    const [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['deny', txn, '--report'])).stdout, 'reported');
+    const page = (await m.browser.get(m.mfaUrl)).text;
+    assert.match(page, /reported as not yours\. Sign-in requests to your phone are paused; they start again in about 15 minutes\. Your service desk can lift the pause sooner\./);
+    m = await toMfa(s);
+    assert.equal(pageNumber(m.page.text), null);
+    assert.match(m.page.text, /paused after a request was reported as not yours; they start again in about (14|15) minutes/);
+    assert.match(m.page.text, /Your service desk can lift the pause sooner/);
+    // The help desk sees no pause to lift by hand: the setting ends it.
+    assert.equal((await server.admin('PATCH', '/workflow', { report_pause_s: 0 })).status, 200);
+    try {
+      m = await toMfa(s);
+      assert.ok(pageNumber(m.page.text), 'the pause ended with the setting');
+    } finally {
+      assert.equal((await server.admin('PATCH', '/workflow', { report_pause_s: 900 })).status, 200);
+    }
+  });
+
+  test('authflowctl user unlock says it lifts push pauses and limits', async () => {
+    const r = ctl(server, ['user', 'unlock', '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /unlock NAME\n\s+\(unlock: lifts the sign-in lock and delay, and the pause\n\s+of pushes to the phone after a report or at the push limit\)/);
+  });
+
+  test('an approval without the number is refused: the sign-in waits, and no wrong number is counted', async () => {
+    const s = await seed(server, { user: 'nell', policy: { remote_access: true } });
+    s.config = await rp(s);
+    const phone = await rawPhone('nell');
+    const m = await toMfa(s);
+    const number = pageNumber(m.page.text);
+    const list = await phone.call('GET', '/device/v1/challenges');
+    assert.equal(list.status, 200, JSON.stringify(list.json));
+    const { txn } = list.json.challenges[0];
+    const failed = await mfaCount('failed');
+    const bare = await phone.call('POST', `/device/v1/challenges/${txn}`, { decision: 'approve' });
+    assert.equal(bare.status, 400, JSON.stringify(bare.json));
+    assert.equal(bare.json.error, 'bad_request');
+    assert.equal((await phone.call('GET', `/device/v1/challenges/${txn}`)).json.state, 'pending');
+    assert.equal((await flowStatus(m)).state, 'pending');
+    assert.equal(await mfaCount('failed'), failed, 'not a wrong number');
+    const audit = (await server.admin('GET', '/audit?limit=100')).json.events;
+    assert.ok(!audit.some((e) => e.action === 'mfa.wrong_number' && e.target === 'nell'), 'no wrong-number event');
+    // The number typed then finishes the sign-in: no attempt was used.
+    const ok = await phone.call('POST', `/device/v1/challenges/${txn}`, { decision: 'approve', number });
+    assert.equal(ok.status, 200, JSON.stringify(ok.json));
+    assert.equal(ok.json.state, 'approved');
+    await finish(s, m);
+  });
+
+  test('a sign-in stopped by someone else says who stopped it; only the user\'s own Cancel says cancelled', async () => {
+    const s = await mfaUser('odile');
+    // Another request reported from the phone stops this one too.
+    const a = await toMfa(s);
+    const b = await toMfa(s, new Browser());
+    const p = await idsim(server, s.phone, ['pending']);
+    const txnB = p.stdout.split('\n').map((l) => l.split(' ')[0]).find((t) => t !== undefined);
+    assert.equal((await idsim(server, s.phone, ['deny', txnB, '--report'])).stdout, 'reported');
+    const [reported, other] = (await flowStatus(b)).state === 'reported' ? [b, a] : [a, b];
+    assert.equal((await flowStatus(other)).state, 'cancelled');
+    let page = (await other.browser.get(other.mfaUrl)).text;
+    assert.match(page, /A sign-in request to your phone was reported as not yours, so for safety the other requests waiting were stopped, this one too\./);
+    assert.match(page, /paused; they start again in about 15 minutes/);
+    assert.doesNotMatch(page, /The sign-in was cancelled/);
+    assert.match((await reported.browser.get(reported.mfaUrl)).text, /denied and reported as not yours/);
+    assert.equal((await server.admin('POST', '/users/odile/unlock')).status, 200);
+    // Sessions ended by an administrator: stopped by an administrator.
+    let m = await toMfa(s);
+    assert.equal((await server.admin('DELETE', '/sessions?user=odile')).status, 200);
+    page = (await m.browser.get(m.mfaUrl)).text;
+    assert.match(page, /Your sign-in was stopped by an administrator\. Start again/);
+    assert.match(page, /<a href="\/login\?flow=[^"]+">Start again<\/a>/);
+    // The account disabled: starting again cannot help, so the page says
+    // whom to ask and offers the way back to the application instead.
+    m = await toMfa(s);
+    assert.equal((await server.admin('PATCH', '/users/odile', { enabled: false })).status, 200);
+    try {
+      const r = await m.browser.get(m.mfaUrl);
+      assert.match(r.text, /Your sign-in was stopped: an administrator disabled your account\./);
+      assert.match(r.text, /Contact your service desk\./);
+      assert.doesNotMatch(r.text, />Start again</);
+      assert.match(r.text, /Back to the application/);
+    } finally {
+      assert.equal((await server.admin('PATCH', '/users/odile', { enabled: true })).status, 200);
+    }
+    // The user's own Cancel.
+    m = await toMfa(s);
+    const f = hiddenFields(m.page.text);
+    const c = await m.browser.post(`${server.issuer}/login/mfa/cancel`, { flow: f.flow, csrf: f.csrf });
+    assert.match(c.text, /The sign-in was cancelled\./);
+  });
+
+  test('a phone removed while its push waits: the sign-in ends at once and says to enroll again', async () => {
+    const s = await mfaUser('pilar');
+    const m = await toMfa(s);
+    assert.equal((await flowStatus(m)).state, 'pending');
+    const dev = (await server.admin('GET', '/users/pilar/devices')).json.devices[0];
+    assert.equal((await server.admin('DELETE', `/devices/${dev.id}`)).status, 200);
+    // At once, not when the 30 s run out.
+    const st = await flowStatus(m);
+    assert.equal(st.state, 'cancelled');
+    assert.equal(st.number, null);
+    const page = (await m.browser.get(m.mfaUrl)).text;
+    assert.match(page, /The phone this sign-in request was sent to was removed from your account\. To use a phone again, it must be enrolled anew: ask your administrator for an enrollment code\./);
+    assert.doesNotMatch(page, /Type a token code from your app/);
+    // With a second phone, its push still waits on the other one.
+    const t = await mfaUser('quinta');
+    t.phone2 = await enrollPhone(server, 'quinta', ['--platform', 'none', '--app-version', '2024.1']);
+    const m2 = await toMfa(t);
+    const first = (await server.admin('GET', '/users/quinta/devices')).json.devices[0];
+    assert.equal((await server.admin('DELETE', `/devices/${first.id}`)).status, 200);
+    assert.equal((await flowStatus(m2)).state, 'pending', 'the other phone may still answer');
+  });
+
+  test('an app below the minimum version: the user is told to update it, and device list marks it', async () => {
+    const s = await mfaUser('ruby', ['--platform', 'apns', '--push-token', 'b'.repeat(64), '--app-version', '2024.1']);
+    assert.equal((await server.admin('PATCH', '/workflow', { min_app_version: { ios: '2025.1' } })).status, 200);
+    try {
+      const m = await toMfa(s);
+      assert.equal(pageNumber(m.page.text), null);
+      assert.match(m.page.text, /Your authenticator app needs an update to receive sign-in requests\. Until then, type the six-digit code it shows\./);
+      const list = await server.admin('GET', '/users/ruby/devices');
+      assert.equal(list.json.devices[0].below_min_app_version, true);
+      const r = ctl(server, ['device', 'list', 'ruby']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /2024\.1 \(below minimum\)/);
+      // Legacy mode keeps its own words: nothing to update there.
+      assert.equal((await server.admin('PATCH', '/workflow', { legacy: true })).status, 200);
+      const l = await toMfa(s);
+      assert.doesNotMatch(l.page.text, /needs an update/);
+      assert.match(l.page.text, /Type the six-digit code shown in your authenticator app\./);
+    } finally {
+      await server.admin('PATCH', '/workflow', { min_app_version: {}, legacy: false });
+    }
+    const list = await server.admin('GET', '/users/ruby/devices');
+    assert.equal(list.json.devices[0].below_min_app_version, false);
+    assert.doesNotMatch(ctl(server, ['device', 'list', 'ruby']).stdout, /below minimum/);
+  });
+
+  test('the demo phone asks for the number before Approve, and says plainly what its answer did', { timeout: 60000 }, async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-demo-'));
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const proc = spawn(path.join(BIN, 'authflow'), ['--demo', '--port', String(port), '--state-dir', dir],
+      { stdio: 'ignore' });
+    try {
+      for (let i = 0; ; i++) {
+        try { if ((await fetch(`${issuer}/healthz`)).ok) break; } catch { /* not up yet */ }
+        if (i > 200) throw new Error('the demo did not start');
+        await sleep(50);
+      }
+      const admin = JSON.parse(readFileSync(path.join(dir, 'demo.json'), 'utf8')).admin_token;
+      const audit = async () => (await (await fetch(`${issuer}/admin/v1/audit?limit=100`,
+        { headers: { authorization: `Bearer ${admin}` } })).json()).events;
+      // A sign-in at /demo up to the number.
+      const signInDemo = async () => {
+        const b = new Browser();
+        let r = await b.get(`${issuer}/demo/login`);
+        r = await b.get(new URL(r.location, issuer).href);
+        const login = await b.get(new URL(r.location, issuer).href);
+        r = await b.post(`${issuer}/login`, { ...hiddenFields(login.text), username: 'alice', password: 'alice-demo-pass' });
+        assert.equal(r.status, 303, r.text);
+        const mfaUrl = new URL(r.location, issuer).href;
+        const page = await b.get(mfaUrl);
+        const flow = new URL(mfaUrl).searchParams.get('flow');
+        return { b, number: pageNumber(page.text), state: async () => JSON.parse((await b.get(`${issuer}/login/mfa/status?flow=${flow}`)).text).state };
+      };
+      const answer = async (decision, number) => {
+        const phone = (await fetch(`${issuer}/demo/phone`).then((r) => r.text()));
+        const f = hiddenFields(phone);
+        const form = { txn: f.txn, csrf: f.csrf, decision };
+        if (number !== undefined) form.number = number;
+        return { phone, after: await (await fetch(`${issuer}/demo/phone`, {
+          method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams(form).toString(),
+        })).text() };
+      };
+      let d = await signInDemo();
+      // Approve tapped first, with the field empty.
+      let a = await answer('approve', '');
+      assert.match(a.phone, /<input type="text" id="number-0" name="number"[^>]* required /);
+      assert.match(a.phone, /value="deny" formnovalidate>/);
+      assert.match(a.phone, /value="report" formnovalidate>/);
+      assert.match(a.after, /Type the number shown on the sign-in page, then press Approve\./);
+      assert.equal(await d.state(), 'pending', 'the sign-in still waits');
+      assert.ok(!(await audit()).some((e) => e.action === 'mfa.wrong_number'), 'not a wrong number');
+      // A wrong number: said plainly.
+      a = await answer('approve', String(((Number(d.number) - 10 + 1) % 90) + 10));
+      assert.match(a.after, /The number did not match: the sign-in was stopped\./);
+      assert.doesNotMatch(a.after, /Answer sent: failed/);
+      assert.equal(await d.state(), 'failed');
+      // The right number.
+      d = await signInDemo();
+      a = await answer('approve', d.number);
+      assert.match(a.after, /Answer sent: approved\. The sign-in goes on in the other tab\./);
+      assert.equal(await d.state(), 'approved');
+    } finally {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

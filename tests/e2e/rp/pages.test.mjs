@@ -424,6 +424,40 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.match(html, /<noscript><p>JavaScript is off: press Continue\.<\/p><\/noscript><button type="submit">Continue<\/button>/);
   });
 
+  test('a sign-in stopped without the user, and a paused phone: the page says why, as an alert, with a way on', async () => {
+    // The phone removed while its push waits.
+    const s = await mfaUser('ines');
+    let m = await toMfa(s);
+    const dev = (await server.admin('GET', '/users/ines/devices')).json.devices[0];
+    assert.equal((await server.admin('DELETE', `/devices/${dev.id}`)).status, 200);
+    let r = await m.browser.get(m.url);
+    let html = checkPage(r, /^Sign-in not completed$/);
+    assert.match(html, /<p class="msg" role="alert">The phone this sign-in request was sent to was removed from your account\./);
+    assert.match(html, /<a href="\/login\?flow=[^"]+">Start again<\/a>/);
+    // The account disabled meanwhile: no start again, the way back instead.
+    const t = await mfaUser('joss');
+    m = await toMfa(t);
+    assert.equal((await server.admin('PATCH', '/users/joss', { enabled: false })).status, 200);
+    r = await m.browser.get(m.url);
+    assert.equal(r.status, 403);
+    html = checkPage(r, /^Sign-in not completed$/);
+    assert.match(html, /an administrator disabled your account\./);
+    assert.match(html, /Contact your service desk\./);
+    assert.match(html, /<button type="submit" name="cancel" value="1">Back to the application<\/button>/);
+    assert.doesNotMatch(html, />Start again</);
+    // Pushes paused after a report: the notice says for how long and
+    // describes the code field.
+    const u = await mfaUser('kira');
+    m = await toMfa(u);
+    const txn = (await idsim(server, u.phone, ['pending'])).stdout.split(' ')[0];
+    assert.equal((await idsim(server, u.phone, ['deny', txn, '--report'])).stdout, 'reported');
+    m = await toMfa(u);
+    html = checkPage(m.page, /^Enter your token code$/);
+    const note = byId(html, 'code-note');
+    assert.match(note.inner, /they start again in about (14|15) minutes\. Until then, type the six-digit code from your app\. Your service desk can lift the pause sooner\./);
+    assert.equal(field(html, 'code')['aria-describedby'], 'code-note');
+  });
+
   test('the stylesheet: contrast, visible focus, control edges, hidden stays hidden, reflow', async () => {
     const res = await fetch(`${server.issuer}/static/authflow.css`);
     const css = await res.text();
