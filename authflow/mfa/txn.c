@@ -824,11 +824,11 @@ af_mfa_status af_mfa__pause_pushes(store_ctx *st, const char *user, int64_t now)
 	 * Kept across a restart of the memory store (an fsync, once per
 	 * report): a fraud report must not be undone by a patch reboot.
 	 */
-	rc = text == NULL ? AF_MFA_NOMEM
-			  : af_mfa__from_store(store_set(
-				    st, key, text, strlen(text),
-				    (uint64_t)r.pause_s * 1000,
-				    STORE_SET_DURABLE));
+	rc = text == NULL
+		     ? AF_MFA_NOMEM
+		     : af_mfa__from_store(store_set(st, key, text, strlen(text),
+						    (uint64_t)r.pause_s * 1000,
+						    STORE_SET_DURABLE));
 	af_mfa__dump_free(text);
 	json_decref(rec);
 	return rc;
