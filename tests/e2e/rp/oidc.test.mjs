@@ -1524,11 +1524,15 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
     try {
       await seed(srv, { user: 'uma' }); // admin creations: 201
       const port = Number(new URL(srv.issuer).port);
-      // Writes text on a raw connection (then half-closes it when told),
-      // and returns what came back before the server closed it.
+      // Writes text on a raw connection (then, when told, half-closes it
+      // a moment later, once the server has read the request line), and
+      // returns what came back before the server closed it.
       const raw = (text, { end = false } = {}) => new Promise((res) => {
         let got = '';
-        const sock = net.connect(port, '127.0.0.1', () => { sock.write(text); if (end) sock.end(); });
+        const sock = net.connect(port, '127.0.0.1', () => {
+          sock.write(text);
+          if (end) setTimeout(() => sock.end(), 300);
+        });
         sock.on('data', (d) => { got += d; });
         const done = () => { sock.destroy(); res(got); };
         sock.on('close', done);
