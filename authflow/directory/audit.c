@@ -240,3 +240,16 @@ af_dir_status af_audit_list_before(af_dir *dir, int64_t before, size_t limit,
 	}
 	return AF_DIR_OK;
 }
+
+void af_audit_record_or_log(af_dir *dir, log_ctx *log, const char *rid,
+			    const char *actor, const char *action,
+			    const char *target, const json_t *detail)
+{
+	af_dir_status st = af_audit_record(dir, actor, action, target, detail);
+	const char *kv[] = {"action", action,  "target",
+			    target,   "error", af_dir_strerror(st),
+			    NULL};
+
+	if (st != AF_DIR_OK)
+		log_write(log, LOG_LEVEL_ERROR, rid, "audit", kv, NULL);
+}

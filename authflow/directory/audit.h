@@ -14,6 +14,7 @@
 #ifndef AUTHFLOW_DIRECTORY_AUDIT_H
 #define AUTHFLOW_DIRECTORY_AUDIT_H
 
+#include "common/log.h"
 #include <stddef.h>
 
 #include <jansson.h>
@@ -39,6 +40,15 @@ AF_DIR_NODISCARD af_dir_status af_audit_record(af_dir *dir, const char *actor,
 					       const char *action,
 					       const char *target,
 					       const json_t *detail);
+
+/*
+ * af_audit_record() for an event whose request goes on whatever the trail
+ * says (a wrong code, a limit reached): a failure is an error line in log
+ * (event "audit", with the action, the target and why as members).
+ */
+void af_audit_record_or_log(af_dir *dir, log_ctx *log, const char *rid,
+			    const char *actor, const char *action,
+			    const char *target, const json_t *detail);
 
 /*
  * Called with each event (lent for the call), newest first; returns 0 to

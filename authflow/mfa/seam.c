@@ -78,7 +78,6 @@ static void push_refused(af_server *srv, const af_req *req,
 	char actor[AF_DIR_ACTOR_MAX];
 	long long left = (long long)(v->until - af_now());
 	json_t *detail;
-	af_dir_status st;
 
 	if (strcmp(v->why, "paused") == 0) {
 		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
@@ -96,12 +95,8 @@ static void push_refused(af_server *srv, const af_req *req,
 			   json_object_get(limit, "count"), "period_s",
 			   json_object_get(limit, "period_s"), "until",
 			   (json_int_t)v->until);
-	st = af_audit_record(srv->dir, actor, "mfa.push_limited", username,
-			     detail);
-	if (st != AF_DIR_OK)
-		log_error(srv->log, req->rid, "audit",
-			  "action=mfa.push_limited user=%s error=\"%s\"",
-			  username, af_dir_strerror(st));
+	af_audit_record_or_log(srv->dir, srv->log, req->rid, actor,
+			       "mfa.push_limited", username, detail);
 	json_decref(detail);
 }
 

@@ -802,14 +802,10 @@ static void audit_wrong_code(af_server *srv, const af_req *req,
 	json_t *detail =
 		json_pack("{s:s, s:I}", "code", replayed ? "replayed" : "wrong",
 			  "tries", (json_int_t)tries);
-	af_dir_status st;
 
 	snprintf(actor, sizeof(actor), "ip:%s", req->client_ip);
-	st = af_audit_record(srv->dir, actor, "mfa.code_wrong", user, detail);
-	if (st != AF_DIR_OK)
-		log_error(srv->log, req->rid, "audit",
-			  "action=mfa.code_wrong user=%s error=\"%s\"", user,
-			  af_dir_strerror(st));
+	af_audit_record_or_log(srv->dir, srv->log, req->rid, actor,
+			       "mfa.code_wrong", user, detail);
 	json_decref(detail);
 }
 
@@ -1056,15 +1052,10 @@ static void audit_own_code(af_server *srv, const af_req *req,
 			  why == AF_ENROLL_ANOTHER || why == AF_ENROLL_FIRST
 				  ? "enroll_page"
 				  : "sign_in");
-	af_dir_status st;
 
 	snprintf(actor, sizeof(actor), "user:%s", username);
-	st = af_audit_record(srv->dir, actor, "device.enroll_code", username,
-			     detail);
-	if (st != AF_DIR_OK)
-		log_error(srv->log, req->rid, "audit",
-			  "action=device.enroll_code user=%s error=\"%s\"",
-			  username, af_dir_strerror(st));
+	af_audit_record_or_log(srv->dir, srv->log, req->rid, actor,
+			       "device.enroll_code", username, detail);
 	json_decref(detail);
 }
 
