@@ -948,20 +948,27 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
 });
 
 describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
+  // A redis-server of its own on port (extra arguments added), once it
+  // takes connections.
+  async function redisOn(port, extra = []) {
+    const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      ...extra], { stdio: 'ignore' });
+    for (let i = 0; i < 50; i++) {
+      const up = await new Promise((res) => {
+        const c = net.connect(port, '127.0.0.1', () => { c.destroy(); res(true); });
+        c.on('error', () => res(false));
+      });
+      if (up) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return p;
+  }
+
   test('with the store gone, sign-in pages say the service is unavailable', { timeout: 60000 }, async () => {
     const port = await freePort();
-    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' });
+    const redis = await redisOn(port);
     let srv;
     try {
-      for (let i = 0; i < 50; i++) {
-        const up = await new Promise((res) => {
-          const c = net.connect(port, '127.0.0.1', () => { c.destroy(); res(true); });
-          c.on('error', () => res(false));
-        });
-        if (up) break;
-        await new Promise((res) => setTimeout(res, 100));
-      }
       srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
       const s = await seed(srv, { user: 'outage' });
       const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
@@ -988,19 +995,7 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
   test('the store going away and coming back is in authflow\'s own log and metrics, without its password', { timeout: 60000 }, async () => {
     const port = await freePort();
     const password = `pw-${randomBytes(6).toString('hex')}`;
-    const startRedis = async () => {
-      const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-        '--requirepass', password], { stdio: 'ignore' });
-      for (let i = 0; i < 50; i++) {
-        const up = await new Promise((res) => {
-          const c = net.connect(port, '127.0.0.1', () => { c.destroy(); res(true); });
-          c.on('error', () => res(false));
-        });
-        if (up) break;
-        await new Promise((res) => setTimeout(res, 100));
-      }
-      return p;
-    };
+    const startRedis = () => redisOn(port, ['--requirepass', password]);
     const lines = (s) => s.stderr().split('\n').filter((l) => l.includes('"event":"store"')).map((l) => JSON.parse(l));
     const metric = async (s, name) => Number((await (await fetch(`${s.issuer}/metrics`)).text())
       .match(new RegExp(`^${name} (\\d+)$`, 'm'))?.[1]);
