@@ -376,14 +376,26 @@ void af_errno_text(int errnum, char *out, size_t cap)
 		(void)snprintf(out, cap, "error %d", errnum);
 }
 
-/* The family and bytes of an address literal; 0 when it is none. */
-static int ip_of(const char *text, uint8_t addr[16])
+static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/*
+ * The family and bytes of an address literal; 0 when it is none. An
+ * IPv4-mapped IPv6 address ("::ffff:192.0.2.1", as a dual-stack proxy
+ * writes its IPv4 peers) is the IPv4 address it maps: *mapped says so.
+ */
+static int ip_of(const char *text, uint8_t addr[16], int *mapped)
 {
+	*mapped = 0;
 	if (inet_pton(AF_INET, text, addr) == 1)
 		return AF_INET;
-	if (inet_pton(AF_INET6, text, addr) == 1)
+	if (inet_pton(AF_INET6, text, addr) != 1)
+		return 0;
+	if (memcmp(addr, v4_mapped, sizeof(v4_mapped)) != 0)
 		return AF_INET6;
-	return 0;
+	memmove(addr, addr + sizeof(v4_mapped), 4);
+	memset(addr + 4, 0, 12);
+	*mapped = 1;
+	return AF_INET;
 }
 
 /* 1 when the first bits of a and b agree. */
@@ -407,6 +419,7 @@ int af_ipnet_parse(const char *text, af_ipnet *out)
 	unsigned long bits;
 	uint8_t net[16];
 	size_t n, max, i;
+	int mapped;
 
 	if (text == NULL || out == NULL)
 		return -1;
@@ -417,13 +430,26 @@ int af_ipnet_parse(const char *text, af_ipnet *out)
 		return -1;
 	memcpy(host, text, n);
 	host[n] = '\0';
-	out->family = ip_of(host, out->addr);
+	out->family = ip_of(host, out->addr, &mapped);
 	if (out->family == 0)
 		return -1;
-	max = out->family == AF_INET ? 32 : 128;
+	max = out->family == AF_INET && !mapped ? 32 : 128;
 	bits = max;
 	if (slash != NULL && af_parse_ulong(slash + 1, 0, max, &bits) != 0)
 		return -1;
+	if (mapped) {
+		/* "::ffff:10.0.0.0/104" is 10.0.0.0/8; a shorter prefix
+		 * reaches past the IPv4-mapped block, so it stays IPv6. */
+		if (bits >= 96) {
+			max = 32;
+			bits -= 96;
+		} else {
+			max = 128;
+			out->family = AF_INET6;
+			memmove(out->addr + sizeof(v4_mapped), out->addr, 4);
+			memcpy(out->addr, v4_mapped, sizeof(v4_mapped));
+		}
+	}
 	out->bits = (unsigned)bits;
 	/* Nothing may be set past the prefix: "10.1.0.0/8" is refused. */
 	memset(net, 0, sizeof(net));
@@ -435,12 +461,12 @@ int af_ipnet_parse(const char *text, af_ipnet *out)
 int af_ipnet_match(const af_ipnet *nets, size_t n, const char *text)
 {
 	uint8_t addr[16];
-	int family;
+	int family, mapped;
 	size_t i;
 
 	if (nets == NULL || text == NULL)
 		return 0;
-	family = ip_of(text, addr);
+	family = ip_of(text, addr, &mapped);
 	for (i = 0; family != 0 && i < n; i++)
 		if (nets[i].family == family &&
 		    prefix_equal(nets[i].addr, addr, nets[i].bits))

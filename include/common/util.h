@@ -93,13 +93,15 @@ typedef struct af_ipnet {
  * Parses "192.0.2.1", "10.0.0.0/8", "2001:db8::1" or "2001:db8::/32"
  * (a lone address has every bit); host bits set past the prefix are
  * refused, since they would suggest a network other than the one meant.
- * 0 with *out set, or -1.
+ * An IPv4-mapped IPv6 address or network ("::ffff:10.0.0.0/104") is read
+ * as the IPv4 one it maps. 0 with *out set, or -1.
  */
 int af_ipnet_parse(const char *text, af_ipnet *out);
 
 /*
- * 1 when the address text (an IPv4 or IPv6 literal) lies in one of the n
- * networks, 0 when not or when text is not an address.
+ * 1 when the address text (an IPv4 or IPv6 literal; an IPv4-mapped one
+ * counts as the IPv4 address) lies in one of the n networks, 0 when not
+ * or when text is not an address.
  */
 int af_ipnet_match(const af_ipnet *nets, size_t n, const char *text);
 

@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* cmocka needs these first; keep them in their own block. */
 #include <setjmp.h>
@@ -441,6 +442,41 @@ static void test_ipnet_parse_and_match(void **state)
 	assert_false(af_ipnet_match(nets, 1, "127.0.0.1"));
 }
 
+/* A dual-stack proxy writes its IPv4 peers as IPv4-mapped IPv6. */
+static void test_ipnet_v4_mapped(void **state)
+{
+	af_ipnet nets[2];
+
+	(void)state;
+	assert_int_equal(af_ipnet_parse("10.0.0.0/8", &nets[0]), 0);
+	assert_true(af_ipnet_match(nets, 1, "::ffff:10.1.2.3"));
+	assert_true(af_ipnet_match(nets, 1, "::FFFF:a01:203"));
+	assert_false(af_ipnet_match(nets, 1, "::ffff:11.1.2.3"));
+	/* Only the mapped block: not the IPv4-compatible or NAT64 ones. */
+	assert_false(af_ipnet_match(nets, 1, "::10.1.2.3"));
+	assert_false(af_ipnet_match(nets, 1, "64:ff9b::10.1.2.3"));
+
+	assert_int_equal(af_ipnet_parse("::ffff:192.0.2.0/120", &nets[0]), 0);
+	assert_int_equal(nets[0].family, AF_INET);
+	assert_int_equal(nets[0].bits, 24);
+	assert_true(af_ipnet_match(nets, 1, "192.0.2.77"));
+	assert_true(af_ipnet_match(nets, 1, "::ffff:192.0.2.77"));
+	assert_false(af_ipnet_match(nets, 1, "192.0.3.1"));
+	assert_int_equal(af_ipnet_parse("::ffff:192.0.2.9", &nets[1]), 0);
+	assert_int_equal(nets[1].family, AF_INET);
+	assert_int_equal(nets[1].bits, 32);
+	assert_int_equal(af_ipnet_parse("::ffff:192.0.2.0/118", &nets[0]), -1);
+	/* A prefix shorter than the mapped block's stays IPv6. */
+	assert_int_equal(af_ipnet_parse("::ffff:0:0/80", &nets[0]), -1);
+	assert_int_equal(af_ipnet_parse("::/80", &nets[0]), 0);
+	assert_int_equal(nets[0].family, AF_INET6);
+	assert_int_equal(af_ipnet_parse("::ffff:0:0/96", &nets[0]), 0);
+	assert_int_equal(nets[0].family, AF_INET);
+	assert_int_equal(nets[0].bits, 0);
+	assert_true(af_ipnet_match(nets, 1, "203.0.113.5"));
+	assert_false(af_ipnet_match(nets, 1, "2001:db8::1"));
+}
+
 static void test_parse_ulong(void **state)
 {
 	unsigned long v = 99;
@@ -491,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_repair_marks_broken_bytes),
 		cmocka_unit_test(test_parse_ulong),
 		cmocka_unit_test(test_ipnet_parse_and_match),
+		cmocka_unit_test(test_ipnet_v4_mapped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1454,6 +1454,12 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       const logins = lines.filter((l) => l.event === 'http' && l.path === '/login');
       assert.ok(logins.length >= 2 * 21);
       assert.deepEqual([...new Set(logins.map((l) => l.ip))], ['203.0.113.44']);
+      // The same client as a dual-stack proxy writes it, IPv4-mapped.
+      const mapped = { 'x-forwarded-for': '::ffff:203.0.113.44, 127.0.0.1' };
+      assert.equal((await attempt(s, mapped, s.user, s.password)).status, 429, 'the same address');
+      await new Promise((res) => setTimeout(res, 200));
+      const last = srv.stderr().split('\n').filter((l) => l.includes('"outcome":"throttled"')).map((l) => JSON.parse(l)).pop();
+      assert.equal(last.ip, '203.0.113.44');
       // Without a proxy header, the connection's own address.
       await fetch(`${srv.issuer}/healthz`);
       await new Promise((res) => setTimeout(res, 200));
