@@ -200,8 +200,15 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	if (af_random_token(12, cs->rid, sizeof(cs->rid)) != 0)
 		memcpy(cs->rid, "norandom", 9);
 	if (n > URI_MAX) {
+		/*
+		 * Answered 414 without a look at it; its path, cut, is kept
+		 * for the access line, never the query, which may carry
+		 * codes and tokens.
+		 */
 		cs->uri_too_long = 1;
-		n = 0;
+		n = strcspn(uri, "?");
+		if (n > LOG_PATH_MAX + 1)
+			n = LOG_PATH_MAX + 1;
 	}
 	cs->uri = malloc(n + 1);
 	if (cs->uri == NULL) {

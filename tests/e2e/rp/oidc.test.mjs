@@ -1577,6 +1577,10 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       assert.ok(gone, 'the unanswered request is logged as aborted');
       assert.equal(gone.path, '/healthz');
       assert.match(gone.aborted, /client closed the connection/);
+      const tooLong = lines.find((l) => l.status === '414');
+      assert.ok(tooLong, 'the 414 is logged');
+      assert.equal(tooLong.method, 'GET');
+      assert.equal(tooLong.path, `/${'a'.repeat(511)}...`, 'its path, cut as any long path is');
       assert.ok(lines.some((l) => l.path === '/token' && l.status === '400'), 'the malformed body is logged with 400');
     } finally {
       await srv.stop();
