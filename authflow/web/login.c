@@ -229,23 +229,10 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 	if (st == AF_DIR_OK)
 		return 0;
 	if (st == AF_DIR_LOCKED) {
-		unsigned min = (unsigned)((wait_s + 59) / 60);
-
 		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
 		af_event_login(srv->log, LOG_LEVEL_WARN, req, username,
 			       "locked", NULL);
-		if (wait_s > 0)
-			(void)snprintf(msg, sizeof(msg),
-				       "This account is locked after too many "
-				       "failed sign-ins. Try again in %u "
-				       "minute%s, or contact your "
-				       "administrator.",
-				       min, min == 1 ? "" : "s");
-		else
-			(void)snprintf(msg, sizeof(msg), "%s",
-				       "This account is locked after too many "
-				       "failed sign-ins. Contact your "
-				       "administrator.");
+		af_page_locked(wait_s, msg, sizeof(msg));
 		show_form(srv, resp, 403, flow, authz, msg, username);
 		return -1;
 	}

@@ -16,6 +16,7 @@
 #include "mfa/mfa.h"
 #include "oidc/flow.h"
 #include "oidc/oidc.h"
+#include "web/events.h"
 #include "web/mfa_pages.h"
 #include "web/page.h"
 #include "web/qr.h"
@@ -209,8 +210,8 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	    af_dir_user_gen(user) != mfa_gen(authz)) {
 		json_decref(user);
 		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
-		log_info(srv->log, req->rid, "login", "user=%s outcome=ended",
-			 mfa_str(authz, "user"));
+		af_event_login(srv->log, LOG_LEVEL_INFO, req,
+			       mfa_str(authz, "user"), "ended", NULL);
 		mark_refused(srv, flow, authz);
 		not_completed(resp, flow, authz,
 			      "This sign-in was ended while it waited: your "
@@ -250,9 +251,8 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not clear the failure count");
 	af_metrics_login(srv->metrics, AF_LOGIN_OK);
-	log_info(srv->log, req->rid, "login",
-		 "user=%s ip=%s outcome=ok factor=%s", s.username,
-		 req->client_ip, factor);
+	af_event_login(srv->log, LOG_LEVEL_INFO, req, s.username, "ok",
+		       "factor=%s", factor);
 	af_oidc_send_code(srv, req, resp, authz, &s);
 }
 
@@ -893,7 +893,6 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	const char *code =
 		code_digits(af_req_param(req, "code"), typed, sizeof(typed));
 	char device[AF_MFA_ID_BUF], msg[160], turn_of[AF_DIR_USERNAME_MAX + 1];
-	char shown[LOG_VALUE_BUF]; /* the user name, for the log */
 	json_t *authz, *txn = NULL;
 	const char *user, *state;
 	int64_t tries = 0;
@@ -937,10 +936,9 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	/* The flow's copy of the name goes when the flow is reset. */
 	snprintf(turn_of, sizeof(turn_of), "%s", user != NULL ? user : "");
 	if (dst == AF_DIR_CONFLICT) {
-		log_info(srv->log, req->rid, "login",
-			 "user=%s ip=%s outcome=throttled step=code wait_s=1 "
-			 "why=concurrent_check",
-			 log_value(user, shown, sizeof(shown)), req->client_ip);
+		af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
+		af_event_login(srv->log, LOG_LEVEL_INFO, req, user, "throttled",
+			       "step=code wait_s=1 why=concurrent_check");
 		af_resp_header_set(resp, "Retry-After", "1");
 		show_page(srv, resp, 429, flow, authz, txn,
 			  "Another sign-in as this user is being checked. "
@@ -952,22 +950,19 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		dst = af_throttle_check(srv->dir, user, req->client_ip,
 					&wait_s);
 	if (dst == AF_DIR_LOCKED) {
-		log_warn(srv->log, req->rid, "login",
-			 "user=%s ip=%s outcome=locked step=code",
-			 log_value(user, shown, sizeof(shown)), req->client_ip);
+		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
+		af_event_login(srv->log, LOG_LEVEL_WARN, req, user, "locked",
+			       "step=code");
 		cancel_txn(srv, authz);
 		reset_flow(srv, flow, authz);
-		af_page_error(resp, 403, "Account locked",
-			      "This account is locked after too many failed "
-			      "attempts.",
-			      "Contact your administrator.");
+		af_page_locked(wait_s, msg, sizeof(msg));
+		af_page_error(resp, 403, "Account locked", msg, NULL);
 		goto out;
 	}
 	if (dst == AF_DIR_WAIT) {
-		log_info(srv->log, req->rid, "login",
-			 "user=%s ip=%s outcome=throttled step=code wait_s=%u",
-			 log_value(user, shown, sizeof(shown)), req->client_ip,
-			 (unsigned)wait_s);
+		af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
+		af_event_login(srv->log, LOG_LEVEL_INFO, req, user, "throttled",
+			       "step=code wait_s=%u", (unsigned)wait_s);
 		af_page_throttled(resp, wait_s, msg, sizeof(msg));
 		show_page(srv, resp, 429, flow, authz, txn, msg, 0);
 		goto out;

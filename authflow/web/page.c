@@ -288,6 +288,22 @@ void af_page_throttled(af_resp *resp, uint32_t wait_s, char *msg, size_t msglen)
 		 (unsigned)wait_s, wait_s == 1 ? "" : "s");
 }
 
+void af_page_locked(uint32_t wait_s, char *msg, size_t msglen)
+{
+	unsigned min = (unsigned)((wait_s + 59) / 60);
+
+	if (wait_s > 0)
+		snprintf(msg, msglen,
+			 "This account is locked after too many failed "
+			 "sign-ins. Try again in %u minute%s, or contact your "
+			 "administrator.",
+			 min, min == 1 ? "" : "s");
+	else
+		snprintf(msg, msglen, "%s",
+			 "This account is locked after too many failed "
+			 "sign-ins. Contact your administrator.");
+}
+
 /*
  * The attributes that tie a field to the form's message: described by it
  * (read out when the field takes focus, which the alert alone is not on a

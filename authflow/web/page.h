@@ -86,6 +86,13 @@ void af_page_unavailable(af_resp *resp);
 void af_page_throttled(af_resp *resp, uint32_t wait_s, char *msg,
 		       size_t msglen);
 
+/*
+ * The words for an account locked by failed sign-ins, into msg (cut to
+ * msglen): when it opens again (wait_s seconds; 0: when an administrator
+ * unlocks it).
+ */
+void af_page_locked(uint32_t wait_s, char *msg, size_t msglen);
+
 /* The stylesheet served at /static/authflow.css. */
 const char *af_page_css(void);
 

@@ -294,7 +294,7 @@ describe(`push MFA (${STORE} store)`, () => {
   test('wrong token codes in parallel flows: no more are checked than the limit', async () => {
     // A server of its own: the failures count against the address too.
     const shared = server;
-    server = await startServer({ store: STORE });
+    server = await startServer({ store: STORE, logLevel: 'info' });
     try {
       const s = await mfaUser('paz');
       const flows = [];
@@ -323,6 +323,15 @@ describe(`push MFA (${STORE} store)`, () => {
       assert.equal(checked, 4, 'wrong codes checked after the first failure');
       assert.match(waiting.text, /Wait \d+ seconds? and try again/);
       assert.match(waiting.headers.get('retry-after'), /^[1-9]\d*$/);
+      // Each refusal is a login line with members of its own, and counted.
+      const refused = answers.filter((r) => r.status === 429).length + 1;
+      const lines = server.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+        .filter((l) => l.event === 'login' && l.outcome === 'throttled');
+      assert.equal(lines.length, refused, server.stderr());
+      assert.ok(lines.every((l) => l.user === 'paz' && l.ip === '127.0.0.1' && /^step=code wait_s=[1-9]/.test(l.msg)),
+        JSON.stringify(lines));
+      const metrics = await (await fetch(`${server.issuer}/metrics`)).text();
+      assert.match(metrics, new RegExp(`^authflow_logins_total\\{outcome="throttled"\\} ${refused}$`, 'm'));
     } finally {
       await server.stop();
       server = shared;
