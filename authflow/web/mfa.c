@@ -314,23 +314,25 @@ static void pause_words(af_server *srv, const char *user, char *words)
 }
 
 /*
- * 1 when the user of txn may no longer sign in at all (disabled or
- * removed): then starting again leads nowhere, and the page says whom to
- * ask instead. A store that fails says no.
+ * How the user of txn may no longer sign in at all: NULL when they still
+ * may (or the store fails), else "disabled" or "removed". Then starting
+ * again leads nowhere, and the page says whom to ask instead.
  */
-static int user_gone(af_server *srv, const json_t *txn)
+static const char *user_gone(af_server *srv, const json_t *txn)
 {
 	const char *name = json_string_value(json_object_get(txn, "user"));
 	json_t *user = NULL;
 	af_dir_status st;
-	int gone;
+	const char *gone = NULL;
 
 	if (name == NULL)
-		return 0;
+		return NULL;
 	st = af_dir_user_get(srv->dir, name, &user);
-	gone = st == AF_DIR_NOT_FOUND ||
-	       (st == AF_DIR_OK &&
-		!json_is_true(json_object_get(user, "enabled")));
+	if (st == AF_DIR_NOT_FOUND)
+		gone = "removed";
+	else if (st == AF_DIR_OK &&
+		 !json_is_true(json_object_get(user, "enabled")))
+		gone = "disabled";
 	json_decref(user);
 	return gone;
 }
@@ -342,13 +344,16 @@ static int user_gone(af_server *srv, const json_t *txn)
 static int cancelled_words(af_server *srv, const json_t *txn, char *words)
 {
 	const char *user = json_string_value(json_object_get(txn, "user"));
+	const char *gone;
 
 	switch (af_mfa_txn_cancel_why(txn)) {
 	case AF_MFA_CANCEL_ADMIN:
-		if (user_gone(srv, txn)) {
+		gone = user_gone(srv, txn);
+		if (gone != NULL) {
 			snprintf(words, WORDS_MAX,
 				 "Your sign-in was stopped: an administrator "
-				 "disabled your account.");
+				 "%s your account.",
+				 gone);
 			return 1;
 		}
 		snprintf(words, WORDS_MAX,

@@ -1208,6 +1208,12 @@ describe(`push MFA (${STORE} store)`, () => {
     const f = hiddenFields(m.page.text);
     const c = await m.browser.post(`${server.issuer}/login/mfa/cancel`, { flow: f.flow, csrf: f.csrf });
     assert.match(c.text, /The sign-in was cancelled\./);
+    // The account removed: said as such, not as disabled.
+    m = await toMfa(await mfaUser('oriane'));
+    assert.equal((await server.admin('DELETE', '/users/oriane')).status, 200);
+    const gone = await m.browser.get(m.mfaUrl);
+    assert.match(gone.text, /Your sign-in was stopped: an administrator removed your account\./);
+    assert.doesNotMatch(gone.text, />Start again</);
   });
 
   test('a phone removed while its push waits: the sign-in ends at once and says to enroll again', async () => {
