@@ -158,6 +158,15 @@ af_mfa_status af_mfa__key(char *key, size_t cap, const char *prefix,
 	return AF_MFA_OK;
 }
 
+int af_mfa__key_answers(store_ctx *st, const char *key)
+{
+	store_value v = {NULL, 0};
+	store_status ss = store_get(st, key, &v);
+
+	store_value_free(&v);
+	return ss == STORE_OK || ss == STORE_ERR_ARG;
+}
+
 af_mfa_status af_mfa__get_json(store_ctx *st, const char *key, json_t **out,
 			       store_value *raw)
 {

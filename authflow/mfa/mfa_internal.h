@@ -1,7 +1,8 @@
 /*
  * Inside the MFA data model: helpers shared by mfa.c (status, workflow),
- * device.c (devices, enrollment and token codes) and txn.c (transactions
- * and push jobs). Not for use outside authflow/mfa/.
+ * device.c (devices, enrollment and token codes), txn.c (transactions
+ * and push jobs) and gate.c (push gating). Not for use outside
+ * authflow/mfa/.
  *
  * Thread-safety: every function is re-entrant.
  */
@@ -72,6 +73,12 @@ af_mfa_status af_mfa__key(char *key, size_t cap, const char *prefix,
  */
 af_mfa_status af_mfa__get_json(store_ctx *st, const char *key, json_t **out,
 			       store_value *raw);
+
+/*
+ * 1 when the store answers for key although af_mfa__get_json() found no
+ * JSON object there (what it holds is damaged), 0 when it does not.
+ */
+int af_mfa__key_answers(store_ctx *st, const char *key);
 
 /*
  * Compact JSON text with sorted keys (so equal objects give equal text),
