@@ -76,7 +76,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 	opterr = 0;
 	for (;;) {
-		c = getopt_long(argc, argv, ":", opts, NULL);
+		c = getopt_long(argc, argv, ":h", opts, NULL);
 		if (c == -1)
 			break;
 		switch (c) {
@@ -104,7 +104,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			printf("usage: authflow --config FILE\n"
 			       "       authflow --check-config FILE\n"
 			       "       authflow --demo [--port N] "
-			       "[--state-dir DIR]\n");
+			       "[--state-dir DIR]\n"
+			       "(the demo: port 8080, state in ./demo-state "
+			       "unless given; see deploy/config.md for FILE)\n");
 			exit(0);
 		default:
 			if (!af_cli_opt_refusal(c, argc, argv, msg,

@@ -40,7 +40,7 @@ BANNED='strcpy|strcat|sprintf|vsprintf|strncpy|strtok|atoi|atol|gets|rand|srand|
 # shellcheck disable=SC2046
 if grep -nE "(^|[^_a-zA-Z0-9.>])($BANNED)[[:space:]]*\(" $(sources) |
 	grep -vE '^[^:]+:[0-9]+:[[:space:]]*(\*|/\*)'; then
-	echo "banned functions used (see ../shared/STYLE.md)" >&2
+	echo "banned functions used: use the bounded or thread-safe alternative (snprintf, strtoul with checks, af_errno_text, ...)" >&2
 	exit 1
 fi
 echo "banned functions: none"

@@ -49,7 +49,7 @@ static int parse_args(int argc, char **argv, const char **config)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			*config = optarg;
