@@ -1447,6 +1447,114 @@ jose_status af_keyring_rotate(af_keyring *kr, char *kid_out)
 	return ring_update(kr, UPDATE_ROTATE, kid_out, NULL, 0);
 }
 
+/* The index of kid's entry in the ring document's keys, or -1. */
+static long ring_json_find(const json_t *ringj, const char *kid)
+{
+	const json_t *keys = json_object_get(ringj, "keys");
+	size_t i;
+
+	for (i = 0; i < json_array_size(keys); i++) {
+		const char *k = json_string_value(
+			json_object_get(json_array_get(keys, i), "kid"));
+
+		if (k != NULL && strcmp(k, kid) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+/*
+ * One read-modify-write of a retirement: as ring_update_once(), *done set
+ * once the ring in memory is the one stored without kid.
+ */
+static jose_status retire_once(af_keyring *kr, const char *kid, bool *done,
+			       char *why, size_t whylen)
+{
+	store_value raw = {0};
+	struct ring loaded = {0};
+	const struct ring_key *signing;
+	json_t *ringj = NULL;
+	bool found = false;
+	jose_status st;
+	store_status ss;
+	long at;
+
+	*done = false;
+	st = ring_read(kr, &raw, &ringj, &found, why, whylen);
+	if (st == JOSE_OK && !found)
+		st = JOSE_ERR_UNKNOWN_KID;
+	if (st == JOSE_OK)
+		st = ring_from_json(ringj, &loaded, why, whylen);
+	if (st != JOSE_OK)
+		goto out;
+	/* Signing never stops: the key that signs now is rotated out first. */
+	signing = ring_signing(&loaded, af_now());
+	if (signing != NULL && strcmp(signing->kid, kid) == 0) {
+		st = JOSE_ERR_ARG;
+		goto out;
+	}
+	ring_clear(&loaded);
+	at = ring_json_find(ringj, kid);
+	if (at < 0) {
+		st = JOSE_ERR_UNKNOWN_KID;
+		goto out;
+	}
+	jwk_json_wipe(json_object_get(
+		json_array_get(json_object_get(ringj, "keys"), (size_t)at),
+		"jwk"));
+	if (json_array_remove(json_object_get(ringj, "keys"), (size_t)at) !=
+	    0) {
+		st = JOSE_ERR_NOMEM;
+		goto out;
+	}
+	ss = ring_write(kr, &raw, true, ringj);
+	if (ss == STORE_CONFLICT || ss == STORE_EXISTS || ss == STORE_NOT_FOUND)
+		goto out; /* another writer got there first: read again */
+	if (ss != STORE_OK) {
+		st = ss == STORE_ERR_NOMEM ? JOSE_ERR_NOMEM : JOSE_ERR_STORE;
+		goto out;
+	}
+	st = ring_from_json(ringj, &loaded, why, whylen);
+	if (st == JOSE_OK)
+		st = ring_install(kr, &loaded);
+	*done = st == JOSE_OK;
+out:
+	ring_clear(&loaded);
+	ring_json_free(ringj);
+	raw_free(&raw);
+	return st;
+}
+
+jose_status af_keyring_retire(af_keyring *kr, const char *kid)
+{
+	char why[WHY_MAX] = "";
+	jose_status st = JOSE_OK;
+	bool done = false;
+	int attempt;
+
+	if (kr == NULL || kid == NULL)
+		return JOSE_ERR_ARG;
+	if (kid[0] == '\0' || strlen(kid) > JOSE_KID_MAX)
+		return JOSE_ERR_UNKNOWN_KID;
+	for (attempt = 0; attempt < RING_UPDATE_TRIES && !done; attempt++) {
+		st = retire_once(kr, kid, &done, why, sizeof(why));
+		if (st != JOSE_OK)
+			break;
+	}
+	if (st == JOSE_ERR_CORRUPT)
+		notice(kr, 1,
+		       "the key ring in the store is damaged, left as it is: %s",
+		       why);
+	else if (st == JOSE_OK && !done)
+		st = JOSE_ERR_STORE; /* lost every race */
+	else if (st == JOSE_OK)
+		notice(kr, 1,
+		       "retired key %s: it left /jwks, and tokens it signed no "
+		       "longer verify",
+		       kid);
+	return st;
+}
+
 jose_status af_keyring_ensure_current(af_keyring *kr)
 {
 	int64_t now = af_now();

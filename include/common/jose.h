@@ -185,6 +185,23 @@ jose_status af_keyring_reload(af_keyring *kr);
 jose_status af_keyring_rotate(af_keyring *kr, char *kid_out);
 
 /*
+ * Takes key kid out of the ring at once, before its retire_after: it
+ * leaves /jwks, and tokens it signed no longer verify here (an
+ * id_token_hint, a JWT access token at /userinfo). For a key that may
+ * have leaked: rotate first, so that the key stops signing, then retire
+ * it. The key that signs now is refused, so that signing never stops; a
+ * published successor may go (another is published when one is due).
+ * The notice callback is told (a warning).
+ *
+ * Returns JOSE_OK, JOSE_ERR_ARG (kid signs now; or kr or kid NULL),
+ * JOSE_ERR_UNKNOWN_KID (no such key in the ring), JOSE_ERR_NOMEM,
+ * JOSE_ERR_STORE or JOSE_ERR_CORRUPT (as af_keyring_rotate()).
+ *
+ * Thread-safety: safe.
+ */
+jose_status af_keyring_retire(af_keyring *kr, const char *kid);
+
+/*
  * Makes sure a key is signing, now and when the signing key expires. The
  * server calls it at start-up and every second after.
  *

@@ -1459,6 +1459,56 @@ static void test_keyring_rotate_drops_unused_successor(void **state)
 	json_decref(s);
 }
 
+/*
+ * A key that may have leaked is taken out at once: out of /jwks, and its
+ * tokens no longer verify, here and on another node. The key that signs
+ * now cannot be, so signing never stops; a published successor can.
+ */
+static void test_keyring_retire_takes_a_key_out_now(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	char old_kid[JOSE_KID_MAX + 1], new_kid[JOSE_KID_MAX + 1];
+	char kid[JOSE_KID_MAX + 1], next[JOSE_KID_MAX + 1];
+	char *old_jwt = sign_test_token(fx->kr);
+	af_keyring *other = NULL;
+	json_t *jwks;
+
+	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_OK);
+	signing_kid(fx->kr, old_kid);
+	assert_int_equal(af_keyring_retire(fx->kr, old_kid), JOSE_ERR_ARG);
+	assert_int_equal(af_keyring_retire(fx->kr, "nokey"),
+			 JOSE_ERR_UNKNOWN_KID);
+	assert_int_equal(af_keyring_retire(fx->kr, ""), JOSE_ERR_UNKNOWN_KID);
+	assert_int_equal(ring_size(fx->st), 1);
+
+	assert_int_equal(af_keyring_rotate(fx->kr, new_kid), JOSE_OK);
+	assert_int_equal(verify_text(other, old_jwt), JOSE_OK);
+	assert_int_equal(af_keyring_retire(fx->kr, old_kid), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), 1);
+	jwks = af_keyring_jwks(fx->kr);
+	assert_false(jwks_has_kid(jwks, old_kid));
+	assert_true(jwks_has_kid(jwks, new_kid));
+	json_decref(jwks);
+	assert_int_equal(verify_text(fx->kr, old_jwt), JOSE_ERR_UNKNOWN_KID);
+	assert_int_equal(af_keyring_reload(other), JOSE_OK);
+	assert_int_equal(verify_text(other, old_jwt), JOSE_ERR_UNKNOWN_KID);
+	signing_kid(other, kid);
+	assert_string_equal(kid, new_kid);
+	assert_int_equal(af_keyring_retire(fx->kr, old_kid),
+			 JOSE_ERR_UNKNOWN_KID);
+	af_keyring_free(other);
+	free(old_jwt);
+
+	/* A successor published ahead may go; the signing key stays. */
+	publish_successor(fx, kid, next);
+	assert_int_equal(ring_size(fx->st), 2);
+	assert_int_equal(af_keyring_retire(fx->kr, next), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), 1);
+	signing_kid(fx->kr, new_kid);
+	assert_string_equal(new_kid, kid);
+}
+
 /* A ring stored before successors existed loads; a bad signs_from not. */
 static void test_keyring_signs_from_optional_and_checked(void **state)
 {
@@ -1914,6 +1964,9 @@ int main(void)
 			test_keyring_retired_key_leaves_jwks_then_ring, setup,
 			teardown),
 		cmocka_unit_test(test_keyring_retire_after_elapses_by_clock),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_retire_takes_a_key_out_now, setup,
+			teardown),
 		cmocka_unit_test(
 			test_keyring_open_two_nodes_agree_on_first_key),
 		cmocka_unit_test_setup_teardown(
