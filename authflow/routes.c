@@ -164,6 +164,9 @@ static void h_root(af_server *srv, af_req *req, af_resp *resp)
 static const af_route routes[] = {
 	{"discovery", "/.well-known/openid-configuration", 0, M_GET,
 	 af_h_discovery, NULL, 0},
+	/* RFC 8414: the same metadata, where OAuth-only clients look. */
+	{"discovery", "/.well-known/oauth-authorization-server", 0, M_GET,
+	 af_h_discovery, NULL, 0},
 	{"jwks", "/jwks", 0, M_GET, af_h_jwks, NULL, 0},
 	{"authorize", "/authorize", 0, M_GET | M_POST, af_h_authorize,
 	 af_h_authorize, 1},

@@ -139,33 +139,11 @@ static void send_to_client(af_server *srv, af_resp *resp, const json_t *authz,
 	char *url;
 	size_t i;
 
-	af_buf_init(&b, 16384);
 	if (mode != NULL && strcmp(mode, "form_post") == 0) {
-		af_page_begin(&b, resp, "Signing in");
-		af_buf_puts(&b, "<h1>Signing in</h1><form method=\"post\" "
-				"id=\"fp\" action=\"");
-		af_buf_html(&b, uri);
-		af_buf_puts(&b, "\">");
-		for (i = 0; params[i] != NULL; i += 2) {
-			if (params[i + 1] == NULL)
-				continue;
-			af_buf_puts(&b, "<input type=\"hidden\" name=\"");
-			af_buf_html(&b, params[i]);
-			af_buf_puts(&b, "\" value=\"");
-			af_buf_html(&b, params[i + 1]);
-			af_buf_puts(&b, "\">");
-		}
-		af_buf_puts(&b,
-			    "<noscript><p>JavaScript is off: press "
-			    "Continue.</p></noscript><button "
-			    "type=\"submit\">Continue</button></form>"
-			    "<script src=\"/static/formpost.js\"></script>");
-		af_page_end(&b, resp);
-		/* The form goes to the client: allow its origin. */
-		af_page_allow_form_target(resp, uri);
-		af_page_send(resp, 200, &b);
+		af_page_auto_post(resp, "Signing in", uri, params);
 		return;
 	}
+	af_buf_init(&b, 16384);
 	af_buf_puts(&b, uri);
 	af_buf_puts(&b, strchr(uri, '?') != NULL ? "&" : "?");
 	for (i = 0; params[i] != NULL; i += 2) {
@@ -671,6 +649,9 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 				   "id_token_hint is not valid");
 		goto out;
 	}
+	/* A POST from the application's site comes without the cookie. */
+	if (af_oidc_same_site_hop(req, resp, authorize_params, "/authorize"))
+		goto out;
 	prompt = json_string_value(json_object_get(authz, "prompt"));
 	if (af_session_get(srv, req, &s, &failed) == 0 &&
 	    session_fits(srv, authz, &s, hint != NULL ? hint_sub : NULL)) {

@@ -44,8 +44,8 @@ void af_h_discovery(af_server *srv, af_req *req, af_resp *resp)
 					     "name",   "preferred_username",
 					     "email",  "email_verified",
 					     "groups", NULL};
-	static const char *const prompts[] = {"none", "login", "select_account",
-					      NULL};
+	static const char *const prompts[] = {"none", "login", "consent",
+					      "select_account", NULL};
 	json_t *o;
 
 	(void)req;

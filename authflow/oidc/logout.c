@@ -161,9 +161,16 @@ static void read_request(af_server *srv, const af_req *req, json_t **claims,
 		}
 		r->client = hint_client(*claims);
 		r->sid = json_string_value(json_object_get(*claims, "sid"));
+		/*
+		 * A client_id other than the hint's audience makes the
+		 * request invalid (RP-Initiated Logout 2): it names no
+		 * client, and ends nothing without asking.
+		 */
 		if (r->client != NULL && client_id != NULL &&
-		    strcmp(r->client, client_id) != 0)
+		    strcmp(r->client, client_id) != 0) {
 			r->client = NULL;
+			r->sid = NULL;
+		}
 	} else {
 		r->client = client_id;
 	}
@@ -314,6 +321,13 @@ void af_h_logout(af_server *srv, af_req *req, af_resp *resp)
 		confirmed(srv, req, resp, token);
 		return;
 	}
+	/*
+	 * A POST from the application's site comes without the session
+	 * cookie: without this step the session would live on while the
+	 * application is told the user signed out.
+	 */
+	if (af_oidc_same_site_hop(req, resp, logout_params, "/logout"))
+		return;
 	read_request(srv, req, &claims, &r);
 	if (af_session_get(srv, req, &s, &failed) != 0) {
 		if (failed) {

@@ -380,9 +380,12 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	want_uri = json_string_value(json_object_get(grant, "redirect_uri"));
 	if (cid == NULL || strcmp(cid, client_id) != 0 || want_uri == NULL ||
 	    strcmp(redirect_uri, want_uri) != 0) {
+		/* Said as for any bad code: a client learns nothing of a
+		 * code issued to another one. */
+		log_token(srv, req, client_id, NULL, "authorization_code",
+			  "code_of_another_client_or_uri");
 		af_resp_oauth_error(resp, 400, "invalid_grant",
-				    "the code was issued to another client "
-				    "or redirect_uri");
+				    "the code is invalid, expired or used");
 		goto out;
 	}
 	if ((challenge != NULL &&

@@ -41,8 +41,8 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 	if (header == NULL && form_token == NULL) {
 		af_resp_header_set(resp, "WWW-Authenticate",
 				   "Bearer realm=\"authflow\"");
-		af_resp_oauth_error(resp, 401, "invalid_request",
-				    "an access token is required");
+		af_resp_text(resp, 401, "text/plain; charset=utf-8",
+			     "an access token is required\n");
 		goto out;
 	}
 	if (header == NULL)

@@ -423,9 +423,9 @@ static void again_link(af_buf *b, const char *flow)
 }
 
 /*
- * The page of a sign-in that ended without the user (authz its flow). One
- * that starting again cannot help ends with the way back to the
- * application, which then learns that the sign-in was refused.
+ * The page of a sign-in that ended (authz its flow): a way to start again
+ * where that can help, and the way back to the application, which then
+ * learns that the sign-in was refused (access_denied).
  */
 static void outcome_page(af_server *srv, af_resp *resp, const char *flow,
 			 const json_t *authz, const char *state,
@@ -446,6 +446,11 @@ static void outcome_page(af_server *srv, af_resp *resp, const char *flow,
 	af_buf_html(&b, words);
 	af_buf_puts(&b, "</p>");
 	again_link(&b, flow);
+	/* Or give up: the application learns so (access_denied). */
+	af_page_back_form(&b, flow,
+			  json_string_value(json_object_get(authz, "csrf")));
+	af_page_allow_form_target(resp, json_string_value(json_object_get(
+						authz, "redirect_uri")));
 	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
 }

@@ -219,6 +219,17 @@ void af_page_allow_form_target(af_resp *resp, const char *target)
 	af_resp_header_set(resp, "Content-Security-Policy", csp);
 }
 
+void af_page_back_form(af_buf *b, const char *flow, const char *csrf)
+{
+	af_buf_puts(b, "<form method=\"post\" action=\"/login\">"
+		       "<input type=\"hidden\" name=\"flow\" value=\"");
+	af_buf_html(b, flow);
+	af_buf_puts(b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
+	af_buf_html(b, csrf);
+	af_buf_puts(b, "\"><button type=\"submit\" name=\"cancel\" "
+		       "value=\"1\">Back to the application</button></form>");
+}
+
 void af_page_refusal(af_resp *resp, unsigned status, const char *title,
 		     const char *what, const char *next, const char *flow,
 		     const char *csrf)
@@ -237,18 +248,8 @@ void af_page_refusal(af_resp *resp, unsigned status, const char *title,
 		af_buf_html(&b, next);
 		af_buf_puts(&b, "</p>");
 	}
-	if (flow != NULL && csrf != NULL) {
-		af_buf_puts(&b,
-			    "<form method=\"post\" action=\"/login\">"
-			    "<input type=\"hidden\" name=\"flow\" value=\"");
-		af_buf_html(&b, flow);
-		af_buf_puts(&b, "\"><input type=\"hidden\" name=\"csrf\" "
-				"value=\"");
-		af_buf_html(&b, csrf);
-		af_buf_puts(&b, "\"><button type=\"submit\" name=\"cancel\" "
-				"value=\"1\">Back to the application</button>"
-				"</form>");
-	}
+	if (flow != NULL && csrf != NULL)
+		af_page_back_form(&b, flow, csrf);
 	af_page_end(&b, resp);
 	af_page_send(resp, status, &b);
 }
@@ -286,6 +287,37 @@ void af_page_throttled(af_resp *resp, uint32_t wait_s, char *msg, size_t msglen)
 	snprintf(msg, msglen,
 		 "Too many failed attempts. Wait %u second%s and try again.",
 		 (unsigned)wait_s, wait_s == 1 ? "" : "s");
+}
+
+void af_page_auto_post(af_resp *resp, const char *title, const char *action,
+		       const char *const *params)
+{
+	af_buf b;
+	size_t i;
+
+	af_buf_init(&b, PAGE_MAX);
+	af_page_begin(&b, resp, title);
+	af_buf_puts(&b, "<h1>");
+	af_buf_html(&b, title);
+	af_buf_puts(&b, "</h1><form method=\"post\" id=\"fp\" action=\"");
+	af_buf_html(&b, action);
+	af_buf_puts(&b, "\">");
+	for (i = 0; params[i] != NULL; i += 2) {
+		if (params[i + 1] == NULL)
+			continue;
+		af_buf_puts(&b, "<input type=\"hidden\" name=\"");
+		af_buf_html(&b, params[i]);
+		af_buf_puts(&b, "\" value=\"");
+		af_buf_html(&b, params[i + 1]);
+		af_buf_puts(&b, "\">");
+	}
+	af_buf_puts(&b, "<noscript><p>JavaScript is off: press "
+			"Continue.</p></noscript><button "
+			"type=\"submit\">Continue</button></form>"
+			"<script src=\"/static/formpost.js\"></script>");
+	af_page_end(&b, resp);
+	af_page_allow_form_target(resp, action);
+	af_page_send(resp, 200, &b);
 }
 
 void af_page_locked(uint32_t wait_s, char *msg, size_t msglen)

@@ -32,6 +32,15 @@ void af_page_end(af_buf *b, const af_resp *resp);
  */
 void af_page_allow_form_target(af_resp *resp, const char *target);
 
+/*
+ * A page that posts the name/value pairs of params (a NULL name ends
+ * them; a NULL value is left out) to action at once, by the script
+ * /static/formpost.js, or when the person presses Continue without
+ * script. An action on another origin is allowed by the page's CSP.
+ */
+void af_page_auto_post(af_resp *resp, const char *title, const char *action,
+		       const char *const *params);
+
 /* Sets resp to an HTML page from b (consumed) with the status. */
 void af_page_send(af_resp *resp, unsigned status, af_buf *b);
 
@@ -50,6 +59,13 @@ void af_page_digit_pad(af_buf *b, const char *attr, const char *clear_attr);
  */
 void af_page_error(af_resp *resp, unsigned status, const char *title,
 		   const char *what, const char *next);
+
+/*
+ * The "Back to the application" button of sign-in flow (with its csrf):
+ * the application then gets error=access_denied. The page must allow its
+ * redirect URI as a form target (af_page_allow_form_target()).
+ */
+void af_page_back_form(af_buf *b, const char *flow, const char *csrf);
 
 /*
  * The error page of a sign-in refused after the password, with a "Back

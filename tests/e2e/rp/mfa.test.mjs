@@ -1208,6 +1208,12 @@ describe(`push MFA (${STORE} store)`, () => {
     const f = hiddenFields(m.page.text);
     const c = await m.browser.post(`${server.issuer}/login/mfa/cancel`, { flow: f.flow, csrf: f.csrf });
     assert.match(c.text, /The sign-in was cancelled\./);
+    // Start again, or go back: the application is told (access_denied).
+    assert.match(c.text, />Start again</);
+    assert.match(c.text, /<button type="submit" name="cancel" value="1">Back to the application<\/button>/);
+    const back = await m.browser.post(`${server.issuer}/login`, { ...hiddenFields(c.text), cancel: '1' });
+    assert.equal(back.status, 302, back.text);
+    assert.equal(new URL(back.location).searchParams.get('error'), 'access_denied');
     // The account removed: said as such, not as disabled.
     m = await toMfa(await mfaUser('oriane'));
     assert.equal((await server.admin('DELETE', '/users/oriane')).status, 200);

@@ -70,7 +70,10 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.deepEqual(d.token_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
     assert.equal(d.authorization_response_iss_parameter_supported, true);
     assert.deepEqual(d.acr_values_supported, ['urn:authflow:acr:pwd', 'urn:authflow:acr:mfa']);
-    assert.deepEqual(d.prompt_values_supported, ['none', 'login', 'select_account']);
+    assert.deepEqual(d.prompt_values_supported, ['none', 'login', 'consent', 'select_account']);
+    // RFC 8414's address serves the same metadata.
+    const o = await (await fetch(`${server.issuer}/.well-known/oauth-authorization-server`)).json();
+    assert.deepEqual(o, d);
     const jwks = await (await fetch(d.jwks_uri)).json();
     assert.ok(jwks.keys.length >= 1);
     const kids = new Set();
@@ -366,6 +369,7 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     let res = await fetch(`${server.issuer}/userinfo`);
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="authflow"');
+    assert.doesNotMatch(await res.text(), /error/, 'no error code without a token, in the body either');
     res = await fetch(`${server.issuer}/userinfo`, { headers: { authorization: 'Bearer a b' } });
     assert.equal(res.status, 400);
     assert.match(res.headers.get('www-authenticate'), /error="invalid_request"/);
@@ -572,7 +576,8 @@ describe(`authflow OIDC (${STORE} store)`, () => {
       code_verifier: a2.verifier, redirect_uri: `${REDIRECT}/other`,
     });
     assert.equal(res.status, 400);
-    assert.equal((await res.json()).error, 'invalid_grant');
+    // Said as for any bad code: nothing about whose code it is.
+    assert.deepEqual(await res.json(), { error: 'invalid_grant', error_description: 'the code is invalid, expired or used' });
   });
 
   test('races: members added while their group is removed are not left in it', async () => {
@@ -696,6 +701,59 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     // No session at all: nothing to ask, straight back to the app.
     r = await new Browser().get(end(again.tokens.id_token));
     assert.equal(r.location, 'http://127.0.0.1:9000/signed-out?state=bye');
+  });
+
+  test('a sign-out or sign-in POSTed from the application\'s site: the session cookie stays behind (SameSite=Lax), so the server posts it back to itself and then sees the session', async () => {
+    const s = await seed(server, { user: 'kurt' });
+    const signedIn = async (browser, config) => {
+      const r = await browser.get((await authUrl(config, { prompt: 'none' })).url.href);
+      return new URL(r.location).searchParams.get('code') !== null;
+    };
+    // What a browser sends on a cross-site POST: no cookie.
+    const crossSite = async (p, form) => {
+      const r = await fetch(`${server.issuer}${p}`, { method: 'POST', redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+      return { status: r.status, text: await r.text(), headers: r.headers };
+    };
+    const hop = (page, action) => {
+      assert.equal(page.status, 200, page.text);
+      assert.ok(!page.headers.getSetCookie().some((c) => c.startsWith('af_sso=')), 'no cookie touched');
+      assert.match(page.text, new RegExp(`<form method="post" id="fp" action="${action}">`));
+      assert.match(page.text, /<script src="\/static\/formpost\.js"><\/script>/);
+      const f = hiddenFields(page.text);
+      assert.equal(f.same_site, '1');
+      return f;
+    };
+    const first = await fullSignIn(s);
+    // prompt=none by POST: the session is found once the form comes back.
+    const a = await authUrl(first.config, { prompt: 'none' });
+    const form = Object.fromEntries(a.url.searchParams);
+    let f = hop(await crossSite('/authorize', form), '/authorize');
+    assert.equal(f.state, a.state);
+    assert.equal(f.code_challenge, form.code_challenge);
+    let r = await first.browser.post(`${server.issuer}/authorize`, f);
+    assert.equal(r.status, 302);
+    assert.ok(new URL(r.location).searchParams.get('code'), r.location);
+    // A browser with no session at all: login_required after the hop.
+    r = await new Browser().post(`${server.issuer}/authorize`, f);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
+
+    // Sign-out by POST with this session's hint: ended, then back.
+    const out = { id_token_hint: first.tokens.id_token, post_logout_redirect_uri: 'http://127.0.0.1:9000/signed-out', state: 'lp' };
+    f = hop(await crossSite('/logout', out), '/logout');
+    assert.ok(await signedIn(first.browser, first.config), 'the hop ended nothing');
+    r = await first.browser.post(`${server.issuer}/logout`, f);
+    assert.equal(r.status, 302);
+    assert.equal(r.location, 'http://127.0.0.1:9000/signed-out?state=lp');
+    assert.ok(!(await signedIn(first.browser, first.config)), 'signed out');
+
+    // A hint with another client_id: invalid, so asked, not ended.
+    const other = await seed(server, { user: 'kurt2' });
+    const second = await fullSignIn(s, first.browser);
+    r = await first.browser.get(`${server.issuer}/logout?id_token_hint=${second.tokens.id_token}&client_id=${other.clientId}`);
+    assert.equal(r.status, 200);
+    assert.match(r.text, /Sign out\?/);
+    assert.ok(await signedIn(first.browser, first.config), 'a mismatched client_id ends nothing');
   });
 
   test('userinfo: a token stops working once its app is disabled, undeployed or removed', async () => {
