@@ -295,13 +295,18 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 	}
 	h = method_bit(req->method) == M_POST ? r->post : r->get;
 	if (h == NULL || (r->methods & method_bit(req->method)) == 0) {
+		/* HEAD is answered wherever GET is. */
 		af_resp_header_set(resp, "Allow",
 				   r->get != NULL && r->post != NULL
-					   ? "GET, POST"
-				   : r->get != NULL ? "GET"
+					   ? "GET, HEAD, POST"
+				   : r->get != NULL ? "GET, HEAD"
 						    : "POST");
-		af_resp_text(resp, 405, "text/plain; charset=utf-8",
-			     "method not allowed\n");
+		if (r->page)
+			af_resp_text(resp, 405, "text/plain; charset=utf-8",
+				     "method not allowed\n");
+		else
+			af_resp_oauth_error(resp, 405, "invalid_request",
+					    "method not allowed");
 		return;
 	}
 	if (!srv->demo && strncmp(r->path, "/demo", 5) == 0) {

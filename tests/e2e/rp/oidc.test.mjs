@@ -74,6 +74,16 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     // RFC 8414's address serves the same metadata.
     const o = await (await fetch(`${server.issuer}/.well-known/oauth-authorization-server`)).json();
     assert.deepEqual(o, d);
+    // A method an endpoint does not take: 405, Allow naming HEAD where GET
+    // is, and an OAuth error body at OAuth endpoints.
+    for (const [p, method, allow] of [['/jwks', 'POST', 'GET, HEAD'], ['/token', 'GET', 'POST'],
+      ['/userinfo', 'PUT', 'GET, HEAD, POST']]) {
+      const r = await fetch(`${server.issuer}${p}`, { method });
+      assert.equal(r.status, 405, p);
+      assert.equal(r.headers.get('allow'), allow, p);
+      assert.equal((await r.json()).error, 'invalid_request', p);
+    }
+    assert.equal((await fetch(`${server.issuer}/jwks`, { method: 'HEAD' })).status, 200);
     const jwks = await (await fetch(d.jwks_uri)).json();
     assert.ok(jwks.keys.length >= 1);
     const kids = new Set();
