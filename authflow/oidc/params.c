@@ -2,7 +2,8 @@
  * OAuth request parameters as RFC 6749 3.1 and 3.2 read them: a parameter
  * sent without a value is treated as if it were omitted, a parameter we
  * define must not come twice, and parameters we do not know are ignored,
- * however often they come.
+ * however often they come. And the same-site hop, which sends an
+ * endpoint's parameters back to it from a page of ours.
  */
 #include <string.h>
 
