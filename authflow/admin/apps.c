@@ -411,9 +411,10 @@ static void deploy(af_admin_call *c, int adding)
 	if (app == NULL)
 		return;
 	if (!af_dir_app_may_deploy(c->caller.role == AF_ROLE_SUPERADMIN, app)) {
-		af_admin__error(c, AF_ADMIN_FORBIDDEN,
-				"deploying this application profile needs a "
-				"superadmin token (admins_may_deploy is off)");
+		af_admin__errorf(c, AF_ADMIN_FORBIDDEN,
+				 "%s this application profile needs a "
+				 "superadmin token (admins_may_deploy is off)",
+				 adding ? "deploying" : "undeploying");
 		goto out;
 	}
 	body = af_admin__need_body(c);

@@ -82,8 +82,42 @@ static const char *username_of(const json_t *user)
 	return json_string_value(json_object_get(user, "username"));
 }
 
-/* Removes the user's devices and what MFA keeps for the name. */
-static int remove_devices(af_server *srv, const char *username)
+/*
+ * The ids of the devices listed, noted with the directory before any is
+ * deleted, so that the user.remove event names them even when this
+ * removal is cut short and finished by another. 0, or -1.
+ */
+static int note_devices(af_server *srv, const char *username,
+			const json_t *devices)
+{
+	json_t *ids = json_array(), *d;
+	af_dir_status st = AF_DIR_OK;
+	size_t i;
+	int rc = ids != NULL ? 0 : -1;
+
+	json_array_foreach(devices, i, d)
+	{
+		const char *id = json_string_value(json_object_get(d, "id"));
+
+		if (rc == 0 && id != NULL &&
+		    json_array_append_new(ids, json_string(id)) != 0)
+			rc = -1;
+	}
+	if (rc == 0)
+		st = af_dir_user_remove_note_devices(srv->dir, username, ids);
+	/* A user gone meanwhile was removed by a call that wrote its event:
+	 * the directory's step says so (404) to this one. */
+	if (st != AF_DIR_OK && st != AF_DIR_NOT_FOUND)
+		rc = -1;
+	json_decref(ids);
+	return rc;
+}
+
+/*
+ * Removes the user's devices and what MFA keeps for the name; removing
+ * (the user is being removed) notes their ids for the removal's event.
+ */
+static int remove_devices(af_server *srv, const char *username, int removing)
 {
 	json_t *devices = NULL, *d;
 	size_t i;
@@ -91,6 +125,10 @@ static int remove_devices(af_server *srv, const char *username)
 
 	if (af_mfa_device_list(srv->store, username, &devices) != AF_MFA_OK)
 		return -1;
+	if (removing && note_devices(srv, username, devices) != 0) {
+		json_decref(devices);
+		return -1;
+	}
 	json_array_foreach(devices, i, d)
 	{
 		if (af_mfa_device_remove(srv->store,
@@ -129,7 +167,7 @@ void af_admin__user_add(af_admin_call *c)
 	 * of the name was cut short (a crash between its steps): no phone
 	 * and no session of theirs carries over.
 	 */
-	if (remove_devices(c->srv, username_of(user)) != 0 ||
+	if (remove_devices(c->srv, username_of(user), 0) != 0 ||
 	    af_session_end_user(c->srv, username_of(user)) < 0) {
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
 				"user added, but what an earlier user of the "
@@ -156,29 +194,70 @@ static json_t *path_user(af_admin_call *c)
 	return user;
 }
 
+/* now + ms rounded up to whole seconds, or null for 0 (none). */
+static json_t *until_of(int64_t now, uint64_t ms)
+{
+	json_int_t s = (json_int_t)((ms + 999) / 1000);
+
+	return ms == 0 ? json_null() : json_integer((json_int_t)now + s);
+}
+
+/*
+ * Adds what the brute-force throttle holds against the user: whether and
+ * until when they are locked, the failures counted, and the delay after
+ * the last one. Without these a user who gets "too many attempts" looks
+ * unlocked, and the help desk cannot tell a delay from a fault. 1, or 0
+ * with an error answered.
+ */
+static int add_throttle(af_admin_call *c, json_t *user, int64_t now)
+{
+	af_throttle_info t;
+	af_dir_status st;
+
+	st = af_throttle_info_get(c->srv->dir, username_of(user), &t);
+	if (st != AF_DIR_OK) {
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+				"the sign-in failures and lock could not be "
+				"read");
+		return 0;
+	}
+	if (json_object_set_new(user, "locked", json_boolean(t.locked)) != 0 ||
+	    json_object_set_new(user, "locked_until",
+				until_of(now, t.lock_left_ms)) != 0 ||
+	    json_object_set_new(user, "failed_signins",
+				json_integer((json_int_t)t.failures)) != 0 ||
+	    json_object_set_new(user, "delayed_until",
+				until_of(now, t.delay_left_ms)) != 0) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return 0;
+	}
+	return 1;
+}
+
 void af_admin__user_show(af_admin_call *c)
 {
 	json_t *user = path_user(c);
-	int64_t paused = 0, limited = 0;
-	int locked;
+	int64_t paused = 0, limited = 0, now = af_now();
 
 	if (user == NULL)
 		return;
-	locked = af_throttle_is_locked(c->srv->dir, username_of(user));
+	if (!add_throttle(c, user, now)) {
+		json_decref(user);
+		return;
+	}
 	/*
 	 * Whether pushes to the user's phone are paused after a report or
 	 * over the push limit, and until when: what the help desk needs when
 	 * someone's phone stopped getting sign-in requests.
 	 */
-	if (af_mfa_push_state(c->srv->store, username_of(user), NULL, af_now(),
+	if (af_mfa_push_state(c->srv->store, username_of(user), NULL, now,
 			      &paused, &limited) != AF_MFA_OK) {
 		json_decref(user);
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
 				"the push pause and limit could not be read");
 		return;
 	}
-	if (json_object_set_new(user, "locked", json_boolean(locked)) != 0 ||
-	    json_object_set_new(user, "push_paused_until",
+	if (json_object_set_new(user, "push_paused_until",
 				paused > 0 ? json_integer(paused)
 					   : json_null()) != 0 ||
 	    json_object_set_new(user, "push_limited_until",
@@ -326,7 +405,7 @@ void af_admin__user_remove(af_admin_call *c)
 				 name);
 		return;
 	}
-	if (remove_devices(c->srv, name) != 0) {
+	if (remove_devices(c->srv, name, 1) != 0) {
 		af_admin__errorf(c, AF_ADMIN_UNAVAILABLE,
 				 "the removal of user \"%s\" is incomplete: "
 				 "their devices could not be removed; the user "

@@ -93,22 +93,25 @@ static af_dir_status hand_out(const json_t *stored, json_t **out)
 	return hand_over(&app, out);
 }
 
+/*
+ * Duplicates are dropped before the count is checked, so that a list
+ * holding one URI many times (pasted twice, generated) is taken as the
+ * docs say. A list that grows past the limit stops at once: the work is
+ * bounded by the limit, not by the length of what came in.
+ */
 static af_dir_status check_uris(const char *field, const json_t *v, size_t min,
 				json_t **out, char *err, size_t errlen)
 {
+	af_dir_status rc = AF_DIR_OK;
 	json_t *res, *u;
+	int too_many = 0;
 	size_t i;
 
 	*out = NULL;
-	if (!json_is_array(v) || json_array_size(v) < min ||
-	    json_array_size(v) > AF_DIR_URIS_MAX) {
-		af_dir__err(err, errlen, "%s: must be an array of %zu..%d URIs",
-			    field, min, AF_DIR_URIS_MAX);
-		return AF_DIR_INVALID;
-	}
 	res = json_array();
 	if (res == NULL)
 		return AF_DIR_NOMEM;
+	/* Nothing to walk when v is not an array: refused below. */
 	json_array_foreach(v, i, u)
 	{
 		const char *s = json_string_value(u);
@@ -124,17 +127,32 @@ static af_dir_status check_uris(const char *field, const json_t *v, size_t min,
 				    "%s: each must be 1..%d visible ASCII "
 				    "characters",
 				    field, AF_DIR_URI_MAX);
-			json_decref(res);
-			return AF_DIR_INVALID;
+			rc = AF_DIR_INVALID;
+			goto out;
 		}
-		if (!af_dir__array_has(res, s) &&
-		    json_array_append_new(res, json_string(s)) != 0) {
-			json_decref(res);
-			return AF_DIR_NOMEM;
+		if (af_dir__array_has(res, s))
+			continue;
+		if (json_array_size(res) >= AF_DIR_URIS_MAX) {
+			too_many = 1;
+			break;
+		}
+		if (json_array_append_new(res, json_string(s)) != 0) {
+			rc = AF_DIR_NOMEM;
+			goto out;
 		}
 	}
+	if (!json_is_array(v) || too_many || json_array_size(res) < min) {
+		af_dir__err(err, errlen,
+			    "%s: must be an array of %zu..%d distinct URIs",
+			    field, min, AF_DIR_URIS_MAX);
+		rc = AF_DIR_INVALID;
+		goto out;
+	}
 	*out = res;
-	return AF_DIR_OK;
+	res = NULL;
+out:
+	json_decref(res);
+	return rc;
 }
 
 static int claim_name_ok(const char *k)
@@ -193,6 +211,16 @@ static af_dir_status check_claims(const json_t *v, char *err, size_t errlen)
 	return AF_DIR_OK;
 }
 
+/* 1 when a deployment names no domain, OU, group or user. */
+static int lists_empty(const json_t *dep)
+{
+	for (size_t i = 0; i < N_LISTS; i++) {
+		if (json_array_size(json_object_get(dep, deploy_lists[i])) > 0)
+			return 0;
+	}
+	return 1;
+}
+
 static af_dir_status check_deployment(af_dir *dir, const json_t *v,
 				      json_t **out, char *err, size_t errlen)
 {
@@ -244,6 +272,23 @@ static af_dir_status check_deployment(af_dir *dir, const json_t *v,
 		if (rc != AF_DIR_OK)
 			break;
 	}
+	/*
+	 * Names are only read in mode chosen. Stored beside none or all they
+	 * would grant nothing and show nowhere, until a later deploy turned
+	 * the mode to chosen and handed them access unseen (and with an
+	 * audit event naming only the new target).
+	 */
+	if (rc == AF_DIR_OK && strcmp(mode, "chosen") != 0 &&
+	    !lists_empty(norm)) {
+		af_dir__err(err, errlen,
+			    "deployment: domains, ous, groups and users go "
+			    "only with mode chosen, not with mode %s",
+			    mode);
+		rc = AF_DIR_INVALID;
+	}
+	/* Chosen with no names reaches nobody: that is mode none. */
+	if (rc == AF_DIR_OK && strcmp(mode, "chosen") == 0 && lists_empty(norm))
+		rc = af_dir__set_new(norm, "mode", json_string("none"));
 	if (rc != AF_DIR_OK) {
 		json_decref(norm);
 		return rc;
@@ -261,6 +306,9 @@ static af_dir_status app_field(af_dir *dir, const char *k, const json_t *v,
 
 	if (strcmp(k, "name") == 0) {
 		rc = af_dir_check_name(k, json_string_value(v), err, errlen);
+		if (rc == AF_DIR_OK)
+			rc = af_dir__check_not_dots(k, json_string_value(v),
+						    err, errlen);
 	} else if (strcmp(k, "display_name") == 0) {
 		rc = af_dir_check_display(k, json_string_value(v),
 					  AF_DIR_DISPLAY_MAX, err, errlen);
@@ -600,11 +648,22 @@ out:
 	return rc;
 }
 
+/*
+ * What the app.remove event keeps of the profile: enough to see what was
+ * lost and to set it up again. Chosen member by member, so that the hash
+ * of the client secret, or anything added to profiles later, never
+ * reaches the trail by default.
+ */
+static const char *const removed_app_members[] = {
+	"name",	      "display_name", "redirect_uris", "post_logout_uris",
+	"deployment", NULL,
+};
+
 af_dir_status af_dir_app_remove(af_dir *dir, const char *actor,
 				const char *client_id)
 {
 	char key[STORE_KEY_MAX];
-	json_t *app = NULL;
+	json_t *app = NULL, *detail = NULL;
 	af_dir_status rc, r;
 
 	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
@@ -624,9 +683,12 @@ af_dir_status af_dir_app_remove(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_OK)
 		rc = r;
 	if (rc == AF_DIR_OK)
-		rc = af_dir__audit(dir, actor, "app.remove", client_id, NULL,
+		rc = af_dir__removed_detail(app, removed_app_members, &detail);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__audit(dir, actor, "app.remove", client_id, detail,
 				   NULL, 0);
 out:
+	json_decref(detail);
 	json_decref(app);
 	return rc;
 }
@@ -853,15 +915,6 @@ typedef struct deploy_change {
 	int add;
 } deploy_change;
 
-static int lists_empty(const json_t *dep)
-{
-	for (size_t i = 0; i < N_LISTS; i++) {
-		if (json_array_size(json_object_get(dep, deploy_lists[i])) > 0)
-			return 0;
-	}
-	return 1;
-}
-
 static af_dir_status deploy_fn(json_t *app, void *arg)
 {
 	const deploy_change *c = arg;
@@ -874,6 +927,18 @@ static af_dir_status deploy_fn(json_t *app, void *arg)
 	mode = json_string_value(json_object_get(dep, "mode"));
 	if (mode == NULL)
 		return AF_DIR_STORE;
+	/*
+	 * A profile deployed to nobody starts from empty lists: names that
+	 * an older version stored beside mode none grant nothing now and
+	 * must not start to when this change makes the mode chosen or all.
+	 */
+	if (c->add && strcmp(mode, "none") == 0) {
+		for (size_t i = 0; i < N_LISTS; i++) {
+			if (af_dir__set_new(dep, deploy_lists[i],
+					    json_array()) != AF_DIR_OK)
+				return AF_DIR_NOMEM;
+		}
+	}
 	if (c->field == NULL) {
 		mode = c->add ? "all" : lists_empty(dep) ? "none" : "chosen";
 	} else {

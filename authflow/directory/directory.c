@@ -542,6 +542,24 @@ bad:
 	return AF_DIR_INVALID;
 }
 
+af_dir_status af_dir__check_not_dots(const char *field, const char *v,
+				     char *err, size_t errlen)
+{
+	size_t i = 0;
+
+	if (v == NULL || v[0] == '\0')
+		return AF_DIR_OK; /* the syntax checks refuse it */
+	while (v[i] == '.')
+		i++;
+	if (v[i] != '\0')
+		return AF_DIR_OK;
+	af_dir__err(err, errlen,
+		    "%s: must not be only dots (\".\" and \"..\" cannot "
+		    "be named in a URL path)",
+		    field);
+	return AF_DIR_INVALID;
+}
+
 af_dir_status af_dir_check_display(const char *field, const char *v,
 				   size_t maxch, char *err, size_t errlen)
 {
@@ -907,6 +925,28 @@ const char *af_dir__dummy_phc(const af_dir *dir)
 	return dir->dummy_phc;
 }
 
+af_dir_status af_dir__removed_detail(const json_t *obj,
+				     const char *const *members, json_t **out)
+{
+	json_t *detail = json_object();
+	const json_t *v;
+
+	*out = NULL;
+	if (detail == NULL)
+		return AF_DIR_NOMEM;
+	for (size_t i = 0; members[i] != NULL; i++) {
+		v = json_object_get(obj, members[i]);
+		if (v != NULL &&
+		    af_dir__set_new(detail, members[i], json_deep_copy(v)) !=
+			    AF_DIR_OK) {
+			json_decref(detail);
+			return AF_DIR_NOMEM;
+		}
+	}
+	*out = detail;
+	return AF_DIR_OK;
+}
+
 /* Records an audit event for a change that was made; see directory.h. */
 af_dir_status af_dir__forget_audit(af_dir *dir, const char *actor,
 				   const char *action, const char *target,
@@ -1072,6 +1112,9 @@ static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
 		if (strcmp(k, "username") == 0 && adding) {
 			rc = af_dir_check_username(k, json_string_value(v), err,
 						   errlen);
+			if (rc == AF_DIR_OK)
+				rc = af_dir__check_not_dots(
+					k, json_string_value(v), err, errlen);
 			if (rc == AF_DIR_OK)
 				rc = user_name(json_string_value(v), name,
 					       sizeof(name));
@@ -1665,11 +1708,90 @@ static af_dir_status drop_references(af_dir *dir, const char *actor,
 	return rc;
 }
 
+/* The set of the ids of the devices deleted with a user being removed. */
+static af_dir_status removed_devices_key(char *key, size_t cap,
+					 const char *name)
+{
+	return af_dir__key(key, cap, "user_removed_devices:", name);
+}
+
+af_dir_status af_dir_user_remove_note_devices(af_dir *dir, const char *username,
+					      const json_t *ids)
+{
+	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
+	json_t *user = NULL, *v;
+	af_dir_status rc;
+	size_t i;
+
+	if (dir == NULL || !json_is_array(ids))
+		return AF_DIR_INVALID;
+	rc = user_key(key, sizeof(key), username, name, sizeof(name));
+	if (rc == AF_DIR_OK)
+		rc = user_read(dir, key, &user);
+	/*
+	 * Only for a user whose removal has begun (or whose record is
+	 * damaged): the set goes with the removal that reads it, so a note
+	 * made for anyone else would be left over for a later removal.
+	 */
+	if (rc == AF_DIR_OK && user != NULL && !af_dir_user_removing(user))
+		rc = AF_DIR_INVALID;
+	json_decref(user);
+	if (rc == AF_DIR_OK)
+		rc = removed_devices_key(key, sizeof(key), name);
+	json_array_foreach(ids, i, v)
+	{
+		if (rc != AF_DIR_OK)
+			break;
+		rc = json_is_string(v)
+			     ? af_dir__from_store(store_sadd(
+				       dir->store, key, json_string_value(v)))
+			     : AF_DIR_INVALID;
+	}
+	return rc;
+}
+
+/*
+ * The detail of the user.remove event: who the user was (name, subject
+ * identifier, groups, OUs, as the marked record has them; only the name
+ * for a damaged record) and the ids of the devices deleted with them.
+ * Members are chosen one by one, so that the password hash, or anything
+ * added to user records later, never reaches the trail by default.
+ */
+static af_dir_status user_removed_detail(af_dir *dir, const char *name,
+					 const json_t *user, json_t **out)
+{
+	static const char *const members[] = {"sub", "groups", "ous", NULL};
+	char key[STORE_KEY_MAX];
+	json_t *devices = NULL, *detail = NULL;
+	af_dir_status rc;
+
+	*out = NULL;
+	rc = removed_devices_key(key, sizeof(key), name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__members(dir, key, &devices);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__removed_detail(user, members, &detail);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__set_new(detail, "username", json_string(name));
+	if (rc == AF_DIR_OK) {
+		rc = af_dir__set_new(detail, "devices", devices);
+		devices = NULL; /* stolen either way */
+	}
+	if (rc == AF_DIR_OK) {
+		*out = detail;
+		detail = NULL;
+	}
+	json_decref(detail);
+	json_decref(devices);
+	return rc;
+}
+
 af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 				 const char *username, char *err, size_t errlen)
 {
 	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
-	json_t *user = NULL;
+	char devkey[STORE_KEY_MAX];
+	json_t *user = NULL, *detail = NULL;
 	af_dir_status rc;
 
 	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
@@ -1706,14 +1828,21 @@ af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 			return AF_DIR_NOMEM;
 	}
 	rc = drop_references(dir, actor, name, user);
+	if (rc == AF_DIR_OK)
+		rc = user_removed_detail(dir, name, user, &detail);
 	/*
 	 * The event goes before the record: a crash after it leaves a marked
 	 * user whose removal runs again (and is recorded twice), never a
-	 * removal that nobody can see on the trail.
+	 * removal that nobody can see on the trail. The note of the devices
+	 * deleted goes once the event has them.
 	 */
 	if (rc == AF_DIR_OK)
-		rc = af_dir__audit(dir, actor, "user.remove", name, NULL, NULL,
-				   0);
+		rc = af_dir__audit(dir, actor, "user.remove", name, detail,
+				   NULL, 0);
+	if (rc == AF_DIR_OK)
+		rc = removed_devices_key(devkey, sizeof(devkey), name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_del(dir->store, devkey));
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_srem(dir->store, "users", name));
 	if (rc == AF_DIR_OK)
@@ -1724,6 +1853,7 @@ af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 			    "the user can no longer sign in; remove it again "
 			    "to finish",
 			    name, af_dir_strerror(rc));
+	json_decref(detail);
 	json_decref(user);
 	return rc;
 }
@@ -1892,8 +2022,17 @@ static af_dir_status check_description(const char *d, char *err, size_t errlen)
 {
 	if (d == NULL || d[0] == '\0')
 		return AF_DIR_OK;
-	return af_dir_check_display("description", d, AF_DIR_DESCRIPTION_MAX,
-				    err, errlen);
+	/* Its own message: af_dir_check_display() says 1.., but "" is a
+	 * description too (none). */
+	if (af_dir_check_display("description", d, AF_DIR_DESCRIPTION_MAX, NULL,
+				 0) != AF_DIR_OK) {
+		af_dir__err(err, errlen,
+			    "description: must be 0..%d printable UTF-8 "
+			    "characters, not only spaces",
+			    AF_DIR_DESCRIPTION_MAX);
+		return AF_DIR_INVALID;
+	}
+	return AF_DIR_OK;
 }
 
 static af_dir_status kind_add(af_dir *dir, const member_kind *mk,
@@ -1910,6 +2049,8 @@ static af_dir_status kind_add(af_dir *dir, const member_kind *mk,
 		return AF_DIR_INVALID;
 	}
 	rc = af_dir_check_name("name", name, err, errlen);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__check_not_dots("name", name, err, errlen);
 	if (rc == AF_DIR_OK && mk == &group_kind)
 		rc = check_description(description, err, errlen);
 	if (rc == AF_DIR_OK)
@@ -2193,6 +2334,46 @@ static af_dir_status members_forget(af_dir *dir, const member_kind *mk,
 }
 
 /*
+ * The detail of the removal event of a group or OU, read before anything
+ * goes: its members and, for a group, its description. A record that
+ * does not parse is removed all the same, described by its members.
+ */
+static af_dir_status kind_removed_detail(af_dir *dir, const member_kind *mk,
+					 const char *key, const char *name,
+					 json_t **out)
+{
+	static const char *const group_members[] = {"description", NULL};
+	static const char *const ou_members[] = {NULL};
+	char setkey[STORE_KEY_MAX];
+	json_t *obj = NULL, *members = NULL, *detail = NULL;
+	af_dir_status rc;
+
+	*out = NULL;
+	rc = af_dir__key(setkey, sizeof(setkey), mk->members, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__members(dir, setkey, &members);
+	if (rc == AF_DIR_OK &&
+	    af_dir__get_json(dir, key, &obj, NULL) == AF_DIR_NOMEM)
+		rc = AF_DIR_NOMEM;
+	if (rc == AF_DIR_OK)
+		rc = af_dir__removed_detail(
+			obj, mk == &group_kind ? group_members : ou_members,
+			&detail);
+	if (rc == AF_DIR_OK) {
+		rc = af_dir__set_new(detail, "members", members);
+		members = NULL; /* stolen either way */
+	}
+	if (rc == AF_DIR_OK) {
+		*out = detail;
+		detail = NULL;
+	}
+	json_decref(detail);
+	json_decref(members);
+	json_decref(obj);
+	return rc;
+}
+
+/*
  * The references go first and the object last: a removal cut short (a
  * crash, a full disk) leaves the group or OU in place with fewer members,
  * and running it again finishes it. Were the object to go first, its
@@ -2206,6 +2387,7 @@ static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
 				 const char *actor, const char *name)
 {
 	char key[STORE_KEY_MAX];
+	json_t *detail = NULL;
 	af_dir_status rc;
 
 	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
@@ -2214,14 +2396,16 @@ static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
 	if (rc == AF_DIR_OK)
 		rc = exists(dir, mk->prefix, name);
 	if (rc == AF_DIR_OK)
+		rc = kind_removed_detail(dir, mk, key, name, &detail);
+	if (rc == AF_DIR_OK)
 		rc = members_forget(dir, mk, name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__policies_forget(dir, actor, mk->target, name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__apps_forget(dir, actor, mk->target, name);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__audit(dir, actor, mk->act_remove, name, NULL, NULL,
-				   0);
+		rc = af_dir__audit(dir, actor, mk->act_remove, name, detail,
+				   NULL, 0);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(
 			store_srem(dir->store, mk->index, name));
@@ -2229,6 +2413,7 @@ static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
 		rc = af_dir__from_store(store_del(dir->store, key));
 	if (rc == AF_DIR_OK)
 		rc = members_forget(dir, mk, name);
+	json_decref(detail);
 	return rc;
 }
 

@@ -11,7 +11,10 @@
  *                     ous, groups, enabled, password, created_at,
  *                     updated_at, removing (true while being removed)};
  *                     index set "users"; "sub:<sub>" holds the user name
- *                     of a subject identifier.
+ *                     of a subject identifier; the set
+ *                     "user_removed_devices:<name>" holds, while a user is
+ *                     being removed, the ids of the devices deleted with
+ *                     them (af_dir_user_remove_note_devices()).
  *   "group:<name>"   {name, description}; set "groups"; the user names of
  *                     its members in set "group_members:<name>".
  *   "ou:<name>"      {name}; set "ous"; members in "ou_members:<name>".
@@ -30,7 +33,10 @@
  * User names are case-insensitive: they are folded to lower case when a
  * user is made and on every look-up, so "Alice" and "alice" are one
  * account and cannot be told apart in a sign-in. Group, OU, policy and
- * application names are case-sensitive.
+ * application names are case-sensitive. A new user, group, OU, policy or
+ * application name may not be made only of dots (af_dir__check_not_dots()):
+ * HTTP clients resolve "." and ".." in a URL path, so the admin API could
+ * not be asked about it. Records of such names made before keep working.
  *
  * Objects handed out (json_t **out) are new references owned by the
  * caller. User objects never carry the password hash: they carry
@@ -262,11 +268,12 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_domain(const char *field,
  * dropped from the member sets (of the marked record, which no change can
  * reach any more), policies and app deployments, the "sub" mapping and the
  * brute-force counters and lock go, the audit event "user.remove" is
- * written, and the record goes last. A failure after the mark answers
- * AF_DIR_STORE (or AF_DIR_NOMEM) with a message in err that the removal is
- * incomplete and is to be run again; run again on the marked user, it
- * finishes the job (a removal finished that way may leave two
- * "user.remove" events). A record that does not parse (damaged) cannot be
+ * written (detail: username, sub, groups, ous, and "devices", the ids
+ * noted by af_dir_user_remove_note_devices()), and the record goes last. A
+ * failure after the mark answers AF_DIR_STORE (or AF_DIR_NOMEM) with a message
+ * in err that the removal is incomplete and is to be run again; run again on
+ * the marked user, it finishes the job (a removal finished that way may leave
+ * two "user.remove" events). A record that does not parse (damaged) cannot be
  * marked; it is removed all the same, with what refers to it by name.
  * AF_DIR_NOT_FOUND when there is no such user.
  * af_dir_user_remove_begin: only the mark, for a caller that has more to
@@ -274,6 +281,13 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_domain(const char *field,
  * when the user is marked already or the record is damaged.
  * af_dir_user_removing: 1 when a user object (stored or handed out) is
  * marked for removal.
+ * af_dir_user_remove_note_devices: notes ids (an array of strings) of
+ * devices the caller is about to delete with a user being removed (marked,
+ * or with a damaged record), for the "devices" of the user.remove event.
+ * Notes are kept until the event is written, so that the event of a
+ * removal cut short and run again still names the devices deleted by the
+ * first run. AF_DIR_OK, AF_DIR_NOT_FOUND, AF_DIR_INVALID (ids not an
+ * array of strings, or the user is not being removed), AF_DIR_STORE.
  *
  * af_dir_user_add of a name that no user has also drops what policies and
  * app deployments still name it (left by a removal of an older version cut
@@ -308,6 +322,8 @@ AF_DIR_NODISCARD af_dir_status af_dir_user_remove_begin(af_dir *dir,
 							const char *username,
 							char *err,
 							size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_user_remove_note_devices(
+	af_dir *dir, const char *username, const json_t *ids);
 int af_dir_user_removing(const json_t *user);
 AF_DIR_NODISCARD af_dir_status af_dir_user_canonical(const char *username,
 						     char *out, size_t cap);
@@ -361,9 +377,10 @@ AF_DIR_NODISCARD af_dir_status af_dir_user_login(af_dir *dir,
 /*
  * Groups and OUs. description: 0..AF_DIR_DESCRIPTION_MAX printable
  * characters, NULL for none. Removing one removes it from its members,
- * from policies and from app deployments. _members gives the sorted user
- * names. _add_member/_remove_member change one user's memberships
- * (AF_DIR_NOT_FOUND for an unknown user or group; adding twice or
+ * from policies and from app deployments; its audit event ("group.remove",
+ * "ou.remove") has the members it had and a group's description. _members gives
+ * the sorted user names. _add_member/_remove_member change one user's
+ * memberships (AF_DIR_NOT_FOUND for an unknown user or group; adding twice or
  * removing a non-member is AF_DIR_OK).
  * Thread-safety: re-entrant.
  */
@@ -438,7 +455,8 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_target(af_dir *dir,
  * "remote_access" (bools, default false), "assigned" ({"users", "groups",
  * "ous"}: arrays of names that must exist). A patch for _set has any of
  * these but "name". _assign/_unassign add or drop one user, group or OU
- * (other targets are AF_DIR_INVALID).
+ * (other targets are AF_DIR_INVALID). The "policy.remove" event has the
+ * removed policy, but its name, as detail.
  *
  * af_dir_policy_for_user: the user's effective policy. A policy assigned
  * to the user directly wins; else one assigned to any of the user's
@@ -484,7 +502,9 @@ AF_DIR_NODISCARD af_dir_status af_dir_policy_for_user(af_dir *dir,
  * as "sub" or "aud", are refused), "access_token_format" ("opaque", the
  * default, or "jwt"), "allow_refresh" (default false), "deployment"
  * ({"mode": "none"|"all"|"chosen", "domains", "ous", "groups", "users"},
- * default mode none), "admins_may_deploy" (default false). A random
+ * default mode none; names only with mode chosen, and chosen with no
+ * names is stored as none), "admins_may_deploy" (default false).
+ * Duplicate URIs are dropped before they are counted. A random
  * client id "af-..." is made, and a client secret (AF_DIR_SECRET_LEN
  * base64url characters) written to secret, which must hold
  * AF_DIR_SECRET_BUF bytes; only its SHA-256 is stored, so this is the one
@@ -498,11 +518,15 @@ AF_DIR_NODISCARD af_dir_status af_dir_policy_for_user(af_dir *dir,
  * the secret is then valid and in secret (and the profile in *out) as
  * with AF_DIR_OK, to be handed out and wiped all the same; err (of _add)
  * says what failed. On any other failure the secret is wiped.
+ * af_dir_app_remove: the "app.remove" event has the profile's name,
+ * display_name, redirect_uris, post_logout_uris and deployment.
  * af_dir_app_deploy / _undeploy: adds or drops one target; deploying to a
- * target of a profile deployed to nobody makes its mode "chosen";
- * deploying to AF_DIR_TARGET_ALL makes it "all"; undeploying ALL makes it
- * "chosen" when targets are left, else "none"; dropping the last target of
- * a "chosen" profile makes it "none". value is ignored for ALL.
+ * target of a profile deployed to nobody (mode "none", whose lists are
+ * emptied first, as names stored beside "none" grant nothing) makes its
+ * mode "chosen"; deploying to AF_DIR_TARGET_ALL makes it "all";
+ * undeploying ALL makes it "chosen" when targets are left, else "none";
+ * dropping the last target of a "chosen" profile makes it "none". value is
+ * ignored for ALL.
  * Lookups of a malformed client id are AF_DIR_NOT_FOUND.
  * Thread-safety: re-entrant.
  */
@@ -703,6 +727,21 @@ AF_DIR_NODISCARD af_dir_status af_dir__audit(af_dir *dir, const char *actor,
 					     const char *target,
 					     const json_t *detail, char *err,
 					     size_t errlen);
+
+/*
+ * Refuses a new name (of a user, group, OU, policy or app) made only of
+ * dots, after its syntax check: "field: must not be only dots ...".
+ */
+AF_DIR_NODISCARD af_dir_status af_dir__check_not_dots(const char *field,
+						      const char *v, char *err,
+						      size_t errlen);
+
+/*
+ * The detail of a removal event: a new object with a copy of each member
+ * of obj (may be NULL) named in the NULL-terminated members, when there.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir__removed_detail(
+	const json_t *obj, const char *const *members, json_t **out);
 
 /* Checks that the actor is a bounded printable name. */
 AF_DIR_NODISCARD af_dir_status af_dir__check_actor(const char *actor);

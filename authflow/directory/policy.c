@@ -98,6 +98,9 @@ static af_dir_status policy_fields(af_dir *dir, const json_t *spec, int adding,
 			rc = af_dir_check_name(k, json_string_value(v), err,
 					       errlen);
 			if (rc == AF_DIR_OK)
+				rc = af_dir__check_not_dots(
+					k, json_string_value(v), err, errlen);
+			if (rc == AF_DIR_OK)
 				rc = af_dir__set_new(norm, k, json_incref(v));
 		} else if (strcmp(k, "sso") == 0 ||
 			   strcmp(k, "remote_access") == 0) {
@@ -258,11 +261,37 @@ af_dir_status af_dir_policy_set(af_dir *dir, const char *actor,
 	return rc;
 }
 
+/*
+ * The detail of the policy.remove event: the policy as it was, settings
+ * and assignments, without its name (the event's target). A policy holds
+ * no secret. A record that does not parse is removed all the same, with
+ * no detail.
+ */
+static af_dir_status policy_removed_detail(const store_value *v, json_t **out)
+{
+	json_t *policy;
+
+	*out = NULL;
+	policy = json_loadb((const char *)v->data, v->len, 0, NULL);
+	if (!json_is_object(policy)) {
+		json_decref(policy);
+		return AF_DIR_OK;
+	}
+	if (json_object_del(policy, "name") != 0 &&
+	    json_object_get(policy, "name") != NULL) {
+		json_decref(policy);
+		return AF_DIR_NOMEM;
+	}
+	*out = policy;
+	return AF_DIR_OK;
+}
+
 af_dir_status af_dir_policy_remove(af_dir *dir, const char *actor,
 				   const char *name)
 {
 	char key[STORE_KEY_MAX];
 	store_value v = {NULL, 0};
+	json_t *detail = NULL;
 	af_dir_status rc;
 
 	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
@@ -270,6 +299,8 @@ af_dir_status af_dir_policy_remove(af_dir *dir, const char *actor,
 	rc = policy_key(key, sizeof(key), name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
+	if (rc == AF_DIR_OK)
+		rc = policy_removed_detail(&v, &detail);
 	store_value_free(&v);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_del(af_dir_store(dir), key));
@@ -277,8 +308,9 @@ af_dir_status af_dir_policy_remove(af_dir *dir, const char *actor,
 		rc = af_dir__from_store(
 			store_srem(af_dir_store(dir), "policies", name));
 	if (rc == AF_DIR_OK)
-		rc = af_dir__audit(dir, actor, "policy.remove", name, NULL,
+		rc = af_dir__audit(dir, actor, "policy.remove", name, detail,
 				   NULL, 0);
+	json_decref(detail);
 	return rc;
 }
 

@@ -431,3 +431,71 @@ int af_throttle_is_locked(af_dir *dir, const char *user)
 		return 0;
 	return out;
 }
+
+/* The count at fail:user:<user> into *out, 0 when there is none. */
+static af_dir_status failures_of(af_dir *dir, const char *user, int64_t *out)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	af_dir_status rc;
+	store_status st;
+	int64_t n = 0;
+
+	*out = 0;
+	rc = key_of(key, sizeof(key), "fail", "user", user);
+	if (rc != AF_DIR_OK)
+		return rc;
+	st = store_get(af_dir_store(dir), key, &v);
+	if (st == STORE_NOT_FOUND)
+		return AF_DIR_OK;
+	if (st != STORE_OK)
+		return af_dir__from_store(st);
+	/* store_incr() keeps decimal text; anything else is damage. */
+	if (v.len == 0 || v.len > 18)
+		rc = AF_DIR_STORE;
+	for (size_t i = 0; rc == AF_DIR_OK && i < v.len; i++) {
+		if (v.data[i] < '0' || v.data[i] > '9')
+			rc = AF_DIR_STORE;
+		else
+			n = n * 10 + (v.data[i] - '0');
+	}
+	store_value_free(&v);
+	if (rc == AF_DIR_OK)
+		*out = n;
+	return rc;
+}
+
+af_dir_status af_throttle_info_get(af_dir *dir, const char *user,
+				   af_throttle_info *out)
+{
+	char key[STORE_KEY_MAX];
+	af_dir_status rc;
+	store_status st;
+	subjects s;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	memset(out, 0, sizeof(*out));
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	subjects_of(user, NULL, &s);
+	if (s.user[0] == '\0')
+		return AF_DIR_INVALID;
+	rc = failures_of(dir, s.user, &out->failures);
+	/*
+	 * One read of the lock's TTL tells both whether it is there and
+	 * when it ends (no TTL: until lifted), so the two cannot disagree.
+	 */
+	if (rc == AF_DIR_OK)
+		rc = key_of(key, sizeof(key), "lock", "user", s.user);
+	if (rc != AF_DIR_OK)
+		return rc;
+	st = store_ttl(af_dir_store(dir), key, &out->lock_left_ms);
+	if (st == STORE_NOT_FOUND)
+		out->lock_left_ms = 0;
+	else if (st != STORE_OK)
+		return af_dir__from_store(st);
+	else
+		out->locked = 1;
+	return time_left(dir, "wait", "user", s.user, &out->delay_left_ms);
+}

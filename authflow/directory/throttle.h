@@ -107,4 +107,30 @@ AF_DIR_NODISCARD af_dir_status af_throttle_unlock(af_dir *dir,
 /* 1 when the user is locked, 0 when not or on error. */
 int af_throttle_is_locked(af_dir *dir, const char *user);
 
+/*
+ * What the throttle holds against a user now, for an administrator to see
+ * (it changes nothing). failures: the user's failures counted in the
+ * window (what the delays and the lock are counted from; 0 when none);
+ * locked: 1 while the user is locked; lock_left_ms: what is left of a
+ * lock that runs out (0 when not locked, or locked until an admin lifts
+ * it); delay_left_ms: what is left of the delay after the user's last
+ * failure (0 when none runs). Times are left, not ends, as everywhere in
+ * this module: the caller adds its clock.
+ */
+typedef struct af_throttle_info {
+	int64_t failures;
+	int locked;
+	uint64_t lock_left_ms;
+	uint64_t delay_left_ms;
+} af_throttle_info;
+
+/*
+ * Fills out for user. AF_DIR_OK, AF_DIR_INVALID (dir or out NULL, or not a
+ * valid user name), AF_DIR_STORE (also for a counter that is not a
+ * number).
+ */
+AF_DIR_NODISCARD af_dir_status af_throttle_info_get(af_dir *dir,
+						    const char *user,
+						    af_throttle_info *out);
+
 #endif /* AUTHFLOW_DIRECTORY_THROTTLE_H */

@@ -1354,6 +1354,354 @@ static void test_user_remove_incomplete_503_then_rerun_finishes(void **state)
 	assert_null(json_object_get(f->answer, "removing"));
 }
 
+/*
+ * The newest event of action on the trail (lent from f->answer, which the
+ * next call replaces), or NULL.
+ */
+static json_t *newest_event(struct fx *f, const char *action)
+{
+	json_t *ev;
+	size_t i;
+
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=50",
+				 NULL, NULL),
+			 200);
+	json_array_foreach(json_object_get(f->answer, "events"), i, ev)
+	{
+		if (strcmp(json_string_value(json_object_get(ev, "action")),
+			   action) == 0)
+			return ev;
+	}
+	return NULL;
+}
+
+static const json_t *deployment_list(const struct fx *f, const char *field)
+{
+	return json_object_get(json_object_get(f->answer, "deployment"), field);
+}
+
+/*
+ * Names beside mode none were stored, shown nowhere, and handed access by
+ * the next deploy: refused now, and a profile deployed to nobody starts
+ * from empty lists.
+ */
+static void test_app_hidden_deployment_400_never_deployed(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64];
+
+	add_alice(f);
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/users",
+			      "{\"username\": \"bob\"}"),
+			 201);
+	assert_int_equal(
+		call(f, SUPER, "POST", "/admin/v1/apps",
+		     "{\"name\": \"latent\", \"redirect_uris\": [\"" URI_OK
+		     "\"], \"deployment\": {\"mode\": \"none\", "
+		     "\"users\": [\"bob\"]}}"),
+		400);
+	assert_error(f, "bad_request");
+	assert_non_null(strstr(answer_str(f, "message"), "deployment:"));
+	assert_non_null(strstr(answer_str(f, "message"), "mode chosen"));
+	assert_int_equal(call(f, SUPER, "GET", "/admin/v1/apps/latent", NULL),
+			 404);
+	add_app(f, "latent", 0, id, sizeof(id), secret, sizeof(secret));
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/apps/latent",
+			      "{\"deployment\": {\"mode\": \"all\", "
+			      "\"users\": [\"bob\"]}}"),
+			 400);
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/apps/latent",
+			      "{\"deployment\": {\"mode\": \"chosen\"}}"),
+			 200);
+	assert_string_equal(deploy_mode(f), "none");
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps/latent/deploy",
+			      "{\"users\": [\"alice\"]}"),
+			 200);
+	assert_string_equal(deploy_mode(f), "chosen");
+	assert_int_equal(json_array_size(deployment_list(f, "users")), 1);
+	assert_string_equal(json_string_value(json_array_get(
+				    deployment_list(f, "users"), 0)),
+			    "alice");
+}
+
+static void test_app_undeploy_admin_403_says_undeploying(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64];
+
+	add_app(f, "locked-down", 0, id, sizeof(id), secret, sizeof(secret));
+	assert_int_equal(call(f, ADMIN, "POST",
+			      "/admin/v1/apps/locked-down/undeploy",
+			      "{\"all\": true}"),
+			 403);
+	assert_error(f, "forbidden");
+	assert_string_equal(answer_str(f, "message"),
+			    "undeploying this application profile needs a "
+			    "superadmin token (admins_may_deploy is off)");
+	assert_int_equal(call(f, ADMIN, "POST",
+			      "/admin/v1/apps/locked-down/deploy",
+			      "{\"all\": true}"),
+			 403);
+	assert_non_null(strstr(answer_str(f, "message"), "deploying"));
+	assert_null(strstr(answer_str(f, "message"), "undeploying"));
+}
+
+static int64_t answer_int(const struct fx *f, const char *key)
+{
+	return (int64_t)json_integer_value(json_object_get(f->answer, key));
+}
+
+/* A user held back by failed passwords can be seen to be, and until when. */
+static void test_user_show_failures_delay_and_lock(void **state)
+{
+	struct fx *f = *state;
+	int64_t now;
+	int i;
+
+	add_alice(f);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
+			 200);
+	assert_int_equal(answer_int(f, "failed_signins"), 0);
+	assert_true(json_is_null(json_object_get(f->answer, "delayed_until")));
+	assert_true(json_is_null(json_object_get(f->answer, "locked_until")));
+	/* Six failures: the sixth starts a delay of 2 s. */
+	for (i = 0; i < 6; i++)
+		assert_int_equal(af_throttle_fail(f->srv.dir, "alice", NULL),
+				 AF_DIR_OK);
+	now = af_now();
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
+			 200);
+	assert_true(json_is_false(json_object_get(f->answer, "locked")));
+	assert_true(json_is_null(json_object_get(f->answer, "locked_until")));
+	assert_int_equal(answer_int(f, "failed_signins"), 6);
+	assert_true(answer_int(f, "delayed_until") >= now + 1);
+	assert_true(answer_int(f, "delayed_until") <= af_now() + 2);
+	/* The tenth locks for the default 1800 s. */
+	for (i = 6; i < 10; i++)
+		assert_int_equal(af_throttle_fail(f->srv.dir, "alice", NULL),
+				 AF_DIR_OK);
+	now = af_now();
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
+			 200);
+	assert_true(json_is_true(json_object_get(f->answer, "locked")));
+	assert_int_equal(answer_int(f, "failed_signins"), 10);
+	assert_true(answer_int(f, "locked_until") >= now + 1790);
+	assert_true(answer_int(f, "locked_until") <= af_now() + 1800);
+	assert_int_equal(
+		call(f, ADMIN, "POST", "/admin/v1/users/alice/unlock", NULL),
+		200);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
+			 200);
+	assert_true(json_is_false(json_object_get(f->answer, "locked")));
+	assert_int_equal(answer_int(f, "failed_signins"), 0);
+	assert_true(json_is_null(json_object_get(f->answer, "locked_until")));
+	assert_true(json_is_null(json_object_get(f->answer, "delayed_until")));
+}
+
+/* The user.remove event names the devices the removal deleted. */
+static void test_user_remove_event_names_devices(void **state)
+{
+	struct fx *f = *state;
+	char err[256], id[64], totp[128];
+	json_t *spec, *dev = NULL, *ev, *detail;
+	char *text;
+
+	add_alice(f);
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/groups",
+			      "{\"name\": \"staff\"}"),
+			 201);
+	assert_int_equal(call(f, ADMIN, "PUT",
+			      "/admin/v1/groups/staff/members/alice", NULL),
+			 200);
+	spec = json_pack("{s:s, s:s, s:b, s:{s:s, s:s, s:s, s:s}}", "platform",
+			 "apns", "push_token", "00aa11bb22cc33dd", "sandbox", 0,
+			 "public_key", "kty", "EC", "crv", "P-256", "x", JWK_X,
+			 "y", JWK_Y);
+	assert_non_null(spec);
+	assert_int_equal(af_mfa_device_add(f->srv.store, "alice", spec, &dev,
+					   err, sizeof(err)),
+			 AF_MFA_OK);
+	json_decref(spec);
+	snprintf(id, sizeof(id), "%s",
+		 json_string_value(json_object_get(dev, "id")));
+	snprintf(totp, sizeof(totp), "%s",
+		 json_string_value(json_object_get(dev, "totp_secret")));
+	json_decref(dev);
+	assert_true(strlen(totp) > 0);
+
+	assert_int_equal(
+		call(f, ADMIN, "DELETE", "/admin/v1/users/alice", NULL), 200);
+	ev = newest_event(f, "user.remove");
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "target")),
+			    "alice");
+	detail = json_object_get(ev, "detail");
+	assert_true(json_is_object(detail));
+	assert_string_equal(
+		json_string_value(json_object_get(detail, "username")),
+		"alice");
+	assert_non_null(json_string_value(json_object_get(detail, "sub")));
+	assert_int_equal(json_array_size(json_object_get(detail, "groups")), 1);
+	assert_int_equal(json_array_size(json_object_get(detail, "devices")),
+			 1);
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(detail, "devices"), 0)),
+			    id);
+	/* Never a secret: no hash, no TOTP seed, no push token. */
+	text = json_dumps(ev, JSON_COMPACT);
+	assert_non_null(text);
+	assert_null(strstr(text, totp));
+	assert_null(strstr(text, "00aa11bb"));
+	assert_null(strstr(text, "argon2"));
+	assert_null(strstr(text, "first-pass-123"));
+	free(text);
+}
+
+/* The other removals through the API keep what they removed too. */
+static void test_removal_events_have_detail(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64], path[128];
+	json_t *ev, *detail;
+
+	add_alice(f);
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/groups",
+			      "{\"name\": \"staff\", \"description\": "
+			      "\"Everyone\"}"),
+			 201);
+	assert_int_equal(call(f, ADMIN, "PUT",
+			      "/admin/v1/groups/staff/members/alice", NULL),
+			 200);
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/ous",
+			      "{\"name\": \"Paris\"}"),
+			 201);
+	assert_int_equal(call(f, ADMIN, "PUT",
+			      "/admin/v1/ous/Paris/members/alice", NULL),
+			 200);
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/policies",
+			      "{\"name\": \"staff\", \"sso\": true, "
+			      "\"assigned\": {\"groups\": [\"staff\"]}}"),
+			 201);
+	add_app(f, "crm", 0, id, sizeof(id), secret, sizeof(secret));
+
+	assert_int_equal(
+		call(f, ADMIN, "DELETE", "/admin/v1/policies/staff", NULL),
+		200);
+	ev = newest_event(f, "policy.remove");
+	assert_non_null(ev);
+	detail = json_object_get(ev, "detail");
+	assert_true(json_is_object(detail));
+	assert_true(json_is_true(json_object_get(detail, "sso")));
+	assert_true(json_is_false(json_object_get(detail, "remote_access")));
+	assert_int_equal(
+		json_array_size(json_object_get(
+			json_object_get(detail, "assigned"), "groups")),
+		1);
+
+	assert_int_equal(
+		call(f, ADMIN, "DELETE", "/admin/v1/groups/staff", NULL), 200);
+	ev = newest_event(f, "group.remove");
+	assert_non_null(ev);
+	detail = json_object_get(ev, "detail");
+	assert_true(json_is_object(detail));
+	assert_string_equal(
+		json_string_value(json_object_get(detail, "description")),
+		"Everyone");
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(detail, "members"), 0)),
+			    "alice");
+
+	assert_int_equal(call(f, ADMIN, "DELETE", "/admin/v1/ous/Paris", NULL),
+			 200);
+	ev = newest_event(f, "ou.remove");
+	assert_non_null(ev);
+	assert_true(json_is_object(json_object_get(ev, "detail")));
+	assert_string_equal(
+		json_string_value(json_array_get(
+			json_object_get(json_object_get(ev, "detail"),
+					"members"),
+			0)),
+		"alice");
+
+	snprintf(path, sizeof(path), "/admin/v1/apps/%s", id);
+	assert_int_equal(call(f, SUPER, "DELETE", path, NULL), 200);
+	ev = newest_event(f, "app.remove");
+	assert_non_null(ev);
+	detail = json_object_get(ev, "detail");
+	assert_true(json_is_object(detail));
+	assert_string_equal(
+		json_string_value(json_object_get(detail, "display_name")),
+		"crm");
+	assert_string_equal(
+		json_string_value(json_array_get(
+			json_object_get(detail, "redirect_uris"), 0)),
+		URI_OK);
+	assert_non_null(json_object_get(detail, "post_logout_uris"));
+	assert_non_null(json_object_get(detail, "deployment"));
+	assert_null(json_object_get(detail, "secret_sha256"));
+	assert_null(strstr(f->resp.body.data, secret));
+}
+
+/* "." and ".." cannot be named in a URL path: refused when made. */
+static void test_names_of_only_dots_400(void **state)
+{
+	static const struct {
+		const char *path;
+		const char *body;
+	} cases[] = {
+		{"/admin/v1/users", "{\"username\": \".\"}"},
+		{"/admin/v1/groups", "{\"name\": \"..\"}"},
+		{"/admin/v1/ous", "{\"name\": \".\"}"},
+		{"/admin/v1/policies", "{\"name\": \"...\"}"},
+		{"/admin/v1/apps",
+		 "{\"name\": \"..\", \"redirect_uris\": [\"" URI_OK "\"]}"},
+	};
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(
+			call(f, SUPER, "POST", cases[i].path, cases[i].body),
+			400);
+		assert_error(f, "bad_request");
+		assert_non_null(strstr(answer_str(f, "message"), "only dots"));
+	}
+}
+
+/* 25 copies of one URI are one URI, as the docs say. */
+static void test_app_duplicate_redirect_uris_dropped(void **state)
+{
+	struct fx *f = *state;
+	char body[4096];
+	size_t n;
+
+	n = (size_t)snprintf(body, sizeof(body),
+			     "{\"name\": \"dup\", \"redirect_uris\": [");
+	for (int i = 0; i < 25; i++)
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "%s\"%s\"",
+				      i > 0 ? ", " : "", URI_OK);
+	snprintf(body + n, sizeof(body) - n, "]}");
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps", body), 201);
+	assert_int_equal(
+		json_array_size(json_object_get(
+			json_object_get(f->answer, "app"), "redirect_uris")),
+		1);
+}
+
+static void test_group_description_blank_400_says_0(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/groups",
+			      "{\"name\": \"g\", \"description\": \"  \"}"),
+			 400);
+	assert_string_equal(answer_str(f, "message"),
+			    "description: must be 0..256 printable UTF-8 "
+			    "characters, not only spaces");
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/groups",
+			      "{\"name\": \"g\", \"description\": \"\"}"),
+			 201);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1396,6 +1744,14 @@ int main(void)
 		T(test_devices_list_push_token_cut),
 		T(test_app_secret_stored_audit_fails_secret_answered),
 		T(test_user_remove_incomplete_503_then_rerun_finishes),
+		T(test_app_hidden_deployment_400_never_deployed),
+		T(test_app_undeploy_admin_403_says_undeploying),
+		T(test_user_show_failures_delay_and_lock),
+		T(test_user_remove_event_names_devices),
+		T(test_removal_events_have_detail),
+		T(test_names_of_only_dots_400),
+		T(test_app_duplicate_redirect_uris_dropped),
+		T(test_group_description_blank_400_says_0),
 #undef T
 	};
 

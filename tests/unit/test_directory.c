@@ -2375,6 +2375,593 @@ static void test_af_throttle_lock_survives_memory_store_restart(void **state)
 	state_dir_drop(f, dir);
 }
 
+/* The newest event of action on the trail, or NULL. */
+static json_t *newest_of(fixture *f, const char *action)
+{
+	json_t *list = NULL, *ev, *found = NULL;
+	size_t i;
+
+	assert_int_equal(af_audit_list(f->dir, 100, collect_actions, &list),
+			 AF_DIR_OK);
+	json_array_foreach(list, i, ev)
+	{
+		if (strcmp(json_string_value(json_object_get(ev, "action")),
+			   action) == 0) {
+			found = json_incref(ev);
+			break;
+		}
+	}
+	json_decref(list);
+	return found;
+}
+
+/* The client id of a profile handed out (copied into id). */
+static void id_of(const json_t *app, char id[AF_DIR_CLIENT_ID_BUF])
+{
+	snprintf(id, AF_DIR_CLIENT_ID_BUF, "%s",
+		 json_string_value(json_object_get(app, "client_id")));
+}
+
+static af_dir_status set_app(fixture *f, const char *id, const char *patch)
+{
+	json_t *p = parse(patch);
+	af_dir_status rc;
+
+	f->err[0] = '\0';
+	rc = af_dir_app_set(f->dir, ACTOR, id, p, NULL, f->err, sizeof(f->err));
+	json_decref(p);
+	return rc;
+}
+
+/* The deployment of a stored profile, as text with sorted keys. */
+static char *deployment_text(fixture *f, const char *id)
+{
+	json_t *app = NULL;
+	char *text;
+
+	assert_int_equal(af_dir_app_get(f->dir, id, &app), AF_DIR_OK);
+	text = json_dumps(json_object_get(app, "deployment"),
+			  JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(app);
+	assert_non_null(text);
+	return text;
+}
+
+static void assert_deployment(fixture *f, const char *id, const char *want)
+{
+	char *got = deployment_text(f, id);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("deployment %s, want %s", got, want);
+	free(got);
+}
+
+/*
+ * Names beside mode none or all would be stored and shown nowhere, then
+ * handed access by a later deploy: refused on add and on PATCH; chosen
+ * with no name is none.
+ */
+static void test_af_dir_app_deployment_names_only_with_chosen(void **state)
+{
+	fixture *f = *state;
+	char id[AF_DIR_CLIENT_ID_BUF];
+	json_t *app = NULL;
+
+	assert_int_equal(add_user(f, "{\"username\":\"bob\"}", NULL),
+			 AF_DIR_OK);
+	assert_refused(
+		f,
+		add_app(f,
+			"{\"name\":\"latent\",\"redirect_uris\":[\"x:/\"],"
+			"\"deployment\":{\"mode\":\"none\","
+			"\"users\":[\"bob\"]}}",
+			NULL, NULL),
+		"deployment");
+	assert_non_null(strstr(f->err, "only with mode chosen"));
+	assert_refused(
+		f,
+		add_app(f,
+			"{\"name\":\"latent\",\"redirect_uris\":[\"x:/\"],"
+			"\"deployment\":{\"mode\":\"all\","
+			"\"domains\":[\"example.com\"]}}",
+			NULL, NULL),
+		"deployment");
+	assert_int_equal(
+		add_app(f,
+			"{\"name\":\"latent\",\"redirect_uris\":[\"x:/\"],"
+			"\"deployment\":{\"mode\":\"chosen\",\"users\":[]}}",
+			&app, NULL),
+		AF_DIR_OK);
+	id_of(app, id);
+	json_decref(app);
+	assert_deployment(f, id,
+			  "{\"domains\":[],\"groups\":[],\"mode\":\"none\","
+			  "\"ous\":[],\"users\":[]}");
+	assert_refused(f,
+		       set_app(f, id,
+			       "{\"deployment\":{\"mode\":\"none\","
+			       "\"users\":[\"bob\"]}}"),
+		       "deployment");
+	assert_refused(f,
+		       set_app(f, id,
+			       "{\"deployment\":{\"mode\":\"all\","
+			       "\"users\":[\"bob\"]}}"),
+		       "deployment");
+	assert_deployment(f, id,
+			  "{\"domains\":[],\"groups\":[],\"mode\":\"none\","
+			  "\"ous\":[],\"users\":[]}");
+	assert_int_equal(set_app(f, id,
+				 "{\"deployment\":{\"mode\":\"chosen\","
+				 "\"users\":[\"bob\"]}}"),
+			 AF_DIR_OK);
+	assert_deployment(f, id,
+			  "{\"domains\":[],\"groups\":[],\"mode\":\"chosen\","
+			  "\"ous\":[],\"users\":[\"bob\"]}");
+	assert_int_equal(
+		set_app(f, id, "{\"deployment\":{\"mode\":\"chosen\"}}"),
+		AF_DIR_OK);
+	assert_deployment(f, id,
+			  "{\"domains\":[],\"groups\":[],\"mode\":\"none\","
+			  "\"ous\":[],\"users\":[]}");
+}
+
+/* Writes names beside mode none into a stored profile, as an older
+ * version could. */
+static void plant_latent_names(fixture *f, const char *id)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	json_t *app, *dep;
+	char *text;
+
+	snprintf(key, sizeof(key), "app:%s", id);
+	assert_int_equal(store_get(f->store, key, &v), STORE_OK);
+	app = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	assert_non_null(app);
+	dep = json_object_get(app, "deployment");
+	assert_int_equal(
+		json_object_set_new(dep, "users", json_pack("[s]", "bob")), 0);
+	assert_int_equal(
+		json_object_set_new(dep, "groups", json_pack("[s]", "sales")),
+		0);
+	text = json_dumps(app, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_int_equal(store_set(f->store, key, text, strlen(text), 0, 0),
+			 STORE_OK);
+	free(text);
+	json_decref(app);
+}
+
+/* Names an older version stored beside mode none never gain access. */
+static void test_af_dir_app_deploy_to_none_drops_latent_names(void **state)
+{
+	fixture *f = *state;
+	char id[AF_DIR_CLIENT_ID_BUF];
+	json_t *app = NULL, *bob, *ev;
+
+	add_groups_and_ous(f);
+	assert_int_equal(add_user(f, "{\"username\":\"bob\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"u1\"}", NULL), AF_DIR_OK);
+	assert_int_equal(add_app(f,
+				 "{\"name\":\"latent\","
+				 "\"redirect_uris\":[\"x:/\"]}",
+				 &app, NULL),
+			 AF_DIR_OK);
+	id_of(app, id);
+	json_decref(app);
+	plant_latent_names(f, id);
+	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id,
+					   AF_DIR_TARGET_USER, "u1", f->err,
+					   sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_deployment(f, id,
+			  "{\"domains\":[],\"groups\":[],\"mode\":\"chosen\","
+			  "\"ous\":[],\"users\":[\"u1\"]}");
+	bob = get_user(f, "bob");
+	assert_int_equal(af_dir_app_get(f->dir, id, &app), AF_DIR_OK);
+	assert_int_equal(af_dir_app_deployed_to(app, bob), 0);
+	json_decref(app);
+	ev = newest_of(f, "app.deploy");
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(ev, "detail"), "users")),
+			    "u1");
+	json_decref(ev);
+
+	/* Through all and back: the names do not come back either. */
+	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
+					     AF_DIR_TARGET_USER, "u1", f->err,
+					     sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_string_equal(mode_of(f, id), "none");
+	plant_latent_names(f, id);
+	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id, AF_DIR_TARGET_ALL,
+					   NULL, f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
+					     AF_DIR_TARGET_ALL, NULL, f->err,
+					     sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_deployment(f, id,
+			  "{\"domains\":[],\"groups\":[],\"mode\":\"none\","
+			  "\"ous\":[],\"users\":[]}");
+	assert_int_equal(af_dir_app_get(f->dir, id, &app), AF_DIR_OK);
+	assert_int_equal(af_dir_app_deployed_to(app, bob), 0);
+	json_decref(app);
+	json_decref(bob);
+}
+
+/* 1 when the JSON text of v holds needle. */
+static int json_mentions(const json_t *v, const char *needle)
+{
+	char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	int found;
+
+	assert_non_null(text);
+	found = strstr(text, needle) != NULL;
+	free(text);
+	return found;
+}
+
+/* The detail of the newest event of action, checked for its target. */
+static json_t *removal_detail(fixture *f, const char *action,
+			      const char *target)
+{
+	json_t *ev = newest_of(f, action), *detail;
+
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "target")),
+			    target);
+	detail = json_incref(json_object_get(ev, "detail"));
+	json_decref(ev);
+	assert_true(json_is_object(detail));
+	return detail;
+}
+
+static void assert_member_text(const json_t *obj, const char *key,
+			       const char *want)
+{
+	char *got = json_dumps(json_object_get(obj, key),
+			       JSON_COMPACT | JSON_ENCODE_ANY);
+
+	assert_non_null(got);
+	if (strcmp(got, want) != 0)
+		fail_msg("%s: %s, want %s", key, got, want);
+	free(got);
+}
+
+/* Each removal event keeps what was removed, and never a secret. */
+static void test_af_dir_removal_events_keep_what_was_removed(void **state)
+{
+	fixture *f = *state;
+	char id[AF_DIR_CLIENT_ID_BUF], secret[AF_DIR_SECRET_BUF], sub[64];
+	json_t *app = NULL, *u, *d, *ids;
+
+	add_groups_and_ous(f);
+	assert_int_equal(add_user(f,
+				  "{\"username\":\"remi\","
+				  "\"groups\":[\"staff\",\"sales\"],"
+				  "\"ous\":[\"Americas\"]}",
+				  "remi-secret-pass"),
+			 AF_DIR_OK);
+	assert_int_equal(
+		add_user(f,
+			 "{\"username\":\"sue\",\"groups\":[\"staff\"],"
+			 "\"ous\":[\"Americas\"]}",
+			 NULL),
+		AF_DIR_OK);
+	u = get_user(f, "remi");
+	snprintf(sub, sizeof(sub), "%s",
+		 json_string_value(json_object_get(u, "sub")));
+	json_decref(u);
+
+	assert_int_equal(af_dir_group_remove(f->dir, ACTOR, "staff"),
+			 AF_DIR_OK);
+	d = removal_detail(f, "group.remove", "staff");
+	assert_member_text(d, "description", "\"Everyone\"");
+	assert_member_text(d, "members", "[\"remi\",\"sue\"]");
+	json_decref(d);
+
+	assert_int_equal(af_dir_ou_remove(f->dir, ACTOR, "Americas"),
+			 AF_DIR_OK);
+	d = removal_detail(f, "ou.remove", "Americas");
+	assert_member_text(d, "members", "[\"remi\",\"sue\"]");
+	assert_null(json_object_get(d, "description"));
+	json_decref(d);
+
+	assert_int_equal(add_policy(f, "{\"name\":\"vpn\",\"sso\":true,"
+				       "\"remote_access\":true,"
+				       "\"assigned\":{\"users\":[\"sue\"],"
+				       "\"groups\":[\"sales\"]}}"),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_policy_remove(f->dir, ACTOR, "vpn"), AF_DIR_OK);
+	d = removal_detail(f, "policy.remove", "vpn");
+	assert_true(json_is_true(json_object_get(d, "sso")));
+	assert_true(json_is_true(json_object_get(d, "remote_access")));
+	assert_member_text(d, "assigned",
+			   "{\"groups\":[\"sales\"],\"ous\":[],"
+			   "\"users\":[\"sue\"]}");
+	json_decref(d);
+
+	assert_int_equal(
+		add_app(f,
+			"{\"name\":\"crm\",\"display_name\":\"The CRM\","
+			"\"redirect_uris\":[\"https://c/cb\"],"
+			"\"post_logout_uris\":[\"https://c/bye\"],"
+			"\"deployment\":{\"mode\":\"chosen\","
+			"\"groups\":[\"sales\"]}}",
+			&app, secret),
+		AF_DIR_OK);
+	id_of(app, id);
+	json_decref(app);
+	assert_int_equal(af_dir_app_remove(f->dir, ACTOR, id), AF_DIR_OK);
+	d = removal_detail(f, "app.remove", id);
+	assert_member_text(d, "name", "\"crm\"");
+	assert_member_text(d, "display_name", "\"The CRM\"");
+	assert_member_text(d, "redirect_uris", "[\"https://c/cb\"]");
+	assert_member_text(d, "post_logout_uris", "[\"https://c/bye\"]");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(d, "deployment"), "mode")),
+			    "chosen");
+	assert_null(json_object_get(d, "secret_sha256"));
+	assert_false(json_mentions(d, secret));
+	json_decref(d);
+
+	/* A user: the devices noted before they were deleted come too. */
+	ids = json_pack("[s]", "dev-one");
+	assert_int_equal(af_dir_user_remove_note_devices(f->dir, "remi", ids),
+			 AF_DIR_INVALID); /* not being removed */
+	assert_int_equal(af_dir_user_remove_begin(f->dir, "remi", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_remove_note_devices(f->dir, "Remi", ids),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_remove_note_devices(f->dir, "nobody", ids),
+			 AF_DIR_NOT_FOUND);
+	json_decref(ids);
+	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "remi", NULL, 0),
+			 AF_DIR_OK);
+	d = removal_detail(f, "user.remove", "remi");
+	assert_member_text(d, "username", "\"remi\"");
+	assert_string_equal(json_string_value(json_object_get(d, "sub")), sub);
+	/* What the user still had when marked (staff went with the group). */
+	assert_member_text(d, "groups", "[\"sales\"]");
+	assert_member_text(d, "ous", "[]");
+	assert_member_text(d, "devices", "[\"dev-one\"]");
+	assert_null(json_object_get(d, "password"));
+	assert_false(json_mentions(d, "argon2"));
+	assert_false(json_mentions(d, "remi-secret-pass"));
+	json_decref(d);
+	/* The note went with the removal: a later user starts clean. */
+	assert_int_equal(add_user(f, "{\"username\":\"remi\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "remi", NULL, 0),
+			 AF_DIR_OK);
+	d = removal_detail(f, "user.remove", "remi");
+	assert_member_text(d, "devices", "[]");
+	json_decref(d);
+}
+
+/*
+ * A removal cut short after its devices were deleted names them in the
+ * event of the run that finishes it.
+ */
+static void test_af_dir_user_remove_rerun_keeps_noted_devices(void **state)
+{
+	fixture *f = *state;
+	json_t *ids, *d;
+
+	assert_int_equal(add_user(f, "{\"username\":\"tom\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_remove_begin(f->dir, "tom", NULL, 0),
+			 AF_DIR_OK);
+	ids = json_pack("[s, s]", "dev-a", "dev-b");
+	assert_int_equal(af_dir_user_remove_note_devices(f->dir, "tom", ids),
+			 AF_DIR_OK);
+	json_decref(ids);
+	/* The trail fails: the removal stops before its event. */
+	assert_int_equal(store_set(f->store, "audit:seq", "x", 1, 0, 0),
+			 STORE_OK);
+	assert_int_not_equal(af_dir_user_remove(f->dir, ACTOR, "tom", NULL, 0),
+			     AF_DIR_OK);
+	assert_int_equal(store_del(f->store, "audit:seq"), STORE_OK);
+	/* The second run has no device left to delete, or to note. */
+	ids = json_pack("[]");
+	assert_int_equal(af_dir_user_remove_note_devices(f->dir, "tom", ids),
+			 AF_DIR_OK);
+	json_decref(ids);
+	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "tom", NULL, 0),
+			 AF_DIR_OK);
+	d = removal_detail(f, "user.remove", "tom");
+	assert_member_text(d, "devices", "[\"dev-a\",\"dev-b\"]");
+	json_decref(d);
+}
+
+/* Names of only dots cannot be named in a URL path: refused when made. */
+static void test_af_dir_names_of_only_dots_refused(void **state)
+{
+	static const char *const dots[] = {".", "..", "..."};
+	static const char old_group[] =
+		"{\"description\":\"\",\"name\":\"..\"}";
+	fixture *f = *state;
+	char spec[128], id[AF_DIR_CLIENT_ID_BUF];
+	json_t *app = NULL, *g = NULL;
+
+	for (size_t i = 0; i < sizeof(dots) / sizeof(dots[0]); i++) {
+		snprintf(spec, sizeof(spec), "{\"username\":\"%s\"}", dots[i]);
+		assert_refused(f, add_user(f, spec, NULL), "username");
+		assert_non_null(strstr(f->err, "only dots"));
+		assert_refused(f,
+			       af_dir_group_add(f->dir, ACTOR, dots[i], NULL,
+						f->err, sizeof(f->err)),
+			       "name");
+		assert_non_null(strstr(f->err, "only dots"));
+		assert_refused(f,
+			       af_dir_ou_add(f->dir, ACTOR, dots[i], f->err,
+					     sizeof(f->err)),
+			       "name");
+		snprintf(spec, sizeof(spec), "{\"name\":\"%s\"}", dots[i]);
+		assert_refused(f, add_policy(f, spec), "name");
+		snprintf(spec, sizeof(spec),
+			 "{\"name\":\"%s\",\"redirect_uris\":[\"x:/\"]}",
+			 dots[i]);
+		assert_refused(f, add_app(f, spec, NULL, NULL), "name");
+	}
+	/* Dots among other characters are fine. */
+	assert_int_equal(add_user(f, "{\"username\":\"a.b\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "..g", NULL, f->err,
+					  sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(add_app(f,
+				 "{\"name\":\"v1.2\","
+				 "\"redirect_uris\":[\"x:/\"]}",
+				 &app, NULL),
+			 AF_DIR_OK);
+	id_of(app, id);
+	json_decref(app);
+	/* A rename makes a new name: the same rule. */
+	assert_refused(f, set_app(f, id, "{\"name\":\"..\"}"), "name");
+	/* A group of such a name made earlier keeps working. */
+	assert_int_equal(store_set(f->store, "group:..", old_group,
+				   strlen(old_group), 0, 0),
+			 STORE_OK);
+	assert_int_equal(store_sadd(f->store, "groups", ".."), STORE_OK);
+	assert_int_equal(af_dir_group_get(f->dir, "..", &g), AF_DIR_OK);
+	json_decref(g);
+	assert_int_equal(
+		add_user(f, "{\"username\":\"dot\",\"groups\":[\"..\"]}", NULL),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_group_remove(f->dir, ACTOR, ".."), AF_DIR_OK);
+}
+
+/* Duplicates go before the URIs are counted, as the docs say. */
+static void test_af_dir_app_duplicate_uris_dropped_before_count(void **state)
+{
+	fixture *f = *state;
+	json_t *spec, *uris, *logout, *app = NULL;
+
+	spec = parse("{\"name\":\"dup\"}");
+	uris = json_array();
+	logout = json_array();
+	for (int i = 0; i < 25; i++) {
+		json_array_append_new(uris, json_string("https://a/cb"));
+		json_array_append_new(logout, json_string("https://a/bye"));
+	}
+	json_array_append_new(uris, json_string("https://a/cb2"));
+	json_object_set_new(spec, "redirect_uris", uris);
+	json_object_set_new(spec, "post_logout_uris", logout);
+	assert_int_equal(af_dir_app_add(f->dir, ACTOR, spec, &app,
+					(char[AF_DIR_SECRET_BUF]){0},
+					AF_DIR_SECRET_BUF, f->err,
+					sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_member_text(app, "redirect_uris",
+			   "[\"https://a/cb\",\"https://a/cb2\"]");
+	assert_member_text(app, "post_logout_uris", "[\"https://a/bye\"]");
+	json_decref(app);
+	json_decref(spec);
+	/* Twenty-one distinct ones are still too many. */
+	spec = parse("{\"name\":\"many\"}");
+	uris = json_array();
+	for (int i = 0; i <= AF_DIR_URIS_MAX; i++) {
+		json_array_append_new(uris, json_sprintf("https://a/%d", i));
+		json_array_append_new(uris, json_sprintf("https://a/%d", i));
+	}
+	json_object_set_new(spec, "redirect_uris", uris);
+	assert_refused(f,
+		       af_dir_app_add(f->dir, ACTOR, spec, NULL,
+				      (char[AF_DIR_SECRET_BUF]){0},
+				      AF_DIR_SECRET_BUF, f->err,
+				      sizeof(f->err)),
+		       "redirect_uris");
+	assert_non_null(strstr(f->err, "1..20"));
+	json_decref(spec);
+}
+
+/* The message of a refused description says the rule: 0.., "" is one. */
+static void test_af_dir_group_description_message_says_0(void **state)
+{
+	fixture *f = *state;
+
+	assert_refused(f,
+		       af_dir_group_add(f->dir, ACTOR, "g", "   ", f->err,
+					sizeof(f->err)),
+		       "description");
+	assert_string_equal(f->err,
+			    "description: must be 0..256 printable UTF-8 "
+			    "characters, not only spaces");
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "g", "", f->err,
+					  sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_refused(f,
+		       af_dir_group_set(f->dir, ACTOR, "g", "bell\a", f->err,
+					sizeof(f->err)),
+		       "description");
+	assert_non_null(strstr(f->err, "0..256"));
+	assert_int_equal(af_dir_group_set(f->dir, ACTOR, "g", "", f->err,
+					  sizeof(f->err)),
+			 AF_DIR_OK);
+}
+
+/* What the throttle holds against a user, as the admin view shows it. */
+static void test_af_throttle_info_follows_delay_and_lock(void **state)
+{
+	fixture *f = *state;
+	af_throttle_info t;
+	af_dir_options opts;
+	af_dir *dir = NULL;
+	int i;
+
+	assert_int_equal(af_throttle_info_get(f->dir, "ivy", &t), AF_DIR_OK);
+	assert_int_equal(t.failures, 0);
+	assert_int_equal(t.locked, 0);
+	assert_int_equal(t.lock_left_ms, 0);
+	assert_int_equal(t.delay_left_ms, 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(af_throttle_fail(f->dir, "ivy", NULL),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_info_get(f->dir, "IVY", &t), AF_DIR_OK);
+	assert_int_equal(t.failures, 4);
+	assert_int_equal(t.delay_left_ms, 0);
+	/* From the fifth on, a delay runs: 1 s, then 2 s. */
+	assert_int_equal(af_throttle_fail(f->dir, "ivy", NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(f->dir, "ivy", NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_info_get(f->dir, "ivy", &t), AF_DIR_OK);
+	assert_int_equal(t.failures, 6);
+	assert_int_equal(t.locked, 0);
+	assert_true(t.delay_left_ms > 0 && t.delay_left_ms <= 2000);
+	/* The tenth locks for lock_s (1800 s by default). */
+	for (i = 6; i < 10; i++)
+		assert_int_equal(af_throttle_fail(f->dir, "ivy", NULL),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_info_get(f->dir, "ivy", &t), AF_DIR_OK);
+	assert_int_equal(t.failures, 10);
+	assert_int_equal(t.locked, 1);
+	assert_true(t.lock_left_ms > 1790000 && t.lock_left_ms <= 1800000);
+	assert_int_equal(af_throttle_unlock(f->dir, "ivy"), AF_DIR_OK);
+	assert_int_equal(af_throttle_info_get(f->dir, "ivy", &t), AF_DIR_OK);
+	assert_int_equal(t.failures, 0);
+	assert_int_equal(t.locked, 0);
+	assert_int_equal(t.delay_left_ms, 0);
+	assert_int_equal(af_throttle_info_get(f->dir, "bad name", &t),
+			 AF_DIR_INVALID);
+
+	/* A lock until lifted: locked, with no time left to show. */
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.throttle.lock_s = 0;
+	opts.throttle.user_lock_after = 1;
+	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(dir, "jo", NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_info_get(dir, "jo", &t), AF_DIR_OK);
+	assert_int_equal(t.failures, 1);
+	assert_int_equal(t.locked, 1);
+	assert_int_equal(t.lock_left_ms, 0);
+	af_dir_free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2420,6 +3007,14 @@ int main(void)
 		T(test_af_dir_user_removing_refuses_changes),
 		T(test_af_dir_app_secret_stored_audit_fails_secret_kept),
 		T(test_af_throttle_lock_survives_memory_store_restart),
+		T(test_af_dir_app_deployment_names_only_with_chosen),
+		T(test_af_dir_app_deploy_to_none_drops_latent_names),
+		T(test_af_dir_removal_events_keep_what_was_removed),
+		T(test_af_dir_user_remove_rerun_keeps_noted_devices),
+		T(test_af_dir_names_of_only_dots_refused),
+		T(test_af_dir_app_duplicate_uris_dropped_before_count),
+		T(test_af_dir_group_description_message_says_0),
+		T(test_af_throttle_info_follows_delay_and_lock),
 #undef T
 	};
 
