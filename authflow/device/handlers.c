@@ -93,11 +93,14 @@ static void answer_error(dcall *c, af_device_status st, const char *msg)
 /*
  * Refuses an unauthenticated request: the same answer whatever the reason,
  * so that a caller learns nothing about which check failed; the reason
- * goes to the log only.
+ * goes to the log only. The clock is the exception (see sig_headers()).
  */
 static void refuse(dcall *c, const char *reason)
 {
-	answer_error(c, AF_DEVICE_UNAUTHORIZED, NULL);
+	answer_error(c,
+		     strcmp(reason, "clock") == 0 ? AF_DEVICE_CLOCK
+						  : AF_DEVICE_UNAUTHORIZED,
+		     NULL);
 	log_warn(c->srv->log, c->req->rid, LOG_EVENT,
 		 "action=auth status=401 reason=%s device=%s ip=%s", reason,
 		 c->sig.device[0] != '\0' ? c->sig.device : "-",
@@ -162,6 +165,12 @@ static int sig_headers(dcall *c, int need_device)
 		refuse(c, "headers");
 		return 0;
 	}
+	/*
+	 * The one refusal said apart: the time is no secret (every answer
+	 * has a Date header), and an app told "unauthorized" after a
+	 * restart or with a wrong clock might drop an enrollment that is
+	 * good.
+	 */
 	if (skew(c->now, c->sig.ts) > AF_DEVICE_SKEW_S ||
 	    c->sig.ts < c->srv->nonces_since) {
 		refuse(c, "clock");
@@ -874,9 +883,11 @@ static void h_decide(dcall *c)
 	else if (ms == AF_MFA_FORBIDDEN || ms == AF_MFA_NOT_FOUND)
 		answer_error(c, AF_DEVICE_NOT_FOUND, "no such challenge");
 	else if (ms == AF_MFA_INVALID)
-		/* The body was checked: an approval that lacks the number. */
+		/* The body was checked: an approval that lacks the number,
+		 * or one of another length than any number shown. */
 		answer_error(c, AF_DEVICE_BAD_REQUEST,
-			     "number: required to approve this challenge");
+			     "number: the 2 digits the sign-in page shows are "
+			     "required to approve this challenge");
 	else
 		mfa_failed(c, "decide", ms);
 	/* One line per decision; the number is never logged. */
@@ -996,8 +1007,11 @@ static const route *find_route(dcall *c)
 			continue;
 		if (method_is(routes[i].method, c->req->method))
 			return &routes[i];
-		n = snprintf(allow + len, sizeof(allow) - len, "%s%s",
-			     len > 0 ? ", " : "", routes[i].method);
+		/* HEAD is answered wherever GET is. */
+		n = snprintf(allow + len, sizeof(allow) - len, "%s%s%s",
+			     len > 0 ? ", " : "", routes[i].method,
+			     strcmp(routes[i].method, "GET") == 0 ? ", HEAD"
+								  : "");
 		if (n > 0 && (size_t)n < sizeof(allow) - len)
 			len += (size_t)n;
 	}

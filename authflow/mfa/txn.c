@@ -373,6 +373,13 @@ static af_mfa_status decide_fn(json_t *txn, void *arg, bool *write)
 		 */
 		if (a->number == NULL || a->number[0] == '\0')
 			return AF_MFA_INVALID;
+		/*
+		 * Nor is a number of another length ("071" for 71): no
+		 * number shown has it, so it is a slip of the app's, not a
+		 * guess, and the person can still answer.
+		 */
+		if (strlen(a->number) != AF_MFA_NUMBER_DIGITS)
+			return AF_MFA_INVALID;
 		if (!number_right(txn, a->number))
 			next = "failed";
 	}

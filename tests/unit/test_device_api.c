@@ -964,7 +964,7 @@ static void test_enroll_stale_timestamp_401_code_kept(void **state)
 	enroll_body(f->key, code, body, sizeof(body));
 	r.body = body;
 	assert_int_equal(send_rq(f, &r), 401);
-	assert_error(f, "unauthorized");
+	assert_error(f, "clock");
 	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
 }
 
@@ -1302,6 +1302,38 @@ static void test_decide_bad_body_400(void **state)
 	assert_txn_state(f, txn, "pending");
 }
 
+/*
+ * A number of another length than any shown ("071" for 71, "7") is the
+ * app's slip, not a guess: 400, and the challenge can still be approved.
+ */
+static void test_decide_number_of_other_length_400_pending(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], path[128], body[64];
+	int number = 0;
+	rq r;
+
+	enroll(f);
+	new_txn(f, txn, sizeof(txn), &number);
+	snprintf(body, sizeof(body),
+		 "{\"decision\": \"approve\", \"number\": \"0%d\"}", number);
+	r = decide_rq(f, txn, body, path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 400);
+	assert_txn_state(f, txn, "pending");
+	snprintf(body, sizeof(body),
+		 "{\"decision\": \"approve\", \"number\": \"%d\"}",
+		 number % 10);
+	r = decide_rq(f, txn, body, path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 400);
+	assert_txn_state(f, txn, "pending");
+	assert_int_equal(failures(f, "user", USER), 0);
+	snprintf(body, sizeof(body),
+		 "{\"decision\": \"approve\", \"number\": \"%d\"}", number);
+	r = decide_rq(f, txn, body, path, sizeof(path));
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_string_equal(answer_str(f, "state"), "approved");
+}
+
 /* ---- refusals: 401 and nothing changed ------------------------------------
  */
 
@@ -1310,14 +1342,20 @@ static void test_decide_bad_body_400(void **state)
  * checks the 401, that the txn is still pending and the device's last
  * seen time unchanged.
  */
-static void refused(struct fx *f, rq *r, const char *txn)
+/* A 401 with error code want that changed nothing. */
+static void refused_as(struct fx *f, rq *r, const char *txn, const char *want)
 {
 	json_int_t seen = last_seen(f);
 
 	assert_int_equal(send_rq(f, r), 401);
-	assert_error(f, "unauthorized");
+	assert_error(f, want);
 	assert_txn_state(f, txn, "pending");
 	assert_true(last_seen(f) == seen);
+}
+
+static void refused(struct fx *f, rq *r, const char *txn)
+{
+	refused_as(f, r, txn, "unauthorized");
 }
 
 static void test_refusals_each_401_nothing_changed(void **state)
@@ -1348,12 +1386,13 @@ static void test_refusals_each_401_nothing_changed(void **state)
 	r.sign_target = path;
 	r.query = "x=1";
 	refused(f, &r, txn);
+	/* The clock alone is said apart: the app signs again. */
 	r = base;
 	r.ts = NOW - 61;
-	refused(f, &r, txn);
+	refused_as(f, &r, txn, "clock");
 	r = base;
 	r.ts = NOW + 61;
-	refused(f, &r, txn);
+	refused_as(f, &r, txn, "clock");
 	r = base;
 	r.device = "unknownDevice000000000";
 	refused(f, &r, txn);
@@ -1414,7 +1453,7 @@ static void test_signed_before_start_401(void **state)
 	f->srv.nonces_since = NOW - 5;
 	r.ts = NOW - 6;
 	assert_int_equal(send_rq(f, &r), 401);
-	assert_error(f, "unauthorized");
+	assert_error(f, "clock");
 	r.ts = NOW - 5;
 	assert_int_equal(send_rq(f, &r), 200);
 	f->srv.nonces_since = 0;
@@ -1621,6 +1660,7 @@ static void test_routing_unknown_404_wrong_method_405(void **state)
 	r.method = "DELETE";
 	r.path = LIST;
 	assert_int_equal(send_rq(f, &r), 405);
+	assert_string_equal(af_resp_header_get(&f->resp, "Allow"), "GET, HEAD");
 }
 
 static void test_body_validators_refuse_bad_members(void **state)
@@ -1680,6 +1720,7 @@ int main(void)
 		T(test_enroll_first_phone_code_after_a_phone_401_spent),
 		T(test_enroll_first_phone_code_first_201),
 		T(test_enroll_stale_timestamp_401_code_kept),
+		T(test_decide_number_of_other_length_400_pending),
 		T(test_enroll_sixth_device_409_limit),
 		T(test_signed_before_start_401),
 		T(test_enroll_refused_value_400_code_kept),
