@@ -845,12 +845,60 @@ static int token_name_ok(const char *s)
 	return 1;
 }
 
+/*
+ * The actors the server itself writes into the audit trail and the admin
+ * request log. A token named like one of them would make its holder's
+ * actions look like the server's own (a lock after failed sign-ins), a
+ * phone's or a sign-in page's, or like a request whose token was refused.
+ * Compared without regard to case: "AuthFlow" reads as "authflow".
+ */
+static const struct {
+	const char *name;
+	int prefix; /* 1: every name that starts with it */
+	const char *why;
+} reserved_actors[] = {
+	{"authflow", 0, "the server's own audit events (user.lock)"},
+	{"-", 0, "requests whose token check failed"},
+	{"demo", 0, "the audit events of the demo's setup"},
+	{"ip:", 1, "sign-in events by address (mfa.code_wrong)"},
+	{"user:", 1, "events of users themselves (device.enroll_code)"},
+	{"device:", 1, "events of phones (mfa.deny, device.enroll)"},
+};
+
+/* The reason name is reserved, or NULL when it may be a token's name. */
+static const char *reserved_actor(const char *name)
+{
+	size_t i, n;
+
+	for (i = 0; i < sizeof(reserved_actors) / sizeof(reserved_actors[0]);
+	     i++) {
+		n = strlen(reserved_actors[i].name);
+		if (reserved_actors[i].prefix
+			    ? strncasecmp(name, reserved_actors[i].name, n) == 0
+			    : strcasecmp(name, reserved_actors[i].name) == 0)
+			return reserved_actors[i].why;
+	}
+	return NULL;
+}
+
+/*
+ * SHA-256 of the empty string. No request carries an empty bearer token
+ * (the header parser refuses one), so an entry with this hash can never
+ * match: it is a hash of nothing, not of the token meant.
+ */
+static const uint8_t empty_sha256[32] = {
+	0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4,
+	0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b,
+	0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+};
+
 static int parse_token(json_t *t, const char *path, af_admin_token *tok,
 		       struct cfg_err *e)
 {
 	static const char *const keys[] = {"name", "role", "sha256", NULL};
 	static const char *const required[] = {"name", "role", "sha256"};
 	char kpath[PATH_MAX_BYTES], role[16], hex[65];
+	const char *why;
 	size_t i;
 
 	if (!json_is_object(t))
@@ -867,10 +915,15 @@ static int parse_token(json_t *t, const char *path, af_admin_token *tok,
 	    get_str(t, path, "role", role, sizeof(role), e) != 0 ||
 	    get_str(t, path, "sha256", hex, sizeof(hex), e) != 0)
 		return -1;
-	if (!token_name_ok(tok->name)) {
-		join(kpath, sizeof(kpath), path, "name");
+	join(kpath, sizeof(kpath), path, "name");
+	if (!token_name_ok(tok->name))
 		return fail(e, kpath, "may hold only A-Z a-z 0-9 . _ -");
-	}
+	why = reserved_actor(tok->name);
+	if (why != NULL)
+		return fail(e, kpath,
+			    "\"%s\" is reserved: the audit trail and logs use "
+			    "it for %s",
+			    tok->name, why);
 	if (strcmp(role, "admin") == 0) {
 		tok->role = AF_ROLE_ADMIN;
 	} else if (strcmp(role, "superadmin") == 0) {
@@ -889,6 +942,10 @@ static int parse_token(json_t *t, const char *path, af_admin_token *tok,
 			return fail(e, kpath, "must be 64 hex characters");
 		tok->sha256[i] = (uint8_t)(hi << 4 | lo);
 	}
+	if (memcmp(tok->sha256, empty_sha256, sizeof(empty_sha256)) == 0)
+		return fail(e, kpath,
+			    "is the SHA-256 of an empty token, which can never "
+			    "match: hash the token itself");
 	return 0;
 }
 

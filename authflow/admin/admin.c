@@ -49,6 +49,16 @@ const char *af_admin_strerror(af_admin_status st)
 	return statuses[status_index(st)].text;
 }
 
+/*
+ * The query parameters a route takes (NULL-terminated lists). Every other
+ * parameter, and any parameter given twice, is refused before the handler
+ * runs, the same way on every route: a typo such as ?limt=5 must not be
+ * ignored, and of a repeated one no value is "the" value.
+ */
+static const char *const q_user[] = {"user", NULL};
+static const char *const q_audit[] = {"limit", "before", NULL};
+static const char *const q_limit[] = {"limit", NULL};
+
 /* Routes: method, path pattern ('*' is any one segment), audit action. */
 typedef struct route {
 	const char *method;
@@ -57,79 +67,99 @@ typedef struct route {
 	af_admin_fn fn;
 	/*
 	 * Set for a call only a superadmin token may make: what it does, for
-	 * the 403. Checked before the body is read, so that such a token
-	 * learns nothing from how its body would have been judged.
+	 * the 403. Checked before the query and body are read, so that such a
+	 * token learns nothing from how they would have been judged.
 	 */
 	const char *superadmin;
+	/* The query parameters it takes; NULL: none. */
+	const char *const *query;
 } route;
 
 static const route routes[] = {
-	{"GET", "status", "status", af_admin__status, NULL},
-	{"GET", "users", "user.list", af_admin__user_list, NULL},
-	{"POST", "users", "user.add", af_admin__user_add, NULL},
-	{"GET", "users/*", "user.show", af_admin__user_show, NULL},
-	{"PATCH", "users/*", "user.set", af_admin__user_set, NULL},
-	{"DELETE", "users/*", "user.remove", af_admin__user_remove, NULL},
-	{"PUT", "users/*/password", "user.passwd", af_admin__user_passwd, NULL},
-	{"POST", "users/*/unlock", "user.unlock", af_admin__user_unlock, NULL},
-	{"GET", "groups", "group.list", af_admin__group_list, NULL},
-	{"POST", "groups", "group.add", af_admin__group_add, NULL},
-	{"GET", "groups/*", "group.show", af_admin__group_show, NULL},
-	{"PATCH", "groups/*", "group.set", af_admin__group_set, NULL},
-	{"DELETE", "groups/*", "group.remove", af_admin__group_remove, NULL},
-	{"PUT", "groups/*/members/*", "group.add_member",
-	 af_admin__group_member_add, NULL},
-	{"DELETE", "groups/*/members/*", "group.remove_member",
-	 af_admin__group_member_remove, NULL},
-	{"GET", "ous", "ou.list", af_admin__ou_list, NULL},
-	{"POST", "ous", "ou.add", af_admin__ou_add, NULL},
-	{"GET", "ous/*", "ou.show", af_admin__ou_show, NULL},
-	{"DELETE", "ous/*", "ou.remove", af_admin__ou_remove, NULL},
-	{"PUT", "ous/*/members/*", "ou.add_member", af_admin__ou_member_add,
+	{"GET", "status", "status", af_admin__status, NULL, NULL},
+	{"GET", "users", "user.list", af_admin__user_list, NULL, NULL},
+	{"POST", "users", "user.add", af_admin__user_add, NULL, NULL},
+	{"GET", "users/*", "user.show", af_admin__user_show, NULL, NULL},
+	{"PATCH", "users/*", "user.set", af_admin__user_set, NULL, NULL},
+	{"DELETE", "users/*", "user.remove", af_admin__user_remove, NULL, NULL},
+	{"PUT", "users/*/password", "user.passwd", af_admin__user_passwd, NULL,
 	 NULL},
+	{"POST", "users/*/unlock", "user.unlock", af_admin__user_unlock, NULL,
+	 NULL},
+	{"GET", "groups", "group.list", af_admin__group_list, NULL, NULL},
+	{"POST", "groups", "group.add", af_admin__group_add, NULL, NULL},
+	{"GET", "groups/*", "group.show", af_admin__group_show, NULL, NULL},
+	{"PATCH", "groups/*", "group.set", af_admin__group_set, NULL, NULL},
+	{"DELETE", "groups/*", "group.remove", af_admin__group_remove, NULL,
+	 NULL},
+	{"PUT", "groups/*/members/*", "group.add_member",
+	 af_admin__group_member_add, NULL, NULL},
+	{"DELETE", "groups/*/members/*", "group.remove_member",
+	 af_admin__group_member_remove, NULL, NULL},
+	{"GET", "ous", "ou.list", af_admin__ou_list, NULL, NULL},
+	{"POST", "ous", "ou.add", af_admin__ou_add, NULL, NULL},
+	{"GET", "ous/*", "ou.show", af_admin__ou_show, NULL, NULL},
+	{"DELETE", "ous/*", "ou.remove", af_admin__ou_remove, NULL, NULL},
+	{"PUT", "ous/*/members/*", "ou.add_member", af_admin__ou_member_add,
+	 NULL, NULL},
 	{"DELETE", "ous/*/members/*", "ou.remove_member",
-	 af_admin__ou_member_remove, NULL},
-	{"GET", "policies", "policy.list", af_admin__policy_list, NULL},
-	{"POST", "policies", "policy.add", af_admin__policy_add, NULL},
-	{"GET", "policies/*", "policy.show", af_admin__policy_show, NULL},
-	{"PATCH", "policies/*", "policy.set", af_admin__policy_set, NULL},
-	{"DELETE", "policies/*", "policy.remove", af_admin__policy_remove,
+	 af_admin__ou_member_remove, NULL, NULL},
+	{"GET", "policies", "policy.list", af_admin__policy_list, NULL, NULL},
+	{"POST", "policies", "policy.add", af_admin__policy_add, NULL, NULL},
+	{"GET", "policies/*", "policy.show", af_admin__policy_show, NULL, NULL},
+	{"PATCH", "policies/*", "policy.set", af_admin__policy_set, NULL, NULL},
+	{"DELETE", "policies/*", "policy.remove", af_admin__policy_remove, NULL,
 	 NULL},
 	{"POST", "policies/*/assign", "policy.assign", af_admin__policy_assign,
-	 NULL},
+	 NULL, NULL},
 	{"POST", "policies/*/unassign", "policy.unassign",
-	 af_admin__policy_unassign, NULL},
-	{"GET", "apps", "app.list", af_admin__app_list, NULL},
+	 af_admin__policy_unassign, NULL, NULL},
+	{"GET", "apps", "app.list", af_admin__app_list, NULL, NULL},
 	{"POST", "apps", "app.add", af_admin__app_add,
-	 "creating an application profile"},
-	{"GET", "apps/*", "app.show", af_admin__app_show, NULL},
+	 "creating an application profile", NULL},
+	{"GET", "apps/*", "app.show", af_admin__app_show, NULL, NULL},
 	{"PATCH", "apps/*", "app.set", af_admin__app_set,
-	 "editing an application profile"},
+	 "editing an application profile", NULL},
 	{"DELETE", "apps/*", "app.remove", af_admin__app_remove,
-	 "removing an application profile"},
+	 "removing an application profile", NULL},
 	{"POST", "apps/*/rotate-secret", "app.rotate_secret",
-	 af_admin__app_rotate, "rotating a client secret"},
-	{"POST", "apps/*/deploy", "app.deploy", af_admin__app_deploy, NULL},
-	{"POST", "apps/*/undeploy", "app.undeploy", af_admin__app_undeploy,
+	 af_admin__app_rotate, "rotating a client secret", NULL},
+	{"POST", "apps/*/deploy", "app.deploy", af_admin__app_deploy, NULL,
 	 NULL},
-	{"GET", "keys", "keys.status", af_admin__keys_status, NULL},
+	{"POST", "apps/*/undeploy", "app.undeploy", af_admin__app_undeploy,
+	 NULL, NULL},
+	{"GET", "keys", "keys.status", af_admin__keys_status, NULL, NULL},
 	{"POST", "keys/rotate", "keys.rotate", af_admin__keys_rotate,
-	 "rotating the signing key"},
-	{"GET", "sessions", "sessions.list", af_admin__sessions_list, NULL},
-	{"DELETE", "sessions", "sessions.end", af_admin__sessions_end, NULL},
-	{"GET", "audit", "audit.list", af_admin__audit, NULL},
-	{"GET", "workflow", "workflow.show", af_admin__workflow_show, NULL},
-	{"PATCH", "workflow", "workflow.set", af_admin__workflow_set, NULL},
-	{"GET", "branding", "branding.show", af_admin__branding_show, NULL},
+	 "rotating the signing key", NULL},
+	{"DELETE", "keys/*", "keys.retire", af_admin__keys_retire,
+	 "retiring a signing key", NULL},
+	{"GET", "sessions", "sessions.list", af_admin__sessions_list, NULL,
+	 q_user},
+	{"DELETE", "sessions", "sessions.end", af_admin__sessions_end, NULL,
+	 q_user},
+	{"GET", "audit", "audit.list", af_admin__audit, NULL, q_audit},
+	{"GET", "workflow", "workflow.show", af_admin__workflow_show, NULL,
+	 NULL},
+	/*
+	 * One call turns push MFA off for everyone (legacy) or number
+	 * matching off: as much a superadmin's decision as the branding.
+	 */
+	{"PATCH", "workflow", "workflow.set", af_admin__workflow_set,
+	 "changing the MFA workflow", NULL},
+	{"GET", "branding", "branding.show", af_admin__branding_show, NULL,
+	 NULL},
 	{"PATCH", "branding", "branding.set", af_admin__branding_set,
-	 "changing the branding"},
+	 "changing the branding", NULL},
 	{"DELETE", "branding", "branding.reset", af_admin__branding_reset,
-	 "resetting the branding"},
+	 "resetting the branding", NULL},
 	{"POST", "users/*/enroll-code", "device.enroll_code",
-	 af_admin__enroll_code, NULL},
-	{"GET", "users/*/devices", "device.list", af_admin__device_list, NULL},
-	{"DELETE", "devices/*", "device.remove", af_admin__device_remove, NULL},
-	{"GET", "push/queue", "push.queue", af_admin__push_queue, NULL},
+	 af_admin__enroll_code, NULL, NULL},
+	{"GET", "users/*/devices", "device.list", af_admin__device_list, NULL,
+	 NULL},
+	{"DELETE", "devices/*", "device.remove", af_admin__device_remove, NULL,
+	 NULL},
+	{"GET", "push/queue", "push.queue", af_admin__push_queue, NULL,
+	 q_limit},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -457,8 +487,11 @@ static const route *find_route(af_admin_call *c)
 			continue;
 		if (method_is(routes[i].method, c->req->method))
 			return &routes[i];
-		n = snprintf(allow + len, sizeof(allow) - len, "%s%s",
-			     len > 0 ? ", " : "", routes[i].method);
+		/* HEAD is allowed wherever GET is (see method_is()). */
+		n = snprintf(allow + len, sizeof(allow) - len, "%s%s%s",
+			     len > 0 ? ", " : "", routes[i].method,
+			     strcmp(routes[i].method, "GET") == 0 ? ", HEAD"
+								  : "");
 		if (n > 0 && (size_t)n < sizeof(allow) - len)
 			len += (size_t)n;
 	}
@@ -471,6 +504,66 @@ static const route *find_route(af_admin_call *c)
 			 "%s is not allowed here (allowed: %s)", c->req->method,
 			 allow);
 	return NULL;
+}
+
+/*
+ * The target of the log line as the path names it: the segments that
+ * pattern's '*' stood for ("alice", "staff/alice"). A literal segment is
+ * part of the route, not an object: "keys/rotate" and "push/queue" name
+ * none, so their target stays "-" unless the handler sets one (the new
+ * key's kid).
+ */
+static void route_target(af_admin_call *c, const char *pattern)
+{
+	const char *names[2] = {NULL, NULL};
+	const char *p = pattern;
+	size_t i, n, k = 0;
+
+	for (i = 0; i < c->nseg && *p != '\0' && k < 2; i++) {
+		n = strcspn(p, "/");
+		if (n == 1 && p[0] == '*')
+			names[k++] = c->seg[i];
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	if (names[0] != NULL)
+		af_admin__target(c, names[0], names[1]);
+}
+
+/*
+ * Refuses (400) a query parameter not in allowed (NULL: the route takes
+ * none) and one given twice, naming it. 1 when the query may go on to
+ * the handler.
+ */
+static int query_allowed(af_admin_call *c, const char *const *allowed)
+{
+	const af_params *q = c->req->query;
+	const char *name;
+	size_t i, j;
+
+	for (i = 0; i < hp_params_count(q); i++) {
+		hp_params_at(q, i, &name, NULL);
+		if (name == NULL)
+			continue;
+		for (j = 0; allowed != NULL && allowed[j] != NULL; j++) {
+			if (strcmp(name, allowed[j]) == 0)
+				break;
+		}
+		if (allowed == NULL || allowed[j] == NULL) {
+			af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+					 "%.64s: unknown query parameter",
+					 name);
+			return 0;
+		}
+		if (hp_params_repeated(q, name)) {
+			af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+					 "%.64s: a query parameter came twice",
+					 name);
+			return 0;
+		}
+	}
+	return 1;
 }
 
 static int is_json_type(const char *ctype)
@@ -524,6 +617,7 @@ void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
 	af_admin_call *c;
 	const route *r = NULL;
 	af_admin_status st;
+	const char *why = NULL;
 	char shown[LOG_VALUE_BUF];
 
 	if (srv == NULL || req == NULL || resp == NULL)
@@ -546,12 +640,14 @@ void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
 	c->req = req;
 	c->resp = resp;
 	c->action = "request";
-	st = af_admin_auth(&srv->cfg, req, &c->caller);
+	st = af_admin_auth(&srv->cfg, req, &c->caller, &why);
 	if (st != AF_ADMIN_OK) {
-		af_admin__error(c, st, NULL);
+		af_admin__error(c, st, why);
 		log_warn(srv->log, req->rid, "admin",
-			 "actor=- action=auth status=401 ip=%s",
-			 req->client_ip);
+			 "actor=- action=auth status=401 ip=%s%s",
+			 req->client_ip,
+			 why != NULL ? " reason=several_authorization_headers"
+				     : "");
 		goto out;
 	}
 	st = split_path(c, req->path);
@@ -566,12 +662,11 @@ void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
 	if (r == NULL)
 		goto done;
 	c->action = r->action;
-	if (c->nseg > 1)
-		af_admin__target(c, c->seg[1], c->nseg > 3 ? c->seg[3] : NULL);
+	route_target(c, r->pattern);
 	if (r->superadmin != NULL &&
 	    !af_admin__need_superadmin(c, r->superadmin))
 		goto done;
-	if (!parse_body(c))
+	if (!query_allowed(c, r->query) || !parse_body(c))
 		goto done;
 	r->fn(c);
 done:

@@ -92,12 +92,14 @@ typedef struct af_admin_caller {
  * Checks the request's "Authorization: Bearer" token against the config's
  * admin tokens (SHA-256, compared in constant time with every one of
  * them). AF_ADMIN_OK and *out, or AF_ADMIN_UNAUTHORIZED (no header, a
- * malformed one, or an unknown token). The token is wiped before return
- * and never logged.
+ * malformed one, more than one, or an unknown token). *why (why may be
+ * NULL) is a static message for the answer when the status' own would
+ * mislead (two headers), else NULL. The token is wiped before return and
+ * never logged.
  * Thread-safety: re-entrant.
  */
 af_admin_status af_admin_auth(const af_config *cfg, const af_req *req,
-			      af_admin_caller *out);
+			      af_admin_caller *out, const char **why);
 
 /* One request as the handlers see it. */
 typedef struct af_admin_call {
@@ -230,6 +232,7 @@ void af_admin__app_undeploy(af_admin_call *c);
 
 void af_admin__keys_status(af_admin_call *c);
 void af_admin__keys_rotate(af_admin_call *c);
+void af_admin__keys_retire(af_admin_call *c);
 void af_admin__sessions_list(af_admin_call *c);
 void af_admin__sessions_end(af_admin_call *c);
 

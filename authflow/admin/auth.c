@@ -9,7 +9,7 @@
 #include "common/util.h"
 
 af_admin_status af_admin_auth(const af_config *cfg, const af_req *req,
-			      af_admin_caller *out)
+			      af_admin_caller *out, const char **why)
 {
 	const char *header;
 	char token[HP_AUTH_HEADER_MAX + 1];
@@ -17,9 +17,21 @@ af_admin_status af_admin_auth(const af_config *cfg, const af_req *req,
 	size_t i, found = SIZE_MAX, n;
 	af_admin_status rc = AF_ADMIN_UNAUTHORIZED;
 
+	if (why != NULL)
+		*why = NULL;
 	if (cfg == NULL || req == NULL || out == NULL)
 		return AF_ADMIN_UNAUTHORIZED;
 	memset(out, 0, sizeof(*out));
+	/*
+	 * We read the first Authorization header; a proxy or log in front
+	 * may read the last. With two, which token acted would depend on who
+	 * is asked, so the request is refused like a malformed header.
+	 */
+	if (af_req_header_count(req, "Authorization") > 1) {
+		if (why != NULL)
+			*why = "more than one Authorization header: send one";
+		return AF_ADMIN_UNAUTHORIZED;
+	}
 	header = af_req_header(req, "Authorization");
 	if (header == NULL)
 		return AF_ADMIN_UNAUTHORIZED;

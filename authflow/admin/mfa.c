@@ -2,7 +2,8 @@
  * /admin/v1/ push-MFA administration: the workflow settings, enrollment
  * codes, enrolled devices and the push queue, over the data model of
  * mfa/mfa.h. Same bearer tokens, error answers and audit trail as the rest
- * of the admin API (admin.h); either role may call every one of these.
+ * of the admin API (admin.h); either role may call every one of these but
+ * PATCH workflow, which the route table keeps to superadmin tokens.
  *
  * GET    /admin/v1/workflow
  *        → the workflow settings (af_mfa_workflow_get): {number_matching,
@@ -13,10 +14,13 @@
  *                            enroll_after_password?}
  *        → the settings after the change; 400 with af_mfa_workflow_set's
  *          "field: reason" when a value is refused, or for any other
- *          member. Audit "workflow.set", detail: the patch.
+ *          member; 400 "nothing to change" for {} and for a push_limit
+ *          of {} (it merges, so {} changes nothing). Audit
+ *          "workflow.set", detail: the patch. Superadmin only.
  * POST   /admin/v1/users/{name}/enroll-code
  *        → 201 {code, uri, expires_at}: a one-time enrollment code for the
- *          user (404 when there is no such user), and the URI the phone
+ *          user (404 when there is no such user, 409 when the user is
+ *          disabled or being removed), and the URI the phone
  *          scans: authflow://enroll?issuer=<pct issuer>&code=<code>
  *          &user=<pct user>. Audit "device.enroll_code" (never the code).
  * GET    /admin/v1/users/{name}/devices
@@ -137,6 +141,32 @@ void af_admin__workflow_show(af_admin_call *c)
 	af_admin__json(c, 200, wf);
 }
 
+/*
+ * A member that is merged into the settings (push_limit: {"count": 5}
+ * keeps the period) changes nothing when it is {}. Refused like a PATCH
+ * of {} (af_admin__need_patch()), so that a no-op leaves no audit event.
+ * min_app_version is not one: it replaces the whole map, and {} removes
+ * every minimum. 1 when every merged member holds something.
+ */
+static int merged_members_change(af_admin_call *c, const json_t *body)
+{
+	static const char *const merged[] = {"push_limit"};
+	const json_t *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(merged) / sizeof(merged[0]); i++) {
+		v = json_object_get(body, merged[i]);
+		if (json_is_object(v) && json_object_size(v) == 0) {
+			af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+					 "%s: nothing to change: give at "
+					 "least one member",
+					 merged[i]);
+			return 0;
+		}
+	}
+	return 1;
+}
+
 void af_admin__workflow_set(af_admin_call *c)
 {
 	static const char *const allowed[] = {
@@ -152,7 +182,8 @@ void af_admin__workflow_set(af_admin_call *c)
 	char err[MFA_ERR_BUF] = "";
 	af_mfa_status st;
 
-	if (body == NULL || !af_admin__only_members(c, body, allowed))
+	if (body == NULL || !af_admin__only_members(c, body, allowed) ||
+	    !merged_members_change(c, body))
 		return;
 	st = af_mfa_workflow_set(c->srv->store, body, &wf, err, sizeof(err));
 	if (st != AF_MFA_OK) {
@@ -171,15 +202,18 @@ void af_admin__workflow_set(af_admin_call *c)
 
 /*
  * The canonical name of the path's user (as the directory stores it) into
- * out (AF_DIR_USERNAME_MAX + 1 bytes). 1, or 0 with a 404 (or another
- * error) answered.
+ * out (AF_DIR_USERNAME_MAX + 1 bytes). With need_enabled, the user must
+ * be enabled too: a phone enrolling with a code of a disabled user (or of
+ * one being removed) is refused, so such a code is never made.
+ * 1, or 0 with a 404, a 409 (or another error) answered.
  */
-static int path_username(af_admin_call *c, char *out)
+static int path_username(af_admin_call *c, char *out, int need_enabled)
 {
 	json_t *user = NULL;
 	const char *name;
 	af_dir_status st;
 	size_t n;
+	int rc = 0;
 
 	st = af_dir_user_get(c->srv->dir, c->seg[1], &user);
 	if (st != AF_DIR_OK) {
@@ -190,15 +224,30 @@ static int path_username(af_admin_call *c, char *out)
 	name = json_string_value(json_object_get(user, "username"));
 	n = name != NULL ? strnlen(name, AF_DIR_USERNAME_MAX + 1) : 0;
 	if (n == 0 || n > AF_DIR_USERNAME_MAX) {
-		json_decref(user);
 		af_admin__error(c, AF_ADMIN_INTERNAL,
 				"stored user has no name");
-		return 0;
+		goto out;
+	}
+	if (need_enabled && af_dir_user_removing(user)) {
+		af_admin__errorf(c, AF_ADMIN_CONFLICT,
+				 "user \"%s\" is being removed: remove the "
+				 "user again to finish",
+				 name);
+		goto out;
+	}
+	if (need_enabled && !json_is_true(json_object_get(user, "enabled"))) {
+		af_admin__errorf(c, AF_ADMIN_CONFLICT,
+				 "user \"%s\" is disabled: a phone could not "
+				 "enroll with a code; enable the user first",
+				 name);
+		goto out;
 	}
 	memcpy(out, name, n);
 	out[n] = '\0';
+	rc = 1;
+out:
 	json_decref(user);
-	return 1;
+	return rc;
 }
 
 /*
@@ -293,7 +342,7 @@ void af_admin__enroll_code(af_admin_call *c)
 
 	code[0] = '\0';
 	uri[0] = '\0';
-	if (!path_username(c, user))
+	if (!path_username(c, user, 1))
 		return;
 	af_admin__target(c, user, NULL);
 	st = af_mfa_enroll_code_new(c->srv->store, user, 0, code, sizeof(code),
@@ -359,7 +408,7 @@ void af_admin__device_list(af_admin_call *c)
 	af_mfa_status st;
 	size_t i;
 
-	if (!path_username(c, user))
+	if (!path_username(c, user, 0))
 		return;
 	st = af_mfa_device_list(c->srv->store, user, &devices);
 	if (st == AF_MFA_OK)
@@ -453,23 +502,26 @@ void af_admin__device_remove(af_admin_call *c)
 
 /* ---- the push queue ----------------------------------------------------- */
 
-/* The "limit" query parameter: 1..QUEUE_LIMIT_MAX, default 50. */
+/*
+ * The "limit" query parameter: 1..QUEUE_LIMIT_MAX, default 50. Other
+ * parameters and repeated ones were refused by the route table.
+ */
 static int query_limit(af_admin_call *c, size_t *out)
 {
 	const char *v = hp_params_get(c->req->query, "limit");
 	size_t i, n, limit = 0;
 
 	*out = QUEUE_LIMIT_DEF;
-	if (v == NULL && !c->req->duplicate_param)
+	if (v == NULL)
 		return 1;
-	n = v != NULL ? strnlen(v, LIMIT_DIGITS_MAX + 1) : 0;
+	n = strnlen(v, LIMIT_DIGITS_MAX + 1);
 	for (i = 0; i < n && n <= LIMIT_DIGITS_MAX; i++) {
 		if (v[i] < '0' || v[i] > '9')
 			break;
 		limit = limit * 10 + (size_t)(v[i] - '0');
 	}
 	if (n == 0 || n > LIMIT_DIGITS_MAX || i != n || limit < 1 ||
-	    limit > QUEUE_LIMIT_MAX || c->req->duplicate_param) {
+	    limit > QUEUE_LIMIT_MAX) {
 		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
 				 "limit: must be a number 1..%d",
 				 QUEUE_LIMIT_MAX);

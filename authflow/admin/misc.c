@@ -4,6 +4,7 @@
 
 #include "admin/admin.h"
 #include "common/jose.h"
+#include "common/util.h"
 #include "directory/audit.h"
 #include "mfa/mfa.h"
 #include "session/session.h"
@@ -57,6 +58,48 @@ void af_admin__keys_status(af_admin_call *c)
 	af_admin__json(c, 200, af_keyring_status(c->srv->keys));
 }
 
+/*
+ * The refusal of a full ring: when its first key leaves by itself, and
+ * how to make room sooner.
+ */
+static void ring_full(af_admin_call *c)
+{
+	json_t *status = af_keyring_status(c->srv->keys), *k;
+	json_int_t first = 0;
+	char when[32] = "";
+	size_t i;
+
+	json_array_foreach(json_object_get(status, "keys"), i, k)
+	{
+		json_int_t t =
+			json_integer_value(json_object_get(k, "retire_after"));
+
+		if (!json_is_true(json_object_get(k, "signing")) && t > 0 &&
+		    (first == 0 || t < first))
+			first = t;
+	}
+	json_decref(status);
+	if (first > 0)
+		af_time_iso8601((int64_t)first, when, sizeof(when));
+	af_admin__errorf(c, AF_ADMIN_CONFLICT,
+			 "the key ring is full (%d keys): the first leaves by "
+			 "itself at %s; 'keys retire KID' takes a key that no "
+			 "longer signs out now",
+			 JOSE_RING_KEYS_MAX, when[0] != '\0' ? when : "-");
+}
+
+/* A refusal of the ring's: a damaged ring is left as it is. */
+static void ring_error(af_admin_call *c, jose_status js)
+{
+	af_admin__error(c,
+			js == JOSE_ERR_STORE ? AF_ADMIN_UNAVAILABLE
+					     : AF_ADMIN_INTERNAL,
+			js == JOSE_ERR_CORRUPT
+				? "the key ring in the store is damaged (the "
+				  "server log says how); nothing was changed"
+				: jose_strerror(js));
+}
+
 void af_admin__keys_rotate(af_admin_call *c)
 {
 	char kid[JOSE_KID_MAX + 1];
@@ -66,20 +109,12 @@ void af_admin__keys_rotate(af_admin_call *c)
 
 	kid[0] = '\0';
 	js = af_keyring_rotate(c->srv->keys, kid);
+	if (js == JOSE_ERR_ARG) {
+		ring_full(c);
+		return;
+	}
 	if (js != JOSE_OK) {
-		/* A damaged ring is left as it is; the log says why. */
-		af_admin__error(c,
-				js == JOSE_ERR_STORE ? AF_ADMIN_UNAVAILABLE
-				: js == JOSE_ERR_ARG ? AF_ADMIN_CONFLICT
-						     : AF_ADMIN_INTERNAL,
-				js == JOSE_ERR_ARG
-					? "the key ring is full: wait until "
-					  "old keys retire"
-				: js == JOSE_ERR_CORRUPT
-					? "the key ring in the store is "
-					  "damaged (the server log says how); "
-					  "nothing was changed"
-					: jose_strerror(js));
+		ring_error(c, js);
 		return;
 	}
 	af_admin__target(c, kid, NULL);
@@ -101,10 +136,44 @@ void af_admin__keys_rotate(af_admin_call *c)
 	af_admin__json(c, 200, status);
 }
 
+void af_admin__keys_retire(af_admin_call *c)
+{
+	const char *kid = c->seg[1];
+	jose_status js;
+	af_dir_status st;
+
+	js = af_keyring_retire(c->srv->keys, kid);
+	if (js == JOSE_ERR_UNKNOWN_KID) {
+		af_admin__error(c, AF_ADMIN_NOT_FOUND,
+				"no such key in the ring");
+		return;
+	}
+	if (js == JOSE_ERR_ARG) {
+		af_admin__error(c, AF_ADMIN_CONFLICT,
+				"this key signs now: rotate first ('keys "
+				"rotate'), then retire it");
+		return;
+	}
+	if (js != JOSE_OK) {
+		ring_error(c, js);
+		return;
+	}
+	st = af_audit_record(c->srv->dir, c->caller.name, "keys.retire", kid,
+			     NULL);
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(c, st,
+				    "retired, but the audit event could not "
+				    "be written");
+		return;
+	}
+	af_admin__json(c, 200, af_keyring_status(c->srv->keys));
+}
+
 /*
  * The "user" query parameter, checked and folded to lower case as the
  * directory folds user names, into out (AF_DIR_USERNAME_MAX + 1 bytes).
- * 1, or 0 with a 400 answered.
+ * 1, or 0 with a 400 answered. (Unknown and repeated parameters were
+ * refused before the handler.)
  */
 static int query_user(af_admin_call *c, char *out)
 {
@@ -112,11 +181,6 @@ static int query_user(af_admin_call *c, char *out)
 	char err[AF_DIR_ERR_BUF] = "";
 	size_t i, n;
 
-	if (c->req->duplicate_param) {
-		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
-				"a query parameter came twice");
-		return 0;
-	}
 	if (v == NULL) {
 		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
 				"user: required (?user=NAME)");
@@ -236,35 +300,13 @@ static int query_number(af_admin_call *c, const char *name, int64_t min,
 			break;
 		x = x * 10 + (v[i] - '0');
 	}
-	if (n == 0 || n > LIMIT_DIGITS_MAX || i != n || x < min || x > max ||
-	    c->req->duplicate_param) {
+	if (n == 0 || n > LIMIT_DIGITS_MAX || i != n || x < min || x > max) {
 		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
 				 "%s: must be a number %lld..%lld", name,
 				 (long long)min, (long long)max);
 		return 0;
 	}
 	*out = x;
-	return 1;
-}
-
-/* Only the parameters named in allowed (NULL-terminated) may be given. */
-static int query_only(af_admin_call *c, const char *const *allowed)
-{
-	const char *name;
-	size_t i, j;
-
-	for (i = 0; i < hp_params_count(c->req->query); i++) {
-		hp_params_at(c->req->query, i, &name, NULL);
-		for (j = 0; allowed[j] != NULL; j++) {
-			if (strcmp(name, allowed[j]) == 0)
-				break;
-		}
-		if (allowed[j] == NULL) {
-			af_admin__error(c, AF_ADMIN_BAD_REQUEST,
-					"unknown query parameter");
-			return 0;
-		}
-	}
 	return 1;
 }
 
@@ -287,14 +329,12 @@ static int add_event(const json_t *event, void *arg)
 
 void af_admin__audit(af_admin_call *c)
 {
-	static const char *const allowed[] = {"limit", "before", NULL};
 	struct events ev = {NULL, 0};
 	int64_t limit = AF_ADMIN_AUDIT_DEFAULT, before = 0, oldest;
 	json_t *answer;
 	af_dir_status st;
 
-	if (!query_only(c, allowed) ||
-	    !query_number(c, "limit", 1, AF_ADMIN_AUDIT_MAX, &limit) ||
+	if (!query_number(c, "limit", 1, AF_ADMIN_AUDIT_MAX, &limit) ||
 	    !query_number(c, "before", 1, AUDIT_SEQ_MAX, &before))
 		return;
 	ev.arr = json_array();

@@ -166,13 +166,20 @@ static int branding_set(af_ctl *ctl, int argc, char **argv)
 	return af_ctl_run_patch(ctl, argc, argv, &set, &logos);
 }
 
+/* The answer is only {"ok": true}: one line confirms, as other changes do. */
+static int print_reset(json_t *answer)
+{
+	(void)answer;
+	printf("reset the branding to the built-in look\n");
+	return AF_CTL_EXIT_OK;
+}
+
 int af_ctl_cmd_branding(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple show = {
 		"branding show", NULL, 0, "GET", "branding", print_branding};
 	static const af_ctl_simple reset = {
-		"branding reset", NULL,	      0,
-		"DELETE",	  "branding", af_ctl_print_nothing};
+		"branding reset", NULL, 0, "DELETE", "branding", print_reset};
 	static const af_ctl_verb verbs[] = {
 		{"show", NULL, &show},
 		{"set", branding_set, NULL},

@@ -78,14 +78,17 @@ static const char usage_text[] =
 	"  branding set [--name N] [--color #RRGGBB] [--help-text T]\n"
 	"          [--help-url https:...|mailto:...|tel:...]\n"
 	"          [--logo FILE | --no-logo]   (an empty value clears that part)\n"
-	"  keys status | rotate\n"
+	"  keys status | rotate | retire KID\n"
 	"  sessions list USER | end USER   (end: also the user's codes and\n"
 	"                               tokens, and sign-ins under way)\n"
 	"  audit [--limit N] [--before SEQ]   (1..1000, default 50; events\n"
 	"                               older than SEQ)\n"
 	"\n"
+	"--password-stdin reads one line (a second one is refused).\n"
+	"\n"
 	"Exit status: 0 done, 1 refused by the server, 2 bad usage,\n"
-	"3 cannot reach the server.\n";
+	"3 cannot reach the server. status exits 1 when the server reports\n"
+	"its state store down (and prints the status all the same).\n";
 
 void af_ctl_usage(FILE *out)
 {
@@ -323,9 +326,22 @@ static int print_key_status(const json_t *st)
 	return AF_CTL_EXIT_OK;
 }
 
+/* The status, then every key of the ring, retired ones to come too. */
 static int print_keys(json_t *answer)
 {
-	return print_key_status(answer);
+	static const af_ctl_column cols[] = {
+		{"KID", "kid", AF_CTL_CELL_TEXT},
+		{"SIGNS_FROM", "signs_from", AF_CTL_CELL_TIME},
+		{"EXPIRES_AT", "expires_at", AF_CTL_CELL_TIME},
+		{"LEAVES_JWKS", "retire_after", AF_CTL_CELL_TIME},
+		{"SIGNING", "signing", AF_CTL_CELL_BOOL},
+	};
+	int rc = print_key_status(answer);
+
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_print_table(answer, "keys", cols,
+					AF_CTL_NELEMS(cols));
+	return rc;
 }
 
 static int print_rotated_key(json_t *answer)
@@ -453,6 +469,98 @@ static int print_new_secret(json_t *answer)
 
 /* ---- the command frame ---- */
 
+/*
+ * The confirmation of a change whose answer is only {"ok": true}, one
+ * line on stdout such as "added alice to group finance": the parts
+ * around the names are ours, the names (b may be NULL) are the caller's
+ * and made safe for the terminal.
+ */
+static int confirm(const char *before, const char *a, const char *middle,
+		   const char *b)
+{
+	char *ca = NULL, *cb = NULL;
+	af_table_status st;
+
+	st = af_table_clean(a, &ca, NULL);
+	if (st == AF_TABLE_OK && b != NULL)
+		st = af_table_clean(b, &cb, NULL);
+	if (st == AF_TABLE_OK)
+		printf("%s%s%s%s\n", before, ca, middle != NULL ? middle : "",
+		       cb != NULL ? cb : "");
+	free(ca);
+	free(cb);
+	if (st == AF_TABLE_ERR_NOMEM)
+		return af_ctl_no_memory();
+	/* A name that cannot be shown (the path cap keeps it short) was
+	 * still acted on. */
+	if (st != AF_TABLE_OK)
+		printf("done\n");
+	return AF_CTL_EXIT_OK;
+}
+
+/*
+ * As af_ctl_run_simple(), for a command whose answer is only {"ok":
+ * true}: with the request made and answered, *args lends its positional
+ * arguments (s->nargs of them, at most 2) for the confirmation; after
+ * --help, which sends nothing, *args stays NULL.
+ */
+static int run_simple_args(af_ctl *ctl, int argc, char **argv,
+			   const af_ctl_simple *s, const char **args)
+{
+	static const struct option opts[] = {AF_CTL_OPT_END};
+	char path[AF_CTL_PATH_BUF];
+	const char *pos[2] = {NULL, NULL};
+	af_cli_optparse p;
+	int rc;
+
+	args[0] = NULL;
+	args[1] = NULL;
+	af_ctl_opt_begin(&p, s->cmd, argc, argv, opts);
+	if (af_ctl_next_opt(ctl, &p) == AF_CTL_OPT_STOP)
+		return p.rc;
+	rc = af_cli_positionals(&p, s->nargs, pos, s->args);
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_make_path(ctl, path, s->tmpl, pos[0], pos[1]);
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_call_print(ctl, s->method, path, NULL, s->print);
+	if (rc == AF_CTL_EXIT_OK) {
+		args[0] = pos[0];
+		args[1] = pos[1];
+	}
+	return rc;
+}
+
+/*
+ * Runs s (one positional argument) and confirms in text mode with
+ * "<before><argument>", such as "removed user alice".
+ */
+static int run_confirm_one(af_ctl *ctl, int argc, char **argv,
+			   const af_ctl_simple *s, const char *before)
+{
+	const char *args[2];
+	int rc = run_simple_args(ctl, argc, argv, s, args);
+
+	if (rc != AF_CTL_EXIT_OK || args[0] == NULL || ctl->json)
+		return rc;
+	return confirm(before, args[0], NULL, NULL);
+}
+
+/*
+ * Runs s (NAME and USER) and confirms in text mode with "<verb> USER
+ * <middle> NAME", such as "added alice to group finance".
+ */
+static int run_confirm_member(af_ctl *ctl, int argc, char **argv,
+			      const af_ctl_simple *s, const char *verb,
+			      const char *middle)
+{
+	const char *args[2];
+	int rc = run_simple_args(ctl, argc, argv, s, args);
+
+	if (rc != AF_CTL_EXIT_OK || args[1] == NULL || ctl->json)
+		return rc;
+	return confirm(verb, args[1], middle, args[0]);
+}
+
 /* ---- passwords ---- */
 
 static int password_status(af_ctl_status st)
@@ -503,6 +611,29 @@ static int read_hidden(const char *prompt, char *buf, size_t cap)
 }
 
 /*
+ * After the password's line on standard input: the end of the input, or
+ * one more line end (the LF of a CR LF) and then the end. A second line
+ * would otherwise be dropped without a word ("a\nb\n" set "a"), and which
+ * line was meant cannot be told, so it is refused before anything is
+ * sent; pw (PASSWORD_BUF bytes) is wiped then.
+ */
+static int stdin_ends(char *pw)
+{
+	int c = getc(stdin);
+
+	if (c == '\n')
+		c = getc(stdin);
+	if (c == EOF && !ferror(stdin))
+		return AF_CTL_EXIT_OK;
+	OPENSSL_cleanse(pw, PASSWORD_BUF);
+	if (c == EOF)
+		return password_status(AF_CTL_ERR_IO);
+	return af_ctl_fail(AF_CTL_EXIT_USAGE,
+			   "standard input holds more than one line: give "
+			   "the password alone, on one line");
+}
+
+/*
  * A new password into pw (PASSWORD_BUF bytes): one line of standard input
  * with --password-stdin or when it is not a terminal, else typed twice
  * without echo. pw is wiped on every error; the caller wipes it after use.
@@ -514,9 +645,12 @@ static int read_password(int from_stdin, char *pw)
 
 	/* Unbuffered, so no copy of the password stays in stdio's buffer. */
 	setvbuf(stdin, NULL, _IONBF, 0);
-	if (from_stdin || !isatty(STDIN_FILENO))
-		return password_status(
-			af_ctl_read_line(stdin, pw, PASSWORD_BUF));
+	if (from_stdin || !isatty(STDIN_FILENO)) {
+		rc = password_status(af_ctl_read_line(stdin, pw, PASSWORD_BUF));
+		if (rc == AF_CTL_EXIT_OK)
+			rc = stdin_ends(pw);
+		return rc;
+	}
 	rc = read_hidden("New password: ", pw, PASSWORD_BUF);
 	if (rc != AF_CTL_EXIT_OK)
 		return rc;
@@ -551,12 +685,43 @@ static int add_password(json_t *obj, int from_stdin)
 
 /* ---- status ---- */
 
+/*
+ * The status is printed whole (or as --json), and then a store the
+ * server reports down makes the exit status 1 with one line on stderr:
+ * monitoring and scripts see the outage, not only a reader of "DOWN".
+ */
 int af_ctl_cmd_status(af_ctl *ctl, int argc, char **argv)
 {
-	static const af_ctl_simple s = {"status", NULL,	    0,
-					"GET",	  "status", print_status};
+	static const struct option opts[] = {AF_CTL_OPT_END};
+	const json_t *store;
+	const char *backend;
+	json_t *answer = NULL;
+	af_cli_optparse p;
+	int rc;
 
-	return af_ctl_run_simple(ctl, argc, argv, &s);
+	af_ctl_opt_begin(&p, "status", argc, argv, opts);
+	if (af_ctl_next_opt(ctl, &p) == AF_CTL_OPT_STOP)
+		return p.rc;
+	rc = af_cli_positionals(&p, 0, NULL, "");
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_call(ctl, "GET", "status", NULL, &answer);
+	if (rc != AF_CTL_EXIT_OK)
+		return rc;
+	if (!ctl->json)
+		rc = print_status(answer);
+	else if (json_dumpf(answer, stdout, JSON_INDENT(2)) != 0 ||
+		 putchar('\n') == EOF)
+		rc = af_ctl_fail(AF_CTL_EXIT_REFUSED, "cannot write output");
+	store = json_object_get(answer, "store");
+	backend = json_string_value(json_object_get(store, "backend"));
+	if (rc == AF_CTL_EXIT_OK && json_is_false(json_object_get(store, "ok")))
+		rc = af_ctl_fail(AF_CTL_EXIT_REFUSED,
+				 "the server cannot reach its state store "
+				 "(%s): sign-ins and changes fail until it "
+				 "can; check the store",
+				 backend != NULL ? backend : "unknown");
+	json_decref(answer);
+	return rc;
 }
 
 /* ---- users ---- */
@@ -723,7 +888,28 @@ static int user_passwd(af_ctl *ctl, int argc, char **argv)
 		rc = af_ctl_call_print(ctl, "PUT", path, body,
 				       af_ctl_print_nothing);
 	json_decref(body);
+	if (rc == AF_CTL_EXIT_OK && !ctl->json)
+		rc = confirm("set the password of user ", argv[optind], NULL,
+			     NULL);
 	return rc;
+}
+
+static int user_remove(af_ctl *ctl, int argc, char **argv)
+{
+	static const af_ctl_simple s = {
+		"user remove", "NAME",	   1,
+		"DELETE",      "users/{}", af_ctl_print_nothing};
+
+	return run_confirm_one(ctl, argc, argv, &s, "removed user ");
+}
+
+static int user_unlock(af_ctl *ctl, int argc, char **argv)
+{
+	static const af_ctl_simple s = {
+		"user unlock",	     "NAME", 1, "POST", "users/{}/unlock",
+		af_ctl_print_nothing};
+
+	return run_confirm_one(ctl, argc, argv, &s, "unlocked user ");
 }
 
 int af_ctl_cmd_user(af_ctl *ctl, int argc, char **argv)
@@ -732,16 +918,10 @@ int af_ctl_cmd_user(af_ctl *ctl, int argc, char **argv)
 					   "GET",	"users", print_users};
 	static const af_ctl_simple show = {"user show", "NAME",	    1,
 					   "GET",	"users/{}", print_kv};
-	static const af_ctl_simple rm = {
-		"user remove", "NAME",	   1,
-		"DELETE",      "users/{}", af_ctl_print_nothing};
-	static const af_ctl_simple unlock = {
-		"user unlock",	     "NAME", 1, "POST", "users/{}/unlock",
-		af_ctl_print_nothing};
 	static const af_ctl_verb verbs[] = {
 		{"add", user_add, NULL},       {"list", NULL, &list},
-		{"show", NULL, &show},	       {"remove", NULL, &rm},
-		{"unlock", NULL, &unlock},     {"set", user_set, NULL},
+		{"show", NULL, &show},	       {"remove", user_remove, NULL},
+		{"unlock", user_unlock, NULL}, {"set", user_set, NULL},
 		{"passwd", user_passwd, NULL},
 	};
 
@@ -824,29 +1004,48 @@ static int group_set(af_ctl *ctl, int argc, char **argv)
 	return af_ctl_run_patch(ctl, argc, argv, &set, NULL);
 }
 
+static int group_remove(af_ctl *ctl, int argc, char **argv)
+{
+	static const af_ctl_simple s = {
+		"group remove", "NAME",	     1,
+		"DELETE",	"groups/{}", af_ctl_print_nothing};
+
+	return run_confirm_one(ctl, argc, argv, &s, "removed group ");
+}
+
+static int group_add_member(af_ctl *ctl, int argc, char **argv)
+{
+	static const af_ctl_simple s = {
+		"group add-member",	"NAME and USER",     2, "PUT",
+		"groups/{}/members/{}", af_ctl_print_nothing};
+
+	return run_confirm_member(ctl, argc, argv, &s, "added ", " to group ");
+}
+
+static int group_remove_member(af_ctl *ctl, int argc, char **argv)
+{
+	static const af_ctl_simple s = {
+		"group remove-member",	"NAME and USER",     2, "DELETE",
+		"groups/{}/members/{}", af_ctl_print_nothing};
+
+	return run_confirm_member(ctl, argc, argv, &s, "removed ",
+				  " from group ");
+}
+
 int af_ctl_cmd_group(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple list = {"group list", NULL,	      0, "GET",
 					   "groups",	 print_groups};
 	static const af_ctl_simple show = {"group show", "NAME",      1,
 					   "GET",	 "groups/{}", print_kv};
-	static const af_ctl_simple rm = {
-		"group remove", "NAME",	     1,
-		"DELETE",	"groups/{}", af_ctl_print_nothing};
-	static const af_ctl_simple add_member = {
-		"group add-member",	"NAME and USER",     2, "PUT",
-		"groups/{}/members/{}", af_ctl_print_nothing};
-	static const af_ctl_simple remove_member = {
-		"group remove-member",	"NAME and USER",     2, "DELETE",
-		"groups/{}/members/{}", af_ctl_print_nothing};
 	static const af_ctl_verb verbs[] = {
 		{"add", group_add, NULL},
 		{"set", group_set, NULL},
 		{"list", NULL, &list},
 		{"show", NULL, &show},
-		{"remove", NULL, &rm},
-		{"add-member", NULL, &add_member},
-		{"remove-member", NULL, &remove_member},
+		{"remove", group_remove, NULL},
+		{"add-member", group_add_member, NULL},
+		{"remove-member", group_remove_member, NULL},
 	};
 
 	return af_ctl_run_verb(ctl, "group", verbs, AF_CTL_NELEMS(verbs), argc,
@@ -860,28 +1059,46 @@ static int ou_add(af_ctl *ctl, int argc, char **argv)
 	return add_named(ctl, argc, argv, "ou add", "ous", opts);
 }
 
+static int ou_remove(af_ctl *ctl, int argc, char **argv)
+{
+	static const af_ctl_simple s = {"ou remove", "NAME",
+					1,	     "DELETE",
+					"ous/{}",    af_ctl_print_nothing};
+
+	return run_confirm_one(ctl, argc, argv, &s, "removed OU ");
+}
+
+static int ou_add_member(af_ctl *ctl, int argc, char **argv)
+{
+	static const af_ctl_simple s = {
+		"ou add-member", "NAME and USER",     2,
+		"PUT",		 "ous/{}/members/{}", af_ctl_print_nothing};
+
+	return run_confirm_member(ctl, argc, argv, &s, "added ", " to OU ");
+}
+
+static int ou_remove_member(af_ctl *ctl, int argc, char **argv)
+{
+	static const af_ctl_simple s = {
+		"ou remove-member", "NAME and USER",	 2,
+		"DELETE",	    "ous/{}/members/{}", af_ctl_print_nothing};
+
+	return run_confirm_member(ctl, argc, argv, &s, "removed ", " from OU ");
+}
+
 int af_ctl_cmd_ou(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple list = {"ou list", NULL,  0,
 					   "GET",     "ous", print_ous};
 	static const af_ctl_simple show = {"ou show", "NAME",	1,
 					   "GET",     "ous/{}", print_kv};
-	static const af_ctl_simple rm = {"ou remove", "NAME",
-					 1,	      "DELETE",
-					 "ous/{}",    af_ctl_print_nothing};
-	static const af_ctl_simple add_member = {
-		"ou add-member", "NAME and USER",     2,
-		"PUT",		 "ous/{}/members/{}", af_ctl_print_nothing};
-	static const af_ctl_simple remove_member = {
-		"ou remove-member", "NAME and USER",	 2,
-		"DELETE",	    "ous/{}/members/{}", af_ctl_print_nothing};
 	static const af_ctl_verb verbs[] = {
 		{"add", ou_add, NULL},
 		{"list", NULL, &list},
 		{"show", NULL, &show},
-		{"remove", NULL, &rm},
-		{"add-member", NULL, &add_member},
-		{"remove-member", NULL, &remove_member},
+		{"remove", ou_remove, NULL},
+		{"add-member", ou_add_member, NULL},
+		{"remove-member", ou_remove_member, NULL},
 	};
 
 	return af_ctl_run_verb(ctl, "ou", verbs, AF_CTL_NELEMS(verbs), argc,
@@ -1014,21 +1231,27 @@ static int policy_unassign(af_ctl *ctl, int argc, char **argv)
 	return policy_target(ctl, argc, argv, "unassign");
 }
 
+static int policy_remove(af_ctl *ctl, int argc, char **argv)
+{
+	static const af_ctl_simple s = {
+		"policy remove", "NAME",	1,
+		"DELETE",	 "policies/{}", af_ctl_print_nothing};
+
+	return run_confirm_one(ctl, argc, argv, &s, "removed policy ");
+}
+
 int af_ctl_cmd_policy(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple list = {
 		"policy list", NULL, 0, "GET", "policies", print_policies};
 	static const af_ctl_simple show = {"policy show", "NAME",  1, "GET",
 					   "policies/{}", print_kv};
-	static const af_ctl_simple rm = {
-		"policy remove", "NAME",	1,
-		"DELETE",	 "policies/{}", af_ctl_print_nothing};
 	static const af_ctl_verb verbs[] = {
 		{"add", policy_add, NULL},
 		{"list", NULL, &list},
 		{"show", NULL, &show},
 		{"set", policy_set, NULL},
-		{"remove", NULL, &rm},
+		{"remove", policy_remove, NULL},
 		{"assign", policy_assign, NULL},
 		{"unassign", policy_unassign, NULL},
 	};
@@ -1290,15 +1513,21 @@ static int app_undeploy(af_ctl *ctl, int argc, char **argv)
 	return app_target(ctl, argc, argv, "undeploy");
 }
 
+static int app_remove(af_ctl *ctl, int argc, char **argv)
+{
+	static const af_ctl_simple s = {
+		"app remove", "ID",	 1,
+		"DELETE",     "apps/{}", af_ctl_print_nothing};
+
+	return run_confirm_one(ctl, argc, argv, &s, "removed app ");
+}
+
 int af_ctl_cmd_app(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple list = {"app list", NULL,   0,
 					   "GET",      "apps", print_apps};
 	static const af_ctl_simple show = {"app show", "ID",	  1,
 					   "GET",      "apps/{}", print_kv};
-	static const af_ctl_simple rm = {
-		"app remove", "ID",	 1,
-		"DELETE",     "apps/{}", af_ctl_print_nothing};
 	static const af_ctl_simple rotate = {
 		"app rotate-secret", "ID", 1, "POST", "apps/{}/rotate-secret",
 		print_new_secret};
@@ -1306,7 +1535,7 @@ int af_ctl_cmd_app(af_ctl *ctl, int argc, char **argv)
 		{"add", app_add, NULL},
 		{"list", NULL, &list},
 		{"show", NULL, &show},
-		{"remove", NULL, &rm},
+		{"remove", app_remove, NULL},
 		{"rotate-secret", NULL, &rotate},
 		{"set", app_set, NULL},
 		{"deploy", app_deploy, NULL},
@@ -1326,9 +1555,12 @@ int af_ctl_cmd_keys(af_ctl *ctl, int argc, char **argv)
 	static const af_ctl_simple rotate = {
 		"keys rotate", NULL,	      0,
 		"POST",	       "keys/rotate", print_rotated_key};
+	static const af_ctl_simple retire = {
+		"keys retire", "KID", 1, "DELETE", "keys/{}", print_keys};
 	static const af_ctl_verb verbs[] = {
 		{"status", NULL, &status},
 		{"rotate", NULL, &rotate},
+		{"retire", NULL, &retire},
 	};
 
 	return af_ctl_run_verb(ctl, "keys", verbs, AF_CTL_NELEMS(verbs), argc,

@@ -111,11 +111,53 @@ int af_ctl_make_path(const af_ctl *ctl, char *path, const char *tmpl,
 	return af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s", af_ctl_http_strerror(st));
 }
 
+/* Whether a 503's message is the store's failure alone, or none. */
+static int store_failure_only(const char *msg)
+{
+	static const char *const generic[] = {
+		"state store failure",
+		"the state store is unavailable",
+		"store unavailable",
+	};
+	size_t i;
+
+	if (msg == NULL || msg[0] == '\0')
+		return 1;
+	for (i = 0; i < AF_CTL_NELEMS(generic); i++) {
+		if (strcmp(msg, generic[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The one line for a 503 "unavailable" of the admin API: the server could
+ * not use its state store. The store's failure alone means that nothing
+ * was changed: said so, with what to do. A server that made a change all
+ * the same says so in its message ("..., but the audit event could not be
+ * written"), which is then passed on as it is.
+ */
+static int store_down(const char *method, const char *msg)
+{
+	if (!store_failure_only(msg))
+		return af_ctl_fail(AF_CTL_EXIT_REFUSED,
+				   "the server could not reach its state "
+				   "store: %s",
+				   msg);
+	return af_ctl_fail(AF_CTL_EXIT_REFUSED,
+			   "the server could not reach its state store (%s)%s: "
+			   "try again, or check the store",
+			   msg != NULL && msg[0] != '\0' ? msg : "HTTP 503",
+			   strcmp(method, "GET") == 0
+				   ? ""
+				   : ", so the change was not made");
+}
+
 /*
  * The exit status for an answer outside 2xx, after its one line: a
  * redirect means the URL is wrong, since redirects are not followed.
  */
-static int refused(long status, const json_t *answer)
+static int refused(const char *method, long status, const json_t *answer)
 {
 	static const struct {
 		long status;
@@ -130,6 +172,7 @@ static int refused(long status, const json_t *answer)
 		{504, "a proxy timed out waiting for the server"},
 	};
 	const char *msg = json_string_value(json_object_get(answer, "message"));
+	const char *code = json_string_value(json_object_get(answer, "error"));
 	size_t i;
 
 	if (status < 400)
@@ -138,6 +181,8 @@ static int refused(long status, const json_t *answer)
 			"the server answered HTTP %ld; redirects are "
 			"not followed: check --url",
 			status);
+	if (status == 503 && code != NULL && strcmp(code, "unavailable") == 0)
+		return store_down(method, msg);
 	if (msg != NULL && msg[0] != '\0')
 		return af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s", msg);
 	/* An answer without a message, from the HTTP layer or a proxy. */
@@ -174,7 +219,7 @@ int af_ctl_call(af_ctl *ctl, const char *method, const char *path,
 	if (st != AF_CTL_HTTP_OK)
 		return af_ctl_fail(AF_CTL_EXIT_UNREACHABLE, "%s", err);
 	if (status < 200 || status >= 300) {
-		rc = refused(status, answer);
+		rc = refused(method, status, answer);
 		json_decref(answer);
 		return rc;
 	}
@@ -219,6 +264,7 @@ static int is_time_key(const char *key)
 		"retire_after", "signs_from",	     "next_signs_from",
 		"auth_time",	"created",	     "ts",
 		"time",		"push_paused_until", "push_limited_until",
+		"locked_until", "delayed_until",
 	};
 	size_t i;
 

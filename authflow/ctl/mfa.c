@@ -532,6 +532,33 @@ int af_ctl_cmd_workflow(af_ctl *ctl, int argc, char **argv)
 			       argc, argv);
 }
 
+/*
+ * device remove ID: the answer is only {"ok": true}, so one line confirms
+ * in text mode, as other removals do. The id was taken by the server, so
+ * it is a device id (base64url), safe to print as it is.
+ */
+static int device_remove(af_ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {AF_CTL_OPT_END};
+	char path[AF_CTL_PATH_BUF];
+	const char *id = NULL;
+	af_cli_optparse p;
+	int rc;
+
+	af_ctl_opt_begin(&p, "device remove", argc, argv, opts);
+	if (af_ctl_next_opt(ctl, &p) == AF_CTL_OPT_STOP)
+		return p.rc;
+	rc = af_cli_positionals(&p, 1, &id, "ID");
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_make_path(ctl, path, "devices/{}", id, NULL);
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_call_print(ctl, "DELETE", path, NULL,
+				       af_ctl_print_nothing);
+	if (rc == AF_CTL_EXIT_OK && !ctl->json)
+		printf("removed device %s\n", id);
+	return rc;
+}
+
 int af_ctl_cmd_device(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple enroll_code = {
@@ -540,13 +567,10 @@ int af_ctl_cmd_device(af_ctl *ctl, int argc, char **argv)
 	static const af_ctl_simple list = {
 		"device list",	    "USER",	  1, "GET",
 		"users/{}/devices", print_devices};
-	static const af_ctl_simple rm = {
-		"device remove", "ID",	       1,
-		"DELETE",	 "devices/{}", af_ctl_print_nothing};
 	static const af_ctl_verb verbs[] = {
 		{"enroll-code", NULL, &enroll_code},
 		{"list", NULL, &list},
-		{"remove", NULL, &rm},
+		{"remove", device_remove, NULL},
 	};
 
 	return af_ctl_run_verb(ctl, "device", verbs, AF_CTL_NELEMS(verbs), argc,

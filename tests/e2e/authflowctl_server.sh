@@ -78,6 +78,33 @@ expect policy-add 0 "$C" policy add staff-sso --sso on --remote-access off
 expect policy-assign 0 "$C" policy assign staff-sso --group staff
 expect policy-bad 2 "$C" policy add x --sso maybe --remote-access off
 
+# Changes answered only {"ok": true} confirm in one line on stdout (as
+# user add shows the user); --json prints the answer instead.
+printf 'carols-password-1\n' >"$tmp/pw"
+expect carol-add 0 sh -c "\"$C\" user add carol --password-stdin <\"$tmp/pw\""
+expect group-add-member 0 "$C" group add-member staff carol
+[ "$(cat "$tmp/out")" = "added carol to group staff" ] && ok || bad "group add-member confirms: $(cat "$tmp/out")"
+expect ou-add-member 0 "$C" ou add-member Finance carol
+[ "$(cat "$tmp/out")" = "added carol to OU Finance" ] && ok || bad "ou add-member confirms: $(cat "$tmp/out")"
+expect group-remove-member 0 "$C" group remove-member staff carol
+[ "$(cat "$tmp/out")" = "removed carol from group staff" ] && ok || bad "group remove-member confirms"
+expect ou-remove-member-json 0 "$C" --json ou remove-member Finance carol
+grep -q '"ok": true' "$tmp/out" && ! grep -q 'removed' "$tmp/out" && ok || bad "--json prints the answer, not the line"
+expect user-unlock-confirms 0 "$C" user unlock carol
+[ "$(cat "$tmp/out")" = "unlocked user carol" ] && ok || bad "user unlock confirms"
+# --password-stdin takes one line: a second is refused, nothing is sent.
+printf 'carol-new-1\ncarol-new-2\n' >"$tmp/pw2"
+expect passwd-two-lines 2 sh -c "\"$C\" user passwd carol --password-stdin <\"$tmp/pw2\""
+[ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q 'more than one line' "$tmp/err" &&
+	ok || bad "two lines of password refused in one line"
+printf 'carol-new-1\r\n' >"$tmp/pw2"
+expect passwd-crlf 0 sh -c "\"$C\" user passwd carol --password-stdin <\"$tmp/pw2\""
+[ "$(cat "$tmp/out")" = "set the password of user carol" ] && ok || bad "user passwd confirms: $(cat "$tmp/out")"
+expect user-remove-confirms 0 "$C" user remove carol
+[ "$(cat "$tmp/out")" = "removed user carol" ] && ok || bad "user remove confirms: $(cat "$tmp/out")"
+expect group-remove-confirms 0 sh -c "\"$C\" group add temp && \"$C\" group remove temp"
+[ "$(tail -1 "$tmp/out")" = "removed group temp" ] && ok || bad "group remove confirms"
+
 expect app-add 0 "$C" --json app add --name crm --display-name "CRM" \
 	--redirect-uri https://crm.example.com/login/callback \
 	--post-logout-uri https://crm.example.com/
@@ -87,6 +114,7 @@ done
 cid=$(sed -n 's/.*"client_id": "\([^"]*\)".*/\1/p' "$tmp/out" | head -1)
 expect app-add-human 0 "$C" app add --name crm2 --redirect-uri https://crm2.example.com/cb
 [ "$(grep -c '^client_id: \|^client_secret: \|^metadata_url: ' "$tmp/out")" -eq 3 ] && ok || bad "app add prints three lines"
+cid2=$(sed -n 's/^client_id: //p' "$tmp/out")
 expect app-bad-uri 1 "$C" app add --name evil --redirect-uri "javascript:alert(1)"
 expect app-deploy 0 "$C" app deploy "$cid" --group staff
 expect app-list 0 "$C" app list
@@ -100,6 +128,9 @@ expect app-set-no-claims 0 "$C" --json app set "$cid" --no-claims --jwt-access-t
 grep -q '"claims": {}' "$tmp/out" && grep -q '"access_token_format": "opaque"' "$tmp/out" &&
 	ok || bad "app set --no-claims"
 expect app-set-both 2 "$C" app set "$cid" --claim a=sub --no-claims
+
+expect app-remove 0 "$C" app remove "$cid2"
+[ "$(cat "$tmp/out")" = "removed app $cid2" ] && ok || bad "app remove confirms: $(cat "$tmp/out")"
 
 expect keys-status 0 "$C" keys status
 expect keys-rotate 0 "$C" keys rotate
@@ -188,6 +219,7 @@ expect branding-two-logos 2 "$C" branding set --logo "$tmp/logo.png" --no-logo
 expect branding-clear 0 "$C" branding set --help-text '' --no-logo
 grep -q '^help_text: -$' "$tmp/out" && grep -q '^logo: -$' "$tmp/out" && ok || bad "branding set clears"
 expect branding-reset 0 "$C" branding reset
+[ "$(cat "$tmp/out")" = "reset the branding to the built-in look" ] && ok || bad "branding reset confirms"
 curl -s "$AUTHFLOW_URL/demo" | grep -q '<span>authflow</span>' && ok || bad "reset gives the built-in look"
 
 expect bad-token 1 env AUTHFLOW_ADMIN_TOKEN=wrong "$C" status
@@ -202,11 +234,18 @@ const bodies = {
 	nokeys: '{\"issuer\":\"http://x\",\"version\":\"1\",\"store\":{\"backend\":\"memory\",\"ok\":true},\"users\":1,\"apps\":1}',
 	nostore: '{\"issuer\":\"http://x\",\"version\":\"1\",\"keys\":{\"expires_in_days\":30}}',
 	badtypes: '{\"number_matching\":null,\"legacy\":\"x\",\"min_app_version\":5,\"push_limit\":\"a\",\"report_pause_s\":\"b\",\"enroll_after_password\":[]}',
+	storedown: '{\"issuer\":\"http://x\",\"version\":\"1\",\"store\":{\"backend\":\"redis\",\"ok\":false},\"users\":null,\"apps\":null,\"keys\":{\"expires_in_days\":30}}',
+};
+// 503s of the admin API: the store's failure alone, and a change made
+// whose audit event could not be written.
+const unavailable = {
+	storefail: '{\"error\":\"unavailable\",\"message\":\"state store failure\"}',
+	auditfail: '{\"error\":\"unavailable\",\"message\":\"settings changed, but the audit event could not be written (state store failure)\"}',
 };
 const s = require('http').createServer((q, r) => {
 	const t = (q.headers.authorization || '').replace('Bearer ', '');
-	r.writeHead(200, {'content-type': 'application/json'});
-	r.end(bodies[t] || '{}');
+	r.writeHead(unavailable[t] ? 503 : 200, {'content-type': 'application/json'});
+	r.end(unavailable[t] || bodies[t] || '{}');
 }).listen(0, '127.0.0.1', () => console.log(s.address().port));
 " >"$tmp/mock.port" &
 mock=$!
@@ -225,6 +264,29 @@ for t in empty badtypes; do
 	[ ! -s "$tmp/out" ] && grep -q 'unexpected answer' "$tmp/err" && ok ||
 		bad "workflow show of an answer without the settings ($t): nothing on stdout"
 done
+mockurl="http://127.0.0.1:$(cat "$tmp/mock.port")"
+# A store the server reports down: the status in full, then exit 1 with
+# one line on stderr (also with --json), for monitoring and scripts.
+expect status-store-down 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storedown "$C" status
+grep -q '^store: redis, DOWN$' "$tmp/out" && grep -q '^issuer: http://x$' "$tmp/out" &&
+	[ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q 'cannot reach its state store (redis)' "$tmp/err" &&
+	ok || bad "status with the store down: printed, one line on stderr"
+expect status-store-down-json 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storedown "$C" --json status
+grep -q '"ok": false' "$tmp/out" && ok || bad "status --json with the store down prints the answer"
+# A 503 for the store says what it means and what to do, with the
+# server's own message.
+expect store-503-change 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storefail "$C" user remove x
+[ "$(wc -l <"$tmp/err")" -eq 1 ] &&
+	grep -q 'could not reach its state store (state store failure), so the change was not made: try again, or check the store' "$tmp/err" &&
+	ok || bad "503 of a change: $(cat "$tmp/err")"
+expect store-503-read 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storefail "$C" user list
+grep -q 'could not reach its state store (state store failure): try again' "$tmp/err" &&
+	! grep -q 'change' "$tmp/err" && ok || bad "503 of a read: $(cat "$tmp/err")"
+expect store-503-said 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=auditfail "$C" workflow set --legacy off
+grep -q 'state store: settings changed, but the audit event could not be written' "$tmp/err" &&
+	! grep -q 'not made' "$tmp/err" && ok || bad "503 that says the change was made: $(cat "$tmp/err")"
+expect device-remove-confirms 0 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=empty "$C" device remove AAAAAAAAAAAAAAAAAAAAAA
+[ "$(cat "$tmp/out")" = "removed device AAAAAAAAAAAAAAAAAAAAAA" ] && ok || bad "device remove confirms"
 kill "$mock" 2>/dev/null
 wait "$mock" 2>/dev/null
 expect user-remove 0 "$C" user remove bob
@@ -272,6 +334,25 @@ curl -s "$AUTHFLOW_URL/demo/callback?error=access_denied" | grep -q '<a href="/d
 	bad "a failed demo sign-in links back to /demo"
 curl -s -c "$cj" -b "$cj" "$cb" | grep -q "verified your id_token" && ok || bad "demo sign-in shows verified claims"
 
+# Failed passwords show in user show: the count, and the delay's end as a
+# time, as every other time is shown.
+cj3="$tmp/cookies3"
+loc=$(curl -s -c "$cj3" -b "$cj3" -o /dev/null -w '%{redirect_url}' "$AUTHFLOW_URL/demo/login")
+loc=$(curl -s -c "$cj3" -b "$cj3" -o /dev/null -w '%{redirect_url}' "$loc")
+page=$(curl -s -c "$cj3" -b "$cj3" "$loc")
+flow=$(echo "$page" | sed -n 's/.*name="flow" value="\([^"]*\)".*/\1/p')
+csrf=$(echo "$page" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
+for i in 1 2 3 4 5 6; do
+	curl -s -o /dev/null -c "$cj3" -b "$cj3" --data-urlencode "flow=$flow" \
+		--data-urlencode "csrf=$csrf" --data-urlencode username=alice \
+		--data-urlencode password=not-her-password "$AUTHFLOW_URL/login"
+done
+expect user-show-throttled 0 "$C" user show alice
+grep -Eq '^failed_signins: [5-9]$' "$tmp/out" &&
+	grep -Eq '^delayed_until: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$' "$tmp/out" && ok ||
+	bad "user show: failures and delay: $(grep -E 'failed|until' "$tmp/out")"
+expect unlock-alice 0 "$C" user unlock alice
+
 # SIGHUP stops nothing (the file is read only at start); SIGTERM stops
 # it gracefully with status 0.
 kill -HUP "$pid"
@@ -305,6 +386,133 @@ case "$login" in
 "http://127.0.0.1:$port2/login?"*) ok ;;
 *) bad "demo on a new port: $loc led to '$login'" ;;
 esac
+kill -TERM "$pid"
+wait "$pid"
+pid=
+
+# --- a configured server with both roles, its request log at info ---
+# Token names that the server writes as actors of its own events, and the
+# hash of an empty token, are refused with the key's path.
+conf() { # conf FILE PORT NAME2 HASH2: a config with ops and a second token
+	cat >"$1" <<EOF
+{"issuer": "http://127.0.0.1:$2", "listen": {"address": "127.0.0.1", "port": $2},
+ "state_dir": "$tmp/state3", "store": {"backend": "memory"}, "log": {"level": "info"},
+ "admin": {"tokens": [{"name": "ops", "role": "superadmin", "sha256": "$ops_sha"},
+                      {"name": "$3", "role": "admin", "sha256": "$4"}]}}
+EOF
+	chmod 600 "$1"
+}
+mkdir -m 700 "$tmp/state3"
+ops="ops-token-0123456789abcdef"
+hd="helpdesk-token-0123456789abcdef"
+ops_sha=$(printf %s "$ops" | sha256sum | cut -d' ' -f1)
+hd_sha=$(printf %s "$hd" | sha256sum | cut -d' ' -f1)
+port3=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+for tname in authflow AuthFlow - demo; do
+	conf "$tmp/bad.json" "$port3" "$tname" "$hd_sha"
+	expect "config-name-$tname" 1 "$BIN/authflow" --check-config "$tmp/bad.json"
+	grep -q "admin.tokens\[1\].name: \"$tname\" is reserved" "$tmp/err" && ok ||
+		bad "token name $tname refused with its path: $(cat "$tmp/err")"
+done
+conf "$tmp/bad.json" "$port3" helpdesk "$(printf '' | sha256sum | cut -d' ' -f1)"
+expect config-empty-hash 1 "$BIN/authflow" --check-config "$tmp/bad.json"
+grep -q 'admin.tokens\[1\].sha256: is the SHA-256 of an empty token' "$tmp/err" && ok ||
+	bad "empty-token hash refused: $(cat "$tmp/err")"
+
+conf "$tmp/af3.json" "$port3" helpdesk "$hd_sha"
+"$BIN/authflow" --config "$tmp/af3.json" >"$tmp/af3.out" 2>"$tmp/af3.err" &
+pid=$!
+U3="http://127.0.0.1:$port3/admin/v1"
+i=0
+until curl -fs "http://127.0.0.1:$port3/healthz" >/dev/null 2>&1; do
+	i=$((i + 1))
+	if [ "$i" -gt 200 ] || ! kill -0 "$pid" 2>/dev/null; then
+		cat "$tmp/af3.err" >&2
+		break
+	fi
+	sleep 0.05
+done
+# api NAME WANT TOKEN METHOD PATH [BODY]: one admin call by curl; the
+# status is checked, the answer is in $tmp/body, headers in $tmp/hdr.
+api() {
+	name=$1 want=$2 tok=$3 method=$4 path=$5
+	shift 5
+	got=$(curl -s -o "$tmp/body" -D "$tmp/hdr" -w '%{http_code}' -X "$method" \
+		-H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+		${1+--data "$1"} "$U3/$path")
+	[ "$got" = "$want" ] && ok || bad "$name: HTTP $got, want $want: $(cat "$tmp/body")"
+}
+said() { grep -q -- "$2" "$tmp/body" && ok || bad "$1: answer lacks '$2': $(cat "$tmp/body")"; }
+seq_now() { curl -s -H "Authorization: Bearer $ops" "$U3/audit?limit=1" | sed -n 's/.*"seq": *\([0-9]*\).*/\1/p'; }
+
+# The MFA workflow is the superadmin's to change; the help desk reads it.
+api workflow-get-helpdesk 200 "$hd" GET workflow
+api workflow-patch-helpdesk 403 "$hd" PATCH workflow '{"legacy": true}'
+said workflow-patch-helpdesk 'changing the MFA workflow needs a superadmin token'
+expect workflow-set-helpdesk 1 env AUTHFLOW_URL="http://127.0.0.1:$port3" AUTHFLOW_ADMIN_TOKEN="$hd" \
+	"$C" workflow set --number-matching off
+grep -q 'needs a superadmin token' "$tmp/err" && ok || bad "workflow set by the help desk refused"
+api workflow-still 200 "$hd" GET workflow
+said workflow-still '"legacy":false'
+api workflow-patch-ops 200 "$ops" PATCH workflow '{"push_limit": {"count": 4}}'
+# A push_limit of {} changes nothing: 400 and no audit event.
+before=$(seq_now)
+api workflow-empty-limit 400 "$ops" PATCH workflow '{"push_limit": {}}'
+said workflow-empty-limit 'push_limit: nothing to change'
+api workflow-empty-limit-with 400 "$ops" PATCH workflow '{"push_limit": {}, "report_pause_s": 60}'
+[ -n "$before" ] && [ "$(seq_now)" = "$before" ] && ok || bad "a refused empty push_limit left an audit event"
+
+# No enrollment code for a disabled user: it could never be redeemed.
+api user-dave 201 "$ops" POST users '{"username": "dave", "enabled": false}'
+api enroll-disabled 409 "$hd" POST users/dave/enroll-code
+said enroll-disabled 'user \\"dave\\" is disabled'
+api enable-dave 200 "$hd" PATCH users/dave '{"enabled": true}'
+api enroll-enabled 201 "$hd" POST users/dave/enroll-code
+
+# Query parameters: the same refusals on every route.
+api query-unknown-users 400 "$hd" GET 'users?foo=1'
+said query-unknown-users 'foo: unknown query parameter'
+api query-unknown-audit 400 "$hd" GET 'audit?limit=5&foo=1'
+said query-unknown-audit 'foo: unknown query parameter'
+api query-unknown-queue 400 "$hd" GET 'push/queue?limit=5&foo=1'
+api query-unknown-sessions 400 "$hd" GET 'sessions?user=dave&foo=1'
+api query-unknown-status 400 "$hd" GET 'status?verbose'
+api query-twice-audit 400 "$hd" GET 'audit?limit=1&limit=2'
+said query-twice-audit 'limit: a query parameter came twice'
+api query-twice-sessions 400 "$hd" GET 'sessions?user=a&user=b'
+said query-twice-sessions 'user: a query parameter came twice'
+api query-twice-queue 400 "$hd" GET 'push/queue?limit=1&limit=1'
+said query-twice-queue 'limit: a query parameter came twice'
+api query-known 200 "$hd" GET 'audit?limit=5&before=100'
+api query-none 200 "$hd" GET users
+
+# 405 lists HEAD wherever GET is allowed, since HEAD works there.
+api allow-users 405 "$hd" PUT users
+grep -qi '^Allow: GET, HEAD, POST' "$tmp/hdr" && ok || bad "Allow of users: $(grep -i '^allow' "$tmp/hdr")"
+api allow-status 405 "$hd" POST status
+grep -qi '^Allow: GET, HEAD' "$tmp/hdr" && ok || bad "Allow of status"
+got=$(curl -s -o /dev/null -w '%{http_code}' -I -H "Authorization: Bearer $hd" "$U3/users")
+[ "$got" = 200 ] && ok || bad "HEAD users: $got"
+
+# Two Authorization headers: neither is taken (401 as for a malformed one).
+for pair in "$ops $hd" "$hd $ops" "$ops $ops"; do
+	# shellcheck disable=SC2086
+	set -- $pair
+	got=$(curl -s -o "$tmp/body" -D "$tmp/hdr" -w '%{http_code}' -H "Authorization: Bearer $1" \
+		-H "Authorization: Bearer $2" "$U3/status")
+	[ "$got" = 401 ] && grep -qi '^WWW-Authenticate: Bearer realm="authflow-admin"' "$tmp/hdr" &&
+		grep -q 'more than one Authorization header' "$tmp/body" && ok ||
+		bad "two Authorization headers: HTTP $got $(cat "$tmp/body")"
+done
+
+# A refused keys/rotate names no target: "rotate" is the route's verb.
+api rotate-helpdesk 403 "$hd" POST keys/rotate
+api queue-target 200 "$hd" GET push/queue
+sleep 0.2
+grep -q 'actor=helpdesk action=keys.rotate target=- status=403' "$tmp/af3.err" && ok ||
+	bad "log line of a refused rotation: $(grep 'keys.rotate' "$tmp/af3.err")"
+grep -q 'actor=helpdesk action=push.queue target=- status=200' "$tmp/af3.err" && ok ||
+	bad "push/queue names no target: $(grep 'push.queue' "$tmp/af3.err")"
 kill -TERM "$pid"
 wait "$pid"
 pid=

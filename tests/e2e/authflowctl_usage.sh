@@ -252,6 +252,26 @@ check_one_line passwd-max-length 3
 # Without a token the password is not even read.
 run "$tmp/max" --url "$DEAD" user passwd alice --password-stdin
 check_one_line passwd-no-token 2
+# One line only: of "a\nb\n" neither line is taken, before anything is
+# sent (exit 2, not 3); a single line end (LF or CR LF) is fine.
+for text in 'a\nb\n' 'a\nb' 'a\r\nb\r\n' 'a\n\nb\n'; do
+	# shellcheck disable=SC2059
+	printf "$text" >"$tmp/lines"
+	run "$tmp/lines" --url "$DEAD" --token "$TOKEN" user passwd alice --password-stdin
+	check_one_line "passwd-lines-$text" 2
+	grep -q 'more than one line' "$tmp/err" && ok || bad "passwd-lines-$text: not said"
+	run "$tmp/lines" --url "$DEAD" --token "$TOKEN" user add alice --password-stdin
+	check_one_line "user-add-lines-$text" 2
+	# Standard input that is not a terminal is read the same way.
+	run "$tmp/lines" --url "$DEAD" --token "$TOKEN" user passwd alice
+	check_one_line "passwd-pipe-lines-$text" 2
+done
+for text in 'a\n' 'a\r\n' 'a'; do
+	# shellcheck disable=SC2059
+	printf "$text" >"$tmp/lines"
+	run "$tmp/lines" --url "$DEAD" --token "$TOKEN" user passwd alice --password-stdin
+	check_one_line "passwd-one-line-$text" 3
+done
 
 # --- a server that cannot be reached ---
 expect dead-status 3 -- --url "$DEAD" --token "$TOKEN" status
@@ -273,7 +293,8 @@ for args in "--help" "-h" "help" "user --help" "app add --help" "audit -h" \
 	if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] &&
 		grep -q '^usage: authflowctl' "$tmp/out" &&
 		grep -q 'app deploy' "$tmp/out" &&
-		grep -q 'device enroll-code' "$tmp/out"; then
+		grep -q 'device enroll-code' "$tmp/out" &&
+		grep -q 'status exits 1 when the server reports' "$tmp/out"; then
 		ok
 	else
 		bad "help '$args': status $rc"

@@ -688,9 +688,39 @@ static void test_admin_wrong_method_405(void **state)
 
 	assert_int_equal(call(f, ADMIN, "PUT", "/admin/v1/users", NULL), 405);
 	assert_error(f, "method_not_allowed");
-	assert_string_equal(af_resp_header_get(&f->resp, "Allow"), "GET, POST");
+	/* HEAD works wherever GET does, so it is allowed there too. */
+	assert_string_equal(af_resp_header_get(&f->resp, "Allow"),
+			    "GET, HEAD, POST");
 	assert_int_equal(call(f, ADMIN, "DELETE", "/admin/v1/status", NULL),
 			 405);
+	assert_string_equal(af_resp_header_get(&f->resp, "Allow"), "GET, HEAD");
+	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/keys/rotate", NULL),
+			 403);
+}
+
+static void test_admin_unknown_query_parameter_400_on_every_route(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users", "foo=1",
+				 NULL, NULL),
+			 400);
+	assert_string_equal(answer_str(f, "message"),
+			    "foo: unknown query parameter");
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit",
+				 "limit=5&foo=1", NULL, NULL),
+			 400);
+	assert_string_equal(answer_str(f, "message"),
+			    "foo: unknown query parameter");
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/push/queue",
+				 "limit=5&foo=1", NULL, NULL),
+			 400);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/sessions",
+				 "user=alice&limit=1", NULL, NULL),
+			 400);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/sessions",
+				 "user=alice", NULL, NULL),
+			 200);
 }
 
 static void test_admin_malformed_json_400(void **state)
@@ -869,7 +899,14 @@ static void test_workflow_patch_changes_and_audits(void **state)
 	struct fx *f = *state;
 	json_t *ev, *detail;
 
+	/* One call switches push MFA for everyone: a superadmin's call. */
 	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/workflow",
+			      "{\"legacy\": true}"),
+			 403);
+	assert_string_equal(
+		answer_str(f, "message"),
+		"changing the MFA workflow needs a superadmin token");
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/workflow",
 			      "{\"legacy\": true, \"report_pause_s\": 600,"
 			      " \"min_app_version\": {\"ios\": \"2023.2\"}}"),
 			 200);
@@ -894,7 +931,7 @@ static void test_workflow_patch_changes_and_audits(void **state)
 	assert_string_equal(json_string_value(json_object_get(ev, "action")),
 			    "workflow.set");
 	assert_string_equal(json_string_value(json_object_get(ev, "actor")),
-			    "helpdesk");
+			    "root");
 	detail = json_object_get(ev, "detail");
 	assert_true(json_is_true(json_object_get(detail, "legacy")));
 }
@@ -903,23 +940,29 @@ static void test_workflow_patch_bad_value_400_unchanged(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/workflow",
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/workflow",
 			      "{\"push_limit\": {\"count\": 0, "
 			      "\"period_s\": 300}}"),
 			 400);
 	assert_error(f, "bad_request");
 	assert_non_null(strstr(answer_str(f, "message"), "push_limit"));
-	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/workflow",
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/workflow",
 			      "{\"legacy\": \"yes\"}"),
 			 400);
-	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/workflow",
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/workflow",
 			      "{\"frobnicate\": true}"),
 			 400);
 	assert_non_null(strstr(answer_str(f, "message"), "frobnicate"));
-	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/workflow", NULL),
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/workflow", NULL),
 			 400);
-	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/workflow", "{}"),
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/workflow", "{}"),
 			 400);
+	/* push_limit merges: {} of it changes nothing either. */
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/workflow",
+			      "{\"push_limit\": {}}"),
+			 400);
+	assert_non_null(strstr(answer_str(f, "message"),
+			       "push_limit: nothing to change"));
 	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/workflow", NULL),
 			 200);
 	assert_true(json_is_false(json_object_get(f->answer, "legacy")));
@@ -970,6 +1013,21 @@ static void test_enroll_code_known_user_201_with_uri(void **state)
 	assert_int_equal(
 		af_mfa_enroll_code_take(f->srv.store, code, user, sizeof(user)),
 		AF_MFA_NOT_FOUND);
+}
+
+static void test_enroll_code_disabled_user_409(void **state)
+{
+	struct fx *f = *state;
+
+	add_alice(f);
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/users/alice",
+			      "{\"enabled\": false}"),
+			 200);
+	assert_int_equal(call(f, ADMIN, "POST",
+			      "/admin/v1/users/alice/enroll-code", NULL),
+			 409);
+	assert_error(f, "conflict");
+	assert_non_null(strstr(answer_str(f, "message"), "is disabled"));
 }
 
 static void test_enroll_code_unknown_user_404(void **state)
@@ -1730,6 +1788,8 @@ int main(void)
 		T(test_keys_rotate_superadmin_only),
 		T(test_sessions_list_and_end),
 		T(test_admin_log_line_names_actor_never_secrets),
+		T(test_admin_unknown_query_parameter_400_on_every_route),
+		T(test_enroll_code_disabled_user_409),
 		T(test_workflow_get_defaults),
 		T(test_workflow_patch_changes_and_audits),
 		T(test_workflow_patch_bad_value_400_unchanged),

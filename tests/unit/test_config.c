@@ -26,6 +26,9 @@
 #define HASH_A \
 	"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 #define HASH_B \
+	"3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"
+/* SHA-256 of the empty string: no token has it. */
+#define HASH_EMPTY \
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 /* Temporary files for the tls and load tests, removed in teardown. */
@@ -218,7 +221,7 @@ static void test_parse_every_key_set_values_read(void **state)
 	assert_int_equal(cfg->admin_tokens[0].sha256[31], 0xad);
 	assert_string_equal(cfg->admin_tokens[1].name, "h.d-1_x");
 	assert_int_equal(cfg->admin_tokens[1].role, AF_ROLE_ADMIN);
-	assert_int_equal(cfg->admin_tokens[1].sha256[0], 0xe3);
+	assert_int_equal(cfg->admin_tokens[1].sha256[0], 0x3e);
 	assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
 	assert_int_equal(cfg->body_max, 1048576);
 	assert_int_equal(cfg->request_timeout_s, 300);
@@ -752,6 +755,59 @@ static void test_admin_tokens_checked(void **state)
 	free(cfg);
 }
 
+static void test_admin_tokens_reserved_actor_names_refused(void **state)
+{
+	static const char *const reserved[] = {"authflow", "AuthFlow", "-",
+					       "demo", "DEMO"};
+	/* Actors of the server's own events, which names cannot hold. */
+	static const char *const colon[] = {"ip:10.0.0.1", "user:alice",
+					    "device:abc", "IP:x"};
+	/* Near them, but no actor the server writes. */
+	static const char *const fine[] = {"authflow-ops", "ip", "user",
+					   "device-admin", "--", "demo2"};
+	af_config *cfg = new_cfg();
+	char json[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		token_json(json, sizeof(json), reserved[i], "admin", HASH_A);
+		refused(json, "admin.tokens[0].name: \"");
+		refused(json, "\" is reserved: the audit trail and logs use");
+	}
+	for (i = 0; i < sizeof(colon) / sizeof(colon[0]); i++) {
+		token_json(json, sizeof(json), colon[i], "admin", HASH_A);
+		refused(json, "admin.tokens[0].name: ");
+	}
+	for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		token_json(json, sizeof(json), fine[i], "admin", HASH_A);
+		parse_ok(json, cfg);
+	}
+	/* The second entry is named in the path, not just the first. */
+	refused("{" ISSUER ",\"admin\":{\"tokens\":["
+		"{\"name\":\"ops\",\"role\":\"admin\",\"sha256\":\"" HASH_A
+		"\"},"
+		"{\"name\":\"authflow\",\"role\":\"superadmin\",\"sha256\":"
+		"\"" HASH_B "\"}]}}",
+		"admin.tokens[1].name: \"authflow\" is reserved");
+	free(cfg);
+}
+
+static void test_admin_tokens_empty_string_hash_refused(void **state)
+{
+	char json[512];
+
+	(void)state;
+	token_json(json, sizeof(json), "ops", "admin", HASH_EMPTY);
+	refused(json, "admin.tokens[0].sha256: is the SHA-256 of an empty "
+		      "token, which can never match");
+	/* In upper case too: the hex is read, not the text compared. */
+	token_json(
+		json, sizeof(json), "ops", "admin",
+		"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855");
+	refused(json, "admin.tokens[0].sha256: is the SHA-256 of an empty");
+}
+
 static void test_admin_tokens_duplicates_refused(void **state)
 {
 	(void)state;
@@ -1258,6 +1314,9 @@ int main(void)
 		cmocka_unit_test(test_log_level_values),
 		cmocka_unit_test(test_argon2_values_checked),
 		cmocka_unit_test(test_admin_tokens_checked),
+		cmocka_unit_test(
+			test_admin_tokens_reserved_actor_names_refused),
+		cmocka_unit_test(test_admin_tokens_empty_string_hash_refused),
 		cmocka_unit_test(test_admin_tokens_duplicates_refused),
 		cmocka_unit_test(test_admin_tokens_count_limit),
 		cmocka_unit_test(test_limits_checked),

@@ -1824,8 +1824,11 @@ describe(`authflow signing keys (${STORE} store)`, () => {
       }
       assert.ok(full, 'a rotation was refused');
       assert.equal(full.status, 409);
-      assert.equal(full.json.message, 'the key ring is full: wait until old keys retire');
       const keys = (await srv.admin('GET', '/keys')).json;
+      // When room comes by itself, and how to make it sooner.
+      const first = Math.min(...keys.keys.filter((k) => !k.signing).map((k) => k.retire_after));
+      const at = new Date(first * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+      assert.equal(full.json.message, `the key ring is full (16 keys): the first leaves by itself at ${at}; 'keys retire KID' takes a key that no longer signs out now`);
       assert.equal(keys.keys.length, 16);
       assert.equal((await jwksKids(srv.issuer)).length, 16);
       const cli = ctl(srv, ['keys', 'rotate']);
@@ -1833,6 +1836,50 @@ describe(`authflow signing keys (${STORE} store)`, () => {
       assert.equal(cli.stderr.trim().split('\n').length, 1, cli.stderr);
       const s = await seed(srv, { user: 'keys-full' });
       assert.equal(kidOf((await signInAt(srv, s)).id_token), keys.signing_kid);
+      // A retirement makes room for the next rotation.
+      const old = keys.keys.find((k) => !k.signing).kid;
+      assert.equal(ctl(srv, ['keys', 'retire', old]).code, 0);
+      assert.equal((await srv.admin('POST', '/keys/rotate')).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('retire: a key that may have leaked leaves /jwks at once and its tokens stop working; the signing key cannot', async () => {
+    const srv = await startServer({ store: STORE });
+    try {
+      const s = await seed(srv, { user: 'keys-retire', app: { access_token_format: 'jwt' } });
+      const before = await signInAt(srv, s);
+      const oldKid = kidOf(before.id_token);
+      // The key that signs now: rotate first.
+      let r = ctl(srv, ['keys', 'retire', oldKid]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /this key signs now: rotate first \('keys rotate'\), then retire it/);
+      assert.equal((await srv.admin('DELETE', '/keys/nosuchkey')).status, 404);
+      // An admin token is not enough.
+      const asAdmin = await fetch(`${srv.issuer}/admin/v1/keys/${oldKid}`, { method: 'DELETE', headers: { authorization: `Bearer ${srv.adminToken}` } });
+      assert.equal(asAdmin.status, 403);
+      assert.ok((await jwksKids(srv.issuer)).includes(oldKid));
+
+      const newKid = ctl(srv, ['keys', 'rotate']).stdout.match(/^kid: (\S+)$/m)[1];
+      let ui = await fetch(`${srv.issuer}/userinfo`, { headers: { authorization: `Bearer ${before.access_token}` } });
+      assert.equal(ui.status, 200, 'before: the old key still verifies');
+      r = ctl(srv, ['keys', 'retire', oldKid]);
+      assert.equal(r.code, 0, r.stderr);
+      // The status lists every key left, in a table.
+      assert.match(r.stdout, new RegExp(`^signing_kid: ${newKid}$`, 'm'));
+      assert.match(r.stdout, /^KID +SIGNS_FROM +EXPIRES_AT +LEAVES_JWKS +SIGNING$/m);
+      assert.match(r.stdout, new RegExp(`^${newKid} +\\S+ +\\S+ +\\S+ +yes$`, 'm'));
+      assert.doesNotMatch(r.stdout, new RegExp(oldKid));
+      assert.deepEqual(await jwksKids(srv.issuer), [newKid]);
+      ui = await fetch(`${srv.issuer}/userinfo`, { headers: { authorization: `Bearer ${before.access_token}` } });
+      assert.equal(ui.status, 401, 'its JWT access tokens no longer verify');
+      const audit = (await srv.admin('GET', '/audit?limit=5')).json.events;
+      assert.ok(audit.some((e) => e.action === 'keys.retire' && e.target === oldKid), JSON.stringify(audit));
+      assert.match(srv.stderr(), new RegExp(`retired key ${oldKid}`));
+      // Signing goes on with the new key.
+      assert.equal(kidOf((await signInAt(srv, s)).id_token), newKid);
+      assert.equal(ctl(srv, ['keys', 'retire', oldKid]).code, 1, 'gone already');
     } finally {
       await srv.stop();
     }
