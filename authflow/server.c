@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
+#include "http/tlsfiles.h"
 #include "server.h"
 #include "web/brand.h"
 
@@ -101,6 +102,10 @@ int af_server_check(const af_config *cfg, char *err, size_t errlen)
 	store_options so;
 	char serr[256];
 
+	if (cfg->tls_cert_file[0] != '\0' &&
+	    af_tls_files_check(cfg->tls_cert_file, cfg->tls_key_file, err,
+			       errlen) != 0)
+		return -1;
 	store_options_of(cfg, &so);
 	if (store_check(&so, serr, sizeof(serr)) != STORE_OK) {
 		/* What store_check() looks at: the url, or the state folder. */

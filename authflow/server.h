@@ -77,9 +77,10 @@ typedef struct af_server {
 #define AF_KEYS_REFRESH_S      5
 
 /*
- * Checks what af_server_init() would need of cfg without opening it: the
- * store's settings and state folder (store_check()). 0, or -1 with a
- * one-line reason in err.
+ * Checks what af_server_init() and af_server_start() would need of cfg
+ * without opening it: the TLS files (af_tls_files_check()), the store's
+ * settings and state folder (store_check()). 0, or -1 with a one-line
+ * reason in err.
  */
 int af_server_check(const af_config *cfg, char *err, size_t errlen);
 

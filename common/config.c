@@ -751,7 +751,8 @@ static int parse_keys(json_t *root, af_config *cfg, struct cfg_err *e)
 		return fail(e, "keys.rsa_bits", "must be 2048, 3072 or 4096");
 	cfg->rsa_bits = (unsigned)v;
 	v = cfg->key_lifetime_days;
-	if (get_uint(s, "keys", "lifetime_days", 1, 3650, &v, e) != 0)
+	/* 2 at least: alert_days (1 at least) must fit below it. */
+	if (get_uint(s, "keys", "lifetime_days", 2, 3650, &v, e) != 0)
 		return -1;
 	cfg->key_lifetime_days = (unsigned)v;
 	v = cfg->key_alert_days;

@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
+#include "http/tlsfiles.h"
 #include "server.h"
 #include "workq.h"
 
@@ -733,6 +734,10 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 		return -1;
 	}
 	if (srv->cfg.tls_cert_file[0] != '\0') {
+		/* A bad file would otherwise read as a port that is taken. */
+		if (af_tls_files_check(srv->cfg.tls_cert_file,
+				       srv->cfg.tls_key_file, err, errlen) != 0)
+			goto out;
 		cert = read_file(srv->cfg.tls_cert_file);
 		key = read_file(srv->cfg.tls_key_file);
 		if (cert == NULL || key == NULL) {

@@ -593,7 +593,10 @@ static void test_keys_values_checked(void **state)
 		"keys.rsa_bits: must be 2048, 3072 or 4096");
 	refused("{" ISSUER ",\"keys\":{\"rsa_bits\":2049}}", "keys.rsa_bits");
 	refused("{" ISSUER ",\"keys\":{\"lifetime_days\":0}}",
-		"keys.lifetime_days: must be 1..3650");
+		"keys.lifetime_days: must be 2..3650");
+	refused("{" ISSUER ",\"keys\":{\"lifetime_days\":1,"
+		"\"alert_days\":1}}",
+		"keys.lifetime_days: must be 2..3650");
 	refused("{" ISSUER ",\"keys\":{\"lifetime_days\":3651}}",
 		"keys.lifetime_days");
 	refused("{" ISSUER ",\"keys\":{\"lifetime_days\":30}}",

@@ -7,7 +7,8 @@
 // with authflow, pushd, idsim, mock_apns and mock_fcm.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -490,6 +491,57 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       assert.equal(check({ ...mem, state_dir: path.join(tmp, 'new-folder') }).status, 0, 'a folder it can make');
       refused(check({ ...mem, state_dir: path.join(tmp, 'no', 'such') }), /config-\d+\.json: state_dir: cannot make state folder .*no\/such/);
       refused(check({ ...mem, state_dir: notKey }), /is not a folder/);
+      // Native TLS: a good pair passes; a file that is no certificate,
+      // or the key of another certificate, is found before start-up.
+      const keyCopy = (name) => {
+        const p = path.join(tmp, `tls-${name}`);
+        copyFileSync(path.join(dir, name), p);
+        chmodSync(p, 0o600);
+        return p;
+      };
+      const cert = path.join(dir, 'server.pem');
+      const tlsKey = keyCopy('server.key');
+      const caKey = keyCopy('ca.key');
+      const tls = (c, k) => ({ ...mem, state_dir: path.join(tmp, 'new-folder'), tls: { cert_file: c, key_file: k } });
+      r = check(tls(cert, tlsKey));
+      assert.equal(r.status, 0, r.stderr);
+      refused(check(tls(notKey, tlsKey)), /config-\d+\.json: tls\.cert_file: .*not-a-key\.p8 holds no PEM certificate$/m);
+      refused(check(tls(cert, caKey)), /tls\.key_file: .*tls-ca\.key is not the key of the certificate in tls\.cert_file$/m);
+      // Started so, it says which file, not that the port is taken.
+      const bad = path.join(tmp, 'bad-tls.json');
+      writeFileSync(bad, JSON.stringify(tls(cert, caKey)), { mode: 0o600 });
+      r = spawnSync(path.join(BIN, 'authflow'), ['--config', bad], { encoding: 'utf8', timeout: 20000 });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /tls\.key_file: .*is not the key of the certificate/);
+      assert.doesNotMatch(r.stderr, /cannot listen/);
+      // With the right pair it serves https, with HSTS.
+      const port = await freePort();
+      const good = path.join(tmp, 'good-tls.json');
+      writeFileSync(good, JSON.stringify({
+        ...tls(cert, tlsKey), state_dir: path.join(tmp, 'tls-state'),
+        issuer: `https://127.0.0.1:${port}`, listen: { ...mem.listen, port },
+      }), { mode: 0o600 });
+      const proc = spawn(path.join(BIN, 'authflow'), ['--config', good], { stdio: ['ignore', 'ignore', 'pipe'] });
+      try {
+        const ca = readFileSync(path.join(dir, 'ca.pem'));
+        const get = (p) => new Promise((res, rej) => {
+          https.get({ host: '127.0.0.1', port, path: p, ca }, (s) => {
+            let body = '';
+            s.on('data', (d) => { body += d; });
+            s.on('end', () => res({ status: s.statusCode, body, headers: s.headers }));
+          }).on('error', rej);
+        });
+        let up = null;
+        for (let i = 0; i < 100 && !up; i++) {
+          try { up = await get('/healthz'); } catch { await sleep(100); }
+        }
+        assert.equal(up?.status, 200);
+        assert.match(up.headers['strict-transport-security'], /max-age=\d+/);
+        const d = JSON.parse((await get('/.well-known/openid-configuration')).body);
+        assert.equal(d.issuer, `https://127.0.0.1:${port}`);
+      } finally {
+        proc.kill('SIGTERM');
+      }
       // The command lines say which option lacks its value.
       for (const prog of ['authflow', 'pushd']) {
         r = spawnSync(path.join(BIN, prog), ['--config'], { encoding: 'utf8' });

@@ -1,0 +1,63 @@
+/* The TLS certificate and key files; see tlsfiles.h. */
+#include <stdio.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include "http/tlsfiles.h"
+
+int af_tls_files_check(const char *cert_file, const char *key_file, char *err,
+		       size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	EVP_PKEY *key = NULL;
+	BIO *bio = NULL;
+	int rc = -1;
+
+	if (ctx == NULL) {
+		snprintf(err, errlen, "tls: cannot set up TLS (out of memory)");
+		goto out;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+		snprintf(err, errlen,
+			 "tls.cert_file: %s holds no PEM certificate",
+			 cert_file);
+		goto out;
+	}
+	/* Read alone first, so that a key that is none is told apart from
+	 * the key of another certificate. */
+	bio = BIO_new_file(key_file, "r");
+	/*
+	 * With no callback, the empty passphrase: the server starts
+	 * unattended, so an encrypted key is one it cannot use, and OpenSSL
+	 * must not ask for one on a terminal.
+	 */
+	key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"")
+			  : NULL;
+	if (key == NULL) {
+		snprintf(
+			err, errlen,
+			"tls.key_file: %s holds no unencrypted PEM private key",
+			key_file);
+		goto out;
+	}
+	if (SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(
+			err, errlen,
+			"tls.key_file: %s is not the key of the certificate in "
+			"tls.cert_file",
+			key_file);
+		goto out;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	SSL_CTX_free(ctx);
+	return rc;
+}
