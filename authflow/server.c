@@ -11,9 +11,13 @@
 #include "server.h"
 #include "web/brand.h"
 
-/* The store options of a configuration. */
 /* Details up to this size go into an audit log line whole. */
 #define AUDIT_LOG_DETAIL_MAX 2048
+/*
+ * Bytes of a longer one's part: escaped twice at worst (a quote of the
+ * JSON text is \" there, then \\\" in the line), it still fits a line.
+ */
+#define AUDIT_LOG_PART_MAX   1024
 
 /* What the key ring tells an operator: one log line. */
 static void keys_to_log(void *arg, int warning, const char *msg)
@@ -27,17 +31,63 @@ static void keys_to_log(void *arg, int warning, const char *msg)
 }
 
 /*
+ * The detail of an audit event too long for one line, in parts of at most
+ * AUDIT_LOG_PART_MAX bytes (cut between UTF-8 characters), one line
+ * each after the n members of kv: "detail_part" ("2/5"), "detail_chunk"
+ * (that part of the compact JSON text), and the whole text's
+ * "detail_bytes" and "detail_sha256" to check the joined parts against.
+ */
+static void audit_parts(af_server *srv, const char **kv, size_t n,
+			const char *detail, size_t len)
+{
+	char part[24], bytes[24], hex[65], chunk[AUDIT_LOG_PART_MAX + 1];
+	size_t off, total = 0, i = 0, cut;
+
+	af_sha256_hex(detail, len, hex);
+	snprintf(bytes, sizeof(bytes), "%zu", len);
+	/* Two passes: the count of parts first, then the parts. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (off = 0, i = 0; off < len; off += cut, i++) {
+			cut = len - off;
+			if (cut > AUDIT_LOG_PART_MAX) {
+				cut = AUDIT_LOG_PART_MAX;
+				while (cut > 1 &&
+				       ((unsigned char)detail[off + cut] &
+					0xc0) == 0x80)
+					cut--;
+			}
+			if (pass == 0)
+				continue;
+			memcpy(chunk, detail + off, cut);
+			chunk[cut] = '\0';
+			snprintf(part, sizeof(part), "%zu/%zu", i + 1, total);
+			kv[n] = "detail_part";
+			kv[n + 1] = part;
+			kv[n + 2] = "detail_chunk";
+			kv[n + 3] = chunk;
+			kv[n + 4] = "detail_bytes";
+			kv[n + 5] = bytes;
+			kv[n + 6] = "detail_sha256";
+			kv[n + 7] = hex;
+			kv[n + 8] = NULL;
+			log_record(srv->log, "audit", kv);
+		}
+		total = i;
+	}
+}
+
+/*
  * Every audit event also goes to the log, where a collector keeps it for
- * as long as it likes: the store keeps only the newest AF_AUDIT_RING. A
- * detail too long for one line is given by its size and SHA-256 (of its
- * compact JSON with sorted keys, as the trail's own shortened form).
+ * as long as it likes: the store keeps only the newest AF_AUDIT_RING, and
+ * shortens a large detail. A detail too long for one line goes whole, in
+ * parts on lines of their own (audit_parts()).
  */
 static void audit_to_log(void *arg, const json_t *ev, int stored)
 {
 	af_server *srv = arg;
-	char seq[24], bytes[24], hex[65];
+	char seq[24];
 	char *detail = NULL;
-	const char *kv[17];
+	const char *kv[21];
 	size_t n = 0, len;
 
 	kv[n++] = "actor";
@@ -59,19 +109,15 @@ static void audit_to_log(void *arg, const json_t *ev, int stored)
 	if (detail != NULL && len <= AUDIT_LOG_DETAIL_MAX) {
 		kv[n++] = "detail";
 		kv[n++] = detail;
-	} else if (detail != NULL) {
-		af_sha256_hex(detail, len, hex);
-		snprintf(bytes, sizeof(bytes), "%zu", len);
-		kv[n++] = "detail_sha256";
-		kv[n++] = hex;
-		kv[n++] = "detail_bytes";
-		kv[n++] = bytes;
 	}
 	kv[n] = NULL;
 	for (size_t i = 1; i < n; i += 2)
 		if (kv[i] == NULL)
 			kv[i] = "";
-	log_record(srv->log, "audit", kv);
+	if (detail != NULL && len > AUDIT_LOG_DETAIL_MAX)
+		audit_parts(srv, kv, n, detail, len);
+	else
+		log_record(srv->log, "audit", kv);
 	free(detail);
 }
 
@@ -88,6 +134,7 @@ static void store_to_log(void *arg, int level, const char *msg)
 		log_info(srv->log, NULL, "store", "%s", msg);
 }
 
+/* The store options of a configuration. */
 static void store_options_of(const af_config *cfg, store_options *so)
 {
 	memset(so, 0, sizeof(*so));

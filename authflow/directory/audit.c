@@ -83,13 +83,30 @@ out:
 	return out;
 }
 
-/* Hands the event to the directory's audit sink, if it has one. */
-static void to_sink(af_dir *dir, const json_t *ev, int stored)
+/*
+ * Hands the event to the directory's audit sink, if it has one, with the
+ * whole detail (full, when the store keeps it shortened): the log is
+ * where the whole history lives.
+ */
+static void to_sink(af_dir *dir, json_t *ev, const json_t *full, int stored)
 {
 	const af_dir_options *o = af_dir_options_get(dir);
+	json_t *kept = NULL;
 
-	if (o != NULL && o->audit_sink != NULL)
-		o->audit_sink(o->audit_arg, ev, stored);
+	if (o == NULL || o->audit_sink == NULL)
+		return;
+	if (full != NULL) {
+		kept = json_incref(json_object_get(ev, "detail"));
+		/* Out of memory: the shortened detail is what there is. */
+		if (json_object_set_new(ev, "detail", json_deep_copy(full)) !=
+		    0) {
+			json_decref(kept);
+			kept = NULL;
+		}
+	}
+	o->audit_sink(o->audit_arg, ev, stored);
+	if (kept != NULL)
+		(void)json_object_set_new(ev, "detail", kept);
 }
 
 static af_dir_status slot_key(char *key, size_t keycap, int64_t seq)
@@ -105,6 +122,7 @@ af_dir_status af_audit_record(af_dir *dir, const char *actor,
 {
 	char key[STORE_KEY_MAX];
 	json_t *ev = NULL, *small = NULL;
+	const json_t *full = NULL;
 	af_dir_status rc;
 	int64_t seq = 0;
 
@@ -120,6 +138,7 @@ af_dir_status af_audit_record(af_dir *dir, const char *actor,
 	 */
 	rc = detail_fits(detail);
 	if (rc == AF_DIR_LIMIT) {
+		full = detail;
 		small = detail_digest(detail);
 		detail = small;
 		rc = small != NULL ? detail_fits(small) : AF_DIR_NOMEM;
@@ -151,7 +170,7 @@ af_dir_status af_audit_record(af_dir *dir, const char *actor,
 		rc = af_dir__put_json(dir, key, ev, 0);
 out:
 	if (ev != NULL)
-		to_sink(dir, ev, rc == AF_DIR_OK);
+		to_sink(dir, ev, full, rc == AF_DIR_OK);
 	json_decref(ev);
 	json_decref(small);
 	return rc;

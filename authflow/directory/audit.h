@@ -33,8 +33,9 @@
  * none). A detail over AF_AUDIT_DETAIL_MAX is kept shortened, as
  *   {"shortened": true, "bytes": N, "sha256": "<hex of its compact,
  *    key-sorted JSON>", "members": ["<its member names>", ...]},
- * since the change it describes has already been made. AF_DIR_OK,
- * AF_DIR_INVALID, AF_DIR_STORE, AF_DIR_NOMEM.
+ * since the change it describes has already been made; the directory's
+ * audit sink still gets it whole. AF_DIR_OK, AF_DIR_INVALID, AF_DIR_STORE,
+ * AF_DIR_NOMEM.
  */
 AF_DIR_NODISCARD af_dir_status af_audit_record(af_dir *dir, const char *actor,
 					       const char *action,

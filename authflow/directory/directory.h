@@ -176,7 +176,8 @@ typedef struct af_throttle_params {
 /*
  * Called with every audit event as it is recorded (lent for the call),
  * stored or not, so that the events also reach a log that keeps more
- * than the ring does. Must be re-entrant.
+ * than the ring does: with the whole detail, also one the store keeps
+ * shortened (see af_audit_record()). Must be re-entrant.
  */
 typedef void (*af_dir_audit_sink)(void *arg, const json_t *event, int stored);
 

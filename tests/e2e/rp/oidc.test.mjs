@@ -766,6 +766,27 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.ok(await signedIn(first.browser, first.config), 'a mismatched client_id ends nothing');
   });
 
+  test('audit: a large detail reaches the log whole, in parts, also when the trail keeps it shortened', async () => {
+    const lines = () => server.stderr().split('\n').filter((l) => l.includes('"event":"audit"')).map((l) => JSON.parse(l));
+    for (const [name, n, len] of [['audit-mid', 3, 1500], ['audit-big', 20, 2000]]) {
+      const uris = Array.from({ length: n }, (_, i) => `https://rp.example/${i}${'x'.repeat(len)}`);
+      const r = await server.admin('POST', '/apps', { name, redirect_uris: uris });
+      assert.equal(r.status, 201, r.text);
+      await new Promise((res) => setTimeout(res, 100));
+      const mine = lines().filter((l) => l.action === 'app.add' && l.target === r.json.client_id);
+      assert.ok(mine.length > 1, `in parts: ${mine.length}`);
+      assert.ok(mine.every((l) => l.seq === mine[0].seq && l.detail === undefined));
+      assert.deepEqual(mine.map((l) => l.detail_part), mine.map((_, i) => `${i + 1}/${mine.length}`));
+      const text = mine.map((l) => l.detail_chunk).join('');
+      assert.equal(Buffer.byteLength(text), Number(mine[0].detail_bytes));
+      assert.equal(createHash('sha256').update(text).digest('hex'), mine[0].detail_sha256);
+      assert.deepEqual(JSON.parse(text).redirect_uris, uris, 'every URI, whole');
+      // The trail itself keeps a large one shortened, as it says.
+      const ev = (await server.admin('GET', '/audit?limit=20')).json.events.find((e) => e.target === r.json.client_id);
+      assert.equal(ev.detail.shortened === true, n === 20);
+    }
+  });
+
   test('userinfo: a token stops working once its app is disabled, undeployed or removed', async () => {
     const s = await seed(server, { user: 'lena' });
     const { tokens } = await fullSignIn(s);
