@@ -56,6 +56,7 @@ const char *af_admin_strerror(af_admin_status st)
  * ignored, and of a repeated one no value is "the" value.
  */
 static const char *const q_user[] = {"user", NULL};
+static const char *const q_user_sid[] = {"user", "sid", NULL};
 static const char *const q_audit[] = {"limit", "before", NULL};
 static const char *const q_limit[] = {"limit", NULL};
 
@@ -136,7 +137,7 @@ static const route routes[] = {
 	{"GET", "sessions", "sessions.list", af_admin__sessions_list, NULL,
 	 q_user},
 	{"DELETE", "sessions", "sessions.end", af_admin__sessions_end, NULL,
-	 q_user},
+	 q_user_sid},
 	{"GET", "audit", "audit.list", af_admin__audit, NULL, q_audit},
 	{"GET", "workflow", "workflow.show", af_admin__workflow_show, NULL,
 	 NULL},

@@ -205,9 +205,11 @@ static void add_session(const af_session *s, void *arg)
 
 	for (i = 0; amr != NULL && i < s->namr && i < AF_AMR_MAX; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
-	o = json_pack("{s:s, s:s, s:I, s:I, s:o}", "sid", s->sid, "username",
-		      s->username, "auth_time", (json_int_t)s->auth_time,
-		      "created", (json_int_t)s->created, "amr", amr);
+	o = json_pack("{s:s, s:s, s:I, s:I, s:o, s:s?}", "sid", s->sid,
+		      "username", s->username, "auth_time",
+		      (json_int_t)s->auth_time, "created",
+		      (json_int_t)s->created, "amr", amr, "ip",
+		      s->ip[0] != '\0' ? s->ip : NULL);
 	if (o != NULL)
 		json_array_append_new(arr, o);
 }
@@ -244,15 +246,66 @@ int af_admin__signins_end(af_server *srv, const char *username)
 	return n;
 }
 
+/*
+ * The sessions.end event of n sessions of user ended (sid: the one asked
+ * for, or NULL for all), and the answer {"ended": n}.
+ */
+static void sessions_ended(af_admin_call *c, const char *user, int n,
+			   const char *sid)
+{
+	json_t *detail = json_pack("{s:i, s:s?}", "ended", n, "sid", sid);
+	af_dir_status st;
+
+	st = detail != NULL ? af_audit_record(c->srv->dir, c->caller.name,
+					      "sessions.end", user, detail)
+			    : AF_DIR_NOMEM;
+	json_decref(detail);
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(c, st,
+				    "sessions ended, but the audit event could "
+				    "not be written");
+		return;
+	}
+	af_admin__json(c, 200, json_pack("{s:i}", "ended", n));
+}
+
+/*
+ * DELETE sessions?user=U&sid=S: the one session, in the browser it lives
+ * in; what it signed into lives on, as after the user's own sign-out.
+ */
+static void session_end_one(af_admin_call *c, const char *user, const char *sid)
+{
+	int n;
+
+	if (strlen(sid) >= AF_SID_MAX) {
+		af_admin__error(c, AF_ADMIN_NOT_FOUND, "no such session");
+		return;
+	}
+	n = af_session_end_one(c->srv, user, sid);
+	if (n < 0) {
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
+		return;
+	}
+	if (n == 0) {
+		af_admin__error(c, AF_ADMIN_NOT_FOUND, "no such session");
+		return;
+	}
+	sessions_ended(c, user, n, sid);
+}
+
 void af_admin__sessions_end(af_admin_call *c)
 {
 	char user[AF_DIR_USERNAME_MAX + 1];
-	json_t *detail;
+	const char *sid = hp_params_get(c->req->query, "sid");
 	af_dir_status st;
 	int n;
 
 	if (!query_user(c, user))
 		return;
+	if (sid != NULL) {
+		session_end_one(c, user, sid);
+		return;
+	}
 	/*
 	 * The user's codes and tokens, and sign-ins half done, end with the
 	 * sessions; a user no longer there has only sessions left to end.
@@ -267,18 +320,7 @@ void af_admin__sessions_end(af_admin_call *c)
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
 		return;
 	}
-	detail = json_pack("{s:i}", "ended", n);
-	st = detail != NULL ? af_audit_record(c->srv->dir, c->caller.name,
-					      "sessions.end", user, detail)
-			    : AF_DIR_NOMEM;
-	json_decref(detail);
-	if (st != AF_DIR_OK) {
-		af_admin__dir_error(c, st,
-				    "sessions ended, but the audit event could "
-				    "not be written");
-		return;
-	}
-	af_admin__json(c, 200, json_pack("{s:i}", "ended", n));
+	sessions_ended(c, user, n, NULL);
 }
 
 /*

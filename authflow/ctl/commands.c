@@ -81,6 +81,7 @@ static const char usage_text[] =
 	"  keys status | rotate | retire KID\n"
 	"  sessions list USER | end USER   (end: also the user's codes and\n"
 	"                               tokens, and sign-ins under way)\n"
+	"  sessions end-one USER SID    (that browser's session only)\n"
 	"  audit [--limit N] [--before SEQ]   (1..1000, default 50; events\n"
 	"                               older than SEQ)\n"
 	"\n"
@@ -244,6 +245,7 @@ static int print_sessions(json_t *answer)
 		{"SID", "sid", AF_CTL_CELL_TEXT},
 		{"AUTH-TIME", "auth_time", AF_CTL_CELL_TIME},
 		{"AMR", "amr", AF_CTL_CELL_LIST},
+		{"IP", "ip", AF_CTL_CELL_TEXT},
 	};
 	return af_ctl_print_table(answer, "sessions", cols,
 				  AF_CTL_NELEMS(cols));
@@ -1582,9 +1584,13 @@ int af_ctl_cmd_sessions(af_ctl *ctl, int argc, char **argv)
 	static const af_ctl_simple end = {
 		"sessions end",	    "USER",	1, "DELETE",
 		"sessions?user={}", print_ended};
+	static const af_ctl_simple end_one = {
+		"sessions end-one",	   "USER and SID", 2, "DELETE",
+		"sessions?user={}&sid={}", print_ended};
 	static const af_ctl_verb verbs[] = {
 		{"list", NULL, &list},
 		{"end", NULL, &end},
+		{"end-one", NULL, &end_one},
 	};
 
 	return af_ctl_run_verb(ctl, "sessions", verbs, AF_CTL_NELEMS(verbs),

@@ -62,6 +62,9 @@ static int from_json(const char *text, size_t len, af_session *s)
 		 json_string_value(json_object_get(o, "sid")));
 	copy_str(s->acr, sizeof(s->acr),
 		 json_string_value(json_object_get(o, "acr")));
+	/* Sessions made before addresses were kept have none. */
+	copy_str(s->ip, sizeof(s->ip),
+		 json_string_value(json_object_get(o, "ip")));
 	s->auth_time = json_integer_value(json_object_get(o, "auth_time"));
 	s->created = json_integer_value(json_object_get(o, "created"));
 	s->created_ms = json_integer_value(json_object_get(o, "created_ms"));
@@ -86,10 +89,11 @@ static char *to_json(const af_session *s)
 
 	for (i = 0; amr != NULL && i < s->namr; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o*}",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o*}",
 		      "username", s->username, "sub", s->sub, "sid", s->sid,
-		      "acr", s->acr, "auth_time", (json_int_t)s->auth_time,
-		      "created", (json_int_t)s->created, "created_ms",
+		      "acr", s->acr, "ip", s->ip, "auth_time",
+		      (json_int_t)s->auth_time, "created",
+		      (json_int_t)s->created, "created_ms",
 		      (json_int_t)s->created_ms, "gen", (json_int_t)s->gen,
 		      "amr", amr);
 	if (o == NULL)
@@ -257,6 +261,7 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 		goto out;
 	s->created_ms = af_now_ms();
 	s->created = s->created_ms / 1000;
+	copy_str(s->ip, sizeof(s->ip), req->client_ip);
 	text = to_json(s);
 	if (text == NULL)
 		goto out;
@@ -318,17 +323,19 @@ static int collect_member(const char *member, void *arg)
 }
 
 /*
- * Visits each live session of a user; with end set, ends them. Members
- * are collected first so that no store call happens inside the set walk.
+ * Visits each live session of a user (only the one whose public id is sid,
+ * when sid is not NULL); with end set, ends them. Members are collected
+ * first so that no store call happens inside the set walk.
  */
-static int visit_user(af_server *srv, const char *username, int end,
-		      void (*fn)(const af_session *s, void *arg), void *arg)
+static int visit_user(af_server *srv, const char *username, const char *sid,
+		      int end, void (*fn)(const af_session *s, void *arg),
+		      void *arg)
 {
 	char key[80], idx[160];
 	json_t *members = json_array(), *m;
 	store_value v = {0};
 	af_session s;
-	int count = 0;
+	int count = 0, ok;
 	size_t i;
 
 	if (members == NULL)
@@ -352,12 +359,16 @@ static int visit_user(af_server *srv, const char *username, int end,
 				continue;
 			continue;
 		}
-		if (from_json((const char *)v.data, v.len, &s) == 0) {
+		ok = from_json((const char *)v.data, v.len, &s) == 0;
+		store_value_free(&v);
+		if (sid != NULL && (!ok || strcmp(s.sid, sid) != 0))
+			continue;
+		if (ok) {
 			count++;
 			if (fn != NULL)
 				fn(&s, arg);
 		}
-		store_value_free(&v);
+		/* A damaged session ends with the others. */
 		if (end)
 			end_by_key(srv, key);
 	}
@@ -368,10 +379,15 @@ static int visit_user(af_server *srv, const char *username, int end,
 int af_session_list(af_server *srv, const char *username,
 		    void (*fn)(const af_session *s, void *arg), void *arg)
 {
-	return visit_user(srv, username, 0, fn, arg);
+	return visit_user(srv, username, NULL, 0, fn, arg);
 }
 
 int af_session_end_user(af_server *srv, const char *username)
 {
-	return visit_user(srv, username, 1, NULL, NULL);
+	return visit_user(srv, username, NULL, 1, NULL, NULL);
+}
+
+int af_session_end_one(af_server *srv, const char *username, const char *sid)
+{
+	return visit_user(srv, username, sid, 1, NULL, NULL);
 }

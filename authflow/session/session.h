@@ -22,6 +22,7 @@
 #define AF_SESSION_COOKIE "af_sso"
 #define AF_SID_MAX	  64
 #define AF_AMR_MAX	  4
+#define AF_SESSION_IP_MAX 64 /* as the request's client_ip */
 
 typedef struct af_session {
 	char username[96];
@@ -34,6 +35,7 @@ typedef struct af_session {
 	char amr[AF_AMR_MAX][8];
 	unsigned namr;
 	char acr[32];
+	char ip[AF_SESSION_IP_MAX]; /* the client's address at sign-in */
 } af_session;
 
 /*
@@ -46,7 +48,8 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 /*
  * Makes a new session for the user (a fresh cookie), ends the session the
  * browser had (whoever it belonged to), and sets the cookie on resp.
- * s->sid is filled in. 0, or -1 when the store failed.
+ * s->sid and s->ip (the request's client address) are filled in. 0, or -1
+ * when the store failed.
  */
 int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 		     af_session *s);
@@ -70,5 +73,12 @@ int af_session_list(af_server *srv, const char *username,
 
 /* Ends every session of a user; returns how many, or -1. */
 int af_session_end_user(af_server *srv, const char *username);
+
+/*
+ * Ends the one session of a user whose public id is sid (the browser it
+ * lives in is signed out; what it signed into lives on); returns 1, 0
+ * when the user has no such session, or -1.
+ */
+int af_session_end_one(af_server *srv, const char *username, const char *sid);
 
 #endif /* AF_SESSION_H */

@@ -1003,6 +1003,33 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     }), isError('invalid_grant'));
   });
 
+  test('sessions: listed with the address they began from; one can be ended alone, its tokens living on', async () => {
+    const s = await seed(server, { user: 'sofia' });
+    const signedIn = async (browser, config) => {
+      const r = await browser.get((await authUrl(config, { prompt: 'none' })).url.href);
+      return new URL(r.location).searchParams.get('code') !== null;
+    };
+    const a = await fullSignIn(s);
+    const b = await fullSignIn(s);
+    const list = (await server.admin('GET', '/sessions?user=sofia')).json.sessions;
+    assert.equal(list.length, 2);
+    assert.ok(list.every((x) => x.ip === '127.0.0.1'), JSON.stringify(list));
+    const cli = ctl(server, ['sessions', 'list', 'sofia']);
+    assert.match(cli.stdout, /^SID +AUTH-TIME +AMR +IP$/m);
+    assert.match(cli.stdout, / 127\.0\.0\.1$/m);
+    // The session of browser a, by the sid its id_token carries.
+    const sid = JSON.parse(Buffer.from(a.tokens.id_token.split('.')[1], 'base64url')).sid;
+    const one = ctl(server, ['sessions', 'end-one', 'sofia', sid]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /^ended: 1$/m);
+    assert.ok(!(await signedIn(a.browser, a.config)), 'browser a is signed out');
+    assert.ok(await signedIn(b.browser, b.config), 'browser b is not');
+    assert.equal((await userinfo(a.tokens.access_token)).status, 200, 'what it signed into lives on');
+    assert.equal((await server.admin('DELETE', `/sessions?user=sofia&sid=${sid}`)).status, 404);
+    const ev = (await server.admin('GET', '/audit?limit=5')).json.events.find((e) => e.action === 'sessions.end' && e.target === 'sofia');
+    assert.deepEqual(ev.detail, { ended: 1, sid });
+  });
+
   test('a user keeps at most 64 sessions; the oldest end first', async () => {
     const s = await seed(server, { user: 'many' });
     const config = await rp(s);
