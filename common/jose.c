@@ -1030,6 +1030,32 @@ static json_t *ring_to_json(af_keyring *kr)
 }
 
 /*
+ * Writes the changed ring document ringj (compare-and-swap against raw,
+ * or as a new key when !found) and takes it in. JOSE_OK with *done false
+ * when another writer got there first: the caller reads again.
+ */
+static jose_status ring_commit(af_keyring *kr, const store_value *raw,
+			       bool found, json_t *ringj, bool *done, char *why,
+			       size_t whylen)
+{
+	struct ring loaded = {0};
+	store_status ss = ring_write(kr, raw, found, ringj);
+	jose_status st;
+
+	*done = false;
+	if (ss == STORE_CONFLICT || ss == STORE_EXISTS || ss == STORE_NOT_FOUND)
+		return JOSE_OK;
+	if (ss != STORE_OK)
+		return ss == STORE_ERR_NOMEM ? JOSE_ERR_NOMEM : JOSE_ERR_STORE;
+	st = ring_from_json(ringj, &loaded, why, whylen);
+	if (st == JOSE_OK)
+		st = ring_install(kr, &loaded);
+	ring_clear(&loaded);
+	*done = st == JOSE_OK;
+	return st;
+}
+
+/*
  * One read-modify-write of the ring. *done is set when the ring in memory
  * is now the one in the store; a lost race returns JOSE_OK with *done
  * false so that the caller reads again. *fresh holds the new key across
@@ -1052,7 +1078,6 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 	char when[32];
 	const struct ring_key *due;
 	jose_status st;
-	store_status ss;
 
 	*done = false;
 	st = ring_read(kr, &raw, &ringj, &found, why, whylen);
@@ -1116,17 +1141,7 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 				   &kr->opts);
 	if (st != JOSE_OK)
 		goto out;
-	ss = ring_write(kr, &raw, found, ringj);
-	if (ss == STORE_CONFLICT || ss == STORE_EXISTS || ss == STORE_NOT_FOUND)
-		goto out; /* another writer got there first: read again */
-	if (ss != STORE_OK) {
-		st = ss == STORE_ERR_NOMEM ? JOSE_ERR_NOMEM : JOSE_ERR_STORE;
-		goto out;
-	}
-	st = ring_from_json(ringj, &loaded, why, whylen);
-	if (st == JOSE_OK)
-		st = ring_install(kr, &loaded);
-	*done = st == JOSE_OK;
+	st = ring_commit(kr, &raw, found, ringj, done, why, whylen);
 	if (*done && lost)
 		notice(kr, 1,
 		       "the key ring was missing from the store: written back "
@@ -1476,7 +1491,6 @@ static jose_status retire_once(af_keyring *kr, const char *kid, bool *done,
 	json_t *ringj = NULL;
 	bool found = false;
 	jose_status st;
-	store_status ss;
 	long at;
 
 	*done = false;
@@ -1507,17 +1521,7 @@ static jose_status retire_once(af_keyring *kr, const char *kid, bool *done,
 		st = JOSE_ERR_NOMEM;
 		goto out;
 	}
-	ss = ring_write(kr, &raw, true, ringj);
-	if (ss == STORE_CONFLICT || ss == STORE_EXISTS || ss == STORE_NOT_FOUND)
-		goto out; /* another writer got there first: read again */
-	if (ss != STORE_OK) {
-		st = ss == STORE_ERR_NOMEM ? JOSE_ERR_NOMEM : JOSE_ERR_STORE;
-		goto out;
-	}
-	st = ring_from_json(ringj, &loaded, why, whylen);
-	if (st == JOSE_OK)
-		st = ring_install(kr, &loaded);
-	*done = st == JOSE_OK;
+	st = ring_commit(kr, &raw, true, ringj, done, why, whylen);
 out:
 	ring_clear(&loaded);
 	ring_json_free(ringj);
