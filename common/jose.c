@@ -884,20 +884,21 @@ static json_t *entry_new(const cjose_jwk_t *jwk, const char *kid, int64_t now,
 
 /*
  * Adds a new key to a ring document in place, signing from signs_from on.
- * With signs_from now (a rotation), every key still signing stops now and
- * may leave /jwks once the tokens it signed have expired, and a published
- * successor that never signed goes at once; with a later signs_from (a
- * successor published ahead), the keys stay as they are. Either way keys
+ * In a rotation, every key still signing stops when the new one starts
+ * (now, or at a later signs_from: a rotation planned ahead) and may leave
+ * /jwks once the tokens it signed have expired, and a published successor
+ * that never signed goes at once; otherwise (a successor published ahead
+ * of the signing key's expiry) the keys stay as they are. Either way keys
  * past retire_after go.
  */
 static jose_status ring_json_add(json_t *ringj, const cjose_jwk_t *fresh,
 				 const char *kid, int64_t now,
-				 int64_t signs_from,
+				 int64_t signs_from, bool rotate,
 				 const af_keyring_options *o)
 {
 	json_t *keys = json_object_get(ringj, "keys");
-	int64_t retire = now + (int64_t)o->max_token_lifetime_s;
-	bool rotate = signs_from <= now;
+	int64_t stop = signs_from > now ? signs_from : now;
+	int64_t retire = stop + (int64_t)o->max_token_lifetime_s;
 	json_t *entry;
 	size_t i;
 
@@ -916,8 +917,8 @@ static jose_status ring_json_add(json_t *ringj, const cjose_jwk_t *fresh,
 			from = created_at;
 		if (rotate && from > now) {
 			retire_after = now; /* published, never signed */
-		} else if (rotate && expires_at > now) {
-			if (set_time(e, "expires_at", now) != 0 ||
+		} else if (rotate && expires_at > stop) {
+			if (set_time(e, "expires_at", stop) != 0 ||
 			    set_time(e, "retire_after", retire) != 0)
 				return JOSE_ERR_NOMEM;
 			retire_after = retire;
@@ -1064,16 +1065,16 @@ static jose_status ring_commit(af_keyring *kr, const store_value *raw,
  * of the stored text.
  */
 static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
-				    cjose_jwk_t **fresh, char *fresh_kid,
-				    bool *done, char *why, size_t whylen,
-				    char *bad_sha)
+				    int64_t delay_s, cjose_jwk_t **fresh,
+				    char *fresh_kid, bool *done, char *why,
+				    size_t whylen, char *bad_sha)
 {
 	store_value raw = {0};
 	struct ring loaded = {0};
 	json_t *ringj = NULL;
 	bool found = false, lost = false, keep = false;
 	size_t had = 0; /* keys of the stored ring, when none was current */
-	int64_t now = af_now(), signs_from = now;
+	int64_t now = af_now(), signs_from = now + delay_s;
 	char after[JOSE_KID_MAX + 1] = ""; /* the key a successor follows */
 	char when[32];
 	const struct ring_key *due;
@@ -1108,6 +1109,13 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 			signs_from = due->expires_at;
 			memcpy(after, due->kid, sizeof(after));
 		}
+		/* Planned ahead, the signing key must last until then. */
+		if (delay_s > 0 &&
+		    (ring_signing(&loaded, now) == NULL ||
+		     ring_signing(&loaded, now)->expires_at < signs_from)) {
+			st = JOSE_ERR_LATE;
+			goto out;
+		}
 		had = loaded.count;
 		ring_clear(&loaded);
 	} else {
@@ -1133,12 +1141,12 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		/* Key generation takes a while: the new times count from
 		 * when the key is ready. */
 		if (after[0] == '\0')
-			signs_from = af_now();
+			signs_from = af_now() + delay_s;
 		now = af_now();
 	}
 	if (!keep)
 		st = ring_json_add(ringj, *fresh, fresh_kid, now, signs_from,
-				   &kr->opts);
+				   mode != UPDATE_AHEAD, &kr->opts);
 	if (st != JOSE_OK)
 		goto out;
 	st = ring_commit(kr, &raw, found, ringj, done, why, whylen);
@@ -1198,7 +1206,8 @@ static bool first_told(af_keyring *kr, const char *bad_sha)
  * without it the notice callback is told.
  */
 static jose_status ring_update(af_keyring *kr, enum update_mode mode,
-			       char *kid_out, char *why, size_t whylen)
+			       int64_t delay_s, char *kid_out, char *why,
+			       size_t whylen)
 {
 	char fresh_kid[JOSE_KID_MAX + 1] = "", own_why[WHY_MAX] = "";
 	char bad_sha[65] = "";
@@ -1208,8 +1217,8 @@ static jose_status ring_update(af_keyring *kr, enum update_mode mode,
 	int attempt;
 
 	for (attempt = 0; attempt < RING_UPDATE_TRIES && !done; attempt++) {
-		st = ring_update_once(kr, mode, &fresh, fresh_kid, &done,
-				      own_why, sizeof(own_why), bad_sha);
+		st = ring_update_once(kr, mode, delay_s, &fresh, fresh_kid,
+				      &done, own_why, sizeof(own_why), bad_sha);
 		if (st != JOSE_OK)
 			break;
 	}
@@ -1272,7 +1281,7 @@ static jose_status keyring_open(store_ctx *st, const af_keyring_options *o,
 	kr->st = st;
 	kr->opts = *o;
 	kr->looked_at = (int64_t)(af_mono_ns() / 1000000u);
-	rc = ring_update(kr, UPDATE_CREATE, NULL, why, whylen);
+	rc = ring_update(kr, UPDATE_CREATE, 0, NULL, why, whylen);
 	if (rc != JOSE_OK) {
 		af_keyring_free(kr);
 		return rc;
@@ -1446,7 +1455,7 @@ out:
 		       "%s: tokens it signed no longer verify; signing with %s",
 		       was, is[0] != '\0' ? is : "none");
 	if (missing)
-		(void)ring_update(kr, UPDATE_ENSURE, NULL, NULL, 0);
+		(void)ring_update(kr, UPDATE_ENSURE, 0, NULL, NULL, 0);
 }
 
 void af_keyring_look(af_keyring *kr)
@@ -1457,9 +1466,27 @@ void af_keyring_look(af_keyring *kr)
 
 jose_status af_keyring_rotate(af_keyring *kr, char *kid_out)
 {
-	if (kr == NULL)
+	return af_keyring_rotate_at(kr, 0, kid_out);
+}
+
+jose_status af_keyring_rotate_at(af_keyring *kr, int64_t delay_s, char *kid_out)
+{
+	char kid[JOSE_KID_MAX + 1] = "", when[32];
+	jose_status st;
+
+	if (kr == NULL || delay_s < 0 || delay_s > JOSE_ROTATE_AHEAD_MAX_S)
 		return JOSE_ERR_ARG;
-	return ring_update(kr, UPDATE_ROTATE, kid_out, NULL, 0);
+	st = ring_update(kr, UPDATE_ROTATE, delay_s, kid, NULL, 0);
+	if (st == JOSE_OK && delay_s > 0) {
+		af_time_iso8601(af_now() + delay_s, when, sizeof(when));
+		notice(kr, 0,
+		       "published signing key %s in /jwks: it signs from "
+		       "about %s on, when the signing key stops",
+		       kid, when);
+	}
+	if (st == JOSE_OK && kid_out != NULL)
+		memcpy(kid_out, kid, sizeof(kid));
+	return st;
 }
 
 /* The index of kid's entry in the ring document's keys, or -1. */
@@ -1573,7 +1600,7 @@ jose_status af_keyring_ensure_current(af_keyring *kr)
 	pthread_rwlock_unlock(&kr->lock);
 	if (current && !due)
 		return JOSE_OK;
-	return ring_update(kr, current ? UPDATE_AHEAD : UPDATE_ENSURE, NULL,
+	return ring_update(kr, current ? UPDATE_AHEAD : UPDATE_ENSURE, 0, NULL,
 			   NULL, 0);
 }
 

@@ -100,17 +100,53 @@ static void ring_error(af_admin_call *c, jose_status js)
 				: jose_strerror(js));
 }
 
+/*
+ * The optional body's "after_s": a rotation planned that many seconds
+ * ahead (0: now). 1, or 0 with a 400 answered.
+ */
+static int rotate_after(af_admin_call *c, int64_t *after)
+{
+	static const char *const allowed[] = {"after_s", NULL};
+	const json_t *v = json_object_get(c->body, "after_s");
+
+	*after = 0;
+	if (c->body == NULL)
+		return 1;
+	if (!af_admin__only_members(c, c->body, allowed))
+		return 0;
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			  json_integer_value(v) > JOSE_ROTATE_AHEAD_MAX_S)) {
+		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+				 "after_s: must be a number of seconds "
+				 "0..%d",
+				 JOSE_ROTATE_AHEAD_MAX_S);
+		return 0;
+	}
+	*after = json_integer_value(v);
+	return 1;
+}
+
 void af_admin__keys_rotate(af_admin_call *c)
 {
 	char kid[JOSE_KID_MAX + 1];
-	json_t *status;
+	json_t *status, *detail;
 	jose_status js;
 	af_dir_status st;
+	int64_t after;
 
 	kid[0] = '\0';
-	js = af_keyring_rotate(c->srv->keys, kid);
+	if (!rotate_after(c, &after))
+		return;
+	js = af_keyring_rotate_at(c->srv->keys, after, kid);
 	if (js == JOSE_ERR_ARG) {
 		ring_full(c);
+		return;
+	}
+	if (js == JOSE_ERR_LATE) {
+		af_admin__error(c, AF_ADMIN_CONFLICT,
+				"the signing key stops signing before then "
+				"(its lifetime ends, or a rotation is planned "
+				"sooner): plan it sooner, or rotate now");
 		return;
 	}
 	if (js != JOSE_OK) {
@@ -118,8 +154,11 @@ void af_admin__keys_rotate(af_admin_call *c)
 		return;
 	}
 	af_admin__target(c, kid, NULL);
+	detail = after > 0 ? json_pack("{s:I}", "after_s", (json_int_t)after)
+			   : NULL;
 	st = af_audit_record(c->srv->dir, c->caller.name, "keys.rotate", kid,
-			     NULL);
+			     detail);
+	json_decref(detail);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st,
 				    "rotated, but the audit event could not "

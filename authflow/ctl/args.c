@@ -58,6 +58,47 @@ af_ctl_status af_ctl_parse_long(const char *s, long min, long max, long *out)
 	return AF_CTL_OK;
 }
 
+af_ctl_status af_ctl_parse_duration(const char *s, int allow_off, long *out)
+{
+	char digits[AF_CTL_DURATION_DIGITS + 1];
+	long n = 0, unit;
+	size_t len;
+
+	if (allow_off && strcmp(s, "off") == 0) {
+		*out = 0;
+		return AF_CTL_OK;
+	}
+	len = strnlen(s, AF_CTL_DURATION_DIGITS + 2);
+	if (len < 2 || len > AF_CTL_DURATION_DIGITS + 1)
+		return AF_CTL_ERR_ARG;
+	switch (s[len - 1]) {
+	case 's':
+		unit = 1;
+		break;
+	case 'm':
+		unit = 60;
+		break;
+	case 'h':
+		unit = 3600;
+		break;
+	case 'd':
+		unit = 86400;
+		break;
+	default:
+		return AF_CTL_ERR_ARG;
+	}
+	memcpy(digits, s, len - 1);
+	digits[len - 1] = '\0';
+	/* Digits only: af_ctl_parse_long refuses signs, blanks and the rest. */
+	if (digits[0] < '0' || digits[0] > '9' ||
+	    af_ctl_parse_long(digits, 0, AF_CTL_DURATION_MAX, &n) !=
+		    AF_CTL_OK ||
+	    n > AF_CTL_DURATION_MAX / unit)
+		return AF_CTL_ERR_ARG;
+	*out = n * unit;
+	return AF_CTL_OK;
+}
+
 af_ctl_status af_ctl_read_line(FILE *in, char *buf, size_t cap)
 {
 	af_ctl_status st = AF_CTL_OK;

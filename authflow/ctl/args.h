@@ -38,6 +38,18 @@ typedef enum af_ctl_status {
 /* A static, never NULL, English message for a status. */
 const char *af_ctl_strerror(af_ctl_status st);
 
+#define AF_CTL_DURATION_MAX    (366L * 86400) /* a year: longer is a typo */
+#define AF_CTL_DURATION_DIGITS 9
+
+/*
+ * Parses a duration strictly: 1..AF_CTL_DURATION_DIGITS digits and one
+ * unit, s, m, h or d ("300s", "5m", "1h"); allow_off also takes "off" as
+ * 0. AF_CTL_OK and seconds (0..AF_CTL_DURATION_MAX) in *out, or
+ * AF_CTL_ERR_ARG.
+ */
+AF_CTL_NODISCARD af_ctl_status af_ctl_parse_duration(const char *s,
+						     int allow_off, long *out);
+
 #define AF_CTL_PASSWORD_MAX  1024  /* bytes of a password read from input */
 #define AF_CTL_JOIN_MAX	     16384 /* bytes of a list shown on one line */
 #define AF_CTL_CELL_JOIN_MAX 1024  /* bytes of a list in a table cell */

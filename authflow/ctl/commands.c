@@ -15,6 +15,7 @@
 #include "args.h"
 #include "commands.h"
 #include "common.h"
+#include "common/jose.h"
 #include "common/util.h"
 #include "http.h"
 #include "table.h"
@@ -78,7 +79,9 @@ static const char usage_text[] =
 	"  branding set [--name N] [--color #RRGGBB] [--help-text T]\n"
 	"          [--help-url https:...|mailto:...|tel:...]\n"
 	"          [--logo FILE | --no-logo]   (an empty value clears that part)\n"
-	"  keys status | rotate | retire KID\n"
+	"  keys status | rotate [--after DURATION] | retire KID\n"
+	"                               (--after: published now, signing\n"
+	"                               then, up to 1d; retire: out of /jwks)\n"
 	"  sessions list USER | end USER   (end: also the user's codes and\n"
 	"                               tokens, and sign-ins under way)\n"
 	"  sessions end-one USER SID    (that browser's session only)\n"
@@ -1550,18 +1553,56 @@ int af_ctl_cmd_app(af_ctl *ctl, int argc, char **argv)
 
 /* ---- keys, sessions, audit ---- */
 
+/*
+ * keys rotate [--after DURATION]: a new signing key now, or published now
+ * and signing from then on (a planned rotation).
+ */
+static int keys_rotate(af_ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"after", required_argument, NULL, 'a'},
+		AF_CTL_OPT_END,
+	};
+	json_t *body = NULL;
+	af_cli_optparse p;
+	long after = -1;
+	int c, rc;
+
+	af_ctl_opt_begin(&p, "keys rotate", argc, argv, opts);
+	for (;;) {
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1)
+			break;
+		if (c == AF_CTL_OPT_STOP)
+			return p.rc;
+		if (af_ctl_parse_duration(optarg, 0, &after) != AF_CTL_OK ||
+		    after > JOSE_ROTATE_AHEAD_MAX_S)
+			return af_ctl_usage_fail(
+				"keys rotate: --after takes a duration up to "
+				"a day (\"10m\", \"1h\")");
+	}
+	rc = af_cli_positionals(&p, 0, NULL, "");
+	if (rc == AF_CTL_EXIT_OK && after >= 0) {
+		body = json_pack("{s:I}", "after_s", (json_int_t)after);
+		if (body == NULL)
+			return af_ctl_no_memory();
+	}
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_call_print(ctl, "POST", "keys/rotate", body,
+				       print_rotated_key);
+	json_decref(body);
+	return rc;
+}
+
 int af_ctl_cmd_keys(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple status = {"keys status", NULL,   0,
 					     "GET",	    "keys", print_keys};
-	static const af_ctl_simple rotate = {
-		"keys rotate", NULL,	      0,
-		"POST",	       "keys/rotate", print_rotated_key};
 	static const af_ctl_simple retire = {
 		"keys retire", "KID", 1, "DELETE", "keys/{}", print_keys};
 	static const af_ctl_verb verbs[] = {
 		{"status", NULL, &status},
-		{"rotate", NULL, &rotate},
+		{"rotate", keys_rotate, NULL},
 		{"retire", NULL, &retire},
 	};
 

@@ -36,61 +36,14 @@
 #define COUNT_MAX	100
 #define PERIOD_MIN	10 /* seconds of one push-limit period */
 #define PERIOD_MAX	86400
-#define PAUSE_MAX	86400	       /* seconds of --report-pause */
-#define DURATION_MAX	(366L * 86400) /* a year: longer is a typo */
-#define DURATION_DIGITS 9
-#define VERSIONS_MAX	256 /* bytes of a --min-app-version argument */
-#define VERSION_MAX	32  /* bytes of one app version (the server's cap) */
+#define PAUSE_MAX	86400 /* seconds of --report-pause */
+#define VERSIONS_MAX	256   /* bytes of a --min-app-version argument */
+#define VERSION_MAX	32    /* bytes of one app version (the server's cap) */
 
 /* The platforms a minimum app version may name. */
 static const char *const platforms[] = {"ios", "android"};
 
 /* ---- durations and versions ---- */
-
-/*
- * Parses a duration strictly: 1..DURATION_DIGITS digits and one unit, s,
- * m, h or d ("300s", "5m", "1h"); allow_off also takes "off" as 0.
- * AF_CTL_OK and seconds (0..DURATION_MAX) in *out, or AF_CTL_ERR_ARG.
- */
-static af_ctl_status parse_duration(const char *s, int allow_off, long *out)
-{
-	char digits[DURATION_DIGITS + 1];
-	long n = 0, unit;
-	size_t len;
-
-	if (allow_off && strcmp(s, "off") == 0) {
-		*out = 0;
-		return AF_CTL_OK;
-	}
-	len = strnlen(s, DURATION_DIGITS + 2);
-	if (len < 2 || len > DURATION_DIGITS + 1)
-		return AF_CTL_ERR_ARG;
-	switch (s[len - 1]) {
-	case 's':
-		unit = 1;
-		break;
-	case 'm':
-		unit = 60;
-		break;
-	case 'h':
-		unit = 3600;
-		break;
-	case 'd':
-		unit = 86400;
-		break;
-	default:
-		return AF_CTL_ERR_ARG;
-	}
-	memcpy(digits, s, len - 1);
-	digits[len - 1] = '\0';
-	/* Digits only: af_ctl_parse_long refuses signs, blanks and the rest. */
-	if (digits[0] < '0' || digits[0] > '9' ||
-	    af_ctl_parse_long(digits, 0, DURATION_MAX, &n) != AF_CTL_OK ||
-	    n > DURATION_MAX / unit)
-		return AF_CTL_ERR_ARG;
-	*out = n * unit;
-	return AF_CTL_OK;
-}
 
 /* Seconds as the largest whole unit: "1h", "15m", "90s". */
 static void format_duration(json_int_t s, char *out, size_t cap)
@@ -210,7 +163,7 @@ static af_ctl_status parse_push_limit(const char *s, json_t **out)
 	count[len] = '\0';
 	if (count[0] < '0' || count[0] > '9' ||
 	    af_ctl_parse_long(count, COUNT_MIN, COUNT_MAX, &n) != AF_CTL_OK ||
-	    parse_duration(slash + 1, 0, &period) != AF_CTL_OK ||
+	    af_ctl_parse_duration(slash + 1, 0, &period) != AF_CTL_OK ||
 	    period < PERIOD_MIN || period > PERIOD_MAX)
 		return AF_CTL_ERR_ARG;
 	*out = json_pack("{s:I, s:I}", "count", (json_int_t)n, "period_s",
@@ -361,7 +314,7 @@ static int workflow_option(json_t *patch, int c, const char *arg,
 				PERIOD_MAX, arg);
 		return set_new(patch, "push_limit", v);
 	case 'r':
-		if (parse_duration(arg, 1, &secs) != AF_CTL_OK ||
+		if (af_ctl_parse_duration(arg, 1, &secs) != AF_CTL_OK ||
 		    secs > PAUSE_MAX)
 			return af_ctl_usage_fail(
 				"%s: --report-pause takes off or a duration "

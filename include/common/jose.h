@@ -26,18 +26,19 @@
 
 #include "common/store.h"
 
-#define JOSE_STATUS_MAP(XX)                                     \
-	XX(OK, 0, "success")                                    \
-	XX(ERR_ARG, -1, "invalid argument")                     \
-	XX(ERR_NOMEM, -2, "out of memory")                      \
-	XX(ERR_CRYPTO, -3, "cryptographic failure")             \
-	XX(ERR_STORE, -4, "state store failure")                \
-	XX(ERR_NO_KEY, -5, "no signing key")                    \
-	XX(ERR_MALFORMED, -6, "malformed JWT")                  \
-	XX(ERR_SIGNATURE, -7, "bad JWT signature")              \
-	XX(ERR_UNKNOWN_KID, -8, "JWT signed by an unknown key") \
-	XX(ERR_TOO_BIG, -9, "JWT too large")                    \
-	XX(ERR_CORRUPT, -10, "the key ring in the store is damaged")
+#define JOSE_STATUS_MAP(XX)                                          \
+	XX(OK, 0, "success")                                         \
+	XX(ERR_ARG, -1, "invalid argument")                          \
+	XX(ERR_NOMEM, -2, "out of memory")                           \
+	XX(ERR_CRYPTO, -3, "cryptographic failure")                  \
+	XX(ERR_STORE, -4, "state store failure")                     \
+	XX(ERR_NO_KEY, -5, "no signing key")                         \
+	XX(ERR_MALFORMED, -6, "malformed JWT")                       \
+	XX(ERR_SIGNATURE, -7, "bad JWT signature")                   \
+	XX(ERR_UNKNOWN_KID, -8, "JWT signed by an unknown key")      \
+	XX(ERR_TOO_BIG, -9, "JWT too large")                         \
+	XX(ERR_CORRUPT, -10, "the key ring in the store is damaged") \
+	XX(ERR_LATE, -11, "the signing key stops signing before then")
 
 typedef enum jose_status {
 #define JOSE_XX(name, value, text) JOSE_##name = (value),
@@ -58,6 +59,8 @@ const char *jose_strerror(jose_status st);
  * af_keyring_ensure_current().
  */
 #define JOSE_PUBLISH_AHEAD_DAYS 7
+/* The longest a rotation may be planned ahead (af_keyring_rotate_at()). */
+#define JOSE_ROTATE_AHEAD_MAX_S 86400
 /* Longest "typ" header value af_jwt_sign() accepts. */
 #define JOSE_TYP_MAX		32
 /* Bytes af_oidc_half_hash() writes: 22 characters and a NUL. */
@@ -183,6 +186,19 @@ jose_status af_keyring_reload(af_keyring *kr);
  * Thread-safety: safe; the slow key generation runs without the lock.
  */
 jose_status af_keyring_rotate(af_keyring *kr, char *kid_out);
+
+/*
+ * af_keyring_rotate() planned delay_s (0..JOSE_ROTATE_AHEAD_MAX_S)
+ * seconds ahead: the new key is in /jwks from now on and signs from
+ * now + delay_s, when the signing key stops; so relying parties that
+ * cache /jwks (authflow says max-age=300) know it before its first token.
+ * The notice callback is told. 0 is af_keyring_rotate(). Returns as it
+ * does, and JOSE_ERR_LATE when the signing key stops before then (no key
+ * signs now, or its lifetime ends first), JOSE_ERR_ARG for a delay out of
+ * range.
+ */
+jose_status af_keyring_rotate_at(af_keyring *kr, int64_t delay_s,
+				 char *kid_out);
 
 /*
  * Takes key kid out of the ring at once, before its retire_after: it

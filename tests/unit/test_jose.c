@@ -1509,6 +1509,95 @@ static void test_keyring_retire_takes_a_key_out_now(void **state)
 	assert_string_equal(new_kid, kid);
 }
 
+/* A key's member of the status, by kid. */
+static json_int_t key_time(const json_t *status, const char *kid,
+			   const char *member)
+{
+	const json_t *k;
+	size_t i;
+
+	json_array_foreach(json_object_get(status, "keys"), i, k)
+	{
+		if (strcmp(json_string_value(json_object_get(k, "kid")), kid) ==
+		    0)
+			return json_integer_value(json_object_get(k, member));
+	}
+	fail_msg("no key %s", kid);
+	return 0;
+}
+
+/*
+ * A rotation planned ahead: the new key is in /jwks at once and signs
+ * from then on, when the signing key stops; until then the old one signs.
+ * Planned again sooner, it replaces the first plan; later than the
+ * signing key lasts, it is refused and nothing changes.
+ */
+static void test_keyring_rotate_ahead_publishes_first(void **state)
+{
+	struct fixture *fx = *state;
+	char old_kid[JOSE_KID_MAX + 1], first[JOSE_KID_MAX + 1];
+	char kid[JOSE_KID_MAX + 1], signs[JOSE_KID_MAX + 1];
+	int64_t before = af_now();
+	json_t *jwks, *s;
+
+	signing_kid(fx->kr, old_kid);
+	assert_int_equal(af_keyring_rotate_at(fx->kr, -1, kid), JOSE_ERR_ARG);
+	assert_int_equal(
+		af_keyring_rotate_at(fx->kr, JOSE_ROTATE_AHEAD_MAX_S + 1, kid),
+		JOSE_ERR_ARG);
+	assert_int_equal(af_keyring_rotate_at(fx->kr, 600, first), JOSE_OK);
+	token_kid(fx->kr, signs);
+	assert_string_equal(signs, old_kid);
+	jwks = af_keyring_jwks(fx->kr);
+	assert_true(jwks_has_kid(jwks, first));
+	assert_true(jwks_has_kid(jwks, old_kid));
+	json_decref(jwks);
+	s = af_keyring_status(fx->kr);
+	assert_string_equal(json_string_value(json_object_get(s, "next_kid")),
+			    first);
+	assert_in_range(key_time(s, first, "signs_from"), before + 600,
+			af_now() + 600);
+	/* The old key stops when the new one starts, and then retires. */
+	assert_int_equal(key_time(s, old_kid, "expires_at"),
+			 key_time(s, first, "signs_from"));
+	assert_int_equal(key_time(s, old_kid, "retire_after"),
+			 key_time(s, old_kid, "expires_at") + MAX_TOKEN_S);
+	json_decref(s);
+
+	/* Planned again, sooner: the first plan's key goes. */
+	assert_int_equal(af_keyring_rotate_at(fx->kr, 300, kid), JOSE_OK);
+	assert_int_equal(ring_size(fx->st), 2);
+	jwks = af_keyring_jwks(fx->kr);
+	assert_false(jwks_has_kid(jwks, first));
+	assert_true(jwks_has_kid(jwks, kid));
+	json_decref(jwks);
+	/* Later than the signing key now lasts: refused, nothing changes. */
+	assert_int_equal(af_keyring_rotate_at(fx->kr, 900, first),
+			 JOSE_ERR_LATE);
+	assert_int_equal(ring_size(fx->st), 2);
+	s = af_keyring_status(fx->kr);
+	assert_string_equal(json_string_value(json_object_get(s, "next_kid")),
+			    kid);
+	json_decref(s);
+
+	/* Once its time has come, the new key signs (times moved back). */
+	ring_set_times(fx->st, 0, af_now() - 1, af_now() + MAX_TOKEN_S);
+	s = ring_get(fx->st);
+	assert_int_equal(json_object_set_new(
+				 json_array_get(json_object_get(s, "keys"), 1),
+				 "signs_from", json_integer(af_now() - 1)),
+			 0);
+	assert_int_equal(json_object_set_new(
+				 json_array_get(json_object_get(s, "keys"), 1),
+				 "created_at", json_integer(af_now() - 2)),
+			 0);
+	ring_put(fx->st, s);
+	json_decref(s);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	token_kid(fx->kr, signs);
+	assert_string_equal(signs, kid);
+}
+
 /* A ring stored before successors existed loads; a bad signs_from not. */
 static void test_keyring_signs_from_optional_and_checked(void **state)
 {
@@ -1966,6 +2055,9 @@ int main(void)
 		cmocka_unit_test(test_keyring_retire_after_elapses_by_clock),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_retire_takes_a_key_out_now, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_rotate_ahead_publishes_first, setup,
 			teardown),
 		cmocka_unit_test(
 			test_keyring_open_two_nodes_agree_on_first_key),

@@ -1893,6 +1893,40 @@ describe(`authflow signing keys (${STORE} store)`, () => {
     }
   });
 
+  test('rotate --after: the new key is published at once and signs later, so cached key sets already hold it', async () => {
+    const srv = await startServer({ store: STORE });
+    try {
+      const s = await seed(srv, { user: 'keys-ahead' });
+      const oldKid = kidOf((await signInAt(srv, s)).id_token);
+      let r = ctl(srv, ['keys', 'rotate', '--after', '10m']);
+      assert.equal(r.code, 0, r.stderr);
+      const kid = r.stdout.match(/^kid: (\S+)$/m)[1];
+      assert.match(r.stdout, new RegExp(`^next_kid: ${kid}$`, 'm'));
+      assert.match(r.stdout, new RegExp(`^signing_kid: ${oldKid}$`, 'm'));
+      assert.deepEqual((await jwksKids(srv.issuer)).sort(), [oldKid, kid].sort());
+      assert.equal(kidOf((await signInAt(srv, s)).id_token), oldKid, 'the old key signs until then');
+      const keys = (await srv.admin('GET', '/keys')).json;
+      const next = keys.keys.find((k) => k.kid === kid);
+      const old = keys.keys.find((k) => k.kid === oldKid);
+      assert.equal(old.expires_at, next.signs_from, 'one stops as the other starts');
+      assert.ok(Math.abs(next.signs_from - (Date.now() / 1000 + 600)) < 30, JSON.stringify(next));
+      const ev = (await srv.admin('GET', '/audit?limit=5')).json.events.find((e) => e.action === 'keys.rotate');
+      assert.deepEqual(ev.detail, { after_s: 600 });
+      // Planned later than the signing key now lasts: refused.
+      r = ctl(srv, ['keys', 'rotate', '--after', '1h']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /the signing key stops signing before then/);
+      // Bad input: the command line, and the API.
+      assert.equal(ctl(srv, ['keys', 'rotate', '--after', '2d']).code, 2);
+      assert.equal(ctl(srv, ['keys', 'rotate', '--after', 'soon']).code, 2);
+      assert.equal((await srv.admin('POST', '/keys/rotate', { after_s: -1 })).status, 400);
+      assert.equal((await srv.admin('POST', '/keys/rotate', { after: 60 })).status, 400);
+      assert.equal((await jwksKids(srv.issuer)).length, 2, 'nothing changed');
+    } finally {
+      await srv.stop();
+    }
+  });
+
   test('retire: a key that may have leaked leaves /jwks at once and its tokens stop working; the signing key cannot', async () => {
     const srv = await startServer({ store: STORE });
     try {
