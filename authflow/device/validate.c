@@ -385,14 +385,23 @@ af_device_status af_device_push_token_check(const json_t *body, json_t **patch,
 	    !opt_string(body, "app_version", AF_MFA_APP_VERSION_MAX, 0,
 			&version, err, errlen))
 		return AF_DEVICE_BAD_REQUEST;
-	if (token == NULL) {
+	/*
+	 * A token is needed to move to apns or fcm; to change only the app
+	 * version or the sandbox flag, or to go to platform none, the old
+	 * token (and whether it is valid) stays.
+	 */
+	if (token == NULL &&
+	    ((platform != NULL && strcmp(platform, "none") != 0) ||
+	     (platform == NULL && sandbox < 0 && version == NULL))) {
 		errf(err, errlen,
-		     "push_token: required, a string of 1 to %d "
-		     "bytes",
+		     "push_token: required%s, a string of 1 to %d bytes",
+		     platform != NULL ? " with platform apns or fcm" : "",
 		     AF_MFA_PUSH_TOKEN_MAX);
 		return AF_DEVICE_BAD_REQUEST;
 	}
-	p = json_pack("{s:s, s:b}", "push_token", token, "push_token_valid", 1);
+	p = token != NULL ? json_pack("{s:s, s:b}", "push_token", token,
+				      "push_token_valid", 1)
+			  : json_object();
 	if (p == NULL ||
 	    (platform != NULL &&
 	     json_object_set_new(p, "platform", json_string(platform)) != 0) ||

@@ -1645,6 +1645,24 @@ static void test_push_token_put_updates_device(void **state)
 	json_decref(dev);
 	r.body = "{\"platform\": \"apns\"}";
 	assert_int_equal(send_rq(f, &r), 400);
+	r.body = "{}";
+	assert_int_equal(send_rq(f, &r), 400);
+	/* The app version alone, or platform none: the token stays. */
+	r.body = "{\"app_version\": \"2024.3\"}";
+	assert_int_equal(send_rq(f, &r), 200);
+	r.body = "{\"platform\": \"none\"}";
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_int_equal(af_mfa_device_get(f->srv.store, f->device, &dev),
+			 AF_MFA_OK);
+	assert_string_equal(
+		json_string_value(json_object_get(dev, "push_token")),
+		"new-token-42");
+	assert_string_equal(
+		json_string_value(json_object_get(dev, "app_version")),
+		"2024.3");
+	assert_string_equal(json_string_value(json_object_get(dev, "platform")),
+			    "none");
+	json_decref(dev);
 }
 
 static void test_routing_unknown_404_wrong_method_405(void **state)
