@@ -49,6 +49,8 @@ static void push_token(const json_t *body)
 {
 	char err[AF_DEVICE_ERR_MAX];
 	json_t *patch = NULL;
+	const json_t *token;
+	const char *platform;
 
 	if (af_device_push_token_check(body, &patch, err, sizeof(err)) !=
 	    AF_DEVICE_OK) {
@@ -56,8 +58,18 @@ static void push_token(const json_t *body)
 			abort();
 		return;
 	}
-	if (!json_is_string(json_object_get(patch, "push_token")) ||
-	    !json_is_true(json_object_get(patch, "push_token_valid")))
+	/*
+	 * Something changes; a token comes marked valid, and only a token
+	 * makes it valid; apns and fcm never go without one.
+	 */
+	token = json_object_get(patch, "push_token");
+	platform = json_string_value(json_object_get(patch, "platform"));
+	if (json_object_size(patch) == 0 ||
+	    (token != NULL && !json_is_string(token)) ||
+	    (token != NULL) !=
+		    json_is_true(json_object_get(patch, "push_token_valid")) ||
+	    (token == NULL && platform != NULL &&
+	     strcmp(platform, "none") != 0))
 		abort();
 	json_decref(patch);
 }
