@@ -686,6 +686,34 @@ static json_t *flow_txn(af_server *srv, const json_t *authz, int *failed)
 	return txn;
 }
 
+/*
+ * A sign-in without a push (legacy workflow, pushes paused or limited)
+ * has no transaction for a removal or a disabling to cancel: its page
+ * looks at the user, rather than offer a code form that cannot succeed.
+ * 1 with the refusal made, else 0 (also when the store fails: the code
+ * step looks again).
+ */
+static int user_refused(af_server *srv, const char *flow, const json_t *authz,
+			af_resp *resp)
+{
+	json_t *user = NULL;
+	af_dir_status st;
+	int gone;
+
+	st = af_dir_user_get(srv->dir, mfa_str(authz, "user"), &user);
+	gone = st == AF_DIR_NOT_FOUND ||
+	       (st == AF_DIR_OK &&
+		!json_is_true(json_object_get(user, "enabled")));
+	json_decref(user);
+	if (!gone)
+		return 0;
+	mark_refused(srv, flow, authz);
+	not_completed(resp, flow, authz,
+		      "Your account cannot sign in at the moment.",
+		      "Contact your administrator if you need it.");
+	return 1;
+}
+
 void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
@@ -714,7 +742,7 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 			1);
 	else if (state != NULL && strcmp(state, "pending") != 0)
 		outcome_page(srv, resp, flow, authz, state, txn);
-	else
+	else if (txn != NULL || !user_refused(srv, flow, authz, resp))
 		show_page(srv, resp, 200, flow, authz, txn, NULL, 0);
 out:
 	json_decref(txn);

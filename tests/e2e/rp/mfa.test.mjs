@@ -775,6 +775,16 @@ describe(`push MFA (${STORE} store)`, () => {
     m = await toMfa(s);
     assert.equal(pageNumber(m.page.text), null);
     assert.equal((await server.admin('GET', '/push/queue?limit=1000')).json.jobs.filter((j) => j.user === 'quin').length, 0);
+    // With no push to cancel, a user disabled meanwhile is told at once,
+    // rather than offered a code form that cannot succeed.
+    assert.match((await m.browser.get(m.mfaUrl)).text, /name="code"/);
+    assert.equal((await server.admin('PATCH', '/users/quin', { enabled: false })).status, 200);
+    const gone = await m.browser.get(m.mfaUrl);
+    assert.equal(gone.status, 403);
+    assert.match(gone.text, /Your account cannot sign in at the moment\./);
+    assert.match(gone.text, /Back to the application/);
+    assert.doesNotMatch(gone.text, /name="code"/);
+    assert.equal((await server.admin('PATCH', '/users/quin', { enabled: true })).status, 200);
     await server.admin('PATCH', '/workflow', { legacy: false });
     m = await toMfa(s);
     assert.ok(pageNumber(m.page.text));
