@@ -47,6 +47,12 @@ async function authUrl(config, extra = {}) {
   return { url, verifier, state, nonce };
 }
 
+// Whether browser still has an SSO session for config's app (prompt=none).
+async function signedIn(browser, config) {
+  const r = await browser.get((await authUrl(config, { prompt: 'none' })).url.href);
+  return new URL(r.location).searchParams.get('code') !== null;
+}
+
 async function fullSignIn(s, browser = new Browser(), extra = {}) {
   const config = await rp(s);
   const a = await authUrl(config, extra);
@@ -656,10 +662,6 @@ describe(`authflow OIDC (${STORE} store)`, () => {
 
   test('RP-initiated logout: asks unless the hint comes from this session', async () => {
     const s = await seed(server, { user: 'kim' });
-    const signedIn = async (browser, config) => {
-      const r = await browser.get((await authUrl(config, { prompt: 'none' })).url.href);
-      return new URL(r.location).searchParams.get('code') !== null;
-    };
     // No parameters: a question, and the session stays until the answer.
     const first = await fullSignIn(s);
     let r = await first.browser.get(`${server.issuer}/logout`);
@@ -715,10 +717,6 @@ describe(`authflow OIDC (${STORE} store)`, () => {
 
   test('a sign-out or sign-in POSTed from the application\'s site: the session cookie stays behind (SameSite=Lax), so the server posts it back to itself and then sees the session', async () => {
     const s = await seed(server, { user: 'kurt' });
-    const signedIn = async (browser, config) => {
-      const r = await browser.get((await authUrl(config, { prompt: 'none' })).url.href);
-      return new URL(r.location).searchParams.get('code') !== null;
-    };
     // What a browser sends on a cross-site POST: no cookie.
     const crossSite = async (p, form) => {
       const r = await fetch(`${server.issuer}${p}`, { method: 'POST', redirect: 'manual',
@@ -1005,10 +1003,6 @@ describe(`authflow OIDC (${STORE} store)`, () => {
 
   test('sessions: listed with the address they began from; one can be ended alone, its tokens living on', async () => {
     const s = await seed(server, { user: 'sofia' });
-    const signedIn = async (browser, config) => {
-      const r = await browser.get((await authUrl(config, { prompt: 'none' })).url.href);
-      return new URL(r.location).searchParams.get('code') !== null;
-    };
     const a = await fullSignIn(s);
     const b = await fullSignIn(s);
     const list = (await server.admin('GET', '/sessions?user=sofia')).json.sessions;
@@ -1019,7 +1013,7 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.match(cli.stdout, / 127\.0\.0\.1$/m);
     // The session of browser a, by the sid its id_token carries.
     const sid = JSON.parse(Buffer.from(a.tokens.id_token.split('.')[1], 'base64url')).sid;
-    const one = ctl(server, ['sessions', 'end-one', 'sofia', sid]);
+    const one = ctl(server, ['sessions', 'end-one', '--', 'sofia', sid]);
     assert.equal(one.code, 0, one.stderr);
     assert.match(one.stdout, /^ended: 1$/m);
     assert.ok(!(await signedIn(a.browser, a.config)), 'browser a is signed out');
@@ -1886,7 +1880,7 @@ describe(`authflow signing keys (${STORE} store)`, () => {
       assert.equal(kidOf((await signInAt(srv, s)).id_token), keys.signing_kid);
       // A retirement makes room for the next rotation.
       const old = keys.keys.find((k) => !k.signing).kid;
-      assert.equal(ctl(srv, ['keys', 'retire', old]).code, 0);
+      assert.equal(ctl(srv, ['keys', 'retire', '--', old]).code, 0);
       assert.equal((await srv.admin('POST', '/keys/rotate')).status, 200);
     } finally {
       await srv.stop();
@@ -1934,7 +1928,7 @@ describe(`authflow signing keys (${STORE} store)`, () => {
       const before = await signInAt(srv, s);
       const oldKid = kidOf(before.id_token);
       // The key that signs now: rotate first.
-      let r = ctl(srv, ['keys', 'retire', oldKid]);
+      let r = ctl(srv, ['keys', 'retire', '--', oldKid]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /this key signs now: rotate first \('keys rotate'\), then retire it/);
       assert.equal((await srv.admin('DELETE', '/keys/nosuchkey')).status, 404);
@@ -1946,7 +1940,7 @@ describe(`authflow signing keys (${STORE} store)`, () => {
       const newKid = ctl(srv, ['keys', 'rotate']).stdout.match(/^kid: (\S+)$/m)[1];
       let ui = await fetch(`${srv.issuer}/userinfo`, { headers: { authorization: `Bearer ${before.access_token}` } });
       assert.equal(ui.status, 200, 'before: the old key still verifies');
-      r = ctl(srv, ['keys', 'retire', oldKid]);
+      r = ctl(srv, ['keys', 'retire', '--', oldKid]);
       assert.equal(r.code, 0, r.stderr);
       // The status lists every key left, in a table.
       assert.match(r.stdout, new RegExp(`^signing_kid: ${newKid}$`, 'm'));
@@ -1961,7 +1955,7 @@ describe(`authflow signing keys (${STORE} store)`, () => {
       assert.match(srv.stderr(), new RegExp(`retired key ${oldKid}`));
       // Signing goes on with the new key.
       assert.equal(kidOf((await signInAt(srv, s)).id_token), newKid);
-      assert.equal(ctl(srv, ['keys', 'retire', oldKid]).code, 1, 'gone already');
+      assert.equal(ctl(srv, ['keys', 'retire', '--', oldKid]).code, 1, 'gone already');
     } finally {
       await srv.stop();
     }
