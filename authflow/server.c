@@ -37,42 +37,40 @@ static void keys_to_log(void *arg, int warning, const char *msg)
  * (that part of the compact JSON text), and the whole text's
  * "detail_bytes" and "detail_sha256" to check the joined parts against.
  */
+/* The length of the part of detail (len bytes) that begins at off. */
+static size_t part_len(const char *detail, size_t off, size_t len)
+{
+	size_t cut = af_utf8_cut(detail + off, len - off, AUDIT_LOG_PART_MAX);
+
+	/* Not valid UTF-8 (jansson writes it): cut anyway, and go on. */
+	return cut > 0 ? cut : AUDIT_LOG_PART_MAX;
+}
+
 static void audit_parts(af_server *srv, const char **kv, size_t n,
 			const char *detail, size_t len)
 {
 	char part[24], bytes[24], hex[65], chunk[AUDIT_LOG_PART_MAX + 1];
-	size_t off, total = 0, i = 0, cut;
+	size_t off, total = 0, i, cut;
 
 	af_sha256_hex(detail, len, hex);
 	snprintf(bytes, sizeof(bytes), "%zu", len);
-	/* Two passes: the count of parts first, then the parts. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (off = 0, i = 0; off < len; off += cut, i++) {
-			cut = len - off;
-			if (cut > AUDIT_LOG_PART_MAX) {
-				cut = AUDIT_LOG_PART_MAX;
-				while (cut > 1 &&
-				       ((unsigned char)detail[off + cut] &
-					0xc0) == 0x80)
-					cut--;
-			}
-			if (pass == 0)
-				continue;
-			memcpy(chunk, detail + off, cut);
-			chunk[cut] = '\0';
-			snprintf(part, sizeof(part), "%zu/%zu", i + 1, total);
-			kv[n] = "detail_part";
-			kv[n + 1] = part;
-			kv[n + 2] = "detail_chunk";
-			kv[n + 3] = chunk;
-			kv[n + 4] = "detail_bytes";
-			kv[n + 5] = bytes;
-			kv[n + 6] = "detail_sha256";
-			kv[n + 7] = hex;
-			kv[n + 8] = NULL;
-			log_record(srv->log, "audit", kv);
-		}
-		total = i;
+	for (off = 0; off < len; off += part_len(detail, off, len))
+		total++;
+	kv[n] = "detail_part";
+	kv[n + 1] = part;
+	kv[n + 2] = "detail_chunk";
+	kv[n + 3] = chunk;
+	kv[n + 4] = "detail_bytes";
+	kv[n + 5] = bytes;
+	kv[n + 6] = "detail_sha256";
+	kv[n + 7] = hex;
+	kv[n + 8] = NULL;
+	for (off = 0, i = 1; off < len; off += cut, i++) {
+		cut = part_len(detail, off, len);
+		memcpy(chunk, detail + off, cut);
+		chunk[cut] = '\0';
+		snprintf(part, sizeof(part), "%zu/%zu", i, total);
+		log_record(srv->log, "audit", kv);
 	}
 }
 

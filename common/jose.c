@@ -1077,7 +1077,7 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 	int64_t now = af_now(), signs_from = now + delay_s;
 	char after[JOSE_KID_MAX + 1] = ""; /* the key a successor follows */
 	char when[32];
-	const struct ring_key *due;
+	const struct ring_key *due, *signing;
 	jose_status st;
 
 	*done = false;
@@ -1110,9 +1110,9 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 			memcpy(after, due->kid, sizeof(after));
 		}
 		/* Planned ahead, the signing key must last until then. */
+		signing = ring_signing(&loaded, now);
 		if (delay_s > 0 &&
-		    (ring_signing(&loaded, now) == NULL ||
-		     ring_signing(&loaded, now)->expires_at < signs_from)) {
+		    (signing == NULL || signing->expires_at < signs_from)) {
 			st = JOSE_ERR_LATE;
 			goto out;
 		}

@@ -314,6 +314,17 @@ static int blank_char(uint32_t c)
 	       (c >= 0xfe00 && c <= 0xfe0f) || (c >= 0xe0100 && c <= 0xe01ef);
 }
 
+size_t af_utf8_cut(const char *s, size_t n, size_t max)
+{
+	size_t cut = max;
+
+	if (n <= max)
+		return n;
+	while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+		cut--;
+	return cut;
+}
+
 void af_utf8_repair(char *s)
 {
 	unsigned char *p = (unsigned char *)s;

@@ -91,20 +91,25 @@ static void answer_error(dcall *c, af_device_status st, const char *msg)
 }
 
 /*
- * Refuses an unauthenticated request: the same answer whatever the reason,
- * so that a caller learns nothing about which check failed; the reason
- * goes to the log only. The clock is the exception (see sig_headers()).
+ * Refuses an unauthenticated request with st; the reason goes to the log
+ * only.
  */
-static void refuse(dcall *c, const char *reason)
+static void refuse_as(dcall *c, af_device_status st, const char *reason)
 {
-	answer_error(c,
-		     strcmp(reason, "clock") == 0 ? AF_DEVICE_CLOCK
-						  : AF_DEVICE_UNAUTHORIZED,
-		     NULL);
+	answer_error(c, st, NULL);
 	log_warn(c->srv->log, c->req->rid, LOG_EVENT,
 		 "action=auth status=401 reason=%s device=%s ip=%s", reason,
 		 c->sig.device[0] != '\0' ? c->sig.device : "-",
 		 c->req->client_ip);
+}
+
+/*
+ * The same answer whatever the reason, so that a caller learns nothing
+ * about which check failed (the clock aside: see sig_headers()).
+ */
+static void refuse(dcall *c, const char *reason)
+{
+	refuse_as(c, AF_DEVICE_UNAUTHORIZED, reason);
 }
 
 static void store_failed(dcall *c, const char *what, const char *why)
@@ -173,7 +178,7 @@ static int sig_headers(dcall *c, int need_device)
 	 */
 	if (skew(c->now, c->sig.ts) > AF_DEVICE_SKEW_S ||
 	    c->sig.ts < c->srv->nonces_since) {
-		refuse(c, "clock");
+		refuse_as(c, AF_DEVICE_CLOCK, "clock");
 		return 0;
 	}
 	if (af_device_sig_string(req->method, req->path, req->raw_query,

@@ -605,10 +605,7 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 		 * requests cannot make each line kilobytes long.
 		 */
 		if (n > LOG_PATH_MAX) {
-			n = LOG_PATH_MAX;
-			while (n > 0 &&
-			       ((unsigned char)cs->uri[n] & 0xc0) == 0x80)
-				n--;
+			n = af_utf8_cut(cs->uri, n, LOG_PATH_MAX);
 			memcpy(path, cs->uri, n);
 			memcpy(path + n, "...", 4);
 		} else {

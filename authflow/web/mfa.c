@@ -314,13 +314,12 @@ static void pause_words(af_server *srv, const char *user, char *words)
 }
 
 /*
- * How the user of txn may no longer sign in at all: NULL when they still
- * may (or the store fails), else "disabled" or "removed". Then starting
- * again leads nowhere, and the page says whom to ask instead.
+ * How user name may no longer sign in at all: NULL when they still may
+ * (or the store fails), else "disabled" or "removed". Then starting again
+ * leads nowhere, and the page says whom to ask instead.
  */
-static const char *user_gone(af_server *srv, const json_t *txn)
+static const char *user_gone(af_server *srv, const char *name)
 {
-	const char *name = json_string_value(json_object_get(txn, "user"));
 	json_t *user = NULL;
 	af_dir_status st;
 	const char *gone = NULL;
@@ -348,7 +347,7 @@ static int cancelled_words(af_server *srv, const json_t *txn, char *words)
 
 	switch (af_mfa_txn_cancel_why(txn)) {
 	case AF_MFA_CANCEL_ADMIN:
-		gone = user_gone(srv, txn);
+		gone = user_gone(srv, user);
 		if (gone != NULL) {
 			snprintf(words, WORDS_MAX,
 				 "Your sign-in was stopped: an administrator "
@@ -696,16 +695,7 @@ static json_t *flow_txn(af_server *srv, const json_t *authz, int *failed)
 static int user_refused(af_server *srv, const char *flow, const json_t *authz,
 			af_resp *resp)
 {
-	json_t *user = NULL;
-	af_dir_status st;
-	int gone;
-
-	st = af_dir_user_get(srv->dir, mfa_str(authz, "user"), &user);
-	gone = st == AF_DIR_NOT_FOUND ||
-	       (st == AF_DIR_OK &&
-		!json_is_true(json_object_get(user, "enabled")));
-	json_decref(user);
-	if (!gone)
+	if (user_gone(srv, mfa_str(authz, "user")) == NULL)
 		return 0;
 	mark_refused(srv, flow, authz);
 	not_completed(resp, flow, authz,

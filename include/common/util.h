@@ -129,6 +129,13 @@ void af_free_secret(char *s);
 size_t af_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 
 /*
+ * How many of the n bytes of s to keep, at most max, without splitting a
+ * UTF-8 character: n when it fits, else max less the bytes of a character
+ * that max would cut.
+ */
+size_t af_utf8_cut(const char *s, size_t n, size_t max);
+
+/*
  * Makes the NUL-terminated s valid UTF-8 in place: each byte that does not
  * begin a well-formed sequence becomes '?'. For messages that quote input
  * cut at a byte count, which may split a character.

@@ -442,6 +442,18 @@ static void test_ipnet_parse_and_match(void **state)
 	assert_false(af_ipnet_match(nets, 1, "127.0.0.1"));
 }
 
+/* A cut never splits a character: "é" is 2 bytes, "€" 3. */
+static void test_utf8_cut(void **state)
+{
+	(void)state;
+	assert_int_equal(af_utf8_cut("abc", 3, 5), 3);
+	assert_int_equal(af_utf8_cut("abcdef", 6, 4), 4);
+	assert_int_equal(af_utf8_cut("ab\xc3\xa9", 4, 3), 2);
+	assert_int_equal(af_utf8_cut("ab\xc3\xa9", 4, 4), 4);
+	assert_int_equal(af_utf8_cut("a\xe2\x82\xac!", 5, 3), 1);
+	assert_int_equal(af_utf8_cut("a\xe2\x82\xac!", 5, 4), 4);
+}
+
 /* A dual-stack proxy writes its IPv4 peers as IPv4-mapped IPv6. */
 static void test_ipnet_v4_mapped(void **state)
 {
@@ -528,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_parse_ulong),
 		cmocka_unit_test(test_ipnet_parse_and_match),
 		cmocka_unit_test(test_ipnet_v4_mapped),
+		cmocka_unit_test(test_utf8_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
