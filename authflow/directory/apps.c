@@ -420,15 +420,87 @@ static af_dir_status new_secret(char *secret, size_t secretcap, char hash[65])
 }
 
 /*
- * Maps name to client_id, if the name is free. A name shaped like a client
- * id is refused: the admin API and authflowctl take either, client id
- * first, so such a name would reach another app's profile.
+ * App names: "app_name:<name>" holds the client id of the app of that
+ * name. A create or a rename first takes the name with a lease (a TTL of
+ * NAME_LEASE_MS), writes the profile, then makes the mapping permanent
+ * (name_keep()); a removal or a rename lets it go last (release_name()).
+ * So a step cut short (a crash, a store that refuses a write) never keeps
+ * a name taken for good:
+ * - a lease left behind runs out by itself;
+ * - a permanent mapping left behind names an app that is gone or that
+ *   now has another name: claim_name() takes it over (take_stale()).
+ * A mapping under lease belongs to a create or rename under way and is
+ * never taken over.
+ */
+#define NAME_LEASE_MS 60000
+
+static af_dir_status name_key(char *key, size_t cap, const char *name)
+{
+	return af_dir__key(key, cap, "app_name:", name);
+}
+
+/*
+ * Takes over the mapping at key (for name) when it is left behind:
+ * AF_DIR_OK (taken, under lease, for client_id), AF_DIR_EXISTS (the name
+ * is an app's, or being taken), AF_DIR_CONFLICT (it changed meanwhile:
+ * try again) or a store failure.
+ */
+static af_dir_status take_stale(af_dir *dir, const char *key, const char *name,
+				const char *client_id)
+{
+	char appkey[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	json_t *app = NULL;
+	uint64_t ttl = 0;
+	af_dir_status rc;
+
+	rc = af_dir__from_store(store_ttl(af_dir_store(dir), key, &ttl));
+	if (rc == AF_DIR_OK && ttl > 0)
+		rc = AF_DIR_EXISTS;
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
+	if (rc == AF_DIR_NOT_FOUND) {
+		rc = AF_DIR_CONFLICT; /* gone meanwhile */
+		goto out;
+	}
+	if (rc != AF_DIR_OK)
+		goto out;
+	rc = app_key(appkey, sizeof(appkey), (const char *)v.data);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__get_json(dir, appkey, &app, NULL);
+	if (rc == AF_DIR_OK) {
+		const char *has =
+			json_string_value(json_object_get(app, "name"));
+
+		if (has != NULL && strcmp(has, name) == 0) {
+			rc = AF_DIR_EXISTS;
+			goto out;
+		}
+	} else if (rc != AF_DIR_NOT_FOUND) {
+		goto out;
+	}
+	rc = af_dir__from_store(store_cas(af_dir_store(dir), key, v.data, v.len,
+					  client_id, strlen(client_id),
+					  NAME_LEASE_MS));
+	if (rc == AF_DIR_NOT_FOUND)
+		rc = AF_DIR_CONFLICT;
+out:
+	store_value_free(&v);
+	json_decref(app);
+	return rc;
+}
+
+/*
+ * Takes name for client_id, under lease, if it is free. A name shaped
+ * like a client id is refused: the admin API and authflowctl take either,
+ * client id first, so such a name would reach another app's profile.
  */
 static af_dir_status claim_name(af_dir *dir, const char *name,
 				const char *client_id, char *err, size_t errlen)
 {
 	char key[STORE_KEY_MAX];
 	af_dir_status rc;
+	int tries;
 
 	if (app_key(key, sizeof(key), name) == AF_DIR_OK) {
 		af_dir__err(err, errlen,
@@ -437,11 +509,20 @@ static af_dir_status claim_name(af_dir *dir, const char *name,
 			    name);
 		return AF_DIR_INVALID;
 	}
-	rc = af_dir__key(key, sizeof(key), "app_name:", name);
-	if (rc == AF_DIR_OK)
+	rc = name_key(key, sizeof(key), name);
+	for (tries = 0; rc == AF_DIR_OK && tries < AF_DIR__CAS_TRIES; tries++) {
 		rc = af_dir__from_store(store_set(af_dir_store(dir), key,
 						  client_id, strlen(client_id),
-						  0, STORE_SET_NX));
+						  NAME_LEASE_MS, STORE_SET_NX));
+		if (rc != AF_DIR_EXISTS)
+			break;
+		rc = take_stale(dir, key, name, client_id);
+		if (rc != AF_DIR_CONFLICT)
+			break;
+		rc = AF_DIR_OK;
+	}
+	if (rc == AF_DIR_OK && tries == AF_DIR__CAS_TRIES)
+		rc = AF_DIR_CONFLICT;
 	if (rc == AF_DIR_EXISTS)
 		af_dir__err(err, errlen, "name: an app named \"%s\" exists",
 			    name);
@@ -449,9 +530,38 @@ static af_dir_status claim_name(af_dir *dir, const char *name,
 }
 
 /*
+ * Makes the lease on name permanent, once the profile has the name.
+ * AF_DIR_CONFLICT when the lease ran out and the name went elsewhere.
+ * (Between the read and the write below the lease would have to run
+ * out: a minute's stall between two store calls.)
+ */
+static af_dir_status name_keep(af_dir *dir, const char *name,
+			       const char *client_id)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	af_dir_status rc;
+
+	rc = name_key(key, sizeof(key), name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
+	if (rc == AF_DIR_OK && strcmp((const char *)v.data, client_id) != 0)
+		rc = AF_DIR_CONFLICT;
+	store_value_free(&v);
+	if (rc == AF_DIR_NOT_FOUND)
+		rc = AF_DIR_CONFLICT;
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_set(af_dir_store(dir), key,
+						  client_id, strlen(client_id),
+						  0, STORE_SET_XX));
+	return rc == AF_DIR_NOT_FOUND ? AF_DIR_CONFLICT : rc;
+}
+
+/*
  * Drops the name mapping, but only while it still names client_id. Names
- * are only ever claimed with SET NX, so while the mapping names this app
- * nobody else can take it, and reading before deleting is safe.
+ * are only ever taken with SET NX or a compare-and-swap, so while the
+ * mapping names this app nobody else can take it, and reading before
+ * deleting is safe.
  */
 static af_dir_status release_name(af_dir *dir, const char *name,
 				  const char *client_id)
@@ -462,7 +572,7 @@ static af_dir_status release_name(af_dir *dir, const char *name,
 
 	if (name == NULL)
 		return AF_DIR_OK;
-	rc = af_dir__key(key, sizeof(key), "app_name:", name);
+	rc = name_key(key, sizeof(key), name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
 	if (rc == AF_DIR_OK && strcmp((const char *)v.data, client_id) != 0)
@@ -499,7 +609,7 @@ af_dir_status af_dir_app_add(af_dir *dir, const char *actor, const json_t *spec,
 	char client_id[AF_DIR_CLIENT_ID_BUF], key[STORE_KEY_MAX], hash[65];
 	json_t *norm = NULL, *app = NULL;
 	const char *name;
-	int name_claimed = 0;
+	int name_claimed = 0, written = 0;
 	af_dir_status rc;
 	size_t count = 0;
 
@@ -552,19 +662,32 @@ af_dir_status af_dir_app_add(af_dir *dir, const char *actor, const json_t *spec,
 	rc = merge_fn(app, norm);
 	if (rc != AF_DIR_OK)
 		goto out;
+	/*
+	 * The name under lease, the profile indexed and written, the name
+	 * kept: see claim_name() and af_dir__index_drop().
+	 */
 	rc = claim_name(dir, name, client_id, err, errlen);
 	if (rc != AF_DIR_OK)
 		goto out;
 	name_claimed = 1;
-	rc = af_dir__put_json(dir, key, app, STORE_SET_NX);
-	if (rc != AF_DIR_OK)
-		goto out;
-	name_claimed = 0;
 	rc = af_dir__from_store(
 		store_sadd(af_dir_store(dir), "apps", client_id));
 	if (rc == AF_DIR_OK)
-		rc = stored_then_audit(dir, actor, "app.add", client_id, norm,
-				       err, errlen);
+		rc = af_dir__put_json(dir, key, app, STORE_SET_NX);
+	if (rc != AF_DIR_OK)
+		goto out;
+	written = 1;
+	rc = name_keep(dir, name, client_id);
+	if (rc == AF_DIR_CONFLICT)
+		af_dir__err(err, errlen,
+			    "name: \"%s\" was taken meanwhile; try again",
+			    name);
+	if (rc != AF_DIR_OK)
+		goto out;
+	name_claimed = 0;
+	written = 0;
+	rc = stored_then_audit(dir, actor, "app.add", client_id, norm, err,
+			       errlen);
 	if (rc == AF_DIR_OK || rc == AF_DIR_UNAUDITED) {
 		af_dir_status r = hand_out(app, out);
 
@@ -572,6 +695,13 @@ af_dir_status af_dir_app_add(af_dir *dir, const char *actor, const json_t *spec,
 			rc = r;
 	}
 out:
+	/*
+	 * Undone as far as the store lets: the secret is wiped below, so a
+	 * profile left behind could never be used, and it stays listed
+	 * for removal.
+	 */
+	if (written && store_del(af_dir_store(dir), key) == STORE_OK)
+		af_dir__index_drop(dir, "apps", client_id, key);
 	if (name_claimed) {
 		af_dir_status r = release_name(dir, name, client_id);
 
@@ -625,9 +755,19 @@ af_dir_status af_dir_app_set(af_dir *dir, const char *actor,
 	rc = af_dir__update(dir, key, merge_fn, norm, &after, &before);
 	if (rc != AF_DIR_OK)
 		goto out;
-	claimed = 0;
 	oldname = json_string_value(json_object_get(before, "name"));
-	if (newname != NULL && oldname != NULL && strcmp(newname, oldname) != 0)
+	if (claimed) {
+		/* The profile has the new name: keep it, whatever comes. */
+		rc = name_keep(dir, newname, client_id);
+		claimed = 0;
+		if (rc == AF_DIR_CONFLICT)
+			af_dir__err(err, errlen,
+				    "name: \"%s\" was taken meanwhile; "
+				    "give the app another name",
+				    newname);
+	}
+	if (rc == AF_DIR_OK && newname != NULL && oldname != NULL &&
+	    strcmp(newname, oldname) != 0)
 		rc = release_name(dir, oldname, client_id);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor, "app.set", client_id, norm, err,
@@ -664,7 +804,7 @@ af_dir_status af_dir_app_remove(af_dir *dir, const char *actor,
 {
 	char key[STORE_KEY_MAX];
 	json_t *app = NULL, *detail = NULL;
-	af_dir_status rc, r;
+	af_dir_status rc;
 
 	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
 		return AF_DIR_INVALID;
@@ -676,12 +816,9 @@ af_dir_status af_dir_app_remove(af_dir *dir, const char *actor,
 	rc = af_dir__from_store(store_del(af_dir_store(dir), key));
 	if (rc != AF_DIR_OK)
 		goto out;
-	rc = af_dir__from_store(
-		store_srem(af_dir_store(dir), "apps", client_id));
-	r = release_name(dir, json_string_value(json_object_get(app, "name")),
-			 client_id);
-	if (rc == AF_DIR_OK)
-		rc = r;
+	af_dir__index_drop(dir, "apps", client_id, key);
+	rc = release_name(dir, json_string_value(json_object_get(app, "name")),
+			  client_id);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__removed_detail(app, removed_app_members, &detail);
 	if (rc == AF_DIR_OK)
@@ -718,6 +855,7 @@ af_dir_status af_dir_app_get_by_name(af_dir *dir, const char *name,
 {
 	char key[STORE_KEY_MAX];
 	store_value v = {NULL, 0};
+	const char *has;
 	af_dir_status rc;
 
 	if (out == NULL)
@@ -727,12 +865,21 @@ af_dir_status af_dir_app_get_by_name(af_dir *dir, const char *name,
 		return AF_DIR_INVALID;
 	if (af_dir_check_name("name", name, NULL, 0) != AF_DIR_OK)
 		return AF_DIR_NOT_FOUND;
-	rc = af_dir__key(key, sizeof(key), "app_name:", name);
+	rc = name_key(key, sizeof(key), name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
 	if (rc == AF_DIR_OK)
 		rc = af_dir_app_get(dir, (const char *)v.data, out);
 	store_value_free(&v);
+	/* A mapping left behind by a rename cut short names another app. */
+	if (rc == AF_DIR_OK) {
+		has = json_string_value(json_object_get(*out, "name"));
+		if (has == NULL || strcmp(has, name) != 0) {
+			json_decref(*out);
+			*out = NULL;
+			rc = AF_DIR_NOT_FOUND;
+		}
+	}
 	return rc;
 }
 

@@ -349,6 +349,28 @@ af_dir_status af_dir__count(af_dir *dir, const char *key, size_t cap,
 	return rc;
 }
 
+void af_dir__index_drop(af_dir *dir, const char *index, const char *name,
+			const char *key)
+{
+	store_value v = {NULL, 0};
+	store_status st;
+
+	if (store_srem(dir->store, index, name) != STORE_OK)
+		return;
+	/*
+	 * A record of the name written since the old one was deleted was
+	 * indexed by its writer, maybe just before the removal above: it is
+	 * indexed again, so that it never goes unlisted.
+	 */
+	st = store_get(dir->store, key, &v);
+	if (v.data != NULL)
+		OPENSSL_cleanse(v.data, v.len);
+	store_value_free(&v);
+	if (st == STORE_OK)
+		st = store_sadd(dir->store, index, name);
+	(void)st; /* best effort, as above */
+}
+
 /*
  * 1 when the store answers for key: a record af_dir__get_json() refused
  * is then damaged (not JSON, say), not out of reach.
@@ -1398,9 +1420,11 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 		goto out;
 	sub_claimed = 1;
 	rc = af_dir__set_new(user, "sub", json_string(sub));
-	if (rc != AF_DIR_OK)
-		goto out;
-	rc = af_dir__put_json(dir, key, user, STORE_SET_NX);
+	/* Indexed before and after it is written: af_dir__index_drop(). */
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_sadd(dir->store, "users", name));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__put_json(dir, key, user, STORE_SET_NX);
 	if (rc == AF_DIR_EXISTS)
 		af_dir__err(err, errlen, "username: a user named \"%s\" exists",
 			    name);
@@ -1844,9 +1868,9 @@ af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_del(dir->store, devkey));
 	if (rc == AF_DIR_OK)
-		rc = af_dir__from_store(store_srem(dir->store, "users", name));
-	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_del(dir->store, key));
+	if (rc == AF_DIR_OK)
+		af_dir__index_drop(dir, "users", name, key);
 	if (rc != AF_DIR_OK)
 		af_dir__err(err, errlen,
 			    "the removal of user \"%s\" is incomplete (%s): "
@@ -2075,7 +2099,10 @@ static af_dir_status kind_add(af_dir *dir, const member_kind *mk,
 		if (rc != AF_DIR_OK)
 			goto out;
 	}
-	rc = af_dir__put_json(dir, key, obj, STORE_SET_NX);
+	/* Indexed before and after it is written: af_dir__index_drop(). */
+	rc = af_dir__from_store(store_sadd(dir->store, mk->index, name));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__put_json(dir, key, obj, STORE_SET_NX);
 	if (rc == AF_DIR_EXISTS)
 		af_dir__err(err, errlen, "name: a %s named \"%s\" exists",
 			    mk->noun, name);
@@ -2407,12 +2434,11 @@ static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
 		rc = af_dir__audit(dir, actor, mk->act_remove, name, detail,
 				   NULL, 0);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__from_store(
-			store_srem(dir->store, mk->index, name));
-	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_del(dir->store, key));
 	if (rc == AF_DIR_OK)
 		rc = members_forget(dir, mk, name);
+	if (rc == AF_DIR_OK)
+		af_dir__index_drop(dir, mk->index, name, key);
 	json_decref(detail);
 	return rc;
 }

@@ -691,6 +691,20 @@ AF_DIR_NODISCARD af_dir_status af_dir__count(af_dir *dir, const char *key,
 					     size_t cap, size_t *out);
 
 /*
+ * A record and its index (the set its listing reads) are kept so that no
+ * record is ever left out of the index, whatever step a crash or a failed
+ * write cuts short: a record is added to its index before it is written
+ * and again after (a removal of the same name may have run between), and
+ * taken out of it only after it is deleted, by af_dir__index_drop(),
+ * which adds back a record of the name written meanwhile. What an
+ * interruption can leave is an index entry without a record: listings
+ * skip it, and a later record of the name uses it. So the index step of
+ * a removal is best effort: once the record is gone, so is the object.
+ */
+void af_dir__index_drop(af_dir *dir, const char *index, const char *name,
+			const char *key);
+
+/*
  * Checks that s is valid UTF-8 of printable characters (no control
  * characters, no bidirectional overrides) of at most maxbytes bytes.
  * Returns the number of characters, or -1.

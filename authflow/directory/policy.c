@@ -213,6 +213,10 @@ af_dir_status af_dir_policy_add(af_dir *dir, const char *actor,
 		goto out;
 	}
 	rc = policy_merge(policy, norm);
+	/* Indexed before and after it is written: af_dir__index_drop(). */
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(
+			store_sadd(af_dir_store(dir), "policies", name));
 	if (rc == AF_DIR_OK)
 		rc = af_dir__put_json(dir, key, policy, STORE_SET_NX);
 	if (rc == AF_DIR_EXISTS)
@@ -305,8 +309,7 @@ af_dir_status af_dir_policy_remove(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_del(af_dir_store(dir), key));
 	if (rc == AF_DIR_OK)
-		rc = af_dir__from_store(
-			store_srem(af_dir_store(dir), "policies", name));
+		af_dir__index_drop(dir, "policies", name, key);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor, "policy.remove", name, detail,
 				   NULL, 0);

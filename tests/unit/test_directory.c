@@ -1941,23 +1941,35 @@ static off_t state_size(const char *dir)
  * refused (STORE_ERR_IO) and so is every one after it, which leaves the
  * store as a crash at that point would.
  */
-static af_dir_status remove_with_room(fixture *f, const char *dir,
-				      const char *name, off_t room, int group)
+static void room_limit(const char *dir, off_t room, struct rlimit *old)
 {
-	struct rlimit old, lim;
-	af_dir_status rc;
+	struct rlimit lim;
 
-	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-	lim = old;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, old), 0);
+	lim = *old;
 	lim.rlim_cur = (rlim_t)(state_size(dir) + room);
 	(void)signal(SIGXFSZ, SIG_IGN);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
+static void room_restore(const struct rlimit *old)
+{
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, old), 0);
+	(void)signal(SIGXFSZ, SIG_DFL);
+}
+
+static af_dir_status remove_with_room(fixture *f, const char *dir,
+				      const char *name, off_t room, int group)
+{
+	struct rlimit old;
+	af_dir_status rc;
+
+	room_limit(dir, room, &old);
 	f->err[0] = '\0';
 	rc = group ? af_dir_group_remove(f->dir, ACTOR, name)
 		   : af_dir_user_remove(f->dir, ACTOR, name, f->err,
 					sizeof(f->err));
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-	(void)signal(SIGXFSZ, SIG_DFL);
+	room_restore(&old);
 	return rc;
 }
 
@@ -2962,6 +2974,210 @@ static void test_af_throttle_info_follows_delay_and_lock(void **state)
 	af_dir_free(dir);
 }
 
+/* --- records and their indexes ------------------------------------------ */
+
+enum kind { K_USER, K_GROUP, K_POLICY, K_APP, K_COUNT };
+
+/* Adds an object of kind k named "x"; the app's client id into id. */
+static af_dir_status add_x(fixture *f, enum kind k, char *id)
+{
+	json_t *app = NULL;
+	af_dir_status rc;
+
+	switch (k) {
+	case K_USER:
+		return add_user(f, "{\"username\":\"x\"}", "x-password");
+	case K_GROUP:
+		return af_dir_group_add(f->dir, ACTOR, "x", NULL, NULL, 0);
+	case K_POLICY:
+		return add_policy(f, "{\"name\":\"x\"}");
+	default:
+		rc = add_app(f,
+			     "{\"name\":\"x\",\"redirect_uris\":"
+			     "[\"https://rp.example/cb\"]}",
+			     &app, NULL);
+		if (rc == AF_DIR_OK)
+			snprintf(id, AF_DIR_CLIENT_ID_BUF, "%s",
+				 json_string_value(
+					 json_object_get(app, "client_id")));
+		json_decref(app);
+		return rc;
+	}
+}
+
+/* 1 when the listing of kind k holds an object whose field is "x". */
+static int listed_x(fixture *f, enum kind k)
+{
+	static const char *const field[K_COUNT] = {"username", "name", "name",
+						   "name"};
+	json_t *list = NULL, *o;
+	size_t i;
+	int found = 0;
+
+	assert_int_equal(k == K_USER	 ? af_dir_user_list(f->dir, &list)
+			 : k == K_GROUP	 ? af_dir_group_list(f->dir, &list)
+			 : k == K_POLICY ? af_dir_policy_list(f->dir, &list)
+					 : af_dir_app_list(f->dir, &list),
+			 AF_DIR_OK);
+	json_array_foreach(list, i, o)
+	{
+		const char *v = json_string_value(json_object_get(o, field[k]));
+
+		found += v != NULL && strcmp(v, "x") == 0;
+	}
+	json_decref(list);
+	return found;
+}
+
+/* AF_DIR_OK when the object "x" of kind k exists, else NOT_FOUND. */
+static af_dir_status get_x(fixture *f, enum kind k)
+{
+	json_t *o = NULL;
+	af_dir_status rc;
+
+	switch (k) {
+	case K_USER:
+		rc = af_dir_user_get(f->dir, "x", &o);
+		break;
+	case K_GROUP:
+		rc = af_dir_group_members(f->dir, "x", &o);
+		break;
+	case K_POLICY:
+		rc = af_dir_policy_get(f->dir, "x", &o);
+		break;
+	default:
+		rc = af_dir_app_get_by_name(f->dir, "x", &o);
+		break;
+	}
+	json_decref(o);
+	return rc;
+}
+
+/*
+ * A user, group, policy or app made while the state file has room for
+ * more and more of its records (as a full disk or a crash at that point
+ * leaves it), then a restart: the object is either there and listed, or
+ * gone with its name free for the next one. Never there but unlisted,
+ * never a name taken by nothing.
+ */
+static void test_af_dir_add_cut_anywhere_never_unlisted(void **state)
+{
+	fixture *f = *state;
+	char dir[64], id[AF_DIR_CLIENT_ID_BUF];
+	int cut[K_COUNT] = {0};
+	struct rlimit old;
+	af_dir_status rc;
+
+	for (int k = 0; k < K_COUNT; k++) {
+		int done = 0;
+
+		for (off_t room = 0; !done; room += 24) {
+			state_dir_new(dir);
+			reopen_at(f, dir);
+			room_limit(dir, room, &old);
+			rc = add_x(f, (enum kind)k, id);
+			room_restore(&old);
+			done = rc == AF_DIR_OK;
+			reopen_at(f, dir);
+			if (get_x(f, (enum kind)k) == AF_DIR_OK) {
+				assert_int_equal(listed_x(f, (enum kind)k), 1);
+			} else {
+				/*
+				 * A profile written before its name was kept
+				 * stays listed, for removal by client id (its
+				 * secret never left): the name is free.
+				 */
+				int left = listed_x(f, (enum kind)k);
+
+				cut[k]++;
+				assert_int_equal(left, k == K_APP ? left : 0);
+				assert_true(left <= 1);
+				assert_int_equal(add_x(f, (enum kind)k, id),
+						 AF_DIR_OK);
+				assert_int_equal(listed_x(f, (enum kind)k),
+						 left + 1);
+			}
+			state_dir_drop(f, dir);
+			assert_true(room < (off_t)64 * 1024);
+		}
+		assert_true(cut[k] >= 1);
+	}
+}
+
+/*
+ * An app name left mapped by a removal or a rename cut short (the
+ * profile gone, or now named otherwise) is taken by the next app of that
+ * name; a name being taken (under lease) is not.
+ */
+static void test_af_dir_app_name_left_behind_taken_over(void **state)
+{
+	fixture *f = *state;
+	char id[AF_DIR_CLIENT_ID_BUF], key[STORE_KEY_MAX], other[64];
+	json_t *app = NULL;
+
+	/* Removal cut after the profile went: the mapping names nothing. */
+	assert_int_equal(add_x(f, K_APP, id), AF_DIR_OK);
+	snprintf(key, sizeof(key), "app:%s", id);
+	assert_int_equal(store_del(f->store, key), STORE_OK);
+	assert_int_equal(add_x(f, K_APP, other), AF_DIR_OK);
+	assert_string_not_equal(id, other);
+	assert_int_equal(af_dir_app_get_by_name(f->dir, "x", &app), AF_DIR_OK);
+	assert_string_equal(
+		json_string_value(json_object_get(app, "client_id")), other);
+	json_decref(app);
+
+	/* Rename cut before the old name went: it names an app called x. */
+	assert_int_equal(
+		store_set(f->store, "app_name:old", other, strlen(other), 0, 0),
+		STORE_OK);
+	assert_int_equal(af_dir_app_get_by_name(f->dir, "old", &app),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(add_app(f,
+				 "{\"name\":\"old\",\"redirect_uris\":"
+				 "[\"https://rp.example/cb\"]}",
+				 &app, NULL),
+			 AF_DIR_OK);
+	json_decref(app);
+	assert_int_equal(af_dir_app_get_by_name(f->dir, "old", &app),
+			 AF_DIR_OK);
+	assert_string_not_equal(
+		json_string_value(json_object_get(app, "client_id")), other);
+	json_decref(app);
+
+	/* Under lease: a create under way. */
+	assert_int_equal(store_set(f->store, "app_name:busy", other,
+				   strlen(other), 60000, STORE_SET_NX),
+			 STORE_OK);
+	assert_int_equal(add_app(f,
+				 "{\"name\":\"busy\",\"redirect_uris\":"
+				 "[\"https://rp.example/cb\"]}",
+				 NULL, NULL),
+			 AF_DIR_EXISTS);
+	assert_non_null(strstr(f->err, "exists"));
+}
+
+/*
+ * Index and removal racing a new record of the same name: the removal's
+ * index step leaves a record written meanwhile listed.
+ */
+static void test_af_dir_index_drop_keeps_a_new_record(void **state)
+{
+	fixture *f = *state;
+	char id[AF_DIR_CLIENT_ID_BUF];
+
+	assert_int_equal(add_x(f, K_GROUP, id), AF_DIR_OK);
+	/* As a removal that deleted the old "x" and then met the new one. */
+	af_dir__index_drop(f->dir, "groups", "x", "group:x");
+	assert_int_equal(listed_x(f, K_GROUP), 1);
+	/* With the record gone, the entry goes. */
+	assert_int_equal(store_del(f->store, "group:x"), STORE_OK);
+	af_dir__index_drop(f->dir, "groups", "x", "group:x");
+	assert_int_equal(listed_x(f, K_GROUP), 0);
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "x", NULL, NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(listed_x(f, K_GROUP), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3015,6 +3231,9 @@ int main(void)
 		T(test_af_dir_app_duplicate_uris_dropped_before_count),
 		T(test_af_dir_group_description_message_says_0),
 		T(test_af_throttle_info_follows_delay_and_lock),
+		T(test_af_dir_add_cut_anywhere_never_unlisted),
+		T(test_af_dir_app_name_left_behind_taken_over),
+		T(test_af_dir_index_drop_keeps_a_new_record),
 #undef T
 	};
 
