@@ -107,8 +107,9 @@ int af_req_cookie(const af_req *req, const char *name, char *out,
 		  size_t outcap);
 
 /*
- * A parameter from the query (GET) or the form body (POST), or NULL. Of a
- * parameter given twice (req->duplicate_param), the first value.
+ * A parameter from the query (GET, HEAD) or the form body (POST), or
+ * NULL. Of a parameter given twice (req->duplicate_param), the first
+ * value.
  */
 const char *af_req_param(const af_req *req, const char *name);
 

@@ -89,7 +89,8 @@ int af_req_cookie(const af_req *req, const char *name, char *out, size_t outcap)
 
 /*
  * The value af_req_param() gives for name, and in *set the parameters it
- * came from: the form body, else (GET) the query.
+ * came from: the form body, else (GET, and HEAD, which is GET without
+ * the body) the query.
  */
 static const char *find_param(const af_req *req, const char *name,
 			      const af_params **set)
@@ -101,7 +102,8 @@ static const char *find_param(const af_req *req, const char *name,
 		v = hp_params_get(req->form, name);
 		*set = req->form;
 	}
-	if (v == NULL && strcmp(req->method, "GET") == 0) {
+	if (v == NULL && (strcmp(req->method, "GET") == 0 ||
+			  strcmp(req->method, "HEAD") == 0)) {
 		v = hp_params_get(req->query, name);
 		*set = req->query;
 	}

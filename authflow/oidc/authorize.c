@@ -650,7 +650,8 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	/* A POST from the application's site comes without the cookie. */
-	if (af_oidc_same_site_hop(req, resp, authorize_params, "/authorize"))
+	if (af_oidc_same_site_hop(req, resp, authorize_params, "/authorize",
+				  redirect_uri))
 		goto out;
 	prompt = json_string_value(json_object_get(authz, "prompt"));
 	if (af_session_get(srv, req, &s, &failed) == 0 &&

@@ -326,9 +326,9 @@ void af_h_logout(af_server *srv, af_req *req, af_resp *resp)
 	 * cookie: without this step the session would live on while the
 	 * application is told the user signed out.
 	 */
-	if (af_oidc_same_site_hop(req, resp, logout_params, "/logout"))
-		return;
 	read_request(srv, req, &claims, &r);
+	if (af_oidc_same_site_hop(req, resp, logout_params, "/logout", r.dest))
+		goto out;
 	if (af_session_get(srv, req, &s, &failed) != 0) {
 		if (failed) {
 			unavailable(resp);

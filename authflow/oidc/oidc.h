@@ -89,12 +89,16 @@ int af_oidc_repeated(const af_req *req, const char *const *names);
  * A POST to an endpoint that needs the SSO session, sent from another
  * site: the browser leaves the session cookie (SameSite=Lax) off it, so
  * the server would not see a session the browser has. When req is a POST
- * without the cookie, not yet sent on this way, answers with a page of
- * this server that posts the endpoint's parameters in names (the first
- * value of each) back to action, same-site now, and returns 1; else 0.
+ * without the cookie, not yet sent on this way (same_site=1), answers
+ * with a page of this server that posts the endpoint's parameters in
+ * names (the first value of each) back to action, same-site now, and
+ * returns 1; else 0. dest (NULL: none) is where the endpoint will send
+ * the browser on, already checked against the application's registered
+ * addresses: the page's CSP lets the form's answer lead there.
  */
 int af_oidc_same_site_hop(const af_req *req, af_resp *resp,
-			  const char *const *names, const char *action);
+			  const char *const *names, const char *action,
+			  const char *dest);
 
 /* 1 when the space-separated list holds word. */
 int af_oidc_has_word(const char *list, const char *word);

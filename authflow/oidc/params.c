@@ -37,14 +37,16 @@ int af_oidc_repeated(const af_req *req, const char *const *names)
 }
 
 int af_oidc_same_site_hop(const af_req *req, af_resp *resp,
-			  const char *const *names, const char *action)
+			  const char *const *names, const char *action,
+			  const char *dest)
 {
 	const char *params[(2 * HOP_PARAMS_MAX) + 3];
+	const char *hopped = af_req_param(req, HOP_PARAM);
 	char cookie[1024];
 	size_t i, n = 0;
 
 	if (strcmp(req->method, "POST") != 0 ||
-	    af_req_param(req, HOP_PARAM) != NULL ||
+	    (hopped != NULL && strcmp(hopped, "1") == 0) ||
 	    af_req_cookie(req, AF_SESSION_COOKIE, cookie, sizeof(cookie)) == 0)
 		return 0;
 	for (i = 0; names[i] != NULL && n < 2 * HOP_PARAMS_MAX; i++) {
@@ -55,5 +57,11 @@ int af_oidc_same_site_hop(const af_req *req, af_resp *resp,
 	params[n++] = "1";
 	params[n] = NULL;
 	af_page_auto_post(resp, "Continuing", action, params);
+	/*
+	 * The answer to the form is a redirect to the application, which
+	 * browsers hold to the form's form-action too.
+	 */
+	if (dest != NULL)
+		af_page_allow_form_target(resp, dest);
 	return 1;
 }

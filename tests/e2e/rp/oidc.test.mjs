@@ -723,11 +723,15 @@ describe(`authflow OIDC (${STORE} store)`, () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
       return { status: r.status, text: await r.text(), headers: r.headers };
     };
-    const hop = (page, action) => {
+    // The form's answer redirects to the application, which browsers hold
+    // to the page's form-action: its origin is allowed when registered.
+    const formAction = (page) => /form-action ([^;]*)/.exec(page.headers.get('content-security-policy'))[1];
+    const hop = (page, action, dest = "'self' http://127.0.0.1:9000") => {
       assert.equal(page.status, 200, page.text);
       assert.ok(!page.headers.getSetCookie().some((c) => c.startsWith('af_sso=')), 'no cookie touched');
       assert.match(page.text, new RegExp(`<form method="post" id="fp" action="${action}">`));
       assert.match(page.text, /<script src="\/static\/formpost\.js"><\/script>/);
+      assert.equal(formAction(page), dest);
       const f = hiddenFields(page.text);
       assert.equal(f.same_site, '1');
       return f;
@@ -736,6 +740,11 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     // prompt=none by POST: the session is found once the form comes back.
     const a = await authUrl(first.config, { prompt: 'none' });
     const form = Object.fromEntries(a.url.searchParams);
+    // HEAD reads the query as GET does (RFC 9110 9.3.2).
+    const [head, get] = await Promise.all(['HEAD', 'GET'].map((method) => fetch(a.url, { method, redirect: 'manual' })));
+    assert.equal(head.status, 302);
+    assert.equal(new URL(head.headers.get('location')).searchParams.get('error'), 'login_required');
+    assert.equal(head.headers.get('location'), get.headers.get('location'));
     let f = hop(await crossSite('/authorize', form), '/authorize');
     assert.equal(f.state, a.state);
     assert.equal(f.code_challenge, form.code_challenge);
@@ -745,9 +754,14 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     // A browser with no session at all: login_required after the hop.
     r = await new Browser().post(`${server.issuer}/authorize`, f);
     assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
+    // Only same_site=1 marks a request as hopped already.
+    for (const v of ['', '0', '1x']) hop(await crossSite('/authorize', { ...form, same_site: v }), '/authorize');
 
     // Sign-out by POST with this session's hint: ended, then back.
     const out = { id_token_hint: first.tokens.id_token, post_logout_redirect_uri: 'http://127.0.0.1:9000/signed-out', state: 'lp' };
+    // An address not registered (or without a hint) allows no other origin.
+    hop(await crossSite('/logout', { ...out, post_logout_redirect_uri: 'http://127.0.0.2:9000/x' }), '/logout', "'self'");
+    hop(await crossSite('/logout', { post_logout_redirect_uri: out.post_logout_redirect_uri }), '/logout', "'self'");
     f = hop(await crossSite('/logout', out), '/logout');
     assert.ok(await signedIn(first.browser, first.config), 'the hop ended nothing');
     r = await first.browser.post(`${server.issuer}/logout`, f);
