@@ -259,18 +259,26 @@ static void not_found(af_server *srv, af_resp *resp)
 	resp->brand = NULL;
 }
 
-/* A query string or form body that cannot be read, in the route's kind. */
-static void bad_request(const af_req *req, af_resp *resp, int page)
+/*
+ * A query string or form body that cannot be read, in the route's kind:
+ * a page, the admin and device APIs' {"error", "message"}, or an OAuth
+ * error.
+ */
+static void bad_request(const af_req *req, af_resp *resp, const af_route *r)
 {
 	const char *what = req->malformed == AF_REQ_BAD_FORM
 				   ? "malformed form body"
 				   : "malformed query string";
 
-	if (page)
+	if (r->page)
 		af_page_error(resp, 400, "Request not understood",
 			      "The address or the form sent here could not be "
 			      "read.",
 			      "Go back to the application and try again.");
+	else if (r->methods == M_ANY)
+		af_resp_json(resp, 400,
+			     json_pack("{s:s, s:s}", "error", "bad_request",
+				       "message", what));
 	else
 		af_resp_oauth_error(resp, 400, "invalid_request", what);
 }
@@ -286,7 +294,7 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 	}
 	r = &routes[req->route];
 	if (req->malformed && !r->page) {
-		bad_request(req, resp, 0);
+		bad_request(req, resp, r);
 		return;
 	}
 	if (r->methods == M_ANY) {
@@ -316,7 +324,7 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 	if (r->page)
 		resp->brand = af_brand_cache_get(srv->brand);
 	if (req->malformed)
-		bad_request(req, resp, r->page);
+		bad_request(req, resp, r);
 	else
 		h(srv, req, resp);
 	af_brand_release(resp->brand);

@@ -483,6 +483,9 @@ api query-twice-sessions 400 "$hd" GET 'sessions?user=a&user=b'
 said query-twice-sessions 'user: a query parameter came twice'
 api query-twice-queue 400 "$hd" GET 'push/queue?limit=1&limit=1'
 said query-twice-queue 'limit: a query parameter came twice'
+# One that does not parse: the API's own error shape.
+api query-malformed 400 "$hd" DELETE 'sessions?user=dave&sid=%00'
+said query-malformed '"error":"bad_request","message":"malformed query string"'
 api query-known 200 "$hd" GET 'audit?limit=5&before=100'
 api query-none 200 "$hd" GET users
 

@@ -1270,7 +1270,9 @@ describe(`authflow stopping (${STORE} store)`, () => {
     assert.match(bad.headers.get('content-type'), /^text\/html/);
     bad = await fetch(`${server.issuer}/admin/v1/audit?before=%ZZ`);
     assert.equal(bad.status, 400);
-    assert.equal((await bad.json()).error, 'invalid_request');
+    assert.deepEqual(await bad.json(), { error: 'bad_request', message: 'malformed query string' }, 'the API\'s own shape');
+    bad = await fetch(`${server.issuer}/token?x=%ZZ`, { method: 'POST' });
+    assert.equal((await bad.json()).error, 'invalid_request', 'OAuth endpoints: an OAuth error');
     // libmicrohttpd's own complaints come out as JSON lines too.
     r = await raw('POST /token HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n');
     assert.match(r, /^HTTP\/1\.1 400 /, r);
