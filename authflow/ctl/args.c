@@ -64,7 +64,8 @@ af_ctl_status af_ctl_parse_duration(const char *s, int allow_off, long *out)
 	long n = 0, unit;
 	size_t len;
 
-	if (allow_off && strcmp(s, "off") == 0) {
+	/* Nothing needs no unit. */
+	if ((allow_off && strcmp(s, "off") == 0) || strcmp(s, "0") == 0) {
 		*out = 0;
 		return AF_CTL_OK;
 	}

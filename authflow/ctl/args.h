@@ -43,8 +43,8 @@ const char *af_ctl_strerror(af_ctl_status st);
 
 /*
  * Parses a duration strictly: 1..AF_CTL_DURATION_DIGITS digits and one
- * unit, s, m, h or d ("300s", "5m", "1h"); allow_off also takes "off" as
- * 0. AF_CTL_OK and seconds (0..AF_CTL_DURATION_MAX) in *out, or
+ * unit, s, m, h or d ("300s", "5m", "1h"), or "0"; allow_off also takes
+ * "off" as 0. AF_CTL_OK and seconds (0..AF_CTL_DURATION_MAX) in *out, or
  * AF_CTL_ERR_ARG.
  */
 AF_CTL_NODISCARD af_ctl_status af_ctl_parse_duration(const char *s,

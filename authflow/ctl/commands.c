@@ -1578,8 +1578,10 @@ static int keys_rotate(af_ctl *ctl, int argc, char **argv)
 		if (af_ctl_parse_duration(optarg, 0, &after) != AF_CTL_OK ||
 		    after > JOSE_ROTATE_AHEAD_MAX_S)
 			return af_ctl_usage_fail(
-				"keys rotate: --after takes a duration up to "
-				"a day (\"10m\", \"1h\")");
+				"keys rotate: --after takes 0 or a duration "
+				"up to a day, such as 90s, 10m or 1h, not "
+				"'%s'",
+				optarg);
 	}
 	rc = af_cli_positionals(&p, 0, NULL, "");
 	if (rc == AF_CTL_EXIT_OK && after >= 0) {

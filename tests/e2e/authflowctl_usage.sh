@@ -198,6 +198,12 @@ expect workflow-set-limit-zero-period 2 -- workflow set --push-limit 3/0s
 expect workflow-set-limit-sign 2 -- workflow set --push-limit +3/5m
 expect workflow-set-limit-two-slashes 2 -- workflow set --push-limit 3/5m/1
 expect workflow-set-limit-off 2 -- workflow set --push-limit 3/off
+expect workflow-set-pause-zero 3 -- --url "$DEAD" --token "$TOKEN" \
+	workflow set --report-pause 0
+expect keys-rotate-after-zero 3 -- --url "$DEAD" --token "$TOKEN" \
+	keys rotate --after 0
+expect_msg keys-rotate-after-bare 2 "such as 90s, 10m or 1h, not '90'" -- \
+	keys rotate --after 90
 expect workflow-set-pause-unit 2 -- workflow set --report-pause 5x
 expect workflow-set-pause-bare 2 -- workflow set --report-pause 300
 expect workflow-set-pause-negative 2 -- workflow set --report-pause -5m
