@@ -68,12 +68,13 @@ af_device_status af_device_body_parse(const char *body, size_t len,
 }
 
 /* 1 when s (n bytes) is printable ASCII (no control or 8-bit bytes). */
-static int printable(const char *s, size_t n)
+/* Printable ASCII without spaces. */
+static int visible(const char *s, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
 			return 0;
 	}
 	return 1;
@@ -81,7 +82,8 @@ static int printable(const char *s, size_t n)
 
 /*
  * An optional string member of 1..max bytes: 1 with *out (lent, NULL when
- * absent), or 0 with a reason in err. utf8 allows non-ASCII text.
+ * absent), or 0 with a reason in err: printable ASCII without spaces, or
+ * with utf8 any text a person can read.
  */
 static int opt_string(const json_t *body, const char *key, size_t max, int utf8,
 		      const char **out, char *err, size_t errlen)
@@ -99,8 +101,10 @@ static int opt_string(const json_t *body, const char *key, size_t max, int utf8,
 	}
 	/* Device names are typed by people and may hold any script. */
 	if (utf8 ? af_utf8_display_chars(json_string_value(v), n) < 0
-		 : !printable(json_string_value(v), n)) {
-		errf(err, errlen, "%s: holds characters that are not allowed",
+		 : !visible(json_string_value(v), n)) {
+		errf(err, errlen,
+		     utf8 ? "%s: holds characters that are not allowed"
+			  : "%s: printable ASCII without spaces only",
 		     key);
 		return 0;
 	}

@@ -1647,6 +1647,11 @@ static void test_push_token_put_updates_device(void **state)
 	assert_int_equal(send_rq(f, &r), 400);
 	r.body = "{}";
 	assert_int_equal(send_rq(f, &r), 400);
+	/* A space: the message says what a token may hold, nothing else. */
+	r.body = "{\"push_token\": \"abc def\"}";
+	assert_int_equal(send_rq(f, &r), 400);
+	assert_string_equal(answer_str(f, "message"),
+			    "push_token: printable ASCII without spaces only");
 	/* The app version alone, or platform none: the token stays. */
 	r.body = "{\"app_version\": \"2024.3\"}";
 	assert_int_equal(send_rq(f, &r), 200);
