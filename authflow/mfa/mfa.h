@@ -241,9 +241,16 @@ af_mfa_status af_mfa_code_check(store_ctx *st, const char *username,
  *
  * af_mfa_txn_pending_for_device: pending, unexpired txns the device may
  * answer, as an array (number never included).
+ *
+ * af_mfa_txn_recheck_devices: for a txn just made. A device removed
+ * meanwhile may have looked for the txns it alone answers before this one
+ * was indexed, and missed it: when none of the txn's devices is left, it
+ * is cancelled (AF_MFA_CANCEL_DEVICE_REMOVED) and *txn becomes the
+ * cancelled record. A txn for no device is left as it is.
  */
 af_mfa_status af_mfa_txn_new(store_ctx *st, const json_t *spec, int64_t now,
 			     json_t **out);
+void af_mfa_txn_recheck_devices(store_ctx *st, json_t **txn, int64_t now);
 af_mfa_status af_mfa_txn_get(store_ctx *st, const char *id, int64_t now,
 			     json_t **out);
 af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,

@@ -150,6 +150,7 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 	json_decref(spec);
 	if (st != AF_MFA_OK)
 		return -1;
+	af_mfa_txn_recheck_devices(srv->store, txn, af_now());
 	json_object_set(mfa, "txn", json_object_get(*txn, "id"));
 	return 0;
 }

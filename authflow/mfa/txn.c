@@ -512,7 +512,8 @@ af_mfa_status af_mfa_txns_cancel_user(store_ctx *st, const char *username,
 }
 
 /*
- * 1 when no device of txn but gone (being removed) is still enrolled:
+ * 1 when no device of txn but gone (being removed; NULL: none) is still
+ * enrolled:
  * then nobody can answer it. A device that cannot be read counts as
  * enrolled, so that a store hiccup cancels nothing.
  */
@@ -526,7 +527,7 @@ static bool only_device(store_ctx *st, const json_t *txn, const char *gone)
 	{
 		const char *id = json_string_value(v);
 
-		if (id == NULL || strcmp(id, gone) == 0)
+		if (id == NULL || (gone != NULL && strcmp(id, gone) == 0))
 			continue;
 		dev = NULL;
 		if (af_mfa_device_get(st, id, &dev) != AF_MFA_NOT_FOUND) {
@@ -568,6 +569,22 @@ void af_mfa__cancel_for_removed(store_ctx *st, const char *device, int64_t now)
 		json_decref(txn);
 	}
 	OPENSSL_free(t);
+}
+
+void af_mfa_txn_recheck_devices(store_ctx *st, json_t **txn, int64_t now)
+{
+	const char *id = json_string_value(json_object_get(*txn, "id"));
+	json_t *out = NULL;
+
+	if (id == NULL ||
+	    json_array_size(json_object_get(*txn, "devices")) == 0 ||
+	    !only_device(st, *txn, NULL))
+		return;
+	if (af_mfa_txn_cancel(st, id, AF_MFA_CANCEL_DEVICE_REMOVED, now,
+			      &out) != AF_MFA_OK)
+		return;
+	json_decref(*txn);
+	*txn = out;
 }
 
 /*

@@ -2253,6 +2253,42 @@ static void test_device_remove_cancels_txns_it_alone_answers(void **state)
 	json_decref(theirs);
 }
 
+/*
+ * A txn made while its only phone was being removed: the removal may have
+ * looked for it before it was indexed, so the txn looks again itself.
+ */
+static void test_txn_recheck_devices_cancels_when_none_left(void **state)
+{
+	struct fixture *f = *state;
+	char d1[AF_MFA_ID_BUF], d2[AF_MFA_ID_BUF], devs[128];
+	int64_t now = af_now();
+	json_t *txn, *none;
+
+	add_phone(f->st, "jay", d1);
+	add_phone(f->st, "jay", d2);
+	(void)snprintf(devs, sizeof(devs), "[\"%s\", \"%s\"]", d1, d2);
+	txn = push_txn(f->st, "jay", devs, now);
+	/* One phone left: it may still answer. */
+	assert_int_equal(af_mfa_device_remove(f->st, d1), AF_MFA_OK);
+	af_mfa_txn_recheck_devices(f->st, &txn, now);
+	assert_string_equal(sget(txn, "state"), "pending");
+	/* As if the removal of the last one missed the txn. */
+	assert_int_equal(af_mfa_device_remove(f->st, d2), AF_MFA_OK);
+	json_decref(txn);
+	txn = push_txn(f->st, "jay", devs, now);
+	assert_state(f->st, id_of(txn), now + 1, "pending");
+	af_mfa_txn_recheck_devices(f->st, &txn, now);
+	assert_string_equal(sget(txn, "state"), "cancelled");
+	assert_int_equal(why_of(f->st, id_of(txn), now + 1),
+			 AF_MFA_CANCEL_DEVICE_REMOVED);
+	/* A txn for no device is not the rechecker's. */
+	none = push_txn(f->st, "jay", "[]", now);
+	af_mfa_txn_recheck_devices(f->st, &none, now);
+	assert_state(f->st, id_of(none), now + 1, "pending");
+	json_decref(txn);
+	json_decref(none);
+}
+
 /* --- apps below the minimum version --------------------------------------- */
 
 static void test_device_below_minimum_rules(void **state)
@@ -2335,7 +2371,8 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_push_limit_change_applies_to_running_period, setup), \
 		CASE(test_approve_without_number_decides_nothing, setup),      \
 		CASE(test_cancel_reason_recorded, setup),                      \
-		CASE(test_device_remove_cancels_txns_it_alone_answers, setup)
+		CASE(test_device_remove_cancels_txns_it_alone_answers, setup), \
+		CASE(test_txn_recheck_devices_cancels_when_none_left, setup)
 
 /* Ids go on command lines: none may start like an option. */
 static void test_new_id_never_starts_with_dash(void **state)
