@@ -1190,6 +1190,8 @@ static af_dir_status deployment(af_dir *dir, const char *actor,
 					    client_id, detail, err, errlen)
 			    : AF_DIR_NOMEM;
 	json_decref(detail);
+	if (add)
+		af_dir__named_recheck(dir, actor, kind, target);
 	return rc;
 }
 

@@ -1270,6 +1270,32 @@ static af_dir_status sync_members(af_dir *dir, const char *user,
 	return rc;
 }
 
+/*
+ * After a user's memberships were written (and audited): a group or OU
+ * joined that was removed meanwhile is swept again
+ * (af_dir__named_recheck()).
+ */
+static void memberships_recheck(af_dir *dir, const char *actor,
+				const json_t *before, const json_t *after)
+{
+	static const member_kind *const kinds[] = {&group_kind, &ou_kind};
+
+	for (size_t i = 0; i < 2; i++) {
+		const json_t *o = json_object_get(before, kinds[i]->field);
+		size_t j;
+		json_t *v;
+
+		json_array_foreach(json_object_get(after, kinds[i]->field), j,
+				   v)
+		{
+			if (!af_dir__array_has(o, json_string_value(v)))
+				af_dir__named_recheck(dir, actor,
+						      kinds[i]->target,
+						      json_string_value(v));
+		}
+	}
+}
+
 /* Claims a fresh subject identifier "sub:<sub>" for user. */
 static af_dir_status new_sub(af_dir *dir, const char *user, char *sub,
 			     size_t cap)
@@ -1440,6 +1466,7 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 	rc = af_dir__audit(dir, actor, "user.add", name, norm, err, errlen);
 	if (rc == AF_DIR_OK)
 		rc = hand_out_user(user, out);
+	memberships_recheck(dir, actor, NULL, user);
 out:
 	if (sub_claimed &&
 	    af_dir__key(subkey, sizeof(subkey), "sub:", sub) == AF_DIR_OK) {
@@ -1543,6 +1570,7 @@ af_dir_status af_dir_user_set(af_dir *dir, const char *actor,
 				   errlen);
 	if (rc == AF_DIR_OK)
 		rc = hand_out_user(after, out);
+	memberships_recheck(dir, actor, before, after);
 out:
 	json_decref(norm);
 	json_decref(after);
@@ -2059,6 +2087,9 @@ static af_dir_status check_description(const char *d, char *err, size_t errlen)
 	return AF_DIR_OK;
 }
 
+static af_dir_status refs_sweep(af_dir *dir, const member_kind *mk,
+				const char *actor, const char *name);
+
 static af_dir_status kind_add(af_dir *dir, const member_kind *mk,
 			      const char *actor, const char *name,
 			      const char *description, char *err, size_t errlen)
@@ -2099,8 +2130,20 @@ static af_dir_status kind_add(af_dir *dir, const member_kind *mk,
 		if (rc != AF_DIR_OK)
 			goto out;
 	}
+	/*
+	 * What still names an earlier one of the name (a removal cut short,
+	 * or raced by an assignment) was granted to other people: a new
+	 * group or OU starts with exactly what an administrator gives it.
+	 */
+	rc = exists(dir, mk->prefix, name);
+	if (rc == AF_DIR_NOT_FOUND)
+		rc = refs_sweep(dir, mk, actor, name);
+	else if (rc == AF_DIR_OK)
+		rc = AF_DIR_EXISTS;
 	/* Indexed before and after it is written: af_dir__index_drop(). */
-	rc = af_dir__from_store(store_sadd(dir->store, mk->index, name));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(
+			store_sadd(dir->store, mk->index, name));
 	if (rc == AF_DIR_OK)
 		rc = af_dir__put_json(dir, key, obj, STORE_SET_NX);
 	if (rc == AF_DIR_EXISTS)
@@ -2360,6 +2403,34 @@ static af_dir_status members_forget(af_dir *dir, const member_kind *mk,
 	return rc;
 }
 
+/* Drops every reference to the group or OU name: members, policies, apps. */
+static af_dir_status refs_sweep(af_dir *dir, const member_kind *mk,
+				const char *actor, const char *name)
+{
+	af_dir_status rc;
+
+	rc = members_forget(dir, mk, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__policies_forget(dir, actor, mk->target, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__apps_forget(dir, actor, mk->target, name);
+	return rc;
+}
+
+void af_dir__named_recheck(af_dir *dir, const char *actor, af_dir_target kind,
+			   const char *name)
+{
+	const member_kind *mk = kind == AF_DIR_TARGET_GROUP ? &group_kind
+				: kind == AF_DIR_TARGET_OU  ? &ou_kind
+							    : NULL;
+
+	if (mk != NULL && exists(dir, mk->prefix, name) == AF_DIR_NOT_FOUND) {
+		af_dir_status rc = refs_sweep(dir, mk, actor, name);
+
+		(void)rc; /* what is left, a new one of the name clears */
+	}
+}
+
 /*
  * The detail of the removal event of a group or OU, read before anything
  * goes: its members and, for a group, its description. A record that
@@ -2407,8 +2478,11 @@ static af_dir_status kind_removed_detail(af_dir *dir, const member_kind *mk,
  * members' records would go on naming it, and a later group of that name
  * would take them in, with whatever its policies and deployments grant.
  * The audit event comes before the object goes, so that a removal done is
- * never missing from the trail. A user who joins meanwhile is taken out
- * by a second pass once the object is gone (joining needs it).
+ * never missing from the trail. A member, policy assignment or deployment
+ * added meanwhile is taken out by a second pass once the object is gone;
+ * one added after that pass finds the object gone itself
+ * (af_dir__named_recheck()), and a later group or OU of the name starts
+ * by clearing whatever an interruption left (kind_add()).
  */
 static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
 				 const char *actor, const char *name)
@@ -2425,18 +2499,14 @@ static af_dir_status kind_remove(af_dir *dir, const member_kind *mk,
 	if (rc == AF_DIR_OK)
 		rc = kind_removed_detail(dir, mk, key, name, &detail);
 	if (rc == AF_DIR_OK)
-		rc = members_forget(dir, mk, name);
-	if (rc == AF_DIR_OK)
-		rc = af_dir__policies_forget(dir, actor, mk->target, name);
-	if (rc == AF_DIR_OK)
-		rc = af_dir__apps_forget(dir, actor, mk->target, name);
+		rc = refs_sweep(dir, mk, actor, name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor, mk->act_remove, name, detail,
 				   NULL, 0);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_del(dir->store, key));
 	if (rc == AF_DIR_OK)
-		rc = members_forget(dir, mk, name);
+		rc = refs_sweep(dir, mk, actor, name);
 	if (rc == AF_DIR_OK)
 		af_dir__index_drop(dir, mk->index, name, key);
 	json_decref(detail);

@@ -691,6 +691,20 @@ AF_DIR_NODISCARD af_dir_status af_dir__count(af_dir *dir, const char *key,
 					     size_t cap, size_t *out);
 
 /*
+ * After a write that named the group or OU name (kind; others pass) as a
+ * member's, a policy's or a deployment's, and its audit event: the
+ * object's removal may have swept the references before this one was
+ * written, and a later group of the name would inherit it. When the object
+ * is gone by now, the sweep is made again, this reference included, as if
+ * the removal had come after the write (each dropped reference an audit
+ * event). A removal deletes the object before its last sweep, and writers
+ * look after they write, so one of the two sees the other. Best effort:
+ * what a failing store leaves, a new group or OU of the name clears.
+ */
+void af_dir__named_recheck(af_dir *dir, const char *actor, af_dir_target kind,
+			   const char *name);
+
+/*
  * A record and its index (the set its listing reads) are kept so that no
  * record is ever left out of the index, whatever step a crash or a failed
  * write cuts short: a record is added to its index before it is written

@@ -462,6 +462,8 @@ static af_dir_status policy_assignment(af_dir *dir, const char *actor,
 				     name, detail, err, errlen)
 		     : AF_DIR_NOMEM;
 	json_decref(detail);
+	if (add)
+		af_dir__named_recheck(dir, actor, kind, target);
 	return rc;
 }
 

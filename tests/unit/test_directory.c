@@ -3178,6 +3178,134 @@ static void test_af_dir_index_drop_keeps_a_new_record(void **state)
 	assert_int_equal(listed_x(f, K_GROUP), 1);
 }
 
+struct name_race {
+	fixture *f;
+	char group[16];
+	char client_id[AF_DIR_CLIENT_ID_BUF];
+	int what; /* 0 assign the policy, 1 deploy the app, 2 a user joins */
+	pthread_barrier_t go;
+};
+
+static void *name_group(void *arg)
+{
+	struct name_race *r = arg;
+	af_dir_status rc;
+	json_t *patch;
+
+	(void)pthread_barrier_wait(&r->go);
+	switch (r->what) {
+	case 0:
+		rc = af_dir_policy_assign(r->f->dir, ACTOR, "p",
+					  AF_DIR_TARGET_GROUP, r->group, NULL,
+					  0);
+		break;
+	case 1:
+		rc = af_dir_app_deploy(r->f->dir, ACTOR, r->client_id,
+				       AF_DIR_TARGET_GROUP, r->group, NULL, 0);
+		break;
+	default:
+		patch = json_pack("{s:[s]}", "groups", r->group);
+		rc = af_dir_user_set(r->f->dir, ACTOR, "joiner", patch, NULL,
+				     NULL, 0);
+		json_decref(patch);
+		break;
+	}
+	/* Before the removal, or refused: the group is gone. */
+	return rc == AF_DIR_OK || rc == AF_DIR_INVALID ? NULL : arg;
+}
+
+/*
+ * A group removed while a policy is assigned to it, an app deployed to
+ * it or a user joins it: nothing goes on naming it, so a later group of
+ * the name inherits nothing.
+ */
+static void test_af_dir_group_remove_racing_references_leaves_none(void **state)
+{
+	fixture *f = *state;
+	struct name_race r = {.f = f};
+	json_t *app = NULL, *p = NULL, *u = NULL;
+	void *failed = NULL;
+	pthread_t t;
+
+	assert_int_equal(add_policy(f, "{\"name\":\"p\",\"sso\":true}"),
+			 AF_DIR_OK);
+	assert_int_equal(add_x(f, K_APP, r.client_id), AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"joiner\"}", NULL),
+			 AF_DIR_OK);
+	for (int i = 0; i < 600; i++) {
+		r.what = i % 3;
+		(void)snprintf(r.group, sizeof(r.group), "g%d", i);
+		assert_int_equal(
+			af_dir_group_add(f->dir, ACTOR, r.group, NULL, NULL, 0),
+			AF_DIR_OK);
+		assert_int_equal(pthread_barrier_init(&r.go, NULL, 2), 0);
+		assert_int_equal(pthread_create(&t, NULL, name_group, &r), 0);
+		(void)pthread_barrier_wait(&r.go);
+		assert_int_equal(af_dir_group_remove(f->dir, ACTOR, r.group),
+				 AF_DIR_OK);
+		assert_int_equal(pthread_join(t, &failed), 0);
+		assert_int_equal(pthread_barrier_destroy(&r.go), 0);
+		assert_null(failed);
+	}
+	assert_int_equal(af_dir_policy_get(f->dir, "p", &p), AF_DIR_OK);
+	assert_int_equal(json_array_size(json_object_get(
+				 json_object_get(p, "assigned"), "groups")),
+			 0);
+	assert_int_equal(af_dir_app_get(f->dir, r.client_id, &app), AF_DIR_OK);
+	assert_int_equal(json_array_size(json_object_get(
+				 json_object_get(app, "deployment"), "groups")),
+			 0);
+	u = get_user(f, "joiner");
+	assert_int_equal(json_array_size(json_object_get(u, "groups")), 0);
+	json_decref(p);
+	json_decref(app);
+	json_decref(u);
+}
+
+/*
+ * What a removal cut short left naming a group (the group deleted, its
+ * references not yet): a new group of the name starts without them.
+ */
+static void test_af_dir_group_add_clears_what_names_an_earlier_one(void **state)
+{
+	fixture *f = *state;
+	char id[AF_DIR_CLIENT_ID_BUF];
+	json_t *app = NULL, *p = NULL, *u = NULL;
+
+	assert_int_equal(add_policy(f, "{\"name\":\"p\",\"sso\":true}"),
+			 AF_DIR_OK);
+	assert_int_equal(add_x(f, K_APP, id), AF_DIR_OK);
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "g", NULL, NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(
+		add_user(f, "{\"username\":\"old\",\"groups\":[\"g\"]}", NULL),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_policy_assign(f->dir, ACTOR, "p",
+					      AF_DIR_TARGET_GROUP, "g", NULL,
+					      0),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id,
+					   AF_DIR_TARGET_GROUP, "g", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(store_del(f->store, "group:g"), STORE_OK);
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "g", NULL, NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_policy_get(f->dir, "p", &p), AF_DIR_OK);
+	assert_int_equal(json_array_size(json_object_get(
+				 json_object_get(p, "assigned"), "groups")),
+			 0);
+	assert_int_equal(af_dir_app_get(f->dir, id, &app), AF_DIR_OK);
+	assert_int_equal(json_array_size(json_object_get(
+				 json_object_get(app, "deployment"), "groups")),
+			 0);
+	u = get_user(f, "old");
+	assert_int_equal(json_array_size(json_object_get(u, "groups")), 0);
+	assert_true(members_equal(f, 1, "g", "[]"));
+	json_decref(p);
+	json_decref(app);
+	json_decref(u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3234,6 +3362,8 @@ int main(void)
 		T(test_af_dir_add_cut_anywhere_never_unlisted),
 		T(test_af_dir_app_name_left_behind_taken_over),
 		T(test_af_dir_index_drop_keeps_a_new_record),
+		T(test_af_dir_group_remove_racing_references_leaves_none),
+		T(test_af_dir_group_add_clears_what_names_an_earlier_one),
 #undef T
 	};
 
