@@ -40,6 +40,17 @@ static const char *last_arg(int argc, char **argv)
 	return argv[optind - 1];
 }
 
+/*
+ * After an unknown short option: names and ids may begin with '-' (a
+ * session id, a device id), and only "--" tells them from options.
+ */
+static const char *dash_hint(const char *opt)
+{
+	return opt[0] == '-' && opt[1] != '-'
+		       ? " (a value that begins with '-' goes after --)"
+		       : "";
+}
+
 const char *af_cli_opt_text(int argc, char **argv, char *buf, size_t cap)
 {
 	const char *arg = last_arg(argc, argv);
@@ -80,7 +91,7 @@ int af_cli_opt_refusal(int c, int argc, char **argv, char *msg, size_t cap)
 		/* glibc: a known long option was given a value. */
 		snprintf(msg, cap, "%s takes no value", opt);
 	else
-		snprintf(msg, cap, "unknown option %s", opt);
+		snprintf(msg, cap, "unknown option %s%s", opt, dash_hint(opt));
 	return 1;
 }
 
@@ -148,9 +159,9 @@ int af_cli_next_global(af_cli_optparse *p)
 	if (c == ':' || c == '?') {
 		af_cli_opt_text(p->argc, p->argv, opt, sizeof(opt));
 		p->rc = af_cli_usage_fail(p->prog, NULL,
-					  c == ':' ? "%s needs a value"
-						   : "unknown option %s",
-					  opt);
+					  c == ':' ? "%s needs a value%s"
+						   : "unknown option %s%s",
+					  opt, c == ':' ? "" : dash_hint(opt));
 		return AF_CLI_OPT_STOP;
 	}
 	if (c == -1 && optind >= p->argc) {

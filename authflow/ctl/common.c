@@ -132,10 +132,11 @@ static int store_failure_only(const char *msg)
 
 /*
  * The one line for a 503 "unavailable" of the admin API: the server could
- * not use its state store. The store's failure alone means that nothing
- * was changed: said so, with what to do. A server that made a change all
- * the same says so in its message ("..., but the audit event could not be
- * written"), which is then passed on as it is.
+ * not use its state store. A change takes several writes, and the store
+ * may have failed after the first: so a change is said to be not made or
+ * made in part, to be looked at before it is made again. A server that
+ * knows what it did says so in its message ("..., but the audit event
+ * could not be written"), which is then passed on as it is.
  */
 static int store_down(const char *method, const char *msg)
 {
@@ -145,12 +146,13 @@ static int store_down(const char *method, const char *msg)
 				   "store: %s",
 				   msg);
 	return af_ctl_fail(AF_CTL_EXIT_REFUSED,
-			   "the server could not reach its state store (%s)%s: "
-			   "try again, or check the store",
+			   "the server could not reach its state store (%s)%s",
 			   msg != NULL && msg[0] != '\0' ? msg : "HTTP 503",
 			   strcmp(method, "GET") == 0
-				   ? ""
-				   : ", so the change was not made");
+				   ? ": try again, or check the store"
+				   : ", so the change was not made, or only in "
+				     "part: check the store, look, and try "
+				     "again");
 }
 
 /*

@@ -277,7 +277,7 @@ grep -q '"ok": false' "$tmp/out" && ok || bad "status --json with the store down
 # server's own message.
 expect store-503-change 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storefail "$C" user remove x
 [ "$(wc -l <"$tmp/err")" -eq 1 ] &&
-	grep -q 'could not reach its state store (state store failure), so the change was not made: try again, or check the store' "$tmp/err" &&
+	grep -q 'could not reach its state store (state store failure), so the change was not made, or only in part: check the store, look, and try again' "$tmp/err" &&
 	ok || bad "503 of a change: $(cat "$tmp/err")"
 expect store-503-read 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storefail "$C" user list
 grep -q 'could not reach its state store (state store failure): try again' "$tmp/err" &&

@@ -193,7 +193,8 @@ static void test_next_opt_unknown_options_named(void **state)
 		err, "prog: cmd: unknown option --nope (see 'prog --help')\n");
 	assert_int_equal(parse(2, argv2, &p, err), AF_CLI_OPT_STOP);
 	assert_string_equal(
-		err, "prog: cmd: unknown option -z (see 'prog --help')\n");
+		err,
+		"prog: cmd: unknown option -z (a value that begins with '-' goes after --) (see 'prog --help')\n");
 }
 
 static void test_next_opt_help_prints_usage_ok(void **state)
