@@ -1379,9 +1379,12 @@ int af_config_parse(const char *text, size_t len, af_config *cfg, char *err,
 	root = json_loadb(text != NULL ? text : "", len,
 			  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (root == NULL) {
-		printable(jerr.text);
+		char why[sizeof(jerr.text)];
+
+		af_json_why(jerr.text, why, sizeof(why));
+		printable(why);
 		fail(&e, "config", "line %d, column %d: %s", jerr.line,
-		     jerr.column, jerr.text);
+		     jerr.column, why);
 		goto out;
 	}
 	if (parse_root(root, tmp, &e) != 0)

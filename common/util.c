@@ -484,3 +484,19 @@ int af_ipnet_match(const af_ipnet *nets, size_t n, const char *text)
 			return 1;
 	return 0;
 }
+
+void af_json_why(const char *text, char *out, size_t cap)
+{
+	const char *near = text != NULL ? strstr(text, " near ") : NULL;
+	size_t n;
+
+	if (cap == 0)
+		return;
+	if (text == NULL)
+		text = "";
+	n = near != NULL ? (size_t)(near - text) : strlen(text);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, text, n);
+	out[n] = '\0';
+}

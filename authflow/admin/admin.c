@@ -599,10 +599,13 @@ static int parse_body(af_admin_call *c)
 	c->body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
 			     &jerr);
 	if (c->body == NULL) {
-		/* jansson's text names the place, never the content. */
+		char why[sizeof(jerr.text)];
+
+		/* The place, never the content: it may be a password. */
+		af_json_why(jerr.text, why, sizeof(why));
 		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
 				 "malformed JSON at line %d column %d: %.80s",
-				 jerr.line, jerr.column, jerr.text);
+				 jerr.line, jerr.column, why);
 		return 0;
 	}
 	if (!json_is_object(c->body)) {

@@ -53,9 +53,13 @@ af_device_status af_device_body_parse(const char *body, size_t len,
 	}
 	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL) {
-		/* jansson's text names the place, never the content. */
+		char why[sizeof(jerr.text)];
+
+		/* The place, never the content: it may be an enrollment code.
+		 */
+		af_json_why(jerr.text, why, sizeof(why));
 		errf(err, errlen, "malformed JSON at line %d column %d: %.80s",
-		     jerr.line, jerr.column, jerr.text);
+		     jerr.line, jerr.column, why);
 		return AF_DEVICE_BAD_REQUEST;
 	}
 	if (!json_is_object(o)) {

@@ -136,6 +136,15 @@ size_t af_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
 size_t af_utf8_cut(const char *s, size_t n, size_t max);
 
 /*
+ * jansson's error text without the input it quotes: "invalid token near
+ * 'secret...'" becomes "invalid token". What a parse error quotes is
+ * whatever was being read, which in a config file, a password change or
+ * an enrollment is a secret; the line and column say where it is. Copies
+ * into out (cap bytes, at least 1).
+ */
+void af_json_why(const char *text, char *out, size_t cap);
+
+/*
  * Makes the NUL-terminated s valid UTF-8 in place: each byte that does not
  * begin a well-formed sequence becomes '?'. For messages that quote input
  * cut at a byte count, which may split a character.

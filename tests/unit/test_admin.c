@@ -347,6 +347,12 @@ static void test_user_passwd_changes_password(void **state)
 	assert_int_equal(call(f, ADMIN, "PUT", "/admin/v1/users/alice/password",
 			      "{\"password\": 42}"),
 			 400);
+	/* Malformed: the place is said, not the password around it. */
+	assert_int_equal(call(f, ADMIN, "PUT", "/admin/v1/users/alice/password",
+			      "{\"password\": \"s3cretPW\\x\"}"),
+			 400);
+	assert_non_null(strstr(answer_str(f, "message"), "line 1 column"));
+	assert_null(strstr(answer_str(f, "message"), "s3cretPW"));
 	assert_int_equal(call(f, ADMIN, "PUT", "/admin/v1/users/bob/password",
 			      "{\"password\": \"whatever-123\"}"),
 			 404);

@@ -247,6 +247,13 @@ static void test_parse_syntax_error_line_and_column(void **state)
 	assert_int_equal(
 		af_config_parse("{\"a\\\nb\"}", 8, cfg, err, sizeof(err)), -1);
 	assert_null(strchr(err, '\n'));
+	/* Nor is any of it quoted: it may be the store's password. */
+	static const char pw[] =
+		"{\"store\": {\"url\" \"redis://:Pw9xS3cret@r\"}}";
+	assert_int_equal(af_config_parse(pw, strlen(pw), cfg, err, sizeof(err)),
+			 -1);
+	assert_non_null(strstr(err, "line 1, column"));
+	assert_null(strstr(err, "Pw9x"));
 	free(cfg);
 }
 

@@ -914,6 +914,12 @@ static void test_enroll_bad_body_400_code_kept(void **state)
 	assert_int_equal(send_rq(f, &r), 400);
 	r.body = "{\"code\": ";
 	assert_int_equal(send_rq(f, &r), 400);
+	/* Malformed: the place is said, never the code around it. */
+	snprintf(body, sizeof(body), "{\"code\": \"%s\\x\"}", code);
+	r.body = body;
+	assert_int_equal(send_rq(f, &r), 400);
+	assert_non_null(strstr(answer_str(f, "message"), "line 1 column"));
+	assert_null(strstr(answer_str(f, "message"), code));
 	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
 }
 

@@ -454,6 +454,24 @@ static void test_utf8_cut(void **state)
 	assert_int_equal(af_utf8_cut("a\xe2\x82\xac!", 5, 4), 4);
 }
 
+/* jansson's error text loses what it quotes of the input. */
+static void test_json_why(void **state)
+{
+	char out[32];
+
+	(void)state;
+	af_json_why("invalid token near 'hunter2'", out, sizeof(out));
+	assert_string_equal(out, "invalid token");
+	af_json_why("':' expected near '\"redis://:pw@h\"'", out, sizeof(out));
+	assert_string_equal(out, "':' expected");
+	af_json_why("unexpected newline", out, sizeof(out));
+	assert_string_equal(out, "unexpected newline");
+	af_json_why("premature end of input near 'x'", out, 8);
+	assert_string_equal(out, "prematu");
+	af_json_why(NULL, out, sizeof(out));
+	assert_string_equal(out, "");
+}
+
 /* A dual-stack proxy writes its IPv4 peers as IPv4-mapped IPv6. */
 static void test_ipnet_v4_mapped(void **state)
 {
@@ -541,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_ipnet_parse_and_match),
 		cmocka_unit_test(test_ipnet_v4_mapped),
 		cmocka_unit_test(test_utf8_cut),
+		cmocka_unit_test(test_json_why),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
