@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include <openssl/crypto.h>
+
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -1407,6 +1409,17 @@ static int io_fail(struct cfg_err *e, const char *path, const char *what,
 	return fail(e, path, "%s: %s", what, why);
 }
 
+/* 1 when url carries a password: "redis://[USER]:PASSWORD@HOST...". */
+static int url_has_password(const char *url)
+{
+	const char *a;
+
+	if (strncmp(url, "redis://", 8) != 0)
+		return 0;
+	a = url + 8;
+	return memchr(a, '@', strcspn(a, "/")) != NULL;
+}
+
 int af_config_load(const char *path, af_config *cfg, char *err, size_t errlen)
 {
 	struct cfg_err e = {err, errlen};
@@ -1466,10 +1479,24 @@ int af_config_load(const char *path, af_config *cfg, char *err, size_t errlen)
 		fail(&e, path, "%s", inner);
 		goto out;
 	}
+	/*
+	 * The store's password in a file others may read is refused, as a
+	 * private key file is (the service's group may read it).
+	 */
+	if (url_has_password(cfg->store_url) && (sb.st_mode & S_IRWXO) != 0) {
+		OPENSSL_cleanse(cfg->store_url, sizeof(cfg->store_url));
+		fail(&e, path,
+		     "has mode %04o and holds the store's password in "
+		     "store.url: others must not read it (chmod o-rwx %s)",
+		     (unsigned)(sb.st_mode & 07777), path);
+		goto out;
+	}
 	rc = 0;
 out:
 	if (fd >= 0)
 		(void)close(fd);
+	if (buf != NULL)
+		OPENSSL_cleanse(buf, len);
 	free(buf);
 	return rc;
 }

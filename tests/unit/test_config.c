@@ -1133,6 +1133,32 @@ static void test_load_io_errors_name_the_path(void **state)
 	free(cfg);
 }
 
+/* The store's password in a file others may read: refused, unquoted. */
+static void test_load_store_password_readable_by_others_refused(void **state)
+{
+	static const char with_pw[] =
+		"{" ISSUER ",\"store\":{\"backend\":\"redis\","
+		"\"url\":\"redis://af:Pw9xS3cret@127.0.0.1:6379\"}}";
+	static const char without[] =
+		"{" ISSUER ",\"store\":{\"backend\":\"redis\","
+		"\"url\":\"redis://127.0.0.1:6379/0\"}}";
+	struct files *f = *state;
+	af_config *cfg = new_cfg();
+	char err[512] = "";
+
+	write_file(f->extra, with_pw, 0644);
+	assert_int_equal(af_config_load(f->extra, cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "has mode 0644"));
+	assert_non_null(strstr(err, "chmod o-rwx"));
+	assert_null(strstr(err, "Pw9x"));
+	assert_null(strstr(cfg->store_url, "Pw9x"));
+	write_file(f->extra, with_pw, 0640);
+	assert_int_equal(af_config_load(f->extra, cfg, err, sizeof(err)), 0);
+	write_file(f->extra, without, 0644);
+	assert_int_equal(af_config_load(f->extra, cfg, err, sizeof(err)), 0);
+	free(cfg);
+}
+
 /* ---- push ------------------------------------------------------------ */
 
 #define REDIS "\"store\":{\"backend\":\"redis\",\"url\":\"redis://r:6379\"}"
@@ -1339,6 +1365,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_load_io_errors_name_the_path, files_setup,
 			files_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_load_store_password_readable_by_others_refused,
+			files_setup, files_teardown),
 		cmocka_unit_test(test_push_defaults_follow_store),
 		cmocka_unit_test(test_push_daemon_with_memory_store_refused),
 		cmocka_unit_test(test_push_values_checked),
