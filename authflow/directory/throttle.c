@@ -250,14 +250,25 @@ static af_dir_status count_failure(af_dir *dir, const char *kind,
 	return rc;
 }
 
+/*
+ * The audit event of a lock, for a user that exists. A name no user has
+ * is locked all the same (so that a lock says nothing of who exists), but
+ * is kept off the trail: a name typed at the sign-in form is often a
+ * password typed in the wrong field.
+ */
 static af_dir_status locked_event(af_dir *dir, const char *user, const char *ip,
 				  int64_t failures, uint64_t lock_s)
 {
-	json_t *detail = json_pack(
-		"{s:I, s:s, s:I}", "failures", (json_int_t)failures, "ip",
-		ip != NULL ? ip : "", "lock_s", (json_int_t)lock_s);
+	json_t *detail, *u = NULL;
 	af_dir_status rc;
 
+	rc = af_dir_user_get(dir, user, &u);
+	json_decref(u);
+	if (rc == AF_DIR_NOT_FOUND)
+		return AF_DIR_OK;
+	detail = json_pack("{s:I, s:s, s:I}", "failures", (json_int_t)failures,
+			   "ip", ip != NULL ? ip : "", "lock_s",
+			   (json_int_t)lock_s);
 	if (detail == NULL)
 		return AF_DIR_NOMEM;
 	rc = af_audit_record(dir, "authflow", "user.lock", user, detail);

@@ -3306,6 +3306,33 @@ static void test_af_dir_group_add_clears_what_names_an_earlier_one(void **state)
 	json_decref(u);
 }
 
+/*
+ * A lock of a name no user has (often a password typed as the name) stays
+ * off the trail; a user's lock is on it.
+ */
+static void test_af_throttle_lock_of_no_user_not_on_trail(void **state)
+{
+	fixture *f = *state;
+	uint32_t wait = 0;
+
+	assert_int_equal(add_user(f, "{\"username\":\"ann\"}", "ann-pw-1"),
+			 AF_DIR_OK);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(
+			af_throttle_fail(f->dir, "hunter2-typed", NULL),
+			AF_DIR_OK);
+		assert_int_equal(af_throttle_fail(f->dir, "ann", NULL),
+				 AF_DIR_OK);
+	}
+	assert_int_equal(
+		af_throttle_check(f->dir, "hunter2-typed", NULL, &wait),
+		AF_DIR_LOCKED);
+	assert_int_equal(af_throttle_check(f->dir, "ann", NULL, &wait),
+			 AF_DIR_LOCKED);
+	assert_false(on_trail(f, "user.lock", "hunter2-typed"));
+	assert_true(on_trail(f, "user.lock", "ann"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -3364,6 +3391,7 @@ int main(void)
 		T(test_af_dir_index_drop_keeps_a_new_record),
 		T(test_af_dir_group_remove_racing_references_leaves_none),
 		T(test_af_dir_group_add_clears_what_names_an_earlier_one),
+		T(test_af_throttle_lock_of_no_user_not_on_trail),
 #undef T
 	};
 
