@@ -24,8 +24,12 @@
 #define AF_MFA__USER_MAX  127
 /* Bytes of a store key built here ("user_devices:" and a user name). */
 #define AF_MFA__KEY_MAX	  192
-/* Bytes of a transaction's app (client id), app_name and flow id. */
-#define AF_MFA__APP_MAX	  256
+/*
+ * Bytes of a transaction's app (client id) and app_name: the display
+ * name of a profile, up to 128 characters of UTF-8 (AF_DIR_DISPLAY_MAX),
+ * and of its flow id.
+ */
+#define AF_MFA__APP_MAX	  512
 #define AF_MFA__FLOW_MAX  128
 /* Bytes of the client address a transaction keeps (as the throttle's). */
 #define AF_MFA__IP_MAX	  64

@@ -148,8 +148,13 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 		return -1;
 	st = af_mfa_txn_new(srv->store, spec, af_now(), txn);
 	json_decref(spec);
-	if (st != AF_MFA_OK)
+	if (st != AF_MFA_OK) {
+		/* Only the token code is left: said, so that it is seen. */
+		log_warn(srv->log, req->rid, "mfa",
+			 "user=%s txn_started=0 why=\"%s\"", username,
+			 af_mfa_strerror(st));
 		return -1;
+	}
 	af_mfa_txn_recheck_devices(srv->store, txn, af_now());
 	json_object_set(mfa, "txn", json_object_get(*txn, "id"));
 	return 0;

@@ -2253,6 +2253,32 @@ static void test_device_remove_cancels_txns_it_alone_answers(void **state)
 	json_decref(theirs);
 }
 
+/* The longest display name a profile may have: 128 four-byte characters. */
+static void test_txn_new_takes_the_longest_display_name(void **state)
+{
+	struct fixture *f = *state;
+	char name[4 * 128 + 2];
+	json_t *spec, *txn = NULL;
+
+	for (size_t i = 0; i < 128; i++)
+		memcpy(name + 4 * i, "\xf0\x9f\x98\x80", 4); /* U+1F600 */
+	name[4 * 128] = '\0';
+	spec = json_pack("{s:s, s:s, s:s, s:s, s:[], s:b}", "user", "kim",
+			 "app", "client-1", "app_name", name, "flow", "flow-1",
+			 "devices", "number_matching", true);
+	assert_non_null(spec);
+	assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn), AF_MFA_OK);
+	assert_string_equal(sget(txn, "app_name"), name);
+	json_decref(txn);
+	txn = NULL;
+	/* One byte more is more than a profile can hold. */
+	memcpy(name + 4 * 128, "x", 2);
+	assert_int_equal(
+		json_object_set_new(spec, "app_name", json_string(name)), 0);
+	assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn), AF_MFA_INVALID);
+	json_decref(spec);
+}
+
 /*
  * A txn made while its only phone was being removed: the removal may have
  * looked for it before it was indexed, so the txn looks again itself.
@@ -2372,7 +2398,8 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_approve_without_number_decides_nothing, setup),      \
 		CASE(test_cancel_reason_recorded, setup),                      \
 		CASE(test_device_remove_cancels_txns_it_alone_answers, setup), \
-		CASE(test_txn_recheck_devices_cancels_when_none_left, setup)
+		CASE(test_txn_recheck_devices_cancels_when_none_left, setup),  \
+		CASE(test_txn_new_takes_the_longest_display_name, setup)
 
 /* Ids go on command lines: none may start like an option. */
 static void test_new_id_never_starts_with_dash(void **state)
