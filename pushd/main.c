@@ -109,6 +109,17 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 				"push.mode \"embedded\" there)\n");
 		return 1;
 	}
+	/*
+	 * With no provider, every job it took would fail: on a store shared
+	 * with nodes that can send, that is a share of every push lost.
+	 */
+	if (!cfg->push_apns && !cfg->push_fcm) {
+		fprintf(stderr,
+			"pushd: %s: no push.apns or push.fcm section: "
+			"nothing to send pushes with\n",
+			path);
+		return 1;
+	}
 	if (cfg->push_mode == AF_PUSH_EMBEDDED)
 		log_warn(log, NULL, "startup",
 			 "push.mode is \"embedded\": authflow runs push "

@@ -1231,7 +1231,8 @@ static void taken_answers(struct pushd_worker *w, pushd_flight *f,
 	} else if (!configured(w->ctx, f->job.platform)) {
 		log_warn(w->ctx->log, NULL, "push",
 			 "job=%s: platform %s is not configured (no push.%s "
-			 "section)",
+			 "section): every node on one store needs the same "
+			 "push sections",
 			 f->job.job, pushd_platform_name(f->job.platform),
 			 pushd_platform_name(f->job.platform));
 		finish(w, f, PUSHD_OUT_FAILED);

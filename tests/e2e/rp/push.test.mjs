@@ -410,6 +410,17 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     }
   });
 
+  test('a pushd with no provider to send with does not start: its share of the jobs would fail', async () => {
+    const cfg = JSON.parse(readFileSync(server.configPath, 'utf8'));
+    delete cfg.push.apns;
+    delete cfg.push.fcm;
+    const file = path.join(dir, 'pushd-none.json');
+    writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+    const r = spawnSync(path.join(BIN, 'pushd'), ['--config', file], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr, `pushd: ${file}: no push.apns or push.fcm section: nothing to send pushes with\n`);
+  });
+
   test('SIGHUP stops nothing: pushd says it reads its configuration only at start', async () => {
     const p = pushds.find((x) => !x.exited);
     p.proc.kill('SIGHUP');
