@@ -221,6 +221,7 @@ static void adopt(pushd_jwt_cache *c, const char *jwt, int64_t iat)
 	OPENSSL_cleanse(c->jwt, sizeof(c->jwt));
 	memcpy(c->jwt, jwt, strlen(jwt) + 1);
 	c->iat = iat;
+	c->refusals_told = 0;
 }
 
 /*
@@ -287,11 +288,8 @@ static pushd_status mint(pushd_ctx *ctx, const char *failed, int64_t now)
 	if (rc != PUSHD_OK)
 		return rc;
 	store_jwt(ctx, jwt, now);
-	if (failed != NULL) {
+	if (failed != NULL)
 		reset_lock(ctx);
-		ctx->jwt.forced_at = now;
-		ctx->jwt.refusals_told = 0;
-	}
 	adopt(&ctx->jwt, jwt, now);
 	atomic_fetch_add(&ctx->metrics.renewals[PUSHD_APNS], 1);
 	log_info(ctx->log, NULL, "apns_jwt", "key_id=%s iat=%lld renewal=%s",
@@ -305,8 +303,8 @@ static pushd_status mint(pushd_ctx *ctx, const char *failed, int64_t now)
 static pushd_status token_locked(pushd_ctx *ctx, const char *failed)
 {
 	pushd_jwt_cache *c = &ctx->jwt;
-	char jwt[PUSHD_JWT_MAX];
-	int64_t now = af_now(), iat = 0;
+	char jwt[PUSHD_JWT_MAX] = "";
+	int64_t now = af_now(), iat = 0, made;
 	pushd_status rc = PUSHD_OK;
 	store_status st;
 
@@ -322,22 +320,23 @@ static pushd_status token_locked(pushd_ctx *ctx, const char *failed)
 		goto out;
 	}
 	/*
-	 * Refused again within a minute of the last replacement: a new token
-	 * would fare no better (a clock far off, a service that refuses them
-	 * all), and Apple refuses tokens made too often. The push fails
-	 * instead of costing a new token each.
+	 * Called expired sooner than Apple lets a token be replaced: Apple
+	 * would refuse a new one (TooManyProviderTokenUpdates), and the one
+	 * it replaced would be lost; a token that young expires only to a
+	 * clock that is wrong. The push fails instead of costing a token.
 	 */
-	if (failed != NULL && c->forced_at != 0 &&
-	    now - c->forced_at < PUSHD_JWT_FORCE_GAP_S) {
+	made = strcmp(c->jwt, failed != NULL ? failed : "") == 0 ? c->iat
+	       : strcmp(jwt, failed != NULL ? failed : "") == 0	 ? iat
+								 : 0;
+	if (failed != NULL && made != 0 && now - made < PUSHD_JWT_MINT_GAP_S) {
 		if (!c->refusals_told)
 			log_warn(ctx->log, NULL, "apns_jwt",
-				 "key_id=%s: APNs calls the provider token "
-				 "expired again %lld s after the last "
-				 "replacement; no new one within %d s of it "
+				 "key_id=%s: APNs calls a provider token made "
+				 "%lld s ago expired; Apple refuses a new one "
+				 "within %d s of the last, so none is made "
 				 "(is the clock right?)",
-				 ctx->cfg.apns.key_id,
-				 (long long)(now - c->forced_at),
-				 PUSHD_JWT_FORCE_GAP_S);
+				 ctx->cfg.apns.key_id, (long long)(now - made),
+				 PUSHD_JWT_MINT_GAP_S);
 		c->refusals_told = 1;
 		rc = PUSHD_ERR_STATE;
 		goto out;

@@ -77,16 +77,15 @@
  * once a minute, so that a service that calls every token expired does
  * not get a new one for every push.
  */
-#define PUSHD_JWT_REUSE_S     (50 * 60)
-#define PUSHD_JWT_LIFETIME_S  (60 * 60)
-#define PUSHD_JWT_MINT_GAP_S  (20 * 60)
-#define PUSHD_JWT_FORCE_GAP_S 60
+#define PUSHD_JWT_REUSE_S    (50 * 60)
+#define PUSHD_JWT_LIFETIME_S (60 * 60)
+#define PUSHD_JWT_MINT_GAP_S (20 * 60)
 /*
  * FCM access tokens are used until 5 minutes before they expire, and
  * renewed (pushd_fcm_renew()) 5 minutes before that.
  */
-#define PUSHD_TOKEN_MARGIN_S  300
-#define PUSHD_TOKEN_AHEAD_S   300
+#define PUSHD_TOKEN_MARGIN_S 300
+#define PUSHD_TOKEN_AHEAD_S  300
 
 /*
  * How long one HTTP exchange may take (the context's transfer_timeout_ms
@@ -369,8 +368,7 @@ typedef struct pushd_jwt_cache {
 	pthread_mutex_t mu;
 	char jwt[PUSHD_JWT_MAX];
 	int64_t iat;	   /* 0: none */
-	int64_t forced_at; /* when this node last replaced a refused one */
-	int refusals_told; /* the log heard of refusals since then */
+	int refusals_told; /* the log heard of refusals of this token */
 } pushd_jwt_cache;
 
 /*
@@ -453,9 +451,10 @@ struct pushd_ctx {
  * the store while younger than PUSHD_JWT_REUSE_S, minted at most once per
  * PUSHD_JWT_MINT_GAP_S across every node (store lock). With failed (the
  * token Apple called expired) a new one is made unless another worker or
- * node already replaced it, or this node replaced one less than
- * PUSHD_JWT_FORCE_GAP_S ago (PUSHD_ERR_STATE). PUSHD_OK, ERR_CRYPTO,
- * ERR_STATE, ERR_ARG.
+ * node already replaced it, or the refused one is younger than
+ * PUSHD_JWT_MINT_GAP_S (PUSHD_ERR_STATE): Apple refuses a new token that
+ * soon, so the clock must be wrong, and a new token would not help. PUSHD_OK,
+ * ERR_CRYPTO, ERR_STATE, ERR_ARG.
  */
 PUSHD_NODISCARD pushd_status pushd_apns_token(pushd_ctx *ctx,
 					      const char *failed, char *out,
