@@ -1,7 +1,8 @@
 /*
  * pushd: the push delivery daemon.
  *
- *   pushd --config FILE     the same configuration file as authflow
+ *   pushd --config FILE        the same configuration file as authflow
+ *   pushd --check-config FILE  checks it (and the key files) and exits
  *
  * It drains the store's "push" queue with the workers of libpushd and
  * serves /healthz and /metrics on push.listen. SIGTERM or SIGINT stops it
@@ -38,10 +39,11 @@ static int usage(const char *msg)
 	return EXIT_USAGE;
 }
 
-static int parse_args(int argc, char **argv, const char **config)
+static int parse_args(int argc, char **argv, const char **config, int *check)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
+		{"check-config", required_argument, NULL, 'k'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -52,10 +54,16 @@ static int parse_args(int argc, char **argv, const char **config)
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
+		case 'k':
+			if (*config != NULL)
+				return usage("--config and --check-config "
+					     "take one file, once");
 			*config = optarg;
+			*check = c == 'k';
 			break;
 		case 'h':
-			printf("usage: pushd --config FILE\n");
+			printf("usage: pushd --config FILE\n"
+			       "       pushd --check-config FILE\n");
 			exit(0);
 		default:
 			if (!af_cli_opt_refusal(c, argc, argv, msg,
@@ -68,6 +76,39 @@ static int parse_args(int argc, char **argv, const char **config)
 		return usage("unexpected argument");
 	if (*config == NULL)
 		return usage("--config FILE is required");
+	return 0;
+}
+
+/*
+ * What in the configuration keeps pushd from starting, before anything
+ * is opened: 0, or 1 with one line on stderr.
+ */
+static int refused(const char *path, const af_config *cfg)
+{
+	char err[512];
+
+	/* A memory store lives inside one process: pushd would see no job. */
+	if (cfg->store_backend != STORE_BACKEND_REDIS) {
+		fprintf(stderr, "pushd: store.backend must be \"redis\": the "
+				"memory store's jobs never leave authflow (use "
+				"push.mode \"embedded\" there)\n");
+		return 1;
+	}
+	/*
+	 * With no provider, every job it took would fail: on a store shared
+	 * with nodes that can send, that is a share of every push lost.
+	 */
+	if (!cfg->push_apns && !cfg->push_fcm) {
+		fprintf(stderr,
+			"pushd: %s: no push.apns or push.fcm section: "
+			"nothing to send pushes with\n",
+			path);
+		return 1;
+	}
+	if (pushd_check_credentials(cfg, err, sizeof(err)) != PUSHD_OK) {
+		fprintf(stderr, "pushd: %s: %s\n", path, err);
+		return 1;
+	}
 	return 0;
 }
 
@@ -102,24 +143,8 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 	int sig = 0, rc = 1;
 	store_status sst;
 
-	/* A memory store lives inside one process: pushd would see no job. */
-	if (cfg->store_backend != STORE_BACKEND_REDIS) {
-		fprintf(stderr, "pushd: store.backend must be \"redis\": the "
-				"memory store's jobs never leave authflow (use "
-				"push.mode \"embedded\" there)\n");
+	if (refused(path, cfg))
 		return 1;
-	}
-	/*
-	 * With no provider, every job it took would fail: on a store shared
-	 * with nodes that can send, that is a share of every push lost.
-	 */
-	if (!cfg->push_apns && !cfg->push_fcm) {
-		fprintf(stderr,
-			"pushd: %s: no push.apns or push.fcm section: "
-			"nothing to send pushes with\n",
-			path);
-		return 1;
-	}
 	if (cfg->push_mode == AF_PUSH_EMBEDDED)
 		log_warn(log, NULL, "startup",
 			 "push.mode is \"embedded\": authflow runs push "
@@ -207,13 +232,13 @@ int main(int argc, char **argv)
 	af_config *cfg = NULL;
 	log_ctx *log = NULL;
 	char err[512];
-	int rc;
+	int rc, check = 0;
 
 	/* The wiping allocator first, before any library allocates. */
 	json_set_alloc_funcs(af_secmem_malloc, af_secmem_free);
 	cjose_set_alloc_funcs(af_secmem_malloc, af_secmem_realloc,
 			      af_secmem_free);
-	rc = parse_args(argc, argv, &config);
+	rc = parse_args(argc, argv, &config, &check);
 	if (rc != 0)
 		return rc;
 	cfg = malloc(sizeof(*cfg));
@@ -225,6 +250,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pushd: %s\n", err);
 		free(cfg);
 		return 1;
+	}
+	/* What starting would find wrong without a network. */
+	if (check) {
+		rc = refused(config, cfg);
+		if (rc == 0)
+			printf("%s: OK\n", config);
+		OPENSSL_cleanse(cfg, sizeof(*cfg));
+		free(cfg);
+		return rc;
 	}
 	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, af_secmem_malloc,
 				 af_secmem_free, af_secmem_realloc,

@@ -421,7 +421,7 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     }
   });
 
-  test('a pushd with no provider to send with does not start: its share of the jobs would fail', async () => {
+  test('a pushd with no provider to send with does not start (its share of the jobs would fail); --check-config says so first', async () => {
     const cfg = JSON.parse(readFileSync(server.configPath, 'utf8'));
     delete cfg.push.apns;
     delete cfg.push.fcm;
@@ -430,6 +430,15 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     const r = spawnSync(path.join(BIN, 'pushd'), ['--config', file], { encoding: 'utf8', timeout: 10000 });
     assert.equal(r.status, 1, r.stderr);
     assert.equal(r.stderr, `pushd: ${file}: no push.apns or push.fcm section: nothing to send pushes with\n`);
+    // --check-config says so without starting, and OK for a file that starts.
+    const check = (f) => spawnSync(path.join(BIN, 'pushd'), ['--check-config', f], { encoding: 'utf8', timeout: 10000 });
+    const bad = check(file);
+    assert.equal(bad.status, 1);
+    assert.equal(bad.stderr, r.stderr);
+    const good = check(server.configPath);
+    assert.equal(good.status, 0, good.stderr);
+    assert.equal(good.stdout, `${server.configPath}: OK\n`);
+    assert.equal(spawnSync(path.join(BIN, 'pushd'), ['--check-config', file, '--config', file]).status, 2);
   });
 
   test('SIGHUP stops nothing: pushd says it reads its configuration only at start', async () => {
