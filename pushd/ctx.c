@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "common/util.h"
 #include "pushd_internal.h"
@@ -44,6 +46,35 @@ static void node_name(char *out, size_t cap)
 	}
 	(void)snprintf(out, cap, "%s-%ld", host[0] != '\0' ? host : "pushd",
 		       (long)getpid());
+}
+
+/*
+ * A CA file holds at least one certificate: one that holds none (a key,
+ * a file cut short) would refuse every push service at its first push.
+ */
+static pushd_status ca_check(const char *field, const char *path, char *err,
+			     size_t errlen)
+{
+	X509_STORE *store;
+	X509_LOOKUP *lookup;
+	int n = 0;
+
+	if (path[0] == '\0')
+		return PUSHD_OK;
+	store = X509_STORE_new();
+	lookup = store != NULL
+			 ? X509_STORE_add_lookup(store, X509_LOOKUP_file())
+			 : NULL;
+	if (lookup != NULL)
+		n = X509_load_cert_file(lookup, path, X509_FILETYPE_PEM);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	if (n > 0)
+		return PUSHD_OK;
+	if (err != NULL && errlen > 0)
+		(void)snprintf(err, errlen, "%s: %s holds no PEM certificate",
+			       field, path);
+	return PUSHD_ERR_CONFIG;
 }
 
 pushd_ctx *pushd_ctx_new(const af_config *cfg, store_ctx *st, log_ctx *log,
@@ -82,6 +113,11 @@ pushd_ctx *pushd_ctx_new(const af_config *cfg, store_ctx *st, log_ctx *log,
 				   cfg->fcm.token_uri, &ctx->fcm, err,
 				   errlen) != PUSHD_OK)
 		goto fail;
+	if ((cfg->push_apns && ca_check("push.apns.ca_file", cfg->apns.ca_file,
+					err, errlen) != PUSHD_OK) ||
+	    (cfg->push_fcm && ca_check("push.fcm.ca_file", cfg->fcm.ca_file,
+				       err, errlen) != PUSHD_OK))
+		goto fail;
 	sst = store_queue_group_create(st, PUSHD_QUEUE, PUSHD_GROUP);
 	if (sst != STORE_OK) {
 		say(err, errlen,
@@ -108,10 +144,16 @@ pushd_status pushd_check_credentials(const af_config *cfg, char *err,
 	memset(&fcm, 0, sizeof(fcm));
 	if (cfg->push_apns)
 		rc = pushd_apns_key_load(cfg->apns.key_file, &key, err, errlen);
+	if (rc == PUSHD_OK && cfg->push_apns)
+		rc = ca_check("push.apns.ca_file", cfg->apns.ca_file, err,
+			      errlen);
 	if (rc == PUSHD_OK && cfg->push_fcm)
 		rc = pushd_fcm_account_load(cfg->fcm.service_account_file,
 					    cfg->fcm.token_uri, &fcm, err,
 					    errlen);
+	if (rc == PUSHD_OK && cfg->push_fcm)
+		rc = ca_check("push.fcm.ca_file", cfg->fcm.ca_file, err,
+			      errlen);
 	cjose_jwk_release(key);
 	pushd_fcm_account_cleanup(&fcm);
 	return rc;

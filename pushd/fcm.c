@@ -267,8 +267,11 @@ static void token_refused(pushd_ctx *ctx, long status, const char *body,
 		json_string_value(json_object_get(root, "error_description"));
 
 	log_warn(ctx->log, NULL, "fcm_token",
-		 "the token endpoint refused the service account: HTTP %ld "
-		 "error=%s description=%s%s",
+		 "%s: HTTP %ld error=%s description=%s%s",
+		 status >= 500 ? "the token endpoint failed (a fault on its "
+				 "side: asked again after a back-off)"
+			       : "the token endpoint refused the service "
+				 "account",
 		 status, log_value(e != NULL ? e : "-", err, sizeof(err)),
 		 log_value(d != NULL ? d : "-", desc, sizeof(desc)),
 		 e != NULL && strcmp(e, "invalid_grant") == 0

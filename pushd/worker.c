@@ -1010,8 +1010,10 @@ static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
 	(void)curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK) {
 		v = pushd_classify_curl(cc);
-		log_info(w->ctx->log, NULL, "push", "job=%s: transfer: %s",
-			 f->job.job, curl_easy_strerror(cc));
+		log_info(w->ctx->log, NULL, "push",
+			 "job=%s platform=%s txn=%s: transfer: %s", f->job.job,
+			 pushd_platform_name(f->job.platform), f->job.txn,
+			 curl_easy_strerror(cc));
 	} else if (f->job.platform == PUSHD_APNS) {
 		v = pushd_apns_verdict(w->ctx, f, status);
 	} else {

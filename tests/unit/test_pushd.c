@@ -999,6 +999,24 @@ static void test_apns_token_refused_young_not_replaced(void **state)
 	free(cfg);
 }
 
+/* A CA file without a certificate (here: the key) is refused up front. */
+static void test_check_credentials_ca_file_needs_a_certificate(void **state)
+{
+	struct keys *k = *state;
+	af_config *cfg = apns_config(k);
+	char err[256];
+
+	assert_int_equal(pushd_check_credentials(cfg, err, sizeof(err)),
+			 PUSHD_OK);
+	(void)snprintf(cfg->apns.ca_file, sizeof(cfg->apns.ca_file), "%s",
+		       k->ec);
+	assert_int_equal(pushd_check_credentials(cfg, err, sizeof(err)),
+			 PUSHD_ERR_CONFIG);
+	assert_non_null(strstr(err, "push.apns.ca_file"));
+	assert_non_null(strstr(err, "holds no PEM certificate"));
+	free(cfg);
+}
+
 /* A context with FCM on and a token endpoint that is down. */
 struct fcm_down {
 	af_config *cfg;
@@ -1945,6 +1963,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_apns_token_refused_young_not_replaced, keys_setup,
 			keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_check_credentials_ca_file_needs_a_certificate,
+			keys_setup, keys_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_fcm_token_endpoint_down_backs_off, keys_setup,
 			keys_teardown),
