@@ -325,10 +325,12 @@ static pushd_status token_locked(pushd_ctx *ctx, const char *failed)
 	 * it replaced would be lost; a token that young expires only to a
 	 * clock that is wrong. The push fails instead of costing a token.
 	 */
-	made = strcmp(c->jwt, failed != NULL ? failed : "") == 0 ? c->iat
-	       : strcmp(jwt, failed != NULL ? failed : "") == 0	 ? iat
-								 : 0;
-	if (failed != NULL && made != 0 && now - made < PUSHD_JWT_MINT_GAP_S) {
+	made = 0;
+	if (failed != NULL && strcmp(c->jwt, failed) == 0)
+		made = c->iat;
+	else if (failed != NULL && strcmp(jwt, failed) == 0)
+		made = iat;
+	if (made != 0 && now - made < (int64_t)PUSHD_JWT_MINT_GAP_S) {
 		if (!c->refusals_told)
 			log_warn(ctx->log, NULL, "apns_jwt",
 				 "key_id=%s: APNs calls a provider token made "
