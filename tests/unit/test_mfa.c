@@ -2257,12 +2257,13 @@ static void test_device_remove_cancels_txns_it_alone_answers(void **state)
 static void test_txn_new_takes_the_longest_display_name(void **state)
 {
 	struct fixture *f = *state;
-	char name[4 * 128 + 2];
+	enum { EMOJI = 4, LONGEST = 128 * EMOJI };
+	char name[LONGEST + 2];
 	json_t *spec, *txn = NULL;
 
-	for (size_t i = 0; i < 128; i++)
-		memcpy(name + 4 * i, "\xf0\x9f\x98\x80", 4); /* U+1F600 */
-	name[4 * 128] = '\0';
+	for (size_t i = 0; i < LONGEST; i += EMOJI)
+		memcpy(name + i, "\xf0\x9f\x98\x80", EMOJI); /* U+1F600 */
+	name[LONGEST] = '\0';
 	spec = json_pack("{s:s, s:s, s:s, s:s, s:[], s:b}", "user", "kim",
 			 "app", "client-1", "app_name", name, "flow", "flow-1",
 			 "devices", "number_matching", true);
@@ -2272,7 +2273,7 @@ static void test_txn_new_takes_the_longest_display_name(void **state)
 	json_decref(txn);
 	txn = NULL;
 	/* One byte more is more than a profile can hold. */
-	memcpy(name + 4 * 128, "x", 2);
+	memcpy(name + LONGEST, "x", 2);
 	assert_int_equal(
 		json_object_set_new(spec, "app_name", json_string(name)), 0);
 	assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn), AF_MFA_INVALID);

@@ -941,7 +941,7 @@ static void test_apns_token_reused_across_contexts_renewed_once(void **state)
 	assert_int_equal(atomic_load(&b->metrics.renewals[PUSHD_APNS]), 0);
 	/* ExpiredProviderToken for one old enough to replace: one new
 	 * token, which the other adopts. */
-	a->jwt.iat -= PUSHD_JWT_MINT_GAP_S;
+	a->jwt.iat -= (int64_t)PUSHD_JWT_MINT_GAP_S;
 	assert_int_equal(pushd_apns_token(a, t1, t3, sizeof(t3)), PUSHD_OK);
 	assert_string_not_equal(t1, t3);
 	assert_int_equal(atomic_load(&a->metrics.renewals[PUSHD_APNS]), 2);
@@ -985,7 +985,7 @@ static void test_apns_token_refused_young_not_replaced(void **state)
 	assert_int_equal(pushd_apns_token(a, NULL, t2, sizeof(t2)), PUSHD_OK);
 	assert_string_equal(t1, t2);
 	/* Twenty minutes on, a refusal gets a new token. */
-	a->jwt.iat -= PUSHD_JWT_MINT_GAP_S;
+	a->jwt.iat -= (int64_t)PUSHD_JWT_MINT_GAP_S;
 	assert_int_equal(pushd_apns_token(a, t1, t2, sizeof(t2)), PUSHD_OK);
 	assert_string_not_equal(t1, t2);
 	assert_int_equal(atomic_load(&a->metrics.renewals[PUSHD_APNS]), 2);
