@@ -90,8 +90,9 @@ int af_cli_opt_refusal(int c, int argc, char **argv, char *msg, size_t cap)
 	else if (optopt != 0 && arg != NULL && strncmp(arg, "--", 2) == 0)
 		/* glibc: a known long option was given a value. */
 		snprintf(msg, cap, "%s takes no value", opt);
-	else
-		snprintf(msg, cap, "unknown option %s%s", opt, dash_hint(opt));
+	else if (snprintf(msg, cap, "unknown option %s%s", opt,
+			  dash_hint(opt)) < 0)
+		msg[0] = '\0'; /* cannot happen: no wide characters */
 	return 1;
 }
 
