@@ -530,6 +530,25 @@ static af_dir_status claim_name(af_dir *dir, const char *name,
 }
 
 /*
+ * Whether the mapping of name names client_id: AF_DIR_OK, AF_DIR_NOT_FOUND
+ * (no mapping, or another app's) or a store failure; its key into key.
+ */
+static af_dir_status names_app(af_dir *dir, const char *name,
+			       const char *client_id, char *key, size_t cap)
+{
+	store_value v = {NULL, 0};
+	af_dir_status rc;
+
+	rc = name_key(key, cap, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
+	if (rc == AF_DIR_OK && strcmp((const char *)v.data, client_id) != 0)
+		rc = AF_DIR_NOT_FOUND;
+	store_value_free(&v);
+	return rc;
+}
+
+/*
  * Makes the lease on name permanent, once the profile has the name.
  * AF_DIR_CONFLICT when the lease ran out and the name went elsewhere.
  * (Between the read and the write below the lease would have to run
@@ -539,17 +558,9 @@ static af_dir_status name_keep(af_dir *dir, const char *name,
 			       const char *client_id)
 {
 	char key[STORE_KEY_MAX];
-	store_value v = {NULL, 0};
 	af_dir_status rc;
 
-	rc = name_key(key, sizeof(key), name);
-	if (rc == AF_DIR_OK)
-		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
-	if (rc == AF_DIR_OK && strcmp((const char *)v.data, client_id) != 0)
-		rc = AF_DIR_CONFLICT;
-	store_value_free(&v);
-	if (rc == AF_DIR_NOT_FOUND)
-		rc = AF_DIR_CONFLICT;
+	rc = names_app(dir, name, client_id, key, sizeof(key));
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_set(af_dir_store(dir), key,
 						  client_id, strlen(client_id),
@@ -567,17 +578,11 @@ static af_dir_status release_name(af_dir *dir, const char *name,
 				  const char *client_id)
 {
 	char key[STORE_KEY_MAX];
-	store_value v = {NULL, 0};
 	af_dir_status rc;
 
 	if (name == NULL)
 		return AF_DIR_OK;
-	rc = name_key(key, sizeof(key), name);
-	if (rc == AF_DIR_OK)
-		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
-	if (rc == AF_DIR_OK && strcmp((const char *)v.data, client_id) != 0)
-		rc = AF_DIR_NOT_FOUND;
-	store_value_free(&v);
+	rc = names_app(dir, name, client_id, key, sizeof(key));
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_del(af_dir_store(dir), key));
 	return rc == AF_DIR_NOT_FOUND ? AF_DIR_OK : rc;
