@@ -321,12 +321,13 @@ void af_h_logout(af_server *srv, af_req *req, af_resp *resp)
 		confirmed(srv, req, resp, token);
 		return;
 	}
+	read_request(srv, req, &claims, &r);
 	/*
 	 * A POST from the application's site comes without the session
 	 * cookie: without this step the session would live on while the
-	 * application is told the user signed out.
+	 * application is told the user signed out. Read first, so that the
+	 * step may lead on to where the request goes.
 	 */
-	read_request(srv, req, &claims, &r);
 	if (af_oidc_same_site_hop(req, resp, logout_params, "/logout", r.dest))
 		goto out;
 	if (af_session_get(srv, req, &s, &failed) != 0) {
