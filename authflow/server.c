@@ -30,13 +30,6 @@ static void keys_to_log(void *arg, int warning, const char *msg)
 		log_info(srv->log, NULL, "keys", "%s", msg);
 }
 
-/*
- * The detail of an audit event too long for one line, in parts of at most
- * AUDIT_LOG_PART_MAX bytes (cut between UTF-8 characters), one line
- * each after the n members of kv: "detail_part" ("2/5"), "detail_chunk"
- * (that part of the compact JSON text), and the whole text's
- * "detail_bytes" and "detail_sha256" to check the joined parts against.
- */
 /* The length of the part of detail (len bytes) that begins at off. */
 static size_t part_len(const char *detail, size_t off, size_t len)
 {
@@ -46,6 +39,13 @@ static size_t part_len(const char *detail, size_t off, size_t len)
 	return cut > 0 ? cut : AUDIT_LOG_PART_MAX;
 }
 
+/*
+ * The detail of an audit event too long for one line, in parts of at most
+ * AUDIT_LOG_PART_MAX bytes (cut between UTF-8 characters), one line
+ * each after the n members of kv: "detail_part" ("2/5"), "detail_chunk"
+ * (that part of the compact JSON text), and the whole text's
+ * "detail_bytes" and "detail_sha256" to check the joined parts against.
+ */
 static void audit_parts(af_server *srv, const char **kv, size_t n,
 			const char *detail, size_t len)
 {

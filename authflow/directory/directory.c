@@ -352,7 +352,7 @@ af_dir_status af_dir__count(af_dir *dir, const char *key, size_t cap,
 void af_dir__index_drop(af_dir *dir, const char *index, const char *name,
 			const char *key)
 {
-	store_value v = {NULL, 0};
+	uint64_t ttl = 0;
 	store_status st;
 
 	if (store_srem(dir->store, index, name) != STORE_OK)
@@ -360,12 +360,10 @@ void af_dir__index_drop(af_dir *dir, const char *index, const char *name,
 	/*
 	 * A record of the name written since the old one was deleted was
 	 * indexed by its writer, maybe just before the removal above: it is
-	 * indexed again, so that it never goes unlisted.
+	 * indexed again, so that it never goes unlisted. (Whether it is
+	 * there: store_ttl() answers that without the record's bytes.)
 	 */
-	st = store_get(dir->store, key, &v);
-	if (v.data != NULL)
-		OPENSSL_cleanse(v.data, v.len);
-	store_value_free(&v);
+	st = store_ttl(dir->store, key, &ttl);
 	if (st == STORE_OK)
 		st = store_sadd(dir->store, index, name);
 	(void)st; /* best effort, as above */
