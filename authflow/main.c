@@ -285,6 +285,9 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (ulimit -f) fails the write with EFBIG, which
+	 * the store reports, instead of killing the server. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	if (af_server_init(&srv, cfg, log, err, sizeof(err)) != 0) {
 		fprintf(stderr, "authflow: %s\n", err);

@@ -250,6 +250,10 @@ struct mem_store {
 	uint64_t compact_floor;
 	bool aof_broken;
 	int broken_err; /* the errno that broke the file */
+	/* The last append failed with this errno (0: it did not), wanting
+	 * this many bytes; cleared by the next append or room found. */
+	int append_err;
+	uint64_t append_want;
 	struct mem_fail_seen fails[FAIL_KINDS];
 	struct mem_report reports[MEM_REPORT_SLOTS];
 	size_t nreports;
@@ -813,6 +817,8 @@ static void append_failed(struct mem_store *ms, uint64_t n)
 
 	due = fail_due(ms, FAIL_APPEND, err);
 	af_errno_text(err, why, sizeof(why));
+	ms->append_err = err != 0 ? err : EIO;
+	ms->append_want = n;
 	if (ftruncate(ms->aof_fd, (off_t)ms->aof_size) != 0) {
 		/* Always told: from here on every change is refused. */
 		terr = errno;
@@ -915,6 +921,7 @@ static store_status aof_append(struct mem_store *ms, enum aof_op op,
 		goto out;
 	}
 	ms->aof_size += n;
+	ms->append_err = 0;
 	*compact = compact_due(ms);
 	rc = STORE_OK;
 out:
@@ -2239,18 +2246,73 @@ static store_status mem_group_prune(void *impl, const char *key, size_t klen,
 	return g != NULL ? STORE_OK : STORE_NOT_FOUND;
 }
 
+/*
+ * After a record could not be appended (a full disk, a file size limit),
+ * whether the file can take one of that size again: the room is taken
+ * with fallocate() and given back, so the file is as it was. Returns 0
+ * when it can, else the errno that says why not; a file system without
+ * fallocate() keeps the failure until an append succeeds. Called with
+ * aof_lock held, the file not broken.
+ */
+static int room_back(struct mem_store *ms)
+{
+	char why[128];
+	int err;
+
+	err = posix_fallocate(ms->aof_fd, (off_t)ms->aof_size,
+			      (off_t)ms->append_want);
+	if (err == EOPNOTSUPP || err == EBADF || err == EINVAL)
+		return ms->append_err;
+	if (err != 0)
+		return err;
+	if (ftruncate(ms->aof_fd, (off_t)ms->aof_size) != 0) {
+		err = errno;
+		ms->aof_broken = true;
+		ms->broken_err = err;
+		af_errno_text(err, why, sizeof(why));
+		report_queue(ms, STORE_REPORT_ERROR,
+			     "state file %s: cannot give back the room "
+			     "taken to test for space: %s; the store refuses "
+			     "every change until it is restarted",
+			     ms->aof_path, why);
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * Up unless the file broke, or the last change could not be written to
+ * it and a change of that size still could not be: a full disk refuses
+ * every change that must reach the file (users, apps, lockouts), so the
+ * server is not well, though it answers.
+ */
 static store_status mem_ping(void *impl, char *why, size_t whylen)
 {
 	struct mem_store *ms = impl;
-	bool broken;
+	char what[128];
+	int err = 0;
 
 	pthread_mutex_lock(&ms->aof_lock);
-	broken = ms->aof_broken;
-	pthread_mutex_unlock(&ms->aof_lock);
-	if (broken)
+	if (!ms->aof_broken && ms->append_err != 0) {
+		err = room_back(ms);
+		ms->append_err = err;
+	}
+	if (ms->aof_broken)
 		store_errf(why, whylen,
 			   "the append-only file could not be written");
-	return broken ? STORE_ERR_UNAVAILABLE : STORE_OK;
+	else if (err != 0) {
+		af_errno_text(err, what, sizeof(what));
+		store_errf(why, whylen,
+			   "the append-only file cannot take changes: %s",
+			   what);
+	}
+	if (ms->aof_broken || err != 0) {
+		pthread_mutex_unlock(&ms->aof_lock);
+		report_flush(ms);
+		return STORE_ERR_UNAVAILABLE;
+	}
+	pthread_mutex_unlock(&ms->aof_lock);
+	return STORE_OK;
 }
 
 /* --- replay ------------------------------------------------------------- */

@@ -159,6 +159,9 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A file size limit (ulimit -f) fails the write with EFBIG, which
+	 * the store reports, instead of killing the server. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	memset(&so, 0, sizeof(so));
 	so.backend = cfg->store_backend;

@@ -31,7 +31,8 @@
  * 1 when the store answers a ping, else 0 with a one-line reason in why
  * (whylen bytes with the NUL; may be NULL) that never holds a secret
  * (not the password in store.url). The memory store answers unless its
- * append-only file could not be written.
+ * append-only file broke, or cannot take the change it last refused (a
+ * full disk).
  */
 int af_health_store(store_ctx *st, char *why, size_t whylen);
 

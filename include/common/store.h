@@ -166,10 +166,10 @@ void store_close(store_ctx *st);
 store_backend store_get_backend(const store_ctx *st);
 
 /*
- * Checks that the store answers (redis: PING). STORE_OK,
- * STORE_ERR_UNAVAILABLE, or STORE_ERR_CONFIG when the connect just made
- * was refused for want of a permission or a password (NOPERM, NOAUTH):
- * waiting will not help.
+ * Checks that the store answers (redis: PING; memory: that its file takes
+ * changes, see mem_ping()). STORE_OK, STORE_ERR_UNAVAILABLE, or
+ * STORE_ERR_CONFIG when the connect just made was refused for want of a
+ * permission or a password (NOPERM, NOAUTH): waiting will not help.
  */
 STORE_NODISCARD store_status store_ping(store_ctx *st);
 

@@ -2266,13 +2266,18 @@ static void test_set_file_grows_compacted_to_live_data(void **state)
 	free(v);
 }
 
+/*
+ * A record that does not fit is refused and cut back off; while a record
+ * of its size still would not fit the store is not well (ping), and once
+ * it would, it is again, without a change being needed to find out.
+ */
 static void test_set_file_write_fails_change_not_made(void **state)
 {
 	struct fixture *f = *state;
 	struct rlimit old, lim;
-	char big[4096];
-	store_status rc;
-	off_t before;
+	char big[4096], why[256], efbig[128];
+	store_status rc, ping;
+	off_t before, during;
 
 	memset(big, 'x', sizeof(big));
 	put(f->st, "k", "old");
@@ -2284,16 +2289,50 @@ static void test_set_file_write_fails_change_not_made(void **state)
 	(void)signal(SIGXFSZ, SIG_IGN);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	rc = store_set(f->st, "k", big, sizeof(big), 0, 0);
+	ping = store_ping_why(f->st, why, sizeof(why));
+	during = file_size(f->aof);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	(void)signal(SIGXFSZ, SIG_DFL);
 	assert_int_equal(rc, STORE_ERR_IO);
 	want_value(f->st, "k", "old");
 	assert_int_equal(file_size(f->aof), before);
-	/* The file was repaired, so the store goes on working. */
+	af_errno_text(EFBIG, efbig, sizeof(efbig));
+	assert_int_equal(ping, STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "cannot take changes"));
+	assert_non_null(strstr(why, efbig));
+	/* Testing for room left the file as it was. */
+	assert_int_equal(during, before);
+	/* There is room again: the store is well and goes on working. */
 	assert_int_equal(store_ping(f->st), STORE_OK);
+	assert_int_equal(file_size(f->aof), before);
 	put(f->st, "k", "new");
 	reopen(f);
 	want_value(f->st, "k", "new");
+}
+
+/* A change that reaches the file ends the failure of the last one. */
+static void test_set_file_write_fails_then_small_change_well(void **state)
+{
+	struct fixture *f = *state;
+	struct rlimit old, lim;
+	char big[4096];
+	store_status rc, ping;
+
+	memset(big, 'x', sizeof(big));
+	put(f->st, "k", "old");
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)file_size(f->aof) + 1000;
+	(void)signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	rc = store_set(f->st, "k", big, sizeof(big), 0, 0);
+	/* A small record still fits under the limit. */
+	put(f->st, "s", "small");
+	ping = store_ping(f->st);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	(void)signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(rc, STORE_ERR_IO);
+	assert_int_equal(ping, STORE_OK);
 }
 
 /*
@@ -3230,6 +3269,8 @@ int main(void)
 		     setup_aof),
 		CASE(test_set_file_grows_compacted_to_live_data, setup_aof),
 		CASE(test_set_file_write_fails_change_not_made, setup_aof),
+		CASE(test_set_file_write_fails_then_small_change_well,
+		     setup_aof),
 		CASE(test_open_flipped_last_record_cut_kept_and_reported,
 		     setup_aof),
 		CASE(test_open_torn_tail_not_kept_refused_file_untouched,
