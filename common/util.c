@@ -286,11 +286,14 @@ size_t af_utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 /*
  * Control characters, and the invisible characters that reorder or hide
  * text: a name with them could pass for another on a consent or login
- * page, or on a phone's approval screen.
+ * page, or on a phone's approval screen. Also the noncharacters (U+FDD0
+ * to U+FDEF, and the last two code points of every plane), which Unicode
+ * keeps for a program's own use, never for text.
  */
 static int hidden_char(uint32_t c)
 {
 	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x00ad ||
+	       (c >= 0xfdd0 && c <= 0xfdef) || (c & 0xfffe) == 0xfffe ||
 	       c == 0x034f || c == 0x061c || c == 0x115f || c == 0x1160 ||
 	       c == 0x17b4 || c == 0x17b5 || c == 0x180e ||
 	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||

@@ -923,7 +923,10 @@ static void test_enroll_bad_body_400_code_kept(void **state)
 	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
 }
 
-/* A device name that reorders itself (U+202E) or hides characters. */
+/*
+ * A device name that reorders itself (U+202E), hides characters, or
+ * shows nothing.
+ */
 static void test_enroll_hidden_characters_in_name_400(void **state)
 {
 	static const char *const names[] = {
@@ -932,6 +935,10 @@ static void test_enroll_hidden_characters_in_name_400(void **state)
 		"Alice\xe2\x80\x8b phone", /* zero-width space */
 		"Alice\xc2\x85phone",	   /* C1 next line */
 		"Alice\tphone",
+		"   ",		     /* nothing but spaces */
+		"\xe3\x80\x80",	     /* an ideographic space */
+		"\xe2\xa0\x80",	     /* the Braille blank */
+		"Alice\xef\xbf\xbe", /* a noncharacter */
 	};
 	struct fx *f = *state;
 	char code[AF_MFA_ID_BUF], body[1024];

@@ -362,6 +362,11 @@ static void test_utf8_display_chars_refuses_hidden_text(void **state)
 		"a\xc2\xad",
 		"a\xe3\x85\xa4",
 		"a\xf3\xa0\x80\x81",
+		/* Noncharacters: U+FDD0, U+FFFE, U+1FFFF, U+10FFFF. */
+		"a\xef\xb7\x90",
+		"a\xef\xbf\xbe",
+		"a\xf0\x9f\xbf\xbf",
+		"a\xf4\x8f\xbf\xbf",
 	};
 	size_t i;
 
