@@ -12,6 +12,7 @@
  * need not appear in the process list. Exit status: 0 done, 1 a code that
  * does not verify, 2 bad usage or input (one line on stderr).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -88,6 +89,7 @@ static int read_secret(struct opts *o, const char *arg)
 {
 	char msg[80];
 	size_t n;
+	int c;
 
 	snprintf(msg, sizeof(msg),
 		 "the secret is too long (at most %d base32 characters)",
@@ -105,6 +107,14 @@ static int read_secret(struct opts *o, const char *arg)
 	if (o->secret_text[n] == '\0' && n > TC_BASE32_MAX)
 		return fail(msg, NULL);
 	o->secret_text[n] = '\0';
+	/* A second line may be a second secret, or the first one cut in
+	 * two: neither is taken. */
+	for (c = getchar(); c != EOF; c = getchar()) {
+		if (!isspace(c))
+			return fail("standard input holds more than one line "
+				    "of secret",
+				    NULL);
+	}
 	return 0;
 }
 

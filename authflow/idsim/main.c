@@ -122,6 +122,30 @@ static int check_ctx(const af_idsim_ctx *ctx)
 
 /* ---- the commands ---- */
 
+/*
+ * The code as pages show it, in groups of four with spaces between, is
+ * the code: *code becomes it without the spaces, in buf (CODE_MAX + 1
+ * bytes).
+ */
+static int drop_spaces(const char *cmd, char *buf, const char **code)
+{
+	const char *s = *code;
+	size_t n = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == ' ')
+			continue;
+		if (n == CODE_MAX)
+			return af_cli_usage_fail(&prog, cmd,
+						 "the code must be 1 to 256 "
+						 "visible characters");
+		buf[n++] = *s;
+	}
+	buf[n] = '\0';
+	*code = buf;
+	return AF_IDSIM_EXIT_OK;
+}
+
 /* The enroll options, after the code has been read. */
 static int check_enroll(const char *cmd, const af_idsim_enroll_args *a)
 {
@@ -173,6 +197,7 @@ static int cmd_enroll(const af_idsim_ctx *ctx, int argc, char **argv)
 		AF_IDSIM_DEFAULT_NAME,
 		0,
 	};
+	char code[CODE_MAX + 1];
 	af_cli_optparse p;
 	int c, rc;
 
@@ -192,6 +217,8 @@ static int cmd_enroll(const af_idsim_ctx *ctx, int argc, char **argv)
 			a.name = optarg;
 	}
 	rc = af_cli_positionals(&p, 1, &a.code, "the enrollment CODE");
+	if (rc == AF_IDSIM_EXIT_OK)
+		rc = drop_spaces(p.cmd, code, &a.code);
 	if (rc == AF_IDSIM_EXIT_OK)
 		rc = check_enroll(p.cmd, &a);
 	if (rc == AF_IDSIM_EXIT_OK)
@@ -402,6 +429,10 @@ static int parse_global(af_idsim_ctx *ctx, int argc, char **argv)
 			return -1;
 		if (c == AF_CLI_OPT_STOP)
 			return p.rc;
+		/* "--url --state F" would take "--state" for the URL. */
+		if (c == 'u' && optarg[0] == '-')
+			return af_cli_usage_fail(&prog, NULL,
+						 "--url needs a value");
 		if (c == 'u')
 			ctx->url = optarg;
 		else

@@ -85,6 +85,9 @@ expect no-command 2 -- --state "$S"
 expect unknown-cmd 2 -- --state "$S" frob
 expect unknown-opt 2 -- --frob --state "$S" pending
 expect url-no-value 2 -- --state "$S" --url
+expect url-takes-option 2 -- --url --state "$S" pending
+grep -q "^idsim: --url needs a value" "$tmp/err" && ok ||
+	bad "--url followed by an option says it needs a value"
 expect state-no-value 2 -- --state
 expect no-state 2 -- pending
 expect empty-state 2 -- --state "" pending
@@ -97,7 +100,11 @@ ding"
 # --- enroll ---
 expect enroll-no-code 2 -- --url "$DEAD" --state "$NEW" enroll
 expect enroll-two-codes 2 -- --url "$DEAD" --state "$NEW" enroll a b
-expect enroll-space-code 2 -- --url "$DEAD" --state "$NEW" enroll "a b"
+expect enroll-blank-code 2 -- --url "$DEAD" --state "$NEW" enroll "    "
+# The code as pages show it, in groups with spaces: the server is asked.
+run --url "$DEAD" --state "$NEW" enroll "ABCD EFGH IJKL MNOP" --platform none
+[ "$rc" -eq 3 ] && ok || bad "enroll: a code with spaces is sent (status $rc)"
+expect enroll-tab-code 2 -- --url "$DEAD" --state "$NEW" enroll "a	b"
 expect enroll-empty-code 2 -- --url "$DEAD" --state "$NEW" enroll ""
 expect enroll-no-url 2 -- --state "$NEW" enroll CODE
 expect enroll-bad-platform 2 -- --url "$DEAD" --state "$NEW" enroll CODE \

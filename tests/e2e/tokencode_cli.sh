@@ -108,5 +108,17 @@ else
 	fail=$((fail + 1)); echo "FAIL long-secret-stdin: status $rc" >&2
 fi
 
+# One line of secret: a second line is refused, blank lines are not one.
+printf '%s\nGARBAGE\n' "$S" | "$T" totp --secret - >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 2 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ]; then
+	said two-line-secret-stdin 'more than one line of secret'
+else
+	fail=$((fail + 1)); echo "FAIL two-line-secret-stdin: status $rc" >&2
+fi
+out=$(printf '%s\r\n\n' "$S" | "$T" totp --secret - --time 59 2>/dev/null)
+if [ "$out" = 287082 ]; then pass=$((pass + 1)); else
+	fail=$((fail + 1)); echo "FAIL secret-stdin-blank-line: '$out'" >&2; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
