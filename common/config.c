@@ -823,10 +823,12 @@ static int parse_password_hash(json_t *root, af_config *cfg, struct cfg_err *e)
 		return -1;
 	if (a == NULL)
 		return 0;
-	if (get_uint(a, "password_hash.argon2id", "m_kib", 8, 4194304, &m, e) !=
-		    0 ||
-	    get_uint(a, "password_hash.argon2id", "t", 1, 100, &t, e) != 0 ||
-	    get_uint(a, "password_hash.argon2id", "p", 1, 64, &p, e) != 0)
+	if (get_uint(a, "password_hash.argon2id", "m_kib", 8,
+		     AF_CONFIG_ARGON2_M_KIB_MAX, &m, e) != 0 ||
+	    get_uint(a, "password_hash.argon2id", "t", 1,
+		     AF_CONFIG_ARGON2_T_MAX, &t, e) != 0 ||
+	    get_uint(a, "password_hash.argon2id", "p", 1,
+		     AF_CONFIG_ARGON2_P_MAX, &p, e) != 0)
 		return -1;
 	/* Argon2 itself refuses less than 8 KiB per lane. */
 	if (m < 8 * p)
@@ -1435,7 +1437,9 @@ int af_config_load(const char *path, af_config *cfg, char *err, size_t errlen)
 	if (path == NULL || cfg == NULL)
 		return fail(&e, "config", "invalid argument");
 	af_config_defaults(cfg);
-	fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO with no writer would hold open() for ever;
+	 * opened at once, it is refused below like any other non-file. */
+	fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		io_fail(&e, path, "cannot open", errno);
 		goto out;

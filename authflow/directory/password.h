@@ -15,15 +15,16 @@
 
 #include <stddef.h>
 
+#include "common/config.h"
 #include "directory/directory.h"
 
-#define AF_PW_MAX	    1024    /* bytes of a password */
-#define AF_PW_PHC_MAX	    160	    /* bytes of a PHC string with the NUL */
-#define AF_PW_SALT_LEN	    16	    /* bytes */
-#define AF_PW_HASH_LEN	    32	    /* bytes */
-#define AF_PW_M_KIB_MAX	    1048576 /* 1 GiB */
-#define AF_PW_T_MAX	    64
-#define AF_PW_P_MAX	    16
+#define AF_PW_MAX	    1024 /* bytes of a password */
+#define AF_PW_PHC_MAX	    160	 /* bytes of a PHC string with the NUL */
+#define AF_PW_SALT_LEN	    16	 /* bytes */
+#define AF_PW_HASH_LEN	    32	 /* bytes */
+#define AF_PW_M_KIB_MAX	    AF_CONFIG_ARGON2_M_KIB_MAX
+#define AF_PW_T_MAX	    AF_CONFIG_ARGON2_T_MAX
+#define AF_PW_P_MAX	    AF_CONFIG_ARGON2_P_MAX
 #define AF_PW_M_KIB_DEFAULT 19456 /* OWASP's first choice for Argon2id */
 #define AF_PW_T_DEFAULT	    2
 #define AF_PW_P_DEFAULT	    1

@@ -46,6 +46,10 @@
 #define AF_CONFIG_PROXIES_MAX	    16
 #define AF_CONFIG_METRICS_ALLOW_MAX 16
 #define AF_CONFIG_FILE_MAX	    (256 * 1024)
+/* The Argon2id cost's ceilings, which the password module enforces too. */
+#define AF_CONFIG_ARGON2_M_KIB_MAX  1048576 /* 1 GiB */
+#define AF_CONFIG_ARGON2_T_MAX	    64
+#define AF_CONFIG_ARGON2_P_MAX	    16
 
 typedef enum af_admin_role {
 	AF_ROLE_ADMIN = 0,
