@@ -671,7 +671,7 @@ static char *read_file(const char *path)
 	if (fseek(f, 0, SEEK_END) != 0)
 		goto out;
 	n = ftell(f);
-	if (n < 0 || n > 1024L * 1024 || fseek(f, 0, SEEK_SET) != 0)
+	if (n < 0 || n > AF_TLS_FILE_MAX || fseek(f, 0, SEEK_SET) != 0)
 		goto out;
 	buf = calloc(1, (size_t)n + 1);
 	if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {

@@ -1,5 +1,7 @@
 /* The TLS certificate and key files; see tlsfiles.h. */
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -7,7 +9,27 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "common/util.h"
 #include "http/tlsfiles.h"
+
+/* -1 with the reason in err when the file at path is over the cap. */
+static int too_big(const char *what, const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	char why[128];
+
+	if (stat(path, &sb) != 0) {
+		af_errno_text(errno, why, sizeof(why));
+		snprintf(err, errlen, "%s: %s: %s", what, path, why);
+		return -1;
+	}
+	if (sb.st_size > AF_TLS_FILE_MAX) {
+		snprintf(err, errlen, "%s: %s is larger than %ld bytes", what,
+			 path, AF_TLS_FILE_MAX);
+		return -1;
+	}
+	return 0;
+}
 
 int af_tls_files_check(const char *cert_file, const char *key_file, char *err,
 		       size_t errlen)
@@ -21,6 +43,9 @@ int af_tls_files_check(const char *cert_file, const char *key_file, char *err,
 		snprintf(err, errlen, "tls: cannot set up TLS (out of memory)");
 		goto out;
 	}
+	if (too_big("tls.cert_file", cert_file, err, errlen) != 0 ||
+	    too_big("tls.key_file", key_file, err, errlen) != 0)
+		goto out;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
 		snprintf(err, errlen,
 			 "tls.cert_file: %s holds no PEM certificate",

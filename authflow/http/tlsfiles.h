@@ -11,9 +11,13 @@
 
 #include <stddef.h>
 
+/* Either file may hold at most this many bytes, as start-up reads it. */
+#define AF_TLS_FILE_MAX (1024L * 1024)
+
 /*
  * 0 when cert_file holds a PEM certificate (chain) and key_file an
- * unencrypted PEM private key of that certificate; else -1 with one line
+ * unencrypted PEM private key of that certificate, neither larger than
+ * AF_TLS_FILE_MAX; else -1 with one line
  * naming the configuration key and the file in err.
  */
 int af_tls_files_check(const char *cert_file, const char *key_file, char *err,

@@ -538,6 +538,10 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       assert.equal(r.status, 0, r.stderr);
       refused(check(tls(notKey, tlsKey)), /config-\d+\.json: tls\.cert_file: .*not-a-key\.p8 holds no PEM certificate$/m);
       refused(check(tls(cert, caKey)), /tls\.key_file: .*tls-ca\.key is not the key of the certificate in tls\.cert_file$/m);
+      // Start-up reads at most 1 MiB of each: a larger file is found by the check too.
+      const bigCert = path.join(tmp, 'big-cert.pem');
+      writeFileSync(bigCert, Buffer.concat([readFileSync(cert), Buffer.alloc(1024 * 1024, '#')]));
+      refused(check(tls(bigCert, tlsKey)), /tls\.cert_file: .*big-cert\.pem is larger than 1048576 bytes$/m);
       // Started so, it says which file, not that the port is taken.
       const bad = path.join(tmp, 'bad-tls.json');
       writeFileSync(bad, JSON.stringify(tls(cert, caKey)), { mode: 0o600 });
