@@ -161,6 +161,17 @@ static int get_section(json_t *obj, const char *parent, const char *key,
  * leaving out alone when the key is absent. Refuses other types, empty
  * strings and strings that do not fit.
  */
+static int has_control(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+
 static int get_str(json_t *obj, const char *parent, const char *key, char *out,
 		   size_t cap, struct cfg_err *e)
 {
@@ -181,6 +192,9 @@ static int get_str(json_t *obj, const char *parent, const char *key, char *out,
 	/* jansson refuses \u0000 by default; check anyway, it is cheap. */
 	if (memchr(json_string_value(v), '\0', len) != NULL)
 		return fail(e, path, "must not contain NUL");
+	/* Every value may be quoted in a one-line message or a log line. */
+	if (has_control(json_string_value(v), len))
+		return fail(e, path, "must not contain control characters");
 	memcpy(out, json_string_value(v), len);
 	out[len] = '\0';
 	return 0;

@@ -541,6 +541,11 @@ static void test_state_dir_checked(void **state)
 	parse_ok("{" ISSUER ",\"state_dir\":\"/srv/af\"}", cfg);
 	assert_string_equal(cfg->state_dir, "/srv/af");
 	refused("{" ISSUER ",\"state_dir\":\"\"}", "state_dir: must not be");
+	/* A newline would forge a line of its own in the message. */
+	refused("{" ISSUER ",\"state_dir\":\"/srv/a\\nauthflow: ok\"}",
+		"state_dir: must not contain control characters");
+	refused("{" ISSUER ",\"state_dir\":\"/srv/\\u001b[31m\"}",
+		"state_dir: must not contain control characters");
 	free(cfg);
 }
 
