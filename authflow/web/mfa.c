@@ -43,9 +43,12 @@
  * the code form would post the code again), and not while a code is
  * being typed: the page then says so in place and keeps the code.
  *
- * The countdown is not a live region: screen readers would read every
- * second of it. Once, at ten seconds left, a polite region says how long
- * is left; the number's region (role status) speaks when it changes.
+ * The countdown runs to a deadline taken from the page and moved only
+ * when the server's count differs by more than a second, so that it goes
+ * down one by one. It is not a live region: screen readers would read
+ * every second of it. Once, at ten seconds left, a polite region says how
+ * long is left (and is emptied once the push is over); the number's
+ * region (role status) speaks when it changes.
  */
 static const char mfa_js[] =
 	"(function(){\n"
@@ -64,19 +67,25 @@ static const char mfa_js[] =
 	"var url=m.getAttribute('data-status');\n"
 	"var page=url.replace('/status?','?');\n"
 	"var num=m.querySelector('.number');\n"
-	"var left=parseInt(m.getAttribute('data-expires-in'),10);\n"
+	"var end=Date.now()+1000*parseInt(m.getAttribute('data-expires-in'),10);\n"
 	"var cd=document.getElementById('countdown');\n"
 	"var say=document.getElementById('mfa-say');var warned=false;\n"
-	"function tick(){if(left>0)left--;if(cd)cd.textContent=left;"
-	"if(!warned&&left>0&&left<=10){warned=true;if(say)say.textContent="
-	"left+' seconds left to answer on your phone.';}}\n"
-	"var timer=setInterval(tick,1000);\n"
+	"function left(){return Math.max(0,Math.ceil((end-Date.now())/1000));}\n"
+	"function tick(){var l=left();"
+	"if(cd&&cd.textContent!==String(l))cd.textContent=l;"
+	"if(!warned&&l>0&&l<=10){warned=true;if(say)say.textContent="
+	"l+' seconds left to answer on your phone.';}}\n"
+	"var timer=setInterval(tick,250);\n"
+	"function stop(){clearInterval(timer);if(cd)cd.parentNode.hidden=true;"
+	"if(say)say.textContent='';}\n"
 	"function ended(){if(!code||code.value.length===0){"
-	"window.location.replace(page);return;}clearInterval(timer);"
-	"if(cd)cd.parentNode.hidden=true;"
+	"window.location.replace(page);return;}stop();"
 	"m.textContent='The request on your phone is no longer waiting. "
-	"Finish with the token code, or load this page again.';}\n"
-	"function gone(){clearInterval(timer);if(cd)cd.parentNode.hidden=true;"
+	"Finish with the token code, or ';"
+	"var a=document.createElement('a');a.href=page;"
+	"a.textContent='see what happened';m.appendChild(a);"
+	"m.appendChild(document.createTextNode('.'));}\n"
+	"function gone(){stop();"
 	"m.textContent='This sign-in has ended, here or in another tab. "
 	"Start again from the application.';}\n"
 	"function poll(){fetch(url,{credentials:'same-origin',"
@@ -86,7 +95,8 @@ static const char mfa_js[] =
 	"if(s.state&&s.state!=='pending'){ended();return;}"
 	"if(num&&typeof s.number==='number'&&num.textContent!==String(s.number))"
 	"num.textContent=String(s.number);"
-	"if(typeof s.expires_in==='number')left=s.expires_in;"
+	"if(typeof s.expires_in==='number'&&Math.abs(s.expires_in-left())>1)"
+	"end=Date.now()+1000*s.expires_in;"
 	"setTimeout(poll,700);}).catch(function(){setTimeout(poll,2000);});}\n"
 	"setTimeout(poll,700);\n"
 	"})();\n";
@@ -531,8 +541,9 @@ static void code_form(af_buf *b, const char *flow, const char *csrf,
 	af_buf_html(b, csrf);
 	af_buf_puts(b, "\"><label for=\"code\">Six-digit token code</label>"
 		       "<input type=\"text\" id=\"code\" name=\"code\" "
-		       "inputmode=\"numeric\" pattern=\"[0-9]{3} ?[0-9]{3}\" "
-		       "maxlength=\"7\" autocomplete=\"one-time-code\" "
+		       "inputmode=\"numeric\" pattern=\" *([0-9] *){6}\" "
+		       "title=\"Six digits; spaces do not matter\" "
+		       "maxlength=\"16\" autocomplete=\"one-time-code\" "
 		       "required");
 	if (f->invalid)
 		af_buf_puts(b, " aria-invalid=\"true\"");

@@ -161,18 +161,22 @@ void af_page_digit_pad(af_buf *b, const char *attr, const char *clear_attr)
 	static const char digits[] = "1234567890";
 	size_t i;
 
-	/* Hidden until the page's script shows it: without script the
-	 * buttons would do nothing. */
+	/*
+	 * Hidden until the page's script shows it: without script the
+	 * buttons would do nothing. Out of the tab order: a keyboard types
+	 * the digits, and eleven stops between the field and its submit
+	 * button are in the way.
+	 */
 	af_buf_puts(b, "<div class=\"pad\" role=\"group\" "
 		       "aria-label=\"Number pad\" hidden>");
 	for (i = 0; digits[i] != '\0'; i++)
 		af_buf_printf(b,
 			      "<button type=\"button\" class=\"secondary\" "
-			      "%s=\"%c\">%c</button>",
+			      "tabindex=\"-1\" %s=\"%c\">%c</button>",
 			      attr, digits[i], digits[i]);
 	af_buf_printf(b,
 		      "<button type=\"button\" class=\"secondary\" "
-		      "%s>Clear</button></div>",
+		      "tabindex=\"-1\" %s>Clear</button></div>",
 		      clear_attr);
 }
 

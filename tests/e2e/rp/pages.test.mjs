@@ -237,8 +237,9 @@ describe(`sign-in pages (${STORE} store)`, () => {
     const code = field(html, 'code');
     assert.equal(code.id, 'code');
     assert.equal(code.inputmode, 'numeric');
-    assert.equal(code.pattern, '[0-9]{3} ?[0-9]{3}', 'a code copied as "123 456" fits');
-    assert.equal(code.maxlength, '7');
+    assert.equal(code.pattern, ' *([0-9] *){6}', 'a code copied as "123 456" or " 12 34 56 " fits');
+    assert.match(code.title, /spaces/);
+    assert.equal(code.maxlength, '16');
     assert.equal(code.autocomplete, 'one-time-code');
     assert.equal(code.autofocus, undefined);
     assert.equal(code['aria-invalid'], undefined);
@@ -249,7 +250,12 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.equal(attrs(pad).hidden, '');
     assert.equal(attrs(pad).role, 'group');
     assert.equal(attrs(pad)['aria-label'], 'Number pad');
-    assert.match(html, /<button type="button" class="secondary" data-digit-clear>Clear<\/button>/);
+    assert.match(html, /<button type="button" class="secondary" tabindex="-1" data-digit-clear>Clear<\/button>/);
+    // Out of the tab order: the field's submit button is the next stop.
+    const at = html.indexOf(pad);
+    const keys = tags(html.slice(at, html.indexOf('</div>', at)), 'button');
+    assert.equal(keys.length, 11);
+    assert.ok(keys.every((k) => k.a.tabindex === '-1'), 'no key of the pad is a tab stop');
     // The buttons say what they do.
     assert.match(html, /<button type="submit">Use this code<\/button>/);
     assert.match(html, /<button type="submit" class="secondary">Cancel sign-in<\/button>/);
@@ -323,19 +329,25 @@ describe(`sign-in pages (${STORE} store)`, () => {
     };
     const m = {
       textContent: 'the push part',
+      children: [],
       getAttribute: (a) => ({ 'data-status': '/login/mfa/status?flow=F1', 'data-expires-in': '30' })[a],
       querySelector: (q) => (q === '.number' ? num : null),
+      appendChild(c) { this.children.push(c); },
     };
     const document = {
       getElementById: (id) => ({ code, mfa: m, countdown: cd, 'mfa-say': say })[id] ?? null,
       querySelectorAll: (q) => ({ '[data-digit]': digits, '[data-digit-clear]': [clear], '.pad': [pad] })[q] ?? [],
+      createElement: (tag) => ({ tag, href: '', textContent: '' }),
+      createTextNode: (text) => ({ text }),
     };
     const ticks = [];
     const timers = [];
     const went = [];
     let answer = { state: 'pending', number: 42, expires_in: 30 };
+    let clock = 1_000_000;
     vm.runInNewContext(js, {
       document,
+      Date: { now: () => clock },
       window: { location: { replace: (u) => went.push(u) } },
       fetch: async () => ({ json: async () => answer }),
       setTimeout: (fn) => timers.push(fn),
@@ -347,16 +359,31 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.equal(code.value, '42');
     clear.handlers.click({});
     assert.equal(code.value, '', 'Clear empties the field');
-    // Thirty seconds: the visible countdown follows every second; the
-    // live region speaks once, at ten seconds left.
+    // Thirty seconds, ticks a quarter of a second apart, with polls of a
+    // server that rounds its count down in between: the visible countdown
+    // goes down one by one, never stalling or skipping; the live region
+    // speaks once, at ten seconds left.
     assert.equal(ticks.length, 1);
-    const seen = [];
-    for (let i = 0; i < 30; i++) {
+    const seen = [String(cd.textContent)];
+    for (let i = 1; i <= 120; i++) {
+      clock += 250;
+      if (i % 3 === 0) {
+        answer = { state: 'pending', number: 42, expires_in: Math.max(0, Math.floor(30 - i / 4)) };
+        timers.shift()();
+        await new Promise((res) => setTimeout(res, 1));
+      }
       ticks[0]();
-      seen.push(cd.textContent);
+      if (String(cd.textContent) !== seen.at(-1)) seen.push(String(cd.textContent));
     }
-    assert.deepEqual(seen.map(Number), [...Array(30).keys()].map((i) => 29 - i));
+    assert.deepEqual(seen.map(Number), [...Array(31).keys()].map((i) => 30 - i));
     assert.deepEqual(said, ['10 seconds left to answer on your phone.']);
+    // A server count more than a second off moves the deadline.
+    clock = 2_000_000;
+    answer = { state: 'pending', number: 42, expires_in: 20 };
+    timers.shift()();
+    await new Promise((res) => setTimeout(res, 1));
+    ticks[0]();
+    assert.equal(Number(cd.textContent), 20);
     // The push ends while a code is typed: the code stays, the page says
     // so in its status region, the countdown goes, the heading stays.
     code.value = '12';
@@ -367,6 +394,11 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.equal(code.value, '12');
     assert.match(m.textContent, /no longer waiting/);
     assert.equal(cd.parentNode.hidden, true, 'no countdown left over');
+    assert.equal(say.textContent, '', 'nothing left to say about the time');
+    // Not "load this page again", which after the code form posts it again:
+    // a link that gets the page.
+    const link = m.children.find((c) => c.tag === 'a');
+    assert.equal(link.href, '/login/mfa?flow=F1');
   });
 
   test('enrollment: the QR code has a text alternative and the code is written out', async () => {
