@@ -35,7 +35,6 @@ void pushd_metrics_outcome(pushd_metrics *m, pushd_platform p, pushd_outcome o,
 	}
 	atomic_fetch_add(&m->lat_hist[p][i], 1);
 	atomic_fetch_add(&m->lat_sum_ms[p], (unsigned long long)latency_ms);
-	atomic_fetch_add(&m->lat_count[p], 1);
 }
 
 struct out {
@@ -90,9 +89,10 @@ static void render_latency(struct out *o, pushd_metrics *m)
 		emit(o,
 		     "pushd_push_latency_seconds_sum{platform=\"%s\"} %.3f\n",
 		     pn, (double)atomic_load(&m->lat_sum_ms[p]) / 1000.0);
+		/* The +Inf bucket itself, never apart from it in a scrape. */
 		emit(o,
 		     "pushd_push_latency_seconds_count{platform=\"%s\"} %lu\n",
-		     pn, atomic_load(&m->lat_count[p]));
+		     pn, cum);
 	}
 }
 

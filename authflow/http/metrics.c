@@ -42,7 +42,6 @@ struct af_metrics {
 	atomic_ulong *requests; /* nroutes x NSTATUS */
 	atomic_ulong hist[NBUCKETS + 1];
 	atomic_ullong latency_sum_ns;
-	atomic_ulong latency_count;
 	atomic_ulong logins[AF_LOGIN_OUTCOME_COUNT];
 	atomic_ulong mfa[AF_MFA_OUT_COUNT];
 	atomic_long key_days_left;
@@ -111,7 +110,6 @@ void af_metrics_request(af_metrics *m, int route, unsigned status,
 		;
 	atomic_fetch_add(&m->hist[i], 1);
 	atomic_fetch_add(&m->latency_sum_ns, latency_ns);
-	atomic_fetch_add(&m->latency_count, 1);
 }
 
 void af_metrics_login(af_metrics *m, af_login_outcome outcome)
@@ -186,14 +184,15 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 			      "le=\"%g\"} %lu\n",
 			      buckets[s], cum);
 	}
+	/* The count is the +Inf bucket itself, so that a scrape during
+	 * requests never shows the two apart. */
 	cum += atomic_load(&m->hist[NBUCKETS]);
 	af_buf_printf(out,
 		      "authflow_http_request_duration_seconds_bucket{le="
 		      "\"+Inf\"} %lu\n"
 		      "authflow_http_request_duration_seconds_sum %.6f\n"
 		      "authflow_http_request_duration_seconds_count %lu\n",
-		      cum, (double)atomic_load(&m->latency_sum_ns) / 1e9,
-		      atomic_load(&m->latency_count));
+		      cum, (double)atomic_load(&m->latency_sum_ns) / 1e9, cum);
 	af_buf_puts(out, "# HELP authflow_logins_total Password sign-ins by "
 			 "outcome.\n# TYPE authflow_logins_total counter\n");
 	for (s = 0; s < AF_LOGIN_OUTCOME_COUNT; s++)

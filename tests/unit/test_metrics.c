@@ -4,6 +4,8 @@
  * that got no answer as "aborted", the store's health has its gauge and
  * counter, and the text stays valid Prometheus exposition.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,6 +287,70 @@ static void test_render_every_family_typed_and_whole(void **state)
 	free(text);
 }
 
+/* The value of the line that begins with series and a space; -1 if none. */
+static long long value_of(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	const char *p;
+
+	for (p = text; (p = strstr(p, series)) != NULL; p++) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	}
+	return -1;
+}
+
+struct writer {
+	af_metrics *m;
+	atomic_int *stop;
+};
+
+static void *write_requests(void *arg)
+{
+	struct writer *w = arg;
+	uint64_t ns = 1000;
+
+	while (!atomic_load(w->stop)) {
+		af_metrics_request(w->m, R_TOKEN, 200, ns);
+		ns = ns * 7 % 3000000000u + 1000;
+	}
+	return NULL;
+}
+
+/*
+ * Scraped while requests are counted, the histogram's +Inf bucket and its
+ * count are one and the same number, as Prometheus expects.
+ */
+static void test_histogram_count_is_inf_bucket_under_load(void **state)
+{
+	af_metrics *m = *state;
+	atomic_int stop = 0;
+	struct writer w = {m, &stop};
+	pthread_t t[2];
+	long long inf, count;
+	int i, apart = 0;
+	char *text;
+
+	for (i = 0; i < 2; i++)
+		assert_int_equal(
+			pthread_create(&t[i], NULL, write_requests, &w), 0);
+	for (i = 0; i < 300; i++) {
+		text = render(m);
+		inf = value_of(text, "authflow_http_request_duration_seconds_"
+				     "bucket{le=\"+Inf\"}");
+		count = value_of(
+			text, "authflow_http_request_duration_seconds_count");
+		assert_true(inf >= 0);
+		if (inf != count)
+			apart++;
+		free(text);
+	}
+	atomic_store(&stop, 1);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	assert_int_equal(apart, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -301,6 +367,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_render_every_family_typed_and_whole, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_histogram_count_is_inf_bucket_under_load, setup,
 			teardown),
 	};
 
