@@ -44,7 +44,7 @@ struct conn_state {
 	size_t uri_len;
 	int uri_too_long;
 	int started;
-	char method[8];
+	char method[32]; /* every method routed fits; a longer one is cut */
 	af_buf body;
 	int too_big;
 	int bad_length; /* Content-Length given more than once */
@@ -475,7 +475,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 		cs->started = 1;
 		/* Under way: a graceful stop waits for it. */
 		atomic_fetch_add(&srv->inflight, 1);
-		snprintf(cs->method, sizeof(cs->method), "%s", method);
+		/* A longer one is no method the routes know, and is logged
+		 * with a mark that it was cut. */
+		if (strlen(method) < sizeof(cs->method))
+			memcpy(cs->method, method, strlen(method) + 1);
+		else
+			snprintf(cs->method, sizeof(cs->method), "%.*s...",
+				 (int)sizeof(cs->method) - 4, method);
 		client_ip(srv, c, cs->client_ip, sizeof(cs->client_ip));
 		if (plen >= sizeof(path))
 			plen = sizeof(path) - 1;

@@ -1,7 +1,9 @@
 /* The sign-in events of the log; see events.h. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "common/util.h"
 #include "web/events.h"
 
 /* A user name longer than this is cut in the log (names are 1..128). */
@@ -14,8 +16,14 @@ void af_event_login(log_ctx *log, log_level level, const af_req *req,
 	const char *kv[] = {"user",    shown,	"ip", req->client_ip,
 			    "outcome", outcome, NULL};
 	va_list ap;
+	size_t n;
 
-	(void)snprintf(shown, sizeof(shown), "%s", user != NULL ? user : "-");
+	if (user == NULL)
+		user = "-";
+	/* Cut between characters, and marked as cut. */
+	n = af_utf8_cut(user, strlen(user), USER_SHOWN_MAX - 3);
+	(void)snprintf(shown, sizeof(shown), "%.*s%s", (int)n, user,
+		       user[n] != '\0' ? "..." : "");
 	if (fmt == NULL) {
 		log_write(log, level, req->rid, "login", kv, NULL);
 		return;

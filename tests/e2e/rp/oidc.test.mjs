@@ -1591,6 +1591,18 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       await new Promise((res) => setTimeout(res, 200));
       const direct = srv.stderr().split('\n').filter((l) => l.includes('"path":"/healthz"')).map((l) => JSON.parse(l)).pop();
       assert.equal(direct.ip, '127.0.0.1');
+      // A long typed name is cut between characters, and says so.
+      const long = `z${'\u20ac'.repeat(100)}`;
+      assert.equal((await attempt(s, via, long, 'wrong')).status, 429);
+      // Methods are logged whole, up to 31 bytes; a longer one is cut, and says so.
+      await fetch(`${srv.issuer}/healthz`, { method: 'MKCALENDAR' });
+      await fetch(`${srv.issuer}/healthz`, { method: 'X'.repeat(40) });
+      await new Promise((res) => setTimeout(res, 200));
+      const cut = srv.stderr().split('\n').filter((l) => l.includes('"outcome":"throttled"')).map((l) => JSON.parse(l)).pop();
+      assert.equal(cut.user, `z${'\u20ac'.repeat(65)}...`);
+      const methods = srv.stderr().split('\n').filter((l) => l.includes('"path":"/healthz"')).map((l) => JSON.parse(l).method);
+      assert.ok(methods.includes('MKCALENDAR'), methods.join(' '));
+      assert.ok(methods.includes(`${'X'.repeat(28)}...`), methods.join(' '));
     } finally {
       await srv.stop();
     }
