@@ -402,16 +402,24 @@ int main(int argc, char **argv)
 			fprintf(stderr, "authflow: %s\n", err);
 			return 1;
 		}
+		/*
+		 * What starting would find wrong without a network: checked
+		 * before a start too, so that nothing is written (a store, a
+		 * signing key) by a start that is then refused, and the
+		 * message names the file as the check's does. The check also
+		 * reads the push credentials, which the file shares with
+		 * pushd; a start needs them only to send pushes itself.
+		 */
+		if (af_server_check(&cfg, err, sizeof(err)) != 0 ||
+		    ((a.check != NULL || cfg.push_mode == AF_PUSH_EMBEDDED) &&
+		     pushd_check_credentials(&cfg, err, sizeof(err)) !=
+			     PUSHD_OK)) {
+			fprintf(stderr, "authflow: %s: %s\n",
+				a.check != NULL ? a.check : a.config, err);
+			OPENSSL_cleanse(&cfg, sizeof(cfg));
+			return 1;
+		}
 		if (a.check != NULL) {
-			/* What starting would find wrong without a network. */
-			if (af_server_check(&cfg, err, sizeof(err)) != 0 ||
-			    pushd_check_credentials(&cfg, err, sizeof(err)) !=
-				    PUSHD_OK) {
-				fprintf(stderr, "authflow: %s: %s\n", a.check,
-					err);
-				OPENSSL_cleanse(&cfg, sizeof(cfg));
-				return 1;
-			}
 			printf("%s: OK\n", a.check);
 			OPENSSL_cleanse(&cfg, sizeof(cfg));
 			return 0;

@@ -542,13 +542,16 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       const bigCert = path.join(tmp, 'big-cert.pem');
       writeFileSync(bigCert, Buffer.concat([readFileSync(cert), Buffer.alloc(1024 * 1024, '#')]));
       refused(check(tls(bigCert, tlsKey)), /tls\.cert_file: .*big-cert\.pem is larger than 1048576 bytes$/m);
-      // Started so, it says which file, not that the port is taken.
+      // Started so, it says which file, not that the port is taken, and
+      // writes nothing first: no store, no signing key.
       const bad = path.join(tmp, 'bad-tls.json');
-      writeFileSync(bad, JSON.stringify(tls(cert, caKey)), { mode: 0o600 });
+      const badState = path.join(tmp, 'bad-tls-state');
+      writeFileSync(bad, JSON.stringify({ ...tls(cert, caKey), state_dir: badState }), { mode: 0o600 });
       r = spawnSync(path.join(BIN, 'authflow'), ['--config', bad], { encoding: 'utf8', timeout: 20000 });
       assert.equal(r.status, 1);
-      assert.match(r.stderr, /tls\.key_file: .*is not the key of the certificate/);
+      assert.match(r.stderr, /^authflow: [^\n]*bad-tls\.json: tls\.key_file: .*is not the key of the certificate/);
       assert.doesNotMatch(r.stderr, /cannot listen/);
+      assert.ok(!existsSync(path.join(badState, 'store.aof')), 'a refused start wrote no state');
       // With the right pair it serves https, with HSTS.
       const port = await freePort();
       const good = path.join(tmp, 'good-tls.json');
