@@ -80,10 +80,17 @@ static int parse_args(int argc, char **argv, struct args *a)
 		if (c == -1)
 			break;
 		switch (c) {
+		/* Given twice, which one was meant is anyone's guess. */
 		case 'c':
+			if (a->config != NULL)
+				return usage_error("--config given twice",
+						   NULL);
 			a->config = optarg;
 			break;
 		case 'k':
+			if (a->check != NULL)
+				return usage_error("--check-config given twice",
+						   NULL);
 			a->check = optarg;
 			break;
 		case 'd':
@@ -98,6 +105,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 						   optarg);
 			break;
 		case 's':
+			if (a->state_dir != NULL)
+				return usage_error("--state-dir given twice",
+						   NULL);
 			a->state_dir = optarg;
 			break;
 		case 'h':

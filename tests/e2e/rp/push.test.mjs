@@ -500,6 +500,10 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       let r = check(base);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /: OK\n$/);
+      // Two files: which one was meant is not guessed.
+      r = spawnSync(path.join(BIN, 'authflow'), ['--check-config', '/nonexistent.json', '--check-config', server.configPath], { encoding: 'utf8' });
+      assert.equal(r.status, 2);
+      assert.equal(r.stderr, 'authflow: --check-config given twice\n');
       // An APNs key file that holds no key.
       const notKey = path.join(tmp, 'not-a-key.p8');
       writeFileSync(notKey, 'not a key\n', { mode: 0o600 });
