@@ -593,13 +593,39 @@ static int parse_proxies(json_t *s, af_config *cfg, struct cfg_err *e)
 			&cfg->ntrusted_proxies, e);
 }
 
+/*
+ * 1 after failing when text is no address a server can listen on: an
+ * IPv4 or IPv6 literal, and not an IPv4-mapped one ("::ffff:127.0.0.1"),
+ * which an IPv6-only socket cannot bind: the IPv4 address it maps is
+ * the one to give.
+ */
+static int bad_listen_address(const char *text, const char *key,
+			      struct cfg_err *e)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, text, &a4) == 1)
+		return 0;
+	if (inet_pton(AF_INET6, text, &a6) != 1) {
+		fail(e, key, "must be an IPv4 or IPv6 address literal");
+		return 1;
+	}
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		fail(e, key,
+		     "an IPv4-mapped IPv6 address: give the IPv4 address "
+		     "itself");
+		return 1;
+	}
+	return 0;
+}
+
 static int parse_listen(json_t *root, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {"address", "port", "threads",
 					   "trusted_proxies", NULL};
 	json_t *s;
 	unsigned long v;
-	unsigned char addr[sizeof(struct in6_addr)];
 
 	if (get_section(root, "", "listen", keys, &s, e) != 0)
 		return -1;
@@ -608,10 +634,8 @@ static int parse_listen(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (get_str(s, "listen", "address", cfg->listen_address,
 		    sizeof(cfg->listen_address), e) != 0)
 		return -1;
-	if (inet_pton(AF_INET, cfg->listen_address, addr) != 1 &&
-	    inet_pton(AF_INET6, cfg->listen_address, addr) != 1)
-		return fail(e, "listen.address",
-			    "must be an IPv4 or IPv6 address literal");
+	if (bad_listen_address(cfg->listen_address, "listen.address", e))
+		return -1;
 	v = cfg->listen_port;
 	if (get_uint(s, "listen", "port", 1, 65535, &v, e) != 0)
 		return -1;
@@ -1264,7 +1288,6 @@ static int parse_fcm(json_t *push, af_config *cfg, struct cfg_err *e)
 static int parse_push_listen(json_t *push, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {"address", "port", NULL};
-	unsigned char addr[sizeof(struct in6_addr)];
 	unsigned long v = cfg->push_listen_port;
 	json_t *s;
 
@@ -1275,10 +1298,9 @@ static int parse_push_listen(json_t *push, af_config *cfg, struct cfg_err *e)
 	if (get_str(s, "push.listen", "address", cfg->push_listen_address,
 		    sizeof(cfg->push_listen_address), e) != 0)
 		return -1;
-	if (inet_pton(AF_INET, cfg->push_listen_address, addr) != 1 &&
-	    inet_pton(AF_INET6, cfg->push_listen_address, addr) != 1)
-		return fail(e, "push.listen.address",
-			    "must be an IPv4 or IPv6 address literal");
+	if (bad_listen_address(cfg->push_listen_address, "push.listen.address",
+			       e))
+		return -1;
 	if (get_uint(s, "push.listen", "port", 1, 65535, &v, e) != 0)
 		return -1;
 	cfg->push_listen_port = (uint16_t)v;

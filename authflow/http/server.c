@@ -11,12 +11,14 @@
  * runs where it arrived, as the token endpoint's RS256 signature does.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -712,12 +714,38 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug(srv->log, NULL, "http_server", "%s", line);
 }
 
+/*
+ * Why libmicrohttpd could not listen on ss, which it does not say: the
+ * errno of a bind() made as it makes it (SO_REUSEADDR, IPv6 only), such
+ * as "Address already in use" or "Cannot assign requested address".
+ */
+static const char *bind_why(const struct sockaddr_storage *ss, int v6,
+			    char *why, size_t cap)
+{
+	socklen_t len = v6 ? (socklen_t)sizeof(struct sockaddr_in6)
+			   : (socklen_t)sizeof(struct sockaddr_in);
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int on = 1;
+
+	snprintf(why, cap, "in use, or not allowed");
+	if (fd < 0)
+		return why;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (v6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+				 sizeof(on));
+	if (bind(fd, (const struct sockaddr *)ss, len) != 0)
+		af_errno_text(errno, why, cap);
+	close(fd);
+	return why;
+}
+
 int af_server_start(af_server *srv, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 			 MHD_ALLOW_SUSPEND_RESUME;
-	char *cert = NULL, *key = NULL;
+	char *cert = NULL, *key = NULL, why[128];
 	const union MHD_DaemonInfo *di;
 	int v6 = 0, rc = -1;
 	long cores;
@@ -789,10 +817,10 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 		 * SO_REUSEPORT: a second server on a port in use must fail
 		 * here, not share the port's connections with the first.
 		 */
-		snprintf(err, errlen,
-			 "cannot listen on %s port %u (in use, or not allowed)",
+		snprintf(err, errlen, "cannot listen on %s port %u (%s)",
 			 srv->cfg.listen_address,
-			 (unsigned)srv->cfg.listen_port);
+			 (unsigned)srv->cfg.listen_port,
+			 bind_why(&ss, v6, why, sizeof(why)));
 		goto out;
 	}
 	di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);

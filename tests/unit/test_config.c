@@ -320,6 +320,13 @@ static void test_parse_wrong_types_refused(void **state)
 		"listen.port: must be an integer");
 	refused("{" ISSUER ",\"listen\":{\"address\":127}}",
 		"listen.address: must be a string");
+	/* An IPv6-only socket cannot bind it: the IPv4 address it maps is
+	 * the one to give. */
+	refused("{" ISSUER ",\"listen\":{\"address\":\"::ffff:127.0.0.1\"}}",
+		"listen.address: an IPv4-mapped IPv6 address");
+	refused("{" ISSUER ",\"push\":{\"listen\":{\"address\":"
+		"\"::ffff:127.0.0.1\"}}}",
+		"push.listen.address: an IPv4-mapped IPv6 address");
 	refused("{" ISSUER ",\"state_dir\":true}",
 		"state_dir: must be a string");
 	refused("{" ISSUER ",\"features\":{\"sso\":1}}",

@@ -1231,7 +1231,7 @@ describe(`authflow stopping (${STORE} store)`, () => {
     rmSync(cfg.state_dir, { recursive: true, force: true });
     assert.notEqual(code, 0, 'it must not start');
     assert.notEqual(code, 'still running', 'it must not share the port');
-    assert.match(stderr, /cannot listen on 127\.0\.0\.1 port \d+/);
+    assert.match(stderr, /cannot listen on 127\.0\.0\.1 port \d+ \(Address already in use\)/);
   });
 
   test('request framing: a body over the cap or two lengths are refused before the body', async () => {
