@@ -746,6 +746,11 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 			 MHD_ALLOW_SUSPEND_RESUME;
 	char *cert = NULL, *key = NULL, why[128];
+	struct MHD_OptionItem tls_ops[] = {
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, NULL},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, NULL},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	const union MHD_DaemonInfo *di;
 	int v6 = 0, rc = -1;
 	long cores;
@@ -778,39 +783,26 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 		}
 		flags |= MHD_USE_TLS;
 	}
-	if (cert != NULL)
-		srv->mhd = MHD_start_daemon(
-			flags, 0, NULL, NULL, access_cb, srv,
-			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			MHD_OPTION_THREAD_POOL_SIZE, srv->threads,
-			MHD_OPTION_CONNECTION_TIMEOUT,
-			srv->cfg.request_timeout_s,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-			MHD_OPTION_CONNECTION_LIMIT, 4096u,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-			srv->cfg.connections_per_ip,
-			MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
-			MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
-			MHD_OPTION_NOTIFY_CONNECTION, conn_cb, srv,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-			MHD_OPTION_HTTPS_MEM_CERT, cert,
-			MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
-	else
-		srv->mhd = MHD_start_daemon(
-			flags, 0, NULL, NULL, access_cb, srv,
-			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			MHD_OPTION_THREAD_POOL_SIZE, srv->threads,
-			MHD_OPTION_CONNECTION_TIMEOUT,
-			srv->cfg.request_timeout_s,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-			MHD_OPTION_CONNECTION_LIMIT, 4096u,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-			srv->cfg.connections_per_ip,
-			MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
-			MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
-			MHD_OPTION_NOTIFY_CONNECTION, conn_cb, srv,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-			MHD_OPTION_END);
+	tls_ops[0].ptr_value = cert;
+	tls_ops[1].ptr_value = key;
+	/*
+	 * The logger first, so that what libmicrohttpd says of the options
+	 * after it goes to the log too; one thread is no pool, which it
+	 * would warn of.
+	 */
+	srv->mhd = MHD_start_daemon(
+		flags, 0, NULL, NULL, access_cb, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_SOCK_ADDR,
+		(struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+		srv->threads > 1 ? srv->threads : 0u,
+		MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.request_timeout_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+		MHD_OPTION_CONNECTION_LIMIT, 4096u,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->cfg.connections_per_ip,
+		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
+		MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, conn_cb, srv, MHD_OPTION_ARRAY,
+		cert != NULL ? tls_ops : tls_ops + 2, MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		/*
 		 * Only SO_REUSEADDR is set (libmicrohttpd's default), never
