@@ -119,6 +119,18 @@ static void audit_to_log(void *arg, const json_t *ev, int stored)
 	free(detail);
 }
 
+/* A directory record that is not what the directory wrote. */
+static void damage_to_log(void *arg, const char *key)
+{
+	af_server *srv = arg;
+
+	log_error(srv->log, NULL, "store",
+		  "record %s is damaged (not the JSON object written there): "
+		  "requests that read it fail (503) until it is restored or "
+		  "removed",
+		  key);
+}
+
 /* What the store tells an operator (its state file): one log line. */
 static void store_to_log(void *arg, int level, const char *msg)
 {
@@ -258,6 +270,8 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	dopt.pw.p = cfg->argon2_p;
 	dopt.throttle.lock_s = cfg->lockout_s;
 	dopt.audit_sink = audit_to_log;
+	dopt.damage_sink = damage_to_log;
+	dopt.damage_arg = srv;
 	dopt.audit_arg = srv;
 	dst = af_dir_new(srv->store, &dopt, &srv->dir, serr, sizeof(serr));
 	if (dst != AF_DIR_OK) {

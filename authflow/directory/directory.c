@@ -159,9 +159,11 @@ af_dir_status af_dir__get_json(af_dir *dir, const char *key, json_t **out,
 				 key, (const char *)v.data, v.len);
 	if (!json_is_object(obj)) {
 		/* Only this module writes these keys: anything else there is
-		 * damage, not input. */
+		 * damage, not input, and the operator is told which. */
 		json_decref(obj);
 		store_value_free(&v);
+		if (dir->opts.damage_sink != NULL)
+			dir->opts.damage_sink(dir->opts.damage_arg, key);
 		return AF_DIR_STORE;
 	}
 	if (raw != NULL)
@@ -859,6 +861,7 @@ void af_dir_options_default(af_dir_options *opts)
 	af_pw_params_default(&opts->pw);
 	af_throttle_params_default(&opts->throttle);
 	opts->audit_sink = NULL;
+	opts->damage_sink = NULL;
 	opts->audit_arg = NULL;
 }
 

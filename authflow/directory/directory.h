@@ -181,11 +181,22 @@ typedef struct af_throttle_params {
  */
 typedef void (*af_dir_audit_sink)(void *arg, const json_t *event, int stored);
 
+/*
+ * Called when a record the directory reads is not what it wrote (not a
+ * JSON object: a damaged store, or a write from elsewhere), with its key
+ * (without the store's prefix), lent for the call. The read fails as a
+ * store failure does (AF_DIR_STORE); this says which record, for the
+ * operator. Must be re-entrant.
+ */
+typedef void (*af_dir_damage_sink)(void *arg, const char *key);
+
 typedef struct af_dir_options {
 	af_pw_params pw;
 	af_throttle_params throttle;
 	af_dir_audit_sink audit_sink; /* NULL: none */
 	void *audit_arg;
+	af_dir_damage_sink damage_sink; /* NULL: none */
+	void *damage_arg;
 } af_dir_options;
 
 /* Fills opts with the defaults (Argon2id m=19456 KiB, t=2, p=1, the

@@ -755,6 +755,36 @@ static void test_af_dir_user_list_skips_a_damaged_record(void **state)
 	assert_int_equal(af_dir_user_get(f->dir, "zed", &list), AF_DIR_STORE);
 }
 
+static void note_damage(void *arg, const char *key)
+{
+	(void)snprintf(arg, 64, "%s", key);
+}
+
+/* A damaged record is named to the operator, not taken for an outage. */
+static void test_af_dir_damaged_record_named(void **state)
+{
+	fixture *f = *state;
+	af_dir_options opts;
+	af_dir *dir = NULL;
+	char seen[64] = "";
+	json_t *got = NULL;
+
+	assert_int_equal(add_user(f, "{\"username\":\"zed\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(store_set(f->store, "user:zed", "[1]", 3, 0, 0),
+			 STORE_OK);
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.damage_sink = note_damage;
+	opts.damage_arg = seen;
+	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	assert_int_equal(af_dir_user_get(dir, "zed", &got), AF_DIR_STORE);
+	assert_null(got);
+	assert_string_equal(seen, "user:zed");
+	af_dir_free(dir);
+}
+
 static void test_af_dir_policy_for_user_precedence(void **state)
 {
 	fixture *f = *state;
@@ -3352,6 +3382,7 @@ int main(void)
 		T(test_af_dir_user_remove_clears_references),
 		T(test_af_dir_user_list_sorted_without_hashes),
 		T(test_af_dir_user_list_skips_a_damaged_record),
+		T(test_af_dir_damaged_record_named),
 		T(test_af_dir_policy_for_user_precedence),
 		T(test_af_dir_policy_bad_specs_refused),
 		T(test_af_dir_app_add_secret_checks),
