@@ -1,10 +1,13 @@
 /* Shared helpers for secrets, randomness, encodings and clocks. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -388,6 +391,28 @@ void af_errno_text(int errnum, char *out, size_t cap)
 		return;
 	if (strerror_r(errnum, out, cap) != 0)
 		(void)snprintf(out, cap, "error %d", errnum);
+}
+
+const char *af_bind_why(const struct sockaddr_storage *ss, char *why,
+			size_t cap)
+{
+	int v6 = ss->ss_family == AF_INET6;
+	socklen_t len = v6 ? (socklen_t)sizeof(struct sockaddr_in6)
+			   : (socklen_t)sizeof(struct sockaddr_in);
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int on = 1;
+
+	(void)snprintf(why, cap, "in use, or not allowed");
+	if (fd < 0)
+		return why;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (v6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+				 sizeof(on));
+	if (bind(fd, (const struct sockaddr *)ss, len) != 0)
+		af_errno_text(errno, why, cap);
+	close(fd);
+	return why;
 }
 
 static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};

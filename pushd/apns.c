@@ -20,7 +20,6 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/pem.h>
 
 #include "common/util.h"
 #include "pushd_internal.h"
@@ -81,7 +80,7 @@ pushd_status pushd_apns_key_load(const char *path, cjose_jwk_t **out, char *err,
 	char *pem = NULL;
 	size_t len = 0, glen = 0;
 	EVP_PKEY *pk = NULL;
-	BIO *bio = NULL;
+	int encrypted = 0;
 	pushd_status rc;
 
 	if (path == NULL || out == NULL)
@@ -91,11 +90,11 @@ pushd_status pushd_apns_key_load(const char *path, cjose_jwk_t **out, char *err,
 				 &pem, &len, err, errlen);
 	if (rc != PUSHD_OK)
 		return rc;
-	bio = BIO_new_mem_buf(pem, (int)len);
-	pk = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
-			 : NULL;
+	pk = pushd_pem_private_key(pem, len, &encrypted);
 	if (pk == NULL) {
-		rc = key_fail(err, errlen, path, "not a PEM private key");
+		rc = key_fail(err, errlen, path,
+			      encrypted ? PUSHD_ENCRYPTED_KEY
+					: "not a PEM private key");
 		goto out;
 	}
 	if (!EVP_PKEY_is_a(pk, "EC") ||
@@ -110,7 +109,6 @@ pushd_status pushd_apns_key_load(const char *path, cjose_jwk_t **out, char *err,
 			  : key_fail(err, errlen, path, "unusable EC key");
 out:
 	EVP_PKEY_free(pk);
-	BIO_free(bio);
 	OPENSSL_clear_free(pem, len + 1);
 	return rc;
 }

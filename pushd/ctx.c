@@ -159,6 +159,51 @@ pushd_status pushd_check_credentials(const af_config *cfg, char *err,
 	return rc;
 }
 
+pushd_status pushd_check_config(const af_config *cfg, char *err, size_t errlen)
+{
+	store_options so;
+	char why[256];
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (cfg == NULL)
+		return PUSHD_ERR_ARG;
+	/* A memory store lives inside one process: pushd would see no job. */
+	if (cfg->store_backend != STORE_BACKEND_REDIS) {
+		if (err != NULL && errlen > 0)
+			(void)snprintf(err, errlen,
+				       "store.backend must be \"redis\": the "
+				       "memory store's jobs never leave "
+				       "authflow (use push.mode \"embedded\" "
+				       "there)");
+		return PUSHD_ERR_CONFIG;
+	}
+	/*
+	 * With no provider, every job it took would fail: on a store shared
+	 * with nodes that can send, that is a share of every push lost.
+	 */
+	if (!cfg->push_apns && !cfg->push_fcm) {
+		if (err != NULL && errlen > 0)
+			(void)snprintf(err, errlen,
+				       "no push.apns or push.fcm section: "
+				       "nothing to send pushes with");
+		return PUSHD_ERR_CONFIG;
+	}
+	/* What store_open() refuses at start, in the same words. */
+	memset(&so, 0, sizeof(so));
+	so.backend = cfg->store_backend;
+	so.url = cfg->store_url;
+	so.prefix = cfg->store_prefix;
+	if (store_check(&so, why, sizeof(why)) != STORE_OK) {
+		if (err != NULL && errlen > 0)
+			(void)snprintf(err, errlen, "store.url: %s", why);
+		/* The reason may quote the URL, password included. */
+		OPENSSL_cleanse(why, sizeof(why));
+		return PUSHD_ERR_CONFIG;
+	}
+	return pushd_check_credentials(cfg, err, errlen);
+}
+
 static unsigned worker_count(const pushd_ctx *ctx)
 {
 	long n;

@@ -17,7 +17,6 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/pem.h>
 
 #include "common/httpparse.h"
 #include "common/util.h"
@@ -39,6 +38,32 @@ static pushd_status acct_fail(char *err, size_t errlen, const char *path,
 	return PUSHD_ERR_CREDENTIAL;
 }
 
+/*
+ * A Google Cloud project id goes into the path of every send request
+ * (/v1/projects/ID/messages:send) and into a store key, so only its own
+ * characters pass: today's ids (6 to 30 of a-z 0-9 -, beginning with a
+ * letter) and the older domain-scoped ones ("example.com:my-project").
+ * Nothing that could end the path segment, start a query, or break the
+ * request line ('/', '?', '#', '%', spaces, CR, LF) gets through.
+ */
+static int project_id_ok(const char *id)
+{
+	size_t i, n = id != NULL ? strlen(id) : 0;
+
+	if (n == 0 || n > PUSHD_PROJECT_ID_MAX)
+		return 0;
+	if (!((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= '0' && id[0] <= '9')))
+		return 0;
+	for (i = 1; i < n; i++) {
+		char c = id[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.' || c == ':'))
+			return 0;
+	}
+	return 1;
+}
+
 static int copy_member(const json_t *obj, const char *key, char *out,
 		       size_t cap)
 {
@@ -58,7 +83,7 @@ pushd_status pushd_fcm_account_load(const char *path, const char *token_uri,
 	char *text = NULL;
 	size_t len = 0;
 	json_t *root = NULL;
-	BIO *bio = NULL;
+	int encrypted = 0;
 	pushd_status rc;
 
 	if (path == NULL || acct == NULL)
@@ -75,10 +100,18 @@ pushd_status pushd_fcm_account_load(const char *path, const char *token_uri,
 	}
 	if (copy_member(root, "client_email", acct->client_email,
 			sizeof(acct->client_email)) != 0 ||
+	    json_string_value(json_object_get(root, "project_id")) == NULL) {
+		rc = acct_fail(err, errlen, path,
+			       "needs client_email and project_id");
+		goto out;
+	}
+	if (!project_id_ok(
+		    json_string_value(json_object_get(root, "project_id"))) ||
 	    copy_member(root, "project_id", acct->project_id,
 			sizeof(acct->project_id)) != 0) {
 		rc = acct_fail(err, errlen, path,
-			       "needs client_email and project_id");
+			       "project_id must be 1..128 characters of a-z "
+			       "0-9 . : - beginning with a letter or digit");
 		goto out;
 	}
 	if (token_uri != NULL && token_uri[0] != '\0')
@@ -92,9 +125,14 @@ pushd_status pushd_fcm_account_load(const char *path, const char *token_uri,
 		goto out;
 	}
 	pem = json_string_value(json_object_get(root, "private_key"));
-	bio = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
-	acct->key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
+	acct->key = pem != NULL ? pushd_pem_private_key(pem, strlen(pem),
+							&encrypted)
 				: NULL;
+	if (encrypted) {
+		rc = acct_fail(err, errlen, path,
+			       "private_key: " PUSHD_ENCRYPTED_KEY);
+		goto out;
+	}
 	if (acct->key == NULL || !EVP_PKEY_is_a(acct->key, "RSA")) {
 		rc = acct_fail(err, errlen, path,
 			       "private_key is not a PEM RSA key");
@@ -104,7 +142,6 @@ pushd_status pushd_fcm_account_load(const char *path, const char *token_uri,
 out:
 	if (rc != PUSHD_OK)
 		pushd_fcm_account_cleanup(acct);
-	BIO_free(bio);
 	json_decref(root);
 	OPENSSL_clear_free(text, len + 1);
 	return rc;

@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,9 +121,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		     t.len);
 }
 
+/*
+ * libmicrohttpd's own messages go to pushd's log as JSON lines at debug
+ * level, as authflow's server does, never raw to stderr: a client can
+ * cause most of them at will (a malformed request, a connection closed
+ * early), each is answered already, and one about a failed start
+ * ("Failed to bind to port 0", naming the wrong port) would only precede
+ * pushd's own line about it (see pushd_listen()).
+ */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	const pushd_ctx *ctx = cls;
+	char line[512];
+	size_t n;
+
+	if (ctx->log == NULL || !log_enabled(ctx->log, LOG_LEVEL_DEBUG))
+		return;
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	log_debug(ctx->log, NULL, "http_server", "%s", line);
+}
+
 pushd_status pushd_listen(pushd_ctx *ctx, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
+	char why[128];
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
@@ -147,8 +175,13 @@ pushd_status pushd_listen(pushd_ctx *ctx, char *err, size_t errlen)
 	} else {
 		return PUSHD_ERR_CONFIG;
 	}
+	/*
+	 * The logger first: libmicrohttpd prints what it says while reading
+	 * the options before it with its own logger, to stderr.
+	 */
 	ctx->mhd = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, ctx, MHD_OPTION_SOCK_ADDR,
+		flags, 0, NULL, NULL, on_request, ctx,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, ctx, MHD_OPTION_SOCK_ADDR,
 		(struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
 		IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, CONNECTIONS_MAX,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -159,9 +192,10 @@ pushd_status pushd_listen(pushd_ctx *ctx, char *err, size_t errlen)
 		if (err != NULL && errlen > 0)
 			(void)snprintf(err, errlen,
 				       "push.listen: cannot listen on %s port "
-				       "%u",
+				       "%u (%s)",
 				       ctx->cfg.push_listen_address,
-				       (unsigned)ctx->cfg.push_listen_port);
+				       (unsigned)ctx->cfg.push_listen_port,
+				       af_bind_why(&ss, why, sizeof(why)));
 		return PUSHD_ERR_HTTP;
 	}
 	return PUSHD_OK;

@@ -30,6 +30,7 @@
 #include "common/secmem.h"
 #include "common/store.h"
 #include "pushd/pushd.h"
+#include "pushd_internal.h"
 
 #define EXIT_USAGE 2
 
@@ -81,35 +82,21 @@ static int parse_args(int argc, char **argv, const char **config, int *check)
 
 /*
  * What in the configuration keeps pushd from starting, before anything
- * is opened: 0, or 1 with one line on stderr.
+ * is opened: 0, or 1 with one line on stderr. --check-config and the
+ * start ask the same question (pushd_check_config()), so they agree.
  */
 static int refused(const char *path, const af_config *cfg)
 {
 	char err[512];
+	int rc = 0;
 
-	/* A memory store lives inside one process: pushd would see no job. */
-	if (cfg->store_backend != STORE_BACKEND_REDIS) {
-		fprintf(stderr, "pushd: store.backend must be \"redis\": the "
-				"memory store's jobs never leave authflow (use "
-				"push.mode \"embedded\" there)\n");
-		return 1;
-	}
-	/*
-	 * With no provider, every job it took would fail: on a store shared
-	 * with nodes that can send, that is a share of every push lost.
-	 */
-	if (!cfg->push_apns && !cfg->push_fcm) {
-		fprintf(stderr,
-			"pushd: %s: no push.apns or push.fcm section: "
-			"nothing to send pushes with\n",
-			path);
-		return 1;
-	}
-	if (pushd_check_credentials(cfg, err, sizeof(err)) != PUSHD_OK) {
+	if (pushd_check_config(cfg, err, sizeof(err)) != PUSHD_OK) {
 		fprintf(stderr, "pushd: %s: %s\n", path, err);
-		return 1;
+		rc = 1;
 	}
-	return 0;
+	/* The reason may quote store.url, password included. */
+	OPENSSL_cleanse(err, sizeof(err));
+	return rc;
 }
 
 /*

@@ -223,6 +223,32 @@ PUSHD_NODISCARD pushd_status pushd_read_key_file(const char *path,
 						 char *err, size_t errlen);
 
 /*
+ * What in cfg keeps the pushd daemon from starting, found without a
+ * network, for both "pushd --check-config" and its start: a store other
+ * than redis, no push.apns nor push.fcm section, a store.url that
+ * store_open() would refuse (store_check()), and the credentials
+ * (pushd_check_credentials()). PUSHD_OK, or PUSHD_ERR_CONFIG (or the
+ * credentials' error) with a one-line reason in err, which the caller
+ * prefixes with the file's name. Thread-safety: re-entrant.
+ */
+PUSHD_NODISCARD pushd_status pushd_check_config(const af_config *cfg, char *err,
+						size_t errlen);
+
+/*
+ * Reads the first PEM private key of the len bytes at pem, never asking
+ * for a passphrase (an encrypted key is refused, not prompted for).
+ * Returns the key (free it with EVP_PKEY_free()), or NULL with *encrypted
+ * (when not NULL) set to 1 when the key is there but encrypted, 0 when
+ * there is none. Leaves nothing on OpenSSL's error queue. Thread-safety:
+ * re-entrant.
+ */
+EVP_PKEY *pushd_pem_private_key(const char *pem, size_t len, int *encrypted);
+
+/* The reason given for an encrypted key, after its file and field. */
+#define PUSHD_ENCRYPTED_KEY \
+	"an encrypted private key; give an unencrypted PKCS#8 key"
+
+/*
  * Loads an APNs .p8 key (PKCS#8 PEM, P-256) into a cjose JWK; refuses a
  * file whose mode is wider than 0600. PUSHD_OK, ERR_CREDENTIAL (reason in
  * err).
@@ -237,18 +263,23 @@ PUSHD_NODISCARD pushd_status pushd_apns_jwt(cjose_jwk_t *key,
 					    const char *key_id, int64_t iat,
 					    char *out, size_t cap);
 
+/* Bytes of an FCM project id (see project_id_ok() in fcm.c). */
+#define PUSHD_PROJECT_ID_MAX 128
+
 /* An FCM service account (from its JSON file). */
 typedef struct pushd_fcm_account {
 	char client_email[256];
-	char project_id[128];
+	char project_id[PUSHD_PROJECT_ID_MAX + 1];
 	char token_uri[AF_CONFIG_URL_MAX];
 	EVP_PKEY *key; /* RSA private key */
 } pushd_fcm_account;
 
 /*
  * Loads a service-account JSON file (refused when wider than 0600) into
- * *acct; token_uri overrides the file's when not empty. Release with
- * pushd_fcm_account_cleanup().
+ * *acct; token_uri overrides the file's when not empty. Its project_id
+ * must be 1..PUSHD_PROJECT_ID_MAX bytes of a-z 0-9 . : - beginning with a
+ * letter or digit, and its private_key an unencrypted PEM RSA key.
+ * Release with pushd_fcm_account_cleanup().
  */
 PUSHD_NODISCARD pushd_status pushd_fcm_account_load(const char *path,
 						    const char *token_uri,
@@ -349,7 +380,6 @@ typedef struct pushd_metrics {
 	atomic_ulong pushes[PUSHD_PLATFORMS][PUSHD_OUTCOMES];
 	atomic_ulong lat_hist[PUSHD_PLATFORMS][PUSHD_LAT_BUCKETS + 1];
 	atomic_ullong lat_sum_ms[PUSHD_PLATFORMS];
-	atomic_ulong lat_count[PUSHD_PLATFORMS];
 	pushd_conn_meter conns[PUSHD_PLATFORMS];
 	atomic_long streams[PUSHD_PLATFORMS];
 	atomic_ulong renewals[PUSHD_PLATFORMS];

@@ -714,32 +714,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug(srv->log, NULL, "http_server", "%s", line);
 }
 
-/*
- * Why libmicrohttpd could not listen on ss, which it does not say: the
- * errno of a bind() made as it makes it (SO_REUSEADDR, IPv6 only), such
- * as "Address already in use" or "Cannot assign requested address".
- */
-static const char *bind_why(const struct sockaddr_storage *ss, int v6,
-			    char *why, size_t cap)
-{
-	socklen_t len = v6 ? (socklen_t)sizeof(struct sockaddr_in6)
-			   : (socklen_t)sizeof(struct sockaddr_in);
-	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int on = 1;
-
-	snprintf(why, cap, "in use, or not allowed");
-	if (fd < 0)
-		return why;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (v6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
-				 sizeof(on));
-	if (bind(fd, (const struct sockaddr *)ss, len) != 0)
-		af_errno_text(errno, why, cap);
-	close(fd);
-	return why;
-}
-
 int af_server_start(af_server *srv, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
@@ -812,7 +786,7 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot listen on %s port %u (%s)",
 			 srv->cfg.listen_address,
 			 (unsigned)srv->cfg.listen_port,
-			 bind_why(&ss, v6, why, sizeof(why)));
+			 af_bind_why(&ss, why, sizeof(why)));
 		goto out;
 	}
 	di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);

@@ -117,6 +117,19 @@ void af_time_iso8601(int64_t t, char *out, size_t outcap);
  */
 void af_errno_text(int errnum, char *out, size_t cap);
 
+struct sockaddr_storage;
+
+/*
+ * Why a server could not listen on ss (IPv4 or IPv6) when the HTTP
+ * library it uses does not say: the errno text of a bind() made as
+ * libmicrohttpd makes it (SO_REUSEADDR; IPv6 only), such as "Address
+ * already in use" or "Cannot assign requested address", into why (cap
+ * bytes), which it returns; "in use, or not allowed" when that bind()
+ * succeeds or cannot be tried.
+ */
+const char *af_bind_why(const struct sockaddr_storage *ss, char *why,
+			size_t cap);
+
 /* Wipes and frees a string (NULL accepted). */
 void af_free_secret(char *s);
 

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -72,8 +73,15 @@ static void write_pem(const char *path, EVP_PKEY *pk, mode_t mode)
 	assert_int_equal(chmod(path, mode), 0);
 }
 
-/* An FCM service-account file around the RSA key. */
-static void write_sa(const struct keys *k, mode_t mode)
+/* The passphrase of the encrypted keys the tests write. */
+#define KEY_PASS "abc"
+
+/*
+ * An FCM service-account file around the RSA key, for project, with the
+ * key encrypted (PKCS#8, passphrase KEY_PASS) when encrypted is set.
+ */
+static void write_sa_as(const struct keys *k, mode_t mode, const char *project,
+			int encrypted)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *pem = NULL;
@@ -82,12 +90,15 @@ static void write_sa(const struct keys *k, mode_t mode)
 	FILE *f;
 
 	assert_non_null(b);
-	assert_int_equal(PEM_write_bio_PrivateKey(b, k->rsa_key, NULL, NULL, 0,
-						  NULL, NULL),
-			 1);
+	assert_int_equal(
+		PEM_write_bio_PrivateKey(
+			b, k->rsa_key, encrypted ? EVP_aes_256_cbc() : NULL,
+			encrypted ? (const unsigned char *)KEY_PASS : NULL,
+			encrypted ? (int)strlen(KEY_PASS) : 0, NULL, NULL),
+		1);
 	n = BIO_get_mem_data(b, &pem);
 	sa = json_pack("{s:s, s:s, s:s%, s:s, s:s}", "type", "service_account",
-		       "project_id", "proj-1", "private_key", pem, (size_t)n,
+		       "project_id", project, "private_key", pem, (size_t)n,
 		       "client_email", "pushd@proj-1.iam.example", "token_uri",
 		       "https://oauth.example/token");
 	assert_non_null(sa);
@@ -98,6 +109,12 @@ static void write_sa(const struct keys *k, mode_t mode)
 	assert_int_equal(chmod(k->sa, mode), 0);
 	json_decref(sa);
 	BIO_free(b);
+}
+
+/* An FCM service-account file around the RSA key. */
+static void write_sa(const struct keys *k, mode_t mode)
+{
+	write_sa_as(k, mode, "proj-1", 0);
 }
 
 static int keys_setup(void **state)
@@ -890,6 +907,211 @@ static void test_fcm_account_wide_mode_refused(void **state)
 		PUSHD_ERR_CREDENTIAL);
 }
 
+/*
+ * Runs fn(arg) with stderr going to a temporary file: what it wrote there
+ * (malloc'd, NUL-terminated; "" when nothing).
+ */
+static char *stderr_of(void (*fn)(void *), void *arg)
+{
+	char path[] = "/tmp/af_test_pushd_err.XXXXXX";
+	char *text = calloc(1, 4096);
+	int fd = mkstemp(path), saved;
+	ssize_t n;
+
+	assert_non_null(text);
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(path), 0);
+	(void)fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	fn(arg);
+	(void)fflush(stderr);
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	(void)close(saved);
+	n = pread(fd, text, 4095, 0);
+	assert_true(n >= 0);
+	(void)close(fd);
+	return text;
+}
+
+struct key_load {
+	const char *path;
+	int fcm;
+	pushd_status rc;
+	char err[512];
+};
+
+static void key_load(void *arg)
+{
+	struct key_load *l = arg;
+	cjose_jwk_t *jwk = NULL;
+	pushd_fcm_account a;
+
+	if (l->fcm) {
+		l->rc = pushd_fcm_account_load(l->path, NULL, &a, l->err,
+					       sizeof(l->err));
+		if (l->rc == PUSHD_OK)
+			pushd_fcm_account_cleanup(&a);
+	} else {
+		l->rc = pushd_apns_key_load(l->path, &jwk, l->err,
+					    sizeof(l->err));
+		cjose_jwk_release(jwk);
+	}
+}
+
+/* Loads the APNs key (fcm 0) or service account (fcm 1) at path. */
+static void load_quietly(struct key_load *l, const char *path, int fcm)
+{
+	char *said;
+
+	memset(l, 0, sizeof(*l));
+	l->path = path;
+	l->fcm = fcm;
+	said = stderr_of(key_load, l);
+	/* No passphrase prompt, nor any other line of OpenSSL's own. */
+	assert_string_equal(said, "");
+	free(said);
+}
+
+/*
+ * An encrypted key (PKCS#8 or OpenSSL's traditional form) is refused in
+ * one line that says so, without OpenSSL asking for its passphrase.
+ */
+static void test_apns_key_load_encrypted_refused_without_prompt(void **state)
+{
+	struct keys *k = *state;
+	struct key_load l;
+	FILE *f;
+	BIO *b;
+
+	write_pem(k->ec, k->ec_key, 0600);
+	load_quietly(&l, k->ec, 0);
+	assert_int_equal(l.rc, PUSHD_OK);
+	f = fopen(k->ec, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_PrivateKey(f, k->ec_key, EVP_aes_256_cbc(),
+					      (const unsigned char *)KEY_PASS,
+					      (int)strlen(KEY_PASS), NULL,
+					      NULL),
+			 1);
+	assert_int_equal(fclose(f), 0);
+	load_quietly(&l, k->ec, 0);
+	assert_int_equal(l.rc, PUSHD_ERR_CREDENTIAL);
+	assert_non_null(strstr(l.err, "push.apns.key_file: "));
+	assert_non_null(strstr(l.err, k->ec));
+	assert_non_null(strstr(l.err, ": an encrypted private key; give an "
+				      "unencrypted PKCS#8 key"));
+	b = BIO_new_file(k->ec, "w");
+	assert_non_null(b);
+	assert_int_equal(PEM_write_bio_PrivateKey_traditional(
+				 b, k->ec_key, EVP_aes_256_cbc(),
+				 (const unsigned char *)KEY_PASS,
+				 (int)strlen(KEY_PASS), NULL, NULL),
+			 1);
+	BIO_free(b);
+	load_quietly(&l, k->ec, 0);
+	assert_int_equal(l.rc, PUSHD_ERR_CREDENTIAL);
+	assert_non_null(strstr(l.err, "an encrypted private key"));
+	/* A file that holds no key at all is still called that. */
+	f = fopen(k->ec, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs("not a key\n", f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	load_quietly(&l, k->ec, 0);
+	assert_int_equal(l.rc, PUSHD_ERR_CREDENTIAL);
+	assert_non_null(strstr(l.err, "not a PEM private key"));
+	write_pem(k->ec, k->ec_key, 0600);
+}
+
+static void test_fcm_account_encrypted_key_refused_without_prompt(void **state)
+{
+	struct keys *k = *state;
+	struct key_load l;
+
+	write_sa_as(k, 0600, "proj-1", 1);
+	load_quietly(&l, k->sa, 1);
+	assert_int_equal(l.rc, PUSHD_ERR_CREDENTIAL);
+	assert_non_null(strstr(l.err, "push.fcm.service_account_file: "));
+	assert_non_null(strstr(l.err, k->sa));
+	assert_non_null(strstr(l.err, "private_key: an encrypted private key; "
+				      "give an unencrypted PKCS#8 key"));
+	write_sa(k, 0600);
+	load_quietly(&l, k->sa, 1);
+	assert_int_equal(l.rc, PUSHD_OK);
+}
+
+/*
+ * The project id goes into the send URL's path: only Google's own forms
+ * pass (a-z 0-9 - and the older "domain:project"), nothing that could
+ * leave the path segment or the request line.
+ */
+static void test_fcm_account_project_id_checked(void **state)
+{
+	static const char *const bad[] = {
+		"a b/../x?y#z\r\nX-Evil: 1",
+		"proj/../other",
+		"proj?x=1",
+		"proj#x",
+		"proj%2f",
+		"Proj-1",
+		"-proj",
+		".proj",
+		":proj",
+		"proj 1",
+		"proj\n",
+		"",
+	};
+	static const char *const good[] = {
+		"proj-1",
+		"my-project-123456",
+		"example.com:my-project",
+		"1proj",
+		"a",
+	};
+	struct keys *k = *state;
+	char id[PUSHD_PROJECT_ID_MAX + 2];
+	pushd_fcm_account a;
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		write_sa_as(k, 0600, bad[i], 0);
+		assert_int_equal(pushd_fcm_account_load(k->sa, NULL, &a, err,
+							sizeof(err)),
+				 PUSHD_ERR_CREDENTIAL);
+		assert_non_null(strstr(err, k->sa));
+		assert_non_null(strstr(err, "project_id must be"));
+		/* One line, with nothing of the id in it. */
+		assert_null(strchr(err, '\n'));
+	}
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		write_sa_as(k, 0600, good[i], 0);
+		assert_int_equal(pushd_fcm_account_load(k->sa, NULL, &a, err,
+							sizeof(err)),
+				 PUSHD_OK);
+		assert_string_equal(a.project_id, good[i]);
+		pushd_fcm_account_cleanup(&a);
+	}
+	/* 128 bytes pass, 129 do not. */
+	memset(id, 'a', sizeof(id));
+	id[PUSHD_PROJECT_ID_MAX] = '\0';
+	write_sa_as(k, 0600, id, 0);
+	assert_int_equal(
+		pushd_fcm_account_load(k->sa, NULL, &a, err, sizeof(err)),
+		PUSHD_OK);
+	assert_string_equal(a.project_id, id);
+	pushd_fcm_account_cleanup(&a);
+	id[PUSHD_PROJECT_ID_MAX] = 'a';
+	id[PUSHD_PROJECT_ID_MAX + 1] = '\0';
+	write_sa_as(k, 0600, id, 0);
+	assert_int_equal(
+		pushd_fcm_account_load(k->sa, NULL, &a, err, sizeof(err)),
+		PUSHD_ERR_CREDENTIAL);
+	assert_non_null(strstr(err, "project_id must be"));
+	write_sa(k, 0600);
+}
+
 /* ---- the shared provider token ----------------------------------------- */
 
 static af_config *apns_config(const struct keys *k)
@@ -1014,6 +1236,126 @@ static void test_check_credentials_ca_file_needs_a_certificate(void **state)
 			 PUSHD_ERR_CONFIG);
 	assert_non_null(strstr(err, "push.apns.ca_file"));
 	assert_non_null(strstr(err, "holds no PEM certificate"));
+	free(cfg);
+}
+
+/*
+ * "pushd --check-config" refuses what the start refuses, store.url's form
+ * included (store_open() refuses a redis URL with port 0).
+ */
+static void test_check_config_store_url_form_refused(void **state)
+{
+	struct keys *k = *state;
+	af_config *cfg = apns_config(k);
+	char err[512];
+
+	cfg->store_backend = STORE_BACKEND_REDIS;
+	(void)snprintf(cfg->store_url, sizeof(cfg->store_url), "%s",
+		       "redis://127.0.0.1:6379/0");
+	assert_int_equal(pushd_check_config(cfg, err, sizeof(err)), PUSHD_OK);
+	(void)snprintf(cfg->store_url, sizeof(cfg->store_url), "%s",
+		       "redis://127.0.0.1:0");
+	assert_int_equal(pushd_check_config(cfg, err, sizeof(err)),
+			 PUSHD_ERR_CONFIG);
+	assert_non_null(strstr(err, "store.url: "));
+	(void)snprintf(cfg->store_url, sizeof(cfg->store_url), "%s",
+		       "http://127.0.0.1:6379");
+	assert_int_equal(pushd_check_config(cfg, err, sizeof(err)),
+			 PUSHD_ERR_CONFIG);
+	assert_non_null(strstr(err, "store.url: "));
+	/* The other refusals of the start, as before. */
+	cfg->store_backend = STORE_BACKEND_MEMORY;
+	assert_int_equal(pushd_check_config(cfg, err, sizeof(err)),
+			 PUSHD_ERR_CONFIG);
+	assert_non_null(strstr(err, "store.backend must be \"redis\""));
+	cfg->store_backend = STORE_BACKEND_REDIS;
+	(void)snprintf(cfg->store_url, sizeof(cfg->store_url), "%s",
+		       "redis://127.0.0.1:6379/0");
+	cfg->push_apns = 0;
+	assert_int_equal(pushd_check_config(cfg, err, sizeof(err)),
+			 PUSHD_ERR_CONFIG);
+	assert_string_equal(err, "no push.apns or push.fcm section: nothing "
+				 "to send pushes with");
+	cfg->push_apns = 1;
+	assert_int_equal(chmod(k->ec, 0644), 0);
+	assert_int_equal(pushd_check_config(cfg, err, sizeof(err)),
+			 PUSHD_ERR_CREDENTIAL);
+	assert_non_null(strstr(err, "push.apns.key_file"));
+	assert_int_equal(chmod(k->ec, 0600), 0);
+	free(cfg);
+}
+
+struct listen_try {
+	pushd_ctx *ctx;
+	pushd_status rc;
+	char err[256];
+};
+
+static void listen_try(void *arg)
+{
+	struct listen_try *t = arg;
+
+	t->rc = pushd_listen(t->ctx, t->err, sizeof(t->err));
+}
+
+/*
+ * push.listen on a port in use: pushd_listen() fails with its own reason,
+ * and libmicrohttpd's message ("Failed to bind to port ...") goes to the
+ * log as a JSON line at debug level, never raw to stderr.
+ */
+static void test_listen_port_in_use_mhd_quiet_on_stderr(void **state)
+{
+	struct keys *k = *state;
+	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "l:"};
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	af_config *cfg = apns_config(k);
+	struct listen_try t;
+	store_ctx *st = NULL;
+	log_ctx *lg;
+	char path[] = "/tmp/af_test_pushd_log.XXXXXX", port[16], why[128];
+	char *said, *logged = calloc(1, 65536);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), lfd = mkstemp(path);
+
+	assert_non_null(logged);
+	assert_true(fd >= 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(unlink(path), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	(void)snprintf(cfg->push_listen_address,
+		       sizeof(cfg->push_listen_address), "%s", "127.0.0.1");
+	cfg->push_listen_port = ntohs(sin.sin_port);
+	lg = log_new(lfd, LOG_LEVEL_DEBUG);
+	assert_non_null(lg);
+	assert_int_equal(store_open(&so, &st, t.err, sizeof(t.err)), STORE_OK);
+	memset(&t, 0, sizeof(t));
+	t.ctx = pushd_ctx_new(cfg, st, lg, t.err, sizeof(t.err));
+	assert_non_null(t.ctx);
+	said = stderr_of(listen_try, &t);
+	assert_int_equal(t.rc, PUSHD_ERR_HTTP);
+	assert_string_equal(said, "");
+	(void)snprintf(port, sizeof(port), "port %u",
+		       (unsigned)cfg->push_listen_port);
+	assert_non_null(strstr(t.err, "push.listen: "));
+	assert_non_null(strstr(t.err, port));
+	af_errno_text(EADDRINUSE, why, sizeof(why));
+	assert_non_null(strstr(t.err, why));
+	assert_true(pread(lfd, logged, 65535, 0) > 0);
+	assert_non_null(strstr(logged, "\"http_server\""));
+	/* Set first, the logger hears all of it (libmicrohttpd says so). */
+	assert_null(strstr(logged, "not the first option"));
+	pushd_ctx_free(t.ctx);
+	store_close(st);
+	log_free(lg);
+	free(said);
+	free(logged);
+	(void)close(lfd);
+	(void)close(fd);
 	free(cfg);
 }
 
@@ -1163,7 +1505,8 @@ static void test_metrics_render_counts_outcomes(void **state)
 	log_ctx *lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
 	pushd_ctx *ctx;
 	char err[256];
-	size_t n = 0;
+	size_t n = 0, i;
+	unsigned long in_buckets = 0;
 
 	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
 	ctx = pushd_ctx_new(cfg, st, lg, err, sizeof(err));
@@ -1173,7 +1516,11 @@ static void test_metrics_render_counts_outcomes(void **state)
 	assert_int_equal(
 		atomic_load(&ctx->metrics.pushes[PUSHD_APNS][PUSHD_OUT_SENT]),
 		2);
-	assert_int_equal(atomic_load(&ctx->metrics.lat_count[PUSHD_APNS]), 2);
+	/* The _count is the +Inf bucket: every bucket's pushes together. */
+	for (i = 0; i <= PUSHD_LAT_BUCKETS; i++)
+		in_buckets +=
+			atomic_load(&ctx->metrics.lat_hist[PUSHD_APNS][i]);
+	assert_int_equal(in_buckets, 2);
 	assert_int_equal(atomic_load(&ctx->metrics.lat_sum_ms[PUSHD_APNS]),
 			 9040);
 	/* 40 ms falls in le=0.05; 9 s in le=10. */
@@ -1956,6 +2303,21 @@ int main(void)
 			keys_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_fcm_account_wide_mode_refused, keys_setup,
+			keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_apns_key_load_encrypted_refused_without_prompt,
+			keys_setup, keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fcm_account_encrypted_key_refused_without_prompt,
+			keys_setup, keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fcm_account_project_id_checked, keys_setup,
+			keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_check_config_store_url_form_refused, keys_setup,
+			keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_listen_port_in_use_mhd_quiet_on_stderr, keys_setup,
 			keys_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_apns_token_reused_across_contexts_renewed_once,
