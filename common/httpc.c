@@ -20,6 +20,7 @@
 struct af_httpc {
 	CURL *curl;
 	char *agent;		      /* the User-Agent value */
+	char *ca_file;		      /* AF_HTTPC_CA_ENV, or NULL */
 	char errbuf[CURL_ERROR_SIZE]; /* libcurl's last error text */
 };
 
@@ -188,6 +189,7 @@ void af_httpc_body_free(char *text)
 af_httpc_status af_httpc_new(const char *user_agent, af_httpc **out)
 {
 	af_httpc_status st = AF_HTTPC_ERR_NOMEM;
+	const char *ca;
 	af_httpc *c;
 
 	if (out == NULL)
@@ -201,6 +203,12 @@ af_httpc_status af_httpc_new(const char *user_agent, af_httpc **out)
 	c->agent = strdup(user_agent);
 	if (c->agent == NULL)
 		goto out;
+	ca = getenv(AF_HTTPC_CA_ENV);
+	if (ca != NULL && ca[0] != '\0') {
+		c->ca_file = strdup(ca);
+		if (c->ca_file == NULL)
+			goto out;
+	}
 	c->curl = curl_easy_init();
 	if (c->curl == NULL) {
 		st = AF_HTTPC_ERR_CURL;
@@ -221,6 +229,7 @@ void af_httpc_free(af_httpc *c)
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
 	free(c->agent);
+	free(c->ca_file);
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 }
@@ -329,6 +338,8 @@ static CURLcode set_common(af_httpc *c, const af_httpc_request *req,
 		rc = curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, a);
+	if (rc == CURLE_OK && c->ca_file != NULL)
+		rc = curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
 	return rc;
 }
 

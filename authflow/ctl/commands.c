@@ -31,6 +31,8 @@ static const char usage_text[] =
 	"URL and token also come from AUTHFLOW_URL and AUTHFLOW_ADMIN_TOKEN\n"
 	"(prefer the variable: a --token is visible to other local users).\n"
 	"Default URL: http://127.0.0.1:8080. --json prints the server's JSON.\n"
+	"AUTHFLOW_CA_FILE: a PEM file of the CAs to trust for https instead\n"
+	"of the system's.\n"
 	"\n"
 	"  status\n"
 	"  user add NAME [--name N] [--email E] [--email-verified] [--domain "

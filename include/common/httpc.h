@@ -124,10 +124,16 @@ typedef struct af_httpc_request {
 
 typedef struct af_httpc af_httpc;
 
+#define AF_HTTPC_CA_ENV "AUTHFLOW_CA_FILE"
+
 /*
  * Makes a client that sends user_agent (copied; visible ASCII) with
  * every request. AF_HTTPC_OK and *out (free with af_httpc_free()),
  * AF_HTTPC_ERR_ARG, AF_HTTPC_ERR_NOMEM or AF_HTTPC_ERR_CURL.
+ * AF_HTTPC_CA_ENV in the environment names a PEM file of the CAs that
+ * https servers are checked against instead of the system's (an
+ * organisation's own CA); a file that cannot be used fails each request
+ * with libcurl's reason.
  */
 AF_HTTPC_NODISCARD af_httpc_status af_httpc_new(const char *user_agent,
 						af_httpc **out);

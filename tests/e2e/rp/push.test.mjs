@@ -581,6 +581,17 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
         assert.match(up.headers['strict-transport-security'], /max-age=\d+/);
         const d = JSON.parse((await get('/.well-known/openid-configuration')).body);
         assert.equal(d.issuer, `https://127.0.0.1:${port}`);
+        // authflowctl trusts an organisation's own CA when told to, and
+        // says why it will not talk to the server otherwise.
+        const run = (env) => spawnSync(path.join(BIN, 'authflowctl'), ['status'], {
+          encoding: 'utf8',
+          env: { ...process.env, AUTHFLOW_URL: `https://127.0.0.1:${port}`, AUTHFLOW_ADMIN_TOKEN: server.superToken, ...env },
+        });
+        r = run({ AUTHFLOW_CA_FILE: '' });
+        assert.equal(r.status, 3);
+        assert.match(r.stderr, /certificate/i);
+        r = run({ AUTHFLOW_CA_FILE: path.join(dir, 'ca.pem') });
+        assert.equal(r.status, 0, r.stderr);
       } finally {
         proc.kill('SIGTERM');
       }
