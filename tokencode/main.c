@@ -139,6 +139,9 @@ static int parse_option(struct opts *o, int c, const char *arg)
 
 	switch (c) {
 	case 's':
+		/* Two secrets: which one was meant is anyone's guess. */
+		if (o->have_secret)
+			return fail("--secret given twice", NULL);
 		if (read_secret(o, arg) != 0)
 			return EXIT_USAGE;
 		o->have_secret = 1;

@@ -120,5 +120,14 @@ out=$(printf '%s\r\n\n' "$S" | "$T" totp --secret - --time 59 2>/dev/null)
 if [ "$out" = 287082 ]; then pass=$((pass + 1)); else
 	fail=$((fail + 1)); echo "FAIL secret-stdin-blank-line: '$out'" >&2; fi
 
+# Two secrets: refused, not the last one taken.
+"$T" totp --secret "$S" --secret "$S" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 2 ] && [ ! -s "$tmp/out" ]; then
+	said secret-twice 'given twice'
+else
+	fail=$((fail + 1)); echo "FAIL secret-twice: status $rc" >&2
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
