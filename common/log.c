@@ -307,3 +307,18 @@ const char *log_value(const char *in, char *out, size_t cap)
 	out[o] = '\0';
 	return out;
 }
+
+void log_vdebug_line(log_ctx *lg, const char *event, const char *fmt,
+		     va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	if (lg == NULL || !log_enabled(lg, LOG_LEVEL_DEBUG))
+		return;
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	log_debug(lg, NULL, event, "%s", line);
+}

@@ -805,6 +805,20 @@ static bool compact_due(struct mem_store *ms)
 }
 
 /*
+ * Cuts the file back to its last whole record. 0, or the errno of a cut
+ * that failed, after which the file can no longer be trusted: the store
+ * refuses every change. Called with aof_lock held.
+ */
+static int cut_back(struct mem_store *ms)
+{
+	if (ftruncate(ms->aof_fd, (off_t)ms->aof_size) == 0)
+		return 0;
+	ms->aof_broken = true;
+	ms->broken_err = errno;
+	return ms->broken_err;
+}
+
+/*
  * A record could not be written (a full disk, a file size limit, an I/O
  * error): what part of it went in is cut back off. Called with aof_lock
  * held, right after the failure, so errno is still its.
@@ -819,11 +833,9 @@ static void append_failed(struct mem_store *ms, uint64_t n)
 	af_errno_text(err, why, sizeof(why));
 	ms->append_err = err != 0 ? err : EIO;
 	ms->append_want = n;
-	if (ftruncate(ms->aof_fd, (off_t)ms->aof_size) != 0) {
+	terr = cut_back(ms);
+	if (terr != 0) {
 		/* Always told: from here on every change is refused. */
-		terr = errno;
-		ms->aof_broken = true;
-		ms->broken_err = terr;
 		af_errno_text(terr, twhy, sizeof(twhy));
 		report_queue(ms, STORE_REPORT_ERROR,
 			     "state file %s: cannot append a record of %llu "
@@ -2265,19 +2277,16 @@ static int room_back(struct mem_store *ms)
 		return ms->append_err;
 	if (err != 0)
 		return err;
-	if (ftruncate(ms->aof_fd, (off_t)ms->aof_size) != 0) {
-		err = errno;
-		ms->aof_broken = true;
-		ms->broken_err = err;
+	err = cut_back(ms);
+	if (err != 0) {
 		af_errno_text(err, why, sizeof(why));
 		report_queue(ms, STORE_REPORT_ERROR,
 			     "state file %s: cannot give back the room "
 			     "taken to test for space: %s; the store refuses "
 			     "every change until it is restarted",
 			     ms->aof_path, why);
-		return err;
 	}
-	return 0;
+	return err;
 }
 
 /*

@@ -135,16 +135,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	const pushd_ctx *ctx = cls;
-	char line[512];
-	size_t n;
 
-	if (ctx->log == NULL || !log_enabled(ctx->log, LOG_LEVEL_DEBUG))
-		return;
-	(void)vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	log_debug(ctx->log, NULL, "http_server", "%s", line);
+	log_vdebug_line(ctx->log, "http_server", fmt, ap);
 }
 
 pushd_status pushd_listen(pushd_ctx *ctx, char *err, size_t errlen)

@@ -702,16 +702,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	af_server *srv = cls;
-	char line[512];
-	size_t n;
 
-	if (!log_enabled(srv->log, LOG_LEVEL_DEBUG))
-		return;
-	(void)vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	log_debug(srv->log, NULL, "http_server", "%s", line);
+	log_vdebug_line(srv->log, "http_server", fmt, ap);
 }
 
 int af_server_start(af_server *srv, char *err, size_t errlen)

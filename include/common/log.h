@@ -15,6 +15,7 @@
 #ifndef COMMON_LOG_H
 #define COMMON_LOG_H
 
+#include <stdarg.h>
 #include <stdio.h>
 
 typedef enum log_level {
@@ -49,6 +50,15 @@ int log_enabled(const log_ctx *lg, log_level level);
  */
 void log_write(log_ctx *lg, log_level level, const char *rid, const char *event,
 	       const char *const *kv, const char *fmt, ...) LOG_PRINTF(6, 7);
+
+/*
+ * A library's own message (fmt and ap, as its logger hands them over;
+ * the trailing newline dropped, cut at 511 bytes) as a debug line of
+ * event: for the logger of libmicrohttpd, which a client can make speak
+ * at will, so that nothing reaches stderr outside the JSON lines.
+ */
+void log_vdebug_line(log_ctx *lg, const char *event, const char *fmt,
+		     va_list ap) LOG_PRINTF(3, 0);
 
 /*
  * Writes a record that is not a diagnostic, such as an audit event: at
