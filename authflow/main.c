@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjose/util.h>
@@ -32,6 +33,7 @@
 #include "demo/demo.h"
 #include "device/device.h"
 #include "http/health.h"
+#include "http/tlsfiles.h"
 #include "pushd/pushd.h"
 #include "server.h"
 
@@ -430,6 +432,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (a.check != NULL) {
+			/* Still OK: a start would serve it, and says so too. */
+			if (cfg.tls_cert_file[0] != '\0' &&
+			    af_tls_cert_dates(cfg.tls_cert_file, time(NULL),
+					      err, sizeof(err)) != 0)
+				fprintf(stderr, "authflow: %s: warning: %s\n",
+					a.check, err);
 			printf("%s: OK\n", a.check);
 			OPENSSL_cleanse(&cfg, sizeof(cfg));
 			return 0;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -711,7 +712,7 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 	struct sockaddr_storage ss;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
 			 MHD_ALLOW_SUSPEND_RESUME;
-	char *cert = NULL, *key = NULL, why[128];
+	char *cert = NULL, *key = NULL, why[AF_CONFIG_PATH_MAX + 128];
 	struct MHD_OptionItem tls_ops[] = {
 		{MHD_OPTION_HTTPS_MEM_CERT, 0, NULL},
 		{MHD_OPTION_HTTPS_MEM_KEY, 0, NULL},
@@ -740,6 +741,9 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 		if (af_tls_files_check(srv->cfg.tls_cert_file,
 				       srv->cfg.tls_key_file, err, errlen) != 0)
 			goto out;
+		if (af_tls_cert_dates(srv->cfg.tls_cert_file, time(NULL), why,
+				      sizeof(why)) != 0)
+			log_warn(srv->log, NULL, "tls", "%s", why);
 		cert = read_file(srv->cfg.tls_cert_file);
 		key = read_file(srv->cfg.tls_key_file);
 		if (cert == NULL || key == NULL) {

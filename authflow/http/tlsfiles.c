@@ -86,3 +86,51 @@ out:
 	SSL_CTX_free(ctx);
 	return rc;
 }
+
+/* "2026-12-01T16:00:00Z" for an ASN1_TIME, or "?" */
+static void asn1_iso(const ASN1_TIME *t, char *out, size_t cap)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1 ||
+	    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void)snprintf(out, cap, "?");
+}
+
+int af_tls_cert_dates(const char *cert_file, time_t now, char *why, size_t cap)
+{
+	time_t soon = now + (time_t)AF_TLS_WARN_DAYS * 86400;
+	BIO *bio = BIO_new_file(cert_file, "r");
+	X509 *x = bio != NULL ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	char when[32];
+	int rc = 0;
+
+	if (x == NULL)
+		goto out;
+	if (X509_cmp_time(X509_get0_notBefore(x), &now) > 0) {
+		asn1_iso(X509_get0_notBefore(x), when, sizeof(when));
+		(void)snprintf(why, cap,
+			       "tls.cert_file: %s is not valid until %s: "
+			       "clients refuse it until then",
+			       cert_file, when);
+		rc = 1;
+	} else if (X509_cmp_time(X509_get0_notAfter(x), &now) < 0) {
+		asn1_iso(X509_get0_notAfter(x), when, sizeof(when));
+		(void)snprintf(why, cap,
+			       "tls.cert_file: %s expired on %s: clients "
+			       "refuse it",
+			       cert_file, when);
+		rc = 1;
+	} else if (X509_cmp_time(X509_get0_notAfter(x), &soon) < 0) {
+		asn1_iso(X509_get0_notAfter(x), when, sizeof(when));
+		(void)snprintf(why, cap,
+			       "tls.cert_file: %s expires on %s: renew it",
+			       cert_file, when);
+		rc = 1;
+	}
+out:
+	ERR_clear_error();
+	X509_free(x);
+	BIO_free(bio);
+	return rc;
+}

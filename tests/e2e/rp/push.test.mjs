@@ -546,6 +546,16 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       const bigCert = path.join(tmp, 'big-cert.pem');
       writeFileSync(bigCert, Buffer.concat([readFileSync(cert), Buffer.alloc(1024 * 1024, '#')]));
       refused(check(tls(bigCert, tlsKey)), /tls\.cert_file: .*big-cert\.pem is larger than 1048576 bytes$/m);
+      // A certificate that ends within 30 days is still OK, with a warning.
+      const shortKey = path.join(tmp, 'short.key');
+      const shortCert = path.join(tmp, 'short.pem');
+      const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+        '-keyout', shortKey, '-out', shortCert, '-days', '5', '-subj', '/CN=127.0.0.1'], { encoding: 'utf8' });
+      assert.equal(made.status, 0, made.stderr);
+      chmodSync(shortKey, 0o600);
+      r = check(tls(shortCert, shortKey));
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /^authflow: [^\n]+: warning: tls\.cert_file: .*short\.pem expires on \d{4}-\d\d-\d\dT[\d:]+Z: renew it\n$/);
       // Started so, it says which file, not that the port is taken, and
       // writes nothing first: no store, no signing key.
       const bad = path.join(tmp, 'bad-tls.json');
