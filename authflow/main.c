@@ -73,7 +73,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	enum { SEEN_CONFIG = 1, SEEN_CHECK = 2, SEEN_STATE_DIR = 4 };
 	char *end = NULL, msg[AF_CLI_MSG_MAX];
+	unsigned seen = 0;
 	int c;
 
 	opterr = 0;
@@ -84,15 +86,17 @@ static int parse_args(int argc, char **argv, struct args *a)
 		switch (c) {
 		/* Given twice, which one was meant is anyone's guess. */
 		case 'c':
-			if (a->config != NULL)
+			if (seen & SEEN_CONFIG)
 				return usage_error("--config given twice",
 						   NULL);
+			seen |= SEEN_CONFIG;
 			a->config = optarg;
 			break;
 		case 'k':
-			if (a->check != NULL)
+			if (seen & SEEN_CHECK)
 				return usage_error("--check-config given twice",
 						   NULL);
+			seen |= SEEN_CHECK;
 			a->check = optarg;
 			break;
 		case 'd':
@@ -107,9 +111,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 						   optarg);
 			break;
 		case 's':
-			if (a->state_dir != NULL)
+			if (seen & SEEN_STATE_DIR)
 				return usage_error("--state-dir given twice",
 						   NULL);
+			seen |= SEEN_STATE_DIR;
 			a->state_dir = optarg;
 			break;
 		case 'h':
