@@ -930,10 +930,9 @@ static void test_enroll_bad_body_400_code_kept(void **state)
 static void test_enroll_hidden_characters_in_name_400(void **state)
 {
 	static const char *const names[] = {
-		"Alice\xe2\x80\xae"
-		"enohp",		   /* right-to-left override */
-		"Alice\xe2\x80\x8b phone", /* zero-width space */
-		"Alice\xc2\x85phone",	   /* C1 next line */
+		"Alice\xe2\x80\xae\x65nohp", /* right-to-left override */
+		"Alice\xe2\x80\x8b phone",   /* zero-width space */
+		"Alice\xc2\x85phone",	     /* C1 next line */
 		"Alice\tphone",
 		"   ",		     /* nothing but spaces */
 		"\xe3\x80\x80",	     /* an ideographic space */
