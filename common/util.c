@@ -415,6 +415,23 @@ const char *af_bind_why(const struct sockaddr_storage *ss, char *why,
 	return why;
 }
 
+int af_ip_counted(const char *text, char *out, size_t cap)
+{
+	char net[INET6_ADDRSTRLEN];
+	af_ipnet a;
+	int n;
+
+	if (text == NULL || af_ipnet_parse(text, &a) != 0 ||
+	    a.bits != 8 * (a.family == AF_INET6 ? 16u : 4u))
+		return -1;
+	if (a.family == AF_INET6)
+		memset(a.addr + 8, 0, 8);
+	if (inet_ntop(a.family, a.addr, net, sizeof(net)) == NULL)
+		return -1;
+	n = snprintf(out, cap, "%s%s", net, a.family == AF_INET6 ? "/64" : "");
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
 static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 /*

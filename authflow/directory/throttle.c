@@ -73,8 +73,12 @@ static void subjects_of(const char *user, const char *ip, subjects *s)
 
 	s->user[0] = '\0';
 	s->ip[0] = '\0';
-	/* Any visible ASCII will do: the address is only part of a key. An
-	 * address that does not fit is not counted. */
+	/* An address as limits count it: an IPv6 one by its /64, so that a
+	 * host cannot take a new address for each try. */
+	if (af_ip_counted(ip, s->ip, sizeof(s->ip)) == 0)
+		ip = NULL;
+	/* Else any visible ASCII will do: the address is only part of a
+	 * key. An address that does not fit is not counted. */
 	n = ip != NULL ? strnlen(ip, AF_THROTTLE_IP_MAX + 1) : 0;
 	if (n > 0 && n <= AF_THROTTLE_IP_MAX) {
 		for (size_t i = 0; i < n && n > 0; i++) {

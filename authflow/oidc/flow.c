@@ -80,19 +80,13 @@ static void prune_cookies(const af_req *req, af_resp *resp)
  */
 static int flow_over_limit(af_server *srv, const af_req *req)
 {
-	char key[128], net[INET6_ADDRSTRLEN];
-	af_ipnet a;
+	char key[128], net[AF_IP_COUNTED_MAX];
 	int64_t n = 0;
 
-	if (srv->cfg.flows_per_ip == 0 || req->client_ip[0] == '\0' ||
-	    af_ipnet_parse(req->client_ip, &a) != 0)
+	if (srv->cfg.flows_per_ip == 0 ||
+	    af_ip_counted(req->client_ip, net, sizeof(net)) != 0)
 		return 0;
-	if (a.family == AF_INET6)
-		memset(a.addr + 8, 0, 8);
-	if (inet_ntop(a.family, a.addr, net, sizeof(net)) == NULL)
-		return 0;
-	(void)snprintf(key, sizeof(key), "flows:ip:%s%s", net,
-		       a.family == AF_INET6 ? "/64" : "");
+	(void)snprintf(key, sizeof(key), "flows:ip:%s", net);
 	if (store_incr(srv->store, key, 1, (uint64_t)AF_FLOW_TTL_S * 1000,
 		       &n) != STORE_OK)
 		return -1;

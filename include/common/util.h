@@ -105,6 +105,19 @@ int af_ipnet_parse(const char *text, af_ipnet *out);
  */
 int af_ipnet_match(const af_ipnet *nets, size_t n, const char *text);
 
+/* Room for af_ip_counted()'s text: an IPv6 address, "/64" and the NUL. */
+#define AF_IP_COUNTED_MAX (46 + 3 + 1)
+
+/*
+ * The address text (an IPv4 or IPv6 literal) as limits count it: an IPv4
+ * address as itself (also one that an IPv6 address maps), an IPv6
+ * address by its /64 ("2001:db8:1:2::/64"), what one host is usually
+ * given, so that one host cannot take a new address for each try. 0 with
+ * the text in out (cap bytes, AF_IP_COUNTED_MAX is enough), or -1 when
+ * text is not an address.
+ */
+int af_ip_counted(const char *text, char *out, size_t cap);
+
 /*
  * Formats a Unix time as "2026-11-29T18:00:00Z" (UTC) into out (at least
  * 21 bytes). Uses gmtime_r.

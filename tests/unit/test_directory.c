@@ -1582,6 +1582,31 @@ static void test_af_throttle_address_spray_delayed(void **state)
 	assert_int_equal(wait, 2);
 }
 
+/*
+ * An IPv6 host may take any address of its /64 for each try: the
+ * addresses of one /64 are counted together, another /64 apart.
+ */
+static void test_af_throttle_ipv6_counted_by_64(void **state)
+{
+	fixture *f = *state;
+	char name[16], ip[64];
+	uint32_t wait = 0;
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "v6spray%d", i);
+		snprintf(ip, sizeof(ip), "2001:db8:1:2:%x::%x", i * 7 + 1,
+			 i + 1);
+		assert_int_equal(af_throttle_fail(f->dir, name, ip), AF_DIR_OK);
+	}
+	assert_int_equal(
+		af_throttle_check(f->dir, "other", "2001:db8:1:2::99", &wait),
+		AF_DIR_WAIT);
+	assert_int_equal(wait, 1);
+	assert_int_equal(
+		af_throttle_check(f->dir, "other", "2001:db8:1:3::99", &wait),
+		AF_DIR_OK);
+}
+
 static void test_af_throttle_delay_capped_and_expires(void **state)
 {
 	fixture *f = *state;
@@ -3397,6 +3422,7 @@ int main(void)
 		T(test_af_throttle_user_delays_then_locks),
 		T(test_af_throttle_success_clears_user_count),
 		T(test_af_throttle_address_spray_delayed),
+		T(test_af_throttle_ipv6_counted_by_64),
 		T(test_af_throttle_delay_capped_and_expires),
 		T(test_af_throttle_lock_runs_out_then_stays),
 		T(test_af_throttle_new_user_inherits_no_lock),

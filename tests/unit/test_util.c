@@ -536,6 +536,26 @@ static void test_parse_ulong(void **state)
 	assert_int_equal(v, 4096);
 }
 
+static void test_ip_counted_v6_by_64(void **state)
+{
+	char out[AF_IP_COUNTED_MAX];
+
+	(void)state;
+	assert_int_equal(af_ip_counted("192.0.2.7", out, sizeof(out)), 0);
+	assert_string_equal(out, "192.0.2.7");
+	assert_int_equal(af_ip_counted("::ffff:192.0.2.7", out, sizeof(out)),
+			 0);
+	assert_string_equal(out, "192.0.2.7");
+	assert_int_equal(af_ip_counted("2001:db8:1:2:aaaa:bbbb:cccc:dddd", out,
+				       sizeof(out)),
+			 0);
+	assert_string_equal(out, "2001:db8:1:2::/64");
+	assert_int_equal(af_ip_counted("2001:db8::/32", out, sizeof(out)), -1);
+	assert_int_equal(af_ip_counted("nope", out, sizeof(out)), -1);
+	assert_int_equal(af_ip_counted(NULL, out, sizeof(out)), -1);
+	assert_int_equal(af_ip_counted("2001:db8:1:2::1", out, 8), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_next_accepts_and_refuses),
 		cmocka_unit_test(test_utf8_display_chars_refuses_hidden_text),
 		cmocka_unit_test(test_utf8_blank_only_spaces),
+		cmocka_unit_test(test_ip_counted_v6_by_64),
 		cmocka_unit_test(test_utf8_repair_marks_broken_bytes),
 		cmocka_unit_test(test_parse_ulong),
 		cmocka_unit_test(test_ipnet_parse_and_match),
