@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -37,7 +37,14 @@
 #define LOG_PATH_MAX 512
 
 /* About one RS256 signature with a 2048-bit key. */
-#define SLOW_CHECK_NS 250000u
+#define SLOW_CHECK_NS	250000u
+/*
+ * The longest wait for a password check worth queueing for: past it a
+ * sign-in is answered busy at once (503, Retry-After), rather than after
+ * request_timeout_s of waiting behind others (a flood of wrong passwords
+ * from many addresses, say).
+ */
+#define SLOW_WAIT_MAX_S 5u
 
 struct sock_state;
 
@@ -66,6 +73,7 @@ struct conn_state {
 	af_server *srv;
 	struct MHD_Connection *conn;
 	af_resp resp;
+	int busy;		 /* the queue was full: answer it busy */
 	int ready;		 /* resp holds the answer, to be sent */
 	struct sock_state *sock; /* the connection's, or NULL */
 };
@@ -402,8 +410,9 @@ static void run_slow(void *arg)
 	struct conn_state *cs = arg;
 	struct MHD_Connection *c = cs->conn;
 	uint64_t waited = af_mono_ns() - cs->start_ns;
-	int overdue = waited >
-		      (uint64_t)cs->srv->cfg.request_timeout_s * 1000000000ull;
+	int overdue =
+		cs->busy || waited > (uint64_t)cs->srv->cfg.request_timeout_s *
+					     1000000000ull;
 
 	answer(cs->srv, c, cs, cs->uri, cs->method, overdue, &cs->resp);
 	cs->ready = 1;
@@ -414,17 +423,39 @@ static void run_slow(void *arg)
 /*
  * Suspends the connection and queues its handler; libmicrohttpd calls
  * access_cb() again once run_slow() has resumed it. When the task cannot
- * be queued (out of memory, or the server stopping) it runs right here.
+ * be queued (out of memory, or the server stopping) it runs right here;
+ * when the queue is full, it is answered busy right here.
  */
 static void offload(af_server *srv, struct MHD_Connection *c,
 		    struct conn_state *cs)
 {
+	af_workq_status st;
+
 	cs->srv = srv;
 	cs->conn = c;
 	af_resp_init(&cs->resp, srv->cfg.issuer_https);
 	MHD_suspend_connection(c);
-	if (af_workq_push(srv->slow, run_slow, cs) != AF_WORKQ_OK)
+	st = af_workq_push(srv->slow, run_slow, cs);
+	if (st == AF_WORKQ_ERR_FULL)
+		cs->busy = 1;
+	if (st != AF_WORKQ_OK)
 		run_slow(cs);
+}
+
+/*
+ * The tasks that may wait: as many as the threads check in
+ * SLOW_WAIT_MAX_S (or in request_timeout_s, past which a check is not
+ * run anyway), by the time one check took at start-up.
+ */
+static unsigned long slow_queue_max(const af_server *srv, uint64_t check_ns,
+				    unsigned threads)
+{
+	uint64_t wait_s = srv->cfg.request_timeout_s < SLOW_WAIT_MAX_S
+				  ? srv->cfg.request_timeout_s
+				  : SLOW_WAIT_MAX_S;
+	uint64_t n = wait_s * 1000000000u / check_ns * threads;
+
+	return n > 0 ? (unsigned long)n : 1ul;
 }
 
 /*
@@ -720,6 +751,7 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 	};
 	const union MHD_DaemonInfo *di;
 	int v6 = 0, rc = -1;
+	unsigned ncores;
 	long cores;
 
 	if (make_addr(&srv->cfg, &ss, &v6) != 0) {
@@ -730,11 +762,15 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 		flags |= MHD_USE_IPv6;
 	/* Slow requests are CPU work: one work queue thread per core. */
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
-	if (af_dir_check_ns(srv->dir) >= SLOW_CHECK_NS &&
-	    af_workq_new(cores > 0 ? (unsigned)cores : 2, &srv->slow) !=
-		    AF_WORKQ_OK) {
-		snprintf(err, errlen, "cannot start the work queue");
-		return -1;
+	ncores = cores > 0 ? (unsigned)cores : 2;
+	if (af_dir_check_ns(srv->dir) >= SLOW_CHECK_NS) {
+		if (af_workq_new(ncores, &srv->slow) != AF_WORKQ_OK) {
+			snprintf(err, errlen, "cannot start the work queue");
+			return -1;
+		}
+		af_workq_limit(
+			srv->slow,
+			slow_queue_max(srv, af_dir_check_ns(srv->dir), ncores));
 	}
 	if (srv->cfg.tls_cert_file[0] != '\0') {
 		/* A bad file would otherwise read as a port that is taken. */

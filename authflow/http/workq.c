@@ -21,6 +21,8 @@ struct af_workq {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct task *head, *tail;
+	unsigned long waiting; /* tasks queued, not yet taken */
+	unsigned long max;     /* of waiting; 0: no limit */
 	bool stopping;
 	unsigned nthreads; /* started */
 	pthread_t threads[];
@@ -41,6 +43,7 @@ static void *work_main(void *arg)
 		q->head = t->next;
 		if (q->head == NULL)
 			q->tail = NULL;
+		q->waiting--;
 		pthread_mutex_unlock(&q->mu);
 		t->fn(t->arg);
 		free(t);
@@ -81,6 +84,13 @@ af_workq_status af_workq_new(unsigned nthreads, af_workq **out)
 	return AF_WORKQ_OK;
 }
 
+void af_workq_limit(af_workq *q, unsigned long max)
+{
+	pthread_mutex_lock(&q->mu);
+	q->max = max;
+	pthread_mutex_unlock(&q->mu);
+}
+
 af_workq_status af_workq_push(af_workq *q, af_workq_fn fn, void *arg)
 {
 	struct task *t = malloc(sizeof(*t));
@@ -91,11 +101,12 @@ af_workq_status af_workq_push(af_workq *q, af_workq_fn fn, void *arg)
 	t->fn = fn;
 	t->arg = arg;
 	pthread_mutex_lock(&q->mu);
-	if (q->stopping) {
+	if (q->stopping || (q->max > 0 && q->waiting >= q->max)) {
 		pthread_mutex_unlock(&q->mu);
 		free(t);
-		return AF_WORKQ_ERR_STOPPED;
+		return q->stopping ? AF_WORKQ_ERR_STOPPED : AF_WORKQ_ERR_FULL;
 	}
+	q->waiting++;
 	if (q->tail != NULL)
 		q->tail->next = t;
 	else

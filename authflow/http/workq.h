@@ -18,12 +18,20 @@ typedef enum {
 	AF_WORKQ_ERR_NOMEM,
 	AF_WORKQ_ERR_THREAD,
 	AF_WORKQ_ERR_STOPPED, /* af_workq_free() has begun */
+	AF_WORKQ_ERR_FULL,    /* as many tasks wait as af_workq_limit() */
 } af_workq_status;
 
 typedef void (*af_workq_fn)(void *arg);
 
 /* Starts nthreads threads (at least one). */
 af_workq_status af_workq_new(unsigned nthreads, af_workq **out);
+
+/*
+ * At most max tasks wait for a thread (0, the default: no limit); a push
+ * past it is refused, so that the caller can answer at once rather than
+ * after a wait it can tell is too long. Call before the first push.
+ */
+void af_workq_limit(af_workq *q, unsigned long max);
 
 /* Queues fn(arg) to run on one of the threads. */
 af_workq_status af_workq_push(af_workq *q, af_workq_fn fn, void *arg);

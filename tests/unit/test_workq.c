@@ -189,6 +189,55 @@ static void test_zero_threads_means_one(void **state)
 	af_workq_free(NULL);
 }
 
+typedef struct gate {
+	atomic_int open;
+	atomic_int started;
+	atomic_int ran;
+} gate;
+
+/* Holds its thread until the gate opens. */
+static void wait_gate(void *arg)
+{
+	gate *g = arg;
+	const struct timespec pause = {0, 1000000};
+
+	atomic_fetch_add(&g->started, 1);
+	while (!atomic_load(&g->open))
+		nanosleep(&pause, NULL);
+	atomic_fetch_add(&g->ran, 1);
+}
+
+/* With a limit, a push past the tasks that may wait is refused at once,
+ * and taken again once the queue has room. */
+static void test_limit_refuses_a_push_past_it(void **state)
+{
+	const struct timespec pause = {0, 1000000};
+	af_workq *q = NULL;
+	gate g;
+	int i;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(af_workq_new(1, &q), AF_WORKQ_OK);
+	af_workq_limit(q, 2);
+	/* The first task holds the one thread; wait until it is taken. */
+	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
+	for (i = 0; i < 2000 && atomic_load(&g.started) == 0; i++)
+		nanosleep(&pause, NULL);
+	assert_int_equal(atomic_load(&g.started), 1);
+	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
+	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
+	/* Two wait now (the first is running): a third is refused. */
+	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_ERR_FULL);
+	atomic_store(&g.open, 1);
+	for (i = 0; i < 2000 && atomic_load(&g.ran) < 3; i++)
+		nanosleep(&pause, NULL);
+	assert_int_equal(atomic_load(&g.ran), 3);
+	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
+	af_workq_free(q);
+	assert_int_equal(atomic_load(&g.ran), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +246,7 @@ int main(void)
 		cmocka_unit_test(test_push_after_stop_is_refused),
 		cmocka_unit_test(test_stopped_queue_refuses_until_freed),
 		cmocka_unit_test(test_zero_threads_means_one),
+		cmocka_unit_test(test_limit_refuses_a_push_past_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
