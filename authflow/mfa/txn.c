@@ -147,9 +147,16 @@ static json_t *txn_record(const char *id, const txn_spec *ts, uint32_t number,
 	return txn;
 }
 
-/* Adds the txn to each device's volatile index of what it may answer. */
+static void prune_index(store_ctx *st, const char *key, int64_t now);
+
+/*
+ * Adds the txn to each device's volatile index of what it may answer,
+ * first dropping from it the txns no longer waiting (expired unanswered,
+ * say): each new txn renews the index's lifetime, so without that a
+ * phone asked often enough would keep every old one.
+ */
 static af_mfa_status index_txn(store_ctx *st, const json_t *devices,
-			       const char *id)
+			       const char *id, int64_t now)
 {
 	char key[AF_MFA__KEY_MAX];
 	const json_t *v;
@@ -160,6 +167,8 @@ static af_mfa_status index_txn(store_ctx *st, const json_t *devices,
 	{
 		rc = af_mfa__key(key, sizeof(key),
 				 "device_txns:", json_string_value(v));
+		if (rc == AF_MFA_OK)
+			prune_index(st, key, now);
 		if (rc == AF_MFA_OK)
 			rc = af_mfa__from_store(store_sadd_ttl(
 				st, key, id,
@@ -205,7 +214,7 @@ af_mfa_status af_mfa_txn_new(store_ctx *st, const json_t *spec, int64_t now,
 					  (uint64_t)AF_MFA_TXN_KEEP_S * 1000,
 					  STORE_SET_NX));
 	if (rc == AF_MFA_OK)
-		rc = index_txn(st, ts.devices, id);
+		rc = index_txn(st, ts.devices, id, now);
 	if (rc == AF_MFA_OK) {
 		*out = txn;
 		txn = NULL;
@@ -435,6 +444,43 @@ static int collect_txn(const char *member, void *arg)
 		return 0;
 	(void)snprintf(t->ids[t->count], AF_MFA_ID_BUF, "%s", member);
 	return ++t->count == DEVICE_TXNS_SCAN;
+}
+
+/*
+ * Drops from the device index at key (up to DEVICE_TXNS_SCAN of) the
+ * txns whose record is gone or no longer waiting for an answer. Best
+ * effort: what is left only costs a read when the phone lists.
+ */
+static void prune_index(store_ctx *st, const char *key, int64_t now)
+{
+	char tkey[AF_MFA__KEY_MAX];
+	store_status sst;
+	af_mfa_status rc;
+	json_t *txn;
+	txn_ids *t;
+	size_t i;
+
+	t = OPENSSL_zalloc(sizeof(*t));
+	if (t == NULL)
+		return;
+	if (store_smembers(st, key, collect_txn, t) != STORE_OK)
+		t->count = 0;
+	for (i = 0; i < t->count; i++) {
+		txn = NULL;
+		rc = txn_key(tkey, sizeof(tkey), t->ids[i]);
+		if (rc == AF_MFA_OK)
+			rc = af_mfa__get_json(st, tkey, &txn, NULL);
+		if (rc == AF_MFA_NOT_FOUND ||
+		    (rc == AF_MFA_OK &&
+		     (strcmp(txn_state(txn), STATE_PENDING) != 0 ||
+		      now >= txn_expires(txn)))) {
+			sst = store_srem(st, key, t->ids[i]);
+			/* Left in, it is dropped next time. */
+			(void)sst;
+		}
+		json_decref(txn);
+	}
+	OPENSSL_free(t);
 }
 
 /*

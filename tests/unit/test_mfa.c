@@ -1647,6 +1647,45 @@ static void test_txn_pending_for_device_excludes_decided_expired(void **state)
 	json_decref(other);
 }
 
+static int count_member(const char *member, void *arg)
+{
+	(void)member;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/*
+ * Challenges that expired unanswered leave the phone's index when the
+ * next one comes, so that a phone asked often (each new one renews the
+ * index) does not pile up old ones and miss new ones past the list cap.
+ */
+static void test_txn_index_drops_expired_on_new(void **state)
+{
+	struct fixture *f = *state;
+	json_t *txn, *list = NULL;
+	size_t members = 0;
+	int i;
+
+	for (i = 0; i < 70; i++) {
+		txn = new_txn(f->st, "yuri", "[\"d1\"]", true,
+			      T0 + (int64_t)i * 2);
+		json_decref(txn);
+	}
+	/* Long after all of them ended, one more: alone in the index. */
+	txn = new_txn(f->st, "yuri", "[\"d1\"]", true, T0 + 200);
+	assert_int_equal(
+		store_smembers(f->st, "device_txns:d1", count_member, &members),
+		STORE_OK);
+	assert_int_equal(members, 1);
+	assert_int_equal(
+		af_mfa_txn_pending_for_device(f->st, "d1", T0 + 201, &list),
+		AF_MFA_OK);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(sget(json_array_get(list, 0), "txn"), txn_id(txn));
+	json_decref(list);
+	json_decref(txn);
+}
+
 /* --- pushes ------------------------------------------------------------------
  */
 
@@ -2387,6 +2426,7 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_txn_new_ip_kept_in_record_only, setup),              \
 		CASE(test_txn_pending_for_device_excludes_decided_expired,     \
 		     setup),                                                   \
+		CASE(test_txn_index_drops_expired_on_new, setup),              \
 		CASE(test_push_allowed_limit_per_period, setup),               \
 		CASE(test_push_unused_given_back, setup),                      \
 		CASE(test_push_enqueue_skips_unpushable_devices, setup),       \
