@@ -60,10 +60,16 @@ af_dir_status af_throttle_params_check(const af_throttle_params *params,
 	return AF_DIR_OK;
 }
 
-/* The subjects of one call: a folded user name and an address, each
- * empty when unusable. */
+/*
+ * The subjects of one call: a folded user name (name) and an address,
+ * each empty when unusable, and the name as its keys hold it (user): the
+ * hex SHA-256 of the folded name, so that a name typed at the sign-in
+ * form, often a password typed in the wrong field, is not kept in clear
+ * in the store (nor in its file) for as long as its count lasts.
+ */
 typedef struct subjects {
-	char user[AF_DIR_USERNAME_MAX + 1];
+	char name[AF_DIR_USERNAME_MAX + 1];
+	char user[64 + 1];
 	char ip[AF_THROTTLE_IP_MAX + 1];
 } subjects;
 
@@ -71,6 +77,7 @@ static void subjects_of(const char *user, const char *ip, subjects *s)
 {
 	size_t n;
 
+	s->name[0] = '\0';
 	s->user[0] = '\0';
 	s->ip[0] = '\0';
 	/* An address as limits count it: an IPv6 one by its /64, so that a
@@ -91,11 +98,12 @@ static void subjects_of(const char *user, const char *ip, subjects *s)
 	/* A name no user can have is counted by its address only. */
 	if (af_dir_check_username("username", user, NULL, 0) == AF_DIR_OK) {
 		n = strlen(user);
-		memcpy(s->user, user, n + 1);
+		memcpy(s->name, user, n + 1);
 		for (size_t i = 0; i < n; i++) {
-			if (s->user[i] >= 'A' && s->user[i] <= 'Z')
-				s->user[i] = (char)(s->user[i] - 'A' + 'a');
+			if (s->name[i] >= 'A' && s->name[i] <= 'Z')
+				s->name[i] = (char)(s->name[i] - 'A' + 'a');
 		}
+		af_sha256_hex(s->name, n, s->user);
 	}
 }
 
@@ -386,7 +394,7 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)
 						  STORE_SET_DURABLE));
 	/* The failure that locked the account is on the trail. */
 	if (rc == AF_DIR_OK && n == (int64_t)p->user_lock_after)
-		rc = locked_event(dir, s.user, ip, n, lock_s);
+		rc = locked_event(dir, s.name, ip, n, lock_s);
 	return rc;
 }
 
@@ -447,7 +455,7 @@ int af_throttle_is_locked(af_dir *dir, const char *user)
 	return out;
 }
 
-/* The count at fail:user:<user> into *out, 0 when there is none. */
+/* The count at fail:user:<key> into *out, 0 when there is none. */
 static af_dir_status failures_of(af_dir *dir, const char *user, int64_t *out)
 {
 	char key[STORE_KEY_MAX];
