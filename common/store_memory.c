@@ -93,6 +93,8 @@
 #define MEM_REPORT_SLOTS    4u
 /* A failure like the last one reported within this time is only counted. */
 #define MEM_REPORT_QUIET_MS 10000u
+/* How long records that no longer count may stay in the file. */
+#define MEM_SCRUB_AFTER_MS  ((uint64_t)10 * 60 * 1000)
 
 enum aof_op {
 	AOF_SET = 1,
@@ -248,6 +250,12 @@ struct mem_store {
 	int dir_fd;
 	uint64_t aof_size;
 	uint64_t compact_floor;
+	/* Monotonic ms since the file first held records that no longer
+	 * count (0: it holds none), and the scrub's settings. */
+	uint64_t stale_since_ms;
+	uint64_t scrub_after_ms;
+	uint64_t scrub_gap_ms; /* after the last rewrite, by its length */
+	uint64_t rewrote_at_ms;
 	bool aof_broken;
 	int broken_err; /* the errno that broke the file */
 	/* The last append failed with this errno (0: it did not), wanting
@@ -796,6 +804,20 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/*
+ * Notes when the file first holds more than the live data would: a
+ * record overwritten or deleted since the last rewrite. Called with
+ * aof_lock held.
+ */
+static void note_stale(struct mem_store *ms)
+{
+	int64_t live = atomic_load(&ms->live_bytes);
+
+	if (ms->stale_since_ms == 0 &&
+	    ms->aof_size > AOF_MAGIC_LEN + (uint64_t)(live > 0 ? live : 0))
+		ms->stale_since_ms = af_mono_ns() / 1000000u;
+}
+
 static bool compact_due(struct mem_store *ms)
 {
 	int64_t live = atomic_load(&ms->live_bytes);
@@ -934,6 +956,7 @@ static store_status aof_append(struct mem_store *ms, enum aof_op op,
 	}
 	ms->aof_size += n;
 	ms->append_err = 0;
+	note_stale(ms);
 	*compact = compact_due(ms);
 	rc = STORE_OK;
 out:
@@ -1113,6 +1136,7 @@ static int compact_locked(struct mem_store *ms)
 	w.fd = -1;
 	ms->aof_size = AOF_MAGIC_LEN + w.total;
 	atomic_store(&ms->live_bytes, (int64_t)w.total);
+	ms->stale_since_ms = 0;
 out:
 	if (w.fd >= 0) {
 		close(w.fd);
@@ -1123,13 +1147,29 @@ out:
 }
 
 /*
- * Rewrites the file when it is still due. Every shard is locked for the
- * rewrite, so it is a pause; it comes only after the file has doubled.
- * When it fails, the next attempt waits until the file doubles again.
- * Called with no lock held.
+ * Whether the file has held records that no longer count for the scrub's
+ * time, and the last rewrite is far enough behind: each waits at least a
+ * thousand times as long as the last one took, so that a large store
+ * pauses for its rewrites a thousandth of the time at most. Called with
+ * aof_lock held.
  */
-static void compact(struct mem_store *ms)
+static bool scrub_due(struct mem_store *ms, uint64_t now_ms)
 {
+	return !ms->aof_broken && ms->stale_since_ms != 0 &&
+	       now_ms - ms->stale_since_ms >= ms->scrub_after_ms &&
+	       now_ms - ms->rewrote_at_ms >= ms->scrub_gap_ms;
+}
+
+/*
+ * Rewrites the file when it is still due (or, with scrub, when the
+ * scrub is). Every shard is locked for the rewrite, so it is a pause; it
+ * comes only after the file has doubled, or after records that no longer
+ * count have waited scrub_after_ms. When it fails, the next attempt waits
+ * until the file doubles again. Called with no lock held.
+ */
+static void compact(struct mem_store *ms, bool scrub)
+{
+	uint64_t t0 = af_mono_ns(), took_ms;
 	char why[128];
 	unsigned s;
 	int err;
@@ -1137,8 +1177,15 @@ static void compact(struct mem_store *ms)
 	for (s = 0; s < MEM_SHARDS; s++)
 		pthread_mutex_lock(&ms->shards[s].lock);
 	pthread_mutex_lock(&ms->aof_lock);
-	if (!ms->aof_broken && compact_due(ms)) {
+	if (!ms->aof_broken &&
+	    (scrub ? scrub_due(ms, t0 / 1000000u) : compact_due(ms))) {
 		err = compact_locked(ms);
+		took_ms = (af_mono_ns() - t0) / 1000000u;
+		ms->rewrote_at_ms = af_mono_ns() / 1000000u;
+		ms->scrub_gap_ms = took_ms * 1000u;
+		/* A failed scrub waits its full time again. */
+		if (err != 0 && scrub)
+			ms->stale_since_ms = ms->rewrote_at_ms;
 		if (err != 0)
 			ms->compact_floor = ms->aof_size * 2;
 		if (err != 0 && fail_due(ms, FAIL_COMPACT, err)) {
@@ -1175,7 +1222,7 @@ static void write_done(struct mem_store *ms, struct mem_shard *sh,
 	table_resize(&sh->table);
 	pthread_mutex_unlock(&sh->lock);
 	if (compact_now)
-		compact(ms);
+		compact(ms, false);
 	report_flush(ms);
 }
 
@@ -2294,13 +2341,25 @@ static int room_back(struct mem_store *ms)
  * it and a change of that size still could not be: a full disk refuses
  * every change that must reach the file (users, apps, lockouts), so the
  * server is not well, though it answers.
+ *
+ * Also the file's scrub, as the server pings once a second: a removed
+ * user's password hash, or an old copy of a device's secret, would
+ * otherwise stay in the file until it doubles, which in a small store may
+ * be never. Once such records have waited scrub_after_ms, the file is
+ * rewritten without them.
  */
 static store_status mem_ping(void *impl, char *why, size_t whylen)
 {
 	struct mem_store *ms = impl;
 	char what[128];
 	int err = 0;
+	bool scrub;
 
+	pthread_mutex_lock(&ms->aof_lock);
+	scrub = ms->persist && scrub_due(ms, af_mono_ns() / 1000000u);
+	pthread_mutex_unlock(&ms->aof_lock);
+	if (scrub)
+		compact(ms, true);
 	pthread_mutex_lock(&ms->aof_lock);
 	if (!ms->aof_broken && ms->append_err != 0) {
 		err = room_back(ms);
@@ -3005,6 +3064,8 @@ store_status store_memory_open(const store_options *opts, const store_ops **ops,
 	ms->aof_fd = -1;
 	ms->dir_fd = -1;
 	ms->compact_floor = AOF_COMPACT_MIN;
+	ms->scrub_after_ms = opts->scrub_after_ms != 0 ? opts->scrub_after_ms
+						       : MEM_SCRUB_AFTER_MS;
 	ms->report = opts->report;
 	ms->report_arg = opts->report_arg;
 	atomic_init(&ms->live_bytes, 0);
@@ -3039,7 +3100,12 @@ store_status store_memory_open(const store_options *opts, const store_ops **ops,
 		if (rc != STORE_OK)
 			goto out;
 		if (compact_due(ms))
-			compact(ms);
+			compact(ms, false);
+		/* Records that no longer count from before are scrubbed in
+		 * time too. */
+		pthread_mutex_lock(&ms->aof_lock);
+		note_stale(ms);
+		pthread_mutex_unlock(&ms->aof_lock);
 	}
 	*ops = &mem_ops;
 	*impl = ms;

@@ -121,6 +121,14 @@ typedef struct store_options {
 	 */
 	void (*report)(void *arg, int level, const char *msg);
 	void *report_arg;
+	/*
+	 * memory with a state_dir: once the file holds records that no
+	 * longer count (a value overwritten or deleted: a removed user's
+	 * password hash, an old copy of a device's secret) for this many
+	 * milliseconds, a store_ping() rewrites it without them (0: 10
+	 * minutes), whatever its size; see mem_ping().
+	 */
+	uint64_t scrub_after_ms;
 } store_options;
 
 /*

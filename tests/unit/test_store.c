@@ -285,6 +285,23 @@ static off_t file_size(const char *path)
 	return sb.st_size;
 }
 
+/* Whether the file at path holds the bytes of needle. */
+static bool file_holds(const char *path, const char *needle)
+{
+	char buf[65536];
+	size_t n, i, len = strlen(needle);
+	FILE *fp = fopen(path, "rb");
+
+	assert_non_null(fp);
+	n = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	for (i = 0; i + len <= n; i++) {
+		if (memcmp(buf + i, needle, len) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* --- basic operations ---------------------------------------------------- */
 
 static void test_set_new_key_get_returns_value(void **state)
@@ -2310,6 +2327,35 @@ static void test_set_file_write_fails_change_not_made(void **state)
 	want_value(f->st, "k", "new");
 }
 
+/*
+ * A value overwritten or deleted leaves the file once it has waited the
+ * scrub's time, at the next ping, though the file is far from doubling;
+ * what still counts stays.
+ */
+static void test_ping_scrubs_old_values_in_time(void **state)
+{
+	struct fixture *f = *state;
+	const struct timespec pause = {0, 150 * 1000000L};
+
+	f->opts.scrub_after_ms = 100;
+	reopen(f);
+	put(f->st, "pw", "old-secret-hash");
+	put(f->st, "pw", "new-secret-hash");
+	put(f->st, "gone", "removed-secret");
+	assert_int_equal(store_del(f->st, "gone"), STORE_OK);
+	assert_int_equal(store_ping(f->st), STORE_OK);
+	assert_true(file_holds(f->aof, "old-secret-hash"));
+	assert_true(file_holds(f->aof, "removed-secret"));
+	nanosleep(&pause, NULL);
+	assert_int_equal(store_ping(f->st), STORE_OK);
+	assert_false(file_holds(f->aof, "old-secret-hash"));
+	assert_false(file_holds(f->aof, "removed-secret"));
+	assert_true(file_holds(f->aof, "new-secret-hash"));
+	reopen(f);
+	want_value(f->st, "pw", "new-secret-hash");
+	want_missing(f->st, "gone");
+}
+
 /* A change that reaches the file ends the failure of the last one. */
 static void test_set_file_write_fails_then_small_change_well(void **state)
 {
@@ -3269,6 +3315,7 @@ int main(void)
 		     setup_aof),
 		CASE(test_set_file_grows_compacted_to_live_data, setup_aof),
 		CASE(test_set_file_write_fails_change_not_made, setup_aof),
+		CASE(test_ping_scrubs_old_values_in_time, setup_aof),
 		CASE(test_set_file_write_fails_then_small_change_well,
 		     setup_aof),
 		CASE(test_open_flipped_last_record_cut_kept_and_reported,
