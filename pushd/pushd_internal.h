@@ -65,8 +65,12 @@
  */
 #define PUSHD_GONE_MS ((uint64_t)3600 * 1000)
 
-/* The "push_done:<job>" marker outlives any redelivery of the job. */
-#define PUSHD_DONE_TTL_MS  ((uint64_t)3600 * 1000)
+/*
+ * The "push_done:<job>" marker lives as long as the job's transaction
+ * record (5 minutes): a job delivered again after that finds no pending
+ * transaction and is dropped unsent anyway.
+ */
+#define PUSHD_DONE_TTL_MS  ((uint64_t)300 * 1000)
 /* A node's lease on a job it is working on, refreshed while it works. */
 #define PUSHD_LEASE_TTL_MS 8000u
 #define PUSHD_LEASE_EVERY  2000u
