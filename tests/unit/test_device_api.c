@@ -427,11 +427,16 @@ static rq decide_rq(struct fx *f, const char *txn, const char *body,
 /* The brute-force failures counted for kind ("user", "ip") and name. */
 static long failures(struct fx *f, const char *kind, const char *name)
 {
-	char key[128];
+	char key[128], hex[65];
 	store_value v = {NULL, 0};
 	store_status st;
 	long n = 0;
 
+	/* A user name is counted under its hash (directory/throttle.c). */
+	if (strcmp(kind, "user") == 0) {
+		af_sha256_hex(name, strlen(name), hex);
+		name = hex;
+	}
 	snprintf(key, sizeof(key), "fail:%s:%s", kind, name);
 	st = store_get(f->srv.store, key, &v);
 	assert_true(st == STORE_OK || st == STORE_NOT_FOUND);
