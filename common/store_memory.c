@@ -2308,10 +2308,10 @@ static store_status mem_group_prune(void *impl, const char *key, size_t klen,
 /*
  * After a record could not be appended (a full disk, a file size limit),
  * whether the file can take one of that size again: the room is taken
- * with fallocate() and given back, so the file is as it was. Returns 0
- * when it can, else the errno that says why not; a file system without
- * fallocate() keeps the failure until an append succeeds. Called with
- * aof_lock held, the file not broken.
+ * with posix_fallocate() and given back, so the file is as it was.
+ * Returns 0 when it can, else the errno that says why not; where the file
+ * system cannot allocate ahead, the failure stays until an append
+ * succeeds. Called with aof_lock held, the file not broken.
  */
 static int room_back(struct mem_store *ms)
 {
