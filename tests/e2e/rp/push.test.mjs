@@ -546,6 +546,12 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       const bigCert = path.join(tmp, 'big-cert.pem');
       writeFileSync(bigCert, Buffer.concat([readFileSync(cert), Buffer.alloc(1024 * 1024, '#')]));
       refused(check(tls(bigCert, tlsKey)), /tls\.cert_file: .*big-cert\.pem is larger than 1048576 bytes$/m);
+      // An encrypted key is named as such, never asked a passphrase for.
+      const encKey = path.join(tmp, 'enc.key');
+      const enc = spawnSync('openssl', ['pkcs8', '-topk8', '-in', tlsKey, '-out', encKey, '-passout', 'pass:secret'], { encoding: 'utf8' });
+      assert.equal(enc.status, 0, enc.stderr);
+      chmodSync(encKey, 0o600);
+      refused(check(tls(cert, encKey)), /tls\.key_file: .*enc\.key is an encrypted private key; give an unencrypted one$/m);
       // A certificate that ends within 30 days is still OK, with a warning.
       const shortKey = path.join(tmp, 'short.key');
       const shortCert = path.join(tmp, 'short.pem');
