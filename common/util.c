@@ -415,6 +415,16 @@ const char *af_bind_why(const struct sockaddr_storage *ss, char *why,
 	return why;
 }
 
+int af_pem_no_passphrase(char *buf, int size, int rwflag, void *asked)
+{
+	(void)rwflag;
+	if (buf != NULL && size > 0)
+		buf[0] = '\0';
+	if (asked != NULL)
+		*(int *)asked = 1;
+	return -1;
+}
+
 int af_ip_counted(const char *text, char *out, size_t cap)
 {
 	char net[INET6_ADDRSTRLEN];

@@ -97,23 +97,6 @@ out:
 	return rc;
 }
 
-/*
- * The passphrase callback: no passphrase, ever. Without one OpenSSL asks
- * on the terminal ("Enter PEM pass phrase:"), which hangs a daemon or a
- * check run from a shell; pushd starts unattended, so an encrypted key is
- * one it cannot use. Being asked at all is what tells an encrypted key.
- */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	int *asked = u;
-
-	(void)rwflag;
-	if (buf != NULL && size > 0)
-		buf[0] = '\0';
-	*asked = 1;
-	return -1;
-}
-
 EVP_PKEY *pushd_pem_private_key(const char *pem, size_t len, int *encrypted)
 {
 	EVP_PKEY *pk = NULL;
@@ -126,7 +109,8 @@ EVP_PKEY *pushd_pem_private_key(const char *pem, size_t len, int *encrypted)
 		return NULL;
 	bio = BIO_new_mem_buf(pem, (int)len);
 	if (bio != NULL)
-		pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &asked);
+		pk = PEM_read_bio_PrivateKey(bio, NULL, af_pem_no_passphrase,
+					     &asked);
 	BIO_free(bio);
 	/* A failed read leaves its reasons on this thread's error queue. */
 	if (pk == NULL)

@@ -31,20 +31,6 @@ static int too_big(const char *what, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * The passphrase callback: none, ever. The server starts unattended, so
- * an encrypted key is one it cannot use, and OpenSSL must not ask for one
- * on a terminal; being asked is what tells an encrypted key.
- */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)rwflag;
-	if (buf != NULL && size > 0)
-		buf[0] = '\0';
-	*(int *)u = 1;
-	return -1;
-}
-
 int af_tls_files_check(const char *cert_file, const char *key_file, char *err,
 		       size_t errlen)
 {
@@ -69,8 +55,8 @@ int af_tls_files_check(const char *cert_file, const char *key_file, char *err,
 	/* Read alone first, so that a key that is none is told apart from
 	 * the key of another certificate. */
 	bio = BIO_new_file(key_file, "r");
-	key = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase,
-						    &asked)
+	key = bio != NULL ? PEM_read_bio_PrivateKey(
+				    bio, NULL, af_pem_no_passphrase, &asked)
 			  : NULL;
 	if (key == NULL && asked) {
 		snprintf(err, errlen,

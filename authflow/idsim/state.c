@@ -397,16 +397,6 @@ static af_idsim_state_status read_all(int fd, size_t hint, char **out,
 	return AF_IDSIM_STATE_OK;
 }
 
-/* Encrypted PEM is refused: idsim never asks for a passphrase. */
-static int no_passphrase(char *buf, int size, int rwflag, void *arg)
-{
-	if (size > 0)
-		buf[0] = '\0';
-	(void)rwflag;
-	(void)arg;
-	return -1;
-}
-
 /*
  * A private key given as PEM text (another tool may have written it);
  * af_idsim_state_set_key() checks that it is a P-256 pair.
@@ -421,7 +411,7 @@ static af_idsim_state_status key_from_pem(const json_t *pem, EVP_PKEY **out)
 			      (int)json_string_length(pem));
 	if (bio == NULL)
 		return AF_IDSIM_STATE_ERR_NOMEM;
-	*out = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	*out = PEM_read_bio_PrivateKey(bio, NULL, af_pem_no_passphrase, NULL);
 	BIO_free(bio);
 	return *out != NULL ? AF_IDSIM_STATE_OK : AF_IDSIM_STATE_ERR_KEY;
 }

@@ -105,6 +105,15 @@ int af_ipnet_parse(const char *text, af_ipnet *out);
  */
 int af_ipnet_match(const af_ipnet *nets, size_t n, const char *text);
 
+/*
+ * An OpenSSL passphrase callback (pem_password_cb) that gives none, ever:
+ * the programs run unattended or from scripts, so an encrypted key is
+ * one they cannot use, and OpenSSL must not ask for one on a terminal.
+ * asked, when not NULL, is an int set to 1 once OpenSSL asks, which is
+ * what tells an encrypted key from no key.
+ */
+int af_pem_no_passphrase(char *buf, int size, int rwflag, void *asked);
+
 /* Room for af_ip_counted()'s text: an IPv6 address, "/64" and the NUL. */
 #define AF_IP_COUNTED_MAX (46 + 3 + 1)
 
