@@ -342,6 +342,7 @@ void af_config_defaults(af_config *cfg)
 	cfg->request_timeout_s = 30;
 	cfg->connections_per_ip = 0;
 	cfg->lockout_s = 1800;
+	cfg->known_browser_days = 180;
 	cfg->flows_per_ip = 10000;
 	cfg->push_mode = AF_PUSH_EMBEDDED;
 	cfg->push_workers = 0;
@@ -1087,7 +1088,8 @@ static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {
 		"body_bytes", "request_timeout_s", "connections_per_ip",
-		"lockout_s",  "flows_per_ip",	   NULL};
+		"lockout_s",  "flows_per_ip",	   "known_browser_days",
+		NULL};
 	json_t *s;
 	unsigned long v;
 
@@ -1115,6 +1117,10 @@ static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (get_uint(s, "limits", "flows_per_ip", 0, 1000000, &v, e) != 0)
 		return -1;
 	cfg->flows_per_ip = (unsigned)v;
+	v = cfg->known_browser_days;
+	if (get_uint(s, "limits", "known_browser_days", 0, 730, &v, e) != 0)
+		return -1;
+	cfg->known_browser_days = (unsigned)v;
 	return 0;
 }
 

@@ -10,6 +10,8 @@
 #define MAX_SHIFT      30 /* 2^30 s is past every allowed maximum delay */
 /* Failures since a user's last success are kept this long. */
 #define STRIKES_TTL_MS ((uint64_t)30 * 86400 * 1000)
+/* A known browser's lock when locks otherwise last until lifted. */
+#define BROWSER_LOCK_S 86400u
 
 void af_throttle_params_default(af_throttle_params *params)
 {
@@ -65,36 +67,47 @@ af_dir_status af_throttle_params_check(const af_throttle_params *params,
  * each empty when unusable, and the name as its keys hold it (user): the
  * hex SHA-256 of the folded name, so that a name typed at the sign-in
  * form, often a password typed in the wrong field, is not kept in clear
- * in the store (nor in its file) for as long as its count lasts.
+ * in the store (nor in its file) for as long as its count lasts. browser:
+ * the id of a browser known to the user, empty when there is none.
  */
 typedef struct subjects {
 	char name[AF_DIR_USERNAME_MAX + 1];
 	char user[64 + 1];
 	char ip[AF_THROTTLE_IP_MAX + 1];
+	char browser[AF_THROTTLE_BROWSER_MAX + 1];
 } subjects;
 
-static void subjects_of(const char *user, const char *ip, subjects *s)
+/* 1 when s is 1..max visible ASCII characters, else 0. */
+static int visible(const char *s, size_t max)
+{
+	size_t n = s != NULL ? strnlen(s, max + 1) : 0;
+
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static void subjects_of(const char *user, const char *ip, const char *browser,
+			subjects *s)
 {
 	size_t n;
 
 	s->name[0] = '\0';
 	s->user[0] = '\0';
 	s->ip[0] = '\0';
+	s->browser[0] = '\0';
 	/* An address as limits count it: an IPv6 one by its /64, so that a
 	 * host cannot take a new address for each try. */
 	if (af_ip_counted(ip, s->ip, sizeof(s->ip)) == 0)
 		ip = NULL;
 	/* Else any visible ASCII will do: the address is only part of a
 	 * key. An address that does not fit is not counted. */
-	n = ip != NULL ? strnlen(ip, AF_THROTTLE_IP_MAX + 1) : 0;
-	if (n > 0 && n <= AF_THROTTLE_IP_MAX) {
-		for (size_t i = 0; i < n && n > 0; i++) {
-			if (ip[i] <= 0x20 || ip[i] >= 0x7f)
-				n = 0;
-		}
-		if (n > 0)
-			memcpy(s->ip, ip, n + 1);
-	}
+	if (visible(ip, AF_THROTTLE_IP_MAX))
+		memcpy(s->ip, ip, strlen(ip) + 1);
 	/* A name no user can have is counted by its address only. */
 	if (af_dir_check_username("username", user, NULL, 0) == AF_DIR_OK) {
 		n = strlen(user);
@@ -104,7 +117,24 @@ static void subjects_of(const char *user, const char *ip, subjects *s)
 				s->name[i] = (char)(s->name[i] - 'A' + 'a');
 		}
 		af_sha256_hex(s->name, n, s->user);
+		/* A browser is known to a user, never to a name alone. */
+		if (visible(browser, AF_THROTTLE_BROWSER_MAX))
+			memcpy(s->browser, browser, strlen(browser) + 1);
 	}
+}
+
+/*
+ * Whose failures a check counts, delays and locks: the known browser's
+ * when there is one, else the user's.
+ */
+static const char *kind_of(const subjects *s)
+{
+	return s->browser[0] != '\0' ? "browser" : "user";
+}
+
+static const char *name_of(const subjects *s)
+{
+	return s->browser[0] != '\0' ? s->browser : s->user;
 }
 
 static af_dir_status key_of(char *key, size_t cap, const char *what,
@@ -140,9 +170,9 @@ static af_dir_status time_left(af_dir *dir, const char *what, const char *kind,
 	return af_dir__from_store(st);
 }
 
-/* *out 1 when the key what:user:<user> is in the store, else 0. */
-static af_dir_status user_key_set(af_dir *dir, const char *what,
-				  const char *user, int *out)
+/* *out 1 when the key what:<kind>:<name> is in the store, else 0. */
+static af_dir_status key_set(af_dir *dir, const char *what, const char *kind,
+			     const char *name, int *out)
 {
 	char key[STORE_KEY_MAX];
 	store_value v = {NULL, 0};
@@ -150,9 +180,9 @@ static af_dir_status user_key_set(af_dir *dir, const char *what,
 	store_status st;
 
 	*out = 0;
-	if (user[0] == '\0')
+	if (name[0] == '\0')
 		return AF_DIR_OK;
-	rc = key_of(key, sizeof(key), what, "user", user);
+	rc = key_of(key, sizeof(key), what, kind, name);
 	if (rc != AF_DIR_OK)
 		return rc;
 	st = store_get(af_dir_store(dir), key, &v);
@@ -165,13 +195,8 @@ static af_dir_status user_key_set(af_dir *dir, const char *what,
 	return AF_DIR_OK;
 }
 
-static af_dir_status locked(af_dir *dir, const char *user, int *out)
-{
-	return user_key_set(dir, "lock", user, out);
-}
-
 af_dir_status af_throttle_check(af_dir *dir, const char *user, const char *ip,
-				uint32_t *wait_s)
+				const char *browser, uint32_t *wait_s)
 {
 	uint64_t ms_user = 0, ms_ip = 0, ms;
 	af_dir_status rc;
@@ -182,19 +207,25 @@ af_dir_status af_throttle_check(af_dir *dir, const char *user, const char *ip,
 		*wait_s = 0;
 	if (dir == NULL)
 		return AF_DIR_INVALID;
-	subjects_of(user, ip, &s);
-	rc = locked(dir, s.user, &is_locked);
+	subjects_of(user, ip, browser, &s);
+	/*
+	 * A browser the user signed in with before answers for itself:
+	 * its own failures, delay and lock, not the user's nor the
+	 * address' (which others, knowing only the name, may have run up).
+	 */
+	rc = key_set(dir, "lock", kind_of(&s), name_of(&s), &is_locked);
 	if (rc != AF_DIR_OK)
 		return rc;
 	if (is_locked) {
 		/* The time left of a lock that runs out, or 0. */
-		if (time_left(dir, "lock", "user", s.user, &ms) == AF_DIR_OK &&
+		if (time_left(dir, "lock", kind_of(&s), name_of(&s), &ms) ==
+			    AF_DIR_OK &&
 		    wait_s != NULL)
 			*wait_s = (uint32_t)((ms + 999) / 1000);
 		return AF_DIR_LOCKED;
 	}
-	rc = time_left(dir, "wait", "user", s.user, &ms_user);
-	if (rc == AF_DIR_OK)
+	rc = time_left(dir, "wait", kind_of(&s), name_of(&s), &ms_user);
+	if (rc == AF_DIR_OK && s.browser[0] == '\0')
 		rc = time_left(dir, "wait", "ip", s.ip, &ms_ip);
 	if (rc != AF_DIR_OK)
 		return rc;
@@ -215,8 +246,9 @@ af_dir_status af_throttle_check(af_dir *dir, const char *user, const char *ip,
  * user name a fresh set of guesses and reset the count towards the lock
  * that only an administrator lifts. Each durable write costs the memory
  * store an fsync, but only on a failed sign-in, which has already cost a
- * full password hash. The per-address counters, the delays (seconds long)
- * and the turns stay volatile: they slow a spray from one address, and a
+ * full password hash. A known browser's are durable for the same reasons.
+ * The per-address counters, the delays (seconds long) and the turns stay
+ * volatile: they slow a spray from one address, and a
  * restart loses at most one window of them.
  */
 static store_status count_up(af_dir *dir, const char *key, int durable,
@@ -243,7 +275,7 @@ static af_dir_status count_failure(af_dir *dir, const char *kind,
 	rc = key_of(key, sizeof(key), "fail", kind, name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(
-			count_up(dir, key, strcmp(kind, "user") == 0,
+			count_up(dir, key, strcmp(kind, "ip") != 0,
 				 (uint64_t)p->window_s * 1000, &n));
 	if (rc != AF_DIR_OK)
 		return rc;
@@ -268,9 +300,11 @@ static af_dir_status count_failure(af_dir *dir, const char *kind,
  * is kept off the trail: a name typed at the sign-in form is often a
  * password typed in the wrong field.
  */
-static af_dir_status locked_event(af_dir *dir, const char *user, const char *ip,
-				  int64_t failures, uint64_t lock_s)
+static af_dir_status locked_event(af_dir *dir, const subjects *s,
+				  const char *ip, int64_t failures,
+				  uint64_t lock_s)
 {
+	const char *user = s->name;
 	json_t *detail, *u = NULL;
 	af_dir_status rc;
 
@@ -278,9 +312,10 @@ static af_dir_status locked_event(af_dir *dir, const char *user, const char *ip,
 	json_decref(u);
 	if (rc == AF_DIR_NOT_FOUND)
 		return AF_DIR_OK;
-	detail = json_pack("{s:I, s:s, s:I}", "failures", (json_int_t)failures,
-			   "ip", ip != NULL ? ip : "", "lock_s",
-			   (json_int_t)lock_s);
+	detail = json_pack("{s:I, s:s, s:I, s:b}", "failures",
+			   (json_int_t)failures, "ip", ip != NULL ? ip : "",
+			   "lock_s", (json_int_t)lock_s, "known_browser",
+			   s->browser[0] != '\0');
 	if (detail == NULL)
 		return AF_DIR_NOMEM;
 	rc = af_audit_record(dir, "authflow", "user.lock", user, detail);
@@ -292,7 +327,8 @@ static af_dir_status locked_event(af_dir *dir, const char *user, const char *ip,
 #define TURN_TTL_MS  10000u
 #define TURN_POLL_NS 2000000L
 
-af_dir_status af_throttle_begin(af_dir *dir, const char *user, uint32_t wait_ms,
+af_dir_status af_throttle_begin(af_dir *dir, const char *user,
+				const char *browser, uint32_t wait_ms,
 				int *held)
 {
 	const struct timespec pause = {0, TURN_POLL_NS};
@@ -307,16 +343,18 @@ af_dir_status af_throttle_begin(af_dir *dir, const char *user, uint32_t wait_ms,
 		*held = 0;
 	if (dir == NULL || held == NULL)
 		return AF_DIR_INVALID;
-	subjects_of(user, NULL, &s);
+	subjects_of(user, NULL, browser, &s);
 	/*
 	 * A user with no failure in the window signs in side by side (a
 	 * shared account at a shift change); from the first failure on,
-	 * checks of that user take turns.
+	 * checks of that user take turns. A known browser takes turns with
+	 * itself only, not with others' guesses at the name.
 	 */
-	rc = user_key_set(dir, "fail", s.user, &failed);
+	rc = key_set(dir, "fail", kind_of(&s), name_of(&s), &failed);
 	if (rc != AF_DIR_OK || !failed)
 		return rc;
-	if (key_of(key, sizeof(key), "turn", "user", s.user) != AF_DIR_OK)
+	if (key_of(key, sizeof(key), "turn", kind_of(&s), name_of(&s)) !=
+	    AF_DIR_OK)
 		return AF_DIR_OK;
 	until = af_mono_ns() + (uint64_t)wait_ms * 1000000ull;
 	for (;;) {
@@ -332,23 +370,53 @@ af_dir_status af_throttle_begin(af_dir *dir, const char *user, uint32_t wait_ms,
 	}
 }
 
-void af_throttle_end(af_dir *dir, const char *user)
+void af_throttle_end(af_dir *dir, const char *user, const char *browser)
 {
 	char key[STORE_KEY_MAX];
 	subjects s;
 
 	if (dir == NULL)
 		return;
-	subjects_of(user, NULL, &s);
-	if (s.user[0] == '\0' ||
-	    key_of(key, sizeof(key), "turn", "user", s.user) != AF_DIR_OK)
+	subjects_of(user, NULL, browser, &s);
+	if (s.user[0] == '\0' || key_of(key, sizeof(key), "turn", kind_of(&s),
+					name_of(&s)) != AF_DIR_OK)
 		return;
 	/* Not fatal: the turn runs out by itself. */
 	if (store_del(af_dir_store(dir), key) != STORE_OK)
 		return;
 }
 
-af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)
+/*
+ * A failure in a browser known to the user: counted, delayed and locked
+ * for that browser alone, never as the user's strikes. A lock that would
+ * last until lifted lasts BROWSER_LOCK_S: an administrator unlocks a user,
+ * and cannot name the user's browsers.
+ */
+static af_dir_status fail_browser(af_dir *dir, const subjects *s,
+				  const char *ip)
+{
+	const af_throttle_params *p = &af_dir_options_get(dir)->throttle;
+	char key[STORE_KEY_MAX];
+	uint64_t lock_s = p->lock_s > 0 ? p->lock_s : BROWSER_LOCK_S;
+	af_dir_status rc;
+	int64_t n = 0;
+
+	rc = count_failure(dir, "browser", s->browser, p->user_delay_after, &n);
+	if (rc != AF_DIR_OK || p->user_lock_after == 0 ||
+	    n < (int64_t)p->user_lock_after)
+		return rc;
+	rc = key_of(key, sizeof(key), "lock", "browser", s->browser);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_set(af_dir_store(dir), key, "1",
+						  1, lock_s * 1000,
+						  STORE_SET_DURABLE));
+	if (rc == AF_DIR_OK && n == (int64_t)p->user_lock_after)
+		rc = locked_event(dir, s, ip, n, lock_s);
+	return rc;
+}
+
+af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip,
+			       const char *browser)
 {
 	const af_throttle_params *p;
 	char key[STORE_KEY_MAX];
@@ -360,7 +428,7 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)
 	if (dir == NULL)
 		return AF_DIR_INVALID;
 	p = &af_dir_options_get(dir)->throttle;
-	subjects_of(user, ip, &s);
+	subjects_of(user, ip, browser, &s);
 	if (s.ip[0] != '\0') {
 		rc = count_failure(dir, "ip", s.ip, p->ip_delay_after,
 				   &ignored);
@@ -369,6 +437,8 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)
 	}
 	if (s.user[0] == '\0')
 		return AF_DIR_OK;
+	if (s.browser[0] != '\0')
+		return fail_browser(dir, &s, ip);
 	rc = count_failure(dir, "user", s.user, p->user_delay_after, &n);
 	/* Every failure since the last success, across windows and locks. */
 	if (rc == AF_DIR_OK)
@@ -394,19 +464,19 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip)
 						  STORE_SET_DURABLE));
 	/* The failure that locked the account is on the trail. */
 	if (rc == AF_DIR_OK && n == (int64_t)p->user_lock_after)
-		rc = locked_event(dir, s.name, ip, n, lock_s);
+		rc = locked_event(dir, &s, ip, n, lock_s);
 	return rc;
 }
 
-/* Deletes what:user:<name> for each what in whats. */
-static af_dir_status clear_user(af_dir *dir, const char *user,
+/* Deletes what:<kind>:<name> for each what in whats. */
+static af_dir_status clear_keys(af_dir *dir, const char *kind, const char *name,
 				const char *const *whats, size_t n)
 {
 	char key[STORE_KEY_MAX];
 	af_dir_status rc = AF_DIR_OK, r;
 
 	for (size_t i = 0; i < n; i++) {
-		r = key_of(key, sizeof(key), whats[i], "user", user);
+		r = key_of(key, sizeof(key), whats[i], kind, name);
 		if (r == AF_DIR_OK)
 			r = af_dir__from_store(
 				store_del(af_dir_store(dir), key));
@@ -416,17 +486,22 @@ static af_dir_status clear_user(af_dir *dir, const char *user,
 	return rc;
 }
 
-af_dir_status af_throttle_success(af_dir *dir, const char *user, const char *ip)
+af_dir_status af_throttle_success(af_dir *dir, const char *user, const char *ip,
+				  const char *browser)
 {
 	static const char *const whats[] = {"fail", "wait", "strikes"};
+	af_dir_status rc;
 	subjects s;
 
 	if (dir == NULL)
 		return AF_DIR_INVALID;
-	subjects_of(user, ip, &s);
+	subjects_of(user, ip, browser, &s);
 	if (s.user[0] == '\0')
 		return AF_DIR_OK;
-	return clear_user(dir, s.user, whats, 3);
+	rc = clear_keys(dir, "user", s.user, whats, 3);
+	if (rc == AF_DIR_OK && s.browser[0] != '\0')
+		rc = clear_keys(dir, "browser", s.browser, whats, 2);
+	return rc;
 }
 
 af_dir_status af_throttle_unlock(af_dir *dir, const char *user)
@@ -436,10 +511,10 @@ af_dir_status af_throttle_unlock(af_dir *dir, const char *user)
 
 	if (dir == NULL)
 		return AF_DIR_INVALID;
-	subjects_of(user, NULL, &s);
+	subjects_of(user, NULL, NULL, &s);
 	if (s.user[0] == '\0')
 		return AF_DIR_INVALID;
-	return clear_user(dir, s.user, whats, 4);
+	return clear_keys(dir, "user", s.user, whats, 4);
 }
 
 int af_throttle_is_locked(af_dir *dir, const char *user)
@@ -449,8 +524,8 @@ int af_throttle_is_locked(af_dir *dir, const char *user)
 
 	if (dir == NULL)
 		return 0;
-	subjects_of(user, NULL, &s);
-	if (locked(dir, s.user, &out) != AF_DIR_OK)
+	subjects_of(user, NULL, NULL, &s);
+	if (key_set(dir, "lock", "user", s.user, &out) != AF_DIR_OK)
 		return 0;
 	return out;
 }
@@ -501,7 +576,7 @@ af_dir_status af_throttle_info_get(af_dir *dir, const char *user,
 	memset(out, 0, sizeof(*out));
 	if (dir == NULL)
 		return AF_DIR_INVALID;
-	subjects_of(user, NULL, &s);
+	subjects_of(user, NULL, NULL, &s);
 	if (s.user[0] == '\0')
 		return AF_DIR_INVALID;
 	rc = failures_of(dir, s.user, &out->failures);

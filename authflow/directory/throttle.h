@@ -9,7 +9,9 @@
  * lock_s; none past AF_THROTTLE_STRIKES_MAX failures: then only an admin
  * clears it), "strikes:user:<name>" (failures since the user's last
  * success, kept 30 days), "turn:user:<name>" (a password check of the user
- * under way). All times come from the store's TTLs, never from a clock here, so
+ * under way); "fail:browser:<id>", "wait:browser:<id>",
+ * "lock:browser:<id>" and "turn:browser:<id>" of a browser known to a user
+ * (below). All times come from the store's TTLs, never from a clock here, so
  * a test can follow them exactly. The user's "fail", "lock" and "strikes"
  * keys are written durable (STORE_SET_DURABLE): a restart of the memory
  * store keeps them, with the time they have left.
@@ -27,6 +29,17 @@
  * counted. Malformed input is never a reason to refuse: a sign-in with
  * nothing to count is simply not throttled here.
  *
+ * browser: NULL, or the id of a browser the user has signed in with
+ * before (session/known.h), 1..AF_THROTTLE_BROWSER_MAX visible ASCII
+ * characters. Its sign-ins as that user answer for themselves: the
+ * failures in it are counted, delayed and locked for that browser alone,
+ * with the user's limits, and the user's delay and lock (and the
+ * address' delay) do not apply to it. So someone who knows only a user's
+ * name, and runs the user into a lock, keeps out every other browser but
+ * not the user's own. Its failures never add to the user's strikes; a
+ * lock of it that would last until lifted lasts a day, since an
+ * administrator cannot name it to lift it.
+ *
  * Thread-safety: re-entrant; concurrent failures are counted atomically
  * by the store.
  */
@@ -38,6 +51,7 @@
 #include "directory/directory.h"
 
 #define AF_THROTTLE_IP_MAX	64
+#define AF_THROTTLE_BROWSER_MAX 64
 /* Failures without a success after which a lock lasts until lifted. */
 #define AF_THROTTLE_STRIKES_MAX 100
 
@@ -50,13 +64,14 @@ AF_DIR_NODISCARD af_dir_status af_throttle_params_check(
 
 /*
  * May a sign-in be tried now? AF_DIR_OK (*wait_s = 0), AF_DIR_LOCKED (the
- * user is locked; *wait_s: seconds until the lock runs out, 0 when it
- * lasts until an admin lifts it), AF_DIR_WAIT (*wait_s: seconds to wait, at
- * least 1, the longer of the user's and the address' delays), AF_DIR_INVALID
- * (dir is NULL), AF_DIR_STORE. wait_s may be NULL.
+ * user is locked, or the known browser is; *wait_s: seconds until the lock runs
+ * out, 0 when it lasts until an admin lifts it), AF_DIR_WAIT (*wait_s: seconds
+ * to wait, at least 1, the longer of the user's and the address' delays),
+ * AF_DIR_INVALID (dir is NULL), AF_DIR_STORE. wait_s may be NULL.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_check(af_dir *dir, const char *user,
 						 const char *ip,
+						 const char *browser,
 						 uint32_t *wait_s);
 
 /*
@@ -65,7 +80,8 @@ AF_DIR_NODISCARD af_dir_status af_throttle_check(af_dir *dir, const char *user,
  * AF_DIR_LOCKED). AF_DIR_OK, AF_DIR_INVALID, AF_DIR_STORE.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_fail(af_dir *dir, const char *user,
-						const char *ip);
+						const char *ip,
+						const char *browser);
 
 /*
  * One password check at a time per user name once the user has a failure
@@ -78,21 +94,25 @@ AF_DIR_NODISCARD af_dir_status af_throttle_fail(af_dir *dir, const char *user,
  * wait_ms for the user's turn: AF_DIR_OK (*held 1 when the turn is the
  * caller's, until af_throttle_end() or a few seconds; 0 when no turn was
  * needed), AF_DIR_CONFLICT (other checks of that user held it all that
- * time: ask the client to try again), AF_DIR_STORE.
+ * time: ask the client to try again), AF_DIR_STORE. A known browser
+ * takes turns with itself, once it has a failure.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_begin(af_dir *dir, const char *user,
+						 const char *browser,
 						 uint32_t wait_ms, int *held);
 /* Gives back a turn af_throttle_begin() gave (*held 1). */
-void af_throttle_end(af_dir *dir, const char *user);
+void af_throttle_end(af_dir *dir, const char *user, const char *browser);
 
 /*
- * A sign-in succeeded: clears the user's failures and delay (the address'
- * stay, so that one good account does not launder a spray from one
- * address). AF_DIR_OK, AF_DIR_INVALID, AF_DIR_STORE.
+ * A sign-in succeeded: clears the user's failures and delay, and the
+ * known browser's (the address' stay, so that one good account does not
+ * launder a spray from one address). A lock stays. AF_DIR_OK,
+ * AF_DIR_INVALID, AF_DIR_STORE.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_success(af_dir *dir,
 						   const char *user,
-						   const char *ip);
+						   const char *ip,
+						   const char *browser);
 
 /*
  * Clears the lock, failures and delay of a user (authflowctl user unlock;

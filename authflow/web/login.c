@@ -14,10 +14,13 @@
 #include "mfa/seam.h"
 #include "oidc/flow.h"
 #include "oidc/oidc.h"
+#include "session/known.h"
 #include "web/events.h"
 #include "web/page.h"
 
 #define BAD_CREDENTIALS "Wrong user name or password."
+/* Said in sign-in events from a browser known to the user. */
+#define KNOWN		"known_browser=1"
 #define BUSY                                                                \
 	"Sign-in is very busy just now and your password was not checked. " \
 	"Please try again in a moment."
@@ -107,6 +110,7 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 		af_page_unavailable(resp);
 		return;
 	}
+	af_known_remember(srv, req, resp, s.username);
 	af_metrics_login(srv->metrics, AF_LOGIN_OK);
 	af_event_login(srv->log, LOG_LEVEL_INFO, req, s.username, "ok", NULL);
 	af_oidc_send_code(srv, req, resp, authz, &s);
@@ -219,19 +223,20 @@ static void end_other_session(af_server *srv, const af_req *req, af_resp *resp,
 
 static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 			  const char *flow, const json_t *authz,
-			  const char *username)
+			  const char *username, const char *known)
 {
 	char msg[160];
 	uint32_t wait_s = 0;
 	af_dir_status st;
 
-	st = af_throttle_check(srv->dir, username, req->client_ip, &wait_s);
+	st = af_throttle_check(srv->dir, username, req->client_ip, known,
+			       &wait_s);
 	if (st == AF_DIR_OK)
 		return 0;
 	if (st == AF_DIR_LOCKED) {
 		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
 		af_event_login(srv->log, LOG_LEVEL_WARN, req, username,
-			       "locked", NULL);
+			       "locked", known[0] != '\0' ? KNOWN : NULL);
 		af_page_locked(wait_s, msg, sizeof(msg));
 		show_form(srv, resp, 403, flow, authz, msg, username);
 		return -1;
@@ -239,7 +244,8 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 	if (st == AF_DIR_WAIT) {
 		af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
 		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
-			       "throttled", "wait_s=%u", (unsigned)wait_s);
+			       "throttled", "wait_s=%u%s", (unsigned)wait_s,
+			       known[0] != '\0' ? " " KNOWN : "");
 		af_page_throttled(resp, wait_s, msg, sizeof(msg));
 		show_form(srv, resp, 429, flow, authz, msg, username);
 		return -1;
@@ -255,6 +261,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	const char *username = af_req_param(req, "username");
 	const char *password = af_req_param(req, "password");
 	json_t *authz = NULL, *user = NULL, *policy = NULL, *app = NULL;
+	char known[AF_KNOWN_ID_BUF] = "";
 	af_dir_status st;
 	int rc, turn = 0;
 
@@ -290,13 +297,15 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		show_form(srv, resp, 503, flow, authz, BUSY, username);
 		goto out;
 	}
+	/* A browser the user signed in with before answers for itself. */
+	(void)af_known_browser(srv, req, username, known);
 	/*
 	 * This user's limits, password and failure count: one step, once
 	 * the user has failed (see af_throttle_begin()). Other checks of
 	 * the same user go first, for the request time limit at most (each
 	 * is one password check, or a quick refusal once the delay runs).
 	 */
-	st = af_throttle_begin(srv->dir, username,
+	st = af_throttle_begin(srv->dir, username, known,
 			       srv->cfg.request_timeout_s * 1000u, &turn);
 	if (st == AF_DIR_CONFLICT) {
 		/*
@@ -318,7 +327,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		af_page_unavailable(resp);
 		goto out;
 	}
-	if (check_throttle(srv, req, resp, flow, authz, username) != 0)
+	if (check_throttle(srv, req, resp, flow, authz, username, known) != 0)
 		goto out;
 	st = af_dir_user_login(srv->dir, username, password, &user);
 	if (st == AF_DIR_STORE || st == AF_DIR_NOMEM) {
@@ -327,13 +336,14 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	if (st != AF_DIR_OK) {
-		if (af_throttle_fail(srv->dir, username, req->client_ip) !=
-		    AF_DIR_OK)
+		if (af_throttle_fail(srv->dir, username, req->client_ip,
+				     known) != AF_DIR_OK)
 			log_warn(srv->log, req->rid, "throttle",
 				 "could not count a failed sign-in");
 		af_metrics_login(srv->metrics, AF_LOGIN_BAD_CREDENTIALS);
 		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
-			       "bad_credentials", NULL);
+			       "bad_credentials",
+			       known[0] != '\0' ? KNOWN : NULL);
 		show_form(srv, resp, 401, flow, authz, BAD_CREDENTIALS,
 			  username);
 		goto out;
@@ -352,14 +362,14 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		af_metrics_login(srv->metrics, AF_LOGIN_MFA_REQUIRED);
 		goto out;
 	}
-	if (af_throttle_success(srv->dir, username, req->client_ip) !=
+	if (af_throttle_success(srv->dir, username, req->client_ip, known) !=
 	    AF_DIR_OK)
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not clear the failure count");
 	sign_in(srv, req, resp, flow, authz, user);
 out:
 	if (turn)
-		af_throttle_end(srv->dir, username);
+		af_throttle_end(srv->dir, username, known);
 	json_decref(authz);
 	json_decref(user);
 	json_decref(policy);

@@ -16,6 +16,7 @@
 #include "mfa/mfa.h"
 #include "oidc/flow.h"
 #include "oidc/oidc.h"
+#include "session/known.h"
 #include "web/events.h"
 #include "web/mfa_pages.h"
 #include "web/page.h"
@@ -183,6 +184,7 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 {
 	const char *flow = af_req_param(req, "flow");
 	json_t *user = NULL, *policy = NULL, *app = NULL;
+	char known[AF_KNOWN_ID_BUF];
 	af_dir_status st;
 	af_session s;
 	int rc;
@@ -256,10 +258,12 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 		af_page_unavailable(resp);
 		return;
 	}
-	if (af_throttle_success(srv->dir, s.username, req->client_ip) !=
+	(void)af_known_browser(srv, req, s.username, known);
+	if (af_throttle_success(srv->dir, s.username, req->client_ip, known) !=
 	    AF_DIR_OK)
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not clear the failure count");
+	af_known_remember(srv, req, resp, s.username);
 	af_metrics_login(srv->metrics, AF_LOGIN_OK);
 	af_event_login(srv->log, LOG_LEVEL_INFO, req, s.username, "ok",
 		       "factor=%s", factor);
@@ -932,6 +936,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	const char *code =
 		code_digits(af_req_param(req, "code"), typed, sizeof(typed));
 	char device[AF_MFA_ID_BUF], msg[160], turn_of[AF_DIR_USERNAME_MAX + 1];
+	char known[AF_KNOWN_ID_BUF] = "";
 	json_t *authz, *txn = NULL;
 	const char *user, *state;
 	int64_t tries = 0;
@@ -971,7 +976,8 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	 * checked in a moment, so a check that finds the turn taken does
 	 * not wait on this thread; the person tries again.
 	 */
-	dst = af_throttle_begin(srv->dir, user, 0, &turn);
+	(void)af_known_browser(srv, req, user, known);
+	dst = af_throttle_begin(srv->dir, user, known, 0, &turn);
 	/* The flow's copy of the name goes when the flow is reset. */
 	snprintf(turn_of, sizeof(turn_of), "%s", user != NULL ? user : "");
 	if (dst == AF_DIR_CONFLICT) {
@@ -986,7 +992,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	if (dst == AF_DIR_OK)
-		dst = af_throttle_check(srv->dir, user, req->client_ip,
+		dst = af_throttle_check(srv->dir, user, req->client_ip, known,
 					&wait_s);
 	if (dst == AF_DIR_LOCKED) {
 		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
@@ -1033,7 +1039,8 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	}
 	af_metrics_mfa(srv->metrics, AF_MFA_OUT_CODE_WRONG);
 	audit_wrong_code(srv, req, user, st == AF_MFA_REPLAY, tries);
-	if (af_throttle_fail(srv->dir, user, req->client_ip) != AF_DIR_OK)
+	if (af_throttle_fail(srv->dir, user, req->client_ip, known) !=
+	    AF_DIR_OK)
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not count a failed code");
 	log_info(srv->log, req->rid, "mfa", "user=%s code=%s tries=%lld", user,
@@ -1051,7 +1058,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		  0);
 out:
 	if (turn)
-		af_throttle_end(srv->dir, turn_of);
+		af_throttle_end(srv->dir, turn_of, known);
 	OPENSSL_cleanse(typed, sizeof(typed));
 	json_decref(txn);
 	json_decref(authz);

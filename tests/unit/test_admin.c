@@ -366,7 +366,8 @@ static void test_user_unlock_clears_lock_and_audits(void **state)
 
 	add_alice(f);
 	for (i = 0; i < 12; i++) {
-		af_dir_status st = af_throttle_fail(f->srv.dir, "alice", NULL);
+		af_dir_status st =
+			af_throttle_fail(f->srv.dir, "alice", NULL, NULL);
 
 		assert_true(st == AF_DIR_OK || st == AF_DIR_LOCKED);
 	}
@@ -1530,8 +1531,9 @@ static void test_user_show_failures_delay_and_lock(void **state)
 	assert_true(json_is_null(json_object_get(f->answer, "locked_until")));
 	/* Six failures: the sixth starts a delay of 2 s. */
 	for (i = 0; i < 6; i++)
-		assert_int_equal(af_throttle_fail(f->srv.dir, "alice", NULL),
-				 AF_DIR_OK);
+		assert_int_equal(
+			af_throttle_fail(f->srv.dir, "alice", NULL, NULL),
+			AF_DIR_OK);
 	now = af_now();
 	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
 			 200);
@@ -1542,8 +1544,9 @@ static void test_user_show_failures_delay_and_lock(void **state)
 	assert_true(answer_int(f, "delayed_until") <= af_now() + 2);
 	/* The tenth locks for the default 1800 s. */
 	for (i = 6; i < 10; i++)
-		assert_int_equal(af_throttle_fail(f->srv.dir, "alice", NULL),
-				 AF_DIR_OK);
+		assert_int_equal(
+			af_throttle_fail(f->srv.dir, "alice", NULL, NULL),
+			AF_DIR_OK);
 	now = af_now();
 	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/alice", NULL),
 			 200);

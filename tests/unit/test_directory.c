@@ -1501,49 +1501,160 @@ static void test_af_throttle_user_delays_then_locks(void **state)
 	uint32_t wait = 99;
 
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(
-			af_throttle_check(f->dir, "Mia", "10.0.0.1", &wait),
-			AF_DIR_OK);
-		assert_int_equal(wait, 0);
-		assert_int_equal(af_throttle_fail(f->dir, "mia", "10.0.0.1"),
+		assert_int_equal(af_throttle_check(f->dir, "Mia", "10.0.0.1",
+						   NULL, &wait),
 				 AF_DIR_OK);
+		assert_int_equal(wait, 0);
+		assert_int_equal(
+			af_throttle_fail(f->dir, "mia", "10.0.0.1", NULL),
+			AF_DIR_OK);
 	}
-	assert_int_equal(af_throttle_check(f->dir, "mia", "10.0.0.1", &wait),
-			 AF_DIR_OK);
-	assert_int_equal(af_throttle_fail(f->dir, "mia", "10.0.0.1"),
+	assert_int_equal(
+		af_throttle_check(f->dir, "mia", "10.0.0.1", NULL, &wait),
+		AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(f->dir, "mia", "10.0.0.1", NULL),
 			 AF_DIR_OK);
 	/* Fifth failure: 1 s, then 2, 4, 8, 16. */
-	assert_int_equal(af_throttle_check(f->dir, "mia", "10.0.0.2", &wait),
-			 AF_DIR_WAIT);
+	assert_int_equal(
+		af_throttle_check(f->dir, "mia", "10.0.0.2", NULL, &wait),
+		AF_DIR_WAIT);
 	assert_int_equal(wait, 1);
 	for (uint32_t want = 2; want <= 16; want *= 2) {
-		assert_int_equal(af_throttle_fail(f->dir, "mia", "10.0.0.1"),
-				 AF_DIR_OK);
-		assert_int_equal(af_throttle_check(f->dir, "MIA", NULL, &wait),
-				 AF_DIR_WAIT);
+		assert_int_equal(
+			af_throttle_fail(f->dir, "mia", "10.0.0.1", NULL),
+			AF_DIR_OK);
+		assert_int_equal(
+			af_throttle_check(f->dir, "MIA", NULL, NULL, &wait),
+			AF_DIR_WAIT);
 		assert_int_equal(wait, want);
 	}
 	/* Tenth failure: locked until an admin unlocks. */
-	assert_int_equal(af_throttle_fail(f->dir, "mia", "10.0.0.1"),
+	assert_int_equal(af_throttle_fail(f->dir, "mia", "10.0.0.1", NULL),
 			 AF_DIR_OK);
-	assert_int_equal(af_throttle_check(f->dir, "mia", "10.0.0.9", &wait),
-			 AF_DIR_LOCKED);
+	assert_int_equal(
+		af_throttle_check(f->dir, "mia", "10.0.0.9", NULL, &wait),
+		AF_DIR_LOCKED);
 	assert_int_equal(af_throttle_is_locked(f->dir, "mia"), 1);
 	/* A success does not lift a lock. */
-	assert_int_equal(af_throttle_success(f->dir, "mia", "10.0.0.1"),
+	assert_int_equal(af_throttle_success(f->dir, "mia", "10.0.0.1", NULL),
 			 AF_DIR_OK);
-	assert_int_equal(af_throttle_check(f->dir, "mia", NULL, &wait),
+	assert_int_equal(af_throttle_check(f->dir, "mia", NULL, NULL, &wait),
 			 AF_DIR_LOCKED);
 	assert_int_equal(af_throttle_unlock(f->dir, "MIA"), AF_DIR_OK);
 	assert_int_equal(af_throttle_is_locked(f->dir, "mia"), 0);
-	assert_int_equal(af_throttle_check(f->dir, "mia", NULL, &wait),
+	assert_int_equal(af_throttle_check(f->dir, "mia", NULL, NULL, &wait),
 			 AF_DIR_OK);
 	/* Counting starts over after the unlock. */
-	assert_int_equal(af_throttle_fail(f->dir, "mia", NULL), AF_DIR_OK);
-	assert_int_equal(af_throttle_check(f->dir, "mia", NULL, &wait),
+	assert_int_equal(af_throttle_fail(f->dir, "mia", NULL, NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "mia", NULL, NULL, &wait),
 			 AF_DIR_OK);
 	assert_int_equal(af_throttle_unlock(f->dir, "not valid"),
 			 AF_DIR_INVALID);
+}
+
+/*
+ * A browser known to the user answers for itself: a lock others ran the
+ * user into does not keep it out; its own failures delay and lock it
+ * alone, and never count toward the user's lock or strikes.
+ */
+static void test_af_throttle_known_browser_answers_for_itself(void **state)
+{
+	fixture *f = *state;
+	af_throttle_info info;
+	uint32_t wait = 99;
+	char key[80];
+	store_value v = {NULL, 0};
+
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(
+			af_throttle_fail(f->dir, "kim", "192.0.2.66", NULL),
+			AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, NULL, &wait),
+			 AF_DIR_LOCKED);
+	/* Neither the user's lock nor the address' count applies. */
+	assert_int_equal(
+		af_throttle_check(f->dir, "Kim", "192.0.2.66", "b1", &wait),
+		AF_DIR_OK);
+	assert_int_equal(wait, 0);
+	/* A name no user can have has no known browser. */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(
+			af_throttle_fail(f->dir, "bad name", NULL, "b3"),
+			AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, "b3", &wait),
+			 AF_DIR_OK);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(af_throttle_fail(f->dir, "kim", NULL, "b1"),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, "b1", &wait),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(f->dir, "kim", NULL, "b1"),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, "b1", &wait),
+			 AF_DIR_WAIT);
+	assert_int_equal(wait, 1);
+	/* Another browser of the user's is not slowed by b1's failures. */
+	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, "b2", &wait),
+			 AF_DIR_OK);
+	for (int i = 5; i < 10; i++)
+		assert_int_equal(af_throttle_fail(f->dir, "kim", NULL, "b1"),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, "b1", &wait),
+			 AF_DIR_LOCKED);
+	assert_int_equal(wait, 1800);
+	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, "b2", &wait),
+			 AF_DIR_OK);
+	/* The user's count and strikes are the ten from the address. */
+	assert_int_equal(af_throttle_info_get(f->dir, "kim", &info), AF_DIR_OK);
+	assert_int_equal(info.failures, 10);
+	assert_int_equal(
+		store_get(af_dir_store(f->dir), strikes_key("kim", key), &v),
+		STORE_OK);
+	assert_string_equal((const char *)v.data, "10");
+	store_value_free(&v);
+	/* A sign-in in b2 clears the user's counts and b2's; locks stay. */
+	assert_int_equal(af_throttle_fail(f->dir, "kim", NULL, "b2"),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_success(f->dir, "kim", NULL, "b2"),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_info_get(f->dir, "kim", &info), AF_DIR_OK);
+	assert_int_equal(info.failures, 0);
+	assert_int_equal(info.locked, 1);
+	assert_int_equal(store_get(af_dir_store(f->dir), "fail:browser:b2", &v),
+			 STORE_NOT_FOUND);
+	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, "b1", &wait),
+			 AF_DIR_LOCKED);
+}
+
+/* Once a known browser has failed, its checks take turns with its own. */
+static void test_af_throttle_known_browser_own_turn(void **state)
+{
+	fixture *f = *state;
+	int held = 0, held2 = 0;
+
+	assert_int_equal(af_throttle_fail(f->dir, "lou", NULL, NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_begin(f->dir, "lou", NULL, 0, &held),
+			 AF_DIR_OK);
+	assert_int_equal(held, 1);
+	/* The user's turn is taken; a known browser without failures goes. */
+	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &held2),
+			 AF_DIR_OK);
+	assert_int_equal(held2, 0);
+	assert_int_equal(af_throttle_fail(f->dir, "lou", NULL, "b1"),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &held2),
+			 AF_DIR_OK);
+	assert_int_equal(held2, 1);
+	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &held2),
+			 AF_DIR_CONFLICT);
+	af_throttle_end(f->dir, "lou", "b1");
+	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &held2),
+			 AF_DIR_OK);
+	assert_int_equal(held2, 1);
+	af_throttle_end(f->dir, "lou", "b1");
+	af_throttle_end(f->dir, "lou", NULL);
 }
 
 static void test_af_throttle_success_clears_user_count(void **state)
@@ -1552,13 +1663,14 @@ static void test_af_throttle_success_clears_user_count(void **state)
 	uint32_t wait = 0;
 
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(af_throttle_fail(f->dir, "ned", NULL),
+		assert_int_equal(af_throttle_fail(f->dir, "ned", NULL, NULL),
 				 AF_DIR_OK);
-	assert_int_equal(af_throttle_success(f->dir, "ned", NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_success(f->dir, "ned", NULL, NULL),
+			 AF_DIR_OK);
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(af_throttle_fail(f->dir, "ned", NULL),
+		assert_int_equal(af_throttle_fail(f->dir, "ned", NULL, NULL),
 				 AF_DIR_OK);
-	assert_int_equal(af_throttle_check(f->dir, "ned", NULL, &wait),
+	assert_int_equal(af_throttle_check(f->dir, "ned", NULL, NULL, &wait),
 			 AF_DIR_OK);
 }
 
@@ -1571,23 +1683,28 @@ static void test_af_throttle_address_spray_delayed(void **state)
 	/* Many names from one address: no user reaches its limit. */
 	for (int i = 0; i < 19; i++) {
 		snprintf(name, sizeof(name), "spray%d", i);
-		assert_int_equal(af_throttle_fail(f->dir, name, "192.0.2.7"),
-				 AF_DIR_OK);
+		assert_int_equal(
+			af_throttle_fail(f->dir, name, "192.0.2.7", NULL),
+			AF_DIR_OK);
 	}
-	assert_int_equal(af_throttle_check(f->dir, "other", "192.0.2.7", &wait),
-			 AF_DIR_OK);
-	assert_int_equal(af_throttle_fail(f->dir, "spray19", "192.0.2.7"),
-			 AF_DIR_OK);
-	assert_int_equal(af_throttle_check(f->dir, "other", "192.0.2.7", &wait),
-			 AF_DIR_WAIT);
-	assert_int_equal(wait, 1);
-	assert_int_equal(af_throttle_check(f->dir, "other", "192.0.2.8", &wait),
-			 AF_DIR_OK);
-	/* A malformed name is still counted by its address. */
-	assert_int_equal(af_throttle_fail(f->dir, "bad name", "192.0.2.7"),
+	assert_int_equal(
+		af_throttle_check(f->dir, "other", "192.0.2.7", NULL, &wait),
+		AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(f->dir, "spray19", "192.0.2.7", NULL),
 			 AF_DIR_OK);
 	assert_int_equal(
-		af_throttle_check(f->dir, "bad name", "192.0.2.7", &wait),
+		af_throttle_check(f->dir, "other", "192.0.2.7", NULL, &wait),
+		AF_DIR_WAIT);
+	assert_int_equal(wait, 1);
+	assert_int_equal(
+		af_throttle_check(f->dir, "other", "192.0.2.8", NULL, &wait),
+		AF_DIR_OK);
+	/* A malformed name is still counted by its address. */
+	assert_int_equal(
+		af_throttle_fail(f->dir, "bad name", "192.0.2.7", NULL),
+		AF_DIR_OK);
+	assert_int_equal(
+		af_throttle_check(f->dir, "bad name", "192.0.2.7", NULL, &wait),
 		AF_DIR_WAIT);
 	assert_int_equal(wait, 2);
 }
@@ -1606,15 +1723,16 @@ static void test_af_throttle_ipv6_counted_by_64(void **state)
 		snprintf(name, sizeof(name), "v6spray%d", i);
 		snprintf(ip, sizeof(ip), "2001:db8:1:2:%x::%x", i * 7 + 1,
 			 i + 1);
-		assert_int_equal(af_throttle_fail(f->dir, name, ip), AF_DIR_OK);
+		assert_int_equal(af_throttle_fail(f->dir, name, ip, NULL),
+				 AF_DIR_OK);
 	}
-	assert_int_equal(
-		af_throttle_check(f->dir, "other", "2001:db8:1:2::99", &wait),
-		AF_DIR_WAIT);
+	assert_int_equal(af_throttle_check(f->dir, "other", "2001:db8:1:2::99",
+					   NULL, &wait),
+			 AF_DIR_WAIT);
 	assert_int_equal(wait, 1);
-	assert_int_equal(
-		af_throttle_check(f->dir, "other", "2001:db8:1:3::99", &wait),
-		AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "other", "2001:db8:1:3::99",
+					   NULL, &wait),
+			 AF_DIR_OK);
 }
 
 static void test_af_throttle_delay_capped_and_expires(void **state)
@@ -1632,18 +1750,18 @@ static void test_af_throttle_delay_capped_and_expires(void **state)
 	opts.throttle.user_lock_after = 0;
 	opts.throttle.max_delay_s = 30;
 	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
-	assert_int_equal(af_throttle_fail(dir, "olga", NULL), AF_DIR_OK);
-	assert_int_equal(af_throttle_check(dir, "olga", NULL, &wait),
+	assert_int_equal(af_throttle_fail(dir, "olga", NULL, NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_check(dir, "olga", NULL, NULL, &wait),
 			 AF_DIR_WAIT);
 	assert_int_equal(wait, 1);
 	/* The delay is a TTL in the store: it runs out by itself. */
 	nanosleep(&pause, NULL);
-	assert_int_equal(af_throttle_check(dir, "olga", NULL, &wait),
+	assert_int_equal(af_throttle_check(dir, "olga", NULL, NULL, &wait),
 			 AF_DIR_OK);
 	for (int i = 0; i < 40; i++)
-		assert_int_equal(af_throttle_fail(dir, "olga", NULL),
+		assert_int_equal(af_throttle_fail(dir, "olga", NULL, NULL),
 				 AF_DIR_OK);
-	assert_int_equal(af_throttle_check(dir, "olga", NULL, &wait),
+	assert_int_equal(af_throttle_check(dir, "olga", NULL, NULL, &wait),
 			 AF_DIR_WAIT);
 	assert_int_equal(wait, 30);
 	assert_int_equal(af_throttle_is_locked(dir, "olga"), 0);
@@ -1672,41 +1790,42 @@ static void test_af_throttle_lock_runs_out_then_stays(void **state)
 	opts.throttle.lock_s = 1;
 	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
 	for (i = 0; i < 10; i++)
-		assert_int_equal(af_throttle_fail(dir, "lena", NULL),
+		assert_int_equal(af_throttle_fail(dir, "lena", NULL, NULL),
 				 AF_DIR_OK);
-	assert_int_equal(af_throttle_check(dir, "lena", NULL, &wait),
+	assert_int_equal(af_throttle_check(dir, "lena", NULL, NULL, &wait),
 			 AF_DIR_LOCKED);
 	assert_int_equal(wait, 1);
 	nanosleep(&pause, NULL);
-	assert_int_equal(af_throttle_check(dir, "lena", NULL, &wait),
+	assert_int_equal(af_throttle_check(dir, "lena", NULL, NULL, &wait),
 			 AF_DIR_OK);
 	/* Nine more rounds: the hundredth failure locks for good. */
 	for (i = 10; i < AF_THROTTLE_STRIKES_MAX; i++) {
 		if (i % 10 == 0 && i > 10)
 			nanosleep(&pause, NULL);
-		assert_int_equal(af_throttle_fail(dir, "lena", NULL),
+		assert_int_equal(af_throttle_fail(dir, "lena", NULL, NULL),
 				 AF_DIR_OK);
 	}
-	assert_int_equal(af_throttle_check(dir, "lena", NULL, &wait),
+	assert_int_equal(af_throttle_check(dir, "lena", NULL, NULL, &wait),
 			 AF_DIR_LOCKED);
 	assert_int_equal(wait, 0);
 	nanosleep(&pause, NULL);
-	assert_int_equal(af_throttle_check(dir, "lena", NULL, &wait),
+	assert_int_equal(af_throttle_check(dir, "lena", NULL, NULL, &wait),
 			 AF_DIR_LOCKED);
 	assert_int_equal(af_throttle_unlock(dir, "lena"), AF_DIR_OK);
-	assert_int_equal(af_throttle_check(dir, "lena", NULL, &wait),
+	assert_int_equal(af_throttle_check(dir, "lena", NULL, NULL, &wait),
 			 AF_DIR_OK);
 	/* A success in between starts the count of strikes over. */
 	for (i = 0; i < AF_THROTTLE_STRIKES_MAX - 1; i++)
-		assert_int_equal(af_throttle_fail(dir, "lena", NULL),
+		assert_int_equal(af_throttle_fail(dir, "lena", NULL, NULL),
 				 AF_DIR_OK);
 	assert_int_equal(af_throttle_unlock(dir, "lena"), AF_DIR_OK);
-	assert_int_equal(af_throttle_fail(dir, "lena", NULL), AF_DIR_OK);
-	assert_int_equal(af_throttle_success(dir, "lena", NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(dir, "lena", NULL, NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_success(dir, "lena", NULL, NULL),
+			 AF_DIR_OK);
 	for (i = 0; i < 10; i++)
-		assert_int_equal(af_throttle_fail(dir, "lena", NULL),
+		assert_int_equal(af_throttle_fail(dir, "lena", NULL, NULL),
 				 AF_DIR_OK);
-	assert_int_equal(af_throttle_check(dir, "lena", NULL, &wait),
+	assert_int_equal(af_throttle_check(dir, "lena", NULL, NULL, &wait),
 			 AF_DIR_LOCKED);
 	assert_int_equal(wait, 1);
 	af_dir_free(dir);
@@ -1720,13 +1839,14 @@ static void test_af_throttle_new_user_inherits_no_lock(void **state)
 	int i;
 
 	for (i = 0; i < 10; i++)
-		assert_int_equal(af_throttle_fail(f->dir, "ghost", "10.0.0.1"),
-				 AF_DIR_OK);
-	assert_int_equal(af_throttle_check(f->dir, "ghost", NULL, &wait),
+		assert_int_equal(
+			af_throttle_fail(f->dir, "ghost", "10.0.0.1", NULL),
+			AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "ghost", NULL, NULL, &wait),
 			 AF_DIR_LOCKED);
 	assert_int_equal(add_user(f, "{\"username\":\"Ghost\"}", "pw"),
 			 AF_DIR_OK);
-	assert_int_equal(af_throttle_check(f->dir, "ghost", NULL, &wait),
+	assert_int_equal(af_throttle_check(f->dir, "ghost", NULL, NULL, &wait),
 			 AF_DIR_OK);
 	assert_int_equal(af_throttle_is_locked(f->dir, "ghost"), 0);
 }
@@ -2072,7 +2192,7 @@ static void seed_bob(fixture *f, char *client_id, char *sub)
 		       json_string_value(json_object_get(app, "client_id")));
 	json_decref(app);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(af_throttle_fail(f->dir, "bob", NULL),
+		assert_int_equal(af_throttle_fail(f->dir, "bob", NULL, NULL),
 				 AF_DIR_OK);
 	u = get_user(f, "bob");
 	(void)snprintf(sub, AF_DIR_SUB_LEN + 1, "%s",
@@ -2432,15 +2552,17 @@ static void test_af_throttle_lock_survives_memory_store_restart(void **state)
 	reopen_at(f, dir);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(
-			af_throttle_fail(f->dir, "lock-me", "10.0.0.9"),
+			af_throttle_fail(f->dir, "lock-me", "10.0.0.9", NULL),
 			AF_DIR_OK);
-	assert_int_equal(af_throttle_check(f->dir, "lock-me", NULL, &wait),
-			 AF_DIR_LOCKED);
+	assert_int_equal(
+		af_throttle_check(f->dir, "lock-me", NULL, NULL, &wait),
+		AF_DIR_LOCKED);
 	reopen_at(f, dir);
 	assert_int_equal(af_throttle_is_locked(f->dir, "lock-me"), 1);
 	wait = 0;
-	assert_int_equal(af_throttle_check(f->dir, "lock-me", NULL, &wait),
-			 AF_DIR_LOCKED);
+	assert_int_equal(
+		af_throttle_check(f->dir, "lock-me", NULL, NULL, &wait),
+		AF_DIR_LOCKED);
 	assert_true(wait > 1700 && wait <= 1800);
 	/* Counted under the name's hash: never the typed name in clear. */
 	assert_int_equal(store_get(f->store, "strikes:user:lock-me", &v),
@@ -3001,21 +3123,23 @@ static void test_af_throttle_info_follows_delay_and_lock(void **state)
 	assert_int_equal(t.lock_left_ms, 0);
 	assert_int_equal(t.delay_left_ms, 0);
 	for (i = 0; i < 4; i++)
-		assert_int_equal(af_throttle_fail(f->dir, "ivy", NULL),
+		assert_int_equal(af_throttle_fail(f->dir, "ivy", NULL, NULL),
 				 AF_DIR_OK);
 	assert_int_equal(af_throttle_info_get(f->dir, "IVY", &t), AF_DIR_OK);
 	assert_int_equal(t.failures, 4);
 	assert_int_equal(t.delay_left_ms, 0);
 	/* From the fifth on, a delay runs: 1 s, then 2 s. */
-	assert_int_equal(af_throttle_fail(f->dir, "ivy", NULL), AF_DIR_OK);
-	assert_int_equal(af_throttle_fail(f->dir, "ivy", NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(f->dir, "ivy", NULL, NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(f->dir, "ivy", NULL, NULL),
+			 AF_DIR_OK);
 	assert_int_equal(af_throttle_info_get(f->dir, "ivy", &t), AF_DIR_OK);
 	assert_int_equal(t.failures, 6);
 	assert_int_equal(t.locked, 0);
 	assert_true(t.delay_left_ms > 0 && t.delay_left_ms <= 2000);
 	/* The tenth locks for lock_s (1800 s by default). */
 	for (i = 6; i < 10; i++)
-		assert_int_equal(af_throttle_fail(f->dir, "ivy", NULL),
+		assert_int_equal(af_throttle_fail(f->dir, "ivy", NULL, NULL),
 				 AF_DIR_OK);
 	assert_int_equal(af_throttle_info_get(f->dir, "ivy", &t), AF_DIR_OK);
 	assert_int_equal(t.failures, 10);
@@ -3036,7 +3160,7 @@ static void test_af_throttle_info_follows_delay_and_lock(void **state)
 	opts.throttle.lock_s = 0;
 	opts.throttle.user_lock_after = 1;
 	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
-	assert_int_equal(af_throttle_fail(dir, "jo", NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(dir, "jo", NULL, NULL), AF_DIR_OK);
 	assert_int_equal(af_throttle_info_get(dir, "jo", &t), AF_DIR_OK);
 	assert_int_equal(t.failures, 1);
 	assert_int_equal(t.locked, 1);
@@ -3389,15 +3513,15 @@ static void test_af_throttle_lock_of_no_user_not_on_trail(void **state)
 			 AF_DIR_OK);
 	for (int i = 0; i < 10; i++) {
 		assert_int_equal(
-			af_throttle_fail(f->dir, "hunter2-typed", NULL),
+			af_throttle_fail(f->dir, "hunter2-typed", NULL, NULL),
 			AF_DIR_OK);
-		assert_int_equal(af_throttle_fail(f->dir, "ann", NULL),
+		assert_int_equal(af_throttle_fail(f->dir, "ann", NULL, NULL),
 				 AF_DIR_OK);
 	}
 	assert_int_equal(
-		af_throttle_check(f->dir, "hunter2-typed", NULL, &wait),
+		af_throttle_check(f->dir, "hunter2-typed", NULL, NULL, &wait),
 		AF_DIR_LOCKED);
-	assert_int_equal(af_throttle_check(f->dir, "ann", NULL, &wait),
+	assert_int_equal(af_throttle_check(f->dir, "ann", NULL, NULL, &wait),
 			 AF_DIR_LOCKED);
 	assert_false(on_trail(f, "user.lock", "hunter2-typed"));
 	assert_true(on_trail(f, "user.lock", "ann"));
@@ -3436,6 +3560,8 @@ int main(void)
 		T(test_af_dir_user_login_old_costs_rehashed),
 		T(test_af_throttle_user_delays_then_locks),
 		T(test_af_throttle_success_clears_user_count),
+		T(test_af_throttle_known_browser_answers_for_itself),
+		T(test_af_throttle_known_browser_own_turn),
 		T(test_af_throttle_address_spray_delayed),
 		T(test_af_throttle_ipv6_counted_by_64),
 		T(test_af_throttle_delay_capped_and_expires),

@@ -1,0 +1,345 @@
+/* Known browsers: a cookie of MACs that exempts a user's own browser
+ * from the lock others can run the user into. */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "directory/directory.h"
+#include "session/known.h"
+
+#define KEY_NAME    "known_browser_key"
+#define LABEL	    "authflow known browser 1"
+#define TIME_BYTES  8
+#define MAC_BYTES   16
+#define ENTRY_BYTES (TIME_BYTES + MAC_BYTES)
+
+const char *af_known_strerror(af_known_status st)
+{
+	switch (st) {
+	case AF_KNOWN_OK:
+		return "ok";
+	case AF_KNOWN_NONE:
+		return "not a known browser";
+	case AF_KNOWN_INVALID:
+		return "invalid argument";
+	case AF_KNOWN_STORE:
+		return "the known-browser key could not be read or made";
+	case AF_KNOWN_CRYPTO:
+		return "cryptographic failure";
+	}
+	return "unknown status";
+}
+
+/* The user name as the throttle counts it: ASCII folded to lower case. */
+static int fold(const char *user, char *out, size_t cap)
+{
+	size_t n = user != NULL ? strnlen(user, cap) : 0;
+
+	if (n == 0 || n >= cap)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char c = user[i];
+
+		out[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* The MAC of an entry issued at t (8 bytes, as in the entry) for name. */
+static af_known_status mac_of(const uint8_t key[AF_KNOWN_KEY_BYTES],
+			      const uint8_t t[TIME_BYTES], const char *name,
+			      uint8_t out[MAC_BYTES])
+{
+	uint8_t full[EVP_MAX_MD_SIZE];
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end()};
+	size_t outl = 0;
+	af_known_status st = AF_KNOWN_CRYPTO;
+
+	/* The label and a NUL, the time, the name: no two inputs alike. */
+	if (ctx != NULL &&
+	    EVP_MAC_init(ctx, key, AF_KNOWN_KEY_BYTES, params) == 1 &&
+	    EVP_MAC_update(ctx, (const uint8_t *)LABEL, sizeof(LABEL)) == 1 &&
+	    EVP_MAC_update(ctx, t, TIME_BYTES) == 1 &&
+	    EVP_MAC_update(ctx, (const uint8_t *)name, strlen(name)) == 1 &&
+	    EVP_MAC_final(ctx, full, &outl, sizeof(full)) == 1 &&
+	    outl >= MAC_BYTES) {
+		memcpy(out, full, MAC_BYTES);
+		st = AF_KNOWN_OK;
+	}
+	OPENSSL_cleanse(full, sizeof(full));
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	return st;
+}
+
+static void time_put(int64_t t, uint8_t out[TIME_BYTES])
+{
+	uint64_t u = (uint64_t)t;
+
+	for (int i = TIME_BYTES - 1; i >= 0; i--) {
+		out[i] = (uint8_t)(u & 0xff);
+		u >>= 8;
+	}
+}
+
+static int64_t time_get(const uint8_t in[TIME_BYTES])
+{
+	uint64_t u = 0;
+
+	for (int i = 0; i < TIME_BYTES; i++)
+		u = (u << 8) | in[i];
+	return u > (uint64_t)INT64_MAX ? -1 : (int64_t)u;
+}
+
+/*
+ * The next entry of *value (advanced past it and its '.') decoded into
+ * raw: 1 when well formed and issued within the lifetime, 0 when not, -1
+ * at the end. A value of more than AF_KNOWN_ENTRIES_MAX entries has the
+ * rest ignored by the callers' counts.
+ */
+static int next_entry(const char **value, int64_t now, int64_t life_s,
+		      uint8_t raw[ENTRY_BYTES])
+{
+	const char *s = *value;
+	size_t n = strcspn(s, ".");
+	size_t got = 0;
+	int64_t t;
+
+	if (*s == '\0')
+		return -1;
+	*value = s[n] == '.' ? s + n + 1 : s + n;
+	if (n != AF_KNOWN_ENTRY_LEN || !af_b64url_text_ok(s, n) ||
+	    af_b64url_decode(s, n, raw, ENTRY_BYTES, &got) != 0 ||
+	    got != ENTRY_BYTES)
+		return 0;
+	t = time_get(raw);
+	return t >= 0 && t <= now + AF_KNOWN_SKEW_S && now - t < life_s;
+}
+
+static void hex_of(const uint8_t *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+af_known_status af_known_match(const uint8_t key[AF_KNOWN_KEY_BYTES],
+			       const char *value, const char *user, int64_t now,
+			       int64_t life_s, char id[AF_KNOWN_ID_BUF])
+{
+	char name[AF_DIR_USERNAME_MAX + 1];
+	uint8_t raw[ENTRY_BYTES], want[MAC_BYTES];
+	af_known_status st = AF_KNOWN_NONE;
+	int r;
+
+	if (id != NULL)
+		id[0] = '\0';
+	if (key == NULL || id == NULL || life_s <= 0)
+		return AF_KNOWN_INVALID;
+	if (value == NULL || fold(user, name, sizeof(name)) != 0)
+		return AF_KNOWN_NONE;
+	for (unsigned i = 0; i < AF_KNOWN_ENTRIES_MAX; i++) {
+		r = next_entry(&value, now, life_s, raw);
+		if (r < 0)
+			break;
+		if (r == 0)
+			continue;
+		if (mac_of(key, raw, name, want) != AF_KNOWN_OK) {
+			st = AF_KNOWN_CRYPTO;
+			break;
+		}
+		if (CRYPTO_memcmp(want, raw + TIME_BYTES, MAC_BYTES) == 0) {
+			hex_of(want, MAC_BYTES, id);
+			st = AF_KNOWN_OK;
+			break;
+		}
+	}
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(want, sizeof(want));
+	return st;
+}
+
+af_known_status af_known_add(const uint8_t key[AF_KNOWN_KEY_BYTES],
+			     const char *value, const char *user, int64_t now,
+			     int64_t life_s, char *out, size_t outcap)
+{
+	char name[AF_DIR_USERNAME_MAX + 1];
+	uint8_t raw[ENTRY_BYTES], want[MAC_BYTES];
+	af_known_status st = AF_KNOWN_OK;
+	size_t len;
+	unsigned kept = 1;
+	int r;
+
+	if (out != NULL && outcap > 0)
+		out[0] = '\0';
+	if (key == NULL || out == NULL || outcap < AF_KNOWN_VALUE_BUF ||
+	    life_s <= 0 || now < 0 || fold(user, name, sizeof(name)) != 0)
+		return AF_KNOWN_INVALID;
+	time_put(now, raw);
+	if (mac_of(key, raw, name, raw + TIME_BYTES) != AF_KNOWN_OK ||
+	    af_b64url_encode(raw, ENTRY_BYTES, out, outcap) != 0) {
+		out[0] = '\0';
+		return AF_KNOWN_CRYPTO;
+	}
+	len = AF_KNOWN_ENTRY_LEN;
+	/* The others' entries, as they were, after the user's new one. */
+	for (unsigned i = 0; value != NULL && i < AF_KNOWN_ENTRIES_MAX &&
+			     kept < AF_KNOWN_ENTRIES_MAX;
+	     i++) {
+		const char *at = value;
+
+		r = next_entry(&value, now, life_s, raw);
+		if (r < 0)
+			break;
+		if (r == 0)
+			continue;
+		if (mac_of(key, raw, name, want) != AF_KNOWN_OK) {
+			st = AF_KNOWN_CRYPTO;
+			break;
+		}
+		if (CRYPTO_memcmp(want, raw + TIME_BYTES, MAC_BYTES) == 0)
+			continue;
+		out[len++] = '.';
+		memcpy(out + len, at, AF_KNOWN_ENTRY_LEN);
+		len += AF_KNOWN_ENTRY_LEN;
+		out[len] = '\0';
+		kept++;
+	}
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(want, sizeof(want));
+	if (st != AF_KNOWN_OK)
+		out[0] = '\0';
+	return st;
+}
+
+/* 64 hex characters into 32 bytes; 0 or -1. */
+static int key_from_hex(const store_value *v, uint8_t key[AF_KNOWN_KEY_BYTES])
+{
+	if (v->len != 2 * AF_KNOWN_KEY_BYTES)
+		return -1;
+	for (size_t i = 0; i < v->len; i++) {
+		int c = v->data[i], d;
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			return -1;
+		if (i % 2 == 0)
+			key[i / 2] = (uint8_t)(d << 4);
+		else
+			key[i / 2] = (uint8_t)(key[i / 2] | d);
+	}
+	return 0;
+}
+
+af_known_status af_known_key(store_ctx *store, uint8_t key[AF_KNOWN_KEY_BYTES])
+{
+	char hex[2 * AF_KNOWN_KEY_BYTES + 1];
+	store_value v = {NULL, 0};
+	af_known_status rc = AF_KNOWN_STORE;
+	store_status st;
+
+	if (store == NULL || key == NULL)
+		return AF_KNOWN_INVALID;
+	/* Of two nodes that make one at once, the first to store it wins. */
+	for (int tries = 0; tries < 2; tries++) {
+		st = store_get(store, KEY_NAME, &v);
+		if (st == STORE_OK) {
+			rc = key_from_hex(&v, key) == 0 ? AF_KNOWN_OK
+							: AF_KNOWN_STORE;
+			break;
+		}
+		if (st != STORE_NOT_FOUND)
+			break;
+		if (af_random_bytes(key, AF_KNOWN_KEY_BYTES) != 0) {
+			rc = AF_KNOWN_CRYPTO;
+			break;
+		}
+		hex_of(key, AF_KNOWN_KEY_BYTES, hex);
+		st = store_set(store, KEY_NAME, hex, strlen(hex), 0,
+			       STORE_SET_NX | STORE_SET_DURABLE);
+		OPENSSL_cleanse(hex, sizeof(hex));
+		if (st == STORE_OK) {
+			rc = AF_KNOWN_OK;
+			break;
+		}
+		if (st != STORE_EXISTS)
+			break;
+	}
+	if (v.data != NULL)
+		OPENSSL_cleanse(v.data, v.len);
+	store_value_free(&v);
+	if (rc != AF_KNOWN_OK)
+		OPENSSL_cleanse(key, AF_KNOWN_KEY_BYTES);
+	return rc;
+}
+
+static int64_t life_of(const af_server *srv)
+{
+	return (int64_t)srv->cfg.known_browser_days * 86400;
+}
+
+af_known_status af_known_browser(af_server *srv, const af_req *req,
+				 const char *user, char id[AF_KNOWN_ID_BUF])
+{
+	char value[AF_KNOWN_VALUE_BUF];
+	uint8_t key[AF_KNOWN_KEY_BYTES];
+	af_known_status st;
+
+	if (id == NULL)
+		return AF_KNOWN_INVALID;
+	id[0] = '\0';
+	if (srv == NULL || req == NULL || life_of(srv) == 0 ||
+	    af_req_cookie(req, AF_KNOWN_COOKIE, value, sizeof(value)) != 0)
+		return AF_KNOWN_NONE;
+	st = af_known_key(srv->store, key);
+	if (st == AF_KNOWN_OK)
+		st = af_known_match(key, value, user, af_now(), life_of(srv),
+				    id);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (st != AF_KNOWN_OK && st != AF_KNOWN_NONE)
+		log_warn(srv->log, req->rid, "known_browser",
+			 "could not check the browser: %s",
+			 af_known_strerror(st));
+	return st;
+}
+
+void af_known_remember(af_server *srv, const af_req *req, af_resp *resp,
+		       const char *user)
+{
+	char value[AF_KNOWN_VALUE_BUF], out[AF_KNOWN_VALUE_BUF];
+	uint8_t key[AF_KNOWN_KEY_BYTES];
+	af_known_status st;
+
+	if (srv == NULL || req == NULL || resp == NULL || life_of(srv) == 0)
+		return;
+	if (af_req_cookie(req, AF_KNOWN_COOKIE, value, sizeof(value)) != 0)
+		value[0] = '\0';
+	st = af_known_key(srv->store, key);
+	if (st == AF_KNOWN_OK)
+		st = af_known_add(key, value, user, af_now(), life_of(srv), out,
+				  sizeof(out));
+	OPENSSL_cleanse(key, sizeof(key));
+	if (st == AF_KNOWN_OK)
+		af_resp_cookie(resp, AF_KNOWN_COOKIE, out, (long)life_of(srv));
+	else
+		log_warn(srv->log, req->rid, "known_browser",
+			 "could not remember the browser: %s",
+			 af_known_strerror(st));
+}
