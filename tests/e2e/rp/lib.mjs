@@ -135,8 +135,11 @@ export class Browser {
       const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a));
       if (expired || value === '') this.jar.delete(name);
       else this.jar.set(name, value);
-      // Session cookies only: a persistent cookie would survive a user switch.
-      if (attrs.some((a) => /^\s*(expires|max-age)=/i.test(a)) && !expired) {
+      // Session cookies only: a persistent cookie would survive a user
+      // switch. The known-browser cookie is the one exception: it signs
+      // nobody in (session/known.h).
+      const known = /^(__Host-)?af_known$/.test(name);
+      if (attrs.some((a) => /^\s*(expires|max-age)=/i.test(a)) && !expired && !known) {
         throw new Error(`persistent cookie set: ${c}`);
       }
     }

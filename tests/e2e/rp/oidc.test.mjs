@@ -1472,6 +1472,67 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
     return signIn(new Browser(headers), s.issuer, url.href, user, password);
   }
 
+  test('known browser: a delay run up by others does not hold up the user\'s own browser', { timeout: 60000 }, async () => {
+    const srv = await startServer({ store: STORE, logLevel: 'info', listen: { trusted_proxies: ['127.0.0.0/8'] } });
+    try {
+      const s = { ...(await seed(srv, { user: 'kira' })), issuer: srv.issuer };
+      const config = await client.discovery(new URL(s.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const url = async (extra = {}) => client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT, scope: 'openid', state: client.randomState(),
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256', ...extra,
+      }).href;
+      const xff = (ip) => ({ 'x-forwarded-for': `${ip}, 127.0.0.1` });
+      const post = (b, o, user, password) => b.post(`${s.issuer}/login`, { ...o.fields, username: user, password });
+      const mine = new Browser(xff('198.51.100.7'));
+      // Only a whole sign-in makes a browser known: a wrong password does not.
+      let o = await openAuthorize(mine, s.issuer, await url());
+      let r = await post(mine, o, s.user, 'wrong-0');
+      assert.equal(r.status, 401);
+      assert.ok(!r.headers.getSetCookie().some((c) => c.startsWith('af_known=')));
+      r = await post(mine, o, s.user, s.password);
+      assert.equal(r.status, 302, r.text);
+      const known = r.headers.getSetCookie().find((c) => c.startsWith('af_known='));
+      assert.ok(known, 'known-browser cookie set');
+      assert.match(known, /^af_known=[A-Za-z0-9_-]{32};/, 'one opaque entry, no name in it');
+      assert.match(known, /HttpOnly/);
+      assert.match(known, /Max-Age=15552000/, '180 days by default');
+      // Someone who knows only the name runs up the delay from elsewhere.
+      const other = new Browser(xff('203.0.113.9'));
+      const oo = await openAuthorize(other, s.issuer, await url());
+      for (let i = 1; i <= 5; i++) assert.equal((await post(other, oo, s.user, `wrong-${i}`)).status, 401);
+      assert.equal((await post(other, oo, 'KIRA', s.password)).status, 429, 'every other browser waits');
+      // The user's own browser does not, from any address.
+      mine.headers = xff('192.0.2.200');
+      o = await openAuthorize(mine, s.issuer, await url({ prompt: 'login' }));
+      r = await post(mine, o, s.user, s.password);
+      assert.equal(r.status, 302, r.text);
+      assert.ok(new URL(r.location).searchParams.get('code'));
+      // Its own failures hold it up, and nobody else.
+      o = await openAuthorize(mine, s.issuer, await url({ prompt: 'login' }));
+      for (let i = 0; i < 5; i++) assert.equal((await post(mine, o, s.user, `wrong-${i}`)).status, 401);
+      assert.equal((await post(mine, o, s.user, s.password)).status, 429, 'a known browser waits after its own failures');
+      r = await signIn(new Browser(xff('192.0.2.201')), s.issuer, await url(), s.user, s.password);
+      assert.equal(r.status, 302, r.text);
+      // A cookie taken to another user's name proves nothing there.
+      const t = { ...(await seed(srv, { user: 'kirb' })), issuer: srv.issuer };
+      const thief = new Browser(xff('203.0.113.10'));
+      thief.jar.set('af_known', mine.jar.get('af_known'));
+      for (let i = 0; i < 5; i++) assert.equal((await attempt(t, xff('203.0.113.10'), t.user, `wrong-${i}`)).status, 401);
+      assert.equal((await attempt(t, xff('192.0.2.202'), t.user, t.password)).status, 429, 'kirb waits');
+      await new Promise((res) => setTimeout(res, 200));
+      const lines = srv.stderr().split('\n').filter((l) => l.includes('"event":"login"')).map((l) => JSON.parse(l));
+      const mineFailed = lines.filter((l) => l.outcome === 'bad_credentials' && l.ip === '192.0.2.200');
+      assert.equal(mineFailed.length, 5);
+      assert.ok(mineFailed.every((l) => l.msg === 'known_browser=1'), JSON.stringify(mineFailed[0]));
+      const otherFailed = lines.filter((l) => l.outcome === 'bad_credentials' && l.ip === '203.0.113.9');
+      assert.ok(otherFailed.every((l) => l.msg === undefined), JSON.stringify(otherFailed[0]));
+    } finally {
+      await srv.stop();
+    }
+  });
+
   test('behind a trusted proxy each client address is counted apart; elsewhere the header is not believed', { timeout: 120000 }, async () => {
     const xff = (ip) => ({ 'x-forwarded-for': `${ip}, 127.0.0.1` });
     for (const trusted of [true, false]) {
