@@ -379,6 +379,43 @@ describe(`push MFA (${STORE} store)`, () => {
     await server.admin('POST', '/users/sasha/unlock');
   });
 
+  test('known browser: the user\'s own browser passes both steps while others wait', { timeout: 60000 }, async () => {
+    // A server of its own, behind a trusted proxy: each browser has an address.
+    const shared = server;
+    server = await startServer({ store: STORE, listen: { trusted_proxies: ['127.0.0.0/8'] } });
+    try {
+      const xff = (ip) => ({ 'x-forwarded-for': `${ip}, 127.0.0.1` });
+      const s = await mfaUser('kai');
+      const mine = new Browser(xff('198.51.100.8'));
+      let m = await toMfa(s, mine);
+      // The password alone does not make the browser known.
+      assert.ok(!mine.jar.has('af_known'));
+      const code = (await idsim(server, s.phone, ['code'])).stdout;
+      let f = hiddenFields(m.page.text);
+      let r = await mine.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code });
+      assert.equal(r.status, 302, r.text);
+      assert.ok(r.headers.getSetCookie().some((c) => /^af_known=[A-Za-z0-9_-]{32};/.test(c)), 'known after both steps');
+      // Someone with the name runs up the user's delay from elsewhere.
+      const other = new Browser(xff('203.0.113.19'));
+      for (let i = 0; i < 5; i++) {
+        r = await signIn(other, server.issuer, (await authUrl(s.config)).url.href, s.user, `wrong-${i}`);
+        assert.equal(r.status, 401);
+      }
+      r = await signIn(other, server.issuer, (await authUrl(s.config)).url.href, s.user, s.password);
+      assert.equal(r.status, 429, 'others wait');
+      // The user's own browser passes the password, and its wrong code is
+      // checked (401), not held up (429) by the others' failures.
+      m = await toMfa(s, mine, { prompt: 'login' });
+      f = hiddenFields(m.page.text);
+      r = await mine.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code: '000000' });
+      assert.equal(r.status, 401, r.text);
+      assert.match(r.text, /not right/);
+    } finally {
+      await server.stop();
+      server = shared;
+    }
+  });
+
   test('a password-only session does not carry over once the policy asks for MFA', async () => {
     const s = await seed(server, { user: 'tara' });
     s.config = await rp(s);
