@@ -118,7 +118,8 @@ static void subjects_of(const char *user, const char *ip, const char *browser,
 		}
 		af_sha256_hex(s->name, n, s->user);
 		/* A browser is known to a user, never to a name alone. */
-		if (visible(browser, AF_THROTTLE_BROWSER_MAX))
+		if (browser != NULL &&
+		    visible(browser, AF_THROTTLE_BROWSER_MAX))
 			memcpy(s->browser, browser, strlen(browser) + 1);
 	}
 }

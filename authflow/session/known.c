@@ -35,20 +35,10 @@ const char *af_known_strerror(af_known_status st)
 	return "unknown status";
 }
 
-/* The user name as the throttle counts it: ASCII folded to lower case. */
+/* The user name as the directory keeps it (lower case); 0 or -1. */
 static int fold(const char *user, char *out, size_t cap)
 {
-	size_t n = user != NULL ? strnlen(user, cap) : 0;
-
-	if (n == 0 || n >= cap)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		char c = user[i];
-
-		out[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-	}
-	out[n] = '\0';
-	return 0;
+	return af_dir_user_canonical(user, out, cap) == AF_DIR_OK ? 0 : -1;
 }
 
 /* The MAC of an entry issued at t (8 bytes, as in the entry) for name. */
@@ -229,7 +219,7 @@ af_known_status af_known_add(const uint8_t key[AF_KNOWN_KEY_BYTES],
 /* 64 hex characters into 32 bytes; 0 or -1. */
 static int key_from_hex(const store_value *v, uint8_t key[AF_KNOWN_KEY_BYTES])
 {
-	if (v->len != 2 * AF_KNOWN_KEY_BYTES)
+	if (v->len != (size_t)2 * AF_KNOWN_KEY_BYTES)
 		return -1;
 	for (size_t i = 0; i < v->len; i++) {
 		int c = v->data[i], d;
@@ -250,7 +240,7 @@ static int key_from_hex(const store_value *v, uint8_t key[AF_KNOWN_KEY_BYTES])
 
 af_known_status af_known_key(store_ctx *store, uint8_t key[AF_KNOWN_KEY_BYTES])
 {
-	char hex[2 * AF_KNOWN_KEY_BYTES + 1];
+	char hex[(size_t)2 * AF_KNOWN_KEY_BYTES + 1];
 	store_value v = {NULL, 0};
 	af_known_status rc = AF_KNOWN_STORE;
 	store_status st;

@@ -40,11 +40,12 @@
 /* An entry: 24 bytes in base64url. */
 #define AF_KNOWN_ENTRY_LEN   32
 /* A cookie value whole, and its NUL. */
-#define AF_KNOWN_VALUE_BUF   (AF_KNOWN_ENTRIES_MAX * (AF_KNOWN_ENTRY_LEN + 1))
+#define AF_KNOWN_VALUE_BUF \
+	((size_t)AF_KNOWN_ENTRIES_MAX * (AF_KNOWN_ENTRY_LEN + 1))
 /* A browser id: 32 hex characters and a NUL. */
-#define AF_KNOWN_ID_BUF	     33
+#define AF_KNOWN_ID_BUF 33
 /* An entry issued this far ahead of the clock still counts (clock steps). */
-#define AF_KNOWN_SKEW_S	     300
+#define AF_KNOWN_SKEW_S 300
 
 typedef enum af_known_status {
 	AF_KNOWN_OK = 0,
