@@ -436,6 +436,12 @@ int main(int argc, char **argv)
 			OPENSSL_cleanse(&cfg, sizeof(cfg));
 			return 1;
 		}
+		if (a.check != NULL &&
+		    af_server_check_state(&cfg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "authflow: %s: %s\n", a.check, err);
+			OPENSSL_cleanse(&cfg, sizeof(cfg));
+			return 1;
+		}
 		if (a.check != NULL) {
 			/* Still OK: a start would serve it, and says so too. */
 			if (cfg.tls_cert_file[0] != '\0' &&

@@ -177,6 +177,19 @@ int af_server_check(const af_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+int af_server_check_state(const af_config *cfg, char *err, size_t errlen)
+{
+	store_options so;
+	char serr[512];
+
+	store_options_of(cfg, &so);
+	if (store_check_state(&so, serr, sizeof(serr)) != STORE_OK) {
+		snprintf(err, errlen, "state_dir: %s", serr);
+		return -1;
+	}
+	return 0;
+}
+
 int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		   char *err, size_t errlen)
 {

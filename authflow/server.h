@@ -85,6 +85,14 @@ typedef struct af_server {
 int af_server_check(const af_config *cfg, char *err, size_t errlen);
 
 /*
+ * Reads the memory store's state file as a start would replay it, writing
+ * nothing (store_check_state()): 0, or -1 with a one-line reason (a
+ * corrupt file, with its offset). For --check-config only: a start
+ * replays the file anyway, and would do it twice.
+ */
+int af_server_check_state(const af_config *cfg, char *err, size_t errlen);
+
+/*
  * Opens the store, the key ring and the directory for cfg (copied). On
  * failure returns -1 with a one-line reason in err; af_server_cleanup()
  * must still be called.

@@ -133,6 +133,19 @@ store_status store_check(const store_options *opts, char *err, size_t errlen)
 	return store_memory_check(opts, err, errlen);
 }
 
+store_status store_check_state(const store_options *opts, char *err,
+			       size_t errlen)
+{
+	store_errf(err, errlen, "%s", "");
+	if (opts == NULL) {
+		store_errf(err, errlen, "no store options");
+		return STORE_ERR_ARG;
+	}
+	if (opts->backend != STORE_BACKEND_MEMORY)
+		return STORE_OK;
+	return store_memory_check_state(opts, err, errlen);
+}
+
 store_status store_open(const store_options *opts, store_ctx **out, char *err,
 			size_t errlen)
 {

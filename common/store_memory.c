@@ -2978,6 +2978,60 @@ store_status store_memory_check(const store_options *opts, char *err,
 	return rc;
 }
 
+store_status store_memory_check_state(const store_options *opts, char *err,
+				      size_t errlen)
+{
+	char abs[PATH_MAX], why[128];
+	char path[PATH_MAX + sizeof(AOF_NAME) + 1];
+	store_options bare;
+	struct replay_out ro;
+	const store_ops *ops = NULL;
+	void *impl = NULL, *map;
+	struct mem_store *ms;
+	struct stat sb;
+	store_status rc;
+	int fd;
+
+	if (opts->state_dir == NULL || opts->state_dir[0] == '\0')
+		return STORE_OK;
+	paths_of(opts->state_dir, abs, sizeof(abs), path, sizeof(path));
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return STORE_OK; /* none yet: a start makes it */
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		af_errno_text(errno, why, sizeof(why));
+		store_errf(err, errlen, "cannot read %s: %s", path, why);
+		if (fd >= 0)
+			close(fd);
+		return STORE_ERR_IO;
+	}
+	if (sb.st_size == 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return STORE_OK; /* check_file() has spoken of the kind */
+	}
+	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		af_errno_text(errno, why, sizeof(why));
+		store_errf(err, errlen, "cannot map %s: %s", path, why);
+		return STORE_ERR_IO;
+	}
+	/* A store of its own, without a file, takes the replay. */
+	memset(&bare, 0, sizeof(bare));
+	bare.backend = STORE_BACKEND_MEMORY;
+	rc = store_memory_open(&bare, &ops, &impl, err, errlen);
+	if (rc == STORE_OK) {
+		ms = impl;
+		(void)snprintf(ms->aof_path, sizeof(ms->aof_path), "%s", path);
+		rc = replay_map(ms, map, (size_t)sb.st_size, &ro);
+		if (rc != STORE_OK)
+			replay_refusal(ms, rc, &ro, err, errlen);
+		ops->close(impl);
+	}
+	munmap(map, (size_t)sb.st_size);
+	return rc;
+}
+
 static void mem_close(void *impl)
 {
 	struct mem_store *ms = impl;

@@ -164,6 +164,20 @@ STORE_NODISCARD store_status store_check(const store_options *opts, char *err,
 					 size_t errlen);
 
 /*
+ * Reads the memory store's state file, if there is one, as store_open()
+ * would replay it, into a copy that is then dropped, and writes nothing:
+ * STORE_OK (also for a torn tail, which store_open() cuts off and keeps
+ * aside, and for any other backend), STORE_ERR_CORRUPT (what store_open()
+ * would refuse: a damaged record with records after it, or not a state
+ * file, with its offset in err), STORE_ERR_IO, STORE_ERR_NOMEM. Safe while
+ * a server has the file open: what it is appending is a torn tail here.
+ * Costs the memory and time of a replay; for "authflow --check-config",
+ * after store_check().
+ */
+STORE_NODISCARD store_status store_check_state(const store_options *opts,
+					       char *err, size_t errlen);
+
+/*
  * Closes the store, flushing the append-only file. Accepts NULL.
  * Thread-safety: call it once no other thread uses the store any more
  * (join the worker threads first).

@@ -520,5 +520,18 @@ kill -TERM "$pid"
 wait "$pid"
 pid=
 
+# --check-config reads the state file as a start would replay it, and
+# writes nothing: a damaged record with records after it is refused with
+# its offset, before a restart would meet it.
+expect check-state-ok 0 "$BIN/authflow" --check-config "$tmp/af3.json"
+cp -p "$tmp/state3/store.aof" "$tmp/aof.good"
+printf '\377' | dd of="$tmp/state3/store.aof" bs=1 seek=70 conv=notrunc status=none
+cp -p "$tmp/state3/store.aof" "$tmp/aof.bad"
+expect check-state-corrupt 1 "$BIN/authflow" --check-config "$tmp/af3.json"
+grep -q "af3.json: state_dir: state file .*store.aof is corrupt at byte offset 8 " "$tmp/err" && ok ||
+	bad "corrupt state file named by the check: $(cat "$tmp/err")"
+cmp -s "$tmp/state3/store.aof" "$tmp/aof.bad" && ok || bad "the check wrote to the state file"
+cp -p "$tmp/aof.good" "$tmp/state3/store.aof"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -2156,6 +2156,54 @@ static void test_open_corrupt_middle_refused(void **state)
 	assert_null(st);
 }
 
+/*
+ * store_check_state() reads the file as a start would replay it, and
+ * writes nothing: a torn tail passes, a damaged record with records after
+ * it is refused with its offset, as store_open() refuses it.
+ */
+static void test_check_state_replays_read_only(void **state)
+{
+	struct fixture *f = *state;
+	char err[4400] = "";
+	struct stat before, after;
+	uint8_t b;
+	int fd;
+
+	put(f->st, "a", "alpha");
+	put(f->st, "b", "beta");
+	assert_int_equal(store_check_state(&f->opts, err, sizeof(err)),
+			 STORE_OK);
+	store_close(f->st);
+	f->st = NULL;
+	/* A torn tail: a start cuts it off; the check passes it. */
+	fd = open(f->aof, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "\x20\x00", 2), 2);
+	close(fd);
+	assert_int_equal(stat(f->aof, &before), 0);
+	assert_int_equal(store_check_state(&f->opts, err, sizeof(err)),
+			 STORE_OK);
+	/* Flip one bit inside the first record's body. */
+	fd = open(f->aof, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, 8 + 40 + 14), 1);
+	b ^= 0x01;
+	assert_int_equal(pwrite(fd, &b, 1, 8 + 40 + 14), 1);
+	close(fd);
+	assert_int_equal(store_check_state(&f->opts, err, sizeof(err)),
+			 STORE_ERR_CORRUPT);
+	assert_non_null(strstr(err, f->abs_aof));
+	assert_non_null(strstr(err, "offset 8 "));
+	/* Nothing was written, cut or kept aside. */
+	assert_int_equal(stat(f->aof, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(cut_files(f->dir, NULL, 0), 0);
+	/* No file yet, or another backend: nothing to read. */
+	assert_int_equal(unlink(f->aof), 0);
+	assert_int_equal(store_check_state(&f->opts, err, sizeof(err)),
+			 STORE_OK);
+}
+
 static void test_open_state_file_mode_0600(void **state)
 {
 	struct fixture *f = *state;
@@ -3308,6 +3356,7 @@ int main(void)
 		CASE(test_queue_not_persisted, setup_aof),
 		CASE(test_open_torn_tail_truncated, setup_aof),
 		CASE(test_open_corrupt_middle_refused, setup_aof),
+		CASE(test_check_state_replays_read_only, setup_aof),
 		CASE(test_open_state_file_mode_0600, setup_aof),
 		CASE(test_open_state_folder_others_may_write_refused,
 		     setup_aof),
