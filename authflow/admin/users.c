@@ -227,7 +227,10 @@ static int add_throttle(af_admin_call *c, json_t *user, int64_t now)
 	    json_object_set_new(user, "failed_signins",
 				json_integer((json_int_t)t.failures)) != 0 ||
 	    json_object_set_new(user, "delayed_until",
-				until_of(now, t.delay_left_ms)) != 0) {
+				until_of(now, t.delay_left_ms)) != 0 ||
+	    json_object_set_new(user, "browsers_locked",
+				json_integer((json_int_t)t.browsers_locked)) !=
+		    0) {
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		return 0;
 	}

@@ -10,8 +10,15 @@
 #define MAX_SHIFT      30 /* 2^30 s is past every allowed maximum delay */
 /* Failures since a user's last success are kept this long. */
 #define STRIKES_TTL_MS ((uint64_t)30 * 86400 * 1000)
-/* A known browser's lock when locks otherwise last until lifted. */
-#define BROWSER_LOCK_S 86400u
+/*
+ * The set of a user's known browsers that have failures, a delay or a
+ * lock ("browsers:user:<hash>"), so that an unlock of the user reaches
+ * them: persistent, since a browser's lock is durable. A browser leaves
+ * it at its next success there, or at the unlock; it holds only ids of
+ * cookies the server issued to the user, so it stays as small as the
+ * user's browsers.
+ */
+#define BROWSERS       "browsers"
 
 void af_throttle_params_default(af_throttle_params *params)
 {
@@ -389,20 +396,25 @@ void af_throttle_end(af_dir *dir, const char *user, const char *browser)
 
 /*
  * A failure in a browser known to the user: counted, delayed and locked
- * for that browser alone, never as the user's strikes. A lock that would
- * last until lifted lasts BROWSER_LOCK_S: an administrator unlocks a user,
- * and cannot name the user's browsers.
+ * for that browser alone, never as the user's strikes; the browser joins
+ * the user's set, through which an unlock of the user reaches it.
  */
 static af_dir_status fail_browser(af_dir *dir, const subjects *s,
 				  const char *ip)
 {
 	const af_throttle_params *p = &af_dir_options_get(dir)->throttle;
 	char key[STORE_KEY_MAX];
-	uint64_t lock_s = p->lock_s > 0 ? p->lock_s : BROWSER_LOCK_S;
+	uint64_t lock_s = p->lock_s;
 	af_dir_status rc;
 	int64_t n = 0;
 
-	rc = count_failure(dir, "browser", s->browser, p->user_delay_after, &n);
+	rc = key_of(key, sizeof(key), BROWSERS, "user", s->user);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(
+			store_sadd(af_dir_store(dir), key, s->browser));
+	if (rc == AF_DIR_OK)
+		rc = count_failure(dir, "browser", s->browser,
+				   p->user_delay_after, &n);
 	if (rc != AF_DIR_OK || p->user_lock_after == 0 ||
 	    n < (int64_t)p->user_lock_after)
 		return rc;
@@ -491,6 +503,7 @@ af_dir_status af_throttle_success(af_dir *dir, const char *user, const char *ip,
 				  const char *browser)
 {
 	static const char *const whats[] = {"fail", "wait", "strikes"};
+	char key[STORE_KEY_MAX];
 	af_dir_status rc;
 	subjects s;
 
@@ -502,12 +515,64 @@ af_dir_status af_throttle_success(af_dir *dir, const char *user, const char *ip,
 	rc = clear_keys(dir, "user", s.user, whats, 3);
 	if (rc == AF_DIR_OK && s.browser[0] != '\0')
 		rc = clear_keys(dir, "browser", s.browser, whats, 2);
+	if (rc == AF_DIR_OK && s.browser[0] != '\0')
+		rc = key_of(key, sizeof(key), BROWSERS, "user", s.user);
+	if (rc == AF_DIR_OK && s.browser[0] != '\0')
+		rc = af_dir__from_store(
+			store_srem(af_dir_store(dir), key, s.browser));
+	return rc;
+}
+
+/* A walk over the set of a user's browsers with failures. */
+typedef struct browser_walk {
+	af_dir *dir;
+	int clear;	/* 1: clears each browser's lock, failures, delay */
+	int64_t locked; /* browsers found locked */
+	af_dir_status rc;
+} browser_walk;
+
+static int browser_fn(const char *id, void *arg)
+{
+	static const char *const whats[] = {"lock", "fail", "wait"};
+	browser_walk *w = arg;
+	int is_locked = 0;
+
+	if (w->clear) {
+		w->rc = clear_keys(w->dir, "browser", id, whats, 3);
+	} else {
+		w->rc = key_set(w->dir, "lock", "browser", id, &is_locked);
+		w->locked += is_locked;
+	}
+	return w->rc != AF_DIR_OK;
+}
+
+/*
+ * Counts the user's locked browsers into *locked (may be NULL), or with
+ * clear 1 lifts their locks, failures and delays and drops the set.
+ */
+static af_dir_status walk_browsers(af_dir *dir, const char *user, int clear,
+				   int64_t *locked)
+{
+	char key[STORE_KEY_MAX];
+	browser_walk w = {dir, clear, 0, AF_DIR_OK};
+	af_dir_status rc = key_of(key, sizeof(key), BROWSERS, "user", user);
+
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(
+			store_smembers(af_dir_store(dir), key, browser_fn, &w));
+	if (rc == AF_DIR_OK)
+		rc = w.rc;
+	if (rc == AF_DIR_OK && clear)
+		rc = af_dir__from_store(store_del(af_dir_store(dir), key));
+	if (locked != NULL)
+		*locked = w.locked;
 	return rc;
 }
 
 af_dir_status af_throttle_unlock(af_dir *dir, const char *user)
 {
 	static const char *const whats[] = {"lock", "fail", "wait", "strikes"};
+	af_dir_status rc;
 	subjects s;
 
 	if (dir == NULL)
@@ -515,6 +580,10 @@ af_dir_status af_throttle_unlock(af_dir *dir, const char *user)
 	subjects_of(user, NULL, NULL, &s);
 	if (s.user[0] == '\0')
 		return AF_DIR_INVALID;
+	/* The user's known browsers first: the set is their only index. */
+	rc = walk_browsers(dir, s.user, 1, NULL);
+	if (rc != AF_DIR_OK)
+		return rc;
 	return clear_keys(dir, "user", s.user, whats, 4);
 }
 
@@ -596,5 +665,8 @@ af_dir_status af_throttle_info_get(af_dir *dir, const char *user,
 		return af_dir__from_store(st);
 	else
 		out->locked = 1;
+	rc = walk_browsers(dir, s.user, 0, &out->browsers_locked);
+	if (rc != AF_DIR_OK)
+		return rc;
 	return time_left(dir, "wait", "user", s.user, &out->delay_left_ms);
 }

@@ -11,10 +11,12 @@
  * success, kept 30 days), "turn:user:<name>" (a password check of the user
  * under way); "fail:browser:<id>", "wait:browser:<id>",
  * "lock:browser:<id>" and "turn:browser:<id>" of a browser known to a user
- * (below). All times come from the store's TTLs, never from a clock here, so
- * a test can follow them exactly. The user's "fail", "lock" and "strikes"
- * keys are written durable (STORE_SET_DURABLE): a restart of the memory
- * store keeps them, with the time they have left.
+ * (below), and "browsers:user:<name>", the set of the user's browsers that
+ * have any of these, which an unlock of the user clears too. All times come
+ * from the store's TTLs, never from a clock here, so a test can follow them
+ * exactly. The user's "fail", "lock" and "strikes" keys are written durable
+ * (STORE_SET_DURABLE): a restart of the memory store keeps them, with the time
+ * they have left.
  *
  * Use: af_throttle_begin(), then af_throttle_check() before checking the
  * password; refuse on AF_DIR_LOCKED or AF_DIR_WAIT; then
@@ -36,9 +38,8 @@
  * with the user's limits, and the user's delay and lock (and the
  * address' delay) do not apply to it. So someone who knows only a user's
  * name, and runs the user into a lock, keeps out every other browser but
- * not the user's own. Its failures never add to the user's strikes; a
- * lock of it that would last until lifted lasts a day, since an
- * administrator cannot name it to lift it.
+ * not the user's own. Its failures never add to the user's strikes. An
+ * unlock of the user lifts the locks of the user's browsers too.
  *
  * Thread-safety: re-entrant; concurrent failures are counted atomically
  * by the store.
@@ -115,7 +116,8 @@ AF_DIR_NODISCARD af_dir_status af_throttle_success(af_dir *dir,
 						   const char *browser);
 
 /*
- * Clears the lock, failures and delay of a user (authflowctl user unlock;
+ * Clears the lock, failures and delay of a user, and those of the user's
+ * known browsers (authflowctl user unlock;
  * also when a user is made, so that a new user of a name inherits none).
  * Not an audited admin mutation by itself: the admin API records it.
  * AF_DIR_OK (also when nothing was locked), AF_DIR_INVALID (not a valid
@@ -134,14 +136,16 @@ int af_throttle_is_locked(af_dir *dir, const char *user);
  * locked: 1 while the user is locked; lock_left_ms: what is left of a
  * lock that runs out (0 when not locked, or locked until an admin lifts
  * it); delay_left_ms: what is left of the delay after the user's last
- * failure (0 when none runs). Times are left, not ends, as everywhere in
- * this module: the caller adds its clock.
+ * failure (0 when none runs); browsers_locked: how many of the user's
+ * known browsers are locked by their own failures. Times are left, not ends, as
+ * everywhere in this module: the caller adds its clock.
  */
 typedef struct af_throttle_info {
 	int64_t failures;
 	int locked;
 	uint64_t lock_left_ms;
 	uint64_t delay_left_ms;
+	int64_t browsers_locked;
 } af_throttle_info;
 
 /*

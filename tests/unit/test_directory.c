@@ -1625,6 +1625,21 @@ static void test_af_throttle_known_browser_answers_for_itself(void **state)
 			 STORE_NOT_FOUND);
 	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, "b1", &wait),
 			 AF_DIR_LOCKED);
+	/* The help desk sees the locked browser, and an unlock lifts it. */
+	assert_int_equal(info.browsers_locked, 1);
+	assert_int_equal(af_throttle_unlock(f->dir, "KIM"), AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, "b1", &wait),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, NULL, &wait),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_info_get(f->dir, "kim", &info), AF_DIR_OK);
+	assert_int_equal(info.browsers_locked, 0);
+	assert_int_equal(info.locked, 0);
+	/* Its count starts over: one failure is no delay. */
+	assert_int_equal(af_throttle_fail(f->dir, "kim", NULL, "b1"),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, "b1", &wait),
+			 AF_DIR_OK);
 }
 
 /* Once a known browser has failed, its checks take turns with its own. */
