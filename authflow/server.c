@@ -145,6 +145,23 @@ static void store_to_log(void *arg, int level, const char *msg)
 }
 
 /* The store options of a configuration. */
+/*
+ * The memory store's cap: store.max_mb, or half the machine's memory, so
+ * that sign-ins nobody finishes cannot take it all.
+ */
+static uint64_t store_cap_of(const af_config *cfg)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+	if (cfg->store_backend != STORE_BACKEND_MEMORY)
+		return 0;
+	if (cfg->store_max_mb != 0)
+		return (uint64_t)cfg->store_max_mb << 20;
+	if (pages <= 0 || size <= 0)
+		return 0;
+	return (uint64_t)pages * (uint64_t)size / 2;
+}
+
 static void store_options_of(const af_config *cfg, store_options *so)
 {
 	memset(so, 0, sizeof(*so));
@@ -152,6 +169,7 @@ static void store_options_of(const af_config *cfg, store_options *so)
 	so->state_dir = cfg->state_dir;
 	so->url = cfg->store_url;
 	so->prefix = cfg->store_prefix;
+	so->max_bytes = store_cap_of(cfg);
 }
 
 int af_server_check(const af_config *cfg, char *err, size_t errlen)

@@ -721,9 +721,11 @@ static int prefix_char(char c)
 
 static int parse_store(json_t *root, af_config *cfg, struct cfg_err *e)
 {
-	static const char *const keys[] = {"backend", "url", "prefix", NULL};
+	static const char *const keys[] = {"backend", "url", "prefix", "max_mb",
+					   NULL};
 	json_t *s, *v;
 	char backend[16];
+	unsigned long mb;
 	size_t i;
 
 	if (get_section(root, "", "store", keys, &s, e) != 0)
@@ -751,6 +753,15 @@ static int parse_store(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (cfg->store_backend == STORE_BACKEND_REDIS &&
 	    cfg->store_url[0] == '\0')
 		return fail(e, "store.url", "required when backend is redis");
+	mb = cfg->store_max_mb;
+	if (get_uint(s, "store", "max_mb", 16, 1048576, &mb, e) != 0)
+		return -1;
+	cfg->store_max_mb = (unsigned)mb;
+	if (cfg->store_max_mb != 0 &&
+	    cfg->store_backend != STORE_BACKEND_MEMORY)
+		return fail(e, "store.max_mb",
+			    "only for the memory backend (Redis has its own "
+			    "maxmemory)");
 	/* An empty prefix is allowed: get_str refuses it, so read it here. */
 	v = json_object_get(s, "prefix");
 	if (v != NULL && json_is_string(v) && json_string_length(v) == 0) {

@@ -256,7 +256,7 @@ static store_status check_value(const void *val, size_t len)
 static store_status check_set_flags(unsigned flags)
 {
 	if ((flags & ~(unsigned)(STORE_SET_NX | STORE_SET_XX |
-				 STORE_SET_DURABLE)) != 0 ||
+				 STORE_SET_DURABLE | STORE_SET_YIELD)) != 0 ||
 	    (flags & (STORE_SET_NX | STORE_SET_XX)) ==
 		    (STORE_SET_NX | STORE_SET_XX))
 		return STORE_ERR_ARG;

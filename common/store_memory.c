@@ -238,6 +238,12 @@ struct mem_store {
 	bool persist; /* a state folder is in use */
 	/* What a freshly compacted file would hold, in bytes of records. */
 	_Atomic int64_t live_bytes;
+	/* Bytes of the keys, values and members held, and their cap (0:
+	 * none), past which writes of short-lived data are refused. */
+	_Atomic int64_t used_bytes;
+	int64_t max_bytes;
+	_Atomic uint64_t full_told_ms; /* monotonic; the last "full" report */
+	_Atomic uint64_t full_at_ms;   /* monotonic; the last refusal */
 	/* Set once at open, read-only afterwards. */
 	void (*report)(void *arg, int level, const char *msg);
 	void *report_arg;
@@ -422,6 +428,11 @@ static void live_add(struct mem_store *ms, int64_t delta)
 		atomic_fetch_add(&ms->live_bytes, delta);
 }
 
+static void used_add(struct mem_store *ms, int64_t delta)
+{
+	atomic_fetch_add(&ms->used_bytes, delta);
+}
+
 /* Fills the header and the key of a block of at least sizeof + klen + 1. */
 static void entry_init(struct mem_entry *e, uint64_t h, const char *key,
 		       size_t klen, enum mem_type type)
@@ -439,6 +450,17 @@ static void entry_init(struct mem_entry *e, uint64_t h, const char *key,
 static size_t str_size(size_t klen, size_t len)
 {
 	return sizeof(struct mem_entry) + klen + 1 + len + 1;
+}
+
+/* Bytes of a set entry without its members, and of one member. */
+static size_t set_head_size(size_t klen)
+{
+	return sizeof(struct mem_entry) + klen + 1;
+}
+
+static size_t member_size(size_t mlen)
+{
+	return sizeof(struct mem_member) + mlen + 1;
 }
 
 /* The value of a string entry: len bytes and a NUL, after the key's NUL. */
@@ -509,8 +531,10 @@ static void entry_free(struct mem_store *ms, struct mem_entry *e, bool counted)
 	if (e == NULL)
 		return;
 	if (e->type == MEM_STR) {
-		if (counted)
+		if (counted) {
 			live_add(ms, -(int64_t)rec_size(e->node.klen, e->len));
+			used_add(ms, -(int64_t)str_size(e->node.klen, e->len));
+		}
 		/* The value is in the block and may be a secret. */
 		OPENSSL_clear_free(e, str_size(e->node.klen, e->len));
 		return;
@@ -520,12 +544,16 @@ static void entry_free(struct mem_store *ms, struct mem_entry *e, bool counted)
 
 		for (; n != NULL; n = next) {
 			next = n->next;
-			if (counted)
+			if (counted) {
 				live_add(ms, -(int64_t)rec_size(e->node.klen,
 								n->klen));
+				used_add(ms, -(int64_t)member_size(n->klen));
+			}
 			OPENSSL_free(n);
 		}
 	}
+	if (counted)
+		used_add(ms, -(int64_t)set_head_size(e->node.klen));
 	OPENSSL_free(e->members.buckets);
 	OPENSSL_free(e);
 }
@@ -600,8 +628,10 @@ static void replace(struct mem_store *ms, struct mem_shard *sh,
 		entry_free(ms, old, true);
 	}
 	table_insert(&sh->table, &fresh->node);
-	if (fresh->type == MEM_STR)
+	if (fresh->type == MEM_STR) {
 		live_add(ms, (int64_t)rec_size(fresh->node.klen, fresh->len));
+		used_add(ms, (int64_t)str_size(fresh->node.klen, fresh->len));
+	}
 }
 
 static void remove_entry(struct mem_store *ms, struct mem_shard *sh,
@@ -691,6 +721,45 @@ static void report_flush(struct mem_store *ms)
 		    "state file %s: %lu more failures came at once and were "
 		    "not told one by one",
 		    ms->aof_path, dropped);
+}
+
+/*
+ * Whether a write of short-lived data that grows the store by add bytes
+ * is refused: past the cap, the store takes no more of it until entries
+ * expire or go, so that a flood of sign-ins that are never finished
+ * cannot take the machine's memory; data that yields (STORE_SET_YIELD:
+ * sign-ins begun) is refused from STORE_YIELD_PCT of the cap already.
+ * Data without an expiry, or written durable (users, apps, keys,
+ * lockouts), is never refused here. Told at most
+ * every MEM_REPORT_QUIET_MS. Called with a shard locked.
+ */
+static bool over_cap(struct mem_store *ms, bool yield, int64_t add)
+{
+	int64_t used = atomic_load(&ms->used_bytes);
+	int64_t cap =
+		yield ? ms->max_bytes / 100 * STORE_YIELD_PCT : ms->max_bytes;
+	uint64_t now, last;
+
+	if (ms->max_bytes == 0 || add <= 0 || used + add <= cap)
+		return false;
+	now = af_mono_ns() / 1000000u;
+	atomic_store(&ms->full_at_ms, now);
+	last = atomic_load(&ms->full_told_ms);
+	if ((last == 0 || now - last >= MEM_REPORT_QUIET_MS) &&
+	    atomic_compare_exchange_strong(&ms->full_told_ms, &last, now)) {
+		pthread_mutex_lock(&ms->aof_lock);
+		report_queue(ms, STORE_REPORT_WARNING,
+			     "the store is full: it holds %lld MiB of its "
+			     "%lld MiB cap (store.max_mb); %s are refused "
+			     "until entries expire",
+			     (long long)(used >> 20),
+			     (long long)(ms->max_bytes >> 20),
+			     yield ? "new sign-ins (past 90% of the cap)"
+				   : "short-lived writes (sign-ins, codes, "
+				     "sessions, tokens)");
+		pthread_mutex_unlock(&ms->aof_lock);
+	}
+	return true;
 }
 
 static const char *const fail_step[FAIL_KINDS] = {
@@ -1229,18 +1298,27 @@ static void write_done(struct mem_store *ms, struct mem_shard *sh,
 /*
  * Puts the string entry *fresh (from str_entry_new(), for the same key)
  * in place of e (NULL when the key is new) with the given expiry and
- * durability: it is persisted first, then it replaces e and *fresh is set
- * to NULL. Called with the shard locked; on failure nothing changed and
- * *fresh is still the caller's to free.
+ * flags (STORE_SET_DURABLE, STORE_SET_YIELD): it is persisted first, then it
+ * replaces e and *fresh is set to NULL. Called with the shard locked; on
+ * failure nothing changed and *fresh is still the caller's to free.
  */
 static store_status install_str(struct mem_store *ms, struct mem_shard *sh,
 				struct mem_entry *e, struct hnode **link,
-				int64_t expire_ms, bool durable,
+				int64_t expire_ms, unsigned flags,
 				struct mem_entry **fresh, bool *compact)
 {
 	struct mem_entry *f = *fresh;
+	bool durable = (flags & STORE_SET_DURABLE) != 0;
 	store_status rc;
 
+	/* Short-lived: an expiry and not durable (see over_cap()). */
+	if (!durable && expire_ms != 0 &&
+	    over_cap(ms, (flags & STORE_SET_YIELD) != 0,
+		     (int64_t)str_size(f->node.klen, f->len) -
+			     (e != NULL && e->type == MEM_STR
+				      ? (int64_t)str_size(e->node.klen, e->len)
+				      : 0)))
+		return STORE_ERR_UNAVAILABLE;
 	rc = persist_set(ms, f->node.key, f->node.klen, e, expire_ms, durable,
 			 str_data(f), f->len, compact);
 	if (rc != STORE_OK)
@@ -1281,8 +1359,7 @@ static store_status mem_set(void *impl, const char *key, size_t klen,
 		rc = STORE_NOT_FOUND;
 		goto out;
 	}
-	rc = install_str(ms, sh, e, link, expiry_of(now, ttl_ms),
-			 (flags & STORE_SET_DURABLE) != 0, &fresh,
+	rc = install_str(ms, sh, e, link, expiry_of(now, ttl_ms), flags, &fresh,
 			 &compact_now);
 out:
 	write_done(ms, sh, compact_now);
@@ -1406,7 +1483,8 @@ static store_status mem_cas(void *impl, const char *key, size_t klen,
 	}
 	rc = install_str(ms, sh, e, link,
 			 ttl_ms == 0 ? e->expire_ms : expiry_of(now, ttl_ms),
-			 e->durable, &fresh, &compact_now);
+			 e->durable ? STORE_SET_DURABLE : 0, &fresh,
+			 &compact_now);
 out:
 	write_done(ms, sh, compact_now);
 	entry_free(ms, fresh, false);
@@ -1447,8 +1525,7 @@ static store_status mem_incr(void *impl, const char *key, size_t klen,
 	}
 	rc = install_str(ms, sh, e, link,
 			 e != NULL ? e->expire_ms : expiry_of(now, ttl_ms),
-			 (flags & STORE_SET_DURABLE) != 0, &fresh,
-			 &compact_now);
+			 flags, &fresh, &compact_now);
 	if (rc != STORE_OK)
 		goto out;
 	*out = cur;
@@ -1524,6 +1601,15 @@ static store_status mem_sadd(void *impl, const char *key, size_t klen,
 		rc = STORE_ERR_NOMEM;
 		goto out;
 	}
+	/* A set with an expiry is short-lived; one without is durable. */
+	if (e->expire_ms != 0 &&
+	    over_cap(ms, false,
+		     (int64_t)member_size(mlen) +
+			     (fresh != NULL ? (int64_t)set_head_size(klen)
+					    : 0))) {
+		rc = STORE_ERR_UNAVAILABLE;
+		goto out;
+	}
 	if (e->expire_ms == 0)
 		rc = aof_append(ms, AOF_SADD, key, klen, 0, member, mlen,
 				&compact_now);
@@ -1532,9 +1618,12 @@ static store_status mem_sadd(void *impl, const char *key, size_t klen,
 	table_insert(&e->members, &mm->node);
 	table_resize(&e->members);
 	live_add(ms, (int64_t)rec_size(klen, mlen));
+	used_add(ms, (int64_t)member_size(mlen));
 	mm = NULL;
-	if (fresh != NULL)
+	if (fresh != NULL) {
 		table_insert(&sh->table, &fresh->node);
+		used_add(ms, (int64_t)set_head_size(klen));
+	}
 	fresh = NULL;
 out:
 	write_done(ms, sh, compact_now);
@@ -1567,6 +1656,7 @@ static store_status mem_srem(void *impl, const char *key, size_t klen,
 	if (m != NULL && rc == STORE_OK) {
 		table_unlink(&e->members, mlink);
 		live_add(ms, -(int64_t)rec_size(klen, mlen));
+		used_add(ms, -(int64_t)member_size(mlen));
 		OPENSSL_free(m);
 		/* An empty set does not exist. */
 		if (e->members.count == 0)
@@ -2340,7 +2430,8 @@ static int room_back(struct mem_store *ms)
  * Up unless the file broke, or the last change could not be written to
  * it and a change of that size still could not be: a full disk refuses
  * every change that must reach the file (users, apps, lockouts), so the
- * server is not well, though it answers.
+ * server is not well, though it answers. Nor while the store is at its
+ * cap (max_bytes) and refusing short-lived writes: no sign-in can start.
  *
  * Also the file's scrub, as the server pings once a second: a removed
  * user's password hash, or an old copy of a device's secret, would
@@ -2352,6 +2443,7 @@ static store_status mem_ping(void *impl, char *why, size_t whylen)
 {
 	struct mem_store *ms = impl;
 	char what[128];
+	uint64_t full;
 	int err = 0;
 	bool scrub;
 
@@ -2380,6 +2472,15 @@ static store_status mem_ping(void *impl, char *why, size_t whylen)
 		return STORE_ERR_UNAVAILABLE;
 	}
 	pthread_mutex_unlock(&ms->aof_lock);
+	report_flush(ms);
+	/* Full: it refused a write within the last MEM_REPORT_QUIET_MS. */
+	full = atomic_load(&ms->full_at_ms);
+	if (full != 0 && af_mono_ns() / 1000000u - full < MEM_REPORT_QUIET_MS) {
+		store_errf(why, whylen,
+			   "the store is full (store.max_mb): new short-lived "
+			   "data is refused");
+		return STORE_ERR_UNAVAILABLE;
+	}
 	return STORE_OK;
 }
 
@@ -2427,6 +2528,7 @@ static store_status replay_member(struct mem_store *ms, struct mem_shard *sh,
 			return STORE_OK;
 		table_unlink(&e->members, mlink);
 		live_add(ms, -(int64_t)rec_size(klen, dlen));
+		used_add(ms, -(int64_t)member_size(dlen));
 		OPENSSL_free(m);
 		if (e->members.count == 0)
 			remove_entry(ms, sh, e, link);
@@ -2439,6 +2541,7 @@ static store_status replay_member(struct mem_store *ms, struct mem_shard *sh,
 		if (e == NULL)
 			return STORE_ERR_NOMEM;
 		table_insert(&sh->table, &e->node);
+		used_add(ms, (int64_t)set_head_size(klen));
 	}
 	mm = member_new(mh, member, dlen);
 	if (mm == NULL)
@@ -2446,6 +2549,7 @@ static store_status replay_member(struct mem_store *ms, struct mem_shard *sh,
 	table_insert(&e->members, &mm->node);
 	table_resize(&e->members);
 	live_add(ms, (int64_t)rec_size(klen, dlen));
+	used_add(ms, (int64_t)member_size(dlen));
 	return STORE_OK;
 }
 
@@ -3123,6 +3227,12 @@ store_status store_memory_open(const store_options *opts, const store_ops **ops,
 	ms->report = opts->report;
 	ms->report_arg = opts->report_arg;
 	atomic_init(&ms->live_bytes, 0);
+	atomic_init(&ms->used_bytes, 0);
+	atomic_init(&ms->full_told_ms, 0);
+	atomic_init(&ms->full_at_ms, 0);
+	ms->max_bytes = opts->max_bytes > (uint64_t)INT64_MAX
+				? INT64_MAX
+				: (int64_t)opts->max_bytes;
 	atomic_init(&ms->reports_waiting, false);
 	pthread_mutex_init(&ms->aof_lock, NULL);
 	for (s = 0; s < MEM_SHARDS; s++)

@@ -122,8 +122,10 @@ int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 	text = json_dumps(authz, JSON_COMPACT);
 	if (text == NULL || key_of(id, key, sizeof(key)) != 0)
 		goto out;
+	/* Yields: near the memory store's cap, sign-ins begun stop first. */
 	if (store_set(srv->store, key, text, strlen(text),
-		      (uint64_t)AF_FLOW_TTL_S * 1000, STORE_SET_NX) != STORE_OK)
+		      (uint64_t)AF_FLOW_TTL_S * 1000,
+		      STORE_SET_NX | STORE_SET_YIELD) != STORE_OK)
 		goto out;
 	prune_cookies(req, resp);
 	cookie_name(id, name, sizeof(name));

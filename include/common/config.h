@@ -111,6 +111,8 @@ typedef struct af_config {
 	store_backend store_backend;
 	char store_url[256];
 	char store_prefix[STORE_PREFIX_MAX + 1];
+	/* memory: the store's cap in MiB; 0: half the machine's memory */
+	unsigned store_max_mb;
 	unsigned rsa_bits; /* 2048, 3072 or 4096 */
 	unsigned key_lifetime_days;
 	unsigned key_alert_days;

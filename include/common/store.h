@@ -129,6 +129,20 @@ typedef struct store_options {
 	 * minutes), whatever its size; see mem_ping().
 	 */
 	uint64_t scrub_after_ms;
+	/*
+	 * memory: the most bytes of keys, values and set members the store
+	 * holds before it refuses writes of short-lived data that would
+	 * grow it (a string with an expiry written without
+	 * STORE_SET_DURABLE, a member of a set with an expiry), with
+	 * STORE_ERR_UNAVAILABLE, as Redis refuses writes past its
+	 * maxmemory; 0: no cap. Writes without an expiry, durable writes
+	 * and every delete still go through, so that admin data and
+	 * lockouts are never refused for want of room. A warning tells the
+	 * refusals, at most one every 10 s. The bytes are the store's own
+	 * count of its entries (headers included), not the process'
+	 * memory, which is somewhat more.
+	 */
+	uint64_t max_bytes;
 } store_options;
 
 /*
@@ -232,6 +246,15 @@ void store_value_free(store_value *v);
  * codes and tokens every sign-in makes.
  */
 #define STORE_SET_DURABLE 0x4
+/*
+ * Yield: short-lived data made for a client that has not signed in (a
+ * sign-in begun). The memory backend refuses it from STORE_YIELD_PCT of
+ * its cap already (store_options.max_bytes), so that a flood of sign-ins
+ * nobody finishes leaves room for what the people signing in need next
+ * (codes, sessions, tokens). redis takes the flag and changes nothing.
+ */
+#define STORE_SET_YIELD	  0x8
+#define STORE_YIELD_PCT	  90
 
 /* Sets key to value with a TTL (0: none). */
 STORE_NODISCARD store_status store_set(store_ctx *st, const char *key,

@@ -579,6 +579,15 @@ static void test_store_values_checked(void **state)
 	refused("{" ISSUER ",\"store\":{\"prefix\":\"auth flow\"}}",
 		"store.prefix: may hold only");
 	refused("{" ISSUER ",\"store\":{\"prefix\":\"a/b\"}}", "store.prefix");
+	assert_int_equal(cfg->store_max_mb, 0);
+	parse_ok("{" ISSUER ",\"store\":{\"max_mb\":2048}}", cfg);
+	assert_int_equal(cfg->store_max_mb, 2048);
+	refused("{" ISSUER ",\"store\":{\"max_mb\":15}}",
+		"store.max_mb: must be 16..1048576");
+	refused("{" ISSUER ",\"store\":{\"max_mb\":0}}", "store.max_mb");
+	refused("{" ISSUER ",\"store\":{\"backend\":\"redis\","
+		"\"url\":\"redis://127.0.0.1\",\"max_mb\":64}}",
+		"store.max_mb: only for the memory backend");
 	refused("{" ISSUER ",\"store\":{\"prefix\":7}}",
 		"store.prefix: must be a string");
 	(void)snprintf(json, sizeof(json),

@@ -341,7 +341,7 @@ static void test_set_nx_xx_follow_existence(void **state)
 	assert_int_equal(
 		store_set(f->st, "k", "e", 1, 0, STORE_SET_NX | STORE_SET_XX),
 		STORE_ERR_ARG);
-	assert_int_equal(store_set(f->st, "k", "e", 1, 0, 0x8), STORE_ERR_ARG);
+	assert_int_equal(store_set(f->st, "k", "e", 1, 0, 0x10), STORE_ERR_ARG);
 }
 
 static void test_set_ttl_elapsed_key_gone(void **state)
@@ -2157,6 +2157,122 @@ static void test_open_corrupt_middle_refused(void **state)
 }
 
 /*
+ * Past max_bytes the memory store refuses writes of short-lived data that
+ * would grow it, as Redis past its maxmemory; data without an expiry,
+ * durable writes and deletes still go, and room comes back as entries go.
+ */
+static void test_memory_cap_refuses_short_lived_growth(void **state)
+{
+	struct fixture *f = *state;
+	char key[32], val[1000];
+	int64_t n = 0;
+	int written = 0, again = 0;
+	store_status st;
+
+	(void)state;
+	store_close(f->st);
+	f->opts.max_bytes = 64 * 1024;
+	f->st = open_or_fail(&f->opts);
+	reports_clear(&f->rep);
+	memset(val, 'v', sizeof(val));
+	for (;;) {
+		(void)snprintf(key, sizeof(key), "flow:%d", written);
+		st = store_set(f->st, key, val, sizeof(val), 600000, 0);
+		if (st != STORE_OK)
+			break;
+		written++;
+		assert_true(written < 100);
+	}
+	assert_int_equal(st, STORE_ERR_UNAVAILABLE);
+	/* About 64 KiB of 1 KB values, headers and keys counted too. */
+	assert_true(written >= 55 && written <= 64);
+	assert_int_equal(reports_with(&f->rep, STORE_REPORT_WARNING,
+				      "the store is full", "store.max_mb"),
+			 1);
+	/* Health says so: no sign-in can start. */
+	{
+		char why[160] = "";
+
+		assert_int_equal(store_ping_why(f->st, why, sizeof(why)),
+				 STORE_ERR_UNAVAILABLE);
+		assert_non_null(strstr(why, "the store is full"));
+	}
+	/* Small ones fill what is left, then are refused as well. */
+	for (int i = 0; store_set(f->st, "x", "y", 1, 0, 0) == STORE_OK &&
+			store_incr(f->st, key, 1, 600000, &n) == STORE_OK;
+	     i++) {
+		(void)snprintf(key, sizeof(key), "small:%d", i);
+		assert_true(i < 1000);
+	}
+	assert_int_equal(
+		store_set(f->st, "flow:x", val, sizeof(val), 600000, 0),
+		STORE_ERR_UNAVAILABLE);
+	assert_int_equal(store_incr(f->st, "count:x", 1, 600000, &n),
+			 STORE_ERR_UNAVAILABLE);
+	assert_int_equal(store_sadd_ttl(f->st, "idx:x", "m", 600000),
+			 STORE_ERR_UNAVAILABLE);
+	/* Told once in 10 s, however many are refused. */
+	assert_int_equal(reports_with(&f->rep, STORE_REPORT_WARNING,
+				      "the store is full", NULL),
+			 1);
+	/* Admin data, durable counters and persistent sets still go. */
+	put(f->st, "user:alice", "{}");
+	assert_int_equal(store_set(f->st, "lock:user:x", "1", 1, 600000,
+				   STORE_SET_DURABLE),
+			 STORE_OK);
+	assert_int_equal(
+		store_incr_durable(f->st, "fail:user:x", 1, 600000, &n),
+		STORE_OK);
+	assert_int_equal(store_sadd(f->st, "users", "alice"), STORE_OK);
+	/* A value no bigger than the one it replaces goes too. */
+	assert_int_equal(store_set(f->st, "flow:0", "small", 5, 600000, 0),
+			 STORE_OK);
+	/* Room comes back as entries go. */
+	for (int i = 1; i < written; i++) {
+		(void)snprintf(key, sizeof(key), "flow:%d", i);
+		assert_int_equal(store_del(f->st, key), STORE_OK);
+	}
+	for (;; again++) {
+		(void)snprintf(key, sizeof(key), "again:%d", again);
+		if (store_set(f->st, key, val, sizeof(val), 600000, 0) !=
+		    STORE_OK)
+			break;
+		assert_true(again < 100);
+	}
+	assert_true(again >= written - 3 && again <= written);
+}
+
+/* Data that yields stops at STORE_YIELD_PCT of the cap; the rest goes on. */
+static void test_memory_cap_yield_stops_first(void **state)
+{
+	struct fixture *f = *state;
+	char key[32], val[1000];
+	int flows = 0, codes = 0;
+
+	store_close(f->st);
+	f->opts.max_bytes = 100 * 1024;
+	f->st = open_or_fail(&f->opts);
+	memset(val, 'v', sizeof(val));
+	for (;; flows++) {
+		(void)snprintf(key, sizeof(key), "flow:%d", flows);
+		if (store_set(f->st, key, val, sizeof(val), 600000,
+			      STORE_SET_NX | STORE_SET_YIELD) != STORE_OK)
+			break;
+		assert_true(flows < 200);
+	}
+	for (;; codes++) {
+		(void)snprintf(key, sizeof(key), "code:%d", codes);
+		if (store_set(f->st, key, val, sizeof(val), 60000, 0) !=
+		    STORE_OK)
+			break;
+		assert_true(codes < 200);
+	}
+	/* About 90 and 10 of the 1 KB values, headers and keys counted. */
+	assert_true(flows >= 80 && flows <= 90);
+	assert_true(codes >= 6 && codes <= 12);
+}
+
+/*
  * store_check_state() reads the file as a start would replay it, and
  * writes nothing: a torn tail passes, a damaged record with records after
  * it is refused with its offset, as store_open() refuses it.
@@ -3357,6 +3473,8 @@ int main(void)
 		CASE(test_open_torn_tail_truncated, setup_aof),
 		CASE(test_open_corrupt_middle_refused, setup_aof),
 		CASE(test_check_state_replays_read_only, setup_aof),
+		CASE(test_memory_cap_refuses_short_lived_growth, setup_aof),
+		CASE(test_memory_cap_yield_stops_first, setup_aof),
 		CASE(test_open_state_file_mode_0600, setup_aof),
 		CASE(test_open_state_folder_others_may_write_refused,
 		     setup_aof),

@@ -34,7 +34,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // redisUrl says otherwise.
 export async function startServer({
   store = process.env.AF_STORE ?? 'memory', features = {}, push,
-  argon2id = { m_kib: 1024, t: 1, p: 1 }, limits, listen = {}, logLevel = 'warn',
+  argon2id = { m_kib: 1024, t: 1, p: 1 }, limits, listen = {}, logLevel = 'warn', storeOptions = {},
   redisUrl = process.env.AF_TEST_REDIS_AUTH_URL || process.env.AF_TEST_REDIS_URL,
 } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
@@ -45,7 +45,7 @@ export async function startServer({
   const sha = (t) => createHash('sha256').update(t).digest('hex');
   const storeCfg = store === 'redis'
     ? { backend: 'redis', url: redisUrl, prefix: `e2e${port}:` }
-    : { backend: 'memory' };
+    : { backend: 'memory', ...storeOptions };
   if (store === 'redis' && !redisUrl) {
     throw new Error('AF_STORE=redis needs AF_TEST_REDIS_URL');
   }

@@ -1472,6 +1472,51 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
     return signIn(new Browser(headers), s.issuer, url.href, user, password);
   }
 
+  test('memory store at its cap: new sign-ins stop first, one already at the form finishes, health says so', { skip: STORE !== 'memory', timeout: 120000 }, async () => {
+    const srv = await startServer({ store: 'memory', storeOptions: { max_mb: 16 }, limits: { flows_per_ip: 0 } });
+    try {
+      const s = { ...(await seed(srv, { user: 'cap' })), issuer: srv.issuer };
+      const config = await client.discovery(new URL(s.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const a = client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT, scope: 'openid', state: 'x'.repeat(2000),
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      }).href;
+      // One person reaches the form before the flood.
+      const early = new Browser();
+      const o = await openAuthorize(early, s.issuer, a);
+      assert.ok(o.fields.flow);
+      // Sign-ins begun and never finished, 16 at a time, until refused.
+      let begun = 0;
+      let refused = null;
+      while (!refused && begun < 20000) {
+        const rs = await Promise.all(Array.from({ length: 16 }, () => fetch(a, { redirect: 'manual' })));
+        for (const r of rs) {
+          const text = await r.text();
+          if (r.status === 503) refused = text;
+          else assert.equal(r.status, 302);
+        }
+        begun += rs.length;
+      }
+      assert.ok(refused, `no refusal after ${begun} sign-ins begun`);
+      assert.match(refused, /cannot start a sign-in just now/);
+      assert.ok(begun > 2000, `refused after only ${begun}`);
+      // The one at the form still signs in: its code and session fit.
+      const r = await early.post(`${s.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
+      assert.equal(r.status, 302, r.text);
+      assert.ok(new URL(r.location).searchParams.get('code'));
+      // Health says so; users, apps and the admin API still work.
+      const h = await fetch(`${s.issuer}/healthz`);
+      assert.equal(h.status, 503);
+      assert.equal((await srv.admin('POST', '/users', { username: 'after', password: 'after-password' })).status, 201);
+      await new Promise((res) => setTimeout(res, 300));
+      assert.match(srv.stderr(), /the store is full: it holds \d+ MiB of its 16 MiB cap \(store.max_mb\); new sign-ins/);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   test('known browser: a delay run up by others does not hold up the user\'s own browser', { timeout: 60000 }, async () => {
     const srv = await startServer({ store: STORE, logLevel: 'info', listen: { trusted_proxies: ['127.0.0.0/8'] } });
     try {
