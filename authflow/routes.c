@@ -293,7 +293,12 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 		return;
 	}
 	r = &routes[req->route];
-	if (req->malformed && !r->page) {
+	/*
+	 * The admin API checks the token first (a request without one is
+	 * 401 whatever else is wrong with it, and logged as such), then
+	 * refuses what it cannot read itself.
+	 */
+	if (req->malformed && !r->page && r->get != af_h_admin) {
 		bad_request(req, resp, r);
 		return;
 	}

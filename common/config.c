@@ -1030,12 +1030,16 @@ static int parse_admin(json_t *root, af_config *cfg, struct cfg_err *e)
 		/*
 		 * Names identify tokens in the logs, and two entries with one
 		 * hash would make that token's role depend on list order, so
-		 * both must be unique.
+		 * both must be unique. Names in any case: logs and the tools
+		 * that read them often fold case.
 		 */
 		for (j = 0; j < i; j++) {
-			if (strcmp(cfg->admin_tokens[j].name, tok->name) == 0) {
+			if (strcasecmp(cfg->admin_tokens[j].name, tok->name) ==
+			    0) {
 				join(kpath, sizeof(kpath), path, "name");
-				return fail(e, kpath, "duplicate name \"%s\"",
+				return fail(e, kpath,
+					    "duplicate name \"%s\" (names "
+					    "differ in more than case)",
 					    tok->name);
 			}
 			if (memcmp(cfg->admin_tokens[j].sha256, tok->sha256,

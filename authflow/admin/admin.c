@@ -654,6 +654,13 @@ void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
 				     : "");
 		goto out;
 	}
+	if (req->malformed) {
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+				req->malformed == AF_REQ_BAD_FORM
+					? "malformed form body"
+					: "malformed query string");
+		goto done;
+	}
 	st = split_path(c, req->path);
 	if (st != AF_ADMIN_OK) {
 		af_admin__error(c, st,

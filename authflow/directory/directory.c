@@ -804,6 +804,9 @@ af_dir_status af_dir_check_target(af_dir *dir, const char *field,
 			       errlen);
 }
 
+/* A list of names may be sent with repeats, up to this many times its cap. */
+#define NAMES_SENT_PER_MAX 4
+
 af_dir_status af_dir__names(af_dir *dir, const char *field, const json_t *arr,
 			    af_dir_target kind, size_t max, json_t **out,
 			    char *err, size_t errlen)
@@ -819,7 +822,11 @@ af_dir_status af_dir__names(af_dir *dir, const char *field, const json_t *arr,
 			    field);
 		return AF_DIR_INVALID;
 	}
-	if (json_array_size(arr) > max) {
+	/*
+	 * Repeats are dropped, so the cap is on distinct names; the list as
+	 * sent is bounded too, since each name costs a check.
+	 */
+	if (json_array_size(arr) > NAMES_SENT_PER_MAX * max) {
 		af_dir__err(err, errlen, "%s: at most %zu entries", field, max);
 		return AF_DIR_INVALID;
 	}
@@ -843,6 +850,11 @@ af_dir_status af_dir__names(af_dir *dir, const char *field, const json_t *arr,
 			rc = AF_DIR_NOMEM;
 			goto out;
 		}
+	}
+	if (json_array_size(res) > max) {
+		af_dir__err(err, errlen, "%s: at most %zu entries", field, max);
+		rc = AF_DIR_INVALID;
+		goto out;
 	}
 	rc = af_dir__sort(res, NULL);
 	if (rc == AF_DIR_OK) {

@@ -854,6 +854,14 @@ static void test_admin_tokens_duplicates_refused(void **state)
 		"{\"name\":\"ops\",\"role\":\"admin\",\"sha256\":\"" HASH_B
 		"\"}]}}",
 		"admin.tokens[1].name: duplicate name");
+	/* Names that differ only in case would read as one in many logs. */
+	refused("{" ISSUER ",\"admin\":{\"tokens\":["
+		"{\"name\":\"root-ops\",\"role\":\"superadmin\",\"sha256\":"
+		"\"" HASH_A "\"},"
+		"{\"name\":\"ROOT-OPS\",\"role\":\"admin\",\"sha256\":\"" HASH_B
+		"\"}]}}",
+		"admin.tokens[1].name: duplicate name \"ROOT-OPS\" (names "
+		"differ in more than case)");
 	refused("{" ISSUER ",\"admin\":{\"tokens\":["
 		"{\"name\":\"a\",\"role\":\"admin\",\"sha256\":\"" HASH_A "\"},"
 		"{\"name\":\"b\",\"role\":\"superadmin\",\"sha256\":\"" HASH_A

@@ -1495,6 +1495,46 @@ static void test_af_dir_user_gen_raised_by_what_ends_signins(void **state)
 	af_dir_free(stronger);
 }
 
+/* A list of names is capped by its distinct names: repeats are dropped. */
+static void test_af_dir_names_cap_counts_distinct(void **state)
+{
+	fixture *f = *state;
+	char name[32];
+	json_t *spec, *groups;
+	af_dir_status rc;
+
+	groups = json_array();
+	assert_non_null(groups);
+	for (int i = 0; i <= AF_DIR_MEMBERSHIPS_MAX; i++) {
+		(void)snprintf(name, sizeof(name), "g%d", i);
+		assert_int_equal(
+			af_dir_group_add(f->dir, ACTOR, name, NULL, NULL, 0),
+			AF_DIR_OK);
+		if (i < AF_DIR_MEMBERSHIPS_MAX)
+			assert_int_equal(json_array_append_new(
+						 groups, json_string(name)),
+					 0);
+	}
+	/* Every name once, and one of them again: taken, once. */
+	assert_int_equal(json_array_append_new(groups, json_string("g0")), 0);
+	spec = json_pack("{s:s, s:O}", "username", "many", "groups", groups);
+	rc = af_dir_user_add(f->dir, ACTOR, spec, "a long enough password",
+			     NULL, f->err, sizeof(f->err));
+	if (rc != AF_DIR_OK)
+		fail_msg("user add: %s", f->err);
+	json_decref(spec);
+	/* One distinct name more: refused. */
+	(void)snprintf(name, sizeof(name), "g%d", AF_DIR_MEMBERSHIPS_MAX);
+	assert_int_equal(json_array_append_new(groups, json_string(name)), 0);
+	spec = json_pack("{s:s, s:O}", "username", "more", "groups", groups);
+	rc = af_dir_user_add(f->dir, ACTOR, spec, "a long enough password",
+			     NULL, f->err, sizeof(f->err));
+	assert_int_equal(rc, AF_DIR_INVALID);
+	assert_non_null(strstr(f->err, "groups: at most"));
+	json_decref(spec);
+	json_decref(groups);
+}
+
 static void test_af_throttle_user_delays_then_locks(void **state)
 {
 	fixture *f = *state;
@@ -3577,6 +3617,7 @@ int main(void)
 		T(test_af_throttle_success_clears_user_count),
 		T(test_af_throttle_known_browser_answers_for_itself),
 		T(test_af_throttle_known_browser_own_turn),
+		T(test_af_dir_names_cap_counts_distinct),
 		T(test_af_throttle_address_spray_delayed),
 		T(test_af_throttle_ipv6_counted_by_64),
 		T(test_af_throttle_delay_capped_and_expires),

@@ -1268,7 +1268,11 @@ describe(`authflow stopping (${STORE} store)`, () => {
     });
     assert.equal(bad.status, 400);
     assert.match(bad.headers.get('content-type'), /^text\/html/);
+    // The admin API asks for the token first, then reads the rest.
     bad = await fetch(`${server.issuer}/admin/v1/audit?before=%ZZ`);
+    assert.equal(bad.status, 401);
+    assert.match(bad.headers.get('www-authenticate'), /^Bearer realm="authflow-admin"/);
+    bad = await fetch(`${server.issuer}/admin/v1/audit?before=%ZZ`, { headers: { authorization: `Bearer ${server.adminToken}` } });
     assert.equal(bad.status, 400);
     assert.deepEqual(await bad.json(), { error: 'bad_request', message: 'malformed query string' }, 'the API\'s own shape');
     bad = await fetch(`${server.issuer}/token?x=%ZZ`, { method: 'POST' });
