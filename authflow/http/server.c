@@ -33,6 +33,19 @@
 #define DEFAULT_CSP AF_CSP_HEAD AF_CSP_TAIL
 
 #define URI_MAX	     8192
+/* Bytes of a request's header fields, names and values with ": " and
+ * CRLF, past which it is answered 431. */
+#define HEADERS_MAX  65536
+/*
+ * libmicrohttpd's memory per connection: it holds the request line and
+ * headers, and a record of every query parameter (about 60 bytes each,
+ * up to 4096 in a target of URI_MAX), which must fit for the request to
+ * be answered at all: a smaller pool left a query of 1000 empty
+ * parameters without an answer until the time limit. The pool is mapped
+ * on demand, so an idle connection costs a few KiB; one filled to the
+ * brim is refused (431, 414) and closed.
+ */
+#define CONN_POOL    ((size_t)320 * 1024)
 /* Bytes of a request's path in its access log line. */
 #define LOG_PATH_MAX 512
 
@@ -57,7 +70,8 @@ struct conn_state {
 	char method[32]; /* every method routed fits; a longer one is cut */
 	af_buf body;
 	int too_big;
-	int bad_length; /* Content-Length given more than once */
+	int bad_length;	     /* Content-Length given more than once */
+	int headers_too_big; /* over HEADERS_MAX */
 	uint64_t start_ns;
 	/*
 	 * The matched route; until access_cb() has seen the request's
@@ -381,6 +395,9 @@ static void answer(af_server *srv, struct MHD_Connection *c,
 	if (cs->uri_too_long)
 		af_resp_text(resp, 414, "text/plain; charset=utf-8",
 			     "request target too long\n");
+	else if (cs->headers_too_big)
+		af_resp_text(resp, 431, "text/plain; charset=utf-8",
+			     "request header fields too large\n");
 	else if (cs->bad_length)
 		af_resp_text(resp, 400, "text/plain; charset=utf-8",
 			     "Content-Length given more than once\n");
@@ -458,12 +475,24 @@ static unsigned long slow_queue_max(const af_server *srv, uint64_t check_ns,
 	return n > 0 ? (unsigned long)n : 1ul;
 }
 
+/* Adds the bytes of one header field, as sent, to *cls. */
+static enum MHD_Result header_bytes(void *cls, enum MHD_ValueKind kind,
+				    const char *key, const char *value)
+{
+	size_t *n = cls;
+
+	(void)kind;
+	*n += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
 /*
  * 1 when the headers alone refuse the request, so that it is answered
- * before any body is read: a body declared over the cap (413), or a
- * Content-Length given more than once (400: RFC 9112 6.3, a framing two
- * parsers could read two ways).
+ * before any body is read: header fields over HEADERS_MAX (431), a body
+ * declared over the cap (413), or a Content-Length given more than once
+ * (400: RFC 9112 6.3, a framing two parsers could read two ways).
  */
+
 static int refuse_early(af_server *srv, struct MHD_Connection *c,
 			struct conn_state *cs)
 {
@@ -471,7 +500,14 @@ static int refuse_early(af_server *srv, struct MHD_Connection *c,
 		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	char *end = NULL;
 	unsigned long long len;
+	size_t headers = 0;
 
+	(void)MHD_get_connection_values(c, MHD_HEADER_KIND, header_bytes,
+					&headers);
+	if (headers > HEADERS_MAX) {
+		cs->headers_too_big = 1;
+		return 1;
+	}
 	if (af_conn_header_count(c, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1) {
 		cs->bad_length = 1;
 		return 1;
@@ -802,7 +838,7 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 		(struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
 		srv->threads > 1 ? srv->threads : 0u,
 		MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.request_timeout_s,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_POOL,
 		MHD_OPTION_CONNECTION_LIMIT, 4096u,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->cfg.connections_per_ip,
 		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,

@@ -1797,9 +1797,17 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
         sock.on('error', done);
         setTimeout(done, 3000);
       });
-      // Headers over libmicrohttpd's memory limit: it answers 431 itself.
+      // Header fields over 64 KiB: 431.
       const big = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70000)}\r\n\r\n`);
       assert.match(big, /^HTTP\/1\.1 431 /);
+      // Over libmicrohttpd's memory for a connection: it answers 431 itself.
+      const huge = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(400000)}\r\n\r\n`);
+      assert.match(huge, /^HTTP\/1\.1 431 /);
+      // A target of many empty parameters is answered, at once.
+      const t0 = Date.now();
+      assert.equal((await fetch(`${srv.issuer}/jwks?${Array(4000).fill('a').join('&')}`)).status, 200);
+      assert.equal((await fetch(`${srv.issuer}/authorize?${Array(4000).fill('a').join('&')}`)).status, 400);
+      assert.ok(Date.now() - t0 < 5000, 'answered without waiting for the time limit');
       // A client gone before its headers were complete: no answer at all.
       assert.equal(await raw('GET /healthz HTTP/1.1\r\nHost: x\r\n', { end: true }), '');
       // A malformed chunked body, which libmicrohttpd answers 400.
@@ -1809,6 +1817,7 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       assert.equal((await fetch(`${srv.issuer}/${'a'.repeat(9000)}`)).status, 414);
 
       const want = [
+        'authflow_http_requests_total{route="healthz",status="431"} 1',
         'authflow_http_requests_total{route="unknown",status="431"} 1',
         'authflow_http_requests_total{route="unknown",status="aborted"} 1',
         'authflow_http_requests_total{route="token",status="400"} 1',
