@@ -266,9 +266,7 @@ static void not_found(af_server *srv, af_resp *resp)
  */
 static void bad_request(const af_req *req, af_resp *resp, const af_route *r)
 {
-	const char *what = req->malformed == AF_REQ_BAD_FORM
-				   ? "malformed form body"
-				   : "malformed query string";
+	const char *what = af_req_malformed_why(req);
 
 	if (r->page)
 		af_page_error(resp, 400, "Request not understood",

@@ -656,9 +656,7 @@ void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
 	}
 	if (req->malformed) {
 		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
-				req->malformed == AF_REQ_BAD_FORM
-					? "malformed form body"
-					: "malformed query string");
+				af_req_malformed_why(req));
 		goto done;
 	}
 	st = split_path(c, req->path);

@@ -48,9 +48,12 @@ typedef struct af_req {
 	/*
 	 * The query string (AF_REQ_BAD_QUERY) or the form body
 	 * (AF_REQ_BAD_FORM) could not be parsed; af_dispatch() answers in
-	 * the route's own kind (a page, or a JSON error).
+	 * the route's own kind (a page, or a JSON error), with
+	 * af_req_malformed_why(); too_many_params: because it held more than
+	 * HP_PARAMS_MAX parameters.
 	 */
 	int malformed;
+	int too_many_params;
 	/*
 	 * A slow request (af_route_slow()) that waited for a work queue
 	 * thread longer than limits.request_timeout_s since it arrived: its
@@ -112,6 +115,9 @@ int af_req_cookie(const af_req *req, const char *name, char *out,
  * value.
  */
 const char *af_req_param(const af_req *req, const char *name);
+
+/* Why req->malformed: a short English message, never NULL. */
+const char *af_req_malformed_why(const af_req *req);
 
 /* 1 when the parameter af_req_param() reads was given more than once. */
 int af_req_param_repeated(const af_req *req, const char *name);

@@ -110,6 +110,18 @@ static const char *find_param(const af_req *req, const char *name,
 	return v;
 }
 
+_Static_assert(HP_PARAMS_MAX == 256, "the messages below say 256");
+
+const char *af_req_malformed_why(const af_req *req)
+{
+	int form = req->malformed == AF_REQ_BAD_FORM;
+
+	if (req->too_many_params)
+		return form ? "more than 256 parameters in the form body"
+			    : "more than 256 parameters in the query string";
+	return form ? "malformed form body" : "malformed query string";
+}
+
 const char *af_req_param(const af_req *req, const char *name)
 {
 	const af_params *set;

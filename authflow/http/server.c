@@ -361,6 +361,7 @@ static void handle(af_server *srv, struct MHD_Connection *c,
 		req.duplicate_param = 1;
 	else if (st != HP_OK)
 		req.malformed = AF_REQ_BAD_QUERY;
+	req.too_many_params = st == HP_ERR_TOO_MANY;
 	if (req.query == NULL)
 		req.query = hp_params_new();
 	if (req.query == NULL) {
@@ -377,6 +378,8 @@ static void handle(af_server *srv, struct MHD_Connection *c,
 			req.duplicate_param = 1;
 		else if (st != HP_OK)
 			req.malformed = AF_REQ_BAD_FORM;
+		if (st == HP_ERR_TOO_MANY)
+			req.too_many_params = 1;
 	}
 	req.route = cs->route;
 	af_dispatch(srv, &req, resp);

@@ -21,6 +21,15 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 	int rc = -1;
 
 	secret[0] = '\0';
+	/*
+	 * Authorization is one header (RFC 9110 11.6.2): of two, a proxy in
+	 * front may have read the other.
+	 */
+	if (af_req_header_count(req, "Authorization") > 1) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "more than one Authorization header");
+		return -1;
+	}
 	if (header != NULL && post_secret != NULL) {
 		af_resp_oauth_error(resp, 400, "invalid_request",
 				    "use one client authentication method");

@@ -482,6 +482,16 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 		goto out;
 	}
 	/*
+	 * A client the administrator took refresh from may not use the
+	 * grant (RFC 6749 5.2): refused before the token is read, which
+	 * stays as it was should refresh be allowed again.
+	 */
+	if (!json_is_true(json_object_get(app, "allow_refresh"))) {
+		af_resp_oauth_error(resp, 400, "unauthorized_client",
+				    "refresh is not allowed for this client");
+		goto out;
+	}
+	/*
 	 * Scopes this provider does not support are ignored here, as they
 	 * are at the authorization endpoint.
 	 */
@@ -521,11 +531,6 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	if (refresh_fits(resp, grant, client_id, scope, granted) != 0 ||
 	    load_user(srv, resp, grant, app, &user) != 0)
 		goto out;
-	if (!json_is_true(json_object_get(app, "allow_refresh"))) {
-		af_resp_oauth_error(resp, 400, "invalid_grant",
-				    "refresh is not allowed for this client");
-		goto out;
-	}
 	json_object_del(grant, "nonce");
 	/*
 	 * A narrower scope is for this access token and id_token only: the

@@ -23,9 +23,12 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 	token[0] = '\0';
 	/*
 	 * RFC 6750 3.1: a malformed request is 400 invalid_request; a request
-	 * without any token gets the bare challenge, with no error code.
+	 * without any token gets the bare challenge, with no error code. Two
+	 * Authorization headers are malformed (RFC 9110 11.6.2): a proxy in
+	 * front may have read the other.
 	 */
-	if ((header != NULL && form_token != NULL) ||
+	if (af_req_header_count(req, "Authorization") > 1 ||
+	    (header != NULL && form_token != NULL) ||
 	    (header != NULL &&
 	     hp_auth_bearer(header, token, sizeof(token)) != HP_OK) ||
 	    (header == NULL && form_token != NULL &&

@@ -35,7 +35,7 @@ typedef enum hp_status {
  */
 const char *hp_strerror(hp_status st);
 
-#define HP_PARAMS_MAX	     64	   /* parameters in one query or form */
+#define HP_PARAMS_MAX	     256   /* parameters in one query or form */
 #define HP_INPUT_MAX	     65536 /* bytes of a query string or form body */
 #define HP_COOKIE_HEADER_MAX 8192  /* bytes of a Cookie header */
 #define HP_AUTH_HEADER_MAX   4096  /* bytes of an Authorization header */

@@ -308,7 +308,8 @@ static char *many_params(size_t n)
 		if (i > 0)
 			s[o++] = '&';
 		s[o++] = 'p';
-		s[o++] = (char)('0' + i / 10);
+		s[o++] = (char)('0' + i / 100);
+		s[o++] = (char)('0' + i / 10 % 10);
 		s[o++] = (char)('0' + i % 10);
 		s[o++] = '=';
 		s[o++] = 'v';
@@ -330,7 +331,7 @@ static void test_params_parse_count_limit_exact(void **state)
 	assert_int_equal(hp_params_count(p), HP_PARAMS_MAX);
 	/* Every entry survives the moves as the array grows. */
 	for (i = 0; i < HP_PARAMS_MAX; i++) {
-		snprintf(name, sizeof(name), "p%02zu", i);
+		snprintf(name, sizeof(name), "p%03zu", i);
 		assert_string_equal(hp_params_get(p, name), "v");
 	}
 	hp_params_free(p);
@@ -338,7 +339,7 @@ static void test_params_parse_count_limit_exact(void **state)
 	/* A name repeated last is found among the moved entries. */
 	again = realloc(again, strlen(again) + 8);
 	assert_non_null(again);
-	memcpy(again + strlen(again), "&p00=w", 7);
+	memcpy(again + strlen(again), "&p000=w", 8);
 	assert_int_equal(parse_status(again, strlen(again)), HP_ERR_DUPLICATE);
 	free(at);
 	free(over);
@@ -394,9 +395,10 @@ static void test_params_add_rules(void **state)
 	assert_int_equal(hp_params_add(p, "ctl", "\x01\n"), HP_OK);
 	for (i = 2; i < HP_PARAMS_MAX; i++) {
 		name[0] = 'n';
-		name[1] = (char)('0' + i / 10);
-		name[2] = (char)('0' + i % 10);
-		name[3] = '\0';
+		name[1] = (char)('0' + i / 100);
+		name[2] = (char)('0' + i / 10 % 10);
+		name[3] = (char)('0' + i % 10);
+		name[4] = '\0';
 		assert_int_equal(hp_params_add(p, name, "v"), HP_OK);
 	}
 	assert_int_equal(hp_params_count(p), HP_PARAMS_MAX);

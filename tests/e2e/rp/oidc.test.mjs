@@ -448,6 +448,12 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     await assert.rejects(client.refreshTokenGrant(config, narrow.refresh_token, { scope: 'profile' }), isError('invalid_scope'));
     const other = await seed(server, { user: 'jack-other' });
     await assert.rejects(client.refreshTokenGrant(await rp(other), narrow.refresh_token), isError('invalid_grant'));
+    // A client whose refresh the administrator turned off: the grant is
+    // not for it (unauthorized_client), and the token keeps until it is
+    // turned on again.
+    assert.equal((await server.admin('PATCH', `/apps/${s.clientId}`, { allow_refresh: false })).status, 200);
+    await assert.rejects(client.refreshTokenGrant(config, narrow.refresh_token), isError('unauthorized_client'));
+    assert.equal((await server.admin('PATCH', `/apps/${s.clientId}`, { allow_refresh: true })).status, 200);
     const full = await client.refreshTokenGrant(config, narrow.refresh_token);
     assert.equal(full.scope, 'openid profile email groups offline_access', 'the refresh token kept the whole scope');
     assert.equal(full.claims().email, 'jack@example.com');
@@ -1277,6 +1283,19 @@ describe(`authflow stopping (${STORE} store)`, () => {
     assert.deepEqual(await bad.json(), { error: 'bad_request', message: 'malformed query string' }, 'the API\'s own shape');
     bad = await fetch(`${server.issuer}/token?x=%ZZ`, { method: 'POST' });
     assert.equal((await bad.json()).error, 'invalid_request', 'OAuth endpoints: an OAuth error');
+    // Parameters nobody knows are ignored, up to 256 of them; more are
+    // refused as what they are.
+    const extra = Array.from({ length: 250 }, (_, i) => `p${i}=1`).join('&');
+    bad = await fetch(`${server.issuer}/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=refresh_token&refresh_token=x&client_id=nobody&client_secret=x&${extra}`,
+    });
+    assert.equal((await bad.json()).error, 'invalid_client', 'unknown parameters are ignored');
+    bad = await fetch(`${server.issuer}/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=refresh_token&${extra}&${extra.replaceAll('p', 'q')}`,
+    });
+    assert.deepEqual(await bad.json(), { error: 'invalid_request', error_description: 'more than 256 parameters in the form body' });
     // libmicrohttpd's own complaints come out as JSON lines too.
     r = await raw('POST /token HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n');
     assert.match(r, /^HTTP\/1\.1 400 /, r);
