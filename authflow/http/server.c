@@ -70,7 +70,7 @@ struct conn_state {
 	char method[32]; /* every method routed fits; a longer one is cut */
 	af_buf body;
 	int too_big;
-	int bad_length;	     /* Content-Length given more than once */
+	int bad_length;	     /* Content-Length or -Type given twice */
 	int headers_too_big; /* over HEADERS_MAX */
 	uint64_t start_ns;
 	/*
@@ -403,7 +403,8 @@ static void answer(af_server *srv, struct MHD_Connection *c,
 			     "request header fields too large\n");
 	else if (cs->bad_length)
 		af_resp_text(resp, 400, "text/plain; charset=utf-8",
-			     "Content-Length given more than once\n");
+			     "Content-Length or Content-Type given more than "
+			     "once\n");
 	else if (cs->too_big || cs->body.failed)
 		af_resp_text(resp, 413, "text/plain; charset=utf-8",
 			     "request body too large\n");
@@ -492,8 +493,9 @@ static enum MHD_Result header_bytes(void *cls, enum MHD_ValueKind kind,
 /*
  * 1 when the headers alone refuse the request, so that it is answered
  * before any body is read: header fields over HEADERS_MAX (431), a body
- * declared over the cap (413), or a Content-Length given more than once
- * (400: RFC 9112 6.3, a framing two parsers could read two ways).
+ * declared over the cap (413), or a Content-Length or Content-Type given
+ * more than once (400: RFC 9112 6.3, a framing or a body two parsers
+ * could read two ways).
  */
 
 static int refuse_early(af_server *srv, struct MHD_Connection *c,
@@ -511,7 +513,9 @@ static int refuse_early(af_server *srv, struct MHD_Connection *c,
 		cs->headers_too_big = 1;
 		return 1;
 	}
-	if (af_conn_header_count(c, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1) {
+	/* One Content-Length, one Content-Type: two may be read two ways. */
+	if (af_conn_header_count(c, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1 ||
+	    af_conn_header_count(c, MHD_HTTP_HEADER_CONTENT_TYPE) > 1) {
 		cs->bad_length = 1;
 		return 1;
 	}

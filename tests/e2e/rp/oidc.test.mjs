@@ -1240,7 +1240,7 @@ describe(`authflow stopping (${STORE} store)`, () => {
     assert.match(stderr, /cannot listen on 127\.0\.0\.1 port \d+ \(Address already in use\)/);
   });
 
-  test('request framing: a body over the cap or two lengths are refused before the body', async () => {
+  test('request framing: a body over the cap, two lengths or two types are refused before the body', async () => {
     const port = Number(new URL(server.issuer).port);
     // The first answer on a raw connection, within a second.
     const raw = (text) => new Promise((res) => {
@@ -1258,6 +1258,11 @@ describe(`authflow stopping (${STORE} store)`, () => {
     r = await raw('POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n'
       + 'Content-Length: 3\r\nContent-Length: 10\r\n\r\na=b');
     assert.match(r, /^HTTP\/1\.1 400 /, r);
+    // Two Content-Types: a body two readers could read two ways.
+    r = await raw('POST /admin/v1/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+      + `Content-Type: text/plain\r\nAuthorization: Bearer ${server.superToken}\r\nContent-Length: 2\r\n\r\n{}`);
+    assert.match(r, /^HTTP\/1\.1 400 /, r);
+    assert.match(r, /Content-Length or Content-Type given more than once/);
     const res = await fetch(`${server.issuer}/token`, {
       method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencodedXYZ' },
       body: 'grant_type=authorization_code&code=x',
