@@ -281,6 +281,30 @@ static void bad_request(const af_req *req, af_resp *resp, const af_route *r)
 		af_resp_oauth_error(resp, 400, "invalid_request", what);
 }
 
+void af_route_refuse(int route, af_resp *resp, unsigned status,
+		     const char *what)
+{
+	const af_route *r =
+		route >= 0 && (size_t)route < NROUTES ? &routes[route] : NULL;
+	char text[128];
+
+	if (r == NULL) {
+		snprintf(text, sizeof(text), "%s\n", what);
+		af_resp_text(resp, status, "text/plain; charset=utf-8", text);
+	} else if (r->page) {
+		af_page_error(resp, status, "Request not understood",
+			      "What was sent here is too large, or could not "
+			      "be read.",
+			      "Go back to the application and try again.");
+	} else if (r->methods == M_ANY) {
+		af_resp_json(resp, status,
+			     json_pack("{s:s, s:s}", "error", "bad_request",
+				       "message", what));
+	} else {
+		af_resp_oauth_error(resp, status, "invalid_request", what);
+	}
+}
+
 void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 {
 	const af_route *r;

@@ -114,6 +114,16 @@ void af_server_cleanup(af_server *srv);
 /* Routes a request to its handler (routes.c). */
 void af_dispatch(af_server *srv, af_req *req, af_resp *resp);
 
+/*
+ * Answers a request refused before it reached its handler (a body over
+ * the cap, header fields over theirs, a framing read two ways) with
+ * status and what, in the route's own kind: a page for browser pages,
+ * the admin and device APIs' JSON error, an OAuth error elsewhere, and
+ * plain text for a request no route matched (routes.c).
+ */
+void af_route_refuse(int route, af_resp *resp, unsigned status,
+		     const char *what);
+
 /* The route index of a method and path, or -1 (routes.c). */
 int af_route_find(const char *method, const char *path, int *method_ok);
 

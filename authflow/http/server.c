@@ -395,19 +395,19 @@ static void answer(af_server *srv, struct MHD_Connection *c,
 {
 	char keep_alive[32];
 
+	/* A target too long is not looked at, so not routed either. */
 	if (cs->uri_too_long)
 		af_resp_text(resp, 414, "text/plain; charset=utf-8",
 			     "request target too long\n");
 	else if (cs->headers_too_big)
-		af_resp_text(resp, 431, "text/plain; charset=utf-8",
-			     "request header fields too large\n");
+		af_route_refuse(cs->route, resp, 431,
+				"request header fields too large");
 	else if (cs->bad_length)
-		af_resp_text(resp, 400, "text/plain; charset=utf-8",
-			     "Content-Length or Content-Type given more than "
-			     "once\n");
+		af_route_refuse(cs->route, resp, 400,
+				"Content-Length or Content-Type given more "
+				"than once");
 	else if (cs->too_big || cs->body.failed)
-		af_resp_text(resp, 413, "text/plain; charset=utf-8",
-			     "request body too large\n");
+		af_route_refuse(cs->route, resp, 413, "request body too large");
 	else
 		handle(srv, c, cs, url, method, overdue, resp);
 	add_security_headers(srv, resp);

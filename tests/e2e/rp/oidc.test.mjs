@@ -1255,6 +1255,17 @@ describe(`authflow stopping (${STORE} store)`, () => {
     let r = await raw('POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n'
       + 'Content-Length: 10000000\r\nExpect: 100-continue\r\n\r\n');
     assert.match(r, /^HTTP\/1\.1 413 /, r);
+    // In the route's own kind: an OAuth error, the API's JSON, a page.
+    const big = 'a='.padEnd(70000, 'x');
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    let res413 = await fetch(`${server.issuer}/token`, { method: 'POST', headers: form, body: big });
+    assert.equal(res413.status, 413);
+    assert.deepEqual(await res413.json(), { error: 'invalid_request', error_description: 'request body too large' });
+    res413 = await fetch(`${server.issuer}/admin/v1/users`, { method: 'POST', headers: form, body: big });
+    assert.deepEqual(await res413.json(), { error: 'bad_request', message: 'request body too large' });
+    res413 = await fetch(`${server.issuer}/login`, { method: 'POST', headers: form, body: big });
+    assert.equal(res413.status, 413);
+    assert.match(res413.headers.get('content-type'), /^text\/html/);
     r = await raw('POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n'
       + 'Content-Length: 3\r\nContent-Length: 10\r\n\r\na=b');
     assert.match(r, /^HTTP\/1\.1 400 /, r);
