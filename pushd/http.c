@@ -30,6 +30,13 @@
  */
 #define CONNECTIONS_PER_IP 16u
 #define IDLE_KEEP_ALIVE	   "timeout=10"
+/*
+ * libmicrohttpd's memory per connection: room for the request line and
+ * headers and a record of each query parameter (about 60 bytes), so that
+ * a target full of parameters is answered rather than left to time out.
+ * Mapped on demand: an idle connection costs a few KiB.
+ */
+#define CONN_POOL	   ((size_t)320 * 1024)
 
 struct text {
 	char *buf;
@@ -178,8 +185,7 @@ pushd_status pushd_listen(pushd_ctx *ctx, char *err, size_t errlen)
 		IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, CONNECTIONS_MAX,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		per_ip < CONNECTIONS_MAX ? per_ip : CONNECTIONS_MAX,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-		MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_POOL, MHD_OPTION_END);
 	if (ctx->mhd == NULL) {
 		if (err != NULL && errlen > 0)
 			(void)snprintf(err, errlen,

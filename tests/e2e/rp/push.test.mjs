@@ -412,6 +412,11 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       await until('pushd /healthz', async () => {
         try { return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok; } catch { return false; }
       }, 15000);
+      // A target of many empty parameters is answered, at once.
+      const t0 = Date.now();
+      const many = await fetch(`http://127.0.0.1:${port}/healthz?${Array(4000).fill('a').join('&')}`);
+      assert.equal(many.status, 200);
+      assert.ok(Date.now() - t0 < 3000, 'answered without waiting for the idle timeout');
       p.proc.kill('SIGTERM');
       await until('pushd exit', () => p.exited !== null, 15000);
       assert.deepEqual(p.exited, { code: 0, sig: null }, p.stderr);
