@@ -308,17 +308,25 @@ static af_dir_status count_failure(af_dir *dir, const char *kind,
  * is kept off the trail: a name typed at the sign-in form is often a
  * password typed in the wrong field.
  */
+/* 0 when no user has the name, else 1 (also when the store cannot say). */
+static int user_exists(af_dir *dir, const char *name)
+{
+	json_t *u = NULL;
+	af_dir_status rc = af_dir_user_get(dir, name, &u);
+
+	json_decref(u);
+	return rc != AF_DIR_NOT_FOUND;
+}
+
 static af_dir_status locked_event(af_dir *dir, const subjects *s,
 				  const char *ip, int64_t failures,
 				  uint64_t lock_s)
 {
 	const char *user = s->name;
-	json_t *detail, *u = NULL;
+	json_t *detail;
 	af_dir_status rc;
 
-	rc = af_dir_user_get(dir, user, &u);
-	json_decref(u);
-	if (rc == AF_DIR_NOT_FOUND)
+	if (!user_exists(dir, user))
 		return AF_DIR_OK;
 	detail = json_pack("{s:I, s:s, s:I, s:b}", "failures",
 			   (json_int_t)failures, "ip", ip != NULL ? ip : "",
@@ -437,6 +445,7 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip,
 	int64_t n = 0, ignored = 0, strikes = 0;
 	uint64_t lock_s;
 	subjects s;
+	int exists;
 
 	if (dir == NULL)
 		return AF_DIR_INVALID;
@@ -453,12 +462,18 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip,
 	if (s.browser[0] != '\0')
 		return fail_browser(dir, &s, ip);
 	rc = count_failure(dir, "user", s.user, p->user_delay_after, &n);
-	/* Every failure since the last success, across windows and locks. */
+	/*
+	 * Every failure since the last success, across windows and locks.
+	 * Kept 30 days, so written durable only for a user: names nobody
+	 * has, which a spray may make at the pace of password checks, stay
+	 * volatile (and within the memory store's cap).
+	 */
+	exists = user_exists(dir, s.name);
 	if (rc == AF_DIR_OK)
 		rc = key_of(key, sizeof(key), "strikes", "user", s.user);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(
-			count_up(dir, key, 1, STRIKES_TTL_MS, &strikes));
+			count_up(dir, key, exists, STRIKES_TTL_MS, &strikes));
 	if (rc != AF_DIR_OK)
 		return rc;
 	if (p->user_lock_after == 0 || n < (int64_t)p->user_lock_after)
@@ -467,9 +482,15 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip,
 	 * A lock runs out after lock_s, so that someone who only knows a
 	 * user's name cannot keep the user out for good; the failures
 	 * still add up, and past AF_THROTTLE_STRIKES_MAX of them the lock
-	 * stays until an administrator lifts it.
+	 * stays until an administrator lifts it. A name no user has is
+	 * never locked for good, only for as long as strikes are kept: its
+	 * lock would otherwise stay in the store for ever. The pages say
+	 * the same of a lock that long as of one for good
+	 * (af_page_locked()), so neither tells who exists.
 	 */
 	lock_s = strikes >= AF_THROTTLE_STRIKES_MAX ? 0 : p->lock_s;
+	if (lock_s == 0 && !exists)
+		lock_s = STRIKES_TTL_MS / 1000;
 	rc = key_of(key, sizeof(key), "lock", "user", s.user);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_set(af_dir_store(dir), key, "1",

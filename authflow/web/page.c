@@ -328,7 +328,8 @@ void af_page_locked(uint32_t wait_s, char *msg, size_t msglen)
 {
 	unsigned min = (unsigned)((wait_s + 59) / 60);
 
-	if (wait_s > 0)
+	/* A lock of more than a day reads as one until lifted. */
+	if (wait_s > 0 && wait_s <= 86400)
 		snprintf(msg, msglen,
 			 "This account is locked after too many failed "
 			 "sign-ins. Try again in %u minute%s, or contact your "

@@ -104,8 +104,8 @@ void af_page_throttled(af_resp *resp, uint32_t wait_s, char *msg,
 
 /*
  * The words for an account locked by failed sign-ins, into msg (cut to
- * msglen): when it opens again (wait_s seconds; 0: when an administrator
- * unlocks it).
+ * msglen): when it opens again (wait_s seconds; 0, or more than a day:
+ * when an administrator unlocks it).
  */
 void af_page_locked(uint32_t wait_s, char *msg, size_t msglen);
 

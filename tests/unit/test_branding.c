@@ -352,6 +352,28 @@ static void test_brand_cache_forget_shows_change(void **state)
 	af_brand_cache_free(c);
 }
 
+/*
+ * The words of a lock: a time for one that runs out within a day, and the
+ * administrator for one until lifted or longer, so that a made-up name's
+ * 30-day lock reads as a user's lock for good.
+ */
+static void test_page_locked_words(void **state)
+{
+	char msg[200];
+
+	(void)state;
+	af_page_locked(90, msg, sizeof(msg));
+	assert_non_null(strstr(msg, "Try again in 2 minutes"));
+	af_page_locked(86400, msg, sizeof(msg));
+	assert_non_null(strstr(msg, "Try again in 1440 minutes"));
+	af_page_locked(0, msg, sizeof(msg));
+	assert_string_equal(msg, "This account is locked after too many failed "
+				 "sign-ins. Contact your administrator.");
+	af_page_locked(30 * 86400, msg, sizeof(msg));
+	assert_string_equal(msg, "This account is locked after too many failed "
+				 "sign-ins. Contact your administrator.");
+}
+
 /* The page af_page_error() makes under brand, as a string to free. */
 static char *error_page(af_brand *brand)
 {
@@ -425,6 +447,7 @@ int main(void)
 		T(test_brand_cache_forget_shows_change),
 		T(test_page_shows_brand_escaped),
 #undef T
+		cmocka_unit_test(test_page_locked_words),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1844,6 +1844,9 @@ static void test_af_throttle_lock_runs_out_then_stays(void **state)
 	opts.throttle.window_s = 1;
 	opts.throttle.lock_s = 1;
 	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"lena\"}",
+				  "a long enough password"),
+			 AF_DIR_OK);
 	for (i = 0; i < 10; i++)
 		assert_int_equal(af_throttle_fail(dir, "lena", NULL, NULL),
 				 AF_DIR_OK);
@@ -1883,6 +1886,47 @@ static void test_af_throttle_lock_runs_out_then_stays(void **state)
 	assert_int_equal(af_throttle_check(dir, "lena", NULL, NULL, &wait),
 			 AF_DIR_LOCKED);
 	assert_int_equal(wait, 1);
+	af_dir_free(dir);
+}
+
+/*
+ * A name no user has is locked as a user is, but never for good: past
+ * AF_THROTTLE_STRIKES_MAX its lock lasts as long as strikes are kept, and
+ * its strikes are not durable, so that a spray of made-up names cannot
+ * fill the store with keys that never go.
+ */
+static void test_af_throttle_unknown_name_never_locked_for_good(void **state)
+{
+	fixture *f = *state;
+	const struct timespec pause = {1, 200000000};
+	af_dir_options opts;
+	af_dir *dir = NULL;
+	uint32_t wait = 0;
+	uint64_t ttl = 0;
+	char key[80];
+	int i;
+
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.throttle.user_delay_after = 1000;
+	opts.throttle.user_lock_after = 10;
+	opts.throttle.window_s = 1;
+	opts.throttle.lock_s = 1;
+	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	for (i = 0; i < AF_THROTTLE_STRIKES_MAX; i++) {
+		if (i % 10 == 0 && i > 0)
+			nanosleep(&pause, NULL);
+		assert_int_equal(af_throttle_fail(dir, "nobody", NULL, NULL),
+				 AF_DIR_OK);
+	}
+	assert_int_equal(af_throttle_check(dir, "nobody", NULL, NULL, &wait),
+			 AF_DIR_LOCKED);
+	assert_true(wait > 29 * 86400 && wait <= 30 * 86400);
+	/* Strikes of a name nobody has are kept, but not written durable. */
+	assert_int_equal(store_ttl(f->store, strikes_key("nobody", key), &ttl),
+			 STORE_OK);
+	assert_true(ttl > 0);
 	af_dir_free(dir);
 }
 
@@ -2605,10 +2649,19 @@ static void test_af_throttle_lock_survives_memory_store_restart(void **state)
 
 	state_dir_new(dir);
 	reopen_at(f, dir);
+	assert_int_equal(add_user(f, "{\"username\":\"lock-me\"}",
+				  "a long enough password"),
+			 AF_DIR_OK);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(
 			af_throttle_fail(f->dir, "lock-me", "10.0.0.9", NULL),
 			AF_DIR_OK);
+	/* A name nobody has: its strikes are not written durable. */
+	assert_int_equal(af_throttle_fail(f->dir, "made-up", NULL, NULL),
+			 AF_DIR_OK);
+	assert_int_equal(store_get(f->store, strikes_key("made-up", sk), &v),
+			 STORE_OK);
+	store_value_free(&v);
 	assert_int_equal(
 		af_throttle_check(f->dir, "lock-me", NULL, NULL, &wait),
 		AF_DIR_LOCKED);
@@ -2627,6 +2680,8 @@ static void test_af_throttle_lock_survives_memory_store_restart(void **state)
 	assert_int_equal(v.len, 2);
 	assert_memory_equal(v.data, "10", 2);
 	store_value_free(&v);
+	assert_int_equal(store_get(f->store, strikes_key("made-up", sk), &v),
+			 STORE_NOT_FOUND);
 	/* An unlock is written too: it stays unlocked after a restart. */
 	assert_int_equal(af_throttle_unlock(f->dir, "lock-me"), AF_DIR_OK);
 	reopen_at(f, dir);
@@ -3215,6 +3270,9 @@ static void test_af_throttle_info_follows_delay_and_lock(void **state)
 	opts.throttle.lock_s = 0;
 	opts.throttle.user_lock_after = 1;
 	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	assert_int_equal(
+		add_user(f, "{\"username\":\"jo\"}", "a long enough password"),
+		AF_DIR_OK);
 	assert_int_equal(af_throttle_fail(dir, "jo", NULL, NULL), AF_DIR_OK);
 	assert_int_equal(af_throttle_info_get(dir, "jo", &t), AF_DIR_OK);
 	assert_int_equal(t.failures, 1);
@@ -3617,6 +3675,7 @@ int main(void)
 		T(test_af_throttle_success_clears_user_count),
 		T(test_af_throttle_known_browser_answers_for_itself),
 		T(test_af_throttle_known_browser_own_turn),
+		T(test_af_throttle_unknown_name_never_locked_for_good),
 		T(test_af_dir_names_cap_counts_distinct),
 		T(test_af_throttle_address_spray_delayed),
 		T(test_af_throttle_ipv6_counted_by_64),
