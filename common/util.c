@@ -177,18 +177,24 @@ void af_sha256(const void *data, size_t len, uint8_t out[32])
 		memset(out, 0, 32);
 }
 
-void af_sha256_hex(const void *data, size_t len, char out[65])
+void af_hex(const void *data, size_t len, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	uint8_t d[32];
-	size_t i;
+	const uint8_t *d = data;
 
-	af_sha256(data, len, d);
-	for (i = 0; i < 32; i++) {
+	for (size_t i = 0; i < len; i++) {
 		out[2 * i] = hex[d[i] >> 4];
 		out[2 * i + 1] = hex[d[i] & 15];
 	}
-	out[64] = '\0';
+	out[2 * len] = '\0';
+}
+
+void af_sha256_hex(const void *data, size_t len, char out[65])
+{
+	uint8_t d[32];
+
+	af_sha256(data, len, d);
+	af_hex(d, sizeof(d), out);
 }
 
 int64_t af_now(void)

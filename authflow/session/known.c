@@ -116,17 +116,6 @@ static int next_entry(const char **value, int64_t now, int64_t life_s,
 	return t >= 0 && t <= now + AF_KNOWN_SKEW_S && now - t < life_s;
 }
 
-static void hex_of(const uint8_t *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 0xf];
-	}
-	out[2 * n] = '\0';
-}
-
 af_known_status af_known_match(const uint8_t key[AF_KNOWN_KEY_BYTES],
 			       const char *value, const char *user, int64_t now,
 			       int64_t life_s, char id[AF_KNOWN_ID_BUF])
@@ -153,7 +142,7 @@ af_known_status af_known_match(const uint8_t key[AF_KNOWN_KEY_BYTES],
 			break;
 		}
 		if (CRYPTO_memcmp(want, raw + TIME_BYTES, MAC_BYTES) == 0) {
-			hex_of(want, MAC_BYTES, id);
+			af_hex(want, MAC_BYTES, id);
 			st = AF_KNOWN_OK;
 			break;
 		}
@@ -261,7 +250,7 @@ af_known_status af_known_key(store_ctx *store, uint8_t key[AF_KNOWN_KEY_BYTES])
 			rc = AF_KNOWN_CRYPTO;
 			break;
 		}
-		hex_of(key, AF_KNOWN_KEY_BYTES, hex);
+		af_hex(key, AF_KNOWN_KEY_BYTES, hex);
 		st = store_set(store, KEY_NAME, hex, strlen(hex), 0,
 			       STORE_SET_NX | STORE_SET_DURABLE);
 		OPENSSL_cleanse(hex, sizeof(hex));

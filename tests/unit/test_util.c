@@ -255,6 +255,11 @@ static void test_sha256_hex_known_vectors(void **state)
 	af_sha256("abc", 3, d);
 	assert_int_equal(d[0], 0xba);
 	assert_int_equal(d[31], 0xad);
+	/* Any bytes, and none. */
+	af_hex("\x00\x0f\xf0\xff", 4, hex);
+	assert_string_equal(hex, "000ff0ff");
+	af_hex("", 0, hex);
+	assert_string_equal(hex, "");
 }
 
 static void test_time_iso8601_formats_utc(void **state)
