@@ -116,6 +116,35 @@ static int next_entry(const char **value, int64_t now, int64_t life_s,
 	return t >= 0 && t <= now + AF_KNOWN_SKEW_S && now - t < life_s;
 }
 
+/* What read_entry() found. */
+enum entry_kind {
+	ENTRY_END,    /* no entry left */
+	ENTRY_BAD,    /* malformed, or outside its lifetime */
+	ENTRY_OTHER,  /* another user's, or made under another key */
+	ENTRY_MINE,   /* name's; its MAC (the browser id) in want */
+	ENTRY_CRYPTO, /* the MAC could not be made */
+};
+
+/* The next entry of *value, as next_entry() reads it, for name. */
+static enum entry_kind read_entry(const uint8_t key[AF_KNOWN_KEY_BYTES],
+				  const char **value, const char *name,
+				  int64_t now, int64_t life_s,
+				  uint8_t raw[ENTRY_BYTES],
+				  uint8_t want[MAC_BYTES])
+{
+	int r = next_entry(value, now, life_s, raw);
+
+	if (r < 0)
+		return ENTRY_END;
+	if (r == 0)
+		return ENTRY_BAD;
+	if (mac_of(key, raw, name, want) != AF_KNOWN_OK)
+		return ENTRY_CRYPTO;
+	return CRYPTO_memcmp(want, raw + TIME_BYTES, MAC_BYTES) == 0
+		       ? ENTRY_MINE
+		       : ENTRY_OTHER;
+}
+
 af_known_status af_known_match(const uint8_t key[AF_KNOWN_KEY_BYTES],
 			       const char *value, const char *user, int64_t now,
 			       int64_t life_s, char id[AF_KNOWN_ID_BUF])
@@ -123,7 +152,7 @@ af_known_status af_known_match(const uint8_t key[AF_KNOWN_KEY_BYTES],
 	char name[AF_DIR_USERNAME_MAX + 1];
 	uint8_t raw[ENTRY_BYTES], want[MAC_BYTES];
 	af_known_status st = AF_KNOWN_NONE;
-	int r;
+	enum entry_kind k = ENTRY_BAD;
 
 	if (id != NULL)
 		id[0] = '\0';
@@ -131,21 +160,15 @@ af_known_status af_known_match(const uint8_t key[AF_KNOWN_KEY_BYTES],
 		return AF_KNOWN_INVALID;
 	if (value == NULL || fold(user, name, sizeof(name)) != 0)
 		return AF_KNOWN_NONE;
-	for (unsigned i = 0; i < AF_KNOWN_ENTRIES_MAX; i++) {
-		r = next_entry(&value, now, life_s, raw);
-		if (r < 0)
-			break;
-		if (r == 0)
-			continue;
-		if (mac_of(key, raw, name, want) != AF_KNOWN_OK) {
-			st = AF_KNOWN_CRYPTO;
-			break;
-		}
-		if (CRYPTO_memcmp(want, raw + TIME_BYTES, MAC_BYTES) == 0) {
-			af_hex(want, MAC_BYTES, id);
-			st = AF_KNOWN_OK;
-			break;
-		}
+	for (unsigned i = 0; i < AF_KNOWN_ENTRIES_MAX && k != ENTRY_END &&
+			     k != ENTRY_MINE && k != ENTRY_CRYPTO;
+	     i++)
+		k = read_entry(key, &value, name, now, life_s, raw, want);
+	if (k == ENTRY_MINE) {
+		af_hex(want, MAC_BYTES, id);
+		st = AF_KNOWN_OK;
+	} else if (k == ENTRY_CRYPTO) {
+		st = AF_KNOWN_CRYPTO;
 	}
 	OPENSSL_cleanse(raw, sizeof(raw));
 	OPENSSL_cleanse(want, sizeof(want));
@@ -159,9 +182,9 @@ af_known_status af_known_add(const uint8_t key[AF_KNOWN_KEY_BYTES],
 	char name[AF_DIR_USERNAME_MAX + 1];
 	uint8_t raw[ENTRY_BYTES], want[MAC_BYTES];
 	af_known_status st = AF_KNOWN_OK;
+	enum entry_kind k = ENTRY_BAD;
 	size_t len;
 	unsigned kept = 1;
-	int r;
 
 	if (out != NULL && outcap > 0)
 		out[0] = '\0';
@@ -177,20 +200,16 @@ af_known_status af_known_add(const uint8_t key[AF_KNOWN_KEY_BYTES],
 	len = AF_KNOWN_ENTRY_LEN;
 	/* The others' entries, as they were, after the user's new one. */
 	for (unsigned i = 0; value != NULL && i < AF_KNOWN_ENTRIES_MAX &&
-			     kept < AF_KNOWN_ENTRIES_MAX;
+			     kept < AF_KNOWN_ENTRIES_MAX && k != ENTRY_END;
 	     i++) {
 		const char *at = value;
 
-		r = next_entry(&value, now, life_s, raw);
-		if (r < 0)
-			break;
-		if (r == 0)
-			continue;
-		if (mac_of(key, raw, name, want) != AF_KNOWN_OK) {
+		k = read_entry(key, &value, name, now, life_s, raw, want);
+		if (k == ENTRY_CRYPTO) {
 			st = AF_KNOWN_CRYPTO;
 			break;
 		}
-		if (CRYPTO_memcmp(want, raw + TIME_BYTES, MAC_BYTES) == 0)
+		if (k != ENTRY_OTHER)
 			continue;
 		out[len++] = '.';
 		memcpy(out + len, at, AF_KNOWN_ENTRY_LEN);

@@ -2161,29 +2161,47 @@ static void test_open_corrupt_middle_refused(void **state)
  * would grow it, as Redis past its maxmemory; data without an expiry,
  * durable writes and deletes still go, and room comes back as entries go.
  */
+/* The fixture's store opened again with a cap of max_bytes. */
+static void reopen_capped(struct fixture *f, uint64_t max_bytes)
+{
+	store_close(f->st);
+	f->opts.max_bytes = max_bytes;
+	f->st = open_or_fail(&f->opts);
+	reports_clear(&f->rep);
+}
+
+/*
+ * Writes 1000-byte values with an expiry, at prefix0, prefix1 ... with
+ * flags, until the store refuses one (as full); how many it took.
+ */
+static int fill(store_ctx *st, const char *prefix, unsigned flags)
+{
+	char key[32], val[1000];
+	store_status rc;
+	int n;
+
+	memset(val, 'v', sizeof(val));
+	for (n = 0;; n++) {
+		(void)snprintf(key, sizeof(key), "%s%d", prefix, n);
+		rc = store_set(st, key, val, sizeof(val), 600000, flags);
+		if (rc != STORE_OK)
+			break;
+		assert_true(n < 1000);
+	}
+	assert_int_equal(rc, STORE_ERR_UNAVAILABLE);
+	return n;
+}
+
 static void test_memory_cap_refuses_short_lived_growth(void **state)
 {
 	struct fixture *f = *state;
 	char key[32], val[1000];
 	int64_t n = 0;
-	int written = 0, again = 0;
-	store_status st;
+	int written, again;
 
-	(void)state;
-	store_close(f->st);
-	f->opts.max_bytes = 64 * 1024;
-	f->st = open_or_fail(&f->opts);
-	reports_clear(&f->rep);
+	reopen_capped(f, 64 * 1024);
 	memset(val, 'v', sizeof(val));
-	for (;;) {
-		(void)snprintf(key, sizeof(key), "flow:%d", written);
-		st = store_set(f->st, key, val, sizeof(val), 600000, 0);
-		if (st != STORE_OK)
-			break;
-		written++;
-		assert_true(written < 100);
-	}
-	assert_int_equal(st, STORE_ERR_UNAVAILABLE);
+	written = fill(f->st, "flow:", 0);
 	/* About 64 KiB of 1 KB values, headers and keys counted too. */
 	assert_true(written >= 55 && written <= 64);
 	assert_int_equal(reports_with(&f->rep, STORE_REPORT_WARNING,
@@ -2197,11 +2215,13 @@ static void test_memory_cap_refuses_short_lived_growth(void **state)
 				 STORE_ERR_UNAVAILABLE);
 		assert_non_null(strstr(why, "the store is full"));
 	}
-	/* Small ones fill what is left, then are refused as well. */
-	for (int i = 0; store_set(f->st, "x", "y", 1, 0, 0) == STORE_OK &&
-			store_incr(f->st, key, 1, 600000, &n) == STORE_OK;
-	     i++) {
+	/* Small ones fill what is left, then are refused as well; data
+	 * without an expiry still goes. */
+	for (int i = 0;; i++) {
 		(void)snprintf(key, sizeof(key), "small:%d", i);
+		put(f->st, "x", "y");
+		if (store_incr(f->st, key, 1, 600000, &n) != STORE_OK)
+			break;
 		assert_true(i < 1000);
 	}
 	assert_int_equal(
@@ -2232,13 +2252,7 @@ static void test_memory_cap_refuses_short_lived_growth(void **state)
 		(void)snprintf(key, sizeof(key), "flow:%d", i);
 		assert_int_equal(store_del(f->st, key), STORE_OK);
 	}
-	for (;; again++) {
-		(void)snprintf(key, sizeof(key), "again:%d", again);
-		if (store_set(f->st, key, val, sizeof(val), 600000, 0) !=
-		    STORE_OK)
-			break;
-		assert_true(again < 100);
-	}
+	again = fill(f->st, "again:", 0);
 	assert_true(again >= written - 3 && again <= written);
 }
 
@@ -2246,27 +2260,11 @@ static void test_memory_cap_refuses_short_lived_growth(void **state)
 static void test_memory_cap_yield_stops_first(void **state)
 {
 	struct fixture *f = *state;
-	char key[32], val[1000];
-	int flows = 0, codes = 0;
+	int flows, codes;
 
-	store_close(f->st);
-	f->opts.max_bytes = 100 * 1024;
-	f->st = open_or_fail(&f->opts);
-	memset(val, 'v', sizeof(val));
-	for (;; flows++) {
-		(void)snprintf(key, sizeof(key), "flow:%d", flows);
-		if (store_set(f->st, key, val, sizeof(val), 600000,
-			      STORE_SET_NX | STORE_SET_YIELD) != STORE_OK)
-			break;
-		assert_true(flows < 200);
-	}
-	for (;; codes++) {
-		(void)snprintf(key, sizeof(key), "code:%d", codes);
-		if (store_set(f->st, key, val, sizeof(val), 60000, 0) !=
-		    STORE_OK)
-			break;
-		assert_true(codes < 200);
-	}
+	reopen_capped(f, 100 * 1024);
+	flows = fill(f->st, "flow:", STORE_SET_NX | STORE_SET_YIELD);
+	codes = fill(f->st, "code:", 0);
 	/* About 90 and 10 of the 1 KB values, headers and keys counted. */
 	assert_true(flows >= 80 && flows <= 90);
 	assert_true(codes >= 6 && codes <= 12);
