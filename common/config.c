@@ -1133,7 +1133,8 @@ static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 		return -1;
 	cfg->flows_per_ip = (unsigned)v;
 	v = cfg->known_browser_days;
-	if (get_uint(s, "limits", "known_browser_days", 0, 730, &v, e) != 0)
+	/* Browsers keep a cookie 400 days at most (RFC 6265bis 4.1.2.2). */
+	if (get_uint(s, "limits", "known_browser_days", 0, 400, &v, e) != 0)
 		return -1;
 	cfg->known_browser_days = (unsigned)v;
 	return 0;

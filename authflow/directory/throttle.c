@@ -403,6 +403,39 @@ void af_throttle_end(af_dir *dir, const char *user, const char *browser)
 }
 
 /*
+ * Locks kind:name once its failures in the window (n) reach the lock
+ * limit. A lock runs out after lock_s, so that someone who only knows a
+ * user's name cannot keep the user out for good; the failures still add
+ * up (strikes), and past AF_THROTTLE_STRIKES_MAX of them the lock stays
+ * until an administrator lifts it (forever_s: 0, or for a name no user
+ * has, as long as strikes are kept). The failure that locked, and the
+ * one that made the lock last, are on the trail.
+ */
+static af_dir_status lock_if_due(af_dir *dir, const subjects *s, const char *ip,
+				 const char *kind, const char *name, int64_t n,
+				 int64_t strikes, uint64_t lock_s,
+				 uint64_t forever_s)
+{
+	const af_throttle_params *p = &af_dir_options_get(dir)->throttle;
+	char key[STORE_KEY_MAX];
+	af_dir_status rc;
+
+	if (p->user_lock_after == 0 || n < (int64_t)p->user_lock_after)
+		return AF_DIR_OK;
+	if (strikes >= AF_THROTTLE_STRIKES_MAX)
+		lock_s = forever_s;
+	rc = key_of(key, sizeof(key), "lock", kind, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(store_set(af_dir_store(dir), key, "1",
+						  1, lock_s * 1000,
+						  STORE_SET_DURABLE));
+	if (rc == AF_DIR_OK && (n == (int64_t)p->user_lock_after ||
+				strikes == AF_THROTTLE_STRIKES_MAX))
+		rc = locked_event(dir, s, ip, n, lock_s);
+	return rc;
+}
+
+/*
  * A failure in a browser known to the user: counted, delayed and locked
  * for that browser alone, never as the user's strikes; the browser joins
  * the user's set, through which an unlock of the user reaches it.
@@ -412,9 +445,8 @@ static af_dir_status fail_browser(af_dir *dir, const subjects *s,
 {
 	const af_throttle_params *p = &af_dir_options_get(dir)->throttle;
 	char key[STORE_KEY_MAX];
-	uint64_t lock_s = p->lock_s;
 	af_dir_status rc;
-	int64_t n = 0;
+	int64_t n = 0, strikes = 0;
 
 	rc = key_of(key, sizeof(key), BROWSERS, "user", s->user);
 	if (rc == AF_DIR_OK)
@@ -423,17 +455,16 @@ static af_dir_status fail_browser(af_dir *dir, const subjects *s,
 	if (rc == AF_DIR_OK)
 		rc = count_failure(dir, "browser", s->browser,
 				   p->user_delay_after, &n);
-	if (rc != AF_DIR_OK || p->user_lock_after == 0 ||
-	    n < (int64_t)p->user_lock_after)
-		return rc;
-	rc = key_of(key, sizeof(key), "lock", "browser", s->browser);
+	/* The browser's failures since its last success, as a user's. */
 	if (rc == AF_DIR_OK)
-		rc = af_dir__from_store(store_set(af_dir_store(dir), key, "1",
-						  1, lock_s * 1000,
-						  STORE_SET_DURABLE));
-	if (rc == AF_DIR_OK && n == (int64_t)p->user_lock_after)
-		rc = locked_event(dir, s, ip, n, lock_s);
-	return rc;
+		rc = key_of(key, sizeof(key), "strikes", "browser", s->browser);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__from_store(
+			count_up(dir, key, 1, STRIKES_TTL_MS, &strikes));
+	if (rc != AF_DIR_OK)
+		return rc;
+	return lock_if_due(dir, s, ip, "browser", s->browser, n, strikes,
+			   p->lock_s, 0);
 }
 
 af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip,
@@ -443,7 +474,7 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip,
 	char key[STORE_KEY_MAX];
 	af_dir_status rc;
 	int64_t n = 0, ignored = 0, strikes = 0;
-	uint64_t lock_s;
+	uint64_t forever_s;
 	subjects s;
 	int exists;
 
@@ -476,30 +507,15 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip,
 			count_up(dir, key, exists, STRIKES_TTL_MS, &strikes));
 	if (rc != AF_DIR_OK)
 		return rc;
-	if (p->user_lock_after == 0 || n < (int64_t)p->user_lock_after)
-		return AF_DIR_OK;
 	/*
-	 * A lock runs out after lock_s, so that someone who only knows a
-	 * user's name cannot keep the user out for good; the failures
-	 * still add up, and past AF_THROTTLE_STRIKES_MAX of them the lock
-	 * stays until an administrator lifts it. A name no user has is
-	 * never locked for good, only for as long as strikes are kept: its
-	 * lock would otherwise stay in the store for ever. The pages say
-	 * the same of a lock that long as of one for good
-	 * (af_page_locked()), so neither tells who exists.
+	 * A name no user has is never locked for good, only for as long as
+	 * strikes are kept: its lock would otherwise stay in the store for
+	 * ever. The pages say the same of a lock that long as of one for
+	 * good (af_page_locked()), so neither tells who exists.
 	 */
-	lock_s = strikes >= AF_THROTTLE_STRIKES_MAX ? 0 : p->lock_s;
-	if (lock_s == 0 && !exists)
-		lock_s = STRIKES_TTL_MS / 1000;
-	rc = key_of(key, sizeof(key), "lock", "user", s.user);
-	if (rc == AF_DIR_OK)
-		rc = af_dir__from_store(store_set(af_dir_store(dir), key, "1",
-						  1, lock_s * 1000,
-						  STORE_SET_DURABLE));
-	/* The failure that locked the account is on the trail. */
-	if (rc == AF_DIR_OK && n == (int64_t)p->user_lock_after)
-		rc = locked_event(dir, &s, ip, n, lock_s);
-	return rc;
+	forever_s = exists ? 0 : STRIKES_TTL_MS / 1000;
+	return lock_if_due(dir, &s, ip, "user", s.user, n, strikes,
+			   p->lock_s != 0 ? p->lock_s : forever_s, forever_s);
 }
 
 /* Deletes what:<kind>:<name> for each what in whats. */
@@ -533,12 +549,17 @@ af_dir_status af_throttle_success(af_dir *dir, const char *user, const char *ip,
 	subjects_of(user, ip, browser, &s);
 	if (s.user[0] == '\0')
 		return AF_DIR_OK;
-	rc = clear_keys(dir, "user", s.user, whats, 3);
-	if (rc == AF_DIR_OK && s.browser[0] != '\0')
-		rc = clear_keys(dir, "browser", s.browser, whats, 2);
-	if (rc == AF_DIR_OK && s.browser[0] != '\0')
+	/*
+	 * A sign-in in a known browser clears that browser's counts only:
+	 * the user's, run up elsewhere, stay until they run out, towards the
+	 * lock for good, whoever may be guessing there.
+	 */
+	if (s.browser[0] == '\0')
+		return clear_keys(dir, "user", s.user, whats, 3);
+	rc = clear_keys(dir, "browser", s.browser, whats, 3);
+	if (rc == AF_DIR_OK)
 		rc = key_of(key, sizeof(key), BROWSERS, "user", s.user);
-	if (rc == AF_DIR_OK && s.browser[0] != '\0')
+	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(
 			store_srem(af_dir_store(dir), key, s.browser));
 	return rc;
@@ -554,12 +575,12 @@ typedef struct browser_walk {
 
 static int browser_fn(const char *id, void *arg)
 {
-	static const char *const whats[] = {"lock", "fail", "wait"};
+	static const char *const whats[] = {"lock", "fail", "wait", "strikes"};
 	browser_walk *w = arg;
 	int is_locked = 0;
 
 	if (w->clear) {
-		w->rc = clear_keys(w->dir, "browser", id, whats, 3);
+		w->rc = clear_keys(w->dir, "browser", id, whats, 4);
 	} else {
 		w->rc = key_set(w->dir, "lock", "browser", id, &is_locked);
 		w->locked += is_locked;

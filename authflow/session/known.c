@@ -35,16 +35,43 @@ const char *af_known_strerror(af_known_status st)
 	return "unknown status";
 }
 
-/* The user name as the directory keeps it (lower case); 0 or -1. */
-static int fold(const char *user, char *out, size_t cap)
+/* A user as entries name it: name, sub and generation. */
+typedef struct who {
+	char text[AF_DIR_USERNAME_MAX + 1 + AF_KNOWN_SUB_MAX + 1 + 24];
+	size_t len;
+} who;
+
+/*
+ * who for user (folded as the directory keeps it), sub and gen: -1 when
+ * the name is malformed or sub empty or too long. Entries made before the
+ * user's password was set, sessions ended or account removed then match
+ * no more: all raise the generation, and a user made again under the name
+ * has a new sub.
+ */
+static int who_of(const char *user, const char *sub, int64_t gen, who *w)
 {
-	return af_dir_user_canonical(user, out, cap) == AF_DIR_OK ? 0 : -1;
+	char name[AF_DIR_USERNAME_MAX + 1];
+	size_t slen = sub != NULL ? strnlen(sub, AF_KNOWN_SUB_MAX + 1) : 0;
+	int n;
+
+	if (af_dir_user_canonical(user, name, sizeof(name)) != AF_DIR_OK ||
+	    slen == 0 || slen > AF_KNOWN_SUB_MAX)
+		return -1;
+	n = snprintf(w->text, sizeof(w->text), "%s%c%s%c%lld", name, '\0', sub,
+		     '\0', (long long)gen);
+	if (n < 0 || (size_t)n >= sizeof(w->text))
+		return -1;
+	w->len = (size_t)n;
+	return 0;
 }
 
-/* The MAC of an entry issued at t (8 bytes, as in the entry) for name. */
+/*
+ * The MAC of an entry issued at t (8 bytes, as in the entry) for the user
+ * in text: name, sub and sign-in generation, NUL-separated (who_of()).
+ */
 static af_known_status mac_of(const uint8_t key[AF_KNOWN_KEY_BYTES],
-			      const uint8_t t[TIME_BYTES], const char *name,
-			      uint8_t out[MAC_BYTES])
+			      const uint8_t t[TIME_BYTES], const char *text,
+			      size_t len, uint8_t out[MAC_BYTES])
 {
 	uint8_t full[EVP_MAX_MD_SIZE];
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -55,12 +82,12 @@ static af_known_status mac_of(const uint8_t key[AF_KNOWN_KEY_BYTES],
 	size_t outl = 0;
 	af_known_status st = AF_KNOWN_CRYPTO;
 
-	/* The label and a NUL, the time, the name: no two inputs alike. */
+	/* The label and a NUL, the time, who: no two inputs alike. */
 	if (ctx != NULL &&
 	    EVP_MAC_init(ctx, key, AF_KNOWN_KEY_BYTES, params) == 1 &&
 	    EVP_MAC_update(ctx, (const uint8_t *)LABEL, sizeof(LABEL)) == 1 &&
 	    EVP_MAC_update(ctx, t, TIME_BYTES) == 1 &&
-	    EVP_MAC_update(ctx, (const uint8_t *)name, strlen(name)) == 1 &&
+	    EVP_MAC_update(ctx, (const uint8_t *)text, len) == 1 &&
 	    EVP_MAC_final(ctx, full, &outl, sizeof(full)) == 1 &&
 	    outl >= MAC_BYTES) {
 		memcpy(out, full, MAC_BYTES);
@@ -127,9 +154,8 @@ enum entry_kind {
 
 /* The next entry of *value, as next_entry() reads it, for name. */
 static enum entry_kind read_entry(const uint8_t key[AF_KNOWN_KEY_BYTES],
-				  const char **value, const char *name,
-				  int64_t now, int64_t life_s,
-				  uint8_t raw[ENTRY_BYTES],
+				  const char **value, const who *w, int64_t now,
+				  int64_t life_s, uint8_t raw[ENTRY_BYTES],
 				  uint8_t want[MAC_BYTES])
 {
 	int r = next_entry(value, now, life_s, raw);
@@ -138,7 +164,7 @@ static enum entry_kind read_entry(const uint8_t key[AF_KNOWN_KEY_BYTES],
 		return ENTRY_END;
 	if (r == 0)
 		return ENTRY_BAD;
-	if (mac_of(key, raw, name, want) != AF_KNOWN_OK)
+	if (mac_of(key, raw, w->text, w->len, want) != AF_KNOWN_OK)
 		return ENTRY_CRYPTO;
 	return CRYPTO_memcmp(want, raw + TIME_BYTES, MAC_BYTES) == 0
 		       ? ENTRY_MINE
@@ -146,10 +172,11 @@ static enum entry_kind read_entry(const uint8_t key[AF_KNOWN_KEY_BYTES],
 }
 
 af_known_status af_known_match(const uint8_t key[AF_KNOWN_KEY_BYTES],
-			       const char *value, const char *user, int64_t now,
-			       int64_t life_s, char id[AF_KNOWN_ID_BUF])
+			       const char *value, const af_known_user *u,
+			       int64_t now, int64_t life_s,
+			       char id[AF_KNOWN_ID_BUF])
 {
-	char name[AF_DIR_USERNAME_MAX + 1];
+	who w;
 	uint8_t raw[ENTRY_BYTES], want[MAC_BYTES];
 	af_known_status st = AF_KNOWN_NONE;
 	enum entry_kind k = ENTRY_BAD;
@@ -158,12 +185,13 @@ af_known_status af_known_match(const uint8_t key[AF_KNOWN_KEY_BYTES],
 		id[0] = '\0';
 	if (key == NULL || id == NULL || life_s <= 0)
 		return AF_KNOWN_INVALID;
-	if (value == NULL || fold(user, name, sizeof(name)) != 0)
+	if (value == NULL || u == NULL ||
+	    who_of(u->name, u->sub, u->gen, &w) != 0)
 		return AF_KNOWN_NONE;
 	for (unsigned i = 0; i < AF_KNOWN_ENTRIES_MAX && k != ENTRY_END &&
 			     k != ENTRY_MINE && k != ENTRY_CRYPTO;
 	     i++)
-		k = read_entry(key, &value, name, now, life_s, raw, want);
+		k = read_entry(key, &value, &w, now, life_s, raw, want);
 	if (k == ENTRY_MINE) {
 		af_hex(want, MAC_BYTES, id);
 		st = AF_KNOWN_OK;
@@ -175,11 +203,23 @@ af_known_status af_known_match(const uint8_t key[AF_KNOWN_KEY_BYTES],
 	return st;
 }
 
-af_known_status af_known_add(const uint8_t key[AF_KNOWN_KEY_BYTES],
-			     const char *value, const char *user, int64_t now,
-			     int64_t life_s, char *out, size_t outcap)
+/* 1 when the entry at at is among the n already in out, else 0. */
+static int kept_already(const char *out, size_t len, const char *at)
 {
-	char name[AF_DIR_USERNAME_MAX + 1];
+	for (size_t o = 0; o + AF_KNOWN_ENTRY_LEN <= len;
+	     o += AF_KNOWN_ENTRY_LEN + 1) {
+		if (memcmp(out + o, at, AF_KNOWN_ENTRY_LEN) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+af_known_status af_known_add(const uint8_t key[AF_KNOWN_KEY_BYTES],
+			     const char *value, const af_known_user *u,
+			     int64_t now, int64_t life_s, char *out,
+			     size_t outcap)
+{
+	who w;
 	uint8_t raw[ENTRY_BYTES], want[MAC_BYTES];
 	af_known_status st = AF_KNOWN_OK;
 	enum entry_kind k = ENTRY_BAD;
@@ -189,10 +229,11 @@ af_known_status af_known_add(const uint8_t key[AF_KNOWN_KEY_BYTES],
 	if (out != NULL && outcap > 0)
 		out[0] = '\0';
 	if (key == NULL || out == NULL || outcap < AF_KNOWN_VALUE_BUF ||
-	    life_s <= 0 || now < 0 || fold(user, name, sizeof(name)) != 0)
+	    life_s <= 0 || now < 0 || u == NULL ||
+	    who_of(u->name, u->sub, u->gen, &w) != 0)
 		return AF_KNOWN_INVALID;
 	time_put(now, raw);
-	if (mac_of(key, raw, name, raw + TIME_BYTES) != AF_KNOWN_OK ||
+	if (mac_of(key, raw, w.text, w.len, raw + TIME_BYTES) != AF_KNOWN_OK ||
 	    af_b64url_encode(raw, ENTRY_BYTES, out, outcap) != 0) {
 		out[0] = '\0';
 		return AF_KNOWN_CRYPTO;
@@ -204,12 +245,13 @@ af_known_status af_known_add(const uint8_t key[AF_KNOWN_KEY_BYTES],
 	     i++) {
 		const char *at = value;
 
-		k = read_entry(key, &value, name, now, life_s, raw, want);
+		k = read_entry(key, &value, &w, now, life_s, raw, want);
 		if (k == ENTRY_CRYPTO) {
 			st = AF_KNOWN_CRYPTO;
 			break;
 		}
-		if (k != ENTRY_OTHER)
+		/* Once each: a copy would take another user's place. */
+		if (k != ENTRY_OTHER || kept_already(out, len, at))
 			continue;
 		out[len++] = '.';
 		memcpy(out + len, at, AF_KNOWN_ENTRY_LEN);
@@ -298,7 +340,10 @@ af_known_status af_known_browser(af_server *srv, const af_req *req,
 {
 	char value[AF_KNOWN_VALUE_BUF];
 	uint8_t key[AF_KNOWN_KEY_BYTES];
+	af_known_user u;
+	json_t *rec = NULL;
 	af_known_status st;
+	af_dir_status dst;
 
 	if (id == NULL)
 		return AF_KNOWN_INVALID;
@@ -306,10 +351,19 @@ af_known_status af_known_browser(af_server *srv, const af_req *req,
 	if (srv == NULL || req == NULL || life_of(srv) == 0 ||
 	    af_req_cookie(req, AF_KNOWN_COOKIE, value, sizeof(value)) != 0)
 		return AF_KNOWN_NONE;
-	st = af_known_key(srv->store, key);
+	/* A name nobody has is known to no browser. */
+	dst = af_dir_user_get(srv->dir, user, &rec);
+	if (dst == AF_DIR_NOT_FOUND || dst == AF_DIR_INVALID) {
+		json_decref(rec);
+		return AF_KNOWN_NONE;
+	}
+	u.name = user;
+	u.sub = json_string_value(json_object_get(rec, "sub"));
+	u.gen = af_dir_user_gen(rec);
+	st = dst != AF_DIR_OK ? AF_KNOWN_STORE : af_known_key(srv->store, key);
 	if (st == AF_KNOWN_OK)
-		st = af_known_match(key, value, user, af_now(), life_of(srv),
-				    id);
+		st = af_known_match(key, value, &u, af_now(), life_of(srv), id);
+	json_decref(rec);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (st != AF_KNOWN_OK && st != AF_KNOWN_NONE)
 		log_warn(srv->log, req->rid, "known_browser",
@@ -319,7 +373,7 @@ af_known_status af_known_browser(af_server *srv, const af_req *req,
 }
 
 void af_known_remember(af_server *srv, const af_req *req, af_resp *resp,
-		       const char *user)
+		       const af_known_user *u)
 {
 	char value[AF_KNOWN_VALUE_BUF], out[AF_KNOWN_VALUE_BUF];
 	uint8_t key[AF_KNOWN_KEY_BYTES];
@@ -331,7 +385,7 @@ void af_known_remember(af_server *srv, const af_req *req, af_resp *resp,
 		value[0] = '\0';
 	st = af_known_key(srv->store, key);
 	if (st == AF_KNOWN_OK)
-		st = af_known_add(key, value, user, af_now(), life_of(srv), out,
+		st = af_known_add(key, value, u, af_now(), life_of(srv), out,
 				  sizeof(out));
 	OPENSSL_cleanse(key, sizeof(key));
 	if (st == AF_KNOWN_OK)

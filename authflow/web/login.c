@@ -89,7 +89,8 @@ void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
 
 /* Signs the user in: a fresh session, then the code to the client. */
 static void sign_in(af_server *srv, af_req *req, af_resp *resp,
-		    const char *flow, const json_t *authz, const json_t *user)
+		    const char *flow, const json_t *authz, const json_t *user,
+		    const char *known)
 {
 	af_session s;
 
@@ -110,9 +111,11 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 		af_page_unavailable(resp);
 		return;
 	}
-	af_known_remember(srv, req, resp, s.username);
+	af_known_remember(srv, req, resp,
+			  &(af_known_user){s.username, s.sub, s.gen});
 	af_metrics_login(srv->metrics, AF_LOGIN_OK);
-	af_event_login(srv->log, LOG_LEVEL_INFO, req, s.username, "ok", NULL);
+	af_event_login(srv->log, LOG_LEVEL_INFO, req, s.username, "ok",
+		       known[0] != '\0' ? KNOWN : NULL);
 	af_oidc_send_code(srv, req, resp, authz, &s);
 }
 
@@ -366,7 +369,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	    AF_DIR_OK)
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not clear the failure count");
-	sign_in(srv, req, resp, flow, authz, user);
+	sign_in(srv, req, resp, flow, authz, user, known);
 out:
 	if (turn)
 		af_throttle_end(srv->dir, username, known);

@@ -263,10 +263,12 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	    AF_DIR_OK)
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not clear the failure count");
-	af_known_remember(srv, req, resp, s.username);
+	af_known_remember(srv, req, resp,
+			  &(af_known_user){s.username, s.sub, s.gen});
 	af_metrics_login(srv->metrics, AF_LOGIN_OK);
 	af_event_login(srv->log, LOG_LEVEL_INFO, req, s.username, "ok",
-		       "factor=%s", factor);
+		       "factor=%s%s", factor,
+		       known[0] != '\0' ? " known_browser=1" : "");
 	af_oidc_send_code(srv, req, resp, authz, &s);
 }
 

@@ -940,10 +940,10 @@ static void test_limits_checked(void **state)
 	assert_int_equal(cfg->known_browser_days, 180);
 	parse_ok("{" ISSUER ",\"limits\":{\"known_browser_days\":0}}", cfg);
 	assert_int_equal(cfg->known_browser_days, 0);
-	parse_ok("{" ISSUER ",\"limits\":{\"known_browser_days\":730}}", cfg);
-	assert_int_equal(cfg->known_browser_days, 730);
-	refused("{" ISSUER ",\"limits\":{\"known_browser_days\":731}}",
-		"limits.known_browser_days: must be 0..730");
+	parse_ok("{" ISSUER ",\"limits\":{\"known_browser_days\":400}}", cfg);
+	assert_int_equal(cfg->known_browser_days, 400);
+	refused("{" ISSUER ",\"limits\":{\"known_browser_days\":401}}",
+		"limits.known_browser_days: must be 0..400");
 	refused("{" ISSUER ",\"limits\":{\"connections_per_ip\":65536}}",
 		"limits.connections_per_ip: must be 0..65535");
 	refused("{" ISSUER ",\"limits\":{\"connections_per_ip\":-1}}",

@@ -1653,14 +1653,21 @@ static void test_af_throttle_known_browser_answers_for_itself(void **state)
 		STORE_OK);
 	assert_string_equal((const char *)v.data, "10");
 	store_value_free(&v);
-	/* A sign-in in b2 clears the user's counts and b2's; locks stay. */
+	/*
+	 * A sign-in in b2 clears b2's counts only: the user's, run up from
+	 * elsewhere, stay on their way to the lock for good; locks stay.
+	 */
 	assert_int_equal(af_throttle_fail(f->dir, "kim", NULL, "b2"),
 			 AF_DIR_OK);
 	assert_int_equal(af_throttle_success(f->dir, "kim", NULL, "b2"),
 			 AF_DIR_OK);
 	assert_int_equal(af_throttle_info_get(f->dir, "kim", &info), AF_DIR_OK);
-	assert_int_equal(info.failures, 0);
+	assert_int_equal(info.failures, 10);
 	assert_int_equal(info.locked, 1);
+	assert_int_equal(
+		store_get(af_dir_store(f->dir), strikes_key("kim", key), &v),
+		STORE_OK);
+	store_value_free(&v);
 	assert_int_equal(store_get(af_dir_store(f->dir), "fail:browser:b2", &v),
 			 STORE_NOT_FOUND);
 	assert_int_equal(af_throttle_check(f->dir, "kim", NULL, "b1", &wait),
@@ -2709,6 +2716,42 @@ static json_t *newest_of(fixture *f, const char *action)
 	return found;
 }
 
+/*
+ * A known browser's failures add up across locks as a user's do: at
+ * AF_THROTTLE_STRIKES_MAX its lock lasts until lifted, which is on the
+ * trail, and the user's unlock lifts it.
+ */
+static void test_af_throttle_known_browser_locked_for_good(void **state)
+{
+	fixture *f = *state;
+	uint32_t wait = 99;
+	json_t *ev;
+
+	assert_int_equal(
+		add_user(f, "{\"username\":\"bea\"}", "a long enough password"),
+		AF_DIR_OK);
+	for (int i = 0; i < AF_THROTTLE_STRIKES_MAX; i++)
+		assert_int_equal(af_throttle_fail(f->dir, "bea", NULL, "bz"),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "bea", NULL, "bz", &wait),
+			 AF_DIR_LOCKED);
+	assert_int_equal(wait, 0);
+	ev = newest_of(f, "user.lock");
+	assert_non_null(ev);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(ev, "detail"), "lock_s")),
+			 0);
+	assert_true(json_is_true(json_object_get(json_object_get(ev, "detail"),
+						 "known_browser")));
+	json_decref(ev);
+	/* The user is not locked: other browsers go on. */
+	assert_int_equal(af_throttle_check(f->dir, "bea", NULL, NULL, &wait),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_unlock(f->dir, "bea"), AF_DIR_OK);
+	assert_int_equal(af_throttle_check(f->dir, "bea", NULL, "bz", &wait),
+			 AF_DIR_OK);
+}
+
 /* The client id of a profile handed out (copied into id). */
 static void id_of(const json_t *app, char id[AF_DIR_CLIENT_ID_BUF])
 {
@@ -3675,6 +3718,7 @@ int main(void)
 		T(test_af_throttle_success_clears_user_count),
 		T(test_af_throttle_known_browser_answers_for_itself),
 		T(test_af_throttle_known_browser_own_turn),
+		T(test_af_throttle_known_browser_locked_for_good),
 		T(test_af_throttle_unknown_name_never_locked_for_good),
 		T(test_af_dir_names_cap_counts_distinct),
 		T(test_af_throttle_address_spray_delayed),

@@ -15,12 +15,15 @@
 #define NOW  1800000000
 #define LIFE ((int64_t)180 * 86400)
 
+/* A user as the directory would have them: name, sub, generation. */
+#define U(name) (&(af_known_user){(name), "0f3c-sub", 1})
+
 static const uint8_t key1[AF_KNOWN_KEY_BYTES] = {1, 2, 3, 4, 5, 6, 7, 8};
 static const uint8_t key2[AF_KNOWN_KEY_BYTES] = {8, 7, 6, 5, 4, 3, 2, 1};
 
 static void add(const char *value, const char *user, int64_t now, char *out)
 {
-	assert_int_equal(af_known_add(key1, value, user, now, LIFE, out,
+	assert_int_equal(af_known_add(key1, value, U(user), now, LIFE, out,
 				      AF_KNOWN_VALUE_BUF),
 			 AF_KNOWN_OK);
 }
@@ -34,23 +37,55 @@ static void test_af_known_add_then_match(void **state)
 	assert_int_equal(strlen(v), AF_KNOWN_ENTRY_LEN);
 	assert_true(af_b64url_text_ok(v, strlen(v)));
 	/* The name is folded as the throttle folds it. */
-	assert_int_equal(af_known_match(key1, v, "alice", NOW + 60, LIFE, id),
-			 AF_KNOWN_OK);
+	assert_int_equal(
+		af_known_match(key1, v, U("alice"), NOW + 60, LIFE, id),
+		AF_KNOWN_OK);
 	assert_int_equal(strlen(id), 32);
-	assert_int_equal(af_known_match(key1, v, "ALICE", NOW, LIFE, id2),
+	assert_int_equal(af_known_match(key1, v, U("ALICE"), NOW, LIFE, id2),
 			 AF_KNOWN_OK);
 	assert_string_equal(id, id2);
 	/* Another name, another key: not known. */
-	assert_int_equal(af_known_match(key1, v, "alicf", NOW, LIFE, id),
+	assert_int_equal(af_known_match(key1, v, U("alicf"), NOW, LIFE, id),
 			 AF_KNOWN_NONE);
 	assert_string_equal(id, "");
-	assert_int_equal(af_known_match(key2, v, "alice", NOW, LIFE, id),
+	assert_int_equal(af_known_match(key2, v, U("alice"), NOW, LIFE, id),
 			 AF_KNOWN_NONE);
 	/* A new entry for the same user is a new browser id. */
 	add(NULL, "alice", NOW + 1, v);
-	assert_int_equal(af_known_match(key1, v, "alice", NOW + 1, LIFE, id2),
-			 AF_KNOWN_OK);
+	assert_int_equal(
+		af_known_match(key1, v, U("alice"), NOW + 1, LIFE, id2),
+		AF_KNOWN_OK);
 	assert_string_not_equal(id, id2);
+}
+
+/*
+ * An entry is for one user as they are now: a new password, ended
+ * sessions or a disabled account (a new generation), or a user removed and
+ * made again under the name (a new sub) forget it.
+ */
+static void test_af_known_bound_to_sub_and_generation(void **state)
+{
+	char v[AF_KNOWN_VALUE_BUF], id[AF_KNOWN_ID_BUF];
+	const af_known_user before = {"erin", "sub-a", 3};
+	const af_known_user next_gen = {"erin", "sub-a", 4};
+	const af_known_user made_again = {"erin", "sub-b", 3};
+	const af_known_user no_sub = {"erin", "", 3};
+
+	(void)state;
+	assert_int_equal(
+		af_known_add(key1, NULL, &before, NOW, LIFE, v, sizeof(v)),
+		AF_KNOWN_OK);
+	assert_int_equal(af_known_match(key1, v, &before, NOW, LIFE, id),
+			 AF_KNOWN_OK);
+	assert_int_equal(af_known_match(key1, v, &next_gen, NOW, LIFE, id),
+			 AF_KNOWN_NONE);
+	assert_int_equal(af_known_match(key1, v, &made_again, NOW, LIFE, id),
+			 AF_KNOWN_NONE);
+	assert_int_equal(af_known_match(key1, v, &no_sub, NOW, LIFE, id),
+			 AF_KNOWN_NONE);
+	assert_int_equal(
+		af_known_add(key1, NULL, &no_sub, NOW, LIFE, v, sizeof(v)),
+		AF_KNOWN_INVALID);
 }
 
 static void test_af_known_lifetime_and_clock(void **state)
@@ -60,18 +95,20 @@ static void test_af_known_lifetime_and_clock(void **state)
 	(void)state;
 	add(NULL, "bob", NOW, v);
 	assert_int_equal(
-		af_known_match(key1, v, "bob", NOW + LIFE - 1, LIFE, id),
+		af_known_match(key1, v, U("bob"), NOW + LIFE - 1, LIFE, id),
 		AF_KNOWN_OK);
-	assert_int_equal(af_known_match(key1, v, "bob", NOW + LIFE, LIFE, id),
-			 AF_KNOWN_NONE);
-	/* A shorter setting ends older entries at once. */
-	assert_int_equal(af_known_match(key1, v, "bob", NOW + 86400, 86400, id),
-			 AF_KNOWN_NONE);
-	/* Issued ahead of the clock: a small step is taken, more is not. */
 	assert_int_equal(
-		af_known_match(key1, v, "bob", NOW - AF_KNOWN_SKEW_S, LIFE, id),
-		AF_KNOWN_OK);
-	assert_int_equal(af_known_match(key1, v, "bob",
+		af_known_match(key1, v, U("bob"), NOW + LIFE, LIFE, id),
+		AF_KNOWN_NONE);
+	/* A shorter setting ends older entries at once. */
+	assert_int_equal(
+		af_known_match(key1, v, U("bob"), NOW + 86400, 86400, id),
+		AF_KNOWN_NONE);
+	/* Issued ahead of the clock: a small step is taken, more is not. */
+	assert_int_equal(af_known_match(key1, v, U("bob"),
+					NOW - AF_KNOWN_SKEW_S, LIFE, id),
+			 AF_KNOWN_OK);
+	assert_int_equal(af_known_match(key1, v, U("bob"),
 					NOW - AF_KNOWN_SKEW_S - 1, LIFE, id),
 			 AF_KNOWN_NONE);
 }
@@ -91,7 +128,7 @@ static void test_af_known_tampered(void **state)
 		else
 			t[i] = 'A';
 		assert_int_equal(
-			af_known_match(key1, t, "carol", NOW, LIFE, id),
+			af_known_match(key1, t, U("carol"), NOW, LIFE, id),
 			AF_KNOWN_NONE);
 	}
 }
@@ -116,23 +153,24 @@ static void test_af_known_garbage(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
-		assert_int_equal(
-			af_known_match(key1, values[i], "dave", NOW, LIFE, id),
-			AF_KNOWN_NONE);
+		assert_int_equal(af_known_match(key1, values[i], U("dave"), NOW,
+						LIFE, id),
+				 AF_KNOWN_NONE);
 		/* Adding drops what is not an entry. */
 		add(values[i], "dave", NOW, v);
 		assert_int_equal(strlen(v), AF_KNOWN_ENTRY_LEN);
 	}
-	assert_int_equal(af_known_match(key1, NULL, "dave", NOW, LIFE, id),
+	assert_int_equal(af_known_match(key1, NULL, U("dave"), NOW, LIFE, id),
 			 AF_KNOWN_NONE);
-	assert_int_equal(af_known_match(key1, "x", "", NOW, LIFE, id),
+	assert_int_equal(af_known_match(key1, "x", U(""), NOW, LIFE, id),
 			 AF_KNOWN_NONE);
-	assert_int_equal(af_known_match(NULL, "x", "dave", NOW, LIFE, id),
+	assert_int_equal(af_known_match(NULL, "x", U("dave"), NOW, LIFE, id),
 			 AF_KNOWN_INVALID);
-	assert_int_equal(af_known_add(key1, NULL, "dave", NOW, LIFE, v, 10),
+	assert_int_equal(af_known_add(key1, NULL, U("dave"), NOW, LIFE, v, 10),
 			 AF_KNOWN_INVALID);
-	assert_int_equal(af_known_add(key1, NULL, "", NOW, LIFE, v, sizeof(v)),
-			 AF_KNOWN_INVALID);
+	assert_int_equal(
+		af_known_add(key1, NULL, U(""), NOW, LIFE, v, sizeof(v)),
+		AF_KNOWN_INVALID);
 }
 
 /*
@@ -158,28 +196,36 @@ static void test_af_known_shared_browser(void **state)
 	for (int i = 0; i < AF_KNOWN_ENTRIES_MAX; i++) {
 		snprintf(name, sizeof(name), "u%d", i);
 		assert_int_equal(
-			af_known_match(key1, v, name, NOW + 10, LIFE, id),
+			af_known_match(key1, v, U(name), NOW + 10, LIFE, id),
 			AF_KNOWN_OK);
 	}
 	/* u2 again: renewed in front, nobody dropped. */
-	assert_int_equal(af_known_match(key1, v, "u2", NOW + 10, LIFE, before),
-			 AF_KNOWN_OK);
+	assert_int_equal(
+		af_known_match(key1, v, U("u2"), NOW + 10, LIFE, before),
+		AF_KNOWN_OK);
 	add(v, "u2", NOW + 10, w);
 	assert_int_equal(strlen(w), strlen(v));
-	assert_int_equal(af_known_match(key1, w, "u2", NOW + 10, LIFE, id),
+	assert_int_equal(af_known_match(key1, w, U("u2"), NOW + 10, LIFE, id),
 			 AF_KNOWN_OK);
 	assert_string_not_equal(id, before);
-	assert_int_equal(af_known_match(key1, w, "u0", NOW + 10, LIFE, id),
+	assert_int_equal(af_known_match(key1, w, U("u0"), NOW + 10, LIFE, id),
 			 AF_KNOWN_OK);
 	/* A sixth user: the oldest entry (u0, last in line) goes. */
 	add(w, "u9", NOW + 11, v);
 	assert_int_equal(strlen(v), strlen(w));
-	assert_int_equal(af_known_match(key1, v, "u9", NOW + 11, LIFE, id),
+	assert_int_equal(af_known_match(key1, v, U("u9"), NOW + 11, LIFE, id),
 			 AF_KNOWN_OK);
-	assert_int_equal(af_known_match(key1, v, "u0", NOW + 11, LIFE, id),
+	assert_int_equal(af_known_match(key1, v, U("u0"), NOW + 11, LIFE, id),
 			 AF_KNOWN_NONE);
-	assert_int_equal(af_known_match(key1, v, "u1", NOW + 11, LIFE, id),
+	assert_int_equal(af_known_match(key1, v, U("u1"), NOW + 11, LIFE, id),
 			 AF_KNOWN_OK);
+	/* A copied entry takes no second place. */
+	memcpy(w, v, AF_KNOWN_ENTRY_LEN);
+	w[AF_KNOWN_ENTRY_LEN] = '.';
+	memcpy(w + AF_KNOWN_ENTRY_LEN + 1, v, AF_KNOWN_ENTRY_LEN);
+	w[2 * AF_KNOWN_ENTRY_LEN + 1] = '\0';
+	add(w, "zed", NOW + 12, v);
+	assert_int_equal(strlen(v), 2 * AF_KNOWN_ENTRY_LEN + 1);
 	/* Entries past their lifetime are dropped when one is added. */
 	add(v, "u9", NOW + LIFE + 20, w);
 	assert_int_equal(strlen(w), AF_KNOWN_ENTRY_LEN);
@@ -224,6 +270,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_af_known_add_then_match),
+		cmocka_unit_test(test_af_known_bound_to_sub_and_generation),
 		cmocka_unit_test(test_af_known_lifetime_and_clock),
 		cmocka_unit_test(test_af_known_tampered),
 		cmocka_unit_test(test_af_known_garbage),

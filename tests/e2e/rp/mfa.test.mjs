@@ -410,6 +410,10 @@ describe(`push MFA (${STORE} store)`, () => {
       r = await mine.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code: '000000' });
       assert.equal(r.status, 401, r.text);
       assert.match(r.text, /not right/);
+      // A new password forgets the user's browsers: this one now waits too.
+      assert.equal((await server.admin('PUT', `/users/${s.user}/password`, { password: 'kai-new-password' })).status, 200);
+      r = await signIn(mine, server.issuer, (await authUrl(s.config, { prompt: 'login' })).url.href, s.user, 'kai-new-password');
+      assert.equal(r.status, 429, r.text);
     } finally {
       await server.stop();
       server = shared;
