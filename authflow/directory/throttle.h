@@ -7,16 +7,18 @@
  * "wait:user:<name>", "wait:ip:<addr>" (present while a delay runs; its
  * TTL is the delay left), "lock:user:<name>" (its TTL is the lock's
  * lock_s; none past AF_THROTTLE_STRIKES_MAX failures: then only an admin
- * clears it), "strikes:user:<name>" (failures since the user's last
- * success, kept 30 days), "turn:user:<name>" (a password check of the user
- * under way); "fail:browser:<id>", "wait:browser:<id>",
- * "lock:browser:<id>" and "turn:browser:<id>" of a browser known to a user
- * (below), and "browsers:user:<name>", the set of the user's browsers that
- * have any of these, which an unlock of the user clears too. All times come
- * from the store's TTLs, never from a clock here, so a test can follow them
- * exactly. The user's "fail", "lock" and "strikes" keys are written durable
- * (STORE_SET_DURABLE): a restart of the memory store keeps them, with the time
- * they have left.
+ * clears it; 30 days for a name no user has), "strikes:user:<name>"
+ * (failures since the user's last success, kept 30 days),
+ * "turn:user:<name>" (a password check of the user under way);
+ * "fail:browser:<id>", "wait:browser:<id>", "lock:browser:<id>",
+ * "strikes:browser:<id>" and "turn:browser:<id>" of a browser known to a
+ * user (below), and "browsers:user:<name>", the set of the user's browsers
+ * that have any of these, which an unlock of the user clears too. All times
+ * come from the store's TTLs, never from a clock here, so a test can follow
+ * them exactly. The "fail", "lock" and "strikes" keys of users and known
+ * browsers are written durable (STORE_SET_DURABLE): a restart of the memory
+ * store keeps them, with the time they have left; the strikes of a name no
+ * user has stay volatile.
  *
  * Use: af_throttle_begin(), then af_throttle_check() before checking the
  * password; refuse on AF_DIR_LOCKED or AF_DIR_WAIT; then
@@ -105,10 +107,11 @@ AF_DIR_NODISCARD af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 void af_throttle_end(af_dir *dir, const char *user, const char *browser);
 
 /*
- * A sign-in succeeded: clears the user's failures and delay, and the
- * known browser's (the address' stay, so that one good account does not
- * launder a spray from one address). A lock stays. AF_DIR_OK,
- * AF_DIR_INVALID, AF_DIR_STORE.
+ * A sign-in succeeded: clears the user's failures, delay and strikes, or
+ * in a known browser that browser's only (the user's, run up elsewhere,
+ * stay on their way to the lock for good). The address' stay, so that one
+ * good account does not launder a spray from one address; a lock stays.
+ * AF_DIR_OK, AF_DIR_INVALID, AF_DIR_STORE.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_success(af_dir *dir,
 						   const char *user,
