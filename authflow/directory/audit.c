@@ -7,7 +7,16 @@
 #include "common/util.h"
 #include "directory/audit.h"
 
-#define SEQ_KEY "audit:seq"
+#define SEQ_KEY			"audit:seq"
+/*
+ * Every AF_AUDIT_TURNOVER_EVERY events, the oldest the ring still keeps
+ * is looked at: one younger than AF_AUDIT_TURNOVER_S means the ring turns
+ * over faster than a day, as when someone floods it to push their own
+ * events out, and an "audit.turnover" event says so (in the trail and
+ * the log) at most once per AF_AUDIT_TURNOVER_EVERY events.
+ */
+#define AF_AUDIT_TURNOVER_EVERY 1000
+#define AF_AUDIT_TURNOVER_S	86400
 
 /* Printable UTF-8 of min..max bytes (NULL counts as empty). */
 static int printable(const char *s, size_t min, size_t max)
@@ -116,6 +125,40 @@ static af_dir_status slot_key(char *key, size_t keycap, int64_t seq)
 	return n < 0 || (size_t)n >= keycap ? AF_DIR_INVALID : AF_DIR_OK;
 }
 
+/*
+ * After event seq was stored: the "audit.turnover" event when the oldest
+ * event the ring keeps is less than AF_AUDIT_TURNOVER_S old. Not fatal:
+ * the event that was recorded stands.
+ */
+static void check_turnover(af_dir *dir, int64_t seq, int64_t now)
+{
+	char key[STORE_KEY_MAX];
+	json_t *oldest = NULL, *detail;
+	af_dir_status st;
+	int64_t ts;
+
+	if (seq <= AF_AUDIT_RING || seq % AF_AUDIT_TURNOVER_EVERY != 0 ||
+	    slot_key(key, sizeof(key), seq + 1) != AF_DIR_OK ||
+	    af_dir__get_json(dir, key, &oldest, NULL) != AF_DIR_OK)
+		return;
+	ts = json_integer_value(json_object_get(oldest, "ts"));
+	if (ts > 0 && now - ts < AF_AUDIT_TURNOVER_S) {
+		detail = json_pack(
+			"{s:I, s:I, s:I}", "oldest_seq",
+			json_integer_value(json_object_get(oldest, "seq")),
+			"oldest_ts", (json_int_t)ts, "kept",
+			(json_int_t)AF_AUDIT_RING);
+		/* Its own failure is its own: the sink still gets it. */
+		st = detail != NULL
+			     ? af_audit_record(dir, "authflow",
+					       "audit.turnover", NULL, detail)
+			     : AF_DIR_NOMEM;
+		(void)st;
+		json_decref(detail);
+	}
+	json_decref(oldest);
+}
+
 af_dir_status af_audit_record(af_dir *dir, const char *actor,
 			      const char *action, const char *target,
 			      const json_t *detail)
@@ -173,6 +216,8 @@ out:
 		to_sink(dir, ev, full, rc == AF_DIR_OK);
 	json_decref(ev);
 	json_decref(small);
+	if (rc == AF_DIR_OK)
+		check_turnover(dir, seq, af_now());
 	return rc;
 }
 

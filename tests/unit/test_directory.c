@@ -2717,6 +2717,38 @@ static json_t *newest_of(fixture *f, const char *action)
 }
 
 /*
+ * A ring that turns over within a day (someone flooding it to push their
+ * own events out) says so on the trail, once every thousand events.
+ */
+static void test_af_audit_fast_turnover_said(void **state)
+{
+	fixture *f = *state;
+	json_t *ev;
+
+	for (int i = 1; i < AF_AUDIT_RING + 1000; i++)
+		assert_int_equal(
+			af_audit_record(f->dir, ACTOR, "test.event", "t", NULL),
+			AF_DIR_OK);
+	assert_null(newest_of(f, "audit.turnover"));
+	assert_int_equal(
+		af_audit_record(f->dir, ACTOR, "test.event", "t", NULL),
+		AF_DIR_OK);
+	ev = newest_of(f, "audit.turnover");
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "actor")),
+			    "authflow");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(ev, "detail"), "oldest_seq")),
+			 1001);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(ev, "detail"), "kept")),
+			 AF_AUDIT_RING);
+	assert_int_equal(json_integer_value(json_object_get(ev, "seq")),
+			 AF_AUDIT_RING + 1001);
+	json_decref(ev);
+}
+
+/*
  * A known browser's failures add up across locks as a user's do: at
  * AF_THROTTLE_STRIKES_MAX its lock lasts until lifted, which is on the
  * trail, and the user's unlock lifts it.
@@ -3718,6 +3750,7 @@ int main(void)
 		T(test_af_throttle_success_clears_user_count),
 		T(test_af_throttle_known_browser_answers_for_itself),
 		T(test_af_throttle_known_browser_own_turn),
+		T(test_af_audit_fast_turnover_said),
 		T(test_af_throttle_known_browser_locked_for_good),
 		T(test_af_throttle_unknown_name_never_locked_for_good),
 		T(test_af_dir_names_cap_counts_distinct),
