@@ -240,7 +240,7 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
 		af_event_login(srv->log, LOG_LEVEL_WARN, req, username,
 			       "locked", known[0] != '\0' ? KNOWN : NULL);
-		af_page_locked(wait_s, msg, sizeof(msg));
+		af_page_locked(wait_s, known[0] != '\0', msg, sizeof(msg));
 		show_form(srv, resp, 403, flow, authz, msg, username);
 		return -1;
 	}

@@ -999,11 +999,15 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	if (dst == AF_DIR_LOCKED) {
 		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
 		af_event_login(srv->log, LOG_LEVEL_WARN, req, user, "locked",
-			       "step=code");
+			       "step=code%s",
+			       known[0] != '\0' ? " known_browser=1" : "");
 		cancel_txn(srv, authz);
 		reset_flow(srv, flow, authz);
-		af_page_locked(wait_s, msg, sizeof(msg));
-		af_page_error(resp, 403, "Account locked", msg, NULL);
+		af_page_locked(wait_s, known[0] != '\0', msg, sizeof(msg));
+		af_page_error(resp, 403,
+			      known[0] != '\0' ? "Sign-in locked"
+					       : "Account locked",
+			      msg, NULL);
 		goto out;
 	}
 	if (dst == AF_DIR_WAIT) {

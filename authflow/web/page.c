@@ -324,21 +324,23 @@ void af_page_auto_post(af_resp *resp, const char *title, const char *action,
 	af_page_send(resp, 200, &b);
 }
 
-void af_page_locked(uint32_t wait_s, char *msg, size_t msglen)
+void af_page_locked(uint32_t wait_s, int browser, char *msg, size_t msglen)
 {
 	unsigned min = (unsigned)((wait_s + 59) / 60);
+	const char *what = browser ? "Sign-in from this browser is locked "
+				     "after too many wrong passwords or codes "
+				     "typed in it."
+				   : "This account is locked after too many "
+				     "failed sign-ins.";
 
 	/* A lock of more than a day reads as one until lifted. */
 	if (wait_s > 0 && wait_s <= 86400)
 		snprintf(msg, msglen,
-			 "This account is locked after too many failed "
-			 "sign-ins. Try again in %u minute%s, or contact your "
+			 "%s Try again in %u minute%s, or contact your "
 			 "administrator.",
-			 min, min == 1 ? "" : "s");
+			 what, min, min == 1 ? "" : "s");
 	else
-		snprintf(msg, msglen, "%s",
-			 "This account is locked after too many failed "
-			 "sign-ins. Contact your administrator.");
+		snprintf(msg, msglen, "%s Contact your administrator.", what);
 }
 
 /*

@@ -103,11 +103,12 @@ void af_page_throttled(af_resp *resp, uint32_t wait_s, char *msg,
 		       size_t msglen);
 
 /*
- * The words for an account locked by failed sign-ins, into msg (cut to
- * msglen): when it opens again (wait_s seconds; 0, or more than a day:
- * when an administrator unlocks it).
+ * The words for an account locked by failed sign-ins, or with browser 1
+ * for a known browser locked by its own (directory/throttle.h), into msg
+ * (cut to msglen): when it opens again (wait_s seconds; 0, or more than a
+ * day: when an administrator unlocks it).
  */
-void af_page_locked(uint32_t wait_s, char *msg, size_t msglen);
+void af_page_locked(uint32_t wait_s, int browser, char *msg, size_t msglen);
 
 /* The stylesheet served at /static/authflow.css. */
 const char *af_page_css(void);

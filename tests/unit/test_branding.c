@@ -362,16 +362,22 @@ static void test_page_locked_words(void **state)
 	char msg[200];
 
 	(void)state;
-	af_page_locked(90, msg, sizeof(msg));
+	af_page_locked(90, 0, msg, sizeof(msg));
 	assert_non_null(strstr(msg, "Try again in 2 minutes"));
-	af_page_locked(86400, msg, sizeof(msg));
+	af_page_locked(86400, 0, msg, sizeof(msg));
 	assert_non_null(strstr(msg, "Try again in 1440 minutes"));
-	af_page_locked(0, msg, sizeof(msg));
+	af_page_locked(0, 0, msg, sizeof(msg));
 	assert_string_equal(msg, "This account is locked after too many failed "
 				 "sign-ins. Contact your administrator.");
-	af_page_locked(30 * 86400, msg, sizeof(msg));
+	af_page_locked(30 * 86400, 0, msg, sizeof(msg));
 	assert_string_equal(msg, "This account is locked after too many failed "
 				 "sign-ins. Contact your administrator.");
+	/* A known browser locked by its own failures: said of the browser. */
+	af_page_locked(1800, 1, msg, sizeof(msg));
+	assert_string_equal(msg, "Sign-in from this browser is locked after "
+				 "too many wrong passwords or codes typed in "
+				 "it. Try again in 30 minutes, or contact your "
+				 "administrator.");
 }
 
 /* The page af_page_error() makes under brand, as a string to free. */
