@@ -2199,7 +2199,7 @@ static void test_memory_cap_refuses_short_lived_growth(void **state)
 	int64_t n = 0;
 	int written, again;
 
-	reopen_capped(f, 64 * 1024);
+	reopen_capped(f, (uint64_t)64 * 1024);
 	memset(val, 'v', sizeof(val));
 	written = fill(f->st, "flow:", 0);
 	/* About 64 KiB of 1 KB values, headers and keys counted too. */
@@ -2262,7 +2262,7 @@ static void test_memory_cap_yield_stops_first(void **state)
 	struct fixture *f = *state;
 	int flows, codes;
 
-	reopen_capped(f, 100 * 1024);
+	reopen_capped(f, (uint64_t)100 * 1024);
 	flows = fill(f->st, "flow:", STORE_SET_NX | STORE_SET_YIELD);
 	codes = fill(f->st, "code:", 0);
 	/* About 90 and 10 of the 1 KB values, headers and keys counted. */
