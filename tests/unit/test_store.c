@@ -2118,25 +2118,31 @@ static void test_open_reports_new_then_records_replayed(void **state)
 		reports_with(&f->rep, STORE_REPORT_INFO, ": new", NULL), 0);
 }
 
+/* Flips one bit inside the state file's first record's body. */
+static void flip_first_record_bit(const struct fixture *f)
+{
+	uint8_t b;
+	int fd = open(f->aof, O_RDWR);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, 8 + 40 + 14), 1);
+	b ^= 0x01;
+	assert_int_equal(pwrite(fd, &b, 1, 8 + 40 + 14), 1);
+	close(fd);
+}
+
 static void test_open_corrupt_middle_refused(void **state)
 {
 	struct fixture *f = *state;
 	store_ctx *st = NULL;
 	char err[256] = "";
-	uint8_t b;
 	int fd;
 
 	put(f->st, "a", "alpha");
 	put(f->st, "b", "beta");
 	store_close(f->st);
 	f->st = NULL;
-	/* Flip one bit inside the first record's body. */
-	fd = open(f->aof, O_RDWR);
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &b, 1, 8 + 40 + 14), 1);
-	b ^= 0x01;
-	assert_int_equal(pwrite(fd, &b, 1, 8 + 40 + 14), 1);
-	close(fd);
+	flip_first_record_bit(f);
 	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
 			 STORE_ERR_CORRUPT);
 	assert_null(st);
@@ -2280,7 +2286,6 @@ static void test_check_state_replays_read_only(void **state)
 	struct fixture *f = *state;
 	char err[4400] = "";
 	struct stat before, after;
-	uint8_t b;
 	int fd;
 
 	put(f->st, "a", "alpha");
@@ -2297,13 +2302,7 @@ static void test_check_state_replays_read_only(void **state)
 	assert_int_equal(stat(f->aof, &before), 0);
 	assert_int_equal(store_check_state(&f->opts, err, sizeof(err)),
 			 STORE_OK);
-	/* Flip one bit inside the first record's body. */
-	fd = open(f->aof, O_RDWR);
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &b, 1, 8 + 40 + 14), 1);
-	b ^= 0x01;
-	assert_int_equal(pwrite(fd, &b, 1, 8 + 40 + 14), 1);
-	close(fd);
+	flip_first_record_bit(f);
 	assert_int_equal(store_check_state(&f->opts, err, sizeof(err)),
 			 STORE_ERR_CORRUPT);
 	assert_non_null(strstr(err, f->abs_aof));
