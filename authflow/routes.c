@@ -26,8 +26,17 @@ typedef struct af_route {
 	unsigned methods;
 	af_handler get;
 	af_handler post;
-	int page; /* answers with pages: gets the branding */
+	unsigned flags; /* RF_* */
 } af_route;
+
+/* Answers with pages: gets the branding. */
+#define RF_PAGE 1u
+/*
+ * Readable by scripts of any origin (OpenID Connect Core 5.3, Discovery
+ * 4): public metadata and keys, and userinfo, which a bearer token alone
+ * opens, so that no cookie of this site is ever sent or exposed.
+ */
+#define RF_CORS 2u
 
 static void not_found(af_server *srv, af_resp *resp);
 
@@ -163,27 +172,29 @@ static void h_root(af_server *srv, af_req *req, af_resp *resp)
 
 static const af_route routes[] = {
 	{"discovery", "/.well-known/openid-configuration", 0, M_GET,
-	 af_h_discovery, NULL, 0},
+	 af_h_discovery, NULL, RF_CORS},
 	/* RFC 8414: the same metadata, where OAuth-only clients look. */
 	{"discovery", "/.well-known/oauth-authorization-server", 0, M_GET,
-	 af_h_discovery, NULL, 0},
-	{"jwks", "/jwks", 0, M_GET, af_h_jwks, NULL, 0},
+	 af_h_discovery, NULL, RF_CORS},
+	{"jwks", "/jwks", 0, M_GET, af_h_jwks, NULL, RF_CORS},
 	{"authorize", "/authorize", 0, M_GET | M_POST, af_h_authorize,
-	 af_h_authorize, 1},
+	 af_h_authorize, RF_PAGE},
 	{"token", "/token", 0, M_POST, NULL, af_h_token, 0},
 	{"userinfo", "/userinfo", 0, M_GET | M_POST, af_h_userinfo,
-	 af_h_userinfo, 0},
-	{"logout", "/logout", 0, M_GET | M_POST, af_h_logout, af_h_logout, 1},
+	 af_h_userinfo, RF_CORS},
+	{"logout", "/logout", 0, M_GET | M_POST, af_h_logout, af_h_logout,
+	 RF_PAGE},
 	{"revoke", "/revoke", 0, M_POST, NULL, af_h_revoke, 0},
 	{"login", "/login", 0, M_GET | M_POST, af_h_login_get, af_h_login_post,
-	 1},
-	{"mfa", "/login/mfa", 0, M_GET, af_h_mfa_page, NULL, 1},
+	 RF_PAGE},
+	{"mfa", "/login/mfa", 0, M_GET, af_h_mfa_page, NULL, RF_PAGE},
 	{"mfa_status", "/login/mfa/status", 0, M_GET, af_h_mfa_status, NULL, 0},
-	{"mfa_code", "/login/mfa/code", 0, M_POST, NULL, af_h_mfa_code, 1},
+	{"mfa_code", "/login/mfa/code", 0, M_POST, NULL, af_h_mfa_code,
+	 RF_PAGE},
 	{"mfa_cancel", "/login/mfa/cancel", 0, M_POST, NULL, af_h_mfa_cancel,
-	 1},
+	 RF_PAGE},
 	{"enroll", "/enroll", 0, M_GET | M_POST, af_h_enroll, af_h_enroll_post,
-	 1},
+	 RF_PAGE},
 	{"device", "/device/v1/", 1, M_ANY, af_h_device, af_h_device, 0},
 	{"admin", "/admin/v1/", 1, M_ANY, af_h_admin, af_h_admin, 0},
 	{"healthz", "/healthz", 0, M_GET, h_healthz, NULL, 0},
@@ -192,15 +203,15 @@ static const af_route routes[] = {
 	{"static", "/static/formpost.js", 0, M_GET, h_formpost_js, NULL, 0},
 	{"static", "/static/mfa.js", 0, M_GET, h_mfa_js, NULL, 0},
 	{"static", "/static/phone.js", 0, M_GET, h_phone_js, NULL, 0},
-	{"static", "/static/brand.css", 0, M_GET, h_brand_css, NULL, 1},
-	{"static", "/static/brand-logo", 0, M_GET, h_brand_logo, NULL, 1},
-	{"demo", "/demo", 0, M_GET, af_h_demo, NULL, 1},
-	{"demo", "/demo/login", 0, M_GET, af_h_demo_login, NULL, 1},
+	{"static", "/static/brand.css", 0, M_GET, h_brand_css, NULL, RF_PAGE},
+	{"static", "/static/brand-logo", 0, M_GET, h_brand_logo, NULL, RF_PAGE},
+	{"demo", "/demo", 0, M_GET, af_h_demo, NULL, RF_PAGE},
+	{"demo", "/demo/login", 0, M_GET, af_h_demo_login, NULL, RF_PAGE},
 	{"demo", "/demo/phone", 0, M_GET | M_POST, af_h_demo_phone,
-	 af_h_demo_phone, 1},
+	 af_h_demo_phone, RF_PAGE},
 	{"demo", "/demo/callback", 0, M_GET | M_POST, af_h_demo_callback,
-	 af_h_demo_callback, 1},
-	{"root", "/", 0, M_GET, h_root, NULL, 1},
+	 af_h_demo_callback, RF_PAGE},
+	{"root", "/", 0, M_GET, h_root, NULL, RF_PAGE},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -268,7 +279,7 @@ static void bad_request(const af_req *req, af_resp *resp, const af_route *r)
 {
 	const char *what = af_req_malformed_why(req);
 
-	if (r->page)
+	if ((r->flags & RF_PAGE))
 		af_page_error(resp, 400, "Request not understood",
 			      "The address or the form sent here could not be "
 			      "read.",
@@ -291,7 +302,7 @@ void af_route_refuse(int route, af_resp *resp, unsigned status,
 	if (r == NULL) {
 		snprintf(text, sizeof(text), "%s\n", what);
 		af_resp_text(resp, status, "text/plain; charset=utf-8", text);
-	} else if (r->page) {
+	} else if ((r->flags & RF_PAGE)) {
 		af_page_error(resp, status, "Request not understood",
 			      "What was sent here is too large, or could not "
 			      "be read.",
@@ -305,6 +316,36 @@ void af_route_refuse(int route, af_resp *resp, unsigned status,
 	}
 }
 
+/* The methods a route answers, for Allow and CORS preflights. */
+static const char *allowed(const af_route *r)
+{
+	return r->get != NULL && r->post != NULL ? "GET, HEAD, POST"
+	       : r->get != NULL			 ? "GET, HEAD"
+						 : "POST";
+}
+
+/*
+ * Every answer of a CORS route may be read by any origin, errors too, so
+ * that a script learns why a token was refused; a preflight (OPTIONS)
+ * lets it send the Authorization header. No credentials are allowed: a
+ * cookie never opens these routes.
+ */
+static int cors(const af_route *r, const af_req *req, af_resp *resp)
+{
+	af_resp_header_set(resp, "Access-Control-Allow-Origin", "*");
+	af_resp_header_set(resp, "Access-Control-Expose-Headers",
+			   "WWW-Authenticate");
+	if (strcmp(req->method, "OPTIONS") != 0)
+		return 0;
+	af_resp_header_set(resp, "Access-Control-Allow-Methods", allowed(r));
+	af_resp_header_set(resp, "Access-Control-Allow-Headers",
+			   "Authorization, Content-Type");
+	af_resp_header_set(resp, "Access-Control-Max-Age", "600");
+	af_resp_header_set(resp, "Allow", allowed(r));
+	af_resp_text(resp, 204, "", "");
+	return 1;
+}
+
 void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 {
 	const af_route *r;
@@ -315,12 +356,14 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 		return;
 	}
 	r = &routes[req->route];
+	if ((r->flags & RF_CORS) && cors(r, req, resp))
+		return;
 	/*
 	 * The admin API checks the token first (a request without one is
 	 * 401 whatever else is wrong with it, and logged as such), then
 	 * refuses what it cannot read itself.
 	 */
-	if (req->malformed && !r->page && r->get != af_h_admin) {
+	if (req->malformed && !(r->flags & RF_PAGE) && r->get != af_h_admin) {
 		bad_request(req, resp, r);
 		return;
 	}
@@ -331,12 +374,8 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 	h = method_bit(req->method) == M_POST ? r->post : r->get;
 	if (h == NULL || (r->methods & method_bit(req->method)) == 0) {
 		/* HEAD is answered wherever GET is. */
-		af_resp_header_set(resp, "Allow",
-				   r->get != NULL && r->post != NULL
-					   ? "GET, HEAD, POST"
-				   : r->get != NULL ? "GET, HEAD"
-						    : "POST");
-		if (r->page)
+		af_resp_header_set(resp, "Allow", allowed(r));
+		if ((r->flags & RF_PAGE))
 			af_resp_text(resp, 405, "text/plain; charset=utf-8",
 				     "method not allowed\n");
 		else
@@ -348,7 +387,7 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 		not_found(srv, resp);
 		return;
 	}
-	if (r->page)
+	if ((r->flags & RF_PAGE))
 		resp->brand = af_brand_cache_get(srv->brand);
 	if (req->malformed)
 		bad_request(req, resp, r);

@@ -90,7 +90,6 @@ void af_h_discovery(af_server *srv, af_req *req, af_resp *resp)
 	json_object_set_new(o, "acr_values_supported",
 			    json_pack("[s, s]", AF_ACR_PWD, AF_ACR_MFA));
 	af_resp_header_set(resp, "Cache-Control", "public, max-age=300");
-	af_resp_header_set(resp, "Access-Control-Allow-Origin", "*");
 	af_resp_json(resp, 200, o);
 }
 
@@ -99,7 +98,6 @@ void af_h_jwks(af_server *srv, af_req *req, af_resp *resp)
 	(void)req;
 	/* Short caching: a rotated key must reach relying parties soon. */
 	af_resp_header_set(resp, "Cache-Control", "public, max-age=300");
-	af_resp_header_set(resp, "Access-Control-Allow-Origin", "*");
 	af_resp_json(resp, 200, af_keyring_jwks(srv->keys));
 	if (resp->status == 200)
 		snprintf(resp->content_type, sizeof(resp->content_type), "%s",

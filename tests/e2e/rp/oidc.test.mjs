@@ -805,6 +805,47 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     }
   });
 
+  test('CORS: metadata, keys and userinfo are readable by scripts of any origin, with a preflight; other endpoints are not', async () => {
+    const s = await seed(server, { user: 'cora' });
+    const { tokens } = await fullSignIn(s);
+    const origin = { origin: 'https://spa.example' };
+    for (const p of ['/.well-known/openid-configuration', '/jwks']) {
+      const r = await fetch(`${server.issuer}${p}`, { headers: origin });
+      assert.equal(r.status, 200, p);
+      assert.equal(r.headers.get('access-control-allow-origin'), '*', p);
+    }
+    // A script sending the Authorization header asks first.
+    const pre = await fetch(`${server.issuer}/userinfo`, {
+      method: 'OPTIONS',
+      headers: { ...origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+    });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), '*');
+    assert.match(pre.headers.get('access-control-allow-headers'), /\bAuthorization\b/);
+    assert.equal(pre.headers.get('access-control-allow-methods'), 'GET, HEAD, POST');
+    assert.equal(pre.headers.get('access-control-allow-credentials'), null, 'never with cookies');
+    assert.equal(await pre.text(), '');
+    let r = await fetch(`${server.issuer}/userinfo`, { headers: { ...origin, authorization: `Bearer ${tokens.access_token}` } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('access-control-allow-origin'), '*');
+    assert.equal((await r.json()).sub, tokens.claims().sub);
+    // A refusal is readable too, with its challenge, so the script learns why.
+    r = await fetch(`${server.issuer}/userinfo`, { headers: { ...origin, authorization: 'Bearer nope' } });
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get('access-control-allow-origin'), '*');
+    assert.match(r.headers.get('access-control-expose-headers'), /WWW-Authenticate/);
+    // The token endpoint and the pages, which take secrets and cookies, are not.
+    for (const [p, method] of [['/token', 'POST'], ['/authorize', 'GET'], ['/revoke', 'POST']]) {
+      const o = await fetch(`${server.issuer}${p}`, {
+        method: 'OPTIONS', headers: { ...origin, 'access-control-request-method': method },
+      });
+      assert.equal(o.status, 405, p);
+      assert.equal(o.headers.get('access-control-allow-origin'), null, p);
+    }
+    r = await fetch(`${server.issuer}/token`, { method: 'POST', headers: origin });
+    assert.equal(r.headers.get('access-control-allow-origin'), null);
+  });
+
   test('userinfo: a token stops working once its app is disabled, undeployed or removed', async () => {
     const s = await seed(server, { user: 'lena' });
     const { tokens } = await fullSignIn(s);
