@@ -31,12 +31,12 @@
 #define CONNECTIONS_PER_IP 16u
 #define IDLE_KEEP_ALIVE	   "timeout=10"
 /*
- * libmicrohttpd's memory per connection: room for the request line and
- * headers and a record of each query parameter (about 60 bytes), so that
- * a target full of parameters is answered rather than left to time out.
- * Mapped on demand: an idle connection costs a few KiB.
+ * libmicrohttpd's memory per connection: the request line and headers
+ * (more are answered 431 by libmicrohttpd), and the answer's header. It
+ * clears the whole of it after each request on a kept-alive connection.
+ * Query parameters take none of it (see drop_query()).
  */
-#define CONN_POOL	   ((size_t)320 * 1024)
+#define CONN_POOL	   ((size_t)32 * 1024)
 
 struct text {
 	char *buf;
@@ -95,6 +95,24 @@ static enum MHD_Result plain(struct MHD_Connection *c, unsigned status,
 		return MHD_NO;
 	return reply(c, status, "text/plain; charset=utf-8", body,
 		     strlen(body));
+}
+
+/*
+ * No endpoint reads a query. libmicrohttpd would make a record of each
+ * of its parameters in CONN_POOL, and a target full of them would fill
+ * it and be left unanswered until the idle timeout. The target given
+ * here is its own copy of the request line, which it splits at the '?'
+ * after this call: ending it right after the '?' leaves an empty query.
+ */
+static void *drop_query(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	char *q = strchr(uri, '?');
+
+	(void)cls;
+	(void)c;
+	if (q != NULL)
+		q[1] = '\0';
+	return NULL;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
@@ -185,7 +203,8 @@ pushd_status pushd_listen(pushd_ctx *ctx, char *err, size_t errlen)
 		IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, CONNECTIONS_MAX,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		per_ip < CONNECTIONS_MAX ? per_ip : CONNECTIONS_MAX,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_POOL, MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_POOL,
+		MHD_OPTION_URI_LOG_CALLBACK, drop_query, NULL, MHD_OPTION_END);
 	if (ctx->mhd == NULL) {
 		if (err != NULL && errlen > 0)
 			(void)snprintf(err, errlen,

@@ -37,15 +37,14 @@
  * CRLF, past which it is answered 431. */
 #define HEADERS_MAX  65536
 /*
- * libmicrohttpd's memory per connection: it holds the request line and
- * headers, and a record of every query parameter (about 60 bytes each,
- * up to 4096 in a target of URI_MAX), which must fit for the request to
- * be answered at all: a smaller pool left a query of 1000 empty
- * parameters without an answer until the time limit. The pool is mapped
- * on demand, so an idle connection costs a few KiB; one filled to the
- * brim is refused (431, 414) and closed.
+ * libmicrohttpd's memory per connection: the request line, header fields
+ * up to HEADERS_MAX and a record of each (one filled to the brim is
+ * refused, 431 or 414, and closed), and the answer's header. It clears
+ * the whole of it after every request on a kept-alive connection, so its
+ * size is paid in time on each request and in resident memory on each
+ * idle connection: it holds no query parameters (see uri_cb()).
  */
-#define CONN_POOL    ((size_t)320 * 1024)
+#define CONN_POOL    ((size_t)128 * 1024)
 /* Bytes of a request's path in its access log line. */
 #define LOG_PATH_MAX 512
 
@@ -216,6 +215,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	const union MHD_ConnectionInfo *ci;
 	struct conn_state *cs;
 	size_t n = strlen(uri);
+	char *q;
 
 	cs = calloc(1, sizeof(*cs));
 	if (cs == NULL)
@@ -245,6 +245,19 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	memcpy(cs->uri, uri, n);
 	cs->uri[n] = '\0';
 	cs->uri_len = n;
+	/*
+	 * Left alone, libmicrohttpd would next make a record of each query
+	 * parameter (about 60 bytes each, so 4096 in a target of URI_MAX
+	 * would not fit in CONN_POOL, and such a request would be neither
+	 * answered nor refused until the time limit). authflow never reads
+	 * those records: handle() parses the query from cs->uri. The target
+	 * given here is libmicrohttpd's own copy of the request line, which
+	 * it splits at the '?' after this call: ending it right after the
+	 * '?' leaves it an empty query to record.
+	 */
+	q = strchr(uri, '?');
+	if (q != NULL)
+		q[1] = '\0';
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	cs->sock = ci != NULL ? ci->socket_context : NULL;
 	if (cs->sock != NULL) {
