@@ -300,6 +300,8 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* A file size limit (ulimit -f) fails the write with EFBIG, which
@@ -357,13 +359,22 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
 		/*
-		 * Operators' tools send SIGHUP to ask for a reload: the file
-		 * is read only at start, so it stops nothing.
+		 * Operators' tools send SIGHUP to ask for a reload, and
+		 * SIGUSR1 or SIGUSR2 after rotating logs: the file is read
+		 * only at start and the log goes to stderr, so none of them
+		 * stops the server, as their default action would.
 		 */
 		if (sig == SIGHUP) {
 			log_warn(log, NULL, "signal",
 				 "SIGHUP: authflow reads its configuration "
 				 "only at start; restart it to apply changes");
+			continue;
+		}
+		if (sig == SIGUSR1 || sig == SIGUSR2) {
+			log_warn(log, NULL, "signal",
+				 "%s: authflow takes no action on it (its log "
+				 "goes to stderr: there is no file to reopen)",
+				 sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
 			continue;
 		}
 		if (sig > 0)

@@ -103,18 +103,25 @@ static int refused(const char *path, const af_config *cfg)
  * Waits up to *tick for a signal of set: the stop signal's number, or -1
  * (errno EAGAIN) when none came. SIGHUP, which operators' tools send to
  * ask for a reload, stops nothing: the configuration is read only at
- * start, and the log says so.
+ * start, and the log says so. Nor do SIGUSR1 and SIGUSR2, which they send
+ * after rotating logs: the log goes to stderr.
  */
 static int wait_signal(const sigset_t *set, const struct timespec *tick,
 		       log_ctx *log)
 {
 	int sig = sigtimedwait(set, NULL, tick);
 
-	if (sig != SIGHUP)
+	if (sig == SIGHUP)
+		log_warn(log, NULL, "signal",
+			 "SIGHUP: pushd reads its configuration only at "
+			 "start; restart it to apply changes");
+	else if (sig == SIGUSR1 || sig == SIGUSR2)
+		log_warn(log, NULL, "signal",
+			 "%s: pushd takes no action on it (its log goes to "
+			 "stderr: there is no file to reopen)",
+			 sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2");
+	else
 		return sig;
-	log_warn(log, NULL, "signal",
-		 "SIGHUP: pushd reads its configuration only at start; "
-		 "restart it to apply changes");
 	errno = EINTR;
 	return -1;
 }
@@ -144,6 +151,8 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* A file size limit (ulimit -f) fails the write with EFBIG, which

@@ -360,6 +360,12 @@ sleep 1
 curl -fs "$AUTHFLOW_URL/healthz" >/dev/null && ok || bad "SIGHUP stopped the server"
 grep -q '"event":"signal","msg":"SIGHUP: authflow reads its configuration only at start' "$tmp/demo.err" && ok ||
 	bad "SIGHUP is not logged"
+# Nor SIGUSR1, which log rotation sends (its default action would).
+kill -USR1 "$pid"
+sleep 1
+curl -fs "$AUTHFLOW_URL/healthz" >/dev/null && ok || bad "SIGUSR1 stopped the server"
+grep -q '"event":"signal","msg":"SIGUSR1: authflow takes no action on it' "$tmp/demo.err" && ok ||
+	bad "SIGUSR1 is not logged"
 kill -TERM "$pid"
 wait "$pid"
 rc=$?

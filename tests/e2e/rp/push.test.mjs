@@ -446,10 +446,12 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     assert.equal(spawnSync(path.join(BIN, 'pushd'), ['--check-config', file, '--config', file]).status, 2);
   });
 
-  test('SIGHUP stops nothing: pushd says it reads its configuration only at start', async () => {
+  test('SIGHUP stops nothing: pushd says it reads its configuration only at start; nor does SIGUSR1', async () => {
     const p = pushds.find((x) => !x.exited);
     p.proc.kill('SIGHUP');
     await until('the SIGHUP line', () => /SIGHUP: pushd reads its configuration only at start/.test(p.stderr));
+    p.proc.kill('SIGUSR1');
+    await until('the SIGUSR1 line', () => /SIGUSR1: pushd takes no action on it/.test(p.stderr));
     await sleep(300);
     assert.equal(p.exited, null);
     assert.ok((await fetch(`http://127.0.0.1:${p.port}/healthz`)).ok);
