@@ -46,8 +46,8 @@ static size_t part_len(const char *detail, size_t off, size_t len)
  * (that part of the compact JSON text), and the whole text's
  * "detail_bytes" and "detail_sha256" to check the joined parts against.
  */
-static void audit_parts(af_server *srv, const char **kv, size_t n,
-			const char *detail, size_t len)
+static void audit_parts(af_server *srv, const char *rid, const char **kv,
+			size_t n, const char *detail, size_t len)
 {
 	char part[24], bytes[24], hex[65], chunk[AUDIT_LOG_PART_MAX + 1];
 	size_t off, total = 0, i, cut;
@@ -70,7 +70,7 @@ static void audit_parts(af_server *srv, const char **kv, size_t n,
 		memcpy(chunk, detail + off, cut);
 		chunk[cut] = '\0';
 		snprintf(part, sizeof(part), "%zu/%zu", i, total);
-		log_record(srv->log, "audit", kv);
+		log_record(srv->log, rid, "audit", kv);
 	}
 }
 
@@ -85,7 +85,8 @@ static void audit_to_log(void *arg, const json_t *ev, int stored)
 	af_server *srv = arg;
 	char seq[24];
 	char *detail = NULL;
-	const char *kv[21];
+	const char *rid = json_string_value(json_object_get(ev, "request_id"));
+	const char *kv[23];
 	size_t n = 0, len;
 
 	kv[n++] = "actor";
@@ -100,6 +101,10 @@ static void audit_to_log(void *arg, const json_t *ev, int stored)
 	kv[n++] = seq;
 	kv[n++] = "stored";
 	kv[n++] = stored ? "true" : "false";
+	if (json_object_get(ev, "ip") != NULL) {
+		kv[n++] = "ip";
+		kv[n++] = json_string_value(json_object_get(ev, "ip"));
+	}
 	if (json_object_get(ev, "detail") != NULL)
 		detail = json_dumps(json_object_get(ev, "detail"),
 				    JSON_COMPACT | JSON_SORT_KEYS);
@@ -113,9 +118,9 @@ static void audit_to_log(void *arg, const json_t *ev, int stored)
 		if (kv[i] == NULL)
 			kv[i] = "";
 	if (detail != NULL && len > AUDIT_LOG_DETAIL_MAX)
-		audit_parts(srv, kv, n, detail, len);
+		audit_parts(srv, rid, kv, n, detail, len);
 	else
-		log_record(srv->log, "audit", kv);
+		log_record(srv->log, rid, "audit", kv);
 	free(detail);
 }
 

@@ -251,10 +251,13 @@ void log_write(log_ctx *lg, log_level level, const char *rid, const char *event,
 		   fmt != NULL && fmt[0] != '\0' ? msg : NULL);
 }
 
-void log_record(log_ctx *lg, const char *event, const char *const *kv)
+void log_record(log_ctx *lg, const char *rid, const char *event,
+		const char *const *kv)
 {
 	if (lg != NULL)
-		write_line(lg, "audit", NULL, event, kv, NULL);
+		write_line(lg, "audit",
+			   rid != NULL && rid[0] != '\0' ? rid : NULL, event,
+			   kv, NULL);
 }
 
 static int plain_byte(unsigned char ch)

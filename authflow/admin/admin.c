@@ -670,6 +670,11 @@ void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
 	r = find_route(c);
 	if (r == NULL)
 		goto done;
+	c->dir = af_dir_view(srv->dir, req->client_ip, req->rid);
+	if (c->dir == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		goto done;
+	}
 	c->action = r->action;
 	route_target(c, r->pattern);
 	if (r->superadmin != NULL &&
@@ -688,6 +693,7 @@ done:
 		 resp->status);
 out:
 	json_decref(c->body);
+	af_dir_free(c->dir);
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 }

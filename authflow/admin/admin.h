@@ -107,6 +107,8 @@ typedef struct af_admin_call {
 	af_req *req;
 	af_resp *resp;
 	af_admin_caller caller;
+	/* The directory, as a view whose audit events name the request. */
+	af_dir *dir;
 	/* The decoded path segments after /admin/v1/. */
 	char seg[AF_ADMIN_SEGS_MAX][AF_ADMIN_SEG_MAX + 1];
 	size_t nseg;

@@ -36,9 +36,9 @@ static json_t *path_app(af_admin_call *c)
 	json_t *app = NULL;
 	af_dir_status st;
 
-	st = af_dir_app_get(c->srv->dir, c->seg[1], &app);
+	st = af_dir_app_get(c->dir, c->seg[1], &app);
 	if (st == AF_DIR_NOT_FOUND)
-		st = af_dir_app_get_by_name(c->srv->dir, c->seg[1], &app);
+		st = af_dir_app_get_by_name(c->dir, c->seg[1], &app);
 	if (st != AF_DIR_OK || client_id_of(app) == NULL) {
 		json_decref(app);
 		af_admin__dir_error(c, st == AF_DIR_OK ? AF_DIR_NOT_FOUND : st,
@@ -100,7 +100,7 @@ void af_admin__app_list(af_admin_call *c)
 	json_t *arr = NULL;
 	af_dir_status st;
 
-	st = af_dir_app_list(c->srv->dir, &arr);
+	st = af_dir_app_list(c->dir, &arr);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, NULL);
 		return;
@@ -123,7 +123,7 @@ void af_admin__app_add(af_admin_call *c)
 			 NULL);
 	if (!check_all_uris(c, body))
 		return;
-	st = af_dir_app_add(c->srv->dir, c->caller.name, body, &app, secret,
+	st = af_dir_app_add(c->dir, c->caller.name, body, &app, secret,
 			    sizeof(secret), err, sizeof(err));
 	/*
 	 * Made but not on the audit trail: the profile exists and only this
@@ -174,8 +174,8 @@ void af_admin__app_set(af_admin_call *c)
 	app = path_app(c);
 	if (app == NULL)
 		return;
-	st = af_dir_app_set(c->srv->dir, c->caller.name, client_id_of(app),
-			    body, &out, err, sizeof(err));
+	st = af_dir_app_set(c->dir, c->caller.name, client_id_of(app), body,
+			    &out, err, sizeof(err));
 	json_decref(app);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, err);
@@ -192,7 +192,7 @@ void af_admin__app_remove(af_admin_call *c)
 	app = path_app(c);
 	if (app == NULL)
 		return;
-	st = af_dir_app_remove(c->srv->dir, c->caller.name, client_id_of(app));
+	st = af_dir_app_remove(c->dir, c->caller.name, client_id_of(app));
 	json_decref(app);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, NULL);
@@ -211,9 +211,8 @@ void af_admin__app_rotate(af_admin_call *c)
 	app = path_app(c);
 	if (app == NULL)
 		return;
-	st = af_dir_app_rotate_secret(c->srv->dir, c->caller.name,
-				      client_id_of(app), secret,
-				      sizeof(secret));
+	st = af_dir_app_rotate_secret(c->dir, c->caller.name, client_id_of(app),
+				      secret, sizeof(secret));
 	/*
 	 * The new secret replaced the old one when it was stored: an error
 	 * now would leave the application with no secret anyone knows.
@@ -345,8 +344,7 @@ static int check_targets(af_admin_call *c, const json_t *app, json_t *body,
 				return 0;
 			}
 			st = adding ? af_dir_check_target(
-					      c->srv->dir,
-					      target_fields[f].field,
+					      c->dir, target_fields[f].field,
 					      target_fields[f].kind,
 					      json_string_value(v), err,
 					      sizeof(err))
@@ -384,13 +382,13 @@ static af_dir_status apply_targets(af_admin_call *c, const char *client_id,
 	json_t *v;
 
 	if (all)
-		return fn(c->srv->dir, c->caller.name, client_id,
-			  AF_DIR_TARGET_ALL, NULL, err, errlen);
+		return fn(c->dir, c->caller.name, client_id, AF_DIR_TARGET_ALL,
+			  NULL, err, errlen);
 	for (f = 0; f < NTARGET_FIELDS && st == AF_DIR_OK; f++) {
 		json_array_foreach(
 			json_object_get(body, target_fields[f].field), i, v)
 		{
-			st = fn(c->srv->dir, c->caller.name, client_id,
+			st = fn(c->dir, c->caller.name, client_id,
 				target_fields[f].kind, json_string_value(v),
 				err, errlen);
 			if (st != AF_DIR_OK)
@@ -423,7 +421,7 @@ static void deploy(af_admin_call *c, int adding)
 	st = apply_targets(c, client_id_of(app), body, all, adding, err,
 			   sizeof(err));
 	if (st == AF_DIR_OK)
-		st = af_dir_app_get(c->srv->dir, client_id_of(app), &out);
+		st = af_dir_app_get(c->dir, client_id_of(app), &out);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, err);
 		goto out;

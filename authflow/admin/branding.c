@@ -23,7 +23,7 @@ void af_admin__branding_show(af_admin_call *c)
 	json_t *obj = NULL;
 	af_dir_status st;
 
-	st = af_dir_branding_get(c->srv->dir, 0, &obj);
+	st = af_dir_branding_get(c->dir, 0, &obj);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, NULL);
 		return;
@@ -40,7 +40,7 @@ void af_admin__branding_set(af_admin_call *c)
 	body = af_admin__need_body(c);
 	if (body == NULL)
 		return;
-	st = af_dir_branding_set(c->srv->dir, c->caller.name, body, &obj, err,
+	st = af_dir_branding_set(c->dir, c->caller.name, body, &obj, err,
 				 sizeof(err));
 	/* Even a failed change may have been made (but not audited):
 	 * the next page reads the branding again. */
@@ -57,8 +57,7 @@ void af_admin__branding_reset(af_admin_call *c)
 	char err[AF_DIR_ERR_BUF] = "";
 	af_dir_status st;
 
-	st = af_dir_branding_reset(c->srv->dir, c->caller.name, err,
-				   sizeof(err));
+	st = af_dir_branding_reset(c->dir, c->caller.name, err, sizeof(err));
 	af_brand_cache_forget(c->srv->brand);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, err);

@@ -64,7 +64,7 @@ static void list(af_admin_call *c, const kind *k)
 	json_t *arr = NULL;
 	af_dir_status st;
 
-	st = k->list(c->srv->dir, &arr);
+	st = k->list(c->dir, &arr);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, NULL);
 		return;
@@ -79,9 +79,9 @@ static void answer(af_admin_call *c, const kind *k, const char *name,
 	json_t *obj = NULL, *members = NULL;
 	af_dir_status st;
 
-	st = k->get(c->srv->dir, name, &obj);
+	st = k->get(c->dir, name, &obj);
 	if (st == AF_DIR_OK && with_members)
-		st = k->members(c->srv->dir, name, &members);
+		st = k->members(c->dir, name, &members);
 	if (st != AF_DIR_OK) {
 		json_decref(obj);
 		fail(c, k, st, NULL);
@@ -132,10 +132,10 @@ static void add(af_admin_call *c, const kind *k)
 		return;
 	af_admin__target(c, name, NULL);
 	if (k == &groups)
-		st = af_dir_group_add(c->srv->dir, c->caller.name, name,
-				      description, err, sizeof(err));
+		st = af_dir_group_add(c->dir, c->caller.name, name, description,
+				      err, sizeof(err));
 	else
-		st = af_dir_ou_add(c->srv->dir, c->caller.name, name, err,
+		st = af_dir_ou_add(c->dir, c->caller.name, name, err,
 				   sizeof(err));
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, err);
@@ -148,7 +148,7 @@ static void remove_one(af_admin_call *c, const kind *k)
 {
 	af_dir_status st;
 
-	st = k->remove(c->srv->dir, c->caller.name, c->seg[1]);
+	st = k->remove(c->dir, c->caller.name, c->seg[1]);
 	if (st != AF_DIR_OK) {
 		fail(c, k, st, NULL);
 		return;
@@ -161,9 +161,8 @@ static void member(af_admin_call *c, const kind *k, int adding)
 	char err[AF_DIR_ERR_BUF] = "";
 	af_dir_status st;
 
-	st = (adding ? k->add_member
-		     : k->remove_member)(c->srv->dir, c->caller.name, c->seg[1],
-					 c->seg[3], err, sizeof(err));
+	st = (adding ? k->add_member : k->remove_member)(
+		c->dir, c->caller.name, c->seg[1], c->seg[3], err, sizeof(err));
 	if (st != AF_DIR_OK) {
 		fail(c, k, st, err);
 		return;
@@ -203,8 +202,8 @@ void af_admin__group_set(af_admin_call *c)
 	}
 	if (!description_of(c, body, &description))
 		return;
-	st = af_dir_group_set(c->srv->dir, c->caller.name, c->seg[1],
-			      description, err, sizeof(err));
+	st = af_dir_group_set(c->dir, c->caller.name, c->seg[1], description,
+			      err, sizeof(err));
 	if (st != AF_DIR_OK) {
 		fail(c, &groups, st, err);
 		return;

@@ -114,8 +114,7 @@ static int audit(af_admin_call *c, const char *action, const char *target,
 {
 	af_dir_status st;
 
-	st = af_audit_record(c->srv->dir, c->caller.name, action, target,
-			     detail);
+	st = af_audit_record(c->dir, c->caller.name, action, target, detail);
 	if (st == AF_DIR_OK)
 		return 1;
 	af_admin__errorf(c,
@@ -215,7 +214,7 @@ static int path_username(af_admin_call *c, char *out, int need_enabled)
 	size_t n;
 	int rc = 0;
 
-	st = af_dir_user_get(c->srv->dir, c->seg[1], &user);
+	st = af_dir_user_get(c->dir, c->seg[1], &user);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(
 			c, st, st == AF_DIR_NOT_FOUND ? "no such user" : NULL);

@@ -156,7 +156,7 @@ void af_admin__keys_rotate(af_admin_call *c)
 	af_admin__target(c, kid, NULL);
 	detail = after > 0 ? json_pack("{s:I}", "after_s", (json_int_t)after)
 			   : NULL;
-	st = af_audit_record(c->srv->dir, c->caller.name, "keys.rotate", kid,
+	st = af_audit_record(c->dir, c->caller.name, "keys.rotate", kid,
 			     detail);
 	json_decref(detail);
 	if (st != AF_DIR_OK) {
@@ -197,8 +197,7 @@ void af_admin__keys_retire(af_admin_call *c)
 		ring_error(c, js);
 		return;
 	}
-	st = af_audit_record(c->srv->dir, c->caller.name, "keys.retire", kid,
-			     NULL);
+	st = af_audit_record(c->dir, c->caller.name, "keys.retire", kid, NULL);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st,
 				    "retired, but the audit event could not "
@@ -295,7 +294,7 @@ static void sessions_ended(af_admin_call *c, const char *user, int n,
 	json_t *detail = json_pack("{s:i, s:s?}", "ended", n, "sid", sid);
 	af_dir_status st;
 
-	st = detail != NULL ? af_audit_record(c->srv->dir, c->caller.name,
+	st = detail != NULL ? af_audit_record(c->dir, c->caller.name,
 					      "sessions.end", user, detail)
 			    : AF_DIR_NOMEM;
 	json_decref(detail);
@@ -349,7 +348,7 @@ void af_admin__sessions_end(af_admin_call *c)
 	 * The user's codes and tokens, and sign-ins half done, end with the
 	 * sessions; a user no longer there has only sessions left to end.
 	 */
-	st = af_dir_user_end_signins(c->srv->dir, user);
+	st = af_dir_user_end_signins(c->dir, user);
 	if (st != AF_DIR_OK && st != AF_DIR_NOT_FOUND) {
 		af_admin__dir_error(c, st, NULL);
 		return;
@@ -423,7 +422,7 @@ void af_admin__audit(af_admin_call *c)
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		return;
 	}
-	st = af_audit_list_before(c->srv->dir, before, (size_t)limit, add_event,
+	st = af_audit_list_before(c->dir, before, (size_t)limit, add_event,
 				  &ev);
 	if (st != AF_DIR_OK || ev.failed) {
 		json_decref(ev.arr);

@@ -10,7 +10,7 @@ static void answer(af_admin_call *c, const char *name, unsigned status)
 	json_t *policy = NULL;
 	af_dir_status st;
 
-	st = af_dir_policy_get(c->srv->dir, name, &policy);
+	st = af_dir_policy_get(c->dir, name, &policy);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st,
 				    st == AF_DIR_NOT_FOUND ? "no such policy"
@@ -25,7 +25,7 @@ void af_admin__policy_list(af_admin_call *c)
 	json_t *arr = NULL;
 	af_dir_status st;
 
-	st = af_dir_policy_list(c->srv->dir, &arr);
+	st = af_dir_policy_list(c->dir, &arr);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, NULL);
 		return;
@@ -46,8 +46,7 @@ void af_admin__policy_add(af_admin_call *c)
 	if (name == NULL)
 		return;
 	af_admin__target(c, name, NULL);
-	st = af_dir_policy_add(c->srv->dir, c->caller.name, body, err,
-			       sizeof(err));
+	st = af_dir_policy_add(c->dir, c->caller.name, body, err, sizeof(err));
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, err);
 		return;
@@ -68,8 +67,8 @@ void af_admin__policy_set(af_admin_call *c)
 
 	if (body == NULL)
 		return;
-	st = af_dir_policy_set(c->srv->dir, c->caller.name, c->seg[1], body,
-			       err, sizeof(err));
+	st = af_dir_policy_set(c->dir, c->caller.name, c->seg[1], body, err,
+			       sizeof(err));
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, err);
 		return;
@@ -81,7 +80,7 @@ void af_admin__policy_remove(af_admin_call *c)
 {
 	af_dir_status st;
 
-	st = af_dir_policy_remove(c->srv->dir, c->caller.name, c->seg[1]);
+	st = af_dir_policy_remove(c->dir, c->caller.name, c->seg[1]);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st,
 				    st == AF_DIR_NOT_FOUND ? "no such policy"
@@ -136,13 +135,11 @@ static void assign(af_admin_call *c, int adding)
 	if (!target_of(c, &kind, &name))
 		return;
 	if (adding)
-		st = af_dir_policy_assign(c->srv->dir, c->caller.name,
-					  c->seg[1], kind, name, err,
-					  sizeof(err));
+		st = af_dir_policy_assign(c->dir, c->caller.name, c->seg[1],
+					  kind, name, err, sizeof(err));
 	else
-		st = af_dir_policy_unassign(c->srv->dir, c->caller.name,
-					    c->seg[1], kind, name, err,
-					    sizeof(err));
+		st = af_dir_policy_unassign(c->dir, c->caller.name, c->seg[1],
+					    kind, name, err, sizeof(err));
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, err);
 		return;

@@ -69,7 +69,7 @@ void af_admin__user_list(af_admin_call *c)
 	json_t *users = NULL;
 	af_dir_status st;
 
-	st = af_dir_user_list(c->srv->dir, &users);
+	st = af_dir_user_list(c->dir, &users);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, NULL);
 		return;
@@ -155,8 +155,8 @@ void af_admin__user_add(af_admin_call *c)
 		c, json_string_value(json_object_get(body, "username")), NULL);
 	if (!take_password(c, body, 0, &password))
 		return;
-	st = af_dir_user_add(c->srv->dir, c->caller.name, body, password, &user,
-			     err, sizeof(err));
+	st = af_dir_user_add(c->dir, c->caller.name, body, password, &user, err,
+			     sizeof(err));
 	af_free_secret(password);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, err);
@@ -185,7 +185,7 @@ static json_t *path_user(af_admin_call *c)
 	json_t *user = NULL;
 	af_dir_status st;
 
-	st = af_dir_user_get(c->srv->dir, c->seg[1], &user);
+	st = af_dir_user_get(c->dir, c->seg[1], &user);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(
 			c, st, st == AF_DIR_NOT_FOUND ? "no such user" : NULL);
@@ -214,7 +214,7 @@ static int add_throttle(af_admin_call *c, json_t *user, int64_t now)
 	af_throttle_info t;
 	af_dir_status st;
 
-	st = af_throttle_info_get(c->srv->dir, username_of(user), &t);
+	st = af_throttle_info_get(c->dir, username_of(user), &t);
 	if (st != AF_DIR_OK) {
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
 				"the sign-in failures and lock could not be "
@@ -291,8 +291,8 @@ void af_admin__user_set(af_admin_call *c)
 				"/admin/v1/users/{name}/password");
 		return;
 	}
-	st = af_dir_user_set(c->srv->dir, c->caller.name, c->seg[1], body,
-			     &user, err, sizeof(err));
+	st = af_dir_user_set(c->dir, c->caller.name, c->seg[1], body, &user,
+			     err, sizeof(err));
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, err);
 		return;
@@ -323,7 +323,7 @@ void af_admin__user_passwd(af_admin_call *c)
 		af_free_secret(password);
 		return;
 	}
-	st = af_dir_user_set_password(c->srv->dir, c->caller.name, c->seg[1],
+	st = af_dir_user_set_password(c->dir, c->caller.name, c->seg[1],
 				      password, err, sizeof(err));
 	af_free_secret(password);
 	if (st != AF_DIR_OK) {
@@ -351,7 +351,7 @@ void af_admin__user_unlock(af_admin_call *c)
 
 	if (user == NULL)
 		return;
-	st = af_throttle_unlock(c->srv->dir, username_of(user));
+	st = af_throttle_unlock(c->dir, username_of(user));
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, NULL);
 		goto out;
@@ -361,7 +361,7 @@ void af_admin__user_unlock(af_admin_call *c)
 		af_admin__dir_error(c, AF_DIR_STORE, NULL);
 		goto out;
 	}
-	st = af_audit_record(c->srv->dir, c->caller.name, "user.unlock",
+	st = af_audit_record(c->dir, c->caller.name, "user.unlock",
 			     username_of(user), NULL);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st,
@@ -393,7 +393,7 @@ void af_admin__user_remove(af_admin_call *c)
 	 * goes, the next DELETE finds the marked user and finishes the job.
 	 * A damaged record (it does not parse) is removed all the same.
 	 */
-	st = af_dir_user_remove_begin(c->srv->dir, name, err, sizeof(err));
+	st = af_dir_user_remove_begin(c->dir, name, err, sizeof(err));
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(
 			c, st, st == AF_DIR_NOT_FOUND ? "no such user" : err);
@@ -417,8 +417,7 @@ void af_admin__user_remove(af_admin_call *c)
 				 name);
 		return;
 	}
-	st = af_dir_user_remove(c->srv->dir, c->caller.name, name, err,
-				sizeof(err));
+	st = af_dir_user_remove(c->dir, c->caller.name, name, err, sizeof(err));
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(
 			c, st, st == AF_DIR_NOT_FOUND ? "no such user" : err);

@@ -791,7 +791,8 @@ void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
 			json_string_value(json_object_get(out, "state")));
 		/* Audited and counted as an answer from a real phone is. */
 		if (st == AF_MFA_OK)
-			af_device_decided(srv, req->rid, srv->demo_device_id,
+			af_device_decided(srv, req->client_ip, req->rid,
+					  srv->demo_device_id,
 					  af_req_param(req, "txn"), out);
 	}
 	if (af_mfa_txn_pending_for_device(srv->store, srv->demo_device_id,

@@ -225,10 +225,12 @@ void af_h_device(af_server *srv, af_req *req, af_resp *resp);
  * (af_throttle_fail(), against the txn's "ip", the address of the
  * sign-in, when it has one). Call it once per decision, by the caller
  * whose af_mfa_txn_decide() made it.
- * rid: the request id for the log, or NULL.
+ * ip, rid: the address the decision came from and the request id, for
+ * the event and the log, or NULL.
  */
-void af_device_decided(af_server *srv, const char *rid, const char *device,
-		       const char *txn, const json_t *after);
+void af_device_decided(af_server *srv, const char *ip, const char *rid,
+		       const char *device, const char *txn,
+		       const json_t *after);
 void af_h_device_at(af_server *srv, af_req *req, af_resp *resp, int64_t now);
 
 #endif /* AF_DEVICE_H */

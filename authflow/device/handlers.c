@@ -394,8 +394,9 @@ static void add_failed(dcall *c, af_mfa_status ms, const char *err)
 		mfa_failed(c, "device_add", ms);
 }
 
-static void audit_as(af_server *srv, const char *rid, const char *device,
-		     const char *action, const char *user, const json_t *detail)
+static void audit_as(af_server *srv, const char *ip, const char *rid,
+		     const char *device, const char *action, const char *user,
+		     const json_t *detail)
 {
 	char actor[ACTOR_MAX];
 	af_dir_status ds;
@@ -403,7 +404,8 @@ static void audit_as(af_server *srv, const char *rid, const char *device,
 
 	n = snprintf(actor, sizeof(actor), "device:%s", device);
 	ds = n > 0 && (size_t)n < sizeof(actor)
-		     ? af_audit_record(srv->dir, actor, action, user, detail)
+		     ? af_audit_record_from(srv->dir, ip, rid, actor, action,
+					    user, detail)
 		     : AF_DIR_INVALID;
 	if (ds != AF_DIR_OK)
 		log_error(srv->log, rid, LOG_EVENT,
@@ -414,7 +416,8 @@ static void audit_as(af_server *srv, const char *rid, const char *device,
 static void audit(dcall *c, const char *device, const char *action,
 		  const char *user, json_t *detail)
 {
-	audit_as(c->srv, c->req->rid, device, action, user, detail);
+	audit_as(c->srv, c->req->client_ip, c->req->rid, device, action, user,
+		 detail);
 }
 
 /*
@@ -784,8 +787,8 @@ static void count_wrong_number(af_server *srv, const char *rid,
 			 user);
 }
 
-void af_device_decided(af_server *srv, const char *rid, const char *device,
-		       const char *txn, const json_t *after)
+void af_device_decided(af_server *srv, const char *ip, const char *rid,
+		       const char *device, const char *txn, const json_t *after)
 {
 	static const struct {
 		const char *state, *action;
@@ -820,7 +823,7 @@ void af_device_decided(af_server *srv, const char *rid, const char *device,
 		return;
 	detail = json_pack("{s:s, s:s}", "txn", txn, "app",
 			   app != NULL ? app : "");
-	audit_as(srv, rid, device, kinds[i].action, user, detail);
+	audit_as(srv, ip, rid, device, kinds[i].action, user, detail);
 	json_decref(detail);
 	if (kinds[i].outcome == AF_MFA_OUT_REPORTED)
 		log_warn(srv->log, rid, LOG_EVENT,
@@ -902,8 +905,8 @@ static void h_decide(dcall *c)
 		 c->sig.device, c->txn, user, decision,
 		 state != NULL ? state : "-", c->resp->status);
 	if (state != NULL)
-		af_device_decided(c->srv, c->req->rid, c->sig.device, c->txn,
-				  res);
+		af_device_decided(c->srv, c->req->client_ip, c->req->rid,
+				  c->sig.device, c->txn, res);
 	json_decref(res);
 }
 

@@ -159,9 +159,28 @@ static void check_turnover(af_dir *dir, int64_t seq, int64_t now)
 	json_decref(oldest);
 }
 
+/* Adds a member for a non-empty text: 0, or -1 when memory runs out. */
+static int set_text(json_t *ev, const char *name, const char *text)
+{
+	return text == NULL || text[0] == '\0'
+		       ? 0
+		       : json_object_set_new(ev, name, json_string(text));
+}
+
 af_dir_status af_audit_record(af_dir *dir, const char *actor,
 			      const char *action, const char *target,
 			      const json_t *detail)
+{
+	const char *ip, *rid;
+
+	af_dir_origin(dir, &ip, &rid);
+	return af_audit_record_from(dir, ip, rid, actor, action, target,
+				    detail);
+}
+
+af_dir_status af_audit_record_from(af_dir *dir, const char *ip, const char *rid,
+				   const char *actor, const char *action,
+				   const char *target, const json_t *detail)
 {
 	char key[STORE_KEY_MAX];
 	json_t *ev = NULL, *small = NULL;
@@ -171,6 +190,8 @@ af_dir_status af_audit_record(af_dir *dir, const char *actor,
 
 	if (dir == NULL || !printable(actor, 1, AF_DIR_ACTOR_MAX) ||
 	    !action_ok(action) || !printable(target, 0, AF_AUDIT_TARGET_MAX) ||
+	    !printable(ip, 0, AF_DIR_ORIGIN_MAX - 1) ||
+	    !printable(rid, 0, AF_DIR_ORIGIN_MAX - 1) ||
 	    (detail != NULL && !json_is_object(detail)))
 		return AF_DIR_INVALID;
 	/*
@@ -191,7 +212,8 @@ af_dir_status af_audit_record(af_dir *dir, const char *actor,
 	ev = json_pack("{s:s, s:s, s:s, s:I}", "actor", actor, "action", action,
 		       "target", target != NULL ? target : "", "ts",
 		       (json_int_t)af_now());
-	if (ev == NULL) {
+	if (ev == NULL || set_text(ev, "ip", ip) != 0 ||
+	    set_text(ev, "request_id", rid) != 0) {
 		rc = AF_DIR_NOMEM;
 		goto out;
 	}
@@ -305,11 +327,13 @@ af_dir_status af_audit_list_before(af_dir *dir, int64_t before, size_t limit,
 	return AF_DIR_OK;
 }
 
-void af_audit_record_or_log(af_dir *dir, log_ctx *log, const char *rid,
-			    const char *actor, const char *action,
-			    const char *target, const json_t *detail)
+void af_audit_record_or_log(af_dir *dir, log_ctx *log, const char *ip,
+			    const char *rid, const char *actor,
+			    const char *action, const char *target,
+			    const json_t *detail)
 {
-	af_dir_status st = af_audit_record(dir, actor, action, target, detail);
+	af_dir_status st = af_audit_record_from(dir, ip, rid, actor, action,
+						target, detail);
 	const char *kv[] = {"action", action,  "target",
 			    target,   "error", af_dir_strerror(st),
 			    NULL};

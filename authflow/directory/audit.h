@@ -3,7 +3,8 @@
  * the last AF_AUDIT_RING events. "audit:seq" counts events (store_incr),
  * event n lives at "audit:<n % AF_AUDIT_RING>" as
  *   {"seq": n, "ts": <unix seconds>, "actor": "...", "action": "...",
- *    "target": "...", "detail": {...}}.
+ *    "target": "...", "detail": {...}, "ip": "...", "request_id": "..."},
+ * the last two when the request that caused it is known (af_dir_view()).
  *
  * Never put secrets (passwords, client secrets, codes, tokens) into an
  * event: the trail is shown to every admin.
@@ -43,13 +44,23 @@ AF_DIR_NODISCARD af_dir_status af_audit_record(af_dir *dir, const char *actor,
 					       const json_t *detail);
 
 /*
- * af_audit_record() for an event whose request goes on whatever the trail
- * says (a wrong code, a limit reached): a failure is an error line in log
- * (event "audit", with the action, the target and why as members).
+ * af_audit_record() with the origin given rather than the view's: the
+ * client's address (ip) and the request id (rid), each NULL or empty when
+ * not known, else 1..AF_DIR_ORIGIN_MAX - 1 printable bytes.
  */
-void af_audit_record_or_log(af_dir *dir, log_ctx *log, const char *rid,
-			    const char *actor, const char *action,
-			    const char *target, const json_t *detail);
+AF_DIR_NODISCARD af_dir_status af_audit_record_from(
+	af_dir *dir, const char *ip, const char *rid, const char *actor,
+	const char *action, const char *target, const json_t *detail);
+
+/*
+ * af_audit_record_from() for an event whose request goes on whatever the
+ * trail says (a wrong code, a limit reached): a failure is an error line
+ * in log (event "audit", with the action, the target and why as members).
+ */
+void af_audit_record_or_log(af_dir *dir, log_ctx *log, const char *ip,
+			    const char *rid, const char *actor,
+			    const char *action, const char *target,
+			    const json_t *detail);
 
 /*
  * Called with each event (lent for the call), newest first; returns 0 to

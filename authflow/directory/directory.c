@@ -24,6 +24,10 @@ struct af_dir {
 	char dummy_phc[AF_PW_PHC_MAX];
 	uint64_t check_ns; /* what making dummy_phc took */
 	af_dir_memo *memo; /* parsed apps and policies, see memo.h */
+	/* A view (af_dir_view()): the directory it shows, and the origin. */
+	const af_dir *base;
+	char origin_ip[AF_DIR_ORIGIN_MAX];
+	char origin_rid[AF_DIR_ORIGIN_MAX];
 };
 
 /* How a group and an OU differ in the store and in a user. */
@@ -936,8 +940,42 @@ void af_dir_free(af_dir *dir)
 {
 	if (dir == NULL)
 		return;
-	af_dir__memo_free(dir->memo);
+	/* A view shares the memo with the directory it shows. */
+	if (dir->base == NULL)
+		af_dir__memo_free(dir->memo);
 	OPENSSL_clear_free(dir, sizeof(*dir));
+}
+
+/* Copies src, cut to fit, into dst of AF_DIR_ORIGIN_MAX bytes. */
+static void origin_copy(char *dst, const char *src)
+{
+	size_t n = src != NULL ? strnlen(src, AF_DIR_ORIGIN_MAX - 1) : 0;
+
+	if (n > 0)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+af_dir *af_dir_view(const af_dir *dir, const char *ip, const char *rid)
+{
+	af_dir *v;
+
+	if (dir == NULL)
+		return NULL;
+	v = malloc(sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	memcpy(v, dir, sizeof(*v));
+	v->base = dir->base != NULL ? dir->base : dir;
+	origin_copy(v->origin_ip, ip);
+	origin_copy(v->origin_rid, rid);
+	return v;
+}
+
+void af_dir_origin(const af_dir *dir, const char **ip, const char **rid)
+{
+	*ip = dir != NULL ? dir->origin_ip : "";
+	*rid = dir != NULL ? dir->origin_rid : "";
 }
 
 store_ctx *af_dir_store(const af_dir *dir)

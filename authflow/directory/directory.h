@@ -218,8 +218,25 @@ AF_DIR_NODISCARD af_dir_status af_dir_new(store_ctx *store,
 					  af_dir **out, char *err,
 					  size_t errlen);
 
-/* Frees the directory (not the store). Accepts NULL. */
+/* Frees the directory (not the store), or a view of one. Accepts NULL. */
 void af_dir_free(af_dir *dir);
+
+/* Bytes of a view's origin address and request id, with the NUL. */
+#define AF_DIR_ORIGIN_MAX 64
+
+/*
+ * A view of dir for one request: the same directory, whose audit events
+ * also say where the request came from, as "ip" (the client's address)
+ * and "request_id" (its X-Request-Id). ip and rid may be NULL or empty
+ * (not said); longer ones are cut at AF_DIR_ORIGIN_MAX - 1 bytes. The
+ * view must not outlive dir; free it with af_dir_free(). NULL when
+ * memory runs out.
+ * Thread-safety: re-entrant; a view belongs to one thread.
+ */
+af_dir *af_dir_view(const af_dir *dir, const char *ip, const char *rid);
+
+/* The origin of a view: empty strings for a directory itself. */
+void af_dir_origin(const af_dir *dir, const char **ip, const char **rid);
 
 /* The store and options the directory was made with (lent). */
 store_ctx *af_dir_store(const af_dir *dir);

@@ -95,8 +95,8 @@ static void push_refused(af_server *srv, const af_req *req,
 			   json_object_get(limit, "count"), "period_s",
 			   json_object_get(limit, "period_s"), "until",
 			   (json_int_t)v->until);
-	af_audit_record_or_log(srv->dir, srv->log, req->rid, actor,
-			       "mfa.push_limited", username, detail);
+	af_audit_record_or_log(srv->dir, srv->log, req->client_ip, req->rid,
+			       actor, "mfa.push_limited", username, detail);
 	json_decref(detail);
 }
 

@@ -849,8 +849,8 @@ static void audit_wrong_code(af_server *srv, const af_req *req,
 			  "tries", (json_int_t)tries);
 
 	snprintf(actor, sizeof(actor), "ip:%s", req->client_ip);
-	af_audit_record_or_log(srv->dir, srv->log, req->rid, actor,
-			       "mfa.code_wrong", user, detail);
+	af_audit_record_or_log(srv->dir, srv->log, req->client_ip, req->rid,
+			       actor, "mfa.code_wrong", user, detail);
 	json_decref(detail);
 }
 
@@ -1101,8 +1101,8 @@ static void audit_own_code(af_server *srv, const af_req *req,
 				  : "sign_in");
 
 	snprintf(actor, sizeof(actor), "user:%s", username);
-	af_audit_record_or_log(srv->dir, srv->log, req->rid, actor,
-			       "device.enroll_code", username, detail);
+	af_audit_record_or_log(srv->dir, srv->log, req->client_ip, req->rid,
+			       actor, "device.enroll_code", username, detail);
 	json_decref(detail);
 }
 

@@ -62,10 +62,11 @@ void log_vdebug_line(log_ctx *lg, const char *event, const char *fmt,
 
 /*
  * Writes a record that is not a diagnostic, such as an audit event: at
- * every level, as a line whose "level" is "audit", with the kv members
- * (as for log_write).
+ * every level, as a line whose "level" is "audit", with the request id
+ * rid (NULL or empty: none) and the kv members (as for log_write).
  */
-void log_record(log_ctx *lg, const char *event, const char *const *kv);
+void log_record(log_ctx *lg, const char *rid, const char *event,
+		const char *const *kv);
 
 /*
  * in as one value of a "key=value" message: as it is when it is a plain

@@ -2085,6 +2085,77 @@ static void test_af_audit_record_no_secrets_and_refusals(void **state)
 	json_decref(detail);
 }
 
+/* The newest event, whole. */
+static int newest_whole(const json_t *ev, void *arg)
+{
+	json_t **out = arg;
+
+	json_decref(*out);
+	*out = json_deep_copy(ev);
+	return 1;
+}
+
+static const char *member(const json_t *ev, const char *name)
+{
+	return json_string_value(json_object_get(ev, name));
+}
+
+static void test_af_dir_view_names_the_request(void **state)
+{
+	fixture *f = *state;
+	char long_ip[AF_DIR_ORIGIN_MAX + 20];
+	af_dir *view, *again;
+	json_t *spec, *ev = NULL;
+
+	view = af_dir_view(f->dir, "192.0.2.7", "rid-abc");
+	assert_non_null(view);
+	spec = parse("{\"username\":\"vera\"}");
+	assert_int_equal(
+		af_dir_user_add(view, ACTOR, spec, NULL, NULL, NULL, 0),
+		AF_DIR_OK);
+	json_decref(spec);
+	assert_int_equal(af_audit_list(f->dir, 1, newest_whole, &ev),
+			 AF_DIR_OK);
+	assert_string_equal(member(ev, "action"), "user.add");
+	assert_string_equal(member(ev, "ip"), "192.0.2.7");
+	assert_string_equal(member(ev, "request_id"), "rid-abc");
+	/* A view of a view shows the same directory, with its own origin. */
+	again = af_dir_view(view, NULL, "rid-def");
+	assert_non_null(again);
+	af_dir_free(view);
+	assert_int_equal(
+		af_audit_record(again, ACTOR, "test.event", NULL, NULL),
+		AF_DIR_OK);
+	assert_int_equal(af_audit_list(f->dir, 1, newest_whole, &ev),
+			 AF_DIR_OK);
+	assert_null(json_object_get(ev, "ip"));
+	assert_string_equal(member(ev, "request_id"), "rid-def");
+	af_dir_free(again);
+	/* The directory itself names no request, and works on. */
+	assert_int_equal(add_user(f, "{\"username\":\"wes\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_audit_list(f->dir, 1, newest_whole, &ev),
+			 AF_DIR_OK);
+	assert_string_equal(member(ev, "target"), "wes");
+	assert_null(json_object_get(ev, "ip"));
+	assert_null(json_object_get(ev, "request_id"));
+	/* An origin given whole must be printable; a view's is cut. */
+	assert_int_equal(af_audit_record_from(f->dir, "a\nb", NULL, ACTOR,
+					      "test.event", NULL, NULL),
+			 AF_DIR_INVALID);
+	memset(long_ip, '9', sizeof(long_ip) - 1);
+	long_ip[sizeof(long_ip) - 1] = '\0';
+	view = af_dir_view(f->dir, long_ip, NULL);
+	assert_non_null(view);
+	assert_int_equal(af_audit_record(view, ACTOR, "test.event", NULL, NULL),
+			 AF_DIR_OK);
+	af_dir_free(view);
+	assert_int_equal(af_audit_list(f->dir, 1, newest_whole, &ev),
+			 AF_DIR_OK);
+	assert_int_equal(strlen(member(ev, "ip")), AF_DIR_ORIGIN_MAX - 1);
+	json_decref(ev);
+}
+
 static void test_af_audit_ring_keeps_newest(void **state)
 {
 	fixture *f = *state;
@@ -3762,6 +3833,7 @@ int main(void)
 		T(test_af_audit_list_newest_first),
 		T(test_af_audit_record_no_secrets_and_refusals),
 		T(test_af_audit_ring_keeps_newest),
+		T(test_af_dir_view_names_the_request),
 		T(test_af_dir_user_remove_cut_anywhere_finished_by_rerun),
 		T(test_af_dir_group_remove_cut_anywhere_finished_by_rerun),
 		T(test_af_dir_user_add_stale_references_dropped),

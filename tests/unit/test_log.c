@@ -248,7 +248,7 @@ static void test_record_written_at_every_level(void **state)
 	json_t *obj;
 
 	assert_non_null(lg);
-	log_record(lg, "audit", kv);
+	log_record(lg, NULL, "audit", kv);
 	obj = read_line(p);
 	assert_string_equal(member(obj, "level"), "audit");
 	assert_string_equal(member(obj, "event"), "audit");
@@ -256,7 +256,7 @@ static void test_record_written_at_every_level(void **state)
 	assert_string_equal(member(obj, "target"), "bob");
 	assert_null(json_object_get(obj, "msg"));
 	json_decref(obj);
-	log_record(NULL, "audit", kv);
+	log_record(NULL, NULL, "audit", kv);
 	assert_int_equal(drain(p), 0);
 	log_free(lg);
 }

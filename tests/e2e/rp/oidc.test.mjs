@@ -805,6 +805,26 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     }
   });
 
+  test('audit: each event says where the request came from and its request id, in the trail and the log', async () => {
+    const r = await fetch(`${server.issuer}/admin/v1/groups`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.superToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'origin-group' }),
+    });
+    assert.equal(r.status, 201);
+    const rid = r.headers.get('x-request-id');
+    assert.ok(rid);
+    const ev = (await server.admin('GET', '/audit?limit=20')).json.events.find((e) => e.target === 'origin-group');
+    assert.equal(ev.action, 'group.add');
+    assert.equal(ev.ip, '127.0.0.1');
+    assert.equal(ev.request_id, rid);
+    await new Promise((res) => setTimeout(res, 100));
+    const line = server.stderr().split('\n').filter((l) => l.includes('"event":"audit"')).map((l) => JSON.parse(l))
+      .find((l) => Number(l.seq) === ev.seq);
+    assert.equal(line.ip, '127.0.0.1');
+    assert.equal(line.rid, rid, 'as the request\'s other log lines name it');
+  });
+
   test('CORS: metadata, keys and userinfo are readable by scripts of any origin, with a preflight; other endpoints are not', async () => {
     const s = await seed(server, { user: 'cora' });
     const { tokens } = await fullSignIn(s);
