@@ -127,6 +127,13 @@ static int audit(af_admin_call *c, const char *action, const char *target,
 
 /* ---- workflow ----------------------------------------------------- */
 
+/* The settings of a workflow, without what it keeps for itself. */
+static json_t *settings_of(json_t *wf)
+{
+	(void)json_object_del(wf, AF_MFA_PAUSE_CUTS);
+	return wf;
+}
+
 void af_admin__workflow_show(af_admin_call *c)
 {
 	json_t *wf = NULL;
@@ -137,7 +144,7 @@ void af_admin__workflow_show(af_admin_call *c)
 		mfa_error(c, st, NULL);
 		return;
 	}
-	af_admin__json(c, 200, wf);
+	af_admin__json(c, 200, settings_of(wf));
 }
 
 /*
@@ -194,7 +201,7 @@ void af_admin__workflow_set(af_admin_call *c)
 		json_decref(wf);
 		return;
 	}
-	af_admin__json(c, 200, wf);
+	af_admin__json(c, 200, settings_of(wf));
 }
 
 /* ---- enrollment codes ----------------------------------------------- */

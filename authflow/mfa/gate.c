@@ -19,20 +19,55 @@ typedef struct push_rules {
 	json_int_t pause_s;
 	json_int_t count;
 	json_int_t period_s;
+	/* When the pause was lowered, and to what (mfa_internal.h). */
+	json_int_t cut_at[AF_MFA__PAUSE_CUTS_MAX];
+	json_int_t cut_s[AF_MFA__PAUSE_CUTS_MAX];
+	size_t ncuts;
 } push_rules;
 
 static void rules_of(const json_t *wf, push_rules *r)
 {
 	const json_t *limit = json_object_get(wf, "push_limit");
+	const json_t *cuts = json_object_get(wf, AF_MFA_PAUSE_CUTS), *cut;
+	size_t i;
 
 	r->pause_s = json_integer_value(json_object_get(wf, "report_pause_s"));
 	r->count = json_integer_value(json_object_get(limit, "count"));
 	r->period_s = json_integer_value(json_object_get(limit, "period_s"));
+	r->ncuts = 0;
+	json_array_foreach(cuts, i, cut)
+	{
+		if (r->ncuts == AF_MFA__PAUSE_CUTS_MAX)
+			break;
+		r->cut_at[r->ncuts] =
+			json_integer_value(json_array_get(cut, 0));
+		r->cut_s[r->ncuts] = json_integer_value(json_array_get(cut, 1));
+		r->ncuts++;
+	}
 }
 
 static json_int_t min_of(json_int_t a, json_int_t b)
 {
 	return a < b ? a : b;
+}
+
+/*
+ * How long a pause that began at since lasts, set to pause_s then: no
+ * longer than the setting now, nor than any it was lowered to while it
+ * ran (after the second it began), so that raising the setting again
+ * does not bring back a pause an administrator ended or shortened.
+ */
+static json_int_t pause_length(const push_rules *r, json_int_t since,
+			       json_int_t pause_s)
+{
+	json_int_t len = min_of(pause_s, r->pause_s);
+	size_t i;
+
+	for (i = 0; i < r->ncuts; i++) {
+		if (r->cut_at[i] > since)
+			len = min_of(len, r->cut_s[i]);
+	}
+	return len;
 }
 
 /* A record's integer member, or -1 when it is not a whole number >= 0. */
@@ -76,7 +111,7 @@ static af_mfa_status pause_until(store_ctx *st, const char *user,
 	if (r->pause_s <= 0)
 		return rc == AF_MFA_STORE ? AF_MFA_OK : rc;
 	if (rc == AF_MFA_OK && since >= 0 && pause_s >= 0) {
-		end = since + min_of(pause_s, r->pause_s);
+		end = since + pause_length(r, since, pause_s);
 		*until = end > now ? end : 0;
 		return AF_MFA_OK;
 	}

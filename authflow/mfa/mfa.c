@@ -491,9 +491,79 @@ static af_mfa_status set_push_limit(json_t *wf, const json_t *v, char *err,
 	return AF_MFA_OK;
 }
 
-/* Applies a validated patch to wf; on a refusal wf may be half changed. */
-static af_mfa_status workflow_apply(json_t *wf, const json_t *patch, char *err,
-				    size_t errlen)
+/* A stored AF_MFA_PAUSE_CUTS: [[at, pause_s], ...], within bounds. */
+static int pause_cuts_ok(const json_t *v)
+{
+	const json_t *cut;
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) > AF_MFA__PAUSE_CUTS_MAX)
+		return 0;
+	json_array_foreach(v, i, cut)
+	{
+		const json_t *at = json_array_get(cut, 0);
+		const json_t *s = json_array_get(cut, 1);
+
+		if (json_array_size(cut) != 2 || !json_is_integer(at) ||
+		    json_integer_value(at) < 0 || !json_is_integer(s) ||
+		    json_integer_value(s) < 0 ||
+		    json_integer_value(s) > PAUSE_MAX)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * report_pause_s was lowered to pause_s at now: records the cut, dropping
+ * those no pause can outlast. Past AF_MFA__PAUSE_CUTS_MAX the two oldest
+ * become one, at the older time with the shorter length: pauses between
+ * them end sooner than they would, never later.
+ */
+static af_mfa_status add_pause_cut(json_t *wf, int64_t now, json_int_t pause_s)
+{
+	const json_t *old = json_object_get(wf, AF_MFA_PAUSE_CUTS), *cut;
+	json_t *cuts = json_array(), *first, *second;
+	json_int_t a, b;
+	size_t i;
+
+	if (cuts == NULL)
+		return AF_MFA_NOMEM;
+	json_array_foreach(old, i, cut)
+	{
+		if (json_integer_value(json_array_get(cut, 0)) + PAUSE_MAX >
+			    now &&
+		    json_array_append_new(cuts, json_deep_copy(cut)) != 0)
+			goto nomem;
+	}
+	if (json_array_append_new(
+		    cuts, json_pack("[I, I]", (json_int_t)now, pause_s)) != 0)
+		goto nomem;
+	while (json_array_size(cuts) > AF_MFA__PAUSE_CUTS_MAX) {
+		first = json_array_get(cuts, 0);
+		second = json_array_get(cuts, 1);
+		a = json_integer_value(json_array_get(first, 1));
+		b = json_integer_value(json_array_get(second, 1));
+		if (json_array_set_new(second, 1,
+				       json_integer(a < b ? a : b)) != 0 ||
+		    json_array_set(second, 0, json_array_get(first, 0)) != 0 ||
+		    json_array_remove(cuts, 0) != 0)
+			goto nomem;
+	}
+	if (json_object_set_new(wf, AF_MFA_PAUSE_CUTS, cuts) != 0)
+		return AF_MFA_NOMEM;
+	return AF_MFA_OK;
+nomem:
+	json_decref(cuts);
+	return AF_MFA_NOMEM;
+}
+
+/*
+ * Applies a validated patch to wf; on a refusal wf may be half changed.
+ * stored: the patch is the stored record, which may also hold
+ * AF_MFA_PAUSE_CUTS; an administrator's may not.
+ */
+static af_mfa_status workflow_apply(json_t *wf, const json_t *patch, int stored,
+				    char *err, size_t errlen)
 {
 	static const char *const flags[] = {"number_matching", "legacy",
 					    "enroll_after_password"};
@@ -528,6 +598,10 @@ static af_mfa_status workflow_apply(json_t *wf, const json_t *patch, char *err,
 			rc = int_in(k, v, 0, PAUSE_MAX, err, errlen);
 			if (rc == AF_MFA_OK && json_object_set(wf, k, v) != 0)
 				rc = AF_MFA_NOMEM;
+		} else if (stored && strcmp(k, AF_MFA_PAUSE_CUTS) == 0) {
+			rc = !pause_cuts_ok(v)		      ? AF_MFA_INVALID
+			     : json_object_set(wf, k, v) != 0 ? AF_MFA_NOMEM
+							      : AF_MFA_OK;
 		} else {
 			af_mfa__errf(err, errlen, "%s: unknown setting", k);
 			rc = AF_MFA_INVALID;
@@ -552,7 +626,7 @@ static af_mfa_status workflow_merge(const json_t *stored, json_t **out)
 	if (wf == NULL)
 		return AF_MFA_NOMEM;
 	if (stored != NULL) {
-		rc = workflow_apply(wf, stored, NULL, 0);
+		rc = workflow_apply(wf, stored, 1, NULL, 0);
 		if (rc != AF_MFA_OK) {
 			json_decref(wf);
 			return rc == AF_MFA_INVALID ? AF_MFA_STORE : rc;
@@ -591,6 +665,7 @@ static af_mfa_status workflow_set_once(store_ctx *st, const json_t *patch,
 {
 	store_value raw = {NULL, 0};
 	json_t *stored = NULL, *wf = NULL;
+	json_int_t pause_was, pause_now;
 	char *text = NULL;
 	store_status sst;
 	af_mfa_status rc;
@@ -602,7 +677,12 @@ static af_mfa_status workflow_set_once(store_ctx *st, const json_t *patch,
 	rc = workflow_merge(stored, &wf);
 	if (rc != AF_MFA_OK)
 		goto out;
-	rc = workflow_apply(wf, patch, err, errlen);
+	pause_was = json_integer_value(json_object_get(wf, "report_pause_s"));
+	rc = workflow_apply(wf, patch, 0, err, errlen);
+	pause_now = json_integer_value(json_object_get(wf, "report_pause_s"));
+	/* Shortened: so stay the pauses running now (mfa.h). */
+	if (rc == AF_MFA_OK && pause_now < pause_was)
+		rc = add_pause_cut(wf, af_now(), pause_now);
 	if (rc != AF_MFA_OK)
 		goto out;
 	text = af_mfa__dump(wf);

@@ -921,9 +921,16 @@ static void test_workflow_patch_changes_and_audits(void **state)
 	assert_int_equal(json_integer_value(
 				 json_object_get(f->answer, "report_pause_s")),
 			 600);
+	/* Lowered: what the workflow keeps of that is no setting to show. */
+	assert_null(json_object_get(f->answer, "report_pause_cuts"));
+	/* It is not a setting either. */
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/workflow",
+			      "{\"report_pause_cuts\": []}"),
+			 400);
 	/* Stored: a fresh read shows the change, the rest untouched. */
 	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/workflow", NULL),
 			 200);
+	assert_null(json_object_get(f->answer, "report_pause_cuts"));
 	assert_true(json_is_true(json_object_get(f->answer, "legacy")));
 	assert_true(
 		json_is_true(json_object_get(f->answer, "number_matching")));

@@ -2001,6 +2001,20 @@ static void report(store_ctx *st, const char *user, int64_t now)
 	json_decref(txn);
 }
 
+/* A pause of user that began at since, set to pause_s then. */
+static void pause_since(store_ctx *st, const char *user, int64_t since,
+			int pause_s)
+{
+	char key[64], text[64];
+
+	snprintf(key, sizeof(key), "push_pause:%s", user);
+	snprintf(text, sizeof(text), "{\"since\": %lld, \"pause_s\": %d}",
+		 (long long)since, pause_s);
+	assert_int_equal(store_set(st, key, text, strlen(text),
+				   (uint64_t)pause_s * 1000, 0),
+			 STORE_OK);
+}
+
 /* --- the pause and the limit, as administrators see them ------------------ */
 
 static void test_push_state_shows_pause_and_limit_ends(void **state)
@@ -2137,6 +2151,44 @@ static void test_report_pause_off_or_shorter_ends_running_pause(void **state)
 		af_mfa_push_state(f->st, "eve", NULL, now, &paused, &limited),
 		AF_MFA_OK);
 	assert_true(paused >= now + 3600 && paused <= af_now() + 3600);
+}
+
+/*
+ * Raised again: a pause that was ended stays ended, and one that was
+ * shortened stays short. These pauses began before the changes, which
+ * take the clock's time (one begun in the second of a change keeps its
+ * length).
+ */
+static void test_report_pause_raised_again_brings_no_pause_back(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = af_now(), paused = 0, limited = 0;
+	const char *why = NULL;
+
+	pause_since(f->st, "hal", now - 10, 900);
+	set_workflow(f->st, "{\"report_pause_s\": 60}");
+	set_workflow(f->st, "{\"report_pause_s\": 900}");
+	assert_int_equal(
+		af_mfa_push_state(f->st, "hal", NULL, now, &paused, &limited),
+		AF_MFA_OK);
+	assert_int_equal(paused, now - 10 + 60);
+	pause_since(f->st, "fay", now - 10, 3600);
+	pause_since(f->st, "gus", now - 10, 3600);
+	set_workflow(f->st, "{\"report_pause_s\": 60}");
+	set_workflow(f->st, "{\"report_pause_s\": 0}");
+	set_workflow(f->st, "{\"report_pause_s\": 900}");
+	assert_int_equal(
+		af_mfa_push_state(f->st, "fay", NULL, now, &paused, &limited),
+		AF_MFA_OK);
+	assert_int_equal(paused, 0);
+	assert_int_equal(af_mfa_push_allowed(f->st, "gus", NULL, &why),
+			 AF_MFA_OK);
+	/* A report after the changes gets the pause set now. */
+	report(f->st, "ida", af_now() + 1);
+	assert_int_equal(af_mfa_push_state(f->st, "ida", NULL, af_now() + 2,
+					   &paused, &limited),
+			 AF_MFA_OK);
+	assert_true(paused >= now + 900);
 }
 
 static void test_push_limit_change_applies_to_running_period(void **state)
@@ -2434,6 +2486,8 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_push_state_old_pause_record_holds_until_expiry,      \
 		     setup),                                                   \
 		CASE(test_report_pause_off_or_shorter_ends_running_pause,      \
+		     setup),                                                   \
+		CASE(test_report_pause_raised_again_brings_no_pause_back,      \
 		     setup),                                                   \
 		CASE(test_push_limit_change_applies_to_running_period, setup), \
 		CASE(test_approve_without_number_decides_nothing, setup),      \
