@@ -578,7 +578,7 @@ af_idsim_client_request(af_idsim_client *c, const char *method,
 		AF_IDSIM_CLIENT_TIMEOUT_S,
 	};
 	af_idsim_client_status st;
-	int with_body;
+	int with_body, attempt;
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -595,20 +595,36 @@ af_idsim_client_request(af_idsim_client *c, const char *method,
 	if (!valid_target(target))
 		return AF_IDSIM_CLIENT_ERR_ARG;
 	with_body = af_httpc_method_body(method);
-	st = sign_request(c, method, target, body, with_body, &r);
-	if (st != AF_IDSIM_CLIENT_OK) {
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "%s",
-				 af_idsim_client_strerror(st));
-		goto out;
+	/*
+	 * One 401 proves nothing (a retry's nonce seen before, a clock that
+	 * just stepped), and a refused request changed nothing: a device's
+	 * request is signed anew and sent once more, as the device API asks
+	 * of apps. Enrollment, which no device signs, is not.
+	 */
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (attempt > 0) {
+			signed_req_cleanup(&r);
+			json_decref(*answer);
+			*answer = NULL;
+			*status = 0;
+		}
+		st = sign_request(c, method, target, body, with_body, &r);
+		if (st != AF_IDSIM_CLIENT_OK) {
+			if (err != NULL && errlen > 0)
+				snprintf(err, errlen, "%s",
+					 af_idsim_client_strerror(st));
+			break;
+		}
+		req.url = r.url;
+		req.body = r.body;
+		req.headers = r.headers;
+		req.nheaders = r.nheaders;
+		st = from_httpc(af_httpc_send(c->http, &req, status, answer,
+					      err, errlen));
+		if (st != AF_IDSIM_CLIENT_OK || *status != 401 ||
+		    c->device == NULL)
+			break;
 	}
-	req.url = r.url;
-	req.body = r.body;
-	req.headers = r.headers;
-	req.nheaders = r.nheaders;
-	st = from_httpc(
-		af_httpc_send(c->http, &req, status, answer, err, errlen));
-out:
 	signed_req_cleanup(&r);
 	return st;
 }

@@ -173,7 +173,9 @@ void af_idsim_client_free(af_idsim_client *c);
  * only RFC 3986 unreserved characters, '/', '?', '=' and '&' (nothing
  * that curl or a server would re-encode). body (lent; may be NULL) is
  * sent as compact JSON with POST and PUT, which send "{}" when it is
- * NULL; GET sends none. On AF_IDSIM_CLIENT_OK, *status is the HTTP status
+ * NULL; GET sends none. A device's request answered 401 is signed anew
+ * and sent once more (a refused request changes nothing on the server).
+ * On AF_IDSIM_CLIENT_OK, *status is the HTTP status
  * and *answer the parsed JSON answer (a new reference), or NULL when it
  * was empty or not JSON. Otherwise err (may be NULL) holds one line for a
  * human: AF_IDSIM_CLIENT_ERR_UNREACHABLE (connect, TLS, timeout or

@@ -974,7 +974,15 @@ describe(`push MFA (${STORE} store)`, () => {
     const s = await mfaUser('ruth');
     const list = await server.admin('GET', '/users/ruth/devices');
     assert.equal(list.json.devices.length, 1);
-    assert.equal((await server.admin('DELETE', `/devices/${list.json.devices[0].id}`)).status, 200);
+    const id = list.json.devices[0].id;
+    assert.equal((await server.admin('DELETE', `/devices/${id}`)).status, 200);
+    // The phone learns it on its next request, which it signs anew and
+    // sends once more before it believes one 401.
+    const refused = () => server.stderr().split('\n').filter((l) => l.includes(`reason=device device=${id}`)).length;
+    const p = await idsim(server, s.phone, ['pending']);
+    assert.equal(p.code, 1);
+    assert.match(p.stderr, /not signed by an enrolled device/);
+    assert.equal(refused(), 2);
     const a = await authUrl(s.config);
     const r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
     assert.equal(r.status, 200);
