@@ -46,6 +46,12 @@ typedef struct af_server {
 	atomic_int stopping;
 	/* Requests begun and not yet completed (a graceful stop waits). */
 	atomic_uint inflight;
+	/*
+	 * Until when (monotonic ns) no password is checked, since a failure
+	 * could not be counted (the store refused the write): a guesser
+	 * must not get unlimited tries while the throttle cannot see them.
+	 */
+	atomic_uint_least64_t uncounted_until_ns;
 	/* The device API's cache of checked device keys; may be NULL. */
 	struct af_device_keys *device_keys;
 	/*

@@ -782,6 +782,42 @@ static store_status run_script(struct redis_conn *rc, enum script_id id,
 
 /* --- operations ----------------------------------------------------------- */
 
+/*
+ * Whether the server takes writes: a server that answers PING may still
+ * refuse every change, full (maxmemory with noeviction: OOM) or a replica
+ * (READONLY), and then every sign-in fails while a ping looks well. The
+ * probe is a write the server refuses in those states before it looks
+ * at the key, and that changes nothing: SET of the probe key only if it
+ * exists, which no call makes.
+ */
+static store_status writable(struct redis_conn *rc, char *why, size_t whylen)
+{
+	char key[STORE_PREFIX_MAX + sizeof(REDIS_PROBE_KEY)];
+	const size_t klen = (size_t)snprintf(key, sizeof(key), "%s%s",
+					     rc->rs->prefix, REDIS_PROBE_KEY);
+	const struct rarg cmd[] = {
+		RLIT("SET"), {key, klen}, RLIT("x"), RLIT("XX")};
+	redisReply *r;
+	store_status st;
+
+	st = run(rc, &r, cmd, RARGS(cmd));
+	if (st != STORE_OK) {
+		store_errf(why, whylen, "%s",
+			   rc->why[0] != '\0' ? rc->why
+					      : "redis does not answer");
+		return st == STORE_ERR_CONFIG ? st : STORE_ERR_UNAVAILABLE;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		st = error_status(r);
+		store_errf(why, whylen, "redis refuses writes: %.120s",
+			   r->str != NULL ? r->str : "an error");
+		freeReplyObject(r);
+		return st == STORE_ERR_CONFIG ? st : STORE_ERR_UNAVAILABLE;
+	}
+	freeReplyObject(r);
+	return STORE_OK;
+}
+
 static store_status redis_ping(void *impl, char *why, size_t whylen)
 {
 	struct redis_store *rs = impl;
@@ -811,7 +847,7 @@ static store_status redis_ping(void *impl, char *why, size_t whylen)
 				   ? r->str
 				   : "something other than PONG");
 	freeReplyObject(r);
-	return ok ? STORE_OK : STORE_ERR_UNAVAILABLE;
+	return ok ? writable(rc, why, whylen) : STORE_ERR_UNAVAILABLE;
 }
 
 /* Maps the reply of a SET: nil is the NX or XX condition failing. */

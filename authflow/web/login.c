@@ -18,9 +18,12 @@
 #include "web/events.h"
 #include "web/page.h"
 
-#define BAD_CREDENTIALS "Wrong user name or password."
+#define BAD_CREDENTIALS	   "Wrong user name or password."
 /* Said in sign-in events from a browser known to the user. */
-#define KNOWN		"known_browser=1"
+#define KNOWN		   "known_browser=1"
+/* How long no password is checked after a failure could not be counted. */
+#define UNCOUNTED_PAUSE_S  10u
+#define UNCOUNTED_PAUSE_NS ((uint64_t)UNCOUNTED_PAUSE_S * 1000000000u)
 #define BUSY                                                                \
 	"Sign-in is very busy just now and your password was not checked. " \
 	"Please try again in a moment."
@@ -300,6 +303,12 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		show_form(srv, resp, 503, flow, authz, BUSY, username);
 		goto out;
 	}
+	/* Failures cannot be counted just now: no password is checked. */
+	if (af_mono_ns() < atomic_load(&srv->uncounted_until_ns)) {
+		af_metrics_login(srv->metrics, AF_LOGIN_ERROR);
+		af_page_unavailable(resp);
+		goto out;
+	}
 	/* A browser the user signed in with before answers for itself. */
 	(void)af_known_browser(srv, req, username, known);
 	/*
@@ -340,9 +349,23 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	}
 	if (st != AF_DIR_OK) {
 		if (af_throttle_fail(srv->dir, username, req->client_ip,
-				     known) != AF_DIR_OK)
-			log_warn(srv->log, req->rid, "throttle",
-				 "could not count a failed sign-in");
+				     known) != AF_DIR_OK) {
+			/*
+			 * Fail closed: a wrong password that was not counted
+			 * is not told as one (the answer would tell a guesser
+			 * that the store takes no more counts), and for a
+			 * while no password is checked at all.
+			 */
+			atomic_store(&srv->uncounted_until_ns,
+				     af_mono_ns() + UNCOUNTED_PAUSE_NS);
+			log_error(srv->log, req->rid, "throttle",
+				  "could not count a failed sign-in: "
+				  "passwords are not checked for %u s",
+				  UNCOUNTED_PAUSE_S);
+			af_metrics_login(srv->metrics, AF_LOGIN_ERROR);
+			af_page_unavailable(resp);
+			goto out;
+		}
 		af_metrics_login(srv->metrics, AF_LOGIN_BAD_CREDENTIALS);
 		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
 			       "bad_credentials",

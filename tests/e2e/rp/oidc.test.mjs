@@ -1183,6 +1183,47 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     }
   });
 
+  test('a Redis that answers but refuses writes (full): health says so, and wrong passwords are not checked uncounted', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    const redis = await redisOn(port);
+    const cli = (...args) => execFileSync('redis-cli', ['-p', String(port), ...args]).toString().trim();
+    let srv;
+    try {
+      srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
+      const s = await seed(srv, { user: 'full' });
+      const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT, scope: 'openid', state: client.randomState(),
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const b = new Browser();
+      const o = await openAuthorize(b, srv.issuer, url.href);
+      assert.equal(cli('config', 'set', 'maxmemory', '1'), 'OK');
+      const h = await fetch(`${srv.issuer}/healthz`);
+      assert.equal(h.status, 503);
+      assert.equal((await h.json()).store, 'unavailable');
+      // The server's own watch says why, within a second or two.
+      for (let i = 0; i < 40 && !/redis refuses writes: OOM/.test(srv.stderr()); i++) {
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.match(srv.stderr(), /the store does not answer: redis refuses writes: OOM/);
+      // A wrong password that cannot be counted is not told as wrong,
+      // and then no password is checked for a while, the right one too.
+      let p = await b.post(`${srv.issuer}/login`, { ...o.fields, username: s.user, password: 'wrong password' });
+      assert.equal(p.status, 503);
+      assert.match(srv.stderr(), /could not count a failed sign-in: passwords are not checked for 10 s/);
+      assert.equal(cli('config', 'set', 'maxmemory', '0'), 'OK');
+      p = await b.post(`${srv.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
+      assert.equal(p.status, 503, 'not checked');
+      assert.equal((await fetch(`${srv.issuer}/healthz`)).status, 200);
+    } finally {
+      redis.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
+  });
+
   test('the store going away and coming back is in authflow\'s own log and metrics, without its password', { timeout: 60000 }, async () => {
     const port = await freePort();
     const password = `pw-${randomBytes(6).toString('hex')}`;
