@@ -209,12 +209,36 @@ static void request_free(af_server *srv, struct conn_state *cs)
 	free(cs);
 }
 
+/*
+ * A target in absolute form ("http://host:port/path?query"), which a
+ * server must accept (RFC 9112 3.2.2), is routed by its path: the part
+ * from the first '/' or '?' after the authority, *slash set when it needs
+ * a leading '/'. Any other target is itself.
+ */
+static const char *origin_form(const char *uri, int *slash)
+{
+	const char *p = uri;
+
+	*slash = 0;
+	if (strncasecmp(p, "http://", 7) == 0)
+		p += 7;
+	else if (strncasecmp(p, "https://", 8) == 0)
+		p += 8;
+	else
+		return uri;
+	p += strcspn(p, "/?");
+	*slash = *p != '/';
+	return p;
+}
+
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	af_server *srv = cls;
 	const union MHD_ConnectionInfo *ci;
 	struct conn_state *cs;
-	size_t n = strlen(uri);
+	const char *target;
+	size_t n;
+	int slash;
 	char *q;
 
 	cs = calloc(1, sizeof(*cs));
@@ -225,6 +249,8 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	cs->route = (int)af_route_count() - 1;
 	if (af_random_token(12, cs->rid, sizeof(cs->rid)) != 0)
 		memcpy(cs->rid, "norandom", 9);
+	target = origin_form(uri, &slash);
+	n = strlen(target);
 	if (n > URI_MAX) {
 		/*
 		 * Answered 414 without a look at it; its path, cut, is kept
@@ -232,17 +258,19 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 		 * codes and tokens.
 		 */
 		cs->uri_too_long = 1;
-		n = strcspn(uri, "?");
+		n = strcspn(target, "?");
 		if (n > LOG_PATH_MAX + 1)
 			n = LOG_PATH_MAX + 1;
 	}
-	cs->uri = malloc(n + 1);
+	cs->uri = malloc(n + (size_t)slash + 1);
 	if (cs->uri == NULL) {
 		af_buf_cleanup(&cs->body);
 		free(cs);
 		return NULL;
 	}
-	memcpy(cs->uri, uri, n);
+	cs->uri[0] = '/';
+	memcpy(cs->uri + slash, target, n);
+	n += (size_t)slash;
 	cs->uri[n] = '\0';
 	cs->uri_len = n;
 	/*

@@ -1971,6 +1971,15 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       // Over libmicrohttpd's memory for a connection: it answers 431 itself.
       const huge = await raw(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(400000)}\r\n\r\n`);
       assert.match(huge, /^HTTP\/1\.1 431 /);
+      // A target in absolute form is routed by its path (RFC 9112 3.2.2).
+      const abs = await raw(`GET http://127.0.0.1:${port}/jwks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      assert.match(abs, /^HTTP\/1\.1 200 /);
+      assert.match(abs, /"keys"/);
+      const dev = await raw(`GET HTTPS://example.com/device/v1/challenges HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      assert.match(dev, /^HTTP\/1\.1 401 /);
+      assert.match(dev, /"error":"unauthorized"/);
+      const bare = await raw(`GET http://127.0.0.1:${port}?a=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      assert.match(bare, /^HTTP\/1\.1 404 /);
       // A target of many empty parameters is answered, at once.
       const t0 = Date.now();
       assert.equal((await fetch(`${srv.issuer}/jwks?${Array(4000).fill('a').join('&')}`)).status, 200);
