@@ -431,11 +431,23 @@ static int print_status(json_t *answer)
 	return rc;
 }
 
-/* Once only, the warning that goes with a new client secret. */
-static void secret_warning(void)
+/*
+ * Once only, the warning that goes with a new client secret, and the
+ * server's own "warning" when the answer has one (the change was made,
+ * but its audit event could not be written).
+ */
+static void secret_warning(const json_t *answer)
 {
+	const char *server =
+		json_string_value(json_object_get(answer, "warning"));
+	char *clean = NULL;
+
 	fprintf(stderr, "authflowctl: the client secret is shown only once: "
 			"store it safely now\n");
+	if (server != NULL &&
+	    af_table_clean(server, &clean, NULL) == AF_TABLE_OK)
+		fprintf(stderr, "authflowctl: warning: %s\n", clean);
+	free(clean);
 }
 
 /* The three lines of `app add`, then the warning on stderr. */
@@ -454,7 +466,7 @@ static int print_new_app(json_t *answer)
 		rc = af_ctl_put_value("", keys[i],
 				      json_object_get(answer, keys[i]));
 	if (rc == AF_CTL_EXIT_OK)
-		secret_warning();
+		secret_warning(answer);
 	return rc;
 }
 
@@ -470,7 +482,7 @@ static int print_new_secret(json_t *answer)
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_put_value("", "client_secret", secret);
 	if (rc == AF_CTL_EXIT_OK)
-		secret_warning();
+		secret_warning(answer);
 	return rc;
 }
 

@@ -235,6 +235,7 @@ const bodies = {
 	nostore: '{\"issuer\":\"http://x\",\"version\":\"1\",\"keys\":{\"expires_in_days\":30}}',
 	badtypes: '{\"number_matching\":null,\"legacy\":\"x\",\"min_app_version\":5,\"push_limit\":\"a\",\"report_pause_s\":\"b\",\"enroll_after_password\":[]}',
 	storedown: '{\"issuer\":\"http://x\",\"version\":\"1\",\"store\":{\"backend\":\"redis\",\"ok\":false},\"users\":null,\"apps\":null,\"keys\":{\"expires_in_days\":30}}',
+	unaudited: '{\"client_id\":\"c1\",\"client_secret\":\"s1\",\"metadata_url\":\"http://x/.well-known/openid-configuration\",\"warning\":\"the change was made, but the audit trail could not record it\"}',
 };
 // 503s of the admin API: the store's failure alone, and a change made
 // whose audit event could not be written.
@@ -285,6 +286,12 @@ grep -q 'could not reach its state store (state store failure): try again' "$tmp
 expect store-503-said 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=auditfail "$C" workflow set --legacy off
 grep -q 'state store: settings changed, but the audit event could not be written' "$tmp/err" &&
 	! grep -q 'not made' "$tmp/err" && ok || bad "503 that says the change was made: $(cat "$tmp/err")"
+# A secret handed out although its audit event was not written: the
+# server's warning reaches the terminal too.
+expect app-add-unaudited 0 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=unaudited "$C" app add --name x --redirect-uri https://rp.example/cb
+grep -q '^client_secret: s1$' "$tmp/out" &&
+	grep -q '^authflowctl: warning: the change was made, but the audit trail could not record it$' "$tmp/err" &&
+	ok || bad "app add passes on the server's warning: $(cat "$tmp/err")"
 expect device-remove-confirms 0 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=empty "$C" device remove AAAAAAAAAAAAAAAAAAAAAA
 [ "$(cat "$tmp/out")" = "removed device AAAAAAAAAAAAAAAAAAAAAA" ] && ok || bad "device remove confirms"
 kill "$mock" 2>/dev/null
