@@ -375,10 +375,22 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 	if (h == NULL || (r->methods & method_bit(req->method)) == 0) {
 		/* HEAD is answered wherever GET is. */
 		af_resp_header_set(resp, "Allow", allowed(r));
-		if ((r->flags & RF_PAGE))
-			af_resp_text(resp, 405, "text/plain; charset=utf-8",
-				     "method not allowed\n");
-		else
+		/*
+		 * A page's address opened the wrong way, such as the token
+		 * code form's, in the address bar after a wrong code: a
+		 * page that says what to do, not a line of text.
+		 */
+		if ((r->flags & RF_PAGE)) {
+			resp->brand = af_brand_cache_get(srv->brand);
+			af_page_error(resp, 405, "Page not available",
+				      "This address takes a form sent from "
+				      "a sign-in page; it cannot be opened "
+				      "on its own.",
+				      "Go back to the application and sign "
+				      "in again.");
+			af_brand_release(resp->brand);
+			resp->brand = NULL;
+		} else
 			af_resp_oauth_error(resp, 405, "invalid_request",
 					    "method not allowed");
 		return;

@@ -430,6 +430,13 @@ describe(`sign-in pages (${STORE} store)`, () => {
     let html = checkPage(r, /^This sign-in page has expired$/);
     assert.match(html, /<h1>This sign-in page has expired<\/h1><p class="msg" role="alert">/);
     assert.match(html, /Go back to the application and sign in again\./);
+    // A form's address opened in the address bar (the token code form's,
+    // shown there after a wrong code): a page, not a line of text.
+    r = await new Browser().get(`${server.issuer}/login/mfa/code`);
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.get('allow'), 'POST');
+    html = checkPage(r, /^Page not available$/);
+    assert.match(html, /Go back to the application and sign in again\./);
     // A refusal after the password, with a way back.
     const no = await seed(server, { user: 'gus', policy: { sso: false } });
     r = await signIn(new Browser(), server.issuer, await authUrl(await rp(no)), no.user, no.password);
