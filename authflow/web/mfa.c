@@ -594,16 +594,7 @@ static void push_part(af_buf *b, const char *flow, const json_t *txn)
 		       "role=\"status\" data-status=\"/login/mfa/status?flow=");
 	af_buf_urlenc(b, flow);
 	af_buf_printf(b, "\" data-expires-in=\"%lld\">", (long long)left);
-	/*
-	 * Without script nothing polls: a link goes on once the phone has
-	 * answered. (A timed refresh would wipe a code being typed below,
-	 * and restart screen readers.)
-	 */
-	af_buf_puts(b, "<noscript><p>Once you have answered on your phone, "
-		       "<a href=\"/login/mfa?flow=");
-	af_buf_urlenc(b, flow);
-	af_buf_puts(b, "\">continue</a>.</p></noscript><p class=\"app\">"
-		       "Signing in to ");
+	af_buf_puts(b, "<p class=\"app\">Signing in to ");
 	af_buf_html(b, app != NULL ? app : "the application");
 	af_buf_puts(b, "</p>");
 	if (json_is_integer(num))
@@ -614,6 +605,15 @@ static void push_part(af_buf *b, const char *flow, const json_t *txn)
 	else
 		af_buf_puts(b, "<p>Approve the request in your authenticator "
 			       "app.</p>");
+	/*
+	 * Without script nothing polls: a link goes on once the phone has
+	 * answered, read after what it is about. (A timed refresh would
+	 * wipe a code being typed below, and restart screen readers.)
+	 */
+	af_buf_puts(b, "<noscript><p>Once you have answered on your phone, "
+		       "<a href=\"/login/mfa?flow=");
+	af_buf_urlenc(b, flow);
+	af_buf_puts(b, "\">continue</a>.</p></noscript>");
 	af_buf_printf(b,
 		      "</div><p>The request expires in <strong "
 		      "id=\"countdown\">%lld</strong> seconds.</p>"

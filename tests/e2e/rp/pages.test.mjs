@@ -230,6 +230,7 @@ describe(`sign-in pages (${STORE} store)`, () => {
     }
     // Without script, a link goes on; nothing refreshes the page.
     assert.match(html, /<noscript><p>Once you have answered on your phone, <a href="\/login\/mfa\?flow=[^"]+">continue<\/a>\.<\/p><\/noscript>/);
+    assert.ok(html.indexOf('<noscript>') > html.indexOf('class="number"'), 'read after the number it is about');
     assert.doesNotMatch(html, /http-equiv="refresh"/);
     // The token-code field: numeric, six digits, filled in by the phone's
     // one-time-code autofill; it does not take the focus away from the
