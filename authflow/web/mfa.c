@@ -81,12 +81,13 @@ static const char mfa_js[] =
 	"if(say)say.textContent='';}\n"
 	"function ended(){if(!code||code.value.length===0){"
 	"window.location.replace(page);return;}stop();"
+	"document.title='No longer waiting: Confirm on your phone';"
 	"m.textContent='The request on your phone is no longer waiting. "
 	"Finish with the token code, or ';"
 	"var a=document.createElement('a');a.href=page;"
 	"a.textContent='see what happened';m.appendChild(a);"
 	"m.appendChild(document.createTextNode('.'));}\n"
-	"function gone(){stop();"
+	"function gone(){stop();document.title='Sign-in ended';"
 	"m.textContent='This sign-in has ended, here or in another tab. "
 	"Start again from the application.';}\n"
 	"function poll(){fetch(url,{credentials:'same-origin',"
@@ -273,7 +274,8 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 }
 
 /* Words of a page built in parts; more is cut, never overrun. */
-#define WORDS_MAX 640
+#define WORDS_MAX	  640
+#define OUTCOME_TITLE_MAX 96
 
 /*
  * How long is left, as words for "in ...": "less than a minute", "about
@@ -429,6 +431,38 @@ static int outcome_words(af_server *srv, const char *state, const json_t *txn,
 	return 0;
 }
 
+/*
+ * The page title of an outcome: what happened first, so that the title,
+ * which is read first and shown in the tab, tells the outcomes apart.
+ */
+static const char *outcome_title(const char *state, const json_t *txn,
+				 char title[OUTCOME_TITLE_MAX])
+{
+	static const struct {
+		const char *state, *what;
+	} kinds[] = {
+		{"failed", "Number did not match"},
+		{"denied", "Denied on your phone"},
+		{"reported", "Reported as not you"},
+		{"expired", "No answer in time"},
+		{"too_many", "Too many wrong codes"},
+	};
+	const char *what = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(state, kinds[i].state) == 0)
+			what = kinds[i].what;
+	}
+	/* Cancelled here; one cancelled elsewhere says why in the text. */
+	if (strcmp(state, "cancelled") == 0 && txn == NULL)
+		what = "Cancelled";
+	if (what == NULL)
+		return "Sign-in not completed";
+	snprintf(title, OUTCOME_TITLE_MAX, "%s: Sign-in not completed", what);
+	return title;
+}
+
 /* A link back to the password step of the same sign-in. */
 static void again_link(af_buf *b, const char *flow)
 {
@@ -446,7 +480,7 @@ static void outcome_page(af_server *srv, af_resp *resp, const char *flow,
 			 const json_t *authz, const char *state,
 			 const json_t *txn)
 {
-	char words[WORDS_MAX];
+	char words[WORDS_MAX], title[OUTCOME_TITLE_MAX];
 	af_buf b;
 
 	if (outcome_words(srv, state, txn, words) != 0) {
@@ -455,7 +489,7 @@ static void outcome_page(af_server *srv, af_resp *resp, const char *flow,
 		return;
 	}
 	af_buf_init(&b, 16384);
-	af_page_begin(&b, resp, "Sign-in not completed");
+	af_page_begin(&b, resp, outcome_title(state, txn, title));
 	af_buf_puts(&b, "<h1>Sign-in not completed</h1><p class=\"msg\" "
 			"role=\"alert\">");
 	af_buf_html(&b, words);

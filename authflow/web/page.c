@@ -367,8 +367,15 @@ void af_page_login(af_resp *resp, unsigned status, const char *flow,
 	/* 400: a field left empty; 401: a wrong user name or password. */
 	invalid = shown && (status == 400 || status == 401);
 	af_buf_init(&b, PAGE_MAX);
-	/* The title is read first: it says at once that something failed. */
-	af_page_begin(&b, resp, shown ? "Error: Sign in" : "Sign in");
+	/*
+	 * The title is read first: it says at once that something failed,
+	 * and what: a lock or a wait is not a typing error.
+	 */
+	af_page_begin(&b, resp,
+		      !shown	      ? "Sign in"
+		      : status == 403 ? "Account locked: Sign in"
+		      : status == 429 ? "Wait before trying again: Sign in"
+				      : "Error: Sign in");
 	af_buf_puts(&b, "<h1>Sign in</h1>");
 	if (app_name != NULL && app_name[0] != '\0') {
 		af_buf_puts(&b, "<p class=\"app\">to continue to ");

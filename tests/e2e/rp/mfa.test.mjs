@@ -230,7 +230,9 @@ describe(`push MFA (${STORE} store)`, () => {
     let m = await toMfa(s);
     let [txn] = await pendingTxn(s);
     assert.equal((await idsim(server, s.phone, ['deny', txn])).stdout, 'denied');
-    assert.match((await m.browser.get(m.mfaUrl)).text, /denied on the phone/);
+    const denied = (await m.browser.get(m.mfaUrl)).text;
+    assert.match(denied, /denied on the phone/);
+    assert.match(denied, /<title>Denied on your phone: Sign-in not completed<\/title>/);
     m = await toMfa(s);
     [txn] = await pendingTxn(s);
     assert.equal((await idsim(server, s.phone, ['deny', txn, '--report'])).stdout, 'reported');

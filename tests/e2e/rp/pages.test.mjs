@@ -199,6 +199,15 @@ describe(`sign-in pages (${STORE} store)`, () => {
       assert.equal(pass.autofocus, '');
       assert.equal(user.autofocus, undefined);
     }
+    // Past the free tries the wait is in the title, not an error of typing.
+    let r;
+    for (let i = 0; i < 8; i++) {
+      r = await b.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: 'wrong' });
+      if (r.status === 429) break;
+    }
+    assert.equal(r.status, 429);
+    checkPage(r, /^Wait before trying again: Sign in$/);
+    assert.equal((await server.admin('POST', `/users/${s.user}/unlock`)).status, 200);
   });
 
   test('the MFA page: the number in a status region, the countdown outside any live region, the code field', async () => {
@@ -263,7 +272,7 @@ describe(`sign-in pages (${STORE} store)`, () => {
     // Cancelling: a page that says so, with a way to start again.
     const f = hiddenFields(html);
     const c = await m.browser.post(`${server.issuer}/login/mfa/cancel`, { flow: f.flow, csrf: f.csrf });
-    const out = checkPage(c, /^Sign-in not completed$/);
+    const out = checkPage(c, /^Cancelled: Sign-in not completed$/);
     assert.match(out, /<p class="msg" role="alert">The sign-in was cancelled\.<\/p>/);
     assert.match(out, /<a href="\/login\?flow=[^"]+">Start again<\/a>/);
   });
