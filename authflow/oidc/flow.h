@@ -15,9 +15,16 @@
 #include "http/request.h"
 #include "server.h"
 
-#define AF_FLOW_TTL_S  600
-#define AF_FLOW_ID_MAX 64
-#define AF_FLOW_COOKIE "af_flow"
+#define AF_FLOW_TTL_S	   600
+#define AF_FLOW_ID_MAX	   64
+#define AF_FLOW_COOKIE	   "af_flow"
+/*
+ * The member of a flow sent back to its password step after the second
+ * step ended (denied, too many codes, ...): the user name the password
+ * was checked for, which the form then shows filled in, as it does while
+ * the flow is still at the second step ("mfa": {"user"}).
+ */
+#define AF_FLOW_AGAIN_USER "again_user"
 
 /*
  * Stores req (borrowed: client_id, redirect_uri, state, nonce, scope,

@@ -75,6 +75,7 @@ static void show_form(af_server *srv, af_resp *resp, unsigned status,
 void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
+	const char *again;
 	json_t *authz = NULL;
 	int rc = af_flow_load(srv, req, flow, NULL, &authz);
 
@@ -85,8 +86,15 @@ void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
 			af_page_flow_expired(resp);
 		return;
 	}
+	/* Back from the second step ("Start again"): the name is kept. */
+	again = json_string_value(json_object_get(authz, AF_FLOW_AGAIN_USER));
+	if (again == NULL)
+		again = json_string_value(
+			json_object_get(json_object_get(authz, "mfa"), "user"));
 	show_form(srv, resp, 200, flow, authz, NULL,
-		  json_string_value(json_object_get(authz, "login_hint")));
+		  again != NULL ? again
+				: json_string_value(json_object_get(
+					  authz, "login_hint")));
 	json_decref(authz);
 }
 

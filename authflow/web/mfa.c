@@ -865,6 +865,16 @@ static void cancel_txn(af_server *srv, const json_t *authz)
 /* Forgets the flow's MFA state, so that it starts again at the password. */
 static void reset_flow(af_server *srv, const char *flow, json_t *authz)
 {
+	const char *user = mfa_str(authz, "user");
+
+	/*
+	 * Starting again, the person types the password only: the form
+	 * keeps the name the password was checked for (failing that, the
+	 * application's login_hint).
+	 */
+	if (user != NULL)
+		(void)json_object_set_new(authz, AF_FLOW_AGAIN_USER,
+					  json_string(user));
 	json_object_del(authz, "mfa");
 	if (af_flow_save(srv, flow, authz) != 0)
 		log_warn(srv->log, NULL, "mfa", "could not reset a flow");

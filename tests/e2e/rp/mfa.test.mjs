@@ -233,6 +233,12 @@ describe(`push MFA (${STORE} store)`, () => {
     const denied = (await m.browser.get(m.mfaUrl)).text;
     assert.match(denied, /denied on the phone/);
     assert.match(denied, /<title>Denied on your phone: Sign-in not completed<\/title>/);
+    // Starting again asks for the password only: the name is filled in.
+    const again = denied.match(/<a href="(\/login\?flow=[^"]+)">Start again<\/a>/);
+    assert.ok(again);
+    const form = await m.browser.get(`${server.issuer}${again[1].replace(/&amp;/g, '&')}`);
+    assert.equal(form.status, 200);
+    assert.match(form.text, /<input [^>]*name="username"[^>]*value="olga"/);
     m = await toMfa(s);
     [txn] = await pendingTxn(s);
     assert.equal((await idsim(server, s.phone, ['deny', txn, '--report'])).stdout, 'reported');
