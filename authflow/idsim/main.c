@@ -174,7 +174,8 @@ static int check_enroll(const char *cmd, const af_idsim_enroll_args *a)
 	if (!printable_text(a->name, NAME_MAX_BYTES))
 		return af_cli_usage_fail(&prog, cmd,
 					 "--name must be 1 to 64 bytes of "
-					 "UTF-8 text");
+					 "UTF-8 text without control "
+					 "characters (a line break, a tab)");
 	return AF_IDSIM_EXIT_OK;
 }
 

@@ -1104,6 +1104,7 @@ describe(`push MFA (${STORE} store)`, () => {
       [['--app-version', 'v'.repeat(33)], /--app-version must be 1 to 32 visible characters/],
       [['--platform', 'fcm', '--push-token', 't'.repeat(513)], /--push-token must be 1 to 512 visible characters/],
       [['--name', 'n'.repeat(65)], /--name must be 1 to 64 bytes/],
+      [['--name', 'a\nb'], /--name must be .* without control characters/],
     ]) {
       const r = await idsim(server, file, ['enroll', ec.json.code, ...args]);
       assert.equal(r.code, 2, r.stderr);
