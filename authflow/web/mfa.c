@@ -1259,6 +1259,13 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 			    "in the app: <code>");
 		code_groups(&b, code);
 		af_buf_puts(&b, "</code></p>");
+		/* On the phone itself a QR code cannot be scanned: a link. */
+		if (text != NULL) {
+			af_buf_puts(&b, "<p>On the phone itself: <a href=\"");
+			af_buf_html(&b, text);
+			af_buf_puts(&b, "\">open this enrollment in the "
+					"authenticator app</a>.</p>");
+		}
 		OPENSSL_cleanse(code, sizeof(code));
 		if (text != NULL) {
 			OPENSSL_cleanse(text, strlen(text));

@@ -431,6 +431,11 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.match(shown, /<p class="code">Or type this enrollment code in the app: <code>(<span class="nowrap">[A-Z2-7]{4}<\/span> ){3}<span class="nowrap">[A-Z2-7]{4}<\/span><\/code><\/p>/);
     assert.match(await (await fetch(`${server.issuer}/static/authflow.css`)).text(), /\.nowrap\{white-space:nowrap\}/);
     assert.match(shown, /within ten minutes/, 'the time limit is said');
+    // On the phone itself, a link opens the enrollment in the app.
+    const link = shown.match(/<a href="(authflow:\/\/enroll\?[^"]+)">open this enrollment in the authenticator app<\/a>/);
+    assert.ok(link, 'a link for the phone itself');
+    const code = shown.match(/<code>(.*?)<\/code>/)[1].replace(/<[^>]+>| /g, '');
+    assert.equal(new URL(link[1].replace(/&amp;/g, '&')).searchParams.get('code'), code);
   });
 
   test('error, refusal, sign-out and form_post pages', async () => {
