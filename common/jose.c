@@ -85,9 +85,19 @@ struct ring_key {
 	int64_t retire_after;
 };
 
+/*
+ * A ring's identity: made with the ring, kept by every change of it, so
+ * that a node can tell a ring changed by others (a rotation, a key
+ * retired) from one made anew (by a node that started while the store
+ * had lost its data). "" for a ring stored by a version without it.
+ */
+#define RING_ID_BYTES 16
+#define RING_ID_BUF   32
+
 struct ring {
 	struct ring_key *keys; /* oldest first */
 	size_t count;
+	char id[RING_ID_BUF];
 };
 
 struct af_keyring {
@@ -122,6 +132,8 @@ enum update_mode {
 	UPDATE_AHEAD,  /* load it; publish the signing key's successor when
 			* the signing key nears its expiry and none waits */
 	UPDATE_ROTATE, /* always add a key that signs from now on */
+	UPDATE_MERGE,  /* load it; when it was made anew (another ring id),
+			* add this node's live keys it lacks */
 };
 
 static const char *const jwk_private_members[] = {"d",	"p",  "q",
@@ -409,6 +421,7 @@ static void ring_clear(struct ring *r)
 	free(r->keys);
 	r->keys = NULL;
 	r->count = 0;
+	r->id[0] = '\0';
 }
 
 static bool entry_time(const json_t *entry, const char *name, int64_t *out)
@@ -613,6 +626,7 @@ static jose_status ring_from_json(json_t *ringj, struct ring *out, char *why,
 {
 	json_t *keys = json_object_get(ringj, "keys");
 	char key_why[WHY_MAX];
+	const char *id;
 	size_t i, n;
 	jose_status st;
 
@@ -621,6 +635,11 @@ static jose_status ring_from_json(json_t *ringj, struct ring *out, char *why,
 		why_set(why, whylen, "not a JSON object with a \"keys\" array");
 		return JOSE_ERR_CORRUPT;
 	}
+	/* An id that is not one is no reason to refuse the keys. */
+	id = json_string_value(json_object_get(ringj, "ring_id"));
+	if (id != NULL && strlen(id) < sizeof(out->id) &&
+	    af_b64url_text_ok(id, strlen(id)))
+		memcpy(out->id, id, strlen(id) + 1);
 	n = json_array_size(keys);
 	if (n > JOSE_RING_KEYS_MAX) {
 		why_set(why, whylen, "%zu keys, more than the %d a ring holds",
@@ -1022,12 +1041,89 @@ static json_t *ring_to_json(af_keyring *kr)
 		else
 			entry_free(entry);
 	}
+	if (ok && kr->ring.id[0] != '\0')
+		ok = json_object_set_new(ringj, "ring_id",
+					 json_string(kr->ring.id)) == 0;
 	pthread_rwlock_unlock(&kr->lock);
 	if (!ok) {
 		ring_json_free(ringj);
 		return NULL;
 	}
 	return ringj;
+}
+
+/* Gives ringj a ring id when it has none (a new ring, an older one). */
+static jose_status ring_json_give_id(json_t *ringj)
+{
+	const char *id = json_string_value(json_object_get(ringj, "ring_id"));
+	char fresh[RING_ID_BUF];
+
+	if (id != NULL && strlen(id) < RING_ID_BUF &&
+	    af_b64url_text_ok(id, strlen(id)))
+		return JOSE_OK;
+	if (af_random_token(RING_ID_BYTES, fresh, sizeof(fresh)) != 0)
+		return JOSE_ERR_CRYPTO;
+	return json_object_set_new(ringj, "ring_id", json_string(fresh)) == 0
+		       ? JOSE_OK
+		       : JOSE_ERR_NOMEM;
+}
+
+/*
+ * Whether other, a ring read from the store, was made anew while this
+ * node held another (both have ids, and they differ), and lacks keys of
+ * this node that tokens may still be verified with.
+ */
+static bool ring_made_anew(af_keyring *kr, const struct ring *other,
+			   int64_t now)
+{
+	bool anew = false;
+	size_t i;
+
+	if (other->id[0] == '\0' || pthread_rwlock_rdlock(&kr->lock) != 0)
+		return false;
+	if (kr->ring.id[0] != '\0' && strcmp(kr->ring.id, other->id) != 0) {
+		for (i = 0; i < kr->ring.count && !anew; i++)
+			anew = kr->ring.keys[i].retire_after > now &&
+			       ring_find(other, kr->ring.keys[i].kid) == NULL;
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	return anew;
+}
+
+/*
+ * Adds to ringj (whose keys are other's) this node's keys that other
+ * lacks and that tokens may still be verified with, newest first, while
+ * the ring has room: how many, or -1 out of memory.
+ */
+static long ring_json_add_own(af_keyring *kr, json_t *ringj,
+			      const struct ring *other, int64_t now)
+{
+	json_t *keys = json_object_get(ringj, "keys"), *entry;
+	long added = 0;
+	size_t i;
+
+	if (pthread_rwlock_rdlock(&kr->lock) != 0)
+		return -1;
+	for (i = kr->ring.count; i > 0; i--) {
+		const struct ring_key *k = &kr->ring.keys[i - 1];
+
+		if (json_array_size(keys) >= JOSE_RING_KEYS_MAX)
+			break;
+		if (k->retire_after <= now || ring_find(other, k->kid) != NULL)
+			continue;
+		entry = entry_of(k->jwk, k->kid, k->created_at, k->signs_from,
+				 k->expires_at, k->retire_after);
+		if (entry == NULL || json_array_append(keys, entry) != 0) {
+			entry_free(entry);
+			added = -1;
+			break;
+		}
+		/* Appended, the entry is the ring's: keep its key unwiped. */
+		json_decref(entry);
+		added++;
+	}
+	pthread_rwlock_unlock(&kr->lock);
+	return added;
 }
 
 /*
@@ -1053,6 +1149,46 @@ static jose_status ring_commit(af_keyring *kr, const store_value *raw,
 		st = ring_install(kr, &loaded);
 	ring_clear(&loaded);
 	*done = st == JOSE_OK;
+	return st;
+}
+
+static void signing_kid(af_keyring *kr, char *kid);
+
+/*
+ * UPDATE_MERGE of the stored ring loaded (from ringj, read as raw): when
+ * it was made anew, this node's live keys it lacks are added, so that
+ * tokens they signed still verify on every node; its own keys, id and
+ * signing key stay. Otherwise it is taken in as it is.
+ */
+static jose_status ring_merge(af_keyring *kr, const store_value *raw,
+			      json_t *ringj, struct ring *loaded, int64_t now,
+			      bool *done, char *why, size_t whylen)
+{
+	char is[JOSE_KID_MAX + 1] = "";
+	jose_status st;
+	long added = 0;
+
+	if (ring_made_anew(kr, loaded, now))
+		added = ring_json_add_own(kr, ringj, loaded, now);
+	if (added < 0)
+		return JOSE_ERR_NOMEM;
+	if (added == 0) {
+		st = ring_install(kr, loaded);
+		if (st == JOSE_OK)
+			ring_seen(kr, raw->data, raw->len);
+		*done = st == JOSE_OK;
+		return st;
+	}
+	st = ring_commit(kr, raw, true, ringj, done, why, whylen);
+	if (*done)
+		signing_kid(kr, is);
+	if (*done)
+		notice(kr, 1,
+		       "the key ring in the store was made anew without this "
+		       "node's keys (the store lost its data?): %ld of them "
+		       "added back, so that tokens they signed still verify; "
+		       "signing with %s",
+		       added, is[0] != '\0' ? is : "none");
 	return st;
 }
 
@@ -1093,6 +1229,11 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		st = ring_from_json(ringj, &loaded, why, whylen);
 		if (st != JOSE_OK)
 			goto out;
+		if (mode == UPDATE_MERGE) {
+			st = ring_merge(kr, &raw, ringj, &loaded, now, done,
+					why, whylen);
+			goto out;
+		}
 		due = ring_successor_due(&loaded, now, &kr->opts);
 		if (mode == UPDATE_CREATE ||
 		    (mode == UPDATE_ENSURE &&
@@ -1147,6 +1288,8 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 	if (!keep)
 		st = ring_json_add(ringj, *fresh, fresh_kid, now, signs_from,
 				   mode != UPDATE_AHEAD, &kr->opts);
+	if (st == JOSE_OK)
+		st = ring_json_give_id(ringj);
 	if (st != JOSE_OK)
 		goto out;
 	st = ring_commit(kr, &raw, found, ringj, done, why, whylen);
@@ -1394,7 +1537,7 @@ static void maybe_refresh(af_keyring *kr, enum look_when when)
 				   : (int64_t)kr->opts.refresh_s * 1000;
 	char sha[65], was[JOSE_KID_MAX + 1] = "", is[JOSE_KID_MAX + 1] = "";
 	char why[WHY_MAX] = "";
-	bool missing = false, damaged = false;
+	bool missing = false, damaged = false, merge = false;
 	store_status ss;
 	int locked;
 
@@ -1425,6 +1568,11 @@ static void maybe_refresh(af_keyring *kr, enum look_when when)
 	} else {
 		switch (ring_from_json(ringj, &loaded, why, sizeof(why))) {
 		case JOSE_OK:
+			/* Made anew by a node that found the store empty. */
+			if (ring_made_anew(kr, &loaded, af_now())) {
+				merge = true;
+				break;
+			}
 			signing_kid(kr, was);
 			if (ring_install(kr, &loaded) == JOSE_OK)
 				memcpy(kr->seen_sha, sha, sizeof(sha));
@@ -1456,6 +1604,8 @@ out:
 		       was, is[0] != '\0' ? is : "none");
 	if (missing)
 		(void)ring_update(kr, UPDATE_ENSURE, 0, NULL, NULL, 0);
+	if (merge)
+		(void)ring_update(kr, UPDATE_MERGE, 0, NULL, NULL, 0);
 }
 
 void af_keyring_look(af_keyring *kr)

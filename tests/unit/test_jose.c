@@ -1099,7 +1099,7 @@ static void test_keyring_rotate_after_ring_lost_keeps_keys(void **state)
 /*
  * A node that looks at the store and finds the ring gone writes its own
  * back, with no new key, so that a node starting later signs with the
- * same key; a ring that drops this node's signing key is told.
+ * same key; a ring made anew meanwhile gets this node's keys added.
  */
 static void test_keyring_refresh_writes_back_a_lost_ring(void **state)
 {
@@ -1107,7 +1107,8 @@ static void test_keyring_refresh_writes_back_a_lost_ring(void **state)
 	af_keyring_options o = test_options();
 	struct notices n = {0};
 	char kid[JOSE_KID_MAX + 1], later_kid[JOSE_KID_MAX + 1];
-	json_t *claims = test_claims();
+	char other_kid[JOSE_KID_MAX + 1];
+	json_t *claims = test_claims(), *back = NULL;
 	af_keyring *kr = NULL, *later = NULL, *other = NULL;
 	store_value v = {0};
 	char *jwt = NULL;
@@ -1139,19 +1140,64 @@ static void test_keyring_refresh_writes_back_a_lost_ring(void **state)
 	assert_int_equal(n.warnings, 2);
 	af_keyring_look(NULL);
 
-	/* Lost again, and another node made a new ring first. */
+	/*
+	 * Lost again, and another node made a new ring first: this node
+	 * adds its keys to that ring, so that the tokens they signed still
+	 * verify everywhere, and signs with the new ring's key.
+	 */
+	assert_int_equal(af_jwt_sign(kr, claims, "JWT", &jwt), JOSE_OK);
 	assert_int_equal(store_del(fx->st, JOSE_RING_STORE_KEY), STORE_OK);
 	o.notice = NULL;
 	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_OK);
+	signing_kid(other, other_kid);
+	assert_string_not_equal(other_kid, kid);
 	usleep(1100 * 1000);
-	assert_int_equal(af_jwt_sign(kr, claims, "JWT", &jwt), JOSE_OK);
+	af_keyring_look(kr);
 	assert_int_equal(n.warnings, 3);
-	assert_non_null(strstr(n.last, "no longer holds signing key"));
+	assert_non_null(strstr(n.last, "made anew"));
+	signing_kid(kr, later_kid);
+	assert_string_equal(later_kid, other_kid);
+	assert_int_equal(af_keyring_reload(other), JOSE_OK);
+	assert_true(jwks_has(other, kid));
+	assert_true(jwks_has(other, other_kid));
+	assert_int_equal(af_jwt_verify(other, jwt, strlen(jwt), &back),
+			 JOSE_OK);
+	json_decref(back);
+	/* Merged once: a later look changes nothing. */
+	usleep(1100 * 1000);
+	af_keyring_look(kr);
+	assert_int_equal(n.warnings, 3);
 	free(jwt);
 	json_decref(claims);
 	af_keyring_free(other);
 	af_keyring_free(later);
 	af_keyring_free(kr);
+}
+
+/*
+ * A key retired while a node was not looking (a leaked key, rotated out
+ * and retired at once) is not added back by that node: the ring was
+ * changed, not made anew.
+ */
+static void test_keyring_retired_while_away_stays_retired(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	char old[JOSE_KID_MAX + 1], fresh[JOSE_KID_MAX + 1];
+	af_keyring *away = NULL;
+
+	o.refresh_s = 1;
+	assert_int_equal(af_keyring_open(fx->st, &o, &away), JOSE_OK);
+	signing_kid(away, old);
+	assert_int_equal(af_keyring_rotate(fx->kr, fresh), JOSE_OK);
+	assert_int_equal(af_keyring_retire(fx->kr, old), JOSE_OK);
+	usleep(1100 * 1000);
+	af_keyring_look(away);
+	assert_false(jwks_has(away, old));
+	assert_true(jwks_has(away, fresh));
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	assert_false(jwks_has(fx->kr, old));
+	af_keyring_free(away);
 }
 
 static void test_keyring_status_fields_and_alert(void **state)
@@ -2081,6 +2127,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_refresh_writes_back_a_lost_ring, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_retired_while_away_stays_retired, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_status_fields_and_alert, setup, teardown),
