@@ -34,6 +34,7 @@
 #define PUSHD_ACCESS_TOKEN_MAX 4096  /* an OAuth access token */
 #define PUSHD_ACCOUNT_MAX      65536 /* bytes of a service-account file */
 #define PUSHD_KEY_FILE_MAX     8192  /* bytes of an APNs .p8 file */
+#define PUSHD_WHY_MAX	       256   /* a line on why the store failed */
 #define PUSHD_REASON_MAX       64    /* an error reason or code */
 #define PUSHD_RETRY_AFTER_MAX  64    /* bytes of a Retry-After value */
 #define PUSHD_UUID_LEN	       36

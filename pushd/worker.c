@@ -1344,20 +1344,29 @@ static void back_off_nap(const struct pushd_worker *w, unsigned block,
 static void store_answered(struct pushd_worker *w, pushd_outage *o,
 			   const char *event, store_status st)
 {
+	char why[PUSHD_WHY_MAX] = "";
 	uint64_t for_s = 0;
 	pushd_outage_log what;
 
 	what = pushd_outage_step(o, st != STORE_OK, af_mono_ns(), &for_s);
+	/*
+	 * The line names the cause (the server refused the connection, a
+	 * timeout, Redis full...), as the store's check words it, not only
+	 * the kind of failure; once a minute at most.
+	 */
+	if ((what == PUSHD_OUTAGE_FIRST || what == PUSHD_OUTAGE_STILL) &&
+	    (store_ping_why(w->ctx->store, why, sizeof(why)) == STORE_OK ||
+	     why[0] == '\0'))
+		snprintf(why, sizeof(why), "%s", store_strerror(st));
 	/* Each worker keeps its own count: the line says whose it is. */
 	if (what == PUSHD_OUTAGE_FIRST)
 		log_warn(w->ctx->log, NULL, event,
 			 "worker %u: %s; retrying with back-off up to %u s",
-			 w->index, store_strerror(st),
-			 PUSHD_OUTAGE_MAX_MS / 1000u);
+			 w->index, why, PUSHD_OUTAGE_MAX_MS / 1000u);
 	else if (what == PUSHD_OUTAGE_STILL)
 		log_warn(w->ctx->log, NULL, event,
 			 "worker %u: still failing for %" PRIu64 " s: %s",
-			 w->index, for_s, store_strerror(st));
+			 w->index, for_s, why);
 	else if (what == PUSHD_OUTAGE_OVER)
 		log_info(w->ctx->log, NULL, event,
 			 "worker %u: store answers again after %" PRIu64 " s",

@@ -382,7 +382,7 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     assert.ok(pushdMetric(m, 'pushd_workers_alive') === 2);
   });
 
-  test('a pushd started before its Redis waits for it, and stops cleanly meanwhile', { timeout: 60000 }, async () => {
+  test('a pushd started before its Redis waits for it, and stops cleanly meanwhile; a Redis lost later is named in its log', { timeout: 60000 }, async () => {
     const redisPort = await freePort();
     const cfg = JSON.parse(readFileSync(server.configPath, 'utf8'));
     cfg.store = { ...cfg.store, url: `redis://127.0.0.1:${redisPort}` };
@@ -417,6 +417,18 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       const many = await fetch(`http://127.0.0.1:${port}/healthz?${Array(4000).fill('a').join('&')}`);
       assert.equal(many.status, 200);
       assert.ok(Date.now() - t0 < 3000, 'answered without waiting for the idle timeout');
+      // Its Redis gone while it runs: each worker says why, and health
+      // says so until it is back.
+      redis.kill('SIGKILL');
+      await until('the outage line', () => /"worker 0: (cannot connect to redis|redis connection lost)[^"]*; retrying/.test(p.stderr), 15000);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 503);
+      const again = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '',
+        '--appendonly', 'no'], { stdio: 'ignore' });
+      try {
+        await until('pushd /healthz again', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 15000);
+      } finally {
+        again.kill('SIGKILL');
+      }
       p.proc.kill('SIGTERM');
       await until('pushd exit', () => p.exited !== null, 15000);
       assert.deepEqual(p.exited, { code: 0, sig: null }, p.stderr);
