@@ -81,7 +81,6 @@ pushd_ctx *pushd_ctx_new(const af_config *cfg, store_ctx *st, log_ctx *log,
 			 char *err, size_t errlen)
 {
 	pushd_ctx *ctx;
-	store_status sst;
 	size_t p;
 
 	if (err != NULL && errlen > 0)
@@ -118,12 +117,6 @@ pushd_ctx *pushd_ctx_new(const af_config *cfg, store_ctx *st, log_ctx *log,
 	    (cfg->push_fcm && ca_check("push.fcm.ca_file", cfg->fcm.ca_file,
 				       err, errlen) != PUSHD_OK))
 		goto fail;
-	sst = store_queue_group_create(st, PUSHD_QUEUE, PUSHD_GROUP);
-	if (sst != STORE_OK) {
-		say(err, errlen,
-		    "cannot make the consumer group: ", store_strerror(sst));
-		goto fail;
-	}
 	return ctx;
 fail:
 	pushd_ctx_free(ctx);
@@ -226,6 +219,9 @@ pushd_status pushd_start(pushd_ctx *ctx)
 		return PUSHD_ERR_ARG;
 	if (ctx->started)
 		return PUSHD_ERR_STATE;
+	if (store_queue_group_create(ctx->store, PUSHD_QUEUE, PUSHD_GROUP) !=
+	    STORE_OK)
+		return PUSHD_ERR_STORE;
 	n = worker_count(ctx);
 	ctx->workers = calloc(n, sizeof(struct pushd_worker *));
 	if (ctx->workers == NULL)

@@ -136,6 +136,7 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 	sigset_t set;
 	int sig = 0, rc = 1;
 	store_status sst;
+	pushd_status pst;
 
 	if (refused(path, cfg))
 		return 1;
@@ -168,6 +169,22 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 		fprintf(stderr, "pushd: %s: store.url: %s\n", path, err);
 		goto out;
 	}
+	ctx = pushd_ctx_new(cfg, st, log, err, sizeof(err));
+	if (ctx == NULL) {
+		/* A push credential the file names: say which file. */
+		fprintf(stderr, "pushd: %s: %s\n", path, err);
+		goto out;
+	}
+	/*
+	 * Listening before the store answers: a monitor meanwhile gets
+	 * /healthz 503 (no worker runs yet), not a refused connection.
+	 */
+	if (pushd_listen(ctx, err, sizeof(err)) != PUSHD_OK) {
+		fprintf(stderr, "pushd: %s\n", err);
+		goto out;
+	}
+	log_info(log, NULL, "startup", "listen=%s:%u", cfg->push_listen_address,
+		 (unsigned)cfg->push_listen_port);
 	/*
 	 * A store that does not answer yet (started after pushd, restarting)
 	 * is waited for, as the workers would wait for it later; a stop
@@ -193,22 +210,12 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 		} while (store_ping_why(st, err, sizeof(err)) != STORE_OK);
 		log_info(log, NULL, "startup", "the store answers");
 	}
-	ctx = pushd_ctx_new(cfg, st, log, err, sizeof(err));
-	if (ctx == NULL) {
-		/* A push credential the file names: say which file. */
-		fprintf(stderr, "pushd: %s: %s\n", path, err);
+	pst = pushd_start(ctx);
+	if (pst != PUSHD_OK) {
+		fprintf(stderr, "pushd: cannot start the workers: %s\n",
+			pushd_strerror(pst));
 		goto out;
 	}
-	if (pushd_start(ctx) != PUSHD_OK) {
-		fprintf(stderr, "pushd: cannot start the workers\n");
-		goto out;
-	}
-	if (pushd_listen(ctx, err, sizeof(err)) != PUSHD_OK) {
-		fprintf(stderr, "pushd: %s\n", err);
-		goto out;
-	}
-	log_info(log, NULL, "startup", "listen=%s:%u", cfg->push_listen_address,
-		 (unsigned)cfg->push_listen_port);
 	/* Once a second: the FCM token renewed before the workers need it. */
 	do {
 		(void)pushd_fcm_renew(ctx);

@@ -70,8 +70,8 @@ typedef struct pushd_ctx pushd_ctx;
 
 /*
  * Makes a context for cfg's push section: loads the APNs key and the FCM
- * service account (refused when their mode is wider than 0600), and makes
- * the consumer group. cfg is copied; st and log are borrowed and must
+ * service account (refused when their mode is wider than 0600). Needs no
+ * answer from the store. cfg is copied; st and log are borrowed and must
  * outlive the context. Starts no thread.
  *
  * Returns the context (free it with pushd_ctx_free()), or NULL with a
@@ -91,9 +91,11 @@ PUSHD_NODISCARD pushd_status pushd_check_credentials(const af_config *cfg,
 						     char *err, size_t errlen);
 
 /*
- * Starts the worker threads (cfg push.workers, 0: the number of cores).
- * Returns PUSHD_OK, PUSHD_ERR_ARG, PUSHD_ERR_STATE (already started) or
- * PUSHD_ERR_THREAD (the threads that did start are stopped again).
+ * Makes the queue's consumer group (when it is not there yet) and starts
+ * the worker threads (cfg push.workers, 0: the number of cores). Returns
+ * PUSHD_OK, PUSHD_ERR_ARG, PUSHD_ERR_STATE (already started),
+ * PUSHD_ERR_STORE (the group could not be made) or PUSHD_ERR_THREAD (the
+ * threads that did start are stopped again).
  * Thread-safety: controlling thread only.
  */
 PUSHD_NODISCARD pushd_status pushd_start(pushd_ctx *ctx);

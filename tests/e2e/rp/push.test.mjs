@@ -400,6 +400,9 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     let p = run();
     await sleep(1500);
     assert.equal(p.exited, null, `pushd gave up: ${p.stderr}`);
+    // Meanwhile it listens: health says it is not working yet.
+    const waiting = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(waiting.status, 503);
     p.proc.kill('SIGTERM');
     await until('pushd exit', () => p.exited !== null, 5000);
     assert.deepEqual(p.exited, { code: 0, sig: null }, p.stderr);
