@@ -109,6 +109,8 @@ const char *af_mfa_js(void)
 }
 
 /* The flow of a request, with its MFA state; NULL after an error page. */
+static void back_at_password(af_resp *resp, const char *flow);
+
 static json_t *load(af_server *srv, af_req *req, af_resp *resp,
 		    const char *csrf, int json_errors)
 {
@@ -130,6 +132,9 @@ static json_t *load(af_server *srv, af_req *req, af_resp *resp,
 		if (json_errors)
 			af_resp_json(resp, 404,
 				     json_pack("{s:s}", "error", "no_flow"));
+		/* The flow is there, back at its password step. */
+		else if (rc == 0)
+			back_at_password(resp, flow);
 		else
 			af_page_flow_expired(resp);
 		return NULL;
@@ -469,6 +474,26 @@ static void again_link(af_buf *b, const char *flow)
 	af_buf_puts(b, "<p><a href=\"/login?flow=");
 	af_buf_urlenc(b, flow);
 	af_buf_puts(b, "\">Start again</a></p>");
+}
+
+/*
+ * The phone step of this sign-in ended (too many codes, a denial, another
+ * tab) and it went back to the password: said as such, with the way on,
+ * rather than as a page that expired.
+ */
+static void back_at_password(af_resp *resp, const char *flow)
+{
+	af_buf b;
+
+	af_buf_init(&b, 4096);
+	af_page_begin(&b, resp, "Phone step ended: Sign in again");
+	af_buf_puts(&b, "<h1>Sign in again</h1><p class=\"msg\" "
+			"role=\"alert\">The phone step of this sign-in has "
+			"ended, here or in another tab: it starts again with "
+			"the password.</p>");
+	again_link(&b, flow);
+	af_page_end(&b, resp);
+	af_page_send(resp, 409, &b);
 }
 
 /*

@@ -296,6 +296,16 @@ describe(`push MFA (${STORE} store)`, () => {
       if (i < 3) assert.equal(w.status, 401);
       else assert.match(w.text, /Too many wrong token codes/);
     }
+    // One more, or the page again: the sign-in is back at the password,
+    // and the page says so, with the way on (not "this page expired").
+    for (const late of [
+      await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f2.flow, csrf: f2.csrf, code: '000000' }),
+      await m.browser.get(m.mfaUrl),
+    ]) {
+      assert.equal(late.status, 409);
+      assert.match(late.text, /<title>Phone step ended: Sign in again<\/title>/);
+      assert.match(late.text, /<a href="\/login\?flow=[^"]+">Start again<\/a>/);
+    }
     await server.admin('POST', '/users/pete/unlock');
   });
 
