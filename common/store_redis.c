@@ -256,14 +256,20 @@ static unsigned timeout_ms(const struct redis_store *rs)
  * into the socket timeout as an I/O error with EAGAIN, which is a server
  * that accepts but does not answer, not one that said no.
  */
+static bool is_timeout(int e)
+{
+#if EWOULDBLOCK != EAGAIN
+	if (e == EWOULDBLOCK)
+		return true;
+#endif
+	return e == EAGAIN || e == ETIMEDOUT;
+}
+
 static store_status no_reply(struct redis_conn *rc, const char *cmd, int e)
 {
 	const redisContext *c = rc->c;
-	bool timed_out = e == EAGAIN || e == ETIMEDOUT;
+	bool timed_out = is_timeout(e);
 
-#if EWOULDBLOCK != EAGAIN
-	timed_out = timed_out || e == EWOULDBLOCK;
-#endif
 	if (c->err == REDIS_ERR_OOM) {
 		snprintf(rc->why, sizeof(rc->why), "out of memory");
 		return STORE_ERR_NOMEM;
@@ -655,17 +661,27 @@ static store_status run(struct redis_conn *rc, redisReply **out,
 	*out = NULL;
 	if (args_split(args, argc, argv, lens) != 0)
 		return STORE_ERR_ARG;
+	errno = 0;
 	r = redisCommandArgv(rc->c, (int)argc, argv, lens);
 	if (r == NULL) {
+		/* A read that ran into the socket timeout is EAGAIN. */
+		int e = errno;
+
 		if (rc->c->err == REDIS_ERR_OOM)
 			st = STORE_ERR_NOMEM;
 		else if (rc->c->err == REDIS_ERR_PROTOCOL)
 			st = STORE_ERR_PROTOCOL;
 		else
 			st = STORE_ERR_UNAVAILABLE;
-		snprintf(rc->why, sizeof(rc->why), "redis connection lost: %s",
-			 rc->c->errstr[0] != '\0' ? rc->c->errstr
-						  : "no answer");
+		if (rc->c->err == REDIS_ERR_IO && is_timeout(e))
+			snprintf(rc->why, sizeof(rc->why),
+				 "redis did not answer in time (the "
+				 "connection's time limit ran out)");
+		else
+			snprintf(rc->why, sizeof(rc->why),
+				 "redis connection lost: %s",
+				 rc->c->errstr[0] != '\0' ? rc->c->errstr
+							  : "no answer");
 		conn_failed(rc);
 		return st;
 	}

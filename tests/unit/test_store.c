@@ -2707,6 +2707,37 @@ static void acl_user_free(redisContext *c, const char *name)
 }
 
 /*
+ * A server that stalls mid-call (here: every client paused): the call
+ * fails at the time limit, and the reason says it timed out, not the
+ * bare errno of the read.
+ */
+static void test_stalled_call_says_it_timed_out(void **state)
+{
+	struct fixture *f = *state;
+	store_options o = f->opts;
+	char why[256] = "";
+	redisContext *c;
+	redisReply *r;
+	store_ctx *st;
+
+	o.timeout_ms = 200;
+	st = open_or_fail(&o);
+	assert_int_equal(store_ping(st), STORE_OK);
+	c = admin_connect();
+	r = redisCommand(c, "CLIENT PAUSE 800 ALL");
+	assert_non_null(r);
+	freeReplyObject(r);
+	assert_int_equal(store_ping_why(st, why, sizeof(why)),
+			 STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "did not answer in time"));
+	assert_null(strstr(why, "Resource temporarily unavailable"));
+	usleep(900 * 1000);
+	assert_int_equal(store_ping(st), STORE_OK);
+	redisFree(c);
+	store_close(st);
+}
+
+/*
  * Redis closes the store's idle connection (as a restart does): the next
  * call connects anew and succeeds, rather than fail on the dead socket.
  */
@@ -3499,6 +3530,7 @@ int main(void)
 		SHARED_CASES(setup_redis),
 		CASE(test_open_prefixes_isolate_keys, setup_redis),
 		CASE(test_connection_closed_while_idle_made_anew, setup_redis),
+		CASE(test_stalled_call_says_it_timed_out, setup_redis),
 		CASE(test_open_unix_socket_works, setup_redis),
 		CASE(test_open_auth_url_authenticates, setup_redis),
 		CASE(test_open_threads_exit_before_close_clean, setup_redis),
