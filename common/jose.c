@@ -1180,15 +1180,14 @@ static jose_status ring_merge(af_keyring *kr, const store_value *raw,
 		return st;
 	}
 	st = ring_commit(kr, raw, true, ringj, done, why, whylen);
-	if (*done)
-		signing_kid(kr, is);
-	if (*done)
-		notice(kr, 1,
-		       "the key ring in the store was made anew without this "
-		       "node's keys (the store lost its data?): %ld of them "
-		       "added back, so that tokens they signed still verify; "
-		       "signing with %s",
-		       added, is[0] != '\0' ? is : "none");
+	if (!*done)
+		return st;
+	signing_kid(kr, is);
+	notice(kr, 1,
+	       "the key ring in the store was made anew without this node's "
+	       "keys (the store lost its data?): %ld of them added back, so "
+	       "that tokens they signed still verify; signing with %s",
+	       added, is[0] != '\0' ? is : "none");
 	return st;
 }
 

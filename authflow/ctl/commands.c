@@ -264,6 +264,7 @@ static int print_audit(json_t *answer)
 		{"ACTOR", "actor", AF_CTL_CELL_TEXT},
 		{"ACTION", "action", AF_CTL_CELL_TEXT},
 		{"TARGET", "target", AF_CTL_CELL_TEXT},
+		{"IP", "ip", AF_CTL_CELL_TEXT},
 		{"DETAIL", "detail", AF_CTL_CELL_JSON},
 	};
 	const json_t *next = json_object_get(answer, "next_before");

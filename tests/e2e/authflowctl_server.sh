@@ -141,7 +141,9 @@ expect sessions 0 "$C" sessions list alice
 expect unlock 0 "$C" user unlock bob
 expect audit 0 "$C" audit --limit 5
 grep -q "demo-admin" "$tmp/out" && ok || bad "audit names the actor"
-grep -q '^SEQ  *TIME  *ACTOR  *ACTION  *TARGET  *DETAIL$' "$tmp/out" && ok || bad "audit table columns"
+grep -q '^SEQ  *TIME  *ACTOR  *ACTION  *TARGET  *IP  *DETAIL$' "$tmp/out" && ok || bad "audit table columns"
+# Where each change came from: this command's own address.
+grep 'demo-admin' "$tmp/out" | grep -q ' 127\.0\.0\.1 ' && ok || bad "audit shows the address a change came from"
 before=$(sed -n 's/^older: audit --before \([0-9]*\)$/\1/p' "$tmp/out")
 [ -n "$before" ] && ok || bad "audit says where the older events start"
 expect audit-before 0 "$C" --json audit --limit 1 --before "${before:-1}"
