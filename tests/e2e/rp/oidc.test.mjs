@@ -1155,22 +1155,28 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     return p;
   }
 
+  // A user and app on srv, and a browser at the sign-in form of a new
+  // sign-in: { s, url, b, o }.
+  async function atTheForm(srv, user) {
+    const s = await seed(srv, { user });
+    const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
+      client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT, scope: 'openid', state: client.randomState(),
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const b = new Browser();
+    return { s, url, b, o: await openAuthorize(b, srv.issuer, url.href) };
+  }
+
   test('with the store gone, sign-in pages say the service is unavailable', { timeout: 60000 }, async () => {
     const port = await freePort();
     const redis = await redisOn(port);
     let srv;
     try {
       srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
-      const s = await seed(srv, { user: 'outage' });
-      const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
-        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
-      const url = client.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT, scope: 'openid', state: client.randomState(),
-        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
-      const b = new Browser();
-      const o = await openAuthorize(b, srv.issuer, url.href);
+      const { s, url, b, o } = await atTheForm(srv, 'outage');
       redis.kill('SIGKILL');
       await new Promise((res) => redis.once('exit', res));
       const r = await b.get(url.href);
@@ -1190,16 +1196,7 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     let srv;
     try {
       srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
-      const s = await seed(srv, { user: 'full' });
-      const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
-        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
-      const url = client.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT, scope: 'openid', state: client.randomState(),
-        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
-      const b = new Browser();
-      const o = await openAuthorize(b, srv.issuer, url.href);
+      const { s, b, o } = await atTheForm(srv, 'full');
       assert.equal(cli('config', 'set', 'maxmemory', '1'), 'OK');
       const h = await fetch(`${srv.issuer}/healthz`);
       assert.equal(h.status, 503);
