@@ -131,6 +131,7 @@ static int audit(af_admin_call *c, const char *action, const char *target,
 static json_t *settings_of(json_t *wf)
 {
 	(void)json_object_del(wf, AF_MFA_PAUSE_CUTS);
+	(void)json_object_del(wf, AF_MFA_PERIOD_CUTS);
 	return wf;
 }
 

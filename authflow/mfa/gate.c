@@ -14,36 +14,47 @@
 #include "mfa/mfa.h"
 #include "mfa/mfa_internal.h"
 
+/* When a setting was lowered, and to what (mfa.h: AF_MFA_PAUSE_CUTS). */
+typedef struct length_cuts {
+	json_int_t at[AF_MFA__CUTS_MAX];
+	json_int_t len[AF_MFA__CUTS_MAX];
+	size_t n;
+} length_cuts;
+
 /* The report pause and push limit of a workflow. */
 typedef struct push_rules {
 	json_int_t pause_s;
 	json_int_t count;
 	json_int_t period_s;
-	/* When the pause was lowered, and to what (mfa_internal.h). */
-	json_int_t cut_at[AF_MFA__PAUSE_CUTS_MAX];
-	json_int_t cut_s[AF_MFA__PAUSE_CUTS_MAX];
-	size_t ncuts;
+	length_cuts pause_cuts;
+	length_cuts period_cuts;
 } push_rules;
+
+static void cuts_of(const json_t *wf, const char *name, length_cuts *c)
+{
+	const json_t *cut;
+	size_t i;
+
+	c->n = 0;
+	json_array_foreach(json_object_get(wf, name), i, cut)
+	{
+		if (c->n == AF_MFA__CUTS_MAX)
+			break;
+		c->at[c->n] = json_integer_value(json_array_get(cut, 0));
+		c->len[c->n] = json_integer_value(json_array_get(cut, 1));
+		c->n++;
+	}
+}
 
 static void rules_of(const json_t *wf, push_rules *r)
 {
 	const json_t *limit = json_object_get(wf, "push_limit");
-	const json_t *cuts = json_object_get(wf, AF_MFA_PAUSE_CUTS), *cut;
-	size_t i;
 
 	r->pause_s = json_integer_value(json_object_get(wf, "report_pause_s"));
 	r->count = json_integer_value(json_object_get(limit, "count"));
 	r->period_s = json_integer_value(json_object_get(limit, "period_s"));
-	r->ncuts = 0;
-	json_array_foreach(cuts, i, cut)
-	{
-		if (r->ncuts == AF_MFA__PAUSE_CUTS_MAX)
-			break;
-		r->cut_at[r->ncuts] =
-			json_integer_value(json_array_get(cut, 0));
-		r->cut_s[r->ncuts] = json_integer_value(json_array_get(cut, 1));
-		r->ncuts++;
-	}
+	cuts_of(wf, AF_MFA_PAUSE_CUTS, &r->pause_cuts);
+	cuts_of(wf, AF_MFA_PERIOD_CUTS, &r->period_cuts);
 }
 
 static json_int_t min_of(json_int_t a, json_int_t b)
@@ -52,22 +63,23 @@ static json_int_t min_of(json_int_t a, json_int_t b)
 }
 
 /*
- * How long a pause that began at since lasts, set to pause_s then: no
- * longer than the setting now, nor than any it was lowered to while it
- * ran (after the second it began), so that raising the setting again
- * does not bring back a pause an administrator ended or shortened.
+ * How long a pause or period that began at since lasts, set to len then:
+ * no longer than the setting now (is), nor than any it was lowered to
+ * while it ran (after the second it began), so that raising the setting
+ * again does not bring back a pause or period an administrator ended or
+ * shortened.
  */
-static json_int_t pause_length(const push_rules *r, json_int_t since,
-			       json_int_t pause_s)
+static json_int_t cut_length(const length_cuts *c, json_int_t since,
+			     json_int_t len, json_int_t is)
 {
-	json_int_t len = min_of(pause_s, r->pause_s);
+	json_int_t out = min_of(len, is);
 	size_t i;
 
-	for (i = 0; i < r->ncuts; i++) {
-		if (r->cut_at[i] > since)
-			len = min_of(len, r->cut_s[i]);
+	for (i = 0; i < c->n; i++) {
+		if (c->at[i] > since)
+			out = min_of(out, c->len[i]);
 	}
-	return len;
+	return out;
 }
 
 /* A record's integer member, or -1 when it is not a whole number >= 0. */
@@ -111,7 +123,8 @@ static af_mfa_status pause_until(store_ctx *st, const char *user,
 	if (r->pause_s <= 0)
 		return rc == AF_MFA_STORE ? AF_MFA_OK : rc;
 	if (rc == AF_MFA_OK && since >= 0 && pause_s >= 0) {
-		end = since + pause_length(r, since, pause_s);
+		end = since +
+		      cut_length(&r->pause_cuts, since, pause_s, r->pause_s);
 		*until = end > now ? end : 0;
 		return AF_MFA_OK;
 	}
@@ -182,7 +195,8 @@ static int window_parse(const store_value *v, push_window *w)
 /* When the period ends under the rules now in force. */
 static int64_t window_end(const push_window *w, const push_rules *r)
 {
-	return w->since + min_of(w->period_s, r->period_s);
+	return w->since +
+	       cut_length(&r->period_cuts, w->since, w->period_s, r->period_s);
 }
 
 /*

@@ -22,6 +22,8 @@
 #define PUSH_PERIOD_MIN 10
 #define PUSH_PERIOD_MAX 86400
 #define PAUSE_MAX	86400
+/* The longest pause or period: a cut older than this binds nothing. */
+#define CUT_MAX_S	(PAUSE_MAX > PUSH_PERIOD_MAX ? PAUSE_MAX : PUSH_PERIOD_MAX)
 /* Versions: "2023.2.1"; at most four parts of at most nine digits. */
 #define VERSION_PARTS	4
 #define VERSION_DIGITS	9
@@ -491,13 +493,16 @@ static af_mfa_status set_push_limit(json_t *wf, const json_t *v, char *err,
 	return AF_MFA_OK;
 }
 
-/* A stored AF_MFA_PAUSE_CUTS: [[at, pause_s], ...], within bounds. */
-static int pause_cuts_ok(const json_t *v)
+/*
+ * A stored record of cuts (AF_MFA_PAUSE_CUTS, AF_MFA_PERIOD_CUTS):
+ * [[at, seconds], ...], within bounds.
+ */
+static int cuts_ok(const json_t *v)
 {
 	const json_t *cut;
 	size_t i;
 
-	if (!json_is_array(v) || json_array_size(v) > AF_MFA__PAUSE_CUTS_MAX)
+	if (!json_is_array(v) || json_array_size(v) > AF_MFA__CUTS_MAX)
 		return 0;
 	json_array_foreach(v, i, cut)
 	{
@@ -507,21 +512,23 @@ static int pause_cuts_ok(const json_t *v)
 		if (json_array_size(cut) != 2 || !json_is_integer(at) ||
 		    json_integer_value(at) < 0 || !json_is_integer(s) ||
 		    json_integer_value(s) < 0 ||
-		    json_integer_value(s) > PAUSE_MAX)
+		    json_integer_value(s) > CUT_MAX_S)
 			return 0;
 	}
 	return 1;
 }
 
 /*
- * report_pause_s was lowered to pause_s at now: records the cut, dropping
- * those no pause can outlast. Past AF_MFA__PAUSE_CUTS_MAX the two oldest
- * become one, at the older time with the shorter length: pauses between
- * them end sooner than they would, never later.
+ * The setting whose cuts wf's member name records was lowered to len at
+ * now: records the cut, dropping those no pause or period can outlast.
+ * Past AF_MFA__CUTS_MAX the two oldest become one, at the older time with
+ * the shorter length: what ran between them ends sooner than it would,
+ * never later.
  */
-static af_mfa_status add_pause_cut(json_t *wf, int64_t now, json_int_t pause_s)
+static af_mfa_status add_cut(json_t *wf, const char *name, int64_t now,
+			     json_int_t len)
 {
-	const json_t *old = json_object_get(wf, AF_MFA_PAUSE_CUTS), *cut;
+	const json_t *old = json_object_get(wf, name), *cut;
 	json_t *cuts = json_array(), *first, *second;
 	json_int_t a, b;
 	size_t i;
@@ -530,15 +537,15 @@ static af_mfa_status add_pause_cut(json_t *wf, int64_t now, json_int_t pause_s)
 		return AF_MFA_NOMEM;
 	json_array_foreach(old, i, cut)
 	{
-		if (json_integer_value(json_array_get(cut, 0)) + PAUSE_MAX >
+		if (json_integer_value(json_array_get(cut, 0)) + CUT_MAX_S >
 			    now &&
 		    json_array_append_new(cuts, json_deep_copy(cut)) != 0)
 			goto nomem;
 	}
 	if (json_array_append_new(
-		    cuts, json_pack("[I, I]", (json_int_t)now, pause_s)) != 0)
+		    cuts, json_pack("[I, I]", (json_int_t)now, len)) != 0)
 		goto nomem;
-	while (json_array_size(cuts) > AF_MFA__PAUSE_CUTS_MAX) {
+	while (json_array_size(cuts) > AF_MFA__CUTS_MAX) {
 		first = json_array_get(cuts, 0);
 		second = json_array_get(cuts, 1);
 		a = json_integer_value(json_array_get(first, 1));
@@ -549,7 +556,7 @@ static af_mfa_status add_pause_cut(json_t *wf, int64_t now, json_int_t pause_s)
 		    json_array_remove(cuts, 0) != 0)
 			goto nomem;
 	}
-	if (json_object_set_new(wf, AF_MFA_PAUSE_CUTS, cuts) != 0)
+	if (json_object_set_new(wf, name, cuts) != 0)
 		return AF_MFA_NOMEM;
 	return AF_MFA_OK;
 nomem:
@@ -557,10 +564,19 @@ nomem:
 	return AF_MFA_NOMEM;
 }
 
+/* The report pause and the push-limit period of wf, in seconds. */
+static void lengths_of(const json_t *wf, json_int_t *pause_s,
+		       json_int_t *period_s)
+{
+	*pause_s = json_integer_value(json_object_get(wf, "report_pause_s"));
+	*period_s = json_integer_value(
+		json_object_get(json_object_get(wf, "push_limit"), "period_s"));
+}
+
 /*
  * Applies a validated patch to wf; on a refusal wf may be half changed.
  * stored: the patch is the stored record, which may also hold
- * AF_MFA_PAUSE_CUTS; an administrator's may not.
+ * AF_MFA_PAUSE_CUTS and AF_MFA_PERIOD_CUTS; an administrator's may not.
  */
 static af_mfa_status workflow_apply(json_t *wf, const json_t *patch, int stored,
 				    char *err, size_t errlen)
@@ -598,8 +614,9 @@ static af_mfa_status workflow_apply(json_t *wf, const json_t *patch, int stored,
 			rc = int_in(k, v, 0, PAUSE_MAX, err, errlen);
 			if (rc == AF_MFA_OK && json_object_set(wf, k, v) != 0)
 				rc = AF_MFA_NOMEM;
-		} else if (stored && strcmp(k, AF_MFA_PAUSE_CUTS) == 0) {
-			rc = !pause_cuts_ok(v)		      ? AF_MFA_INVALID
+		} else if (stored && (strcmp(k, AF_MFA_PAUSE_CUTS) == 0 ||
+				      strcmp(k, AF_MFA_PERIOD_CUTS) == 0)) {
+			rc = !cuts_ok(v)		      ? AF_MFA_INVALID
 			     : json_object_set(wf, k, v) != 0 ? AF_MFA_NOMEM
 							      : AF_MFA_OK;
 		} else {
@@ -665,7 +682,7 @@ static af_mfa_status workflow_set_once(store_ctx *st, const json_t *patch,
 {
 	store_value raw = {NULL, 0};
 	json_t *stored = NULL, *wf = NULL;
-	json_int_t pause_was, pause_now;
+	json_int_t pause_was, pause_now, period_was, period_now;
 	char *text = NULL;
 	store_status sst;
 	af_mfa_status rc;
@@ -677,12 +694,14 @@ static af_mfa_status workflow_set_once(store_ctx *st, const json_t *patch,
 	rc = workflow_merge(stored, &wf);
 	if (rc != AF_MFA_OK)
 		goto out;
-	pause_was = json_integer_value(json_object_get(wf, "report_pause_s"));
+	lengths_of(wf, &pause_was, &period_was);
 	rc = workflow_apply(wf, patch, 0, err, errlen);
-	pause_now = json_integer_value(json_object_get(wf, "report_pause_s"));
-	/* Shortened: so stay the pauses running now (mfa.h). */
+	lengths_of(wf, &pause_now, &period_now);
+	/* Shortened: so stay the pauses and periods running now (mfa.h). */
 	if (rc == AF_MFA_OK && pause_now < pause_was)
-		rc = add_pause_cut(wf, af_now(), pause_now);
+		rc = add_cut(wf, AF_MFA_PAUSE_CUTS, af_now(), pause_now);
+	if (rc == AF_MFA_OK && period_now < period_was)
+		rc = add_cut(wf, AF_MFA_PERIOD_CUTS, af_now(), period_now);
 	if (rc != AF_MFA_OK)
 		goto out;
 	text = af_mfa__dump(wf);

@@ -80,13 +80,15 @@ const char *af_mfa_strerror(af_mfa_status st);
  * af_mfa_workflow_get: the stored settings merged over the defaults.
  * af_mfa_workflow_set: patch (an object with any of the members above,
  * validated; AF_MFA_INVALID with "field: reason" in err).
- * Both workflows may also hold AF_MFA_PAUSE_CUTS, which is no setting:
- * when report_pause_s was lowered, [[at, pause_s], ...] oldest first, so
- * that a pause running then stays shortened (or ended) whatever the
- * setting becomes later. It is dropped once no pause can outlast it, and
- * is not shown to administrators.
+ * Both workflows may also hold AF_MFA_PAUSE_CUTS and AF_MFA_PERIOD_CUTS,
+ * which are no settings: when report_pause_s (push_limit.period_s) was
+ * lowered, [[at, seconds], ...] oldest first, so that a pause (a period)
+ * running then stays shortened or ended whatever the setting becomes
+ * later. Cuts are dropped once nothing can outlast them, and are not
+ * shown to administrators.
  */
-#define AF_MFA_PAUSE_CUTS "report_pause_cuts"
+#define AF_MFA_PAUSE_CUTS  "report_pause_cuts"
+#define AF_MFA_PERIOD_CUTS "push_period_cuts"
 
 af_mfa_status af_mfa_workflow_get(store_ctx *st, json_t **out);
 af_mfa_status af_mfa_workflow_set(store_ctx *st, const json_t *patch,

@@ -19,22 +19,22 @@
 #include "mfa/mfa.h"
 
 /* Read-change-CAS rounds before a busy object is given up on. */
-#define AF_MFA__CAS_TRIES      32
+#define AF_MFA__CAS_TRIES 32
 /* Bytes of a user name (the callers' buffers hold 128 with the NUL). */
-#define AF_MFA__USER_MAX       127
+#define AF_MFA__USER_MAX  127
 /* Bytes of a store key built here ("user_devices:" and a user name). */
-#define AF_MFA__KEY_MAX	       192
+#define AF_MFA__KEY_MAX	  192
 /*
  * Bytes of a transaction's app (client id) and app_name: the display
  * name of a profile, up to 128 characters of UTF-8 (AF_DIR_DISPLAY_MAX),
  * and of its flow id.
  */
-#define AF_MFA__APP_MAX	       512
-#define AF_MFA__FLOW_MAX       128
+#define AF_MFA__APP_MAX	  512
+#define AF_MFA__FLOW_MAX  128
 /* Bytes of the client address a transaction keeps (as the throttle's). */
-#define AF_MFA__IP_MAX	       64
-/* Entries of the workflow's AF_MFA_PAUSE_CUTS (mfa.h). */
-#define AF_MFA__PAUSE_CUTS_MAX 16
+#define AF_MFA__IP_MAX	  64
+/* Entries of the workflow's AF_MFA_PAUSE_CUTS and AF_MFA_PERIOD_CUTS. */
+#define AF_MFA__CUTS_MAX  16
 
 #if defined(__GNUC__)
 #define AF_MFA__PRINTF(a, b) __attribute__((format(printf, a, b)))

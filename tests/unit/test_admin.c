@@ -948,6 +948,14 @@ static void test_workflow_patch_changes_and_audits(void **state)
 			    "root");
 	detail = json_object_get(ev, "detail");
 	assert_true(json_is_true(json_object_get(detail, "legacy")));
+	/* A shorter push-limit period: its record is not shown either. */
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/workflow",
+			      "{\"push_limit\": {\"period_s\": 60}}"),
+			 200);
+	assert_null(json_object_get(f->answer, "push_period_cuts"));
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/workflow",
+			      "{\"push_period_cuts\": []}"),
+			 400);
 }
 
 static void test_workflow_patch_bad_value_400_unchanged(void **state)

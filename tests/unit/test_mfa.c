@@ -2230,6 +2230,38 @@ static void test_push_limit_change_applies_to_running_period(void **state)
 	json_decref(short_);
 }
 
+/*
+ * A period shortened by an administrator and lengthened again keeps the
+ * shorter end, as a report pause does: the limit that was lifted does
+ * not come back.
+ */
+static void test_push_limit_period_raised_again_keeps_its_end(void **state)
+{
+	struct fixture *f = *state;
+	int64_t now = af_now(), paused = 0, limited = 0;
+	char rec[128];
+
+	snprintf(rec, sizeof(rec),
+		 "{\"since\": %lld, \"period_s\": 600, \"n\": 3, "
+		 "\"refused\": 0}",
+		 (long long)(now - 10));
+	assert_int_equal(
+		store_set(f->st, "push_count:gil", rec, strlen(rec), 600000, 0),
+		STORE_OK);
+	set_workflow(f->st, "{\"push_limit\": {\"count\": 3, "
+			    "\"period_s\": 600}}");
+	assert_int_equal(
+		af_mfa_push_state(f->st, "gil", NULL, now, &paused, &limited),
+		AF_MFA_OK);
+	assert_int_equal(limited, now - 10 + 600);
+	set_workflow(f->st, "{\"push_limit\": {\"period_s\": 60}}");
+	set_workflow(f->st, "{\"push_limit\": {\"period_s\": 600}}");
+	assert_int_equal(
+		af_mfa_push_state(f->st, "gil", NULL, now, &paused, &limited),
+		AF_MFA_OK);
+	assert_int_equal(limited, now - 10 + 60);
+}
+
 /* --- approvals without the number ----------------------------------------- */
 
 static void test_approve_without_number_decides_nothing(void **state)
@@ -2490,6 +2522,8 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_report_pause_raised_again_brings_no_pause_back,      \
 		     setup),                                                   \
 		CASE(test_push_limit_change_applies_to_running_period, setup), \
+		CASE(test_push_limit_period_raised_again_keeps_its_end,        \
+		     setup),                                                   \
 		CASE(test_approve_without_number_decides_nothing, setup),      \
 		CASE(test_cancel_reason_recorded, setup),                      \
 		CASE(test_device_remove_cancels_txns_it_alone_answers, setup), \
