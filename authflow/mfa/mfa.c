@@ -23,10 +23,11 @@
 #define PUSH_PERIOD_MAX 86400
 #define PAUSE_MAX	86400
 /* The longest pause or period: a cut older than this binds nothing. */
-#define CUT_MAX_S	(PAUSE_MAX > PUSH_PERIOD_MAX ? PAUSE_MAX : PUSH_PERIOD_MAX)
+#define CUT_MAX_S	PAUSE_MAX
+_Static_assert(PUSH_PERIOD_MAX <= CUT_MAX_S, "a period outlasts its cuts");
 /* Versions: "2023.2.1"; at most four parts of at most nine digits. */
-#define VERSION_PARTS	4
-#define VERSION_DIGITS	9
+#define VERSION_PARTS  4
+#define VERSION_DIGITS 9
 
 const char *af_mfa_strerror(af_mfa_status st)
 {
