@@ -315,15 +315,20 @@ static int hidden_char(uint32_t c)
 
 /*
  * What shows nothing on its own: the space separators (Unicode Zs),
- * however wide, the Braille blank, and the variation selectors, which
- * only change the character before them (an emoji's U+FE0F, say).
+ * however wide, the Braille blank, the variation selectors and the
+ * combining marks of the blocks made of them, which only change the
+ * character before them (an emoji's U+FE0F, an accent), and the object
+ * replacement character, a stand-in for something not there.
  */
 static int blank_char(uint32_t c)
 {
 	return c == 0x20 || c == 0xa0 || c == 0x1680 ||
 	       (c >= 0x180b && c <= 0x180f) || (c >= 0x2000 && c <= 0x200a) ||
 	       c == 0x202f || c == 0x205f || c == 0x2800 || c == 0x3000 ||
-	       (c >= 0xfe00 && c <= 0xfe0f) || (c >= 0xe0100 && c <= 0xe01ef);
+	       (c >= 0xfe00 && c <= 0xfe0f) || (c >= 0xe0100 && c <= 0xe01ef) ||
+	       (c >= 0x0300 && c <= 0x036f) || (c >= 0x1ab0 && c <= 0x1aff) ||
+	       (c >= 0x1dc0 && c <= 0x1dff) || (c >= 0x20d0 && c <= 0x20ff) ||
+	       (c >= 0xfe20 && c <= 0xfe2f) || c == 0xfffc;
 }
 
 size_t af_utf8_cut(const char *s, size_t n, size_t max)

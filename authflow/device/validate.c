@@ -114,7 +114,10 @@ static int opt_string(const json_t *body, const char *key, size_t max, int utf8,
 	}
 	/* A name that shows nothing cannot tell one phone from another. */
 	if (utf8 && af_utf8_blank(json_string_value(v), n)) {
-		errf(err, errlen, "%s: shows nothing but spaces", key);
+		errf(err, errlen,
+		     "%s: shows nothing (only spaces or marks with no "
+		     "letter)",
+		     key);
 		return 0;
 	}
 	*out = json_string_value(v);

@@ -203,7 +203,8 @@ long af_utf8_display_chars(const char *s, size_t n);
 /*
  * 1 when s (n bytes) shows nothing: empty, or only space separators (the
  * ASCII space, no-break and ideographic spaces, and the like), the
- * Braille blank and variation selectors.
+ * Braille blank, variation selectors, combining marks (with no letter to
+ * mark) and the object replacement character.
  */
 int af_utf8_blank(const char *s, size_t n);
 

@@ -940,6 +940,7 @@ static void test_enroll_hidden_characters_in_name_400(void **state)
 		"Alice\xc2\x85phone",	     /* C1 next line */
 		"Alice\tphone",
 		"   ",		     /* nothing but spaces */
+		"\xcc\x81\xcc\x81",  /* accents with no letter */
 		"\xe3\x80\x80",	     /* an ideographic space */
 		"\xe2\xa0\x80",	     /* the Braille blank */
 		"Alice\xef\xbf\xbe", /* a noncharacter */

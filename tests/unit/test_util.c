@@ -399,6 +399,11 @@ static void test_utf8_blank_only_spaces(void **state)
 	assert_true(af_utf8_blank("\xef\xb8\x8f\xe2\xa0\x80\xe1\xa0\x8b", 9));
 	/* ...but an emoji with its selector is something. */
 	assert_false(af_utf8_blank("\xe2\x9d\xa4\xef\xb8\x8f", 6));
+	/* Accents with no letter, a stand-in for an object: nothing. */
+	assert_true(af_utf8_blank("\xcc\x81\xcc\x81", 4));
+	assert_true(af_utf8_blank("\xef\xbf\xbc", 3));
+	/* An accent on a letter shows. */
+	assert_false(af_utf8_blank("e\xcc\x81", 3));
 	assert_false(af_utf8_blank(" a ", 3));
 	assert_false(af_utf8_blank("\xe6\x9d\xb1", 3));
 	assert_false(af_utf8_blank(" \xff", 2));
