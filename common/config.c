@@ -1510,6 +1510,27 @@ int af_config_load(const char *path, af_config *cfg, char *err, size_t errlen)
 		fail(&e, path, "not a regular file");
 		goto out;
 	}
+	/*
+	 * The file names the administrators (admin.tokens) and where the
+	 * state and keys are: whoever may change it is an administrator at
+	 * the next start. Only its owner may write it, and the owner is
+	 * root or the user the program runs as.
+	 */
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		fail(&e, path,
+		     "has mode %04o: its group or others may change it, and "
+		     "with it who administers the server (chmod go-w it)",
+		     (unsigned)(sb.st_mode & 07777));
+		goto out;
+	}
+	if (sb.st_uid != 0 && sb.st_uid != geteuid()) {
+		fail(&e, path,
+		     "is owned by user %u, neither root nor the user this "
+		     "runs as (%u): that user could change who administers "
+		     "the server",
+		     (unsigned)sb.st_uid, (unsigned)geteuid());
+		goto out;
+	}
 	if (sb.st_size > (off_t)FILE_MAX) {
 		fail(&e, path, "larger than %zu bytes", FILE_MAX);
 		goto out;

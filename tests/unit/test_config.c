@@ -1182,6 +1182,42 @@ static void test_load_io_errors_name_the_path(void **state)
 	free(cfg);
 }
 
+/*
+ * A file its group or others may change, or that another user owns,
+ * could name new administrators: refused. Read access is the owner's
+ * choice (0644 without secrets, 0640 for the service's group).
+ */
+static void test_load_file_others_may_change_refused(void **state)
+{
+	static const char json[] = "{" ISSUER "}";
+	struct files *f = *state;
+	af_config *cfg = new_cfg();
+	char err[512] = "";
+
+	write_file(f->extra, json, 0666);
+	assert_int_equal(af_config_load(f->extra, cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "has mode 0666"));
+	assert_non_null(strstr(err, "chmod go-w"));
+	write_file(f->extra, json, 0620);
+	assert_int_equal(af_config_load(f->extra, cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "has mode 0620"));
+	for (mode_t m = 0600; m <= 0644; m += 044) {
+		write_file(f->extra, json, m);
+		assert_int_equal(
+			af_config_load(f->extra, cfg, err, sizeof(err)), 0);
+	}
+	/* Owned by another user (only root may give a file away). */
+	if (geteuid() == 0) {
+		write_file(f->extra, json, 0600);
+		assert_int_equal(chown(f->extra, 65534, 65534), 0);
+		assert_int_equal(
+			af_config_load(f->extra, cfg, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "is owned by user 65534"));
+		assert_int_equal(chown(f->extra, 0, 0), 0);
+	}
+	free(cfg);
+}
+
 /* The store's password in a file others may read: refused, unquoted. */
 static void test_load_store_password_readable_by_others_refused(void **state)
 {
@@ -1417,6 +1453,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_load_store_password_readable_by_others_refused,
 			files_setup, files_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_load_file_others_may_change_refused, files_setup,
+			files_teardown),
 		cmocka_unit_test(test_push_defaults_follow_store),
 		cmocka_unit_test(test_push_daemon_with_memory_store_refused),
 		cmocka_unit_test(test_push_values_checked),
