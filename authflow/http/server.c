@@ -924,6 +924,7 @@ out:
 void af_server_stop(af_server *srv, unsigned grace_s)
 {
 	unsigned waited_ms = 0;
+	MHD_socket listen_fd;
 
 	if (srv->mhd == NULL)
 		return;
@@ -934,7 +935,15 @@ void af_server_stop(af_server *srv, unsigned grace_s)
 	 * minutes. They close with the daemon; a request sent on one at
 	 * that moment fails as any sent a moment later would.
 	 */
-	(void)MHD_quiesce_daemon(srv->mhd);
+	listen_fd = MHD_quiesce_daemon(srv->mhd);
+	/*
+	 * The listening socket is handed back, still open: closed, a client
+	 * connecting now is refused at once (and a proxy tries another
+	 * node) instead of waiting in the backlog for an answer that never
+	 * comes.
+	 */
+	if (listen_fd != MHD_INVALID_SOCKET)
+		(void)close(listen_fd);
 	while (waited_ms < grace_s * 1000 && atomic_load(&srv->inflight) > 0) {
 		usleep(50 * 1000);
 		waited_ms += 50;

@@ -1301,6 +1301,15 @@ describe(`authflow stopping (${STORE} store)`, () => {
       const exited = new Promise((res) => srv.proc.once('exit', (code, sig) => res({ code, sig, at: Date.now() })));
       const t0 = Date.now();
       srv.proc.kill('SIGTERM');
+      // A new connection meanwhile is refused at once, not left waiting.
+      await new Promise((res) => setTimeout(res, 200));
+      const port = Number(new URL(srv.issuer).port);
+      const refused = await new Promise((res) => {
+        const c = net.connect(port, '127.0.0.1');
+        c.once('connect', () => { c.destroy(); res('connected'); });
+        c.once('error', (e) => res(e.code));
+      });
+      assert.equal(refused, 'ECONNREFUSED');
       const answers = await Promise.all(posts);
       assert.deepEqual(answers.map((r) => r.status), answers.map(() => 302),
         'every sign-in under way when the signal came finished');
