@@ -560,6 +560,11 @@ void af_json_why(const char *text, char *out, size_t cap)
 		return;
 	if (text == NULL)
 		text = "";
+	/* jansson names its own flag; the reader needs the rule. */
+	if (strstr(text, "JSON_ALLOW_NUL") != NULL) {
+		text = "\\u0000 (a NUL character) is not allowed in a string";
+		near = NULL;
+	}
 	n = near != NULL ? (size_t)(near - text) : strlen(text);
 	if (n >= cap)
 		n = cap - 1;

@@ -472,7 +472,7 @@ static void test_utf8_cut(void **state)
 /* jansson's error text loses what it quotes of the input. */
 static void test_json_why(void **state)
 {
-	char out[32];
+	char out[32], wide[96];
 
 	(void)state;
 	af_json_why("invalid token near 'hunter2'", out, sizeof(out));
@@ -485,6 +485,12 @@ static void test_json_why(void **state)
 	assert_string_equal(out, "prematu");
 	af_json_why(NULL, out, sizeof(out));
 	assert_string_equal(out, "");
+	/* jansson's own flag is no help to whoever sent the JSON. */
+	af_json_why("\\u0000 is not allowed without JSON_ALLOW_NUL", wide,
+		    sizeof(wide));
+	assert_string_equal(wide,
+			    "\\u0000 (a NUL character) is not allowed in a "
+			    "string");
 }
 
 /* A dual-stack proxy writes its IPv4 peers as IPv4-mapped IPv6. */
