@@ -2300,6 +2300,15 @@ static af_dir_status membership_fn(json_t *user, void *arg)
 	return af_dir__set_new(user, "updated_at", json_integer(af_now()));
 }
 
+/* Whether two lists of names (NULL or not an array: empty) are equal. */
+static int same_list(const json_t *a, const json_t *b)
+{
+	size_t na = json_is_array(a) ? json_array_size(a) : 0;
+	size_t nb = json_is_array(b) ? json_array_size(b) : 0;
+
+	return na == nb && (na == 0 || json_equal(a, b));
+}
+
 static af_dir_status kind_member(af_dir *dir, const member_kind *mk,
 				 const char *actor, const char *name,
 				 const char *username, int add, char *err,
@@ -2334,6 +2343,13 @@ static af_dir_status kind_member(af_dir *dir, const member_kind *mk,
 			    AF_DIR_MEMBERSHIPS_MAX);
 	if (rc != AF_DIR_OK)
 		return rc;
+	/*
+	 * Already so (a member added again, a non-member removed): the
+	 * answer is the same, but nothing changed, so nothing is recorded.
+	 */
+	if (same_list(json_object_get(before, mk->field),
+		      json_object_get(after, mk->field)))
+		goto out;
 	rc = sync_members(dir, uname, before, after);
 	if (rc != AF_DIR_OK)
 		goto out;

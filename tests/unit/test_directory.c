@@ -2100,6 +2100,52 @@ static const char *member(const json_t *ev, const char *name)
 	return json_string_value(json_object_get(ev, name));
 }
 
+/* The sequence number of the newest audit event. */
+static int64_t newest_seq_of(fixture *f)
+{
+	json_t *ev = NULL;
+	int64_t seq;
+
+	assert_int_equal(af_audit_list(f->dir, 1, newest_whole, &ev),
+			 AF_DIR_OK);
+	seq = json_integer_value(json_object_get(ev, "seq"));
+	json_decref(ev);
+	return seq;
+}
+
+/*
+ * A member added again, or a non-member removed, answers as a change
+ * would, but nothing changed, so the trail records nothing.
+ */
+static void test_af_dir_member_again_records_nothing(void **state)
+{
+	fixture *f = *state;
+	int64_t seq;
+
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "crew", NULL, NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"nia\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"ola\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(
+		af_dir_group_add_member(f->dir, ACTOR, "crew", "nia", NULL, 0),
+		AF_DIR_OK);
+	seq = newest_seq_of(f);
+	assert_int_equal(
+		af_dir_group_add_member(f->dir, ACTOR, "crew", "nia", NULL, 0),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_group_remove_member(f->dir, ACTOR, "crew",
+						    "ola", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(newest_seq_of(f), seq);
+	assert_int_equal(af_dir_group_remove_member(f->dir, ACTOR, "crew",
+						    "nia", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(newest_seq_of(f), seq + 1);
+	assert_true(members_equal(f, 1, "crew", "[]"));
+}
+
 static void test_af_dir_view_names_the_request(void **state)
 {
 	fixture *f = *state;
@@ -3834,6 +3880,7 @@ int main(void)
 		T(test_af_audit_record_no_secrets_and_refusals),
 		T(test_af_audit_ring_keeps_newest),
 		T(test_af_dir_view_names_the_request),
+		T(test_af_dir_member_again_records_nothing),
 		T(test_af_dir_user_remove_cut_anywhere_finished_by_rerun),
 		T(test_af_dir_group_remove_cut_anywhere_finished_by_rerun),
 		T(test_af_dir_user_add_stale_references_dropped),
