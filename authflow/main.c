@@ -274,6 +274,18 @@ static void keys_watch(af_server *srv, struct key_watch *w)
 			 days, JOSE_PUBLISH_AHEAD_DAYS);
 }
 
+/*
+ * A refusal at start, in one line naming the program and the file, as
+ * the configuration's own refusals do: "authflow: FILE: store: ...".
+ */
+static void refused(const struct args *a, const char *err)
+{
+	if (a->config != NULL)
+		fprintf(stderr, "authflow: %s: %s\n", a->config, err);
+	else
+		fprintf(stderr, "authflow: %s\n", err);
+}
+
 static int run(const struct args *a, af_config *cfg, log_ctx *log)
 {
 	struct key_watch watch = {0, 0};
@@ -309,7 +321,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	signal(SIGXFSZ, SIG_IGN);
 
 	if (af_server_init(&srv, cfg, log, err, sizeof(err)) != 0) {
-		fprintf(stderr, "authflow: %s\n", err);
+		refused(a, err);
 		goto out;
 	}
 	if (af_device_keys_new(AF_DEVICE_KEYS_DEFAULT, &srv.device_keys) !=
@@ -319,11 +331,11 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	}
 	srv.demo = a->demo;
 	if (a->demo && af_demo_setup(&srv, token, err, sizeof(err)) != 0) {
-		fprintf(stderr, "authflow: %s\n", err);
+		refused(a, err);
 		goto out;
 	}
 	if (af_server_start(&srv, err, sizeof(err)) != 0) {
-		fprintf(stderr, "authflow: %s\n", err);
+		refused(a, err);
 		goto out;
 	}
 	/*

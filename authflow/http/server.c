@@ -899,10 +899,10 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 		 * SO_REUSEPORT: a second server on a port in use must fail
 		 * here, not share the port's connections with the first.
 		 */
-		snprintf(err, errlen, "cannot listen on %s port %u (%s)",
-			 srv->cfg.listen_address,
-			 (unsigned)srv->cfg.listen_port,
-			 af_bind_why(&ss, why, sizeof(why)));
+		snprintf(
+			err, errlen, "listen: cannot listen on %s port %u (%s)",
+			srv->cfg.listen_address, (unsigned)srv->cfg.listen_port,
+			af_bind_why(&ss, why, sizeof(why)));
 		goto out;
 	}
 	di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);

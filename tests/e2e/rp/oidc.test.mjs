@@ -1131,7 +1131,7 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     assert.ok(auth, 'with-redis.sh gives an ACL user');
     const bad = auth.replace(/^redis:\/\/aftest:.*@/, 'redis://aftest:not-the-password@');
     await assert.rejects(startServer({ store: 'redis', redisUrl: bad }), (e) => {
-      assert.match(e.message, /authflow: store: redis refused the user name or password in store\.url\n/);
+      assert.match(e.message, /authflow: [^\n]*authflow\.json: store: redis refused the user name or password in store\.url\n/);
       assert.doesNotMatch(e.message, /not-the-password/);
       return true;
     });
@@ -1345,7 +1345,7 @@ describe(`authflow stopping (${STORE} store)`, () => {
     rmSync(cfg.state_dir, { recursive: true, force: true });
     assert.notEqual(code, 0, 'it must not start');
     assert.notEqual(code, 'still running', 'it must not share the port');
-    assert.match(stderr, /cannot listen on 127\.0\.0\.1 port \d+ \(Address already in use\)/);
+    assert.match(stderr, /authflow: [^\n]*\.json: listen: cannot listen on 127\.0\.0\.1 port \d+ \(Address already in use\)/);
   });
 
   test('request framing: a body over the cap, two lengths or two types are refused before the body', async () => {
@@ -2331,7 +2331,7 @@ describe(`authflow signing keys (${STORE} store)`, () => {
         assert.deepEqual(run.exit, { code: 1, sig: null }, `${what}: refused`);
         const lines = run.stderr.trim().split('\n').filter((l) => !l.startsWith('{'));
         assert.equal(lines.length, 1, `${what}: one line\n${run.stderr}`);
-        assert.match(lines[0], /^authflow: signing keys: the key ring in the store is damaged \(key 1 of 1: |^authflow: signing keys: the key ring in the store is damaged \(not/);
+        assert.match(lines[0], /^authflow: \S+\.json: signing keys: the key ring in the store is damaged \((key 1 of 1: |not)/);
         assert.match(lines[0], why, what);
         assert.doesNotMatch(run.stderr, /"d":|"p":/, 'no private key material');
         assert.equal(ring.get(), damaged, `${what}: the ring is left as it was`);
