@@ -1038,8 +1038,9 @@ static int parse_admin(json_t *root, af_config *cfg, struct cfg_err *e)
 			    0) {
 				join(kpath, sizeof(kpath), path, "name");
 				return fail(e, kpath,
-					    "duplicate name \"%s\" (names "
-					    "differ in more than case)",
+					    "duplicate name \"%s\" (token "
+					    "names must differ, and in more "
+					    "than case)",
 					    tok->name);
 			}
 			if (memcmp(cfg->admin_tokens[j].sha256, tok->sha256,

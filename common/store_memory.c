@@ -2716,9 +2716,9 @@ static store_status check_file(int fd, const char *path, char *err,
 	    (sb.st_mode & 077) != 0) {
 		store_errf(err, errlen,
 			   "%s must be a regular file owned by uid %u with "
-			   "mode 0600 (has mode %03o, uid %u)",
+			   "mode 0600 (has mode %04o, uid %u)",
 			   path, (unsigned)geteuid(),
-			   (unsigned)(sb.st_mode & 0777), (unsigned)sb.st_uid);
+			   (unsigned)(sb.st_mode & 07777), (unsigned)sb.st_uid);
 		return STORE_ERR_CONFIG;
 	}
 	if ((uint64_t)sb.st_size > SIZE_MAX / 2) {
@@ -2881,10 +2881,10 @@ static store_status check_dir(const struct stat *sb, const char *dir, char *err,
 	    (sb->st_mode & 022) != 0) {
 		store_errf(err, errlen,
 			   "state folder %s must be owned by uid %u and "
-			   "writable by its owner alone (has mode %03o, uid "
+			   "writable by its owner alone (has mode %04o, uid "
 			   "%u)",
 			   dir, (unsigned)geteuid(),
-			   (unsigned)(sb->st_mode & 0777),
+			   (unsigned)(sb->st_mode & 07777),
 			   (unsigned)sb->st_uid);
 		return STORE_ERR_CONFIG;
 	}

@@ -860,8 +860,8 @@ static void test_admin_tokens_duplicates_refused(void **state)
 		"\"" HASH_A "\"},"
 		"{\"name\":\"ROOT-OPS\",\"role\":\"admin\",\"sha256\":\"" HASH_B
 		"\"}]}}",
-		"admin.tokens[1].name: duplicate name \"ROOT-OPS\" (names "
-		"differ in more than case)");
+		"admin.tokens[1].name: duplicate name \"ROOT-OPS\" (token "
+		"names must differ, and in more than case)");
 	refused("{" ISSUER ",\"admin\":{\"tokens\":["
 		"{\"name\":\"a\",\"role\":\"admin\",\"sha256\":\"" HASH_A "\"},"
 		"{\"name\":\"b\",\"role\":\"superadmin\",\"sha256\":\"" HASH_A

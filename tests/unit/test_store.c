@@ -2360,6 +2360,11 @@ static void test_open_state_folder_others_may_write_refused(void **state)
 			 STORE_ERR_CONFIG);
 	assert_null(st);
 	assert_non_null(strstr(err, "writable by its owner alone"));
+	/* The mode as chmod takes it: the sticky bit of /tmp's kind too. */
+	assert_int_equal(chmod(f->dir, 01777), 0);
+	assert_int_equal(store_check(&f->opts, err, sizeof(err)),
+			 STORE_ERR_CONFIG);
+	assert_non_null(strstr(err, "has mode 1777"));
 	assert_int_equal(chmod(f->dir, 0750), 0);
 	assert_int_equal(store_check(&f->opts, err, sizeof(err)), STORE_OK);
 	f->st = open_or_fail(&f->opts);
