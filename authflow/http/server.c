@@ -71,6 +71,7 @@ struct conn_state {
 	int too_big;
 	int bad_length;	     /* Content-Length or -Type given twice */
 	int headers_too_big; /* over HEADERS_MAX */
+	int too_slow;	     /* its body still came at the time limit */
 	uint64_t start_ns;
 	/*
 	 * The matched route; until access_cb() has seen the request's
@@ -623,8 +624,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 		 * byte at a time: the whole request has the time limit.
 		 */
 		if (af_mono_ns() - cs->start_ns >
-		    (uint64_t)srv->cfg.request_timeout_s * 1000000000ull)
+		    (uint64_t)srv->cfg.request_timeout_s * 1000000000ull) {
+			cs->too_slow = 1;
 			return MHD_NO;
+		}
 		if (cs->body.len + *upload_size > srv->cfg.body_max)
 			cs->too_big = 1;
 		else
@@ -753,7 +756,9 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 		kv[k++] = ms;
 		if (cs->status == 0) {
 			kv[k++] = "aborted";
-			kv[k++] = aborted_why(toe);
+			kv[k++] = cs->too_slow ? "the request took longer than "
+						 "limits.request_timeout_s"
+					       : aborted_why(toe);
 		}
 		kv[k] = NULL;
 		log_write(srv->log, LOG_LEVEL_INFO, cs->rid, "http", kv, "%s",

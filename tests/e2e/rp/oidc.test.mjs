@@ -1429,7 +1429,7 @@ describe(`authflow stopping (${STORE} store)`, () => {
   });
 
   test('slow clients: a trickled body meets the time limit, one address the connection cap', { timeout: 60000 }, async () => {
-    const srv = await startServer({ store: STORE, limits: { request_timeout_s: 2, connections_per_ip: 3 } });
+    const srv = await startServer({ store: STORE, logLevel: 'info', limits: { request_timeout_s: 2, connections_per_ip: 3 } });
     try {
       const port = Number(new URL(srv.issuer).port);
       const open = () => new Promise((res) => {
@@ -1447,6 +1447,9 @@ describe(`authflow stopping (${STORE} store)`, () => {
       });
       clearInterval(drip);
       assert.ok(closed > 0 && closed < 5000, `closed after ${closed} ms`);
+      // Its access line says what happened.
+      await new Promise((res) => setTimeout(res, 200));
+      assert.match(srv.stderr(), /"aborted":"the request took longer than limits\.request_timeout_s"/);
       // Three idle connections held: a fourth from the same address is turned away.
       // (The trickled one may still be counted for a moment after its
       // close: one turned away meanwhile is opened again.)
