@@ -447,7 +447,9 @@ static int check_authority(const char *a, size_t len, int *loopback,
 		if (inet_pton(AF_INET6, host, &v6) != 1)
 			return fail(e, "issuer", "bad IPv6 literal host");
 		if (!port_ok(close + 1, len - hlen - 2))
-			return fail(e, "issuer", "port must be 1..65535");
+			return fail(
+				e, "issuer",
+				"port must be 1..65535, without leading zeros");
 		*loopback = memcmp(&v6, &in6addr_loopback, sizeof(v6)) == 0;
 		return 0;
 	}
@@ -456,7 +458,8 @@ static int check_authority(const char *a, size_t len, int *loopback,
 	if (!reg_name_ok(a, hlen))
 		return fail(e, "issuer", "bad host name");
 	if (!port_ok(a + hlen, len - hlen))
-		return fail(e, "issuer", "port must be 1..65535");
+		return fail(e, "issuer",
+			    "port must be 1..65535, without leading zeros");
 	if (hlen == strlen("localhost") &&
 	    strncasecmp(a, "localhost", hlen) == 0)
 		*loopback = 1;

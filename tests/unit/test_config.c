@@ -424,6 +424,8 @@ static void test_issuer_bad_forms_refused(void **state)
 			       bad[i]);
 		refused(json, "issuer: ");
 	}
+	refused("{\"issuer\":\"https://id.example.com:0443\"}",
+		"issuer: port must be 1..65535, without leading zeros");
 	refused("{\"issuer\":\"http://id.example.com\"}", "loopback");
 	refused("{\"issuer\":\"https://id.example.com/idp\"}", "no path");
 	refused("{\"issuer\":\"https://id.example.com/?a=b\"}", "query");
