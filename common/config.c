@@ -410,7 +410,8 @@ static int port_ok(const char *p, size_t len)
 
 	if (len == 0)
 		return 1;
-	if (p[0] != ':' || len < 2 || len - 1 > 5)
+	/* The issuer is compared as text: one way to write each port. */
+	if (p[0] != ':' || len < 2 || len - 1 > 5 || p[1] == '0')
 		return 0;
 	memcpy(buf, p + 1, len - 1);
 	buf[len - 1] = '\0';
