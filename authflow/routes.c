@@ -279,7 +279,7 @@ static void bad_request(const af_req *req, af_resp *resp, const af_route *r)
 {
 	const char *what = af_req_malformed_why(req);
 
-	if ((r->flags & RF_PAGE))
+	if (r->flags & RF_PAGE)
 		af_page_error(resp, 400, "Request not understood",
 			      "The address or the form sent here could not be "
 			      "read.",
@@ -302,7 +302,7 @@ void af_route_refuse(int route, af_resp *resp, unsigned status,
 	if (r == NULL) {
 		snprintf(text, sizeof(text), "%s\n", what);
 		af_resp_text(resp, status, "text/plain; charset=utf-8", text);
-	} else if ((r->flags & RF_PAGE)) {
+	} else if (r->flags & RF_PAGE) {
 		af_page_error(resp, status, "Request not understood",
 			      "What was sent here is too large, or could not "
 			      "be read.",
@@ -380,7 +380,7 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 		 * code form's, in the address bar after a wrong code: a
 		 * page that says what to do, not a line of text.
 		 */
-		if ((r->flags & RF_PAGE)) {
+		if (r->flags & RF_PAGE) {
 			resp->brand = af_brand_cache_get(srv->brand);
 			af_page_error(resp, 405, "Page not available",
 				      "This address takes a form sent from "
@@ -399,7 +399,7 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 		not_found(srv, resp);
 		return;
 	}
-	if ((r->flags & RF_PAGE))
+	if (r->flags & RF_PAGE)
 		resp->brand = af_brand_cache_get(srv->brand);
 	if (req->malformed)
 		bad_request(req, resp, r);
