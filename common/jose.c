@@ -617,6 +617,17 @@ static const struct ring_key *ring_find(const struct ring *r, const char *kid)
 	return NULL;
 }
 
+/* The ring document's id, or NULL when it has none that is one. */
+static const char *ring_json_id(const json_t *ringj)
+{
+	const char *id = json_string_value(json_object_get(ringj, "ring_id"));
+
+	return id != NULL && strlen(id) < RING_ID_BUF &&
+			       af_b64url_text_ok(id, strlen(id))
+		       ? id
+		       : NULL;
+}
+
 /*
  * Checks and loads a whole ring document into out (empty on failure); why
  * gets the reason for JOSE_ERR_CORRUPT, naming the key it concerns.
@@ -636,9 +647,8 @@ static jose_status ring_from_json(json_t *ringj, struct ring *out, char *why,
 		return JOSE_ERR_CORRUPT;
 	}
 	/* An id that is not one is no reason to refuse the keys. */
-	id = json_string_value(json_object_get(ringj, "ring_id"));
-	if (id != NULL && strlen(id) < sizeof(out->id) &&
-	    af_b64url_text_ok(id, strlen(id)))
+	id = ring_json_id(ringj);
+	if (id != NULL)
 		memcpy(out->id, id, strlen(id) + 1);
 	n = json_array_size(keys);
 	if (n > JOSE_RING_KEYS_MAX) {
@@ -1055,11 +1065,9 @@ static json_t *ring_to_json(af_keyring *kr)
 /* Gives ringj a ring id when it has none (a new ring, an older one). */
 static jose_status ring_json_give_id(json_t *ringj)
 {
-	const char *id = json_string_value(json_object_get(ringj, "ring_id"));
 	char fresh[RING_ID_BUF];
 
-	if (id != NULL && strlen(id) < RING_ID_BUF &&
-	    af_b64url_text_ok(id, strlen(id)))
+	if (ring_json_id(ringj) != NULL)
 		return JOSE_OK;
 	if (af_random_token(RING_ID_BYTES, fresh, sizeof(fresh)) != 0)
 		return JOSE_ERR_CRYPTO;

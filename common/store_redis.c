@@ -799,54 +799,35 @@ static store_status run_script(struct redis_conn *rc, enum script_id id,
 /* --- operations ----------------------------------------------------------- */
 
 /*
- * Whether the server takes writes: a server that answers PING may still
- * refuse every change, full (maxmemory with noeviction: OOM) or a replica
- * (READONLY), and then every sign-in fails while a ping looks well. The
- * probe is a write the server refuses in those states before it looks
- * at the key, and that changes nothing: SET of the probe key only if it
- * exists, which no call makes.
+ * Checks that the server answers, and that it takes writes: a server that
+ * answers PING may still refuse every change, full (maxmemory with
+ * noeviction: OOM) or a replica (READONLY), and then every sign-in fails
+ * while a ping looks well. The write is one the server refuses in those
+ * states before it looks at the key, and that changes nothing: SET of the
+ * probe key only if it exists, which no call makes.
  */
-static store_status writable(struct redis_conn *rc, char *why, size_t whylen)
-{
-	char key[STORE_PREFIX_MAX + sizeof(REDIS_PROBE_KEY)];
-	const size_t klen = (size_t)snprintf(key, sizeof(key), "%s%s",
-					     rc->rs->prefix, REDIS_PROBE_KEY);
-	const struct rarg cmd[] = {
-		RLIT("SET"), {key, klen}, RLIT("x"), RLIT("XX")};
-	redisReply *r;
-	store_status st;
-
-	st = run(rc, &r, cmd, RARGS(cmd));
-	if (st != STORE_OK) {
-		store_errf(why, whylen, "%s",
-			   rc->why[0] != '\0' ? rc->why
-					      : "redis does not answer");
-		return st == STORE_ERR_CONFIG ? st : STORE_ERR_UNAVAILABLE;
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		st = error_status(r);
-		store_errf(why, whylen, "redis refuses writes: %.120s",
-			   r->str != NULL ? r->str : "an error");
-		freeReplyObject(r);
-		return st == STORE_ERR_CONFIG ? st : STORE_ERR_UNAVAILABLE;
-	}
-	freeReplyObject(r);
-	return STORE_OK;
-}
-
 static store_status redis_ping(void *impl, char *why, size_t whylen)
 {
 	struct redis_store *rs = impl;
 	struct redis_conn *rc;
 	redisReply *r;
 	store_status st;
-	bool ok;
-
-	const struct rarg cmd[] = {RLIT("PING")};
+	bool pong = false;
+	char key[STORE_PREFIX_MAX + sizeof(REDIS_PROBE_KEY)];
+	const size_t klen = (size_t)snprintf(key, sizeof(key), "%s%s",
+					     rs->prefix, REDIS_PROBE_KEY);
+	const struct rarg ping[] = {RLIT("PING")};
+	const struct rarg set[] = {
+		RLIT("SET"), {key, klen}, RLIT("x"), RLIT("XX")};
 
 	st = conn_ready(rs, &rc);
 	if (st == STORE_OK)
-		st = run(rc, &r, cmd, RARGS(cmd));
+		st = run(rc, &r, ping, RARGS(ping));
+	if (st == STORE_OK && status_is(r, "PONG")) {
+		pong = true;
+		freeReplyObject(r);
+		st = run(rc, &r, set, RARGS(set));
+	}
 	if (st != STORE_OK) {
 		rc = pthread_getspecific(rs->tkey);
 		store_errf(why, whylen, "%s",
@@ -856,14 +837,21 @@ static store_status redis_ping(void *impl, char *why, size_t whylen)
 		/* A refusal (NOPERM, NOAUTH) is the config's, not an outage. */
 		return st == STORE_ERR_CONFIG ? st : STORE_ERR_UNAVAILABLE;
 	}
-	ok = status_is(r, "PONG");
-	if (!ok)
+	if (!pong) {
 		store_errf(why, whylen, "redis answered PING with %.120s",
 			   r->type == REDIS_REPLY_ERROR && r->str != NULL
 				   ? r->str
 				   : "something other than PONG");
+		st = STORE_ERR_UNAVAILABLE;
+	} else if (r->type == REDIS_REPLY_ERROR) {
+		store_errf(why, whylen, "redis refuses writes: %.120s",
+			   r->str != NULL ? r->str : "an error");
+		st = error_status(r) == STORE_ERR_CONFIG
+			     ? STORE_ERR_CONFIG
+			     : STORE_ERR_UNAVAILABLE;
+	}
 	freeReplyObject(r);
-	return ok ? writable(rc, why, whylen) : STORE_ERR_UNAVAILABLE;
+	return st;
 }
 
 /* Maps the reply of a SET: nil is the NX or XX condition failing. */
