@@ -193,6 +193,8 @@ static const af_route routes[] = {
 	 RF_PAGE},
 	{"mfa_cancel", "/login/mfa/cancel", 0, M_POST, NULL, af_h_mfa_cancel,
 	 RF_PAGE},
+	{"mfa_push", "/login/mfa/push", 0, M_POST, NULL, af_h_mfa_push,
+	 RF_PAGE},
 	{"enroll", "/enroll", 0, M_GET | M_POST, af_h_enroll, af_h_enroll_post,
 	 RF_PAGE},
 	{"device", "/device/v1/", 1, M_ANY, af_h_device, af_h_device, 0},

@@ -14,7 +14,10 @@
  * whose challenge is still pending for the same user keeps that
  * challenge (a second click sends no second push); of two that race,
  * the one that stores its transaction in the flow first wins, and the
- * other's transaction is cancelled before any push is queued.
+ * other's transaction is cancelled before any push is queued. A
+ * challenge nobody answered in time can be asked again from the MFA page
+ * (af_mfa_ask_again()): a new transaction for the same flow, without the
+ * password again, under the same push limit.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,57 +262,23 @@ static int take_over_bare(af_server *srv, const af_req *req,
 	return rc;
 }
 
-af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
-				    const char *flow_id, const json_t *authz,
-				    const json_t *user, const json_t *policy,
-				    const json_t *app)
+/*
+ * Asks the eligible ones of the user's devices to approve this flow (or
+ * notes in mfa why it asks none), stores mfa in the flow in place of
+ * authz, queues the pushes once the flow holds the transaction, and sends
+ * the browser on to the MFA page (or writes the page of a store failure).
+ */
+static void ask(af_server *srv, af_req *req, af_resp *resp, const char *flow_id,
+		const json_t *authz, const json_t *user, const json_t *app,
+		const json_t *wf, const json_t *devices, json_t *mfa)
 {
 	const char *username =
 		json_string_value(json_object_get(user, "username"));
-	json_t *wf = NULL, *devices = NULL, *eligible = NULL, *mfa = NULL;
-	json_t *saved = NULL, *txn = NULL;
-	char try_id[AF_MFA_ID_BUF];
-	int had = 0, old = 0, rc = -1;
+	json_t *eligible, *saved = NULL, *txn = NULL;
+	int old = 0, rc = -1;
 
-	if (!srv->cfg.feature_remote_access_mfa ||
-	    (!json_is_true(json_object_get(policy, "remote_access")) &&
-	     !json_is_true(json_object_get(authz, "acr_mfa"))))
-		return AF_MFA_NOT_NEEDED;
-	if (af_mfa_workflow_get(srv->store, &wf) != AF_MFA_OK ||
-	    af_mfa_device_list(srv->store, username, &devices) != AF_MFA_OK) {
-		af_page_unavailable(resp);
-		goto out;
-	}
-	if (json_array_size(devices) == 0) {
-		if (af_mfa_user_enrolled_before(srv->store, username, &had) !=
-		    AF_MFA_OK) {
-			af_page_unavailable(resp);
-			goto out;
-		}
-		log_info(srv->log, req->rid, "mfa", "user=%s no_device=1%s",
-			 username, had ? " removed=1" : "");
-		af_mfa_enroll_page(
-			srv, req, resp, username,
-			json_is_true(
-				json_object_get(wf, "enroll_after_password")),
-			had ? AF_ENROLL_REPLACED : AF_ENROLL_NO_DEVICE);
-		goto out;
-	}
-	if (still_pending(srv, authz, username)) {
-		to_mfa_page(resp, flow_id);
-		goto out;
-	}
-	/* A new password step replaces the flow's earlier transaction. */
-	drop_txn(srv, json_string_value(json_object_get(
-			      json_object_get(authz, "mfa"), "txn")));
-	/* "try" names this password step's count of token codes tried. */
-	if (af_random_token(16, try_id, sizeof(try_id)) == 0)
-		mfa = json_pack("{s:s, s:O, s:I, s:s, s:s}", "user", username,
-				"sub", json_object_get(user, "sub"), "gen",
-				(json_int_t)af_dir_user_gen(user), "flow",
-				flow_id, "try", try_id);
 	eligible = eligible_devices(devices, wf, &old);
-	if (mfa == NULL || eligible == NULL) {
+	if (eligible == NULL) {
 		af_page_unavailable(resp);
 		goto out;
 	}
@@ -340,9 +309,9 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	}
 	if (rc > 0) {
 		/*
-		 * Another password step for this flow (a second click) got
-		 * there first: its challenge is the one; this one never
-		 * reaches a phone, and the browser goes on to the page.
+		 * Another step of this flow (a second click) got there
+		 * first: its challenge is the one; this one never reaches a
+		 * phone, and the browser goes on to the page.
 		 */
 		log_info(srv->log, req->rid, "mfa", "user=%s txn_superseded=1",
 			 username);
@@ -358,10 +327,107 @@ out:
 	if (txn != NULL && rc != 0)
 		drop_txn(srv, json_string_value(json_object_get(txn, "id")));
 	json_decref(txn);
+	json_decref(eligible);
+	json_decref(saved);
+}
+
+/*
+ * The workflow and the user's devices (new references): 0, or -1 with a
+ * page in resp: the enrollment page when the user has no device (left),
+ * or the page of a store failure.
+ */
+static int devices_of(af_server *srv, af_req *req, af_resp *resp,
+		      const char *username, json_t **wf, json_t **devices)
+{
+	int had = 0;
+
+	*wf = NULL;
+	*devices = NULL;
+	if (af_mfa_workflow_get(srv->store, wf) != AF_MFA_OK ||
+	    af_mfa_device_list(srv->store, username, devices) != AF_MFA_OK) {
+		af_page_unavailable(resp);
+		return -1;
+	}
+	if (json_array_size(*devices) > 0)
+		return 0;
+	if (af_mfa_user_enrolled_before(srv->store, username, &had) !=
+	    AF_MFA_OK) {
+		af_page_unavailable(resp);
+		return -1;
+	}
+	log_info(srv->log, req->rid, "mfa", "user=%s no_device=1%s", username,
+		 had ? " removed=1" : "");
+	af_mfa_enroll_page(
+		srv, req, resp, username,
+		json_is_true(json_object_get(*wf, "enroll_after_password")),
+		had ? AF_ENROLL_REPLACED : AF_ENROLL_NO_DEVICE);
+	return -1;
+}
+
+af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
+				    const char *flow_id, const json_t *authz,
+				    const json_t *user, const json_t *policy,
+				    const json_t *app)
+{
+	const char *username =
+		json_string_value(json_object_get(user, "username"));
+	json_t *wf = NULL, *devices = NULL, *mfa = NULL;
+	char try_id[AF_MFA_ID_BUF];
+
+	if (!srv->cfg.feature_remote_access_mfa ||
+	    (!json_is_true(json_object_get(policy, "remote_access")) &&
+	     !json_is_true(json_object_get(authz, "acr_mfa"))))
+		return AF_MFA_NOT_NEEDED;
+	if (devices_of(srv, req, resp, username, &wf, &devices) != 0)
+		goto out;
+	if (still_pending(srv, authz, username)) {
+		to_mfa_page(resp, flow_id);
+		goto out;
+	}
+	/* A new password step replaces the flow's earlier transaction. */
+	drop_txn(srv, json_string_value(json_object_get(
+			      json_object_get(authz, "mfa"), "txn")));
+	/* "try" names this password step's count of token codes tried. */
+	if (af_random_token(16, try_id, sizeof(try_id)) == 0)
+		mfa = json_pack("{s:s, s:O, s:I, s:s, s:s}", "user", username,
+				"sub", json_object_get(user, "sub"), "gen",
+				(json_int_t)af_dir_user_gen(user), "flow",
+				flow_id, "try", try_id);
+	if (mfa == NULL)
+		af_page_unavailable(resp);
+	else
+		ask(srv, req, resp, flow_id, authz, user, app, wf, devices,
+		    mfa);
+out:
 	json_decref(wf);
 	json_decref(devices);
-	json_decref(eligible);
 	json_decref(mfa);
-	json_decref(saved);
 	return AF_MFA_RESPONDED;
+}
+
+void af_mfa_ask_again(af_server *srv, af_req *req, af_resp *resp,
+		      const char *flow_id, const json_t *authz,
+		      const json_t *user, const json_t *app)
+{
+	const char *username =
+		json_string_value(json_object_get(user, "username"));
+	json_t *wf = NULL, *devices = NULL, *mfa;
+
+	mfa = json_deep_copy(json_object_get(authz, "mfa"));
+	if (mfa == NULL) {
+		af_page_unavailable(resp);
+		return;
+	}
+	/* Who passed the password and their count of codes tried stay. */
+	json_object_del(mfa, "txn");
+	json_object_del(mfa, "notice");
+	if (devices_of(srv, req, resp, username, &wf, &devices) == 0) {
+		log_info(srv->log, req->rid, "mfa", "user=%s ask_again=1",
+			 username);
+		ask(srv, req, resp, flow_id, authz, user, app, wf, devices,
+		    mfa);
+	}
+	json_decref(wf);
+	json_decref(devices);
+	json_decref(mfa);
 }

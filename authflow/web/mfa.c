@@ -14,6 +14,7 @@
 #include "directory/audit.h"
 #include "directory/throttle.h"
 #include "mfa/mfa.h"
+#include "mfa/seam.h"
 #include "oidc/flow.h"
 #include "oidc/oidc.h"
 #include "session/known.h"
@@ -182,51 +183,49 @@ static void not_completed(af_resp *resp, const char *flow, const json_t *authz,
 }
 
 /*
- * Finishes the sign-in once: af_flow_claim_page() makes sure that of the
- * page, the poll and the code form only one makes a session and a code.
+ * The flow's user, their policy and the flow's app as they are now (new
+ * references) for a step after the password, which took time: the user
+ * still there, the same one, their password not changed since it was
+ * checked, still allowed the app. 0, or -1 with the page in resp.
  */
-static void complete(af_server *srv, af_req *req, af_resp *resp,
-		     const json_t *authz, const char *factor)
+static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
+			 const char *flow, const json_t *authz, json_t **user,
+			 json_t **policy, json_t **app)
 {
-	const char *flow = af_req_param(req, "flow");
-	json_t *user = NULL, *policy = NULL, *app = NULL;
-	char known[AF_KNOWN_ID_BUF];
 	af_dir_status st;
-	af_session s;
 	int rc;
 
+	*user = *policy = *app = NULL;
 	/* Refused once, refused for good: a later change admits no one. */
 	if (json_is_true(json_object_get(json_object_get(authz, "mfa"),
 					 "refused"))) {
 		not_completed(resp, flow, authz, "This sign-in was refused.",
 			      "Sign in again, or contact your administrator.");
-		return;
+		return -1;
 	}
-	/*
-	 * The second step took time: the user (still there, the same one),
-	 * their policy and the app are looked at again, as they are now.
-	 */
-	st = af_dir_user_get(srv->dir, mfa_str(authz, "user"), &user);
+	st = af_dir_user_get(srv->dir, mfa_str(authz, "user"), user);
 	if (st != AF_DIR_OK && st != AF_DIR_NOT_FOUND) {
-		json_decref(user);
+		json_decref(*user);
+		*user = NULL;
 		af_page_unavailable(resp);
-		return;
+		return -1;
 	}
-	if (user != NULL &&
+	if (*user != NULL &&
 	    !json_equal(
-		    json_object_get(user, "sub"),
+		    json_object_get(*user, "sub"),
 		    json_object_get(json_object_get(authz, "mfa"), "sub"))) {
-		json_decref(user);
-		user = NULL;
+		json_decref(*user);
+		*user = NULL;
 	}
 	/*
 	 * Nor may a password checked before it was changed (or before the
-	 * user's sessions were ended) finish a sign-in now. (A user disabled
-	 * meanwhile is told so below.)
+	 * user's sessions were ended) go on now. (A user disabled meanwhile
+	 * is told so below.)
 	 */
-	if (user != NULL && json_is_true(json_object_get(user, "enabled")) &&
-	    af_dir_user_gen(user) != mfa_gen(authz)) {
-		json_decref(user);
+	if (*user != NULL && json_is_true(json_object_get(*user, "enabled")) &&
+	    af_dir_user_gen(*user) != mfa_gen(authz)) {
+		json_decref(*user);
+		*user = NULL;
 		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
 		af_event_login(srv->log, LOG_LEVEL_INFO, req,
 			       mfa_str(authz, "user"), "ended", NULL);
@@ -236,18 +235,39 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 			      "password was changed, or your sessions were "
 			      "ended.",
 			      "Sign in again.");
-		return;
+		return -1;
 	}
-	rc = af_login_allowed(srv, req, resp, flow, authz, user, &policy, &app);
+	rc = af_login_allowed(srv, req, resp, flow, authz, *user, policy, app);
+	if (rc == 0)
+		return 0;
+	/* A store that failed refused nothing: the page may retry. */
+	if (rc == -1)
+		mark_refused(srv, flow, authz);
+	json_decref(*user);
+	json_decref(*policy);
+	json_decref(*app);
+	*user = *policy = *app = NULL;
+	return -1;
+}
+
+/*
+ * Finishes the sign-in once: af_flow_claim_page() makes sure that of the
+ * page, the poll and the code form only one makes a session and a code.
+ */
+static void complete(af_server *srv, af_req *req, af_resp *resp,
+		     const json_t *authz, const char *factor)
+{
+	const char *flow = af_req_param(req, "flow");
+	json_t *user, *policy, *app;
+	char known[AF_KNOWN_ID_BUF];
+	af_session s;
+
+	if (still_allowed(srv, req, resp, flow, authz, &user, &policy, &app) !=
+	    0)
+		return;
 	json_decref(user);
 	json_decref(policy);
 	json_decref(app);
-	if (rc != 0) {
-		/* A store that failed refused nothing: the page may retry. */
-		if (rc == -1)
-			mark_refused(srv, flow, authz);
-		return;
-	}
 	if (af_flow_claim_page(srv, flow, resp) != 0)
 		return;
 	memset(&s, 0, sizeof(s));
@@ -532,15 +552,17 @@ static void outcome_page(af_server *srv, af_resp *resp, const char *flow,
 /*
  * Why the page offers only the token code (the flow's notice), in words
  * (WORDS_MAX); NULL when it has no notice. A pause or limit says when it
- * ends, as a duration, and that the service desk can lift it.
+ * ends, as a duration, and that the service desk can lift it; *over is
+ * set once it has ended, when the page may send a request after all.
  */
 static const char *notice_words(af_server *srv, const json_t *authz,
-				char *words)
+				char *words, int *over)
 {
 	const char *notice = mfa_str(authz, "notice");
 	int64_t paused, limited;
 	char when[40];
 
+	*over = 0;
 	if (notice == NULL)
 		return NULL;
 	if (strcmp(notice, "legacy") == 0)
@@ -564,11 +586,12 @@ static const char *notice_words(af_server *srv, const json_t *authz,
 			 "app. Your service desk can lift the pause sooner.",
 			 when);
 	} else if (strcmp(notice, "paused") == 0) {
+		*over = 1;
 		snprintf(words, WORDS_MAX,
 			 "Sign-in requests to your phone were paused after a "
-			 "report; the pause is over now. Type the six-digit "
-			 "code from your app, or sign in again to get a "
-			 "request on your phone.");
+			 "report; the pause is over now. Send a request to "
+			 "your phone, or type the six-digit code from your "
+			 "app.");
 	} else if (strcmp(notice, "limit") == 0 && limited > 0) {
 		about(limited, when, sizeof(when));
 		snprintf(words, WORDS_MAX,
@@ -578,10 +601,12 @@ static const char *notice_words(af_server *srv, const json_t *authz,
 			 "lift the limit sooner.",
 			 when);
 	} else if (strcmp(notice, "limit") == 0) {
+		*over = 1;
 		snprintf(words, WORDS_MAX,
 			 "Too many sign-in requests were sent to your phone a "
-			 "moment ago. Type the six-digit code from your app, "
-			 "or sign in again to get a request on your phone.");
+			 "moment ago; more can be sent now. Send a request to "
+			 "your phone, or type the six-digit code from your "
+			 "app.");
 	} else {
 		return NULL;
 	}
@@ -596,15 +621,25 @@ typedef struct code_field {
 	int focus;   /* the field takes the focus when the page loads */
 } code_field;
 
-static void code_form(af_buf *b, const char *flow, const char *csrf,
-		      const code_field *f)
+/* A form of this sign-in that posts to action, with its hidden fields. */
+static void form_open(af_buf *b, const char *action, const char *flow,
+		      const char *csrf)
 {
-	af_buf_puts(b, "<form method=\"post\" action=\"/login/mfa/code\">"
-		       "<input type=\"hidden\" name=\"flow\" value=\"");
+	af_buf_printf(b,
+		      "<form method=\"post\" action=\"%s\"><input "
+		      "type=\"hidden\" name=\"flow\" value=\"",
+		      action);
 	af_buf_html(b, flow);
 	af_buf_puts(b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
 	af_buf_html(b, csrf);
-	af_buf_puts(b, "\"><label for=\"code\">Six-digit token code</label>"
+	af_buf_puts(b, "\">");
+}
+
+static void code_form(af_buf *b, const char *flow, const char *csrf,
+		      const code_field *f)
+{
+	form_open(b, "/login/mfa/code", flow, csrf);
+	af_buf_puts(b, "<label for=\"code\">Six-digit token code</label>"
 		       "<input type=\"text\" id=\"code\" name=\"code\" "
 		       "inputmode=\"numeric\" pattern=\" *([0-9] *){6}\" "
 		       "title=\"Six digits; spaces do not matter\" "
@@ -626,13 +661,17 @@ static void code_form(af_buf *b, const char *flow, const char *csrf,
 
 static void cancel_form(af_buf *b, const char *flow, const char *csrf)
 {
-	af_buf_puts(b, "<form method=\"post\" action=\"/login/mfa/cancel\">"
-		       "<input type=\"hidden\" name=\"flow\" value=\"");
-	af_buf_html(b, flow);
-	af_buf_puts(b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
-	af_buf_html(b, csrf);
-	af_buf_puts(b, "\"><button type=\"submit\" class=\"secondary\">"
+	form_open(b, "/login/mfa/cancel", flow, csrf);
+	af_buf_puts(b, "<button type=\"submit\" class=\"secondary\">"
 		       "Cancel sign-in</button></form>");
+}
+
+/* A request to the phone, for a sign-in whose last one got no answer. */
+static void ask_form(af_buf *b, const char *flow, const char *csrf,
+		     const char *label)
+{
+	form_open(b, "/login/mfa/push", flow, csrf);
+	af_buf_printf(b, "<button type=\"submit\">%s</button></form>", label);
 }
 
 /*
@@ -680,13 +719,19 @@ static void push_part(af_buf *b, const char *flow, const json_t *txn)
 		      (long long)left);
 }
 
+/*
+ * The MFA page: the push part while txn (NULL: none) is pending, and the
+ * token-code form. again: the flow's request ended unanswered, and the
+ * page offers another and a fresh start.
+ */
 static void show_page(af_server *srv, af_resp *resp, unsigned status,
 		      const char *flow, const json_t *authz, const json_t *txn,
 		      const char *message, int again)
 {
 	const char *csrf = json_string_value(json_object_get(authz, "csrf"));
 	char words[WORDS_MAX];
-	const char *notice = notice_words(srv, authz, words);
+	int over;
+	const char *notice = notice_words(srv, authz, words, &over);
 	/* A problem shown on the page is the first word of its title. */
 	int error = message != NULL && status >= 400;
 	code_field f = {
@@ -734,6 +779,10 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 		af_buf_html(&b, message);
 		af_buf_puts(&b, "</p>");
 	}
+	if (again || over)
+		ask_form(&b, flow, csrf != NULL ? csrf : "",
+			 again ? "Send another request"
+			       : "Send a request to my phone");
 	code_form(&b, flow, csrf != NULL ? csrf : "", &f);
 	if (again)
 		again_link(&b, flow);
@@ -780,6 +829,17 @@ static int user_refused(af_server *srv, const char *flow, const json_t *authz,
 	return 1;
 }
 
+/* The MFA page of flow (malloc'd), or NULL when out of memory. */
+static char *page_url(const char *flow)
+{
+	af_buf b;
+
+	af_buf_init(&b, 256);
+	af_buf_puts(&b, "/login/mfa?flow=");
+	af_buf_urlenc(&b, flow);
+	return af_buf_take(&b, NULL);
+}
+
 void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
@@ -799,13 +859,12 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 	if (state != NULL && strcmp(state, "approved") == 0)
 		complete(srv, req, resp, authz, "swk");
 	else if (state != NULL && strcmp(state, "expired") == 0)
-		/* Nobody answered the push: the token code still may. */
-		show_page(
-			srv, resp, 200, flow, authz, NULL,
-			"Nobody answered on the phone within 30 seconds. Type "
-			"a token code from your app instead, or start "
-			"again.",
-			1);
+		/* Nobody answered the push: another may be, or a code. */
+		show_page(srv, resp, 200, flow, authz, NULL,
+			  "Nobody answered on the phone within 30 seconds. "
+			  "Send another request to your phone, or type a "
+			  "token code from your app instead.",
+			  1);
 	else if (state != NULL && strcmp(state, "pending") != 0)
 		outcome_page(srv, resp, flow, authz, state, txn);
 	else if (txn != NULL || !user_refused(srv, flow, authz, resp))
@@ -855,13 +914,8 @@ void af_h_mfa_status(af_server *srv, af_req *req, af_resp *resp)
 		else
 			json_object_set_new(o, "number", json_null());
 		if (state != NULL && strcmp(state, "approved") == 0) {
-			af_buf b;
-			char *next;
+			char *next = page_url(flow);
 
-			af_buf_init(&b, 256);
-			af_buf_puts(&b, "/login/mfa?flow=");
-			af_buf_urlenc(&b, flow);
-			next = af_buf_take(&b, NULL);
 			if (next != NULL)
 				json_object_set_new(o, "next",
 						    json_string(next));
@@ -1014,7 +1068,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	uint32_t wait_s = 0;
 	af_dir_status dst;
 	af_mfa_status st;
-	int failed = 0, turn = 0;
+	int failed = 0, turn = 0, unanswered;
 
 	if (req->form == NULL || csrf == NULL) {
 		af_page_flow_expired(resp);
@@ -1036,6 +1090,8 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		outcome_page(srv, resp, flow, authz, state, txn);
 		goto out;
 	}
+	/* A request nobody answered can still be sent again. */
+	unanswered = state != NULL && strcmp(state, "expired") == 0;
 	if (state != NULL && strcmp(state, "pending") != 0) {
 		json_decref(txn);
 		txn = NULL;
@@ -1059,7 +1115,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		show_page(srv, resp, 429, flow, authz, txn,
 			  "Another sign-in as this user is being checked. "
 			  "Try again in a moment.",
-			  0);
+			  unanswered);
 		goto out;
 	}
 	if (dst == AF_DIR_OK)
@@ -1084,7 +1140,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		af_event_login(srv->log, LOG_LEVEL_INFO, req, user, "throttled",
 			       "step=code wait_s=%u", (unsigned)wait_s);
 		af_page_throttled(resp, wait_s, msg, sizeof(msg));
-		show_page(srv, resp, 429, flow, authz, txn, msg, 0);
+		show_page(srv, resp, 429, flow, authz, txn, msg, unanswered);
 		goto out;
 	}
 	/* Count the try before checking, so parallel posts cannot exceed. */
@@ -1130,7 +1186,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		  st == AF_MFA_REPLAY ? "That code was already used. Wait for "
 					"the next one."
 				      : "That code is not right.",
-		  0);
+		  unanswered);
 out:
 	if (turn)
 		af_throttle_end(srv->dir, turn_of, known);
@@ -1527,4 +1583,60 @@ void af_h_enroll_post(af_server *srv, af_req *req, af_resp *resp)
 	if (enroll_why(srv, resp, &s, &why) != 0)
 		return;
 	af_mfa_enroll_page(srv, req, resp, s.username, 1, why);
+}
+
+/*
+ * Another request to the phone, without the password again, for a sign-in
+ * whose request expired unanswered or that got none (pushes paused or
+ * over the limit, no phone that could take one): the phone step is asked
+ * again with the user, their devices and the workflow as they are now.
+ * A request still pending or approved stands (the browser goes back to
+ * the page, and no second push goes out); one denied, reported or failed
+ * ends the sign-in, as the code form finds it.
+ */
+void af_h_mfa_push(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *flow = af_req_param(req, "flow");
+	const char *csrf = af_req_param(req, "csrf");
+	json_t *authz, *txn = NULL, *user = NULL, *policy = NULL, *app = NULL;
+	const char *state;
+	char *url;
+	int failed = 0;
+
+	if (req->form == NULL || csrf == NULL) {
+		af_page_flow_expired(resp);
+		return;
+	}
+	authz = load(srv, req, resp, csrf, 0);
+	if (authz == NULL)
+		return;
+	txn = flow_txn(srv, authz, &failed);
+	if (failed) {
+		af_page_unavailable(resp);
+		goto out;
+	}
+	state = json_string_value(json_object_get(txn, "state"));
+	if (state_ends_flow(state)) {
+		reset_flow(srv, flow, authz);
+		outcome_page(srv, resp, flow, authz, state, txn);
+		goto out;
+	}
+	if (state != NULL && strcmp(state, "expired") != 0) {
+		url = page_url(flow);
+		if (url == NULL)
+			af_page_unavailable(resp);
+		else
+			af_resp_redirect(resp, 303, url);
+		free(url);
+		goto out;
+	}
+	if (still_allowed(srv, req, resp, flow, authz, &user, &policy, &app) ==
+	    0)
+		af_mfa_ask_again(srv, req, resp, flow, authz, user, app);
+out:
+	json_decref(user);
+	json_decref(policy);
+	json_decref(app);
+	json_decref(txn);
+	json_decref(authz);
 }

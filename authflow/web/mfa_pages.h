@@ -8,6 +8,8 @@
  *   GET  /login/mfa/status?flow=ID  JSON {state, number, expires_in, next}
  *   POST /login/mfa/code            flow, csrf, code
  *   POST /login/mfa/cancel          flow, csrf
+ *   POST /login/mfa/push            flow, csrf: another request to the
+ *                                   phone after one nobody answered
  *   GET  /enroll                    a signed-in user's button for an
  *                                   enrollment code; makes none itself
  *   POST /enroll                    csrf: the code and its QR
@@ -33,6 +35,7 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp);
 void af_h_mfa_status(af_server *srv, af_req *req, af_resp *resp);
 void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp);
 void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp);
+void af_h_mfa_push(af_server *srv, af_req *req, af_resp *resp);
 void af_h_enroll(af_server *srv, af_req *req, af_resp *resp);
 void af_h_enroll_post(af_server *srv, af_req *req, af_resp *resp);
 

@@ -1072,25 +1072,117 @@ describe(`push MFA (${STORE} store)`, () => {
     }
   });
 
-  test('a transaction expires after 30 seconds', { timeout: 90000 }, async () => {
+  // The flow's "send another request" form: { fields, status } of its post.
+  async function askAgain(m, page) {
+    assert.match(page.text, /<form method="post" action="\/login\/mfa\/push">/);
+    const form = page.text.match(/<form method="post" action="\/login\/mfa\/push">(.*?)<\/form>/s)[1];
+    return m.browser.post(`${server.issuer}/login/mfa/push`, hiddenFields(form));
+  }
+
+  test('a transaction expires after 30 seconds; another request, or the token code, still finishes', { timeout: 90000 }, async () => {
+    // Two sign-ins wait out one 30 s: one asks the phone again, the
+    // other, over the push limit by then (3 per 5 minutes), types a code.
     const s = await mfaUser('tess');
-    const m = await toMfa(s);
-    const number = pageNumber(m.page.text);
-    const [txn] = await pendingTxn(s);
+    const a = await toMfa(s);
+    const b = await toMfa(s, new Browser());
+    const numberA = pageNumber(a.page.text);
+    const txnA = (await idsim(server, s.phone, ['pending'])).stdout.split('\n').find((l) => l.length > 0).split(' ')[0];
     await sleep(31000);
-    const r = await idsim(server, s.phone, ['approve', txn, '--number', number]);
-    assert.equal(r.code, 1);
-    const page = await m.browser.get(m.mfaUrl);
-    assert.match(page.text, /within 30 seconds/);
-    assert.match(page.text, /<a href="\/login\?flow=[^"]+">Start again<\/a>/);
-    // The token code still finishes the sign-in: its form stays.
-    const f = hiddenFields(page.text);
-    assert.ok(f.flow && f.csrf, 'the token-code form');
-    assert.doesNotMatch(page.text, /http-equiv="refresh"/, 'nothing wipes a code being typed');
-    const code = (await idsim(server, s.phone, ['code'])).stdout;
-    const done = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code });
+    const late = await idsim(server, s.phone, ['approve', txnA, '--number', numberA]);
+    assert.equal(late.code, 1);
+    assert.equal((await idsim(server, s.phone, ['pending'])).stdout, '', 'nothing is pending');
+    const pageB = await b.browser.get(b.mfaUrl);
+    assert.match(pageB.text, /within 30 seconds/);
+    assert.match(pageB.text, /<button type="submit">Send another request<\/button>/);
+    assert.match(pageB.text, /<a href="\/login\?flow=[^"]+">Start again<\/a>/);
+    assert.doesNotMatch(pageB.text, /http-equiv="refresh"/, 'nothing wipes a code being typed');
+    // Another request: a new transaction with a new number, no password.
+    const again = await askAgain(b, pageB);
+    assert.equal(again.status, 303, again.text);
+    assert.equal(new URL(again.location, server.issuer).href, b.mfaUrl);
+    const shown = await b.browser.get(b.mfaUrl);
+    const number = pageNumber(shown.text);
+    assert.match(number ?? '', /^[1-9][0-9]$/, shown.text);
+    const [txn] = await pendingTxn(s);
+    assert.notEqual(txn, txnA);
+    // A second click while it is pending sends no second request.
+    const twice = await askAgain(b, pageB);
+    assert.equal(twice.status, 303);
+    await pendingTxn(s);
+    assert.equal(pageNumber((await b.browser.get(b.mfaUrl)).text), number);
+    assert.equal((await idsim(server, s.phone, ['approve', txn, '--number', number])).stdout, 'approved');
+    const tokens = await finish(s, b);
+    assert.deepEqual(tokens.claims().amr, ['pwd', 'swk', 'mfa']);
+    // The other sign-in's request would be the fourth in 5 minutes: none
+    // is sent, the page says why, and the token code finishes.
+    const pageA = await a.browser.get(a.mfaUrl);
+    const limited = await askAgain(a, pageA);
+    assert.equal(limited.status, 303, limited.text);
+    const code = await a.browser.get(a.mfaUrl);
+    assert.equal(pageNumber(code.text), null);
+    assert.match(code.text, /Too many sign-in requests were sent to your phone\. More can be sent in about \d+ minutes?/);
+    assert.doesNotMatch(code.text, /action="\/login\/mfa\/push"/, 'no request can go yet');
+    assert.equal((await idsim(server, s.phone, ['pending'])).stdout, '');
+    const f = hiddenFields(code.text);
+    const done = await a.browser.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code: (await idsim(server, s.phone, ['code'])).stdout });
     assert.equal(done.status, 302, done.text);
     assert.equal(new URL(done.location).origin, 'http://127.0.0.1:9000');
+    assert.equal((await server.admin('POST', '/users/tess/unlock')).status, 200);
+  });
+
+  test('another request: none for an answered request, a forged form or a user disabled meanwhile; one once a pause is lifted', async () => {
+    const s = await mfaUser('rosalind');
+    let m = await toMfa(s);
+    let [txn] = await pendingTxn(s);
+    const flow = new URL(m.mfaUrl).searchParams.get('flow');
+    const fields = hiddenFields(m.page.text);
+    // Without the flow's csrf token: refused, nothing sent.
+    const forged = await m.browser.post(`${server.issuer}/login/mfa/push`, { flow });
+    assert.equal(forged.status, 400, forged.text);
+    const wrong = await m.browser.post(`${server.issuer}/login/mfa/push`, { flow, csrf: 'x'.repeat(32) });
+    assert.notEqual(wrong.status, 303);
+    // Another browser, even with the form's fields, is not this flow's.
+    const other = await new Browser().post(`${server.issuer}/login/mfa/push`, fields);
+    assert.notEqual(other.status, 303);
+    assert.equal((await pendingTxn(s))[0], txn, 'still the one request');
+    // Denied: the sign-in ends; asking again sends nothing.
+    assert.equal((await idsim(server, s.phone, ['deny', txn])).stdout, 'denied');
+    const denied = await m.browser.post(`${server.issuer}/login/mfa/push`, fields);
+    assert.equal(denied.status, 200);
+    assert.match(denied.text, /<title>Denied on your phone: Sign-in not completed<\/title>/);
+    assert.equal((await idsim(server, s.phone, ['pending'])).stdout, '');
+    // Reported: pushes pause; the next sign-in gets none and no button.
+    m = await toMfa(s);
+    [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['deny', txn, '--report'])).stdout, 'reported');
+    m = await toMfa(s);
+    assert.equal(pageNumber(m.page.text), null);
+    assert.doesNotMatch(m.page.text, /action="\/login\/mfa\/push"/);
+    // Lifted: the page offers a request, which goes without the password.
+    assert.equal((await server.admin('POST', '/users/rosalind/unlock')).status, 200);
+    const lifted = await m.browser.get(m.mfaUrl);
+    assert.match(lifted.text, /the pause is over now/);
+    assert.match(lifted.text, /<button type="submit">Send a request to my phone<\/button>/);
+    const sent = await askAgain(m, lifted);
+    assert.equal(sent.status, 303, sent.text);
+    const number = pageNumber((await m.browser.get(m.mfaUrl)).text);
+    assert.ok(number, 'the number of the new request');
+    [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['approve', txn, '--number', number])).stdout, 'approved');
+    assert.deepEqual((await finish(s, m)).claims().amr, ['pwd', 'swk', 'mfa']);
+    // A user disabled while the pause held gets no request once it is
+    // lifted: the sign-in ends.
+    m = await toMfa(s);
+    [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['deny', txn, '--report'])).stdout, 'reported');
+    m = await toMfa(s);
+    assert.equal((await server.admin('POST', '/users/rosalind/unlock')).status, 200);
+    const before = await m.browser.get(m.mfaUrl);
+    assert.equal((await server.admin('PATCH', '/users/rosalind', { enabled: false })).status, 200);
+    const off = await askAgain(m, before);
+    assert.equal(off.status, 403, off.text);
+    assert.match(off.text, /Your account cannot sign in at the moment/);
+    assert.equal((await idsim(server, s.phone, ['pending'])).stdout, '');
   });
 
   test('user show has the push pause and limit, and unlock lifts them', async () => {
