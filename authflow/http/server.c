@@ -33,9 +33,13 @@
 #define DEFAULT_CSP AF_CSP_HEAD AF_CSP_TAIL
 
 #define URI_MAX	     8192
-/* Bytes of a request's header fields, names and values with ": " and
- * CRLF, past which it is answered 431. */
-#define HEADERS_MAX  65536
+/*
+ * Bytes of a request's header fields, names and values with ": " and
+ * CRLF, past which it is answered 431: what nginx lets through by default
+ * (four buffers of 8 KiB), and far more than a browser sends a sign-in
+ * server.
+ */
+#define HEADERS_MAX  32768
 /*
  * libmicrohttpd's memory per connection: the request line, header fields
  * up to HEADERS_MAX and a record of each (one filled to the brim is
@@ -44,7 +48,7 @@
  * size is paid in time on each request and in resident memory on each
  * idle connection: it holds no query parameters (see uri_cb()).
  */
-#define CONN_POOL    ((size_t)128 * 1024)
+#define CONN_POOL    ((size_t)64 * 1024)
 /* Bytes of a request's path in its access log line. */
 #define LOG_PATH_MAX 512
 
