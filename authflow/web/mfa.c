@@ -1053,43 +1053,63 @@ static const char *code_digits(const char *typed, char *out, size_t cap)
 	return out;
 }
 
-void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
+/*
+ * The flow of a form posted from the MFA page, and its transaction (new
+ * references, NULL when none; the caller releases both): 0, or -1 with
+ * the answer written: a form without its flow's token, a store failure,
+ * or a request that failed, was denied or reported, which ends the
+ * sign-in.
+ */
+static int posted(af_server *srv, af_req *req, af_resp *resp, json_t **authz,
+		  json_t **txn)
 {
 	const char *flow = af_req_param(req, "flow");
 	const char *csrf = af_req_param(req, "csrf");
+	const char *state;
+	int failed = 0;
+
+	*authz = *txn = NULL;
+	if (req->form == NULL || csrf == NULL) {
+		af_page_flow_expired(resp);
+		return -1;
+	}
+	*authz = load(srv, req, resp, csrf, 0);
+	if (*authz == NULL)
+		return -1;
+	*txn = flow_txn(srv, *authz, &failed);
+	if (failed) {
+		af_page_unavailable(resp);
+		return -1;
+	}
+	state = json_string_value(json_object_get(*txn, "state"));
+	if (state_ends_flow(state)) {
+		reset_flow(srv, flow, *authz);
+		outcome_page(srv, resp, flow, *authz, state, *txn);
+		return -1;
+	}
+	return 0;
+}
+
+void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *flow = af_req_param(req, "flow");
 	char typed[16];
 	const char *code =
 		code_digits(af_req_param(req, "code"), typed, sizeof(typed));
 	char device[AF_MFA_ID_BUF], msg[160], turn_of[AF_DIR_USERNAME_MAX + 1];
 	char known[AF_KNOWN_ID_BUF] = "";
-	json_t *authz, *txn = NULL;
+	json_t *authz, *txn;
 	const char *user, *state;
 	int64_t tries = 0;
 	uint32_t wait_s = 0;
 	af_dir_status dst;
 	af_mfa_status st;
-	int failed = 0, turn = 0, unanswered;
+	int turn = 0, unanswered;
 
-	if (req->form == NULL || csrf == NULL) {
-		af_page_flow_expired(resp);
-		return;
-	}
-	authz = load(srv, req, resp, csrf, 0);
-	if (authz == NULL)
-		return;
+	if (posted(srv, req, resp, &authz, &txn) != 0)
+		goto out;
 	user = mfa_str(authz, "user");
-	txn = flow_txn(srv, authz, &failed);
-	if (failed) {
-		af_page_unavailable(resp);
-		goto out;
-	}
-	/* A push that failed, was denied or reported ends this sign-in. */
 	state = json_string_value(json_object_get(txn, "state"));
-	if (state_ends_flow(state)) {
-		reset_flow(srv, flow, authz);
-		outcome_page(srv, resp, flow, authz, state, txn);
-		goto out;
-	}
 	/* A request nobody answered can still be sent again. */
 	unanswered = state != NULL && strcmp(state, "expired") == 0;
 	if (state != NULL && strcmp(state, "pending") != 0) {
@@ -1597,30 +1617,13 @@ void af_h_enroll_post(af_server *srv, af_req *req, af_resp *resp)
 void af_h_mfa_push(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
-	const char *csrf = af_req_param(req, "csrf");
-	json_t *authz, *txn = NULL, *user = NULL, *policy = NULL, *app = NULL;
+	json_t *authz, *txn, *user = NULL, *policy = NULL, *app = NULL;
 	const char *state;
 	char *url;
-	int failed = 0;
 
-	if (req->form == NULL || csrf == NULL) {
-		af_page_flow_expired(resp);
-		return;
-	}
-	authz = load(srv, req, resp, csrf, 0);
-	if (authz == NULL)
-		return;
-	txn = flow_txn(srv, authz, &failed);
-	if (failed) {
-		af_page_unavailable(resp);
+	if (posted(srv, req, resp, &authz, &txn) != 0)
 		goto out;
-	}
 	state = json_string_value(json_object_get(txn, "state"));
-	if (state_ends_flow(state)) {
-		reset_flow(srv, flow, authz);
-		outcome_page(srv, resp, flow, authz, state, txn);
-		goto out;
-	}
 	if (state != NULL && strcmp(state, "expired") != 0) {
 		url = page_url(flow);
 		if (url == NULL)
