@@ -1663,18 +1663,58 @@ static long ring_json_find(const json_t *ringj, const char *kid)
 }
 
 /*
+ * A successor that never signed leaves the ring (entry gone, of the ring
+ * document ringj): when the signing key (signing_kid) was cut short to
+ * hand over to it, by a rotation planned ahead, it gets back the life it
+ * had, from when it began to sign, so that the next successor is
+ * published ahead as usual rather than made in haste when the cut-short
+ * end comes. Sets *until to the end given back, or leaves it 0.
+ */
+static jose_status give_back_life(json_t *ringj, const json_t *gone,
+				  const char *signing_kid, int64_t now,
+				  const af_keyring_options *o, int64_t *until)
+{
+	json_t *e;
+	int64_t handover = 0, from = 0, created = 0, expires = 0, full;
+	long at = ring_json_find(ringj, signing_kid);
+
+	*until = 0;
+	if (at < 0 || !entry_time(gone, "signs_from", &handover) ||
+	    handover <= now)
+		return JOSE_OK;
+	e = json_array_get(json_object_get(ringj, "keys"), (size_t)at);
+	if (!entry_time(e, "created_at", &created) ||
+	    !entry_time(e, "expires_at", &expires))
+		return JOSE_ERR_STORE;
+	if (!entry_time(e, "signs_from", &from))
+		from = created;
+	full = from + (int64_t)o->lifetime_days * SECONDS_PER_DAY;
+	if (expires != handover || full <= expires)
+		return JOSE_OK;
+	if (set_time(e, "expires_at", full) != 0 ||
+	    set_time(e, "retire_after",
+		     full + (int64_t)o->max_token_lifetime_s) != 0)
+		return JOSE_ERR_NOMEM;
+	*until = full;
+	return JOSE_OK;
+}
+
+/*
  * One read-modify-write of a retirement: as ring_update_once(), *done set
- * once the ring in memory is the one stored without kid.
+ * once the ring in memory is the one stored without kid; *until as
+ * give_back_life() sets it.
  */
 static jose_status retire_once(af_keyring *kr, const char *kid, bool *done,
-			       char *why, size_t whylen)
+			       int64_t *until, char *why, size_t whylen)
 {
 	store_value raw = {0};
 	struct ring loaded = {0};
 	const struct ring_key *signing;
-	json_t *ringj = NULL;
+	char signing_kid[JOSE_KID_MAX + 1] = "";
+	json_t *ringj = NULL, *gone;
 	bool found = false;
 	jose_status st;
+	int64_t now = af_now();
 	long at;
 
 	*done = false;
@@ -1686,20 +1726,24 @@ static jose_status retire_once(af_keyring *kr, const char *kid, bool *done,
 	if (st != JOSE_OK)
 		goto out;
 	/* Signing never stops: the key that signs now is rotated out first. */
-	signing = ring_signing(&loaded, af_now());
+	signing = ring_signing(&loaded, now);
 	if (signing != NULL && strcmp(signing->kid, kid) == 0) {
 		st = JOSE_ERR_ARG;
 		goto out;
 	}
+	if (signing != NULL)
+		memcpy(signing_kid, signing->kid, sizeof(signing_kid));
 	ring_clear(&loaded);
 	at = ring_json_find(ringj, kid);
 	if (at < 0) {
 		st = JOSE_ERR_UNKNOWN_KID;
 		goto out;
 	}
-	jwk_json_wipe(json_object_get(
-		json_array_get(json_object_get(ringj, "keys"), (size_t)at),
-		"jwk"));
+	gone = json_array_get(json_object_get(ringj, "keys"), (size_t)at);
+	st = give_back_life(ringj, gone, signing_kid, now, &kr->opts, until);
+	if (st != JOSE_OK)
+		goto out;
+	jwk_json_wipe(json_object_get(gone, "jwk"));
 	if (json_array_remove(json_object_get(ringj, "keys"), (size_t)at) !=
 	    0) {
 		st = JOSE_ERR_NOMEM;
@@ -1715,9 +1759,10 @@ out:
 
 jose_status af_keyring_retire(af_keyring *kr, const char *kid)
 {
-	char why[WHY_MAX] = "";
+	char why[WHY_MAX] = "", when[32];
 	jose_status st = JOSE_OK;
 	bool done = false;
+	int64_t until = 0;
 	int attempt;
 
 	if (kr == NULL || kid == NULL)
@@ -1725,7 +1770,7 @@ jose_status af_keyring_retire(af_keyring *kr, const char *kid)
 	if (kid[0] == '\0' || strlen(kid) > JOSE_KID_MAX)
 		return JOSE_ERR_UNKNOWN_KID;
 	for (attempt = 0; attempt < RING_UPDATE_TRIES && !done; attempt++) {
-		st = retire_once(kr, kid, &done, why, sizeof(why));
+		st = retire_once(kr, kid, &done, &until, why, sizeof(why));
 		if (st != JOSE_OK)
 			break;
 	}
@@ -1740,6 +1785,14 @@ jose_status af_keyring_retire(af_keyring *kr, const char *kid)
 		       "retired key %s: it left /jwks, and tokens it signed no "
 		       "longer verify",
 		       kid);
+	if (st == JOSE_OK && until > 0) {
+		af_time_iso8601(until, when, sizeof(when));
+		notice(kr, 1,
+		       "the rotation planned to key %s is off: the signing key "
+		       "signs until %s again, and its successor is published "
+		       "ahead as usual",
+		       kid, when);
+	}
 	return st;
 }
 

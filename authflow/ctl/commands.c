@@ -277,40 +277,54 @@ static int print_audit(json_t *answer)
 	return rc;
 }
 
+/* Key kid's member of af_keyring_status(), or NULL. */
+static const json_t *key_member(const json_t *st, const char *kid,
+				const char *member)
+{
+	const json_t *k;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "keys"), i, k)
+	{
+		const char *has = json_string_value(json_object_get(k, "kid"));
+
+		if (kid != NULL && has != NULL && strcmp(has, kid) == 0)
+			return json_object_get(k, member);
+	}
+	return NULL;
+}
+
 /*
  * The signing key of af_keyring_status(): kid, expiry, the published
- * successor and when it signs, days until signing runs out, from how many
- * days before the alert runs, and the alert when it does.
+ * successor, when it signs and when it expires, days until signing runs
+ * out (the successor's end, when one is published), from how many days
+ * before the alert runs, and the alert when it does.
  */
 static int print_key_status(const json_t *st)
 {
 	const char *kid = json_string_value(json_object_get(st, "signing_kid"));
-	const json_t *keys = json_object_get(st, "keys"), *k, *exp = NULL;
+	const char *next = json_string_value(json_object_get(st, "next_kid"));
 	const json_t *days = json_object_get(st, "expires_in_days");
 	char when[AF_CTL_TIME_BUF];
 	json_int_t n = json_integer_value(days);
-	size_t i;
 	int rc;
 
 	if (!json_is_object(st) || !json_is_integer(days))
 		return af_ctl_bad_answer();
-	for (i = 0; kid != NULL && i < json_array_size(keys); i++) {
-		k = json_array_get(keys, i);
-		if (json_is_true(json_object_get(k, "signing")))
-			exp = json_object_get(k, "expires_at");
-	}
-	af_ctl_time(exp, when, sizeof(when));
+	af_ctl_time(key_member(st, kid, "expires_at"), when, sizeof(when));
 	rc = af_ctl_put_line("", "signing_kid", kid != NULL ? kid : "none");
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_put_line("", "expires_at", when);
-	if (rc == AF_CTL_EXIT_OK &&
-	    json_is_string(json_object_get(st, "next_kid"))) {
-		rc = af_ctl_put_value("", "next_kid",
-				      json_object_get(st, "next_kid"));
+	if (rc == AF_CTL_EXIT_OK && next != NULL) {
+		rc = af_ctl_put_line("", "next_kid", next);
 		af_ctl_time(json_object_get(st, "next_signs_from"), when,
 			    sizeof(when));
 		if (rc == AF_CTL_EXIT_OK)
 			rc = af_ctl_put_line("", "next_signs_from", when);
+		af_ctl_time(key_member(st, next, "expires_at"), when,
+			    sizeof(when));
+		if (rc == AF_CTL_EXIT_OK)
+			rc = af_ctl_put_line("", "next_expires_at", when);
 	}
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_put_value("", "days_left", days);
@@ -325,8 +339,10 @@ static int print_key_status(const json_t *st)
 		printf("ALERT: there is no current signing key\n");
 	else if (n < 0)
 		printf("ALERT: the signing key expired %" JSON_INTEGER_FORMAT
-		       " days ago\n",
-		       -n);
+		       " day%s ago\n",
+		       -n, n == -1 ? "" : "s");
+	else if (n <= 1)
+		printf("ALERT: the signing key expires within a day\n");
 	else
 		printf("ALERT: the signing key expires in %" JSON_INTEGER_FORMAT
 		       " days\n",

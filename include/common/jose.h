@@ -207,7 +207,10 @@ jose_status af_keyring_rotate_at(af_keyring *kr, int64_t delay_s,
  * have leaked: rotate first, so that the key stops signing, then retire
  * it. The key that signs now is refused, so that signing never stops; a
  * published successor may go (another is published when one is due).
- * The notice callback is told (a warning).
+ * When the signing key was cut short to hand over to that successor (a
+ * rotation planned ahead, af_keyring_rotate_at()), the plan is off: the
+ * signing key gets back its lifetime from when it began to sign. The
+ * notice callback is told (a warning).
  *
  * Returns JOSE_OK, JOSE_ERR_ARG (kid signs now; or kr or kid NULL),
  * JOSE_ERR_UNKNOWN_KID (no such key in the ring), JOSE_ERR_NOMEM,

@@ -1557,6 +1557,45 @@ static void test_keyring_retire_takes_a_key_out_now(void **state)
 
 /* A key's member of the status, by kid. */
 static json_int_t key_time(const json_t *status, const char *kid,
+			   const char *member);
+
+/*
+ * The successor of a rotation planned ahead, retired before it signs:
+ * the plan is off, and the signing key, which was to stop when it
+ * began, signs for its whole lifetime again (so that no key is made in
+ * haste when the cut-short end comes, unknown to relying parties).
+ */
+static void test_keyring_retired_successor_calls_off_the_rotation(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	char kid[JOSE_KID_MAX + 1], next[JOSE_KID_MAX + 1];
+	int64_t full;
+	json_t *s;
+
+	signing_kid(fx->kr, kid);
+	s = af_keyring_status(fx->kr);
+	full = key_time(s, kid, "expires_at");
+	json_decref(s);
+	assert_int_equal(af_keyring_rotate_at(fx->kr, 600, next), JOSE_OK);
+	s = af_keyring_status(fx->kr);
+	assert_true(key_time(s, kid, "expires_at") < full);
+	json_decref(s);
+	assert_int_equal(af_keyring_retire(fx->kr, next), JOSE_OK);
+	s = af_keyring_status(fx->kr);
+	assert_int_equal(key_time(s, kid, "expires_at"), full);
+	assert_int_equal(key_time(s, kid, "retire_after"),
+			 full + (json_int_t)o.max_token_lifetime_s);
+	assert_true(json_is_null(json_object_get(s, "next_kid")));
+	assert_in_range(
+		json_integer_value(json_object_get(s, "expires_in_days")),
+		o.lifetime_days - 1, o.lifetime_days);
+	json_decref(s);
+	/* A plan later than the cut-short end fits again. */
+	assert_int_equal(af_keyring_rotate_at(fx->kr, 900, next), JOSE_OK);
+}
+
+static json_int_t key_time(const json_t *status, const char *kid,
 			   const char *member)
 {
 	const json_t *k;
@@ -2102,6 +2141,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_keyring_retire_takes_a_key_out_now, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_retired_successor_calls_off_the_rotation,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_rotate_ahead_publishes_first, setup,
 			teardown),

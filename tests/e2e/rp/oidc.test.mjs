@@ -2261,6 +2261,22 @@ describe(`authflow signing keys (${STORE} store)`, () => {
       assert.equal((await srv.admin('POST', '/keys/rotate', { after_s: -1 })).status, 400);
       assert.equal((await srv.admin('POST', '/keys/rotate', { after: 60 })).status, 400);
       assert.equal((await jwksKids(srv.issuer)).length, 2, 'nothing changed');
+      // The status tells the two keys' ends apart: days_left counts to
+      // the end of the one lined up to follow.
+      r = ctl(srv, ['keys', 'status']);
+      const ends = (line) => Date.parse(r.stdout.match(new RegExp(`^${line}: (\\S+)$`, 'm'))[1]);
+      assert.ok(Math.abs(ends('expires_at') - (Date.now() + 600000)) < 30000, r.stdout);
+      assert.ok(ends('next_expires_at') > Date.now() + 729 * 86400000, r.stdout);
+      assert.match(r.stdout, /^days_left: 73[01]$/m);
+      // Retiring the key lined up calls the rotation off: the signing key
+      // signs for its whole life again, and no key takes over in haste.
+      r = ctl(srv, ['keys', 'retire', '--', kid]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /^next_kid:/m);
+      assert.ok(ends('expires_at') > Date.now() + 729 * 86400000, r.stdout);
+      assert.deepEqual(await jwksKids(srv.issuer), [oldKid]);
+      assert.match(srv.stderr(), /the rotation planned to key \S+ is off: the signing key signs until \S+ again/);
+      assert.equal(ctl(srv, ['keys', 'rotate', '--after', '1h']).code, 0, 'a later plan fits again');
     } finally {
       await srv.stop();
     }
