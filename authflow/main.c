@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -178,8 +179,34 @@ static int demo_config(const struct args *a, af_config *cfg, char *token,
 	return 0;
 }
 
+/*
+ * The folder of this program, into dir (PATH_MAX), for the demo to name
+ * authflowctl beside it; "" when /proc cannot say.
+ */
+static void own_folder(char *dir)
+{
+	ssize_t n = readlink("/proc/self/exe", dir, PATH_MAX - 1);
+	char *slash;
+
+	dir[n > 0 ? n : 0] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash != NULL)
+		slash[1] = '\0';
+	else
+		dir[0] = '\0';
+}
+
+/*
+ * What the demo offers, with paths that work from any folder: the state
+ * folder and authflowctl as absolute paths (as given, failing that).
+ */
 static void print_demo(const af_server *srv, const char *token)
 {
+	char state[PATH_MAX], bin[PATH_MAX];
+
+	if (realpath(srv->cfg.state_dir, state) == NULL)
+		snprintf(state, sizeof(state), "%s", srv->cfg.state_dir);
+	own_folder(bin);
 	printf("authflow demo is running.\n\n"
 	       "  Open:          %s/demo  (user %s, password %s)\n"
 	       "  Demo phone:    %s/demo/phone  (in another tab: approve "
@@ -192,12 +219,11 @@ static void print_demo(const af_server *srv, const char *token)
 	       "  Admin token:   %s\n"
 	       "  Written to:    %s/demo.json\n\n"
 	       "  Try: AUTHFLOW_URL=%s AUTHFLOW_ADMIN_TOKEN=%s "
-	       "build/bin/authflowctl status\n"
+	       "%sauthflowctl status\n"
 	       "Stop with Ctrl-C.\n",
 	       srv->cfg.issuer, AF_DEMO_USER, AF_DEMO_PASSWORD, srv->cfg.issuer,
 	       srv->cfg.issuer, srv->demo_client_id, srv->demo_client_secret,
-	       srv->cfg.issuer, token, srv->cfg.state_dir, srv->cfg.issuer,
-	       token);
+	       srv->cfg.issuer, token, state, srv->cfg.issuer, token, bin);
 	fflush(stdout);
 }
 
@@ -282,6 +308,8 @@ static void refused(const struct args *a, const char *err)
 {
 	if (a->config != NULL)
 		fprintf(stderr, "authflow: %s: %s\n", a->config, err);
+	else if (a->demo && strncmp(err, "listen:", 7) == 0)
+		fprintf(stderr, "authflow: %s; another port: --port N\n", err);
 	else
 		fprintf(stderr, "authflow: %s\n", err);
 }

@@ -2,9 +2,9 @@
 // with a real relying party (openid-client), the real server and idsim as
 // the phone, on the store backend from AF_STORE.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import vm from 'node:vm';
 import path from 'node:path';
@@ -1437,6 +1437,31 @@ describe(`push MFA (${STORE} store)`, () => {
     const list = await server.admin('GET', '/users/ruby/devices');
     assert.equal(list.json.devices[0].below_min_app_version, false);
     assert.doesNotMatch(ctl(server, ['device', 'list', 'ruby']).stdout, /below minimum/);
+  });
+
+  test('the demo names its state folder and authflowctl by paths that work from any folder; a port in use says how to pick another', { timeout: 60000 }, async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'authflow-demo-cwd-'));
+    const port = await freePort();
+    const proc = spawn(path.join(BIN, 'authflow'), ['--demo', '--port', String(port), '--state-dir', 'st'], { cwd });
+    let out = '';
+    proc.stdout.on('data', (d) => { out += d; });
+    try {
+      for (let i = 0; !/Stop with Ctrl-C/.test(out); i++) {
+        if (i > 200) throw new Error(`the demo did not start: ${out}`);
+        await sleep(50);
+      }
+      assert.equal(out.match(/^ {2}Written to: +(\S+)$/m)[1], path.join(realpathSync(cwd), 'st', 'demo.json'));
+      const ctlPath = out.match(/^ {2}Try: .* (\S+authflowctl) status$/m)[1];
+      assert.ok(path.isAbsolute(ctlPath), ctlPath);
+      assert.equal(realpathSync(ctlPath), realpathSync(path.join(BIN, 'authflowctl')));
+      const second = spawnSync(path.join(BIN, 'authflow'), ['--demo', '--port', String(port), '--state-dir', path.join(cwd, 'st2')], { encoding: 'utf8', timeout: 30000 });
+      assert.equal(second.status, 1);
+      assert.match(second.stderr, /^authflow: listen: cannot listen on 127\.0\.0\.1 port \d+ \(.*\); another port: --port N$/m);
+    } finally {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 
   test('the demo phone asks for the number before Approve, and says plainly what its answer did', { timeout: 60000 }, async () => {
