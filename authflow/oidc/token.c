@@ -304,6 +304,7 @@ static int load_user(af_server *srv, af_resp *resp, const json_t *grant,
 	const char *name =
 		json_string_value(json_object_get(grant, "username"));
 	const char *sub = json_string_value(json_object_get(grant, "sub"));
+	const char *why = NULL;
 	af_dir_status st;
 	int sso;
 
@@ -319,18 +320,21 @@ static int load_user(af_server *srv, af_resp *resp, const json_t *grant,
 				    "try again");
 		return -1;
 	}
+	/* Said as /userinfo says it, so that the client's log tells why. */
 	if (st != AF_DIR_OK ||
 	    !json_is_true(json_object_get(*user, "enabled")) || sub == NULL ||
 	    !json_equal(json_object_get(*user, "sub"),
 			json_object_get(grant, "sub")) ||
-	    !af_grant_gen_current(grant, *user) ||
-	    !af_dir_app_deployed_to(app, *user) || sso == 0) {
-		af_resp_oauth_error(resp, 400, "invalid_grant",
-				    "the user or application is no longer "
-				    "allowed");
-		return -1;
-	}
-	return 0;
+	    sso == 0)
+		why = "the user is no longer active";
+	else if (!af_grant_gen_current(grant, *user))
+		why = "the user's sign-ins were ended";
+	else if (!af_dir_app_deployed_to(app, *user))
+		why = "the application is no longer allowed";
+	if (why == NULL)
+		return 0;
+	af_resp_oauth_error(resp, 400, "invalid_grant", why);
+	return -1;
 }
 
 static void code_grant(af_server *srv, af_req *req, af_resp *resp,

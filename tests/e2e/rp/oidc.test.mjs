@@ -925,9 +925,11 @@ describe(`authflow OIDC (${STORE} store)`, () => {
       assert.equal(r.status, 302, r.text);
       return { config, tokens, browser, a, cb: new URL(r.location) };
     };
-    const ended = async (h, why) => {
+    // The refresh's refusal says why, as /userinfo does.
+    const ended = async (h, why, said) => {
       assert.equal((await userinfo(h.tokens.access_token)).status, 401, `access token after ${why}`);
-      await assert.rejects(client.refreshTokenGrant(h.config, h.tokens.refresh_token), isError('invalid_grant'),
+      await assert.rejects(client.refreshTokenGrant(h.config, h.tokens.refresh_token),
+        (e) => isError('invalid_grant')(e) && (e.error_description ?? e.cause?.error_description) === said,
         `refresh token after ${why}`);
       await assert.rejects(client.authorizationCodeGrant(h.config, h.cb, {
         pkceCodeVerifier: h.a.verifier, expectedState: h.a.state, expectedNonce: h.a.nonce,
@@ -939,15 +941,15 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     let h = await held(s.password);
     const pw = await server.admin('PUT', `/users/${s.user}/password`, { password: 'rosa-new-password' });
     assert.equal(pw.status, 200, pw.text);
-    await ended(h, 'a password change');
+    await ended(h, 'a password change', "the user's sign-ins were ended");
     h = await held('rosa-new-password');
     assert.equal((await userinfo(h.tokens.access_token)).status, 200, 'the new password signs in');
     assert.equal((await server.admin('DELETE', `/sessions?user=${s.user}`)).status, 200);
-    await ended(h, 'the sessions were ended');
+    await ended(h, 'the sessions were ended', "the user's sign-ins were ended");
     h = await held('rosa-new-password');
     assert.equal((await server.admin('PATCH', `/users/${s.user}`, { enabled: false })).status, 200);
     assert.equal((await server.admin('PATCH', `/users/${s.user}`, { enabled: true })).status, 200);
-    await ended(h, 'the user was disabled and enabled again');
+    await ended(h, 'the user was disabled and enabled again', "the user's sign-ins were ended");
     const u = await server.admin('GET', `/users/${s.user}`);
     assert.equal(u.json.signin_gen, 3, u.text);
     const set = await server.admin('PATCH', `/users/${s.user}`, { signin_gen: 0 });
