@@ -304,6 +304,9 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	dopt.pw.m_kib = cfg->argon2_m_kib;
 	dopt.pw.t = cfg->argon2_t;
 	dopt.pw.p = cfg->argon2_p;
+	_Static_assert(AF_CONFIG_PW_MIN_LENGTH_MAX <= AF_DIR_PW_MIN_CHARS_MAX,
+		       "the directory takes any minimum the config allows");
+	dopt.pw_min_chars = cfg->pw_min_length;
 	dopt.throttle.lock_s = cfg->lockout_s;
 	dopt.audit_sink = audit_to_log;
 	dopt.damage_sink = damage_to_log;

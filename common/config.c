@@ -332,6 +332,7 @@ void af_config_defaults(af_config *cfg)
 	cfg->argon2_m_kib = 19456;
 	cfg->argon2_t = 2;
 	cfg->argon2_p = 1;
+	cfg->pw_min_length = AF_CONFIG_PW_MIN_LENGTH;
 	cfg->admin_token_count = 0;
 	cfg->log_level = LOG_LEVEL_INFO;
 	/* Loopback: a scraper on the host itself, and the tests. */
@@ -894,6 +895,24 @@ static int parse_password_hash(json_t *root, af_config *cfg, struct cfg_err *e)
 	return 0;
 }
 
+/* What a password being set must be; passwords already set stay good. */
+static int parse_passwords(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"min_length", NULL};
+	unsigned long n = cfg->pw_min_length;
+	json_t *s;
+
+	if (get_section(root, "", "passwords", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	if (get_uint(s, "passwords", "min_length", AF_CONFIG_PW_MIN_LENGTH,
+		     AF_CONFIG_PW_MIN_LENGTH_MAX, &n, e) != 0)
+		return -1;
+	cfg->pw_min_length = (unsigned)n;
+	return 0;
+}
+
 static int token_name_ok(const char *s)
 {
 	for (; *s != '\0'; s++) {
@@ -1384,9 +1403,10 @@ static int parse_push(json_t *root, af_config *cfg, struct cfg_err *e)
 static int parse_root(json_t *root, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {
-		"issuer", "listen",  "tls",	 "state_dir",	  "store",
-		"keys",	  "session", "features", "password_hash", "admin",
-		"log",	  "limits",  "push",	 "metrics",	  NULL};
+		"issuer",	 "listen",    "tls",	 "state_dir",
+		"store",	 "keys",      "session", "features",
+		"password_hash", "passwords", "admin",	 "log",
+		"limits",	 "push",      "metrics", NULL};
 
 	if (!json_is_object(root))
 		return fail(e, "(top level)", "must be a JSON object");
@@ -1400,6 +1420,7 @@ static int parse_root(json_t *root, af_config *cfg, struct cfg_err *e)
 	    parse_session(root, cfg, e) != 0 ||
 	    parse_features(root, cfg, e) != 0 ||
 	    parse_password_hash(root, cfg, e) != 0 ||
+	    parse_passwords(root, cfg, e) != 0 ||
 	    parse_admin(root, cfg, e) != 0 || parse_log(root, cfg, e) != 0 ||
 	    parse_metrics(root, cfg, e) != 0 ||
 	    parse_limits(root, cfg, e) != 0 || parse_push(root, cfg, e) != 0)

@@ -875,6 +875,7 @@ void af_dir_options_default(af_dir_options *opts)
 	if (opts == NULL)
 		return;
 	af_pw_params_default(&opts->pw);
+	opts->pw_min_chars = AF_DIR_PW_MIN_CHARS;
 	af_throttle_params_default(&opts->throttle);
 	opts->audit_sink = NULL;
 	opts->damage_sink = NULL;
@@ -910,6 +911,15 @@ af_dir_status af_dir_new(store_ctx *store, const af_dir_options *opts,
 		goto out;
 	}
 	rc = af_pw_params_check(&dir->opts.pw, err, errlen);
+	if (rc == AF_DIR_OK &&
+	    (dir->opts.pw_min_chars == 0 ||
+	     dir->opts.pw_min_chars > AF_DIR_PW_MIN_CHARS_MAX)) {
+		af_dir__err(err, errlen,
+			    "directory: the fewest characters of a password "
+			    "must be 1..%u",
+			    AF_DIR_PW_MIN_CHARS_MAX);
+		rc = AF_DIR_INVALID;
+	}
 	if (rc == AF_DIR_OK)
 		rc = af_throttle_params_check(&dir->opts.throttle, err, errlen);
 	if (rc != AF_DIR_OK)
@@ -1117,6 +1127,32 @@ static af_dir_status check_password(const char *password, char *err,
 	if (n == 0 || n > AF_PW_MAX) {
 		af_dir__err(err, errlen, "password: must be 1..%d bytes",
 			    AF_PW_MAX);
+		return AF_DIR_INVALID;
+	}
+	return AF_DIR_OK;
+}
+
+/*
+ * A password being set: within the bytes any password may have, and of
+ * at least opts.pw_min_chars characters (code points, as a person counts
+ * them: "pässwörd" is eight). A password already set is never judged
+ * again: it signs in whatever the minimum has become.
+ */
+static af_dir_status check_new_password(const af_dir *dir, const char *password,
+					char *err, size_t errlen)
+{
+	af_dir_status rc = check_password(password, err, errlen);
+	size_t chars = 0;
+	const char *c;
+
+	if (rc != AF_DIR_OK)
+		return rc;
+	for (c = password; *c != '\0'; c++)
+		chars += ((unsigned char)*c & 0xC0) != 0x80;
+	if (chars < dir->opts.pw_min_chars) {
+		af_dir__err(err, errlen,
+			    "password: must be at least %u characters",
+			    dir->opts.pw_min_chars);
 		return AF_DIR_INVALID;
 	}
 	return AF_DIR_OK;
@@ -1437,7 +1473,7 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 		return AF_DIR_INVALID;
 	}
 	if (password != NULL) {
-		rc = check_password(password, err, errlen);
+		rc = check_new_password(dir, password, err, errlen);
 		if (rc != AF_DIR_OK)
 			return rc;
 	}
@@ -1681,7 +1717,7 @@ af_dir_status af_dir_user_set_password(af_dir *dir, const char *actor,
 		return rc;
 	}
 	if (password != NULL) {
-		rc = check_password(password, err, errlen);
+		rc = check_new_password(dir, password, err, errlen);
 		if (rc == AF_DIR_OK)
 			rc = af_pw_hash(&dir->opts.pw, password, phc,
 					sizeof(phc));

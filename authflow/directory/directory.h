@@ -190,8 +190,16 @@ typedef void (*af_dir_audit_sink)(void *arg, const json_t *event, int stored);
  */
 typedef void (*af_dir_damage_sink)(void *arg, const char *key);
 
+/*
+ * The fewest characters a password being set may have by default: NIST
+ * SP 800-63B's minimum for a password used with a second factor.
+ */
+#define AF_DIR_PW_MIN_CHARS	8u
+#define AF_DIR_PW_MIN_CHARS_MAX 64u
+
 typedef struct af_dir_options {
 	af_pw_params pw;
+	unsigned pw_min_chars; /* characters a password being set needs */
 	af_throttle_params throttle;
 	af_dir_audit_sink audit_sink; /* NULL: none */
 	void *audit_arg;

@@ -16,6 +16,7 @@
  *     "session": {"timeout": "2h"},
  *     "features": {"sso": true, "remote_access_mfa": true},
  *     "password_hash": {"argon2id": {"m_kib": 19456, "t": 2, "p": 1}},
+ *     "passwords": {"min_length": 8},
  *     "admin": {"tokens": [{"name": "ops", "role": "superadmin",
  *                           "sha256": "<64 hex>"}]},
  *     "log": {"level": "info"},
@@ -50,6 +51,10 @@
 #define AF_CONFIG_ARGON2_M_KIB_MAX  1048576 /* 1 GiB */
 #define AF_CONFIG_ARGON2_T_MAX	    64
 #define AF_CONFIG_ARGON2_P_MAX	    16
+/* Characters a password being set needs: 8 by default (NIST SP 800-63B
+ * with a second factor), up to 64. */
+#define AF_CONFIG_PW_MIN_LENGTH	    8
+#define AF_CONFIG_PW_MIN_LENGTH_MAX 64
 
 typedef enum af_admin_role {
 	AF_ROLE_ADMIN = 0,
@@ -122,6 +127,7 @@ typedef struct af_config {
 	uint32_t argon2_m_kib;
 	uint32_t argon2_t;
 	uint32_t argon2_p;
+	unsigned pw_min_length; /* passwords.min_length */
 	af_admin_token admin_tokens[AF_CONFIG_ADMIN_TOKENS_MAX];
 	size_t admin_token_count;
 	int log_level; /* a log_level value */

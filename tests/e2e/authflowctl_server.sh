@@ -60,6 +60,10 @@ grep -q '^description: Everyone on the payroll$' "$tmp/out" && ok || bad "group 
 expect group-set-nothing 2 "$C" group set staff
 expect group-set-missing 1 "$C" group set nogroup --description x
 expect ou-add 0 "$C" ou add Finance
+# A password shorter than passwords.min_length (8): refused, said so.
+printf 'bob1234\n' >"$tmp/pw"
+expect user-add-short 1 sh -c "\"$C\" user add bob --password-stdin <\"$tmp/pw\""
+grep -q 'password: must be at least 8 characters' "$tmp/err" && ok || bad "a short password is refused as such"
 printf 'bobs-password-1\n' >"$tmp/pw"
 expect user-add 0 sh -c "\"$C\" user add bob --name 'Bob Builder' --email bob@example.com --group staff --ou Finance --password-stdin <\"$tmp/pw\""
 expect user-add-dup 1 sh -c "\"$C\" user add bob --password-stdin <\"$tmp/pw\""

@@ -697,6 +697,28 @@ static void test_log_level_values(void **state)
 	free(cfg);
 }
 
+/* A password being set needs passwords.min_length characters, 8..64. */
+static void test_password_min_length(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	parse_ok("{" ISSUER "}", cfg);
+	assert_int_equal(cfg->pw_min_length, 8);
+	parse_ok("{" ISSUER ",\"passwords\":{\"min_length\":12}}", cfg);
+	assert_int_equal(cfg->pw_min_length, 12);
+	refused("{" ISSUER ",\"passwords\":{\"min_length\":7}}",
+		"passwords.min_length: must be 8..64");
+	refused("{" ISSUER ",\"passwords\":{\"min_length\":65}}",
+		"passwords.min_length: must be 8..64");
+	refused("{" ISSUER ",\"passwords\":{\"min_length\":\"12\"}}",
+		"passwords.min_length: must be an integer");
+	refused("{" ISSUER ",\"passwords\":{\"max_length\":12}}",
+		"passwords.max_length");
+	refused("{" ISSUER ",\"passwords\":[]}", "passwords");
+	free(cfg);
+}
+
 /* The ceilings are the password module's: what the check takes, a start
  * takes too. */
 static void test_argon2_values_checked(void **state)
@@ -1124,6 +1146,7 @@ static void test_load_example_files_parse(void **state)
 	assert_int_equal(cfg->issuer_https, 1);
 	assert_int_equal(cfg->store_backend, STORE_BACKEND_REDIS);
 	assert_true(cfg->admin_token_count >= 1);
+	assert_int_equal(cfg->pw_min_length, 12);
 
 	rc = af_config_load(AF_SOURCE_DIR "/deploy/authflow.dev.json", cfg, err,
 			    sizeof(err));
@@ -1435,6 +1458,7 @@ int main(void)
 		cmocka_unit_test(test_keys_values_checked),
 		cmocka_unit_test(test_session_timeout_checked),
 		cmocka_unit_test(test_log_level_values),
+		cmocka_unit_test(test_password_min_length),
 		cmocka_unit_test(test_argon2_values_checked),
 		cmocka_unit_test(test_admin_tokens_checked),
 		cmocka_unit_test(

@@ -670,7 +670,7 @@ static void test_af_dir_user_remove_clears_references(void **state)
 	add_groups_and_ous(f);
 	assert_int_equal(
 		add_user(f, "{\"username\":\"gina\",\"groups\":[\"staff\"]}",
-			 "pw"),
+			 "pw-123456"),
 		AF_DIR_OK);
 	assert_int_equal(add_policy(f, "{\"name\":\"p\",\"sso\":true,"
 				       "\"assigned\":{\"users\":[\"gina\"]}}"),
@@ -721,7 +721,7 @@ static void test_af_dir_user_list_sorted_without_hashes(void **state)
 	fixture *f = *state;
 	json_t *list;
 
-	assert_int_equal(add_user(f, "{\"username\":\"zed\"}", "pw"),
+	assert_int_equal(add_user(f, "{\"username\":\"zed\"}", "pw-123456"),
 			 AF_DIR_OK);
 	assert_int_equal(add_user(f, "{\"username\":\"amy\"}", NULL),
 			 AF_DIR_OK);
@@ -1318,11 +1318,11 @@ static void test_af_dir_user_login_right_wrong_unknown(void **state)
 	fixture *f = *state;
 	json_t *u = NULL;
 
-	assert_int_equal(add_user(f, "{\"username\":\"jan\"}", "s3cret!"),
+	assert_int_equal(add_user(f, "{\"username\":\"jan\"}", "s3cret!-123"),
 			 AF_DIR_OK);
 	assert_int_equal(add_user(f, "{\"username\":\"nopw\"}", NULL),
 			 AF_DIR_OK);
-	assert_int_equal(af_dir_user_login(f->dir, "JAN", "s3cret!", &u),
+	assert_int_equal(af_dir_user_login(f->dir, "JAN", "s3cret!-123", &u),
 			 AF_DIR_OK);
 	assert_string_equal(json_string_value(json_object_get(u, "username")),
 			    "jan");
@@ -1332,13 +1332,14 @@ static void test_af_dir_user_login_right_wrong_unknown(void **state)
 			 AF_DIR_MISMATCH);
 	assert_null(u);
 	/* The same answer for an unknown, malformed or passwordless user. */
-	assert_int_equal(af_dir_user_login(f->dir, "ghost", "s3cret!", &u),
+	assert_int_equal(af_dir_user_login(f->dir, "ghost", "s3cret!-123", &u),
 			 AF_DIR_MISMATCH);
-	assert_int_equal(af_dir_user_login(f->dir, "not valid", "s3cret!", &u),
+	assert_int_equal(
+		af_dir_user_login(f->dir, "not valid", "s3cret!-123", &u),
+		AF_DIR_MISMATCH);
+	assert_int_equal(af_dir_user_login(f->dir, NULL, "s3cret!-123", &u),
 			 AF_DIR_MISMATCH);
-	assert_int_equal(af_dir_user_login(f->dir, NULL, "s3cret!", &u),
-			 AF_DIR_MISMATCH);
-	assert_int_equal(af_dir_user_login(f->dir, "nopw", "s3cret!", &u),
+	assert_int_equal(af_dir_user_login(f->dir, "nopw", "s3cret!-123", &u),
 			 AF_DIR_MISMATCH);
 	assert_int_equal(af_dir_user_login(f->dir, "jan", "", &u),
 			 AF_DIR_INVALID);
@@ -1346,23 +1347,24 @@ static void test_af_dir_user_login_right_wrong_unknown(void **state)
 	assert_int_equal(set_user(f, "jan", "{\"enabled\":false}"), AF_DIR_OK);
 	assert_int_equal(af_dir_user_login(f->dir, "jan", "wrong", &u),
 			 AF_DIR_MISMATCH);
-	assert_int_equal(af_dir_user_login(f->dir, "jan", "s3cret!", &u),
+	assert_int_equal(af_dir_user_login(f->dir, "jan", "s3cret!-123", &u),
 			 AF_DIR_FORBIDDEN);
 	assert_null(u);
 	/* A new password replaces the old; none means no sign-in. */
 	assert_int_equal(set_user(f, "jan", "{\"enabled\":true}"), AF_DIR_OK);
-	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "jan", "new",
-						  f->err, sizeof(f->err)),
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "jan",
+						  "new-password", f->err,
+						  sizeof(f->err)),
 			 AF_DIR_OK);
-	assert_int_equal(af_dir_user_login(f->dir, "jan", "s3cret!", &u),
+	assert_int_equal(af_dir_user_login(f->dir, "jan", "s3cret!-123", &u),
 			 AF_DIR_MISMATCH);
-	assert_int_equal(af_dir_user_login(f->dir, "jan", "new", &u),
+	assert_int_equal(af_dir_user_login(f->dir, "jan", "new-password", &u),
 			 AF_DIR_OK);
 	json_decref(u);
 	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "jan", NULL,
 						  f->err, sizeof(f->err)),
 			 AF_DIR_OK);
-	assert_int_equal(af_dir_user_login(f->dir, "jan", "new", &u),
+	assert_int_equal(af_dir_user_login(f->dir, "jan", "new-password", &u),
 			 AF_DIR_MISMATCH);
 	assert_refused(f,
 		       af_dir_user_set_password(f->dir, ACTOR, "jan", "",
@@ -1387,8 +1389,9 @@ static void test_af_dir_user_login_unknown_user_costs_a_hash(void **state)
 	json_t *spec = parse("{\"username\":\"kim\"}");
 	double known = 0, unknown = 0;
 
-	assert_int_equal(af_dir_user_add(dir, ACTOR, spec, "pw", NULL, NULL, 0),
-			 AF_DIR_OK);
+	assert_int_equal(
+		af_dir_user_add(dir, ACTOR, spec, "pw-123456", NULL, NULL, 0),
+		AF_DIR_OK);
 	json_decref(spec);
 	for (int i = 0; i < 3; i++) {
 		known += login_ms(dir, "kim", "wrong");
@@ -1400,6 +1403,58 @@ static void test_af_dir_user_login_unknown_user_costs_a_hash(void **state)
 	af_dir_free(dir);
 }
 
+/*
+ * A password being set needs the directory's fewest characters, counted
+ * as a person counts them; one set before a higher minimum still signs
+ * in.
+ */
+static void test_af_dir_password_min_chars(void **state)
+{
+	fixture *f = *state;
+	af_dir_options opts;
+	af_dir *loose = NULL, *dir = NULL;
+	json_t *u = NULL;
+
+	af_dir_options_default(&opts);
+	assert_int_equal(opts.pw_min_chars, 8);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.pw_min_chars = 0;
+	assert_int_equal(
+		af_dir_new(f->store, &opts, &dir, f->err, sizeof(f->err)),
+		AF_DIR_INVALID);
+	opts.pw_min_chars = AF_DIR_PW_MIN_CHARS_MAX + 1;
+	assert_int_equal(
+		af_dir_new(f->store, &opts, &dir, f->err, sizeof(f->err)),
+		AF_DIR_INVALID);
+	assert_null(dir);
+	assert_int_equal(add_user(f, "{\"username\":\"sam\"}", "1234567"),
+			 AF_DIR_INVALID);
+	assert_string_equal(f->err, "password: must be at least 8 characters");
+	/* Eight characters in ten bytes. */
+	assert_int_equal(
+		add_user(f, "{\"username\":\"sam\"}", "p\xc3\xa4ssw\xc3\xb6rd"),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "sam", "short",
+						  f->err, sizeof(f->err)),
+			 AF_DIR_INVALID);
+	assert_int_equal(
+		af_dir_user_login(f->dir, "sam", "p\xc3\xa4ssw\xc3\xb6rd", &u),
+		AF_DIR_OK);
+	json_decref(u);
+	/* Set where the minimum was lower: it still signs in. */
+	opts.pw_min_chars = 1;
+	assert_int_equal(af_dir_new(f->store, &opts, &loose, NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_set_password(loose, ACTOR, "sam", "abc",
+						  f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_login(f->dir, "sam", "abc", &u),
+			 AF_DIR_OK);
+	json_decref(u);
+	af_dir_free(loose);
+}
+
 static void test_af_dir_user_login_old_costs_rehashed(void **state)
 {
 	fixture *f = *state;
@@ -1408,7 +1463,7 @@ static void test_af_dir_user_login_old_costs_rehashed(void **state)
 	char *before, *after;
 	af_pw_params p;
 
-	assert_int_equal(add_user(f, "{\"username\":\"lee\"}", "pw-lee"),
+	assert_int_equal(add_user(f, "{\"username\":\"lee\"}", "pw-lee-123"),
 			 AF_DIR_OK);
 	before = stored_phc(f, "lee");
 	assert_int_equal(af_pw_parse(before, &p), AF_DIR_OK);
@@ -1419,19 +1474,19 @@ static void test_af_dir_user_login_old_costs_rehashed(void **state)
 	after = stored_phc(f, "lee");
 	assert_string_equal(before, after);
 	free(after);
-	assert_int_equal(af_dir_user_login(stronger, "lee", "pw-lee", &u),
+	assert_int_equal(af_dir_user_login(stronger, "lee", "pw-lee-123", &u),
 			 AF_DIR_OK);
 	json_decref(u);
 	after = stored_phc(f, "lee");
 	assert_string_not_equal(before, after);
 	assert_int_equal(af_pw_parse(after, &p), AF_DIR_OK);
 	assert_int_equal(p.m_kib, 128);
-	assert_int_equal(af_pw_verify(after, "pw-lee"), AF_DIR_OK);
+	assert_int_equal(af_pw_verify(after, "pw-lee-123"), AF_DIR_OK);
 	free(after);
 	free(before);
 	/* Same costs: the hash stays as it is. */
 	before = stored_phc(f, "lee");
-	assert_int_equal(af_dir_user_login(stronger, "lee", "pw-lee", &u),
+	assert_int_equal(af_dir_user_login(stronger, "lee", "pw-lee-123", &u),
 			 AF_DIR_OK);
 	json_decref(u);
 	after = stored_phc(f, "lee");
@@ -1461,15 +1516,15 @@ static void test_af_dir_user_gen_raised_by_what_ends_signins(void **state)
 	af_dir *stronger = small_dir(f->store, 128);
 	json_t *u = NULL;
 
-	assert_int_equal(add_user(f, "{\"username\":\"gus\"}", "pw-gus"),
+	assert_int_equal(add_user(f, "{\"username\":\"gus\"}", "pw-gus-123"),
 			 AF_DIR_OK);
 	assert_int_equal(gen_of(f, "gus"), 0);
-	assert_int_equal(af_dir_user_login(stronger, "gus", "pw-gus", &u),
+	assert_int_equal(af_dir_user_login(stronger, "gus", "pw-gus-123", &u),
 			 AF_DIR_OK);
 	json_decref(u);
 	assert_int_equal(gen_of(f, "gus"), 0);
 	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "GUS",
-						  "pw-new", f->err,
+						  "pw-new-123", f->err,
 						  sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_int_equal(gen_of(f, "gus"), 1);
@@ -1950,7 +2005,7 @@ static void test_af_throttle_new_user_inherits_no_lock(void **state)
 			AF_DIR_OK);
 	assert_int_equal(af_throttle_check(f->dir, "ghost", NULL, NULL, &wait),
 			 AF_DIR_LOCKED);
-	assert_int_equal(add_user(f, "{\"username\":\"Ghost\"}", "pw"),
+	assert_int_equal(add_user(f, "{\"username\":\"Ghost\"}", "pw-123456"),
 			 AF_DIR_OK);
 	assert_int_equal(af_throttle_check(f->dir, "ghost", NULL, NULL, &wait),
 			 AF_DIR_OK);
@@ -1986,13 +2041,13 @@ static void test_af_audit_list_newest_first(void **state)
 	assert_int_equal(af_audit_list(f->dir, 10, record_event, &s),
 			 AF_DIR_OK);
 	assert_int_equal(s.n, 0);
-	assert_int_equal(add_user(f, "{\"username\":\"pat\"}", "pw"),
+	assert_int_equal(add_user(f, "{\"username\":\"pat\"}", "pw-123456"),
 			 AF_DIR_OK);
 	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "g", NULL, NULL, 0),
 			 AF_DIR_OK);
-	assert_int_equal(
-		af_dir_user_set_password(f->dir, ACTOR, "pat", "pw2", NULL, 0),
-		AF_DIR_OK);
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "pat",
+						  "pw2-123456", NULL, 0),
+			 AF_DIR_OK);
 	assert_int_equal(af_audit_list(f->dir, 10, record_event, &s),
 			 AF_DIR_OK);
 	assert_int_equal(s.n, 3);
@@ -2649,7 +2704,7 @@ static void test_af_dir_user_removing_refuses_changes(void **state)
 	json_t *u, *spec, *list = NULL;
 
 	add_groups_and_ous(f);
-	assert_int_equal(add_user(f, "{\"username\":\"rita\"}", "rita-pw"),
+	assert_int_equal(add_user(f, "{\"username\":\"rita\"}", "rita-pw-123"),
 			 AF_DIR_OK);
 	assert_int_equal(add_policy(f, "{\"name\":\"p\",\"sso\":true}"),
 			 AF_DIR_OK);
@@ -2669,13 +2724,14 @@ static void test_af_dir_user_removing_refuses_changes(void **state)
 	assert_true(json_is_false(json_object_get(u, "enabled")));
 	assert_true(af_dir_user_gen(u) > 0);
 	json_decref(u);
-	assert_int_equal(af_dir_user_login(f->dir, "rita", "rita-pw", NULL),
+	assert_int_equal(af_dir_user_login(f->dir, "rita", "rita-pw-123", NULL),
 			 AF_DIR_FORBIDDEN);
 	assert_int_equal(set_user(f, "rita", "{\"enabled\":true}"),
 			 AF_DIR_REMOVING);
 	assert_non_null(strstr(f->err, "being removed"));
-	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "rita", "x",
-						  f->err, sizeof(f->err)),
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "rita",
+						  "x-password", f->err,
+						  sizeof(f->err)),
 			 AF_DIR_REMOVING);
 	assert_int_equal(af_dir_group_add_member(f->dir, ACTOR, "staff", "rita",
 						 f->err, sizeof(f->err)),
@@ -2685,7 +2741,7 @@ static void test_af_dir_user_removing_refuses_changes(void **state)
 					      AF_DIR_TARGET_USER, "rita",
 					      f->err, sizeof(f->err)),
 			 AF_DIR_INVALID);
-	assert_int_equal(add_user(f, "{\"username\":\"rita\"}", "pw"),
+	assert_int_equal(add_user(f, "{\"username\":\"rita\"}", "pw-123456"),
 			 AF_DIR_EXISTS);
 	assert_non_null(strstr(f->err, "being removed"));
 	/* Listed, so that an administrator sees what is left to finish. */
@@ -2695,9 +2751,9 @@ static void test_af_dir_user_removing_refuses_changes(void **state)
 	spec = parse("{\"username\":\"rita\"}");
 	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "rita", NULL, 0),
 			 AF_DIR_OK);
-	assert_int_equal(
-		af_dir_user_add(f->dir, ACTOR, spec, "pw", NULL, NULL, 0),
-		AF_DIR_OK);
+	assert_int_equal(af_dir_user_add(f->dir, ACTOR, spec, "pw-123456", NULL,
+					 NULL, 0),
+			 AF_DIR_OK);
 	json_decref(spec);
 	assert_int_equal(af_dir_user_remove_begin(f->dir, "nobody", f->err,
 						  sizeof(f->err)),
@@ -3862,6 +3918,7 @@ int main(void)
 		T(test_af_dir_user_login_right_wrong_unknown),
 		T(test_af_dir_user_login_unknown_user_costs_a_hash),
 		T(test_af_dir_user_gen_raised_by_what_ends_signins),
+		T(test_af_dir_password_min_chars),
 		T(test_af_dir_user_login_old_costs_rehashed),
 		T(test_af_throttle_user_delays_then_locks),
 		T(test_af_throttle_success_clears_user_count),
