@@ -1054,6 +1054,30 @@ static const char *code_digits(const char *typed, char *out, size_t cap)
 }
 
 /*
+ * The user (or, for a known browser, this browser) is locked: the sign-in
+ * ends, back at the password, and the page says for how long. step names
+ * the step that found it, for the log.
+ */
+static void locked_out(af_server *srv, const af_req *req, af_resp *resp,
+		       json_t *authz, const char *known, uint32_t wait_s,
+		       const char *step)
+{
+	const char *flow = af_req_param(req, "flow");
+	char msg[160];
+
+	af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
+	af_event_login(srv->log, LOG_LEVEL_WARN, req, mfa_str(authz, "user"),
+		       "locked", "step=%s%s", step,
+		       known[0] != '\0' ? " known_browser=1" : "");
+	cancel_txn(srv, authz);
+	reset_flow(srv, flow, authz);
+	af_page_locked(wait_s, known[0] != '\0', msg, sizeof(msg));
+	af_page_error(resp, 403,
+		      known[0] != '\0' ? "Sign-in locked" : "Account locked",
+		      msg, NULL);
+}
+
+/*
  * The flow of a form posted from the MFA page, and its transaction (new
  * references, NULL when none; the caller releases both): 0, or -1 with
  * the answer written: a form without its flow's token, a store failure,
@@ -1142,17 +1166,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		dst = af_throttle_check(srv->dir, user, req->client_ip, known,
 					&wait_s);
 	if (dst == AF_DIR_LOCKED) {
-		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
-		af_event_login(srv->log, LOG_LEVEL_WARN, req, user, "locked",
-			       "step=code%s",
-			       known[0] != '\0' ? " known_browser=1" : "");
-		cancel_txn(srv, authz);
-		reset_flow(srv, flow, authz);
-		af_page_locked(wait_s, known[0] != '\0', msg, sizeof(msg));
-		af_page_error(resp, 403,
-			      known[0] != '\0' ? "Sign-in locked"
-					       : "Account locked",
-			      msg, NULL);
+		locked_out(srv, req, resp, authz, known, wait_s, "code");
 		goto out;
 	}
 	if (dst == AF_DIR_WAIT) {
@@ -1618,7 +1632,10 @@ void af_h_mfa_push(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
 	json_t *authz, *txn, *user = NULL, *policy = NULL, *app = NULL;
+	char known[AF_KNOWN_ID_BUF] = "";
 	const char *state;
+	uint32_t wait_s = 0;
+	af_dir_status dst;
 	char *url;
 
 	if (posted(srv, req, resp, &authz, &txn) != 0)
@@ -1633,8 +1650,18 @@ void af_h_mfa_push(af_server *srv, af_req *req, af_resp *resp)
 		free(url);
 		goto out;
 	}
-	if (still_allowed(srv, req, resp, flow, authz, &user, &policy, &app) ==
+	if (still_allowed(srv, req, resp, flow, authz, &user, &policy, &app) !=
 	    0)
+		goto out;
+	/* A locked account gets no more requests on its phone. */
+	(void)af_known_browser(srv, req, mfa_str(authz, "user"), known);
+	dst = af_throttle_check(srv->dir, mfa_str(authz, "user"),
+				req->client_ip, known, &wait_s);
+	if (dst == AF_DIR_LOCKED)
+		locked_out(srv, req, resp, authz, known, wait_s, "push");
+	else if (dst != AF_DIR_OK && dst != AF_DIR_WAIT)
+		af_page_unavailable(resp);
+	else
 		af_mfa_ask_again(srv, req, resp, flow, authz, user, app);
 out:
 	json_decref(user);

@@ -373,6 +373,7 @@ describe(`push MFA (${STORE} store)`, () => {
   test('wrong token codes count into the lockout across password steps', { timeout: 120000 }, async () => {
     const s = await mfaUser('sasha');
     let locked = false;
+    let waiting; // a sign-in left at the phone step, past the push limit
     for (let round = 0; round < 40 && !locked; round++) {
       const a = await authUrl(s.config);
       const b = new Browser();
@@ -385,10 +386,19 @@ describe(`push MFA (${STORE} store)`, () => {
       const f = hiddenFields(page.text);
       const w = await b.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code: '000000' });
       if (w.status === 403) locked = true;
+      else if (pageNumber(page.text) === null) waiting = { b, f };
       const again = /Wait (\d+) seconds?/.exec(w.text);
       if (again) await sleep(Number(again[1]) * 1000 + 200);
     }
     assert.ok(locked, 'a right password does not clear the wrong codes');
+    // A locked account gets no more requests on its phone.
+    assert.ok(waiting, 'a sign-in past the push limit');
+    const pending = async () => (await idsim(server, s.phone, ['pending'])).stdout.split('\n').filter(Boolean).length;
+    const before = await pending();
+    const ask = await waiting.b.post(`${server.issuer}/login/mfa/push`, { flow: waiting.f.flow, csrf: waiting.f.csrf });
+    assert.equal(ask.status, 403, ask.text);
+    assert.match(ask.text, /Account locked/);
+    assert.ok(await pending() <= before, 'no new request');
     const u = await server.admin('GET', '/users/sasha');
     assert.equal(u.json.locked, true);
     const audit = (await server.admin('GET', '/audit?limit=100')).json.events.filter((e) => e.target === 'sasha');
