@@ -100,7 +100,7 @@ pushd_ctx *pushd_ctx_new(const af_config *cfg, store_ctx *st, log_ctx *log,
 	ctx->transfer_timeout_ms = PUSHD_TRANSFER_TIMEOUT_MS;
 	pthread_mutex_init(&ctx->jwt.mu, NULL);
 	pthread_mutex_init(&ctx->fcm_token.mu, NULL);
-	for (p = 0; p < PUSHD_PLATFORMS; p++)
+	for (p = 0; p < PUSHD_SERVICES; p++)
 		(void)pushd_pause_init(&ctx->pause[p]);
 	node_name(ctx->node, sizeof(ctx->node));
 	if (cfg->push_apns &&
@@ -277,7 +277,7 @@ void pushd_ctx_free(pushd_ctx *ctx)
 	pushd_fcm_account_cleanup(&ctx->fcm);
 	pthread_mutex_destroy(&ctx->jwt.mu);
 	pthread_mutex_destroy(&ctx->fcm_token.mu);
-	for (p = 0; p < PUSHD_PLATFORMS; p++)
+	for (p = 0; p < PUSHD_SERVICES; p++)
 		pushd_pause_destroy(&ctx->pause[p]);
 	OPENSSL_cleanse(ctx, sizeof(*ctx));
 	free(ctx);

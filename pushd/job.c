@@ -41,6 +41,26 @@ const char *pushd_platform_name(pushd_platform p)
 	return (unsigned)p < PUSHD_PLATFORMS ? platform_names[p] : "unknown";
 }
 
+pushd_service pushd_service_of(const pushd_job *job)
+{
+	if (job->platform == PUSHD_FCM)
+		return PUSHD_SVC_FCM;
+	return job->sandbox ? PUSHD_SVC_APNS_SANDBOX : PUSHD_SVC_APNS;
+}
+
+const char *pushd_service_name(pushd_service s)
+{
+	static const char *const names[PUSHD_SERVICES] = {
+		"apns", "apns sandbox", "fcm"};
+
+	return (unsigned)s < PUSHD_SERVICES ? names[s] : "unknown";
+}
+
+pushd_platform pushd_service_platform(pushd_service s)
+{
+	return s == PUSHD_SVC_FCM ? PUSHD_FCM : PUSHD_APNS;
+}
+
 const char *pushd_outcome_name(pushd_outcome o)
 {
 	return (unsigned)o < PUSHD_OUTCOMES ? outcome_names[o] : "unknown";

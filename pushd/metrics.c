@@ -141,16 +141,22 @@ static void render_connections(struct out *o, pushd_metrics *m)
 			    opened);
 }
 
-/* The pauses of services that refused as a whole (see pause.c). */
+/*
+ * The pauses of services that refused as a whole (see pause.c), by
+ * platform: APNs' two hosts add up, and either paused is a pause.
+ */
 static void render_pauses(struct out *o, pushd_ctx *ctx)
 {
-	long long pauses[PUSHD_PLATFORMS], paused[PUSHD_PLATFORMS];
+	long long pauses[PUSHD_PLATFORMS] = {0}, paused[PUSHD_PLATFORMS] = {0};
 	uint64_t now = af_mono_ns();
-	size_t p;
+	size_t s;
 
-	for (p = 0; p < PUSHD_PLATFORMS; p++) {
-		pauses[p] = (long long)pushd_pause_count(&ctx->pause[p]);
-		paused[p] = pushd_pause_until(&ctx->pause[p], now) != 0;
+	for (s = 0; s < PUSHD_SERVICES; s++) {
+		pushd_platform p = pushd_service_platform((pushd_service)s);
+
+		pauses[p] += (long long)pushd_pause_count(&ctx->pause[s]);
+		if (pushd_pause_until(&ctx->pause[s], now) != 0)
+			paused[p] = 1;
 	}
 	per_platform_values(o, "pushd_service_pauses_total", "counter",
 			    "Pauses of all pushes to a service that refused "

@@ -116,6 +116,18 @@ typedef enum pushd_platform {
 	PUSHD_PLATFORMS
 } pushd_platform;
 
+/*
+ * The services pushes go to, each paused on its own (pause.c): APNs'
+ * production and sandbox hosts are two services, so that a developer's
+ * sandbox phone meeting a sandbox outage holds no production push.
+ */
+typedef enum pushd_service {
+	PUSHD_SVC_APNS = 0,
+	PUSHD_SVC_APNS_SANDBOX,
+	PUSHD_SVC_FCM,
+	PUSHD_SERVICES
+} pushd_service;
+
 /* What became of a job; the names are the metric label values. */
 typedef enum pushd_outcome {
 	PUSHD_OUT_SENT = 0,
@@ -152,6 +164,10 @@ typedef struct pushd_job {
 /* ---- pure helpers (job.c) --------------------------------------------- */
 
 const char *pushd_platform_name(pushd_platform p);
+/* The service a job goes to, its name in the log, and its platform. */
+pushd_service pushd_service_of(const pushd_job *job);
+const char *pushd_service_name(pushd_service s);
+pushd_platform pushd_service_platform(pushd_service s);
 const char *pushd_outcome_name(pushd_outcome o);
 
 /* Parses one queue entry; PUSHD_OK or PUSHD_ERR_PROTOCOL/ERR_TOO_BIG. */
@@ -468,7 +484,7 @@ struct pushd_ctx {
 	pushd_fcm_account fcm; /* key NULL without an fcm section */
 	pushd_token_cache fcm_token;
 	pushd_metrics metrics;
-	pushd_pause pause[PUSHD_PLATFORMS];
+	pushd_pause pause[PUSHD_SERVICES];
 	struct pushd_worker **workers;
 	unsigned nworkers;
 	atomic_int stopping;

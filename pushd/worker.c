@@ -942,7 +942,7 @@ static void unhook(struct pushd_worker *w, pushd_flight *f)
 static void pause_service(struct pushd_worker *w, pushd_flight *f, long status,
 			  CURLcode cc)
 {
-	pushd_platform p = f->job.platform;
+	pushd_service s = pushd_service_of(&f->job);
 	uint64_t ra = 0, now = af_mono_ns(), until;
 	uint32_t rnd = 0;
 	char what[96];
@@ -953,7 +953,7 @@ static void pause_service(struct pushd_worker *w, pushd_flight *f, long status,
 		ra = 0;
 	if (af_random_bytes(&rnd, sizeof(rnd)) != 0)
 		rnd = 0;
-	until = pushd_pause_note(&w->ctx->pause[p], now, ra, rnd, &tell);
+	until = pushd_pause_note(&w->ctx->pause[s], now, ra, rnd, &tell);
 	if (!tell)
 		return;
 	if (cc == CURLE_OK)
@@ -963,7 +963,7 @@ static void pause_service(struct pushd_worker *w, pushd_flight *f, long status,
 			       curl_easy_strerror(cc));
 	log_warn(w->ctx->log, NULL, "push",
 		 "%s %s: no pushes go to it for %" PRIu64 " ms",
-		 pushd_platform_name(p), what,
+		 pushd_service_name(s), what,
 		 (uint64_t)(until > now ? (until - now) / NS_PER_MS : 0));
 }
 
@@ -981,7 +981,8 @@ static int held(struct pushd_worker *w, pushd_flight *f, uint64_t until,
 		log_info(w->ctx->log, NULL, "push",
 			 "job=%s: the txn expires before %s takes pushes "
 			 "again",
-			 f->job.job, pushd_platform_name(f->job.platform));
+			 f->job.job,
+			 pushd_service_name(pushd_service_of(&f->job)));
 		finish(w, f, PUSHD_OUT_FAILED);
 		return 1;
 	}
@@ -1022,7 +1023,7 @@ static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
 	if (v == PUSHD_V_RETRY && pushd_service_refused(p, status, cc))
 		pause_service(w, f, status, cc);
 	else if (cc == CURLE_OK)
-		pushd_pause_clear(&w->ctx->pause[p]);
+		pushd_pause_clear(&w->ctx->pause[pushd_service_of(&f->job)]);
 	switch (v) {
 	case PUSHD_V_SENT:
 		finish(w, f, PUSHD_OUT_SENT);
@@ -1461,10 +1462,10 @@ static int tend_lease(struct pushd_worker *w, pushd_flight *f, uint64_t now)
 static uint64_t tend(struct pushd_worker *w, int stopping)
 {
 	uint64_t now = af_mono_ns(), next = POLL_MAX_MS;
-	uint64_t until[PUSHD_PLATFORMS];
+	uint64_t until[PUSHD_SERVICES];
 	size_t i;
 
-	for (i = 0; i < PUSHD_PLATFORMS; i++)
+	for (i = 0; i < PUSHD_SERVICES; i++)
 		until[i] = pushd_pause_until(&w->ctx->pause[i], now);
 
 	for (i = 0; i < PUSHD_INFLIGHT_MAX; i++) {
@@ -1484,7 +1485,7 @@ static uint64_t tend(struct pushd_worker *w, int stopping)
 		if (f->state != PUSHD_F_WAIT)
 			continue;
 		if (f->due_ns <= now &&
-		    held(w, f, until[f->job.platform], now) &&
+		    held(w, f, until[pushd_service_of(&f->job)], now) &&
 		    f->state != PUSHD_F_WAIT)
 			continue;
 		if (f->due_ns <= now)

@@ -2241,14 +2241,14 @@ static void test_worker_service_refusal_pauses_new_pushes(void **state)
 	struct apns_rig *r = *state;
 	uint64_t t503 = refuse_then_push(r, 503);
 
-	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_APNS]), 1);
-	assert_true(pushd_pause_until(&r->ctx->pause[PUSHD_APNS], t503) >
+	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_SVC_APNS]), 1);
+	assert_true(pushd_pause_until(&r->ctx->pause[PUSHD_SVC_APNS], t503) >
 		    t503 + 1400 * MS_NS);
 	wait_sent(r, 1, t503 + 8000 * MS_NS);
 	assert_true(af_mono_ns() - t503 >= 1400 * MS_NS);
 	wait_sent(r, 2, t503 + 8000 * MS_NS);
 	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 2);
-	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_APNS]), 1);
+	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_SVC_APNS]), 1);
 }
 
 /* Apple's 429 is about one device token: the others' pushes go at once. */
@@ -2260,9 +2260,43 @@ static void test_worker_device_429_pauses_nothing(void **state)
 	wait_sent(r, 1, t429 + 5000 * MS_NS);
 	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 1);
 	assert_true(af_mono_ns() - t429 < 1000 * MS_NS);
-	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_APNS]), 0);
+	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_SVC_APNS]), 0);
 	wait_sent(r, 2, t429 + 8000 * MS_NS);
 	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 2);
+}
+
+/*
+ * APNs' sandbox host paused (a developer's phone met its outage) holds no
+ * push to the production host; a production pause does.
+ */
+static void test_worker_sandbox_pause_holds_no_production_push(void **state)
+{
+	struct apns_rig *r = *state;
+	char tok[65], dev[AF_MFA_ID_BUF];
+	json_t *script = json_object();
+	uint64_t t0;
+	int tell = 0;
+
+	apns_token('3', tok);
+	rig_open(r, script);
+	json_decref(script);
+	t0 = af_mono_ns();
+	(void)pushd_pause_note(&r->ctx->pause[PUSHD_SVC_APNS_SANDBOX], t0,
+			       20000, 0, &tell);
+	rig_push(r, tok, dev, sizeof(dev));
+	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
+	wait_sent(r, 1, t0 + 5000 * MS_NS);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 1);
+	assert_true(af_mono_ns() - t0 < 3000 * MS_NS);
+	/* The production host paused: the next push waits for it. */
+	t0 = af_mono_ns();
+	(void)pushd_pause_note(&r->ctx->pause[PUSHD_SVC_APNS], t0, 1500, 0,
+			       &tell);
+	apns_token('4', tok);
+	rig_push(r, tok, dev, sizeof(dev));
+	wait_sent(r, 2, t0 + 8000 * MS_NS);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 2);
+	assert_true(af_mono_ns() - t0 >= 1400 * MS_NS);
 }
 
 int main(void)
@@ -2357,6 +2391,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_worker_device_429_pauses_nothing, rig_setup,
 			rig_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worker_sandbox_pause_holds_no_production_push,
+			rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_worker_answer_over_cap_judged_by_status, rig_setup,
 			rig_teardown),
