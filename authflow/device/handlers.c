@@ -912,12 +912,38 @@ static void h_decide(dcall *c)
 
 /* ---- push token --------------------------------------------------------- */
 
+/*
+ * 1 when patch sends again the very token APNs or FCM refused for this
+ * device (device, as the signature check read it), for the same platform
+ * and host: it stays refused, since the service would refuse it again
+ * (Apple asks senders to stop using such a token). A new token, or the
+ * same one for the other APNs host (a token refused as BadDeviceToken by
+ * the wrong one), is worth a try.
+ */
+static int refused_again(const json_t *device, const json_t *patch)
+{
+	const char *sent =
+		json_string_value(json_object_get(patch, "push_token"));
+	const char *had =
+		json_string_value(json_object_get(device, "push_token"));
+	const json_t *platform = json_object_get(patch, "platform");
+	const json_t *sandbox = json_object_get(patch, "sandbox");
+
+	return sent != NULL && had != NULL && strcmp(sent, had) == 0 &&
+	       json_is_false(json_object_get(device, "push_token_valid")) &&
+	       (platform == NULL ||
+		json_equal(platform, json_object_get(device, "platform"))) &&
+	       (sandbox == NULL ||
+		json_equal(sandbox, json_object_get(device, "sandbox")));
+}
+
 /* PUT /device/v1/push-token */
 static void h_push_token(dcall *c)
 {
 	json_t *patch = NULL;
 	af_device_status st;
 	af_mfa_status ms;
+	int still_refused;
 
 	if (!need_body(c))
 		return;
@@ -927,10 +953,16 @@ static void h_push_token(dcall *c)
 		answer_error(c, st, c->err);
 		return;
 	}
+	still_refused = refused_again(c->device, patch);
+	if (still_refused)
+		(void)json_object_set_new(patch, "push_token_valid",
+					  json_false());
 	ms = af_mfa_device_update(c->srv->store, c->sig.device, patch, c->err,
 				  sizeof(c->err));
 	if (ms == AF_MFA_OK)
-		af_resp_json(c->resp, 200, json_pack("{s:b}", "ok", 1));
+		af_resp_json(c->resp, 200,
+			     json_pack("{s:b, s:b}", "ok", 1,
+				       "push_token_valid", !still_refused));
 	else if (ms == AF_MFA_INVALID)
 		answer_error(c, AF_DEVICE_BAD_REQUEST, c->err);
 	else if (ms == AF_MFA_NOT_FOUND)

@@ -659,6 +659,10 @@ int af_idsim_push_token(const af_idsim_ctx *ctx, const af_idsim_push_args *a)
 		rc = af_idsim_fail(AF_IDSIM_EXIT_REFUSED,
 				   "the server took the token, but %s: %s",
 				   ctx->state, err);
+	else if (json_is_false(json_object_get(answer, "push_token_valid")))
+		fprintf(stderr, "idsim: the push service refused this token "
+				"before: no push goes to it until a new one "
+				"comes\n");
 out:
 	json_decref(answer);
 	json_decref(body);

@@ -1688,6 +1688,66 @@ static void test_push_token_put_updates_device(void **state)
 	json_decref(dev);
 }
 
+/* The device's push_token_valid as the store has it. */
+static int token_valid(struct fx *f)
+{
+	json_t *dev = NULL;
+	int valid;
+
+	assert_int_equal(af_mfa_device_get(f->srv.store, f->device, &dev),
+			 AF_MFA_OK);
+	valid = json_is_true(json_object_get(dev, "push_token_valid"));
+	json_decref(dev);
+	return valid;
+}
+
+/* The push service refused the device's token (as pushd records it). */
+static void token_refused(struct fx *f)
+{
+	json_t *p = json_pack("{s:b}", "push_token_valid", 0);
+	char err[256];
+
+	assert_int_equal(af_mfa_device_update(f->srv.store, f->device, p, err,
+					      sizeof(err)),
+			 AF_MFA_OK);
+	json_decref(p);
+	assert_false(token_valid(f));
+}
+
+/*
+ * The token the push service refused, sent again for the same host,
+ * stays refused (the answer says so); for the other APNs host, or a new
+ * token, it is good again.
+ */
+static void test_push_token_refused_stays_refused(void **state)
+{
+	struct fx *f = *state;
+	rq r = {.method = "PUT", .path = "/device/v1/push-token", .ts = NOW};
+
+	enroll(f);
+	r.device = f->device;
+	token_refused(f);
+	r.body = "{\"push_token\": \"apns-token-0001\"}";
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_true(
+		json_is_false(json_object_get(f->answer, "push_token_valid")));
+	assert_false(token_valid(f));
+	r.body = "{\"push_token\": \"apns-token-0001\", \"sandbox\": true, "
+		 "\"app_version\": \"2024.2\"}";
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_false(token_valid(f));
+	/* The same token for the production host: worth a try. */
+	r.body = "{\"push_token\": \"apns-token-0001\", \"sandbox\": false}";
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_true(
+		json_is_true(json_object_get(f->answer, "push_token_valid")));
+	assert_true(token_valid(f));
+	token_refused(f);
+	r.body = "{\"push_token\": \"apns-token-0002\"}";
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_true(token_valid(f));
+}
+
 static void test_routing_unknown_404_wrong_method_405(void **state)
 {
 	struct fx *f = *state;
@@ -1783,6 +1843,7 @@ int main(void)
 		T(test_nonce_of_failed_request_not_burnt),
 		T(test_removed_device_401),
 		T(test_push_token_put_updates_device),
+		T(test_push_token_refused_stays_refused),
 		T(test_routing_unknown_404_wrong_method_405),
 		T(test_body_validators_refuse_bad_members),
 #undef T

@@ -284,6 +284,11 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     await toMfa(s);
     await sleep(300);
     assert.equal((await jobsFor('uma')).length, before2, 'no job for a dead token');
+    // The phone sends the same token again: it stays refused, and says so.
+    const again = await idsim(server, s.phones[0], ['push-token', T.unregistered]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /refused this token before: no push goes to it until a new one comes/);
+    assert.equal((await deviceOf(s, T.unregistered)).push_token_valid, false);
   });
 
   test('503 then 200: delivered exactly once', async () => {
