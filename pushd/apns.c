@@ -461,6 +461,40 @@ pushd_status pushd_apns_prepare(pushd_ctx *ctx, pushd_flight *f)
 	return PUSHD_OK;
 }
 
+/*
+ * APNs refused the provider token itself, so every push fails alike until
+ * an operator acts or time passes: one warning per token says what to
+ * look at, rather than an info line per push.
+ */
+static void provider_refused(pushd_ctx *ctx, long http_status,
+			     const char *reason)
+{
+	pushd_jwt_cache *c = &ctx->jwt;
+	const char *what;
+	int tell;
+
+	if (http_status == 403 && strcmp(reason, "InvalidProviderToken") == 0)
+		what = "the provider token is invalid: check push.apns.team_id, "
+		       "key_id and key_file against the key in Apple's "
+		       "developer account";
+	else if (http_status == 429 &&
+		 strcmp(reason, "TooManyProviderTokenUpdates") == 0)
+		what = "the provider token was renewed too often (a store "
+		       "that lost the shared token, or nodes on different "
+		       "stores); pushes fail until it is 20 minutes old, and "
+		       "users type the token code meanwhile";
+	else
+		return;
+	if (pthread_mutex_lock(&c->mu) != 0)
+		return;
+	tell = c->refused_told != c->iat || c->iat == 0;
+	c->refused_told = c->iat;
+	pthread_mutex_unlock(&c->mu);
+	if (tell)
+		log_warn(ctx->log, NULL, "apns_jwt", "key_id=%s: APNs %s: %s",
+			 ctx->cfg.apns.key_id, reason, what);
+}
+
 pushd_verdict pushd_apns_verdict(pushd_ctx *ctx, const pushd_flight *f,
 				 long http_status)
 {
@@ -469,6 +503,7 @@ pushd_verdict pushd_apns_verdict(pushd_ctx *ctx, const pushd_flight *f,
 
 	pushd_apns_reason(f->resp, f->resp_len, reason, sizeof(reason));
 	v = pushd_classify_apns(http_status, reason);
+	provider_refused(ctx, http_status, reason);
 	/* The reason is the service's text: quoted when it is not a word. */
 	if (v != PUSHD_V_SENT)
 		log_info(ctx->log, NULL, "apns_answer",

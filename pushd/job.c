@@ -402,11 +402,21 @@ pushd_verdict pushd_classify_apns(long http_status, const char *reason)
 
 	if (http_status == 200)
 		return PUSHD_V_SENT;
-	if ((http_status == 400 && strcmp(r, "BadDeviceToken") == 0) ||
+	/* A token for another app (topic) is as dead for this one. */
+	if ((http_status == 400 &&
+	     (strcmp(r, "BadDeviceToken") == 0 ||
+	      strcmp(r, "DeviceTokenNotForTopic") == 0)) ||
 	    http_status == 410)
 		return PUSHD_V_TOKEN_INVALID;
 	if (http_status == 403 && strcmp(r, "ExpiredProviderToken") == 0)
 		return PUSHD_V_RENEW;
+	/*
+	 * The provider token was renewed too often: Apple refuses it for
+	 * every push until it is 20 minutes old, so retrying within a
+	 * sign-in's 30 s only adds load (the log says why: see apns.c).
+	 */
+	if (http_status == 429 && strcmp(r, "TooManyProviderTokenUpdates") == 0)
+		return PUSHD_V_FAILED;
 	if (http_status == 429 || (http_status >= 500 && http_status <= 599))
 		return PUSHD_V_RETRY;
 	return PUSHD_V_FAILED;
@@ -426,6 +436,9 @@ pushd_verdict pushd_classify_fcm(long http_status, const char *status,
 	 * not invalidate every device's token.
 	 */
 	if (http_status == 404 && strcmp(c, "UNREGISTERED") == 0)
+		return PUSHD_V_TOKEN_INVALID;
+	/* A token of another sender (Firebase project) never works here. */
+	if (http_status == 403 && strcmp(c, "SENDER_ID_MISMATCH") == 0)
 		return PUSHD_V_TOKEN_INVALID;
 	if (http_status == 401)
 		return PUSHD_V_RENEW;

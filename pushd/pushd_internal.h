@@ -418,8 +418,10 @@ struct MHD_Daemon;
 typedef struct pushd_jwt_cache {
 	pthread_mutex_t mu;
 	char jwt[PUSHD_JWT_MAX];
-	int64_t iat;	   /* 0: none */
-	int refusals_told; /* the log heard of refusals of this token */
+	int64_t iat;	      /* 0: none */
+	int refusals_told;    /* the log heard of refusals of this token */
+	int64_t refused_told; /* iat of the token whose refusal (invalid, or
+				 renewed too often) the log heard of */
 } pushd_jwt_cache;
 
 /*

@@ -33,6 +33,9 @@ const T = {
   longBusy: 'c0'.repeat(32),
   fcmGone: 'fcm-unregistered-token',
   fcmBusy: 'fcm-busy-token',
+  otherTopic: tok('d'),
+  badProvider: tok('e'),
+  fcmOtherSender: 'fcm-other-sender-token',
 };
 
 let dir;
@@ -168,6 +171,9 @@ before(async () => {
     [T.expired]: [{ status: 403, reason: 'ExpiredProviderToken' }],
     [T.fcmGone]: [{ status: 404, error: 'UNREGISTERED' }],
     [T.fcmBusy]: [{ status: 503 }],
+    [T.otherTopic]: [{ status: 400, reason: 'DeviceTokenNotForTopic' }],
+    [T.badProvider]: [{ status: 403, reason: 'InvalidProviderToken' }, { status: 403, reason: 'InvalidProviderToken' }],
+    [T.fcmOtherSender]: [{ status: 403, error: 'SENDER_ID_MISMATCH' }],
   };
   // The kill test: answers held back so the pushes are in flight.
   for (const t of T.kill) script[t] = [{ status: 200, delay_ms: 4000 }];
@@ -289,6 +295,21 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /refused this token before: no push goes to it until a new one comes/);
     assert.equal((await deviceOf(s, T.unregistered)).push_token_valid, false);
+  });
+
+  test('a token of another app or sender is marked invalid; a refused provider token is one warning', async () => {
+    const s = await pushUser('tia', [['apns', T.otherTopic], ['fcm', T.fcmOtherSender]]);
+    await toMfa(s);
+    await until('APNs token for another topic invalidated', async () => (await deviceOf(s, T.otherTopic)).push_token_valid === false);
+    await until('FCM token of another sender invalidated', async () => (await deviceOf(s, T.fcmOtherSender)).push_token_valid === false);
+    const p = await pushUser('pia', [['apns', T.badProvider]]);
+    await toMfa(p);
+    await sleep(1500);
+    await toMfa(p);
+    const said = /"level":"warn","event":"apns_jwt","msg":"key_id=KEY1234567: APNs InvalidProviderToken: the provider token is invalid: check push.apns.team_id, key_id and key_file/g;
+    await until('the warning', () => (pushds.map((x) => x.stderr).join('').match(said) ?? []).length > 0);
+    await sleep(1500);
+    assert.equal((pushds.map((x) => x.stderr).join('').match(said) ?? []).length, 1, 'said once for the token');
   });
 
   test('503 then 200: delivered exactly once', async () => {
