@@ -311,7 +311,7 @@ static void token_refused(pushd_ctx *ctx, long status, const char *body,
 				 "account",
 		 status, log_value(e != NULL ? e : "-", err, sizeof(err)),
 		 log_value(d != NULL ? d : "-", desc, sizeof(desc)),
-		 e != NULL && strcmp(e, "invalid_grant") == 0
+		 status < 500 && e != NULL && strcmp(e, "invalid_grant") == 0
 			 ? " (is the key in service_account_file still valid?)"
 			 : "");
 	json_decref(root);
