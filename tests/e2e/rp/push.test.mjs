@@ -33,8 +33,8 @@ const T = {
   longBusy: 'c0'.repeat(32),
   fcmGone: 'fcm-unregistered-token',
   fcmBusy: 'fcm-busy-token',
-  otherTopic: tok('d'),
-  badProvider: tok('e'),
+  otherTopic: 'd1'.repeat(32),
+  badProvider: 'e1'.repeat(32),
   fcmOtherSender: 'fcm-other-sender-token',
 };
 
@@ -302,7 +302,7 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     await toMfa(s);
     await until('APNs token for another topic invalidated', async () => (await deviceOf(s, T.otherTopic)).push_token_valid === false);
     await until('FCM token of another sender invalidated', async () => (await deviceOf(s, T.fcmOtherSender)).push_token_valid === false);
-    const p = await pushUser('pia', [['apns', T.badProvider]]);
+    const p = await pushUser('petra', [['apns', T.badProvider]]);
     await toMfa(p);
     await sleep(1500);
     await toMfa(p);
