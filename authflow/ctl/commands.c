@@ -53,8 +53,10 @@ static const char usage_text[] =
 	"  ou add NAME | list | show NAME | remove NAME\n"
 	"  ou add-member NAME USER | remove-member NAME USER\n"
 	"  policy add NAME --sso on|off --remote-access on|off\n"
+	"          [--number-matching on|off|workflow]\n"
 	"  policy list | show NAME | remove NAME\n"
 	"  policy set NAME [--sso on|off] [--remote-access on|off]\n"
+	"          [--number-matching on|off|workflow]\n"
 	"  policy assign|unassign NAME --user U | --group G | --ou OU\n"
 	"  app add --name N [--display-name D] --redirect-uri URI...\n"
 	"          [--post-logout-uri URI]... [--allow-refresh] "
@@ -216,6 +218,19 @@ static int print_ous(json_t *answer)
 		{"NAME", "name", AF_CTL_CELL_TEXT},
 	};
 	return af_ctl_print_table(answer, "ous", cols, AF_CTL_NELEMS(cols));
+}
+
+/*
+ * One policy, as print_kv() prints objects; a number_matching of null
+ * reads "workflow" (the workflow setting decides), not "-".
+ */
+static int print_policy(json_t *answer)
+{
+	if (json_is_null(json_object_get(answer, "number_matching")) &&
+	    json_object_set_new(answer, "number_matching",
+				json_string("workflow")) != 0)
+		return af_ctl_no_memory();
+	return print_kv(answer);
 }
 
 static int print_policies(json_t *answer)
@@ -1143,12 +1158,36 @@ int af_ctl_cmd_ou(af_ctl *ctl, int argc, char **argv)
 
 /* ---- policies ---- */
 
-/* policy add (need_both) and policy set: --sso and --remote-access. */
+/*
+ * --number-matching: on or off for the policy's users, or "workflow" (as
+ * the workflow setting says: null).
+ */
+static int set_number_matching(json_t *spec, const char *value, const char *cmd)
+{
+	int on = 0;
+
+	if (strcmp(value, "workflow") == 0)
+		return json_object_set_new(spec, "number_matching",
+					   json_null()) == 0
+			       ? AF_CTL_EXIT_OK
+			       : af_ctl_no_memory();
+	if (af_ctl_parse_onoff(value, &on) != AF_CTL_OK)
+		return af_ctl_usage_fail("%s: --number-matching takes on, off "
+					 "or workflow, not '%s'",
+					 cmd, value);
+	return set_bool(spec, "number_matching", on);
+}
+
+/*
+ * policy add (--sso and --remote-access required) and policy set, with
+ * --number-matching.
+ */
 static int policy_edit(af_ctl *ctl, int argc, char **argv, int is_add)
 {
 	static const struct option opts[] = {
 		{"sso", required_argument, NULL, 's'},
 		{"remote-access", required_argument, NULL, 'r'},
+		{"number-matching", required_argument, NULL, 'n'},
 		AF_CTL_OPT_END,
 	};
 	const char *cmd = is_add ? "policy add" : "policy set";
@@ -1165,6 +1204,8 @@ static int policy_edit(af_ctl *ctl, int argc, char **argv, int is_add)
 			break;
 		if (c == 's')
 			rc = set_onoff(spec, "sso", optarg, cmd, "--sso");
+		else if (c == 'n')
+			rc = set_number_matching(spec, optarg, cmd);
 		else
 			rc = set_onoff(spec, "remote_access", optarg, cmd,
 				       "--remote-access");
@@ -1175,7 +1216,9 @@ static int policy_edit(af_ctl *ctl, int argc, char **argv, int is_add)
 	}
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_cli_positionals(&p, 1, NULL, "NAME");
-	if (rc == AF_CTL_EXIT_OK && is_add && json_object_size(spec) != 2)
+	if (rc == AF_CTL_EXIT_OK && is_add &&
+	    (json_object_get(spec, "sso") == NULL ||
+	     json_object_get(spec, "remote_access") == NULL))
 		rc = af_ctl_usage_fail("%s: --sso and --remote-access are "
 				       "required",
 				       cmd);
@@ -1185,10 +1228,10 @@ static int policy_edit(af_ctl *ctl, int argc, char **argv, int is_add)
 		rc = set_string(spec, "name", argv[optind], cmd, "NAME");
 		if (rc == AF_CTL_EXIT_OK)
 			rc = af_ctl_call_print(ctl, "POST", "policies", spec,
-					       print_kv);
+					       print_policy);
 	} else if (rc == AF_CTL_EXIT_OK) {
 		rc = af_ctl_send_named(ctl, "PATCH", "policies/{}",
-				       argv[optind], spec, print_kv);
+				       argv[optind], spec, print_policy);
 	}
 out:
 	json_decref(spec);
@@ -1251,7 +1294,7 @@ static int policy_target(af_ctl *ctl, int argc, char **argv, const char *op)
 				       cmd);
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_send_named(ctl, "POST", tmpl, argv[optind], body,
-				       print_kv);
+				       print_policy);
 out:
 	json_decref(body);
 	return rc;
@@ -1280,8 +1323,8 @@ int af_ctl_cmd_policy(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple list = {
 		"policy list", NULL, 0, "GET", "policies", print_policies};
-	static const af_ctl_simple show = {"policy show", "NAME",  1, "GET",
-					   "policies/{}", print_kv};
+	static const af_ctl_simple show = {"policy show", "NAME",      1, "GET",
+					   "policies/{}", print_policy};
 	static const af_ctl_verb verbs[] = {
 		{"add", policy_add, NULL},
 		{"list", NULL, &list},

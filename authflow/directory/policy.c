@@ -111,6 +111,16 @@ static af_dir_status policy_fields(af_dir *dir, const json_t *spec, int adding,
 			} else {
 				rc = af_dir__set_new(norm, k, json_incref(v));
 			}
+		} else if (strcmp(k, "number_matching") == 0) {
+			/* null: as the workflow says. */
+			if (!json_is_boolean(v) && !json_is_null(v)) {
+				af_dir__err(err, errlen,
+					    "%s: must be true, false or null",
+					    k);
+				rc = AF_DIR_INVALID;
+			} else {
+				rc = af_dir__set_new(norm, k, json_incref(v));
+			}
 		} else if (strcmp(k, "assigned") == 0) {
 			json_t *a = NULL;
 
@@ -204,10 +214,10 @@ af_dir_status af_dir_policy_add(af_dir *dir, const char *actor,
 		rc = AF_DIR_LIMIT;
 		goto out;
 	}
-	policy = json_pack("{s:s, s:b, s:b, s:{s:[], s:[], s:[]}, s:I}", "name",
-			   name, "sso", 0, "remote_access", 0, "assigned",
-			   "users", "groups", "ous", "created_at",
-			   (json_int_t)af_now());
+	policy = json_pack("{s:s, s:b, s:b, s:n, s:{s:[], s:[], s:[]}, s:I}",
+			   "name", name, "sso", 0, "remote_access", 0,
+			   "number_matching", "assigned", "users", "groups",
+			   "ous", "created_at", (json_int_t)af_now());
 	if (policy == NULL) {
 		rc = AF_DIR_NOMEM;
 		goto out;

@@ -110,9 +110,15 @@ static void push_refused(af_server *srv, const af_req *req,
  * send_pushes()).
  */
 static int start_txn(af_server *srv, af_req *req, const json_t *app,
-		     const json_t *user, const json_t *wf,
+		     const json_t *user, const json_t *policy, const json_t *wf,
 		     const json_t *eligible, json_t *mfa, json_t **txn)
 {
+	/*
+	 * The user's policy may say otherwise than the workflow: a policy
+	 * for people who cannot transcribe a number (WCAG 2.2, 3.3.8) has
+	 * them approve without one.
+	 */
+	const json_t *nm = json_object_get(policy, "number_matching");
 	json_t *spec;
 	af_mfa_push_verdict v;
 	af_mfa_status st;
@@ -142,7 +148,9 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 			 "app_name", json_object_get(app, "display_name"),
 			 "flow", json_object_get(mfa, "flow"), "devices",
 			 eligible, "number_matching",
-			 json_is_true(json_object_get(wf, "number_matching")),
+			 json_is_boolean(nm) ? json_is_true(nm)
+					     : json_is_true(json_object_get(
+						       wf, "number_matching")),
 			 "ip",
 			 af_mfa__token_ok(req->client_ip, AF_MFA__IP_MAX)
 				 ? req->client_ip
@@ -269,8 +277,9 @@ static int take_over_bare(af_server *srv, const af_req *req,
  * the browser on to the MFA page (or writes the page of a store failure).
  */
 static void ask(af_server *srv, af_req *req, af_resp *resp, const char *flow_id,
-		const json_t *authz, const json_t *user, const json_t *app,
-		const json_t *wf, const json_t *devices, json_t *mfa)
+		const json_t *authz, const json_t *user, const json_t *policy,
+		const json_t *app, const json_t *wf, const json_t *devices,
+		json_t *mfa)
 {
 	const char *username =
 		json_string_value(json_object_get(user, "username"));
@@ -292,7 +301,8 @@ static void ask(af_server *srv, af_req *req, af_resp *resp, const char *flow_id,
 		json_object_set_new(mfa, "notice",
 				    json_string(old ? "old_app" : "no_push"));
 	else
-		(void)start_txn(srv, req, app, user, wf, eligible, mfa, &txn);
+		(void)start_txn(srv, req, app, user, policy, wf, eligible, mfa,
+				&txn);
 	/* The flow now carries who passed the password, and their txn. */
 	saved = json_deep_copy(authz);
 	if (saved == NULL) {
@@ -396,8 +406,8 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	if (mfa == NULL)
 		af_page_unavailable(resp);
 	else
-		ask(srv, req, resp, flow_id, authz, user, app, wf, devices,
-		    mfa);
+		ask(srv, req, resp, flow_id, authz, user, policy, app, wf,
+		    devices, mfa);
 out:
 	json_decref(wf);
 	json_decref(devices);
@@ -407,7 +417,8 @@ out:
 
 void af_mfa_ask_again(af_server *srv, af_req *req, af_resp *resp,
 		      const char *flow_id, const json_t *authz,
-		      const json_t *user, const json_t *app)
+		      const json_t *user, const json_t *policy,
+		      const json_t *app)
 {
 	const char *username =
 		json_string_value(json_object_get(user, "username"));
@@ -424,8 +435,8 @@ void af_mfa_ask_again(af_server *srv, af_req *req, af_resp *resp,
 	if (devices_of(srv, req, resp, username, &wf, &devices) == 0) {
 		log_info(srv->log, req->rid, "mfa", "user=%s ask_again=1",
 			 username);
-		ask(srv, req, resp, flow_id, authz, user, app, wf, devices,
-		    mfa);
+		ask(srv, req, resp, flow_id, authz, user, policy, app, wf,
+		    devices, mfa);
 	}
 	json_decref(wf);
 	json_decref(devices);

@@ -35,12 +35,13 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
  * the limit, no phone that could take one): a new transaction, with a new
  * number, for the user's devices as they are now and under the same push
  * limit; the flow's count of token codes tried stays. user is the flow's
- * user as the directory has them now and app the flow's application
- * (borrowed), both checked by the caller; writes the response (on to the
- * MFA page, which says why no push came, when none did).
+ * user as the directory has them now, policy their policy (NULL: none)
+ * and app the flow's application (borrowed), checked by the caller; writes the
+ * response (on to the MFA page, which says why no push came, when none did).
  */
 void af_mfa_ask_again(af_server *srv, af_req *req, af_resp *resp,
 		      const char *flow_id, const json_t *authz,
-		      const json_t *user, const json_t *app);
+		      const json_t *user, const json_t *policy,
+		      const json_t *app);
 
 #endif /* AF_MFA_SEAM_H */

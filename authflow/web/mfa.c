@@ -1662,7 +1662,8 @@ void af_h_mfa_push(af_server *srv, af_req *req, af_resp *resp)
 	else if (dst != AF_DIR_OK && dst != AF_DIR_WAIT)
 		af_page_unavailable(resp);
 	else
-		af_mfa_ask_again(srv, req, resp, flow, authz, user, app);
+		af_mfa_ask_again(srv, req, resp, flow, authz, user, policy,
+				 app);
 out:
 	json_decref(user);
 	json_decref(policy);

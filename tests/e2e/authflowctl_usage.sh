@@ -134,6 +134,8 @@ expect policy-add-no-remote 2 -- policy add p --sso on
 expect policy-add-no-sso 2 -- policy add p --remote-access off
 expect policy-add-bad-onoff 2 -- policy add p --sso yes --remote-access on
 expect policy-set-nothing 2 -- policy set p
+expect policy-add-nm-only 2 -- policy add p --sso on --number-matching off
+expect policy-set-bad-nm 2 -- policy set p --number-matching yes
 expect policy-assign-none 2 -- policy assign p
 expect policy-assign-two 2 -- policy assign p --user a --group g
 expect policy-unassign-no-name 2 -- policy unassign --ou o

@@ -1195,6 +1195,35 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal((await idsim(server, s.phone, ['pending'])).stdout, '');
   });
 
+  test('a policy can take its users out of number matching (for those who cannot transcribe a number), or back to the workflow', async () => {
+    const s = await seed(server, { user: 'nell', policy: { remote_access: true, number_matching: false } });
+    s.phone = await enrollPhone(server, 'nell');
+    s.config = await rp(s);
+    let m = await toMfa(s);
+    assert.equal(pageNumber(m.page.text), null);
+    assert.match(m.page.text, /Approve the request in your authenticator app/);
+    let [txn, , , kind] = await pendingTxn(s);
+    assert.equal(kind, 'nonumber');
+    assert.equal((await idsim(server, s.phone, ['approve', txn])).stdout, 'approved');
+    assert.deepEqual((await finish(s, m)).claims().amr, ['pwd', 'swk', 'mfa']);
+    // Back to the workflow's setting (on), through authflowctl.
+    let r = ctl(server, ['policy', 'set', 'sso-nell', '--number-matching', 'workflow']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^number_matching: workflow$/m);
+    m = await toMfa(s);
+    assert.match(pageNumber(m.page.text) ?? '', /^[1-9][0-9]$/);
+    [txn, , , kind] = await pendingTxn(s);
+    assert.equal(kind, 'number');
+    assert.equal((await idsim(server, s.phone, ['deny', txn])).stdout, 'denied');
+    r = ctl(server, ['policy', 'set', 'sso-nell', '--number-matching', 'maybe']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--number-matching takes on, off or workflow, not 'maybe'/);
+    const bad = await server.admin('PATCH', '/policies/sso-nell', { number_matching: 'off' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.message, 'number_matching: must be true, false or null');
+    assert.equal((await server.admin('GET', '/policies/sso-nell')).json.number_matching, null);
+  });
+
   test('user show has the push pause and limit, and unlock lifts them', async () => {
     const s = await mfaUser('saul');
     await toMfa(s);
