@@ -1196,8 +1196,8 @@ describe(`push MFA (${STORE} store)`, () => {
   });
 
   test('a policy can take its users out of number matching (for those who cannot transcribe a number), or back to the workflow', async () => {
-    const s = await seed(server, { user: 'nell', policy: { remote_access: true, number_matching: false } });
-    s.phone = await enrollPhone(server, 'nell');
+    const s = await seed(server, { user: 'norma', policy: { remote_access: true, number_matching: false } });
+    s.phone = await enrollPhone(server, 'norma');
     s.config = await rp(s);
     let m = await toMfa(s);
     assert.equal(pageNumber(m.page.text), null);
@@ -1207,7 +1207,7 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal((await idsim(server, s.phone, ['approve', txn])).stdout, 'approved');
     assert.deepEqual((await finish(s, m)).claims().amr, ['pwd', 'swk', 'mfa']);
     // Back to the workflow's setting (on), through authflowctl.
-    let r = ctl(server, ['policy', 'set', 'sso-nell', '--number-matching', 'workflow']);
+    let r = ctl(server, ['policy', 'set', 'sso-norma', '--number-matching', 'workflow']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^number_matching: workflow$/m);
     m = await toMfa(s);
@@ -1215,13 +1215,13 @@ describe(`push MFA (${STORE} store)`, () => {
     [txn, , , kind] = await pendingTxn(s);
     assert.equal(kind, 'number');
     assert.equal((await idsim(server, s.phone, ['deny', txn])).stdout, 'denied');
-    r = ctl(server, ['policy', 'set', 'sso-nell', '--number-matching', 'maybe']);
+    r = ctl(server, ['policy', 'set', 'sso-norma', '--number-matching', 'maybe']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--number-matching takes on, off or workflow, not 'maybe'/);
-    const bad = await server.admin('PATCH', '/policies/sso-nell', { number_matching: 'off' });
+    const bad = await server.admin('PATCH', '/policies/sso-norma', { number_matching: 'off' });
     assert.equal(bad.status, 400);
     assert.equal(bad.json.message, 'number_matching: must be true, false or null');
-    assert.equal((await server.admin('GET', '/policies/sso-nell')).json.number_matching, null);
+    assert.equal((await server.admin('GET', '/policies/sso-norma')).json.number_matching, null);
   });
 
   test('user show has the push pause and limit, and unlock lifts them', async () => {
