@@ -221,23 +221,6 @@ static int still_pending(af_server *srv, const json_t *authz,
 	return rc;
 }
 
-/* Sends the browser on to the MFA page of flow_id. */
-static void to_mfa_page(af_resp *resp, const char *flow_id)
-{
-	af_buf b;
-	char *url;
-
-	af_buf_init(&b, 256);
-	af_buf_puts(&b, "/login/mfa?flow=");
-	af_buf_puts(&b, flow_id);
-	url = af_buf_take(&b, NULL);
-	if (url == NULL)
-		af_page_unavailable(resp);
-	else
-		af_resp_redirect(resp, 303, url);
-	free(url);
-}
-
 /*
  * This step made a challenge but another step of the flow stored its
  * own first. When that one has none (it met the push limit just as this
@@ -332,7 +315,7 @@ static void ask(af_server *srv, af_req *req, af_resp *resp, const char *flow_id,
 	} else if (txn != NULL) {
 		send_pushes(srv, req, username, txn, devices, wf);
 	}
-	to_mfa_page(resp, flow_id);
+	af_mfa_to_page(resp, flow_id);
 out:
 	if (txn != NULL && rc != 0)
 		drop_txn(srv, json_string_value(json_object_get(txn, "id")));
@@ -391,7 +374,7 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	if (devices_of(srv, req, resp, username, &wf, &devices) != 0)
 		goto out;
 	if (still_pending(srv, authz, username)) {
-		to_mfa_page(resp, flow_id);
+		af_mfa_to_page(resp, flow_id);
 		goto out;
 	}
 	/* A new password step replaces the flow's earlier transaction. */

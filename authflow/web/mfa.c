@@ -840,6 +840,17 @@ static char *page_url(const char *flow)
 	return af_buf_take(&b, NULL);
 }
 
+void af_mfa_to_page(af_resp *resp, const char *flow)
+{
+	char *url = page_url(flow);
+
+	if (url == NULL)
+		af_page_unavailable(resp);
+	else
+		af_resp_redirect(resp, 303, url);
+	free(url);
+}
+
 void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
@@ -1636,18 +1647,12 @@ void af_h_mfa_push(af_server *srv, af_req *req, af_resp *resp)
 	const char *state;
 	uint32_t wait_s = 0;
 	af_dir_status dst;
-	char *url;
 
 	if (posted(srv, req, resp, &authz, &txn) != 0)
 		goto out;
 	state = json_string_value(json_object_get(txn, "state"));
 	if (state != NULL && strcmp(state, "expired") != 0) {
-		url = page_url(flow);
-		if (url == NULL)
-			af_page_unavailable(resp);
-		else
-			af_resp_redirect(resp, 303, url);
-		free(url);
+		af_mfa_to_page(resp, flow);
 		goto out;
 	}
 	if (still_allowed(srv, req, resp, flow, authz, &user, &policy, &app) !=

@@ -36,6 +36,9 @@ void af_h_mfa_status(af_server *srv, af_req *req, af_resp *resp);
 void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp);
 void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp);
 void af_h_mfa_push(af_server *srv, af_req *req, af_resp *resp);
+
+/* Sends the browser on to the MFA page of flow (303). */
+void af_mfa_to_page(af_resp *resp, const char *flow);
 void af_h_enroll(af_server *srv, af_req *req, af_resp *resp);
 void af_h_enroll_post(af_server *srv, af_req *req, af_resp *resp);
 
