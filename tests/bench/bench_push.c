@@ -10,7 +10,7 @@
  *   bench_push --redis URL --endpoint URL --ca FILE --p8 FILE --team T
  *              --kid K --topic T --mock-log FILE [--count N] [--rate R]
  *              [--seconds S] [--h2load-1 REQ_S] [--h2load-4 REQ_S]
- *              [--curl-1 REQ_S] [--curl-4 REQ_S]
+ *              [--curl-1 REQ_S] [--curl-4 REQ_S] [--verbose]
  *
  * The run makes N real devices (af_mfa_device_add, one user each) and,
  * for each measurement, N pending transactions (af_mfa_txn_new) whose jobs
@@ -85,6 +85,7 @@ typedef struct bench_opts {
 	unsigned rate, seconds;
 	double h2load1, h2load4;
 	double curl1, curl4; /* curl_ceiling's rates, 0: not measured */
+	int verbose;	     /* pushd's log at info: why a push was retried */
 } bench_opts;
 
 /* One device of the run: its id, user and token index. */
@@ -781,7 +782,15 @@ out:
 	return rc;
 }
 
-enum { OPT_JWT = 256, OPT_PAYLOAD, OPT_H1, OPT_H4, OPT_C1, OPT_C4 };
+enum {
+	OPT_JWT = 256,
+	OPT_PAYLOAD,
+	OPT_H1,
+	OPT_H4,
+	OPT_C1,
+	OPT_C4,
+	OPT_VERBOSE
+};
 
 static int parse_args(int argc, char **argv, bench_opts *o, int *mode)
 {
@@ -803,6 +812,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *mode)
 		{"h2load-4", required_argument, NULL, OPT_H4},
 		{"curl-1", required_argument, NULL, OPT_C1},
 		{"curl-4", required_argument, NULL, OPT_C4},
+		{"verbose", no_argument, NULL, OPT_VERBOSE},
 		{NULL, 0, NULL, 0},
 	};
 	unsigned long v = 0;
@@ -814,6 +824,9 @@ static int parse_args(int argc, char **argv, bench_opts *o, int *mode)
 		case OPT_JWT:
 		case OPT_PAYLOAD:
 			*mode = c;
+			break;
+		case OPT_VERBOSE:
+			o->verbose = 1;
 			break;
 		case 'r':
 			o->redis = optarg;
@@ -891,7 +904,8 @@ static int bench_main(bench *b)
 		fprintf(stderr, "bench_push: store: %s\n", err);
 		goto out;
 	}
-	b->log = log_new(STDERR_FILENO, LOG_LEVEL_WARN);
+	b->log = log_new(STDERR_FILENO,
+			 b->o.verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN);
 	if (b->log == NULL)
 		goto out;
 	rc = run(b);
