@@ -224,6 +224,7 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	store_status sst;
 	jose_status jst;
 	af_dir_status dst;
+	af_pwlist_status pst;
 
 	memset(srv, 0, sizeof(*srv));
 	srv->cfg = *cfg;
@@ -300,6 +301,21 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		return -1;
 	}
 
+	pst = af_pwlist_load(cfg->pw_blocklist_file[0] != '\0'
+				     ? cfg->pw_blocklist_file
+				     : NULL,
+			     &srv->pwlist, serr, sizeof(serr));
+	if (pst != AF_PWLIST_OK) {
+		snprintf(err, errlen, "passwords.blocklist_file: %s", serr);
+		return -1;
+	}
+	log_info(srv->log, NULL, "passwords",
+		 "%zu common and breached passwords are refused when set%s",
+		 af_pwlist_count(srv->pwlist),
+		 cfg->pw_blocklist_file[0] != '\0'
+			 ? " (the built-in list and passwords.blocklist_file)"
+			 : " (the built-in list)");
+
 	af_dir_options_default(&dopt);
 	dopt.pw.m_kib = cfg->argon2_m_kib;
 	dopt.pw.t = cfg->argon2_t;
@@ -307,6 +323,7 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	_Static_assert(AF_CONFIG_PW_MIN_LENGTH_MAX <= AF_DIR_PW_MIN_CHARS_MAX,
 		       "the directory takes any minimum the config allows");
 	dopt.pw_min_chars = cfg->pw_min_length;
+	dopt.pwlist = srv->pwlist;
 	dopt.throttle.lock_s = cfg->lockout_s;
 	dopt.audit_sink = audit_to_log;
 	dopt.damage_sink = damage_to_log;
@@ -331,6 +348,7 @@ void af_server_cleanup(af_server *srv)
 		af_server_stop(srv, 0);
 	af_brand_cache_free(srv->brand);
 	af_dir_free(srv->dir);
+	af_pwlist_free(srv->pwlist);
 	af_keyring_free(srv->keys);
 	store_close(srv->store);
 	af_metrics_free(srv->metrics);

@@ -33,6 +33,7 @@ typedef struct af_server {
 	af_metrics *metrics;
 	/* The branding the pages show (web/brand.h). */
 	struct af_brand_cache *brand;
+	af_pwlist *pwlist; /* the directory's, see directory/pwlist.h */
 	struct MHD_Daemon *mhd;
 	struct af_workq *slow; /* runs slow requests (http/workq.h) */
 	unsigned threads;

@@ -898,7 +898,8 @@ static int parse_password_hash(json_t *root, af_config *cfg, struct cfg_err *e)
 /* What a password being set must be; passwords already set stay good. */
 static int parse_passwords(json_t *root, af_config *cfg, struct cfg_err *e)
 {
-	static const char *const keys[] = {"min_length", NULL};
+	static const char *const keys[] = {"min_length", "blocklist_file",
+					   NULL};
 	unsigned long n = cfg->pw_min_length;
 	json_t *s;
 
@@ -910,7 +911,13 @@ static int parse_passwords(json_t *root, af_config *cfg, struct cfg_err *e)
 		     AF_CONFIG_PW_MIN_LENGTH_MAX, &n, e) != 0)
 		return -1;
 	cfg->pw_min_length = (unsigned)n;
-	return 0;
+	if (json_object_get(s, "blocklist_file") == NULL)
+		return 0;
+	if (get_str(s, "passwords", "blocklist_file", cfg->pw_blocklist_file,
+		    sizeof(cfg->pw_blocklist_file), e) != 0)
+		return -1;
+	return check_file(cfg->pw_blocklist_file, "passwords.blocklist_file", 0,
+			  e);
 }
 
 static int token_name_ok(const char *s)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -874,12 +875,10 @@ void af_dir_options_default(af_dir_options *opts)
 {
 	if (opts == NULL)
 		return;
+	memset(opts, 0, sizeof(*opts));
 	af_pw_params_default(&opts->pw);
 	opts->pw_min_chars = AF_DIR_PW_MIN_CHARS;
 	af_throttle_params_default(&opts->throttle);
-	opts->audit_sink = NULL;
-	opts->damage_sink = NULL;
-	opts->audit_arg = NULL;
 }
 
 af_dir_status af_dir_new(store_ctx *store, const af_dir_options *opts,
@@ -1132,27 +1131,79 @@ static af_dir_status check_password(const char *password, char *err,
 	return AF_DIR_OK;
 }
 
+/* 1 when s is a unit of 1..4 bytes repeated ("aaaaaaaa", "abababab"). */
+static int repeated(const char *s, size_t len)
+{
+	size_t unit, i;
+
+	for (unit = 1; unit <= 4 && unit < len; unit++) {
+		for (i = unit; i < len && s[i] == s[i - unit]; i++)
+			;
+		if (i == len)
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when each byte of s is one more, or each one less, than the last. */
+static int consecutive(const char *s, size_t len)
+{
+	size_t i, up = 1, down = 1;
+
+	for (i = 1; i < len; i++) {
+		up &= (unsigned char)s[i] == (unsigned char)s[i - 1] + 1u;
+		down &= (unsigned char)s[i] + 1u == (unsigned char)s[i - 1];
+	}
+	return len > 1 && (up || down);
+}
+
 /*
- * A password being set: within the bytes any password may have, and of
- * at least opts.pw_min_chars characters (code points, as a person counts
- * them: "pässwörd" is eight). A password already set is never judged
- * again: it signs in whatever the minimum has become.
+ * A password being set: within the bytes any password may have, of at
+ * least opts.pw_min_chars characters (code points, as a person counts
+ * them: "pässwörd" is eight), and none that NIST SP 800-63B (5.1.1.2)
+ * says to refuse: the user's name, repeated or consecutive characters,
+ * and a common or breached password (opts.pwlist). A password already
+ * set is never judged again: it signs in whatever the rules have become.
  */
-static af_dir_status check_new_password(const af_dir *dir, const char *password,
-					char *err, size_t errlen)
+static af_dir_status check_new_password(const af_dir *dir, const char *user,
+					const char *password, char *err,
+					size_t errlen)
 {
 	af_dir_status rc = check_password(password, err, errlen);
-	size_t chars = 0;
+	size_t chars = 0, len;
 	const char *c;
 
 	if (rc != AF_DIR_OK)
 		return rc;
 	for (c = password; *c != '\0'; c++)
 		chars += ((unsigned char)*c & 0xC0) != 0x80;
+	len = (size_t)(c - password);
 	if (chars < dir->opts.pw_min_chars) {
 		af_dir__err(err, errlen,
 			    "password: must be at least %u characters",
 			    dir->opts.pw_min_chars);
+		return AF_DIR_INVALID;
+	}
+	if (user != NULL && strcasecmp(password, user) == 0) {
+		af_dir__err(err, errlen, "password: must not be the user name");
+		return AF_DIR_INVALID;
+	}
+	if (repeated(password, len)) {
+		af_dir__err(err, errlen,
+			    "password: must not be a character or a few "
+			    "repeated, like aaaaaaaa or abababab");
+		return AF_DIR_INVALID;
+	}
+	if (consecutive(password, len)) {
+		af_dir__err(err, errlen,
+			    "password: must not be a run of consecutive "
+			    "characters, like 12345678 or abcdefgh");
+		return AF_DIR_INVALID;
+	}
+	if (af_pwlist_has(dir->opts.pwlist, password)) {
+		af_dir__err(err, errlen,
+			    "password: is on the list of common and breached "
+			    "passwords: choose another");
 		return AF_DIR_INVALID;
 	}
 	return AF_DIR_OK;
@@ -1472,14 +1523,17 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 		af_dir__err(err, errlen, "actor: missing or malformed");
 		return AF_DIR_INVALID;
 	}
-	if (password != NULL) {
-		rc = check_new_password(dir, password, err, errlen);
-		if (rc != AF_DIR_OK)
-			return rc;
-	}
 	rc = user_fields(dir, spec, 1, &norm, err, errlen);
 	if (rc != AF_DIR_OK)
 		return rc;
+	if (password != NULL) {
+		rc = check_new_password(
+			dir,
+			json_string_value(json_object_get(norm, "username")),
+			password, err, errlen);
+		if (rc != AF_DIR_OK)
+			goto out;
+	}
 	if (af_dir__key(name, sizeof(name), "",
 			json_string_value(json_object_get(norm, "username"))) !=
 		    AF_DIR_OK ||
@@ -1717,7 +1771,7 @@ af_dir_status af_dir_user_set_password(af_dir *dir, const char *actor,
 		return rc;
 	}
 	if (password != NULL) {
-		rc = check_new_password(dir, password, err, errlen);
+		rc = check_new_password(dir, name, password, err, errlen);
 		if (rc == AF_DIR_OK)
 			rc = af_pw_hash(&dir->opts.pw, password, phc,
 					sizeof(phc));

@@ -74,6 +74,7 @@
 #include <jansson.h>
 
 #include "common/store.h"
+#include "directory/pwlist.h"
 
 #if defined(__GNUC__)
 #define AF_DIR_NODISCARD    __attribute__((warn_unused_result))
@@ -200,6 +201,8 @@ typedef void (*af_dir_damage_sink)(void *arg, const char *key);
 typedef struct af_dir_options {
 	af_pw_params pw;
 	unsigned pw_min_chars; /* characters a password being set needs */
+	/* Passwords none may set (pwlist.h), lent; NULL: none listed. */
+	const af_pwlist *pwlist;
 	af_throttle_params throttle;
 	af_dir_audit_sink audit_sink; /* NULL: none */
 	void *audit_arg;

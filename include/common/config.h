@@ -16,7 +16,7 @@
  *     "session": {"timeout": "2h"},
  *     "features": {"sso": true, "remote_access_mfa": true},
  *     "password_hash": {"argon2id": {"m_kib": 19456, "t": 2, "p": 1}},
- *     "passwords": {"min_length": 8},
+ *     "passwords": {"min_length": 8, "blocklist_file": "..."},
  *     "admin": {"tokens": [{"name": "ops", "role": "superadmin",
  *                           "sha256": "<64 hex>"}]},
  *     "log": {"level": "info"},
@@ -127,7 +127,8 @@ typedef struct af_config {
 	uint32_t argon2_m_kib;
 	uint32_t argon2_t;
 	uint32_t argon2_p;
-	unsigned pw_min_length; /* passwords.min_length */
+	unsigned pw_min_length;			    /* passwords.min_length */
+	char pw_blocklist_file[AF_CONFIG_PATH_MAX]; /* empty: none */
 	af_admin_token admin_tokens[AF_CONFIG_ADMIN_TOKENS_MAX];
 	size_t admin_token_count;
 	int log_level; /* a log_level value */

@@ -719,6 +719,37 @@ static void test_password_min_length(void **state)
 	free(cfg);
 }
 
+/* passwords.blocklist_file names a readable regular file. */
+static void test_password_blocklist_file(void **state)
+{
+	af_config *cfg = new_cfg();
+	char dir[] = "/tmp/af_cfg_list_XXXXXX", path[64], json[256];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(path, sizeof(path), "%s/common.txt", dir);
+	parse_ok("{" ISSUER "}", cfg);
+	assert_string_equal(cfg->pw_blocklist_file, "");
+	(void)snprintf(json, sizeof(json),
+		       "{" ISSUER ",\"passwords\":{\"blocklist_file\":\"%s\"}}",
+		       path);
+	refused(json, "passwords.blocklist_file: ");
+	write_file(path, "password1\n", 0644);
+	parse_ok(json, cfg);
+	assert_string_equal(cfg->pw_blocklist_file, path);
+	(void)snprintf(json, sizeof(json),
+		       "{" ISSUER ",\"passwords\":{\"blocklist_file\":\"%s\"}}",
+		       dir);
+	refused(json, "passwords.blocklist_file: ");
+	refused("{" ISSUER ",\"passwords\":{\"blocklist_file\":\"\"}}",
+		"passwords.blocklist_file: must not be empty");
+	refused("{" ISSUER ",\"passwords\":{\"blocklist_file\":7}}",
+		"passwords.blocklist_file: must be a string");
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	free(cfg);
+}
+
 /* The ceilings are the password module's: what the check takes, a start
  * takes too. */
 static void test_argon2_values_checked(void **state)
@@ -1459,6 +1490,7 @@ int main(void)
 		cmocka_unit_test(test_session_timeout_checked),
 		cmocka_unit_test(test_log_level_values),
 		cmocka_unit_test(test_password_min_length),
+		cmocka_unit_test(test_password_blocklist_file),
 		cmocka_unit_test(test_argon2_values_checked),
 		cmocka_unit_test(test_admin_tokens_checked),
 		cmocka_unit_test(

@@ -1408,6 +1408,79 @@ static void test_af_dir_user_login_unknown_user_costs_a_hash(void **state)
  * as a person counts them; one set before a higher minimum still signs
  * in.
  */
+/* The passwords NIST SP 800-63B says to refuse, when they are set. */
+static void test_af_dir_password_refused_kinds(void **state)
+{
+	static const struct {
+		const char *pw, *why;
+	} refused[] = {
+		{"Kimberly", "password: must not be the user name"},
+		{"aaaaaaaa", "password: must not be a character or a few "
+			     "repeated, like aaaaaaaa or abababab"},
+		{"abababab", NULL},
+		{"xyzxyzxyz", NULL},
+		{"12341234", NULL},
+		{"12345678", "password: must not be a run of consecutive "
+			     "characters, like 12345678 or abcdefgh"},
+		{"987654321", NULL},
+		{"abcdefghij", NULL},
+		{"Password1", "password: is on the list of common and breached "
+			      "passwords: choose another"},
+		{"QWERTYUIOP", NULL},
+	};
+	fixture *f = *state;
+	af_dir_options opts;
+	af_pwlist *list = NULL;
+	af_dir *listed = NULL;
+	json_t *spec = parse("{\"username\":\"kimberly\"}");
+	size_t i;
+
+	assert_int_equal(af_pwlist_load(NULL, &list, NULL, 0), AF_PWLIST_OK);
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.pwlist = list;
+	assert_int_equal(af_dir_new(f->store, &opts, &listed, NULL, 0),
+			 AF_DIR_OK);
+	for (i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+		f->err[0] = '\0';
+		assert_int_equal(af_dir_user_add(listed, ACTOR, spec,
+						 refused[i].pw, NULL, f->err,
+						 sizeof(f->err)),
+				 AF_DIR_INVALID);
+		if (refused[i].why != NULL)
+			assert_string_equal(f->err, refused[i].why);
+		else
+			assert_true(strncmp(f->err, "password: ", 10) == 0);
+	}
+	/* Nothing of the refused user was written. */
+	assert_int_equal(af_dir_user_add(listed, ACTOR, spec, "1234567x", NULL,
+					 f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	/* The same rules when a password is changed. */
+	assert_int_equal(af_dir_user_set_password(listed, ACTOR, "kimberly",
+						  "KIMBERLY", f->err,
+						  sizeof(f->err)),
+			 AF_DIR_INVALID);
+	assert_string_equal(f->err, "password: must not be the user name");
+	assert_int_equal(af_dir_user_set_password(listed, ACTOR, "kimberly",
+						  "iloveyou", f->err,
+						  sizeof(f->err)),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_user_set_password(listed, ACTOR, "kimberly",
+						  "ward-round-7", f->err,
+						  sizeof(f->err)),
+			 AF_DIR_OK);
+	/* Without a list, a listed password is not refused for being one. */
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "kimberly",
+						  "Password1", f->err,
+						  sizeof(f->err)),
+			 AF_DIR_OK);
+	json_decref(spec);
+	af_dir_free(listed);
+	af_pwlist_free(list);
+}
+
 static void test_af_dir_password_min_chars(void **state)
 {
 	fixture *f = *state;
@@ -1446,10 +1519,10 @@ static void test_af_dir_password_min_chars(void **state)
 	opts.pw_min_chars = 1;
 	assert_int_equal(af_dir_new(f->store, &opts, &loose, NULL, 0),
 			 AF_DIR_OK);
-	assert_int_equal(af_dir_user_set_password(loose, ACTOR, "sam", "abc",
+	assert_int_equal(af_dir_user_set_password(loose, ACTOR, "sam", "ab1",
 						  f->err, sizeof(f->err)),
 			 AF_DIR_OK);
-	assert_int_equal(af_dir_user_login(f->dir, "sam", "abc", &u),
+	assert_int_equal(af_dir_user_login(f->dir, "sam", "ab1", &u),
 			 AF_DIR_OK);
 	json_decref(u);
 	af_dir_free(loose);
@@ -3919,6 +3992,7 @@ int main(void)
 		T(test_af_dir_user_login_unknown_user_costs_a_hash),
 		T(test_af_dir_user_gen_raised_by_what_ends_signins),
 		T(test_af_dir_password_min_chars),
+		T(test_af_dir_password_refused_kinds),
 		T(test_af_dir_user_login_old_costs_rehashed),
 		T(test_af_throttle_user_delays_then_locks),
 		T(test_af_throttle_success_clears_user_count),

@@ -28,13 +28,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Starts authflow with a fresh state folder. store: 'memory' or 'redis'.
 // push: the config's "push" section (optional); pushd may read the same
 // file (server.configPath). argon2id and limits replace those sections;
-// listen adds to that section; logLevel replaces "warn".
+// listen adds to that section; logLevel replaces "warn"; passwords is
+// the config's "passwords" section (optional).
 // With redis the server signs in to Redis as an ACL user with a password
 // (AF_TEST_REDIS_AUTH_URL, from with-redis.sh) when there is one, unless
 // redisUrl says otherwise.
 export async function startServer({
   store = process.env.AF_STORE ?? 'memory', features = {}, push,
-  argon2id = { m_kib: 1024, t: 1, p: 1 }, limits, listen = {}, logLevel = 'warn', storeOptions = {},
+  argon2id = { m_kib: 1024, t: 1, p: 1 }, limits, listen = {}, logLevel = 'warn', storeOptions = {}, passwords,
   redisUrl = process.env.AF_TEST_REDIS_AUTH_URL || process.env.AF_TEST_REDIS_URL,
 } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
@@ -68,6 +69,7 @@ export async function startServer({
     log: { level: logLevel },
     ...(push ? { push } : {}),
     ...(limits ? { limits } : {}),
+    ...(passwords ? { passwords } : {}),
   };
   const cfgPath = path.join(dir, 'authflow.json');
   writeFileSync(cfgPath, JSON.stringify(config, null, 2), { mode: 0o600 });

@@ -1127,6 +1127,53 @@ describe(`authflow OIDC (${STORE} store)`, () => {
   });
 });
 
+describe('authflow password rules', { skip: STORE !== 'memory' }, () => {
+  test('passwords.blocklist_file: listed, common, repeated and own-name passwords are refused when set', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-pwlist-'));
+    const file = path.join(dir, 'refused.txt');
+    const sha1 = (t) => createHash('sha1').update(t).digest('hex').toUpperCase();
+    // A typed password, and a breached one by its SHA-1 with a count.
+    writeFileSync(file, `Ward-Round-2026\r\n${sha1('hospital-summer')}:3\n`);
+    const srv = await startServer({ passwords: { min_length: 10, blocklist_file: file }, logLevel: 'info' });
+    try {
+      assert.match(srv.stderr(), /"event":"passwords","msg":"\d+ common and breached passwords are refused when set \(the built-in list and passwords\.blocklist_file\)"/);
+      const listed = 'password: is on the list of common and breached passwords: choose another';
+      const cases = [
+        ['Ward-Round-2026', listed],
+        ['hospital-summer', listed],
+        ['HOSPITAL-SUMMER', listed],
+        ['password123', listed],
+        ['Rosamunde-K', 'password: must not be the user name'],
+        ['short-9ch', 'password: must be at least 10 characters'],
+        ['0123456789', 'password: must not be a run of consecutive characters, like 12345678 or abcdefgh'],
+        ['xyz!xyz!xyz!', 'password: must not be a character or a few repeated, like aaaaaaaa or abababab'],
+      ];
+      for (const [password, message] of cases) {
+        const r = await srv.admin('POST', '/users', { username: 'rosamunde-k', password });
+        assert.equal(r.status, 400, `${password}: ${r.text}`);
+        assert.equal(r.json.message, message, password);
+      }
+      // None of those made the user.
+      assert.equal((await srv.admin('GET', '/users/rosamunde-k')).status, 404);
+      const made = await srv.admin('POST', '/users', { username: 'rosamunde-k', password: 'night-shift-ward-7' });
+      assert.equal(made.status, 201, made.text);
+      const again = await srv.admin('PUT', '/users/rosamunde-k/password', { password: 'WARD-ROUND-2026x' });
+      assert.equal(again.status, 200, again.text);
+      const refused = await srv.admin('PUT', '/users/rosamunde-k/password', { password: 'Hospital-Summer' });
+      assert.equal(refused.status, 400, refused.text);
+      assert.equal(refused.json.message, listed);
+    } finally {
+      await srv.stop();
+    }
+    rmSync(file);
+    await assert.rejects(startServer({ passwords: { blocklist_file: file } }), (e) => {
+      assert.match(e.message, /authflow: [^\n]*authflow\.json: passwords\.blocklist_file: [^\n]*refused\.txt: No such file or directory\n/);
+      return true;
+    });
+    rmSync(dir, { recursive: true });
+  });
+});
+
 describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
   test('a password Redis refuses: authflow does not start, and says why in one line', async () => {
     const auth = process.env.AF_TEST_REDIS_AUTH_URL;
