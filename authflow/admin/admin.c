@@ -106,11 +106,19 @@ static const route routes[] = {
 	{"DELETE", "ous/*/members/*", "ou.remove_member",
 	 af_admin__ou_member_remove, NULL, NULL},
 	{"GET", "policies", "policy.list", af_admin__policy_list, NULL, NULL},
-	{"POST", "policies", "policy.add", af_admin__policy_add, NULL, NULL},
+	/*
+	 * What a policy asks for (the push step, number matching) is a
+	 * superadmin's decision, as the workflow is: one call could take
+	 * it from everyone the policy covers. Whom a policy covers is an
+	 * admin's, as a deployment is (assign, unassign).
+	 */
+	{"POST", "policies", "policy.add", af_admin__policy_add,
+	 "creating a policy", NULL},
 	{"GET", "policies/*", "policy.show", af_admin__policy_show, NULL, NULL},
-	{"PATCH", "policies/*", "policy.set", af_admin__policy_set, NULL, NULL},
-	{"DELETE", "policies/*", "policy.remove", af_admin__policy_remove, NULL,
-	 NULL},
+	{"PATCH", "policies/*", "policy.set", af_admin__policy_set,
+	 "editing a policy", NULL},
+	{"DELETE", "policies/*", "policy.remove", af_admin__policy_remove,
+	 "removing a policy", NULL},
 	{"POST", "policies/*/assign", "policy.assign", af_admin__policy_assign,
 	 NULL, NULL},
 	{"POST", "policies/*/unassign", "policy.unassign",

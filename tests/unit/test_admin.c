@@ -424,11 +424,31 @@ static void test_policy_add_assign_group(void **state)
 	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/groups",
 			      "{\"name\": \"staff\"}"),
 			 201);
+	/* What a policy asks for is a superadmin's; whom it covers, not. */
 	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/policies",
 			      "{\"name\": \"default\", \"sso\": true, "
 			      "\"remote_access\": false}"),
+			 403);
+	assert_string_equal(answer_str(f, "message"),
+			    "creating a policy needs a superadmin token");
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/policies",
+			      "{\"name\": \"default\", \"sso\": true, "
+			      "\"remote_access\": true}"),
 			 201);
 	assert_true(json_is_true(json_object_get(f->answer, "sso")));
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/policies/default",
+			      "{\"remote_access\": false}"),
+			 403);
+	assert_string_equal(answer_str(f, "message"),
+			    "editing a policy needs a superadmin token");
+	assert_int_equal(
+		call(f, ADMIN, "DELETE", "/admin/v1/policies/default", NULL),
+		403);
+	assert_string_equal(answer_str(f, "message"),
+			    "removing a policy needs a superadmin token");
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/policies/default", NULL), 200);
+	assert_true(json_is_true(json_object_get(f->answer, "remote_access")));
 	assert_int_equal(call(f, ADMIN, "POST",
 			      "/admin/v1/policies/default/assign",
 			      "{\"group\": \"staff\"}"),
@@ -1660,14 +1680,14 @@ static void test_removal_events_have_detail(void **state)
 	assert_int_equal(call(f, ADMIN, "PUT",
 			      "/admin/v1/ous/Paris/members/alice", NULL),
 			 200);
-	assert_int_equal(call(f, ADMIN, "POST", "/admin/v1/policies",
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/policies",
 			      "{\"name\": \"staff\", \"sso\": true, "
 			      "\"assigned\": {\"groups\": [\"staff\"]}}"),
 			 201);
 	add_app(f, "crm", 0, id, sizeof(id), secret, sizeof(secret));
 
 	assert_int_equal(
-		call(f, ADMIN, "DELETE", "/admin/v1/policies/staff", NULL),
+		call(f, SUPER, "DELETE", "/admin/v1/policies/staff", NULL),
 		200);
 	ev = newest_event(f, "policy.remove");
 	assert_non_null(ev);
