@@ -2112,8 +2112,8 @@ json_t *af_keyring_status(af_keyring *kr)
 	}
 	days = ring_days_left(&kr->ring, now);
 	if (ok)
-		doc = json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:b}", "keys",
-				keys, "signing_kid",
+		doc = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:b}",
+				"keys", keys, "signing_kid",
 				signing != NULL ? json_string(signing->kid)
 						: json_null(),
 				"next_kid",
@@ -2121,6 +2121,9 @@ json_t *af_keyring_status(af_keyring *kr)
 					     : json_null(),
 				"next_signs_from",
 				next != NULL ? json_integer(next->signs_from)
+					     : json_null(),
+				"next_expires_at",
+				next != NULL ? json_integer(next->expires_at)
 					     : json_null(),
 				"expires_in_days", (json_int_t)days,
 				"alert_days", (json_int_t)kr->opts.alert_days,

@@ -175,12 +175,30 @@ void af_admin__keys_rotate(af_admin_call *c)
 	af_admin__json(c, 200, status);
 }
 
+/* When the signing key of a status stops signing; 0 when none signs. */
+static json_int_t signing_until(const json_t *status)
+{
+	const json_t *k;
+	size_t i;
+
+	json_array_foreach(json_object_get(status, "keys"), i, k)
+	{
+		if (json_is_true(json_object_get(k, "signing")))
+			return json_integer_value(
+				json_object_get(k, "expires_at"));
+	}
+	return 0;
+}
+
 void af_admin__keys_retire(af_admin_call *c)
 {
 	const char *kid = c->seg[1];
+	json_t *before, *after, *detail = NULL;
 	jose_status js;
 	af_dir_status st;
+	int called_off;
 
+	before = af_keyring_status(c->srv->keys);
 	js = af_keyring_retire(c->srv->keys, kid);
 	if (js == JOSE_ERR_UNKNOWN_KID) {
 		af_admin__error(c, AF_ADMIN_NOT_FOUND,
@@ -194,17 +212,38 @@ void af_admin__keys_retire(af_admin_call *c)
 		return;
 	}
 	if (js != JOSE_OK) {
+		json_decref(before);
 		ring_error(c, js);
 		return;
 	}
-	st = af_audit_record(c->dir, c->caller.name, "keys.retire", kid, NULL);
+	/*
+	 * The successor a planned rotation lined up: the plan is off, and
+	 * the signing key signs for its whole lifetime again. The answer
+	 * and the audit event say so, not only the server's log.
+	 */
+	after = af_keyring_status(c->srv->keys);
+	called_off = before != NULL && after != NULL &&
+		     signing_until(after) > signing_until(before);
+	json_decref(before);
+	if (called_off) {
+		detail = json_pack("{s:b}", "rotation_called_off", 1);
+		if (json_object_set_new(after, "rotation_called_off",
+					json_true()) != 0) {
+			json_decref(after);
+			after = NULL;
+		}
+	}
+	st = af_audit_record(c->dir, c->caller.name, "keys.retire", kid,
+			     detail);
+	json_decref(detail);
 	if (st != AF_DIR_OK) {
+		json_decref(after);
 		af_admin__dir_error(c, st,
 				    "retired, but the audit event could not "
 				    "be written");
 		return;
 	}
-	af_admin__json(c, 200, af_keyring_status(c->srv->keys));
+	af_admin__json(c, 200, after);
 }
 
 /*

@@ -377,6 +377,12 @@ static int print_keys(json_t *answer)
 	};
 	int rc = print_key_status(answer);
 
+	/* keys retire of the key a planned rotation had lined up. */
+	if (rc == AF_CTL_EXIT_OK &&
+	    json_is_true(json_object_get(answer, "rotation_called_off")))
+		printf("the planned rotation is off: the signing key signs "
+		       "until its expires_at\n");
+
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_print_table(answer, "keys", cols,
 					AF_CTL_NELEMS(cols));

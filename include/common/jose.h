@@ -307,12 +307,12 @@ json_t *af_keyring_jwks(af_keyring *kr);
  * Status of the signing key for `authflowctl keys status` and metrics:
  * {"keys": [{kid, created_at, signs_from, expires_at, retire_after,
  *  signing}], "signing_kid", "next_kid", "next_signs_from",
- *  "expires_in_days", "alert_days", "alert": true|false}.
- * signing_kid is null when no key is current; next_kid and
- * next_signs_from name the published successor that signs next, or are
- * null; expires_in_days is af_keyring_days_left(); alert_days is the
- * option; alert is true when expires_in_days is <= alert_days. New
- * reference; NULL on no memory or a NULL kr.
+ *  "next_expires_at", "expires_in_days", "alert_days", "alert":
+ *  true|false}. signing_kid is null when no key is current; next_kid,
+ * next_signs_from and next_expires_at name the published successor that
+ * signs next, or are null; expires_in_days is af_keyring_days_left();
+ * alert_days is the option; alert is true when expires_in_days is <=
+ * alert_days. New reference; NULL on no memory or a NULL kr.
  *
  * Thread-safety: safe (read lock).
  */

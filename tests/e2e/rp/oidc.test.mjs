@@ -2328,7 +2328,16 @@ describe(`authflow signing keys (${STORE} store)`, () => {
       assert.ok(ends('expires_at') > Date.now() + 729 * 86400000, r.stdout);
       assert.deepEqual(await jwksKids(srv.issuer), [oldKid]);
       assert.match(srv.stderr(), /the rotation planned to key \S+ is off: the signing key signs until \S+ again/);
+      // The command and the audit trail say so too, not the log alone.
+      assert.match(r.stdout, /^the planned rotation is off: the signing key signs until its expires_at$/m);
+      const gone = (await srv.admin('GET', '/audit?limit=1')).json.events[0];
+      assert.equal(gone.action, 'keys.retire');
+      assert.deepEqual(gone.detail, { rotation_called_off: true });
+      // A successor published ahead is in the JSON status with its end.
       assert.equal(ctl(srv, ['keys', 'rotate', '--after', '1h']).code, 0, 'a later plan fits again');
+      const st = (await srv.admin('GET', '/keys')).json;
+      const lined = st.keys.find((k) => k.kid === st.next_kid);
+      assert.equal(st.next_expires_at, lined.expires_at);
     } finally {
       await srv.stop();
     }
@@ -2360,11 +2369,12 @@ describe(`authflow signing keys (${STORE} store)`, () => {
       assert.match(r.stdout, /^KID +SIGNS_FROM +EXPIRES_AT +LEAVES_JWKS +SIGNING$/m);
       assert.match(r.stdout, new RegExp(`^${newKid} +\\S+ +\\S+ +\\S+ +yes$`, 'm'));
       assert.doesNotMatch(r.stdout, new RegExp(oldKid));
+      assert.doesNotMatch(r.stdout, /planned rotation/, 'no rotation was planned');
       assert.deepEqual(await jwksKids(srv.issuer), [newKid]);
       ui = await fetch(`${srv.issuer}/userinfo`, { headers: { authorization: `Bearer ${before.access_token}` } });
       assert.equal(ui.status, 401, 'its JWT access tokens no longer verify');
       const audit = (await srv.admin('GET', '/audit?limit=5')).json.events;
-      assert.ok(audit.some((e) => e.action === 'keys.retire' && e.target === oldKid), JSON.stringify(audit));
+      assert.ok(audit.some((e) => e.action === 'keys.retire' && e.target === oldKid && !e.detail), JSON.stringify(audit));
       assert.match(srv.stderr(), new RegExp(`retired key ${oldKid}`));
       // Signing goes on with the new key.
       assert.equal(kidOf((await signInAt(srv, s)).id_token), newKid);
