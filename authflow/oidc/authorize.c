@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -43,6 +44,30 @@ int af_oidc_has_word(const char *list, const char *word)
 	while ((w = word_next(&p, &len)) != NULL) {
 		if (len == n && memcmp(w, word, n) == 0)
 			return 1;
+	}
+	return 0;
+}
+
+/*
+ * 1 when prompt holds a value of OpenID Connect's in another case
+ * ("LOGIN"), else 0. Values are case-sensitive, and one
+ * not understood is ignored (Core 1.0, 3.1.2.1, errata 2), but a relying
+ * party that sends "LOGIN" asks for a sign-in it would silently not get.
+ */
+static int prompt_miscased(const char *prompt)
+{
+	static const char *const known[] = {"none", "login", "consent",
+					    "select_account", NULL};
+	const char *p = prompt, *w;
+	size_t len, i;
+
+	while ((w = word_next(&p, &len)) != NULL) {
+		for (i = 0; known[i] != NULL; i++) {
+			if (strlen(known[i]) == len &&
+			    strncasecmp(w, known[i], len) == 0 &&
+			    memcmp(w, known[i], len) != 0)
+				return 1;
+		}
 	}
 	return 0;
 }
@@ -384,6 +409,11 @@ static const char *check_request(af_server *srv, const af_req *req,
 	if (prompt != NULL && af_oidc_has_word(prompt, "none") &&
 	    strcmp(prompt, "none") != 0)
 		return refuse(desc, "prompt=none cannot be combined",
+			      "invalid_request");
+	if (prompt != NULL && prompt_miscased(prompt))
+		return refuse(desc,
+			      "prompt values are lower case (none, login, "
+			      "consent, select_account)",
 			      "invalid_request");
 	if (max_age != NULL) {
 		if (parse_max_age(max_age, &ma) != 0)

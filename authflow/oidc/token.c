@@ -447,10 +447,10 @@ static int refresh_fits(af_resp *resp, const json_t *grant,
 	const char *cid =
 		json_string_value(json_object_get(grant, "client_id"));
 
+	/* Said as of an unknown token: the client learns nothing of it. */
 	if (cid == NULL || strcmp(cid, client_id) != 0) {
 		af_resp_oauth_error(resp, 400, "invalid_grant",
-				    "the refresh token belongs to another "
-				    "client");
+				    "the refresh token is invalid or used");
 		return -1;
 	}
 	if (scope != NULL &&

@@ -447,7 +447,10 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     // openid, another client.
     await assert.rejects(client.refreshTokenGrant(config, narrow.refresh_token, { scope: 'profile' }), isError('invalid_scope'));
     const other = await seed(server, { user: 'jack-other' });
-    await assert.rejects(client.refreshTokenGrant(await rp(other), narrow.refresh_token), isError('invalid_grant'));
+    // Said as of an unknown token: another client learns nothing of it.
+    const said = 'the refresh token is invalid or used';
+    await assert.rejects(client.refreshTokenGrant(await rp(other), narrow.refresh_token),
+      (e) => isError('invalid_grant')(e) && (e.error_description ?? e.cause?.error_description) === said);
     // A client whose refresh the administrator turned off: the grant is
     // not for it (unauthorized_client), and the token keeps until it is
     // turned on again.
@@ -559,7 +562,7 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(f.state, state);
   });
 
-  test('authorize: prompt is capped at 64 bytes like the other parameters a sign-in keeps', async () => {
+  test('authorize: prompt is capped at 64 bytes like the other parameters a sign-in keeps; its values are case-sensitive', async () => {
     const s = await seed(server, { user: 'pia' });
     const base = `${server.issuer}/authorize?response_type=code&scope=openid&state=x&client_id=${s.clientId}&redirect_uri=${encodeURIComponent(REDIRECT)}`;
     const b = new Browser();
@@ -570,6 +573,18 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(u.searchParams.get('state'), 'x');
     // 64 bytes: a sign-in.
     r = await b.get(`${base}&prompt=${'login%20'.repeat(7)}select_account%20consent`);
+    u = new URL(r.location, server.issuer);
+    assert.equal(u.pathname, '/login', r.location);
+    // Values are case-sensitive: "LOGIN" would be a sign-in asked for and
+    // silently not made, so it is refused; a value not understood at all
+    // (an extension's) is ignored, as OpenID Connect Core's errata advise.
+    for (const p of ['LOGIN', 'consent%20Login', 'None']) {
+      r = await b.get(`${base}&prompt=${p}`);
+      u = new URL(r.location, server.issuer);
+      assert.equal(u.searchParams.get('error'), 'invalid_request', `${p}: ${r.location}`);
+      assert.equal(u.searchParams.get('error_description'), 'prompt values are lower case (none, login, consent, select_account)');
+    }
+    r = await b.get(`${base}&prompt=create`);
     u = new URL(r.location, server.issuer);
     assert.equal(u.pathname, '/login', r.location);
   });
