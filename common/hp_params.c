@@ -198,7 +198,7 @@ hp_status hp_params_parse(const char *text, size_t len, af_params **out)
 {
 	af_params *p = NULL;
 	hp_status st = HP_OK, piece;
-	size_t start = 0, stop;
+	size_t start = 0, stop, pieces = 0;
 	const char *amp;
 
 	if (out == NULL)
@@ -216,6 +216,12 @@ hp_status hp_params_parse(const char *text, size_t len, af_params **out)
 		stop = amp != NULL ? (size_t)(amp - text) : len;
 		/* "a=1&&b=2" and a trailing '&' leave empty pieces: skip. */
 		if (stop > start) {
+			/* A name given again counts again: its value is read.
+			 */
+			if (++pieces > HP_PARAMS_MAX) {
+				st = HP_ERR_TOO_MANY;
+				goto out;
+			}
 			piece = add_piece(p, text + start, stop - start);
 			if (piece == HP_ERR_DUPLICATE)
 				st = HP_ERR_DUPLICATE;

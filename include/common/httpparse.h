@@ -76,7 +76,8 @@ typedef struct af_params af_params;
  * Pieces are split on '&' only (';' is data); empty pieces ("a=1&&b=2")
  * are skipped; a piece without '=' is a name with an empty value. Names
  * are compared byte for byte. Refused: len over HP_INPUT_MAX
- * (HP_ERR_TOO_BIG); more than HP_PARAMS_MAX parameters (HP_ERR_TOO_MANY);
+ * (HP_ERR_TOO_BIG); more than HP_PARAMS_MAX parameters, a name given
+ * twice counting twice (HP_ERR_TOO_MANY);
  * bad or truncated escapes, raw NUL or %00 (HP_ERR_ENCODING); an empty
  * name, or a name holding a control character, tab, CR and LF included
  * (HP_ERR_SYNTAX). Values may hold any byte but NUL: the caller validates

@@ -346,6 +346,26 @@ static void test_params_parse_count_limit_exact(void **state)
 	free(again);
 }
 
+/* A name given again counts again; empty pieces are no parameters. */
+static void test_params_parse_repeats_count(void **state)
+{
+	char *text = malloc(4 * (HP_PARAMS_MAX + 1) + 1);
+	size_t i;
+
+	(void)state;
+	assert_non_null(text);
+	for (i = 0; i < HP_PARAMS_MAX; i++)
+		memcpy(text + 4 * i, "x=1&", 4);
+	text[4 * HP_PARAMS_MAX - 1] = '\0';
+	assert_int_equal(parse_status(text, strlen(text)), HP_ERR_DUPLICATE);
+	memcpy(text + 4 * HP_PARAMS_MAX - 1, "&x=1", 5);
+	assert_int_equal(parse_status(text, strlen(text)), HP_ERR_TOO_MANY);
+	memset(text, '&', 4 * HP_PARAMS_MAX);
+	memcpy(text + 4 * HP_PARAMS_MAX, "a=1", 4);
+	assert_int_equal(parse_status(text, strlen(text)), HP_OK);
+	free(text);
+}
+
 static void test_params_parse_size_limit_exact(void **state)
 {
 	char *text = repeat('v', HP_INPUT_MAX + 1);
@@ -1278,6 +1298,7 @@ int main(void)
 		cmocka_unit_test(test_params_parse_bad_encoding_refused),
 		cmocka_unit_test(test_params_parse_controls_only_in_values),
 		cmocka_unit_test(test_params_parse_count_limit_exact),
+		cmocka_unit_test(test_params_parse_repeats_count),
 		cmocka_unit_test(test_params_parse_size_limit_exact),
 		cmocka_unit_test(test_params_parse_bad_args_refused),
 		cmocka_unit_test(test_params_add_rules),
