@@ -349,19 +349,20 @@ static void test_params_parse_count_limit_exact(void **state)
 /* A name given again counts again; empty pieces are no parameters. */
 static void test_params_parse_repeats_count(void **state)
 {
-	char *text = malloc(4 * (HP_PARAMS_MAX + 1) + 1);
+	const size_t n = (size_t)4 * HP_PARAMS_MAX; /* "x=1&" each */
+	char *text = malloc(n + 5);
 	size_t i;
 
 	(void)state;
 	assert_non_null(text);
-	for (i = 0; i < HP_PARAMS_MAX; i++)
-		memcpy(text + 4 * i, "x=1&", 4);
-	text[4 * HP_PARAMS_MAX - 1] = '\0';
+	for (i = 0; i < n; i += 4)
+		memcpy(text + i, "x=1&", 4);
+	text[n - 1] = '\0';
 	assert_int_equal(parse_status(text, strlen(text)), HP_ERR_DUPLICATE);
-	memcpy(text + 4 * HP_PARAMS_MAX - 1, "&x=1", 5);
+	memcpy(text + n - 1, "&x=1", 5);
 	assert_int_equal(parse_status(text, strlen(text)), HP_ERR_TOO_MANY);
-	memset(text, '&', 4 * HP_PARAMS_MAX);
-	memcpy(text + 4 * HP_PARAMS_MAX, "a=1", 4);
+	memset(text, '&', n);
+	memcpy(text + n, "a=1", 4);
 	assert_int_equal(parse_status(text, strlen(text)), HP_OK);
 	free(text);
 }
