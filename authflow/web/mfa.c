@@ -550,6 +550,40 @@ static void outcome_page(af_server *srv, af_resp *resp, const char *flow,
 }
 
 /*
+ * Whether a request to user's phone would be held now, by a report pause
+ * or the push limit: 1 with what to say in words (WORDS_MAX): when it
+ * ends, as a duration, and that the service desk can lift it.
+ */
+static int push_held(af_server *srv, const char *user, char *words)
+{
+	int64_t paused, limited;
+	char when[40];
+
+	push_left(srv, user, &paused, &limited);
+	if (paused > 0) {
+		about(paused, when, sizeof(when));
+		snprintf(words, WORDS_MAX,
+			 "Sign-in requests to your phone are paused after a "
+			 "request was reported as not yours; they start again "
+			 "in %s. Until then, type the six-digit code from your "
+			 "app. Your service desk can lift the pause sooner.",
+			 when);
+		return 1;
+	}
+	if (limited > 0) {
+		about(limited, when, sizeof(when));
+		snprintf(words, WORDS_MAX,
+			 "Too many sign-in requests were sent to your phone. "
+			 "More can be sent in %s; until then, type the "
+			 "six-digit code from your app. Your service desk can "
+			 "lift the limit sooner.",
+			 when);
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * Why the page offers only the token code (the flow's notice), in words
  * (WORDS_MAX); NULL when it has no notice. A pause or limit says when it
  * ends, as a duration, and that the service desk can lift it; *over is
@@ -559,8 +593,6 @@ static const char *notice_words(af_server *srv, const json_t *authz,
 				char *words, int *over)
 {
 	const char *notice = mfa_str(authz, "notice");
-	int64_t paused, limited;
-	char when[40];
 
 	*over = 0;
 	if (notice == NULL)
@@ -576,40 +608,23 @@ static const char *notice_words(af_server *srv, const json_t *authz,
 		return "Your phone cannot receive sign-in requests at the "
 		       "moment. Type the six-digit code shown in your "
 		       "authenticator app.";
-	push_left(srv, mfa_str(authz, "user"), &paused, &limited);
-	if (strcmp(notice, "paused") == 0 && paused > 0) {
-		about(paused, when, sizeof(when));
-		snprintf(words, WORDS_MAX,
-			 "Sign-in requests to your phone are paused after a "
-			 "request was reported as not yours; they start again "
-			 "in %s. Until then, type the six-digit code from your "
-			 "app. Your service desk can lift the pause sooner.",
-			 when);
-	} else if (strcmp(notice, "paused") == 0) {
-		*over = 1;
+	if (strcmp(notice, "paused") != 0 && strcmp(notice, "limit") != 0)
+		return NULL;
+	if (push_held(srv, mfa_str(authz, "user"), words))
+		return words;
+	*over = 1;
+	if (strcmp(notice, "paused") == 0)
 		snprintf(words, WORDS_MAX,
 			 "Sign-in requests to your phone were paused after a "
 			 "report; the pause is over now. Send a request to "
 			 "your phone, or type the six-digit code from your "
 			 "app.");
-	} else if (strcmp(notice, "limit") == 0 && limited > 0) {
-		about(limited, when, sizeof(when));
-		snprintf(words, WORDS_MAX,
-			 "Too many sign-in requests were sent to your phone. "
-			 "More can be sent in %s; until then, type the "
-			 "six-digit code from your app. Your service desk can "
-			 "lift the limit sooner.",
-			 when);
-	} else if (strcmp(notice, "limit") == 0) {
-		*over = 1;
+	else
 		snprintf(words, WORDS_MAX,
 			 "Too many sign-in requests were sent to your phone a "
 			 "moment ago; more can be sent now. Send a request to "
 			 "your phone, or type the six-digit code from your "
 			 "app.");
-	} else {
-		return NULL;
-	}
 	return words;
 }
 
@@ -730,8 +745,20 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 {
 	const char *csrf = json_string_value(json_object_get(authz, "csrf"));
 	char words[WORDS_MAX];
-	int over;
+	int over, ask;
 	const char *notice = notice_words(srv, authz, words, &over);
+
+	/*
+	 * Another request is offered only when it would go: not while a
+	 * report pause or the push limit holds the user's requests, which
+	 * the page says instead.
+	 */
+	ask = over;
+	if (again && notice == NULL &&
+	    push_held(srv, mfa_str(authz, "user"), words))
+		notice = words;
+	else if (again)
+		ask = 1;
 	/* A problem shown on the page is the first word of its title. */
 	int error = message != NULL && status >= 400;
 	code_field f = {
@@ -779,7 +806,7 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 		af_buf_html(&b, message);
 		af_buf_puts(&b, "</p>");
 	}
-	if (again || over)
+	if (ask)
 		ask_form(&b, flow, csrf != NULL ? csrf : "",
 			 again ? "Send another request"
 			       : "Send a request to my phone");
@@ -856,6 +883,7 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 	const char *flow = af_req_param(req, "flow");
 	json_t *authz, *txn = NULL;
 	const char *state;
+	char words[WORDS_MAX];
 	int failed = 0;
 
 	authz = load(srv, req, resp, NULL, 0);
@@ -872,9 +900,13 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 	else if (state != NULL && strcmp(state, "expired") == 0)
 		/* Nobody answered the push: another may be, or a code. */
 		show_page(srv, resp, 200, flow, authz, NULL,
-			  "Nobody answered on the phone within 30 seconds. "
-			  "Send another request to your phone, or type a "
-			  "token code from your app instead.",
+			  push_held(srv, mfa_str(authz, "user"), words)
+				  ? "Nobody answered on the phone within 30 "
+				    "seconds."
+				  : "Nobody answered on the phone within 30 "
+				    "seconds. Send another request to your "
+				    "phone, or type a token code from your "
+				    "app instead.",
 			  1);
 	else if (state != NULL && strcmp(state, "pending") != 0)
 		outcome_page(srv, resp, flow, authz, state, txn);
