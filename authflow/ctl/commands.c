@@ -221,28 +221,53 @@ static int print_ous(json_t *answer)
 }
 
 /*
- * One policy, as print_kv() prints objects; a number_matching of null
- * reads "workflow" (the workflow setting decides), not "-".
+ * A policy's number_matching in words, as policy show and list print it:
+ * yes, no, or "workflow" for null (the workflow setting decides), not "-".
  */
-static int print_policy(json_t *answer)
+static int number_matching_words(json_t *policy)
 {
-	if (json_is_null(json_object_get(answer, "number_matching")) &&
-	    json_object_set_new(answer, "number_matching",
-				json_string("workflow")) != 0)
+	const json_t *nm = json_object_get(policy, "number_matching");
+	const char *says = json_is_null(nm)    ? "workflow"
+			   : json_is_true(nm)  ? "yes"
+			   : json_is_false(nm) ? "no"
+					       : NULL;
+
+	if (says != NULL && json_object_set_new(policy, "number_matching",
+						json_string(says)) != 0)
 		return af_ctl_no_memory();
-	return print_kv(answer);
+	return AF_CTL_EXIT_OK;
 }
 
+static int print_policy(json_t *answer)
+{
+	int rc = number_matching_words(answer);
+
+	return rc == AF_CTL_EXIT_OK ? print_kv(answer) : rc;
+}
+
+/* Number matching is shown too: a policy without it is more exposed. */
 static int print_policies(json_t *answer)
 {
 	static const af_ctl_column cols[] = {
 		{"NAME", "name", AF_CTL_CELL_TEXT},
 		{"SSO", "sso", AF_CTL_CELL_BOOL},
 		{"REMOTE-ACCESS", "remote_access", AF_CTL_CELL_BOOL},
+		{"NUMBER-MATCHING", "number_matching", AF_CTL_CELL_TEXT},
 		{"USERS", "assigned.users", AF_CTL_CELL_LIST},
 		{"GROUPS", "assigned.groups", AF_CTL_CELL_LIST},
 		{"OUS", "assigned.ous", AF_CTL_CELL_LIST},
 	};
+	json_t *p;
+	size_t i;
+	int rc = AF_CTL_EXIT_OK;
+
+	json_array_foreach(json_object_get(answer, "policies"), i, p)
+	{
+		if (rc == AF_CTL_EXIT_OK && json_is_object(p))
+			rc = number_matching_words(p);
+	}
+	if (rc != AF_CTL_EXIT_OK)
+		return rc;
 	return af_ctl_print_table(answer, "policies", cols,
 				  AF_CTL_NELEMS(cols));
 }

@@ -81,6 +81,12 @@ expect user-show-missing 1 "$C" user show nobody
 expect policy-add 0 "$C" policy add staff-sso --sso on --remote-access off
 expect policy-assign 0 "$C" policy assign staff-sso --group staff
 expect policy-bad 2 "$C" policy add x --sso maybe --remote-access off
+# The list shows number matching: yes, no, or as the workflow says.
+expect policy-add-nm 0 "$C" policy add ward-kiosk --sso off --remote-access on --number-matching off
+expect policy-list 0 "$C" policy list
+grep -q '^NAME  *SSO  *REMOTE-ACCESS  *NUMBER-MATCHING  *USERS' "$tmp/out" && ok || bad "policy list has a NUMBER-MATCHING column: $(head -1 "$tmp/out")"
+grep -q '^staff-sso  *yes  *no  *workflow ' "$tmp/out" && ok || bad "policy list: staff-sso follows the workflow"
+grep -q '^ward-kiosk  *no  *yes  *no ' "$tmp/out" && ok || bad "policy list: ward-kiosk without number matching"
 
 # Changes answered only {"ok": true} confirm in one line on stdout (as
 # user add shows the user); --json prints the answer instead.
