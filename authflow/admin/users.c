@@ -315,6 +315,8 @@ void af_admin__user_passwd(af_admin_call *c)
 	json_t *body = af_admin__need_body(c);
 	char err[AF_DIR_ERR_BUF] = "", name[AF_DIR_USERNAME_MAX + 1];
 	char *password = NULL;
+	af_throttle_info t;
+	json_t *answer;
 	af_dir_status st;
 
 	if (body == NULL || !take_password(c, body, 1, &password))
@@ -341,7 +343,16 @@ void af_admin__user_passwd(af_admin_call *c)
 				"could not be ended: run sessions end");
 		return;
 	}
-	af_admin__ok(c);
+	/*
+	 * A new password lifts no lock: a service desk asked "reset my
+	 * password, I am locked out" is told the user is still locked.
+	 */
+	answer = json_pack("{s:b, s:s}", "ok", 1, "username", name);
+	if (answer != NULL &&
+	    af_throttle_info_get(c->dir, name, &t) == AF_DIR_OK)
+		(void)json_object_set_new(answer, "locked",
+					  json_boolean(t.locked));
+	af_admin__json(c, 200, answer);
 }
 
 void af_admin__user_unlock(af_admin_call *c)

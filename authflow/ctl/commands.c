@@ -933,6 +933,27 @@ static int user_set(af_ctl *ctl, int argc, char **argv)
 	return af_ctl_run_patch(ctl, argc, argv, &set, NULL);
 }
 
+/*
+ * PUT users/NAME/password: says so, and that a lock stays when the user
+ * is locked (a new password lifts none: "user unlock" does).
+ */
+static int print_passwd(json_t *answer)
+{
+	const char *name =
+		json_string_value(json_object_get(answer, "username"));
+	int rc;
+
+	if (name == NULL)
+		return af_ctl_bad_answer();
+	rc = confirm("set the password of user ", name, NULL, NULL);
+	if (rc == AF_CTL_EXIT_OK &&
+	    json_is_true(json_object_get(answer, "locked")))
+		rc = confirm("the user is still locked by failed sign-ins: "
+			     "authflowctl user unlock ",
+			     name, " lifts the lock", NULL);
+	return rc;
+}
+
 static int user_passwd(af_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -967,12 +988,8 @@ static int user_passwd(af_ctl *ctl, int argc, char **argv)
 		return af_ctl_no_memory();
 	rc = add_password(body, pw_stdin);
 	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_call_print(ctl, "PUT", path, body,
-				       af_ctl_print_nothing);
+		rc = af_ctl_call_print(ctl, "PUT", path, body, print_passwd);
 	json_decref(body);
-	if (rc == AF_CTL_EXIT_OK && !ctl->json)
-		rc = confirm("set the password of user ", argv[optind], NULL,
-			     NULL);
 	return rc;
 }
 

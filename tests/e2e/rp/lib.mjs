@@ -230,12 +230,14 @@ export function idsim(server, stateFile, args) {
   });
 }
 
-// authflowctl against server (superadmin): { code, stdout, stderr }.
-export function ctl(server, args) {
+// authflowctl against server (superadmin), with input on its standard
+// input when given: { code, stdout, stderr }.
+export function ctl(server, args, input) {
   try {
     const stdout = execFileSync(path.join(BIN, 'authflowctl'), args, {
       env: { ...process.env, AUTHFLOW_URL: server.issuer, AUTHFLOW_ADMIN_TOKEN: server.superToken },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...(input === undefined ? {} : { input }),
     }).toString();
     return { code: 0, stdout, stderr: '' };
   } catch (e) {

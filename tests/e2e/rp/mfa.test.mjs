@@ -404,7 +404,17 @@ describe(`push MFA (${STORE} store)`, () => {
     const audit = (await server.admin('GET', '/audit?limit=100')).json.events.filter((e) => e.target === 'sasha');
     assert.ok(audit.some((e) => e.action === 'user.lock'), 'the lock is audited');
     assert.ok(audit.some((e) => e.action === 'mfa.code_wrong' && e.actor.startsWith('ip:')), 'wrong codes are audited');
+    // A new password lifts no lock, and the service desk is told so.
+    const pw = await server.admin('PUT', '/users/sasha/password', { password: 'sasha-new-pass-7' });
+    assert.equal(pw.status, 200, pw.text);
+    assert.deepEqual(pw.json, { ok: true, username: 'sasha', locked: true });
+    const said = ctl(server, ['user', 'passwd', 'sasha', '--password-stdin'], 'sasha-newer-pass-8\n');
+    assert.equal(said.code, 0, said.stderr);
+    assert.equal(said.stdout, 'set the password of user sasha\n'
+      + 'the user is still locked by failed sign-ins: authflowctl user unlock sasha lifts the lock\n');
     await server.admin('POST', '/users/sasha/unlock');
+    assert.deepEqual((await server.admin('PUT', '/users/sasha/password', { password: 'sasha-new-pass-9' })).json,
+      { ok: true, username: 'sasha', locked: false });
   });
 
   test('known browser: the user\'s own browser passes both steps while others wait', { timeout: 60000 }, async () => {
