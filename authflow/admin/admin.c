@@ -315,7 +315,7 @@ json_t *af_admin__need_patch(af_admin_call *c)
 
 	if (body != NULL && json_object_size(body) == 0) {
 		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
-				"nothing to change: give at least one member");
+				"nothing to change: give at least one field");
 		return NULL;
 	}
 	return body;
@@ -336,7 +336,7 @@ int af_admin__only_members(af_admin_call *c, json_t *obj,
 		}
 		if (allowed[i] == NULL) {
 			af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
-					 "%.64s: unknown member", k);
+					 "%.64s: unknown field", k);
 			return 0;
 		}
 	}

@@ -188,19 +188,15 @@ void af_admin__group_show(af_admin_call *c)
 void af_admin__group_set(af_admin_call *c)
 {
 	static const char *const allowed[] = {"description", NULL};
-	json_t *body = af_admin__need_body(c);
+	json_t *body = af_admin__need_patch(c);
 	char err[AF_DIR_ERR_BUF] = "";
 	const char *description;
 	af_dir_status st;
 
-	if (body == NULL || !af_admin__only_members(c, body, allowed))
-		return;
-	if (json_object_get(body, "description") == NULL) {
-		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
-				"description: required, a string or null");
-		return;
-	}
-	if (!description_of(c, body, &description))
+	/* {} changes nothing, as every PATCH says; description is all
+	 * there is to give. */
+	if (body == NULL || !af_admin__only_members(c, body, allowed) ||
+	    !description_of(c, body, &description))
 		return;
 	st = af_dir_group_set(c->dir, c->caller.name, c->seg[1], description,
 			      err, sizeof(err));

@@ -166,7 +166,7 @@ static int merged_members_change(af_admin_call *c, const json_t *body)
 		if (json_is_object(v) && json_object_size(v) == 0) {
 			af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
 					 "%s: nothing to change: give at "
-					 "least one member",
+					 "least one field",
 					 merged[i]);
 			return 0;
 		}

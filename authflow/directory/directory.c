@@ -39,6 +39,7 @@ typedef struct member_kind {
 	const char *members; /* "group_members:" */
 	const char *field;   /* member of a user: "groups" */
 	const char *noun;    /* "group" */
+	const char *a_noun;  /* "a group", "an OU" */
 	const char *act_add; /* audit actions */
 	const char *act_set;
 	const char *act_remove;
@@ -47,31 +48,17 @@ typedef struct member_kind {
 } member_kind;
 
 static const member_kind group_kind = {
-	AF_DIR_TARGET_GROUP,
-	"group:",
-	"groups",
-	"group_members:",
-	"groups",
-	"group",
-	"group.add",
-	"group.set",
-	"group.remove",
-	"group.add_member",
-	"group.remove_member",
+	AF_DIR_TARGET_GROUP, "group:",		 "groups",
+	"group_members:",    "groups",		 "group",
+	"a group",	     "group.add",	 "group.set",
+	"group.remove",	     "group.add_member", "group.remove_member",
 };
 
 static const member_kind ou_kind = {
-	AF_DIR_TARGET_OU,
-	"ou:",
-	"ous",
-	"ou_members:",
-	"ous",
-	"OU",
-	"ou.add",
-	"ou.set",
-	"ou.remove",
-	"ou.add_member",
-	"ou.remove_member",
+	AF_DIR_TARGET_OU, "ou:",	   "ous",
+	"ou_members:",	  "ous",	   "OU",
+	"an OU",	  "ou.add",	   "ou.set",
+	"ou.remove",	  "ou.add_member", "ou.remove_member",
 };
 
 const char *af_dir_strerror(af_dir_status st)
@@ -2288,8 +2275,8 @@ static af_dir_status kind_add(af_dir *dir, const member_kind *mk,
 	if (rc == AF_DIR_OK)
 		rc = af_dir__put_json(dir, key, obj, STORE_SET_NX);
 	if (rc == AF_DIR_EXISTS)
-		af_dir__err(err, errlen, "name: a %s named \"%s\" exists",
-			    mk->noun, name);
+		af_dir__err(err, errlen, "name: %s named \"%s\" exists",
+			    mk->a_noun, name);
 	if (rc != AF_DIR_OK)
 		goto out;
 	rc = af_dir__from_store(store_sadd(dir->store, mk->index, name));

@@ -482,7 +482,7 @@ static af_mfa_status set_push_limit(json_t *wf, const json_t *v, char *err,
 				    errlen);
 		else {
 			af_mfa__errf(err, errlen,
-				     "push_limit: unknown member (use count "
+				     "push_limit: unknown field (use count "
 				     "and period_s)");
 			rc = AF_MFA_INVALID;
 		}

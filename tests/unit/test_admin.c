@@ -398,6 +398,12 @@ static void test_group_percent_decoded_members(void **state)
 			      "\"the sales people\"}"),
 			 201);
 	assert_string_equal(answer_str(f, "name"), "Sales Team");
+	/* {} changes nothing, as every PATCH says. */
+	assert_int_equal(
+		call(f, ADMIN, "PATCH", "/admin/v1/groups/Sales%20Team", "{}"),
+		400);
+	assert_string_equal(answer_str(f, "message"),
+			    "nothing to change: give at least one field");
 	assert_int_equal(call(f, ADMIN, "PUT",
 			      "/admin/v1/groups/Sales%20Team/members/alice",
 			      NULL),

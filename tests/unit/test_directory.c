@@ -616,6 +616,13 @@ static void test_af_dir_group_add_bad_or_twice_refused(void **state)
 	assert_refused(f,
 		       af_dir_ou_add(f->dir, ACTOR, "", f->err, sizeof(f->err)),
 		       "name");
+	assert_int_equal(
+		af_dir_ou_add(f->dir, ACTOR, "Ops", f->err, sizeof(f->err)),
+		AF_DIR_OK);
+	assert_int_equal(
+		af_dir_ou_add(f->dir, ACTOR, "Ops", f->err, sizeof(f->err)),
+		AF_DIR_EXISTS);
+	assert_string_equal(f->err, "name: an OU named \"Ops\" exists");
 	assert_int_equal(af_dir_group_set(f->dir, ACTOR, "ops", "Ops team",
 					  f->err, sizeof(f->err)),
 			 AF_DIR_OK);
