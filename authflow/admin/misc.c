@@ -123,6 +123,17 @@ static int rotate_after(af_admin_call *c, int64_t *after)
 		return 0;
 	}
 	*after = json_integer_value(v);
+	/*
+	 * Sooner than relying parties may keep /jwks, the new key could
+	 * sign tokens they cannot verify yet: what the plan is for.
+	 */
+	if (*after > 0 && *after < JOSE_JWKS_MAX_AGE_S) {
+		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+				 "after_s: at least %d, the seconds relying "
+				 "parties may keep /jwks (0 rotates now)",
+				 JOSE_JWKS_MAX_AGE_S);
+		return 0;
+	}
 	return 1;
 }
 

@@ -85,7 +85,7 @@ static const char usage_text[] =
 	"          [--logo FILE | --no-logo]   (an empty value clears that part)\n"
 	"  keys status | rotate [--after DURATION] | retire KID\n"
 	"                               (--after: published now, signing\n"
-	"                               then, up to 1d; retire: out of /jwks)\n"
+	"                               then, 5m..1d; retire: out of /jwks)\n"
 	"  sessions list USER | end USER   (end: also the user's codes and\n"
 	"                               tokens, and sign-ins under way)\n"
 	"  sessions end-one USER SID    (that browser's session only)\n"
@@ -1697,11 +1697,14 @@ static int keys_rotate(af_ctl *ctl, int argc, char **argv)
 			break;
 		if (c == AF_CTL_OPT_STOP)
 			return p.rc;
+		/* From what relying parties may cache of /jwks to a day. */
 		if (af_ctl_parse_duration(optarg, 0, &after) != AF_CTL_OK ||
-		    after > JOSE_ROTATE_AHEAD_MAX_S)
+		    after > JOSE_ROTATE_AHEAD_MAX_S ||
+		    (after > 0 && after < JOSE_JWKS_MAX_AGE_S))
 			return af_ctl_usage_fail(
 				"keys rotate: --after takes 0 or a duration "
-				"up to a day, such as 90s, 10m or 1h, not "
+				"from 5m (relying parties may keep /jwks that "
+				"long) up to a day, such as 10m or 1h, not "
 				"'%s'",
 				optarg);
 	}

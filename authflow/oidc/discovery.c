@@ -89,7 +89,8 @@ void af_h_discovery(af_server *srv, af_req *req, af_resp *resp)
 	/* The acr an id_token may carry: the password alone, or with MFA. */
 	json_object_set_new(o, "acr_values_supported",
 			    json_pack("[s, s]", AF_ACR_PWD, AF_ACR_MFA));
-	af_resp_header_set(resp, "Cache-Control", "public, max-age=300");
+	af_resp_header_set(resp, "Cache-Control",
+			   "public, max-age=" JOSE_JWKS_MAX_AGE_TEXT);
 	af_resp_json(resp, 200, o);
 }
 
@@ -97,7 +98,8 @@ void af_h_jwks(af_server *srv, af_req *req, af_resp *resp)
 {
 	(void)req;
 	/* Short caching: a rotated key must reach relying parties soon. */
-	af_resp_header_set(resp, "Cache-Control", "public, max-age=300");
+	af_resp_header_set(resp, "Cache-Control",
+			   "public, max-age=" JOSE_JWKS_MAX_AGE_TEXT);
 	af_resp_json(resp, 200, af_keyring_jwks(srv->keys));
 	if (resp->status == 200)
 		snprintf(resp->content_type, sizeof(resp->content_type), "%s",

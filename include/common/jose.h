@@ -61,6 +61,15 @@ const char *jose_strerror(jose_status st);
 #define JOSE_PUBLISH_AHEAD_DAYS 7
 /* The longest a rotation may be planned ahead (af_keyring_rotate_at()). */
 #define JOSE_ROTATE_AHEAD_MAX_S 86400
+/*
+ * How long relying parties may keep /jwks (its Cache-Control max-age, in
+ * seconds, spelled out for the header): the least a rotation planned
+ * ahead should wait, so that they hold the new key before its first token.
+ */
+#define JOSE_JWKS_MAX_AGE_S	300
+#define JOSE_STR_(x)		#x
+#define JOSE_STR(x)		JOSE_STR_(x)
+#define JOSE_JWKS_MAX_AGE_TEXT	JOSE_STR(JOSE_JWKS_MAX_AGE_S)
 /* Longest "typ" header value af_jwt_sign() accepts. */
 #define JOSE_TYP_MAX		32
 /* Bytes af_oidc_half_hash() writes: 22 characters and a NUL. */

@@ -204,8 +204,13 @@ expect workflow-set-pause-zero 3 -- --url "$DEAD" --token "$TOKEN" \
 	workflow set --report-pause 0
 expect keys-rotate-after-zero 3 -- --url "$DEAD" --token "$TOKEN" \
 	keys rotate --after 0
-expect_msg keys-rotate-after-bare 2 "such as 90s, 10m or 1h, not '90'" -- \
+expect_msg keys-rotate-after-bare 2 "such as 10m or 1h, not '90'" -- \
 	keys rotate --after 90
+# Sooner than relying parties may keep /jwks: refused before any call.
+expect_msg keys-rotate-after-short 2 "from 5m (relying parties may keep /jwks that long)" -- \
+	keys rotate --after 299s
+expect keys-rotate-after-5m 3 -- --url "$DEAD" --token "$TOKEN" \
+	keys rotate --after 5m
 expect workflow-set-pause-unit 2 -- workflow set --report-pause 5x
 expect workflow-set-pause-bare 2 -- workflow set --report-pause 300
 expect workflow-set-pause-negative 2 -- workflow set --report-pause -5m

@@ -2326,6 +2326,10 @@ describe(`authflow signing keys (${STORE} store)`, () => {
       assert.equal(ctl(srv, ['keys', 'rotate', '--after', '2d']).code, 2);
       assert.equal(ctl(srv, ['keys', 'rotate', '--after', 'soon']).code, 2);
       assert.equal((await srv.admin('POST', '/keys/rotate', { after_s: -1 })).status, 400);
+      // Sooner than relying parties may keep /jwks: what a plan is for.
+      const soon = await srv.admin('POST', '/keys/rotate', { after_s: 299 });
+      assert.equal(soon.status, 400);
+      assert.equal(soon.json.message, 'after_s: at least 300, the seconds relying parties may keep /jwks (0 rotates now)');
       assert.equal((await srv.admin('POST', '/keys/rotate', { after: 60 })).status, 400);
       assert.equal((await jwksKids(srv.issuer)).length, 2, 'nothing changed');
       // The status tells the two keys' ends apart: days_left counts to
