@@ -960,8 +960,8 @@ static int user_passwd(af_ctl *ctl, int argc, char **argv)
 		{"password-stdin", no_argument, NULL, 'P'},
 		AF_CTL_OPT_END,
 	};
-	char path[AF_CTL_PATH_BUF];
-	json_t *body = NULL;
+	char path[AF_CTL_PATH_BUF], user[AF_CTL_PATH_BUF];
+	json_t *body = NULL, *found = NULL;
 	af_cli_optparse p;
 	int c, rc, pw_stdin = 0;
 
@@ -978,9 +978,16 @@ static int user_passwd(af_ctl *ctl, int argc, char **argv)
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_make_path(ctl, path, "users/{}/password",
 				      argv[optind], NULL);
-	/* Refuse before the password is typed, not after. */
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_make_path(ctl, user, "users/{}", argv[optind],
+				      NULL);
+	/* Refuse before the password is typed, not after: no token, or
+	 * no such user (asked only when it is typed). */
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_need_token(ctl);
+	if (rc == AF_CTL_EXIT_OK && !pw_stdin)
+		rc = af_ctl_call(ctl, "GET", user, NULL, &found);
+	json_decref(found);
 	if (rc != AF_CTL_EXIT_OK)
 		return rc;
 	body = json_object();
