@@ -237,6 +237,32 @@ static int add_throttle(af_admin_call *c, json_t *user, int64_t now)
 	return 1;
 }
 
+/*
+ * Adds the name of the policy that decides the user's sign-in (assigned
+ * to the user, else a group, else an OU: directory.h), or null: with two
+ * at one level, which one wins is not for the help desk to work out. 1,
+ * or 0 with an error answered.
+ */
+static int add_policy(af_admin_call *c, json_t *user)
+{
+	json_t *policy = NULL, *name;
+	af_dir_status st = af_dir_policy_for_user(c->dir, user, &policy);
+
+	if (st != AF_DIR_OK && st != AF_DIR_NOT_FOUND) {
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+				"the user's policy could not be read");
+		return 0;
+	}
+	name = st == AF_DIR_OK ? json_object_get(policy, "name") : NULL;
+	name = json_is_string(name) ? json_copy(name) : json_null();
+	json_decref(policy);
+	if (json_object_set_new(user, "policy", name) != 0) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return 0;
+	}
+	return 1;
+}
+
 void af_admin__user_show(af_admin_call *c)
 {
 	json_t *user = path_user(c);
@@ -268,6 +294,10 @@ void af_admin__user_show(af_admin_call *c)
 					    : json_null()) != 0) {
 		json_decref(user);
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	if (!add_policy(c, user)) {
+		json_decref(user);
 		return;
 	}
 	af_admin__json(c, 200, user);

@@ -80,6 +80,14 @@ expect user-show-missing 1 "$C" user show nobody
 
 expect policy-add 0 "$C" policy add staff-sso --sso on --remote-access off
 expect policy-assign 0 "$C" policy assign staff-sso --group staff
+# user show names the policy that decides the user's sign-in.
+expect user-show-policy 0 "$C" user show bob
+grep -q '^policy: staff-sso$' "$tmp/out" && ok || bad "user show names bob's policy: $(grep policy "$tmp/out")"
+expect policy-assign-user 0 "$C" policy add bob-own --sso off --remote-access on
+expect policy-assign-user 0 "$C" policy assign bob-own --user bob
+expect user-show-policy-own 0 "$C" user show bob
+grep -q '^policy: bob-own$' "$tmp/out" && ok || bad "a policy of the user's own wins: $(grep policy "$tmp/out")"
+expect policy-remove-own 0 "$C" policy remove bob-own
 expect policy-bad 2 "$C" policy add x --sso maybe --remote-access off
 # The list shows number matching: yes, no, or as the workflow says.
 expect policy-add-nm 0 "$C" policy add ward-kiosk --sso off --remote-access on --number-matching off
