@@ -1662,12 +1662,45 @@ af_dir_status af_dir_user_end_signins(af_dir *dir, const char *username)
 	return rc;
 }
 
+/*
+ * The detail of a change to a user: the fields given (norm, which never
+ * holds a password), and under "was" what each replaced (null: nothing),
+ * so the trail shows an address changed from what to what. NULL when out
+ * of memory.
+ */
+static json_t *change_detail(json_t *norm, const json_t *before)
+{
+	json_t *detail = json_deep_copy(norm), *was = json_object(), *v;
+	const json_t *old;
+	const char *k;
+
+	if (detail == NULL || was == NULL)
+		goto fail;
+	json_object_foreach(norm, k, v)
+	{
+		old = json_object_get(before, k);
+		if (json_object_set_new(was, k,
+					old != NULL ? json_deep_copy(old)
+						    : json_null()) != 0)
+			goto fail;
+	}
+	if (json_object_set_new(detail, "was", was) != 0) {
+		json_decref(detail);
+		return NULL;
+	}
+	return detail;
+fail:
+	json_decref(detail);
+	json_decref(was);
+	return NULL;
+}
+
 af_dir_status af_dir_user_set(af_dir *dir, const char *actor,
 			      const char *username, const json_t *patch,
 			      json_t **out, char *err, size_t errlen)
 {
 	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
-	json_t *norm = NULL, *after = NULL, *before = NULL;
+	json_t *norm = NULL, *after = NULL, *before = NULL, *detail;
 	af_dir_status rc;
 
 	if (out != NULL)
@@ -1693,9 +1726,11 @@ af_dir_status af_dir_user_set(af_dir *dir, const char *actor,
 	if (rc != AF_DIR_OK)
 		goto out;
 	rc = sync_members(dir, name, before, after);
+	detail = change_detail(norm, before);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__audit(dir, actor, "user.set", name, norm, err,
-				   errlen);
+		rc = af_dir__audit(dir, actor, "user.set", name,
+				   detail != NULL ? detail : norm, err, errlen);
+	json_decref(detail);
 	if (rc == AF_DIR_OK)
 		rc = hand_out_user(after, out);
 	memberships_recheck(dir, actor, before, after);

@@ -647,6 +647,45 @@ static int collect_actions(const json_t *ev, void *arg)
 	return 0;
 }
 
+/* user.set says what each field was, so a change can be read and undone. */
+static void test_af_dir_user_set_audit_says_what_was(void **state)
+{
+	fixture *f = *state;
+	json_t *list = NULL, *detail, *was;
+	char *text;
+
+	assert_int_equal(add_user(f,
+				  "{\"username\":\"wes\",\"name\":\"Wes\","
+				  "\"email\":\"wes@a.example\"}",
+				  "wes-first-pass-1"),
+			 AF_DIR_OK);
+	assert_int_equal(set_user(f, "wes",
+				  "{\"email\":\"wes@b.example\","
+				  "\"name\":null,\"enabled\":false}"),
+			 AF_DIR_OK);
+	assert_int_equal(af_audit_list(f->dir, 1, collect_actions, &list),
+			 AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(list, 0), "action")),
+			    "user.set");
+	detail = json_object_get(json_array_get(list, 0), "detail");
+	assert_string_equal(json_string_value(json_object_get(detail, "email")),
+			    "wes@b.example");
+	was = json_object_get(detail, "was");
+	assert_string_equal(json_string_value(json_object_get(was, "email")),
+			    "wes@a.example");
+	assert_string_equal(json_string_value(json_object_get(was, "name")),
+			    "Wes");
+	assert_true(json_is_true(json_object_get(was, "enabled")));
+	/* Never a password hash, not even the one before. */
+	assert_null(json_object_get(was, "password"));
+	text = json_dumps(detail, 0);
+	assert_non_null(text);
+	assert_null(strstr(text, "argon2"));
+	free(text);
+	json_decref(list);
+}
+
 /* 1 when list holds action on target by ACTOR with "removed" in detail. */
 static int has_forget(const json_t *list, const char *action,
 		      const char *target)
@@ -3981,6 +4020,7 @@ int main(void)
 		T(test_af_dir_user_subs_unique_and_found),
 		T(test_af_dir_user_set_memberships_kept_in_step),
 		T(test_af_dir_user_set_email_change_unverifies),
+		T(test_af_dir_user_set_audit_says_what_was),
 		T(test_af_dir_group_remove_drops_from_users),
 		T(test_af_dir_user_remove_racing_join_leaves_no_member),
 		T(test_af_dir_group_add_bad_or_twice_refused),
