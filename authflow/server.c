@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
+#include "directory/throttle.h"
 #include "http/tlsfiles.h"
 #include "server.h"
 #include "web/brand.h"
@@ -325,6 +326,9 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	dopt.pw_min_chars = cfg->pw_min_length;
 	dopt.pwlist = srv->pwlist;
 	dopt.throttle.lock_s = cfg->lockout_s;
+	_Static_assert(AF_CONFIG_LOCKOUT_AFTER_MAX < AF_THROTTLE_STRIKES_MAX,
+		       "a lock comes before the one that lasts");
+	dopt.throttle.user_lock_after = cfg->lockout_after;
 	dopt.audit_sink = audit_to_log;
 	dopt.damage_sink = damage_to_log;
 	dopt.damage_arg = srv;

@@ -343,6 +343,7 @@ void af_config_defaults(af_config *cfg)
 	cfg->request_timeout_s = 30;
 	cfg->connections_per_ip = 0;
 	cfg->lockout_s = 1800;
+	cfg->lockout_after = AF_CONFIG_LOCKOUT_AFTER;
 	cfg->known_browser_days = 180;
 	cfg->flows_per_ip = 10000;
 	cfg->push_mode = AF_PUSH_EMBEDDED;
@@ -1133,9 +1134,10 @@ static int parse_metrics(json_t *root, af_config *cfg, struct cfg_err *e)
 static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {
-		"body_bytes", "request_timeout_s", "connections_per_ip",
-		"lockout_s",  "flows_per_ip",	   "known_browser_days",
-		NULL};
+		"body_bytes",	      "request_timeout_s",
+		"connections_per_ip", "lockout_s",
+		"lockout_after",      "flows_per_ip",
+		"known_browser_days", NULL};
 	json_t *s;
 	unsigned long v;
 
@@ -1159,6 +1161,11 @@ static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (get_uint(s, "limits", "lockout_s", 0, 2592000, &v, e) != 0)
 		return -1;
 	cfg->lockout_s = (unsigned)v;
+	v = cfg->lockout_after;
+	if (get_uint(s, "limits", "lockout_after", AF_CONFIG_LOCKOUT_AFTER_MIN,
+		     AF_CONFIG_LOCKOUT_AFTER_MAX, &v, e) != 0)
+		return -1;
+	cfg->lockout_after = (unsigned)v;
 	v = cfg->flows_per_ip;
 	if (get_uint(s, "limits", "flows_per_ip", 0, 1000000, &v, e) != 0)
 		return -1;

@@ -23,6 +23,7 @@
  *     "metrics": {"allow": ["127.0.0.0/8", "::1/128"]},
  *     "limits": {"body_bytes": 65536, "request_timeout_s": 30,
  *                "connections_per_ip": 0, "lockout_s": 1800,
+ *                "lockout_after": 10,
  *                "flows_per_ip": 10000, "known_browser_days": 180},
  *     "push": {"mode": "daemon", "workers": 0,
  *              "listen": {"address": "127.0.0.1", "port": 9465},
@@ -55,6 +56,13 @@
  * with a second factor), up to 64. */
 #define AF_CONFIG_PW_MIN_LENGTH	    8
 #define AF_CONFIG_PW_MIN_LENGTH_MAX 64
+/*
+ * Failed sign-ins that lock a user: at least 3, and fewer than the 100
+ * failures after which a lock lasts until an administrator lifts it.
+ */
+#define AF_CONFIG_LOCKOUT_AFTER	    10
+#define AF_CONFIG_LOCKOUT_AFTER_MIN 3
+#define AF_CONFIG_LOCKOUT_AFTER_MAX 99
 
 typedef enum af_admin_role {
 	AF_ROLE_ADMIN = 0,
@@ -142,6 +150,7 @@ typedef struct af_config {
 	unsigned request_timeout_s;
 	unsigned connections_per_ip; /* 0: no limit */
 	unsigned lockout_s;	     /* 0: until an admin lifts it */
+	unsigned lockout_after;	     /* failed sign-ins that lock a user */
 	unsigned flows_per_ip; /* sign-ins begun per 10 min; 0: no limit */
 	/* How long a browser stays known to a user (session/known.h); 0: off */
 	unsigned known_browser_days;

@@ -992,6 +992,13 @@ static void test_limits_checked(void **state)
 	assert_int_equal(cfg->lockout_s, 0);
 	refused("{" ISSUER ",\"limits\":{\"lockout_s\":2592001}}",
 		"limits.lockout_s: must be 0..2592000");
+	assert_int_equal(cfg->lockout_after, 10);
+	parse_ok("{" ISSUER ",\"limits\":{\"lockout_after\":3}}", cfg);
+	assert_int_equal(cfg->lockout_after, 3);
+	refused("{" ISSUER ",\"limits\":{\"lockout_after\":2}}",
+		"limits.lockout_after: must be 3..99");
+	refused("{" ISSUER ",\"limits\":{\"lockout_after\":100}}",
+		"limits.lockout_after: must be 3..99");
 	assert_int_equal(cfg->known_browser_days, 180);
 	parse_ok("{" ISSUER ",\"limits\":{\"known_browser_days\":0}}", cfg);
 	assert_int_equal(cfg->known_browser_days, 0);

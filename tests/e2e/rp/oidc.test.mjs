@@ -1189,6 +1189,31 @@ describe('authflow password rules', { skip: STORE !== 'memory' }, () => {
   });
 });
 
+describe('authflow lockout', { skip: STORE !== 'memory' }, () => {
+  test('limits.lockout_after: a bank\'s rule of three locks at the third wrong password', async () => {
+    const srv = await startServer({ limits: { lockout_after: 3 } });
+    try {
+      const s = await seed(srv, { user: 'three-strikes' });
+      const b = new Browser();
+      const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      for (let i = 0; i < 3; i++) {
+        const r = await signIn(b, srv.issuer, (await authUrl(config)).url.href, s.user, `wrong-${i}`);
+        assert.equal(r.status, 401, `try ${i}: ${r.status}`);
+      }
+      // Locked before any delay: the right password gets the lock page.
+      const r = await signIn(b, srv.issuer, (await authUrl(config)).url.href, s.user, s.password);
+      assert.equal(r.status, 403, r.text);
+      assert.match(r.text, /This account is locked after too many/);
+      const u = await srv.admin('GET', `/users/${s.user}`);
+      assert.equal(u.json.locked, true);
+      assert.equal(u.json.failed_signins, 3);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
   test('a password Redis refuses: authflow does not start, and says why in one line', async () => {
     const auth = process.env.AF_TEST_REDIS_AUTH_URL;
