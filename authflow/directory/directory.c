@@ -343,6 +343,45 @@ af_dir_status af_dir__count(af_dir *dir, const char *key, size_t cap,
 	return rc;
 }
 
+/* What af_dir__case_twin() looks for, and what it found. */
+typedef struct twin_search {
+	const char *name;
+	char *twin;
+	size_t cap;
+	int found;
+} twin_search;
+
+static int twin_member(const char *member, void *arg)
+{
+	twin_search *t = arg;
+
+	if (t->found || strcasecmp(member, t->name) != 0 ||
+	    strcmp(member, t->name) == 0)
+		return 0;
+	snprintf(t->twin, t->cap, "%s", member);
+	t->found = 1;
+	return 0;
+}
+
+af_dir_status af_dir__case_twin(af_dir *dir, const char *index,
+				const char *noun, const char *name, char *err,
+				size_t errlen)
+{
+	char twin[STORE_KEY_MAX] = "";
+	twin_search t = {name, twin, sizeof(twin), 0};
+	af_dir_status rc;
+
+	rc = af_dir__from_store(
+		store_smembers(dir->store, index, twin_member, &t));
+	if (rc != AF_DIR_OK || !t.found)
+		return rc;
+	af_dir__err(err, errlen,
+		    "name: %s named \"%s\" exists; names that differ only "
+		    "in case would be mistaken for each other",
+		    noun, twin);
+	return AF_DIR_EXISTS;
+}
+
 void af_dir__index_drop(af_dir *dir, const char *index, const char *name,
 			const char *key)
 {
@@ -2283,6 +2322,9 @@ static af_dir_status kind_add(af_dir *dir, const member_kind *mk,
 			    AF_DIR_GROUPS_MAX);
 		return AF_DIR_LIMIT;
 	}
+	rc = af_dir__case_twin(dir, mk->index, mk->a_noun, name, err, errlen);
+	if (rc != AF_DIR_OK)
+		return rc;
 	obj = json_pack("{s:s}", "name", name);
 	if (obj == NULL)
 		return AF_DIR_NOMEM;

@@ -725,6 +725,18 @@ AF_DIR_NODISCARD af_dir_status af_dir__members(af_dir *dir, const char *key,
 AF_DIR_NODISCARD af_dir_status af_dir__list(af_dir *dir, const char *set_key,
 					    const char *prefix, json_t **out);
 
+/*
+ * Before a group, OU or policy of name is made: AF_DIR_EXISTS, with the
+ * message in err, when the set index already holds a name that differs
+ * from it only in case (noun: "a group"); else AF_DIR_OK, or the store's
+ * failure. Names are exact, but "Staff" beside "staff" is a mistake
+ * waiting to happen: a policy assigned to the wrong one.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir__case_twin(af_dir *dir, const char *index,
+						 const char *noun,
+						 const char *name, char *err,
+						 size_t errlen);
+
 /* Number of members of a set, counted up to cap + 1. */
 AF_DIR_NODISCARD af_dir_status af_dir__count(af_dir *dir, const char *key,
 					     size_t cap, size_t *out);

@@ -214,6 +214,9 @@ af_dir_status af_dir_policy_add(af_dir *dir, const char *actor,
 		rc = AF_DIR_LIMIT;
 		goto out;
 	}
+	rc = af_dir__case_twin(dir, "policies", "a policy", name, err, errlen);
+	if (rc != AF_DIR_OK)
+		goto out;
 	policy = json_pack("{s:s, s:b, s:b, s:n, s:{s:[], s:[], s:[]}, s:I}",
 			   "name", name, "sso", 0, "remote_access", 0,
 			   "number_matching", "assigned", "users", "groups",

@@ -623,6 +623,22 @@ static void test_af_dir_group_add_bad_or_twice_refused(void **state)
 		af_dir_ou_add(f->dir, ACTOR, "Ops", f->err, sizeof(f->err)),
 		AF_DIR_EXISTS);
 	assert_string_equal(f->err, "name: an OU named \"Ops\" exists");
+	/* Names that differ only in case would be mistaken for each other. */
+	assert_int_equal(
+		af_dir_ou_add(f->dir, ACTOR, "OPS", f->err, sizeof(f->err)),
+		AF_DIR_EXISTS);
+	assert_string_equal(f->err,
+			    "name: an OU named \"Ops\" exists; names that "
+			    "differ only in case would be mistaken for each "
+			    "other");
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "Ops", NULL, f->err,
+					  sizeof(f->err)),
+			 AF_DIR_EXISTS);
+	assert_non_null(strstr(f->err, "a group named \"ops\" exists;"));
+	assert_int_equal(add_policy(f, "{\"name\":\"Ward-Staff\"}"), AF_DIR_OK);
+	assert_int_equal(add_policy(f, "{\"name\":\"ward-staff\"}"),
+			 AF_DIR_EXISTS);
+	assert_non_null(strstr(f->err, "a policy named \"Ward-Staff\""));
 	assert_int_equal(af_dir_group_set(f->dir, ACTOR, "ops", "Ops team",
 					  f->err, sizeof(f->err)),
 			 AF_DIR_OK);
