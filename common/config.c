@@ -242,17 +242,6 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Reads a decimal number made only of digits (no sign, no blanks, which
  * strtoul would otherwise accept) from s; *end gets the first non-digit.
@@ -492,8 +481,8 @@ static int check_url_chars(const char *s, size_t len, struct cfg_err *e)
 			return fail(e, "issuer",
 				    "character %zu is not allowed in a URL",
 				    i + 1);
-		if (c == '%' && (i + 2 >= len || hex_value(s[i + 1]) < 0 ||
-				 hex_value(s[i + 2]) < 0))
+		if (c == '%' && (i + 2 >= len || af_hex_value(s[i + 1]) < 0 ||
+				 af_hex_value(s[i + 2]) < 0))
 			return fail(e, "issuer", "bad %%-escape");
 	}
 	return 0;
@@ -1022,7 +1011,8 @@ static int parse_token(json_t *t, const char *path, af_admin_token *tok,
 	if (strlen(hex) != 64)
 		return fail(e, kpath, "must be 64 hex characters");
 	for (i = 0; i < 32; i++) {
-		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+		int hi = af_hex_value(hex[2 * i]),
+		    lo = af_hex_value(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return fail(e, kpath, "must be 64 hex characters");

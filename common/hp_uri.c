@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "common/httpparse.h"
+#include "common/util.h"
 
 #define HOST_MAX      253 /* bytes of a DNS name without its final dot */
 #define LABEL_MAX     63  /* bytes of one DNS label */
@@ -31,7 +32,7 @@ static int digit(unsigned char c)
 
 static int hexdig(unsigned char c)
 {
-	return digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+	return af_hex_value(c) >= 0;
 }
 
 /* ASCII case-insensitive equality of s[0..n) and a lower-case word. */

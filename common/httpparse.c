@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "common/httpparse.h"
+#include "common/util.h"
 
 const char *hp_strerror(hp_status st)
 {
@@ -18,17 +19,6 @@ const char *hp_strerror(hp_status st)
 #undef HP_XX
 	}
 	return "unknown error";
-}
-
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*
@@ -51,8 +41,8 @@ static int decode_byte(const char *text, size_t len, size_t *i, int form)
 	/* A truncated escape is refused, not passed on as a literal '%'. */
 	if (len - *i < 3)
 		return -1;
-	hi = hex_value((unsigned char)text[*i + 1]);
-	lo = hex_value((unsigned char)text[*i + 2]);
+	hi = af_hex_value((unsigned char)text[*i + 1]);
+	lo = af_hex_value((unsigned char)text[*i + 2]);
 	if (hi < 0 || lo < 0)
 		return -1;
 	*i += 3;

@@ -189,6 +189,17 @@ void af_hex(const void *data, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
+int af_hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void af_sha256_hex(const void *data, size_t len, char out[65])
 {
 	uint8_t d[32];

@@ -2,7 +2,6 @@
  * The list of passwords nobody may choose: see pwlist.h.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,20 +79,6 @@ const char *af_pwlist_strerror(af_pwlist_status st)
 	return "unknown error";
 }
 
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static uint64_t first64(const unsigned char *b)
 {
 	uint64_t v = 0;
@@ -116,17 +101,6 @@ static int sha1_64(const af_pwlist *l, const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 1 and *out when line is a SHA-1 in hex, with an optional ":COUNT". */
 static int hash_line(const char *line, size_t len, uint64_t *out)
 {
@@ -137,7 +111,7 @@ static int hash_line(const char *line, size_t len, uint64_t *out)
 	if (len < SHA1_HEX || (len > SHA1_HEX && line[SHA1_HEX] != ':'))
 		return 0;
 	for (i = 0; i < SHA1_HEX; i++) {
-		h = hexval(line[i]);
+		h = af_hex_value(line[i]);
 		if (h < 0)
 			return 0;
 		if (i < 16)
@@ -240,10 +214,11 @@ static af_pwlist_status read_file(af_pwlist *l, FILE *fp, const char *path,
 	if (st == AF_PWLIST_OK && ferror(fp))
 		st = AF_PWLIST_ERR_IO;
 	if (st == AF_PWLIST_ERR_TOO_BIG)
-		fail(err, errlen, "%s: more than %zu entries (line %zu)", path,
-		     AF_PWLIST_MAX, lineno);
+		af_dir__err(err, errlen, "%s: more than %zu entries (line %zu)",
+			    path, AF_PWLIST_MAX, lineno);
 	else if (st != AF_PWLIST_OK)
-		fail(err, errlen, "%s: %s", path, af_pwlist_strerror(st));
+		af_dir__err(err, errlen, "%s: %s", path,
+			    af_pwlist_strerror(st));
 	return st;
 }
 
@@ -258,12 +233,12 @@ static af_pwlist_status load_file(af_pwlist *l, const char *path, char *err,
 	fp = fopen(path, "re");
 	if (fp == NULL) {
 		af_errno_text(errno, why, sizeof(why));
-		fail(err, errlen, "%s: %s", path, why);
+		af_dir__err(err, errlen, "%s: %s", path, why);
 		return AF_PWLIST_ERR_IO;
 	}
 	if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		(void)fclose(fp);
-		fail(err, errlen, "%s: not a regular file", path);
+		af_dir__err(err, errlen, "%s: not a regular file", path);
 		return AF_PWLIST_ERR_IO;
 	}
 	st = read_file(l, fp, path, err, errlen);
@@ -284,8 +259,8 @@ af_pwlist_status af_pwlist_load(const char *path, af_pwlist **out, char *err,
 	*out = NULL;
 	l = calloc(1, sizeof(*l));
 	if (l == NULL) {
-		fail(err, errlen, "%s",
-		     af_pwlist_strerror(AF_PWLIST_ERR_NOMEM));
+		af_dir__err(err, errlen, "%s",
+			    af_pwlist_strerror(AF_PWLIST_ERR_NOMEM));
 		return AF_PWLIST_ERR_NOMEM;
 	}
 	l->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
@@ -299,7 +274,7 @@ af_pwlist_status af_pwlist_load(const char *path, af_pwlist **out, char *err,
 			     : AF_PWLIST_ERR_CRYPTO;
 	}
 	if (st != AF_PWLIST_OK)
-		fail(err, errlen, "%s", af_pwlist_strerror(st));
+		af_dir__err(err, errlen, "%s", af_pwlist_strerror(st));
 	else if (path != NULL)
 		st = load_file(l, path, err, errlen);
 	if (st != AF_PWLIST_OK) {

@@ -62,6 +62,9 @@ AF_NODISCARD int af_b64url_decode(const char *text, size_t len, uint8_t *out,
 /* len bytes as 2 * len lower-case hex characters and a NUL into out. */
 void af_hex(const void *data, size_t len, char *out);
 
+/* The value of hex digit c of either case (0..15), or -1. */
+int af_hex_value(int c);
+
 /* SHA-256 of data as 64 lower-case hex characters and a NUL (out[65]). */
 void af_sha256_hex(const void *data, size_t len, char out[65]);
 
