@@ -982,10 +982,10 @@ static int user_passwd(af_ctl *ctl, int argc, char **argv)
 		rc = af_ctl_make_path(ctl, user, "users/{}", argv[optind],
 				      NULL);
 	/* Refuse before the password is typed, not after: no token, or
-	 * no such user (asked only when it is typed). */
+	 * no such user (looked up only when it is to be typed). */
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_need_token(ctl);
-	if (rc == AF_CTL_EXIT_OK && !pw_stdin)
+	if (rc == AF_CTL_EXIT_OK && !pw_stdin && isatty(STDIN_FILENO))
 		rc = af_ctl_call(ctl, "GET", user, NULL, &found);
 	json_decref(found);
 	if (rc != AF_CTL_EXIT_OK)
