@@ -67,6 +67,7 @@ static void h_metrics(af_server *srv, af_req *req, af_resp *resp)
 	af_metrics_keys(srv->metrics, af_keyring_days_left(srv->keys),
 			af_keyring_days_left(srv->keys) <=
 				(long)srv->cfg.key_alert_days);
+	af_metrics_in_flight(srv->metrics, atomic_load(&srv->inflight));
 	resp->status = 200;
 	memcpy(resp->content_type, "text/plain; version=0.0.4",
 	       sizeof("text/plain; version=0.0.4"));

@@ -48,6 +48,7 @@ struct af_metrics {
 	atomic_int key_alert;
 	atomic_int store_up;
 	atomic_ulong store_check_failures;
+	atomic_uint in_flight;
 };
 
 af_metrics *af_metrics_new(af_route_name_fn route_name, size_t nroutes)
@@ -141,6 +142,11 @@ void af_metrics_keys(af_metrics *m, long days_left, int alert)
 	atomic_store(&m->key_alert, alert);
 }
 
+void af_metrics_in_flight(af_metrics *m, unsigned n)
+{
+	atomic_store(&m->in_flight, n);
+}
+
 void af_metrics_render(af_metrics *m, af_buf *out)
 {
 	unsigned long cum = 0, v;
@@ -173,6 +179,12 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 					      v);
 		}
 	}
+	af_buf_printf(out,
+		      "# HELP authflow_http_requests_in_flight Requests "
+		      "received and not yet answered, this one included.\n"
+		      "# TYPE authflow_http_requests_in_flight gauge\n"
+		      "authflow_http_requests_in_flight %u\n",
+		      atomic_load(&m->in_flight));
 	af_buf_puts(out, "# HELP authflow_http_request_duration_seconds "
 			 "Request latency.\n"
 			 "# TYPE authflow_http_request_duration_seconds "

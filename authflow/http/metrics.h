@@ -69,6 +69,12 @@ void af_metrics_store(af_metrics *m, int up);
 /* Signing-key gauges, refreshed by the key check. */
 void af_metrics_keys(af_metrics *m, long days_left, int alert);
 
+/*
+ * The requests received and not yet answered, set before each render:
+ * what a stop waits for, and a queue building up before latency shows it.
+ */
+void af_metrics_in_flight(af_metrics *m, unsigned n);
+
 /* Appends the Prometheus text exposition (format 0.0.4). */
 void af_metrics_render(af_metrics *m, af_buf *out);
 

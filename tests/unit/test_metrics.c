@@ -216,6 +216,21 @@ static void test_store_gauge_follows_checks(void **state)
 	free(text);
 }
 
+/* The requests under way, as the server sets them before a scrape. */
+static void test_in_flight_gauge_set(void **state)
+{
+	af_metrics *m = *state;
+	char *text;
+
+	text = render(m);
+	has_line(text, "authflow_http_requests_in_flight", 0);
+	free(text);
+	af_metrics_in_flight(m, 9);
+	text = render(m);
+	has_line(text, "authflow_http_requests_in_flight", 9);
+	free(text);
+}
+
 /*
  * 1 when the sample named name (n bytes) belongs to family fam of type:
  * its own name, or a histogram's with _bucket, _sum or _count after it.
@@ -363,6 +378,8 @@ int main(void)
 			test_request_code_out_of_range_other, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_request_same_name_one_series, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_flight_gauge_set, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_store_gauge_follows_checks,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
