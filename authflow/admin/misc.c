@@ -211,6 +211,8 @@ void af_admin__keys_retire(af_admin_call *c)
 
 	before = af_keyring_status(c->srv->keys);
 	js = af_keyring_retire(c->srv->keys, kid);
+	if (js != JOSE_OK)
+		json_decref(before);
 	if (js == JOSE_ERR_UNKNOWN_KID) {
 		af_admin__error(c, AF_ADMIN_NOT_FOUND,
 				"no such key in the ring");
@@ -223,7 +225,6 @@ void af_admin__keys_retire(af_admin_call *c)
 		return;
 	}
 	if (js != JOSE_OK) {
-		json_decref(before);
 		ring_error(c, js);
 		return;
 	}

@@ -744,21 +744,22 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 		      const char *message, int again)
 {
 	const char *csrf = json_string_value(json_object_get(authz, "csrf"));
-	char words[WORDS_MAX];
+	char words[WORDS_MAX], held[WORDS_MAX];
 	int over, ask;
 	const char *notice = notice_words(srv, authz, words, &over);
 
 	/*
 	 * Another request is offered only when it would go: not while a
 	 * report pause or the push limit holds the user's requests, which
-	 * the page says instead.
+	 * the page says instead (the flow's notice may say so already).
 	 */
 	ask = over;
-	if (again && notice == NULL &&
-	    push_held(srv, mfa_str(authz, "user"), words))
-		notice = words;
-	else if (again)
-		ask = 1;
+	if (again) {
+		if (!push_held(srv, mfa_str(authz, "user"), held))
+			ask = 1;
+		else if (notice == NULL)
+			notice = held;
+	}
 	/* A problem shown on the page is the first word of its title. */
 	int error = message != NULL && status >= 400;
 	code_field f = {

@@ -833,6 +833,7 @@ static void test_audit_newest_first_with_actor(void **state)
 static void test_keys_rotate_superadmin_only(void **state)
 {
 	struct fx *f = *state;
+	char path[128];
 
 	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/keys", NULL), 200);
 	assert_non_null(answer_str(f, "signing_kid"));
@@ -842,6 +843,14 @@ static void test_keys_rotate_superadmin_only(void **state)
 			 200);
 	assert_non_null(answer_str(f, "kid"));
 	assert_string_equal(answer_str(f, "kid"), answer_str(f, "signing_kid"));
+	/* Refusals of a retirement leave nothing behind (LeakSanitizer). */
+	assert_int_equal(
+		call(f, SUPER, "DELETE", "/admin/v1/keys/no-such-kid", NULL),
+		404);
+	assert_int_equal(call(f, SUPER, "GET", "/admin/v1/keys", NULL), 200);
+	(void)snprintf(path, sizeof(path), "/admin/v1/keys/%s",
+		       answer_str(f, "signing_kid"));
+	assert_int_equal(call(f, SUPER, "DELETE", path, NULL), 409);
 }
 
 static void test_sessions_list_and_end(void **state)
