@@ -48,17 +48,33 @@ typedef struct member_kind {
 } member_kind;
 
 static const member_kind group_kind = {
-	AF_DIR_TARGET_GROUP, "group:",		 "groups",
-	"group_members:",    "groups",		 "group",
-	"a group",	     "group.add",	 "group.set",
-	"group.remove",	     "group.add_member", "group.remove_member",
+	.target = AF_DIR_TARGET_GROUP,
+	.prefix = "group:",
+	.index = "groups",
+	.members = "group_members:",
+	.field = "groups",
+	.noun = "group",
+	.a_noun = "a group",
+	.act_add = "group.add",
+	.act_set = "group.set",
+	.act_remove = "group.remove",
+	.act_join = "group.add_member",
+	.act_leave = "group.remove_member",
 };
 
 static const member_kind ou_kind = {
-	AF_DIR_TARGET_OU, "ou:",	   "ous",
-	"ou_members:",	  "ous",	   "OU",
-	"an OU",	  "ou.add",	   "ou.set",
-	"ou.remove",	  "ou.add_member", "ou.remove_member",
+	.target = AF_DIR_TARGET_OU,
+	.prefix = "ou:",
+	.index = "ous",
+	.members = "ou_members:",
+	.field = "ous",
+	.noun = "OU",
+	.a_noun = "an OU",
+	.act_add = "ou.add",
+	.act_set = "ou.set",
+	.act_remove = "ou.remove",
+	.act_join = "ou.add_member",
+	.act_leave = "ou.remove_member",
 };
 
 const char *af_dir_strerror(af_dir_status st)
