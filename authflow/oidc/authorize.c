@@ -50,9 +50,9 @@ int af_oidc_has_word(const char *list, const char *word)
 
 /*
  * 1 when prompt holds a value of OpenID Connect's in another case
- * ("LOGIN"), else 0. Values are case-sensitive, and one
- * not understood is ignored (Core 1.0, 3.1.2.1, errata 2), but a relying
- * party that sends "LOGIN" asks for a sign-in it would silently not get.
+ * ("LOGIN"), else 0. Values are case-sensitive, and one not understood
+ * is ignored (Core 1.0, 3.1.2.1, errata set 2), but a relying party that
+ * sends "LOGIN" asks for a sign-in it would silently not get.
  */
 static int prompt_miscased(const char *prompt)
 {
