@@ -78,7 +78,7 @@ const char *af_ctl_http_strerror(af_ctl_http_status st);
 /* Bytes of the admin token; a plain number, as a message spells it out. */
 #define AF_CTL_HTTP_TOKEN_MAX	      4096
 #define AF_CTL_HTTP_PATH_MAX	      8192 /* bytes of a path after /admin/v1/ */
-#define AF_CTL_HTTP_BODY_MAX	      ((size_t)4 * 1024 * 1024) /* answer bytes */
+#define AF_CTL_HTTP_BODY_MAX	      ((size_t)32 * 1024 * 1024) /* answer bytes */
 #define AF_CTL_HTTP_CONNECT_TIMEOUT_S 10L
 #define AF_CTL_HTTP_TIMEOUT_S	      30L
 #define AF_CTL_HTTP_ERR_BUF	      384 /* a comfortable size for err */

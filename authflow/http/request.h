@@ -20,7 +20,11 @@ struct MHD_Connection;
 struct af_brand;
 
 #define AF_RESP_HEADERS_MAX 32
-#define AF_RESP_BODY_MAX    ((size_t)1024 * 1024)
+/*
+ * An answer's body: the admin API's lists of users, applications and
+ * audit events are the largest (about 240 bytes a user: 100,000 users).
+ */
+#define AF_RESP_BODY_MAX    ((size_t)32 * 1024 * 1024)
 #define AF_RID_LEN	    16
 
 #define AF_REQ_BAD_QUERY 1

@@ -218,6 +218,14 @@ void af_resp_text(af_resp *resp, unsigned status, const char *ctype,
 	af_buf_cleanup(&resp->body);
 	af_buf_init(&resp->body, AF_RESP_BODY_MAX);
 	af_buf_puts(&resp->body, text);
+	/* Past the cap: an error, never a success with nothing in it. */
+	if (resp->body.failed) {
+		af_buf_cleanup(&resp->body);
+		af_buf_init(&resp->body, AF_RESP_BODY_MAX);
+		resp->status = 500;
+		set_type(resp, "text/plain; charset=utf-8");
+		af_buf_puts(&resp->body, "the answer is too large to send\n");
+	}
 }
 
 void af_resp_json(af_resp *resp, unsigned status, json_t *obj)

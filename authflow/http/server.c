@@ -357,14 +357,23 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, af_resp *resp)
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	size_t len = 0, i;
+	int failed = resp->body.failed;
 	char *body = af_buf_take(&resp->body, &len);
 
-	if (body == NULL) {
+	/* A body past its cap (or out of memory): an error, never a
+	 * success with nothing in it. */
+	if (body == NULL && failed) {
+		resp->status = 500;
+		memcpy(resp->content_type, "text/plain; charset=utf-8",
+		       sizeof("text/plain; charset=utf-8"));
+		body = strdup("the answer could not be made\n");
+		len = body != NULL ? strlen(body) : 0;
+	} else if (body == NULL) {
 		body = strdup("");
 		len = 0;
-		if (body == NULL)
-			return MHD_NO;
 	}
+	if (body == NULL)
+		return MHD_NO;
 	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL) {
 		free(body);

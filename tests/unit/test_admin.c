@@ -853,6 +853,31 @@ static void test_keys_rotate_superadmin_only(void **state)
 	assert_int_equal(call(f, SUPER, "DELETE", path, NULL), 409);
 }
 
+/* A list past 1 MiB comes whole: no success with an empty body. */
+static void test_user_list_past_a_mebibyte(void **state)
+{
+	struct fx *f = *state;
+	char name[129], username[16];
+	json_t *spec;
+	size_t i, n = 6000;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	for (i = 0; i < n; i++) {
+		(void)snprintf(username, sizeof(username), "user%05zu", i);
+		spec = json_pack("{s:s, s:s}", "username", username, "name",
+				 name);
+		assert_non_null(spec);
+		assert_int_equal(af_dir_user_add(f->srv.dir, "test", spec, NULL,
+						 NULL, NULL, 0),
+				 AF_DIR_OK);
+		json_decref(spec);
+	}
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users", NULL), 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
+			 n);
+}
+
 static void test_sessions_list_and_end(void **state)
 {
 	struct fx *f = *state;
@@ -1845,6 +1870,7 @@ int main(void)
 		T(test_admin_malformed_json_400),
 		T(test_audit_newest_first_with_actor),
 		T(test_keys_rotate_superadmin_only),
+		T(test_user_list_past_a_mebibyte),
 		T(test_sessions_list_and_end),
 		T(test_admin_log_line_names_actor_never_secrets),
 		T(test_admin_unknown_query_parameter_400_on_every_route),
