@@ -26,7 +26,7 @@ static int setup(void **state)
 
 	if (f == NULL)
 		return -1;
-	strcpy(f->dir, "/tmp/af_pwlist_XXXXXX");
+	(void)snprintf(f->dir, sizeof(f->dir), "/tmp/af_pwlist_XXXXXX");
 	if (mkdtemp(f->dir) == NULL) {
 		free(f);
 		return -1;
