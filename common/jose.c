@@ -1757,7 +1757,8 @@ out:
 	return st;
 }
 
-jose_status af_keyring_retire(af_keyring *kr, const char *kid)
+jose_status af_keyring_retire(af_keyring *kr, const char *kid,
+			      int64_t *until_out)
 {
 	char why[WHY_MAX] = "", when[32];
 	jose_status st = JOSE_OK;
@@ -1765,6 +1766,8 @@ jose_status af_keyring_retire(af_keyring *kr, const char *kid)
 	int64_t until = 0;
 	int attempt;
 
+	if (until_out != NULL)
+		*until_out = 0;
 	if (kr == NULL || kid == NULL)
 		return JOSE_ERR_ARG;
 	if (kid[0] == '\0' || strlen(kid) > JOSE_KID_MAX)
@@ -1792,6 +1795,8 @@ jose_status af_keyring_retire(af_keyring *kr, const char *kid)
 		       "signs until %s again, and its successor is published "
 		       "ahead as usual",
 		       kid, when);
+		if (until_out != NULL)
+			*until_out = until;
 	}
 	return st;
 }

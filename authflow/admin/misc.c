@@ -186,33 +186,15 @@ void af_admin__keys_rotate(af_admin_call *c)
 	af_admin__json(c, 200, status);
 }
 
-/* When the signing key of a status stops signing; 0 when none signs. */
-static json_int_t signing_until(const json_t *status)
-{
-	const json_t *k;
-	size_t i;
-
-	json_array_foreach(json_object_get(status, "keys"), i, k)
-	{
-		if (json_is_true(json_object_get(k, "signing")))
-			return json_integer_value(
-				json_object_get(k, "expires_at"));
-	}
-	return 0;
-}
-
 void af_admin__keys_retire(af_admin_call *c)
 {
 	const char *kid = c->seg[1];
-	json_t *before, *after, *detail = NULL;
+	json_t *status, *detail = NULL;
+	int64_t called_off = 0;
 	jose_status js;
 	af_dir_status st;
-	int called_off;
 
-	before = af_keyring_status(c->srv->keys);
-	js = af_keyring_retire(c->srv->keys, kid);
-	if (js != JOSE_OK)
-		json_decref(before);
+	js = af_keyring_retire(c->srv->keys, kid, &called_off);
 	if (js == JOSE_ERR_UNKNOWN_KID) {
 		af_admin__error(c, AF_ADMIN_NOT_FOUND,
 				"no such key in the ring");
@@ -233,29 +215,27 @@ void af_admin__keys_retire(af_admin_call *c)
 	 * the signing key signs for its whole lifetime again. The answer
 	 * and the audit event say so, not only the server's log.
 	 */
-	after = af_keyring_status(c->srv->keys);
-	called_off = before != NULL && after != NULL &&
-		     signing_until(after) > signing_until(before);
-	json_decref(before);
-	if (called_off) {
+	status = af_keyring_status(c->srv->keys);
+	if (called_off > 0) {
 		detail = json_pack("{s:b}", "rotation_called_off", 1);
-		if (json_object_set_new(after, "rotation_called_off",
+		if (status != NULL &&
+		    json_object_set_new(status, "rotation_called_off",
 					json_true()) != 0) {
-			json_decref(after);
-			after = NULL;
+			json_decref(status);
+			status = NULL;
 		}
 	}
 	st = af_audit_record(c->dir, c->caller.name, "keys.retire", kid,
 			     detail);
 	json_decref(detail);
 	if (st != AF_DIR_OK) {
-		json_decref(after);
+		json_decref(status);
 		af_admin__dir_error(c, st,
 				    "retired, but the audit event could not "
 				    "be written");
 		return;
 	}
-	af_admin__json(c, 200, after);
+	af_admin__json(c, 200, status);
 }
 
 /*

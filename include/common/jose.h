@@ -221,13 +221,17 @@ jose_status af_keyring_rotate_at(af_keyring *kr, int64_t delay_s,
  * signing key gets back its lifetime from when it began to sign. The
  * notice callback is told (a warning).
  *
+ * until (may be NULL) gets 0, or, when kid was the successor a planned
+ * rotation lined up and the plan is off, the time the signing key now
+ * signs until.
+ *
  * Returns JOSE_OK, JOSE_ERR_ARG (kid signs now; or kr or kid NULL),
  * JOSE_ERR_UNKNOWN_KID (no such key in the ring), JOSE_ERR_NOMEM,
  * JOSE_ERR_STORE or JOSE_ERR_CORRUPT (as af_keyring_rotate()).
  *
  * Thread-safety: safe.
  */
-jose_status af_keyring_retire(af_keyring *kr, const char *kid);
+jose_status af_keyring_retire(af_keyring *kr, const char *kid, int64_t *until);
 
 /*
  * Makes sure a key is signing, now and when the signing key expires. The

@@ -1190,7 +1190,7 @@ static void test_keyring_retired_while_away_stays_retired(void **state)
 	assert_int_equal(af_keyring_open(fx->st, &o, &away), JOSE_OK);
 	signing_kid(away, old);
 	assert_int_equal(af_keyring_rotate(fx->kr, fresh), JOSE_OK);
-	assert_int_equal(af_keyring_retire(fx->kr, old), JOSE_OK);
+	assert_int_equal(af_keyring_retire(fx->kr, old, NULL), JOSE_OK);
 	usleep(1100 * 1000);
 	af_keyring_look(away);
 	assert_false(jwks_has(away, old));
@@ -1522,15 +1522,17 @@ static void test_keyring_retire_takes_a_key_out_now(void **state)
 
 	assert_int_equal(af_keyring_open(fx->st, &o, &other), JOSE_OK);
 	signing_kid(fx->kr, old_kid);
-	assert_int_equal(af_keyring_retire(fx->kr, old_kid), JOSE_ERR_ARG);
-	assert_int_equal(af_keyring_retire(fx->kr, "nokey"),
+	assert_int_equal(af_keyring_retire(fx->kr, old_kid, NULL),
+			 JOSE_ERR_ARG);
+	assert_int_equal(af_keyring_retire(fx->kr, "nokey", NULL),
 			 JOSE_ERR_UNKNOWN_KID);
-	assert_int_equal(af_keyring_retire(fx->kr, ""), JOSE_ERR_UNKNOWN_KID);
+	assert_int_equal(af_keyring_retire(fx->kr, "", NULL),
+			 JOSE_ERR_UNKNOWN_KID);
 	assert_int_equal(ring_size(fx->st), 1);
 
 	assert_int_equal(af_keyring_rotate(fx->kr, new_kid), JOSE_OK);
 	assert_int_equal(verify_text(other, old_jwt), JOSE_OK);
-	assert_int_equal(af_keyring_retire(fx->kr, old_kid), JOSE_OK);
+	assert_int_equal(af_keyring_retire(fx->kr, old_kid, NULL), JOSE_OK);
 	assert_int_equal(ring_size(fx->st), 1);
 	jwks = af_keyring_jwks(fx->kr);
 	assert_false(jwks_has_kid(jwks, old_kid));
@@ -1541,7 +1543,7 @@ static void test_keyring_retire_takes_a_key_out_now(void **state)
 	assert_int_equal(verify_text(other, old_jwt), JOSE_ERR_UNKNOWN_KID);
 	signing_kid(other, kid);
 	assert_string_equal(kid, new_kid);
-	assert_int_equal(af_keyring_retire(fx->kr, old_kid),
+	assert_int_equal(af_keyring_retire(fx->kr, old_kid, NULL),
 			 JOSE_ERR_UNKNOWN_KID);
 	af_keyring_free(other);
 	free(old_jwt);
@@ -1549,7 +1551,7 @@ static void test_keyring_retire_takes_a_key_out_now(void **state)
 	/* A successor published ahead may go; the signing key stays. */
 	publish_successor(fx, kid, next);
 	assert_int_equal(ring_size(fx->st), 2);
-	assert_int_equal(af_keyring_retire(fx->kr, next), JOSE_OK);
+	assert_int_equal(af_keyring_retire(fx->kr, next, NULL), JOSE_OK);
 	assert_int_equal(ring_size(fx->st), 1);
 	signing_kid(fx->kr, new_kid);
 	assert_string_equal(new_kid, kid);
@@ -1581,7 +1583,7 @@ static void test_keyring_retired_successor_calls_off_the_rotation(void **state)
 	s = af_keyring_status(fx->kr);
 	assert_true(key_time(s, kid, "expires_at") < full);
 	json_decref(s);
-	assert_int_equal(af_keyring_retire(fx->kr, next), JOSE_OK);
+	assert_int_equal(af_keyring_retire(fx->kr, next, NULL), JOSE_OK);
 	s = af_keyring_status(fx->kr);
 	assert_int_equal(key_time(s, kid, "expires_at"), full);
 	assert_int_equal(key_time(s, kid, "retire_after"),
