@@ -93,6 +93,10 @@
 #define MEM_REPORT_SLOTS    4u
 /* A failure like the last one reported within this time is only counted. */
 #define MEM_REPORT_QUIET_MS 10000u
+/* About what the records of one sign-in begun take, for /healthz. */
+#define MEM_SIGNIN_BYTES    4096
+/* A full store reaps its expired keys at most this often. */
+#define MEM_REAP_QUIET_MS   250u
 /* How long records that no longer count may stay in the file. */
 #define MEM_SCRUB_AFTER_MS  ((uint64_t)10 * 60 * 1000)
 
@@ -243,7 +247,7 @@ struct mem_store {
 	_Atomic int64_t used_bytes;
 	int64_t max_bytes;
 	_Atomic uint64_t full_told_ms; /* monotonic; the last "full" report */
-	_Atomic uint64_t full_at_ms;   /* monotonic; the last refusal */
+	_Atomic uint64_t reaped_ms;    /* monotonic; the last reap_others() */
 	/* Set once at open, read-only afterwards. */
 	void (*report)(void *arg, int level, const char *msg);
 	void *report_arg;
@@ -595,26 +599,32 @@ static struct mem_entry *lookup(struct mem_store *ms, struct mem_shard *sh,
 	return e;
 }
 
+/* Reaps the expired keys of bucket b of shard sh. */
+static void reap_bucket(struct mem_store *ms, struct mem_shard *sh, size_t b,
+			int64_t now)
+{
+	struct hnode **l = &sh->table.buckets[b];
+
+	while (*l != NULL) {
+		struct mem_entry *e = (struct mem_entry *)*l;
+
+		if (expired(e, now)) {
+			table_unlink(&sh->table, l);
+			entry_free(ms, e, true);
+		} else {
+			l = &(*l)->next;
+		}
+	}
+}
+
 /* Reaps expired keys from a few buckets, moving on each time. */
 static void sweep(struct mem_store *ms, struct mem_shard *sh, int64_t now)
 {
 	unsigned i;
 
 	for (i = 0; i < MEM_SWEEP_BUCKETS; i++) {
-		struct hnode **l;
-
 		sh->sweep_at = (sh->sweep_at + 1) & (sh->table.nbuckets - 1);
-		l = &sh->table.buckets[sh->sweep_at];
-		while (*l != NULL) {
-			struct mem_entry *e = (struct mem_entry *)*l;
-
-			if (expired(e, now)) {
-				table_unlink(&sh->table, l);
-				entry_free(ms, e, true);
-			} else {
-				l = &(*l)->next;
-			}
-		}
+		reap_bucket(ms, sh, sh->sweep_at, now);
 	}
 }
 
@@ -724,16 +734,51 @@ static void report_flush(struct mem_store *ms)
 }
 
 /*
+ * Reaps the expired keys of every shard but held (whose lock the caller
+ * has, with pointers into its table), at most every MEM_REAP_QUIET_MS. The
+ * sweep of each write walks a few buckets only: after a flood of
+ * short-lived keys (codes, sign-ins begun) the expired ones would hold
+ * the store at its cap for as many writes as it has buckets. A shard
+ * another thread holds is skipped (locks are never waited for while
+ * holding one); its own writes sweep it. True when it ran.
+ */
+static bool reap_others(struct mem_store *ms, const struct mem_shard *held)
+{
+	uint64_t mono = af_mono_ns() / 1000000u;
+	uint64_t last = atomic_load(&ms->reaped_ms);
+	int64_t now;
+	unsigned i;
+	size_t b;
+
+	if ((last != 0 && mono - last < MEM_REAP_QUIET_MS) ||
+	    !atomic_compare_exchange_strong(&ms->reaped_ms, &last, mono))
+		return false;
+	now = af_now_ms();
+	for (i = 0; i < MEM_SHARDS; i++) {
+		struct mem_shard *sh = &ms->shards[i];
+
+		if (sh == held || pthread_mutex_trylock(&sh->lock) != 0)
+			continue;
+		for (b = 0; b < sh->table.nbuckets; b++)
+			reap_bucket(ms, sh, b, now);
+		pthread_mutex_unlock(&sh->lock);
+	}
+	return true;
+}
+
+/*
  * Whether a write of short-lived data that grows the store by add bytes
  * is refused: past the cap, the store takes no more of it until entries
  * expire or go, so that a flood of sign-ins that are never finished
  * cannot take the machine's memory; data that yields (STORE_SET_YIELD:
  * sign-ins begun) is refused from STORE_YIELD_PCT of the cap already.
  * Data without an expiry, or written durable (users, apps, keys,
- * lockouts), is never refused here. Told at most
- * every MEM_REPORT_QUIET_MS. Called with a shard locked.
+ * lockouts), is never refused here. Expired keys are reaped before a
+ * refusal. Told at most every MEM_REPORT_QUIET_MS. Called with shard sh
+ * locked.
  */
-static bool over_cap(struct mem_store *ms, bool yield, int64_t add)
+static bool over_cap(struct mem_store *ms, const struct mem_shard *sh,
+		     bool yield, int64_t add)
 {
 	int64_t used = atomic_load(&ms->used_bytes);
 	int64_t cap =
@@ -742,8 +787,12 @@ static bool over_cap(struct mem_store *ms, bool yield, int64_t add)
 
 	if (ms->max_bytes == 0 || add <= 0 || used + add <= cap)
 		return false;
+	if (reap_others(ms, sh)) {
+		used = atomic_load(&ms->used_bytes);
+		if (used + add <= cap)
+			return false;
+	}
 	now = af_mono_ns() / 1000000u;
-	atomic_store(&ms->full_at_ms, now);
 	last = atomic_load(&ms->full_told_ms);
 	if ((last == 0 || now - last >= MEM_REPORT_QUIET_MS) &&
 	    atomic_compare_exchange_strong(&ms->full_told_ms, &last, now)) {
@@ -1313,7 +1362,7 @@ static store_status install_str(struct mem_store *ms, struct mem_shard *sh,
 
 	/* Short-lived: an expiry and not durable (see over_cap()). */
 	if (!durable && expire_ms != 0 &&
-	    over_cap(ms, (flags & STORE_SET_YIELD) != 0,
+	    over_cap(ms, sh, (flags & STORE_SET_YIELD) != 0,
 		     (int64_t)str_size(f->node.klen, f->len) -
 			     (e != NULL && e->type == MEM_STR
 				      ? (int64_t)str_size(e->node.klen, e->len)
@@ -1603,7 +1652,7 @@ static store_status mem_sadd(void *impl, const char *key, size_t klen,
 	}
 	/* A set with an expiry is short-lived; one without is durable. */
 	if (e->expire_ms != 0 &&
-	    over_cap(ms, false,
+	    over_cap(ms, sh, false,
 		     (int64_t)member_size(mlen) +
 			     (fresh != NULL ? (int64_t)set_head_size(klen)
 					    : 0))) {
@@ -2439,11 +2488,25 @@ static int room_back(struct mem_store *ms)
  * be never. Once such records have waited scrub_after_ms, the file is
  * rewritten without them.
  */
+/*
+ * Whether a sign-in begun now (MEM_SIGNIN_BYTES that yield) would be
+ * refused for the cap, once expired keys are reaped. No lock held.
+ */
+static bool signin_refused(struct mem_store *ms)
+{
+	int64_t cap = ms->max_bytes / 100 * STORE_YIELD_PCT;
+
+	if (ms->max_bytes == 0 ||
+	    atomic_load(&ms->used_bytes) + MEM_SIGNIN_BYTES <= cap)
+		return false;
+	(void)reap_others(ms, NULL);
+	return atomic_load(&ms->used_bytes) + MEM_SIGNIN_BYTES > cap;
+}
+
 static store_status mem_ping(void *impl, char *why, size_t whylen)
 {
 	struct mem_store *ms = impl;
 	char what[128];
-	uint64_t full;
 	int err = 0;
 	bool scrub;
 
@@ -2473,9 +2536,11 @@ static store_status mem_ping(void *impl, char *why, size_t whylen)
 	}
 	pthread_mutex_unlock(&ms->aof_lock);
 	report_flush(ms);
-	/* Full: it refused a write within the last MEM_REPORT_QUIET_MS. */
-	full = atomic_load(&ms->full_at_ms);
-	if (full != 0 && af_mono_ns() / 1000000u - full < MEM_REPORT_QUIET_MS) {
+	/*
+	 * Full: a sign-in begun now would be refused (expired keys reaped
+	 * first). Room for one is room for any other short-lived write.
+	 */
+	if (signin_refused(ms)) {
 		store_errf(why, whylen,
 			   "the store is full (store.max_mb): new short-lived "
 			   "data is refused");
@@ -3229,7 +3294,7 @@ store_status store_memory_open(const store_options *opts, const store_ops **ops,
 	atomic_init(&ms->live_bytes, 0);
 	atomic_init(&ms->used_bytes, 0);
 	atomic_init(&ms->full_told_ms, 0);
-	atomic_init(&ms->full_at_ms, 0);
+	atomic_init(&ms->reaped_ms, 0);
 	ms->max_bytes = opts->max_bytes > (uint64_t)INT64_MAX
 				? INT64_MAX
 				: (int64_t)opts->max_bytes;

@@ -2262,6 +2262,35 @@ static void test_memory_cap_refuses_short_lived_growth(void **state)
 	assert_true(again >= written - 3 && again <= written);
 }
 
+/*
+ * A store filled to its cap with many small keys that then expire has room
+ * again at once: the next write, and /healthz's ping, reap them all, not
+ * only the few buckets each write sweeps.
+ */
+static void test_memory_cap_reaps_expired(void **state)
+{
+	struct fixture *f = *state;
+	char key[32], why[160] = "";
+	int n, again;
+
+	reopen_capped(f, (uint64_t)64 * 1024);
+	for (n = 0;; n++) {
+		(void)snprintf(key, sizeof(key), "code:%d", n);
+		if (store_set(f->st, key, "12345678", 8, 300, 0) != STORE_OK)
+			break;
+		assert_true(n < 100000);
+	}
+	assert_true(n > 300);
+	assert_int_equal(store_ping_why(f->st, why, sizeof(why)),
+			 STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "the store is full"));
+	usleep(400 * 1000);
+	assert_int_equal(store_ping_why(f->st, why, sizeof(why)), STORE_OK);
+	again = fill(f->st, "flow:", STORE_SET_NX | STORE_SET_YIELD);
+	/* 90% of 64 KiB of 1 KB values, as into an empty store. */
+	assert_true(again >= 50 && again <= 58);
+}
+
 /* Data that yields stops at STORE_YIELD_PCT of the cap; the rest goes on. */
 static void test_memory_cap_yield_stops_first(void **state)
 {
@@ -3507,6 +3536,7 @@ int main(void)
 		CASE(test_open_corrupt_middle_refused, setup_aof),
 		CASE(test_check_state_replays_read_only, setup_aof),
 		CASE(test_memory_cap_refuses_short_lived_growth, setup_aof),
+		CASE(test_memory_cap_reaps_expired, setup_aof),
 		CASE(test_memory_cap_yield_stops_first, setup_aof),
 		CASE(test_open_state_file_mode_0600, setup_aof),
 		CASE(test_open_state_folder_others_may_write_refused,
