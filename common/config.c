@@ -335,6 +335,7 @@ void af_config_defaults(af_config *cfg)
 	cfg->lockout_after = AF_CONFIG_LOCKOUT_AFTER;
 	cfg->known_browser_days = 180;
 	cfg->flows_per_ip = 10000;
+	cfg->codes_per_user = 120;
 	cfg->push_mode = AF_PUSH_EMBEDDED;
 	cfg->push_workers = 0;
 	(void)snprintf(cfg->push_listen_address,
@@ -1124,10 +1125,9 @@ static int parse_metrics(json_t *root, af_config *cfg, struct cfg_err *e)
 static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {
-		"body_bytes",	      "request_timeout_s",
-		"connections_per_ip", "lockout_s",
-		"lockout_after",      "flows_per_ip",
-		"known_browser_days", NULL};
+		"body_bytes",	  "request_timeout_s",	"connections_per_ip",
+		"lockout_s",	  "lockout_after",	"flows_per_ip",
+		"codes_per_user", "known_browser_days", NULL};
 	json_t *s;
 	unsigned long v;
 
@@ -1160,6 +1160,10 @@ static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (get_uint(s, "limits", "flows_per_ip", 0, 1000000, &v, e) != 0)
 		return -1;
 	cfg->flows_per_ip = (unsigned)v;
+	v = cfg->codes_per_user;
+	if (get_uint(s, "limits", "codes_per_user", 0, 100000, &v, e) != 0)
+		return -1;
+	cfg->codes_per_user = (unsigned)v;
 	v = cfg->known_browser_days;
 	/* Browsers keep a cookie 400 days at most (RFC 6265bis 4.1.2.2). */
 	if (get_uint(s, "limits", "known_browser_days", 0, 400, &v, e) != 0)

@@ -216,13 +216,57 @@ void af_oidc_send_error(af_server *srv, af_resp *resp, const json_t *authz,
 			 error, desc);
 }
 
+/*
+ * Counts a code issued to the user sub: 0 while within
+ * limits.codes_per_user in a code's lifetime, 1 past it, -1 on store
+ * failure. A signed-in user's browser (or whoever holds its cookie) can
+ * ask for codes as fast as it can send requests; each is stored for
+ * AF_CODE_TTL_S, and this bounds what one user can fill the store with.
+ */
+static int codes_over_limit(af_server *srv, const af_req *req, const char *sub,
+			    const char *username)
+{
+	char key[160];
+	int64_t n = 0;
+
+	if (srv->cfg.codes_per_user == 0)
+		return 0;
+	if (snprintf(key, sizeof(key), "codes:user:%s", sub) >=
+	    (int)sizeof(key))
+		return -1;
+	if (store_incr(srv->store, key, 1, (uint64_t)AF_CODE_TTL_S * 1000,
+		       &n) != STORE_OK)
+		return -1;
+	if (n == (int64_t)srv->cfg.codes_per_user + 1) {
+		const char *kv[] = {"user", username, "outcome",
+				    "too_many_codes", NULL};
+
+		log_write(srv->log, LOG_LEVEL_WARN, req->rid, "authorize", kv,
+			  "limit=%u", srv->cfg.codes_per_user);
+	}
+	return n > (int64_t)srv->cfg.codes_per_user;
+}
+
 void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
 		       const json_t *authz, const af_session *s)
 {
 	char code[AF_TOKEN_TEXT_MAX + 1];
-	json_t *grant, *amr = json_array();
+	json_t *grant, *amr;
 	unsigned i;
+	int rc = codes_over_limit(srv, req, s->sub, s->username);
 
+	if (rc > 0) {
+		/* RFC 6749 4.1.2.1: the application may try again later. */
+		af_oidc_send_error(srv, resp, authz, "temporarily_unavailable",
+				   "too many sign-ins to applications by this "
+				   "user in the last minute");
+		return;
+	}
+	if (rc < 0) {
+		af_page_unavailable(resp);
+		return;
+	}
+	amr = json_array();
 	for (i = 0; amr != NULL && i < s->namr; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
 	grant = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:s, s:s, s:I, s:o, "
@@ -597,6 +641,12 @@ static void start_login(af_server *srv, af_req *req, af_resp *resp,
 	(void)req;
 }
 
+/* af_flow_over_limit()'s answer as session_user_allowed() would give it. */
+static int limit_rc(int over)
+{
+	return over < 0 ? -1 : over > 0 ? 4 : 0;
+}
+
 void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *client_id = af_oidc_param(req, "client_id");
@@ -687,8 +737,18 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 	if (af_session_get(srv, req, &s, &failed) == 0 &&
 	    session_fits(srv, authz, &s, hint != NULL ? hint_sub : NULL)) {
 		rc = session_user_allowed(srv, &s, app, authz);
+		/* A code at once counts as a sign-in begun here. */
+		if (rc == 0)
+			rc = limit_rc(af_flow_over_limit(srv, req));
 		if (rc == 0) {
 			af_oidc_send_code(srv, req, resp, authz, &s);
+			goto out;
+		}
+		if (rc == 4) {
+			af_oidc_send_error(
+				srv, resp, authz, "temporarily_unavailable",
+				"too many sign-ins from this network "
+				"in the last few minutes");
 			goto out;
 		}
 		/* rc 2: a new sign-in, with the second factor, follows. */

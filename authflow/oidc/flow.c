@@ -71,14 +71,7 @@ static void prune_cookies(const af_req *req, af_resp *resp)
 	}
 }
 
-/*
- * Counts a sign-in begun from the request's address (an IPv6 address by
- * its /64, what one host is usually given): 0 while within
- * limits.flows_per_ip in a flow's lifetime, 1 past it, -1 on store
- * failure. Flows are stored before anyone has signed in, so that this is
- * what bounds the store one address can fill.
- */
-static int flow_over_limit(af_server *srv, const af_req *req)
+int af_flow_over_limit(af_server *srv, const af_req *req)
 {
 	char key[128], net[AF_IP_COUNTED_MAX];
 	int64_t n = 0;
@@ -106,7 +99,7 @@ int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 {
 	char csrf[64], bind[64], bind_hash[65], key[96], name[40];
 	char *text = NULL;
-	int rc = flow_over_limit(srv, req);
+	int rc = af_flow_over_limit(srv, req);
 
 	if (rc != 0)
 		return rc;

@@ -27,6 +27,16 @@
 #define AF_FLOW_AGAIN_USER "again_user"
 
 /*
+ * Counts a sign-in begun from the request's address (an IPv6 address by
+ * its /64, what one host is usually given), a new flow's or a code issued
+ * at once on a session's: 0 while within limits.flows_per_ip in a flow's
+ * lifetime, 1 past it, -1 on store failure. Flows and codes are stored
+ * before (or without) a sign-in, so that this is what bounds the store
+ * one address can fill.
+ */
+int af_flow_over_limit(af_server *srv, const af_req *req);
+
+/*
  * Stores req (borrowed: client_id, redirect_uri, state, nonce, scope,
  * code_challenge, response_mode, max_age, ...) as a new flow; writes the
  * id into id (AF_FLOW_ID_MAX + 1) and sets the binding cookie on resp (a

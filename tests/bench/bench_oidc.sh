@@ -143,8 +143,10 @@ stop_server() {
 }
 
 # Starts authflow with Argon2id cost $1 $2 $3 (m_kib t p); sets srv_pid,
-# af_url, af_token. Every simulated browser comes from 127.0.0.1, so the
-# cap on sign-ins begun per address is off (limits.flows_per_ip 0).
+# af_url, af_token. Every simulated browser comes from 127.0.0.1, and a
+# few users sign in thousands of times a minute, so the caps on sign-ins
+# begun per address and codes per user are off (limits.flows_per_ip and
+# limits.codes_per_user 0).
 start_authflow() {
 	local dir port sha
 	dir=$(mktemp -d "$work/authflow.XXXXXX")
@@ -160,7 +162,7 @@ start_authflow() {
   "store": {"backend": "memory"},
   "password_hash": {"argon2id": {"m_kib": $1, "t": $2, "p": $3}},
   "admin": {"tokens": [{"name": "bench", "role": "superadmin", "sha256": "$sha"}]},
-  "limits": {"flows_per_ip": 0},
+  "limits": {"flows_per_ip": 0, "codes_per_user": 0},
   "log": {"level": "warn"}
 }
 EOF

@@ -978,6 +978,11 @@ static void test_limits_checked(void **state)
 	assert_int_equal(cfg->flows_per_ip, 10000);
 	refused("{" ISSUER ",\"limits\":{\"flows_per_ip\":1000001}}",
 		"limits.flows_per_ip: must be 0..1000000");
+	assert_int_equal(cfg->codes_per_user, 120);
+	refused("{" ISSUER ",\"limits\":{\"codes_per_user\":100001}}",
+		"limits.codes_per_user: must be 0..100000");
+	parse_ok("{" ISSUER ",\"limits\":{\"codes_per_user\":0}}", cfg);
+	assert_int_equal(cfg->codes_per_user, 0);
 	parse_ok("{" ISSUER ",\"listen\":{\"trusted_proxies\":[\"127.0.0.1\","
 		 "\"10.0.0.0/8\",\"::1\"]}}",
 		 cfg);

@@ -1898,6 +1898,60 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
     }
   });
 
+  test('codes issued at once on a session are capped per user and count toward the address\' sign-ins', { timeout: 60000 }, async () => {
+    const authUrl = async (s) => {
+      const config = await client.discovery(new URL(s.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      return client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT, scope: 'openid', state: 'st8',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+      }).href;
+    };
+    const answer = (r) => {
+      assert.equal(r.status, 302, r.text);
+      const q = new URL(r.location).searchParams;
+      return q.get('code') ? 'code' : `${q.get('error')}: ${q.get('error_description')} (${q.get('state')}, ${q.get('iss')})`;
+    };
+    const srv = await startServer({ store: STORE, logLevel: 'info', limits: { codes_per_user: 3, flows_per_ip: 0 } });
+    try {
+      const s = { ...(await seed(srv, { user: 'codey' })), issuer: srv.issuer };
+      const t = { ...(await seed(srv, { user: 'codez' })), issuer: srv.issuer };
+      const b = new Browser();
+      const url = await authUrl(s);
+      assert.equal(answer(await signIn(b, srv.issuer, url, s.user, s.password)), 'code');
+      assert.equal(answer(await b.get(url)), 'code');
+      assert.equal(answer(await b.get(url)), 'code');
+      // The fourth in a minute goes back to the application as an error.
+      for (let i = 0; i < 3; i++) {
+        assert.equal(answer(await b.get(url)),
+          `temporarily_unavailable: too many sign-ins to applications by this user in the last minute (st8, ${srv.issuer})`);
+      }
+      assert.equal((srv.stderr().match(/"too_many_codes"/g) ?? []).length, 1, 'one log line, not one per refusal');
+      // Another user is not held back.
+      const c = new Browser();
+      const url2 = await authUrl(t);
+      assert.equal(answer(await signIn(c, srv.issuer, url2, t.user, t.password)), 'code');
+      assert.equal(answer(await c.get(url2)), 'code');
+    } finally {
+      await srv.stop();
+    }
+    const srv2 = await startServer({ store: STORE, limits: { codes_per_user: 0, flows_per_ip: 3 } });
+    try {
+      const s = { ...(await seed(srv2, { user: 'codey' })), issuer: srv2.issuer };
+      const b = new Browser();
+      const url = await authUrl(s);
+      assert.equal(answer(await signIn(b, srv2.issuer, url, s.user, s.password)), 'code');
+      assert.equal(answer(await b.get(url)), 'code');
+      assert.equal(answer(await b.get(url)), 'code');
+      assert.equal(answer(await b.get(url)),
+        `temporarily_unavailable: too many sign-ins from this network in the last few minutes (st8, ${srv2.issuer})`);
+      // A sign-in begun is refused as well: the same count.
+      assert.equal((await new Browser().get(url)).status, 429);
+    } finally {
+      await srv2.stop();
+    }
+  });
+
   test('a refused state too long to send back gets an error page, not a redirect without it', async () => {
     const s = await seed(server, { user: 'ruth' });
     const config = await rp(s);
