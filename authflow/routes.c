@@ -255,6 +255,20 @@ int af_route_find(const char *method, const char *path, int *method_ok)
 	return (int)NROUTES;
 }
 
+af_early af_dispatch_early(af_server *srv, af_req *req, af_resp *resp)
+{
+	af_early e;
+
+	/* What af_dispatch() refuses, it refuses on the queue. */
+	if (!af_route_slow(req->route, req->method) || req->malformed)
+		return AF_EARLY_QUEUE;
+	resp->brand = af_brand_cache_get(srv->brand);
+	e = af_h_login_post_early(srv, req, resp);
+	af_brand_release(resp->brand);
+	resp->brand = NULL;
+	return e;
+}
+
 int af_route_slow(int route, const char *method)
 {
 	/* The sign-in form's POST checks the password with Argon2id. */

@@ -121,6 +121,21 @@ void af_server_cleanup(af_server *srv);
 /* Routes a request to its handler (routes.c). */
 void af_dispatch(af_server *srv, af_req *req, af_resp *resp);
 
+/* What the early part of a slow request did (af_dispatch_early()). */
+typedef enum {
+	AF_EARLY_ANSWERED = 0, /* resp holds the whole answer */
+	AF_EARLY_QUEUE,	       /* the handler is to run on the work queue */
+	AF_EARLY_QUEUE_FIRST,  /* ... ahead of the others: a known browser */
+} af_early;
+
+/*
+ * The part of a slow request (af_route_slow()) that needs no slow work,
+ * run on the HTTP thread before it is queued: what it can answer at once
+ * (a throttled sign-in, say) never waits behind password checks
+ * (routes.c).
+ */
+af_early af_dispatch_early(af_server *srv, af_req *req, af_resp *resp);
+
 /*
  * Answers a request refused before it reached its handler (a body over
  * the cap, header fields over theirs, a framing read two ways) with

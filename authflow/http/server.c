@@ -66,7 +66,8 @@ struct sock_state;
 
 /* Per-request state, kept in MHD's con_cls between calls. */
 struct conn_state {
-	char *uri; /* the request target as sent: path and query, raw */
+	char *uri;   /* the request target as sent: path and query, raw */
+	char *query; /* once handle() cut uri at '?': what came after */
 	size_t uri_len;
 	int uri_too_long;
 	int started;
@@ -389,28 +390,35 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, af_resp *resp)
 	return ret;
 }
 
-static void handle(af_server *srv, struct MHD_Connection *c,
-		   struct conn_state *cs, const char *url, const char *method,
-		   int overdue, af_resp *resp)
+/*
+ * Reads the request and routes it: to its handler (early 0), or to its
+ * early part (af_dispatch_early()), whose answer it returns. A request
+ * may be read twice, early on its HTTP thread and then on the work queue.
+ */
+static af_early handle(af_server *srv, struct MHD_Connection *c,
+		       struct conn_state *cs, const char *method, int overdue,
+		       int early, af_resp *resp)
 {
-	char *qmark = strchr(cs->uri, '?');
+	char *qmark = cs->query == NULL ? strchr(cs->uri, '?') : NULL;
+	af_early e = AF_EARLY_ANSWERED;
 	hp_status st;
 	af_req req;
 
-	(void)url;
 	memset(&req, 0, sizeof(req));
-	if (qmark != NULL)
+	if (qmark != NULL) {
 		*qmark = '\0';
+		cs->query = qmark + 1;
+	}
 	req.method = method;
 	req.path = cs->uri;
-	req.raw_query = qmark != NULL ? qmark + 1 : NULL;
+	req.raw_query = cs->query;
 	req.conn = c;
 	req.https = srv->cfg.issuer_https;
 	req.overdue = overdue;
 	memcpy(req.rid, cs->rid, sizeof(req.rid));
 	memcpy(req.client_ip, cs->client_ip, sizeof(req.client_ip));
-	st = qmark != NULL
-		     ? hp_params_parse(qmark + 1, strlen(qmark + 1), &req.query)
+	st = cs->query != NULL
+		     ? hp_params_parse(cs->query, strlen(cs->query), &req.query)
 		     : HP_OK;
 	if (st == HP_ERR_DUPLICATE)
 		req.duplicate_param = 1;
@@ -437,18 +445,27 @@ static void handle(af_server *srv, struct MHD_Connection *c,
 			req.too_many_params = 1;
 	}
 	req.route = cs->route;
-	af_dispatch(srv, &req, resp);
+	if (early)
+		e = af_dispatch_early(srv, &req, resp);
+	else
+		af_dispatch(srv, &req, resp);
 out:
 	hp_params_free(req.query);
 	hp_params_free(req.form);
+	return e;
 }
 
-/* Builds the answer to a complete request, with the common headers. */
-static void answer(af_server *srv, struct MHD_Connection *c,
-		   struct conn_state *cs, const char *url, const char *method,
-		   int overdue, af_resp *resp)
+/*
+ * Builds the answer to a complete request, with the common headers; with
+ * early, only when the request's early part answers it (the return says
+ * whether it did, and how the rest is to be queued when not).
+ */
+static af_early answer(af_server *srv, struct MHD_Connection *c,
+		       struct conn_state *cs, const char *method, int overdue,
+		       int early, af_resp *resp)
 {
 	char keep_alive[32];
+	af_early e = AF_EARLY_ANSWERED;
 
 	/* A target too long is not looked at, so not routed either. */
 	if (cs->uri_too_long)
@@ -464,7 +481,9 @@ static void answer(af_server *srv, struct MHD_Connection *c,
 	else if (cs->too_big || cs->body.failed)
 		af_route_refuse(cs->route, resp, 413, "request body too large");
 	else
-		handle(srv, c, cs, url, method, overdue, resp);
+		e = handle(srv, c, cs, method, overdue, early, resp);
+	if (e != AF_EARLY_ANSWERED)
+		return e;
 	add_security_headers(srv, resp);
 	af_resp_header_set(resp, "X-Request-Id", cs->rid);
 	/*
@@ -478,6 +497,7 @@ static void answer(af_server *srv, struct MHD_Connection *c,
 	/* While stopping, each connection closes after its answer. */
 	if (atomic_load(&srv->stopping))
 		af_resp_header_set(resp, "Connection", "close");
+	return e;
 }
 
 /* On a work queue thread: the answer, then the connection resumed. */
@@ -490,20 +510,21 @@ static void run_slow(void *arg)
 		cs->busy || waited > (uint64_t)cs->srv->cfg.request_timeout_s *
 					     1000000000ull;
 
-	answer(cs->srv, c, cs, cs->uri, cs->method, overdue, &cs->resp);
+	(void)answer(cs->srv, c, cs, cs->method, overdue, 0, &cs->resp);
 	cs->ready = 1;
 	/* From here on the connection and cs are its thread's again. */
 	MHD_resume_connection(c);
 }
 
 /*
- * Suspends the connection and queues its handler; libmicrohttpd calls
- * access_cb() again once run_slow() has resumed it. When the task cannot
- * be queued (out of memory, or the server stopping) it runs right here;
- * when the queue is full, it is answered busy right here.
+ * Suspends the connection and queues its handler, in the first lane for
+ * AF_EARLY_QUEUE_FIRST; libmicrohttpd calls access_cb() again once
+ * run_slow() has resumed it. When the task cannot be queued (out of
+ * memory, or the server stopping) it runs right here; when it would wait
+ * too long, it is answered busy right here.
  */
 static void offload(af_server *srv, struct MHD_Connection *c,
-		    struct conn_state *cs)
+		    struct conn_state *cs, af_early lane)
 {
 	af_workq_status st;
 
@@ -511,7 +532,9 @@ static void offload(af_server *srv, struct MHD_Connection *c,
 	cs->conn = c;
 	af_resp_init(&cs->resp, srv->cfg.issuer_https);
 	MHD_suspend_connection(c);
-	st = af_workq_push(srv->slow, run_slow, cs);
+	st = lane == AF_EARLY_QUEUE_FIRST
+		     ? af_workq_push_first(srv->slow, run_slow, cs)
+		     : af_workq_push(srv->slow, run_slow, cs);
 	if (st == AF_WORKQ_ERR_FULL)
 		cs->busy = 1;
 	if (st != AF_WORKQ_OK)
@@ -519,19 +542,16 @@ static void offload(af_server *srv, struct MHD_Connection *c,
 }
 
 /*
- * The tasks that may wait: as many as the threads check in
- * SLOW_WAIT_MAX_S (or in request_timeout_s, past which a check is not
- * run anyway), by the time one check took at start-up.
+ * The longest a password check may wait for a thread: SLOW_WAIT_MAX_S, or
+ * request_timeout_s, past which a check is not run anyway.
  */
-static unsigned long slow_queue_max(const af_server *srv, uint64_t check_ns,
-				    unsigned threads)
+static uint64_t slow_wait_ns(const af_server *srv)
 {
 	uint64_t wait_s = srv->cfg.request_timeout_s < SLOW_WAIT_MAX_S
 				  ? srv->cfg.request_timeout_s
 				  : SLOW_WAIT_MAX_S;
-	uint64_t n = wait_s * 1000000000u / check_ns * threads;
 
-	return n > 0 ? (unsigned long)n : 1ul;
+	return wait_s * 1000000000u;
 }
 
 /* Adds the bytes of one header field, as sent, to *cls. */
@@ -596,6 +616,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 	int method_ok = 0;
 
 	(void)version;
+	(void)url;
 	if (cs == NULL)
 		return MHD_NO;
 	if (!cs->started) {
@@ -624,7 +645,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 			return MHD_YES;
 		/* Answered now: no body is read (or asked for with 100). */
 		af_resp_init(&resp, srv->cfg.issuer_https);
-		answer(srv, c, cs, url, method, 0, &resp);
+		(void)answer(srv, c, cs, method, 0, 0, &resp);
 		af_resp_header_set(&resp, "Connection", "close");
 		cs->status = resp.status;
 		ret = send_resp(c, &resp);
@@ -657,12 +678,23 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c,
 		af_resp_cleanup(&cs->resp);
 		return ret;
 	}
-	if (srv->slow != NULL && af_route_slow(cs->route, method)) {
-		offload(srv, c, cs);
-		return MHD_YES;
-	}
 	af_resp_init(&resp, srv->cfg.issuer_https);
-	answer(srv, c, cs, url, method, 0, &resp);
+	if (srv->slow != NULL && af_route_slow(cs->route, method)) {
+		/*
+		 * What needs no password check (a throttled or locked
+		 * sign-in, an expired form) is answered here, so that only
+		 * checks wait in the queue and count towards its bound.
+		 */
+		af_early e = answer(srv, c, cs, method, 0, 1, &resp);
+
+		if (e != AF_EARLY_ANSWERED) {
+			af_resp_cleanup(&resp);
+			offload(srv, c, cs, e);
+			return MHD_YES;
+		}
+	} else {
+		(void)answer(srv, c, cs, method, 0, 0, &resp);
+	}
 	cs->status = resp.status;
 	ret = send_resp(c, &resp);
 	af_resp_cleanup(&resp);
@@ -870,9 +902,8 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot start the work queue");
 			return -1;
 		}
-		af_workq_limit(
-			srv->slow,
-			slow_queue_max(srv, af_dir_check_ns(srv->dir), ncores));
+		af_workq_bound(srv->slow, slow_wait_ns(srv),
+			       af_dir_check_ns(srv->dir));
 	}
 	if (srv->cfg.tls_cert_file[0] != '\0') {
 		/* A bad file would otherwise read as a port that is taken. */

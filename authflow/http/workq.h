@@ -2,7 +2,9 @@
  * A fixed set of threads running queued tasks in arrival order: the
  * server's requests that keep a core busy for long (password checks with
  * Argon2id) run here, so that the HTTP threads stay free for the quick
- * ones (the phone's device API, the MFA page's status polls).
+ * ones (the phone's device API, the MFA page's status polls). Tasks of
+ * the first lane run before every task of the other lane that waits,
+ * in arrival order among themselves.
  *
  * Thread-safety: af_workq_push() may be called from any thread, also
  * during af_workq_stop(); af_workq_free() by the owner once no more
@@ -11,6 +13,8 @@
 #ifndef AF_HTTP_WORKQ_H
 #define AF_HTTP_WORKQ_H
 
+#include <stdint.h>
+
 typedef struct af_workq af_workq;
 
 typedef enum {
@@ -18,7 +22,7 @@ typedef enum {
 	AF_WORKQ_ERR_NOMEM,
 	AF_WORKQ_ERR_THREAD,
 	AF_WORKQ_ERR_STOPPED, /* af_workq_free() has begun */
-	AF_WORKQ_ERR_FULL,    /* as many tasks wait as af_workq_limit() */
+	AF_WORKQ_ERR_FULL,    /* it would wait past af_workq_bound() */
 } af_workq_status;
 
 typedef void (*af_workq_fn)(void *arg);
@@ -27,14 +31,23 @@ typedef void (*af_workq_fn)(void *arg);
 af_workq_status af_workq_new(unsigned nthreads, af_workq **out);
 
 /*
- * At most max tasks wait for a thread (0, the default: no limit); a push
- * past it is refused, so that the caller can answer at once rather than
- * after a wait it can tell is too long. Call before the first push.
+ * A push is refused when the tasks ahead of it in the queue would keep
+ * it waiting longer than wait_ns (0, the default: no bound), so that the
+ * caller can answer at once rather than after a wait it can tell is too
+ * long. The wait is reckoned from how long tasks took to run lately, a
+ * moving average that begins at task_ns; one task is always taken.
  */
-void af_workq_limit(af_workq *q, unsigned long max);
+void af_workq_bound(af_workq *q, uint64_t wait_ns, uint64_t task_ns);
 
 /* Queues fn(arg) to run on one of the threads. */
 af_workq_status af_workq_push(af_workq *q, af_workq_fn fn, void *arg);
+
+/*
+ * Queues fn(arg) in the first lane: ahead of every task af_workq_push()
+ * queued, behind the first lane's others, which alone count towards its
+ * bound.
+ */
+af_workq_status af_workq_push_first(af_workq *q, af_workq_fn fn, void *arg);
 
 /*
  * Runs every task still queued and joins the threads; from its start on,

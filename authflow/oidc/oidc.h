@@ -30,6 +30,12 @@ void af_h_jwks(af_server *srv, af_req *req, af_resp *resp);
 void af_h_authorize(af_server *srv, af_req *req, af_resp *resp);
 void af_h_login_get(af_server *srv, af_req *req, af_resp *resp);
 void af_h_login_post(af_server *srv, af_req *req, af_resp *resp);
+/*
+ * The sign-in form's POST up to the password check, on the HTTP thread:
+ * answers what needs no check (an expired form, a throttled or locked
+ * sign-in), or says to queue af_h_login_post(), a known browser's first.
+ */
+af_early af_h_login_post_early(af_server *srv, af_req *req, af_resp *resp);
 
 /*
  * Whether the user (a directory record; NULL when gone) may finish the

@@ -268,39 +268,44 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 	return -1;
 }
 
-void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
+/*
+ * The sign-in form's POST up to the password check: 0 with *authz (the
+ * flow) and known (the browser's id when it is known to the user, or
+ * empty) to go on, 1 when resp holds the answer. Run twice for a slow
+ * request: on the HTTP thread (af_h_login_post_early()), then on the
+ * work queue.
+ */
+static int login_prelude(af_server *srv, af_req *req, af_resp *resp,
+			 json_t **authz, char known[AF_KNOWN_ID_BUF])
 {
 	const char *flow = af_req_param(req, "flow");
 	const char *csrf = af_req_param(req, "csrf");
 	const char *username = af_req_param(req, "username");
 	const char *password = af_req_param(req, "password");
-	json_t *authz = NULL, *user = NULL, *policy = NULL, *app = NULL;
-	char known[AF_KNOWN_ID_BUF] = "";
-	af_dir_status st;
-	int rc, turn = 0;
+	int rc;
 
 	rc = req->form == NULL || csrf == NULL
 		     ? -1
-		     : af_flow_load(srv, req, flow, csrf, &authz);
+		     : af_flow_load(srv, req, flow, csrf, authz);
 	if (rc != 0) {
 		if (rc == -2)
 			af_page_unavailable(resp);
 		else
 			af_page_flow_expired(resp);
-		goto out;
+		return 1;
 	}
 	/* Back to the application, told that nobody signed in. */
 	if (af_req_param(req, "cancel") != NULL) {
 		if (af_flow_claim_page(srv, flow, resp) == 0)
-			af_oidc_send_error(srv, resp, authz, "access_denied",
+			af_oidc_send_error(srv, resp, *authz, "access_denied",
 					   "the sign-in was not completed");
-		goto out;
+		return 1;
 	}
 	if (username == NULL || password == NULL || username[0] == '\0' ||
 	    password[0] == '\0') {
-		show_form(srv, resp, 400, flow, authz,
+		show_form(srv, resp, 400, flow, *authz,
 			  "Enter your user name and password.", username);
-		goto out;
+		return 1;
 	}
 	if (req->overdue) {
 		/* Waited too long behind other password checks: shed it. */
@@ -308,17 +313,52 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		af_event_login(srv->log, LOG_LEVEL_WARN, req, username, "busy",
 			       NULL);
 		af_resp_header_set(resp, "Retry-After", "5");
-		show_form(srv, resp, 503, flow, authz, BUSY, username);
-		goto out;
+		show_form(srv, resp, 503, flow, *authz, BUSY, username);
+		return 1;
 	}
 	/* Failures cannot be counted just now: no password is checked. */
 	if (af_mono_ns() < atomic_load(&srv->uncounted_until_ns)) {
 		af_metrics_login(srv->metrics, AF_LOGIN_ERROR);
 		af_page_unavailable(resp);
-		goto out;
+		return 1;
 	}
 	/* A browser the user signed in with before answers for itself. */
 	(void)af_known_browser(srv, req, username, known);
+	return 0;
+}
+
+af_early af_h_login_post_early(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *username = af_req_param(req, "username");
+	char known[AF_KNOWN_ID_BUF] = "";
+	json_t *authz = NULL;
+	af_early e = AF_EARLY_ANSWERED;
+
+	/*
+	 * A sign-in its delay or lock refuses is answered here, before the
+	 * queue: a flood of wrong passwords takes queue room only for the
+	 * checks the throttle lets through. The handler checks again.
+	 */
+	if (login_prelude(srv, req, resp, &authz, known) == 0 &&
+	    check_throttle(srv, req, resp, af_req_param(req, "flow"), authz,
+			   username, known) == 0)
+		e = known[0] != '\0' ? AF_EARLY_QUEUE_FIRST : AF_EARLY_QUEUE;
+	json_decref(authz);
+	return e;
+}
+
+void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *flow = af_req_param(req, "flow");
+	const char *username = af_req_param(req, "username");
+	const char *password = af_req_param(req, "password");
+	json_t *authz = NULL, *user = NULL, *policy = NULL, *app = NULL;
+	char known[AF_KNOWN_ID_BUF] = "";
+	af_dir_status st;
+	int turn = 0;
+
+	if (login_prelude(srv, req, resp, &authz, known) != 0)
+		goto out;
 	/*
 	 * This user's limits, password and failure count: one step, once
 	 * the user has failed (see af_throttle_begin()). Other checks of

@@ -207,35 +207,130 @@ static void wait_gate(void *arg)
 	atomic_fetch_add(&g->ran, 1);
 }
 
-/* With a limit, a push past the tasks that may wait is refused at once,
- * and taken again once the queue has room. */
-static void test_limit_refuses_a_push_past_it(void **state)
+/* Waits up to two seconds for n tasks of g to have started. */
+static void started(gate *g, int n)
 {
 	const struct timespec pause = {0, 1000000};
+	int i;
+
+	for (i = 0; i < 2000 && atomic_load(&g->started) < n; i++)
+		nanosleep(&pause, NULL);
+	assert_int_equal(atomic_load(&g->started), n);
+}
+
+/* Waits up to two seconds for n tasks of g to have run. */
+static void ran(gate *g, int n)
+{
+	const struct timespec pause = {0, 1000000};
+	int i;
+
+	for (i = 0; i < 2000 && atomic_load(&g->ran) < n; i++)
+		nanosleep(&pause, NULL);
+	assert_int_equal(atomic_load(&g->ran), n);
+}
+
+/*
+ * With a bound, a push that would wait past it behind the tasks ahead is
+ * refused at once; the wait is reckoned from how long tasks took lately.
+ */
+static void test_bound_refuses_a_push_that_would_wait_past_it(void **state)
+{
 	af_workq *q = NULL;
+	gate g, quick;
+	int i;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	memset(&quick, 0, sizeof(quick));
+	atomic_store(&quick.open, 1);
+	assert_int_equal(af_workq_new(1, &q), AF_WORKQ_OK);
+	/* Tasks take a second, as far as it knows: 2.5 s is two waiting. */
+	af_workq_bound(q, 2500000000u, 1000000000u);
+	/* The first task holds the one thread; wait until it is taken. */
+	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
+	started(&g, 1);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
+	/* Three wait now: a fourth would wait 3 s. */
+	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_ERR_FULL);
+	atomic_store(&g.open, 1);
+	ran(&g, 4);
+	/* Forty quick tasks teach it that tasks take far less. */
+	for (i = 0; i < 40; i++) {
+		assert_int_equal(af_workq_push(q, wait_gate, &quick),
+				 AF_WORKQ_OK);
+		ran(&quick, i + 1);
+	}
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
+	started(&g, 1);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
+	atomic_store(&g.open, 1);
+	af_workq_free(q);
+	assert_int_equal(atomic_load(&g.ran), 101);
+}
+
+/* Records the order tasks ran in. */
+typedef struct {
+	atomic_int next;
+	int order[8];
+} log_order;
+
+typedef struct {
+	log_order *log;
+	int id;
+} tagged;
+
+static void note_order(void *arg)
+{
+	tagged *t = arg;
+
+	t->log->order[atomic_fetch_add(&t->log->next, 1)] = t->id;
+}
+
+/*
+ * The first lane runs ahead of every ordinary task waiting, in arrival
+ * order; its bound counts its own tasks only.
+ */
+static void test_first_lane_runs_ahead(void **state)
+{
+	af_workq *q = NULL;
+	log_order lo;
+	tagged t[5];
 	gate g;
 	int i;
 
 	(void)state;
 	memset(&g, 0, sizeof(g));
+	memset(&lo, 0, sizeof(lo));
+	for (i = 0; i < 5; i++) {
+		t[i].log = &lo;
+		t[i].id = i + 1;
+	}
 	assert_int_equal(af_workq_new(1, &q), AF_WORKQ_OK);
-	af_workq_limit(q, 2);
-	/* The first task holds the one thread; wait until it is taken. */
+	af_workq_bound(q, 1500000000u, 1000000000u);
 	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
-	for (i = 0; i < 2000 && atomic_load(&g.started) == 0; i++)
-		nanosleep(&pause, NULL);
-	assert_int_equal(atomic_load(&g.started), 1);
-	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
-	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
-	/* Two wait now (the first is running): a third is refused. */
-	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_ERR_FULL);
+	started(&g, 1);
+	assert_int_equal(af_workq_push(q, note_order, &t[0]), AF_WORKQ_OK);
+	assert_int_equal(af_workq_push(q, note_order, &t[1]), AF_WORKQ_OK);
+	/* The ordinary lane is full ... */
+	assert_int_equal(af_workq_push(q, note_order, &t[4]),
+			 AF_WORKQ_ERR_FULL);
+	/* ... the first lane is not, and goes ahead of it. */
+	assert_int_equal(af_workq_push_first(q, note_order, &t[2]),
+			 AF_WORKQ_OK);
+	assert_int_equal(af_workq_push_first(q, note_order, &t[3]),
+			 AF_WORKQ_OK);
+	assert_int_equal(af_workq_push_first(q, note_order, &t[4]),
+			 AF_WORKQ_ERR_FULL);
 	atomic_store(&g.open, 1);
-	for (i = 0; i < 2000 && atomic_load(&g.ran) < 3; i++)
-		nanosleep(&pause, NULL);
-	assert_int_equal(atomic_load(&g.ran), 3);
-	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
 	af_workq_free(q);
-	assert_int_equal(atomic_load(&g.ran), 4);
+	assert_int_equal(atomic_load(&lo.next), 4);
+	assert_int_equal(lo.order[0], 3);
+	assert_int_equal(lo.order[1], 4);
+	assert_int_equal(lo.order[2], 1);
+	assert_int_equal(lo.order[3], 2);
 }
 
 int main(void)
@@ -246,7 +341,9 @@ int main(void)
 		cmocka_unit_test(test_push_after_stop_is_refused),
 		cmocka_unit_test(test_stopped_queue_refuses_until_freed),
 		cmocka_unit_test(test_zero_threads_means_one),
-		cmocka_unit_test(test_limit_refuses_a_push_past_it),
+		cmocka_unit_test(
+			test_bound_refuses_a_push_that_would_wait_past_it),
+		cmocka_unit_test(test_first_lane_runs_ahead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1661,6 +1661,65 @@ describe(`authflow under a sign-in storm (${STORE} store)`, () => {
     }
   });
 
+  test('a wrong-password flood: a throttled address is told 429 at once, and a known browser goes ahead of the queue', { timeout: 180000 }, async () => {
+    const storm = await startServer({
+      store: STORE,
+      argon2id: { m_kib: 65536, t: 3, p: 1 },
+      limits: { request_timeout_s: 2 },
+      listen: { trusted_proxies: ['127.0.0.0/8'] },
+    });
+    try {
+      const s = await seed(storm, { user: 'flooded' });
+      const config = await client.discovery(new URL(storm.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const url = async (extra = {}) => client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT, scope: 'openid', state: client.randomState(),
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256', ...extra,
+      }).href;
+      // The user's own browser, known to the user from a sign-in.
+      const mine = new Browser({ 'x-forwarded-for': '10.7.0.1' });
+      assert.equal((await signIn(mine, storm.issuer, await url(), s.user, s.password)).status, 302);
+      // Forms opened from one address and from 96 others.
+      const forms = async (n, addr) => Promise.all(Array.from({ length: n }, async (_, i) => {
+        const b = new Browser({ 'x-forwarded-for': addr(i) });
+        const o = await openAuthorize(b, storm.issuer, await url());
+        assert.ok(o.fields, 'the login form');
+        return { b, fields: o.fields };
+      }));
+      const post = async ({ b, fields }, username, password) => {
+        const t0 = Date.now();
+        const r = await b.post(`${storm.issuer}/login`, { ...fields, username, password });
+        return Object.assign(r, { ms: Date.now() - t0 });
+      };
+      // One address runs into its delay (past 20 failures) ...
+      const one = await forms(120, () => '10.8.0.1');
+      for (let i = 0; i < 21; i++) await post(one[i], `sprayed${i}`, 'wrong password');
+      const after = await post(one[21], 'sprayed21', 'wrong password');
+      assert.equal(after.status, 429, 'the address waits');
+      // ... and a burst from it is told so at once: no password is
+      // checked, so nothing waits in the queue and nothing is "busy".
+      const burst = await Promise.all(one.slice(22).map((f, i) => post(f, `sprayed${22 + i}`, 'wrong password')));
+      assert.deepEqual([...new Set(burst.map((r) => r.status))], [429]);
+      assert.ok(burst.every((r) => r.ms < 1500), `told at once: ${burst.map((r) => r.ms).join(' ')}`);
+      // 96 addresses at once fill the queue; the known browser's sign-in,
+      // sent once they wait, goes ahead of them.
+      const many = await forms(96, (i) => `10.9.${i >> 8}.${i & 255}`);
+      const o = await openAuthorize(mine, storm.issuer, await url({ prompt: 'login' }));
+      assert.ok(o.fields, 'the login form again');
+      const flood = Promise.all(many.map((f, i) => post(f, `other${i}`, 'wrong password')));
+      await new Promise((res) => setTimeout(res, 300));
+      const real = await post({ b: mine, fields: o.fields }, s.user, s.password);
+      const flooded = await flood;
+      assert.ok(flooded.some((r) => r.status === 503), `the queue was full: ${flooded.map((r) => r.status).join(' ')}`);
+      assert.equal(real.status, 302, real.text);
+      assert.ok(new URL(real.location).searchParams.get('code'));
+      assert.ok(real.ms < 2000, `the known browser waited ${real.ms} ms`);
+    } finally {
+      await storm.stop();
+    }
+  });
+
   test('at a hash cost below a signature, password checks run inline and all go through', { timeout: 60000 }, async () => {
     // Argon2's least cost: the checks run on the server's own threads.
     const cheap = await startServer({ store: STORE, argon2id: { m_kib: 8, t: 1, p: 1 } });
