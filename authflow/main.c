@@ -389,6 +389,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		 srv.cfg.issuer, srv.cfg.listen_address, (unsigned)srv.port,
 		 srv.threads);
 	keys_watch(&srv, &watch);
+	(void)af_server_mend_start(&srv);
 	if (a->demo)
 		print_demo(&srv, token);
 	/*

@@ -346,10 +346,62 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	return 0;
 }
 
+static int mend_stop(void *arg)
+{
+	af_server *srv = arg;
+
+	return atomic_load(&srv->stopping);
+}
+
+static void *mend_main(void *arg)
+{
+	af_server *srv = arg;
+	size_t users = 0, mended = 0;
+	af_dir_status st;
+
+	st = af_dir_memberships_mend(srv->dir, mend_stop, srv, &users, &mended);
+	if (st != AF_DIR_OK)
+		log_error(srv->log, NULL, "directory",
+			  "the member sets of groups and OUs could not be "
+			  "checked (%s) after %zu users; the next start "
+			  "checks them again",
+			  af_dir_strerror(st), users);
+	else if (mended > 0)
+		log_warn(srv->log, NULL, "directory",
+			 "%zu memberships named by user records were missing "
+			 "from the member sets of their groups or OUs (a "
+			 "change cut short) and were added",
+			 mended);
+	else
+		log_info(srv->log, NULL, "directory",
+			 "the member sets of groups and OUs were checked "
+			 "against %zu user records: nothing was missing",
+			 users);
+	return NULL;
+}
+
+int af_server_mend_start(af_server *srv)
+{
+	if (pthread_create(&srv->mend_thread, NULL, mend_main, srv) != 0) {
+		log_error(srv->log, NULL, "directory",
+			  "cannot start the check of the member sets of "
+			  "groups and OUs");
+		return -1;
+	}
+	srv->mend_started = 1;
+	return 0;
+}
+
 void af_server_cleanup(af_server *srv)
 {
 	if (srv->mhd != NULL)
 		af_server_stop(srv, 0);
+	if (srv->mend_started) {
+		/* It ends at the next user once stopping is set. */
+		atomic_store(&srv->stopping, 1);
+		pthread_join(srv->mend_thread, NULL);
+		srv->mend_started = 0;
+	}
 	af_brand_cache_free(srv->brand);
 	af_dir_free(srv->dir);
 	af_pwlist_free(srv->pwlist);

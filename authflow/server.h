@@ -9,6 +9,7 @@
 #ifndef AF_SERVER_H
 #define AF_SERVER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -71,6 +72,9 @@ typedef struct af_server {
 	 */
 	void (*extra_metrics)(void *arg, af_buf *out);
 	void *extra_metrics_arg;
+	/* The pass af_server_mend_start() began, joined at cleanup. */
+	pthread_t mend_thread;
+	int mend_started;
 } af_server;
 
 /* Longest-lived token the server signs (id_token, JWT access token). */
@@ -117,6 +121,15 @@ int af_server_start(af_server *srv, char *err, size_t errlen);
 void af_server_stop(af_server *srv, unsigned grace_s);
 
 void af_server_cleanup(af_server *srv);
+
+/*
+ * Begins, on a thread of its own, the pass that mends the member sets of
+ * groups and OUs after a crash (af_dir_memberships_mend()), and logs what
+ * it found. It ends early once the server is stopping; cleanup waits for
+ * it. 0, or -1 when no thread could be started (the pass is skipped and
+ * so logged).
+ */
+int af_server_mend_start(af_server *srv);
 
 /* Routes a request to its handler (routes.c). */
 void af_dispatch(af_server *srv, af_req *req, af_resp *resp);

@@ -2832,3 +2832,114 @@ af_dir_status af_dir_ou_members(af_dir *dir, const char *name, json_t **out)
 {
 	return kind_members(dir, &ou_kind, name, out);
 }
+
+/*
+ * Adds user to the member set at setkey unless sets (set key to an object
+ * of its members, read on first use) says it is there: 1 added, 0 it
+ * was, or a negative af_dir_status.
+ */
+static int mend_one(af_dir *dir, json_t *sets, const char *setkey,
+		    const char *user)
+{
+	json_t *have = json_object_get(sets, setkey), *arr = NULL, *v;
+	af_dir_status rc;
+	size_t i;
+
+	if (have == NULL) {
+		rc = af_dir__members(dir, setkey, &arr);
+		if (rc != AF_DIR_OK)
+			return -(int)rc;
+		have = json_object();
+		if (have == NULL || json_object_set_new(sets, setkey, have)) {
+			json_decref(arr);
+			return -(int)AF_DIR_NOMEM;
+		}
+		json_array_foreach(arr, i, v)
+		{
+			if (json_object_set_new(have, json_string_value(v),
+						json_true()) != 0) {
+				json_decref(arr);
+				return -(int)AF_DIR_NOMEM;
+			}
+		}
+		json_decref(arr);
+	}
+	if (json_object_get(have, user) != NULL)
+		return 0;
+	rc = af_dir__from_store(store_sadd(dir->store, setkey, user));
+	if (rc == AF_DIR_OK && json_object_set_new(have, user, json_true()))
+		rc = AF_DIR_NOMEM;
+	return rc == AF_DIR_OK ? 1 : -(int)rc;
+}
+
+/* Mends the sets of one user's record; adds to *mended. */
+static af_dir_status mend_user(af_dir *dir, json_t *sets, const char *user,
+			       size_t *mended)
+{
+	static const member_kind *const kinds[] = {&group_kind, &ou_kind};
+	char key[STORE_KEY_MAX];
+	json_t *rec = NULL, *v;
+	af_dir_status rc;
+	size_t i, k;
+	int r;
+
+	rc = af_dir__key(key, sizeof(key), "user:", user);
+	if (rc == AF_DIR_OK)
+		rc = user_read(dir, key, &rec);
+	/* Gone meanwhile, or damaged: nothing to read from it. */
+	if (rc == AF_DIR_NOT_FOUND || (rc == AF_DIR_OK && rec == NULL))
+		return AF_DIR_OK;
+	if (rc != AF_DIR_OK)
+		return rc;
+	for (k = 0; k < 2 && !af_dir_user_removing(rec); k++) {
+		json_array_foreach(json_object_get(rec, kinds[k]->field), i, v)
+		{
+			const char *name = json_string_value(v);
+
+			if (name == NULL ||
+			    af_dir__key(key, sizeof(key), kinds[k]->members,
+					name) != AF_DIR_OK)
+				continue;
+			r = mend_one(dir, sets, key, user);
+			if (r < 0) {
+				json_decref(rec);
+				return (af_dir_status)-r;
+			}
+			*mended += (size_t)r;
+		}
+	}
+	json_decref(rec);
+	return AF_DIR_OK;
+}
+
+af_dir_status af_dir_memberships_mend(af_dir *dir, int (*stop)(void *arg),
+				      void *arg, size_t *users, size_t *mended)
+{
+	json_t *names = NULL, *sets = NULL, *v;
+	af_dir_status rc;
+	size_t i;
+
+	if (users == NULL || mended == NULL)
+		return AF_DIR_INVALID;
+	*users = 0;
+	*mended = 0;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	rc = af_dir__members(dir, "users", &names);
+	if (rc != AF_DIR_OK)
+		return rc;
+	sets = json_object();
+	if (sets == NULL)
+		rc = AF_DIR_NOMEM;
+	json_array_foreach(names, i, v)
+	{
+		if (rc != AF_DIR_OK || (stop != NULL && stop(arg)))
+			break;
+		rc = mend_user(dir, sets, json_string_value(v), mended);
+		if (rc == AF_DIR_OK)
+			(*users)++;
+	}
+	json_decref(sets);
+	json_decref(names);
+	return rc;
+}

@@ -467,6 +467,26 @@ AF_DIR_NODISCARD af_dir_status
 af_dir_ou_remove_member(af_dir *dir, const char *actor, const char *name,
 			const char *username, char *err, size_t errlen);
 
+/*
+ * Mends the member sets of groups and OUs after a crash: a user record is
+ * written before the sets that list its groups and OUs, so a process
+ * killed between the two leaves a record naming a group whose set lacks
+ * the user. Access is read from the record, so nothing is granted wrongly
+ * meanwhile, but the group's listing misses the user, and its removal,
+ * which takes members from the set, would leave the record naming it, to
+ * join a later group of the name. This adds every user (not being
+ * removed) to the set of each group and OU its record names, whether the
+ * group or OU still exists or not (a new one of the name then clears
+ * them). It only adds, so it may run beside any other call. stop (may be
+ * NULL) is asked between users and ends the pass early when it answers
+ * nonzero. *users: records read; *mended: members added. AF_DIR_OK,
+ * AF_DIR_INVALID, AF_DIR_STORE, AF_DIR_NOMEM (what was mended stays).
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_memberships_mend(af_dir *dir,
+						       int (*stop)(void *arg),
+						       void *arg, size_t *users,
+						       size_t *mended);
+
 /* What an assignment or a deployment names. */
 typedef enum af_dir_target {
 	AF_DIR_TARGET_ALL = 0, /* every enabled user (deployment only) */

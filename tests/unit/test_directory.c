@@ -553,6 +553,73 @@ static void test_af_dir_user_set_email_change_unverifies(void **state)
 	json_decref(u);
 }
 
+static int stop_now(void *arg)
+{
+	(void)arg;
+	return 1;
+}
+
+/*
+ * A record written without its member sets (a process killed between the
+ * two): the mending pass adds what the records name, only that, and a
+ * removal of the group then reaches the user again.
+ */
+static void test_af_dir_memberships_mend(void **state)
+{
+	fixture *f = *state;
+	size_t users = 0, mended = 0;
+	json_t *u;
+
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "g1", NULL, NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_ou_add(f->dir, ACTOR, "Lab", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f,
+				  "{\"username\":\"mona\",\"groups\":[\"g1\"],"
+				  "\"ous\":[\"Lab\"]}",
+				  NULL),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"ned\"}", NULL),
+			 AF_DIR_OK);
+	/* Nothing to mend. */
+	assert_int_equal(
+		af_dir_memberships_mend(f->dir, NULL, NULL, &users, &mended),
+		AF_DIR_OK);
+	assert_int_equal(users, 2);
+	assert_int_equal(mended, 0);
+	/* The sets lose what the record names. */
+	assert_int_equal(store_srem(f->store, "group_members:g1", "mona"),
+			 STORE_OK);
+	assert_int_equal(store_srem(f->store, "ou_members:Lab", "mona"),
+			 STORE_OK);
+	assert_true(members_equal(f, 1, "g1", "[]"));
+	/* Asked to stop, it reads nobody. */
+	assert_int_equal(af_dir_memberships_mend(f->dir, stop_now, NULL, &users,
+						 &mended),
+			 AF_DIR_OK);
+	assert_int_equal(users, 0);
+	assert_int_equal(mended, 0);
+	assert_int_equal(
+		af_dir_memberships_mend(f->dir, NULL, NULL, &users, &mended),
+		AF_DIR_OK);
+	assert_int_equal(users, 2);
+	assert_int_equal(mended, 2);
+	assert_true(members_equal(f, 1, "g1", "[\"mona\"]"));
+	assert_true(members_equal(f, 0, "Lab", "[\"mona\"]"));
+	/* The group's removal reaches the record, so a later group of the
+	 * name does not inherit her. */
+	assert_int_equal(af_dir_group_remove(f->dir, ACTOR, "g1"), AF_DIR_OK);
+	u = get_user(f, "mona");
+	assert_int_equal(json_array_size(json_object_get(u, "groups")), 0);
+	json_decref(u);
+	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "g1", NULL, NULL, 0),
+			 AF_DIR_OK);
+	assert_true(members_equal(f, 1, "g1", "[]"));
+	assert_int_equal(
+		af_dir_memberships_mend(NULL, NULL, NULL, &users, &mended),
+		AF_DIR_INVALID);
+}
+
 static void test_af_dir_group_remove_drops_from_users(void **state)
 {
 	fixture *f = *state;
@@ -4037,6 +4104,7 @@ int main(void)
 		T(test_af_dir_user_set_memberships_kept_in_step),
 		T(test_af_dir_user_set_email_change_unverifies),
 		T(test_af_dir_user_set_audit_says_what_was),
+		T(test_af_dir_memberships_mend),
 		T(test_af_dir_group_remove_drops_from_users),
 		T(test_af_dir_user_remove_racing_join_leaves_no_member),
 		T(test_af_dir_group_add_bad_or_twice_refused),
