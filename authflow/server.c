@@ -9,6 +9,7 @@
 #include "common/util.h"
 #include "directory/throttle.h"
 #include "http/tlsfiles.h"
+#include "oidc/flow.h"
 #include "server.h"
 #include "web/brand.h"
 
@@ -150,7 +151,6 @@ static void store_to_log(void *arg, int level, const char *msg)
 		log_info(srv->log, NULL, "store", "%s", msg);
 }
 
-/* The store options of a configuration. */
 /*
  * The memory store's cap: store.max_mb, or half the machine's memory, so
  * that sign-ins nobody finishes cannot take it all.
@@ -168,6 +168,7 @@ static uint64_t store_cap_of(const af_config *cfg)
 	return (uint64_t)pages * (uint64_t)size / 2;
 }
 
+/* The store options of a configuration. */
 static void store_options_of(const af_config *cfg, store_options *so)
 {
 	memset(so, 0, sizeof(*so));
@@ -262,6 +263,9 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	}
 	if (store_get_backend(srv->store) == STORE_BACKEND_MEMORY)
 		srv->nonces_since = af_now();
+	if (cfg->flows_per_ip != 0)
+		srv->flow_bytes_per_ip =
+			so.max_bytes / 100 * AF_FLOW_IP_SHARE_PCT;
 
 	memset(&ko, 0, sizeof(ko));
 	ko.rsa_bits = cfg->rsa_bits;

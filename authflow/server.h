@@ -72,6 +72,12 @@ typedef struct af_server {
 	 */
 	void (*extra_metrics)(void *arg, af_buf *out);
 	void *extra_metrics_arg;
+	/*
+	 * The bytes of sign-ins begun that one address may have stored in a
+	 * flow's lifetime (oidc/flow.h): a share of the memory store's cap;
+	 * 0 with redis, whose memory is Redis's to bound.
+	 */
+	uint64_t flow_bytes_per_ip;
 	/* The pass af_server_mend_start() began, joined at cleanup. */
 	pthread_t mend_thread;
 	int mend_started;

@@ -1,5 +1,6 @@
 /* Sign-in flows bound to a browser and protected by a CSRF token. */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,27 +72,55 @@ static void prune_cookies(const af_req *req, af_resp *resp)
 	}
 }
 
-int af_flow_over_limit(af_server *srv, const af_req *req)
+/* Logs, once, that the address net reached a limit. */
+static void limit_reached(af_server *srv, const af_req *req, const char *net,
+			  const char *what, uint64_t limit)
+{
+	const char *kv[] = {"ip", net, "outcome", "too_many_flows", NULL};
+
+	log_write(srv->log, LOG_LEVEL_WARN, req->rid, "authorize", kv,
+		  "limit=%" PRIu64 "%s", limit, what);
+}
+
+/*
+ * Counts a sign-in begun from the request's address, storing bytes (0: a
+ * code issued at once, not counted in bytes): 0 within the limits, 1 past
+ * one, -1 on store failure. See af_flow_over_limit().
+ */
+static int over_limit(af_server *srv, const af_req *req, size_t bytes)
 {
 	char key[128], net[AF_IP_COUNTED_MAX];
 	int64_t n = 0;
 
-	if (srv->cfg.flows_per_ip == 0 ||
-	    af_ip_counted(req->client_ip, net, sizeof(net)) != 0)
+	if (af_ip_counted(req->client_ip, net, sizeof(net)) != 0)
 		return 0;
-	(void)snprintf(key, sizeof(key), "flows:ip:%s", net);
-	if (store_incr(srv->store, key, 1, (uint64_t)AF_FLOW_TTL_S * 1000,
-		       &n) != STORE_OK)
-		return -1;
-	/* One line when an address reaches the limit, not one per refusal. */
-	if (n == (int64_t)srv->cfg.flows_per_ip + 1) {
-		const char *kv[] = {"ip", net, "outcome", "too_many_flows",
-				    NULL};
-
-		log_write(srv->log, LOG_LEVEL_WARN, req->rid, "authorize", kv,
-			  "limit=%u", srv->cfg.flows_per_ip);
+	if (srv->cfg.flows_per_ip != 0) {
+		(void)snprintf(key, sizeof(key), "flows:ip:%s", net);
+		if (store_incr(srv->store, key, 1,
+			       (uint64_t)AF_FLOW_TTL_S * 1000, &n) != STORE_OK)
+			return -1;
+		/* One line when an address reaches it, not one per refusal. */
+		if (n == (int64_t)srv->cfg.flows_per_ip + 1)
+			limit_reached(srv, req, net, "", srv->cfg.flows_per_ip);
+		if (n > (int64_t)srv->cfg.flows_per_ip)
+			return 1;
 	}
-	return n > (int64_t)srv->cfg.flows_per_ip;
+	if (srv->flow_bytes_per_ip == 0 || bytes == 0)
+		return 0;
+	(void)snprintf(key, sizeof(key), "flowbytes:ip:%s", net);
+	if (store_incr(srv->store, key, (int64_t)bytes,
+		       (uint64_t)AF_FLOW_TTL_S * 1000, &n) != STORE_OK)
+		return -1;
+	if (n > (int64_t)srv->flow_bytes_per_ip &&
+	    n - (int64_t)bytes <= (int64_t)srv->flow_bytes_per_ip)
+		limit_reached(srv, req, net, " bytes (of the store's cap)",
+			      srv->flow_bytes_per_ip);
+	return n > (int64_t)srv->flow_bytes_per_ip;
+}
+
+int af_flow_over_limit(af_server *srv, const af_req *req)
+{
+	return over_limit(srv, req, 0);
 }
 
 int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
@@ -99,11 +128,8 @@ int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 {
 	char csrf[64], bind[64], bind_hash[65], key[96], name[40];
 	char *text = NULL;
-	int rc = af_flow_over_limit(srv, req);
+	int rc = -1;
 
-	if (rc != 0)
-		return rc;
-	rc = -1;
 	if (af_random_token(24, id, idcap) != 0 ||
 	    af_random_token(24, csrf, sizeof(csrf)) != 0 ||
 	    af_random_token(24, bind, sizeof(bind)) != 0)
@@ -115,6 +141,10 @@ int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 	text = json_dumps(authz, JSON_COMPACT);
 	if (text == NULL || key_of(id, key, sizeof(key)) != 0)
 		goto out;
+	rc = over_limit(srv, req, strlen(key) + strlen(text));
+	if (rc != 0)
+		goto out;
+	rc = -1;
 	/* Yields: near the memory store's cap, sign-ins begun stop first. */
 	if (store_set(srv->store, key, text, strlen(text),
 		      (uint64_t)AF_FLOW_TTL_S * 1000,

@@ -15,16 +15,21 @@
 #include "http/request.h"
 #include "server.h"
 
-#define AF_FLOW_TTL_S	   600
-#define AF_FLOW_ID_MAX	   64
-#define AF_FLOW_COOKIE	   "af_flow"
+#define AF_FLOW_TTL_S	     600
+/*
+ * The share of the memory store's cap (percent) that the sign-ins one
+ * address began may take up, whatever limits.flows_per_ip allows.
+ */
+#define AF_FLOW_IP_SHARE_PCT 5
+#define AF_FLOW_ID_MAX	     64
+#define AF_FLOW_COOKIE	     "af_flow"
 /*
  * The member of a flow sent back to its password step after the second
  * step ended (denied, too many codes, ...): the user name the password
  * was checked for, which the form then shows filled in, as it does while
  * the flow is still at the second step ("mfa": {"user"}).
  */
-#define AF_FLOW_AGAIN_USER "again_user"
+#define AF_FLOW_AGAIN_USER   "again_user"
 
 /*
  * Counts a sign-in begun from the request's address (an IPv6 address by
@@ -32,7 +37,9 @@
  * at once on a session's: 0 while within limits.flows_per_ip in a flow's
  * lifetime, 1 past it, -1 on store failure. Flows and codes are stored
  * before (or without) a sign-in, so that this is what bounds the store
- * one address can fill.
+ * one address can fill. With the memory store, the bytes of the flows an
+ * address began in that time are capped too (af_server's
+ * flow_bytes_per_ip): a new flow past them is refused as well.
  */
 int af_flow_over_limit(af_server *srv, const af_req *req);
 
@@ -42,8 +49,8 @@ int af_flow_over_limit(af_server *srv, const af_req *req);
  * id into id (AF_FLOW_ID_MAX + 1) and sets the binding cookie on resp (a
  * session cookie). The oldest binding cookies req carries beyond
  * the newest few are cleared (sign-ins never finished). 0, 1 when the
- * request's address began more than limits.flows_per_ip sign-ins within
- * a flow's lifetime (nothing stored), or -1 on RNG or store failure.
+ * request's address is past its limits (af_flow_over_limit(); nothing
+ * stored), or -1 on RNG or store failure.
  */
 int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 		  af_resp *resp, char *id, size_t idcap);

@@ -1924,6 +1924,42 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
     }
   });
 
+  test('memory store: one address may fill only a share of the store with sign-ins begun', { skip: STORE !== 'memory', timeout: 120000 }, async () => {
+    const srv = await startServer({ store: 'memory', storeOptions: { max_mb: 16 }, logLevel: 'info', listen: { trusted_proxies: ['127.0.0.0/8'] } });
+    try {
+      const s = { ...(await seed(srv, { user: 'share' })), issuer: srv.issuer };
+      const config = await client.discovery(new URL(s.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const a = client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT, scope: 'openid', state: 'x'.repeat(2000),
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+      }).href;
+      const from = (addr) => fetch(a, { redirect: 'manual', headers: { 'x-forwarded-for': addr } });
+      let begun = 0;
+      let over = null;
+      while (!over && begun < 5000) {
+        const rs = await Promise.all(Array.from({ length: 16 }, () => from('10.3.0.1')));
+        for (const r of rs) {
+          await r.text();
+          if (r.status === 429) over = r;
+          else { assert.equal(r.status, 302); begun++; }
+        }
+      }
+      assert.ok(over, `no refusal after ${begun} sign-ins begun`);
+      // 5% of 16 MiB in flows of about 2.2 KB: a few hundred, far below
+      // limits.flows_per_ip, and far below what the store holds.
+      assert.ok(begun > 200 && begun < 600, `refused after ${begun}`);
+      assert.ok(Number(over.headers.get('retry-after')) > 0);
+      const line = srv.stderr().split('\n').find((l) => l.includes('too_many_flows'));
+      assert.match(line, /of the store's cap/);
+      // Another address begins its sign-in; the store is not full.
+      assert.equal((await from('10.3.0.2')).status, 302);
+      assert.equal((await fetch(`${srv.issuer}/healthz`)).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   test('sign-ins begun per address are capped; the access log cuts long paths', { timeout: 60000 }, async () => {
     const srv = await startServer({ store: STORE, logLevel: 'info', limits: { flows_per_ip: 5 } });
     try {
