@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -314,6 +315,41 @@ static void refused(const struct args *a, const char *err)
 		fprintf(stderr, "authflow: %s\n", err);
 }
 
+/*
+ * Raises the soft limit on open files towards what the server may use
+ * (AF_CONNECTIONS_MAX connections and AF_FILES_SPARE more), up to the hard
+ * limit, as the systemd unit's LimitNOFILE does: a server started by hand
+ * under the usual 1024 would stop accepting connections at about a
+ * thousand. Warns when the hard limit is lower.
+ */
+static void open_files_raise(log_ctx *log)
+{
+	const rlim_t want = AF_CONNECTIONS_MAX + AF_FILES_SPARE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 &&
+		    getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return;
+	}
+	if (rl.rlim_cur < want)
+		log_warn(log, NULL, "startup",
+			 "the process may open %llu files, fewer than the "
+			 "%u connections the server holds at most and their "
+			 "files: past about %llu connections new ones wait; "
+			 "raise the hard limit (LimitNOFILE, ulimit -Hn) to "
+			 "%llu",
+			 (unsigned long long)rl.rlim_cur, AF_CONNECTIONS_MAX,
+			 (unsigned long long)(rl.rlim_cur > AF_FILES_SPARE
+						      ? rl.rlim_cur -
+								AF_FILES_SPARE
+						      : 0),
+			 (unsigned long long)want);
+}
+
 static int run(const struct args *a, af_config *cfg, log_ctx *log)
 {
 	struct key_watch watch = {0, 0};
@@ -362,6 +398,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		refused(a, err);
 		goto out;
 	}
+	open_files_raise(log);
 	if (af_server_start(&srv, err, sizeof(err)) != 0) {
 		refused(a, err);
 		goto out;

@@ -54,6 +54,8 @@ typedef struct af_server {
 	 * must not get unlimited tries while the throttle cannot see them.
 	 */
 	atomic_uint_least64_t uncounted_until_ns;
+	/* When (monotonic ns) running out of descriptors was last logged. */
+	atomic_uint_least64_t no_fds_told_ns;
 	/* The device API's cache of checked device keys; may be NULL. */
 	struct af_device_keys *device_keys;
 	/*
@@ -82,6 +84,11 @@ typedef struct af_server {
 	pthread_t mend_thread;
 	int mend_started;
 } af_server;
+
+/* Connections the server holds at most (libmicrohttpd's limit). */
+#define AF_CONNECTIONS_MAX 4096u
+/* Descriptors it wants beside them: store, logs, push, state files. */
+#define AF_FILES_SPARE	   512u
 
 /* Longest-lived token the server signs (id_token, JWT access token). */
 #define AF_TOKEN_LIFETIME_S    600

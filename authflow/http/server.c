@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -865,11 +866,39 @@ out:
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
+/* How often running out of descriptors is told while it lasts. */
+#define NO_FDS_TOLD_EVERY_NS (60ull * 1000000000u)
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	af_server *srv = cls;
+	uint64_t now, last;
+	struct rlimit rl;
+	char line[256];
 
-	log_vdebug_line(srv->log, "http_server", fmt, ap);
+	/*
+	 * Out of descriptors (or memory for sockets), libmicrohttpd stops
+	 * accepting until some close: new clients wait and time out. An
+	 * operator is told, once a minute, with the limit to raise.
+	 */
+	if (strstr(fmt, "resource limit") == NULL) {
+		log_vdebug_line(srv->log, "http_server", fmt, ap);
+		return;
+	}
+	now = af_mono_ns();
+	last = atomic_load(&srv->no_fds_told_ns);
+	if ((last != 0 && now - last < NO_FDS_TOLD_EVERY_NS) ||
+	    !atomic_compare_exchange_strong(&srv->no_fds_told_ns, &last, now))
+		return;
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		rl.rlim_cur = 0;
+	log_error(srv->log, NULL, "http_server",
+		  "new connections are not accepted: the process is out of "
+		  "file descriptors (%llu allowed; raise LimitNOFILE or "
+		  "ulimit -n); libmicrohttpd: %s",
+		  (unsigned long long)rl.rlim_cur, line);
 }
 
 int af_server_start(af_server *srv, char *err, size_t errlen)
@@ -936,7 +965,7 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 		srv->threads > 1 ? srv->threads : 0u,
 		MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.request_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_POOL,
-		MHD_OPTION_CONNECTION_LIMIT, 4096u,
+		MHD_OPTION_CONNECTION_LIMIT, AF_CONNECTIONS_MAX,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->cfg.connections_per_ip,
 		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
 		MHD_OPTION_URI_LOG_CALLBACK, uri_cb, srv,

@@ -36,6 +36,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export async function startServer({
   store = process.env.AF_STORE ?? 'memory', features = {}, push,
   argon2id = { m_kib: 1024, t: 1, p: 1 }, limits, listen = {}, logLevel = 'warn', storeOptions = {}, passwords,
+  ulimit, // shell ulimit options for the server's open files, as '-Sn 64'
   redisUrl = process.env.AF_TEST_REDIS_AUTH_URL || process.env.AF_TEST_REDIS_URL,
 } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
@@ -73,9 +74,13 @@ export async function startServer({
   };
   const cfgPath = path.join(dir, 'authflow.json');
   writeFileSync(cfgPath, JSON.stringify(config, null, 2), { mode: 0o600 });
-  const proc = spawn(path.join(BIN, 'authflow'), ['--config', cfgPath], {
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
+  const proc = ulimit
+    ? spawn('sh', ['-c', `ulimit ${ulimit} && exec "$0" --config "$1"`, path.join(BIN, 'authflow'), cfgPath], {
+      stdio: ['ignore', 'inherit', 'pipe'],
+    })
+    : spawn(path.join(BIN, 'authflow'), ['--config', cfgPath], {
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += d.toString(); });
   let exited = null;

@@ -2175,6 +2175,44 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
     }
   });
 
+  test('open files: a low soft limit is raised; a low hard limit is warned of, and running out is logged', { timeout: 60000 }, async () => {
+    const soft = await startServer({ store: STORE, ulimit: '-Sn 64' });
+    try {
+      const limits = readFileSync(`/proc/${soft.proc.pid}/limits`, 'utf8');
+      const m = limits.match(/^Max open files\s+(\d+)/m);
+      assert.ok(m && Number(m[1]) >= 4608, limits);
+    } finally {
+      await soft.stop();
+    }
+    const hard = await startServer({ store: STORE, ulimit: '-n 160', logLevel: 'info' });
+    const socks = [];
+    try {
+      assert.match(hard.stderr(), /the process may open 160 files, fewer than the 4096 connections/);
+      // Hold connections until the server runs out of descriptors.
+      for (let i = 0; i < 200; i++) {
+        socks.push(await new Promise((res, rej) => {
+          const c = net.connect(hard.port, '127.0.0.1', () => res(c));
+          c.on('error', rej);
+        }));
+      }
+      for (let i = 0; i < 100 && !/new connections are not accepted/.test(hard.stderr()); i++) {
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      assert.match(hard.stderr(), /"level":"error".*new connections are not accepted: the process is out of file descriptors \(160 allowed/);
+      // Once they close, it accepts again.
+      for (const c of socks) c.destroy();
+      let ok = false;
+      for (let i = 0; i < 100 && !ok; i++) {
+        ok = await fetch(`${hard.issuer}/healthz`).then((r) => r.ok, () => false);
+        if (!ok) await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.ok(ok, 'healthz answers again');
+    } finally {
+      for (const c of socks) c.destroy();
+      await hard.stop();
+    }
+  });
+
   test('idle kept-alive connections hold little memory each', { timeout: 60000 }, async () => {
     const srv = await startServer({ store: STORE, limits: { connections_per_ip: 1000 } });
     const socks = [];
