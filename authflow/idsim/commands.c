@@ -50,6 +50,7 @@ static const char usage_text[] =
 	"  approve TXN [--number NN]\n"
 	"                         approve, with the number the login page "
 	"shows\n"
+	"                         (a nonumber challenge takes none)\n"
 	"  deny TXN [--report]    deny, or report as suspected fraud\n"
 	"  code                   the current six-digit token code\n"
 	"  push-token T [--platform P] [--app-version V] [--sandbox]\n"
@@ -519,8 +520,9 @@ int af_idsim_approve(const af_idsim_ctx *ctx, const char *txn,
 
 	/*
 	 * An approval without the number, or with one of the wrong length
-	 * (a typo), would only fail the challenge and the sign-in: ask first
-	 * what the challenge needs.
+	 * (a typo), would only fail the challenge and the sign-in, and one
+	 * with a number the challenge does not ask for is a mistake a phone
+	 * cannot make: ask first what the challenge needs.
 	 */
 	if (challenge_target(txn, target, sizeof(target)) != 0)
 		return af_idsim_fail(AF_IDSIM_EXIT_USAGE,
@@ -538,6 +540,12 @@ int af_idsim_approve(const af_idsim_ctx *ctx, const char *txn,
 		return af_idsim_fail(AF_IDSIM_EXIT_USAGE,
 				     "this challenge needs --number NN, the "
 				     "number the sign-in page shows");
+	/* A phone shows no number field then: a number is a mistake. */
+	if (!needed && number != NULL)
+		return af_idsim_fail(AF_IDSIM_EXIT_USAGE,
+				     "this challenge asks for no number (the "
+				     "sign-in page shows none): approve it "
+				     "without --number");
 	if (needed && digits > 0 && strlen(number) != (size_t)digits)
 		return af_idsim_fail(AF_IDSIM_EXIT_USAGE,
 				     "this challenge's number has %d digits",

@@ -1221,6 +1221,10 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.match(m.page.text, /Approve the request in your authenticator app/);
     let [txn, , , kind] = await pendingTxn(s);
     assert.equal(kind, 'nonumber');
+    // No number to give: the phone would show no field for one.
+    const typed = await idsim(server, s.phone, ['approve', txn, '--number', '42']);
+    assert.equal(typed.code, 2);
+    assert.match(typed.stderr, /this challenge asks for no number \(the sign-in page shows none\): approve it without --number/);
     assert.equal((await idsim(server, s.phone, ['approve', txn])).stdout, 'approved');
     assert.deepEqual((await finish(s, m)).claims().amr, ['pwd', 'swk', 'mfa']);
     // Back to the workflow's setting (on), through authflowctl.
