@@ -387,6 +387,12 @@ store_status store_incr_durable(store_ctx *st, const char *key, int64_t delta,
 	return incr_common(st, key, delta, ttl_ms, STORE_SET_DURABLE, out);
 }
 
+store_status store_incr_yield(store_ctx *st, const char *key, int64_t delta,
+			      uint64_t ttl_ms, int64_t *out)
+{
+	return incr_common(st, key, delta, ttl_ms, STORE_SET_YIELD, out);
+}
+
 store_status store_ttl(store_ctx *st, const char *key, uint64_t *ttl_ms)
 {
 	full_key fk;

@@ -247,8 +247,15 @@ static int codes_over_limit(af_server *srv, const af_req *req, const char *sub,
 	return n > (int64_t)srv->cfg.codes_per_user;
 }
 
-void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
-		       const json_t *authz, const af_session *s)
+/*
+ * Issues a code to the user of session s and sends the browser back with
+ * it, within the user's limit (codes_over_limit()) and, for a code issued
+ * at once on a session (at_once), the address' (af_flow_over_limit()),
+ * counted in that order: a user past the limit adds no counter of the
+ * address, however many addresses the user's cookie is sent from.
+ */
+static void issue_code(af_server *srv, const af_req *req, af_resp *resp,
+		       const json_t *authz, const af_session *s, int at_once)
 {
 	char code[AF_TOKEN_TEXT_MAX + 1];
 	json_t *grant, *amr;
@@ -260,6 +267,14 @@ void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
 		af_oidc_send_error(srv, resp, authz, "temporarily_unavailable",
 				   "too many sign-ins to applications by this "
 				   "user in the last minute");
+		return;
+	}
+	if (rc == 0 && at_once)
+		rc = af_flow_over_limit(srv, req);
+	if (rc > 0) {
+		af_oidc_send_error(srv, resp, authz, "temporarily_unavailable",
+				   "too many sign-ins from this network in "
+				   "the last few minutes");
 		return;
 	}
 	if (rc < 0) {
@@ -308,6 +323,12 @@ void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
 		 s->username,
 		 json_string_value(json_object_get(authz, "client_id")));
 	OPENSSL_cleanse(code, sizeof(code));
+}
+
+void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
+		       const json_t *authz, const af_session *s)
+{
+	issue_code(srv, req, resp, authz, s, 0);
 }
 
 /* A PKCE code challenge: 43..128 characters of the unreserved set. */
@@ -641,12 +662,6 @@ static void start_login(af_server *srv, af_req *req, af_resp *resp,
 	(void)req;
 }
 
-/* af_flow_over_limit()'s answer as session_user_allowed() would give it. */
-static int limit_rc(int over)
-{
-	return over < 0 ? -1 : over > 0 ? 4 : 0;
-}
-
 void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *client_id = af_oidc_param(req, "client_id");
@@ -738,17 +753,8 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 	    session_fits(srv, authz, &s, hint != NULL ? hint_sub : NULL)) {
 		rc = session_user_allowed(srv, &s, app, authz);
 		/* A code at once counts as a sign-in begun here. */
-		if (rc == 0)
-			rc = limit_rc(af_flow_over_limit(srv, req));
 		if (rc == 0) {
-			af_oidc_send_code(srv, req, resp, authz, &s);
-			goto out;
-		}
-		if (rc == 4) {
-			af_oidc_send_error(
-				srv, resp, authz, "temporarily_unavailable",
-				"too many sign-ins from this network "
-				"in the last few minutes");
+			issue_code(srv, req, resp, authz, &s, 1);
 			goto out;
 		}
 		/* rc 2: a new sign-in, with the second factor, follows. */

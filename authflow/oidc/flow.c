@@ -85,10 +85,16 @@ static void limit_reached(af_server *srv, const af_req *req, const char *net,
 /*
  * Counts a sign-in begun from the request's address, storing bytes (0: a
  * code issued at once, not counted in bytes): 0 within the limits, 1 past
- * one, -1 on store failure. See af_flow_over_limit().
+ * one, -1 on store failure. See af_flow_over_limit(). The counters of a
+ * flow yield, as the flow does: anyone may make them, from as many
+ * addresses as they have, and near the memory store's cap they stop with
+ * the flows rather than take the room kept for codes and sessions.
  */
 static int over_limit(af_server *srv, const af_req *req, size_t bytes)
 {
+	store_status (*incr)(store_ctx *, const char *, int64_t, uint64_t,
+			     int64_t *) =
+		bytes > 0 ? store_incr_yield : store_incr;
 	char key[128], net[AF_IP_COUNTED_MAX];
 	int64_t n = 0;
 
@@ -96,8 +102,8 @@ static int over_limit(af_server *srv, const af_req *req, size_t bytes)
 		return 0;
 	if (srv->cfg.flows_per_ip != 0) {
 		(void)snprintf(key, sizeof(key), "flows:ip:%s", net);
-		if (store_incr(srv->store, key, 1,
-			       (uint64_t)AF_FLOW_TTL_S * 1000, &n) != STORE_OK)
+		if (incr(srv->store, key, 1, (uint64_t)AF_FLOW_TTL_S * 1000,
+			 &n) != STORE_OK)
 			return -1;
 		/* One line when an address reaches it, not one per refusal. */
 		if (n == (int64_t)srv->cfg.flows_per_ip + 1)
@@ -108,8 +114,8 @@ static int over_limit(af_server *srv, const af_req *req, size_t bytes)
 	if (srv->flow_bytes_per_ip == 0 || bytes == 0)
 		return 0;
 	(void)snprintf(key, sizeof(key), "flowbytes:ip:%s", net);
-	if (store_incr(srv->store, key, (int64_t)bytes,
-		       (uint64_t)AF_FLOW_TTL_S * 1000, &n) != STORE_OK)
+	if (store_incr_yield(srv->store, key, (int64_t)bytes,
+			     (uint64_t)AF_FLOW_TTL_S * 1000, &n) != STORE_OK)
 		return -1;
 	if (n > (int64_t)srv->flow_bytes_per_ip &&
 	    n - (int64_t)bytes <= (int64_t)srv->flow_bytes_per_ip)

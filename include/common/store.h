@@ -306,6 +306,16 @@ STORE_NODISCARD store_status store_incr_durable(store_ctx *st, const char *key,
 						int64_t *out);
 
 /*
+ * store_incr() of a counter that yields (STORE_SET_YIELD): one that
+ * anyone may make without signing in (sign-ins begun per address), so
+ * that near the memory backend's cap such counters stop with what they
+ * count, and the room left stays for codes and sessions.
+ */
+STORE_NODISCARD store_status store_incr_yield(store_ctx *st, const char *key,
+					      int64_t delta, uint64_t ttl_ms,
+					      int64_t *out);
+
+/*
  * Remaining TTL in milliseconds (0 when the key has none, at least 1
  * otherwise); STORE_NOT_FOUND when the key does not exist.
  */

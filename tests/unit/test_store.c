@@ -2295,10 +2295,22 @@ static void test_memory_cap_reaps_expired(void **state)
 static void test_memory_cap_yield_stops_first(void **state)
 {
 	struct fixture *f = *state;
-	int flows, codes;
+	char key[32];
+	int flows, codes, i;
+	int64_t n = 0;
 
 	reopen_capped(f, (uint64_t)100 * 1024);
 	flows = fill(f->st, "flow:", STORE_SET_NX | STORE_SET_YIELD);
+	/* Counters that yield stop with them, once the last bytes are gone;
+	 * another counter goes on. */
+	for (i = 0; i < 100; i++) {
+		(void)snprintf(key, sizeof(key), "flows:ip:%d", i);
+		if (store_incr_yield(f->st, key, 1, 600000, &n) != STORE_OK)
+			break;
+	}
+	assert_true(i < 100);
+	assert_int_equal(store_incr(f->st, "codes:user:x", 1, 600000, &n),
+			 STORE_OK);
 	codes = fill(f->st, "code:", 0);
 	/* About 90 and 10 of the 1 KB values, headers and keys counted. */
 	assert_true(flows >= 80 && flows <= 90);

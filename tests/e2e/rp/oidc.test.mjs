@@ -9,7 +9,9 @@ import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { BIN, Browser, ctl, freePort, hiddenFields, openAuthorize, seed, signIn, startServer } from './lib.mjs';
+import {
+  BIN, Browser, ctl, discover, freePort, hiddenFields, openAuthorize, seed, signIn, startServer,
+} from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
@@ -1670,13 +1672,8 @@ describe(`authflow under a sign-in storm (${STORE} store)`, () => {
     });
     try {
       const s = await seed(storm, { user: 'flooded' });
-      const config = await client.discovery(new URL(storm.issuer), s.clientId, undefined,
-        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
-      const url = async (extra = {}) => client.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT, scope: 'openid', state: client.randomState(),
-        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256', ...extra,
-      }).href;
+      const config = await discover(storm, s);
+      const url = async (extra = {}) => (await authUrl(config, extra)).url.href;
       // The user's own browser, known to the user from a sign-in.
       const mine = new Browser({ 'x-forwarded-for': '10.7.0.1' });
       assert.equal((await signIn(mine, storm.issuer, await url(), s.user, s.password)).status, 302);
@@ -1994,14 +1991,7 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
   });
 
   test('codes issued at once on a session are capped per user and count toward the address\' sign-ins', { timeout: 60000 }, async () => {
-    const authUrl = async (s) => {
-      const config = await client.discovery(new URL(s.issuer), s.clientId, undefined,
-        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
-      return client.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT, scope: 'openid', state: 'st8',
-        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
-      }).href;
-    };
+    const urlOf = async (s) => (await authUrl(await discover(s, s), { state: 'st8' })).url.href;
     const answer = (r) => {
       assert.equal(r.status, 302, r.text);
       const q = new URL(r.location).searchParams;
@@ -2012,7 +2002,7 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       const s = { ...(await seed(srv, { user: 'codey' })), issuer: srv.issuer };
       const t = { ...(await seed(srv, { user: 'codez' })), issuer: srv.issuer };
       const b = new Browser();
-      const url = await authUrl(s);
+      const url = await urlOf(s);
       assert.equal(answer(await signIn(b, srv.issuer, url, s.user, s.password)), 'code');
       assert.equal(answer(await b.get(url)), 'code');
       assert.equal(answer(await b.get(url)), 'code');
@@ -2024,7 +2014,7 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       assert.equal((srv.stderr().match(/"too_many_codes"/g) ?? []).length, 1, 'one log line, not one per refusal');
       // Another user is not held back.
       const c = new Browser();
-      const url2 = await authUrl(t);
+      const url2 = await urlOf(t);
       assert.equal(answer(await signIn(c, srv.issuer, url2, t.user, t.password)), 'code');
       assert.equal(answer(await c.get(url2)), 'code');
     } finally {
@@ -2034,7 +2024,7 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
     try {
       const s = { ...(await seed(srv2, { user: 'codey' })), issuer: srv2.issuer };
       const b = new Browser();
-      const url = await authUrl(s);
+      const url = await urlOf(s);
       assert.equal(answer(await signIn(b, srv2.issuer, url, s.user, s.password)), 'code');
       assert.equal(answer(await b.get(url)), 'code');
       assert.equal(answer(await b.get(url)), 'code');
@@ -2044,6 +2034,30 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       assert.equal((await new Browser().get(url)).status, 429);
     } finally {
       await srv2.stop();
+    }
+    // A user past the cap adds nothing to the address' count: another
+    // user at that address still signs in.
+    const srv3 = await startServer({
+      store: STORE, limits: { codes_per_user: 2, flows_per_ip: 4 }, listen: { trusted_proxies: ['127.0.0.0/8'] },
+    });
+    try {
+      const s = { ...(await seed(srv3, { user: 'codey' })), issuer: srv3.issuer };
+      const t = { ...(await seed(srv3, { user: 'codez' })), issuer: srv3.issuer };
+      const at = { 'x-forwarded-for': '10.44.0.1' };
+      const b = new Browser(at);
+      const url = await urlOf(s);
+      assert.equal(answer(await signIn(b, srv3.issuer, url, s.user, s.password)), 'code');
+      assert.equal(answer(await b.get(url)), 'code');
+      for (let i = 0; i < 10; i++) {
+        assert.match(answer(await b.get(url)), /by this user/);
+      }
+      const c = new Browser(at);
+      const url2 = await urlOf(t);
+      assert.equal(answer(await signIn(c, srv3.issuer, url2, t.user, t.password)), 'code');
+      assert.equal(answer(await c.get(url2)), 'code');
+      assert.match(answer(await c.get(url2)), /by this user/);
+    } finally {
+      await srv3.stop();
     }
   });
 
