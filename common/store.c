@@ -255,8 +255,9 @@ static store_status check_value(const void *val, size_t len)
 
 static store_status check_set_flags(unsigned flags)
 {
-	if ((flags & ~(unsigned)(STORE_SET_NX | STORE_SET_XX |
-				 STORE_SET_DURABLE | STORE_SET_YIELD)) != 0 ||
+	if ((flags &
+	     ~(unsigned)(STORE_SET_NX | STORE_SET_XX | STORE_SET_DURABLE |
+			 STORE_SET_YIELD | STORE_SET_VITAL)) != 0 ||
 	    (flags & (STORE_SET_NX | STORE_SET_XX)) ==
 		    (STORE_SET_NX | STORE_SET_XX))
 		return STORE_ERR_ARG;
@@ -391,6 +392,12 @@ store_status store_incr_yield(store_ctx *st, const char *key, int64_t delta,
 			      uint64_t ttl_ms, int64_t *out)
 {
 	return incr_common(st, key, delta, ttl_ms, STORE_SET_YIELD, out);
+}
+
+store_status store_incr_vital(store_ctx *st, const char *key, int64_t delta,
+			      uint64_t ttl_ms, int64_t *out)
+{
+	return incr_common(st, key, delta, ttl_ms, STORE_SET_VITAL, out);
 }
 
 store_status store_ttl(store_ctx *st, const char *key, uint64_t *ttl_ms)

@@ -1360,8 +1360,8 @@ static store_status install_str(struct mem_store *ms, struct mem_shard *sh,
 	bool durable = (flags & STORE_SET_DURABLE) != 0;
 	store_status rc;
 
-	/* Short-lived: an expiry and not durable (see over_cap()). */
-	if (!durable && expire_ms != 0 &&
+	/* Short-lived: an expiry, neither durable nor vital (over_cap()). */
+	if (!durable && expire_ms != 0 && (flags & STORE_SET_VITAL) == 0 &&
 	    over_cap(ms, sh, (flags & STORE_SET_YIELD) != 0,
 		     (int64_t)str_size(f->node.klen, f->len) -
 			     (e != NULL && e->type == MEM_STR

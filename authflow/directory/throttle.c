@@ -257,14 +257,16 @@ af_dir_status af_throttle_check(af_dir *dir, const char *user, const char *ip,
  * full password hash. A known browser's are durable for the same reasons.
  * The per-address counters, the delays (seconds long) and the turns stay
  * volatile: they slow a spray from one address, and a
- * restart loses at most one window of them.
+ * restart loses at most one window of them. None is refused for the
+ * memory store's cap (STORE_SET_VITAL): a failure not counted stops
+ * every password check for a while.
  */
 static store_status count_up(af_dir *dir, const char *key, int durable,
 			     uint64_t ttl_ms, int64_t *n)
 {
 	if (durable)
 		return store_incr_durable(af_dir_store(dir), key, 1, ttl_ms, n);
-	return store_incr(af_dir_store(dir), key, 1, ttl_ms, n);
+	return store_incr_vital(af_dir_store(dir), key, 1, ttl_ms, n);
 }
 
 /* Counts one failure of kind:name and starts its delay when due; *count
@@ -298,7 +300,8 @@ static af_dir_status count_failure(af_dir *dir, const char *kind,
 	rc = key_of(key, sizeof(key), "wait", kind, name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_set(af_dir_store(dir), key, "1",
-						  1, delay_s * 1000, 0));
+						  1, delay_s * 1000,
+						  STORE_SET_VITAL));
 	return rc;
 }
 
@@ -375,7 +378,7 @@ af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 	until = af_mono_ns() + (uint64_t)wait_ms * 1000000ull;
 	for (;;) {
 		st = store_set(af_dir_store(dir), key, "1", 1, TURN_TTL_MS,
-			       STORE_SET_NX);
+			       STORE_SET_NX | STORE_SET_VITAL);
 		if (st == STORE_OK)
 			*held = 1;
 		if (st != STORE_EXISTS)

@@ -255,6 +255,15 @@ void store_value_free(store_value *v);
  */
 #define STORE_SET_YIELD	  0x8
 #define STORE_YIELD_PCT	  90
+/*
+ * Vital: short-lived and volatile, but never refused for the memory
+ * backend's cap: small keys a safety check must be able to write, or it
+ * fails closed for everyone (the brute-force throttle's failure counts,
+ * delays and turns). What bounds them is what makes them: each follows a
+ * password check of a sign-in that could begin. redis takes the flag and
+ * changes nothing.
+ */
+#define STORE_SET_VITAL	  0x10
 
 /* Sets key to value with a TTL (0: none). */
 STORE_NODISCARD store_status store_set(store_ctx *st, const char *key,
@@ -312,6 +321,11 @@ STORE_NODISCARD store_status store_incr_durable(store_ctx *st, const char *key,
  * count, and the room left stays for codes and sessions.
  */
 STORE_NODISCARD store_status store_incr_yield(store_ctx *st, const char *key,
+					      int64_t delta, uint64_t ttl_ms,
+					      int64_t *out);
+
+/* store_incr() of a vital counter (STORE_SET_VITAL). */
+STORE_NODISCARD store_status store_incr_vital(store_ctx *st, const char *key,
 					      int64_t delta, uint64_t ttl_ms,
 					      int64_t *out);
 
