@@ -11,6 +11,7 @@
  * SIGTERM or SIGINT stops it gracefully: no new connections, in-flight
  * requests finish (up to 10 seconds).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -316,6 +317,27 @@ static void refused(const struct args *a, const char *err)
 }
 
 /*
+ * About how many connections a limit of max open files leaves: what is
+ * not open yet, less the descriptors its threads and the store will open
+ * (a few dozen; AF_FILES_SPARE is what the server asks for them).
+ */
+static rlim_t connections_left(rlim_t max)
+{
+	const rlim_t later = 48;
+	rlim_t open_now = 0;
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.')
+			open_now++;
+	}
+	if (d != NULL)
+		closedir(d);
+	return max > open_now + later ? max - open_now - later : 0;
+}
+
+/*
  * Raises the soft limit on open files towards what the server may use
  * (AF_CONNECTIONS_MAX connections and AF_FILES_SPARE more), up to the hard
  * limit, as the systemd unit's LimitNOFILE does: a server started by hand
@@ -343,10 +365,7 @@ static void open_files_raise(log_ctx *log)
 			 "raise the hard limit (LimitNOFILE, ulimit -Hn) to "
 			 "%llu",
 			 (unsigned long long)rl.rlim_cur, AF_CONNECTIONS_MAX,
-			 (unsigned long long)(rl.rlim_cur > AF_FILES_SPARE
-						      ? rl.rlim_cur -
-								AF_FILES_SPARE
-						      : 0),
+			 (unsigned long long)connections_left(rl.rlim_cur),
 			 (unsigned long long)want);
 }
 

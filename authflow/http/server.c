@@ -79,6 +79,7 @@ struct conn_state {
 	int headers_too_big; /* over HEADERS_MAX */
 	int too_slow;	     /* its body still came at the time limit */
 	uint64_t start_ns;
+	uint64_t queued_ns; /* when offload() queued it */
 	/*
 	 * The matched route; until access_cb() has seen the request's
 	 * headers (libmicrohttpd may refuse them first) the one for "no
@@ -501,14 +502,33 @@ static af_early answer(af_server *srv, struct MHD_Connection *c,
 	return e;
 }
 
-/* On a work queue thread: the answer, then the connection resumed. */
+/*
+ * The longest a password check may wait for a thread: SLOW_WAIT_MAX_S, or
+ * request_timeout_s, past which a check is not run anyway.
+ */
+static uint64_t slow_wait_ns(const af_server *srv)
+{
+	uint64_t wait_s = srv->cfg.request_timeout_s < SLOW_WAIT_MAX_S
+				  ? srv->cfg.request_timeout_s
+				  : SLOW_WAIT_MAX_S;
+
+	return wait_s * 1000000000u;
+}
+
+/*
+ * On a work queue thread: the answer, then the connection resumed. One
+ * that waited in the queue past the bound (slow_wait_ns()), the queue's
+ * estimate having been short, or is past the request time limit, is
+ * answered busy without its check.
+ */
 static void run_slow(void *arg)
 {
 	struct conn_state *cs = arg;
 	struct MHD_Connection *c = cs->conn;
-	uint64_t waited = af_mono_ns() - cs->start_ns;
+	uint64_t now = af_mono_ns();
 	int overdue =
-		cs->busy || waited > (uint64_t)cs->srv->cfg.request_timeout_s *
+		cs->busy || now - cs->queued_ns > slow_wait_ns(cs->srv) ||
+		now - cs->start_ns > (uint64_t)cs->srv->cfg.request_timeout_s *
 					     1000000000ull;
 
 	(void)answer(cs->srv, c, cs, cs->method, overdue, 0, &cs->resp);
@@ -531,6 +551,7 @@ static void offload(af_server *srv, struct MHD_Connection *c,
 
 	cs->srv = srv;
 	cs->conn = c;
+	cs->queued_ns = af_mono_ns();
 	af_resp_init(&cs->resp, srv->cfg.issuer_https);
 	MHD_suspend_connection(c);
 	st = lane == AF_EARLY_QUEUE_FIRST
@@ -540,19 +561,6 @@ static void offload(af_server *srv, struct MHD_Connection *c,
 		cs->busy = 1;
 	if (st != AF_WORKQ_OK)
 		run_slow(cs);
-}
-
-/*
- * The longest a password check may wait for a thread: SLOW_WAIT_MAX_S, or
- * request_timeout_s, past which a check is not run anyway.
- */
-static uint64_t slow_wait_ns(const af_server *srv)
-{
-	uint64_t wait_s = srv->cfg.request_timeout_s < SLOW_WAIT_MAX_S
-				  ? srv->cfg.request_timeout_s
-				  : SLOW_WAIT_MAX_S;
-
-	return wait_s * 1000000000u;
 }
 
 /* Adds the bytes of one header field, as sent, to *cls. */

@@ -13,8 +13,14 @@
 
 #include "workq.h"
 
-/* The moving average gives each task run this share (1/8). */
-#define TASK_AVG_SHIFT 3
+/*
+ * The moving average of run times takes a longer run in at once by half
+ * (1/2), a shorter one by an eighth (1/8): it follows a slowdown (the
+ * cores shared with a flood's connections) at once and a recovery
+ * slowly, so that the bound errs on refusing rather than on waiting.
+ */
+#define TASK_AVG_UP_SHIFT   1
+#define TASK_AVG_DOWN_SHIFT 3
 
 struct task {
 	struct task *next;
@@ -66,9 +72,9 @@ static struct task *take(af_workq *q)
 static void note_run(af_workq *q, uint64_t ns)
 {
 	if (ns >= q->task_ns)
-		q->task_ns += (ns - q->task_ns) >> TASK_AVG_SHIFT;
+		q->task_ns += (ns - q->task_ns) >> TASK_AVG_UP_SHIFT;
 	else
-		q->task_ns -= (q->task_ns - ns) >> TASK_AVG_SHIFT;
+		q->task_ns -= (q->task_ns - ns) >> TASK_AVG_DOWN_SHIFT;
 }
 
 static void *work_main(void *arg)

@@ -271,6 +271,40 @@ static void test_bound_refuses_a_push_that_would_wait_past_it(void **state)
 	assert_int_equal(atomic_load(&g.ran), 101);
 }
 
+/* Sleeps 200 ms. */
+static void slow_task(void *arg)
+{
+	const struct timespec nap = {0, 200000000};
+
+	(void)arg;
+	nanosleep(&nap, NULL);
+}
+
+/* One slow run takes the estimate halfway up at once. */
+static void test_bound_follows_a_slowdown_at_once(void **state)
+{
+	af_workq *q = NULL;
+	gate g;
+	int i;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(af_workq_new(1, &q), AF_WORKQ_OK);
+	/* 1 ms a task: 2,500 may wait. */
+	af_workq_bound(q, 2500000000u, 1000000u);
+	assert_int_equal(af_workq_push(q, slow_task, NULL), AF_WORKQ_OK);
+	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
+	started(&g, 1);
+	/* About 100 ms a task now: some 25 wait, not 2,500 (nor 100). */
+	for (i = 0; i < 60; i++) {
+		if (af_workq_push(q, wait_gate, &g) != AF_WORKQ_OK)
+			break;
+	}
+	assert_true(i >= 20 && i <= 30);
+	atomic_store(&g.open, 1);
+	af_workq_free(q);
+}
+
 /* Records the order tasks ran in. */
 typedef struct {
 	atomic_int next;
@@ -343,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_zero_threads_means_one),
 		cmocka_unit_test(
 			test_bound_refuses_a_push_that_would_wait_past_it),
+		cmocka_unit_test(test_bound_follows_a_slowdown_at_once),
 		cmocka_unit_test(test_first_lane_runs_ahead),
 	};
 
