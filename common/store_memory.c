@@ -7,7 +7,8 @@
  *
  * Expired keys are invisible: every lookup removes an expired key it
  * finds, and every write also sweeps a few buckets of its shard, so keys
- * nobody reads again are reclaimed too.
+ * nobody reads again are reclaimed too; a write the cap would refuse
+ * first reaps every shard (reap_others()).
  *
  * With a state folder every change is first appended to store.aof as one
  * checksummed record and fsynced, and only then made in memory: a change
@@ -2476,19 +2477,6 @@ static int room_back(struct mem_store *ms)
 }
 
 /*
- * Up unless the file broke, or the last change could not be written to
- * it and a change of that size still could not be: a full disk refuses
- * every change that must reach the file (users, apps, lockouts), so the
- * server is not well, though it answers. Nor while the store is at its
- * cap (max_bytes) and refusing short-lived writes: no sign-in can start.
- *
- * Also the file's scrub, as the server pings once a second: a removed
- * user's password hash, or an old copy of a device's secret, would
- * otherwise stay in the file until it doubles, which in a small store may
- * be never. Once such records have waited scrub_after_ms, the file is
- * rewritten without them.
- */
-/*
  * Whether a sign-in begun now (MEM_SIGNIN_BYTES that yield) would be
  * refused for the cap, once expired keys are reaped. No lock held.
  */
@@ -2503,6 +2491,19 @@ static bool signin_refused(struct mem_store *ms)
 	return atomic_load(&ms->used_bytes) + MEM_SIGNIN_BYTES > cap;
 }
 
+/*
+ * Up unless the file broke, or the last change could not be written to
+ * it and a change of that size still could not be: a full disk refuses
+ * every change that must reach the file (users, apps, lockouts), so the
+ * server is not well, though it answers. Nor while a sign-in begun would
+ * be refused for the cap (signin_refused()): no sign-in can start.
+ *
+ * Also the file's scrub, as the server pings once a second: a removed
+ * user's password hash, or an old copy of a device's secret, would
+ * otherwise stay in the file until it doubles, which in a small store may
+ * be never. Once such records have waited scrub_after_ms, the file is
+ * rewritten without them.
+ */
 static store_status mem_ping(void *impl, char *why, size_t whylen)
 {
 	struct mem_store *ms = impl;
