@@ -259,7 +259,8 @@ af_dir_status af_throttle_check(af_dir *dir, const char *user, const char *ip,
  * volatile: they slow a spray from one address, and a
  * restart loses at most one window of them. None is refused for the
  * memory store's cap (STORE_SET_VITAL): a failure not counted stops
- * every password check for a while.
+ * every password check for a while. (The strikes of a name no user has,
+ * kept a month, are the exception: see af_throttle_fail().)
  */
 static store_status count_up(af_dir *dir, const char *key, int durable,
 			     uint64_t ttl_ms, int64_t *n)
@@ -505,9 +506,19 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip,
 	exists = user_exists(dir, s.name);
 	if (rc == AF_DIR_OK)
 		rc = key_of(key, sizeof(key), "strikes", "user", s.user);
-	if (rc == AF_DIR_OK)
+	if (rc == AF_DIR_OK && exists)
 		rc = af_dir__from_store(
-			count_up(dir, key, exists, STRIKES_TTL_MS, &strikes));
+			count_up(dir, key, 1, STRIKES_TTL_MS, &strikes));
+	/*
+	 * Not vital, unlike the rest: a month of a spray's names would grow
+	 * past any cap. At the cap they are not kept, and the name's window
+	 * count, delays and lock go on as before; the store answered the
+	 * count just made, so a refusal here is for room.
+	 */
+	else if (rc == AF_DIR_OK &&
+		 store_incr(af_dir_store(dir), key, 1, STRIKES_TTL_MS,
+			    &strikes) != STORE_OK)
+		strikes = 0;
 	if (rc != AF_DIR_OK)
 		return rc;
 	/*

@@ -1792,6 +1792,52 @@ static void test_af_dir_names_cap_counts_distinct(void **state)
 	json_decref(groups);
 }
 
+/*
+ * At the memory store's cap a wrong password is still counted, delayed
+ * and locked (those keys are vital); only the month-long strikes of a
+ * name no user has are not kept there.
+ */
+static void test_af_throttle_counts_at_the_store_cap(void **state)
+{
+	char key[80], val[512];
+	store_options so;
+	store_ctx *st = NULL;
+	af_dir *dir;
+	uint32_t wait_s = 0;
+	int i;
+
+	(void)state;
+	memset(&so, 0, sizeof(so));
+	so.backend = STORE_BACKEND_MEMORY;
+	so.max_bytes = (uint64_t)64 * 1024;
+	assert_int_equal(store_open(&so, &st, NULL, 0), STORE_OK);
+	dir = small_dir(st, 64);
+	memset(val, 'v', sizeof(val));
+	for (i = 0; i < 1000; i++) {
+		(void)snprintf(key, sizeof(key), "code:%d", i);
+		if (store_set(st, key, val, sizeof(val), 600000, 0) != STORE_OK)
+			break;
+	}
+	assert_true(i < 1000);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(
+			af_throttle_fail(dir, "ghost", "10.1.1.1", NULL),
+			AF_DIR_OK);
+	assert_int_equal(
+		af_throttle_check(dir, "ghost", "10.1.1.1", NULL, &wait_s),
+		AF_DIR_WAIT);
+	assert_true(wait_s >= 1);
+	/* The strikes of a name nobody has were not kept. */
+	{
+		store_value v = {NULL, 0};
+
+		assert_int_equal(store_get(st, strikes_key("ghost", key), &v),
+				 STORE_NOT_FOUND);
+	}
+	af_dir_free(dir);
+	store_close(st);
+}
+
 static void test_af_throttle_user_delays_then_locks(void **state)
 {
 	fixture *f = *state;
@@ -4125,6 +4171,7 @@ int main(void)
 		T(test_af_dir_password_min_chars),
 		T(test_af_dir_password_refused_kinds),
 		T(test_af_dir_user_login_old_costs_rehashed),
+		T(test_af_throttle_counts_at_the_store_cap),
 		T(test_af_throttle_user_delays_then_locks),
 		T(test_af_throttle_success_clears_user_count),
 		T(test_af_throttle_known_browser_answers_for_itself),
