@@ -341,10 +341,11 @@ void af_admin__user_set(af_admin_call *c)
 
 void af_admin__user_passwd(af_admin_call *c)
 {
-	static const char *const allowed[] = {"password", NULL};
+	static const char *const allowed[] = {"password", "temporary", NULL};
 	json_t *body = af_admin__need_body(c);
 	char err[AF_DIR_ERR_BUF] = "", name[AF_DIR_USERNAME_MAX + 1];
 	char *password = NULL;
+	const json_t *temporary;
 	af_throttle_info t;
 	json_t *answer;
 	af_dir_status st;
@@ -355,8 +356,21 @@ void af_admin__user_passwd(af_admin_call *c)
 		af_free_secret(password);
 		return;
 	}
-	st = af_dir_user_set_password(c->dir, c->caller.name, c->seg[1],
-				      password, err, sizeof(err));
+	temporary = json_object_get(body, "temporary");
+	if (temporary != NULL && !json_is_boolean(temporary)) {
+		af_free_secret(password);
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+				"temporary: must be true or false");
+		return;
+	}
+	/* Temporary: the user signs in with it once, then chooses one. */
+	st = json_is_true(temporary)
+		     ? af_dir_user_reset_password(c->dir, c->caller.name,
+						  c->seg[1], password, err,
+						  sizeof(err))
+		     : af_dir_user_set_password(c->dir, c->caller.name,
+						c->seg[1], password, err,
+						sizeof(err));
 	af_free_secret(password);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, err);

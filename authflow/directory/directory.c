@@ -1127,6 +1127,12 @@ static json_t *user_strip(json_t *u)
 		json_decref(u);
 		return NULL;
 	}
+	if (json_object_set_new(u, AF_DIR_USER_PW_CHANGE,
+				json_boolean(json_is_true(json_object_get(
+					u, AF_DIR_USER_PW_CHANGE)))) != 0) {
+		json_decref(u);
+		return NULL;
+	}
 	/* Deleting a member that is not there is not an error here. */
 	if (json_object_del(u, "password") != 0 &&
 	    json_object_get(u, "password") != NULL) {
@@ -1327,7 +1333,8 @@ static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
 			   strcmp(k, "domain") == 0) {
 			rc = user_string(k, v, norm, err, errlen);
 		} else if (strcmp(k, "email_verified") == 0 ||
-			   strcmp(k, "enabled") == 0) {
+			   strcmp(k, "enabled") == 0 ||
+			   strcmp(k, AF_DIR_USER_PW_CHANGE) == 0) {
 			if (!json_is_boolean(v)) {
 				af_dir__err(err, errlen,
 					    "%s: must be true or false", k);
@@ -1800,6 +1807,7 @@ out:
 typedef struct pw_change {
 	const char *phc;
 	const char *only_if; /* replace only while this hash is stored */
+	int temporary;	     /* the user must choose another at sign-in */
 } pw_change;
 
 static af_dir_status password_fn(json_t *user, void *arg)
@@ -1822,20 +1830,24 @@ static af_dir_status password_fn(json_t *user, void *arg)
 	}
 	if (c->only_if != NULL)
 		return AF_DIR_OK;
+	if (af_dir__set_new(user, AF_DIR_USER_PW_CHANGE,
+			    json_boolean(c->temporary && c->phc != NULL)) !=
+	    AF_DIR_OK)
+		return AF_DIR_NOMEM;
 	/* Whatever was signed in with the old password ends with it. */
 	if (gen_raise(user) != AF_DIR_OK)
 		return AF_DIR_NOMEM;
 	return af_dir__set_new(user, "updated_at", json_integer(af_now()));
 }
 
-af_dir_status af_dir_user_set_password(af_dir *dir, const char *actor,
-				       const char *username,
-				       const char *password, char *err,
-				       size_t errlen)
+static af_dir_status set_password(af_dir *dir, const char *actor,
+				  const char *username, const char *password,
+				  int temporary, char *err, size_t errlen)
 {
 	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
 	char phc[AF_PW_PHC_MAX] = "";
-	pw_change c = {NULL, NULL};
+	pw_change c = {NULL, NULL, temporary};
+	json_t *detail = NULL;
 	af_dir_status rc;
 
 	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
@@ -1862,13 +1874,133 @@ af_dir_status af_dir_user_set_password(af_dir *dir, const char *actor,
 			    name);
 	if (rc == AF_DIR_REMOVING)
 		removing_err(name, err, errlen);
+	if (rc == AF_DIR_OK && password != NULL) {
+		detail = json_pack("{s:b}", "temporary", temporary);
+		if (detail == NULL)
+			rc = AF_DIR_NOMEM;
+	}
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor,
 				   password != NULL ? "user.passwd"
 						    : "user.passwd_clear",
-				   name, NULL, err, errlen);
+				   name, detail, err, errlen);
 out:
 	OPENSSL_cleanse(phc, sizeof(phc));
+	json_decref(detail);
+	return rc;
+}
+
+af_dir_status af_dir_user_set_password(af_dir *dir, const char *actor,
+				       const char *username,
+				       const char *password, char *err,
+				       size_t errlen)
+{
+	return set_password(dir, actor, username, password, 0, err, errlen);
+}
+
+af_dir_status af_dir_user_reset_password(af_dir *dir, const char *actor,
+					 const char *username,
+					 const char *password, char *err,
+					 size_t errlen)
+{
+	if (password == NULL) {
+		af_dir__err(err, errlen, "password: missing");
+		return AF_DIR_INVALID;
+	}
+	return set_password(dir, actor, username, password, 1, err, errlen);
+}
+
+/* The user's own change of a temporary password: see the header. */
+typedef struct pw_own {
+	const char *phc;
+	const char *was; /* the hash the new password was compared with */
+	const char *sub;
+	int64_t gen;
+	int64_t new_gen; /* out */
+} pw_own;
+
+static af_dir_status own_password_fn(json_t *user, void *arg)
+{
+	pw_own *o = arg;
+
+	if (af_dir_user_removing(user) ||
+	    !json_is_true(json_object_get(user, "enabled")) ||
+	    !json_is_true(json_object_get(user, AF_DIR_USER_PW_CHANGE)) ||
+	    af_dir_user_gen(user) != o->gen ||
+	    !af_ct_streq(json_string_value(json_object_get(user, "sub")),
+			 o->sub) ||
+	    !af_ct_streq(json_string_value(json_object_get(user, "password")),
+			 o->was))
+		return AF_DIR_MISMATCH; /* not CONFLICT: that reads again */
+	if (af_dir__set_new(user, "password", json_string(o->phc)) !=
+		    AF_DIR_OK ||
+	    af_dir__set_new(user, AF_DIR_USER_PW_CHANGE, json_false()) !=
+		    AF_DIR_OK ||
+	    gen_raise(user) != AF_DIR_OK)
+		return AF_DIR_NOMEM;
+	o->new_gen = af_dir_user_gen(user);
+	return af_dir__set_new(user, "updated_at", json_integer(af_now()));
+}
+
+af_dir_status af_dir_user_change_password(af_dir *dir, const char *username,
+					  const char *sub, int64_t gen,
+					  const char *password,
+					  int64_t *new_gen, char *err,
+					  size_t errlen)
+{
+	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
+	char phc[AF_PW_PHC_MAX] = "", was[AF_PW_PHC_MAX] = "";
+	char actor[sizeof("user:") + AF_DIR_USERNAME_MAX];
+	pw_own o = {phc, was, sub, gen, 0};
+	json_t *user = NULL;
+	const char *stored;
+	af_dir_status rc;
+
+	if (dir == NULL || sub == NULL || new_gen == NULL)
+		return AF_DIR_INVALID;
+	rc = user_key(key, sizeof(key), username, name, sizeof(name));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__get_json(dir, key, &user, NULL);
+	if (rc == AF_DIR_NOT_FOUND)
+		rc = AF_DIR_CONFLICT;
+	if (rc != AF_DIR_OK)
+		goto out;
+	stored = json_string_value(json_object_get(user, "password"));
+	if (stored == NULL ||
+	    snprintf(was, sizeof(was), "%s", stored) >= (int)sizeof(was)) {
+		rc = AF_DIR_CONFLICT;
+		goto out;
+	}
+	rc = check_new_password(dir, name, password, err, errlen);
+	if (rc != AF_DIR_OK)
+		goto out;
+	/* The one it replaces: a temporary password is not kept. */
+	rc = af_pw_verify(was, password);
+	if (rc == AF_DIR_OK) {
+		af_dir__err(err, errlen,
+			    "password: must differ from the one you signed in "
+			    "with");
+		rc = AF_DIR_INVALID;
+		goto out;
+	}
+	if (rc != AF_DIR_MISMATCH && rc != AF_DIR_INVALID)
+		goto out;
+	rc = af_pw_hash(&dir->opts.pw, password, phc, sizeof(phc));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__update(dir, key, own_password_fn, &o, NULL, NULL);
+	if (rc == AF_DIR_NOT_FOUND || rc == AF_DIR_MISMATCH)
+		rc = AF_DIR_CONFLICT;
+	if (rc == AF_DIR_OK) {
+		/* By the user, as no administrator's token is named. */
+		snprintf(actor, sizeof(actor), "user:%s", name);
+		*new_gen = o.new_gen;
+		rc = af_dir__audit(dir, actor, "user.passwd_change", name, NULL,
+				   err, errlen);
+	}
+out:
+	OPENSSL_cleanse(phc, sizeof(phc));
+	OPENSSL_cleanse(was, sizeof(was));
+	json_decref(user);
 	return rc;
 }
 
@@ -2262,7 +2394,7 @@ af_dir_status af_dir_user_login(af_dir *dir, const char *username,
 		    AF_DIR_OK) {
 		/* Only over the hash just checked: a password an admin set
 		 * meanwhile wins. A failure is retried at the next sign-in. */
-		pw_change c = {phc, stored};
+		pw_change c = {phc, stored, 0};
 		af_dir_status r =
 			af_dir__update(dir, key, password_fn, &c, NULL, NULL);
 

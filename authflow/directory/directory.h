@@ -297,7 +297,27 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_domain(const char *field,
  * member set to null is removed. Changing "email" resets email_verified
  * to false unless the patch sets it too. AF_DIR_NOT_FOUND when no user.
  *
- * af_dir_user_set_password: password NULL removes it (no sign-in).
+ * af_dir_user_set_password: password NULL removes it (no sign-in). Either
+ * way the user no longer has to choose a new password at sign-in.
+ * af_dir_user_reset_password: sets a temporary password: one the user
+ * signs in with once and then replaces (af_dir_user_change_password()).
+ * Both end what the user is signed into (af_dir_user_gen()).
+ *
+ * AF_DIR_USER_PW_CHANGE, a member of add's spec and set's patch (true or
+ * false; every handed-out user has it): the user must choose a new
+ * password at the next sign-in, after its password and second factor,
+ * before it is signed in.
+ *
+ * af_dir_user_change_password: the user's own change of a temporary
+ * password at sign-in: allowed only while AF_DIR_USER_PW_CHANGE is true,
+ * and only for the user of sub whose sign-in generation is still gen and
+ * whose password has not changed since that sign-in checked it (anything
+ * else, or a disabled or removed user: AF_DIR_CONFLICT). The new password
+ * must pass the checks of any password set and differ from the one it
+ * replaces (AF_DIR_INVALID, the reason in err). On AF_DIR_OK the mark is
+ * gone, the generation raised (whatever the temporary password signed
+ * into ends) and *new_gen holds it; the audit event is
+ * "user.passwd_change" by "user:NAME". password: NUL-terminated, lent.
  *
  * af_dir_user_remove: removes a user in steps that can each be cut short
  * (a crash, a store that refuses a write) and run again. First the record
@@ -354,6 +374,12 @@ AF_DIR_NODISCARD af_dir_status af_dir_user_set(af_dir *dir, const char *actor,
 AF_DIR_NODISCARD af_dir_status
 af_dir_user_set_password(af_dir *dir, const char *actor, const char *username,
 			 const char *password, char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status
+af_dir_user_reset_password(af_dir *dir, const char *actor, const char *username,
+			   const char *password, char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_user_change_password(
+	af_dir *dir, const char *username, const char *sub, int64_t gen,
+	const char *password, int64_t *new_gen, char *err, size_t errlen);
 AF_DIR_NODISCARD af_dir_status af_dir_user_remove(af_dir *dir,
 						  const char *actor,
 						  const char *username,
@@ -383,7 +409,8 @@ AF_DIR_NODISCARD af_dir_status af_dir_user_list(af_dir *dir, json_t **out);
  * sign-ins under way, codes and tokens keep the generation they began in,
  * and are refused once the user's has moved past it.
  */
-#define AF_DIR_USER_GEN "signin_gen"
+#define AF_DIR_USER_GEN	      "signin_gen"
+#define AF_DIR_USER_PW_CHANGE "password_change_required"
 int64_t af_dir_user_gen(const json_t *user);
 
 /*

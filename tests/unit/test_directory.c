@@ -1501,6 +1501,119 @@ static void test_af_dir_user_login_right_wrong_unknown(void **state)
 		       "password");
 }
 
+/* The user's password_change_required, as handed out. */
+static int must_change(fixture *f, const char *name)
+{
+	json_t *u = NULL;
+	int v;
+
+	assert_int_equal(af_dir_user_get(f->dir, name, &u), AF_DIR_OK);
+	assert_true(json_is_boolean(json_object_get(u, AF_DIR_USER_PW_CHANGE)));
+	v = json_is_true(json_object_get(u, AF_DIR_USER_PW_CHANGE));
+	json_decref(u);
+	return v;
+}
+
+/* Signs in as name: its sub into sub (64 bytes) and its generation. */
+static int64_t signed_in(fixture *f, const char *name, const char *pw,
+			 char *sub)
+{
+	json_t *u = NULL;
+	int64_t gen;
+
+	assert_int_equal(af_dir_user_login(f->dir, name, pw, &u), AF_DIR_OK);
+	snprintf(sub, 64, "%s", json_string_value(json_object_get(u, "sub")));
+	gen = af_dir_user_gen(u);
+	json_decref(u);
+	return gen;
+}
+
+static af_dir_status change_pw(fixture *f, const char *name, const char *sub,
+			       int64_t gen, const char *pw, int64_t *now)
+{
+	f->err[0] = '\0';
+	return af_dir_user_change_password(f->dir, name, sub, gen, pw, now,
+					   f->err, sizeof(f->err));
+}
+
+static void test_af_dir_temporary_password(void **state)
+{
+	fixture *f = *state;
+	json_t *u = NULL;
+	char sub[64];
+	int64_t gen, now = 0;
+
+	assert_int_equal(add_user(f, "{\"username\":\"tia\"}", "first-pass-1"),
+			 AF_DIR_OK);
+	assert_false(must_change(f, "tia"));
+	assert_int_equal(af_dir_user_reset_password(f->dir, ACTOR, "tia",
+						    "given-once-22", f->err,
+						    sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_true(must_change(f, "tia"));
+	gen = signed_in(f, "tia", "given-once-22", sub);
+
+	/* Not the same one again, nor one any password is refused. */
+	assert_refused(f, change_pw(f, "tia", sub, gen, "given-once-22", &now),
+		       "password");
+	assert_non_null(strstr(f->err, "differ"));
+	assert_refused(f, change_pw(f, "tia", sub, gen, "tia", &now),
+		       "password");
+	/* Another user's sign-in, or an older one: refused. */
+	assert_int_equal(change_pw(f, "tia", "x", gen, "mine-alone-33", &now),
+			 AF_DIR_CONFLICT);
+	assert_int_equal(
+		change_pw(f, "tia", sub, gen - 1, "mine-alone-33", &now),
+		AF_DIR_CONFLICT);
+	assert_int_equal(
+		change_pw(f, "nobody", sub, gen, "mine-alone-33", &now),
+		AF_DIR_CONFLICT);
+	assert_true(must_change(f, "tia"));
+
+	assert_int_equal(change_pw(f, "tia", sub, gen, "mine-alone-33", &now),
+			 AF_DIR_OK);
+	assert_true(now > gen);
+	assert_false(must_change(f, "tia"));
+	assert_int_equal(af_dir_user_login(f->dir, "tia", "given-once-22", &u),
+			 AF_DIR_MISMATCH);
+	assert_int_equal(signed_in(f, "tia", "mine-alone-33", sub), now);
+	/* Once changed, no second change through the same sign-in. */
+	assert_int_equal(change_pw(f, "tia", sub, now, "mine-again-44", &now),
+			 AF_DIR_CONFLICT);
+
+	/* A permanent password lifts the mark; add and set carry it. */
+	assert_int_equal(af_dir_user_reset_password(f->dir, ACTOR, "tia",
+						    "given-twice-55", f->err,
+						    sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "tia",
+						  "set-for-good-66", f->err,
+						  sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_false(must_change(f, "tia"));
+	assert_int_equal(
+		set_user(f, "tia", "{\"password_change_required\":true}"),
+		AF_DIR_OK);
+	assert_true(must_change(f, "tia"));
+	assert_refused(f,
+		       set_user(f, "tia", "{\"password_change_required\":1}"),
+		       "password_change_required");
+	assert_int_equal(add_user(f,
+				  "{\"username\":\"tom\","
+				  "\"password_change_required\":true}",
+				  "tom-first-77"),
+			 AF_DIR_OK);
+	assert_true(must_change(f, "tom"));
+	/* A user disabled meanwhile changes nothing. */
+	gen = signed_in(f, "tom", "tom-first-77", sub);
+	assert_int_equal(set_user(f, "tom", "{\"enabled\":false}"), AF_DIR_OK);
+	assert_int_equal(change_pw(f, "tom", sub, gen, "tom-second-88", &now),
+			 AF_DIR_CONFLICT);
+	assert_int_equal(af_dir_user_reset_password(f->dir, ACTOR, "tom", NULL,
+						    f->err, sizeof(f->err)),
+			 AF_DIR_INVALID);
+}
+
 static double login_ms(af_dir *dir, const char *user, const char *pw)
 {
 	uint64_t t0 = af_mono_ns();
@@ -4169,6 +4282,7 @@ int main(void)
 		T(test_af_dir_user_login_unknown_user_costs_a_hash),
 		T(test_af_dir_user_gen_raised_by_what_ends_signins),
 		T(test_af_dir_password_min_chars),
+		T(test_af_dir_temporary_password),
 		T(test_af_dir_password_refused_kinds),
 		T(test_af_dir_user_login_old_costs_rehashed),
 		T(test_af_throttle_counts_at_the_store_cap),
