@@ -14,6 +14,7 @@
 #include "web/brand.h"
 #include "web/mfa_pages.h"
 #include "web/page.h"
+#include "web/pwchange.h"
 
 typedef void (*af_handler)(af_server *srv, af_req *req, af_resp *resp);
 
@@ -188,6 +189,8 @@ static const af_route routes[] = {
 	{"revoke", "/revoke", 0, M_POST, NULL, af_h_revoke, 0},
 	{"login", "/login", 0, M_GET | M_POST, af_h_login_get, af_h_login_post,
 	 RF_PAGE},
+	{"password", "/login/password", 0, M_GET | M_POST, af_h_password_get,
+	 af_h_password_post, RF_PAGE},
 	{"mfa", "/login/mfa", 0, M_GET, af_h_mfa_page, NULL, RF_PAGE},
 	{"mfa_status", "/login/mfa/status", 0, M_GET, af_h_mfa_status, NULL, 0},
 	{"mfa_code", "/login/mfa/code", 0, M_POST, NULL, af_h_mfa_code,
@@ -259,8 +262,12 @@ af_early af_dispatch_early(af_server *srv, af_req *req, af_resp *resp)
 {
 	af_early e;
 
-	/* What af_dispatch() refuses, it refuses on the queue. */
-	if (!af_route_slow(req->route, req->method) || req->malformed)
+	/*
+	 * What af_dispatch() refuses, it refuses on the queue; only the
+	 * sign-in form has a part that runs before it.
+	 */
+	if (!af_route_slow(req->route, req->method) || req->malformed ||
+	    routes[req->route].post != af_h_login_post)
 		return AF_EARLY_QUEUE;
 	resp->brand = af_brand_cache_get(srv->brand);
 	e = af_h_login_post_early(srv, req, resp);
@@ -271,9 +278,13 @@ af_early af_dispatch_early(af_server *srv, af_req *req, af_resp *resp)
 
 int af_route_slow(int route, const char *method)
 {
-	/* The sign-in form's POST checks the password with Argon2id. */
+	/*
+	 * The sign-in form's POST checks the password with Argon2id, and
+	 * the new-password form's hashes one and compares it with the old.
+	 */
 	return route >= 0 && (size_t)route < NROUTES &&
-	       routes[route].post == af_h_login_post &&
+	       (routes[route].post == af_h_login_post ||
+		routes[route].post == af_h_password_post) &&
 	       method_bit(method) == M_POST;
 }
 

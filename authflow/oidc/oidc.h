@@ -38,14 +38,6 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp);
 af_early af_h_login_post_early(af_server *srv, af_req *req, af_resp *resp);
 
 /*
- * Whether the user (a directory record; NULL when gone) may finish the
- * flow's sign-in: enabled, in a policy with single sign-on on, and the flow's
- * app deployed to them. Checked after the password and again when a second step
- * ends, since an administrator may have changed any of it meanwhile. 0 with the
- * policy and the app (new references), -1 with the refusal page in resp, or
- * -2 with the service-unavailable page when the store failed (no answer).
- */
-/*
  * 1 when the user (a directory record) is in a policy with single sign-on
  * on and the sso feature is on, 0 when not, -1 when the store failed.
  * *policy (NULL: not wanted) gets the user's policy, if any. Sign-in, the
@@ -54,9 +46,35 @@ af_early af_h_login_post_early(af_server *srv, af_req *req, af_resp *resp);
  */
 int af_login_sso_on(af_server *srv, const json_t *user, json_t **policy);
 
+/*
+ * Whether the user (a directory record; NULL when gone) may finish the
+ * flow's sign-in: enabled, in a policy with single sign-on on, and the flow's
+ * app deployed to them. Checked after the password and again when a second step
+ * ends, since an administrator may have changed any of it meanwhile. 0 with the
+ * policy and the app (new references), -1 with the refusal page in resp, or
+ * -2 with the service-unavailable page when the store failed (no answer).
+ */
 int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 		     const char *flow, const json_t *authz, const json_t *user,
 		     json_t **policy, json_t **app);
+
+/* The longest detail af_login_finish() takes for its log event. */
+#define AF_LOGIN_DETAIL_MAX 64
+
+/*
+ * Ends a sign-in whose every step passed, for the user (the directory
+ * record as it is now) and s (username, sub, auth_time, gen, amr and acr
+ * filled in; consumed). When the user's password is temporary, the page
+ * to choose a new one comes first (web/pwchange.h), which ends the sign-in
+ * here in turn. Else the flow is claimed, a fresh session made, the
+ * browser remembered as the user's, the event "ok" logged with detail
+ * (NULL or up to AF_LOGIN_DETAIL_MAX bytes, such as "factor=push") and
+ * known_browser=1 when known (the browser's id, or empty) is set, and the
+ * code sent to the client.
+ */
+void af_login_finish(af_server *srv, af_req *req, af_resp *resp,
+		     const char *flow, const json_t *authz, const json_t *user,
+		     af_session *s, const char *known, const char *detail);
 void af_h_token(af_server *srv, af_req *req, af_resp *resp);
 void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp);
 void af_h_logout(af_server *srv, af_req *req, af_resp *resp);

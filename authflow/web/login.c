@@ -17,6 +17,7 @@
 #include "session/known.h"
 #include "web/events.h"
 #include "web/page.h"
+#include "web/pwchange.h"
 
 #define BAD_CREDENTIALS	   "Wrong user name or password."
 /* Said in sign-in events from a browser known to the user. */
@@ -98,16 +99,47 @@ void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
 	json_decref(authz);
 }
 
-/* Signs the user in: a fresh session, then the code to the client. */
+void af_login_finish(af_server *srv, af_req *req, af_resp *resp,
+		     const char *flow, const json_t *authz, const json_t *user,
+		     af_session *s, const char *known, const char *detail)
+{
+	char extra[AF_LOGIN_DETAIL_MAX + sizeof(" " KNOWN)];
+
+	snprintf(extra, sizeof(extra), "%s%s%s", detail != NULL ? detail : "",
+		 detail != NULL && detail[0] != '\0' && known[0] != '\0' ? " "
+									 : "",
+		 known[0] != '\0' ? KNOWN : "");
+	/* A temporary password is replaced before anything is signed into. */
+	if (af_pwchange_needed(user)) {
+		af_pwchange_begin(srv, req, resp, flow, authz, s, extra);
+		return;
+	}
+	/* Two posts of one form race: one signs in, the other is too late. */
+	if (af_flow_claim_page(srv, flow, resp) != 0)
+		return;
+	if (af_session_begin(srv, req, resp, s) != 0) {
+		af_page_unavailable(resp);
+		return;
+	}
+	af_known_remember(srv, req, resp,
+			  &(af_known_user){s->username, s->sub, s->gen});
+	af_metrics_login(srv->metrics, AF_LOGIN_OK);
+	if (extra[0] != '\0')
+		af_event_login(srv->log, LOG_LEVEL_INFO, req, s->username, "ok",
+			       "%s", extra);
+	else
+		af_event_login(srv->log, LOG_LEVEL_INFO, req, s->username, "ok",
+			       NULL);
+	af_oidc_send_code(srv, req, resp, authz, s);
+}
+
+/* Signs the user in with the password alone. */
 static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 		    const char *flow, const json_t *authz, const json_t *user,
 		    const char *known)
 {
 	af_session s;
 
-	/* Two posts of one form race: one signs in, the other is too late. */
-	if (af_flow_claim_page(srv, flow, resp) != 0)
-		return;
 	memset(&s, 0, sizeof(s));
 	snprintf(s.username, sizeof(s.username), "%s",
 		 json_string_value(json_object_get(user, "username")));
@@ -118,16 +150,7 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 	memcpy(s.amr[0], "pwd", 4);
 	s.namr = 1;
 	snprintf(s.acr, sizeof(s.acr), "%s", AF_ACR_PWD);
-	if (af_session_begin(srv, req, resp, &s) != 0) {
-		af_page_unavailable(resp);
-		return;
-	}
-	af_known_remember(srv, req, resp,
-			  &(af_known_user){s.username, s.sub, s.gen});
-	af_metrics_login(srv->metrics, AF_LOGIN_OK);
-	af_event_login(srv->log, LOG_LEVEL_INFO, req, s.username, "ok",
-		       known[0] != '\0' ? KNOWN : NULL);
-	af_oidc_send_code(srv, req, resp, authz, &s);
+	af_login_finish(srv, req, resp, flow, authz, user, &s, known, NULL);
 }
 
 int af_login_sso_on(af_server *srv, const json_t *user, json_t **policy)

@@ -251,25 +251,23 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
 }
 
 /*
- * Finishes the sign-in once: af_flow_claim_page() makes sure that of the
- * page, the poll and the code form only one makes a session and a code.
+ * Finishes the sign-in once: af_flow_claim_page() (in af_login_finish())
+ * makes sure that of the page, the poll and the code form only one makes
+ * a session and a code.
  */
 static void complete(af_server *srv, af_req *req, af_resp *resp,
 		     const json_t *authz, const char *factor)
 {
 	const char *flow = af_req_param(req, "flow");
 	json_t *user, *policy, *app;
-	char known[AF_KNOWN_ID_BUF];
+	char known[AF_KNOWN_ID_BUF], detail[AF_LOGIN_DETAIL_MAX];
 	af_session s;
 
 	if (still_allowed(srv, req, resp, flow, authz, &user, &policy, &app) !=
 	    0)
 		return;
-	json_decref(user);
 	json_decref(policy);
 	json_decref(app);
-	if (af_flow_claim_page(srv, flow, resp) != 0)
-		return;
 	memset(&s, 0, sizeof(s));
 	snprintf(s.username, sizeof(s.username), "%s", mfa_str(authz, "user"));
 	snprintf(s.sub, sizeof(s.sub), "%s", mfa_str(authz, "sub"));
@@ -280,22 +278,15 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	memcpy(s.amr[2], "mfa", 4);
 	s.namr = 3;
 	snprintf(s.acr, sizeof(s.acr), "%s", AF_ACR_MFA);
-	if (af_session_begin(srv, req, resp, &s) != 0) {
-		af_page_unavailable(resp);
-		return;
-	}
 	(void)af_known_browser(srv, req, s.username, known);
+	/* Both factors passed: the failures counted so far are forgiven. */
 	if (af_throttle_success(srv->dir, s.username, req->client_ip, known) !=
 	    AF_DIR_OK)
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not clear the failure count");
-	af_known_remember(srv, req, resp,
-			  &(af_known_user){s.username, s.sub, s.gen});
-	af_metrics_login(srv->metrics, AF_LOGIN_OK);
-	af_event_login(srv->log, LOG_LEVEL_INFO, req, s.username, "ok",
-		       "factor=%s%s", factor,
-		       known[0] != '\0' ? " known_browser=1" : "");
-	af_oidc_send_code(srv, req, resp, authz, &s);
+	snprintf(detail, sizeof(detail), "factor=%s", factor);
+	af_login_finish(srv, req, resp, flow, authz, user, &s, known, detail);
+	json_decref(user);
 }
 
 /* Words of a page built in parts; more is cut, never overrun. */

@@ -1588,3 +1588,147 @@ describe(`push MFA (${STORE} store)`, () => {
     }
   });
 });
+
+describe(`temporary passwords (${STORE} store)`, () => {
+  const TEMP = 'Given-Once-7391';
+  const NEW = 'my own quiet meadow';
+
+  // Sets a temporary password for user, as a service desk would.
+  async function giveTemporary(user) {
+    const r = await server.admin('PUT', `/users/${user}/password`, { password: TEMP, temporary: true });
+    assert.equal(r.status, 200, r.text);
+    const u = await server.admin('GET', `/users/${user}`);
+    assert.equal(u.json.password_change_required, true);
+  }
+
+  // The form the browser was sent to: { url, page, fields }.
+  async function changeForm(b, r) {
+    assert.equal(r.status, 303, r.text);
+    const url = new URL(r.location, server.issuer);
+    assert.equal(url.pathname, '/login/password');
+    const page = await b.get(url.href);
+    assert.equal(page.status, 200, page.text);
+    assert.match(page.text, /<h1>Choose a new password<\/h1>/);
+    assert.match(page.text, /autocomplete="new-password"/);
+    // The form's answer goes on to the application.
+    assert.match(page.headers.get('content-security-policy'), /form-action 'self' http:\/\/127\.0\.0\.1:9000;/);
+    return { url, page, fields: hiddenFields(page.text) };
+  }
+
+  const post = (b, f, password, confirm = password) =>
+    b.post(`${server.issuer}/login/password`, { ...f.fields, password, confirm });
+
+  test('password only: a new password is chosen before anything is signed into; the temporary one then fails', async () => {
+    const s = await seed(server, { user: 'tempo-ann' });
+    s.config = await rp(s);
+    await giveTemporary('tempo-ann');
+    const b = new Browser();
+    const a = await authUrl(s.config);
+    const f = await changeForm(b, await signIn(b, server.issuer, a.url.href, 'tempo-ann', TEMP));
+    // No session yet: another application still asks for the password.
+    assert.ok(![...b.jar.keys()].some((k) => /session/.test(k)), [...b.jar.keys()].join());
+    // Another browser cannot see the form or post it.
+    const other = new Browser();
+    assert.equal((await other.get(f.url.href)).status, 400);
+    assert.equal((await post(other, f, NEW)).status, 400);
+    let r = await post(b, f, NEW, `${NEW}x`);
+    assert.equal(r.status, 400);
+    assert.match(r.text, /The two passwords differ/);
+    r = await post(b, f, TEMP);
+    assert.equal(r.status, 400);
+    assert.match(r.text, /must differ from the one you signed in with/);
+    r = await post(b, f, 'short');
+    assert.equal(r.status, 400);
+    assert.match(r.text, /at least 8 characters/);
+    assert.match(r.text, /aria-invalid="true"/);
+    r = await post(b, f, NEW);
+    assert.equal(r.status, 302, r.text);
+    const t = await client.authorizationCodeGrant(s.config, new URL(r.location), {
+      pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
+    });
+    assert.equal(t.claims().sub, (await server.admin('GET', '/users/tempo-ann')).json.sub);
+    assert.deepEqual(t.claims().amr, ['pwd']);
+    // The form is used up.
+    assert.equal((await post(b, f, `${NEW} again`)).status, 400);
+    const u = await server.admin('GET', '/users/tempo-ann');
+    assert.equal(u.json.password_change_required, false);
+    const audit = (await server.admin('GET', '/audit?limit=50')).json.events.filter((e) => e.target === 'tempo-ann');
+    assert.ok(audit.some((e) => e.action === 'user.passwd' && e.detail?.temporary === true), JSON.stringify(audit));
+    assert.ok(audit.some((e) => e.action === 'user.passwd_change' && e.actor === 'user:tempo-ann'), JSON.stringify(audit));
+    // The temporary password is gone; the new one signs in at once.
+    const b2 = new Browser();
+    const wrong = await signIn(b2, server.issuer, (await authUrl(s.config)).url.href, 'tempo-ann', TEMP);
+    assert.equal(wrong.status, 401);
+    const right = await signIn(b2, server.issuer, (await authUrl(s.config)).url.href, 'tempo-ann', NEW);
+    assert.equal(right.status, 302, right.text);
+    assert.equal(new URL(right.location).origin, 'http://127.0.0.1:9000');
+  });
+
+  test('after push MFA: the change comes last, and the tokens say both factors', async () => {
+    const s = await mfaUser('tempo-ben');
+    await giveTemporary('tempo-ben');
+    const b = new Browser();
+    const a = await authUrl(s.config);
+    const r0 = await signIn(b, server.issuer, a.url.href, 'tempo-ben', TEMP);
+    assert.equal(r0.status, 303, r0.text);
+    assert.equal(new URL(r0.location, server.issuer).pathname, '/login/mfa', 'the second factor comes first');
+    const mfaUrl = new URL(r0.location, server.issuer).href;
+    const page = await b.get(mfaUrl);
+    const [txn] = await pendingTxn(s);
+    const ok = await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(page.text)]);
+    assert.equal(ok.stdout, 'approved', ok.stderr);
+    const flow = new URL(mfaUrl).searchParams.get('flow');
+    const status = JSON.parse((await b.get(`${server.issuer}/login/mfa/status?flow=${flow}`)).text);
+    assert.equal(status.state, 'approved');
+    const f = await changeForm(b, await b.get(new URL(status.next, server.issuer).href));
+    // The MFA page again (a reload) leads to the same form, signs in nobody.
+    const again = await b.get(mfaUrl);
+    assert.equal(again.status, 303);
+    assert.equal(new URL(again.location, server.issuer).pathname, '/login/password');
+    const r = await post(b, f, NEW);
+    assert.equal(r.status, 302, r.text);
+    const t = await client.authorizationCodeGrant(s.config, new URL(r.location), {
+      pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
+    });
+    assert.deepEqual(t.claims().amr, ['pwd', 'swk', 'mfa']);
+  });
+
+  test('a reset, or the requirement lifted, while the form is open ends the sign-in; too many tries end it; cancel goes back', async () => {
+    const s = await seed(server, { user: 'tempo-cy' });
+    s.config = await rp(s);
+    await giveTemporary('tempo-cy');
+    let b = new Browser();
+    let f = await changeForm(b, await signIn(b, server.issuer, (await authUrl(s.config)).url.href, 'tempo-cy', TEMP));
+    // The service desk sets another temporary password meanwhile.
+    await giveTemporary('tempo-cy');
+    let r = await post(b, f, NEW);
+    assert.equal(r.status, 403, r.text);
+    assert.match(r.text, /ended while it waited/);
+    assert.equal((await server.admin('GET', '/users/tempo-cy')).json.password_change_required, true);
+    // The requirement lifted by an administrator: the form is refused too.
+    b = new Browser();
+    f = await changeForm(b, await signIn(b, server.issuer, (await authUrl(s.config)).url.href, 'tempo-cy', TEMP));
+    const lift = await server.admin('PATCH', '/users/tempo-cy', { password_change_required: false });
+    assert.equal(lift.status, 200, lift.text);
+    assert.equal((await post(b, f, NEW)).status, 403);
+    // Set again by PATCH alone: the password stays, its next sign-in asks.
+    assert.equal((await server.admin('PATCH', '/users/tempo-cy', { password_change_required: true })).status, 200);
+    b = new Browser();
+    f = await changeForm(b, await signIn(b, server.issuer, (await authUrl(s.config)).url.href, 'tempo-cy', TEMP));
+    for (let i = 1; i < 10; i++) {
+      r = await post(b, f, NEW, 'not the same');
+      assert.equal(r.status, 400, `try ${i}`);
+    }
+    r = await post(b, f, NEW, 'not the same');
+    assert.equal(r.status, 403);
+    assert.match(r.text, /Too many tries/);
+    assert.equal((await post(b, f, NEW)).status, 400, 'the sign-in is over');
+    // Cancel goes back to the application with access_denied.
+    b = new Browser();
+    f = await changeForm(b, await signIn(b, server.issuer, (await authUrl(s.config)).url.href, 'tempo-cy', TEMP));
+    r = await b.post(`${server.issuer}/login/password`, { ...f.fields, cancel: '1' });
+    assert.equal(r.status, 302, r.text);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'access_denied');
+    assert.equal((await server.admin('GET', '/users/tempo-cy')).json.password_change_required, true);
+  });
+});
