@@ -37,16 +37,18 @@ static const char usage_text[] =
 	"  status\n"
 	"  user add NAME [--name N] [--email E] [--email-verified] [--domain "
 	"D]\n"
-	"           [--ou OU]... [--group G]... [--password-stdin] "
-	"[--disabled]\n"
+	"           [--ou OU]... [--group G]... [--password-stdin "
+	"[--temporary]]\n"
+	"           [--disabled]\n"
 	"  user list | show NAME | remove NAME | unlock NAME\n"
 	"           (unlock: lifts the sign-in lock and delay, and the pause\n"
 	"           of pushes to the phone after a report or at the push limit)\n"
 	"  user set NAME [--name N] [--email E] [--email-verified on|off]\n"
 	"           [--domain D] [--enabled on|off] [--ou OU]... [--group "
 	"G]...\n"
+	"           [--password-change on|off]\n"
 	"           (an empty value clears: --email '', --group '')\n"
-	"  user passwd NAME [--password-stdin]\n"
+	"  user passwd NAME [--password-stdin] [--temporary]\n"
 	"  group add NAME [--description D] | list | show NAME | remove NAME\n"
 	"  group set NAME --description D   (an empty D removes it)\n"
 	"  group add-member NAME USER | remove-member NAME USER\n"
@@ -93,6 +95,9 @@ static const char usage_text[] =
 	"                               older than SEQ)\n"
 	"\n"
 	"--password-stdin reads one line (a second one is refused).\n"
+	"--temporary, --password-change on: the user must choose a new\n"
+	"password at the next sign-in, after the password and any second\n"
+	"factor.\n"
 	"\n"
 	"Exit status: 0 done, 1 refused by the server, 2 bad usage,\n"
 	"3 cannot reach the server. status exits 1 when the server reports\n"
@@ -842,12 +847,13 @@ static int user_add(af_ctl *ctl, int argc, char **argv)
 		{"ou", required_argument, NULL, 'o'},
 		{"group", required_argument, NULL, 'g'},
 		{"password-stdin", no_argument, NULL, 'P'},
+		{"temporary", no_argument, NULL, 'T'},
 		{"disabled", no_argument, NULL, 'D'},
 		AF_CTL_OPT_END,
 	};
 	json_t *spec = json_object();
 	af_cli_optparse p;
-	int c = 0, rc = AF_CTL_EXIT_OK, pw_stdin = 0;
+	int c = 0, rc = AF_CTL_EXIT_OK, pw_stdin = 0, temporary = 0;
 
 	if (spec == NULL)
 		return af_ctl_no_memory();
@@ -862,6 +868,8 @@ static int user_add(af_ctl *ctl, int argc, char **argv)
 			rc = set_bool(spec, "enabled", 0);
 		else if (c == 'P')
 			pw_stdin = 1;
+		else if (c == 'T')
+			temporary = 1;
 		else if (!user_field(spec, c, p.cmd, &rc))
 			rc = af_ctl_usage_fail("user add: bad option");
 	}
@@ -871,6 +879,17 @@ static int user_add(af_ctl *ctl, int argc, char **argv)
 	}
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_cli_positionals(&p, 1, NULL, "NAME");
+	/*
+	 * A user added without a password cannot sign in at all, so there is
+	 * nothing to replace; said before the token or a password is asked
+	 * for.
+	 */
+	if (rc == AF_CTL_EXIT_OK && temporary && !pw_stdin)
+		rc = af_ctl_usage_fail("user add: --temporary needs "
+				       "--password-stdin (a user without a "
+				       "password has none to change)");
+	if (rc == AF_CTL_EXIT_OK && temporary)
+		rc = set_bool(spec, "password_change_required", 1);
 	if (rc == AF_CTL_EXIT_OK)
 		rc = set_string(spec, "username", argv[optind], p.cmd, "NAME");
 	if (rc == AF_CTL_EXIT_OK)
@@ -895,6 +914,9 @@ static int user_set_option(json_t *patch, int c, const char *arg,
 				 "--email-verified");
 	if (c == 'E')
 		return set_onoff(patch, "enabled", arg, cmd, "--enabled");
+	if (c == 'C')
+		return set_onoff(patch, "password_change_required", arg, cmd,
+				 "--password-change");
 	/* An empty value clears: null removes a field, [] empties a list. */
 	if (arg[0] == '\0' && (c == 'n' || c == 'e' || c == 'd'))
 		return json_object_set_new(patch,
@@ -924,6 +946,7 @@ static int user_set(af_ctl *ctl, int argc, char **argv)
 		{"enabled", required_argument, NULL, 'E'},
 		{"ou", required_argument, NULL, 'o'},
 		{"group", required_argument, NULL, 'g'},
+		{"password-change", required_argument, NULL, 'C'},
 		AF_CTL_OPT_END,
 	};
 	static const af_ctl_patch set = {
@@ -934,10 +957,11 @@ static int user_set(af_ctl *ctl, int argc, char **argv)
 }
 
 /*
- * PUT users/NAME/password: says so, and that a lock stays when the user
- * is locked (a new password lifts none: "user unlock" does).
+ * PUT users/NAME/password: "<before>NAME<after>", and that a lock stays
+ * when the user is locked (a new password lifts none: "user unlock"
+ * does).
  */
-static int print_passwd(json_t *answer)
+static int passwd_said(json_t *answer, const char *before, const char *after)
 {
 	const char *name =
 		json_string_value(json_object_get(answer, "username"));
@@ -945,7 +969,7 @@ static int print_passwd(json_t *answer)
 
 	if (name == NULL)
 		return af_ctl_bad_answer();
-	rc = confirm("set the password of user ", name, NULL, NULL);
+	rc = confirm(before, name, after, NULL);
 	if (rc == AF_CTL_EXIT_OK &&
 	    json_is_true(json_object_get(answer, "locked")))
 		rc = confirm("the user is still locked by failed sign-ins: "
@@ -954,16 +978,32 @@ static int print_passwd(json_t *answer)
 	return rc;
 }
 
+static int print_passwd(json_t *answer)
+{
+	return passwd_said(answer, "set the password of user ", NULL);
+}
+
+/*
+ * The answer does not say the password is temporary, so the printer
+ * does: the administrator is to tell the user what to expect.
+ */
+static int print_temporary_passwd(json_t *answer)
+{
+	return passwd_said(answer, "set a temporary password for user ",
+			   ": it must be changed at the next sign-in");
+}
+
 static int user_passwd(af_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"password-stdin", no_argument, NULL, 'P'},
+		{"temporary", no_argument, NULL, 'T'},
 		AF_CTL_OPT_END,
 	};
 	char path[AF_CTL_PATH_BUF], user[AF_CTL_PATH_BUF];
 	json_t *body = NULL, *found = NULL;
 	af_cli_optparse p;
-	int c, rc, pw_stdin = 0;
+	int c, rc, pw_stdin = 0, temporary = 0;
 
 	af_ctl_opt_begin(&p, "user passwd", argc, argv, opts);
 	for (;;) {
@@ -972,7 +1012,10 @@ static int user_passwd(af_ctl *ctl, int argc, char **argv)
 			break;
 		if (c == AF_CTL_OPT_STOP)
 			return p.rc;
-		pw_stdin = 1;
+		if (c == 'T')
+			temporary = 1;
+		else
+			pw_stdin = 1;
 	}
 	rc = af_cli_positionals(&p, 1, NULL, "NAME");
 	if (rc == AF_CTL_EXIT_OK)
@@ -993,9 +1036,14 @@ static int user_passwd(af_ctl *ctl, int argc, char **argv)
 	body = json_object();
 	if (body == NULL)
 		return af_ctl_no_memory();
-	rc = add_password(body, pw_stdin);
+	/* Sent only when asked for: the server's default is a lasting one. */
+	rc = temporary ? set_bool(body, "temporary", 1) : AF_CTL_EXIT_OK;
 	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_call_print(ctl, "PUT", path, body, print_passwd);
+		rc = add_password(body, pw_stdin);
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_call_print(ctl, "PUT", path, body,
+				       temporary ? print_temporary_passwd
+						 : print_passwd);
 	json_decref(body);
 	return rc;
 }

@@ -123,6 +123,42 @@ expect passwd-crlf 0 sh -c "\"$C\" user passwd carol --password-stdin <\"$tmp/pw
 expect passwd-nosuch 1 timeout 10 script -qec "\"$C\" user passwd nosuchuser" /dev/null
 grep -q 'no such user' "$tmp/out" && ! grep -qi 'password' "$tmp/out" && ok ||
 	bad "user passwd of nobody says so first: $(cat "$tmp/out")"
+# Temporary passwords: the user must choose a new one at the next
+# sign-in; user show says so, a lasting password or user set lifts it.
+printf 'carol-temporary-1\n' >"$tmp/pw2"
+expect passwd-temporary 0 sh -c "\"$C\" user passwd carol --password-stdin --temporary <\"$tmp/pw2\""
+[ "$(cat "$tmp/out")" = "set a temporary password for user carol: it must be changed at the next sign-in" ] &&
+	ok || bad "user passwd --temporary confirms: $(cat "$tmp/out")"
+expect passwd-temporary-audit 0 "$C" --json audit --limit 1
+grep -q '"action": "user.passwd"' "$tmp/out" && grep -q '"temporary": true' "$tmp/out" && ok ||
+	bad "user.passwd event says temporary: $(cat "$tmp/out")"
+expect show-change-required 0 "$C" --json user show carol
+grep -q '"password_change_required": true' "$tmp/out" && ok || bad "a temporary password requires a change"
+expect show-change-required-human 0 "$C" user show carol
+grep -q '^password_change_required: yes$' "$tmp/out" && ok || bad "user show says a change is required"
+printf 'carol-lasting-1\n' >"$tmp/pw2"
+expect passwd-lasting 0 sh -c "\"$C\" user passwd carol --password-stdin <\"$tmp/pw2\""
+[ "$(cat "$tmp/out")" = "set the password of user carol" ] && ok || bad "user passwd confirms: $(cat "$tmp/out")"
+expect show-change-lifted 0 "$C" --json user show carol
+grep -q '"password_change_required": false' "$tmp/out" && ok || bad "a lasting password lifts the requirement"
+expect set-change-on 0 "$C" --json user set carol --password-change on
+grep -q '"password_change_required": true' "$tmp/out" && ok || bad "user set --password-change on"
+expect set-change-off 0 "$C" --json user set carol --password-change off
+grep -q '"password_change_required": false' "$tmp/out" && ok || bad "user set --password-change off"
+expect set-change-bad 2 "$C" user set carol --password-change maybe
+[ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "--password-change maybe refused in one line"
+printf 'franks-temporary-1\n' >"$tmp/pw2"
+expect add-temporary 0 sh -c "\"$C\" user add frank --temporary --password-stdin <\"$tmp/pw2\""
+grep -q '^password_change_required: yes$' "$tmp/out" && grep -q '^password_set: yes$' "$tmp/out" &&
+	ok || bad "user add --temporary: $(cat "$tmp/out")"
+expect add-temporary-show 0 "$C" --json user show frank
+grep -q '"password_change_required": true' "$tmp/out" && ok || bad "user add --temporary requires a change"
+expect add-temporary-remove 0 "$C" user remove frank
+# Without a password there is nothing to change: refused, nothing sent.
+expect add-temporary-nopw 2 "$C" user add gina --temporary
+[ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q -- '--password-stdin' "$tmp/err" &&
+	ok || bad "user add --temporary without a password: $(cat "$tmp/err")"
+expect add-temporary-nopw-none 1 "$C" user show gina
 expect user-remove-confirms 0 "$C" user remove carol
 [ "$(cat "$tmp/out")" = "removed user carol" ] && ok || bad "user remove confirms: $(cat "$tmp/out")"
 expect group-remove-confirms 0 sh -c "\"$C\" group add temp && \"$C\" group remove temp"
