@@ -136,9 +136,11 @@ static void show_form(af_server *srv, af_resp *resp, unsigned status,
 	af_buf_html(&b, flow);
 	af_buf_puts(&b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
 	af_buf_html(&b, json_string_value(json_object_get(authz, "csrf")));
-	/* For password managers: whose new password this is. */
-	af_buf_puts(&b, "\"><input type=\"text\" name=\"username\" hidden "
-			"readonly autocomplete=\"username\" value=\"");
+	/* Whose password this is, for the person and password managers. */
+	af_buf_puts(&b,
+		    "\"><label for=\"username\">User name</label>"
+		    "<input type=\"text\" id=\"username\" name=\"username\" "
+		    "readonly autocomplete=\"username\" value=\"");
 	af_buf_html(&b, step_str(step, "user"));
 	af_buf_printf(
 		&b,

@@ -210,6 +210,42 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.equal((await server.admin('POST', `/users/${s.user}/unlock`)).status, 200);
   });
 
+  test('the new-password form of a temporary password: labelled fields, the rules tied to the field, errors marked', async () => {
+    const s = await seed(server, { user: 'pwc-page' });
+    const put = await server.admin('PUT', '/users/pwc-page/password', { password: 'Given-Once-7391', temporary: true });
+    assert.equal(put.status, 200, put.text);
+    const b = new Browser();
+    const r = await signIn(b, server.issuer, await authUrl(await rp(s)), 'pwc-page', 'Given-Once-7391');
+    assert.equal(r.status, 303, r.text);
+    const page = await b.get(new URL(r.location, server.issuer).href);
+    let html = checkPage(page, /^Choose a new password$/);
+    const user = field(html, 'username');
+    assert.equal(user.value, 'pwc-page');
+    assert.equal(user.readonly, '');
+    assert.equal(user.autocomplete, 'username');
+    let pass = field(html, 'password');
+    const again = field(html, 'confirm');
+    assert.equal(pass.type, 'password');
+    assert.equal(pass.autocomplete, 'new-password');
+    assert.equal(again.autocomplete, 'new-password');
+    assert.equal(pass.minlength, '8');
+    assert.equal(pass.autofocus, '');
+    assert.equal(pass['aria-describedby'], 'rules');
+    assert.match(byId(html, 'rules').inner, /At least 8 characters/);
+    assert.equal(pass['aria-invalid'], undefined);
+    assert.match(html, /<button type="submit" name="cancel" value="1" class="secondary">Cancel sign-in<\/button>/);
+    const fields = hiddenFields(page.text);
+    const bad = await b.post(`${server.issuer}/login/password`, { ...fields, password: 'short', confirm: 'short' });
+    assert.equal(bad.status, 400);
+    html = checkPage(bad, /^Error: Choose a new password$/);
+    const err = byId(html, 'err');
+    assert.equal(err.a.role, 'alert');
+    assert.match(err.inner, /^Choose another password: it must be at least 8 characters\.$/);
+    pass = field(html, 'password');
+    assert.equal(pass['aria-describedby'], 'err rules');
+    assert.equal(pass['aria-invalid'], 'true');
+  });
+
   test('the MFA page: the number in a status region, the countdown outside any live region, the code field', async () => {
     const s = await mfaUser('cai');
     const m = await toMfa(s);
