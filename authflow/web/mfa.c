@@ -17,26 +17,12 @@
 #include "mfa/seam.h"
 #include "oidc/flow.h"
 #include "oidc/oidc.h"
+#include "session/formtoken.h"
 #include "session/known.h"
 #include "web/events.h"
 #include "web/mfa_pages.h"
 #include "web/page.h"
 #include "web/qr.h"
-
-/*
- * The enrollment page's form token, as the sign-in form's CSRF token: a
- * random token the store keeps for the browser session (under its public
- * id), which the form posts back and which is compared in constant time.
- * Another site can send a signed-in browser to GET /enroll (the session
- * cookie goes along on a top-level navigation), but it cannot read the
- * token, so it cannot make the browser post one. Each showing of the
- * form keeps the token another FORM_TTL_MS; a new sign-in makes a new
- * session id, and so needs a new token.
- */
-#define FORM_KEY_PREFIX	 "enroll_form:"
-#define FORM_TOKEN_BYTES 32 /* 256 random bits */
-#define FORM_TOKEN_BUF	 64 /* its base64url text and NUL */
-#define FORM_TTL_MS	 ((uint64_t)10 * 60 * 1000)
 
 /*
  * The MFA page's script: the digit pad, the countdown, and a poll of the
@@ -1505,87 +1491,6 @@ static int enroll_why(af_server *srv, af_resp *resp, const af_session *s,
 	return 0;
 }
 
-static void form_key(const af_session *s, char *key, size_t cap)
-{
-	snprintf(key, cap, "%s%s", FORM_KEY_PREFIX, s->sid);
-}
-
-/* The token at key into token: STORE_OK, STORE_NOT_FOUND or a failure. */
-static store_status form_token_get(af_server *srv, const char *key, char *token,
-				   size_t cap)
-{
-	store_value v = {0};
-	store_status st;
-
-	st = store_get(srv->store, key, &v);
-	if (st == STORE_OK) {
-		/* Not one this server wrote: as good as none. */
-		if (v.len >= cap ||
-		    !af_b64url_text_ok((const char *)v.data, v.len)) {
-			st = STORE_NOT_FOUND;
-		} else {
-			memcpy(token, v.data, v.len);
-			token[v.len] = '\0';
-		}
-	}
-	store_value_free(&v);
-	return st;
-}
-
-/*
- * The form token of session s into token (FORM_TOKEN_BUF bytes): the one
- * it has, kept another FORM_TTL_MS, or a new one. 0, or -1 when the store
- * or the RNG failed.
- */
-static int form_token(af_server *srv, const af_session *s, char *token,
-		      size_t cap)
-{
-	char key[sizeof(FORM_KEY_PREFIX) + AF_SID_MAX];
-	store_status st;
-
-	form_key(s, key, sizeof(key));
-	st = form_token_get(srv, key, token, cap);
-	if (st == STORE_OK)
-		return store_set(srv->store, key, token, strlen(token),
-				 FORM_TTL_MS, 0) == STORE_OK
-			       ? 0
-			       : -1;
-	if (st != STORE_NOT_FOUND ||
-	    af_random_token(FORM_TOKEN_BYTES, token, cap) != 0)
-		return -1;
-	st = store_set(srv->store, key, token, strlen(token), FORM_TTL_MS,
-		       STORE_SET_NX);
-	/* Another page of the session made one meanwhile: that one counts. */
-	if (st == STORE_EXISTS)
-		st = form_token_get(srv, key, token, cap);
-	return st == STORE_OK ? 0 : -1;
-}
-
-/*
- * Whether the request posts session s's form token: 1 yes, 0 no, -1 when
- * the store failed.
- */
-static int form_token_ok(af_server *srv, const af_req *req, const af_session *s)
-{
-	const char *posted = af_req_param(req, "csrf");
-	char key[sizeof(FORM_KEY_PREFIX) + AF_SID_MAX], token[FORM_TOKEN_BUF];
-	store_status st;
-	int ok;
-
-	if (req->form == NULL || posted == NULL ||
-	    af_req_param_repeated(req, "csrf"))
-		return 0;
-	form_key(s, key, sizeof(key));
-	st = form_token_get(srv, key, token, sizeof(token));
-	if (st == STORE_NOT_FOUND)
-		return 0;
-	if (st != STORE_OK)
-		return -1;
-	ok = af_ct_streq(posted, token);
-	OPENSSL_cleanse(token, sizeof(token));
-	return ok;
-}
-
 /* The page of GET /enroll: a button that posts the form token. */
 static void enroll_form_page(af_resp *resp, const af_session *s,
 			     af_enroll_why why, const char *token)
@@ -1612,14 +1517,14 @@ static void enroll_form_page(af_resp *resp, const af_session *s,
 
 void af_h_enroll(af_server *srv, af_req *req, af_resp *resp)
 {
-	char token[FORM_TOKEN_BUF];
+	char token[AF_FORM_TOKEN_BUF];
 	af_enroll_why why;
 	af_session s;
 
 	if (enroll_session(srv, req, resp, &s) != 0 ||
 	    enroll_why(srv, resp, &s, &why) != 0)
 		return;
-	if (form_token(srv, &s, token, sizeof(token)) != 0)
+	if (af_form_token(srv, &s, token, sizeof(token)) != 0)
 		af_page_unavailable(resp);
 	else
 		enroll_form_page(resp, &s, why, token);
@@ -1635,7 +1540,7 @@ void af_h_enroll_post(af_server *srv, af_req *req, af_resp *resp)
 	if (enroll_session(srv, req, resp, &s) != 0)
 		return;
 	/* The token first: another site's post learns nothing more. */
-	ok = form_token_ok(srv, req, &s);
+	ok = af_form_token_ok(srv, req, &s);
 	if (ok < 0) {
 		af_page_unavailable(resp);
 		return;
