@@ -192,6 +192,8 @@ static const af_route routes[] = {
 	{"password", "/login/password", 0, M_GET | M_POST, af_h_password_get,
 	 af_h_password_post, RF_PAGE},
 	{"mfa", "/login/mfa", 0, M_GET, af_h_mfa_page, NULL, RF_PAGE},
+	{"account_password", "/account/password", 0, M_GET | M_POST,
+	 af_h_account_password_get, af_h_account_password_post, RF_PAGE},
 	{"mfa_status", "/login/mfa/status", 0, M_GET, af_h_mfa_status, NULL, 0},
 	{"mfa_code", "/login/mfa/code", 0, M_POST, NULL, af_h_mfa_code,
 	 RF_PAGE},
@@ -279,12 +281,14 @@ af_early af_dispatch_early(af_server *srv, af_req *req, af_resp *resp)
 int af_route_slow(int route, const char *method)
 {
 	/*
-	 * The sign-in form's POST checks the password with Argon2id, and
-	 * the new-password form's hashes one and compares it with the old.
+	 * The sign-in form's POST checks the password with Argon2id, the
+	 * new-password forms' hash one and compare it with the old (and
+	 * the account's check the current one first).
 	 */
 	return route >= 0 && (size_t)route < NROUTES &&
 	       (routes[route].post == af_h_login_post ||
-		routes[route].post == af_h_password_post) &&
+		routes[route].post == af_h_password_post ||
+		routes[route].post == af_h_account_password_post) &&
 	       method_bit(method) == M_POST;
 }
 

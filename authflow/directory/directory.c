@@ -1916,6 +1916,7 @@ typedef struct pw_own {
 	const char *was; /* the hash the new password was compared with */
 	const char *sub;
 	int64_t gen;
+	int temporary;	 /* only while the mark is set */
 	int64_t new_gen; /* out */
 } pw_own;
 
@@ -1925,7 +1926,8 @@ static af_dir_status own_password_fn(json_t *user, void *arg)
 
 	if (af_dir_user_removing(user) ||
 	    !json_is_true(json_object_get(user, "enabled")) ||
-	    !json_is_true(json_object_get(user, AF_DIR_USER_PW_CHANGE)) ||
+	    (o->temporary &&
+	     !json_is_true(json_object_get(user, AF_DIR_USER_PW_CHANGE))) ||
 	    af_dir_user_gen(user) != o->gen ||
 	    !af_ct_streq(json_string_value(json_object_get(user, "sub")),
 			 o->sub) ||
@@ -1944,15 +1946,15 @@ static af_dir_status own_password_fn(json_t *user, void *arg)
 
 af_dir_status af_dir_user_change_password(af_dir *dir, const char *username,
 					  const char *sub, int64_t gen,
-					  const char *password,
+					  int temporary, const char *password,
 					  int64_t *new_gen, char *err,
 					  size_t errlen)
 {
 	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
 	char phc[AF_PW_PHC_MAX] = "", was[AF_PW_PHC_MAX] = "";
 	char actor[sizeof("user:") + AF_DIR_USERNAME_MAX];
-	pw_own o = {phc, was, sub, gen, 0};
-	json_t *user = NULL;
+	pw_own o = {phc, was, sub, gen, temporary != 0, 0};
+	json_t *user = NULL, *detail = NULL;
 	const char *stored;
 	af_dir_status rc;
 
@@ -1974,12 +1976,14 @@ af_dir_status af_dir_user_change_password(af_dir *dir, const char *username,
 	rc = check_new_password(dir, name, password, err, errlen);
 	if (rc != AF_DIR_OK)
 		goto out;
-	/* The one it replaces: a temporary password is not kept. */
+	/* The one it replaces: the same again is no change. */
 	rc = af_pw_verify(was, password);
 	if (rc == AF_DIR_OK) {
 		af_dir__err(err, errlen,
-			    "password: must differ from the one you signed in "
-			    "with");
+			    temporary ? "password: must differ from the one "
+					"you signed in with"
+				      : "password: must differ from the "
+					"current one");
 		rc = AF_DIR_INVALID;
 		goto out;
 	}
@@ -1994,12 +1998,17 @@ af_dir_status af_dir_user_change_password(af_dir *dir, const char *username,
 		/* By the user, as no administrator's token is named. */
 		snprintf(actor, sizeof(actor), "user:%s", name);
 		*new_gen = o.new_gen;
-		rc = af_dir__audit(dir, actor, "user.passwd_change", name, NULL,
-				   err, errlen);
+		detail = json_pack("{s:s}", "via",
+				   temporary ? "sign_in" : "account");
+		rc = detail == NULL
+			     ? AF_DIR_UNAUDITED
+			     : af_dir__audit(dir, actor, "user.passwd_change",
+					     name, detail, err, errlen);
 	}
 out:
 	OPENSSL_cleanse(phc, sizeof(phc));
 	OPENSSL_cleanse(was, sizeof(was));
+	json_decref(detail);
 	json_decref(user);
 	return rc;
 }

@@ -308,16 +308,18 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_domain(const char *field,
  * password at the next sign-in, after its password and second factor,
  * before it is signed in.
  *
- * af_dir_user_change_password: the user's own change of a temporary
- * password at sign-in: allowed only while AF_DIR_USER_PW_CHANGE is true,
- * and only for the user of sub whose sign-in generation is still gen and
- * whose password has not changed since that sign-in checked it (anything
- * else, or a disabled or removed user: AF_DIR_CONFLICT). The new password
+ * af_dir_user_change_password: the user's own change of their password,
+ * for the user of sub whose sign-in generation is still gen (the caller
+ * checked the current password, or a sign-in did) and whose password has
+ * not changed since; with temporary, the change of a temporary password
+ * at sign-in, allowed only while AF_DIR_USER_PW_CHANGE is true. Anything
+ * else, or a disabled or removed user: AF_DIR_CONFLICT. The new password
  * must pass the checks of any password set and differ from the one it
  * replaces (AF_DIR_INVALID, the reason in err). On AF_DIR_OK the mark is
- * gone, the generation raised (whatever the temporary password signed
- * into ends) and *new_gen holds it; the audit event is
- * "user.passwd_change" by "user:NAME". password: NUL-terminated, lent.
+ * gone, the generation raised (whatever the old password signed into
+ * ends) and *new_gen holds it; the audit event is "user.passwd_change" by
+ * "user:NAME" (detail "via": "sign_in" or "account"). password:
+ * NUL-terminated, lent.
  *
  * af_dir_user_remove: removes a user in steps that can each be cut short
  * (a crash, a store that refuses a write) and run again. First the record
@@ -377,9 +379,10 @@ af_dir_user_set_password(af_dir *dir, const char *actor, const char *username,
 AF_DIR_NODISCARD af_dir_status
 af_dir_user_reset_password(af_dir *dir, const char *actor, const char *username,
 			   const char *password, char *err, size_t errlen);
-AF_DIR_NODISCARD af_dir_status af_dir_user_change_password(
-	af_dir *dir, const char *username, const char *sub, int64_t gen,
-	const char *password, int64_t *new_gen, char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status
+af_dir_user_change_password(af_dir *dir, const char *username, const char *sub,
+			    int64_t gen, int temporary, const char *password,
+			    int64_t *new_gen, char *err, size_t errlen);
 AF_DIR_NODISCARD af_dir_status af_dir_user_remove(af_dir *dir,
 						  const char *actor,
 						  const char *username,

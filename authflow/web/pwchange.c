@@ -6,11 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "common/log.h"
 #include "common/util.h"
 #include "directory/directory.h"
+#include "directory/throttle.h"
 #include "oidc/flow.h"
 #include "oidc/oidc.h"
+#include "session/formtoken.h"
+#include "session/known.h"
 #include "web/events.h"
 #include "web/page.h"
 #include "web/pwchange.h"
@@ -18,6 +23,9 @@
 /* The member of the flow that holds the sign-in waiting for the change. */
 #define PWCHANGE "pwchange"
 #define PAGE_BUF ((size_t)64 * 1024)
+#define BUSY                                                                \
+	"Sign-in is very busy just now and your password was not changed. " \
+	"Please try again in a moment."
 
 int af_pwchange_needed(const json_t *user)
 {
@@ -108,67 +116,131 @@ void af_pwchange_begin(af_server *srv, const af_req *req, af_resp *resp,
 	to_form(resp, flow);
 }
 
+/* What a page that asks for a new password shows. */
+typedef struct pw_page {
+	const char *title;   /* the h1, and the page title */
+	const char *intro;   /* a paragraph under it */
+	const char *action;  /* where the form posts */
+	const char *flow;    /* a sign-in's flow (a hidden field), or NULL */
+	const char *csrf;    /* the form's token */
+	const char *user;    /* whose password it is */
+	int current;	     /* ask for the current password too */
+	const char *differ;  /* what the new one must differ from */
+	const char *submit;  /* the button's words */
+	const char *message; /* an error, or NULL */
+	int bad_current;     /* the error is of the current password */
+} pw_page;
+
+static void hidden(af_buf *b, const char *name, const char *value)
+{
+	af_buf_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"", name);
+	af_buf_html(b, value != NULL ? value : "");
+	af_buf_puts(b, "\">");
+}
+
+/* The attributes that tie a field to the page's error, if it is its. */
+static void field_error(af_buf *b, int shown, int ours, const char *more)
+{
+	if (shown && ours)
+		af_buf_puts(b, " aria-invalid=\"true\"");
+	if (shown && ours)
+		af_buf_printf(b, " aria-describedby=\"err%s%s\"",
+			      more != NULL ? " " : "",
+			      more != NULL ? more : "");
+	else if (more != NULL)
+		af_buf_printf(b, " aria-describedby=\"%s\"", more);
+}
+
+static void new_password_page(af_server *srv, af_resp *resp, unsigned status,
+			      const pw_page *pg)
+{
+	int shown = pg->message != NULL && pg->message[0] != '\0';
+	char title[96];
+	af_buf b;
+
+	snprintf(title, sizeof(title), "%s%s", shown ? "Error: " : "",
+		 pg->title);
+	af_buf_init(&b, PAGE_BUF);
+	af_page_begin(&b, resp, title);
+	af_buf_printf(&b, "<h1>%s</h1><p>%s</p>", pg->title, pg->intro);
+	if (shown) {
+		af_buf_puts(&b, "<p class=\"msg\" role=\"alert\" id=\"err\">");
+		af_buf_html(&b, pg->message);
+		af_buf_puts(&b, "</p>");
+	}
+	af_buf_printf(&b, "<form method=\"post\" action=\"%s\">", pg->action);
+	if (pg->flow != NULL)
+		hidden(&b, "flow", pg->flow);
+	hidden(&b, "csrf", pg->csrf);
+	/* Whose password this is, for the person and password managers. */
+	af_buf_puts(&b,
+		    "<label for=\"username\">User name</label>"
+		    "<input type=\"text\" id=\"username\" name=\"username\" "
+		    "readonly autocomplete=\"username\" value=\"");
+	af_buf_html(&b, pg->user);
+	af_buf_puts(&b, "\">");
+	if (pg->current) {
+		af_buf_puts(&b,
+			    "<label for=\"current\">Current password</label>"
+			    "<input type=\"password\" id=\"current\" "
+			    "name=\"current\" "
+			    "autocomplete=\"current-password\" required "
+			    "autofocus");
+		field_error(&b, shown, pg->bad_current, NULL);
+		af_buf_puts(&b, ">");
+	}
+	af_buf_printf(&b,
+		      "<label for=\"password\">New password</label>"
+		      "<input type=\"password\" id=\"password\" "
+		      "name=\"password\" autocomplete=\"new-password\" "
+		      "minlength=\"%u\" required%s",
+		      srv->cfg.pw_min_length, pg->current ? "" : " autofocus");
+	field_error(&b, shown, !pg->bad_current, "rules");
+	af_buf_printf(
+		&b,
+		"><p class=\"help\" id=\"rules\">At least %u "
+		"characters. Not your user name, not %s, and not a "
+		"common or breached password.</p>"
+		"<label for=\"confirm\">New password again</label>"
+		"<input type=\"password\" id=\"confirm\" name=\"confirm\" "
+		"autocomplete=\"new-password\" required>"
+		"<button type=\"submit\">%s</button></form>",
+		srv->cfg.pw_min_length, pg->differ, pg->submit);
+	if (pg->flow != NULL) {
+		af_buf_printf(&b, "<form method=\"post\" action=\"%s\">",
+			      pg->action);
+		hidden(&b, "flow", pg->flow);
+		hidden(&b, "csrf", pg->csrf);
+		af_buf_puts(&b, "<button type=\"submit\" name=\"cancel\" "
+				"value=\"1\" class=\"secondary\">Cancel sign-in"
+				"</button></form>");
+	}
+	af_page_end(&b, resp);
+	af_page_send(resp, status, &b);
+}
+
 static void show_form(af_server *srv, af_resp *resp, unsigned status,
 		      const char *flow, const json_t *authz,
 		      const char *message)
 {
-	const json_t *step = step_of(authz);
-	int shown = message != NULL && message[0] != '\0';
-	af_buf b;
+	pw_page pg = {
+		.title = "Choose a new password",
+		.intro = "The password you signed in with was set for one "
+			 "sign-in only. Choose a new one that only you know; "
+			 "you will use it from now on.",
+		.action = "/login/password",
+		.flow = flow,
+		.csrf = json_string_value(json_object_get(authz, "csrf")),
+		.user = step_str(step_of(authz), "user"),
+		.differ = "the password you signed in with",
+		.submit = "Change password and continue",
+		.message = message,
+	};
 
+	/* The form's answer sends the browser on to the application. */
 	af_page_allow_form_target(resp, json_string_value(json_object_get(
 						authz, "redirect_uri")));
-	af_buf_init(&b, PAGE_BUF);
-	af_page_begin(&b, resp,
-		      shown ? "Error: Choose a new password"
-			    : "Choose a new password");
-	af_buf_puts(&b, "<h1>Choose a new password</h1>"
-			"<p>The password you signed in with was set for one "
-			"sign-in only. Choose a new one that only you know; "
-			"you will use it from now on.</p>");
-	if (shown) {
-		af_buf_puts(&b, "<p class=\"msg\" role=\"alert\" id=\"err\">");
-		af_buf_html(&b, message);
-		af_buf_puts(&b, "</p>");
-	}
-	af_buf_puts(&b, "<form method=\"post\" action=\"/login/password\">"
-			"<input type=\"hidden\" name=\"flow\" value=\"");
-	af_buf_html(&b, flow);
-	af_buf_puts(&b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
-	af_buf_html(&b, json_string_value(json_object_get(authz, "csrf")));
-	/* Whose password this is, for the person and password managers. */
-	af_buf_puts(&b,
-		    "\"><label for=\"username\">User name</label>"
-		    "<input type=\"text\" id=\"username\" name=\"username\" "
-		    "readonly autocomplete=\"username\" value=\"");
-	af_buf_html(&b, step_str(step, "user"));
-	af_buf_printf(
-		&b,
-		"\"><label for=\"password\">New password</label>"
-		"<input type=\"password\" id=\"password\" "
-		"name=\"password\" autocomplete=\"new-password\" "
-		"minlength=\"%u\" required autofocus "
-		"aria-describedby=\"%srules\"%s>"
-		"<p class=\"help\" id=\"rules\">At least %u characters. "
-		"Not your user name, not the password you signed in "
-		"with, and not a common or breached password.</p>"
-		"<label for=\"confirm\">New password again</label>"
-		"<input type=\"password\" id=\"confirm\" name=\"confirm\" "
-		"autocomplete=\"new-password\" required>"
-		"<button type=\"submit\">Change password and continue"
-		"</button></form>",
-		srv->cfg.pw_min_length, shown ? "err " : "",
-		shown ? " aria-invalid=\"true\"" : "", srv->cfg.pw_min_length);
-	af_buf_puts(&b, "<form method=\"post\" action=\"/login/password\">"
-			"<input type=\"hidden\" name=\"flow\" value=\"");
-	af_buf_html(&b, flow);
-	af_buf_puts(&b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
-	af_buf_html(&b, json_string_value(json_object_get(authz, "csrf")));
-	af_buf_puts(&b,
-		    "\"><button type=\"submit\" name=\"cancel\" value=\"1\" "
-		    "class=\"secondary\">Cancel sign-in</button></form>");
-	af_page_end(&b, resp);
-	af_page_send(resp, status, &b);
+	new_password_page(srv, resp, status, &pg);
 }
 
 /*
@@ -351,9 +423,7 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 	if (req->overdue) {
 		/* Waited too long behind password checks: shed it. */
 		af_resp_header_set(resp, "Retry-After", "5");
-		show_form(srv, resp, 503, flow, authz,
-			  "Sign-in is very busy just now and your new password "
-			  "was not saved. Please try again in a moment.");
+		show_form(srv, resp, 503, flow, authz, BUSY);
 		goto out;
 	}
 	if (password == NULL || confirm == NULL || password[0] == '\0') {
@@ -372,7 +442,7 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	st = af_dir_user_change_password(
 		srv->dir, step_str(step, "user"), step_str(step, "sub"),
-		json_integer_value(json_object_get(step, "gen")), password,
+		json_integer_value(json_object_get(step, "gen")), 1, password,
 		&gen, err, sizeof(err));
 	if (st == AF_DIR_INVALID) {
 		if (count_try(srv, resp, flow, authz) == 0) {
@@ -408,4 +478,247 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 out:
 	json_decref(user);
 	json_decref(authz);
+}
+
+/*
+ * The session of an /account/password request, still standing for its
+ * user: 0 and *s, or -1 with the error page made.
+ */
+static int account_session(af_server *srv, const af_req *req, af_resp *resp,
+			   af_session *s)
+{
+	json_t *user = NULL;
+	int failed = 0, rc;
+
+	if (af_session_get(srv, req, s, &failed) == 0) {
+		rc = af_session_user(srv, s, &user);
+		json_decref(user);
+		if (rc == 0)
+			return 0;
+		failed = rc < 0;
+	}
+	af_page_error(resp, failed ? 503 : 401, "Sign in first",
+		      "Changing your password needs you to be signed in.",
+		      "Sign in to an application, then come back.");
+	return -1;
+}
+
+static void account_form(af_server *srv, af_resp *resp, unsigned status,
+			 const af_session *s, const char *message,
+			 int bad_current)
+{
+	char token[AF_FORM_TOKEN_BUF];
+	pw_page pg = {
+		.title = "Change your password",
+		.intro = "Other browsers and applications signed in as you "
+			 "will ask for the new password; this browser stays "
+			 "signed in.",
+		.action = "/account/password",
+		.csrf = token,
+		.user = s->username,
+		.current = 1,
+		.differ = "your current password",
+		.submit = "Change password",
+		.message = message,
+		.bad_current = bad_current,
+	};
+
+	if (af_form_token(srv, s, token, sizeof(token)) != 0)
+		af_page_unavailable(resp);
+	else
+		new_password_page(srv, resp, status, &pg);
+	OPENSSL_cleanse(token, sizeof(token));
+}
+
+void af_h_account_password_get(af_server *srv, af_req *req, af_resp *resp)
+{
+	af_session s;
+
+	if (account_session(srv, req, resp, &s) == 0)
+		account_form(srv, resp, 200, &s, NULL, 0);
+	OPENSSL_cleanse(&s, sizeof(s));
+}
+
+/*
+ * Checks the current password of s's user as a sign-in does (the same
+ * delays and lock, counted against a known browser when it is one):
+ * 0 when right, -1 with the page in resp.
+ */
+static int current_ok(af_server *srv, const af_req *req, af_resp *resp,
+		      const af_session *s, const char *known,
+		      const char *current)
+{
+	char msg[160];
+	uint32_t wait_s = 0;
+	json_t *user = NULL;
+	af_dir_status st;
+
+	st = af_throttle_check(srv->dir, s->username, req->client_ip, known,
+			       &wait_s);
+	if (st == AF_DIR_LOCKED || st == AF_DIR_WAIT) {
+		if (st == AF_DIR_LOCKED)
+			af_page_locked(wait_s, known[0] != '\0', msg,
+				       sizeof(msg));
+		else
+			af_page_throttled(resp, wait_s, msg, sizeof(msg));
+		account_form(srv, resp, st == AF_DIR_LOCKED ? 403 : 429, s, msg,
+			     1);
+		return -1;
+	}
+	if (st != AF_DIR_OK) {
+		af_page_unavailable(resp);
+		return -1;
+	}
+	st = af_dir_user_login(srv->dir, s->username, current, &user);
+	if (st == AF_DIR_MISMATCH) {
+		/* Not counted: not told either (see web/login.c). */
+		if (af_throttle_fail(srv->dir, s->username, req->client_ip,
+				     known) != AF_DIR_OK) {
+			af_page_unavailable(resp);
+			return -1;
+		}
+		af_event_login(srv->log, LOG_LEVEL_INFO, req, s->username,
+			       "bad_credentials", "at=account_password");
+		account_form(srv, resp, 401, s,
+			     "Your current password is not right.", 1);
+		return -1;
+	}
+	if (st == AF_DIR_OK &&
+	    (!af_ct_streq(json_string_value(json_object_get(user, "sub")),
+			  s->sub) ||
+	     af_dir_user_gen(user) != s->gen))
+		st = AF_DIR_FORBIDDEN;
+	json_decref(user);
+	if (st == AF_DIR_FORBIDDEN) {
+		af_page_error(resp, 401, "Sign in again",
+			      "Your sessions were ended, or your account was "
+			      "changed, since you signed in here.",
+			      "Sign in to an application, then come back.");
+		return -1;
+	}
+	if (st != AF_DIR_OK) {
+		af_page_unavailable(resp);
+		return -1;
+	}
+	if (af_throttle_success(srv->dir, s->username, req->client_ip, known) !=
+	    AF_DIR_OK)
+		log_warn(srv->log, req->rid, "throttle",
+			 "could not clear the failure count");
+	return 0;
+}
+
+/* The password changed: this browser's session goes on in a new one. */
+static void account_changed(af_server *srv, const af_req *req, af_resp *resp,
+			    af_session *s, int64_t gen)
+{
+	af_buf b;
+
+	s->gen = gen;
+	if (af_session_begin(srv, req, resp, s) != 0) {
+		af_page_error(resp, 503, "Password changed",
+			      "Your password was changed, but this browser "
+			      "could not stay signed in.",
+			      "Sign in again with your new password.");
+		return;
+	}
+	af_known_remember(srv, req, resp,
+			  &(af_known_user){s->username, s->sub, s->gen});
+	af_buf_init(&b, PAGE_BUF);
+	af_page_begin(&b, resp, "Password changed");
+	af_buf_puts(&b, "<h1>Password changed</h1>"
+			"<p class=\"msg info\" role=\"status\">Your password "
+			"was changed. Other browsers and applications "
+			"signed in as you will ask for the new one.</p>");
+	af_page_end(&b, resp);
+	af_page_send(resp, 200, &b);
+}
+
+void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *current = af_req_param(req, "current");
+	const char *password = af_req_param(req, "password");
+	const char *confirm = af_req_param(req, "confirm");
+	char err[AF_DIR_ERR_BUF] = "", msg[AF_DIR_ERR_BUF + 64];
+	char known[AF_KNOWN_ID_BUF] = "";
+	int64_t gen = 0;
+	af_dir_status st;
+	af_session s;
+	int ok, turn = 0;
+
+	if (account_session(srv, req, resp, &s) != 0)
+		return;
+	/* The token first: another site's post learns nothing more. */
+	ok = af_form_token_ok(srv, req, &s);
+	if (ok <= 0) {
+		if (ok < 0)
+			af_page_unavailable(resp);
+		else
+			af_page_error(resp, 400, "This form has expired",
+				      "Your password was not changed.",
+				      "Open the page again.");
+		goto out;
+	}
+	if (req->overdue) {
+		af_resp_header_set(resp, "Retry-After", "5");
+		account_form(srv, resp, 503, &s, BUSY, 0);
+		goto out;
+	}
+	if (current == NULL || password == NULL || confirm == NULL ||
+	    current[0] == '\0' || password[0] == '\0') {
+		account_form(srv, resp, 400, &s,
+			     "Enter your current password, then the new one "
+			     "twice.",
+			     current == NULL || current[0] == '\0');
+		goto out;
+	}
+	if (!af_ct_streq(password, confirm)) {
+		account_form(srv, resp, 400, &s,
+			     "The two new passwords differ: type the same new "
+			     "password twice.",
+			     0);
+		goto out;
+	}
+	(void)af_known_browser(srv, req, s.username, known);
+	/* One check of this user's password at a time, as at sign-in. */
+	st = af_throttle_begin(srv->dir, s.username, known,
+			       srv->cfg.request_timeout_s * 1000u, &turn);
+	if (st != AF_DIR_OK) {
+		af_resp_header_set(resp, "Retry-After", "1");
+		account_form(srv, resp, st == AF_DIR_CONFLICT ? 429 : 503, &s,
+			     "Another check of your password is under way. "
+			     "Try again in a moment.",
+			     1);
+		goto out;
+	}
+	if (current_ok(srv, req, resp, &s, known, current) != 0)
+		goto out;
+	st = af_dir_user_change_password(srv->dir, s.username, s.sub, s.gen, 0,
+					 password, &gen, err, sizeof(err));
+	if (st == AF_DIR_INVALID) {
+		reason(err, msg, sizeof(msg));
+		account_form(srv, resp, 400, &s, msg, 0);
+		goto out;
+	}
+	if (st == AF_DIR_CONFLICT) {
+		af_page_error(resp, 409, "Password not changed",
+			      "Your password or account was changed at the "
+			      "same time.",
+			      "Sign in again, then come back.");
+		goto out;
+	}
+	if (st == AF_DIR_UNAUDITED)
+		log_error(srv->log, req->rid, "audit",
+			  "a user changed their password, but the audit "
+			  "event could not be written");
+	else if (st != AF_DIR_OK) {
+		af_page_unavailable(resp);
+		goto out;
+	}
+	af_event_login(srv->log, LOG_LEVEL_INFO, req, s.username,
+		       "password_changed", "at=account_password");
+	account_changed(srv, req, resp, &s, gen);
+out:
+	if (turn)
+		af_throttle_end(srv->dir, s.username, known);
+	OPENSSL_cleanse(&s, sizeof(s));
 }

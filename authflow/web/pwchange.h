@@ -1,8 +1,8 @@
 /*
- * The step of a sign-in with a temporary password (one an administrator
- * set with "temporary", see directory.h): once the password and any
- * second factor passed, and before anything is signed into, the user
- * chooses a new password.
+ * A user's own new password. First the step of a sign-in with a
+ * temporary password (one an administrator set with "temporary", see
+ * directory.h): once the password and any second factor passed, and
+ * before anything is signed into, the user chooses a new password.
  *
  *   GET  /login/password?flow=ID   the form: new password, twice
  *   POST /login/password           flow, csrf, password, confirm (or
@@ -41,5 +41,19 @@ void af_pwchange_begin(af_server *srv, const af_req *req, af_resp *resp,
 
 void af_h_password_get(af_server *srv, af_req *req, af_resp *resp);
 void af_h_password_post(af_server *srv, af_req *req, af_resp *resp);
+
+/*
+ * A signed-in user's own change of their password:
+ *
+ *   GET  /account/password   the form: current password, new one twice
+ *   POST /account/password   csrf (the session's form token), current,
+ *                            password, confirm
+ *
+ * The current password is checked as at sign-in (the same delays and
+ * lock). The change ends every other session, code and token of the user
+ * (af_dir_user_gen()); this browser goes on in a new session.
+ */
+void af_h_account_password_get(af_server *srv, af_req *req, af_resp *resp);
+void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp);
 
 #endif /* AF_WEB_PWCHANGE_H */

@@ -1532,7 +1532,7 @@ static af_dir_status change_pw(fixture *f, const char *name, const char *sub,
 			       int64_t gen, const char *pw, int64_t *now)
 {
 	f->err[0] = '\0';
-	return af_dir_user_change_password(f->dir, name, sub, gen, pw, now,
+	return af_dir_user_change_password(f->dir, name, sub, gen, 1, pw, now,
 					   f->err, sizeof(f->err));
 }
 
@@ -1580,6 +1580,25 @@ static void test_af_dir_temporary_password(void **state)
 	/* Once changed, no second change through the same sign-in. */
 	assert_int_equal(change_pw(f, "tia", sub, now, "mine-again-44", &now),
 			 AF_DIR_CONFLICT);
+	/* A change of a lasting password: no mark needed, the same rules. */
+	gen = now;
+	assert_refused(f,
+		       af_dir_user_change_password(f->dir, "tia", sub, gen, 0,
+						   "mine-alone-33", &now,
+						   f->err, sizeof(f->err)),
+		       "password");
+	assert_non_null(strstr(f->err, "current one"));
+	assert_int_equal(af_dir_user_change_password(
+				 f->dir, "tia", sub, gen - 1, 0,
+				 "mine-again-44", &now, f->err, sizeof(f->err)),
+			 AF_DIR_CONFLICT);
+	assert_int_equal(af_dir_user_change_password(f->dir, "tia", sub, gen, 0,
+						     "mine-again-44", &now,
+						     f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_true(now > gen);
+	assert_false(must_change(f, "tia"));
+	assert_int_equal(signed_in(f, "tia", "mine-again-44", sub), now);
 
 	/* A permanent password lifts the mark; add and set carry it. */
 	assert_int_equal(af_dir_user_reset_password(f->dir, ACTOR, "tia",

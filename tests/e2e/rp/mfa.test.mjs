@@ -1589,7 +1589,7 @@ describe(`push MFA (${STORE} store)`, () => {
   });
 });
 
-describe(`temporary passwords (${STORE} store)`, () => {
+describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
   const TEMP = 'Given-Once-7391';
   const NEW = 'my own quiet meadow';
 
@@ -1654,7 +1654,7 @@ describe(`temporary passwords (${STORE} store)`, () => {
     assert.equal(u.json.password_change_required, false);
     const audit = (await server.admin('GET', '/audit?limit=50')).json.events.filter((e) => e.target === 'tempo-ann');
     assert.ok(audit.some((e) => e.action === 'user.passwd' && e.detail?.temporary === true), JSON.stringify(audit));
-    assert.ok(audit.some((e) => e.action === 'user.passwd_change' && e.actor === 'user:tempo-ann'), JSON.stringify(audit));
+    assert.ok(audit.some((e) => e.action === 'user.passwd_change' && e.actor === 'user:tempo-ann' && e.detail?.via === 'sign_in'), JSON.stringify(audit));
     // The temporary password is gone; the new one signs in at once.
     const b2 = new Browser();
     const wrong = await signIn(b2, server.issuer, (await authUrl(s.config)).url.href, 'tempo-ann', TEMP);
@@ -1691,6 +1691,72 @@ describe(`temporary passwords (${STORE} store)`, () => {
       pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
     });
     assert.deepEqual(t.claims().amr, ['pwd', 'swk', 'mfa']);
+  });
+
+  test('a signed-in user changes their own password: the current one checked, other sessions end, this browser stays', async () => {
+    const s = await seed(server, { user: 'tempo-dee' });
+    s.config = await rp(s);
+    const signedIn = async () => {
+      const b = new Browser();
+      const r = await signIn(b, server.issuer, (await authUrl(s.config)).url.href, s.user, s.password);
+      assert.equal(r.status, 302, r.text);
+      return b;
+    };
+    const other = await signedIn();
+    const b = await signedIn();
+    const url = `${server.issuer}/account/password`;
+    // Not signed in: nothing to change.
+    assert.equal((await new Browser().get(url)).status, 401);
+    const page = await b.get(url);
+    assert.equal(page.status, 200, page.text);
+    assert.match(page.text, /<h1>Change your password<\/h1>/);
+    const csrf = hiddenFields(page.text).csrf;
+    assert.ok(csrf);
+    const post = (form) => b.post(url, { csrf, ...form });
+    // Without the form's token (another site's post): refused, nothing checked.
+    assert.equal((await b.post(url, { current: s.password, password: NEW, confirm: NEW })).status, 400);
+    let r = await post({ current: 'not my password', password: NEW, confirm: NEW });
+    assert.equal(r.status, 401);
+    assert.match(r.text, /current password is not right/);
+    r = await post({ current: s.password, password: NEW, confirm: `${NEW}!` });
+    assert.equal(r.status, 400);
+    assert.match(r.text, /two new passwords differ/);
+    r = await post({ current: s.password, password: s.password, confirm: s.password });
+    assert.equal(r.status, 400);
+    assert.match(r.text, /must differ from the current one/);
+    const before = b.cookieHeader();
+    r = await post({ current: s.password, password: NEW, confirm: NEW });
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.text, /<h1>Password changed<\/h1>/);
+    assert.notEqual(b.cookieHeader(), before, 'a new session id');
+    // This browser stays signed in; the other one asks for the password.
+    const here = await b.get((await authUrl(s.config)).url.href);
+    assert.equal(here.status, 302);
+    assert.equal(new URL(here.location).origin, 'http://127.0.0.1:9000');
+    const there = await other.get((await authUrl(s.config)).url.href);
+    assert.equal(there.status, 302);
+    assert.equal(new URL(there.location, server.issuer).pathname, '/login');
+    // The old password is gone, the new one works.
+    const b3 = new Browser();
+    assert.equal((await signIn(b3, server.issuer, (await authUrl(s.config)).url.href, s.user, s.password)).status, 401);
+    assert.equal((await signIn(b3, server.issuer, (await authUrl(s.config)).url.href, s.user, NEW)).status, 302);
+    const audit = (await server.admin('GET', '/audit?limit=50')).json.events.filter((e) => e.target === 'tempo-dee');
+    assert.ok(audit.some((e) => e.action === 'user.passwd_change' && e.actor === 'user:tempo-dee' && e.detail?.via === 'account'), JSON.stringify(audit));
+    // Wrong current passwords count towards the delay, as at sign-in.
+    const b4 = await (async () => {
+      const x = new Browser();
+      const rr = await signIn(x, server.issuer, (await authUrl(s.config)).url.href, s.user, NEW);
+      assert.equal(rr.status, 302, rr.text);
+      return x;
+    })();
+    const t4 = hiddenFields((await b4.get(url)).text).csrf;
+    let last;
+    for (let i = 0; i < 8; i++) {
+      last = await b4.post(url, { csrf: t4, current: `wrong ${i}`, password: 'another fine pass', confirm: 'another fine pass' });
+      if (last.status === 429) break;
+    }
+    assert.equal(last.status, 429, last.text);
+    assert.equal((await server.admin('POST', '/users/tempo-dee/unlock')).status, 200);
   });
 
   test('a reset, or the requirement lifted, while the form is open ends the sign-in; too many tries end it; cancel goes back', async () => {

@@ -246,6 +246,41 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.equal(pass['aria-invalid'], 'true');
   });
 
+  test('the account\'s password form: the current password first, each error on its own field', async () => {
+    const s = await seed(server, { user: 'pwc-own' });
+    const b = new Browser();
+    const r = await signIn(b, server.issuer, await authUrl(await rp(s)), s.user, s.password);
+    assert.equal(r.status, 302, r.text);
+    const url = `${server.issuer}/account/password`;
+    const page = await b.get(url);
+    let html = checkPage(page, /^Change your password$/);
+    const cur = field(html, 'current');
+    assert.equal(cur.type, 'password');
+    assert.equal(cur.autocomplete, 'current-password');
+    assert.equal(cur.autofocus, '');
+    assert.equal(field(html, 'password').autofocus, undefined);
+    assert.equal(field(html, 'password').autocomplete, 'new-password');
+    assert.equal(field(html, 'username').value, 'pwc-own');
+    const { csrf } = hiddenFields(page.text);
+    let bad = await b.post(url, { csrf, current: 'wrong wrong', password: 'a good new one', confirm: 'a good new one' });
+    assert.equal(bad.status, 401);
+    html = checkPage(bad, /^Error: Change your password$/);
+    assert.equal(field(html, 'current')['aria-invalid'], 'true');
+    assert.equal(field(html, 'current')['aria-describedby'], 'err');
+    assert.equal(field(html, 'password')['aria-invalid'], undefined);
+    assert.equal(field(html, 'password')['aria-describedby'], 'rules');
+    bad = await b.post(url, { csrf, current: s.password, password: 'short', confirm: 'short' });
+    assert.equal(bad.status, 400);
+    html = checkPage(bad, /^Error: Change your password$/);
+    assert.equal(field(html, 'current')['aria-invalid'], undefined);
+    assert.equal(field(html, 'password')['aria-invalid'], 'true');
+    assert.equal(field(html, 'password')['aria-describedby'], 'err rules');
+    const ok = await b.post(url, { csrf, current: s.password, password: 'a good new one', confirm: 'a good new one' });
+    assert.equal(ok.status, 200, ok.text);
+    html = checkPage(ok, /^Password changed$/);
+    assert.match(html, /role="status"/);
+  });
+
   test('the MFA page: the number in a status region, the countdown outside any live region, the code field', async () => {
     const s = await mfaUser('cai');
     const m = await toMfa(s);
