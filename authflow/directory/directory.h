@@ -317,8 +317,8 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_domain(const char *field,
  * must pass the checks of any password set and differ from the one it
  * replaces (AF_DIR_INVALID, the reason in err). On AF_DIR_OK the mark is
  * gone, the generation raised (whatever the old password signed into
- * ends) and *new_gen holds it; the audit event is "user.passwd_change" by
- * "user:NAME" (detail "via": "sign_in" or "account"). password:
+ * ends) and *new_gen holds it. The audit event is the caller's, which
+ * knows the request ("user.passwd_change" by "user:NAME"). password:
  * NUL-terminated, lent.
  *
  * af_dir_user_remove: removes a user in steps that can each be cut short

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "directory/audit.h"
 #include "directory/directory.h"
 #include "directory/throttle.h"
 #include "oidc/flow.h"
@@ -23,6 +24,9 @@
 /* The member of the flow that holds the sign-in waiting for the change. */
 #define PWCHANGE "pwchange"
 #define PAGE_BUF ((size_t)64 * 1024)
+#define ENDED                                                                 \
+	"This sign-in was ended while it waited: your password was changed, " \
+	"or your account was."
 #define BUSY                                                                \
 	"Sign-in is very busy just now and your password was not changed. " \
 	"Please try again in a moment."
@@ -116,6 +120,9 @@ void af_pwchange_begin(af_server *srv, const af_req *req, af_resp *resp,
 	to_form(resp, flow);
 }
 
+/* The field a page's error is about. */
+typedef enum bad_field { BAD_NEW, BAD_CURRENT, BAD_CONFIRM } bad_field;
+
 /* What a page that asks for a new password shows. */
 typedef struct pw_page {
 	const char *title;   /* the h1, and the page title */
@@ -128,7 +135,7 @@ typedef struct pw_page {
 	const char *differ;  /* what the new one must differ from */
 	const char *submit;  /* the button's words */
 	const char *message; /* an error, or NULL */
-	int bad_current;     /* the error is of the current password */
+	bad_field bad;	     /* the field it is about */
 } pw_page;
 
 static void hidden(af_buf *b, const char *name, const char *value)
@@ -186,7 +193,7 @@ static void new_password_page(af_server *srv, af_resp *resp, unsigned status,
 			    "name=\"current\" "
 			    "autocomplete=\"current-password\" required "
 			    "autofocus");
-		field_error(&b, shown, pg->bad_current, NULL);
+		field_error(&b, shown, pg->bad == BAD_CURRENT, NULL);
 		af_buf_puts(&b, ">");
 	}
 	af_buf_printf(&b,
@@ -195,17 +202,20 @@ static void new_password_page(af_server *srv, af_resp *resp, unsigned status,
 		      "name=\"password\" autocomplete=\"new-password\" "
 		      "minlength=\"%u\" required%s",
 		      srv->cfg.pw_min_length, pg->current ? "" : " autofocus");
-	field_error(&b, shown, !pg->bad_current, "rules");
-	af_buf_printf(
-		&b,
-		"><p class=\"help\" id=\"rules\">At least %u "
-		"characters. Not your user name, not %s, and not a "
-		"common or breached password.</p>"
-		"<label for=\"confirm\">New password again</label>"
-		"<input type=\"password\" id=\"confirm\" name=\"confirm\" "
-		"autocomplete=\"new-password\" required>"
-		"<button type=\"submit\">%s</button></form>",
-		srv->cfg.pw_min_length, pg->differ, pg->submit);
+	field_error(&b, shown, pg->bad == BAD_NEW, "rules");
+	af_buf_printf(&b,
+		      "><p class=\"help\" id=\"rules\">At least %u "
+		      "characters. Not your user name, not %s, not one "
+		      "character or a few repeated or in a run (aaaaaaaa, "
+		      "12345678), and not a common or breached password.</p>"
+		      "<label for=\"confirm\">New password again</label>"
+		      "<input type=\"password\" id=\"confirm\" "
+		      "name=\"confirm\" autocomplete=\"new-password\" "
+		      "required",
+		      srv->cfg.pw_min_length, pg->differ);
+	field_error(&b, shown, pg->bad == BAD_CONFIRM, NULL);
+	af_buf_printf(&b, "><button type=\"submit\">%s</button></form>",
+		      pg->submit);
 	if (pg->flow != NULL) {
 		af_buf_printf(&b, "<form method=\"post\" action=\"%s\">",
 			      pg->action);
@@ -221,7 +231,7 @@ static void new_password_page(af_server *srv, af_resp *resp, unsigned status,
 
 static void show_form(af_server *srv, af_resp *resp, unsigned status,
 		      const char *flow, const json_t *authz,
-		      const char *message)
+		      const char *message, int confirm)
 {
 	pw_page pg = {
 		.title = "Choose a new password",
@@ -235,6 +245,7 @@ static void show_form(af_server *srv, af_resp *resp, unsigned status,
 		.differ = "the password you signed in with",
 		.submit = "Change password and continue",
 		.message = message,
+		.bad = confirm ? BAD_CONFIRM : BAD_NEW,
 	};
 
 	/* The form's answer sends the browser on to the application. */
@@ -243,18 +254,43 @@ static void show_form(af_server *srv, af_resp *resp, unsigned status,
 	new_password_page(srv, resp, status, &pg);
 }
 
+/* The page of a sign-in that ended at this step; it may go back. */
+static void refused_page(af_resp *resp, const char *flow, const json_t *authz,
+			 const char *what)
+{
+	af_page_allow_form_target(resp, json_string_value(json_object_get(
+						authz, "redirect_uri")));
+	af_page_refusal(resp, 403, "Sign-in not completed", what,
+			"Sign in again, or go back to the application.", flow,
+			json_string_value(json_object_get(authz, "csrf")));
+}
+
 /*
  * The flow of the request, when it is waiting for the change (new
- * reference): NULL with the page in resp otherwise.
+ * reference): NULL with the page in resp otherwise. A step that ended
+ * shows why; a password step of another user since (the sign-in form
+ * posted again in this flow) leaves none.
  */
 static json_t *load(af_server *srv, af_req *req, af_resp *resp,
 		    const char *csrf)
 {
+	const char *flow = af_req_param(req, "flow");
+	const json_t *step, *mfa;
 	json_t *authz = NULL;
-	int rc =
-		af_flow_load(srv, req, af_req_param(req, "flow"), csrf, &authz);
+	int rc = af_flow_load(srv, req, flow, csrf, &authz);
 
-	if (rc == 0 && step_of(authz) != NULL)
+	step = rc == 0 ? step_of(authz) : NULL;
+	mfa = json_object_get(authz, "mfa");
+	if (step != NULL && mfa != NULL &&
+	    !af_ct_streq(json_string_value(json_object_get(mfa, "user")),
+			 step_str(step, "user")))
+		step = NULL;
+	if (step != NULL && json_is_string(json_object_get(step, "refused"))) {
+		refused_page(resp, flow, authz, step_str(step, "refused"));
+		json_decref(authz);
+		return NULL;
+	}
+	if (step != NULL)
 		return authz;
 	json_decref(authz);
 	if (rc == -2)
@@ -270,25 +306,39 @@ void af_h_password_get(af_server *srv, af_req *req, af_resp *resp)
 
 	if (authz == NULL)
 		return;
-	show_form(srv, resp, 200, af_req_param(req, "flow"), authz, NULL);
+	show_form(srv, resp, 200, af_req_param(req, "flow"), authz, NULL, 0);
 	json_decref(authz);
 }
 
-/* Ends the flow with a refusal page: the sign-in cannot go on. */
-static void refuse(af_server *srv, af_resp *resp, const char *flow,
-		   const char *what, const char *next)
+/*
+ * Ends the step with a refusal page: the sign-in cannot go on, but the
+ * browser may still go back to the application (which learns that nobody
+ * signed in), and the page says the same if it is loaded again. why names
+ * the refusal in the log.
+ */
+static void refuse(af_server *srv, const af_req *req, af_resp *resp,
+		   const char *flow, const json_t *authz, const char *what,
+		   const char *why)
 {
-	if (af_flow_claim_page(srv, flow, resp) != 0)
-		return;
-	af_page_error(resp, 403, "Sign-in not completed", what, next);
+	json_t *now = json_deep_copy(authz);
+
+	if (now != NULL &&
+	    json_object_set_new(json_object_get(now, PWCHANGE), "refused",
+				json_string(what)) == 0)
+		(void)af_flow_replace(srv, flow, authz, now);
+	json_decref(now);
+	af_event_login(srv->log, LOG_LEVEL_INFO, req,
+		       step_str(step_of(authz), "user"),
+		       "password_change_refused", "why=%s", why);
+	refused_page(resp, flow, authz, what);
 }
 
 /*
  * Counts a wrong try of the form; 1 when it was the last one allowed (the
  * sign-in has ended, its page in resp).
  */
-static int count_try(af_server *srv, af_resp *resp, const char *flow,
-		     const json_t *authz)
+static int count_try(af_server *srv, const af_req *req, af_resp *resp,
+		     const char *flow, const json_t *authz)
 {
 	const json_t *step = step_of(authz);
 	json_int_t tries =
@@ -296,8 +346,10 @@ static int count_try(af_server *srv, af_resp *resp, const char *flow,
 	json_t *now;
 
 	if (tries >= AF_PWCHANGE_TRIES_MAX) {
-		refuse(srv, resp, flow, "Too many tries at a new password.",
-		       "Sign in again with the password you were given.");
+		refuse(srv, req, resp, flow, authz,
+		       "Too many tries at a new password: sign in again with "
+		       "the password you were given.",
+		       "too_many_tries");
 		return 1;
 	}
 	now = json_deep_copy(authz);
@@ -319,6 +371,28 @@ static void reason(const char *err, char *out, size_t cap)
 	if (err[0] == '\0')
 		err = "is not allowed";
 	snprintf(out, cap, "Choose another password: it %s.", err);
+}
+
+/*
+ * After the user's own change (via: "sign_in" or "account"): the audit
+ * event, with the request's address, and the user's sessions ended and
+ * listed no more (the new generation refuses them already).
+ */
+static void changed(af_server *srv, const af_req *req, const char *username,
+		    const char *via)
+{
+	char actor[sizeof("user:") + AF_DIR_USERNAME_MAX];
+	json_t *detail = json_pack("{s:s}", "via", via);
+
+	snprintf(actor, sizeof(actor), "user:%s", username);
+	af_audit_record_or_log(srv->dir, srv->log, req->client_ip, req->rid,
+			       actor, "user.passwd_change", username, detail);
+	json_decref(detail);
+	if (af_session_end_user(srv, username) < 0)
+		log_warn(srv->log, req->rid, "session",
+			 "a user changed their password; their earlier "
+			 "sessions end with it, but stay listed until they "
+			 "expire");
 }
 
 /* The sign-in, now with the new password, ends as any other does. */
@@ -376,14 +450,22 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
 	    !af_pwchange_needed(*user)) {
 		json_decref(*user);
 		*user = NULL;
-		refuse(srv, resp, flow,
-		       "This sign-in was ended while it waited: your "
-		       "password was changed, or your account was.",
-		       "Sign in again.");
+		refuse(srv, req, resp, flow, authz, ENDED, "user_changed");
 		return -1;
 	}
 	rc = af_login_allowed(srv, req, resp, flow, authz, *user, &policy,
 			      &app);
+	/* A second factor asked for since the password was checked. */
+	if (rc == 0 && srv->cfg.feature_remote_access_mfa &&
+	    (json_is_true(json_object_get(policy, "remote_access")) ||
+	     json_is_true(json_object_get(authz, "acr_mfa"))) &&
+	    strcmp(step_str(step, "acr"), AF_ACR_MFA) != 0) {
+		refuse(srv, req, resp, flow, authz,
+		       "This sign-in was ended while it waited: your "
+		       "administrator now asks for a second factor.",
+		       "mfa_now_required");
+		rc = -1;
+	}
 	json_decref(policy);
 	json_decref(app);
 	if (rc == 0)
@@ -391,6 +473,35 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
 	json_decref(*user);
 	*user = NULL;
 	return -1;
+}
+
+/*
+ * The change was refused as made meanwhile. By the same form sent twice
+ * (a double click) with this password, that post signs in: this one says
+ * so, and leaves the flow to it. Else the sign-in ends here.
+ */
+static void twin_or_ended(af_server *srv, const af_req *req, af_resp *resp,
+			  const char *flow, const json_t *authz,
+			  const char *password)
+{
+	const json_t *step = step_of(authz);
+	json_t *user = NULL;
+
+	if (af_dir_user_login(srv->dir, step_str(step, "user"), password,
+			      &user) == AF_DIR_OK &&
+	    af_ct_streq(json_string_value(json_object_get(user, "sub")),
+			step_str(step, "sub"))) {
+		json_decref(user);
+		af_page_error(resp, 409, "Password changed",
+			      "Your new password was saved: the form was sent "
+			      "twice, and the first sending goes on with the "
+			      "sign-in.",
+			      "If the application does not open, sign in again "
+			      "with your new password.");
+		return;
+	}
+	json_decref(user);
+	refuse(srv, req, resp, flow, authz, ENDED, "changed_meanwhile");
 }
 
 void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
@@ -415,6 +526,9 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 	step = step_of(authz);
 	/* Back to the application, told that nobody signed in. */
 	if (af_req_param(req, "cancel") != NULL) {
+		af_event_login(srv->log, LOG_LEVEL_INFO, req,
+			       step_str(step, "user"), "cancelled",
+			       "at=password_change");
 		if (af_flow_claim_page(srv, flow, resp) == 0)
 			af_oidc_send_error(srv, resp, authz, "access_denied",
 					   "the sign-in was not completed");
@@ -423,19 +537,20 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 	if (req->overdue) {
 		/* Waited too long behind password checks: shed it. */
 		af_resp_header_set(resp, "Retry-After", "5");
-		show_form(srv, resp, 503, flow, authz, BUSY);
+		show_form(srv, resp, 503, flow, authz, BUSY, 0);
 		goto out;
 	}
 	if (password == NULL || confirm == NULL || password[0] == '\0') {
 		show_form(srv, resp, 400, flow, authz,
-			  "Enter your new password twice.");
+			  "Enter your new password twice.", 0);
 		goto out;
 	}
 	if (!af_ct_streq(password, confirm)) {
-		if (count_try(srv, resp, flow, authz) == 0)
+		if (count_try(srv, req, resp, flow, authz) == 0)
 			show_form(srv, resp, 400, flow, authz,
 				  "The two passwords differ: type the same "
-				  "new password twice.");
+				  "new password twice.",
+				  1);
 		goto out;
 	}
 	if (still_allowed(srv, req, resp, flow, authz, &user) != 0)
@@ -445,27 +560,21 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 		json_integer_value(json_object_get(step, "gen")), 1, password,
 		&gen, err, sizeof(err));
 	if (st == AF_DIR_INVALID) {
-		if (count_try(srv, resp, flow, authz) == 0) {
+		if (count_try(srv, req, resp, flow, authz) == 0) {
 			reason(err, msg, sizeof(msg));
-			show_form(srv, resp, 400, flow, authz, msg);
+			show_form(srv, resp, 400, flow, authz, msg, 0);
 		}
 		goto out;
 	}
 	if (st == AF_DIR_CONFLICT) {
-		refuse(srv, resp, flow,
-		       "This sign-in was ended while it waited: your "
-		       "password was changed, or your account was.",
-		       "Sign in again.");
+		twin_or_ended(srv, req, resp, flow, authz, password);
 		goto out;
 	}
-	if (st == AF_DIR_UNAUDITED)
-		log_error(srv->log, req->rid, "audit",
-			  "a user changed their password, but the audit "
-			  "event could not be written");
-	else if (st != AF_DIR_OK) {
+	if (st != AF_DIR_OK) {
 		af_page_unavailable(resp);
 		goto out;
 	}
+	changed(srv, req, step_str(step, "user"), "sign_in");
 	/* The record the sign-in ends with: the mark is gone now. */
 	json_decref(user);
 	user = NULL;
@@ -505,7 +614,7 @@ static int account_session(af_server *srv, const af_req *req, af_resp *resp,
 
 static void account_form(af_server *srv, af_resp *resp, unsigned status,
 			 const af_session *s, const char *message,
-			 int bad_current)
+			 bad_field bad)
 {
 	char token[AF_FORM_TOKEN_BUF];
 	pw_page pg = {
@@ -520,7 +629,7 @@ static void account_form(af_server *srv, af_resp *resp, unsigned status,
 		.differ = "your current password",
 		.submit = "Change password",
 		.message = message,
-		.bad_current = bad_current,
+		.bad = bad,
 	};
 
 	if (af_form_token(srv, s, token, sizeof(token)) != 0)
@@ -535,7 +644,7 @@ void af_h_account_password_get(af_server *srv, af_req *req, af_resp *resp)
 	af_session s;
 
 	if (account_session(srv, req, resp, &s) == 0)
-		account_form(srv, resp, 200, &s, NULL, 0);
+		account_form(srv, resp, 200, &s, NULL, BAD_NEW);
 	OPENSSL_cleanse(&s, sizeof(s));
 }
 
@@ -580,7 +689,8 @@ static int current_ok(af_server *srv, const af_req *req, af_resp *resp,
 		af_event_login(srv->log, LOG_LEVEL_INFO, req, s->username,
 			       "bad_credentials", "at=account_password");
 		account_form(srv, resp, 401, s,
-			     "Your current password is not right.", 1);
+			     "Your current password is not right.",
+			     BAD_CURRENT);
 		return -1;
 	}
 	if (st == AF_DIR_OK &&
@@ -660,7 +770,7 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 	}
 	if (req->overdue) {
 		af_resp_header_set(resp, "Retry-After", "5");
-		account_form(srv, resp, 503, &s, BUSY, 0);
+		account_form(srv, resp, 503, &s, BUSY, BAD_NEW);
 		goto out;
 	}
 	if (current == NULL || password == NULL || confirm == NULL ||
@@ -668,14 +778,15 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 		account_form(srv, resp, 400, &s,
 			     "Enter your current password, then the new one "
 			     "twice.",
-			     current == NULL || current[0] == '\0');
+			     current == NULL || current[0] == '\0' ? BAD_CURRENT
+								   : BAD_NEW);
 		goto out;
 	}
 	if (!af_ct_streq(password, confirm)) {
 		account_form(srv, resp, 400, &s,
 			     "The two new passwords differ: type the same new "
 			     "password twice.",
-			     0);
+			     BAD_CONFIRM);
 		goto out;
 	}
 	(void)af_known_browser(srv, req, s.username, known);
@@ -687,7 +798,7 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 		account_form(srv, resp, st == AF_DIR_CONFLICT ? 429 : 503, &s,
 			     "Another check of your password is under way. "
 			     "Try again in a moment.",
-			     1);
+			     BAD_CURRENT);
 		goto out;
 	}
 	if (current_ok(srv, req, resp, &s, known, current) != 0)
@@ -696,7 +807,7 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 					 password, &gen, err, sizeof(err));
 	if (st == AF_DIR_INVALID) {
 		reason(err, msg, sizeof(msg));
-		account_form(srv, resp, 400, &s, msg, 0);
+		account_form(srv, resp, 400, &s, msg, BAD_NEW);
 		goto out;
 	}
 	if (st == AF_DIR_CONFLICT) {
@@ -706,14 +817,11 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 			      "Sign in again, then come back.");
 		goto out;
 	}
-	if (st == AF_DIR_UNAUDITED)
-		log_error(srv->log, req->rid, "audit",
-			  "a user changed their password, but the audit "
-			  "event could not be written");
-	else if (st != AF_DIR_OK) {
+	if (st != AF_DIR_OK) {
 		af_page_unavailable(resp);
 		goto out;
 	}
+	changed(srv, req, s.username, "account");
 	af_event_login(srv->log, LOG_LEVEL_INFO, req, s.username,
 		       "password_changed", "at=account_password");
 	account_changed(srv, req, resp, &s, gen);

@@ -1559,6 +1559,10 @@ static void test_af_dir_temporary_password(void **state)
 	assert_non_null(strstr(f->err, "differ"));
 	assert_refused(f, change_pw(f, "tia", sub, gen, "tia", &now),
 		       "password");
+	assert_refused(
+		f, change_pw(f, "tia", sub, gen, "Good-\xff\xfe-Word", &now),
+		"password");
+	assert_non_null(strstr(f->err, "UTF-8"));
 	/* Another user's sign-in, or an older one: refused. */
 	assert_int_equal(change_pw(f, "tia", "x", gen, "mine-alone-33", &now),
 			 AF_DIR_CONFLICT);

@@ -1654,7 +1654,11 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     assert.equal(u.json.password_change_required, false);
     const audit = (await server.admin('GET', '/audit?limit=50')).json.events.filter((e) => e.target === 'tempo-ann');
     assert.ok(audit.some((e) => e.action === 'user.passwd' && e.detail?.temporary === true), JSON.stringify(audit));
-    assert.ok(audit.some((e) => e.action === 'user.passwd_change' && e.actor === 'user:tempo-ann' && e.detail?.via === 'sign_in'), JSON.stringify(audit));
+    const own = audit.filter((e) => e.action === 'user.passwd_change');
+    assert.equal(own.length, 1, JSON.stringify(audit));
+    assert.equal(own[0].actor, 'user:tempo-ann');
+    assert.equal(own[0].detail?.via, 'sign_in');
+    assert.equal(own[0].ip, '127.0.0.1');
     // The temporary password is gone; the new one signs in at once.
     const b2 = new Browser();
     const wrong = await signIn(b2, server.issuer, (await authUrl(s.config)).url.href, 'tempo-ann', TEMP);
@@ -1729,6 +1733,10 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     assert.equal(r.status, 200, r.text);
     assert.match(r.text, /<h1>Password changed<\/h1>/);
     assert.notEqual(b.cookieHeader(), before, 'a new session id');
+    // Listed: this browser's new session alone.
+    const listed = await server.admin('GET', '/sessions?user=tempo-dee');
+    assert.equal(listed.status, 200, listed.text);
+    assert.equal(listed.json.sessions.length, 1, listed.text);
     // This browser stays signed in; the other one asks for the password.
     const here = await b.get((await authUrl(s.config)).url.href);
     assert.equal(here.status, 302);
@@ -1741,7 +1749,7 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     assert.equal((await signIn(b3, server.issuer, (await authUrl(s.config)).url.href, s.user, s.password)).status, 401);
     assert.equal((await signIn(b3, server.issuer, (await authUrl(s.config)).url.href, s.user, NEW)).status, 302);
     const audit = (await server.admin('GET', '/audit?limit=50')).json.events.filter((e) => e.target === 'tempo-dee');
-    assert.ok(audit.some((e) => e.action === 'user.passwd_change' && e.actor === 'user:tempo-dee' && e.detail?.via === 'account'), JSON.stringify(audit));
+    assert.ok(audit.some((e) => e.action === 'user.passwd_change' && e.actor === 'user:tempo-dee' && e.detail?.via === 'account' && e.ip === '127.0.0.1'), JSON.stringify(audit));
     // Wrong current passwords count towards the delay, as at sign-in.
     const b4 = await (async () => {
       const x = new Browser();
@@ -1788,7 +1796,16 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     r = await post(b, f, NEW, 'not the same');
     assert.equal(r.status, 403);
     assert.match(r.text, /Too many tries/);
-    assert.equal((await post(b, f, NEW)).status, 400, 'the sign-in is over');
+    // Over: the form and its post say so, and the way back to the
+    // application stays (it learns that nobody signed in).
+    r = await post(b, f, NEW);
+    assert.equal(r.status, 403, 'the sign-in is over');
+    assert.match(r.text, /Too many tries/);
+    assert.equal((await b.get(f.url.href)).status, 403);
+    assert.match(r.text, /Back to the application<\/button>/);
+    r = await b.post(`${server.issuer}/login`, { ...f.fields, cancel: '1' });
+    assert.equal(r.status, 302, r.text);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'access_denied');
     // Cancel goes back to the application with access_denied.
     b = new Browser();
     f = await changeForm(b, await signIn(b, server.issuer, (await authUrl(s.config)).url.href, 'tempo-cy', TEMP));
@@ -1796,5 +1813,35 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     assert.equal(r.status, 302, r.text);
     assert.equal(new URL(r.location).searchParams.get('error'), 'access_denied');
     assert.equal((await server.admin('GET', '/users/tempo-cy')).json.password_change_required, true);
+    // A second factor asked for meanwhile: the password alone no longer does.
+    b = new Browser();
+    f = await changeForm(b, await signIn(b, server.issuer, (await authUrl(s.config)).url.href, 'tempo-cy', TEMP));
+    const pol = await server.admin('PATCH', '/policies/sso-tempo-cy', { remote_access: true });
+    assert.equal(pol.status, 200, pol.text);
+    r = await post(b, f, NEW);
+    assert.equal(r.status, 403, r.text);
+    assert.match(r.text, /now asks for a second factor/);
+    assert.equal((await server.admin('GET', '/users/tempo-cy')).json.password_change_required, true);
+  });
+
+  test('the form sent twice at once (a double click): one sign-in, and the other answer says the password was saved', async () => {
+    const s = await seed(server, { user: 'tempo-eve' });
+    s.config = await rp(s);
+    await giveTemporary('tempo-eve');
+    for (let round = 0; round < 3; round++) {
+      const b = new Browser();
+      const a = await authUrl(s.config);
+      const f = await changeForm(b, await signIn(b, server.issuer, a.url.href, 'tempo-eve', round === 0 ? TEMP : `${NEW} ${round - 1}`));
+      const pw = `${NEW} ${round}`;
+      const rs = await Promise.all([post(b, f, pw), post(b, f, pw)]);
+      const codes = rs.map((x) => x.status).sort();
+      assert.equal(codes.filter((c) => c === 302).length, 1, `one sign-in: ${codes}`);
+      const other = rs.find((x) => x.status !== 302);
+      assert.ok([400, 409].includes(other.status), `${other.status} ${other.text}`);
+      if (other.status === 409) assert.match(other.text, /Your new password was saved/);
+      const u = await server.admin('GET', '/users/tempo-eve');
+      assert.equal(u.json.password_change_required, false);
+      if (round < 2) await server.admin('PATCH', '/users/tempo-eve', { password_change_required: true });
+    }
   });
 });

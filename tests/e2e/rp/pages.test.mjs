@@ -244,6 +244,15 @@ describe(`sign-in pages (${STORE} store)`, () => {
     pass = field(html, 'password');
     assert.equal(pass['aria-describedby'], 'err rules');
     assert.equal(pass['aria-invalid'], 'true');
+    assert.equal(field(html, 'confirm')['aria-invalid'], undefined);
+    // Two different passwords: the second field is the one in error.
+    const differ = await b.post(`${server.issuer}/login/password`, { ...fields, password: 'a fine new one', confirm: 'a fine new two' });
+    assert.equal(differ.status, 400);
+    html = checkPage(differ, /^Error: Choose a new password$/);
+    assert.equal(field(html, 'confirm')['aria-invalid'], 'true');
+    assert.equal(field(html, 'confirm')['aria-describedby'], 'err');
+    assert.equal(field(html, 'password')['aria-invalid'], undefined);
+    assert.match(byId(html, 'rules').inner, /repeated or in a run/);
   });
 
   test('the account\'s password form: the current password first, each error on its own field', async () => {
