@@ -328,6 +328,7 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	_Static_assert(AF_CONFIG_PW_MIN_LENGTH_MAX <= AF_DIR_PW_MIN_CHARS_MAX,
 		       "the directory takes any minimum the config allows");
 	dopt.pw_min_chars = cfg->pw_min_length;
+	dopt.pw_temporary_s = (int64_t)cfg->pw_temporary_hours * 3600;
 	dopt.pwlist = srv->pwlist;
 	dopt.throttle.lock_s = cfg->lockout_s;
 	_Static_assert(AF_CONFIG_LOCKOUT_AFTER_MAX < AF_THROTTLE_STRIKES_MAX,

@@ -322,6 +322,7 @@ void af_config_defaults(af_config *cfg)
 	cfg->argon2_t = 2;
 	cfg->argon2_p = 1;
 	cfg->pw_min_length = AF_CONFIG_PW_MIN_LENGTH;
+	cfg->pw_temporary_hours = AF_CONFIG_PW_TEMP_HOURS;
 	cfg->admin_token_count = 0;
 	cfg->log_level = LOG_LEVEL_INFO;
 	/* Loopback: a scraper on the host itself, and the tests. */
@@ -890,8 +891,8 @@ static int parse_password_hash(json_t *root, af_config *cfg, struct cfg_err *e)
 static int parse_passwords(json_t *root, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {"min_length", "blocklist_file",
-					   NULL};
-	unsigned long n = cfg->pw_min_length;
+					   "temporary_hours", NULL};
+	unsigned long n = cfg->pw_min_length, hours = cfg->pw_temporary_hours;
 	json_t *s;
 
 	if (get_section(root, "", "passwords", keys, &s, e) != 0)
@@ -899,9 +900,12 @@ static int parse_passwords(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (s == NULL)
 		return 0;
 	if (get_uint(s, "passwords", "min_length", AF_CONFIG_PW_MIN_LENGTH,
-		     AF_CONFIG_PW_MIN_LENGTH_MAX, &n, e) != 0)
+		     AF_CONFIG_PW_MIN_LENGTH_MAX, &n, e) != 0 ||
+	    get_uint(s, "passwords", "temporary_hours", 1,
+		     AF_CONFIG_PW_TEMP_HOURS_MAX, &hours, e) != 0)
 		return -1;
 	cfg->pw_min_length = (unsigned)n;
+	cfg->pw_temporary_hours = (unsigned)hours;
 	if (json_object_get(s, "blocklist_file") == NULL)
 		return 0;
 	if (get_str(s, "passwords", "blocklist_file", cfg->pw_blocklist_file,

@@ -920,6 +920,7 @@ void af_dir_options_default(af_dir_options *opts)
 	memset(opts, 0, sizeof(*opts));
 	af_pw_params_default(&opts->pw);
 	opts->pw_min_chars = AF_DIR_PW_MIN_CHARS;
+	opts->pw_temporary_s = AF_DIR_PW_TEMPORARY_S;
 	af_throttle_params_default(&opts->throttle);
 }
 
@@ -1376,6 +1377,7 @@ static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
 			   strcmp(k, "password") == 0 ||
 			   strcmp(k, "password_set") == 0 ||
 			   strcmp(k, AF_DIR_USER_GEN) == 0 ||
+			   strcmp(k, AF_DIR_USER_PW_EXPIRES) == 0 ||
 			   strcmp(k, "created_at") == 0 ||
 			   strcmp(k, "updated_at") == 0) {
 			af_dir__err(err, errlen, "%s: cannot be set here", k);
@@ -1827,7 +1829,29 @@ typedef struct pw_change {
 	const char *phc;
 	const char *only_if; /* replace only while this hash is stored */
 	int temporary;	     /* the user must choose another at sign-in */
+	int64_t expires;     /* and it signs in until then (0: ever) */
 } pw_change;
+
+/* Sets (at > 0) or removes the end of a temporary password. */
+static af_dir_status expiry_set(json_t *user, int64_t at)
+{
+	if (at > 0)
+		return af_dir__set_new(user, AF_DIR_USER_PW_EXPIRES,
+				       json_integer(at));
+	if (json_object_del(user, AF_DIR_USER_PW_EXPIRES) != 0 &&
+	    json_object_get(user, AF_DIR_USER_PW_EXPIRES) != NULL)
+		return AF_DIR_NOMEM;
+	return AF_DIR_OK;
+}
+
+int af_dir_user_password_expired(const json_t *user, int64_t now)
+{
+	json_int_t at = json_integer_value(
+		json_object_get(user, AF_DIR_USER_PW_EXPIRES));
+
+	return json_is_true(json_object_get(user, AF_DIR_USER_PW_CHANGE)) &&
+	       at > 0 && now >= at;
+}
 
 static af_dir_status password_fn(json_t *user, void *arg)
 {
@@ -1851,7 +1875,8 @@ static af_dir_status password_fn(json_t *user, void *arg)
 		return AF_DIR_OK;
 	if (af_dir__set_new(user, AF_DIR_USER_PW_CHANGE,
 			    json_boolean(c->temporary && c->phc != NULL)) !=
-	    AF_DIR_OK)
+		    AF_DIR_OK ||
+	    expiry_set(user, c->phc != NULL ? c->expires : 0) != AF_DIR_OK)
 		return AF_DIR_NOMEM;
 	/* Whatever was signed in with the old password ends with it. */
 	if (gen_raise(user) != AF_DIR_OK)
@@ -1865,7 +1890,10 @@ static af_dir_status set_password(af_dir *dir, const char *actor,
 {
 	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
 	char phc[AF_PW_PHC_MAX] = "";
-	pw_change c = {NULL, NULL, temporary};
+	pw_change c = {NULL, NULL, temporary,
+		       temporary && dir->opts.pw_temporary_s > 0
+			       ? af_now() + dir->opts.pw_temporary_s
+			       : 0};
 	json_t *detail = NULL;
 	af_dir_status rc;
 
@@ -1957,7 +1985,7 @@ static af_dir_status own_password_fn(json_t *user, void *arg)
 		    AF_DIR_OK ||
 	    af_dir__set_new(user, AF_DIR_USER_PW_CHANGE, json_false()) !=
 		    AF_DIR_OK ||
-	    gen_raise(user) != AF_DIR_OK)
+	    expiry_set(user, 0) != AF_DIR_OK || gen_raise(user) != AF_DIR_OK)
 		return AF_DIR_NOMEM;
 	o->new_gen = af_dir_user_gen(user);
 	return af_dir__set_new(user, "updated_at", json_integer(af_now()));
@@ -2411,7 +2439,7 @@ af_dir_status af_dir_user_login(af_dir *dir, const char *username,
 		    AF_DIR_OK) {
 		/* Only over the hash just checked: a password an admin set
 		 * meanwhile wins. A failure is retried at the next sign-in. */
-		pw_change c = {phc, stored, 0};
+		pw_change c = {phc, stored, 0, 0};
 		af_dir_status r =
 			af_dir__update(dir, key, password_fn, &c, NULL, NULL);
 

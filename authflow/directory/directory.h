@@ -197,10 +197,13 @@ typedef void (*af_dir_damage_sink)(void *arg, const char *key);
  */
 #define AF_DIR_PW_MIN_CHARS	8u
 #define AF_DIR_PW_MIN_CHARS_MAX 64u
+/* How long a temporary password signs in, by default: three days. */
+#define AF_DIR_PW_TEMPORARY_S	((int64_t)72 * 3600)
 
 typedef struct af_dir_options {
 	af_pw_params pw;
-	unsigned pw_min_chars; /* characters a password being set needs */
+	unsigned pw_min_chars;	/* characters a password being set needs */
+	int64_t pw_temporary_s; /* how long a temporary password signs in */
 	/* Passwords none may set (pwlist.h), lent; NULL: none listed. */
 	const af_pwlist *pwlist;
 	af_throttle_params throttle;
@@ -414,6 +417,16 @@ AF_DIR_NODISCARD af_dir_status af_dir_user_list(af_dir *dir, json_t **out);
  */
 #define AF_DIR_USER_GEN	      "signin_gen"
 #define AF_DIR_USER_PW_CHANGE "password_change_required"
+
+/*
+ * A temporary password signs in until AF_DIR_USER_PW_EXPIRES (Unix
+ * seconds; set by af_dir_user_reset_password(), gone with any other
+ * password): af_dir_user_password_expired() is 1 from then on. A password
+ * merely marked for a change (AF_DIR_USER_PW_CHANGE set by add or set) is
+ * the user's own and does not expire.
+ */
+#define AF_DIR_USER_PW_EXPIRES "password_expires_at"
+int af_dir_user_password_expired(const json_t *user, int64_t now);
 int64_t af_dir_user_gen(const json_t *user);
 
 /*

@@ -446,6 +446,21 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	end_other_session(srv, req, resp, user);
+	/* Right, but given too long ago: the service desk gives another. */
+	if (af_dir_user_password_expired(user, af_now())) {
+		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
+		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
+			       "temporary_password_expired", NULL);
+		allow_app(resp, authz);
+		af_page_refusal(
+			resp, 403, "Temporary password expired",
+			"The password you were given to sign in once has "
+			"expired.",
+			"Ask your administrator or service desk for a new one.",
+			flow,
+			json_string_value(json_object_get(authz, "csrf")));
+		goto out;
+	}
 	if (af_login_allowed(srv, req, resp, flow, authz, user, &policy,
 			     &app) != 0)
 		goto out;

@@ -16,7 +16,8 @@
  *     "session": {"timeout": "2h"},
  *     "features": {"sso": true, "remote_access_mfa": true},
  *     "password_hash": {"argon2id": {"m_kib": 19456, "t": 2, "p": 1}},
- *     "passwords": {"min_length": 8, "blocklist_file": "..."},
+ *     "passwords": {"min_length": 8, "blocklist_file": "...",
+ *                   "temporary_hours": 72},
  *     "admin": {"tokens": [{"name": "ops", "role": "superadmin",
  *                           "sha256": "<64 hex>"}]},
  *     "log": {"level": "info"},
@@ -57,6 +58,9 @@
  * with a second factor), up to 64. */
 #define AF_CONFIG_PW_MIN_LENGTH	    8
 #define AF_CONFIG_PW_MIN_LENGTH_MAX 64
+/* How long a temporary password signs in: 3 days; 30 at most. */
+#define AF_CONFIG_PW_TEMP_HOURS	    72
+#define AF_CONFIG_PW_TEMP_HOURS_MAX 720
 /*
  * Failed sign-ins that lock a user: at least 3, and fewer than the 100
  * failures after which a lock lasts until an administrator lifts it.
@@ -138,6 +142,7 @@ typedef struct af_config {
 	uint32_t argon2_p;
 	unsigned pw_min_length;			    /* passwords.min_length */
 	char pw_blocklist_file[AF_CONFIG_PATH_MAX]; /* empty: none */
+	unsigned pw_temporary_hours; /* passwords.temporary_hours */
 	af_admin_token admin_tokens[AF_CONFIG_ADMIN_TOKENS_MAX];
 	size_t admin_token_count;
 	int log_level; /* a log_level value */

@@ -715,6 +715,14 @@ static void test_password_min_length(void **state)
 		"passwords.min_length: must be an integer");
 	refused("{" ISSUER ",\"passwords\":{\"max_length\":12}}",
 		"passwords.max_length");
+	/* A temporary password signs in for 1..720 hours, 72 by default. */
+	assert_int_equal(cfg->pw_temporary_hours, 72);
+	parse_ok("{" ISSUER ",\"passwords\":{\"temporary_hours\":24}}", cfg);
+	assert_int_equal(cfg->pw_temporary_hours, 24);
+	refused("{" ISSUER ",\"passwords\":{\"temporary_hours\":0}}",
+		"passwords.temporary_hours: must be 1..720");
+	refused("{" ISSUER ",\"passwords\":{\"temporary_hours\":721}}",
+		"passwords.temporary_hours: must be 1..720");
 	refused("{" ISSUER ",\"passwords\":[]}", "passwords");
 	free(cfg);
 }

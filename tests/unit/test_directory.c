@@ -1551,6 +1551,17 @@ static void test_af_dir_temporary_password(void **state)
 						    sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_true(must_change(f, "tia"));
+	/* It signs in for the directory's time, three days by default. */
+	assert_int_equal(af_dir_user_get(f->dir, "tia", &u), AF_DIR_OK);
+	assert_true(llabs(json_integer_value(
+				  json_object_get(u, AF_DIR_USER_PW_EXPIRES)) -
+			  (af_now() + AF_DIR_PW_TEMPORARY_S)) <= 5);
+	assert_false(af_dir_user_password_expired(u, af_now()));
+	assert_true(af_dir_user_password_expired(
+		u, af_now() + AF_DIR_PW_TEMPORARY_S + 5));
+	json_decref(u);
+	assert_refused(f, set_user(f, "tia", "{\"password_expires_at\":1}"),
+		       "password_expires_at");
 	gen = signed_in(f, "tia", "given-once-22", sub);
 
 	/* Not the same one again, nor one any password is refused. */
@@ -1578,6 +1589,10 @@ static void test_af_dir_temporary_password(void **state)
 			 AF_DIR_OK);
 	assert_true(now > gen);
 	assert_false(must_change(f, "tia"));
+	assert_int_equal(af_dir_user_get(f->dir, "tia", &u), AF_DIR_OK);
+	assert_null(json_object_get(u, AF_DIR_USER_PW_EXPIRES));
+	assert_false(af_dir_user_password_expired(u, INT64_MAX));
+	json_decref(u);
 	assert_int_equal(af_dir_user_login(f->dir, "tia", "given-once-22", &u),
 			 AF_DIR_MISMATCH);
 	assert_int_equal(signed_in(f, "tia", "mine-alone-33", sub), now);
@@ -1614,6 +1629,9 @@ static void test_af_dir_temporary_password(void **state)
 						  sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_false(must_change(f, "tia"));
+	assert_int_equal(af_dir_user_get(f->dir, "tia", &u), AF_DIR_OK);
+	assert_null(json_object_get(u, AF_DIR_USER_PW_EXPIRES));
+	json_decref(u);
 	assert_int_equal(
 		set_user(f, "tia", "{\"password_change_required\":true}"),
 		AF_DIR_OK);
@@ -1627,6 +1645,10 @@ static void test_af_dir_temporary_password(void **state)
 				  "tom-first-77"),
 			 AF_DIR_OK);
 	assert_true(must_change(f, "tom"));
+	/* Marked, not given: the password is the user's, and lasts. */
+	assert_int_equal(af_dir_user_get(f->dir, "tom", &u), AF_DIR_OK);
+	assert_false(af_dir_user_password_expired(u, INT64_MAX));
+	json_decref(u);
 	/* A user disabled meanwhile changes nothing. */
 	gen = signed_in(f, "tom", "tom-first-77", sub);
 	assert_int_equal(set_user(f, "tom", "{\"enabled\":false}"), AF_DIR_OK);

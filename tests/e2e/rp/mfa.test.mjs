@@ -2,7 +2,7 @@
 // with a real relying party (openid-client), the real server and idsim as
 // the phone, on the store backend from AF_STORE.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -1822,6 +1822,41 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     assert.equal(r.status, 403, r.text);
     assert.match(r.text, /now asks for a second factor/);
     assert.equal((await server.admin('GET', '/users/tempo-cy')).json.password_change_required, true);
+  });
+
+  test('a temporary password signs in for three days; past that the sign-in is refused, and a new one works', async () => {
+    const s = await seed(server, { user: 'tempo-fay' });
+    s.config = await rp(s);
+    await giveTemporary('tempo-fay');
+    const u = (await server.admin('GET', '/users/tempo-fay')).json;
+    const left = u.password_expires_at - Math.floor(Date.now() / 1000);
+    assert.ok(Math.abs(left - 72 * 3600) < 60, `expires in ${left} s`);
+    // Marked by PATCH alone, a password is the user's own: no end.
+    await server.admin('PUT', '/users/tempo-fay/password', { password: TEMP });
+    assert.equal((await server.admin('PATCH', '/users/tempo-fay', { password_change_required: true })).json.password_expires_at, undefined);
+    await giveTemporary('tempo-fay');
+    if (STORE === 'redis') {
+      // Three days later, as the store would have it.
+      const url = process.env.AF_TEST_REDIS_URL;
+      const key = `e2e${server.port}:user:tempo-fay`;
+      const rec = JSON.parse(execFileSync('redis-cli', ['-u', url, '--raw', 'GET', key]).toString());
+      rec.password_expires_at = Math.floor(Date.now() / 1000) - 1;
+      execFileSync('redis-cli', ['-u', url, 'SET', key, JSON.stringify(rec)], { stdio: 'ignore' });
+      const b = new Browser();
+      const r = await signIn(b, server.issuer, (await authUrl(s.config)).url.href, 'tempo-fay', TEMP);
+      assert.equal(r.status, 403, r.text);
+      assert.match(r.text, /<h1>Temporary password expired<\/h1>/);
+      assert.match(r.text, /Back to the application<\/button>/);
+      assert.ok(![...b.jar.keys()].some((k) => /session/.test(k)));
+      // A wrong password is still only wrong: nothing said of the account.
+      const w = await signIn(new Browser(), server.issuer, (await authUrl(s.config)).url.href, 'tempo-fay', 'Wrong-Once-7391');
+      assert.equal(w.status, 401);
+      await giveTemporary('tempo-fay');
+    }
+    const b = new Browser();
+    const f = await changeForm(b, await signIn(b, server.issuer, (await authUrl(s.config)).url.href, 'tempo-fay', TEMP));
+    assert.equal((await post(b, f, NEW)).status, 302);
+    assert.equal((await server.admin('GET', '/users/tempo-fay')).json.password_expires_at, undefined);
   });
 
   test('the form sent twice at once (a double click): one sign-in, and the other answer says the password was saved', async () => {
