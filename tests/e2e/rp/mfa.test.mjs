@@ -1592,6 +1592,11 @@ describe(`push MFA (${STORE} store)`, () => {
 describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
   const TEMP = 'Given-Once-7391';
   const NEW = 'my own quiet meadow';
+  // A server of its own: the wrong passwords these tests send count
+  // against the address, and the tests before leave counts of theirs.
+  let shared;
+  before(async () => { shared = server; server = await startServer({ store: STORE }); });
+  after(async () => { await server.stop(); server = shared; });
 
   // Sets a temporary password for user, as a service desk would.
   async function giveTemporary(user) {
@@ -1750,21 +1755,38 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     assert.equal((await signIn(b3, server.issuer, (await authUrl(s.config)).url.href, s.user, NEW)).status, 302);
     const audit = (await server.admin('GET', '/audit?limit=50')).json.events.filter((e) => e.target === 'tempo-dee');
     assert.ok(audit.some((e) => e.action === 'user.passwd_change' && e.actor === 'user:tempo-dee' && e.detail?.via === 'account' && e.ip === '127.0.0.1'), JSON.stringify(audit));
-    // Wrong current passwords count towards the delay, as at sign-in.
-    const b4 = await (async () => {
-      const x = new Browser();
-      const rr = await signIn(x, server.issuer, (await authUrl(s.config)).url.href, s.user, NEW);
-      assert.equal(rr.status, 302, rr.text);
-      return x;
-    })();
-    const t4 = hiddenFields((await b4.get(url)).text).csrf;
-    let last;
-    for (let i = 0; i < 8; i++) {
-      last = await b4.post(url, { csrf: t4, current: `wrong ${i}`, password: 'another fine pass', confirm: 'another fine pass' });
-      if (last.status === 429) break;
+  });
+
+  test('wrong current passwords at /account/password count towards the delay, as at sign-in', async () => {
+    // A server of its own: the failures count against the address too.
+    const shared = server;
+    server = await startServer({ store: STORE });
+    try {
+      const s = await seed(server, { user: 'tempo-gil' });
+      s.config = await rp(s);
+      const b = new Browser();
+      const r = await signIn(b, server.issuer, (await authUrl(s.config)).url.href, s.user, s.password);
+      assert.equal(r.status, 302, r.text);
+      const url = `${server.issuer}/account/password`;
+      const { csrf } = hiddenFields((await b.get(url)).text);
+      let last;
+      let wrong = 0;
+      for (; wrong < 9; wrong++) {
+        last = await b.post(url, { csrf, current: `wrong ${wrong}`, password: 'another fine pass', confirm: 'another fine pass' });
+        if (last.status === 429) break;
+        assert.equal(last.status, 401, last.text);
+      }
+      assert.equal(last.status, 429, last.text);
+      assert.match(last.text, /Wait \d+ seconds?/);
+      assert.ok(wrong >= 3, `delayed after ${wrong} wrong passwords`);
+      // The right one, during the delay, is not checked either.
+      const during = await b.post(url, { csrf, current: s.password, password: 'another fine pass', confirm: 'another fine pass' });
+      assert.equal(during.status, 429);
+      assert.equal((await server.admin('POST', '/users/tempo-gil/unlock')).status, 200);
+    } finally {
+      await server.stop();
+      server = shared;
     }
-    assert.equal(last.status, 429, last.text);
-    assert.equal((await server.admin('POST', '/users/tempo-dee/unlock')).status, 200);
   });
 
   test('a reset, or the requirement lifted, while the form is open ends the sign-in; too many tries end it; cancel goes back', async () => {
