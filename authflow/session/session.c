@@ -240,6 +240,18 @@ out:
 	json_decref(members);
 }
 
+int af_session_signed_in(af_server *srv, const af_req *req, af_session *s)
+{
+	json_t *user = NULL;
+	int failed = 0, rc;
+
+	if (af_session_get(srv, req, s, &failed) != 0)
+		return failed ? -1 : 1;
+	rc = af_session_user(srv, s, &user);
+	json_decref(user);
+	return rc == 0 ? 0 : rc < 0 ? -1 : 1;
+}
+
 int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 		     af_session *s)
 {

@@ -64,6 +64,13 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
  */
 int af_session_user(af_server *srv, const af_session *s, json_t **user);
 
+/*
+ * The request's session, for a page only a signed-in user may use: 0 and
+ * *s when it is live and still stands for its user (af_session_user());
+ * 1 when there is none or it ended; -1 when the store failed.
+ */
+int af_session_signed_in(af_server *srv, const af_req *req, af_session *s);
+
 /* Ends the request's session and clears its cookie, when it carries one. */
 void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp);
 

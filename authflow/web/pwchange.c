@@ -596,17 +596,11 @@ out:
 static int account_session(af_server *srv, const af_req *req, af_resp *resp,
 			   af_session *s)
 {
-	json_t *user = NULL;
-	int failed = 0, rc;
+	int rc = af_session_signed_in(srv, req, s);
 
-	if (af_session_get(srv, req, s, &failed) == 0) {
-		rc = af_session_user(srv, s, &user);
-		json_decref(user);
-		if (rc == 0)
-			return 0;
-		failed = rc < 0;
-	}
-	af_page_error(resp, failed ? 503 : 401, "Sign in first",
+	if (rc == 0)
+		return 0;
+	af_page_error(resp, rc < 0 ? 503 : 401, "Sign in first",
 		      "Changing your password needs you to be signed in.",
 		      "Sign in to an application, then come back.");
 	return -1;
