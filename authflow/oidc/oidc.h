@@ -64,8 +64,9 @@ int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 /*
  * Ends a sign-in whose every step passed, for the user (the directory
  * record as it is now) and s (username, sub, auth_time, gen, amr and acr
- * filled in; consumed). When the user's password is temporary, the page
- * to choose a new one comes first (web/pwchange.h), which ends the sign-in
+ * filled in; consumed), device the id of the phone of its second factor
+ * (NULL: none). When the user's password is temporary, the page to
+ * choose a new one comes first (web/pwchange.h), which ends the sign-in
  * here in turn. Else the flow is claimed, a fresh session made, the
  * browser remembered as the user's, the event "ok" logged with detail
  * (NULL or up to AF_LOGIN_DETAIL_MAX bytes, such as "factor=push") and
@@ -74,7 +75,8 @@ int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
  */
 void af_login_finish(af_server *srv, af_req *req, af_resp *resp,
 		     const char *flow, const json_t *authz, const json_t *user,
-		     af_session *s, const char *known, const char *detail);
+		     af_session *s, const char *device, const char *known,
+		     const char *detail);
 void af_h_token(af_server *srv, af_req *req, af_resp *resp);
 void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp);
 void af_h_logout(af_server *srv, af_req *req, af_resp *resp);

@@ -101,7 +101,8 @@ void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
 
 void af_login_finish(af_server *srv, af_req *req, af_resp *resp,
 		     const char *flow, const json_t *authz, const json_t *user,
-		     af_session *s, const char *known, const char *detail)
+		     af_session *s, const char *device, const char *known,
+		     const char *detail)
 {
 	char extra[AF_LOGIN_DETAIL_MAX + sizeof(" " KNOWN)];
 
@@ -111,7 +112,8 @@ void af_login_finish(af_server *srv, af_req *req, af_resp *resp,
 		 known[0] != '\0' ? KNOWN : "");
 	/* A temporary password is replaced before anything is signed into. */
 	if (af_pwchange_needed(user)) {
-		af_pwchange_begin(srv, req, resp, flow, authz, s, extra);
+		af_pwchange_begin(srv, req, resp, flow, authz, s, device,
+				  extra);
 		return;
 	}
 	/* Two posts of one form race: one signs in, the other is too late. */
@@ -150,7 +152,8 @@ static void sign_in(af_server *srv, af_req *req, af_resp *resp,
 	memcpy(s.amr[0], "pwd", 4);
 	s.namr = 1;
 	snprintf(s.acr, sizeof(s.acr), "%s", AF_ACR_PWD);
-	af_login_finish(srv, req, resp, flow, authz, user, &s, known, NULL);
+	af_login_finish(srv, req, resp, flow, authz, user, &s, NULL, known,
+			NULL);
 }
 
 int af_login_sso_on(af_server *srv, const json_t *user, json_t **policy)

@@ -242,7 +242,8 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
  * a session and a code.
  */
 static void complete(af_server *srv, af_req *req, af_resp *resp,
-		     const json_t *authz, const char *factor)
+		     const json_t *authz, const char *factor,
+		     const char *device)
 {
 	const char *flow = af_req_param(req, "flow");
 	json_t *user, *policy, *app;
@@ -271,7 +272,8 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not clear the failure count");
 	snprintf(detail, sizeof(detail), "factor=%s", factor);
-	af_login_finish(srv, req, resp, flow, authz, user, &s, known, detail);
+	af_login_finish(srv, req, resp, flow, authz, user, &s, device, known,
+			detail);
 	json_decref(user);
 }
 
@@ -874,7 +876,8 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 	}
 	state = json_string_value(json_object_get(txn, "state"));
 	if (state != NULL && strcmp(state, "approved") == 0)
-		complete(srv, req, resp, authz, "swk");
+		complete(srv, req, resp, authz, "swk",
+			 json_string_value(json_object_get(txn, "decided_by")));
 	else if (state != NULL && strcmp(state, "expired") == 0)
 		/* Nobody answered the push: another may be, or a code. */
 		show_page(srv, resp, 200, flow, authz, NULL,
@@ -1216,7 +1219,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 			goto out;
 		}
 		af_metrics_mfa(srv->metrics, AF_MFA_OUT_CODE_OK);
-		complete(srv, req, resp, authz, "otp");
+		complete(srv, req, resp, authz, "otp", device);
 		goto out;
 	}
 	if (st == AF_MFA_STORE || st == AF_MFA_NOMEM) {

@@ -9,10 +9,12 @@
 #include <openssl/crypto.h>
 
 #include "common/log.h"
+#include "common/secmem.h"
 #include "common/util.h"
 #include "directory/audit.h"
 #include "directory/directory.h"
 #include "directory/throttle.h"
+#include "mfa/mfa.h"
 #include "oidc/flow.h"
 #include "oidc/oidc.h"
 #include "session/formtoken.h"
@@ -87,7 +89,8 @@ static void to_form(af_resp *resp, const char *flow)
 
 void af_pwchange_begin(af_server *srv, const af_req *req, af_resp *resp,
 		       const char *flow, const json_t *authz,
-		       const af_session *s, const char *detail)
+		       const af_session *s, const char *device,
+		       const char *detail)
 {
 	json_t *now = json_deep_copy(authz), *step;
 	int rc = -1;
@@ -98,6 +101,11 @@ void af_pwchange_begin(af_server *srv, const af_req *req, af_resp *resp,
 			 "auth_time", (json_int_t)s->auth_time, "amr",
 			 amr_array(s), "acr", s->acr, "detail",
 			 detail != NULL ? detail : "", "tries", 0);
+	if (step != NULL && device != NULL &&
+	    json_object_set_new(step, "device", json_string(device)) != 0) {
+		json_decref(step);
+		step = NULL;
+	}
 	if (now != NULL && step != NULL &&
 	    json_object_set_new(now, PWCHANGE, step) == 0) {
 		step = NULL;
@@ -420,7 +428,44 @@ static void finish(af_server *srv, af_req *req, af_resp *resp, const char *flow,
 		 step_str(step, "detail"),
 		 step_str(step, "detail")[0] != '\0' ? " " : "");
 	/* The step's detail says already whether the browser is known. */
-	af_login_finish(srv, req, resp, flow, authz, user, &s, "", detail);
+	af_login_finish(srv, req, resp, flow, authz, user, &s, NULL, "",
+			detail);
+}
+
+/*
+ * Whether the phone of the step's second factor is gone (removed, say as
+ * lost, since it answered): 0 no (or none was used), -1 with the page in
+ * resp.
+ */
+static int phone_gone(af_server *srv, const af_req *req, af_resp *resp,
+		      const char *flow, const json_t *authz)
+{
+	const json_t *step = step_of(authz);
+	const char *id = json_string_value(json_object_get(step, "device"));
+	json_t *dev = NULL;
+	af_mfa_status st;
+	int gone;
+
+	if (id == NULL)
+		return 0;
+	st = af_mfa_device_get(srv->store, id, &dev);
+	gone = st != AF_MFA_OK ||
+	       !af_ct_streq(json_string_value(json_object_get(dev, "user")),
+			    step_str(step, "user"));
+	/* Read whole, with the token-code secret it keeps: wiped unused. */
+	af_secmem_wipe_json_string(json_object_get(dev, "totp_secret"));
+	json_decref(dev);
+	if (!gone)
+		return 0;
+	if (st != AF_MFA_OK && st != AF_MFA_NOT_FOUND) {
+		af_page_unavailable(resp);
+		return -1;
+	}
+	refuse(srv, req, resp, flow, authz,
+	       "This sign-in was ended while it waited: the phone it used "
+	       "was removed from your account.",
+	       "device_removed");
+	return -1;
 }
 
 /*
@@ -451,6 +496,11 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
 		json_decref(*user);
 		*user = NULL;
 		refuse(srv, req, resp, flow, authz, ENDED, "user_changed");
+		return -1;
+	}
+	if (phone_gone(srv, req, resp, flow, authz) != 0) {
+		json_decref(*user);
+		*user = NULL;
 		return -1;
 	}
 	rc = af_login_allowed(srv, req, resp, flow, authz, *user, &policy,

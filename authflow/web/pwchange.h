@@ -31,13 +31,15 @@
 int af_pwchange_needed(const json_t *user);
 
 /*
- * Keeps s (who signed in, and how) and detail (the words of the sign-in's
- * log event) in the flow, and sends the browser to the form (303); or the
+ * Keeps s (who signed in, and how), device (the phone of the second
+ * factor, or NULL) and detail (the words of the sign-in's log event) in
+ * the flow, and sends the browser to the form (303); or the
  * flow-expired or service-unavailable page.
  */
 void af_pwchange_begin(af_server *srv, const af_req *req, af_resp *resp,
 		       const char *flow, const json_t *authz,
-		       const af_session *s, const char *detail);
+		       const af_session *s, const char *device,
+		       const char *detail);
 
 void af_h_password_get(af_server *srv, af_req *req, af_resp *resp);
 void af_h_password_post(af_server *srv, af_req *req, af_resp *resp);

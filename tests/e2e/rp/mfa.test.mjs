@@ -1702,6 +1702,25 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     assert.deepEqual(t.claims().amr, ['pwd', 'swk', 'mfa']);
   });
 
+  test('the phone that approved removed while the form is open (a lost phone): the sign-in ends', async () => {
+    const s = await mfaUser('tempo-hal');
+    await giveTemporary('tempo-hal');
+    const b = new Browser();
+    const r0 = await signIn(b, server.issuer, (await authUrl(s.config)).url.href, 'tempo-hal', TEMP);
+    assert.equal(r0.status, 303, r0.text);
+    const mfaUrl = new URL(r0.location, server.issuer).href;
+    const page = await b.get(mfaUrl);
+    const [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(page.text)])).stdout, 'approved');
+    const f = await changeForm(b, await b.get(mfaUrl));
+    const id = JSON.parse(readFileSync(s.phone, 'utf8')).device_id;
+    assert.equal((await server.admin('DELETE', `/devices/${id}`)).status, 200);
+    const r = await post(b, f, NEW);
+    assert.equal(r.status, 403, r.text);
+    assert.match(r.text, /the phone it used was removed/);
+    assert.equal((await server.admin('GET', '/users/tempo-hal')).json.password_change_required, true);
+  });
+
   test('a signed-in user changes their own password: the current one checked, other sessions end, this browser stays', async () => {
     const s = await seed(server, { user: 'tempo-dee' });
     s.config = await rp(s);
