@@ -521,7 +521,7 @@ static uint64_t slow_wait_ns(const af_server *srv)
  * estimate having been short, or is past the request time limit, is
  * answered busy without its check.
  */
-static void run_slow(void *arg)
+static int run_slow(void *arg)
 {
 	struct conn_state *cs = arg;
 	struct MHD_Connection *c = cs->conn;
@@ -535,6 +535,7 @@ static void run_slow(void *arg)
 	cs->ready = 1;
 	/* From here on the connection and cs are its thread's again. */
 	MHD_resume_connection(c);
+	return !overdue;
 }
 
 /*

@@ -82,6 +82,7 @@ static void *work_main(void *arg)
 	af_workq *q = arg;
 	struct task *t;
 	uint64_t began;
+	int worked;
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
@@ -92,10 +93,11 @@ static void *work_main(void *arg)
 		t = take(q);
 		pthread_mutex_unlock(&q->mu);
 		began = mono_ns();
-		t->fn(t->arg);
+		worked = t->fn(t->arg);
 		free(t);
 		pthread_mutex_lock(&q->mu);
-		note_run(q, mono_ns() - began);
+		if (worked)
+			note_run(q, mono_ns() - began);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;

@@ -25,7 +25,13 @@ typedef enum {
 	AF_WORKQ_ERR_FULL,    /* it would wait past af_workq_bound() */
 } af_workq_status;
 
-typedef void (*af_workq_fn)(void *arg);
+/*
+ * A task: 1 when it did its work, 0 when it ended early (a request shed
+ * unchecked after too long a wait). Only the first teach the queue how
+ * long tasks take: under a long overload most tasks are shed in no time,
+ * and counting them would make it think the queue drains fast.
+ */
+typedef int (*af_workq_fn)(void *arg);
 
 /* Starts nthreads threads (at least one). */
 af_workq_status af_workq_new(unsigned nthreads, af_workq **out);
@@ -34,8 +40,9 @@ af_workq_status af_workq_new(unsigned nthreads, af_workq **out);
  * A push is refused when the tasks ahead of it in the queue would keep
  * it waiting longer than wait_ns (0, the default: no bound), so that the
  * caller can answer at once rather than after a wait it can tell is too
- * long. The wait is reckoned from how long tasks took to run lately, a
- * moving average that begins at task_ns; one task is always taken.
+ * long. The wait is reckoned from how long tasks that did their work took
+ * lately, a moving average that begins at task_ns; one task is always
+ * taken.
  */
 void af_workq_bound(af_workq *q, uint64_t wait_ns, uint64_t task_ns);
 

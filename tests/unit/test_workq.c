@@ -33,7 +33,7 @@ typedef struct slot {
 	int i;
 } slot;
 
-static void count_task(void *arg)
+static int count_task(void *arg)
 {
 	slot *s = arg;
 
@@ -41,6 +41,7 @@ static void count_task(void *arg)
 	atomic_fetch_add(&s->c->total, 1);
 	if (pthread_equal(pthread_self(), s->c->caller))
 		atomic_fetch_add(&s->c->on_caller, 1);
+	return 1;
 }
 
 static void test_every_task_runs_once_off_the_caller(void **state)
@@ -79,7 +80,7 @@ typedef struct meet {
 	int met;
 } meet;
 
-static void meet_task(void *arg)
+static int meet_task(void *arg)
 {
 	meet *m = arg;
 	struct timespec until;
@@ -95,6 +96,7 @@ static void meet_task(void *arg)
 	if (m->arrived >= 2)
 		m->met++;
 	pthread_mutex_unlock(&m->mu);
+	return 1;
 }
 
 static void test_threads_run_tasks_side_by_side(void **state)
@@ -123,14 +125,15 @@ typedef struct late {
 	atomic_int ran;
 } late;
 
-static void nothing(void *arg)
+static int nothing(void *arg)
 {
 	late *l = arg;
 
 	atomic_fetch_add(&l->ran, 1);
+	return 1;
 }
 
-static void push_late(void *arg)
+static int push_late(void *arg)
 {
 	late *l = arg;
 	struct timespec pause = {0, 1000000L};
@@ -140,10 +143,11 @@ static void push_late(void *arg)
 	for (i = 0; i < 10000; i++) {
 		l->st = af_workq_push(l->q, nothing, l);
 		if (l->st != AF_WORKQ_OK)
-			return;
+			return 1;
 		l->pushed++;
 		nanosleep(&pause, NULL);
 	}
+	return 1;
 }
 
 static void test_push_after_stop_is_refused(void **state)
@@ -196,7 +200,7 @@ typedef struct gate {
 } gate;
 
 /* Holds its thread until the gate opens. */
-static void wait_gate(void *arg)
+static int wait_gate(void *arg)
 {
 	gate *g = arg;
 	const struct timespec pause = {0, 1000000};
@@ -205,6 +209,7 @@ static void wait_gate(void *arg)
 	while (!atomic_load(&g->open))
 		nanosleep(&pause, NULL);
 	atomic_fetch_add(&g->ran, 1);
+	return 1;
 }
 
 /* Waits up to two seconds for n tasks of g to have started. */
@@ -271,13 +276,54 @@ static void test_bound_refuses_a_push_that_would_wait_past_it(void **state)
 	assert_int_equal(atomic_load(&g.ran), 101);
 }
 
+/* Ends at once without its work, as a request shed unchecked does. */
+static int shed_task(void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
+	return 0;
+}
+
+/* Tasks shed without their work teach the queue nothing of task times. */
+static void test_bound_ignores_shed_tasks(void **state)
+{
+	af_workq *q = NULL;
+	atomic_int shed = 0;
+	gate g;
+	int i;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(af_workq_new(1, &q), AF_WORKQ_OK);
+	af_workq_bound(q, 2500000000u, 1000000000u);
+	for (i = 0; i < 40; i++) {
+		const struct timespec pause = {0, 1000000};
+		int k;
+
+		assert_int_equal(af_workq_push(q, shed_task, &shed),
+				 AF_WORKQ_OK);
+		for (k = 0; k < 2000 && atomic_load(&shed) <= i; k++)
+			nanosleep(&pause, NULL);
+		assert_int_equal(atomic_load(&shed), i + 1);
+	}
+	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
+	started(&g, 1);
+	/* Still a second a task: three may wait, a fourth would wait 3 s. */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_OK);
+	assert_int_equal(af_workq_push(q, wait_gate, &g), AF_WORKQ_ERR_FULL);
+	atomic_store(&g.open, 1);
+	af_workq_free(q);
+	assert_int_equal(atomic_load(&g.ran), 4);
+}
+
 /* Sleeps 200 ms. */
-static void slow_task(void *arg)
+static int slow_task(void *arg)
 {
 	const struct timespec nap = {0, 200000000};
 
 	(void)arg;
 	nanosleep(&nap, NULL);
+	return 1;
 }
 
 /* One slow run takes the estimate halfway up at once. */
@@ -316,11 +362,12 @@ typedef struct {
 	int id;
 } tagged;
 
-static void note_order(void *arg)
+static int note_order(void *arg)
 {
 	tagged *t = arg;
 
 	t->log->order[atomic_fetch_add(&t->log->next, 1)] = t->id;
+	return 1;
 }
 
 /*
@@ -378,6 +425,7 @@ int main(void)
 		cmocka_unit_test(
 			test_bound_refuses_a_push_that_would_wait_past_it),
 		cmocka_unit_test(test_bound_follows_a_slowdown_at_once),
+		cmocka_unit_test(test_bound_ignores_shed_tasks),
 		cmocka_unit_test(test_first_lane_runs_ahead),
 	};
 
