@@ -238,15 +238,6 @@ void af_admin__keys_retire(af_admin_call *c);
 void af_admin__sessions_list(af_admin_call *c);
 void af_admin__sessions_end(af_admin_call *c);
 
-/*
- * Ends what a user is still signed into once the directory has raised
- * their sign-in generation (a new password, the user disabled, sessions
- * ended): their SSO sessions, enrollment codes not yet used (an
- * administrator's too: one is made again after the change), and pushes
- * waiting on their phones. The number of sessions ended, or -1 when the
- * store failed.
- */
-int af_admin__signins_end(af_server *srv, const char *username);
 void af_admin__audit(af_admin_call *c);
 
 void af_admin__workflow_show(af_admin_call *c);

@@ -303,18 +303,6 @@ void af_admin__sessions_list(af_admin_call *c)
 	af_admin__json(c, 200, json_pack("{s:o}", "sessions", arr));
 }
 
-int af_admin__signins_end(af_server *srv, const char *username)
-{
-	int n = af_session_end_user(srv, username);
-
-	if (n >= 0 &&
-	    (af_mfa_enroll_codes_revoke(srv->store, username) != AF_MFA_OK ||
-	     af_mfa_txns_cancel_user(srv->store, username, af_now()) !=
-		     AF_MFA_OK))
-		n = -1;
-	return n;
-}
-
 /*
  * The sessions.end event of n sessions of user ended (sid: the one asked
  * for, or NULL for all), and the answer {"ended": n}.
@@ -384,7 +372,7 @@ void af_admin__sessions_end(af_admin_call *c)
 		af_admin__dir_error(c, st, NULL);
 		return;
 	}
-	n = af_admin__signins_end(c->srv, user);
+	n = af_session_end_signins(c->srv, user);
 	if (n < 0) {
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
 		return;

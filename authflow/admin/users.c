@@ -329,7 +329,7 @@ void af_admin__user_set(af_admin_call *c)
 	}
 	/* A user disabled is signed out of everything, for good. */
 	if (json_is_false(json_object_get(body, "enabled")) &&
-	    af_admin__signins_end(c->srv, username_of(user)) < 0) {
+	    af_session_end_signins(c->srv, username_of(user)) < 0) {
 		json_decref(user);
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
 				"user disabled, but their sessions could not "
@@ -381,7 +381,7 @@ void af_admin__user_passwd(af_admin_call *c)
 	 * browser signed in with it signs in again, with the new one.
 	 */
 	if (af_dir_user_canonical(c->seg[1], name, sizeof(name)) != AF_DIR_OK ||
-	    af_admin__signins_end(c->srv, name) < 0) {
+	    af_session_end_signins(c->srv, name) < 0) {
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
 				"password changed, but the user's sessions "
 				"could not be ended: run sessions end");
@@ -454,7 +454,7 @@ void af_admin__user_remove(af_admin_call *c)
 			c, st, st == AF_DIR_NOT_FOUND ? "no such user" : err);
 		return;
 	}
-	if (af_admin__signins_end(c->srv, name) < 0) {
+	if (af_session_end_signins(c->srv, name) < 0) {
 		af_admin__errorf(c, AF_ADMIN_UNAVAILABLE,
 				 "the removal of user \"%s\" is incomplete: "
 				 "their sessions could not be ended; the user "

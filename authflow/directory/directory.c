@@ -1575,6 +1575,26 @@ static af_dir_status user_key(char *key, size_t cap, const char *username,
 	return af_dir__key(key, cap, "user:", name);
 }
 
+/* When a temporary password given now stops signing in (0: never). */
+static int64_t temporary_until(const af_dir *dir)
+{
+	return dir->opts.pw_temporary_s > 0
+		       ? af_now() + dir->opts.pw_temporary_s
+		       : 0;
+}
+
+/* Sets (at > 0) or removes the end of a temporary password. */
+static af_dir_status expiry_set(json_t *user, int64_t at)
+{
+	if (at > 0)
+		return af_dir__set_new(user, AF_DIR_USER_PW_EXPIRES,
+				       json_integer(at));
+	if (json_object_del(user, AF_DIR_USER_PW_EXPIRES) != 0 &&
+	    json_object_get(user, AF_DIR_USER_PW_EXPIRES) != NULL)
+		return AF_DIR_NOMEM;
+	return AF_DIR_OK;
+}
+
 af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 			      const json_t *spec, const char *password,
 			      json_t **out, char *err, size_t errlen)
@@ -1626,6 +1646,10 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 		if (rc == AF_DIR_OK)
 			rc = af_dir__set_new(user, "password",
 					     json_string(phc));
+		/* Given to be replaced: temporary, as a reset's. */
+		if (rc == AF_DIR_OK &&
+		    json_is_true(json_object_get(norm, AF_DIR_USER_PW_CHANGE)))
+			rc = expiry_set(user, temporary_until(dir));
 		if (rc != AF_DIR_OK)
 			goto out;
 	}
@@ -1715,6 +1739,10 @@ static af_dir_status merge_fn(json_t *user, void *arg)
 	/* What the user signed into before being disabled stays ended. */
 	if (rc == AF_DIR_OK && disabling)
 		rc = gen_raise(user);
+	/* No change asked for: a temporary password given is the user's. */
+	if (rc == AF_DIR_OK &&
+	    json_is_false(json_object_get(norm, AF_DIR_USER_PW_CHANGE)))
+		rc = expiry_set(user, 0);
 	return rc;
 }
 
@@ -1832,18 +1860,6 @@ typedef struct pw_change {
 	int64_t expires;     /* and it signs in until then (0: ever) */
 } pw_change;
 
-/* Sets (at > 0) or removes the end of a temporary password. */
-static af_dir_status expiry_set(json_t *user, int64_t at)
-{
-	if (at > 0)
-		return af_dir__set_new(user, AF_DIR_USER_PW_EXPIRES,
-				       json_integer(at));
-	if (json_object_del(user, AF_DIR_USER_PW_EXPIRES) != 0 &&
-	    json_object_get(user, AF_DIR_USER_PW_EXPIRES) != NULL)
-		return AF_DIR_NOMEM;
-	return AF_DIR_OK;
-}
-
 int af_dir_user_password_expired(const json_t *user, int64_t now)
 {
 	json_int_t at = json_integer_value(
@@ -1891,9 +1907,7 @@ static af_dir_status set_password(af_dir *dir, const char *actor,
 	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
 	char phc[AF_PW_PHC_MAX] = "";
 	pw_change c = {NULL, NULL, temporary,
-		       temporary && dir->opts.pw_temporary_s > 0
-			       ? af_now() + dir->opts.pw_temporary_s
-			       : 0};
+		       temporary ? temporary_until(dir) : 0};
 	json_t *detail = NULL;
 	af_dir_status rc;
 

@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
+#include "mfa/mfa.h"
 #include "session/session.h"
 
 #define COOKIE_BYTES	      32
@@ -397,6 +398,18 @@ int af_session_list(af_server *srv, const char *username,
 int af_session_end_user(af_server *srv, const char *username)
 {
 	return visit_user(srv, username, NULL, 1, NULL, NULL);
+}
+
+int af_session_end_signins(af_server *srv, const char *username)
+{
+	int n = af_session_end_user(srv, username);
+
+	if (n >= 0 &&
+	    (af_mfa_enroll_codes_revoke(srv->store, username) != AF_MFA_OK ||
+	     af_mfa_txns_cancel_user(srv->store, username, af_now()) !=
+		     AF_MFA_OK))
+		n = -1;
+	return n;
 }
 
 int af_session_end_one(af_server *srv, const char *username, const char *sid)

@@ -82,6 +82,16 @@ int af_session_list(af_server *srv, const char *username,
 int af_session_end_user(af_server *srv, const char *username);
 
 /*
+ * Ends what a user is still signed into once the directory has raised
+ * their sign-in generation (a new password, the user disabled, sessions
+ * ended): their SSO sessions, enrollment codes not yet used (an
+ * administrator's too: one is made again after the change), and pushes
+ * waiting on their phones. The number of sessions ended, or -1 when the
+ * store failed.
+ */
+int af_session_end_signins(af_server *srv, const char *username);
+
+/*
  * Ends the one session of a user whose public id is sid (the browser it
  * lives in is signed out; what it signed into lives on); returns 1, 0
  * when the user has no such session, or -1.

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/secmem.h"
+#include "common/store.h"
 #include "common/util.h"
 #include "directory/audit.h"
 #include "directory/directory.h"
@@ -170,6 +171,8 @@ static void new_password_page(af_server *srv, af_resp *resp, unsigned status,
 			      const pw_page *pg)
 {
 	int shown = pg->message != NULL && pg->message[0] != '\0';
+	/* The cursor goes to the field in error, else the first to type. */
+	bad_field focus = shown ? pg->bad : pg->current ? BAD_CURRENT : BAD_NEW;
 	char title[96];
 	af_buf b;
 
@@ -195,12 +198,12 @@ static void new_password_page(af_server *srv, af_resp *resp, unsigned status,
 	af_buf_html(&b, pg->user);
 	af_buf_puts(&b, "\">");
 	if (pg->current) {
-		af_buf_puts(&b,
-			    "<label for=\"current\">Current password</label>"
-			    "<input type=\"password\" id=\"current\" "
-			    "name=\"current\" "
-			    "autocomplete=\"current-password\" required "
-			    "autofocus");
+		af_buf_printf(&b,
+			      "<label for=\"current\">Current password</label>"
+			      "<input type=\"password\" id=\"current\" "
+			      "name=\"current\" "
+			      "autocomplete=\"current-password\" required%s",
+			      focus == BAD_CURRENT ? " autofocus" : "");
 		field_error(&b, shown, pg->bad == BAD_CURRENT, NULL);
 		af_buf_puts(&b, ">");
 	}
@@ -209,7 +212,8 @@ static void new_password_page(af_server *srv, af_resp *resp, unsigned status,
 		      "<input type=\"password\" id=\"password\" "
 		      "name=\"password\" autocomplete=\"new-password\" "
 		      "minlength=\"%u\" required%s",
-		      srv->cfg.pw_min_length, pg->current ? "" : " autofocus");
+		      srv->cfg.pw_min_length,
+		      focus == BAD_NEW ? " autofocus" : "");
 	field_error(&b, shown, pg->bad == BAD_NEW, "rules");
 	af_buf_printf(&b,
 		      "><p class=\"help\" id=\"rules\">At least %u "
@@ -219,8 +223,9 @@ static void new_password_page(af_server *srv, af_resp *resp, unsigned status,
 		      "<label for=\"confirm\">New password again</label>"
 		      "<input type=\"password\" id=\"confirm\" "
 		      "name=\"confirm\" autocomplete=\"new-password\" "
-		      "required",
-		      srv->cfg.pw_min_length, pg->differ);
+		      "required%s",
+		      srv->cfg.pw_min_length, pg->differ,
+		      focus == BAD_CONFIRM ? " autofocus" : "");
 	field_error(&b, shown, pg->bad == BAD_CONFIRM, NULL);
 	af_buf_printf(&b, "><button type=\"submit\">%s</button></form>",
 		      pg->submit);
@@ -260,6 +265,68 @@ static void show_form(af_server *srv, af_resp *resp, unsigned status,
 	af_page_allow_form_target(resp, json_string_value(json_object_get(
 						authz, "redirect_uri")));
 	new_password_page(srv, resp, status, &pg);
+}
+
+/*
+ * A sign-in whose new password was saved leaves a note under its flow id
+ * for a while, naming the user: the same form sent again a moment later
+ * (a double click slower than the change) finds the flow gone, and when
+ * it carries the password now set, the note says why.
+ */
+#define SAVED_PREFIX "pwchange_saved:"
+#define SAVED_TTL_MS ((uint64_t)2 * 60 * 1000)
+
+static int saved_key(const char *flow, char *key, size_t cap)
+{
+	size_t n = flow != NULL ? strnlen(flow, AF_FLOW_ID_MAX + 1) : 0;
+
+	if (n == 0 || n > AF_FLOW_ID_MAX || !af_b64url_text_ok(flow, n))
+		return -1;
+	snprintf(key, cap, "%s%s", SAVED_PREFIX, flow);
+	return 0;
+}
+
+static void note_saved(af_server *srv, const char *flow, const char *user)
+{
+	char key[sizeof(SAVED_PREFIX) + AF_FLOW_ID_MAX];
+	store_status st;
+
+	if (saved_key(flow, key, sizeof(key)) != 0)
+		return;
+	st = store_set(srv->store, key, user, strlen(user), SAVED_TTL_MS, 0);
+	(void)st; /* without it, a late second sending says "expired" */
+}
+
+static int was_saved(af_server *srv, const char *flow, const char *password)
+{
+	char key[sizeof(SAVED_PREFIX) + AF_FLOW_ID_MAX];
+	char user[AF_DIR_USERNAME_MAX + 1];
+	store_value v = {0};
+	json_t *u = NULL;
+	int saved = 0;
+
+	if (password == NULL || password[0] == '\0' ||
+	    saved_key(flow, key, sizeof(key)) != 0)
+		return 0;
+	if (store_get(srv->store, key, &v) == STORE_OK &&
+	    v.len < sizeof(user)) {
+		memcpy(user, v.data, v.len);
+		user[v.len] = '\0';
+		saved = af_dir_user_login(srv->dir, user, password, &u) ==
+			AF_DIR_OK;
+	}
+	json_decref(u);
+	store_value_free(&v);
+	return saved;
+}
+
+/* The answer to the second sending of a form whose password was saved. */
+static void saved_page(af_resp *resp)
+{
+	af_page_error(resp, 409, "Password changed",
+		      "Your new password was saved: the form was sent twice, "
+		      "and the other sending goes on.",
+		      "If you are asked to sign in, use your new password.");
 }
 
 /* The page of a sign-in that ended at this step; it may go back. */
@@ -303,19 +370,12 @@ static json_t *load(af_server *srv, af_req *req, af_resp *resp,
 	json_decref(authz);
 	if (rc == -2)
 		af_page_unavailable(resp);
+	else if (csrf != NULL &&
+		 was_saved(srv, flow, af_req_param(req, "password")))
+		saved_page(resp);
 	else
 		af_page_flow_expired(resp);
 	return NULL;
-}
-
-void af_h_password_get(af_server *srv, af_req *req, af_resp *resp)
-{
-	json_t *authz = load(srv, req, resp, NULL);
-
-	if (authz == NULL)
-		return;
-	show_form(srv, resp, 200, af_req_param(req, "flow"), authz, NULL, 0);
-	json_decref(authz);
 }
 
 /*
@@ -383,8 +443,9 @@ static void reason(const char *err, char *out, size_t cap)
 
 /*
  * After the user's own change (via: "sign_in" or "account"): the audit
- * event, with the request's address, and the user's sessions ended and
- * listed no more (the new generation refuses them already).
+ * event, with the request's address, and what the old password signed
+ * into or was signing into ended: sessions, enrollment codes, pushes
+ * waiting (the new generation refuses them already; this removes them).
  */
 static void changed(af_server *srv, const af_req *req, const char *username,
 		    const char *via)
@@ -396,11 +457,11 @@ static void changed(af_server *srv, const af_req *req, const char *username,
 	af_audit_record_or_log(srv->dir, srv->log, req->client_ip, req->rid,
 			       actor, "user.passwd_change", username, detail);
 	json_decref(detail);
-	if (af_session_end_user(srv, username) < 0)
+	if (af_session_end_signins(srv, username) < 0)
 		log_warn(srv->log, req->rid, "session",
-			 "a user changed their password; their earlier "
-			 "sessions end with it, but stay listed until they "
-			 "expire");
+			 "a user changed their password; what the old one "
+			 "signed into is refused, but some of it stays listed "
+			 "until it expires");
 }
 
 /* The sign-in, now with the new password, ends as any other does. */
@@ -525,6 +586,43 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
 	return -1;
 }
 
+void af_h_password_get(af_server *srv, af_req *req, af_resp *resp)
+{
+	const char *flow = af_req_param(req, "flow");
+	json_t *authz = load(srv, req, resp, NULL), *user = NULL;
+
+	/* What the post would refuse is said at once, not after typing. */
+	if (authz != NULL &&
+	    still_allowed(srv, req, resp, flow, authz, &user) == 0)
+		show_form(srv, resp, 200, flow, authz, NULL, 0);
+	json_decref(user);
+	json_decref(authz);
+}
+
+/*
+ * A change refused as made meanwhile: when the password now set is the
+ * one this request posted, the same form was sent twice (a double click)
+ * and the other sending saved it, which the page says (1); else the
+ * refusal of title, what and next (0).
+ */
+static int sent_twice_or(af_server *srv, af_resp *resp, const char *username,
+			 const char *sub, const char *password,
+			 const char *title, const char *what, const char *next)
+{
+	json_t *user = NULL;
+	int twice = af_dir_user_login(srv->dir, username, password, &user) ==
+			    AF_DIR_OK &&
+		    af_ct_streq(json_string_value(json_object_get(user, "sub")),
+				sub);
+
+	json_decref(user);
+	if (twice)
+		saved_page(resp);
+	else if (title != NULL)
+		af_page_error(resp, 409, title, what, next);
+	return twice;
+}
+
 /*
  * The change was refused as made meanwhile. By the same form sent twice
  * (a double click) with this password, that post signs in: this one says
@@ -535,23 +633,10 @@ static void twin_or_ended(af_server *srv, const af_req *req, af_resp *resp,
 			  const char *password)
 {
 	const json_t *step = step_of(authz);
-	json_t *user = NULL;
 
-	if (af_dir_user_login(srv->dir, step_str(step, "user"), password,
-			      &user) == AF_DIR_OK &&
-	    af_ct_streq(json_string_value(json_object_get(user, "sub")),
-			step_str(step, "sub"))) {
-		json_decref(user);
-		af_page_error(resp, 409, "Password changed",
-			      "Your new password was saved: the form was sent "
-			      "twice, and the first sending goes on with the "
-			      "sign-in.",
-			      "If the application does not open, sign in again "
-			      "with your new password.");
-		return;
-	}
-	json_decref(user);
-	refuse(srv, req, resp, flow, authz, ENDED, "changed_meanwhile");
+	if (!sent_twice_or(srv, resp, step_str(step, "user"),
+			   step_str(step, "sub"), password, NULL, NULL, NULL))
+		refuse(srv, req, resp, flow, authz, ENDED, "changed_meanwhile");
 }
 
 void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
@@ -592,7 +677,8 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 	}
 	if (password == NULL || confirm == NULL || password[0] == '\0') {
 		show_form(srv, resp, 400, flow, authz,
-			  "Enter your new password twice.", 0);
+			  "Enter your new password twice.",
+			  password != NULL && password[0] != '\0');
 		goto out;
 	}
 	if (!af_ct_streq(password, confirm)) {
@@ -625,6 +711,7 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	changed(srv, req, step_str(step, "user"), "sign_in");
+	note_saved(srv, flow, step_str(step, "user"));
 	/* The record the sign-in ends with: the mark is gone now. */
 	json_decref(user);
 	user = NULL;
@@ -709,13 +796,21 @@ static int current_ok(af_server *srv, const af_req *req, af_resp *resp,
 	st = af_throttle_check(srv->dir, s->username, req->client_ip, known,
 			       &wait_s);
 	if (st == AF_DIR_LOCKED || st == AF_DIR_WAIT) {
-		if (st == AF_DIR_LOCKED)
+		if (st == AF_DIR_LOCKED) {
+			af_event_login(srv->log, LOG_LEVEL_WARN, req,
+				       s->username, "locked",
+				       "at=account_password");
 			af_page_locked(wait_s, known[0] != '\0', msg,
 				       sizeof(msg));
-		else
+		} else {
+			af_event_login(srv->log, LOG_LEVEL_INFO, req,
+				       s->username, "throttled",
+				       "at=account_password wait_s=%u",
+				       (unsigned)wait_s);
 			af_page_throttled(resp, wait_s, msg, sizeof(msg));
+		}
 		account_form(srv, resp, st == AF_DIR_LOCKED ? 403 : 429, s, msg,
-			     1);
+			     BAD_CURRENT);
 		return -1;
 	}
 	if (st != AF_DIR_OK) {
@@ -723,6 +818,9 @@ static int current_ok(af_server *srv, const af_req *req, af_resp *resp,
 		return -1;
 	}
 	st = af_dir_user_login(srv->dir, s->username, current, &user);
+	/* Longer than any password: wrong, as at sign-in. */
+	if (st == AF_DIR_INVALID)
+		st = AF_DIR_MISMATCH;
 	if (st == AF_DIR_MISMATCH) {
 		/* Not counted: not told either (see web/login.c). */
 		if (af_throttle_fail(srv->dir, s->username, req->client_ip,
@@ -823,7 +921,9 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 			     "Enter your current password, then the new one "
 			     "twice.",
 			     current == NULL || current[0] == '\0' ? BAD_CURRENT
-								   : BAD_NEW);
+			     : password == NULL || password[0] == '\0'
+				     ? BAD_NEW
+				     : BAD_CONFIRM);
 		goto out;
 	}
 	if (!af_ct_streq(password, confirm)) {
@@ -855,7 +955,8 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	if (st == AF_DIR_CONFLICT) {
-		af_page_error(resp, 409, "Password not changed",
+		sent_twice_or(srv, resp, s.username, s.sub, password,
+			      "Password not changed",
 			      "Your password or account was changed at the "
 			      "same time.",
 			      "Sign in again, then come back.");

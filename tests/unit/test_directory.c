@@ -1645,8 +1645,20 @@ static void test_af_dir_temporary_password(void **state)
 				  "tom-first-77"),
 			 AF_DIR_OK);
 	assert_true(must_change(f, "tom"));
-	/* Marked, not given: the password is the user's, and lasts. */
+	/* Given with the user to be replaced: temporary, as a reset's. */
 	assert_int_equal(af_dir_user_get(f->dir, "tom", &u), AF_DIR_OK);
+	assert_true(af_dir_user_password_expired(u, INT64_MAX));
+	json_decref(u);
+	/* The requirement lifted, then set again: the user's own, lasting. */
+	assert_int_equal(
+		set_user(f, "tom", "{\"password_change_required\":false}"),
+		AF_DIR_OK);
+	assert_int_equal(
+		set_user(f, "tom", "{\"password_change_required\":true}"),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_user_get(f->dir, "tom", &u), AF_DIR_OK);
+	assert_true(must_change(f, "tom"));
+	assert_null(json_object_get(u, AF_DIR_USER_PW_EXPIRES));
 	assert_false(af_dir_user_password_expired(u, INT64_MAX));
 	json_decref(u);
 	/* A user disabled meanwhile changes nothing. */

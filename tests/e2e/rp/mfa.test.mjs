@@ -1752,6 +1752,12 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     r = await post({ current: s.password, password: s.password, confirm: s.password });
     assert.equal(r.status, 400);
     assert.match(r.text, /must differ from the current one/);
+    // Longer than any password: wrong, not an outage.
+    r = await post({ current: 'x'.repeat(1100), password: NEW, confirm: NEW });
+    assert.equal(r.status, 401, r.text);
+    // An enrollment code made before ends with the old password.
+    const ec = await server.admin('POST', '/users/tempo-dee/enroll-code');
+    assert.equal(ec.status, 201, ec.text);
     const before = b.cookieHeader();
     r = await post({ current: s.password, password: NEW, confirm: NEW });
     assert.equal(r.status, 200, r.text);
@@ -1761,6 +1767,8 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     const listed = await server.admin('GET', '/sessions?user=tempo-dee');
     assert.equal(listed.status, 200, listed.text);
     assert.equal(listed.json.sessions.length, 1, listed.text);
+    const late = await idsim(server, path.join(server.dir, 'phone-tempo-dee.json'), ['enroll', ec.json.code, '--platform', 'none']);
+    assert.notEqual(late.code, 0, late.stdout);
     // This browser stays signed in; the other one asks for the password.
     const here = await b.get((await authUrl(s.config)).url.href);
     assert.equal(here.status, 302);
@@ -1814,8 +1822,12 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     await giveTemporary('tempo-cy');
     let b = new Browser();
     let f = await changeForm(b, await signIn(b, server.issuer, (await authUrl(s.config)).url.href, 'tempo-cy', TEMP));
-    // The service desk sets another temporary password meanwhile.
+    // The service desk sets another temporary password meanwhile: the
+    // form says so at once.
     await giveTemporary('tempo-cy');
+    const again = await b.get(f.url.href);
+    assert.equal(again.status, 403, again.text);
+    assert.match(again.text, /ended while it waited/);
     let r = await post(b, f, NEW);
     assert.equal(r.status, 403, r.text);
     assert.match(r.text, /ended while it waited/);
@@ -1872,6 +1884,13 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     const u = (await server.admin('GET', '/users/tempo-fay')).json;
     const left = u.password_expires_at - Math.floor(Date.now() / 1000);
     assert.ok(Math.abs(left - 72 * 3600) < 60, `expires in ${left} s`);
+    // Given with the user, it is as temporary.
+    const added = await server.admin('POST', '/users', { username: 'tempo-fay2', password: TEMP, password_change_required: true });
+    assert.equal(added.status, 201, added.text);
+    assert.ok(Math.abs(added.json.password_expires_at - Math.floor(Date.now() / 1000) - 72 * 3600) < 60, added.text);
+    // The requirement lifted: the password given is the user's, and lasts.
+    const lifted = await server.admin('PATCH', '/users/tempo-fay2', { password_change_required: false });
+    assert.equal(lifted.json.password_expires_at, undefined, lifted.text);
     // Marked by PATCH alone, a password is the user's own: no end.
     await server.admin('PUT', '/users/tempo-fay/password', { password: TEMP });
     assert.equal((await server.admin('PATCH', '/users/tempo-fay', { password_change_required: true })).json.password_expires_at, undefined);
@@ -1917,6 +1936,10 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
       if (other.status === 409) assert.match(other.text, /Your new password was saved/);
       const u = await server.admin('GET', '/users/tempo-eve');
       assert.equal(u.json.password_change_required, false);
+      // Sent again after the first finished: the same answer, not "expired".
+      const late = await post(b, f, pw);
+      assert.equal(late.status, 409, late.text);
+      assert.match(late.text, /Your new password was saved/);
       if (round < 2) await server.admin('PATCH', '/users/tempo-eve', { password_change_required: true });
     }
   });
