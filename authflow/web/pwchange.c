@@ -1,6 +1,7 @@
 /*
- * GET|POST /login/password: a temporary password replaced at sign-in; see
- * pwchange.h.
+ * A user's own new password: GET|POST /login/password, a temporary one
+ * replaced at sign-in, and GET|POST /account/password, a signed-in user's
+ * change; see pwchange.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,9 +113,13 @@ void af_pwchange_begin(af_server *srv, const af_req *req, af_resp *resp,
 		step = NULL;
 		/*
 		 * The MFA page and its poll race to here: one writes, the
-		 * other finds the step made (or the flow changed: 1).
+		 * other finds the step made (or the flow changed: 1). A
+		 * step of another user, or of an older password, is
+		 * replaced.
 		 */
-		rc = af_ct_streq(step_str(step_of(authz), "sub"), s->sub)
+		rc = af_ct_streq(step_str(step_of(authz), "sub"), s->sub) &&
+				     json_integer_value(json_object_get(
+					     step_of(authz), "gen")) == s->gen
 			     ? 0
 			     : af_flow_replace(srv, flow, authz, now);
 	}
@@ -158,11 +163,10 @@ static void hidden(af_buf *b, const char *name, const char *value)
 static void field_error(af_buf *b, int shown, int ours, const char *more)
 {
 	if (shown && ours)
-		af_buf_puts(b, " aria-invalid=\"true\"");
-	if (shown && ours)
-		af_buf_printf(b, " aria-describedby=\"err%s%s\"",
-			      more != NULL ? " " : "",
-			      more != NULL ? more : "");
+		af_buf_printf(
+			b,
+			" aria-invalid=\"true\" aria-describedby=\"err%s%s\"",
+			more != NULL ? " " : "", more != NULL ? more : "");
 	else if (more != NULL)
 		af_buf_printf(b, " aria-describedby=\"%s\"", more);
 }

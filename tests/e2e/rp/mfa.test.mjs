@@ -1832,6 +1832,10 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     assert.equal(r.status, 403, r.text);
     assert.match(r.text, /ended while it waited/);
     assert.equal((await server.admin('GET', '/users/tempo-cy')).json.password_change_required, true);
+    // Signing in again in the same window with the new one starts afresh.
+    r = await b.post(`${server.issuer}/login`, { flow: f.fields.flow, csrf: f.fields.csrf, username: 'tempo-cy', password: TEMP });
+    assert.equal(r.status, 303, r.text);
+    assert.equal((await b.get(f.url.href)).status, 200);
     // The requirement lifted by an administrator: the form is refused too.
     b = new Browser();
     f = await changeForm(b, await signIn(b, server.issuer, (await authUrl(s.config)).url.href, 'tempo-cy', TEMP));
