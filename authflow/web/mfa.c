@@ -1451,12 +1451,11 @@ static int enroll_session(af_server *srv, const af_req *req, af_resp *resp,
 {
 	int rc = af_session_signed_in(srv, req, s);
 
-	if (rc == 0)
-		return 0;
-	af_page_error(resp, rc < 0 ? 503 : 401, "Sign in first",
-		      "Enrolling a phone needs you to be signed in.",
-		      "Sign in to an application, then come back.");
-	return -1;
+	if (rc != 0)
+		af_page_sign_in_first(
+			resp, rc < 0,
+			"Enrolling a phone needs you to be signed in.");
+	return rc == 0 ? 0 : -1;
 }
 
 /*

@@ -264,6 +264,12 @@ void af_page_error(af_resp *resp, unsigned status, const char *title,
 	af_page_refusal(resp, status, title, what, next, NULL, NULL);
 }
 
+void af_page_sign_in_first(af_resp *resp, int store_failed, const char *why)
+{
+	af_page_error(resp, store_failed ? 503 : 401, "Sign in first", why,
+		      "Sign in to an application, then come back.");
+}
+
 void af_page_flow_expired(af_resp *resp)
 {
 	af_page_error(resp, 400, "This sign-in page has expired",

@@ -94,6 +94,13 @@ void af_page_flow_expired(af_resp *resp);
 void af_page_unavailable(af_resp *resp);
 
 /*
+ * The page of a signed-in user's page opened without a live session:
+ * "Sign in first", with why (a sentence: what needs the sign-in); 503
+ * instead of 401 when store_failed.
+ */
+void af_page_sign_in_first(af_resp *resp, int store_failed, const char *why);
+
+/*
  * A sign-in step refused while a delay of wait_s seconds runs: writes the
  * message to show on the form into msg (NUL-terminated, cut to msglen) and
  * sets Retry-After to the delay, so that the person and any client see the
