@@ -1971,7 +1971,7 @@ af_dir_status af_dir_user_reset_password(af_dir *dir, const char *actor,
 	return set_password(dir, actor, username, password, 1, err, errlen);
 }
 
-/* The user's own change of a temporary password: see the header. */
+/* The user's own change of their password: see the header. */
 typedef struct pw_own {
 	const char *phc;
 	const char *was; /* the hash the new password was compared with */
