@@ -45,15 +45,11 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
-static int from_json(const char *text, size_t len, af_session *s)
+void af_session_from_json(const json_t *o, af_session *s)
 {
-	json_t *o = json_loadb(text, len, 0, NULL), *amr, *v;
+	const json_t *amr, *v;
 	size_t i;
 
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return -1;
-	}
 	memset(s, 0, sizeof(*s));
 	copy_str(s->username, sizeof(s->username),
 		 json_string_value(json_object_get(o, "username")));
@@ -78,25 +74,42 @@ static int from_json(const char *text, size_t len, af_session *s)
 		copy_str(s->amr[s->namr++], sizeof(s->amr[0]),
 			 json_string_value(v));
 	}
+}
+
+static int from_json(const char *text, size_t len, af_session *s)
+{
+	json_t *o = json_loadb(text, len, 0, NULL);
+
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return -1;
+	}
+	af_session_from_json(o, s);
 	json_decref(o);
 	return s->username[0] != '\0' && s->sid[0] != '\0' ? 0 : -1;
 }
 
-static char *to_json(const af_session *s)
+json_t *af_session_json(const af_session *s)
 {
-	json_t *o, *amr = json_array();
+	json_t *amr = json_array();
 	unsigned i;
-	char *text;
 
 	for (i = 0; amr != NULL && i < s->namr; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o*}",
-		      "username", s->username, "sub", s->sub, "sid", s->sid,
-		      "acr", s->acr, "ip", s->ip, "auth_time",
-		      (json_int_t)s->auth_time, "created",
-		      (json_int_t)s->created, "created_ms",
-		      (json_int_t)s->created_ms, "gen", (json_int_t)s->gen,
-		      "amr", amr);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o*}",
+			 "username", s->username, "sub", s->sub, "sid", s->sid,
+			 "acr", s->acr, "ip", s->ip, "auth_time",
+			 (json_int_t)s->auth_time, "created",
+			 (json_int_t)s->created, "created_ms",
+			 (json_int_t)s->created_ms, "gen", (json_int_t)s->gen,
+			 "amr", amr);
+}
+
+static char *to_json(const af_session *s)
+{
+	json_t *o = af_session_json(s);
+	char *text;
+
 	if (o == NULL)
 		return NULL;
 	text = json_dumps(o, JSON_COMPACT);

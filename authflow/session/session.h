@@ -16,6 +16,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "http/request.h"
 #include "server.h"
 
@@ -37,6 +39,16 @@ typedef struct af_session {
 	char acr[32];
 	char ip[AF_SESSION_IP_MAX]; /* the client's address at sign-in */
 } af_session;
+
+/*
+ * s as a JSON object (new reference; NULL when out of memory): what the
+ * store keeps of a session, and what a sign-in keeps of the session it is
+ * about to make while a step remains (web/pwchange.c).
+ * af_session_from_json() fills *s back from one; members missing or of
+ * the wrong type are left empty, strings cut to their fields.
+ */
+json_t *af_session_json(const af_session *s);
+void af_session_from_json(const json_t *o, af_session *s);
 
 /*
  * Reads the session of the request's cookie. 0 and *out when live; -1 when

@@ -40,13 +40,18 @@ int af_pwchange_needed(const json_t *user)
 	return json_is_true(json_object_get(user, AF_DIR_USER_PW_CHANGE));
 }
 
-/* The flow's waiting sign-in, or NULL. */
+/*
+ * The flow's waiting sign-in, or NULL: the session it is to make
+ * (af_session_json()), with the step's own members beside (detail,
+ * device, tries, refused).
+ */
 static const json_t *step_of(const json_t *authz)
 {
 	const json_t *step = json_object_get(authz, PWCHANGE);
 
 	return json_is_object(step) &&
-			       json_is_string(json_object_get(step, "user")) &&
+			       json_is_string(
+				       json_object_get(step, "username")) &&
 			       json_is_string(json_object_get(step, "sub"))
 		       ? step
 		       : NULL;
@@ -57,19 +62,6 @@ static const char *step_str(const json_t *step, const char *key)
 	const char *v = json_string_value(json_object_get(step, key));
 
 	return v != NULL ? v : "";
-}
-
-static json_t *amr_array(const af_session *s)
-{
-	json_t *a = json_array();
-	unsigned i;
-
-	for (i = 0; a != NULL && i < s->namr && i < AF_AMR_MAX; i++)
-		if (json_array_append_new(a, json_string(s->amr[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
 }
 
 static void to_form(af_resp *resp, const char *flow)
@@ -94,20 +86,19 @@ void af_pwchange_begin(af_server *srv, const af_req *req, af_resp *resp,
 		       const af_session *s, const char *device,
 		       const char *detail)
 {
-	json_t *now = json_deep_copy(authz), *step;
+	json_t *now = json_deep_copy(authz), *step, *own;
 	int rc = -1;
 
 	/* Kept as they were when the factors were checked: see finish(). */
-	step = json_pack("{s:s, s:s, s:I, s:I, s:o, s:s, s:s, s:i}", "user",
-			 s->username, "sub", s->sub, "gen", (json_int_t)s->gen,
-			 "auth_time", (json_int_t)s->auth_time, "amr",
-			 amr_array(s), "acr", s->acr, "detail",
-			 detail != NULL ? detail : "", "tries", 0);
-	if (step != NULL && device != NULL &&
-	    json_object_set_new(step, "device", json_string(device)) != 0) {
+	step = af_session_json(s);
+	own = json_pack("{s:s, s:i, s:s*}", "detail",
+			detail != NULL ? detail : "", "tries", 0, "device",
+			device);
+	if (step == NULL || own == NULL || json_object_update(step, own) != 0) {
 		json_decref(step);
 		step = NULL;
 	}
+	json_decref(own);
 	if (now != NULL && step != NULL &&
 	    json_object_set_new(now, PWCHANGE, step) == 0) {
 		step = NULL;
@@ -258,7 +249,7 @@ static void show_form(af_server *srv, af_resp *resp, unsigned status,
 		.action = "/login/password",
 		.flow = flow,
 		.csrf = json_string_value(json_object_get(authz, "csrf")),
-		.user = step_str(step_of(authz), "user"),
+		.user = step_str(step_of(authz), "username"),
 		.differ = "the password you signed in with",
 		.submit = "Change password and continue",
 		.message = message,
@@ -362,7 +353,7 @@ static json_t *load(af_server *srv, af_req *req, af_resp *resp,
 	mfa = json_object_get(authz, "mfa");
 	if (step != NULL && mfa != NULL &&
 	    !af_ct_streq(json_string_value(json_object_get(mfa, "user")),
-			 step_str(step, "user")))
+			 step_str(step, "username")))
 		step = NULL;
 	if (step != NULL && json_is_string(json_object_get(step, "refused"))) {
 		refused_page(resp, flow, authz, step_str(step, "refused"));
@@ -400,7 +391,7 @@ static void refuse(af_server *srv, const af_req *req, af_resp *resp,
 		(void)af_flow_replace(srv, flow, authz, now);
 	json_decref(now);
 	af_event_login(srv->log, LOG_LEVEL_INFO, req,
-		       step_str(step_of(authz), "user"),
+		       step_str(step_of(authz), "username"),
 		       "password_change_refused", "why=%s", why);
 	refused_page(resp, flow, authz, what);
 }
@@ -472,23 +463,12 @@ static void changed(af_server *srv, const af_req *req, const char *username,
 static void finish(af_server *srv, af_req *req, af_resp *resp, const char *flow,
 		   const json_t *authz, const json_t *user, int64_t gen)
 {
-	const json_t *step = step_of(authz),
-		     *amr = json_object_get(step, "amr");
+	const json_t *step = step_of(authz);
 	char detail[AF_LOGIN_DETAIL_MAX];
 	af_session s;
-	size_t i;
 
-	memset(&s, 0, sizeof(s));
-	snprintf(s.username, sizeof(s.username), "%s", step_str(step, "user"));
-	snprintf(s.sub, sizeof(s.sub), "%s", step_str(step, "sub"));
-	s.auth_time = json_integer_value(json_object_get(step, "auth_time"));
+	af_session_from_json(step, &s);
 	s.gen = gen;
-	for (i = 0; i < json_array_size(amr) && s.namr < AF_AMR_MAX; i++)
-		snprintf(s.amr[s.namr++], sizeof(s.amr[0]), "%s",
-			 json_string_value(json_array_get(amr, i)) != NULL
-				 ? json_string_value(json_array_get(amr, i))
-				 : "");
-	snprintf(s.acr, sizeof(s.acr), "%s", step_str(step, "acr"));
 	snprintf(detail, sizeof(detail), "%s%spassword_changed=1",
 		 step_str(step, "detail"),
 		 step_str(step, "detail")[0] != '\0' ? " " : "");
@@ -516,7 +496,7 @@ static int phone_gone(af_server *srv, const af_req *req, af_resp *resp,
 	st = af_mfa_device_get(srv->store, id, &dev);
 	gone = st != AF_MFA_OK ||
 	       !af_ct_streq(json_string_value(json_object_get(dev, "user")),
-			    step_str(step, "user"));
+			    step_str(step, "username"));
 	/* Read whole, with the token-code secret it keeps: wiped unused. */
 	af_secmem_wipe_json_string(json_object_get(dev, "totp_secret"));
 	json_decref(dev);
@@ -547,7 +527,7 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
 	int rc;
 
 	*user = NULL;
-	st = af_dir_user_get(srv->dir, step_str(step, "user"), user);
+	st = af_dir_user_get(srv->dir, step_str(step, "username"), user);
 	if (st != AF_DIR_OK && st != AF_DIR_NOT_FOUND) {
 		af_page_unavailable(resp);
 		return -1;
@@ -638,7 +618,7 @@ static void twin_or_ended(af_server *srv, const af_req *req, af_resp *resp,
 {
 	const json_t *step = step_of(authz);
 
-	if (!sent_twice_or(srv, resp, step_str(step, "user"),
+	if (!sent_twice_or(srv, resp, step_str(step, "username"),
 			   step_str(step, "sub"), password, NULL, NULL, NULL))
 		refuse(srv, req, resp, flow, authz, ENDED, "changed_meanwhile");
 }
@@ -666,7 +646,7 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 	/* Back to the application, told that nobody signed in. */
 	if (af_req_param(req, "cancel") != NULL) {
 		af_event_login(srv->log, LOG_LEVEL_INFO, req,
-			       step_str(step, "user"), "cancelled",
+			       step_str(step, "username"), "cancelled",
 			       "at=password_change");
 		if (af_flow_claim_page(srv, flow, resp) == 0)
 			af_oidc_send_error(srv, resp, authz, "access_denied",
@@ -696,7 +676,7 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 	if (still_allowed(srv, req, resp, flow, authz, &user) != 0)
 		goto out;
 	st = af_dir_user_change_password(
-		srv->dir, step_str(step, "user"), step_str(step, "sub"),
+		srv->dir, step_str(step, "username"), step_str(step, "sub"),
 		json_integer_value(json_object_get(step, "gen")), 1, password,
 		&gen, err, sizeof(err));
 	if (st == AF_DIR_INVALID) {
@@ -714,12 +694,12 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 		af_page_unavailable(resp);
 		goto out;
 	}
-	changed(srv, req, step_str(step, "user"), "sign_in");
-	note_saved(srv, flow, step_str(step, "user"));
+	changed(srv, req, step_str(step, "username"), "sign_in");
+	note_saved(srv, flow, step_str(step, "username"));
 	/* The record the sign-in ends with: the mark is gone now. */
 	json_decref(user);
 	user = NULL;
-	if (af_dir_user_get(srv->dir, step_str(step, "user"), &user) !=
+	if (af_dir_user_get(srv->dir, step_str(step, "username"), &user) !=
 	    AF_DIR_OK) {
 		af_page_unavailable(resp);
 		goto out;
