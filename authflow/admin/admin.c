@@ -15,8 +15,10 @@
 #include "common/secmem.h"
 #include "common/util.h"
 
-#define PATH_PREFIX "/admin/v1/"
-#define ALLOW_MAX   64
+#define PATH_PREFIX	 "/admin/v1/"
+#define ALLOW_MAX	 64
+/* Digits of the largest number a query parameter takes. */
+#define QUERY_DIGITS_MAX 15
 
 static const struct {
 	af_admin_status st;
@@ -538,6 +540,35 @@ static void route_target(af_admin_call *c, const char *pattern)
 	}
 	if (names[0] != NULL)
 		af_admin__target(c, names[0], names[1]);
+}
+
+/*
+ * The query parameter name: a decimal number min..max into *out, or
+ * *out untouched when absent. 1, or 0 with the 400 made.
+ */
+int af_admin__query_number(af_admin_call *c, const char *name, int64_t min,
+			   int64_t max, int64_t *out)
+{
+	const char *v = hp_params_get(c->req->query, name);
+	size_t i, n;
+	int64_t x = 0;
+
+	if (v == NULL)
+		return 1;
+	n = strnlen(v, QUERY_DIGITS_MAX + 1);
+	for (i = 0; i < n && n <= QUERY_DIGITS_MAX; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			break;
+		x = x * 10 + (v[i] - '0');
+	}
+	if (n == 0 || n > QUERY_DIGITS_MAX || i != n || x < min || x > max) {
+		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+				 "%s: must be a number %lld..%lld", name,
+				 (long long)min, (long long)max);
+		return 0;
+	}
+	*out = x;
+	return 1;
 }
 
 /*

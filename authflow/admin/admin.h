@@ -183,6 +183,13 @@ int af_admin__only_members(af_admin_call *c, json_t *obj,
 const char *af_admin__need_string(af_admin_call *c, const json_t *obj,
 				  const char *key);
 
+/*
+ * The query parameter name: a decimal number min..max into *out, or *out
+ * untouched when absent. 1, or 0 with the 400 made.
+ */
+int af_admin__query_number(af_admin_call *c, const char *name, int64_t min,
+			   int64_t max, int64_t *out);
+
 /* Sets c->target from one or two parts ("group/user"). */
 void af_admin__target(af_admin_call *c, const char *a, const char *b);
 

@@ -62,7 +62,6 @@
 #define QUEUE_LIMIT_MAX	  1000 /* jobs one queue call lists */
 #define PUSH_TOKEN_SHOWN  8    /* characters of a push token listed */
 #define QUEUE_LIMIT_DEF	  50
-#define LIMIT_DIGITS_MAX  4    /* digits of QUEUE_LIMIT_MAX */
 #define ENROLL_URI_MAX	  2048 /* bytes of an enrollment URI */
 #define MFA_ERR_BUF	  256
 #define ENROLL_URI_SCHEME "authflow://enroll?issuer="
@@ -509,35 +508,6 @@ void af_admin__device_remove(af_admin_call *c)
 
 /* ---- the push queue ----------------------------------------------------- */
 
-/*
- * The "limit" query parameter: 1..QUEUE_LIMIT_MAX, default 50. Other
- * parameters and repeated ones were refused by the route table.
- */
-static int query_limit(af_admin_call *c, size_t *out)
-{
-	const char *v = hp_params_get(c->req->query, "limit");
-	size_t i, n, limit = 0;
-
-	*out = QUEUE_LIMIT_DEF;
-	if (v == NULL)
-		return 1;
-	n = strnlen(v, LIMIT_DIGITS_MAX + 1);
-	for (i = 0; i < n && n <= LIMIT_DIGITS_MAX; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			break;
-		limit = limit * 10 + (size_t)(v[i] - '0');
-	}
-	if (n == 0 || n > LIMIT_DIGITS_MAX || i != n || limit < 1 ||
-	    limit > QUEUE_LIMIT_MAX) {
-		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
-				 "limit: must be a number 1..%d",
-				 QUEUE_LIMIT_MAX);
-		return 0;
-	}
-	*out = limit;
-	return 1;
-}
-
 struct jobs {
 	json_t *arr;
 	int failed;
@@ -583,9 +553,10 @@ void af_admin__push_queue(af_admin_call *c)
 {
 	struct jobs jobs = {NULL, 0};
 	store_status st;
-	size_t limit, len = 0, pending = 0;
+	size_t len = 0, pending = 0;
+	int64_t limit = QUEUE_LIMIT_DEF;
 
-	if (!query_limit(c, &limit))
+	if (!af_admin__query_number(c, "limit", 1, QUEUE_LIMIT_MAX, &limit))
 		return;
 	st = store_queue_len(c->srv->store, PUSH_QUEUE, &len);
 	/* No group yet: no push worker has ever started, none holds a job. */
@@ -604,8 +575,8 @@ void af_admin__push_queue(af_admin_call *c)
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		return;
 	}
-	st = store_queue_range(c->srv->store, PUSH_QUEUE, limit, add_job,
-			       &jobs);
+	st = store_queue_range(c->srv->store, PUSH_QUEUE, (size_t)limit,
+			       add_job, &jobs);
 	if (st != STORE_OK || jobs.failed) {
 		json_decref(jobs.arr);
 		if (st != STORE_OK)

@@ -13,10 +13,8 @@
 #error "AF_ADMIN_VERSION must be defined by the build (the project version)"
 #endif
 
-/* Digits of the largest number a query parameter takes. */
-#define LIMIT_DIGITS_MAX 15
 /* The largest audit sequence number "before" takes. */
-#define AUDIT_SEQ_MAX	 999999999999999LL
+#define AUDIT_SEQ_MAX 999999999999999LL
 
 /* The length of a directory list, or JSON null when it cannot be read. */
 static json_t *count_of(af_dir_status (*list)(af_dir *dir, json_t **out),
@@ -380,35 +378,6 @@ void af_admin__sessions_end(af_admin_call *c)
 	sessions_ended(c, user, n, NULL);
 }
 
-/*
- * The query parameter name: a decimal number min..max into *out, or
- * *out untouched when absent. 1, or 0 with the 400 made.
- */
-static int query_number(af_admin_call *c, const char *name, int64_t min,
-			int64_t max, int64_t *out)
-{
-	const char *v = hp_params_get(c->req->query, name);
-	size_t i, n;
-	int64_t x = 0;
-
-	if (v == NULL)
-		return 1;
-	n = strnlen(v, LIMIT_DIGITS_MAX + 1);
-	for (i = 0; i < n && n <= LIMIT_DIGITS_MAX; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			break;
-		x = x * 10 + (v[i] - '0');
-	}
-	if (n == 0 || n > LIMIT_DIGITS_MAX || i != n || x < min || x > max) {
-		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
-				 "%s: must be a number %lld..%lld", name,
-				 (long long)min, (long long)max);
-		return 0;
-	}
-	*out = x;
-	return 1;
-}
-
 struct events {
 	json_t *arr;
 	int failed;
@@ -433,8 +402,9 @@ void af_admin__audit(af_admin_call *c)
 	json_t *answer;
 	af_dir_status st;
 
-	if (!query_number(c, "limit", 1, AF_ADMIN_AUDIT_MAX, &limit) ||
-	    !query_number(c, "before", 1, AUDIT_SEQ_MAX, &before))
+	if (!af_admin__query_number(c, "limit", 1, AF_ADMIN_AUDIT_MAX,
+				    &limit) ||
+	    !af_admin__query_number(c, "before", 1, AUDIT_SEQ_MAX, &before))
 		return;
 	ev.arr = json_array();
 	if (ev.arr == NULL) {
