@@ -61,6 +61,7 @@ static const char *const q_user[] = {"user", NULL};
 static const char *const q_user_sid[] = {"user", "sid", NULL};
 static const char *const q_audit[] = {"limit", "before", NULL};
 static const char *const q_limit[] = {"limit", NULL};
+static const char *const q_inactive[] = {"inactive_days", NULL};
 
 /* Routes: method, path pattern ('*' is any one segment), audit action. */
 typedef struct route {
@@ -80,7 +81,7 @@ typedef struct route {
 
 static const route routes[] = {
 	{"GET", "status", "status", af_admin__status, NULL, NULL},
-	{"GET", "users", "user.list", af_admin__user_list, NULL, NULL},
+	{"GET", "users", "user.list", af_admin__user_list, NULL, q_inactive},
 	{"POST", "users", "user.add", af_admin__user_add, NULL, NULL},
 	{"GET", "users/*", "user.show", af_admin__user_show, NULL, NULL},
 	{"PATCH", "users/*", "user.set", af_admin__user_set, NULL, NULL},

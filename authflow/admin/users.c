@@ -6,9 +6,13 @@
 #include "common/secmem.h"
 #include "common/util.h"
 #include "directory/audit.h"
+#include "directory/signins.h"
 #include "directory/throttle.h"
 #include "mfa/mfa.h"
 #include "session/session.h"
+
+#define DAY_S		  86400
+#define INACTIVE_DAYS_MAX 36500 /* ?inactive_days=N: a hundred years */
 
 /*
  * Takes the member "password" out of obj: a malloc'd copy goes to *out
@@ -64,17 +68,109 @@ out:
 	return ok;
 }
 
+/*
+ * The name of the app of client_id as it is now, from names (client id ->
+ * name or null, filled as apps are read, so that a list reads each app
+ * once), or JSON null once the app is gone. NULL when out of memory.
+ */
+static json_t *app_name_of(af_admin_call *c, json_t *names,
+			   const char *client_id)
+{
+	json_t *app = NULL, *name = json_object_get(names, client_id);
+
+	if (name != NULL)
+		return json_incref(name);
+	if (af_dir_app_get(c->dir, client_id, &app) == AF_DIR_OK)
+		name = json_copy(json_object_get(app, "name"));
+	json_decref(app);
+	if (!json_is_string(name)) {
+		json_decref(name);
+		name = json_null();
+	}
+	if (json_object_set(names, client_id, name) != 0) {
+		json_decref(name);
+		return NULL;
+	}
+	return name;
+}
+
+/*
+ * Adds the user's last sign-in (directory/signins.h) as "last_sign_in",
+ * with the name of its app now ("app"), or null when they never signed
+ * in. *when is its time, else 0. AF_DIR_OK, or the failure.
+ */
+static af_dir_status add_last_signin(af_admin_call *c, json_t *user,
+				     json_t *names, int64_t *when)
+{
+	json_t *last = NULL, *app;
+	af_dir_status st = af_dir_signin_last(c->dir, user, &last);
+
+	*when = 0;
+	if (st == AF_DIR_NOT_FOUND)
+		return json_object_set_new(user, "last_sign_in", json_null())
+			       ? AF_DIR_NOMEM
+			       : AF_DIR_OK;
+	if (st != AF_DIR_OK)
+		return st;
+	*when = json_integer_value(json_object_get(last, "time"));
+	app = app_name_of(
+		c, names,
+		json_string_value(json_object_get(last, "client_id")));
+	if (app == NULL || json_object_set_new(last, "app", app) != 0 ||
+	    json_object_set_new(user, "last_sign_in", last) != 0) {
+		json_decref(last);
+		return AF_DIR_NOMEM;
+	}
+	return AF_DIR_OK;
+}
+
+/*
+ * Whether a user is inactive: neither signed in (last) nor made (without
+ * a sign-in) since cutoff. A user from before creation times were kept
+ * and never signed in counts as inactive.
+ */
+static int inactive(const json_t *user, int64_t last, int64_t cutoff)
+{
+	json_t *made = json_object_get(user, "created_at");
+
+	if (last > 0)
+		return last < cutoff;
+	return !json_is_integer(made) || json_integer_value(made) < cutoff;
+}
+
 void af_admin__user_list(af_admin_call *c)
 {
-	json_t *users = NULL;
+	json_t *users = NULL, *kept = NULL, *names = NULL, *u;
+	int64_t days = 0, last;
 	af_dir_status st;
+	size_t i;
 
+	if (!af_admin__query_number(c, "inactive_days", 1, INACTIVE_DAYS_MAX,
+				    &days))
+		return;
 	st = af_dir_user_list(c->dir, &users);
+	names = json_object();
+	kept = json_array();
+	if (st == AF_DIR_OK && (names == NULL || kept == NULL))
+		st = AF_DIR_NOMEM;
+	json_array_foreach(users, i, u)
+	{
+		if (st != AF_DIR_OK)
+			break;
+		st = add_last_signin(c, u, names, &last);
+		if (st == AF_DIR_OK &&
+		    (days == 0 || inactive(u, last, af_now() - days * DAY_S)) &&
+		    json_array_append(kept, u) != 0)
+			st = AF_DIR_NOMEM;
+	}
+	json_decref(users);
+	json_decref(names);
 	if (st != AF_DIR_OK) {
+		json_decref(kept);
 		af_admin__dir_error(c, st, NULL);
 		return;
 	}
-	af_admin__json(c, 200, json_pack("{s:o}", "users", users));
+	af_admin__json(c, 200, json_pack("{s:o}", "users", kept));
 }
 
 static const char *username_of(const json_t *user)
@@ -265,8 +361,9 @@ static int add_policy(af_admin_call *c, json_t *user)
 
 void af_admin__user_show(af_admin_call *c)
 {
-	json_t *user = path_user(c);
-	int64_t paused = 0, limited = 0, now = af_now();
+	json_t *user = path_user(c), *names;
+	int64_t paused = 0, limited = 0, now = af_now(), last;
+	af_dir_status st;
 
 	if (user == NULL)
 		return;
@@ -298,6 +395,15 @@ void af_admin__user_show(af_admin_call *c)
 	}
 	if (!add_policy(c, user)) {
 		json_decref(user);
+		return;
+	}
+	names = json_object();
+	st = names != NULL ? add_last_signin(c, user, names, &last)
+			   : AF_DIR_NOMEM;
+	json_decref(names);
+	if (st != AF_DIR_OK) {
+		json_decref(user);
+		af_admin__dir_error(c, st, NULL);
 		return;
 	}
 	af_admin__json(c, 200, user);

@@ -20,10 +20,11 @@
 #include "http.h"
 #include "table.h"
 
-#define KV_DEPTH_MAX	4    /* nesting of objects printed as a.b.c */
-#define AUDIT_LIMIT_MAX 1000 /* events of one audit listing */
-#define AUDIT_LIMIT_DEF 50
-#define PASSWORD_BUF	(AF_CTL_PASSWORD_MAX + 1)
+#define KV_DEPTH_MAX	  4    /* nesting of objects printed as a.b.c */
+#define AUDIT_LIMIT_MAX	  1000 /* events of one audit listing */
+#define AUDIT_LIMIT_DEF	  50
+#define INACTIVE_DAYS_MAX 36500 /* user list --inactive-days, as the server */
+#define PASSWORD_BUF	  (AF_CTL_PASSWORD_MAX + 1)
 
 static const char usage_text[] =
 	"usage: authflowctl [--url URL] [--token TOKEN] [--json] COMMAND ...\n"
@@ -40,7 +41,10 @@ static const char usage_text[] =
 	"           [--ou OU]... [--group G]... [--password-stdin "
 	"[--temporary]]\n"
 	"           [--disabled]\n"
-	"  user list | show NAME | remove NAME | unlock NAME\n"
+	"  user list [--inactive-days N] | show NAME | remove NAME | unlock "
+	"NAME\n"
+	"           (--inactive-days: users neither signed in nor made in the\n"
+	"           last N days)\n"
 	"           (unlock: lifts the sign-in lock and delay, and the pause\n"
 	"           of pushes to the phone after a report or at the push limit)\n"
 	"  user set NAME [--name N] [--email E] [--email-verified on|off]\n"
@@ -204,6 +208,7 @@ static int print_users(json_t *answer)
 		{"EMAIL", "email", AF_CTL_CELL_TEXT},
 		{"ENABLED", "enabled", AF_CTL_CELL_BOOL},
 		{"GROUPS", "groups", AF_CTL_CELL_LIST},
+		{"LAST-SIGN-IN", "last_sign_in.time", AF_CTL_CELL_TIME},
 	};
 	return af_ctl_print_table(answer, "users", cols, AF_CTL_NELEMS(cols));
 }
@@ -1048,6 +1053,46 @@ static int user_passwd(af_ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * user list [--inactive-days N]: every user, or those who have neither
+ * signed in nor been made in the last N days.
+ */
+static int user_list(af_ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"inactive-days", required_argument, NULL, 'd'},
+		AF_CTL_OPT_END,
+	};
+	char path[sizeof("users?inactive_days=") + 24];
+	af_cli_optparse p;
+	long days = 0;
+	int c, rc;
+
+	af_ctl_opt_begin(&p, "user list", argc, argv, opts);
+	for (;;) {
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1)
+			break;
+		if (c == AF_CTL_OPT_STOP)
+			return p.rc;
+		if (af_ctl_parse_long(optarg, 1, INACTIVE_DAYS_MAX, &days) !=
+		    AF_CTL_OK)
+			return af_ctl_usage_fail(
+				"user list: --inactive-days takes a number of "
+				"days 1..%d, not '%s'",
+				INACTIVE_DAYS_MAX, optarg);
+	}
+	rc = af_cli_positionals(&p, 0, NULL, "");
+	if (rc != AF_CTL_EXIT_OK)
+		return rc;
+	if (days > 0)
+		(void)snprintf(path, sizeof(path), "users?inactive_days=%ld",
+			       days);
+	else
+		(void)snprintf(path, sizeof(path), "users");
+	return af_ctl_call_print(ctl, "GET", path, NULL, print_users);
+}
+
 static int user_remove(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple s = {
@@ -1068,12 +1113,10 @@ static int user_unlock(af_ctl *ctl, int argc, char **argv)
 
 int af_ctl_cmd_user(af_ctl *ctl, int argc, char **argv)
 {
-	static const af_ctl_simple list = {"user list", NULL,	 0,
-					   "GET",	"users", print_users};
 	static const af_ctl_simple show = {"user show", "NAME",	    1,
 					   "GET",	"users/{}", print_kv};
 	static const af_ctl_verb verbs[] = {
-		{"add", user_add, NULL},       {"list", NULL, &list},
+		{"add", user_add, NULL},       {"list", user_list, NULL},
 		{"show", NULL, &show},	       {"remove", user_remove, NULL},
 		{"unlock", user_unlock, NULL}, {"set", user_set, NULL},
 		{"passwd", user_passwd, NULL},

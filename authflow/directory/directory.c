@@ -15,6 +15,7 @@
 #include "directory/directory.h"
 #include "directory/memo.h"
 #include "directory/password.h"
+#include "directory/signins.h"
 #include "directory/throttle.h"
 
 struct af_dir {
@@ -1668,9 +1669,12 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 		goto out;
 	/*
 	 * Failures and a lock counted against the name before the user
-	 * existed (anyone may try any name) are not the new user's.
+	 * existed (anyone may try any name), and a sign-in an earlier user
+	 * of the name finished while being removed, are not the new user's.
 	 */
 	rc = af_throttle_unlock(dir, name);
+	if (rc == AF_DIR_OK)
+		rc = af_dir_signin_forget(dir, name);
 	if (rc != AF_DIR_OK)
 		goto out;
 	rc = forget_stale(dir, actor, name, err, errlen);
@@ -2164,6 +2168,9 @@ static af_dir_status drop_references(af_dir *dir, const char *actor,
 		rc = r;
 	/* A later user of the same name starts with a clean slate. */
 	r = af_throttle_unlock(dir, name);
+	if (rc == AF_DIR_OK)
+		rc = r;
+	r = af_dir_signin_forget(dir, name);
 	if (rc == AF_DIR_OK)
 		rc = r;
 	return rc;

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "directory/signins.h"
 #include "directory/throttle.h"
 #include "mfa/seam.h"
 #include "oidc/flow.h"
@@ -99,6 +100,40 @@ void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
 	json_decref(authz);
 }
 
+/*
+ * Records the sign-in as the user's last (directory/signins.h). The user
+ * is signed in whether or not the record could be written: a warning says
+ * when it could not.
+ */
+static void note_signin(af_server *srv, const af_req *req, const json_t *authz,
+			const af_session *s)
+{
+	const char *kv[] = {"user", s->username, NULL};
+	const char *amr[AF_AMR_MAX];
+	af_dir_signin in;
+	af_dir_status st;
+	unsigned i;
+
+	for (i = 0; i < s->namr && i < AF_AMR_MAX; i++)
+		amr[i] = s->amr[i];
+	in = (af_dir_signin){
+		.username = s->username,
+		.sub = s->sub,
+		.time = af_now(),
+		.address = req->client_ip,
+		.client_id =
+			json_string_value(json_object_get(authz, "client_id")),
+		.amr = amr,
+		.namr = i,
+	};
+	st = af_dir_signin_note(srv->dir, &in);
+	if (st != AF_DIR_OK)
+		log_write(srv->log, LOG_LEVEL_WARN, req->rid, "signin_record",
+			  kv,
+			  "the user's last sign-in could not be recorded: %s",
+			  af_dir_strerror(st));
+}
+
 void af_login_finish(af_server *srv, af_req *req, af_resp *resp,
 		     const char *flow, const json_t *authz, const json_t *user,
 		     af_session *s, const char *device, const char *known,
@@ -125,6 +160,7 @@ void af_login_finish(af_server *srv, af_req *req, af_resp *resp,
 	}
 	af_known_remember(srv, req, resp,
 			  &(af_known_user){s->username, s->sub, s->gen});
+	note_signin(srv, req, authz, s);
 	af_metrics_login(srv->metrics, AF_LOGIN_OK);
 	if (extra[0] != '\0')
 		af_event_login(srv->log, LOG_LEVEL_INFO, req, s->username, "ok",

@@ -21,6 +21,7 @@
 #include "admin/admin.h"
 #include "common/util.h"
 #include "directory/directory.h"
+#include "directory/signins.h"
 #include "directory/throttle.h"
 #include "mfa/mfa.h"
 #include "server.h"
@@ -1844,6 +1845,172 @@ static void test_group_description_blank_400_says_0(void **state)
 			 201);
 }
 
+/* Adds user name (password "first-pass-123") through the API. */
+static void add_user(struct fx *f, const char *name)
+{
+	char body[256];
+
+	snprintf(body, sizeof(body),
+		 "{\"username\": \"%s\", \"password\": \"first-pass-123\"}",
+		 name);
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/users", body), 201);
+}
+
+/* Records a sign-in of user name at time t, to client_id, with amr. */
+static void note_signin(struct fx *f, const char *name, int64_t t,
+			const char *address, const char *client_id)
+{
+	static const char *const amr[] = {"pwd", "swk", "mfa"};
+	json_t *user = NULL;
+	af_dir_signin in;
+
+	assert_int_equal(af_dir_user_get(f->srv.dir, name, &user), AF_DIR_OK);
+	in = (af_dir_signin){
+		.username = name,
+		.sub = json_string_value(json_object_get(user, "sub")),
+		.time = t,
+		.address = address,
+		.client_id = client_id,
+		.amr = amr,
+		.namr = 3,
+	};
+	assert_int_equal(af_dir_signin_note(f->srv.dir, &in), AF_DIR_OK);
+	json_decref(user);
+}
+
+/* Sets the created_at of user name's stored record to t. */
+static void set_created(struct fx *f, const char *name, int64_t t)
+{
+	char key[128];
+	store_value v = {NULL, 0};
+	json_t *o;
+	char *text;
+
+	snprintf(key, sizeof(key), "user:%s", name);
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_OK);
+	o = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	assert_non_null(o);
+	json_object_set_new(o, "created_at", json_integer(t));
+	text = json_dumps(o, JSON_COMPACT);
+	assert_int_equal(store_set(f->srv.store, key, text, strlen(text), 0, 0),
+			 STORE_OK);
+	free(text);
+	json_decref(o);
+}
+
+/* The user of f->answer's "users" named name, or NULL. */
+static json_t *listed(const struct fx *f, const char *name)
+{
+	json_t *u;
+	size_t i;
+
+	json_array_foreach(json_object_get(f->answer, "users"), i, u)
+	{
+		if (strcmp(json_string_value(json_object_get(u, "username")),
+			   name) == 0)
+			return u;
+	}
+	return NULL;
+}
+
+static void test_last_signin_shown_and_inactive_users_listed(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[128], path[128];
+	int64_t now = af_now(), day = 86400;
+	json_t *last;
+
+	add_app(f, "crm", 0, id, sizeof(id), secret, sizeof(secret));
+	add_user(f, "ann"); /* signed in an hour ago */
+	add_user(f, "bea"); /* signed in 100 days ago */
+	add_user(f, "cy");  /* made 100 days ago, never signed in */
+	add_user(f, "dee"); /* made now, never signed in */
+	note_signin(f, "ann", now - 3600, "192.0.2.7", id);
+	note_signin(f, "bea", now - 100 * day, "198.51.100.9", id);
+	set_created(f, "bea", now - 200 * day);
+	set_created(f, "cy", now - 100 * day);
+
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/ann", NULL),
+			 200);
+	last = json_object_get(f->answer, "last_sign_in");
+	assert_true(json_is_object(last));
+	assert_int_equal(json_integer_value(json_object_get(last, "time")),
+			 now - 3600);
+	assert_string_equal(json_string_value(json_object_get(last, "address")),
+			    "192.0.2.7");
+	assert_string_equal(
+		json_string_value(json_object_get(last, "client_id")), id);
+	assert_string_equal(json_string_value(json_object_get(last, "app")),
+			    "crm");
+	assert_int_equal(json_array_size(json_object_get(last, "amr")), 3);
+	assert_null(json_object_get(last, "sub"));
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/dee", NULL),
+			 200);
+	assert_true(json_is_null(json_object_get(f->answer, "last_sign_in")));
+
+	/* Every user in the list carries it. */
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users", NULL), 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
+			 4);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(listed(f, "bea"), "last_sign_in"),
+			"time")),
+		now - 100 * day);
+
+	/* Inactive for 90 days: bea (old sign-in) and cy (old, never). */
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
+				 "inactive_days=90", NULL, NULL),
+			 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
+			 2);
+	assert_non_null(listed(f, "bea"));
+	assert_non_null(listed(f, "cy"));
+	/* For 150 days: none (bea signed in and cy was made 100 ago). */
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
+				 "inactive_days=150", NULL, NULL),
+			 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
+			 0);
+	/* A day: everyone but dee (made now); ann signed in an hour ago. */
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
+				 "inactive_days=1", NULL, NULL),
+			 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
+			 2);
+	assert_null(listed(f, "ann"));
+	assert_null(listed(f, "dee"));
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
+				 "inactive_days=0", NULL, NULL),
+			 400);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
+				 "inactive_days=36501", NULL, NULL),
+			 400);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
+				 "inactive_days=9x", NULL, NULL),
+			 400);
+	assert_non_null(strstr(answer_str(f, "message"), "inactive_days"));
+
+	/* The app gone, the sign-in stays, without an app name. */
+	snprintf(path, sizeof(path), "/admin/v1/apps/%s", id);
+	assert_int_equal(call(f, SUPER, "DELETE", path, NULL), 200);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/ann", NULL),
+			 200);
+	last = json_object_get(f->answer, "last_sign_in");
+	assert_true(json_is_null(json_object_get(last, "app")));
+	assert_string_equal(
+		json_string_value(json_object_get(last, "client_id")), id);
+
+	/* A user removed and made again has not signed in. */
+	assert_int_equal(call(f, ADMIN, "DELETE", "/admin/v1/users/ann", NULL),
+			 200);
+	add_user(f, "ann");
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/ann", NULL),
+			 200);
+	assert_true(json_is_null(json_object_get(f->answer, "last_sign_in")));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1897,6 +2064,7 @@ int main(void)
 		T(test_names_of_only_dots_400),
 		T(test_app_duplicate_redirect_uris_dropped),
 		T(test_group_description_blank_400_says_0),
+		T(test_last_signin_shown_and_inactive_users_listed),
 #undef T
 	};
 

@@ -28,6 +28,7 @@
 #include "directory/audit.h"
 #include "directory/directory.h"
 #include "directory/password.h"
+#include "directory/signins.h"
 #include "directory/throttle.h"
 
 #define ACTOR "root"
@@ -4306,11 +4307,114 @@ static void test_af_throttle_lock_of_no_user_not_on_trail(void **state)
 	assert_true(on_trail(f, "user.lock", "ann"));
 }
 
+/* The stored record of name's last sign-in, parsed (NULL: none). */
+static json_t *signin_record(fixture *f, const char *name)
+{
+	char key[96];
+	store_value v = {NULL, 0};
+	json_t *o;
+
+	snprintf(key, sizeof(key), "signin:%s", name);
+	if (store_get(f->store, key, &v) != STORE_OK)
+		return NULL;
+	o = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	return o;
+}
+
+static void test_signin_note_writes_only_what_is_new(void **state)
+{
+	static const char *const pwd[] = {"pwd"};
+	static const char *const mfa[] = {"pwd", "swk", "mfa"};
+	fixture *f = *state;
+	json_t *user = NULL, *last = NULL, *rec;
+	af_dir_signin in;
+	int64_t t = 1800000000;
+
+	assert_int_equal(
+		add_user(f, "{\"username\": \"Ann\"}", "ann-pass-1234"),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_user_get(f->dir, "ann", &user), AF_DIR_OK);
+	assert_int_equal(af_dir_signin_last(f->dir, user, &last),
+			 AF_DIR_NOT_FOUND);
+	assert_null(last);
+	in = (af_dir_signin){
+		.username = "ANN",
+		.sub = json_string_value(json_object_get(user, "sub")),
+		.time = t,
+		.address = "192.0.2.1",
+		.client_id = "app-1",
+		.amr = pwd,
+		.namr = 1,
+	};
+	assert_int_equal(af_dir_signin_note(f->dir, &in), AF_DIR_OK);
+
+	/* Within the precision, from the same place: not written again. */
+	in.time = t + AF_DIR_SIGNIN_PRECISION_S - 1;
+	assert_int_equal(af_dir_signin_note(f->dir, &in), AF_DIR_OK);
+	rec = signin_record(f, "ann");
+	assert_int_equal(json_integer_value(json_object_get(rec, "time")), t);
+	json_decref(rec);
+	/* Another address, app or factors is news at once. */
+	in.address = "192.0.2.2";
+	assert_int_equal(af_dir_signin_note(f->dir, &in), AF_DIR_OK);
+	rec = signin_record(f, "ann");
+	assert_int_equal(json_integer_value(json_object_get(rec, "time")),
+			 t + AF_DIR_SIGNIN_PRECISION_S - 1);
+	json_decref(rec);
+	in.amr = mfa;
+	in.namr = 3;
+	in.time++;
+	assert_int_equal(af_dir_signin_note(f->dir, &in), AF_DIR_OK);
+	/* And so is the time, once the precision has passed. */
+	in.time += AF_DIR_SIGNIN_PRECISION_S;
+	assert_int_equal(af_dir_signin_note(f->dir, &in), AF_DIR_OK);
+	assert_int_equal(af_dir_signin_last(f->dir, user, &last), AF_DIR_OK);
+	assert_int_equal(json_integer_value(json_object_get(last, "time")),
+			 in.time);
+	assert_string_equal(json_string_value(json_object_get(last, "address")),
+			    "192.0.2.2");
+	assert_string_equal(
+		json_string_value(json_object_get(last, "client_id")), "app-1");
+	assert_int_equal(json_array_size(json_object_get(last, "amr")), 3);
+	json_decref(last);
+	last = NULL;
+
+	/* An address too long is cut; no sub or client id is refused. */
+	in.address = "2001:db8:1111:2222:3333:4444:5555:6666%"
+		     "an-interface-name-far-too-long-to-keep";
+	assert_int_equal(af_dir_signin_note(f->dir, &in), AF_DIR_OK);
+	rec = signin_record(f, "ann");
+	assert_int_equal(
+		strlen(json_string_value(json_object_get(rec, "address"))),
+		AF_DIR_SIGNIN_ADDRESS_MAX);
+	json_decref(rec);
+	in.client_id = "";
+	assert_int_equal(af_dir_signin_note(f->dir, &in), AF_DIR_INVALID);
+	in.client_id = "app-1";
+	in.sub = NULL;
+	assert_int_equal(af_dir_signin_note(f->dir, &in), AF_DIR_INVALID);
+	in.username = "not a name";
+	in.sub = "x";
+	assert_int_equal(af_dir_signin_note(f->dir, &in), AF_DIR_INVALID);
+
+	/* A record of an earlier user of the name is not handed out. */
+	json_object_set_new(user, "sub", json_string("someone-else"));
+	assert_int_equal(af_dir_signin_last(f->dir, user, &last),
+			 AF_DIR_NOT_FOUND);
+	/* Removing the user drops the record. */
+	assert_int_equal(af_dir_user_remove(f->dir, ACTOR, "ann", NULL, 0),
+			 AF_DIR_OK);
+	assert_null(signin_record(f, "ann"));
+	json_decref(user);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_af_dir_strerror_every_status_has_text),
+		T(test_signin_note_writes_only_what_is_new),
 		T(test_af_dir_new_bad_options_invalid),
 		T(test_af_dir_check_values_bad_refused),
 		T(test_af_dir_user_add_full_spec_stored),
