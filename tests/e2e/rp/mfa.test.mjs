@@ -146,6 +146,8 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(ok.stdout, 'approved', ok.stderr);
     const t = await finish(s, m);
     assert.deepEqual(t.claims().amr, ['pwd', 'swk', 'mfa']);
+    // The user's last sign-in says which factors it took.
+    assert.deepEqual((await server.admin('GET', '/users/mia')).json.last_sign_in.amr, ['pwd', 'swk', 'mfa']);
     // A second app in the same browser: no password, no MFA.
     const app2 = await server.admin('POST', '/apps', { name: `second-${Date.now()}`, redirect_uris: [REDIRECT] });
     await server.admin('POST', `/apps/${app2.json.client_id}/deploy`, { all: true });
@@ -285,6 +287,7 @@ describe(`push MFA (${STORE} store)`, () => {
       pkceCodeVerifier: m.a.verifier, expectedState: m.a.state, expectedNonce: m.a.nonce,
     });
     assert.deepEqual(t.claims().amr, ['pwd', 'otp', 'mfa']);
+    assert.deepEqual((await server.admin('GET', '/users/pete')).json.last_sign_in.amr, ['pwd', 'otp', 'mfa']);
     // The same code in a new sign-in: refused.
     m = await toMfa(s, new Browser());
     const f2 = hiddenFields(m.page.text);

@@ -1124,6 +1124,47 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.deepEqual(ev.detail, { ended: 1, sid });
   });
 
+  test('last sign-in: when, from where, to which app and with what, in the API and authflowctl; a single sign-on is not one', async () => {
+    const s = await seed(server, { user: 'lastly' });
+    assert.equal((await server.admin('GET', '/users/lastly')).json.last_sign_in, null);
+    const t0 = Math.floor(Date.now() / 1000);
+    const a = await fullSignIn(s);
+    const t1 = Math.ceil(Date.now() / 1000);
+    const shown = (await server.admin('GET', '/users/lastly')).json.last_sign_in;
+    assert.equal(shown.address, '127.0.0.1');
+    assert.equal(shown.client_id, s.clientId);
+    assert.match(shown.app, /^rp-lastly-/);
+    assert.deepEqual(shown.amr, ['pwd']);
+    assert.ok(shown.time >= t0 && shown.time <= t1, `${shown.time} not in ${t0}..${t1}`);
+    const listed = (await server.admin('GET', '/users')).json.users.find((u) => u.username === 'lastly');
+    assert.deepEqual(listed.last_sign_in, shown);
+    // A second app signed into through the session is no new sign-in.
+    const other = await seed(server, { user: 'lastly-other' });
+    const config2 = await rp(other);
+    const r = await a.browser.get((await authUrl(config2)).url.href);
+    assert.equal(r.status, 302);
+    assert.ok(new URL(r.location).searchParams.get('code'), 'signed in silently');
+    assert.equal((await server.admin('GET', '/users/lastly')).json.last_sign_in.client_id, s.clientId);
+    // Just signed in: not among users inactive for a day.
+    const inactive = await server.admin('GET', '/users?inactive_days=1');
+    assert.equal(inactive.status, 200, inactive.text);
+    assert.ok(!inactive.json.users.some((u) => u.username === 'lastly'));
+    assert.equal((await server.admin('GET', '/users?inactive_days=0')).status, 400);
+    const table = ctl(server, ['user', 'list']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^USERNAME .* LAST-SIGN-IN$/m);
+    assert.match(table.stdout, /^lastly .* \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
+    assert.match(table.stdout, /^lastly-other .* -$/m);
+    const show = ctl(server, ['user', 'show', 'lastly']);
+    assert.match(show.stdout, /^last_sign_in\.address: 127\.0\.0\.1$/m);
+    assert.match(show.stdout, /^last_sign_in\.time: \d{4}-\d\d-\d\dT/m);
+    assert.match(show.stdout, /^last_sign_in\.amr: pwd$/m);
+    const quiet = ctl(server, ['user', 'list', '--inactive-days', '1']);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stdout, /^lastly /m);
+    assert.equal(ctl(server, ['user', 'list', '--inactive-days', '0']).code, 2);
+  });
+
   test('a user keeps at most 64 sessions; the oldest end first', async () => {
     const s = await seed(server, { user: 'many' });
     const config = await rp(s);
