@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
+#include "directory/signins.h"
 #include "directory/throttle.h"
 #include "http/tlsfiles.h"
 #include "oidc/flow.h"
@@ -343,6 +344,13 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		snprintf(err, errlen, "directory: %s", serr);
 		return -1;
 	}
+	/* Not yet marked: the next start does, and until then nobody is idle.
+	 */
+	dst = af_dir_signin_start(srv->dir);
+	if (dst != AF_DIR_OK)
+		log_warn(srv->log, NULL, "start",
+			 "when sign-in records began could not be noted: %s",
+			 af_dir_strerror(dst));
 	srv->brand = af_brand_cache_new(srv->dir);
 	if (srv->brand == NULL) {
 		snprintf(err, errlen, "branding: out of memory");

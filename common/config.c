@@ -323,6 +323,7 @@ void af_config_defaults(af_config *cfg)
 	cfg->argon2_p = 1;
 	cfg->pw_min_length = AF_CONFIG_PW_MIN_LENGTH;
 	cfg->pw_temporary_hours = AF_CONFIG_PW_TEMP_HOURS;
+	cfg->accounts_inactive_days = 0;
 	cfg->admin_token_count = 0;
 	cfg->log_level = LOG_LEVEL_INFO;
 	/* Loopback: a scraper on the host itself, and the tests. */
@@ -887,6 +888,24 @@ static int parse_password_hash(json_t *root, af_config *cfg, struct cfg_err *e)
 	return 0;
 }
 
+/* What becomes of accounts nobody uses. */
+static int parse_accounts(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"inactive_days", NULL};
+	unsigned long days = cfg->accounts_inactive_days;
+	json_t *s;
+
+	if (get_section(root, "", "accounts", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	if (get_uint(s, "accounts", "inactive_days", 0,
+		     AF_CONFIG_INACTIVE_DAYS_MAX, &days, e) != 0)
+		return -1;
+	cfg->accounts_inactive_days = (unsigned)days;
+	return 0;
+}
+
 /* What a password being set must be; passwords already set stay good. */
 static int parse_passwords(json_t *root, af_config *cfg, struct cfg_err *e)
 {
@@ -1415,10 +1434,10 @@ static int parse_push(json_t *root, af_config *cfg, struct cfg_err *e)
 static int parse_root(json_t *root, af_config *cfg, struct cfg_err *e)
 {
 	static const char *const keys[] = {
-		"issuer",	 "listen",    "tls",	 "state_dir",
-		"store",	 "keys",      "session", "features",
-		"password_hash", "passwords", "admin",	 "log",
-		"limits",	 "push",      "metrics", NULL};
+		"issuer",   "listen",  "tls",	   "state_dir",	    "store",
+		"keys",	    "session", "features", "password_hash", "passwords",
+		"admin",    "log",     "limits",   "push",	    "metrics",
+		"accounts", NULL};
 
 	if (!json_is_object(root))
 		return fail(e, "(top level)", "must be a JSON object");
@@ -1433,6 +1452,7 @@ static int parse_root(json_t *root, af_config *cfg, struct cfg_err *e)
 	    parse_features(root, cfg, e) != 0 ||
 	    parse_password_hash(root, cfg, e) != 0 ||
 	    parse_passwords(root, cfg, e) != 0 ||
+	    parse_accounts(root, cfg, e) != 0 ||
 	    parse_admin(root, cfg, e) != 0 || parse_log(root, cfg, e) != 0 ||
 	    parse_metrics(root, cfg, e) != 0 ||
 	    parse_limits(root, cfg, e) != 0 || parse_push(root, cfg, e) != 0)

@@ -11,7 +11,6 @@
 #include "mfa/mfa.h"
 #include "session/session.h"
 
-#define DAY_S		  86400
 #define INACTIVE_DAYS_MAX 36500 /* ?inactive_days=N: a hundred years */
 
 /*
@@ -124,31 +123,20 @@ static af_dir_status add_last_signin(af_admin_call *c, json_t *user,
 	return AF_DIR_OK;
 }
 
-/*
- * Whether a user is inactive: neither signed in (last) nor made (without
- * a sign-in) since cutoff. A user from before creation times were kept
- * and never signed in counts as inactive.
- */
-static int inactive(const json_t *user, int64_t last, int64_t cutoff)
-{
-	json_t *made = json_object_get(user, "created_at");
-
-	if (last > 0)
-		return last < cutoff;
-	return !json_is_integer(made) || json_integer_value(made) < cutoff;
-}
-
 void af_admin__user_list(af_admin_call *c)
 {
 	json_t *users = NULL, *kept = NULL, *names = NULL, *u;
-	int64_t days = 0, last;
+	int64_t days = 0, last, epoch = 0, cutoff;
 	af_dir_status st;
 	size_t i;
 
 	if (!af_admin__query_number(c, "inactive_days", 1, INACTIVE_DAYS_MAX,
 				    &days))
 		return;
-	st = af_dir_user_list(c->dir, &users);
+	cutoff = af_now() - days * AF_DIR_DAY_S;
+	st = af_dir_signin_epoch(c->dir, &epoch);
+	if (st == AF_DIR_OK)
+		st = af_dir_user_list(c->dir, &users);
 	names = json_object();
 	kept = json_array();
 	if (st == AF_DIR_OK && (names == NULL || kept == NULL))
@@ -159,7 +147,8 @@ void af_admin__user_list(af_admin_call *c)
 			break;
 		st = add_last_signin(c, u, names, &last);
 		if (st == AF_DIR_OK &&
-		    (days == 0 || inactive(u, last, af_now() - days * DAY_S)) &&
+		    (days == 0 ||
+		     af_dir_user_idle_since(u, last, epoch) < cutoff) &&
 		    json_array_append(kept, u) != 0)
 			st = AF_DIR_NOMEM;
 	}

@@ -150,7 +150,7 @@ static void check_turnover(af_dir *dir, int64_t seq, int64_t now)
 			(json_int_t)AF_AUDIT_RING);
 		/* Its own failure is its own: the sink still gets it. */
 		st = detail != NULL
-			     ? af_audit_record(dir, "authflow",
+			     ? af_audit_record(dir, AF_DIR_ACTOR_SERVER,
 					       "audit.turnover", NULL, detail)
 			     : AF_DIR_NOMEM;
 		(void)st;

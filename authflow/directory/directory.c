@@ -1379,6 +1379,7 @@ static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
 			   strcmp(k, "password_set") == 0 ||
 			   strcmp(k, AF_DIR_USER_GEN) == 0 ||
 			   strcmp(k, AF_DIR_USER_PW_EXPIRES) == 0 ||
+			   strcmp(k, AF_DIR_USER_ENABLED_AT) == 0 ||
 			   strcmp(k, "created_at") == 0 ||
 			   strcmp(k, "updated_at") == 0) {
 			af_dir__err(err, errlen, "%s: cannot be set here", k);
@@ -1415,6 +1416,12 @@ static af_dir_status user_merge(json_t *user, const json_t *norm)
 	if (new_email != NULL && !json_equal(old_email, new_email) &&
 	    json_object_get(norm, "email_verified") == NULL &&
 	    af_dir__set_new(user, "email_verified", json_false()) != AF_DIR_OK)
+		return AF_DIR_NOMEM;
+	/* Enabled again: idle from now on, not since its last sign-in. */
+	if (json_is_true(json_object_get(norm, "enabled")) &&
+	    !json_is_true(json_object_get(user, "enabled")) &&
+	    af_dir__set_new(user, AF_DIR_USER_ENABLED_AT,
+			    json_integer(af_now())) != AF_DIR_OK)
 		return AF_DIR_NOMEM;
 	json_object_foreach(af_dir__iterable(norm), k, v)
 	{

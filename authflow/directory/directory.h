@@ -415,6 +415,9 @@ AF_DIR_NODISCARD af_dir_status af_dir_user_list(af_dir *dir, json_t **out);
  * sign-ins under way, codes and tokens keep the generation they began in,
  * and are refused once the user's has moved past it.
  */
+/* The actor of the server's own changes (a lock, a disabled idle user). */
+#define AF_DIR_ACTOR_SERVER "authflow"
+
 #define AF_DIR_USER_GEN	      "signin_gen"
 #define AF_DIR_USER_PW_CHANGE "password_change_required"
 
@@ -427,6 +430,13 @@ AF_DIR_NODISCARD af_dir_status af_dir_user_list(af_dir *dir, json_t **out);
  */
 #define AF_DIR_USER_PW_EXPIRES "password_expires_at"
 int af_dir_user_password_expired(const json_t *user, int64_t now);
+
+/*
+ * When an administrator last enabled a disabled user (Unix seconds;
+ * absent until then; read-only): an account enabled again is not idle
+ * (directory/signins.h) at once.
+ */
+#define AF_DIR_USER_ENABLED_AT "enabled_at"
 int64_t af_dir_user_gen(const json_t *user);
 
 /*

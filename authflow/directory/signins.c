@@ -7,7 +7,10 @@
 #include "common/util.h"
 #include "directory/signins.h"
 
-#define SIGNIN_PREFIX "signin:"
+#define SIGNIN_PREFIX	 "signin:"
+/* Not a user's key: user names have no colon. */
+#define EPOCH_KEY	 "signins:since"
+#define EPOCH_DIGITS_MAX 20
 
 /* "signin:<name>" of username folded to lower case. */
 static af_dir_status signin_key(const char *username, char *key, size_t cap)
@@ -175,4 +178,61 @@ af_dir_status af_dir_signin_forget(af_dir *dir, const char *username)
 	if (rc != AF_DIR_OK)
 		return rc;
 	return af_dir__from_store(store_del(af_dir_store(dir), key));
+}
+
+af_dir_status af_dir_signin_start(af_dir *dir)
+{
+	char text[EPOCH_DIGITS_MAX + 1];
+	int n;
+	store_status st;
+
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	n = snprintf(text, sizeof(text), "%lld", (long long)af_now());
+	st = store_set(af_dir_store(dir), EPOCH_KEY, text, (size_t)n, 0,
+		       STORE_SET_NX);
+	return st == STORE_EXISTS ? AF_DIR_OK : af_dir__from_store(st);
+}
+
+af_dir_status af_dir_signin_epoch(af_dir *dir, int64_t *out)
+{
+	char text[EPOCH_DIGITS_MAX + 1];
+	store_value v = {NULL, 0};
+	unsigned long t;
+	store_status st;
+
+	if (out == NULL)
+		return AF_DIR_INVALID;
+	*out = af_now();
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	st = store_get(af_dir_store(dir), EPOCH_KEY, &v);
+	if (st == STORE_NOT_FOUND)
+		return AF_DIR_OK;
+	if (st != STORE_OK)
+		return af_dir__from_store(st);
+	/* Damage makes records as new as now: nobody looks idle. */
+	if (v.len < sizeof(text)) {
+		memcpy(text, v.data, v.len);
+		text[v.len] = '\0';
+		if (af_parse_ulong(text, 1, (unsigned long)*out, &t) == 0)
+			*out = (int64_t)t;
+	}
+	store_value_free(&v);
+	return AF_DIR_OK;
+}
+
+int64_t af_dir_user_idle_since(const json_t *user, int64_t last, int64_t epoch)
+{
+	static const char *const members[] = {"created_at", "enabled_at"};
+	int64_t since = last > epoch ? last : epoch;
+	json_int_t t;
+	size_t i;
+
+	for (i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		t = json_integer_value(json_object_get(user, members[i]));
+		if (t > since)
+			since = t;
+	}
+	return since;
 }

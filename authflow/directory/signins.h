@@ -19,6 +19,14 @@
  * time is exact to that precision and a busy user costs one write a
  * minute at most.
  *
+ * Records began when a server of this version first started on the store
+ * ("signins:since", written once): a user without a record has not
+ * signed in since then, which is all that can be said of them. So a user
+ * is idle since the latest of the last sign-in, that start, the user's
+ * creation ("created_at") and the last time an administrator enabled the
+ * user ("enabled_at"): an upgrade makes nobody look idle, and an account
+ * enabled again is not idle at once.
+ *
  * Thread-safety: re-entrant. Two sign-ins of one user at the same moment
  * may each write; the record is one of them, whole.
  */
@@ -33,6 +41,7 @@
 #include "directory/directory.h"
 
 #define AF_DIR_SIGNIN_PRECISION_S 60
+#define AF_DIR_DAY_S		  86400
 #define AF_DIR_SIGNIN_ADDRESS_MAX 64 /* bytes of the address kept */
 #define AF_DIR_SIGNIN_AMR_MAX	  8  /* factors kept */
 
@@ -66,6 +75,26 @@ AF_DIR_NODISCARD af_dir_status af_dir_signin_note(af_dir *dir,
 AF_DIR_NODISCARD af_dir_status af_dir_signin_last(af_dir *dir,
 						  const json_t *user,
 						  json_t **out);
+
+/*
+ * Marks now as when records began, unless a start already did. AF_DIR_OK,
+ * AF_DIR_NOMEM or AF_DIR_STORE.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_signin_start(af_dir *dir);
+
+/*
+ * When records began into *out: the time af_dir_signin_start() kept, or
+ * now when none is kept (yet). AF_DIR_OK, AF_DIR_INVALID or AF_DIR_STORE
+ * (*out is now then too).
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_signin_epoch(af_dir *dir, int64_t *out);
+
+/*
+ * Since when user (a user record) has been idle, given the time of its
+ * last sign-in (0: none recorded) and the epoch of records: the latest of
+ * those, created_at and enabled_at.
+ */
+int64_t af_dir_user_idle_since(const json_t *user, int64_t last, int64_t epoch);
 
 /* Drops the record of username (any user's of that name). AF_DIR_OK
  * (also when there was none), AF_DIR_INVALID or AF_DIR_STORE. */

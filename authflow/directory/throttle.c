@@ -338,7 +338,8 @@ static af_dir_status locked_event(af_dir *dir, const subjects *s,
 			   s->browser[0] != '\0');
 	if (detail == NULL)
 		return AF_DIR_NOMEM;
-	rc = af_audit_record(dir, "authflow", "user.lock", user, detail);
+	rc = af_audit_record(dir, AF_DIR_ACTOR_SERVER, "user.lock", user,
+			     detail);
 	json_decref(detail);
 	return rc;
 }

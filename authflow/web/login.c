@@ -280,6 +280,64 @@ int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 }
 
 /*
+ * accounts.inactive_days: a user idle for longer (directory/signins.h) is
+ * disabled now, by the server (an audit event), and told why. Only after
+ * the right password: a guesser learns nothing from it. 0 to go on, -1
+ * when resp holds the answer.
+ */
+static int idle_too_long(af_server *srv, af_req *req, af_resp *resp,
+			 const char *flow, const json_t *authz,
+			 const json_t *user)
+{
+	const char *name = json_string_value(json_object_get(user, "username"));
+	int64_t days = srv->cfg.accounts_inactive_days, epoch = 0, since;
+	json_t *last = NULL, *patch = NULL;
+	char err[AF_DIR_ERR_BUF];
+	af_dir *view = NULL;
+	af_dir_status st;
+
+	if (days == 0 || !json_is_true(json_object_get(user, "enabled")))
+		return 0;
+	st = af_dir_signin_last(srv->dir, user, &last);
+	if (st == AF_DIR_OK || st == AF_DIR_NOT_FOUND)
+		st = af_dir_signin_epoch(srv->dir, &epoch);
+	since = af_dir_user_idle_since(
+		user, json_integer_value(json_object_get(last, "time")), epoch);
+	json_decref(last);
+	if (st == AF_DIR_OK && af_now() - since <= days * AF_DIR_DAY_S)
+		return 0;
+	/* Disabled by the server, on the trail with this request's origin. */
+	if (st == AF_DIR_OK) {
+		view = af_dir_view(srv->dir, req->client_ip, req->rid);
+		patch = json_pack("{s:b}", "enabled", 0);
+		st = view != NULL && patch != NULL
+			     ? af_dir_user_set(view, AF_DIR_ACTOR_SERVER, name,
+					       patch, NULL, err, sizeof(err))
+			     : AF_DIR_NOMEM;
+		json_decref(patch);
+		af_dir_free(view);
+	}
+	if (st != AF_DIR_OK) {
+		af_metrics_login(srv->metrics, AF_LOGIN_ERROR);
+		af_page_unavailable(resp);
+		return -1;
+	}
+	af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
+	af_event_login(srv->log, LOG_LEVEL_WARN, req, name, "inactive",
+		       "idle_days=%lld",
+		       (long long)((af_now() - since) / AF_DIR_DAY_S));
+	allow_app(resp, authz);
+	af_page_refusal(resp, 403, "Account disabled",
+			"Your account was disabled because nobody signed in "
+			"with it for a long time.",
+			"Ask your administrator or service desk to enable it "
+			"again.",
+			flow,
+			json_string_value(json_object_get(authz, "csrf")));
+	return -1;
+}
+
+/*
  * Another user proved who they are in this browser: the session it had
  * ends now, whether or not this sign-in goes on to finish (a refusal or an
  * unfinished second step must not leave the browser to the earlier user).
@@ -500,6 +558,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			json_string_value(json_object_get(authz, "csrf")));
 		goto out;
 	}
+	if (idle_too_long(srv, req, resp, flow, authz, user) != 0)
+		goto out;
 	if (af_login_allowed(srv, req, resp, flow, authz, user, &policy,
 			     &app) != 0)
 		goto out;

@@ -18,6 +18,7 @@
  *     "password_hash": {"argon2id": {"m_kib": 19456, "t": 2, "p": 1}},
  *     "passwords": {"min_length": 8, "blocklist_file": "...",
  *                   "temporary_hours": 72},
+ *     "accounts": {"inactive_days": 90},
  *     "admin": {"tokens": [{"name": "ops", "role": "superadmin",
  *                           "sha256": "<64 hex>"}]},
  *     "log": {"level": "info"},
@@ -61,6 +62,9 @@
 /* How long a temporary password signs in: 3 days; 30 at most. */
 #define AF_CONFIG_PW_TEMP_HOURS	    72
 #define AF_CONFIG_PW_TEMP_HOURS_MAX 720
+/* Days without a sign-in after which an account is disabled: 0 (never,
+ * the default) or up to ten years. */
+#define AF_CONFIG_INACTIVE_DAYS_MAX 3650
 /*
  * Failed sign-ins that lock a user: at least 3, and fewer than the 100
  * failures after which a lock lasts until an administrator lifts it.
@@ -142,7 +146,8 @@ typedef struct af_config {
 	uint32_t argon2_p;
 	unsigned pw_min_length;			    /* passwords.min_length */
 	char pw_blocklist_file[AF_CONFIG_PATH_MAX]; /* empty: none */
-	unsigned pw_temporary_hours; /* passwords.temporary_hours */
+	unsigned pw_temporary_hours;	 /* passwords.temporary_hours */
+	unsigned accounts_inactive_days; /* accounts.inactive_days; 0: off */
 	af_admin_token admin_tokens[AF_CONFIG_ADMIN_TOKENS_MAX];
 	size_t admin_token_count;
 	int log_level; /* a log_level value */

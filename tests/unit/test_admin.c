@@ -1899,6 +1899,17 @@ static void set_created(struct fx *f, const char *name, int64_t t)
 	json_decref(o);
 }
 
+/* Sets when sign-in records began (directory/signins.h) to t. */
+static void set_epoch(struct fx *f, int64_t t)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%lld", (long long)t);
+	assert_int_equal(store_set(f->srv.store, "signins:since", text,
+				   strlen(text), 0, 0),
+			 STORE_OK);
+}
+
 /* The user of f->answer's "users" named name, or NULL. */
 static json_t *listed(const struct fx *f, const char *name)
 {
@@ -1926,6 +1937,13 @@ static void test_last_signin_shown_and_inactive_users_listed(void **state)
 	add_user(f, "bea"); /* signed in 100 days ago */
 	add_user(f, "cy");  /* made 100 days ago, never signed in */
 	add_user(f, "dee"); /* made now, never signed in */
+	/* Nobody is idle before records began. */
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
+				 "inactive_days=90", NULL, NULL),
+			 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
+			 0);
+	set_epoch(f, now - 365 * day);
 	note_signin(f, "ann", now - 3600, "192.0.2.7", id);
 	note_signin(f, "bea", now - 100 * day, "198.51.100.9", id);
 	set_created(f, "bea", now - 200 * day);
@@ -1967,20 +1985,39 @@ static void test_last_signin_shown_and_inactive_users_listed(void **state)
 			 2);
 	assert_non_null(listed(f, "bea"));
 	assert_non_null(listed(f, "cy"));
-	/* For 150 days: none (bea signed in and cy was made 100 ago). */
+	/* Enabled again, bea is no longer idle. */
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/users/bea",
+			      "{\"enabled\": false}"),
+			 200);
+	assert_null(json_object_get(f->answer, "enabled_at"));
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/users/bea",
+			      "{\"enabled\": true}"),
+			 200);
+	assert_true(json_integer_value(
+			    json_object_get(f->answer, "enabled_at")) >= now);
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/users/bea",
+			      "{\"enabled_at\": 5}"),
+			 400);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
+				 "inactive_days=90", NULL, NULL),
+			 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
+			 1);
+	assert_non_null(listed(f, "cy"));
+	/* For 150 days: none (cy was made 100 days ago, bea enabled now). */
 	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
 				 "inactive_days=150", NULL, NULL),
 			 200);
 	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
 			 0);
-	/* A day: everyone but dee (made now); ann signed in an hour ago. */
+	/* A day: cy; ann signed in an hour ago, bea was enabled and dee
+	 * made just now. */
 	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
 				 "inactive_days=1", NULL, NULL),
 			 200);
 	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
-			 2);
-	assert_null(listed(f, "ann"));
-	assert_null(listed(f, "dee"));
+			 1);
+	assert_non_null(listed(f, "cy"));
 	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
 				 "inactive_days=0", NULL, NULL),
 			 400);

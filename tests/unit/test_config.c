@@ -727,6 +727,27 @@ static void test_password_min_length(void **state)
 	free(cfg);
 }
 
+/* accounts.inactive_days: off (0) by default, at most ten years. */
+static void test_accounts_inactive_days(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	parse_ok("{" ISSUER "}", cfg);
+	assert_int_equal(cfg->accounts_inactive_days, 0);
+	parse_ok("{" ISSUER ",\"accounts\":{\"inactive_days\":90}}", cfg);
+	assert_int_equal(cfg->accounts_inactive_days, 90);
+	parse_ok("{" ISSUER ",\"accounts\":{}}", cfg);
+	refused("{" ISSUER ",\"accounts\":{\"inactive_days\":3651}}",
+		"accounts.inactive_days: must be 0..3650");
+	refused("{" ISSUER ",\"accounts\":{\"inactive_days\":-1}}",
+		"accounts.inactive_days");
+	refused("{" ISSUER ",\"accounts\":{\"idle_days\":9}}",
+		"accounts.idle_days");
+	refused("{" ISSUER ",\"accounts\":90}", "accounts");
+	free(cfg);
+}
+
 /* passwords.blocklist_file names a readable regular file. */
 static void test_password_blocklist_file(void **state)
 {
@@ -1198,6 +1219,7 @@ static void test_load_example_files_parse(void **state)
 	assert_int_equal(cfg->store_backend, STORE_BACKEND_REDIS);
 	assert_true(cfg->admin_token_count >= 1);
 	assert_int_equal(cfg->pw_min_length, 12);
+	assert_int_equal(cfg->accounts_inactive_days, 90);
 
 	rc = af_config_load(AF_SOURCE_DIR "/deploy/authflow.dev.json", cfg, err,
 			    sizeof(err));
@@ -1510,6 +1532,7 @@ int main(void)
 		cmocka_unit_test(test_session_timeout_checked),
 		cmocka_unit_test(test_log_level_values),
 		cmocka_unit_test(test_password_min_length),
+		cmocka_unit_test(test_accounts_inactive_days),
 		cmocka_unit_test(test_password_blocklist_file),
 		cmocka_unit_test(test_argon2_values_checked),
 		cmocka_unit_test(test_admin_tokens_checked),

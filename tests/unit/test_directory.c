@@ -4409,12 +4409,41 @@ static void test_signin_note_writes_only_what_is_new(void **state)
 	json_decref(user);
 }
 
+static void test_signin_epoch_kept_once(void **state)
+{
+	fixture *f = *state;
+	json_t *user = json_pack("{s:I, s:I}", "created_at", (json_int_t)50,
+				 "enabled_at", (json_int_t)70);
+	int64_t e1 = 0, e2 = 0;
+
+	/* Not marked yet: records are as new as now. */
+	assert_int_equal(af_dir_signin_epoch(f->dir, &e1), AF_DIR_OK);
+	assert_true(e1 >= af_now() - 1);
+	assert_int_equal(store_set(f->store, "signins:since", "1000", 4, 0, 0),
+			 STORE_OK);
+	/* A start keeps the first mark. */
+	assert_int_equal(af_dir_signin_start(f->dir), AF_DIR_OK);
+	assert_int_equal(af_dir_signin_epoch(f->dir, &e2), AF_DIR_OK);
+	assert_int_equal(e2, 1000);
+	/* Damage reads as now: nobody is idle by it. */
+	assert_int_equal(store_set(f->store, "signins:since", "x1", 2, 0, 0),
+			 STORE_OK);
+	assert_int_equal(af_dir_signin_epoch(f->dir, &e2), AF_DIR_OK);
+	assert_true(e2 >= e1);
+	/* Idle since the latest of the four. */
+	assert_int_equal(af_dir_user_idle_since(user, 0, 10), 70);
+	assert_int_equal(af_dir_user_idle_since(user, 90, 10), 90);
+	assert_int_equal(af_dir_user_idle_since(user, 0, 100), 100);
+	json_decref(user);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_af_dir_strerror_every_status_has_text),
 		T(test_signin_note_writes_only_what_is_new),
+		T(test_signin_epoch_kept_once),
 		T(test_af_dir_new_bad_options_invalid),
 		T(test_af_dir_check_values_bad_refused),
 		T(test_af_dir_user_add_full_spec_stored),

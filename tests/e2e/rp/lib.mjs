@@ -35,7 +35,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // redisUrl says otherwise.
 export async function startServer({
   store = process.env.AF_STORE ?? 'memory', features = {}, push,
-  argon2id = { m_kib: 1024, t: 1, p: 1 }, limits, listen = {}, logLevel = 'warn', storeOptions = {}, passwords,
+  argon2id = { m_kib: 1024, t: 1, p: 1 }, limits, listen = {}, logLevel = 'warn', storeOptions = {}, passwords, accounts,
   ulimit, // shell ulimit options for the server's open files, as '-Sn 64'
   redisUrl = process.env.AF_TEST_REDIS_AUTH_URL || process.env.AF_TEST_REDIS_URL,
 } = {}) {
@@ -71,6 +71,7 @@ export async function startServer({
     ...(push ? { push } : {}),
     ...(limits ? { limits } : {}),
     ...(passwords ? { passwords } : {}),
+    ...(accounts ? { accounts } : {}),
   };
   const cfgPath = path.join(dir, 'authflow.json');
   writeFileSync(cfgPath, JSON.stringify(config, null, 2), { mode: 0o600 });

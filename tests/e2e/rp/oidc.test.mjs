@@ -1232,6 +1232,59 @@ describe('authflow password rules', { skip: STORE !== 'memory' }, () => {
   });
 });
 
+describe('authflow accounts.inactive_days', { skip: STORE !== 'redis' }, () => {
+  test('an account idle for longer is disabled at its next sign-in, by the server; enabled again it signs in', async () => {
+    const srv = await startServer({ accounts: { inactive_days: 30 } });
+    const url = process.env.AF_TEST_REDIS_URL;
+    const prefix = `e2e${srv.port}:`;
+    const redis = (...args) => execFileSync('redis-cli', ['-u', url, '--raw', ...args]).toString().trim();
+    const daysAgo = (n) => Math.floor(Date.now() / 1000) - n * 86400;
+    const attempt = async (s, password) => {
+      const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      return signIn(new Browser(), srv.issuer, (await authUrl(config)).url.href, s.user, password);
+    };
+    try {
+      const idle = await seed(srv, { user: 'idle-ida' });
+      const busy = await seed(srv, { user: 'busy-bo' });
+      // Records began 60 days ago; both users were made 40 days ago and
+      // never signed in since.
+      redis('SET', `${prefix}signins:since`, String(daysAgo(60)));
+      for (const name of ['idle-ida', 'busy-bo']) {
+        const rec = JSON.parse(redis('GET', `${prefix}user:${name}`));
+        rec.created_at = daysAgo(40);
+        redis('SET', `${prefix}user:${name}`, JSON.stringify(rec));
+      }
+      // bo signed in 10 days ago: not idle.
+      const bo = JSON.parse(redis('GET', `${prefix}user:busy-bo`));
+      redis('SET', `${prefix}signin:busy-bo`, JSON.stringify({
+        sub: bo.sub, time: daysAgo(10), address: '127.0.0.1', client_id: busy.clientId, amr: ['pwd'],
+      }));
+      const ok = await attempt(busy, busy.password);
+      assert.equal(ok.status, 302, ok.text);
+      // A wrong password tells nothing and changes nothing.
+      assert.equal((await attempt(idle, 'not the password')).status, 401);
+      assert.equal((await srv.admin('GET', '/users/idle-ida')).json.enabled, true);
+      const r = await attempt(idle, idle.password);
+      assert.equal(r.status, 403, r.text);
+      assert.match(r.text, /Account disabled/);
+      assert.match(r.text, /service desk/);
+      assert.equal((await srv.admin('GET', '/users/idle-ida')).json.enabled, false);
+      const ev = (await srv.admin('GET', '/audit?limit=10')).json.events.find((e) => e.action === 'user.set' && e.target === 'idle-ida');
+      assert.equal(ev.actor, 'authflow');
+      assert.equal(ev.ip, '127.0.0.1');
+      assert.match(srv.stderr(), /"msg":"idle_days=40","user":"idle-ida"[^\n]*"outcome":"inactive"/);
+      // An administrator enables the user again: idle from now on.
+      assert.equal((await srv.admin('PATCH', '/users/idle-ida', { enabled: true })).status, 200);
+      const back = await attempt(idle, idle.password);
+      assert.equal(back.status, 302, back.text);
+      assert.ok(new URL(back.location).searchParams.get('code'));
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('authflow lockout', { skip: STORE !== 'memory' }, () => {
   test('limits.lockout_after: a bank\'s rule of three locks at the third wrong password', async () => {
     const srv = await startServer({ limits: { lockout_after: 3 } });
