@@ -262,11 +262,22 @@ int af_ctl_call_print(af_ctl *ctl, const char *method, const char *path,
 static int is_time_key(const char *key)
 {
 	static const char *const keys[] = {
-		"created_at",	"updated_at",	     "expires_at",
-		"retire_after", "signs_from",	     "next_signs_from",
-		"auth_time",	"created",	     "ts",
-		"time",		"push_paused_until", "push_limited_until",
-		"locked_until", "delayed_until",
+		"created_at",
+		"updated_at",
+		"expires_at",
+		"retire_after",
+		"signs_from",
+		"next_signs_from",
+		"auth_time",
+		"created",
+		"ts",
+		"time",
+		"push_paused_until",
+		"push_limited_until",
+		"locked_until",
+		"delayed_until",
+		"enabled_at",
+		"password_expires_at",
 	};
 	size_t i;
 

@@ -1181,14 +1181,20 @@ static af_dir_status check_password(const char *password, char *err,
 	return AF_DIR_OK;
 }
 
-/* 1 when the n bytes at s are well-formed UTF-8. */
-static int utf8_ok(const char *s, size_t n)
+/*
+ * 1 when the n bytes at s are well-formed UTF-8 without control
+ * characters (C0, DEL, C1): none can be typed into a sign-in form alike
+ * on every keyboard, and a tab or newline pasted with a password would
+ * lock its owner out.
+ */
+static int utf8_printable(const char *s, size_t n)
 {
 	size_t i = 0, k;
+	uint32_t cp = 0;
 
 	while (i < n) {
-		k = af_utf8_next((const unsigned char *)s + i, n - i, NULL);
-		if (k == 0)
+		k = af_utf8_next((const unsigned char *)s + i, n - i, &cp);
+		if (k == 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
 			return 0;
 		i += k;
 	}
@@ -1243,8 +1249,10 @@ static af_dir_status check_new_password(const af_dir *dir, const char *user,
 		chars += ((unsigned char)*c & 0xC0) != 0x80;
 	len = (size_t)(c - password);
 	/* A form may post any bytes; the admin API's JSON is UTF-8 only. */
-	if (!utf8_ok(password, len)) {
-		af_dir__err(err, errlen, "password: must be valid UTF-8 text");
+	if (!utf8_printable(password, len)) {
+		af_dir__err(err, errlen,
+			    "password: must be valid UTF-8 text without "
+			    "control characters (tabs, line breaks)");
 		return AF_DIR_INVALID;
 	}
 	if (chars < dir->opts.pw_min_chars) {

@@ -1727,6 +1727,12 @@ static void test_af_dir_password_refused_kinds(void **state)
 		{"Password1", "password: is on the list of common and breached "
 			      "passwords: choose another"},
 		{"QWERTYUIOP", NULL},
+		{"ward\tround-7", "password: must be valid UTF-8 text without "
+				  "control characters (tabs, line breaks)"},
+		{"ward-round-7\n", NULL},
+		{"ward\x7fround-7", NULL},
+		{"ward\xc2\x85round-7", NULL}, /* U+0085, a C1 line break */
+		{"ward\xffround-7", NULL},
 	};
 	fixture *f = *state;
 	af_dir_options opts;
@@ -1771,6 +1777,12 @@ static void test_af_dir_password_refused_kinds(void **state)
 						  "ward-round-7", f->err,
 						  sizeof(f->err)),
 			 AF_DIR_OK);
+	/* Spaces and letters beyond ASCII are text. */
+	assert_int_equal(
+		af_dir_user_set_password(listed, ACTOR, "kimberly",
+					 "ward r\xc3\xb6und 7\xc2\xa0x", f->err,
+					 sizeof(f->err)),
+		AF_DIR_OK);
 	/* Without a list, a listed password is not refused for being one. */
 	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "kimberly",
 						  "Password1", f->err,
