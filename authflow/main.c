@@ -369,18 +369,82 @@ static void open_files_raise(log_ctx *log)
 			 (unsigned long long)want);
 }
 
+/*
+ * The settings of the file at path but its admin tokens, as JSON (NULL
+ * when it does not load): what a reload compares to tell the changes
+ * that wait for a restart.
+ */
+static json_t *settings_of(const char *path)
+{
+	json_t *root = json_load_file(path, 0, NULL);
+
+	if (json_is_object(json_object_get(root, "admin")))
+		(void)json_object_del(json_object_get(root, "admin"), "tokens");
+	return root;
+}
+
+/*
+ * SIGHUP: the configuration file is read again and checked as at start;
+ * the admin tokens it names apply at once (a token that leaked is
+ * revoked without a restart). A file that does not load changes nothing.
+ * Other changes (from started, the settings at start) wait for a
+ * restart, and the log says so.
+ */
+static void reload(const struct args *a, af_server *srv, const json_t *started,
+		   log_ctx *log)
+{
+	char err[512];
+	af_config *next;
+	json_t *now = NULL;
+
+	if (a->demo) {
+		log_warn(log, NULL, "reload",
+			 "SIGHUP: the demo has no configuration file to read "
+			 "again");
+		return;
+	}
+	next = calloc(1, sizeof(*next));
+	if (next == NULL) {
+		log_error(log, NULL, "reload", "SIGHUP: out of memory");
+		return;
+	}
+	if (af_config_load(a->config, next, err, sizeof(err)) != 0) {
+		log_error(log, NULL, "reload",
+			  "SIGHUP: %s: %s; the configuration in use stays as "
+			  "it was",
+			  a->config, err);
+		goto out;
+	}
+	log_info(log, NULL, "reload", "SIGHUP: %s: %s", a->config,
+		 af_server_reload(srv, next) ? "applied admin.tokens"
+					     : "nothing to apply now");
+	now = settings_of(a->config);
+	if (started != NULL && now != NULL && !json_equal(started, now))
+		log_warn(log, NULL, "reload",
+			 "SIGHUP: %s: settings other than admin.tokens "
+			 "changed; they take effect at the next restart",
+			 a->config);
+out:
+	json_decref(now);
+	OPENSSL_cleanse(next, sizeof(*next));
+	free(next);
+}
+
 static int run(const struct args *a, af_config *cfg, log_ctx *log)
 {
 	struct key_watch watch = {0, 0};
 	af_store_watch store_watch = {0, 0, 0};
 	char err[512], token[64];
 	pushd_ctx *push = NULL;
+	json_t *started = NULL;
 	af_server srv;
 	sigset_t set;
 	int sig = 0, rc = 1;
 	const struct timespec tick = {1, 0};
 
 	token[0] = '\0';
+	if (!a->demo)
+		started = settings_of(a->config);
 	if (a->demo) {
 		rc = demo_config(a, cfg, token, sizeof(token));
 		if (rc != 0)
@@ -457,14 +521,12 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		sig = sigtimedwait(&set, NULL, &tick);
 		/*
 		 * Operators' tools send SIGHUP to ask for a reload, and
-		 * SIGUSR1 or SIGUSR2 after rotating logs: the file is read
-		 * only at start and the log goes to stderr, so none of them
-		 * stops the server, as their default action would.
+		 * SIGUSR1 or SIGUSR2 after rotating logs: the log goes to
+		 * stderr, so none of them stops the server, as their default
+		 * action would.
 		 */
 		if (sig == SIGHUP) {
-			log_warn(log, NULL, "signal",
-				 "SIGHUP: authflow reads its configuration "
-				 "only at start; restart it to apply changes");
+			reload(a, &srv, started, log);
 			continue;
 		}
 		if (sig == SIGUSR1 || sig == SIGUSR2) {
@@ -493,6 +555,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 out:
 	/* The workers use the store: they go before af_server_cleanup(). */
 	pushd_ctx_free(push);
+	json_decref(started);
 	OPENSSL_cleanse(token, sizeof(token));
 	af_device_keys_free(srv.device_keys);
 	srv.device_keys = NULL;

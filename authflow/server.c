@@ -232,6 +232,11 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	memset(srv, 0, sizeof(*srv));
 	srv->cfg = *cfg;
 	srv->log = log;
+	if (pthread_rwlock_init(&srv->admin_lock, NULL) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	srv->admin_lock_made = 1;
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	/*
 	 * Password checks run on the work queue (http/server.c), but the
@@ -423,5 +428,27 @@ void af_server_cleanup(af_server *srv)
 	af_metrics_free(srv->metrics);
 	OPENSSL_cleanse(srv->demo_client_secret,
 			sizeof(srv->demo_client_secret));
+	if (srv->admin_lock_made)
+		pthread_rwlock_destroy(&srv->admin_lock);
 	memset(srv, 0, sizeof(*srv));
+}
+
+/* 1 when a and b hold the same admin tokens, in the same order. */
+static int same_tokens(const af_config *a, const af_config *b)
+{
+	return a->admin_token_count == b->admin_token_count &&
+	       memcmp(a->admin_tokens, b->admin_tokens,
+		      sizeof(a->admin_tokens[0]) * a->admin_token_count) == 0;
+}
+
+int af_server_reload(af_server *srv, const af_config *next)
+{
+	if (same_tokens(&srv->cfg, next))
+		return 0;
+	pthread_rwlock_wrlock(&srv->admin_lock);
+	memcpy(srv->cfg.admin_tokens, next->admin_tokens,
+	       sizeof(srv->cfg.admin_tokens));
+	srv->cfg.admin_token_count = next->admin_token_count;
+	pthread_rwlock_unlock(&srv->admin_lock);
+	return 1;
 }

@@ -27,6 +27,12 @@ struct af_brand_cache;
 
 typedef struct af_server {
 	af_config cfg;
+	/*
+	 * Guards cfg.admin_tokens and cfg.admin_token_count, which a reload
+	 * of the configuration (af_server_reload()) replaces while admin
+	 * requests read them; the rest of cfg never changes once started.
+	 */
+	pthread_rwlock_t admin_lock;
 	store_ctx *store;
 	af_keyring *keys;
 	af_dir *dir;
@@ -83,6 +89,7 @@ typedef struct af_server {
 	/* The pass af_server_mend_start() began, joined at cleanup. */
 	pthread_t mend_thread;
 	int mend_started;
+	int admin_lock_made; /* admin_lock was initialised */
 } af_server;
 
 /* Connections the server holds at most (libmicrohttpd's limit). */
@@ -134,6 +141,14 @@ int af_server_start(af_server *srv, char *err, size_t errlen);
 void af_server_stop(af_server *srv, unsigned grace_s);
 
 void af_server_cleanup(af_server *srv);
+
+/*
+ * Applies what can change while the server runs from next, a
+ * configuration just read again (SIGHUP): the admin tokens, at once for
+ * every request that comes after. 1 when they changed, else 0. Called by
+ * one thread at a time.
+ */
+int af_server_reload(af_server *srv, const af_config *next);
 
 /*
  * Begins, on a thread of its own, the pass that mends the member sets of

@@ -684,7 +684,7 @@ void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
 	c->req = req;
 	c->resp = resp;
 	c->action = "request";
-	st = af_admin_auth(&srv->cfg, req, &c->caller, &why);
+	st = af_admin_auth(&srv->cfg, &srv->admin_lock, req, &c->caller, &why);
 	if (st != AF_ADMIN_OK) {
 		af_admin__error(c, st, why);
 		log_warn(srv->log, req->rid, "admin",

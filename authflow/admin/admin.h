@@ -95,11 +95,13 @@ typedef struct af_admin_caller {
  * malformed one, more than one, or an unknown token). *why (why may be
  * NULL) is a static message for the answer when the status' own would
  * mislead (two headers), else NULL. The token is wiped before return and
- * never logged.
+ * never logged. lock (may be NULL) is held for reading while the tokens
+ * are read, so that a reload (af_server_reload()) is seen whole.
  * Thread-safety: re-entrant.
  */
-af_admin_status af_admin_auth(const af_config *cfg, const af_req *req,
-			      af_admin_caller *out, const char **why);
+af_admin_status af_admin_auth(const af_config *cfg, pthread_rwlock_t *lock,
+			      const af_req *req, af_admin_caller *out,
+			      const char **why);
 
 /* One request as the handlers see it. */
 typedef struct af_admin_call {

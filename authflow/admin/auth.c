@@ -8,8 +8,9 @@
 #include "common/httpparse.h"
 #include "common/util.h"
 
-af_admin_status af_admin_auth(const af_config *cfg, const af_req *req,
-			      af_admin_caller *out, const char **why)
+af_admin_status af_admin_auth(const af_config *cfg, pthread_rwlock_t *lock,
+			      const af_req *req, af_admin_caller *out,
+			      const char **why)
 {
 	const char *header;
 	char token[HP_AUTH_HEADER_MAX + 1];
@@ -38,6 +39,8 @@ af_admin_status af_admin_auth(const af_config *cfg, const af_req *req,
 	if (hp_auth_bearer(header, token, sizeof(token)) != HP_OK)
 		goto out;
 	af_sha256(token, strlen(token), digest);
+	if (lock != NULL)
+		pthread_rwlock_rdlock(lock);
 	/*
 	 * Every configured token is compared, whether or not one matched
 	 * already, so the time taken says nothing about which one did.
@@ -52,17 +55,18 @@ af_admin_status af_admin_auth(const af_config *cfg, const af_req *req,
 		    found == SIZE_MAX)
 			found = i;
 	}
-	if (found == SIZE_MAX)
-		goto out;
-	n = strnlen(cfg->admin_tokens[found].name,
-		    sizeof(cfg->admin_tokens[found].name));
+	n = found != SIZE_MAX ? strnlen(cfg->admin_tokens[found].name,
+					sizeof(cfg->admin_tokens[found].name))
+			      : 0;
 	/* A token without a name could not be told apart in the audit. */
-	if (n == 0 || n >= sizeof(out->name))
-		goto out;
-	memcpy(out->name, cfg->admin_tokens[found].name, n);
-	out->name[n] = '\0';
-	out->role = cfg->admin_tokens[found].role;
-	rc = AF_ADMIN_OK;
+	if (n > 0 && n < sizeof(out->name)) {
+		memcpy(out->name, cfg->admin_tokens[found].name, n);
+		out->name[n] = '\0';
+		out->role = cfg->admin_tokens[found].role;
+		rc = AF_ADMIN_OK;
+	}
+	if (lock != NULL)
+		pthread_rwlock_unlock(lock);
 out:
 	OPENSSL_cleanse(token, sizeof(token));
 	OPENSSL_cleanse(digest, sizeof(digest));

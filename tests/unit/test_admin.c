@@ -101,6 +101,7 @@ static int setup(void **state)
 	add_token(&f->srv.cfg, "helpdesk", AF_ROLE_ADMIN, ADMIN);
 	assert_int_equal(store_open(&so, &f->srv.store, err, sizeof(err)),
 			 STORE_OK);
+	assert_int_equal(pthread_rwlock_init(&f->srv.admin_lock, NULL), 0);
 	f->srv.keys = g->keys;
 	af_dir_options_default(&o);
 	o.pw.m_kib = 64;
@@ -135,6 +136,7 @@ static int teardown(void **state)
 	close(f->logfd);
 	af_dir_free(f->srv.dir);
 	store_close(f->srv.store);
+	pthread_rwlock_destroy(&f->srv.admin_lock);
 	free(f);
 	return 0;
 }

@@ -1452,6 +1452,43 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
 });
 
 describe(`authflow stopping (${STORE} store)`, () => {
+  test('SIGHUP: the admin tokens of the file apply at once; a file that does not load changes nothing', async () => {
+    const srv = await startServer({ logLevel: 'info' });
+    const sha = (t) => createHash('sha256').update(t).digest('hex');
+    const logged = async (re) => {
+      for (let i = 0; i < 100 && !re.test(srv.stderr()); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(srv.stderr(), re);
+    };
+    try {
+      const cfg = JSON.parse(readFileSync(srv.configPath, 'utf8'));
+      const fresh = randomBytes(32).toString('base64url');
+      // The admin token leaked: replaced by a new one.
+      cfg.admin.tokens = [cfg.admin.tokens[0], { name: 'e2e-admin-2', role: 'admin', sha256: sha(fresh) }];
+      writeFileSync(srv.configPath, JSON.stringify(cfg), { mode: 0o600 });
+      assert.equal((await srv.admin('GET', '/users', undefined, srv.adminToken)).status, 200);
+      srv.proc.kill('SIGHUP');
+      await logged(/"event":"reload","msg":"SIGHUP: [^"]*authflow\.json: applied admin\.tokens"/);
+      assert.equal((await srv.admin('GET', '/users', undefined, srv.adminToken)).status, 401);
+      assert.equal((await srv.admin('POST', '/groups', { name: 'ward-7' }, fresh)).status, 201);
+      const ev = (await srv.admin('GET', '/audit?limit=1')).json.events[0];
+      assert.deepEqual([ev.actor, ev.action], ['e2e-admin-2', 'group.add']);
+      assert.doesNotMatch(srv.stderr(), /other than admin\.tokens/);
+      // A file that does not load: one line, the tokens stay.
+      writeFileSync(srv.configPath, '{"issuer": ', { mode: 0o600 });
+      srv.proc.kill('SIGHUP');
+      await logged(/"level":"error"[^\n]*"event":"reload"[^\n]*the configuration in use stays as it was/);
+      assert.equal((await srv.admin('GET', '/users', undefined, fresh)).status, 200);
+      // Another setting changed: applied at the next restart, and said.
+      cfg.session = { timeout: '1h' };
+      writeFileSync(srv.configPath, JSON.stringify(cfg), { mode: 0o600 });
+      srv.proc.kill('SIGHUP');
+      await logged(/settings other than admin\.tokens changed; they take effect at the next restart/);
+      assert.equal((await fetch(`${srv.issuer}/healthz`)).status, 200);
+    } finally {
+      assert.deepEqual(await srv.stop(), { code: 0, sig: null });
+    }
+  });
+
   test('SIGTERM: sign-ins under way finish, idle connections do not hold the stop', { timeout: 60000 }, async () => {
     const srv = await startServer({ store: STORE, argon2id: { m_kib: 65536, t: 6, p: 1 } });
     try {
