@@ -384,16 +384,38 @@ static json_t *settings_of(const char *path)
 }
 
 /*
+ * Appends to out (cap bytes, ", " between) the top-level keys of a that b
+ * lacks, and with all set, those whose values differ in b.
+ */
+static void keys_differing(json_t *a, const json_t *b, int all, char *out,
+			   size_t cap)
+{
+	const char *key;
+	json_t *v;
+	size_t n;
+
+	json_object_foreach(a, key, v)
+	{
+		if (all ? json_equal(v, json_object_get(b, key))
+			: json_object_get(b, key) != NULL)
+			continue;
+		n = strlen(out);
+		(void)snprintf(out + n, cap - n, "%s%s", n > 0 ? ", " : "",
+			       key);
+	}
+}
+
+/*
  * SIGHUP: the configuration file is read again and checked as at start;
  * the admin tokens it names apply at once (a token that leaked is
  * revoked without a restart). A file that does not load changes nothing.
  * Other changes (from started, the settings at start) wait for a
  * restart, and the log says so.
  */
-static void reload(const struct args *a, af_server *srv, const json_t *started,
+static void reload(const struct args *a, af_server *srv, json_t *started,
 		   log_ctx *log)
 {
-	char err[512];
+	char err[512], keys[256] = "";
 	af_config *next;
 	json_t *now = NULL;
 
@@ -419,11 +441,15 @@ static void reload(const struct args *a, af_server *srv, const json_t *started,
 		 af_server_reload(srv, next) ? "applied admin.tokens"
 					     : "nothing to apply now");
 	now = settings_of(a->config);
-	if (started != NULL && now != NULL && !json_equal(started, now))
+	if (started != NULL && now != NULL) {
+		keys_differing(started, now, 1, keys, sizeof(keys));
+		keys_differing(now, started, 0, keys, sizeof(keys));
+	}
+	if (keys[0] != '\0')
 		log_warn(log, NULL, "reload",
 			 "SIGHUP: %s: settings other than admin.tokens "
-			 "changed; they take effect at the next restart",
-			 a->config);
+			 "changed (%s); they take effect at the next restart",
+			 a->config, keys);
 out:
 	json_decref(now);
 	OPENSSL_cleanse(next, sizeof(*next));

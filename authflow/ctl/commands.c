@@ -1075,6 +1075,9 @@ static int user_list(af_ctl *ctl, int argc, char **argv)
 			break;
 		if (c == AF_CTL_OPT_STOP)
 			return p.rc;
+		if (days > 0)
+			return af_ctl_usage_fail(
+				"user list: --inactive-days given twice");
 		if (af_ctl_parse_long(optarg, 1, INACTIVE_DAYS_MAX, &days) !=
 		    AF_CTL_OK)
 			return af_ctl_usage_fail(

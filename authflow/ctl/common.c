@@ -278,6 +278,7 @@ static int is_time_key(const char *key)
 		"delayed_until",
 		"enabled_at",
 		"password_expires_at",
+		"password_set_at",
 	};
 	size_t i;
 

@@ -1181,26 +1181,6 @@ static af_dir_status check_password(const char *password, char *err,
 	return AF_DIR_OK;
 }
 
-/*
- * 1 when the n bytes at s are well-formed UTF-8 without control
- * characters (C0, DEL, C1): none can be typed into a sign-in form alike
- * on every keyboard, and a tab or newline pasted with a password would
- * lock its owner out.
- */
-static int utf8_printable(const char *s, size_t n)
-{
-	size_t i = 0, k;
-	uint32_t cp = 0;
-
-	while (i < n) {
-		k = af_utf8_next((const unsigned char *)s + i, n - i, &cp);
-		if (k == 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
-			return 0;
-		i += k;
-	}
-	return 1;
-}
-
 /* 1 when s is a unit of 1..4 bytes repeated ("aaaaaaaa", "abababab"). */
 static int repeated(const char *s, size_t len)
 {
@@ -1240,22 +1220,28 @@ static af_dir_status check_new_password(const af_dir *dir, const char *user,
 					size_t errlen)
 {
 	af_dir_status rc = check_password(password, err, errlen);
-	size_t chars = 0, len;
-	const char *c;
+	size_t len;
+	long chars;
 
 	if (rc != AF_DIR_OK)
 		return rc;
-	for (c = password; *c != '\0'; c++)
-		chars += ((unsigned char)*c & 0xC0) != 0x80;
-	len = (size_t)(c - password);
-	/* A form may post any bytes; the admin API's JSON is UTF-8 only. */
-	if (!utf8_printable(password, len)) {
+	len = strlen(password);
+	/*
+	 * A form may post any bytes; the admin API's JSON is UTF-8 only.
+	 * Control characters and invisible ones (a tab or line break pasted
+	 * with it, a zero-width space, a direction mark) cannot be typed
+	 * into a sign-in form alike on every keyboard: such a password would
+	 * lock its owner out.
+	 */
+	chars = af_utf8_display_chars(password, len);
+	if (chars < 0) {
 		af_dir__err(err, errlen,
 			    "password: must be valid UTF-8 text without "
-			    "control characters (tabs, line breaks)");
+			    "control or invisible characters (tabs, line "
+			    "breaks, zero-width spaces, direction marks)");
 		return AF_DIR_INVALID;
 	}
-	if (chars < dir->opts.pw_min_chars) {
+	if ((unsigned long)chars < dir->opts.pw_min_chars) {
 		af_dir__err(err, errlen,
 			    "password: must be at least %u characters",
 			    dir->opts.pw_min_chars);
@@ -1388,6 +1374,7 @@ static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
 			   strcmp(k, AF_DIR_USER_GEN) == 0 ||
 			   strcmp(k, AF_DIR_USER_PW_EXPIRES) == 0 ||
 			   strcmp(k, AF_DIR_USER_ENABLED_AT) == 0 ||
+			   strcmp(k, AF_DIR_USER_PW_SET_AT) == 0 ||
 			   strcmp(k, "created_at") == 0 ||
 			   strcmp(k, "updated_at") == 0) {
 			af_dir__err(err, errlen, "%s: cannot be set here", k);
@@ -1911,7 +1898,10 @@ static af_dir_status password_fn(json_t *user, void *arg)
 	if (af_dir__set_new(user, AF_DIR_USER_PW_CHANGE,
 			    json_boolean(c->temporary && c->phc != NULL)) !=
 		    AF_DIR_OK ||
-	    expiry_set(user, c->phc != NULL ? c->expires : 0) != AF_DIR_OK)
+	    expiry_set(user, c->phc != NULL ? c->expires : 0) != AF_DIR_OK ||
+	    (c->phc != NULL &&
+	     af_dir__set_new(user, AF_DIR_USER_PW_SET_AT,
+			     json_integer(af_now())) != AF_DIR_OK))
 		return AF_DIR_NOMEM;
 	/* Whatever was signed in with the old password ends with it. */
 	if (gen_raise(user) != AF_DIR_OK)
@@ -2018,6 +2008,8 @@ static af_dir_status own_password_fn(json_t *user, void *arg)
 		    AF_DIR_OK ||
 	    af_dir__set_new(user, AF_DIR_USER_PW_CHANGE, json_false()) !=
 		    AF_DIR_OK ||
+	    af_dir__set_new(user, AF_DIR_USER_PW_SET_AT,
+			    json_integer(af_now())) != AF_DIR_OK ||
 	    expiry_set(user, 0) != AF_DIR_OK || gen_raise(user) != AF_DIR_OK)
 		return AF_DIR_NOMEM;
 	o->new_gen = af_dir_user_gen(user);

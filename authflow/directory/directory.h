@@ -437,6 +437,12 @@ int af_dir_user_password_expired(const json_t *user, int64_t now);
  * (directory/signins.h) at once.
  */
 #define AF_DIR_USER_ENABLED_AT "enabled_at"
+/*
+ * When the password was last set, by an administrator or by the user
+ * (Unix seconds; absent until then; read-only): a password given to a
+ * user back from a long absence makes the account not idle at once.
+ */
+#define AF_DIR_USER_PW_SET_AT  "password_set_at"
 int64_t af_dir_user_gen(const json_t *user);
 
 /*

@@ -224,7 +224,8 @@ af_dir_status af_dir_signin_epoch(af_dir *dir, int64_t *out)
 
 int64_t af_dir_user_idle_since(const json_t *user, int64_t last, int64_t epoch)
 {
-	static const char *const members[] = {"created_at", "enabled_at"};
+	static const char *const members[] = {
+		"created_at", AF_DIR_USER_ENABLED_AT, AF_DIR_USER_PW_SET_AT};
 	int64_t since = last > epoch ? last : epoch;
 	json_int_t t;
 	size_t i;

@@ -23,9 +23,10 @@
  * ("signins:since", written once): a user without a record has not
  * signed in since then, which is all that can be said of them. So a user
  * is idle since the latest of the last sign-in, that start, the user's
- * creation ("created_at") and the last time an administrator enabled the
- * user ("enabled_at"): an upgrade makes nobody look idle, and an account
- * enabled again is not idle at once.
+ * creation ("created_at"), the last time an administrator enabled the
+ * user ("enabled_at") and the last time its password was set
+ * ("password_set_at"): an upgrade makes nobody look idle, and an account
+ * enabled again, or given a new password, is not idle at once.
  *
  * Thread-safety: re-entrant. Two sign-ins of one user at the same moment
  * may each write; the record is one of them, whole.
@@ -92,7 +93,7 @@ AF_DIR_NODISCARD af_dir_status af_dir_signin_epoch(af_dir *dir, int64_t *out);
 /*
  * Since when user (a user record) has been idle, given the time of its
  * last sign-in (0: none recorded) and the epoch of records: the latest of
- * those, created_at and enabled_at.
+ * those, created_at, enabled_at and password_set_at.
  */
 int64_t af_dir_user_idle_since(const json_t *user, int64_t last, int64_t epoch);
 

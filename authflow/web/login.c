@@ -322,6 +322,12 @@ static int idle_too_long(af_server *srv, af_req *req, af_resp *resp,
 		af_page_unavailable(resp);
 		return -1;
 	}
+	/* As when an administrator disables a user (the generation went up
+	 * too, so nothing left behind signs in). */
+	if (af_session_end_signins(srv, name) < 0)
+		log_warn(srv->log, req->rid, "inactive",
+			 "the sessions of an idle account just disabled could "
+			 "not be ended");
 	af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
 	af_event_login(srv->log, LOG_LEVEL_WARN, req, name, "inactive",
 		       "idle_days=%lld",

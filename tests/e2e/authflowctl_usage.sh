@@ -116,6 +116,10 @@ expect user-show-no-name 2 -- user show
 expect user-show-extra 2 -- user show a b
 expect user-show-empty 2 -- --token "$TOKEN" user show ""
 expect user-list-extra 2 -- user list x
+expect user-list-days-0 2 -- user list --inactive-days 0
+expect user-list-days-big 2 -- user list --inactive-days 36501
+expect user-list-days-word 2 -- user list --inactive-days ninety
+expect user-list-days-twice 2 -- user list --inactive-days 30 --inactive-days 9
 expect user-remove-no-name 2 -- user remove
 expect user-unlock-no-name 2 -- user unlock
 expect user-passwd-no-name 2 -- user passwd

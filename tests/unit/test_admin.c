@@ -2020,6 +2020,23 @@ static void test_last_signin_shown_and_inactive_users_listed(void **state)
 	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
 			 1);
 	assert_non_null(listed(f, "cy"));
+	/* A password given to cy (back from an absence): no longer idle. */
+	assert_int_equal(call(f, ADMIN, "PUT", "/admin/v1/users/cy/password",
+			      "{\"password\": \"back-again-2026\", "
+			      "\"temporary\": true}"),
+			 200);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users/cy", NULL),
+			 200);
+	assert_true(json_integer_value(json_object_get(
+			    f->answer, "password_set_at")) >= now);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
+				 "inactive_days=1", NULL, NULL),
+			 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
+			 0);
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/users/cy",
+			      "{\"password_set_at\": 5}"),
+			 400);
 	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/users",
 				 "inactive_days=0", NULL, NULL),
 			 400);

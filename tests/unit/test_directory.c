@@ -1727,11 +1727,17 @@ static void test_af_dir_password_refused_kinds(void **state)
 		{"Password1", "password: is on the list of common and breached "
 			      "passwords: choose another"},
 		{"QWERTYUIOP", NULL},
-		{"ward\tround-7", "password: must be valid UTF-8 text without "
-				  "control characters (tabs, line breaks)"},
+		{"ward\tround-7",
+		 "password: must be valid UTF-8 text without control or "
+		 "invisible characters (tabs, line breaks, zero-width spaces, "
+		 "direction marks)"},
 		{"ward-round-7\n", NULL},
 		{"ward\x7fround-7", NULL},
-		{"ward\xc2\x85round-7", NULL}, /* U+0085, a C1 line break */
+		{"ward\xc2\x85round-7", NULL},	   /* U+0085, a C1 line break */
+		{"ward\xe2\x80\xa8round-7", NULL}, /* U+2028 line separator */
+		{"ward\xe2\x80\x8bround-7", NULL}, /* U+200B zero-width space */
+		{"ward\xe2\x80\xaeround-7", NULL}, /* U+202E right-to-left */
+		{"\xef\xbb\xbfward-round-7", NULL}, /* a BOM */
 		{"ward\xffround-7", NULL},
 	};
 	fixture *f = *state;
@@ -4424,8 +4430,9 @@ static void test_signin_note_writes_only_what_is_new(void **state)
 static void test_signin_epoch_kept_once(void **state)
 {
 	fixture *f = *state;
-	json_t *user = json_pack("{s:I, s:I}", "created_at", (json_int_t)50,
-				 "enabled_at", (json_int_t)70);
+	json_t *user = json_pack("{s:I, s:I, s:I}", "created_at",
+				 (json_int_t)50, "enabled_at", (json_int_t)70,
+				 "password_set_at", (json_int_t)80);
 	int64_t e1 = 0, e2 = 0;
 
 	/* Not marked yet: records are as new as now. */
@@ -4442,7 +4449,9 @@ static void test_signin_epoch_kept_once(void **state)
 			 STORE_OK);
 	assert_int_equal(af_dir_signin_epoch(f->dir, &e2), AF_DIR_OK);
 	assert_true(e2 >= e1);
-	/* Idle since the latest of the four. */
+	/* Idle since the latest of the five. */
+	assert_int_equal(af_dir_user_idle_since(user, 0, 10), 80);
+	json_object_del(user, "password_set_at");
 	assert_int_equal(af_dir_user_idle_since(user, 0, 10), 70);
 	assert_int_equal(af_dir_user_idle_since(user, 90, 10), 90);
 	assert_int_equal(af_dir_user_idle_since(user, 0, 100), 100);

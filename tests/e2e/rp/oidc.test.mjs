@@ -1480,9 +1480,10 @@ describe(`authflow stopping (${STORE} store)`, () => {
       assert.equal((await srv.admin('GET', '/users', undefined, fresh)).status, 200);
       // Another setting changed: applied at the next restart, and said.
       cfg.session = { timeout: '1h' };
+      cfg.accounts = { inactive_days: 90 };
       writeFileSync(srv.configPath, JSON.stringify(cfg), { mode: 0o600 });
       srv.proc.kill('SIGHUP');
-      await logged(/settings other than admin\.tokens changed; they take effect at the next restart/);
+      await logged(/settings other than admin\.tokens changed \(session, accounts\); they take effect at the next restart/);
       assert.equal((await fetch(`${srv.issuer}/healthz`)).status, 200);
     } finally {
       assert.deepEqual(await srv.stop(), { code: 0, sig: null });
