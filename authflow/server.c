@@ -349,8 +349,7 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		snprintf(err, errlen, "directory: %s", serr);
 		return -1;
 	}
-	/* Not yet marked: the next start does, and until then nobody is idle.
-	 */
+	/* Unmarked, nobody is idle yet; the next start marks it. */
 	dst = af_dir_signin_start(srv->dir);
 	if (dst != AF_DIR_OK)
 		log_warn(srv->log, NULL, "start",
