@@ -24,6 +24,7 @@
 #define AUDIT_LIMIT_MAX	  1000 /* events of one audit listing */
 #define AUDIT_LIMIT_DEF	  50
 #define INACTIVE_DAYS_MAX 36500 /* user list --inactive-days, as the server */
+#define REFRESH_GRACE_MAX 60	/* app --refresh-grace, as the server */
 #define PASSWORD_BUF	  (AF_CTL_PASSWORD_MAX + 1)
 
 static const char usage_text[] =
@@ -67,14 +68,18 @@ static const char usage_text[] =
 	"  app add --name N [--display-name D] --redirect-uri URI...\n"
 	"          [--post-logout-uri URI]... [--allow-refresh] "
 	"[--jwt-access-tokens]\n"
-	"          [--admins-may-deploy] [--claim NAME=ATTR]...\n"
+	"          [--refresh-grace SECONDS] [--admins-may-deploy]\n"
+	"          [--claim NAME=ATTR]...\n"
 	"  app list | show ID | remove ID | rotate-secret ID\n"
 	"  app set ID [--name N] [--display-name D] [--redirect-uri URI]...\n"
 	"          [--post-logout-uri URI]... [--enabled on|off]\n"
-	"          [--allow-refresh on|off] [--admins-may-deploy on|off]\n"
-	"          [--jwt-access-tokens on|off] [--claim NAME=ATTR]... | "
-	"[--no-claims]\n"
+	"          [--allow-refresh on|off] [--refresh-grace SECONDS]\n"
+	"          [--admins-may-deploy on|off] [--jwt-access-tokens on|off]\n"
+	"          [--claim NAME=ATTR]... | [--no-claims]\n"
 	"          (--redirect-uri, --post-logout-uri, --claim: the whole list)\n"
+	"          (--refresh-grace: 0..60 s, default 0; how long a refresh\n"
+	"          token just rotated out is still taken, for an app whose\n"
+	"          workers may refresh with the same token at once)\n"
 	"  app deploy|undeploy ID --all | [--domain D]... [--ou OU]...\n"
 	"          [--group G]... [--user U]...\n"
 	"  workflow show\n"
@@ -1491,6 +1496,22 @@ int af_ctl_cmd_policy(af_ctl *ctl, int argc, char **argv)
 /* ---- applications ---- */
 
 /* The options app add and app set share; 1 when c was one of them. */
+/* --refresh-grace SECONDS into spec's refresh_grace_seconds. */
+static int set_grace(json_t *spec, const char *arg, const char *cmd)
+{
+	long s = 0;
+
+	if (af_ctl_parse_long(arg, 0, REFRESH_GRACE_MAX, &s) != AF_CTL_OK)
+		return af_ctl_usage_fail(
+			"%s: --refresh-grace takes a number of "
+			"seconds 0..%d, not '%s'",
+			cmd, REFRESH_GRACE_MAX, arg);
+	if (json_object_set_new(spec, "refresh_grace_seconds",
+				json_integer(s)) != 0)
+		return af_ctl_no_memory();
+	return AF_CTL_EXIT_OK;
+}
+
 static int app_field(json_t *spec, int c, const char *cmd, int *rc)
 {
 	switch (c) {
@@ -1505,6 +1526,9 @@ static int app_field(json_t *spec, int c, const char *cmd, int *rc)
 	case 'l':
 		*rc = append(spec, "post_logout_uris", optarg, cmd,
 			     "--post-logout-uri");
+		return 1;
+	case 'G':
+		*rc = set_grace(spec, optarg, cmd);
 		return 1;
 	default:
 		return 0;
@@ -1533,6 +1557,7 @@ static int app_add(af_ctl *ctl, int argc, char **argv)
 		{"redirect-uri", required_argument, NULL, 'r'},
 		{"post-logout-uri", required_argument, NULL, 'l'},
 		{"allow-refresh", no_argument, NULL, 'R'},
+		{"refresh-grace", required_argument, NULL, 'G'},
 		{"jwt-access-tokens", no_argument, NULL, 'J'},
 		{"admins-may-deploy", no_argument, NULL, 'A'},
 		{"claim", required_argument, NULL, 'c'},
@@ -1637,6 +1662,7 @@ static int app_set(af_ctl *ctl, int argc, char **argv)
 		{"post-logout-uri", required_argument, NULL, 'l'},
 		{"enabled", required_argument, NULL, 'E'},
 		{"allow-refresh", required_argument, NULL, 'R'},
+		{"refresh-grace", required_argument, NULL, 'G'},
 		{"admins-may-deploy", required_argument, NULL, 'A'},
 		{"jwt-access-tokens", required_argument, NULL, 'J'},
 		{"claim", required_argument, NULL, 'c'},

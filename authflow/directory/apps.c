@@ -322,6 +322,16 @@ static af_dir_status app_field(af_dir *dir, const char *k, const json_t *v,
 		if (rc != AF_DIR_OK)
 			af_dir__err(err, errlen, "%s: must be true or false",
 				    k);
+	} else if (strcmp(k, "refresh_grace_seconds") == 0) {
+		rc = json_is_integer(v) && json_integer_value(v) >= 0 &&
+				     json_integer_value(v) <=
+					     AF_DIR_RT_GRACE_MAX
+			     ? AF_DIR_OK
+			     : AF_DIR_INVALID;
+		if (rc != AF_DIR_OK)
+			af_dir__err(err, errlen,
+				    "%s: must be a number of seconds 0..%d", k,
+				    AF_DIR_RT_GRACE_MAX);
 	} else if (strcmp(k, "claims") == 0) {
 		rc = check_claims(v, err, errlen);
 	} else if (strcmp(k, "access_token_format") == 0) {
@@ -651,14 +661,14 @@ af_dir_status af_dir_app_add(af_dir *dir, const char *actor, const json_t *spec,
 		rc = new_secret(secret, secretcap, hash);
 	if (rc != AF_DIR_OK)
 		goto out;
-	app = json_pack("{s:s, s:s, s:s, s:[], s:b, s:{}, s:s, s:b, "
+	app = json_pack("{s:s, s:s, s:s, s:[], s:b, s:{}, s:s, s:b, s:i, "
 			"s:{s:s, s:[], s:[], s:[], s:[]}, s:b, s:I}",
 			"client_id", client_id, "display_name", name,
 			"secret_sha256", hash, "post_logout_uris", "enabled", 1,
 			"claims", "access_token_format", "opaque",
-			"allow_refresh", 0, "deployment", "mode", "none",
-			"domains", "ous", "groups", "users",
-			"admins_may_deploy", 0, "created_at",
+			"allow_refresh", 0, "refresh_grace_seconds", 0,
+			"deployment", "mode", "none", "domains", "ous",
+			"groups", "users", "admins_may_deploy", 0, "created_at",
 			(json_int_t)af_now());
 	if (app == NULL) {
 		rc = AF_DIR_NOMEM;

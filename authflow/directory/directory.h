@@ -128,6 +128,7 @@ const char *af_dir_status_name(af_dir_status st);
 #define AF_DIR_MEMBERSHIPS_MAX 256   /* groups or OUs of one user */
 #define AF_DIR_ASSIGNED_MAX    1024  /* entries of one assignment list */
 #define AF_DIR_URIS_MAX	       20    /* redirect or post-logout URIs */
+#define AF_DIR_RT_GRACE_MAX    60    /* seconds of an app's refresh grace */
 #define AF_DIR_URI_MAX	       2048  /* bytes of one URI */
 #define AF_DIR_CLAIMS_MAX      32    /* extra claims of an app */
 #define AF_DIR_CLAIM_NAME_MAX  64    /* bytes of a claim name */
@@ -619,7 +620,9 @@ AF_DIR_NODISCARD af_dir_status af_dir_policy_for_user(af_dir *dir,
  * "claims" (object: claim name -> one of "username", "name", "email",
  * "domain", "groups", "ous", "sub"; names the OIDC layer sets itself, such
  * as "sub" or "aud", are refused), "access_token_format" ("opaque", the
- * default, or "jwt"), "allow_refresh" (default false), "deployment"
+ * default, or "jwt"), "allow_refresh" (default false),
+ * "refresh_grace_seconds" (0..AF_DIR_RT_GRACE_MAX, default 0: how long a
+ * refresh token rotated out is still taken), "deployment"
  * ({"mode": "none"|"all"|"chosen", "domains", "ous", "groups", "users"},
  * default mode none; names only with mode chosen, and chosen with no
  * names is stored as none), "admins_may_deploy" (default false).

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -17,6 +18,17 @@
 #define KEY_BUF		   80
 /* Longer than any issuance of tokens takes; see family_mark(). */
 #define FAMILY_MARK_TTL_MS ((uint64_t)AF_CODE_TTL_S * 1000)
+/*
+ * With a grace period, a refresh that finds its family's record taken by
+ * a rotation under way waits for the new record: for at most
+ * ROTATION_WAIT_MS, looking every ROTATION_POLL_MS, while the rotation's
+ * mark (ROTATING_TTL_MS) says one is under way; see redeem_refresh().
+ */
+#define ROTATION_WAIT_MS   1000
+#define ROTATION_POLL_MS   10
+#define ROTATING_TTL_MS	   2000
+/* Tokens rotated out and still taken within the grace period, at most. */
+#define PREV_MAX	   8
 
 static const char *const prefixes[] = {"code:", "at:", "rt:"};
 
@@ -78,11 +90,39 @@ static json_t *record_of(af_grant_kind kind, const json_t *grant,
 }
 
 /*
- * Parses a token's record and checks that it holds vhash. 0 and *grant
- * (without the hash), 1 when it holds another, -1 when it is corrupt.
+ * Whether vhash is in the grace list of a refresh token's record
+ * ("rt_prev": [[hash, until, rotated_at], ...], the tokens rotated out
+ * within the grace period then) and was rotated out less than grace_s
+ * ago, the app's period now (one made shorter applies at once). Every
+ * entry is compared.
  */
-static int parse_checked(const store_value *v, const char *vhash,
-			 json_t **grant)
+static int prev_holds(const json_t *rec, const char *vhash, int grace_s)
+{
+	const json_t *e;
+	const char *h;
+	json_int_t now = af_now();
+	size_t i;
+	int hit = 0;
+
+	json_array_foreach(json_object_get(rec, "rt_prev"), i, e)
+	{
+		h = json_string_value(json_array_get(e, 0));
+		if (h != NULL && af_ct_streq(h, vhash) &&
+		    json_integer_value(json_array_get(e, 1)) > now &&
+		    json_integer_value(json_array_get(e, 2)) + grace_s > now)
+			hit = 1;
+	}
+	return hit;
+}
+
+/*
+ * Parses a token's record and checks that it holds vhash, or, with a
+ * grace period of grace_s seconds (a refresh token's), has it in its
+ * grace list. 0 and *grant (with the hash, "v"), 1 when it holds
+ * another, -1 when it is corrupt.
+ */
+static int parse_record(const store_value *v, const char *vhash, int grace_s,
+			json_t **grant)
 {
 	json_t *o = json_loadb((const char *)v->data, v->len, 0, NULL);
 	const char *have;
@@ -92,13 +132,24 @@ static int parse_checked(const store_value *v, const char *vhash,
 		return -1;
 	}
 	have = json_string_value(json_object_get(o, "v"));
-	if (have == NULL || !af_ct_streq(have, vhash)) {
+	if (have == NULL || (!af_ct_streq(have, vhash) &&
+			     !(grace_s > 0 && prev_holds(o, vhash, grace_s)))) {
 		json_decref(o);
 		return 1;
 	}
-	json_object_del(o, "v");
 	*grant = o;
 	return 0;
+}
+
+/* parse_record(), and *grant without the hash. */
+static int parse_checked(const store_value *v, const char *vhash, int grace_s,
+			 json_t **grant)
+{
+	int rc = parse_record(v, vhash, grace_s, grant);
+
+	if (rc == 0)
+		json_object_del(*grant, "v");
+	return rc;
 }
 
 /* The selector of a JWT access token of ours: its jti. 0 or -1. */
@@ -265,8 +316,8 @@ int af_grant_store_jwt(af_server *srv, const char *sel, const char *jwt,
 	return put_token(srv, AF_GRANT_ACCESS, sel, grant, vhash);
 }
 
-int af_grant_lookup(af_server *srv, af_grant_kind kind, const char *value,
-		    json_t **grant)
+static int lookup(af_server *srv, af_grant_kind kind, const char *value,
+		  int grace_s, json_t **grant)
 {
 	char key[KEY_BUF], vhash[JOSE_HALF_HASH_LEN];
 	store_value v = {0};
@@ -281,33 +332,61 @@ int af_grant_lookup(af_server *srv, af_grant_kind kind, const char *value,
 		return 1;
 	if (st != STORE_OK)
 		return -1;
-	rc = parse_checked(&v, vhash, grant);
+	rc = parse_checked(&v, vhash, grace_s, grant);
 	store_value_free(&v);
 	return rc;
 }
 
-int af_grant_note_access(json_t *grant, const char *sel)
+int af_grant_lookup(af_server *srv, af_grant_kind kind, const char *value,
+		    json_t **grant)
 {
-	json_t *old = json_object_get(grant, "ats"), *keep, *e;
-	json_int_t now = af_now(), exp = now + AF_ACCESS_TTL_S;
+	return lookup(srv, kind, value, 0, grant);
+}
+
+int af_grant_lookup_refresh(af_server *srv, const char *value, int grace_s,
+			    json_t **grant)
+{
+	return lookup(srv, AF_GRANT_REFRESH, value, grace_s, grant);
+}
+
+/*
+ * Sets grant's list member to its newest max - 1 entries [text, until,
+ * ...] whose until is still to come, and entry (taken) after them. 0 or
+ * -1.
+ */
+static int note_until(json_t *grant, const char *member, size_t max,
+		      json_t *entry)
+{
+	json_t *old = json_object_get(grant, member), *keep, *e;
+	json_int_t now = af_now();
 	size_t i, n, skip;
 
 	keep = json_array();
-	if (keep == NULL)
+	if (keep == NULL || entry == NULL) {
+		json_decref(keep);
+		json_decref(entry);
 		return -1;
+	}
 	n = json_array_size(old);
-	/* The newest AF_GRANT_NOTED_MAX - 1 old ones, and sel. */
-	skip = n >= AF_GRANT_NOTED_MAX ? n - (AF_GRANT_NOTED_MAX - 1) : 0;
+	skip = n >= max ? n - (max - 1) : 0;
 	for (i = skip; i < n; i++) {
 		e = json_array_get(old, i);
 		if (json_is_string(json_array_get(e, 0)) &&
 		    json_integer_value(json_array_get(e, 1)) > now)
 			json_array_append(keep, e);
 	}
-	if (json_array_append_new(keep, json_pack("[s, I]", sel, exp)) != 0 ||
-	    json_object_set_new(grant, "ats", keep) != 0)
+	if (json_array_append_new(keep, entry) != 0) {
+		json_decref(keep);
 		return -1;
-	return 0;
+	}
+	return json_object_set_new(grant, member, keep) != 0 ? -1 : 0;
+}
+
+int af_grant_note_access(json_t *grant, const char *sel)
+{
+	return note_until(grant, "ats", AF_GRANT_NOTED_MAX,
+			  json_pack("[s, I]", sel,
+				    (json_int_t)af_now() + AF_ACCESS_TTL_S));
 }
 
 void af_grant_revoke_noted(af_server *srv, const json_t *grant)
@@ -445,25 +524,101 @@ static int redeem_code(af_server *srv, const char *code, json_t **grant)
 	return 0;
 }
 
-int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
-		    json_t **grant)
+/* Marks a rotation of the family of rt_sel under way; see redeem_refresh(). */
+static void rotation_mark(af_server *srv, const char *rt_sel)
+{
+	char key[KEY_BUF];
+
+	snprintf(key, KEY_BUF, "rt_rotating:%s", rt_sel);
+	if (store_set(srv->store, key, "1", 1, ROTATING_TTL_MS, 0) != STORE_OK)
+		log_warn(srv->log, NULL, "refresh",
+			 "could not mark a refresh token's rotation");
+}
+
+/* Whether the store holds key (a failure counts as no). */
+static int key_exists(af_server *srv, const char *key)
+{
+	store_value v = {0};
+	store_status st = store_get(srv->store, key, &v);
+
+	store_value_free(&v);
+	return st == STORE_OK;
+}
+
+/*
+ * Whether a refresh that found no record should look again: a rotation
+ * of the family is under way (its mark) and it was not revoked.
+ */
+static int rotation_under_way(af_server *srv, const char *rt_sel)
+{
+	char key[KEY_BUF];
+
+	snprintf(key, KEY_BUF, "rt_revoked:%s", rt_sel);
+	if (key_exists(srv, key))
+		return 0;
+	snprintf(key, KEY_BUF, "rt_rotating:%s", rt_sel);
+	return key_exists(srv, key);
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+
+	(void)nanosleep(&t, NULL);
+}
+
+/*
+ * Takes the refresh token record under key away. With a grace period, a
+ * record taken by a rotation under way is waited for: the winner of the
+ * record marks its rotation right after taking it, and one that finds
+ * neither record nor mark looks once more, a poll later, in case it came
+ * between the two. STORE_OK and *v, STORE_NOT_FOUND, or a store failure.
+ */
+static store_status take_record(af_server *srv, const char *key,
+				const char *sel, int grace, store_value *v)
+{
+	int64_t deadline = af_now_ms() + ROTATION_WAIT_MS;
+	int looked_again = 0;
+	store_status st;
+
+	for (;;) {
+		st = store_getdel(srv->store, key, v);
+		if (st == STORE_OK && grace)
+			rotation_mark(srv, sel);
+		if (st != STORE_NOT_FOUND || !grace || af_now_ms() >= deadline)
+			return st;
+		if (!rotation_under_way(srv, sel)) {
+			if (looked_again)
+				return st;
+			looked_again = 1;
+		}
+		pause_ms(ROTATION_POLL_MS);
+	}
+}
+
+/*
+ * Consumes a refresh token. Its record holds the current token's hash
+ * ("v") and, with a grace period, those of tokens rotated out less than
+ * the period ago, each with its time and when it was rotated out
+ * ("rt_prev"). The grant returned carries
+ * the list for the record the rotation writes: the token rotated out now
+ * (the record's current one, whichever token was presented) until
+ * grace_s from now, with the entries whose time is not up; without a
+ * grace period, none.
+ */
+static int redeem_refresh(af_server *srv, const char *value, int grace_s,
+			  json_t **grant)
 {
 	char key[KEY_BUF], vhash[JOSE_HALF_HASH_LEN], sel[AF_GRANT_SEL_BUF];
+	const char *have;
 	store_value v = {0};
 	store_status st;
 	int rc;
 
-	*grant = NULL;
-	if (value == NULL || value[0] == '\0' ||
-	    strnlen(value, AF_TOKEN_TEXT_MAX + 1) > AF_TOKEN_TEXT_MAX)
-		return 1;
-	if (kind == AF_GRANT_CODE)
-		return redeem_code(srv, value, grant);
-	if (kind != AF_GRANT_REFRESH ||
-	    token_key(srv, kind, value, key, vhash) != 0 ||
+	if (token_key(srv, AF_GRANT_REFRESH, value, key, vhash) != 0 ||
 	    af_grant_selector(value, sel) != 0)
 		return 1;
-	st = store_getdel(srv->store, key, &v);
+	st = take_record(srv, key, sel, grace_s > 0, &v);
 	if (st == STORE_NOT_FOUND) {
 		/*
 		 * No record: unknown, or the same token used at once by
@@ -475,17 +630,57 @@ int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 	}
 	if (st != STORE_OK)
 		return -1;
-	rc = parse_checked(&v, vhash, grant);
+	rc = parse_record(&v, vhash, grace_s, grant);
 	if (rc == 1) {
 		family_mark(srv, sel);
 		revoke_record(srv, &v);
-	}
-	store_value_free(&v);
-	if (rc == 1)
 		log_warn(srv->log, NULL, "refresh_reuse",
 			 "a refresh token that is no longer current was "
 			 "presented: its family is revoked");
+	}
+	store_value_free(&v);
+	if (rc != 0)
+		return rc;
+	have = json_string_value(json_object_get(*grant, "v"));
+	if (!af_ct_streq(have, vhash))
+		log_info(srv->log, NULL, "refresh_grace",
+			 "a refresh token rotated out within the "
+			 "application's grace period was used");
+	if (grace_s <= 0)
+		json_object_del(*grant, "rt_prev");
+	else if (note_until(*grant, "rt_prev", PREV_MAX,
+			    json_pack("[s, I, I]", have,
+				      (json_int_t)af_now() + grace_s,
+				      (json_int_t)af_now())) != 0)
+		rc = -1;
+	json_object_del(*grant, "v");
+	if (rc != 0) {
+		json_decref(*grant);
+		*grant = NULL;
+	}
 	return rc;
+}
+
+int af_grant_redeem_refresh(af_server *srv, const char *value, int grace_s,
+			    json_t **grant)
+{
+	*grant = NULL;
+	if (value == NULL || value[0] == '\0' ||
+	    strnlen(value, AF_TOKEN_TEXT_MAX + 1) > AF_TOKEN_TEXT_MAX)
+		return 1;
+	return redeem_refresh(srv, value, grace_s, grant);
+}
+
+int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
+		    json_t **grant)
+{
+	*grant = NULL;
+	if (kind == AF_GRANT_REFRESH)
+		return af_grant_redeem_refresh(srv, value, 0, grant);
+	if (kind != AF_GRANT_CODE || value == NULL || value[0] == '\0' ||
+	    strnlen(value, AF_TOKEN_TEXT_MAX + 1) > AF_TOKEN_TEXT_MAX)
+		return 1;
+	return redeem_code(srv, value, grant);
 }
 
 int af_grant_revoke(af_server *srv, af_grant_kind kind, const char *value)

@@ -15,7 +15,8 @@
  * code presented a second time revokes them without any other record (RFC
  * 6749 4.1.2). A rotated refresh token keeps its family's selector, so an
  * old one presented again revokes the family (refresh token reuse
- * detection).
+ * detection), unless the application's grace period lets it through
+ * (af_grant_redeem_refresh()).
  * An RFC 9068 JWT access token carries its selector as its jti.
  *
  * Access token records keep what /userinfo and /revoke need (client_id,
@@ -90,6 +91,15 @@ int af_grant_lookup(af_server *srv, af_grant_kind kind, const char *value,
 		    json_t **grant);
 
 /*
+ * af_grant_lookup() of a refresh token of an application with a grace
+ * period of grace_s seconds (0: none, at most AF_GRANT_GRACE_MAX_S): a
+ * token rotated out less than that ago is found too.
+ */
+#define AF_GRANT_GRACE_MAX_S AF_DIR_RT_GRACE_MAX
+int af_grant_lookup_refresh(af_server *srv, const char *value, int grace_s,
+			    json_t **grant);
+
+/*
  * Consumes a code or refresh token: exactly one caller gets 0 and the
  * grant; the others 1. -1 on store failure. A code presented again revokes
  * the tokens of its family; a refresh token whose record holds another
@@ -98,6 +108,19 @@ int af_grant_lookup(af_server *srv, af_grant_kind kind, const char *value,
  */
 int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 		    json_t **grant);
+
+/*
+ * af_grant_redeem() of a refresh token of an application with a grace
+ * period of grace_s seconds (0: none). Within it, a token rotated out
+ * less than grace_s ago is taken as the current one is, and rotates the
+ * family again, instead of revoking it: two workers of the application
+ * that refresh with the same token at once both get tokens. A refresh
+ * that comes while another rotates the family waits for that rotation (a
+ * second at most) rather than losing. Past the period, a rotated-out
+ * token revokes its family as without one.
+ */
+int af_grant_redeem_refresh(af_server *srv, const char *value, int grace_s,
+			    json_t **grant);
 
 /*
  * Revokes an access or refresh token (a refresh token with its family:

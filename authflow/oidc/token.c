@@ -469,6 +469,15 @@ static int refresh_fits(af_resp *resp, const json_t *grant,
 	return 0;
 }
 
+/* The app's grace period for rotated-out refresh tokens, in seconds. */
+static int refresh_grace(const json_t *app)
+{
+	json_int_t s = json_integer_value(
+		json_object_get(app, "refresh_grace_seconds"));
+
+	return s > 0 && s <= AF_GRANT_GRACE_MAX_S ? (int)s : 0;
+}
+
 static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 			  const char *client_id, const json_t *app)
 {
@@ -477,7 +486,7 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	json_t *grant = NULL, *user = NULL, *now = NULL, *want = NULL;
 	char fam[AF_GRANT_SEL_BUF];
 	struct issued t;
-	int rc;
+	int rc, grace = refresh_grace(app);
 
 	memset(&t, 0, sizeof(t));
 	if (rt == NULL) {
@@ -513,16 +522,17 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	 * A request this token cannot serve (another client's, a scope it
 	 * does not hold) leaves it as it was: it is read before it is used
 	 * up. An unknown or rotated-out token still goes to redeem, which
-	 * revokes the family of a rotated-out one.
+	 * revokes the family of a rotated-out one (past the app's grace
+	 * period).
 	 */
-	rc = af_grant_lookup(srv, AF_GRANT_REFRESH, rt, &grant);
+	rc = af_grant_lookup_refresh(srv, rt, grace, &grant);
 	if (rc == 0 &&
 	    refresh_fits(resp, grant, client_id, scope, granted) != 0)
 		goto out;
 	json_decref(grant);
 	grant = NULL;
 	if (rc >= 0)
-		rc = af_grant_redeem(srv, AF_GRANT_REFRESH, rt, &grant);
+		rc = af_grant_redeem_refresh(srv, rt, grace, &grant);
 	if (rc == 0 && af_grant_selector(rt, fam) != 0)
 		rc = 1; /* a redeemed refresh token always has one */
 	if (rc != 0) {

@@ -187,6 +187,11 @@ expect app-set-no-claims 0 "$C" --json app set "$cid" --no-claims --jwt-access-t
 grep -q '"claims": {}' "$tmp/out" && grep -q '"access_token_format": "opaque"' "$tmp/out" &&
 	ok || bad "app set --no-claims"
 expect app-set-both 2 "$C" app set "$cid" --claim a=sub --no-claims
+expect app-set-grace 0 "$C" --json app set "$cid" --refresh-grace 30
+grep -q '"refresh_grace_seconds": 30' "$tmp/out" && ok || bad "app set --refresh-grace"
+expect app-add-grace 0 "$C" --json app add --name crm3 --allow-refresh \
+	--refresh-grace 5 --redirect-uri https://crm3.example.com/cb
+grep -q '"refresh_grace_seconds": 5' "$tmp/out" && ok || bad "app add --refresh-grace"
 
 expect app-remove 0 "$C" app remove "$cid2"
 [ "$(cat "$tmp/out")" = "removed app $cid2" ] && ok || bad "app remove confirms: $(cat "$tmp/out")"

@@ -155,6 +155,8 @@ expect app-add-dup-claim 2 -- app add --name rp --redirect-uri u \
 expect app-add-flag-value 2 -- app add --name rp --redirect-uri u --allow-refresh=on
 expect app-set-nothing 2 -- app set rp
 expect app-set-bad-onoff 2 -- app set rp --allow-refresh true
+expect app-set-grace-high 2 -- app set rp --refresh-grace 61
+expect app-add-grace-word 2 -- app add --name rp --redirect-uri u --refresh-grace 30s
 expect app-show-no-id 2 -- app show
 expect app-deploy-nothing 2 -- app deploy rp
 expect app-deploy-all-and-user 2 -- app deploy rp --all --user a

@@ -1076,6 +1076,11 @@ static void test_af_dir_app_add_secret_checks(void **state)
 	assert_string_equal(
 		json_string_value(json_object_get(app, "access_token_format")),
 		"opaque");
+	assert_int_equal(json_integer_value(
+				 json_object_get(app, "refresh_grace_seconds")),
+			 0);
+	assert_true(
+		json_is_integer(json_object_get(app, "refresh_grace_seconds")));
 	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret, NULL),
 			 AF_DIR_OK);
 	secret[5] ^= 1;
@@ -1107,6 +1112,17 @@ static void test_af_dir_app_add_secret_checks(void **state)
 	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret, &got),
 			 AF_DIR_FORBIDDEN);
 	assert_null(got);
+	/* A grace period for rotated-out refresh tokens, up to 60 s. */
+	got = parse("{\"refresh_grace_seconds\":60}");
+	assert_int_equal(af_dir_app_set(f->dir, ACTOR, id, got, NULL, f->err,
+					sizeof(f->err)),
+			 AF_DIR_OK);
+	json_decref(got);
+	assert_int_equal(af_dir_app_get(f->dir, id, &got), AF_DIR_OK);
+	assert_int_equal(json_integer_value(
+				 json_object_get(got, "refresh_grace_seconds")),
+			 60);
+	json_decref(got);
 	/* A disabled app refuses even the right secret. */
 	got = parse("{\"enabled\":false}");
 	assert_int_equal(af_dir_app_set(f->dir, ACTOR, id, got, NULL, f->err,
@@ -1239,6 +1255,15 @@ static void test_af_dir_app_add_bad_specs_refused(void **state)
 		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
 		 "\"allow_refresh\":\"no\"}",
 		 "allow_refresh"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"refresh_grace_seconds\":61}",
+		 "refresh_grace_seconds"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"refresh_grace_seconds\":-1}",
+		 "refresh_grace_seconds"},
+		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
+		 "\"refresh_grace_seconds\":\"30\"}",
+		 "refresh_grace_seconds"},
 		{"{\"name\":\"a\",\"redirect_uris\":[\"x:/\"],"
 		 "\"deployment\":{\"mode\":\"some\"}}",
 		 "deployment.mode"},

@@ -3,6 +3,7 @@
  * by hand: memory store, a 2048-bit key ring for JWT access tokens.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,152 @@ static void refresh_rotation_and_reuse(void **state)
 			 1);
 }
 
+/* Redeems rt with grace period grace and rotates it into out. */
+static int rotate(struct fx *f, const char *rt, int grace, char *out,
+		  size_t outcap)
+{
+	char fam[AF_GRANT_SEL_BUF];
+	json_t *g = NULL;
+	int rc = af_grant_redeem_refresh(&f->srv, rt, grace, &g);
+
+	if (rc == 0) {
+		assert_int_equal(af_grant_selector(rt, fam), 0);
+		assert_null(json_object_get(g, "v"));
+		rc = af_grant_issue(&f->srv, AF_GRANT_REFRESH, fam, g, out,
+				    outcap);
+	}
+	json_decref(g);
+	return rc;
+}
+
+static void refresh_grace_takes_rotated_out(void **state)
+{
+	struct fx *f = *state;
+	char rt1[AF_TOKEN_TEXT_MAX + 1], rt2[AF_TOKEN_TEXT_MAX + 1];
+	char rt3[AF_TOKEN_TEXT_MAX + 1], rt4[AF_TOKEN_TEXT_MAX + 1];
+	char rt5[AF_TOKEN_TEXT_MAX + 1];
+	json_t *g = NULL;
+
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL,
+					f->grant, rt1, sizeof(rt1)),
+			 0);
+	assert_int_equal(rotate(f, rt1, 30, rt2, sizeof(rt2)), 0);
+	/* Rotated out, rt1 is found within the grace period only. */
+	assert_int_equal(af_grant_lookup_refresh(&f->srv, rt1, 30, &g), 0);
+	assert_string_equal(json_string_value(json_object_get(g, "sub")),
+			    "sub-of-alice");
+	json_decref(g);
+	assert_int_equal(af_grant_lookup_refresh(&f->srv, rt1, 0, &g), 1);
+	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_REFRESH, rt1, &g),
+			 1);
+	/* Two workers with rt1: the second one rotates the family again. */
+	assert_int_equal(rotate(f, rt1, 30, rt3, sizeof(rt3)), 0);
+	/* rt2, the first worker's, was rotated out by that: taken too. */
+	assert_int_equal(rotate(f, rt2, 30, rt4, sizeof(rt4)), 0);
+	assert_int_equal(af_grant_lookup_refresh(&f->srv, rt4, 30, &g), 0);
+	assert_int_equal(json_array_size(json_object_get(g, "rt_prev")), 3);
+	json_decref(g);
+	/* Without the grace period, a rotated-out one revokes the family. */
+	assert_int_equal(rotate(f, rt3, 0, rt5, sizeof(rt5)), 1);
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt4, 30, &g), 1);
+	assert_null(g);
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt1, 30, &g), 1);
+}
+
+static void refresh_grace_ends(void **state)
+{
+	struct fx *f = *state;
+	char rt1[AF_TOKEN_TEXT_MAX + 1], rt2[AF_TOKEN_TEXT_MAX + 1];
+	char fam[AF_GRANT_SEL_BUF];
+	json_t *g = NULL, *e;
+	size_t i;
+
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL,
+					f->grant, rt1, sizeof(rt1)),
+			 0);
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt1, 30, &g), 0);
+	/* rt1's time is up (as if 30 s went by before the next use). */
+	assert_int_equal(json_array_size(json_object_get(g, "rt_prev")), 1);
+	json_array_foreach(json_object_get(g, "rt_prev"), i, e)
+	{
+		assert_int_equal(
+			json_array_set_new(e, 1, json_integer(af_now() - 1)),
+			0);
+	}
+	assert_int_equal(af_grant_selector(rt1, fam), 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, fam, g, rt2,
+					sizeof(rt2)),
+			 0);
+	json_decref(g);
+	assert_int_equal(af_grant_lookup_refresh(&f->srv, rt1, 30, &g), 1);
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt1, 30, &g), 1);
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt2, 30, &g), 1);
+}
+
+struct late_rotation {
+	struct fx *f;
+	json_t *grant;
+	char fam[AF_GRANT_SEL_BUF];
+	char out[AF_TOKEN_TEXT_MAX + 1];
+	int rc;
+};
+
+/* A rotation that writes its new record 100 ms after taking the old. */
+static void *finish_late(void *arg)
+{
+	struct late_rotation *l = arg;
+	struct timespec t = {0, 100 * 1000000L};
+
+	(void)nanosleep(&t, NULL);
+	l->rc = af_grant_issue(&l->f->srv, AF_GRANT_REFRESH, l->fam, l->grant,
+			       l->out, sizeof(l->out));
+	return NULL;
+}
+
+static void refresh_grace_waits_for_rotation(void **state)
+{
+	struct fx *f = *state;
+	char rt1[AF_TOKEN_TEXT_MAX + 1], unknown[AF_TOKEN_TEXT_MAX + 1];
+	struct late_rotation l = {.f = f, .rc = -1};
+	json_t *g = NULL;
+	pthread_t th;
+	int64_t t0;
+
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL,
+					f->grant, rt1, sizeof(rt1)),
+			 0);
+	/* The first worker takes the record and writes the new one late. */
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt1, 30, &l.grant),
+			 0);
+	assert_int_equal(af_grant_selector(rt1, l.fam), 0);
+	assert_int_equal(pthread_create(&th, NULL, finish_late, &l), 0);
+	/* The second, meanwhile, waits for it instead of revoking. */
+	t0 = af_now_ms();
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt1, 30, &g), 0);
+	assert_true(af_now_ms() - t0 >= 50);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(l.rc, 0);
+	json_decref(l.grant);
+	json_decref(g);
+	/*
+	 * Taken again, and never written back (the rotation failed): the
+	 * next one gives up within the wait's bound, and the family is gone.
+	 */
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, l.out, 30, &g), 1);
+	t0 = af_now_ms();
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, l.out, 30, &g), 1);
+	assert_true(af_now_ms() - t0 < 1500);
+	/* A token nobody is rotating is refused at once. */
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL,
+					f->grant, unknown, sizeof(unknown)),
+			 0);
+	assert_int_equal(af_grant_revoke(&f->srv, AF_GRANT_REFRESH, unknown),
+			 0);
+	t0 = af_now_ms();
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, unknown, 30, &g), 1);
+	assert_true(af_now_ms() - t0 < 500);
+}
+
 static void jwt_access_token(void **state)
 {
 	struct fx *f = *state;
@@ -331,6 +478,12 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(refresh_rotation_and_reuse,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(refresh_grace_takes_rotated_out,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(refresh_grace_ends, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			refresh_grace_waits_for_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(jwt_access_token, setup,
 						teardown),
 	};

@@ -477,6 +477,43 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal((await userinfo(next.access_token)).status, 401, 'reuse revoked the current access token');
   });
 
+  test('refresh grace period: workers refreshing with one token at once all get tokens; without one the grant ends', async () => {
+    const s = await seed(server, { user: 'rowan' });
+    const { config, tokens } = await fullSignIn(s);
+    // No grace period (the default): the second of two at once looks
+    // like a stolen token, and the grant ends.
+    const strict = await Promise.allSettled([1, 2].map(() => client.refreshTokenGrant(config, tokens.refresh_token)));
+    assert.ok(strict.some((r) => r.status === 'rejected'), 'one of two refreshes at once is refused');
+    for (const r of strict.filter((x) => x.status === 'fulfilled')) {
+      await assert.rejects(client.refreshTokenGrant(config, r.value.refresh_token), isError('invalid_grant'));
+    }
+    let res = await server.admin('PATCH', `/apps/${s.clientId}`, { refresh_grace_seconds: 61 });
+    assert.equal(res.status, 400);
+    assert.match(res.json.message, /refresh_grace_seconds/);
+    res = await server.admin('PATCH', `/apps/${s.clientId}`, { refresh_grace_seconds: 30 });
+    assert.equal(res.status, 200);
+    assert.equal(res.json.refresh_grace_seconds, 30);
+    // Five workers with the same token at once: each gets tokens, and
+    // each one's new refresh token refreshes in turn.
+    const first = (await fullSignIn(s)).tokens;
+    const five = await Promise.all([1, 2, 3, 4, 5].map(() => client.refreshTokenGrant(config, first.refresh_token)));
+    assert.equal(new Set(five.map((t) => t.refresh_token)).size, 5, 'five rotations');
+    for (const t of five) {
+      assert.equal((await userinfo(t.access_token)).status, 200);
+    }
+    const again = await Promise.all(five.map((t) => client.refreshTokenGrant(config, t.refresh_token)));
+    const last = again[again.length - 1];
+    assert.equal((await userinfo(last.access_token)).status, 200);
+    // Past the period, a rotated-out token ends the grant as before.
+    assert.equal((await server.admin('PATCH', `/apps/${s.clientId}`, { refresh_grace_seconds: 1 })).status, 200);
+    const current = await client.refreshTokenGrant(config, last.refresh_token);
+    await new Promise((ok) => setTimeout(ok, 2100));
+    await assert.rejects(client.refreshTokenGrant(config, last.refresh_token), isError('invalid_grant'));
+    await assert.rejects(client.refreshTokenGrant(config, current.refresh_token), isError('invalid_grant'),
+      'the reuse past the grace period revoked the current token');
+    assert.equal((await userinfo(current.access_token)).status, 401);
+  });
+
   test('scope: only supported scopes are granted, alike in the token answer, a refresh and userinfo', async () => {
     const s = await seed(server, { user: 'sam', app: { access_token_format: 'jwt' } });
     const { config, tokens } = await fullSignIn(s, new Browser(), { scope: 'openid bogusscope profile offline_access openid phone' });
