@@ -634,6 +634,24 @@ static void number_pad(af_buf *b, size_t n)
 	af_page_digit_pad(b, "data-phone-digit", "data-phone-clear");
 }
 
+/* Where the sign-in came from and with what, as an app shows it. */
+static void phone_context(af_buf *b, const json_t *pub)
+{
+	const char *browser =
+		json_string_value(json_object_get(pub, "browser"));
+	const char *ip = json_string_value(json_object_get(pub, "ip"));
+
+	if (browser == NULL && ip == NULL)
+		return;
+	af_buf_puts(b, "<p>From ");
+	af_buf_html(b, browser != NULL ? browser : "a browser");
+	if (ip != NULL) {
+		af_buf_puts(b, " at ");
+		af_buf_html(b, ip);
+	}
+	af_buf_puts(b, ".</p>");
+}
+
 static void phone_challenge(af_buf *b, const af_server *srv, json_t *txn,
 			    size_t n)
 {
@@ -651,6 +669,7 @@ static void phone_challenge(af_buf *b, const af_server *srv, json_t *txn,
 	af_buf_printf(b, "</strong> (<span data-left>%lld</span> s left).</p>",
 		      (long long)json_integer_value(
 			      json_object_get(pub, "expires_in")));
+	phone_context(b, pub);
 	af_buf_puts(b, "<form method=\"post\" action=\"/demo/phone\" "
 		       "data-challenge><input type=\"hidden\" name=\"txn\" "
 		       "value=\"");

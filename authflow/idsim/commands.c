@@ -431,6 +431,7 @@ int af_idsim_show(const af_idsim_ctx *ctx, const char *txn)
 	static const char *const fields[] = {
 		"user", "app", "expires_in", "number_required", "state",
 	};
+	static const char *const context[] = {"browser", "ip"};
 	char target[TARGET_BUF];
 	struct session s;
 	json_t *answer = NULL;
@@ -451,6 +452,11 @@ int af_idsim_show(const af_idsim_ctx *ctx, const char *txn)
 	}
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		print_field(answer, fields[i]);
+	/* Where the sign-in came from, when the server says. */
+	for (i = 0; i < sizeof(context) / sizeof(context[0]); i++) {
+		if (json_is_string(json_object_get(answer, context[i])))
+			print_field(answer, context[i]);
+	}
 out:
 	json_decref(answer);
 	session_end(&s);

@@ -219,16 +219,19 @@ af_mfa_status af_mfa_code_check(store_ctx *st, const char *username,
 /*
  * Transactions. af_mfa_txn_new makes one for a sign-in: spec holds user,
  * app (client id), app_name (display name), flow (flow id), devices
- * (array of device ids that may answer), number_matching (bool), and ip
+ * (array of device ids that may answer), number_matching (bool), ip
  * (optional: the client address of the sign-in, 1..64 visible
- * characters, or null). The
+ * characters, or null) and browser (optional: what the sign-in's browser
+ * is, "Firefox on Windows", 1..64 bytes without control characters, or
+ * null). The
  * number (10..99 from tc_match_code) is drawn when number_matching is on.
  * created and expires (created + AF_MFA_TXN_TTL_S) come from now. State
  * "pending". Each device's pending index gets the txn. *out: the txn JSON
  * {id, user, app, app_name, flow, devices, number (int or null), state,
  * created, expires, decided_by, push: {device id: "queued"|"sent"|
- * "failed"|"token_invalid"|"not_sent"}, ip (only when given)}. Like the
- * number, ip is in no public view and no push job.
+ * "failed"|"token_invalid"|"not_sent"}, ip and browser (only when given)}.
+ * ip and browser are in the public view (the person on the phone tells
+ * their own sign-in from another's by them) but in no push job.
  *
  * af_mfa_txn_get: the txn; a pending txn past its expiry is turned into
  * "expired" (atomically) before it is returned.
@@ -308,8 +311,9 @@ af_mfa_status af_mfa_txns_cancel_user(store_ctx *st, const char *username,
 				      int64_t now);
 
 /*
- * The public view of a txn for a device: {txn, user, app, expires_at,
- * expires_in, number_required, number_digits, state}. Never the number.
+ * The public view of a txn for a device: {txn, user, app, created_at,
+ * expires_at, expires_in, number_required, number_digits, state, and ip
+ * and browser when the txn has them}. Never the number.
  */
 json_t *af_mfa_txn_public(const json_t *txn, int64_t now);
 

@@ -33,6 +33,8 @@
 #define AF_MFA__FLOW_MAX  128
 /* Bytes of the client address a transaction keeps (as the throttle's). */
 #define AF_MFA__IP_MAX	  64
+/* Bytes of what its browser is ("Firefox on Windows"). */
+#define AF_MFA__UA_MAX	  64
 /* Entries of the workflow's AF_MFA_PAUSE_CUTS and AF_MFA_PERIOD_CUTS. */
 #define AF_MFA__CUTS_MAX  16
 

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/httpparse.h"
 #include "common/util.h"
 #include "directory/audit.h"
 #include "mfa/mfa.h"
@@ -119,6 +120,7 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 	 * them approve without one.
 	 */
 	const json_t *nm = json_object_get(policy, "number_matching");
+	char browser[HP_USER_AGENT_DESC_MAX];
 	json_t *spec;
 	af_mfa_push_verdict v;
 	af_mfa_status st;
@@ -141,9 +143,13 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 	}
 	/*
 	 * The browser's address goes with the txn: a wrong number typed on
-	 * the phone counts against it (device/handlers.c).
+	 * the phone counts against it (device/handlers.c), and the phone
+	 * shows it, with what the browser is.
 	 */
-	spec = json_pack("{s:s, s:O, s:O?, s:O, s:O, s:b, s:s?}", "user",
+	if (hp_user_agent_describe(af_req_header(req, "User-Agent"), browser,
+				   sizeof(browser)) != HP_OK)
+		browser[0] = '\0';
+	spec = json_pack("{s:s, s:O, s:O?, s:O, s:O, s:b, s:s?, s:s?}", "user",
 			 username, "app", json_object_get(app, "client_id"),
 			 "app_name", json_object_get(app, "display_name"),
 			 "flow", json_object_get(mfa, "flow"), "devices",
@@ -154,7 +160,8 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 			 "ip",
 			 af_mfa__token_ok(req->client_ip, AF_MFA__IP_MAX)
 				 ? req->client_ip
-				 : NULL);
+				 : NULL,
+			 "browser", browser[0] != '\0' ? browser : NULL);
 	if (spec == NULL)
 		return -1;
 	st = af_mfa_txn_new(srv->store, spec, af_now(), txn);

@@ -65,7 +65,8 @@ typedef struct txn_spec {
 	const char *app;
 	const char *app_name;
 	const char *flow;
-	const char *ip; /* NULL when not known */
+	const char *ip;	     /* NULL when not known */
+	const char *browser; /* NULL when not known */
 	const json_t *devices;
 	bool number_matching;
 } txn_spec;
@@ -76,6 +77,16 @@ static bool ip_ok(const json_t *ip)
 	if (ip == NULL || json_is_null(ip))
 		return true;
 	return af_mfa__token_ok(json_string_value(ip), AF_MFA__IP_MAX);
+}
+
+/* A spec's "browser": absent, null, or 1..AF_MFA__UA_MAX of text. */
+static bool browser_ok(const json_t *b)
+{
+	const char *s = json_string_value(b);
+
+	if (b == NULL || json_is_null(b))
+		return true;
+	return s != NULL && s[0] != '\0' && af_mfa__text_ok(s, AF_MFA__UA_MAX);
 }
 
 static af_mfa_status spec_check(const json_t *spec, txn_spec *ts)
@@ -89,12 +100,14 @@ static af_mfa_status spec_check(const json_t *spec, txn_spec *ts)
 	ts->app_name = json_string_value(json_object_get(spec, "app_name"));
 	ts->flow = json_string_value(json_object_get(spec, "flow"));
 	ts->ip = json_string_value(json_object_get(spec, "ip"));
+	ts->browser = json_string_value(json_object_get(spec, "browser"));
 	ts->devices = json_object_get(spec, "devices");
 	if (!af_mfa__user_ok(ts->user) ||
 	    !af_mfa__text_ok(ts->app, AF_MFA__APP_MAX) ||
 	    !af_mfa__text_ok(ts->app_name, AF_MFA__APP_MAX) ||
 	    !af_mfa__text_ok(ts->flow, AF_MFA__FLOW_MAX) ||
 	    !ip_ok(json_object_get(spec, "ip")) ||
+	    !browser_ok(json_object_get(spec, "browser")) ||
 	    !json_is_array(ts->devices) ||
 	    json_array_size(ts->devices) > AF_MFA_DEVICES_MAX ||
 	    (nm != NULL && !json_is_boolean(nm)))
@@ -136,11 +149,15 @@ static json_t *txn_record(const char *id, const txn_spec *ts, uint32_t number,
 		"state", STATE_PENDING, "created", (json_int_t)now, "expires",
 		(json_int_t)now + AF_MFA_TXN_TTL_S, "decided_by", "push", push);
 	/*
-	 * Where the sign-in came from, for the brute-force count of a wrong
-	 * number; like the number, it stays in the record.
+	 * Where the sign-in came from and with what: for the brute-force
+	 * count of a wrong number, and for the phone to show.
 	 */
-	if (txn != NULL && ts->ip != NULL &&
-	    json_object_set_new(txn, "ip", json_string(ts->ip)) != 0) {
+	if (txn != NULL &&
+	    ((ts->ip != NULL &&
+	      json_object_set_new(txn, "ip", json_string(ts->ip)) != 0) ||
+	     (ts->browser != NULL &&
+	      json_object_set_new(txn, "browser", json_string(ts->browser)) !=
+		      0))) {
 		json_decref(txn);
 		txn = NULL;
 	}
@@ -264,6 +281,14 @@ af_mfa_status af_mfa_txn_get(store_ctx *st, const char *id, int64_t now,
 	return af_mfa__update(st, key, expire_fn, &a, out);
 }
 
+/* Copies from's string member name into to, when from has one. 0 or -1. */
+static int copy_text(json_t *to, const json_t *from, const char *name)
+{
+	json_t *v = json_object_get(from, name);
+
+	return json_is_string(v) ? json_object_set(to, name, v) : 0;
+}
+
 json_t *af_mfa_txn_public(const json_t *txn, int64_t now)
 {
 	const char *id = json_string_value(json_object_get(txn, "id"));
@@ -271,19 +296,29 @@ json_t *af_mfa_txn_public(const json_t *txn, int64_t now)
 	const char *app = json_string_value(json_object_get(txn, "app_name"));
 	json_int_t expires = txn_expires(txn);
 	bool required = json_is_integer(json_object_get(txn, "number"));
+	json_t *v;
 
 	if (id == NULL || user == NULL)
 		return NULL;
 	/* The phone shows the name people know, not the client id. */
 	if (app == NULL || app[0] == '\0')
 		app = json_string_value(json_object_get(txn, "app"));
-	return json_pack(
-		"{s:s, s:s, s:s, s:I, s:I, s:b, s:i, s:s}", "txn", id, "user",
-		user, "app", app != NULL ? app : "", "expires_at", expires,
-		"expires_in", expires > now ? expires - (json_int_t)now : 0,
+	v = json_pack(
+		"{s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:i, s:s}", "txn", id,
+		"user", user, "app", app != NULL ? app : "", "created_at",
+		json_integer_value(json_object_get(txn, "created")),
+		"expires_at", expires, "expires_in",
+		expires > now ? expires - (json_int_t)now : 0,
 		"number_required", required, "number_digits",
 		required ? AF_MFA_NUMBER_DIGITS : 0, "state",
 		pending_expired(txn, now) ? STATE_EXPIRED : txn_state(txn));
+	/* Where from and with what, so that a sign-in not one's own shows. */
+	if (v != NULL && (copy_text(v, txn, "ip") != 0 ||
+			  copy_text(v, txn, "browser") != 0)) {
+		json_decref(v);
+		v = NULL;
+	}
+	return v;
 }
 
 /* --- deciding ------------------------------------------------------------ */

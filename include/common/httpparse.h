@@ -1,6 +1,7 @@
 /*
  * Parsers of what browsers and relying parties send: query strings and
- * form bodies, Cookie headers, Authorization headers, redirect URIs. They
+ * form bodies, Cookie headers, Authorization headers, redirect URIs,
+ * User-Agent headers. They
  * do no I/O, read only the bytes they are given, and refuse anything over
  * their caps; every one has a libFuzzer target under tests/fuzz/.
  *
@@ -248,5 +249,18 @@ hp_status hp_query_append(char *out, size_t outcap, const char *name,
  * outcap 0.
  */
 hp_status hp_html_escape(const char *text, char *out, size_t outcap);
+
+/*
+ * Tells the browser and system a User-Agent header names in a few words
+ * ("Firefox on Windows", "Safari on iOS", "Chrome", "a browser on Linux")
+ * into out, at most HP_USER_AGENT_DESC_MAX bytes with the NUL. Only the
+ * first HP_USER_AGENT_SCAN bytes of ua are read, and only fixed names
+ * come out, never text of ua. HP_OK; HP_ERR_SYNTAX (out empty) when ua
+ * names no browser or system it knows; HP_ERR_TOO_BIG when out is too
+ * small; HP_ERR_ARG for NULL arguments or outcap 0.
+ */
+#define HP_USER_AGENT_SCAN     1024
+#define HP_USER_AGENT_DESC_MAX 48
+hp_status hp_user_agent_describe(const char *ua, char *out, size_t outcap);
 
 #endif /* COMMON_HTTPPARSE_H */

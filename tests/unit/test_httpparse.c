@@ -1281,6 +1281,105 @@ static void test_redirect_uri_check_size_limits_exact(void **state)
 	assert_int_equal(hp_redirect_uri_check(host), HP_ERR_SYNTAX);
 }
 
+static void test_user_agent_told_in_known_words(void **state)
+{
+	static const struct {
+		const char *ua;
+		const char *said; /* NULL: unknown */
+	} cases[] = {
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) "
+		 "Gecko/20100101 Firefox/128.0",
+		 "Firefox on Windows"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+		 "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 "
+		 "Edg/126.0.0.0",
+		 "Edge on Windows"},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) "
+		 "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
+		 "Safari/605.1.15",
+		 "Safari on macOS"},
+		{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) "
+		 "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
+		 "Mobile/15E148 Safari/604.1",
+		 "Safari on iOS"},
+		{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) "
+		 "AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/126.0.6478.54 "
+		 "Mobile/15E148 Safari/604.1",
+		 "Chrome on iOS"},
+		{"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 "
+		 "(KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36",
+		 "Chrome on Android"},
+		{"Mozilla/5.0 (Linux; Android 14; SM-S921B) "
+		 "AppleWebKit/537.36 (KHTML, like Gecko) "
+		 "SamsungBrowser/25.0 Chrome/121.0.0.0 Mobile Safari/537.36",
+		 "Samsung Internet on Android"},
+		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, "
+		 "like Gecko) Chrome/126.0.0.0 Safari/537.36 OPR/111.0.0.0",
+		 "Opera on Linux"},
+		{"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 "
+		 "(KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+		 "Chrome on ChromeOS"},
+		{"Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) "
+		 "AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/127.0 "
+		 "Mobile/15E148 Safari/605.1.15",
+		 "Firefox on iPadOS"},
+		{"Mozilla/5.0 (Windows NT 6.1; Trident/7.0; rv:11.0) like Gecko",
+		 "Internet Explorer on Windows"},
+		/* A WebKit view without Version/ is no Safari. */
+		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/605.1.15 "
+		 "Safari/605.1.15",
+		 "a browser on Linux"},
+		{"curl/8.5.0", NULL},
+		{"node", NULL},
+		{"", NULL},
+		/* Markup or quotes in the header never come out. */
+		{"<script>alert(1)</script> Firefox/1", "Firefox"},
+	};
+	char out[HP_USER_AGENT_DESC_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hp_status st =
+			hp_user_agent_describe(cases[i].ua, out, sizeof(out));
+
+		if (cases[i].said == NULL) {
+			assert_int_equal(st, HP_ERR_SYNTAX);
+			assert_string_equal(out, "");
+		} else {
+			assert_int_equal(st, HP_OK);
+			assert_string_equal(out, cases[i].said);
+		}
+	}
+}
+
+static void test_user_agent_bounds(void **state)
+{
+	char big[HP_USER_AGENT_SCAN + 64], small[8];
+
+	(void)state;
+	/* Only the first HP_USER_AGENT_SCAN bytes are read. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big + HP_USER_AGENT_SCAN, "Firefox/1", 9);
+	assert_int_equal(hp_user_agent_describe(big, small, sizeof(small)),
+			 HP_ERR_SYNTAX);
+	memcpy(big + HP_USER_AGENT_SCAN - 9, "Firefox/1", 9);
+	assert_int_equal(hp_user_agent_describe(big, small, sizeof(small)),
+			 HP_OK);
+	assert_string_equal(small, "Firefox");
+	assert_int_equal(
+		hp_user_agent_describe("Edg/1 (Windows)", small, sizeof(small)),
+		HP_ERR_TOO_BIG);
+	assert_string_equal(small, "");
+	assert_int_equal(hp_user_agent_describe(NULL, small, sizeof(small)),
+			 HP_ERR_ARG);
+	assert_int_equal(hp_user_agent_describe("Firefox/1", NULL, 8),
+			 HP_ERR_ARG);
+	assert_int_equal(hp_user_agent_describe("Firefox/1", small, 0),
+			 HP_ERR_ARG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1333,6 +1432,8 @@ int main(void)
 		cmocka_unit_test(test_redirect_uri_check_good_accepted),
 		cmocka_unit_test(test_redirect_uri_check_payloads_refused),
 		cmocka_unit_test(test_redirect_uri_check_size_limits_exact),
+		cmocka_unit_test(test_user_agent_told_in_known_words),
+		cmocka_unit_test(test_user_agent_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

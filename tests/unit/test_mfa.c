@@ -1519,7 +1519,10 @@ static void test_txn_public_never_has_number(void **state)
 	assert_int_equal(
 		json_integer_value(json_object_get(view, "expires_at")),
 		T0 + AF_MFA_TXN_TTL_S);
-	assert_int_equal(json_object_size(view), 8);
+	assert_int_equal(
+		json_integer_value(json_object_get(view, "created_at")), T0);
+	/* Without an address or a browser, neither member. */
+	assert_int_equal(json_object_size(view), 9);
 	/* Not even as a value of some other member. */
 	text = json_dumps(view, JSON_COMPACT);
 	assert_non_null(text);
@@ -1536,17 +1539,23 @@ static void test_txn_public_never_has_number(void **state)
 }
 
 /*
- * The address of the sign-in stays in the record (a wrong number counts
- * against it) and, like the number, in no public view; a value that is
- * no address is refused.
+ * The address of the sign-in and what its browser is stay in the record
+ * (a wrong number counts against the address) and go to the phone in the
+ * public view, so that a sign-in not one's own shows; values that are no
+ * address or no short text are refused.
  */
-static void test_txn_new_ip_kept_in_record_only(void **state)
+static void test_txn_new_ip_and_browser_shown_to_phone(void **state)
 {
 	static const char *const bad[] = {
-		"\"203.0.113.7 \"",
-		"\"\"",
-		"7",
-		"\"0123456789012345678901234567890123456789"
+		"\"ip\": \"203.0.113.7 \"",
+		"\"ip\": \"\"",
+		"\"ip\": 7",
+		"\"ip\": \"0123456789012345678901234567890123456789"
+		"01234567890123456789012345\"",
+		"\"browser\": \"\"",
+		"\"browser\": \"Firefox\\non Windows\"",
+		"\"browser\": true",
+		"\"browser\": \"0123456789012345678901234567890123456789"
 		"01234567890123456789012345\"",
 	};
 	struct fixture *f = *state;
@@ -1556,26 +1565,32 @@ static void test_txn_new_ip_kept_in_record_only(void **state)
 
 	spec = parse("{\"user\": \"ida\", \"app\": \"a\", \"app_name\": "
 		     "\"A\", \"flow\": \"f\", \"devices\": [\"d1\"], "
-		     "\"ip\": \"2001:db8::7\"}");
+		     "\"ip\": \"2001:db8::7\", \"browser\": "
+		     "\"Firefox on Windows\"}");
 	assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn), AF_MFA_OK);
 	json_decref(spec);
 	assert_string_equal(sget(txn, "ip"), "2001:db8::7");
 	assert_int_equal(af_mfa_txn_get(f->st, txn_id(txn), T0, &read),
 			 AF_MFA_OK);
 	assert_string_equal(sget(read, "ip"), "2001:db8::7");
+	assert_string_equal(sget(read, "browser"), "Firefox on Windows");
 	view = af_mfa_txn_public(read, T0);
 	assert_non_null(view);
-	assert_null(json_object_get(view, "ip"));
-	assert_int_equal(json_object_size(view), 8);
+	assert_string_equal(sget(view, "ip"), "2001:db8::7");
+	assert_string_equal(sget(view, "browser"), "Firefox on Windows");
+	assert_null(json_object_get(view, "number"));
+	assert_int_equal(json_object_size(view), 11);
 	json_decref(view);
 	json_decref(read);
 	json_decref(txn);
 	txn = NULL;
-	/* Not known (null) is no address: the txn is made without one. */
+	/* Not known (null): the txn is made without them. */
 	spec = parse("{\"user\": \"ida\", \"app\": \"a\", \"app_name\": "
-		     "\"A\", \"flow\": \"f\", \"devices\": [], \"ip\": null}");
+		     "\"A\", \"flow\": \"f\", \"devices\": [], \"ip\": null, "
+		     "\"browser\": null}");
 	assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn), AF_MFA_OK);
 	assert_null(json_object_get(txn, "ip"));
+	assert_null(json_object_get(txn, "browser"));
 	json_decref(spec);
 	json_decref(txn);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1583,7 +1598,7 @@ static void test_txn_new_ip_kept_in_record_only(void **state)
 		snprintf(text, sizeof(text),
 			 "{\"user\": \"ida\", \"app\": \"a\", "
 			 "\"app_name\": \"A\", \"flow\": \"f\", "
-			 "\"devices\": [], \"ip\": %s}",
+			 "\"devices\": [], %s}",
 			 bad[i]);
 		spec = parse(text);
 		assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn),
@@ -2507,7 +2522,7 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_txn_cancel_by_browser_cancelled, setup),             \
 		CASE(test_txn_decide_concurrent_one_wins, setup),              \
 		CASE(test_txn_public_never_has_number, setup),                 \
-		CASE(test_txn_new_ip_kept_in_record_only, setup),              \
+		CASE(test_txn_new_ip_and_browser_shown_to_phone, setup),       \
 		CASE(test_txn_pending_for_device_excludes_decided_expired,     \
 		     setup),                                                   \
 		CASE(test_txn_index_drops_expired_on_new, setup),              \

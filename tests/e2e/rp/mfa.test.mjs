@@ -133,7 +133,8 @@ async function rawPhone(user) {
 describe(`push MFA (${STORE} store)`, () => {
   test('right number approves; amr is pwd swk mfa; SSO to a second app without MFA', async () => {
     const s = await mfaUser('mia');
-    const m = await toMfa(s);
+    const firefox = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
+    const m = await toMfa(s, new Browser({ 'user-agent': firefox }));
     const number = pageNumber(m.page.text);
     assert.match(number, /^[1-9][0-9]$/);
     const [txn, user, app, kind] = await pendingTxn(s);
@@ -142,6 +143,9 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(kind, 'number');
     const shown = await idsim(server, s.phone, ['show', txn]);
     assert.ok(!shown.stdout.includes(number) || !/number:\s*\d/.test(shown.stdout), 'the phone never gets the number');
+    // Where the sign-in came from, in words from a fixed list.
+    assert.match(shown.stdout, /^browser: Firefox on Windows$/m);
+    assert.match(shown.stdout, /^ip: 127\.0\.0\.1$/m);
     const ok = await idsim(server, s.phone, ['approve', txn, '--number', number]);
     assert.equal(ok.stdout, 'approved', ok.stderr);
     const t = await finish(s, m);
@@ -1385,6 +1389,10 @@ describe(`push MFA (${STORE} store)`, () => {
     const list = await phone.call('GET', '/device/v1/challenges');
     assert.equal(list.status, 200, JSON.stringify(list.json));
     const { txn } = list.json.challenges[0];
+    // A browser that names nothing known (node's fetch): no member.
+    assert.equal(list.json.challenges[0].ip, '127.0.0.1');
+    assert.equal(list.json.challenges[0].browser, undefined);
+    assert.ok(Number.isInteger(list.json.challenges[0].created_at));
     const failed = await mfaCount('failed');
     const bare = await phone.call('POST', `/device/v1/challenges/${txn}`, { decision: 'approve' });
     assert.equal(bare.status, 400, JSON.stringify(bare.json));
@@ -1571,6 +1579,7 @@ describe(`push MFA (${STORE} store)`, () => {
       assert.match(a.phone, /<input type="text" id="number-0" name="number"[^>]* required /);
       assert.match(a.phone, /value="deny" formnovalidate>/);
       assert.match(a.phone, /value="report" formnovalidate>/);
+      assert.match(a.phone, /<p>From a browser at 127\.0\.0\.1\.<\/p>/, 'where the sign-in came from');
       assert.match(a.after, /Type the number shown on the sign-in page, then press Approve\./);
       assert.equal(await d.state(), 'pending', 'the sign-in still waits');
       assert.ok(!(await audit()).some((e) => e.action === 'mfa.wrong_number'), 'not a wrong number');
