@@ -38,6 +38,8 @@
 
 #define SESSION_MIN_S (30u * 60u)
 #define SESSION_MAX_S (4u * 24u * 3600u)
+#define IDLE_MIN_S    (5u * 60u)
+#define IDLE_MAX_S    (24u * 3600u)
 
 #define APNS_ENDPOINT	      "https://api.push.apple.com"
 #define APNS_SANDBOX_ENDPOINT "https://api.sandbox.push.apple.com"
@@ -816,26 +818,46 @@ static int parse_keys(json_t *root, af_config *cfg, struct cfg_err *e)
 	return 0;
 }
 
+/*
+ * session.NAME, a duration: "off" (0) or min..max seconds, which range
+ * says; *secs is left as it was when absent. 0 or -1.
+ */
+static int session_duration(json_t *s, const char *name, unsigned min,
+			    unsigned max, const char *range, unsigned *secs,
+			    struct cfg_err *e)
+{
+	char text[32], path[32];
+	unsigned v;
+
+	if (s == NULL || json_object_get(s, name) == NULL)
+		return 0;
+	snprintf(path, sizeof(path), "session.%s", name);
+	if (get_str(s, "session", name, text, sizeof(text), e) != 0)
+		return -1;
+	if (af_duration_parse(text, &v) != 0)
+		return fail(e, path,
+			    "must be a duration such as \"2h\" or \"off\"");
+	if (strcmp(text, "off") != 0 && (v < min || v > max))
+		return fail(e, path, "must be \"off\" or %s", range);
+	*secs = v;
+	return 0;
+}
+
 static int parse_session(json_t *root, af_config *cfg, struct cfg_err *e)
 {
-	static const char *const keys[] = {"timeout", NULL};
+	static const char *const keys[] = {"timeout", "idle_timeout", NULL};
 	json_t *s;
-	char text[32];
-	unsigned secs;
 
-	if (get_section(root, "", "session", keys, &s, e) != 0)
+	if (get_section(root, "", "session", keys, &s, e) != 0 ||
+	    session_duration(s, "timeout", SESSION_MIN_S, SESSION_MAX_S,
+			     "30m..4d", &cfg->session_timeout_s, e) != 0 ||
+	    session_duration(s, "idle_timeout", IDLE_MIN_S, IDLE_MAX_S,
+			     "5m..1d", &cfg->session_idle_s, e) != 0)
 		return -1;
-	if (s == NULL || json_object_get(s, "timeout") == NULL)
-		return 0;
-	if (get_str(s, "session", "timeout", text, sizeof(text), e) != 0)
-		return -1;
-	if (af_duration_parse(text, &secs) != 0)
-		return fail(e, "session.timeout",
-			    "must be a duration such as \"2h\" or \"off\"");
-	if (strcmp(text, "off") != 0 &&
-	    (secs < SESSION_MIN_S || secs > SESSION_MAX_S))
-		return fail(e, "session.timeout", "must be \"off\" or 30m..4d");
-	cfg->session_timeout_s = secs;
+	if (cfg->session_idle_s > 0 && cfg->session_timeout_s > 0 &&
+	    cfg->session_idle_s >= cfg->session_timeout_s)
+		return fail(e, "session.idle_timeout",
+			    "must be shorter than session.timeout");
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /* SSO sessions in the store, keyed by the SHA-256 of the cookie. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -66,6 +67,7 @@ void af_session_from_json(const json_t *o, af_session *s)
 	s->created = json_integer_value(json_object_get(o, "created"));
 	s->created_ms = json_integer_value(json_object_get(o, "created_ms"));
 	s->gen = json_integer_value(json_object_get(o, "gen"));
+	s->used = json_integer_value(json_object_get(o, "used"));
 	amr = json_object_get(o, "amr");
 	json_array_foreach(amr, i, v)
 	{
@@ -96,13 +98,13 @@ json_t *af_session_json(const af_session *s)
 
 	for (i = 0; amr != NULL && i < s->namr; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o*}",
-			 "username", s->username, "sub", s->sub, "sid", s->sid,
-			 "acr", s->acr, "ip", s->ip, "auth_time",
-			 (json_int_t)s->auth_time, "created",
-			 (json_int_t)s->created, "created_ms",
-			 (json_int_t)s->created_ms, "gen", (json_int_t)s->gen,
-			 "amr", amr);
+	return json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o*}",
+		"username", s->username, "sub", s->sub, "sid", s->sid, "acr",
+		s->acr, "ip", s->ip, "auth_time", (json_int_t)s->auth_time,
+		"created", (json_int_t)s->created, "created_ms",
+		(json_int_t)s->created_ms, "gen", (json_int_t)s->gen, "used",
+		(json_int_t)s->used, "amr", amr);
 }
 
 static char *to_json(const af_session *s)
@@ -117,12 +119,49 @@ static char *to_json(const af_session *s)
 	return text;
 }
 
+static void end_by_key(af_server *srv, const char *key);
+
+int64_t af_session_last_use(const af_session *s)
+{
+	return s->used > s->created ? s->used : s->created;
+}
+
+/* Whether s has not been used for session.idle_timeout (when set). */
+static int idle_over(const af_server *srv, const af_session *s, int64_t now)
+{
+	return srv->cfg.session_idle_s > 0 &&
+	       now - af_session_last_use(s) >= (int64_t)srv->cfg.session_idle_s;
+}
+
+/*
+ * Notes a use of the session under key, read as s, now: written back
+ * only while the key still exists (an ended session stays ended), with
+ * the time it has left. Best effort: a failure only notes it later.
+ */
+static void note_use(af_server *srv, const char *key, af_session *s,
+		     int64_t now)
+{
+	uint64_t left = 0;
+	char *text;
+
+	s->used = now;
+	text = to_json(s);
+	if (text != NULL && store_ttl(srv->store, key, &left) == STORE_OK &&
+	    left > 0 &&
+	    store_set(srv->store, key, text, strlen(text), left,
+		      STORE_SET_XX) != STORE_OK)
+		log_debug(srv->log, NULL, "session",
+			  "could not note a session's use");
+	free(text);
+}
+
 int af_session_get(af_server *srv, const af_req *req, af_session *out,
 		   int *store_failed)
 {
 	char cookie[COOKIE_MAX + 1], key[80];
 	store_value v = {0};
 	store_status st;
+	int64_t now = af_now();
 	int rc = -1;
 
 	*store_failed = 0;
@@ -140,8 +179,18 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 	rc = from_json((const char *)v.data, v.len, out);
 	store_value_free(&v);
 	if (rc == 0 && srv->cfg.session_timeout_s > 0 &&
-	    af_now() - out->auth_time > (int64_t)srv->cfg.session_timeout_s)
+	    now - out->auth_time > (int64_t)srv->cfg.session_timeout_s)
 		rc = -1;
+	if (rc == 0 && idle_over(srv, out, now)) {
+		end_by_key(srv, key);
+		log_info(srv->log, req->rid, "session",
+			 "user=%s ended=1 reason=idle", out->username);
+		rc = -1;
+	} else if (rc == 0 && srv->cfg.session_idle_s > 0 &&
+		   now - af_session_last_use(out) >=
+			   AF_SESSION_USE_PRECISION_S) {
+		note_use(srv, key, out, now);
+	}
 	return rc;
 }
 
@@ -387,6 +436,11 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 		}
 		ok = from_json((const char *)v.data, v.len, &s) == 0;
 		store_value_free(&v);
+		/* One unused past the idle timeout is over: not listed. */
+		if (ok && idle_over(srv, &s, af_now())) {
+			end_by_key(srv, key);
+			continue;
+		}
 		if (sid != NULL && (!ok || strcmp(s.sid, sid) != 0))
 			continue;
 		if (ok) {

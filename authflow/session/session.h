@@ -3,7 +3,9 @@
  * store holds the session under the SHA-256 of that cookie, so a leak of
  * the store does not hand out live cookies. The cookie never carries an
  * Expires or Max-Age: it ends with the browser session, and the server
- * ends it after the configured timeout.
+ * ends it after the configured timeout, or once it has not been used for
+ * session.idle_timeout (each read of it is a use; the record notes the
+ * time of the last at most every AF_SESSION_USE_PRECISION_S).
  *
  * Every sign-in step makes a fresh session id (no fixation), and signing
  * in as another user ends the previous user's session in that browser.
@@ -21,10 +23,12 @@
 #include "http/request.h"
 #include "server.h"
 
-#define AF_SESSION_COOKIE "af_sso"
-#define AF_SID_MAX	  64
-#define AF_AMR_MAX	  4
-#define AF_SESSION_IP_MAX 64 /* as the request's client_ip */
+#define AF_SESSION_COOKIE	   "af_sso"
+/* A use of a session is noted when the last noted is this old. */
+#define AF_SESSION_USE_PRECISION_S 60
+#define AF_SID_MAX		   64
+#define AF_AMR_MAX		   4
+#define AF_SESSION_IP_MAX	   64 /* as the request's client_ip */
 
 typedef struct af_session {
 	char username[96];
@@ -34,6 +38,7 @@ typedef struct af_session {
 	int64_t created;
 	int64_t created_ms; /* orders a user's sessions, oldest first */
 	int64_t gen;	    /* the user's sign-in generation at sign-in */
+	int64_t used;	    /* last use noted; 0: none since created */
 	char amr[AF_AMR_MAX][8];
 	unsigned namr;
 	char acr[32];
@@ -48,11 +53,16 @@ typedef struct af_session {
  * the wrong type are left empty, strings cut to their fields.
  */
 json_t *af_session_json(const af_session *s);
+
+/* When s was last used, as far as its record knows (its making at least). */
+int64_t af_session_last_use(const af_session *s);
 void af_session_from_json(const json_t *o, af_session *s);
 
 /*
  * Reads the session of the request's cookie. 0 and *out when live; -1 when
  * there is none, it ended, or the store failed (*store_failed set then).
+ * With session.idle_timeout, a session unused for that long is ended
+ * here, and a live one has this use noted.
  */
 int af_session_get(af_server *srv, const af_req *req, af_session *out,
 		   int *store_failed);

@@ -138,7 +138,8 @@ typedef struct af_config {
 	unsigned rsa_bits; /* 2048, 3072 or 4096 */
 	unsigned key_lifetime_days;
 	unsigned key_alert_days;
-	unsigned session_timeout_s; /* 0: "off" (no idle timeout) */
+	unsigned session_timeout_s; /* 0: "off" (no absolute timeout) */
+	unsigned session_idle_s;    /* 0: "off" (no idle timeout) */
 	int feature_sso;
 	int feature_remote_access_mfa;
 	uint32_t argon2_m_kib;

@@ -25,6 +25,7 @@
 #include "directory/throttle.h"
 #include "mfa/mfa.h"
 #include "server.h"
+#include "session/session.h"
 
 #define ISSUER "http://127.0.0.1:8080"
 #define SUPER  "super-token-8f1c2e"
@@ -901,6 +902,124 @@ static void test_sessions_list_and_end(void **state)
 	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/sessions",
 				 "user=%0A", NULL, NULL),
 			 400);
+}
+
+/*
+ * Makes an SSO session for alice; its cookie goes to cookie, the store
+ * key of its record to key.
+ */
+static void begin_session(struct fx *f, char *cookie, size_t cookiecap,
+			  char *key, size_t keycap)
+{
+	const char *set, *end;
+	char hex[65];
+	af_session s;
+	af_resp resp;
+	af_req req;
+
+	memset(&s, 0, sizeof(s));
+	memset(&req, 0, sizeof(req));
+	snprintf(s.username, sizeof(s.username), "alice");
+	snprintf(s.sub, sizeof(s.sub), "sub-a");
+	s.auth_time = af_now();
+	snprintf(req.client_ip, sizeof(req.client_ip), "192.0.2.1");
+	af_resp_init(&resp, 0);
+	assert_int_equal(af_session_begin(&f->srv, &req, &resp, &s), 0);
+	set = af_resp_header_get(&resp, "Set-Cookie");
+	assert_non_null(set);
+	assert_true(strncmp(set, AF_SESSION_COOKIE "=", 7) == 0);
+	end = strchr(set, ';');
+	assert_non_null(end);
+	snprintf(cookie, cookiecap, "%.*s", (int)(end - set), set);
+	af_resp_cleanup(&resp);
+	af_sha256_hex(cookie + 7, strlen(cookie + 7), hex);
+	snprintf(key, keycap, "sess:%s", hex);
+}
+
+/* af_session_get() for a request that carries cookie. */
+static int get_session(struct fx *f, const char *cookie, af_session *s)
+{
+	const char *headers[] = {"Cookie", cookie, NULL};
+	int failed = 0, rc;
+	af_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.test_headers = headers;
+	rc = af_session_get(&f->srv, &req, s, &failed);
+	assert_int_equal(failed, 0);
+	return rc;
+}
+
+/* Makes the session under key look made (and last used) ago seconds ago. */
+static void age_session(struct fx *f, const char *key, int64_t ago)
+{
+	store_value v = {0};
+	json_t *o;
+	char *text;
+
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_OK);
+	o = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	assert_non_null(o);
+	json_object_set_new(o, "created", json_integer(af_now() - ago));
+	json_object_set_new(o, "used", json_integer(0));
+	text = json_dumps(o, JSON_COMPACT);
+	assert_non_null(text);
+	assert_int_equal(store_set(f->srv.store, key, text, strlen(text),
+				   (uint64_t)3600 * 1000, STORE_SET_XX),
+			 STORE_OK);
+	free(text);
+	json_decref(o);
+}
+
+static void test_session_idle_timeout(void **state)
+{
+	struct fx *f = *state;
+	char cookie[128], key[80], cookie2[128], key2[80];
+	store_value v = {0};
+	af_session s;
+	json_t *o;
+
+	add_alice(f);
+	f->srv.cfg.session_idle_s = 600;
+	begin_session(f, cookie, sizeof(cookie), key, sizeof(key));
+	assert_int_equal(get_session(f, cookie, &s), 0);
+	assert_string_equal(s.username, "alice");
+	/* Used two minutes ago: live, and this use is noted. */
+	age_session(f, key, 120);
+	assert_int_equal(get_session(f, cookie, &s), 0);
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_OK);
+	o = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	assert_true(json_integer_value(json_object_get(o, "used")) >=
+		    af_now() - 1);
+	json_decref(o);
+	/* The admin API shows the last use. */
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/sessions",
+				 "user=alice", NULL, NULL),
+			 200);
+	o = json_array_get(json_object_get(f->answer, "sessions"), 0);
+	assert_true(json_integer_value(json_object_get(o, "last_used")) >=
+		    af_now() - 1);
+	/* Unused for the idle timeout: over, and gone from the store. */
+	age_session(f, key, 600);
+	assert_int_equal(get_session(f, cookie, &s), -1);
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_NOT_FOUND);
+	/* Nor listed: the list ends it too. */
+	begin_session(f, cookie2, sizeof(cookie2), key2, sizeof(key2));
+	age_session(f, key2, 601);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/sessions",
+				 "user=alice", NULL, NULL),
+			 200);
+	assert_int_equal(
+		json_array_size(json_object_get(f->answer, "sessions")), 0);
+	assert_int_equal(store_get(f->srv.store, key2, &v), STORE_NOT_FOUND);
+	/* Without an idle timeout, age alone ends nothing. */
+	f->srv.cfg.session_idle_s = 0;
+	f->srv.cfg.session_timeout_s = 0;
+	begin_session(f, cookie, sizeof(cookie), key, sizeof(key));
+	age_session(f, key, (int64_t)3 * 86400);
+	assert_int_equal(get_session(f, cookie, &s), 0);
 }
 
 /* Reads a whole small file into buf (NUL-terminated). */
@@ -2095,6 +2214,7 @@ int main(void)
 		T(test_keys_rotate_superadmin_only),
 		T(test_user_list_past_a_mebibyte),
 		T(test_sessions_list_and_end),
+		T(test_session_idle_timeout),
 		T(test_admin_log_line_names_actor_never_secrets),
 		T(test_admin_unknown_query_parameter_400_on_every_route),
 		T(test_enroll_code_disabled_user_409),

@@ -670,6 +670,56 @@ static void test_session_timeout_checked(void **state)
 	free(cfg);
 }
 
+static void test_session_idle_timeout_checked(void **state)
+{
+	static const struct {
+		const char *in;
+		unsigned secs;
+	} ok[] = {{"off", 0}, {"5m", 300}, {"30m", 1800}, {"7199", 7199}};
+	static const char *const bad[] = {"4m", "299", "2h",  "1d1s", "0",
+					  "",	"30M", "-5m", "soon"};
+	af_config *cfg = new_cfg();
+	char json[160];
+	size_t i;
+
+	(void)state;
+	parse_ok("{" ISSUER "}", cfg);
+	assert_int_equal(cfg->session_idle_s, 0);
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		(void)snprintf(json, sizeof(json),
+			       "{" ISSUER
+			       ",\"session\":{\"idle_timeout\":\"%s\"}}",
+			       ok[i].in);
+		parse_ok(json, cfg);
+		assert_int_equal(cfg->session_idle_s, ok[i].secs);
+		assert_int_equal(cfg->session_timeout_s, 7200);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		(void)snprintf(json, sizeof(json),
+			       "{" ISSUER
+			       ",\"session\":{\"idle_timeout\":\"%s\"}}",
+			       bad[i]);
+		refused(json, "session.idle_timeout: ");
+	}
+	/* Up to a day, with an absolute timeout off or longer than it. */
+	parse_ok("{" ISSUER ",\"session\":{\"timeout\":\"off\","
+		 "\"idle_timeout\":\"1d\"}}",
+		 cfg);
+	assert_int_equal(cfg->session_idle_s, 86400);
+	parse_ok("{" ISSUER ",\"session\":{\"timeout\":\"4d\","
+		 "\"idle_timeout\":\"1d\"}}",
+		 cfg);
+	refused("{" ISSUER ",\"session\":{\"timeout\":\"off\","
+		"\"idle_timeout\":\"25h\"}}",
+		"session.idle_timeout: must be \"off\" or 5m..1d");
+	refused("{" ISSUER ",\"session\":{\"timeout\":\"1h\","
+		"\"idle_timeout\":\"1h\"}}",
+		"session.idle_timeout: must be shorter than session.timeout");
+	refused("{" ISSUER ",\"session\":{\"idle_timeout\":1800}}",
+		"session.idle_timeout: must be a string");
+	free(cfg);
+}
+
 static void test_log_level_values(void **state)
 {
 	static const struct {
@@ -1220,6 +1270,7 @@ static void test_load_example_files_parse(void **state)
 	assert_true(cfg->admin_token_count >= 1);
 	assert_int_equal(cfg->pw_min_length, 12);
 	assert_int_equal(cfg->accounts_inactive_days, 90);
+	assert_int_equal(cfg->session_idle_s, 1800);
 
 	rc = af_config_load(AF_SOURCE_DIR "/deploy/authflow.dev.json", cfg, err,
 			    sizeof(err));
@@ -1530,6 +1581,7 @@ int main(void)
 		cmocka_unit_test(test_store_values_checked),
 		cmocka_unit_test(test_keys_values_checked),
 		cmocka_unit_test(test_session_timeout_checked),
+		cmocka_unit_test(test_session_idle_timeout_checked),
 		cmocka_unit_test(test_log_level_values),
 		cmocka_unit_test(test_password_min_length),
 		cmocka_unit_test(test_accounts_inactive_days),

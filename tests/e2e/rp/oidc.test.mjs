@@ -1145,8 +1145,9 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const list = (await server.admin('GET', '/sessions?user=sofia')).json.sessions;
     assert.equal(list.length, 2);
     assert.ok(list.every((x) => x.ip === '127.0.0.1'), JSON.stringify(list));
+    assert.ok(list.every((x) => x.last_used >= x.created), JSON.stringify(list));
     const cli = ctl(server, ['sessions', 'list', 'sofia']);
-    assert.match(cli.stdout, /^SID +AUTH-TIME +AMR +IP$/m);
+    assert.match(cli.stdout, /^SID +AUTH-TIME +LAST-USED +AMR +IP$/m);
     assert.match(cli.stdout, / 127\.0\.0\.1$/m);
     // The session of browser a, by the sid its id_token carries.
     const sid = JSON.parse(Buffer.from(a.tokens.id_token.split('.')[1], 'base64url')).sid;
