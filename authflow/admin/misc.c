@@ -272,12 +272,13 @@ static void add_session(const af_session *s, void *arg)
 
 	for (i = 0; amr != NULL && i < s->namr && i < AF_AMR_MAX; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
-	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:s?}", "sid", s->sid,
-		      "username", s->username, "auth_time",
+	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:s?, s:s?}", "sid",
+		      s->sid, "username", s->username, "auth_time",
 		      (json_int_t)s->auth_time, "created",
 		      (json_int_t)s->created, "last_used",
 		      (json_int_t)af_session_last_use(s), "amr", amr, "ip",
-		      s->ip[0] != '\0' ? s->ip : NULL);
+		      s->ip[0] != '\0' ? s->ip : NULL, "browser",
+		      s->browser[0] != '\0' ? s->browser : NULL);
 	if (o != NULL)
 		json_array_append_new(arr, o);
 }

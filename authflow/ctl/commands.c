@@ -307,6 +307,7 @@ static int print_sessions(json_t *answer)
 		{"LAST-USED", "last_used", AF_CTL_CELL_TIME},
 		{"AMR", "amr", AF_CTL_CELL_LIST},
 		{"IP", "ip", AF_CTL_CELL_TEXT},
+		{"BROWSER", "browser", AF_CTL_CELL_TEXT},
 	};
 	return af_ctl_print_table(answer, "sessions", cols,
 				  AF_CTL_NELEMS(cols));

@@ -48,9 +48,11 @@ static json_t *record_of(const af_dir_signin *in)
 			amr = NULL;
 		}
 	}
-	o = json_pack("{s:s, s:I, s:o, s:s, s:o}", "sub", in->sub, "time",
+	o = json_pack("{s:s, s:I, s:o, s:o, s:s, s:o}", "sub", in->sub, "time",
 		      (json_int_t)in->time, "address",
 		      cut_string(in->address, AF_DIR_SIGNIN_ADDRESS_MAX),
+		      "browser",
+		      cut_string(in->browser, AF_DIR_SIGNIN_BROWSER_MAX),
 		      "client_id", in->client_id, "amr", amr);
 	return o;
 }
@@ -64,7 +66,8 @@ static int same(const json_t *a, const json_t *b, const char *k)
 
 /*
  * 1 when the record kept (raw, its text) already says what rec says: the
- * same user, address, application and factors, and a time no more than
+ * same user, address, browser, application and factors, and a time no
+ * more than
  * AF_DIR_SIGNIN_PRECISION_S before rec's (and not after it).
  */
 static int tells_nothing_new(const store_value *raw, const json_t *rec)
@@ -76,8 +79,8 @@ static int tells_nothing_new(const store_value *raw, const json_t *rec)
 
 	rc = json_is_object(kept) && then <= now &&
 	     now - then < AF_DIR_SIGNIN_PRECISION_S && same(kept, rec, "sub") &&
-	     same(kept, rec, "address") && same(kept, rec, "client_id") &&
-	     same(kept, rec, "amr");
+	     same(kept, rec, "address") && same(kept, rec, "browser") &&
+	     same(kept, rec, "client_id") && same(kept, rec, "amr");
 	json_decref(kept);
 	return rc;
 }
@@ -123,6 +126,14 @@ out:
 	return rc;
 }
 
+/* o's member k when it is text, else null (borrowed either way). */
+static json_t *text_or_null(const json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_string(v) ? v : json_null();
+}
+
 af_dir_status af_dir_signin_last(af_dir *dir, const json_t *user, json_t **out)
 {
 	char key[STORE_KEY_MAX];
@@ -156,12 +167,11 @@ af_dir_status af_dir_signin_last(af_dir *dir, const json_t *user, json_t **out)
 		json_decref(kept);
 		return AF_DIR_NOT_FOUND;
 	}
-	*out = json_pack("{s:O, s:O, s:O, s:O}", "time",
+	*out = json_pack("{s:O, s:O, s:O, s:O, s:O}", "time",
 			 json_object_get(kept, "time"), "address",
-			 json_is_string(json_object_get(kept, "address"))
-				 ? json_object_get(kept, "address")
-				 : json_null(),
-			 "client_id", json_object_get(kept, "client_id"), "amr",
+			 text_or_null(kept, "address"), "browser",
+			 text_or_null(kept, "browser"), "client_id",
+			 json_object_get(kept, "client_id"), "amr",
 			 json_object_get(kept, "amr"));
 	json_decref(kept);
 	return *out != NULL ? AF_DIR_OK : AF_DIR_NOMEM;

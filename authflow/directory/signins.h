@@ -44,6 +44,7 @@
 #define AF_DIR_SIGNIN_PRECISION_S 60
 #define AF_DIR_DAY_S		  86400
 #define AF_DIR_SIGNIN_ADDRESS_MAX 64 /* bytes of the address kept */
+#define AF_DIR_SIGNIN_BROWSER_MAX 64 /* bytes of the browser kept */
 #define AF_DIR_SIGNIN_AMR_MAX	  8  /* factors kept */
 
 /* One sign-in that finished, as af_dir_signin_note() takes it (all lent). */
@@ -52,6 +53,7 @@ typedef struct af_dir_signin {
 	const char *sub;
 	int64_t time;		/* Unix seconds */
 	const char *address;	/* the client's address; NULL: not known */
+	const char *browser;	/* hp_user_agent_describe(); NULL: not known */
 	const char *client_id;	/* the application signed into */
 	const char *const *amr; /* the factors used ("pwd", "mfa", ...) */
 	size_t namr;
@@ -68,8 +70,8 @@ AF_DIR_NODISCARD af_dir_status af_dir_signin_note(af_dir *dir,
 
 /*
  * The last sign-in of user (a user record as af_dir_user_get() hands
- * out): AF_DIR_OK and *out, a new object {"time", "address", "client_id",
- * "amr"} ("address" null when not known);
+ * out): AF_DIR_OK and *out, a new object {"time", "address", "browser",
+ * "client_id", "amr"} ("address" and "browser" null when not known);
  * AF_DIR_NOT_FOUND when the user has not signed in (or the record is an
  * earlier user's); AF_DIR_INVALID, AF_DIR_NOMEM or AF_DIR_STORE.
  */

@@ -63,6 +63,8 @@ void af_session_from_json(const json_t *o, af_session *s)
 	/* Sessions made before addresses were kept have none. */
 	copy_str(s->ip, sizeof(s->ip),
 		 json_string_value(json_object_get(o, "ip")));
+	copy_str(s->browser, sizeof(s->browser),
+		 json_string_value(json_object_get(o, "browser")));
 	s->auth_time = json_integer_value(json_object_get(o, "auth_time"));
 	s->created = json_integer_value(json_object_get(o, "created"));
 	s->created_ms = json_integer_value(json_object_get(o, "created_ms"));
@@ -99,12 +101,12 @@ json_t *af_session_json(const af_session *s)
 	for (i = 0; amr != NULL && i < s->namr; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
 	return json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o*}",
+		"{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o*}",
 		"username", s->username, "sub", s->sub, "sid", s->sid, "acr",
-		s->acr, "ip", s->ip, "auth_time", (json_int_t)s->auth_time,
-		"created", (json_int_t)s->created, "created_ms",
-		(json_int_t)s->created_ms, "gen", (json_int_t)s->gen, "used",
-		(json_int_t)s->used, "amr", amr);
+		s->acr, "ip", s->ip, "browser", s->browser, "auth_time",
+		(json_int_t)s->auth_time, "created", (json_int_t)s->created,
+		"created_ms", (json_int_t)s->created_ms, "gen",
+		(json_int_t)s->gen, "used", (json_int_t)s->used, "amr", amr);
 }
 
 static char *to_json(const af_session *s)
@@ -337,6 +339,9 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	s->created_ms = af_now_ms();
 	s->created = s->created_ms / 1000;
 	copy_str(s->ip, sizeof(s->ip), req->client_ip);
+	if (hp_user_agent_describe(af_req_header(req, "User-Agent"), s->browser,
+				   sizeof(s->browser)) != HP_OK)
+		s->browser[0] = '\0';
 	text = to_json(s);
 	if (text == NULL)
 		goto out;

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "common/httpparse.h"
 #include "http/request.h"
 #include "server.h"
 
@@ -43,6 +44,8 @@ typedef struct af_session {
 	unsigned namr;
 	char acr[32];
 	char ip[AF_SESSION_IP_MAX]; /* the client's address at sign-in */
+	/* its browser (hp_user_agent_describe()); "": not known */
+	char browser[HP_USER_AGENT_DESC_MAX];
 } af_session;
 
 /*
@@ -70,8 +73,8 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 /*
  * Makes a new session for the user (a fresh cookie), ends the session the
  * browser had (whoever it belonged to), and sets the cookie on resp.
- * s->sid and s->ip (the request's client address) are filled in. 0, or -1
- * when the store failed.
+ * s->sid, s->ip (the request's client address) and s->browser (what its
+ * User-Agent names) are filled in. 0, or -1 when the store failed.
  */
 int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 		     af_session *s);

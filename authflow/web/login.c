@@ -121,6 +121,7 @@ static void note_signin(af_server *srv, const af_req *req, const json_t *authz,
 		.sub = s->sub,
 		.time = af_now(),
 		.address = req->client_ip,
+		.browser = s->browser[0] != '\0' ? s->browser : NULL,
 		.client_id =
 			json_string_value(json_object_get(authz, "client_id")),
 		.amr = amr,

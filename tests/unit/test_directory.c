@@ -4417,9 +4417,22 @@ static void test_signin_note_writes_only_what_is_new(void **state)
 			 in.time);
 	assert_string_equal(json_string_value(json_object_get(last, "address")),
 			    "192.0.2.2");
+	assert_true(json_is_null(json_object_get(last, "browser")));
 	assert_string_equal(
 		json_string_value(json_object_get(last, "client_id")), "app-1");
 	assert_int_equal(json_array_size(json_object_get(last, "amr")), 3);
+	json_decref(last);
+	last = NULL;
+	/* Another browser is news too, and is kept. */
+	in.browser = "Firefox on Windows";
+	assert_int_equal(af_dir_signin_note(f->dir, &in), AF_DIR_OK);
+	rec = signin_record(f, "ann");
+	assert_string_equal(json_string_value(json_object_get(rec, "browser")),
+			    "Firefox on Windows");
+	json_decref(rec);
+	assert_int_equal(af_dir_signin_last(f->dir, user, &last), AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(last, "browser")),
+			    "Firefox on Windows");
 	json_decref(last);
 	last = NULL;
 

@@ -150,8 +150,13 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(ok.stdout, 'approved', ok.stderr);
     const t = await finish(s, m);
     assert.deepEqual(t.claims().amr, ['pwd', 'swk', 'mfa']);
-    // The user's last sign-in says which factors it took.
-    assert.deepEqual((await server.admin('GET', '/users/mia')).json.last_sign_in.amr, ['pwd', 'swk', 'mfa']);
+    // The user's last sign-in says which factors it took, and with what.
+    const last = (await server.admin('GET', '/users/mia')).json.last_sign_in;
+    assert.deepEqual(last.amr, ['pwd', 'swk', 'mfa']);
+    assert.equal(last.browser, 'Firefox on Windows');
+    const [sess] = (await server.admin('GET', '/sessions?user=mia')).json.sessions;
+    assert.equal(sess.browser, 'Firefox on Windows');
+    assert.match(ctl(server, ['sessions', 'list', 'mia']).stdout, / 127\.0\.0\.1 +Firefox on Windows$/m);
     // A second app in the same browser: no password, no MFA.
     const app2 = await server.admin('POST', '/apps', { name: `second-${Date.now()}`, redirect_uris: [REDIRECT] });
     await server.admin('POST', `/apps/${app2.json.client_id}/deploy`, { all: true });

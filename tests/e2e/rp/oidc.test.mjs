@@ -1147,8 +1147,8 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.ok(list.every((x) => x.ip === '127.0.0.1'), JSON.stringify(list));
     assert.ok(list.every((x) => x.last_used >= x.created), JSON.stringify(list));
     const cli = ctl(server, ['sessions', 'list', 'sofia']);
-    assert.match(cli.stdout, /^SID +AUTH-TIME +LAST-USED +AMR +IP$/m);
-    assert.match(cli.stdout, / 127\.0\.0\.1$/m);
+    assert.match(cli.stdout, /^SID +AUTH-TIME +LAST-USED +AMR +IP +BROWSER$/m);
+    assert.match(cli.stdout, / 127\.0\.0\.1 +-$/m, 'a browser that names nothing known');
     // The session of browser a, by the sid its id_token carries.
     const sid = JSON.parse(Buffer.from(a.tokens.id_token.split('.')[1], 'base64url')).sid;
     const one = ctl(server, ['sessions', 'end-one', '--', 'sofia', sid]);
