@@ -27,8 +27,12 @@
 #define ROTATION_WAIT_MS   1000
 #define ROTATION_POLL_MS   10
 #define ROTATING_TTL_MS	   2000
-/* Tokens rotated out and still taken within the grace period, at most. */
-#define PREV_MAX	   8
+/*
+ * Tokens rotated out and still taken within the grace period, at most:
+ * past that, the oldest ones drop out, and within their time a token not
+ * known is refused without revoking the family ("rt_prev_lost").
+ */
+#define PREV_MAX	   64
 
 static const char *const prefixes[] = {"code:", "at:", "rt:"};
 
@@ -91,7 +95,7 @@ static json_t *record_of(af_grant_kind kind, const json_t *grant,
 
 /*
  * Whether vhash is in the grace list of a refresh token's record
- * ("rt_prev": [[hash, until, rotated_at], ...], the tokens rotated out
+ * ("rt_prev": [[hash, until_ms, rotated_ms], ...], the tokens rotated out
  * within the grace period then) and was rotated out less than grace_s
  * ago, the app's period now (one made shorter applies at once). Every
  * entry is compared.
@@ -100,7 +104,7 @@ static int prev_holds(const json_t *rec, const char *vhash, int grace_s)
 {
 	const json_t *e;
 	const char *h;
-	json_int_t now = af_now();
+	json_int_t now = af_now_ms();
 	size_t i;
 	int hit = 0;
 
@@ -109,7 +113,9 @@ static int prev_holds(const json_t *rec, const char *vhash, int grace_s)
 		h = json_string_value(json_array_get(e, 0));
 		if (h != NULL && af_ct_streq(h, vhash) &&
 		    json_integer_value(json_array_get(e, 1)) > now &&
-		    json_integer_value(json_array_get(e, 2)) + grace_s > now)
+		    json_integer_value(json_array_get(e, 2)) +
+				    (json_int_t)grace_s * 1000 >
+			    now)
 			hit = 1;
 	}
 	return hit;
@@ -351,16 +357,19 @@ int af_grant_lookup_refresh(af_server *srv, const char *value, int grace_s,
 
 /*
  * Sets grant's list member to its newest max - 1 entries [text, until,
- * ...] whose until is still to come, and entry (taken) after them. 0 or
- * -1.
+ * ...] whose until is after now, and entry (taken) after them. *lost
+ * (may be NULL) gets the latest until of the entries dropped for room,
+ * or 0. 0 or -1.
  */
 static int note_until(json_t *grant, const char *member, size_t max,
-		      json_t *entry)
+		      json_t *entry, json_int_t now, json_int_t *lost)
 {
 	json_t *old = json_object_get(grant, member), *keep, *e;
-	json_int_t now = af_now();
+	json_int_t until;
 	size_t i, n, skip;
 
+	if (lost != NULL)
+		*lost = 0;
 	keep = json_array();
 	if (keep == NULL || entry == NULL) {
 		json_decref(keep);
@@ -369,11 +378,15 @@ static int note_until(json_t *grant, const char *member, size_t max,
 	}
 	n = json_array_size(old);
 	skip = n >= max ? n - (max - 1) : 0;
-	for (i = skip; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		e = json_array_get(old, i);
-		if (json_is_string(json_array_get(e, 0)) &&
-		    json_integer_value(json_array_get(e, 1)) > now)
+		until = json_integer_value(json_array_get(e, 1));
+		if (!json_is_string(json_array_get(e, 0)) || until <= now)
+			continue;
+		if (i >= skip)
 			json_array_append(keep, e);
+		else if (lost != NULL && until > *lost)
+			*lost = until;
 	}
 	if (json_array_append_new(keep, entry) != 0) {
 		json_decref(keep);
@@ -386,7 +399,8 @@ int af_grant_note_access(json_t *grant, const char *sel)
 {
 	return note_until(grant, "ats", AF_GRANT_NOTED_MAX,
 			  json_pack("[s, I]", sel,
-				    (json_int_t)af_now() + AF_ACCESS_TTL_S));
+				    (json_int_t)af_now() + AF_ACCESS_TTL_S),
+			  af_now(), NULL);
 }
 
 void af_grant_revoke_noted(af_server *srv, const json_t *grant)
@@ -585,8 +599,16 @@ static store_status take_record(af_server *srv, const char *key,
 		st = store_getdel(srv->store, key, v);
 		if (st == STORE_OK && grace)
 			rotation_mark(srv, sel);
-		if (st != STORE_NOT_FOUND || !grace || af_now_ms() >= deadline)
+		if (st != STORE_NOT_FOUND || !grace)
 			return st;
+		if (af_now_ms() >= deadline) {
+			log_warn(srv->log, NULL, "refresh",
+				 "a rotation of a refresh token's family did "
+				 "not finish within %d ms: the family is "
+				 "revoked",
+				 ROTATION_WAIT_MS);
+			return st;
+		}
 		if (!rotation_under_way(srv, sel)) {
 			if (looked_again)
 				return st;
@@ -594,6 +616,67 @@ static store_status take_record(af_server *srv, const char *key,
 		}
 		pause_ms(ROTATION_POLL_MS);
 	}
+}
+
+/*
+ * Whether a refresh token record (raw) dropped entries from its full
+ * grace list whose time is not up yet.
+ */
+static int lost_recently(const store_value *v)
+{
+	json_t *o = json_loadb((const char *)v->data, v->len, 0, NULL);
+	int rc = json_integer_value(json_object_get(o, "rt_prev_lost")) >
+		 af_now_ms();
+
+	json_decref(o);
+	return rc;
+}
+
+/* Writes a refresh token record taken away (raw) back as it was. */
+static void put_back(af_server *srv, const char *key, const store_value *v)
+{
+	json_t *o = json_loadb((const char *)v->data, v->len, 0, NULL);
+
+	if (o == NULL ||
+	    store_set(srv->store, key, (const char *)v->data, v->len,
+		      ttl_of(AF_GRANT_REFRESH, o), STORE_SET_NX) != STORE_OK)
+		log_warn(srv->log, NULL, "refresh",
+			 "could not put a refresh token record back");
+	json_decref(o);
+}
+
+/*
+ * The grace list of the record a rotation writes (grant): the token
+ * rotated out now (have, the record's current one, whichever token was
+ * presented) until grace_s from now, with the entries whose time is not
+ * up; "rt_prev_lost" the time until which entries dropped for room would
+ * have lived. Without a grace period, neither. 0 or -1.
+ */
+static int note_rotation(json_t *grant, const char *have, int grace_s)
+{
+	json_int_t now = af_now_ms(), lost = 0,
+		   was = json_integer_value(
+			   json_object_get(grant, "rt_prev_lost"));
+
+	if (grace_s <= 0) {
+		json_object_del(grant, "rt_prev");
+		json_object_del(grant, "rt_prev_lost");
+		return 0;
+	}
+	if (note_until(grant, "rt_prev", PREV_MAX,
+		       json_pack("[s, I, I]", have,
+				 now + (json_int_t)grace_s * 1000, now),
+		       now, &lost) != 0)
+		return -1;
+	if (was > lost)
+		lost = was;
+	if (lost > now)
+		return json_object_set_new(grant, "rt_prev_lost",
+					   json_integer(lost)) != 0
+			       ? -1
+			       : 0;
+	json_object_del(grant, "rt_prev_lost");
+	return 0;
 }
 
 /*
@@ -631,7 +714,16 @@ static int redeem_refresh(af_server *srv, const char *value, int grace_s,
 	if (st != STORE_OK)
 		return -1;
 	rc = parse_record(&v, vhash, grace_s, grant);
-	if (rc == 1) {
+	if (rc == 1 && grace_s > 0 && lost_recently(&v)) {
+		/*
+		 * Perhaps one of the tokens that dropped out of a full grace
+		 * list: refused, and the record put back as it was.
+		 */
+		put_back(srv, key, &v);
+		log_info(srv->log, NULL, "refresh_grace",
+			 "a refresh token not known was refused while the "
+			 "grace list was full; its family stays");
+	} else if (rc == 1) {
 		family_mark(srv, sel);
 		revoke_record(srv, &v);
 		log_warn(srv->log, NULL, "refresh_reuse",
@@ -646,13 +738,7 @@ static int redeem_refresh(af_server *srv, const char *value, int grace_s,
 		log_info(srv->log, NULL, "refresh_grace",
 			 "a refresh token rotated out within the "
 			 "application's grace period was used");
-	if (grace_s <= 0)
-		json_object_del(*grant, "rt_prev");
-	else if (note_until(*grant, "rt_prev", PREV_MAX,
-			    json_pack("[s, I, I]", have,
-				      (json_int_t)af_now() + grace_s,
-				      (json_int_t)af_now())) != 0)
-		rc = -1;
+	rc = note_rotation(*grant, have, grace_s);
 	json_object_del(*grant, "v");
 	if (rc != 0) {
 		json_decref(*grant);
@@ -669,6 +755,35 @@ int af_grant_redeem_refresh(af_server *srv, const char *value, int grace_s,
 	    strnlen(value, AF_TOKEN_TEXT_MAX + 1) > AF_TOKEN_TEXT_MAX)
 		return 1;
 	return redeem_refresh(srv, value, grace_s, grant);
+}
+
+int af_grant_refresh_foreign(af_server *srv, const char *value,
+			     const char *client_id)
+{
+	char key[KEY_BUF], vhash[JOSE_HALF_HASH_LEN];
+	store_value v = {0};
+	const char *cid;
+	json_t *o;
+	int rc;
+
+	if (value == NULL || client_id == NULL ||
+	    token_key(srv, AF_GRANT_REFRESH, value, key, vhash) != 0 ||
+	    store_get(srv->store, key, &v) != STORE_OK)
+		return 0;
+	o = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	cid = json_string_value(json_object_get(o, "client_id"));
+	rc = cid != NULL && strcmp(cid, client_id) != 0;
+	json_decref(o);
+	return rc;
+}
+
+void af_grant_family_end(af_server *srv, const char *rt_sel,
+			 const json_t *grant)
+{
+	family_mark(srv, rt_sel);
+	family_take(srv, rt_sel);
+	af_grant_revoke_noted(srv, grant);
 }
 
 int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,

@@ -123,6 +123,25 @@ int af_grant_redeem_refresh(af_server *srv, const char *value, int grace_s,
 			    json_t **grant);
 
 /*
+ * 1 when the family of refresh token value (whatever its secret part)
+ * belongs to a client other than client_id: such a token must not be
+ * redeemed, which would revoke that client's family; 0 otherwise (also
+ * when there is no such family, or the store failed).
+ */
+int af_grant_refresh_foreign(af_server *srv, const char *value,
+			     const char *client_id);
+
+/*
+ * Ends the family of a refresh token whose rotation failed after
+ * af_grant_redeem_refresh() took its record (grant, as it handed out):
+ * the family is marked revoked, a record already written again is taken,
+ * and the access tokens grant noted are revoked, so that nothing of a
+ * grant that cannot go on outlives it.
+ */
+void af_grant_family_end(af_server *srv, const char *rt_sel,
+			 const json_t *grant);
+
+/*
  * Revokes an access or refresh token (a refresh token with its family:
  * the access tokens it noted, and tokens being issued into it right now);
  * 0 (also when unknown), -1 on failure.

@@ -486,7 +486,7 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	json_t *grant = NULL, *user = NULL, *now = NULL, *want = NULL;
 	char fam[AF_GRANT_SEL_BUF];
 	struct issued t;
-	int rc, grace = refresh_grace(app);
+	int rc, grace = refresh_grace(app), redeemed = 0;
 
 	memset(&t, 0, sizeof(t));
 	if (rt == NULL) {
@@ -531,10 +531,18 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 		goto out;
 	json_decref(grant);
 	grant = NULL;
-	if (rc >= 0)
+	/*
+	 * A token not current whose family is another client's is said to
+	 * be unknown, and left alone: only its own client's use of an old
+	 * token revokes a family.
+	 */
+	if (rc == 1 && af_grant_refresh_foreign(srv, rt, client_id))
+		rc = 2;
+	if (rc == 0 || rc == 1)
 		rc = af_grant_redeem_refresh(srv, rt, grace, &grant);
 	if (rc == 0 && af_grant_selector(rt, fam) != 0)
 		rc = 1; /* a redeemed refresh token always has one */
+	redeemed = rc == 0;
 	if (rc != 0) {
 		af_resp_oauth_error(resp, rc < 0 ? 503 : 400,
 				    rc < 0 ? "temporarily_unavailable"
@@ -562,7 +570,11 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 		goto out;
 	send_tokens(resp, &t);
 	log_token(srv, req, client_id, grant, "refresh_token", "ok");
+	redeemed = 0;
 out:
+	/* Taken and not rotated: the grant cannot go on, and ends whole. */
+	if (redeemed)
+		af_grant_family_end(srv, fam, grant);
 	issued_cleanup(&t);
 	json_decref(grant);
 	json_decref(user);

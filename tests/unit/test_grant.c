@@ -366,6 +366,72 @@ static void refresh_grace_ends(void **state)
 	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt2, 30, &g), 1);
 }
 
+static void refresh_grace_many_workers(void **state)
+{
+	struct fx *f = *state;
+	char rt1[AF_TOKEN_TEXT_MAX + 1], cur[AF_TOKEN_TEXT_MAX + 1];
+	char next[AF_TOKEN_TEXT_MAX + 1], forged[AF_TOKEN_TEXT_MAX + 1];
+	json_t *g = NULL;
+	int i;
+
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL,
+					f->grant, rt1, sizeof(rt1)),
+			 0);
+	/* Fifty workers with one token, one after another: all served. */
+	assert_int_equal(rotate(f, rt1, 30, cur, sizeof(cur)), 0);
+	for (i = 1; i < 50; i++)
+		assert_int_equal(rotate(f, rt1, 30, cur, sizeof(cur)), 0);
+	/*
+	 * Past the list's room the oldest entries drop out: rt1 is then
+	 * refused, but the family stays, and the current token works.
+	 */
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(rotate(f, cur, 30, next, sizeof(next)), 0);
+		memcpy(cur, next, sizeof(cur));
+	}
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt1, 30, &g), 1);
+	assert_null(g);
+	assert_int_equal(af_grant_lookup_refresh(&f->srv, cur, 30, &g), 0);
+	json_decref(g);
+	/* A made-up secret on the family's selector: not one to take. */
+	memcpy(forged, cur, sizeof(forged));
+	forged[AF_GRANT_SEL_LEN + 1] =
+		forged[AF_GRANT_SEL_LEN + 1] == 'A' ? 'B' : 'A';
+	assert_int_equal(af_grant_refresh_foreign(&f->srv, forged, "af-other"),
+			 1);
+	assert_int_equal(af_grant_refresh_foreign(&f->srv, forged, "af-client"),
+			 0);
+	assert_int_equal(af_grant_refresh_foreign(&f->srv, "nonsense", "x"), 0);
+	assert_int_equal(rotate(f, cur, 30, next, sizeof(next)), 0);
+}
+
+static void refresh_family_end_takes_access_tokens(void **state)
+{
+	struct fx *f = *state;
+	char rt[AF_TOKEN_TEXT_MAX + 1], at[AF_TOKEN_TEXT_MAX + 1];
+	char asel[AF_GRANT_SEL_BUF], fam[AF_GRANT_SEL_BUF];
+	json_t *g = json_deep_copy(f->grant);
+
+	assert_non_null(g);
+	assert_int_equal(af_grant_new_selector(asel), 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, asel, g, at,
+					sizeof(at)),
+			 0);
+	assert_int_equal(af_grant_note_access(g, asel), 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL, g, rt,
+					sizeof(rt)),
+			 0);
+	json_decref(g);
+	/* Taken for a rotation that then failed: the grant ends whole. */
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt, 30, &g), 0);
+	assert_true(at_alive(f, at));
+	assert_int_equal(af_grant_selector(rt, fam), 0);
+	af_grant_family_end(&f->srv, fam, g);
+	json_decref(g);
+	assert_false(at_alive(f, at));
+	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt, 30, &g), 1);
+}
+
 struct late_rotation {
 	struct fx *f;
 	json_t *grant;
@@ -482,6 +548,11 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(refresh_grace_ends, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(refresh_grace_many_workers,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			refresh_family_end_takes_access_tokens, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			refresh_grace_waits_for_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(jwt_access_token, setup,

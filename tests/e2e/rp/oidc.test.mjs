@@ -493,17 +493,23 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     res = await server.admin('PATCH', `/apps/${s.clientId}`, { refresh_grace_seconds: 30 });
     assert.equal(res.status, 200);
     assert.equal(res.json.refresh_grace_seconds, 30);
-    // Five workers with the same token at once: each gets tokens, and
+    // Twenty workers with the same token at once: each gets tokens, and
     // each one's new refresh token refreshes in turn.
     const first = (await fullSignIn(s)).tokens;
-    const five = await Promise.all([1, 2, 3, 4, 5].map(() => client.refreshTokenGrant(config, first.refresh_token)));
-    assert.equal(new Set(five.map((t) => t.refresh_token)).size, 5, 'five rotations');
+    const five = await Promise.all(Array.from({ length: 20 }, () => client.refreshTokenGrant(config, first.refresh_token)));
+    assert.equal(new Set(five.map((t) => t.refresh_token)).size, 20, 'twenty rotations');
     for (const t of five) {
       assert.equal((await userinfo(t.access_token)).status, 200);
     }
     const again = await Promise.all(five.map((t) => client.refreshTokenGrant(config, t.refresh_token)));
     const last = again[again.length - 1];
     assert.equal((await userinfo(last.access_token)).status, 200);
+    // Another client with this grant's selector and a made-up secret:
+    // refused as unknown, and the grant is left alone.
+    const other = await seed(server, { user: 'rowan-other' });
+    const forged = `${last.refresh_token.split('.')[0]}.${'A'.repeat(32)}`;
+    await assert.rejects(client.refreshTokenGrant(await rp(other), forged), isError('invalid_grant'));
+    assert.equal((await userinfo(last.access_token)).status, 200, 'the grant stands');
     // Past the period, a rotated-out token ends the grant as before.
     assert.equal((await server.admin('PATCH', `/apps/${s.clientId}`, { refresh_grace_seconds: 1 })).status, 200);
     const current = await client.refreshTokenGrant(config, last.refresh_token);
