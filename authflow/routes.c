@@ -11,6 +11,7 @@
 #include "http/health.h"
 #include "oidc/oidc.h"
 #include "server.h"
+#include "web/account.h"
 #include "web/brand.h"
 #include "web/mfa_pages.h"
 #include "web/page.h"
@@ -194,6 +195,8 @@ static const af_route routes[] = {
 	{"mfa", "/login/mfa", 0, M_GET, af_h_mfa_page, NULL, RF_PAGE},
 	{"account_password", "/account/password", 0, M_GET | M_POST,
 	 af_h_account_password_get, af_h_account_password_post, RF_PAGE},
+	{"account_sessions", "/account/sessions", 0, M_GET | M_POST,
+	 af_h_account_sessions_get, af_h_account_sessions_post, RF_PAGE},
 	{"mfa_status", "/login/mfa/status", 0, M_GET, af_h_mfa_status, NULL, 0},
 	{"mfa_code", "/login/mfa/code", 0, M_POST, NULL, af_h_mfa_code,
 	 RF_PAGE},

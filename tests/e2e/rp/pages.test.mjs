@@ -290,6 +290,42 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.match(html, /role="status"/);
   });
 
+  test('where you are signed in: each browser, this one marked; the others signed out by a post with the form token', async () => {
+    const s = await seed(server, { user: 'sess-own' });
+    const config = await rp(s);
+    const firefox = new Browser({ 'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0' });
+    const safari = new Browser({ 'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1' });
+    for (const b of [firefox, safari]) {
+      const r = await signIn(b, server.issuer, await authUrl(config), s.user, s.password);
+      assert.equal(r.status, 302, r.text);
+    }
+    const url = `${server.issuer}/account/sessions`;
+    // Not signed in: said so, nothing listed.
+    const anon = await new Browser().get(url);
+    assert.equal(anon.status, 401);
+    checkPage(anon, /^Sign in first$/);
+    const page = await firefox.get(url);
+    assert.equal(page.status, 200);
+    let html = checkPage(page, /^Where you are signed in$/);
+    assert.match(text(html), /Firefox on Windows \(this browser\): from 127\.0\.0\.1, signed in \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+    assert.match(text(html), /Safari on iOS: from 127\.0\.0\.1/);
+    assert.match(html, /<a href="\/account\/password">change your password<\/a>/);
+    // Another site's post (no token) ends nothing.
+    const forged = await firefox.post(url, { csrf: 'x'.repeat(43) });
+    assert.equal(forged.status, 400);
+    assert.match(text((await safari.get(url)).text), /Safari on iOS \(this browser\)/);
+    const { csrf } = hiddenFields(page.text);
+    const done = await firefox.post(url, { csrf });
+    assert.equal(done.status, 200);
+    html = checkPage(done, /^Where you are signed in$/);
+    assert.match(html, /<p class="msg info" role="status">1 other browser was signed out\.<\/p>/);
+    assert.doesNotMatch(text(html), /Safari/);
+    assert.doesNotMatch(html, /<form/, 'nothing left to sign out');
+    // The other browser is signed out; this one is not.
+    assert.equal((await safari.get(url)).status, 401);
+    assert.equal((await firefox.get(url)).status, 200);
+  });
+
   test('the MFA page: the number in a status region, the countdown outside any live region, the code field', async () => {
     const s = await mfaUser('cai');
     const m = await toMfa(s);

@@ -1,0 +1,193 @@
+/* /account/sessions: where the signed-in user is signed in. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "http/buf.h"
+#include "session/formtoken.h"
+#include "session/session.h"
+#include "web/account.h"
+#include "web/page.h"
+
+#define PAGE_BUF  ((size_t)64 * 1024)
+/* A user has at most this many sessions at once (session.c). */
+#define SHOWN_MAX 64
+
+struct shown {
+	af_session s[SHOWN_MAX];
+	size_t n;
+};
+
+static void collect(const af_session *s, void *arg)
+{
+	struct shown *sh = arg;
+
+	if (sh->n < SHOWN_MAX)
+		sh->s[sh->n++] = *s;
+}
+
+/* Most recently used first. */
+static int by_last_use(const void *a, const void *b)
+{
+	int64_t x = af_session_last_use(a), y = af_session_last_use(b);
+
+	return (x < y) - (x > y);
+}
+
+/* A time as people read it: "2026-12-02 15:04 UTC". */
+static void put_time(af_buf *b, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char out[32];
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, sizeof(out), "%Y-%m-%d %H:%M UTC", &tm) == 0)
+		snprintf(out, sizeof(out), "an unknown time");
+	af_buf_html(b, out);
+}
+
+static void put_session(af_buf *b, const af_session *s, int mine)
+{
+	af_buf_puts(b, "<li><strong>");
+	af_buf_html(b, s->browser[0] != '\0' ? s->browser : "A browser");
+	af_buf_puts(b, "</strong>");
+	if (mine)
+		af_buf_puts(b, " (this browser)");
+	af_buf_puts(b, ": from ");
+	af_buf_html(b, s->ip[0] != '\0' ? s->ip : "an unknown address");
+	af_buf_puts(b, ", signed in ");
+	put_time(b, s->auth_time);
+	af_buf_puts(b, ", last used ");
+	put_time(b, af_session_last_use(s));
+	af_buf_puts(b, "</li>");
+}
+
+/* The page, with notice (may be NULL) said in a status region. */
+static void sessions_page(af_server *srv, af_resp *resp, unsigned status,
+			  const af_session *me, const char *notice)
+{
+	struct shown *sh = calloc(1, sizeof(*sh));
+	char token[AF_FORM_TOKEN_BUF];
+	af_buf b;
+	size_t i;
+
+	if (sh == NULL || af_session_list(srv, me->username, collect, sh) < 0 ||
+	    af_form_token(srv, me, token, sizeof(token)) != 0) {
+		free(sh);
+		af_page_unavailable(resp);
+		return;
+	}
+	qsort(sh->s, sh->n, sizeof(sh->s[0]), by_last_use);
+	af_buf_init(&b, PAGE_BUF);
+	af_page_begin(&b, resp, "Where you are signed in");
+	af_buf_puts(&b, "<h1>Where you are signed in</h1>");
+	if (notice != NULL) {
+		af_buf_puts(&b, "<p class=\"msg info\" role=\"status\">");
+		af_buf_html(&b, notice);
+		af_buf_puts(&b, "</p>");
+	}
+	af_buf_puts(&b, "<p>The browsers signed in as <strong>");
+	af_buf_html(&b, me->username);
+	af_buf_puts(&b, "</strong>. If one is not yours, sign the others out, "
+			"then <a href=\"/account/password\">change your "
+			"password</a>.</p><ul>");
+	for (i = 0; i < sh->n; i++)
+		put_session(&b, &sh->s[i], strcmp(sh->s[i].sid, me->sid) == 0);
+	af_buf_puts(&b, "</ul>");
+	if (sh->n > 1) {
+		af_buf_puts(&b,
+			    "<form method=\"post\" "
+			    "action=\"/account/sessions\">"
+			    "<input type=\"hidden\" name=\"csrf\" value=\"");
+		af_buf_html(&b, token);
+		af_buf_puts(&b, "\"><button type=\"submit\">Sign out the other "
+				"browsers</button></form>");
+	}
+	af_page_end(&b, resp);
+	af_page_send(resp, status, &b);
+	OPENSSL_cleanse(token, sizeof(token));
+	OPENSSL_cleanse(sh, sizeof(*sh));
+	free(sh);
+}
+
+/* The request's session, standing for its user; -1 with the page made. */
+static int signed_in(af_server *srv, const af_req *req, af_resp *resp,
+		     af_session *s)
+{
+	int rc = af_session_signed_in(srv, req, s);
+
+	if (rc != 0)
+		af_page_sign_in_first(resp, rc < 0,
+				      "This page shows where you are signed "
+				      "in, once you are.");
+	return rc == 0 ? 0 : -1;
+}
+
+void af_h_account_sessions_get(af_server *srv, af_req *req, af_resp *resp)
+{
+	af_session s;
+
+	if (signed_in(srv, req, resp, &s) == 0)
+		sessions_page(srv, resp, 200, &s, NULL);
+	OPENSSL_cleanse(&s, sizeof(s));
+}
+
+/* Ends every session of me's user but me's; the count, or -1. */
+static int end_others(af_server *srv, const af_session *me)
+{
+	struct shown *sh = calloc(1, sizeof(*sh));
+	int ended = 0, rc;
+	size_t i;
+
+	if (sh == NULL || af_session_list(srv, me->username, collect, sh) < 0) {
+		free(sh);
+		return -1;
+	}
+	for (i = 0; i < sh->n && ended >= 0; i++) {
+		if (strcmp(sh->s[i].sid, me->sid) == 0)
+			continue;
+		rc = af_session_end_one(srv, me->username, sh->s[i].sid);
+		ended = rc < 0 ? -1 : ended + rc;
+	}
+	OPENSSL_cleanse(sh, sizeof(*sh));
+	free(sh);
+	return ended;
+}
+
+void af_h_account_sessions_post(af_server *srv, af_req *req, af_resp *resp)
+{
+	char notice[96];
+	af_session s;
+	int ok, n;
+
+	if (signed_in(srv, req, resp, &s) != 0)
+		return;
+	/* The token first: another site's post ends nothing. */
+	ok = af_form_token_ok(srv, req, &s);
+	if (ok <= 0) {
+		if (ok < 0)
+			af_page_unavailable(resp);
+		else
+			af_page_error(resp, 400, "This form has expired",
+				      "No browser was signed out.",
+				      "Open the page again.");
+		goto out;
+	}
+	n = end_others(srv, &s);
+	if (n < 0) {
+		af_page_unavailable(resp);
+		goto out;
+	}
+	log_info(srv->log, req->rid, "session",
+		 "user=%s ended=%d reason=signed_out_by_user", s.username, n);
+	snprintf(notice, sizeof(notice),
+		 n == 1 ? "%d other browser was signed out."
+			: "%d other browsers were signed out.",
+		 n);
+	sessions_page(srv, resp, 200, &s, notice);
+out:
+	OPENSSL_cleanse(&s, sizeof(s));
+}
