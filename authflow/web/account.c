@@ -161,21 +161,14 @@ void af_h_account_sessions_post(af_server *srv, af_req *req, af_resp *resp)
 {
 	char notice[96];
 	af_session s;
-	int ok, n;
+	int n;
 
 	if (signed_in(srv, req, resp, &s) != 0)
 		return;
 	/* The token first: another site's post ends nothing. */
-	ok = af_form_token_ok(srv, req, &s);
-	if (ok <= 0) {
-		if (ok < 0)
-			af_page_unavailable(resp);
-		else
-			af_page_error(resp, 400, "This form has expired",
-				      "No browser was signed out.",
-				      "Open the page again.");
+	if (af_form_token_check(srv, req, resp, &s,
+				"No browser was signed out.") != 0)
 		goto out;
-	}
 	n = end_others(srv, &s);
 	if (n < 0) {
 		af_page_unavailable(resp);

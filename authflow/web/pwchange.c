@@ -878,21 +878,14 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 	int64_t gen = 0;
 	af_dir_status st;
 	af_session s;
-	int ok, turn = 0;
+	int turn = 0;
 
 	if (account_session(srv, req, resp, &s) != 0)
 		return;
 	/* The token first: another site's post learns nothing more. */
-	ok = af_form_token_ok(srv, req, &s);
-	if (ok <= 0) {
-		if (ok < 0)
-			af_page_unavailable(resp);
-		else
-			af_page_error(resp, 400, "This form has expired",
-				      "Your password was not changed.",
-				      "Open the page again.");
+	if (af_form_token_check(srv, req, resp, &s,
+				"Your password was not changed.") != 0)
 		goto out;
-	}
 	if (req->overdue) {
 		af_resp_header_set(resp, "Retry-After", "5");
 		account_form(srv, resp, 503, &s, BUSY, BAD_NEW);
