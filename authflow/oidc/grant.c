@@ -16,8 +16,12 @@
 #define VER_LEN		   32 /* ... in base64url */
 #define OPAQUE_LEN	   (AF_GRANT_SEL_LEN + 1 + VER_LEN)
 #define KEY_BUF		   80
-/* Longer than any issuance of tokens takes; see family_mark(). */
-#define FAMILY_MARK_TTL_MS ((uint64_t)AF_CODE_TTL_S * 1000)
+/*
+ * As long as any access token of the family lives (each carries its
+ * family, "fam", and is refused once the family is marked), and so
+ * longer than any issuance of tokens takes; see family_mark().
+ */
+#define FAMILY_MARK_TTL_MS ((uint64_t)AF_ACCESS_TTL_S * 1000)
 /*
  * With a grace period, a refresh that finds its family's record taken by
  * a rotation under way waits for the new record: for at most
@@ -79,11 +83,12 @@ static json_t *record_of(af_grant_kind kind, const json_t *grant,
 	json_t *rec;
 
 	if (kind == AF_GRANT_ACCESS)
-		rec = json_pack("{s:O?, s:O?, s:O?, s:O*}", "client_id",
+		rec = json_pack("{s:O?, s:O?, s:O?, s:O*, s:O*}", "client_id",
 				json_object_get(grant, "client_id"), "sub",
 				json_object_get(grant, "sub"), "scope",
 				json_object_get(grant, "scope"), "gen",
-				json_object_get(grant, "gen"));
+				json_object_get(grant, "gen"), "fam",
+				json_object_get(grant, "fam"));
 	else
 		rec = json_deep_copy(grant);
 	if (rec == NULL || json_object_set_new(rec, "v", json_string(vhash))) {
@@ -322,6 +327,30 @@ int af_grant_store_jwt(af_server *srv, const char *sel, const char *jwt,
 	return put_token(srv, AF_GRANT_ACCESS, sel, grant, vhash);
 }
 
+/*
+ * Whether the refresh family an access token's grant names ("fam") was
+ * revoked: 1 yes, 0 no (or none named), -1 on store failure. Every
+ * access token of a revoked family goes with it, however many there
+ * were (the refresh token's record notes only the newest).
+ */
+static int family_revoked(af_server *srv, const json_t *grant)
+{
+	const char *fam = json_string_value(json_object_get(grant, "fam"));
+	char key[KEY_BUF];
+	store_value v = {0};
+	store_status st;
+
+	if (fam == NULL || strlen(fam) != AF_GRANT_SEL_LEN ||
+	    !af_b64url_text_ok(fam, AF_GRANT_SEL_LEN))
+		return 0;
+	snprintf(key, KEY_BUF, "rt_revoked:%s", fam);
+	st = store_get(srv->store, key, &v);
+	store_value_free(&v);
+	if (st == STORE_NOT_FOUND)
+		return 0;
+	return st == STORE_OK ? 1 : -1;
+}
+
 static int lookup(af_server *srv, af_grant_kind kind, const char *value,
 		  int grace_s, json_t **grant)
 {
@@ -340,6 +369,16 @@ static int lookup(af_server *srv, af_grant_kind kind, const char *value,
 		return -1;
 	rc = parse_checked(&v, vhash, grace_s, grant);
 	store_value_free(&v);
+	if (rc == 0 && kind == AF_GRANT_ACCESS) {
+		rc = family_revoked(srv, *grant);
+		if (rc != 0) {
+			json_decref(*grant);
+			*grant = NULL;
+		}
+		if (rc == 1 && store_del(srv->store, key) != STORE_OK)
+			log_warn(srv->log, NULL, "revoke",
+				 "could not revoke an access token");
+	}
 	return rc;
 }
 
@@ -727,8 +766,9 @@ static int redeem_refresh(af_server *srv, const char *value, int grace_s,
 		family_mark(srv, sel);
 		revoke_record(srv, &v);
 		log_warn(srv->log, NULL, "refresh_reuse",
-			 "a refresh token that is no longer current was "
-			 "presented: its family is revoked");
+			 "a refresh token that is not the current one "
+			 "(rotated out, or made up) was presented: its "
+			 "family is revoked");
 	}
 	store_value_free(&v);
 	if (rc != 0)

@@ -20,7 +20,10 @@
  * An RFC 9068 JWT access token carries its selector as its jti.
  *
  * Access token records keep what /userinfo and /revoke need (client_id,
- * sub, scope); refresh token records keep the whole grant.
+ * sub, scope) and the refresh family of their grant ("fam", the refresh
+ * selector a code's family would have): an access token whose family was
+ * revoked is refused, however many the family issued. Refresh token
+ * records keep the whole grant.
  *
  * Thread-safety: re-entrant; safe from any worker thread.
  */

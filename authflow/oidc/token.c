@@ -406,6 +406,12 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	af_grant_family(code, AF_GRANT_REFRESH, rt_fam);
 	json_object_del(grant, "code_challenge");
 	json_object_del(grant, "redirect_uri");
+	/* Its access tokens go when the family is revoked (grant.h). */
+	if (json_object_set_new(grant, "fam", json_string(rt_fam)) != 0) {
+		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "could not issue tokens");
+		goto out;
+	}
 	if (issue(srv, resp, grant, grant, user, app, fam, rt_fam, &t) != 0)
 		goto out;
 	send_tokens(resp, &t);
@@ -558,7 +564,9 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	 * A narrower scope is for this access token and id_token only: the
 	 * rotated refresh token keeps the original one.
 	 */
-	now = want != NULL ? json_copy(grant) : json_incref(grant);
+	now = json_object_set_new(grant, "fam", json_string(fam)) == 0
+		      ? (want != NULL ? json_copy(grant) : json_incref(grant))
+		      : NULL;
 	if (now == NULL ||
 	    (want != NULL && json_object_set(now, "scope", want) != 0)) {
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",

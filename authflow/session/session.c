@@ -407,9 +407,14 @@ static int collect_member(const char *member, void *arg)
  * when sid is not NULL); with end set, ends them. Members are collected
  * first so that no store call happens inside the set walk.
  */
+/*
+ * Visits the live sessions of a user (only the one whose public id is
+ * sid, when not NULL; never the one whose id is keep, when not NULL):
+ * fn for each, and with end, ends them. The count, or -1.
+ */
 static int visit_user(af_server *srv, const char *username, const char *sid,
-		      int end, void (*fn)(const af_session *s, void *arg),
-		      void *arg)
+		      const char *keep, int end,
+		      void (*fn)(const af_session *s, void *arg), void *arg)
 {
 	char key[80], idx[160];
 	json_t *members = json_array(), *m;
@@ -448,6 +453,8 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 		}
 		if (sid != NULL && (!ok || strcmp(s.sid, sid) != 0))
 			continue;
+		if (keep != NULL && ok && strcmp(s.sid, keep) == 0)
+			continue;
 		if (ok) {
 			count++;
 			if (fn != NULL)
@@ -464,12 +471,12 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 int af_session_list(af_server *srv, const char *username,
 		    void (*fn)(const af_session *s, void *arg), void *arg)
 {
-	return visit_user(srv, username, NULL, 0, fn, arg);
+	return visit_user(srv, username, NULL, NULL, 0, fn, arg);
 }
 
 int af_session_end_user(af_server *srv, const char *username)
 {
-	return visit_user(srv, username, NULL, 1, NULL, NULL);
+	return visit_user(srv, username, NULL, NULL, 1, NULL, NULL);
 }
 
 int af_session_end_signins(af_server *srv, const char *username)
@@ -486,5 +493,11 @@ int af_session_end_signins(af_server *srv, const char *username)
 
 int af_session_end_one(af_server *srv, const char *username, const char *sid)
 {
-	return visit_user(srv, username, sid, 1, NULL, NULL);
+	return visit_user(srv, username, sid, NULL, 1, NULL, NULL);
+}
+
+int af_session_end_others(af_server *srv, const char *username,
+			  const char *keep_sid)
+{
+	return visit_user(srv, username, NULL, keep_sid, 1, NULL, NULL);
 }

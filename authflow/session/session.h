@@ -123,4 +123,11 @@ int af_session_end_signins(af_server *srv, const char *username);
  */
 int af_session_end_one(af_server *srv, const char *username, const char *sid);
 
+/*
+ * Ends every session of a user but the one whose public id is keep_sid
+ * (the browser asking), however many there are; returns how many, or -1.
+ */
+int af_session_end_others(af_server *srv, const char *username,
+			  const char *keep_sid);
+
 #endif /* AF_SESSION_H */

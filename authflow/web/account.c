@@ -11,21 +11,41 @@
 #include "web/account.h"
 #include "web/page.h"
 
-#define PAGE_BUF  ((size_t)64 * 1024)
-/* A user has at most this many sessions at once (session.c). */
-#define SHOWN_MAX 64
+#define PAGE_BUF  ((size_t)128 * 1024)
+/*
+ * Sessions listed at most: a user keeps about 64 (session.c); any past
+ * this are counted, not shown. This browser is always shown, first.
+ */
+#define SHOWN_MAX 100
 
 struct shown {
 	af_session s[SHOWN_MAX];
 	size_t n;
+	size_t more;	/* not shown */
+	const char *me; /* this browser's sid */
+	int have_me;	/* s[0] is this browser's */
 };
 
 static void collect(const af_session *s, void *arg)
 {
 	struct shown *sh = arg;
 
-	if (sh->n < SHOWN_MAX)
+	if (!sh->have_me && strcmp(s->sid, sh->me) == 0) {
+		/*
+		 * This browser goes first, what was there last, into the
+		 * room kept for it.
+		 */
+		if (sh->n > 0)
+			sh->s[sh->n++] = sh->s[0];
+		else
+			sh->n = 1;
+		sh->s[0] = *s;
+		sh->have_me = 1;
+	} else if (sh->n < SHOWN_MAX - (sh->have_me ? 0 : 1)) {
 		sh->s[sh->n++] = *s;
+	} else {
+		sh->more++;
+	}
 }
 
 /* Most recently used first. */
@@ -74,13 +94,18 @@ static void sessions_page(af_server *srv, af_resp *resp, unsigned status,
 	af_buf b;
 	size_t i;
 
+	if (sh != NULL)
+		sh->me = me->sid;
 	if (sh == NULL || af_session_list(srv, me->username, collect, sh) < 0 ||
 	    af_form_token(srv, me, token, sizeof(token)) != 0) {
 		free(sh);
 		af_page_unavailable(resp);
 		return;
 	}
-	qsort(sh->s, sh->n, sizeof(sh->s[0]), by_last_use);
+	/* This browser (when listed) stays first. */
+	if (sh->n > (size_t)sh->have_me)
+		qsort(sh->s + sh->have_me, sh->n - (size_t)sh->have_me,
+		      sizeof(sh->s[0]), by_last_use);
 	af_buf_init(&b, PAGE_BUF);
 	af_page_begin(&b, resp, "Where you are signed in");
 	af_buf_puts(&b, "<h1>Where you are signed in</h1>");
@@ -97,7 +122,9 @@ static void sessions_page(af_server *srv, af_resp *resp, unsigned status,
 	for (i = 0; i < sh->n; i++)
 		put_session(&b, &sh->s[i], strcmp(sh->s[i].sid, me->sid) == 0);
 	af_buf_puts(&b, "</ul>");
-	if (sh->n > 1) {
+	if (sh->more > 0)
+		af_buf_printf(&b, "<p>And %zu more.</p>", sh->more);
+	if (sh->n + sh->more > 1) {
 		af_buf_puts(&b,
 			    "<form method=\"post\" "
 			    "action=\"/account/sessions\">"
@@ -135,28 +162,6 @@ void af_h_account_sessions_get(af_server *srv, af_req *req, af_resp *resp)
 	OPENSSL_cleanse(&s, sizeof(s));
 }
 
-/* Ends every session of me's user but me's; the count, or -1. */
-static int end_others(af_server *srv, const af_session *me)
-{
-	struct shown *sh = calloc(1, sizeof(*sh));
-	int ended = 0, rc;
-	size_t i;
-
-	if (sh == NULL || af_session_list(srv, me->username, collect, sh) < 0) {
-		free(sh);
-		return -1;
-	}
-	for (i = 0; i < sh->n && ended >= 0; i++) {
-		if (strcmp(sh->s[i].sid, me->sid) == 0)
-			continue;
-		rc = af_session_end_one(srv, me->username, sh->s[i].sid);
-		ended = rc < 0 ? -1 : ended + rc;
-	}
-	OPENSSL_cleanse(sh, sizeof(*sh));
-	free(sh);
-	return ended;
-}
-
 void af_h_account_sessions_post(af_server *srv, af_req *req, af_resp *resp)
 {
 	char notice[96];
@@ -169,7 +174,7 @@ void af_h_account_sessions_post(af_server *srv, af_req *req, af_resp *resp)
 	if (af_form_token_check(srv, req, resp, &s,
 				"No browser was signed out.") != 0)
 		goto out;
-	n = end_others(srv, &s);
+	n = af_session_end_others(srv, s.username, s.sid);
 	if (n < 0) {
 		af_page_unavailable(resp);
 		goto out;

@@ -432,6 +432,33 @@ static void refresh_family_end_takes_access_tokens(void **state)
 	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt, 30, &g), 1);
 }
 
+static void access_tokens_go_with_their_family(void **state)
+{
+	struct fx *f = *state;
+	char rt[AF_TOKEN_TEXT_MAX + 1], fam[AF_GRANT_SEL_BUF];
+	char at[20][AF_TOKEN_TEXT_MAX + 1];
+	json_t *g;
+	int i;
+
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL,
+					f->grant, rt, sizeof(rt)),
+			 0);
+	assert_int_equal(af_grant_selector(rt, fam), 0);
+	/* More access tokens than a refresh token's record notes. */
+	g = json_deep_copy(f->grant);
+	assert_non_null(g);
+	assert_int_equal(json_object_set_new(g, "fam", json_string(fam)), 0);
+	for (i = 0; i < 20; i++)
+		assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, NULL,
+						g, at[i], sizeof(at[i])),
+				 0);
+	json_decref(g);
+	assert_true(at_alive(f, at[0]));
+	assert_int_equal(af_grant_revoke(&f->srv, AF_GRANT_REFRESH, rt), 0);
+	for (i = 0; i < 20; i++)
+		assert_false(at_alive(f, at[i]));
+}
+
 struct late_rotation {
 	struct fx *f;
 	json_t *grant;
@@ -553,6 +580,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			refresh_family_end_takes_access_tokens, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			access_tokens_go_with_their_family, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			refresh_grace_waits_for_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(jwt_access_token, setup,

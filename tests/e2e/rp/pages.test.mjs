@@ -326,6 +326,26 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.equal((await firefox.get(url)).status, 200);
   });
 
+  test('where you are signed in, with more browsers than a user keeps: this one first, and every other signed out', async () => {
+    const s = await seed(server, { user: 'sess-many' });
+    const config = await rp(s);
+    let last;
+    for (let i = 0; i < 70; i++) {
+      last = new Browser();
+      const r = await signIn(last, server.issuer, await authUrl(config), s.user, s.password);
+      assert.equal(r.status, 302, r.text);
+    }
+    const url = `${server.issuer}/account/sessions`;
+    const page = await last.get(url);
+    assert.equal(page.status, 200);
+    assert.match(text(page.text), /change your password\.\s*A browser \(this browser\): from/);
+    const done = await last.post(url, { csrf: hiddenFields(page.text).csrf });
+    assert.equal(done.status, 200);
+    assert.match(done.text, /role="status">\d+ other browsers were signed out\.</);
+    const left = (await server.admin('GET', '/sessions?user=sess-many')).json.sessions;
+    assert.equal(left.length, 1, 'only this browser is left');
+  });
+
   test('the MFA page: the number in a status region, the countdown outside any live region, the code field', async () => {
     const s = await mfaUser('cai');
     const m = await toMfa(s);
