@@ -91,6 +91,9 @@ static json_t *record_of(af_grant_kind kind, const json_t *grant,
 				json_object_get(grant, "fam"));
 	else
 		rec = json_deep_copy(grant);
+	/* A refresh record's family is its own selector. */
+	if (kind == AF_GRANT_REFRESH)
+		json_object_del(rec, "fam");
 	if (rec == NULL || json_object_set_new(rec, "v", json_string(vhash))) {
 		json_decref(rec);
 		return NULL;

@@ -406,8 +406,15 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	af_grant_family(code, AF_GRANT_REFRESH, rt_fam);
 	json_object_del(grant, "code_challenge");
 	json_object_del(grant, "redirect_uri");
-	/* Its access tokens go when the family is revoked (grant.h). */
-	if (json_object_set_new(grant, "fam", json_string(rt_fam)) != 0) {
+	/*
+	 * With a refresh token, its access tokens go when its family is
+	 * revoked (grant.h); without one, presenting the code again takes
+	 * the access token by the selector the code gave it.
+	 */
+	if (af_oidc_has_word(json_string_value(json_object_get(grant, "scope")),
+			     "offline_access") &&
+	    json_is_true(json_object_get(app, "allow_refresh")) &&
+	    json_object_set_new(grant, "fam", json_string(rt_fam)) != 0) {
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
 				    "could not issue tokens");
 		goto out;
