@@ -5,14 +5,14 @@
 # libFuzzer run of every fuzz target. Exits non-zero on the first failure.
 #
 #   deploy/test.sh            everything
-#   FUZZ_SECONDS=N            seconds per fuzz target (default 15)
+#   FUZZ_SECONDS=N            seconds per fuzz target (default 10)
 #   SKIP_TIDY=1               skip clang-tidy (for quick local runs)
 set -eu
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOBS=${JOBS:-2}
-FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 
 step() { printf '\n==> %s\n' "$*"; }
 
