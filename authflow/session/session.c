@@ -404,13 +404,10 @@ static int collect_member(const char *member, void *arg)
 
 /*
  * Visits each live session of a user (only the one whose public id is sid,
- * when sid is not NULL); with end set, ends them. Members are collected
- * first so that no store call happens inside the set walk.
- */
-/*
- * Visits the live sessions of a user (only the one whose public id is
- * sid, when not NULL; never the one whose id is keep, when not NULL):
- * fn for each, and with end, ends them. The count, or -1.
+ * when sid is not NULL; never the one whose id is keep, when keep is not
+ * NULL): fn for each, and with end set, ends them. The count, or -1.
+ * Members are collected first so that no store call happens inside the
+ * set walk.
  */
 static int visit_user(af_server *srv, const char *username, const char *sid,
 		      const char *keep, int end,
