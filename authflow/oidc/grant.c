@@ -661,30 +661,25 @@ static store_status take_record(af_server *srv, const char *key,
 }
 
 /*
- * Whether a refresh token record (raw) dropped entries from its full
- * grace list whose time is not up yet.
+ * A refresh token record taken away (raw) whose full grace list dropped
+ * entries whose time is not up yet: a token it does not know may be one
+ * of those, so the record is written back as it was. 1 when it was such a
+ * record, else 0 (and it stays taken).
  */
-static int lost_recently(const store_value *v)
+static int put_back_if_lost(af_server *srv, const char *key,
+			    const store_value *v)
 {
 	json_t *o = json_loadb((const char *)v->data, v->len, 0, NULL);
-	int rc = json_integer_value(json_object_get(o, "rt_prev_lost")) >
-		 af_now_ms();
+	int lost = json_integer_value(json_object_get(o, "rt_prev_lost")) >
+		   af_now_ms();
 
-	json_decref(o);
-	return rc;
-}
-
-/* Writes a refresh token record taken away (raw) back as it was. */
-static void put_back(af_server *srv, const char *key, const store_value *v)
-{
-	json_t *o = json_loadb((const char *)v->data, v->len, 0, NULL);
-
-	if (o == NULL ||
+	if (lost &&
 	    store_set(srv->store, key, (const char *)v->data, v->len,
 		      ttl_of(AF_GRANT_REFRESH, o), STORE_SET_NX) != STORE_OK)
 		log_warn(srv->log, NULL, "refresh",
 			 "could not put a refresh token record back");
 	json_decref(o);
+	return lost;
 }
 
 /*
@@ -756,12 +751,7 @@ static int redeem_refresh(af_server *srv, const char *value, int grace_s,
 	if (st != STORE_OK)
 		return -1;
 	rc = parse_record(&v, vhash, grace_s, grant);
-	if (rc == 1 && grace_s > 0 && lost_recently(&v)) {
-		/*
-		 * Perhaps one of the tokens that dropped out of a full grace
-		 * list: refused, and the record put back as it was.
-		 */
-		put_back(srv, key, &v);
+	if (rc == 1 && grace_s > 0 && put_back_if_lost(srv, key, &v)) {
 		log_info(srv->log, NULL, "refresh_grace",
 			 "a refresh token not known was refused while the "
 			 "grace list was full; its family stays");

@@ -9,7 +9,6 @@
 #include "common/store.h"
 #include "common/util.h"
 #include "session/formtoken.h"
-#include "web/page.h"
 
 #define KEY_PREFIX "form:"
 
@@ -91,17 +90,4 @@ int af_form_token_ok(af_server *srv, const af_req *req, const af_session *s)
 	ok = af_ct_streq(posted, token);
 	OPENSSL_cleanse(token, sizeof(token));
 	return ok;
-}
-
-int af_form_token_check(af_server *srv, const af_req *req, af_resp *resp,
-			const af_session *s, const char *undone)
-{
-	int ok = af_form_token_ok(srv, req, s);
-
-	if (ok < 0)
-		af_page_unavailable(resp);
-	else if (ok == 0)
-		af_page_error(resp, 400, "This form has expired", undone,
-			      "Open the page again.");
-	return ok > 0 ? 0 : -1;
 }

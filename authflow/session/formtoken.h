@@ -38,12 +38,4 @@ int af_form_token(af_server *srv, const af_session *s, char *token, size_t cap);
  */
 int af_form_token_ok(af_server *srv, const af_req *req, const af_session *s);
 
-/*
- * af_form_token_ok() for a page's post: 0 when the form carries the
- * token; else -1 with the page made in resp (the store failing, or "This
- * form has expired", saying undone: what did not happen).
- */
-int af_form_token_check(af_server *srv, const af_req *req, af_resp *resp,
-			const af_session *s, const char *undone);
-
 #endif /* AF_SESSION_FORMTOKEN_H */

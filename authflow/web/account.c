@@ -171,8 +171,8 @@ void af_h_account_sessions_post(af_server *srv, af_req *req, af_resp *resp)
 	if (signed_in(srv, req, resp, &s) != 0)
 		return;
 	/* The token first: another site's post ends nothing. */
-	if (af_form_token_check(srv, req, resp, &s,
-				"No browser was signed out.") != 0)
+	if (af_page_form_token_check(srv, req, resp, &s,
+				     "No browser was signed out.") != 0)
 		goto out;
 	n = af_session_end_others(srv, s.username, s.sid);
 	if (n < 0) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "session/formtoken.h"
 #include "web/brand.h"
 #include "web/page.h"
 
@@ -416,4 +417,17 @@ void af_page_login(af_resp *resp, unsigned status, const char *flow,
 	af_buf_puts(&b, "<button type=\"submit\">Sign in</button></form>");
 	af_page_end(&b, resp);
 	af_page_send(resp, status, &b);
+}
+
+int af_page_form_token_check(af_server *srv, const af_req *req, af_resp *resp,
+			     const af_session *s, const char *undone)
+{
+	int ok = af_form_token_ok(srv, req, s);
+
+	if (ok < 0)
+		af_page_unavailable(resp);
+	else if (ok == 0)
+		af_page_error(resp, 400, "This form has expired", undone,
+			      "Open the page again.");
+	return ok > 0 ? 0 : -1;
 }

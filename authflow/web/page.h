@@ -11,6 +11,7 @@
 #include "http/buf.h"
 #include "http/request.h"
 #include "server.h"
+#include "session/session.h"
 
 /*
  * Opens a page: doctype, head, stylesheet links, and the header with the
@@ -99,6 +100,15 @@ void af_page_unavailable(af_resp *resp);
  * instead of 401 when store_failed.
  */
 void af_page_sign_in_first(af_resp *resp, int store_failed, const char *why);
+
+/*
+ * The form token check of a signed-in page's post (session s's,
+ * af_form_token_ok()): 0 when the form carries it; else -1 with the page
+ * made in resp (the store failing, or "This form has expired", saying
+ * undone: what did not happen).
+ */
+int af_page_form_token_check(af_server *srv, const af_req *req, af_resp *resp,
+			     const af_session *s, const char *undone);
 
 /*
  * A sign-in step refused while a delay of wait_s seconds runs: writes the

@@ -883,8 +883,8 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 	if (account_session(srv, req, resp, &s) != 0)
 		return;
 	/* The token first: another site's post learns nothing more. */
-	if (af_form_token_check(srv, req, resp, &s,
-				"Your password was not changed.") != 0)
+	if (af_page_form_token_check(srv, req, resp, &s,
+				     "Your password was not changed.") != 0)
 		goto out;
 	if (req->overdue) {
 		af_resp_header_set(resp, "Retry-After", "5");
