@@ -21,6 +21,20 @@ af_require(MHD "libmicrohttpd>=0.9.75" libmicrohttpd-dev)
 af_require(CJOSE "cjose>=0.6" libcjose-dev)
 af_require(ARGON2 "libargon2" libargon2-dev)
 af_require(QRENCODE "libqrencode" libqrencode-dev)
+
+# libunistring ships no pkg-config file: its header and library, found
+# by name, as the imported target Unistring::Unistring.
+find_path(UNISTRING_INCLUDE_DIR uninorm.h)
+find_library(UNISTRING_LIBRARY unistring)
+if(NOT UNISTRING_INCLUDE_DIR OR NOT UNISTRING_LIBRARY)
+  message(FATAL_ERROR
+    "libunistring not found: install the Debian package 'libunistring-dev' "
+    "(or run deploy/deps.sh)")
+endif()
+add_library(Unistring::Unistring UNKNOWN IMPORTED GLOBAL)
+set_target_properties(Unistring::Unistring PROPERTIES
+  IMPORTED_LOCATION "${UNISTRING_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${UNISTRING_INCLUDE_DIR}")
 if(AF_TESTS)
   af_require(CMOCKA "cmocka>=1.1" libcmocka-dev)
 endif()

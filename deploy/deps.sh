@@ -8,7 +8,7 @@ PACKAGES="
   clang clang-format clang-tidy libclang-rt-14-dev
   libssl-dev libcurl4-openssl-dev libnghttp2-dev libjansson-dev
   libhiredis-dev libmicrohttpd-dev libcmocka-dev libcjose-dev
-  libargon2-dev libqrencode-dev
+  libargon2-dev libqrencode-dev libunistring-dev
   redis-server oathtool nghttp2-client curl openssl
 "
 

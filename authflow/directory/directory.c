@@ -1207,25 +1207,14 @@ static int consecutive(const char *s, size_t len)
 	return len > 1 && (up || down);
 }
 
-/*
- * A password being set: within the bytes any password may have, of at
- * least opts.pw_min_chars characters (code points, as a person counts
- * them: "pässwörd" is eight), and none that NIST SP 800-63B (5.1.1.2)
- * says to refuse: the user's name, repeated or consecutive characters,
- * and a common or breached password (opts.pwlist). A password already
- * set is never judged again: it signs in whatever the rules have become.
- */
-static af_dir_status check_new_password(const af_dir *dir, const char *user,
-					const char *password, char *err,
-					size_t errlen)
+/* check_new_password() over the normalised password. */
+static af_dir_status check_new_rules(const af_dir *dir, const char *user,
+				     const char *password, char *err,
+				     size_t errlen)
 {
-	af_dir_status rc = check_password(password, err, errlen);
-	size_t len;
+	size_t len = strlen(password);
 	long chars;
 
-	if (rc != AF_DIR_OK)
-		return rc;
-	len = strlen(password);
 	/*
 	 * A form may post any bytes; the admin API's JSON is UTF-8 only.
 	 * Control characters and invisible ones (a tab or line break pasted
@@ -1270,6 +1259,37 @@ static af_dir_status check_new_password(const af_dir *dir, const char *user,
 		return AF_DIR_INVALID;
 	}
 	return AF_DIR_OK;
+}
+
+/*
+ * A password being set: within the bytes any password may have, and in
+ * its normal form (af_pw_normalize(), what is hashed) of at least
+ * opts.pw_min_chars characters (code points, as a person counts them:
+ * "pässwörd" is eight), and none that NIST SP 800-63B (5.1.1.2) says to
+ * refuse: the user's name, repeated or consecutive characters, and a
+ * common or breached password (opts.pwlist). A password already set is
+ * never judged again: it signs in whatever the rules have become.
+ */
+static af_dir_status check_new_password(const af_dir *dir, const char *user,
+					const char *password, char *err,
+					size_t errlen)
+{
+	char norm[AF_PW_NORM_MAX + 1];
+	af_dir_status rc = check_password(password, err, errlen);
+
+	if (rc != AF_DIR_OK)
+		return rc;
+	/* The rules judge what is hashed: "ｐａｓｓｗｏｒｄ" is "password". */
+	rc = af_pw_normalize(password, norm, sizeof(norm));
+	if (rc == AF_DIR_INVALID)
+		af_dir__err(err, errlen,
+			    "password: must be at most %zu bytes in Unicode "
+			    "normal form (NFKC)",
+			    AF_PW_NORM_MAX);
+	if (rc == AF_DIR_OK)
+		rc = check_new_rules(dir, user, norm, err, errlen);
+	OPENSSL_cleanse(norm, sizeof(norm));
+	return rc;
 }
 
 /* Sets key of obj to a new value; AF_DIR_NOMEM when it cannot. */
@@ -2048,7 +2068,7 @@ af_dir_status af_dir_user_change_password(af_dir *dir, const char *username,
 	if (rc != AF_DIR_OK)
 		goto out;
 	/* The one it replaces: the same again is no change. */
-	rc = af_pw_verify(was, password);
+	rc = af_pw_verify(was, password, NULL);
 	if (rc == AF_DIR_OK) {
 		af_dir__err(err, errlen,
 			    temporary ? "password: must differ from the one "
@@ -2422,7 +2442,7 @@ af_dir_status af_dir_user_list(af_dir *dir, json_t **out)
 static void dummy_check(const af_dir *dir, const char *password)
 {
 	/* The result is always a mismatch; only the time spent matters. */
-	af_dir_status rc = af_pw_verify(dir->dummy_phc, password);
+	af_dir_status rc = af_pw_verify(dir->dummy_phc, password, NULL);
 
 	(void)rc;
 }
@@ -2435,6 +2455,7 @@ af_dir_status af_dir_user_login(af_dir *dir, const char *username,
 	json_t *user = NULL;
 	const char *stored;
 	af_dir_status rc;
+	int stale = 0;
 
 	if (out != NULL)
 		*out = NULL;
@@ -2453,7 +2474,7 @@ af_dir_status af_dir_user_login(af_dir *dir, const char *username,
 		rc = AF_DIR_MISMATCH;
 		goto out;
 	}
-	rc = af_pw_verify(stored, password);
+	rc = af_pw_verify(stored, password, &stale);
 	if (rc == AF_DIR_INVALID)
 		rc = AF_DIR_MISMATCH; /* a damaged hash matches nothing */
 	if (rc != AF_DIR_OK)
@@ -2462,7 +2483,7 @@ af_dir_status af_dir_user_login(af_dir *dir, const char *username,
 		rc = AF_DIR_FORBIDDEN;
 		goto out;
 	}
-	if (af_pw_needs_rehash(stored, &dir->opts.pw) &&
+	if ((stale || af_pw_needs_rehash(stored, &dir->opts.pw)) &&
 	    af_pw_hash(&dir->opts.pw, password, phc, sizeof(phc)) ==
 		    AF_DIR_OK) {
 		/* Only over the hash just checked: a password an admin set

@@ -1,8 +1,12 @@
 /* Argon2id password hashes as PHC strings. */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <argon2.h>
 #include <openssl/crypto.h>
+#include <uninorm.h>
+#include <unistr.h>
 
 #include "common/util.h"
 #include "directory/password.h"
@@ -56,27 +60,79 @@ static size_t password_len(const char *password)
 	return n > AF_PW_MAX ? 0 : n;
 }
 
+static int ascii_only(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+af_dir_status af_pw_normalize(const char *password, char *out, size_t outcap)
+{
+	size_t len = password_len(password), n;
+	uint8_t *got;
+
+	if (out == NULL || outcap < AF_PW_NORM_MAX + 1)
+		return AF_DIR_INVALID;
+	out[0] = '\0';
+	if (len == 0)
+		return AF_DIR_INVALID;
+	if (ascii_only(password, len) ||
+	    u8_check((const uint8_t *)password, len) != NULL) {
+		memcpy(out, password, len + 1);
+		return AF_DIR_OK;
+	}
+	n = AF_PW_NORM_MAX;
+	errno = 0;
+	got = u8_normalize(UNINORM_NFKC, (const uint8_t *)password, len,
+			   (uint8_t *)out, &n);
+	if (got != NULL && got != (uint8_t *)out) {
+		/* Longer than AF_PW_NORM_MAX: libunistring allocated it. */
+		OPENSSL_cleanse(got, n);
+		free(got);
+	}
+	if (got != (uint8_t *)out) {
+		/* out may hold the part that fitted. */
+		OPENSSL_cleanse(out, outcap);
+		out[0] = '\0';
+		return got == NULL && errno == ENOMEM ? AF_DIR_NOMEM
+						      : AF_DIR_INVALID;
+	}
+	out[n] = '\0';
+	return AF_DIR_OK;
+}
+
 af_dir_status af_pw_hash(const af_pw_params *params, const char *password,
 			 char *out, size_t outcap)
 {
 	uint8_t salt[AF_PW_SALT_LEN];
+	char norm[AF_PW_NORM_MAX + 1];
 	af_dir_status rc;
-	size_t len = password_len(password);
 	int arc;
 
 	if (out == NULL || outcap < AF_PW_PHC_MAX)
 		return AF_DIR_INVALID;
 	out[0] = '\0';
-	if (len == 0 || af_pw_params_check(params, NULL, 0) != AF_DIR_OK)
+	if (af_pw_params_check(params, NULL, 0) != AF_DIR_OK)
 		return AF_DIR_INVALID;
-	if (af_random_bytes(salt, sizeof(salt)) != 0)
-		return AF_DIR_CRYPTO;
-	arc = argon2id_hash_encoded(params->t, params->m_kib, params->p,
-				    password, len, salt, sizeof(salt),
+	rc = af_pw_normalize(password, norm, sizeof(norm));
+	if (rc != AF_DIR_OK)
+		return rc;
+	if (af_random_bytes(salt, sizeof(salt)) != 0) {
+		rc = AF_DIR_CRYPTO;
+		goto out;
+	}
+	arc = argon2id_hash_encoded(params->t, params->m_kib, params->p, norm,
+				    strlen(norm), salt, sizeof(salt),
 				    AF_PW_HASH_LEN, out, outcap);
 	rc = arc == ARGON2_OK ? AF_DIR_OK : AF_DIR_CRYPTO;
 	if (rc != AF_DIR_OK)
 		out[0] = '\0';
+out:
+	OPENSSL_cleanse(norm, sizeof(norm));
 	OPENSSL_cleanse(salt, sizeof(salt));
 	return rc;
 }
@@ -153,22 +209,11 @@ af_dir_status af_pw_parse(const char *phc, af_pw_params *out)
 	return AF_DIR_OK;
 }
 
-af_dir_status af_pw_verify(const char *phc, const char *password)
+/* Checks the len bytes of password against phc, already parsed. */
+static af_dir_status verify_as(const char *phc, const char *password,
+			       size_t len)
 {
-	af_pw_params got;
-	size_t len = password_len(password);
-	int arc;
-
-	if (len == 0)
-		return AF_DIR_INVALID;
-	/*
-	 * Parse first so that a corrupted or hostile stored hash cannot make
-	 * libargon2 allocate more than the cap.
-	 */
-	if (af_pw_parse(phc, &got) != AF_DIR_OK)
-		return AF_DIR_INVALID;
-	arc = argon2id_verify(phc, password, len);
-	switch (arc) {
+	switch (argon2id_verify(phc, password, len)) {
 	case ARGON2_OK:
 		return AF_DIR_OK;
 	case ARGON2_VERIFY_MISMATCH:
@@ -185,6 +230,43 @@ af_dir_status af_pw_verify(const char *phc, const char *password)
 	default:
 		return AF_DIR_CRYPTO;
 	}
+}
+
+af_dir_status af_pw_verify(const char *phc, const char *password, int *stale)
+{
+	char norm[AF_PW_NORM_MAX + 1];
+	af_pw_params got;
+	af_dir_status rc;
+	size_t len = password_len(password), nlen;
+
+	if (stale != NULL)
+		*stale = 0;
+	if (len == 0)
+		return AF_DIR_INVALID;
+	/*
+	 * Parse first so that a corrupted or hostile stored hash cannot make
+	 * libargon2 allocate more than the cap.
+	 */
+	if (af_pw_parse(phc, &got) != AF_DIR_OK)
+		return AF_DIR_INVALID;
+	rc = af_pw_normalize(password, norm, sizeof(norm));
+	if (rc != AF_DIR_OK)
+		return rc;
+	nlen = strlen(norm);
+	rc = verify_as(phc, norm, nlen);
+	if (rc == AF_DIR_MISMATCH &&
+	    (nlen != len || memcmp(norm, password, len) != 0)) {
+		/*
+		 * A hash of the password as typed, not normalised: one
+		 * imported, or set before passwords were. It matches, and
+		 * is to be replaced.
+		 */
+		rc = verify_as(phc, password, len);
+		if (rc == AF_DIR_OK && stale != NULL)
+			*stale = 1;
+	}
+	OPENSSL_cleanse(norm, sizeof(norm));
+	return rc;
 }
 
 int af_pw_needs_rehash(const char *phc, const af_pw_params *params)

@@ -3,9 +3,14 @@
  *   $argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>
  * with a 16-byte salt from RAND_bytes and a 32-byte hash.
  *
- * Passwords are NUL-terminated, 1..AF_PW_MAX bytes, lent and never copied
- * by these functions. Memory use is bounded: a stored hash asking for more
- * than AF_PW_M_KIB_MAX is refused before libargon2 sees it.
+ * Passwords are NUL-terminated, 1..AF_PW_MAX bytes, lent and never kept
+ * by these functions. What is hashed is the password's Unicode NFKC form
+ * (af_pw_normalize()), as NIST SP 800-63B (5.1.1.2) advises: the same
+ * password typed where keyboards, input methods or systems make other
+ * code points of it (a precomposed "é", or "e" and a combining accent; a
+ * full-width digit) checks alike. Memory use is bounded: a stored hash
+ * asking for more than AF_PW_M_KIB_MAX is refused before libargon2 sees
+ * it.
  *
  * Thread-safety: every function is re-entrant (libargon2 keeps no global
  * state; with p > 1 it starts its own threads and joins them).
@@ -18,10 +23,11 @@
 #include "common/config.h"
 #include "directory/directory.h"
 
-#define AF_PW_MAX	    1024 /* bytes of a password */
-#define AF_PW_PHC_MAX	    160	 /* bytes of a PHC string with the NUL */
-#define AF_PW_SALT_LEN	    16	 /* bytes */
-#define AF_PW_HASH_LEN	    32	 /* bytes */
+#define AF_PW_MAX	    1024		    /* bytes of a password */
+#define AF_PW_NORM_MAX	    ((size_t)4 * AF_PW_MAX) /* bytes, normalised */
+#define AF_PW_PHC_MAX	    160 /* bytes of a PHC string with the NUL */
+#define AF_PW_SALT_LEN	    16	/* bytes */
+#define AF_PW_HASH_LEN	    32	/* bytes */
 #define AF_PW_M_KIB_MAX	    AF_CONFIG_ARGON2_M_KIB_MAX
 #define AF_PW_T_MAX	    AF_CONFIG_ARGON2_T_MAX
 #define AF_PW_P_MAX	    AF_CONFIG_ARGON2_P_MAX
@@ -40,6 +46,16 @@ AF_DIR_NODISCARD af_dir_status af_pw_params_check(const af_pw_params *params,
 						  char *err, size_t errlen);
 
 /*
+ * The form of password that is hashed, into out (outcap >=
+ * AF_PW_NORM_MAX + 1, NUL-terminated; the caller wipes it): Unicode
+ * NFKC of UTF-8 text; ASCII, and bytes that are not UTF-8, as they are.
+ * AF_DIR_OK, AF_DIR_INVALID (length, or a form over AF_PW_NORM_MAX
+ * bytes), AF_DIR_NOMEM.
+ */
+AF_DIR_NODISCARD af_dir_status af_pw_normalize(const char *password, char *out,
+					       size_t outcap);
+
+/*
  * Hashes password into out (outcap >= AF_PW_PHC_MAX) as a PHC string.
  * AF_DIR_OK, AF_DIR_INVALID (password length, params, outcap),
  * AF_DIR_CRYPTO (RNG or libargon2 failure, including no memory inside
@@ -50,12 +66,15 @@ AF_DIR_NODISCARD af_dir_status af_pw_hash(const af_pw_params *params,
 					  size_t outcap);
 
 /*
- * Checks password against a PHC string in constant time. AF_DIR_OK,
+ * Checks password against a PHC string in constant time: its normalised
+ * form, then, when that differs and does not match, the password as
+ * typed (a hash made without normalising: then *stale, when stale is not
+ * NULL, is set to 1, and the caller should hash it anew). AF_DIR_OK,
  * AF_DIR_MISMATCH, AF_DIR_INVALID (malformed or out-of-range PHC string,
  * bad password length), AF_DIR_NOMEM, AF_DIR_CRYPTO.
  */
 AF_DIR_NODISCARD af_dir_status af_pw_verify(const char *phc,
-					    const char *password);
+					    const char *password, int *stale);
 
 /*
  * Reads the costs of an Argon2id v=19 PHC string. AF_DIR_OK and *out, or

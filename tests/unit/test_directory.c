@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <argon2.h>
 #include <jansson.h>
 
 /* cmocka needs these first; keep them in their own block. */
@@ -1728,11 +1729,6 @@ static void test_af_dir_user_login_unknown_user_costs_a_hash(void **state)
 	af_dir_free(dir);
 }
 
-/*
- * A password being set needs the directory's fewest characters, counted
- * as a person counts them; one set before a higher minimum still signs
- * in.
- */
 /* The passwords NIST SP 800-63B says to refuse, when they are set. */
 static void test_af_dir_password_refused_kinds(void **state)
 {
@@ -1752,6 +1748,11 @@ static void test_af_dir_password_refused_kinds(void **state)
 		{"Password1", "password: is on the list of common and breached "
 			      "passwords: choose another"},
 		{"QWERTYUIOP", NULL},
+		/* Full-width letters: "iloveyou" once normalised. */
+		{"\xef\xbd\x89\xef\xbd\x8c\xef\xbd\x8f\xef\xbd\x96"
+		 "\xef\xbd\x85\xef\xbd\x99\xef\xbd\x8f\xef\xbd\x95",
+		 "password: is on the list of common and breached "
+		 "passwords: choose another"},
 		{"ward\tround-7",
 		 "password: must be valid UTF-8 text without control or "
 		 "invisible characters (tabs, line breaks, zero-width spaces, "
@@ -1824,6 +1825,11 @@ static void test_af_dir_password_refused_kinds(void **state)
 	af_pwlist_free(list);
 }
 
+/*
+ * A password being set needs the directory's fewest characters, counted
+ * as a person counts them; one set before a higher minimum still signs
+ * in.
+ */
 static void test_af_dir_password_min_chars(void **state)
 {
 	fixture *f = *state;
@@ -1871,6 +1877,66 @@ static void test_af_dir_password_min_chars(void **state)
 	af_dir_free(loose);
 }
 
+/* Replaces the hash stored for user name with phc. */
+static void put_phc(fixture *f, const char *name, const char *phc)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	json_t *u;
+	char *text;
+
+	snprintf(key, sizeof(key), "user:%s", name);
+	assert_int_equal(store_get(f->store, key, &v), STORE_OK);
+	u = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	assert_non_null(u);
+	assert_int_equal(json_object_set_new(u, "password", json_string(phc)),
+			 0);
+	text = json_dumps(u, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(text);
+	assert_int_equal(store_set(f->store, key, text, strlen(text), 0, 0),
+			 STORE_OK);
+	free(text);
+	json_decref(u);
+}
+
+/*
+ * A password signs in however its characters were composed; a hash made
+ * of the password as typed, before normalisation, signs in as typed and
+ * is replaced by one of the normal form.
+ */
+static void test_af_dir_user_login_normalised(void **state)
+{
+	/* "café": a combining accent, and the precomposed letter. */
+	static const char nfd[] = "cafe\xcc\x81-latte-9",
+			  nfc[] = "caf\xc3\xa9-latte-9";
+	static const uint8_t salt[AF_PW_SALT_LEN] = "sixteen bytes 16";
+	fixture *f = *state;
+	char raw[AF_PW_PHC_MAX];
+	char *after;
+	json_t *u = NULL;
+	int stale = 0;
+
+	assert_int_equal(add_user(f, "{\"username\":\"noe\"}", nfc), AF_DIR_OK);
+	assert_int_equal(af_dir_user_login(f->dir, "noe", nfd, &u), AF_DIR_OK);
+	json_decref(u);
+	assert_int_equal(argon2id_hash_encoded(1, 64, 1, nfd, strlen(nfd), salt,
+					       sizeof(salt), AF_PW_HASH_LEN,
+					       raw, sizeof(raw)),
+			 ARGON2_OK);
+	put_phc(f, "noe", raw);
+	/* To that hash the precomposed form is another password. */
+	assert_int_equal(af_dir_user_login(f->dir, "noe", nfc, &u),
+			 AF_DIR_MISMATCH);
+	assert_int_equal(af_dir_user_login(f->dir, "noe", nfd, &u), AF_DIR_OK);
+	json_decref(u);
+	after = stored_phc(f, "noe");
+	assert_string_not_equal(after, raw);
+	assert_int_equal(af_pw_verify(after, nfc, &stale), AF_DIR_OK);
+	assert_int_equal(stale, 0);
+	free(after);
+}
+
 static void test_af_dir_user_login_old_costs_rehashed(void **state)
 {
 	fixture *f = *state;
@@ -1897,7 +1963,7 @@ static void test_af_dir_user_login_old_costs_rehashed(void **state)
 	assert_string_not_equal(before, after);
 	assert_int_equal(af_pw_parse(after, &p), AF_DIR_OK);
 	assert_int_equal(p.m_kib, 128);
-	assert_int_equal(af_pw_verify(after, "pw-lee-123"), AF_DIR_OK);
+	assert_int_equal(af_pw_verify(after, "pw-lee-123", NULL), AF_DIR_OK);
 	free(after);
 	free(before);
 	/* Same costs: the hash stays as it is. */
@@ -4534,6 +4600,7 @@ int main(void)
 		T(test_af_dir_temporary_password),
 		T(test_af_dir_password_refused_kinds),
 		T(test_af_dir_user_login_old_costs_rehashed),
+		T(test_af_dir_user_login_normalised),
 		T(test_af_throttle_counts_at_the_store_cap),
 		T(test_af_throttle_user_delays_then_locks),
 		T(test_af_throttle_success_clears_user_count),

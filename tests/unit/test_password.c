@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include <argon2.h>
+
 #include "directory/password.h"
 
 /* Small costs keep the tests fast; production uses the defaults. */
@@ -22,9 +24,11 @@ static void test_af_pw_hash_small_params_verifies(void **state)
 	assert_int_equal(af_pw_hash(&small, "correct horse", phc, sizeof(phc)),
 			 AF_DIR_OK);
 	assert_true(strncmp(phc, "$argon2id$v=19$m=64,t=1,p=1$", 28) == 0);
-	assert_int_equal(af_pw_verify(phc, "correct horse"), AF_DIR_OK);
-	assert_int_equal(af_pw_verify(phc, "correct horsf"), AF_DIR_MISMATCH);
-	assert_int_equal(af_pw_verify(phc, "correct hors"), AF_DIR_MISMATCH);
+	assert_int_equal(af_pw_verify(phc, "correct horse", NULL), AF_DIR_OK);
+	assert_int_equal(af_pw_verify(phc, "correct horsf", NULL),
+			 AF_DIR_MISMATCH);
+	assert_int_equal(af_pw_verify(phc, "correct hors", NULL),
+			 AF_DIR_MISMATCH);
 }
 
 static void test_af_pw_hash_same_password_salts_differ(void **state)
@@ -35,8 +39,8 @@ static void test_af_pw_hash_same_password_salts_differ(void **state)
 	assert_int_equal(af_pw_hash(&small, "pw", a, sizeof(a)), AF_DIR_OK);
 	assert_int_equal(af_pw_hash(&small, "pw", b, sizeof(b)), AF_DIR_OK);
 	assert_string_not_equal(a, b);
-	assert_int_equal(af_pw_verify(a, "pw"), AF_DIR_OK);
-	assert_int_equal(af_pw_verify(b, "pw"), AF_DIR_OK);
+	assert_int_equal(af_pw_verify(a, "pw", NULL), AF_DIR_OK);
+	assert_int_equal(af_pw_verify(b, "pw", NULL), AF_DIR_OK);
 }
 
 static void test_af_pw_hash_bad_password_length_invalid(void **state)
@@ -55,7 +59,7 @@ static void test_af_pw_hash_bad_password_length_invalid(void **state)
 			 AF_DIR_INVALID);
 	big[AF_PW_MAX] = '\0';
 	assert_int_equal(af_pw_hash(&small, big, phc, sizeof(phc)), AF_DIR_OK);
-	assert_int_equal(af_pw_verify(phc, big), AF_DIR_OK);
+	assert_int_equal(af_pw_verify(phc, big, NULL), AF_DIR_OK);
 	assert_int_equal(af_pw_hash(&small, "pw", phc, 10), AF_DIR_INVALID);
 }
 
@@ -105,10 +109,11 @@ static void test_af_pw_verify_malformed_phc_invalid(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(af_pw_verify(bad[i], "pw"), AF_DIR_INVALID);
+		assert_int_equal(af_pw_verify(bad[i], "pw", NULL),
+				 AF_DIR_INVALID);
 		assert_int_equal(af_pw_needs_rehash(bad[i], &small), 1);
 	}
-	assert_int_equal(af_pw_verify(NULL, "pw"), AF_DIR_INVALID);
+	assert_int_equal(af_pw_verify(NULL, "pw", NULL), AF_DIR_INVALID);
 	assert_int_equal(af_pw_parse(bad[1], &p), AF_DIR_INVALID);
 }
 
@@ -141,6 +146,98 @@ static void test_af_pw_needs_rehash_other_costs_true(void **state)
 	assert_int_equal(af_pw_needs_rehash(phc, NULL), 1);
 }
 
+/* "é" precomposed, and "e" with a combining accent. */
+#define CAFE_NFC "caf\xc3\xa9"
+#define CAFE_NFD "cafe\xcc\x81"
+
+static void test_af_pw_normalize_forms(void **state)
+{
+	char out[AF_PW_NORM_MAX + 1];
+
+	(void)state;
+	assert_int_equal(af_pw_normalize("plain ascii", out, sizeof(out)),
+			 AF_DIR_OK);
+	assert_string_equal(out, "plain ascii");
+	assert_int_equal(af_pw_normalize(CAFE_NFD, out, sizeof(out)),
+			 AF_DIR_OK);
+	assert_string_equal(out, CAFE_NFC);
+	/* Full-width letters and a ligature: their compatibility forms. */
+	assert_int_equal(
+		af_pw_normalize("\xef\xbd\x90\xef\xbd\x97 \xef\xac\x81", out,
+				sizeof(out)),
+		AF_DIR_OK);
+	assert_string_equal(out, "pw fi");
+	/* Bytes that are not UTF-8 stay as they are. */
+	assert_int_equal(af_pw_normalize("caf\xe9", out, sizeof(out)),
+			 AF_DIR_OK);
+	assert_string_equal(out, "caf\xe9");
+	assert_int_equal(af_pw_normalize("", out, sizeof(out)), AF_DIR_INVALID);
+	assert_int_equal(af_pw_normalize(NULL, out, sizeof(out)),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_pw_normalize("pw", out, AF_PW_NORM_MAX),
+			 AF_DIR_INVALID);
+}
+
+/* A password within AF_PW_MAX whose normal form is over the cap. */
+static void test_af_pw_normalize_too_long_invalid(void **state)
+{
+	char pw[AF_PW_MAX + 1], out[AF_PW_NORM_MAX + 1], phc[AF_PW_PHC_MAX];
+	size_t i;
+
+	(void)state;
+	/* U+FDFA, three bytes, is eighteen letters (33 bytes) in NFKC. */
+	for (i = 0; i + 3 <= AF_PW_MAX; i += 3)
+		memcpy(pw + i, "\xef\xb7\xba", 3);
+	pw[i] = '\0';
+	assert_int_equal(af_pw_normalize(pw, out, sizeof(out)), AF_DIR_INVALID);
+	assert_string_equal(out, "");
+	assert_int_equal(af_pw_hash(&small, pw, phc, sizeof(phc)),
+			 AF_DIR_INVALID);
+	/* One such character is fine. */
+	pw[3] = '\0';
+	assert_int_equal(af_pw_normalize(pw, out, sizeof(out)), AF_DIR_OK);
+	assert_int_equal(strlen(out), 33);
+}
+
+static void test_af_pw_verify_either_composition(void **state)
+{
+	char phc[AF_PW_PHC_MAX];
+	int stale = -1;
+
+	(void)state;
+	assert_int_equal(af_pw_hash(&small, CAFE_NFC, phc, sizeof(phc)),
+			 AF_DIR_OK);
+	assert_int_equal(af_pw_verify(phc, CAFE_NFD, &stale), AF_DIR_OK);
+	assert_int_equal(stale, 0);
+	assert_int_equal(af_pw_hash(&small, CAFE_NFD, phc, sizeof(phc)),
+			 AF_DIR_OK);
+	assert_int_equal(af_pw_verify(phc, CAFE_NFC, &stale), AF_DIR_OK);
+	assert_int_equal(stale, 0);
+	assert_int_equal(af_pw_verify(phc, "cafe", &stale), AF_DIR_MISMATCH);
+	assert_int_equal(stale, 0);
+}
+
+/* A hash of the password as typed matches it, and says it is stale. */
+static void test_af_pw_verify_unnormalised_hash_stale(void **state)
+{
+	static const uint8_t salt[AF_PW_SALT_LEN] = "sixteen bytes 16";
+	char phc[AF_PW_PHC_MAX];
+	int stale = 0;
+
+	(void)state;
+	assert_int_equal(argon2id_hash_encoded(1, 64, 1, CAFE_NFD,
+					       strlen(CAFE_NFD), salt,
+					       sizeof(salt), AF_PW_HASH_LEN,
+					       phc, sizeof(phc)),
+			 ARGON2_OK);
+	assert_int_equal(af_pw_verify(phc, CAFE_NFD, &stale), AF_DIR_OK);
+	assert_int_equal(stale, 1);
+	assert_int_equal(af_pw_verify(phc, CAFE_NFD, NULL), AF_DIR_OK);
+	stale = 0;
+	assert_int_equal(af_pw_verify(phc, CAFE_NFC, &stale), AF_DIR_MISMATCH);
+	assert_int_equal(stale, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +248,10 @@ int main(void)
 		cmocka_unit_test(test_af_pw_verify_malformed_phc_invalid),
 		cmocka_unit_test(test_af_pw_parse_own_hash_reads_costs),
 		cmocka_unit_test(test_af_pw_needs_rehash_other_costs_true),
+		cmocka_unit_test(test_af_pw_normalize_forms),
+		cmocka_unit_test(test_af_pw_normalize_too_long_invalid),
+		cmocka_unit_test(test_af_pw_verify_either_composition),
+		cmocka_unit_test(test_af_pw_verify_unnormalised_hash_stale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,10 +55,10 @@ async function signedIn(browser, config) {
   return new URL(r.location).searchParams.get('code') !== null;
 }
 
-async function fullSignIn(s, browser = new Browser(), extra = {}) {
+async function fullSignIn(s, browser = new Browser(), extra = {}, password = s.password) {
   const config = await rp(s);
   const a = await authUrl(config, extra);
-  const r = await signIn(browser, server.issuer, a.url.href, s.user, s.password);
+  const r = await signIn(browser, server.issuer, a.url.href, s.user, password);
   assert.equal(r.status, 302, r.text);
   const cb = new URL(r.location);
   const tokens = await client.authorizationCodeGrant(config, cb, {
@@ -1065,6 +1065,25 @@ describe(`authflow OIDC (${STORE} store)`, () => {
       const codes = answers.filter((r) => r.status === 302 && r.location?.startsWith(REDIRECT));
       assert.equal(codes.length, 1, `round ${round}: ${answers.map((r) => r.status).join(' ')}`);
     }
+  });
+
+  test('a password signs in however its letters are composed: precomposed, with combining accents, full-width', async () => {
+    const composed = 'Gr\u00fc\u00dfe aus K\u00f6ln 7';
+    const s = await seed(server, { user: 'zoe-nfc', password: composed });
+    const typed = [
+      composed.normalize('NFD'),
+      'Gr\u00fc\u00dfe aus K\u00f6ln \uff17', // a full-width seven
+    ];
+    for (const password of typed) {
+      assert.notEqual(password, composed);
+      const { tokens } = await fullSignIn(s, new Browser(), {}, password);
+      assert.equal(tokens.claims().preferred_username, 'zoe-nfc');
+    }
+    // A different letter is still a wrong password.
+    const config = await rp(s);
+    const r = await signIn(new Browser(), server.issuer, (await authUrl(config)).url.href, s.user, 'Gr\u00fc\u00dfe aus Koln 7');
+    assert.equal(r.status, 401);
+    assert.match(r.text, /Wrong user name or password/);
   });
 
   test('brute force: delays after repeated failures, admin unlock clears them', async () => {
