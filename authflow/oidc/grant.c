@@ -467,12 +467,13 @@ void af_grant_revoke_noted(af_server *srv, const json_t *grant)
 
 /* The record of a refresh token that was just taken away: its access
  * tokens go too. */
-static void revoke_record(af_server *srv, const store_value *v)
+/* Revokes the access tokens record v noted; returns it parsed (or NULL). */
+static json_t *revoke_record(af_server *srv, const store_value *v)
 {
 	json_t *o = json_loadb((const char *)v->data, v->len, 0, NULL);
 
 	af_grant_revoke_noted(srv, o);
-	json_decref(o);
+	return o;
 }
 
 /*
@@ -504,7 +505,7 @@ static void family_take(af_server *srv, const char *rt_sel)
 
 	sel_key(AF_GRANT_REFRESH, rt_sel, key);
 	if (store_getdel(srv->store, key, &v) == STORE_OK)
-		revoke_record(srv, &v);
+		json_decref(revoke_record(srv, &v));
 	store_value_free(&v);
 }
 
@@ -547,7 +548,7 @@ static void revoke_family(af_server *srv, const char *code)
 		if (store_getdel(srv->store, key, &v) == STORE_OK) {
 			any = true;
 			if (kind == AF_GRANT_REFRESH)
-				revoke_record(srv, &v);
+				json_decref(revoke_record(srv, &v));
 		}
 		store_value_free(&v);
 	}
@@ -727,14 +728,17 @@ static int note_rotation(json_t *grant, const char *have, int grace_s)
  * grace period, none.
  */
 static int redeem_refresh(af_server *srv, const char *value, int grace_s,
-			  json_t **grant)
+			  json_t **grant, af_grant_rt_seen *seen,
+			  json_t **revoked)
 {
 	char key[KEY_BUF], vhash[JOSE_HALF_HASH_LEN], sel[AF_GRANT_SEL_BUF];
 	const char *have;
 	store_value v = {0};
 	store_status st;
+	json_t *rec;
 	int rc;
 
+	*seen = AF_GRANT_RT_UNKNOWN;
 	if (token_key(srv, AF_GRANT_REFRESH, value, key, vhash) != 0 ||
 	    af_grant_selector(value, sel) != 0)
 		return 1;
@@ -748,32 +752,35 @@ static int redeem_refresh(af_server *srv, const char *value, int grace_s,
 		family_take(srv, sel);
 		return 1;
 	}
-	if (st != STORE_OK)
+	if (st != STORE_OK) {
+		*seen = AF_GRANT_RT_FAILED;
 		return -1;
+	}
 	rc = parse_record(&v, vhash, grace_s, grant);
 	if (rc == 1 && grace_s > 0 && put_back_if_lost(srv, key, &v)) {
-		log_info(srv->log, NULL, "refresh_grace",
-			 "a refresh token not known was refused while the "
-			 "grace list was full; its family stays");
+		*seen = AF_GRANT_RT_UNSURE;
 	} else if (rc == 1) {
 		family_mark(srv, sel);
-		revoke_record(srv, &v);
-		log_warn(srv->log, NULL, "refresh_reuse",
-			 "a refresh token that is not the current one "
-			 "(rotated out, or made up) was presented: its "
-			 "family is revoked");
+		rec = revoke_record(srv, &v);
+		*seen = AF_GRANT_RT_REUSED;
+		if (revoked != NULL)
+			*revoked = rec;
+		else
+			json_decref(rec);
 	}
 	store_value_free(&v);
-	if (rc != 0)
+	if (rc != 0) {
+		if (rc < 0)
+			*seen = AF_GRANT_RT_FAILED;
 		return rc;
+	}
 	have = json_string_value(json_object_get(*grant, "v"));
-	if (!af_ct_streq(have, vhash))
-		log_info(srv->log, NULL, "refresh_grace",
-			 "a refresh token rotated out within the "
-			 "application's grace period was used");
+	*seen = af_ct_streq(have, vhash) ? AF_GRANT_RT_CURRENT
+					 : AF_GRANT_RT_WITHIN_GRACE;
 	rc = note_rotation(*grant, have, grace_s);
 	json_object_del(*grant, "v");
 	if (rc != 0) {
+		*seen = AF_GRANT_RT_FAILED;
 		json_decref(*grant);
 		*grant = NULL;
 	}
@@ -781,13 +788,21 @@ static int redeem_refresh(af_server *srv, const char *value, int grace_s,
 }
 
 int af_grant_redeem_refresh(af_server *srv, const char *value, int grace_s,
-			    json_t **grant)
+			    json_t **grant, af_grant_rt_seen *seen,
+			    json_t **revoked)
 {
+	af_grant_rt_seen ignored;
+
 	*grant = NULL;
+	if (revoked != NULL)
+		*revoked = NULL;
+	if (seen == NULL)
+		seen = &ignored;
+	*seen = AF_GRANT_RT_UNKNOWN;
 	if (value == NULL || value[0] == '\0' ||
 	    strnlen(value, AF_TOKEN_TEXT_MAX + 1) > AF_TOKEN_TEXT_MAX)
 		return 1;
-	return redeem_refresh(srv, value, grace_s, grant);
+	return redeem_refresh(srv, value, grace_s, grant, seen, revoked);
 }
 
 int af_grant_refresh_foreign(af_server *srv, const char *value,
@@ -824,7 +839,8 @@ int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 {
 	*grant = NULL;
 	if (kind == AF_GRANT_REFRESH)
-		return af_grant_redeem_refresh(srv, value, 0, grant);
+		return af_grant_redeem_refresh(srv, value, 0, grant, NULL,
+					       NULL);
 	if (kind != AF_GRANT_CODE || value == NULL || value[0] == '\0' ||
 	    strnlen(value, AF_TOKEN_TEXT_MAX + 1) > AF_TOKEN_TEXT_MAX)
 		return 1;

@@ -112,6 +112,19 @@ int af_grant_lookup_refresh(af_server *srv, const char *value, int grace_s,
 int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 		    json_t **grant);
 
+/* What af_grant_redeem_refresh() found the token to be. */
+typedef enum {
+	AF_GRANT_RT_CURRENT,	  /* the family's current token */
+	AF_GRANT_RT_WITHIN_GRACE, /* one rotated out within the grace period */
+	AF_GRANT_RT_UNKNOWN,	  /* no such token, or taken at once by
+				     another request */
+	AF_GRANT_RT_UNSURE,	  /* not known, and the grace list had lost
+				     entries: refused, the family left alone */
+	AF_GRANT_RT_REUSED, /* not the current one (rotated out, or a made-up
+			       secret): its family was revoked */
+	AF_GRANT_RT_FAILED  /* the store failed */
+} af_grant_rt_seen;
+
 /*
  * af_grant_redeem() of a refresh token of an application with a grace
  * period of grace_s seconds (0: none). Within it, a token rotated out
@@ -120,10 +133,15 @@ int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
  * that refresh with the same token at once both get tokens. A refresh
  * that comes while another rotates the family waits for that rotation (a
  * second at most) rather than losing. Past the period, a rotated-out
- * token revokes its family as without one.
+ * token revokes its family as without one. *seen says which it was (for
+ * the log and the audit trail); with AF_GRANT_RT_REUSED, *revoked (when
+ * revoked is not NULL) is the record of the family revoked (its
+ * "username", "client_id"; a new reference, or NULL when it could not be
+ * read).
  */
 int af_grant_redeem_refresh(af_server *srv, const char *value, int grace_s,
-			    json_t **grant);
+			    json_t **grant, af_grant_rt_seen *seen,
+			    json_t **revoked);
 
 /*
  * 1 when the family of refresh token value (whatever its secret part)

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
+#include "directory/audit.h"
 #include "oidc/grant.h"
 #include "oidc/oidc.h"
 
@@ -482,6 +483,45 @@ static int refresh_fits(af_resp *resp, const json_t *grant,
 	return 0;
 }
 
+/*
+ * The "token" line of a refresh token refused at redemption (rc from
+ * af_grant_redeem_refresh(), 2 for another client's token), and for one
+ * presented again after it was rotated out, the audit event: that is how
+ * a stolen refresh token shows (RFC 9700 4.14.2), and its family is
+ * revoked.
+ */
+static void refresh_refused(af_server *srv, const af_req *req,
+			    const char *client_id, const json_t *app, int rc,
+			    af_grant_rt_seen seen, const json_t *revoked)
+{
+	char actor[AF_DIR_ACTOR_MAX + 1];
+	const char *outcome = "refused";
+	json_t *detail;
+
+	if (rc == 2)
+		outcome = "refresh_token_of_another_client";
+	else if (seen == AF_GRANT_RT_UNKNOWN)
+		outcome = "unknown_or_used_refresh_token";
+	else if (seen == AF_GRANT_RT_UNSURE)
+		outcome = "unknown_refresh_token_family_kept";
+	else if (seen == AF_GRANT_RT_REUSED)
+		outcome = "reused_refresh_token_family_revoked";
+	else if (seen == AF_GRANT_RT_FAILED)
+		outcome = "store_failed";
+	log_token(srv, req, client_id, revoked, "refresh_token", outcome);
+	if (seen != AF_GRANT_RT_REUSED || rc == 2)
+		return;
+	snprintf(actor, sizeof(actor), "client:%s", client_id);
+	detail = json_pack("{s:s, s:O?}", "client_id", client_id, "app",
+			   json_object_get(app, "name"));
+	af_audit_record_or_log(
+		srv->dir, srv->log, req->client_ip, req->rid, actor,
+		"token.refresh_reuse",
+		json_string_value(json_object_get(revoked, "username")),
+		detail);
+	json_decref(detail);
+}
+
 /* The app's grace period for rotated-out refresh tokens, in seconds. */
 static int refresh_grace(const json_t *app)
 {
@@ -497,6 +537,8 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	const char *rt = af_oidc_param(req, "refresh_token");
 	const char *scope = af_oidc_param(req, "scope"), *granted = NULL;
 	json_t *grant = NULL, *user = NULL, *now = NULL, *want = NULL;
+	json_t *revoked = NULL;
+	af_grant_rt_seen seen = AF_GRANT_RT_UNKNOWN;
 	char fam[AF_GRANT_SEL_BUF];
 	struct issued t;
 	int rc, grace = refresh_grace(app), redeemed = 0;
@@ -552,11 +594,13 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	if (rc == 1 && af_grant_refresh_foreign(srv, rt, client_id))
 		rc = 2;
 	if (rc == 0 || rc == 1)
-		rc = af_grant_redeem_refresh(srv, rt, grace, &grant);
+		rc = af_grant_redeem_refresh(srv, rt, grace, &grant, &seen,
+					     &revoked);
 	if (rc == 0 && af_grant_selector(rt, fam) != 0)
 		rc = 1; /* a redeemed refresh token always has one */
 	redeemed = rc == 0;
 	if (rc != 0) {
+		refresh_refused(srv, req, client_id, app, rc, seen, revoked);
 		af_resp_oauth_error(resp, rc < 0 ? 503 : 400,
 				    rc < 0 ? "temporarily_unavailable"
 					   : "invalid_grant",
@@ -584,7 +628,9 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	if (issue(srv, resp, grant, now, user, app, NULL, fam, &t) != 0)
 		goto out;
 	send_tokens(resp, &t);
-	log_token(srv, req, client_id, grant, "refresh_token", "ok");
+	/* One rotated out within the grace period is not a reuse. */
+	log_token(srv, req, client_id, grant, "refresh_token",
+		  seen == AF_GRANT_RT_WITHIN_GRACE ? "ok_within_grace" : "ok");
 	redeemed = 0;
 out:
 	/* Taken and not rotated: the grant cannot go on, and ends whole. */
@@ -595,6 +641,7 @@ out:
 	json_decref(user);
 	json_decref(now);
 	json_decref(want);
+	json_decref(revoked);
 }
 
 /* The parameters of this endpoint that must not come twice. */

@@ -290,7 +290,7 @@ static int rotate(struct fx *f, const char *rt, int grace, char *out,
 {
 	char fam[AF_GRANT_SEL_BUF];
 	json_t *g = NULL;
-	int rc = af_grant_redeem_refresh(&f->srv, rt, grace, &g);
+	int rc = af_grant_redeem_refresh(&f->srv, rt, grace, &g, NULL, NULL);
 
 	if (rc == 0) {
 		assert_int_equal(af_grant_selector(rt, fam), 0);
@@ -307,8 +307,9 @@ static void refresh_grace_takes_rotated_out(void **state)
 	struct fx *f = *state;
 	char rt1[AF_TOKEN_TEXT_MAX + 1], rt2[AF_TOKEN_TEXT_MAX + 1];
 	char rt3[AF_TOKEN_TEXT_MAX + 1], rt4[AF_TOKEN_TEXT_MAX + 1];
-	char rt5[AF_TOKEN_TEXT_MAX + 1];
-	json_t *g = NULL;
+	char rt5[AF_TOKEN_TEXT_MAX + 1], fam[AF_GRANT_SEL_BUF];
+	af_grant_rt_seen seen;
+	json_t *g = NULL, *revoked = NULL;
 
 	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL,
 					f->grant, rt1, sizeof(rt1)),
@@ -329,11 +330,41 @@ static void refresh_grace_takes_rotated_out(void **state)
 	assert_int_equal(af_grant_lookup_refresh(&f->srv, rt4, 30, &g), 0);
 	assert_int_equal(json_array_size(json_object_get(g, "rt_prev")), 3);
 	json_decref(g);
-	/* Without the grace period, a rotated-out one revokes the family. */
-	assert_int_equal(rotate(f, rt3, 0, rt5, sizeof(rt5)), 1);
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt4, 30, &g), 1);
+	/* Each use says which token it was. */
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt4, 30, &g, &seen, NULL), 0);
+	assert_int_equal(seen, AF_GRANT_RT_CURRENT);
+	assert_int_equal(af_grant_selector(rt4, fam), 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, fam, g, rt5,
+					sizeof(rt5)),
+			 0);
+	json_decref(g);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt4, 30, &g, &seen, NULL), 0);
+	assert_int_equal(seen, AF_GRANT_RT_WITHIN_GRACE);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, fam, g, rt5,
+					sizeof(rt5)),
+			 0);
+	json_decref(g);
+	/*
+	 * Without the grace period, a rotated-out one revokes the family,
+	 * and says whose it was.
+	 */
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt3, 0, &g, &seen, &revoked),
+		1);
 	assert_null(g);
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt1, 30, &g), 1);
+	assert_int_equal(seen, AF_GRANT_RT_REUSED);
+	assert_string_equal(json_string_value(json_object_get(revoked, "sub")),
+			    "sub-of-alice");
+	json_decref(revoked);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt5, 30, &g, &seen, &revoked),
+		1);
+	assert_int_equal(seen, AF_GRANT_RT_UNKNOWN);
+	assert_null(revoked);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt1, 30, &g, NULL, NULL), 1);
 }
 
 static void refresh_grace_ends(void **state)
@@ -347,7 +378,8 @@ static void refresh_grace_ends(void **state)
 	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL,
 					f->grant, rt1, sizeof(rt1)),
 			 0);
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt1, 30, &g), 0);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt1, 30, &g, NULL, NULL), 0);
 	/* rt1's time is up (as if 30 s went by before the next use). */
 	assert_int_equal(json_array_size(json_object_get(g, "rt_prev")), 1);
 	json_array_foreach(json_object_get(g, "rt_prev"), i, e)
@@ -362,8 +394,10 @@ static void refresh_grace_ends(void **state)
 			 0);
 	json_decref(g);
 	assert_int_equal(af_grant_lookup_refresh(&f->srv, rt1, 30, &g), 1);
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt1, 30, &g), 1);
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt2, 30, &g), 1);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt1, 30, &g, NULL, NULL), 1);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt2, 30, &g, NULL, NULL), 1);
 }
 
 static void refresh_grace_many_workers(void **state)
@@ -389,7 +423,8 @@ static void refresh_grace_many_workers(void **state)
 		assert_int_equal(rotate(f, cur, 30, next, sizeof(next)), 0);
 		memcpy(cur, next, sizeof(cur));
 	}
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt1, 30, &g), 1);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt1, 30, &g, NULL, NULL), 1);
 	assert_null(g);
 	assert_int_equal(af_grant_lookup_refresh(&f->srv, cur, 30, &g), 0);
 	json_decref(g);
@@ -423,13 +458,15 @@ static void refresh_family_end_takes_access_tokens(void **state)
 			 0);
 	json_decref(g);
 	/* Taken for a rotation that then failed: the grant ends whole. */
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt, 30, &g), 0);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt, 30, &g, NULL, NULL), 0);
 	assert_true(at_alive(f, at));
 	assert_int_equal(af_grant_selector(rt, fam), 0);
 	af_grant_family_end(&f->srv, fam, g);
 	json_decref(g);
 	assert_false(at_alive(f, at));
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt, 30, &g), 1);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt, 30, &g, NULL, NULL), 1);
 }
 
 static void access_tokens_go_with_their_family(void **state)
@@ -492,13 +529,15 @@ static void refresh_grace_waits_for_rotation(void **state)
 					f->grant, rt1, sizeof(rt1)),
 			 0);
 	/* The first worker takes the record and writes the new one late. */
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt1, 30, &l.grant),
-			 0);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt1, 30, &l.grant, NULL, NULL),
+		0);
 	assert_int_equal(af_grant_selector(rt1, l.fam), 0);
 	assert_int_equal(pthread_create(&th, NULL, finish_late, &l), 0);
 	/* The second, meanwhile, waits for it instead of revoking. */
 	t0 = af_now_ms();
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, rt1, 30, &g), 0);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt1, 30, &g, NULL, NULL), 0);
 	assert_true(af_now_ms() - t0 >= 50);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(l.rc, 0);
@@ -508,9 +547,11 @@ static void refresh_grace_waits_for_rotation(void **state)
 	 * Taken again, and never written back (the rotation failed): the
 	 * next one gives up within the wait's bound, and the family is gone.
 	 */
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, l.out, 30, &g), 1);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, l.out, 30, &g, NULL, NULL), 1);
 	t0 = af_now_ms();
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, l.out, 30, &g), 1);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, l.out, 30, &g, NULL, NULL), 1);
 	assert_true(af_now_ms() - t0 < 1500);
 	/* A token nobody is rotating is refused at once. */
 	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL,
@@ -519,7 +560,9 @@ static void refresh_grace_waits_for_rotation(void **state)
 	assert_int_equal(af_grant_revoke(&f->srv, AF_GRANT_REFRESH, unknown),
 			 0);
 	t0 = af_now_ms();
-	assert_int_equal(af_grant_redeem_refresh(&f->srv, unknown, 30, &g), 1);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, unknown, 30, &g, NULL, NULL),
+		1);
 	assert_true(af_now_ms() - t0 < 500);
 }
 

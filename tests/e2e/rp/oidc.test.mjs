@@ -518,6 +518,23 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     await assert.rejects(client.refreshTokenGrant(config, current.refresh_token), isError('invalid_grant'),
       'the reuse past the grace period revoked the current token');
     assert.equal((await userinfo(current.access_token)).status, 401);
+    // The reuse is an audit event by the client, and a token log line
+    // with the user, the client and the request id.
+    const ev = (await server.admin('GET', '/audit?limit=50')).json.events
+      .find((e) => e.action === 'token.refresh_reuse' && e.target === 'rowan');
+    assert.ok(ev, 'an audit event for the reuse');
+    assert.equal(ev.actor, `client:${s.clientId}`);
+    assert.equal(ev.detail.client_id, s.clientId);
+    assert.equal(ev.ip, '127.0.0.1');
+    assert.ok(ev.request_id);
+    const lines = server.stderr().split('\n').filter((l) => l.includes('"event":"token"')).map((l) => JSON.parse(l));
+    const reuse = lines.find((l) => l.outcome === 'reused_refresh_token_family_revoked' && l.user === 'rowan');
+    assert.ok(reuse, 'a token line for the reuse');
+    assert.equal(reuse.client, s.clientId);
+    assert.equal(reuse.rid, ev.request_id);
+    assert.ok(lines.some((l) => l.outcome === 'ok_within_grace' && l.user === 'rowan'));
+    assert.ok(lines.some((l) => l.outcome === 'unknown_or_used_refresh_token' && l.client === s.clientId));
+    assert.ok(lines.some((l) => l.outcome === 'refresh_token_of_another_client' && l.client === other.clientId));
   });
 
   test('scope: only supported scopes are granted, alike in the token answer, a refresh and userinfo', async () => {
