@@ -83,9 +83,11 @@ static json_t *record_of(af_grant_kind kind, const json_t *grant,
 	json_t *rec;
 
 	if (kind == AF_GRANT_ACCESS)
-		rec = json_pack("{s:O?, s:O?, s:O?, s:O*, s:O*}", "client_id",
+		rec = json_pack("{s:O?, s:O?, s:O*, s:O?, s:O*, s:O*}",
+				"client_id",
 				json_object_get(grant, "client_id"), "sub",
-				json_object_get(grant, "sub"), "scope",
+				json_object_get(grant, "sub"), "username",
+				json_object_get(grant, "username"), "scope",
 				json_object_get(grant, "scope"), "gen",
 				json_object_get(grant, "gen"), "fam",
 				json_object_get(grant, "fam"));
@@ -531,12 +533,16 @@ int af_grant_family_check(af_server *srv, const char *at_sel,
 	return 1;
 }
 
-/* A replayed code: revoke the tokens of its family. */
-static void revoke_family(af_server *srv, const char *code)
+/*
+ * A replayed code: revokes the tokens of its family. Returns the record
+ * of one of them (the grant's, with its "username" and "client_id"; an
+ * empty object when it cannot be read), or NULL when there were none.
+ */
+static json_t *revoke_family(af_server *srv, const char *code)
 {
 	char sel[AF_GRANT_SEL_BUF], key[KEY_BUF];
 	af_grant_kind kind;
-	bool any = false;
+	json_t *found = NULL, *o;
 
 	af_grant_family(code, AF_GRANT_REFRESH, sel);
 	family_mark(srv, sel);
@@ -546,27 +552,37 @@ static void revoke_family(af_server *srv, const char *code)
 		af_grant_family(code, kind, sel);
 		sel_key(kind, sel, key);
 		if (store_getdel(srv->store, key, &v) == STORE_OK) {
-			any = true;
-			if (kind == AF_GRANT_REFRESH)
-				json_decref(revoke_record(srv, &v));
+			o = kind == AF_GRANT_REFRESH
+				    ? revoke_record(srv, &v)
+				    : json_loadb((const char *)v.data, v.len, 0,
+						 NULL);
+			if (found == NULL && json_is_object(o))
+				found = json_incref(o);
+			json_decref(o);
+			if (found == NULL)
+				found = json_object();
 		}
 		store_value_free(&v);
 	}
-	if (any)
-		log_warn(srv->log, NULL, "code_replay",
-			 "authorization code presented twice: tokens revoked");
+	return found;
 }
 
-static int redeem_code(af_server *srv, const char *code, json_t **grant)
+static int redeem_code(af_server *srv, const char *code, json_t **grant,
+		       json_t **revoked)
 {
 	char key[KEY_BUF];
 	store_value v = {0};
 	store_status st;
+	json_t *found;
 
 	code_key(code, key);
 	st = store_getdel(srv->store, key, &v);
 	if (st == STORE_NOT_FOUND) {
-		revoke_family(srv, code);
+		found = revoke_family(srv, code);
+		if (revoked != NULL)
+			*revoked = found;
+		else
+			json_decref(found);
 		return 1;
 	}
 	if (st != STORE_OK)
@@ -834,6 +850,18 @@ void af_grant_family_end(af_server *srv, const char *rt_sel,
 	af_grant_revoke_noted(srv, grant);
 }
 
+int af_grant_redeem_code(af_server *srv, const char *value, json_t **grant,
+			 json_t **revoked)
+{
+	*grant = NULL;
+	if (revoked != NULL)
+		*revoked = NULL;
+	if (value == NULL || value[0] == '\0' ||
+	    strnlen(value, AF_TOKEN_TEXT_MAX + 1) > AF_TOKEN_TEXT_MAX)
+		return 1;
+	return redeem_code(srv, value, grant, revoked);
+}
+
 int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 		    json_t **grant)
 {
@@ -841,10 +869,9 @@ int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 	if (kind == AF_GRANT_REFRESH)
 		return af_grant_redeem_refresh(srv, value, 0, grant, NULL,
 					       NULL);
-	if (kind != AF_GRANT_CODE || value == NULL || value[0] == '\0' ||
-	    strnlen(value, AF_TOKEN_TEXT_MAX + 1) > AF_TOKEN_TEXT_MAX)
+	if (kind != AF_GRANT_CODE)
 		return 1;
-	return redeem_code(srv, value, grant);
+	return af_grant_redeem_code(srv, value, grant, NULL);
 }
 
 int af_grant_revoke(af_server *srv, af_grant_kind kind, const char *value)

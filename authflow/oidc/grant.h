@@ -112,6 +112,15 @@ int af_grant_lookup_refresh(af_server *srv, const char *value, int grace_s,
 int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 		    json_t **grant);
 
+/*
+ * af_grant_redeem() of a code. When the code was redeemed before and the
+ * tokens it gave are revoked now, *revoked (when revoked is not NULL) is
+ * the record of one of them, for the log and the audit trail (its
+ * "username" and "client_id"; a new reference); else NULL.
+ */
+int af_grant_redeem_code(af_server *srv, const char *value, json_t **grant,
+			 json_t **revoked);
+
 /* What af_grant_redeem_refresh() found the token to be. */
 typedef enum {
 	AF_GRANT_RT_CURRENT,	  /* the family's current token */

@@ -281,6 +281,26 @@ static void log_token(af_server *srv, const af_req *req, const char *client_id,
 		  req->rid, "token", kv, NULL);
 }
 
+/*
+ * The audit event of a code or refresh token presented again by client
+ * client_id, whose grant (revoked, for its user) was revoked for it.
+ */
+static void audit_reuse(af_server *srv, const af_req *req,
+			const char *client_id, const json_t *app,
+			const char *action, const json_t *revoked)
+{
+	char actor[AF_DIR_ACTOR_MAX + 1];
+	json_t *detail = json_pack("{s:s, s:O?}", "client_id", client_id, "app",
+				   json_object_get(app, "name"));
+
+	snprintf(actor, sizeof(actor), "client:%s", client_id);
+	af_audit_record_or_log(
+		srv->dir, srv->log, req->client_ip, req->rid, actor, action,
+		json_string_value(json_object_get(revoked, "username")),
+		detail);
+	json_decref(detail);
+}
+
 static void send_tokens(af_resp *resp, const struct issued *t)
 {
 	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s}", "access_token",
@@ -344,7 +364,7 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	const char *code = af_oidc_param(req, "code");
 	const char *redirect_uri = af_oidc_param(req, "redirect_uri");
 	const char *verifier = af_oidc_param(req, "code_verifier");
-	json_t *grant = NULL, *user = NULL;
+	json_t *grant = NULL, *user = NULL, *revoked = NULL;
 	const char *challenge, *cid, *want_uri;
 	char fam[AF_GRANT_SEL_BUF], rt_fam[AF_GRANT_SEL_BUF];
 	struct issued t;
@@ -367,15 +387,19 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 				    "redirect_uri is required");
 		goto out;
 	}
-	rc = af_grant_redeem(srv, AF_GRANT_CODE, code, &grant);
+	rc = af_grant_redeem_code(srv, code, &grant, &revoked);
 	if (rc < 0) {
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
 				    "try again");
 		goto out;
 	}
 	if (rc > 0) {
-		log_token(srv, req, client_id, NULL, "authorization_code",
-			  "unknown_or_used_code");
+		log_token(srv, req, client_id, revoked, "authorization_code",
+			  revoked != NULL ? "code_replayed_tokens_revoked"
+					  : "unknown_or_used_code");
+		if (revoked != NULL)
+			audit_reuse(srv, req, client_id, app,
+				    "token.code_reuse", revoked);
 		af_resp_oauth_error(resp, 400, "invalid_grant",
 				    "the code is invalid, expired or used");
 		goto out;
@@ -428,6 +452,7 @@ out:
 	issued_cleanup(&t);
 	json_decref(grant);
 	json_decref(user);
+	json_decref(revoked);
 }
 
 /* Every word of want must be in have (a refresh may narrow scope). */
@@ -494,9 +519,7 @@ static void refresh_refused(af_server *srv, const af_req *req,
 			    const char *client_id, const json_t *app, int rc,
 			    af_grant_rt_seen seen, const json_t *revoked)
 {
-	char actor[AF_DIR_ACTOR_MAX + 1];
 	const char *outcome = "refused";
-	json_t *detail;
 
 	if (rc == 2)
 		outcome = "refresh_token_of_another_client";
@@ -509,17 +532,9 @@ static void refresh_refused(af_server *srv, const af_req *req,
 	else if (seen == AF_GRANT_RT_FAILED)
 		outcome = "store_failed";
 	log_token(srv, req, client_id, revoked, "refresh_token", outcome);
-	if (seen != AF_GRANT_RT_REUSED || rc == 2)
-		return;
-	snprintf(actor, sizeof(actor), "client:%s", client_id);
-	detail = json_pack("{s:s, s:O?}", "client_id", client_id, "app",
-			   json_object_get(app, "name"));
-	af_audit_record_or_log(
-		srv->dir, srv->log, req->client_ip, req->rid, actor,
-		"token.refresh_reuse",
-		json_string_value(json_object_get(revoked, "username")),
-		detail);
-	json_decref(detail);
+	if (seen == AF_GRANT_RT_REUSED && rc != 2)
+		audit_reuse(srv, req, client_id, app, "token.refresh_reuse",
+			    revoked);
 }
 
 /* The app's grace period for rotated-out refresh tokens, in seconds. */

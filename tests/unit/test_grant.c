@@ -124,9 +124,11 @@ static void access_token_record(void **state)
 	rec = json_loadb((const char *)v.data, v.len, 0, NULL);
 	store_value_free(&v);
 	assert_non_null(rec);
-	assert_int_equal(json_object_size(rec), 4);
+	assert_int_equal(json_object_size(rec), 5);
 	assert_string_equal(json_string_value(json_object_get(rec, "sub")),
 			    "sub-of-alice");
+	assert_string_equal(json_string_value(json_object_get(rec, "username")),
+			    "alice");
 	assert_null(json_object_get(rec, "nonce"));
 	assert_null(strstr(json_string_value(json_object_get(rec, "v")),
 			   at + AF_GRANT_SEL_LEN + 1));
@@ -214,7 +216,7 @@ static void code_replay_revokes_family(void **state)
 	char rt_fam[AF_GRANT_SEL_BUF];
 	char at[AF_TOKEN_TEXT_MAX + 1], rt[AF_TOKEN_TEXT_MAX + 1];
 	char other[AF_TOKEN_TEXT_MAX + 1];
-	json_t *g = NULL;
+	json_t *g = NULL, *revoked = NULL;
 
 	assert_int_equal(
 		af_grant_issue_code(&f->srv, f->grant, code, sizeof(code)), 0);
@@ -245,10 +247,18 @@ static void code_replay_revokes_family(void **state)
 					f->grant, other, sizeof(other)),
 			 0);
 	assert_true(at_alive(f, at));
-	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, code, &g), 1);
+	/* The replay says whose tokens it revoked; a third has none left. */
+	assert_int_equal(af_grant_redeem_code(&f->srv, code, &g, &revoked), 1);
+	assert_null(g);
+	assert_string_equal(
+		json_string_value(json_object_get(revoked, "username")),
+		"alice");
+	json_decref(revoked);
 	assert_false(at_alive(f, at));
 	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_REFRESH, rt, &g), 1);
 	assert_true(at_alive(f, other));
+	assert_int_equal(af_grant_redeem_code(&f->srv, code, &g, &revoked), 1);
+	assert_null(revoked);
 }
 
 static void refresh_rotation_and_reuse(void **state)

@@ -315,6 +315,16 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal((await userinfo(t.access_token)).status, 401, 'the replay revoked the first access token');
     res = await tok({ grant_type: 'refresh_token', refresh_token: t.refresh_token });
     assert.equal((await res.json()).error, 'invalid_grant', 'the replay revoked the refresh token');
+    // The replay is an audit event by the client, against the user.
+    const ev = (await server.admin('GET', '/audit?limit=50')).json.events
+      .find((e) => e.action === 'token.code_reuse' && e.target === 'frank');
+    assert.ok(ev, 'an audit event for the replayed code');
+    assert.equal(ev.actor, `client:${s.clientId}`);
+    assert.equal(ev.detail.client_id, s.clientId);
+    const line = server.stderr().split('\n').filter((l) => l.includes('"event":"token"')).map((l) => JSON.parse(l))
+      .find((l) => l.rid === ev.request_id);
+    assert.equal(line?.outcome, 'code_replayed_tokens_revoked');
+    assert.equal(line.user, 'frank');
     // PKCE mismatch.
     const a2 = await authUrl(config);
     const r2 = await signIn(b, server.issuer, a2.url.href, s.user, s.password);
@@ -528,10 +538,10 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(ev.ip, '127.0.0.1');
     assert.ok(ev.request_id);
     const lines = server.stderr().split('\n').filter((l) => l.includes('"event":"token"')).map((l) => JSON.parse(l));
-    const reuse = lines.find((l) => l.outcome === 'reused_refresh_token_family_revoked' && l.user === 'rowan');
-    assert.ok(reuse, 'a token line for the reuse');
+    const reuse = lines.find((l) => l.rid === ev.request_id);
+    assert.equal(reuse?.outcome, 'reused_refresh_token_family_revoked');
+    assert.equal(reuse.user, 'rowan');
     assert.equal(reuse.client, s.clientId);
-    assert.equal(reuse.rid, ev.request_id);
     assert.ok(lines.some((l) => l.outcome === 'ok_within_grace' && l.user === 'rowan'));
     assert.ok(lines.some((l) => l.outcome === 'unknown_or_used_refresh_token' && l.client === s.clientId));
     assert.ok(lines.some((l) => l.outcome === 'refresh_token_of_another_client' && l.client === other.clientId));
