@@ -37,8 +37,8 @@ static const char usage_text[] =
 	"of the system's.\n"
 	"\n"
 	"  status\n"
-	"  user add NAME [--name N] [--email E] [--email-verified] [--domain "
-	"D]\n"
+	"  user add NAME [--name N] [--given-name N] [--family-name N]\n"
+	"           [--email E] [--email-verified] [--domain D]\n"
 	"           [--ou OU]... [--group G]... [--password-stdin "
 	"[--temporary]]\n"
 	"           [--disabled]\n"
@@ -48,7 +48,8 @@ static const char usage_text[] =
 	"           of pushes to the phone after a report or at the push limit)\n"
 	"           (--inactive-days: only users idle for more than N days:\n"
 	"           neither signed in, made nor enabled in them)\n"
-	"  user set NAME [--name N] [--email E] [--email-verified on|off]\n"
+	"  user set NAME [--name N] [--given-name N] [--family-name N]\n"
+	"           [--email E] [--email-verified on|off]\n"
 	"           [--domain D] [--enabled on|off] [--ou OU]... [--group "
 	"G]...\n"
 	"           [--password-change on|off]\n"
@@ -832,6 +833,14 @@ static int user_field(json_t *spec, int c, const char *cmd, int *rc)
 	case 'n':
 		*rc = set_string(spec, "name", optarg, cmd, "--name");
 		return 1;
+	case 'G':
+		*rc = set_string(spec, "given_name", optarg, cmd,
+				 "--given-name");
+		return 1;
+	case 'F':
+		*rc = set_string(spec, "family_name", optarg, cmd,
+				 "--family-name");
+		return 1;
 	case 'e':
 		*rc = set_string(spec, "email", optarg, cmd, "--email");
 		return 1;
@@ -853,6 +862,8 @@ static int user_add(af_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"name", required_argument, NULL, 'n'},
+		{"given-name", required_argument, NULL, 'G'},
+		{"family-name", required_argument, NULL, 'F'},
 		{"email", required_argument, NULL, 'e'},
 		{"email-verified", no_argument, NULL, 'V'},
 		{"domain", required_argument, NULL, 'd'},
@@ -930,9 +941,11 @@ static int user_set_option(json_t *patch, int c, const char *arg,
 		return set_onoff(patch, "password_change_required", arg, cmd,
 				 "--password-change");
 	/* An empty value clears: null removes a field, [] empties a list. */
-	if (arg[0] == '\0' && (c == 'n' || c == 'e' || c == 'd'))
+	if (arg[0] == '\0' && strchr("nGFed", c) != NULL)
 		return json_object_set_new(patch,
 					   c == 'n'   ? "name"
+					   : c == 'G' ? "given_name"
+					   : c == 'F' ? "family_name"
 					   : c == 'e' ? "email"
 						      : "domain",
 					   json_null()) == 0
@@ -952,6 +965,8 @@ static int user_set(af_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"name", required_argument, NULL, 'n'},
+		{"given-name", required_argument, NULL, 'G'},
+		{"family-name", required_argument, NULL, 'F'},
 		{"email", required_argument, NULL, 'e'},
 		{"email-verified", required_argument, NULL, 'V'},
 		{"domain", required_argument, NULL, 'd'},

@@ -21,7 +21,8 @@ static const af_dir_target deploy_kinds[] = {
 
 /* The attributes of a user that an extra claim may carry. */
 static const char *const claim_sources[] = {
-	"username", "name", "email", "domain", "groups", "ous", "sub",
+	"username", "name",   "given_name", "family_name", "email",
+	"domain",   "groups", "ous",	    "sub",
 };
 
 /* Claims the OIDC layer sets itself; an app may not redefine them. */

@@ -1312,7 +1312,8 @@ static af_dir_status user_string(const char *k, const json_t *v, json_t *norm,
 		af_dir__err(err, errlen, "%s: must be a string or null", k);
 		return AF_DIR_INVALID;
 	}
-	if (strcmp(k, "name") == 0)
+	if (strcmp(k, "name") == 0 || strcmp(k, "given_name") == 0 ||
+	    strcmp(k, "family_name") == 0)
 		rc = af_dir_check_display(k, s, AF_DIR_DISPLAY_MAX, err,
 					  errlen);
 	else if (strcmp(k, "email") == 0)
@@ -1365,7 +1366,9 @@ static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
 				rc = af_dir__set_new(norm, k,
 						     json_string(name));
 		} else if (strcmp(k, "name") == 0 || strcmp(k, "email") == 0 ||
-			   strcmp(k, "domain") == 0) {
+			   strcmp(k, "domain") == 0 ||
+			   strcmp(k, "given_name") == 0 ||
+			   strcmp(k, "family_name") == 0) {
 			rc = user_string(k, v, norm, err, errlen);
 		} else if (strcmp(k, "email_verified") == 0 ||
 			   strcmp(k, "enabled") == 0 ||
@@ -1395,6 +1398,7 @@ static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
 			   strcmp(k, AF_DIR_USER_PW_EXPIRES) == 0 ||
 			   strcmp(k, AF_DIR_USER_ENABLED_AT) == 0 ||
 			   strcmp(k, AF_DIR_USER_PW_SET_AT) == 0 ||
+			   strcmp(k, AF_DIR_USER_PROFILE_AT) == 0 ||
 			   strcmp(k, "created_at") == 0 ||
 			   strcmp(k, "updated_at") == 0) {
 			af_dir__err(err, errlen, "%s: cannot be set here", k);
@@ -1419,6 +1423,20 @@ static af_dir_status user_fields(af_dir *dir, const json_t *spec, int adding,
 	return AF_DIR_OK;
 }
 
+/* The members of a user released as claims (oidc/claims.c). */
+static int released(const char *k)
+{
+	static const char *const names[] = {
+		"name",	  "given_name",	    "family_name", "email",
+		"domain", "email_verified", "groups",	   "ous"};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(k, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* Merges a normalised patch into a stored user. */
 static af_dir_status user_merge(json_t *user, const json_t *norm)
 {
@@ -1426,6 +1444,7 @@ static af_dir_status user_merge(json_t *user, const json_t *norm)
 	const json_t *new_email = json_object_get(norm, "email");
 	const char *k;
 	json_t *v;
+	int profile = 0;
 
 	/* A new address is not verified just because the old one was. */
 	if (new_email != NULL && !json_equal(old_email, new_email) &&
@@ -1440,6 +1459,9 @@ static af_dir_status user_merge(json_t *user, const json_t *norm)
 		return AF_DIR_NOMEM;
 	json_object_foreach(af_dir__iterable(norm), k, v)
 	{
+		profile |=
+			released(k) && !json_equal(json_object_get(user, k),
+						   json_is_null(v) ? NULL : v);
 		if (json_is_null(v)) {
 			/* Removing an absent member is fine. */
 			if (json_object_del(user, k) != 0 &&
@@ -1450,6 +1472,9 @@ static af_dir_status user_merge(json_t *user, const json_t *norm)
 			return AF_DIR_NOMEM;
 		}
 	}
+	if (profile && af_dir__set_new(user, AF_DIR_USER_PROFILE_AT,
+				       json_integer(af_now())) != AF_DIR_OK)
+		return AF_DIR_NOMEM;
 	return af_dir__set_new(user, "updated_at", json_integer(af_now()));
 }
 
@@ -2690,9 +2715,14 @@ static af_dir_status membership_fn(json_t *user, void *arg)
 			return AF_DIR_NOMEM;
 		if (af_dir__sort(arr, NULL) != AF_DIR_OK)
 			return AF_DIR_NOMEM;
+	} else if (!af_dir__array_has(arr, m->name)) {
+		return AF_DIR_OK;
 	} else {
 		af_dir__array_drop(arr, m->name);
 	}
+	if (af_dir__set_new(user, AF_DIR_USER_PROFILE_AT,
+			    json_integer(af_now())) != AF_DIR_OK)
+		return AF_DIR_NOMEM;
 	return af_dir__set_new(user, "updated_at", json_integer(af_now()));
 }
 

@@ -288,7 +288,8 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_domain(const char *field,
  * Users.
  *
  * af_dir_user_add: spec is an object with "username" (required), and
- * optionally "name", "email", "email_verified" (default false),
+ * optionally "name", "given_name", "family_name" (display strings),
+ * "email", "email_verified" (default false),
  * "domain" (folded to lower case), "groups", "ous" (arrays of names
  * that must exist; duplicates dropped), "enabled" (default true). Other
  * members are refused. password (NUL-terminated, lent, 1..1024 bytes) may
@@ -444,6 +445,13 @@ int af_dir_user_password_expired(const json_t *user, int64_t now);
  * user back from a long absence makes the account not idle at once.
  */
 #define AF_DIR_USER_PW_SET_AT  "password_set_at"
+/*
+ * When what an application may be told of the user (names, address,
+ * domain, groups, OUs) last changed (Unix seconds; absent until it first
+ * does, when "created_at" says it; read-only): the "updated_at" claim.
+ * Unlike "updated_at", a password or lock does not move it.
+ */
+#define AF_DIR_USER_PROFILE_AT "profile_updated_at"
 int64_t af_dir_user_gen(const json_t *user);
 
 /*
@@ -617,8 +625,9 @@ AF_DIR_NODISCARD af_dir_status af_dir_policy_for_user(af_dir *dir,
  * "redirect_uris" (required, 1..AF_DIR_URIS_MAX exact strings of at most
  * AF_DIR_URI_MAX bytes; the caller checks them as URIs),
  * "post_logout_uris" (0..AF_DIR_URIS_MAX), "enabled" (default true),
- * "claims" (object: claim name -> one of "username", "name", "email",
- * "domain", "groups", "ous", "sub"; names the OIDC layer sets itself, such
+ * "claims" (object: claim name -> one of "username", "name",
+ * "given_name", "family_name", "email", "domain", "groups", "ous", "sub";
+ * names the OIDC layer sets itself, such
  * as "sub" or "aud", are refused), "access_token_format" ("opaque", the
  * default, or "jwt"), "allow_refresh" (default false),
  * "refresh_grace_seconds" (0..AF_DIR_RT_GRACE_MAX, default 0: how long a

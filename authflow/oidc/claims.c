@@ -23,7 +23,13 @@ json_t *af_oidc_user_claims(const json_t *user, const json_t *app,
 	copy_claim(out, "sub", user, "sub");
 	if (af_oidc_has_word(scope, "profile")) {
 		copy_claim(out, "name", user, "name");
+		copy_claim(out, "given_name", user, "given_name");
+		copy_claim(out, "family_name", user, "family_name");
 		copy_claim(out, "preferred_username", user, "username");
+		/* When the profile last changed (OIDC Core 5.1), or began. */
+		copy_claim(out, "updated_at", user, AF_DIR_USER_PROFILE_AT);
+		if (json_object_get(out, "updated_at") == NULL)
+			copy_claim(out, "updated_at", user, "created_at");
 	}
 	if (af_oidc_has_word(scope, "email") &&
 	    json_is_string(json_object_get(user, "email"))) {

@@ -35,15 +35,27 @@ void af_h_discovery(af_server *srv, af_req *req, af_resp *resp)
 	static const char *const auth_methods[] = {"client_secret_basic",
 						   "client_secret_post", NULL};
 	static const char *const pkce[] = {"S256", NULL};
-	static const char *const claims[] = {"iss",    "sub",
-					     "aud",    "exp",
-					     "iat",    "auth_time",
-					     "nonce",  "amr",
-					     "acr",    "sid",
-					     "azp",    "at_hash",
-					     "name",   "preferred_username",
-					     "email",  "email_verified",
-					     "groups", NULL};
+	static const char *const claims[] = {"iss",
+					     "sub",
+					     "aud",
+					     "exp",
+					     "iat",
+					     "auth_time",
+					     "nonce",
+					     "amr",
+					     "acr",
+					     "sid",
+					     "azp",
+					     "at_hash",
+					     "name",
+					     "given_name",
+					     "family_name",
+					     "preferred_username",
+					     "updated_at",
+					     "email",
+					     "email_verified",
+					     "groups",
+					     NULL};
 	static const char *const prompts[] = {"none", "login", "consent",
 					      "select_account", NULL};
 	json_t *o;

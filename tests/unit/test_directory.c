@@ -233,6 +233,28 @@ static char *stored_phc(fixture *f, const char *name)
 	return phc;
 }
 
+/* Sets member k of the record stored for user name to v (taken). */
+static void put_member(fixture *f, const char *name, const char *k, json_t *v)
+{
+	char key[STORE_KEY_MAX];
+	store_value raw = {NULL, 0};
+	json_t *u;
+	char *text;
+
+	snprintf(key, sizeof(key), "user:%s", name);
+	assert_int_equal(store_get(f->store, key, &raw), STORE_OK);
+	u = json_loadb((const char *)raw.data, raw.len, 0, NULL);
+	store_value_free(&raw);
+	assert_non_null(u);
+	assert_int_equal(json_object_set_new(u, k, v), 0);
+	text = json_dumps(u, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(text);
+	assert_int_equal(store_set(f->store, key, text, strlen(text), 0, 0),
+			 STORE_OK);
+	free(text);
+	json_decref(u);
+}
+
 static void test_af_dir_strerror_every_status_has_text(void **state)
 {
 	static const af_dir_status all[] = {
@@ -552,6 +574,69 @@ static void test_af_dir_user_set_email_change_unverifies(void **state)
 	u = get_user(f, "erin");
 	assert_true(json_is_true(json_object_get(u, "email_verified")));
 	assert_null(json_object_get(u, "name"));
+	json_decref(u);
+}
+
+/*
+ * Given and family names are display strings like the full name; what
+ * applications are told of the user dates its changes apart from other
+ * writes (AF_DIR_USER_PROFILE_AT).
+ */
+static void test_af_dir_user_names_and_profile_time(void **state)
+{
+	fixture *f = *state;
+	json_t *u;
+
+	assert_int_equal(add_user(f,
+				  "{\"username\":\"ines\",\"name\":\"In\u00e9s "
+				  "Garc\u00eda\",\"given_name\":\"In\u00e9s\","
+				  "\"family_name\":\"Garc\u00eda\"}",
+				  "pw-ines-123"),
+			 AF_DIR_OK);
+	u = get_user(f, "ines");
+	assert_string_equal(
+		json_string_value(json_object_get(u, "family_name")),
+		"Garc\xc3\xad"
+		"a");
+	/* Made now: its profile too. */
+	assert_true(json_equal(json_object_get(u, AF_DIR_USER_PROFILE_AT),
+			       json_object_get(u, "created_at")));
+	json_decref(u);
+	put_member(f, "ines", AF_DIR_USER_PROFILE_AT, json_integer(1));
+	assert_refused(f, set_user(f, "ines", "{\"given_name\":\"a\\tb\"}"),
+		       "given_name");
+	assert_refused(f, set_user(f, "ines", "{\"family_name\":7}"),
+		       "family_name");
+	assert_refused(f, set_user(f, "ines", "{\"profile_updated_at\":1}"),
+		       "profile_updated_at");
+	/* The same value again, or a password, is no profile change. */
+	assert_int_equal(set_user(f, "ines", "{\"given_name\":\"In\u00e9s\"}"),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_user_set_password(f->dir, ACTOR, "ines",
+						  "pw-ines-456", f->err,
+						  sizeof(f->err)),
+			 AF_DIR_OK);
+	u = get_user(f, "ines");
+	assert_int_equal(
+		json_integer_value(json_object_get(u, AF_DIR_USER_PROFILE_AT)),
+		1);
+	json_decref(u);
+	assert_int_equal(set_user(f, "ines", "{\"family_name\":null}"),
+			 AF_DIR_OK);
+	u = get_user(f, "ines");
+	assert_null(json_object_get(u, "family_name"));
+	assert_true(json_integer_value(
+			    json_object_get(u, AF_DIR_USER_PROFILE_AT)) > 1);
+	json_decref(u);
+	/* Joining a group is a change of the profile too. */
+	put_member(f, "ines", AF_DIR_USER_PROFILE_AT, json_integer(1));
+	add_groups_and_ous(f);
+	assert_int_equal(af_dir_group_add_member(f->dir, ACTOR, "staff", "ines",
+						 NULL, 0),
+			 AF_DIR_OK);
+	u = get_user(f, "ines");
+	assert_true(json_integer_value(
+			    json_object_get(u, AF_DIR_USER_PROFILE_AT)) > 1);
 	json_decref(u);
 }
 
@@ -1877,29 +1962,6 @@ static void test_af_dir_password_min_chars(void **state)
 	af_dir_free(loose);
 }
 
-/* Replaces the hash stored for user name with phc. */
-static void put_phc(fixture *f, const char *name, const char *phc)
-{
-	char key[STORE_KEY_MAX];
-	store_value v = {NULL, 0};
-	json_t *u;
-	char *text;
-
-	snprintf(key, sizeof(key), "user:%s", name);
-	assert_int_equal(store_get(f->store, key, &v), STORE_OK);
-	u = json_loadb((const char *)v.data, v.len, 0, NULL);
-	store_value_free(&v);
-	assert_non_null(u);
-	assert_int_equal(json_object_set_new(u, "password", json_string(phc)),
-			 0);
-	text = json_dumps(u, JSON_COMPACT | JSON_SORT_KEYS);
-	assert_non_null(text);
-	assert_int_equal(store_set(f->store, key, text, strlen(text), 0, 0),
-			 STORE_OK);
-	free(text);
-	json_decref(u);
-}
-
 /*
  * A password signs in however its characters were composed; a hash made
  * of the password as typed, before normalisation, signs in as typed and
@@ -1924,7 +1986,7 @@ static void test_af_dir_user_login_normalised(void **state)
 					       sizeof(salt), AF_PW_HASH_LEN,
 					       raw, sizeof(raw)),
 			 ARGON2_OK);
-	put_phc(f, "noe", raw);
+	put_member(f, "noe", "password", json_string(raw));
 	/* To that hash the precomposed form is another password. */
 	assert_int_equal(af_dir_user_login(f->dir, "noe", nfc, &u),
 			 AF_DIR_MISMATCH);
@@ -4601,6 +4663,7 @@ int main(void)
 		T(test_af_dir_password_refused_kinds),
 		T(test_af_dir_user_login_old_costs_rehashed),
 		T(test_af_dir_user_login_normalised),
+		T(test_af_dir_user_names_and_profile_time),
 		T(test_af_throttle_counts_at_the_store_cap),
 		T(test_af_throttle_user_delays_then_locks),
 		T(test_af_throttle_success_clears_user_count),

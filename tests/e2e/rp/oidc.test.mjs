@@ -167,6 +167,35 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
   });
 
+  test('profile: given and family names and when the profile changed, in tokens, userinfo and mapped claims', async () => {
+    const s = await seed(server, { user: 'lena', app: { claims: { surname: 'family_name' } } });
+    const set = ctl(server, ['user', 'set', 'lena', '--given-name', 'Lena', '--family-name', 'M\u00fcller-Sch\u00f6n']);
+    assert.equal(set.code, 0, set.stderr);
+    const shown = (await server.admin('GET', '/users/lena')).json;
+    assert.equal(shown.given_name, 'Lena');
+    assert.ok(shown.profile_updated_at >= shown.created_at);
+    const { config, tokens } = await fullSignIn(s);
+    const c = tokens.claims();
+    assert.equal(c.given_name, 'Lena');
+    assert.equal(c.family_name, 'M\u00fcller-Sch\u00f6n');
+    assert.equal(c.surname, 'M\u00fcller-Sch\u00f6n');
+    assert.equal(c.updated_at, shown.profile_updated_at);
+    const ui = await client.fetchUserInfo(config, tokens.access_token, c.sub);
+    assert.equal(ui.family_name, 'M\u00fcller-Sch\u00f6n');
+    assert.equal(ui.updated_at, shown.profile_updated_at);
+    const meta = await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json();
+    for (const claim of ['given_name', 'family_name', 'updated_at']) assert.ok(meta.claims_supported.includes(claim), claim);
+    // Without the profile scope, none of them.
+    const narrow = await fullSignIn(s, new Browser(), { scope: 'openid email' });
+    assert.equal(narrow.tokens.claims().given_name, undefined);
+    // An empty value clears; a control character is refused.
+    assert.equal(ctl(server, ['user', 'set', 'lena', '--given-name', '']).code, 0);
+    assert.equal((await server.admin('GET', '/users/lena')).json.given_name, undefined);
+    const bad = ctl(server, ['user', 'set', 'lena', '--family-name', 'a\tb']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /family_name/);
+  });
+
   test('client_secret_post works and SSO signs a second app in silently', async () => {
     const s = await seed(server, { user: 'bob' });
     const first = await fullSignIn(s);
