@@ -6,10 +6,24 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "common/util.h"
 #include "oidc/flow.h"
 #include "web/page.h"
+
+/* The flow's secret for its binding after a password step (never sent). */
+#define REKEY		"rekey"
+/* When it was last rebound (Unix milliseconds). */
+#define REBOUND_AT	"rebound_at"
+#define REBOUND_BUF	64
+/*
+ * For this long after a password step, a post of the password form may
+ * still come with the binding from before it: the same form sent twice
+ * (a double click, a resubmit), whose first answer the browser dropped.
+ */
+#define REBIND_GRACE_MS 5000
 
 /*
  * Each flow has its own binding cookie, named after the start of its id,
@@ -132,17 +146,19 @@ int af_flow_over_limit(af_server *srv, const af_req *req)
 int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 		  af_resp *resp, char *id, size_t idcap)
 {
-	char csrf[64], bind[64], bind_hash[65], key[96], name[40];
+	char csrf[64], bind[64], bind_hash[65], rekey[64], key[96], name[40];
 	char *text = NULL;
 	int rc = -1;
 
 	if (af_random_token(24, id, idcap) != 0 ||
 	    af_random_token(24, csrf, sizeof(csrf)) != 0 ||
-	    af_random_token(24, bind, sizeof(bind)) != 0)
+	    af_random_token(24, bind, sizeof(bind)) != 0 ||
+	    af_random_token(32, rekey, sizeof(rekey)) != 0)
 		goto out;
 	af_sha256_hex(bind, strlen(bind), bind_hash);
 	json_object_set_new(authz, "csrf", json_string(csrf));
 	json_object_set_new(authz, "bind", json_string(bind_hash));
+	json_object_set_new(authz, REKEY, json_string(rekey));
 	json_object_set_new(authz, "created", json_integer(af_now()));
 	text = json_dumps(authz, JSON_COMPACT);
 	if (text == NULL || key_of(id, key, sizeof(key)) != 0)
@@ -168,14 +184,40 @@ int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 out:
 	OPENSSL_cleanse(bind, sizeof(bind));
 	OPENSSL_cleanse(csrf, sizeof(csrf));
+	OPENSSL_cleanse(rekey, sizeof(rekey));
 	free(text);
 	return rc;
 }
 
-int af_flow_load(af_server *srv, const af_req *req, const char *id,
-		 const char *csrf, json_t **authz)
+/*
+ * The binding cookie that follows cookie after a password step of the
+ * flow whose secret is rekey: HMAC-SHA256, base64url, into out. 0 or -1.
+ */
+static int rebound_value(const char *rekey, const char *cookie,
+			 char out[REBOUND_BUF])
 {
-	char key[96], bind[128], bind_hash[65], name[40];
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	int rc;
+
+	if (rekey == NULL || HMAC(EVP_sha256(), rekey, (int)strlen(rekey),
+				  (const unsigned char *)cookie, strlen(cookie),
+				  mac, &len) == NULL)
+		return -1;
+	rc = af_b64url_encode(mac, len, out, REBOUND_BUF);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return rc;
+}
+
+/*
+ * Loads the flow id with the request's binding cookie: as it is, or, with
+ * rebound, as what it became at a password step less than REBIND_GRACE_MS
+ * ago. See af_flow_load().
+ */
+static int load_bound(af_server *srv, const af_req *req, const char *id,
+		      const char *csrf, int rebound, json_t **authz)
+{
+	char key[96], bind[128], next[REBOUND_BUF], bind_hash[65], name[40];
 	store_value v = {0};
 	store_status st;
 	json_t *o = NULL;
@@ -187,15 +229,25 @@ int af_flow_load(af_server *srv, const af_req *req, const char *id,
 	cookie_name(id, name, sizeof(name));
 	if (af_req_cookie(req, name, bind, sizeof(bind)) != 0)
 		return -1;
-	af_sha256_hex(bind, strlen(bind), bind_hash);
-	OPENSSL_cleanse(bind, sizeof(bind));
 	st = store_get(srv->store, key, &v);
-	if (st != STORE_OK)
+	if (st != STORE_OK) {
+		OPENSSL_cleanse(bind, sizeof(bind));
 		return st == STORE_NOT_FOUND ? -1 : -2;
+	}
 	o = json_loadb((const char *)v.data, v.len, 0, NULL);
 	store_value_free(&v);
 	if (!json_is_object(o))
 		goto out;
+	if (rebound &&
+	    (af_now_ms() - json_integer_value(json_object_get(o, REBOUND_AT)) >
+		     REBIND_GRACE_MS ||
+	     rebound_value(json_string_value(json_object_get(o, REKEY)), bind,
+			   next) != 0))
+		goto out;
+	if (rebound)
+		af_sha256_hex(next, strlen(next), bind_hash);
+	else
+		af_sha256_hex(bind, strlen(bind), bind_hash);
 	if (!af_ct_streq(bind_hash,
 			 json_string_value(json_object_get(o, "bind"))))
 		goto out;
@@ -206,7 +258,79 @@ int af_flow_load(af_server *srv, const af_req *req, const char *id,
 	o = NULL;
 	rc = 0;
 out:
+	OPENSSL_cleanse(bind, sizeof(bind));
+	OPENSSL_cleanse(next, sizeof(next));
 	json_decref(o);
+	return rc;
+}
+
+int af_flow_load(af_server *srv, const af_req *req, const char *id,
+		 const char *csrf, json_t **authz)
+{
+	return load_bound(srv, req, id, csrf, 0, authz);
+}
+
+int af_flow_load_password_step(af_server *srv, const af_req *req,
+			       const char *id, const char *csrf, json_t **authz)
+{
+	int rc = load_bound(srv, req, id, csrf, 0, authz);
+
+	return rc == -1 ? load_bound(srv, req, id, csrf, 1, authz) : rc;
+}
+
+int af_flow_rebind(af_server *srv, const af_req *req, af_resp *resp,
+		   const char *id, json_t **authz)
+{
+	char bind[128], next[REBOUND_BUF], next_hash[65], name[40];
+	json_t *now = NULL, *again = NULL;
+	int rc = -1;
+
+	cookie_name(id, name, sizeof(name));
+	/* A flow begun before flows had the secret keeps its binding. */
+	if (json_object_get(*authz, REKEY) == NULL)
+		return 0;
+	if (af_req_cookie(req, name, bind, sizeof(bind)) != 0 ||
+	    rebound_value(json_string_value(json_object_get(*authz, REKEY)),
+			  bind, next) != 0)
+		goto out;
+	af_sha256_hex(next, strlen(next), next_hash);
+	/* Loaded as rebound already (a second post of the same form). */
+	if (af_ct_streq(next_hash,
+			json_string_value(json_object_get(*authz, "bind")))) {
+		rc = 0;
+		goto send;
+	}
+	now = json_deep_copy(*authz);
+	if (now == NULL ||
+	    json_object_set_new(now, "bind", json_string(next_hash)) != 0 ||
+	    json_object_set_new(now, REBOUND_AT, json_integer(af_now_ms())) !=
+		    0)
+		goto out;
+	rc = af_flow_replace(srv, id, *authz, now);
+	if (rc == 0) {
+		json_decref(*authz);
+		*authz = now;
+		now = NULL;
+		goto send;
+	}
+	if (rc < 0)
+		goto out;
+	/*
+	 * The flow changed meanwhile: by another post of this form from this
+	 * browser (rebound as this one would have been: go on with it), or
+	 * by something else (1: the caller starts again).
+	 */
+	rc = load_bound(srv, req, id, NULL, 1, &again);
+	if (rc != 0)
+		goto out;
+	json_decref(*authz);
+	*authz = again;
+send:
+	af_resp_cookie(resp, name, next, AF_COOKIE_SESSION);
+out:
+	OPENSSL_cleanse(bind, sizeof(bind));
+	OPENSSL_cleanse(next, sizeof(next));
+	json_decref(now);
 	return rc;
 }
 

@@ -64,6 +64,30 @@ int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 int af_flow_load(af_server *srv, const af_req *req, const char *id,
 		 const char *csrf, json_t **authz);
 
+/*
+ * af_flow_load() for a post of the password form: also takes the binding
+ * from before a password step of the flow less than a few seconds ago,
+ * as af_flow_rebind() turned it (the same form sent twice, the first
+ * answer dropped by the browser); the password is checked again anyway.
+ */
+int af_flow_load_password_step(af_server *srv, const af_req *req,
+			       const char *id, const char *csrf,
+			       json_t **authz);
+
+/*
+ * Binds the flow id anew once its password is right, as a session is
+ * given a new id when its privilege changes: a copy of the binding
+ * cookie taken or planted before the password (session fixation) does
+ * not reach the second step, the number, or the code. The new cookie is
+ * derived from the one presented and a secret the flow keeps on the
+ * server, so two posts of one form give the same. *authz (the flow as
+ * loaded, replaced by what is stored now) gets the new binding; the
+ * cookie goes on resp. 0, 1 when the flow changed otherwise meanwhile,
+ * -1 on store or crypto failure.
+ */
+int af_flow_rebind(af_server *srv, const af_req *req, af_resp *resp,
+		   const char *id, json_t **authz);
+
 /* Replaces the stored flow (for attempt counters). 0 or -1. */
 int af_flow_save(af_server *srv, const char *id, const json_t *authz);
 

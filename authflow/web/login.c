@@ -411,9 +411,17 @@ static int login_prelude(af_server *srv, af_req *req, af_resp *resp,
 	const char *password = af_req_param(req, "password");
 	int rc;
 
-	rc = req->form == NULL || csrf == NULL
-		     ? -1
-		     : af_flow_load(srv, req, flow, csrf, authz);
+	/*
+	 * A password post may come with the binding from before the flow's
+	 * password step, if the browser dropped the first answer to this
+	 * form (af_flow_rebind()); a cancel may not.
+	 */
+	if (req->form == NULL || csrf == NULL)
+		rc = -1;
+	else if (af_req_param(req, "cancel") != NULL)
+		rc = af_flow_load(srv, req, flow, csrf, authz);
+	else
+		rc = af_flow_load_password_step(srv, req, flow, csrf, authz);
 	if (rc != 0) {
 		if (rc == -2)
 			af_page_unavailable(resp);
@@ -482,7 +490,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	json_t *authz = NULL, *user = NULL, *policy = NULL, *app = NULL;
 	char known[AF_KNOWN_ID_BUF] = "";
 	af_dir_status st;
-	int turn = 0;
+	int turn = 0, rc;
 
 	if (login_prelude(srv, req, resp, &authz, known) != 0)
 		goto out;
@@ -547,6 +555,15 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			       known[0] != '\0' ? KNOWN : NULL);
 		show_form(srv, resp, 401, flow, authz, BAD_CREDENTIALS,
 			  username);
+		goto out;
+	}
+	/* Past the password, the flow is bound to this browser anew. */
+	rc = af_flow_rebind(srv, req, resp, flow, &authz);
+	if (rc != 0) {
+		if (rc < 0)
+			af_page_unavailable(resp);
+		else
+			af_page_flow_expired(resp);
 		goto out;
 	}
 	end_other_session(srv, req, resp, user);

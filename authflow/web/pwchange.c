@@ -514,9 +514,34 @@ static int phone_gone(af_server *srv, const af_req *req, af_resp *resp,
 }
 
 /*
+ * A change refused as made meanwhile: when the password now set is the
+ * one this request posted, the same form was sent twice (a double click)
+ * and the other sending saved it, which the page says (1); else the
+ * refusal of title, what and next (0).
+ */
+static int sent_twice_or(af_server *srv, af_resp *resp, const char *username,
+			 const char *sub, const char *password,
+			 const char *title, const char *what, const char *next)
+{
+	json_t *user = NULL;
+	int twice = af_dir_user_login(srv->dir, username, password, &user) ==
+			    AF_DIR_OK &&
+		    af_ct_streq(json_string_value(json_object_get(user, "sub")),
+				sub);
+
+	json_decref(user);
+	if (twice)
+		saved_page(resp);
+	else if (title != NULL)
+		af_page_error(resp, 409, title, what, next);
+	return twice;
+}
+
+/*
  * The user as the directory has them now, still the one the sign-in
  * checked and still allowed the flow's application: 0 and *user, or -1
- * with the page in resp.
+ * with the page in resp (the saved-password page when the change was
+ * made by this same form, sent twice).
  */
 static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
 			 const char *flow, const json_t *authz, json_t **user)
@@ -540,7 +565,13 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
 	    !af_pwchange_needed(*user)) {
 		json_decref(*user);
 		*user = NULL;
-		refuse(srv, req, resp, flow, authz, ENDED, "user_changed");
+		/* Changed by the same form sent twice at once: it says so. */
+		if (!sent_twice_or(srv, resp, step_str(step, "username"),
+				   step_str(step, "sub"),
+				   af_req_param(req, "password"), NULL, NULL,
+				   NULL))
+			refuse(srv, req, resp, flow, authz, ENDED,
+			       "user_changed");
 		return -1;
 	}
 	if (phone_gone(srv, req, resp, flow, authz) != 0) {
@@ -581,30 +612,6 @@ void af_h_password_get(af_server *srv, af_req *req, af_resp *resp)
 		show_form(srv, resp, 200, flow, authz, NULL, 0);
 	json_decref(user);
 	json_decref(authz);
-}
-
-/*
- * A change refused as made meanwhile: when the password now set is the
- * one this request posted, the same form was sent twice (a double click)
- * and the other sending saved it, which the page says (1); else the
- * refusal of title, what and next (0).
- */
-static int sent_twice_or(af_server *srv, af_resp *resp, const char *username,
-			 const char *sub, const char *password,
-			 const char *title, const char *what, const char *next)
-{
-	json_t *user = NULL;
-	int twice = af_dir_user_login(srv->dir, username, password, &user) ==
-			    AF_DIR_OK &&
-		    af_ct_streq(json_string_value(json_object_get(user, "sub")),
-				sub);
-
-	json_decref(user);
-	if (twice)
-		saved_page(resp);
-	else if (title != NULL)
-		af_page_error(resp, 409, title, what, next);
-	return twice;
 }
 
 /*

@@ -131,6 +131,54 @@ async function rawPhone(user) {
 }
 
 describe(`push MFA (${STORE} store)`, () => {
+  test('a copy of the sign-in cookie from before the password gets neither the number, the code nor the new-password step', async () => {
+    const s = await mfaUser('fixed-flo');
+    const victim = new Browser();
+    const a = await authUrl(s.config);
+    const o = await openAuthorize(victim, server.issuer, a.url.href);
+    const flow = o.fields.flow;
+    // Planted or copied before the password: the same binding cookie.
+    const copy = new Browser();
+    copy.jar = new Map(victim.jar);
+    const name = [...victim.jar.keys()].find((k) => k.startsWith('af_flow_'));
+    const form = { ...o.fields, username: s.user, password: s.password };
+    const r = await victim.post(`${server.issuer}/login`, form);
+    assert.equal(r.status, 303, r.text);
+    assert.notEqual(victim.jar.get(name), copy.jar.get(name), 'bound anew after the password');
+    const peek = await copy.get(`${server.issuer}/login/mfa/status?flow=${flow}`);
+    assert.equal(peek.status, 404);
+    assert.doesNotMatch(peek.text, /number/);
+    assert.doesNotMatch((await copy.get(`${server.issuer}/login/mfa?flow=${flow}`)).text, /class="number"/);
+    // The same form posted again at once (the first answer dropped, as
+    // a double click does) goes on, bound as the first post was.
+    const twice = new Browser();
+    twice.jar = new Map(copy.jar);
+    const again = await twice.post(`${server.issuer}/login`, form);
+    assert.equal(again.status, 303, again.text);
+    assert.equal(twice.jar.get(name), victim.jar.get(name));
+    const m = { browser: victim, a, mfaUrl: new URL(r.location, server.issuer).href };
+    const number = (await flowStatus(m)).number;
+    const [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['approve', txn, '--number', String(number)])).stdout, 'approved');
+    const st = await copy.get(`${server.issuer}/login/mfa/status?flow=${flow}`);
+    assert.equal(st.status, 404, 'the copy cannot finish');
+    const t = await finish(s, m);
+    assert.deepEqual(t.claims().amr, ['pwd', 'swk', 'mfa']);
+    // Past the few seconds a double click takes, the old cookie is no
+    // use even with the password.
+    const late = new Browser();
+    late.jar = new Map(copy.jar);
+    const o2 = await openAuthorize(late, server.issuer, (await authUrl(s.config)).url.href);
+    const stale = new Browser();
+    stale.jar = new Map(late.jar);
+    const form2 = { ...o2.fields, username: s.user, password: s.password };
+    assert.equal((await late.post(`${server.issuer}/login`, form2)).status, 303);
+    await new Promise((ok) => setTimeout(ok, 5500));
+    const refused = await stale.post(`${server.issuer}/login`, form2);
+    assert.notEqual(refused.status, 303);
+    assert.match(refused.text, /expired|start again/i);
+  });
+
   test('right number approves; amr is pwd swk mfa; SSO to a second app without MFA', async () => {
     const s = await mfaUser('mia');
     const firefox = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';

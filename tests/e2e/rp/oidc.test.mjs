@@ -168,10 +168,10 @@ describe(`authflow OIDC (${STORE} store)`, () => {
   });
 
   test('profile: given and family names and when the profile changed, in tokens, userinfo and mapped claims', async () => {
-    const s = await seed(server, { user: 'lena', app: { claims: { surname: 'family_name' } } });
-    const set = ctl(server, ['user', 'set', 'lena', '--given-name', 'Lena', '--family-name', 'M\u00fcller-Sch\u00f6n']);
+    const s = await seed(server, { user: 'lena-gf', app: { claims: { surname: 'family_name' } } });
+    const set = ctl(server, ['user', 'set', 'lena-gf', '--given-name', 'Lena', '--family-name', 'M\u00fcller-Sch\u00f6n']);
     assert.equal(set.code, 0, set.stderr);
-    const shown = (await server.admin('GET', '/users/lena')).json;
+    const shown = (await server.admin('GET', '/users/lena-gf')).json;
     assert.equal(shown.given_name, 'Lena');
     assert.ok(shown.profile_updated_at >= shown.created_at);
     const { config, tokens } = await fullSignIn(s);
@@ -189,9 +189,9 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const narrow = await fullSignIn(s, new Browser(), { scope: 'openid email' });
     assert.equal(narrow.tokens.claims().given_name, undefined);
     // An empty value clears; a control character is refused.
-    assert.equal(ctl(server, ['user', 'set', 'lena', '--given-name', '']).code, 0);
-    assert.equal((await server.admin('GET', '/users/lena')).json.given_name, undefined);
-    const bad = ctl(server, ['user', 'set', 'lena', '--family-name', 'a\tb']);
+    assert.equal(ctl(server, ['user', 'set', 'lena-gf', '--given-name', '']).code, 0);
+    assert.equal((await server.admin('GET', '/users/lena-gf')).json.given_name, undefined);
+    const bad = ctl(server, ['user', 'set', 'lena-gf', '--family-name', 'a\tb']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /family_name/);
   });
