@@ -59,7 +59,8 @@ const char *af_admin_strerror(af_admin_status st)
  */
 static const char *const q_user[] = {"user", NULL};
 static const char *const q_user_sid[] = {"user", "sid", NULL};
-static const char *const q_audit[] = {"limit", "before", NULL};
+static const char *const q_audit[] = {"limit",	"before", "since", "actor",
+				      "action", "target", NULL};
 static const char *const q_limit[] = {"limit", NULL};
 static const char *const q_inactive[] = {"inactive_days", NULL};
 

@@ -13,8 +13,10 @@
 #error "AF_ADMIN_VERSION must be defined by the build (the project version)"
 #endif
 
+/* The latest Unix time "since" takes (year 36812). */
+#define AUDIT_SINCE_MAX ((int64_t)1 << 40)
 /* The largest audit sequence number "before" takes. */
-#define AUDIT_SEQ_MAX 999999999999999LL
+#define AUDIT_SEQ_MAX	999999999999999LL
 
 /* The length of a directory list, or JSON null when it cannot be read. */
 static json_t *count_of(af_dir_status (*list)(af_dir *dir, json_t **out),
@@ -397,24 +399,55 @@ static int add_event(const json_t *event, void *arg)
 	return 0;
 }
 
+/*
+ * The query parameter name, when given: 1..max bytes of printable text
+ * (what an event's member can hold) into *out; 1, or 0 with the 400 made.
+ */
+static int query_text(af_admin_call *c, const char *name, size_t max,
+		      const char **out)
+{
+	const char *v = hp_params_get(c->req->query, name);
+	size_t n, i;
+
+	if (v == NULL)
+		return 1;
+	n = strnlen(v, max + 1);
+	for (i = 0; i < n && (unsigned char)v[i] >= 0x20 && v[i] != 0x7f; i++)
+		;
+	if (n == 0 || n > max || i != n) {
+		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+				 "%s: must be 1..%zu printable bytes", name,
+				 max);
+		return 0;
+	}
+	*out = v;
+	return 1;
+}
+
 void af_admin__audit(af_admin_call *c)
 {
 	struct events ev = {NULL, 0};
+	af_audit_filter filter = {NULL, NULL, NULL, 0};
 	int64_t limit = AF_ADMIN_AUDIT_DEFAULT, before = 0, oldest;
 	json_t *answer;
 	af_dir_status st;
 
 	if (!af_admin__query_number(c, "limit", 1, AF_ADMIN_AUDIT_MAX,
 				    &limit) ||
-	    !af_admin__query_number(c, "before", 1, AUDIT_SEQ_MAX, &before))
+	    !af_admin__query_number(c, "before", 1, AUDIT_SEQ_MAX, &before) ||
+	    !af_admin__query_number(c, "since", 0, AUDIT_SINCE_MAX,
+				    &filter.since) ||
+	    !query_text(c, "actor", AF_DIR_ACTOR_MAX, &filter.actor) ||
+	    !query_text(c, "action", AF_AUDIT_ACTION_MAX, &filter.action) ||
+	    !query_text(c, "target", AF_AUDIT_TARGET_MAX, &filter.target))
 		return;
 	ev.arr = json_array();
 	if (ev.arr == NULL) {
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		return;
 	}
-	st = af_audit_list_before(c->dir, before, (size_t)limit, add_event,
-				  &ev);
+	st = af_audit_list_before(c->dir, before, (size_t)limit, &filter,
+				  add_event, &ev);
 	if (st != AF_DIR_OK || ev.failed) {
 		json_decref(ev.arr);
 		if (st != AF_DIR_OK)

@@ -22,6 +22,7 @@
 
 #define KV_DEPTH_MAX	  4    /* nesting of objects printed as a.b.c */
 #define AUDIT_LIMIT_MAX	  1000 /* events of one audit listing */
+#define AUDIT_SEQ_MAX	  999999999999999L /* as the admin API takes */
 #define AUDIT_LIMIT_DEF	  50
 #define INACTIVE_DAYS_MAX 36500 /* user list --inactive-days, as the server */
 #define REFRESH_GRACE_MAX 60	/* app --refresh-grace, as the server */
@@ -101,8 +102,10 @@ static const char usage_text[] =
 	"  sessions list USER | end USER   (end: also the user's codes and\n"
 	"                               tokens, and sign-ins under way)\n"
 	"  sessions end-one USER SID    (that browser's session only)\n"
-	"  audit [--limit N] [--before SEQ]   (1..1000, default 50; events\n"
-	"                               older than SEQ)\n"
+	"  audit [--limit N] [--before SEQ] [--actor A] [--action A]\n"
+	"        [--target T] [--since DURATION]   (1..1000, default 50;\n"
+	"                               events older than SEQ; --action\n"
+	"                               mfa. takes every mfa.* action)\n"
 	"\n"
 	"--password-stdin reads one line (a second one is refused).\n"
 	"--temporary, --password-change on: the user must choose a new\n"
@@ -1909,11 +1912,82 @@ int af_ctl_cmd_sessions(af_ctl *ctl, int argc, char **argv)
 			       argc, argv);
 }
 
+/* Adds one filter of "audit" to path; an exit status. */
+static int audit_query(char *path, const char *name, const char *value)
+{
+	af_ctl_http_status st =
+		af_ctl_http_query_add(path, AF_CTL_PATH_BUF, name, value);
+
+	if (st == AF_CTL_HTTP_OK)
+		return AF_CTL_EXIT_OK;
+	if (st == AF_CTL_HTTP_ERR_NOMEM)
+		return af_ctl_no_memory();
+	return af_ctl_usage_fail("audit: --%s: empty or too long", name);
+}
+
+/*
+ * audit [--limit N] [--before SEQ] [--actor A] [--action A] [--target T]
+ * [--since DURATION]: the newest events, of those the filters keep.
+ */
 int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv)
 {
-	static const af_ctl_limited audit = {"audit",	      "audit",
-					     AUDIT_LIMIT_DEF, AUDIT_LIMIT_MAX,
-					     print_audit,     1};
+	static const struct option opts[] = {
+		{"limit", required_argument, NULL, 'n'},
+		{"before", required_argument, NULL, 'b'},
+		{"actor", required_argument, NULL, 'a'},
+		{"action", required_argument, NULL, 'A'},
+		{"target", required_argument, NULL, 't'},
+		{"since", required_argument, NULL, 's'},
+		AF_CTL_OPT_END,
+	};
+	char path[AF_CTL_PATH_BUF], num[32];
+	af_cli_optparse p;
+	long limit = AUDIT_LIMIT_DEF, before = 0, ago = -1;
+	int c, rc = AF_CTL_EXIT_OK;
 
-	return af_ctl_run_limited(ctl, argc, argv, &audit);
+	snprintf(path, sizeof(path), "audit");
+	af_ctl_opt_begin(&p, "audit", argc, argv, opts);
+	while (rc == AF_CTL_EXIT_OK) {
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1)
+			break;
+		if (c == AF_CTL_OPT_STOP)
+			return p.rc;
+		if (c == 'n' && af_ctl_parse_long(optarg, 1, AUDIT_LIMIT_MAX,
+						  &limit) != AF_CTL_OK)
+			rc = af_ctl_usage_fail("audit: --limit must be "
+					       "1..%d, not '%s'",
+					       AUDIT_LIMIT_MAX, optarg);
+		else if (c == 'b' && af_ctl_parse_long(optarg, 1, AUDIT_SEQ_MAX,
+						       &before) != AF_CTL_OK)
+			rc = af_ctl_usage_fail("audit: --before takes an "
+					       "event number, not '%s'",
+					       optarg);
+		else if (c == 's' &&
+			 af_ctl_parse_duration(optarg, 0, &ago) != AF_CTL_OK)
+			rc = af_ctl_usage_fail("audit: --since takes a "
+					       "duration such as 30m, 24h or "
+					       "7d, not '%s'",
+					       optarg);
+		else if (c == 'a' || c == 'A' || c == 't')
+			rc = audit_query(path,
+					 c == 'a'   ? "actor"
+					 : c == 'A' ? "action"
+						    : "target",
+					 optarg);
+	}
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_cli_positionals(&p, 0, NULL, "");
+	snprintf(num, sizeof(num), "%ld", limit);
+	if (rc == AF_CTL_EXIT_OK)
+		rc = audit_query(path, "limit", num);
+	snprintf(num, sizeof(num), "%ld", before);
+	if (rc == AF_CTL_EXIT_OK && before > 0)
+		rc = audit_query(path, "before", num);
+	snprintf(num, sizeof(num), "%lld", (long long)(af_now() - ago));
+	if (rc == AF_CTL_EXIT_OK && ago >= 0)
+		rc = audit_query(path, "since", num);
+	if (rc != AF_CTL_EXIT_OK)
+		return rc;
+	return af_ctl_call_print(ctl, "GET", path, NULL, print_audit);
 }

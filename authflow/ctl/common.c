@@ -14,9 +14,8 @@
 #include "common/cli.h"
 #include "table.h"
 
-#define VALUE_BUF  32		    /* a printed number or time */
-#define BEFORE_MAX 999999999999999L /* as the admin API takes */
-#define LIMIT_BUF  64		    /* a listing's path with "?limit=N" */
+#define VALUE_BUF 32 /* a printed number or time */
+#define LIMIT_BUF 64 /* a listing's path with "?limit=N" */
 
 /* ---- failures ---- */
 
@@ -613,12 +612,11 @@ int af_ctl_run_limited(af_ctl *ctl, int argc, char **argv,
 {
 	static const struct option opts[] = {
 		{"limit", required_argument, NULL, 'n'},
-		{"before", required_argument, NULL, 'b'},
 		AF_CTL_OPT_END,
 	};
 	char path[LIMIT_BUF];
 	af_cli_optparse p;
-	long limit = l->def, before = 0;
+	long limit = l->def;
 	int c, rc, n;
 
 	af_ctl_opt_begin(&p, l->cmd, argc, argv, opts);
@@ -628,18 +626,6 @@ int af_ctl_run_limited(af_ctl *ctl, int argc, char **argv,
 			break;
 		if (c == AF_CTL_OPT_STOP)
 			return p.rc;
-		if (c == 'b' && l->paged) {
-			if (af_ctl_parse_long(optarg, 1, BEFORE_MAX, &before) !=
-			    AF_CTL_OK)
-				return af_ctl_usage_fail(
-					"%s: --before takes an event number, "
-					"not '%s'",
-					l->cmd, optarg);
-			continue;
-		}
-		if (c == 'b')
-			return af_ctl_usage_fail("%s: unknown option --before",
-						 l->cmd);
 		if (af_ctl_parse_long(optarg, 1, l->max, &limit) != AF_CTL_OK)
 			return af_ctl_usage_fail("%s: --limit must be 1..%ld, "
 						 "not '%s'",
@@ -648,10 +634,7 @@ int af_ctl_run_limited(af_ctl *ctl, int argc, char **argv,
 	rc = af_cli_positionals(&p, 0, NULL, "");
 	if (rc != AF_CTL_EXIT_OK)
 		return rc;
-	n = before > 0 ? snprintf(path, sizeof(path), "%s?limit=%ld&before=%ld",
-				  l->path, limit, before)
-		       : snprintf(path, sizeof(path), "%s?limit=%ld", l->path,
-				  limit);
+	n = snprintf(path, sizeof(path), "%s?limit=%ld", l->path, limit);
 	if (n < 0 || n >= (int)sizeof(path))
 		return af_ctl_usage_fail("%s: path too long", l->cmd);
 	return af_ctl_call_print(ctl, "GET", path, NULL, l->print);

@@ -65,7 +65,6 @@ typedef struct af_ctl_limited {
 	long def;
 	long max;
 	af_ctl_printer print;
-	int paged; /* takes --before SEQ too ("&before=SEQ") */
 } af_ctl_limited;
 
 /*

@@ -187,6 +187,30 @@ static af_ctl_http_status put_segment(char *out, size_t cap, size_t *len,
 	return rc == 0 ? AF_CTL_HTTP_OK : AF_CTL_HTTP_ERR_TOO_LONG;
 }
 
+af_ctl_http_status af_ctl_http_query_add(char *out, size_t cap,
+					 const char *name, const char *value)
+{
+	size_t len, was;
+	char *esc;
+	int rc;
+
+	if (out == NULL || name == NULL || value == NULL || value[0] == '\0')
+		return AF_CTL_HTTP_ERR_ARG;
+	len = was = strnlen(out, cap);
+	if (len >= cap)
+		return AF_CTL_HTTP_ERR_ARG;
+	esc = curl_easy_escape(NULL, value, (int)strlen(value));
+	if (esc == NULL)
+		return AF_CTL_HTTP_ERR_NOMEM;
+	rc = put(out, cap, &len, strchr(out, '?') != NULL ? "&" : "?", 1) ||
+	     put(out, cap, &len, name, strlen(name)) ||
+	     put(out, cap, &len, "=", 1) ||
+	     put(out, cap, &len, esc, strlen(esc));
+	curl_free(esc);
+	out[rc == 0 ? len : was] = '\0';
+	return rc == 0 ? AF_CTL_HTTP_OK : AF_CTL_HTTP_ERR_TOO_LONG;
+}
+
 af_ctl_http_status af_ctl_http_path(af_ctl_http *h, char *out, size_t cap,
 				    const char *tmpl, const char *const *args,
 				    size_t nargs)

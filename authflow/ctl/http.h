@@ -120,6 +120,16 @@ af_ctl_http_path(af_ctl_http *h, char *out, size_t cap, const char *tmpl,
 		 const char *const *args, size_t nargs);
 
 /*
+ * Appends "&name=value" (or "?name=value" when path has no query yet) to
+ * the NUL-terminated path in out (cap bytes), value percent-encoded with
+ * curl_easy_escape(). AF_CTL_HTTP_OK, AF_CTL_HTTP_ERR_ARG (an empty
+ * value), AF_CTL_HTTP_ERR_TOO_LONG or AF_CTL_HTTP_ERR_NOMEM; out is left
+ * as it was on failure.
+ */
+AF_CTL_HTTP_NODISCARD af_ctl_http_status af_ctl_http_query_add(
+	char *out, size_t cap, const char *name, const char *value);
+
+/*
  * Sends method ("GET", "POST", "PUT", "PATCH" or "DELETE") to
  * <base URL>/admin/v1/<path> (path from af_ctl_http_path(), without a
  * leading '/'). body (lent; may be NULL) is sent as compact JSON with

@@ -532,9 +532,9 @@ int af_ctl_cmd_device(af_ctl *ctl, int argc, char **argv)
 
 static int push_queue(af_ctl *ctl, int argc, char **argv)
 {
-	static const af_ctl_limited queue = {"push queue",    "push/queue",
+	static const af_ctl_limited queue = {"push queue", "push/queue",
 					     QUEUE_LIMIT_DEF, QUEUE_LIMIT_MAX,
-					     print_queue,     0};
+					     print_queue};
 
 	return af_ctl_run_limited(ctl, argc, argv, &queue);
 }

@@ -275,10 +275,46 @@ static af_dir_status newest_seq(af_dir *dir, int64_t *out)
 af_dir_status af_audit_list(af_dir *dir, size_t limit, af_audit_fn fn,
 			    void *arg)
 {
-	return af_audit_list_before(dir, 0, limit, fn, arg);
+	return af_audit_list_before(dir, 0, limit, NULL, fn, arg);
 }
 
+/* Whether event ev's member name is want (NULL: anything). */
+static int member_is(const json_t *ev, const char *name, const char *want)
+{
+	const char *v = json_string_value(json_object_get(ev, name));
+
+	return want == NULL || (v != NULL && strcmp(v, want) == 0);
+}
+
+static int kept(const af_audit_filter *f, const json_t *ev)
+{
+	const char *action = json_string_value(json_object_get(ev, "action"));
+	size_t n;
+
+	if (f == NULL)
+		return 1;
+	if (f->action != NULL) {
+		n = strlen(f->action);
+		if (action == NULL ||
+		    (n > 0 && f->action[n - 1] == '.'
+			     ? strncmp(action, f->action, n) != 0
+			     : strcmp(action, f->action) != 0))
+			return 0;
+	}
+	return member_is(ev, "actor", f->actor) &&
+	       member_is(ev, "target", f->target) &&
+	       json_integer_value(json_object_get(ev, "ts")) >= f->since;
+}
+
+/*
+ * Events are numbered in the order they are recorded, and their times
+ * follow but for the clocks of several nodes: a listing "since" stops at
+ * the first event older by more than this.
+ */
+#define CLOCK_SKEW_S 300
+
 af_dir_status af_audit_list_before(af_dir *dir, int64_t before, size_t limit,
+				   const af_audit_filter *filter,
 				   af_audit_fn fn, void *arg)
 {
 	char key[STORE_KEY_MAX];
@@ -314,6 +350,16 @@ af_dir_status af_audit_list_before(af_dir *dir, int64_t before, size_t limit,
 		 */
 		got = json_object_get(ev, "seq");
 		if (!json_is_integer(got) || json_integer_value(got) != seq) {
+			json_decref(ev);
+			continue;
+		}
+		if (filter != NULL && filter->since > 0 &&
+		    json_integer_value(json_object_get(ev, "ts")) <
+			    filter->since - CLOCK_SKEW_S) {
+			json_decref(ev);
+			break;
+		}
+		if (!kept(filter, ev)) {
 			json_decref(ev);
 			continue;
 		}

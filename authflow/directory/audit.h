@@ -69,14 +69,27 @@ void af_audit_record_or_log(af_dir *dir, log_ctx *log, const char *ip,
 typedef int (*af_audit_fn)(const json_t *event, void *arg);
 
 /*
+ * Which events a listing gives: each member NULL (or 0) for any. action
+ * ending in '.' ("mfa.") is a prefix: every action of that kind.
+ */
+typedef struct af_audit_filter {
+	const char *actor;  /* exactly this actor */
+	const char *action; /* this action, or a kind of them */
+	const char *target; /* exactly this target */
+	int64_t since;	    /* at or after this Unix time */
+} af_audit_filter;
+
+/*
  * Calls fn for at most limit (1..AF_AUDIT_RING) of the newest events,
  * newest first. af_audit_list_before: of the events older than sequence
- * number before (0: all), for paging back through the ring.
- * AF_DIR_OK (also when there are none), AF_DIR_INVALID, AF_DIR_STORE.
+ * number before (0: all), for paging back through the ring, and that
+ * filter (NULL: every one) keeps; the whole ring is looked through at
+ * most. AF_DIR_OK (also when there are none), AF_DIR_INVALID,
+ * AF_DIR_STORE.
  */
-AF_DIR_NODISCARD af_dir_status af_audit_list_before(af_dir *dir, int64_t before,
-						    size_t limit,
-						    af_audit_fn fn, void *arg);
+AF_DIR_NODISCARD af_dir_status
+af_audit_list_before(af_dir *dir, int64_t before, size_t limit,
+		     const af_audit_filter *filter, af_audit_fn fn, void *arg);
 AF_DIR_NODISCARD af_dir_status af_audit_list(af_dir *dir, size_t limit,
 					     af_audit_fn fn, void *arg);
 

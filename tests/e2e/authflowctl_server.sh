@@ -213,6 +213,15 @@ before=$(sed -n 's/^older: audit --before \([0-9]*\)$/\1/p' "$tmp/out")
 expect audit-before 0 "$C" --json audit --limit 1 --before "${before:-1}"
 grep -q "\"seq\": $((${before:-1} - 1))," "$tmp/out" && ok || bad "audit --before pages back"
 expect audit-before-bad 2 "$C" audit --before x
+# Filters: a kind of action for one target, the last hour's by an actor.
+expect audit-filter 0 "$C" --json audit --action user. --target bob
+grep -q '"action": "user.add"' "$tmp/out" && ok || bad "audit --action user. --target bob finds the user's events"
+grep '"target":' "$tmp/out" | grep -vq '"target": "bob"' && bad "audit --target keeps other targets" || ok
+expect audit-since 0 "$C" audit --since 1h --actor demo-admin --limit 1000
+grep -q 'demo-admin' "$tmp/out" && ok || bad "audit --since 1h --actor finds the recent changes"
+expect audit-since-none 0 "$C" --json audit --actor nobody-at-all
+grep -q '"events": \[\]' "$tmp/out" && ok || bad "audit --actor of nobody lists none"
+expect audit-since-bad 2 "$C" audit --since soon
 
 # Push MFA administration: workflow, enrollment codes, devices, queue.
 expect workflow-show 0 "$C" workflow show

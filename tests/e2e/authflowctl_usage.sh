@@ -174,6 +174,8 @@ expect audit-limit-big 2 -- audit --limit 1001
 expect audit-limit-text 2 -- audit --limit ten
 expect audit-limit-space 2 -- audit --limit " 5"
 expect audit-extra 2 -- audit now
+expect audit-since-bad 2 -- audit --since yesterday
+expect audit-actor-empty 2 -- audit --actor ""
 
 # --- workflow, devices, push queue ---
 expect workflow-no-verb 2 -- workflow

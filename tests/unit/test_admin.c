@@ -827,7 +827,47 @@ static void test_audit_newest_first_with_actor(void **state)
 	assert_null(json_object_get(f->answer, "next_before"));
 	/* Unknown parameters are refused, not ignored. */
 	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit",
-				 "limit=1&actor=nobody", NULL, NULL),
+				 "limit=1&who=nobody", NULL, NULL),
+			 400);
+	/* Filters: by actor, by action or a kind of them, target, time. */
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit",
+				 "actor=helpdesk", NULL, NULL),
+			 200);
+	events = json_object_get(f->answer, "events");
+	assert_int_equal(json_array_size(events), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(events, 0), "action")),
+			    "group.add");
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit",
+				 "action=user.&target=alice", NULL, NULL),
+			 200);
+	events = json_object_get(f->answer, "events");
+	assert_true(json_array_size(events) >= 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(events, 0), "target")),
+			    "alice");
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit",
+				 "action=user", NULL, NULL),
+			 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "events")),
+			 0);
+	snprintf(query, sizeof(query), "since=%lld",
+		 (long long)af_now() + 3600);
+	assert_int_equal(
+		call_ct(f, ADMIN, "GET", "/admin/v1/audit", query, NULL, NULL),
+		200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "events")),
+			 0);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit",
+				 "since=0&target=staff", NULL, NULL),
+			 200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "events")),
+			 1);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit",
+				 "actor=a%01b", NULL, NULL),
+			 400);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit",
+				 "target=", NULL, NULL),
 			 400);
 	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "before=0",
 				 NULL, NULL),
