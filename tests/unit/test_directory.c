@@ -214,20 +214,27 @@ static json_t *get_user(fixture *f, const char *name)
 	return u;
 }
 
-/* The PHC string stored for a user, read straight from the store. */
-static char *stored_phc(fixture *f, const char *name)
+/* The record stored for user name, read straight from the store. */
+static json_t *stored_user(fixture *f, const char *name, char *key)
 {
-	char key[STORE_KEY_MAX];
 	store_value v = {NULL, 0};
 	json_t *u;
-	char *phc;
 
-	snprintf(key, sizeof(key), "user:%s", name);
+	snprintf(key, STORE_KEY_MAX, "user:%s", name);
 	assert_int_equal(store_get(f->store, key, &v), STORE_OK);
 	u = json_loadb((const char *)v.data, v.len, 0, NULL);
 	store_value_free(&v);
 	assert_non_null(u);
-	phc = strdup(json_string_value(json_object_get(u, "password")));
+	return u;
+}
+
+/* The PHC string stored for a user. */
+static char *stored_phc(fixture *f, const char *name)
+{
+	char key[STORE_KEY_MAX];
+	json_t *u = stored_user(f, name, key);
+	char *phc = strdup(json_string_value(json_object_get(u, "password")));
+
 	json_decref(u);
 	assert_non_null(phc);
 	return phc;
@@ -237,15 +244,9 @@ static char *stored_phc(fixture *f, const char *name)
 static void put_member(fixture *f, const char *name, const char *k, json_t *v)
 {
 	char key[STORE_KEY_MAX];
-	store_value raw = {NULL, 0};
-	json_t *u;
+	json_t *u = stored_user(f, name, key);
 	char *text;
 
-	snprintf(key, sizeof(key), "user:%s", name);
-	assert_int_equal(store_get(f->store, key, &raw), STORE_OK);
-	u = json_loadb((const char *)raw.data, raw.len, 0, NULL);
-	store_value_free(&raw);
-	assert_non_null(u);
 	assert_int_equal(json_object_set_new(u, k, v), 0);
 	text = json_dumps(u, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_non_null(text);
