@@ -337,6 +337,26 @@ static rlim_t connections_left(rlim_t max)
 	return max > open_now + later ? max - open_now - later : 0;
 }
 
+#define CLEAR_TEXT_WARNING                                                   \
+	"listen.address: plain http on an address other machines can "       \
+	"reach: passwords, codes, tokens and the admin API's bearer tokens " \
+	"cross the network in clear text unless only a TLS proxy on this "   \
+	"host can reach it; listen on 127.0.0.1, or set tls"
+
+/*
+ * 1 when the server speaks plain http (an http:// issuer, which is on
+ * loopback) but listens beyond loopback: the issuer rule keeps clients
+ * on this host, but the port is open to others.
+ */
+static int clear_text_off_loopback(const af_config *cfg)
+{
+	const char *a = cfg->listen_address;
+
+	return !cfg->issuer_https && cfg->tls_cert_file[0] == '\0' &&
+	       strncmp(a, "127.", 4) != 0 && strcmp(a, "::1") != 0 &&
+	       strcmp(a, "localhost") != 0;
+}
+
 /*
  * Raises the soft limit on open files towards what the server may use
  * (AF_CONNECTIONS_MAX connections and AF_FILES_SPARE more), up to the hard
@@ -431,10 +451,11 @@ static void reload(const struct args *a, af_server *srv, json_t *started,
 		return;
 	}
 	if (af_config_load(a->config, next, err, sizeof(err)) != 0) {
+		/* err names the file. */
 		log_error(log, NULL, "reload",
-			  "SIGHUP: %s: %s; the configuration in use stays as "
-			  "it was",
-			  a->config, err);
+			  "SIGHUP: %s; the configuration in use stays as it "
+			  "was",
+			  err);
 		goto out;
 	}
 	log_info(log, NULL, "reload", "SIGHUP: %s: %s", a->config,
@@ -534,6 +555,8 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	log_info(log, NULL, "startup", "issuer=%s listen=%s:%u threads=%u",
 		 srv.cfg.issuer, srv.cfg.listen_address, (unsigned)srv.port,
 		 srv.threads);
+	if (clear_text_off_loopback(&srv.cfg))
+		log_warn(log, NULL, "startup", "%s", CLEAR_TEXT_WARNING);
 	keys_watch(&srv, &watch);
 	(void)af_server_mend_start(&srv);
 	if (a->demo)
@@ -646,6 +669,9 @@ int main(int argc, char **argv)
 					      err, sizeof(err)) != 0)
 				fprintf(stderr, "authflow: %s: warning: %s\n",
 					a.check, err);
+			if (clear_text_off_loopback(&cfg))
+				fprintf(stderr, "authflow: %s: warning: %s\n",
+					a.check, CLEAR_TEXT_WARNING);
 			printf("%s: OK\n", a.check);
 			OPENSSL_cleanse(&cfg, sizeof(cfg));
 			return 0;

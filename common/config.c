@@ -521,6 +521,13 @@ static int parse_issuer(json_t *root, af_config *cfg, struct cfg_err *e)
 	alen = slash != NULL ? (size_t)(slash - auth) : strlen(auth);
 	if (check_authority(auth, alen, &loopback, e) != 0)
 		return -1;
+	/*
+	 * Scheme and host are case-insensitive (RFC 3986 6.2.2.1), but a
+	 * client compares the issuer byte for byte: one form, lower case.
+	 */
+	for (char *c = iss; c < auth + alen; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
 	if (slash != NULL && strpbrk(slash, "[]") != NULL)
 		return fail(e, "issuer",
 			    "'[' and ']' belong only around an "
@@ -710,6 +717,14 @@ static int parse_tls(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (check_file(cfg->tls_cert_file, "tls.cert_file", 0, e) != 0 ||
 	    check_file(cfg->tls_key_file, "tls.key_file", 1, e) != 0)
 		return -1;
+	/*
+	 * Served over TLS, every address the server gives out (discovery,
+	 * metadata URLs, redirects) must say https, or none of them works.
+	 */
+	if (!cfg->issuer_https)
+		return fail(e, "tls",
+			    "needs an https:// issuer: with tls set the "
+			    "server speaks only https");
 	return 0;
 }
 

@@ -107,7 +107,8 @@ static const char usage_text[] =
 	"                               events older than SEQ; --action\n"
 	"                               mfa. takes every mfa.* action)\n"
 	"\n"
-	"--password-stdin reads one line (a second one is refused).\n"
+	"--password-stdin reads one line (a second one is refused; on a\n"
+	"terminal it is typed once, without echo).\n"
 	"--temporary, --password-change on: the user must choose a new\n"
 	"password at the next sign-in, after the password and any second\n"
 	"factor.\n"
@@ -443,7 +444,7 @@ static int print_rotated_key(json_t *answer)
 	if (!json_is_string(kid))
 		return af_ctl_bad_answer();
 	rc = af_ctl_put_value("", "kid", kid);
-	return rc != AF_CTL_EXIT_OK ? rc : print_key_status(answer);
+	return rc != AF_CTL_EXIT_OK ? rc : print_keys(answer);
 }
 
 /*
@@ -738,8 +739,9 @@ static int stdin_ends(char *pw)
 
 /*
  * A new password into pw (PASSWORD_BUF bytes): one line of standard input
- * with --password-stdin or when it is not a terminal, else typed twice
- * without echo. pw is wiped on every error; the caller wipes it after use.
+ * with --password-stdin (typed once without echo on a terminal) or when
+ * it is not a terminal, else typed twice without echo. pw is wiped on every
+ * error; the caller wipes it after use.
  */
 static int read_password(int from_stdin, char *pw)
 {
@@ -748,6 +750,12 @@ static int read_password(int from_stdin, char *pw)
 
 	/* Unbuffered, so no copy of the password stays in stdio's buffer. */
 	setvbuf(stdin, NULL, _IONBF, 0);
+	/*
+	 * --password-stdin on a terminal: the one line, typed without echo;
+	 * waiting for the end of the input after it would look like a hang.
+	 */
+	if (from_stdin && isatty(STDIN_FILENO))
+		return read_hidden("Password: ", pw, PASSWORD_BUF);
 	if (from_stdin || !isatty(STDIN_FILENO)) {
 		rc = password_status(af_ctl_read_line(stdin, pw, PASSWORD_BUF));
 		if (rc == AF_CTL_EXIT_OK)

@@ -278,6 +278,7 @@ static int is_time_key(const char *key)
 		"enabled_at",
 		"password_expires_at",
 		"password_set_at",
+		"profile_updated_at",
 	};
 	size_t i;
 

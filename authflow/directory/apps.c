@@ -202,10 +202,16 @@ static af_dir_status check_claims(const json_t *v, char *err, size_t errlen)
 		}
 		if (s == NULL ||
 		    !in_list(s, claim_sources, COUNT(claim_sources))) {
-			af_dir__err(err, errlen,
-				    "claims.%s: must be one of username, name, "
-				    "email, domain, groups, ous, sub",
-				    k);
+			char names[256] = "";
+			size_t n = 0;
+
+			for (size_t i = 0;
+			     i < COUNT(claim_sources) && n < sizeof(names); i++)
+				n += (size_t)snprintf(
+					names + n, sizeof(names) - n, "%s%s",
+					i > 0 ? ", " : "", claim_sources[i]);
+			af_dir__err(err, errlen, "claims.%s: must be one of %s",
+				    k, names);
 			return AF_DIR_INVALID;
 		}
 	}

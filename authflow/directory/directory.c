@@ -1826,7 +1826,8 @@ af_dir_status af_dir_user_end_signins(af_dir *dir, const char *username)
 
 /*
  * The detail of a change to a user: the fields given (norm, which never
- * holds a password), and under "was" what each replaced (null: nothing),
+ * holds a password), and under "was" what each replaced (null: nothing;
+ * false for a flag not stored),
  * so the trail shows an address changed from what to what. NULL when out
  * of memory.
  */
@@ -1841,6 +1842,10 @@ static json_t *change_detail(json_t *norm, const json_t *before)
 	json_object_foreach(norm, k, v)
 	{
 		old = json_object_get(before, k);
+		/* A flag not stored yet is off (password_change_required of
+		 * users made before it existed). */
+		if (old == NULL && json_is_boolean(v))
+			old = json_false();
 		if (json_object_set_new(was, k,
 					old != NULL ? json_deep_copy(old)
 						    : json_null()) != 0)

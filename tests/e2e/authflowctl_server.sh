@@ -198,6 +198,7 @@ expect app-remove 0 "$C" app remove "$cid2"
 
 expect keys-status 0 "$C" keys status
 expect keys-rotate 0 "$C" keys rotate
+grep -q '^KID  *SIGNS_FROM  *EXPIRES_AT  *LEAVES_JWKS  *SIGNING$' "$tmp/out" && ok || bad "keys rotate prints the table of keys"
 n=$(curl -fs "$AUTHFLOW_URL/jwks" | grep -o '"kid"' | wc -l)
 [ "$n" -ge 2 ] && ok || bad "jwks keeps the old key after rotation ($n kids)"
 

@@ -273,6 +273,23 @@ check_one_line passwd-max-length 3
 # Without a token the password is not even read.
 run "$tmp/max" --url "$DEAD" user passwd alice --password-stdin
 check_one_line passwd-no-token 2
+# --password-stdin on a terminal: a prompt, the line typed without echo,
+# and on at once (no wait for the end of input after it).
+if command -v script >/dev/null 2>&1; then
+	(
+		sleep 1
+		printf 'typed-on-a-tty-1\n'
+		sleep 5
+	) | timeout 4 script -qec "'$C' --url $DEAD --token $TOKEN user add tty --password-stdin" /dev/null >"$tmp/tty" 2>&1
+	if grep -q '^Password: ' "$tmp/tty" && grep -q 'cannot reach the server' "$tmp/tty" &&
+		! grep -q 'typed-on-a-tty-1' "$tmp/tty"; then
+		ok
+	else
+		fail=$((fail + 1))
+		echo "FAIL password-stdin on a terminal:" >&2
+		sed 's/^/  /' "$tmp/tty" >&2
+	fi
+fi
 # One line only: of "a\nb\n" neither line is taken, before anything is
 # sent (exit 2, not 3); a single line end (LF or CR LF) is fine.
 for text in 'a\nb\n' 'a\nb' 'a\r\nb\r\n' 'a\n\nb\n'; do

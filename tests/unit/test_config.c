@@ -358,7 +358,10 @@ static void test_issuer_forms_accepted(void **state)
 		{"http://127.10.20.30", "http://127.10.20.30", 0},
 		{"http://[::1]:9000", "http://[::1]:9000", 0},
 		{"http://localhost:8080/", "http://localhost:8080", 0},
-		{"http://LocalHost", "http://LocalHost", 0},
+		{"http://LocalHost", "http://localhost", 0},
+		/* Scheme and host in lower case: clients compare bytes. */
+		{"https://ID.Example.COM/", "https://id.example.com", 1},
+		{"https://[2001:DB8::A]", "https://[2001:db8::a]", 1},
 	};
 	af_config *cfg = new_cfg();
 	char json[512];
@@ -498,6 +501,12 @@ static void test_tls_files_accepted(void **state)
 	assert_string_equal(cfg->tls_key_file, f->key);
 	assert_int_equal(chmod(f->key, 0400), 0);
 	parse_ok(json, cfg);
+	/* Over TLS the addresses given out must say https. */
+	(void)snprintf(json, sizeof(json),
+		       "{\"issuer\":\"http://127.0.0.1:8443\",\"tls\":{"
+		       "\"cert_file\":\"%s\",\"key_file\":\"%s\"}}",
+		       f->cert, f->key);
+	refused(json, "tls: needs an https:// issuer");
 	free(cfg);
 }
 

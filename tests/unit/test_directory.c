@@ -832,7 +832,8 @@ static void test_af_dir_user_set_audit_says_what_was(void **state)
 			 AF_DIR_OK);
 	assert_int_equal(set_user(f, "wes",
 				  "{\"email\":\"wes@b.example\","
-				  "\"name\":null,\"enabled\":false}"),
+				  "\"name\":null,\"enabled\":false,"
+				  "\"password_change_required\":true}"),
 			 AF_DIR_OK);
 	assert_int_equal(af_audit_list(f->dir, 1, collect_actions, &list),
 			 AF_DIR_OK);
@@ -848,6 +849,9 @@ static void test_af_dir_user_set_audit_says_what_was(void **state)
 	assert_string_equal(json_string_value(json_object_get(was, "name")),
 			    "Wes");
 	assert_true(json_is_true(json_object_get(was, "enabled")));
+	/* A flag never stored was off, not nothing. */
+	assert_true(json_is_false(
+		json_object_get(was, "password_change_required")));
 	/* Never a password hash, not even the one before. */
 	assert_null(json_object_get(was, "password"));
 	text = json_dumps(detail, 0);

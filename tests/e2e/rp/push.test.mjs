@@ -585,9 +585,18 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       const cert = path.join(dir, 'server.pem');
       const tlsKey = keyCopy('server.key');
       const caKey = keyCopy('ca.key');
-      const tls = (c, k) => ({ ...mem, state_dir: path.join(tmp, 'new-folder'), tls: { cert_file: c, key_file: k } });
+      const tls = (c, k) => ({
+        ...mem, issuer: mem.issuer.replace(/^http:/, 'https:'), state_dir: path.join(tmp, 'new-folder'), tls: { cert_file: c, key_file: k },
+      });
       r = check(tls(cert, tlsKey));
       assert.equal(r.status, 0, r.stderr);
+      // Plain http on an address other machines reach: OK, with a warning.
+      r = check({ ...mem, listen: { ...mem.listen, address: '0.0.0.0' } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /warning: listen\.address: plain http on an address other machines can reach/);
+      assert.doesNotMatch(check(mem).stderr, /warning/);
+      // Over TLS, an http:// issuer would advertise addresses that do not answer.
+      refused(check({ ...tls(cert, tlsKey), issuer: mem.issuer }), /config-\d+\.json: tls: needs an https:\/\/ issuer/);
       refused(check(tls(notKey, tlsKey)), /config-\d+\.json: tls\.cert_file: .*not-a-key\.p8 holds no PEM certificate$/m);
       refused(check(tls(cert, caKey)), /tls\.key_file: .*tls-ca\.key is not the key of the certificate in tls\.cert_file$/m);
       // Start-up reads at most 1 MiB of each: a larger file is found by the check too.
