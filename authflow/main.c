@@ -514,7 +514,8 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	 * the store reports, instead of killing the server. */
 	signal(SIGXFSZ, SIG_IGN);
 
-	if (af_server_init(&srv, cfg, log, err, sizeof(err)) != 0) {
+	if (af_server_listen_probe(cfg, err, sizeof(err)) != 0 ||
+	    af_server_init(&srv, cfg, log, err, sizeof(err)) != 0) {
 		refused(a, err);
 		goto out;
 	}

@@ -131,6 +131,15 @@ int af_server_check_state(const af_config *cfg, char *err, size_t errlen);
 int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		   char *err, size_t errlen);
 
+/*
+ * Whether the listening address of cfg can be bound now: 0, or -1 with
+ * the "listen: cannot listen on ..." line in err. Run before anything is
+ * written at start-up, so that a server refused for a port in use leaves
+ * no state behind (--check-config does not: the server it checks for may
+ * be running).
+ */
+int af_server_listen_probe(const af_config *cfg, char *err, size_t errlen);
+
 /* Starts listening; -1 with a reason in err. */
 int af_server_start(af_server *srv, char *err, size_t errlen);
 

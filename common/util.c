@@ -415,25 +415,33 @@ void af_errno_text(int errnum, char *out, size_t cap)
 		(void)snprintf(out, cap, "error %d", errnum);
 }
 
-const char *af_bind_why(const struct sockaddr_storage *ss, char *why,
-			size_t cap)
+int af_bind_probe(const struct sockaddr_storage *ss, char *why, size_t cap)
 {
 	int v6 = ss->ss_family == AF_INET6;
 	socklen_t len = v6 ? (socklen_t)sizeof(struct sockaddr_in6)
 			   : (socklen_t)sizeof(struct sockaddr_in);
 	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int on = 1;
+	int on = 1, rc = -1;
 
 	(void)snprintf(why, cap, "in use, or not allowed");
 	if (fd < 0)
-		return why;
+		return -1;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (v6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
 				 sizeof(on));
-	if (bind(fd, (const struct sockaddr *)ss, len) != 0)
+	if (bind(fd, (const struct sockaddr *)ss, len) == 0)
+		rc = 0;
+	else
 		af_errno_text(errno, why, cap);
 	close(fd);
+	return rc;
+}
+
+const char *af_bind_why(const struct sockaddr_storage *ss, char *why,
+			size_t cap)
+{
+	(void)af_bind_probe(ss, why, cap);
 	return why;
 }
 

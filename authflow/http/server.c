@@ -910,6 +910,21 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		  (unsigned long long)rl.rlim_cur, line);
 }
 
+int af_server_listen_probe(const af_config *cfg, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	char why[128];
+	int v6 = 0;
+
+	/* Not an address, or a port the system picks: start says so. */
+	if (make_addr(cfg, &ss, &v6) != 0 || cfg->listen_port == 0 ||
+	    af_bind_probe(&ss, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "listen: cannot listen on %s port %u (%s)",
+		 cfg->listen_address, (unsigned)cfg->listen_port, why);
+	return -1;
+}
+
 int af_server_start(af_server *srv, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;

@@ -158,6 +158,14 @@ struct sockaddr_storage;
 const char *af_bind_why(const struct sockaddr_storage *ss, char *why,
 			size_t cap);
 
+/*
+ * Tries that bind() on ss and lets the socket go: 0 when it could bind,
+ * -1 with the reason in why (as af_bind_why()) when it could not. For a
+ * refusal before anything else is done at start-up; a port taken after
+ * the probe is still refused when the server listens.
+ */
+int af_bind_probe(const struct sockaddr_storage *ss, char *why, size_t cap);
+
 /* Wipes and frees a string (NULL accepted). */
 void af_free_secret(char *s);
 

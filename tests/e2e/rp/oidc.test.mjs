@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
@@ -1695,7 +1695,10 @@ describe(`authflow stopping (${STORE} store)`, () => {
       const t = setTimeout(() => { proc.kill('SIGKILL'); res('still running'); }, 10000);
       proc.once('exit', (c) => { clearTimeout(t); res(c); });
     });
+    // Refused before anything is written: no store, no signing key.
+    const left = readdirSync(cfg.state_dir).filter((f) => f !== 'authflow.json');
     rmSync(cfg.state_dir, { recursive: true, force: true });
+    assert.deepEqual(left, [], 'the refused start left nothing in state_dir');
     assert.notEqual(code, 0, 'it must not start');
     assert.notEqual(code, 'still running', 'it must not share the port');
     assert.match(stderr, /authflow: [^\n]*\.json: listen: cannot listen on 127\.0\.0\.1 port \d+ \(Address already in use\)/);
