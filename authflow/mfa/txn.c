@@ -828,8 +828,19 @@ static af_mfa_status push_fn(json_t *txn, void *arg, bool *write)
 		return AF_MFA_STORE;
 	json_object_foreach(af_mfa__iterable(a->marks), k, v)
 	{
+		const char *was = json_string_value(json_object_get(push, k));
+
 		if (!af_mfa__array_has(json_object_get(txn, "devices"), k))
 			return AF_MFA_FORBIDDEN;
+		/*
+		 * Jobs are queued before they are marked so: a worker that
+		 * was quicker has recorded the outcome, which "queued" must
+		 * not overwrite.
+		 */
+		if (strcmp(json_string_value(v), "queued") == 0 &&
+		    was != NULL && strcmp(was, "not_sent") != 0 &&
+		    strcmp(was, "queued") != 0)
+			continue;
 		if (json_object_set(push, k, v) != 0)
 			return AF_MFA_NOMEM;
 	}

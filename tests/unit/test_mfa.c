@@ -2614,6 +2614,35 @@ static void test_txn_push_mark_text_changes_device_only(void **state)
 	af_mfa_text_free(NULL);
 }
 
+/*
+ * A worker quicker than the marking of its job as queued: "queued" does
+ * not overwrite the outcome it recorded.
+ */
+static void test_txn_push_queued_keeps_outcome(void **state)
+{
+	static const char rec[] =
+		"{\"devices\": [\"dev1\", \"dev2\"], \"id\": \"t1\", "
+		"\"push\": {\"dev1\": \"sent\", \"dev2\": \"not_sent\"}, "
+		"\"state\": \"pending\"}";
+	char *out = NULL, *out2 = NULL;
+	json_t *got;
+
+	(void)state;
+	assert_int_equal(
+		af_mfa_txn_push_mark(rec, strlen(rec), "dev1", "queued", &out),
+		AF_MFA_OK);
+	assert_int_equal(
+		af_mfa_txn_push_mark(out, strlen(out), "dev2", "queued", &out2),
+		AF_MFA_OK);
+	got = parse(out2);
+	assert_string_equal(sget(json_object_get(got, "push"), "dev1"), "sent");
+	assert_string_equal(sget(json_object_get(got, "push"), "dev2"),
+			    "queued");
+	json_decref(got);
+	af_mfa_text_free(out);
+	af_mfa_text_free(out2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
@@ -2622,6 +2651,7 @@ int main(void)
 		cmocka_unit_test(test_device_pushable_rules),
 		cmocka_unit_test(test_new_id_never_starts_with_dash),
 		cmocka_unit_test(test_txn_push_mark_text_changes_device_only),
+		cmocka_unit_test(test_txn_push_queued_keeps_outcome),
 		cmocka_unit_test(
 			test_code_check_restarted_memory_store_replay_refused),
 		cmocka_unit_test(test_device_below_minimum_rules),
