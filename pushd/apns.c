@@ -7,8 +7,9 @@
  * OpenSSL reads. Apple refuses a token older than an hour and refuses new
  * tokens more often than every 20 minutes (TooManyProviderTokenUpdates),
  * so one token per key is shared by every worker of the process (a
- * mutex) and every node (the store: "apns_jwt:<key_id>"), and is minted
- * only under a store lock ("apns_jwt_lock:<key_id>", SET NX, 20 minutes).
+ * mutex) and every node (the store: "apns_jwt:<name>", the name from
+ * pushd_apns_shared_name()), and is minted only under a store lock
+ * ("apns_jwt_lock:<name>", SET NX, 20 minutes).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,27 @@ out:
 	BN_free(bx);
 	BN_free(by);
 	return jwk;
+}
+
+pushd_status pushd_apns_shared_name(cjose_jwk_t *key, const char *team_id,
+				    const char *key_id, char *out, size_t cap)
+{
+	char hash[65];
+	char *pub;
+	cjose_err cerr;
+	int n;
+
+	if (key == NULL || team_id == NULL || key_id == NULL || out == NULL)
+		return PUSHD_ERR_ARG;
+	/* The public members only: x and y name the key. */
+	pub = cjose_jwk_to_json(key, false, &cerr);
+	if (pub == NULL)
+		return PUSHD_ERR_NOMEM;
+	af_sha256_hex(pub, strlen(pub), hash);
+	free(pub);
+	hash[16] = '\0';
+	n = snprintf(out, cap, "%s:%s:%s", team_id, key_id, hash);
+	return n > 0 && (size_t)n < cap ? PUSHD_OK : PUSHD_ERR_TOO_BIG;
 }
 
 pushd_status pushd_apns_key_load(const char *path, cjose_jwk_t **out, char *err,
@@ -168,7 +190,7 @@ static int stored_jwt(pushd_ctx *ctx, char *jwt, size_t cap, int64_t *iat)
 	const char *s;
 	int rc = -1;
 
-	(void)snprintf(key, sizeof(key), "apns_jwt:%s", ctx->cfg.apns.key_id);
+	(void)snprintf(key, sizeof(key), "apns_jwt:%s", ctx->apns_shared);
 	if (store_get(ctx->store, key, &v) != STORE_OK)
 		return -1;
 	obj = json_loadb((const char *)v.data, v.len, 0, NULL);
@@ -191,7 +213,7 @@ static void store_jwt(pushd_ctx *ctx, const char *jwt, int64_t iat)
 	char *text;
 	store_status st = STORE_ERR_NOMEM;
 
-	(void)snprintf(key, sizeof(key), "apns_jwt:%s", ctx->cfg.apns.key_id);
+	(void)snprintf(key, sizeof(key), "apns_jwt:%s", ctx->apns_shared);
 	obj = json_pack("{s:s, s:I}", "jwt", jwt, "iat", (json_int_t)iat);
 	text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
 	if (text != NULL)
@@ -233,14 +255,14 @@ static store_status take_lock(pushd_ctx *ctx, const char *failed)
 
 	if (failed == NULL) {
 		(void)snprintf(key, sizeof(key), "apns_jwt_lock:%s",
-			       ctx->cfg.apns.key_id);
+			       ctx->apns_shared);
 		return store_set(ctx->store, key, "1", 1, JWT_LOCK_TTL_MS,
 				 STORE_SET_NX);
 	}
 	af_sha256_hex(failed, strlen(failed), hash);
 	hash[16] = '\0';
 	(void)snprintf(key, sizeof(key), "apns_jwt_lock:%s:%s",
-		       ctx->cfg.apns.key_id, hash);
+		       ctx->apns_shared, hash);
 	return store_set(ctx->store, key, "1", 1, JWT_LOCK_TTL_MS,
 			 STORE_SET_NX);
 }
@@ -251,8 +273,7 @@ static void reset_lock(pushd_ctx *ctx)
 	char key[STORE_KEY_MAX];
 	store_status st;
 
-	(void)snprintf(key, sizeof(key), "apns_jwt_lock:%s",
-		       ctx->cfg.apns.key_id);
+	(void)snprintf(key, sizeof(key), "apns_jwt_lock:%s", ctx->apns_shared);
 	st = store_set(ctx->store, key, "1", 1, JWT_LOCK_TTL_MS, 0);
 	if (st != STORE_OK)
 		log_warn(ctx->log, NULL, "apns_jwt", "cannot set the lock: %s",

@@ -107,6 +107,13 @@ pushd_ctx *pushd_ctx_new(const af_config *cfg, store_ctx *st, log_ctx *log,
 	    pushd_apns_key_load(cfg->apns.key_file, &ctx->apns_key, err,
 				errlen) != PUSHD_OK)
 		goto fail;
+	if (cfg->push_apns &&
+	    pushd_apns_shared_name(ctx->apns_key, cfg->apns.team_id,
+				   cfg->apns.key_id, ctx->apns_shared,
+				   sizeof(ctx->apns_shared)) != PUSHD_OK) {
+		say(err, errlen, "push.apns.key_file: ", "unusable EC key");
+		goto fail;
+	}
 	if (cfg->push_fcm &&
 	    pushd_fcm_account_load(cfg->fcm.service_account_file,
 				   cfg->fcm.token_uri, &ctx->fcm, err,

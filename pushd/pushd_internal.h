@@ -278,6 +278,21 @@ PUSHD_NODISCARD pushd_status pushd_apns_key_load(const char *path,
 						 cjose_jwk_t **out, char *err,
 						 size_t errlen);
 
+/* Bytes of the name the shared provider token goes by (with its NUL). */
+#define PUSHD_APNS_SHARED_MAX 48
+
+/*
+ * The name of the provider token made with key for team_id and key_id, as
+ * every node knows it in the store: "<team_id>:<key_id>:<16 hex digits of
+ * the SHA-256 of the public key>". A token made with another team id or
+ * another key is never taken for it, so a corrected push.apns section
+ * takes effect at the restart, not when the old token runs out.
+ */
+PUSHD_NODISCARD pushd_status pushd_apns_shared_name(cjose_jwk_t *key,
+						    const char *team_id,
+						    const char *key_id,
+						    char *out, size_t cap);
+
 /* Signs an APNs provider token (ES256) into out (cap bytes). */
 PUSHD_NODISCARD pushd_status pushd_apns_jwt(cjose_jwk_t *key,
 					    const char *team_id,
@@ -482,6 +497,7 @@ struct pushd_ctx {
 	store_ctx *store;
 	log_ctx *log;
 	cjose_jwk_t *apns_key; /* NULL without an apns section */
+	char apns_shared[PUSHD_APNS_SHARED_MAX]; /* pushd_apns_shared_name */
 	pushd_jwt_cache jwt;
 	pushd_fcm_account fcm; /* key NULL without an fcm section */
 	pushd_token_cache fcm_token;

@@ -1144,7 +1144,7 @@ static void test_apns_token_reused_across_contexts_renewed_once(void **state)
 	log_ctx *lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
 	pushd_ctx *a, *b;
 	char t1[PUSHD_JWT_MAX], t2[PUSHD_JWT_MAX], t3[PUSHD_JWT_MAX],
-		t4[PUSHD_JWT_MAX], err[256];
+		t4[PUSHD_JWT_MAX], err[256], name[STORE_KEY_MAX];
 	store_value v = {NULL, 0};
 
 	assert_non_null(lg);
@@ -1155,7 +1155,12 @@ static void test_apns_token_reused_across_contexts_renewed_once(void **state)
 	assert_int_equal(pushd_apns_token(a, NULL, t2, sizeof(t2)), PUSHD_OK);
 	assert_string_equal(t1, t2);
 	assert_int_equal(atomic_load(&a->metrics.renewals[PUSHD_APNS]), 1);
-	assert_int_equal(store_get(st, "apns_jwt:KEY1234567", &v), STORE_OK);
+	/* Named by team, key id and key. */
+	assert_int_equal(strncmp(a->apns_shared, "ABCDE12345:KEY1234567:", 22),
+			 0);
+	assert_int_equal(strlen(a->apns_shared), 22 + 16);
+	(void)snprintf(name, sizeof(name), "apns_jwt:%s", a->apns_shared);
+	assert_int_equal(store_get(st, name, &v), STORE_OK);
 	assert_non_null(strstr((const char *)v.data, t1));
 	store_value_free(&v);
 	/* A restart (a new context on the same store) mints nothing. */
@@ -1173,6 +1178,53 @@ static void test_apns_token_reused_across_contexts_renewed_once(void **state)
 	assert_int_equal(pushd_apns_token(b, t1, t4, sizeof(t4)), PUSHD_OK);
 	assert_string_equal(t3, t4);
 	assert_int_equal(atomic_load(&b->metrics.renewals[PUSHD_APNS]), 0);
+	pushd_ctx_free(a);
+	pushd_ctx_free(b);
+	store_close(st);
+	log_free(lg);
+	free(cfg);
+}
+
+/*
+ * A restart with a corrected team id does not take the token made for the
+ * wrong one: Apple refused that token, so a new one is made at once.
+ */
+static void test_apns_token_of_another_team_not_reused(void **state)
+{
+	struct keys *k = *state;
+	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "m:"};
+	af_config *cfg = apns_config(k);
+	store_ctx *st = NULL;
+	log_ctx *lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
+	pushd_ctx *a, *b;
+	char t1[PUSHD_JWT_MAX], t2[PUSHD_JWT_MAX], err[256], claims[256];
+	const char *dot, *end;
+	size_t n = 0;
+
+	assert_non_null(lg);
+	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
+	a = pushd_ctx_new(cfg, st, lg, err, sizeof(err));
+	assert_non_null(a);
+	assert_int_equal(pushd_apns_token(a, NULL, t1, sizeof(t1)), PUSHD_OK);
+	(void)snprintf(cfg->apns.team_id, sizeof(cfg->apns.team_id), "%s",
+		       "FGHIJ67890");
+	b = pushd_ctx_new(cfg, st, lg, err, sizeof(err));
+	assert_non_null(b);
+	assert_string_not_equal(a->apns_shared, b->apns_shared);
+	assert_int_equal(pushd_apns_token(b, NULL, t2, sizeof(t2)), PUSHD_OK);
+	assert_string_not_equal(t1, t2);
+	assert_int_equal(atomic_load(&b->metrics.renewals[PUSHD_APNS]), 1);
+	/* The new token names the new team. */
+	dot = strchr(t2, '.');
+	assert_non_null(dot);
+	end = strchr(dot + 1, '.');
+	assert_non_null(end);
+	assert_int_equal(af_b64url_decode(dot + 1, (size_t)(end - dot - 1),
+					  (uint8_t *)claims, sizeof(claims) - 1,
+					  &n),
+			 0);
+	claims[n] = '\0';
+	assert_non_null(strstr(claims, "\"iss\":\"FGHIJ67890\""));
 	pushd_ctx_free(a);
 	pushd_ctx_free(b);
 	store_close(st);
@@ -2359,6 +2411,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_apns_token_reused_across_contexts_renewed_once,
 			keys_setup, keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_apns_token_of_another_team_not_reused, keys_setup,
+			keys_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_apns_token_refused_young_not_replaced, keys_setup,
 			keys_teardown),
