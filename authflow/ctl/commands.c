@@ -1665,8 +1665,15 @@ static int app_set_option(json_t *patch, int c, const char *arg,
 	}
 	/* The claims given replace the whole mapping; --no-claims empties it.
 	 */
-	if (c == 'c')
+	if (c == 'c') {
+		/* Only --no-claims leaves the mapping empty. */
+		if (json_object_size(json_object_get(patch, "claims")) == 0 &&
+		    json_object_get(patch, "claims") != NULL)
+			return af_ctl_usage_fail("%s: --no-claims and --claim "
+						 "together",
+						 cmd);
 		return add_claim(patch, arg, cmd);
+	}
 	if (c == 'N')
 		return json_object_get(patch, "claims") != NULL
 			       ? af_ctl_usage_fail("%s: --no-claims and "

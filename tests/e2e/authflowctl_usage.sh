@@ -154,6 +154,10 @@ expect app-add-dup-claim 2 -- app add --name rp --redirect-uri u \
 	--claim a=email --claim a=name
 expect app-add-flag-value 2 -- app add --name rp --redirect-uri u --allow-refresh=on
 expect app-set-nothing 2 -- app set rp
+expect_msg app-set-claims-and-none 2 '--no-claims and --claim together' -- \
+	app set rp --claim a=email --no-claims
+expect_msg app-set-none-and-claims 2 '--no-claims and --claim together' -- \
+	app set rp --no-claims --claim a=email
 expect app-set-bad-onoff 2 -- app set rp --allow-refresh true
 expect app-set-grace-high 2 -- app set rp --refresh-grace 61
 expect app-add-grace-word 2 -- app add --name rp --redirect-uri u --refresh-grace 30s
