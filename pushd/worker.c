@@ -602,7 +602,11 @@ static void cas_answer(struct pushd_worker *w, pushd_flight *f,
 			 f->job.job, f->job.txn, af_mfa_strerror(mst));
 }
 
-/* Counts, logs and frees a flight whose entry has been acknowledged. */
+/*
+ * Counts, logs and frees a flight whose entry has been acknowledged. Its
+ * attempts are the requests sent: the first, the retries, and the one
+ * sent again with a renewed credential.
+ */
 static void complete(struct pushd_worker *w, pushd_flight *f)
 {
 	pushd_outcome o = f->outcome;
@@ -629,7 +633,7 @@ static void complete(struct pushd_worker *w, pushd_flight *f)
 		  "job=%s txn=%s device=%s platform=%s outcome=%s attempts=%u",
 		  f->job.job, f->job.txn, f->job.device,
 		  pushd_platform_name(f->job.platform), pushd_outcome_name(o),
-		  f->attempt + 1);
+		  f->attempt + 1 + (f->renewed ? 1u : 0u));
 	flight_free(w, f);
 }
 

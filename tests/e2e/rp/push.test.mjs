@@ -7,6 +7,7 @@
 // with authflow, pushd, idsim, mock_apns and mock_fcm.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
@@ -36,6 +37,7 @@ const T = {
   otherTopic: 'd1'.repeat(32),
   badProvider: 'e1'.repeat(32),
   fcmOtherSender: 'fcm-other-sender-token',
+  renew: 'f1'.repeat(32),
 };
 
 let dir;
@@ -81,11 +83,13 @@ async function until(what, fn, ms = 20000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-// Starts a pushd on a copy of the server's config with its own listen port.
-async function startPushd() {
+// Starts a pushd on a copy of the server's config with its own listen port
+// (and log level, when given).
+async function startPushd(level) {
   const cfg = JSON.parse(readFileSync(server.configPath, 'utf8'));
   const port = await freePort();
   cfg.push.listen = { address: '127.0.0.1', port };
+  if (level) cfg.log = { ...cfg.log, level };
   const file = path.join(dir, `pushd-${port}.json`);
   writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
   const proc = spawn(path.join(BIN, 'pushd'), ['--config', file], { stdio: ['ignore', 'inherit', 'pipe'] });
@@ -174,6 +178,7 @@ before(async () => {
     [T.otherTopic]: [{ status: 400, reason: 'DeviceTokenNotForTopic' }],
     [T.badProvider]: [{ status: 403, reason: 'InvalidProviderToken' }, { status: 403, reason: 'InvalidProviderToken' }],
     [T.fcmOtherSender]: [{ status: 403, error: 'SENDER_ID_MISMATCH' }],
+    [T.renew]: [{ status: 403, reason: 'ExpiredProviderToken' }],
   };
   // The kill test: answers held back so the pushes are in flight.
   for (const t of T.kill) script[t] = [{ status: 200, delay_ms: 4000 }];
@@ -357,6 +362,38 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     assert.equal(apnsJwts().length, jwts, 'no new provider token: Apple would refuse it');
     const logs = pushds.map((p) => p.stderr).join('');
     assert.match(logs, /APNs calls a provider token made \d+ s ago expired; Apple refuses a new one within 1200 s of the last, so none is made \(is the clock right\?\)/);
+  });
+
+  test('ExpiredProviderToken for a token old enough to replace: one renewal, the push sent again and delivered once', async () => {
+    // The shared token is replaced by one made 25 minutes ago with the
+    // team's key, as a node would have left it; pushd restarts to take it.
+    const url = new URL(process.env.AF_TEST_REDIS_URL);
+    const cli = (...args) => execFileSync('redis-cli', ['-h', url.hostname, '-p', url.port, '--raw', ...args]).toString().trim();
+    const keys = cli('KEYS', `e2e${server.port}:apns_jwt:*`).split('\n').filter(Boolean);
+    assert.equal(keys.length, 1, keys.join(' '));
+    assert.ok(keys[0].startsWith(`e2e${server.port}:apns_jwt:${TEAM}:${KID}:`), keys[0]);
+    for (const p of pushds) await stopPushd(p);
+    const iat = Math.floor(Date.now() / 1000) - 25 * 60;
+    const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const input = `${b64({ alg: 'ES256', kid: KID })}.${b64({ iss: TEAM, iat })}`;
+    const sig = cryptoSign('sha256', Buffer.from(input),
+      { key: createPrivateKey(readFileSync(path.join(dir, 'apns.p8'))), dsaEncoding: 'ieee-p1363' });
+    const old = `${input}.${sig.toString('base64url')}`;
+    cli('SET', keys[0], JSON.stringify({ jwt: old, iat }));
+    const p = await startPushd('info');
+    const jwts = apnsJwts().length;
+    const s = await pushUser('rena', [['apns', T.renew]]);
+    await toMfa(s);
+    await until('the push after the renewal', () => apnsPushes(T.renew).length > 0);
+    await sleep(500);
+    assert.equal(apnsPushes(T.renew).length, 1, 'delivered once');
+    const made = apnsJwts().slice(jwts);
+    // The old token (called expired), then exactly one new one.
+    assert.deepEqual(made.map((l) => l.jwt_iat === iat), [true, false], JSON.stringify(made));
+    assert.ok(made[1].jwt_iat >= iat + 25 * 60 - 5, JSON.stringify(made[1]));
+    assert.equal(JSON.parse(cli('GET', keys[0])).iat, made[1].jwt_iat, 'the new token shared');
+    assert.match(p.stderr, /"msg":"key_id=KEY1234567 iat=\d+ renewal=forced"/);
+    assert.match(p.stderr, /platform=apns outcome=sent attempts=2"/);
   });
 
   test('a restarted pushd reuses the shared provider token; a job of an expired txn is not sent', async () => {
