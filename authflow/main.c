@@ -490,6 +490,8 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	const struct timespec tick = {1, 0};
 
 	token[0] = '\0';
+	/* Every way out goes through af_server_cleanup(), refusals too. */
+	memset(&srv, 0, sizeof(srv));
 	if (!a->demo)
 		started = settings_of(a->config);
 	if (a->demo) {

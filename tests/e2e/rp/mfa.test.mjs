@@ -1580,7 +1580,7 @@ describe(`push MFA (${STORE} store)`, () => {
       assert.equal(realpathSync(ctlPath), realpathSync(path.join(BIN, 'authflowctl')));
       const second = spawnSync(path.join(BIN, 'authflow'), ['--demo', '--port', String(port), '--state-dir', path.join(cwd, 'st2')], { encoding: 'utf8', timeout: 30000 });
       assert.equal(second.status, 1);
-      assert.match(second.stderr, /^authflow: listen: cannot listen on 127\.0\.0\.1 port \d+ \(.*\); another port: --port N$/m);
+      assert.match(second.stderr, /^authflow: listen: cannot listen on 127\.0\.0\.1 port \d+ \(.*\); another port: --port N\n$/);
     } finally {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
