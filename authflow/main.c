@@ -139,12 +139,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument", argv[optind]);
+	/* Said first: without --demo, they are what is wrong. */
+	if (!a->demo && (a->port != 0 || a->state_dir != NULL))
+		return usage_error("--port and --state-dir go with --demo",
+				   NULL);
 	if ((a->config != NULL) + (a->check != NULL) + a->demo != 1)
 		return usage_error("give exactly one of --config, "
 				   "--check-config, --demo",
-				   NULL);
-	if (!a->demo && (a->port != 0 || a->state_dir != NULL))
-		return usage_error("--port and --state-dir go with --demo",
 				   NULL);
 	return 0;
 }
@@ -168,7 +169,11 @@ static int demo_config(const struct args *a, af_config *cfg, char *token,
 	/* The demo's relying party calls back into the server. */
 	cfg->threads = 4;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "authflow: cannot make %s\n", dir);
+		char why[128];
+
+		af_errno_text(errno, why, sizeof(why));
+		fprintf(stderr, "authflow: --state-dir: cannot make %s: %s\n",
+			dir, why);
 		return 1;
 	}
 	if (af_random_token(32, token, tokencap) != 0)
@@ -342,6 +347,21 @@ static rlim_t connections_left(rlim_t max)
 	"reach: passwords, codes, tokens and the admin API's bearer tokens " \
 	"cross the network in clear text unless only a TLS proxy on this "   \
 	"host can reach it; listen on 127.0.0.1, or set tls"
+
+#define NO_PUSH_WARNING                                                       \
+	"push: no push.apns or push.fcm section: no sign-in request reaches " \
+	"a phone by push; phones see them only when their app asks, and "     \
+	"users may type the token code"
+
+/*
+ * 1 when push MFA is on but nothing can send a push: no provider section
+ * (the demo's phone asks for its requests, so the demo is left out).
+ */
+static int no_push_provider(const af_config *cfg, int demo)
+{
+	return !demo && cfg->feature_remote_access_mfa && !cfg->push_apns &&
+	       !cfg->push_fcm;
+}
 
 /*
  * 1 when the server speaks plain http (an http:// issuer, which is on
@@ -560,6 +580,8 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		 srv.threads);
 	if (clear_text_off_loopback(&srv.cfg))
 		log_warn(log, NULL, "startup", "%s", CLEAR_TEXT_WARNING);
+	if (no_push_provider(&srv.cfg, a->demo))
+		log_warn(log, NULL, "startup", "%s", NO_PUSH_WARNING);
 	keys_watch(&srv, &watch);
 	(void)af_server_mend_start(&srv);
 	if (a->demo)
@@ -675,6 +697,9 @@ int main(int argc, char **argv)
 			if (clear_text_off_loopback(&cfg))
 				fprintf(stderr, "authflow: %s: warning: %s\n",
 					a.check, CLEAR_TEXT_WARNING);
+			if (no_push_provider(&cfg, 0))
+				fprintf(stderr, "authflow: %s: warning: %s\n",
+					a.check, NO_PUSH_WARNING);
 			printf("%s: OK\n", a.check);
 			OPENSSL_cleanse(&cfg, sizeof(cfg));
 			return 0;

@@ -812,9 +812,9 @@ static int parse_keys(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (alg[0] != '\0' && strcmp(alg, "RS256") != 0)
 		return fail(e, "keys.algorithm", "must be \"RS256\"");
 	v = cfg->rsa_bits;
-	if (get_uint(s, "keys", "rsa_bits", 0, UINT_MAX, &v, e) != 0)
-		return -1;
-	if (v != 2048 && v != 3072 && v != 4096)
+	/* One message for every wrong value, negative ones too. */
+	if (get_uint(s, "keys", "rsa_bits", 0, UINT_MAX, &v, e) != 0 ||
+	    (v != 2048 && v != 3072 && v != 4096))
 		return fail(e, "keys.rsa_bits", "must be 2048, 3072 or 4096");
 	cfg->rsa_bits = (unsigned)v;
 	v = cfg->key_lifetime_days;

@@ -2,8 +2,9 @@
  * tokencode: one-time codes from the command line, in the manner of
  * oathtool, plus number-matching codes.
  *
- *   tokencode totp   --secret B32 [--time T] [--digits 6|8] [--algo A] [--step
- * S] tokencode hotp   --secret B32 --counter C [--digits 6|8] [--algo A]
+ *   tokencode totp   --secret B32 [--time T] [--digits 6|8] [--algo A]
+ *                    [--step S]
+ *   tokencode hotp   --secret B32 --counter C [--digits 6|8] [--algo A]
  *   tokencode verify --secret B32 --code C [--time T] [--window N] [...]
  *   tokencode match  [--digits N] [--count K]
  *   tokencode uri    --secret B32 --issuer I --account A [...]
@@ -15,6 +16,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +62,10 @@ static const char usage_text[] =
 	"  match  [--digits N] [--count K]\n"
 	"  uri    --secret B32 --issuer I --account A [--digits 6|8] "
 	"[--algo A] [--step S]\n"
-	"A: sha1 (default), sha256, sha512. --secret - reads it from stdin.\n";
+	"A: sha1 (default), sha256, sha512. --secret - reads it from stdin.\n"
+	"Defaults: --time now, --step 30 (seconds), --digits 6, --window 1 "
+	"(steps on either side);\n"
+	"match: --digits 2 (1 to 9), --count 1.\n";
 
 static int fail(const char *what, const char *detail)
 {
@@ -154,7 +159,8 @@ static int parse_option(struct opts *o, int c, const char *arg)
 		o->now = (int64_t)v;
 		return 0;
 	case 'd':
-		if (parse_u64(arg, 9, &v) != 0)
+		/* Any number here: the command says which ones it takes. */
+		if (parse_u64(arg, UINT_MAX, &v) != 0)
 			return fail("bad --digits", arg);
 		o->params.digits = (unsigned)v;
 		o->match_digits = (unsigned)v;
@@ -384,10 +390,13 @@ static int run(struct opts *o, int argc, char **argv)
 {
 	int rc;
 
-	if (argc >= 2 &&
-	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		fputs(usage_text, stdout);
-		return 0;
+	/* --help anywhere, as in "tokencode totp --help". */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
 	}
 	rc = parse_args(o, argc, argv);
 	if (rc != 0)

@@ -74,6 +74,12 @@ check verify-bad-code 2 "" -- verify --secret $S --code 12ab56
 check window-big 2 "" -- verify --secret $S --code 123456 --window 11
 check match-zero 2 "" -- match --count 0
 check match-digits-0 2 "" -- match --digits 0
+said match-digits-0-said '^tokencode: match takes --digits 1 to 9$'
+check match-digits-10 2 "" -- match --digits 10
+said match-digits-10-said '^tokencode: match takes --digits 1 to 9$'
+check digits-10 2 "" -- totp --secret $S --digits 10
+check help-after-cmd 0 "*" -- totp --help
+check help-top 0 "*" -- --help
 check uri-colon 2 "" -- uri --secret $S --issuer "A:B" --account alice
 check long-secret 2 "" -- totp --secret "$(head -c 400 /dev/zero | tr '\0' A)"
 said long-secret 'secret is too long (at most 256 base32 characters)'

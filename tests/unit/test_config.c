@@ -631,6 +631,10 @@ static void test_keys_values_checked(void **state)
 	refused("{" ISSUER ",\"keys\":{\"rsa_bits\":1024}}",
 		"keys.rsa_bits: must be 2048, 3072 or 4096");
 	refused("{" ISSUER ",\"keys\":{\"rsa_bits\":2049}}", "keys.rsa_bits");
+	refused("{" ISSUER ",\"keys\":{\"rsa_bits\":-1}}",
+		"keys.rsa_bits: must be 2048, 3072 or 4096");
+	refused("{" ISSUER ",\"keys\":{\"rsa_bits\":\"2048\"}}",
+		"keys.rsa_bits: must be 2048, 3072 or 4096");
 	refused("{" ISSUER ",\"keys\":{\"lifetime_days\":0}}",
 		"keys.lifetime_days: must be 2..3650");
 	refused("{" ISSUER ",\"keys\":{\"lifetime_days\":1,"

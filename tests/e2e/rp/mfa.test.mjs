@@ -1581,6 +1581,14 @@ describe(`push MFA (${STORE} store)`, () => {
       const second = spawnSync(path.join(BIN, 'authflow'), ['--demo', '--port', String(port), '--state-dir', path.join(cwd, 'st2')], { encoding: 'utf8', timeout: 30000 });
       assert.equal(second.status, 1);
       assert.match(second.stderr, /^authflow: listen: cannot listen on 127\.0\.0\.1 port \d+ \(.*\); another port: --port N\n$/);
+      // A state folder that cannot be made says why; --port without
+      // --demo says what it goes with.
+      const noDir = spawnSync(path.join(BIN, 'authflow'), ['--demo', '--port', String(port), '--state-dir', path.join(cwd, 'no', 'such')], { encoding: 'utf8', timeout: 30000 });
+      assert.equal(noDir.status, 1);
+      assert.match(noDir.stderr, /^authflow: --state-dir: cannot make \S+no\/such: No such file or directory\n$/);
+      const noDemo = spawnSync(path.join(BIN, 'authflow'), ['--port', '8080'], { encoding: 'utf8', timeout: 30000 });
+      assert.equal(noDemo.status, 2);
+      assert.equal(noDemo.stderr, 'authflow: --port and --state-dir go with --demo\n');
     } finally {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));

@@ -622,8 +622,9 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       const cert = path.join(dir, 'server.pem');
       const tlsKey = keyCopy('server.key');
       const caKey = keyCopy('ca.key');
+      // Push MFA off: the push warning is not what these look at.
       const tls = (c, k) => ({
-        ...mem, issuer: mem.issuer.replace(/^http:/, 'https:'), state_dir: path.join(tmp, 'new-folder'), tls: { cert_file: c, key_file: k },
+        ...mem, features: { ...mem.features, remote_access_mfa: false }, issuer: mem.issuer.replace(/^http:/, 'https:'), state_dir: path.join(tmp, 'new-folder'), tls: { cert_file: c, key_file: k },
       });
       r = check(tls(cert, tlsKey));
       assert.equal(r.status, 0, r.stderr);
@@ -631,7 +632,14 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       r = check({ ...mem, listen: { ...mem.listen, address: '0.0.0.0' } });
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /warning: listen\.address: plain http on an address other machines can reach/);
-      assert.doesNotMatch(check(mem).stderr, /warning/);
+      assert.doesNotMatch(check(mem).stderr, /warning: listen\.address/);
+      // Push MFA on with nothing to push with: OK, with a warning; none
+      // with a provider, or with push MFA off.
+      r = check(mem);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /^authflow: [^\n]+: warning: push: no push\.apns or push\.fcm section: no sign-in request reaches a phone by push; phones see them only when their app asks, and users may type the token code\n$/);
+      assert.doesNotMatch(check(base).stderr, /warning/);
+      assert.doesNotMatch(check({ ...mem, features: { ...mem.features, remote_access_mfa: false } }).stderr, /warning/);
       // Over TLS, an http:// issuer would advertise addresses that do not answer.
       refused(check({ ...tls(cert, tlsKey), issuer: mem.issuer }), /config-\d+\.json: tls: needs an https:\/\/ issuer/);
       refused(check(tls(notKey, tlsKey)), /config-\d+\.json: tls\.cert_file: .*not-a-key\.p8 holds no PEM certificate$/m);
