@@ -528,6 +528,16 @@ static struct mem_member *member_new(uint64_t h, const char *m, size_t mlen)
 	return mm;
 }
 
+/*
+ * Whether the file holds the entry: no expiry, or written durable. Only
+ * what the file holds counts in live_bytes, the measure the file's size
+ * is held against (compact_due(), note_stale()).
+ */
+static bool persisted(const struct mem_entry *e)
+{
+	return e->expire_ms == 0 || e->durable;
+}
+
 /* Frees an entry that is not in the table (NULL accepted). */
 static void entry_free(struct mem_store *ms, struct mem_entry *e, bool counted)
 {
@@ -536,10 +546,10 @@ static void entry_free(struct mem_store *ms, struct mem_entry *e, bool counted)
 	if (e == NULL)
 		return;
 	if (e->type == MEM_STR) {
-		if (counted) {
+		if (counted && persisted(e))
 			live_add(ms, -(int64_t)rec_size(e->node.klen, e->len));
+		if (counted)
 			used_add(ms, -(int64_t)str_size(e->node.klen, e->len));
-		}
 		/* The value is in the block and may be a secret. */
 		OPENSSL_clear_free(e, str_size(e->node.klen, e->len));
 		return;
@@ -549,11 +559,11 @@ static void entry_free(struct mem_store *ms, struct mem_entry *e, bool counted)
 
 		for (; n != NULL; n = next) {
 			next = n->next;
-			if (counted) {
+			if (counted && persisted(e))
 				live_add(ms, -(int64_t)rec_size(e->node.klen,
 								n->klen));
+			if (counted)
 				used_add(ms, -(int64_t)member_size(n->klen));
-			}
 			OPENSSL_free(n);
 		}
 	}
@@ -561,6 +571,21 @@ static void entry_free(struct mem_store *ms, struct mem_entry *e, bool counted)
 		used_add(ms, -(int64_t)set_head_size(e->node.klen));
 	OPENSSL_free(e->members.buckets);
 	OPENSSL_free(e);
+}
+
+/* The bytes the members of set e take in the file, persisted or not. */
+static int64_t set_live_bytes(const struct mem_entry *e)
+{
+	int64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < e->members.nbuckets; i++) {
+		const struct hnode *m;
+
+		for (m = e->members.buckets[i]; m != NULL; m = m->next)
+			n += (int64_t)rec_size(e->node.klen, m->klen);
+	}
+	return n;
 }
 
 static bool expired(const struct mem_entry *e, int64_t now)
@@ -639,10 +664,10 @@ static void replace(struct mem_store *ms, struct mem_shard *sh,
 		entry_free(ms, old, true);
 	}
 	table_insert(&sh->table, &fresh->node);
-	if (fresh->type == MEM_STR) {
+	if (fresh->type == MEM_STR && persisted(fresh))
 		live_add(ms, (int64_t)rec_size(fresh->node.klen, fresh->len));
+	if (fresh->type == MEM_STR)
 		used_add(ms, (int64_t)str_size(fresh->node.klen, fresh->len));
-	}
 }
 
 static void remove_entry(struct mem_store *ms, struct mem_shard *sh,
@@ -1084,12 +1109,6 @@ out:
 	return rc;
 }
 
-/* Whether the file holds the entry: no expiry, or written durable. */
-static bool persisted(const struct mem_entry *e)
-{
-	return e->expire_ms == 0 || e->durable;
-}
-
 /*
  * Only state without an expiry goes to the file, unless the caller asked
  * for it (STORE_SET_DURABLE). Flows, codes, tokens, sessions and counters
@@ -1256,6 +1275,8 @@ static int compact_locked(struct mem_store *ms)
 	ms->aof_size = AOF_MAGIC_LEN + w.total;
 	atomic_store(&ms->live_bytes, (int64_t)w.total);
 	ms->stale_since_ms = 0;
+	/* A failed rewrite raised the floor; a good one puts it back. */
+	ms->compact_floor = AOF_COMPACT_MIN;
 out:
 	if (w.fd >= 0) {
 		close(w.fd);
@@ -1634,6 +1655,7 @@ static store_status mem_sadd(void *impl, const char *key, size_t klen,
 					&compact_now);
 			if (rc != STORE_OK)
 				goto out;
+			live_add(ms, -set_live_bytes(e));
 		}
 		e->expire_ms = expiry_of(now, ttl_ms);
 	}
@@ -1667,7 +1689,8 @@ static store_status mem_sadd(void *impl, const char *key, size_t klen,
 		goto out;
 	table_insert(&e->members, &mm->node);
 	table_resize(&e->members);
-	live_add(ms, (int64_t)rec_size(klen, mlen));
+	if (e->expire_ms == 0)
+		live_add(ms, (int64_t)rec_size(klen, mlen));
 	used_add(ms, (int64_t)member_size(mlen));
 	mm = NULL;
 	if (fresh != NULL) {
@@ -1705,7 +1728,8 @@ static store_status mem_srem(void *impl, const char *key, size_t klen,
 				&compact_now);
 	if (m != NULL && rc == STORE_OK) {
 		table_unlink(&e->members, mlink);
-		live_add(ms, -(int64_t)rec_size(klen, mlen));
+		if (e->expire_ms == 0)
+			live_add(ms, -(int64_t)rec_size(klen, mlen));
 		used_add(ms, -(int64_t)member_size(mlen));
 		OPENSSL_free(m);
 		/* An empty set does not exist. */
@@ -2691,6 +2715,17 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
+/*
+ * The length of p[0..n) up to and including its last byte that is not
+ * zero (0 when all are).
+ */
+static size_t last_nonzero_in(const uint8_t *p, size_t n)
+{
+	while (n > 0 && p[n - 1] == 0)
+		n--;
+	return n;
+}
+
 /* What replay_map() found. */
 struct replay_out {
 	size_t valid;	  /* length of the good part */
@@ -2736,8 +2771,14 @@ static store_status replay_map(struct mem_store *ms, const uint8_t *map,
 		blen = get_le32(p);
 		if (get_le32(p + 4) != ~blen || blen < AOF_BODY_FIXED ||
 		    blen > AOF_BODY_MAX) {
+			/*
+			 * Zeros from within the length pair on: the write of
+			 * the last record stopped in its first bytes (a page
+			 * or sector boundary there), the rest zero-filled.
+			 */
 			ro->torn = "a zero-filled tail";
-			if (all_zero(p, rem))
+			if (all_zero(p + last_nonzero_in(p, AOF_HDR_LEN),
+				     rem - last_nonzero_in(p, AOF_HDR_LEN)))
 				break;
 			ro->bad_at = off;
 			return STORE_ERR_CORRUPT;
@@ -2865,7 +2906,8 @@ static void replay_refusal(const struct mem_store *ms, store_status rc,
 		   "the file from a backup, or move it away to start empty",
 		   ms->aof_path, ro->bad_at,
 		   ro->bad_at == 0 ? "not a state file"
-				   : "a damaged record with records after it");
+				   : "a damaged record, not the torn end of a "
+				     "last write");
 }
 
 /*
@@ -3012,6 +3054,16 @@ static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 	}
 	paths_of(dir, ms->dir_path, sizeof(ms->dir_path), ms->aof_path,
 		 sizeof(ms->aof_path));
+	/*
+	 * A rewrite cut short by a crash leaves its whole snapshot (keys,
+	 * password hashes) under the temporary name; the lock says no
+	 * rewrite runs now, so it goes.
+	 */
+	if (unlinkat(ms->dir_fd, AOF_TMP_NAME, 0) == 0)
+		say(ms, STORE_REPORT_WARNING,
+		    "state folder %s: removed %s, left by a rewrite that did "
+		    "not finish",
+		    ms->dir_path, AOF_TMP_NAME);
 	ms->aof_fd = openat(
 		ms->dir_fd, AOF_NAME,
 		O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);

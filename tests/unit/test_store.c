@@ -1999,6 +1999,111 @@ static void test_open_torn_tail_truncated(void **state)
 	assert_int_equal(cut_files(f->dir, NULL, 0), 2);
 }
 
+/*
+ * A crash within the first bytes of the last record's length, the rest
+ * of the write zero-filled (a page or sector boundary there), is a torn
+ * tail like any other: cut off, not a refusal.
+ */
+static void test_open_torn_in_length_field_truncated(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t zeros[200] = {0};
+	off_t good;
+	int fd, keep;
+
+	for (keep = 1; keep < 8; keep++) {
+		put(f->st, "a", "alpha");
+		good = file_size(f->aof);
+		put(f->st, "b", "beta");
+		store_close(f->st);
+		f->st = NULL;
+		/* keep bytes of b's header stay, the rest reads as zeros. */
+		assert_int_equal(truncate(f->aof, good + keep), 0);
+		fd = open(f->aof, O_WRONLY | O_APPEND);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, zeros, sizeof(zeros)),
+				 sizeof(zeros));
+		close(fd);
+		f->st = open_or_fail(&f->opts);
+		want_value(f->st, "a", "alpha");
+		want_missing(f->st, "b");
+		assert_int_equal(file_size(f->aof), good);
+	}
+}
+
+/*
+ * Short-lived data never goes to the file, so it does not count as live
+ * data the file is held against: a store full of sign-ins in progress
+ * still rewrites its file once it has doubled past its floor, and starts
+ * the scrub's clock at the first stale record.
+ */
+static void test_short_lived_data_not_counted_for_rewrites(void **state)
+{
+	struct fixture *f = *state;
+	enum { CHUNK = 32 * 1024, SHORT = 96, WRITES = 64 };
+	const struct timespec pause = {0, 150 * 1000000L};
+	uint8_t *v = malloc(CHUNK);
+	char key[32];
+	int i;
+
+	assert_non_null(v);
+	f->opts.scrub_after_ms = 100;
+	reopen(f);
+	/* 3 MiB of short-lived values and set members, in memory only. */
+	memset(v, 's', CHUNK);
+	for (i = 0; i < SHORT; i++) {
+		(void)snprintf(key, sizeof(key), "flow:%d", i);
+		assert_int_equal(store_set(f->st, key, v, CHUNK, 600000, 0),
+				 STORE_OK);
+		(void)snprintf(key, sizeof(key), "member-%d", i);
+		assert_int_equal(store_sadd_ttl(f->st, "pending", key, 600000),
+				 STORE_OK);
+	}
+	/* The first stale record starts the scrub's clock. */
+	put(f->st, "pw", "old-secret-hash");
+	put(f->st, "pw", "new-secret-hash");
+	nanosleep(&pause, NULL);
+	assert_int_equal(store_ping(f->st), STORE_OK);
+	assert_false(file_holds(f->aof, "old-secret-hash"));
+	/* 2 MiB through one durable key: rewritten near the 1 MiB floor. */
+	for (i = 0; i < WRITES; i++) {
+		memset(v, 'a' + i % 26, CHUNK);
+		assert_int_equal(store_set(f->st, "big", v, CHUNK, 0, 0),
+				 STORE_OK);
+	}
+	assert_true(file_size(f->aof) < 1024 * 1024 + 2 * CHUNK);
+	reopen(f);
+	want_value(f->st, "pw", "new-secret-hash");
+	free(v);
+}
+
+/*
+ * A rewrite cut short by a crash leaves its snapshot under the temporary
+ * name: the next open removes it, and says so.
+ */
+static void test_open_removes_leftover_rewrite(void **state)
+{
+	struct fixture *f = *state;
+	char tmp[256];
+	int fd;
+
+	put(f->st, "a", "alpha");
+	store_close(f->st);
+	f->st = NULL;
+	(void)snprintf(tmp, sizeof(tmp), "%s/store.aof.tmp", f->dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "secret snapshot", 15), 15);
+	close(fd);
+	reports_clear(&f->rep);
+	f->st = open_or_fail(&f->opts);
+	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(reports_with(&f->rep, STORE_REPORT_WARNING,
+				      "store.aof.tmp", "did not finish"),
+			 1);
+	want_value(f->st, "a", "alpha");
+}
+
 /* Reads a whole small file into buf; returns its length. */
 static size_t slurp(const char *path, uint8_t *buf, size_t cap)
 {
@@ -3551,6 +3656,9 @@ int main(void)
 		CASE(test_set_durable_kept_by_compaction, setup_aof),
 		CASE(test_queue_not_persisted, setup_aof),
 		CASE(test_open_torn_tail_truncated, setup_aof),
+		CASE(test_open_torn_in_length_field_truncated, setup_aof),
+		CASE(test_open_removes_leftover_rewrite, setup_aof),
+		CASE(test_short_lived_data_not_counted_for_rewrites, setup_aof),
 		CASE(test_open_corrupt_middle_refused, setup_aof),
 		CASE(test_check_state_replays_read_only, setup_aof),
 		CASE(test_memory_cap_refuses_short_lived_growth, setup_aof),
