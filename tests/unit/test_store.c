@@ -1889,6 +1889,20 @@ static void test_set_durable_expired_not_replayed(void **state)
 	want_value(f->st, "long", "y");
 }
 
+/*
+ * Writes n values of len bytes (each filled with the next letter, from
+ * 'a') through the one durable key "big", with v as the buffer.
+ */
+static void churn_big(store_ctx *st, uint8_t *v, size_t len, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		memset(v, 'a' + i % 26, len);
+		assert_int_equal(store_set(st, "big", v, len, 0, 0), STORE_OK);
+	}
+}
+
 /* A compacted file keeps the durable keys alive, and only those. */
 static void test_set_durable_kept_by_compaction(void **state)
 {
@@ -1897,7 +1911,6 @@ static void test_set_durable_kept_by_compaction(void **state)
 	uint8_t *v = malloc(CHUNK);
 	uint64_t ttl = 0;
 	int64_t n = 0;
-	int i;
 
 	assert_non_null(v);
 	assert_int_equal(
@@ -1911,11 +1924,7 @@ static void test_set_durable_kept_by_compaction(void **state)
 	assert_int_equal(store_set(f->st, "volatile", "1", 1, 60000, 0),
 			 STORE_OK);
 	sleep_ms(100);
-	for (i = 0; i < WRITES; i++) {
-		memset(v, 'a' + i % 26, CHUNK);
-		assert_int_equal(store_set(f->st, "big", v, CHUNK, 0, 0),
-				 STORE_OK);
-	}
+	churn_big(f->st, v, CHUNK, WRITES);
 	/* 3 MiB went through the file: it was rewritten at least once. */
 	assert_true(file_size(f->aof) < 1024 * 1024 + 2 * CHUNK);
 	reopen(f);
@@ -2066,11 +2075,7 @@ static void test_short_lived_data_not_counted_for_rewrites(void **state)
 	assert_int_equal(store_ping(f->st), STORE_OK);
 	assert_false(file_holds(f->aof, "old-secret-hash"));
 	/* 2 MiB through one durable key: rewritten near the 1 MiB floor. */
-	for (i = 0; i < WRITES; i++) {
-		memset(v, 'a' + i % 26, CHUNK);
-		assert_int_equal(store_set(f->st, "big", v, CHUNK, 0, 0),
-				 STORE_OK);
-	}
+	churn_big(f->st, v, CHUNK, WRITES);
 	assert_true(file_size(f->aof) < 1024 * 1024 + 2 * CHUNK);
 	reopen(f);
 	want_value(f->st, "pw", "new-secret-hash");
@@ -2534,7 +2539,7 @@ static void test_open_second_store_refused_after_compaction(void **state)
 	store_ctx *st = NULL;
 	struct stat before, after;
 	char err[256] = "";
-	int i, fd;
+	int fd;
 
 	assert_non_null(v);
 	/*
@@ -2544,11 +2549,7 @@ static void test_open_second_store_refused_after_compaction(void **state)
 	fd = open(f->aof, O_RDONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(fstat(fd, &before), 0);
-	for (i = 0; i < WRITES; i++) {
-		memset(v, 'a' + i % 26, CHUNK);
-		assert_int_equal(store_set(f->st, "big", v, CHUNK, 0, 0),
-				 STORE_OK);
-	}
+	churn_big(f->st, v, CHUNK, WRITES);
 	assert_int_equal(stat(f->aof, &after), 0);
 	assert_true(before.st_ino != after.st_ino);
 	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
