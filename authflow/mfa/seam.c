@@ -242,7 +242,9 @@ static int take_over_bare(af_server *srv, const af_req *req,
 	json_t *cur = NULL, *mine = NULL;
 	const json_t *theirs;
 	const char *who;
-	int rc = af_flow_load(srv, req, flow_id, NULL, &cur);
+	/* This step rebound the flow: the request's cookie is the one from
+	 * before (af_flow_rebind()). */
+	int rc = af_flow_load_password_step(srv, req, flow_id, NULL, &cur);
 
 	if (rc != 0)
 		return rc == -2 ? -1 : 1;
