@@ -1689,7 +1689,7 @@ static store_status mem_sadd(void *impl, const char *key, size_t klen,
 		goto out;
 	table_insert(&e->members, &mm->node);
 	table_resize(&e->members);
-	if (e->expire_ms == 0)
+	if (persisted(e))
 		live_add(ms, (int64_t)rec_size(klen, mlen));
 	used_add(ms, (int64_t)member_size(mlen));
 	mm = NULL;
@@ -1728,7 +1728,7 @@ static store_status mem_srem(void *impl, const char *key, size_t klen,
 				&compact_now);
 	if (m != NULL && rc == STORE_OK) {
 		table_unlink(&e->members, mlink);
-		if (e->expire_ms == 0)
+		if (persisted(e))
 			live_add(ms, -(int64_t)rec_size(klen, mlen));
 		used_add(ms, -(int64_t)member_size(mlen));
 		OPENSSL_free(m);
@@ -2776,9 +2776,10 @@ static store_status replay_map(struct mem_store *ms, const uint8_t *map,
 			 * the last record stopped in its first bytes (a page
 			 * or sector boundary there), the rest zero-filled.
 			 */
+			size_t kept = last_nonzero_in(p, AOF_HDR_LEN);
+
 			ro->torn = "a zero-filled tail";
-			if (all_zero(p + last_nonzero_in(p, AOF_HDR_LEN),
-				     rem - last_nonzero_in(p, AOF_HDR_LEN)))
+			if (all_zero(p + kept, rem - kept))
 				break;
 			ro->bad_at = off;
 			return STORE_ERR_CORRUPT;

@@ -1667,9 +1667,10 @@ static int app_set_option(json_t *patch, int c, const char *arg,
 	/* The claims given replace the whole mapping; --no-claims empties it.
 	 */
 	if (c == 'c') {
+		const json_t *claims = json_object_get(patch, "claims");
+
 		/* Only --no-claims leaves the mapping empty. */
-		if (json_object_size(json_object_get(patch, "claims")) == 0 &&
-		    json_object_get(patch, "claims") != NULL)
+		if (claims != NULL && json_object_size(claims) == 0)
 			return af_ctl_usage_fail("%s: --no-claims and --claim "
 						 "together",
 						 cmd);
