@@ -370,11 +370,49 @@ static int mend_stop(void *arg)
 	return atomic_load(&srv->stopping);
 }
 
+static void told_name(void *arg, const char *client_id, const char *name,
+		      const char *holder)
+{
+	af_server *srv = arg;
+
+	if (holder == NULL)
+		log_warn(srv->log, NULL, "directory",
+			 "app %s: its name \"%s\" was not yet kept for it (a "
+			 "change cut short); it now is",
+			 client_id, name);
+	else
+		log_error(srv->log, NULL, "directory",
+			  "apps %s and %s are both named \"%s\" (a change "
+			  "cut short); rename one of them (authflowctl app "
+			  "set %s --name NEW)",
+			  holder, client_id, name, client_id);
+}
+
+static void mend_app_names(af_server *srv)
+{
+	size_t apps = 0, mended = 0;
+	af_dir_status st;
+
+	st = af_dir_app_names_mend(srv->dir, mend_stop, srv, told_name, srv,
+				   &apps, &mended);
+	if (st != AF_DIR_OK)
+		log_error(srv->log, NULL, "directory",
+			  "the names of apps could not be checked (%s) after "
+			  "%zu apps; the next start checks them again",
+			  af_dir_strerror(st), apps);
+	else
+		log_info(srv->log, NULL, "directory",
+			 "the names of %zu apps were checked: %zu mended", apps,
+			 mended);
+}
+
 static void *mend_main(void *arg)
 {
 	af_server *srv = arg;
 	size_t users = 0, mended = 0;
 	af_dir_status st;
+
+	mend_app_names(srv);
 
 	st = af_dir_memberships_mend(srv->dir, mend_stop, srv, &users, &mended);
 	if (st != AF_DIR_OK)
@@ -401,8 +439,8 @@ int af_server_mend_start(af_server *srv)
 {
 	if (pthread_create(&srv->mend_thread, NULL, mend_main, srv) != 0) {
 		log_error(srv->log, NULL, "directory",
-			  "cannot start the check of the member sets of "
-			  "groups and OUs");
+			  "cannot start the check of the names of apps and "
+			  "of the member sets of groups and OUs");
 		return -1;
 	}
 	srv->mend_started = 1;

@@ -160,9 +160,10 @@ void af_server_cleanup(af_server *srv);
 int af_server_reload(af_server *srv, const af_config *next);
 
 /*
- * Begins, on a thread of its own, the pass that mends the member sets of
- * groups and OUs after a crash (af_dir_memberships_mend()), and logs what
- * it found. It ends early once the server is stopping; cleanup waits for
+ * Begins, on a thread of its own, the pass that mends what a crash may
+ * have left half made: the names of apps (af_dir_app_names_mend()) and
+ * the member sets of groups and OUs (af_dir_memberships_mend()), and logs
+ * what it found. It ends early once the server is stopping; cleanup waits for
  * it. 0, or -1 when no thread could be started (the pass is skipped and
  * so logged).
  */

@@ -606,6 +606,147 @@ static af_dir_status release_name(af_dir *dir, const char *name,
 }
 
 /*
+ * Mends the name mapping of one app against its profile: 1 when the
+ * mapping was made to name it for good, 0 when it did already (or the app
+ * is gone, or another create or rename holds the name under lease), 2
+ * when another app of the same name holds it (told through fn), or a
+ * negative af_dir_status.
+ */
+static int mend_name(af_dir *dir, const char *client_id, af_dir_name_mend_fn fn,
+		     void *arg)
+{
+	char key[STORE_KEY_MAX], nkey[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	json_t *app = NULL, *other = NULL;
+	const char *name, *has;
+	uint64_t ttl = 0;
+	af_dir_status rc;
+	int tries, res = 0;
+
+	rc = app_key(key, sizeof(key), client_id);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__get_json(dir, key, &app, NULL);
+	if (rc == AF_DIR_NOT_FOUND || rc == AF_DIR_INVALID)
+		return 0; /* gone meanwhile, or not an app's id */
+	if (rc != AF_DIR_OK)
+		return -(int)rc;
+	name = json_string_value(json_object_get(app, "name"));
+	rc = name != NULL ? name_key(nkey, sizeof(nkey), name) : AF_DIR_INVALID;
+	for (tries = 0; rc == AF_DIR_OK && tries < AF_DIR__CAS_TRIES; tries++) {
+		store_value_free(&v);
+		rc = af_dir__from_store(store_get(af_dir_store(dir), nkey, &v));
+		if (rc == AF_DIR_NOT_FOUND) {
+			/* A create cut short after its lease ran out. */
+			rc = af_dir__from_store(
+				store_set(af_dir_store(dir), nkey, client_id,
+					  strlen(client_id), 0, STORE_SET_NX));
+			if (rc == AF_DIR_EXISTS) {
+				rc = AF_DIR_OK;
+				continue;
+			}
+			res = 1;
+			break;
+		}
+		if (rc == AF_DIR_OK)
+			rc = af_dir__from_store(
+				store_ttl(af_dir_store(dir), nkey, &ttl));
+		if (rc == AF_DIR_NOT_FOUND) {
+			rc = AF_DIR_OK;
+			continue;
+		}
+		if (rc != AF_DIR_OK)
+			break;
+		if (strcmp((const char *)v.data, client_id) == 0) {
+			/*
+			 * Its own lease: the profile has the name, so the
+			 * create or rename got as far as name_keep(), which
+			 * this does for it (a step under way elsewhere
+			 * does the same write again).
+			 */
+			if (ttl == 0)
+				break;
+			rc = af_dir__from_store(
+				store_set(af_dir_store(dir), nkey, client_id,
+					  strlen(client_id), 0, STORE_SET_XX));
+			if (rc == AF_DIR_NOT_FOUND) {
+				rc = AF_DIR_OK;
+				continue;
+			}
+			res = 1;
+			break;
+		}
+		if (ttl > 0)
+			break; /* another app's create or rename under way */
+		rc = app_key(key, sizeof(key), (const char *)v.data);
+		json_decref(other);
+		other = NULL;
+		if (rc == AF_DIR_OK)
+			rc = af_dir__get_json(dir, key, &other, NULL);
+		has = json_string_value(json_object_get(other, "name"));
+		if (rc == AF_DIR_OK && has != NULL && strcmp(has, name) == 0) {
+			if (fn != NULL)
+				fn(arg, client_id, name, (const char *)v.data);
+			res = 2;
+			break;
+		}
+		if (rc != AF_DIR_OK && rc != AF_DIR_NOT_FOUND &&
+		    rc != AF_DIR_INVALID)
+			break;
+		/* Left behind by an app gone or renamed: it is this one's. */
+		rc = af_dir__from_store(store_cas(af_dir_store(dir), nkey,
+						  v.data, v.len, client_id,
+						  strlen(client_id), 0));
+		if (rc == AF_DIR_CONFLICT || rc == AF_DIR_NOT_FOUND) {
+			rc = AF_DIR_OK;
+			continue;
+		}
+		res = 1;
+		break;
+	}
+	if (res == 1 && rc == AF_DIR_OK && fn != NULL)
+		fn(arg, client_id, name, NULL);
+	store_value_free(&v);
+	json_decref(other);
+	json_decref(app);
+	if (rc == AF_DIR_INVALID)
+		return 0; /* a profile without a usable name: nothing to keep */
+	return rc == AF_DIR_OK ? res : -(int)rc;
+}
+
+af_dir_status af_dir_app_names_mend(af_dir *dir, int (*stop)(void *arg),
+				    void *arg, af_dir_name_mend_fn fn,
+				    void *fnarg, size_t *apps, size_t *mended)
+{
+	json_t *ids = NULL, *v;
+	af_dir_status rc;
+	size_t i;
+	int r;
+
+	if (apps == NULL || mended == NULL)
+		return AF_DIR_INVALID;
+	*apps = 0;
+	*mended = 0;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	rc = af_dir__members(dir, "apps", &ids);
+	json_array_foreach(ids, i, v)
+	{
+		if (rc != AF_DIR_OK || (stop != NULL && stop(arg)))
+			break;
+		r = mend_name(dir, json_string_value(v), fn, fnarg);
+		if (r < 0) {
+			rc = (af_dir_status)-r;
+			break;
+		}
+		(*apps)++;
+		if (r == 1)
+			(*mended)++;
+	}
+	json_decref(ids);
+	return rc;
+}
+
+/*
  * The audit event of a change that made a client secret valid: once the
  * hash is stored, the secret is the only way in, and wiping it because the
  * trail failed would lock the application out with nobody knowing the

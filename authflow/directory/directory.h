@@ -555,6 +555,31 @@ AF_DIR_NODISCARD af_dir_status af_dir_memberships_mend(af_dir *dir,
 						       void *arg, size_t *users,
 						       size_t *mended);
 
+/*
+ * Told by af_dir_app_names_mend() of each app whose name it mended
+ * (holder NULL) and of each app whose name another app of the same name
+ * holds (holder: that app's client id), which only an administrator can
+ * settle by renaming one of them.
+ */
+typedef void (*af_dir_name_mend_fn)(void *arg, const char *client_id,
+				    const char *name, const char *holder);
+
+/*
+ * An app's profile is written while its name is held under a lease (a
+ * TTL), which is made permanent once the profile has the name: a process
+ * killed between the two leaves a profile whose name runs free a minute
+ * later, for another app to take. This makes the mapping of each app's
+ * name permanent when it is the app's own lease, missing, or left behind
+ * by an app gone or renamed; a lease of another app's create or rename
+ * under way is left alone. It may run beside any other call. stop (may
+ * be NULL) is asked between apps. *apps: profiles read; *mended: names
+ * mended. AF_DIR_OK, AF_DIR_INVALID, AF_DIR_STORE, AF_DIR_NOMEM (what was
+ * mended stays).
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_app_names_mend(
+	af_dir *dir, int (*stop)(void *arg), void *arg, af_dir_name_mend_fn fn,
+	void *fnarg, size_t *apps, size_t *mended);
+
 /* What an assignment or a deployment names. */
 typedef enum af_dir_target {
 	AF_DIR_TARGET_ALL = 0, /* every enabled user (deployment only) */

@@ -4306,6 +4306,151 @@ static void test_af_dir_app_name_left_behind_taken_over(void **state)
 	assert_non_null(strstr(f->err, "exists"));
 }
 
+struct told_names {
+	int mended, clashes;
+	char holder[AF_DIR_CLIENT_ID_BUF];
+};
+
+static void told_name(void *arg, const char *client_id, const char *name,
+		      const char *holder)
+{
+	struct told_names *t = arg;
+
+	(void)client_id;
+	(void)name;
+	if (holder == NULL) {
+		t->mended++;
+		return;
+	}
+	t->clashes++;
+	snprintf(t->holder, sizeof(t->holder), "%s", holder);
+}
+
+/* The client id the mapping of name holds, or "" when none; *ttl its TTL. */
+static void mapping_of(fixture *f, const char *name, char *id, size_t cap,
+		       uint64_t *ttl)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+
+	snprintf(key, sizeof(key), "app_name:%s", name);
+	id[0] = '\0';
+	*ttl = 0;
+	if (store_get(f->store, key, &v) == STORE_OK) {
+		snprintf(id, cap, "%s", (const char *)v.data);
+		assert_int_equal(store_ttl(f->store, key, ttl), STORE_OK);
+	}
+	store_value_free(&v);
+}
+
+/*
+ * A create killed between the profile and name_keep(): the profile has a
+ * name held only under lease, or, once the lease ran out, not at all. The
+ * mending pass keeps the name for the app; a name held by another app of
+ * the same name is told, not taken; a lease of another app is left alone.
+ */
+static void test_af_dir_app_names_mend(void **state)
+{
+	fixture *f = *state;
+	char id[AF_DIR_CLIENT_ID_BUF], other[AF_DIR_CLIENT_ID_BUF];
+	char got[AF_DIR_CLIENT_ID_BUF], key[STORE_KEY_MAX];
+	struct told_names t = {0};
+	size_t apps = 0, mended = 0;
+	uint64_t ttl = 0;
+	json_t *app = NULL;
+
+	assert_int_equal(add_x(f, K_APP, id), AF_DIR_OK);
+	assert_int_equal(af_dir_app_names_mend(f->dir, NULL, NULL, told_name,
+					       &t, &apps, &mended),
+			 AF_DIR_OK);
+	assert_int_equal(apps, 1);
+	assert_int_equal(mended, 0);
+	assert_int_equal(t.mended, 0);
+
+	/* Under its own lease, as name_keep() never ran. */
+	assert_int_equal(
+		store_set(f->store, "app_name:x", id, strlen(id), 60000, 0),
+		STORE_OK);
+	assert_int_equal(af_dir_app_names_mend(f->dir, stop_now, NULL,
+					       told_name, &t, &apps, &mended),
+			 AF_DIR_OK);
+	assert_int_equal(apps, 0);
+	assert_int_equal(af_dir_app_names_mend(f->dir, NULL, NULL, told_name,
+					       &t, &apps, &mended),
+			 AF_DIR_OK);
+	assert_int_equal(mended, 1);
+	assert_int_equal(t.mended, 1);
+	mapping_of(f, "x", got, sizeof(got), &ttl);
+	assert_string_equal(got, id);
+	assert_int_equal(ttl, 0);
+
+	/* The lease ran out: no mapping; the name is free to another app
+	 * until the pass takes it back. */
+	assert_int_equal(store_del(f->store, "app_name:x"), STORE_OK);
+	assert_int_equal(af_dir_app_names_mend(f->dir, NULL, NULL, told_name,
+					       &t, &apps, &mended),
+			 AF_DIR_OK);
+	assert_int_equal(mended, 1);
+	mapping_of(f, "x", got, sizeof(got), &ttl);
+	assert_string_equal(got, id);
+	assert_int_equal(ttl, 0);
+	assert_int_equal(add_x(f, K_APP, other), AF_DIR_EXISTS);
+
+	/* Left behind by an app renamed since: taken back. */
+	assert_int_equal(add_app(f,
+				 "{\"name\":\"y\",\"redirect_uris\":"
+				 "[\"https://rp.example/cb\"]}",
+				 &app, NULL),
+			 AF_DIR_OK);
+	snprintf(other, sizeof(other), "%s",
+		 json_string_value(json_object_get(app, "client_id")));
+	json_decref(app);
+	assert_int_equal(
+		store_set(f->store, "app_name:x", other, strlen(other), 0, 0),
+		STORE_OK);
+	assert_int_equal(af_dir_app_names_mend(f->dir, NULL, NULL, told_name,
+					       &t, &apps, &mended),
+			 AF_DIR_OK);
+	assert_int_equal(apps, 2);
+	assert_int_equal(mended, 1);
+	mapping_of(f, "x", got, sizeof(got), &ttl);
+	assert_string_equal(got, id);
+
+	/* Another app's lease (a rename under way) is left alone. */
+	assert_int_equal(store_set(f->store, "app_name:x", other, strlen(other),
+				   60000, 0),
+			 STORE_OK);
+	assert_int_equal(af_dir_app_names_mend(f->dir, NULL, NULL, told_name,
+					       &t, &apps, &mended),
+			 AF_DIR_OK);
+	assert_int_equal(mended, 0);
+	mapping_of(f, "x", got, sizeof(got), &ttl);
+	assert_string_equal(got, other);
+	assert_true(ttl > 0);
+
+	/* Two apps of one name: told, and the holder keeps it. */
+	snprintf(key, sizeof(key), "app:%s", other);
+	assert_int_equal(
+		store_set(f->store, "app_name:x", other, strlen(other), 0, 0),
+		STORE_OK);
+	app = NULL;
+	assert_int_equal(af_dir_app_get(f->dir, other, &app), AF_DIR_OK);
+	assert_int_equal(json_object_set_new(app, "name", json_string("x")), 0);
+	assert_int_equal(af_dir__put_json(f->dir, key, app, 0), AF_DIR_OK);
+	json_decref(app);
+	assert_int_equal(af_dir_app_names_mend(f->dir, NULL, NULL, told_name,
+					       &t, &apps, &mended),
+			 AF_DIR_OK);
+	assert_int_equal(mended, 0);
+	assert_int_equal(t.clashes, 1);
+	assert_string_equal(t.holder, other);
+	mapping_of(f, "x", got, sizeof(got), &ttl);
+	assert_string_equal(got, other);
+	assert_int_equal(af_dir_app_names_mend(NULL, NULL, NULL, NULL, NULL,
+					       &apps, &mended),
+			 AF_DIR_INVALID);
+}
+
 /*
  * Index and removal racing a new record of the same name: the removal's
  * index step leaves a record written meanwhile listed.
@@ -4646,6 +4791,7 @@ int main(void)
 		T(test_af_dir_user_set_email_change_unverifies),
 		T(test_af_dir_user_set_audit_says_what_was),
 		T(test_af_dir_memberships_mend),
+		T(test_af_dir_app_names_mend),
 		T(test_af_dir_group_remove_drops_from_users),
 		T(test_af_dir_user_remove_racing_join_leaves_no_member),
 		T(test_af_dir_group_add_bad_or_twice_refused),
