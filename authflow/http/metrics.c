@@ -35,6 +35,25 @@ static const char *const mfa_names[AF_MFA_OUT_COUNT] = {
 	"code_ok",  "code_wrong", "push_limited",
 };
 
+static const char *const grant_names[AF_TOKEN_GRANT_COUNT] = {
+	"authorization_code",
+	"refresh_token",
+	"other",
+};
+
+/* Also the OAuth error codes, but for "issued", "reused", "unavailable". */
+static const char *const token_names[AF_TOKEN_OUTCOME_COUNT] = {
+	"issued",
+	"invalid_request",
+	"invalid_client",
+	"invalid_grant",
+	"reused",
+	"unauthorized_client",
+	"unsupported_grant_type",
+	"invalid_scope",
+	"unavailable",
+};
+
 struct af_metrics {
 	af_route_name_fn route_name;
 	size_t nroutes;
@@ -44,6 +63,7 @@ struct af_metrics {
 	atomic_ullong latency_sum_ns;
 	atomic_ulong logins[AF_LOGIN_OUTCOME_COUNT];
 	atomic_ulong mfa[AF_MFA_OUT_COUNT];
+	atomic_ulong tokens[AF_TOKEN_GRANT_COUNT][AF_TOKEN_OUTCOME_COUNT];
 	atomic_long key_days_left;
 	atomic_int key_alert;
 	atomic_int store_up;
@@ -125,6 +145,29 @@ void af_metrics_mfa(af_metrics *m, af_mfa_outcome outcome)
 		atomic_fetch_add(&m->mfa[outcome], 1);
 }
 
+af_token_outcome af_token_outcome_of(unsigned status, const char *error)
+{
+	size_t i;
+
+	if (status == 200)
+		return AF_TOKEN_ISSUED;
+	if (error != NULL && strcmp(error, "temporarily_unavailable") == 0)
+		return AF_TOKEN_UNAVAILABLE;
+	for (i = 0; error != NULL && i < AF_TOKEN_OUTCOME_COUNT; i++)
+		if (i != AF_TOKEN_ISSUED && i != AF_TOKEN_REUSED &&
+		    strcmp(error, token_names[i]) == 0)
+			return (af_token_outcome)i;
+	return AF_TOKEN_INVALID_REQUEST;
+}
+
+void af_metrics_token(af_metrics *m, af_token_grant grant,
+		      af_token_outcome outcome)
+{
+	if (m != NULL && grant < AF_TOKEN_GRANT_COUNT &&
+	    outcome < AF_TOKEN_OUTCOME_COUNT)
+		atomic_fetch_add(&m->tokens[grant][outcome], 1);
+}
+
 void af_metrics_store(af_metrics *m, int up)
 {
 	if (m == NULL)
@@ -150,7 +193,7 @@ void af_metrics_in_flight(af_metrics *m, unsigned n)
 void af_metrics_render(af_metrics *m, af_buf *out)
 {
 	unsigned long cum = 0, v;
-	size_t r, s;
+	size_t r, s, g;
 
 	af_buf_puts(out, "# HELP authflow_http_requests_total HTTP requests "
 			 "by route and status.\n"
@@ -218,6 +261,18 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 	for (s = 0; s < AF_MFA_OUT_COUNT; s++)
 		af_buf_printf(out, "authflow_mfa_total{outcome=\"%s\"} %lu\n",
 			      mfa_names[s], atomic_load(&m->mfa[s]));
+	af_buf_puts(out, "# HELP authflow_tokens_total Token requests by "
+			 "grant and outcome: issued, the OAuth error, or "
+			 "reused (a code or refresh token presented again: "
+			 "what it issued was revoked).\n"
+			 "# TYPE authflow_tokens_total counter\n");
+	for (g = 0; g < AF_TOKEN_GRANT_COUNT; g++)
+		for (s = 0; s < AF_TOKEN_OUTCOME_COUNT; s++)
+			af_buf_printf(out,
+				      "authflow_tokens_total{grant=\"%s\","
+				      "outcome=\"%s\"} %lu\n",
+				      grant_names[g], token_names[s],
+				      atomic_load(&m->tokens[g][s]));
 	af_buf_printf(out,
 		      "# HELP authflow_signing_key_days_left Days until the "
 		      "signing key expires.\n"

@@ -1,6 +1,7 @@
 /*
  * Prometheus metrics of the server: requests by route and status, a
- * latency histogram, logins by outcome, the store's health, and gauges
+ * latency histogram, logins, second steps and token requests by outcome,
+ * the store's health, and gauges
  * that other modules set. Counters are C11 atomics, so recording takes no
  * lock.
  *
@@ -40,6 +41,41 @@ typedef enum af_mfa_outcome {
 	AF_MFA_OUT_COUNT
 } af_mfa_outcome;
 
+/* The grant a token request asked for ("other": none, or one unknown). */
+typedef enum af_token_grant {
+	AF_TOKEN_GRANT_CODE = 0,
+	AF_TOKEN_GRANT_REFRESH,
+	AF_TOKEN_GRANT_OTHER,
+	AF_TOKEN_GRANT_COUNT
+} af_token_grant;
+
+/*
+ * How a token request ended: tokens issued, or the OAuth error it got
+ * (RFC 6749 5.2; "unavailable" is temporarily_unavailable, a store that
+ * failed), or "reused": a code redeemed before, or a refresh token
+ * rotated out, presented again, so what it issued was revoked (a sign
+ * of a stolen token).
+ */
+typedef enum af_token_outcome {
+	AF_TOKEN_ISSUED = 0,
+	AF_TOKEN_INVALID_REQUEST,
+	AF_TOKEN_INVALID_CLIENT,
+	AF_TOKEN_INVALID_GRANT,
+	AF_TOKEN_REUSED,
+	AF_TOKEN_UNAUTHORIZED_CLIENT,
+	AF_TOKEN_UNSUPPORTED_GRANT_TYPE,
+	AF_TOKEN_INVALID_SCOPE,
+	AF_TOKEN_UNAVAILABLE,
+	AF_TOKEN_OUTCOME_COUNT
+} af_token_outcome;
+
+/*
+ * The outcome of a token endpoint answer: AF_TOKEN_ISSUED for status 200,
+ * else the one named by its OAuth error code (NULL or unknown: invalid
+ * request).
+ */
+af_token_outcome af_token_outcome_of(unsigned status, const char *error);
+
 /*
  * route_name(i) names route i (0 <= i < nroutes) in the metrics; routes
  * that share a name are counted together, under one series.
@@ -59,6 +95,9 @@ void af_metrics_request(af_metrics *m, int route, unsigned status,
 void af_metrics_login(af_metrics *m, af_login_outcome outcome);
 
 void af_metrics_mfa(af_metrics *m, af_mfa_outcome outcome);
+
+void af_metrics_token(af_metrics *m, af_token_grant grant,
+		      af_token_outcome outcome);
 
 /*
  * Records one check of the store (http/health.h): authflow_store_up

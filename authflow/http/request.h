@@ -88,6 +88,8 @@ typedef struct af_resp {
 	 * the handler's call; NULL for the built-in look.
 	 */
 	struct af_brand *brand;
+	/* The error code af_resp_oauth_error() sent (a literal), or NULL. */
+	const char *oauth_error;
 } af_resp;
 
 /*
@@ -145,7 +147,8 @@ void af_resp_json(af_resp *resp, unsigned status, json_t *obj);
 /*
  * An RFC 6749 error: {"error": code, "error_description": desc} with the
  * status; 401 answers carry WWW-Authenticate (Basic for the token
- * endpoint's client auth, Bearer otherwise) as the RFCs ask.
+ * endpoint's client auth, Bearer otherwise) as the RFCs ask. code must
+ * be a string literal: resp keeps it (oauth_error) for the metrics.
  */
 void af_resp_oauth_error(af_resp *resp, unsigned status, const char *code,
 			 const char *desc);

@@ -256,6 +256,7 @@ void af_resp_oauth_error(af_resp *resp, unsigned status, const char *code,
 	json_t *o = json_pack("{s:s}", "error", code);
 	char challenge[128];
 
+	resp->oauth_error = code;
 	if (o != NULL && desc != NULL)
 		json_object_set_new(o, "error_description", json_string(desc));
 	/* A challenge the handler set (RFC 6750 3) is kept as it is. */

@@ -358,8 +358,12 @@ static int load_user(af_server *srv, af_resp *resp, const json_t *grant,
 	return -1;
 }
 
-static void code_grant(af_server *srv, af_req *req, af_resp *resp,
-		       const char *client_id, const json_t *app)
+/*
+ * The authorization_code grant; the answer in resp. 1 when the code was
+ * one redeemed before (what it issued was revoked), else 0.
+ */
+static int code_grant(af_server *srv, af_req *req, af_resp *resp,
+		      const char *client_id, const json_t *app)
 {
 	const char *code = af_oidc_param(req, "code");
 	const char *redirect_uri = af_oidc_param(req, "redirect_uri");
@@ -368,7 +372,7 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 	const char *challenge, *cid, *want_uri;
 	char fam[AF_GRANT_SEL_BUF], rt_fam[AF_GRANT_SEL_BUF];
 	struct issued t;
-	int rc;
+	int rc, reused = 0;
 
 	memset(&t, 0, sizeof(t));
 	if (code == NULL) {
@@ -397,7 +401,8 @@ static void code_grant(af_server *srv, af_req *req, af_resp *resp,
 		log_token(srv, req, client_id, revoked, "authorization_code",
 			  revoked != NULL ? "code_replayed_tokens_revoked"
 					  : "unknown_or_used_code");
-		if (revoked != NULL)
+		reused = revoked != NULL;
+		if (reused)
 			audit_reuse(srv, req, client_id, app,
 				    "token.code_reuse", revoked);
 		af_resp_oauth_error(resp, 400, "invalid_grant",
@@ -453,6 +458,7 @@ out:
 	json_decref(grant);
 	json_decref(user);
 	json_decref(revoked);
+	return reused;
 }
 
 /* Every word of want must be in have (a refresh may narrow scope). */
@@ -515,9 +521,9 @@ static int refresh_fits(af_resp *resp, const json_t *grant,
  * a stolen refresh token shows (RFC 9700 4.14.2), and its family is
  * revoked.
  */
-static void refresh_refused(af_server *srv, const af_req *req,
-			    const char *client_id, const json_t *app, int rc,
-			    af_grant_rt_seen seen, const json_t *revoked)
+static int refresh_refused(af_server *srv, const af_req *req,
+			   const char *client_id, const json_t *app, int rc,
+			   af_grant_rt_seen seen, const json_t *revoked)
 {
 	const char *outcome = "refused";
 
@@ -532,9 +538,10 @@ static void refresh_refused(af_server *srv, const af_req *req,
 	else if (seen == AF_GRANT_RT_FAILED)
 		outcome = "store_failed";
 	log_token(srv, req, client_id, revoked, "refresh_token", outcome);
-	if (seen == AF_GRANT_RT_REUSED && rc != 2)
-		audit_reuse(srv, req, client_id, app, "token.refresh_reuse",
-			    revoked);
+	if (seen != AF_GRANT_RT_REUSED || rc == 2)
+		return 0;
+	audit_reuse(srv, req, client_id, app, "token.refresh_reuse", revoked);
+	return 1;
 }
 
 /* The app's grace period for rotated-out refresh tokens, in seconds. */
@@ -546,8 +553,9 @@ static int refresh_grace(const json_t *app)
 	return s > 0 && s <= AF_GRANT_GRACE_MAX_S ? (int)s : 0;
 }
 
-static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
-			  const char *client_id, const json_t *app)
+/* The refresh_token grant, as code_grant(). */
+static int refresh_grant(af_server *srv, af_req *req, af_resp *resp,
+			 const char *client_id, const json_t *app)
 {
 	const char *rt = af_oidc_param(req, "refresh_token");
 	const char *scope = af_oidc_param(req, "scope"), *granted = NULL;
@@ -556,7 +564,7 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 	af_grant_rt_seen seen = AF_GRANT_RT_UNKNOWN;
 	char fam[AF_GRANT_SEL_BUF];
 	struct issued t;
-	int rc, grace = refresh_grace(app), redeemed = 0;
+	int rc, grace = refresh_grace(app), redeemed = 0, reused = 0;
 
 	memset(&t, 0, sizeof(t));
 	if (rt == NULL) {
@@ -615,7 +623,8 @@ static void refresh_grant(af_server *srv, af_req *req, af_resp *resp,
 		rc = 1; /* a redeemed refresh token always has one */
 	redeemed = rc == 0;
 	if (rc != 0) {
-		refresh_refused(srv, req, client_id, app, rc, seen, revoked);
+		reused = refresh_refused(srv, req, client_id, app, rc, seen,
+					 revoked);
 		af_resp_oauth_error(resp, rc < 0 ? 503 : 400,
 				    rc < 0 ? "temporarily_unavailable"
 					   : "invalid_grant",
@@ -657,6 +666,7 @@ out:
 	json_decref(now);
 	json_decref(want);
 	json_decref(revoked);
+	return reused;
 }
 
 /* The parameters of this endpoint that must not come twice. */
@@ -670,32 +680,37 @@ void af_h_token(af_server *srv, af_req *req, af_resp *resp)
 {
 	char client_id[AF_DIR_CLIENT_ID_BUF + 64];
 	json_t *app = NULL;
-	const char *gt;
+	const char *gt = af_oidc_param(req, "grant_type");
+	af_token_grant grant = AF_TOKEN_GRANT_OTHER;
+	int reused = 0;
 
-	if (af_oidc_repeated(req, token_params)) {
+	if (gt != NULL && strcmp(gt, "authorization_code") == 0)
+		grant = AF_TOKEN_GRANT_CODE;
+	else if (gt != NULL && strcmp(gt, "refresh_token") == 0)
+		grant = AF_TOKEN_GRANT_REFRESH;
+	if (af_oidc_repeated(req, token_params))
 		af_resp_oauth_error(resp, 400, "invalid_request",
 				    "a parameter was given more than once");
-		return;
-	}
-	if (req->form == NULL) {
+	else if (req->form == NULL)
 		af_resp_oauth_error(resp, 400, "invalid_request",
 				    "expected an "
 				    "application/x-www-form-urlencoded body");
-		return;
-	}
-	if (af_oidc_client_auth(srv, req, resp, client_id, sizeof(client_id),
-				&app) != 0)
-		return;
-	gt = af_oidc_param(req, "grant_type");
-	if (gt == NULL)
+	else if (af_oidc_client_auth(srv, req, resp, client_id,
+				     sizeof(client_id), &app) != 0)
+		app = NULL; /* answered: invalid_client */
+	else if (gt == NULL)
 		af_resp_oauth_error(resp, 400, "invalid_request",
 				    "grant_type is required");
-	else if (strcmp(gt, "authorization_code") == 0)
-		code_grant(srv, req, resp, client_id, app);
-	else if (strcmp(gt, "refresh_token") == 0)
-		refresh_grant(srv, req, resp, client_id, app);
+	else if (grant == AF_TOKEN_GRANT_CODE)
+		reused = code_grant(srv, req, resp, client_id, app);
+	else if (grant == AF_TOKEN_GRANT_REFRESH)
+		reused = refresh_grant(srv, req, resp, client_id, app);
 	else
 		af_resp_oauth_error(resp, 400, "unsupported_grant_type",
 				    "use authorization_code or refresh_token");
+	af_metrics_token(
+		srv->metrics, grant,
+		reused ? AF_TOKEN_REUSED
+		       : af_token_outcome_of(resp->status, resp->oauth_error));
 	json_decref(app);
 }

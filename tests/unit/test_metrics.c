@@ -366,6 +366,66 @@ static void test_histogram_count_is_inf_bucket_under_load(void **state)
 	assert_int_equal(apart, 0);
 }
 
+/* Token requests by grant and outcome; the OAuth error names the outcome. */
+static void test_token_outcomes(void **state)
+{
+	af_metrics *m = *state;
+	char *text;
+
+	assert_int_equal(af_token_outcome_of(200, NULL), AF_TOKEN_ISSUED);
+	assert_int_equal(af_token_outcome_of(401, "invalid_client"),
+			 AF_TOKEN_INVALID_CLIENT);
+	assert_int_equal(af_token_outcome_of(400, "invalid_grant"),
+			 AF_TOKEN_INVALID_GRANT);
+	assert_int_equal(af_token_outcome_of(400, "invalid_scope"),
+			 AF_TOKEN_INVALID_SCOPE);
+	assert_int_equal(af_token_outcome_of(400, "unauthorized_client"),
+			 AF_TOKEN_UNAUTHORIZED_CLIENT);
+	assert_int_equal(af_token_outcome_of(400, "unsupported_grant_type"),
+			 AF_TOKEN_UNSUPPORTED_GRANT_TYPE);
+	assert_int_equal(af_token_outcome_of(503, "temporarily_unavailable"),
+			 AF_TOKEN_UNAVAILABLE);
+	/* Only the endpoint says a reuse; an unknown code is malformed. */
+	assert_int_equal(af_token_outcome_of(400, "reused"),
+			 AF_TOKEN_INVALID_REQUEST);
+	assert_int_equal(af_token_outcome_of(400, "issued"),
+			 AF_TOKEN_INVALID_REQUEST);
+	assert_int_equal(af_token_outcome_of(500, NULL),
+			 AF_TOKEN_INVALID_REQUEST);
+
+	af_metrics_token(m, AF_TOKEN_GRANT_CODE, AF_TOKEN_ISSUED);
+	af_metrics_token(m, AF_TOKEN_GRANT_CODE, AF_TOKEN_ISSUED);
+	af_metrics_token(m, AF_TOKEN_GRANT_CODE, AF_TOKEN_REUSED);
+	af_metrics_token(m, AF_TOKEN_GRANT_REFRESH, AF_TOKEN_INVALID_CLIENT);
+	af_metrics_token(m, AF_TOKEN_GRANT_OTHER,
+			 AF_TOKEN_UNSUPPORTED_GRANT_TYPE);
+	/* Out of range: not counted, not a crash. */
+	af_metrics_token(m, AF_TOKEN_GRANT_COUNT, AF_TOKEN_ISSUED);
+	af_metrics_token(m, AF_TOKEN_GRANT_CODE, AF_TOKEN_OUTCOME_COUNT);
+	text = render(m);
+	has_line(text,
+		 "authflow_tokens_total{grant=\"authorization_code\","
+		 "outcome=\"issued\"}",
+		 2);
+	has_line(text,
+		 "authflow_tokens_total{grant=\"authorization_code\","
+		 "outcome=\"reused\"}",
+		 1);
+	has_line(text,
+		 "authflow_tokens_total{grant=\"refresh_token\","
+		 "outcome=\"invalid_client\"}",
+		 1);
+	has_line(text,
+		 "authflow_tokens_total{grant=\"other\","
+		 "outcome=\"unsupported_grant_type\"}",
+		 1);
+	has_line(text,
+		 "authflow_tokens_total{grant=\"refresh_token\","
+		 "outcome=\"issued\"}",
+		 0);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +448,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_histogram_count_is_inf_bucket_under_load, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_token_outcomes, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

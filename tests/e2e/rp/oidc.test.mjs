@@ -327,6 +327,14 @@ describe(`authflow OIDC (${STORE} store)`, () => {
       },
       body: new URLSearchParams(form),
     });
+    // Token requests by grant and outcome, as counted before this test.
+    const tokenCounts = async () => {
+      const text = await (await fetch(`${server.issuer}/metrics`)).text();
+      const n = {};
+      for (const m of text.matchAll(/^authflow_tokens_total\{grant="([a-z_]+)",outcome="([a-z_]+)"\} (\d+)$/gm)) n[`${m[1]}/${m[2]}`] = Number(m[3]);
+      return n;
+    };
+    const before = await tokenCounts();
     let res = await tok({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier }, 'wrong-secret');
     assert.equal(res.status, 401);
     assert.equal((await res.json()).error, 'invalid_client');
@@ -354,6 +362,14 @@ describe(`authflow OIDC (${STORE} store)`, () => {
       .find((l) => l.rid === ev.request_id);
     assert.equal(line?.outcome, 'code_replayed_tokens_revoked');
     assert.equal(line.user, 'frank');
+    // The metrics tell the replay apart from a code merely wrong.
+    const after = await tokenCounts();
+    const delta = (k) => (after[k] ?? NaN) - (before[k] ?? NaN);
+    assert.equal(delta('authorization_code/invalid_client'), 1);
+    assert.equal(delta('authorization_code/issued'), 1);
+    assert.equal(delta('authorization_code/reused'), 1);
+    assert.equal(delta('authorization_code/invalid_grant'), 0);
+    assert.equal(delta('refresh_token/invalid_grant'), 1);
     // PKCE mismatch.
     const a2 = await authUrl(config);
     const r2 = await signIn(b, server.issuer, a2.url.href, s.user, s.password);
