@@ -335,10 +335,11 @@ out:
 
 /*
  * The workflow and the user's devices (new references): 0, or -1 with a
- * page in resp: the enrollment page when the user has no device (left),
- * or the page of a store failure.
+ * page in resp: the enrollment page of the sign-in flow_id (authz) when
+ * the user has no device (left), or the page of a store failure.
  */
 static int devices_of(af_server *srv, af_req *req, af_resp *resp,
+		      const char *flow_id, const json_t *authz,
 		      const char *username, json_t **wf, json_t **devices)
 {
 	int had = 0;
@@ -362,7 +363,7 @@ static int devices_of(af_server *srv, af_req *req, af_resp *resp,
 	af_mfa_enroll_page(
 		srv, req, resp, username,
 		json_is_true(json_object_get(*wf, "enroll_after_password")),
-		had ? AF_ENROLL_REPLACED : AF_ENROLL_NO_DEVICE);
+		had ? AF_ENROLL_REPLACED : AF_ENROLL_NO_DEVICE, flow_id, authz);
 	return -1;
 }
 
@@ -380,7 +381,8 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	    (!json_is_true(json_object_get(policy, "remote_access")) &&
 	     !json_is_true(json_object_get(authz, "acr_mfa"))))
 		return AF_MFA_NOT_NEEDED;
-	if (devices_of(srv, req, resp, username, &wf, &devices) != 0)
+	if (devices_of(srv, req, resp, flow_id, authz, username, &wf,
+		       &devices) != 0)
 		goto out;
 	if (still_pending(srv, authz, username)) {
 		af_mfa_to_page(resp, flow_id);
@@ -424,7 +426,8 @@ void af_mfa_ask_again(af_server *srv, af_req *req, af_resp *resp,
 	/* Who passed the password and their count of codes tried stay. */
 	json_object_del(mfa, "txn");
 	json_object_del(mfa, "notice");
-	if (devices_of(srv, req, resp, username, &wf, &devices) == 0) {
+	if (devices_of(srv, req, resp, flow_id, authz, username, &wf,
+		       &devices) == 0) {
 		log_info(srv->log, req->rid, "mfa", "user=%s ask_again=1",
 			 username);
 		ask(srv, req, resp, flow_id, authz, user, policy, app, wf,

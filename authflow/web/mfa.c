@@ -1331,7 +1331,8 @@ static void code_groups(af_buf *b, const char *code)
 }
 
 void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
-			const char *username, int offer_qr, af_enroll_why why)
+			const char *username, int offer_qr, af_enroll_why why,
+			const char *flow, const json_t *authz)
 {
 	char code[AF_MFA_ID_BUF];
 	int64_t expires = 0;
@@ -1415,6 +1416,14 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 				"code for your phone.</p>");
 	}
 send:
+	if (flow != NULL && authz != NULL) {
+		af_page_allow_form_target(
+			resp, json_string_value(
+				      json_object_get(authz, "redirect_uri")));
+		af_page_back_form(
+			&b, flow,
+			json_string_value(json_object_get(authz, "csrf")));
+	}
 	af_page_end(&b, resp);
 	af_page_send(resp, status, &b);
 }
@@ -1552,7 +1561,7 @@ void af_h_enroll_post(af_server *srv, af_req *req, af_resp *resp)
 	}
 	if (enroll_why(srv, resp, &s, &why) != 0)
 		return;
-	af_mfa_enroll_page(srv, req, resp, s.username, 1, why);
+	af_mfa_enroll_page(srv, req, resp, s.username, 1, why, NULL, NULL);
 }
 
 /*

@@ -58,9 +58,14 @@ typedef enum af_enroll_why {
  * AF_ENROLL_FIRST) enrolls only a first phone: once the user has one, it
  * is good for nothing.
  * A code made is an audit event, device.enroll_code by "user:<name>".
+ * Shown in a sign-in (flow and authz, its authorization request, not
+ * NULL), the page has the "Back to the application" button, so the
+ * application learns that nobody signed in (access_denied) rather than
+ * wait; at /enroll both are NULL.
  */
 void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
-			const char *username, int offer_qr, af_enroll_why why);
+			const char *username, int offer_qr, af_enroll_why why,
+			const char *flow, const json_t *authz);
 
 /* The JavaScript of the MFA page, served at /static/mfa.js. */
 const char *af_mfa_js(void);

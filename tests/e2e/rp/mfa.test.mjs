@@ -578,9 +578,19 @@ describe(`push MFA (${STORE} store)`, () => {
     const n = await seed(server, { user: 'ned' });
     n.config = await rp(n);
     a = await authUrl(n.config, mfa);
-    r = await signIn(new Browser(), server.issuer, a.url.href, n.user, n.password);
+    const nb = new Browser();
+    r = await signIn(nb, server.issuer, a.url.href, n.user, n.password);
     assert.equal(r.status, 200);
     assert.match(r.text, /Set up your authenticator/);
+    // The application is not left waiting: it learns nobody signed in.
+    assert.match(r.text, /<button type="submit" name="cancel" value="1">Back to the application<\/button>/);
+    assert.match(r.headers.get('content-security-policy') ?? '', /form-action [^;]*http:\/\/127\.0\.0\.1:9000/);
+    const back = await nb.post(`${server.issuer}/login`, { ...hiddenFields(r.text), cancel: '1' });
+    assert.equal(back.status, 302, back.text);
+    const to = new URL(back.location);
+    assert.equal(to.searchParams.get('error'), 'access_denied');
+    assert.equal(to.searchParams.get('state'), a.state);
+    assert.equal(to.searchParams.get('iss'), server.issuer);
     // acr_values is bounded.
     a = await authUrl(s.config, { acr_values: 'x'.repeat(1025) });
     r = await new Browser().get(a.url.href);
