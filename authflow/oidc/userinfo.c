@@ -17,28 +17,37 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 	json_t *grant = NULL, *user = NULL, *app = NULL, *claims;
 	const char *scope;
 	af_dir_status st;
+	hp_status hs = HP_OK;
 	int sso;
 	int rc;
 
 	token[0] = '\0';
+	if (header != NULL)
+		hs = hp_auth_bearer(header, token, sizeof(token));
+	else if (form_token != NULL && strlen(form_token) >= sizeof(token))
+		hs = HP_ERR_TOO_BIG;
 	/*
 	 * RFC 6750 3.1: a malformed request is 400 invalid_request; a request
 	 * without any token gets the bare challenge, with no error code. Two
 	 * Authorization headers are malformed (RFC 9110 11.6.2): a proxy in
-	 * front may have read the other.
+	 * front may have read the other. A token longer than any this server
+	 * issues is well formed as far as can be told, and invalid.
 	 */
 	if (af_req_header_count(req, "Authorization") > 1 ||
 	    (header != NULL && form_token != NULL) ||
-	    (header != NULL &&
-	     hp_auth_bearer(header, token, sizeof(token)) != HP_OK) ||
-	    (header == NULL && form_token != NULL &&
-	     (req->form == NULL || strlen(form_token) >= sizeof(token)))) {
+	    (hs != HP_OK && hs != HP_ERR_TOO_BIG) ||
+	    (header == NULL && form_token != NULL && req->form == NULL)) {
 		af_resp_header_set(
 			resp, "WWW-Authenticate",
 			"Bearer realm=\"authflow\", error=\"invalid_request\"");
 		af_resp_oauth_error(resp, 400, "invalid_request",
 				    "send one well-formed bearer token, in the "
 				    "Authorization header or the form body");
+		goto out;
+	}
+	if (hs == HP_ERR_TOO_BIG) {
+		af_resp_oauth_error(resp, 401, "invalid_token",
+				    "the access token is invalid or expired");
 		goto out;
 	}
 	if (header == NULL && form_token == NULL) {

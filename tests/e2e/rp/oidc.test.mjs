@@ -449,6 +449,13 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     res = await userinfo(`${'A'.repeat(22)}.${'B'.repeat(32)}`);
     assert.equal(res.status, 401);
     assert.match(res.headers.get('www-authenticate'), /^Bearer realm="authflow", error="invalid_token"$/);
+    // Longer than any token issued: as invalid, in the header or the body.
+    res = await userinfo('x'.repeat(9000));
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get('www-authenticate'), /^Bearer realm="authflow", error="invalid_token"$/);
+    res = await fetch(`${server.issuer}/userinfo`, { method: 'POST', body: new URLSearchParams({ access_token: 'x'.repeat(9000) }) });
+    assert.equal(res.status, 401);
+    assert.equal((await res.json()).error, 'invalid_token');
     // A repeated parameter goes back to a valid client as invalid_request;
     // a repeated redirect URI is not trusted.
     const s = await seed(server, { user: 'ivy' });
