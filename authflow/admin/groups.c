@@ -13,7 +13,7 @@ typedef af_dir_status (*remove_fn)(af_dir *dir, const char *actor,
 				   const char *name);
 typedef af_dir_status (*member_fn)(af_dir *dir, const char *actor,
 				   const char *name, const char *username,
-				   char *err, size_t errlen);
+				   int *changed, char *err, size_t errlen);
 
 typedef struct kind {
 	const char *noun;
@@ -160,14 +160,18 @@ static void member(af_admin_call *c, const kind *k, int adding)
 {
 	char err[AF_DIR_ERR_BUF] = "";
 	af_dir_status st;
+	int changed = 0;
 
-	st = (adding ? k->add_member : k->remove_member)(
-		c->dir, c->caller.name, c->seg[1], c->seg[3], err, sizeof(err));
+	st = (adding ? k->add_member
+		     : k->remove_member)(c->dir, c->caller.name, c->seg[1],
+					 c->seg[3], &changed, err, sizeof(err));
 	if (st != AF_DIR_OK) {
 		fail(c, k, st, err);
 		return;
 	}
-	af_admin__ok(c);
+	/* Already so (added twice, or not a member): said, not audited. */
+	af_admin__json(c, 200,
+		       json_pack("{s:b, s:b}", "ok", 1, "changed", changed));
 }
 
 void af_admin__group_list(af_admin_call *c)

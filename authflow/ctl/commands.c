@@ -607,10 +607,13 @@ static int confirm(const char *before, const char *a, const char *middle,
  * As af_ctl_run_simple(), for a command whose answer is only {"ok":
  * true}: with the request made and answered, *args lends its positional
  * arguments (s->nargs of them, at most 2) for the confirmation; after
- * --help, which sends nothing, *args stays NULL.
+ * --help, which sends nothing, *args stays NULL. With answer not NULL, in
+ * text mode the answer goes there (a new reference) instead of to
+ * s->print.
  */
 static int run_simple_args(af_ctl *ctl, int argc, char **argv,
-			   const af_ctl_simple *s, const char **args)
+			   const af_ctl_simple *s, const char **args,
+			   json_t **answer)
 {
 	static const struct option opts[] = {AF_CTL_OPT_END};
 	char path[AF_CTL_PATH_BUF];
@@ -626,7 +629,9 @@ static int run_simple_args(af_ctl *ctl, int argc, char **argv,
 	rc = af_cli_positionals(&p, s->nargs, pos, s->args);
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_make_path(ctl, path, s->tmpl, pos[0], pos[1]);
-	if (rc == AF_CTL_EXIT_OK)
+	if (rc == AF_CTL_EXIT_OK && answer != NULL && !ctl->json)
+		rc = af_ctl_call(ctl, s->method, path, NULL, answer);
+	else if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_call_print(ctl, s->method, path, NULL, s->print);
 	if (rc == AF_CTL_EXIT_OK) {
 		args[0] = pos[0];
@@ -643,7 +648,7 @@ static int run_confirm_one(af_ctl *ctl, int argc, char **argv,
 			   const af_ctl_simple *s, const char *before)
 {
 	const char *args[2];
-	int rc = run_simple_args(ctl, argc, argv, s, args);
+	int rc = run_simple_args(ctl, argc, argv, s, args, NULL);
 
 	if (rc != AF_CTL_EXIT_OK || args[0] == NULL || ctl->json)
 		return rc;
@@ -652,18 +657,24 @@ static int run_confirm_one(af_ctl *ctl, int argc, char **argv,
 
 /*
  * Runs s (NAME and USER) and confirms in text mode with "<verb> USER
- * <middle> NAME", such as "added alice to group finance".
+ * <middle> NAME", such as "added alice to group finance", or, when the
+ * server changed nothing, "USER <already> NAME", such as "alice was
+ * already in group finance".
  */
 static int run_confirm_member(af_ctl *ctl, int argc, char **argv,
 			      const af_ctl_simple *s, const char *verb,
-			      const char *middle)
+			      const char *middle, const char *already)
 {
 	const char *args[2];
-	int rc = run_simple_args(ctl, argc, argv, s, args);
+	json_t *answer = NULL;
+	int rc = run_simple_args(ctl, argc, argv, s, args, &answer);
 
-	if (rc != AF_CTL_EXIT_OK || args[1] == NULL || ctl->json)
-		return rc;
-	return confirm(verb, args[1], middle, args[0]);
+	if (rc == AF_CTL_EXIT_OK && args[1] != NULL && !ctl->json)
+		rc = json_is_false(json_object_get(answer, "changed"))
+			     ? confirm("", args[1], already, args[0])
+			     : confirm(verb, args[1], middle, args[0]);
+	json_decref(answer);
+	return rc;
 }
 
 /* ---- passwords ---- */
@@ -1253,7 +1264,8 @@ static int group_add_member(af_ctl *ctl, int argc, char **argv)
 		"group add-member",	"NAME and USER",     2, "PUT",
 		"groups/{}/members/{}", af_ctl_print_nothing};
 
-	return run_confirm_member(ctl, argc, argv, &s, "added ", " to group ");
+	return run_confirm_member(ctl, argc, argv, &s, "added ", " to group ",
+				  " was already in group ");
 }
 
 static int group_remove_member(af_ctl *ctl, int argc, char **argv)
@@ -1263,7 +1275,7 @@ static int group_remove_member(af_ctl *ctl, int argc, char **argv)
 		"groups/{}/members/{}", af_ctl_print_nothing};
 
 	return run_confirm_member(ctl, argc, argv, &s, "removed ",
-				  " from group ");
+				  " from group ", " was not in group ");
 }
 
 int af_ctl_cmd_group(af_ctl *ctl, int argc, char **argv)
@@ -1308,7 +1320,8 @@ static int ou_add_member(af_ctl *ctl, int argc, char **argv)
 		"ou add-member", "NAME and USER",     2,
 		"PUT",		 "ous/{}/members/{}", af_ctl_print_nothing};
 
-	return run_confirm_member(ctl, argc, argv, &s, "added ", " to OU ");
+	return run_confirm_member(ctl, argc, argv, &s, "added ", " to OU ",
+				  " was already in OU ");
 }
 
 static int ou_remove_member(af_ctl *ctl, int argc, char **argv)
@@ -1317,7 +1330,8 @@ static int ou_remove_member(af_ctl *ctl, int argc, char **argv)
 		"ou remove-member", "NAME and USER",	 2,
 		"DELETE",	    "ous/{}/members/{}", af_ctl_print_nothing};
 
-	return run_confirm_member(ctl, argc, argv, &s, "removed ", " from OU ");
+	return run_confirm_member(ctl, argc, argv, &s, "removed ", " from OU ",
+				  " was not in OU ");
 }
 
 int af_ctl_cmd_ou(af_ctl *ctl, int argc, char **argv)

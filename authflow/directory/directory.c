@@ -2742,14 +2742,16 @@ static int same_list(const json_t *a, const json_t *b)
 
 static af_dir_status kind_member(af_dir *dir, const member_kind *mk,
 				 const char *actor, const char *name,
-				 const char *username, int add, char *err,
-				 size_t errlen)
+				 const char *username, int add, int *changed,
+				 char *err, size_t errlen)
 {
 	char uname[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
 	membership m = {mk->field, name, add};
 	json_t *after = NULL, *before = NULL, *detail = NULL;
 	af_dir_status rc, r;
 
+	if (changed != NULL)
+		*changed = 0;
 	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
 		af_dir__err(err, errlen, "actor: missing or malformed");
 		return AF_DIR_INVALID;
@@ -2822,6 +2824,8 @@ static af_dir_status kind_member(af_dir *dir, const member_kind *mk,
 		rc = AF_DIR_NOT_FOUND;
 		goto out;
 	}
+	if (changed != NULL)
+		*changed = 1;
 	detail = json_pack("{s:s}", "user", uname);
 	rc = detail != NULL ? af_dir__audit(dir, actor,
 					    add ? mk->act_join : mk->act_leave,
@@ -2836,34 +2840,34 @@ out:
 
 af_dir_status af_dir_group_add_member(af_dir *dir, const char *actor,
 				      const char *name, const char *username,
-				      char *err, size_t errlen)
+				      int *changed, char *err, size_t errlen)
 {
-	return kind_member(dir, &group_kind, actor, name, username, 1, err,
-			   errlen);
+	return kind_member(dir, &group_kind, actor, name, username, 1, changed,
+			   err, errlen);
 }
 
 af_dir_status af_dir_group_remove_member(af_dir *dir, const char *actor,
 					 const char *name, const char *username,
-					 char *err, size_t errlen)
+					 int *changed, char *err, size_t errlen)
 {
-	return kind_member(dir, &group_kind, actor, name, username, 0, err,
-			   errlen);
+	return kind_member(dir, &group_kind, actor, name, username, 0, changed,
+			   err, errlen);
 }
 
 af_dir_status af_dir_ou_add_member(af_dir *dir, const char *actor,
 				   const char *name, const char *username,
-				   char *err, size_t errlen)
+				   int *changed, char *err, size_t errlen)
 {
-	return kind_member(dir, &ou_kind, actor, name, username, 1, err,
-			   errlen);
+	return kind_member(dir, &ou_kind, actor, name, username, 1, changed,
+			   err, errlen);
 }
 
 af_dir_status af_dir_ou_remove_member(af_dir *dir, const char *actor,
 				      const char *name, const char *username,
-				      char *err, size_t errlen)
+				      int *changed, char *err, size_t errlen)
 {
-	return kind_member(dir, &ou_kind, actor, name, username, 0, err,
-			   errlen);
+	return kind_member(dir, &ou_kind, actor, name, username, 0, changed,
+			   err, errlen);
 }
 
 /* Takes every member of the group or OU name out of it. */

@@ -489,7 +489,8 @@ AF_DIR_NODISCARD af_dir_status af_dir_user_login(af_dir *dir,
  * "ou.remove") has the members it had and a group's description. _members gives
  * the sorted user names. _add_member/_remove_member change one user's
  * memberships (AF_DIR_NOT_FOUND for an unknown user or group; adding twice or
- * removing a non-member is AF_DIR_OK).
+ * removing a non-member is AF_DIR_OK, with *changed, when changed is not
+ * NULL, 0 then and 1 when the membership changed and was audited).
  * Thread-safety: re-entrant.
  */
 AF_DIR_NODISCARD af_dir_status af_dir_group_add(af_dir *dir, const char *actor,
@@ -509,12 +510,12 @@ AF_DIR_NODISCARD af_dir_status af_dir_group_list(af_dir *dir, json_t **out);
 AF_DIR_NODISCARD af_dir_status af_dir_group_members(af_dir *dir,
 						    const char *name,
 						    json_t **out);
-AF_DIR_NODISCARD af_dir_status
-af_dir_group_add_member(af_dir *dir, const char *actor, const char *name,
-			const char *username, char *err, size_t errlen);
-AF_DIR_NODISCARD af_dir_status
-af_dir_group_remove_member(af_dir *dir, const char *actor, const char *name,
-			   const char *username, char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_group_add_member(
+	af_dir *dir, const char *actor, const char *name, const char *username,
+	int *changed, char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_group_remove_member(
+	af_dir *dir, const char *actor, const char *name, const char *username,
+	int *changed, char *err, size_t errlen);
 
 AF_DIR_NODISCARD af_dir_status af_dir_ou_add(af_dir *dir, const char *actor,
 					     const char *name, char *err,
@@ -526,14 +527,12 @@ AF_DIR_NODISCARD af_dir_status af_dir_ou_get(af_dir *dir, const char *name,
 AF_DIR_NODISCARD af_dir_status af_dir_ou_list(af_dir *dir, json_t **out);
 AF_DIR_NODISCARD af_dir_status af_dir_ou_members(af_dir *dir, const char *name,
 						 json_t **out);
-AF_DIR_NODISCARD af_dir_status af_dir_ou_add_member(af_dir *dir,
-						    const char *actor,
-						    const char *name,
-						    const char *username,
-						    char *err, size_t errlen);
-AF_DIR_NODISCARD af_dir_status
-af_dir_ou_remove_member(af_dir *dir, const char *actor, const char *name,
-			const char *username, char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_ou_add_member(
+	af_dir *dir, const char *actor, const char *name, const char *username,
+	int *changed, char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status af_dir_ou_remove_member(
+	af_dir *dir, const char *actor, const char *name, const char *username,
+	int *changed, char *err, size_t errlen);
 
 /*
  * Mends the member sets of groups and OUs after a crash: a user record is

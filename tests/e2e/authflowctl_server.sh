@@ -104,8 +104,14 @@ expect group-add-member 0 "$C" group add-member staff carol
 [ "$(cat "$tmp/out")" = "added carol to group staff" ] && ok || bad "group add-member confirms: $(cat "$tmp/out")"
 expect ou-add-member 0 "$C" ou add-member Finance carol
 [ "$(cat "$tmp/out")" = "added carol to OU Finance" ] && ok || bad "ou add-member confirms: $(cat "$tmp/out")"
+expect group-add-member-again 0 "$C" group add-member staff carol
+[ "$(cat "$tmp/out")" = "carol was already in group staff" ] && ok || bad "group add-member again says so: $(cat "$tmp/out")"
 expect group-remove-member 0 "$C" group remove-member staff carol
 [ "$(cat "$tmp/out")" = "removed carol from group staff" ] && ok || bad "group remove-member confirms"
+expect group-remove-member-again 0 "$C" group remove-member staff carol
+[ "$(cat "$tmp/out")" = "carol was not in group staff" ] && ok || bad "group remove-member again says so: $(cat "$tmp/out")"
+expect ou-add-member-again-json 0 "$C" --json ou add-member Finance carol
+grep -q '"changed": false' "$tmp/out" && ok || bad "--json: changed false for a member added again"
 expect ou-remove-member-json 0 "$C" --json ou remove-member Finance carol
 grep -q '"ok": true' "$tmp/out" && ! grep -q 'removed' "$tmp/out" && ok || bad "--json prints the answer, not the line"
 expect user-unlock-confirms 0 "$C" user unlock carol

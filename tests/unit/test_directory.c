@@ -534,18 +534,18 @@ static void test_af_dir_user_set_memberships_kept_in_step(void **state)
 			 AF_DIR_NOT_FOUND);
 	/* One member at a time. */
 	assert_int_equal(af_dir_group_add_member(f->dir, ACTOR, "staff",
-						 "Carol", NULL, 0),
+						 "Carol", NULL, NULL, 0),
 			 AF_DIR_OK);
 	assert_true(members_equal(f, 1, "staff", "[\"carol\",\"dave\"]"));
 	assert_int_equal(af_dir_group_remove_member(f->dir, ACTOR, "staff",
-						    "dave", NULL, 0),
+						    "dave", NULL, NULL, 0),
 			 AF_DIR_OK);
 	assert_true(members_equal(f, 1, "staff", "[\"carol\"]"));
 	assert_int_equal(af_dir_group_add_member(f->dir, ACTOR, "nosuch",
-						 "dave", NULL, 0),
+						 "dave", NULL, NULL, 0),
 			 AF_DIR_NOT_FOUND);
 	assert_int_equal(af_dir_ou_add_member(f->dir, ACTOR, "Americas",
-					      "nobody", NULL, 0),
+					      "nobody", NULL, NULL, 0),
 			 AF_DIR_NOT_FOUND);
 	u = get_user(f, "carol");
 	assert_int_equal(json_array_size(json_object_get(u, "groups")), 2);
@@ -633,7 +633,7 @@ static void test_af_dir_user_names_and_profile_time(void **state)
 	put_member(f, "ines", AF_DIR_USER_PROFILE_AT, json_integer(1));
 	add_groups_and_ous(f);
 	assert_int_equal(af_dir_group_add_member(f->dir, ACTOR, "staff", "ines",
-						 NULL, 0),
+						 NULL, NULL, 0),
 			 AF_DIR_OK);
 	u = get_user(f, "ines");
 	assert_true(json_integer_value(
@@ -2771,6 +2771,7 @@ static void test_af_dir_member_again_records_nothing(void **state)
 {
 	fixture *f = *state;
 	int64_t seq;
+	int changed = -1;
 
 	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "crew", NULL, NULL, 0),
 			 AF_DIR_OK);
@@ -2778,20 +2779,24 @@ static void test_af_dir_member_again_records_nothing(void **state)
 			 AF_DIR_OK);
 	assert_int_equal(add_user(f, "{\"username\":\"ola\"}", NULL),
 			 AF_DIR_OK);
-	assert_int_equal(
-		af_dir_group_add_member(f->dir, ACTOR, "crew", "nia", NULL, 0),
-		AF_DIR_OK);
-	seq = newest_seq_of(f);
-	assert_int_equal(
-		af_dir_group_add_member(f->dir, ACTOR, "crew", "nia", NULL, 0),
-		AF_DIR_OK);
-	assert_int_equal(af_dir_group_remove_member(f->dir, ACTOR, "crew",
-						    "ola", NULL, 0),
+	assert_int_equal(af_dir_group_add_member(f->dir, ACTOR, "crew", "nia",
+						 &changed, NULL, 0),
 			 AF_DIR_OK);
+	assert_int_equal(changed, 1);
+	seq = newest_seq_of(f);
+	assert_int_equal(af_dir_group_add_member(f->dir, ACTOR, "crew", "nia",
+						 &changed, NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(changed, 0);
+	assert_int_equal(af_dir_group_remove_member(f->dir, ACTOR, "crew",
+						    "ola", &changed, NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(changed, 0);
 	assert_int_equal(newest_seq_of(f), seq);
 	assert_int_equal(af_dir_group_remove_member(f->dir, ACTOR, "crew",
-						    "nia", NULL, 0),
+						    "nia", &changed, NULL, 0),
 			 AF_DIR_OK);
+	assert_int_equal(changed, 1);
 	assert_int_equal(newest_seq_of(f), seq + 1);
 	assert_true(members_equal(f, 1, "crew", "[]"));
 }
@@ -2887,7 +2892,7 @@ static void *join_staff(void *arg)
 
 	(void)pthread_barrier_wait(&r->go);
 	rc = af_dir_group_add_member(r->f->dir, ACTOR, "staff", r->user, NULL,
-				     0);
+				     NULL, 0);
 
 	/*
 	 * Either joined before the removal, or found the user being removed
@@ -3329,7 +3334,7 @@ static void test_af_dir_user_removing_refuses_changes(void **state)
 						  sizeof(f->err)),
 			 AF_DIR_REMOVING);
 	assert_int_equal(af_dir_group_add_member(f->dir, ACTOR, "staff", "rita",
-						 f->err, sizeof(f->err)),
+						 NULL, f->err, sizeof(f->err)),
 			 AF_DIR_REMOVING);
 	assert_true(members_equal(f, 1, "staff", "[]"));
 	assert_int_equal(af_dir_policy_assign(f->dir, ACTOR, "p",
