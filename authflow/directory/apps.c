@@ -1250,6 +1250,9 @@ static af_dir_status deploy_fn(json_t *app, void *arg)
 		}
 	}
 	if (c->field == NULL) {
+		/* Deployed to all already, or not: nothing to change. */
+		if ((strcmp(mode, "all") == 0) == (c->add != 0))
+			return AF_DIR_EXISTS;
 		mode = c->add ? "all" : lists_empty(dep) ? "none" : "chosen";
 	} else {
 		list = json_object_get(dep, c->field);

@@ -1486,11 +1486,14 @@ static const char *mode_of(fixture *f, const char *id)
 	return mode;
 }
 
+static int64_t newest_seq_of(fixture *f);
+
 static void test_af_dir_app_deploy_undeploy_moves_mode(void **state)
 {
 	fixture *f = *state;
 	json_t *app = NULL, *user;
 	char id[AF_DIR_CLIENT_ID_BUF];
+	int64_t seq;
 
 	add_groups_and_ous(f);
 	assert_int_equal(
@@ -1522,11 +1525,24 @@ static void test_af_dir_app_deploy_undeploy_moves_mode(void **state)
 					   NULL, f->err, sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_string_equal(mode_of(f, id), "all");
+	/* Again: nothing changes, and the trail records nothing. */
+	seq = newest_seq_of(f);
+	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id, AF_DIR_TARGET_ALL,
+					   NULL, f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(newest_seq_of(f), seq);
 	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
 					     AF_DIR_TARGET_ALL, NULL, f->err,
 					     sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_string_equal(mode_of(f, id), "chosen");
+	assert_int_equal(newest_seq_of(f), seq + 1);
+	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
+					     AF_DIR_TARGET_ALL, NULL, f->err,
+					     sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_string_equal(mode_of(f, id), "chosen");
+	assert_int_equal(newest_seq_of(f), seq + 1);
 	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
 					     AF_DIR_TARGET_GROUP, "sales",
 					     f->err, sizeof(f->err)),
