@@ -407,17 +407,14 @@ static int query_text(af_admin_call *c, const char *name, size_t max,
 		      const char **out)
 {
 	const char *v = hp_params_get(c->req->query, name);
-	size_t n, i;
 
 	if (v == NULL)
 		return 1;
-	n = strnlen(v, max + 1);
-	for (i = 0; i < n && (unsigned char)v[i] >= 0x20 && v[i] != 0x7f; i++)
-		;
-	if (n == 0 || n > max || i != n) {
+	/* Printable as every name is: what the trail holds, nothing else. */
+	if (v[0] == '\0' || af_dir__utf8_chars(v, max) < 0) {
 		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
-				 "%s: must be 1..%zu printable bytes", name,
-				 max);
+				 "%s: must be 1..%zu bytes of printable UTF-8",
+				 name, max);
 		return 0;
 	}
 	*out = v;

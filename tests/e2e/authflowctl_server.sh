@@ -229,6 +229,13 @@ grep -q 'demo-admin' "$tmp/out" && ok || bad "audit --since 1h --actor finds the
 expect audit-since-none 0 "$C" --json audit --actor nobody-at-all
 grep -q '"events": \[\]' "$tmp/out" && ok || bad "audit --actor of nobody lists none"
 expect audit-since-bad 2 "$C" audit --since soon
+# A filter is printable text, as everything on the trail is: invalid
+# UTF-8, a direction override or a zero-width space is a 400.
+for q in 'actor=%ff%fe' 'target=a%E2%80%AEb' 'action=a%E2%80%8Bb'; do
+	code=$(curl -s -o "$tmp/out" -w '%{http_code}' -H "Authorization: Bearer $AUTHFLOW_ADMIN_TOKEN" \
+		"$AUTHFLOW_URL/admin/v1/audit?$q")
+	[ "$code" = 400 ] && grep -q 'printable' "$tmp/out" && ok || bad "audit?$q: $code $(cat "$tmp/out")"
+done
 
 # Push MFA administration: workflow, enrollment codes, devices, queue.
 expect workflow-show 0 "$C" workflow show
