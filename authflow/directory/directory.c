@@ -1828,16 +1828,26 @@ af_dir_status af_dir_user_end_signins(af_dir *dir, const char *username)
  * The detail of a change to a user: the fields given (norm, which never
  * holds a password), and under "was" what each replaced (null: nothing;
  * false for a flag not stored),
- * so the trail shows an address changed from what to what. NULL when out
- * of memory.
+ * so the trail shows an address changed from what to what. A field the
+ * change set without being given it (email_verified, cleared by a new
+ * address) is there too, as after has it. NULL when out of memory.
  */
-static json_t *change_detail(json_t *norm, const json_t *before)
+static json_t *change_detail(json_t *norm, const json_t *before,
+			     const json_t *after)
 {
 	json_t *detail = json_deep_copy(norm), *was = json_object(), *v;
-	const json_t *old;
+	const json_t *old, *now;
 	const char *k;
 
 	if (detail == NULL || was == NULL)
+		goto fail;
+	k = "email_verified";
+	old = json_object_get(before, k);
+	now = json_object_get(after, k);
+	if (json_object_get(norm, k) == NULL && now != NULL &&
+	    json_is_true(old) != json_is_true(now) &&
+	    (json_object_set_new(detail, k, json_deep_copy(now)) != 0 ||
+	     json_object_set_new(was, k, json_boolean(json_is_true(old))) != 0))
 		goto fail;
 	json_object_foreach(norm, k, v)
 	{
@@ -1893,7 +1903,7 @@ af_dir_status af_dir_user_set(af_dir *dir, const char *actor,
 	if (rc != AF_DIR_OK)
 		goto out;
 	rc = sync_members(dir, name, before, after);
-	detail = change_detail(norm, before);
+	detail = change_detail(norm, before, after);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor, "user.set", name,
 				   detail != NULL ? detail : norm, err, errlen);

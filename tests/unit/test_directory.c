@@ -827,7 +827,8 @@ static void test_af_dir_user_set_audit_says_what_was(void **state)
 
 	assert_int_equal(add_user(f,
 				  "{\"username\":\"wes\",\"name\":\"Wes\","
-				  "\"email\":\"wes@a.example\"}",
+				  "\"email\":\"wes@a.example\","
+				  "\"email_verified\":true}",
 				  "wes-first-pass-1"),
 			 AF_DIR_OK);
 	assert_int_equal(set_user(f, "wes",
@@ -852,12 +853,26 @@ static void test_af_dir_user_set_audit_says_what_was(void **state)
 	/* A flag never stored was off, not nothing. */
 	assert_true(json_is_false(
 		json_object_get(was, "password_change_required")));
+	/* Not given, but cleared by the new address: said all the same. */
+	assert_true(json_is_false(json_object_get(detail, "email_verified")));
+	assert_true(json_is_true(json_object_get(was, "email_verified")));
 	/* Never a password hash, not even the one before. */
 	assert_null(json_object_get(was, "password"));
 	text = json_dumps(detail, 0);
 	assert_non_null(text);
 	assert_null(strstr(text, "argon2"));
 	free(text);
+	json_decref(list);
+	/* A change that leaves it as it was does not name it. */
+	list = NULL;
+	assert_int_equal(set_user(f, "wes", "{\"email\":\"wes@c.example\"}"),
+			 AF_DIR_OK);
+	assert_int_equal(af_audit_list(f->dir, 1, collect_actions, &list),
+			 AF_DIR_OK);
+	detail = json_object_get(json_array_get(list, 0), "detail");
+	assert_null(json_object_get(detail, "email_verified"));
+	assert_null(json_object_get(json_object_get(detail, "was"),
+				    "email_verified"));
 	json_decref(list);
 }
 
