@@ -225,14 +225,19 @@ static int sig_check(dcall *c, const json_t *jwk, int key_is_input)
  * lives longer than that, so a request old enough for its nonce to be
  * gone is refused by the clock check. 1, or 0 with the answer made.
  *
- * A restart of a server on the memory store forgets its nonces; the clock
- * check refuses what was signed before the start (see nonces_since in
- * server.h), so no request seen before it can be sent again after it.
+ * A restart of a server on the memory store forgets its volatile nonces;
+ * the clock check refuses what was stamped before the start (see
+ * nonces_since in server.h). A request stamped ahead of its signing (a
+ * phone whose clock runs ahead) passes that check, so the nonce of a
+ * request that changes what outlives a restart (a device's push token and
+ * app version) is durable (durable set); the others act on sign-ins under
+ * way and enrollment codes, which a restart ends, so a replay of one
+ * finds nothing to act on.
  */
 _Static_assert(AF_DEVICE_NONCE_TTL_MS > (2 * AF_DEVICE_SKEW_S + 1) * 1000,
 	       "a nonce must outlive the clock window of its request");
 
-static int nonce_record(dcall *c, const char *who)
+static int nonce_record(dcall *c, const char *who, int durable)
 {
 	char key[NONCE_KEY_MAX];
 	store_status st;
@@ -244,7 +249,7 @@ static int nonce_record(dcall *c, const char *who)
 		return 0;
 	}
 	st = store_set(c->srv->store, key, "1", 1, AF_DEVICE_NONCE_TTL_MS,
-		       STORE_SET_NX);
+		       STORE_SET_NX | (durable ? STORE_SET_DURABLE : 0));
 	if (st == STORE_EXISTS) {
 		refuse(c, "replay");
 		return 0;
@@ -273,10 +278,11 @@ static void key_owner(const json_t *jwk, char *out, size_t outcap)
 
 /*
  * Authenticates a request from an enrolled device: headers, clock, the
- * device (unknown or removed: 401), signature, nonce; then notes when the
- * device was last seen. 1 with c->device set, or 0 with the answer made.
+ * device (unknown or removed: 401), signature, nonce (durable: see
+ * nonce_record()); then notes when the device was last seen. 1 with
+ * c->device set, or 0 with the answer made.
  */
-static int authenticate(dcall *c)
+static int authenticate(dcall *c, int durable)
 {
 	af_mfa_status ms;
 	json_t *patch;
@@ -301,7 +307,7 @@ static int authenticate(dcall *c)
 	key_owner(json_object_get(c->device, "public_key"), owner,
 		  sizeof(owner));
 	if (!sig_check(c, json_object_get(c->device, "public_key"), 0) ||
-	    !nonce_record(c, owner))
+	    !nonce_record(c, owner, durable))
 		return 0;
 	/*
 	 * last_seen is for administrators, to a minute. Writing it on every
@@ -501,7 +507,7 @@ static int enroll_nonce(dcall *c, af_mfa_status ms, const json_t *jwk)
 	if (ms == AF_MFA_NOT_FOUND || ms == AF_MFA_INVALID)
 		return 1;
 	key_owner(jwk, owner, sizeof(owner));
-	return nonce_record(c, owner);
+	return nonce_record(c, owner, 0);
 }
 
 /*
@@ -988,15 +994,16 @@ typedef struct route {
 	const char *path;
 	int with_txn;
 	int need_device;
+	int durable_nonce; /* it changes what outlives a restart */
 	dcall_fn fn;
 } route;
 
 static const route routes[] = {
-	{"POST", "enroll", 0, 0, h_enroll},
-	{"GET", "challenges", 0, 1, h_list},
-	{"GET", "challenges/", 1, 1, h_show},
-	{"POST", "challenges/", 1, 1, h_decide},
-	{"PUT", "push-token", 0, 1, h_push_token},
+	{"POST", "enroll", 0, 0, 0, h_enroll},
+	{"GET", "challenges", 0, 1, 0, h_list},
+	{"GET", "challenges/", 1, 1, 0, h_show},
+	{"POST", "challenges/", 1, 1, 0, h_decide},
+	{"PUT", "push-token", 0, 1, 1, h_push_token},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -1097,7 +1104,7 @@ void af_h_device_at(af_server *srv, af_req *req, af_resp *resp, int64_t now)
 		answer_error(c, AF_DEVICE_BAD_REQUEST, "body too large");
 		goto out;
 	}
-	if (r->need_device && !authenticate(c))
+	if (r->need_device && !authenticate(c, r->durable_nonce))
 		goto out;
 	r->fn(c);
 out:

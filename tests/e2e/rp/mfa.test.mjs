@@ -101,15 +101,18 @@ async function mfaCount(outcome) {
 }
 
 // A phone of our own on the device API (node's crypto, not idsim), for
-// requests idsim refuses to send: { id, call(method, target, body) }.
-async function rawPhone(user) {
-  const ec = await server.admin('POST', `/users/${user}/enroll-code`);
+// requests idsim refuses to send: { id, call(method, target, body),
+// prepare(method, target, body, skew) }. prepare signs a request stamped
+// skew seconds from now and gives a function that sends it, as often as
+// asked (a replay).
+async function rawPhone(user, srv = server) {
+  const ec = await srv.admin('POST', `/users/${user}/enroll-code`);
   assert.equal(ec.status, 201, ec.text);
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
-  const signed = async (method, target, body, device) => {
+  const prepare = (method, target, body, device, skew = 0) => {
     const text = body === undefined ? '' : JSON.stringify(body);
-    const ts = String(Math.floor(Date.now() / 1000));
+    const ts = String(Math.floor(Date.now() / 1000) + skew);
     const nonce = randomBytes(18).toString('base64url');
     const hash = createHash('sha256').update(text).digest('hex');
     const sig = sign('sha256', Buffer.from(['AF-DEVICE-V1', method, target, ts, nonce, hash].join('\n')),
@@ -117,17 +120,23 @@ async function rawPhone(user) {
     const headers = { 'x-af-timestamp': ts, 'x-af-nonce': nonce, 'x-af-signature': sig };
     if (device) headers['x-af-device'] = device;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const r = await fetch(`${server.issuer}${target}`, { method, headers, body: body === undefined ? undefined : text });
-    const answer = await r.text();
-    let json = null;
-    try { json = JSON.parse(answer); } catch { /* not JSON */ }
-    return { status: r.status, json };
+    return async () => {
+      const r = await fetch(`${srv.issuer}${target}`, { method, headers, body: body === undefined ? undefined : text });
+      const answer = await r.text();
+      let json = null;
+      try { json = JSON.parse(answer); } catch { /* not JSON */ }
+      return { status: r.status, json };
+    };
   };
-  const e = await signed('POST', '/device/v1/enroll',
-    { code: ec.json.code, platform: 'none', public_key: { kty, crv, x, y }, app_version: '2024.1' });
+  const e = await prepare('POST', '/device/v1/enroll',
+    { code: ec.json.code, platform: 'none', public_key: { kty, crv, x, y }, app_version: '2024.1' })();
   assert.equal(e.status, 201, JSON.stringify(e.json));
   const id = e.json.device_id;
-  return { id, call: (method, target, body) => signed(method, target, body, id) };
+  return {
+    id,
+    call: (method, target, body) => prepare(method, target, body, id)(),
+    prepare: (method, target, body, skew) => prepare(method, target, body, id, skew),
+  };
 }
 
 describe(`push MFA (${STORE} store)`, () => {
@@ -1668,6 +1677,49 @@ describe(`push MFA (${STORE} store)`, () => {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe(`device API across a restart (${STORE} store)`, () => {
+  test('a push-token change stamped ahead by a fast phone clock cannot be sent again after a restart', async () => {
+    const srv = await startServer();
+    let again = null;
+    try {
+      await seed(srv, { user: 'remy', policy: { remote_access: true } });
+      const phone = await rawPhone('remy', srv);
+      // The phone's clock runs 50 s ahead: inside the window, and past
+      // the start of the server that comes next.
+      const old = phone.prepare('PUT', '/device/v1/push-token', { push_token: 'a'.repeat(64), app_version: '2024.1' }, 50);
+      assert.equal((await old()).status, 200);
+      assert.equal((await old()).status, 401, 'a replay');
+      const now = await phone.call('PUT', '/device/v1/push-token', { push_token: 'b'.repeat(64), app_version: '2024.1' });
+      assert.equal(now.status, 200, JSON.stringify(now.json));
+      // The same server again, on the same state and port.
+      const gone = new Promise((r) => srv.proc.once('exit', r));
+      srv.proc.kill('SIGTERM');
+      await gone;
+      again = spawn(path.join(BIN, 'authflow'), ['--config', srv.configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      again.stderr.on('data', (d) => { err += d; });
+      for (let i = 0; ; i++) {
+        try { if ((await fetch(`${srv.issuer}/healthz`)).ok) break; } catch { /* not up yet */ }
+        assert.ok(i < 200, `authflow did not start again: ${err}`);
+        await sleep(50);
+      }
+      const replay = await old();
+      assert.equal(replay.status, 401, `the old change replayed: ${JSON.stringify(replay.json)}`);
+      const dev = (await srv.admin('GET', '/users/remy/devices')).json.devices[0];
+      assert.ok(dev.push_token.startsWith('bbbb'), `the push token stays the newer one: ${dev.push_token}`);
+      // A request the phone signs now goes through.
+      assert.equal((await phone.call('GET', '/device/v1/challenges')).status, 200);
+    } finally {
+      if (again) {
+        const gone = new Promise((r) => again.once('exit', r));
+        again.kill('SIGTERM');
+        await gone;
+      }
+      await srv.stop();
     }
   });
 });
