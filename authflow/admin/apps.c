@@ -369,7 +369,8 @@ static int check_targets(af_admin_call *c, const json_t *app, json_t *body,
 
 typedef af_dir_status (*deploy_fn)(af_dir *dir, const char *actor,
 				   const char *client_id, af_dir_target kind,
-				   const char *value, char *err, size_t errlen);
+				   const char *value, unsigned flags, char *err,
+				   size_t errlen);
 
 /* Applies every target of a checked body; AF_DIR_OK or the first error. */
 static af_dir_status apply_targets(af_admin_call *c, const char *client_id,
@@ -377,20 +378,23 @@ static af_dir_status apply_targets(af_admin_call *c, const char *client_id,
 				   size_t errlen)
 {
 	deploy_fn fn = adding ? af_dir_app_deploy : af_dir_app_undeploy;
+	/* Checked again with each name: a superadmin may withdraw it. */
+	unsigned flags =
+		c->caller.role == AF_ROLE_SUPERADMIN ? 0 : AF_DIR_DEPLOY_ADMIN;
 	af_dir_status st = AF_DIR_OK;
 	size_t f, i;
 	json_t *v;
 
 	if (all)
 		return fn(c->dir, c->caller.name, client_id, AF_DIR_TARGET_ALL,
-			  NULL, err, errlen);
+			  NULL, flags, err, errlen);
 	for (f = 0; f < NTARGET_FIELDS && st == AF_DIR_OK; f++) {
 		json_array_foreach(
 			json_object_get(body, target_fields[f].field), i, v)
 		{
 			st = fn(c->dir, c->caller.name, client_id,
 				target_fields[f].kind, json_string_value(v),
-				err, errlen);
+				flags, err, errlen);
 			if (st != AF_DIR_OK)
 				break;
 		}

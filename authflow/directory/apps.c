@@ -1223,6 +1223,7 @@ typedef struct deploy_change {
 	const char *field; /* NULL: every enabled user */
 	const char *value;
 	int add;
+	unsigned flags; /* AF_DIR_DEPLOY_* */
 } deploy_change;
 
 static af_dir_status deploy_fn(json_t *app, void *arg)
@@ -1234,6 +1235,10 @@ static af_dir_status deploy_fn(json_t *app, void *arg)
 
 	if (!json_is_object(dep))
 		return AF_DIR_STORE;
+	/* Read with the change, so a permission withdrawn meanwhile holds. */
+	if ((c->flags & AF_DIR_DEPLOY_ADMIN) != 0 &&
+	    !af_dir_app_may_deploy(0, app))
+		return AF_DIR_FORBIDDEN;
 	mode = json_string_value(json_object_get(dep, "mode"));
 	if (mode == NULL)
 		return AF_DIR_STORE;
@@ -1286,11 +1291,11 @@ static af_dir_status deploy_fn(json_t *app, void *arg)
 
 static af_dir_status deployment(af_dir *dir, const char *actor,
 				const char *client_id, af_dir_target kind,
-				const char *value, int add, char *err,
-				size_t errlen)
+				const char *value, int add, unsigned flags,
+				char *err, size_t errlen)
 {
 	char key[STORE_KEY_MAX], target[AF_DIR_DOMAIN_MAX + 1];
-	deploy_change c = {af_dir__target_field(kind), target, add};
+	deploy_change c = {af_dir__target_field(kind), target, add, flags};
 	json_t *detail = NULL;
 	af_dir_status rc;
 
@@ -1344,6 +1349,11 @@ static af_dir_status deployment(af_dir *dir, const char *actor,
 	}
 	if (rc == AF_DIR_NOT_FOUND)
 		af_dir__err(err, errlen, "client_id: no such app");
+	if (rc == AF_DIR_FORBIDDEN)
+		af_dir__err(err, errlen,
+			    "%s this application profile needs a superadmin "
+			    "token (admins_may_deploy is off)",
+			    add ? "deploying" : "undeploying");
 	if (rc == AF_DIR_LIMIT)
 		af_dir__err(err, errlen, "deployment.%s: at most %d", c.field,
 			    AF_DIR_ASSIGNED_MAX);
@@ -1363,23 +1373,27 @@ static af_dir_status deployment(af_dir *dir, const char *actor,
 
 af_dir_status af_dir_app_deploy(af_dir *dir, const char *actor,
 				const char *client_id, af_dir_target kind,
-				const char *value, char *err, size_t errlen)
+				const char *value, unsigned flags, char *err,
+				size_t errlen)
 {
-	return deployment(dir, actor, client_id, kind, value, 1, err, errlen);
+	return deployment(dir, actor, client_id, kind, value, 1, flags, err,
+			  errlen);
 }
 
 af_dir_status af_dir_app_undeploy(af_dir *dir, const char *actor,
 				  const char *client_id, af_dir_target kind,
-				  const char *value, char *err, size_t errlen)
+				  const char *value, unsigned flags, char *err,
+				  size_t errlen)
 {
-	return deployment(dir, actor, client_id, kind, value, 0, err, errlen);
+	return deployment(dir, actor, client_id, kind, value, 0, flags, err,
+			  errlen);
 }
 
 af_dir_status af_dir__apps_forget(af_dir *dir, const char *actor,
 				  af_dir_target kind, const char *name)
 {
 	char key[STORE_KEY_MAX];
-	deploy_change c = {af_dir__target_field(kind), name, 0};
+	deploy_change c = {af_dir__target_field(kind), name, 0, 0};
 	json_t *apps = NULL, *a;
 	af_dir_status rc = AF_DIR_OK, r;
 	size_t i;

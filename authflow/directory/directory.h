@@ -54,7 +54,9 @@
  * its secret are for superadmins only; deploying and undeploying it is for
  * superadmins, and for admins when the profile's admins_may_deploy is true
  * (af_dir_app_may_deploy()). The directory does not know who calls it: the
- * admin API checks the role before calling these functions.
+ * admin API checks the role before calling these functions, and has a
+ * deployment by an admin checked again as it is written
+ * (AF_DIR_DEPLOY_ADMIN).
  *
  * Concurrency: an object is updated by read, change and compare-and-swap,
  * retried a few times, so concurrent changes of one object are not lost
@@ -707,14 +709,23 @@ AF_DIR_NODISCARD af_dir_status af_dir_app_rotate_secret(af_dir *dir,
 							const char *client_id,
 							char *secret,
 							size_t secretcap);
+/*
+ * Flags of af_dir_app_deploy() and _undeploy(): the caller is an admin,
+ * not a superadmin, so the change is refused (AF_DIR_FORBIDDEN) unless
+ * the profile's admins_may_deploy is true when the change is written,
+ * however long ago the caller looked.
+ */
+#define AF_DIR_DEPLOY_ADMIN 0x1u
 AF_DIR_NODISCARD af_dir_status af_dir_app_deploy(af_dir *dir, const char *actor,
 						 const char *client_id,
 						 af_dir_target kind,
-						 const char *value, char *err,
+						 const char *value,
+						 unsigned flags, char *err,
 						 size_t errlen);
-AF_DIR_NODISCARD af_dir_status af_dir_app_undeploy(
-	af_dir *dir, const char *actor, const char *client_id,
-	af_dir_target kind, const char *value, char *err, size_t errlen);
+AF_DIR_NODISCARD af_dir_status
+af_dir_app_undeploy(af_dir *dir, const char *actor, const char *client_id,
+		    af_dir_target kind, const char *value, unsigned flags,
+		    char *err, size_t errlen);
 
 /*
  * Checks a client secret (NUL-terminated, lent) in constant time over

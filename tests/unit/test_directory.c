@@ -1503,6 +1503,65 @@ static const char *mode_of(fixture *f, const char *id)
 
 static int64_t newest_seq_of(fixture *f);
 
+/*
+ * An admin's deployment is checked against admins_may_deploy as it is
+ * written, so a superadmin who turns it off stops one under way.
+ */
+static void test_af_dir_app_deploy_as_admin_checked_when_written(void **state)
+{
+	fixture *f = *state;
+	json_t *app = NULL, *patch;
+	char id[AF_DIR_CLIENT_ID_BUF];
+
+	assert_int_equal(add_app(f,
+				 "{\"name\":\"open\",\"redirect_uris\":"
+				 "[\"https://rp.example/cb\"],"
+				 "\"admins_may_deploy\":true}",
+				 &app, NULL),
+			 AF_DIR_OK);
+	snprintf(id, sizeof(id), "%s",
+		 json_string_value(json_object_get(app, "client_id")));
+	json_decref(app);
+	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id,
+					   AF_DIR_TARGET_DOMAIN, "a.example",
+					   AF_DIR_DEPLOY_ADMIN, f->err,
+					   sizeof(f->err)),
+			 AF_DIR_OK);
+	patch = parse("{\"admins_may_deploy\":false}");
+	assert_int_equal(af_dir_app_set(f->dir, ACTOR, id, patch, NULL, f->err,
+					sizeof(f->err)),
+			 AF_DIR_OK);
+	json_decref(patch);
+	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id,
+					   AF_DIR_TARGET_DOMAIN, "b.example",
+					   AF_DIR_DEPLOY_ADMIN, f->err,
+					   sizeof(f->err)),
+			 AF_DIR_FORBIDDEN);
+	assert_non_null(strstr(f->err, "superadmin"));
+	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
+					     AF_DIR_TARGET_DOMAIN, "a.example",
+					     AF_DIR_DEPLOY_ADMIN, f->err,
+					     sizeof(f->err)),
+			 AF_DIR_FORBIDDEN);
+	assert_int_equal(af_dir_app_get(f->dir, id, &app), AF_DIR_OK);
+	assert_string_equal(
+		json_string_value(json_array_get(
+			json_object_get(json_object_get(app, "deployment"),
+					"domains"),
+			0)),
+		"a.example");
+	assert_int_equal(
+		json_array_size(json_object_get(
+			json_object_get(app, "deployment"), "domains")),
+		1);
+	json_decref(app);
+	/* A superadmin's goes on. */
+	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id,
+					   AF_DIR_TARGET_DOMAIN, "b.example", 0,
+					   f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+}
+
 static void test_af_dir_app_deploy_undeploy_moves_mode(void **state)
 {
 	fixture *f = *state;
@@ -1529,37 +1588,37 @@ static void test_af_dir_app_deploy_undeploy_moves_mode(void **state)
 	assert_string_equal(mode_of(f, id), "none");
 	user = get_user(f, "ivy");
 	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id,
-					   AF_DIR_TARGET_GROUP, "sales", f->err,
-					   sizeof(f->err)),
+					   AF_DIR_TARGET_GROUP, "sales", 0,
+					   f->err, sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_string_equal(mode_of(f, id), "chosen");
 	assert_int_equal(af_dir_app_get(f->dir, id, &app), AF_DIR_OK);
 	assert_int_equal(af_dir_app_deployed_to(app, user), 1);
 	json_decref(app);
 	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id, AF_DIR_TARGET_ALL,
-					   NULL, f->err, sizeof(f->err)),
+					   NULL, 0, f->err, sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_string_equal(mode_of(f, id), "all");
 	/* Again: nothing changes, and the trail records nothing. */
 	seq = newest_seq_of(f);
 	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id, AF_DIR_TARGET_ALL,
-					   NULL, f->err, sizeof(f->err)),
+					   NULL, 0, f->err, sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_int_equal(newest_seq_of(f), seq);
 	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
-					     AF_DIR_TARGET_ALL, NULL, f->err,
+					     AF_DIR_TARGET_ALL, NULL, 0, f->err,
 					     sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_string_equal(mode_of(f, id), "chosen");
 	assert_int_equal(newest_seq_of(f), seq + 1);
 	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
-					     AF_DIR_TARGET_ALL, NULL, f->err,
+					     AF_DIR_TARGET_ALL, NULL, 0, f->err,
 					     sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_string_equal(mode_of(f, id), "chosen");
 	assert_int_equal(newest_seq_of(f), seq + 1);
 	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
-					     AF_DIR_TARGET_GROUP, "sales",
+					     AF_DIR_TARGET_GROUP, "sales", 0,
 					     f->err, sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_string_equal(mode_of(f, id), "none");
@@ -1568,19 +1627,19 @@ static void test_af_dir_app_deploy_undeploy_moves_mode(void **state)
 	json_decref(app);
 	assert_refused(f,
 		       af_dir_app_deploy(f->dir, ACTOR, id, AF_DIR_TARGET_OU,
-					 "Mars", f->err, sizeof(f->err)),
+					 "Mars", 0, f->err, sizeof(f->err)),
 		       "ous");
 	assert_refused(f,
 		       af_dir_app_deploy(f->dir, ACTOR, id,
-					 AF_DIR_TARGET_DOMAIN, "bad_domain",
+					 AF_DIR_TARGET_DOMAIN, "bad_domain", 0,
 					 f->err, sizeof(f->err)),
 		       "domains");
 	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id,
 					   AF_DIR_TARGET_DOMAIN, "Corp.Example",
-					   f->err, sizeof(f->err)),
+					   0, f->err, sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, "af-nope",
-					   AF_DIR_TARGET_ALL, NULL, f->err,
+					   AF_DIR_TARGET_ALL, NULL, 0, f->err,
 					   sizeof(f->err)),
 			 AF_DIR_NOT_FOUND);
 	json_decref(user);
@@ -3745,7 +3804,7 @@ static void test_af_dir_app_deploy_to_none_drops_latent_names(void **state)
 	json_decref(app);
 	plant_latent_names(f, id);
 	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id,
-					   AF_DIR_TARGET_USER, "u1", f->err,
+					   AF_DIR_TARGET_USER, "u1", 0, f->err,
 					   sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_deployment(f, id,
@@ -3764,16 +3823,16 @@ static void test_af_dir_app_deploy_to_none_drops_latent_names(void **state)
 
 	/* Through all and back: the names do not come back either. */
 	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
-					     AF_DIR_TARGET_USER, "u1", f->err,
-					     sizeof(f->err)),
+					     AF_DIR_TARGET_USER, "u1", 0,
+					     f->err, sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_string_equal(mode_of(f, id), "none");
 	plant_latent_names(f, id);
 	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id, AF_DIR_TARGET_ALL,
-					   NULL, f->err, sizeof(f->err)),
+					   NULL, 0, f->err, sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_int_equal(af_dir_app_undeploy(f->dir, ACTOR, id,
-					     AF_DIR_TARGET_ALL, NULL, f->err,
+					     AF_DIR_TARGET_ALL, NULL, 0, f->err,
 					     sizeof(f->err)),
 			 AF_DIR_OK);
 	assert_deployment(f, id,
@@ -4532,7 +4591,8 @@ static void *name_group(void *arg)
 		break;
 	case 1:
 		rc = af_dir_app_deploy(r->f->dir, ACTOR, r->client_id,
-				       AF_DIR_TARGET_GROUP, r->group, NULL, 0);
+				       AF_DIR_TARGET_GROUP, r->group, 0, NULL,
+				       0);
 		break;
 	default:
 		patch = json_pack("{s:[s]}", "groups", r->group);
@@ -4616,7 +4676,8 @@ static void test_af_dir_group_add_clears_what_names_an_earlier_one(void **state)
 					      0),
 			 AF_DIR_OK);
 	assert_int_equal(af_dir_app_deploy(f->dir, ACTOR, id,
-					   AF_DIR_TARGET_GROUP, "g", NULL, 0),
+					   AF_DIR_TARGET_GROUP, "g", 0, NULL,
+					   0),
 			 AF_DIR_OK);
 	assert_int_equal(store_del(f->store, "group:g"), STORE_OK);
 	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "g", NULL, NULL, 0),
@@ -4842,6 +4903,7 @@ int main(void)
 		T(test_af_dir_app_add_bad_specs_refused),
 		T(test_af_dir_app_deployed_to_modes),
 		T(test_af_dir_app_deploy_undeploy_moves_mode),
+		T(test_af_dir_app_deploy_as_admin_checked_when_written),
 		T(test_af_dir_user_login_right_wrong_unknown),
 		T(test_af_dir_user_login_unknown_user_costs_a_hash),
 		T(test_af_dir_user_gen_raised_by_what_ends_signins),
