@@ -361,6 +361,13 @@ void af_admin__sessions_end(af_admin_call *c)
 
 	if (!query_user(c, user))
 		return;
+	/* An empty sid names no session; it must not end them all. */
+	if (sid != NULL && sid[0] == '\0') {
+		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
+				"sid: empty (leave it out to end every session "
+				"of the user)");
+		return;
+	}
 	if (sid != NULL) {
 		session_end_one(c, user, sid);
 		return;

@@ -588,6 +588,9 @@ said query-twice-queue 'limit: a query parameter came twice'
 # One that does not parse: the API's own error shape.
 api query-malformed 400 "$hd" DELETE 'sessions?user=dave&sid=%00'
 said query-malformed '"error":"bad_request","message":"malformed query string"'
+# An empty sid ends nothing, rather than every session.
+api query-empty-sid 400 "$hd" DELETE 'sessions?user=dave&sid='
+said query-empty-sid 'sid: empty'
 api query-known 200 "$hd" GET 'audit?limit=5&before=100'
 api query-none 200 "$hd" GET users
 
