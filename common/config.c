@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include <openssl/crypto.h>
@@ -1234,16 +1235,67 @@ static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 
 /* ---- push ------------------------------------------------------------ */
 
+int af_config_push_url_ok(const char *url, int path_ok, char *why,
+			  size_t whycap)
+{
+	CURLU *u = curl_url();
+	CURLUcode rc;
+	char *part = NULL;
+	int ok = -1;
+
+	if (u == NULL) {
+		(void)snprintf(why, whycap, "out of memory");
+		return -1;
+	}
+	if (strncmp(url, "https://", 8) != 0) {
+		(void)snprintf(why, whycap, "must be an https:// URL");
+		goto out;
+	}
+	rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (rc != CURLUE_OK) {
+		(void)snprintf(why, whycap, "not a URL (%s)",
+			       curl_url_strerror(rc));
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK) {
+		(void)snprintf(why, whycap, "must not hold a user name");
+		goto out;
+	}
+	if (curl_url_get(u, CURLUPART_HOST, &part, 0) != CURLUE_OK ||
+	    part[0] == '\0') {
+		(void)snprintf(why, whycap, "names no host");
+		goto out;
+	}
+	curl_free(part);
+	part = NULL;
+	if (!path_ok &&
+	    (curl_url_get(u, CURLUPART_PATH, &part, 0) != CURLUE_OK ||
+	     strcmp(part, "/") != 0)) {
+		(void)snprintf(why, whycap,
+			       "must be the service's root, https://HOST or "
+			       "https://HOST:PORT, without a path");
+		goto out;
+	}
+	ok = 0;
+out:
+	curl_free(part);
+	curl_url_cleanup(u);
+	return ok;
+}
+
 /*
  * Reads an optional https:// URL of a push service (endpoint, token_uri)
  * into out, dropping one trailing slash. Push credentials travel to these
  * URLs, so plain http:// is refused as for the issuer, and so are blanks,
- * queries and fragments that would make the request URLs ambiguous.
+ * queries and fragments that would make the request URLs ambiguous, and
+ * what libcurl would not send to (a port out of range, no host). A
+ * service's endpoint is its root, to which the request paths are added;
+ * only the OAuth token_uri (path_ok) has a path of its own.
  */
 static int get_push_url(json_t *obj, const char *parent, const char *key,
-			char *out, size_t cap, struct cfg_err *e)
+			int path_ok, char *out, size_t cap, struct cfg_err *e)
 {
-	char path[PATH_MAX_BYTES];
+	char path[PATH_MAX_BYTES], why[160];
 	size_t i, len;
 
 	if (json_object_get(obj, key) == NULL)
@@ -1261,6 +1313,8 @@ static int get_push_url(json_t *obj, const char *parent, const char *key,
 			return fail(e, path,
 				    "character %zu is not allowed here", i + 1);
 	}
+	if (af_config_push_url_ok(out, path_ok, why, sizeof(why)) != 0)
+		return fail(e, path, "%s", why);
 	if (out[len - 1] == '/')
 		out[len - 1] = '\0';
 	return 0;
@@ -1324,9 +1378,9 @@ static int parse_apns(json_t *push, af_config *cfg, struct cfg_err *e)
 		if (need(s, P, required[i], e) != 0)
 			return -1;
 	}
-	if (get_push_url(s, P, "endpoint", a->endpoint, sizeof(a->endpoint),
+	if (get_push_url(s, P, "endpoint", 0, a->endpoint, sizeof(a->endpoint),
 			 e) != 0 ||
-	    get_push_url(s, P, "sandbox_endpoint", a->sandbox_endpoint,
+	    get_push_url(s, P, "sandbox_endpoint", 0, a->sandbox_endpoint,
 			 sizeof(a->sandbox_endpoint), e) != 0 ||
 	    get_str(s, P, "team_id", team, sizeof(team), e) != 0 ||
 	    get_str(s, P, "key_id", kid, sizeof(kid), e) != 0)
@@ -1377,10 +1431,10 @@ static int parse_fcm(json_t *push, af_config *cfg, struct cfg_err *e)
 		return 0;
 	if (need(s, P, "service_account_file", e) != 0)
 		return -1;
-	if (get_push_url(s, P, "endpoint", f->endpoint, sizeof(f->endpoint),
+	if (get_push_url(s, P, "endpoint", 0, f->endpoint, sizeof(f->endpoint),
 			 e) != 0 ||
-	    get_push_url(s, P, "token_uri", f->token_uri, sizeof(f->token_uri),
-			 e) != 0)
+	    get_push_url(s, P, "token_uri", 1, f->token_uri,
+			 sizeof(f->token_uri), e) != 0)
 		return -1;
 	if (get_str(s, P, "service_account_file", f->service_account_file,
 		    sizeof(f->service_account_file), e) != 0 ||

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "common/config.h"
 #include "common/httpparse.h"
 #include "common/util.h"
 #include "pushd_internal.h"
@@ -80,9 +81,10 @@ pushd_status pushd_fcm_account_load(const char *path, const char *token_uri,
 				    size_t errlen)
 {
 	const char *pem;
-	char *text = NULL;
+	char *text = NULL, why[200];
 	size_t len = 0;
 	json_t *root = NULL;
+	json_error_t jerr;
 	int encrypted = 0;
 	pushd_status rc;
 
@@ -93,7 +95,14 @@ pushd_status pushd_fcm_account_load(const char *path, const char *token_uri,
 				 PUSHD_ACCOUNT_MAX, &text, &len, err, errlen);
 	if (rc != PUSHD_OK)
 		return rc;
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		/* As the config file's: where, and what jansson saw. */
+		(void)snprintf(why, sizeof(why), "line %d, column %d: %s",
+			       jerr.line, jerr.column, jerr.text);
+		rc = acct_fail(err, errlen, path, why);
+		goto out;
+	}
 	if (!json_is_object(root)) {
 		rc = acct_fail(err, errlen, path, "not a JSON object");
 		goto out;
@@ -118,10 +127,16 @@ pushd_status pushd_fcm_account_load(const char *path, const char *token_uri,
 		(void)snprintf(acct->token_uri, sizeof(acct->token_uri), "%s",
 			       token_uri);
 	else if (copy_member(root, "token_uri", acct->token_uri,
-			     sizeof(acct->token_uri)) != 0 ||
-		 strncmp(acct->token_uri, "https://", 8) != 0) {
+			     sizeof(acct->token_uri)) != 0) {
 		rc = acct_fail(err, errlen, path,
 			       "needs an https:// token_uri");
+		goto out;
+	} else if (af_config_push_url_ok(acct->token_uri, 1, why,
+					 sizeof(why)) != 0) {
+		char msg[sizeof(why) + 16];
+
+		(void)snprintf(msg, sizeof(msg), "token_uri: %s", why);
+		rc = acct_fail(err, errlen, path, msg);
 		goto out;
 	}
 	pem = json_string_value(json_object_get(root, "private_key"));

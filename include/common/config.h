@@ -191,6 +191,15 @@ int af_config_parse(const char *text, size_t len, af_config *cfg, char *err,
 int af_config_load(const char *path, af_config *cfg, char *err, size_t errlen);
 
 /*
+ * Whether url is an https:// URL of a push service as libcurl will read
+ * it when it sends: a host, a port in range, no user name, and a path
+ * only with path_ok (an OAuth token_uri; a service's endpoint is its
+ * root). 0, or -1 with the reason in why.
+ */
+int af_config_push_url_ok(const char *url, int path_ok, char *why,
+			  size_t whycap);
+
+/*
  * Parses a duration: "90s", "30m", "2h", "4d", a bare number of seconds,
  * or "off" (0). Returns 0 and the seconds in *out, or -1.
  */

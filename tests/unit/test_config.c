@@ -1540,6 +1540,18 @@ static void test_push_bad_values_refused(void **state)
 	push_json(f, ",\"endpoint\":\"https://a.example/x y\"", json,
 		  sizeof(json));
 	refused(json, "push.apns.endpoint: character 20 is not allowed");
+	/* What libcurl would not send to, or not where meant. */
+	push_json(f, ",\"endpoint\":\"https://127.0.0.1:99999\"", json,
+		  sizeof(json));
+	refused(json, "push.apns.endpoint: not a URL");
+	push_json(f, ",\"endpoint\":\"https://127.0.0.1:8443/path\"", json,
+		  sizeof(json));
+	refused(json, "push.apns.endpoint: must be the service's root");
+	push_json(f, ",\"sandbox_endpoint\":\"https://me@apns.example\"",
+		  json, sizeof(json));
+	refused(json, "push.apns.sandbox_endpoint: must not hold a user name");
+	push_json(f, ",\"endpoint\":\"https://:8443\"", json, sizeof(json));
+	refused(json, "push.apns.endpoint: ");
 	push_json(f, ",\"connections\":0", json, sizeof(json));
 	refused(json, "push.apns.connections: must be 1..16");
 	push_json(f, ",\"team_id\":\"abcde12345\"", json, sizeof(json));

@@ -910,6 +910,37 @@ static void test_fcm_account_wide_mode_refused(void **state)
 		PUSHD_ERR_CREDENTIAL);
 }
 
+/* A file cut short, or a token_uri with no host, says where and why. */
+static void test_fcm_account_damaged_says_where(void **state)
+{
+	struct keys *k = *state;
+	pushd_fcm_account a;
+	char err[256] = "";
+	FILE *f;
+
+	f = fopen(k->sa, "w");
+	assert_non_null(f);
+	assert_true(fputs("{\"type\": \"service_account\",\n\"project_id\"",
+			  f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(k->sa, 0600), 0);
+	assert_int_equal(
+		pushd_fcm_account_load(k->sa, NULL, &a, err, sizeof(err)),
+		PUSHD_ERR_CREDENTIAL);
+	assert_non_null(strstr(err, "line 2, column"));
+	f = fopen(k->sa, "w");
+	assert_non_null(f);
+	assert_true(fputs("{\"client_email\": \"a@b.example\", "
+			  "\"project_id\": \"proj-1\", "
+			  "\"token_uri\": \"https://:8443/token\"}",
+			  f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(
+		pushd_fcm_account_load(k->sa, NULL, &a, err, sizeof(err)),
+		PUSHD_ERR_CREDENTIAL);
+	assert_non_null(strstr(err, "token_uri: "));
+}
+
 /*
  * Runs fn(arg) with stderr going to a temporary file: what it wrote there
  * (malloc'd, NUL-terminated; "" when nothing).
@@ -2392,6 +2423,9 @@ int main(void)
 			keys_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_fcm_account_wide_mode_refused, keys_setup,
+			keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_fcm_account_damaged_says_where, keys_setup,
 			keys_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_apns_key_load_encrypted_refused_without_prompt,
