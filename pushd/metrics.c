@@ -196,7 +196,8 @@ pushd_status pushd_metrics_render(pushd_ctx *ctx, pushd_write_fn fn, void *arg)
 		     "Provider or access tokens made by this process.",
 		     m->renewals, 0);
 	per_platform(&o, "pushd_retries_total", "counter",
-		     "Push attempts scheduled again after a failure.",
+		     "Push requests sent again after one that failed (a retry, "
+		     "or the resend with a renewed credential).",
 		     m->retries, 0);
 	render_pauses(&o, ctx);
 	emit(&o,

@@ -358,7 +358,8 @@ typedef struct pushd_flight {
 	pushd_flight_state state;
 	pushd_job job;
 	char entry_id[STORE_QUEUE_ID_MAX + 1];
-	unsigned attempt; /* retries made so far */
+	unsigned attempt; /* waits so far: the back-off's exponent */
+	unsigned sent;	  /* requests put on the wire for this job */
 	int renewed;	  /* the credential was renewed for this job */
 	int claimed;	  /* taken over from another consumer */
 	int leased;	  /* this worker holds "push_lease:<job>" */

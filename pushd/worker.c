@@ -506,7 +506,6 @@ static void retry(struct pushd_worker *w, pushd_flight *f)
 	}
 	pushd_flight_release(f);
 	f->attempt++;
-	atomic_fetch_add(&w->ctx->metrics.retries[f->job.platform], 1);
 	f->state = PUSHD_F_WAIT;
 	f->due_ns = af_mono_ns() + wait * NS_PER_MS;
 }
@@ -605,7 +604,8 @@ static void cas_answer(struct pushd_worker *w, pushd_flight *f,
 /*
  * Counts, logs and frees a flight whose entry has been acknowledged. Its
  * attempts are the requests sent: the first, the retries, and the one
- * sent again with a renewed credential.
+ * sent again with a renewed credential; not the waits for a credential or
+ * a paused service, which send nothing.
  */
 static void complete(struct pushd_worker *w, pushd_flight *f)
 {
@@ -633,7 +633,7 @@ static void complete(struct pushd_worker *w, pushd_flight *f)
 		  "job=%s txn=%s device=%s platform=%s outcome=%s attempts=%u",
 		  f->job.job, f->job.txn, f->job.device,
 		  pushd_platform_name(f->job.platform), pushd_outcome_name(o),
-		  f->attempt + 1 + (f->renewed ? 1u : 0u));
+		  f->sent);
 	flight_free(w, f);
 }
 
@@ -895,6 +895,9 @@ static void start_send(struct pushd_worker *w, pushd_flight *f)
 		retry(w, f);
 		return;
 	}
+	/* A request sent again, after one that failed: a retry. */
+	if (f->sent++ > 0)
+		atomic_fetch_add(&w->ctx->metrics.retries[f->job.platform], 1);
 	f->state = PUSHD_F_SENDING;
 	f->sent_ns = af_mono_ns();
 	w->sending++;
@@ -1195,6 +1198,7 @@ static int take(const char *id, const char *entry, void *arg)
 	f->claimed = a->claimed;
 	f->leased = 0;
 	f->attempt = 0;
+	f->sent = 0;
 	f->renewed = 0;
 	f->taken_ms = af_now_ms();
 	f->answered_ms = 0;

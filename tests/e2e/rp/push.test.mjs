@@ -38,6 +38,7 @@ const T = {
   badProvider: 'e1'.repeat(32),
   fcmOtherSender: 'fcm-other-sender-token',
   renew: 'f1'.repeat(32),
+  fcmExpired: 'fcm-expired-access-token',
 };
 
 let dir;
@@ -179,6 +180,8 @@ before(async () => {
     [T.badProvider]: [{ status: 403, reason: 'InvalidProviderToken' }, { status: 403, reason: 'InvalidProviderToken' }],
     [T.fcmOtherSender]: [{ status: 403, error: 'SENDER_ID_MISMATCH' }],
     [T.renew]: [{ status: 403, reason: 'ExpiredProviderToken' }],
+    // The access token "expired": refused from then on, so pushd gets another.
+    [T.fcmExpired]: [{ status: 401 }],
   };
   // The kill test: answers held back so the pushes are in flight.
   for (const t of T.kill) script[t] = [{ status: 200, delay_ms: 4000 }];
@@ -394,6 +397,23 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     assert.equal(JSON.parse(cli('GET', keys[0])).iat, made[1].jwt_iat, 'the new token shared');
     assert.match(p.stderr, /"msg":"key_id=KEY1234567 iat=\d+ renewal=forced"/);
     assert.match(p.stderr, /platform=apns outcome=sent attempts=2"/);
+  });
+
+  test('FCM 401: a new access token, the push sent again once; attempts and retries count requests, not waits', async () => {
+    for (const p of pushds) await stopPushd(p);
+    const p = await startPushd('info');
+    const retries = async () => pushdMetric(await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text(),
+      'pushd_retries_total{platform="fcm"}');
+    const before = await retries();
+    const s = await pushUser('fred', [['fcm', T.fcmExpired]]);
+    await toMfa(s);
+    await until('the FCM push after the new token', () => fcmPushes(T.fcmExpired).length > 0);
+    await until('its outcome logged', () => /platform=fcm outcome=sent attempts=\d+"/.test(p.stderr));
+    assert.equal(fcmPushes(T.fcmExpired).length, 1, 'delivered once');
+    // The refused request and the one sent again: two, however long the
+    // worker waited for the new token in between.
+    assert.match(p.stderr, /platform=fcm outcome=sent attempts=2"/);
+    assert.equal(await retries(), before + 1);
   });
 
   test('a restarted pushd reuses the shared provider token; a job of an expired txn is not sent', async () => {
