@@ -347,6 +347,46 @@ static void member_str(const json_t *obj, const char *key, char *out,
 	out[n] = '\0';
 }
 
+/* Skips JSON white space from p, not past end. */
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/*
+ * The reason of a body cut short: {"reason":"Word" at its start, the word
+ * of letters only (every reason Apple defines is one); "" otherwise.
+ */
+static void leading_reason(const char *body, size_t len, char *out, size_t cap)
+{
+	static const char key[] = "\"reason\"";
+	const char *p = body, *end = body + len, *w;
+
+	p = skip_ws(p, end);
+	if (p == end || *p++ != '{')
+		return;
+	p = skip_ws(p, end);
+	if ((size_t)(end - p) < sizeof(key) - 1 ||
+	    memcmp(p, key, sizeof(key) - 1) != 0)
+		return;
+	p = skip_ws(p + sizeof(key) - 1, end);
+	if (p == end || *p++ != ':')
+		return;
+	p = skip_ws(p, end);
+	if (p == end || *p++ != '"')
+		return;
+	for (w = p;
+	     w < end && ((*w >= 'A' && *w <= 'Z') || (*w >= 'a' && *w <= 'z'));
+	     w++)
+		;
+	if (w == end || *w != '"' || w == p || (size_t)(w - p) >= cap)
+		return;
+	memcpy(out, p, (size_t)(w - p));
+	out[w - p] = '\0';
+}
+
 void pushd_apns_reason(const char *body, size_t len, char *out, size_t cap)
 {
 	json_t *root;
@@ -359,6 +399,8 @@ void pushd_apns_reason(const char *body, size_t len, char *out, size_t cap)
 	root = json_loadb(body, len, 0, NULL);
 	if (json_is_object(root))
 		member_str(root, "reason", out, cap);
+	else if (root == NULL)
+		leading_reason(body, len, out, cap);
 	json_decref(root);
 }
 

@@ -199,6 +199,11 @@ pushd_status pushd_metrics_render(pushd_ctx *ctx, pushd_write_fn fn, void *arg)
 		     "Push requests sent again after one that failed (a retry, "
 		     "or the resend with a renewed credential).",
 		     m->retries, 0);
+	per_platform(&o, "pushd_backoffs_total", "counter",
+		     "Pushes held back for a while before their next request: "
+		     "after a failed answer, or waiting for a credential or "
+		     "for a paused service.",
+		     m->backoffs, 0);
 	render_pauses(&o, ctx);
 	emit(&o,
 	     "# HELP pushd_unparsable_jobs_total Queue entries that were "

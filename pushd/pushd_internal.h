@@ -198,7 +198,9 @@ int pushd_apns_token_ok(const char *token);
 /*
  * The "reason" of an APNs error body into out; "" when there is none, cut
  * to cap - 1 bytes when longer (no reason Apple sends is that long, so a
- * cut one never matches one).
+ * cut one never matches one). A body that is not whole JSON (one cut
+ * short at PUSHD_RESPONSE_MAX) still gives a reason that opens it, as
+ * Apple's bodies do: {"reason":"Word", ...}.
  */
 void pushd_apns_reason(const char *body, size_t len, char *out, size_t cap);
 
@@ -420,7 +422,9 @@ typedef struct pushd_metrics {
 	pushd_conn_meter conns[PUSHD_PLATFORMS];
 	atomic_long streams[PUSHD_PLATFORMS];
 	atomic_ulong renewals[PUSHD_PLATFORMS];
-	atomic_ulong retries[PUSHD_PLATFORMS];
+	atomic_ulong retries[PUSHD_PLATFORMS]; /* requests sent again */
+	/* pushes held back: a failed answer, no credential, a pause */
+	atomic_ulong backoffs[PUSHD_PLATFORMS];
 	atomic_ulong unparsable; /* queue entries that were not jobs */
 } pushd_metrics;
 

@@ -506,6 +506,7 @@ static void retry(struct pushd_worker *w, pushd_flight *f)
 	}
 	pushd_flight_release(f);
 	f->attempt++;
+	atomic_fetch_add(&w->ctx->metrics.backoffs[f->job.platform], 1);
 	f->state = PUSHD_F_WAIT;
 	f->due_ns = af_mono_ns() + wait * NS_PER_MS;
 }

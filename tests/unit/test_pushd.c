@@ -534,6 +534,17 @@ static void test_apns_reason_from_error_body(void **state)
 	assert_string_equal(r, "");
 	pushd_apns_reason(NULL, 0, r, sizeof(r));
 	assert_string_equal(r, "");
+	/* Cut short (an answer past what pushd keeps): the reason opens it. */
+	pushd_apns_reason("{ \"reason\" : \"BadDeviceToken\", \"pad\": \"xx",
+			  41, r, sizeof(r));
+	assert_string_equal(r, "BadDeviceToken");
+	pushd_apns_reason("{\"pad\": \"x\", \"reason\": \"BadDeviceToken\"", 39,
+			  r, sizeof(r));
+	assert_string_equal(r, "");
+	pushd_apns_reason("{\"reason\":\"Bad Token\", \"x", 25, r, sizeof(r));
+	assert_string_equal(r, "");
+	pushd_apns_reason("{\"reason\":\"BadDevic", 19, r, sizeof(r));
+	assert_string_equal(r, "");
 }
 
 static void test_fcm_error_google_body_parsed(void **state)
@@ -2310,7 +2321,7 @@ static uint64_t refuse_then_push(struct apns_rig *r, int status)
 	rig_push(r, tok1, dev, sizeof(dev));
 	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
 	deadline = af_mono_ns() + 5000 * MS_NS;
-	while (atomic_load(&r->ctx->metrics.retries[PUSHD_APNS]) == 0 &&
+	while (atomic_load(&r->ctx->metrics.backoffs[PUSHD_APNS]) == 0 &&
 	       af_mono_ns() < deadline)
 		(void)nanosleep(&nap, NULL);
 	rig_push(r, tok2, dev, sizeof(dev));
