@@ -84,6 +84,7 @@ pushd_status pushd_fcm_account_load(const char *path, const char *token_uri,
 	char *text = NULL, why[200];
 	size_t len = 0;
 	json_t *root = NULL;
+	const json_t *type;
 	json_error_t jerr;
 	int encrypted = 0;
 	pushd_status rc;
@@ -107,11 +108,28 @@ pushd_status pushd_fcm_account_load(const char *path, const char *token_uri,
 		rc = acct_fail(err, errlen, path, "not a JSON object");
 		goto out;
 	}
+	/* Another kind of Google key (a user's, say) cannot sign for FCM. */
+	type = json_object_get(root, "type");
+	if (type != NULL &&
+	    (!json_is_string(type) ||
+	     strcmp(json_string_value(type), "service_account") != 0)) {
+		rc = acct_fail(err, errlen, path,
+			       "type must be \"service_account\" (download "
+			       "a service account's key from the Firebase "
+			       "console)");
+		goto out;
+	}
 	if (copy_member(root, "client_email", acct->client_email,
 			sizeof(acct->client_email)) != 0 ||
 	    json_string_value(json_object_get(root, "project_id")) == NULL) {
 		rc = acct_fail(err, errlen, path,
 			       "needs client_email and project_id");
+		goto out;
+	}
+	if (strchr(acct->client_email, '@') == NULL ||
+	    strpbrk(acct->client_email, " \t\r\n\"") != NULL) {
+		rc = acct_fail(err, errlen, path,
+			       "client_email is not an address");
 		goto out;
 	}
 	if (!project_id_ok(

@@ -950,6 +950,25 @@ static void test_fcm_account_damaged_says_where(void **state)
 		pushd_fcm_account_load(k->sa, NULL, &a, err, sizeof(err)),
 		PUSHD_ERR_CREDENTIAL);
 	assert_non_null(strstr(err, "token_uri: "));
+	/* A key of another kind, or an address that is none. */
+	f = fopen(k->sa, "w");
+	assert_non_null(f);
+	assert_true(fputs("{\"type\": \"authorized_user\"}", f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(
+		pushd_fcm_account_load(k->sa, NULL, &a, err, sizeof(err)),
+		PUSHD_ERR_CREDENTIAL);
+	assert_non_null(strstr(err, "service_account"));
+	f = fopen(k->sa, "w");
+	assert_non_null(f);
+	assert_true(fputs("{\"client_email\": \"not-an-email\", "
+			  "\"project_id\": \"proj-1\"}",
+			  f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(
+		pushd_fcm_account_load(k->sa, NULL, &a, err, sizeof(err)),
+		PUSHD_ERR_CREDENTIAL);
+	assert_non_null(strstr(err, "client_email is not an address"));
 }
 
 /*
