@@ -168,14 +168,6 @@ static int demo_config(const struct args *a, af_config *cfg, char *token,
 	cfg->store_backend = STORE_BACKEND_MEMORY;
 	/* The demo's relying party calls back into the server. */
 	cfg->threads = 4;
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		char why[128];
-
-		af_errno_text(errno, why, sizeof(why));
-		fprintf(stderr, "authflow: --state-dir: cannot make %s: %s\n",
-			dir, why);
-		return 1;
-	}
 	if (af_random_token(32, token, tokencap) != 0)
 		return 1;
 	snprintf(cfg->admin_tokens[0].name, sizeof(cfg->admin_tokens[0].name),
@@ -184,6 +176,22 @@ static int demo_config(const struct args *a, af_config *cfg, char *token,
 	af_sha256(token, strlen(token), cfg->admin_tokens[0].sha256);
 	cfg->admin_token_count = 1;
 	return 0;
+}
+
+/*
+ * Makes the demo's state folder, once its port is known to be free, so
+ * that a refused start leaves nothing behind. 0, or 1 with the line said.
+ */
+static int demo_state_dir(const af_config *cfg)
+{
+	char why[128];
+
+	if (mkdir(cfg->state_dir, 0700) == 0 || errno == EEXIST)
+		return 0;
+	af_errno_text(errno, why, sizeof(why));
+	fprintf(stderr, "authflow: --state-dir: cannot make %s: %s\n",
+		cfg->state_dir, why);
+	return 1;
 }
 
 /*
@@ -536,8 +544,13 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	 * the store reports, instead of killing the server. */
 	signal(SIGXFSZ, SIG_IGN);
 
-	if (af_server_listen_probe(cfg, err, sizeof(err)) != 0 ||
-	    af_server_init(&srv, cfg, log, err, sizeof(err)) != 0) {
+	if (af_server_listen_probe(cfg, err, sizeof(err)) != 0) {
+		refused(a, err);
+		goto out;
+	}
+	if (a->demo && demo_state_dir(cfg) != 0)
+		goto out;
+	if (af_server_init(&srv, cfg, log, err, sizeof(err)) != 0) {
 		refused(a, err);
 		goto out;
 	}

@@ -51,6 +51,15 @@ expect() {
 	fi
 }
 
+# A second demo on the port in use: refused in one line, before its
+# state folder is made; a folder that cannot be made is said so.
+expect demo-port-in-use 1 "$BIN/authflow" --demo --port "$port" --state-dir "$tmp/second"
+[ ! -e "$tmp/second" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q 'Address already in use' "$tmp/err" &&
+	ok || bad "a demo on a port in use leaves no folder: $(cat "$tmp/err")"
+free=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+expect demo-dir-bad 1 "$BIN/authflow" --demo --port "$free" --state-dir "$tmp/none/deeper"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q -e '--state-dir: cannot make .*/none/deeper: ' "$tmp/err" &&
+	ok || bad "demo state dir: $(cat "$tmp/err")"
 expect status 0 "$C" status
 grep -q "issuer" "$tmp/out" && ok || bad "status shows the issuer"
 
