@@ -15,8 +15,9 @@
 
 /* The flow's secret for its binding after a password step (never sent). */
 #define REKEY		"rekey"
-/* When it was last rebound (Unix milliseconds). */
+/* When it was last rebound (Unix milliseconds), and for whom. */
 #define REBOUND_AT	"rebound_at"
+#define REBOUND_BY	"rebound_by"
 #define REBOUND_BUF	64
 /*
  * For this long after a password step, a post of the password form may
@@ -278,8 +279,22 @@ int af_flow_load_password_step(af_server *srv, const af_req *req,
 	return rc == -1 ? load_bound(srv, req, id, csrf, 1, authz) : rc;
 }
 
+/*
+ * Whether the flow, found already rebound, was rebound for user: a second
+ * post of the form goes on only as the user whose password the first
+ * checked, or any right password within the grace period would hand its
+ * sender the binding of another's sign-in (a copy of the old cookie
+ * taken or planted, then a password of the sender's own).
+ */
+static int rebound_for(const json_t *authz, const char *user)
+{
+	const char *by = json_string_value(json_object_get(authz, REBOUND_BY));
+
+	return by != NULL && user != NULL && strcmp(by, user) == 0;
+}
+
 int af_flow_rebind(af_server *srv, const af_req *req, af_resp *resp,
-		   const char *id, json_t **authz)
+		   const char *id, const char *user, json_t **authz)
 {
 	char bind[128], next[REBOUND_BUF], next_hash[65], name[40];
 	json_t *now = NULL, *again = NULL;
@@ -297,14 +312,17 @@ int af_flow_rebind(af_server *srv, const af_req *req, af_resp *resp,
 	/* Loaded as rebound already (a second post of the same form). */
 	if (af_ct_streq(next_hash,
 			json_string_value(json_object_get(*authz, "bind")))) {
-		rc = 0;
-		goto send;
+		rc = rebound_for(*authz, user) ? 0 : 1;
+		if (rc == 0)
+			goto send;
+		goto out;
 	}
 	now = json_deep_copy(*authz);
-	if (now == NULL ||
+	if (now == NULL || user == NULL ||
 	    json_object_set_new(now, "bind", json_string(next_hash)) != 0 ||
 	    json_object_set_new(now, REBOUND_AT, json_integer(af_now_ms())) !=
-		    0)
+		    0 ||
+	    json_object_set_new(now, REBOUND_BY, json_string(user)) != 0)
 		goto out;
 	rc = af_flow_replace(srv, id, *authz, now);
 	if (rc == 0) {
@@ -321,6 +339,8 @@ int af_flow_rebind(af_server *srv, const af_req *req, af_resp *resp,
 	 * by something else (1: the caller starts again).
 	 */
 	rc = load_bound(srv, req, id, NULL, 1, &again);
+	if (rc == 0 && !rebound_for(again, user))
+		rc = 1;
 	if (rc != 0)
 		goto out;
 	json_decref(*authz);

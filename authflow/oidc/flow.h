@@ -75,18 +75,20 @@ int af_flow_load_password_step(af_server *srv, const af_req *req,
 			       json_t **authz);
 
 /*
- * Binds the flow id anew once its password is right, as a session is
- * given a new id when its privilege changes: a copy of the binding
- * cookie taken or planted before the password (session fixation) does
- * not reach the second step, the number, or the code. The new cookie is
- * derived from the one presented and a secret the flow keeps on the
- * server, so two posts of one form give the same. *authz (the flow as
- * loaded, replaced by what is stored now) gets the new binding; the
- * cookie goes on resp. 0, 1 when the flow changed otherwise meanwhile,
- * -1 on store or crypto failure.
+ * Binds the flow id anew once the password of user (the directory's user
+ * name) is right, as a session is given a new id when its privilege
+ * changes: a copy of the binding cookie taken or planted before the
+ * password (session fixation) does not reach the second step, the
+ * number, or the code. The new cookie is derived from the one presented
+ * and a secret the flow keeps on the server, so two posts of one form
+ * give the same; the flow notes user, and a second post goes on only
+ * with that user's password. *authz (the flow as loaded, replaced by what
+ * is stored now) gets the new binding; the cookie goes on resp. 0, 1 when
+ * the flow changed otherwise meanwhile (or was rebound for another
+ * user), -1 on store or crypto failure.
  */
 int af_flow_rebind(af_server *srv, const af_req *req, af_resp *resp,
-		   const char *id, json_t **authz);
+		   const char *id, const char *user, json_t **authz);
 
 /* Replaces the stored flow (for attempt counters). 0 or -1. */
 int af_flow_save(af_server *srv, const char *id, const json_t *authz);

@@ -558,7 +558,9 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	/* Past the password, the flow is bound to this browser anew. */
-	rc = af_flow_rebind(srv, req, resp, flow, &authz);
+	rc = af_flow_rebind(
+		srv, req, resp, flow,
+		json_string_value(json_object_get(user, "username")), &authz);
 	if (rc != 0) {
 		if (rc < 0)
 			af_page_unavailable(resp);

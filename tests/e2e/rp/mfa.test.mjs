@@ -142,6 +142,8 @@ async function rawPhone(user, srv = server) {
 describe(`push MFA (${STORE} store)`, () => {
   test('a copy of the sign-in cookie from before the password gets neither the number, the code nor the new-password step', async () => {
     const s = await mfaUser('fixed-flo');
+    // Someone else's account, with a password its owner knows.
+    const mal = await seed(server, { user: 'fixed-mal' });
     const victim = new Browser();
     const a = await authUrl(s.config);
     const o = await openAuthorize(victim, server.issuer, a.url.href);
@@ -165,6 +167,14 @@ describe(`push MFA (${STORE} store)`, () => {
     const again = await twice.post(`${server.issuer}/login`, form);
     assert.equal(again.status, 303, again.text);
     assert.equal(twice.jar.get(name), victim.jar.get(name));
+    // Another account's right password, sent with the old cookie within
+    // those seconds, is no double click: the sign-in is not handed over.
+    const thief = new Browser();
+    thief.jar = new Map(copy.jar);
+    const stolen = await thief.post(`${server.issuer}/login`, { ...o.fields, username: mal.user, password: mal.password });
+    assert.notEqual(stolen.status, 303, stolen.text);
+    assert.notEqual(thief.jar.get(name), victim.jar.get(name), 'the victim\'s binding is not handed out');
+    assert.doesNotMatch((await thief.get(`${server.issuer}/login/mfa?flow=${flow}`)).text, /class="number"/);
     const m = { browser: victim, a, mfaUrl: new URL(r.location, server.issuer).href };
     const number = (await flowStatus(m)).number;
     const [txn] = await pendingTxn(s);
