@@ -281,36 +281,61 @@ static int saved_key(const char *flow, char *key, size_t cap)
 	return 0;
 }
 
-static void note_saved(af_server *srv, const char *flow, const char *user)
+/*
+ * Notes that the flow's new password was saved, with the user and the
+ * flow's form token: only a sending of the form the browser was given may
+ * learn so (the flow's cookie may be gone by then: the sign-in that ended
+ * clears it).
+ */
+static void note_saved(af_server *srv, const char *flow, const json_t *authz,
+		       const char *user)
 {
-	char key[sizeof(SAVED_PREFIX) + AF_FLOW_ID_MAX];
+	char key[sizeof(SAVED_PREFIX) + AF_FLOW_ID_MAX], *text = NULL;
+	json_t *rec;
 	store_status st;
 
 	if (saved_key(flow, key, sizeof(key)) != 0)
 		return;
-	st = store_set(srv->store, key, user, strlen(user), SAVED_TTL_MS, 0);
-	(void)st; /* without it, a late second sending says "expired" */
+	rec = json_pack("{s:s, s:O?}", "user", user, "csrf",
+			json_object_get(authz, "csrf"));
+	text = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
+	if (text != NULL) {
+		st = store_set(srv->store, key, text, strlen(text),
+			       SAVED_TTL_MS, 0);
+		(void)st; /* without it, a late second sending says "expired" */
+	}
+	af_free_secret(text);
+	json_decref(rec);
 }
 
-static int was_saved(af_server *srv, const char *flow, const char *password)
+/*
+ * Whether a sending of the form of a flow that is gone is the other
+ * sending of one whose password was saved: with the form's token (which
+ * only the page holds, never a URL) and that password. Without the token
+ * nobody gets an answer that tells a password right from wrong, so this
+ * is no way round the sign-in's limits on guesses.
+ */
+static int was_saved(af_server *srv, const char *flow, const char *csrf,
+		     const char *password)
 {
 	char key[sizeof(SAVED_PREFIX) + AF_FLOW_ID_MAX];
-	char user[AF_DIR_USERNAME_MAX + 1];
 	store_value v = {0};
-	json_t *u = NULL;
+	json_t *rec = NULL, *u = NULL;
+	const char *user;
 	int saved = 0;
 
-	if (password == NULL || password[0] == '\0' ||
+	if (password == NULL || password[0] == '\0' || csrf == NULL ||
 	    saved_key(flow, key, sizeof(key)) != 0)
 		return 0;
-	if (store_get(srv->store, key, &v) == STORE_OK &&
-	    v.len < sizeof(user)) {
-		memcpy(user, v.data, v.len);
-		user[v.len] = '\0';
+	if (store_get(srv->store, key, &v) == STORE_OK)
+		rec = json_loadb((const char *)v.data, v.len, 0, NULL);
+	user = json_string_value(json_object_get(rec, "user"));
+	if (user != NULL &&
+	    af_ct_streq(csrf, json_string_value(json_object_get(rec, "csrf"))))
 		saved = af_dir_user_login(srv->dir, user, password, &u) ==
 			AF_DIR_OK;
-	}
 	json_decref(u);
+	json_decref(rec);
 	store_value_free(&v);
 	return saved;
 }
@@ -365,8 +390,7 @@ static json_t *load(af_server *srv, af_req *req, af_resp *resp,
 	json_decref(authz);
 	if (rc == -2)
 		af_page_unavailable(resp);
-	else if (csrf != NULL &&
-		 was_saved(srv, flow, af_req_param(req, "password")))
+	else if (was_saved(srv, flow, csrf, af_req_param(req, "password")))
 		saved_page(resp);
 	else
 		af_page_flow_expired(resp);
@@ -702,7 +726,7 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	changed(srv, req, step_str(step, "username"), "sign_in");
-	note_saved(srv, flow, step_str(step, "username"));
+	note_saved(srv, flow, authz, step_str(step, "username"));
 	/* The record the sign-in ends with: the mark is gone now. */
 	json_decref(user);
 	user = NULL;

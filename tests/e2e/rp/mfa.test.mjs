@@ -2089,6 +2089,16 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
       const late = await post(b, f, pw);
       assert.equal(late.status, 409, late.text);
       assert.match(late.text, /Your new password was saved/);
+      // Someone with the flow id alone (seen in a URL), not the page's
+      // form token, learns nothing: the same page for the right password
+      // and a wrong one.
+      const other2 = new Browser();
+      const bare = { ...f, fields: { ...f.fields, csrf: 'not-the-form-token' } };
+      for (const guess of [pw, 'not the password']) {
+        const g = await post(other2, bare, guess);
+        assert.equal(g.status, 400, `${guess}: ${g.status}`);
+        assert.match(g.text, /expired/);
+      }
       if (round < 2) await server.admin('PATCH', '/users/tempo-eve', { password_change_required: true });
     }
   });
