@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import vm from 'node:vm';
 import path from 'node:path';
@@ -1610,9 +1610,10 @@ describe(`push MFA (${STORE} store)`, () => {
       const second = spawnSync(path.join(BIN, 'authflow'), ['--demo', '--port', String(port), '--state-dir', path.join(cwd, 'st2')], { encoding: 'utf8', timeout: 30000 });
       assert.equal(second.status, 1);
       assert.match(second.stderr, /^authflow: listen: cannot listen on 127\.0\.0\.1 port \d+ \(.*\); another port: --port N\n$/);
+      assert.ok(!existsSync(path.join(cwd, 'st2')), 'the refused demo made no state folder');
       // A state folder that cannot be made says why; --port without
       // --demo says what it goes with.
-      const noDir = spawnSync(path.join(BIN, 'authflow'), ['--demo', '--port', String(port), '--state-dir', path.join(cwd, 'no', 'such')], { encoding: 'utf8', timeout: 30000 });
+      const noDir = spawnSync(path.join(BIN, 'authflow'), ['--demo', '--port', String(await freePort()), '--state-dir', path.join(cwd, 'no', 'such')], { encoding: 'utf8', timeout: 30000 });
       assert.equal(noDir.status, 1);
       assert.match(noDir.stderr, /^authflow: --state-dir: cannot make \S+no\/such: No such file or directory\n$/);
       const noDemo = spawnSync(path.join(BIN, 'authflow'), ['--port', '8080'], { encoding: 'utf8', timeout: 30000 });
