@@ -226,6 +226,37 @@ static int missing_value(const struct option *longopts)
 	return fail(msg, NULL);
 }
 
+/*
+ * The options each command takes (their letters in longopts), as --help
+ * lists them: another is refused rather than ignored, so that "verify
+ * --counter 0" does not quietly check the code against the clock.
+ */
+static const char *const cmd_options[] = {
+	[CMD_TOTP] = "stdap", [CMD_HOTP] = "sdac",  [CMD_VERIFY] = "sCtwdap",
+	[CMD_MATCH] = "dn",   [CMD_URI] = "siAdap",
+};
+
+static const char *const cmd_names[] = {
+	[CMD_TOTP] = "totp",   [CMD_HOTP] = "hotp", [CMD_VERIFY] = "verify",
+	[CMD_MATCH] = "match", [CMD_URI] = "uri",
+};
+
+/* "--NAME does not apply to CMD": the line for an option out of place. */
+static int not_for_cmd(const struct opts *o, const struct option *longopts,
+		       int c)
+{
+	char msg[96];
+	size_t i;
+
+	for (i = 0; longopts[i].name != NULL && longopts[i].val != c; i++)
+		;
+	snprintf(msg, sizeof(msg),
+		 "--%s does not apply to %s; see 'tokencode --help'",
+		 longopts[i].name != NULL ? longopts[i].name : "?",
+		 cmd_names[o->cmd]);
+	return fail(msg, NULL);
+}
+
 static int parse_args(struct opts *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -257,6 +288,8 @@ static int parse_args(struct opts *o, int argc, char **argv)
 			break;
 		if (c == ':')
 			return missing_value(longopts);
+		if (c != '?' && strchr(cmd_options[o->cmd], c) == NULL)
+			return not_for_cmd(o, longopts, c);
 		rc = parse_option(o, c, optarg);
 		if (rc != 0)
 			return rc;

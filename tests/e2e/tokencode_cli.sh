@@ -72,6 +72,13 @@ check hotp-no-counter 2 "" -- hotp --secret $S
 check verify-no-code 2 "" -- verify --secret $S
 check verify-bad-code 2 "" -- verify --secret $S --code 12ab56
 check window-big 2 "" -- verify --secret $S --code 123456 --window 11
+# An option of another command is refused, not ignored.
+check verify-counter 2 "" -- verify --secret $S --code 755224 --counter 0
+said verify-counter-said '^tokencode: --counter does not apply to verify; see .tokencode --help.$'
+check hotp-step 2 "" -- hotp --secret $S --counter 0 --step 60
+check totp-counter 2 "" -- totp --secret $S --counter 5
+check uri-time 2 "" -- uri --secret $S --issuer I --account a --time 5
+check match-secret 2 "" -- match --secret $S
 check match-zero 2 "" -- match --count 0
 check match-digits-0 2 "" -- match --digits 0
 said match-digits-0-said '^tokencode: match takes --digits 1 to 9$'
