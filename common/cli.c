@@ -75,7 +75,9 @@ const char *af_cli_opt_text(int argc, char **argv, char *buf, size_t cap)
 	return buf;
 }
 
-int af_cli_opt_refusal(int c, int argc, char **argv, char *msg, size_t cap)
+/* af_cli_opt_refusal(), with the hint about "--" when hint is set. */
+static int refusal(int c, int argc, char **argv, char *msg, size_t cap,
+		   int hint)
 {
 	char opt[AF_CLI_OPT_BUF];
 	const char *arg = last_arg(argc, argv);
@@ -91,9 +93,15 @@ int af_cli_opt_refusal(int c, int argc, char **argv, char *msg, size_t cap)
 		/* glibc: a known long option was given a value. */
 		snprintf(msg, cap, "%s takes no value", opt);
 	else if (snprintf(msg, cap, "unknown option %s%s", opt,
-			  dash_hint(opt)) < 0)
+			  hint ? dash_hint(opt) : "") < 0)
 		msg[0] = '\0'; /* cannot happen: no wide characters */
 	return 1;
+}
+
+int af_cli_opt_refusal(int c, int argc, char **argv, char *msg, size_t cap)
+{
+	/* Programs that take options alone: no value goes after "--". */
+	return refusal(c, argc, argv, msg, cap, 0);
 }
 
 int af_cli_usage_fail(const af_cli_prog *prog, const char *cmd, const char *fmt,
@@ -139,7 +147,7 @@ int af_cli_next_opt(af_cli_optparse *p)
 		p->rc = AF_CLI_EXIT_OK;
 		return AF_CLI_OPT_STOP;
 	}
-	if (af_cli_opt_refusal(c, p->argc, p->argv, msg, sizeof(msg))) {
+	if (refusal(c, p->argc, p->argv, msg, sizeof(msg), 1)) {
 		p->rc = af_cli_usage_fail(p->prog, p->cmd, "%s", msg);
 		return AF_CLI_OPT_STOP;
 	}

@@ -77,7 +77,9 @@ const char *af_cli_opt_text(int argc, char **argv, char *buf, size_t cap);
  * when c is a refusal, writes its reason into msg (cap bytes) and returns
  * 1: "--name needs a value" (c is ':'), "--name takes no value" (a known
  * long option without an argument was given "=value") or "unknown option
- * --name" (any other '?'). Returns 0 for every other c.
+ * --name" (any other '?'). Returns 0 for every other c. For programs that
+ * take options alone (authflow, pushd): unlike af_cli_next_opt(), it says
+ * nothing of values that begin with '-'.
  */
 int af_cli_opt_refusal(int c, int argc, char **argv, char *msg, size_t cap);
 

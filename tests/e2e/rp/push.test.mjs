@@ -741,6 +741,10 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
         r = spawnSync(path.join(BIN, prog), ['--bogus'], { encoding: 'utf8' });
         assert.equal(r.status, 2);
         assert.equal(r.stderr, `${prog}: unknown option --bogus; see '${prog} --help'\n`);
+        // No hint about values after "--": these take none.
+        r = spawnSync(path.join(BIN, prog), ['-x'], { encoding: 'utf8' });
+        assert.equal(r.status, 2);
+        assert.equal(r.stderr, `${prog}: unknown option -x; see '${prog} --help'\n`);
         for (const help of ['--help', '-h']) {
           r = spawnSync(path.join(BIN, prog), [help], { encoding: 'utf8' });
           assert.equal(r.status, 0, `${prog} ${help}`);
