@@ -184,7 +184,12 @@ int af_cli_positionals(const af_cli_optparse *p, int want, const char **out,
 		       const char *what)
 {
 	int have = p->argc - optind, i;
+	const char *second = what != NULL ? strstr(what, " and ") : NULL;
 
+	/* "USER and SID" with USER given: only SID is missing. */
+	if (want == 2 && have == 1 && second != NULL)
+		return af_cli_usage_fail(p->prog, p->cmd, "missing %s",
+					 second + 5);
 	if (have < want)
 		return af_cli_usage_fail(p->prog, p->cmd, "missing %s", what);
 	if (have > want)

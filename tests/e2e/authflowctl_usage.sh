@@ -129,7 +129,9 @@ expect user-name-too-long 2 -- --token "$TOKEN" user show "$(head -c 9000 /dev/z
 # --- groups, OUs, policies ---
 expect group-add-no-name 2 -- group add
 expect group-add-no-desc 2 -- group add g --description
-expect group-member-one-arg 2 -- group add-member g
+expect_msg group-member-one-arg 2 'group add-member: missing USER (see' -- group add-member g
+expect_msg sessions-end-one-no-sid 2 'sessions end-one: missing SID (see' -- sessions end-one alice
+expect_msg sessions-end-one-none 2 'sessions end-one: missing USER and SID (see' -- sessions end-one
 expect group-member-three-args 2 -- group remove-member g u v
 expect ou-add-option 2 -- ou add emea --description x
 expect ou-member-one-arg 2 -- ou add-member emea
