@@ -172,7 +172,7 @@ pushd_status pushd_check_config(const af_config *cfg, char *err, size_t errlen)
 	if (cfg->store_backend != STORE_BACKEND_REDIS) {
 		if (err != NULL && errlen > 0)
 			(void)snprintf(err, errlen,
-				       "store.backend must be \"redis\": the "
+				       "store.backend: must be \"redis\": the "
 				       "memory store's jobs never leave "
 				       "authflow (use push.mode \"embedded\" "
 				       "there)");

@@ -1383,7 +1383,7 @@ static void test_check_config_store_url_form_refused(void **state)
 	cfg->store_backend = STORE_BACKEND_MEMORY;
 	assert_int_equal(pushd_check_config(cfg, err, sizeof(err)),
 			 PUSHD_ERR_CONFIG);
-	assert_non_null(strstr(err, "store.backend must be \"redis\""));
+	assert_non_null(strstr(err, "store.backend: must be \"redis\""));
 	cfg->store_backend = STORE_BACKEND_REDIS;
 	(void)snprintf(cfg->store_url, sizeof(cfg->store_url), "%s",
 		       "redis://127.0.0.1:6379/0");
