@@ -365,13 +365,44 @@ static CURLcode set_method(af_httpc *c, const struct method *m,
 	return rc;
 }
 
+/*
+ * The environment variable naming the proxy libcurl takes for the
+ * transfer's URL, as libcurl reads them (http_proxy only in lower case),
+ * or NULL when none is set. no_proxy is not weighed: this only words a
+ * failure, whose address may be the proxy's.
+ */
+static const char *proxy_var(af_httpc *c)
+{
+	static const char *const https_vars[] = {
+		"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL};
+	static const char *const http_vars[] = {"http_proxy", "all_proxy",
+						"ALL_PROXY", NULL};
+	const char *const *vars;
+	char *url = NULL;
+	const char *v;
+	size_t i;
+
+	if (curl_easy_getinfo(c->curl, CURLINFO_EFFECTIVE_URL, &url) !=
+		    CURLE_OK ||
+	    url == NULL)
+		return NULL;
+	vars = strncmp(url, "https://", 8) == 0 ? https_vars : http_vars;
+	for (i = 0; vars[i] != NULL; i++) {
+		v = getenv(vars[i]);
+		if (v != NULL && v[0] != '\0')
+			return vars[i];
+	}
+	return NULL;
+}
+
 static af_httpc_status transfer_failed(af_httpc *c, CURLcode rc,
 				       const struct answer *a, char *err,
 				       size_t errlen)
 {
 	const char *detail =
 		c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc);
-	char cap[48];
+	const char *proxy;
+	char cap[48], text[CURL_ERROR_SIZE + 128];
 
 	if (a->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
 		if (a->max % MIB == 0)
@@ -393,6 +424,17 @@ static af_httpc_status transfer_failed(af_httpc *c, CURLcode rc,
 		set_err(err, errlen, af_httpc_strerror(AF_HTTPC_ERR_NOMEM),
 			NULL);
 		return AF_HTTPC_ERR_NOMEM;
+	}
+	/* The address libcurl names may be a proxy's: say which one. */
+	proxy = rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT
+			? proxy_var(c)
+			: NULL;
+	if (proxy != NULL) {
+		snprintf(text, sizeof(text),
+			 "%s (%s names a proxy: the address may be the "
+			 "proxy's; no_proxy=HOST reaches a server directly)",
+			 detail, proxy);
+		detail = text;
 	}
 	set_err(err, errlen, af_httpc_strerror(AF_HTTPC_ERR_UNREACHABLE),
 		detail);
