@@ -921,54 +921,43 @@ static void test_fcm_account_wide_mode_refused(void **state)
 		PUSHD_ERR_CREDENTIAL);
 }
 
-/* A file cut short, or a token_uri with no host, says where and why. */
-static void test_fcm_account_damaged_says_where(void **state)
+/* Writes text as the service-account file; loading it fails with want. */
+static void sa_refused(const struct keys *k, const char *text, const char *want)
 {
-	struct keys *k = *state;
 	pushd_fcm_account a;
 	char err[256] = "";
-	FILE *f;
+	FILE *f = fopen(k->sa, "w");
 
-	f = fopen(k->sa, "w");
 	assert_non_null(f);
-	assert_true(fputs("{\"type\": \"service_account\",\n\"project_id\"",
-			  f) >= 0);
+	assert_true(fputs(text, f) >= 0);
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(chmod(k->sa, 0600), 0);
 	assert_int_equal(
 		pushd_fcm_account_load(k->sa, NULL, &a, err, sizeof(err)),
 		PUSHD_ERR_CREDENTIAL);
-	assert_non_null(strstr(err, "line 2, column"));
-	f = fopen(k->sa, "w");
-	assert_non_null(f);
-	assert_true(fputs("{\"client_email\": \"a@b.example\", "
-			  "\"project_id\": \"proj-1\", "
-			  "\"token_uri\": \"https://:8443/token\"}",
-			  f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(
-		pushd_fcm_account_load(k->sa, NULL, &a, err, sizeof(err)),
-		PUSHD_ERR_CREDENTIAL);
-	assert_non_null(strstr(err, "token_uri: "));
-	/* A key of another kind, or an address that is none. */
-	f = fopen(k->sa, "w");
-	assert_non_null(f);
-	assert_true(fputs("{\"type\": \"authorized_user\"}", f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(
-		pushd_fcm_account_load(k->sa, NULL, &a, err, sizeof(err)),
-		PUSHD_ERR_CREDENTIAL);
-	assert_non_null(strstr(err, "service_account"));
-	f = fopen(k->sa, "w");
-	assert_non_null(f);
-	assert_true(fputs("{\"client_email\": \"not-an-email\", "
-			  "\"project_id\": \"proj-1\"}",
-			  f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(
-		pushd_fcm_account_load(k->sa, NULL, &a, err, sizeof(err)),
-		PUSHD_ERR_CREDENTIAL);
-	assert_non_null(strstr(err, "client_email is not an address"));
+	if (strstr(err, want) == NULL)
+		fail_msg("\"%s\" does not say \"%s\"", err, want);
+}
+
+/*
+ * A file cut short, a token_uri with no host, a key of another kind or
+ * an address that is none: refused, saying where and why.
+ */
+static void test_fcm_account_damaged_says_where(void **state)
+{
+	struct keys *k = *state;
+
+	sa_refused(k, "{\"type\": \"service_account\",\n\"project_id\"",
+		   "line 2, column");
+	sa_refused(k,
+		   "{\"client_email\": \"a@b.example\", \"project_id\": "
+		   "\"proj-1\", \"token_uri\": \"https://:8443/token\"}",
+		   "token_uri: ");
+	sa_refused(k, "{\"type\": \"authorized_user\"}", "service_account");
+	sa_refused(k,
+		   "{\"client_email\": \"not-an-email\", \"project_id\": "
+		   "\"proj-1\"}",
+		   "client_email is not an address");
 }
 
 /*
