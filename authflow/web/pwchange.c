@@ -125,8 +125,16 @@ void af_pwchange_begin(af_server *srv, const af_req *req, af_resp *resp,
 	to_form(resp, flow);
 }
 
-/* The field a page's error is about. */
-typedef enum bad_field { BAD_NEW, BAD_CURRENT, BAD_CONFIRM } bad_field;
+/*
+ * The field a page's error is about; BAD_NONE: a message about no field
+ * (wait, or a server too busy), told as such, with no field marked.
+ */
+typedef enum bad_field {
+	BAD_NEW,
+	BAD_CURRENT,
+	BAD_CONFIRM,
+	BAD_NONE
+} bad_field;
 
 /* What a page that asks for a new password shows. */
 typedef struct pw_page {
@@ -167,11 +175,16 @@ static void new_password_page(af_server *srv, af_resp *resp, unsigned status,
 {
 	int shown = pg->message != NULL && pg->message[0] != '\0';
 	/* The cursor goes to the field in error, else the first to type. */
-	bad_field focus = shown ? pg->bad : pg->current ? BAD_CURRENT : BAD_NEW;
+	bad_field focus = shown && pg->bad != BAD_NONE ? pg->bad
+			  : pg->current		       ? BAD_CURRENT
+						       : BAD_NEW;
 	char title[96];
 	af_buf b;
 
-	snprintf(title, sizeof(title), "%s%s", shown ? "Error: " : "",
+	snprintf(title, sizeof(title), "%s%s",
+		 !shown		       ? ""
+		 : pg->bad == BAD_NONE ? "Wait before trying again: "
+				       : "Error: ",
 		 pg->title);
 	af_buf_init(&b, PAGE_BUF);
 	af_page_begin(&b, resp, title);
@@ -448,16 +461,24 @@ static int count_try(af_server *srv, const af_req *req, af_resp *resp,
 	return 0;
 }
 
-/* What the directory said of a new password, as a sentence. */
+/*
+ * What the directory said of a new password, as a sentence that asks for
+ * another once ("...: choose another" from the directory is dropped).
+ */
 static void reason(const char *err, char *out, size_t cap)
 {
-	static const char field[] = "password: ";
+	static const char field[] = "password: ", again[] = ": choose another";
+	size_t n;
 
 	if (strncmp(err, field, sizeof(field) - 1) == 0)
 		err += sizeof(field) - 1;
 	if (err[0] == '\0')
 		err = "is not allowed";
-	snprintf(out, cap, "Choose another password: it %s.", err);
+	n = strlen(err);
+	if (n >= sizeof(again) - 1 &&
+	    strcmp(err + n - (sizeof(again) - 1), again) == 0)
+		n -= sizeof(again) - 1;
+	snprintf(out, cap, "Choose another password: it %.*s.", (int)n, err);
 }
 
 /*
@@ -824,7 +845,7 @@ static int current_ok(af_server *srv, const af_req *req, af_resp *resp,
 			af_page_throttled(resp, wait_s, msg, sizeof(msg));
 		}
 		account_form(srv, resp, st == AF_DIR_LOCKED ? 403 : 429, s, msg,
-			     BAD_CURRENT);
+			     BAD_NONE);
 		return -1;
 	}
 	if (st != AF_DIR_OK) {
@@ -919,7 +940,7 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	if (req->overdue) {
 		af_resp_header_set(resp, "Retry-After", "5");
-		account_form(srv, resp, 503, &s, BUSY, BAD_NEW);
+		account_form(srv, resp, 503, &s, BUSY, BAD_NONE);
 		goto out;
 	}
 	if (current == NULL || password == NULL || confirm == NULL ||
@@ -949,7 +970,7 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 		account_form(srv, resp, st == AF_DIR_CONFLICT ? 429 : 503, &s,
 			     "Another check of your password is under way. "
 			     "Try again in a moment.",
-			     BAD_CURRENT);
+			     BAD_NONE);
 		goto out;
 	}
 	if (current_ok(srv, req, resp, &s, known, current) != 0)

@@ -1951,6 +1951,9 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
       }
       assert.equal(last.status, 429, last.text);
       assert.match(last.text, /Wait \d+ seconds?/);
+      // A wait, told as one: no field is marked wrong.
+      assert.match(last.text, /<title>Wait before trying again: Change your password<\/title>/);
+      assert.doesNotMatch(last.text, /aria-invalid/);
       assert.ok(wrong >= 3, `delayed after ${wrong} wrong passwords`);
       // The right one, during the delay, is not checked either.
       const during = await b.post(url, { csrf, current: s.password, password: 'another fine pass', confirm: 'another fine pass' });

@@ -253,6 +253,11 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.equal(field(html, 'confirm')['aria-describedby'], 'err');
     assert.equal(field(html, 'password')['aria-invalid'], undefined);
     assert.match(byId(html, 'rules').inner, /repeated or in a run/);
+    // A listed password: asked for another once, not twice.
+    const listed = await b.post(`${server.issuer}/login/password`, { ...fields, password: 'password1', confirm: 'password1' });
+    assert.equal(listed.status, 400);
+    assert.match(byId(checkPage(listed, /^Error: Choose a new password$/), 'err').inner,
+      /^Choose another password: it is on the list of common and breached passwords\.$/);
   });
 
   test('the account\'s password form: the current password first, each error on its own field', async () => {
