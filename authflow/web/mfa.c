@@ -1398,7 +1398,12 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 			    "<p class=\"code\">Or type this enrollment code "
 			    "in the app: <code>");
 		code_groups(&b, code);
-		af_buf_puts(&b, "</code></p>");
+		/* What the QR code also holds, for one typed by hand. */
+		af_buf_puts(&b, "</code>, with the server <code>");
+		af_buf_html(&b, srv->cfg.issuer);
+		af_buf_puts(&b, "</code> and your user name <code>");
+		af_buf_html(&b, username);
+		af_buf_puts(&b, "</code>.</p>");
 		/* On the phone itself a QR code cannot be scanned: a link. */
 		if (text != NULL) {
 			af_buf_puts(&b, "<p>On the phone itself: <a href=\"");

@@ -569,7 +569,9 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.match(svg['aria-label'], /QR code/);
     // The same code as text, large enough to copy by hand.
     // In groups of four that wrap between groups, never inside one.
-    assert.match(shown, /<p class="code">Or type this enrollment code in the app: <code>(<span class="nowrap">[A-Z2-7]{4}<\/span> ){3}<span class="nowrap">[A-Z2-7]{4}<\/span><\/code><\/p>/);
+    // With what else the QR code holds: the server and the user name.
+    const esc = (t) => t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    assert.match(shown, new RegExp(`<p class="code">Or type this enrollment code in the app: <code>(<span class="nowrap">[A-Z2-7]{4}</span> ){3}<span class="nowrap">[A-Z2-7]{4}</span></code>, with the server <code>${esc(server.issuer)}</code> and your user name <code>[a-z0-9.@_-]+</code>\\.</p>`));
     assert.match(await (await fetch(`${server.issuer}/static/authflow.css`)).text(), /\.nowrap\{white-space:nowrap\}/);
     assert.match(shown, /within ten minutes/, 'the time limit is said');
     // On the phone itself, a link opens the enrollment in the app.
