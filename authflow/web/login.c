@@ -439,7 +439,10 @@ static int login_prelude(af_server *srv, af_req *req, af_resp *resp,
 	if (username == NULL || password == NULL || username[0] == '\0' ||
 	    password[0] == '\0') {
 		show_form(srv, resp, 400, flow, *authz,
-			  "Enter your user name and password.", username);
+			  username != NULL && username[0] != '\0'
+				  ? "Enter your password."
+				  : "Enter your user name and password.",
+			  username);
 		return 1;
 	}
 	if (req->overdue) {

@@ -405,7 +405,8 @@ void af_page_login(af_resp *resp, unsigned status, const char *flow,
 			"<input type=\"text\" id=\"username\" name=\"username\""
 			" autocomplete=\"username\" autocapitalize=\"none\""
 			" spellcheck=\"false\" required");
-	field_message(&b, shown, invalid);
+	/* A name given, only the password left empty: that field alone. */
+	field_message(&b, shown, invalid && !(status == 400 && known));
 	af_buf_puts(&b, known ? " value=\"" : " autofocus value=\"");
 	af_buf_html(&b, known ? username : "");
 	af_buf_puts(&b, "\"><label for=\"password\">Password</label>"

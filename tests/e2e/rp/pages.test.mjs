@@ -187,13 +187,15 @@ describe(`sign-in pages (${STORE} store)`, () => {
       const err = byId(html, 'err');
       assert.ok(err, 'the message has an id');
       assert.equal(err.a.role, 'alert');
-      assert.match(err.inner, status === 401 ? /Wrong user name or password/ : /Enter your user name and password/);
+      assert.match(err.inner, status === 401 ? /Wrong user name or password/ : /^Enter your password\.$/);
       const user = field(html, 'username');
       const pass = field(html, 'password');
-      for (const f of [user, pass]) {
+      // A wrong pair marks both; an empty password, that field alone.
+      for (const f of status === 401 ? [user, pass] : [pass]) {
         assert.equal(f['aria-describedby'], 'err');
         assert.equal(f['aria-invalid'], 'true');
       }
+      if (status === 400) assert.equal(user['aria-invalid'], undefined);
       // The user name is kept; the cursor goes to the password.
       assert.equal(user.value, s.user);
       assert.equal(pass.autofocus, '');
