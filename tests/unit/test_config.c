@@ -1547,8 +1547,8 @@ static void test_push_bad_values_refused(void **state)
 	push_json(f, ",\"endpoint\":\"https://127.0.0.1:8443/path\"", json,
 		  sizeof(json));
 	refused(json, "push.apns.endpoint: must be the service's root");
-	push_json(f, ",\"sandbox_endpoint\":\"https://me@apns.example\"",
-		  json, sizeof(json));
+	push_json(f, ",\"sandbox_endpoint\":\"https://me@apns.example\"", json,
+		  sizeof(json));
 	refused(json, "push.apns.sandbox_endpoint: must not hold a user name");
 	push_json(f, ",\"endpoint\":\"https://:8443\"", json, sizeof(json));
 	refused(json, "push.apns.endpoint: ");
