@@ -230,7 +230,7 @@ static int sig_check(dcall *c, const json_t *jwk, int key_is_input)
  * nonces_since in server.h). A request stamped ahead of its signing (a
  * phone whose clock runs ahead) passes that check, so the nonce of a
  * request that changes what outlives a restart (a device's push token and
- * app version) is durable (durable set); the others act on sign-ins under
+ * app version) is written durable; the others act on sign-ins under
  * way and enrollment codes, which a restart ends, so a replay of one
  * finds nothing to act on.
  */
