@@ -41,6 +41,35 @@ static int scheme_is(const char *header, size_t hlen, const char *scheme)
 	return 1;
 }
 
+/*
+ * Where the credentials start after the scheme and the one or more spaces
+ * that follow it (RFC 9110 11.4: 1*SP), or 0 when the header is not of
+ * that scheme or holds nothing after it.
+ */
+static size_t credentials_at(const char *header, size_t hlen,
+			     const char *scheme)
+{
+	size_t at = strlen(scheme);
+
+	if (!scheme_is(header, hlen, scheme) || hlen <= at || header[at] != ' ')
+		return 0;
+	while (at < hlen && header[at] == ' ')
+		at++;
+	return at < hlen ? at : 0;
+}
+
+int hp_auth_scheme_is(const char *header, const char *scheme)
+{
+	size_t hlen, n;
+
+	if (header == NULL || scheme == NULL)
+		return 0;
+	hlen = strnlen(header, HP_AUTH_HEADER_MAX + 1);
+	n = strlen(scheme);
+	return scheme_is(header, hlen, scheme) &&
+	       (hlen == n || header[n] == ' ');
+}
+
 /* All ones when lo <= x <= hi (all below 256), else zero; no branch. */
 static uint32_t in_range(uint32_t x, uint32_t lo, uint32_t hi)
 {
@@ -109,7 +138,7 @@ hp_status hp_auth_basic(const char *header, char *user, size_t usercap,
 			char *pass, size_t passcap)
 {
 	uint8_t raw[RAW_MAX];
-	size_t hlen, rawlen = 0, ulen;
+	size_t hlen, rawlen = 0, ulen, at = 0;
 	const uint8_t *colon;
 	hp_status st = HP_OK;
 
@@ -124,9 +153,9 @@ hp_status hp_auth_basic(const char *header, char *user, size_t usercap,
 		st = HP_ERR_TOO_BIG;
 		goto out;
 	}
-	if (!scheme_is(header, hlen, "basic") || hlen < 6 || header[5] != ' ' ||
-	    hp_base64_decode(header + 6, hlen - 6, raw, sizeof(raw), &rawlen) !=
-		    0) {
+	at = credentials_at(header, hlen, "basic");
+	if (at == 0 || hp_base64_decode(header + at, hlen - at, raw,
+					sizeof(raw), &rawlen) != 0) {
 		st = HP_ERR_SYNTAX;
 		goto out;
 	}
@@ -186,14 +215,12 @@ hp_status hp_auth_bearer(const char *header, char *out, size_t outcap)
 		st = HP_ERR_TOO_BIG;
 		goto out;
 	}
-	if (!scheme_is(header, hlen, "bearer") || hlen < 7 ||
-	    header[6] != ' ') {
+	/* RFC 6750 asks for one space; some clients send more. */
+	start = credentials_at(header, hlen, "bearer");
+	if (start == 0) {
 		st = HP_ERR_SYNTAX;
 		goto out;
 	}
-	/* RFC 6750 asks for one space; some clients send more. */
-	for (start = 6; start < hlen && header[start] == ' '; start++)
-		;
 	i = start + hp_b64token_len(header + start, hlen - start);
 	if (i == start || i != hlen) {
 		st = HP_ERR_SYNTAX;

@@ -22,6 +22,14 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 	int rc;
 
 	token[0] = '\0';
+	/*
+	 * Credentials of another scheme hold no bearer token: the request is
+	 * answered as one without any (RFC 6750 3.1), unless it has a token
+	 * in its form body.
+	 */
+	if (header != NULL && !hp_auth_scheme_is(header, "bearer") &&
+	    af_req_header_count(req, "Authorization") == 1)
+		header = NULL;
 	if (header != NULL)
 		hs = hp_auth_bearer(header, token, sizeof(token));
 	else if (form_token != NULL && strlen(form_token) >= sizeof(token))

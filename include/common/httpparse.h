@@ -168,8 +168,8 @@ int hp_base64_decode(const char *in, size_t len, uint8_t *out, size_t outcap,
  * Parses "Basic base64(user:pass)": user and password are percent-decoded
  * as RFC 6749 section 2.3.1 requires for client credentials.
  *
- * The scheme is matched case-insensitively and followed by exactly one
- * space, then standard base64 with its padding and nothing after it. The
+ * The scheme is matched case-insensitively and followed by one or more
+ * spaces, then standard base64 with its padding and nothing after it. The
  * decoded text is split at its first ':'. Returns HP_OK; HP_ERR_TOO_BIG
  * when the header is over HP_AUTH_HEADER_MAX or a part does not fit its
  * buffer; HP_ERR_SYNTAX for another scheme, bad base64, no ':' or an
@@ -191,6 +191,13 @@ hp_status hp_auth_basic(const char *header, char *user, size_t usercap,
  * is wiped whole whenever the result is not HP_OK.
  */
 hp_status hp_auth_bearer(const char *header, char *out, size_t outcap);
+
+/*
+ * Whether header (an Authorization header's value) is of the
+ * authentication scheme scheme (lower case): the scheme's name in any
+ * case, then a space or the end. 0 for NULL arguments.
+ */
+int hp_auth_scheme_is(const char *header, const char *scheme);
 
 /*
  * The length of the RFC 6750 b64token at the start of s (n bytes): one or

@@ -771,6 +771,12 @@ static void test_auth_basic_rfc7617_example_parsed(void **state)
 	assert_int_equal(hp_auth_basic("BASIC QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
 				       user, sizeof(user), pass, sizeof(pass)),
 			 HP_OK);
+	/* RFC 9110 11.4: one or more spaces after the scheme. */
+	assert_int_equal(hp_auth_basic("Basic   QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+				       user, sizeof(user), pass, sizeof(pass)),
+			 HP_OK);
+	assert_string_equal(user, "Aladdin");
+	assert_string_equal(pass, "open sesame");
 }
 
 static void test_auth_basic_parts_percent_decoded(void **state)
@@ -818,7 +824,7 @@ static void test_auth_basic_bad_header_refused(void **state)
 		"",
 		"Basic",
 		"Basic ",
-		"Basic  QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+		"Basic   ",
 		"BasicQWxhZGRpbjpvcGVuIHNlc2FtZQ==",
 		"Basic\tQWxhZGRpbjpvcGVuIHNlc2FtZQ==",
 		" Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
@@ -903,6 +909,21 @@ static void test_auth_basic_header_size_limit_exact(void **state)
 	free(longer);
 	free(h);
 	free(raw);
+}
+
+static void test_auth_scheme_named(void **state)
+{
+	(void)state;
+	assert_true(hp_auth_scheme_is("Bearer abc", "bearer"));
+	assert_true(hp_auth_scheme_is("bEARER", "bearer"));
+	assert_true(hp_auth_scheme_is("Basic  dTpw", "basic"));
+	assert_false(hp_auth_scheme_is("Basic dTpw", "bearer"));
+	assert_false(hp_auth_scheme_is("Bearerabc", "bearer"));
+	assert_false(hp_auth_scheme_is("Bear abc", "bearer"));
+	assert_false(hp_auth_scheme_is(" Bearer abc", "bearer"));
+	assert_false(hp_auth_scheme_is("", "bearer"));
+	assert_false(hp_auth_scheme_is(NULL, "bearer"));
+	assert_false(hp_auth_scheme_is("Bearer abc", NULL));
 }
 
 static void test_auth_bearer_tokens_parsed(void **state)
@@ -1429,6 +1450,7 @@ int main(void)
 		cmocka_unit_test(test_auth_bearer_tokens_parsed),
 		cmocka_unit_test(test_auth_bearer_bad_header_refused),
 		cmocka_unit_test(test_auth_bearer_size_limits_exact),
+		cmocka_unit_test(test_auth_scheme_named),
 		cmocka_unit_test(test_redirect_uri_check_good_accepted),
 		cmocka_unit_test(test_redirect_uri_check_payloads_refused),
 		cmocka_unit_test(test_redirect_uri_check_size_limits_exact),

@@ -456,9 +456,22 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     res = await fetch(`${server.issuer}/userinfo`, { method: 'POST', body: new URLSearchParams({ access_token: 'x'.repeat(9000) }) });
     assert.equal(res.status, 401);
     assert.equal((await res.json()).error, 'invalid_token');
+    // Credentials of another scheme are no bearer token: the bare challenge.
+    res = await fetch(`${server.issuer}/userinfo`, { headers: { authorization: 'Basic Zm9vOmJhcg==' } });
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="authflow"');
     // A repeated parameter goes back to a valid client as invalid_request;
     // a repeated redirect URI is not trusted.
     const s = await seed(server, { user: 'ivy' });
+    // RFC 9110 11.4: one or more spaces after the scheme; the client is
+    // known, and only the code is wrong.
+    const spaced = await fetch(`${server.issuer}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: 'x', redirect_uri: REDIRECT }),
+      headers: { authorization: `Basic   ${Buffer.from(`${s.clientId}:${s.clientSecret}`).toString('base64')}` },
+    });
+    assert.equal(spaced.status, 400);
+    assert.equal((await spaced.json()).error, 'invalid_grant');
     const b = new Browser();
     const base = `${server.issuer}/authorize?response_type=code&scope=openid&client_id=${s.clientId}`;
     const to = `redirect_uri=${encodeURIComponent(REDIRECT)}`;
