@@ -344,9 +344,37 @@ static af_dir_status locked_event(af_dir *dir, const subjects *s,
 	return rc;
 }
 
-/* Long enough for one password check, short enough after a crash. */
-#define TURN_TTL_MS  10000u
-#define TURN_POLL_NS 2000000L
+/*
+ * A turn lasts one password check. It runs out by itself after
+ * TURN_TTL_CHECKS checks' time (within TURN_TTL_MIN_MS..TURN_TTL_MAX_MS),
+ * so that a node which dies holding it keeps the user waiting a moment
+ * only. Another check of the user waits for the turn on a work queue
+ * thread that every sign-in needs: for TURN_WAIT_CHECKS checks' time and
+ * TURN_WAIT_BASE_MS at most, and is then refused "try again".
+ */
+#define TURN_TTL_CHECKS	  50u
+#define TURN_TTL_MIN_MS	  2000u
+#define TURN_TTL_MAX_MS	  10000u
+#define TURN_WAIT_CHECKS  4u
+#define TURN_WAIT_BASE_MS 200u
+#define TURN_POLL_NS	  2000000L
+
+static uint64_t turn_ttl_ms(const af_dir *dir)
+{
+	uint64_t ms = af_dir_check_ns(dir) / 1000000u * TURN_TTL_CHECKS;
+
+	return ms < TURN_TTL_MIN_MS   ? TURN_TTL_MIN_MS
+	       : ms > TURN_TTL_MAX_MS ? TURN_TTL_MAX_MS
+				      : ms;
+}
+
+static uint64_t turn_wait_ms(const af_dir *dir, uint32_t wait_ms)
+{
+	uint64_t ms = af_dir_check_ns(dir) / 1000000u * TURN_WAIT_CHECKS +
+		      TURN_WAIT_BASE_MS;
+
+	return ms < wait_ms ? ms : wait_ms;
+}
 
 af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 				const char *browser, uint32_t wait_ms,
@@ -377,9 +405,9 @@ af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 	if (key_of(key, sizeof(key), "turn", kind_of(&s), name_of(&s)) !=
 	    AF_DIR_OK)
 		return AF_DIR_OK;
-	until = af_mono_ns() + (uint64_t)wait_ms * 1000000ull;
+	until = af_mono_ns() + turn_wait_ms(dir, wait_ms) * 1000000ull;
 	for (;;) {
-		st = store_set(af_dir_store(dir), key, "1", 1, TURN_TTL_MS,
+		st = store_set(af_dir_store(dir), key, "1", 1, turn_ttl_ms(dir),
 			       STORE_SET_NX | STORE_SET_VITAL);
 		if (st == STORE_OK)
 			*held = 1;

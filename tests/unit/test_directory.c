@@ -2470,6 +2470,36 @@ static void test_af_throttle_known_browser_own_turn(void **state)
 	af_throttle_end(f->dir, "lou", NULL);
 }
 
+/*
+ * A turn left by a node that died holding it: another check waits a
+ * moment only (it holds a thread every sign-in needs), not the time limit
+ * it was given, and the turn runs out within seconds.
+ */
+static void test_af_throttle_dead_turn_short_wait(void **state)
+{
+	fixture *f = *state;
+	char hex[65], key[96];
+	uint64_t t0, ttl = 0;
+	int held = 0, held2 = 0;
+
+	assert_int_equal(af_throttle_fail(f->dir, "mae", NULL, NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_begin(f->dir, "mae", NULL, 0, &held),
+			 AF_DIR_OK);
+	assert_int_equal(held, 1);
+	af_sha256_hex("mae", 3, hex);
+	(void)snprintf(key, sizeof(key), "turn:user:%s", hex);
+	assert_int_equal(store_ttl(f->store, key, &ttl), STORE_OK);
+	assert_in_range(ttl, 1000, 10000);
+	t0 = af_mono_ns();
+	assert_int_equal(af_throttle_begin(f->dir, "mae", NULL, 30000, &held2),
+			 AF_DIR_CONFLICT);
+	assert_int_equal(held2, 0);
+	assert_true(af_mono_ns() - t0 < 2000000000ull);
+	assert_true(af_mono_ns() - t0 >= 150000000ull);
+	af_throttle_end(f->dir, "mae", NULL);
+}
+
 static void test_af_throttle_success_clears_user_count(void **state)
 {
 	fixture *f = *state;
@@ -4923,6 +4953,7 @@ int main(void)
 		T(test_af_throttle_success_clears_user_count),
 		T(test_af_throttle_known_browser_answers_for_itself),
 		T(test_af_throttle_known_browser_own_turn),
+		T(test_af_throttle_dead_turn_short_wait),
 		T(test_af_audit_fast_turnover_said),
 		T(test_af_throttle_known_browser_locked_for_good),
 		T(test_af_throttle_unknown_name_never_locked_for_good),
