@@ -29,6 +29,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -142,8 +143,9 @@ struct redis_conn {
 	struct redis_store *rs;
 	redisContext *c;
 	char sha[SCRIPT_COUNT][REDIS_SHA_LEN + 1];
-	uint64_t retry_ns; /* monotonic time before which we do not connect */
-	uint64_t used_ns;  /* monotonic time of the last answer */
+	uint64_t retry_ns;  /* monotonic time before which we do not connect */
+	uint64_t failed_ns; /* monotonic time of the last failure */
+	uint64_t used_ns;   /* monotonic time of the last answer */
 	uint64_t backoff_ms;
 	bool healthy; /* the last command got an answer */
 	char why[REDIS_WHY_MAX];
@@ -164,6 +166,13 @@ struct redis_store {
 	char pass[REDIS_PASS_MAX + 1];
 	/* The store's key prefix, for the permission probes at connect. */
 	char prefix[STORE_PREFIX_MAX + 1];
+	/*
+	 * Monotonic time of the last connect that worked, on any thread: a
+	 * thread in its back-off tries again as soon as another got through,
+	 * so that all come back with Redis rather than each after its own
+	 * back-off.
+	 */
+	_Atomic uint64_t up_ns;
 };
 
 /*
@@ -205,6 +214,7 @@ static void conn_failed(struct redis_conn *rc)
 		redisFree(rc->c);
 		rc->c = NULL;
 	}
+	rc->failed_ns = af_mono_ns();
 	if (rc->healthy) {
 		rc->healthy = false;
 		rc->retry_ns = 0;
@@ -633,13 +643,15 @@ static store_status conn_ready(struct redis_store *rs, struct redis_conn **out)
 		rc->retry_ns = 0;
 	}
 	if (rc->c == NULL) {
-		if (af_mono_ns() < rc->retry_ns)
+		if (af_mono_ns() < rc->retry_ns &&
+		    atomic_load(&rs->up_ns) <= rc->failed_ns)
 			return STORE_ERR_UNAVAILABLE;
 		st = conn_connect(rs, rc);
 		if (st != STORE_OK) {
 			conn_failed(rc);
 			return st;
 		}
+		atomic_store(&rs->up_ns, af_mono_ns());
 	}
 	*out = rc;
 	return STORE_OK;

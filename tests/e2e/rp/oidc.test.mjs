@@ -1604,6 +1604,37 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       if (srv) await srv.stop();
     }
   });
+
+  test('after a long outage every thread comes back with the store, not each after its own back-off', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    let redis = await redisOn(port);
+    let srv;
+    try {
+      srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}`, logLevel: 'info' });
+      redis.kill('SIGKILL');
+      await new Promise((res) => redis.once('exit', res));
+      // Requests on every thread through the outage: their back-offs grow
+      // to seconds.
+      for (let i = 0; i < 14; i++) {
+        await Promise.all(Array.from({ length: 8 }, () => fetch(`${srv.issuer}/healthz`)));
+        await new Promise((res) => setTimeout(res, 400));
+      }
+      redis = await redisOn(port);
+      for (let i = 0; i < 150 && !/answers again/.test(srv.stderr()); i++) {
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      assert.match(srv.stderr(), /the store answers again/);
+      const codes = [];
+      for (let i = 0; i < 3; i++) {
+        const hs = await Promise.all(Array.from({ length: 8 }, () => fetch(`${srv.issuer}/healthz`)));
+        codes.push(...hs.map((h) => h.status));
+      }
+      assert.ok(codes.every((c) => c === 200), codes.join(' '));
+    } finally {
+      redis.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
+  });
 });
 
 describe(`authflow stopping (${STORE} store)`, () => {
