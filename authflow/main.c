@@ -456,14 +456,16 @@ static void keys_differing(json_t *a, const json_t *b, int all, char *out,
 /*
  * SIGHUP: the configuration file is read again and checked as at start;
  * the admin tokens it names apply at once (a token that leaked is
- * revoked without a restart). A file that does not load changes nothing.
+ * revoked without a restart). A file that does not load changes nothing;
+ * one that loads but names a file that fails its check (read at start
+ * only) still has its tokens applied, with an error line.
  * Other changes (from started, the settings at start) wait for a
  * restart, and the log says so.
  */
 static void reload(const struct args *a, af_server *srv, json_t *started,
 		   log_ctx *log)
 {
-	char err[512], keys[256] = "";
+	char err[512], later[512], keys[256] = "";
 	af_config *next;
 	json_t *now = NULL;
 
@@ -478,7 +480,13 @@ static void reload(const struct args *a, af_server *srv, json_t *started,
 		log_error(log, NULL, "reload", "SIGHUP: out of memory");
 		return;
 	}
-	if (af_config_load(a->config, next, err, sizeof(err)) != 0) {
+	/*
+	 * A file it names that fails its check (a blocklist moved away, a
+	 * key file's mode) matters at the next start only: it must not keep
+	 * a leaked admin token alive. It is told below.
+	 */
+	if (af_config_load_later(a->config, next, err, sizeof(err), later,
+				 sizeof(later)) != 0) {
 		/* err names the file. */
 		log_error(log, NULL, "reload",
 			  "SIGHUP: %s; the configuration in use stays as it "
@@ -489,6 +497,11 @@ static void reload(const struct args *a, af_server *srv, json_t *started,
 	log_info(log, NULL, "reload", "SIGHUP: %s: %s", a->config,
 		 af_server_reload(srv, next) ? "applied admin.tokens"
 					     : "nothing to apply now");
+	if (later[0] != '\0')
+		log_error(log, NULL, "reload",
+			  "SIGHUP: %s: %s; a restart would refuse the "
+			  "configuration",
+			  a->config, later);
 	now = settings_of(a->config);
 	if (started != NULL && now != NULL) {
 		keys_differing(started, now, 1, keys, sizeof(keys));

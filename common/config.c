@@ -56,6 +56,12 @@
 struct cfg_err {
 	char *buf;
 	size_t cap;
+	/*
+	 * Not NULL: a named file that fails its check does not refuse the
+	 * text; the first such failure is written here instead.
+	 */
+	char *later;
+	size_t latercap;
 };
 
 static int fail(struct cfg_err *e, const char *path, const char *fmt, ...)
@@ -664,10 +670,16 @@ static int parse_listen(json_t *root, af_config *cfg, struct cfg_err *e)
 static int check_file(const char *path, const char *name, int key_file,
 		      struct cfg_err *e)
 {
+	struct cfg_err first = {e->later, e->latercap, NULL, 0};
 	struct stat sb;
 	char why[128];
 	int fd;
 
+	if (e->later != NULL) {
+		if (e->latercap > 0 && e->later[0] == '\0')
+			(void)check_file(path, name, key_file, &first);
+		return 0;
+	}
 	if (stat(path, &sb) != 0) {
 		af_errno_text(errno, why, sizeof(why));
 		return fail(e, name, "%s: %s", path, why);
@@ -1564,26 +1576,25 @@ static void printable(char *s)
 	}
 }
 
-int af_config_parse(const char *text, size_t len, af_config *cfg, char *err,
-		    size_t errlen)
+static int parse_text(const char *text, size_t len, af_config *cfg,
+		      struct cfg_err *e)
 {
-	struct cfg_err e = {err, errlen};
 	json_error_t jerr;
 	json_t *root = NULL;
 	af_config *tmp = NULL;
 	int rc = -1;
 
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
+	if (e->buf != NULL && e->cap > 0)
+		e->buf[0] = '\0';
 	if (cfg == NULL || (text == NULL && len > 0))
-		return fail(&e, "config", "invalid argument");
+		return fail(e, "config", "invalid argument");
 	af_config_defaults(cfg);
 	if (len > FILE_MAX)
-		return fail(&e, "config", "larger than %zu bytes", FILE_MAX);
+		return fail(e, "config", "larger than %zu bytes", FILE_MAX);
 	/* Heap, not stack: the struct holds every admin token. */
 	tmp = malloc(sizeof(*tmp));
 	if (tmp == NULL) {
-		fail(&e, "config", "out of memory");
+		fail(e, "config", "out of memory");
 		goto out;
 	}
 	af_config_defaults(tmp);
@@ -1594,11 +1605,11 @@ int af_config_parse(const char *text, size_t len, af_config *cfg, char *err,
 
 		af_json_why(jerr.text, why, sizeof(why));
 		printable(why);
-		fail(&e, "config", "line %d, column %d: %s", jerr.line,
+		fail(e, "config", "line %d, column %d: %s", jerr.line,
 		     jerr.column, why);
 		goto out;
 	}
-	if (parse_root(root, tmp, &e) != 0)
+	if (parse_root(root, tmp, e) != 0)
 		goto out;
 	memcpy(cfg, tmp, sizeof(*cfg));
 	rc = 0;
@@ -1606,6 +1617,14 @@ out:
 	json_decref(root);
 	free(tmp);
 	return rc;
+}
+
+int af_config_parse(const char *text, size_t len, af_config *cfg, char *err,
+		    size_t errlen)
+{
+	struct cfg_err e = {err, errlen, NULL, 0};
+
+	return parse_text(text, len, cfg, &e);
 }
 
 /* Formats "path: what: errno text" into the caller's buffer. */
@@ -1629,10 +1648,12 @@ static int url_has_password(const char *url)
 	return memchr(a, '@', strcspn(a, "/")) != NULL;
 }
 
-int af_config_load(const char *path, af_config *cfg, char *err, size_t errlen)
+static int load_path(const char *path, af_config *cfg, char *err, size_t errlen,
+		     char *later, size_t latercap)
 {
-	struct cfg_err e = {err, errlen};
+	struct cfg_err e = {err, errlen, later, latercap};
 	char inner[512];
+	struct cfg_err ie = {inner, sizeof(inner), later, latercap};
 	char *buf = NULL;
 	struct stat sb;
 	size_t len = 0;
@@ -1707,7 +1728,7 @@ int af_config_load(const char *path, af_config *cfg, char *err, size_t errlen)
 		fail(&e, path, "larger than %zu bytes", FILE_MAX);
 		goto out;
 	}
-	if (af_config_parse(buf, len, cfg, inner, sizeof(inner)) != 0) {
+	if (parse_text(buf, len, cfg, &ie) != 0) {
 		fail(&e, path, "%s", inner);
 		goto out;
 	}
@@ -1731,4 +1752,17 @@ out:
 		OPENSSL_cleanse(buf, len);
 	free(buf);
 	return rc;
+}
+
+int af_config_load(const char *path, af_config *cfg, char *err, size_t errlen)
+{
+	return load_path(path, cfg, err, errlen, NULL, 0);
+}
+
+int af_config_load_later(const char *path, af_config *cfg, char *err,
+			 size_t errlen, char *later, size_t latercap)
+{
+	if (later != NULL && latercap > 0)
+		later[0] = '\0';
+	return load_path(path, cfg, err, errlen, later, latercap);
 }

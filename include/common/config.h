@@ -191,6 +191,15 @@ int af_config_parse(const char *text, size_t len, af_config *cfg, char *err,
 int af_config_load(const char *path, af_config *cfg, char *err, size_t errlen);
 
 /*
+ * As af_config_load(), for a file read again while running: a file it
+ * names (TLS, push keys, the password blocklist, read only at start)
+ * that fails its check does not refuse the configuration; the first such
+ * failure, "key: path: why", goes to later ("" when there is none).
+ */
+int af_config_load_later(const char *path, af_config *cfg, char *err,
+			 size_t errlen, char *later, size_t latercap);
+
+/*
  * Whether url is an https:// URL of a push service as libcurl will read
  * it when it sends: a host, a port in range, no user name, and a path
  * only with path_ok (an OAuth token_uri; a service's endpoint is its

@@ -1297,6 +1297,44 @@ static void test_load_example_files_parse(void **state)
 	free(cfg);
 }
 
+/*
+ * Read again while running: a named file that fails its check does not
+ * refuse the file (its admin tokens must apply); the failure is told.
+ */
+static void test_load_later_defers_named_files(void **state)
+{
+	struct files *f = *state;
+	af_config *cfg = new_cfg();
+	char err[512] = "", later[512] = "x", json[1024];
+
+	(void)snprintf(json, sizeof(json),
+		       "{" ISSUER ",\"passwords\":{\"blocklist_file\":"
+		       "\"%s/gone.txt\"}}",
+		       f->dir);
+	write_file(f->extra, json, 0600);
+	assert_int_equal(af_config_load(f->extra, cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "passwords.blocklist_file: "));
+	assert_int_equal(af_config_load_later(f->extra, cfg, err, sizeof(err),
+					      later, sizeof(later)),
+			 0);
+	/* "key: path: why" */
+	assert_int_equal(strncmp(later, "passwords.blocklist_file: ", 26), 0);
+	assert_non_null(strstr(later, "/gone.txt: "));
+	/* The text itself is still checked. */
+	write_file(f->extra, "{" ISSUER ",\"listen\":{\"port\":0}}", 0600);
+	assert_int_equal(af_config_load_later(f->extra, cfg, err, sizeof(err),
+					      later, sizeof(later)),
+			 -1);
+	assert_string_equal(later, "");
+	/* Nothing to defer: later is empty. */
+	write_file(f->extra, "{" ISSUER "}\n", 0600);
+	assert_int_equal(af_config_load_later(f->extra, cfg, err, sizeof(err),
+					      later, sizeof(later)),
+			 0);
+	assert_string_equal(later, "");
+	free(cfg);
+}
+
 static void test_load_io_errors_name_the_path(void **state)
 {
 	struct files *f = *state;
@@ -1627,6 +1665,9 @@ int main(void)
 		cmocka_unit_test(test_load_example_files_parse),
 		cmocka_unit_test_setup_teardown(
 			test_load_io_errors_name_the_path, files_setup,
+			files_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_load_later_defers_named_files, files_setup,
 			files_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_load_store_password_readable_by_others_refused,

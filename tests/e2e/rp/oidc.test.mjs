@@ -1671,6 +1671,16 @@ describe(`authflow stopping (${STORE} store)`, () => {
       srv.proc.kill('SIGHUP');
       await logged(/settings other than admin\.tokens changed \(session, accounts\); they take effect at the next restart/);
       assert.equal((await fetch(`${srv.issuer}/healthz`)).status, 200);
+      // A file it names fails its check (a blocklist moved away): the
+      // tokens still apply, and an error line says a restart would refuse.
+      const third = randomBytes(32).toString('base64url');
+      cfg.admin.tokens = [cfg.admin.tokens[0], { name: 'e2e-admin-3', role: 'admin', sha256: sha(third) }];
+      cfg.passwords = { ...(cfg.passwords ?? {}), blocklist_file: `${srv.configPath}.no-such-list` };
+      writeFileSync(srv.configPath, JSON.stringify(cfg), { mode: 0o600 });
+      srv.proc.kill('SIGHUP');
+      await logged(/"level":"error"[^\n]*"event":"reload"[^\n]*passwords\.blocklist_file: [^\n]*no-such-list: [^\n]*a restart would refuse the configuration/);
+      assert.equal((await srv.admin('GET', '/users', undefined, fresh)).status, 401, 'the removed token is refused');
+      assert.equal((await srv.admin('GET', '/users', undefined, third)).status, 200);
     } finally {
       assert.deepEqual(await srv.stop(), { code: 0, sig: null });
     }
