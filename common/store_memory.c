@@ -2912,6 +2912,27 @@ static void replay_refusal(const struct mem_store *ms, store_status rc,
 }
 
 /*
+ * A state file that was there but holds less than its header has no
+ * state in it: a truncation, a restore gone wrong, or a first start cut
+ * short. Starting would make a new identity provider (new signing keys,
+ * no users) in its place, so it is refused; STORE_OK for a file that
+ * holds its header.
+ */
+static store_status headless_refused(const char *path, off_t size, char *err,
+				     size_t errlen)
+{
+	if (size >= (off_t)AOF_MAGIC_LEN)
+		return STORE_OK;
+	store_errf(err, errlen,
+		   "state file %s holds no state (%lld bytes, not even its "
+		   "header); refusing to start as a new, empty server in its "
+		   "place: put the state back, or remove the file to start "
+		   "empty",
+		   path, (long long)size);
+	return STORE_ERR_CORRUPT;
+}
+
+/*
  * Replays the file on ms->aof_fd into *ro and cuts off a torn tail, kept
  * in a side file first. Called with no lock held.
  */
@@ -3026,6 +3047,7 @@ static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 	store_status rc;
 	struct stat sb;
 	char why[128];
+	bool existed;
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		af_errno_text(errno, why, sizeof(why));
@@ -3065,6 +3087,7 @@ static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 		    "state folder %s: removed %s, left by a rewrite that did "
 		    "not finish",
 		    ms->dir_path, AOF_TMP_NAME);
+	existed = fstatat(ms->dir_fd, AOF_NAME, &sb, AT_SYMLINK_NOFOLLOW) == 0;
 	ms->aof_fd = openat(
 		ms->dir_fd, AOF_NAME,
 		O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -3076,6 +3099,15 @@ static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 		return rc;
 	}
 	rc = check_file(ms->aof_fd, ms->aof_path, err, errlen);
+	if (rc == STORE_OK && existed) {
+		if (fstat(ms->aof_fd, &sb) != 0) {
+			af_errno_text(errno, why, sizeof(why));
+			store_errf(err, errlen, "cannot read %s: %s",
+				   ms->aof_path, why);
+			return STORE_ERR_IO;
+		}
+		rc = headless_refused(ms->aof_path, sb.st_size, err, errlen);
+	}
 	if (rc != STORE_OK)
 		return rc;
 	rc = replay_file(ms, &ro, err, errlen);
@@ -3228,9 +3260,13 @@ store_status store_memory_check_state(const store_options *opts, char *err,
 			close(fd);
 		return STORE_ERR_IO;
 	}
-	if (sb.st_size == 0 || !S_ISREG(sb.st_mode)) {
+	if (!S_ISREG(sb.st_mode)) {
 		close(fd);
 		return STORE_OK; /* check_file() has spoken of the kind */
+	}
+	if (sb.st_size < (off_t)AOF_MAGIC_LEN) {
+		close(fd);
+		return headless_refused(path, sb.st_size, err, errlen);
 	}
 	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
@@ -3325,6 +3361,56 @@ static const store_ops mem_ops = {
 	.group_prune = mem_group_prune,
 };
 
+/*
+ * Warns when the file replayed keys but none under the store's prefix:
+ * store.prefix changed, most likely, and the server is about to start as
+ * a new one (new signing keys, no users) beside its own state. The first
+ * key's own prefix, up to its first ':', is named.
+ */
+static void prefix_check(const struct mem_store *ms, const char *prefix)
+{
+	size_t plen = prefix != NULL ? strlen(prefix) : 0, keys = 0, i, b, n;
+	char other[64] = "";
+	const struct hnode *h;
+
+	if (plen == 0)
+		return;
+	for (i = 0; i < MEM_SHARDS; i++) {
+		const struct htable *t = &ms->shards[i].table;
+
+		for (b = 0; b < t->nbuckets; b++) {
+			for (h = t->buckets[b]; h != NULL; h = h->next) {
+				if (h->klen >= plen &&
+				    memcmp(h->key, prefix, plen) == 0)
+					return;
+				if (keys++ > 0)
+					continue;
+				for (n = 0;
+				     n < h->klen && n < sizeof(other) - 1;
+				     n++) {
+					unsigned char c =
+						(unsigned char)h->key[n];
+
+					other[n] = c > 0x20 && c < 0x7f
+							   ? (char)c
+							   : '?';
+					if (c == ':') {
+						n++;
+						break;
+					}
+				}
+				other[n] = '\0';
+			}
+		}
+	}
+	if (keys > 0)
+		say(ms, STORE_REPORT_WARNING,
+		    "state file %s: none of its %zu keys is under store.prefix "
+		    "\"%s\" (they start with \"%s\", for one): started as if "
+		    "new; set store.prefix back to use that state",
+		    ms->aof_path, keys, prefix, other);
+}
+
 store_status store_memory_open(const store_options *opts, const store_ops **ops,
 			       void **impl, char *err, size_t errlen)
 {
@@ -3382,6 +3468,7 @@ store_status store_memory_open(const store_options *opts, const store_ops **ops,
 		rc = aof_open(ms, opts->state_dir, err, errlen);
 		if (rc != STORE_OK)
 			goto out;
+		prefix_check(ms, opts->prefix);
 		if (compact_due(ms))
 			compact(ms, false);
 		/* Records that no longer count from before are scrubbed in

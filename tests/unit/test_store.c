@@ -2207,6 +2207,69 @@ static void test_open_torn_tail_not_kept_refused_file_untouched(void **state)
 	assert_int_equal(cut_files(f->dir, NULL, 0), 1);
 }
 
+/*
+ * A state file that was there but holds less than its header (emptied,
+ * or a restore gone wrong) is refused, by a start and by the check, and
+ * left as it is: starting would make a new, empty server in its place.
+ */
+static void test_open_headless_file_refused(void **state)
+{
+	struct fixture *f = *state;
+	static const size_t sizes[] = {0, 4};
+	store_ctx *st = NULL;
+	char err[4400] = "";
+	size_t i;
+	int fd;
+
+	put(f->st, "a", "alpha");
+	store_close(f->st);
+	f->st = NULL;
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		fd = open(f->aof, O_WRONLY | O_TRUNC);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "AFSTORE1", sizes[i]),
+				 (ssize_t)sizes[i]);
+		close(fd);
+		assert_int_equal(store_check_state(&f->opts, err, sizeof(err)),
+				 STORE_ERR_CORRUPT);
+		assert_non_null(strstr(err, f->abs_aof));
+		assert_non_null(strstr(err, "holds no state"));
+		assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
+				 STORE_ERR_CORRUPT);
+		assert_null(st);
+		assert_non_null(strstr(err, "remove the file to start empty"));
+		assert_int_equal(file_size(f->aof), (off_t)sizes[i]);
+	}
+	/* Removed, it starts empty, as a first start does. */
+	assert_int_equal(unlink(f->aof), 0);
+	f->st = open_or_fail(&f->opts);
+	assert_int_equal(file_size(f->aof), 8);
+}
+
+/* A changed store.prefix finds none of the file's keys: said at start. */
+static void test_open_other_prefix_warned(void **state)
+{
+	struct fixture *f = *state;
+	char want[256];
+
+	put(f->st, "a", "alpha");
+	reopen(f);
+	assert_int_equal(reports_with(&f->rep, STORE_REPORT_WARNING,
+				      "store.prefix", NULL),
+			 0);
+	store_close(f->st);
+	f->opts.prefix = "authflow-dev:";
+	f->st = open_or_fail(&f->opts);
+	(void)snprintf(want, sizeof(want),
+		       "none of its 1 keys is under store.prefix "
+		       "\"authflow-dev:\" (they start with \"%s\", for one)",
+		       f->prefix);
+	assert_int_equal(
+		reports_with(&f->rep, STORE_REPORT_WARNING, want, NULL), 1);
+	want_missing(f->st, "a");
+	f->opts.prefix = f->prefix;
+}
+
 static void test_open_reports_new_then_records_replayed(void **state)
 {
 	struct fixture *f = *state;
@@ -3657,6 +3720,8 @@ int main(void)
 		CASE(test_set_durable_kept_by_compaction, setup_aof),
 		CASE(test_queue_not_persisted, setup_aof),
 		CASE(test_open_torn_tail_truncated, setup_aof),
+		CASE(test_open_headless_file_refused, setup_aof),
+		CASE(test_open_other_prefix_warned, setup_aof),
 		CASE(test_open_torn_in_length_field_truncated, setup_aof),
 		CASE(test_open_removes_leftover_rewrite, setup_aof),
 		CASE(test_short_lived_data_not_counted_for_rewrites, setup_aof),
