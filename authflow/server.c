@@ -370,6 +370,18 @@ static int mend_stop(void *arg)
 	return atomic_load(&srv->stopping);
 }
 
+/* A user whose removal a stop cut short stays disabled until removed. */
+static void told_removing(void *arg, const char *user)
+{
+	af_server *srv = arg;
+
+	log_warn(srv->log, NULL, "directory",
+		 "user %s: a removal did not finish (stopped during it); the "
+		 "user stays disabled until removed again (authflowctl user "
+		 "remove %s)",
+		 user, user);
+}
+
 static void told_name(void *arg, const char *client_id, const char *name,
 		      const char *holder)
 {
@@ -414,7 +426,8 @@ static void *mend_main(void *arg)
 
 	mend_app_names(srv);
 
-	st = af_dir_memberships_mend(srv->dir, mend_stop, srv, &users, &mended);
+	st = af_dir_memberships_mend(srv->dir, mend_stop, told_removing, srv,
+				     &users, &mended);
 	if (st != AF_DIR_OK)
 		log_error(srv->log, NULL, "directory",
 			  "the member sets of groups and OUs could not be "

@@ -3149,7 +3149,7 @@ static int mend_one(af_dir *dir, json_t *sets, const char *setkey,
 
 /* Mends the sets of one user's record; adds to *mended. */
 static af_dir_status mend_user(af_dir *dir, json_t *sets, const char *user,
-			       size_t *mended)
+			       size_t *mended, int *removing)
 {
 	static const member_kind *const kinds[] = {&group_kind, &ou_kind};
 	char key[STORE_KEY_MAX];
@@ -3166,7 +3166,8 @@ static af_dir_status mend_user(af_dir *dir, json_t *sets, const char *user,
 		return AF_DIR_OK;
 	if (rc != AF_DIR_OK)
 		return rc;
-	for (k = 0; k < 2 && !af_dir_user_removing(rec); k++) {
+	*removing = af_dir_user_removing(rec);
+	for (k = 0; k < 2 && !*removing; k++) {
 		json_array_foreach(json_object_get(rec, kinds[k]->field), i, v)
 		{
 			const char *name = json_string_value(v);
@@ -3188,11 +3189,14 @@ static af_dir_status mend_user(af_dir *dir, json_t *sets, const char *user,
 }
 
 af_dir_status af_dir_memberships_mend(af_dir *dir, int (*stop)(void *arg),
+				      void (*removing)(void *arg,
+						       const char *user),
 				      void *arg, size_t *users, size_t *mended)
 {
 	json_t *names = NULL, *sets = NULL, *v;
 	af_dir_status rc;
 	size_t i;
+	int marked;
 
 	if (users == NULL || mended == NULL)
 		return AF_DIR_INVALID;
@@ -3210,9 +3214,13 @@ af_dir_status af_dir_memberships_mend(af_dir *dir, int (*stop)(void *arg),
 	{
 		if (rc != AF_DIR_OK || (stop != NULL && stop(arg)))
 			break;
-		rc = mend_user(dir, sets, json_string_value(v), mended);
+		marked = 0;
+		rc = mend_user(dir, sets, json_string_value(v), mended,
+			       &marked);
 		if (rc == AF_DIR_OK)
 			(*users)++;
+		if (rc == AF_DIR_OK && marked && removing != NULL)
+			removing(arg, json_string_value(v));
 	}
 	json_decref(sets);
 	json_decref(names);

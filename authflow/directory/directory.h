@@ -548,13 +548,15 @@ AF_DIR_NODISCARD af_dir_status af_dir_ou_remove_member(
  * group or OU still exists or not (a new one of the name then clears
  * them). It only adds, so it may run beside any other call. stop (may be
  * NULL) is asked between users and ends the pass early when it answers
- * nonzero. *users: records read; *mended: members added. AF_DIR_OK,
+ * nonzero. removing (may be NULL) is told of each user whose removal
+ * did not finish (its record still there, marked): only another removal
+ * ends it. *users: records read; *mended: members added. AF_DIR_OK,
  * AF_DIR_INVALID, AF_DIR_STORE, AF_DIR_NOMEM (what was mended stays).
  */
-AF_DIR_NODISCARD af_dir_status af_dir_memberships_mend(af_dir *dir,
-						       int (*stop)(void *arg),
-						       void *arg, size_t *users,
-						       size_t *mended);
+AF_DIR_NODISCARD af_dir_status
+af_dir_memberships_mend(af_dir *dir, int (*stop)(void *arg),
+			void (*removing)(void *arg, const char *user),
+			void *arg, size_t *users, size_t *mended);
 
 /*
  * Told by af_dir_app_names_mend() of each app whose name it mended

@@ -684,9 +684,9 @@ static void test_af_dir_memberships_mend(void **state)
 	assert_int_equal(add_user(f, "{\"username\":\"ned\"}", NULL),
 			 AF_DIR_OK);
 	/* Nothing to mend. */
-	assert_int_equal(
-		af_dir_memberships_mend(f->dir, NULL, NULL, &users, &mended),
-		AF_DIR_OK);
+	assert_int_equal(af_dir_memberships_mend(f->dir, NULL, NULL, NULL,
+						 &users, &mended),
+			 AF_DIR_OK);
 	assert_int_equal(users, 2);
 	assert_int_equal(mended, 0);
 	/* The sets lose what the record names. */
@@ -696,14 +696,14 @@ static void test_af_dir_memberships_mend(void **state)
 			 STORE_OK);
 	assert_true(members_equal(f, 1, "g1", "[]"));
 	/* Asked to stop, it reads nobody. */
-	assert_int_equal(af_dir_memberships_mend(f->dir, stop_now, NULL, &users,
-						 &mended),
+	assert_int_equal(af_dir_memberships_mend(f->dir, stop_now, NULL, NULL,
+						 &users, &mended),
 			 AF_DIR_OK);
 	assert_int_equal(users, 0);
 	assert_int_equal(mended, 0);
-	assert_int_equal(
-		af_dir_memberships_mend(f->dir, NULL, NULL, &users, &mended),
-		AF_DIR_OK);
+	assert_int_equal(af_dir_memberships_mend(f->dir, NULL, NULL, NULL,
+						 &users, &mended),
+			 AF_DIR_OK);
 	assert_int_equal(users, 2);
 	assert_int_equal(mended, 2);
 	assert_true(members_equal(f, 1, "g1", "[\"mona\"]"));
@@ -717,9 +717,47 @@ static void test_af_dir_memberships_mend(void **state)
 	assert_int_equal(af_dir_group_add(f->dir, ACTOR, "g1", NULL, NULL, 0),
 			 AF_DIR_OK);
 	assert_true(members_equal(f, 1, "g1", "[]"));
+	assert_int_equal(af_dir_memberships_mend(NULL, NULL, NULL, NULL, &users,
+						 &mended),
+			 AF_DIR_INVALID);
+}
+
+static void note_removing(void *arg, const char *user)
+{
+	json_array_append_new(arg, json_string(user));
+}
+
+/* A removal a stop cut short is told by the pass, and only that one. */
+static void test_af_dir_memberships_mend_tells_removing(void **state)
+{
+	fixture *f = *state;
+	size_t users = 0, mended = 0;
+	json_t *told = json_array(), *u;
+	store_value v = {NULL, 0};
+	char *text;
+
+	assert_int_equal(add_user(f, "{\"username\":\"olga\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"pete\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(store_get(f->store, "user:olga", &v), STORE_OK);
+	u = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	assert_non_null(u);
+	assert_int_equal(json_object_set_new(u, "removing", json_true()), 0);
+	text = json_dumps(u, JSON_COMPACT);
 	assert_int_equal(
-		af_dir_memberships_mend(NULL, NULL, NULL, &users, &mended),
-		AF_DIR_INVALID);
+		store_set(f->store, "user:olga", text, strlen(text), 0, 0),
+		STORE_OK);
+	free(text);
+	json_decref(u);
+	assert_int_equal(af_dir_memberships_mend(f->dir, NULL, note_removing,
+						 told, &users, &mended),
+			 AF_DIR_OK);
+	assert_int_equal(users, 2);
+	assert_int_equal(json_array_size(told), 1);
+	assert_string_equal(json_string_value(json_array_get(told, 0)), "olga");
+	json_decref(told);
 }
 
 static void test_af_dir_group_remove_drops_from_users(void **state)
@@ -4923,6 +4961,7 @@ int main(void)
 		T(test_af_dir_user_set_email_change_unverifies),
 		T(test_af_dir_user_set_audit_says_what_was),
 		T(test_af_dir_memberships_mend),
+		T(test_af_dir_memberships_mend_tells_removing),
 		T(test_af_dir_app_names_mend),
 		T(test_af_dir_group_remove_drops_from_users),
 		T(test_af_dir_user_remove_racing_join_leaves_no_member),
