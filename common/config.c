@@ -1576,6 +1576,17 @@ static void printable(char *s)
 	}
 }
 
+/* Whether text[0..len) is only JSON white space (or nothing). */
+static int blank(const char *text, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (strchr(" \t\r\n", text[i]) == NULL || text[i] == '\0')
+			return 0;
+	return 1;
+}
+
 static int parse_text(const char *text, size_t len, af_config *cfg,
 		      struct cfg_err *e)
 {
@@ -1598,6 +1609,17 @@ static int parse_text(const char *text, size_t len, af_config *cfg,
 		goto out;
 	}
 	af_config_defaults(tmp);
+	/* What jansson would call an "unexpected" or "invalid token". */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		fail(e, "config",
+		     "starts with a UTF-8 byte order mark; save it without "
+		     "one");
+		goto out;
+	}
+	if (blank(text, len)) {
+		fail(e, "config", "empty: a JSON object is needed");
+		goto out;
+	}
 	root = json_loadb(text != NULL ? text : "", len,
 			  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (root == NULL) {

@@ -2732,6 +2732,7 @@ struct replay_out {
 	size_t records;	  /* records replayed */
 	size_t bad_at;	  /* STORE_ERR_CORRUPT: where the bad record starts */
 	const char *torn; /* what the tail past valid is; NULL: none */
+	char format;	  /* STORE_ERR_CORRUPT at 0: another format's digit */
 };
 
 /*
@@ -2757,8 +2758,14 @@ static store_status replay_map(struct mem_store *ms, const uint8_t *map,
 		ro->torn = "a file header cut short";
 		return STORE_OK;
 	}
-	if (memcmp(map, AOF_MAGIC, AOF_MAGIC_LEN) != 0)
+	if (memcmp(map, AOF_MAGIC, AOF_MAGIC_LEN) != 0) {
+		/* "AFSTORE" and another digit: another version's format. */
+		if (memcmp(map, AOF_MAGIC, AOF_MAGIC_LEN - 1) == 0 &&
+		    map[AOF_MAGIC_LEN - 1] >= '0' &&
+		    map[AOF_MAGIC_LEN - 1] <= '9')
+			ro->format = (char)map[AOF_MAGIC_LEN - 1];
 		return STORE_ERR_CORRUPT;
+	}
 	while (off < size) {
 		const uint8_t *p = map + off;
 		size_t rem = size - off;
@@ -2902,6 +2909,16 @@ static void replay_refusal(const struct mem_store *ms, store_status rc,
 			   store_strerror(rc));
 		return;
 	}
+	if (ro->format != '\0') {
+		store_errf(err, errlen,
+			   "state file %s is in format %c, which another "
+			   "version of authflow writes; this one reads format "
+			   "%c: run that version (the file holds the state: "
+			   "keep it)",
+			   ms->aof_path, ro->format,
+			   AOF_MAGIC[AOF_MAGIC_LEN - 1]);
+		return;
+	}
 	store_errf(err, errlen,
 		   "state file %s is corrupt at byte offset %zu (%s): restore "
 		   "the file from a backup, or move it away to start empty",
@@ -2909,6 +2926,25 @@ static void replay_refusal(const struct mem_store *ms, store_status rc,
 		   ro->bad_at == 0 ? "not a state file"
 				   : "a damaged record, not the torn end of a "
 				     "last write");
+}
+
+/* Why the state file at path could not be opened (errno e). */
+static store_status open_refusal(const char *path, int e, char *err,
+				 size_t errlen)
+{
+	char why[128];
+
+	if (e == ELOOP) {
+		store_errf(err, errlen,
+			   "%s is a symbolic link; the state file must be a "
+			   "regular file in the state folder (point state_dir "
+			   "at the folder that holds it)",
+			   path);
+		return STORE_ERR_CONFIG;
+	}
+	af_errno_text(e, why, sizeof(why));
+	store_errf(err, errlen, "cannot open %s: %s", path, why);
+	return STORE_ERR_IO;
 }
 
 /*
@@ -3091,13 +3127,8 @@ static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 	ms->aof_fd = openat(
 		ms->dir_fd, AOF_NAME,
 		O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (ms->aof_fd < 0) {
-		rc = errno == ELOOP ? STORE_ERR_CONFIG : STORE_ERR_IO;
-		af_errno_text(errno, why, sizeof(why));
-		store_errf(err, errlen, "cannot open %s: %s", ms->aof_path,
-			   why);
-		return rc;
-	}
+	if (ms->aof_fd < 0)
+		return open_refusal(ms->aof_path, errno, err, errlen);
 	rc = check_file(ms->aof_fd, ms->aof_path, err, errlen);
 	if (rc == STORE_OK && existed) {
 		if (fstat(ms->aof_fd, &sb) != 0) {
@@ -3222,9 +3253,7 @@ store_status store_memory_check(const store_options *opts, char *err,
 	if (aof >= 0) {
 		rc = check_file(aof, path, err, errlen);
 	} else if (fd < 0 || saved != ENOENT) {
-		af_errno_text(saved, why, sizeof(why));
-		store_errf(err, errlen, "cannot open %s: %s", path, why);
-		rc = saved == ELOOP ? STORE_ERR_CONFIG : STORE_ERR_IO;
+		rc = open_refusal(path, saved, err, errlen);
 	}
 	if (aof >= 0)
 		close(aof);

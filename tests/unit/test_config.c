@@ -240,7 +240,10 @@ static void test_parse_syntax_error_line_and_column(void **state)
 		af_config_parse(json, strlen(json), cfg, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "line 3"));
 	assert_non_null(strstr(err, "column"));
-	refused("", "line 1");
+	refused("", "config: empty: a JSON object is needed");
+	refused(" \n\t", "config: empty: a JSON object is needed");
+	refused("\xef\xbb\xbf{" ISSUER "}",
+		"config: starts with a UTF-8 byte order mark");
 	refused("{" ISSUER "} junk", "line 1");
 	refused("{\"issuer\":\"https://a.exa\\u0000mple\"}", "line 1");
 	/* The input quoted by jansson is made printable: one line. */

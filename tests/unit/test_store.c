@@ -2246,6 +2246,44 @@ static void test_open_headless_file_refused(void **state)
 	assert_int_equal(file_size(f->aof), 8);
 }
 
+/*
+ * Another version's format is named as such (never "start empty"), and a
+ * state file that is a symbolic link is said to be one.
+ */
+static void test_open_other_format_and_symlink_said(void **state)
+{
+	struct fixture *f = *state;
+	store_ctx *st = NULL;
+	char err[4400] = "", moved[4200];
+	int fd;
+
+	store_close(f->st);
+	f->st = NULL;
+	fd = open(f->aof, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "AFSTORE2\x01\x02", 10), 10);
+	close(fd);
+	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
+			 STORE_ERR_CORRUPT);
+	assert_non_null(strstr(err, "is in format 2"));
+	assert_null(strstr(err, "start empty"));
+	assert_int_equal(store_check_state(&f->opts, err, sizeof(err)),
+			 STORE_ERR_CORRUPT);
+	assert_non_null(strstr(err, "is in format 2"));
+	(void)snprintf(moved, sizeof(moved), "%s.real", f->aof);
+	assert_int_equal(rename(f->aof, moved), 0);
+	assert_int_equal(symlink(moved, f->aof), 0);
+	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
+			 STORE_ERR_CONFIG);
+	assert_non_null(strstr(err, "is a symbolic link"));
+	assert_int_equal(store_check(&f->opts, err, sizeof(err)),
+			 STORE_ERR_CONFIG);
+	assert_non_null(strstr(err, "is a symbolic link"));
+	assert_int_equal(unlink(f->aof), 0);
+	assert_int_equal(unlink(moved), 0);
+	f->st = open_or_fail(&f->opts);
+}
+
 /* A changed store.prefix finds none of the file's keys: said at start. */
 static void test_open_other_prefix_warned(void **state)
 {
@@ -3722,6 +3760,7 @@ int main(void)
 		CASE(test_open_torn_tail_truncated, setup_aof),
 		CASE(test_open_headless_file_refused, setup_aof),
 		CASE(test_open_other_prefix_warned, setup_aof),
+		CASE(test_open_other_format_and_symlink_said, setup_aof),
 		CASE(test_open_torn_in_length_field_truncated, setup_aof),
 		CASE(test_open_removes_leftover_rewrite, setup_aof),
 		CASE(test_short_lived_data_not_counted_for_rewrites, setup_aof),
