@@ -1907,6 +1907,34 @@ describe(`authflow stopping (${STORE} store)`, () => {
     }
   });
 
+  test('a second SIGTERM during the stop ends the process at once', { timeout: 60000 }, async () => {
+    const srv = await startServer({ store: STORE });
+    const port = Number(new URL(srv.issuer).port);
+    // A body trickled in: a request under way, which the stop waits for.
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('error', () => {});
+    await new Promise((res) => sock.once('connect', res));
+    sock.write('POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n'
+      + 'Content-Length: 400\r\n\r\nusername=');
+    const drip = setInterval(() => sock.write('a'), 200);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const exited = new Promise((res) => srv.proc.once('exit', (code, sig) => res({ code, sig })));
+      srv.proc.kill('SIGTERM');
+      const first = await Promise.race([exited, new Promise((r) => setTimeout(() => r('waiting'), 1500))]);
+      assert.equal(first, 'waiting', 'the first signal waits for the request under way');
+      const t0 = Date.now();
+      srv.proc.kill('SIGTERM');
+      assert.deepEqual(await exited, { code: 1, sig: null });
+      assert.ok(Date.now() - t0 < 2000, `stopped ${Date.now() - t0} ms after the second signal`);
+      assert.match(srv.stderr(), /"event":"shutdown","msg":"signal=15 again: stopping at once/);
+    } finally {
+      clearInterval(drip);
+      sock.destroy();
+      await srv.stop();
+    }
+  });
+
   test('requests libmicrohttpd refuses before the handler neither leak nor hold the stop', { timeout: 60000 }, async () => {
     const srv = await startServer({ store: STORE });
     const port = new URL(srv.issuer).port;
