@@ -497,10 +497,17 @@ static void reload(const struct args *a, af_server *srv, json_t *started,
 	log_info(log, NULL, "reload", "SIGHUP: %s: %s", a->config,
 		 af_server_reload(srv, next) ? "applied admin.tokens"
 					     : "nothing to apply now");
-	if (next->tls_cert_file[0] != '\0')
+	if (next->tls_cert_file[0] != '\0' ||
+	    next->pw_blocklist_file[0] != '\0')
 		log_info(log, NULL, "reload",
-			 "SIGHUP: the TLS certificate and key are read at "
-			 "start only: restart to serve a renewed one");
+			 "SIGHUP: the files the configuration names (%s) are "
+			 "read at start only: restart to take a changed one",
+			 next->tls_cert_file[0] == '\0'
+				 ? "the password blocklist"
+			 : next->pw_blocklist_file[0] == '\0'
+				 ? "the TLS certificate and key"
+				 : "the TLS certificate and key, the password "
+				   "blocklist");
 	if (later[0] != '\0')
 		log_error(log, NULL, "reload",
 			  "SIGHUP: %s: %s; a restart would refuse the "

@@ -1681,6 +1681,7 @@ describe(`authflow stopping (${STORE} store)`, () => {
       await logged(/"level":"error"[^\n]*"event":"reload"[^\n]*passwords\.blocklist_file: [^\n]*no-such-list: [^\n]*a restart would refuse the configuration/);
       assert.equal((await srv.admin('GET', '/users', undefined, fresh)).status, 401, 'the removed token is refused');
       assert.equal((await srv.admin('GET', '/users', undefined, third)).status, 200);
+      assert.match(srv.stderr(), /the files the configuration names \(the password blocklist\) are read at start only/);
     } finally {
       assert.deepEqual(await srv.stop(), { code: 0, sig: null });
     }
