@@ -453,6 +453,24 @@ static void keys_differing(json_t *a, const json_t *b, int all, char *out,
 	}
 }
 
+/* Names the kinds of file cfg names, read at start only, into out. */
+static void start_only_files(const af_config *cfg, char *out, size_t cap)
+{
+	const char *kind[3];
+	size_t n = 0, i, len = 0;
+
+	if (cfg->tls_cert_file[0] != '\0')
+		kind[n++] = "the TLS certificate and key";
+	if (cfg->pw_blocklist_file[0] != '\0')
+		kind[n++] = "the password blocklist";
+	if (cfg->push_apns || cfg->push_fcm)
+		kind[n++] = "the push credentials";
+	out[0] = '\0';
+	for (i = 0; i < n && len < cap; i++)
+		len += (size_t)snprintf(out + len, cap - len, "%s%s",
+					i > 0 ? ", " : "", kind[i]);
+}
+
 /*
  * SIGHUP: the configuration file is read again and checked as at start;
  * the admin tokens it names apply at once (a token that leaked is
@@ -465,7 +483,7 @@ static void keys_differing(json_t *a, const json_t *b, int all, char *out,
 static void reload(const struct args *a, af_server *srv, json_t *started,
 		   log_ctx *log)
 {
-	char err[512], later[512], keys[256] = "";
+	char err[512], later[512], keys[256] = "", files[128];
 	af_config *next;
 	json_t *now = NULL;
 
@@ -497,17 +515,12 @@ static void reload(const struct args *a, af_server *srv, json_t *started,
 	log_info(log, NULL, "reload", "SIGHUP: %s: %s", a->config,
 		 af_server_reload(srv, next) ? "applied admin.tokens"
 					     : "nothing to apply now");
-	if (next->tls_cert_file[0] != '\0' ||
-	    next->pw_blocklist_file[0] != '\0')
+	start_only_files(next, files, sizeof(files));
+	if (files[0] != '\0')
 		log_info(log, NULL, "reload",
 			 "SIGHUP: the files the configuration names (%s) are "
 			 "read at start only: restart to take a changed one",
-			 next->tls_cert_file[0] == '\0'
-				 ? "the password blocklist"
-			 : next->pw_blocklist_file[0] == '\0'
-				 ? "the TLS certificate and key"
-				 : "the TLS certificate and key, the password "
-				   "blocklist");
+			 files);
 	if (later[0] != '\0')
 		log_error(log, NULL, "reload",
 			  "SIGHUP: %s: %s; a restart would refuse the "
@@ -540,16 +553,18 @@ struct stop_watch {
  * second SIGTERM or SIGINT ends the process at once, as someone who
  * sends it again means. What was under way is left as a crash leaves
  * it, which the store is made to take: a write is there whole or not at
- * all. Other signals wait. Cancelled once the stop is over.
+ * all. It waits for those two only; others stay pending. Cancelled once
+ * the stop is over.
  */
 static void *second_signal(void *arg)
 {
 	const struct stop_watch *sw = arg;
 	int sig = 0;
 
-	while (sigwait(&sw->set, &sig) != 0 ||
-	       (sig != SIGTERM && sig != SIGINT))
+	while (sigwait(&sw->set, &sig) != 0)
 		;
+	/* Past here, the stop's end must not cancel the exit half-way. */
+	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	log_warn(sw->log, NULL, "shutdown",
 		 "signal=%d again: stopping at once, without waiting for the "
 		 "requests under way",
@@ -692,7 +707,9 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 			(void)pushd_fcm_renew(push);
 	}
 	log_info(log, NULL, "shutdown", "signal=%d", sig);
-	sw.set = set;
+	sigemptyset(&sw.set);
+	sigaddset(&sw.set, SIGTERM);
+	sigaddset(&sw.set, SIGINT);
 	sw.log = log;
 	watching = pthread_create(&watcher, NULL, second_signal, &sw) == 0;
 	af_server_stop(&srv, GRACE_S);

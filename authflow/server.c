@@ -370,15 +370,18 @@ static int mend_stop(void *arg)
 	return atomic_load(&srv->stopping);
 }
 
-/* A user whose removal a stop cut short stays disabled until removed. */
+/*
+ * A user marked as being removed: a removal under way (here or on another
+ * node), or one a stop cut short, which stays disabled until removed.
+ */
 static void told_removing(void *arg, const char *user)
 {
 	af_server *srv = arg;
 
 	log_warn(srv->log, NULL, "directory",
-		 "user %s: a removal did not finish (stopped during it); the "
-		 "user stays disabled until removed again (authflowctl user "
-		 "remove %s)",
+		 "user %s is marked as being removed: a removal under way, or "
+		 "one a stop cut short; if it stays so, remove the user again "
+		 "(authflowctl user remove %s)",
 		 user, user);
 }
 

@@ -72,6 +72,7 @@
 
 #define AOF_NAME	"store.aof"
 #define AOF_TMP_NAME	"store.aof.tmp"
+#define AOF_NEW_NAME	"store.aof.new"
 #define AOF_MAGIC	"AFSTORE1"
 #define AOF_MAGIC_LEN	8u
 /* Record: body length, its complement, SHA-256 of the body, the body. */
@@ -2949,8 +2950,8 @@ static store_status open_refusal(const char *path, int e, char *err,
 
 /*
  * A state file that was there but holds less than its header has no
- * state in it: a truncation, a restore gone wrong, or a first start cut
- * short. Starting would make a new identity provider (new signing keys,
+ * state in it: a truncation, or a restore gone wrong (a first start
+ * writes its header whole: aof_create()). Starting would make a new identity provider (new signing keys,
  * no users) in its place, so it is refused; STORE_OK for a file that
  * holds its header.
  */
@@ -3076,6 +3077,41 @@ static void paths_of(const char *dir, char *dir_out, size_t dircap,
 		       n > 0 && abs[n - 1] == '/' ? "" : "/", AOF_NAME);
 }
 
+/*
+ * Makes the state file of a first start whole: its header is written
+ * under another name and renamed into place, so that a store.aof with
+ * less than its header can only come from outside (headless_refused()).
+ * The folder's sync is aof_open()'s.
+ */
+static store_status aof_create(struct mem_store *ms, char *err, size_t errlen)
+{
+	char why[128];
+	int fd, ok;
+
+	fd = openat(ms->dir_fd, AOF_NEW_NAME,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+	if (fd < 0)
+		return open_refusal(ms->aof_path, errno, err, errlen);
+	ok = write_all(fd, (const uint8_t *)AOF_MAGIC, AOF_MAGIC_LEN) == 0 &&
+	     fsync(fd) == 0;
+	if (!ok)
+		af_errno_text(errno, why, sizeof(why));
+	(void)close(fd);
+	if (ok &&
+	    renameat(ms->dir_fd, AOF_NEW_NAME, ms->dir_fd, AOF_NAME) != 0) {
+		ok = 0;
+		af_errno_text(errno, why, sizeof(why));
+	}
+	if (!ok) {
+		(void)unlinkat(ms->dir_fd, AOF_NEW_NAME, 0);
+		store_errf(err, errlen, "cannot make %s: %s", ms->aof_path,
+			   why);
+		return STORE_ERR_IO;
+	}
+	return STORE_OK;
+}
+
 static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 			     size_t errlen)
 {
@@ -3124,6 +3160,13 @@ static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 		    "not finish",
 		    ms->dir_path, AOF_TMP_NAME);
 	existed = fstatat(ms->dir_fd, AOF_NAME, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+	if (!existed && errno != ENOENT)
+		return open_refusal(ms->aof_path, errno, err, errlen);
+	if (!existed) {
+		rc = aof_create(ms, err, errlen);
+		if (rc != STORE_OK)
+			return rc;
+	}
 	ms->aof_fd = openat(
 		ms->dir_fd, AOF_NAME,
 		O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -3155,7 +3198,7 @@ static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 	 * A new file is an empty start, in which the server makes new
 	 * signing keys: worth telling apart from a replayed one.
 	 */
-	if (ro.valid < AOF_MAGIC_LEN)
+	if (!existed)
 		say(ms, STORE_REPORT_INFO, "state file %s: new", ms->aof_path);
 	else
 		say(ms, STORE_REPORT_INFO,
@@ -3282,6 +3325,8 @@ store_status store_memory_check_state(const store_options *opts, char *err,
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return STORE_OK; /* none yet: a start makes it */
+	if (fd < 0 && errno == ELOOP)
+		return open_refusal(path, errno, err, errlen);
 	if (fd < 0 || fstat(fd, &sb) != 0) {
 		af_errno_text(errno, why, sizeof(why));
 		store_errf(err, errlen, "cannot read %s: %s", path, why);

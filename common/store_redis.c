@@ -167,7 +167,7 @@ struct redis_store {
 	/* The store's key prefix, for the permission probes at connect. */
 	char prefix[STORE_PREFIX_MAX + 1];
 	/*
-	 * Monotonic time of the last connect that worked, on any thread: a
+	 * Monotonic time a thread last got an answer after a failure: a
 	 * thread in its back-off tries again as soon as another got through,
 	 * so that all come back with Redis rather than each after its own
 	 * back-off.
@@ -225,6 +225,19 @@ static void conn_failed(struct redis_conn *rc)
 	rc->backoff_ms = rc->backoff_ms * 2 > REDIS_BACKOFF_MAX_MS
 				 ? REDIS_BACKOFF_MAX_MS
 				 : rc->backoff_ms * 2;
+}
+
+/*
+ * A command got its answer. The first after a failure tells the other
+ * threads that Redis answers again (a connect alone does not: Redis may
+ * take connections while it is too slow to answer commands).
+ */
+static void answered(struct redis_conn *rc)
+{
+	if (!rc->healthy)
+		atomic_store(&rc->rs->up_ns, af_mono_ns());
+	rc->healthy = true;
+	rc->backoff_ms = REDIS_BACKOFF_MIN_MS;
 }
 
 /* Runs at the exit of a thread that used the store. */
@@ -651,7 +664,6 @@ static store_status conn_ready(struct redis_store *rs, struct redis_conn **out)
 			conn_failed(rc);
 			return st;
 		}
-		atomic_store(&rs->up_ns, af_mono_ns());
 	}
 	*out = rc;
 	return STORE_OK;
@@ -697,8 +709,7 @@ static store_status run(struct redis_conn *rc, redisReply **out,
 		conn_failed(rc);
 		return st;
 	}
-	rc->healthy = true;
-	rc->backoff_ms = REDIS_BACKOFF_MIN_MS;
+	answered(rc);
 	rc->used_ns = af_mono_ns();
 	*out = r;
 	return STORE_OK;
@@ -1865,8 +1876,7 @@ static store_status redis_batch(void *impl, store_op *ops, store_bkey *keys,
 			conn_failed(rc);
 			break;
 		}
-		rc->healthy = true;
-		rc->backoff_ms = REDIS_BACKOFF_MIN_MS;
+		answered(rc);
 		if (ops[i].kind == STORE_OP_CAS && is_noscript(reply)) {
 			ops[i].status = STORE_ERR_UNAVAILABLE;
 			redo++;

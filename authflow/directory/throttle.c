@@ -345,28 +345,18 @@ static af_dir_status locked_event(af_dir *dir, const subjects *s,
 }
 
 /*
- * A turn lasts one password check. It runs out by itself after
- * TURN_TTL_CHECKS checks' time (within TURN_TTL_MIN_MS..TURN_TTL_MAX_MS),
- * so that a node which dies holding it keeps the user waiting a moment
- * only. Another check of the user waits for the turn on a work queue
- * thread that every sign-in needs: for TURN_WAIT_CHECKS checks' time and
- * TURN_WAIT_BASE_MS at most, and is then refused "try again".
+ * A turn lasts one password check and the store calls around it (each
+ * may take the store's time limit), so it runs out by itself only after
+ * TURN_TTL_MS: a node that dies holding it keeps that user's checks
+ * refused a while. Another check of the user waits for the turn on a
+ * work queue thread that every sign-in needs: for TURN_WAIT_CHECKS
+ * checks' time and TURN_WAIT_BASE_MS at most, and is then refused "try
+ * again", so that such a turn never holds up other users.
  */
-#define TURN_TTL_CHECKS	  50u
-#define TURN_TTL_MIN_MS	  2000u
-#define TURN_TTL_MAX_MS	  10000u
+#define TURN_TTL_MS	  10000u
 #define TURN_WAIT_CHECKS  4u
 #define TURN_WAIT_BASE_MS 200u
 #define TURN_POLL_NS	  2000000L
-
-static uint64_t turn_ttl_ms(const af_dir *dir)
-{
-	uint64_t ms = af_dir_check_ns(dir) / 1000000u * TURN_TTL_CHECKS;
-
-	return ms < TURN_TTL_MIN_MS   ? TURN_TTL_MIN_MS
-	       : ms > TURN_TTL_MAX_MS ? TURN_TTL_MAX_MS
-				      : ms;
-}
 
 static uint64_t turn_wait_ms(const af_dir *dir, uint32_t wait_ms)
 {
@@ -407,7 +397,7 @@ af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 		return AF_DIR_OK;
 	until = af_mono_ns() + turn_wait_ms(dir, wait_ms) * 1000000ull;
 	for (;;) {
-		st = store_set(af_dir_store(dir), key, "1", 1, turn_ttl_ms(dir),
+		st = store_set(af_dir_store(dir), key, "1", 1, TURN_TTL_MS,
 			       STORE_SET_NX | STORE_SET_VITAL);
 		if (st == STORE_OK)
 			*held = 1;

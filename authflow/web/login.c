@@ -500,8 +500,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	/*
 	 * This user's limits, password and failure count: one step, once
 	 * the user has failed (see af_throttle_begin()). Other checks of
-	 * the same user go first, for the request time limit at most (each
-	 * is one password check, or a quick refusal once the delay runs).
+	 * the same user go first, for a few checks' time at most (each is
+	 * one password check, or a quick refusal once the delay runs).
 	 */
 	st = af_throttle_begin(srv->dir, username, known,
 			       srv->cfg.request_timeout_s * 1000u, &turn);

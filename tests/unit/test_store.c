@@ -2279,6 +2279,9 @@ static void test_open_other_format_and_symlink_said(void **state)
 	assert_int_equal(store_check(&f->opts, err, sizeof(err)),
 			 STORE_ERR_CONFIG);
 	assert_non_null(strstr(err, "is a symbolic link"));
+	assert_int_equal(store_check_state(&f->opts, err, sizeof(err)),
+			 STORE_ERR_CONFIG);
+	assert_non_null(strstr(err, "is a symbolic link"));
 	assert_int_equal(unlink(f->aof), 0);
 	assert_int_equal(unlink(moved), 0);
 	f->st = open_or_fail(&f->opts);
