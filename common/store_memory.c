@@ -2951,9 +2951,9 @@ static store_status open_refusal(const char *path, int e, char *err,
 /*
  * A state file that was there but holds less than its header has no
  * state in it: a truncation, or a restore gone wrong (a first start
- * writes its header whole: aof_create()). Starting would make a new identity provider (new signing keys,
- * no users) in its place, so it is refused; STORE_OK for a file that
- * holds its header.
+ * writes its header whole: aof_create()). Starting would make a new
+ * identity provider (new signing keys, no users) in its place, so it is
+ * refused; STORE_OK for a file that holds its header.
  */
 static store_status headless_refused(const char *path, off_t size, char *err,
 				     size_t errlen)
