@@ -1646,6 +1646,8 @@ int af_config_parse(const char *text, size_t len, af_config *cfg, char *err,
 {
 	struct cfg_err e = {err, errlen, NULL, 0};
 
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
 	return parse_text(text, len, cfg, &e);
 }
 
@@ -1684,6 +1686,8 @@ static int load_path(const char *path, af_config *cfg, char *err, size_t errlen,
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	if (later != NULL && latercap > 0)
+		later[0] = '\0';
 	if (path == NULL || cfg == NULL)
 		return fail(&e, "config", "invalid argument");
 	af_config_defaults(cfg);
@@ -1784,7 +1788,5 @@ int af_config_load(const char *path, af_config *cfg, char *err, size_t errlen)
 int af_config_load_later(const char *path, af_config *cfg, char *err,
 			 size_t errlen, char *later, size_t latercap)
 {
-	if (later != NULL && latercap > 0)
-		later[0] = '\0';
 	return load_path(path, cfg, err, errlen, later, latercap);
 }

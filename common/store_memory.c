@@ -3465,9 +3465,9 @@ static void prefix_check(const struct mem_store *ms, const char *prefix)
 					unsigned char c =
 						(unsigned char)h->key[n];
 
-					other[n] = c > 0x20 && c < 0x7f
-							   ? (char)c
-							   : '?';
+					other[n] = (char)(c > 0x20 && c < 0x7f
+								  ? c
+								  : '?');
 					if (c == ':') {
 						n++;
 						break;
