@@ -1595,8 +1595,6 @@ static int parse_text(const char *text, size_t len, af_config *cfg,
 	af_config *tmp = NULL;
 	int rc = -1;
 
-	if (e->buf != NULL && e->cap > 0)
-		e->buf[0] = '\0';
 	if (cfg == NULL || (text == NULL && len > 0))
 		return fail(e, "config", "invalid argument");
 	af_config_defaults(cfg);
@@ -1676,7 +1674,7 @@ static int load_path(const char *path, af_config *cfg, char *err, size_t errlen,
 		     char *later, size_t latercap)
 {
 	struct cfg_err e = {err, errlen, later, latercap};
-	char inner[512];
+	char inner[512] = "";
 	struct cfg_err ie = {inner, sizeof(inner), later, latercap};
 	char *buf = NULL;
 	struct stat sb;

@@ -41,6 +41,15 @@ static int scheme_is(const char *header, size_t hlen, const char *scheme)
 	return 1;
 }
 
+/* The scheme's name, then a space or the end. */
+static int scheme_named(const char *header, size_t hlen, const char *scheme)
+{
+	size_t n = strlen(scheme);
+
+	return scheme_is(header, hlen, scheme) &&
+	       (hlen == n || header[n] == ' ');
+}
+
 /*
  * Where the credentials start after the scheme and the one or more spaces
  * that follow it (RFC 9110 11.4: 1*SP), or 0 when the header is not of
@@ -49,25 +58,21 @@ static int scheme_is(const char *header, size_t hlen, const char *scheme)
 static size_t credentials_at(const char *header, size_t hlen,
 			     const char *scheme)
 {
-	size_t at = strlen(scheme);
+	size_t n = strlen(scheme), at = n;
 
-	if (!scheme_is(header, hlen, scheme) || hlen <= at || header[at] != ' ')
+	if (!scheme_named(header, hlen, scheme))
 		return 0;
 	while (at < hlen && header[at] == ' ')
 		at++;
-	return at < hlen ? at : 0;
+	return at > n && at < hlen ? at : 0;
 }
 
 int hp_auth_scheme_is(const char *header, const char *scheme)
 {
-	size_t hlen, n;
-
 	if (header == NULL || scheme == NULL)
 		return 0;
-	hlen = strnlen(header, HP_AUTH_HEADER_MAX + 1);
-	n = strlen(scheme);
-	return scheme_is(header, hlen, scheme) &&
-	       (hlen == n || header[n] == ' ');
+	return scheme_named(header, strnlen(header, HP_AUTH_HEADER_MAX + 1),
+			    scheme);
 }
 
 /* All ones when lo <= x <= hi (all below 256), else zero; no branch. */

@@ -3173,15 +3173,8 @@ static store_status aof_open(struct mem_store *ms, const char *dir, char *err,
 	if (ms->aof_fd < 0)
 		return open_refusal(ms->aof_path, errno, err, errlen);
 	rc = check_file(ms->aof_fd, ms->aof_path, err, errlen);
-	if (rc == STORE_OK && existed) {
-		if (fstat(ms->aof_fd, &sb) != 0) {
-			af_errno_text(errno, why, sizeof(why));
-			store_errf(err, errlen, "cannot read %s: %s",
-				   ms->aof_path, why);
-			return STORE_ERR_IO;
-		}
+	if (rc == STORE_OK && existed)
 		rc = headless_refused(ms->aof_path, sb.st_size, err, errlen);
-	}
 	if (rc != STORE_OK)
 		return rc;
 	rc = replay_file(ms, &ro, err, errlen);
@@ -3435,6 +3428,19 @@ static const store_ops mem_ops = {
 	.group_prune = mem_group_prune,
 };
 
+/* The key of h up to its first ':', printable, into out (cap > 0). */
+static void key_head(const struct hnode *h, char *out, size_t cap)
+{
+	size_t n = 0;
+	unsigned char c = 0;
+
+	while (n < h->klen && n < cap - 1 && c != ':') {
+		c = (unsigned char)h->key[n];
+		out[n++] = (char)(c > 0x20 && c < 0x7f ? c : '?');
+	}
+	out[n] = '\0';
+}
+
 /*
  * Warns when the file replayed keys but none under the store's prefix:
  * store.prefix changed, most likely, and the server is about to start as
@@ -3443,7 +3449,7 @@ static const store_ops mem_ops = {
  */
 static void prefix_check(const struct mem_store *ms, const char *prefix)
 {
-	size_t plen = prefix != NULL ? strlen(prefix) : 0, keys = 0, i, b, n;
+	size_t plen = prefix != NULL ? strlen(prefix) : 0, keys = 0, i, b;
 	char other[64] = "";
 	const struct hnode *h;
 
@@ -3457,23 +3463,8 @@ static void prefix_check(const struct mem_store *ms, const char *prefix)
 				if (h->klen >= plen &&
 				    memcmp(h->key, prefix, plen) == 0)
 					return;
-				if (keys++ > 0)
-					continue;
-				for (n = 0;
-				     n < h->klen && n < sizeof(other) - 1;
-				     n++) {
-					unsigned char c =
-						(unsigned char)h->key[n];
-
-					other[n] = (char)(c > 0x20 && c < 0x7f
-								  ? c
-								  : '?');
-					if (c == ':') {
-						n++;
-						break;
-					}
-				}
-				other[n] = '\0';
+				if (keys++ == 0)
+					key_head(h, other, sizeof(other));
 			}
 		}
 	}

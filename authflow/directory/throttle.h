@@ -97,10 +97,10 @@ AF_DIR_NODISCARD af_dir_status af_throttle_fail(af_dir *dir, const char *user,
  * user's turn, up to wait_ms and a few password checks' time (the wait
  * holds a thread other sign-ins need): AF_DIR_OK (*held 1 when the turn
  * is the caller's, until af_throttle_end() or, should the caller die,
- * 10 s; 0 when no turn was needed),
- * AF_DIR_CONFLICT (other checks of that user held it all that time: ask
- * the client to try again), AF_DIR_STORE. A known browser
- * takes turns with itself, once it has a failure.
+ * 10 s; 0 when no turn was needed), AF_DIR_CONFLICT (other checks of
+ * that user held it all that time: ask the client to try again),
+ * AF_DIR_STORE. A known browser takes turns with itself, once it has a
+ * failure.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 						 const char *browser,

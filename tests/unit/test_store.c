@@ -277,6 +277,16 @@ static void want_missing(store_ctx *st, const char *key)
 	assert_int_equal(v.len, 0);
 }
 
+/* Writes n bytes at p to path, opened with flags (O_WRONLY and more). */
+static void put_bytes(const char *path, int flags, const void *p, size_t n)
+{
+	int fd = open(path, flags);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, p, n), (ssize_t)n);
+	close(fd);
+}
+
 static off_t file_size(const char *path)
 {
 	struct stat sb;
@@ -1973,7 +1983,6 @@ static void test_open_torn_tail_truncated(void **state)
 	struct fixture *f = *state;
 	static const uint8_t zeros[100] = {0};
 	off_t good, torn;
-	int fd;
 
 	put(f->st, "a", "alpha");
 	good = file_size(f->aof);
@@ -1992,10 +2001,7 @@ static void test_open_torn_tail_truncated(void **state)
 	good = file_size(f->aof);
 	store_close(f->st);
 	f->st = NULL;
-	fd = open(f->aof, O_WRONLY | O_APPEND);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, zeros, sizeof(zeros)), sizeof(zeros));
-	close(fd);
+	put_bytes(f->aof, O_WRONLY | O_APPEND, zeros, sizeof(zeros));
 	f->st = open_or_fail(&f->opts);
 	want_value(f->st, "c", "gamma");
 	assert_int_equal(file_size(f->aof), good);
@@ -2018,7 +2024,7 @@ static void test_open_torn_in_length_field_truncated(void **state)
 	struct fixture *f = *state;
 	uint8_t zeros[200] = {0};
 	off_t good;
-	int fd, keep;
+	int keep;
 
 	for (keep = 1; keep < 8; keep++) {
 		put(f->st, "a", "alpha");
@@ -2028,11 +2034,7 @@ static void test_open_torn_in_length_field_truncated(void **state)
 		f->st = NULL;
 		/* keep bytes of b's header stay, the rest reads as zeros. */
 		assert_int_equal(truncate(f->aof, good + keep), 0);
-		fd = open(f->aof, O_WRONLY | O_APPEND);
-		assert_true(fd >= 0);
-		assert_int_equal(write(fd, zeros, sizeof(zeros)),
-				 sizeof(zeros));
-		close(fd);
+		put_bytes(f->aof, O_WRONLY | O_APPEND, zeros, sizeof(zeros));
 		f->st = open_or_fail(&f->opts);
 		want_value(f->st, "a", "alpha");
 		want_missing(f->st, "b");
@@ -2219,17 +2221,12 @@ static void test_open_headless_file_refused(void **state)
 	store_ctx *st = NULL;
 	char err[4400] = "";
 	size_t i;
-	int fd;
 
 	put(f->st, "a", "alpha");
 	store_close(f->st);
 	f->st = NULL;
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		fd = open(f->aof, O_WRONLY | O_TRUNC);
-		assert_true(fd >= 0);
-		assert_int_equal(write(fd, "AFSTORE1", sizes[i]),
-				 (ssize_t)sizes[i]);
-		close(fd);
+		put_bytes(f->aof, O_WRONLY | O_TRUNC, "AFSTORE1", sizes[i]);
 		assert_int_equal(store_check_state(&f->opts, err, sizeof(err)),
 				 STORE_ERR_CORRUPT);
 		assert_non_null(strstr(err, f->abs_aof));
@@ -2255,14 +2252,10 @@ static void test_open_other_format_and_symlink_said(void **state)
 	struct fixture *f = *state;
 	store_ctx *st = NULL;
 	char err[4400] = "", moved[4200];
-	int fd;
 
 	store_close(f->st);
 	f->st = NULL;
-	fd = open(f->aof, O_WRONLY | O_TRUNC);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "AFSTORE2\x01\x02", 10), 10);
-	close(fd);
+	put_bytes(f->aof, O_WRONLY | O_TRUNC, "AFSTORE2\x01\x02", 10);
 	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
 			 STORE_ERR_CORRUPT);
 	assert_non_null(strstr(err, "is in format 2"));
@@ -2350,7 +2343,6 @@ static void test_open_corrupt_middle_refused(void **state)
 	struct fixture *f = *state;
 	store_ctx *st = NULL;
 	char err[256] = "";
-	int fd;
 
 	put(f->st, "a", "alpha");
 	put(f->st, "b", "beta");
@@ -2367,10 +2359,7 @@ static void test_open_corrupt_middle_refused(void **state)
 	/* Nothing was cut or kept aside. */
 	assert_int_equal(cut_files(f->dir, NULL, 0), 0);
 	/* A file that is not ours at all. */
-	fd = open(f->aof, O_WRONLY | O_TRUNC);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "hello world\n", 12), 12);
-	close(fd);
+	put_bytes(f->aof, O_WRONLY | O_TRUNC, "hello world\n", 12);
 	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
 			 STORE_ERR_CORRUPT);
 	assert_null(st);
@@ -2547,7 +2536,6 @@ static void test_check_state_replays_read_only(void **state)
 	struct fixture *f = *state;
 	char err[4400] = "";
 	struct stat before, after;
-	int fd;
 
 	put(f->st, "a", "alpha");
 	put(f->st, "b", "beta");
@@ -2556,10 +2544,7 @@ static void test_check_state_replays_read_only(void **state)
 	store_close(f->st);
 	f->st = NULL;
 	/* A torn tail: a start cuts it off; the check passes it. */
-	fd = open(f->aof, O_WRONLY | O_APPEND);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "\x20\x00", 2), 2);
-	close(fd);
+	put_bytes(f->aof, O_WRONLY | O_APPEND, "\x20\x00", 2);
 	assert_int_equal(stat(f->aof, &before), 0);
 	assert_int_equal(store_check_state(&f->opts, err, sizeof(err)),
 			 STORE_OK);
