@@ -9,13 +9,13 @@
  *                                    run the demo on loopback
  *
  * SIGTERM or SIGINT stops it gracefully: no new connections, in-flight
- * requests finish (up to 10 seconds).
+ * requests finish (up to 10 seconds); a second one ends it at once (see
+ * common/stopsig.h).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +32,7 @@
 
 #include "common/cli.h"
 #include "common/secmem.h"
+#include "common/stopsig.h"
 #include "common/util.h"
 #include "demo/demo.h"
 #include "device/device.h"
@@ -542,44 +543,11 @@ out:
 	free(next);
 }
 
-/* What the thread that waits for a second stop signal needs. */
-struct stop_watch {
-	sigset_t set;
-	log_ctx *log;
-};
-
-/*
- * While the server stops (requests under way get up to GRACE_S), a
- * second SIGTERM or SIGINT ends the process at once, as someone who
- * sends it again means. What was under way is left as a crash leaves
- * it, which the store is made to take: a write is there whole or not at
- * all. It waits for those two only; others stay pending. Cancelled once
- * the stop is over.
- */
-static void *second_signal(void *arg)
-{
-	const struct stop_watch *sw = arg;
-	int sig = 0;
-
-	while (sigwait(&sw->set, &sig) != 0)
-		;
-	/* Past here, the stop's end must not cancel the exit half-way. */
-	(void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-	log_warn(sw->log, NULL, "shutdown",
-		 "signal=%d again: stopping at once, without waiting for the "
-		 "requests under way",
-		 sig);
-	_exit(1);
-	return NULL;
-}
-
 static int run(const struct args *a, af_config *cfg, log_ctx *log)
 {
 	struct key_watch watch = {0, 0};
 	af_store_watch store_watch = {0, 0, 0};
-	struct stop_watch sw;
-	pthread_t watcher;
-	int watching = 0;
+	af_stopsig *stopsig;
 	char err[512], token[64];
 	pushd_ctx *push = NULL;
 	json_t *started = NULL;
@@ -707,17 +675,10 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 			(void)pushd_fcm_renew(push);
 	}
 	log_info(log, NULL, "shutdown", "signal=%d", sig);
-	sigemptyset(&sw.set);
-	sigaddset(&sw.set, SIGTERM);
-	sigaddset(&sw.set, SIGINT);
-	sw.log = log;
-	watching = pthread_create(&watcher, NULL, second_signal, &sw) == 0;
+	stopsig = af_stopsig_watch(log);
 	af_server_stop(&srv, GRACE_S);
 	pushd_stop(push, GRACE_S);
-	if (watching) {
-		(void)pthread_cancel(watcher);
-		(void)pthread_join(watcher, NULL);
-	}
+	af_stopsig_end(stopsig);
 	rc = 0;
 out:
 	/* The workers use the store: they go before af_server_cleanup(). */

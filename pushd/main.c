@@ -7,7 +7,8 @@
  * It drains the store's "push" queue with the workers of libpushd and
  * serves /healthz and /metrics on push.listen. SIGTERM or SIGINT stops it
  * gracefully: no new jobs, streams in flight finish (up to 10 seconds);
- * jobs not finished stay pending for another node. SIGHUP stops nothing:
+ * jobs not finished stay pending for another node; a second one ends it
+ * at once (see common/stopsig.h). SIGHUP stops nothing:
  * the configuration is read only at start.
  */
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/secmem.h"
+#include "common/stopsig.h"
 #include "common/store.h"
 #include "pushd/pushd.h"
 #include "pushd_internal.h"
@@ -134,6 +136,7 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 	char err[512];
 	const struct timespec retry = {1, 0};
 	sigset_t set;
+	af_stopsig *stopsig;
 	int sig = 0, rc = 1;
 	store_status sst;
 	pushd_status pst;
@@ -224,7 +227,9 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 	if (sig < 0)
 		sig = SIGTERM;
 	log_info(log, NULL, "shutdown", "signal=%d", sig);
+	stopsig = af_stopsig_watch(log);
 	pushd_stop(ctx, PUSHD_GRACE_S);
+	af_stopsig_end(stopsig);
 	rc = 0;
 out:
 	pushd_ctx_free(ctx);

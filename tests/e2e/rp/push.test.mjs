@@ -39,6 +39,7 @@ const T = {
   fcmOtherSender: 'fcm-other-sender-token',
   renew: 'f1'.repeat(32),
   fcmExpired: 'fcm-expired-access-token',
+  held: 'b2'.repeat(32),
 };
 
 let dir;
@@ -185,6 +186,8 @@ before(async () => {
   };
   // The kill test: answers held back so the pushes are in flight.
   for (const t of T.kill) script[t] = [{ status: 200, delay_ms: 4000 }];
+  // The stop test: an answer held back longer than the stop waits.
+  script[T.held] = [{ status: 200, delay_ms: 12000 }];
   writeFileSync(path.join(dir, 'script.json'), JSON.stringify(script));
   apns = await startMock('mock_apns', ['--cert', path.join(dir, 'server.pem'), '--key', path.join(dir, 'server.key'),
     '--team-id', TEAM, '--key-id', KID, '--topic', TOPIC, '--p8-pub', path.join(dir, 'apns_pub.pem'),
@@ -553,6 +556,24 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     await sleep(300);
     assert.equal(p.exited, null);
     assert.ok((await fetch(`http://127.0.0.1:${p.port}/healthz`)).ok);
+  });
+
+  test('a second SIGTERM while a push is in flight ends pushd at once', { timeout: 60000 }, async () => {
+    for (const p of pushds) await stopPushd(p);
+    const p = await startPushd();
+    const s = await pushUser('hal', [['apns', T.held]]);
+    await toMfa(s);
+    await until('the push in flight', () => apnsPushes(T.held).length > 0, 10000);
+    p.proc.kill('SIGTERM');
+    await sleep(1500);
+    assert.equal(p.exited, null, 'the first signal waits for the push in flight');
+    const t0 = Date.now();
+    p.proc.kill('SIGTERM');
+    await until('pushd exit', () => p.exited !== null, 5000);
+    assert.deepEqual(p.exited, { code: 1, sig: null });
+    assert.ok(Date.now() - t0 < 2000, `stopped ${Date.now() - t0} ms after the second signal`);
+    assert.match(p.stderr, /"event":"shutdown","msg":"signal=15 again: stopping at once/);
+    await startPushd();
   });
 
   test('one address holds at most 16 connections to pushd\'s listener', async () => {
