@@ -662,6 +662,43 @@ static void start_login(af_server *srv, af_req *req, af_resp *resp,
 	(void)req;
 }
 
+char *af_authorize_restart_query(const json_t *authz)
+{
+	static const char *const kept[] = {
+		"client_id", "redirect_uri", "response_type", "response_mode",
+		"scope",     "state",	     "nonce",	      "code_challenge",
+		"prompt",    "login_hint",
+	};
+	const char *v;
+	json_t *ma = json_object_get(authz, "max_age");
+	af_buf b;
+	size_t i;
+
+	af_buf_init(&b, AF_RESTART_MAX + 1);
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		v = json_string_value(json_object_get(authz, kept[i]));
+		if (v == NULL)
+			continue;
+		append_param(&b, kept[i], v);
+		af_buf_puts(&b, "&");
+	}
+	if (json_object_get(authz, "code_challenge") != NULL)
+		af_buf_puts(&b, "code_challenge_method=S256&");
+	if (json_is_integer(ma))
+		af_buf_printf(&b, "max_age=%" JSON_INTEGER_FORMAT "&",
+			      json_integer_value(ma));
+	if (json_is_true(json_object_get(authz, "acr_mfa"))) {
+		append_param(&b, "acr_values", AF_ACR_MFA);
+		af_buf_puts(&b, "&");
+	}
+	af_buf_puts(&b, "restarted=1");
+	if (b.failed || b.len > AF_RESTART_MAX) {
+		af_buf_cleanup(&b);
+		return NULL;
+	}
+	return af_buf_take(&b, NULL);
+}
+
 void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *client_id = af_oidc_param(req, "client_id");
@@ -738,6 +775,9 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 		af_oidc_send_error(srv, resp, authz, err, desc);
 		goto out;
 	}
+	/* Started again from a sign-in form whose flow was gone. */
+	if (af_oidc_param(req, "restarted") != NULL)
+		json_object_set_new(authz, "restarted", json_true());
 	if (hint != NULL &&
 	    hint_subject(srv, hint, hint_sub, sizeof(hint_sub)) != 0) {
 		af_oidc_send_error(srv, resp, authz, "invalid_request",

@@ -29,6 +29,19 @@ void af_h_discovery(af_server *srv, af_req *req, af_resp *resp);
 void af_h_jwks(af_server *srv, af_req *req, af_resp *resp);
 void af_h_authorize(af_server *srv, af_req *req, af_resp *resp);
 void af_h_login_get(af_server *srv, af_req *req, af_resp *resp);
+
+/* The longest "restart" field the sign-in form carries or accepts. */
+#define AF_RESTART_MAX 8192
+
+/*
+ * The authorization request of a flow (its record), as the query of a GET
+ * /authorize that starts the sign-in again, without the leading '?': what
+ * the flow keeps of the request, and restarted=1. The sign-in form carries
+ * it ("restart"), so that a form posted after its flow is gone starts
+ * over instead of ending at an error page. An id_token_hint is not kept.
+ * NULL when it would pass AF_RESTART_MAX or memory runs out; free() it.
+ */
+char *af_authorize_restart_query(const json_t *authz);
 void af_h_login_post(af_server *srv, af_req *req, af_resp *resp);
 /*
  * The sign-in form's POST up to the password check, on the HTTP thread:

@@ -4,10 +4,12 @@
  * exist; growing delays and then a lockout per user and per address.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
+#include "common/httpparse.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "directory/signins.h"
@@ -29,6 +31,10 @@
 #define BUSY                                                                \
 	"Sign-in is very busy just now and your password was not checked. " \
 	"Please try again in a moment."
+/* Above the form of a sign-in started again (restart_signin()). */
+#define RESTARTED                                                         \
+	"The sign-in page was open too long, so it was renewed and your " \
+	"password was not checked. Please sign in again."
 
 /* The display name of the flow's application, into out. */
 /* A display name whole: up to AF_DIR_DISPLAY_MAX characters of UTF-8. */
@@ -66,12 +72,14 @@ static void show_form(af_server *srv, af_resp *resp, unsigned status,
 		      const char *message, const char *username)
 {
 	char name[AF_APP_NAME_BUF];
+	char *restart = af_authorize_restart_query(authz);
 
 	app_name(srv, authz, name, sizeof(name));
 	allow_app(resp, authz);
 	af_page_login(resp, status, flow,
-		      json_string_value(json_object_get(authz, "csrf")), name,
-		      message, username);
+		      json_string_value(json_object_get(authz, "csrf")),
+		      restart, name, message, username);
+	free(restart);
 }
 
 void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
@@ -93,7 +101,9 @@ void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
 	if (again == NULL)
 		again = json_string_value(
 			json_object_get(json_object_get(authz, "mfa"), "user"));
-	show_form(srv, resp, 200, flow, authz, NULL,
+	show_form(srv, resp, 200, flow, authz,
+		  json_is_true(json_object_get(authz, "restarted")) ? RESTARTED
+								    : NULL,
 		  again != NULL ? again
 				: json_string_value(json_object_get(
 					  authz, "login_hint")));
@@ -402,6 +412,69 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
  * request: on the HTTP thread (af_h_login_post_early()), then on the
  * work queue.
  */
+/*
+ * A sign-in form posted after its flow is gone (open too long, posted
+ * again, opened in another browser) starts the sign-in again from the
+ * request the form carries ("restart", see af_authorize_restart_query()):
+ * a 303 to /authorize, which checks it as it checks any request, with the
+ * user name typed as login_hint, so that only the password is typed
+ * again; the password posted is not used. Only the names /authorize reads
+ * are passed on. 0 when resp holds the redirect, -1 when there is nothing
+ * to start again from.
+ */
+static int restart_signin(af_server *srv, af_req *req, af_resp *resp)
+{
+	static const char *const passed[] = {
+		"client_id",	 "redirect_uri",   "response_type",
+		"response_mode", "scope",	   "state",
+		"nonce",	 "code_challenge", "code_challenge_method",
+		"prompt",	 "max_age",	   "acr_values",
+	};
+	const char *text = af_req_param(req, "restart");
+	const char *username = af_req_param(req, "username");
+	const char *v;
+	char err[128], *url = NULL;
+	af_params *p = NULL;
+	af_buf b;
+	size_t i;
+	int rc = -1;
+
+	if (text == NULL || strlen(text) > AF_RESTART_MAX ||
+	    hp_params_parse(text, strlen(text), &p) != HP_OK ||
+	    hp_params_get(p, "client_id") == NULL ||
+	    hp_params_get(p, "redirect_uri") == NULL)
+		goto out;
+	if (username == NULL || username[0] == '\0' ||
+	    af_dir_check_username("username", username, err, sizeof(err)) !=
+		    AF_DIR_OK)
+		username = hp_params_get(p, "login_hint");
+	af_buf_init(&b, AF_RESTART_MAX + 1024);
+	af_buf_puts(&b, "/authorize?restarted=1");
+	for (i = 0; i < sizeof(passed) / sizeof(passed[0]); i++) {
+		v = hp_params_get(p, passed[i]);
+		if (v == NULL)
+			continue;
+		af_buf_printf(&b, "&%s=", passed[i]);
+		af_buf_urlenc(&b, v);
+	}
+	if (username != NULL) {
+		af_buf_puts(&b, "&login_hint=");
+		af_buf_urlenc(&b, username);
+	}
+	url = b.failed ? NULL : af_buf_take(&b, NULL);
+	af_buf_cleanup(&b);
+	if (url == NULL)
+		goto out;
+	af_event_login(srv->log, LOG_LEVEL_INFO, req, username, "restarted",
+		       NULL);
+	af_resp_redirect(resp, 303, url);
+	free(url);
+	rc = 0;
+out:
+	hp_params_free(p);
+	return rc;
+}
+
 static int login_prelude(af_server *srv, af_req *req, af_resp *resp,
 			 json_t **authz, char known[AF_KNOWN_ID_BUF])
 {
@@ -425,7 +498,8 @@ static int login_prelude(af_server *srv, af_req *req, af_resp *resp,
 	if (rc != 0) {
 		if (rc == -2)
 			af_page_unavailable(resp);
-		else
+		else if (af_req_param(req, "cancel") != NULL ||
+			 restart_signin(srv, req, resp) != 0)
 			af_page_flow_expired(resp);
 		return 1;
 	}

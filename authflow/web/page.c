@@ -364,8 +364,8 @@ static void field_message(af_buf *b, int message, int invalid)
 }
 
 void af_page_login(af_resp *resp, unsigned status, const char *flow,
-		   const char *csrf, const char *app_name, const char *message,
-		   const char *username)
+		   const char *csrf, const char *restart, const char *app_name,
+		   const char *message, const char *username)
 {
 	af_buf b;
 	int known, shown, invalid;
@@ -379,8 +379,8 @@ void af_page_login(af_resp *resp, unsigned status, const char *flow,
 	 * and what: a lock or a wait is not a typing error.
 	 */
 	af_page_begin(&b, resp,
-		      !shown	      ? "Sign in"
-		      : status == 403 ? "Account locked: Sign in"
+		      !shown || status == 200 ? "Sign in"
+		      : status == 403	      ? "Account locked: Sign in"
 		      : status == 429 ? "Wait before trying again: Sign in"
 				      : "Error: Sign in");
 	af_buf_puts(&b, "<h1>Sign in</h1>");
@@ -399,6 +399,11 @@ void af_page_login(af_resp *resp, unsigned status, const char *flow,
 	af_buf_html(&b, flow);
 	af_buf_puts(&b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
 	af_buf_html(&b, csrf);
+	if (restart != NULL) {
+		af_buf_puts(&b, "\"><input type=\"hidden\" name=\"restart\" "
+				"value=\"");
+		af_buf_html(&b, restart);
+	}
 	/* The cursor goes where the person types next. */
 	known = username != NULL && username[0] != '\0';
 	af_buf_puts(&b, "\"><label for=\"username\">User name</label>"

@@ -79,14 +79,16 @@ void af_page_refusal(af_resp *resp, unsigned status, const char *title,
 		     const char *csrf);
 
 /*
- * The sign-in form for a flow: hidden flow id and CSRF token, the
- * application's display name, an optional message (escaped), and the
- * user name to prefill. The message describes both fields, and marks
- * them invalid when status is 400 (a field empty) or 401 (wrong).
+ * The sign-in form for a flow: hidden flow id, CSRF token and restart
+ * query (af_authorize_restart_query(); NULL: none), the application's
+ * display name, an optional message (escaped), and the user name to
+ * prefill. The message describes both fields, and marks them invalid
+ * when status is 400 (a field empty) or 401 (wrong); with status 200 it
+ * is a notice.
  */
 void af_page_login(af_resp *resp, unsigned status, const char *flow,
-		   const char *csrf, const char *app_name, const char *message,
-		   const char *username);
+		   const char *csrf, const char *restart, const char *app_name,
+		   const char *message, const char *username);
 
 /* The page for a sign-in flow that expired, was used, or is not ours. */
 void af_page_flow_expired(af_resp *resp);

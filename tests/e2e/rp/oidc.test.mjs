@@ -282,8 +282,13 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const o = await openAuthorize(b, server.issuer, a.url.href);
     r = await b.post(`${server.issuer}/login`, { flow: o.fields.flow, username: s.user, password: s.password });
     assert.equal(r.status, 400);
+    // Posted from another browser, the form only starts a sign-in there
+    // again: nobody is signed in, and the password is not used.
     r = await new Browser().post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
-    assert.equal(r.status, 400);
+    assert.equal(r.status, 303);
+    assert.match(r.location, /^\/authorize\?restarted=1&/);
+    assert.doesNotMatch(r.location, /password|correct/);
+    assert.equal(r.headers.get('set-cookie'), null);
     // Wrong password: one generic message, no code.
     r = await b.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: 'wrong' });
     assert.equal(r.status, 401);
@@ -1142,6 +1147,68 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(t.scope, 'openid profile email groups');
     const at = JSON.parse(Buffer.from(t.access_token.split('.')[1], 'base64url').toString());
     assert.equal(at.scope, 'openid profile email groups', 'the JWT access token says the same');
+  });
+
+  test('a sign-in form posted after its flow is gone starts the sign-in again, the user name kept, the request unchanged', async () => {
+    const s = await seed(server, { user: 'renata' });
+    const config = await rp(s);
+    const a = await authUrl(config, { acr_values: 'urn:authflow:acr:pwd', max_age: '600' });
+    const b = new Browser();
+    const o = await openAuthorize(b, server.issuer, a.url.href);
+    assert.ok(!o.answer, 'the login form');
+    const restart = new URLSearchParams(o.fields.restart);
+    assert.equal(restart.get('client_id'), s.clientId);
+    assert.equal(restart.get('state'), a.state);
+    assert.equal(restart.get('nonce'), a.nonce);
+    assert.equal(restart.get('max_age'), '600');
+    assert.equal(restart.get('restarted'), '1');
+    // The flow gone (expired, finished, or never this browser's): the
+    // password is not checked, the sign-in starts over.
+    let r = await b.post(`${server.issuer}/login`, { ...o.fields, flow: 'A'.repeat(43), username: s.user, password: 'wrong' });
+    assert.equal(r.status, 303);
+    const again = new URL(r.location, server.issuer);
+    assert.equal(again.pathname, '/authorize');
+    assert.equal(again.searchParams.get('login_hint'), s.user);
+    assert.equal(again.searchParams.get('code_challenge'), new URL(a.url).searchParams.get('code_challenge'));
+    assert.equal(again.searchParams.get('password'), null);
+    r = await b.get(again.href);
+    assert.equal(r.status, 302);
+    const page = await b.get(new URL(r.location, server.issuer).href);
+    assert.equal(page.status, 200);
+    assert.match(page.text, /<title>Sign in/);
+    assert.match(page.text, /The sign-in page was open too long, so it was renewed and your password was not checked\. Please sign in again\./);
+    assert.match(page.text, /name="username"[^>]* value="renata"/);
+    const fields = hiddenFields(page.text);
+    assert.notEqual(fields.flow, o.fields.flow);
+    r = await b.post(`${server.issuer}/login`, { ...fields, username: s.user, password: s.password });
+    assert.equal(r.status, 302, r.text);
+    const t = await client.authorizationCodeGrant(config, new URL(r.location), {
+      pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
+    });
+    assert.equal(t.claims().sub !== undefined, true);
+    // Posted again once signed in (the back button): the session
+    // answers, a code at once.
+    r = await b.post(`${server.issuer}/login`, { ...fields, username: s.user, password: 'wrong' });
+    assert.equal(r.status, 303);
+    r = await b.get(new URL(r.location, server.issuer).href);
+    assert.equal(r.status, 302);
+    assert.equal(new URL(r.location).searchParams.get('state'), a.state);
+    assert.ok(new URL(r.location).searchParams.get('code'));
+    // What it carries is checked as any request is: another application
+    // gets the error page, never a redirect; a restart without one, the
+    // expired page.
+    const forged = new URLSearchParams(o.fields.restart);
+    forged.set('client_id', 'nope');
+    r = await b.post(`${server.issuer}/login`, { ...o.fields, flow: 'A'.repeat(43), restart: forged.toString() });
+    r = await b.get(new URL(r.location, server.issuer).href);
+    assert.equal(r.status, 400);
+    assert.equal(r.location, null);
+    forged.delete('client_id');
+    r = await b.post(`${server.issuer}/login`, { ...o.fields, flow: 'A'.repeat(43), restart: forged.toString() });
+    assert.equal(r.status, 400);
+    assert.match(r.text, /This sign-in page has expired/);
+    r = await b.post(`${server.issuer}/login`, { ...o.fields, flow: 'A'.repeat(43), restart: 'x'.repeat(9000) });
+    assert.equal(r.status, 400);
   });
 
   test('one sign-in form posted many times at once gives one code', async () => {
