@@ -777,6 +777,62 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     }
   });
 
+  test('native TLS: only TLS 1.2 and 1.3 with forward-secret AEAD ciphers; HSTS on every answer', { timeout: 60000 }, async () => {
+    const base = JSON.parse(readFileSync(server.configPath, 'utf8'));
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'authflow-tls-'));
+    const key = path.join(tmp, 'server.key');
+    copyFileSync(path.join(dir, 'server.key'), key);
+    chmodSync(key, 0o600);
+    const port = await freePort();
+    const cfg = {
+      ...base, issuer: `https://127.0.0.1:${port}`, listen: { ...base.listen, port },
+      state_dir: path.join(tmp, 'state'), store: { backend: 'memory' },
+      features: { ...base.features, remote_access_mfa: false },
+      tls: { cert_file: path.join(dir, 'server.pem'), key_file: key },
+    };
+    delete cfg.push;
+    const file = path.join(tmp, 'authflow.json');
+    writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+    const proc = spawn(path.join(BIN, 'authflow'), ['--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (d) => { stderr += d; });
+    const ca = readFileSync(path.join(dir, 'ca.pem'));
+    const get = (p) => new Promise((resolve, reject) => {
+      https.get({ host: '127.0.0.1', port, path: p, ca }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res));
+      }).on('error', reject);
+    });
+    // What a client that offers only TLS (version, ciphers) gets.
+    const hello = (args) => spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile',
+      path.join(dir, 'ca.pem'), ...args], { input: '', encoding: 'utf8', timeout: 10000 }).stdout
+      .match(/^New, (\S+), Cipher is (\S+)$/m)?.slice(1, 3);
+    try {
+      await until('authflow over https', async () => {
+        try { return (await get('/healthz')).statusCode === 200; } catch { return false; }
+      }, 15000);
+      const res = await get('/.well-known/openid-configuration');
+      assert.equal(res.statusCode, 200, stderr);
+      assert.match(res.headers['strict-transport-security'], /^max-age=\d+/);
+      assert.deepEqual(hello(['-tls1_3']), ['TLSv1.3', 'TLS_AES_128_GCM_SHA256']);
+      assert.deepEqual(hello(['-tls1_3', '-ciphersuites', 'TLS_CHACHA20_POLY1305_SHA256']), ['TLSv1.3', 'TLS_CHACHA20_POLY1305_SHA256']);
+      assert.deepEqual(hello(['-tls1_2']), ['TLSv1.2', 'ECDHE-ECDSA-AES128-GCM-SHA256']);
+      // Refused: TLS 1.0 and 1.1, CBC, SHA-1 and CCM suites, however a
+      // client insists.
+      for (const args of [['-tls1'], ['-tls1_1'], ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-SHA'],
+        ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES256-SHA384'], ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-CCM'],
+        ['-tls1_3', '-ciphersuites', 'TLS_AES_128_CCM_SHA256']]) {
+        const weak = args.includes('-cipher') ? args.map((a, i) => (args[i - 1] === '-cipher' ? `${a}@SECLEVEL=0` : a))
+          : [...args, '-cipher', 'DEFAULT@SECLEVEL=0'];
+        assert.deepEqual(hello(weak), ['(NONE)', '(NONE)'], args.join(' '));
+      }
+    } finally {
+      proc.kill('SIGTERM');
+      await until('authflow exit', () => proc.exitCode !== null, 15000);
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   test('embedded mode (memory store): authflow sends the pushes itself', async () => {
     const daemon = server;
     server = await startServer({ store: 'memory', push: { mode: 'embedded', workers: 1, apns: apnsSection } });
