@@ -1,4 +1,6 @@
 /* The admin API client of authflowctl over the shared HTTP client. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +89,33 @@ static int bad_port(const char *url)
 	return bad;
 }
 
+/*
+ * Whether url, a valid http(s) URL, is http:// to a host other than this
+ * one: 127.0.0.0/8, [::1] or localhost, by name, not resolved.
+ */
+static int plain_remote(const char *url)
+{
+	struct in_addr v4;
+	CURLU *u;
+	char *host = NULL;
+	int remote = 1;
+
+	if (strncasecmp(url, "http://", 7) != 0)
+		return 0;
+	u = curl_url();
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+	    (inet_pton(AF_INET, host, &v4) == 1 &&
+	     (ntohl(v4.s_addr) >> 24) == 127))
+		remote = 0;
+out:
+	curl_free(host);
+	curl_url_cleanup(u);
+	return remote;
+}
+
 af_ctl_http_status af_ctl_http_new(const char *base_url, const char *token,
 				   af_ctl_http **out)
 {
@@ -103,6 +132,8 @@ af_ctl_http_status af_ctl_http_new(const char *base_url, const char *token,
 		return AF_CTL_HTTP_ERR_PORT;
 	if (st != AF_CTL_HTTP_OK)
 		return st;
+	if (token != NULL && plain_remote(base_url))
+		return AF_CTL_HTTP_ERR_PLAIN;
 	if (token != NULL &&
 	    strnlen(token, AF_CTL_HTTP_TOKEN_MAX + 1) > AF_CTL_HTTP_TOKEN_MAX)
 		return AF_CTL_HTTP_ERR_TOKEN_LONG;

@@ -63,7 +63,11 @@
 	   "65535")                                                       \
 	XX(ERR_TOKEN_LONG, -10,                                           \
 	   "the admin token is too long (at most " AF_CTL_HTTP_TOKEN_TEXT \
-	   " bytes)")
+	   " bytes)")                                                     \
+	XX(ERR_PLAIN, -11,                                                \
+	   "http:// would send the admin token in clear text to another " \
+	   "host: use https:// (http:// only to this host: 127.0.0.1, "   \
+	   "[::1] or localhost)")
 
 typedef enum af_ctl_http_status {
 #define AF_CTL_HTTP_XX(name, value, text) AF_CTL_HTTP_##name = (value),
@@ -94,7 +98,8 @@ typedef struct af_ctl_http af_ctl_http;
  * which also keeps it from splitting the header it travels in.
  * AF_CTL_HTTP_OK and *out (free with af_ctl_http_free()),
  * AF_CTL_HTTP_ERR_ARG, AF_CTL_HTTP_ERR_URL, AF_CTL_HTTP_ERR_PORT (an
- * http(s) URL whose port is not 1..65535), AF_CTL_HTTP_ERR_TOKEN,
+ * http(s) URL whose port is not 1..65535), AF_CTL_HTTP_ERR_PLAIN (a
+ * token for an http:// URL whose host is not loopback), AF_CTL_HTTP_ERR_TOKEN,
  * AF_CTL_HTTP_ERR_TOKEN_LONG, AF_CTL_HTTP_ERR_NOMEM or
  * AF_CTL_HTTP_ERR_CURL.
  */

@@ -79,6 +79,13 @@ expect token-no-value 2 -- status --token
 expect bad-scheme 2 -- --url ftp://example.org --token "$TOKEN" status
 expect bad-url-query 2 -- --url "http://h/?x=1" --token "$TOKEN" status
 expect bad-url-empty 2 -- --url "" --token "$TOKEN" status
+# The token goes in clear text over http://: only to this host.
+expect_msg plain-remote 2 'in clear text to another host' -- \
+	--url http://192.0.2.1:8080 --token "$TOKEN" status
+expect_msg plain-remote-name 2 'use https://' -- \
+	--url http://idp.example.org --token "$TOKEN" status
+expect plain-localhost 3 -- --url http://localhost:1 --token "$TOKEN" status
+expect plain-v6-loopback 3 -- --url "http://[::1]:1" --token "$TOKEN" status
 expect token-space 2 -- --token "a b" status
 # The limit, not the character set, is what a long token breaks.
 expect_msg token-too-long 2 'too long (at most 4096 bytes)' -- --url "$DEAD" \

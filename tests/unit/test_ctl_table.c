@@ -505,6 +505,46 @@ static void test_http_new_bad_url_or_token_refused(void **state)
 	af_ctl_http_free(h);
 }
 
+static void test_http_new_plain_only_to_this_host(void **state)
+{
+	static const char *const remote[] = {
+		"http://idp.example.org",
+		"HTTP://10.0.0.5:8080",
+		"http://128.0.0.1",
+		"http://[::2]:8080",
+		"http://localhost.evil.example",
+	};
+	static const char *const local[] = {
+		"http://127.0.0.1:8080",
+		"http://127.1.2.3",
+		"http://[::1]:8080",
+		"http://LOCALHOST:8080/prefix",
+	};
+	af_ctl_http *h = NULL;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
+		assert_int_equal(af_ctl_http_new(remote[i], "tok", &h),
+				 AF_CTL_HTTP_ERR_PLAIN);
+		assert_null(h);
+		/* Without a token nothing secret would be sent. */
+		assert_int_equal(af_ctl_http_new(remote[i], NULL, &h),
+				 AF_CTL_HTTP_OK);
+		af_ctl_http_free(h);
+		h = NULL;
+	}
+	for (i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+		assert_int_equal(af_ctl_http_new(local[i], "tok", &h),
+				 AF_CTL_HTTP_OK);
+		af_ctl_http_free(h);
+		h = NULL;
+	}
+	assert_int_equal(af_ctl_http_new("https://10.0.0.5", "tok", &h),
+			 AF_CTL_HTTP_OK);
+	af_ctl_http_free(h);
+}
+
 static void test_http_request_unreachable_reported(void **state)
 {
 	char err[AF_CTL_HTTP_ERR_BUF];
@@ -582,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_time_iso8601_or_dash),
 		cmocka_unit_test(test_http_path_segments_encoded),
 		cmocka_unit_test(test_http_new_bad_url_or_token_refused),
+		cmocka_unit_test(test_http_new_plain_only_to_this_host),
 		cmocka_unit_test(test_http_request_unreachable_reported),
 		cmocka_unit_test(test_mem_allocator_round_trip),
 	};
