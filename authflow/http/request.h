@@ -26,6 +26,8 @@ struct af_brand;
  */
 #define AF_RESP_BODY_MAX    ((size_t)32 * 1024 * 1024)
 #define AF_RID_LEN	    16
+/* Bytes of a request target the server reads (longer: 414). */
+#define AF_REQ_URI_MAX	    8192
 
 #define AF_REQ_BAD_QUERY 1
 #define AF_REQ_BAD_FORM	 2

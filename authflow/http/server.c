@@ -33,7 +33,6 @@
 
 #define DEFAULT_CSP AF_CSP_HEAD AF_CSP_TAIL
 
-#define URI_MAX	     8192
 /*
  * Bytes of a request's header fields, names and values with ": " and
  * CRLF, past which it is answered 431: what nginx lets through by default
@@ -270,7 +269,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 		memcpy(cs->rid, "norandom", 9);
 	target = origin_form(uri, &slash);
 	n = strlen(target);
-	if (n > URI_MAX) {
+	if (n > AF_REQ_URI_MAX) {
 		/*
 		 * Answered 414 without a look at it; its path, cut, is kept
 		 * for the access line, never the query, which may carry
@@ -294,7 +293,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	cs->uri_len = n;
 	/*
 	 * Left alone, libmicrohttpd would next make a record of each query
-	 * parameter (about 60 bytes each, so 4096 in a target of URI_MAX
+	 * parameter (about 60 bytes each, so 4096 in a target of AF_REQ_URI_MAX
 	 * would not fit in CONN_POOL, and such a request would be neither
 	 * answered nor refused until the time limit). authflow never reads
 	 * those records: handle() parses the query from cs->uri. The target

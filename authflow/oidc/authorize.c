@@ -662,14 +662,30 @@ static void start_login(af_server *srv, af_req *req, af_resp *resp,
 	(void)req;
 }
 
+void af_authorize_prompt_login(af_buf *b, const char *prompt)
+{
+	af_buf_puts(b, "prompt=");
+	if (prompt != NULL && af_oidc_has_word(prompt, "login")) {
+		af_buf_urlenc(b, prompt);
+		return;
+	}
+	if (prompt != NULL && prompt[0] != '\0') {
+		af_buf_urlenc(b, prompt);
+		af_buf_puts(b, "%20");
+	}
+	af_buf_puts(b, "login");
+}
+
 char *af_authorize_restart_query(const json_t *authz)
 {
 	static const char *const kept[] = {
-		"client_id", "redirect_uri", "response_type", "response_mode",
-		"scope",     "state",	     "nonce",	      "code_challenge",
-		"prompt",    "login_hint",
+		"client_id",	 "redirect_uri",   "response_type",
+		"response_mode", "scope",	   "state",
+		"nonce",	 "code_challenge", "login_hint",
 	};
 	const char *v;
+	const char *prompt =
+		json_string_value(json_object_get(authz, "prompt"));
 	json_t *ma = json_object_get(authz, "max_age");
 	af_buf b;
 	size_t i;
@@ -684,6 +700,8 @@ char *af_authorize_restart_query(const json_t *authz)
 	}
 	if (json_object_get(authz, "code_challenge") != NULL)
 		af_buf_puts(&b, "code_challenge_method=S256&");
+	af_authorize_prompt_login(&b, prompt);
+	af_buf_puts(&b, "&");
 	if (json_is_integer(ma))
 		af_buf_printf(&b, "max_age=%" JSON_INTEGER_FORMAT "&",
 			      json_integer_value(ma));

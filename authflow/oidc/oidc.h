@@ -30,18 +30,33 @@ void af_h_jwks(af_server *srv, af_req *req, af_resp *resp);
 void af_h_authorize(af_server *srv, af_req *req, af_resp *resp);
 void af_h_login_get(af_server *srv, af_req *req, af_resp *resp);
 
-/* The longest "restart" field the sign-in form carries or accepts. */
-#define AF_RESTART_MAX 8192
+/*
+ * The longest "restart" field the sign-in form carries or accepts: what
+ * leaves room, in the request target the server reads (AF_REQ_URI_MAX),
+ * for "/authorize?" and a login_hint.
+ */
+#define AF_RESTART_MAX 7168
 
 /*
  * The authorization request of a flow (its record), as the query of a GET
  * /authorize that starts the sign-in again, without the leading '?': what
  * the flow keeps of the request, and restarted=1. The sign-in form carries
  * it ("restart"), so that a form posted after its flow is gone starts
- * over instead of ending at an error page. An id_token_hint is not kept.
+ * over instead of ending at an error page. The new sign-in asks for the
+ * password whatever session the browser has (prompt has "login"): the
+ * request's id_token_hint, which named the user a session had to be, is
+ * not kept.
  * NULL when it would pass AF_RESTART_MAX or memory runs out; free() it.
  */
 char *af_authorize_restart_query(const json_t *authz);
+
+/*
+ * Appends "prompt=" and prompt (NULL: none) with "login" added when it
+ * lacks it, URL-encoded, to b: a request that is never answered by a
+ * session, since one that did not fit it before (another user's, or
+ * none) may fit it now that its id_token_hint is gone.
+ */
+void af_authorize_prompt_login(af_buf *b, const char *prompt);
 void af_h_login_post(af_server *srv, af_req *req, af_resp *resp);
 /*
  * The sign-in form's POST up to the password check, on the HTTP thread:

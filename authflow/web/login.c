@@ -418,9 +418,10 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
  * request the form carries ("restart", see af_authorize_restart_query()):
  * a 303 to /authorize, which checks it as it checks any request, with the
  * user name typed as login_hint, so that only the password is typed
- * again; the password posted is not used. Only the names /authorize reads
- * are passed on. 0 when resp holds the redirect, -1 when there is nothing
- * to start again from.
+ * again; the password posted is not used, and the request asks for a
+ * sign-in whatever session the browser has (prompt=login). Only the names
+ * /authorize reads are passed on. 0 when resp holds the redirect, -1 when
+ * there is nothing to start again from.
  */
 static int restart_signin(af_server *srv, af_req *req, af_resp *resp)
 {
@@ -428,7 +429,7 @@ static int restart_signin(af_server *srv, af_req *req, af_resp *resp)
 		"client_id",	 "redirect_uri",   "response_type",
 		"response_mode", "scope",	   "state",
 		"nonce",	 "code_challenge", "code_challenge_method",
-		"prompt",	 "max_age",	   "acr_values",
+		"max_age",	 "acr_values",
 	};
 	const char *text = af_req_param(req, "restart");
 	const char *username = af_req_param(req, "username");
@@ -444,11 +445,16 @@ static int restart_signin(af_server *srv, af_req *req, af_resp *resp)
 	    hp_params_get(p, "client_id") == NULL ||
 	    hp_params_get(p, "redirect_uri") == NULL)
 		goto out;
-	if (username == NULL || username[0] == '\0' ||
-	    af_dir_check_username("username", username, err, sizeof(err)) !=
-		    AF_DIR_OK)
+	/* A name that could be a user's, typed or else the request's. */
+	if (username == NULL || af_dir_check_username("username", username, err,
+						      sizeof(err)) != AF_DIR_OK)
 		username = hp_params_get(p, "login_hint");
-	af_buf_init(&b, AF_RESTART_MAX + 1024);
+	if (username != NULL &&
+	    af_dir_check_username("login_hint", username, err, sizeof(err)) !=
+		    AF_DIR_OK)
+		username = NULL;
+	/* Within what the server reads of a request target. */
+	af_buf_init(&b, AF_REQ_URI_MAX);
 	af_buf_puts(&b, "/authorize?restarted=1");
 	for (i = 0; i < sizeof(passed) / sizeof(passed[0]); i++) {
 		v = hp_params_get(p, passed[i]);
@@ -457,7 +463,12 @@ static int restart_signin(af_server *srv, af_req *req, af_resp *resp)
 		af_buf_printf(&b, "&%s=", passed[i]);
 		af_buf_urlenc(&b, v);
 	}
-	if (username != NULL) {
+	af_buf_puts(&b, "&");
+	af_authorize_prompt_login(&b, hp_params_get(p, "prompt"));
+	/* The name only prefills the form: left out rather than fail. */
+	if (username != NULL &&
+	    b.len + strlen("&login_hint=") + 3 * strlen(username) <
+		    AF_REQ_URI_MAX) {
 		af_buf_puts(&b, "&login_hint=");
 		af_buf_urlenc(&b, username);
 	}
