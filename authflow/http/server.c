@@ -56,12 +56,16 @@
  * Native TLS (libmicrohttpd's GnuTLS): TLS 1.2 and 1.3 only, with
  * forward-secret key exchange and AEAD ciphers, as PCI DSS and the usual
  * scanners ask; GnuTLS's default would also take TLS 1.0 and CBC with
- * SHA-1. The server's order of preference wins.
+ * SHA-1. X25519 first among the groups, as clients send its key share
+ * first: another order would cost them a second round trip (a TLS 1.3
+ * HelloRetryRequest). The server's order of preference wins. It stands in
+ * for the system's crypto policy, which libmicrohttpd would follow.
  */
 #define TLS_PRIORITIES                                                 \
 	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:"   \
 	"+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:" \
-	"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+	"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:"    \
+	"+GROUP-SECP256R1:+GROUP-SECP384R1:%SERVER_PRECEDENCE"
 
 /* About one RS256 signature with a 2048-bit key. */
 #define SLOW_CHECK_NS	250000u

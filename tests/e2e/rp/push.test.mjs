@@ -815,6 +815,12 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       assert.equal(res.statusCode, 200, stderr);
       assert.match(res.headers['strict-transport-security'], /^max-age=\d+/);
       assert.deepEqual(hello(['-tls1_3']), ['TLSv1.3', 'TLS_AES_128_GCM_SHA256']);
+      // X25519, the key share clients send first, in one round trip: no
+      // HelloRetryRequest asking for another group.
+      const trace = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-CAfile',
+        path.join(dir, 'ca.pem'), '-tls1_3', '-msg'], { input: '', encoding: 'utf8', timeout: 10000 }).stdout;
+      assert.match(trace, /^Server Temp Key: X25519/m);
+      assert.equal(trace.match(/>>> [^\n]*ClientHello/g)?.length, 1, 'one ClientHello');
       assert.deepEqual(hello(['-tls1_3', '-ciphersuites', 'TLS_CHACHA20_POLY1305_SHA256']), ['TLSv1.3', 'TLS_CHACHA20_POLY1305_SHA256']);
       assert.deepEqual(hello(['-tls1_2']), ['TLSv1.2', 'ECDHE-ECDSA-AES128-GCM-SHA256']);
       // Refused: TLS 1.0 and 1.1, CBC, SHA-1 and CCM suites, however a
