@@ -340,6 +340,13 @@ static CURLcode set_common(af_httpc *c, const af_httpc_request *req,
 		rc = curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, a);
 	if (rc == CURLE_OK && c->ca_file != NULL)
 		rc = curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+	/*
+	 * Plain http is for a server on this host (authflowctl sends its
+	 * token over it only to loopback): never through a proxy, which
+	 * would read the token in clear text, whatever http_proxy says.
+	 */
+	if (rc == CURLE_OK && strncasecmp(req->url, "http://", 7) == 0)
+		rc = curl_easy_setopt(c->curl, CURLOPT_PROXY, "");
 	return rc;
 }
 
@@ -367,26 +374,22 @@ static CURLcode set_method(af_httpc *c, const struct method *m,
 
 /*
  * The environment variable naming the proxy libcurl takes for the
- * transfer's URL, as libcurl reads them (http_proxy only in lower case),
- * or NULL when none is set. no_proxy is not weighed: this only words a
- * failure, whose address may be the proxy's.
+ * transfer's URL, as libcurl reads them, or NULL when none is set or the
+ * URL is http:// (never proxied, see set_common()). no_proxy is not
+ * weighed: this only words a failure, whose address may be the proxy's.
  */
 static const char *proxy_var(af_httpc *c)
 {
-	static const char *const https_vars[] = {
-		"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL};
-	static const char *const http_vars[] = {"http_proxy", "all_proxy",
-						"ALL_PROXY", NULL};
-	const char *const *vars;
+	static const char *const vars[] = {"https_proxy", "HTTPS_PROXY",
+					   "all_proxy", "ALL_PROXY", NULL};
 	char *url = NULL;
 	const char *v;
 	size_t i;
 
 	if (curl_easy_getinfo(c->curl, CURLINFO_EFFECTIVE_URL, &url) !=
 		    CURLE_OK ||
-	    url == NULL)
+	    url == NULL || strncasecmp(url, "https://", 8) != 0)
 		return NULL;
-	vars = strncmp(url, "https://", 8) == 0 ? https_vars : http_vars;
 	for (i = 0; vars[i] != NULL; i++) {
 		v = getenv(vars[i]);
 		if (v != NULL && v[0] != '\0')

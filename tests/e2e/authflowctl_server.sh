@@ -61,6 +61,9 @@ expect demo-dir-bad 1 "$BIN/authflow" --demo --port "$free" --state-dir "$tmp/no
 [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q -e '--state-dir: cannot make .*/none/deeper: ' "$tmp/err" &&
 	ok || bad "demo state dir: $(cat "$tmp/err")"
 expect status 0 "$C" status
+# Plain http to this host never goes through a proxy (it would read the
+# token): one that does not answer changes nothing.
+expect status-proxy-unused 0 env http_proxy=http://127.0.0.1:1 all_proxy=http://127.0.0.1:1 "$C" status
 grep -q "issuer" "$tmp/out" && ok || bad "status shows the issuer"
 
 expect group-add 0 "$C" group add staff --description "All staff"

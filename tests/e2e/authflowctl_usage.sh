@@ -91,11 +91,18 @@ expect token-space 2 -- --token "a b" status
 expect_msg token-too-long 2 'too long (at most 4096 bytes)' -- --url "$DEAD" \
 	--token "$(head -c 5000 /dev/zero | tr '\0' t)" status
 # A proxy that cannot be reached is named as the likely address.
-http_proxy=http://127.0.0.1:1 "$C" --url "$DEAD" --token "$TOKEN" status \
+https_proxy=http://127.0.0.1:1 "$C" --url https://127.0.0.1:1 --token "$TOKEN" status \
 	</dev/null >"$tmp/out" 2>"$tmp/err"
 rc=$?
 check_one_line proxy-named 3
-grep -q "http_proxy names a proxy" "$tmp/err" && ok || bad "proxy-named: $(cat "$tmp/err")"
+grep -q "https_proxy names a proxy" "$tmp/err" && ok || bad "proxy-named: $(cat "$tmp/err")"
+# Plain http (this host only) never goes through one: the token would
+# cross to it in clear text.
+http_proxy=http://127.0.0.1:1 all_proxy=http://127.0.0.1:1 "$C" --url "$DEAD" \
+	--token "$TOKEN" status </dev/null >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check_one_line plain-not-proxied 3
+grep -q "names a proxy" "$tmp/err" && bad "plain-not-proxied: $(cat "$tmp/err")" || ok
 expect token-max-length 3 -- --url "$DEAD" \
 	--token "$(head -c 4096 /dev/zero | tr '\0' t)" status
 expect_msg url-port-big 2 'port must be a number from 1 to 65535' -- \
