@@ -513,12 +513,16 @@ static void test_http_new_plain_only_to_this_host(void **state)
 		"http://128.0.0.1",
 		"http://[::2]:8080",
 		"http://localhost.evil.example",
+		"http://[::ffff:10.0.0.1]",
 	};
 	static const char *const local[] = {
 		"http://127.0.0.1:8080",
 		"http://127.1.2.3",
 		"http://[::1]:8080",
 		"http://LOCALHOST:8080/prefix",
+		"http://localhost.:8080",
+		"http://[::ffff:127.0.0.1]:8080",
+		"http://[0:0:0:0:0:0:0:1]:8080",
 	};
 	af_ctl_http *h = NULL;
 	size_t i;
