@@ -1403,6 +1403,18 @@ out:
 	return rc;
 }
 
+/* 1 when the n bytes at s are all visible ASCII (a header value). */
+static int visible(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * The plain string value of the member NAME of a JSON object written the
  * way token endpoints write it ("NAME":"value", the value without escapes),
@@ -1461,7 +1473,8 @@ static int token_fields(struct lg *lg, const struct buf *body, char *access,
 		id = scan_member(body, "id_token", &idlen);
 		if (a != NULL && t != NULL && id != NULL) {
 			if (alen == 0 || alen >= access_max || tlen != 6 ||
-			    strncasecmp(t, "Bearer", 6) != 0 || idlen == 0)
+			    strncasecmp(t, "Bearer", 6) != 0 || idlen == 0 ||
+			    !visible(a, alen))
 				return -1;
 			memcpy(access, a, alen);
 			access[alen] = '\0';
@@ -1473,7 +1486,7 @@ static int token_fields(struct lg *lg, const struct buf *body, char *access,
 	t = json_string_value(json_object_get(o, "token_type"));
 	if (a != NULL && t != NULL && strcasecmp(t, "Bearer") == 0 &&
 	    json_is_string(json_object_get(o, "id_token")) && a[0] != '\0' &&
-	    strlen(a) < access_max) {
+	    strlen(a) < access_max && visible(a, strlen(a))) {
 		memcpy(access, a, strlen(a) + 1);
 		rc = 0;
 	}
