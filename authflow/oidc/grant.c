@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "common/jose.h"
 #include "common/util.h"
@@ -237,22 +238,52 @@ static int token_key(af_server *srv, af_grant_kind kind, const char *value,
 }
 
 /* A code's record key: the code's SHA-256, never the code. */
-static void code_key(const char *code, char key[KEY_BUF])
+/*
+ * SHA-256 of the client id, a NUL and the code: what names a code, and
+ * its family, for that client alone.
+ */
+static void client_code_hash(const char *client_id, const char *code,
+			     uint8_t d[32])
 {
-	char hex[65];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned n = 0;
 
-	af_sha256_hex(code, strlen(code), hex);
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, client_id, strlen(client_id) + 1) != 1 ||
+	    EVP_DigestUpdate(ctx, code, strlen(code)) != 1 ||
+	    EVP_DigestFinal_ex(ctx, d, &n) != 1 || n != 32)
+		/* Names nothing any code was stored under. */
+		memset(d, 0, 32);
+	EVP_MD_CTX_free(ctx);
+}
+
+static void code_key(const char *client_id, const char *code, char key[KEY_BUF])
+{
+	static const char hexd[] = "0123456789abcdef";
+	uint8_t d[32];
+	char hex[65];
+	size_t i;
+
+	client_code_hash(client_id, code, d);
+	for (i = 0; i < sizeof(d); i++) {
+		hex[2 * i] = hexd[d[i] >> 4];
+		hex[2 * i + 1] = hexd[d[i] & 15];
+	}
+	hex[64] = '\0';
 	snprintf(key, KEY_BUF, "%s%s", prefixes[AF_GRANT_CODE], hex);
 }
 
 int af_grant_issue_code(af_server *srv, const json_t *grant, char *out,
 			size_t outcap)
 {
+	const char *client_id =
+		json_string_value(json_object_get(grant, "client_id"));
 	char key[KEY_BUF];
 
-	if (af_random_token(AF_TOKEN_BYTES, out, outcap) != 0)
+	if (client_id == NULL ||
+	    af_random_token(AF_TOKEN_BYTES, out, outcap) != 0)
 		return -1;
-	code_key(out, key);
+	code_key(client_id, out, key);
 	if (put(srv, key, grant, ttl_of(AF_GRANT_CODE, grant)) != 0) {
 		OPENSSL_cleanse(out, outcap);
 		return -1;
@@ -260,8 +291,8 @@ int af_grant_issue_code(af_server *srv, const json_t *grant, char *out,
 	return 0;
 }
 
-void af_grant_family(const char *code, af_grant_kind kind,
-		     char sel[AF_GRANT_SEL_BUF])
+void af_grant_family(const char *client_id, const char *code,
+		     af_grant_kind kind, char sel[AF_GRANT_SEL_BUF])
 {
 	static const char label[] = "authflow token family ";
 	uint8_t buf[sizeof(label) - 1 + 1 + 32], d[32];
@@ -272,7 +303,7 @@ void af_grant_family(const char *code, af_grant_kind kind,
 	 */
 	memcpy(buf, label, sizeof(label) - 1);
 	buf[sizeof(label) - 1] = (uint8_t)kind;
-	af_sha256(code, strlen(code), buf + sizeof(label));
+	client_code_hash(client_id, code, buf + sizeof(label));
 	af_sha256(buf, sizeof(buf), d);
 	if (af_b64url_encode(d, SEL_BYTES, sel, AF_GRANT_SEL_BUF) != 0)
 		sel[0] = '\0';
@@ -538,18 +569,19 @@ int af_grant_family_check(af_server *srv, const char *at_sel,
  * of one of them (the grant's, with its "username" and "client_id"; an
  * empty object when it cannot be read), or NULL when there were none.
  */
-static json_t *revoke_family(af_server *srv, const char *code)
+static json_t *revoke_family(af_server *srv, const char *client_id,
+			     const char *code)
 {
 	char sel[AF_GRANT_SEL_BUF], key[KEY_BUF];
 	af_grant_kind kind;
 	json_t *found = NULL, *o;
 
-	af_grant_family(code, AF_GRANT_REFRESH, sel);
+	af_grant_family(client_id, code, AF_GRANT_REFRESH, sel);
 	family_mark(srv, sel);
 	for (kind = AF_GRANT_ACCESS; kind <= AF_GRANT_REFRESH; kind++) {
 		store_value v = {0};
 
-		af_grant_family(code, kind, sel);
+		af_grant_family(client_id, code, kind, sel);
 		sel_key(kind, sel, key);
 		if (store_getdel(srv->store, key, &v) == STORE_OK) {
 			o = kind == AF_GRANT_REFRESH
@@ -567,18 +599,18 @@ static json_t *revoke_family(af_server *srv, const char *code)
 	return found;
 }
 
-static int redeem_code(af_server *srv, const char *code, json_t **grant,
-		       json_t **revoked)
+static int redeem_code(af_server *srv, const char *client_id, const char *code,
+		       json_t **grant, json_t **revoked)
 {
 	char key[KEY_BUF];
 	store_value v = {0};
 	store_status st;
 	json_t *found;
 
-	code_key(code, key);
+	code_key(client_id, code, key);
 	st = store_getdel(srv->store, key, &v);
 	if (st == STORE_NOT_FOUND) {
-		found = revoke_family(srv, code);
+		found = revoke_family(srv, client_id, code);
 		if (revoked != NULL)
 			*revoked = found;
 		else
@@ -850,20 +882,20 @@ void af_grant_family_end(af_server *srv, const char *rt_sel,
 	af_grant_revoke_noted(srv, grant);
 }
 
-int af_grant_redeem_code(af_server *srv, const char *value, json_t **grant,
-			 json_t **revoked)
+int af_grant_redeem_code(af_server *srv, const char *client_id,
+			 const char *value, json_t **grant, json_t **revoked)
 {
 	*grant = NULL;
 	if (revoked != NULL)
 		*revoked = NULL;
-	if (value == NULL || value[0] == '\0' ||
+	if (client_id == NULL || value == NULL || value[0] == '\0' ||
 	    strnlen(value, AF_TOKEN_TEXT_MAX + 1) > AF_TOKEN_TEXT_MAX)
 		return 1;
-	return redeem_code(srv, value, grant, revoked);
+	return redeem_code(srv, client_id, value, grant, revoked);
 }
 
-int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
-		    json_t **grant)
+int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *client_id,
+		    const char *value, json_t **grant)
 {
 	*grant = NULL;
 	if (kind == AF_GRANT_REFRESH)
@@ -871,7 +903,7 @@ int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
 					       NULL);
 	if (kind != AF_GRANT_CODE)
 		return 1;
-	return af_grant_redeem_code(srv, value, grant, NULL);
+	return af_grant_redeem_code(srv, client_id, value, grant, NULL);
 }
 
 int af_grant_revoke(af_server *srv, af_grant_kind kind, const char *value)

@@ -49,14 +49,20 @@ typedef enum af_grant_kind {
 
 /*
  * Stores grant (borrowed) under a new random code, written to out
- * (AF_TOKEN_TEXT_MAX + 1). 0, or -1 when the RNG or the store failed.
+ * (AF_TOKEN_TEXT_MAX + 1). 0, or -1 when the RNG or the store failed or
+ * grant names no client_id. The code is kept under its client's id: only
+ * that client finds it, and another one that presents it neither spends
+ * it nor revokes what it gave (the code is then unknown to it).
  */
 int af_grant_issue_code(af_server *srv, const json_t *grant, char *out,
 			size_t outcap);
 
-/* The selector of the tokens of that kind that code produces. */
-void af_grant_family(const char *code, af_grant_kind kind,
-		     char sel[AF_GRANT_SEL_BUF]);
+/*
+ * The selector of the tokens of that kind that code produces for the
+ * client client_id (the code's own).
+ */
+void af_grant_family(const char *client_id, const char *code,
+		     af_grant_kind kind, char sel[AF_GRANT_SEL_BUF]);
 
 /*
  * The selector of an opaque token made by af_grant_issue(); 0, or -1 when
@@ -103,14 +109,15 @@ int af_grant_lookup_refresh(af_server *srv, const char *value, int grace_s,
 			    json_t **grant);
 
 /*
- * Consumes a code or refresh token: exactly one caller gets 0 and the
- * grant; the others 1. -1 on store failure. A code presented again revokes
+ * Consumes a code (of the client client_id; ignored for other kinds) or
+ * refresh token: exactly one caller gets 0 and the grant; the others 1.
+ * -1 on store failure. A code presented again by its client revokes
  * the tokens of its family; a refresh token whose record holds another
  * verifier (an old, rotated one) revokes its family too. Either way the
  * access tokens noted in the family's refresh token go as well.
  */
-int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
-		    json_t **grant);
+int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *client_id,
+		    const char *value, json_t **grant);
 
 /*
  * af_grant_redeem() of a code. When the code was redeemed before and the
@@ -118,8 +125,8 @@ int af_grant_redeem(af_server *srv, af_grant_kind kind, const char *value,
  * the record of one of them, for the log and the audit trail (its
  * "username" and "client_id"; a new reference); else NULL.
  */
-int af_grant_redeem_code(af_server *srv, const char *value, json_t **grant,
-			 json_t **revoked);
+int af_grant_redeem_code(af_server *srv, const char *client_id,
+			 const char *value, json_t **grant, json_t **revoked);
 
 /* What af_grant_redeem_refresh() found the token to be. */
 typedef enum {

@@ -391,7 +391,7 @@ static int code_grant(af_server *srv, af_req *req, af_resp *resp,
 				    "redirect_uri is required");
 		goto out;
 	}
-	rc = af_grant_redeem_code(srv, code, &grant, &revoked);
+	rc = af_grant_redeem_code(srv, client_id, code, &grant, &revoked);
 	if (rc < 0) {
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
 				    "try again");
@@ -432,8 +432,8 @@ static int code_grant(af_server *srv, af_req *req, af_resp *resp,
 	if (load_user(srv, resp, grant, app, &user) != 0)
 		goto out;
 	/* The code's family: presenting the code again revokes them. */
-	af_grant_family(code, AF_GRANT_ACCESS, fam);
-	af_grant_family(code, AF_GRANT_REFRESH, rt_fam);
+	af_grant_family(client_id, code, AF_GRANT_ACCESS, fam);
+	af_grant_family(client_id, code, AF_GRANT_REFRESH, rt_fam);
 	json_object_del(grant, "code_challenge");
 	json_object_del(grant, "redirect_uri");
 	/*

@@ -97,13 +97,26 @@ static void code_once(void **state)
 	assert_int_equal(
 		af_grant_issue_code(&f->srv, f->grant, code, sizeof(code)), 0);
 	assert_true(strlen(code) >= 43); /* 256 bits in base64url */
-	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, code, &g), 0);
+	/* Another client does not find it, and leaves it for its own. */
+	assert_int_equal(
+		af_grant_redeem(&f->srv, AF_GRANT_CODE, "af-other", code, &g),
+		1);
+	assert_null(g);
+	assert_int_equal(
+		af_grant_redeem(&f->srv, AF_GRANT_CODE, "af-client", code, &g),
+		0);
 	assert_true(json_equal(g, f->grant));
 	json_decref(g);
-	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, code, &g), 1);
+	assert_int_equal(
+		af_grant_redeem(&f->srv, AF_GRANT_CODE, "af-client", code, &g),
+		1);
 	assert_null(g);
-	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, "", &g), 1);
-	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, NULL, &g), 1);
+	assert_int_equal(
+		af_grant_redeem(&f->srv, AF_GRANT_CODE, "af-client", "", &g),
+		1);
+	assert_int_equal(
+		af_grant_redeem(&f->srv, AF_GRANT_CODE, "af-client", NULL, &g),
+		1);
 }
 
 static void access_token_record(void **state)
@@ -220,11 +233,13 @@ static void code_replay_revokes_family(void **state)
 
 	assert_int_equal(
 		af_grant_issue_code(&f->srv, f->grant, code, sizeof(code)), 0);
-	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_CODE, code, &g), 0);
+	assert_int_equal(
+		af_grant_redeem(&f->srv, AF_GRANT_CODE, "af-client", code, &g),
+		0);
 	json_decref(g);
-	af_grant_family(code, AF_GRANT_ACCESS, fam);
-	af_grant_family(code, AF_GRANT_ACCESS, again);
-	af_grant_family(code, AF_GRANT_REFRESH, rt_fam);
+	af_grant_family("af-client", code, AF_GRANT_ACCESS, fam);
+	af_grant_family("af-client", code, AF_GRANT_ACCESS, again);
+	af_grant_family("af-client", code, AF_GRANT_REFRESH, rt_fam);
 	assert_string_equal(fam, again);
 	assert_string_not_equal(fam, rt_fam);
 	assert_int_equal(strlen(fam), AF_GRANT_SEL_LEN);
@@ -235,7 +250,8 @@ static void code_replay_revokes_family(void **state)
 					f->grant, rt, sizeof(rt)),
 			 0);
 	/* The access token presented as a refresh token names nothing. */
-	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_REFRESH, at, &g), 1);
+	assert_int_equal(
+		af_grant_redeem(&f->srv, AF_GRANT_REFRESH, NULL, at, &g), 1);
 	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_REFRESH, rt, &g), 0);
 	json_decref(g);
 	/* One token of a kind per selector. */
@@ -247,17 +263,29 @@ static void code_replay_revokes_family(void **state)
 					f->grant, other, sizeof(other)),
 			 0);
 	assert_true(at_alive(f, at));
+	/* Another client's replay is of a code unknown to it: nothing goes. */
+	assert_int_equal(
+		af_grant_redeem_code(&f->srv, "af-other", code, &g, &revoked),
+		1);
+	assert_null(g);
+	assert_null(revoked);
+	assert_true(at_alive(f, at));
 	/* The replay says whose tokens it revoked; a third has none left. */
-	assert_int_equal(af_grant_redeem_code(&f->srv, code, &g, &revoked), 1);
+	assert_int_equal(
+		af_grant_redeem_code(&f->srv, "af-client", code, &g, &revoked),
+		1);
 	assert_null(g);
 	assert_string_equal(
 		json_string_value(json_object_get(revoked, "username")),
 		"alice");
 	json_decref(revoked);
 	assert_false(at_alive(f, at));
-	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_REFRESH, rt, &g), 1);
+	assert_int_equal(
+		af_grant_redeem(&f->srv, AF_GRANT_REFRESH, NULL, rt, &g), 1);
 	assert_true(at_alive(f, other));
-	assert_int_equal(af_grant_redeem_code(&f->srv, code, &g, &revoked), 1);
+	assert_int_equal(
+		af_grant_redeem_code(&f->srv, "af-client", code, &g, &revoked),
+		1);
 	assert_null(revoked);
 }
 
@@ -275,8 +303,8 @@ static void refresh_rotation_and_reuse(void **state)
 			 0);
 	assert_true(json_equal(g, f->grant)); /* the whole grant */
 	json_decref(g);
-	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_REFRESH, rt1, &g),
-			 0);
+	assert_int_equal(
+		af_grant_redeem(&f->srv, AF_GRANT_REFRESH, NULL, rt1, &g), 0);
 	json_decref(g);
 	/* Rotation: the new one keeps the family's selector. */
 	assert_int_equal(af_grant_selector(rt1, fam), 0);
@@ -287,11 +315,11 @@ static void refresh_rotation_and_reuse(void **state)
 	assert_string_equal(fam, fam2);
 	assert_string_not_equal(rt1, rt2);
 	/* The old one again: refused, and the current one is revoked. */
-	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_REFRESH, rt1, &g),
-			 1);
+	assert_int_equal(
+		af_grant_redeem(&f->srv, AF_GRANT_REFRESH, NULL, rt1, &g), 1);
 	assert_null(g);
-	assert_int_equal(af_grant_redeem(&f->srv, AF_GRANT_REFRESH, rt2, &g),
-			 1);
+	assert_int_equal(
+		af_grant_redeem(&f->srv, AF_GRANT_REFRESH, NULL, rt2, &g), 1);
 }
 
 /* Redeems rt with grace period grace and rotates it into out. */

@@ -324,14 +324,22 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const a = await authUrl(config);
     const r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
     const code = new URL(r.location).searchParams.get('code');
-    const tok = (form, secret = s.clientSecret) => fetch(`${server.issuer}/token`, {
+    const tok = (form, secret = s.clientSecret, id = s.clientId) => fetch(`${server.issuer}/token`, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${encodeURIComponent(s.clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
       },
       body: new URLSearchParams(form),
     });
+    // Another application that sees the code (a log, a proxy) can neither
+    // spend it nor, later, revoke what it gave: to it the code is unknown.
+    const other = await seed(server, { user: 'frank-other' });
+    const foreign = () => tok({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier },
+      other.clientSecret, other.clientId);
+    let f = await foreign();
+    assert.equal(f.status, 400);
+    assert.equal((await f.json()).error, 'invalid_grant');
     // Token requests by grant and outcome, as counted before this test.
     const tokenCounts = async () => {
       const text = await (await fetch(`${server.issuer}/metrics`)).text();
@@ -351,6 +359,9 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const t = await res.json();
     assert.ok(t.refresh_token);
     assert.equal((await userinfo(t.access_token)).status, 200);
+    f = await foreign();
+    assert.equal((await f.json()).error, 'invalid_grant');
+    assert.equal((await userinfo(t.access_token)).status, 200, 'another client\'s replay revokes nothing');
     res = await tok({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier });
     assert.equal(res.status, 400);
     assert.equal((await res.json()).error, 'invalid_grant');
@@ -373,7 +384,8 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(delta('authorization_code/invalid_client'), 1);
     assert.equal(delta('authorization_code/issued'), 1);
     assert.equal(delta('authorization_code/reused'), 1);
-    assert.equal(delta('authorization_code/invalid_grant'), 0);
+    // The other client's attempt after the redemption: a code unknown to it.
+    assert.equal(delta('authorization_code/invalid_grant'), 1);
     assert.equal(delta('refresh_token/invalid_grant'), 1);
     // PKCE mismatch.
     const a2 = await authUrl(config);
