@@ -38,7 +38,9 @@
 
 /* The display name of the flow's application, into out. */
 /* A display name whole: up to AF_DIR_DISPLAY_MAX characters of UTF-8. */
-#define AF_APP_NAME_BUF (4 * AF_DIR_DISPLAY_MAX + 1)
+#define AF_APP_NAME_BUF	   (4 * AF_DIR_DISPLAY_MAX + 1)
+/* "unknown:" and 12 hex digits; see logged_name(). */
+#define AF_LOGGED_NAME_BUF 24
 
 static void app_name(af_server *srv, const json_t *authz, char *out,
 		     size_t outcap)
@@ -413,6 +415,28 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
  * work queue.
  */
 /*
+ * The name a failed sign-in is logged under: the user name when a user
+ * has it, else "unknown:" and the first 12 hex digits of its SHA-256. A
+ * name no user has is often a password typed in the wrong field, which
+ * must not reach the log; its digest still tells repeats of one name
+ * apart (spraying, enumeration).
+ */
+static const char *logged_name(af_server *srv, const char *username,
+			       char out[AF_LOGGED_NAME_BUF])
+{
+	char hex[65];
+	json_t *user = NULL;
+	af_dir_status st = af_dir_user_get(srv->dir, username, &user);
+
+	json_decref(user);
+	if (st == AF_DIR_OK || st == AF_DIR_STORE || st == AF_DIR_NOMEM)
+		return username;
+	af_sha256_hex(username, strlen(username), hex);
+	(void)snprintf(out, AF_LOGGED_NAME_BUF, "unknown:%.12s", hex);
+	return out;
+}
+
+/*
  * A sign-in form posted after its flow is gone (open too long, posted
  * again, opened in another browser) starts the sign-in again from the
  * request the form carries ("restart", see af_authorize_restart_query()):
@@ -476,8 +500,8 @@ static int restart_signin(af_server *srv, af_req *req, af_resp *resp)
 	af_buf_cleanup(&b);
 	if (url == NULL)
 		goto out;
-	af_event_login(srv->log, LOG_LEVEL_INFO, req, username, "restarted",
-		       NULL);
+	/* No name: whether it is a user's is not looked up here. */
+	af_event_login(srv->log, LOG_LEVEL_INFO, req, NULL, "restarted", NULL);
 	af_resp_redirect(resp, 303, url);
 	free(url);
 	rc = 0;
@@ -576,7 +600,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	const char *username = af_req_param(req, "username");
 	const char *password = af_req_param(req, "password");
 	json_t *authz = NULL, *user = NULL, *policy = NULL, *app = NULL;
-	char known[AF_KNOWN_ID_BUF] = "";
+	char known[AF_KNOWN_ID_BUF] = "", shown[AF_LOGGED_NAME_BUF];
 	af_dir_status st;
 	int turn = 0, rc;
 
@@ -638,7 +662,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			goto out;
 		}
 		af_metrics_login(srv->metrics, AF_LOGIN_BAD_CREDENTIALS);
-		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
+		af_event_login(srv->log, LOG_LEVEL_INFO, req,
+			       logged_name(srv, username, shown),
 			       "bad_credentials",
 			       known[0] != '\0' ? KNOWN : NULL);
 		show_form(srv, resp, 401, flow, authz, BAD_CREDENTIALS,

@@ -2335,10 +2335,18 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       thief.jar.set('af_known', mine.jar.get('af_known'));
       for (let i = 0; i < 5; i++) assert.equal((await attempt(t, xff('203.0.113.10'), t.user, `wrong-${i}`)).status, 401);
       assert.equal((await attempt(t, xff('192.0.2.202'), t.user, t.password)).status, 429, 'kirb waits');
+      // A name no user has is often a password typed in the wrong field:
+      // logged by its digest, never as typed.
+      assert.equal((await attempt(t, xff('198.51.100.77'), 'Secret-Pass-9173', 'x')).status, 401);
       await new Promise((res) => setTimeout(res, 200));
+      assert.doesNotMatch(srv.stderr(), /Secret-Pass-9173/);
+      const unknown = srv.stderr().split('\n').filter((l) => l.includes('"ip":"198.51.100.77"') && l.includes('"event":"login"'))
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(unknown.map((l) => l.user), [`unknown:${createHash('sha256').update('Secret-Pass-9173').digest('hex').slice(0, 12)}`]);
       const lines = srv.stderr().split('\n').filter((l) => l.includes('"event":"login"')).map((l) => JSON.parse(l));
       const mineFailed = lines.filter((l) => l.outcome === 'bad_credentials' && l.ip === '192.0.2.200');
       assert.equal(mineFailed.length, 5);
+      assert.ok(mineFailed.every((l) => l.user === s.user), 'a user\'s own name is logged as it is');
       assert.ok(mineFailed.every((l) => l.msg === 'known_browser=1'), JSON.stringify(mineFailed[0]));
       const otherFailed = lines.filter((l) => l.outcome === 'bad_credentials' && l.ip === '203.0.113.9');
       assert.ok(otherFailed.every((l) => l.msg === undefined), JSON.stringify(otherFailed[0]));
