@@ -15,7 +15,7 @@
  * events out, and an "audit.turnover" event says so (in the trail and
  * the log) at most once per AF_AUDIT_TURNOVER_EVERY events.
  */
-#define AF_AUDIT_TURNOVER_EVERY 1000
+#define AF_AUDIT_TURNOVER_EVERY 100
 #define AF_AUDIT_TURNOVER_S	86400
 
 /* Printable UTF-8 of min..max bytes (NULL counts as empty). */
@@ -126,11 +126,13 @@ static af_dir_status slot_key(char *key, size_t keycap, int64_t seq)
 }
 
 /*
- * After event seq was stored: the "audit.turnover" event when the oldest
- * event the ring keeps is less than AF_AUDIT_TURNOVER_S old. Not fatal:
- * the event that was recorded stands.
+ * After event seq, by actor, was stored: the "audit.turnover" event when
+ * the oldest event the ring keeps is less than AF_AUDIT_TURNOVER_S old,
+ * naming actor, whose event pushed the ring over (a flood's author, most
+ * likely). Not fatal: the event that was recorded stands.
  */
-static void check_turnover(af_dir *dir, int64_t seq, int64_t now)
+static void check_turnover(af_dir *dir, int64_t seq, int64_t now,
+			   const char *actor)
 {
 	char key[STORE_KEY_MAX];
 	json_t *oldest = NULL, *detail;
@@ -144,10 +146,10 @@ static void check_turnover(af_dir *dir, int64_t seq, int64_t now)
 	ts = json_integer_value(json_object_get(oldest, "ts"));
 	if (ts > 0 && now - ts < AF_AUDIT_TURNOVER_S) {
 		detail = json_pack(
-			"{s:I, s:I, s:I}", "oldest_seq",
+			"{s:I, s:I, s:I, s:s}", "oldest_seq",
 			json_integer_value(json_object_get(oldest, "seq")),
 			"oldest_ts", (json_int_t)ts, "kept",
-			(json_int_t)AF_AUDIT_RING);
+			(json_int_t)AF_AUDIT_RING, "by", actor);
 		/* Its own failure is its own: the sink still gets it. */
 		st = detail != NULL
 			     ? af_audit_record(dir, AF_DIR_ACTOR_SERVER,
@@ -239,7 +241,7 @@ out:
 	json_decref(ev);
 	json_decref(small);
 	if (rc == AF_DIR_OK)
-		check_turnover(dir, seq, af_now());
+		check_turnover(dir, seq, af_now(), actor);
 	return rc;
 }
 

@@ -3657,14 +3657,15 @@ static json_t *newest_of(fixture *f, const char *action)
 
 /*
  * A ring that turns over within a day (someone flooding it to push their
- * own events out) says so on the trail, once every thousand events.
+ * own events out) says so on the trail, once every hundred events, and
+ * names whose event pushed it over.
  */
 static void test_af_audit_fast_turnover_said(void **state)
 {
 	fixture *f = *state;
 	json_t *ev;
 
-	for (int i = 1; i < AF_AUDIT_RING + 1000; i++)
+	for (int i = 1; i < AF_AUDIT_RING + 100; i++)
 		assert_int_equal(
 			af_audit_record(f->dir, ACTOR, "test.event", "t", NULL),
 			AF_DIR_OK);
@@ -3678,12 +3679,15 @@ static void test_af_audit_fast_turnover_said(void **state)
 			    "authflow");
 	assert_int_equal(json_integer_value(json_object_get(
 				 json_object_get(ev, "detail"), "oldest_seq")),
-			 1001);
+			 101);
 	assert_int_equal(json_integer_value(json_object_get(
 				 json_object_get(ev, "detail"), "kept")),
 			 AF_AUDIT_RING);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(ev, "detail"), "by")),
+			    ACTOR);
 	assert_int_equal(json_integer_value(json_object_get(ev, "seq")),
-			 AF_AUDIT_RING + 1001);
+			 AF_AUDIT_RING + 101);
 	json_decref(ev);
 }
 
