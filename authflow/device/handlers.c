@@ -827,8 +827,16 @@ void af_device_decided(af_server *srv, const char *ip, const char *rid,
 		count_wrong_number(srv, rid, user, after);
 	if (kinds[i].action == NULL)
 		return;
-	detail = json_pack("{s:s, s:s}", "txn", txn, "app",
-			   app != NULL ? app : "");
+	/*
+	 * Where the sign-in came from, besides where the phone answered
+	 * from (the event's ip): what a report is about.
+	 */
+	detail =
+		json_pack("{s:s, s:s, s:s*, s:s*}", "txn", txn, "app",
+			  app != NULL ? app : "", "signin_ip",
+			  json_string_value(json_object_get(after, "ip")),
+			  "signin_browser",
+			  json_string_value(json_object_get(after, "browser")));
 	audit_as(srv, ip, rid, device, kinds[i].action, user, detail);
 	json_decref(detail);
 	if (kinds[i].outcome == AF_MFA_OUT_REPORTED)

@@ -327,7 +327,11 @@ describe(`push MFA (${STORE} store)`, () => {
     [txn] = await pendingTxn(s);
     assert.equal((await idsim(server, s.phone, ['deny', txn, '--report'])).stdout, 'reported');
     const audit = await server.admin('GET', '/audit?limit=20');
-    assert.ok(audit.json.events.some((e) => e.action === 'mfa.report'), 'audit event');
+    const report = audit.json.events.find((e) => e.action === 'mfa.report');
+    assert.ok(report, 'audit event');
+    // Where the reported sign-in came from, not only the phone's address.
+    assert.equal(report.detail.signin_ip, '127.0.0.1');
+    assert.equal(report.detail.txn, txn);
     assert.ok(audit.json.events.some((e) => e.action === 'mfa.deny' && e.target === 'olga'), 'a denial is audited');
     const metrics = await (await fetch(`${server.issuer}/metrics`)).text();
     assert.match(metrics, /authflow_mfa_total\{outcome="reported"\} [1-9]/);
