@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
+#include "directory/audit.h"
 #include "directory/signins.h"
 #include "directory/throttle.h"
 #include "http/tlsfiles.h"
@@ -494,10 +495,73 @@ static int same_tokens(const af_config *a, const af_config *b)
 		      sizeof(a->admin_tokens[0]) * a->admin_token_count) == 0;
 }
 
+static const char *role_name(af_admin_role role)
+{
+	return role == AF_ROLE_SUPERADMIN ? "superadmin" : "admin";
+}
+
+static const af_admin_token *token_named(const af_config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->admin_token_count; i++) {
+		if (strcmp(cfg->admin_tokens[i].name, name) == 0)
+			return &cfg->admin_tokens[i];
+	}
+	return NULL;
+}
+
+/* One audit event of a token added, changed or removed by a reload. */
+static void token_event(af_server *srv, const char *action,
+			const af_admin_token *t, const af_admin_token *was)
+{
+	json_t *detail = json_pack("{s:s}", "role", role_name(t->role));
+	af_dir_status st;
+
+	if (detail != NULL && was != NULL) {
+		(void)json_object_set_new(detail, "was_role",
+					  json_string(role_name(was->role)));
+		(void)json_object_set_new(
+			detail, "new_token",
+			json_boolean(memcmp(t->sha256, was->sha256,
+					    sizeof(t->sha256)) != 0));
+	}
+	/* Not stored: its log line, written all the same, says so. */
+	st = af_audit_record(srv->dir, AF_DIR_ACTOR_SERVER, action, t->name,
+			     detail);
+	(void)st;
+	json_decref(detail);
+}
+
+/*
+ * The audit trail of what a reload changes in who administers the
+ * server: each token added, changed (its role or its secret) or removed.
+ */
+static void audit_tokens(af_server *srv, const af_config *next)
+{
+	const af_admin_token *t, *was;
+	unsigned i;
+
+	for (i = 0; i < next->admin_token_count; i++) {
+		t = &next->admin_tokens[i];
+		was = token_named(&srv->cfg, t->name);
+		if (was == NULL)
+			token_event(srv, "admin_token.add", t, NULL);
+		else if (memcmp(t, was, sizeof(*t)) != 0)
+			token_event(srv, "admin_token.change", t, was);
+	}
+	for (i = 0; i < srv->cfg.admin_token_count; i++) {
+		t = &srv->cfg.admin_tokens[i];
+		if (token_named(next, t->name) == NULL)
+			token_event(srv, "admin_token.remove", t, NULL);
+	}
+}
+
 int af_server_reload(af_server *srv, const af_config *next)
 {
 	if (same_tokens(&srv->cfg, next))
 		return 0;
+	audit_tokens(srv, next);
 	pthread_rwlock_wrlock(&srv->admin_lock);
 	memcpy(srv->cfg.admin_tokens, next->admin_tokens,
 	       sizeof(srv->cfg.admin_tokens));

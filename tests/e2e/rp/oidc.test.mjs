@@ -1750,6 +1750,11 @@ describe(`authflow stopping (${STORE} store)`, () => {
       srv.proc.kill('SIGHUP');
       await logged(/"event":"reload","msg":"SIGHUP: [^"]*authflow\.json: applied admin\.tokens"/);
       assert.equal((await srv.admin('GET', '/users', undefined, srv.adminToken)).status, 401);
+      // Who administers the server changed: on the trail, by the server.
+      const tokenEvents = (await srv.admin('GET', '/audit?action=admin_token.&limit=10')).json.events
+        .map((e) => [e.actor, e.action, e.target, e.detail.role]).sort();
+      assert.deepEqual(tokenEvents, [['authflow', 'admin_token.add', 'e2e-admin-2', 'admin'],
+        ['authflow', 'admin_token.remove', 'e2e-admin', 'admin']]);
       assert.equal((await srv.admin('POST', '/groups', { name: 'ward-7' }, fresh)).status, 201);
       const ev = (await srv.admin('GET', '/audit?limit=1')).json.events[0];
       assert.deepEqual([ev.actor, ev.action], ['e2e-admin-2', 'group.add']);
@@ -1777,6 +1782,14 @@ describe(`authflow stopping (${STORE} store)`, () => {
       assert.equal((await srv.admin('GET', '/users', undefined, fresh)).status, 401, 'the removed token is refused');
       assert.equal((await srv.admin('GET', '/users', undefined, third)).status, 200);
       assert.match(srv.stderr(), /the files the configuration names \(the password blocklist\) are read at start only/);
+      // A role raised in place: a change, with the role it had.
+      cfg.admin.tokens[1] = { ...cfg.admin.tokens[1], role: 'superadmin' };
+      delete cfg.passwords.blocklist_file;
+      writeFileSync(srv.configPath, JSON.stringify(cfg), { mode: 0o600 });
+      srv.proc.kill('SIGHUP');
+      await logged(/"action":"admin_token\.change"/);
+      const raised = (await srv.admin('GET', '/audit?action=admin_token.change&limit=1')).json.events[0];
+      assert.deepEqual([raised.target, raised.detail], ['e2e-admin-3', { role: 'superadmin', was_role: 'admin', new_token: false }]);
     } finally {
       assert.deepEqual(await srv.stop(), { code: 0, sig: null });
     }
