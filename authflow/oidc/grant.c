@@ -259,17 +259,11 @@ static void client_code_hash(const char *client_id, const char *code,
 
 static void code_key(const char *client_id, const char *code, char key[KEY_BUF])
 {
-	static const char hexd[] = "0123456789abcdef";
 	uint8_t d[32];
 	char hex[65];
-	size_t i;
 
 	client_code_hash(client_id, code, d);
-	for (i = 0; i < sizeof(d); i++) {
-		hex[2 * i] = hexd[d[i] >> 4];
-		hex[2 * i + 1] = hexd[d[i] & 15];
-	}
-	hex[64] = '\0';
+	af_hex(d, sizeof(d), hex);
 	snprintf(key, KEY_BUF, "%s%s", prefixes[AF_GRANT_CODE], hex);
 }
 
