@@ -137,6 +137,8 @@ static const route routes[] = {
 	 "removing an application profile", NULL},
 	{"POST", "apps/*/rotate-secret", "app.rotate_secret",
 	 af_admin__app_rotate, "rotating a client secret", NULL},
+	{"DELETE", "apps/*/previous-secret", "app.drop_previous_secret",
+	 af_admin__app_drop_previous, "ending a replaced client secret", NULL},
 	{"POST", "apps/*/deploy", "app.deploy", af_admin__app_deploy, NULL,
 	 NULL},
 	{"POST", "apps/*/undeploy", "app.undeploy", af_admin__app_undeploy,

@@ -238,6 +238,7 @@ void af_admin__app_show(af_admin_call *c);
 void af_admin__app_set(af_admin_call *c);
 void af_admin__app_remove(af_admin_call *c);
 void af_admin__app_rotate(af_admin_call *c);
+void af_admin__app_drop_previous(af_admin_call *c);
 void af_admin__app_deploy(af_admin_call *c);
 void af_admin__app_undeploy(af_admin_call *c);
 

@@ -201,18 +201,63 @@ void af_admin__app_remove(af_admin_call *c)
 	af_admin__ok(c);
 }
 
+/*
+ * The optional body's "keep_previous_s": for how long the secret being
+ * replaced still works. 1, or 0 with a 400 answered.
+ */
+static int rotate_keep(af_admin_call *c, int64_t *keep)
+{
+	static const char *const allowed[] = {"keep_previous_s", NULL};
+	const json_t *v = json_object_get(c->body, "keep_previous_s");
+
+	*keep = 0;
+	if (c->body == NULL)
+		return 1;
+	if (!af_admin__only_members(c, c->body, allowed))
+		return 0;
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			  json_integer_value(v) > AF_DIR_SECRET_KEEP_MAX)) {
+		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+				 "keep_previous_s: must be a number of seconds "
+				 "0..%d",
+				 AF_DIR_SECRET_KEEP_MAX);
+		return 0;
+	}
+	*keep = json_integer_value(v);
+	return 1;
+}
+
+/*
+ * Puts the end of the secret a rotation kept into answer, as stored. The
+ * new secret is handed out all the same when that cannot be read.
+ */
+static void kept_until(af_admin_call *c, const char *client_id, json_t *answer)
+{
+	json_t *app = NULL, *until;
+
+	if (af_dir_app_get(c->dir, client_id, &app) != AF_DIR_OK)
+		return;
+	until = json_object_get(app, "previous_secret_until");
+	if (json_is_integer(until))
+		(void)json_object_set(answer, "previous_secret_until", until);
+	json_decref(app);
+}
+
 void af_admin__app_rotate(af_admin_call *c)
 {
 	char secret[AF_DIR_SECRET_BUF];
 	json_t *app, *answer;
 	af_dir_status st;
+	int64_t keep;
 
 	secret[0] = '\0';
+	if (!rotate_keep(c, &keep))
+		return;
 	app = path_app(c);
 	if (app == NULL)
 		return;
 	st = af_dir_app_rotate_secret(c->dir, c->caller.name, client_id_of(app),
-				      secret, sizeof(secret));
+				      keep, secret, sizeof(secret));
 	/*
 	 * The new secret replaced the old one when it was stored: an error
 	 * now would leave the application with no secret anyone knows.
@@ -223,12 +268,40 @@ void af_admin__app_rotate(af_admin_call *c)
 	}
 	answer = json_pack("{s:s, s:s}", "client_id", client_id_of(app),
 			   "client_secret", secret);
+	if (answer != NULL && keep > 0)
+		kept_until(c, client_id_of(app), answer);
 	if (answer != NULL && st == AF_DIR_UNAUDITED)
 		af_admin__unaudited(c, answer);
 	af_admin__json_secret(c, 200, answer, "client_secret");
 out:
 	OPENSSL_cleanse(secret, sizeof(secret));
 	json_decref(app);
+}
+
+void af_admin__app_drop_previous(af_admin_call *c)
+{
+	json_t *app, *out = NULL;
+	af_dir_status st;
+
+	app = path_app(c);
+	if (app == NULL)
+		return;
+	st = af_dir_app_drop_previous_secret(c->dir, c->caller.name,
+					     client_id_of(app));
+	if (st == AF_DIR_OK)
+		st = af_dir_app_get(c->dir, client_id_of(app), &out);
+	json_decref(app);
+	if (st == AF_DIR_NOT_FOUND) {
+		af_admin__error(c, AF_ADMIN_CONFLICT,
+				"no secret replaced by a rotation is kept "
+				"for this application");
+		return;
+	}
+	if (st != AF_DIR_OK) {
+		af_admin__dir_error(c, st, NULL);
+		return;
+	}
+	af_admin__json(c, 200, out);
 }
 
 /* The deployment targets a body may name, in the order they are applied. */

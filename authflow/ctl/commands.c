@@ -26,6 +26,7 @@
 #define AUDIT_LIMIT_DEF	  50
 #define INACTIVE_DAYS_MAX 36500 /* user list --inactive-days, as the server */
 #define REFRESH_GRACE_MAX 60	/* app --refresh-grace, as the server */
+#define KEEP_PREVIOUS_MAX (30L * 86400) /* --keep-previous, as the server */
 #define PASSWORD_BUF	  (AF_CTL_PASSWORD_MAX + 1)
 
 static const char usage_text[] =
@@ -75,7 +76,8 @@ static const char usage_text[] =
 	"[--jwt-access-tokens]\n"
 	"          [--refresh-grace SECONDS] [--admins-may-deploy]\n"
 	"          [--claim NAME=ATTR]...\n"
-	"  app list | show ID | remove ID | rotate-secret ID\n"
+	"  app list | show ID | remove ID | drop-previous-secret ID\n"
+	"  app rotate-secret ID [--keep-previous DURATION]\n"
 	"  app set ID [--name N] [--display-name D] [--redirect-uri URI]...\n"
 	"          [--post-logout-uri URI]... [--enabled on|off]\n"
 	"          [--allow-refresh on|off] [--refresh-grace SECONDS]\n"
@@ -569,6 +571,11 @@ static int print_new_secret(json_t *answer)
 	rc = af_ctl_put_value("", "client_id", id);
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_put_value("", "client_secret", secret);
+	if (rc == AF_CTL_EXIT_OK &&
+	    json_object_get(answer, "previous_secret_until") != NULL)
+		rc = af_ctl_put_value(
+			"", "previous_secret_until",
+			json_object_get(answer, "previous_secret_until"));
 	if (rc == AF_CTL_EXIT_OK)
 		secret_warning(answer);
 	return rc;
@@ -1829,21 +1836,65 @@ static int app_remove(af_ctl *ctl, int argc, char **argv)
 	return run_confirm_one(ctl, argc, argv, &s, "removed app ");
 }
 
+/*
+ * app rotate-secret ID [--keep-previous DURATION]: a new client secret,
+ * the one it replaces working that much longer (none: it stops at once).
+ */
+static int app_rotate(af_ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"keep-previous", required_argument, NULL, 'k'},
+		AF_CTL_OPT_END,
+	};
+	json_t *body = NULL;
+	af_cli_optparse p;
+	long keep = -1;
+	int c, rc;
+
+	af_ctl_opt_begin(&p, "app rotate-secret", argc, argv, opts);
+	for (;;) {
+		c = af_ctl_next_opt(ctl, &p);
+		if (c == -1)
+			break;
+		if (c == AF_CTL_OPT_STOP)
+			return p.rc;
+		if (af_ctl_parse_duration(optarg, 0, &keep) != AF_CTL_OK ||
+		    keep > KEEP_PREVIOUS_MAX)
+			return af_ctl_usage_fail(
+				"app rotate-secret: --keep-previous takes 0 "
+				"or a duration up to 30d, such as 1h or 7d, "
+				"not '%s'",
+				optarg);
+	}
+	rc = af_cli_positionals(&p, 1, NULL, "ID");
+	if (rc == AF_CTL_EXIT_OK && keep >= 0) {
+		body = json_pack("{s:I}", "keep_previous_s", (json_int_t)keep);
+		if (body == NULL)
+			return af_ctl_no_memory();
+	}
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_send_named(ctl, "POST", "apps/{}/rotate-secret",
+				       argv[optind], body, print_new_secret);
+	json_decref(body);
+	return rc;
+}
+
 int af_ctl_cmd_app(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple list = {"app list", NULL,   0,
 					   "GET",      "apps", print_apps};
 	static const af_ctl_simple show = {"app show", "ID",	  1,
 					   "GET",      "apps/{}", print_kv};
-	static const af_ctl_simple rotate = {
-		"app rotate-secret", "ID", 1, "POST", "apps/{}/rotate-secret",
-		print_new_secret};
+	static const af_ctl_simple drop_previous = {
+		"app drop-previous-secret", "ID",    1, "DELETE",
+		"apps/{}/previous-secret",  print_kv};
 	static const af_ctl_verb verbs[] = {
 		{"add", app_add, NULL},
 		{"list", NULL, &list},
 		{"show", NULL, &show},
 		{"remove", app_remove, NULL},
-		{"rotate-secret", NULL, &rotate},
+		{"rotate-secret", app_rotate, NULL},
+		{"drop-previous-secret", NULL, &drop_previous},
 		{"set", app_set, NULL},
 		{"deploy", app_deploy, NULL},
 		{"undeploy", app_undeploy, NULL},

@@ -279,6 +279,7 @@ static int is_time_key(const char *key)
 		"password_expires_at",
 		"password_set_at",
 		"profile_updated_at",
+		"previous_secret_until",
 	};
 	size_t i;
 

@@ -179,7 +179,7 @@ static int seed(af_server *srv, char *err, size_t errlen)
 	snprintf(srv->demo_client_id, sizeof(srv->demo_client_id), "%s",
 		 json_string_value(json_object_get(app, "client_id")));
 	/* Only a hash of the secret is kept: make a new one to show. */
-	st = af_dir_app_rotate_secret(srv->dir, "demo", srv->demo_client_id,
+	st = af_dir_app_rotate_secret(srv->dir, "demo", srv->demo_client_id, 0,
 				      srv->demo_client_secret,
 				      sizeof(srv->demo_client_secret));
 	if (st != AF_DIR_OK)

@@ -58,9 +58,34 @@ static af_dir_status app_key(char *key, size_t cap, const char *client_id)
 	return af_dir__key(key, cap, "app:", client_id);
 }
 
+/* Drops member name of obj; AF_DIR_NOMEM when it stays. */
+static af_dir_status drop(json_t *obj, const char *name)
+{
+	if (json_object_del(obj, name) != 0 &&
+	    json_object_get(obj, name) != NULL)
+		return AF_DIR_NOMEM;
+	return AF_DIR_OK;
+}
+
 /*
- * The profile as handed out, without the hash of the secret: *app (owned,
- * just read) becomes *out, uncopied.
+ * A stored profile made fit to be shown: without the hashes of its
+ * secrets, and without the end of a kept secret once it has passed.
+ */
+static af_dir_status strip_secrets(json_t *app, int64_t now)
+{
+	af_dir_status rc = drop(app, "secret_sha256");
+
+	if (rc == AF_DIR_OK)
+		rc = drop(app, "previous_secret_sha256");
+	if (rc == AF_DIR_OK && json_integer_value(json_object_get(
+				       app, "previous_secret_until")) <= now)
+		rc = drop(app, "previous_secret_until");
+	return rc;
+}
+
+/*
+ * The profile as handed out (strip_secrets()): *app (owned, just read)
+ * becomes *out, uncopied.
  */
 static af_dir_status hand_over(json_t **app_in, json_t **out)
 {
@@ -74,8 +99,7 @@ static af_dir_status hand_over(json_t **app_in, json_t **out)
 	*out = NULL;
 	if (app == NULL)
 		return AF_DIR_NOMEM;
-	if (json_object_del(app, "secret_sha256") != 0 &&
-	    json_object_get(app, "secret_sha256") != NULL) {
+	if (strip_secrets(app, af_now()) != AF_DIR_OK) {
 		json_decref(app);
 		return AF_DIR_NOMEM;
 	}
@@ -356,6 +380,8 @@ static af_dir_status app_field(af_dir *dir, const char *k, const json_t *v,
 	} else if (strcmp(k, "client_id") == 0 ||
 		   strcmp(k, "secret_sha256") == 0 ||
 		   strcmp(k, "client_secret") == 0 ||
+		   strcmp(k, "previous_secret_sha256") == 0 ||
+		   strcmp(k, "previous_secret_until") == 0 ||
 		   strcmp(k, "created_at") == 0 ||
 		   strcmp(k, "updated_at") == 0) {
 		af_dir__err(err, errlen, "%s: cannot be set here", k);
@@ -1048,6 +1074,7 @@ af_dir_status af_dir_app_get_by_name(af_dir *dir, const char *name,
 
 af_dir_status af_dir_app_list(af_dir *dir, json_t **out)
 {
+	int64_t now = af_now();
 	json_t *arr = NULL, *v;
 	af_dir_status rc;
 	size_t i;
@@ -1064,12 +1091,9 @@ af_dir_status af_dir_app_list(af_dir *dir, json_t **out)
 		goto out;
 	json_array_foreach(arr, i, v)
 	{
-		/* Always there in a stored profile; absent is fine too. */
-		if (json_object_del(v, "secret_sha256") != 0 &&
-		    json_object_get(v, "secret_sha256") != NULL) {
-			rc = AF_DIR_NOMEM;
+		rc = strip_secrets(v, now);
+		if (rc != AF_DIR_OK)
 			goto out;
-		}
 	}
 	*out = arr;
 	arr = NULL;
@@ -1078,38 +1102,107 @@ out:
 	return rc;
 }
 
+/* A rotation: the new secret's hash, and until when the old one works. */
+struct rotation {
+	const char *hash;
+	int64_t now;
+	int64_t until; /* 0: the old one stops at once */
+};
+
 static af_dir_status secret_fn(json_t *app, void *arg)
 {
-	const char *hash = arg;
+	const struct rotation *r = arg;
+	json_t *old = json_object_get(app, "secret_sha256");
+	af_dir_status rc = AF_DIR_OK;
 
-	if (af_dir__set_new(app, "secret_sha256", json_string(hash)) !=
-	    AF_DIR_OK)
-		return AF_DIR_NOMEM;
-	return af_dir__set_new(app, "updated_at", json_integer(af_now()));
+	if (r->until > 0 && json_is_string(old)) {
+		rc = af_dir__set_new(app, "previous_secret_sha256",
+				     json_copy(old));
+		if (rc == AF_DIR_OK)
+			rc = af_dir__set_new(app, "previous_secret_until",
+					     json_integer(r->until));
+	} else {
+		rc = drop(app, "previous_secret_sha256");
+		if (rc == AF_DIR_OK)
+			rc = drop(app, "previous_secret_until");
+	}
+	if (rc == AF_DIR_OK)
+		rc = af_dir__set_new(app, "secret_sha256",
+				     json_string(r->hash));
+	if (rc == AF_DIR_OK)
+		rc = af_dir__set_new(app, "updated_at", json_integer(r->now));
+	return rc;
 }
 
 af_dir_status af_dir_app_rotate_secret(af_dir *dir, const char *actor,
-				       const char *client_id, char *secret,
-				       size_t secretcap)
+				       const char *client_id, int64_t keep_s,
+				       char *secret, size_t secretcap)
 {
 	char key[STORE_KEY_MAX], hash[65];
+	struct rotation r = {hash, af_now(), 0};
+	json_t *detail = NULL;
 	af_dir_status rc;
 
 	if (secret == NULL || secretcap < AF_DIR_SECRET_BUF)
 		return AF_DIR_INVALID;
 	secret[0] = '\0';
-	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK ||
+	    keep_s < 0 || keep_s > AF_DIR_SECRET_KEEP_MAX)
 		return AF_DIR_INVALID;
+	if (keep_s > 0) {
+		r.until = r.now + keep_s;
+		detail = json_pack("{s:I}", "previous_secret_until",
+				   (json_int_t)r.until);
+		if (detail == NULL)
+			return AF_DIR_NOMEM;
+	}
 	rc = app_key(key, sizeof(key), client_id);
 	if (rc == AF_DIR_OK)
 		rc = new_secret(secret, secretcap, hash);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__update(dir, key, secret_fn, hash, NULL, NULL);
+		rc = af_dir__update(dir, key, secret_fn, &r, NULL, NULL);
 	if (rc == AF_DIR_OK)
 		rc = stored_then_audit(dir, actor, "app.rotate_secret",
-				       client_id, NULL, NULL, 0);
+				       client_id, detail, NULL, 0);
 	if (rc != AF_DIR_OK && rc != AF_DIR_UNAUDITED)
 		OPENSSL_cleanse(secret, secretcap);
+	json_decref(detail);
+	return rc;
+}
+
+static af_dir_status drop_previous_fn(json_t *app, void *arg)
+{
+	const int64_t *now = arg;
+	af_dir_status rc;
+
+	if (!json_is_string(json_object_get(app, "previous_secret_sha256")) ||
+	    json_integer_value(json_object_get(app, "previous_secret_until")) <=
+		    *now)
+		return AF_DIR_NOT_FOUND;
+	rc = drop(app, "previous_secret_sha256");
+	if (rc == AF_DIR_OK)
+		rc = drop(app, "previous_secret_until");
+	if (rc == AF_DIR_OK)
+		rc = af_dir__set_new(app, "updated_at", json_integer(*now));
+	return rc;
+}
+
+af_dir_status af_dir_app_drop_previous_secret(af_dir *dir, const char *actor,
+					      const char *client_id)
+{
+	char key[STORE_KEY_MAX];
+	int64_t now = af_now();
+	af_dir_status rc;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK)
+		return AF_DIR_INVALID;
+	rc = app_key(key, sizeof(key), client_id);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__update(dir, key, drop_previous_fn, &now, NULL,
+				    NULL);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__audit(dir, actor, "app.drop_previous_secret",
+				   client_id, NULL, NULL, 0);
 	return rc;
 }
 
@@ -1122,19 +1215,36 @@ static int hex_value(char c)
 	return -1;
 }
 
+/* The 64 hex digits of a stored SHA-256 into out; -1 when malformed. */
+static int stored_digest(const char *hex, uint8_t out[32])
+{
+	if (hex == NULL || strlen(hex) != 64)
+		return -1;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 af_dir_status af_dir_app_check_secret(af_dir *dir, const char *client_id,
-				      const char *secret, json_t **out)
+				      const char *secret, json_t **out,
+				      int *previous)
 {
 	char key[STORE_KEY_MAX];
-	uint8_t want[32], got[32];
+	uint8_t want[32], old[32], got[32];
 	json_t *app = NULL;
-	const char *hex;
 	af_dir_status rc;
 	size_t n;
-	int ok = 1;
+	int ok = 1, old_ok, kept;
 
 	if (out != NULL)
 		*out = NULL;
+	if (previous != NULL)
+		*previous = 0;
 	if (dir == NULL)
 		return AF_DIR_INVALID;
 	rc = app_key(key, sizeof(key), client_id);
@@ -1142,31 +1252,34 @@ af_dir_status af_dir_app_check_secret(af_dir *dir, const char *client_id,
 		rc = af_dir__get_json(dir, key, &app, NULL);
 	if (rc != AF_DIR_OK)
 		return rc;
-	hex = json_string_value(json_object_get(app, "secret_sha256"));
-	if (hex == NULL || strlen(hex) != 64) {
+	if (stored_digest(
+		    json_string_value(json_object_get(app, "secret_sha256")),
+		    want) != 0) {
 		rc = AF_DIR_STORE;
 		goto out;
 	}
-	for (size_t i = 0; i < 32; i++) {
-		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			rc = AF_DIR_STORE;
-			goto out;
-		}
-		want[i] = (uint8_t)(hi << 4 | lo);
-	}
+	/* A secret a rotation replaced, while it is kept. */
+	kept = json_integer_value(json_object_get(
+		       app, "previous_secret_until")) > af_now() &&
+	       stored_digest(json_string_value(json_object_get(
+				     app, "previous_secret_sha256")),
+			     old) == 0;
 	n = secret != NULL ? strnlen(secret, AF_DIR_SECRET_IN_MAX + 1) : 0;
 	if (n == 0 || n > AF_DIR_SECRET_IN_MAX)
 		ok = 0;
 	/* Digests of equal length, so the compare time says nothing about
-	 * the secret's length or where it differs. */
+	 * the secret's length or where it differs; both are compared. */
 	af_sha256(ok ? secret : "", ok ? n : 0, got);
+	old_ok =
+		af_ct_equal(kept ? old : want, sizeof(old), got, sizeof(got)) &&
+		kept && ok;
 	ok = af_ct_equal(want, sizeof(want), got, sizeof(got)) && ok;
-	if (!ok || !json_is_true(json_object_get(app, "enabled")))
+	if ((!ok && !old_ok) || !json_is_true(json_object_get(app, "enabled")))
 		rc = AF_DIR_FORBIDDEN;
 	else if (out != NULL)
 		rc = hand_over(&app, out);
+	if (rc == AF_DIR_OK && previous != NULL)
+		*previous = !ok;
 out:
 	OPENSSL_cleanse(got, sizeof(got));
 	json_decref(app);

@@ -142,8 +142,10 @@ const char *af_dir_status_name(af_dir_status st);
 #define AF_DIR_CLIENT_ID_BUF   (AF_DIR_CLIENT_ID_LEN + 1)
 #define AF_DIR_SECRET_LEN      43 /* base64url of 32 random bytes */
 #define AF_DIR_SECRET_BUF      (AF_DIR_SECRET_LEN + 1)
-#define AF_DIR_SECRET_IN_MAX   256 /* bytes of a client secret presented */
-#define AF_DIR_ERR_BUF	       160 /* a comfortable size for err */
+#define AF_DIR_SECRET_IN_MAX   256     /* bytes of a client secret presented */
+#define AF_DIR_SECRET_KEEP_MAX 2592000 /* seconds a replaced secret may work \
+					*/
+#define AF_DIR_ERR_BUF	       160     /* a comfortable size for err */
 
 /*
  * Argon2id cost. m_kib: memory in KiB (8 * p .. AF_PW_M_KIB_MAX); t:
@@ -671,7 +673,14 @@ AF_DIR_NODISCARD af_dir_status af_dir_policy_for_user(af_dir *dir,
  * NULL) gets the new profile.
  *
  * af_dir_app_set: patch has any member above; a new "name" must be free.
- * af_dir_app_rotate_secret: a new secret replaces the old at once.
+ * af_dir_app_rotate_secret: a new secret; the old one goes on working
+ * for keep_s seconds more (0..AF_DIR_SECRET_KEEP_MAX; 0: it stops at
+ * once), so that the application can be given the new one without a
+ * moment when neither works. Its hash then stays beside the new one as
+ * "previous_secret_sha256", with "previous_secret_until" (Unix seconds);
+ * only one is kept: a secret kept from an earlier rotation stops now.
+ * af_dir_app_drop_previous_secret: the kept secret stops now
+ * (AF_DIR_NOT_FOUND when none is kept, or it has stopped already).
  * Both _add and _rotate_secret answer AF_DIR_UNAUDITED when the profile
  * or the new secret was stored but the audit event could not be written:
  * the secret is then valid and in secret (and the profile in *out) as
@@ -706,11 +715,11 @@ AF_DIR_NODISCARD af_dir_status af_dir_app_get_by_name(af_dir *dir,
 						      const char *name,
 						      json_t **out);
 AF_DIR_NODISCARD af_dir_status af_dir_app_list(af_dir *dir, json_t **out);
-AF_DIR_NODISCARD af_dir_status af_dir_app_rotate_secret(af_dir *dir,
-							const char *actor,
-							const char *client_id,
-							char *secret,
-							size_t secretcap);
+AF_DIR_NODISCARD af_dir_status
+af_dir_app_rotate_secret(af_dir *dir, const char *actor, const char *client_id,
+			 int64_t keep_s, char *secret, size_t secretcap);
+AF_DIR_NODISCARD af_dir_status af_dir_app_drop_previous_secret(
+	af_dir *dir, const char *actor, const char *client_id);
 /*
  * Flags of af_dir_app_deploy() and _undeploy(): the caller is an admin,
  * not a superadmin, so the change is refused (AF_DIR_FORBIDDEN) unless
@@ -732,15 +741,19 @@ af_dir_app_undeploy(af_dir *dir, const char *actor, const char *client_id,
 /*
  * Checks a client secret (NUL-terminated, lent) in constant time over
  * SHA-256 digests. AF_DIR_OK, AF_DIR_FORBIDDEN (wrong secret, or the
- * profile is disabled), AF_DIR_NOT_FOUND, AF_DIR_STORE. With AF_DIR_OK
- * and a non-NULL app, *app is the profile as af_dir_app_get() gives it
- * (new reference), so the caller need not read it again.
+ * profile is disabled), AF_DIR_NOT_FOUND, AF_DIR_STORE. The secret a
+ * rotation replaced is taken until its "previous_secret_until"; with
+ * AF_DIR_OK, *previous (may be NULL) is 1 when that is the one given,
+ * else 0. With AF_DIR_OK and a non-NULL app, *app is the profile as
+ * af_dir_app_get() gives it (new reference), so the caller need not read
+ * it again.
  * Thread-safety: re-entrant.
  */
 AF_DIR_NODISCARD af_dir_status af_dir_app_check_secret(af_dir *dir,
 						       const char *client_id,
 						       const char *secret,
-						       json_t **app);
+						       json_t **app,
+						       int *previous);
 
 /*
  * 1 when the profile app is deployed to user, else 0: never for a

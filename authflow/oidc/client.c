@@ -1,7 +1,9 @@
 /*
  * Client authentication (RFC 6749 2.3.1): client_secret_basic or
  * client_secret_post, never both in one request. Secrets are checked in
- * constant time by the directory against their stored SHA-256.
+ * constant time by the directory against their stored SHA-256. A secret
+ * a rotation replaced and keeps for a while is taken with a warning in
+ * the log, so that an operator sees which applications still use it.
  */
 #include <string.h>
 
@@ -18,7 +20,7 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 	char user[AF_DIR_CLIENT_ID_BUF + 64];
 	char secret[AF_DIR_SECRET_IN_MAX + 1];
 	af_dir_status st;
-	int rc = -1;
+	int rc = -1, previous = 0;
 
 	secret[0] = '\0';
 	/*
@@ -59,7 +61,8 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 		goto out;
 	}
 	st = strlen(user) < cap
-		     ? af_dir_app_check_secret(srv->dir, user, secret, app)
+		     ? af_dir_app_check_secret(srv->dir, user, secret, app,
+					       &previous)
 		     : AF_DIR_NOT_FOUND;
 	if (st == AF_DIR_STORE) {
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
@@ -78,6 +81,15 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 		af_resp_oauth_error(resp, 401, "invalid_client",
 				    "client authentication failed");
 		goto out;
+	}
+	if (previous) {
+		const char *kv[] = {"client", user, "outcome",
+				    "previous_secret", NULL};
+
+		log_write(srv->log, LOG_LEVEL_WARN, req->rid, "client_auth", kv,
+			  "the client authenticated with the secret a "
+			  "rotation replaced; it stops working when kept "
+			  "no longer");
 	}
 	memcpy(client_id, user, strlen(user) + 1);
 	rc = 0;

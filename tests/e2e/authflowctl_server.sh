@@ -197,6 +197,27 @@ expect app-deploy 0 "$C" app deploy "$cid" --group staff
 expect app-list 0 "$C" app list
 grep -q "$cid" "$tmp/out" && ok || bad "app list shows the new app"
 expect app-rotate 0 "$C" app rotate-secret "$cid"
+sec1=$(sed -n 's/^client_secret: //p' "$tmp/out")
+# revoke_as SECRET: the status /revoke answers the app with that secret.
+revoke_as() {
+	curl -s -o /dev/null -w '%{http_code}' -u "$cid:$1" -d token=none "$AUTHFLOW_URL/revoke"
+}
+[ "$(revoke_as "$sec1")" = 200 ] && ok || bad "the rotated secret authenticates"
+# A rotation that keeps the replaced secret an hour: both work, the old
+# one with a warning in the log, until it is dropped.
+expect app-rotate-keep 0 "$C" app rotate-secret "$cid" --keep-previous 1h
+sec2=$(sed -n 's/^client_secret: //p' "$tmp/out")
+grep -q '^previous_secret_until: 20[0-9][0-9]-' "$tmp/out" && ok || bad "rotate --keep-previous says until when: $(cat "$tmp/out")"
+[ "$(revoke_as "$sec1")" = 200 ] && [ "$(revoke_as "$sec2")" = 200 ] && ok || bad "both secrets work while one is kept"
+grep -q '"event":"client_auth".*"outcome":"previous_secret"' "$tmp/demo.err" "$tmp/demo.out" && ok ||
+	bad "the log warns of an app using its replaced secret"
+expect app-show-kept 0 "$C" app show "$cid"
+grep -q '^previous_secret_until: ' "$tmp/out" && ! grep -q 'sha256' "$tmp/out" && ok || bad "app show: the end, not the hash"
+expect app-drop-previous 0 "$C" app drop-previous-secret "$cid"
+[ "$(revoke_as "$sec1")" = 401 ] && [ "$(revoke_as "$sec2")" = 200 ] && ok || bad "the dropped secret stops at once"
+expect app-drop-none 1 "$C" app drop-previous-secret "$cid"
+grep -q 'no secret replaced by a rotation is kept' "$tmp/err" && ok || bad "drop with none kept: $(cat "$tmp/err")"
+expect app-rotate-keep-bad 2 "$C" app rotate-secret "$cid" --keep-previous 31d
 expect app-set 0 "$C" --json app set "$cid" --name crm-renamed --claim dept=ous \
 	--claim login=username --jwt-access-tokens on
 grep -q '"name": "crm-renamed"' "$tmp/out" && grep -q '"dept": "ous"' "$tmp/out" &&

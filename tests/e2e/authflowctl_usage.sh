@@ -188,6 +188,10 @@ expect app-deploy-nothing 2 -- app deploy rp
 expect app-deploy-all-and-user 2 -- app deploy rp --all --user a
 expect app-undeploy-no-id 2 -- app undeploy --all
 expect app-rotate-extra 2 -- app rotate-secret rp x
+expect_msg app-rotate-keep-word 2 'up to 30d' -- app rotate-secret rp --keep-previous soon
+expect app-rotate-keep-no-id 2 -- app rotate-secret --keep-previous 1h
+expect app-drop-previous-no-id 2 -- app drop-previous-secret
+expect app-drop-previous-extra 2 -- app drop-previous-secret rp x
 
 # --- keys, sessions, audit ---
 expect keys-no-verb 2 -- keys

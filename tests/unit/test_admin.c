@@ -518,8 +518,9 @@ static void test_app_add_secret_works_and_metadata_url(void **state)
 		json_string_value(json_object_get(
 			json_object_get(f->answer, "app"), "client_id")),
 		id);
-	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, secret, NULL),
-			 AF_DIR_OK);
+	assert_int_equal(
+		af_dir_app_check_secret(f->srv.dir, id, secret, NULL, NULL),
+		AF_DIR_OK);
 	/* By client id and by name; the secret is never shown again. */
 	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/apps/qlik", NULL),
 			 200);
@@ -541,10 +542,60 @@ static void test_app_rotate_secret_old_refused(void **state)
 	assert_string_equal(answer_str(f, "client_id"), id);
 	snprintf(fresh, sizeof(fresh), "%s", answer_str(f, "client_secret"));
 	assert_string_not_equal(fresh, secret);
-	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, fresh, NULL),
+	assert_int_equal(
+		af_dir_app_check_secret(f->srv.dir, id, fresh, NULL, NULL),
+		AF_DIR_OK);
+	assert_int_equal(
+		af_dir_app_check_secret(f->srv.dir, id, secret, NULL, NULL),
+		AF_DIR_FORBIDDEN);
+}
+
+/*
+ * keep_previous_s: the replaced secret works that much longer, said in
+ * the answer; DELETE previous-secret ends it (409 when none is kept).
+ */
+static void test_app_rotate_secret_keep_previous(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64], path[128], drop[128], fresh[64];
+	int previous = 0;
+
+	add_app(f, "qlik", 0, id, sizeof(id), secret, sizeof(secret));
+	snprintf(path, sizeof(path), "/admin/v1/apps/%s/rotate-secret", id);
+	snprintf(drop, sizeof(drop), "/admin/v1/apps/%s/previous-secret", id);
+	assert_int_equal(
+		call(f, SUPER, "POST", path, "{\"keep_previous_s\":2592001}"),
+		400);
+	assert_non_null(strstr(answer_str(f, "message"), "keep_previous_s"));
+	assert_int_equal(
+		call(f, SUPER, "POST", path, "{\"keep_previous_s\":\"1h\"}"),
+		400);
+	assert_int_equal(call(f, SUPER, "POST", path, "{\"keep\":60}"), 400);
+	assert_int_equal(call(f, SUPER, "DELETE", drop, NULL), 409);
+	assert_int_equal(
+		call(f, SUPER, "POST", path, "{\"keep_previous_s\":3600}"),
+		200);
+	snprintf(fresh, sizeof(fresh), "%s", answer_str(f, "client_secret"));
+	assert_true(json_integer_value(json_object_get(
+			    f->answer, "previous_secret_until")) >=
+		    af_now() + 3599);
+	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, secret, NULL,
+						 &previous),
 			 AF_DIR_OK);
-	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, secret, NULL),
-			 AF_DIR_FORBIDDEN);
+	assert_int_equal(previous, 1);
+	assert_int_equal(
+		af_dir_app_check_secret(f->srv.dir, id, fresh, NULL, &previous),
+		AF_DIR_OK);
+	assert_int_equal(previous, 0);
+	/* Ending it is a superadmin's, as the rotation is. */
+	assert_int_equal(call(f, ADMIN, "DELETE", drop, NULL), 403);
+	assert_int_equal(call(f, SUPER, "DELETE", drop, NULL), 200);
+	assert_string_equal(answer_str(f, "client_id"), id);
+	assert_null(json_object_get(f->answer, "previous_secret_until"));
+	assert_int_equal(
+		af_dir_app_check_secret(f->srv.dir, id, secret, NULL, NULL),
+		AF_DIR_FORBIDDEN);
+	assert_int_equal(call(f, SUPER, "DELETE", drop, NULL), 409);
 }
 
 static const char *deploy_mode(const struct fx *f)
@@ -1599,20 +1650,22 @@ static void test_app_secret_stored_audit_fails_secret_answered(void **state)
 	assert_non_null(answer_str(f, "client_secret"));
 	assert_non_null(strstr(answer_str(f, "warning"), "audit trail"));
 	snprintf(fresh, sizeof(fresh), "%s", answer_str(f, "client_secret"));
-	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, fresh, NULL),
-			 AF_DIR_OK);
-	assert_int_equal(af_dir_app_check_secret(f->srv.dir, id, secret, NULL),
-			 AF_DIR_FORBIDDEN);
+	assert_int_equal(
+		af_dir_app_check_secret(f->srv.dir, id, fresh, NULL, NULL),
+		AF_DIR_OK);
+	assert_int_equal(
+		af_dir_app_check_secret(f->srv.dir, id, secret, NULL, NULL),
+		AF_DIR_FORBIDDEN);
 
 	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps",
 			      "{\"name\": \"crm\", \"redirect_uris\": "
 			      "[\"" URI_OK "\"]}"),
 			 201);
 	assert_non_null(strstr(answer_str(f, "warning"), "audit trail"));
-	assert_int_equal(
-		af_dir_app_check_secret(f->srv.dir, answer_str(f, "client_id"),
-					answer_str(f, "client_secret"), NULL),
-		AF_DIR_OK);
+	assert_int_equal(af_dir_app_check_secret(
+				 f->srv.dir, answer_str(f, "client_id"),
+				 answer_str(f, "client_secret"), NULL, NULL),
+			 AF_DIR_OK);
 	/* Other changes still fail as they did. */
 	assert_int_equal(
 		call(f, SUPER, "POST", "/admin/v1/groups", "{\"name\": \"g\"}"),
@@ -2241,6 +2294,7 @@ int main(void)
 		T(test_app_add_admin_403),
 		T(test_app_add_secret_works_and_metadata_url),
 		T(test_app_rotate_secret_old_refused),
+		T(test_app_rotate_secret_keep_previous),
 		T(test_app_deploy_admin_needs_admins_may_deploy),
 		T(test_app_deploy_unknown_name_400_nothing_deployed),
 		T(test_app_deploy_full_list_409_nothing_deployed),

@@ -1239,27 +1239,30 @@ static void test_af_dir_app_add_secret_checks(void **state)
 			 0);
 	assert_true(
 		json_is_integer(json_object_get(app, "refresh_grace_seconds")));
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret, NULL),
-			 AF_DIR_OK);
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, id, secret, NULL, NULL),
+		AF_DIR_OK);
 	secret[5] ^= 1;
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret, NULL),
-			 AF_DIR_FORBIDDEN);
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, id, secret, NULL, NULL),
+		AF_DIR_FORBIDDEN);
 	secret[5] ^= 1;
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, "", NULL),
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, "", NULL, NULL),
 			 AF_DIR_FORBIDDEN);
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, NULL, NULL),
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, NULL, NULL, NULL),
 			 AF_DIR_FORBIDDEN);
 	assert_int_equal(
-		af_dir_app_check_secret(f->dir, "af-nope", secret, NULL),
+		af_dir_app_check_secret(f->dir, "af-nope", secret, NULL, NULL),
 		AF_DIR_NOT_FOUND);
 	/* Rotation: the old secret stops working at once. */
-	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, id, fresh,
+	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, id, 0, fresh,
 						  sizeof(fresh)),
 			 AF_DIR_OK);
 	assert_string_not_equal(fresh, secret);
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret, NULL),
-			 AF_DIR_FORBIDDEN);
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, fresh, &got),
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, id, secret, NULL, NULL),
+		AF_DIR_FORBIDDEN);
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, fresh, &got, NULL),
 			 AF_DIR_OK);
 	/* The checked profile comes back as af_dir_app_get() gives it. */
 	assert_string_equal(
@@ -1267,8 +1270,9 @@ static void test_af_dir_app_add_secret_checks(void **state)
 	assert_null(json_object_get(got, "secret_sha256"));
 	json_decref(got);
 	got = (json_t *)1;
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, secret, &got),
-			 AF_DIR_FORBIDDEN);
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, id, secret, &got, NULL),
+		AF_DIR_FORBIDDEN);
 	assert_null(got);
 	/* A grace period for rotated-out refresh tokens, up to 60 s. */
 	got = parse("{\"refresh_grace_seconds\":60}");
@@ -1287,7 +1291,7 @@ static void test_af_dir_app_add_secret_checks(void **state)
 					sizeof(f->err)),
 			 AF_DIR_OK);
 	json_decref(got);
-	assert_int_equal(af_dir_app_check_secret(f->dir, id, fresh, NULL),
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, fresh, NULL, NULL),
 			 AF_DIR_FORBIDDEN);
 	assert_int_equal(af_dir_app_get_by_name(f->dir, "Qlik prod", &got),
 			 AF_DIR_OK);
@@ -3550,15 +3554,16 @@ static void test_af_dir_app_secret_stored_audit_fails_secret_kept(void **state)
 	/* The trail's counter is damaged: every event fails. */
 	assert_int_equal(store_set(f->store, "audit:seq", "x", 1, 0, 0),
 			 STORE_OK);
-	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, client_id,
+	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, client_id, 0,
 						  secret, sizeof(secret)),
 			 AF_DIR_UNAUDITED);
 	assert_int_equal(strlen(secret), AF_DIR_SECRET_LEN);
 	assert_int_equal(
-		af_dir_app_check_secret(f->dir, client_id, secret, NULL),
+		af_dir_app_check_secret(f->dir, client_id, secret, NULL, NULL),
 		AF_DIR_OK);
-	assert_int_equal(af_dir_app_check_secret(f->dir, client_id, old, NULL),
-			 AF_DIR_FORBIDDEN);
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, client_id, old, NULL, NULL),
+		AF_DIR_FORBIDDEN);
 
 	assert_int_equal(add_app(f,
 				 "{\"name\":\"erp\","
@@ -3572,7 +3577,7 @@ static void test_af_dir_app_secret_stored_audit_fails_secret_kept(void **state)
 		af_dir_app_check_secret(
 			f->dir,
 			json_string_value(json_object_get(app, "client_id")),
-			secret, NULL),
+			secret, NULL, NULL),
 		AF_DIR_OK);
 	json_decref(app);
 	/* Other changes still say AF_DIR_STORE, as they always did. */
@@ -3653,6 +3658,132 @@ static json_t *newest_of(fixture *f, const char *action)
 	}
 	json_decref(list);
 	return found;
+}
+
+/*
+ * A rotation may keep the replaced secret working for a while, so that
+ * the application can be given the new one without a gap: both work,
+ * the old one flagged, until its time is up, a later rotation or an
+ * explicit drop ends it; its hash is never handed out.
+ */
+static void test_af_dir_app_rotate_keeps_previous(void **state)
+{
+	fixture *f = *state;
+	char first[AF_DIR_SECRET_BUF], second[AF_DIR_SECRET_BUF],
+		third[AF_DIR_SECRET_BUF];
+	json_t *app = NULL, *got = NULL, *list = NULL, *ev;
+	const char *id;
+	int previous = -1;
+	int64_t now = af_now();
+	size_t idx;
+
+	assert_int_equal(add_app(f,
+				 "{\"name\":\"keep\",\"redirect_uris\":"
+				 "[\"https://t.example/cb\"]}",
+				 &app, first),
+			 AF_DIR_OK);
+	id = json_string_value(json_object_get(app, "client_id"));
+	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, id,
+						  AF_DIR_SECRET_KEEP_MAX + 1,
+						  second, sizeof(second)),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, id, -1, second,
+						  sizeof(second)),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_dir_app_drop_previous_secret(f->dir, ACTOR, id),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, id, 3600,
+						  second, sizeof(second)),
+			 AF_DIR_OK);
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, id, first, NULL, &previous),
+		AF_DIR_OK);
+	assert_int_equal(previous, 1);
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, id, second, NULL, &previous),
+		AF_DIR_OK);
+	assert_int_equal(previous, 0);
+	first[3] ^= 1;
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, id, first, NULL, &previous),
+		AF_DIR_FORBIDDEN);
+	first[3] ^= 1;
+	/* Shown with its end, never with its hash; so is the event. */
+	assert_int_equal(af_dir_app_get(f->dir, id, &got), AF_DIR_OK);
+	assert_null(json_object_get(got, "previous_secret_sha256"));
+	assert_in_range(json_integer_value(
+				json_object_get(got, "previous_secret_until")),
+			now + 3600, af_now() + 3600);
+	json_decref(got);
+	assert_int_equal(af_dir_app_list(f->dir, &list), AF_DIR_OK);
+	json_array_foreach(list, idx, ev)
+	{
+		assert_null(json_object_get(ev, "previous_secret_sha256"));
+	}
+	json_decref(list);
+	ev = newest_of(f, "app.rotate_secret");
+	assert_non_null(ev);
+	assert_in_range(json_integer_value(
+				json_object_get(json_object_get(ev, "detail"),
+						"previous_secret_until")),
+			now + 3600, af_now() + 3600);
+	json_decref(ev);
+	/* Not to be set by hand. */
+	got = parse("{\"previous_secret_until\":1}");
+	assert_int_equal(af_dir_app_set(f->dir, ACTOR, id, got, NULL, f->err,
+					sizeof(f->err)),
+			 AF_DIR_INVALID);
+	json_decref(got);
+	/* A second rotation keeps only the secret it replaces. */
+	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, id, 1, third,
+						  sizeof(third)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, first, NULL, NULL),
+			 AF_DIR_FORBIDDEN);
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, id, second, NULL, &previous),
+		AF_DIR_OK);
+	assert_int_equal(previous, 1);
+	/* Past its end it is refused, and shown no more. */
+	sleep(2);
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, id, second, NULL, NULL),
+		AF_DIR_FORBIDDEN);
+	assert_int_equal(af_dir_app_drop_previous_secret(f->dir, ACTOR, id),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(af_dir_app_get(f->dir, id, &got), AF_DIR_OK);
+	assert_null(json_object_get(got, "previous_secret_until"));
+	json_decref(got);
+	/* Dropped: the old one stops at once, with an event. */
+	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, id, 600, first,
+						  sizeof(first)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, third, NULL, NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_app_drop_previous_secret(f->dir, ACTOR, id),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, third, NULL, NULL),
+			 AF_DIR_FORBIDDEN);
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, first, NULL, NULL),
+			 AF_DIR_OK);
+	ev = newest_of(f, "app.drop_previous_secret");
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "target")),
+			    id);
+	json_decref(ev);
+	/* A rotation without keeping ends a kept one too. */
+	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, id, 600,
+						  second, sizeof(second)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_app_rotate_secret(f->dir, ACTOR, id, 0, third,
+						  sizeof(third)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_app_check_secret(f->dir, id, first, NULL, NULL),
+			 AF_DIR_FORBIDDEN);
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, id, second, NULL, NULL),
+		AF_DIR_FORBIDDEN);
+	json_decref(app);
 }
 
 /*
@@ -4977,6 +5108,7 @@ int main(void)
 		T(test_af_dir_policy_for_user_precedence),
 		T(test_af_dir_policy_bad_specs_refused),
 		T(test_af_dir_app_add_secret_checks),
+		T(test_af_dir_app_rotate_keeps_previous),
 		T(test_af_dir_app_ids_unique_names_unique),
 		T(test_af_dir_app_add_bad_specs_refused),
 		T(test_af_dir_app_deployed_to_modes),
