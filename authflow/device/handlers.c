@@ -21,6 +21,7 @@
 #include "directory/audit.h"
 #include "directory/directory.h"
 #include "directory/throttle.h"
+#include "mfa/seam.h"
 
 #define LAST_SEEN_GRAIN_S 60
 #define PATH_PREFIX	  "/device/v1/"
@@ -711,7 +712,7 @@ static int txn_load(dcall *c, json_t **out)
 	af_mfa_status ms;
 
 	*out = NULL;
-	ms = af_mfa_txn_get(c->srv->store, c->txn, c->now, out);
+	ms = af_mfa_seam_txn_get(c->srv, c->req->rid, c->txn, c->now, out);
 	if (ms == AF_MFA_NOT_FOUND || ms == AF_MFA_INVALID ||
 	    (ms == AF_MFA_OK && !txn_has_device(*out, c->sig.device))) {
 		json_decref(*out);
@@ -757,8 +758,10 @@ static void answer_not_decided(dcall *c, af_mfa_status ms)
 	json_t *txn = NULL;
 	const char *state = NULL;
 
-	if (ms == AF_MFA_DECIDED &&
-	    af_mfa_txn_get(c->srv->store, c->txn, c->now, &txn) == AF_MFA_OK)
+	/* An answer too late may be what found the push expired. */
+	if ((ms == AF_MFA_DECIDED || ms == AF_MFA_EXPIRED) &&
+	    af_mfa_seam_txn_get(c->srv, c->req->rid, c->txn, c->now, &txn) ==
+		    AF_MFA_OK)
 		state = state_of(txn);
 	if (ms == AF_MFA_EXPIRED ||
 	    (state != NULL && strcmp(state, "expired") == 0))

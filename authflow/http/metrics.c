@@ -32,7 +32,7 @@ static const char *const login_names[AF_LOGIN_OUTCOME_COUNT] = {
 
 static const char *const mfa_names[AF_MFA_OUT_COUNT] = {
 	"approved", "failed",	  "denied",	  "reported",
-	"code_ok",  "code_wrong", "push_limited",
+	"code_ok",  "code_wrong", "push_limited", "expired",
 };
 
 static const char *const grant_names[AF_TOKEN_GRANT_COUNT] = {

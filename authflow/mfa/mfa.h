@@ -236,6 +236,12 @@ af_mfa_status af_mfa_code_check(store_ctx *st, const char *username,
  * af_mfa_txn_get: the txn; a pending txn past its expiry is turned into
  * "expired" (atomically) before it is returned.
  *
+ * af_mfa_txn_note_expiry: for an expired txn (or a pending one past its
+ * expiry, which it turns "expired"), sets "expiry_noted", atomically, so
+ * that of the many that may read an expiry one tells of it: AF_MFA_OK
+ * and the noted txn in *out for that one, AF_MFA_DECIDED (noted before,
+ * or not expired), AF_MFA_NOT_FOUND, AF_MFA_STORE.
+ *
  * af_mfa_txn_decide: one decision, atomically (CAS from the pending
  * record): decision "approve" (with number: right number -> "approved",
  * wrong -> "failed"; without number matching -> "approved"), "deny" ->
@@ -265,6 +271,8 @@ af_mfa_status af_mfa_txn_new(store_ctx *st, const json_t *spec, int64_t now,
 void af_mfa_txn_recheck_devices(store_ctx *st, json_t **txn, int64_t now);
 af_mfa_status af_mfa_txn_get(store_ctx *st, const char *id, int64_t now,
 			     json_t **out);
+af_mfa_status af_mfa_txn_note_expiry(store_ctx *st, const char *id, int64_t now,
+				     json_t **out);
 af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
 				const char *device, const char *decision,
 				const char *number, int64_t now, json_t **out);

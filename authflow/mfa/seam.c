@@ -34,6 +34,39 @@
 #include "web/mfa_pages.h"
 #include "web/page.h"
 
+af_mfa_status af_mfa_seam_txn_get(af_server *srv, const char *rid,
+				  const char *id, int64_t now, json_t **out)
+{
+	const char *state, *user, *app;
+	json_t *noted = NULL, *detail;
+	af_mfa_status st;
+
+	st = af_mfa_txn_get(srv->store, id, now, out);
+	state = st == AF_MFA_OK
+			? json_string_value(json_object_get(*out, "state"))
+			: NULL;
+	if (state == NULL || strcmp(state, "expired") != 0 ||
+	    json_is_true(json_object_get(*out, "expiry_noted")) ||
+	    af_mfa_txn_note_expiry(srv->store, id, now, &noted) != AF_MFA_OK)
+		return st;
+	af_metrics_mfa(srv->metrics, AF_MFA_OUT_EXPIRED);
+	user = json_string_value(json_object_get(noted, "user"));
+	app = json_string_value(json_object_get(noted, "app"));
+	detail =
+		json_pack("{s:s, s:s, s:s*, s:s*}", "txn", id, "app",
+			  app != NULL ? app : "", "signin_ip",
+			  json_string_value(json_object_get(noted, "ip")),
+			  "signin_browser",
+			  json_string_value(json_object_get(noted, "browser")));
+	if (user != NULL)
+		af_audit_record_or_log(srv->dir, srv->log, NULL, rid,
+				       AF_DIR_ACTOR_SERVER, "mfa.expired", user,
+				       detail);
+	json_decref(detail);
+	json_decref(noted);
+	return st;
+}
+
 /*
  * Devices recent enough to answer a challenge (ids, new reference); *old
  * is set when a device was left out for an app below the workflow's

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "http/request.h"
+#include "mfa/mfa.h"
 #include "server.h"
 
 typedef enum af_mfa_result {
@@ -43,5 +44,17 @@ void af_mfa_ask_again(af_server *srv, af_req *req, af_resp *resp,
 		      const char *flow_id, const json_t *authz,
 		      const json_t *user, const json_t *policy,
 		      const json_t *app);
+
+/*
+ * af_mfa_txn_get() for the server's readers of a txn (the sign-in page,
+ * its status, the phone): the read that finds a push unanswered past its
+ * expiry counts it (metric outcome "expired") and puts an "mfa.expired"
+ * event on the trail, by the server, with the user as target and the
+ * txn, app, and where the sign-in came from (signin_ip, signin_browser)
+ * as detail: a password that someone else may have typed. Once per txn,
+ * whichever reader comes first; rid: the request that read it.
+ */
+af_mfa_status af_mfa_seam_txn_get(af_server *srv, const char *rid,
+				  const char *id, int64_t now, json_t **out);
 
 #endif /* AF_MFA_SEAM_H */

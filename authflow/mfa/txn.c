@@ -281,6 +281,46 @@ af_mfa_status af_mfa_txn_get(store_ctx *st, const char *id, int64_t now,
 	return af_mfa__update(st, key, expire_fn, &a, out);
 }
 
+/*
+ * Marks an expired txn's expiry as noted ("expiry_noted"): AF_MFA_OK for
+ * the one call that does, AF_MFA_DECIDED when it was noted before or the
+ * txn is not expired.
+ */
+static af_mfa_status note_fn(json_t *txn, void *arg, bool *write)
+{
+	const expire_arg *a = arg;
+
+	if (json_is_true(json_object_get(txn, "expiry_noted")) ||
+	    (strcmp(txn_state(txn), STATE_EXPIRED) != 0 &&
+	     !pending_expired(txn, a->now))) {
+		*write = false;
+		return AF_MFA_DECIDED;
+	}
+	if (json_object_set_new(txn, "state", json_string(STATE_EXPIRED)) !=
+		    0 ||
+	    json_object_set_new(txn, "expiry_noted", json_true()) != 0)
+		return AF_MFA_NOMEM;
+	return AF_MFA_OK;
+}
+
+af_mfa_status af_mfa_txn_note_expiry(store_ctx *st, const char *id, int64_t now,
+				     json_t **out)
+{
+	char key[AF_MFA__KEY_MAX];
+	expire_arg a = {now};
+	af_mfa_status rc;
+
+	if (out == NULL)
+		return AF_MFA_INVALID;
+	*out = NULL;
+	if (st == NULL || id == NULL)
+		return AF_MFA_INVALID;
+	rc = txn_key(key, sizeof(key), id);
+	if (rc != AF_MFA_OK)
+		return rc;
+	return af_mfa__update(st, key, note_fn, &a, out);
+}
+
 /* Copies from's string member name into to, when from has one. 0 or -1. */
 static int copy_text(json_t *to, const json_t *from, const char *name)
 {

@@ -800,7 +800,8 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 }
 
 /* The flow's transaction (new reference), or NULL when it has none. */
-static json_t *flow_txn(af_server *srv, const json_t *authz, int *failed)
+static json_t *flow_txn(af_server *srv, const af_req *req, const json_t *authz,
+			int *failed)
 {
 	const char *id = mfa_str(authz, "txn");
 	json_t *txn = NULL;
@@ -809,7 +810,7 @@ static json_t *flow_txn(af_server *srv, const json_t *authz, int *failed)
 	*failed = 0;
 	if (id == NULL)
 		return NULL;
-	st = af_mfa_txn_get(srv->store, id, af_now(), &txn);
+	st = af_mfa_seam_txn_get(srv, req->rid, id, af_now(), &txn);
 	if (st != AF_MFA_OK) {
 		*failed = st != AF_MFA_NOT_FOUND;
 		return NULL;
@@ -869,7 +870,7 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 	authz = load(srv, req, resp, NULL, 0);
 	if (authz == NULL)
 		return;
-	txn = flow_txn(srv, authz, &failed);
+	txn = flow_txn(srv, req, authz, &failed);
 	if (failed) {
 		af_page_unavailable(resp);
 		goto out;
@@ -909,7 +910,7 @@ void af_h_mfa_status(af_server *srv, af_req *req, af_resp *resp)
 	authz = load(srv, req, resp, NULL, 1);
 	if (authz == NULL)
 		return;
-	txn = flow_txn(srv, authz, &failed);
+	txn = flow_txn(srv, req, authz, &failed);
 	if (failed) {
 		af_resp_json(
 			resp, 503,
@@ -1124,7 +1125,7 @@ static int posted(af_server *srv, af_req *req, af_resp *resp, json_t **authz,
 	*authz = load(srv, req, resp, csrf, 0);
 	if (*authz == NULL)
 		return -1;
-	*txn = flow_txn(srv, *authz, &failed);
+	*txn = flow_txn(srv, req, *authz, &failed);
 	if (failed) {
 		af_page_unavailable(resp);
 		return -1;

@@ -1442,6 +1442,55 @@ static void test_txn_expiry_injected_now_expired(void **state)
 	json_decref(txn);
 }
 
+/* An expiry is noted once, by the first that asks after it. */
+static void test_txn_note_expiry_once(void **state)
+{
+	struct fixture *f = *state;
+	json_t *txn = new_txn(f->st, "tom", "[\"d1\"]", true, T0);
+	json_t *got = NULL;
+
+	assert_int_equal(af_mfa_txn_note_expiry(f->st, txn_id(txn),
+						T0 + AF_MFA_TXN_TTL_S - 1,
+						&got),
+			 AF_MFA_DECIDED);
+	assert_null(got);
+	/* Pending past its expiry: turned expired and noted at once. */
+	assert_int_equal(af_mfa_txn_note_expiry(f->st, txn_id(txn),
+						T0 + AF_MFA_TXN_TTL_S, &got),
+			 AF_MFA_OK);
+	assert_string_equal(sget(got, "state"), "expired");
+	assert_true(json_is_true(json_object_get(got, "expiry_noted")));
+	json_decref(got);
+	assert_int_equal(af_mfa_txn_note_expiry(f->st, txn_id(txn),
+						T0 + AF_MFA_TXN_TTL_S + 5,
+						&got),
+			 AF_MFA_DECIDED);
+	json_decref(txn);
+	/* Read expired first, noted after; a decided txn never is. */
+	txn = new_txn(f->st, "tom", "[\"d1\"]", true, T0);
+	assert_int_equal(
+		af_mfa_txn_get(f->st, txn_id(txn), T0 + AF_MFA_TXN_TTL_S, &got),
+		AF_MFA_OK);
+	assert_null(json_object_get(got, "expiry_noted"));
+	json_decref(got);
+	assert_int_equal(af_mfa_txn_note_expiry(f->st, txn_id(txn), T0, &got),
+			 AF_MFA_OK);
+	json_decref(got);
+	json_decref(txn);
+	txn = new_txn(f->st, "tom", "[\"d1\"]", false, T0);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "deny",
+					   NULL, T0 + 1, &got),
+			 AF_MFA_OK);
+	json_decref(got);
+	assert_int_equal(af_mfa_txn_note_expiry(f->st, txn_id(txn),
+						T0 + AF_MFA_TXN_TTL_S + 1,
+						&got),
+			 AF_MFA_DECIDED);
+	assert_int_equal(af_mfa_txn_note_expiry(f->st, "nope", T0, &got),
+			 AF_MFA_NOT_FOUND);
+	json_decref(txn);
+}
+
 static void test_txn_cancel_by_browser_cancelled(void **state)
 {
 	struct fixture *f = *state;
@@ -2519,6 +2568,7 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_txns_cancel_user_cancels_only_theirs, setup),        \
 		CASE(test_txn_decide_device_not_in_txn_forbidden, setup),      \
 		CASE(test_txn_expiry_injected_now_expired, setup),             \
+		CASE(test_txn_note_expiry_once, setup),                        \
 		CASE(test_txn_cancel_by_browser_cancelled, setup),             \
 		CASE(test_txn_decide_concurrent_one_wins, setup),              \
 		CASE(test_txn_public_never_has_number, setup),                 \

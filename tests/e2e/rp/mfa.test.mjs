@@ -1206,6 +1206,7 @@ describe(`push MFA (${STORE} store)`, () => {
     const b = await toMfa(s, new Browser());
     const numberA = pageNumber(a.page.text);
     const txnA = (await idsim(server, s.phone, ['pending'])).stdout.split('\n').find((l) => l.length > 0).split(' ')[0];
+    const expiredBefore = await mfaCount('expired');
     await sleep(31000);
     const late = await idsim(server, s.phone, ['approve', txnA, '--number', numberA]);
     assert.equal(late.code, 1);
@@ -1215,6 +1216,21 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.match(pageB.text, /<button type="submit">Send another request<\/button>/);
     assert.match(pageB.text, /<a href="\/login\?flow=[^"]+">Start again<\/a>/);
     assert.doesNotMatch(pageB.text, /http-equiv="refresh"/, 'nothing wipes a code being typed');
+    // Each unanswered push is told of once, by whichever saw it first
+    // (the late answer, a page), with where the sign-in came from.
+    await a.browser.get(a.mfaUrl);
+    await b.browser.get(b.mfaUrl);
+    await idsim(server, s.phone, ['approve', txnA, '--number', numberA]);
+    const expired = (await server.admin('GET', '/audit?limit=1000&action=mfa.expired')).json.events.filter((e) => e.target === 'tess');
+    assert.equal(expired.length, 2, JSON.stringify(expired));
+    assert.notEqual(expired[0].detail.txn, expired[1].detail.txn);
+    assert.ok(expired.some((e) => e.detail.txn === txnA));
+    for (const e of expired) {
+      assert.equal(e.actor, 'authflow');
+      assert.equal(e.detail.signin_ip, '127.0.0.1');
+      assert.match(e.detail.app, /^af-/);
+    }
+    assert.ok((await mfaCount('expired')) - expiredBefore >= 2, 'counted in the metrics');
     // Another request: a new transaction with a new number, no password.
     const again = await askAgain(b, pageB);
     assert.equal(again.status, 303, again.text);
