@@ -142,10 +142,10 @@ const char *af_dir_status_name(af_dir_status st);
 #define AF_DIR_CLIENT_ID_BUF   (AF_DIR_CLIENT_ID_LEN + 1)
 #define AF_DIR_SECRET_LEN      43 /* base64url of 32 random bytes */
 #define AF_DIR_SECRET_BUF      (AF_DIR_SECRET_LEN + 1)
-#define AF_DIR_SECRET_IN_MAX   256     /* bytes of a client secret presented */
-#define AF_DIR_SECRET_KEEP_MAX 2592000 /* seconds a replaced secret may work \
-					*/
-#define AF_DIR_ERR_BUF	       160     /* a comfortable size for err */
+#define AF_DIR_SECRET_IN_MAX   256 /* bytes of a client secret presented */
+#define AF_DIR_ERR_BUF	       160 /* a comfortable size for err */
+/* Seconds a secret replaced by a rotation may be kept working: 30 days. */
+#define AF_DIR_SECRET_KEEP_MAX 2592000
 
 /*
  * Argon2id cost. m_kib: memory in KiB (8 * p .. AF_PW_M_KIB_MAX); t:
