@@ -431,7 +431,7 @@ static int query_text(af_admin_call *c, const char *name, size_t max,
 void af_admin__audit(af_admin_call *c)
 {
 	struct events ev = {NULL, 0};
-	af_audit_filter filter = {NULL, NULL, NULL, 0};
+	af_audit_filter filter = {0};
 	int64_t limit = AF_ADMIN_AUDIT_DEFAULT, before = 0, oldest;
 	json_t *answer;
 	af_dir_status st;
@@ -443,7 +443,8 @@ void af_admin__audit(af_admin_call *c)
 				    &filter.since) ||
 	    !query_text(c, "actor", AF_DIR_ACTOR_MAX, &filter.actor) ||
 	    !query_text(c, "action", AF_AUDIT_ACTION_MAX, &filter.action) ||
-	    !query_text(c, "target", AF_AUDIT_TARGET_MAX, &filter.target))
+	    !query_text(c, "target", AF_AUDIT_TARGET_MAX, &filter.target) ||
+	    !query_text(c, "user", AF_AUDIT_TARGET_MAX, &filter.user))
 		return;
 	ev.arr = json_array();
 	if (ev.arr == NULL) {

@@ -108,9 +108,12 @@ static const char usage_text[] =
 	"                               tokens, and sign-ins under way)\n"
 	"  sessions end-one USER SID    (that browser's session only)\n"
 	"  audit [--limit N] [--before SEQ] [--actor A] [--action A]\n"
-	"        [--target T] [--since DURATION]   (1..1000, default 50;\n"
-	"                               events older than SEQ; --action\n"
-	"                               mfa. takes every mfa.* action)\n"
+	"        [--target T] [--user U] [--since DURATION]\n"
+	"                               (1..1000, default 50; events older\n"
+	"                               than SEQ; --action mfa. takes every\n"
+	"                               mfa.* action; --user: the user's\n"
+	"                               own and those naming them, such as\n"
+	"                               a device removed or a group joined)\n"
 	"\n"
 	"--password-stdin reads one line (a second one is refused; on a\n"
 	"terminal it is typed once, without echo).\n"
@@ -2011,7 +2014,8 @@ static int audit_query(char *path, const char *name, const char *value)
 
 /*
  * audit [--limit N] [--before SEQ] [--actor A] [--action A] [--target T]
- * [--since DURATION]: the newest events, of those the filters keep.
+ * [--user U] [--since DURATION]: the newest events, of those the filters
+ * keep.
  */
 int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv)
 {
@@ -2021,6 +2025,7 @@ int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv)
 		{"actor", required_argument, NULL, 'a'},
 		{"action", required_argument, NULL, 'A'},
 		{"target", required_argument, NULL, 't'},
+		{"user", required_argument, NULL, 'u'},
 		{"since", required_argument, NULL, 's'},
 		AF_CTL_OPT_END,
 	};
@@ -2053,11 +2058,12 @@ int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv)
 					       "duration such as 30m, 24h or "
 					       "7d, not '%s'",
 					       optarg);
-		else if (c == 'a' || c == 'A' || c == 't')
+		else if (c == 'a' || c == 'A' || c == 't' || c == 'u')
 			rc = audit_query(path,
 					 c == 'a'   ? "actor"
 					 : c == 'A' ? "action"
-						    : "target",
+					 : c == 't' ? "target"
+						    : "user",
 					 optarg);
 	}
 	if (rc == AF_CTL_EXIT_OK)

@@ -303,6 +303,10 @@ static int kept(const af_audit_filter *f, const json_t *ev)
 			     : strcmp(action, f->action) != 0))
 			return 0;
 	}
+	if (f->user != NULL && !member_is(ev, "target", f->user) &&
+	    !member_is(json_object_get(ev, "detail"), "user", f->user) &&
+	    !member_is(json_object_get(ev, "detail"), "users", f->user))
+		return 0;
 	return member_is(ev, "actor", f->actor) &&
 	       member_is(ev, "target", f->target) &&
 	       json_integer_value(json_object_get(ev, "ts")) >= f->since;

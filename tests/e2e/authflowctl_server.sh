@@ -257,6 +257,15 @@ expect audit-before-bad 2 "$C" audit --before x
 expect audit-filter 0 "$C" --json audit --action user. --target bob
 grep -q '"action": "user.add"' "$tmp/out" && ok || bad "audit --action user. --target bob finds the user's events"
 grep '"target":' "$tmp/out" | grep -vq '"target": "bob"' && bad "audit --target keeps other targets" || ok
+# --user: a user's events and those naming them in their detail (a
+# group joined, a policy assigned), nobody else's.
+expect audit-user 0 "$C" --json audit --user carol --limit 1000
+grep -q '"action": "group.add_member"' "$tmp/out" && grep -q '"user": "carol"' "$tmp/out" &&
+	ok || bad "audit --user carol finds carol joining a group"
+grep '"target":' "$tmp/out" | grep -q '"target": "bob"' && bad "audit --user carol shows bob's events" || ok
+expect audit-user-policy 0 "$C" --json audit --user bob --action policy. --limit 1000
+grep -q '"action": "policy.assign"' "$tmp/out" && grep -q '"users": "bob"' "$tmp/out" &&
+	ok || bad "audit --user bob finds a policy assigned to bob"
 expect audit-since 0 "$C" audit --since 1h --actor demo-admin --limit 1000
 grep -q 'demo-admin' "$tmp/out" && ok || bad "audit --since 1h --actor finds the recent changes"
 expect audit-since-none 0 "$C" --json audit --actor nobody-at-all

@@ -206,6 +206,7 @@ expect audit-limit-space 2 -- audit --limit " 5"
 expect audit-extra 2 -- audit now
 expect audit-since-bad 2 -- audit --since yesterday
 expect audit-actor-empty 2 -- audit --actor ""
+expect audit-user-empty 2 -- audit --user ""
 
 # --- workflow, devices, push queue ---
 expect workflow-no-verb 2 -- workflow
