@@ -67,12 +67,19 @@ static void signed_out_page(af_resp *resp, const char *note)
 }
 
 /* Where the user ends up: dest, or the signed-out page with note. */
-/* One "logout" line: the client (NULL: none named) and the outcome. */
+/*
+ * One "logout" line: the client (NULL: none named), the outcome, and
+ * whose session it is about (s).
+ */
 static void log_outcome(af_server *srv, const af_req *req, log_level level,
-			const char *client, const char *outcome)
+			const char *client, const af_session *s,
+			const char *outcome)
 {
-	const char *kv[] = {"client", client != NULL ? client : "-", "outcome",
-			    outcome, NULL};
+	const char *kv[] = {"client",  client != NULL ? client : "-",
+			    "user",    s->username,
+			    "sid",     s->sid,
+			    "outcome", outcome,
+			    NULL};
 
 	log_write(srv->log, level, req->rid, "logout", kv, NULL);
 }
@@ -292,7 +299,7 @@ static void confirmed(af_server *srv, const af_req *req, af_resp *resp,
 		goto out;
 	}
 	if (sid == NULL || strcmp(sid, s.sid) != 0) {
-		log_outcome(srv, req, LOG_LEVEL_WARN, NULL,
+		log_outcome(srv, req, LOG_LEVEL_WARN, NULL, &s,
 			    "stale_confirmation");
 		af_page_error(resp, 400, "Sign-out form expired",
 			      "This sign-out form is no longer valid, so you "
@@ -302,7 +309,7 @@ static void confirmed(af_server *srv, const af_req *req, af_resp *resp,
 	}
 	r.dest = json_string_value(json_object_get(rec, "dest"));
 	af_session_end_current(srv, req, resp);
-	log_outcome(srv, req, LOG_LEVEL_INFO, NULL, "confirmed");
+	log_outcome(srv, req, LOG_LEVEL_INFO, NULL, &s, "confirmed");
 	finish(resp, &r);
 out:
 	json_decref(rec);
@@ -340,10 +347,10 @@ void af_h_logout(af_server *srv, af_req *req, af_resp *resp)
 		finish(resp, &r);
 	} else if (r.sid != NULL && strcmp(r.sid, s.sid) == 0) {
 		af_session_end_current(srv, req, resp);
-		log_outcome(srv, req, LOG_LEVEL_INFO, r.client, "ended");
+		log_outcome(srv, req, LOG_LEVEL_INFO, r.client, &s, "ended");
 		finish(resp, &r);
 	} else {
-		log_outcome(srv, req, LOG_LEVEL_INFO, r.client, "asked");
+		log_outcome(srv, req, LOG_LEVEL_INFO, r.client, &s, "asked");
 		ask(srv, resp, &s, &r);
 	}
 out:

@@ -865,6 +865,11 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(r.status, 302);
     assert.equal(r.location, 'http://127.0.0.1:9000/signed-out?state=s1');
     assert.ok(!(await signedIn(first.browser, first.config)), 'signed out');
+    // The log (warnings and worse here) says whose session the stale
+    // answer was about.
+    const stale = server.stderr().split('\n').filter((l) => l.includes('"event":"logout"') && l.includes('"user":"kim"')).map((l) => JSON.parse(l));
+    assert.deepEqual(stale.map((l) => l.outcome), ['stale_confirmation'], JSON.stringify(stale));
+    assert.match(stale[0].sid, /^[A-Za-z0-9_-]{22}$/);
     // A hint from an earlier session: asked, then sent back.
     const again = await fullSignIn(s, first.browser);
     const end = (hint) => client.buildEndSessionUrl(first.config, {
