@@ -1282,6 +1282,8 @@ af_dir_status af_dir_app_check_secret(af_dir *dir, const char *client_id,
 		*previous = !ok;
 out:
 	OPENSSL_cleanse(got, sizeof(got));
+	OPENSSL_cleanse(want, sizeof(want));
+	OPENSSL_cleanse(old, sizeof(old));
 	json_decref(app);
 	return rc;
 }
