@@ -349,6 +349,28 @@ int af_admin__only_members(af_admin_call *c, json_t *obj,
 	return 1;
 }
 
+int af_admin__body_seconds(af_admin_call *c, const char *name, int64_t max,
+			   int64_t *out)
+{
+	const char *const allowed[] = {name, NULL};
+	const json_t *v = json_object_get(c->body, name);
+
+	*out = 0;
+	if (c->body == NULL)
+		return 1;
+	if (!af_admin__only_members(c, c->body, allowed))
+		return 0;
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			  json_integer_value(v) > max)) {
+		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+				 "%s: must be a number of seconds 0..%lld",
+				 name, (long long)max);
+		return 0;
+	}
+	*out = json_integer_value(v);
+	return 1;
+}
+
 const char *af_admin__need_string(af_admin_call *c, const json_t *obj,
 				  const char *key)
 {

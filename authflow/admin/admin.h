@@ -181,6 +181,14 @@ json_t *af_admin__need_patch(af_admin_call *c);
 int af_admin__only_members(af_admin_call *c, json_t *obj,
 			   const char *const *allowed);
 
+/*
+ * The optional body of a route that takes one member, name, a number of
+ * seconds 0..max: *out (0 when there is no body or no such member) and 1,
+ * or 0 with a 400 answered (another member, or a bad value).
+ */
+int af_admin__body_seconds(af_admin_call *c, const char *name, int64_t max,
+			   int64_t *out);
+
 /* A string member of obj, or NULL with a 400 naming it (required). */
 const char *af_admin__need_string(af_admin_call *c, const json_t *obj,
 				  const char *key);

@@ -202,32 +202,6 @@ void af_admin__app_remove(af_admin_call *c)
 }
 
 /*
- * The optional body's "keep_previous_s": for how long the secret being
- * replaced still works. 1, or 0 with a 400 answered.
- */
-static int rotate_keep(af_admin_call *c, int64_t *keep)
-{
-	static const char *const allowed[] = {"keep_previous_s", NULL};
-	const json_t *v = json_object_get(c->body, "keep_previous_s");
-
-	*keep = 0;
-	if (c->body == NULL)
-		return 1;
-	if (!af_admin__only_members(c, c->body, allowed))
-		return 0;
-	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			  json_integer_value(v) > AF_DIR_SECRET_KEEP_MAX)) {
-		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
-				 "keep_previous_s: must be a number of seconds "
-				 "0..%d",
-				 AF_DIR_SECRET_KEEP_MAX);
-		return 0;
-	}
-	*keep = json_integer_value(v);
-	return 1;
-}
-
-/*
  * Puts the end of the secret a rotation kept into answer, as stored. The
  * new secret is handed out all the same when that cannot be read.
  */
@@ -251,7 +225,9 @@ void af_admin__app_rotate(af_admin_call *c)
 	int64_t keep;
 
 	secret[0] = '\0';
-	if (!rotate_keep(c, &keep))
+	/* For how long the secret being replaced still works. */
+	if (!af_admin__body_seconds(c, "keep_previous_s",
+				    AF_DIR_SECRET_KEEP_MAX, &keep))
 		return;
 	app = path_app(c);
 	if (app == NULL)

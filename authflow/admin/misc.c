@@ -106,23 +106,9 @@ static void ring_error(af_admin_call *c, jose_status js)
  */
 static int rotate_after(af_admin_call *c, int64_t *after)
 {
-	static const char *const allowed[] = {"after_s", NULL};
-	const json_t *v = json_object_get(c->body, "after_s");
-
-	*after = 0;
-	if (c->body == NULL)
-		return 1;
-	if (!af_admin__only_members(c, c->body, allowed))
+	if (!af_admin__body_seconds(c, "after_s", JOSE_ROTATE_AHEAD_MAX_S,
+				    after))
 		return 0;
-	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			  json_integer_value(v) > JOSE_ROTATE_AHEAD_MAX_S)) {
-		af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
-				 "after_s: must be a number of seconds "
-				 "0..%d",
-				 JOSE_ROTATE_AHEAD_MAX_S);
-		return 0;
-	}
-	*after = json_integer_value(v);
 	/*
 	 * Sooner than relying parties may keep /jwks, the new key could
 	 * sign tokens they cannot verify yet: what the plan is for.

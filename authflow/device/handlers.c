@@ -815,7 +815,6 @@ void af_device_decided(af_server *srv, const char *ip, const char *rid,
 	};
 	const char *state = state_of(after);
 	const char *user = json_string_value(json_object_get(after, "user"));
-	const char *app = json_string_value(json_object_get(after, "app"));
 	json_t *detail;
 	size_t i;
 
@@ -834,12 +833,7 @@ void af_device_decided(af_server *srv, const char *ip, const char *rid,
 	 * Where the sign-in came from, besides where the phone answered
 	 * from (the event's ip): what a report is about.
 	 */
-	detail =
-		json_pack("{s:s, s:s, s:s*, s:s*}", "txn", txn, "app",
-			  app != NULL ? app : "", "signin_ip",
-			  json_string_value(json_object_get(after, "ip")),
-			  "signin_browser",
-			  json_string_value(json_object_get(after, "browser")));
+	detail = af_mfa_txn_signin_detail(after);
 	audit_as(srv, ip, rid, device, kinds[i].action, user, detail);
 	json_decref(detail);
 	if (kinds[i].outcome == AF_MFA_OUT_REPORTED)

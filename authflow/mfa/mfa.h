@@ -319,6 +319,13 @@ af_mfa_status af_mfa_txns_cancel_user(store_ctx *st, const char *username,
 				      int64_t now);
 
 /*
+ * The detail of an audit event about txn: {txn, app (its client id), and
+ * where the sign-in came from, signin_ip and signin_browser, when known}.
+ * New reference, or NULL.
+ */
+json_t *af_mfa_txn_signin_detail(const json_t *txn);
+
+/*
  * The public view of a txn for a device: {txn, user, app, created_at,
  * expires_at, expires_in, number_required, number_digits, state, and ip
  * and browser when the txn has them}. Never the number.

@@ -37,7 +37,7 @@
 af_mfa_status af_mfa_seam_txn_get(af_server *srv, const char *rid,
 				  const char *id, int64_t now, json_t **out)
 {
-	const char *state, *user, *app;
+	const char *state, *user;
 	json_t *noted = NULL, *detail;
 	af_mfa_status st;
 
@@ -51,13 +51,7 @@ af_mfa_status af_mfa_seam_txn_get(af_server *srv, const char *rid,
 		return st;
 	af_metrics_mfa(srv->metrics, AF_MFA_OUT_EXPIRED);
 	user = json_string_value(json_object_get(noted, "user"));
-	app = json_string_value(json_object_get(noted, "app"));
-	detail =
-		json_pack("{s:s, s:s, s:s*, s:s*}", "txn", id, "app",
-			  app != NULL ? app : "", "signin_ip",
-			  json_string_value(json_object_get(noted, "ip")),
-			  "signin_browser",
-			  json_string_value(json_object_get(noted, "browser")));
+	detail = af_mfa_txn_signin_detail(noted);
 	if (user != NULL)
 		af_audit_record_or_log(srv->dir, srv->log, NULL, rid,
 				       AF_DIR_ACTOR_SERVER, "mfa.expired", user,

@@ -263,8 +263,9 @@ static af_mfa_status expire_fn(json_t *txn, void *arg, bool *write)
 		       : AF_MFA_NOMEM;
 }
 
-af_mfa_status af_mfa_txn_get(store_ctx *st, const char *id, int64_t now,
-			     json_t **out)
+/* af_mfa__update() of txn id with fn, given the time now. */
+static af_mfa_status update_at(store_ctx *st, const char *id, int64_t now,
+			       af_mfa__update_fn fn, json_t **out)
 {
 	char key[AF_MFA__KEY_MAX];
 	expire_arg a = {now};
@@ -278,7 +279,13 @@ af_mfa_status af_mfa_txn_get(store_ctx *st, const char *id, int64_t now,
 	rc = txn_key(key, sizeof(key), id);
 	if (rc != AF_MFA_OK)
 		return rc;
-	return af_mfa__update(st, key, expire_fn, &a, out);
+	return af_mfa__update(st, key, fn, &a, out);
+}
+
+af_mfa_status af_mfa_txn_get(store_ctx *st, const char *id, int64_t now,
+			     json_t **out)
+{
+	return update_at(st, id, now, expire_fn, out);
 }
 
 /*
@@ -306,19 +313,19 @@ static af_mfa_status note_fn(json_t *txn, void *arg, bool *write)
 af_mfa_status af_mfa_txn_note_expiry(store_ctx *st, const char *id, int64_t now,
 				     json_t **out)
 {
-	char key[AF_MFA__KEY_MAX];
-	expire_arg a = {now};
-	af_mfa_status rc;
+	return update_at(st, id, now, note_fn, out);
+}
 
-	if (out == NULL)
-		return AF_MFA_INVALID;
-	*out = NULL;
-	if (st == NULL || id == NULL)
-		return AF_MFA_INVALID;
-	rc = txn_key(key, sizeof(key), id);
-	if (rc != AF_MFA_OK)
-		return rc;
-	return af_mfa__update(st, key, note_fn, &a, out);
+json_t *af_mfa_txn_signin_detail(const json_t *txn)
+{
+	const char *app = json_string_value(json_object_get(txn, "app"));
+
+	return json_pack("{s:s?, s:s, s:s*, s:s*}", "txn",
+			 json_string_value(json_object_get(txn, "id")), "app",
+			 app != NULL ? app : "", "signin_ip",
+			 json_string_value(json_object_get(txn, "ip")),
+			 "signin_browser",
+			 json_string_value(json_object_get(txn, "browser")));
 }
 
 /* Copies from's string member name into to, when from has one. 0 or -1. */
