@@ -525,12 +525,18 @@ pushd_verdict pushd_apns_verdict(pushd_ctx *ctx, const pushd_flight *f,
 	pushd_apns_reason(f->resp, f->resp_len, reason, sizeof(reason));
 	v = pushd_classify_apns(http_status, reason);
 	provider_refused(ctx, http_status, reason);
-	/* The reason is the service's text: quoted when it is not a word. */
+	/*
+	 * The reason is the service's text: quoted when it is not a word.
+	 * One that fails for good (a wrong topic or key, a bad payload) is
+	 * most likely the configuration's, and a warning says which.
+	 */
 	if (v != PUSHD_V_SENT)
-		log_info(ctx->log, NULL, "apns_answer",
-			 "job=%s txn=%s status=%ld reason=%s", f->job.job,
-			 f->job.txn, http_status,
-			 log_value(reason[0] != '\0' ? reason : "-", shown,
-				   sizeof(shown)));
+		log_write(ctx->log,
+			  v == PUSHD_V_FAILED ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+			  NULL, "apns_answer", NULL,
+			  "job=%s txn=%s status=%ld reason=%s", f->job.job,
+			  f->job.txn, http_status,
+			  log_value(reason[0] != '\0' ? reason : "-", shown,
+				    sizeof(shown)));
 	return v;
 }

@@ -673,14 +673,21 @@ pushd_verdict pushd_fcm_verdict(pushd_ctx *ctx, const pushd_flight *f,
 	pushd_fcm_error(f->resp, f->resp_len, status, sizeof(status), code,
 			sizeof(code));
 	v = pushd_classify_fcm(http_status, status, code);
-	/* Both are the service's text: quoted when they are not words. */
+	/*
+	 * Both are the service's text: quoted when they are not words. One
+	 * that fails for good (PERMISSION_DENIED: a service account of
+	 * another project; INVALID_ARGUMENT) is most likely the
+	 * configuration's, and a warning says which.
+	 */
 	if (v != PUSHD_V_SENT)
-		log_info(ctx->log, NULL, "fcm_answer",
-			 "job=%s txn=%s status=%ld error=%s code=%s",
-			 f->job.job, f->job.txn, http_status,
-			 log_value(status[0] != '\0' ? status : "-",
-				   shown_status, sizeof(shown_status)),
-			 log_value(code[0] != '\0' ? code : "-", shown_code,
-				   sizeof(shown_code)));
+		log_write(ctx->log,
+			  v == PUSHD_V_FAILED ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+			  NULL, "fcm_answer", NULL,
+			  "job=%s txn=%s status=%ld error=%s code=%s",
+			  f->job.job, f->job.txn, http_status,
+			  log_value(status[0] != '\0' ? status : "-",
+				    shown_status, sizeof(shown_status)),
+			  log_value(code[0] != '\0' ? code : "-", shown_code,
+				    sizeof(shown_code)));
 	return v;
 }

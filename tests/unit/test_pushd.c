@@ -1726,6 +1726,34 @@ static void test_apns_verdict_hostile_reason_quoted_in_log(void **state)
 	free(text);
 }
 
+/*
+ * An answer that fails for good is most likely the configuration's (a
+ * service account of another project, a wrong topic): a warning, while
+ * one retried or a dead token stays at info.
+ */
+static void test_verdict_failed_for_good_is_a_warning(void **state)
+{
+	char denied[] = "{\"error\":{\"code\":403,\"status\":"
+			"\"PERMISSION_DENIED\"}}";
+	char topic[] = "{\"reason\":\"BadTopic\"}";
+	char busy[] = "{\"reason\":\"TooManyRequests\"}";
+	char *text;
+
+	(void)state;
+	text = verdict_logged(1, denied, 403, PUSHD_V_FAILED);
+	assert_non_null(strstr(text, "\"level\":\"warn\""));
+	assert_non_null(strstr(text, "error=PERMISSION_DENIED"));
+	free(text);
+	text = verdict_logged(0, topic, 400, PUSHD_V_FAILED);
+	assert_non_null(strstr(text, "\"level\":\"warn\""));
+	assert_non_null(strstr(text, "reason=BadTopic"));
+	free(text);
+	text = verdict_logged(0, busy, 429, PUSHD_V_RETRY);
+	assert_non_null(strstr(text, "\"level\":\"info\""));
+	assert_null(strstr(text, "\"level\":\"warn\""));
+	free(text);
+}
+
 static void test_fcm_verdict_hostile_error_quoted_in_log(void **state)
 {
 	char body[] = "{\"error\":{\"status\":\"NOT_FOUND outcome=sent\","
@@ -2482,6 +2510,7 @@ int main(void)
 		cmocka_unit_test(
 			test_apns_verdict_hostile_reason_quoted_in_log),
 		cmocka_unit_test(test_fcm_verdict_hostile_error_quoted_in_log),
+		cmocka_unit_test(test_verdict_failed_for_good_is_a_warning),
 		cmocka_unit_test(test_apns_reason_long_text_cut_not_dropped),
 		cmocka_unit_test(test_fcm_token_answer_bad_answers_refused),
 		cmocka_unit_test_setup_teardown(
