@@ -604,26 +604,33 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		goto out;
 	}
 	open_files_raise(log);
-	if (af_server_start(&srv, err, sizeof(err)) != 0) {
-		refused(a, err);
-		goto out;
-	}
 	/*
 	 * push.mode "embedded": the push workers run in this process (the
-	 * only way with the memory store, whose queue lives here).
+	 * only way with the memory store, whose queue lives here). Their
+	 * metrics are hooked in before the server starts, since its threads
+	 * read the hook from then on; the workers start after it.
 	 */
 	if (srv.cfg.push_mode == AF_PUSH_EMBEDDED) {
 		push = pushd_ctx_new(&srv.cfg, srv.store, log, err,
 				     sizeof(err));
-		if (push == NULL || pushd_start(push) != PUSHD_OK) {
-			fprintf(stderr, "authflow: %s\n",
-				push == NULL ? err
-					     : "cannot start push workers");
-			af_server_stop(&srv, 0);
+		if (push == NULL) {
+			fprintf(stderr, "authflow: %s\n", err);
 			goto out;
 		}
 		srv.extra_metrics_arg = push;
 		srv.extra_metrics = push_metrics;
+	}
+	if (af_server_start(&srv, err, sizeof(err)) != 0) {
+		refused(a, err);
+		goto out;
+	}
+	if (push != NULL) {
+		if (pushd_start(push) != PUSHD_OK) {
+			fprintf(stderr,
+				"authflow: cannot start push workers\n");
+			af_server_stop(&srv, 0);
+			goto out;
+		}
 		/* The FCM token before the first push, not a second after. */
 		(void)pushd_fcm_renew(push);
 	}

@@ -30,6 +30,8 @@ until [ -f "$tmp/state/demo.json" ] && curl -fs "http://127.0.0.1:$port/healthz"
 done
 
 AUTHFLOW_URL="http://127.0.0.1:$port"
+# The embedded push workers' metrics are there from the first answer on.
+curl -fs "http://127.0.0.1:$port/metrics" | grep -q '^pushd_workers_alive ' && ok0=1 || ok0=0
 AUTHFLOW_ADMIN_TOKEN=$(sed -n 's/.*"admin_token": "\([^"]*\)".*/\1/p' "$tmp/state/demo.json")
 export AUTHFLOW_URL AUTHFLOW_ADMIN_TOKEN
 C="$BIN/authflowctl"
@@ -38,6 +40,7 @@ fail=0
 
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL $*" >&2; }
+[ "$ok0" = 1 ] && ok || bad "authflow's first /metrics has the push workers' metrics"
 
 # expect NAME STATUS CMD...: runs CMD, checks its exit status.
 expect() {
