@@ -255,8 +255,9 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 			      "authflow_logins_total{outcome=\"%s\"} %lu\n",
 			      login_names[s], atomic_load(&m->logins[s]));
 	af_buf_puts(out, "# HELP authflow_mfa_total Second sign-in steps by "
-			 "outcome: push answers, token codes, and "
-			 "sign-ins over the push limit.\n"
+			 "outcome: push answers, pushes nobody answered in "
+			 "time, token codes, and sign-ins over the push "
+			 "limit.\n"
 			 "# TYPE authflow_mfa_total counter\n");
 	for (s = 0; s < AF_MFA_OUT_COUNT; s++)
 		af_buf_printf(out, "authflow_mfa_total{outcome=\"%s\"} %lu\n",

@@ -241,13 +241,18 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
  * makes sure that of the page, the poll and the code form only one makes
  * a session and a code.
  */
-static void complete(af_server *srv, af_req *req, af_resp *resp,
-		     const json_t *authz, const char *factor,
-		     const char *device)
+static void locked_out(af_server *srv, const af_req *req, af_resp *resp,
+		       json_t *authz, const char *known, uint32_t wait_s,
+		       const char *step);
+
+static void complete(af_server *srv, af_req *req, af_resp *resp, json_t *authz,
+		     const char *factor, const char *device)
 {
 	const char *flow = af_req_param(req, "flow");
 	json_t *user, *policy, *app;
 	char known[AF_KNOWN_ID_BUF], detail[AF_LOGIN_DETAIL_MAX];
+	uint32_t wait_s = 0;
+	af_dir_status dst;
 	af_session s;
 
 	if (still_allowed(srv, req, resp, flow, authz, &user, &policy, &app) !=
@@ -255,6 +260,25 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 		return;
 	json_decref(policy);
 	json_decref(app);
+	/*
+	 * Nor may an account locked while the request waited (wrong numbers
+	 * answered on the phone, failures elsewhere) sign in by approving a
+	 * request sent before the lock: only an unlock lets anyone in. A
+	 * delay is for guesses, and an approval is none.
+	 */
+	(void)af_known_browser(srv, req, mfa_str(authz, "user"), known);
+	dst = af_throttle_check(srv->dir, mfa_str(authz, "user"),
+				req->client_ip, known, &wait_s);
+	if (dst != AF_DIR_OK && dst != AF_DIR_WAIT) {
+		if (dst == AF_DIR_LOCKED)
+			locked_out(srv, req, resp, authz, known, wait_s,
+				   strcmp(factor, "otp") == 0 ? "code"
+							      : "push");
+		else
+			af_page_unavailable(resp);
+		json_decref(user);
+		return;
+	}
 	memset(&s, 0, sizeof(s));
 	snprintf(s.username, sizeof(s.username), "%s", mfa_str(authz, "user"));
 	snprintf(s.sub, sizeof(s.sub), "%s", mfa_str(authz, "sub"));
@@ -265,7 +289,6 @@ static void complete(af_server *srv, af_req *req, af_resp *resp,
 	memcpy(s.amr[2], "mfa", 4);
 	s.namr = 3;
 	snprintf(s.acr, sizeof(s.acr), "%s", AF_ACR_MFA);
-	(void)af_known_browser(srv, req, s.username, known);
 	/* Both factors passed: the failures counted so far are forgiven. */
 	if (af_throttle_success(srv->dir, s.username, req->client_ip, known) !=
 	    AF_DIR_OK)

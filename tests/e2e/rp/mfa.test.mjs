@@ -506,6 +506,39 @@ describe(`push MFA (${STORE} store)`, () => {
       { ok: true, username: 'sasha', locked: false });
   });
 
+  test('an account locked while a request waits cannot sign in by approving it', { timeout: 60000 }, async () => {
+    // A server of its own: locked after three failures.
+    const shared = server;
+    server = await startServer({ store: STORE, limits: { lockout_after: 3, lockout_s: 0 } });
+    try {
+      const s = await mfaUser('lena');
+      const wf = await server.admin('PATCH', '/workflow', { push_limit: { count: 50, period_s: 300 } });
+      assert.equal(wf.status, 200, wf.text);
+      const early = await toMfa(s);
+      const number = pageNumber(early.page.text);
+      const [first] = await pendingTxn(s);
+      // Someone else with the password: three wrong numbers on the phone.
+      for (let i = 0; i < 3; i++) {
+        const m = await toMfa(s);
+        const txn = (await idsim(server, s.phone, ['pending'])).stdout.split('\n').filter(Boolean)
+          .map((l) => l.split(' ')[0]).find((t) => t !== first);
+        const n = pageNumber(m.page.text);
+        const wrong = String(((Number(n) - 10 + 1) % 90) + 10);
+        assert.match((await idsim(server, s.phone, ['approve', txn, '--number', wrong])).stderr, /now failed/);
+      }
+      assert.equal((await server.admin('GET', '/users/lena')).json.locked, true);
+      // The request from before the lock, approved: no sign-in.
+      assert.equal((await idsim(server, s.phone, ['approve', first, '--number', number])).stdout, 'approved');
+      const page = await early.browser.get(early.mfaUrl);
+      assert.equal(page.status, 403, page.text);
+      assert.match(page.text, /Account locked/);
+      assert.equal((await server.admin('GET', '/sessions?user=lena')).json.sessions.length, 0, 'no session');
+    } finally {
+      await server.stop();
+      server = shared;
+    }
+  });
+
   test('known browser: the user\'s own browser passes both steps while others wait', { timeout: 60000 }, async () => {
     // A server of its own, behind a trusted proxy: each browser has an address.
     const shared = server;
