@@ -241,9 +241,9 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
  * makes sure that of the page, the poll and the code form only one makes
  * a session and a code.
  */
-static void locked_out(af_server *srv, const af_req *req, af_resp *resp,
-		       json_t *authz, const char *known, uint32_t wait_s,
-		       const char *step);
+static int refused_locked(af_server *srv, const af_req *req, af_resp *resp,
+			  json_t *authz, char known[AF_KNOWN_ID_BUF],
+			  const char *step);
 
 static void complete(af_server *srv, af_req *req, af_resp *resp, json_t *authz,
 		     const char *factor, const char *device)
@@ -251,8 +251,6 @@ static void complete(af_server *srv, af_req *req, af_resp *resp, json_t *authz,
 	const char *flow = af_req_param(req, "flow");
 	json_t *user, *policy, *app;
 	char known[AF_KNOWN_ID_BUF], detail[AF_LOGIN_DETAIL_MAX];
-	uint32_t wait_s = 0;
-	af_dir_status dst;
 	af_session s;
 
 	if (still_allowed(srv, req, resp, flow, authz, &user, &policy, &app) !=
@@ -266,16 +264,8 @@ static void complete(af_server *srv, af_req *req, af_resp *resp, json_t *authz,
 	 * request sent before the lock: only an unlock lets anyone in. A
 	 * delay is for guesses, and an approval is none.
 	 */
-	(void)af_known_browser(srv, req, mfa_str(authz, "user"), known);
-	dst = af_throttle_check(srv->dir, mfa_str(authz, "user"),
-				req->client_ip, known, &wait_s);
-	if (dst != AF_DIR_OK && dst != AF_DIR_WAIT) {
-		if (dst == AF_DIR_LOCKED)
-			locked_out(srv, req, resp, authz, known, wait_s,
-				   strcmp(factor, "otp") == 0 ? "code"
-							      : "push");
-		else
-			af_page_unavailable(resp);
+	if (refused_locked(srv, req, resp, authz, known,
+			   strcmp(factor, "otp") == 0 ? "code" : "push")) {
 		json_decref(user);
 		return;
 	}
@@ -1126,6 +1116,30 @@ static void locked_out(af_server *srv, const af_req *req, af_resp *resp,
 }
 
 /*
+ * For a step that goes on after the password whatever delay runs: the
+ * flow's user locked is refused (locked_out()), a store failure too. 1
+ * with the answer written, else 0; known gets the browser's known id.
+ */
+static int refused_locked(af_server *srv, const af_req *req, af_resp *resp,
+			  json_t *authz, char known[AF_KNOWN_ID_BUF],
+			  const char *step)
+{
+	uint32_t wait_s = 0;
+	af_dir_status dst;
+
+	(void)af_known_browser(srv, req, mfa_str(authz, "user"), known);
+	dst = af_throttle_check(srv->dir, mfa_str(authz, "user"),
+				req->client_ip, known, &wait_s);
+	if (dst == AF_DIR_OK || dst == AF_DIR_WAIT)
+		return 0;
+	if (dst == AF_DIR_LOCKED)
+		locked_out(srv, req, resp, authz, known, wait_s, step);
+	else
+		af_page_unavailable(resp);
+	return 1;
+}
+
+/*
  * The flow of a form posted from the MFA page, and its transaction (new
  * references, NULL when none; the caller releases both): 0, or -1 with
  * the answer written: a form without its flow's token, a store failure,
@@ -1608,8 +1622,6 @@ void af_h_mfa_push(af_server *srv, af_req *req, af_resp *resp)
 	json_t *authz, *txn, *user = NULL, *policy = NULL, *app = NULL;
 	char known[AF_KNOWN_ID_BUF] = "";
 	const char *state;
-	uint32_t wait_s = 0;
-	af_dir_status dst;
 
 	if (posted(srv, req, resp, &authz, &txn) != 0)
 		goto out;
@@ -1622,14 +1634,7 @@ void af_h_mfa_push(af_server *srv, af_req *req, af_resp *resp)
 	    0)
 		goto out;
 	/* A locked account gets no more requests on its phone. */
-	(void)af_known_browser(srv, req, mfa_str(authz, "user"), known);
-	dst = af_throttle_check(srv->dir, mfa_str(authz, "user"),
-				req->client_ip, known, &wait_s);
-	if (dst == AF_DIR_LOCKED)
-		locked_out(srv, req, resp, authz, known, wait_s, "push");
-	else if (dst != AF_DIR_OK && dst != AF_DIR_WAIT)
-		af_page_unavailable(resp);
-	else
+	if (!refused_locked(srv, req, resp, authz, known, "push"))
 		af_mfa_ask_again(srv, req, resp, flow, authz, user, policy,
 				 app);
 out:
