@@ -38,6 +38,7 @@
 #include "device/device.h"
 #include "http/health.h"
 #include "http/tlsfiles.h"
+#include "mfa/seam.h"
 #include "pushd/pushd.h"
 #include "server.h"
 
@@ -547,6 +548,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 {
 	struct key_watch watch = {0, 0};
 	af_store_watch store_watch = {0, 0, 0};
+	int64_t sweep = 0;
 	af_stopsig *stopsig;
 	char err[512], token[64];
 	pushd_ctx *push = NULL;
@@ -647,8 +649,9 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		print_demo(&srv, token);
 	/*
 	 * Between signals, the signing keys are looked after, the store
-	 * checked (an outage is logged: http/health.h), and the embedded
-	 * push workers' FCM token renewed before they need it.
+	 * checked (an outage is logged: http/health.h), the pushes that
+	 * expired unanswered told of (mfa/seam.h), and the embedded push
+	 * workers' FCM token renewed before they need it.
 	 */
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
@@ -678,6 +681,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		keys_watch(&srv, &watch);
 		af_store_watch_tick(&store_watch, srv.store, log, srv.metrics,
 				    af_mono_ns());
+		af_mfa_seam_sweep(&srv, &sweep, af_now());
 		if (push != NULL)
 			(void)pushd_fcm_renew(push);
 	}

@@ -712,7 +712,7 @@ static int txn_load(dcall *c, json_t **out)
 	af_mfa_status ms;
 
 	*out = NULL;
-	ms = af_mfa_seam_txn_get(c->srv, c->req->rid, c->txn, c->now, out);
+	ms = af_mfa_txn_get(c->srv->store, c->txn, c->now, out);
 	if (ms == AF_MFA_NOT_FOUND || ms == AF_MFA_INVALID ||
 	    (ms == AF_MFA_OK && !txn_has_device(*out, c->sig.device))) {
 		json_decref(*out);
@@ -724,6 +724,8 @@ static int txn_load(dcall *c, json_t **out)
 		mfa_failed(c, "txn_get", ms);
 		return 0;
 	}
+	/* Only a phone the push was for tells of its expiry. */
+	af_mfa_seam_txn_seen(c->srv, c->req->rid, c->txn, c->now, *out);
 	return 1;
 }
 

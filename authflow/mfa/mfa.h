@@ -242,6 +242,15 @@ af_mfa_status af_mfa_code_check(store_ctx *st, const char *username,
  * and the noted txn in *out for that one, AF_MFA_DECIDED (noted before,
  * or not expired), AF_MFA_NOT_FOUND, AF_MFA_STORE.
  *
+ * af_mfa_txn_sweep: notes the expiry (as af_mfa_txn_note_expiry) of
+ * each txn made to expire in the second slot (Unix seconds; now > slot)
+ * and calls fn with every txn whose expiry this call noted, so that a
+ * push nobody looked at again is told of all the same; then forgets the
+ * slot. Each txn is put in its slot when made, and kept there as long as
+ * its record (AF_MFA_TXN_KEEP_S). AF_MFA_OK, or an error with the slot
+ * kept to be swept again (what was noted stays noted: nothing is told
+ * twice).
+ *
  * af_mfa_txn_decide: one decision, atomically (CAS from the pending
  * record): decision "approve" (with number: right number -> "approved",
  * wrong -> "failed"; without number matching -> "approved"), "deny" ->
@@ -273,6 +282,9 @@ af_mfa_status af_mfa_txn_get(store_ctx *st, const char *id, int64_t now,
 			     json_t **out);
 af_mfa_status af_mfa_txn_note_expiry(store_ctx *st, const char *id, int64_t now,
 				     json_t **out);
+typedef void (*af_mfa_txn_expired_fn)(const json_t *txn, void *arg);
+af_mfa_status af_mfa_txn_sweep(store_ctx *st, int64_t slot, int64_t now,
+			       af_mfa_txn_expired_fn fn, void *arg);
 af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
 				const char *device, const char *decision,
 				const char *number, int64_t now, json_t **out);

@@ -34,31 +34,70 @@
 #include "web/mfa_pages.h"
 #include "web/page.h"
 
+/* Counts a push found unanswered past its expiry, and tells of it. */
+static void tell_expired(af_server *srv, const char *rid, const json_t *noted)
+{
+	const char *user = json_string_value(json_object_get(noted, "user"));
+	json_t *detail;
+
+	af_metrics_mfa(srv->metrics, AF_MFA_OUT_EXPIRED);
+	if (user == NULL)
+		return;
+	detail = af_mfa_txn_signin_detail(noted);
+	af_audit_record_or_log(srv->dir, srv->log, NULL, rid,
+			       AF_DIR_ACTOR_SERVER, "mfa.expired", user,
+			       detail);
+	json_decref(detail);
+}
+
+void af_mfa_seam_txn_seen(af_server *srv, const char *rid, const char *id,
+			  int64_t now, const json_t *txn)
+{
+	const char *state = json_string_value(json_object_get(txn, "state"));
+	json_t *noted = NULL;
+
+	if (state == NULL || strcmp(state, "expired") != 0 ||
+	    json_is_true(json_object_get(txn, "expiry_noted")) ||
+	    af_mfa_txn_note_expiry(srv->store, id, now, &noted) != AF_MFA_OK)
+		return;
+	tell_expired(srv, rid, noted);
+	json_decref(noted);
+}
+
 af_mfa_status af_mfa_seam_txn_get(af_server *srv, const char *rid,
 				  const char *id, int64_t now, json_t **out)
 {
-	const char *state, *user;
-	json_t *noted = NULL, *detail;
 	af_mfa_status st;
 
 	st = af_mfa_txn_get(srv->store, id, now, out);
-	state = st == AF_MFA_OK
-			? json_string_value(json_object_get(*out, "state"))
-			: NULL;
-	if (state == NULL || strcmp(state, "expired") != 0 ||
-	    json_is_true(json_object_get(*out, "expiry_noted")) ||
-	    af_mfa_txn_note_expiry(srv->store, id, now, &noted) != AF_MFA_OK)
-		return st;
-	af_metrics_mfa(srv->metrics, AF_MFA_OUT_EXPIRED);
-	user = json_string_value(json_object_get(noted, "user"));
-	detail = af_mfa_txn_signin_detail(noted);
-	if (user != NULL)
-		af_audit_record_or_log(srv->dir, srv->log, NULL, rid,
-				       AF_DIR_ACTOR_SERVER, "mfa.expired", user,
-				       detail);
-	json_decref(detail);
-	json_decref(noted);
+	if (st == AF_MFA_OK)
+		af_mfa_seam_txn_seen(srv, rid, id, now, *out);
 	return st;
+}
+
+static void swept(const json_t *txn, void *arg)
+{
+	tell_expired(arg, NULL, txn);
+}
+
+void af_mfa_seam_sweep(af_server *srv, int64_t *cursor, int64_t now)
+{
+	int64_t last = now - AF_MFA_SWEEP_LAG_S, slots = 0;
+	af_mfa_status st;
+
+	/* Past the records' lifetime there is nothing left to find. */
+	if (*cursor < now - AF_MFA_TXN_KEEP_S)
+		*cursor = now - AF_MFA_TXN_KEEP_S;
+	while (*cursor <= last && slots++ < AF_MFA_SWEEP_SLOTS_MAX) {
+		st = af_mfa_txn_sweep(srv->store, *cursor, now, swept, srv);
+		if (st != AF_MFA_OK) {
+			log_debug(srv->log, NULL, "mfa_sweep",
+				  "slot=%lld error=\"%s\"", (long long)*cursor,
+				  af_mfa_strerror(st));
+			return;
+		}
+		(*cursor)++;
+	}
 }
 
 /*

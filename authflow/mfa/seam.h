@@ -57,4 +57,25 @@ void af_mfa_ask_again(af_server *srv, af_req *req, af_resp *resp,
 af_mfa_status af_mfa_seam_txn_get(af_server *srv, const char *rid,
 				  const char *id, int64_t now, json_t **out);
 
+/*
+ * The same for a txn already read (af_mfa_txn_get) by the server's reader,
+ * once it has checked who may see it.
+ */
+void af_mfa_seam_txn_seen(af_server *srv, const char *rid, const char *id,
+			  int64_t now, const json_t *txn);
+
+/*
+ * Finds the pushes that expired unanswered and nobody read again (the
+ * browser closed, a script that typed a password and left) and tells of
+ * each as af_mfa_seam_txn_get() would: called by the server about once a
+ * second, it sweeps each second of expiry from *cursor (0 at start: as far
+ * back as records live) up to AF_MFA_SWEEP_LAG_S before now, at most
+ * AF_MFA_SWEEP_SLOTS_MAX a call, and moves *cursor on; a second that
+ * cannot be swept (the store down) is tried again at the next call. Every
+ * node of a cluster may sweep: each push is told of once all the same.
+ */
+#define AF_MFA_SWEEP_LAG_S     2 /* clocks of nodes a little apart */
+#define AF_MFA_SWEEP_SLOTS_MAX 32
+void af_mfa_seam_sweep(af_server *srv, int64_t *cursor, int64_t now);
+
 #endif /* AF_MFA_SEAM_H */

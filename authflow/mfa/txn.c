@@ -166,6 +166,33 @@ static json_t *txn_record(const char *id, const txn_spec *ts, uint32_t number,
 
 static void prune_index(store_ctx *st, const char *key, int64_t now);
 
+/* The set of the txns that expire in the second slot (Unix seconds). */
+static af_mfa_status due_key(char *key, size_t cap, int64_t slot)
+{
+	char name[24];
+
+	if (slot < 0)
+		return AF_MFA_INVALID;
+	(void)snprintf(name, sizeof(name), "%lld", (long long)slot);
+	return af_mfa__key(key, cap, "txn_due:", name);
+}
+
+/*
+ * Puts the txn in the set of those that expire when it does, where the
+ * sweep (af_mfa_txn_sweep) finds it should nobody read it again.
+ */
+static af_mfa_status due_txn(store_ctx *st, const char *id, int64_t expires)
+{
+	char key[AF_MFA__KEY_MAX];
+	af_mfa_status rc;
+
+	rc = due_key(key, sizeof(key), expires);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_sadd_ttl(
+			st, key, id, (uint64_t)AF_MFA_TXN_KEEP_S * 1000));
+	return rc;
+}
+
 /*
  * Adds the txn to each device's volatile index of what it may answer,
  * first dropping from it the txns no longer waiting (expired unanswered,
@@ -232,6 +259,8 @@ af_mfa_status af_mfa_txn_new(store_ctx *st, const json_t *spec, int64_t now,
 					  STORE_SET_NX));
 	if (rc == AF_MFA_OK)
 		rc = index_txn(st, ts.devices, id, now);
+	if (rc == AF_MFA_OK)
+		rc = due_txn(st, id, now + AF_MFA_TXN_TTL_S);
 	if (rc == AF_MFA_OK) {
 		*out = txn;
 		txn = NULL;
@@ -314,6 +343,51 @@ af_mfa_status af_mfa_txn_note_expiry(store_ctx *st, const char *id, int64_t now,
 				     json_t **out)
 {
 	return update_at(st, id, now, note_fn, out);
+}
+
+typedef struct sweep_arg {
+	store_ctx *st;
+	int64_t now;
+	af_mfa_txn_expired_fn fn;
+	void *arg;
+	af_mfa_status rc;
+} sweep_arg;
+
+static int sweep_one(const char *member, void *arg)
+{
+	sweep_arg *a = arg;
+	json_t *noted = NULL;
+	af_mfa_status rc;
+
+	if (!af_mfa__id_ok(member))
+		return 0;
+	rc = af_mfa_txn_note_expiry(a->st, member, a->now, &noted);
+	if (rc == AF_MFA_OK)
+		a->fn(noted, a->arg);
+	json_decref(noted);
+	/* Answered, or gone: nothing to tell. Anything else: try again. */
+	if (rc != AF_MFA_OK && rc != AF_MFA_DECIDED && rc != AF_MFA_NOT_FOUND)
+		a->rc = rc;
+	return 0;
+}
+
+af_mfa_status af_mfa_txn_sweep(store_ctx *st, int64_t slot, int64_t now,
+			       af_mfa_txn_expired_fn fn, void *arg)
+{
+	char key[AF_MFA__KEY_MAX];
+	sweep_arg a = {st, now, fn, arg, AF_MFA_OK};
+	af_mfa_status rc;
+
+	if (st == NULL || fn == NULL || now <= slot)
+		return AF_MFA_INVALID;
+	rc = due_key(key, sizeof(key), slot);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_smembers(st, key, sweep_one, &a));
+	if (rc == AF_MFA_OK)
+		rc = a.rc;
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_del(st, key));
+	return rc;
 }
 
 json_t *af_mfa_txn_signin_detail(const json_t *txn)

@@ -1491,6 +1491,73 @@ static void test_txn_note_expiry_once(void **state)
 	json_decref(txn);
 }
 
+struct swept {
+	char ids[4][AF_MFA_ID_BUF];
+	size_t count;
+};
+
+static void note_swept(const json_t *txn, void *arg)
+{
+	struct swept *w = arg;
+
+	assert_true(w->count < 4);
+	assert_string_equal(sget(txn, "state"), "expired");
+	assert_true(json_is_true(json_object_get(txn, "expiry_noted")));
+	(void)snprintf(w->ids[w->count++], AF_MFA_ID_BUF, "%s", txn_id(txn));
+}
+
+/*
+ * The sweep of a second tells of the txns that expired in it unanswered
+ * and not told of yet, each once; answered ones and other seconds' are
+ * left alone, and a swept second is forgotten.
+ */
+static void test_txn_sweep_tells_each_unanswered_once(void **state)
+{
+	struct fixture *f = *state;
+	const int64_t due = T0 + AF_MFA_TXN_TTL_S;
+	json_t *left = new_txn(f->st, "tom", "[\"d1\"]", true, T0);
+	json_t *seen = new_txn(f->st, "tom", "[\"d1\"]", true, T0);
+	json_t *denied = new_txn(f->st, "tom", "[\"d1\"]", false, T0);
+	json_t *later = new_txn(f->st, "tom", "[\"d1\"]", true, T0 + 1);
+	struct swept w = {0};
+	json_t *got = NULL;
+
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(denied), "d1", "deny",
+					   NULL, T0 + 1, &got),
+			 AF_MFA_OK);
+	json_decref(got);
+	assert_int_equal(af_mfa_txn_note_expiry(f->st, txn_id(seen), due, &got),
+			 AF_MFA_OK);
+	json_decref(got);
+	/* Not over yet: refused, nothing noted. */
+	assert_int_equal(af_mfa_txn_sweep(f->st, due, due, note_swept, &w),
+			 AF_MFA_INVALID);
+	assert_int_equal(af_mfa_txn_sweep(f->st, due, due + 2, note_swept, &w),
+			 AF_MFA_OK);
+	assert_int_equal(w.count, 1);
+	assert_string_equal(w.ids[0], txn_id(left));
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(left), due + 2, &got),
+			 AF_MFA_OK);
+	assert_true(json_is_true(json_object_get(got, "expiry_noted")));
+	json_decref(got);
+	/* Swept again (another node, a retry): nothing more. */
+	assert_int_equal(af_mfa_txn_sweep(f->st, due, due + 3, note_swept, &w),
+			 AF_MFA_OK);
+	assert_int_equal(w.count, 1);
+	/* The next second has its own. */
+	assert_int_equal(
+		af_mfa_txn_sweep(f->st, due + 1, due + 3, note_swept, &w),
+		AF_MFA_OK);
+	assert_int_equal(w.count, 2);
+	assert_string_equal(w.ids[1], txn_id(later));
+	assert_int_equal(af_mfa_txn_sweep(f->st, -1, due, note_swept, &w),
+			 AF_MFA_INVALID);
+	json_decref(left);
+	json_decref(seen);
+	json_decref(denied);
+	json_decref(later);
+}
+
 static void test_txn_cancel_by_browser_cancelled(void **state)
 {
 	struct fixture *f = *state;
@@ -2569,6 +2636,7 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_txn_decide_device_not_in_txn_forbidden, setup),      \
 		CASE(test_txn_expiry_injected_now_expired, setup),             \
 		CASE(test_txn_note_expiry_once, setup),                        \
+		CASE(test_txn_sweep_tells_each_unanswered_once, setup),        \
 		CASE(test_txn_cancel_by_browser_cancelled, setup),             \
 		CASE(test_txn_decide_concurrent_one_wins, setup),              \
 		CASE(test_txn_public_never_has_number, setup),                 \

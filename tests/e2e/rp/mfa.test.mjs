@@ -1237,6 +1237,10 @@ describe(`push MFA (${STORE} store)`, () => {
     const s = await mfaUser('tess');
     const a = await toMfa(s);
     const b = await toMfa(s, new Browser());
+    // A third, whose page is left at once: nobody reads its push again.
+    const left = await mfaUser('tilda');
+    await toMfa(left);
+    const [txnLeft] = await pendingTxn(left);
     const numberA = pageNumber(a.page.text);
     const txnA = (await idsim(server, s.phone, ['pending'])).stdout.split('\n').find((l) => l.length > 0).split(' ')[0];
     const expiredBefore = await mfaCount('expired');
@@ -1264,6 +1268,18 @@ describe(`push MFA (${STORE} store)`, () => {
       assert.match(e.detail.app, /^af-/);
     }
     assert.ok((await mfaCount('expired')) - expiredBefore >= 2, 'counted in the metrics');
+    // The push left alone is told of all the same, once, by the server's
+    // sweep a few seconds after it expired.
+    let leftEvents = [];
+    for (let i = 0; i < 40 && leftEvents.length === 0; i++) {
+      leftEvents = (await server.admin('GET', '/audit?limit=1000&action=mfa.expired&user=tilda')).json.events;
+      if (leftEvents.length === 0) await sleep(250);
+    }
+    assert.equal(leftEvents.length, 1, JSON.stringify(leftEvents));
+    assert.equal(leftEvents[0].detail.txn, txnLeft);
+    assert.equal(leftEvents[0].actor, 'authflow');
+    assert.equal(leftEvents[0].detail.signin_ip, '127.0.0.1');
+    assert.ok((await mfaCount('expired')) - expiredBefore >= 3, 'the swept one counted too');
     // Another request: a new transaction with a new number, no password.
     const again = await askAgain(b, pageB);
     assert.equal(again.status, 303, again.text);
