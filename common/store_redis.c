@@ -42,6 +42,7 @@
 #include "common/httpparse.h"
 #include "common/util.h"
 #include "store_internal.h"
+#include "store_redis_reply.h"
 
 #define REDIS_URL_MAX	     1024
 #define REDIS_HOST_MAX	     255
@@ -59,9 +60,7 @@
 #define REDIS_SHA_LEN	     40
 /* SSCAN batch size: bounds each reply whatever the size of the set. */
 #define REDIS_SCAN_COUNT     "256"
-#define REDIS_CURSOR_MAX     24
 #define REDIS_NUM_TEXT	     24
-#define REDIS_QUEUE_FIELD    "e"
 /* What a blocking read's socket waits beyond BLOCK, at the least. */
 #define REDIS_BLOCK_SLACK_MS 1000u
 /* Most arguments a command of this backend has (XREADGROUP with BLOCK). */
@@ -257,13 +256,6 @@ static void conn_destroy(void *p)
 	if (rc->c != NULL)
 		redisFree(rc->c);
 	OPENSSL_free(rc);
-}
-
-/* Expects a status reply equal to text. */
-static bool status_is(const redisReply *r, const char *text)
-{
-	return r != NULL && r->type == REDIS_REPLY_STATUS && r->str != NULL &&
-	       strcmp(r->str, text) == 0;
 }
 
 /* The command timeout in milliseconds, for messages. */
@@ -539,7 +531,7 @@ static store_status authenticate(struct redis_store *rs, struct redis_conn *rc)
 	r = redisCommandArgv(rc->c, argc, argv, lens);
 	if (r == NULL)
 		return no_reply(rc, "AUTH", errno);
-	ok = status_is(r, "OK");
+	ok = redis_reply_status_is(r, "OK");
 	if (!ok)
 		snprintf(rc->why, sizeof(rc->why),
 			 "redis refused the user name or password in "
@@ -563,7 +555,7 @@ static store_status select_db(struct redis_store *rs, struct redis_conn *rc)
 		return no_reply(rc, "SELECT", errno);
 	if (refused(rc, r, "SELECT", NULL, "connection", false)) {
 		st = STORE_ERR_CONFIG;
-	} else if (!status_is(r, "OK")) {
+	} else if (!redis_reply_status_is(r, "OK")) {
 		snprintf(rc->why, sizeof(rc->why),
 			 "redis refused database %u: %.120s", rs->db,
 			 r->type == REDIS_REPLY_ERROR && r->str != NULL
@@ -725,72 +717,6 @@ static void reply_free(redisReply *r)
 	freeReplyObject(r);
 }
 
-/*
- * Maps an error reply. A user without a permission (NOPERM) or a password
- * (NOAUTH) is the store's configuration, not a server that misbehaves or
- * is busy: retrying will not help, and the reason must not read as an
- * unexpected reply. Connecting checks for both (see probe_and_load()), so
- * here they mean the ACL changed since, or a command it does not probe.
- */
-static store_status error_status(const redisReply *r)
-{
-	static const char *const unavailable[] = {
-		"LOADING",  "BUSY",	   "MASTERDOWN", "READONLY",
-		"TRYAGAIN", "CLUSTERDOWN", "OOM",
-	};
-	size_t i;
-
-	if (r->str == NULL)
-		return STORE_ERR_PROTOCOL;
-	/*
-	 * A script's call may wrap the NOPERM, so search for it; Redis 7.0
-	 * words a call the ACL refuses inside a script without the code.
-	 */
-	if (strstr(r->str, "NOPERM") != NULL ||
-	    strstr(r->str, "user executing the script can't") != NULL ||
-	    strncmp(r->str, "NOAUTH", 6) == 0)
-		return STORE_ERR_CONFIG;
-	/* Script errors wrap the inner error, so search, not prefix. */
-	if (strstr(r->str, "WRONGTYPE") != NULL ||
-	    strstr(r->str, "not an integer") != NULL ||
-	    strstr(r->str, "overflow") != NULL)
-		return STORE_ERR_ARG;
-	for (i = 0; i < sizeof(unavailable) / sizeof(unavailable[0]); i++) {
-		if (strncmp(r->str, unavailable[i], strlen(unavailable[i])) ==
-		    0)
-			return STORE_ERR_UNAVAILABLE;
-	}
-	return STORE_ERR_PROTOCOL;
-}
-
-/* Maps a reply that carries a value: a string, or nil for no key. */
-static store_status reply_value(const redisReply *r, store_value *out)
-{
-	switch (r->type) {
-	case REDIS_REPLY_STRING:
-		if (r->len > STORE_VALUE_MAX)
-			return STORE_ERR_TOO_BIG;
-		return store_value_dup(r->str, r->len, out);
-	case REDIS_REPLY_NIL:
-		return STORE_NOT_FOUND;
-	case REDIS_REPLY_ERROR:
-		return error_status(r);
-	default:
-		return STORE_ERR_PROTOCOL;
-	}
-}
-
-/* Maps a reply that must be an integer. */
-static store_status reply_integer(const redisReply *r, long long *out)
-{
-	if (r->type == REDIS_REPLY_ERROR)
-		return error_status(r);
-	if (r->type != REDIS_REPLY_INTEGER)
-		return STORE_ERR_PROTOCOL;
-	*out = r->integer;
-	return STORE_OK;
-}
-
 static store_status run_script(struct redis_conn *rc, enum script_id id,
 			       const char *key, size_t klen,
 			       const struct rarg a[3], redisReply **out)
@@ -846,7 +772,7 @@ static store_status redis_ping(void *impl, char *why, size_t whylen)
 	st = conn_ready(rs, &rc);
 	if (st == STORE_OK)
 		st = run(rc, &r, ping, RARGS(ping));
-	if (st == STORE_OK && status_is(r, "PONG")) {
+	if (st == STORE_OK && redis_reply_status_is(r, "PONG")) {
 		pong = true;
 		freeReplyObject(r);
 		st = run(rc, &r, set, RARGS(set));
@@ -869,25 +795,12 @@ static store_status redis_ping(void *impl, char *why, size_t whylen)
 	} else if (r->type == REDIS_REPLY_ERROR) {
 		store_errf(why, whylen, "redis refuses writes: %.120s",
 			   r->str != NULL ? r->str : "an error");
-		st = error_status(r) == STORE_ERR_CONFIG
+		st = redis_reply_error(r) == STORE_ERR_CONFIG
 			     ? STORE_ERR_CONFIG
 			     : STORE_ERR_UNAVAILABLE;
 	}
 	freeReplyObject(r);
 	return st;
-}
-
-/* Maps the reply of a SET: nil is the NX or XX condition failing. */
-static store_status set_reply(const redisReply *r, unsigned flags)
-{
-	if (status_is(r, "OK"))
-		return STORE_OK;
-	if (r->type == REDIS_REPLY_NIL)
-		return (flags & STORE_SET_NX) != 0 ? STORE_EXISTS
-						   : STORE_NOT_FOUND;
-	if (r->type == REDIS_REPLY_ERROR)
-		return error_status(r);
-	return STORE_ERR_PROTOCOL;
 }
 
 static store_status run_set(struct redis_conn *rc, redisReply **r,
@@ -926,7 +839,7 @@ static store_status redis_set(void *impl, const char *key, size_t klen,
 		     flags);
 	if (st != STORE_OK)
 		return st;
-	st = set_reply(r, flags);
+	st = redis_reply_set(r, flags);
 	freeReplyObject(r);
 	return st;
 }
@@ -946,7 +859,7 @@ static store_status get_like(void *impl, const char *cmd, const char *key,
 	st = run(rc, &r, args, RARGS(args));
 	if (st != STORE_OK)
 		return st;
-	st = reply_value(r, out);
+	st = redis_reply_value(r, out);
 	reply_free(r);
 	return st;
 }
@@ -979,7 +892,7 @@ static store_status key_integer(void *impl, const char *cmd, const char *key,
 	st = run(rc, &r, args, RARGS(args));
 	if (st != STORE_OK)
 		return st;
-	st = reply_integer(r, n);
+	st = redis_reply_integer(r, n);
 	freeReplyObject(r);
 	return st;
 }
@@ -990,21 +903,6 @@ static store_status redis_del(void *impl, const char *key, size_t klen)
 
 	/* UNLINK frees a big set on the server's side, off its main loop. */
 	return key_integer(impl, "UNLINK", key, klen, &n);
-}
-
-/* Maps the compare-and-set script's answer: 1, 0 or -1. */
-static store_status cas_reply(const redisReply *r)
-{
-	long long n = 0;
-	store_status st = reply_integer(r, &n);
-
-	if (st != STORE_OK)
-		return st;
-	if (n == 1)
-		return STORE_OK;
-	if (n == 0)
-		return STORE_CONFLICT;
-	return n == -1 ? STORE_NOT_FOUND : STORE_ERR_PROTOCOL;
 }
 
 static store_status redis_cas(void *impl, const char *key, size_t klen,
@@ -1027,7 +925,7 @@ static store_status redis_cas(void *impl, const char *key, size_t klen,
 	st = run_script(rc, SCRIPT_CAS, key, klen, a, &r);
 	if (st != STORE_OK)
 		return st;
-	st = cas_reply(r);
+	st = redis_reply_cas(r);
 	freeReplyObject(r);
 	return st;
 }
@@ -1060,7 +958,7 @@ static store_status redis_incr(void *impl, const char *key, size_t klen,
 		st = run(rc, &r, cmd, RARGS(cmd));
 		if (st != STORE_OK)
 			return st;
-		st = reply_integer(r, &n);
+		st = redis_reply_integer(r, &n);
 		if (st == STORE_OK)
 			*out = (int64_t)n;
 		freeReplyObject(r);
@@ -1072,11 +970,7 @@ static store_status redis_incr(void *impl, const char *key, size_t klen,
 	st = run_script(rc, SCRIPT_INCR, key, klen, a, &r);
 	if (st != STORE_OK)
 		return st;
-	if (r->type == REDIS_REPLY_ERROR)
-		st = error_status(r);
-	else if (r->type != REDIS_REPLY_STRING ||
-		 store_parse_int64(r->str, r->len, out) != 0)
-		st = STORE_ERR_PROTOCOL;
+	st = redis_reply_incr(r, out);
 	freeReplyObject(r);
 	return st;
 }
@@ -1117,7 +1011,7 @@ static store_status member_cmd(void *impl, const char *cmd, const char *key,
 	st = run(rc, &r, args, RARGS(args));
 	if (st != STORE_OK)
 		return st;
-	st = reply_integer(r, &n);
+	st = redis_reply_integer(r, &n);
 	freeReplyObject(r);
 	return st;
 }
@@ -1144,7 +1038,7 @@ static store_status redis_sadd(void *impl, const char *key, size_t klen,
 	st = run_script(rc, SCRIPT_SADD_TTL, key, klen, a, &r);
 	if (st != STORE_OK)
 		return st;
-	st = reply_integer(r, &n);
+	st = redis_reply_integer(r, &n);
 	freeReplyObject(r);
 	return st;
 }
@@ -1153,41 +1047,6 @@ static store_status redis_srem(void *impl, const char *key, size_t klen,
 			       const char *member, size_t mlen)
 {
 	return member_cmd(impl, "SREM", key, klen, member, mlen);
-}
-
-/*
- * Checks one SSCAN reply, [cursor, [member...]], and copies the cursor
- * out so the reply can be freed before the next batch.
- */
-static store_status scan_reply(const redisReply *r, char *cursor)
-{
-	const redisReply *c, *m;
-	size_t i;
-
-	if (r->type == REDIS_REPLY_ERROR)
-		return error_status(r);
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
-		return STORE_ERR_PROTOCOL;
-	c = r->element[0];
-	m = r->element[1];
-	if (c->type != REDIS_REPLY_STRING || c->len == 0 ||
-	    c->len >= REDIS_CURSOR_MAX || m->type != REDIS_REPLY_ARRAY)
-		return STORE_ERR_PROTOCOL;
-	for (i = 0; i < c->len; i++) {
-		if (c->str[i] < '0' || c->str[i] > '9')
-			return STORE_ERR_PROTOCOL;
-	}
-	for (i = 0; i < m->elements; i++) {
-		const redisReply *e = m->element[i];
-
-		/* Our members are C strings; anything else is not ours. */
-		if (e->type != REDIS_REPLY_STRING ||
-		    e->len > STORE_MEMBER_MAX ||
-		    memchr(e->str, 0, e->len) != NULL)
-			return STORE_ERR_PROTOCOL;
-	}
-	memcpy(cursor, c->str, c->len + 1);
-	return STORE_OK;
 }
 
 static store_status redis_smembers(void *impl, const char *key, size_t klen,
@@ -1214,7 +1073,7 @@ static store_status redis_smembers(void *impl, const char *key, size_t klen,
 		st = run(rc, &r, cmd, RARGS(cmd));
 		if (st != STORE_OK)
 			return st;
-		st = scan_reply(r, cursor);
+		st = redis_reply_scan(r, cursor);
 		for (i = 0;
 		     st == STORE_OK && !stop && i < r->element[1]->elements;
 		     i++)
@@ -1249,13 +1108,7 @@ static store_status redis_queue_push(void *impl, const char *key, size_t klen,
 	st = run(rc, &r, cmd, RARGS(cmd));
 	if (st != STORE_OK)
 		return st;
-	if (r->type == REDIS_REPLY_ERROR)
-		st = error_status(r);
-	else if (r->type != REDIS_REPLY_STRING || r->len == 0 ||
-		 r->len > STORE_QUEUE_ID_MAX)
-		st = STORE_ERR_PROTOCOL;
-	else if (id != NULL)
-		(void)snprintf(id, idcap, "%s", r->str);
+	st = redis_reply_queue_id(r, id, idcap);
 	freeReplyObject(r);
 	return st;
 }
@@ -1274,52 +1127,13 @@ static store_status redis_queue_len(void *impl, const char *key, size_t klen,
 	return st;
 }
 
-/*
- * Finds the text of one XRANGE item, [id, [field, value, ...]]: the value
- * of field "e", which must be a string without a NUL, as our entries are.
- * An entry written by something else (no such field, or a value that is
- * not such a string) reads as empty text, which no consumer takes for a
- * job: it is dropped and acknowledged on its own, rather than failing the
- * whole read and holding back the entries read with it, again at every
- * claim.
- */
-static store_status queue_item_text(const redisReply *item, const char **text)
-{
-	const redisReply *fields;
-	size_t i;
-
-	if (item->type != REDIS_REPLY_ARRAY || item->elements != 2 ||
-	    item->element[1]->type != REDIS_REPLY_ARRAY)
-		return STORE_ERR_PROTOCOL;
-	fields = item->element[1];
-	for (i = 0; i + 1 < fields->elements; i += 2) {
-		const redisReply *f = fields->element[i];
-		const redisReply *v = fields->element[i + 1];
-
-		if (f->type != REDIS_REPLY_STRING ||
-		    v->type != REDIS_REPLY_STRING)
-			return STORE_ERR_PROTOCOL;
-		if (f->len != 1 || f->str[0] != REDIS_QUEUE_FIELD[0])
-			continue;
-		*text = v->len > STORE_VALUE_MAX ||
-					memchr(v->str, '\0', v->len) != NULL
-				? ""
-				: v->str;
-		return STORE_OK;
-	}
-	*text = "";
-	return STORE_OK;
-}
-
 static store_status redis_queue_range(void *impl, const char *key, size_t klen,
 				      size_t max, store_member_fn fn, void *arg)
 {
 	struct redis_conn *rc;
 	redisReply *r;
 	char count[REDIS_NUM_TEXT];
-	const char *text = NULL;
 	store_status st;
-	size_t i;
 
 	st = conn_ready(impl, &rc);
 	if (st != STORE_OK)
@@ -1331,35 +1145,13 @@ static store_status redis_queue_range(void *impl, const char *key, size_t klen,
 	st = run(rc, &r, cmd, RARGS(cmd));
 	if (st != STORE_OK)
 		return st;
-	if (r->type == REDIS_REPLY_ERROR)
-		st = error_status(r);
-	else if (r->type != REDIS_REPLY_ARRAY || r->elements > max)
-		st = STORE_ERR_PROTOCOL;
-	/* Check every item first, so fn sees all of a reply or none of it. */
-	for (i = 0; st == STORE_OK && i < r->elements; i++)
-		st = queue_item_text(r->element[i], &text);
 	/* The reply is complete in memory: fn may use this connection. */
-	for (i = 0; st == STORE_OK && i < r->elements; i++) {
-		if (queue_item_text(r->element[i], &text) != STORE_OK ||
-		    fn(text, arg) != 0)
-			break;
-	}
+	st = redis_reply_range(r, max, fn, arg);
 	freeReplyObject(r);
 	return st;
 }
 
 /* --- consumer groups ------------------------------------------------------ */
-
-/*
- * Group errors: NOGROUP (no such queue or group) is STORE_NOT_FOUND, the
- * rest as for any command.
- */
-static store_status group_error(const redisReply *r)
-{
-	if (r->str != NULL && strncmp(r->str, "NOGROUP", 7) == 0)
-		return STORE_NOT_FOUND;
-	return error_status(r);
-}
 
 static store_status redis_group_create(void *impl, const char *key, size_t klen,
 				       const char *group)
@@ -1378,95 +1170,9 @@ static store_status redis_group_create(void *impl, const char *key, size_t klen,
 	st = run(rc, &r, cmd, RARGS(cmd));
 	if (st != STORE_OK)
 		return st;
-	if (r->type == REDIS_REPLY_ERROR && r->str != NULL &&
-	    strncmp(r->str, "BUSYGROUP", 9) == 0)
-		st = STORE_OK; /* it exists already, which is all we want */
-	else if (r->type == REDIS_REPLY_ERROR)
-		st = error_status(r);
-	else if (!status_is(r, "OK"))
-		st = STORE_ERR_PROTOCOL;
+	st = redis_reply_group_create(r);
 	freeReplyObject(r);
 	return st;
-}
-
-/*
- * Checks one entry of an XREADGROUP or XAUTOCLAIM reply, [id, [field,
- * value, ...]], and finds its id and text. Ids are handed to callers as C
- * strings of at most STORE_QUEUE_ID_MAX bytes, so anything else is not an
- * id of ours.
- */
-static store_status group_item(const redisReply *item, const char **id,
-			       const char **text)
-{
-	const redisReply *idr;
-	store_status st = queue_item_text(item, text);
-
-	if (st != STORE_OK)
-		return st;
-	idr = item->element[0];
-	if (idr->type != REDIS_REPLY_STRING || idr->len == 0 ||
-	    idr->len > STORE_QUEUE_ID_MAX ||
-	    memchr(idr->str, '\0', idr->len) != NULL)
-		return STORE_ERR_PROTOCOL;
-	*id = idr->str;
-	return STORE_OK;
-}
-
-/*
- * Checks every item of an entry array first, so fn sees all of a reply or
- * none of it; nil items (entries deleted while pending, which an older
- * XAUTOCLAIM still lists) are skipped. Then calls fn for each entry until
- * it asks to stop (*stopped). The reply is complete in memory, so fn may
- * use this thread's connection.
- */
-static store_status deliver_items(const redisReply *items, size_t max,
-				  store_entry_fn fn, void *arg, size_t *count,
-				  bool *stopped)
-{
-	const char *id = NULL, *text = NULL;
-	size_t i;
-	store_status st = STORE_OK;
-
-	if (items->type != REDIS_REPLY_ARRAY || items->elements > max)
-		return STORE_ERR_PROTOCOL;
-	for (i = 0; st == STORE_OK && i < items->elements; i++) {
-		if (items->element[i]->type != REDIS_REPLY_NIL)
-			st = group_item(items->element[i], &id, &text);
-	}
-	for (i = 0; st == STORE_OK && !*stopped && i < items->elements; i++) {
-		if (items->element[i]->type == REDIS_REPLY_NIL ||
-		    group_item(items->element[i], &id, &text) != STORE_OK)
-			continue;
-		(*count)++;
-		*stopped = fn(id, text, arg) != 0;
-	}
-	return st;
-}
-
-/*
- * Checks an XREADGROUP reply: nil when there was nothing, else
- * [[stream, [entry, ...]]] with exactly our one stream.
- */
-static store_status read_reply(const redisReply *r, const char *key,
-			       size_t klen, size_t max, store_entry_fn fn,
-			       void *arg, size_t *count)
-{
-	const redisReply *s;
-	bool stopped = false;
-
-	if (r->type == REDIS_REPLY_NIL)
-		return STORE_OK;
-	if (r->type == REDIS_REPLY_ERROR)
-		return group_error(r);
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 1)
-		return STORE_ERR_PROTOCOL;
-	s = r->element[0];
-	if (s->type != REDIS_REPLY_ARRAY || s->elements != 2 ||
-	    s->element[0]->type != REDIS_REPLY_STRING ||
-	    s->element[0]->len != klen ||
-	    memcmp(s->element[0]->str, key, klen) != 0)
-		return STORE_ERR_PROTOCOL;
-	return deliver_items(s->element[1], max, fn, arg, count, &stopped);
 }
 
 static struct timeval tv_of_ms(uint64_t ms)
@@ -1538,50 +1244,8 @@ static store_status redis_group_read(void *impl, const char *key, size_t klen,
 			       block_ms);
 	if (st != STORE_OK)
 		return st;
-	st = read_reply(r, key, klen, max, fn, arg, count);
+	st = redis_reply_read(r, key, klen, max, fn, arg, count);
 	freeReplyObject(r);
-	return st;
-}
-
-/* Redis stream id syntax: MS or MS-SEQ, each a decimal uint64_t. */
-static bool stream_id_valid(const char *id)
-{
-	bool seq = false;
-	uint64_t v = 0;
-	size_t digits = 0;
-	const char *p;
-
-	for (p = id;; p++) {
-		if (*p >= '0' && *p <= '9') {
-			unsigned d = (unsigned)(*p - '0');
-
-			if (v > (UINT64_MAX - d) / 10)
-				return false;
-			v = v * 10 + d;
-			digits++;
-			continue;
-		}
-		if (digits == 0 || (*p != '\0' && (*p != '-' || seq)))
-			return false;
-		if (*p == '\0')
-			return true;
-		seq = true;
-		v = 0;
-		digits = 0;
-	}
-}
-
-static store_status ack_reply(const redisReply *r)
-{
-	long long n = 0;
-	store_status st;
-
-	if (r->type == REDIS_REPLY_ERROR)
-		return group_error(r);
-	st = reply_integer(r, &n);
-	/* 0 (not pending any more) is fine: acks may repeat. */
-	if (st == STORE_OK && n != 0 && n != 1)
-		st = STORE_ERR_PROTOCOL;
 	return st;
 }
 
@@ -1594,7 +1258,7 @@ static store_status redis_group_ack(void *impl, const char *key, size_t klen,
 	store_status st;
 
 	/* The server would refuse it too, but as an unrecognisable error. */
-	if (!stream_id_valid(id))
+	if (!redis_stream_id_valid(id))
 		return STORE_ERR_ARG;
 	cmd[2].n = strlen(group);
 	cmd[3].n = strlen(id);
@@ -1604,36 +1268,9 @@ static store_status redis_group_ack(void *impl, const char *key, size_t klen,
 	st = run(rc, &r, cmd, RARGS(cmd));
 	if (st != STORE_OK)
 		return st;
-	st = ack_reply(r);
+	st = redis_reply_ack(r);
 	freeReplyObject(r);
 	return st;
-}
-
-/*
- * Checks an XAUTOCLAIM reply, [next-id, [entry, ...], [deleted-id, ...]]
- * (Redis 7; 6.2 leaves out the third part), delivers its entries and
- * copies the cursor out for the next round. Each call looks at one entry
- * at least, so a cursor that does not move is not the server's.
- */
-static store_status claim_reply(const redisReply *r, size_t max,
-				store_entry_fn fn, void *arg, size_t *count,
-				bool *stopped, char *cursor)
-{
-	const redisReply *next;
-
-	if (r->type == REDIS_REPLY_ERROR)
-		return group_error(r);
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
-	    r->elements > 3 ||
-	    (r->elements == 3 && r->element[2]->type != REDIS_REPLY_ARRAY))
-		return STORE_ERR_PROTOCOL;
-	next = r->element[0];
-	if (next->type != REDIS_REPLY_STRING || next->len == 0 ||
-	    next->len > STORE_QUEUE_ID_MAX || !stream_id_valid(next->str) ||
-	    (strcmp(next->str, cursor) == 0 && strcmp(cursor, "0-0") != 0))
-		return STORE_ERR_PROTOCOL;
-	memcpy(cursor, next->str, next->len + 1);
-	return deliver_items(r->element[1], max, fn, arg, count, stopped);
 }
 
 /*
@@ -1670,8 +1307,8 @@ static store_status redis_group_claim(void *impl, const char *key, size_t klen,
 		st = run(rc, &r, cmd, RARGS(cmd));
 		if (st != STORE_OK)
 			return st;
-		st = claim_reply(r, max - *count, fn, arg, count, &stopped,
-				 cursor);
+		st = redis_reply_claim(r, max - *count, fn, arg, count,
+				       &stopped, cursor);
 		freeReplyObject(r);
 	} while (st == STORE_OK && !stopped && *count < max &&
 		 strcmp(cursor, "0-0") != 0);
@@ -1694,14 +1331,7 @@ static store_status redis_group_pending(void *impl, const char *key,
 	st = run(rc, &r, cmd, RARGS(cmd));
 	if (st != STORE_OK)
 		return st;
-	if (r->type == REDIS_REPLY_ERROR)
-		st = group_error(r);
-	else if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
-		 r->element[0]->type != REDIS_REPLY_INTEGER ||
-		 r->element[0]->integer < 0)
-		st = STORE_ERR_PROTOCOL;
-	else
-		*out = (size_t)r->element[0]->integer;
+	st = redis_reply_pending(r, out);
 	freeReplyObject(r);
 	return st;
 }
@@ -1727,15 +1357,7 @@ static store_status redis_group_prune(void *impl, const char *key, size_t klen,
 	st = run_script(rc, SCRIPT_PRUNE, key, klen, a, &r);
 	if (st != STORE_OK)
 		return st;
-	if (r->type == REDIS_REPLY_ERROR && r->str != NULL &&
-	    strstr(r->str, "no such key") != NULL)
-		st = STORE_NOT_FOUND;
-	else if (r->type == REDIS_REPLY_ERROR)
-		st = group_error(r);
-	else if (r->type != REDIS_REPLY_INTEGER || r->integer < 0)
-		st = STORE_ERR_PROTOCOL;
-	else
-		*removed = (size_t)r->integer;
+	st = redis_reply_prune(r, removed);
 	freeReplyObject(r);
 	return st;
 }
@@ -1811,16 +1433,16 @@ static store_status op_reply(const redisReply *r, store_op *op)
 
 	switch (op->kind) {
 	case STORE_OP_GET:
-		return reply_value(r, &op->value);
+		return redis_reply_value(r, &op->value);
 	case STORE_OP_SET:
-		return set_reply(r, op->flags);
+		return redis_reply_set(r, op->flags);
 	case STORE_OP_DEL:
-		st = reply_integer(r, &n);
+		st = redis_reply_integer(r, &n);
 		return st;
 	case STORE_OP_CAS:
-		return cas_reply(r);
+		return redis_reply_cas(r);
 	case STORE_OP_ACK:
-		return ack_reply(r);
+		return redis_reply_ack(r);
 	default:
 		return STORE_ERR_PROTOCOL;
 	}
@@ -1849,7 +1471,7 @@ static store_status redis_batch(void *impl, store_op *ops, store_bkey *keys,
 
 	for (i = 0; i < n; i++) {
 		if (keys[i].key != NULL && ops[i].kind == STORE_OP_ACK &&
-		    !stream_id_valid(ops[i].id)) {
+		    !redis_stream_id_valid(ops[i].id)) {
 			ops[i].status = STORE_ERR_ARG;
 			keys[i].key = NULL;
 		}
