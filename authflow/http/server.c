@@ -26,6 +26,7 @@
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
+#include "common/httpparse.h"
 #include "common/util.h"
 #include "http/tlsfiles.h"
 #include "server.h"
@@ -163,10 +164,8 @@ static void peer_ip(struct MHD_Connection *c, char *out, size_t outcap)
 static void client_ip(const af_server *srv, struct MHD_Connection *c, char *out,
 		      size_t outcap)
 {
-	char hop[64];
-	const char *xff, *end, *start, *comma;
-	af_ipnet net;
-	size_t n;
+	char hop[HP_XFF_HOP_MAX];
+	const char *xff;
 
 	peer_ip(c, out, outcap);
 	if (srv->cfg.ntrusted_proxies == 0 ||
@@ -176,40 +175,12 @@ static void client_ip(const af_server *srv, struct MHD_Connection *c, char *out,
 		return;
 	xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 					  "X-Forwarded-For");
-	if (xff == NULL)
-		return;
-	end = xff + strlen(xff);
-	for (;;) {
-		/* The entry before end, without the blanks around it. */
-		comma = end;
-		while (comma > xff && comma[-1] != ',')
-			comma--;
-		start = comma;
-		while (start < end && (*start == ' ' || *start == '\t'))
-			start++;
-		n = (size_t)(end - start);
-		while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t'))
-			n--;
-		if (n == 0 || n >= sizeof(hop) || n >= outcap)
-			return;
-		memcpy(hop, start, n);
-		hop[n] = '\0';
-		/* An address, not a network. */
-		if (strchr(hop, '/') != NULL || af_ipnet_parse(hop, &net) != 0)
-			return;
-		if (!af_ipnet_match(srv->cfg.trusted_proxies,
-				    srv->cfg.ntrusted_proxies, hop)) {
-			/* The nearest hop that is no proxy of ours. */
-			if (inet_ntop(net.family, net.addr, hop,
-				      (socklen_t)sizeof(hop)) != NULL &&
-			    strlen(hop) < outcap)
-				memcpy(out, hop, strlen(hop) + 1);
-			return;
-		}
-		if (comma == xff)
-			return;
-		end = comma - 1;
-	}
+	if (xff != NULL &&
+	    hp_xff_client(xff, srv->cfg.trusted_proxies,
+			  srv->cfg.ntrusted_proxies, hop,
+			  sizeof(hop)) == HP_OK &&
+	    strlen(hop) < outcap)
+		memcpy(out, hop, strlen(hop) + 1);
 }
 
 /*

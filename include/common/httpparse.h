@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/util.h"
+
 #define HP_STATUS_MAP(XX)                                       \
 	XX(OK, 0, "success")                                    \
 	XX(ERR_ARG, -1, "invalid argument")                     \
@@ -269,5 +271,24 @@ hp_status hp_html_escape(const char *text, char *out, size_t outcap);
 #define HP_USER_AGENT_SCAN     1024
 #define HP_USER_AGENT_DESC_MAX 48
 hp_status hp_user_agent_describe(const char *ua, char *out, size_t outcap);
+
+/*
+ * The client's address from an X-Forwarded-For header that a trusted
+ * proxy passed on: its entries are read from the right (each proxy
+ * appends the address it saw), skipping those within trusted (ntrusted
+ * networks); the first that is not is the client, written into out as
+ * inet_ntop() writes it (an IPv4-mapped IPv6 address as the IPv4, as the
+ * server writes a peer's). HP_OK;
+ * HP_ERR_SYNTAX (out empty) when the header cannot vouch for anyone: an
+ * entry that is empty, no address or a network, or nothing but proxies;
+ * HP_ERR_TOO_BIG when the header is over HP_XFF_SCAN bytes or out too
+ * small; HP_ERR_ARG for NULL arguments or outcap 0. The caller then keeps
+ * the peer's address: a client may write any X-Forwarded-For, so only
+ * what trusted proxies appended is believed.
+ */
+#define HP_XFF_SCAN    8192
+#define HP_XFF_HOP_MAX 64 /* an entry, with its NUL */
+hp_status hp_xff_client(const char *xff, const af_ipnet *trusted,
+			size_t ntrusted, char *out, size_t outcap);
 
 #endif /* COMMON_HTTPPARSE_H */

@@ -1401,6 +1401,99 @@ static void test_user_agent_bounds(void **state)
 			 HP_ERR_ARG);
 }
 
+/* The proxies of the X-Forwarded-For tests: 10.0.0.0/8 and fd00::/8. */
+static size_t xff_proxies(af_ipnet nets[2])
+{
+	assert_int_equal(af_ipnet_parse("10.0.0.0/8", &nets[0]), 0);
+	assert_int_equal(af_ipnet_parse("fd00::/8", &nets[1]), 0);
+	return 2;
+}
+
+/*
+ * The client is the nearest entry from the right that is no trusted
+ * proxy; what comes before it is the client's own text, never believed.
+ */
+static void test_xff_nearest_untrusted_hop(void **state)
+{
+	static const struct {
+		const char *header;
+		const char *client;
+	} cases[] = {
+		{"203.0.113.7", "203.0.113.7"},
+		{"198.51.100.1, 203.0.113.7, 10.0.0.2", "203.0.113.7"},
+		{"not an address, 203.0.113.7", "203.0.113.7"},
+		{"\t 203.0.113.7 \t", "203.0.113.7"},
+		{"2001:db8::1, fd00::5", "2001:db8::1"},
+		{"2001:DB8:0:0::1", "2001:db8::1"},
+		{"::ffff:203.0.113.7", "203.0.113.7"},
+		{",203.0.113.7", "203.0.113.7"},
+	};
+	char out[HP_XFF_HOP_MAX];
+	af_ipnet nets[2];
+	size_t n = xff_proxies(nets), i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(hp_xff_client(cases[i].header, nets, n, out,
+					       sizeof(out)),
+				 HP_OK);
+		assert_string_equal(out, cases[i].client);
+	}
+	/* No proxies trusted: the last entry is the client. */
+	assert_int_equal(
+		hp_xff_client("1.2.3.4, 10.0.0.2", NULL, 0, out, sizeof(out)),
+		HP_OK);
+	assert_string_equal(out, "10.0.0.2");
+}
+
+/* A header that cannot vouch for anyone leaves the peer's address. */
+static void test_xff_unusable_refused(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		" ",
+		"203.0.113.7,",
+		"203.0.113.7, junk",
+		"203.0.113.7, 10.0.0.0/8",
+		"10.0.0.1, 10.0.0.2",
+		"fd00::1",
+		"203.0.113.7,,10.0.0.1",
+		"1.2.3.4.5",
+		"[2001:db8::1]",
+		"203.0.113.7:443",
+	};
+	char out[HP_XFF_HOP_MAX], big[HP_XFF_SCAN + 2];
+	af_ipnet nets[2];
+	size_t n = xff_proxies(nets), i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(
+			hp_xff_client(bad[i], nets, n, out, sizeof(out)),
+			HP_ERR_SYNTAX);
+		assert_string_equal(out, "");
+	}
+	/* Bounds: the header, out, and the arguments. */
+	memset(big, ' ', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big + sizeof(big) - 12, "203.0.113.7", 11);
+	assert_int_equal(hp_xff_client(big, nets, n, out, sizeof(out)),
+			 HP_ERR_TOO_BIG);
+	assert_int_equal(hp_xff_client(big + 1, nets, n, out, sizeof(out)),
+			 HP_OK);
+	assert_string_equal(out, "203.0.113.7");
+	assert_int_equal(hp_xff_client("203.0.113.7", nets, n, out, 11),
+			 HP_ERR_TOO_BIG);
+	assert_int_equal(hp_xff_client("203.0.113.7", nets, n, out, 12), HP_OK);
+	assert_int_equal(hp_xff_client(NULL, nets, n, out, sizeof(out)),
+			 HP_ERR_ARG);
+	assert_int_equal(hp_xff_client("1.2.3.4", NULL, 1, out, sizeof(out)),
+			 HP_ERR_ARG);
+	assert_int_equal(hp_xff_client("1.2.3.4", nets, n, NULL, 8),
+			 HP_ERR_ARG);
+	assert_int_equal(hp_xff_client("1.2.3.4", nets, n, out, 0), HP_ERR_ARG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1456,6 +1549,8 @@ int main(void)
 		cmocka_unit_test(test_redirect_uri_check_size_limits_exact),
 		cmocka_unit_test(test_user_agent_told_in_known_words),
 		cmocka_unit_test(test_user_agent_bounds),
+		cmocka_unit_test(test_xff_nearest_untrusted_hop),
+		cmocka_unit_test(test_xff_unusable_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
