@@ -201,28 +201,12 @@ void af_admin__app_remove(af_admin_call *c)
 	af_admin__ok(c);
 }
 
-/*
- * Puts the end of the secret a rotation kept into answer, as stored. The
- * new secret is handed out all the same when that cannot be read.
- */
-static void kept_until(af_admin_call *c, const char *client_id, json_t *answer)
-{
-	json_t *app = NULL, *until;
-
-	if (af_dir_app_get(c->dir, client_id, &app) != AF_DIR_OK)
-		return;
-	until = json_object_get(app, "previous_secret_until");
-	if (json_is_integer(until))
-		(void)json_object_set(answer, "previous_secret_until", until);
-	json_decref(app);
-}
-
 void af_admin__app_rotate(af_admin_call *c)
 {
 	char secret[AF_DIR_SECRET_BUF];
 	json_t *app, *answer;
 	af_dir_status st;
-	int64_t keep;
+	int64_t keep, until;
 
 	secret[0] = '\0';
 	/* For how long the secret being replaced still works. */
@@ -233,7 +217,7 @@ void af_admin__app_rotate(af_admin_call *c)
 	if (app == NULL)
 		return;
 	st = af_dir_app_rotate_secret(c->dir, c->caller.name, client_id_of(app),
-				      keep, secret, sizeof(secret));
+				      keep, secret, sizeof(secret), &until);
 	/*
 	 * The new secret replaced the old one when it was stored: an error
 	 * now would leave the application with no secret anyone knows.
@@ -244,8 +228,12 @@ void af_admin__app_rotate(af_admin_call *c)
 	}
 	answer = json_pack("{s:s, s:s}", "client_id", client_id_of(app),
 			   "client_secret", secret);
-	if (answer != NULL && keep > 0)
-		kept_until(c, client_id_of(app), answer);
+	if (answer != NULL && until > 0 &&
+	    json_object_set_new(answer, "previous_secret_until",
+				json_integer(until)) != 0) {
+		json_decref(answer);
+		answer = NULL;
+	}
 	if (answer != NULL && st == AF_DIR_UNAUDITED)
 		af_admin__unaudited(c, answer);
 	af_admin__json_secret(c, 200, answer, "client_secret");

@@ -181,7 +181,7 @@ static int seed(af_server *srv, char *err, size_t errlen)
 	/* Only a hash of the secret is kept: make a new one to show. */
 	st = af_dir_app_rotate_secret(srv->dir, "demo", srv->demo_client_id, 0,
 				      srv->demo_client_secret,
-				      sizeof(srv->demo_client_secret));
+				      sizeof(srv->demo_client_secret), NULL);
 	if (st != AF_DIR_OK)
 		goto fail;
 	if (seed_phone(srv, err, errlen) != 0)

@@ -1,5 +1,6 @@
 /* Application profiles: the relying parties, their client secrets and to
  * whom they are deployed. */
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -1107,20 +1108,24 @@ struct rotation {
 	const char *hash;
 	int64_t now;
 	int64_t until; /* 0: the old one stops at once */
+	bool kept;     /* the old one was kept, until then */
 };
 
 static af_dir_status secret_fn(json_t *app, void *arg)
 {
-	const struct rotation *r = arg;
+	struct rotation *r = arg;
 	json_t *old = json_object_get(app, "secret_sha256");
 	af_dir_status rc = AF_DIR_OK;
 
+	/* Set anew on each try of the update. */
+	r->kept = false;
 	if (r->until > 0 && json_is_string(old)) {
 		rc = af_dir__set_new(app, "previous_secret_sha256",
 				     json_copy(old));
 		if (rc == AF_DIR_OK)
 			rc = af_dir__set_new(app, "previous_secret_until",
 					     json_integer(r->until));
+		r->kept = rc == AF_DIR_OK;
 	} else {
 		rc = drop(app, "previous_secret_sha256");
 		if (rc == AF_DIR_OK)
@@ -1136,31 +1141,36 @@ static af_dir_status secret_fn(json_t *app, void *arg)
 
 af_dir_status af_dir_app_rotate_secret(af_dir *dir, const char *actor,
 				       const char *client_id, int64_t keep_s,
-				       char *secret, size_t secretcap)
+				       char *secret, size_t secretcap,
+				       int64_t *until)
 {
 	char key[STORE_KEY_MAX], hash[65];
-	struct rotation r = {hash, af_now(), 0};
+	struct rotation r = {hash, af_now(), 0, false};
 	json_t *detail = NULL;
 	af_dir_status rc;
 
+	if (until != NULL)
+		*until = 0;
 	if (secret == NULL || secretcap < AF_DIR_SECRET_BUF)
 		return AF_DIR_INVALID;
 	secret[0] = '\0';
 	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK ||
 	    keep_s < 0 || keep_s > AF_DIR_SECRET_KEEP_MAX)
 		return AF_DIR_INVALID;
-	if (keep_s > 0) {
+	if (keep_s > 0)
 		r.until = r.now + keep_s;
-		detail = json_pack("{s:I}", "previous_secret_until",
-				   (json_int_t)r.until);
-		if (detail == NULL)
-			return AF_DIR_NOMEM;
-	}
 	rc = app_key(key, sizeof(key), client_id);
 	if (rc == AF_DIR_OK)
 		rc = new_secret(secret, secretcap, hash);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__update(dir, key, secret_fn, &r, NULL, NULL);
+	/* What this rotation stored, whatever another one stores next. */
+	if (rc == AF_DIR_OK && r.kept) {
+		detail = json_pack("{s:I}", "previous_secret_until",
+				   (json_int_t)r.until);
+		if (until != NULL)
+			*until = r.until;
+	}
 	if (rc == AF_DIR_OK)
 		rc = stored_then_audit(dir, actor, "app.rotate_secret",
 				       client_id, detail, NULL, 0);

@@ -679,6 +679,8 @@ AF_DIR_NODISCARD af_dir_status af_dir_policy_for_user(af_dir *dir,
  * moment when neither works. Its hash then stays beside the new one as
  * "previous_secret_sha256", with "previous_secret_until" (Unix seconds);
  * only one is kept: a secret kept from an earlier rotation stops now.
+ * *until (may be NULL) gets that time, as stored, or 0 when nothing was
+ * kept.
  * af_dir_app_drop_previous_secret: the kept secret stops now
  * (AF_DIR_NOT_FOUND when none is kept, or it has stopped already).
  * Both _add and _rotate_secret answer AF_DIR_UNAUDITED when the profile
@@ -715,9 +717,9 @@ AF_DIR_NODISCARD af_dir_status af_dir_app_get_by_name(af_dir *dir,
 						      const char *name,
 						      json_t **out);
 AF_DIR_NODISCARD af_dir_status af_dir_app_list(af_dir *dir, json_t **out);
-AF_DIR_NODISCARD af_dir_status
-af_dir_app_rotate_secret(af_dir *dir, const char *actor, const char *client_id,
-			 int64_t keep_s, char *secret, size_t secretcap);
+AF_DIR_NODISCARD af_dir_status af_dir_app_rotate_secret(
+	af_dir *dir, const char *actor, const char *client_id, int64_t keep_s,
+	char *secret, size_t secretcap, int64_t *until);
 AF_DIR_NODISCARD af_dir_status af_dir_app_drop_previous_secret(
 	af_dir *dir, const char *actor, const char *client_id);
 /*
