@@ -548,7 +548,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 {
 	struct key_watch watch = {0, 0};
 	af_store_watch store_watch = {0, 0, 0};
-	int64_t sweep = 0;
+	af_mfa_sweep sweep = {0, 0};
 	af_stopsig *stopsig;
 	char err[512], token[64];
 	pushd_ctx *push = NULL;

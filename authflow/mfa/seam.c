@@ -80,23 +80,34 @@ static void swept(const json_t *txn, void *arg)
 	tell_expired(arg, NULL, txn);
 }
 
-void af_mfa_seam_sweep(af_server *srv, int64_t *cursor, int64_t now)
+void af_mfa_seam_sweep(af_server *srv, af_mfa_sweep *sw, int64_t now)
 {
-	int64_t last = now - AF_MFA_SWEEP_LAG_S, slots = 0;
+	int64_t last = now - AF_MFA_SWEEP_LAG_S;
+	unsigned slots = 0;
 	af_mfa_status st;
 
 	/* Past the records' lifetime there is nothing left to find. */
-	if (*cursor < now - AF_MFA_TXN_KEEP_S)
-		*cursor = now - AF_MFA_TXN_KEEP_S;
-	while (*cursor <= last && slots++ < AF_MFA_SWEEP_SLOTS_MAX) {
-		st = af_mfa_txn_sweep(srv->store, *cursor, now, swept, srv);
-		if (st != AF_MFA_OK) {
-			log_debug(srv->log, NULL, "mfa_sweep",
-				  "slot=%lld error=\"%s\"", (long long)*cursor,
-				  af_mfa_strerror(st));
+	if (sw->cursor < now - AF_MFA_TXN_KEEP_S) {
+		sw->cursor = now - AF_MFA_TXN_KEEP_S;
+		sw->tries = 0;
+	}
+	while (sw->cursor <= last && slots++ < AF_MFA_SWEEP_SLOTS_MAX) {
+		st = af_mfa_txn_sweep(srv->store, sw->cursor, now, swept, srv);
+		/*
+		 * The store down: the second waits for it. The store up and
+		 * the second still failing (a record that cannot be read):
+		 * it is left after a few tries, not to hold up the others.
+		 */
+		if (st != AF_MFA_OK && (store_ping(srv->store) != STORE_OK ||
+					++sw->tries < AF_MFA_SWEEP_TRIES))
 			return;
-		}
-		(*cursor)++;
+		if (st != AF_MFA_OK)
+			log_warn(srv->log, NULL, "mfa_sweep",
+				 "the pushes that expired at %lld could not "
+				 "all be checked (%s); they are left",
+				 (long long)sw->cursor, af_mfa_strerror(st));
+		sw->cursor++;
+		sw->tries = 0;
 	}
 }
 

@@ -68,14 +68,23 @@ void af_mfa_seam_txn_seen(af_server *srv, const char *rid, const char *id,
  * Finds the pushes that expired unanswered and nobody read again (the
  * browser closed, a script that typed a password and left) and tells of
  * each as af_mfa_seam_txn_get() would: called by the server about once a
- * second, it sweeps each second of expiry from *cursor (0 at start: as far
- * back as records live) up to AF_MFA_SWEEP_LAG_S before now, at most
- * AF_MFA_SWEEP_SLOTS_MAX a call, and moves *cursor on; a second that
- * cannot be swept (the store down) is tried again at the next call. Every
- * node of a cluster may sweep: each push is told of once all the same.
+ * second with the same sw (zeroed at start: it begins as far back as
+ * records live), it sweeps each second of expiry from sw->cursor up to
+ * AF_MFA_SWEEP_LAG_S before now, at most AF_MFA_SWEEP_SLOTS_MAX a call,
+ * and moves the cursor on. A second that cannot be swept is tried again
+ * at the next call while the store is down, and left (with a warning)
+ * after AF_MFA_SWEEP_TRIES tries while it is up. Every node of a cluster
+ * may sweep: each push is told of once all the same.
  */
 #define AF_MFA_SWEEP_LAG_S     2 /* clocks of nodes a little apart */
 #define AF_MFA_SWEEP_SLOTS_MAX 32
-void af_mfa_seam_sweep(af_server *srv, int64_t *cursor, int64_t now);
+#define AF_MFA_SWEEP_TRIES     5
+
+typedef struct af_mfa_sweep {
+	int64_t cursor; /* the next second to sweep */
+	unsigned tries; /* failed tries of that second */
+} af_mfa_sweep;
+
+void af_mfa_seam_sweep(af_server *srv, af_mfa_sweep *sw, int64_t now);
 
 #endif /* AF_MFA_SEAM_H */

@@ -1521,6 +1521,7 @@ static void test_txn_sweep_tells_each_unanswered_once(void **state)
 	json_t *later = new_txn(f->st, "tom", "[\"d1\"]", true, T0 + 1);
 	struct swept w = {0};
 	json_t *got = NULL;
+	char key[64];
 
 	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(denied), "d1", "deny",
 					   NULL, T0 + 1, &got),
@@ -1552,6 +1553,28 @@ static void test_txn_sweep_tells_each_unanswered_once(void **state)
 	assert_string_equal(w.ids[1], txn_id(later));
 	assert_int_equal(af_mfa_txn_sweep(f->st, -1, due, note_swept, &w),
 			 AF_MFA_INVALID);
+	/*
+	 * A record that cannot be read keeps its second to be tried again;
+	 * the others in it are told of all the same, and only once.
+	 */
+	json_decref(later);
+	later = new_txn(f->st, "tom", "[\"d1\"]", true, T0 + 2);
+	(void)snprintf(key, sizeof(key), "txn_due:%lld", (long long)due + 2);
+	assert_int_equal(
+		store_sadd_ttl(f->st, key, "AAAAAAAAAAAAAAAAAAAAAA", 60000),
+		STORE_OK);
+	assert_int_equal(store_set(f->st, "txn:AAAAAAAAAAAAAAAAAAAAAA", "{", 1,
+				   60000, 0),
+			 STORE_OK);
+	assert_int_equal(
+		af_mfa_txn_sweep(f->st, due + 2, due + 4, note_swept, &w),
+		AF_MFA_STORE);
+	assert_int_equal(w.count, 3);
+	assert_string_equal(w.ids[2], txn_id(later));
+	assert_int_equal(
+		af_mfa_txn_sweep(f->st, due + 2, due + 4, note_swept, &w),
+		AF_MFA_STORE);
+	assert_int_equal(w.count, 3);
 	json_decref(left);
 	json_decref(seen);
 	json_decref(denied);
