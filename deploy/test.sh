@@ -66,22 +66,50 @@ cd build/asan
 ctest --output-on-failure -j"$JOBS"
 cd "$ROOT"
 
-step "fuzz (libFuzzer, ${FUZZ_SECONDS}s per target)"
+step "fuzz (libFuzzer, ${FUZZ_SECONDS}s per target, $JOBS at a time)"
 cmake --preset fuzz >/dev/null
 cmake --build build/fuzz -j"$JOBS"
-for f in build/fuzz/bin/fuzz_*; do
-	name=${f##*/fuzz_}
+
+# One target for FUZZ_SECONDS on its corpus; 1 on a crash, with its log.
+fuzz_one() {
+	name=${1##*/fuzz_}
 	work=build/fuzz/corpus/$name
 	mkdir -p "$work"
-	"$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+	if "$1" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=0 "$work" "tests/fuzz/corpus/$name" \
-		>"build/fuzz/$name.log" 2>&1 || {
+		>"build/fuzz/$name.log" 2>&1; then
+		echo "fuzz_$name: $(grep -c . "build/fuzz/$name.log") log lines, no crash"
+	else
 		tail -50 "build/fuzz/$name.log" >&2
 		echo "fuzz target $name failed" >&2
-		exit 1
-	}
-	echo "fuzz_$name: $(grep -c . "build/fuzz/$name.log") log lines, no crash"
+		return 1
+	fi
+}
+
+# Every JOBS-th target from the $1-th, one after another (each fuzzer is
+# one thread: JOBS lanes keep the cores busy).
+fuzz_lane() {
+	i=0
+	for f in build/fuzz/bin/fuzz_*; do
+		if [ $((i % JOBS)) -eq "$1" ]; then
+			fuzz_one "$f" || return 1
+		fi
+		i=$((i + 1))
+	done
+}
+
+lanes=""
+lane=0
+while [ "$lane" -lt "$JOBS" ]; do
+	fuzz_lane "$lane" &
+	lanes="$lanes $!"
+	lane=$((lane + 1))
 done
+failed=0
+for pid in $lanes; do
+	wait "$pid" || failed=1
+done
+[ "$failed" -eq 0 ] || exit 1
 
 step "done"
 echo "all tests passed"
