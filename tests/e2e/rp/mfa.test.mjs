@@ -1280,6 +1280,9 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(leftEvents[0].actor, 'authflow');
     assert.equal(leftEvents[0].detail.signin_ip, '127.0.0.1');
     assert.ok((await mfaCount('expired')) - expiredBefore >= 3, 'the swept one counted too');
+    // Answered late after the sweep told of it: refused, and not told twice.
+    assert.equal((await idsim(server, left.phone, ['approve', txnLeft, '--number', '42'])).code, 1);
+    assert.equal((await server.admin('GET', '/audit?limit=1000&action=mfa.expired&user=tilda')).json.events.length, 1);
     // Another request: a new transaction with a new number, no password.
     const again = await askAgain(b, pageB);
     assert.equal(again.status, 303, again.text);
