@@ -171,34 +171,42 @@ static void settle(af_pwlist *l)
 }
 
 /*
- * Reads the file's lines into l. A line is read in pieces of the buffer;
- * one longer than a password can be is skipped to its end.
+ * The next line of fp into buf (cap bytes, NUL-terminated, without its
+ * "\n"), its length into *len: 1, or 0 at the end of the file. A line
+ * that does not fit, or that holds a NUL (no password does), is read to
+ * its end and its length given as cap, so that it is skipped whole.
  */
+static int next_line(FILE *fp, char *buf, size_t cap, size_t *len)
+{
+	size_t n = 0;
+	int c, bad = 0, any = 0;
+
+	while ((c = getc_unlocked(fp)) != EOF) {
+		any = 1;
+		if (c == '\n')
+			break;
+		if (c == '\0' || n + 1 >= cap)
+			bad = 1;
+		else
+			buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	*len = bad ? cap : n;
+	return any;
+}
+
+/* Reads the file's lines into l. */
 static af_pwlist_status read_file(af_pwlist *l, FILE *fp, const char *path,
 				  char *err, size_t errlen)
 {
-	char buf[AF_PW_MAX + 3];
+	char buf[AF_PW_MAX + 2];
 	af_pwlist_status st = AF_PWLIST_OK;
 	size_t len, lineno = 0;
 	uint64_t v;
-	int skipping = 0, whole;
 
-	while (fgets(buf, sizeof(buf), fp) != NULL) {
-		len = strlen(buf);
-		whole = len > 0 && buf[len - 1] == '\n';
-		/* The buffer is full before the line's end: too long. */
-		if (!whole && !feof(fp)) {
-			skipping = 1;
-			continue;
-		}
-		if (whole)
-			buf[--len] = '\0';
+	while (next_line(fp, buf, sizeof(buf), &len)) {
 		lineno++;
-		if (skipping) {
-			skipping = 0;
-			continue;
-		}
-		if (len > 0 && buf[len - 1] == '\r')
+		if (len <= AF_PW_MAX + 1 && len > 0 && buf[len - 1] == '\r')
 			buf[--len] = '\0';
 		if (len == 0 || len > AF_PW_MAX)
 			continue;

@@ -9,9 +9,9 @@
  *     (the format of the Pwned Passwords downloads).
  *
  * Each entry is kept as the first 64 bits of its SHA-1, sorted: 8 bytes an
- * entry, looked up by binary search. Empty lines, and lines longer than
- * any password can be (AF_PW_MAX bytes), are skipped; "\r\n" ends a line
- * as "\n" does.
+ * entry, looked up by binary search. Empty lines, lines longer than any
+ * password can be (AF_PW_MAX bytes) and lines holding a NUL byte are
+ * skipped; "\r\n" ends a line as "\n" does.
  *
  * A password is on the list when it, or its ASCII-lower-case form, is: a
  * list of "password1" also holds "Password1".

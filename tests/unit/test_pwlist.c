@@ -179,6 +179,44 @@ static void test_af_pwlist_file_long_line_skipped(void **state)
 	free(text);
 }
 
+/*
+ * A line holding a NUL is skipped, and only it: the line after it is
+ * read. A line of exactly AF_PW_MAX bytes counts, with "\r\n" too; one
+ * byte more does not.
+ */
+static void test_af_pwlist_file_nul_and_edges(void **state)
+{
+	fixture *f = *state;
+	size_t max = AF_PW_MAX, n = 0;
+	char *text = malloc(3 * max + 64), *longest = malloc(max + 2);
+	af_pwlist *l = NULL;
+
+	assert_non_null(text);
+	assert_non_null(longest);
+	memcpy(text + n, "bad\0line\nread-after-nul\n", 24);
+	n += 24;
+	memset(text + n, 'x', max);
+	n += max;
+	memcpy(text + n, "\r\n", 2);
+	n += 2;
+	memset(text + n, 'y', max + 1);
+	n += max + 1;
+	text[n++] = '\n';
+	write_file(f, text, n);
+	assert_int_equal(af_pwlist_load(f->path, &l, f->err, sizeof(f->err)),
+			 AF_PWLIST_OK);
+	assert_int_equal(af_pwlist_has(l, "read-after-nul"), 1);
+	assert_int_equal(af_pwlist_has(l, "bad"), 0);
+	memset(longest, 'x', max);
+	longest[max] = '\0';
+	assert_int_equal(af_pwlist_has(l, longest), 1);
+	memset(longest, 'y', max);
+	assert_int_equal(af_pwlist_has(l, longest), 0);
+	af_pwlist_free(l);
+	free(longest);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +229,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_af_pwlist_file_long_line_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_af_pwlist_file_nul_and_edges, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
