@@ -186,6 +186,7 @@ static void test_af_pwlist_file_long_line_skipped(void **state)
  */
 static void test_af_pwlist_file_nul_and_edges(void **state)
 {
+	static const char head[] = "bad\0line\nread-after-nul\n";
 	fixture *f = *state;
 	size_t max = AF_PW_MAX, n = 0;
 	char *text = malloc(3 * max + 64), *longest = malloc(max + 2);
@@ -193,12 +194,12 @@ static void test_af_pwlist_file_nul_and_edges(void **state)
 
 	assert_non_null(text);
 	assert_non_null(longest);
-	memcpy(text + n, "bad\0line\nread-after-nul\n", 24);
-	n += 24;
+	memcpy(text + n, head, sizeof(head) - 1);
+	n += sizeof(head) - 1;
 	memset(text + n, 'x', max);
 	n += max;
-	memcpy(text + n, "\r\n", 2);
-	n += 2;
+	text[n++] = '\r';
+	text[n++] = '\n';
 	memset(text + n, 'y', max + 1);
 	n += max + 1;
 	text[n++] = '\n';
