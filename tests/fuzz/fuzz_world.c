@@ -1,0 +1,257 @@
+/*
+ * The server world of the endpoint fuzz targets: see fuzz_world.h.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "common/httpparse.h"
+#include "common/jose.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "directory/directory.h"
+#include "fuzz_world.h"
+#include "oidc/oidc.h"
+
+static af_keyring *keyring(void)
+{
+	static store_ctx *st;
+	static af_keyring *keys;
+	store_options so = {.backend = STORE_BACKEND_MEMORY};
+	af_keyring_options ko = {.rsa_bits = 2048,
+				 .lifetime_days = 90,
+				 .alert_days = 30,
+				 .max_token_lifetime_s = 600};
+
+	if (keys != NULL)
+		return keys;
+	if (store_open(&so, &st, NULL, 0) != STORE_OK ||
+	    af_keyring_open(st, &ko, &keys) != JOSE_OK)
+		abort();
+	return keys;
+}
+
+void fz_world_open(fz_world *w, int keys)
+{
+	store_options so = {.backend = STORE_BACKEND_MEMORY};
+	af_dir_options o;
+
+	memset(w, 0, sizeof(*w));
+	af_config_defaults(&w->srv.cfg);
+	snprintf(w->srv.cfg.issuer, sizeof(w->srv.cfg.issuer), "%s", FZ_ISSUER);
+	af_dir_options_default(&o);
+	o.pw.m_kib = 8;
+	o.pw.t = 1;
+	o.pw.p = 1;
+	w->logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (w->logfd < 0 ||
+	    store_open(&so, &w->srv.store, NULL, 0) != STORE_OK ||
+	    pthread_rwlock_init(&w->srv.admin_lock, NULL) != 0 ||
+	    af_dir_new(w->srv.store, &o, &w->srv.dir, NULL, 0) != AF_DIR_OK)
+		abort();
+	w->srv.log = log_new(w->logfd, LOG_LEVEL_ERROR);
+	if (w->srv.log == NULL)
+		abort();
+	if (keys)
+		w->srv.keys = keyring();
+}
+
+void fz_world_close(fz_world *w)
+{
+	log_free(w->srv.log);
+	af_dir_free(w->srv.dir);
+	store_close(w->srv.store);
+	pthread_rwlock_destroy(&w->srv.admin_lock);
+	close(w->logfd);
+}
+
+static json_t *spec_of(const char *text)
+{
+	json_t *spec = json_loads(text, 0, NULL);
+
+	if (!json_is_object(spec))
+		abort();
+	return spec;
+}
+
+void fz_user(fz_world *w, const char *spec_json, const char *password,
+	     json_t **out)
+{
+	json_t *spec = spec_of(spec_json);
+
+	if (af_dir_user_add(w->srv.dir, "fuzz", spec, password, out, NULL, 0) !=
+	    AF_DIR_OK)
+		abort();
+	json_decref(spec);
+}
+
+void fz_policy(fz_world *w, const char *spec_json)
+{
+	json_t *spec = spec_of(spec_json);
+
+	if (af_dir_policy_add(w->srv.dir, "fuzz", spec, NULL, 0) != AF_DIR_OK)
+		abort();
+	json_decref(spec);
+}
+
+void fz_client(fz_world *w, const char *spec_json, char *id, char *secret)
+{
+	char made[AF_DIR_SECRET_BUF];
+	json_t *spec = spec_of(spec_json), *app = NULL;
+
+	if (af_dir_app_add(w->srv.dir, "fuzz", spec, &app, made, sizeof(made),
+			   NULL, 0) != AF_DIR_OK)
+		abort();
+	snprintf(id, AF_DIR_CLIENT_ID_BUF, "%s",
+		 json_string_value(json_object_get(app, "client_id")));
+	if (secret != NULL)
+		memcpy(secret, made, sizeof(made));
+	OPENSSL_cleanse(made, sizeof(made));
+	json_decref(app);
+	json_decref(spec);
+}
+
+const char *fz_header(const af_resp *resp, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < resp->nheaders; i++)
+		if (strcasecmp(resp->headers[i].name, name) == 0)
+			return resp->headers[i].value;
+	return NULL;
+}
+
+void fz_copy_after(const char *s, const char *mark, char stop, char *out,
+		   size_t cap)
+{
+	const char *p = s != NULL ? strstr(s, mark) : NULL;
+	const char *e;
+
+	if (p == NULL)
+		abort();
+	p += strlen(mark);
+	e = strchr(p, stop);
+	if (e == NULL || (size_t)(e - p) >= cap)
+		abort();
+	memcpy(out, p, (size_t)(e - p));
+	out[e - p] = '\0';
+}
+
+void fz_expand(const fz_subst *subs, const char *text, size_t len, af_buf *b)
+{
+	const fz_subst *s;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		s = NULL;
+		if (text[i] == '$' && i + 1 < len)
+			for (s = subs; s->key != 0 && s->key != text[i + 1];
+			     s++)
+				;
+		if (s != NULL && s->key != 0) {
+			af_buf_puts(b, s->value);
+			i++;
+		} else {
+			af_buf_append(b, text + i, 1);
+		}
+	}
+}
+
+int fz_next(const char **p, const char *end, unsigned *flags, const char **text,
+	    size_t *len)
+{
+	const char *stop;
+
+	if (*p >= end)
+		return 0;
+	*flags = (unsigned char)**p;
+	(*p)++;
+	stop = memchr(*p, '\0', (size_t)(end - *p));
+	if (stop == NULL)
+		stop = end;
+	*text = *p;
+	*len = (size_t)(stop - *p);
+	*p = stop < end ? stop + 1 : end;
+	return 1;
+}
+
+int fz_request(af_req *req, const char *method, const char *path,
+	       const char *text, size_t len, const char **headers)
+{
+	int form = strcmp(method, "POST") == 0;
+	hp_status st;
+
+	memset(req, 0, sizeof(*req));
+	req->method = method;
+	req->path = path;
+	req->test_headers = headers;
+	snprintf(req->rid, sizeof(req->rid), "fuzz");
+	st = hp_params_parse(text, len, form ? &req->form : &req->query);
+	if (st != HP_OK && st != HP_ERR_DUPLICATE)
+		return -1;
+	req->duplicate_param = st == HP_ERR_DUPLICATE;
+	if (req->query == NULL)
+		req->query = hp_params_new();
+	if (req->query == NULL)
+		abort();
+	if (form) {
+		req->body = text;
+		req->body_len = len;
+	}
+	return 0;
+}
+
+void fz_request_free(af_req *req)
+{
+	hp_params_free(req->query);
+	hp_params_free(req->form);
+	req->query = NULL;
+	req->form = NULL;
+}
+
+void fz_begin(fz_world *w, const char *client, const char *redirect_enc,
+	      fz_signin *s)
+{
+	const char *cookie[3] = {"Cookie", s->cookie, NULL};
+	char query[1024], *body;
+	af_resp resp;
+	af_req req;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(query, sizeof(query),
+		 "response_type=code&client_id=%s&redirect_uri=%s&scope="
+		 "openid&state=s1&nonce=n1",
+		 client, redirect_enc);
+	if (fz_request(&req, "GET", "/authorize", query, strlen(query), NULL) !=
+	    0)
+		abort();
+	af_resp_init(&resp, 0);
+	af_h_authorize(&w->srv, &req, &resp);
+	fz_request_free(&req);
+	fz_copy_after(fz_header(&resp, "Location"), "flow=", '\0', s->flow,
+		      sizeof(s->flow));
+	fz_copy_after(fz_header(&resp, "Set-Cookie"), "", ';', s->cookie,
+		      sizeof(s->cookie));
+	af_resp_cleanup(&resp);
+	snprintf(query, sizeof(query), "flow=%s", s->flow);
+	if (fz_request(&req, "GET", "/login", query, strlen(query), cookie) !=
+	    0)
+		abort();
+	af_resp_init(&resp, 0);
+	af_h_login_get(&w->srv, &req, &resp);
+	fz_request_free(&req);
+	body = strndup(resp.body.data != NULL ? resp.body.data : "",
+		       resp.body.len);
+	if (body == NULL)
+		abort();
+	fz_copy_after(body, "name=\"csrf\" value=\"", '"', s->csrf,
+		      sizeof(s->csrf));
+	free(body);
+	af_resp_cleanup(&resp);
+}

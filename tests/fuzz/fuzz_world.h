@@ -1,0 +1,93 @@
+/*
+ * What the fuzz targets of the server's endpoints share: a server context
+ * on a fresh memory store (no HTTP daemon: handlers are called as the
+ * router calls them), the directory entries an input needs, requests made
+ * by hand, and the placeholders that stand in an input for what a fuzzer
+ * cannot guess (a live code, a flow's CSRF token, a password).
+ *
+ * Every helper aborts when the world cannot be made as asked: that is a
+ * broken harness, not a finding.
+ */
+#ifndef AF_FUZZ_WORLD_H
+#define AF_FUZZ_WORLD_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "http/buf.h"
+#include "http/request.h"
+#include "server.h"
+
+#define FZ_ISSUER "http://127.0.0.1:8080"
+
+typedef struct fz_world {
+	af_server srv;
+	int logfd;
+} fz_world;
+
+/*
+ * A server on a fresh memory store with a cheap Argon2id cost, logging to
+ * /dev/null; with keys, the key ring of the process (made at the first
+ * call: an RSA key costs a good part of a second).
+ */
+void fz_world_open(fz_world *w, int keys);
+void fz_world_close(fz_world *w);
+
+/* A user (new reference to the stored one when out is not NULL). */
+void fz_user(fz_world *w, const char *spec_json, const char *password,
+	     json_t **out);
+void fz_policy(fz_world *w, const char *spec_json);
+/* An application profile: its client id (AF_DIR_CLIENT_ID_BUF) and,
+ * when secret is not NULL, its secret (AF_DIR_SECRET_BUF). */
+void fz_client(fz_world *w, const char *spec_json, char *id, char *secret);
+
+/* The first header name of resp, or NULL. */
+const char *fz_header(const af_resp *resp, const char *name);
+
+/* The text after mark in s, up to stop (NUL: the end), into out. */
+void fz_copy_after(const char *s, const char *mark, char stop, char *out,
+		   size_t cap);
+
+/* A placeholder: "$" key in an input stands for value. */
+typedef struct fz_subst {
+	char key;
+	const char *value;
+} fz_subst;
+
+/* text (len bytes) with its placeholders put in (subs ends with key 0). */
+void fz_expand(const fz_subst *subs, const char *text, size_t len, af_buf *b);
+
+/*
+ * The next request of an input of requests each ended by a NUL byte and
+ * led by a flags byte: 1 and its flags and text, or 0 at the end. *p
+ * moves on.
+ */
+int fz_next(const char **p, const char *end, unsigned *flags, const char **text,
+	    size_t *len);
+
+/*
+ * Makes req a request of method on path with a query or form (text of
+ * len bytes, as a browser sends it) and headers (name, value, ..., NULL;
+ * lent). 0, or -1 when the parser refuses text (a repeated name is
+ * kept, as the server keeps it); fz_request_free() either way.
+ */
+int fz_request(af_req *req, const char *method, const char *path,
+	       const char *text, size_t len, const char **headers);
+void fz_request_free(af_req *req);
+
+/* A sign-in begun as a browser begins one. */
+typedef struct fz_signin {
+	char flow[128];
+	char csrf[128];
+	char cookie[512]; /* the flow's binding cookie, "name=value" */
+} fz_signin;
+
+/*
+ * GET /authorize (no session) for client and its redirect URI (already
+ * percent-encoded), then the form at GET /login.
+ */
+void fz_begin(fz_world *w, const char *client, const char *redirect_enc,
+	      fz_signin *s);
+
+#endif /* AF_FUZZ_WORLD_H */
