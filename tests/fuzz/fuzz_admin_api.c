@@ -16,23 +16,17 @@
  * Key rotation and retirement are left out (each rotation makes an RSA
  * key: seconds of fuzzing each, covered by the unit tests).
  */
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "admin/admin.h"
 #include "common/httpparse.h"
-#include "common/jose.h"
-#include "common/log.h"
-#include "common/store.h"
 #include "common/util.h"
-#include "directory/directory.h"
+#include "fuzz_world.h"
 #include "http/buf.h"
 #include "server.h"
 
@@ -44,74 +38,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define PATH_MAX_LEN ((size_t)512)
 #define BODY_MAX     ((size_t)64 * 1024)
 
-/* The key ring, made once: an RSA key costs a good part of a second. */
-static af_keyring *keyring(void)
-{
-	static store_ctx *st;
-	static af_keyring *keys;
-	store_options so = {.backend = STORE_BACKEND_MEMORY};
-	af_keyring_options ko = {.rsa_bits = 2048,
-				 .lifetime_days = 90,
-				 .alert_days = 30,
-				 .max_token_lifetime_s = 600};
-
-	if (keys != NULL)
-		return keys;
-	if (store_open(&so, &st, NULL, 0) != STORE_OK ||
-	    af_keyring_open(st, &ko, &keys) != JOSE_OK)
-		abort();
-	return keys;
-}
-
 static void seed_call(af_server *srv, const char *method, const char *path,
 		      const char *body);
 
-static void server_open(af_server *srv, int logfd)
+static void server_open(fz_world *w)
 {
-	store_options so = {.backend = STORE_BACKEND_MEMORY};
 	af_admin_token *t;
-	af_dir_options o;
 
-	memset(srv, 0, sizeof(*srv));
-	af_config_defaults(&srv->cfg);
-	snprintf(srv->cfg.issuer, sizeof(srv->cfg.issuer), "%s",
-		 "http://127.0.0.1:8080");
-	t = &srv->cfg.admin_tokens[srv->cfg.admin_token_count++];
+	fz_world_open(w, 1);
+	t = &w->srv.cfg.admin_tokens[w->srv.cfg.admin_token_count++];
 	snprintf(t->name, sizeof(t->name), "%s", "root");
 	t->role = AF_ROLE_SUPERADMIN;
 	af_sha256(TOKEN, strlen(TOKEN), t->sha256);
-	af_dir_options_default(&o);
-	o.pw.m_kib = 8;
-	o.pw.t = 1;
-	o.pw.p = 1;
-	if (store_open(&so, &srv->store, NULL, 0) != STORE_OK ||
-	    pthread_rwlock_init(&srv->admin_lock, NULL) != 0 ||
-	    af_dir_new(srv->store, &o, &srv->dir, NULL, 0) != AF_DIR_OK)
-		abort();
-	srv->keys = keyring();
-	srv->log = log_new(logfd, LOG_LEVEL_ERROR);
-	if (srv->log == NULL)
-		abort();
-	seed_call(srv, "POST", "ous", "{\"name\":\"ops\"}");
-	seed_call(srv, "POST", "groups", "{\"name\":\"staff\"}");
-	seed_call(srv, "POST", "users",
+	seed_call(&w->srv, "POST", "ous", "{\"name\":\"ops\"}");
+	seed_call(&w->srv, "POST", "groups", "{\"name\":\"staff\"}");
+	seed_call(&w->srv, "POST", "users",
 		  "{\"username\":\"alice\",\"password\":\"correct horse "
 		  "battery\",\"email\":\"alice@example.com\","
 		  "\"groups\":[\"staff\"],\"ous\":[\"ops\"]}");
-	seed_call(srv, "POST", "policies",
+	seed_call(&w->srv, "POST", "policies",
 		  "{\"name\":\"std\",\"sso\":true,\"remote_access\":true,"
 		  "\"assigned\":{\"groups\":[\"staff\"]}}");
-	seed_call(srv, "POST", "apps",
+	seed_call(&w->srv, "POST", "apps",
 		  "{\"name\":\"crm\",\"redirect_uris\":[\"https://crm."
 		  "example.com/cb\"],\"deployment\":{\"mode\":\"all\"}}");
-}
-
-static void server_close(af_server *srv)
-{
-	log_free(srv->log);
-	af_dir_free(srv->dir);
-	store_close(srv->store);
-	pthread_rwlock_destroy(&srv->admin_lock);
 }
 
 static int status_known(unsigned status)
@@ -243,43 +193,30 @@ static const char *const methods[] = {"GET", "POST",   "PATCH",
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *p = (const char *)data, *end = p + size, *stop, *nl;
+	const char *p = (const char *)data, *end = p + size, *text, *nl;
 	char target[PATH_MAX_LEN + 1];
-	af_server srv;
-	int logfd, calls = 0;
-	size_t plen;
+	size_t len, plen;
+	unsigned method;
+	int calls = 0;
+	fz_world w;
 
-	logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (logfd < 0)
-		abort();
-	server_open(&srv, logfd);
-	while (p < end && calls++ < CALLS_MAX) {
-		const char *method = methods[(unsigned char)*p % 6];
-
-		p++;
-		stop = memchr(p, '\0', (size_t)(end - p));
-		if (stop == NULL)
-			stop = end;
-		nl = memchr(p, '\n', (size_t)(stop - p));
-		if (nl == NULL)
-			nl = stop;
-		plen = (size_t)(nl - p);
-		if (plen <= PATH_MAX_LEN && memchr(p, '\0', plen) == NULL &&
-		    !(plen >= 4 && memcmp(p, "keys", 4) == 0) &&
-		    (size_t)(stop - nl) <= BODY_MAX) {
-			memcpy(target, p, plen);
-			target[plen] = '\0';
-			(void)call(&srv, method, target,
-				   nl < stop ? nl + 1 : nl,
-				   nl < stop ? (size_t)(stop - nl - 1) : 0);
-		}
-		p = stop < end ? stop + 1 : end;
+	server_open(&w);
+	while (calls++ < CALLS_MAX && fz_next(&p, end, &method, &text, &len)) {
+		nl = memchr(text, '\n', len);
+		plen = nl != NULL ? (size_t)(nl - text) : len;
+		if (plen > PATH_MAX_LEN || len - plen > BODY_MAX ||
+		    (plen >= 4 && memcmp(text, "keys", 4) == 0))
+			continue;
+		memcpy(target, text, plen);
+		target[plen] = '\0';
+		(void)call(&w.srv, methods[method % 6], target,
+			   nl != NULL ? nl + 1 : text + len,
+			   nl != NULL ? len - plen - 1 : 0);
 	}
-	lists_read_back(&srv, "users", "users", "username");
-	lists_read_back(&srv, "groups", "groups", "name");
-	lists_read_back(&srv, "policies", "policies", "name");
-	lists_read_back(&srv, "apps", "apps", "client_id");
-	server_close(&srv);
-	close(logfd);
+	lists_read_back(&w.srv, "users", "users", "username");
+	lists_read_back(&w.srv, "groups", "groups", "name");
+	lists_read_back(&w.srv, "policies", "policies", "name");
+	lists_read_back(&w.srv, "apps", "apps", "client_id");
+	fz_world_close(&w);
 	return 0;
 }

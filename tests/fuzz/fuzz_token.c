@@ -22,28 +22,21 @@
  * expiry, and for a code an id_token. And each code, and each refresh
  * token, is redeemed at most once.
  */
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "common/httpparse.h"
-#include "common/jose.h"
-#include "common/log.h"
-#include "common/store.h"
 #include "common/util.h"
 #include "directory/directory.h"
-#include "http/buf.h"
+#include "fuzz_world.h"
 #include "oidc/grant.h"
 #include "oidc/oidc.h"
-#include "server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -60,46 +53,12 @@ struct client {
 };
 
 struct world {
-	af_server srv;
+	fz_world fw;
 	struct client c1, c2;
 	char code[AF_TOKEN_TEXT_MAX + 1];
 	char pkce[AF_TOKEN_TEXT_MAX + 1];
 	char refresh[AF_TOKEN_TEXT_MAX + 1];
-	int logfd;
 };
-
-/* The key ring, made once: an RSA key costs a good part of a second. */
-static af_keyring *keyring(void)
-{
-	static store_ctx *st;
-	static af_keyring *keys;
-	store_options so = {.backend = STORE_BACKEND_MEMORY};
-	af_keyring_options ko = {.rsa_bits = 2048,
-				 .lifetime_days = 90,
-				 .alert_days = 30,
-				 .max_token_lifetime_s = 600};
-
-	if (keys != NULL)
-		return keys;
-	if (store_open(&so, &st, NULL, 0) != STORE_OK ||
-	    af_keyring_open(st, &ko, &keys) != JOSE_OK)
-		abort();
-	return keys;
-}
-
-static void add_client(struct world *w, const char *spec_text, struct client *c)
-{
-	json_t *spec = json_loads(spec_text, 0, NULL), *app = NULL;
-
-	if (spec == NULL ||
-	    af_dir_app_add(w->srv.dir, "fuzz", spec, &app, c->secret,
-			   sizeof(c->secret), NULL, 0) != AF_DIR_OK)
-		abort();
-	snprintf(c->id, sizeof(c->id), "%s",
-		 json_string_value(json_object_get(app, "client_id")));
-	json_decref(app);
-	json_decref(spec);
-}
 
 /* A code of client 1 for alice, with challenge when not NULL. */
 static void make_code(struct world *w, const json_t *user,
@@ -115,7 +74,7 @@ static void make_code(struct world *w, const json_t *user,
 		"amr", "pwd", "acr", "pwd", "sid", "fuzz-session-id", "gen",
 		(json_int_t)af_dir_user_gen(user));
 
-	if (grant == NULL || af_grant_issue_code(&w->srv, grant, out,
+	if (grant == NULL || af_grant_issue_code(&w->fw.srv, grant, out,
 						 AF_TOKEN_TEXT_MAX + 1) != 0)
 		abort();
 	json_decref(grant);
@@ -123,49 +82,26 @@ static void make_code(struct world *w, const json_t *user,
 
 static void world_open(struct world *w)
 {
-	store_options so = {.backend = STORE_BACKEND_MEMORY};
-	json_t *spec, *user = NULL;
-	af_dir_options o;
+	json_t *user = NULL;
 
 	memset(w, 0, sizeof(*w));
-	af_config_defaults(&w->srv.cfg);
-	snprintf(w->srv.cfg.issuer, sizeof(w->srv.cfg.issuer), "%s",
-		 "http://127.0.0.1:8080");
-	af_dir_options_default(&o);
-	o.pw.m_kib = 8;
-	o.pw.t = 1;
-	o.pw.p = 1;
-	w->logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (w->logfd < 0 ||
-	    store_open(&so, &w->srv.store, NULL, 0) != STORE_OK ||
-	    pthread_rwlock_init(&w->srv.admin_lock, NULL) != 0 ||
-	    af_dir_new(w->srv.store, &o, &w->srv.dir, NULL, 0) != AF_DIR_OK)
-		abort();
-	w->srv.keys = keyring();
-	w->srv.log = log_new(w->logfd, LOG_LEVEL_ERROR);
-	spec = json_pack("{s:s, s:s, s:b}", "username", "alice", "email",
-			 "alice@example.com", "email_verified", 1);
-	if (w->srv.log == NULL || spec == NULL ||
-	    af_dir_user_add(w->srv.dir, "fuzz", spec, "correct horse battery",
-			    &user, NULL, 0) != AF_DIR_OK)
-		abort();
-	json_decref(spec);
-	spec = json_pack("{s:s, s:b, s:{s:[s]}}", "name", "std", "sso", 1,
-			 "assigned", "users", "alice");
-	if (spec == NULL ||
-	    af_dir_policy_add(w->srv.dir, "fuzz", spec, NULL, 0) != AF_DIR_OK)
-		abort();
-	json_decref(spec);
-	add_client(w,
-		   "{\"name\":\"crm\",\"redirect_uris\":[\"" REDIRECT "\"],"
-		   "\"allow_refresh\":true,\"claims\":{\"email\":\"email\"},"
-		   "\"deployment\":{\"mode\":\"all\"}}",
-		   &w->c1);
-	add_client(w,
-		   "{\"name\":\"wiki\",\"redirect_uris\":[\"" REDIRECT "\"],"
-		   "\"access_token_format\":\"jwt\","
-		   "\"deployment\":{\"mode\":\"all\"}}",
-		   &w->c2);
+	fz_world_open(&w->fw, 1);
+	fz_user(&w->fw,
+		"{\"username\":\"alice\",\"email\":\"alice@example.com\","
+		"\"email_verified\":true}",
+		"correct horse battery", &user);
+	fz_policy(&w->fw, "{\"name\":\"std\",\"sso\":true,"
+			  "\"assigned\":{\"users\":[\"alice\"]}}");
+	fz_client(&w->fw,
+		  "{\"name\":\"crm\",\"redirect_uris\":[\"" REDIRECT "\"],"
+		  "\"allow_refresh\":true,\"claims\":{\"email\":\"email\"},"
+		  "\"deployment\":{\"mode\":\"all\"}}",
+		  w->c1.id, w->c1.secret);
+	fz_client(&w->fw,
+		  "{\"name\":\"wiki\",\"redirect_uris\":[\"" REDIRECT "\"],"
+		  "\"access_token_format\":\"jwt\","
+		  "\"deployment\":{\"mode\":\"all\"}}",
+		  w->c2.id, w->c2.secret);
 	make_code(w, user, NULL, w->code);
 	make_code(w, user, CHALLENGE, w->pkce);
 	json_decref(user);
@@ -173,63 +109,8 @@ static void world_open(struct world *w)
 
 static void world_close(struct world *w)
 {
-	log_free(w->srv.log);
-	af_dir_free(w->srv.dir);
-	store_close(w->srv.store);
-	pthread_rwlock_destroy(&w->srv.admin_lock);
-	close(w->logfd);
+	fz_world_close(&w->fw);
 	OPENSSL_cleanse(w, sizeof(*w));
-}
-
-/* body (len bytes) with the $X of the comment above put in, into b. */
-static void expand(const struct world *w, const char *body, size_t len,
-		   af_buf *b)
-{
-	const char *v;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		v = NULL;
-		if (body[i] == '$' && i + 1 < len) {
-			switch (body[i + 1]) {
-			case 'C':
-				v = w->code;
-				break;
-			case 'P':
-				v = w->pkce;
-				break;
-			case 'V':
-				v = VERIFIER;
-				break;
-			case 'I':
-				v = w->c1.id;
-				break;
-			case 'S':
-				v = w->c1.secret;
-				break;
-			case 'J':
-				v = w->c2.id;
-				break;
-			case 'T':
-				v = w->c2.secret;
-				break;
-			case 'U':
-				v = REDIRECT;
-				break;
-			case 'R':
-				v = w->refresh;
-				break;
-			default:
-				break;
-			}
-		}
-		if (v != NULL) {
-			af_buf_puts(b, v);
-			i++;
-		} else {
-			af_buf_append(b, body + i, 1);
-		}
-	}
 }
 
 /* "Basic base64(id:secret)" into out. */
@@ -336,37 +217,20 @@ static void check_answer(struct world *w, struct spent *sp, const af_resp *resp,
 static void call(struct world *w, struct spent *sp, unsigned flags,
 		 const char *body, size_t len)
 {
-	char auth[512];
+	const fz_subst subs[] = {
+		{'C', w->code},	     {'P', w->pkce},	  {'V', VERIFIER},
+		{'I', w->c1.id},     {'S', w->c1.secret}, {'J', w->c2.id},
+		{'T', w->c2.secret}, {'U', REDIRECT},	  {'R', w->refresh},
+		{0, NULL},
+	};
 	const char *headers[5] = {NULL};
+	char auth[512] = "";
 	size_t nh = 0;
 	af_resp resp;
-	hp_status st;
 	af_req req;
 	af_buf b;
 
-	af_buf_init(&b, FORM_MAX);
-	expand(w, body, len, &b);
-	if (b.failed || b.data == NULL) {
-		af_buf_cleanup(&b);
-		return;
-	}
 	memset(&req, 0, sizeof(req));
-	req.method = "POST";
-	req.path = "/token";
-	req.query = hp_params_new();
-	if (req.query == NULL)
-		abort();
-	/*
-	 * A body the form parser refuses is the parser's target, not this
-	 * one's; a repeated name is kept, as the server keeps it.
-	 */
-	st = hp_params_parse(b.data, b.len, &req.form);
-	if (st != HP_OK && st != HP_ERR_DUPLICATE) {
-		hp_params_free(req.query);
-		af_buf_cleanup(&b);
-		return;
-	}
-	req.duplicate_param = st == HP_ERR_DUPLICATE;
 	if (flags & 0x07) {
 		if (flags & 0x01)
 			basic(w->c1.id, w->c1.secret, auth, sizeof(auth));
@@ -379,38 +243,35 @@ static void call(struct world *w, struct spent *sp, unsigned flags,
 	}
 	headers[nh++] = "Content-Type";
 	headers[nh++] = "application/x-www-form-urlencoded";
-	req.test_headers = headers;
-	req.body = b.data;
-	req.body_len = b.len;
-	snprintf(req.rid, sizeof(req.rid), "fuzz");
-	af_resp_init(&resp, 0);
-	af_h_token(&w->srv, &req, &resp);
-	check_answer(w, sp, &resp, req.form);
-	af_resp_cleanup(&resp);
-	hp_params_free(req.form);
-	hp_params_free(req.query);
+	af_buf_init(&b, FORM_MAX);
+	fz_expand(subs, body, len, &b);
+	/* A body the form parser refuses is the parser's target. */
+	if (!b.failed &&
+	    fz_request(&req, "POST", "/token", b.data != NULL ? b.data : "",
+		       b.len, headers) == 0) {
+		af_resp_init(&resp, 0);
+		af_h_token(&w->fw.srv, &req, &resp);
+		check_answer(w, sp, &resp, req.form);
+		af_resp_cleanup(&resp);
+	}
+	fz_request_free(&req);
 	OPENSSL_cleanse(auth, sizeof(auth));
 	af_buf_cleanup(&b);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *p = (const char *)data, *end = p + size, *stop;
+	const char *p = (const char *)data, *end = p + size, *text;
 	struct spent sp;
 	struct world w;
 	unsigned flags;
+	size_t len;
 	int calls = 0;
 
 	memset(&sp, 0, sizeof(sp));
 	world_open(&w);
-	while (p < end && calls++ < CALLS_MAX) {
-		flags = (unsigned char)*p++;
-		stop = memchr(p, '\0', (size_t)(end - p));
-		if (stop == NULL)
-			stop = end;
-		call(&w, &sp, flags, p, (size_t)(stop - p));
-		p = stop < end ? stop + 1 : end;
-	}
+	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len))
+		call(&w, &sp, flags, text, len);
 	world_close(&w);
 	return 0;
 }
