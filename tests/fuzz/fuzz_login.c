@@ -22,12 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "directory/directory.h"
 #include "fuzz_world.h"
 #include "oidc/oidc.h"
-#include "session/session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,29 +56,12 @@ static void world_open(fz_world *w, fz_signin *s)
 static void check_answer(const af_req *req, const af_resp *resp)
 {
 	const char *password = af_req_param(req, "password");
-	int signed_in = 0;
-	const char *v;
-	size_t i;
 
 	if (resp->status != 200 && resp->status != 302 && resp->status != 303 &&
 	    resp->status != 400 && resp->status != 401 && resp->status != 403 &&
 	    resp->status != 429 && resp->status != 503)
 		abort();
-	for (i = 0; i < resp->nheaders; i++) {
-		v = resp->headers[i].value;
-		if (strcasecmp(resp->headers[i].name, "Location") == 0) {
-			if (strncmp(v, REDIRECT "?", strlen(REDIRECT) + 1) == 0)
-				signed_in |= strstr(v, "code=") != NULL;
-			else if (v[0] != '/' || v[1] == '/' || v[1] == '\\')
-				abort();
-		}
-		if (strcasecmp(resp->headers[i].name, "Set-Cookie") == 0 &&
-		    strncmp(v, AF_SESSION_COOKIE "=",
-			    strlen(AF_SESSION_COOKIE) + 1) == 0 &&
-		    v[strlen(AF_SESSION_COOKIE) + 1] != ';')
-			signed_in = 1;
-	}
-	if (signed_in &&
+	if (fz_signed_in(resp, REDIRECT) &&
 	    (password == NULL || (strcmp(password, PASS_ALICE) != 0 &&
 				  strcmp(password, PASS_BOB) != 0)))
 		abort();

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -29,7 +28,6 @@
 #include "fuzz_world.h"
 #include "mfa/mfa.h"
 #include "oidc/oidc.h"
-#include "session/session.h"
 #include "tokencode.h"
 #include "web/mfa_pages.h"
 
@@ -152,30 +150,12 @@ static int phone_code(const struct step *st, const char *code)
 static void check_answer(const struct step *st, const af_req *req,
 			 const af_resp *resp, int code_form)
 {
-	int signed_in = 0;
-	const char *v;
-	size_t i;
-
 	if (resp->status != 200 && resp->status != 302 && resp->status != 303 &&
 	    resp->status != 400 && resp->status != 401 && resp->status != 403 &&
 	    resp->status != 404 && resp->status != 409 && resp->status != 429 &&
 	    resp->status != 503)
 		abort();
-	for (i = 0; i < resp->nheaders; i++) {
-		v = resp->headers[i].value;
-		if (strcasecmp(resp->headers[i].name, "Location") == 0) {
-			if (strncmp(v, REDIRECT "?", strlen(REDIRECT) + 1) == 0)
-				signed_in |= strstr(v, "code=") != NULL;
-			else if (v[0] != '/' || v[1] == '/' || v[1] == '\\')
-				abort();
-		}
-		if (strcasecmp(resp->headers[i].name, "Set-Cookie") == 0 &&
-		    strncmp(v, AF_SESSION_COOKIE "=",
-			    strlen(AF_SESSION_COOKIE) + 1) == 0 &&
-		    v[strlen(AF_SESSION_COOKIE) + 1] != ';')
-			signed_in = 1;
-	}
-	if (signed_in &&
+	if (fz_signed_in(resp, REDIRECT) &&
 	    (!code_form || !phone_code(st, af_req_param(req, "code"))))
 		abort();
 }

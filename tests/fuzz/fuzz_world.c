@@ -18,6 +18,7 @@
 #include "directory/directory.h"
 #include "fuzz_world.h"
 #include "oidc/oidc.h"
+#include "session/session.h"
 
 static af_keyring *keyring(void)
 {
@@ -213,6 +214,29 @@ void fz_request_free(af_req *req)
 	hp_params_free(req->form);
 	req->query = NULL;
 	req->form = NULL;
+}
+
+int fz_signed_in(const af_resp *resp, const char *redirect)
+{
+	size_t n = strlen(redirect), i;
+	int signed_in = 0;
+	const char *v;
+
+	for (i = 0; i < resp->nheaders; i++) {
+		v = resp->headers[i].value;
+		if (strcasecmp(resp->headers[i].name, "Location") == 0) {
+			if (strncmp(v, redirect, n) == 0 && v[n] == '?')
+				signed_in |= strstr(v, "code=") != NULL;
+			else if (v[0] != '/' || v[1] == '/' || v[1] == '\\')
+				abort();
+		}
+		if (strcasecmp(resp->headers[i].name, "Set-Cookie") == 0 &&
+		    strncmp(v, AF_SESSION_COOKIE "=",
+			    strlen(AF_SESSION_COOKIE) + 1) == 0 &&
+		    v[strlen(AF_SESSION_COOKIE) + 1] != ';')
+			signed_in = 1;
+	}
+	return signed_in;
 }
 
 void fz_begin(fz_world *w, const char *client, const char *redirect_enc,

@@ -76,6 +76,13 @@ int fz_request(af_req *req, const char *method, const char *path,
 	       const char *text, size_t len, const char **headers);
 void fz_request_free(af_req *req);
 
+/*
+ * Whether resp signs someone in: a redirect to redirect (the client's
+ * registered URI) with a code, or an SSO session cookie. Aborts when it
+ * redirects anywhere else than there or a page of this server.
+ */
+int fz_signed_in(const af_resp *resp, const char *redirect);
+
 /* A sign-in begun as a browser begins one. */
 typedef struct fz_signin {
 	char flow[128];
