@@ -13,8 +13,8 @@
  * directory the API changed is still one the directory reads: every
  * user, group, policy and application it lists can be read again.
  *
- * Key rotation and retirement are left out (each rotation makes an RSA
- * key: seconds of fuzzing each, covered by the unit tests).
+ * Key rotation and retirement are left out: each rotation makes an RSA
+ * key, a good part of a second, and the unit tests cover them.
  */
 #include <stdint.h>
 #include <stdio.h>
