@@ -8,17 +8,23 @@
  *   bit 2     signed by bob's phone (else alice's)
  *   bit 3     named as the other phone (X-AF-Device) than the key signs
  *   bit 4     a signature over other bytes than the request's
+ *   bit 5     signed by a key no phone has, without X-AF-Device (as an
+ *             enrollment is)
  *
  * then the path and query up to a newline, then the JSON body. In them
  * these stand for what a fuzzer cannot guess:
  *
  *   $T  the push waiting on alice's phone     $N  its number
  *   $A  alice's phone's device id              $B  bob's
+ *   $E  a live enrollment code for alice
+ *   $K  the public JWK of the key no phone has (bit 5's)
  *
  * Nothing may crash or leak; every answer is JSON and never holds the
- * number (it is only ever shown on the sign-in page); and the push is
+ * number (it is only ever shown on the sign-in page); the push is
  * approved only by a request that alice's phone signed as itself,
- * POSTed to the push with decision "approve" and the right number.
+ * POSTed to the push with decision "approve" and the right number; and a
+ * phone is enrolled only for alice, by a POST to the enrollment endpoint
+ * that carries her code, with the key that signed it.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -50,9 +56,18 @@ struct phone {
 
 struct world {
 	fz_world fw;
-	struct phone alice, bob;
+	struct phone alice, bob, fresh;
 	char txn[AF_MFA_ID_BUF];
 	char number[8];
+	char code[AF_MFA_ID_BUF];
+	char *fresh_jwk;
+};
+
+/* What a request was, for the properties (see call()). */
+struct sent {
+	int may_approve; /* alice's phone approving with the number */
+	int may_enroll;	 /* a POST to enroll with alice's code */
+	EVP_PKEY *key;	 /* the key that signed it */
 };
 
 /* The public JWK of key (new reference). */
@@ -121,7 +136,8 @@ static void enroll(struct world *w, const char *user, struct phone *ph)
 
 static void world_open(struct world *w)
 {
-	json_t *spec, *txn = NULL;
+	json_t *spec, *txn = NULL, *jwk;
+	int64_t exp = 0;
 
 	memset(w, 0, sizeof(*w));
 	fz_world_open(&w->fw, 0);
@@ -131,6 +147,14 @@ static void world_open(struct world *w)
 		NULL);
 	enroll(w, "alice", &w->alice);
 	enroll(w, "bob", &w->bob);
+	w->fresh.key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	jwk = w->fresh.key != NULL ? jwk_of(w->fresh.key) : NULL;
+	w->fresh_jwk = jwk != NULL ? json_dumps(jwk, JSON_COMPACT) : NULL;
+	json_decref(jwk);
+	if (w->fresh_jwk == NULL ||
+	    af_mfa_enroll_code_new(w->fw.srv.store, "alice", 0, w->code,
+				   sizeof(w->code), &exp) != AF_MFA_OK)
+		abort();
 	spec = json_pack("{s:s, s:s, s:s, s:s, s:[s], s:b}", "user", "alice",
 			 "app", "af-client", "app_name", "CRM", "flow",
 			 "flow-1", "devices", w->alice.id, "number_matching",
@@ -150,6 +174,8 @@ static void world_close(struct world *w)
 {
 	EVP_PKEY_free(w->alice.key);
 	EVP_PKEY_free(w->bob.key);
+	EVP_PKEY_free(w->fresh.key);
+	free(w->fresh_jwk);
 	fz_world_close(&w->fw);
 }
 
@@ -185,7 +211,7 @@ static int approves(const struct world *w, unsigned flags, const char *method,
 	json_t *o;
 	int ok;
 
-	if ((flags & 0x1c) != 0 || strcmp(method, "POST") != 0)
+	if ((flags & 0x3c) != 0 || strcmp(method, "POST") != 0)
 		return 0;
 	snprintf(path, sizeof(path), "/device/v1/challenges/%s", w->txn);
 	if (strcmp(target, path) != 0)
@@ -201,15 +227,17 @@ static int approves(const struct world *w, unsigned flags, const char *method,
 	return ok;
 }
 
-static int call(struct world *w, unsigned flags, const char *text, size_t len)
+static void call(struct world *w, unsigned flags, const char *text, size_t len,
+		 struct sent *sent)
 {
-	const fz_subst subs[] = {{'T', w->txn},
-				 {'N', w->number},
-				 {'A', w->alice.id},
-				 {'B', w->bob.id},
+	const fz_subst subs[] = {{'T', w->txn},	     {'N', w->number},
+				 {'A', w->alice.id}, {'B', w->bob.id},
+				 {'E', w->code},     {'K', w->fresh_jwk},
 				 {0, NULL}};
 	const char *method = methods[flags & 0x03], *nl, *body, *q;
-	const struct phone *signer = flags & 0x04 ? &w->bob : &w->alice;
+	const struct phone *signer = (flags & 0x20)   ? &w->fresh
+				     : (flags & 0x04) ? &w->bob
+						      : &w->alice;
 	const struct phone *named =
 		(flags & 0x08) ? (signer == &w->alice ? &w->bob : &w->alice)
 			       : signer;
@@ -232,8 +260,9 @@ static int call(struct world *w, unsigned flags, const char *text, size_t len)
 	af_resp resp;
 	af_req req;
 	af_buf b;
-	int rc = 0;
 
+	memset(sent, 0, sizeof(*sent));
+	memset(&req, 0, sizeof(req));
 	af_buf_init(&b, TARGET_MAX + BODY_MAX + 1);
 	fz_expand(subs, text, len, &b);
 	nl = b.data != NULL ? memchr(b.data, '\n', b.len) : NULL;
@@ -241,7 +270,7 @@ static int call(struct world *w, unsigned flags, const char *text, size_t len)
 	if (b.failed || b.data == NULL || tlen == 0 || tlen > TARGET_MAX ||
 	    memchr(b.data, '\0', b.len) != NULL) {
 		af_buf_cleanup(&b);
-		return 0;
+		return;
 	}
 	memcpy(target, b.data, tlen);
 	target[tlen] = '\0';
@@ -257,8 +286,10 @@ static int call(struct world *w, unsigned flags, const char *text, size_t len)
 	snprintf(sigstr, sizeof(sigstr), "AF-DEVICE-V1\n%s\n%s\n%s\n%s\n%s",
 		 method, target, ts, nonce, (flags & 0x10) ? "0" : hex);
 	es256(signer->key, sigstr, sig, sizeof(sig));
+	/* A key no phone has names no device: the header is left out. */
 	if (fz_request(&req, "GET", path, q != NULL ? q + 1 : "",
-		       q != NULL ? strlen(q + 1) : 0, headers) == 0) {
+		       q != NULL ? strlen(q + 1) : 0,
+		       named == &w->fresh ? headers + 2 : headers) == 0) {
 		req.method = method;
 		req.raw_query = q != NULL ? q + 1 : NULL;
 		req.body = blen > 0 ? body : NULL;
@@ -272,11 +303,42 @@ static int call(struct world *w, unsigned flags, const char *text, size_t len)
 		no_number(answer);
 		json_decref(answer);
 		af_resp_cleanup(&resp);
-		rc = approves(w, flags, method, target, body, blen);
+		sent->may_approve =
+			approves(w, flags, method, target, body, blen);
+		sent->may_enroll = strcmp(method, "POST") == 0 &&
+				   strcmp(path, "/device/v1/enroll") == 0 &&
+				   fz_has(text, len, 'E');
+		sent->key = signer->key;
 	}
 	fz_request_free(&req);
 	af_buf_cleanup(&b);
-	return rc;
+}
+
+/* The user's phones (new reference). */
+static json_t *phones(const struct world *w, const char *user)
+{
+	json_t *list = NULL;
+
+	if (af_mfa_device_list(w->fw.srv.store, user, &list) != AF_MFA_OK)
+		abort();
+	return list;
+}
+
+/* Whether one of list's phones has the public key of key. */
+static int has_key(const json_t *list, EVP_PKEY *key)
+{
+	json_t *jwk = jwk_of(key), *d;
+	size_t i;
+	int found = 0;
+
+	json_array_foreach(list, i, d)
+	{
+		found |= json_equal(
+			json_object_get(json_object_get(d, "public_key"), "x"),
+			json_object_get(jwk, "x"));
+	}
+	json_decref(jwk);
+	return found;
 }
 
 static int approved(const struct world *w)
@@ -297,17 +359,34 @@ static int approved(const struct world *w)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size, *text;
+	json_t *alice, *bob, *after;
+	struct sent sent;
 	struct world w;
 	unsigned flags;
 	size_t len;
 	int calls = 0, allowed = 0;
 
 	world_open(&w);
+	alice = phones(&w, "alice");
+	bob = phones(&w, "bob");
 	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len)) {
-		allowed |= call(&w, flags, text, len);
+		call(&w, flags, text, len, &sent);
+		allowed |= sent.may_approve;
 		if (approved(&w) && !allowed)
 			abort();
+		after = phones(&w, "alice");
+		if (json_array_size(after) > json_array_size(alice) &&
+		    (!sent.may_enroll || !has_key(after, sent.key)))
+			abort();
+		json_decref(alice);
+		alice = after;
+		after = phones(&w, "bob");
+		if (json_array_size(after) > json_array_size(bob))
+			abort();
+		json_decref(after);
 	}
+	json_decref(alice);
+	json_decref(bob);
 	world_close(&w);
 	return 0;
 }

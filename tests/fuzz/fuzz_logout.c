@@ -180,17 +180,6 @@ static void check_answer(const struct world *w, const af_resp *resp)
 	free(html);
 }
 
-/* Whether text (len bytes) holds placeholder $c. */
-static int has(const char *text, size_t len, char c)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i++)
-		if (text[i] == '$' && text[i + 1] == c)
-			return 1;
-	return 0;
-}
-
 static void call(struct world *w, unsigned flags, const char *text, size_t len)
 {
 	const fz_subst subs[] = {
@@ -209,9 +198,9 @@ static void call(struct world *w, unsigned flags, const char *text, size_t len)
 		headers[0] = "Cookie";
 		headers[1] = w->cookie;
 	}
-	w->named_1 |= has(text, len, 'I') || has(text, len, 'H');
-	w->named_2 |= has(text, len, 'J') || has(text, len, 'O');
-	may_end = has(text, len, 'H') || has(text, len, 'T');
+	w->named_1 |= fz_has(text, len, 'I') || fz_has(text, len, 'H');
+	w->named_2 |= fz_has(text, len, 'J') || fz_has(text, len, 'O');
+	may_end = fz_has(text, len, 'H') || fz_has(text, len, 'T');
 	af_buf_init(&b, PARAMS_MAX);
 	fz_expand(subs, text, len, &b);
 	if (!b.failed &&

@@ -144,6 +144,16 @@ void fz_copy_after(const char *s, const char *mark, char stop, char *out,
 	out[e - p] = '\0';
 }
 
+int fz_has(const char *text, size_t len, char c)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i++)
+		if (text[i] == '$' && text[i + 1] == c)
+			return 1;
+	return 0;
+}
+
 void fz_expand(const fz_subst *subs, const char *text, size_t len, af_buf *b)
 {
 	const fz_subst *s;

@@ -55,6 +55,9 @@ typedef struct fz_subst {
 	const char *value;
 } fz_subst;
 
+/* Whether text (len bytes) holds placeholder "$" c. */
+int fz_has(const char *text, size_t len, char c);
+
 /* text (len bytes) with its placeholders put in (subs ends with key 0). */
 void fz_expand(const fz_subst *subs, const char *text, size_t len, af_buf *b);
 
