@@ -67,36 +67,6 @@ static char *id_token(const struct world *w, const json_t *user)
 	return out;
 }
 
-/* alice's SSO session, as the Cookie header the browser would send. */
-static void sign_in(struct world *w, const json_t *user)
-{
-	af_session s;
-	af_resp resp;
-	af_req req;
-
-	memset(&s, 0, sizeof(s));
-	memset(&req, 0, sizeof(req));
-	snprintf(s.username, sizeof(s.username), "alice");
-	snprintf(s.sub, sizeof(s.sub), "%s",
-		 json_string_value(json_object_get(user, "sub")));
-	snprintf(s.amr[0], sizeof(s.amr[0]), "pwd");
-	s.namr = 1;
-	snprintf(s.acr, sizeof(s.acr), "pwd");
-	s.auth_time = af_now();
-	s.gen = af_dir_user_gen(user);
-	req.method = "POST";
-	req.path = "/login";
-	snprintf(req.rid, sizeof(req.rid), "fuzz");
-	af_resp_init(&resp, 0);
-	if (af_session_begin(&w->fw.srv, &req, &resp, &s) != 0)
-		abort();
-	fz_copy_after(fz_header(&resp, "Set-Cookie"), "", ';', w->cookie,
-		      sizeof(w->cookie));
-	af_resp_cleanup(&resp);
-	if (w->cookie[0] == '\0')
-		abort();
-}
-
 static void world_open(struct world *w)
 {
 	json_t *alice = NULL, *bob = NULL;
@@ -118,7 +88,7 @@ static void world_open(struct world *w)
 		  w->c2, NULL);
 	w->hint_alice = id_token(w, alice);
 	w->hint_bob = id_token(w, bob);
-	sign_in(w, alice);
+	fz_session(&w->fw, alice, w->cookie, sizeof(w->cookie), NULL);
 	json_decref(alice);
 	json_decref(bob);
 }

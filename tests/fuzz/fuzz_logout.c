@@ -68,35 +68,6 @@ static char *id_token(const struct world *w, const json_t *user,
 	return out;
 }
 
-/* alice's SSO session: its cookie into w, its sid into sid. */
-static void sign_in(struct world *w, const json_t *user, char *sid, size_t cap)
-{
-	af_session s;
-	af_resp resp;
-	af_req req;
-
-	memset(&s, 0, sizeof(s));
-	memset(&req, 0, sizeof(req));
-	snprintf(s.username, sizeof(s.username), "alice");
-	snprintf(s.sub, sizeof(s.sub), "%s",
-		 json_string_value(json_object_get(user, "sub")));
-	snprintf(s.amr[0], sizeof(s.amr[0]), "pwd");
-	s.namr = 1;
-	snprintf(s.acr, sizeof(s.acr), "pwd");
-	s.auth_time = af_now();
-	s.gen = af_dir_user_gen(user);
-	req.method = "POST";
-	req.path = "/login";
-	snprintf(req.rid, sizeof(req.rid), "fuzz");
-	af_resp_init(&resp, 0);
-	if (af_session_begin(&w->fw.srv, &req, &resp, &s) != 0)
-		abort();
-	fz_copy_after(fz_header(&resp, "Set-Cookie"), "", ';', w->cookie,
-		      sizeof(w->cookie));
-	af_resp_cleanup(&resp);
-	snprintf(sid, cap, "%s", s.sid);
-}
-
 static void world_open(struct world *w)
 {
 	char sid[AF_SID_MAX];
@@ -118,7 +89,7 @@ static void world_open(struct world *w)
 		  "\"post_logout_uris\":[\"" AFTER_2 "\"],"
 		  "\"deployment\":{\"mode\":\"all\"}}",
 		  w->c2, NULL);
-	sign_in(w, alice, sid, sizeof(sid));
+	fz_session(&w->fw, alice, w->cookie, sizeof(w->cookie), sid);
 	w->hint_own = id_token(w, alice, w->c1, sid);
 	w->hint_other = id_token(w, alice, w->c2, "another-session-id");
 	json_decref(alice);

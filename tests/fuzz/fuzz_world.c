@@ -15,6 +15,7 @@
 #include "common/jose.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "common/util.h"
 #include "directory/directory.h"
 #include "fuzz_world.h"
 #include "oidc/oidc.h"
@@ -116,6 +117,36 @@ void fz_client(fz_world *w, const char *spec_json, char *id, char *secret)
 	OPENSSL_cleanse(made, sizeof(made));
 	json_decref(app);
 	json_decref(spec);
+}
+
+void fz_session(fz_world *w, const json_t *user, char *cookie, size_t cap,
+		char *sid)
+{
+	af_session s;
+	af_resp resp;
+	af_req req;
+
+	memset(&s, 0, sizeof(s));
+	memset(&req, 0, sizeof(req));
+	snprintf(s.username, sizeof(s.username), "%s",
+		 json_string_value(json_object_get(user, "username")));
+	snprintf(s.sub, sizeof(s.sub), "%s",
+		 json_string_value(json_object_get(user, "sub")));
+	snprintf(s.amr[0], sizeof(s.amr[0]), "pwd");
+	s.namr = 1;
+	snprintf(s.acr, sizeof(s.acr), "pwd");
+	s.auth_time = af_now();
+	s.gen = af_dir_user_gen(user);
+	req.method = "POST";
+	req.path = "/login";
+	snprintf(req.rid, sizeof(req.rid), "fuzz");
+	af_resp_init(&resp, 0);
+	if (af_session_begin(&w->srv, &req, &resp, &s) != 0)
+		abort();
+	fz_copy_after(fz_header(&resp, "Set-Cookie"), "", ';', cookie, cap);
+	af_resp_cleanup(&resp);
+	if (sid != NULL)
+		snprintf(sid, AF_SID_MAX, "%s", s.sid);
 }
 
 const char *fz_header(const af_resp *resp, const char *name)

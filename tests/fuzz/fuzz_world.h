@@ -42,6 +42,14 @@ void fz_policy(fz_world *w, const char *spec_json);
  * when secret is not NULL, its secret (AF_DIR_SECRET_BUF). */
 void fz_client(fz_world *w, const char *spec_json, char *id, char *secret);
 
+/*
+ * An SSO session of user (as the directory has them), signed in with a
+ * password now: the Cookie header's "name=value" into cookie (cap
+ * bytes), its public id into sid (AF_SID_MAX, may be NULL).
+ */
+void fz_session(fz_world *w, const json_t *user, char *cookie, size_t cap,
+		char *sid);
+
 /* The first header name of resp, or NULL. */
 const char *fz_header(const af_resp *resp, const char *name);
 
