@@ -17,6 +17,7 @@
 #include "common/store.h"
 #include "common/util.h"
 #include "directory/directory.h"
+#include "directory/pwlist.h"
 #include "fuzz_world.h"
 #include "oidc/oidc.h"
 #include "session/session.h"
@@ -51,6 +52,10 @@ void fz_world_open(fz_world *w, int keys)
 	o.pw.m_kib = 8;
 	o.pw.t = 1;
 	o.pw.p = 1;
+	/* The built-in blocklist, as a server without a file has. */
+	if (af_pwlist_load(NULL, &w->srv.pwlist, NULL, 0) != AF_PWLIST_OK)
+		abort();
+	o.pwlist = w->srv.pwlist;
 	w->logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (w->logfd < 0 ||
 	    store_open(&so, &w->srv.store, NULL, 0) != STORE_OK ||
@@ -68,6 +73,7 @@ void fz_world_close(fz_world *w)
 {
 	log_free(w->srv.log);
 	af_dir_free(w->srv.dir);
+	af_pwlist_free(w->srv.pwlist);
 	store_close(w->srv.store);
 	pthread_rwlock_destroy(&w->srv.admin_lock);
 	close(w->logfd);
