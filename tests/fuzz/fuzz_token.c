@@ -60,26 +60,6 @@ struct world {
 	char refresh[AF_TOKEN_TEXT_MAX + 1];
 };
 
-/* A code of client 1 for alice, with challenge when not NULL. */
-static void make_code(struct world *w, const json_t *user,
-		      const char *challenge, char *out)
-{
-	json_t *grant = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s*, s:s, s:O, s:I, s:[s], s:s, s:s, "
-		"s:I}",
-		"client_id", w->c1.id, "redirect_uri", REDIRECT, "scope",
-		"openid profile email offline_access", "nonce", "n-0S6_WzA2Mj",
-		"code_challenge", challenge, "username", "alice", "sub",
-		json_object_get(user, "sub"), "auth_time", (json_int_t)af_now(),
-		"amr", "pwd", "acr", "pwd", "sid", "fuzz-session-id", "gen",
-		(json_int_t)af_dir_user_gen(user));
-
-	if (grant == NULL || af_grant_issue_code(&w->fw.srv, grant, out,
-						 AF_TOKEN_TEXT_MAX + 1) != 0)
-		abort();
-	json_decref(grant);
-}
-
 static void world_open(struct world *w)
 {
 	json_t *user = NULL;
@@ -102,8 +82,8 @@ static void world_open(struct world *w)
 		  "\"access_token_format\":\"jwt\","
 		  "\"deployment\":{\"mode\":\"all\"}}",
 		  w->c2.id, w->c2.secret);
-	make_code(w, user, NULL, w->code);
-	make_code(w, user, CHALLENGE, w->pkce);
+	fz_code(&w->fw, w->c1.id, REDIRECT, user, NULL, w->code);
+	fz_code(&w->fw, w->c1.id, REDIRECT, user, CHALLENGE, w->pkce);
 	json_decref(user);
 }
 

@@ -19,6 +19,7 @@
 #include "directory/directory.h"
 #include "directory/pwlist.h"
 #include "fuzz_world.h"
+#include "oidc/grant.h"
 #include "oidc/oidc.h"
 #include "session/session.h"
 
@@ -153,6 +154,26 @@ void fz_session(fz_world *w, const json_t *user, char *cookie, size_t cap,
 	af_resp_cleanup(&resp);
 	if (sid != NULL)
 		snprintf(sid, AF_SID_MAX, "%s", s.sid);
+}
+
+void fz_code(fz_world *w, const char *client, const char *redirect,
+	     const json_t *user, const char *challenge, char *out)
+{
+	json_t *grant = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s*, s:O, s:O, s:I, s:[s], s:s, s:s, "
+		"s:I}",
+		"client_id", client, "redirect_uri", redirect, "scope",
+		"openid profile email offline_access", "nonce", "n-0S6_WzA2Mj",
+		"code_challenge", challenge, "username",
+		json_object_get(user, "username"), "sub",
+		json_object_get(user, "sub"), "auth_time", (json_int_t)af_now(),
+		"amr", "pwd", "acr", "pwd", "sid", "fuzz-session-id", "gen",
+		(json_int_t)af_dir_user_gen(user));
+
+	if (grant == NULL || af_grant_issue_code(&w->srv, grant, out,
+						 AF_TOKEN_TEXT_MAX + 1) != 0)
+		abort();
+	json_decref(grant);
 }
 
 const char *fz_header(const af_resp *resp, const char *name)

@@ -51,6 +51,14 @@ void fz_client(fz_world *w, const char *spec_json, char *id, char *secret);
 void fz_session(fz_world *w, const json_t *user, char *cookie, size_t cap,
 		char *sid);
 
+/*
+ * A live authorization code of client for user, for redirect, with PKCE
+ * challenge when not NULL (scope "openid profile email offline_access"),
+ * into out (AF_TOKEN_TEXT_MAX + 1).
+ */
+void fz_code(fz_world *w, const char *client, const char *redirect,
+	     const json_t *user, const char *challenge, char *out);
+
 /* The first header name of resp, or NULL. */
 const char *fz_header(const af_resp *resp, const char *name);
 
