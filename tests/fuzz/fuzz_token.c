@@ -29,7 +29,6 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "common/httpparse.h"
 #include "common/util.h"
@@ -91,21 +90,6 @@ static void world_close(struct world *w)
 {
 	fz_world_close(&w->fw);
 	OPENSSL_cleanse(w, sizeof(*w));
-}
-
-/* "Basic base64(id:secret)" into out. */
-static void basic(const char *id, const char *secret, char *out, size_t cap)
-{
-	char pair[256];
-	int n = snprintf(pair, sizeof(pair), "%s:%s", id, secret);
-	size_t enc = 4 * (((size_t)n + 2) / 3) + 1;
-
-	if (n < 0 || (size_t)n >= sizeof(pair) || cap < 6 + enc)
-		abort();
-	snprintf(out, cap, "Basic ");
-	EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)pair,
-			n);
-	OPENSSL_cleanse(pair, sizeof(pair));
 }
 
 static int oauth_error(const char *e)
@@ -213,11 +197,12 @@ static void call(struct world *w, struct spent *sp, unsigned flags,
 	memset(&req, 0, sizeof(req));
 	if (flags & 0x07) {
 		if (flags & 0x01)
-			basic(w->c1.id, w->c1.secret, auth, sizeof(auth));
+			fz_basic(w->c1.id, w->c1.secret, auth, sizeof(auth));
 		else if (flags & 0x02)
-			basic(w->c1.id, "not-the-secret", auth, sizeof(auth));
+			fz_basic(w->c1.id, "not-the-secret", auth,
+				 sizeof(auth));
 		else
-			basic(w->c2.id, w->c2.secret, auth, sizeof(auth));
+			fz_basic(w->c2.id, w->c2.secret, auth, sizeof(auth));
 		headers[nh++] = "Authorization";
 		headers[nh++] = auth;
 	}

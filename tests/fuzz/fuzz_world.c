@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "common/httpparse.h"
 #include "common/jose.h"
@@ -174,6 +175,20 @@ void fz_code(fz_world *w, const char *client, const char *redirect,
 						 AF_TOKEN_TEXT_MAX + 1) != 0)
 		abort();
 	json_decref(grant);
+}
+
+void fz_basic(const char *id, const char *secret, char *out, size_t cap)
+{
+	char pair[256];
+	int n = snprintf(pair, sizeof(pair), "%s:%s", id, secret);
+
+	if (n < 0 || (size_t)n >= sizeof(pair) ||
+	    cap < 7 + 4 * (((size_t)n + 2) / 3))
+		abort();
+	snprintf(out, cap, "Basic ");
+	EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)pair,
+			n);
+	OPENSSL_cleanse(pair, sizeof(pair));
 }
 
 const char *fz_header(const af_resp *resp, const char *name)

@@ -59,6 +59,9 @@ void fz_session(fz_world *w, const json_t *user, char *cookie, size_t cap,
 void fz_code(fz_world *w, const char *client, const char *redirect,
 	     const json_t *user, const char *challenge, char *out);
 
+/* "Basic base64(id:secret)" into out (cap bytes): client_secret_basic. */
+void fz_basic(const char *id, const char *secret, char *out, size_t cap);
+
 /* The first header name of resp, or NULL. */
 const char *fz_header(const af_resp *resp, const char *name);
 
