@@ -43,34 +43,6 @@ struct world {
 	char csrf[128];
 };
 
-/* Whether the session of cookie still stands. */
-static int live(struct world *w, const char *cookie)
-{
-	const char *headers[] = {"Cookie", cookie, NULL};
-	int failed = 0, yes;
-	af_session s;
-	af_req req;
-
-	if (fz_request(&req, "GET", "/", "", 0, headers) != 0)
-		abort();
-	yes = af_session_get(&w->fw.srv, &req, &s, &failed) == 0;
-	fz_request_free(&req);
-	if (failed)
-		abort();
-	return yes;
-}
-
-/* Whether password is alice's now. */
-static int is_password(struct world *w, const char *password)
-{
-	json_t *user = NULL;
-	af_dir_status st =
-		af_dir_user_login(w->fw.srv.dir, "alice", password, &user);
-
-	json_decref(user);
-	return st == AF_DIR_OK;
-}
-
 static void world_open(struct world *w)
 {
 	const char *headers[] = {"Cookie", w->cookie, NULL};
@@ -112,16 +84,17 @@ static const struct {
 	{"GET", "/account/sessions", af_h_account_sessions_get},
 };
 
-static void call(struct world *w, unsigned flags, const char *text, size_t len)
+static void call(void *arg, unsigned flags, const char *text, size_t len)
 {
+	struct world *w = arg;
 	const fz_subst subs[] = {
 		{'C', w->csrf}, {'P', PASSWORD}, {'N', NEW_PASS}, {0, NULL}};
 	const char *headers[5] = {"Content-Type",
 				  "application/x-www-form-urlencoded", NULL};
 	unsigned t = (flags >> 1) & 0x03;
 	int from_session = (flags & 0x01) && fz_has(text, len, 'C');
-	int other_live = live(w, w->other);
-	int was_old = is_password(w, PASSWORD);
+	int other_live = fz_session_live(&w->fw, w->other);
+	int was_old = fz_password_is(&w->fw, "alice", PASSWORD);
 	const char *to, *set;
 	af_resp resp;
 	af_req req;
@@ -156,10 +129,10 @@ static void call(struct world *w, unsigned flags, const char *text, size_t len)
 				      sizeof(w->cookie));
 		af_resp_cleanup(&resp);
 		/* A new password: only from the session, knowing the old. */
-		if (was_old && !is_password(w, PASSWORD) &&
+		if (was_old && !fz_password_is(&w->fw, "alice", PASSWORD) &&
 		    (t != 0 || !from_session || !fz_has(text, len, 'P')))
 			abort();
-		if (other_live && !live(w, w->other) &&
+		if (other_live && !fz_session_live(&w->fw, w->other) &&
 		    (t > 1 || !from_session))
 			abort();
 	}
@@ -169,15 +142,10 @@ static void call(struct world *w, unsigned flags, const char *text, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *p = (const char *)data, *end = p + size, *text;
 	struct world w;
-	unsigned flags;
-	size_t len;
-	int calls = 0;
 
 	world_open(&w);
-	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len))
-		call(&w, flags, text, len);
+	fz_each(data, size, CALLS_MAX, call, &w);
 	fz_world_close(&w.fw);
 	return 0;
 }

@@ -102,23 +102,6 @@ static void world_close(struct world *w)
 	fz_world_close(&w->fw);
 }
 
-/* Whether alice's session still stands. */
-static int session_live(struct world *w)
-{
-	const char *headers[] = {"Cookie", w->cookie, NULL};
-	int failed = 0, live;
-	af_session s;
-	af_req req;
-
-	if (fz_request(&req, "GET", "/", "", 0, headers) != 0)
-		abort();
-	live = af_session_get(&w->fw.srv, &req, &s, &failed) == 0;
-	fz_request_free(&req);
-	if (failed)
-		abort();
-	return live;
-}
-
 /* 1 when url is dest, alone or with a query after it. */
 static int is_dest(const char *url, const char *dest)
 {
@@ -151,15 +134,16 @@ static void check_answer(const struct world *w, const af_resp *resp)
 	free(html);
 }
 
-static void call(struct world *w, unsigned flags, const char *text, size_t len)
+static void call(void *arg, unsigned flags, const char *text, size_t len)
 {
+	struct world *w = arg;
 	const fz_subst subs[] = {
 		{'I', w->c1},	   {'J', w->c2},       {'P', AFTER_1},
 		{'Q', AFTER_2},	   {'H', w->hint_own}, {'O', w->hint_other},
 		{'T', w->confirm}, {0, NULL},
 	};
 	const char *headers[3] = {NULL};
-	int was_live = session_live(w), may_end;
+	int was_live = fz_session_live(&w->fw, w->cookie), may_end;
 	af_resp resp;
 	af_req req;
 	af_buf b;
@@ -187,7 +171,7 @@ static void call(struct world *w, unsigned flags, const char *text, size_t len)
 				      "name=\"confirm\" value=\"", '"',
 				      w->confirm, sizeof(w->confirm));
 		af_resp_cleanup(&resp);
-		if (was_live && !session_live(w) && !may_end)
+		if (was_live && !fz_session_live(&w->fw, w->cookie) && !may_end)
 			abort();
 	}
 	fz_request_free(&req);
@@ -196,15 +180,10 @@ static void call(struct world *w, unsigned flags, const char *text, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *p = (const char *)data, *end = p + size, *text;
 	struct world w;
-	unsigned flags;
-	size_t len;
-	int calls = 0;
 
 	world_open(&w);
-	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len))
-		call(&w, flags, text, len);
+	fz_each(data, size, CALLS_MAX, call, &w);
 	world_close(&w);
 	return 0;
 }

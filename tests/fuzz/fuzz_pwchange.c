@@ -43,17 +43,6 @@ struct world {
 	fz_signin s;
 };
 
-/* Whether password is alice's now. */
-static int is_password(struct world *w, const char *password)
-{
-	json_t *user = NULL;
-	af_dir_status st =
-		af_dir_user_login(w->fw.srv.dir, "alice", password, &user);
-
-	json_decref(user);
-	return st == AF_DIR_OK;
-}
-
 /* The temporary password at /login: the browser is sent to the step. */
 static void pass_password(struct world *w)
 {
@@ -101,8 +90,9 @@ static void world_open(struct world *w)
 	pass_password(w);
 }
 
-static void call(struct world *w, unsigned flags, const char *text, size_t len)
+static void call(void *arg, unsigned flags, const char *text, size_t len)
 {
+	struct world *w = arg;
 	const fz_subst subs[] = {{'F', w->s.flow},
 				 {'C', w->s.csrf},
 				 {'P', TEMPORARY},
@@ -111,7 +101,7 @@ static void call(struct world *w, unsigned flags, const char *text, size_t len)
 	const char *headers[5] = {"Content-Type",
 				  "application/x-www-form-urlencoded", NULL};
 	int get = (flags & 0x02) != 0,
-	    was_temporary = is_password(w, TEMPORARY);
+	    was_temporary = fz_password_is(&w->fw, "alice", TEMPORARY);
 	int rightful = (flags & 0x01) && !get && fz_has(text, len, 'F') &&
 		       fz_has(text, len, 'C');
 	af_resp resp;
@@ -138,10 +128,12 @@ static void call(struct world *w, unsigned flags, const char *text, size_t len)
 		    resp.status != 403 && resp.status != 409 &&
 		    resp.status != 503)
 			abort();
-		if (fz_signed_in(&resp, REDIRECT) && is_password(w, TEMPORARY))
+		if (fz_signed_in(&resp, REDIRECT) &&
+		    fz_password_is(&w->fw, "alice", TEMPORARY))
 			abort();
 		af_resp_cleanup(&resp);
-		if (was_temporary && !is_password(w, TEMPORARY) && !rightful)
+		if (was_temporary &&
+		    !fz_password_is(&w->fw, "alice", TEMPORARY) && !rightful)
 			abort();
 	}
 	fz_request_free(&req);
@@ -150,15 +142,10 @@ static void call(struct world *w, unsigned flags, const char *text, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *p = (const char *)data, *end = p + size, *text;
 	struct world w;
-	unsigned flags;
-	size_t len;
-	int calls = 0;
 
 	world_open(&w);
-	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len))
-		call(&w, flags, text, len);
+	fz_each(data, size, CALLS_MAX, call, &w);
 	fz_world_close(&w.fw);
 	return 0;
 }

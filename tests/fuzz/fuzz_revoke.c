@@ -129,8 +129,9 @@ static int works(struct world *w)
 	return ok;
 }
 
-static void call(struct world *w, unsigned flags, const char *text, size_t len)
+static void call(void *arg, unsigned flags, const char *text, size_t len)
 {
+	struct world *w = arg;
 	const fz_subst subs[] = {
 		{'A', w->access}, {'R', w->refresh}, {'I', w->c1}, {'S', w->s1},
 		{'J', w->c2},	  {'T', w->s2},	     {0, NULL},
@@ -189,15 +190,10 @@ static void call(struct world *w, unsigned flags, const char *text, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char *p = (const char *)data, *end = p + size, *text;
 	struct world w;
-	unsigned flags;
-	size_t len;
-	int calls = 0;
 
 	world_open(&w);
-	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len))
-		call(&w, flags, text, len);
+	fz_each(data, size, CALLS_MAX, call, &w);
 	world_close(&w);
 	return 0;
 }

@@ -191,6 +191,32 @@ void fz_basic(const char *id, const char *secret, char *out, size_t cap)
 	OPENSSL_cleanse(pair, sizeof(pair));
 }
 
+int fz_session_live(fz_world *w, const char *cookie)
+{
+	const char *headers[] = {"Cookie", cookie, NULL};
+	int failed = 0, live;
+	af_session s;
+	af_req req;
+
+	if (fz_request(&req, "GET", "/", "", 0, headers) != 0)
+		abort();
+	live = af_session_get(&w->srv, &req, &s, &failed) == 0;
+	fz_request_free(&req);
+	if (failed)
+		abort();
+	return live;
+}
+
+int fz_password_is(fz_world *w, const char *username, const char *password)
+{
+	json_t *user = NULL;
+	af_dir_status st =
+		af_dir_user_login(w->srv.dir, username, password, &user);
+
+	json_decref(user);
+	return st == AF_DIR_OK;
+}
+
 const char *fz_header(const af_resp *resp, const char *name)
 {
 	size_t i;
@@ -263,6 +289,18 @@ int fz_next(const char **p, const char *end, unsigned *flags, const char **text,
 	*len = (size_t)(stop - *p);
 	*p = stop < end ? stop + 1 : end;
 	return 1;
+}
+
+void fz_each(const uint8_t *data, size_t size, int max, fz_call_fn *fn,
+	     void *arg)
+{
+	const char *p = (const char *)data, *end = p + size, *text;
+	unsigned flags;
+	size_t len;
+	int calls = 0;
+
+	while (calls++ < max && fz_next(&p, end, &flags, &text, &len))
+		fn(arg, flags, text, len);
 }
 
 int fz_request(af_req *req, const char *method, const char *path,

@@ -12,6 +12,7 @@
 #define AF_FUZZ_WORLD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -62,6 +63,12 @@ void fz_code(fz_world *w, const char *client, const char *redirect,
 /* "Basic base64(id:secret)" into out (cap bytes): client_secret_basic. */
 void fz_basic(const char *id, const char *secret, char *out, size_t cap);
 
+/* Whether the SSO session of cookie ("name=value") still stands. */
+int fz_session_live(fz_world *w, const char *cookie);
+
+/* Whether password signs username in now (nothing counted). */
+int fz_password_is(fz_world *w, const char *username, const char *password);
+
 /* The first header name of resp, or NULL. */
 const char *fz_header(const af_resp *resp, const char *name);
 
@@ -88,6 +95,14 @@ void fz_expand(const fz_subst *subs, const char *text, size_t len, af_buf *b);
  */
 int fz_next(const char **p, const char *end, unsigned *flags, const char **text,
 	    size_t *len);
+
+/* One request of an input: its flags byte and its text. */
+typedef void fz_call_fn(void *arg, unsigned flags, const char *text,
+			size_t len);
+
+/* Calls fn on each of the first max requests of data (see fz_next()). */
+void fz_each(const uint8_t *data, size_t size, int max, fz_call_fn *fn,
+	     void *arg);
 
 /*
  * Makes req a request of method on path with a query or form (text of
