@@ -29,9 +29,9 @@ typedef struct fz_world {
 
 /*
  * A server on a fresh memory store with a cheap Argon2id cost and the
- * built-in password blocklist, logging to /dev/null; with keys, the key ring of
- * the process (made at the first call: an RSA key costs a good part of a
- * second).
+ * built-in password blocklist, logging to /dev/null; with keys, the key
+ * ring of the process (made at the first call: an RSA key costs a good
+ * part of a second).
  */
 void fz_world_open(fz_world *w, int keys);
 void fz_world_close(fz_world *w);
