@@ -117,7 +117,7 @@ static void call(void *arg, unsigned flags, const char *text, size_t len)
 		     resp.status != 303 && resp.status != 400 &&
 		     resp.status != 401 && resp.status != 403 &&
 		     resp.status != 429 && resp.status != 503) ||
-		    (to != NULL && (to[0] != '/' || to[1] == '/')))
+		    (to != NULL && !fz_own_page(to)))
 			abort();
 		/* A changed password signs this browser in anew. */
 		set = fz_header(&resp, "Set-Cookie");

@@ -337,6 +337,33 @@ void fz_request_free(af_req *req)
 	req->form = NULL;
 }
 
+int fz_own_page(const char *url)
+{
+	return url[0] == '/' && url[1] != '/' && url[1] != '\\';
+}
+
+void fz_forms_post_to(const af_resp *resp, const char *allowed)
+{
+	static const char mark[] = " action=\"";
+	size_t n = allowed != NULL ? strlen(allowed) : 0;
+	const char *action;
+	char *html;
+
+	html = strndup(resp->body.data != NULL ? resp->body.data : "",
+		       resp->body.len);
+	if (html == NULL)
+		abort();
+	for (action = strstr(html, mark); action != NULL;
+	     action = strstr(action + 1, mark)) {
+		action += sizeof(mark) - 1;
+		if (action[0] != '/' &&
+		    (allowed == NULL || strncmp(action, allowed, n) != 0 ||
+		     action[n] != '"'))
+			abort();
+	}
+	free(html);
+}
+
 int fz_signed_in(const af_resp *resp, const char *redirect)
 {
 	size_t n = strlen(redirect), i;
@@ -348,7 +375,7 @@ int fz_signed_in(const af_resp *resp, const char *redirect)
 		if (strcasecmp(resp->headers[i].name, "Location") == 0) {
 			if (strncmp(v, redirect, n) == 0 && v[n] == '?')
 				signed_in |= strstr(v, "code=") != NULL;
-			else if (v[0] != '/' || v[1] == '/' || v[1] == '\\')
+			else if (!fz_own_page(v))
 				abort();
 		}
 		if (strcasecmp(resp->headers[i].name, "Set-Cookie") == 0 &&

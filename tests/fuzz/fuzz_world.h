@@ -114,6 +114,15 @@ int fz_request(af_req *req, const char *method, const char *path,
 	       const char *text, size_t len, const char **headers);
 void fz_request_free(af_req *req);
 
+/* Whether url is a page of this server ("/..." and not "//..."). */
+int fz_own_page(const char *url);
+
+/*
+ * Aborts unless every form of resp's page posts to a page of this server
+ * or, when allowed is not NULL, to exactly allowed.
+ */
+void fz_forms_post_to(const af_resp *resp, const char *allowed);
+
 /*
  * Whether resp signs someone in: a redirect to redirect (the client's
  * registered URI) with a code, or an SSO session cookie. Aborts when it
