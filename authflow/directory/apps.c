@@ -108,6 +108,22 @@ static af_dir_status hand_over(json_t **app_in, json_t **out)
 	return AF_DIR_OK;
 }
 
+/*
+ * As hand_over, for a profile read shared (af_dir__get_json_shared(),
+ * which *app_in is, and is released): what goes out is a new object of
+ * its own holding the same members, which the secrets are then dropped
+ * from. The members themselves stay shared, so a reader may set or drop
+ * members of what it gets but must not change what a member holds.
+ */
+static af_dir_status hand_view(json_t **app_in, json_t **out)
+{
+	json_t *view = json_copy(*app_in);
+
+	json_decref(*app_in);
+	*app_in = NULL;
+	return hand_over(&view, out);
+}
+
 /* As hand_over, with a copy of a profile kept by the caller. */
 static af_dir_status hand_out(const json_t *stored, json_t **out)
 {
@@ -1033,9 +1049,9 @@ af_dir_status af_dir_app_get(af_dir *dir, const char *client_id, json_t **out)
 		return AF_DIR_INVALID;
 	rc = app_key(key, sizeof(key), client_id);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__get_json(dir, key, &app, NULL);
+		rc = af_dir__get_json_shared(dir, key, &app);
 	if (rc == AF_DIR_OK)
-		rc = hand_over(&app, out);
+		rc = hand_view(&app, out);
 	json_decref(app);
 	return rc;
 }
@@ -1259,7 +1275,7 @@ af_dir_status af_dir_app_check_secret(af_dir *dir, const char *client_id,
 		return AF_DIR_INVALID;
 	rc = app_key(key, sizeof(key), client_id);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__get_json(dir, key, &app, NULL);
+		rc = af_dir__get_json_shared(dir, key, &app);
 	if (rc != AF_DIR_OK)
 		return rc;
 	if (stored_digest(
@@ -1287,7 +1303,7 @@ af_dir_status af_dir_app_check_secret(af_dir *dir, const char *client_id,
 	if ((!ok && !old_ok) || !json_is_true(json_object_get(app, "enabled")))
 		rc = AF_DIR_FORBIDDEN;
 	else if (out != NULL)
-		rc = hand_over(&app, out);
+		rc = hand_view(&app, out);
 	if (rc == AF_DIR_OK && previous != NULL)
 		*previous = !ok;
 out:

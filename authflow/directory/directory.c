@@ -153,9 +153,11 @@ af_dir_status af_dir__key(char *key, size_t keycap, const char *prefix,
 	return AF_DIR_OK;
 }
 
-af_dir_status af_dir__get_json(af_dir *dir, const char *key, json_t **out,
-			       store_value *raw)
+/* af_dir__get_json(), or with shared 1 af_dir__get_json_shared(). */
+static af_dir_status get_json(af_dir *dir, const char *key, json_t **out,
+			      store_value *raw, int shared)
 {
+	af_dir_memo *memo = af_dir__memo_wanted(key) ? dir->memo : NULL;
 	store_value v = {NULL, 0};
 	store_status st;
 	json_t *obj;
@@ -164,8 +166,10 @@ af_dir_status af_dir__get_json(af_dir *dir, const char *key, json_t **out,
 	st = store_get(dir->store, key, &v);
 	if (st != STORE_OK)
 		return af_dir__from_store(st);
-	obj = af_dir__memo_parse(af_dir__memo_wanted(key) ? dir->memo : NULL,
-				 key, (const char *)v.data, v.len);
+	obj = shared ? af_dir__memo_share(memo, key, (const char *)v.data,
+					  v.len)
+		     : af_dir__memo_parse(memo, key, (const char *)v.data,
+					  v.len);
 	if (!json_is_object(obj)) {
 		/* Only this module writes these keys: anything else there is
 		 * damage, not input, and the operator is told which. */
@@ -181,6 +185,18 @@ af_dir_status af_dir__get_json(af_dir *dir, const char *key, json_t **out,
 		store_value_free(&v);
 	*out = obj;
 	return AF_DIR_OK;
+}
+
+af_dir_status af_dir__get_json(af_dir *dir, const char *key, json_t **out,
+			       store_value *raw)
+{
+	return get_json(dir, key, out, raw, 0);
+}
+
+af_dir_status af_dir__get_json_shared(af_dir *dir, const char *key,
+				      json_t **out)
+{
+	return get_json(dir, key, out, NULL, 1);
 }
 
 af_dir_status af_dir__put_json(af_dir *dir, const char *key, const json_t *obj,
@@ -434,8 +450,9 @@ static int store_answers(af_dir *dir, const char *key)
 	return st == STORE_OK || st == STORE_ERR_ARG;
 }
 
-af_dir_status af_dir__list(af_dir *dir, const char *set_key, const char *prefix,
-			   json_t **out)
+/* af_dir__list(), or with shared 1 af_dir__list_shared(). */
+static af_dir_status list_objects(af_dir *dir, const char *set_key,
+				  const char *prefix, json_t **out, int shared)
 {
 	char key[STORE_KEY_MAX];
 	json_t *names = NULL, *arr = NULL, *name;
@@ -458,7 +475,7 @@ af_dir_status af_dir__list(af_dir *dir, const char *set_key, const char *prefix,
 		if (af_dir__key(key, sizeof(key), prefix,
 				json_string_value(name)) != AF_DIR_OK)
 			continue;
-		rc = af_dir__get_json(dir, key, &obj, NULL);
+		rc = get_json(dir, key, &obj, NULL, shared);
 		if (rc == AF_DIR_NOT_FOUND ||
 		    (rc != AF_DIR_OK && rc != AF_DIR_NOMEM &&
 		     store_answers(dir, key)))
@@ -477,6 +494,18 @@ out:
 	json_decref(arr);
 	json_decref(names);
 	return rc;
+}
+
+af_dir_status af_dir__list(af_dir *dir, const char *set_key, const char *prefix,
+			   json_t **out)
+{
+	return list_objects(dir, set_key, prefix, out, 0);
+}
+
+af_dir_status af_dir__list_shared(af_dir *dir, const char *set_key,
+				  const char *prefix, json_t **out)
+{
+	return list_objects(dir, set_key, prefix, out, 1);
 }
 
 json_t *af_dir__iterable(const json_t *v)

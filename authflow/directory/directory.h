@@ -697,6 +697,11 @@ AF_DIR_NODISCARD af_dir_status af_dir_policy_for_user(af_dir *dir,
  * undeploying ALL makes it "chosen" when targets are left, else "none";
  * dropping the last target of a "chosen" profile makes it "none". value is
  * ignored for ALL.
+ * af_dir_app_get (and _get_by_name, and _check_secret's *app): the
+ * profile without its secrets' hashes, a new object the caller owns and
+ * may set or drop members of; what a member holds (a string, the
+ * redirect_uris array, ...) is shared with other readers and must not be
+ * changed.
  * Lookups of a malformed client id are AF_DIR_NOT_FOUND.
  * Thread-safety: re-entrant.
  */
@@ -843,6 +848,15 @@ AF_DIR_NODISCARD af_dir_status af_dir__key(char *key, size_t keycap,
 AF_DIR_NODISCARD af_dir_status af_dir__get_json(af_dir *dir, const char *key,
 						json_t **out, store_value *raw);
 
+/*
+ * As af_dir__get_json() without raw, for readers that only read: the
+ * object may be the one the memo keeps (memo.h), shared with every other
+ * reader. Change nothing in it; json_decref() it when done.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir__get_json_shared(af_dir *dir,
+						       const char *key,
+						       json_t **out);
+
 /* Writes obj at key with store_set() flags. */
 AF_DIR_NODISCARD af_dir_status af_dir__put_json(af_dir *dir, const char *key,
 						const json_t *obj,
@@ -867,6 +881,13 @@ AF_DIR_NODISCARD af_dir_status af_dir__members(af_dir *dir, const char *key,
  * member. Entries that vanished meanwhile are skipped. */
 AF_DIR_NODISCARD af_dir_status af_dir__list(af_dir *dir, const char *set_key,
 					    const char *prefix, json_t **out);
+
+/* As af_dir__list(), for readers that only read: the array is the
+ * caller's, the objects in it shared (af_dir__get_json_shared()). */
+AF_DIR_NODISCARD af_dir_status af_dir__list_shared(af_dir *dir,
+						   const char *set_key,
+						   const char *prefix,
+						   json_t **out);
 
 /*
  * Before a group, OU or policy of name is made: AF_DIR_EXISTS, with the

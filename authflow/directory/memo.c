@@ -15,7 +15,7 @@ struct slot {
 	char *key;  /* NULL: empty */
 	char *text; /* the text val was parsed from */
 	size_t len;
-	json_t *val; /* never handed out: callers get copies */
+	json_t *val; /* never changed: replaced whole, shared read-only */
 };
 
 struct af_dir_memo {
@@ -88,11 +88,16 @@ static size_t slot_of(const char *key)
 	return h % AF_DIR_MEMO_SLOTS;
 }
 
-json_t *af_dir__memo_parse(af_dir_memo *m, const char *key, const char *text,
-			   size_t len)
+/*
+ * The value of text under key: the kept one when the slot holds key with
+ * this very text, else text parsed and kept. share 0: a deep copy the
+ * caller owns; 1: the kept value itself, shared (see af_dir__memo_share()).
+ */
+static json_t *lookup(af_dir_memo *m, const char *key, const char *text,
+		      size_t len, int share)
 {
 	struct slot *s;
-	json_t *val, *copy = NULL, *old_val;
+	json_t *val, *out = NULL, *old_val;
 	char *k = NULL, *t = NULL, *old_key, *old_text;
 	size_t klen, old_len;
 
@@ -102,21 +107,21 @@ json_t *af_dir__memo_parse(af_dir_memo *m, const char *key, const char *text,
 	(void)pthread_mutex_lock(&s->mu);
 	if (s->key != NULL && s->len == len && strcmp(s->key, key) == 0 &&
 	    memcmp(s->text, text, len) == 0)
-		copy = json_deep_copy(s->val);
+		out = share ? json_incref(s->val) : json_deep_copy(s->val);
 	(void)pthread_mutex_unlock(&s->mu);
-	if (copy != NULL)
-		return copy;
+	if (out != NULL)
+		return out;
 	/* Parsed outside the lock: other readers of the slot go on. */
 	val = json_loadb(text, len, 0, NULL);
 	if (val == NULL)
 		return NULL;
 	klen = strlen(key);
-	copy = json_deep_copy(val);
+	out = share ? json_incref(val) : json_deep_copy(val);
 	k = malloc(klen + 1);
 	t = malloc(len > 0 ? len : 1);
-	if (copy == NULL || k == NULL || t == NULL) {
+	if (out == NULL || k == NULL || t == NULL) {
 		/* Not kept; the caller still gets its value. */
-		json_decref(copy);
+		json_decref(out);
 		free(k);
 		free(t);
 		return val;
@@ -134,5 +139,17 @@ json_t *af_dir__memo_parse(af_dir_memo *m, const char *key, const char *text,
 	s->val = val;
 	(void)pthread_mutex_unlock(&s->mu);
 	slot_clear(old_key, old_text, old_len, old_val);
-	return copy;
+	return out;
+}
+
+json_t *af_dir__memo_parse(af_dir_memo *m, const char *key, const char *text,
+			   size_t len)
+{
+	return lookup(m, key, text, len, 0);
+}
+
+json_t *af_dir__memo_share(af_dir_memo *m, const char *key, const char *text,
+			   size_t len)
+{
+	return lookup(m, key, text, len, 1);
 }

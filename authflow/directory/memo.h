@@ -3,7 +3,8 @@
  * few requests change: apps and policies (and groups and OUs). For each
  * key it keeps the text the key held when last parsed and the value that
  * text parsed to. A read whose text is byte for byte the one kept costs a
- * compare and a copy instead of a parse; any other text is parsed and
+ * compare and a copy (or, for readers that only read, a reference)
+ * instead of a parse; any other text is parsed and
  * kept instead. The store stays the only truth: the memo never answers
  * without the text just read from the store, so a change made by another
  * node is seen on the next read, as before.
@@ -12,8 +13,10 @@
  * costs a parse); texts over AF_DIR_MEMO_TEXT_MAX are not kept, so the
  * memo holds a few megabytes at most.
  *
- * Thread-safety: af_dir__memo_parse() may be called from any number of
- * threads at once (a mutex per slot); new and free from one thread.
+ * Thread-safety: af_dir__memo_parse() and af_dir__memo_share() may be
+ * called from any number of threads at once (a mutex per slot; a kept
+ * value is never changed, only replaced whole, and jansson's reference
+ * counts are atomic); new and free from one thread.
  */
 #ifndef AF_DIR_MEMO_H
 #define AF_DIR_MEMO_H
@@ -47,6 +50,17 @@ int af_dir__memo_wanted(const char *key);
  * memory ran out. With m NULL it simply parses.
  */
 json_t *af_dir__memo_parse(af_dir_memo *m, const char *key, const char *text,
+			   size_t len);
+
+/*
+ * As af_dir__memo_parse(), but without the copy: the value the memo keeps,
+ * shared with the memo and with every other reader, on any thread. The
+ * caller only reads it and json_decref()s it; it must change nothing in
+ * it (a change would show in every other reader's value, unlocked), nor
+ * put anything of it into a value that is changed later. With m NULL (or
+ * a text too long to keep) it is a new value no one else holds.
+ */
+json_t *af_dir__memo_share(af_dir_memo *m, const char *key, const char *text,
 			   size_t len);
 
 #endif /* AF_DIR_MEMO_H */

@@ -528,8 +528,9 @@ af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 	username = json_string_value(json_object_get(user, "username"));
 	if (dir == NULL || username == NULL)
 		return AF_DIR_INVALID;
-	/* The list comes sorted by name, so the first match breaks ties. */
-	rc = af_dir_policy_list(dir, &policies);
+	/* The list comes sorted by name, so the first match breaks ties;
+	 * read only, so shared, and only the one chosen is copied. */
+	rc = af_dir__list_shared(dir, "policies", "policy:", &policies);
 	if (rc != AF_DIR_OK)
 		return rc;
 	names = json_pack("[s]", username);
@@ -547,8 +548,8 @@ af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 		json_array_foreach(policies, i, p)
 		{
 			if (assigned_any(p, field, have)) {
-				*out = json_incref(p);
-				rc = AF_DIR_OK;
+				*out = json_deep_copy(p);
+				rc = *out != NULL ? AF_DIR_OK : AF_DIR_NOMEM;
 				break;
 			}
 		}

@@ -16,6 +16,7 @@
 
 #include <argon2.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 /* cmocka needs these first; keep them in their own block. */
 #include <setjmp.h>
@@ -1081,6 +1082,82 @@ static void test_af_dir_damaged_record_named(void **state)
 	assert_null(got);
 	assert_string_equal(seen, "user:zed");
 	af_dir_free(dir);
+}
+
+/*
+ * What the hot reads hand out is the caller's to change as they say: a
+ * profile's members may be set or dropped, a policy changed throughout,
+ * and neither the next read nor the secret check sees any of it (the
+ * memo keeps one parsed value for every reader).
+ */
+static void test_af_dir_reads_hand_out_own_values(void **state)
+{
+	fixture *f = *state;
+	char secret[AF_DIR_SECRET_BUF], id[128];
+	json_t *app = NULL, *u, *p = NULL, *again = NULL;
+	int previous = 1;
+
+	assert_int_equal(add_user(f, "{\"username\":\"ivy\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(add_policy(f, "{\"name\":\"p\",\"sso\":true,"
+				       "\"assigned\":{\"users\":[\"ivy\"]}}"),
+			 AF_DIR_OK);
+	assert_int_equal(add_app(f,
+				 "{\"name\":\"crm\",\"redirect_uris\":"
+				 "[\"https://c/cb\"]}",
+				 &app, secret),
+			 AF_DIR_OK);
+	snprintf(id, sizeof(id), "%s",
+		 json_string_value(json_object_get(app, "client_id")));
+	json_decref(app);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(af_dir_app_get(f->dir, id, &app), AF_DIR_OK);
+		assert_string_equal(
+			json_string_value(json_object_get(app, "name")), "crm");
+		assert_null(json_object_get(app, "secret_sha256"));
+		assert_int_equal(
+			json_array_size(json_object_get(app, "redirect_uris")),
+			1);
+		assert_int_equal(json_object_set_new(app, "name",
+						     json_string("changed")),
+				 0);
+		assert_int_equal(json_object_del(app, "redirect_uris"), 0);
+		json_decref(app);
+		u = get_user(f, "ivy");
+		assert_int_equal(af_dir_policy_for_user(f->dir, u, &p),
+				 AF_DIR_OK);
+		json_decref(u);
+		assert_false(json_is_true(json_object_get(p, "remote_access")));
+		assert_int_equal(
+			json_array_size(json_object_get(
+				json_object_get(p, "assigned"), "users")),
+			1);
+		assert_int_equal(
+			json_object_set_new(p, "remote_access", json_true()),
+			0);
+		assert_int_equal(
+			json_array_append_new(
+				json_object_get(json_object_get(p, "assigned"),
+						"users"),
+				json_string("mallory")),
+			0);
+		json_decref(p);
+	}
+	assert_int_equal(
+		af_dir_app_check_secret(f->dir, id, secret, &again, &previous),
+		AF_DIR_OK);
+	assert_int_equal(previous, 0);
+	assert_string_equal(json_string_value(json_object_get(again, "name")),
+			    "crm");
+	assert_null(json_object_get(again, "secret_sha256"));
+	assert_int_equal(json_object_set_new(again, "name", json_string("x")),
+			 0);
+	json_decref(again);
+	assert_int_equal(af_dir_app_get(f->dir, id, &app), AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(app, "name")),
+			    "crm");
+	json_decref(app);
+	OPENSSL_cleanse(secret, sizeof(secret));
 }
 
 static void test_af_dir_policy_for_user_precedence(void **state)
@@ -5107,6 +5184,7 @@ int main(void)
 		T(test_af_dir_user_list_sorted_without_hashes),
 		T(test_af_dir_user_list_skips_a_damaged_record),
 		T(test_af_dir_damaged_record_named),
+		T(test_af_dir_reads_hand_out_own_values),
 		T(test_af_dir_policy_for_user_precedence),
 		T(test_af_dir_policy_bad_specs_refused),
 		T(test_af_dir_app_add_secret_checks),

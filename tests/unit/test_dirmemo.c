@@ -1,7 +1,8 @@
 /*
  * Unit tests of the directory's memo of parsed records
  * (authflow/directory/memo.h): it answers exactly what a parse of the
- * text given would, hands out copies the caller may change, follows every
+ * text given would, hands out copies the caller may change (or, to
+ * readers that only read, the value it keeps), follows every
  * change of the text, keeps only the kinds of record it is for, and stays
  * right with many threads reading and changing the same keys.
  */
@@ -76,6 +77,51 @@ static void test_copies_are_the_callers(void **state)
 	json_decref(a);
 	json_decref(b);
 	af_dir__memo_free(m);
+}
+
+static json_t *share(af_dir_memo *m, const char *key, const char *text)
+{
+	return af_dir__memo_share(m, key, text, strlen(text));
+}
+
+/*
+ * A shared value is the one the memo keeps: the same object for every
+ * reader of the same text, equal to a parse, never the copy a parse hands
+ * out; and it stays whole for its reader when the text changes (the memo
+ * lets go of it) and when the memo is freed.
+ */
+static void test_shared_values(void **state)
+{
+	const char *one = "{\"v\":1,\"uris\":[\"https://rp.example/cb\"]}";
+	af_dir_memo *m = af_dir__memo_new();
+	json_t *want = json_loads(one, 0, NULL), *a, *b, *c, *d;
+
+	(void)state;
+	assert_non_null(m);
+	a = share(m, "app:a", one);
+	b = share(m, "app:a", one);
+	assert_non_null(a);
+	assert_ptr_equal(a, b);
+	assert_true(json_equal(a, want));
+	c = parse(m, "app:a", one);
+	assert_ptr_not_equal(c, a);
+	assert_true(json_equal(c, want));
+	/* The text changed: a new value; the old one is still a's. */
+	d = share(m, "app:a", "{\"v\":2}");
+	assert_ptr_not_equal(d, a);
+	assert_int_equal(json_integer_value(json_object_get(d, "v")), 2);
+	assert_true(json_equal(a, want));
+	json_decref(b);
+	json_decref(c);
+	json_decref(d);
+	af_dir__memo_free(m);
+	assert_true(json_equal(a, want));
+	json_decref(a);
+	/* Without a memo it is a plain parse. */
+	a = af_dir__memo_share(NULL, "app:a", one, strlen(one));
+	assert_true(json_equal(a, want));
+	json_decref(a);
+	json_decref(want);
 }
 
 /* The value of "v" in what the memo gives for key and text. */
@@ -173,7 +219,9 @@ static void *race(void *arg)
 
 		(void)snprintf(key, sizeof(key), "app:%d", k);
 		(void)snprintf(text, sizeof(text), "{\"k\":%d,\"v\":%d}", k, v);
-		o = parse(r->m, key, text);
+		/* Shared values and copies, of slots being replaced. */
+		o = i % 2 == 0 ? share(r->m, key, text)
+			       : parse(r->m, key, text);
 		if (json_integer_value(json_object_get(o, "k")) != k ||
 		    json_integer_value(json_object_get(o, "v")) != v)
 			r->wrong++;
@@ -208,6 +256,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_as_a_parse),
 		cmocka_unit_test(test_copies_are_the_callers),
+		cmocka_unit_test(test_shared_values),
 		cmocka_unit_test(test_follows_every_change),
 		cmocka_unit_test(test_bad_and_big_text),
 		cmocka_unit_test(test_kinds_kept),
