@@ -37,6 +37,12 @@
  * the flow figures it reports how long it took from sending the password
  * to the device seeing its challenge.
  *
+ * With --revoke each sign-in ends as a relying party's sign-out does:
+ * the access token is revoked at the revocation endpoint (RFC 7009,
+ * client_secret_basic) once the userinfo answer is in, so that a run
+ * leaves nothing behind in the provider that lives on (a long run then
+ * shows whether the provider's memory stays flat).
+ *
  * With --token-only K it first collects K codes (each with its PKCE
  * verifier) and then measures POST /token alone, as fast as the clients
  * can redeem them. Codes expire (authflow: 60 s), so K should be what the
@@ -48,6 +54,7 @@
  *                 [--token-only K] [--scope S] [--label NAME]
  *                 [--max-errors N] [--timeout S]
  *                 [--users FILE | --mfa --devices FILE] [--rate R]
+ *                 [--revoke]
  *
  * --rate R makes the run open-loop: a sign-in starts every 1/R seconds
  * whether or not the earlier ones have finished (on an idle client; one
@@ -142,6 +149,7 @@ struct opts {
 	const char *users_file;
 	const char *samples_file; /* --samples: every measured latency */
 	int mfa;
+	int revoke; /* --revoke: each flow ends by revoking its access token */
 	double seconds;
 	double timeout;
 	double rate; /* --rate: sign-ins started per second, 0: closed loop */
@@ -198,7 +206,14 @@ struct code {
 	char verifier[64];
 };
 
-enum step { ST_BROWSE, ST_MFA_PAGE, ST_MFA_STATUS, ST_TOKEN, ST_USERINFO };
+enum step {
+	ST_BROWSE,
+	ST_MFA_PAGE,
+	ST_MFA_STATUS,
+	ST_TOKEN,
+	ST_USERINFO,
+	ST_REVOKE
+};
 
 /* What the phone of a client is doing in an MFA sign-in. */
 enum pstep { PS_POLL, PS_ANSWER };
@@ -223,6 +238,7 @@ struct client {
 	char nonce[32];
 	char code[LG_CODE_MAX];
 	struct curl_slist *bearer;
+	char access[LG_TOKEN_MAX]; /* with --revoke, until it is revoked */
 	/* The user of this flow, and the next of ours with --users. */
 	const struct account *acct;
 	size_t acct_next;
@@ -255,6 +271,7 @@ struct lg {
 	struct client *clients;
 	char token_ep[LG_URL_MAX];
 	char userinfo_ep[LG_URL_MAX];
+	char revoke_ep[LG_URL_MAX];
 	char *authorize_prefix; /* the authorization URL up to the state */
 	char *token_prefix;	/* grant_type and redirect_uri, encoded */
 	struct curl_slist *plain_headers;
@@ -787,6 +804,7 @@ static int flow_start(struct client *c)
 	c->polls = 0;
 	c->requests = 0;
 	c->visible_s = 0;
+	OPENSSL_cleanse(c->access, sizeof(c->access));
 	c->t0 = af_mono_ns();
 	lg->started++;
 	rc = get(c, url.data, lg->plain_headers);
@@ -851,7 +869,7 @@ static int next_work(struct client *c)
 static const char *step_name(enum step s)
 {
 	static const char *const names[] = {"browse", "mfa page", "mfa status",
-					    "token", "userinfo"};
+					    "token",  "userinfo", "revoke"};
 
 	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
@@ -1522,6 +1540,8 @@ static int token_done(struct client *c, long status)
 	slist_wipe_free(c->bearer);
 	c->bearer = curl_slist_append(NULL, header);
 	OPENSSL_cleanse(header, sizeof(header));
+	if (lg->o.revoke)
+		memcpy(c->access, access, sizeof(c->access));
 	c->step = ST_USERINFO;
 	if (c->bearer == NULL || get(c, lg->userinfo_ep, c->bearer) != 0) {
 		fail(c, "could not ask the userinfo endpoint");
@@ -1530,6 +1550,27 @@ static int token_done(struct client *c, long status)
 	rc = 0;
 out:
 	OPENSSL_cleanse(access, sizeof(access));
+	return rc;
+}
+
+static int revoke_request(struct client *c)
+{
+	struct lg *lg = c->lg;
+	struct buf body;
+	int rc = -1;
+
+	buf_init(&body, LG_FORM_BODY_MAX);
+	if (buf_puts(&body, "token_type_hint=access_token&token=") != 0 ||
+	    buf_esc(&body, c->easy, c->access) != 0)
+		goto out;
+	c->step = ST_REVOKE;
+	rc = post(c, lg->revoke_ep, body.data, lg->token_headers);
+out:
+	OPENSSL_cleanse(c->access, sizeof(c->access));
+	OPENSSL_cleanse(body.data, body.len);
+	buf_free(&body);
+	if (rc != 0)
+		fail(c, "could not ask the revocation endpoint");
 	return rc;
 }
 
@@ -1547,6 +1588,20 @@ static int userinfo_done(struct client *c, long status)
 	json_decref(o);
 	if (!ok) {
 		fail(c, "the userinfo answer has no sub");
+		return -1;
+	}
+	if (c->lg->o.revoke)
+		return revoke_request(c);
+	(void)record(c->lg, c);
+	return 1;
+}
+
+/* RFC 7009: the access token is revoked as a relying party does at
+ * sign-out, so that the flow leaves no state behind in the provider. */
+static int revoke_done(struct client *c, long status)
+{
+	if (status != 200) {
+		fail(c, "the revocation endpoint refused the request");
 		return -1;
 	}
 	(void)record(c->lg, c);
@@ -1599,6 +1654,8 @@ static int browser_done(struct client *c, CURLcode res)
 		return mfa_status_done(c, status);
 	case ST_TOKEN:
 		return token_done(c, status);
+	case ST_REVOKE:
+		return revoke_done(c, status);
 	case ST_USERINFO:
 	default:
 		return userinfo_done(c, status);
@@ -1876,7 +1933,10 @@ static int discover(struct lg *lg, char *authorize, size_t cap)
 	    copy_endpoint(d, "token_endpoint", lg->token_ep,
 			  sizeof(lg->token_ep)) != 0 ||
 	    copy_endpoint(d, "userinfo_endpoint", lg->userinfo_ep,
-			  sizeof(lg->userinfo_ep)) != 0)
+			  sizeof(lg->userinfo_ep)) != 0 ||
+	    (lg->o.revoke &&
+	     copy_endpoint(d, "revocation_endpoint", lg->revoke_ep,
+			   sizeof(lg->revoke_ep)) != 0))
 		goto out;
 	rc = 0;
 out:
@@ -2369,6 +2429,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"mfa", no_argument, NULL, 'M'},
 		{"rate", required_argument, NULL, 'R'},
 		{"samples", required_argument, NULL, 'O'},
+		{"revoke", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -2465,6 +2526,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'O':
 			o->samples_file = optarg;
 			break;
+		case 'V':
+			o->revoke = 1;
+			break;
 		case 'h':
 			printf("usage: bench_loadgen --url ISSUER --client-id ID "
 			       "--client-secret S --redirect-uri URI\n"
@@ -2478,7 +2542,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			       "         [--rate R] (open loop: R sign-ins "
 			       "started per second)\n"
 			       "         [--samples FILE] (every measured "
-			       "latency, one per line)\n");
+			       "latency, one per line)\n"
+			       "         [--revoke] (each sign-in ends by "
+			       "revoking its access token)\n");
 			exit(0);
 		default:
 			return usage("unknown option; see --help", NULL);
@@ -2500,6 +2566,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return usage("--mfa needs --devices FILE", NULL);
 	if (o->mfa && o->token_only > 0)
 		return usage("--mfa goes without --token-only", NULL);
+	if (o->revoke && o->token_only > 0)
+		return usage("--revoke goes without --token-only", NULL);
 	if (o->rate > 0 && o->token_only > 0)
 		return usage("--rate goes without --token-only", NULL);
 	if (o->token_only > 0 && (o->flows > 0 || o->seconds > 0))
