@@ -31,6 +31,14 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp);
 void af_h_login_get(af_server *srv, af_req *req, af_resp *resp);
 
 /*
+ * Answers with the sign-in form of the flow (authz borrowed): the page
+ * GET /login shows, and /authorize at once for a flow it has just begun,
+ * which saves the browser a round trip on every sign-in.
+ */
+void af_login_form(af_server *srv, af_resp *resp, const char *flow,
+		   const json_t *authz);
+
+/*
  * The longest "restart" field the sign-in form carries or accepts: what
  * leaves room, in the request target the server reads (AF_REQ_URI_MAX),
  * for "/authorize?" and a login_hint.

@@ -84,10 +84,27 @@ static void show_form(af_server *srv, af_resp *resp, unsigned status,
 	free(restart);
 }
 
+void af_login_form(af_server *srv, af_resp *resp, const char *flow,
+		   const json_t *authz)
+{
+	/* Back from the second step ("Start again"): the name is kept. */
+	const char *again =
+		json_string_value(json_object_get(authz, AF_FLOW_AGAIN_USER));
+
+	if (again == NULL)
+		again = json_string_value(
+			json_object_get(json_object_get(authz, "mfa"), "user"));
+	show_form(srv, resp, 200, flow, authz,
+		  json_is_true(json_object_get(authz, "restarted")) ? RESTARTED
+								    : NULL,
+		  again != NULL ? again
+				: json_string_value(json_object_get(
+					  authz, "login_hint")));
+}
+
 void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
-	const char *again;
 	json_t *authz = NULL;
 	int rc = af_flow_load(srv, req, flow, NULL, &authz);
 
@@ -98,17 +115,7 @@ void af_h_login_get(af_server *srv, af_req *req, af_resp *resp)
 			af_page_flow_expired(resp);
 		return;
 	}
-	/* Back from the second step ("Start again"): the name is kept. */
-	again = json_string_value(json_object_get(authz, AF_FLOW_AGAIN_USER));
-	if (again == NULL)
-		again = json_string_value(
-			json_object_get(json_object_get(authz, "mfa"), "user"));
-	show_form(srv, resp, 200, flow, authz,
-		  json_is_true(json_object_get(authz, "restarted")) ? RESTARTED
-								    : NULL,
-		  again != NULL ? again
-				: json_string_value(json_object_get(
-					  authz, "login_hint")));
+	af_login_form(srv, resp, flow, authz);
 	json_decref(authz);
 }
 

@@ -437,7 +437,7 @@ cj="$tmp/cookies"
 loc=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' "$AUTHFLOW_URL/demo/login")
 # A second tab begins a sign-in too: the first one still finishes.
 curl -s -c "$cj" -b "$cj" -o /dev/null "$AUTHFLOW_URL/demo/login"
-loc=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' "$loc")
+# /authorize answers with the sign-in form at once.
 page=$(curl -s -c "$cj" -b "$cj" "$loc")
 flow=$(echo "$page" | sed -n 's/.*name="flow" value="\([^"]*\)".*/\1/p')
 csrf=$(echo "$page" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
@@ -479,7 +479,6 @@ curl -s -c "$cj" -b "$cj" "$cb" | grep -q "verified your id_token" && ok || bad 
 # time, as every other time is shown.
 cj3="$tmp/cookies3"
 loc=$(curl -s -c "$cj3" -b "$cj3" -o /dev/null -w '%{redirect_url}' "$AUTHFLOW_URL/demo/login")
-loc=$(curl -s -c "$cj3" -b "$cj3" -o /dev/null -w '%{redirect_url}' "$loc")
 page=$(curl -s -c "$cj3" -b "$cj3" "$loc")
 flow=$(echo "$page" | sed -n 's/.*name="flow" value="\([^"]*\)".*/\1/p')
 csrf=$(echo "$page" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p')
@@ -528,10 +527,10 @@ until curl -fs "http://127.0.0.1:$port2/healthz" >/dev/null 2>&1; do
 	sleep 0.05
 done
 loc=$(curl -s -c "$tmp/cj2" -b "$tmp/cj2" -o /dev/null -w '%{redirect_url}' "http://127.0.0.1:$port2/demo/login")
-login=$(curl -s -c "$tmp/cj2" -b "$tmp/cj2" -o /dev/null -w '%{redirect_url}' "$loc")
-case "$login" in
-"http://127.0.0.1:$port2/login?"*) ok ;;
-*) bad "demo on a new port: $loc led to '$login'" ;;
+login=$(curl -s -c "$tmp/cj2" -b "$tmp/cj2" "$loc")
+case "$loc $login" in
+"http://127.0.0.1:$port2/authorize?"*'<form method="post" action="/login">'*) ok ;;
+*) bad "demo on a new port: $loc did not lead to the sign-in form" ;;
 esac
 kill -TERM "$pid"
 wait "$pid"

@@ -406,8 +406,14 @@ void fz_begin(fz_world *w, const char *client, const char *redirect_enc,
 	af_resp_init(&resp, 0);
 	af_h_authorize(&w->srv, &req, &resp);
 	fz_request_free(&req);
-	fz_copy_after(fz_header(&resp, "Location"), "flow=", '\0', s->flow,
+	/* The sign-in form comes at once; GET /login shows it again. */
+	body = strndup(resp.body.data != NULL ? resp.body.data : "",
+		       resp.body.len);
+	if (body == NULL)
+		abort();
+	fz_copy_after(body, "name=\"flow\" value=\"", '"', s->flow,
 		      sizeof(s->flow));
+	free(body);
 	fz_copy_after(fz_header(&resp, "Set-Cookie"), "", ';', s->cookie,
 		      sizeof(s->cookie));
 	af_resp_cleanup(&resp);

@@ -139,7 +139,8 @@ typedef struct fz_signin {
 
 /*
  * GET /authorize (no session) for client and its redirect URI (already
- * percent-encoded), then the form at GET /login.
+ * percent-encoded), which answers with the sign-in form; then the same
+ * form at GET /login.
  */
 void fz_begin(fz_world *w, const char *client, const char *redirect_enc,
 	      fz_signin *s);

@@ -180,15 +180,19 @@ export function hiddenFields(html) {
   return out;
 }
 
-// Follows /authorize to the login form; returns { flowUrl, fields } or the
-// immediate answer (a redirect to the client) when the session suffices.
+// 1 when answer r is the sign-in form (what /authorize shows when a
+// sign-in must be made).
+export function isLoginForm(r) {
+  return r.status === 200 && r.text.includes('<form method="post" action="/login">');
+}
+
+// Opens /authorize: returns { loginPage, fields } when it answers with the
+// sign-in form, else { answer } (a redirect to the client when the session
+// suffices, an error page).
 export async function openAuthorize(browser, issuer, authorizeUrl) {
   const r = await browser.get(authorizeUrl);
-  if (r.status !== 302) return { answer: r };
-  const loc = new URL(r.location, issuer);
-  if (loc.origin !== issuer || loc.pathname !== '/login') return { answer: r };
-  const page = await browser.get(loc.href);
-  return { loginPage: page, fields: hiddenFields(page.text) };
+  if (!isLoginForm(r)) return { answer: r };
+  return { loginPage: r, fields: hiddenFields(r.text) };
 }
 
 // Signs in through the login form; returns the final answer of POST /login.

@@ -10,7 +10,7 @@ import vm from 'node:vm';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { authRequest, BIN, Browser, ctl, discover, enrollPhone, freePort, shownEnrollCode, hiddenFields, idsim, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
+import { authRequest, BIN, Browser, ctl, discover, enrollPhone, freePort, shownEnrollCode, hiddenFields, idsim, isLoginForm, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
@@ -199,9 +199,9 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(refused.status, 303);
     assert.match(refused.location, /^\/authorize\?restarted=1&/);
     const over = await stale.get(new URL(refused.location, server.issuer).href);
-    assert.match(over.location, /^\/login\?flow=/);
-    assert.notEqual(new URL(over.location, server.issuer).searchParams.get('flow'), o2.fields.flow);
-    assert.match((await stale.get(new URL(over.location, server.issuer).href)).text, /Please sign in again/);
+    assert.ok(isLoginForm(over), over.text);
+    assert.notEqual(hiddenFields(over.text).flow, o2.fields.flow);
+    assert.match(over.text, /Please sign in again/);
   });
 
   test('right number approves; amr is pwd swk mfa; SSO to a second app without MFA', async () => {
@@ -591,8 +591,7 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(pol.status, 200, pol.text);
     a = await authUrl(s.config);
     r = await b.get(a.url.href);
-    assert.equal(r.status, 302);
-    assert.equal(new URL(r.location, server.issuer).pathname, '/login', 'a new sign-in, not a code');
+    assert.ok(isLoginForm(r), 'a new sign-in, not a code');
     const none = new URL(a.url.href);
     none.searchParams.set('prompt', 'none');
     r = await b.get(none.href);
@@ -615,7 +614,7 @@ describe(`push MFA (${STORE} store)`, () => {
     const mfa = { acr_values: 'urn:example:other urn:authflow:acr:mfa urn:authflow:acr:pwd' };
     a = await authUrl(s.config, mfa);
     r = await b.get(a.url.href);
-    assert.equal(new URL(r.location, server.issuer).pathname, '/login', 'a new sign-in, not a code');
+    assert.ok(isLoginForm(r), 'a new sign-in, not a code');
     const none = new URL(a.url.href);
     none.searchParams.set('prompt', 'none');
     r = await b.get(none.href);
@@ -815,10 +814,8 @@ describe(`push MFA (${STORE} store)`, () => {
     for (const b of browsers) {
       a = await authUrl(s.config);
       r = await b.get(a.url.href);
-      assert.equal(r.status, 302);
-      assert.equal(new URL(r.location, server.issuer).pathname, '/login', 'the sign-in form, not a code');
-      const login = await b.get(new URL(r.location, server.issuer).href);
-      assert.match(login.text, /name="password"/);
+      assert.ok(isLoginForm(r), 'the sign-in form, not a code');
+      assert.match(r.text, /name="password"/);
     }
     assert.equal(await sessions(), 0);
     // The old password is refused, the new one signs in.
@@ -1723,7 +1720,6 @@ describe(`push MFA (${STORE} store)`, () => {
       const signInDemo = async () => {
         const b = new Browser();
         let r = await b.get(`${issuer}/demo/login`);
-        r = await b.get(new URL(r.location, issuer).href);
         const login = await b.get(new URL(r.location, issuer).href);
         r = await b.post(`${issuer}/login`, { ...hiddenFields(login.text), username: 'alice', password: 'alice-demo-pass' });
         assert.equal(r.status, 303, r.text);
@@ -1998,8 +1994,7 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     assert.equal(here.status, 302);
     assert.equal(new URL(here.location).origin, 'http://127.0.0.1:9000');
     const there = await other.get((await authUrl(s.config)).url.href);
-    assert.equal(there.status, 302);
-    assert.equal(new URL(there.location, server.issuer).pathname, '/login');
+    assert.ok(isLoginForm(there), 'the sign-in form');
     // The old password is gone, the new one works.
     const b3 = new Browser();
     assert.equal((await signIn(b3, server.issuer, (await authUrl(s.config)).url.href, s.user, s.password)).status, 401);
