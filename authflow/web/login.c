@@ -531,6 +531,8 @@ static int login_prelude(af_server *srv, af_req *req, af_resp *resp,
 	 * password step, if the browser dropped the first answer to this
 	 * form (af_flow_rebind()); a cancel may not.
 	 */
+	if (af_page_refuse_repeated(req, resp))
+		return 1;
 	if (req->form == NULL || csrf == NULL)
 		rc = -1;
 	else if (af_req_param(req, "cancel") != NULL)

@@ -1155,6 +1155,8 @@ static int posted(af_server *srv, af_req *req, af_resp *resp, json_t **authz,
 	int failed = 0;
 
 	*authz = *txn = NULL;
+	if (af_page_refuse_repeated(req, resp))
+		return -1;
 	if (req->form == NULL || csrf == NULL) {
 		af_page_flow_expired(resp);
 		return -1;
@@ -1297,6 +1299,8 @@ void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp)
 	const char *csrf = af_req_param(req, "csrf");
 	json_t *authz;
 
+	if (af_page_refuse_repeated(req, resp))
+		return;
 	if (req->form == NULL || csrf == NULL) {
 		af_page_flow_expired(resp);
 		return;

@@ -279,6 +279,16 @@ void af_page_flow_expired(af_resp *resp)
 		      "Go back to the application and sign in again.");
 }
 
+int af_page_refuse_repeated(const af_req *req, af_resp *resp)
+{
+	if (!req->duplicate_param)
+		return 0;
+	af_page_error(resp, 400, "This sign-in form was not sent as made",
+		      "A field of the form came more than once.",
+		      "Go back to the application and sign in again.");
+	return 1;
+}
+
 void af_page_unavailable(af_resp *resp)
 {
 	af_page_error(resp, 503, "Sign-in is unavailable",

@@ -93,6 +93,14 @@ void af_page_login(af_resp *resp, unsigned status, const char *flow,
 /* The page for a sign-in flow that expired, was used, or is not ours. */
 void af_page_flow_expired(af_resp *resp);
 
+/*
+ * 1, with resp answered by a 400 page, when a parameter of a sign-in
+ * form's post came more than once; else 0. No sign-in form sends a field
+ * twice, and which copy a proxy or filter in front read is unknown, so
+ * such a post is refused before anything of it is used.
+ */
+int af_page_refuse_repeated(const af_req *req, af_resp *resp);
+
 /* The "try again in a moment" page for a store that does not answer. */
 void af_page_unavailable(af_resp *resp);
 

@@ -687,6 +687,8 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 	int64_t gen = 0;
 	af_dir_status st;
 
+	if (af_page_refuse_repeated(req, resp))
+		return;
 	if (req->form == NULL || csrf == NULL) {
 		af_page_flow_expired(resp);
 		return;

@@ -367,6 +367,11 @@ describe(`push MFA (${STORE} store)`, () => {
     const code = (await idsim(server, s.phone, ['code'])).stdout;
     assert.match(code, /^\d{6}$/);
     const f = hiddenFields(m.page.text);
+    // A field twice: refused before the code is checked, spent or counted.
+    const twice = await m.browser.post(`${server.issuer}/login/mfa/code`,
+      [['flow', f.flow], ['csrf', f.csrf], ['code', '000000'], ['code', code]]);
+    assert.equal(twice.status, 400);
+    assert.match(twice.text, /A field of the form came more than once/);
     const r = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code });
     assert.equal(r.status, 302, r.text);
     const t = await client.authorizationCodeGrant(s.config, new URL(r.location), {

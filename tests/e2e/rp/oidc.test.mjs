@@ -1163,6 +1163,31 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(at.scope, 'openid profile email groups', 'the JWT access token says the same');
   });
 
+  test('a sign-in form post with a field twice is refused before anything of it is used', async () => {
+    const s = await seed(server, { user: 'paula' });
+    const config = await rp(s);
+    const b = new Browser();
+    const a = await authUrl(config);
+    const o = await openAuthorize(b, server.issuer, a.url.href);
+    const fields = Object.entries(o.fields);
+    for (const extra of [
+      [['username', s.user], ['password', 'wrong'], ['password', s.password]],
+      [['username', 'nobody'], ['username', s.user], ['password', s.password]],
+      [['flow', o.fields.flow], ['username', s.user], ['password', s.password]],
+    ]) {
+      const r = await b.post(`${server.issuer}/login`, [...fields, ...extra]);
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.location, null);
+      assert.match(r.text, /A field of the form came more than once/);
+    }
+    // Nothing was checked or counted: the flow goes on, the user has no
+    // failure.
+    assert.equal((await server.admin('GET', `/users/${s.user}`)).json.failed_signins, 0);
+    const r = await b.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
+    assert.equal(r.status, 302, r.text);
+    assert.ok(new URL(r.location).searchParams.get('code'));
+  });
+
   test('a sign-in form posted after its flow is gone starts the sign-in again, the user name kept, the request unchanged', async () => {
     const s = await seed(server, { user: 'renata' });
     const config = await rp(s);
