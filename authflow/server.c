@@ -8,6 +8,7 @@
 
 #include "common/util.h"
 #include "directory/audit.h"
+#include "directory/password.h"
 #include "directory/signins.h"
 #include "directory/throttle.h"
 #include "http/tlsfiles.h"
@@ -229,6 +230,7 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	jose_status jst;
 	af_dir_status dst;
 	af_pwlist_status pst;
+	size_t skipped, first_skipped;
 
 	memset(srv, 0, sizeof(*srv));
 	srv->cfg = *cfg;
@@ -327,6 +329,13 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		 cfg->pw_blocklist_file[0] != '\0'
 			 ? " (the built-in list and passwords.blocklist_file)"
 			 : " (the built-in list)");
+	skipped = af_pwlist_skipped(srv->pwlist, &first_skipped);
+	if (skipped > 0)
+		log_warn(srv->log, NULL, "passwords",
+			 "passwords.blocklist_file: %zu line(s) skipped, the "
+			 "first at line %zu: longer than any password (%d "
+			 "bytes) or holding a NUL byte",
+			 skipped, first_skipped, AF_PW_MAX);
 
 	af_dir_options_default(&dopt);
 	dopt.pw.m_kib = cfg->argon2_m_kib;

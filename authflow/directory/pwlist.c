@@ -20,6 +20,7 @@
 struct af_pwlist {
 	uint64_t *v; /* sorted, distinct */
 	size_t n, cap;
+	size_t skipped, first_skipped; /* lines of the file, see pwlist.h */
 	EVP_MD *sha1;
 };
 
@@ -208,8 +209,13 @@ static af_pwlist_status read_file(af_pwlist *l, FILE *fp, const char *path,
 		lineno++;
 		if (len <= AF_PW_MAX + 1 && len > 0 && buf[len - 1] == '\r')
 			buf[--len] = '\0';
-		if (len == 0 || len > AF_PW_MAX)
+		if (len == 0)
 			continue;
+		if (len > AF_PW_MAX) {
+			if (l->skipped++ == 0)
+				l->first_skipped = lineno;
+			continue;
+		}
 		if (!hash_line(buf, len, &v) && sha1_64(l, buf, len, &v) != 0) {
 			st = AF_PWLIST_ERR_CRYPTO;
 			break;
@@ -336,6 +342,13 @@ int af_pwlist_has(const af_pwlist *list, const char *password)
 		hit = listed(list, lower, len);
 	OPENSSL_cleanse(lower, sizeof(lower));
 	return hit;
+}
+
+size_t af_pwlist_skipped(const af_pwlist *list, size_t *first_line)
+{
+	if (first_line != NULL)
+		*first_line = list != NULL ? list->first_skipped : 0;
+	return list != NULL ? list->skipped : 0;
 }
 
 size_t af_pwlist_count(const af_pwlist *list)

@@ -11,7 +11,8 @@
  * Each entry is kept as the first 64 bits of its SHA-1, sorted: 8 bytes an
  * entry, looked up by binary search. Empty lines, lines longer than any
  * password can be (AF_PW_MAX bytes) and lines holding a NUL byte are
- * skipped; "\r\n" ends a line as "\n" does.
+ * skipped, the latter two counted (af_pwlist_skipped()); "\r\n" ends a
+ * line as "\n" does.
  *
  * A password is on the list when it, or its ASCII-lower-case form, is: a
  * list of "password1" also holds "Password1".
@@ -51,6 +52,14 @@ int af_pwlist_has(const af_pwlist *list, const char *password);
 
 /* Entries on the list (distinct ones: the built-in ones included). */
 size_t af_pwlist_count(const af_pwlist *list);
+
+/*
+ * Lines of the file skipped as no password can be (longer than AF_PW_MAX
+ * bytes, or holding a NUL byte; empty lines are not counted), and into
+ * *first_line (when not NULL) the number of the first, counted from 1;
+ * 0 and 0 when none was.
+ */
+size_t af_pwlist_skipped(const af_pwlist *list, size_t *first_line);
 
 /* Accepts NULL. */
 void af_pwlist_free(af_pwlist *list);

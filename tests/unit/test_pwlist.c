@@ -73,6 +73,7 @@ static void test_af_pwlist_builtin_without_file(void **state)
 	(void)state;
 	assert_int_equal(af_pwlist_load(NULL, &l, NULL, 0), AF_PWLIST_OK);
 	assert_true(af_pwlist_count(l) > 50);
+	assert_int_equal(af_pwlist_skipped(l, NULL), 0);
 	assert_int_equal(af_pwlist_has(l, "password1"), 1);
 	assert_int_equal(af_pwlist_has(l, "iloveyou"), 1);
 	/* The ASCII-lower-case form counts. */
@@ -89,7 +90,7 @@ static void test_af_pwlist_file_plain_lines(void **state)
 {
 	fixture *f = *state;
 	af_pwlist *l = load(f, "Tr0ub4dor&3\r\nhospital2026\n\nlast line");
-	size_t builtin;
+	size_t builtin, first = 99;
 
 	assert_int_equal(af_pwlist_has(l, "Tr0ub4dor&3"), 1);
 	/* "\r\n" ends a line as "\n" does. */
@@ -98,6 +99,9 @@ static void test_af_pwlist_file_plain_lines(void **state)
 	assert_int_equal(af_pwlist_has(l, "HOSPITAL2026"), 1);
 	/* A last line without its newline is read too. */
 	assert_int_equal(af_pwlist_has(l, "last line"), 1);
+	/* An empty line is no line skipped. */
+	assert_int_equal(af_pwlist_skipped(l, &first), 0);
+	assert_int_equal(first, 0);
 	/* Folding is to lower case only: an upper-case entry stays exact. */
 	assert_int_equal(af_pwlist_has(l, "tr0ub4dor&3"), 0);
 	assert_int_equal(af_pwlist_has(l, "password1"), 1);
@@ -157,7 +161,7 @@ static void test_af_pwlist_file_errors(void **state)
 static void test_af_pwlist_file_long_line_skipped(void **state)
 {
 	fixture *f = *state;
-	size_t n = (size_t)AF_PW_MAX * 3, i;
+	size_t n = (size_t)AF_PW_MAX * 3, i, first = 0;
 	char *text = malloc(n + 64);
 	af_pwlist *l = NULL;
 
@@ -169,6 +173,9 @@ static void test_af_pwlist_file_long_line_skipped(void **state)
 	assert_int_equal(af_pwlist_load(f->path, &l, f->err, sizeof(f->err)),
 			 AF_PWLIST_OK);
 	assert_int_equal(af_pwlist_has(l, "kept-after-it"), 1);
+	/* Counted, so that the server can say which line it was. */
+	assert_int_equal(af_pwlist_skipped(l, &first), 1);
+	assert_int_equal(first, 1);
 	/* No piece of the line is on the list: no end, no start of it. */
 	text[n] = '\0';
 	for (i = 1; i < n; i++)
@@ -188,7 +195,7 @@ static void test_af_pwlist_file_nul_and_edges(void **state)
 {
 	static const char head[] = "bad\0line\nread-after-nul\n";
 	fixture *f = *state;
-	size_t max = AF_PW_MAX, n = 0;
+	size_t max = AF_PW_MAX, n = 0, first = 0;
 	char *text = malloc(3 * max + 64), *longest = malloc(max + 2);
 	af_pwlist *l = NULL;
 
@@ -208,6 +215,10 @@ static void test_af_pwlist_file_nul_and_edges(void **state)
 			 AF_PWLIST_OK);
 	assert_int_equal(af_pwlist_has(l, "read-after-nul"), 1);
 	assert_int_equal(af_pwlist_has(l, "bad"), 0);
+	/* Lines 1 (the NUL) and 4 (a byte too long) were skipped. */
+	assert_int_equal(af_pwlist_skipped(l, &first), 2);
+	assert_int_equal(first, 1);
+	assert_int_equal(af_pwlist_skipped(l, NULL), 2);
 	memset(longest, 'x', max);
 	longest[max] = '\0';
 	assert_int_equal(af_pwlist_has(l, longest), 1);

@@ -1464,11 +1464,13 @@ describe('authflow password rules', { skip: STORE !== 'memory' }, () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-pwlist-'));
     const file = path.join(dir, 'refused.txt');
     const sha1 = (t) => createHash('sha1').update(t).digest('hex').toUpperCase();
-    // A typed password, and a breached one by its SHA-1 with a count.
-    writeFileSync(file, `Ward-Round-2026\r\n${sha1('hospital-summer')}:3\n`);
+    // A typed password, and a breached one by its SHA-1 with a count; a
+    // line no password can be is skipped, and the log says where.
+    writeFileSync(file, `Ward-Round-2026\r\n${sha1('hospital-summer')}:3\n${'z'.repeat(2000)}\n`);
     const srv = await startServer({ passwords: { min_length: 10, blocklist_file: file }, logLevel: 'info' });
     try {
       assert.match(srv.stderr(), /"event":"passwords","msg":"\d+ common and breached passwords are refused when set \(the built-in list and passwords\.blocklist_file\)"/);
+      assert.match(srv.stderr(), /"event":"passwords","msg":"passwords\.blocklist_file: 1 line\(s\) skipped, the first at line 3: longer than any password \(1024 bytes\) or holding a NUL byte"/);
       const listed = 'password: is on the list of common and breached passwords: choose another';
       const cases = [
         ['Ward-Round-2026', listed],
