@@ -683,11 +683,18 @@ pushd_verdict pushd_fcm_verdict(pushd_ctx *ctx, const pushd_flight *f,
 		log_write(ctx->log,
 			  v == PUSHD_V_FAILED ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
 			  NULL, "fcm_answer", NULL,
-			  "job=%s txn=%s status=%ld error=%s code=%s",
+			  "job=%s txn=%s status=%ld error=%s code=%s%s",
 			  f->job.job, f->job.txn, http_status,
 			  log_value(status[0] != '\0' ? status : "-",
 				    shown_status, sizeof(shown_status)),
 			  log_value(code[0] != '\0' ? code : "-", shown_code,
-				    sizeof(shown_code)));
+				    sizeof(shown_code)),
+			  strcmp(code, "THIRD_PARTY_AUTH_ERROR") == 0
+				  ? ": FCM could not hand the push to APNs or "
+				    "web push: upload the APNs authentication "
+				    "key (or the web push certificate) to the "
+				    "Firebase project; push.fcm's service "
+				    "account is not at fault"
+				  : "");
 	return v;
 }

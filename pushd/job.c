@@ -482,6 +482,14 @@ pushd_verdict pushd_classify_fcm(long http_status, const char *status,
 	/* A token of another sender (Firebase project) never works here. */
 	if (http_status == 403 && strcmp(c, "SENDER_ID_MISMATCH") == 0)
 		return PUSHD_V_TOKEN_INVALID;
+	/*
+	 * FCM could not pass the push on: the Firebase project's APNs key
+	 * or web push certificate is missing or wrong. pushd's own access
+	 * token is good, and renewing it (refusing it for every push) would
+	 * only hold up the pushes that do go through.
+	 */
+	if (http_status == 401 && strcmp(c, "THIRD_PARTY_AUTH_ERROR") == 0)
+		return PUSHD_V_FAILED;
 	if (http_status == 401)
 		return PUSHD_V_RENEW;
 	if (http_status == 429 || http_status == 500 || http_status == 503)

@@ -484,6 +484,9 @@ static void test_classify_fcm_every_answer(void **state)
 		{404, "", "UNREGISTERED", PUSHD_V_TOKEN_INVALID},
 		{400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", PUSHD_V_FAILED},
 		{401, "UNAUTHENTICATED", "", PUSHD_V_RENEW},
+		/* The Firebase project's APNs key: no renewal mends that. */
+		{401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR",
+		 PUSHD_V_FAILED},
 		{403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH",
 		 PUSHD_V_TOKEN_INVALID},
 		{403, "PERMISSION_DENIED", "", PUSHD_V_FAILED},

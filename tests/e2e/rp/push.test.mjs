@@ -39,6 +39,7 @@ const T = {
   fcmOtherSender: 'fcm-other-sender-token',
   renew: 'f1'.repeat(32),
   fcmExpired: 'fcm-expired-access-token',
+  fcmThirdParty: 'fcm-third-party-auth-token',
   held: 'b2'.repeat(32),
 };
 
@@ -183,6 +184,8 @@ before(async () => {
     [T.renew]: [{ status: 403, reason: 'ExpiredProviderToken' }],
     // The access token "expired": refused from then on, so pushd gets another.
     [T.fcmExpired]: [{ status: 401 }],
+    // The Firebase project has no (or a wrong) APNs key.
+    [T.fcmThirdParty]: [{ error: 'THIRD_PARTY_AUTH_ERROR' }],
   };
   // The kill test: answers held back so the pushes are in flight.
   for (const t of T.kill) script[t] = [{ status: 200, delay_ms: 4000 }];
@@ -417,6 +420,28 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     // worker waited for the new token in between.
     assert.match(p.stderr, /platform=fcm outcome=sent attempts=2"/);
     assert.equal(await retries(), before + 1);
+  });
+
+  test('FCM THIRD_PARTY_AUTH_ERROR fails the push and says where the fault is; the access token is kept', async () => {
+    const issued = () => logLines(fcm.log).filter((l) => l.access_token_issued !== undefined).length;
+    const s = await pushUser('tomas', [['fcm', T.fcmThirdParty]]);
+    const good = await pushUser('tomas-good', [['fcm', 'fcm-token-tomas-good']]);
+    await toMfa(good);
+    await until('a push with the access token in hand', () => fcmPushes('fcm-token-tomas-good').length > 0);
+    const before = issued();
+    await toMfa(s);
+    const said = /"level":"warn","event":"fcm_answer","msg":"job=(\S+) txn=\S+ status=401 error=UNAUTHENTICATED code=THIRD_PARTY_AUTH_ERROR: FCM could not hand the push to APNs or web push: upload the APNs authentication key \(or the web push certificate\) to the Firebase project; push\.fcm's service account is not at fault"/;
+    const logged = () => pushds.map((x) => x.stderr).join('');
+    let job;
+    await until('the warning', () => { job = logged().match(said)?.[1]; return job !== undefined; });
+    await until('its outcome', () =>
+      new RegExp(`job=${job} txn=\\S+ device=\\S+ platform=fcm outcome=failed attempts=1"`).test(logged()));
+    // Not the device's fault: its token stays; nor pushd's: no new
+    // access token, and the next push goes out with the one in hand.
+    assert.equal((await deviceOf(s, T.fcmThirdParty)).push_token_valid, true);
+    await toMfa(good);
+    await until('the next push', () => fcmPushes('fcm-token-tomas-good').length > 1);
+    assert.equal(issued(), before, 'no access token asked for');
   });
 
   test('a restarted pushd reuses the shared provider token; a job of an expired txn is not sent', async () => {
