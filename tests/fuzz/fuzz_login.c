@@ -16,7 +16,8 @@
  * Nothing may crash or leak; every answer has a known status; a redirect
  * goes to a page of this server or to client 1's registered redirect
  * URI; and nobody is signed in (a code for the client, or an SSO session
- * cookie) by a post whose password is not alice's or bob's.
+ * cookie) by a post whose password is not alice's or bob's; a post with
+ * a field twice gets a 400.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -64,6 +65,9 @@ static void check_answer(const af_req *req, const af_resp *resp)
 	if (fz_signed_in(resp, REDIRECT) &&
 	    (password == NULL || (strcmp(password, PASS_ALICE) != 0 &&
 				  strcmp(password, PASS_BOB) != 0)))
+		abort();
+	/* A field twice is refused whole, whatever else the post holds. */
+	if (req->duplicate_param && resp->status != 400)
 		abort();
 }
 

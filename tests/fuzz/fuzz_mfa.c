@@ -158,6 +158,10 @@ static void check_answer(const struct step *st, const af_req *req,
 	if (fz_signed_in(resp, REDIRECT) &&
 	    (!code_form || !phone_code(st, af_req_param(req, "code"))))
 		abort();
+	/* A form posted with a field twice is refused whole. */
+	if (strcmp(req->method, "POST") == 0 && req->duplicate_param &&
+	    resp->status != 400)
+		abort();
 }
 
 static const struct {

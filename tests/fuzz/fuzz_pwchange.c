@@ -131,6 +131,9 @@ static void call(void *arg, unsigned flags, const char *text, size_t len)
 		if (fz_signed_in(&resp, REDIRECT) &&
 		    fz_password_is(&w->fw, "alice", TEMPORARY))
 			abort();
+		/* A form posted with a field twice is refused whole. */
+		if (!get && req.duplicate_param && resp.status != 400)
+			abort();
 		af_resp_cleanup(&resp);
 		if (was_temporary &&
 		    !fz_password_is(&w->fw, "alice", TEMPORARY) && !rightful)
