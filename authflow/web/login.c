@@ -526,13 +526,13 @@ static int login_prelude(af_server *srv, af_req *req, af_resp *resp,
 	const char *password = af_req_param(req, "password");
 	int rc;
 
+	if (af_page_refuse_repeated(req, resp))
+		return 1;
 	/*
 	 * A password post may come with the binding from before the flow's
 	 * password step, if the browser dropped the first answer to this
 	 * form (af_flow_rebind()); a cancel may not.
 	 */
-	if (af_page_refuse_repeated(req, resp))
-		return 1;
 	if (req->form == NULL || csrf == NULL)
 		rc = -1;
 	else if (af_req_param(req, "cancel") != NULL)

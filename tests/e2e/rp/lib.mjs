@@ -180,7 +180,7 @@ export function hiddenFields(html) {
   return out;
 }
 
-// 1 when answer r is the sign-in form (what /authorize shows when a
+// Whether answer r is the sign-in form (what /authorize shows when a
 // sign-in must be made).
 export function isLoginForm(r) {
   return r.status === 200 && r.text.includes('<form method="post" action="/login">');
