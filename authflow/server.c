@@ -240,6 +240,10 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		return -1;
 	}
 	srv->admin_lock_made = 1;
+	if (af_random_token(6, srv->rid_prefix, sizeof(srv->rid_prefix)) != 0) {
+		snprintf(err, errlen, "could not draw random bytes");
+		return -1;
+	}
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	/*
 	 * Password checks run on the work queue (http/server.c), but the

@@ -62,6 +62,12 @@ typedef struct af_server {
 	atomic_uint_least64_t uncounted_until_ns;
 	/* When (monotonic ns) running out of descriptors was last logged. */
 	atomic_uint_least64_t no_fds_told_ns;
+	/*
+	 * Request ids (X-Request-Id, the log's rid): this process's random
+	 * prefix, drawn at start, and the count of requests it has begun.
+	 */
+	char rid_prefix[AF_RID_PREFIX_LEN + 1];
+	atomic_uint_least64_t rid_next;
 	/* The device API's cache of checked device keys; may be NULL. */
 	struct af_device_keys *device_keys;
 	/*

@@ -26,6 +26,7 @@ struct af_brand;
  */
 #define AF_RESP_BODY_MAX    ((size_t)32 * 1024 * 1024)
 #define AF_RID_LEN	    16
+#define AF_RID_PREFIX_LEN   8 /* 6 random bytes in base64url */
 /* Bytes of a request target the server reads (longer: 414). */
 #define AF_REQ_URI_MAX	    8192
 

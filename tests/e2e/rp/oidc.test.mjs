@@ -996,6 +996,28 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(line.rid, rid, 'as the request\'s other log lines name it');
   });
 
+  test('request ids: every answer has its own, one process\'s share their prefix, another process\'s differs', async () => {
+    const ids = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await fetch(`${server.issuer}/healthz`);
+      await r.arrayBuffer();
+      ids.push(r.headers.get('x-request-id'));
+    }
+    for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{16}$/);
+    assert.equal(new Set(ids).size, ids.length, 'no id twice');
+    assert.equal(new Set(ids.map((id) => id.slice(0, 8))).size, 1);
+    const other = await startServer();
+    try {
+      const r = await fetch(`${other.issuer}/healthz`);
+      await r.arrayBuffer();
+      const id = r.headers.get('x-request-id');
+      assert.match(id, /^[A-Za-z0-9_-]{16}$/);
+      assert.notEqual(id.slice(0, 8), ids[0].slice(0, 8));
+    } finally {
+      await other.stop();
+    }
+  });
+
   test('CORS: metadata, keys and userinfo are readable by scripts of any origin, with a preflight; other endpoints are not', async () => {
     const s = await seed(server, { user: 'cora' });
     const { tokens } = await fullSignIn(s);
