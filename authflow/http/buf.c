@@ -36,12 +36,13 @@ static int grow(af_buf *b, size_t need)
 	}
 	if (b->len + need + 1 <= b->cap)
 		return 0;
-	ncap = b->cap > 0 ? b->cap : 256;
+	/* A page or a JSON answer fits in the first few steps. */
+	ncap = b->cap > 0 ? b->cap : 1024;
 	while (ncap < b->len + need + 1)
 		ncap *= 2;
 	if (ncap > b->max + 1)
 		ncap = b->max + 1;
-	nd = calloc(1, ncap);
+	nd = malloc(ncap);
 	if (nd == NULL) {
 		b->failed = 1;
 		return -1;
@@ -50,6 +51,8 @@ static int grow(af_buf *b, size_t need)
 		memcpy(nd, b->data, b->len + 1);
 		OPENSSL_cleanse(b->data, b->cap);
 		free(b->data);
+	} else {
+		nd[0] = '\0';
 	}
 	b->data = nd;
 	b->cap = ncap;
@@ -144,6 +147,21 @@ void af_buf_urlenc(af_buf *b, const char *text)
 		pct[2] = hex[c & 15];
 		af_buf_append(b, pct, 3);
 	}
+}
+
+int af_buf_move(af_buf *dst, af_buf *src, size_t max)
+{
+	af_buf_cleanup(dst);
+	af_buf_init(dst, max);
+	if (src->failed || src->len > max) {
+		af_buf_cleanup(src);
+		return -1;
+	}
+	dst->data = src->data;
+	dst->len = src->len;
+	dst->cap = src->cap;
+	memset(src, 0, sizeof(*src));
+	return 0;
 }
 
 char *af_buf_take(af_buf *b, size_t *len)

@@ -36,6 +36,13 @@ void af_buf_html(af_buf *b, const char *text);
 /* Appends text percent-encoded (RFC 3986 unreserved kept). */
 void af_buf_urlenc(af_buf *b, const char *text);
 
+/*
+ * Hands src's bytes to dst, whose earlier bytes are wiped, without a copy;
+ * dst may then grow to max. src is left empty. 0, or -1 when src failed
+ * or holds more than max bytes (dst and src are then both empty).
+ */
+int af_buf_move(af_buf *dst, af_buf *src, size_t max);
+
 /* Hands the bytes to the caller (free() them); the buffer is emptied. */
 char *af_buf_take(af_buf *b, size_t *len);
 

@@ -139,12 +139,7 @@ void af_page_end(af_buf *b, const af_resp *resp)
 
 void af_page_send(af_resp *resp, unsigned status, af_buf *b)
 {
-	size_t len = 0;
-	char *html = af_buf_take(b, &len);
-
-	af_buf_cleanup(&resp->body);
-	af_buf_init(&resp->body, AF_RESP_BODY_MAX);
-	if (html == NULL) {
+	if (af_buf_move(&resp->body, b, AF_RESP_BODY_MAX) != 0) {
 		af_resp_text(resp, 500, "text/plain; charset=utf-8",
 			     "page too large\n");
 		return;
@@ -152,9 +147,6 @@ void af_page_send(af_resp *resp, unsigned status, af_buf *b)
 	resp->status = status;
 	memcpy(resp->content_type, "text/html; charset=utf-8",
 	       sizeof("text/html; charset=utf-8"));
-	af_buf_append(&resp->body, html, len);
-	af_buf_init(b, 0);
-	free(html);
 }
 
 void af_page_digit_pad(af_buf *b, const char *attr, const char *clear_attr)
