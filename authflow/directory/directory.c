@@ -18,13 +18,16 @@
 #include "directory/signins.h"
 #include "directory/throttle.h"
 
+/* Checks timed when the directory is made (see af_dir_check_ns()). */
+#define CHECK_TIMINGS 2
+
 struct af_dir {
 	store_ctx *store;
 	af_dir_options opts;
 	/* A hash of a random password made with opts.pw, checked when the
 	 * user is unknown so that it costs what a real check costs. */
 	char dummy_phc[AF_PW_PHC_MAX];
-	uint64_t check_ns; /* what making dummy_phc took */
+	uint64_t check_ns; /* what checking dummy_phc took, at best */
 	af_dir_memo *memo; /* parsed apps and policies, see memo.h */
 	/* A view (af_dir_view()): the directory it shows, and the origin. */
 	const af_dir *base;
@@ -960,7 +963,8 @@ af_dir_status af_dir_new(store_ctx *store, const af_dir_options *opts,
 	char pw[AF_DIR_SECRET_BUF];
 	af_dir_status rc;
 	af_dir *dir;
-	uint64_t t0;
+	uint64_t t0, t1;
+	unsigned i;
 
 	if (out == NULL)
 		return AF_DIR_INVALID;
@@ -1001,11 +1005,21 @@ af_dir_status af_dir_new(store_ctx *store, const af_dir_options *opts,
 		rc = AF_DIR_CRYPTO;
 		goto out;
 	}
-	/* Timed: a check costs what making the hash cost. */
-	t0 = af_mono_ns();
 	rc = af_pw_hash(&dir->opts.pw, pw, dir->dummy_phc,
 			sizeof(dir->dummy_phc));
-	dir->check_ns = af_mono_ns() - t0;
+	/*
+	 * What a check costs: the quickest of a few timed checks. The hash
+	 * just made is no measure; a process's first hash also pays for
+	 * the random generator's seeding and the first touch of its memory,
+	 * several times a cheap hash's cost.
+	 */
+	for (i = 0; rc == AF_DIR_OK && i < CHECK_TIMINGS; i++) {
+		t0 = af_mono_ns();
+		rc = af_pw_verify(dir->dummy_phc, pw, NULL);
+		t1 = af_mono_ns() - t0;
+		if (i == 0 || t1 < dir->check_ns)
+			dir->check_ns = t1;
+	}
 	OPENSSL_cleanse(pw, sizeof(pw));
 	if (rc != AF_DIR_OK) {
 		af_dir__err(err, errlen, "directory: cannot hash passwords");

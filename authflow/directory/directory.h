@@ -262,8 +262,8 @@ store_ctx *af_dir_store(const af_dir *dir);
 const af_dir_options *af_dir_options_get(const af_dir *dir);
 
 /*
- * Nanoseconds one password hash took when the directory was made, at the
- * configured cost: about what checking a password costs.
+ * Nanoseconds a password check took at the configured cost when the
+ * directory was made: the quickest of a few, about what one costs.
  */
 uint64_t af_dir_check_ns(const af_dir *dir);
 
