@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +43,63 @@ int af_ct_streq(const char *a, const char *b)
 	return af_ct_equal(a, strlen(a), b, strlen(b));
 }
 
+/*
+ * Random bytes come from OpenSSL's generator, RANDOM_POOL of them at a time
+ * into a buffer of the calling thread's: a draw costs the same few
+ * microseconds whatever its size (OpenSSL's locking and its fork check, a
+ * getpid() system call), and a sign-in asks for a dozen small tokens.
+ * Bytes handed out are wiped from the buffer at once; bytes never handed
+ * out protect nothing. A forked child wipes the buffer of the thread that
+ * forked, the only one it has, so that parent and child never hand out
+ * the same bytes. Requests over RANDOM_POOL_TAKE_MAX go to OpenSSL
+ * directly.
+ */
+#define RANDOM_POOL	     512
+#define RANDOM_POOL_TAKE_MAX 64
+
+struct random_pool {
+	uint8_t bytes[RANDOM_POOL];
+	size_t next; /* bytes before it are used (and zero) */
+};
+
+/*
+ * Per thread by nature, as OpenSSL's own generators are: no lock, and
+ * nothing shared between threads. The fork handler is set up once per
+ * process; pool_usable says whether that worked.
+ */
+static _Thread_local struct random_pool pool = {.next = RANDOM_POOL};
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static int pool_usable;
+
+static void pool_forget(void)
+{
+	OPENSSL_cleanse(pool.bytes, sizeof(pool.bytes));
+	pool.next = RANDOM_POOL;
+}
+
+static void pool_watch_forks(void)
+{
+	pool_usable = pthread_atfork(NULL, NULL, pool_forget) == 0;
+}
+
 int af_random_bytes(void *buf, size_t len)
 {
 	if (buf == NULL || len > INT32_MAX)
 		return -1;
-	return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+	if (len > RANDOM_POOL_TAKE_MAX ||
+	    pthread_once(&pool_once, pool_watch_forks) != 0 || !pool_usable)
+		return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
+	if (RANDOM_POOL - pool.next < len) {
+		if (RAND_bytes(pool.bytes, RANDOM_POOL) != 1) {
+			pool_forget();
+			return -1;
+		}
+		pool.next = 0;
+	}
+	memcpy(buf, pool.bytes + pool.next, len);
+	OPENSSL_cleanse(pool.bytes + pool.next, len);
+	pool.next += len;
+	return 0;
 }
 
 int af_random_token(size_t nbytes, char *out, size_t outcap)

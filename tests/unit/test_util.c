@@ -1,8 +1,11 @@
 /* Unit tests of the shared helpers: compare, tokens, base64url, hashes. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* cmocka needs these first; keep them in their own block. */
 #include <setjmp.h>
@@ -235,6 +238,82 @@ static void test_random_bytes_fills_buffer(void **state)
 	assert_int_equal(af_random_bytes(b, sizeof(b)), 0);
 	assert_memory_not_equal(a, b, sizeof(a));
 	assert_int_equal(af_random_bytes(NULL, 4), -1);
+}
+
+/*
+ * Bytes are drawn ahead into a per-thread buffer: across its refills, in
+ * a forked child and on another thread, no bytes are handed out twice.
+ */
+static void test_random_bytes_across_refills(void **state)
+{
+	uint8_t *all = calloc(1, 8192);
+	size_t off = 0, n = 1, i, j;
+
+	(void)state;
+	assert_non_null(all);
+	/* Every size from 1 to 80 (over the buffered size too), in turn. */
+	while (off + n <= 8192) {
+		assert_int_equal(af_random_bytes(all + off, n), 0);
+		off += n;
+		n = n % 80 + 1;
+	}
+	/* No 16-byte run twice: repeats would show where a refill went. */
+	for (i = 0; i + 16 <= off; i += 16)
+		for (j = i + 16; j + 16 <= off; j += 16)
+			assert_memory_not_equal(all + i, all + j, 16);
+	free(all);
+}
+
+static void test_random_bytes_forked_child_differs(void **state)
+{
+	uint8_t mine[32], childs[32];
+	int fds[2], status = 0;
+	pid_t pid;
+
+	(void)state;
+	/* Something is buffered before the fork. */
+	assert_int_equal(af_random_bytes(mine, 8), 0);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint8_t b[32];
+
+		close(fds[0]);
+		_exit(af_random_bytes(b, sizeof(b)) == 0 &&
+				      write(fds[1], b, sizeof(b)) ==
+					      (ssize_t)sizeof(b)
+			      ? 0
+			      : 1);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], childs, sizeof(childs)),
+			 (ssize_t)sizeof(childs));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(af_random_bytes(mine, sizeof(mine)), 0);
+	assert_memory_not_equal(mine, childs, sizeof(mine));
+}
+
+static void *draw_on_thread(void *arg)
+{
+	return af_random_bytes(arg, 32) == 0 ? arg : NULL;
+}
+
+static void test_random_bytes_threads_differ(void **state)
+{
+	uint8_t mine[32], theirs[32];
+	pthread_t t;
+	void *got = NULL;
+
+	(void)state;
+	assert_int_equal(af_random_bytes(mine, 8), 0);
+	assert_int_equal(pthread_create(&t, NULL, draw_on_thread, theirs), 0);
+	assert_int_equal(pthread_join(t, &got), 0);
+	assert_ptr_equal(got, theirs);
+	assert_int_equal(af_random_bytes(mine, sizeof(mine)), 0);
+	assert_memory_not_equal(mine, theirs, sizeof(mine));
 }
 
 /* FIPS 180-2 appendix B.1 and the empty string. */
@@ -588,6 +667,9 @@ int main(void)
 		cmocka_unit_test(test_random_token_length_alphabet_unique),
 		cmocka_unit_test(test_random_token_bad_arguments_refused),
 		cmocka_unit_test(test_random_bytes_fills_buffer),
+		cmocka_unit_test(test_random_bytes_across_refills),
+		cmocka_unit_test(test_random_bytes_forked_child_differs),
+		cmocka_unit_test(test_random_bytes_threads_differ),
 		cmocka_unit_test(test_sha256_hex_known_vectors),
 		cmocka_unit_test(test_time_iso8601_formats_utc),
 		cmocka_unit_test(test_clocks_move_forward),
