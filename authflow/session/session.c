@@ -21,6 +21,8 @@
  */
 #define SESSIONS_PER_USER_MAX 64
 #define PRUNE_EVERY	      32
+/* An index member: "<created_ms>.<hex>", the session's key "sess:<hex>". */
+#define MEMBER_MAX	      96
 
 static void key_of(const char *cookie, char *key, size_t keycap)
 {
@@ -33,6 +35,42 @@ static void key_of(const char *cookie, char *key, size_t keycap)
 static void index_key(const char *username, char *key, size_t keycap)
 {
 	snprintf(key, keycap, "user_sessions:%s", username);
+}
+
+/*
+ * The user's index lists each session as "<created_ms>.<hex>" (hex: the
+ * session key's after "sess:"), so that the oldest are found without
+ * reading every session. A member of the older form, "<hex>" alone, reads
+ * as made at time 0: the oldest of all.
+ */
+static void member_of(int64_t created_ms, const char *key, char *member,
+		      size_t cap)
+{
+	snprintf(member, cap, "%lld.%s", (long long)created_ms, key + 5);
+}
+
+/* The key and the time of making of an index member; -1 when malformed. */
+static int member_parse(const char *member, char *key, size_t keycap,
+			int64_t *created_ms)
+{
+	const char *dot = strchr(member, '.');
+	const char *hex = dot != NULL ? dot + 1 : member;
+	unsigned long long ms = 0;
+	const char *p;
+
+	for (p = member; dot != NULL && p < dot; p++) {
+		if (*p < '0' || *p > '9' ||
+		    ms > (unsigned long long)INT64_MAX / 10)
+			return -1;
+		ms = ms * 10 + (unsigned long long)(*p - '0');
+	}
+	if ((dot != NULL && dot == member) ||
+	    ms > (unsigned long long)INT64_MAX || *hex == '\0' ||
+	    strlen(hex) + 6 > keycap)
+		return -1;
+	snprintf(key, keycap, "sess:%s", hex);
+	*created_ms = (int64_t)ms;
+	return 0;
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -222,14 +260,18 @@ static void end_by_key(af_server *srv, const char *key)
 {
 	store_value v = {0};
 	af_session s;
-	char idx[160];
+	char idx[160], member[MEMBER_MAX];
 
 	if (store_getdel(srv->store, key, &v) != STORE_OK)
 		return;
 	if (from_json((const char *)v.data, v.len, &s) == 0) {
 		index_key(s.username, idx, sizeof(idx));
-		/* The index only lists sessions; a stale member is harmless. */
-		if (store_srem(srv->store, idx, key + 5) != STORE_OK)
+		member_of(s.created_ms, key, member, sizeof(member));
+		/*
+		 * The index only lists sessions; a stale member (one of the
+		 * older form among them) is harmless, and pruned in time.
+		 */
+		if (store_srem(srv->store, idx, member) != STORE_OK)
 			log_warn(srv->log, NULL, "session",
 				 "could not update the session index");
 	}
@@ -238,30 +280,33 @@ static void end_by_key(af_server *srv, const char *key)
 
 static int collect_member(const char *member, void *arg);
 
-struct live_session {
-	char member[80];
+struct indexed_session {
+	char member[MEMBER_MAX];
 	int64_t created;
 };
 
 static int by_created(const void *a, const void *b)
 {
-	const struct live_session *x = a, *y = b;
+	const struct indexed_session *x = a, *y = b;
 
 	return (x->created > y->created) - (x->created < y->created);
 }
 
 /*
- * Drops index members whose session has ended, and ends the oldest
- * sessions beyond SESSIONS_PER_USER_MAX.
+ * Ends the user's oldest sessions beyond SESSIONS_PER_USER_MAX, oldest by
+ * the times their index members carry: no session is read. A member whose
+ * session has ended already (expired) is among the oldest, and goes; a
+ * malformed one goes too.
  */
 static void prune_user(af_server *srv, const char *username)
 {
 	char key[96], idx[160];
 	json_t *members = json_array(), *m;
-	struct live_session *live = NULL;
+	struct indexed_session *all = NULL;
+	size_t i, n = 0, drop, ended = 0;
 	store_value v = {0};
-	size_t i, n = 0, drop;
-	af_session s;
+	int64_t created;
+	store_status st;
 
 	index_key(username, idx, sizeof(idx));
 	if (members == NULL ||
@@ -269,39 +314,44 @@ static void prune_user(af_server *srv, const char *username)
 		    STORE_OK ||
 	    json_array_size(members) <= SESSIONS_PER_USER_MAX)
 		goto out;
-	live = calloc(json_array_size(members), sizeof(*live));
-	if (live == NULL)
+	all = calloc(json_array_size(members), sizeof(*all));
+	if (all == NULL)
 		goto out;
 	json_array_foreach(members, i, m)
 	{
 		const char *member = json_string_value(m);
 
-		if (member == NULL || strlen(member) >= sizeof(live[n].member))
+		if (member == NULL)
 			continue;
-		snprintf(key, sizeof(key), "sess:%s", member);
-		if (store_get(srv->store, key, &v) != STORE_OK) {
+		if (strlen(member) >= sizeof(all[n].member) ||
+		    member_parse(member, key, sizeof(key), &created) != 0) {
 			if (store_srem(srv->store, idx, member) != STORE_OK)
-				break;
+				goto out;
 			continue;
 		}
-		if (from_json((const char *)v.data, v.len, &s) == 0) {
-			memcpy(live[n].member, member, strlen(member) + 1);
-			live[n++].created = s.created_ms;
-		}
-		store_value_free(&v);
+		memcpy(all[n].member, member, strlen(member) + 1);
+		all[n++].created = created;
 	}
 	if (n <= SESSIONS_PER_USER_MAX)
 		goto out;
-	qsort(live, n, sizeof(*live), by_created);
+	qsort(all, n, sizeof(*all), by_created);
 	for (drop = 0; drop < n - SESSIONS_PER_USER_MAX; drop++) {
-		snprintf(key, sizeof(key), "sess:%s", live[drop].member);
-		end_by_key(srv, key);
+		(void)member_parse(all[drop].member, key, sizeof(key),
+				   &created);
+		st = store_getdel(srv->store, key, &v);
+		store_value_free(&v);
+		if (st != STORE_OK && st != STORE_NOT_FOUND)
+			break;
+		ended += st == STORE_OK;
+		if (store_srem(srv->store, idx, all[drop].member) != STORE_OK)
+			break;
 	}
-	log_info(srv->log, NULL, "session",
-		 "user=%s ended=%zu reason=too_many_sessions", username,
-		 n - SESSIONS_PER_USER_MAX);
+	if (ended > 0)
+		log_info(srv->log, NULL, "session",
+			 "user=%s ended=%zu reason=too_many_sessions", username,
+			 ended);
 out:
-	free(live);
+	free(all);
 	json_decref(members);
 }
 
@@ -321,7 +371,7 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 		     af_session *s)
 {
 	char cookie[COOKIE_MAX + 1], old[COOKIE_MAX + 1], key[80], idx[160];
-	char cnt[160];
+	char cnt[160], member[MEMBER_MAX];
 	uint64_t ttl_ms;
 	int64_t adds = 0;
 	char *text = NULL;
@@ -358,7 +408,8 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	 * The index lives as long as the newest session in it, and like the
 	 * sessions it is never written to the memory store's file.
 	 */
-	if (store_sadd_ttl(srv->store, idx, key + 5, ttl_ms) != STORE_OK)
+	member_of(s->created_ms, key, member, sizeof(member));
+	if (store_sadd_ttl(srv->store, idx, member, ttl_ms) != STORE_OK)
 		log_warn(srv->log, req->rid, "session",
 			 "could not update the session index");
 	snprintf(cnt, sizeof(cnt), "user_session_adds:%s", s->username);
@@ -413,7 +464,8 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 		      const char *keep, int end,
 		      void (*fn)(const af_session *s, void *arg), void *arg)
 {
-	char key[80], idx[160];
+	char key[96], idx[160];
+	int64_t created;
 	json_t *members = json_array(), *m;
 	store_value v = {0};
 	af_session s;
@@ -434,9 +486,9 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 
 		if (member == NULL)
 			continue;
-		snprintf(key, sizeof(key), "sess:%s", member);
-		if (store_get(srv->store, key, &v) != STORE_OK) {
-			/* Expired: drop it from the index as we pass. */
+		if (member_parse(member, key, sizeof(key), &created) != 0 ||
+		    store_get(srv->store, key, &v) != STORE_OK) {
+			/* Expired or damaged: dropped from the index. */
 			if (store_srem(srv->store, idx, member) != STORE_OK)
 				continue;
 			continue;
