@@ -1080,8 +1080,10 @@ static const route *find_route(dcall *c)
 
 void af_h_device_at(af_server *srv, af_req *req, af_resp *resp, int64_t now)
 {
+	/* A few KiB (the signing string): on the stack, not worth a calloc. */
+	dcall call = {.srv = srv, .req = req, .resp = resp, .now = now};
+	dcall *c = &call;
 	const route *r;
-	dcall *c;
 
 	if (srv == NULL || req == NULL || resp == NULL)
 		return;
@@ -1092,18 +1094,6 @@ void af_h_device_at(af_server *srv, af_req *req, af_resp *resp, int64_t now)
 			     "\"message\":\"no such resource\"}");
 		return;
 	}
-	/* Large (the signing string): off the MHD thread's stack. */
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		af_resp_text(resp, 500, "application/json",
-			     "{\"error\":\"server_error\","
-			     "\"message\":\"out of memory\"}");
-		return;
-	}
-	c->srv = srv;
-	c->req = req;
-	c->resp = resp;
-	c->now = now;
 	r = find_route(c);
 	if (r == NULL)
 		goto out;
@@ -1118,7 +1108,6 @@ out:
 	device_release(c->device);
 	json_decref(c->body);
 	OPENSSL_cleanse(c, sizeof(*c));
-	free(c);
 }
 
 void af_h_device(af_server *srv, af_req *req, af_resp *resp)
