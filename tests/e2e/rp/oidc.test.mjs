@@ -1583,6 +1583,54 @@ describe('authflow accounts.inactive_days', { skip: STORE !== 'redis' }, () => {
   });
 });
 
+describe('authflow session index', { skip: STORE !== 'redis' }, () => {
+  test('index members carry the time of making; older and damaged members are read, and go first', async () => {
+    const srv = await startServer();
+    const url = process.env.AF_TEST_REDIS_URL;
+    const prefix = `e2e${srv.port}:`;
+    const redis = (...args) => execFileSync('redis-cli', ['-u', url, '--raw', ...args]).toString().trim();
+    const index = `${prefix}user_sessions:indexed-ida`;
+    const members = () => redis('SMEMBERS', index).split('\n').filter((m) => m !== '');
+    try {
+      const s = await seed(srv, { user: 'indexed-ida' });
+      const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const first = new Browser();
+      const before = Date.now();
+      const r0 = await signIn(first, srv.issuer, (await authUrl(config)).url.href, s.user, s.password);
+      assert.equal(r0.status, 302, r0.text);
+      const [member] = members();
+      const m = /^(\d+)\.([0-9a-f]{64})$/.exec(member);
+      assert.ok(m, member);
+      assert.ok(Number(m[1]) >= before - 1000 && Number(m[1]) <= Date.now() + 1000, member);
+      assert.equal(redis('EXISTS', `${prefix}sess:${m[2]}`), '1');
+      // The member as an older server wrote it: the session is still listed.
+      redis('SREM', index, member);
+      redis('SADD', index, m[2]);
+      redis('SADD', index, 'not.a-member', '12x.abc', '.abc', '7.');
+      const listed = await srv.admin('GET', '/sessions?user=indexed-ida');
+      assert.equal(listed.status, 200, listed.text);
+      assert.equal(listed.json.sessions.length, 1);
+      // The index is pruned every 32 sign-ins, once over 64 members: with
+      // 95 more the older member reads as the oldest, and ends.
+      for (let i = 0; i < 95; i++) {
+        const r = await signIn(new Browser(), srv.issuer, (await authUrl(config)).url.href, s.user, s.password);
+        assert.equal(r.status, 302, r.text);
+      }
+      const left = members();
+      assert.ok(!left.includes(m[2]), 'the older member is gone');
+      for (const bad of ['not.a-member', '12x.abc', '.abc', '7.'])
+        assert.ok(!left.includes(bad), `${bad} is dropped`);
+      assert.ok(left.length <= 64 && left.every((x) => /^\d+\.[0-9a-f]{64}$/.test(x)), left.join(' '));
+      assert.equal(redis('EXISTS', `${prefix}sess:${m[2]}`), '0');
+      const again = await first.get((await authUrl(config, { prompt: 'none' })).url.href);
+      assert.equal(new URL(again.location).searchParams.get('error'), 'login_required');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 describe('authflow lockout', { skip: STORE !== 'memory' }, () => {
   test('limits.lockout_after: a bank\'s rule of three locks at the third wrong password', async () => {
     const srv = await startServer({ limits: { lockout_after: 3 } });
