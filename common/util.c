@@ -222,11 +222,33 @@ int af_b64url_decode(const char *text, size_t len, uint8_t *out, size_t outcap,
 	return 0;
 }
 
+/*
+ * SHA-256 as fetched from OpenSSL's providers, once per process: with
+ * EVP_sha256() every digest looks the implementation up again, under a
+ * lock, which costs more than hashing a short string. Fetched once, never
+ * changed after.
+ */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_fetched;
+
+static void sha256_fetch(void)
+{
+	sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+const EVP_MD *af_sha256_md(void)
+{
+	if (pthread_once(&sha256_once, sha256_fetch) != 0 ||
+	    sha256_fetched == NULL)
+		return EVP_sha256();
+	return sha256_fetched;
+}
+
 void af_sha256(const void *data, size_t len, uint8_t out[32])
 {
 	unsigned int n = 32;
 
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(data, len, out, &n, af_sha256_md(), NULL) != 1)
 		memset(out, 0, 32);
 }
 

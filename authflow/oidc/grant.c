@@ -248,7 +248,7 @@ static void client_code_hash(const char *client_id, const char *code,
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned n = 0;
 
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, af_sha256_md(), NULL) != 1 ||
 	    EVP_DigestUpdate(ctx, client_id, strlen(client_id) + 1) != 1 ||
 	    EVP_DigestUpdate(ctx, code, strlen(code)) != 1 ||
 	    EVP_DigestFinal_ex(ctx, d, &n) != 1 || n != 32)

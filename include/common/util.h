@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #if defined(__GNUC__)
 #define AF_NODISCARD __attribute__((warn_unused_result))
 #else
@@ -70,6 +72,12 @@ void af_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* SHA-256 of data into out[32]. */
 void af_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/*
+ * OpenSSL's SHA-256, fetched once per process, for EVP digest calls of
+ * one's own: EVP_sha256() looks it up again on every use.
+ */
+const EVP_MD *af_sha256_md(void);
 
 /* Wall clock in seconds and milliseconds since the epoch. */
 int64_t af_now(void);
