@@ -355,7 +355,7 @@ af_device_status af_device_sig_verify(af_device_keys *keys,
 	ret = AF_DEVICE_INTERNAL;
 	md = EVP_MD_CTX_new();
 	if (md == NULL ||
-	    EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pkey) != 1)
+	    EVP_DigestVerifyInit(md, NULL, af_sha256_md(), NULL, pkey) != 1)
 		goto out;
 	rc = EVP_DigestVerify(md, der, derlen, (const unsigned char *)sigstring,
 			      strlen(sigstring));
