@@ -1880,10 +1880,15 @@ static int wait_ms(const struct lg *lg, uint64_t poll_at)
 
 /* ---- set-up ---- */
 
-/* The options the browser's and the phone's handles share. */
+/*
+ * The options the browser's and the phone's handles share. No proxy: the
+ * server under test is on this host, and libcurl would otherwise read the
+ * proxy variables of the environment again for every request.
+ */
 static int handle_init(struct client *c, CURL *easy, struct buf *body)
 {
 	if (curl_easy_setopt(easy, CURLOPT_PRIVATE, c) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_PROXY, "") != CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body) !=
 		    CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_WRITEDATA, body) != CURLE_OK ||
