@@ -619,8 +619,9 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_target(af_dir *dir,
  * af_dir_policy_for_user: the user's effective policy. A policy assigned
  * to the user directly wins; else one assigned to any of the user's
  * groups; else one assigned to any of the user's OUs; at each level the
- * policy whose name sorts first. AF_DIR_OK and *out, or AF_DIR_NOT_FOUND
- * when none applies (the user is then not SSO-enabled).
+ * policy whose name sorts first. AF_DIR_OK and *out, the policy without
+ * its "assigned" lists (a reader may set or drop its members), or
+ * AF_DIR_NOT_FOUND when none applies (the user is then not SSO-enabled).
  * Thread-safety: re-entrant.
  */
 AF_DIR_NODISCARD af_dir_status af_dir_policy_add(af_dir *dir, const char *actor,

@@ -514,6 +514,23 @@ static int assigned_any(const json_t *policy, const char *field,
 	return 0;
 }
 
+/*
+ * What af_dir_policy_for_user() hands out: a new object with the kept
+ * policy's members but its assignment lists, which can name a thousand
+ * users and which no reader of a user's policy needs. The members left
+ * are scalars shared with the kept value: a reader may set or drop them.
+ */
+static af_dir_status policy_view(json_t *kept, json_t **out)
+{
+	json_t *view = json_copy(kept);
+
+	if (view == NULL)
+		return AF_DIR_NOMEM;
+	(void)json_object_del(view, "assigned");
+	*out = view;
+	return AF_DIR_OK;
+}
+
 af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 				     json_t **out)
 {
@@ -529,7 +546,7 @@ af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 	if (dir == NULL || username == NULL)
 		return AF_DIR_INVALID;
 	/* The list comes sorted by name, so the first match breaks ties;
-	 * read only, so shared, and only the one chosen is copied. */
+	 * read only, so shared, and only the one chosen is handed out. */
 	rc = af_dir__list_shared(dir, "policies", "policy:", &policies);
 	if (rc != AF_DIR_OK)
 		return rc;
@@ -548,8 +565,7 @@ af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 		json_array_foreach(policies, i, p)
 		{
 			if (assigned_any(p, field, have)) {
-				*out = json_deep_copy(p);
-				rc = *out != NULL ? AF_DIR_OK : AF_DIR_NOMEM;
+				rc = policy_view(p, out);
 				break;
 			}
 		}
