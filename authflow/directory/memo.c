@@ -2,6 +2,7 @@
  * The memo of parsed directory records; see memo.h.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct slot {
 
 struct af_dir_memo {
 	struct slot slots[AF_DIR_MEMO_SLOTS];
+	atomic_size_t kept; /* bytes of the texts kept, at most the budget */
 };
 
 /* The kinds of record kept: few, and read by nearly every request. */
@@ -40,6 +42,7 @@ af_dir_memo *af_dir__memo_new(void)
 
 	if (m == NULL)
 		return NULL;
+	atomic_init(&m->kept, 0);
 	for (i = 0; i < AF_DIR_MEMO_SLOTS; i++) {
 		if (pthread_mutex_init(&m->slots[i].mu, NULL) != 0) {
 			while (i-- > 0)
@@ -89,6 +92,23 @@ static size_t slot_of(const char *key)
 }
 
 /*
+ * Takes the bytes of a text of len that replaces one of old_len in a slot
+ * (its lock held) out of the budget: 0, or -1 when they would go over it.
+ */
+static int budget_take(af_dir_memo *m, size_t old_len, size_t len)
+{
+	size_t have = atomic_load(&m->kept), want;
+
+	do {
+		want = have - old_len;
+		if (len > AF_DIR_MEMO_BUDGET - want)
+			return -1;
+		want += len;
+	} while (!atomic_compare_exchange_weak(&m->kept, &have, want));
+	return 0;
+}
+
+/*
  * The value of text under key: the kept one when the slot holds key with
  * this very text, else text parsed and kept. share 0: a deep copy the
  * caller owns; 1: the kept value itself, shared (see af_dir__memo_share()).
@@ -129,6 +149,13 @@ static json_t *lookup(af_dir_memo *m, const char *key, const char *text,
 	memcpy(k, key, klen + 1);
 	memcpy(t, text, len);
 	(void)pthread_mutex_lock(&s->mu);
+	if (budget_take(m, s->key != NULL ? s->len : 0, len) != 0) {
+		/* Over the budget: not kept, what the slot holds stays. */
+		(void)pthread_mutex_unlock(&s->mu);
+		json_decref(out);
+		slot_clear(k, t, len, NULL);
+		return val;
+	}
 	old_key = s->key;
 	old_text = s->text;
 	old_len = s->len;

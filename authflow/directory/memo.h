@@ -10,8 +10,12 @@
  * node is seen on the next read, as before.
  *
  * Direct-mapped: AF_DIR_MEMO_SLOTS slots, one key each (a collision only
- * costs a parse); texts over AF_DIR_MEMO_TEXT_MAX are not kept, so the
- * memo holds a few megabytes at most.
+ * costs a parse). AF_DIR_MEMO_TEXT_MAX is above the longest record the
+ * directory allows (a policy or profile naming a thousand users, groups
+ * and OUs), so that such a record does not cost every sign-in a parse;
+ * and the texts kept add up to AF_DIR_MEMO_BUDGET at most (a text that
+ * would go over is parsed and not kept), so the memo holds some tens of
+ * megabytes at the very most, whatever the directory holds.
  *
  * Thread-safety: af_dir__memo_parse() and af_dir__memo_share() may be
  * called from any number of threads at once (a mutex per slot; a kept
@@ -26,7 +30,8 @@
 #include <jansson.h>
 
 #define AF_DIR_MEMO_SLOTS    256
-#define AF_DIR_MEMO_TEXT_MAX 16384
+#define AF_DIR_MEMO_TEXT_MAX ((size_t)512 * 1024)
+#define AF_DIR_MEMO_BUDGET   ((size_t)8 * 1024 * 1024)
 
 typedef struct af_dir_memo af_dir_memo;
 

@@ -153,7 +153,7 @@ static void test_bad_and_big_text(void **state)
 	af_dir_memo *m = af_dir__memo_new();
 	size_t n = AF_DIR_MEMO_TEXT_MAX + 64, i;
 	char *big = malloc(n + 1);
-	json_t *v;
+	json_t *v, *other;
 
 	(void)state;
 	assert_null(parse(m, "app:bad", "{\"v\":"));
@@ -174,10 +174,57 @@ static void test_bad_and_big_text(void **state)
 	v = parse(m, "app:big", big);
 	assert_int_equal(json_string_length(json_object_get(v, "s")), n - 8);
 	json_decref(v);
+	/* Too long to keep: every reader gets a value of its own. */
+	v = af_dir__memo_share(m, "app:big", big, n);
+	other = af_dir__memo_share(m, "app:big", big, n);
+	assert_non_null(v);
+	assert_ptr_not_equal(v, other);
+	json_decref(v);
+	json_decref(other);
 	/* Without a memo it simply parses. */
 	v = af_dir__memo_parse(NULL, "app:x", "{\"v\":7}", 7);
 	assert_int_equal(json_integer_value(json_object_get(v, "v")), 7);
 	json_decref(v);
+	free(big);
+	af_dir__memo_free(m);
+}
+
+/*
+ * Texts up to AF_DIR_MEMO_TEXT_MAX are kept until they add up to the
+ * budget; the ones past it are parsed and handed out all the same.
+ */
+static void test_budget(void **state)
+{
+	size_t n = AF_DIR_MEMO_TEXT_MAX - 64, keys = 2 * AF_DIR_MEMO_BUDGET / n;
+	size_t i, kept = 0;
+	af_dir_memo *m = af_dir__memo_new();
+	char *big = malloc(n + 1), key[32];
+
+	(void)state;
+	assert_non_null(m);
+	assert_non_null(big);
+	memcpy(big, "{\"s\":\"", 6);
+	memset(big + 6, 'b', n - 8);
+	memcpy(big + n - 2, "\"}", 2);
+	big[n] = '\0';
+	for (i = 0; i < keys; i++) {
+		json_t *a, *b;
+
+		snprintf(key, sizeof(key), "policy:p%zu", i);
+		a = af_dir__memo_share(m, key, big, n);
+		b = af_dir__memo_share(m, key, big, n);
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_int_equal(json_string_length(json_object_get(a, "s")),
+				 n - 8);
+		assert_true(json_equal(a, b));
+		kept += a == b;
+		json_decref(a);
+		json_decref(b);
+	}
+	/* Some kept (the first one at least), never past the budget. */
+	assert_true(kept >= 1);
+	assert_true(kept <= AF_DIR_MEMO_BUDGET / n);
 	free(big);
 	af_dir__memo_free(m);
 }
@@ -259,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_shared_values),
 		cmocka_unit_test(test_follows_every_change),
 		cmocka_unit_test(test_bad_and_big_text),
+		cmocka_unit_test(test_budget),
 		cmocka_unit_test(test_kinds_kept),
 		cmocka_unit_test(test_threads),
 	};
