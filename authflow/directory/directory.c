@@ -157,18 +157,16 @@ af_dir_status af_dir__key(char *key, size_t keycap, const char *prefix,
 }
 
 /* af_dir__get_json(), or with shared 1 af_dir__get_json_shared(). */
-static af_dir_status get_json(af_dir *dir, const char *key, json_t **out,
-			      store_value *raw, int shared)
+/*
+ * The record v holds, just read from key (v is taken: handed out in raw,
+ * or freed); see get_json().
+ */
+static af_dir_status decode_json(af_dir *dir, const char *key, store_value v,
+				 json_t **out, store_value *raw, int shared)
 {
 	af_dir_memo *memo = af_dir__memo_wanted(key) ? dir->memo : NULL;
-	store_value v = {NULL, 0};
-	store_status st;
 	json_t *obj;
 
-	*out = NULL;
-	st = store_get(dir->store, key, &v);
-	if (st != STORE_OK)
-		return af_dir__from_store(st);
 	obj = shared ? af_dir__memo_share(memo, key, (const char *)v.data,
 					  v.len)
 		     : af_dir__memo_parse(memo, key, (const char *)v.data,
@@ -188,6 +186,19 @@ static af_dir_status get_json(af_dir *dir, const char *key, json_t **out,
 		store_value_free(&v);
 	*out = obj;
 	return AF_DIR_OK;
+}
+
+static af_dir_status get_json(af_dir *dir, const char *key, json_t **out,
+			      store_value *raw, int shared)
+{
+	store_value v = {NULL, 0};
+	store_status st;
+
+	*out = NULL;
+	st = store_get(dir->store, key, &v);
+	if (st != STORE_OK)
+		return af_dir__from_store(st);
+	return decode_json(dir, key, v, out, raw, shared);
 }
 
 af_dir_status af_dir__get_json(af_dir *dir, const char *key, json_t **out,
@@ -453,47 +464,93 @@ static int store_answers(af_dir *dir, const char *key)
 	return st == STORE_OK || st == STORE_ERR_ARG;
 }
 
-/* af_dir__list(), or with shared 1 af_dir__list_shared(). */
+/* Records list_objects() reads in one store_batch(). */
+#define LIST_BATCH 64
+
+/*
+ * Appends to arr the records of the n keys read by ops (their values are
+ * freed): AF_DIR_OK, or the failure that ends the listing.
+ */
+static af_dir_status list_take(af_dir *dir, store_op *ops, size_t n,
+			       json_t *arr, int shared)
+{
+	af_dir_status rc = AF_DIR_OK, r;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		json_t *obj = NULL;
+
+		r = af_dir__from_store(ops[i].status);
+		if (r == AF_DIR_OK && rc == AF_DIR_OK) {
+			r = decode_json(dir, ops[i].key, ops[i].value, &obj,
+					NULL, shared);
+			ops[i].value.data = NULL;
+		}
+		store_value_free(&ops[i].value);
+		if (rc != AF_DIR_OK || r == AF_DIR_NOT_FOUND ||
+		    (r != AF_DIR_OK && r != AF_DIR_NOMEM &&
+		     store_answers(dir, ops[i].key)))
+			continue; /* gone meanwhile, or damaged: the rest */
+		if (r == AF_DIR_OK && json_array_append_new(arr, obj) != 0)
+			r = AF_DIR_NOMEM;
+		rc = r;
+	}
+	return rc;
+}
+
+/*
+ * af_dir__list(), or with shared 1 af_dir__list_shared(). The records
+ * are read LIST_BATCH at a time: one round trip to redis each, rather
+ * than one per record, as every sign-in lists the policies.
+ */
 static af_dir_status list_objects(af_dir *dir, const char *set_key,
 				  const char *prefix, json_t **out, int shared)
 {
-	char key[STORE_KEY_MAX];
-	json_t *names = NULL, *arr = NULL, *name;
+	char(*keys)[STORE_KEY_MAX] = NULL;
+	store_op ops[LIST_BATCH];
+	json_t *names = NULL, *arr = NULL;
 	af_dir_status rc;
-	size_t i;
+	size_t i = 0, n;
 
 	*out = NULL;
 	rc = af_dir__members(dir, set_key, &names);
 	if (rc != AF_DIR_OK)
 		return rc;
 	arr = json_array();
-	if (arr == NULL) {
+	keys = malloc(sizeof(*keys) * LIST_BATCH);
+	if (arr == NULL || keys == NULL) {
 		rc = AF_DIR_NOMEM;
 		goto out;
 	}
-	json_array_foreach(names, i, name)
-	{
-		json_t *obj = NULL;
+	while (rc == AF_DIR_OK && i < json_array_size(names)) {
+		for (n = 0; n < LIST_BATCH && i < json_array_size(names); i++) {
+			const char *name =
+				json_string_value(json_array_get(names, i));
 
-		if (af_dir__key(key, sizeof(key), prefix,
-				json_string_value(name)) != AF_DIR_OK)
-			continue;
-		rc = get_json(dir, key, &obj, NULL, shared);
-		if (rc == AF_DIR_NOT_FOUND ||
-		    (rc != AF_DIR_OK && rc != AF_DIR_NOMEM &&
-		     store_answers(dir, key)))
-			continue; /* gone meanwhile, or damaged: the rest */
-		if (rc != AF_DIR_OK)
-			goto out;
-		if (json_array_append_new(arr, obj) != 0) {
-			rc = AF_DIR_NOMEM;
-			goto out;
+			if (af_dir__key(keys[n], STORE_KEY_MAX, prefix, name) !=
+			    AF_DIR_OK)
+				continue;
+			memset(&ops[n], 0, sizeof(ops[n]));
+			ops[n].kind = STORE_OP_GET;
+			ops[n].key = keys[n];
+			n++;
 		}
+		if (n == 0)
+			break;
+		/* Each read gets its own answer, failures too, unless the
+		 * batch itself is refused (nothing read). */
+		if (store_batch(dir->store, ops, n) == STORE_ERR_ARG) {
+			rc = AF_DIR_STORE;
+			break;
+		}
+		rc = list_take(dir, ops, n, arr, shared);
 	}
-	rc = AF_DIR_OK;
-	*out = arr;
-	arr = NULL;
+	if (rc == AF_DIR_OK) {
+		*out = arr;
+		arr = NULL;
+	}
 out:
+	free(keys);
 	json_decref(arr);
 	json_decref(names);
 	return rc;

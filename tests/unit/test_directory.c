@@ -1054,6 +1054,48 @@ static void test_af_dir_user_list_skips_a_damaged_record(void **state)
 	assert_int_equal(af_dir_user_get(f->dir, "zed", &list), AF_DIR_STORE);
 }
 
+/*
+ * Lists longer than one batch of reads come whole and in order, past a
+ * damaged record and a name whose record is gone; and the policy that
+ * applies is found wherever it sorts.
+ */
+static void test_af_dir_long_list_in_batches(void **state)
+{
+	fixture *f = *state;
+	char spec[128];
+	json_t *list, *u, *p = NULL;
+	size_t i;
+
+	assert_int_equal(add_user(f, "{\"username\":\"ivy\"}", NULL),
+			 AF_DIR_OK);
+	for (i = 0; i < 150; i++) {
+		snprintf(spec, sizeof(spec),
+			 "{\"name\":\"p%03zu\",\"sso\":%s%s}", i,
+			 i == 149 ? "true" : "false",
+			 i == 149 ? ",\"assigned\":{\"users\":[\"ivy\"]}" : "");
+		assert_int_equal(add_policy(f, spec), AF_DIR_OK);
+	}
+	assert_int_equal(store_set(f->store, "policy:p070", "garbage", 7, 0, 0),
+			 STORE_OK);
+	assert_int_equal(store_sadd(f->store, "policies", "p100a"), STORE_OK);
+	assert_int_equal(af_dir_policy_list(f->dir, &list), AF_DIR_OK);
+	assert_int_equal(json_array_size(list), 149);
+	for (i = 0; i < json_array_size(list); i++) {
+		snprintf(spec, sizeof(spec), "p%03zu", i < 70 ? i : i + 1);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_array_get(list, i), "name")),
+				    spec);
+	}
+	json_decref(list);
+	u = get_user(f, "ivy");
+	assert_int_equal(af_dir_policy_for_user(f->dir, u, &p), AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(p, "name")),
+			    "p149");
+	assert_true(json_is_true(json_object_get(p, "sso")));
+	json_decref(p);
+	json_decref(u);
+}
+
 static void note_damage(void *arg, const char *key)
 {
 	(void)snprintf(arg, 64, "%s", key);
@@ -5179,6 +5221,7 @@ int main(void)
 		T(test_af_dir_user_remove_clears_references),
 		T(test_af_dir_user_list_sorted_without_hashes),
 		T(test_af_dir_user_list_skips_a_damaged_record),
+		T(test_af_dir_long_list_in_batches),
 		T(test_af_dir_damaged_record_named),
 		T(test_af_dir_reads_hand_out_own_values),
 		T(test_af_dir_policy_for_user_precedence),
