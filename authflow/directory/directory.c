@@ -568,6 +568,47 @@ af_dir_status af_dir__list_shared(af_dir *dir, const char *set_key,
 	return list_objects(dir, set_key, prefix, out, 1);
 }
 
+/* The counter every change of a policy bumps: see memo.h. */
+#define POLICIES_GEN "policies_gen"
+
+af_dir_status af_dir__policies_shared(af_dir *dir, json_t **out)
+{
+	char gen[AF_DIR_MEMO_GEN_MAX] = "none";
+	store_value v = {NULL, 0};
+	store_status st;
+	uint64_t now = af_mono_ns();
+	af_dir_status rc;
+
+	*out = NULL;
+	st = store_get(dir->store, POLICIES_GEN, &v);
+	if (st == STORE_OK && v.len < sizeof(gen))
+		memcpy(gen, v.data, v.len + 1);
+	else if (st == STORE_OK)
+		gen[0] = '\0'; /* not a counter: never kept */
+	store_value_free(&v);
+	if (st != STORE_OK && st != STORE_NOT_FOUND)
+		return af_dir__from_store(st);
+	if (gen[0] != '\0') {
+		*out = af_dir__memo_listing(dir->memo, gen, now);
+		if (*out != NULL)
+			return AF_DIR_OK;
+	}
+	rc = list_objects(dir, "policies", "policy:", out, 1);
+	if (rc == AF_DIR_OK && gen[0] != '\0')
+		af_dir__memo_keep_listing(dir->memo, gen, *out, now);
+	return rc;
+}
+
+void af_dir__policies_changed(af_dir *dir)
+{
+	int64_t gen;
+	store_status st = store_incr(dir->store, POLICIES_GEN, 1, 0, &gen);
+
+	/* Without the bump, other readers see the change within
+	 * AF_DIR_MEMO_LISTING_NS all the same. */
+	(void)st;
+}
+
 json_t *af_dir__iterable(const json_t *v)
 {
 	/* A union, not a cast: nothing is ever written through it. */

@@ -891,6 +891,18 @@ AF_DIR_NODISCARD af_dir_status af_dir__list_shared(af_dir *dir,
 						   json_t **out);
 
 /*
+ * af_dir__policies_shared(): the policies as af_dir__list_shared() lists
+ * them, but the array shared as well (read only), and kept in the memo
+ * for the readers that come while no policy changes (memo.h). Every
+ * write of a policy or of the "policies" index calls
+ * af_dir__policies_changed() once it is done, whether it succeeded or
+ * not (a failed write may have changed some of the store).
+ */
+AF_DIR_NODISCARD af_dir_status af_dir__policies_shared(af_dir *dir,
+						       json_t **out);
+void af_dir__policies_changed(af_dir *dir);
+
+/*
  * Before a group, OU or policy of name is made: AF_DIR_EXISTS, with the
  * message in err, when the set index already holds a name that differs
  * from it only in case (noun: "a group"); else AF_DIR_OK, or the store's

@@ -19,9 +19,18 @@ struct slot {
 	json_t *val; /* never changed: replaced whole, shared read-only */
 };
 
+/* The policies as listed under a generation: see memo.h. */
+struct listing {
+	pthread_mutex_t mu;
+	char gen[AF_DIR_MEMO_GEN_MAX]; /* "" with list NULL: none kept */
+	uint64_t read_ns;
+	json_t *list; /* never changed: replaced whole, shared read-only */
+};
+
 struct af_dir_memo {
 	struct slot slots[AF_DIR_MEMO_SLOTS];
 	atomic_size_t kept; /* bytes of the texts kept, at most the budget */
+	struct listing listing;
 };
 
 /* The kinds of record kept: few, and read by nearly every request. */
@@ -43,10 +52,15 @@ af_dir_memo *af_dir__memo_new(void)
 	if (m == NULL)
 		return NULL;
 	atomic_init(&m->kept, 0);
+	if (pthread_mutex_init(&m->listing.mu, NULL) != 0) {
+		free(m);
+		return NULL;
+	}
 	for (i = 0; i < AF_DIR_MEMO_SLOTS; i++) {
 		if (pthread_mutex_init(&m->slots[i].mu, NULL) != 0) {
 			while (i-- > 0)
 				(void)pthread_mutex_destroy(&m->slots[i].mu);
+			(void)pthread_mutex_destroy(&m->listing.mu);
 			free(m);
 			return NULL;
 		}
@@ -66,6 +80,8 @@ void af_dir__memo_free(af_dir_memo *m)
 		slot_clear(s->key, s->text, s->len, s->val);
 		(void)pthread_mutex_destroy(&s->mu);
 	}
+	json_decref(m->listing.list);
+	(void)pthread_mutex_destroy(&m->listing.mu);
 	free(m);
 }
 
@@ -179,4 +195,39 @@ json_t *af_dir__memo_share(af_dir_memo *m, const char *key, const char *text,
 			   size_t len)
 {
 	return lookup(m, key, text, len, 1);
+}
+
+json_t *af_dir__memo_listing(af_dir_memo *m, const char *gen, uint64_t now_ns)
+{
+	struct listing *l;
+	json_t *out = NULL;
+
+	if (m == NULL || gen == NULL)
+		return NULL;
+	l = &m->listing;
+	(void)pthread_mutex_lock(&l->mu);
+	if (l->list != NULL && strcmp(l->gen, gen) == 0 &&
+	    now_ns - l->read_ns < AF_DIR_MEMO_LISTING_NS)
+		out = json_incref(l->list);
+	(void)pthread_mutex_unlock(&l->mu);
+	return out;
+}
+
+void af_dir__memo_keep_listing(af_dir_memo *m, const char *gen, json_t *list,
+			       uint64_t now_ns)
+{
+	struct listing *l;
+	json_t *old;
+
+	if (m == NULL || gen == NULL || list == NULL ||
+	    strlen(gen) >= sizeof(m->listing.gen))
+		return;
+	l = &m->listing;
+	(void)pthread_mutex_lock(&l->mu);
+	old = l->list;
+	l->list = json_incref(list);
+	memcpy(l->gen, gen, strlen(gen) + 1);
+	l->read_ns = now_ns;
+	(void)pthread_mutex_unlock(&l->mu);
+	json_decref(old);
 }

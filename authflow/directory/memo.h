@@ -26,6 +26,7 @@
 #define AF_DIR_MEMO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -67,5 +68,27 @@ json_t *af_dir__memo_parse(af_dir_memo *m, const char *key, const char *text,
  */
 json_t *af_dir__memo_share(af_dir_memo *m, const char *key, const char *text,
 			   size_t len);
+
+/*
+ * The one listing kept beside the records: the policies, which every
+ * sign-in resolves a user's policy from. It is kept with the generation
+ * it was read under (the text of a counter in the store that every
+ * change of a policy bumps once it is written, af_dir__policies_changed())
+ * and answers only a reader that has just read that same generation,
+ * within AF_DIR_MEMO_LISTING_NS of the reading: so a change made on any
+ * node is seen at the next read there, and a change whose bump was lost
+ * (the store failed, the node stopped, between the write and the bump)
+ * within that time.
+ *
+ * af_dir__memo_listing(): the listing kept for gen (shared: read only,
+ * json_decref() it), or NULL. af_dir__memo_keep_listing(): keeps list
+ * (a reference to it) as read under gen, read at the time now_ns.
+ */
+#define AF_DIR_MEMO_LISTING_NS 1000000000ull
+#define AF_DIR_MEMO_GEN_MAX    32
+
+json_t *af_dir__memo_listing(af_dir_memo *m, const char *gen, uint64_t now_ns);
+void af_dir__memo_keep_listing(af_dir_memo *m, const char *gen, json_t *list,
+			       uint64_t now_ns);
 
 #endif /* AF_DIR_MEMO_H */

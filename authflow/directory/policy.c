@@ -243,6 +243,7 @@ af_dir_status af_dir_policy_add(af_dir *dir, const char *actor,
 		rc = af_dir__audit(dir, actor, "policy.add", name, norm, err,
 				   errlen);
 out:
+	af_dir__policies_changed(dir);
 	json_decref(norm);
 	json_decref(policy);
 	return rc;
@@ -269,6 +270,7 @@ af_dir_status af_dir_policy_set(af_dir *dir, const char *actor,
 	if (rc != AF_DIR_OK)
 		return rc;
 	rc = af_dir__update(dir, key, policy_merge, norm, NULL, NULL);
+	af_dir__policies_changed(dir);
 	if (rc == AF_DIR_NOT_FOUND)
 		af_dir__err(err, errlen, "name: no such policy");
 	if (rc == AF_DIR_OK)
@@ -319,10 +321,12 @@ af_dir_status af_dir_policy_remove(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_OK)
 		rc = policy_removed_detail(&v, &detail);
 	store_value_free(&v);
-	if (rc == AF_DIR_OK)
+	if (rc == AF_DIR_OK) {
 		rc = af_dir__from_store(store_del(af_dir_store(dir), key));
-	if (rc == AF_DIR_OK)
-		af_dir__index_drop(dir, "policies", name, key);
+		if (rc == AF_DIR_OK)
+			af_dir__index_drop(dir, "policies", name, key);
+		af_dir__policies_changed(dir);
+	}
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor, "policy.remove", name, detail,
 				   NULL, 0);
@@ -457,6 +461,7 @@ static af_dir_status policy_assignment(af_dir *dir, const char *actor,
 	if (rc != AF_DIR_OK)
 		return rc;
 	rc = af_dir__update(dir, key, assign_fn, &c, NULL, NULL);
+	af_dir__policies_changed(dir);
 	/* Assigning twice, or dropping a name that was not assigned (the
 	 * policy was just seen), changes nothing and is not an error. */
 	if (rc == AF_DIR_EXISTS || (rc == AF_DIR_NOT_FOUND && !add))
@@ -547,7 +552,7 @@ af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 		return AF_DIR_INVALID;
 	/* The list comes sorted by name, so the first match breaks ties;
 	 * read only, so shared, and only the one chosen is handed out. */
-	rc = af_dir__list_shared(dir, "policies", "policy:", &policies);
+	rc = af_dir__policies_shared(dir, &policies);
 	if (rc != AF_DIR_OK)
 		return rc;
 	names = json_pack("[s]", username);
@@ -602,6 +607,7 @@ af_dir_status af_dir__policies_forget(af_dir *dir, const char *actor,
 			    AF_DIR_OK)
 			continue;
 		r = af_dir__update(dir, key, assign_fn, &c, NULL, NULL);
+		af_dir__policies_changed(dir);
 		if (r == AF_DIR_OK)
 			r = af_dir__forget_audit(dir, actor, "policy.unassign",
 						 pname, c.field, name);

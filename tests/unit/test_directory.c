@@ -1096,6 +1096,72 @@ static void test_af_dir_long_list_in_batches(void **state)
 	json_decref(u);
 }
 
+/* The sso flag of the policy that applies to name, as dir resolves it. */
+static int sso_of(fixture *f, af_dir *dir, const char *name)
+{
+	json_t *u = get_user(f, name), *p = NULL;
+	int on;
+
+	assert_int_equal(af_dir_policy_for_user(dir, u, &p), AF_DIR_OK);
+	on = json_is_true(json_object_get(p, "sso"));
+	json_decref(p);
+	json_decref(u);
+	return on;
+}
+
+/*
+ * The policies are kept listed between changes, and a change made through
+ * another directory on the same store (another node) is seen at the next
+ * sign-in; one written behind the directory's back, without the bump,
+ * within a second.
+ */
+static void test_af_dir_policy_changes_seen_at_once(void **state)
+{
+	fixture *f = *state;
+	af_dir *other = small_dir(f->store, 64);
+	const char *direct = "{\"name\":\"p\",\"sso\":true,\"assigned\":{"
+			     "\"users\":[\"ivy\"]}}";
+	json_t *patch;
+
+	assert_int_equal(add_user(f, "{\"username\":\"ivy\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(add_policy(f, "{\"name\":\"p\",\"sso\":true,"
+				       "\"assigned\":{\"users\":[\"ivy\"]}}"),
+			 AF_DIR_OK);
+	assert_true(sso_of(f, f->dir, "ivy"));
+	assert_true(sso_of(f, f->dir, "ivy"));
+	patch = parse("{\"sso\":false}");
+	assert_int_equal(af_dir_policy_set(other, ACTOR, "p", patch, NULL, 0),
+			 AF_DIR_OK);
+	json_decref(patch);
+	assert_false(sso_of(f, f->dir, "ivy"));
+	/* Unassigned on the other node: no policy applies any more. */
+	assert_int_equal(af_dir_policy_unassign(other, ACTOR, "p",
+						AF_DIR_TARGET_USER, "ivy", NULL,
+						0),
+			 AF_DIR_OK);
+	{
+		json_t *u = get_user(f, "ivy"), *p = NULL;
+
+		assert_int_equal(af_dir_policy_for_user(f->dir, u, &p),
+				 AF_DIR_NOT_FOUND);
+		json_decref(u);
+	}
+	assert_int_equal(af_dir_policy_assign(other, ACTOR, "p",
+					      AF_DIR_TARGET_USER, "ivy", NULL,
+					      0),
+			 AF_DIR_OK);
+	assert_false(sso_of(f, f->dir, "ivy"));
+	/* Behind the directory's back: seen once the listing is a second
+	 * old. */
+	assert_int_equal(
+		store_set(f->store, "policy:p", direct, strlen(direct), 0, 0),
+		STORE_OK);
+	(void)usleep(1100 * 1000);
+	assert_true(sso_of(f, f->dir, "ivy"));
+	af_dir_free(other);
+}
+
 static void note_damage(void *arg, const char *key)
 {
 	(void)snprintf(arg, 64, "%s", key);
@@ -5222,6 +5288,7 @@ int main(void)
 		T(test_af_dir_user_list_sorted_without_hashes),
 		T(test_af_dir_user_list_skips_a_damaged_record),
 		T(test_af_dir_long_list_in_batches),
+		T(test_af_dir_policy_changes_seen_at_once),
 		T(test_af_dir_damaged_record_named),
 		T(test_af_dir_reads_hand_out_own_values),
 		T(test_af_dir_policy_for_user_precedence),
