@@ -25,7 +25,10 @@
 #      is; then as many again without the revocation, whose growth is
 #      what the access tokens (kept 10 minutes) hold;
 #   3. node oidc-provider (tests/bench/oidc-provider/) under the same load,
-#      in rounds alternating with run 2's sign-ins, for the same reason.
+#      in rounds alternating with run 2's sign-ins, for the same reason;
+#   4. run 2's server once its directory is large: 100 more policies, and
+#      1,023 more users named directly in the bench user's policy (what a
+#      sign-in reads grows with both), sign-ins for BENCH_SECONDS.
 # Each kind's rounds are merged: counts and seconds added up, percentiles
 # over every sample.
 # The load generator runs on the same machine: each run says how much CPU
@@ -37,7 +40,7 @@
 # A single measurement during which other processes took more than 0.15
 # cores is made again (up to 3 times); a goal judged on a still disturbed
 # one, or on rounds any of which was disturbed, is marked UNRELIABLE. Every process it starts is stopped on exit; every wait
-# and loop is bounded; a full run takes 4 to 6 minutes.
+# and loop is bounded; a full run takes 5 to 7 minutes.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -527,6 +530,21 @@ rev_line="$rss0 KiB before, $rss1 KiB after $half, $rss2 KiB after $long_flows s
 rev_growth=$growth_kib rev_errors=$long_errors
 long authflow-kept
 kept_line="$rss0 KiB before, $rss1 KiB after $half, $rss2 KiB after $long_flows sign-ins (+$growth_kib KiB, $per_flow bytes per sign-in, $long_errors errors)"
+echo "-- run 4: the same server with a large directory: 100 more policies, 1023 more users named in the bench user's policy, ${secs}s"
+for i in $(seq 1 100); do
+	admin POST /policies "{\"name\":\"bench-policy-$i\",\"sso\":true}" 201 "$work/admin.json"
+done
+for i in $(seq 1 1023); do
+	name=$(printf 'clinician.%04d@hospital.example' "$i")
+	admin POST /users "{\"username\":\"$name\",\"name\":\"Clinician $i\"}" 201 "$work/admin.json"
+	admin POST /policies/bench-sso/assign "{\"user\":\"$name\"}" 200 "$work/admin.json"
+done
+# Warmed up again after all those writes, unmeasured, as run 2 was.
+loadgen --url "$af_url" --label warm-up --concurrency "$conc" --flows 1000 \
+	>"$work/round.out"
+loadgen --url "$af_url" --label authflow-large --concurrency "$conc" \
+	--seconds "$secs" --warmup "$conc"
+r6=$res o6=$others
 stop_server "$srv_pid"
 
 prod_rate=$(result "$r1" rate)
@@ -558,6 +576,8 @@ row "authflow, production cost" "$r1" sign-ins
 row "authflow, low cost" "$r2" sign-ins
 row "authflow, token endpoint" "$rt" requests
 row "oidc-provider" "$r5" sign-ins
+row "authflow, large directory" "$r6" sign-ins
+echo "large directory: $(ratio "$(result "$r6" rate)" "$(result "$r2" rate)")x the low-cost sign-ins/s of run 2$(quiet "$o6")"
 echo "authflow RSS, access tokens revoked: $rev_line"
 echo "authflow RSS, access tokens kept 10 min: $kept_line"
 # What 2,500 sign-ins/s leaves the server, from the figures measured above:
