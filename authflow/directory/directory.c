@@ -156,7 +156,6 @@ af_dir_status af_dir__key(char *key, size_t keycap, const char *prefix,
 	return AF_DIR_OK;
 }
 
-/* af_dir__get_json(), or with shared 1 af_dir__get_json_shared(). */
 /*
  * The record v holds, just read from key (v is taken: handed out in raw,
  * or freed); see get_json().
@@ -188,6 +187,7 @@ static af_dir_status decode_json(af_dir *dir, const char *key, store_value v,
 	return AF_DIR_OK;
 }
 
+/* af_dir__get_json(), or with shared 1 af_dir__get_json_shared(). */
 static af_dir_status get_json(af_dir *dir, const char *key, json_t **out,
 			      store_value *raw, int shared)
 {

@@ -7,7 +7,8 @@
  * instead of a parse; any other text is parsed and
  * kept instead. The store stays the only truth: the memo never answers
  * without the text just read from the store, so a change made by another
- * node is seen on the next read, as before.
+ * node is seen on the next read, as before (the listing of the policies
+ * below answers on a counter just read from the store instead).
  *
  * Direct-mapped: AF_DIR_MEMO_SLOTS slots, one key each (a collision only
  * costs a parse). AF_DIR_MEMO_TEXT_MAX is above the longest record the
