@@ -499,7 +499,8 @@ static af_dir_status list_take(af_dir *dir, store_op *ops, size_t n,
 }
 
 /*
- * af_dir__list(), or with shared 1 af_dir__list_shared(). The records
+ * af_dir__list(), or with shared 1 the objects shared
+ * (af_dir__get_json_shared()), for af_dir__policies_shared(). The records
  * are read LIST_BATCH at a time: one round trip to redis each, rather
  * than one per record, as every sign-in lists the policies.
  */
@@ -560,12 +561,6 @@ af_dir_status af_dir__list(af_dir *dir, const char *set_key, const char *prefix,
 			   json_t **out)
 {
 	return list_objects(dir, set_key, prefix, out, 0);
-}
-
-af_dir_status af_dir__list_shared(af_dir *dir, const char *set_key,
-				  const char *prefix, json_t **out)
-{
-	return list_objects(dir, set_key, prefix, out, 1);
 }
 
 /* The counter every change of a policy bumps: see memo.h. */

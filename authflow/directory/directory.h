@@ -883,16 +883,10 @@ AF_DIR_NODISCARD af_dir_status af_dir__members(af_dir *dir, const char *key,
 AF_DIR_NODISCARD af_dir_status af_dir__list(af_dir *dir, const char *set_key,
 					    const char *prefix, json_t **out);
 
-/* As af_dir__list(), for readers that only read: the array is the
- * caller's, the objects in it shared (af_dir__get_json_shared()). */
-AF_DIR_NODISCARD af_dir_status af_dir__list_shared(af_dir *dir,
-						   const char *set_key,
-						   const char *prefix,
-						   json_t **out);
-
 /*
- * af_dir__policies_shared(): the policies as af_dir__list_shared() lists
- * them, but the array shared as well (read only), and kept in the memo
+ * af_dir__policies_shared(): the policies as af_dir__list() lists them,
+ * for readers that only read: the array and the objects in it shared
+ * (af_dir__get_json_shared()), and the array kept in the memo
  * for the readers that come while no policy changes (memo.h). Every
  * write of a policy or of the "policies" index calls
  * af_dir__policies_changed() once it is done, whether it succeeded or
