@@ -14,7 +14,9 @@ ROOT=$(pwd)
 JOBS=${JOBS:-2}
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 
-step() { printf '\n==> %s\n' "$*"; }
+START=$(date +%s)
+# A step's heading says when it began, in seconds since the start.
+step() { printf '\n==> %s (at %ss)\n' "$*" "$(($(date +%s) - START))"; }
 
 sources() { # our C sources and headers, tracked or new
 	git ls-files -co --exclude-standard -- '*.c' '*.h' 2>/dev/null ||
