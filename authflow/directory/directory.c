@@ -566,15 +566,30 @@ af_dir_status af_dir__list(af_dir *dir, const char *set_key, const char *prefix,
 /* The counter every change of a policy bumps: see memo.h. */
 #define POLICIES_GEN "policies_gen"
 
-af_dir_status af_dir__policies_shared(af_dir *dir, json_t **out)
+/* 1 when the listings a and b hold the very same records, in order. */
+static int same_records(const json_t *a, const json_t *b)
+{
+	size_t i;
+
+	if (json_array_size(a) != json_array_size(b))
+		return 0;
+	for (i = 0; i < json_array_size(a); i++)
+		if (json_array_get(a, i) != json_array_get(b, i))
+			return 0;
+	return 1;
+}
+
+af_dir_status af_dir__policies_shared(af_dir *dir, json_t **out, json_t **index)
 {
 	char gen[AF_DIR_MEMO_GEN_MAX] = "none";
 	store_value v = {NULL, 0};
 	store_status st;
 	uint64_t now = af_mono_ns();
+	json_t *last;
 	af_dir_status rc;
 
 	*out = NULL;
+	*index = NULL;
 	st = store_get(dir->store, POLICIES_GEN, &v);
 	if (st == STORE_OK && v.len < sizeof(gen))
 		memcpy(gen, v.data, v.len + 1);
@@ -584,14 +599,36 @@ af_dir_status af_dir__policies_shared(af_dir *dir, json_t **out)
 	if (st != STORE_OK && st != STORE_NOT_FOUND)
 		return af_dir__from_store(st);
 	if (gen[0] != '\0') {
-		*out = af_dir__memo_listing(dir->memo, gen, now);
-		if (*out != NULL)
+		*out = af_dir__memo_listing(dir->memo, gen, now, index);
+		if (*out != NULL && *index != NULL)
 			return AF_DIR_OK;
+		json_decref(*out);
+		json_decref(*index);
+		*out = *index = NULL;
 	}
 	rc = list_objects(dir, "policies", "policy:", out, 1);
-	if (rc == AF_DIR_OK && gen[0] != '\0')
-		af_dir__memo_keep_listing(dir->memo, gen, *out, now);
-	return rc;
+	if (rc != AF_DIR_OK)
+		return rc;
+	/*
+	 * Listed again once a second with no change: the records are then
+	 * the memo's very values, held by the last listing as well, and its
+	 * index is kept rather than made again.
+	 */
+	last = af_dir__memo_listing_last(dir->memo, index);
+	if (last == NULL || *index == NULL || !same_records(last, *out)) {
+		json_decref(*index);
+		*index = NULL;
+		rc = af_dir__policy_index(*out, index);
+	}
+	json_decref(last);
+	if (rc != AF_DIR_OK) {
+		json_decref(*out);
+		*out = NULL;
+		return rc;
+	}
+	if (gen[0] != '\0')
+		af_dir__memo_keep_listing(dir->memo, gen, *out, *index, now);
+	return AF_DIR_OK;
 }
 
 void af_dir__policies_changed(af_dir *dir)

@@ -887,14 +887,27 @@ AF_DIR_NODISCARD af_dir_status af_dir__list(af_dir *dir, const char *set_key,
  * af_dir__policies_shared(): the policies as af_dir__list() lists them,
  * for readers that only read: the array and the objects in it shared
  * (af_dir__get_json_shared()), and the array kept in the memo
- * for the readers that come while no policy changes (memo.h). Every
- * write of a policy or of the "policies" index calls
+ * for the readers that come while no policy changes (memo.h); in *index
+ * what af_dir__policy_index() makes of it, shared and kept likewise.
+ * Every write of a policy or of the "policies" index calls
  * af_dir__policies_changed() once it is done, whether it succeeded or
  * not (a failed write may have changed some of the store).
  */
 AF_DIR_NODISCARD af_dir_status af_dir__policies_shared(af_dir *dir,
-						       json_t **out);
+						       json_t **out,
+						       json_t **index);
 void af_dir__policies_changed(af_dir *dir);
+
+/*
+ * Which policies name whom, for af_dir_policy_for_user(): from a listing
+ * of policies, an object with a member per kind of assignment ("users",
+ * "groups", "ous"), each mapping a name to the position in the listing
+ * of the first policy whose list of that kind holds it. Made once per
+ * change of the policies, so that resolving a user's policy costs a few
+ * lookups however many users the policies name.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir__policy_index(const json_t *policies,
+						    json_t **out);
 
 /*
  * Before a group, OU or policy of name is made: AF_DIR_EXISTS, with the

@@ -24,7 +24,8 @@ struct listing {
 	pthread_mutex_t mu;
 	char gen[AF_DIR_MEMO_GEN_MAX]; /* "" with list NULL: none kept */
 	uint64_t read_ns;
-	json_t *list; /* never changed: replaced whole, shared read-only */
+	json_t *list;  /* never changed: replaced whole, shared read-only */
+	json_t *index; /* made from list, kept and replaced with it */
 };
 
 struct af_dir_memo {
@@ -81,6 +82,7 @@ void af_dir__memo_free(af_dir_memo *m)
 		(void)pthread_mutex_destroy(&s->mu);
 	}
 	json_decref(m->listing.list);
+	json_decref(m->listing.index);
 	(void)pthread_mutex_destroy(&m->listing.mu);
 	free(m);
 }
@@ -197,27 +199,45 @@ json_t *af_dir__memo_share(af_dir_memo *m, const char *key, const char *text,
 	return lookup(m, key, text, len, 1);
 }
 
-json_t *af_dir__memo_listing(af_dir_memo *m, const char *gen, uint64_t now_ns)
+json_t *af_dir__memo_listing(af_dir_memo *m, const char *gen, uint64_t now_ns,
+			     json_t **index)
 {
 	struct listing *l;
 	json_t *out = NULL;
 
+	*index = NULL;
 	if (m == NULL || gen == NULL)
 		return NULL;
 	l = &m->listing;
 	(void)pthread_mutex_lock(&l->mu);
 	if (l->list != NULL && strcmp(l->gen, gen) == 0 &&
-	    now_ns - l->read_ns < AF_DIR_MEMO_LISTING_NS)
+	    now_ns - l->read_ns < AF_DIR_MEMO_LISTING_NS) {
 		out = json_incref(l->list);
+		*index = json_incref(l->index);
+	}
 	(void)pthread_mutex_unlock(&l->mu);
 	return out;
 }
 
+json_t *af_dir__memo_listing_last(af_dir_memo *m, json_t **index)
+{
+	json_t *out = NULL;
+
+	*index = NULL;
+	if (m == NULL)
+		return NULL;
+	(void)pthread_mutex_lock(&m->listing.mu);
+	out = json_incref(m->listing.list);
+	*index = json_incref(m->listing.index);
+	(void)pthread_mutex_unlock(&m->listing.mu);
+	return out;
+}
+
 void af_dir__memo_keep_listing(af_dir_memo *m, const char *gen, json_t *list,
-			       uint64_t now_ns)
+			       json_t *index, uint64_t now_ns)
 {
 	struct listing *l;
-	json_t *old;
+	json_t *old, *old_index;
 
 	if (m == NULL || gen == NULL || list == NULL ||
 	    strlen(gen) >= sizeof(m->listing.gen))
@@ -225,9 +245,12 @@ void af_dir__memo_keep_listing(af_dir_memo *m, const char *gen, json_t *list,
 	l = &m->listing;
 	(void)pthread_mutex_lock(&l->mu);
 	old = l->list;
+	old_index = l->index;
 	l->list = json_incref(list);
+	l->index = json_incref(index);
 	memcpy(l->gen, gen, strlen(gen) + 1);
 	l->read_ns = now_ns;
 	(void)pthread_mutex_unlock(&l->mu);
 	json_decref(old);
+	json_decref(old_index);
 }

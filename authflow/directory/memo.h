@@ -81,15 +81,24 @@ json_t *af_dir__memo_share(af_dir_memo *m, const char *key, const char *text,
  * (the store failed, the node stopped, between the write and the bump)
  * within that time.
  *
- * af_dir__memo_listing(): the listing kept for gen (shared: read only,
- * json_decref() it), or NULL. af_dir__memo_keep_listing(): keeps list
- * (a reference to it) as read under gen, read at the time now_ns.
+ * Beside the listing the memo keeps an index made from it (what it holds
+ * is the reader's business), replaced with it.
+ *
+ * af_dir__memo_listing(): the listing kept for gen and its index in
+ * *index (both shared: read only, json_decref() them), or NULL.
+ * af_dir__memo_listing_last(): the same for the last listing kept,
+ * whatever its generation and age, so that a reader that has listed the
+ * policies again may keep the index when the records are the same.
+ * af_dir__memo_keep_listing(): keeps list and index (a reference to
+ * each; index may be NULL) as read under gen, read at the time now_ns.
  */
 #define AF_DIR_MEMO_LISTING_NS 1000000000ull
 #define AF_DIR_MEMO_GEN_MAX    32
 
-json_t *af_dir__memo_listing(af_dir_memo *m, const char *gen, uint64_t now_ns);
+json_t *af_dir__memo_listing(af_dir_memo *m, const char *gen, uint64_t now_ns,
+			     json_t **index);
+json_t *af_dir__memo_listing_last(af_dir_memo *m, json_t **index);
 void af_dir__memo_keep_listing(af_dir_memo *m, const char *gen, json_t *list,
-			       uint64_t now_ns);
+			       json_t *index, uint64_t now_ns);
 
 #endif /* AF_DIR_MEMO_H */

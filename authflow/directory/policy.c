@@ -1,5 +1,6 @@
 /* User policies: who is SSO-enabled and who is in the remote-access
  * workflow, and which policy applies to a user. */
+#include <stdint.h>
 #include <string.h>
 
 #include "common/util.h"
@@ -502,21 +503,74 @@ af_dir_status af_dir_policy_unassign(af_dir *dir, const char *actor,
 				 errlen);
 }
 
-/* 1 when one of the names in have is in the policy's list field. */
-static int assigned_any(const json_t *policy, const char *field,
-			const json_t *have)
+af_dir_status af_dir__policy_index(const json_t *policies, json_t **out)
 {
-	const json_t *list =
-		json_object_get(json_object_get(policy, "assigned"), field);
-	size_t i;
+	json_t *index = json_object(), *maps[N_KINDS];
+	size_t k, pos, i;
+	json_t *p, *v;
+
+	*out = NULL;
+	if (index == NULL)
+		return AF_DIR_NOMEM;
+	for (k = 0; k < N_KINDS; k++) {
+		maps[k] = json_object();
+		if (json_object_set_new(index,
+					af_dir__target_field(assign_kinds[k]),
+					maps[k]) != 0)
+			goto nomem;
+	}
+	json_array_foreach(policies, pos, p)
+	{
+		const json_t *assigned = json_object_get(p, "assigned");
+
+		for (k = 0; k < N_KINDS; k++) {
+			const json_t *list = json_object_get(
+				assigned,
+				af_dir__target_field(assign_kinds[k]));
+
+			json_array_foreach(list, i, v)
+			{
+				const char *name = json_string_value(v);
+
+				/* The first policy in the listing wins. */
+				if (name == NULL ||
+				    json_object_get(maps[k], name) != NULL)
+					continue;
+				if (json_object_set_new_nocheck(
+					    maps[k], name,
+					    json_integer((json_int_t)pos)) != 0)
+					goto nomem;
+			}
+		}
+	}
+	*out = index;
+	return AF_DIR_OK;
+nomem:
+	json_decref(index);
+	return AF_DIR_NOMEM;
+}
+
+/*
+ * The position of the first policy that names one of the names in have
+ * in its list field, from the index; SIZE_MAX when none does.
+ */
+static size_t first_naming(const json_t *index, const char *field,
+			   const json_t *have)
+{
+	const json_t *map = json_object_get(index, field);
+	size_t best = SIZE_MAX, i;
 	json_t *v;
 
 	json_array_foreach(have, i, v)
 	{
-		if (af_dir__array_has(list, json_string_value(v)))
-			return 1;
+		const char *name = json_string_value(v);
+		json_t *pos = name != NULL ? json_object_get(map, name) : NULL;
+
+		if (json_is_integer(pos) && json_integer_value(pos) >= 0 &&
+		    (uint64_t)json_integer_value(pos) < best)
+			best = (size_t)json_integer_value(pos);
 	}
-	return 0;
+	return best;
 }
 
 /*
@@ -539,10 +593,9 @@ static af_dir_status policy_view(json_t *kept, json_t **out)
 af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 				     json_t **out)
 {
-	json_t *policies = NULL, *names = NULL, *p;
+	json_t *policies = NULL, *index = NULL, *names = NULL;
 	const char *username;
 	af_dir_status rc;
-	size_t i;
 
 	if (out == NULL)
 		return AF_DIR_INVALID;
@@ -552,7 +605,7 @@ af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 		return AF_DIR_INVALID;
 	/* The list comes sorted by name, so the first match breaks ties;
 	 * read only, so shared, and only the one chosen is handed out. */
-	rc = af_dir__policies_shared(dir, &policies);
+	rc = af_dir__policies_shared(dir, &policies, &index);
 	if (rc != AF_DIR_OK)
 		return rc;
 	names = json_pack("[s]", username);
@@ -560,23 +613,22 @@ af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 		rc = AF_DIR_NOMEM;
 		goto out;
 	}
+	/* The user's own name first, then its groups, then its OUs. */
 	rc = AF_DIR_NOT_FOUND;
-	for (size_t level = 0; level < N_KINDS && rc == AF_DIR_NOT_FOUND;
-	     level++) {
+	for (size_t level = 0; level < N_KINDS; level++) {
 		const char *field = af_dir__target_field(assign_kinds[level]);
-		const json_t *have =
-			level == 0 ? names : json_object_get(user, field);
+		size_t pos = first_naming(
+			index, field,
+			level == 0 ? names : json_object_get(user, field));
 
-		json_array_foreach(policies, i, p)
-		{
-			if (assigned_any(p, field, have)) {
-				rc = policy_view(p, out);
-				break;
-			}
+		if (pos < json_array_size(policies)) {
+			rc = policy_view(json_array_get(policies, pos), out);
+			break;
 		}
 	}
 out:
 	json_decref(names);
+	json_decref(index);
 	json_decref(policies);
 	return rc;
 }

@@ -1162,6 +1162,108 @@ static void test_af_dir_policy_changes_seen_at_once(void **state)
 	af_dir_free(other);
 }
 
+/*
+ * The index names, for each user, group and OU, the first policy in the
+ * listing that lists it: what a scan of the lists in order would find.
+ */
+static void test_af_dir_policy_index_first_wins(void **state)
+{
+	json_t *list = json_array(), *index = NULL, *maps;
+	char name[32];
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < 30; i++) {
+		json_t *users = json_array(), *p;
+
+		for (n = i * 7; n < i * 7 + 40; n++) {
+			(void)snprintf(name, sizeof(name), "u%zu", n);
+			assert_int_equal(
+				json_array_append_new(users, json_string(name)),
+				0);
+		}
+		assert_int_equal(json_array_append_new(users, json_integer(5)),
+				 0);
+		(void)snprintf(name, sizeof(name), "g%zu", i % 5);
+		p = json_pack("{s:s, s:{s:o, s:[s], s:[s]}}", "name", "p",
+			      "assigned", "users", users, "groups", name, "ous",
+			      i % 3 == 0 ? "o0" : "o1");
+		assert_non_null(p);
+		if (i == 29)
+			(void)json_object_del(p, "assigned");
+		assert_int_equal(json_array_append_new(list, p), 0);
+	}
+	assert_int_equal(af_dir__policy_index(list, &index), AF_DIR_OK);
+	maps = json_object_get(index, "users");
+	for (n = 0; n < 29 * 7 + 40; n++) {
+		/* The first policy i with i * 7 <= n < i * 7 + 40. */
+		size_t want = n < 40 ? 0 : (n - 40) / 7 + 1;
+
+		(void)snprintf(name, sizeof(name), "u%zu", n);
+		if (want >= 29) {
+			assert_null(json_object_get(maps, name));
+			continue;
+		}
+		assert_int_equal(
+			json_integer_value(json_object_get(maps, name)),
+			(json_int_t)want);
+	}
+	assert_int_equal(json_object_size(json_object_get(index, "groups")), 5);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(index, "groups"), "g3")),
+			 3);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(index, "ous"), "o1")),
+			 1);
+	json_decref(index);
+	json_decref(list);
+}
+
+/*
+ * The index is made once per change: kept with the listing, and kept
+ * again when the listing is read again a second later and holds the
+ * same records; a change of a policy makes a new one.
+ */
+static void test_af_dir_policy_index_kept(void **state)
+{
+	fixture *f = *state;
+	json_t *list = NULL, *index = NULL, *first, *u, *p = NULL;
+
+	assert_int_equal(add_user(f, "{\"username\":\"kim\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(add_policy(f, "{\"name\":\"p\",\"sso\":true,"
+				       "\"assigned\":{\"users\":[\"kim\"]}}"),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir__policies_shared(f->dir, &list, &first),
+			 AF_DIR_OK);
+	json_decref(list);
+	assert_int_equal(af_dir__policies_shared(f->dir, &list, &index),
+			 AF_DIR_OK);
+	assert_ptr_equal(index, first);
+	json_decref(list);
+	json_decref(index);
+	(void)usleep(1100 * 1000);
+	assert_int_equal(af_dir__policies_shared(f->dir, &list, &index),
+			 AF_DIR_OK);
+	assert_ptr_equal(index, first);
+	json_decref(list);
+	json_decref(index);
+	assert_int_equal(add_policy(f, "{\"name\":\"a\",\"sso\":false,"
+				       "\"assigned\":{\"users\":[\"kim\"]}}"),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir__policies_shared(f->dir, &list, &index),
+			 AF_DIR_OK);
+	assert_ptr_not_equal(index, first);
+	json_decref(list);
+	json_decref(index);
+	json_decref(first);
+	u = get_user(f, "kim");
+	assert_int_equal(af_dir_policy_for_user(f->dir, u, &p), AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(p, "name")), "a");
+	json_decref(p);
+	json_decref(u);
+}
+
 static void note_damage(void *arg, const char *key)
 {
 	(void)snprintf(arg, 64, "%s", key);
@@ -5289,6 +5391,8 @@ int main(void)
 		T(test_af_dir_user_list_skips_a_damaged_record),
 		T(test_af_dir_long_list_in_batches),
 		T(test_af_dir_policy_changes_seen_at_once),
+		T(test_af_dir_policy_index_first_wins),
+		T(test_af_dir_policy_index_kept),
 		T(test_af_dir_damaged_record_named),
 		T(test_af_dir_reads_hand_out_own_values),
 		T(test_af_dir_policy_for_user_precedence),
