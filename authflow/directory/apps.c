@@ -1,6 +1,7 @@
 /* Application profiles: the relying parties, their client secrets and to
  * whom they are deployed. */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -1314,15 +1315,49 @@ out:
 	return rc;
 }
 
+/*
+ * Up to this many comparisons (entries of have times entries of list),
+ * any_in() compares every pair; past it, it sorts have and looks each
+ * entry of list up in it. A user may be in AF_DIR_MEMBERSHIPS_MAX groups
+ * and an application deployed to AF_DIR_ASSIGNED_MAX: every pair would be
+ * a quarter of a million comparisons, at each of the four checks of a
+ * sign-in.
+ */
+#define ANY_IN_PAIRS_MAX 64
+
+static int by_text(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* 1 when one of the strings of have is in list. */
 static int any_in(const json_t *list, const json_t *have)
 {
-	size_t i;
+	const char *sorted[AF_DIR_MEMBERSHIPS_MAX];
+	size_t i, n = 0;
 	json_t *v;
 
+	if (json_array_size(have) * json_array_size(list) <= ANY_IN_PAIRS_MAX ||
+	    json_array_size(have) > AF_DIR_MEMBERSHIPS_MAX) {
+		json_array_foreach(have, i, v)
+		{
+			if (af_dir__array_has(list, json_string_value(v)))
+				return 1;
+		}
+		return 0;
+	}
 	json_array_foreach(have, i, v)
 	{
-		if (af_dir__array_has(list, json_string_value(v)))
+		if (json_is_string(v))
+			sorted[n++] = json_string_value(v);
+	}
+	qsort(sorted, n, sizeof(sorted[0]), by_text);
+	json_array_foreach(list, i, v)
+	{
+		const char *name = json_string_value(v);
+
+		if (name != NULL && bsearch(&name, sorted, n, sizeof(sorted[0]),
+					    by_text) != NULL)
 			return 1;
 	}
 	return 0;

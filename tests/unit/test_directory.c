@@ -1827,6 +1827,52 @@ static void test_af_dir_app_deployed_to_modes(void **state)
 	json_decref(off);
 }
 
+/*
+ * Long lists on both sides (a user in many groups, an application
+ * deployed to many): the same answer as for short ones, a match found
+ * wherever it sits, entries that are not names passed over.
+ */
+static void test_af_dir_app_deployed_to_long_lists(void **state)
+{
+	json_t *app, *user, *groups = json_array(), *dep = json_array();
+	char name[32];
+	size_t i;
+
+	(void)state;
+	/* Not in order: 97 is prime to 256, so i * 97 % 256 takes each. */
+	for (i = 0; i < AF_DIR_MEMBERSHIPS_MAX; i++) {
+		(void)snprintf(name, sizeof(name), "staff-%03zu",
+			       i * 97 % AF_DIR_MEMBERSHIPS_MAX);
+		assert_int_equal(
+			json_array_append_new(groups, json_string(name)), 0);
+	}
+	assert_int_equal(json_array_append_new(dep, json_integer(7)), 0);
+	for (i = 0; i < AF_DIR_ASSIGNED_MAX - 2; i++) {
+		(void)snprintf(name, sizeof(name), "ward-%04zu", i);
+		assert_int_equal(json_array_append_new(dep, json_string(name)),
+				 0);
+	}
+	user = json_pack("{s:s, s:b, s:o, s:[]}", "username", "mia", "enabled",
+			 1, "groups", groups, "ous");
+	app = json_pack("{s:b, s:{s:s, s:o}}", "enabled", 1, "deployment",
+			"mode", "chosen", "groups", dep);
+	assert_non_null(user);
+	assert_non_null(app);
+	assert_int_equal(af_dir_app_deployed_to(app, user), 0);
+	/* The user's last group, at the end of the application's list. */
+	assert_int_equal(json_array_append_new(dep, json_string("staff-255")),
+			 0);
+	assert_int_equal(af_dir_app_deployed_to(app, user), 1);
+	/* The user's first group, at the start. */
+	assert_int_equal(json_array_set_new(dep, 1023, json_string("x")), 0);
+	assert_int_equal(af_dir_app_deployed_to(app, user), 0);
+	assert_int_equal(json_array_set_new(dep, 1, json_string("staff-000")),
+			 0);
+	assert_int_equal(af_dir_app_deployed_to(app, user), 1);
+	json_decref(app);
+	json_decref(user);
+}
+
 static const char *mode_of(fixture *f, const char *id)
 {
 	static char mode[16];
@@ -5402,6 +5448,7 @@ int main(void)
 		T(test_af_dir_app_ids_unique_names_unique),
 		T(test_af_dir_app_add_bad_specs_refused),
 		T(test_af_dir_app_deployed_to_modes),
+		T(test_af_dir_app_deployed_to_long_lists),
 		T(test_af_dir_app_deploy_undeploy_moves_mode),
 		T(test_af_dir_app_deploy_as_admin_checked_when_written),
 		T(test_af_dir_user_login_right_wrong_unknown),
