@@ -579,33 +579,16 @@ static int same_records(const json_t *a, const json_t *b)
 	return 1;
 }
 
-af_dir_status af_dir__policies_shared(af_dir *dir, json_t **out, json_t **index)
+/*
+ * Lists the policies anew into *out and indexes them into *index; keeps
+ * both for gen unless gen is "".
+ */
+static af_dir_status policies_anew(af_dir *dir, const char *gen, json_t **out,
+				   json_t **index)
 {
-	char gen[AF_DIR_MEMO_GEN_MAX] = "none";
-	store_value v = {NULL, 0};
-	store_status st;
-	uint64_t now = af_mono_ns();
 	json_t *last;
 	af_dir_status rc;
 
-	*out = NULL;
-	*index = NULL;
-	st = store_get(dir->store, POLICIES_GEN, &v);
-	if (st == STORE_OK && v.len < sizeof(gen))
-		memcpy(gen, v.data, v.len + 1);
-	else if (st == STORE_OK)
-		gen[0] = '\0'; /* not a counter: never kept */
-	store_value_free(&v);
-	if (st != STORE_OK && st != STORE_NOT_FOUND)
-		return af_dir__from_store(st);
-	if (gen[0] != '\0') {
-		*out = af_dir__memo_listing(dir->memo, gen, now, index);
-		if (*out != NULL && *index != NULL)
-			return AF_DIR_OK;
-		json_decref(*out);
-		json_decref(*index);
-		*out = *index = NULL;
-	}
 	rc = list_objects(dir, "policies", "policy:", out, 1);
 	if (rc != AF_DIR_OK)
 		return rc;
@@ -627,8 +610,55 @@ af_dir_status af_dir__policies_shared(af_dir *dir, json_t **out, json_t **index)
 		return rc;
 	}
 	if (gen[0] != '\0')
-		af_dir__memo_keep_listing(dir->memo, gen, *out, *index, now);
+		af_dir__memo_keep_listing(dir->memo, gen, *out, *index,
+					  af_mono_ns());
 	return AF_DIR_OK;
+}
+
+/* The listing kept for gen and its index, or NULL. */
+static json_t *policies_kept(af_dir *dir, const char *gen, json_t **index)
+{
+	json_t *out;
+
+	*index = NULL;
+	if (gen[0] == '\0')
+		return NULL;
+	out = af_dir__memo_listing(dir->memo, gen, af_mono_ns(), index);
+	if (out != NULL && *index != NULL)
+		return out;
+	json_decref(out);
+	json_decref(*index);
+	*index = NULL;
+	return NULL;
+}
+
+af_dir_status af_dir__policies_shared(af_dir *dir, json_t **out, json_t **index)
+{
+	char gen[AF_DIR_MEMO_GEN_MAX] = "none";
+	store_value v = {NULL, 0};
+	store_status st;
+	af_dir_status rc = AF_DIR_OK;
+
+	*out = NULL;
+	*index = NULL;
+	st = store_get(dir->store, POLICIES_GEN, &v);
+	if (st == STORE_OK && v.len < sizeof(gen))
+		memcpy(gen, v.data, v.len + 1);
+	else if (st == STORE_OK)
+		gen[0] = '\0'; /* not a counter: never kept */
+	store_value_free(&v);
+	if (st != STORE_OK && st != STORE_NOT_FOUND)
+		return af_dir__from_store(st);
+	*out = policies_kept(dir, gen, index);
+	if (*out != NULL)
+		return AF_DIR_OK;
+	af_dir__memo_listing_lock(dir->memo);
+	/* Another reader may have listed them while this one waited. */
+	*out = policies_kept(dir, gen, index);
+	if (*out == NULL)
+		rc = policies_anew(dir, gen, out, index);
+	af_dir__memo_listing_unlock(dir->memo);
+	return rc;
 }
 
 void af_dir__policies_changed(af_dir *dir)

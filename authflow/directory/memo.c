@@ -21,7 +21,8 @@ struct slot {
 
 /* The policies as listed under a generation: see memo.h. */
 struct listing {
-	pthread_mutex_t mu;
+	pthread_mutex_t read_mu;       /* held by the one reader listing anew */
+	pthread_mutex_t mu;	       /* guards what follows */
 	char gen[AF_DIR_MEMO_GEN_MAX]; /* "" with list NULL: none kept */
 	uint64_t read_ns;
 	json_t *list;  /* never changed: replaced whole, shared read-only */
@@ -57,11 +58,17 @@ af_dir_memo *af_dir__memo_new(void)
 		free(m);
 		return NULL;
 	}
+	if (pthread_mutex_init(&m->listing.read_mu, NULL) != 0) {
+		(void)pthread_mutex_destroy(&m->listing.mu);
+		free(m);
+		return NULL;
+	}
 	for (i = 0; i < AF_DIR_MEMO_SLOTS; i++) {
 		if (pthread_mutex_init(&m->slots[i].mu, NULL) != 0) {
 			while (i-- > 0)
 				(void)pthread_mutex_destroy(&m->slots[i].mu);
 			(void)pthread_mutex_destroy(&m->listing.mu);
+			(void)pthread_mutex_destroy(&m->listing.read_mu);
 			free(m);
 			return NULL;
 		}
@@ -84,6 +91,7 @@ void af_dir__memo_free(af_dir_memo *m)
 	json_decref(m->listing.list);
 	json_decref(m->listing.index);
 	(void)pthread_mutex_destroy(&m->listing.mu);
+	(void)pthread_mutex_destroy(&m->listing.read_mu);
 	free(m);
 }
 
@@ -253,4 +261,16 @@ void af_dir__memo_keep_listing(af_dir_memo *m, const char *gen, json_t *list,
 	(void)pthread_mutex_unlock(&l->mu);
 	json_decref(old);
 	json_decref(old_index);
+}
+
+void af_dir__memo_listing_lock(af_dir_memo *m)
+{
+	if (m != NULL)
+		(void)pthread_mutex_lock(&m->listing.read_mu);
+}
+
+void af_dir__memo_listing_unlock(af_dir_memo *m)
+{
+	if (m != NULL)
+		(void)pthread_mutex_unlock(&m->listing.read_mu);
 }

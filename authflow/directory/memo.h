@@ -91,6 +91,13 @@ json_t *af_dir__memo_share(af_dir_memo *m, const char *key, const char *text,
  * policies again may keep the index when the records are the same.
  * af_dir__memo_keep_listing(): keeps list and index (a reference to
  * each; index may be NULL) as read under gen, read at the time now_ns.
+ *
+ * af_dir__memo_listing_lock() and _unlock(): held by a reader that found
+ * no listing to use around listing the policies anew and keeping the
+ * listing, so that when the policies change the readers that come at
+ * once wait for one of them to list and index them, rather than each
+ * doing it (an index of every name a thousand policies list is large).
+ * A reader that got the lock looks in the memo again first.
  */
 #define AF_DIR_MEMO_LISTING_NS 1000000000ull
 #define AF_DIR_MEMO_GEN_MAX    32
@@ -100,5 +107,7 @@ json_t *af_dir__memo_listing(af_dir_memo *m, const char *gen, uint64_t now_ns,
 json_t *af_dir__memo_listing_last(af_dir_memo *m, json_t **index);
 void af_dir__memo_keep_listing(af_dir_memo *m, const char *gen, json_t *list,
 			       json_t *index, uint64_t now_ns);
+void af_dir__memo_listing_lock(af_dir_memo *m);
+void af_dir__memo_listing_unlock(af_dir_memo *m);
 
 #endif /* AF_DIR_MEMO_H */

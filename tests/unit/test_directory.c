@@ -1264,6 +1264,61 @@ static void test_af_dir_policy_index_kept(void **state)
 	json_decref(u);
 }
 
+/* One of the readers that come at once after a change of the policies. */
+typedef struct index_reader {
+	af_dir *dir;
+	pthread_barrier_t *go;
+	json_t *index;
+	af_dir_status rc;
+} index_reader;
+
+static void *read_index(void *arg)
+{
+	index_reader *r = arg;
+	json_t *list = NULL;
+
+	(void)pthread_barrier_wait(r->go);
+	r->rc = af_dir__policies_shared(r->dir, &list, &r->index);
+	json_decref(list);
+	return NULL;
+}
+
+/*
+ * Readers that come together after a change share one index: one of them
+ * lists and indexes the policies, the others wait and take what it kept.
+ */
+static void test_af_dir_policy_index_made_once(void **state)
+{
+	fixture *f = *state;
+	enum { READERS = 8 };
+	index_reader r[READERS];
+	pthread_t t[READERS];
+	pthread_barrier_t go;
+	char spec[128];
+	size_t i;
+
+	for (i = 0; i < 200; i++) {
+		(void)snprintf(spec, sizeof(spec),
+			       "{\"name\":\"p%03zu\",\"sso\":true}", i);
+		assert_int_equal(add_policy(f, spec), AF_DIR_OK);
+	}
+	assert_int_equal(pthread_barrier_init(&go, NULL, READERS), 0);
+	for (i = 0; i < READERS; i++) {
+		r[i] = (index_reader){f->dir, &go, NULL, AF_DIR_STORE};
+		assert_int_equal(pthread_create(&t[i], NULL, read_index, &r[i]),
+				 0);
+	}
+	for (i = 0; i < READERS; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	(void)pthread_barrier_destroy(&go);
+	for (i = 0; i < READERS; i++) {
+		assert_int_equal(r[i].rc, AF_DIR_OK);
+		assert_ptr_equal(r[i].index, r[0].index);
+	}
+	for (i = 0; i < READERS; i++)
+		json_decref(r[i].index);
+}
+
 static void note_damage(void *arg, const char *key)
 {
 	(void)snprintf(arg, 64, "%s", key);
@@ -5439,6 +5494,7 @@ int main(void)
 		T(test_af_dir_policy_changes_seen_at_once),
 		T(test_af_dir_policy_index_first_wins),
 		T(test_af_dir_policy_index_kept),
+		T(test_af_dir_policy_index_made_once),
 		T(test_af_dir_damaged_record_named),
 		T(test_af_dir_reads_hand_out_own_values),
 		T(test_af_dir_policy_for_user_precedence),
