@@ -586,6 +586,7 @@ static int same_records(const json_t *a, const json_t *b)
 static af_dir_status policies_anew(af_dir *dir, const char *gen, json_t **out,
 				   json_t **index)
 {
+	uint64_t read_ns = af_mono_ns(); /* before the reading, not after */
 	json_t *last;
 	af_dir_status rc;
 
@@ -611,7 +612,7 @@ static af_dir_status policies_anew(af_dir *dir, const char *gen, json_t **out,
 	}
 	if (gen[0] != '\0')
 		af_dir__memo_keep_listing(dir->memo, gen, *out, *index,
-					  af_mono_ns());
+					  read_ns);
 	return AF_DIR_OK;
 }
 
