@@ -599,7 +599,7 @@ static af_dir_status policies_anew(af_dir *dir, const char *gen, json_t **out,
 	 * index is kept rather than made again.
 	 */
 	last = af_dir__memo_listing_last(dir->memo, index);
-	if (last == NULL || *index == NULL || !same_records(last, *out)) {
+	if (last == NULL || !same_records(last, *out)) {
 		json_decref(*index);
 		*index = NULL;
 		rc = af_dir__policy_index(*out, index);
@@ -619,18 +619,10 @@ static af_dir_status policies_anew(af_dir *dir, const char *gen, json_t **out,
 /* The listing kept for gen and its index, or NULL. */
 static json_t *policies_kept(af_dir *dir, const char *gen, json_t **index)
 {
-	json_t *out;
-
 	*index = NULL;
 	if (gen[0] == '\0')
 		return NULL;
-	out = af_dir__memo_listing(dir->memo, gen, af_mono_ns(), index);
-	if (out != NULL && *index != NULL)
-		return out;
-	json_decref(out);
-	json_decref(*index);
-	*index = NULL;
-	return NULL;
+	return af_dir__memo_listing(dir->memo, gen, af_mono_ns(), index);
 }
 
 af_dir_status af_dir__policies_shared(af_dir *dir, json_t **out, json_t **index)

@@ -247,7 +247,7 @@ void af_dir__memo_keep_listing(af_dir_memo *m, const char *gen, json_t *list,
 	struct listing *l;
 	json_t *old, *old_index;
 
-	if (m == NULL || gen == NULL || list == NULL ||
+	if (m == NULL || gen == NULL || list == NULL || index == NULL ||
 	    strlen(gen) >= sizeof(m->listing.gen))
 		return;
 	l = &m->listing;

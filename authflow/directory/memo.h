@@ -90,7 +90,8 @@ json_t *af_dir__memo_share(af_dir_memo *m, const char *key, const char *text,
  * whatever its generation and age, so that a reader that has listed the
  * policies again may keep the index when the records are the same.
  * af_dir__memo_keep_listing(): keeps list and index (a reference to
- * each; index may be NULL) as read under gen, read at the time now_ns.
+ * each; neither NULL) as read under gen, read at the time now_ns. A
+ * listing is thus never kept without its index.
  *
  * af_dir__memo_listing_lock() and _unlock(): held by a reader that found
  * no listing to use around listing the policies anew and keeping the

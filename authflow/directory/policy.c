@@ -550,6 +550,16 @@ nomem:
 	return AF_DIR_NOMEM;
 }
 
+/* The position map (a member of the index) gives name; SIZE_MAX: none. */
+static size_t position_of(const json_t *map, const char *name)
+{
+	json_t *pos = name != NULL ? json_object_get(map, name) : NULL;
+
+	if (!json_is_integer(pos) || json_integer_value(pos) < 0)
+		return SIZE_MAX;
+	return (size_t)json_integer_value(pos);
+}
+
 /*
  * The position of the first policy that names one of the names in have
  * in its list field, from the index; SIZE_MAX when none does.
@@ -563,12 +573,10 @@ static size_t first_naming(const json_t *index, const char *field,
 
 	json_array_foreach(have, i, v)
 	{
-		const char *name = json_string_value(v);
-		json_t *pos = name != NULL ? json_object_get(map, name) : NULL;
+		size_t pos = position_of(map, json_string_value(v));
 
-		if (json_is_integer(pos) && json_integer_value(pos) >= 0 &&
-		    (uint64_t)json_integer_value(pos) < best)
-			best = (size_t)json_integer_value(pos);
+		if (pos < best)
+			best = pos;
 	}
 	return best;
 }
@@ -593,7 +601,7 @@ static af_dir_status policy_view(json_t *kept, json_t **out)
 af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 				     json_t **out)
 {
-	json_t *policies = NULL, *index = NULL, *names = NULL;
+	json_t *policies = NULL, *index = NULL;
 	const char *username;
 	af_dir_status rc;
 
@@ -608,26 +616,21 @@ af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 	rc = af_dir__policies_shared(dir, &policies, &index);
 	if (rc != AF_DIR_OK)
 		return rc;
-	names = json_pack("[s]", username);
-	if (names == NULL) {
-		rc = AF_DIR_NOMEM;
-		goto out;
-	}
 	/* The user's own name first, then its groups, then its OUs. */
 	rc = AF_DIR_NOT_FOUND;
 	for (size_t level = 0; level < N_KINDS; level++) {
 		const char *field = af_dir__target_field(assign_kinds[level]);
-		size_t pos = first_naming(
-			index, field,
-			level == 0 ? names : json_object_get(user, field));
+		size_t pos =
+			level == 0 ? position_of(json_object_get(index, field),
+						 username)
+				   : first_naming(index, field,
+						  json_object_get(user, field));
 
 		if (pos < json_array_size(policies)) {
 			rc = policy_view(json_array_get(policies, pos), out);
 			break;
 		}
 	}
-out:
-	json_decref(names);
 	json_decref(index);
 	json_decref(policies);
 	return rc;
