@@ -125,10 +125,11 @@
 #define LG_ACCOUNTS_MAX	     65536		/* entries of --users */
 #define LG_ACCOUNTS_FILE_MAX ((size_t)64 << 20) /* bytes of --users */
 #define LG_DEVICE_MAX	     AF_IDSIM_CLIENT_DEVICE_MAX
-#define LG_TXN_MAX	     128 /* a transaction id */
-#define LG_NUMBER_MAX	     16	 /* the number on the MFA page, digits */
-#define LG_SEEN_MAX	     8	 /* challenges a client remembers answering */
-#define LG_POLL_MS	     2	 /* between challenge list requests */
+#define LG_FDS_MAX	     ((size_t)1 << 20) /* descriptors on_socket() tracks */
+#define LG_TXN_MAX	     128	       /* a transaction id */
+#define LG_NUMBER_MAX	     16 /* the number on the MFA page, digits */
+#define LG_SEEN_MAX	     8	/* challenges a client remembers answering */
+#define LG_POLL_MS	     2	/* between challenge list requests */
 #define LG_VISIBLE_MAX_NS    ((uint64_t)10 * 1000 * 1000 * 1000)
 #define LG_SIGNING_MAX	     (LG_URL_MAX + 256) /* a device signing string */
 #define EXIT_USAGE	     2
@@ -301,6 +302,8 @@ struct lg {
 	size_t ncodes;
 	size_t next_code;
 	int epfd;
+	unsigned char *reg; /* per descriptor: see on_socket() */
+	size_t nreg;
 	unsigned long busy;	/* clients with a transfer under way */
 	unsigned long idle;	/* --rate: clients waiting for a start time */
 	uint64_t next_start;	/* --rate: when the next sign-in is due */
@@ -1811,33 +1814,74 @@ static void drain(struct lg *lg)
 }
 
 /*
- * libcurl says which events it wants on a socket: mirror it in epoll.
- * The socket's libcurl pointer (set to lg by curl_multi_assign(), cleared
- * by libcurl on removal) says whether it is in the epoll set already, so that
- * each change is one system call, the load generator's own cost kept low.
+ * libcurl says which events it wants on a socket: mirror it in epoll,
+ * lazily. lg->reg[s] is what s is registered for (REG_ON and the events),
+ * and a call that asks for that again costs nothing. A socket libcurl no
+ * longer watches (a connection back in its cache) stays registered, marked
+ * REG_IDLE: the next request on it mostly asks for the very same events,
+ * so that a kept-alive connection costs no system call per request here.
+ * Should an idle socket be ready all the same (the server closed it), the
+ * event loop drops it from the set then (stray()); and a socket libcurl
+ * closes leaves the set with it (on_close()).
  */
+#define REG_ON	 0x1u
+#define REG_IN	 0x2u
+#define REG_OUT	 0x4u
+#define REG_IDLE 0x8u
+
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 		     void *socketp)
 {
 	struct lg *lg = userp;
 	struct epoll_event ev;
+	unsigned char want, *reg;
 
 	(void)easy;
+	(void)socketp;
+	if (s < 0 || (size_t)s >= lg->nreg)
+		return -1;
+	reg = &lg->reg[s];
 	if (what == CURL_POLL_REMOVE) {
-		(void)epoll_ctl(lg->epfd, EPOLL_CTL_DEL, s, NULL);
+		if (*reg != 0)
+			*reg |= REG_IDLE;
+		return 0;
+	}
+	want = (unsigned char)(REG_ON |
+			       ((what & CURL_POLL_IN) != 0 ? REG_IN : 0) |
+			       ((what & CURL_POLL_OUT) != 0 ? REG_OUT : 0));
+	if ((*reg & ~REG_IDLE) == want) {
+		*reg = want;
 		return 0;
 	}
 	memset(&ev, 0, sizeof(ev));
-	ev.events = ((what & CURL_POLL_IN) != 0 ? EPOLLIN : 0) |
-		    ((what & CURL_POLL_OUT) != 0 ? EPOLLOUT : 0);
+	ev.events = ((want & REG_IN) != 0 ? EPOLLIN : 0) |
+		    ((want & REG_OUT) != 0 ? EPOLLOUT : 0);
 	ev.data.fd = s;
-	if (socketp != NULL)
-		return epoll_ctl(lg->epfd, EPOLL_CTL_MOD, s, &ev) == 0 ? 0 : -1;
-	if (epoll_ctl(lg->epfd, EPOLL_CTL_ADD, s, &ev) != 0 &&
-	    (errno != EEXIST ||
-	     epoll_ctl(lg->epfd, EPOLL_CTL_MOD, s, &ev) != 0))
+	if (epoll_ctl(lg->epfd, *reg != 0 ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s,
+		      &ev) != 0)
 		return -1;
-	return curl_multi_assign(lg->multi, s, lg) == CURLM_OK ? 0 : -1;
+	*reg = want;
+	return 0;
+}
+
+/* A ready socket that libcurl no longer watches: out of the set it goes. */
+static int stray(struct lg *lg, int fd)
+{
+	if (fd < 0 || (size_t)fd >= lg->nreg || (lg->reg[fd] & REG_IDLE) == 0)
+		return 0;
+	(void)epoll_ctl(lg->epfd, EPOLL_CTL_DEL, fd, NULL);
+	lg->reg[fd] = 0;
+	return 1;
+}
+
+/* libcurl closes a socket: closing takes it out of the epoll set too. */
+static int on_close(void *clientp, curl_socket_t s)
+{
+	struct lg *lg = clientp;
+
+	if (s >= 0 && (size_t)s < lg->nreg)
+		lg->reg[s] = 0;
+	return close(s);
 }
 
 /* libcurl's single timer: when it next wants to be called, or never. */
@@ -1896,7 +1940,10 @@ static int handle_init(struct client *c, CURL *easy, struct buf *body)
 	    curl_easy_setopt(easy, CURLOPT_TIMEOUT, 30L) != CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, 10L) != CURLE_OK ||
 	    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https") !=
-		    CURLE_OK)
+		    CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_close) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, c->lg) != CURLE_OK)
 		return -1;
 	return 0;
 }
@@ -2148,6 +2195,7 @@ static int setup(struct lg *lg)
 {
 	char authorize[LG_URL_MAX];
 	CURL *easy = curl_easy_init();
+	struct rlimit nofile;
 	unsigned long i;
 	int rc = -1;
 
@@ -2168,7 +2216,13 @@ static int setup(struct lg *lg)
 	lg->multi = curl_multi_init();
 	lg->clients = calloc(lg->o.concurrency, sizeof(*lg->clients));
 	lg->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (getrlimit(RLIMIT_NOFILE, &nofile) != 0)
+		goto out;
+	lg->nreg = nofile.rlim_cur < LG_FDS_MAX ? (size_t)nofile.rlim_cur
+						: LG_FDS_MAX;
+	lg->reg = calloc(lg->nreg, 1);
 	if (lg->multi == NULL || lg->clients == NULL || lg->epfd < 0 ||
+	    lg->reg == NULL ||
 	    curl_multi_setopt(lg->multi, CURLMOPT_SOCKETFUNCTION, on_socket) !=
 		    CURLM_OK ||
 	    curl_multi_setopt(lg->multi, CURLMOPT_SOCKETDATA, lg) != CURLM_OK ||
@@ -2194,7 +2248,8 @@ static void teardown(struct lg *lg)
 			client_cleanup(&lg->clients[i]);
 	free(lg->clients);
 	if (lg->multi != NULL)
-		curl_multi_cleanup(lg->multi);
+		curl_multi_cleanup(lg->multi); /* closes through on_close() */
+	free(lg->reg);
 	if (lg->epfd >= 0)
 		close(lg->epfd);
 	curl_slist_free_all(lg->plain_headers);
@@ -2249,6 +2304,8 @@ static int run_phase(struct lg *lg)
 		for (k = 0; k < n; k++) {
 			int flags = 0;
 
+			if (stray(lg, ev[k].data.fd))
+				continue;
 			if ((ev[k].events & EPOLLIN) != 0)
 				flags |= CURL_CSELECT_IN;
 			if ((ev[k].events & EPOLLOUT) != 0)
