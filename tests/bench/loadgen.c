@@ -1857,7 +1857,14 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 	ev.events = ((want & REG_IN) != 0 ? EPOLLIN : 0) |
 		    ((want & REG_OUT) != 0 ? EPOLLOUT : 0);
 	ev.data.fd = s;
+	/*
+	 * A socket libcurl closed other than through on_close() (its
+	 * resolver's, say) left the set without this knowing: the other
+	 * call then does.
+	 */
 	if (epoll_ctl(lg->epfd, *reg != 0 ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s,
+		      &ev) != 0 &&
+	    epoll_ctl(lg->epfd, *reg != 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, s,
 		      &ev) != 0)
 		return -1;
 	*reg = want;
