@@ -116,6 +116,7 @@
 #define LG_TYPE_MAX	     16	    /* an input type */
 #define LG_HOPS_MAX	     16	    /* browser requests in one sign-in */
 #define LG_CLIENTS_MAX	     4096
+#define LG_FDS_MAX	     (1u << 20) /* descriptors on_socket() follows */
 #define LG_SAMPLES_MAX	     (20UL * 1000 * 1000)
 #define LG_CODE_MAX	     512  /* an authorization code */
 #define LG_SECRET_MAX	     512  /* the client secret, user name, password */
@@ -125,11 +126,10 @@
 #define LG_ACCOUNTS_MAX	     65536		/* entries of --users */
 #define LG_ACCOUNTS_FILE_MAX ((size_t)64 << 20) /* bytes of --users */
 #define LG_DEVICE_MAX	     AF_IDSIM_CLIENT_DEVICE_MAX
-#define LG_FDS_MAX	     ((size_t)1 << 20) /* descriptors on_socket() tracks */
-#define LG_TXN_MAX	     128	       /* a transaction id */
-#define LG_NUMBER_MAX	     16 /* the number on the MFA page, digits */
-#define LG_SEEN_MAX	     8	/* challenges a client remembers answering */
-#define LG_POLL_MS	     2	/* between challenge list requests */
+#define LG_TXN_MAX	     128 /* a transaction id */
+#define LG_NUMBER_MAX	     16	 /* the number on the MFA page, digits */
+#define LG_SEEN_MAX	     8	 /* challenges a client remembers answering */
+#define LG_POLL_MS	     2	 /* between challenge list requests */
 #define LG_VISIBLE_MAX_NS    ((uint64_t)10 * 1000 * 1000 * 1000)
 #define LG_SIGNING_MAX	     (LG_URL_MAX + 256) /* a device signing string */
 #define EXIT_USAGE	     2
