@@ -19,6 +19,8 @@
  * user's browsers.
  */
 #define BROWSERS       "browsers"
+/* The kind of the counters of failed client authentications. */
+#define CLIENT	       "client"
 
 void af_throttle_params_default(af_throttle_params *params)
 {
@@ -98,6 +100,21 @@ static int visible(const char *s, size_t max)
 	return 1;
 }
 
+/*
+ * An address as limits count it into out (AF_THROTTLE_IP_MAX + 1 bytes):
+ * an IPv6 one by its /64, so that a host cannot take a new address for
+ * each try; else any visible ASCII will do, the address being only part
+ * of a key. "" for an address that does not fit: it is not counted.
+ */
+static void counted_ip(const char *ip, char *out)
+{
+	if (af_ip_counted(ip, out, AF_THROTTLE_IP_MAX + 1) == 0)
+		return;
+	out[0] = '\0';
+	if (visible(ip, AF_THROTTLE_IP_MAX))
+		memcpy(out, ip, strlen(ip) + 1);
+}
+
 static void subjects_of(const char *user, const char *ip, const char *browser,
 			subjects *s)
 {
@@ -105,16 +122,8 @@ static void subjects_of(const char *user, const char *ip, const char *browser,
 
 	s->name[0] = '\0';
 	s->user[0] = '\0';
-	s->ip[0] = '\0';
 	s->browser[0] = '\0';
-	/* An address as limits count it: an IPv6 one by its /64, so that a
-	 * host cannot take a new address for each try. */
-	if (af_ip_counted(ip, s->ip, sizeof(s->ip)) == 0)
-		ip = NULL;
-	/* Else any visible ASCII will do: the address is only part of a
-	 * key. An address that does not fit is not counted. */
-	if (visible(ip, AF_THROTTLE_IP_MAX))
-		memcpy(s->ip, ip, strlen(ip) + 1);
+	counted_ip(ip, s->ip);
 	/* A name no user can have is counted by its address only. */
 	if (af_dir_check_username("username", user, NULL, 0) == AF_DIR_OK) {
 		n = strlen(user);
@@ -286,7 +295,9 @@ static af_dir_status count_failure(af_dir *dir, const char *kind,
 	rc = key_of(key, sizeof(key), "fail", kind, name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(
-			count_up(dir, key, strcmp(kind, "ip") != 0,
+			count_up(dir, key,
+				 strcmp(kind, "user") == 0 ||
+					 strcmp(kind, "browser") == 0,
 				 (uint64_t)p->window_s * 1000, &n));
 	if (rc != AF_DIR_OK)
 		return rc;
@@ -304,6 +315,41 @@ static af_dir_status count_failure(af_dir *dir, const char *kind,
 						  1, delay_s * 1000,
 						  STORE_SET_VITAL));
 	return rc;
+}
+
+af_dir_status af_throttle_client_check(af_dir *dir, const char *ip,
+				       uint32_t *wait_s)
+{
+	char addr[AF_THROTTLE_IP_MAX + 1];
+	af_dir_status rc;
+	uint64_t ms = 0;
+
+	if (wait_s != NULL)
+		*wait_s = 0;
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	counted_ip(ip, addr);
+	rc = time_left(dir, "wait", CLIENT, addr, &ms);
+	if (rc != AF_DIR_OK || ms == 0)
+		return rc;
+	if (wait_s != NULL)
+		*wait_s = (uint32_t)((ms + 999) / 1000);
+	return AF_DIR_WAIT;
+}
+
+af_dir_status af_throttle_client_fail(af_dir *dir, const char *ip)
+{
+	char addr[AF_THROTTLE_IP_MAX + 1];
+	int64_t ignored = 0;
+
+	if (dir == NULL)
+		return AF_DIR_INVALID;
+	counted_ip(ip, addr);
+	if (addr[0] == '\0')
+		return AF_DIR_OK;
+	return count_failure(dir, CLIENT, addr,
+			     af_dir_options_get(dir)->throttle.ip_delay_after,
+			     &ignored);
 }
 
 /*

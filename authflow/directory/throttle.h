@@ -1,7 +1,8 @@
 /*
  * Brute-force protection of sign-ins, per user name and per client
- * address, with counters in the state store (store_incr with a TTL of the
- * window) so that every node sees the same counts.
+ * address, and of client authentication, per address, with counters in
+ * the state store (store_incr with a TTL of the window) so that every
+ * node sees the same counts.
  *
  * Keys: "fail:user:<name>", "fail:ip:<addr>" (failures in the window),
  * "wait:user:<name>", "wait:ip:<addr>" (present while a delay runs; its
@@ -85,6 +86,30 @@ AF_DIR_NODISCARD af_dir_status af_throttle_check(af_dir *dir, const char *user,
 AF_DIR_NODISCARD af_dir_status af_throttle_fail(af_dir *dir, const char *user,
 						const char *ip,
 						const char *browser);
+
+/*
+ * Client authentication at the token and revocation endpoints, which take
+ * a client's password (RFC 6749 2.3.1 asks that they resist brute force).
+ * Its failures are counted per client address apart from sign-ins'
+ * ("fail:client:<addr>", "wait:client:<addr>", volatile), with the
+ * address limits: past ip_delay_after failures within window_s each
+ * authentication from the address waits 1, 2, 4 ... up to max_delay_s
+ * seconds, and one made before its wait ran out is refused unchecked.
+ * Never per client id: every authorization request shows a client's id,
+ * and whoever saw one could otherwise keep the relying party itself from
+ * its tokens. A success clears nothing, so that one client's good
+ * secret does not launder guesses at others from the same address.
+ *
+ * af_throttle_client_check(): AF_DIR_OK (*wait_s 0), AF_DIR_WAIT (*wait_s:
+ * seconds left, at least 1), AF_DIR_INVALID (dir is NULL), AF_DIR_STORE.
+ * af_throttle_client_fail() counts one failure: AF_DIR_OK (also for an
+ * address that is not counted), AF_DIR_INVALID, AF_DIR_STORE.
+ */
+AF_DIR_NODISCARD af_dir_status af_throttle_client_check(af_dir *dir,
+							const char *ip,
+							uint32_t *wait_s);
+AF_DIR_NODISCARD af_dir_status af_throttle_client_fail(af_dir *dir,
+						       const char *ip);
 
 /*
  * One password check at a time per user name once the user has a failure

@@ -4,12 +4,61 @@
  * constant time by the directory against their stored SHA-256. A secret
  * a rotation replaced and keeps for a while is taken with a warning in
  * the log, so that an operator sees which applications still use it.
+ * Failed authentications are counted per client address (throttle.h):
+ * past the address limit each try from it waits, and one that comes
+ * before its wait is over is answered 429 without its secret checked.
  */
 #include <string.h>
 
 #include <openssl/crypto.h>
 
+#include "directory/throttle.h"
 #include "oidc/oidc.h"
+
+/*
+ * Logs a refused client id (one the caller chose: the log keeps 64
+ * bytes) and the address it came from.
+ */
+static void refused(af_server *srv, const af_req *req, const char *client,
+		    const char *outcome)
+{
+	char shown[65];
+	const char *kv[] = {
+		"client", shown, "outcome", outcome, "ip", req->client_ip, NULL,
+	};
+
+	(void)snprintf(shown, sizeof(shown), "%.64s", client);
+	log_write(srv->log, LOG_LEVEL_INFO, req->rid, "client_auth", kv, NULL);
+}
+
+/*
+ * 0 when the client's address may try to authenticate now; else -1 with
+ * the answer in resp: 429 while its delay runs, 503 when the store
+ * cannot say (failing closed, as sign-ins do).
+ */
+static int throttled(af_server *srv, const af_req *req, af_resp *resp,
+		     const char *client)
+{
+	char secs[16];
+	uint32_t wait_s = 0;
+	af_dir_status st;
+
+	st = af_throttle_client_check(srv->dir, req->client_ip, &wait_s);
+	if (st == AF_DIR_OK)
+		return 0;
+	if (st != AF_DIR_WAIT) {
+		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
+				    "try again");
+		return -1;
+	}
+	refused(srv, req, client, "throttled");
+	(void)snprintf(secs, sizeof(secs), "%u", (unsigned)wait_s);
+	af_resp_header_set(resp, "Retry-After", secs);
+	af_resp_oauth_error(resp, 429, "temporarily_unavailable",
+			    "too many failed client authentications from "
+			    "this address: try again later");
+	return -1;
+}
 
 int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 			char *client_id, size_t cap, json_t **app)
@@ -60,6 +109,8 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 				    "client authentication is required");
 		goto out;
 	}
+	if (throttled(srv, req, resp, user) != 0)
+		goto out;
 	st = strlen(user) < cap
 		     ? af_dir_app_check_secret(srv->dir, user, secret, app,
 					       &previous)
@@ -70,14 +121,21 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 		goto out;
 	}
 	if (st != AF_DIR_OK) {
-		/* A client id the caller chose: the log keeps 64 bytes. */
-		char shown[65];
-		const char *kv[] = {"client", shown, "outcome", "refused",
-				    NULL};
-
-		(void)snprintf(shown, sizeof(shown), "%.64s", user);
-		log_write(srv->log, LOG_LEVEL_INFO, req->rid, "client_auth", kv,
-			  NULL);
+		refused(srv, req, user, "refused");
+		/*
+		 * A failure that was not counted is not told as one: the
+		 * answer would tell a guesser that the store counts no more.
+		 */
+		if (af_throttle_client_fail(srv->dir, req->client_ip) !=
+		    AF_DIR_OK) {
+			log_error(srv->log, req->rid, "throttle",
+				  "could not count a failed client "
+				  "authentication");
+			af_resp_oauth_error(resp, 503,
+					    "temporarily_unavailable",
+					    "try again");
+			goto out;
+		}
 		af_resp_oauth_error(resp, 401, "invalid_client",
 				    "client authentication failed");
 		goto out;

@@ -2979,6 +2979,74 @@ static void test_af_throttle_address_spray_delayed(void **state)
 }
 
 /*
+ * Failed client authentications are counted per address, apart from
+ * sign-ins' counts both ways, an IPv6 address by its /64, and only in
+ * memory (a restart loses at most one window of them).
+ */
+static void test_af_throttle_client_auth_by_address(void **state)
+{
+	fixture *f = *state;
+	uint32_t wait = 99;
+	store_value v = {NULL, 0};
+
+	for (int i = 0; i < 19; i++)
+		assert_int_equal(af_throttle_client_fail(f->dir, "192.0.2.30"),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_client_check(f->dir, "192.0.2.30", &wait),
+			 AF_DIR_OK);
+	assert_int_equal(wait, 0);
+	assert_int_equal(af_throttle_client_fail(f->dir, "192.0.2.30"),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_client_check(f->dir, "192.0.2.30", &wait),
+			 AF_DIR_WAIT);
+	assert_int_equal(wait, 1);
+	assert_int_equal(af_throttle_client_fail(f->dir, "192.0.2.30"),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_client_check(f->dir, "192.0.2.30", &wait),
+			 AF_DIR_WAIT);
+	assert_int_equal(wait, 2);
+	/* Another address, and the same one's sign-ins, are not slowed. */
+	assert_int_equal(af_throttle_client_check(f->dir, "192.0.2.31", &wait),
+			 AF_DIR_OK);
+	assert_int_equal(
+		af_throttle_check(f->dir, "kai", "192.0.2.30", NULL, &wait),
+		AF_DIR_OK);
+	/* Nor do an address' failed sign-ins slow its clients. */
+	for (int i = 0; i < 25; i++)
+		assert_int_equal(
+			af_throttle_fail(f->dir, "kai", "192.0.2.32", "b9"),
+			AF_DIR_OK);
+	assert_int_equal(af_throttle_client_check(f->dir, "192.0.2.32", &wait),
+			 AF_DIR_OK);
+	assert_int_equal(
+		store_get(af_dir_store(f->dir), "wait:client:192.0.2.30", &v),
+		STORE_OK);
+	store_value_free(&v);
+	/* One /64 is one address. */
+	for (int i = 0; i < 20; i++) {
+		char ip[64];
+
+		snprintf(ip, sizeof(ip), "2001:db8:5:6:%x::1", i + 1);
+		assert_int_equal(af_throttle_client_fail(f->dir, ip),
+				 AF_DIR_OK);
+	}
+	assert_int_equal(
+		af_throttle_client_check(f->dir, "2001:db8:5:6::7", &wait),
+		AF_DIR_WAIT);
+	assert_int_equal(
+		af_throttle_client_check(f->dir, "2001:db8:5:7::7", &wait),
+		AF_DIR_OK);
+	/* No address: nothing to count, nothing refused. */
+	assert_int_equal(af_throttle_client_fail(f->dir, NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_client_check(f->dir, NULL, &wait),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_client_check(NULL, "192.0.2.30", &wait),
+			 AF_DIR_INVALID);
+	assert_int_equal(af_throttle_client_fail(NULL, "192.0.2.30"),
+			 AF_DIR_INVALID);
+}
+
+/*
  * An IPv6 host may take any address of its /64 for each try: the
  * addresses of one /64 are counted together, another /64 apart.
  */
@@ -5528,6 +5596,7 @@ int main(void)
 		T(test_af_dir_names_cap_counts_distinct),
 		T(test_af_throttle_address_spray_delayed),
 		T(test_af_throttle_ipv6_counted_by_64),
+		T(test_af_throttle_client_auth_by_address),
 		T(test_af_throttle_delay_capped_and_expires),
 		T(test_af_throttle_lock_runs_out_then_stays),
 		T(test_af_throttle_new_user_inherits_no_lock),

@@ -2733,6 +2733,64 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
     }
   });
 
+  test('client authentication: failures slow their address alone, and a try in its wait is refused unchecked', { timeout: 60000 }, async () => {
+    const srv = await startServer({ store: STORE, logLevel: 'info', listen: { trusted_proxies: ['127.0.0.0/8'] } });
+    try {
+      const s = await seed(srv, { user: 'cleo' });
+      const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const a = await authUrl(config);
+      const r = await signIn(new Browser(), srv.issuer, a.url.href, s.user, s.password);
+      assert.equal(r.status, 302, r.text);
+      const code = new URL(r.location).searchParams.get('code');
+      const grant = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier };
+      const post = (p, ip, form, secret = s.clientSecret, id = s.clientId) => fetch(`${srv.issuer}${p}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-for': `${ip}, 127.0.0.1`,
+          authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+        },
+        body: new URLSearchParams(form),
+      });
+      // Twenty failures from one address: wrong secrets, and a client id nobody has.
+      for (let i = 0; i < 20; i++) {
+        const res = await post('/token', '203.0.113.61', grant, `guess-${i}`, i % 2 ? s.clientId : `nobody-${i}`);
+        assert.equal(res.status, 401);
+        assert.equal((await res.json()).error, 'invalid_client');
+      }
+      // Then even the right secret from there waits, unchecked: the code is not spent.
+      let res = await post('/token', '203.0.113.61', grant);
+      assert.equal(res.status, 429);
+      assert.equal(res.headers.get('retry-after'), '1');
+      assert.equal((await res.json()).error, 'temporarily_unavailable');
+      res = await post('/revoke', '203.0.113.61', { token: 'x'.repeat(43) });
+      assert.equal(res.status, 429, 'revocation takes the client secret too');
+      // Another address is neither slowed nor counted with it.
+      res = await post('/token', '198.51.100.61', grant, 'wrong');
+      assert.equal(res.status, 401);
+      await new Promise((done) => setTimeout(done, 1100));
+      res = await post('/token', '203.0.113.61', grant);
+      assert.equal(res.status, 200, 'the wait is over and the code was never spent');
+      assert.ok((await res.json()).id_token);
+      // Each failure past the limit doubles the wait.
+      res = await post('/token', '203.0.113.61', grant, 'wrong');
+      assert.equal(res.status, 401);
+      res = await post('/token', '203.0.113.61', grant);
+      assert.equal(res.status, 429);
+      assert.equal(res.headers.get('retry-after'), '2');
+      await new Promise((done) => setTimeout(done, 200));
+      const lines = srv.stderr().split('\n').filter((l) => l.includes('"event":"client_auth"')).map((l) => JSON.parse(l));
+      const throttled = lines.filter((l) => l.outcome === 'throttled');
+      assert.equal(throttled.length, 3);
+      assert.ok(throttled.every((l) => l.ip === '203.0.113.61'), JSON.stringify(throttled[0]));
+      assert.equal(lines.filter((l) => l.outcome === 'refused').length, 22);
+      assert.doesNotMatch(srv.stderr(), new RegExp(s.clientSecret));
+    } finally {
+      await srv.stop();
+    }
+  });
+
   test('metrics: only metrics.allow may read them, by the address trusted proxies give; healthz stays open', { timeout: 60000 }, async () => {
     const srv = await startServer({ store: STORE, listen: { trusted_proxies: ['127.0.0.0/8'] } });
     let proc;
