@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/secmem.h"
 #include "common/util.h"
+#include "directory/throttle.h"
 
 #define PATH_PREFIX	 "/admin/v1/"
 #define ALLOW_MAX	 64
@@ -681,12 +682,67 @@ static int parse_body(af_admin_call *c)
 	return 1;
 }
 
+/*
+ * Checks the caller's token, guarded per address (throttle.h): a token
+ * tried from an address in its wait is refused unchecked (429), and a
+ * wrong one is counted. 1 when c->caller holds the caller, else 0 with
+ * the answer in c->resp and a log line.
+ */
+static int authenticated(af_admin_call *c)
+{
+	af_server *srv = c->srv;
+	const af_req *req = c->req;
+	const char *why = NULL, *reason = "";
+	af_admin_status st;
+	af_dir_status ds;
+	uint32_t wait_s = 0;
+	char secs[16];
+
+	ds = af_throttle_door_check(srv->dir, AF_THROTTLE_ADMIN, req->client_ip,
+				    &wait_s);
+	if (ds == AF_DIR_WAIT) {
+		(void)snprintf(secs, sizeof(secs), "%u", (unsigned)wait_s);
+		af_resp_header_set(c->resp, "Retry-After", secs);
+		af_admin__error(c, AF_ADMIN_TOO_MANY, NULL);
+		log_warn(srv->log, req->rid, "admin",
+			 "actor=- action=auth status=429 ip=%s",
+			 req->client_ip);
+		return 0;
+	}
+	if (ds != AF_DIR_OK) {
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
+		return 0;
+	}
+	st = af_admin_auth(&srv->cfg, &srv->admin_lock, req, &c->caller, &why);
+	if (st == AF_ADMIN_OK)
+		return 1;
+	if (why != NULL)
+		reason = " reason=several_authorization_headers";
+	/*
+	 * Only a token sent is a guess. One not counted is not told as
+	 * wrong: the answer would tell a guesser that the store counts no
+	 * more.
+	 */
+	else if (af_req_header(req, "Authorization") != NULL &&
+		 af_throttle_door_fail(srv->dir, AF_THROTTLE_ADMIN,
+				       req->client_ip) != AF_DIR_OK) {
+		log_error(srv->log, req->rid, "throttle",
+			  "could not count a failed admin authentication");
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
+		return 0;
+	}
+	af_admin__error(c, st, why);
+	log_warn(srv->log, req->rid, "admin",
+		 "actor=- action=auth status=401 ip=%s%s", req->client_ip,
+		 reason);
+	return 0;
+}
+
 void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
 {
 	af_admin_call *c;
 	const route *r = NULL;
 	af_admin_status st;
-	const char *why = NULL;
 	char shown[LOG_VALUE_BUF];
 
 	if (srv == NULL || req == NULL || resp == NULL)
@@ -709,16 +765,8 @@ void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
 	c->req = req;
 	c->resp = resp;
 	c->action = "request";
-	st = af_admin_auth(&srv->cfg, &srv->admin_lock, req, &c->caller, &why);
-	if (st != AF_ADMIN_OK) {
-		af_admin__error(c, st, why);
-		log_warn(srv->log, req->rid, "admin",
-			 "actor=- action=auth status=401 ip=%s%s",
-			 req->client_ip,
-			 why != NULL ? " reason=several_authorization_headers"
-				     : "");
+	if (!authenticated(c))
 		goto out;
-	}
 	if (req->malformed) {
 		af_admin__error(c, AF_ADMIN_BAD_REQUEST,
 				af_req_malformed_why(req));

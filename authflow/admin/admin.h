@@ -61,7 +61,10 @@ void af_h_admin(af_server *srv, af_req *req, af_resp *resp);
 	   "already exists or changed concurrently")                 \
 	XX(UNAVAILABLE, -7, 503, "unavailable",                      \
 	   "the state store is unavailable")                         \
-	XX(INTERNAL, -8, 500, "server_error", "internal error")
+	XX(INTERNAL, -8, 500, "server_error", "internal error")      \
+	XX(TOO_MANY, -9, 429, "too_many_requests",                   \
+	   "too many failed authentications from this address: "     \
+	   "try again later")
 
 typedef enum af_admin_status {
 #define AF_ADMIN_XX(name, value, http, code, text) AF_ADMIN_##name = (value),

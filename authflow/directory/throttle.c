@@ -19,8 +19,6 @@
  * user's browsers.
  */
 #define BROWSERS       "browsers"
-/* The kind of the counters of failed client authentications. */
-#define CLIENT	       "client"
 
 void af_throttle_params_default(af_throttle_params *params)
 {
@@ -317,8 +315,14 @@ static af_dir_status count_failure(af_dir *dir, const char *kind,
 	return rc;
 }
 
-af_dir_status af_throttle_client_check(af_dir *dir, const char *ip,
-				       uint32_t *wait_s)
+/* The kind of the counters of a door: its keys' middle part. */
+static const char *door_kind(af_throttle_door door)
+{
+	return door == AF_THROTTLE_ADMIN ? "admin" : "client";
+}
+
+af_dir_status af_throttle_door_check(af_dir *dir, af_throttle_door door,
+				     const char *ip, uint32_t *wait_s)
 {
 	char addr[AF_THROTTLE_IP_MAX + 1];
 	af_dir_status rc;
@@ -329,7 +333,7 @@ af_dir_status af_throttle_client_check(af_dir *dir, const char *ip,
 	if (dir == NULL)
 		return AF_DIR_INVALID;
 	counted_ip(ip, addr);
-	rc = time_left(dir, "wait", CLIENT, addr, &ms);
+	rc = time_left(dir, "wait", door_kind(door), addr, &ms);
 	if (rc != AF_DIR_OK || ms == 0)
 		return rc;
 	if (wait_s != NULL)
@@ -337,7 +341,8 @@ af_dir_status af_throttle_client_check(af_dir *dir, const char *ip,
 	return AF_DIR_WAIT;
 }
 
-af_dir_status af_throttle_client_fail(af_dir *dir, const char *ip)
+af_dir_status af_throttle_door_fail(af_dir *dir, af_throttle_door door,
+				    const char *ip)
 {
 	char addr[AF_THROTTLE_IP_MAX + 1];
 	int64_t ignored = 0;
@@ -347,7 +352,7 @@ af_dir_status af_throttle_client_fail(af_dir *dir, const char *ip)
 	counted_ip(ip, addr);
 	if (addr[0] == '\0')
 		return AF_DIR_OK;
-	return count_failure(dir, CLIENT, addr,
+	return count_failure(dir, door_kind(door), addr,
 			     af_dir_options_get(dir)->throttle.ip_delay_after,
 			     &ignored);
 }

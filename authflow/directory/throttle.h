@@ -1,8 +1,8 @@
 /*
  * Brute-force protection of sign-ins, per user name and per client
- * address, and of client authentication, per address, with counters in
- * the state store (store_incr with a TTL of the window) so that every
- * node sees the same counts.
+ * address, and of the doors that take other secrets, per address, with
+ * counters in the state store (store_incr with a TTL of the window) so that
+ * every node sees the same counts.
  *
  * Keys: "fail:user:<name>", "fail:ip:<addr>" (failures in the window),
  * "wait:user:<name>", "wait:ip:<addr>" (present while a delay runs; its
@@ -88,28 +88,42 @@ AF_DIR_NODISCARD af_dir_status af_throttle_fail(af_dir *dir, const char *user,
 						const char *browser);
 
 /*
- * Client authentication at the token and revocation endpoints, which take
- * a client's password (RFC 6749 2.3.1 asks that they resist brute force).
- * Its failures are counted per client address apart from sign-ins'
- * ("fail:client:<addr>", "wait:client:<addr>", volatile), with the
- * address limits: past ip_delay_after failures within window_s each
- * authentication from the address waits 1, 2, 4 ... up to max_delay_s
- * seconds, and one made before its wait ran out is refused unchecked.
- * Never per client id: every authorization request shows a client's id,
- * and whoever saw one could otherwise keep the relying party itself from
- * its tokens. A success clears nothing, so that one client's good
- * secret does not launder guesses at others from the same address.
- *
- * af_throttle_client_check(): AF_DIR_OK (*wait_s 0), AF_DIR_WAIT (*wait_s:
- * seconds left, at least 1), AF_DIR_INVALID (dir is NULL), AF_DIR_STORE.
- * af_throttle_client_fail() counts one failure: AF_DIR_OK (also for an
+ * Doors that take a secret other than a user's password, each guarded on
+ * its own per client address ("fail:<kind>:<addr>", "wait:<kind>:<addr>",
+ * volatile), apart from sign-ins, with the address limits: past
+ * ip_delay_after failures within window_s each try from the address waits
+ * 1, 2, 4 ... up to max_delay_s seconds, and one made before its wait ran
+ * out is refused unchecked. Never counted per client id or token name:
+ * whoever saw one (every authorization request shows a client's id) could
+ * otherwise keep its owner out. A success clears nothing, so that one
+ * good secret does not launder guesses at others from the same address.
+ *   AF_THROTTLE_CLIENT: client authentication at the token and
+ *     revocation endpoints (kind "client"; RFC 6749 2.3.1 asks that an
+ *     endpoint that takes a client's password resist brute force);
+ *   AF_THROTTLE_ADMIN: the admin API's bearer tokens (kind "admin").
+ */
+typedef enum af_throttle_door {
+	AF_THROTTLE_CLIENT = 0,
+	AF_THROTTLE_ADMIN,
+} af_throttle_door;
+
+/*
+ * May the address try the door now? AF_DIR_OK (*wait_s 0), AF_DIR_WAIT
+ * (*wait_s: seconds left, at least 1), AF_DIR_INVALID (dir is NULL),
+ * AF_DIR_STORE. wait_s may be NULL.
+ */
+AF_DIR_NODISCARD af_dir_status af_throttle_door_check(af_dir *dir,
+						      af_throttle_door door,
+						      const char *ip,
+						      uint32_t *wait_s);
+
+/*
+ * Counts one failure at the door from the address: AF_DIR_OK (also for an
  * address that is not counted), AF_DIR_INVALID, AF_DIR_STORE.
  */
-AF_DIR_NODISCARD af_dir_status af_throttle_client_check(af_dir *dir,
-							const char *ip,
-							uint32_t *wait_s);
-AF_DIR_NODISCARD af_dir_status af_throttle_client_fail(af_dir *dir,
-						       const char *ip);
+AF_DIR_NODISCARD af_dir_status af_throttle_door_fail(af_dir *dir,
+						     af_throttle_door door,
+						     const char *ip);
 
 /*
  * One password check at a time per user name once the user has a failure

@@ -43,7 +43,8 @@ static int throttled(af_server *srv, const af_req *req, af_resp *resp,
 	uint32_t wait_s = 0;
 	af_dir_status st;
 
-	st = af_throttle_client_check(srv->dir, req->client_ip, &wait_s);
+	st = af_throttle_door_check(srv->dir, AF_THROTTLE_CLIENT,
+				    req->client_ip, &wait_s);
 	if (st == AF_DIR_OK)
 		return 0;
 	if (st != AF_DIR_WAIT) {
@@ -126,8 +127,8 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 		 * A failure that was not counted is not told as one: the
 		 * answer would tell a guesser that the store counts no more.
 		 */
-		if (af_throttle_client_fail(srv->dir, req->client_ip) !=
-		    AF_DIR_OK) {
+		if (af_throttle_door_fail(srv->dir, AF_THROTTLE_CLIENT,
+					  req->client_ip) != AF_DIR_OK) {
 			log_error(srv->log, req->rid, "throttle",
 				  "could not count a failed client "
 				  "authentication");

@@ -2980,8 +2980,8 @@ static void test_af_throttle_address_spray_delayed(void **state)
 
 /*
  * Failed client authentications are counted per address, apart from
- * sign-ins' counts both ways, an IPv6 address by its /64, and only in
- * memory (a restart loses at most one window of them).
+ * sign-ins' counts both ways and from the admin API's, an IPv6 address
+ * by its /64.
  */
 static void test_af_throttle_client_auth_by_address(void **state)
 {
@@ -2990,23 +2990,31 @@ static void test_af_throttle_client_auth_by_address(void **state)
 	store_value v = {NULL, 0};
 
 	for (int i = 0; i < 19; i++)
-		assert_int_equal(af_throttle_client_fail(f->dir, "192.0.2.30"),
+		assert_int_equal(af_throttle_door_fail(f->dir,
+						       AF_THROTTLE_CLIENT,
+						       "192.0.2.30"),
 				 AF_DIR_OK);
-	assert_int_equal(af_throttle_client_check(f->dir, "192.0.2.30", &wait),
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"192.0.2.30", &wait),
 			 AF_DIR_OK);
 	assert_int_equal(wait, 0);
-	assert_int_equal(af_throttle_client_fail(f->dir, "192.0.2.30"),
-			 AF_DIR_OK);
-	assert_int_equal(af_throttle_client_check(f->dir, "192.0.2.30", &wait),
+	assert_int_equal(
+		af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, "192.0.2.30"),
+		AF_DIR_OK);
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"192.0.2.30", &wait),
 			 AF_DIR_WAIT);
 	assert_int_equal(wait, 1);
-	assert_int_equal(af_throttle_client_fail(f->dir, "192.0.2.30"),
-			 AF_DIR_OK);
-	assert_int_equal(af_throttle_client_check(f->dir, "192.0.2.30", &wait),
+	assert_int_equal(
+		af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, "192.0.2.30"),
+		AF_DIR_OK);
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"192.0.2.30", &wait),
 			 AF_DIR_WAIT);
 	assert_int_equal(wait, 2);
 	/* Another address, and the same one's sign-ins, are not slowed. */
-	assert_int_equal(af_throttle_client_check(f->dir, "192.0.2.31", &wait),
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"192.0.2.31", &wait),
 			 AF_DIR_OK);
 	assert_int_equal(
 		af_throttle_check(f->dir, "kai", "192.0.2.30", NULL, &wait),
@@ -3016,7 +3024,8 @@ static void test_af_throttle_client_auth_by_address(void **state)
 		assert_int_equal(
 			af_throttle_fail(f->dir, "kai", "192.0.2.32", "b9"),
 			AF_DIR_OK);
-	assert_int_equal(af_throttle_client_check(f->dir, "192.0.2.32", &wait),
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"192.0.2.32", &wait),
 			 AF_DIR_OK);
 	assert_int_equal(
 		store_get(af_dir_store(f->dir), "wait:client:192.0.2.30", &v),
@@ -3027,23 +3036,45 @@ static void test_af_throttle_client_auth_by_address(void **state)
 		char ip[64];
 
 		snprintf(ip, sizeof(ip), "2001:db8:5:6:%x::1", i + 1);
-		assert_int_equal(af_throttle_client_fail(f->dir, ip),
-				 AF_DIR_OK);
+		assert_int_equal(
+			af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, ip),
+			AF_DIR_OK);
 	}
-	assert_int_equal(
-		af_throttle_client_check(f->dir, "2001:db8:5:6::7", &wait),
-		AF_DIR_WAIT);
-	assert_int_equal(
-		af_throttle_client_check(f->dir, "2001:db8:5:7::7", &wait),
-		AF_DIR_OK);
-	/* No address: nothing to count, nothing refused. */
-	assert_int_equal(af_throttle_client_fail(f->dir, NULL), AF_DIR_OK);
-	assert_int_equal(af_throttle_client_check(f->dir, NULL, &wait),
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"2001:db8:5:6::7", &wait),
+			 AF_DIR_WAIT);
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"2001:db8:5:7::7", &wait),
 			 AF_DIR_OK);
-	assert_int_equal(af_throttle_client_check(NULL, "192.0.2.30", &wait),
+	/* Each door counts apart: the admin API's is not the clients'. */
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_ADMIN,
+						"192.0.2.30", &wait),
+			 AF_DIR_OK);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(af_throttle_door_fail(f->dir,
+						       AF_THROTTLE_ADMIN,
+						       "192.0.2.33"),
+				 AF_DIR_OK);
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_ADMIN,
+						"192.0.2.33", &wait),
+			 AF_DIR_WAIT);
+	assert_int_equal(wait, 1);
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"192.0.2.33", &wait),
+			 AF_DIR_OK);
+	/* No address: nothing to count, nothing refused. */
+	assert_int_equal(
+		af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, NULL),
+		AF_DIR_OK);
+	assert_int_equal(
+		af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT, NULL, &wait),
+		AF_DIR_OK);
+	assert_int_equal(af_throttle_door_check(NULL, AF_THROTTLE_CLIENT,
+						"192.0.2.30", &wait),
 			 AF_DIR_INVALID);
-	assert_int_equal(af_throttle_client_fail(NULL, "192.0.2.30"),
-			 AF_DIR_INVALID);
+	assert_int_equal(
+		af_throttle_door_fail(NULL, AF_THROTTLE_CLIENT, "192.0.2.30"),
+		AF_DIR_INVALID);
 }
 
 /*

@@ -2791,6 +2791,54 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
     }
   });
 
+  test('admin API: wrong tokens slow their address alone, and a token tried in its wait is refused unchecked', { timeout: 60000 }, async () => {
+    const srv = await startServer({ store: STORE, logLevel: 'info', listen: { trusted_proxies: ['127.0.0.0/8'] } });
+    try {
+      const get = (ip, token = srv.superToken, extra = {}) => fetch(`${srv.issuer}/admin/v1/users`, {
+        headers: { 'x-forwarded-for': `${ip}, 127.0.0.1`, ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra },
+      });
+      // No token is no guess: not counted.
+      for (let i = 0; i < 25; i++) assert.equal((await get('203.0.113.71', null)).status, 401);
+      assert.equal((await get('203.0.113.71')).status, 200);
+      for (let i = 0; i < 20; i++) {
+        const r = await get('203.0.113.71', randomBytes(32).toString('base64url'));
+        assert.equal(r.status, 401);
+        assert.equal((await r.json()).error, 'unauthorized');
+      }
+      let r = await get('203.0.113.71');
+      assert.equal(r.status, 429, 'the right token waits too');
+      assert.equal(r.headers.get('retry-after'), '1');
+      assert.equal((await r.json()).error, 'too_many_requests');
+      // Another address, and the same address' clients and sign-ins, are not held.
+      assert.equal((await get('198.51.100.71')).status, 200);
+      const s = await seed(srv, { user: 'rhea' });
+      const b = new Browser({ 'x-forwarded-for': '203.0.113.71, 127.0.0.1' });
+      const config = await client.discovery(new URL(srv.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const a = await authUrl(config);
+      assert.equal((await signIn(b, srv.issuer, a.url.href, s.user, s.password)).status, 302);
+      await new Promise((done) => setTimeout(done, 1100));
+      r = await get('203.0.113.71');
+      assert.equal(r.status, 200, 'the wait is over');
+      // authflowctl, from an address in its wait, says so in one line.
+      for (let i = 0; i < 20; i++) {
+        r = await fetch(`${srv.issuer}/admin/v1/users`, { headers: { authorization: 'Bearer wrong' } });
+        assert.equal(r.status, 401);
+      }
+      const c = ctl(srv, ['user', 'list']);
+      assert.equal(c.code, 1);
+      assert.equal(c.stderr.trim().split('\n').length, 1, c.stderr);
+      assert.match(c.stderr, /too many failed authentications from this address/);
+      await new Promise((done) => setTimeout(done, 200));
+      const held = srv.stderr().split('\n').filter((l) => l.includes('status=429') && l.includes('"event":"admin"'));
+      assert.equal(held.length, 2, held.join('\n'));
+      assert.match(held[0], /ip=203\.0\.113\.71/);
+      assert.match(held[1], /ip=127\.0\.0\.1/);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   test('metrics: only metrics.allow may read them, by the address trusted proxies give; healthz stays open', { timeout: 60000 }, async () => {
     const srv = await startServer({ store: STORE, listen: { trusted_proxies: ['127.0.0.0/8'] } });
     let proc;
