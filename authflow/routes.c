@@ -78,6 +78,23 @@ static void h_metrics(af_server *srv, af_req *req, af_resp *resp)
 		srv->extra_metrics(srv->extra_metrics_arg, &resp->body);
 }
 
+/*
+ * The admin API, for clients in admin.allow when it is set (their address
+ * as listen.trusted_proxies resolves it); the others are answered as for
+ * a page that does not exist, before any token is looked at, as /metrics
+ * answers them.
+ */
+static void h_admin(af_server *srv, af_req *req, af_resp *resp)
+{
+	if (srv->cfg.admin_allow_set &&
+	    !af_ipnet_match(srv->cfg.admin_allow, srv->cfg.nadmin_allow,
+			    req->client_ip)) {
+		not_found(srv, resp);
+		return;
+	}
+	af_h_admin(srv, req, resp);
+}
+
 static void h_css(af_server *srv, af_req *req, af_resp *resp)
 {
 	(void)srv;
@@ -207,7 +224,7 @@ static const af_route routes[] = {
 	{"enroll", "/enroll", 0, M_GET | M_POST, af_h_enroll, af_h_enroll_post,
 	 RF_PAGE},
 	{"device", "/device/v1/", 1, M_ANY, af_h_device, af_h_device, 0},
-	{"admin", "/admin/v1/", 1, M_ANY, af_h_admin, af_h_admin, 0},
+	{"admin", "/admin/v1/", 1, M_ANY, h_admin, h_admin, 0},
 	{"healthz", "/healthz", 0, M_GET, h_healthz, NULL, 0},
 	{"metrics", "/metrics", 0, M_GET, h_metrics, NULL, 0},
 	{"static", "/static/authflow.css", 0, M_GET, h_css, NULL, 0},
@@ -398,7 +415,7 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 	 * 401 whatever else is wrong with it, and logged as such), then
 	 * refuses what it cannot read itself.
 	 */
-	if (req->malformed && !(r->flags & RF_PAGE) && r->get != af_h_admin) {
+	if (req->malformed && !(r->flags & RF_PAGE) && r->get != h_admin) {
 		bad_request(req, resp, r);
 		return;
 	}

@@ -1101,14 +1101,23 @@ static int parse_token(json_t *t, const char *path, af_admin_token *tok,
 
 static int parse_admin(json_t *root, af_config *cfg, struct cfg_err *e)
 {
-	static const char *const keys[] = {"tokens", NULL};
+	static const char *const keys[] = {"tokens", "allow", NULL};
 	json_t *s, *arr;
 	char path[PATH_MAX_BYTES], kpath[PATH_MAX_BYTES];
 	size_t i, j, n;
 
 	if (get_section(root, "", "admin", keys, &s, e) != 0)
 		return -1;
-	if (s == NULL || (arr = json_object_get(s, "tokens")) == NULL)
+	if (s == NULL)
+		return 0;
+	if (json_object_get(s, "allow") != NULL) {
+		if (get_nets(s, "allow", "admin.allow", cfg->admin_allow,
+			     AF_CONFIG_ADMIN_ALLOW_MAX, &cfg->nadmin_allow,
+			     e) != 0)
+			return -1;
+		cfg->admin_allow_set = 1;
+	}
+	if ((arr = json_object_get(s, "tokens")) == NULL)
 		return 0;
 	if (!json_is_array(arr))
 		return fail(e, "admin.tokens", "must be an array");

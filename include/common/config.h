@@ -50,6 +50,7 @@
 #define AF_CONFIG_ADMIN_TOKENS_MAX  64
 #define AF_CONFIG_PROXIES_MAX	    16
 #define AF_CONFIG_METRICS_ALLOW_MAX 16
+#define AF_CONFIG_ADMIN_ALLOW_MAX   16
 #define AF_CONFIG_FILE_MAX	    (256 * 1024)
 /* The Argon2id cost's ceilings, which the password module enforces too. */
 #define AF_CONFIG_ARGON2_M_KIB_MAX  1048576 /* 1 GiB */
@@ -151,6 +152,14 @@ typedef struct af_config {
 	unsigned accounts_inactive_days; /* accounts.inactive_days; 0: off */
 	af_admin_token admin_tokens[AF_CONFIG_ADMIN_TOKENS_MAX];
 	size_t admin_token_count;
+	/*
+	 * Networks whose clients may use the admin API (after
+	 * trusted_proxies) when admin_allow_set; else every address may.
+	 * Set and none: nobody may.
+	 */
+	af_ipnet admin_allow[AF_CONFIG_ADMIN_ALLOW_MAX];
+	size_t nadmin_allow;
+	int admin_allow_set;
 	int log_level; /* a log_level value */
 	/*
 	 * Networks whose clients may read /metrics (after trusted_proxies);

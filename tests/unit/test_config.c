@@ -1189,6 +1189,36 @@ static void test_metrics_allow_checked(void **state)
 	free(cfg);
 }
 
+static void test_admin_allow(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	/* Absent: every address may use the admin API. */
+	parse_ok("{" ISSUER ",\"admin\":{\"tokens\":[]}}", cfg);
+	assert_int_equal(cfg->admin_allow_set, 0);
+	parse_ok("{" ISSUER ",\"admin\":{\"allow\":[\"10.9.0.0/16\","
+		 "\"::1\"]}}",
+		 cfg);
+	assert_int_equal(cfg->admin_allow_set, 1);
+	assert_int_equal(cfg->nadmin_allow, 2);
+	assert_true(af_ipnet_match(cfg->admin_allow, 2, "10.9.200.1"));
+	assert_true(af_ipnet_match(cfg->admin_allow, 2, "::1"));
+	assert_false(af_ipnet_match(cfg->admin_allow, 2, "127.0.0.1"));
+	/* Set and empty: nobody may. */
+	parse_ok("{" ISSUER ",\"admin\":{\"allow\":[]}}", cfg);
+	assert_int_equal(cfg->admin_allow_set, 1);
+	assert_int_equal(cfg->nadmin_allow, 0);
+	refused("{" ISSUER ",\"admin\":{\"allow\":\"10.0.0.0/8\"}}",
+		"admin.allow: must be an array");
+	refused("{" ISSUER ",\"admin\":{\"allow\":[\"10.0.0.0/8\","
+		"\"example.com\"]}}",
+		"admin.allow[1]: must be an IP address or a network");
+	refused("{" ISSUER ",\"admin\":{\"allowed\":[]}}",
+		"admin.allowed: unknown key");
+	free(cfg);
+}
+
 static void test_parse_refusal_leaves_defaults(void **state)
 {
 	af_config *cfg = new_cfg();
@@ -1662,6 +1692,7 @@ int main(void)
 		cmocka_unit_test(test_limits_checked),
 		cmocka_unit_test(test_metrics_allow_loopback_by_default),
 		cmocka_unit_test(test_metrics_allow_checked),
+		cmocka_unit_test(test_admin_allow),
 		cmocka_unit_test(test_parse_refusal_leaves_defaults),
 		cmocka_unit_test(test_parse_bad_arguments_refused),
 		cmocka_unit_test(test_duration_parse_values),

@@ -37,6 +37,7 @@ export async function startServer({
   store = process.env.AF_STORE ?? 'memory', features = {}, push,
   argon2id = { m_kib: 1024, t: 1, p: 1 }, limits, listen = {}, logLevel = 'warn', storeOptions = {}, passwords, accounts,
   ulimit, // shell ulimit options for the server's open files, as '-Sn 64'
+  admin = {}, // admin keys beside the two tokens, as { allow: [...] }
   redisUrl = process.env.AF_TEST_REDIS_AUTH_URL || process.env.AF_TEST_REDIS_URL,
 } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
@@ -66,6 +67,7 @@ export async function startServer({
         { name: 'e2e-super', role: 'superadmin', sha256: sha(superToken) },
         { name: 'e2e-admin', role: 'admin', sha256: sha(adminToken) },
       ],
+      ...admin,
     },
     log: { level: logLevel },
     ...(push ? { push } : {}),

@@ -2839,6 +2839,43 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
     }
   });
 
+  test('admin API: only admin.allow may use it, by the address trusted proxies give; others see no such page', { timeout: 60000 }, async () => {
+    const srv = await startServer({
+      store: STORE, logLevel: 'info',
+      listen: { trusted_proxies: ['127.0.0.0/8'] }, admin: { allow: ['127.0.0.1', '198.51.100.0/24'] },
+    });
+    const closed = await startServer({ store: STORE, admin: { allow: [] } });
+    try {
+      const get = (issuer, ip, p = '/admin/v1/users', token = srv.superToken) => fetch(`${issuer}${p}`, {
+        headers: { authorization: `Bearer ${token}`, ...(ip ? { 'x-forwarded-for': `${ip}, 127.0.0.1` } : {}) },
+      });
+      assert.equal((await get(srv.issuer, '198.51.100.8')).status, 200);
+      assert.equal((await get(srv.issuer)).status, 200, 'loopback is listed');
+      const unknown = await get(srv.issuer, null, '/no/such/page');
+      const refused = await get(srv.issuer, '203.0.113.8');
+      assert.equal(refused.status, 404);
+      assert.equal(await refused.text(), await unknown.text(), 'the same answer as a page that does not exist');
+      assert.equal(refused.headers.get('www-authenticate'), null, 'no hint of an API behind it');
+      // Unlisted addresses are refused before any token is looked at: wrong ones count nothing.
+      for (let i = 0; i < 25; i++) assert.equal((await get(srv.issuer, '203.0.113.9', undefined, 'wrong')).status, 404);
+      // An empty list: nobody, loopback included; sign-ins go on.
+      assert.equal((await get(closed.issuer, null, '/admin/v1/users', closed.superToken)).status, 404);
+      assert.equal((await fetch(`${closed.issuer}/.well-known/openid-configuration`)).status, 200);
+      const c = ctl(closed, ['user', 'list']);
+      assert.equal(c.code, 1);
+      assert.equal(c.stderr.trim().split('\n').length, 1, c.stderr);
+      await new Promise((done) => setTimeout(done, 200));
+      const access = srv.stderr().split('\n').filter((l) => l.includes('"event":"http"')).map((l) => JSON.parse(l))
+        .filter((l) => l.ip === '203.0.113.8');
+      assert.equal(access.length, 1);
+      assert.equal(access[0].status, '404');
+      assert.equal(access[0].path, '/admin/v1/users');
+    } finally {
+      await srv.stop();
+      await closed.stop();
+    }
+  });
+
   test('metrics: only metrics.allow may read them, by the address trusted proxies give; healthz stays open', { timeout: 60000 }, async () => {
     const srv = await startServer({ store: STORE, listen: { trusted_proxies: ['127.0.0.0/8'] } });
     let proc;
