@@ -205,6 +205,7 @@ static const af_route routes[] = {
 	{"logout", "/logout", 0, M_GET | M_POST, af_h_logout, af_h_logout,
 	 RF_PAGE},
 	{"revoke", "/revoke", 0, M_POST, NULL, af_h_revoke, 0},
+	{"introspect", "/introspect", 0, M_POST, NULL, af_h_introspect, 0},
 	{"login", "/login", 0, M_GET | M_POST, af_h_login_get, af_h_login_post,
 	 RF_PAGE},
 	{"password", "/login/password", 0, M_GET | M_POST, af_h_password_get,

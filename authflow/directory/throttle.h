@@ -97,9 +97,10 @@ AF_DIR_NODISCARD af_dir_status af_throttle_fail(af_dir *dir, const char *user,
  * whoever saw one (every authorization request shows a client's id) could
  * otherwise keep its owner out. A success clears nothing, so that one
  * good secret does not launder guesses at others from the same address.
- *   AF_THROTTLE_CLIENT: client authentication at the token and
- *     revocation endpoints (kind "client"; RFC 6749 2.3.1 asks that an
- *     endpoint that takes a client's password resist brute force);
+ *   AF_THROTTLE_CLIENT: client authentication at the token,
+ *     revocation and introspection endpoints (kind "client"; RFC 6749
+ *     2.3.1 asks that an endpoint that takes a client's password resist
+ *     brute force);
  *   AF_THROTTLE_ADMIN: the admin API's bearer tokens (kind "admin").
  */
 typedef enum af_throttle_door {

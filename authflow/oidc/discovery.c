@@ -75,6 +75,8 @@ void af_h_discovery(af_server *srv, af_req *req, af_resp *resp)
 	json_object_set_new(o, "end_session_endpoint",
 			    endpoint(srv, "/logout"));
 	json_object_set_new(o, "revocation_endpoint", endpoint(srv, "/revoke"));
+	json_object_set_new(o, "introspection_endpoint",
+			    endpoint(srv, "/introspect"));
 	json_object_set_new(o, "response_types_supported",
 			    strings(response_types));
 	json_object_set_new(o, "response_modes_supported",
@@ -88,6 +90,8 @@ void af_h_discovery(af_server *srv, af_req *req, af_resp *resp)
 	json_object_set_new(o, "token_endpoint_auth_methods_supported",
 			    strings(auth_methods));
 	json_object_set_new(o, "revocation_endpoint_auth_methods_supported",
+			    strings(auth_methods));
+	json_object_set_new(o, "introspection_endpoint_auth_methods_supported",
 			    strings(auth_methods));
 	json_object_set_new(o, "claims_supported", strings(claims));
 	json_object_set_new(o, "code_challenge_methods_supported",

@@ -76,22 +76,23 @@ static int put(af_server *srv, const char *key, const json_t *rec,
 
 /*
  * The record kept for a token: what its readers need, and vhash, the hash
- * of its secret part. New reference, or NULL.
+ * of its secret part; an access token's also its end, exp (Unix seconds),
+ * which /introspect tells (its TTL keeps it). New reference, or NULL.
  */
 static json_t *record_of(af_grant_kind kind, const json_t *grant,
-			 const char *vhash)
+			 const char *vhash, int64_t exp)
 {
 	json_t *rec;
 
 	if (kind == AF_GRANT_ACCESS)
-		rec = json_pack("{s:O?, s:O?, s:O*, s:O?, s:O*, s:O*}",
-				"client_id",
-				json_object_get(grant, "client_id"), "sub",
-				json_object_get(grant, "sub"), "username",
-				json_object_get(grant, "username"), "scope",
-				json_object_get(grant, "scope"), "gen",
-				json_object_get(grant, "gen"), "fam",
-				json_object_get(grant, "fam"));
+		rec = json_pack(
+			"{s:O?, s:O?, s:O*, s:O?, s:O*, s:O*, s:I}",
+			"client_id", json_object_get(grant, "client_id"), "sub",
+			json_object_get(grant, "sub"), "username",
+			json_object_get(grant, "username"), "scope",
+			json_object_get(grant, "scope"), "gen",
+			json_object_get(grant, "gen"), "fam",
+			json_object_get(grant, "fam"), "exp", (json_int_t)exp);
 	else
 		rec = json_deep_copy(grant);
 	/* A refresh record's family is its own selector. */
@@ -201,10 +202,10 @@ static void sel_key(af_grant_kind kind, const char *sel, char key[KEY_BUF])
  * the hash of the token's secret part. 0 or -1.
  */
 static int put_token(af_server *srv, af_grant_kind kind, const char *sel,
-		     const json_t *grant, const char *vhash)
+		     const json_t *grant, const char *vhash, int64_t exp)
 {
 	char key[KEY_BUF];
-	json_t *rec = record_of(kind, grant, vhash);
+	json_t *rec = record_of(kind, grant, vhash, exp);
 	int rc;
 
 	if (rec == NULL)
@@ -339,7 +340,8 @@ int af_grant_issue(af_server *srv, af_grant_kind kind, const char *sel,
 	if (af_random_token(VER_BYTES, ver, sizeof(ver)) != 0)
 		goto out;
 	af_oidc_half_hash(ver, vhash, sizeof(vhash));
-	if (put_token(srv, kind, sel, grant, vhash) != 0)
+	if (put_token(srv, kind, sel, grant, vhash,
+		      af_now() + AF_ACCESS_TTL_S) != 0)
 		goto out;
 	snprintf(out, outcap, "%s.%s", sel, ver);
 	rc = 0;
@@ -349,12 +351,12 @@ out:
 }
 
 int af_grant_store_jwt(af_server *srv, const char *sel, const char *jwt,
-		       const json_t *grant)
+		       const json_t *grant, int64_t exp)
 {
 	char vhash[JOSE_HALF_HASH_LEN];
 
 	af_oidc_half_hash(jwt, vhash, sizeof(vhash));
-	return put_token(srv, AF_GRANT_ACCESS, sel, grant, vhash);
+	return put_token(srv, AF_GRANT_ACCESS, sel, grant, vhash, exp);
 }
 
 /*

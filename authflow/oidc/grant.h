@@ -19,11 +19,11 @@
  * (af_grant_redeem_refresh()).
  * An RFC 9068 JWT access token carries its selector as its jti.
  *
- * Access token records keep what /userinfo and /revoke need (client_id,
- * sub, scope) and the refresh family of their grant ("fam", the refresh
- * selector a code's family would have): an access token whose family was
- * revoked is refused, however many the family issued. Refresh token
- * records keep the whole grant.
+ * Access token records keep what /userinfo, /revoke and /introspect need
+ * (client_id, sub, username, scope, exp) and the refresh family of their grant
+ * ("fam", the refresh selector a code's family would have): an access token
+ * whose family was revoked is refused, however many the family issued. Refresh
+ * token records keep the whole grant.
  *
  * Thread-safety: re-entrant; safe from any worker thread.
  */
@@ -86,11 +86,12 @@ int af_grant_issue(af_server *srv, af_grant_kind kind, const char *sel,
 int af_grant_new_selector(char sel[AF_GRANT_SEL_BUF]);
 
 /*
- * Stores grant for a JWT access token whose jti is sel, so it can be
- * revoked and looked up like an opaque one. 0 or -1.
+ * Stores grant for a JWT access token whose jti is sel and whose exp
+ * claim is exp, so it can be revoked and looked up like an opaque one.
+ * 0 or -1.
  */
 int af_grant_store_jwt(af_server *srv, const char *sel, const char *jwt,
-		       const json_t *grant);
+		       const json_t *grant, int64_t exp);
 
 /*
  * Looks an access or refresh token up without consuming it. 0 and *grant

@@ -117,6 +117,20 @@ void af_h_token(af_server *srv, af_req *req, af_resp *resp);
 void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp);
 void af_h_logout(af_server *srv, af_req *req, af_resp *resp);
 void af_h_revoke(af_server *srv, af_req *req, af_resp *resp);
+void af_h_introspect(af_server *srv, af_req *req, af_resp *resp);
+
+/*
+ * Whether grant, the record of an access or refresh token, still stands:
+ * its user, found by sub (a user removed and made again under the name is
+ * another), is enabled and may still be signed in to applications
+ * (af_login_sso_on()), the user's sign-ins were not ended since it began
+ * (af_grant_gen_current()), and its application is enabled and deployed
+ * to the user. 0 with *user and *app (new references); 1 with *why, a
+ * static reason in words a client's log can show; -1 when the store
+ * failed. userinfo.c.
+ */
+int af_oidc_grant_standing(af_server *srv, const json_t *grant, json_t **user,
+			   json_t **app, const char **why);
 
 /*
  * Finishes a sign-in for the validated request authz (borrowed) and the

@@ -118,7 +118,8 @@ static int make_jwt_access(af_server *srv, const json_t *grant, const char *sel,
 	if (af_jwt_sign(srv->keys, c, AF_ACCESS_TOKEN_TYP, &jwt) == JOSE_OK &&
 	    strlen(jwt) < outcap) {
 		memcpy(out, jwt, strlen(jwt) + 1);
-		rc = af_grant_store_jwt(srv, jti, out, grant);
+		rc = af_grant_store_jwt(srv, jti, out, grant,
+					now + AF_ACCESS_TTL_S);
 	}
 	free(jwt);
 	json_decref(c);

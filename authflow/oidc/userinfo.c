@@ -1,6 +1,7 @@
 /*
  * GET|POST /userinfo (OpenID Connect Core 5.3) with a bearer access token
- * in the Authorization header, or in a form body (RFC 6750 2.2).
+ * in the Authorization header, or in a form body (RFC 6750 2.2); and
+ * whether a token's grant still stands, which /introspect asks too.
  */
 #include <string.h>
 
@@ -9,16 +10,56 @@
 #include "oidc/grant.h"
 #include "oidc/oidc.h"
 
+int af_oidc_grant_standing(af_server *srv, const json_t *grant, json_t **user,
+			   json_t **app, const char **why)
+{
+	af_dir_status st;
+	int sso;
+
+	*user = NULL;
+	*app = NULL;
+	*why = NULL;
+	st = af_dir_user_get_by_sub(
+		srv->dir, json_string_value(json_object_get(grant, "sub")),
+		user);
+	if (st == AF_DIR_STORE)
+		return -1;
+	sso = st == AF_DIR_OK ? af_login_sso_on(srv, *user, NULL) : 0;
+	if (sso < 0)
+		return -1;
+	if (st != AF_DIR_OK ||
+	    !json_is_true(json_object_get(*user, "enabled")) || sso == 0)
+		*why = "the user is no longer active";
+	else if (!af_grant_gen_current(grant, *user))
+		*why = "the user's sign-ins were ended";
+	if (*why != NULL)
+		return 1;
+	/*
+	 * The token is only as good as the app's right to it: an app that
+	 * was removed, disabled or taken from the user stands no more.
+	 */
+	st = af_dir_app_get(
+		srv->dir,
+		json_string_value(json_object_get(grant, "client_id")), app);
+	if (st == AF_DIR_STORE)
+		return -1;
+	if (st != AF_DIR_OK ||
+	    !json_is_true(json_object_get(*app, "enabled")) ||
+	    !af_dir_app_deployed_to(*app, *user)) {
+		*why = "the application is no longer allowed";
+		return 1;
+	}
+	return 0;
+}
+
 void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *header = af_req_header(req, "Authorization");
 	const char *form_token = af_oidc_param(req, "access_token");
 	char token[JOSE_JWT_MAX + 1];
 	json_t *grant = NULL, *user = NULL, *app = NULL, *claims;
-	const char *scope;
-	af_dir_status st;
+	const char *scope, *why = NULL;
 	hp_status hs = HP_OK;
-	int sso;
 	int rc;
 
 	token[0] = '\0';
@@ -79,48 +120,14 @@ void af_h_userinfo(af_server *srv, af_req *req, af_resp *resp)
 				    "the access token is invalid or expired");
 		goto out;
 	}
-	/* By sub: a user deleted and made again under the name is another. */
-	st = af_dir_user_get_by_sub(
-		srv->dir, json_string_value(json_object_get(grant, "sub")),
-		&user);
-	if (st == AF_DIR_STORE) {
+	rc = af_oidc_grant_standing(srv, grant, &user, &app, &why);
+	if (rc < 0) {
 		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
 				    "try again");
 		goto out;
 	}
-	sso = st == AF_DIR_OK ? af_login_sso_on(srv, user, NULL) : 0;
-	if (sso < 0) {
-		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
-				    "try again");
-		goto out;
-	}
-	if (st != AF_DIR_OK ||
-	    !json_is_true(json_object_get(user, "enabled")) || sso == 0) {
-		af_resp_oauth_error(resp, 401, "invalid_token",
-				    "the user is no longer active");
-		goto out;
-	}
-	if (!af_grant_gen_current(grant, user)) {
-		af_resp_oauth_error(resp, 401, "invalid_token",
-				    "the user's sign-ins were ended");
-		goto out;
-	}
-	/*
-	 * The token is only as good as the app's right to it: an app that was
-	 * removed, disabled or taken from the user gets no more claims.
-	 */
-	st = af_dir_app_get(
-		srv->dir,
-		json_string_value(json_object_get(grant, "client_id")), &app);
-	if (st == AF_DIR_STORE) {
-		af_resp_oauth_error(resp, 503, "temporarily_unavailable",
-				    "try again");
-		goto out;
-	}
-	if (st != AF_DIR_OK || !json_is_true(json_object_get(app, "enabled")) ||
-	    !af_dir_app_deployed_to(app, user)) {
-		af_resp_oauth_error(resp, 401, "invalid_token",
-				    "the application is no longer allowed");
+	if (rc != 0) {
+		af_resp_oauth_error(resp, 401, "invalid_token", why);
 		goto out;
 	}
 	scope = json_string_value(json_object_get(grant, "scope"));

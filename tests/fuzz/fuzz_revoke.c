@@ -1,11 +1,12 @@
 /*
  * Fuzz target: what a client does with the tokens it was given: GET and
- * POST /userinfo, POST /revoke. Each input is up to 4 requests, each
- * ended by a NUL byte: a flags byte (bits 0-1: GET /userinfo, POST
- * /userinfo, POST /revoke; bit 2: an Authorization header "Bearer" with
- * client 1's access token; bits 3-4, for /revoke: client_secret_basic as
- * client 1, as client 2, or as client 1 with a wrong secret), then the
- * form or query. In it these stand for what a fuzzer cannot guess:
+ * POST /userinfo, POST /revoke, POST /introspect. Each input is up to 4
+ * requests, each ended by a NUL byte: a flags byte (bits 0-1: GET
+ * /userinfo, POST /userinfo, POST /revoke, POST /introspect; bit 2: an
+ * Authorization header "Bearer" with client 1's access token; bits 3-4,
+ * for /revoke and /introspect: client_secret_basic as client 1, as
+ * client 2, or as client 1 with a wrong secret), then the form or
+ * query. In it these stand for what a fuzzer cannot guess:
  *
  *   $A  client 1's access token      $R  its refresh token
  *   $I  client 1's id, $S its secret  $J  client 2's id, $T its secret
@@ -16,6 +17,8 @@
  * token; and the access token stops working only by a /revoke that
  * authenticates as client 1 (the tokens' client) and names one of them:
  * another client's revocation is answered 200 and changes nothing.
+ * /introspect changes nothing, and answers {"active": true} only to
+ * client 1 about one of its tokens.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -129,6 +132,21 @@ static int works(struct world *w)
 	return ok;
 }
 
+/*
+ * Whether an introspection answer is a JSON object whose "active" is a
+ * boolean, true only when may_be_active.
+ */
+static int introspected(const af_resp *resp, int may_be_active)
+{
+	json_t *o = json_loadb(resp->body.data, resp->body.len, 0, NULL);
+	json_t *active = json_object_get(o, "active");
+	int ok = json_is_boolean(active) &&
+		 (may_be_active || !json_is_true(active));
+
+	json_decref(o);
+	return ok;
+}
+
 static void call(void *arg, unsigned flags, const char *text, size_t len)
 {
 	struct world *w = arg;
@@ -136,7 +154,7 @@ static void call(void *arg, unsigned flags, const char *text, size_t len)
 		{'A', w->access}, {'R', w->refresh}, {'I', w->c1}, {'S', w->s1},
 		{'J', w->c2},	  {'T', w->s2},	     {0, NULL},
 	};
-	unsigned t = (flags & 0x03) % 3, auth_as = (flags >> 3) & 0x03;
+	unsigned t = flags & 0x03, auth_as = (flags >> 3) & 0x03;
 	const char *headers[7] = {NULL};
 	int worked = works(w), as_client_1, carries;
 	char auth[512] = "";
@@ -149,7 +167,7 @@ static void call(void *arg, unsigned flags, const char *text, size_t len)
 	if (t < 2 && (flags & 0x04)) {
 		headers[nh++] = "Authorization";
 		headers[nh++] = w->bearer;
-	} else if (t == 2 && auth_as != 0) {
+	} else if (t >= 2 && auth_as != 0) {
 		fz_basic(auth_as == 2 ? w->c2 : w->c1,
 			 auth_as == 1	? w->s1
 			 : auth_as == 2 ? w->s2
@@ -166,16 +184,24 @@ static void call(void *arg, unsigned flags, const char *text, size_t len)
 	fz_expand(subs, text, len, &b);
 	if (!b.failed &&
 	    fz_request(&req, t == 0 ? "GET" : "POST",
-		       t == 2 ? "/revoke" : "/userinfo",
+		       t == 3	? "/introspect"
+		       : t == 2 ? "/revoke"
+				: "/userinfo",
 		       b.data != NULL ? b.data : "", b.len, headers) == 0) {
 		af_resp_init(&resp, 0);
-		if (t == 2)
+		if (t == 3)
+			af_h_introspect(&w->fw.srv, &req, &resp);
+		else if (t == 2)
 			af_h_revoke(&w->fw.srv, &req, &resp);
 		else
 			af_h_userinfo(&w->fw.srv, &req, &resp);
 		if ((resp.status != 200 && resp.status != 400 &&
 		     resp.status != 401 && resp.status != 503) ||
-		    (t < 2 && resp.status == 200 && !carries))
+		    (t < 2 && resp.status == 200 && !carries) ||
+		    (t == 3 && resp.status == 200 &&
+		     !introspected(&resp,
+				   as_client_1 && (fz_has(text, len, 'A') ||
+						   fz_has(text, len, 'R')))))
 			abort();
 		af_resp_cleanup(&resp);
 		if (worked && !works(w) &&

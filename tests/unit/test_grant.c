@@ -137,9 +137,13 @@ static void access_token_record(void **state)
 	rec = json_loadb((const char *)v.data, v.len, 0, NULL);
 	store_value_free(&v);
 	assert_non_null(rec);
-	assert_int_equal(json_object_size(rec), 5);
+	assert_int_equal(json_object_size(rec), 6);
 	assert_string_equal(json_string_value(json_object_get(rec, "sub")),
 			    "sub-of-alice");
+	/* Its end, which introspection tells: as long as its TTL. */
+	assert_in_range(json_integer_value(json_object_get(rec, "exp")),
+			af_now() + AF_ACCESS_TTL_S - 2,
+			af_now() + AF_ACCESS_TTL_S);
 	assert_string_equal(json_string_value(json_object_get(rec, "username")),
 			    "alice");
 	assert_null(json_object_get(rec, "nonce"));
@@ -617,10 +621,15 @@ static void jwt_access_token(void **state)
 	assert_int_equal(af_jwt_sign(f->srv.keys, claims, "at+jwt", &jwt),
 			 JOSE_OK);
 	json_decref(claims);
-	assert_int_equal(af_grant_store_jwt(&f->srv, sel, jwt, f->grant), 0);
+	assert_int_equal(
+		af_grant_store_jwt(&f->srv, sel, jwt, f->grant, af_now() + 599),
+		0);
 	assert_int_equal(af_grant_lookup(&f->srv, AF_GRANT_ACCESS, jwt, &g), 0);
 	assert_string_equal(json_string_value(json_object_get(g, "sub")),
 			    "sub-of-alice");
+	/* The end the JWT says, not one of the store's own. */
+	assert_in_range(json_integer_value(json_object_get(g, "exp")),
+			af_now() + 597, af_now() + 599);
 	json_decref(g);
 	/* A broken signature is refused before the store is asked. */
 	forged = strdup(jwt);

@@ -348,6 +348,93 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     });
   });
 
+  test('introspection (RFC 7662): a client learns what its own tokens stand for, of any other only that it is not active', async () => {
+    const s = await seed(server, { user: 'ivy' });
+    const other = await seed(server, { user: 'ivy-other' });
+    const { tokens } = await fullSignIn(s);
+    const meta = await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json();
+    assert.equal(meta.introspection_endpoint, `${server.issuer}/introspect`);
+    assert.deepEqual(meta.introspection_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
+    const intro = (form, secret = s.clientSecret, id = s.clientId) => fetch(meta.introspection_endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+      },
+      body: new URLSearchParams(form),
+    });
+    const now = Math.floor(Date.now() / 1000);
+    let r = await intro({ token: tokens.access_token });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    const a = await r.json();
+    const claims = tokens.claims();
+    assert.equal(a.active, true);
+    assert.equal(a.client_id, s.clientId);
+    assert.equal(a.aud, s.clientId);
+    assert.equal(a.iss, server.issuer);
+    assert.equal(a.sub, claims.sub);
+    assert.equal(a.username, 'ivy');
+    assert.equal(a.token_type, 'Bearer');
+    assert.equal(a.scope, tokens.scope);
+    assert.equal(a.exp - a.iat, 600);
+    assert.ok(a.exp >= now + 590 && a.exp <= now + 602, `exp ${a.exp - now} s from now`);
+    // The hint orders the look-ups; a wrong one finds the token all the same.
+    for (const hint of ['refresh_token', 'access_token', 'something_else']) {
+      r = await intro({ token: tokens.refresh_token, token_type_hint: hint });
+      const rt = await r.json();
+      assert.equal(rt.active, true, hint);
+      assert.equal(rt.token_type, undefined, 'a refresh token is not used as a bearer token');
+      assert.ok(rt.exp > now + 86400, 'a refresh token lives days');
+    }
+    // Another client, a made-up token, a JWT-looking one: only that it is not active.
+    for (const [form, secret, id] of [
+      [{ token: tokens.access_token }, other.clientSecret, other.clientId],
+      [{ token: tokens.refresh_token }, other.clientSecret, other.clientId],
+      [{ token: `${tokens.access_token.split('.')[0]}.${'A'.repeat(32)}` }],
+      [{ token: 'eyJhbGciOiJub25lIn0.eyJqdGkiOiJ4In0.' }],
+      [{ token: 'x'.repeat(5000) }],
+    ]) {
+      r = await intro(form, secret, id);
+      assert.equal(r.status, 200);
+      assert.deepEqual(await r.json(), { active: false });
+    }
+    r = await intro({ token: tokens.access_token }, 'wrong-secret');
+    assert.equal(r.status, 401);
+    assert.equal((await r.json()).error, 'invalid_client');
+    r = await intro({});
+    assert.equal(r.status, 400);
+    assert.equal((await r.json()).error, 'invalid_request');
+    r = await intro(new URLSearchParams([['token', tokens.access_token], ['token', tokens.refresh_token]]));
+    assert.equal(r.status, 400, 'a parameter twice');
+    r = await fetch(meta.introspection_endpoint);
+    assert.equal(r.status, 405);
+    // Client authentication in the form works as at the token endpoint.
+    r = await fetch(meta.introspection_endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: tokens.access_token, client_id: s.clientId, client_secret: s.clientSecret }),
+    });
+    assert.equal((await r.json()).active, true);
+    // Revoked: not active.
+    r = await fetch(`${server.issuer}/revoke`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(s.clientId)}:${encodeURIComponent(s.clientSecret)}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ token: tokens.access_token }),
+    });
+    assert.equal(r.status, 200);
+    assert.deepEqual(await (await intro({ token: tokens.access_token })).json(), { active: false });
+    assert.equal((await (await intro({ token: tokens.refresh_token })).json()).active, true, 'the refresh token stays');
+    // A disabled user's tokens are not active, nor again once enabled: disabling ended them.
+    assert.equal((await server.admin('PATCH', '/users/ivy', { enabled: false })).status, 200);
+    assert.deepEqual(await (await intro({ token: tokens.refresh_token })).json(), { active: false });
+    assert.equal((await server.admin('PATCH', '/users/ivy', { enabled: true })).status, 200);
+    assert.deepEqual(await (await intro({ token: tokens.refresh_token })).json(), { active: false });
+  });
+
   test('token endpoint refusals: wrong secret, PKCE mismatch, code reuse revokes', async () => {
     const s = await seed(server, { user: 'frank' });
     const config = await rp(s);
@@ -462,6 +549,14 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const other = Buffer.from(JSON.stringify({ ...claims, scope: 'openid admin' })).toString('base64url');
     assert.equal((await userinfo(`${parts[0]}.${other}.${parts[2]}`)).status, 401);
     assert.equal((await userinfo(`${parts[0]}.${parts[1]}.${parts[2].slice(0, -4)}AAAA`)).status, 401);
+    // Introspection (through openid-client) says what the JWT says, and nothing of a forged one.
+    const seen = await client.tokenIntrospection(config, tokens.access_token);
+    assert.equal(seen.active, true);
+    assert.equal(seen.exp, claims.exp);
+    assert.equal(seen.iat, claims.iat);
+    assert.equal(seen.sub, claims.sub);
+    assert.equal(seen.scope, claims.scope);
+    assert.equal((await client.tokenIntrospection(config, `${parts[0]}.${other}.${parts[2]}`)).active, false);
     // A refresh gives a new JWT access token; the first one stays valid.
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
     const jti2 = JSON.parse(Buffer.from(refreshed.access_token.split('.')[1], 'base64url')).jti;
@@ -470,6 +565,7 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal((await userinfo(tokens.access_token)).status, 200);
     await client.tokenRevocation(config, refreshed.access_token);
     assert.equal((await userinfo(refreshed.access_token)).status, 401);
+    assert.equal((await client.tokenIntrospection(config, refreshed.access_token)).active, false);
     // Presenting the code again revokes the first access token.
     const res = await fetch(`${server.issuer}/token`, {
       method: 'POST',
