@@ -349,8 +349,8 @@ describe(`authflow OIDC (${STORE} store)`, () => {
   });
 
   test('introspection (RFC 7662): a client learns what its own tokens stand for, of any other only that it is not active', async () => {
-    const s = await seed(server, { user: 'ivy' });
-    const other = await seed(server, { user: 'ivy-other' });
+    const s = await seed(server, { user: 'iris' });
+    const other = await seed(server, { user: 'iris-other' });
     const { tokens } = await fullSignIn(s);
     const meta = await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json();
     assert.equal(meta.introspection_endpoint, `${server.issuer}/introspect`);
@@ -374,7 +374,7 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(a.aud, s.clientId);
     assert.equal(a.iss, server.issuer);
     assert.equal(a.sub, claims.sub);
-    assert.equal(a.username, 'ivy');
+    assert.equal(a.username, 'iris');
     assert.equal(a.token_type, 'Bearer');
     assert.equal(a.scope, tokens.scope);
     assert.equal(a.exp - a.iat, 600);
@@ -429,9 +429,9 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.deepEqual(await (await intro({ token: tokens.access_token })).json(), { active: false });
     assert.equal((await (await intro({ token: tokens.refresh_token })).json()).active, true, 'the refresh token stays');
     // A disabled user's tokens are not active, nor again once enabled: disabling ended them.
-    assert.equal((await server.admin('PATCH', '/users/ivy', { enabled: false })).status, 200);
+    assert.equal((await server.admin('PATCH', '/users/iris', { enabled: false })).status, 200);
     assert.deepEqual(await (await intro({ token: tokens.refresh_token })).json(), { active: false });
-    assert.equal((await server.admin('PATCH', '/users/ivy', { enabled: true })).status, 200);
+    assert.equal((await server.admin('PATCH', '/users/iris', { enabled: true })).status, 200);
     assert.deepEqual(await (await intro({ token: tokens.refresh_token })).json(), { active: false });
   });
 
