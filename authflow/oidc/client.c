@@ -156,3 +156,28 @@ out:
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return rc;
 }
+
+/* The parameters of a token's endpoint that must not come twice. */
+static const char *const token_params[] = {
+	"token", "token_type_hint", "client_id", "client_secret", NULL,
+};
+
+int af_oidc_token_call(af_server *srv, const af_req *req, af_resp *resp,
+		       char *client_id, size_t cap, const char **token)
+{
+	*token = NULL;
+	if (req->form == NULL || af_oidc_repeated(req, token_params)) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "expected a form body");
+		return -1;
+	}
+	if (af_oidc_client_auth(srv, req, resp, client_id, cap, NULL) != 0)
+		return -1;
+	*token = af_oidc_param(req, "token");
+	if (*token == NULL) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "token is required");
+		return -1;
+	}
+	return 0;
+}

@@ -15,11 +15,6 @@
 #include "oidc/grant.h"
 #include "oidc/oidc.h"
 
-/* The parameters of this endpoint that must not come twice. */
-static const char *const introspect_params[] = {
-	"token", "token_type_hint", "client_id", "client_secret", NULL,
-};
-
 /*
  * Looks tok up as a token of kind issued to client_id: 0 with *grant (new
  * reference), 1 when it is no such token (or another client's), -1 when
@@ -77,7 +72,7 @@ static json_t *active(af_server *srv, af_grant_kind kind, const json_t *grant,
 void af_h_introspect(af_server *srv, af_req *req, af_resp *resp)
 {
 	char client_id[AF_DIR_CLIENT_ID_BUF + 64];
-	const char *tok = af_oidc_param(req, "token");
+	const char *tok = NULL;
 	const char *hint = af_oidc_param(req, "token_type_hint");
 	af_grant_kind first = AF_GRANT_ACCESS, second = AF_GRANT_REFRESH;
 	af_grant_kind kind;
@@ -85,19 +80,9 @@ void af_h_introspect(af_server *srv, af_req *req, af_resp *resp)
 	const char *why = NULL;
 	int rc;
 
-	if (req->form == NULL || af_oidc_repeated(req, introspect_params)) {
-		af_resp_oauth_error(resp, 400, "invalid_request",
-				    "expected a form body");
+	if (af_oidc_token_call(srv, req, resp, client_id, sizeof(client_id),
+			       &tok) != 0)
 		return;
-	}
-	if (af_oidc_client_auth(srv, req, resp, client_id, sizeof(client_id),
-				NULL) != 0)
-		return;
-	if (tok == NULL) {
-		af_resp_oauth_error(resp, 400, "invalid_request",
-				    "token is required");
-		return;
-	}
 	/* A hint only orders the look-ups (RFC 7662 2.1). */
 	if (hint != NULL && strcmp(hint, "refresh_token") == 0) {
 		first = AF_GRANT_REFRESH;

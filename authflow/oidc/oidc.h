@@ -203,6 +203,16 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 			char *client_id, size_t cap, json_t **app);
 
 /*
+ * What a request to /revoke or /introspect must be before its token is
+ * looked at: a form body, none of token, token_type_hint, client_id and
+ * client_secret twice, an authenticated client (af_oidc_client_auth())
+ * and a token. 0 with the client id in client_id (cap bytes) and the
+ * token in *token (the request's); or -1 with the error in resp.
+ */
+int af_oidc_token_call(af_server *srv, const af_req *req, af_resp *resp,
+		       char *client_id, size_t cap, const char **token);
+
+/*
  * The claims of a user released for scope (borrowed objects): sub always;
  * profile: name, preferred_username; email: email, email_verified (only
  * when the email is known good); groups: groups; then the app's mapped

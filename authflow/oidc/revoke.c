@@ -29,31 +29,16 @@ static int revoke_kind(af_server *srv, af_grant_kind kind, const char *tok,
 	return 1;
 }
 
-/* The parameters of this endpoint that must not come twice. */
-static const char *const revoke_params[] = {
-	"token", "token_type_hint", "client_id", "client_secret", NULL,
-};
-
 void af_h_revoke(af_server *srv, af_req *req, af_resp *resp)
 {
 	char client_id[AF_DIR_CLIENT_ID_BUF + 64];
-	const char *tok = af_oidc_param(req, "token");
+	const char *tok = NULL;
 	const char *hint = af_oidc_param(req, "token_type_hint");
 	int found;
 
-	if (req->form == NULL || af_oidc_repeated(req, revoke_params)) {
-		af_resp_oauth_error(resp, 400, "invalid_request",
-				    "expected a form body");
+	if (af_oidc_token_call(srv, req, resp, client_id, sizeof(client_id),
+			       &tok) != 0)
 		return;
-	}
-	if (af_oidc_client_auth(srv, req, resp, client_id, sizeof(client_id),
-				NULL) != 0)
-		return;
-	if (tok == NULL) {
-		af_resp_oauth_error(resp, 400, "invalid_request",
-				    "token is required");
-		return;
-	}
 	if (hint != NULL && strcmp(hint, "refresh_token") == 0)
 		found = revoke_kind(srv, AF_GRANT_REFRESH, tok, client_id) ||
 			revoke_kind(srv, AF_GRANT_ACCESS, tok, client_id);
