@@ -711,6 +711,9 @@ static int authenticated(af_admin_call *c)
 	}
 	if (ds != AF_DIR_OK) {
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
+		log_warn(srv->log, req->rid, "admin",
+			 "actor=- action=auth status=503 ip=%s",
+			 req->client_ip);
 		return 0;
 	}
 	st = af_admin_auth(&srv->cfg, &srv->admin_lock, req, &c->caller, &why);
