@@ -41,7 +41,10 @@ static const char *const grant_names[AF_TOKEN_GRANT_COUNT] = {
 	"other",
 };
 
-/* Also the OAuth error codes, but for "issued", "reused", "unavailable". */
+/*
+ * Also the OAuth error codes, but for "issued", "reused", "unavailable"
+ * and "throttled".
+ */
 static const char *const token_names[AF_TOKEN_OUTCOME_COUNT] = {
 	"issued",
 	"invalid_request",
@@ -52,6 +55,7 @@ static const char *const token_names[AF_TOKEN_OUTCOME_COUNT] = {
 	"unsupported_grant_type",
 	"invalid_scope",
 	"unavailable",
+	"throttled",
 };
 
 struct af_metrics {
@@ -151,10 +155,13 @@ af_token_outcome af_token_outcome_of(unsigned status, const char *error)
 
 	if (status == 200)
 		return AF_TOKEN_ISSUED;
+	if (status == 429)
+		return AF_TOKEN_THROTTLED;
 	if (error != NULL && strcmp(error, "temporarily_unavailable") == 0)
 		return AF_TOKEN_UNAVAILABLE;
 	for (i = 0; error != NULL && i < AF_TOKEN_OUTCOME_COUNT; i++)
 		if (i != AF_TOKEN_ISSUED && i != AF_TOKEN_REUSED &&
+		    i != AF_TOKEN_THROTTLED &&
 		    strcmp(error, token_names[i]) == 0)
 			return (af_token_outcome)i;
 	return AF_TOKEN_INVALID_REQUEST;

@@ -55,7 +55,8 @@ typedef enum af_token_grant {
  * (RFC 6749 5.2; "unavailable" is temporarily_unavailable, a store that
  * failed), or "reused": a code redeemed before, or a refresh token
  * rotated out, presented again, so what it issued was revoked (a sign
- * of a stolen token).
+ * of a stolen token), or "throttled": refused unchecked, from an address
+ * waiting after failed client authentications (429).
  */
 typedef enum af_token_outcome {
 	AF_TOKEN_ISSUED = 0,
@@ -67,6 +68,7 @@ typedef enum af_token_outcome {
 	AF_TOKEN_UNSUPPORTED_GRANT_TYPE,
 	AF_TOKEN_INVALID_SCOPE,
 	AF_TOKEN_UNAVAILABLE,
+	AF_TOKEN_THROTTLED,
 	AF_TOKEN_OUTCOME_COUNT
 } af_token_outcome;
 

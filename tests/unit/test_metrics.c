@@ -385,8 +385,13 @@ static void test_token_outcomes(void **state)
 			 AF_TOKEN_UNSUPPORTED_GRANT_TYPE);
 	assert_int_equal(af_token_outcome_of(503, "temporarily_unavailable"),
 			 AF_TOKEN_UNAVAILABLE);
+	/* A wait after failed client authentications is not a store down. */
+	assert_int_equal(af_token_outcome_of(429, "temporarily_unavailable"),
+			 AF_TOKEN_THROTTLED);
 	/* Only the endpoint says a reuse; an unknown code is malformed. */
 	assert_int_equal(af_token_outcome_of(400, "reused"),
+			 AF_TOKEN_INVALID_REQUEST);
+	assert_int_equal(af_token_outcome_of(400, "throttled"),
 			 AF_TOKEN_INVALID_REQUEST);
 	assert_int_equal(af_token_outcome_of(400, "issued"),
 			 AF_TOKEN_INVALID_REQUEST);
@@ -399,6 +404,7 @@ static void test_token_outcomes(void **state)
 	af_metrics_token(m, AF_TOKEN_GRANT_REFRESH, AF_TOKEN_INVALID_CLIENT);
 	af_metrics_token(m, AF_TOKEN_GRANT_OTHER,
 			 AF_TOKEN_UNSUPPORTED_GRANT_TYPE);
+	af_metrics_token(m, AF_TOKEN_GRANT_CODE, AF_TOKEN_THROTTLED);
 	/* Out of range: not counted, not a crash. */
 	af_metrics_token(m, AF_TOKEN_GRANT_COUNT, AF_TOKEN_ISSUED);
 	af_metrics_token(m, AF_TOKEN_GRANT_CODE, AF_TOKEN_OUTCOME_COUNT);
@@ -418,6 +424,10 @@ static void test_token_outcomes(void **state)
 	has_line(text,
 		 "authflow_tokens_total{grant=\"other\","
 		 "outcome=\"unsupported_grant_type\"}",
+		 1);
+	has_line(text,
+		 "authflow_tokens_total{grant=\"authorization_code\","
+		 "outcome=\"throttled\"}",
 		 1);
 	has_line(text,
 		 "authflow_tokens_total{grant=\"refresh_token\","

@@ -2849,6 +2849,12 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
         },
         body: new URLSearchParams(form),
       });
+      const tokenCount = async (outcome) => {
+        const text = await (await fetch(`${srv.issuer}/metrics`)).text();
+        const m = text.match(new RegExp(`^authflow_tokens_total\\{grant="authorization_code",outcome="${outcome}"\\} (\\d+)$`, 'm'));
+        return m ? Number(m[1]) : NaN;
+      };
+      const unavailableBefore = await tokenCount('unavailable');
       // Twenty failures from one address: wrong secrets, and a client id nobody has.
       for (let i = 0; i < 20; i++) {
         const res = await post('/token', '203.0.113.61', grant, `guess-${i}`, i % 2 ? s.clientId : `nobody-${i}`);
@@ -2875,6 +2881,9 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       res = await post('/token', '203.0.113.61', grant);
       assert.equal(res.status, 429);
       assert.equal(res.headers.get('retry-after'), '2');
+      // The metrics tell a wait from a store that failed.
+      assert.equal(await tokenCount('throttled'), 2);
+      assert.equal(await tokenCount('unavailable'), unavailableBefore);
       await new Promise((done) => setTimeout(done, 200));
       const lines = srv.stderr().split('\n').filter((l) => l.includes('"event":"client_auth"')).map((l) => JSON.parse(l));
       const throttled = lines.filter((l) => l.outcome === 'throttled');
