@@ -696,13 +696,11 @@ static int authenticated(af_admin_call *c)
 	af_admin_status st;
 	af_dir_status ds;
 	uint32_t wait_s = 0;
-	char secs[16];
 
 	ds = af_throttle_door_check(srv->dir, AF_THROTTLE_ADMIN, req->client_ip,
 				    &wait_s);
 	if (ds == AF_DIR_WAIT) {
-		(void)snprintf(secs, sizeof(secs), "%u", (unsigned)wait_s);
-		af_resp_header_set(c->resp, "Retry-After", secs);
+		af_resp_retry_after(c->resp, wait_s);
 		af_admin__error(c, AF_ADMIN_TOO_MANY, NULL);
 		log_warn(srv->log, req->rid, "admin",
 			 "actor=- action=auth status=429 ip=%s",

@@ -10,6 +10,7 @@
 #define AF_HTTP_REQUEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -136,6 +137,9 @@ void af_resp_cleanup(af_resp *resp);
 
 /* Adds (or replaces, for the same name) a header; copies both. */
 void af_resp_header_set(af_resp *resp, const char *name, const char *value);
+
+/* Sets Retry-After to a wait in seconds (at least 1). */
+void af_resp_retry_after(af_resp *resp, uint32_t wait_s);
 
 /* Lends a header set so far, or NULL. */
 const char *af_resp_header_get(const af_resp *resp, const char *name);

@@ -189,6 +189,15 @@ void af_resp_header_set(af_resp *resp, const char *name, const char *value)
 	resp->headers[resp->nheaders++].value = v;
 }
 
+void af_resp_retry_after(af_resp *resp, uint32_t wait_s)
+{
+	char secs[16];
+
+	(void)snprintf(secs, sizeof(secs), "%u",
+		       (unsigned)(wait_s > 0 ? wait_s : 1));
+	af_resp_header_set(resp, "Retry-After", secs);
+}
+
 const char *af_resp_header_get(const af_resp *resp, const char *name)
 {
 	size_t i;

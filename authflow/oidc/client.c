@@ -39,7 +39,6 @@ static void refused(af_server *srv, const af_req *req, const char *client,
 static int throttled(af_server *srv, const af_req *req, af_resp *resp,
 		     const char *client)
 {
-	char secs[16];
 	uint32_t wait_s = 0;
 	af_dir_status st;
 
@@ -53,8 +52,7 @@ static int throttled(af_server *srv, const af_req *req, af_resp *resp,
 		return -1;
 	}
 	refused(srv, req, client, "throttled");
-	(void)snprintf(secs, sizeof(secs), "%u", (unsigned)wait_s);
-	af_resp_header_set(resp, "Retry-After", secs);
+	af_resp_retry_after(resp, wait_s);
 	af_resp_oauth_error(resp, 429, "temporarily_unavailable",
 			    "too many failed client authentications from "
 			    "this address: try again later");

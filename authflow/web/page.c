@@ -291,12 +291,9 @@ void af_page_unavailable(af_resp *resp)
 
 void af_page_throttled(af_resp *resp, uint32_t wait_s, char *msg, size_t msglen)
 {
-	char secs[16];
-
 	if (wait_s == 0)
 		wait_s = 1;
-	snprintf(secs, sizeof(secs), "%u", (unsigned)wait_s);
-	af_resp_header_set(resp, "Retry-After", secs);
+	af_resp_retry_after(resp, wait_s);
 	snprintf(msg, msglen,
 		 "Too many failed attempts. Wait %u second%s and try again.",
 		 (unsigned)wait_s, wait_s == 1 ? "" : "s");

@@ -30,6 +30,17 @@ const isError = (code) => (e) => e?.error === code || e?.cause?.error === code;
 // GET /userinfo with a bearer token.
 const userinfo = (token) => fetch(`${server.issuer}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
 
+// POSTs form to issuer's path p as client id with secret (client_secret_basic), with more headers.
+const clientPost = (issuer, p, form, id, secret, headers = {}) => fetch(`${issuer}${p}`, {
+  method: 'POST',
+  headers: {
+    'content-type': 'application/x-www-form-urlencoded',
+    authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+    ...headers,
+  },
+  body: new URLSearchParams(form),
+});
+
 async function rp(s, { clientAuth = 'basic' } = {}) {
   const auth = clientAuth === 'post' ? client.ClientSecretPost(s.clientSecret) : client.ClientSecretBasic(s.clientSecret);
   return client.discovery(new URL(server.issuer), s.clientId, undefined, auth, { execute: [client.allowInsecureRequests] });
@@ -355,14 +366,7 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const meta = await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json();
     assert.equal(meta.introspection_endpoint, `${server.issuer}/introspect`);
     assert.deepEqual(meta.introspection_endpoint_auth_methods_supported, ['client_secret_basic', 'client_secret_post']);
-    const intro = (form, secret = s.clientSecret, id = s.clientId) => fetch(meta.introspection_endpoint, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
-      },
-      body: new URLSearchParams(form),
-    });
+    const intro = (form, secret = s.clientSecret, id = s.clientId) => clientPost(server.issuer, '/introspect', form, id, secret);
     const now = Math.floor(Date.now() / 1000);
     let r = await intro({ token: tokens.access_token });
     assert.equal(r.status, 200);
@@ -417,14 +421,7 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     });
     assert.equal((await r.json()).active, true);
     // Revoked: not active.
-    r = await fetch(`${server.issuer}/revoke`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${encodeURIComponent(s.clientId)}:${encodeURIComponent(s.clientSecret)}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({ token: tokens.access_token }),
-    });
+    r = await clientPost(server.issuer, '/revoke', { token: tokens.access_token }, s.clientId, s.clientSecret);
     assert.equal(r.status, 200);
     assert.deepEqual(await (await intro({ token: tokens.access_token })).json(), { active: false });
     assert.equal((await (await intro({ token: tokens.refresh_token })).json()).active, true, 'the refresh token stays');
@@ -442,14 +439,7 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const a = await authUrl(config);
     const r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
     const code = new URL(r.location).searchParams.get('code');
-    const tok = (form, secret = s.clientSecret, id = s.clientId) => fetch(`${server.issuer}/token`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
-      },
-      body: new URLSearchParams(form),
-    });
+    const tok = (form, secret = s.clientSecret, id = s.clientId) => clientPost(server.issuer, '/token', form, id, secret);
     // Another application that sees the code (a log, a proxy) can neither
     // spend it nor, later, revoke what it gave: to it the code is unknown.
     const other = await seed(server, { user: 'frank-other' });
@@ -2840,15 +2830,8 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       assert.equal(r.status, 302, r.text);
       const code = new URL(r.location).searchParams.get('code');
       const grant = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: a.verifier };
-      const post = (p, ip, form, secret = s.clientSecret, id = s.clientId) => fetch(`${srv.issuer}${p}`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'x-forwarded-for': `${ip}, 127.0.0.1`,
-          authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
-        },
-        body: new URLSearchParams(form),
-      });
+      const post = (p, ip, form, secret = s.clientSecret, id = s.clientId) => clientPost(srv.issuer, p, form, id, secret,
+        { 'x-forwarded-for': `${ip}, 127.0.0.1` });
       const tokenCount = async (outcome) => {
         const text = await (await fetch(`${srv.issuer}/metrics`)).text();
         const m = text.match(new RegExp(`^authflow_tokens_total\\{grant="authorization_code",outcome="${outcome}"\\} (\\d+)$`, 'm'));
