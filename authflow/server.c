@@ -12,6 +12,7 @@
 #include "directory/signins.h"
 #include "directory/throttle.h"
 #include "http/tlsfiles.h"
+#include "oidc/bclogout.h"
 #include "oidc/flow.h"
 #include "server.h"
 #include "web/brand.h"
@@ -23,6 +24,8 @@
  * JSON text is \" there, then \\\" in the line), it still fits a line.
  */
 #define AUDIT_LOG_PART_MAX   1024
+/* How long a stop waits for logout tokens still to be sent (ms). */
+#define BCL_STOP_GRACE_MS    3000
 
 /* What the key ring tells an operator: one log line. */
 static void keys_to_log(void *arg, int warning, const char *msg)
@@ -369,6 +372,11 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		log_warn(srv->log, NULL, "start",
 			 "when sign-in records began could not be noted: %s",
 			 af_dir_strerror(dst));
+	srv->bcl = af_bcl_new(srv->log, srv->metrics);
+	if (srv->bcl == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	srv->brand = af_brand_cache_new(srv->dir);
 	if (srv->brand == NULL) {
 		snprintf(err, errlen, "branding: out of memory");
@@ -487,6 +495,8 @@ void af_server_cleanup(af_server *srv)
 		pthread_join(srv->mend_thread, NULL);
 		srv->mend_started = 0;
 	}
+	/* Logout tokens still waiting get one try, briefly. */
+	af_bcl_free(srv->bcl, BCL_STOP_GRACE_MS);
 	af_brand_cache_free(srv->brand);
 	af_dir_free(srv->dir);
 	af_pwlist_free(srv->pwlist);

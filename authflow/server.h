@@ -43,6 +43,7 @@ typedef struct af_server {
 	af_pwlist *pwlist; /* the directory's, see directory/pwlist.h */
 	struct MHD_Daemon *mhd;
 	struct af_workq *slow; /* runs slow requests (http/workq.h) */
+	struct af_bcl *bcl;    /* sends logout tokens (oidc/bclogout.h) */
 	unsigned threads;
 	uint16_t port; /* the port actually bound */
 	/* Demo mode: the built-in relying party at /demo. */
@@ -109,6 +110,8 @@ typedef struct af_server {
 /* The "typ" headers of the two kinds of JWT we sign (RFC 9068 for access). */
 #define AF_ID_TOKEN_TYP	       "JWT"
 #define AF_ACCESS_TOKEN_TYP    "at+jwt"
+/* And of logout tokens (OpenID Connect Back-Channel Logout 2.4). */
+#define AF_LOGOUT_TOKEN_TYP    "logout+jwt"
 #define AF_REFRESH_LIFETIME_S  (30L * 86400)
 /* How often a node looks for a key rotation made by another node. */
 #define AF_KEYS_REFRESH_S      5

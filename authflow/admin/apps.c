@@ -89,10 +89,31 @@ static int check_uris(af_admin_call *c, json_t *spec, const char *field)
 	return 1;
 }
 
+/*
+ * backchannel_logout_uri, when given as a URI: of the form redirect URIs
+ * take ("" removes it, and any other type is the directory's to refuse).
+ */
+static int check_bcl_uri(af_admin_call *c, json_t *spec)
+{
+	const char *uri = json_string_value(
+		json_object_get(spec, "backchannel_logout_uri"));
+
+	if (uri == NULL || uri[0] == '\0' ||
+	    hp_redirect_uri_check(uri) == HP_OK)
+		return 1;
+	af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+			 "backchannel_logout_uri: not an acceptable URI "
+			 "(https, or http on a loopback host; no fragment or "
+			 "userinfo): %.160s",
+			 uri);
+	return 0;
+}
+
 static int check_all_uris(af_admin_call *c, json_t *spec)
 {
 	return check_uris(c, spec, "redirect_uris") &&
-	       check_uris(c, spec, "post_logout_uris");
+	       check_uris(c, spec, "post_logout_uris") &&
+	       check_bcl_uri(c, spec);
 }
 
 void af_admin__app_list(af_admin_call *c)

@@ -72,18 +72,20 @@ static const char usage_text[] =
 	"          [--number-matching on|off|workflow]\n"
 	"  policy assign|unassign NAME --user U | --group G | --ou OU\n"
 	"  app add --name N [--display-name D] --redirect-uri URI...\n"
-	"          [--post-logout-uri URI]... [--allow-refresh] "
-	"[--jwt-access-tokens]\n"
+	"          [--post-logout-uri URI]... [--backchannel-logout-uri URI]\n"
+	"          [--allow-refresh] [--jwt-access-tokens]\n"
 	"          [--refresh-grace SECONDS] [--admins-may-deploy]\n"
 	"          [--claim NAME=ATTR]...\n"
 	"  app list | show ID | remove ID | drop-previous-secret ID\n"
 	"  app rotate-secret ID [--keep-previous DURATION]\n"
 	"  app set ID [--name N] [--display-name D] [--redirect-uri URI]...\n"
-	"          [--post-logout-uri URI]... [--enabled on|off]\n"
+	"          [--post-logout-uri URI]... [--backchannel-logout-uri URI]\n"
+	"          [--enabled on|off]\n"
 	"          [--allow-refresh on|off] [--refresh-grace SECONDS]\n"
 	"          [--admins-may-deploy on|off] [--jwt-access-tokens on|off]\n"
 	"          [--claim NAME=ATTR]... | [--no-claims]\n"
-	"          (--redirect-uri, --post-logout-uri, --claim: the whole list)\n"
+	"          (--redirect-uri, --post-logout-uri, --claim: the whole list;\n"
+	"          --backchannel-logout-uri \"\": none)\n"
 	"          (--refresh-grace: 0..60 s, default 0; how long a refresh\n"
 	"          token just rotated out is still taken, for an app whose\n"
 	"          workers may refresh with the same token at once)\n"
@@ -1585,6 +1587,11 @@ static int app_field(json_t *spec, int c, const char *cmd, int *rc)
 	case 'G':
 		*rc = set_grace(spec, optarg, cmd);
 		return 1;
+	case 'B':
+		/* "" takes the URI away (app set). */
+		*rc = set_string(spec, "backchannel_logout_uri", optarg, cmd,
+				 "--backchannel-logout-uri");
+		return 1;
 	default:
 		return 0;
 	}
@@ -1611,6 +1618,7 @@ static int app_add(af_ctl *ctl, int argc, char **argv)
 		{"display-name", required_argument, NULL, 'D'},
 		{"redirect-uri", required_argument, NULL, 'r'},
 		{"post-logout-uri", required_argument, NULL, 'l'},
+		{"backchannel-logout-uri", required_argument, NULL, 'B'},
 		{"allow-refresh", no_argument, NULL, 'R'},
 		{"refresh-grace", required_argument, NULL, 'G'},
 		{"jwt-access-tokens", no_argument, NULL, 'J'},
@@ -1723,6 +1731,7 @@ static int app_set(af_ctl *ctl, int argc, char **argv)
 		{"display-name", required_argument, NULL, 'D'},
 		{"redirect-uri", required_argument, NULL, 'r'},
 		{"post-logout-uri", required_argument, NULL, 'l'},
+		{"backchannel-logout-uri", required_argument, NULL, 'B'},
 		{"enabled", required_argument, NULL, 'E'},
 		{"allow-refresh", required_argument, NULL, 'R'},
 		{"refresh-grace", required_argument, NULL, 'G'},

@@ -346,6 +346,31 @@ static af_dir_status check_deployment(af_dir *dir, const json_t *v,
 	return AF_DIR_OK;
 }
 
+/*
+ * The URI logout tokens go to (oidc/bclogout.h): 1..AF_DIR_URI_MAX visible
+ * ASCII characters, or "" for none, kept as null so that an update drops
+ * it (the admin API checks the URI's form, as for redirect URIs).
+ */
+static af_dir_status check_bcl_uri(const char *field, const json_t *v,
+				   json_t **out, char *err, size_t errlen)
+{
+	const char *s = json_string_value(v);
+	size_t n = s != NULL ? strnlen(s, AF_DIR_URI_MAX + 1) : 0;
+	int ok = s != NULL && n <= AF_DIR_URI_MAX;
+
+	for (size_t j = 0; ok && j < n; j++)
+		ok = s[j] > 0x20 && s[j] < 0x7f;
+	if (!ok) {
+		af_dir__err(err, errlen,
+			    "%s: must be a URI of at most %d visible ASCII "
+			    "characters, or \"\" for none",
+			    field, AF_DIR_URI_MAX);
+		return AF_DIR_INVALID;
+	}
+	*out = n == 0 ? json_null() : json_string(s);
+	return *out != NULL ? AF_DIR_OK : AF_DIR_NOMEM;
+}
+
 /* Checks one member of an app spec or patch into norm. */
 static af_dir_status app_field(af_dir *dir, const char *k, const json_t *v,
 			       json_t *norm, char *err, size_t errlen)
@@ -364,6 +389,8 @@ static af_dir_status app_field(af_dir *dir, const char *k, const json_t *v,
 	} else if (strcmp(k, "redirect_uris") == 0 ||
 		   strcmp(k, "post_logout_uris") == 0) {
 		rc = check_uris(k, v, k[0] == 'r' ? 1 : 0, &copy, err, errlen);
+	} else if (strcmp(k, "backchannel_logout_uri") == 0) {
+		rc = check_bcl_uri(k, v, &copy, err, errlen);
 	} else if (strcmp(k, "enabled") == 0 ||
 		   strcmp(k, "allow_refresh") == 0 ||
 		   strcmp(k, "admins_may_deploy") == 0) {
@@ -461,7 +488,11 @@ static af_dir_status merge_fn(json_t *app, void *arg)
 
 	json_object_foreach(af_dir__iterable(norm), k, v)
 	{
-		if (af_dir__set_new(app, k, json_deep_copy(v)) != AF_DIR_OK)
+		/* A member set to null is dropped (check_bcl_uri()). */
+		if (json_is_null(v))
+			json_object_del(app, k);
+		else if (af_dir__set_new(app, k, json_deep_copy(v)) !=
+			 AF_DIR_OK)
 			return AF_DIR_NOMEM;
 	}
 	return af_dir__set_new(app, "updated_at", json_integer(af_now()));

@@ -35,6 +35,12 @@ static const char *const mfa_names[AF_MFA_OUT_COUNT] = {
 	"code_ok",  "code_wrong", "push_limited", "expired",
 };
 
+static const char *const bcl_names[AF_BCL_OUT_COUNT] = {
+	"delivered",
+	"failed",
+	"dropped",
+};
+
 static const char *const grant_names[AF_TOKEN_GRANT_COUNT] = {
 	"authorization_code",
 	"refresh_token",
@@ -67,6 +73,7 @@ struct af_metrics {
 	atomic_ullong latency_sum_ns;
 	atomic_ulong logins[AF_LOGIN_OUTCOME_COUNT];
 	atomic_ulong mfa[AF_MFA_OUT_COUNT];
+	atomic_ulong bcl[AF_BCL_OUT_COUNT];
 	atomic_ulong tokens[AF_TOKEN_GRANT_COUNT][AF_TOKEN_OUTCOME_COUNT];
 	atomic_long key_days_left;
 	atomic_int key_alert;
@@ -147,6 +154,12 @@ void af_metrics_mfa(af_metrics *m, af_mfa_outcome outcome)
 {
 	if (m != NULL && outcome < AF_MFA_OUT_COUNT)
 		atomic_fetch_add(&m->mfa[outcome], 1);
+}
+
+void af_metrics_bcl(af_metrics *m, af_bcl_outcome outcome)
+{
+	if (m != NULL && outcome < AF_BCL_OUT_COUNT)
+		atomic_fetch_add(&m->bcl[outcome], 1);
 }
 
 af_token_outcome af_token_outcome_of(unsigned status, const char *error)
@@ -269,6 +282,16 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 	for (s = 0; s < AF_MFA_OUT_COUNT; s++)
 		af_buf_printf(out, "authflow_mfa_total{outcome=\"%s\"} %lu\n",
 			      mfa_names[s], atomic_load(&m->mfa[s]));
+	af_buf_puts(out, "# HELP authflow_backchannel_logouts_total Logout "
+			 "tokens for relying parties (back-channel logout) "
+			 "by outcome.\n"
+			 "# TYPE authflow_backchannel_logouts_total counter\n");
+	for (s = 0; s < AF_BCL_OUT_COUNT; s++)
+		af_buf_printf(
+			out,
+			"authflow_backchannel_logouts_total{outcome=\"%s\"} "
+			"%lu\n",
+			bcl_names[s], atomic_load(&m->bcl[s]));
 	af_buf_puts(out, "# HELP authflow_tokens_total Token requests by "
 			 "grant and outcome: issued, the OAuth error, or "
 			 "reused (a code or refresh token presented again: "

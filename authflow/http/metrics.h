@@ -42,6 +42,14 @@ typedef enum af_mfa_outcome {
 	AF_MFA_OUT_COUNT
 } af_mfa_outcome;
 
+/* What became of a back-channel logout token (oidc/bclogout.h). */
+typedef enum af_bcl_outcome {
+	AF_BCL_OUT_DELIVERED = 0,
+	AF_BCL_OUT_FAILED,  /* every try failed */
+	AF_BCL_OUT_DROPPED, /* never sent: queue full, or the server stopped */
+	AF_BCL_OUT_COUNT
+} af_bcl_outcome;
+
 /* The grant a token request asked for ("other": none, or one unknown). */
 typedef enum af_token_grant {
 	AF_TOKEN_GRANT_CODE = 0,
@@ -98,6 +106,7 @@ void af_metrics_request(af_metrics *m, int route, unsigned status,
 void af_metrics_login(af_metrics *m, af_login_outcome outcome);
 
 void af_metrics_mfa(af_metrics *m, af_mfa_outcome outcome);
+void af_metrics_bcl(af_metrics *m, af_bcl_outcome outcome);
 
 void af_metrics_token(af_metrics *m, af_token_grant grant,
 		      af_token_outcome outcome);

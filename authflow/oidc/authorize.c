@@ -307,6 +307,8 @@ static void issue_code(af_server *srv, const af_req *req, af_resp *resp,
 		return;
 	}
 	json_decref(grant);
+	af_session_note_client(
+		srv, s, json_string_value(json_object_get(authz, "client_id")));
 	{
 		const char *params[] = {
 			"code",

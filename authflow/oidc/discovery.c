@@ -74,6 +74,10 @@ void af_h_discovery(af_server *srv, af_req *req, af_resp *resp)
 	json_object_set_new(o, "jwks_uri", endpoint(srv, "/jwks"));
 	json_object_set_new(o, "end_session_endpoint",
 			    endpoint(srv, "/logout"));
+	/* Back-Channel Logout 1.0: a logout token, with the session's sid. */
+	json_object_set_new(o, "backchannel_logout_supported", json_true());
+	json_object_set_new(o, "backchannel_logout_session_supported",
+			    json_true());
 	json_object_set_new(o, "revocation_endpoint", endpoint(srv, "/revoke"));
 	json_object_set_new(o, "introspection_endpoint",
 			    endpoint(srv, "/introspect"));

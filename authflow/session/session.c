@@ -8,6 +8,7 @@
 
 #include "common/util.h"
 #include "mfa/mfa.h"
+#include "oidc/bclogout.h"
 #include "session/session.h"
 
 #define COOKIE_BYTES	      32
@@ -35,6 +36,21 @@ static void key_of(const char *cookie, char *key, size_t keycap)
 static void index_key(const char *username, char *key, size_t keycap)
 {
 	snprintf(key, keycap, "user_sessions:%s", username);
+}
+
+/* The set of the client ids a session gave codes to, by its public id. */
+static void clients_key(const char *sid, char *key, size_t keycap)
+{
+	snprintf(key, keycap, "session_clients:%s", sid);
+}
+
+/* How long a session, and what goes with it, stays in the store. */
+static uint64_t session_ttl_ms(const af_server *srv)
+{
+	return (uint64_t)(srv->cfg.session_timeout_s > 0
+				  ? srv->cfg.session_timeout_s
+				  : SESSION_GC_S) *
+	       1000;
 }
 
 /*
@@ -256,6 +272,37 @@ int af_session_user(af_server *srv, const af_session *s, json_t **user)
 	return rc;
 }
 
+static int collect_member(const char *member, void *arg);
+
+/*
+ * Session s has ended: the applications it gave codes to are told
+ * (oidc/bclogout.h), and its list of them goes.
+ */
+static void ended(af_server *srv, const af_session *s)
+{
+	char key[AF_SID_MAX + 32];
+	json_t *clients = json_array();
+
+	clients_key(s->sid, key, sizeof(key));
+	if (clients == NULL || store_smembers(srv->store, key, collect_member,
+					      clients) != STORE_OK) {
+		log_warn(srv->log, NULL, "session",
+			 "user=%s: the applications signed into in an ended "
+			 "session could not be read, and are not told",
+			 s->username);
+		json_decref(clients);
+		return;
+	}
+	if (json_array_size(clients) > 0) {
+		if (store_del(srv->store, key) != STORE_OK)
+			log_warn(srv->log, NULL, "session",
+				 "could not forget the applications of an "
+				 "ended session");
+		af_bcl_session_ended(srv, s, clients);
+	}
+	json_decref(clients);
+}
+
 static void end_by_key(af_server *srv, const char *key)
 {
 	store_value v = {0};
@@ -265,6 +312,7 @@ static void end_by_key(af_server *srv, const char *key)
 	if (store_getdel(srv->store, key, &v) != STORE_OK)
 		return;
 	if (from_json((const char *)v.data, v.len, &s) == 0) {
+		ended(srv, &s);
 		index_key(s.username, idx, sizeof(idx));
 		member_of(s.created_ms, key, member, sizeof(member));
 		/*
@@ -277,8 +325,6 @@ static void end_by_key(af_server *srv, const char *key)
 	}
 	store_value_free(&v);
 }
-
-static int collect_member(const char *member, void *arg);
 
 struct indexed_session {
 	char member[MEMBER_MAX];
@@ -303,7 +349,8 @@ static void prune_user(af_server *srv, const char *username)
 	char key[96], idx[160];
 	json_t *members = json_array(), *m;
 	struct indexed_session *all = NULL;
-	size_t i, n = 0, drop, ended = 0;
+	size_t i, n = 0, drop, gone = 0;
+	af_session s;
 	store_value v = {0};
 	int64_t created;
 	store_status st;
@@ -339,17 +386,20 @@ static void prune_user(af_server *srv, const char *username)
 		(void)member_parse(all[drop].member, key, sizeof(key),
 				   &created);
 		st = store_getdel(srv->store, key, &v);
+		if (st == STORE_OK &&
+		    from_json((const char *)v.data, v.len, &s) == 0)
+			ended(srv, &s);
 		store_value_free(&v);
 		if (st != STORE_OK && st != STORE_NOT_FOUND)
 			break;
-		ended += st == STORE_OK;
+		gone += st == STORE_OK;
 		if (store_srem(srv->store, idx, all[drop].member) != STORE_OK)
 			break;
 	}
-	if (ended > 0)
+	if (gone > 0)
 		log_info(srv->log, NULL, "session",
 			 "user=%s ended=%zu reason=too_many_sessions", username,
-			 ended);
+			 gone);
 out:
 	free(all);
 	json_decref(members);
@@ -396,10 +446,7 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	if (text == NULL)
 		goto out;
 	key_of(cookie, key, sizeof(key));
-	ttl_ms = (uint64_t)(srv->cfg.session_timeout_s > 0
-				    ? srv->cfg.session_timeout_s
-				    : SESSION_GC_S) *
-		 1000;
+	ttl_ms = session_ttl_ms(srv);
 	if (store_set(srv->store, key, text, strlen(text), ttl_ms, 0) !=
 	    STORE_OK)
 		goto out;
@@ -440,6 +487,27 @@ void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp)
 	OPENSSL_cleanse(cookie, sizeof(cookie));
 	end_by_key(srv, key);
 	af_resp_cookie(resp, AF_SESSION_COOKIE, "", AF_COOKIE_CLEAR);
+}
+
+void af_session_note_client(af_server *srv, const af_session *s,
+			    const char *client_id)
+{
+	char key[AF_SID_MAX + 32];
+
+	if (client_id == NULL)
+		return;
+	clients_key(s->sid, key, sizeof(key));
+	/*
+	 * The list lives as long as a session can: it outlives the session
+	 * when that ends sooner (idle), harmlessly, and goes in time.
+	 */
+	if (store_sadd_ttl(srv->store, key, client_id, session_ttl_ms(srv)) !=
+	    STORE_OK)
+		log_warn(srv->log, NULL, "session",
+			 "user=%s client=%s: could not note the application "
+			 "in the session: it will not be told when the "
+			 "session ends",
+			 s->username, client_id);
 }
 
 static int collect_member(const char *member, void *arg)

@@ -99,6 +99,14 @@ int af_session_signed_in(af_server *srv, const af_req *req, af_session *s);
 /* Ends the request's session and clears its cookie, when it carries one. */
 void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp);
 
+/*
+ * Notes that session s gave client_id a code: when the session ends, that
+ * application is told (back-channel logout, oidc/bclogout.h). A failure
+ * is logged: the sign-in goes on.
+ */
+void af_session_note_client(af_server *srv, const af_session *s,
+			    const char *client_id);
+
 /* Calls fn for each live session of a user; returns the count or -1. */
 int af_session_list(af_server *srv, const char *username,
 		    void (*fn)(const af_session *s, void *arg), void *arg);

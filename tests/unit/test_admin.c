@@ -530,6 +530,64 @@ static void test_app_add_secret_works_and_metadata_url(void **state)
 			    ISSUER "/.well-known/openid-configuration");
 }
 
+/*
+ * backchannel_logout_uri: of the form redirect URIs take, shown by GET,
+ * and "" takes it away.
+ */
+static void test_app_backchannel_logout_uri(void **state)
+{
+	static const char *const bad[] = {
+		"ftp://rp.example.com/bcl",
+		"https://rp.example.com/bcl#f",
+		"http://rp.example.com/bcl",
+		"https://user@rp.example.com/bcl",
+		"/bcl",
+	};
+	struct fx *f = *state;
+	char body[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body),
+			 "{\"name\": \"rp%zu\", \"redirect_uris\": [\"%s\"], "
+			 "\"backchannel_logout_uri\": \"%s\"}",
+			 i, URI_OK, bad[i]);
+		assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps", body),
+				 400);
+		assert_non_null(strstr(answer_str(f, "message"),
+				       "backchannel_logout_uri"));
+	}
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps",
+			      "{\"name\": \"rp\", \"redirect_uris\": [\"" URI_OK
+			      "\"], \"backchannel_logout_uri\": 7}"),
+			 400);
+	snprintf(body, sizeof(body),
+		 "{\"name\": \"rp\", \"redirect_uris\": [\"%s\"], "
+		 "\"backchannel_logout_uri\": \"https://rp.example.com/bcl\"}",
+		 URI_OK);
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps", body), 201);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/apps/rp", NULL), 200);
+	assert_string_equal(answer_str(f, "backchannel_logout_uri"),
+			    "https://rp.example.com/bcl");
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/apps/rp",
+			      "{\"backchannel_logout_uri\": "
+			      "\"http://127.0.0.1:9000/bcl\"}"),
+			 200);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/apps/rp", NULL), 200);
+	assert_string_equal(answer_str(f, "backchannel_logout_uri"),
+			    "http://127.0.0.1:9000/bcl");
+	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/apps/rp",
+			      "{\"backchannel_logout_uri\": \"\"}"),
+			 200);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/apps/rp", NULL), 200);
+	assert_null(json_object_get(f->answer, "backchannel_logout_uri"));
+	/* An admin token edits no app profile. */
+	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/apps/rp",
+			      "{\"backchannel_logout_uri\": "
+			      "\"https://evil.example.com/\"}"),
+			 403);
+}
+
 static void test_app_rotate_secret_old_refused(void **state)
 {
 	struct fx *f = *state;
@@ -2293,6 +2351,7 @@ int main(void)
 		T(test_policy_add_assign_group),
 		T(test_app_add_admin_403),
 		T(test_app_add_secret_works_and_metadata_url),
+		T(test_app_backchannel_logout_uri),
 		T(test_app_rotate_secret_old_refused),
 		T(test_app_rotate_secret_keep_previous),
 		T(test_app_deploy_admin_needs_admins_may_deploy),

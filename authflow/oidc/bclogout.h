@@ -1,0 +1,82 @@
+/*
+ * OpenID Connect Back-Channel Logout 1.0. When an SSO session ends (a
+ * logout, a new sign-in in the same browser, an administrator ending it,
+ * a new password, the user disabled), each application given a code in
+ * that session whose profile has a backchannel_logout_uri is sent a
+ * logout token: a JWT signed as id_tokens are, naming the session (sid)
+ * and the user (sub), POSTed as the form field logout_token. A worker
+ * thread of its own sends them, so that a slow or unreachable relying
+ * party never holds up the request that ended the session.
+ *
+ * Delivery: at most AF_BCL_QUEUE_MAX tokens wait (more are dropped, with
+ * a log line); each is tried up to AF_BCL_TRIES times, again after 1 s
+ * and 3 s, each try bounded to AF_BCL_TIMEOUT_MS; a redirect is a
+ * failure, never followed. Every outcome is a log event
+ * ("backchannel_logout") and a count in /metrics.
+ *
+ * Thread-safety: every function may be called from any thread but
+ * af_bcl_free(), called once nothing else uses the sender.
+ */
+#ifndef AF_OIDC_BCLOGOUT_H
+#define AF_OIDC_BCLOGOUT_H
+
+#include <jansson.h>
+
+#include "common/log.h"
+#include "http/metrics.h"
+#include "server.h"
+#include "session/session.h"
+
+#define AF_BCL_QUEUE_MAX	1024
+#define AF_BCL_TRIES		3
+#define AF_BCL_TIMEOUT_MS	5000
+/* How long a logout token is good for (its exp is iat plus this). */
+#define AF_BCL_TOKEN_LIFETIME_S 120
+/* The event of a logout token (OpenID Connect Back-Channel Logout 2.4). */
+#define AF_BCL_EVENT		"http://schemas.openid.net/event/backchannel-logout"
+
+typedef struct af_bcl af_bcl;
+
+typedef enum af_bcl_status {
+	AF_BCL_OK = 0,
+	AF_BCL_FULL,	/* AF_BCL_QUEUE_MAX tokens wait already */
+	AF_BCL_NOMEM,	/* out of memory, or no thread could be started */
+	AF_BCL_STOPPED, /* af_bcl_free() has begun */
+} af_bcl_status;
+
+/*
+ * A sender that logs to log and counts in metrics (both borrowed, and
+ * outliving it). Its thread starts with the first token. NULL when out of
+ * memory.
+ */
+af_bcl *af_bcl_new(log_ctx *log, af_metrics *metrics);
+
+/*
+ * Queues token (a logout token for client_id) to be POSTed to uri; all
+ * three are copied.
+ */
+af_bcl_status af_bcl_send(af_bcl *b, const char *client_id, const char *uri,
+			  const char *token);
+
+/*
+ * Stops the sender: tokens still waiting get one try each within
+ * grace_ms, the rest are dropped (and logged), then the thread ends.
+ * b may be NULL.
+ */
+void af_bcl_free(af_bcl *b, unsigned grace_ms);
+
+/*
+ * The logout token of session s for client_id (malloc'd; free() it), or
+ * NULL when out of memory or no key can sign.
+ */
+char *af_bcl_token(af_server *srv, const af_session *s, const char *client_id);
+
+/*
+ * Session s has ended: queues a logout token for each of client_ids (a
+ * JSON array of the client ids given codes in it) whose application has a
+ * backchannel_logout_uri now. Never fails: what cannot be sent is logged.
+ */
+void af_bcl_session_ended(af_server *srv, const af_session *s,
+			  const json_t *client_ids);
+
+#endif /* AF_OIDC_BCLOGOUT_H */

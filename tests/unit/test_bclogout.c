@@ -1,0 +1,364 @@
+/*
+ * Unit tests of back-channel logout (oidc/bclogout.c): the logout token's
+ * claims and header, and the sender against a relying party played by a
+ * thread of this test on a loopback port, which answers each POST with
+ * the next status of its script.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* cmocka needs these first; keep them in their own block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "common/util.h"
+#include "oidc/bclogout.h"
+#include "server.h"
+
+#define REQ_MAX	  8192
+#define SEEN_MAX  8
+#define WAIT_MS	  10000
+#define TOKEN_JWT "aaa.bbb.ccc"
+
+/* The relying party: what it was sent, and how it answers. */
+struct rp {
+	int fd; /* listening */
+	unsigned short port;
+	const unsigned *script; /* statuses, one per request, 0-ended */
+	pthread_mutex_t mu;
+	unsigned seen;
+	char paths[SEEN_MAX][64];
+	char bodies[SEEN_MAX][128];
+	int form_type[SEEN_MAX]; /* sent as a form */
+	pthread_t thread;
+};
+
+/* Reads one request from c into buf; its length, or 0. */
+static size_t read_request(int c, char *buf)
+{
+	size_t len = 0;
+	char *end;
+	long clen;
+
+	for (;;) {
+		struct pollfd p = {.fd = c, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, WAIT_MS) <= 0 || len + 1 >= REQ_MAX)
+			return 0;
+		n = read(c, buf + len, REQ_MAX - 1 - len);
+		if (n <= 0)
+			return 0;
+		len += (size_t)n;
+		buf[len] = '\0';
+		end = strstr(buf, "\r\n\r\n");
+		if (end == NULL)
+			continue;
+		clen = 0;
+		{
+			const char *h = strstr(buf, "\r\nContent-Length:");
+
+			if (h != NULL)
+				clen = strtol(h + 17, NULL, 10);
+		}
+		if ((size_t)(end + 4 - buf) + (size_t)clen <= len)
+			return len;
+	}
+}
+
+static void *rp_main(void *arg)
+{
+	struct rp *rp = arg;
+	static char buf[REQ_MAX];
+	char reply[256], loc[96];
+	unsigned i;
+
+	for (i = 0; rp->script[i] != 0; i++) {
+		int c = accept(rp->fd, NULL, NULL);
+		const char *body, *sp;
+		size_t n;
+
+		if (c < 0)
+			break;
+		n = read_request(c, buf);
+		if (n > 0) {
+			pthread_mutex_lock(&rp->mu);
+			if (rp->seen < SEEN_MAX) {
+				sp = strchr(buf, ' ');
+				snprintf(rp->paths[rp->seen],
+					 sizeof(rp->paths[0]), "%.*s",
+					 sp != NULL ? (int)strcspn(sp + 1, " ")
+						    : 0,
+					 sp != NULL ? sp + 1 : "");
+				body = strstr(buf, "\r\n\r\n");
+				snprintf(rp->bodies[rp->seen],
+					 sizeof(rp->bodies[0]), "%s",
+					 body != NULL ? body + 4 : "");
+				rp->form_type[rp->seen] =
+					strstr(buf,
+					       "\r\nContent-Type: "
+					       "application/"
+					       "x-www-form-urlencoded") != NULL;
+			}
+			rp->seen++;
+			pthread_mutex_unlock(&rp->mu);
+		}
+		/* A redirect to this same party: a request that followed it
+		 * would show here with the path /elsewhere. */
+		if (rp->script[i] == 302)
+			snprintf(loc, sizeof(loc),
+				 "Location: http://127.0.0.1:%u/elsewhere\r\n",
+				 (unsigned)rp->port);
+		else
+			loc[0] = '\0';
+		snprintf(reply, sizeof(reply),
+			 "HTTP/1.1 %u X\r\nContent-Length: 0\r\n%s"
+			 "Connection: close\r\n\r\n",
+			 rp->script[i], loc);
+		(void)!write(c, reply, strlen(reply));
+		close(c);
+	}
+	return NULL;
+}
+
+static void rp_start(struct rp *rp, const unsigned *script)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+
+	memset(rp, 0, sizeof(*rp));
+	rp->script = script;
+	pthread_mutex_init(&rp->mu, NULL);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	rp->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(rp->fd >= 0);
+	assert_int_equal(bind(rp->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(rp->fd, 8), 0);
+	assert_int_equal(getsockname(rp->fd, (struct sockaddr *)&sa, &sl), 0);
+	rp->port = ntohs(sa.sin_port);
+	assert_int_equal(pthread_create(&rp->thread, NULL, rp_main, rp), 0);
+}
+
+/* Waits until the relying party has seen n requests; how many it saw. */
+static unsigned rp_wait(struct rp *rp, unsigned n)
+{
+	unsigned seen = 0;
+
+	for (int i = 0; i < WAIT_MS / 20; i++) {
+		pthread_mutex_lock(&rp->mu);
+		seen = rp->seen;
+		pthread_mutex_unlock(&rp->mu);
+		if (seen >= n)
+			break;
+		usleep(20000);
+	}
+	return seen;
+}
+
+static void rp_stop(struct rp *rp)
+{
+	shutdown(rp->fd, SHUT_RDWR);
+	close(rp->fd);
+	pthread_join(rp->thread, NULL);
+	pthread_mutex_destroy(&rp->mu);
+}
+
+struct fx {
+	af_server srv;
+	store_ctx *keystore;
+	int logfd;
+};
+
+static int setup(void **state)
+{
+	store_options so = {.backend = STORE_BACKEND_MEMORY};
+	af_keyring_options ko = {.rsa_bits = 2048,
+				 .lifetime_days = 90,
+				 .alert_days = 30,
+				 .max_token_lifetime_s = 600};
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[128];
+
+	assert_non_null(f);
+	af_config_defaults(&f->srv.cfg);
+	snprintf(f->srv.cfg.issuer, sizeof(f->srv.cfg.issuer), "%s",
+		 "https://id.example.com");
+	assert_int_equal(store_open(&so, &f->keystore, err, sizeof(err)),
+			 STORE_OK);
+	assert_int_equal(af_keyring_open(f->keystore, &ko, &f->srv.keys),
+			 JOSE_OK);
+	f->logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	assert_true(f->logfd >= 0);
+	f->srv.log = log_new(f->logfd, LOG_LEVEL_DEBUG);
+	assert_non_null(f->srv.log);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	log_free(f->srv.log);
+	close(f->logfd);
+	af_keyring_free(f->srv.keys);
+	store_close(f->keystore);
+	free(f);
+	return 0;
+}
+
+/* The logout token: the claims Back-Channel Logout 2.4 asks, signed. */
+static void token_claims(void **state)
+{
+	struct fx *f = *state;
+	af_session s;
+	json_t *c = NULL, *ev;
+	char *jwt, *again;
+	int64_t iat, now = af_now();
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.sub, sizeof(s.sub), "sub-of-alice");
+	snprintf(s.sid, sizeof(s.sid), "sid-1");
+	jwt = af_bcl_token(&f->srv, &s, "af-client");
+	assert_non_null(jwt);
+	/* Taken only as a logout token: not as an ID token. */
+	assert_int_equal(af_jwt_verify_typ(f->srv.keys, jwt, strlen(jwt),
+					   AF_ID_TOKEN_TYP, &c),
+			 JOSE_ERR_MALFORMED);
+	assert_int_equal(af_jwt_verify_typ(f->srv.keys, jwt, strlen(jwt),
+					   "logout+jwt", &c),
+			 JOSE_OK);
+	assert_string_equal(json_string_value(json_object_get(c, "iss")),
+			    "https://id.example.com");
+	assert_string_equal(json_string_value(json_object_get(c, "aud")),
+			    "af-client");
+	assert_string_equal(json_string_value(json_object_get(c, "sub")),
+			    "sub-of-alice");
+	assert_string_equal(json_string_value(json_object_get(c, "sid")),
+			    "sid-1");
+	assert_null(json_object_get(c, "nonce"));
+	iat = json_integer_value(json_object_get(c, "iat"));
+	assert_true(iat >= now && iat <= now + 5);
+	assert_int_equal(json_integer_value(json_object_get(c, "exp")),
+			 iat + AF_BCL_TOKEN_LIFETIME_S);
+	ev = json_object_get(json_object_get(c, "events"), AF_BCL_EVENT);
+	assert_true(json_is_object(ev) && json_object_size(ev) == 0);
+	assert_true(json_string_length(json_object_get(c, "jti")) >= 16);
+	/* Every token its own jti. */
+	again = af_bcl_token(&f->srv, &s, "af-client");
+	assert_non_null(again);
+	assert_string_not_equal(jwt, again);
+	json_decref(c);
+	free(jwt);
+	free(again);
+}
+
+/*
+ * A failed try is tried again, a redirect is not followed, and the body
+ * is the form field logout_token.
+ */
+static void retried_not_redirected(void **state)
+{
+	static const unsigned script[] = {302, 500, 204, 0};
+	struct rp rp;
+	char uri[64];
+	af_bcl *b;
+	unsigned i;
+
+	(void)state;
+	rp_start(&rp, script);
+	b = af_bcl_new(NULL, NULL);
+	assert_non_null(b);
+	snprintf(uri, sizeof(uri), "http://127.0.0.1:%u/bcl", rp.port);
+	assert_int_equal(af_bcl_send(b, "af-client", uri, TOKEN_JWT),
+			 AF_BCL_OK);
+	assert_int_equal(rp_wait(&rp, 3), 3);
+	for (i = 0; i < 3; i++) {
+		assert_string_equal(rp.paths[i], "/bcl");
+		assert_string_equal(rp.bodies[i], "logout_token=" TOKEN_JWT);
+		assert_true(rp.form_type[i]);
+	}
+	af_bcl_free(b, 0);
+	rp_stop(&rp);
+}
+
+/* Three failures and the token is given up: no fourth try. */
+static void gives_up(void **state)
+{
+	static const unsigned script[] = {503, 503, 503, 200, 0};
+	struct rp rp;
+	char uri[64];
+	af_bcl *b;
+
+	(void)state;
+	rp_start(&rp, script);
+	b = af_bcl_new(NULL, NULL);
+	assert_non_null(b);
+	snprintf(uri, sizeof(uri), "http://127.0.0.1:%u/x", rp.port);
+	assert_int_equal(af_bcl_send(b, "af-client", uri, TOKEN_JWT),
+			 AF_BCL_OK);
+	assert_int_equal(rp_wait(&rp, 3), 3);
+	/* The next try would come 3 s after the last: wait past it. */
+	usleep(3500 * 1000);
+	pthread_mutex_lock(&rp.mu);
+	assert_int_equal(rp.seen, 3);
+	pthread_mutex_unlock(&rp.mu);
+	af_bcl_free(b, 0);
+	/* The script's last answer was never asked for: let it go. */
+	{
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+					 .sin_port = htons(rp.port)};
+
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)),
+				 0);
+		close(c);
+	}
+	rp_stop(&rp);
+}
+
+/* Only http and https: another scheme fails without a request. */
+static void other_schemes_refused(void **state)
+{
+	af_bcl *b = af_bcl_new(NULL, NULL);
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(
+		af_bcl_send(b, "af-client", "file:///etc/passwd", TOKEN_JWT),
+		AF_BCL_OK);
+	/* Stopping with a grace of 0: whatever waits is dropped, no hang. */
+	af_bcl_free(b, 0);
+	af_bcl_free(NULL, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(token_claims, setup, teardown),
+		cmocka_unit_test(retried_not_redirected),
+		cmocka_unit_test(gives_up),
+		cmocka_unit_test(other_schemes_refused),
+	};
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	curl_global_cleanup();
+	return rc;
+}
