@@ -142,6 +142,21 @@ static af_dir_status hand_out(const json_t *stored, json_t **out)
  * docs say. A list that grows past the limit stops at once: the work is
  * bounded by the limit, not by the length of what came in.
  */
+/*
+ * 1 when s is a URI's text: visible ASCII, at most AF_DIR_URI_MAX bytes,
+ * and none only when empty_ok. Redirect URIs are compared as exact
+ * strings; only visible ASCII can be compared without surprises.
+ */
+static int uri_text_ok(const char *s, int empty_ok)
+{
+	size_t n = s != NULL ? strnlen(s, AF_DIR_URI_MAX + 1) : 0;
+	int ok = s != NULL && (n > 0 || empty_ok) && n <= AF_DIR_URI_MAX;
+
+	for (size_t j = 0; ok && j < n; j++)
+		ok = s[j] > 0x20 && s[j] < 0x7f;
+	return ok;
+}
+
 static af_dir_status check_uris(const char *field, const json_t *v, size_t min,
 				json_t **out, char *err, size_t errlen)
 {
@@ -158,14 +173,8 @@ static af_dir_status check_uris(const char *field, const json_t *v, size_t min,
 	json_array_foreach(v, i, u)
 	{
 		const char *s = json_string_value(u);
-		size_t n = s != NULL ? strnlen(s, AF_DIR_URI_MAX + 1) : 0;
-		int ok = n > 0 && n <= AF_DIR_URI_MAX;
 
-		/* Redirect URIs are compared as exact strings; only visible
-		 * ASCII can be compared without surprises. */
-		for (size_t j = 0; ok && j < n; j++)
-			ok = s[j] > 0x20 && s[j] < 0x7f;
-		if (!ok) {
+		if (!uri_text_ok(s, 0)) {
 			af_dir__err(err, errlen,
 				    "%s: each must be 1..%d visible ASCII "
 				    "characters",
@@ -355,19 +364,15 @@ static af_dir_status check_bcl_uri(const char *field, const json_t *v,
 				   json_t **out, char *err, size_t errlen)
 {
 	const char *s = json_string_value(v);
-	size_t n = s != NULL ? strnlen(s, AF_DIR_URI_MAX + 1) : 0;
-	int ok = s != NULL && n <= AF_DIR_URI_MAX;
 
-	for (size_t j = 0; ok && j < n; j++)
-		ok = s[j] > 0x20 && s[j] < 0x7f;
-	if (!ok) {
+	if (!uri_text_ok(s, 1)) {
 		af_dir__err(err, errlen,
 			    "%s: must be a URI of at most %d visible ASCII "
 			    "characters, or \"\" for none",
 			    field, AF_DIR_URI_MAX);
 		return AF_DIR_INVALID;
 	}
-	*out = n == 0 ? json_null() : json_string(s);
+	*out = s[0] == '\0' ? json_null() : json_string(s);
 	return *out != NULL ? AF_DIR_OK : AF_DIR_NOMEM;
 }
 

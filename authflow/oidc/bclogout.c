@@ -286,16 +286,6 @@ af_bcl *af_bcl_new(log_ctx *log, af_metrics *metrics)
 	return b;
 }
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *d = malloc(n);
-
-	if (d != NULL)
-		memcpy(d, s, n);
-	return d;
-}
-
 af_bcl_status af_bcl_send(af_bcl *b, const char *client_id, const char *uri,
 			  const char *token)
 {
@@ -308,8 +298,8 @@ af_bcl_status af_bcl_send(af_bcl *b, const char *client_id, const char *uri,
 	j = calloc(1, sizeof(*j));
 	if (j == NULL)
 		return AF_BCL_NOMEM;
-	j->client_id = dup_str(client_id);
-	j->uri = dup_str(uri);
+	j->client_id = strdup(client_id);
+	j->uri = strdup(uri);
 	j->body = malloc(n);
 	if (j->client_id == NULL || j->uri == NULL || j->body == NULL) {
 		job_free(j);
