@@ -12,4 +12,4 @@ fi
 export AUTHFLOW_BIN_DIR=$1
 export AF_STORE=$2
 cd "$here/rp"
-exec node --test --test-reporter=spec oidc.test.mjs mfa.test.mjs pages.test.mjs
+exec node --test --test-reporter=spec oidc.test.mjs mfa.test.mjs pages.test.mjs bclogout.test.mjs
