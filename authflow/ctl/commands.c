@@ -323,6 +323,7 @@ static int print_sessions(json_t *answer)
 		{"AMR", "amr", AF_CTL_CELL_LIST},
 		{"IP", "ip", AF_CTL_CELL_TEXT},
 		{"BROWSER", "browser", AF_CTL_CELL_TEXT},
+		{"APPS", "apps", AF_CTL_CELL_LIST},
 	};
 	return af_ctl_print_table(answer, "sessions", cols,
 				  AF_CTL_NELEMS(cols));

@@ -281,18 +281,16 @@ static int collect_member(const char *member, void *arg);
 static void ended(af_server *srv, const af_session *s)
 {
 	char key[AF_SID_MAX + 32];
-	json_t *clients = json_array();
+	json_t *clients = af_session_clients(srv, s);
 
-	clients_key(s->sid, key, sizeof(key));
-	if (clients == NULL || store_smembers(srv->store, key, collect_member,
-					      clients) != STORE_OK) {
+	if (clients == NULL) {
 		log_warn(srv->log, NULL, "session",
 			 "user=%s: the applications signed into in an ended "
 			 "session could not be read, and are not told",
 			 s->username);
-		json_decref(clients);
 		return;
 	}
+	clients_key(s->sid, key, sizeof(key));
 	if (json_array_size(clients) > 0) {
 		if (store_del(srv->store, key) != STORE_OK)
 			log_warn(srv->log, NULL, "session",
@@ -487,6 +485,20 @@ void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp)
 	OPENSSL_cleanse(cookie, sizeof(cookie));
 	end_by_key(srv, key);
 	af_resp_cookie(resp, AF_SESSION_COOKIE, "", AF_COOKIE_CLEAR);
+}
+
+json_t *af_session_clients(af_server *srv, const af_session *s)
+{
+	char key[AF_SID_MAX + 32];
+	json_t *clients = json_array();
+
+	clients_key(s->sid, key, sizeof(key));
+	if (clients != NULL && store_smembers(srv->store, key, collect_member,
+					      clients) != STORE_OK) {
+		json_decref(clients);
+		clients = NULL;
+	}
+	return clients;
 }
 
 void af_session_note_client(af_server *srv, const af_session *s,

@@ -107,6 +107,13 @@ void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp);
 void af_session_note_client(af_server *srv, const af_session *s,
 			    const char *client_id);
 
+/*
+ * The client ids of the applications session s gave codes to, as a JSON
+ * array of strings (new reference; in no order), or NULL when the store
+ * failed or memory ran out.
+ */
+json_t *af_session_clients(af_server *srv, const af_session *s);
+
 /* Calls fn for each live session of a user; returns the count or -1. */
 int af_session_list(af_server *srv, const char *username,
 		    void (*fn)(const af_session *s, void *arg), void *arg);

@@ -5,6 +5,7 @@
 
 #include <openssl/crypto.h>
 
+#include "directory/directory.h"
 #include "http/buf.h"
 #include "session/formtoken.h"
 #include "session/session.h"
@@ -69,7 +70,35 @@ static void put_time(af_buf *b, int64_t t)
 	af_buf_html(b, out);
 }
 
-static void put_session(af_buf *b, const af_session *s, int mine)
+/*
+ * The applications the session signed into, by the names their users
+ * see, as "; signed into A, B"; nothing when none or unknown.
+ */
+static void put_apps(af_server *srv, af_buf *b, const af_session *s)
+{
+	json_t *ids = af_session_clients(srv, s), *v;
+	size_t i, shown = 0;
+
+	json_array_foreach(ids, i, v)
+	{
+		json_t *app = NULL;
+		const char *name;
+
+		if (af_dir_app_get(srv->dir, json_string_value(v), &app) !=
+		    AF_DIR_OK)
+			continue;
+		name = json_string_value(json_object_get(app, "display_name"));
+		if (name != NULL) {
+			af_buf_puts(b, shown++ == 0 ? "; signed into " : ", ");
+			af_buf_html(b, name);
+		}
+		json_decref(app);
+	}
+	json_decref(ids);
+}
+
+static void put_session(af_server *srv, af_buf *b, const af_session *s,
+			int mine)
 {
 	af_buf_puts(b, "<li><strong>");
 	af_buf_html(b, s->browser[0] != '\0' ? s->browser : "A browser");
@@ -82,6 +111,7 @@ static void put_session(af_buf *b, const af_session *s, int mine)
 	put_time(b, s->auth_time);
 	af_buf_puts(b, ", last used ");
 	put_time(b, af_session_last_use(s));
+	put_apps(srv, b, s);
 	af_buf_puts(b, "</li>");
 }
 
@@ -120,7 +150,8 @@ static void sessions_page(af_server *srv, af_resp *resp, unsigned status,
 			"then <a href=\"/account/password\">change your "
 			"password</a>.</p><ul>");
 	for (i = 0; i < sh->n; i++)
-		put_session(&b, &sh->s[i], strcmp(sh->s[i].sid, me->sid) == 0);
+		put_session(srv, &b, &sh->s[i],
+			    strcmp(sh->s[i].sid, me->sid) == 0);
 	af_buf_puts(&b, "</ul>");
 	if (sh->more > 0)
 		af_buf_printf(&b, "<p>And %zu more.</p>", sh->more);

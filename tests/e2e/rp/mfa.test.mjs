@@ -343,7 +343,7 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(last.browser, 'Firefox on Windows');
     const [sess] = (await server.admin('GET', '/sessions?user=mia')).json.sessions;
     assert.equal(sess.browser, 'Firefox on Windows');
-    assert.match(ctl(server, ['sessions', 'list', 'mia']).stdout, / 127\.0\.0\.1 +Firefox on Windows$/m);
+    assert.match(ctl(server, ['sessions', 'list', 'mia']).stdout, / 127\.0\.0\.1 +Firefox on Windows +rp-mia-[0-9a-f]+$/m);
     // A second app in the same browser: no password, no MFA.
     const app2 = await server.admin('POST', '/apps', { name: `second-${Date.now()}`, redirect_uris: [REDIRECT] });
     await server.admin('POST', `/apps/${app2.json.client_id}/deploy`, { all: true });

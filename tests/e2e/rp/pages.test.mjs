@@ -316,6 +316,8 @@ describe(`sign-in pages (${STORE} store)`, () => {
     let html = checkPage(page, /^Where you are signed in$/);
     assert.match(text(html), /Firefox on Windows \(this browser\): from 127\.0\.0\.1, signed in \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
     assert.match(text(html), /Safari on iOS: from 127\.0\.0\.1/);
+    // What each signed into, by the name its users see.
+    assert.match(text(html), /Safari on iOS: from 127\.0\.0\.1, signed in [^;]*; signed into Example RP/);
     assert.match(html, /<a href="\/account\/password">change your password<\/a>/);
     // Another site's post (no token) ends nothing.
     const forged = await firefox.post(url, { csrf: 'x'.repeat(43) });
