@@ -82,6 +82,7 @@ static void world_open(struct world *w)
 	fz_client(&w->fw,
 		  "{\"name\":\"crm\",\"redirect_uris\":[\"" URI_1 "\"],"
 		  "\"post_logout_uris\":[\"" AFTER_1 "\"],"
+		  "\"backchannel_logout_uri\":\"https://crm.example.com/bcl\","
 		  "\"deployment\":{\"mode\":\"all\"}}",
 		  w->c1, NULL);
 	fz_client(&w->fw,
@@ -90,6 +91,17 @@ static void world_open(struct world *w)
 		  "\"deployment\":{\"mode\":\"all\"}}",
 		  w->c2, NULL);
 	fz_session(&w->fw, alice, w->cookie, sizeof(w->cookie), sid);
+	/*
+	 * The session signed into crm, which takes back-channel logouts: a
+	 * logout makes its token (the world has no sender: nothing goes out).
+	 */
+	{
+		af_session s;
+
+		memset(&s, 0, sizeof(s));
+		snprintf(s.sid, sizeof(s.sid), "%s", sid);
+		af_session_note_client(&w->fw.srv, &s, w->c1);
+	}
 	w->hint_own = id_token(w, alice, w->c1, sid);
 	w->hint_other = id_token(w, alice, w->c2, "another-session-id");
 	json_decref(alice);
