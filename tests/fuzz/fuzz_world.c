@@ -314,6 +314,7 @@ int fz_request(af_req *req, const char *method, const char *path,
 	req->path = path;
 	req->test_headers = headers;
 	snprintf(req->rid, sizeof(req->rid), "fuzz");
+	snprintf(req->client_ip, sizeof(req->client_ip), "%s", FZ_CLIENT_IP);
 	st = hp_params_parse(text, len, form ? &req->form : &req->query);
 	if (st != HP_OK && st != HP_ERR_DUPLICATE)
 		return -1;

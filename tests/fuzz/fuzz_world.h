@@ -108,8 +108,11 @@ void fz_each(const uint8_t *data, size_t size, int max, fz_call_fn *fn,
  * Makes req a request of method on path with a query or form (text of
  * len bytes, as a browser sends it) and headers (name, value, ..., NULL;
  * lent). 0, or -1 when the parser refuses text (a repeated name is
- * kept, as the server keeps it); fz_request_free() either way.
+ * kept, as the server keeps it); fz_request_free() either way. It comes
+ * from FZ_CLIENT_IP, so that what is counted per client address (failed
+ * sign-ins and client secrets, sign-ins begun) is counted as it is live.
  */
+#define FZ_CLIENT_IP "192.0.2.1"
 int fz_request(af_req *req, const char *method, const char *path,
 	       const char *text, size_t len, const char **headers);
 void fz_request_free(af_req *req);
