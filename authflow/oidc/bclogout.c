@@ -2,17 +2,17 @@
  * Back-Channel Logout: the logout tokens of an ended session, and the
  * worker that POSTs them to the relying parties (bclogout.h).
  *
- * The queue is a list in the order tokens are due; the worker takes the
- * first due one, sends it with the lock released, and puts a failed one
- * back with its next due time. It owns its libcurl handle, made when the
- * thread starts, so that a connection to a relying party is kept between
- * tokens.
+ * The queue is a list in the order tokens are due. The worker moves the
+ * due ones onto its libcurl multi handle (at most AF_BCL_INFLIGHT_MAX at
+ * once, AF_BCL_PER_URI_MAX to one URI), signs each token at its first
+ * try, and puts a failed one back with its next due time; it sleeps in
+ * curl_multi_poll(), which af_bcl_send() and af_bcl_free() wake.
  */
-#include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -29,27 +29,43 @@ static const unsigned retry_ms[AF_BCL_TRIES] = {1000, 3000, 0};
 #define FORM_FIELD	   "logout_token="
 /* Bytes of an answer the log shows of a failed try. */
 #define ANSWER_KEPT	   96
+/* The longest the worker sleeps without looking at its queue (ms). */
+#define IDLE_POLL_MS	   1000
+
+/* The start of a relying party's answer, kept for the log. */
+struct said {
+	char text[ANSWER_KEPT + 1];
+	size_t len;
+};
 
 struct job {
 	struct job *next;
 	uint64_t due_ns; /* af_mono_ns() from when it may be tried */
-	unsigned tries;	 /* made so far */
+	unsigned tries;	 /* begun so far */
 	char *client_id;
 	char *uri;
-	char *body; /* "logout_token=<JWT>" */
+	char *sub;
+	char *sid;
+	char *body; /* "logout_token=<JWT>", made at the first try */
+	/* While a try is under way: */
+	CURL *easy;
+	struct said said;
+	char err[CURL_ERROR_SIZE];
 };
 
 struct af_bcl {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct job *head; /* by due time */
+	struct job *head; /* waiting, by due time */
 	size_t waiting;
 	int started;  /* the thread runs */
 	int stopping; /* af_bcl_free() has begun */
 	uint64_t stop_by_ns;
+	CURLM *multi; /* made with the thread; woken by af_bcl_send() */
 	pthread_t thread;
 	log_ctx *log;
 	af_metrics *metrics;
+	af_keyring *keys;
+	char *issuer;
 };
 
 static void job_free(struct job *j)
@@ -58,6 +74,8 @@ static void job_free(struct job *j)
 		return;
 	free(j->client_id);
 	free(j->uri);
+	free(j->sub);
+	free(j->sid);
 	if (j->body != NULL) {
 		OPENSSL_cleanse(j->body, strlen(j->body));
 		free(j->body);
@@ -77,22 +95,6 @@ static void enqueue(af_bcl *b, struct job *j)
 	b->waiting++;
 }
 
-static struct job *dequeue(af_bcl *b)
-{
-	struct job *j = b->head;
-
-	b->head = j->next;
-	j->next = NULL;
-	b->waiting--;
-	return j;
-}
-
-/* The start of a relying party's answer, kept for the log. */
-struct said {
-	char text[ANSWER_KEPT + 1];
-	size_t len;
-};
-
 static size_t keep_start(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct said *a = userp;
@@ -110,187 +112,310 @@ static size_t keep_start(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-/* One try of j: the HTTP status (0: none came), and why in err. */
-static long post(CURL *curl, struct curl_slist *headers, const struct job *j,
-		 char err[CURL_ERROR_SIZE])
-{
-	struct said said = {.len = 0};
-	long status = 0;
-
-	err[0] = '\0';
-	curl_easy_reset(curl);
-	if (curl_easy_setopt(curl, CURLOPT_URL, j->uri) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") !=
-		    CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, j->body) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
-			     (long)strlen(j->body)) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-			     (long)AF_BCL_TIMEOUT_MS) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-			     (long)CONNECT_TIMEOUT_MS) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_USERAGENT, "authflow") != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep_start) !=
-		    CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &said) != CURLE_OK ||
-	    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, err) != CURLE_OK) {
-		snprintf(err, CURL_ERROR_SIZE, "libcurl refused an option");
-		return 0;
-	}
-	if (curl_easy_perform(curl) != CURLE_OK) {
-		if (err[0] == '\0')
-			snprintf(err, CURL_ERROR_SIZE, "no answer");
-		return 0;
-	}
-	(void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299)
-		snprintf(err, CURL_ERROR_SIZE, "answered HTTP %ld%s%s", status,
-			 said.len > 0 ? ": " : "", said.text);
-	return status;
-}
-
-static void told(af_bcl *b, const struct job *j, const char *outcome,
+static void told(af_bcl *b, const struct job *j, af_bcl_outcome outcome,
 		 const char *why)
 {
+	static const char *const names[AF_BCL_OUT_COUNT] = {
+		"delivered", "failed", "dropped"};
 	char tries[16];
-	const char *kv[] = {"client_id", j->client_id, "outcome", outcome,
-			    "tries",	 tries,	       NULL};
-	log_level level = strcmp(outcome, "delivered") == 0 ? LOG_LEVEL_INFO
-							    : LOG_LEVEL_WARN;
+	const char *kv[] = {
+		"client_id", j->client_id, "outcome", names[outcome],
+		"tries",     tries,	   NULL};
 
 	snprintf(tries, sizeof(tries), "%u", j->tries);
-	if (why != NULL && why[0] != '\0')
-		log_write(b->log, level, NULL, "backchannel_logout", kv,
-			  "uri=%.256s %s", j->uri, why);
-	else
-		log_write(b->log, level, NULL, "backchannel_logout", kv,
-			  "uri=%.256s", j->uri);
-	af_metrics_bcl(b->metrics,
-		       strcmp(outcome, "delivered") == 0 ? AF_BCL_OUT_DELIVERED
-		       : strcmp(outcome, "failed") == 0	 ? AF_BCL_OUT_FAILED
-							 : AF_BCL_OUT_DROPPED);
+	log_write(b->log,
+		  outcome == AF_BCL_OUT_DELIVERED ? LOG_LEVEL_INFO
+						  : LOG_LEVEL_WARN,
+		  NULL, "backchannel_logout", kv, "uri=%.256s%s%s", j->uri,
+		  why != NULL && why[0] != '\0' ? " " : "",
+		  why != NULL ? why : "");
+	af_metrics_bcl(b->metrics, outcome);
 }
 
-/* Waits, with b->mu held, until due_ns (0: until signalled). */
-static void wait_until(af_bcl *b, uint64_t due_ns)
+/*
+ * Begins a try of j on multi: the token is signed at its first try, so
+ * that it is fresh however long it waited. 0, or -1 with j->err said.
+ */
+static int begin_try(af_bcl *b, CURLM *multi, struct curl_slist *headers,
+		     struct job *j)
 {
-	struct timespec ts;
-	uint64_t now = af_mono_ns(), left;
+	char *jwt;
+	size_t n;
 
-	if (due_ns == 0) {
-		pthread_cond_wait(&b->cv, &b->mu);
+	j->tries++;
+	j->err[0] = '\0';
+	memset(&j->said, 0, sizeof(j->said));
+	if (j->body == NULL) {
+		jwt = af_bcl_token(b->keys, b->issuer, j->client_id, j->sub,
+				   j->sid);
+		n = jwt != NULL ? sizeof(FORM_FIELD) + strlen(jwt) : 0;
+		j->body = jwt != NULL ? malloc(n) : NULL;
+		/* A JWT is base64url and dots: nothing needs escaping. */
+		if (j->body != NULL)
+			snprintf(j->body, n, "%s%s", FORM_FIELD, jwt);
+		if (jwt != NULL) {
+			OPENSSL_cleanse(jwt, strlen(jwt));
+			free(jwt);
+		}
+		if (j->body == NULL) {
+			snprintf(j->err, sizeof(j->err),
+				 "the logout token could not be signed");
+			return -1;
+		}
+	}
+	j->easy = curl_easy_init();
+	if (j->easy == NULL ||
+	    curl_easy_setopt(j->easy, CURLOPT_URL, j->uri) != CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_PROTOCOLS_STR, "http,https") !=
+		    CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, j->body) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_POSTFIELDSIZE,
+			     (long)strlen(j->body)) != CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, headers) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_TIMEOUT_MS,
+			     (long)AF_BCL_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_CONNECTTIMEOUT_MS,
+			     (long)CONNECT_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_USERAGENT, "authflow") !=
+		    CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, keep_start) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_WRITEDATA, &j->said) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_ERRORBUFFER, j->err) !=
+		    CURLE_OK ||
+	    curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j) != CURLE_OK ||
+	    curl_multi_add_handle(multi, j->easy) != CURLM_OK) {
+		curl_easy_cleanup(j->easy);
+		j->easy = NULL;
+		snprintf(j->err, sizeof(j->err), "libcurl could not begin");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A try of j ended with status (0: no answer): delivered, tried again
+ * later, or given up.
+ */
+static void settle(af_bcl *b, struct job *j, long status)
+{
+	int again;
+
+	if (status >= 200 && status <= 299) {
+		told(b, j, AF_BCL_OUT_DELIVERED, NULL);
+		job_free(j);
 		return;
 	}
-	if (due_ns <= now)
-		return;
-	left = due_ns - now;
-	/* The condition variable runs on CLOCK_MONOTONIC (af_bcl_new()). */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(left / 1000000000u);
-	ts.tv_nsec += (long)(left % 1000000000u);
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
+	if (status != 0)
+		snprintf(j->err, sizeof(j->err), "answered HTTP %ld%s%s",
+			 status, j->said.len > 0 ? ": " : "", j->said.text);
+	else if (j->err[0] == '\0')
+		snprintf(j->err, sizeof(j->err), "no answer");
+	pthread_mutex_lock(&b->mu);
+	again = j->tries < AF_BCL_TRIES && !b->stopping && j->body != NULL;
+	if (again) {
+		j->due_ns = af_mono_ns() +
+			    (uint64_t)retry_ms[j->tries - 1] * 1000000u;
+		enqueue(b, j);
 	}
-	(void)pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+	pthread_mutex_unlock(&b->mu);
+	if (!again) {
+		told(b, j, AF_BCL_OUT_FAILED, j->err);
+		job_free(j);
+	}
+}
+
+/* How many of the n jobs in fly go to uri. */
+static size_t to_uri(struct job *const *fly, size_t n, const char *uri)
+{
+	size_t i, count = 0;
+
+	for (i = 0; i < n; i++)
+		count += strcmp(fly[i]->uri, uri) == 0;
+	return count;
+}
+
+/*
+ * Moves the jobs due by now (all of them while stopping) from the queue to
+ * fly, as long as there is room, and no more than AF_BCL_PER_URI_MAX to one
+ * URI at once: one relying party that hangs holds up its own tokens only.
+ * With b->mu held. The ns until the first job left is due (UINT64_MAX:
+ * none).
+ */
+static uint64_t take_due(af_bcl *b, struct job **fly, size_t *nfly,
+			 uint64_t now)
+{
+	struct job **at = &b->head, *j;
+	uint64_t wait = UINT64_MAX;
+
+	while ((j = *at) != NULL) {
+		if (j->due_ns > now && !b->stopping) {
+			wait = j->due_ns - now;
+			break;
+		}
+		if (*nfly < AF_BCL_INFLIGHT_MAX &&
+		    to_uri(fly, *nfly, j->uri) < AF_BCL_PER_URI_MAX) {
+			*at = j->next;
+			j->next = NULL;
+			b->waiting--;
+			fly[(*nfly)++] = j;
+		} else {
+			at = &j->next;
+		}
+	}
+	return wait;
+}
+
+/* Ends the try of the job whose handle is easy; drops it from fly. */
+static void try_done(af_bcl *b, CURLM *multi, struct job **fly, size_t *nfly,
+		     CURL *easy, CURLcode res)
+{
+	struct job *j = NULL;
+	long status = 0;
+	size_t i;
+
+	for (i = 0; i < *nfly && j == NULL; i++)
+		if (fly[i]->easy == easy) {
+			j = fly[i];
+			fly[i] = fly[--(*nfly)];
+		}
+	(void)curl_multi_remove_handle(multi, easy);
+	if (res == CURLE_OK)
+		(void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(easy);
+	if (j == NULL)
+		return;
+	j->easy = NULL;
+	settle(b, j, status);
 }
 
 static void *worker(void *arg)
 {
 	af_bcl *b = arg;
-	CURL *curl = curl_easy_init();
-	struct curl_slist *headers = NULL;
-	char err[CURL_ERROR_SIZE];
-	struct job *j;
-	uint64_t now;
-	long status;
+	struct job *fly[AF_BCL_INFLIGHT_MAX], *j;
+	struct curl_slist *headers;
+	size_t nfly = 0, i;
+	uint64_t now, wait;
+	CURLMsg *m;
+	int running, left, stop_now, ended;
+	long timeout_ms;
 
 	headers = curl_slist_append(
 		NULL, "Content-Type: application/x-www-form-urlencoded");
 	/* No "Expect: 100-continue" wait for a body this small. */
 	if (headers != NULL)
 		headers = curl_slist_append(headers, "Expect:");
-	pthread_mutex_lock(&b->mu);
 	for (;;) {
 		now = af_mono_ns();
-		if (b->stopping && (b->head == NULL || now >= b->stop_by_ns))
-			break;
-		if (b->head == NULL) {
-			wait_until(b, 0);
-			continue;
-		}
-		/* While stopping, what waits goes now: no more retries. */
-		if (!b->stopping && b->head->due_ns > now) {
-			wait_until(b, b->head->due_ns);
-			continue;
-		}
-		j = dequeue(b);
-		pthread_mutex_unlock(&b->mu);
-		j->tries++;
-		status = curl != NULL && headers != NULL
-				 ? post(curl, headers, j, err)
-				 : (snprintf(err, sizeof(err), "out of memory"),
-				    0);
 		pthread_mutex_lock(&b->mu);
-		if (status >= 200 && status <= 299) {
-			told(b, j, "delivered", NULL);
-			job_free(j);
-		} else if (j->tries < AF_BCL_TRIES && !b->stopping) {
-			j->due_ns = af_mono_ns() +
-				    (uint64_t)retry_ms[j->tries - 1] * 1000000u;
-			enqueue(b, j);
-		} else {
-			told(b, j, "failed", err);
-			job_free(j);
+		stop_now = b->stopping && (now >= b->stop_by_ns ||
+					   (b->head == NULL && nfly == 0));
+		wait = stop_now ? 0 : take_due(b, fly, &nfly, now);
+		/* While stopping, no later than the end of the grace. */
+		if (b->stopping && !stop_now && wait > b->stop_by_ns - now)
+			wait = b->stop_by_ns - now;
+		pthread_mutex_unlock(&b->mu);
+		if (stop_now)
+			break;
+		/* Tries not yet begun (taken just now) begin. */
+		for (i = 0; i < nfly;) {
+			j = fly[i];
+			if (j->easy != NULL) {
+				i++;
+				continue;
+			}
+			if (headers != NULL &&
+			    begin_try(b, b->multi, headers, j) == 0) {
+				i++;
+				continue;
+			}
+			if (headers == NULL)
+				snprintf(j->err, sizeof(j->err),
+					 "out of memory");
+			fly[i] = fly[--nfly];
+			settle(b, j, 0);
 		}
+		(void)curl_multi_perform(b->multi, &running);
+		ended = 0;
+		while ((m = curl_multi_info_read(b->multi, &left)) != NULL)
+			if (m->msg == CURLMSG_DONE) {
+				try_done(b, b->multi, fly, &nfly,
+					 m->easy_handle, m->data.result);
+				ended++;
+			}
+		/* A try that ended may be due again: the queue comes first. */
+		if (ended > 0)
+			continue;
+		timeout_ms = wait == UINT64_MAX ? IDLE_POLL_MS
+						: (long)(wait / 1000000u);
+		if (timeout_ms > IDLE_POLL_MS)
+			timeout_ms = IDLE_POLL_MS;
+		/* libcurl's own timers shorten the wait as they need. */
+		(void)curl_multi_poll(b->multi, NULL, 0, (int)timeout_ms, NULL);
 	}
-	while (b->head != NULL) {
-		j = dequeue(b);
-		told(b, j, "dropped", "the server stopped before it was sent");
+	/* Stopped: what is under way or waiting is not sent. */
+	for (i = 0; i < nfly; i++) {
+		(void)curl_multi_remove_handle(b->multi, fly[i]->easy);
+		curl_easy_cleanup(fly[i]->easy);
+		told(b, fly[i], AF_BCL_OUT_DROPPED,
+		     "the server stopped before it was sent");
+		job_free(fly[i]);
+	}
+	pthread_mutex_lock(&b->mu);
+	while ((j = b->head) != NULL) {
+		b->head = j->next;
+		b->waiting--;
+		told(b, j, AF_BCL_OUT_DROPPED,
+		     "the server stopped before it was sent");
 		job_free(j);
 	}
 	pthread_mutex_unlock(&b->mu);
 	curl_slist_free_all(headers);
-	curl_easy_cleanup(curl);
 	return NULL;
 }
 
-af_bcl *af_bcl_new(log_ctx *log, af_metrics *metrics)
+af_bcl *af_bcl_new(log_ctx *log, af_metrics *metrics, af_keyring *keys,
+		   const char *issuer)
 {
 	af_bcl *b = calloc(1, sizeof(*b));
-	pthread_condattr_t ca;
-	int cv_made = 0;
 
 	if (b == NULL)
 		return NULL;
 	b->log = log;
 	b->metrics = metrics;
-	if (pthread_condattr_init(&ca) == 0) {
-		cv_made =
-			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
-			pthread_cond_init(&b->cv, &ca) == 0;
-		pthread_condattr_destroy(&ca);
-	}
-	if (!cv_made) {
-		free(b);
-		return NULL;
-	}
-	if (pthread_mutex_init(&b->mu, NULL) != 0) {
-		pthread_cond_destroy(&b->cv);
+	b->keys = keys;
+	b->issuer = strdup(issuer);
+	if (b->issuer == NULL || pthread_mutex_init(&b->mu, NULL) != 0) {
+		free(b->issuer);
 		free(b);
 		return NULL;
 	}
 	return b;
 }
 
+/* Starts the worker, with b->mu held: AF_BCL_OK or AF_BCL_NOMEM. */
+static af_bcl_status start(af_bcl *b)
+{
+	b->multi = curl_multi_init();
+	if (b->multi != NULL &&
+	    pthread_create(&b->thread, NULL, worker, b) == 0) {
+		b->started = 1;
+		return AF_BCL_OK;
+	}
+	curl_multi_cleanup(b->multi);
+	b->multi = NULL;
+	return AF_BCL_NOMEM;
+}
+
 af_bcl_status af_bcl_send(af_bcl *b, const char *client_id, const char *uri,
-			  const char *token)
+			  const char *sub, const char *sid)
 {
 	struct job *j;
-	size_t n = sizeof(FORM_FIELD) + strlen(token);
 	af_bcl_status rc = AF_BCL_OK;
 
 	if (b == NULL)
@@ -300,29 +425,25 @@ af_bcl_status af_bcl_send(af_bcl *b, const char *client_id, const char *uri,
 		return AF_BCL_NOMEM;
 	j->client_id = strdup(client_id);
 	j->uri = strdup(uri);
-	j->body = malloc(n);
-	if (j->client_id == NULL || j->uri == NULL || j->body == NULL) {
+	j->sub = strdup(sub);
+	j->sid = strdup(sid);
+	if (j->client_id == NULL || j->uri == NULL || j->sub == NULL ||
+	    j->sid == NULL) {
 		job_free(j);
 		return AF_BCL_NOMEM;
 	}
-	/* A JWT is base64url and dots: nothing in it needs escaping. */
-	snprintf(j->body, n, "%s%s", FORM_FIELD, token);
 	j->due_ns = af_mono_ns();
 	pthread_mutex_lock(&b->mu);
 	if (b->stopping)
 		rc = AF_BCL_STOPPED;
 	else if (b->waiting >= AF_BCL_QUEUE_MAX)
 		rc = AF_BCL_FULL;
-	else if (!b->started) {
-		if (pthread_create(&b->thread, NULL, worker, b) == 0)
-			b->started = 1;
-		else
-			rc = AF_BCL_NOMEM;
-	}
+	else if (!b->started)
+		rc = start(b);
 	if (rc == AF_BCL_OK) {
 		enqueue(b, j);
 		j = NULL;
-		pthread_cond_signal(&b->cv);
+		(void)curl_multi_wakeup(b->multi);
 	}
 	pthread_mutex_unlock(&b->mu);
 	job_free(j);
@@ -340,20 +461,23 @@ void af_bcl_free(af_bcl *b, unsigned grace_ms)
 	b->stopping = 1;
 	b->stop_by_ns = af_mono_ns() + (uint64_t)grace_ms * 1000000u;
 	started = b->started;
-	pthread_cond_signal(&b->cv);
+	if (started)
+		(void)curl_multi_wakeup(b->multi);
 	pthread_mutex_unlock(&b->mu);
 	if (started)
 		pthread_join(b->thread, NULL);
-	while (b->head != NULL) {
-		j = dequeue(b);
+	while ((j = b->head) != NULL) {
+		b->head = j->next;
 		job_free(j);
 	}
-	pthread_cond_destroy(&b->cv);
+	curl_multi_cleanup(b->multi);
 	pthread_mutex_destroy(&b->mu);
+	free(b->issuer);
 	free(b);
 }
 
-char *af_bcl_token(af_server *srv, const af_session *s, const char *client_id)
+char *af_bcl_token(af_keyring *keys, const char *issuer, const char *client_id,
+		   const char *sub, const char *sid)
 {
 	char jti[32];
 	json_t *claims;
@@ -363,13 +487,13 @@ char *af_bcl_token(af_server *srv, const af_session *s, const char *client_id)
 	if (af_random_token(16, jti, sizeof(jti)) != 0)
 		return NULL;
 	/* Section 2.4: no nonce, and an event that no id_token carries. */
-	claims = json_pack(
-		"{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:{s:{}}}", "iss",
-		srv->cfg.issuer, "aud", client_id, "iat", (json_int_t)now,
-		"exp", (json_int_t)now + AF_BCL_TOKEN_LIFETIME_S, "jti", jti,
-		"sub", s->sub, "sid", s->sid, "events", AF_BCL_EVENT);
-	if (claims == NULL || af_jwt_sign(srv->keys, claims,
-					  AF_LOGOUT_TOKEN_TYP, &jwt) != JOSE_OK)
+	claims = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:{s:{}}}",
+			   "iss", issuer, "aud", client_id, "iat",
+			   (json_int_t)now, "exp",
+			   (json_int_t)now + AF_BCL_TOKEN_LIFETIME_S, "jti",
+			   jti, "sub", sub, "sid", sid, "events", AF_BCL_EVENT);
+	if (claims == NULL ||
+	    af_jwt_sign(keys, claims, AF_LOGOUT_TOKEN_TYP, &jwt) != JOSE_OK)
 		jwt = NULL;
 	json_decref(claims);
 	return jwt;
@@ -385,8 +509,7 @@ void af_bcl_session_ended(af_server *srv, const af_session *s,
 	{
 		const char *id = json_string_value(v), *uri;
 		json_t *app = NULL;
-		char *token = NULL;
-		af_bcl_status st = AF_BCL_NOMEM;
+		af_bcl_status st;
 
 		if (id == NULL ||
 		    af_dir_app_get(srv->dir, id, &app) != AF_DIR_OK)
@@ -394,9 +517,7 @@ void af_bcl_session_ended(af_server *srv, const af_session *s,
 		uri = json_string_value(
 			json_object_get(app, "backchannel_logout_uri"));
 		if (uri != NULL && uri[0] != '\0') {
-			token = af_bcl_token(srv, s, id);
-			if (token != NULL)
-				st = af_bcl_send(srv->bcl, id, uri, token);
+			st = af_bcl_send(srv->bcl, id, uri, s->sub, s->sid);
 			if (st != AF_BCL_OK) {
 				const char *kv[] = {"client_id", id, "outcome",
 						    "dropped", NULL};
@@ -407,14 +528,10 @@ void af_bcl_session_ended(af_server *srv, const af_session *s,
 						  ? "too many logout tokens "
 						    "wait already"
 						  : "the logout token could "
-						    "not be made or queued");
+						    "not be queued");
 				af_metrics_bcl(srv->metrics,
 					       AF_BCL_OUT_DROPPED);
 			}
-		}
-		if (token != NULL) {
-			OPENSSL_cleanse(token, strlen(token));
-			free(token);
 		}
 		json_decref(app);
 	}

@@ -9,9 +9,12 @@
  * party never holds up the request that ended the session.
  *
  * Delivery: at most AF_BCL_QUEUE_MAX tokens wait (more are dropped, with
- * a log line); each is tried up to AF_BCL_TRIES times, again after 1 s
- * and 3 s, each try bounded to AF_BCL_TIMEOUT_MS; a redirect is a
- * failure, never followed. Every outcome is a log event
+ * a log line); AF_BCL_INFLIGHT_MAX are sent at once, at most
+ * AF_BCL_PER_URI_MAX of them to one URI, so that a relying party that
+ * hangs delays only its own. Each token is signed when it is first tried
+ * (fresh however long it waited) and tried up to AF_BCL_TRIES times,
+ * again after 1 s and 3 s, each try bounded to AF_BCL_TIMEOUT_MS; a
+ * redirect is a failure, never followed. Every outcome is a log event
  * ("backchannel_logout") and a count in /metrics.
  *
  * Thread-safety: every function may be called from any thread but
@@ -22,12 +25,15 @@
 
 #include <jansson.h>
 
+#include "common/jose.h"
 #include "common/log.h"
 #include "http/metrics.h"
 #include "server.h"
 #include "session/session.h"
 
 #define AF_BCL_QUEUE_MAX	1024
+#define AF_BCL_INFLIGHT_MAX	16
+#define AF_BCL_PER_URI_MAX	4
 #define AF_BCL_TRIES		3
 #define AF_BCL_TIMEOUT_MS	5000
 /* How long a logout token is good for (its exp is iat plus this). */
@@ -45,36 +51,40 @@ typedef enum af_bcl_status {
 } af_bcl_status;
 
 /*
- * A sender that logs to log and counts in metrics (both borrowed, and
- * outliving it). Its thread starts with the first token. NULL when out of
- * memory.
+ * A sender that logs to log, counts in metrics and signs with keys as
+ * issuer (all borrowed, and outliving it; issuer is copied). Its thread
+ * starts with the first token. NULL when out of memory.
  */
-af_bcl *af_bcl_new(log_ctx *log, af_metrics *metrics);
+af_bcl *af_bcl_new(log_ctx *log, af_metrics *metrics, af_keyring *keys,
+		   const char *issuer);
 
 /*
- * Queues token (a logout token for client_id) to be POSTed to uri; all
- * three are copied.
+ * Queues the logout token of the session sid of the user sub for
+ * client_id, to be POSTed to uri; all are copied.
  */
 af_bcl_status af_bcl_send(af_bcl *b, const char *client_id, const char *uri,
-			  const char *token);
+			  const char *sub, const char *sid);
 
 /*
- * Stops the sender: tokens still waiting get one try each within
- * grace_ms, the rest are dropped (and logged), then the thread ends.
- * b may be NULL.
+ * Stops the sender: tokens still waiting are sent as they can within
+ * grace_ms (no more retries); what is under way or waiting then is
+ * dropped (and logged), and the thread ends. b may be NULL.
  */
 void af_bcl_free(af_bcl *b, unsigned grace_ms);
 
 /*
- * The logout token of session s for client_id (malloc'd; free() it), or
- * NULL when out of memory or no key can sign.
+ * The logout token of the session sid of the user sub for client_id,
+ * signed with keys as issuer (malloc'd; free() it), or NULL when out of
+ * memory or no key can sign.
  */
-char *af_bcl_token(af_server *srv, const af_session *s, const char *client_id);
+char *af_bcl_token(af_keyring *keys, const char *issuer, const char *client_id,
+		   const char *sub, const char *sid);
 
 /*
  * Session s has ended: queues a logout token for each of client_ids (a
  * JSON array of the client ids given codes in it) whose application has a
- * backchannel_logout_uri now. Never fails: what cannot be sent is logged.
+ * backchannel_logout_uri now. Never fails: what cannot be queued is
+ * logged.
  */
 void af_bcl_session_ended(af_server *srv, const af_session *s,
 			  const json_t *client_ids);

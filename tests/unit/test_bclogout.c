@@ -29,10 +29,11 @@
 #include "oidc/bclogout.h"
 #include "server.h"
 
-#define REQ_MAX	  8192
-#define SEEN_MAX  8
-#define WAIT_MS	  10000
-#define TOKEN_JWT "aaa.bbb.ccc"
+#define REQ_MAX	 8192
+#define SEEN_MAX 8
+#define WAIT_MS	 10000
+#define ISSUER	 "https://id.example.com"
+#define FIELD	 "logout_token="
 
 /* The relying party: what it was sent, and how it answers. */
 struct rp {
@@ -42,7 +43,7 @@ struct rp {
 	pthread_mutex_t mu;
 	unsigned seen;
 	char paths[SEEN_MAX][64];
-	char bodies[SEEN_MAX][128];
+	char bodies[SEEN_MAX][2048];
 	int form_type[SEEN_MAX]; /* sent as a form */
 	pthread_t thread;
 };
@@ -195,8 +196,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	af_config_defaults(&f->srv.cfg);
-	snprintf(f->srv.cfg.issuer, sizeof(f->srv.cfg.issuer), "%s",
-		 "https://id.example.com");
+	snprintf(f->srv.cfg.issuer, sizeof(f->srv.cfg.issuer), "%s", ISSUER);
 	assert_int_equal(store_open(&so, &f->keystore, err, sizeof(err)),
 			 STORE_OK);
 	assert_int_equal(af_keyring_open(f->keystore, &ko, &f->srv.keys),
@@ -225,15 +225,12 @@ static int teardown(void **state)
 static void token_claims(void **state)
 {
 	struct fx *f = *state;
-	af_session s;
 	json_t *c = NULL, *ev;
 	char *jwt, *again;
 	int64_t iat, now = af_now();
 
-	memset(&s, 0, sizeof(s));
-	snprintf(s.sub, sizeof(s.sub), "sub-of-alice");
-	snprintf(s.sid, sizeof(s.sid), "sid-1");
-	jwt = af_bcl_token(&f->srv, &s, "af-client");
+	jwt = af_bcl_token(f->srv.keys, ISSUER, "af-client", "sub-of-alice",
+			   "sid-1");
 	assert_non_null(jwt);
 	/* Taken only as a logout token: not as an ID token. */
 	assert_int_equal(af_jwt_verify_typ(f->srv.keys, jwt, strlen(jwt),
@@ -243,7 +240,7 @@ static void token_claims(void **state)
 					   "logout+jwt", &c),
 			 JOSE_OK);
 	assert_string_equal(json_string_value(json_object_get(c, "iss")),
-			    "https://id.example.com");
+			    ISSUER);
 	assert_string_equal(json_string_value(json_object_get(c, "aud")),
 			    "af-client");
 	assert_string_equal(json_string_value(json_object_get(c, "sub")),
@@ -259,7 +256,8 @@ static void token_claims(void **state)
 	assert_true(json_is_object(ev) && json_object_size(ev) == 0);
 	assert_true(json_string_length(json_object_get(c, "jti")) >= 16);
 	/* Every token its own jti. */
-	again = af_bcl_token(&f->srv, &s, "af-client");
+	again = af_bcl_token(f->srv.keys, ISSUER, "af-client", "sub-of-alice",
+			     "sid-1");
 	assert_non_null(again);
 	assert_string_not_equal(jwt, again);
 	json_decref(c);
@@ -267,49 +265,87 @@ static void token_claims(void **state)
 	free(again);
 }
 
+/* The logout token a relying party was sent as body: its claims. */
+static json_t *sent_claims(struct fx *f, const char *body)
+{
+	json_t *c = NULL;
+	const char *jwt = body + strlen(FIELD);
+
+	assert_int_equal(strncmp(body, FIELD, strlen(FIELD)), 0);
+	assert_int_equal(af_jwt_verify_typ(f->srv.keys, jwt, strlen(jwt),
+					   "logout+jwt", &c),
+			 JOSE_OK);
+	return c;
+}
+
+static af_bcl *sender(struct fx *f)
+{
+	af_bcl *b = af_bcl_new(NULL, NULL, f->srv.keys, ISSUER);
+
+	assert_non_null(b);
+	return b;
+}
+
 /*
- * A failed try is tried again, a redirect is not followed, and the body
- * is the form field logout_token.
+ * A failed try is tried again with the same token, a redirect is not
+ * followed, and the body is the form field logout_token.
  */
 static void retried_not_redirected(void **state)
 {
 	static const unsigned script[] = {302, 500, 204, 0};
+	struct fx *f = *state;
 	struct rp rp;
 	char uri[64];
-	af_bcl *b;
+	af_bcl *b = sender(f);
+	json_t *c;
 	unsigned i;
 
-	(void)state;
 	rp_start(&rp, script);
-	b = af_bcl_new(NULL, NULL);
-	assert_non_null(b);
 	snprintf(uri, sizeof(uri), "http://127.0.0.1:%u/bcl", rp.port);
-	assert_int_equal(af_bcl_send(b, "af-client", uri, TOKEN_JWT),
+	assert_int_equal(af_bcl_send(b, "af-client", uri, "sub-1", "sid-1"),
 			 AF_BCL_OK);
 	assert_int_equal(rp_wait(&rp, 3), 3);
 	for (i = 0; i < 3; i++) {
 		assert_string_equal(rp.paths[i], "/bcl");
-		assert_string_equal(rp.bodies[i], "logout_token=" TOKEN_JWT);
+		assert_string_equal(rp.bodies[i], rp.bodies[0]);
 		assert_true(rp.form_type[i]);
 	}
+	c = sent_claims(f, rp.bodies[0]);
+	assert_string_equal(json_string_value(json_object_get(c, "aud")),
+			    "af-client");
+	assert_string_equal(json_string_value(json_object_get(c, "sub")),
+			    "sub-1");
+	assert_string_equal(json_string_value(json_object_get(c, "sid")),
+			    "sid-1");
+	json_decref(c);
 	af_bcl_free(b, 0);
 	rp_stop(&rp);
+}
+
+/* Opens a connection to port on loopback and closes it. */
+static void poke(unsigned short port)
+{
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port)};
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(c);
 }
 
 /* Three failures and the token is given up: no fourth try. */
 static void gives_up(void **state)
 {
 	static const unsigned script[] = {503, 503, 503, 200, 0};
+	struct fx *f = *state;
 	struct rp rp;
 	char uri[64];
-	af_bcl *b;
+	af_bcl *b = sender(f);
 
-	(void)state;
 	rp_start(&rp, script);
-	b = af_bcl_new(NULL, NULL);
-	assert_non_null(b);
 	snprintf(uri, sizeof(uri), "http://127.0.0.1:%u/x", rp.port);
-	assert_int_equal(af_bcl_send(b, "af-client", uri, TOKEN_JWT),
+	assert_int_equal(af_bcl_send(b, "af-client", uri, "sub-1", "sid-1"),
 			 AF_BCL_OK);
 	assert_int_equal(rp_wait(&rp, 3), 3);
 	/* The next try would come 3 s after the last: wait past it. */
@@ -319,29 +355,66 @@ static void gives_up(void **state)
 	pthread_mutex_unlock(&rp.mu);
 	af_bcl_free(b, 0);
 	/* The script's last answer was never asked for: let it go. */
-	{
-		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		struct sockaddr_in sa = {.sin_family = AF_INET,
-					 .sin_port = htons(rp.port)};
+	poke(rp.port);
+	rp_stop(&rp);
+}
 
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)),
-				 0);
-		close(c);
-	}
+/*
+ * A relying party that takes connections and never answers holds up its
+ * own tokens only: another's goes at once, and a stop does not wait for
+ * the hung ones.
+ */
+static void hung_party_holds_up_its_own(void **state)
+{
+	static const unsigned script[] = {200, 0};
+	struct fx *f = *state;
+	struct rp rp;
+	char hung_uri[64], uri[64];
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	int hung = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	af_bcl *b = sender(f);
+	uint64_t t0;
+	unsigned i;
+
+	/* Listening, never accepting: connections wait in the backlog. */
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(hung >= 0);
+	assert_int_equal(bind(hung, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(hung, 16), 0);
+	assert_int_equal(getsockname(hung, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(hung_uri, sizeof(hung_uri), "http://127.0.0.1:%u/bcl",
+		 (unsigned)ntohs(sa.sin_port));
+	rp_start(&rp, script);
+	snprintf(uri, sizeof(uri), "http://127.0.0.1:%u/ok", rp.port);
+	for (i = 0; i < AF_BCL_INFLIGHT_MAX; i++)
+		assert_int_equal(
+			af_bcl_send(b, "af-hung", hung_uri, "sub-1", "sid-1"),
+			AF_BCL_OK);
+	usleep(200 * 1000);
+	t0 = af_mono_ns();
+	assert_int_equal(af_bcl_send(b, "af-client", uri, "sub-1", "sid-1"),
+			 AF_BCL_OK);
+	assert_int_equal(rp_wait(&rp, 1), 1);
+	assert_true(af_mono_ns() - t0 < 2000000000u);
+	assert_string_equal(rp.paths[0], "/ok");
+	/* A stop with no grace drops the hung tries at once. */
+	t0 = af_mono_ns();
+	af_bcl_free(b, 0);
+	assert_true(af_mono_ns() - t0 < 1000000000u);
+	close(hung);
 	rp_stop(&rp);
 }
 
 /* Only http and https: another scheme fails without a request. */
 static void other_schemes_refused(void **state)
 {
-	af_bcl *b = af_bcl_new(NULL, NULL);
+	struct fx *f = *state;
+	af_bcl *b = sender(f);
 
-	(void)state;
-	assert_non_null(b);
-	assert_int_equal(
-		af_bcl_send(b, "af-client", "file:///etc/passwd", TOKEN_JWT),
-		AF_BCL_OK);
+	assert_int_equal(af_bcl_send(b, "af-client", "file:///etc/passwd",
+				     "sub-1", "sid-1"),
+			 AF_BCL_OK);
 	/* Stopping with a grace of 0: whatever waits is dropped, no hang. */
 	af_bcl_free(b, 0);
 	af_bcl_free(NULL, 0);
@@ -351,9 +424,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(token_claims, setup, teardown),
-		cmocka_unit_test(retried_not_redirected),
-		cmocka_unit_test(gives_up),
-		cmocka_unit_test(other_schemes_refused),
+		cmocka_unit_test_setup_teardown(retried_not_redirected, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(gives_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(hung_party_holds_up_its_own,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(other_schemes_refused, setup,
+						teardown),
 	};
 	int rc;
 
