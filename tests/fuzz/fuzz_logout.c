@@ -93,7 +93,8 @@ static void world_open(struct world *w)
 	fz_session(&w->fw, alice, w->cookie, sizeof(w->cookie), sid);
 	/*
 	 * The session signed into crm, which takes back-channel logouts: a
-	 * logout makes its token (the world has no sender: nothing goes out).
+	 * logout reads the session's applications and asks for crm's token
+	 * to be sent (the world has no sender: nothing goes out).
 	 */
 	{
 		af_session s;
