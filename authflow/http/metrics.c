@@ -162,6 +162,11 @@ void af_metrics_bcl(af_metrics *m, af_bcl_outcome outcome)
 		atomic_fetch_add(&m->bcl[outcome], 1);
 }
 
+const char *af_metrics_bcl_name(af_bcl_outcome outcome)
+{
+	return outcome < AF_BCL_OUT_COUNT ? bcl_names[outcome] : "?";
+}
+
 af_token_outcome af_token_outcome_of(unsigned status, const char *error)
 {
 	size_t i;

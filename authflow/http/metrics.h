@@ -107,6 +107,8 @@ void af_metrics_login(af_metrics *m, af_login_outcome outcome);
 
 void af_metrics_mfa(af_metrics *m, af_mfa_outcome outcome);
 void af_metrics_bcl(af_metrics *m, af_bcl_outcome outcome);
+/* The outcome's name, as /metrics and the log say it. */
+const char *af_metrics_bcl_name(af_bcl_outcome outcome);
 
 void af_metrics_token(af_metrics *m, af_token_grant grant,
 		      af_token_outcome outcome);

@@ -115,12 +115,11 @@ static size_t keep_start(char *data, size_t size, size_t nmemb, void *userp)
 static void told(af_bcl *b, const struct job *j, af_bcl_outcome outcome,
 		 const char *why)
 {
-	static const char *const names[AF_BCL_OUT_COUNT] = {
-		"delivered", "failed", "dropped"};
 	char tries[16];
-	const char *kv[] = {
-		"client_id", j->client_id, "outcome", names[outcome],
-		"tries",     tries,	   NULL};
+	const char *kv[] = {"client_id", j->client_id,
+			    "outcome",	 af_metrics_bcl_name(outcome),
+			    "tries",	 tries,
+			    NULL};
 
 	snprintf(tries, sizeof(tries), "%u", j->tries);
 	log_write(b->log,

@@ -193,6 +193,29 @@ static void test_request_same_name_one_series(void **state)
 	free(text);
 }
 
+/* Back-channel logout tokens by outcome; an outcome out of range is not. */
+static void test_bcl_outcomes(void **state)
+{
+	af_metrics *m = *state;
+	char *text;
+
+	af_metrics_bcl(m, AF_BCL_OUT_DELIVERED);
+	af_metrics_bcl(m, AF_BCL_OUT_DELIVERED);
+	af_metrics_bcl(m, AF_BCL_OUT_DROPPED);
+	af_metrics_bcl(m, AF_BCL_OUT_COUNT);
+	text = render(m);
+	has_line(text,
+		 "authflow_backchannel_logouts_total{outcome=\"delivered\"}",
+		 2);
+	has_line(text, "authflow_backchannel_logouts_total{outcome=\"failed\"}",
+		 0);
+	has_line(text,
+		 "authflow_backchannel_logouts_total{outcome=\"dropped\"}", 1);
+	free(text);
+	assert_string_equal(af_metrics_bcl_name(AF_BCL_OUT_FAILED), "failed");
+	assert_string_equal(af_metrics_bcl_name(AF_BCL_OUT_COUNT), "?");
+}
+
 static void test_store_gauge_follows_checks(void **state)
 {
 	af_metrics *m = *state;
@@ -458,6 +481,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_histogram_count_is_inf_bucket_under_load, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_bcl_outcomes, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_token_outcomes, setup,
 						teardown),
 	};
