@@ -54,6 +54,17 @@ static json_t *path_app(af_admin_call *c)
  * Checks every URI of the array at field of spec (absent is fine) with
  * hp_redirect_uri_check(). 1, or 0 with a 400 naming the bad one.
  */
+static int uri_ok(af_admin_call *c, const char *field, const char *uri)
+{
+	if (hp_redirect_uri_check(uri) == HP_OK)
+		return 1;
+	af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
+			 "%s: not an acceptable URI (https, or http on a "
+			 "loopback host; no fragment or userinfo): %.160s",
+			 field, uri);
+	return 0;
+}
+
 static int check_uris(af_admin_call *c, json_t *spec, const char *field)
 {
 	json_t *arr = json_object_get(spec, field);
@@ -77,14 +88,8 @@ static int check_uris(af_admin_call *c, json_t *spec, const char *field)
 					 field);
 			return 0;
 		}
-		if (hp_redirect_uri_check(uri) != HP_OK) {
-			af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
-					 "%s: not an acceptable URI (https, or "
-					 "http on a loopback host; no "
-					 "fragment or userinfo): %.160s",
-					 field, uri);
+		if (!uri_ok(c, field, uri))
 			return 0;
-		}
 	}
 	return 1;
 }
@@ -98,15 +103,8 @@ static int check_bcl_uri(af_admin_call *c, json_t *spec)
 	const char *uri = json_string_value(
 		json_object_get(spec, "backchannel_logout_uri"));
 
-	if (uri == NULL || uri[0] == '\0' ||
-	    hp_redirect_uri_check(uri) == HP_OK)
-		return 1;
-	af_admin__errorf(c, AF_ADMIN_BAD_REQUEST,
-			 "backchannel_logout_uri: not an acceptable URI "
-			 "(https, or http on a loopback host; no fragment or "
-			 "userinfo): %.160s",
-			 uri);
-	return 0;
+	return uri == NULL || uri[0] == '\0' ||
+	       uri_ok(c, "backchannel_logout_uri", uri);
 }
 
 static int check_all_uris(af_admin_call *c, json_t *spec)

@@ -1,6 +1,5 @@
 /* /admin/v1/status, keys, sessions and audit. */
 #include <ctype.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "admin/admin.h"
@@ -259,55 +258,6 @@ struct listed {
 	json_t *arr;
 };
 
-static int by_text(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/*
- * The applications session s signed into, by their admin names (the client
- * id of one removed since), sorted; NULL when they could not be read.
- */
-static json_t *session_apps(af_server *srv, const af_session *s)
-{
-	json_t *ids = af_session_clients(srv, s), *apps = NULL, *names, *v;
-	const char **sorted = NULL;
-	size_t i, n;
-
-	names = json_array();
-	if (ids == NULL || names == NULL)
-		goto out;
-	json_array_foreach(ids, i, v)
-	{
-		json_t *app = NULL;
-		const char *name = NULL;
-
-		if (af_dir_app_get(srv->dir, json_string_value(v), &app) ==
-		    AF_DIR_OK)
-			name = json_string_value(json_object_get(app, "name"));
-		json_array_append_new(
-			names,
-			json_string(name != NULL ? name
-						 : json_string_value(v)));
-		json_decref(app);
-	}
-	n = json_array_size(names);
-	sorted = calloc(n + 1, sizeof(*sorted));
-	if (sorted == NULL)
-		goto out;
-	for (i = 0; i < n; i++)
-		sorted[i] = json_string_value(json_array_get(names, i));
-	qsort(sorted, n, sizeof(*sorted), by_text);
-	apps = json_array();
-	for (i = 0; apps != NULL && i < n; i++)
-		json_array_append_new(apps, json_string(sorted[i]));
-out:
-	free(sorted);
-	json_decref(names);
-	json_decref(ids);
-	return apps;
-}
-
 static void add_session(const af_session *s, void *arg)
 {
 	struct listed *l = arg;
@@ -323,7 +273,7 @@ static void add_session(const af_session *s, void *arg)
 		      (json_int_t)af_session_last_use(s), "amr", amr, "ip",
 		      s->ip[0] != '\0' ? s->ip : NULL, "browser",
 		      s->browser[0] != '\0' ? s->browser : NULL, "apps",
-		      session_apps(l->srv, s));
+		      af_session_app_names(l->srv, s, "name", 1));
 	if (o != NULL)
 		json_array_append_new(l->arr, o);
 }

@@ -137,12 +137,6 @@ static af_dir_status hand_out(const json_t *stored, json_t **out)
 }
 
 /*
- * Duplicates are dropped before the count is checked, so that a list
- * holding one URI many times (pasted twice, generated) is taken as the
- * docs say. A list that grows past the limit stops at once: the work is
- * bounded by the limit, not by the length of what came in.
- */
-/*
  * 1 when s is a URI's text: visible ASCII, at most AF_DIR_URI_MAX bytes,
  * and none only when empty_ok. Redirect URIs are compared as exact
  * strings; only visible ASCII can be compared without surprises.
@@ -157,6 +151,12 @@ static int uri_text_ok(const char *s, int empty_ok)
 	return ok;
 }
 
+/*
+ * Duplicates are dropped before the count is checked, so that a list
+ * holding one URI many times (pasted twice, generated) is taken as the
+ * docs say. A list that grows past the limit stops at once: the work is
+ * bounded by the limit, not by the length of what came in.
+ */
 static af_dir_status check_uris(const char *field, const json_t *v, size_t min,
 				json_t **out, char *err, size_t errlen)
 {

@@ -187,7 +187,6 @@ static int begin_try(af_bcl *b, CURLM *multi, struct curl_slist *headers,
 		    CURLE_OK ||
 	    curl_easy_setopt(j->easy, CURLOPT_ERRORBUFFER, j->err) !=
 		    CURLE_OK ||
-	    curl_easy_setopt(j->easy, CURLOPT_PRIVATE, j) != CURLE_OK ||
 	    curl_multi_add_handle(multi, j->easy) != CURLM_OK) {
 		curl_easy_cleanup(j->easy);
 		j->easy = NULL;

@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
+#include "directory/directory.h"
 #include "mfa/mfa.h"
 #include "oidc/bclogout.h"
 #include "session/session.h"
@@ -275,13 +276,31 @@ int af_session_user(af_server *srv, const af_session *s, json_t **user)
 static int collect_member(const char *member, void *arg);
 
 /*
+ * The client ids of the applications session s gave codes to (a new JSON
+ * array, in no order), or NULL when the store failed or memory ran out.
+ */
+static json_t *clients_of(af_server *srv, const af_session *s)
+{
+	char key[AF_SID_MAX + 32];
+	json_t *clients = json_array();
+
+	clients_key(s->sid, key, sizeof(key));
+	if (clients != NULL && store_smembers(srv->store, key, collect_member,
+					      clients) != STORE_OK) {
+		json_decref(clients);
+		clients = NULL;
+	}
+	return clients;
+}
+
+/*
  * Session s has ended: the applications it gave codes to are told
  * (oidc/bclogout.h), and its list of them goes.
  */
 static void ended(af_server *srv, const af_session *s)
 {
 	char key[AF_SID_MAX + 32];
-	json_t *clients = af_session_clients(srv, s);
+	json_t *clients = clients_of(srv, s);
 
 	if (clients == NULL) {
 		log_warn(srv->log, NULL, "session",
@@ -487,18 +506,50 @@ void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp)
 	af_resp_cookie(resp, AF_SESSION_COOKIE, "", AF_COOKIE_CLEAR);
 }
 
-json_t *af_session_clients(af_server *srv, const af_session *s)
+static int by_text(const void *a, const void *b)
 {
-	char key[AF_SID_MAX + 32];
-	json_t *clients = json_array();
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
-	clients_key(s->sid, key, sizeof(key));
-	if (clients != NULL && store_smembers(srv->store, key, collect_member,
-					      clients) != STORE_OK) {
-		json_decref(clients);
-		clients = NULL;
+json_t *af_session_app_names(af_server *srv, const af_session *s,
+			     const char *member, int gone_as_id)
+{
+	json_t *ids = clients_of(srv, s), *names = json_array();
+	json_t *out = NULL, *v;
+	const char **sorted = NULL;
+	size_t i, n;
+
+	if (ids == NULL || names == NULL)
+		goto done;
+	json_array_foreach(ids, i, v)
+	{
+		json_t *app = NULL;
+		const char *name = NULL;
+
+		if (af_dir_app_get(srv->dir, json_string_value(v), &app) ==
+		    AF_DIR_OK)
+			name = json_string_value(json_object_get(app, member));
+		if (name == NULL && gone_as_id)
+			name = json_string_value(v);
+		if (name != NULL)
+			json_array_append_new(names, json_string(name));
+		json_decref(app);
 	}
-	return clients;
+	n = json_array_size(names);
+	sorted = calloc(n + 1, sizeof(*sorted));
+	if (sorted == NULL)
+		goto done;
+	for (i = 0; i < n; i++)
+		sorted[i] = json_string_value(json_array_get(names, i));
+	qsort(sorted, n, sizeof(*sorted), by_text);
+	out = json_array();
+	for (i = 0; out != NULL && i < n; i++)
+		json_array_append_new(out, json_string(sorted[i]));
+done:
+	free(sorted);
+	json_decref(names);
+	json_decref(ids);
+	return out;
 }
 
 void af_session_note_client(af_server *srv, const af_session *s,

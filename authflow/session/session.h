@@ -108,11 +108,14 @@ void af_session_note_client(af_server *srv, const af_session *s,
 			    const char *client_id);
 
 /*
- * The client ids of the applications session s gave codes to, as a JSON
- * array of strings (new reference; in no order), or NULL when the store
+ * The applications session s signed into, by the member of their profiles
+ * named member ("name" for administrators, "display_name" for users), as a
+ * sorted JSON array of strings (new reference). One removed since is left
+ * out, or named by its client id with gone_as_id. NULL when the store
  * failed or memory ran out.
  */
-json_t *af_session_clients(af_server *srv, const af_session *s);
+json_t *af_session_app_names(af_server *srv, const af_session *s,
+			     const char *member, int gone_as_id);
 
 /* Calls fn for each live session of a user; returns the count or -1. */
 int af_session_list(af_server *srv, const char *username,

@@ -5,7 +5,6 @@
 
 #include <openssl/crypto.h>
 
-#include "directory/directory.h"
 #include "http/buf.h"
 #include "session/formtoken.h"
 #include "session/session.h"
@@ -76,25 +75,15 @@ static void put_time(af_buf *b, int64_t t)
  */
 static void put_apps(af_server *srv, af_buf *b, const af_session *s)
 {
-	json_t *ids = af_session_clients(srv, s), *v;
-	size_t i, shown = 0;
+	json_t *names = af_session_app_names(srv, s, "display_name", 0), *v;
+	size_t i;
 
-	json_array_foreach(ids, i, v)
+	json_array_foreach(names, i, v)
 	{
-		json_t *app = NULL;
-		const char *name;
-
-		if (af_dir_app_get(srv->dir, json_string_value(v), &app) !=
-		    AF_DIR_OK)
-			continue;
-		name = json_string_value(json_object_get(app, "display_name"));
-		if (name != NULL) {
-			af_buf_puts(b, shown++ == 0 ? "; signed into " : ", ");
-			af_buf_html(b, name);
-		}
-		json_decref(app);
+		af_buf_puts(b, i == 0 ? "; signed into " : ", ");
+		af_buf_html(b, json_string_value(v));
 	}
-	json_decref(ids);
+	json_decref(names);
 }
 
 static void put_session(af_server *srv, af_buf *b, const af_session *s,
