@@ -41,6 +41,7 @@
 #include "mfa/seam.h"
 #include "pushd/pushd.h"
 #include "server.h"
+#include "session/session.h"
 
 #define EXIT_USAGE	   2
 #define GRACE_S		   10
@@ -549,6 +550,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	struct key_watch watch = {0, 0};
 	af_store_watch store_watch = {0, 0, 0};
 	af_mfa_sweep sweep = {0, 0};
+	af_session_sweeper sessions = {0, 0};
 	af_stopsig *stopsig;
 	char err[512], token[64];
 	pushd_ctx *push = NULL;
@@ -682,6 +684,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		af_store_watch_tick(&store_watch, srv.store, log, srv.metrics,
 				    af_mono_ns());
 		af_mfa_seam_sweep(&srv, &sweep, af_now());
+		af_session_sweep(&srv, &sessions, af_now());
 		if (push != NULL)
 			(void)pushd_fcm_renew(push);
 	}

@@ -25,6 +25,17 @@
 #define PRUNE_EVERY	      32
 /* An index member: "<created_ms>.<hex>", the session's key "sess:<hex>". */
 #define MEMBER_MAX	      96
+/*
+ * A session's record outlives its timeout by this much, so that the sweep
+ * still finds it (its user, its applications) to end it; reads refuse it
+ * from the timeout on all the same.
+ */
+#define SWEEP_GRACE_S	      600
+#define KEY_HEX		      64 /* a session's key: "sess:" and this many */
+/* At most this many sessions are read from one second's file at a time. */
+#define DUE_BATCH_MAX	      1000
+/* A session in use may change under the sweep: it reads it again. */
+#define SWEEP_CAS_TRIES	      4
 
 static void key_of(const char *cookie, char *key, size_t keycap)
 {
@@ -49,9 +60,15 @@ static void clients_key(const char *sid, char *key, size_t keycap)
 static uint64_t session_ttl_ms(const af_server *srv)
 {
 	return (uint64_t)(srv->cfg.session_timeout_s > 0
-				  ? srv->cfg.session_timeout_s
+				  ? srv->cfg.session_timeout_s + SWEEP_GRACE_S
 				  : SESSION_GC_S) *
 	       1000;
+}
+
+/* The file of the sessions that can end in the second slot. */
+static void due_key(int64_t slot, char *key, size_t keycap)
+{
+	snprintf(key, keycap, "session_due:%lld", (long long)slot);
 }
 
 /*
@@ -125,6 +142,7 @@ void af_session_from_json(const json_t *o, af_session *s)
 	s->created_ms = json_integer_value(json_object_get(o, "created_ms"));
 	s->gen = json_integer_value(json_object_get(o, "gen"));
 	s->used = json_integer_value(json_object_get(o, "used"));
+	s->due = json_integer_value(json_object_get(o, "due"));
 	amr = json_object_get(o, "amr");
 	json_array_foreach(amr, i, v)
 	{
@@ -156,12 +174,14 @@ json_t *af_session_json(const af_session *s)
 	for (i = 0; amr != NULL && i < s->namr; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
 	return json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o*}",
+		"{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
+		"s:o*}",
 		"username", s->username, "sub", s->sub, "sid", s->sid, "acr",
 		s->acr, "ip", s->ip, "browser", s->browser, "auth_time",
 		(json_int_t)s->auth_time, "created", (json_int_t)s->created,
 		"created_ms", (json_int_t)s->created_ms, "gen",
-		(json_int_t)s->gen, "used", (json_int_t)s->used, "amr", amr);
+		(json_int_t)s->gen, "used", (json_int_t)s->used, "due",
+		(json_int_t)s->due, "amr", amr);
 }
 
 static char *to_json(const af_session *s)
@@ -188,6 +208,68 @@ static int idle_over(const af_server *srv, const af_session *s, int64_t now)
 {
 	return srv->cfg.session_idle_s > 0 &&
 	       now - af_session_last_use(s) >= (int64_t)srv->cfg.session_idle_s;
+}
+
+/*
+ * Why s has ended by itself by now ("timeout" or "idle", as logged), or
+ * NULL while it lives.
+ */
+static const char *over(const af_server *srv, const af_session *s, int64_t now)
+{
+	if (srv->cfg.session_timeout_s > 0 &&
+	    now - s->auth_time > (int64_t)srv->cfg.session_timeout_s)
+		return "timeout";
+	return idle_over(srv, s, now) ? "idle" : NULL;
+}
+
+/* The first second at which over() holds for s unused, or 0: never. */
+static int64_t due_at(const af_server *srv, const af_session *s)
+{
+	int64_t due = 0, idle;
+
+	if (srv->cfg.session_timeout_s > 0)
+		due = s->auth_time + (int64_t)srv->cfg.session_timeout_s + 1;
+	if (srv->cfg.session_idle_s > 0) {
+		idle = af_session_last_use(s) +
+		       (int64_t)srv->cfg.session_idle_s;
+		if (due == 0 || idle < due)
+			due = idle;
+	}
+	return due;
+}
+
+/*
+ * Files the session under key in the second s->due, for the sweep; the
+ * file lasts AF_SESSION_DUE_KEEP_S past it. A failure is logged: the
+ * session then ends at its next use only.
+ */
+static void file_due(af_server *srv, const char *key, const af_session *s,
+		     int64_t now)
+{
+	char due[48];
+	int64_t ttl = s->due - now + AF_SESSION_DUE_KEEP_S;
+
+	if (s->due <= 0)
+		return;
+	due_key(s->due, due, sizeof(due));
+	if (store_sadd_ttl(srv->store, due, key + 5,
+			   (uint64_t)(ttl > 0 ? ttl : 1) * 1000) != STORE_OK)
+		log_warn(srv->log, NULL, "session",
+			 "user=%s: could not file the session for its end",
+			 s->username);
+}
+
+/* Takes the session under key out of its second's file. Best effort. */
+static void unfile_due(af_server *srv, const char *key, const af_session *s)
+{
+	char due[48];
+
+	if (s->due <= 0)
+		return;
+	due_key(s->due, due, sizeof(due));
+	if (store_srem(srv->store, due, key + 5) != STORE_OK)
+		log_debug(srv->log, NULL, "session",
+			  "could not take an ended session from its file");
 }
 
 /*
@@ -219,6 +301,7 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 	store_value v = {0};
 	store_status st;
 	int64_t now = af_now();
+	const char *why;
 	int rc = -1;
 
 	*store_failed = 0;
@@ -235,13 +318,11 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 	}
 	rc = from_json((const char *)v.data, v.len, out);
 	store_value_free(&v);
-	if (rc == 0 && srv->cfg.session_timeout_s > 0 &&
-	    now - out->auth_time > (int64_t)srv->cfg.session_timeout_s)
-		rc = -1;
-	if (rc == 0 && idle_over(srv, out, now)) {
+	why = rc == 0 ? over(srv, out, now) : NULL;
+	if (why != NULL) {
 		end_by_key(srv, key);
 		log_info(srv->log, req->rid, "session",
-			 "user=%s ended=1 reason=idle", out->username);
+			 "user=%s ended=1 reason=%s", out->username, why);
 		rc = -1;
 	} else if (rc == 0 && srv->cfg.session_idle_s > 0 &&
 		   now - af_session_last_use(out) >=
@@ -294,13 +375,17 @@ static json_t *clients_of(af_server *srv, const af_session *s)
 }
 
 /*
- * Session s has ended: the applications it gave codes to are told
+ * Session s, whose record under skey is gone, has ended: it leaves its
+ * second's file, the applications it gave codes to are told
  * (oidc/bclogout.h), and its list of them goes.
  */
-static void ended(af_server *srv, const af_session *s)
+static void ended(af_server *srv, const char *skey, const af_session *s)
 {
 	char key[AF_SID_MAX + 32];
-	json_t *clients = clients_of(srv, s);
+	json_t *clients;
+
+	unfile_due(srv, skey, s);
+	clients = clients_of(srv, s);
 
 	if (clients == NULL) {
 		log_warn(srv->log, NULL, "session",
@@ -329,7 +414,7 @@ static void end_by_key(af_server *srv, const char *key)
 	if (store_getdel(srv->store, key, &v) != STORE_OK)
 		return;
 	if (from_json((const char *)v.data, v.len, &s) == 0) {
-		ended(srv, &s);
+		ended(srv, key, &s);
 		index_key(s.username, idx, sizeof(idx));
 		member_of(s.created_ms, key, member, sizeof(member));
 		/*
@@ -405,7 +490,7 @@ static void prune_user(af_server *srv, const char *username)
 		st = store_getdel(srv->store, key, &v);
 		if (st == STORE_OK &&
 		    from_json((const char *)v.data, v.len, &s) == 0)
-			ended(srv, &s);
+			ended(srv, key, &s);
 		store_value_free(&v);
 		if (st != STORE_OK && st != STORE_NOT_FOUND)
 			break;
@@ -455,6 +540,8 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 		goto out;
 	s->created_ms = af_now_ms();
 	s->created = s->created_ms / 1000;
+	s->used = 0;
+	s->due = due_at(srv, s);
 	copy_str(s->ip, sizeof(s->ip), req->client_ip);
 	if (hp_user_agent_describe(af_req_header(req, "User-Agent"), s->browser,
 				   sizeof(s->browser)) != HP_OK)
@@ -467,6 +554,7 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	if (store_set(srv->store, key, text, strlen(text), ttl_ms, 0) !=
 	    STORE_OK)
 		goto out;
+	file_due(srv, key, s, s->created);
 	index_key(s->username, idx, sizeof(idx));
 	/*
 	 * The index lives as long as the newest session in it, and like the
@@ -626,8 +714,8 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 		}
 		ok = from_json((const char *)v.data, v.len, &s) == 0;
 		store_value_free(&v);
-		/* One unused past the idle timeout is over: not listed. */
-		if (ok && idle_over(srv, &s, af_now())) {
+		/* One past its timeout or idle timeout is over: not listed. */
+		if (ok && over(srv, &s, af_now()) != NULL) {
 			end_by_key(srv, key);
 			continue;
 		}
@@ -680,4 +768,150 @@ int af_session_end_others(af_server *srv, const char *username,
 			  const char *keep_sid)
 {
 	return visit_user(srv, username, NULL, keep_sid, 1, NULL, NULL);
+}
+
+/* Whether member is a session's key without its "sess:": hex, as made. */
+static int member_is_key(const char *member)
+{
+	size_t i;
+
+	for (i = 0; i < KEY_HEX; i++)
+		if (!((member[i] >= '0' && member[i] <= '9') ||
+		      (member[i] >= 'a' && member[i] <= 'f')))
+			return 0;
+	return member[KEY_HEX] == '\0';
+}
+
+static int collect_due(const char *member, void *arg)
+{
+	json_t *arr = arg;
+
+	if (json_array_size(arr) >= DUE_BATCH_MAX)
+		return 1;
+	json_array_append_new(arr, json_string(member));
+	return 0;
+}
+
+/*
+ * The session under key, filed in the second slot: ended when it is over
+ * by now, filed again under its new second when it was used since. 0; 1
+ * when a use was noted meanwhile (read it again); -1 when the store
+ * failed.
+ */
+static int sweep_one(af_server *srv, const char *key, int64_t slot, int64_t now)
+{
+	store_value v = {0};
+	store_status st;
+	af_session s;
+	const char *why;
+	char *text = NULL;
+	int rc = -1;
+
+	st = store_get(srv->store, key, &v);
+	if (st == STORE_NOT_FOUND)
+		return 0;
+	if (st != STORE_OK)
+		return -1;
+	if (from_json((const char *)v.data, v.len, &s) != 0) {
+		rc = 0; /* damaged: its next read ends it */
+		goto out;
+	}
+	why = over(srv, &s, now);
+	if (why != NULL) {
+		end_by_key(srv, key);
+		log_info(srv->log, NULL, "session", "user=%s ended=1 reason=%s",
+			 s.username, why);
+		rc = 0;
+		goto out;
+	}
+	s.due = due_at(srv, &s);
+	if (s.due <= slot)
+		s.due = now + 1;
+	text = to_json(&s);
+	if (text == NULL)
+		goto out;
+	/* Written back only as it was read (a use noted meanwhile wins). */
+	st = store_cas(srv->store, key, v.data, v.len, text, strlen(text), 0);
+	if (st == STORE_OK)
+		file_due(srv, key, &s, now);
+	rc = st == STORE_OK || st == STORE_NOT_FOUND ? 0
+	     : st == STORE_CONFLICT		     ? 1
+						     : -1;
+out:
+	store_value_free(&v);
+	free(text);
+	return rc;
+}
+
+/*
+ * The sessions filed in the second slot: each ended or filed again, and
+ * taken out of it. 0 when the second is done, 1 when more of it is left
+ * for the next call, -1 when the store failed.
+ */
+static int sweep_slot(af_server *srv, int64_t slot, int64_t now)
+{
+	char due[48], key[80];
+	json_t *members = json_array(), *m;
+	unsigned tries;
+	size_t i;
+	int one, rc = -1;
+
+	if (members == NULL)
+		return -1;
+	due_key(slot, due, sizeof(due));
+	if (store_smembers(srv->store, due, collect_due, members) != STORE_OK)
+		goto out;
+	json_array_foreach(members, i, m)
+	{
+		const char *member = json_string_value(m);
+
+		if (member != NULL && member_is_key(member)) {
+			snprintf(key, sizeof(key), "sess:%s", member);
+			tries = 0;
+			do
+				one = sweep_one(srv, key, slot, now);
+			while (one > 0 && ++tries < SWEEP_CAS_TRIES);
+			if (one != 0)
+				goto out;
+		}
+		if (store_srem(srv->store, due, member) != STORE_OK)
+			goto out;
+	}
+	rc = json_array_size(members) >= DUE_BATCH_MAX ? 1 : 0;
+out:
+	json_decref(members);
+	return rc;
+}
+
+void af_session_sweep(af_server *srv, af_session_sweeper *sw, int64_t now)
+{
+	unsigned slots = 0;
+	int rc;
+
+	/* Past the files' lifetime there is nothing left to find. */
+	if (sw->cursor < now - AF_SESSION_DUE_KEEP_S) {
+		sw->cursor = now - AF_SESSION_DUE_KEEP_S;
+		sw->tries = 0;
+	}
+	while (sw->cursor <= now - AF_SESSION_SWEEP_LAG_S &&
+	       slots++ < AF_SESSION_SWEEP_SLOTS_MAX) {
+		rc = sweep_slot(srv, sw->cursor, now);
+		if (rc > 0)
+			return; /* the rest of that second, at the next call */
+		/*
+		 * The store down: the second waits for it. The store up and
+		 * the second still failing: it is left after a few tries,
+		 * not to hold up the others.
+		 */
+		if (rc < 0 && (store_ping(srv->store) != STORE_OK ||
+			       ++sw->tries < AF_SESSION_SWEEP_TRIES))
+			return;
+		if (rc < 0)
+			log_warn(srv->log, NULL, "session_sweep",
+				 "the sessions due at %lld could not all be "
+				 "ended; they end at their next use",
+				 (long long)sw->cursor);
+		sw->cursor++;
+		sw->tries = 0;
+	}
 }

@@ -7,6 +7,11 @@
  * session.idle_timeout (each read of it is a use; the record notes the
  * time of the last at most every AF_SESSION_USE_PRECISION_S).
  *
+ * Each session is filed under the second it can end by itself (the
+ * timeout, or the idle timeout from its last use), so that one nobody
+ * reads again still ends then, its applications told: see
+ * af_session_sweep().
+ *
  * Every sign-in step makes a fresh session id (no fixation), and signing
  * in as another user ends the previous user's session in that browser.
  *
@@ -40,6 +45,7 @@ typedef struct af_session {
 	int64_t created_ms; /* orders a user's sessions, oldest first */
 	int64_t gen;	    /* the user's sign-in generation at sign-in */
 	int64_t used;	    /* last use noted; 0: none since created */
+	int64_t due;	    /* the second it is filed under; 0: none */
 	char amr[AF_AMR_MAX][8];
 	unsigned namr;
 	char acr[32];
@@ -116,6 +122,34 @@ void af_session_note_client(af_server *srv, const af_session *s,
  */
 json_t *af_session_app_names(af_server *srv, const af_session *s,
 			     const char *member, int gone_as_id);
+
+/*
+ * Where the sweep of sessions that end by themselves has come to: the
+ * second it looks at next. Zeroed before the first call.
+ */
+typedef struct af_session_sweeper {
+	int64_t cursor;
+	unsigned tries;
+} af_session_sweeper;
+
+/*
+ * Ends the sessions that ended by themselves by now, as their next use
+ * would: past the timeout, or unused for the idle timeout. Their
+ * applications are told (back-channel logout), which nothing else would
+ * do for a session nobody reads again. Called about once a second; looks
+ * at the seconds due up to AF_SESSION_SWEEP_LAG_S ago, at most
+ * AF_SESSION_SWEEP_SLOTS_MAX of them a call, so that a start after a
+ * pause catches up a little at a time (from AF_SESSION_DUE_KEEP_S back
+ * at most). A session used since it was filed is filed again under its
+ * new second. While the store is down a second waits for it; one that
+ * still fails with the store up is left after AF_SESSION_SWEEP_TRIES
+ * tries. Every node of a cluster may sweep: a session ends once.
+ */
+#define AF_SESSION_SWEEP_LAG_S	   2
+#define AF_SESSION_SWEEP_SLOTS_MAX 300
+#define AF_SESSION_SWEEP_TRIES	   5
+#define AF_SESSION_DUE_KEEP_S	   3600
+void af_session_sweep(af_server *srv, af_session_sweeper *sw, int64_t now);
 
 /* Calls fn for each live session of a user; returns the count or -1. */
 int af_session_list(af_server *srv, const char *username,

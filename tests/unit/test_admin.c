@@ -1188,6 +1188,175 @@ static void read_all(int fd, char *buf, size_t cap)
 	buf[len] = '\0';
 }
 
+/* An integer member of the session record under key. */
+static int64_t session_member(struct fx *f, const char *key, const char *name)
+{
+	store_value v = {0};
+	json_int_t n;
+	json_t *o;
+
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_OK);
+	o = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	assert_non_null(o);
+	n = json_integer_value(json_object_get(o, name));
+	json_decref(o);
+	return n;
+}
+
+static int count_member(const char *member, void *arg)
+{
+	(void)member;
+	++*(int *)arg;
+	return 0;
+}
+
+/* How many members the set at key has. */
+static int members(struct fx *f, const char *key)
+{
+	int n = 0;
+
+	assert_int_equal(store_smembers(f->srv.store, key, count_member, &n),
+			 STORE_OK);
+	return n;
+}
+
+/* How many sessions are filed under the second slot. */
+static int filed(struct fx *f, int64_t slot)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "session_due:%lld", (long long)slot);
+	return members(f, key);
+}
+
+/* Sweeps as the server's clock would, up to now (from scratch). */
+static void sweep_until(struct fx *f, int64_t now)
+{
+	af_session_sweeper sw = {0, 0};
+	int i;
+
+	/* A start catches up AF_SESSION_SWEEP_SLOTS_MAX seconds a call. */
+	for (i = 0; i <= AF_SESSION_DUE_KEEP_S / AF_SESSION_SWEEP_SLOTS_MAX;
+	     i++)
+		af_session_sweep(&f->srv, &sw, now);
+	assert_int_equal(sw.cursor, now - AF_SESSION_SWEEP_LAG_S + 1);
+}
+
+static void test_session_sweep_ends_unread_sessions(void **state)
+{
+	struct fx *f = *state;
+	char path[] = "/tmp/test_admin_log_XXXXXX";
+	char cookie[128], key[80], cookie2[128], key2[80], clients[128];
+	char text[16384];
+	log_ctx *quiet = f->srv.log;
+	store_value v = {0};
+	int64_t due, created, used;
+	af_session s;
+	int fd = mkstemp(path);
+	json_t *o;
+
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(path), 0);
+	f->srv.log = log_new(fd, LOG_LEVEL_DEBUG);
+	assert_non_null(f->srv.log);
+	add_alice(f);
+	f->srv.cfg.session_timeout_s = 7200;
+	f->srv.cfg.session_idle_s = 600;
+	/* Filed under the second its idle timeout ends it, unused. */
+	begin_session(f, cookie, sizeof(cookie), key, sizeof(key));
+	created = session_member(f, key, "created");
+	due = session_member(f, key, "due");
+	assert_int_equal(due, created + 600);
+	assert_int_equal(filed(f, due), 1);
+	assert_int_equal(get_session(f, cookie, &s), 0);
+	af_session_note_client(&f->srv, &s, "client-a");
+	snprintf(clients, sizeof(clients), "session_clients:%s", s.sid);
+	assert_int_equal(members(f, clients), 1);
+	/* Nothing is due yet: the session lives on. */
+	sweep_until(f, af_now());
+	assert_int_equal(get_session(f, cookie, &s), 0);
+	/*
+	 * Nobody reads it again: the sweep ends it when its second comes,
+	 * and its application is told (its list goes with it).
+	 */
+	sweep_until(f, due + AF_SESSION_SWEEP_LAG_S);
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_NOT_FOUND);
+	assert_int_equal(members(f, clients), 0);
+	assert_int_equal(filed(f, due), 0);
+
+	/* A session used since is filed again, under its new second. */
+	begin_session(f, cookie2, sizeof(cookie2), key2, sizeof(key2));
+	due = session_member(f, key2, "due");
+	assert_int_equal(store_get(f->srv.store, key2, &v), STORE_OK);
+	o = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	assert_non_null(o);
+	used = due - 300;
+	json_object_set_new(o, "used", json_integer(used));
+	{
+		char *t = json_dumps(o, JSON_COMPACT);
+
+		assert_non_null(t);
+		assert_int_equal(store_set(f->srv.store, key2, t, strlen(t), 0,
+					   STORE_SET_XX),
+				 STORE_OK);
+		free(t);
+	}
+	json_decref(o);
+	sweep_until(f, due + AF_SESSION_SWEEP_LAG_S);
+	assert_int_equal(get_session(f, cookie2, &s), 0);
+	assert_int_equal(session_member(f, key2, "due"), used + 600);
+	assert_int_equal(filed(f, due), 0);
+	assert_int_equal(filed(f, used + 600), 1);
+	/* Ended otherwise, it leaves its file. */
+	assert_int_equal(af_session_end_user(&f->srv, "alice"), 1);
+	assert_int_equal(filed(f, used + 600), 0);
+
+	/*
+	 * Without an idle timeout: filed under its timeout, which the sweep
+	 * ends it at; a read after the timeout ends it too.
+	 */
+	f->srv.cfg.session_idle_s = 0;
+	begin_session(f, cookie, sizeof(cookie), key, sizeof(key));
+	due = session_member(f, key, "due");
+	assert_int_equal(due, session_member(f, key, "auth_time") + 7201);
+	assert_int_equal(filed(f, due), 1);
+	sweep_until(f, due - 1);
+	assert_int_equal(get_session(f, cookie, &s), 0);
+	sweep_until(f, due + AF_SESSION_SWEEP_LAG_S);
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_NOT_FOUND);
+	begin_session(f, cookie2, sizeof(cookie2), key2, sizeof(key2));
+	o = NULL;
+	{
+		store_value w = {0};
+		char *t;
+
+		assert_int_equal(store_get(f->srv.store, key2, &w), STORE_OK);
+		o = json_loadb((const char *)w.data, w.len, 0, NULL);
+		store_value_free(&w);
+		assert_non_null(o);
+		json_object_set_new(o, "auth_time",
+				    json_integer(af_now() - 7201));
+		t = json_dumps(o, JSON_COMPACT);
+		assert_non_null(t);
+		assert_int_equal(store_set(f->srv.store, key2, t, strlen(t), 0,
+					   STORE_SET_XX),
+				 STORE_OK);
+		free(t);
+		json_decref(o);
+	}
+	assert_int_equal(get_session(f, cookie2, &s), -1);
+	assert_int_equal(store_get(f->srv.store, key2, &v), STORE_NOT_FOUND);
+
+	log_free(f->srv.log);
+	f->srv.log = quiet;
+	read_all(fd, text, sizeof(text));
+	close(fd);
+	assert_non_null(strstr(text, "user=alice ended=1 reason=idle"));
+	assert_non_null(strstr(text, "user=alice ended=1 reason=timeout"));
+}
+
 static void test_admin_log_line_names_actor_never_secrets(void **state)
 {
 	struct fx *f = *state;
@@ -2368,6 +2537,7 @@ int main(void)
 		T(test_user_list_past_a_mebibyte),
 		T(test_sessions_list_and_end),
 		T(test_session_idle_timeout),
+		T(test_session_sweep_ends_unread_sessions),
 		T(test_admin_log_line_names_actor_never_secrets),
 		T(test_admin_unknown_query_parameter_400_on_every_route),
 		T(test_enroll_code_disabled_user_409),
