@@ -1099,19 +1099,19 @@ static int get_session(struct fx *f, const char *cookie, af_session *s)
 	return rc;
 }
 
-/* Makes the session under key look made (and last used) ago seconds ago. */
-static void age_session(struct fx *f, const char *key, int64_t ago)
+/* Sets an integer member of the session record under key. */
+static void set_session_member(struct fx *f, const char *key, const char *name,
+			       int64_t value)
 {
 	store_value v = {0};
-	json_t *o;
 	char *text;
+	json_t *o;
 
 	assert_int_equal(store_get(f->srv.store, key, &v), STORE_OK);
 	o = json_loadb((const char *)v.data, v.len, 0, NULL);
 	store_value_free(&v);
 	assert_non_null(o);
-	json_object_set_new(o, "created", json_integer(af_now() - ago));
-	json_object_set_new(o, "used", json_integer(0));
+	assert_int_equal(json_object_set_new(o, name, json_integer(value)), 0);
 	text = json_dumps(o, JSON_COMPACT);
 	assert_non_null(text);
 	assert_int_equal(store_set(f->srv.store, key, text, strlen(text),
@@ -1119,6 +1119,13 @@ static void age_session(struct fx *f, const char *key, int64_t ago)
 			 STORE_OK);
 	free(text);
 	json_decref(o);
+}
+
+/* Makes the session under key look made (and last used) ago seconds ago. */
+static void age_session(struct fx *f, const char *key, int64_t ago)
+{
+	set_session_member(f, key, "created", af_now() - ago);
+	set_session_member(f, key, "used", 0);
 }
 
 static void test_session_idle_timeout(void **state)
@@ -1254,7 +1261,6 @@ static void test_session_sweep_ends_unread_sessions(void **state)
 	int64_t due, created, used;
 	af_session s;
 	int fd = mkstemp(path);
-	json_t *o;
 
 	assert_true(fd >= 0);
 	assert_int_equal(unlink(path), 0);
@@ -1288,22 +1294,8 @@ static void test_session_sweep_ends_unread_sessions(void **state)
 	/* A session used since is filed again, under its new second. */
 	begin_session(f, cookie2, sizeof(cookie2), key2, sizeof(key2));
 	due = session_member(f, key2, "due");
-	assert_int_equal(store_get(f->srv.store, key2, &v), STORE_OK);
-	o = json_loadb((const char *)v.data, v.len, 0, NULL);
-	store_value_free(&v);
-	assert_non_null(o);
 	used = due - 300;
-	json_object_set_new(o, "used", json_integer(used));
-	{
-		char *t = json_dumps(o, JSON_COMPACT);
-
-		assert_non_null(t);
-		assert_int_equal(store_set(f->srv.store, key2, t, strlen(t), 0,
-					   STORE_SET_XX),
-				 STORE_OK);
-		free(t);
-	}
-	json_decref(o);
+	set_session_member(f, key2, "used", used);
 	sweep_until(f, due + AF_SESSION_SWEEP_LAG_S);
 	assert_int_equal(get_session(f, cookie2, &s), 0);
 	assert_int_equal(session_member(f, key2, "due"), used + 600);
@@ -1327,25 +1319,7 @@ static void test_session_sweep_ends_unread_sessions(void **state)
 	sweep_until(f, due + AF_SESSION_SWEEP_LAG_S);
 	assert_int_equal(store_get(f->srv.store, key, &v), STORE_NOT_FOUND);
 	begin_session(f, cookie2, sizeof(cookie2), key2, sizeof(key2));
-	o = NULL;
-	{
-		store_value w = {0};
-		char *t;
-
-		assert_int_equal(store_get(f->srv.store, key2, &w), STORE_OK);
-		o = json_loadb((const char *)w.data, w.len, 0, NULL);
-		store_value_free(&w);
-		assert_non_null(o);
-		json_object_set_new(o, "auth_time",
-				    json_integer(af_now() - 7201));
-		t = json_dumps(o, JSON_COMPACT);
-		assert_non_null(t);
-		assert_int_equal(store_set(f->srv.store, key2, t, strlen(t), 0,
-					   STORE_SET_XX),
-				 STORE_OK);
-		free(t);
-		json_decref(o);
-	}
+	set_session_member(f, key2, "auth_time", af_now() - 7201);
 	assert_int_equal(get_session(f, cookie2, &s), -1);
 	assert_int_equal(store_get(f->srv.store, key2, &v), STORE_NOT_FOUND);
 
