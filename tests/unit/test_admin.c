@@ -1195,6 +1195,33 @@ static void read_all(int fd, char *buf, size_t cap)
 	buf[len] = '\0';
 }
 
+/*
+ * Sends the server's log to a new file, *saved keeping the log it had;
+ * the file's descriptor.
+ */
+static int log_capture(struct fx *f, log_ctx **saved)
+{
+	char path[] = "/tmp/test_admin_log_XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(path), 0);
+	*saved = f->srv.log;
+	f->srv.log = log_new(fd, LOG_LEVEL_DEBUG);
+	assert_non_null(f->srv.log);
+	return fd;
+}
+
+/* Gives the server back its log, and what was captured in fd to text. */
+static void log_release(struct fx *f, log_ctx *saved, int fd, char *text,
+			size_t cap)
+{
+	log_free(f->srv.log);
+	f->srv.log = saved;
+	read_all(fd, text, cap);
+	close(fd);
+}
+
 /* An integer member of the session record under key. */
 static int64_t session_member(struct fx *f, const char *key, const char *name)
 {
@@ -1253,19 +1280,14 @@ static void sweep_until(struct fx *f, int64_t now)
 static void test_session_sweep_ends_unread_sessions(void **state)
 {
 	struct fx *f = *state;
-	char path[] = "/tmp/test_admin_log_XXXXXX";
 	char cookie[128], key[80], cookie2[128], key2[80], clients[128];
 	char text[16384];
-	log_ctx *quiet = f->srv.log;
+	log_ctx *quiet;
 	store_value v = {0};
 	int64_t due, created, used;
 	af_session s;
-	int fd = mkstemp(path);
+	int fd = log_capture(f, &quiet);
 
-	assert_true(fd >= 0);
-	assert_int_equal(unlink(path), 0);
-	f->srv.log = log_new(fd, LOG_LEVEL_DEBUG);
-	assert_non_null(f->srv.log);
 	add_alice(f);
 	f->srv.cfg.session_timeout_s = 7200;
 	f->srv.cfg.session_idle_s = 600;
@@ -1323,10 +1345,7 @@ static void test_session_sweep_ends_unread_sessions(void **state)
 	assert_int_equal(get_session(f, cookie2, &s), -1);
 	assert_int_equal(store_get(f->srv.store, key2, &v), STORE_NOT_FOUND);
 
-	log_free(f->srv.log);
-	f->srv.log = quiet;
-	read_all(fd, text, sizeof(text));
-	close(fd);
+	log_release(f, quiet, fd, text, sizeof(text));
 	assert_non_null(strstr(text, "user=alice ended=1 reason=idle"));
 	assert_non_null(strstr(text, "user=alice ended=1 reason=timeout"));
 }
@@ -1334,23 +1353,15 @@ static void test_session_sweep_ends_unread_sessions(void **state)
 static void test_admin_log_line_names_actor_never_secrets(void **state)
 {
 	struct fx *f = *state;
-	char path[] = "/tmp/test_admin_log_XXXXXX";
 	char id[64], secret[64], text[16384];
-	log_ctx *quiet = f->srv.log;
-	int fd = mkstemp(path);
+	log_ctx *quiet;
+	int fd = log_capture(f, &quiet);
 
-	assert_true(fd >= 0);
-	assert_int_equal(unlink(path), 0);
-	f->srv.log = log_new(fd, LOG_LEVEL_DEBUG);
-	assert_non_null(f->srv.log);
 	add_alice(f);
 	add_app(f, "qlik", 0, id, sizeof(id), secret, sizeof(secret));
 	assert_int_equal(
 		call(f, "wrong-token", "GET", "/admin/v1/status", NULL), 401);
-	log_free(f->srv.log);
-	f->srv.log = quiet;
-	read_all(fd, text, sizeof(text));
-	close(fd);
+	log_release(f, quiet, fd, text, sizeof(text));
 	assert_non_null(
 		strstr(text, "actor=root action=user.add target=alice"));
 	assert_non_null(strstr(text, "action=app.add"));
