@@ -196,7 +196,7 @@ static char *to_json(const af_session *s)
 	return text;
 }
 
-static void end_by_key(af_server *srv, const char *key);
+static int end_by_key(af_server *srv, const char *key);
 
 int64_t af_session_last_use(const af_session *s)
 {
@@ -320,9 +320,10 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 	store_value_free(&v);
 	why = rc == 0 ? over(srv, out, now) : NULL;
 	if (why != NULL) {
-		end_by_key(srv, key);
-		log_info(srv->log, req->rid, "session",
-			 "user=%s ended=1 reason=%s", out->username, why);
+		if (end_by_key(srv, key))
+			log_info(srv->log, req->rid, "session",
+				 "user=%s ended=1 reason=%s", out->username,
+				 why);
 		rc = -1;
 	} else if (rc == 0 && srv->cfg.session_idle_s > 0 &&
 		   now - af_session_last_use(out) >=
@@ -405,14 +406,18 @@ static void ended(af_server *srv, const char *skey, const af_session *s)
 	json_decref(clients);
 }
 
-static void end_by_key(af_server *srv, const char *key)
+/*
+ * Ends the session under key: 1 when this call did (so that of racing
+ * callers one logs it), 0 when it was gone already or the store failed.
+ */
+static int end_by_key(af_server *srv, const char *key)
 {
 	store_value v = {0};
 	af_session s;
 	char idx[160], member[MEMBER_MAX];
 
 	if (store_getdel(srv->store, key, &v) != STORE_OK)
-		return;
+		return 0;
 	if (from_json((const char *)v.data, v.len, &s) == 0) {
 		ended(srv, key, &s);
 		index_key(s.username, idx, sizeof(idx));
@@ -426,6 +431,7 @@ static void end_by_key(af_server *srv, const char *key)
 				 "could not update the session index");
 	}
 	store_value_free(&v);
+	return 1;
 }
 
 struct indexed_session {
@@ -533,7 +539,7 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	if (af_req_cookie(req, AF_SESSION_COOKIE, old, sizeof(old)) == 0) {
 		key_of(old, key, sizeof(key));
 		OPENSSL_cleanse(old, sizeof(old));
-		end_by_key(srv, key);
+		(void)end_by_key(srv, key);
 	}
 	if (af_random_token(COOKIE_BYTES, cookie, sizeof(cookie)) != 0 ||
 	    af_random_token(16, s->sid, sizeof(s->sid)) != 0)
@@ -590,7 +596,7 @@ void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp)
 		return;
 	key_of(cookie, key, sizeof(key));
 	OPENSSL_cleanse(cookie, sizeof(cookie));
-	end_by_key(srv, key);
+	(void)end_by_key(srv, key);
 	af_resp_cookie(resp, AF_SESSION_COOKIE, "", AF_COOKIE_CLEAR);
 }
 
@@ -716,7 +722,7 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 		store_value_free(&v);
 		/* One past its timeout or idle timeout is over: not listed. */
 		if (ok && over(srv, &s, af_now()) != NULL) {
-			end_by_key(srv, key);
+			(void)end_by_key(srv, key);
 			continue;
 		}
 		if (sid != NULL && (!ok || strcmp(s.sid, sid) != 0))
@@ -730,7 +736,7 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 		}
 		/* A damaged session ends with the others. */
 		if (end)
-			end_by_key(srv, key);
+			(void)end_by_key(srv, key);
 	}
 	json_decref(members);
 	return count;
@@ -818,9 +824,9 @@ static int sweep_one(af_server *srv, const char *key, int64_t slot, int64_t now)
 	}
 	why = over(srv, &s, now);
 	if (why != NULL) {
-		end_by_key(srv, key);
-		log_info(srv->log, NULL, "session", "user=%s ended=1 reason=%s",
-			 s.username, why);
+		if (end_by_key(srv, key))
+			log_info(srv->log, NULL, "session",
+				 "user=%s ended=1 reason=%s", s.username, why);
 		rc = 0;
 		goto out;
 	}
@@ -865,7 +871,9 @@ static int sweep_slot(af_server *srv, int64_t slot, int64_t now)
 	{
 		const char *member = json_string_value(m);
 
-		if (member != NULL && member_is_key(member)) {
+		if (member == NULL)
+			continue;
+		if (member_is_key(member)) {
 			snprintf(key, sizeof(key), "sess:%s", member);
 			tries = 0;
 			do
