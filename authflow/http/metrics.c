@@ -41,6 +41,10 @@ static const char *const bcl_names[AF_BCL_OUT_COUNT] = {
 	"dropped",
 };
 
+static const char *const session_end_names[AF_SESSION_END_COUNT] = {
+	"logout", "replaced", "ended", "idle", "timeout", "too_many",
+};
+
 static const char *const grant_names[AF_TOKEN_GRANT_COUNT] = {
 	"authorization_code",
 	"refresh_token",
@@ -74,6 +78,7 @@ struct af_metrics {
 	atomic_ulong logins[AF_LOGIN_OUTCOME_COUNT];
 	atomic_ulong mfa[AF_MFA_OUT_COUNT];
 	atomic_ulong bcl[AF_BCL_OUT_COUNT];
+	atomic_ulong session_ends[AF_SESSION_END_COUNT];
 	atomic_ulong tokens[AF_TOKEN_GRANT_COUNT][AF_TOKEN_OUTCOME_COUNT];
 	atomic_long key_days_left;
 	atomic_int key_alert;
@@ -165,6 +170,17 @@ void af_metrics_bcl(af_metrics *m, af_bcl_outcome outcome)
 const char *af_metrics_bcl_name(af_bcl_outcome outcome)
 {
 	return outcome < AF_BCL_OUT_COUNT ? bcl_names[outcome] : "?";
+}
+
+void af_metrics_session_end(af_metrics *m, af_session_end why, unsigned n)
+{
+	if (m != NULL && why < AF_SESSION_END_COUNT && n > 0)
+		atomic_fetch_add(&m->session_ends[why], n);
+}
+
+const char *af_metrics_session_end_name(af_session_end why)
+{
+	return why < AF_SESSION_END_COUNT ? session_end_names[why] : "?";
 }
 
 af_token_outcome af_token_outcome_of(unsigned status, const char *error)
@@ -297,6 +313,19 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 			"authflow_backchannel_logouts_total{outcome=\"%s\"} "
 			"%lu\n",
 			bcl_names[s], atomic_load(&m->bcl[s]));
+	af_buf_puts(out, "# HELP authflow_sessions_ended_total SSO sessions "
+			 "ended by this node, by why: signed out in their "
+			 "browser (logout), a new sign-in there (replaced), "
+			 "ended from elsewhere (ended), the idle timeout, the "
+			 "timeout, or pushed out by the user's newer ones "
+			 "(too_many).\n"
+			 "# TYPE authflow_sessions_ended_total counter\n");
+	for (s = 0; s < AF_SESSION_END_COUNT; s++)
+		af_buf_printf(out,
+			      "authflow_sessions_ended_total{reason=\"%s\"} "
+			      "%lu\n",
+			      session_end_names[s],
+			      atomic_load(&m->session_ends[s]));
 	af_buf_puts(out, "# HELP authflow_tokens_total Token requests by "
 			 "grant and outcome: issued, the OAuth error, or "
 			 "reused (a code or refresh token presented again: "

@@ -50,6 +50,21 @@ typedef enum af_bcl_outcome {
 	AF_BCL_OUT_COUNT
 } af_bcl_outcome;
 
+/* Why an SSO session ended (session/session.h). */
+typedef enum af_session_end {
+	AF_SESSION_END_LOGOUT = 0, /* signed out in its own browser */
+	AF_SESSION_END_REPLACED,   /* a new sign-in in the same browser */
+	/*
+	 * ended from elsewhere: an administrator, the user in another
+	 * browser, a new password, the user disabled or removed
+	 */
+	AF_SESSION_END_ENDED,
+	AF_SESSION_END_IDLE,	 /* unused for session.idle_timeout */
+	AF_SESSION_END_TIMEOUT,	 /* past session.timeout */
+	AF_SESSION_END_TOO_MANY, /* the oldest past the user's 64 */
+	AF_SESSION_END_COUNT
+} af_session_end;
+
 /* The grant a token request asked for ("other": none, or one unknown). */
 typedef enum af_token_grant {
 	AF_TOKEN_GRANT_CODE = 0,
@@ -109,6 +124,10 @@ void af_metrics_mfa(af_metrics *m, af_mfa_outcome outcome);
 void af_metrics_bcl(af_metrics *m, af_bcl_outcome outcome);
 /* The outcome's name, as /metrics and the log say it. */
 const char *af_metrics_bcl_name(af_bcl_outcome outcome);
+/* Counts n sessions ended for why. */
+void af_metrics_session_end(af_metrics *m, af_session_end why, unsigned n);
+/* The reason's name, as /metrics and the log say it. */
+const char *af_metrics_session_end_name(af_session_end why);
 
 void af_metrics_token(af_metrics *m, af_token_grant grant,
 		      af_token_outcome outcome);

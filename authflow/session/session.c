@@ -196,7 +196,7 @@ static char *to_json(const af_session *s)
 	return text;
 }
 
-static int end_by_key(af_server *srv, const char *key);
+static int end_by_key(af_server *srv, const char *key, af_session_end why);
 
 int64_t af_session_last_use(const af_session *s)
 {
@@ -211,15 +211,19 @@ static int idle_over(const af_server *srv, const af_session *s, int64_t now)
 }
 
 /*
- * Why s has ended by itself by now ("timeout" or "idle", as logged), or
- * NULL while it lives.
+ * Whether s has ended by itself by now: 1 and *why (the timeout or the
+ * idle timeout), or 0 while it lives.
  */
-static const char *over(const af_server *srv, const af_session *s, int64_t now)
+static int over(const af_server *srv, const af_session *s, int64_t now,
+		af_session_end *why)
 {
 	if (srv->cfg.session_timeout_s > 0 &&
-	    now - s->auth_time > (int64_t)srv->cfg.session_timeout_s)
-		return "timeout";
-	return idle_over(srv, s, now) ? "idle" : NULL;
+	    now - s->auth_time > (int64_t)srv->cfg.session_timeout_s) {
+		*why = AF_SESSION_END_TIMEOUT;
+		return 1;
+	}
+	*why = AF_SESSION_END_IDLE;
+	return idle_over(srv, s, now);
 }
 
 /* The first second at which over() holds for s unused, or 0: never. */
@@ -301,7 +305,7 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 	store_value v = {0};
 	store_status st;
 	int64_t now = af_now();
-	const char *why;
+	af_session_end why;
 	int rc = -1;
 
 	*store_failed = 0;
@@ -318,12 +322,11 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 	}
 	rc = from_json((const char *)v.data, v.len, out);
 	store_value_free(&v);
-	why = rc == 0 ? over(srv, out, now) : NULL;
-	if (why != NULL) {
-		if (end_by_key(srv, key))
+	if (rc == 0 && over(srv, out, now, &why)) {
+		if (end_by_key(srv, key, why))
 			log_info(srv->log, req->rid, "session",
 				 "user=%s ended=1 reason=%s", out->username,
-				 why);
+				 af_metrics_session_end_name(why));
 		rc = -1;
 	} else if (rc == 0 && srv->cfg.session_idle_s > 0 &&
 		   now - af_session_last_use(out) >=
@@ -407,10 +410,11 @@ static void ended(af_server *srv, const char *skey, const af_session *s)
 }
 
 /*
- * Ends the session under key: 1 when this call did (so that of racing
- * callers one logs it), 0 when it was gone already or the store failed.
+ * Ends the session under key, for why: 1 when this call did (so that of
+ * racing callers one logs and counts it), 0 when it was gone already or
+ * the store failed.
  */
-static int end_by_key(af_server *srv, const char *key)
+static int end_by_key(af_server *srv, const char *key, af_session_end why)
 {
 	store_value v = {0};
 	af_session s;
@@ -431,6 +435,7 @@ static int end_by_key(af_server *srv, const char *key)
 				 "could not update the session index");
 	}
 	store_value_free(&v);
+	af_metrics_session_end(srv->metrics, why, 1);
 	return 1;
 }
 
@@ -504,6 +509,8 @@ static void prune_user(af_server *srv, const char *username)
 		if (store_srem(srv->store, idx, all[drop].member) != STORE_OK)
 			break;
 	}
+	af_metrics_session_end(srv->metrics, AF_SESSION_END_TOO_MANY,
+			       (unsigned)gone);
 	if (gone > 0)
 		log_info(srv->log, NULL, "session",
 			 "user=%s ended=%zu reason=too_many_sessions", username,
@@ -539,7 +546,7 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	if (af_req_cookie(req, AF_SESSION_COOKIE, old, sizeof(old)) == 0) {
 		key_of(old, key, sizeof(key));
 		OPENSSL_cleanse(old, sizeof(old));
-		(void)end_by_key(srv, key);
+		(void)end_by_key(srv, key, AF_SESSION_END_REPLACED);
 	}
 	if (af_random_token(COOKIE_BYTES, cookie, sizeof(cookie)) != 0 ||
 	    af_random_token(16, s->sid, sizeof(s->sid)) != 0)
@@ -596,7 +603,7 @@ void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp)
 		return;
 	key_of(cookie, key, sizeof(key));
 	OPENSSL_cleanse(cookie, sizeof(cookie));
-	(void)end_by_key(srv, key);
+	(void)end_by_key(srv, key, AF_SESSION_END_LOGOUT);
 	af_resp_cookie(resp, AF_SESSION_COOKIE, "", AF_COOKIE_CLEAR);
 }
 
@@ -696,6 +703,7 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 	af_session s;
 	int count = 0, ok;
 	size_t i;
+	af_session_end why;
 
 	if (members == NULL)
 		return -1;
@@ -721,8 +729,8 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 		ok = from_json((const char *)v.data, v.len, &s) == 0;
 		store_value_free(&v);
 		/* One past its timeout or idle timeout is over: not listed. */
-		if (ok && over(srv, &s, af_now()) != NULL) {
-			(void)end_by_key(srv, key);
+		if (ok && over(srv, &s, af_now(), &why)) {
+			(void)end_by_key(srv, key, why);
 			continue;
 		}
 		if (sid != NULL && (!ok || strcmp(s.sid, sid) != 0))
@@ -736,7 +744,7 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 		}
 		/* A damaged session ends with the others. */
 		if (end)
-			(void)end_by_key(srv, key);
+			(void)end_by_key(srv, key, AF_SESSION_END_ENDED);
 	}
 	json_decref(members);
 	return count;
@@ -809,7 +817,7 @@ static int sweep_one(af_server *srv, const char *key, int64_t slot, int64_t now)
 	store_value v = {0};
 	store_status st;
 	af_session s;
-	const char *why;
+	af_session_end why;
 	char *text = NULL;
 	int rc = -1;
 
@@ -822,11 +830,11 @@ static int sweep_one(af_server *srv, const char *key, int64_t slot, int64_t now)
 		rc = 0; /* damaged: its next read ends it */
 		goto out;
 	}
-	why = over(srv, &s, now);
-	if (why != NULL) {
-		if (end_by_key(srv, key))
+	if (over(srv, &s, now, &why)) {
+		if (end_by_key(srv, key, why))
 			log_info(srv->log, NULL, "session",
-				 "user=%s ended=1 reason=%s", s.username, why);
+				 "user=%s ended=1 reason=%s", s.username,
+				 af_metrics_session_end_name(why));
 		rc = 0;
 		goto out;
 	}

@@ -23,6 +23,8 @@
 #include "directory/directory.h"
 #include "directory/signins.h"
 #include "directory/throttle.h"
+#include "http/buf.h"
+#include "http/metrics.h"
 #include "mfa/mfa.h"
 #include "server.h"
 #include "session/session.h"
@@ -1277,6 +1279,30 @@ static void sweep_until(struct fx *f, int64_t now)
 	assert_int_equal(sw.cursor, now - AF_SESSION_SWEEP_LAG_S + 1);
 }
 
+/* No routes: the tests count sessions only. */
+static const char *no_route(size_t i)
+{
+	(void)i;
+	return "unknown";
+}
+
+/* The value of the line that starts with series in /metrics. */
+static unsigned long metric(af_metrics *m, const char *series)
+{
+	unsigned long n;
+	const char *line;
+	af_buf b;
+
+	af_buf_init(&b, (size_t)1 << 20);
+	af_metrics_render(m, &b);
+	assert_false(b.failed);
+	line = strstr(b.data, series);
+	assert_non_null(line);
+	n = strtoul(line + strlen(series), NULL, 10);
+	af_buf_cleanup(&b);
+	return n;
+}
+
 static void test_session_sweep_ends_unread_sessions(void **state)
 {
 	struct fx *f = *state;
@@ -1288,6 +1314,8 @@ static void test_session_sweep_ends_unread_sessions(void **state)
 	af_session s;
 	int fd = log_capture(f, &quiet);
 
+	f->srv.metrics = af_metrics_new(no_route, 1);
+	assert_non_null(f->srv.metrics);
 	add_alice(f);
 	f->srv.cfg.session_timeout_s = 7200;
 	f->srv.cfg.session_idle_s = 600;
@@ -1348,6 +1376,21 @@ static void test_session_sweep_ends_unread_sessions(void **state)
 	log_release(f, quiet, fd, text, sizeof(text));
 	assert_non_null(strstr(text, "user=alice ended=1 reason=idle"));
 	assert_non_null(strstr(text, "user=alice ended=1 reason=timeout"));
+	/* Counted by why, each once. */
+	assert_int_equal(
+		metric(f->srv.metrics,
+		       "authflow_sessions_ended_total{reason=\"idle\"} "),
+		1);
+	assert_int_equal(
+		metric(f->srv.metrics,
+		       "authflow_sessions_ended_total{reason=\"timeout\"} "),
+		2);
+	assert_int_equal(
+		metric(f->srv.metrics,
+		       "authflow_sessions_ended_total{reason=\"ended\"} "),
+		1);
+	af_metrics_free(f->srv.metrics);
+	f->srv.metrics = NULL;
 }
 
 static void test_admin_log_line_names_actor_never_secrets(void **state)

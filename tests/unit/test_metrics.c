@@ -216,6 +216,29 @@ static void test_bcl_outcomes(void **state)
 	assert_string_equal(af_metrics_bcl_name(AF_BCL_OUT_COUNT), "?");
 }
 
+/* Sessions ended by why, n at a time; a reason out of range is not. */
+static void test_session_ends(void **state)
+{
+	af_metrics *m = *state;
+	char *text;
+
+	af_metrics_session_end(m, AF_SESSION_END_IDLE, 1);
+	af_metrics_session_end(m, AF_SESSION_END_TOO_MANY, 3);
+	af_metrics_session_end(m, AF_SESSION_END_TOO_MANY, 0);
+	af_metrics_session_end(m, AF_SESSION_END_COUNT, 1);
+	text = render(m);
+	has_line(text, "authflow_sessions_ended_total{reason=\"idle\"}", 1);
+	has_line(text, "authflow_sessions_ended_total{reason=\"too_many\"}", 3);
+	has_line(text, "authflow_sessions_ended_total{reason=\"timeout\"}", 0);
+	has_line(text, "authflow_sessions_ended_total{reason=\"logout\"}", 0);
+	free(text);
+	assert_string_equal(
+		af_metrics_session_end_name(AF_SESSION_END_REPLACED),
+		"replaced");
+	assert_string_equal(af_metrics_session_end_name(AF_SESSION_END_COUNT),
+			    "?");
+}
+
 static void test_store_gauge_follows_checks(void **state)
 {
 	af_metrics *m = *state;
@@ -482,6 +505,8 @@ int main(void)
 			test_histogram_count_is_inf_bucket_under_load, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(test_bcl_outcomes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_session_ends, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_token_outcomes, setup,
 						teardown),
