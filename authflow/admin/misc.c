@@ -262,15 +262,17 @@ static void add_session(const af_session *s, void *arg)
 {
 	struct listed *l = arg;
 	json_t *amr = json_array(), *o;
+	int64_t ends = af_session_ends_at(l->srv, s);
 	unsigned i;
 
 	for (i = 0; amr != NULL && i < s->namr && i < AF_AMR_MAX; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
-	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:s?, s:s?, s:o?}", "sid",
-		      s->sid, "username", s->username, "auth_time",
+	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o?, s:o, s:s?, s:s?, s:o?}",
+		      "sid", s->sid, "username", s->username, "auth_time",
 		      (json_int_t)s->auth_time, "created",
 		      (json_int_t)s->created, "last_used",
-		      (json_int_t)af_session_last_use(s), "amr", amr, "ip",
+		      (json_int_t)af_session_last_use(s), "ends_at",
+		      ends > 0 ? json_integer(ends) : NULL, "amr", amr, "ip",
 		      s->ip[0] != '\0' ? s->ip : NULL, "browser",
 		      s->browser[0] != '\0' ? s->browser : NULL, "apps",
 		      af_session_app_names(l->srv, s, "name", 1));

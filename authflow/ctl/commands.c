@@ -320,6 +320,7 @@ static int print_sessions(json_t *answer)
 		{"SID", "sid", AF_CTL_CELL_TEXT},
 		{"AUTH-TIME", "auth_time", AF_CTL_CELL_TIME},
 		{"LAST-USED", "last_used", AF_CTL_CELL_TIME},
+		{"ENDS", "ends_at", AF_CTL_CELL_TIME},
 		{"AMR", "amr", AF_CTL_CELL_LIST},
 		{"IP", "ip", AF_CTL_CELL_TEXT},
 		{"BROWSER", "browser", AF_CTL_CELL_TEXT},

@@ -226,8 +226,7 @@ static int over(const af_server *srv, const af_session *s, int64_t now,
 	return idle_over(srv, s, now);
 }
 
-/* The first second at which over() holds for s unused, or 0: never. */
-static int64_t due_at(const af_server *srv, const af_session *s)
+int64_t af_session_ends_at(const af_server *srv, const af_session *s)
 {
 	int64_t due = 0, idle;
 
@@ -554,7 +553,7 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	s->created_ms = af_now_ms();
 	s->created = s->created_ms / 1000;
 	s->used = 0;
-	s->due = due_at(srv, s);
+	s->due = af_session_ends_at(srv, s);
 	copy_str(s->ip, sizeof(s->ip), req->client_ip);
 	if (hp_user_agent_describe(af_req_header(req, "User-Agent"), s->browser,
 				   sizeof(s->browser)) != HP_OK)
@@ -838,7 +837,7 @@ static int sweep_one(af_server *srv, const char *key, int64_t slot, int64_t now)
 		rc = 0;
 		goto out;
 	}
-	s.due = due_at(srv, &s);
+	s.due = af_session_ends_at(srv, &s);
 	if (s.due <= slot)
 		s.due = now + 1;
 	text = to_json(&s);

@@ -65,6 +65,12 @@ json_t *af_session_json(const af_session *s);
 
 /* When s was last used, as far as its record knows (its making at least). */
 int64_t af_session_last_use(const af_session *s);
+/*
+ * The first second at which s is over unless it is used before (its
+ * timeout, or its idle timeout from its last use), or 0 when neither is
+ * set: what the sweep files it under.
+ */
+int64_t af_session_ends_at(const af_server *srv, const af_session *s);
 void af_session_from_json(const json_t *o, af_session *s);
 
 /*

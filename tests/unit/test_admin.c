@@ -1159,6 +1159,10 @@ static void test_session_idle_timeout(void **state)
 	o = json_array_get(json_object_get(f->answer, "sessions"), 0);
 	assert_true(json_integer_value(json_object_get(o, "last_used")) >=
 		    af_now() - 1);
+	/* And when it ends unless used again: its idle timeout from then. */
+	assert_int_equal(json_integer_value(json_object_get(o, "ends_at")),
+			 json_integer_value(json_object_get(o, "last_used")) +
+				 600);
 	/* Unused for the idle timeout: over, and gone from the store. */
 	age_session(f, key, 600);
 	assert_int_equal(get_session(f, cookie, &s), -1);

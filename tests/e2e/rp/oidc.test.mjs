@@ -1510,11 +1510,13 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(list.length, 2);
     assert.ok(list.every((x) => x.ip === '127.0.0.1'), JSON.stringify(list));
     assert.ok(list.every((x) => x.last_used >= x.created), JSON.stringify(list));
+    // Each says when it ends unless used again: the server's 2-hour timeout.
+    assert.ok(list.every((x) => x.ends_at === x.auth_time + 7201), JSON.stringify(list));
     // Each lists the application it signed into, by its admin name.
     const appName = (await server.admin('GET', `/apps/${s.clientId}`)).json.name;
     assert.ok(list.every((x) => JSON.stringify(x.apps) === JSON.stringify([appName])), JSON.stringify(list));
     const cli = ctl(server, ['sessions', 'list', 'sofia']);
-    assert.match(cli.stdout, /^SID +AUTH-TIME +LAST-USED +AMR +IP +BROWSER +APPS$/m);
+    assert.match(cli.stdout, /^SID +AUTH-TIME +LAST-USED +ENDS +AMR +IP +BROWSER +APPS$/m);
     assert.ok(cli.stdout.split('\n').some((l) => / 127\.0\.0\.1 +- +(\S+)$/.exec(l)?.[1] === appName),
       `a browser that names nothing known, and the app: ${cli.stdout}`);
     // The session of browser a, by the sid its id_token carries.
