@@ -86,6 +86,24 @@ static void put_apps(af_server *srv, af_buf *b, const af_session *s)
 	json_decref(names);
 }
 
+/*
+ * When the session ends by itself, as "; ends TIME" (its timeout, which a
+ * use does not move) or "; ends TIME if left unused" (its idle timeout);
+ * nothing when neither is set.
+ */
+static void put_end(af_server *srv, af_buf *b, const af_session *s)
+{
+	int64_t ends = af_session_ends_at(srv, s);
+
+	if (ends <= 0)
+		return;
+	af_buf_puts(b, "; ends ");
+	put_time(b, ends);
+	if (srv->cfg.session_timeout_s == 0 ||
+	    ends < s->auth_time + (int64_t)srv->cfg.session_timeout_s + 1)
+		af_buf_puts(b, " if left unused");
+}
+
 static void put_session(af_server *srv, af_buf *b, const af_session *s,
 			int mine)
 {
@@ -100,6 +118,7 @@ static void put_session(af_server *srv, af_buf *b, const af_session *s,
 	put_time(b, s->auth_time);
 	af_buf_puts(b, ", last used ");
 	put_time(b, af_session_last_use(s));
+	put_end(srv, b, s);
 	put_apps(srv, b, s);
 	af_buf_puts(b, "</li>");
 }

@@ -29,7 +29,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // push: the config's "push" section (optional); pushd may read the same
 // file (server.configPath). argon2id and limits replace those sections;
 // listen adds to that section; logLevel replaces "warn"; passwords is
-// the config's "passwords" section (optional).
+// the config's "passwords" section (optional); session replaces that
+// section (a 2-hour timeout).
 // With redis the server signs in to Redis as an ACL user with a password
 // (AF_TEST_REDIS_AUTH_URL, from with-redis.sh) when there is one, unless
 // redisUrl says otherwise.
@@ -38,6 +39,7 @@ export async function startServer({
   argon2id = { m_kib: 1024, t: 1, p: 1 }, limits, listen = {}, logLevel = 'warn', storeOptions = {}, passwords, accounts,
   ulimit, // shell ulimit options for the server's open files, as '-Sn 64'
   admin = {}, // admin keys beside the two tokens, as { allow: [...] }
+  session = { timeout: '2h' },
   redisUrl = process.env.AF_TEST_REDIS_AUTH_URL || process.env.AF_TEST_REDIS_URL,
 } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
@@ -58,7 +60,7 @@ export async function startServer({
     state_dir: dir,
     store: storeCfg,
     keys: { algorithm: 'RS256', rsa_bits: 2048 },
-    session: { timeout: '2h' },
+    session,
     features: { sso: true, remote_access_mfa: true, ...features },
     // A low cost keeps the suite fast; production uses the default.
     password_hash: { argon2id },

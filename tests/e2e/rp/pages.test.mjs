@@ -317,7 +317,12 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.match(text(html), /Firefox on Windows \(this browser\): from 127\.0\.0\.1, signed in \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
     assert.match(text(html), /Safari on iOS: from 127\.0\.0\.1/);
     // What each signed into, by the name its users see.
-    assert.match(text(html), /Safari on iOS: from 127\.0\.0\.1, signed in [^;]*; signed into Example RP/);
+    assert.match(text(html), /Safari on iOS: from 127\.0\.0\.1, signed in [^;]*; ends [^;]*; signed into Example RP/);
+    // When each ends by itself: the server's 2-hour timeout, which use does not move.
+    const m = /Firefox on Windows \(this browser\): from 127\.0\.0\.1, signed in (\d{4}-\d\d-\d\d \d\d:\d\d) UTC, last used [^;]*; ends (\d{4}-\d\d-\d\d \d\d:\d\d) UTC;/.exec(text(html));
+    assert.ok(m, text(html));
+    const minutes = (Date.parse(`${m[2]}Z`) - Date.parse(`${m[1]}Z`)) / 60000;
+    assert.ok(minutes === 120 || minutes === 121, `${m[1]} -> ${m[2]}`);
     assert.match(html, /<a href="\/account\/password">change your password<\/a>/);
     // Another site's post (no token) ends nothing.
     const forged = await firefox.post(url, { csrf: 'x'.repeat(43) });
@@ -333,6 +338,23 @@ describe(`sign-in pages (${STORE} store)`, () => {
     // The other browser is signed out; this one is not.
     assert.equal((await safari.get(url)).status, 401);
     assert.equal((await firefox.get(url)).status, 200);
+  });
+
+  test('where you are signed in, with an idle timeout: each browser ends that long after its last use, if left unused', async () => {
+    const idle = await startServer({ store: STORE, session: { timeout: '8h', idle_timeout: '30m' } });
+    try {
+      const s = await seed(idle, { user: 'sess-idle' });
+      const b = new Browser();
+      const r = await signIn(b, idle.issuer, await authUrl(await discover(idle, s)), s.user, s.password);
+      assert.equal(r.status, 302, r.text);
+      const html = checkPage(await b.get(`${idle.issuer}/account/sessions`), /^Where you are signed in$/);
+      const m = /last used (\d{4}-\d\d-\d\d \d\d:\d\d) UTC; ends (\d{4}-\d\d-\d\d \d\d:\d\d) UTC if left unused/.exec(text(html));
+      assert.ok(m, text(html));
+      const minutes = (Date.parse(`${m[2]}Z`) - Date.parse(`${m[1]}Z`)) / 60000;
+      assert.ok(minutes === 30 || minutes === 31, `${m[1]} -> ${m[2]}`);
+    } finally {
+      await idle.stop();
+    }
   });
 
   test('where you are signed in, with more browsers than a user keeps: this one first, and every other signed out', async () => {
