@@ -262,7 +262,7 @@ static void add_session(const af_session *s, void *arg)
 {
 	struct listed *l = arg;
 	json_t *amr = json_array(), *o;
-	int64_t ends = af_session_ends_at(l->srv, s);
+	int64_t ends = af_session_ends_at(l->srv, s, NULL);
 	unsigned i;
 
 	for (i = 0; amr != NULL && i < s->namr && i < AF_AMR_MAX; i++)

@@ -197,17 +197,28 @@ static char *to_json(const af_session *s)
 }
 
 static int end_by_key(af_server *srv, const char *key, af_session_end why);
+static void end_over(af_server *srv, const char *rid, const char *key,
+		     const af_session *s, af_session_end why);
 
 int64_t af_session_last_use(const af_session *s)
 {
 	return s->used > s->created ? s->used : s->created;
 }
 
-/* Whether s has not been used for session.idle_timeout (when set). */
-static int idle_over(const af_server *srv, const af_session *s, int64_t now)
+/*
+ * The first second at which s is past session.timeout (*abs) and past
+ * session.idle_timeout from its last use (*idle); 0 for one not set.
+ */
+static void deadlines(const af_server *srv, const af_session *s, int64_t *abs,
+		      int64_t *idle)
 {
-	return srv->cfg.session_idle_s > 0 &&
-	       now - af_session_last_use(s) >= (int64_t)srv->cfg.session_idle_s;
+	*abs = srv->cfg.session_timeout_s > 0
+		       ? s->auth_time + (int64_t)srv->cfg.session_timeout_s + 1
+		       : 0;
+	*idle = srv->cfg.session_idle_s > 0
+			? af_session_last_use(s) +
+				  (int64_t)srv->cfg.session_idle_s
+			: 0;
 }
 
 /*
@@ -217,28 +228,25 @@ static int idle_over(const af_server *srv, const af_session *s, int64_t now)
 static int over(const af_server *srv, const af_session *s, int64_t now,
 		af_session_end *why)
 {
-	if (srv->cfg.session_timeout_s > 0 &&
-	    now - s->auth_time > (int64_t)srv->cfg.session_timeout_s) {
-		*why = AF_SESSION_END_TIMEOUT;
-		return 1;
-	}
-	*why = AF_SESSION_END_IDLE;
-	return idle_over(srv, s, now);
+	int64_t abs, idle;
+
+	deadlines(srv, s, &abs, &idle);
+	*why = abs > 0 && now >= abs ? AF_SESSION_END_TIMEOUT
+				     : AF_SESSION_END_IDLE;
+	return (abs > 0 && now >= abs) || (idle > 0 && now >= idle);
 }
 
-int64_t af_session_ends_at(const af_server *srv, const af_session *s)
+int64_t af_session_ends_at(const af_server *srv, const af_session *s,
+			   af_session_end *why)
 {
-	int64_t due = 0, idle;
+	int64_t abs, idle;
 
-	if (srv->cfg.session_timeout_s > 0)
-		due = s->auth_time + (int64_t)srv->cfg.session_timeout_s + 1;
-	if (srv->cfg.session_idle_s > 0) {
-		idle = af_session_last_use(s) +
-		       (int64_t)srv->cfg.session_idle_s;
-		if (due == 0 || idle < due)
-			due = idle;
-	}
-	return due;
+	deadlines(srv, s, &abs, &idle);
+	if (why != NULL)
+		*why = idle > 0 && (abs == 0 || idle < abs)
+			       ? AF_SESSION_END_IDLE
+			       : AF_SESSION_END_TIMEOUT;
+	return idle > 0 && (abs == 0 || idle < abs) ? idle : abs;
 }
 
 /*
@@ -322,10 +330,7 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 	rc = from_json((const char *)v.data, v.len, out);
 	store_value_free(&v);
 	if (rc == 0 && over(srv, out, now, &why)) {
-		if (end_by_key(srv, key, why))
-			log_info(srv->log, req->rid, "session",
-				 "user=%s ended=1 reason=%s", out->username,
-				 af_metrics_session_end_name(why));
+		end_over(srv, req->rid, key, out, why);
 		rc = -1;
 	} else if (rc == 0 && srv->cfg.session_idle_s > 0 &&
 		   now - af_session_last_use(out) >=
@@ -436,6 +441,18 @@ static int end_by_key(af_server *srv, const char *key, af_session_end why)
 	store_value_free(&v);
 	af_metrics_session_end(srv->metrics, why, 1);
 	return 1;
+}
+
+/*
+ * Ends session s under key, over by itself for why (its next read, or
+ * the sweep, found it so), and logs it once.
+ */
+static void end_over(af_server *srv, const char *rid, const char *key,
+		     const af_session *s, af_session_end why)
+{
+	if (end_by_key(srv, key, why))
+		log_info(srv->log, rid, "session", "user=%s ended=1 reason=%s",
+			 s->username, af_metrics_session_end_name(why));
 }
 
 struct indexed_session {
@@ -553,7 +570,7 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	s->created_ms = af_now_ms();
 	s->created = s->created_ms / 1000;
 	s->used = 0;
-	s->due = af_session_ends_at(srv, s);
+	s->due = af_session_ends_at(srv, s, NULL);
 	copy_str(s->ip, sizeof(s->ip), req->client_ip);
 	if (hp_user_agent_describe(af_req_header(req, "User-Agent"), s->browser,
 				   sizeof(s->browser)) != HP_OK)
@@ -830,14 +847,11 @@ static int sweep_one(af_server *srv, const char *key, int64_t slot, int64_t now)
 		goto out;
 	}
 	if (over(srv, &s, now, &why)) {
-		if (end_by_key(srv, key, why))
-			log_info(srv->log, NULL, "session",
-				 "user=%s ended=1 reason=%s", s.username,
-				 af_metrics_session_end_name(why));
+		end_over(srv, NULL, key, &s, why);
 		rc = 0;
 		goto out;
 	}
-	s.due = af_session_ends_at(srv, &s);
+	s.due = af_session_ends_at(srv, &s, NULL);
 	if (s.due <= slot)
 		s.due = now + 1;
 	text = to_json(&s);

@@ -68,9 +68,11 @@ int64_t af_session_last_use(const af_session *s);
 /*
  * The first second at which s is over unless it is used before (its
  * timeout, or its idle timeout from its last use), or 0 when neither is
- * set: what the sweep files it under.
+ * set: what the sweep files it under. *why (may be NULL) says which of
+ * the two it is: AF_SESSION_END_IDLE is moved by a use, the timeout not.
  */
-int64_t af_session_ends_at(const af_server *srv, const af_session *s);
+int64_t af_session_ends_at(const af_server *srv, const af_session *s,
+			   af_session_end *why);
 void af_session_from_json(const json_t *o, af_session *s);
 
 /*

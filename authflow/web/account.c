@@ -93,14 +93,14 @@ static void put_apps(af_server *srv, af_buf *b, const af_session *s)
  */
 static void put_end(af_server *srv, af_buf *b, const af_session *s)
 {
-	int64_t ends = af_session_ends_at(srv, s);
+	af_session_end why;
+	int64_t ends = af_session_ends_at(srv, s, &why);
 
 	if (ends <= 0)
 		return;
 	af_buf_puts(b, "; ends ");
 	put_time(b, ends);
-	if (srv->cfg.session_timeout_s == 0 ||
-	    ends < s->auth_time + (int64_t)srv->cfg.session_timeout_s + 1)
+	if (why == AF_SESSION_END_IDLE)
 		af_buf_puts(b, " if left unused");
 }
 
