@@ -1,5 +1,6 @@
 /* Codes and tokens in the store. */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,22 +42,48 @@
 
 static const char *const prefixes[] = {"code:", "at:", "rt:"};
 
-static uint64_t ttl_of(af_grant_kind kind, const json_t *grant)
+/*
+ * The store TTL of a token of kind in *ms. A refresh token's record ends
+ * with its family's lifetime, rt_exp (Unix seconds), to the millisecond,
+ * so that no rotation outlives it. 0, or -1 when that lifetime is over
+ * (or rt_exp is no time): the token must not be issued.
+ */
+static int ttl_of(af_grant_kind kind, const json_t *grant, uint64_t *ms)
 {
-	json_int_t exp;
+	const json_t *exp;
+	json_int_t end;
+	int64_t left;
 
 	switch (kind) {
 	case AF_GRANT_CODE:
-		return (uint64_t)AF_CODE_TTL_S * 1000;
+		*ms = (uint64_t)AF_CODE_TTL_S * 1000;
+		return 0;
 	case AF_GRANT_ACCESS:
-		return (uint64_t)AF_ACCESS_TTL_S * 1000;
+		*ms = (uint64_t)AF_ACCESS_TTL_S * 1000;
+		return 0;
 	case AF_GRANT_REFRESH:
-		exp = json_integer_value(json_object_get(grant, "rt_exp"));
-		if (exp > af_now())
-			return (uint64_t)(exp - af_now()) * 1000;
-		return (uint64_t)AF_REFRESH_LIFETIME_S * 1000;
+		exp = json_object_get(grant, "rt_exp");
+		if (exp == NULL) {
+			*ms = (uint64_t)AF_REFRESH_LIFETIME_S * 1000;
+			return 0;
+		}
+		end = json_integer_value(exp);
+		if (!json_is_integer(exp) || end <= 0 || end > INT64_MAX / 1000)
+			return -1;
+		left = (int64_t)end * 1000 - af_now_ms();
+		if (left <= 0)
+			return -1;
+		*ms = (uint64_t)left;
+		return 0;
 	}
-	return 0;
+	return -1;
+}
+
+int af_grant_refresh_ended(const json_t *grant)
+{
+	uint64_t ms;
+
+	return ttl_of(AF_GRANT_REFRESH, grant, &ms) != 0;
 }
 
 /* Writes rec under key, unless the key exists. 0 or -1. */
@@ -206,12 +233,13 @@ static int put_token(af_server *srv, af_grant_kind kind, const char *sel,
 {
 	char key[KEY_BUF];
 	json_t *rec = record_of(kind, grant, vhash, exp);
+	uint64_t ttl;
 	int rc;
 
 	if (rec == NULL)
 		return -1;
 	sel_key(kind, sel, key);
-	rc = put(srv, key, rec, ttl_of(kind, grant));
+	rc = ttl_of(kind, grant, &ttl) == 0 ? put(srv, key, rec, ttl) : -1;
 	json_decref(rec);
 	return rc;
 }
@@ -274,12 +302,14 @@ int af_grant_issue_code(af_server *srv, const json_t *grant, char *out,
 	const char *client_id =
 		json_string_value(json_object_get(grant, "client_id"));
 	char key[KEY_BUF];
+	uint64_t ttl;
 
 	if (client_id == NULL ||
 	    af_random_token(AF_TOKEN_BYTES, out, outcap) != 0)
 		return -1;
 	code_key(client_id, out, key);
-	if (put(srv, key, grant, ttl_of(AF_GRANT_CODE, grant)) != 0) {
+	if (ttl_of(AF_GRANT_CODE, grant, &ttl) != 0 ||
+	    put(srv, key, grant, ttl) != 0) {
 		OPENSSL_cleanse(out, outcap);
 		return -1;
 	}
@@ -717,10 +747,12 @@ static int put_back_if_lost(af_server *srv, const char *key,
 	json_t *o = json_loadb((const char *)v->data, v->len, 0, NULL);
 	int lost = json_integer_value(json_object_get(o, "rt_prev_lost")) >
 		   af_now_ms();
+	uint64_t ttl;
 
-	if (lost &&
-	    store_set(srv->store, key, (const char *)v->data, v->len,
-		      ttl_of(AF_GRANT_REFRESH, o), STORE_SET_NX) != STORE_OK)
+	/* A family past its lifetime stays taken: it is over anyway. */
+	if (lost && ttl_of(AF_GRANT_REFRESH, o, &ttl) == 0 &&
+	    store_set(srv->store, key, (const char *)v->data, v->len, ttl,
+		      STORE_SET_NX) != STORE_OK)
 		log_warn(srv->log, NULL, "refresh",
 			 "could not put a refresh token record back");
 	json_decref(o);

@@ -161,6 +161,13 @@ int af_grant_redeem_refresh(af_server *srv, const char *value, int grace_s,
 			    json_t **revoked);
 
 /*
+ * 1 when the refresh token grant (a record af_grant_lookup_refresh() or
+ * af_grant_redeem_refresh() gave) is past its family's lifetime, its
+ * "rt_exp": it must not be redeemed or rotated. 0 otherwise.
+ */
+int af_grant_refresh_ended(const json_t *grant);
+
+/*
  * 1 when the family of refresh token value (whatever its secret part)
  * belongs to a client other than client_id: such a token must not be
  * redeemed, which would revoke that client's family; 0 otherwise (also

@@ -499,6 +499,12 @@ static int refresh_fits(af_resp *resp, const json_t *grant,
 				    "the refresh token is invalid or used");
 		return -1;
 	}
+	/* Read in its last second, or by a node whose clock is behind. */
+	if (af_grant_refresh_ended(grant)) {
+		af_resp_oauth_error(resp, 400, "invalid_grant",
+				    "the refresh token has expired");
+		return -1;
+	}
 	if (scope != NULL &&
 	    (strlen(scope) > AF_SCOPE_MAX ||
 	     !scope_subset(granted, json_string_value(json_object_get(

@@ -4,6 +4,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -647,6 +648,56 @@ static void jwt_access_token(void **state)
 	free(jwt);
 }
 
+/*
+ * A refresh token lives no longer than its family's rt_exp: its record's
+ * TTL ends there to the millisecond, and a grant past it is neither
+ * issued nor rotated, whatever a clock says later.
+ */
+static void refresh_lifetime_ends(void **state)
+{
+	struct fx *f = *state;
+	char rt[AF_TOKEN_TEXT_MAX + 1], sel[AF_GRANT_SEL_BUF], key[64];
+	uint64_t ttl = 0;
+	json_t *g = json_deep_copy(f->grant);
+
+	assert_non_null(g);
+	/* Without rt_exp (records from before it): the whole lifetime. */
+	assert_int_equal(af_grant_refresh_ended(g), 0);
+	assert_int_equal(
+		json_object_set_new(g, "rt_exp", json_integer(af_now() + 1)),
+		0);
+	assert_int_equal(af_grant_refresh_ended(g), 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL, g, rt,
+					sizeof(rt)),
+			 0);
+	assert_int_equal(af_grant_selector(rt, sel), 0);
+	snprintf(key, sizeof(key), "rt:%s", sel);
+	assert_int_equal(store_ttl(f->srv.store, key, &ttl), STORE_OK);
+	/* Not a whole second from now: up to the end of the second. */
+	assert_in_range(
+		ttl, 1,
+		(uint64_t)json_integer_value(json_object_get(g, "rt_exp")) *
+				1000 -
+			(uint64_t)af_now_ms());
+	/* Past it: refused, and nothing is written. */
+	assert_int_equal(
+		json_object_set_new(g, "rt_exp", json_integer(af_now() - 1)),
+		0);
+	assert_int_equal(af_grant_refresh_ended(g), 1);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL, g, rt,
+					sizeof(rt)),
+			 -1);
+	/* No time at all is no lifetime either. */
+	assert_int_equal(
+		json_object_set_new(g, "rt_exp", json_string("tomorrow")), 0);
+	assert_int_equal(af_grant_refresh_ended(g), 1);
+	assert_int_equal(
+		json_object_set_new(g, "rt_exp", json_integer(INT64_MAX / 100)),
+		0);
+	assert_int_equal(af_grant_refresh_ended(g), 1);
+	json_decref(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -674,6 +725,8 @@ int main(void)
 			access_tokens_go_with_their_family, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			refresh_grace_waits_for_rotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(refresh_lifetime_ends, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(jwt_access_token, setup,
 						teardown),
 	};
