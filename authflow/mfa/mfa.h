@@ -10,7 +10,7 @@
  *   "device:<id>"           a device JSON (see af_mfa_device_*)
  *   "user_devices:<user>"   set of the user's device ids (persistent)
  *   "enroll:<sha256 hex>"   a one-time enrollment code, 10 min TTL
- *   "txn:<id>"              a transaction JSON, TTL 5 minutes
+ *   "txn:<id>"              a transaction JSON, TTL 10 minutes
  *   "device_txns:<device>"  volatile set of the device's transactions
  *   "totp_last:<device>"    last TOTP step accepted (replay refusal)
  *   "push_count:<user>"     the current push-limit period: {since,
@@ -56,7 +56,7 @@ const char *af_mfa_strerror(af_mfa_status st);
 
 #define AF_MFA_DEVICES_MAX     5   /* enrolled devices per user */
 #define AF_MFA_TXN_TTL_S       30  /* a transaction may be answered 30 s */
-#define AF_MFA_TXN_KEEP_S      300 /* its record stays 5 min for the page */
+#define AF_MFA_TXN_KEEP_S      600 /* its record outlives its flow */
 #define AF_MFA_ENROLL_TTL_S    600 /* an enrollment code lives 10 min */
 #define AF_MFA_NUMBER_DIGITS   2   /* 10..99 */
 #define AF_MFA_CODE_TRIES      5   /* token codes tried per flow */

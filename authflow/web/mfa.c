@@ -442,6 +442,8 @@ static int outcome_words(af_server *srv, const char *state, const json_t *txn,
 		text = "The sign-in was cancelled.";
 	else if (strcmp(state, "too_many") == 0)
 		text = "Too many wrong token codes were typed.";
+	else if (strcmp(state, "gone") == 0)
+		text = "The request to your phone is no longer open.";
 	snprintf(words, WORDS_MAX, "%s", text);
 	if (strcmp(state, "reported") == 0)
 		pause_words(srv, user, words);
@@ -463,6 +465,7 @@ static const char *outcome_title(const char *state, const json_t *txn,
 		{"reported", "Reported as not you"},
 		{"expired", "No answer in time"},
 		{"too_many", "Too many wrong codes"},
+		{"gone", "Request no longer open"},
 	};
 	const char *what = NULL;
 	size_t i;
@@ -812,20 +815,51 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 	af_page_send(resp, status, &b);
 }
 
-/* The flow's transaction (new reference), or NULL when it has none. */
+/* Forgets the flow's MFA state, so that it starts again at the password. */
+static void reset_flow(af_server *srv, const char *flow, json_t *authz)
+{
+	const char *user = mfa_str(authz, "user");
+
+	/*
+	 * Starting again, the person types the password only: the form
+	 * keeps the name the password was checked for (failing that, the
+	 * application's login_hint).
+	 */
+	if (user != NULL)
+		(void)json_object_set_new(authz, AF_FLOW_AGAIN_USER,
+					  json_string(user));
+	json_object_del(authz, "mfa");
+	if (af_flow_save(srv, flow, authz) != 0)
+		log_warn(srv->log, NULL, "mfa", "could not reset a flow");
+}
+
+/* What flow_txn() found besides a transaction. */
+enum txn_found { TXN_FOUND, TXN_STORE_FAILED, TXN_GONE };
+
+/*
+ * The flow's transaction (new reference), or NULL when it has none: then
+ * *found says whether the store failed, or whether the flow names one
+ * that is no longer kept (TXN_GONE).
+ *
+ * A transaction's record outlives its flow (AF_MFA_TXN_KEEP_S), so one
+ * gone is one the store lost: its decision is not known, and may have
+ * been a denial. Such a flow is over, never one that may send again.
+ */
+_Static_assert(AF_MFA_TXN_KEEP_S >= AF_FLOW_TTL_S,
+	       "a transaction's record outlives its flow");
 static json_t *flow_txn(af_server *srv, const af_req *req, const json_t *authz,
-			int *failed)
+			enum txn_found *found)
 {
 	const char *id = mfa_str(authz, "txn");
 	json_t *txn = NULL;
 	af_mfa_status st;
 
-	*failed = 0;
+	*found = TXN_FOUND;
 	if (id == NULL)
 		return NULL;
 	st = af_mfa_seam_txn_get(srv, req->rid, id, af_now(), &txn);
 	if (st != AF_MFA_OK) {
-		*failed = st != AF_MFA_NOT_FOUND;
+		*found = st == AF_MFA_NOT_FOUND ? TXN_GONE : TXN_STORE_FAILED;
 		return NULL;
 	}
 	return txn;
@@ -878,18 +912,21 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 	json_t *authz, *txn = NULL;
 	const char *state;
 	char words[WORDS_MAX];
-	int failed = 0;
+	enum txn_found found;
 
 	authz = load(srv, req, resp, NULL, 0);
 	if (authz == NULL)
 		return;
-	txn = flow_txn(srv, req, authz, &failed);
-	if (failed) {
+	txn = flow_txn(srv, req, authz, &found);
+	if (found == TXN_STORE_FAILED) {
 		af_page_unavailable(resp);
 		goto out;
 	}
 	state = json_string_value(json_object_get(txn, "state"));
-	if (state != NULL && strcmp(state, "approved") == 0)
+	if (found == TXN_GONE) {
+		reset_flow(srv, flow, authz);
+		outcome_page(srv, resp, flow, authz, "gone", NULL);
+	} else if (state != NULL && strcmp(state, "approved") == 0)
 		complete(srv, req, resp, authz, "swk",
 			 json_string_value(json_object_get(txn, "decided_by")));
 	else if (state != NULL && strcmp(state, "expired") == 0)
@@ -918,16 +955,23 @@ void af_h_mfa_status(af_server *srv, af_req *req, af_resp *resp)
 	json_t *authz, *txn = NULL, *o;
 	const char *state;
 	int64_t left;
-	int failed = 0;
+	enum txn_found found;
 
 	authz = load(srv, req, resp, NULL, 1);
 	if (authz == NULL)
 		return;
-	txn = flow_txn(srv, req, authz, &failed);
-	if (failed) {
+	txn = flow_txn(srv, req, authz, &found);
+	if (found == TXN_STORE_FAILED) {
 		af_resp_json(
 			resp, 503,
 			json_pack("{s:s}", "error", "temporarily_unavailable"));
+		goto out;
+	}
+	if (found == TXN_GONE) {
+		/* Long past its end: the page says the rest. */
+		af_resp_json(resp, 200,
+			     json_pack("{s:s, s:n, s:i}", "state", "expired",
+				       "number", "expires_in", 0));
 		goto out;
 	}
 	if (txn == NULL) {
@@ -977,24 +1021,6 @@ static void cancel_txn(af_server *srv, const json_t *authz)
 	if (af_mfa_txn_decide(srv->store, id, NULL, "cancel", NULL, af_now(),
 			      &out) == AF_MFA_OK)
 		json_decref(out);
-}
-
-/* Forgets the flow's MFA state, so that it starts again at the password. */
-static void reset_flow(af_server *srv, const char *flow, json_t *authz)
-{
-	const char *user = mfa_str(authz, "user");
-
-	/*
-	 * Starting again, the person types the password only: the form
-	 * keeps the name the password was checked for (failing that, the
-	 * application's login_hint).
-	 */
-	if (user != NULL)
-		(void)json_object_set_new(authz, AF_FLOW_AGAIN_USER,
-					  json_string(user));
-	json_object_del(authz, "mfa");
-	if (af_flow_save(srv, flow, authz) != 0)
-		log_warn(srv->log, NULL, "mfa", "could not reset a flow");
 }
 
 /*
@@ -1152,7 +1178,7 @@ static int posted(af_server *srv, af_req *req, af_resp *resp, json_t **authz,
 	const char *flow = af_req_param(req, "flow");
 	const char *csrf = af_req_param(req, "csrf");
 	const char *state;
-	int failed = 0;
+	enum txn_found found;
 
 	*authz = *txn = NULL;
 	if (af_page_refuse_repeated(req, resp))
@@ -1164,13 +1190,15 @@ static int posted(af_server *srv, af_req *req, af_resp *resp, json_t **authz,
 	*authz = load(srv, req, resp, csrf, 0);
 	if (*authz == NULL)
 		return -1;
-	*txn = flow_txn(srv, req, *authz, &failed);
-	if (failed) {
+	*txn = flow_txn(srv, req, *authz, &found);
+	if (found == TXN_STORE_FAILED) {
 		af_page_unavailable(resp);
 		return -1;
 	}
-	state = json_string_value(json_object_get(*txn, "state"));
-	if (state_ends_flow(state)) {
+	state = found == TXN_GONE
+			? "gone"
+			: json_string_value(json_object_get(*txn, "state"));
+	if (found == TXN_GONE || state_ends_flow(state)) {
 		reset_flow(srv, flow, *authz);
 		outcome_page(srv, resp, flow, *authz, state, *txn);
 		return -1;

@@ -578,6 +578,29 @@ describe(`push MFA (${STORE} store)`, () => {
     }
   });
 
+  test('a denied push whose record the store lost ends the sign-in: no push goes again', async () => {
+    // Only on Redis can a test take a record away, as a store may lose one.
+    if (STORE !== 'redis') return;
+    const s = await mfaUser('rhea-lost');
+    const m = await toMfa(s);
+    const [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['deny', txn])).code, 0);
+    execFileSync('redis-cli', ['-u', process.env.AF_TEST_REDIS_URL, 'DEL', `e2e${server.port}:txn:${txn}`],
+      { stdio: 'ignore' });
+    const f = hiddenFields(m.page.text);
+    const again = await m.browser.post(`${server.issuer}/login/mfa/push`, { flow: f.flow, csrf: f.csrf });
+    assert.equal(again.status, 200, again.text);
+    assert.match(again.text, /<title>Request no longer open: Sign-in not completed/);
+    assert.match(again.text, /The request to your phone is no longer open\./);
+    const p = await idsim(server, s.phone, ['pending']);
+    assert.equal(p.stdout.trim(), '', 'no new challenge');
+    // The page, and its status, say the same; the sign-in starts over.
+    const st = await m.browser.get(`${server.issuer}/login/mfa/status?flow=${encodeURIComponent(f.flow)}`);
+    assert.notEqual(JSON.parse(st.text).state, 'pending');
+    const page = await m.browser.get(`${server.issuer}/login/mfa?flow=${encodeURIComponent(f.flow)}`);
+    assert.doesNotMatch(page.text, /action="\/login\/mfa\/push"/);
+  });
+
   test('wrong token codes count into the lockout across password steps', { timeout: 120000 }, async () => {
     // A server of its own that locks at the sixth failure: the growing
     // delays before a lock at the default tenth (1 + 2 + 4 + 8 + 16 s) are
