@@ -345,11 +345,13 @@ int af_flow_rebind(af_server *srv, const af_req *req, af_resp *resp,
 		goto out;
 	json_decref(*authz);
 	*authz = again;
+	again = NULL;
 send:
 	af_resp_cookie(resp, name, next, AF_COOKIE_SESSION);
 out:
 	OPENSSL_cleanse(bind, sizeof(bind));
 	OPENSSL_cleanse(next, sizeof(next));
+	json_decref(again);
 	json_decref(now);
 	return rc;
 }
