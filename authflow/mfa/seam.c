@@ -182,6 +182,18 @@ static void push_refused(af_server *srv, const af_req *req,
 }
 
 /*
+ * Gives back to the user's push limit the push counted for a challenge
+ * that is not sent after all.
+ */
+static void give_back(af_server *srv, const af_req *req, const char *username,
+		      const json_t *wf)
+{
+	if (af_mfa_push_unused(srv->store, username, wf) != AF_MFA_OK)
+		log_warn(srv->log, req->rid, "mfa",
+			 "could not give back an unused push");
+}
+
+/*
  * Starts a push transaction for the eligible ones of the user's devices
  * and names it in mfa: 0 and *txn (new reference), or -1 (code only)
  * when none is made. Its pushes wait for the flow to take it (see
@@ -239,15 +251,15 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 				 ? req->client_ip
 				 : NULL,
 			 "browser", browser[0] != '\0' ? browser : NULL);
-	if (spec == NULL)
-		return -1;
-	st = af_mfa_txn_new(srv->store, spec, af_now(), txn);
+	st = spec != NULL ? af_mfa_txn_new(srv->store, spec, af_now(), txn)
+			  : AF_MFA_NOMEM;
 	json_decref(spec);
 	if (st != AF_MFA_OK) {
 		/* Only the token code is left: said, so that it is seen. */
 		log_warn(srv->log, req->rid, "mfa",
 			 "user=%s txn_started=0 why=\"%s\"", username,
 			 af_mfa_strerror(st));
+		give_back(srv, req, username, wf);
 		return -1;
 	}
 	af_mfa_txn_recheck_devices(srv->store, txn, af_now());
@@ -394,17 +406,16 @@ static void ask(af_server *srv, af_req *req, af_resp *resp, const char *flow_id,
 		 */
 		log_info(srv->log, req->rid, "mfa", "user=%s txn_superseded=1",
 			 username);
-		if (txn != NULL &&
-		    af_mfa_push_unused(srv->store, username, wf) != AF_MFA_OK)
-			log_warn(srv->log, req->rid, "mfa",
-				 "could not give back an unused push");
 	} else if (txn != NULL) {
 		send_pushes(srv, req, username, txn, devices, wf);
 	}
 	af_mfa_to_page(resp, flow_id);
 out:
-	if (txn != NULL && rc != 0)
+	/* A challenge no flow holds reaches no phone, nor counts as sent. */
+	if (txn != NULL && rc != 0) {
 		drop_txn(srv, json_string_value(json_object_get(txn, "id")));
+		give_back(srv, req, username, wf);
+	}
 	json_decref(txn);
 	json_decref(eligible);
 	json_decref(saved);

@@ -231,6 +231,7 @@ af_mfa_status af_mfa_txn_new(store_ctx *st, const json_t *spec, int64_t now,
 	json_t *txn = NULL;
 	char *text = NULL;
 	uint32_t number = 0;
+	store_status sst;
 	af_mfa_status rc;
 
 	if (out == NULL)
@@ -257,13 +258,21 @@ af_mfa_status af_mfa_txn_new(store_ctx *st, const json_t *spec, int64_t now,
 	rc = af_mfa__from_store(store_set(st, key, text, strlen(text),
 					  (uint64_t)AF_MFA_TXN_KEEP_S * 1000,
 					  STORE_SET_NX));
-	if (rc == AF_MFA_OK)
-		rc = index_txn(st, ts.devices, id, now);
+	if (rc != AF_MFA_OK)
+		goto out;
+	rc = index_txn(st, ts.devices, id, now);
 	if (rc == AF_MFA_OK)
 		rc = due_txn(st, id, now + AF_MFA_TXN_TTL_S);
 	if (rc == AF_MFA_OK) {
 		*out = txn;
 		txn = NULL;
+	} else {
+		/*
+		 * Half made, and no flow will hold it: nobody may answer it.
+		 * Left in (the store failing on), it expires unanswered.
+		 */
+		sst = store_del(st, key);
+		(void)sst;
 	}
 out:
 	af_mfa__dump_free(text);

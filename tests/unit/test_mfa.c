@@ -2686,6 +2686,68 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_txn_recheck_devices_cancels_when_none_left, setup),  \
 		CASE(test_txn_new_takes_the_longest_display_name, setup)
 
+/* Per store_smembers(): each member's txn record must be gone. */
+static int member_record_gone(const char *member, void *arg)
+{
+	store_ctx *st = arg;
+	store_value v = {NULL, 0};
+	char key[AF_MFA__KEY_MAX];
+
+	(void)snprintf(key, sizeof(key), "txn:%s", member);
+	assert_int_equal(store_get(st, key, &v), STORE_NOT_FOUND);
+	return 0;
+}
+
+/*
+ * A txn the store took but could not index everywhere (a memory store at
+ * its cap, Redis past maxmemory) is taken out again: no flow holds it, so
+ * a phone that lists it could answer for nobody. Every cap from too small
+ * for the record to big enough for all of it is tried.
+ */
+static void test_txn_new_half_made_taken_out(void **state)
+{
+	char a[AF_MFA_ID_BUF], b[AF_MFA_ID_BUF], err[128], key[AF_MFA__KEY_MAX];
+	size_t partial = 0;
+	uint64_t cap;
+
+	(void)state;
+	assert_int_equal(af_mfa__new_id(a), AF_MFA_OK);
+	assert_int_equal(af_mfa__new_id(b), AF_MFA_OK);
+	for (cap = 64; cap < 16384; cap += 8) {
+		store_options so = {.backend = STORE_BACKEND_MEMORY,
+				    .max_bytes = cap};
+		store_ctx *st = NULL;
+		json_t *spec, *txn = NULL;
+		af_mfa_status rc;
+
+		assert_int_equal(store_open(&so, &st, err, sizeof(err)),
+				 STORE_OK);
+		spec = json_pack("{s:s, s:s, s:s, s:s, s:[s,s], s:b}", "user",
+				 "alice", "app", "client-1", "app_name",
+				 "Qlik Sense", "flow", "flow-1", "devices", a,
+				 b, "number_matching", 1);
+		assert_non_null(spec);
+		rc = af_mfa_txn_new(st, spec, T0, &txn);
+		json_decref(spec);
+		if (rc == AF_MFA_OK) {
+			json_decref(txn);
+			store_close(st);
+			break;
+		}
+		assert_null(txn);
+		(void)snprintf(key, sizeof(key), "device_txns:%s", a);
+		assert_int_equal(
+			store_smembers(st, key, member_record_gone, st),
+			STORE_OK);
+		if (store_ttl(st, key, &(uint64_t){0}) == STORE_OK)
+			partial++;
+		store_close(st);
+	}
+	assert_true(cap < 16384);
+	/* Some cap let the first device's index in but not the rest. */
+	assert_true(partial > 0);
+}
+
 /* Ids go on command lines: none may start like an option. */
 static void test_new_id_never_starts_with_dash(void **state)
 {
@@ -2791,6 +2853,7 @@ int main(void)
 		cmocka_unit_test(test_version_at_least_table),
 		cmocka_unit_test(test_device_pushable_rules),
 		cmocka_unit_test(test_new_id_never_starts_with_dash),
+		cmocka_unit_test(test_txn_new_half_made_taken_out),
 		cmocka_unit_test(test_txn_push_mark_text_changes_device_only),
 		cmocka_unit_test(test_txn_push_queued_keeps_outcome),
 		cmocka_unit_test(
