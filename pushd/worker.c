@@ -396,7 +396,7 @@ out:
 		log_warn(w->ctx->log, NULL, "push_token_invalid",
 			 "device=%s: %s", job->device, af_mfa_strerror(st));
 	json_decref(patch);
-	json_decref(dev);
+	af_mfa_device_free(dev);
 }
 
 /* ---- flights --------------------------------------------------------------

@@ -491,8 +491,7 @@ void af_admin__device_remove(af_admin_call *c)
 			   json_object_get(dev, "device_name"), "platform",
 			   json_object_get(dev, "platform"));
 	/* The record holds the TOTP secret: wiped before it is freed. */
-	af_secmem_wipe_json_string(json_object_get(dev, "totp_secret"));
-	json_decref(dev);
+	af_mfa_device_free(dev);
 	if (detail == NULL) {
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		return;

@@ -609,7 +609,7 @@ static int phone_code(af_server *srv, char *out, size_t cap, int *left)
 	}
 	tc_key_free(key);
 	OPENSSL_cleanse(secret, sizeof(secret));
-	json_decref(dev);
+	af_mfa_device_free(dev);
 	return rc;
 }
 

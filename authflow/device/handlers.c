@@ -132,15 +132,6 @@ static void mfa_failed(dcall *c, const char *what, af_mfa_status st)
 		  what, af_mfa_strerror(st));
 }
 
-/* Releases a device object after wiping its TOTP secret. */
-static void device_release(json_t *dev)
-{
-	if (dev == NULL)
-		return;
-	af_secmem_wipe_json_string(json_object_get(dev, "totp_secret"));
-	json_decref(dev);
-}
-
 /* ---- authentication ----------------------------------------------------- */
 
 static int64_t skew(int64_t now, int64_t ts)
@@ -610,7 +601,7 @@ out:
 	OPENSSL_cleanse(code, sizeof(code));
 	if (c->body != NULL)
 		af_secmem_wipe_json_string(json_object_get(c->body, "code"));
-	device_release(dev);
+	af_mfa_device_free(dev);
 	json_decref(spec);
 }
 
@@ -1105,7 +1096,7 @@ void af_h_device_at(af_server *srv, af_req *req, af_resp *resp, int64_t now)
 		goto out;
 	r->fn(c);
 out:
-	device_release(c->device);
+	af_mfa_device_free(c->device);
 	json_decref(c->body);
 	OPENSSL_cleanse(c, sizeof(*c));
 }

@@ -341,17 +341,11 @@ static void forget_secret(json_t *dev)
 	(void)json_object_del(dev, "totp_secret");
 }
 
-/* Drops a record this file read and holds the only reference to. */
-static void device_free(json_t *dev)
+void af_mfa_device_free(json_t *dev)
 {
 	if (dev != NULL)
 		forget_secret(dev);
 	json_decref(dev);
-}
-
-void af_mfa__device_free(json_t *dev)
-{
-	device_free(dev);
 }
 
 af_mfa_status af_mfa_device_get(store_ctx *st, const char *id, json_t **out)
@@ -782,7 +776,7 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 out:
 	OPENSSL_cleanse(secret, sizeof(secret));
 	af_mfa__dump_free(text);
-	device_free(dev);
+	af_mfa_device_free(dev);
 	json_decref(ds.jwk);
 	return rc;
 }
@@ -893,7 +887,7 @@ af_mfa_status af_mfa_device_remove(store_ctx *st, const char *id)
 	rc = af_mfa__key(ukey, sizeof(ukey), "user_devices:",
 			 json_string_value(json_object_get(dev, "user")));
 	if (rc != AF_MFA_OK) {
-		device_free(dev);
+		af_mfa_device_free(dev);
 		return AF_MFA_STORE;
 	}
 	/* The record goes first: from then on no signature verifies. */
@@ -903,7 +897,7 @@ af_mfa_status af_mfa_device_remove(store_ctx *st, const char *id)
 	/* Then the key is free for a device enrolled anew with it. */
 	if (rc == AF_MFA_OK)
 		rc = key_index_drop(st, json_object_get(dev, "public_key"), id);
-	device_free(dev);
+	af_mfa_device_free(dev);
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(store_srem(st, ukey, id));
 	if (rc == AF_MFA_OK)
@@ -1022,7 +1016,7 @@ af_mfa_status af_mfa_device_update(store_ctx *st, const char *id,
 	if (rc != AF_MFA_OK)
 		return rc;
 	rc = af_mfa__update(st, key, update_fn, &a, &dev);
-	device_free(dev);
+	af_mfa_device_free(dev);
 	return rc;
 }
 
@@ -1136,7 +1130,7 @@ static af_mfa_status code_device(store_ctx *st, const char *id,
 	rc = af_mfa_device_get(st, id, &dev);
 	if (rc == AF_MFA_OK)
 		rc = device_totp_key(dev, &key);
-	device_free(dev);
+	af_mfa_device_free(dev);
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__key(lkey, sizeof(lkey), "totp_last:", id);
 	/*

@@ -254,7 +254,8 @@ af_mfa_status af_mfa__update(store_ctx *st, const char *key,
 		}
 		af_mfa__dump_free(text);
 		store_value_free(&raw);
-		json_decref(obj);
+		/* A device's record holds its TOTP secret. */
+		af_mfa_device_free(obj);
 		if (!again)
 			return rc;
 		rc = AF_MFA_STORE;

@@ -193,6 +193,12 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 				size_t errlen);
 af_mfa_status af_mfa_device_get(store_ctx *st, const char *id, json_t **out);
 /*
+ * Wipes the TOTP secret of a device record from af_mfa_device_get() or
+ * af_mfa_device_add() (a reference held by the caller alone), then drops
+ * it. NULL: no-op.
+ */
+void af_mfa_device_free(json_t *dev);
+/*
  * The hex SHA-256 of a P-256 JWK's x and y: what names a key whatever
  * device holds it. "" when the JWK has no string x and y.
  */

@@ -125,12 +125,6 @@ bool af_mfa__array_has(const json_t *arr, const char *s);
 af_mfa_status af_mfa__sort(json_t *arr, const char *field);
 
 /*
- * Wipes the TOTP secret of a device record this module read (a new
- * reference held by the caller alone), then drops it. NULL: no-op.
- */
-void af_mfa__device_free(json_t *dev);
-
-/*
  * Pauses pushes to user from now for the workflow's report_pause_s
  * (nothing when it is 0): after a report.
  */

@@ -742,7 +742,7 @@ static bool only_device(store_ctx *st, const json_t *txn, const char *gone)
 			continue;
 		dev = NULL;
 		if (af_mfa_device_get(st, id, &dev) != AF_MFA_NOT_FOUND) {
-			af_mfa__device_free(dev);
+			af_mfa_device_free(dev);
 			return false;
 		}
 	}
@@ -1085,7 +1085,7 @@ af_mfa_status af_mfa_push_enqueue(store_ctx *st, const json_t *txn,
 					rc = AF_MFA_NOMEM;
 			}
 		}
-		json_decref(read);
+		af_mfa_device_free(read);
 		/* A device removed meanwhile is skipped; other errors kept. */
 		if (rc != AF_MFA_OK && rc != AF_MFA_NOT_FOUND &&
 		    first == AF_MFA_OK)

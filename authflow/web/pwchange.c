@@ -543,8 +543,7 @@ static int phone_gone(af_server *srv, const af_req *req, af_resp *resp,
 	       !af_ct_streq(json_string_value(json_object_get(dev, "user")),
 			    step_str(step, "username"));
 	/* Read whole, with the token-code secret it keeps: wiped unused. */
-	af_secmem_wipe_json_string(json_object_get(dev, "totp_secret"));
-	json_decref(dev);
+	af_mfa_device_free(dev);
 	if (!gone)
 		return 0;
 	if (st != AF_MFA_OK && st != AF_MFA_NOT_FOUND) {
