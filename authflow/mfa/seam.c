@@ -282,6 +282,34 @@ static void send_pushes(af_server *srv, af_req *req, const char *username,
 		 username, queued);
 }
 
+/*
+ * 1 when a sign-in of the user was reported while this step made txn:
+ * the walk of the report may have missed txn, indexed after it, so txn
+ * is cancelled here as the report would have, and sends no push. The
+ * report writes its pause before that walk, so a txn the walk missed
+ * sees the pause here. 0 otherwise, also when the store fails (the push
+ * check just passed).
+ */
+static int reported_meanwhile(af_server *srv, const af_req *req,
+			      const char *username, const json_t *txn,
+			      const json_t *wf)
+{
+	int64_t paused = 0, limited = 0;
+	json_t *out = NULL;
+
+	if (af_mfa_push_state(srv->store, username, wf, af_now(), &paused,
+			      &limited) != AF_MFA_OK ||
+	    paused <= 0)
+		return 0;
+	log_info(srv->log, req->rid, "mfa",
+		 "user=%s txn_started=1 pushes=0 why=paused", username);
+	if (af_mfa_txn_cancel(
+		    srv->store, json_string_value(json_object_get(txn, "id")),
+		    AF_MFA_CANCEL_REPORT, af_now(), &out) == AF_MFA_OK)
+		json_decref(out);
+	return 1;
+}
+
 /* Ends the transaction id unanswered: no sign-in can finish with it. */
 static void drop_txn(af_server *srv, const char *id)
 {
@@ -406,6 +434,10 @@ static void ask(af_server *srv, af_req *req, af_resp *resp, const char *flow_id,
 		 */
 		log_info(srv->log, req->rid, "mfa", "user=%s txn_superseded=1",
 			 username);
+	} else if (txn != NULL &&
+		   reported_meanwhile(srv, req, username, txn, wf)) {
+		/* Its page says the report cancelled it. */
+		give_back(srv, req, username, wf);
 	} else if (txn != NULL) {
 		send_pushes(srv, req, username, txn, devices, wf);
 	}

@@ -822,15 +822,18 @@ static af_mfa_status decide(store_ctx *st, const char *id, decide_arg *a,
 		return a->result;
 	}
 	if (strcmp(txn_state(txn), "reported") == 0) {
-		/* A report stops the user's other sign-ins waiting too. */
-		cancel_others(st, txn, a->now);
 		/*
 		 * The pause runs from the time of the report by the clock
-		 * that later sign-ins judge it with (af_mfa_push_check).
+		 * that later sign-ins judge it with (af_mfa_push_check). It
+		 * is written first: a sign-in whose challenge the walk below
+		 * misses, made just after it, finds the pause before its
+		 * pushes go (see af_mfa_push_state()).
 		 */
 		rc = af_mfa__pause_pushes(
 			st, json_string_value(json_object_get(txn, "user")),
 			af_now());
+		/* A report stops the user's other sign-ins waiting too. */
+		cancel_others(st, txn, a->now);
 		if (rc != AF_MFA_OK) {
 			/* The report stands; the caller learns the pause
 			 * failed. */
