@@ -837,18 +837,23 @@ void af_device_decided(af_server *srv, const char *ip, const char *rid,
 
 /*
  * A report whose push pause could not be set is still a report: the
- * decision was stored before the pause. When the txn shows it, the device
- * gets its answer (and the report its audit event), and the failed pause
- * is logged. AF_MFA_OK with *res, or AF_MFA_STORE.
+ * decision was stored before the pause. When the txn shows it reported
+ * by this device, the device gets its answer (and the report its audit
+ * event), and the failed pause is logged. Another device's report, met
+ * by a store error before the decision (the read, the write), is not
+ * this request's to tell. AF_MFA_OK with *res, or AF_MFA_STORE.
  */
 static af_mfa_status report_stands(dcall *c, json_t **res)
 {
-	const char *state;
+	const char *state, *by;
 
 	if (af_mfa_txn_get(c->srv->store, c->txn, c->now, res) != AF_MFA_OK)
 		return AF_MFA_STORE;
 	state = state_of(*res);
-	if (state == NULL || strcmp(state, "reported") != 0) {
+	by = json_string_value(json_object_get(*res, "decided_by"));
+	if (state == NULL || strcmp(state, "reported") != 0 || by == NULL ||
+	    strcmp(by, c->sig.device) != 0 ||
+	    !txn_has_device(*res, c->sig.device)) {
 		json_decref(*res);
 		*res = NULL;
 		return AF_MFA_STORE;
