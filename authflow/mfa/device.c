@@ -561,18 +561,6 @@ static af_mfa_status new_secret(char *b32, size_t cap)
 	return rc;
 }
 
-static int count_member(const char *member, void *arg)
-{
-	(void)member;
-	return ++*(size_t *)arg > USER_DEVICES_SCAN;
-}
-
-static af_mfa_status count_devices(store_ctx *st, const char *ukey, size_t *n)
-{
-	*n = 0;
-	return af_mfa__from_store(store_smembers(st, ukey, count_member, n));
-}
-
 static json_t *device_new(const char *id, const char *username,
 			  const device_spec *ds, const char *secret)
 {
@@ -801,17 +789,13 @@ static int collect_id(const char *member, void *arg)
 	return 0;
 }
 
-static af_mfa_status user_device_ids(store_ctx *st, const char *username,
-				     json_t **out)
+/* The ids in the device set at key (at most USER_DEVICES_SCAN). */
+static af_mfa_status ids_at(store_ctx *st, const char *key, json_t **out)
 {
-	char key[AF_MFA__KEY_MAX];
 	id_list l = {NULL, USER_DEVICES_SCAN, false};
 	af_mfa_status rc;
 
 	*out = NULL;
-	rc = af_mfa__key(key, sizeof(key), "user_devices:", username);
-	if (rc != AF_MFA_OK)
-		return rc;
 	l.arr = json_array();
 	if (l.arr == NULL)
 		return AF_MFA_NOMEM;
@@ -826,9 +810,72 @@ static af_mfa_status user_device_ids(store_ctx *st, const char *username,
 	return AF_MFA_OK;
 }
 
+static af_mfa_status user_device_ids(store_ctx *st, const char *username,
+				     json_t **out)
+{
+	char key[AF_MFA__KEY_MAX];
+	af_mfa_status rc;
+
+	*out = NULL;
+	rc = af_mfa__key(key, sizeof(key), "user_devices:", username);
+	return rc == AF_MFA_OK ? ids_at(st, key, out) : rc;
+}
+
+/*
+ * An id in the user's device set at ukey whose record is gone: a removal
+ * that failed after the record went (it goes first), or one under way.
+ * Taken out of the set, best effort, so that it holds no device slot for
+ * good.
+ */
+static void drop_stale(store_ctx *st, const char *ukey, const char *id)
+{
+	store_status sst = store_srem(st, ukey, id);
+
+	(void)sst; /* left in, it is dropped next time */
+}
+
+/* How many devices the set at ukey lists with their record there. */
+static af_mfa_status count_devices(store_ctx *st, const char *ukey, size_t *n)
+{
+	char dkey[AF_MFA__KEY_MAX];
+	json_t *ids = NULL, *idv;
+	store_status sst;
+	uint64_t ttl;
+	af_mfa_status rc;
+	size_t i;
+
+	*n = 0;
+	rc = ids_at(st, ukey, &ids);
+	json_array_foreach(ids, i, idv)
+	{
+		const char *id = json_string_value(idv);
+
+		rc = device_key(dkey, sizeof(dkey), id);
+		if (rc == AF_MFA_NOT_FOUND) {
+			drop_stale(st, ukey, id);
+			rc = AF_MFA_OK;
+			continue;
+		}
+		if (rc != AF_MFA_OK)
+			break;
+		sst = store_ttl(st, dkey, &ttl);
+		if (sst == STORE_NOT_FOUND)
+			drop_stale(st, ukey, id);
+		else if (sst == STORE_OK)
+			++*n;
+		else {
+			rc = af_mfa__from_store(sst);
+			break;
+		}
+	}
+	json_decref(ids);
+	return rc;
+}
+
 af_mfa_status af_mfa_device_list(store_ctx *st, const char *username,
 				 json_t **out)
 {
+	char ukey[AF_MFA__KEY_MAX];
 	json_t *ids = NULL, *list = NULL, *idv;
 	af_mfa_status rc;
 	size_t i;
@@ -838,7 +885,9 @@ af_mfa_status af_mfa_device_list(store_ctx *st, const char *username,
 	*out = NULL;
 	if (st == NULL || !af_mfa__user_ok(username))
 		return AF_MFA_INVALID;
-	rc = user_device_ids(st, username, &ids);
+	rc = af_mfa__key(ukey, sizeof(ukey), "user_devices:", username);
+	if (rc == AF_MFA_OK)
+		rc = ids_at(st, ukey, &ids);
 	if (rc != AF_MFA_OK)
 		return rc;
 	list = json_array();
@@ -852,8 +901,10 @@ af_mfa_status af_mfa_device_list(store_ctx *st, const char *username,
 
 		rc = af_mfa_device_get(st, json_string_value(idv), &dev);
 		/* Removed since the set was read: not a device any more. */
-		if (rc == AF_MFA_NOT_FOUND)
+		if (rc == AF_MFA_NOT_FOUND) {
+			drop_stale(st, ukey, json_string_value(idv));
 			continue;
+		}
 		if (rc != AF_MFA_OK)
 			goto out;
 		forget_secret(dev);

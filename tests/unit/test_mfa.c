@@ -725,6 +725,56 @@ static void test_device_add_sixth_refused_limit(void **state)
 	assert_devices(f->st, "dave", AF_MFA_DEVICES_MAX);
 }
 
+/* Per store_smembers(): notes whether the id in arg is a member. */
+static int member_is(const char *member, void *arg)
+{
+	const char **want = arg;
+
+	if (strcmp(member, *want) == 0)
+		*want = NULL;
+	return 0;
+}
+
+/*
+ * A removal that failed after the device's record went (the store failed
+ * on) leaves the id in the user's set: it holds no slot of the device
+ * limit, and listing or counting takes it out.
+ */
+static void test_device_half_removed_frees_its_slot(void **state)
+{
+	struct fixture *f = *state;
+	char gone[AF_MFA_ID_BUF], id[AF_MFA_ID_BUF], key[AF_MFA__KEY_MAX];
+	const char *want = gone;
+	json_t *dev;
+	int i;
+
+	/* Counted for a new device. */
+	dev = add_device(f->st, "gail", "none", NULL, "2024.1", gone);
+	af_mfa_device_free(dev);
+	(void)snprintf(key, sizeof(key), "device:%s", gone);
+	assert_int_equal(store_del(f->st, key), STORE_OK);
+	for (i = 0; i < AF_MFA_DEVICES_MAX; i++) {
+		dev = add_device(f->st, "gail", "none", NULL, "2024.1", id);
+		af_mfa_device_free(dev);
+	}
+	assert_int_equal(
+		store_smembers(f->st, "user_devices:gail", member_is, &want),
+		STORE_OK);
+	assert_non_null(want); /* not a member any more */
+	assert_devices(f->st, "gail", AF_MFA_DEVICES_MAX);
+	/* Listed. */
+	dev = add_device(f->st, "hal", "none", NULL, "2024.1", gone);
+	af_mfa_device_free(dev);
+	(void)snprintf(key, sizeof(key), "device:%s", gone);
+	assert_int_equal(store_del(f->st, key), STORE_OK);
+	assert_devices(f->st, "hal", 0);
+	want = gone;
+	assert_int_equal(
+		store_smembers(f->st, "user_devices:hal", member_is, &want),
+		STORE_OK);
+	assert_non_null(want);
+}
+
 static void test_device_add_bad_spec_refused(void **state)
 {
 	static const struct {
@@ -2639,6 +2689,7 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_enroll_code_concurrent_take_one_wins, setup),        \
 		CASE(test_device_add_sixth_refused_limit, setup),              \
 		CASE(test_device_add_bad_spec_refused, setup),                 \
+		CASE(test_device_half_removed_frees_its_slot, setup),          \
 		CASE(test_device_add_stores_public_members_only, setup),       \
 		CASE(test_device_list_hides_totp_secret, setup),               \
 		CASE(test_device_remove_clears_index_and_step, setup),         \
