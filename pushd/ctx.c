@@ -3,6 +3,7 @@
  * the metrics, and the worker threads' life cycle.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,17 @@ static void say(char *err, size_t errlen, const char *what, const char *why)
 }
 
 /*
- * "<host>-<pid>": consumer names must differ between the processes that
- * share one Redis, and stay printable whatever the host name holds.
+ * "<host>-<pid>-<random>": consumer names must differ between the
+ * processes that share one Redis (a job's lease is told apart by them),
+ * and stay printable whatever the host name holds. Host names and pids
+ * alone can repeat: replicas in containers run as pid 1, and a host name
+ * longer than the buffer gethostname() is given fails it. The random
+ * part (from the CSPRNG, once per process) keeps them apart all the same.
+ * -1 when no random part could be made.
  */
-static void node_name(char *out, size_t cap)
+static int node_name(char *out, size_t cap)
 {
-	char host[NODE_HOST_MAX + 1];
+	char host[HOST_NAME_MAX + 1], rnd[16];
 	size_t i;
 
 	if (gethostname(host, sizeof(host)) != 0)
@@ -44,8 +50,11 @@ static void node_name(char *out, size_t cap)
 		      (c >= '0' && c <= '9') || c == '-' || c == '.'))
 			host[i] = '_';
 	}
-	(void)snprintf(out, cap, "%s-%ld", host[0] != '\0' ? host : "pushd",
-		       (long)getpid());
+	if (af_random_token(6, rnd, sizeof(rnd)) != 0)
+		return -1;
+	(void)snprintf(out, cap, "%s-%ld-%s", host[0] != '\0' ? host : "pushd",
+		       (long)getpid(), rnd);
+	return 0;
 }
 
 /*
@@ -102,7 +111,10 @@ pushd_ctx *pushd_ctx_new(const af_config *cfg, store_ctx *st, log_ctx *log,
 	pthread_mutex_init(&ctx->fcm_token.mu, NULL);
 	for (p = 0; p < PUSHD_SERVICES; p++)
 		(void)pushd_pause_init(&ctx->pause[p]);
-	node_name(ctx->node, sizeof(ctx->node));
+	if (node_name(ctx->node, sizeof(ctx->node)) != 0) {
+		say(err, errlen, "no random bytes for the node name", "");
+		goto fail;
+	}
 	if (cfg->push_apns &&
 	    pushd_apns_key_load(cfg->apns.key_file, &ctx->apns_key, err,
 				errlen) != PUSHD_OK)

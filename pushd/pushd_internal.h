@@ -516,7 +516,7 @@ struct pushd_ctx {
 	uint64_t grace_deadline_ns; /* set before stopping becomes 1 */
 	long transfer_timeout_ms;   /* PUSHD_TRANSFER_TIMEOUT_MS */
 	int started;
-	char node[64]; /* host name and process id, for consumer names */
+	char node[64]; /* host, process id and a random part: consumer names */
 	struct MHD_Daemon *mhd;
 };
 

@@ -1263,6 +1263,12 @@ static void test_apns_token_of_another_team_not_reused(void **state)
 		       "FGHIJ67890");
 	b = pushd_ctx_new(cfg, st, lg, err, sizeof(err));
 	assert_non_null(b);
+	/*
+	 * One host and one pid (as replicas running as pid 1 have), two
+	 * nodes: their consumer names, which tell leases apart, differ.
+	 */
+	assert_string_not_equal(a->node, b->node);
+	assert_int_equal(strncmp(a->node, b->node, strlen(a->node) - 8), 0);
 	assert_string_not_equal(a->apns_shared, b->apns_shared);
 	assert_int_equal(pushd_apns_token(b, NULL, t2, sizeof(t2)), PUSHD_OK);
 	assert_string_not_equal(t1, t2);
