@@ -709,7 +709,7 @@ static int mend_name(af_dir *dir, const char *client_id, af_dir_name_mend_fn fn,
 	if (rc == AF_DIR_NOT_FOUND || rc == AF_DIR_INVALID)
 		return 0; /* gone meanwhile, or not an app's id */
 	if (rc != AF_DIR_OK)
-		return -(int)rc;
+		return (int)rc;
 	name = json_string_value(json_object_get(app, "name"));
 	rc = name != NULL ? name_key(nkey, sizeof(nkey), name) : AF_DIR_INVALID;
 	for (tries = 0; rc == AF_DIR_OK && tries < AF_DIR__CAS_TRIES; tries++) {
@@ -790,7 +790,7 @@ static int mend_name(af_dir *dir, const char *client_id, af_dir_name_mend_fn fn,
 	json_decref(app);
 	if (rc == AF_DIR_INVALID)
 		return 0; /* a profile without a usable name: nothing to keep */
-	return rc == AF_DIR_OK ? res : -(int)rc;
+	return rc == AF_DIR_OK ? res : (int)rc;
 }
 
 af_dir_status af_dir_app_names_mend(af_dir *dir, int (*stop)(void *arg),
@@ -815,7 +815,7 @@ af_dir_status af_dir_app_names_mend(af_dir *dir, int (*stop)(void *arg),
 			break;
 		r = mend_name(dir, json_string_value(v), fn, fnarg);
 		if (r < 0) {
-			rc = (af_dir_status)-r;
+			rc = (af_dir_status)r;
 			break;
 		}
 		(*apps)++;

@@ -3319,18 +3319,18 @@ static int mend_one(af_dir *dir, json_t *sets, const char *setkey,
 	if (have == NULL) {
 		rc = af_dir__members(dir, setkey, &arr);
 		if (rc != AF_DIR_OK)
-			return -(int)rc;
+			return (int)rc;
 		have = json_object();
 		if (have == NULL || json_object_set_new(sets, setkey, have)) {
 			json_decref(arr);
-			return -(int)AF_DIR_NOMEM;
+			return (int)AF_DIR_NOMEM;
 		}
 		json_array_foreach(arr, i, v)
 		{
 			if (json_object_set_new(have, json_string_value(v),
 						json_true()) != 0) {
 				json_decref(arr);
-				return -(int)AF_DIR_NOMEM;
+				return (int)AF_DIR_NOMEM;
 			}
 		}
 		json_decref(arr);
@@ -3340,7 +3340,7 @@ static int mend_one(af_dir *dir, json_t *sets, const char *setkey,
 	rc = af_dir__from_store(store_sadd(dir->store, setkey, user));
 	if (rc == AF_DIR_OK && json_object_set_new(have, user, json_true()))
 		rc = AF_DIR_NOMEM;
-	return rc == AF_DIR_OK ? 1 : -(int)rc;
+	return rc == AF_DIR_OK ? 1 : (int)rc;
 }
 
 /* Mends the sets of one user's record; adds to *mended. */
@@ -3375,7 +3375,7 @@ static af_dir_status mend_user(af_dir *dir, json_t *sets, const char *user,
 			r = mend_one(dir, sets, key, user);
 			if (r < 0) {
 				json_decref(rec);
-				return (af_dir_status)-r;
+				return (af_dir_status)r;
 			}
 			*mended += (size_t)r;
 		}
