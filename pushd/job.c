@@ -492,7 +492,11 @@ pushd_verdict pushd_classify_fcm(long http_status, const char *status,
 		return PUSHD_V_FAILED;
 	if (http_status == 401)
 		return PUSHD_V_RENEW;
-	if (http_status == 429 || http_status == 500 || http_status == 503)
+	/*
+	 * 429 QUOTA_EXCEEDED, 500 INTERNAL, 503 UNAVAILABLE, and the 502 and
+	 * 504 of Google's front ends between pushd and FCM: all pass.
+	 */
+	if (http_status == 429 || (http_status >= 500 && http_status <= 599))
 		return PUSHD_V_RETRY;
 	return PUSHD_V_FAILED;
 }

@@ -51,11 +51,11 @@ int pushd_service_refused(pushd_platform platform, long http_status,
 	if (platform == PUSHD_APNS)
 		return http_status >= 500 && http_status <= 599;
 	/*
-	 * FCM: 500 INTERNAL, 503 UNAVAILABLE, and 429 QUOTA_EXCEEDED, which
-	 * for a sender of a few pushes per device and sign-in is the
-	 * project's sending rate.
+	 * FCM: 500 INTERNAL, 503 UNAVAILABLE, the 502 and 504 of Google's
+	 * front ends, and 429 QUOTA_EXCEEDED, which for a sender of a few
+	 * pushes per device and sign-in is the project's sending rate.
 	 */
-	return http_status == 429 || http_status == 500 || http_status == 503;
+	return http_status == 429 || (http_status >= 500 && http_status <= 599);
 }
 
 uint64_t pushd_pause_note(pushd_pause *p, uint64_t now_ns,

@@ -493,7 +493,11 @@ static void test_classify_fcm_every_answer(void **state)
 		{429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", PUSHD_V_RETRY},
 		{500, "INTERNAL", "INTERNAL", PUSHD_V_RETRY},
 		{503, "UNAVAILABLE", "UNAVAILABLE", PUSHD_V_RETRY},
-		{502, "", "", PUSHD_V_FAILED},
+		/* Google's front ends, before FCM itself answers. */
+		{502, "", "", PUSHD_V_RETRY},
+		{504, "", "", PUSHD_V_RETRY},
+		{501, "", "", PUSHD_V_RETRY},
+		{410, "", "", PUSHD_V_FAILED},
 	};
 	size_t i;
 
@@ -649,7 +653,9 @@ static void test_service_refused_by_platform(void **state)
 	assert_true(pushd_service_refused(PUSHD_FCM, 429, CURLE_OK));
 	assert_true(pushd_service_refused(PUSHD_FCM, 503, CURLE_OK));
 	assert_true(pushd_service_refused(PUSHD_FCM, 500, CURLE_OK));
-	assert_false(pushd_service_refused(PUSHD_FCM, 502, CURLE_OK));
+	assert_true(pushd_service_refused(PUSHD_FCM, 502, CURLE_OK));
+	assert_true(pushd_service_refused(PUSHD_FCM, 504, CURLE_OK));
+	assert_false(pushd_service_refused(PUSHD_FCM, 400, CURLE_OK));
 	assert_false(pushd_service_refused(PUSHD_FCM, 404, CURLE_OK));
 	assert_true(pushd_service_refused(PUSHD_FCM, 0, CURLE_COULDNT_CONNECT));
 	assert_true(
