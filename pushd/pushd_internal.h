@@ -363,6 +363,7 @@ typedef struct pushd_flight {
 	unsigned attempt; /* waits so far: the back-off's exponent */
 	unsigned sent;	  /* requests put on the wire for this job */
 	int renewed;	  /* the credential was renewed for this job */
+	int held;	  /* held back by a paused service (held()) */
 	int claimed;	  /* taken over from another consumer */
 	int leased;	  /* this worker holds "push_lease:<job>" */
 	uint64_t due_ns;  /* monotonic: when to send (PUSHD_F_WAIT) */

@@ -842,11 +842,13 @@ static void start_send(struct pushd_worker *w, pushd_flight *f)
 	int live;
 
 	/*
-	 * A retry goes out only while someone still waits for it, and only
-	 * when no other consumer has recorded the job's outcome meanwhile
-	 * (one that took it over while this one was stalled).
+	 * A retry, or a push held back by a paused service, goes out only
+	 * while someone still waits for it, and only when no other consumer
+	 * has recorded the job's outcome meanwhile (one that took it over
+	 * while this one was stalled). A push sent at once was checked when
+	 * it was taken.
 	 */
-	if (f->attempt > 0 || f->renewed) {
+	if (f->attempt > 0 || f->renewed || f->held) {
 		if (done_elsewhere(w, f)) {
 			flight_free(w, f);
 			return;
@@ -995,6 +997,7 @@ static int held(struct pushd_worker *w, pushd_flight *f, uint64_t until,
 		return 1;
 	}
 	f->due_ns = until;
+	f->held = 1;
 	return 1;
 }
 
@@ -1201,6 +1204,7 @@ static int take(const char *id, const char *entry, void *arg)
 	f->attempt = 0;
 	f->sent = 0;
 	f->renewed = 0;
+	f->held = 0;
 	f->taken_ms = af_now_ms();
 	f->answered_ms = 0;
 	f->lease_ns = af_mono_ns();

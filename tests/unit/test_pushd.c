@@ -2399,6 +2399,31 @@ static void test_worker_service_refusal_pauses_new_pushes(void **state)
 	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_SVC_APNS]), 1);
 }
 
+/*
+ * A push held back by the pause is not sent when the pause ends if its
+ * sign-in stopped waiting meanwhile (cancelled, or finished with a token
+ * code): its txn is read again before it goes.
+ */
+static void test_worker_held_push_of_a_cancelled_txn_dropped(void **state)
+{
+	const struct timespec nap = {0, 300000000};
+	struct apns_rig *r = *state;
+	uint64_t t503 = refuse_then_push(r, 503);
+	uint64_t deadline = t503 + 8000 * MS_NS;
+	const struct timespec step = {0, 10000000};
+
+	/* Taken and held by now; then its sign-in ends. */
+	(void)nanosleep(&nap, NULL);
+	assert_int_equal(af_mfa_txns_cancel_user(r->st, "user1", af_now()),
+			 AF_MFA_OK);
+	while ((rig_outcomes(r, PUSHD_OUT_SENT) < 1 ||
+		rig_outcomes(r, PUSHD_OUT_DROPPED) < 1) &&
+	       af_mono_ns() < deadline)
+		(void)nanosleep(&step, NULL);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 1);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_DROPPED), 1);
+}
+
 /* Apple's 429 is about one device token: the others' pushes go at once. */
 static void test_worker_device_429_pauses_nothing(void **state)
 {
@@ -2542,6 +2567,9 @@ int main(void)
 			rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_worker_service_refusal_pauses_new_pushes,
+			rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worker_held_push_of_a_cancelled_txn_dropped,
 			rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_worker_device_429_pauses_nothing, rig_setup,
