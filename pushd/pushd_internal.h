@@ -366,6 +366,7 @@ typedef struct pushd_flight {
 	int held;	  /* held back by a paused service (held()) */
 	int claimed;	  /* taken over from another consumer */
 	int leased;	  /* this worker holds "push_lease:<job>" */
+	int lost;	  /* another consumer holds that lease now */
 	uint64_t due_ns;  /* monotonic: when to send (PUSHD_F_WAIT) */
 	uint64_t lease_ns;
 	int64_t taken_ms;      /* when this node took the job (unix ms) */

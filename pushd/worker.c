@@ -283,6 +283,7 @@ static int lease_take(struct pushd_worker *w, pushd_flight *f)
 	rc = is_ours(w, &v);
 	store_value_free(&v);
 	f->leased = rc;
+	f->lost = !rc;
 	return rc;
 }
 
@@ -308,6 +309,7 @@ static int lease_refresh(struct pushd_worker *w, pushd_flight *f)
 		log_warn(w->ctx->log, NULL, "push_lease",
 			 "job=%s: taken over by another consumer", f->job.job);
 		f->leased = 0;
+		f->lost = 1;
 		return 0;
 	}
 	/* Not fatal: the lease may still hold; the next refresh tells. */
@@ -1201,6 +1203,7 @@ static int take(const char *id, const char *entry, void *arg)
 	f->state = PUSHD_F_TAKEN;
 	f->claimed = a->claimed;
 	f->leased = 0;
+	f->lost = 0;
 	f->attempt = 0;
 	f->sent = 0;
 	f->renewed = 0;
@@ -1460,6 +1463,12 @@ static int tend_lease(struct pushd_worker *w, pushd_flight *f, uint64_t now)
 {
 	uint64_t held = now - f->lease_ns;
 
+	/*
+	 * Taken over while its request was out: an answer that asks for a
+	 * retry leaves the job to its new holder, however soon it comes.
+	 */
+	if (f->lost)
+		return 0;
 	if (f->leased) {
 		if (held >= PUSHD_LEASE_EVERY * NS_PER_MS)
 			return lease_refresh(w, f);

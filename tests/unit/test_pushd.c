@@ -2399,6 +2399,68 @@ static void test_worker_service_refusal_pauses_new_pushes(void **state)
 	assert_int_equal(pushd_pause_count(&r->ctx->pause[PUSHD_SVC_APNS]), 1);
 }
 
+/* Per store_queue_range(): the job id of the (one) push job queued. */
+static int job_id_of(const char *entry, void *arg)
+{
+	json_t *o = json_loads(entry, 0, NULL);
+
+	assert_non_null(o);
+	(void)snprintf(arg, AF_MFA_ID_BUF, "%s",
+		       json_string_value(json_object_get(o, "job")));
+	json_decref(o);
+	return 1;
+}
+
+/*
+ * A worker whose lease another consumer took over while its request was
+ * out (it stalled, or its store connection did) leaves the job to that
+ * consumer: an answer that asks for a retry is not sent again from here,
+ * however soon the retry would be due.
+ */
+static void test_worker_lease_lost_in_flight_not_sent_again(void **state)
+{
+	const struct timespec step = {0, 10000000};
+	struct apns_rig *r = *state;
+	char tok[65], dev[AF_MFA_ID_BUF], job[AF_MFA_ID_BUF] = "", key[96];
+	uint64_t t0, deadline;
+	json_t *script;
+
+	apns_token('1', tok);
+	/* Answered 503 after 4 s, the lease taken at 1 s, refreshed at 3. */
+	script = json_pack("{s:[{s:i, s:i}]}", tok, "status", 503, "delay_ms",
+			   4000);
+	rig_open(r, script);
+	json_decref(script);
+	rig_push(r, tok, dev, sizeof(dev));
+	assert_int_equal(store_queue_range(r->st, "push", 1, job_id_of, job),
+			 STORE_OK);
+	assert_true(job[0] != '\0');
+	(void)snprintf(key, sizeof(key), "push_lease:%s", job);
+	/* The request stays out for the whole delay. */
+	r->ctx->transfer_timeout_ms = 10000;
+	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
+	t0 = af_mono_ns();
+	deadline = t0 + 2500 * MS_NS;
+	while (store_ttl(r->st, key, &(uint64_t){0}) != STORE_OK &&
+	       af_mono_ns() < deadline)
+		(void)nanosleep(&step, NULL);
+	assert_int_equal(store_ttl(r->st, key, &(uint64_t){0}), STORE_OK);
+	/* Another node takes the job over. */
+	assert_int_equal(store_set(r->st, key, "another-node-w0", 15,
+				   PUSHD_LEASE_TTL_MS, 0),
+			 STORE_OK);
+	deadline = t0 + 6500 * MS_NS;
+	while (atomic_load(&r->ctx->metrics.backoffs[PUSHD_APNS]) == 0 &&
+	       af_mono_ns() < deadline)
+		(void)nanosleep(&step, NULL);
+	/* Past any retry's back-off and the service's pause. */
+	deadline = af_mono_ns() + 1500 * MS_NS;
+	while (af_mono_ns() < deadline)
+		(void)nanosleep(&step, NULL);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 0);
+	assert_int_equal(atomic_load(&r->ctx->metrics.retries[PUSHD_APNS]), 0);
+}
+
 /*
  * A push held back by the pause is not sent when the pause ends if its
  * sign-in stopped waiting meanwhile (cancelled, or finished with a token
@@ -2570,6 +2632,9 @@ int main(void)
 			rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_worker_held_push_of_a_cancelled_txn_dropped,
+			rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worker_lease_lost_in_flight_not_sent_again,
 			rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_worker_device_429_pauses_nothing, rig_setup,
