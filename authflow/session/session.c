@@ -14,7 +14,10 @@
 
 #define COOKIE_BYTES	      32
 #define COOKIE_MAX	      64
-/* With the timeout "off" a session still leaves the store after a week. */
+/*
+ * With the timeout "off" a session still ends a week after its sign-in,
+ * as at a timeout: its applications are told.
+ */
 #define SESSION_GC_S	      (7 * 86400)
 /*
  * A user keeps at most this many sessions (browsers) at once; the oldest
@@ -27,10 +30,11 @@
 #define MEMBER_MAX	      96
 /*
  * A session's record outlives its timeout by this much, so that the sweep
- * still finds it (its user, its applications) to end it; reads refuse it
- * from the timeout on all the same.
+ * still finds it (its user, its applications) to end it, as far back as
+ * it catches up after a pause; reads refuse it from the timeout on all
+ * the same.
  */
-#define SWEEP_GRACE_S	      600
+#define SWEEP_GRACE_S	      AF_SESSION_DUE_KEEP_S
 #define KEY_HEX		      64 /* a session's key: "sess:" and this many */
 /* At most this many sessions are read from one second's file at a time. */
 #define DUE_BATCH_MAX	      1000
@@ -56,13 +60,18 @@ static void clients_key(const char *sid, char *key, size_t keycap)
 	snprintf(key, keycap, "session_clients:%s", sid);
 }
 
+/* How long a session lasts at most from its sign-in, in seconds. */
+static int64_t lifetime_s(const af_server *srv)
+{
+	return srv->cfg.session_timeout_s > 0
+		       ? (int64_t)srv->cfg.session_timeout_s
+		       : SESSION_GC_S;
+}
+
 /* How long a session, and what goes with it, stays in the store. */
 static uint64_t session_ttl_ms(const af_server *srv)
 {
-	return (uint64_t)(srv->cfg.session_timeout_s > 0
-				  ? srv->cfg.session_timeout_s + SWEEP_GRACE_S
-				  : SESSION_GC_S) *
-	       1000;
+	return (uint64_t)(lifetime_s(srv) + SWEEP_GRACE_S) * 1000;
 }
 
 /* The file of the sessions that can end in the second slot. */
@@ -197,8 +206,8 @@ static char *to_json(const af_session *s)
 }
 
 static int end_by_key(af_server *srv, const char *key, af_session_end why);
-static void end_over(af_server *srv, const char *rid, const char *key,
-		     const af_session *s, af_session_end why);
+static int end_over(af_server *srv, const char *rid, const char *key,
+		    const af_session *s, af_session_end why);
 
 int64_t af_session_last_use(const af_session *s)
 {
@@ -206,15 +215,14 @@ int64_t af_session_last_use(const af_session *s)
 }
 
 /*
- * The first second at which s is past session.timeout (*abs) and past
- * session.idle_timeout from its last use (*idle); 0 for one not set.
+ * The first second at which s is past session.timeout, or with none a
+ * week from its sign-in (*abs), and past session.idle_timeout from its
+ * last use (*idle; 0 when not set).
  */
 static void deadlines(const af_server *srv, const af_session *s, int64_t *abs,
 		      int64_t *idle)
 {
-	*abs = srv->cfg.session_timeout_s > 0
-		       ? s->auth_time + (int64_t)srv->cfg.session_timeout_s + 1
-		       : 0;
+	*abs = s->auth_time + lifetime_s(srv) + 1;
 	*idle = srv->cfg.session_idle_s > 0
 			? af_session_last_use(s) +
 				  (int64_t)srv->cfg.session_idle_s
@@ -231,9 +239,8 @@ static int over(const af_server *srv, const af_session *s, int64_t now,
 	int64_t abs, idle;
 
 	deadlines(srv, s, &abs, &idle);
-	*why = abs > 0 && now >= abs ? AF_SESSION_END_TIMEOUT
-				     : AF_SESSION_END_IDLE;
-	return (abs > 0 && now >= abs) || (idle > 0 && now >= idle);
+	*why = now >= abs ? AF_SESSION_END_TIMEOUT : AF_SESSION_END_IDLE;
+	return now >= abs || (idle > 0 && now >= idle);
 }
 
 int64_t af_session_ends_at(const af_server *srv, const af_session *s,
@@ -243,10 +250,9 @@ int64_t af_session_ends_at(const af_server *srv, const af_session *s,
 
 	deadlines(srv, s, &abs, &idle);
 	if (why != NULL)
-		*why = idle > 0 && (abs == 0 || idle < abs)
-			       ? AF_SESSION_END_IDLE
-			       : AF_SESSION_END_TIMEOUT;
-	return idle > 0 && (abs == 0 || idle < abs) ? idle : abs;
+		*why = idle > 0 && idle < abs ? AF_SESSION_END_IDLE
+					      : AF_SESSION_END_TIMEOUT;
+	return idle > 0 && idle < abs ? idle : abs;
 }
 
 /*
@@ -330,7 +336,7 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 	rc = from_json((const char *)v.data, v.len, out);
 	store_value_free(&v);
 	if (rc == 0 && over(srv, out, now, &why)) {
-		end_over(srv, req->rid, key, out, why);
+		(void)end_over(srv, req->rid, key, out, why);
 		rc = -1;
 	} else if (rc == 0 && srv->cfg.session_idle_s > 0 &&
 		   now - af_session_last_use(out) >=
@@ -415,17 +421,18 @@ static void ended(af_server *srv, const char *skey, const af_session *s)
 
 /*
  * Ends the session under key, for why: 1 when this call did (so that of
- * racing callers one logs and counts it), 0 when it was gone already or
- * the store failed.
+ * racing callers one logs and counts it), 0 when it was gone already, -1
+ * when the store failed (it may live on: the caller tries again).
  */
 static int end_by_key(af_server *srv, const char *key, af_session_end why)
 {
 	store_value v = {0};
 	af_session s;
 	char idx[160], member[MEMBER_MAX];
+	store_status st = store_getdel(srv->store, key, &v);
 
-	if (store_getdel(srv->store, key, &v) != STORE_OK)
-		return 0;
+	if (st != STORE_OK)
+		return st == STORE_NOT_FOUND ? 0 : -1;
 	if (from_json((const char *)v.data, v.len, &s) == 0) {
 		ended(srv, key, &s);
 		index_key(s.username, idx, sizeof(idx));
@@ -445,14 +452,17 @@ static int end_by_key(af_server *srv, const char *key, af_session_end why)
 
 /*
  * Ends session s under key, over by itself for why (its next read, or
- * the sweep, found it so), and logs it once.
+ * the sweep, found it so), and logs it once. As end_by_key().
  */
-static void end_over(af_server *srv, const char *rid, const char *key,
-		     const af_session *s, af_session_end why)
+static int end_over(af_server *srv, const char *rid, const char *key,
+		    const af_session *s, af_session_end why)
 {
-	if (end_by_key(srv, key, why))
+	int rc = end_by_key(srv, key, why);
+
+	if (rc == 1)
 		log_info(srv->log, rid, "session", "user=%s ended=1 reason=%s",
 			 s->username, af_metrics_session_end_name(why));
+	return rc;
 }
 
 struct indexed_session {
@@ -716,8 +726,9 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 	int64_t created;
 	json_t *members = json_array(), *m;
 	store_value v = {0};
+	store_status st;
 	af_session s;
-	int count = 0, ok;
+	int count = 0, ok, failed = 0;
 	size_t i;
 	af_session_end why;
 
@@ -735,18 +746,26 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 
 		if (member == NULL)
 			continue;
-		if (member_parse(member, key, sizeof(key), &created) != 0 ||
-		    store_get(srv->store, key, &v) != STORE_OK) {
+		st = member_parse(member, key, sizeof(key), &created) == 0
+			     ? store_get(srv->store, key, &v)
+			     : STORE_NOT_FOUND;
+		if (st == STORE_NOT_FOUND) {
 			/* Expired or damaged: dropped from the index. */
-			if (store_srem(srv->store, idx, member) != STORE_OK)
-				continue;
+			st = store_srem(srv->store, idx, member);
+			(void)st; /* left in, it is dropped next time */
+			continue;
+		}
+		/* Left listed, for the call to be made again. */
+		if (st != STORE_OK) {
+			failed = 1;
 			continue;
 		}
 		ok = from_json((const char *)v.data, v.len, &s) == 0;
 		store_value_free(&v);
 		/* One past its timeout or idle timeout is over: not listed. */
 		if (ok && over(srv, &s, af_now(), &why)) {
-			(void)end_by_key(srv, key, why);
+			if (end_by_key(srv, key, why) < 0)
+				failed = 1;
 			continue;
 		}
 		if (sid != NULL && (!ok || strcmp(s.sid, sid) != 0))
@@ -759,11 +778,11 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 				fn(&s, arg);
 		}
 		/* A damaged session ends with the others. */
-		if (end)
-			(void)end_by_key(srv, key, AF_SESSION_END_ENDED);
+		if (end && end_by_key(srv, key, AF_SESSION_END_ENDED) < 0)
+			failed = 1;
 	}
 	json_decref(members);
-	return count;
+	return failed ? -1 : count;
 }
 
 int af_session_list(af_server *srv, const char *username,
@@ -847,8 +866,7 @@ static int sweep_one(af_server *srv, const char *key, int64_t slot, int64_t now)
 		goto out;
 	}
 	if (over(srv, &s, now, &why)) {
-		end_over(srv, NULL, key, &s, why);
-		rc = 0;
+		rc = end_over(srv, NULL, key, &s, why) < 0 ? -1 : 0;
 		goto out;
 	}
 	s.due = af_session_ends_at(srv, &s, NULL);

@@ -67,9 +67,10 @@ json_t *af_session_json(const af_session *s);
 int64_t af_session_last_use(const af_session *s);
 /*
  * The first second at which s is over unless it is used before (its
- * timeout, or its idle timeout from its last use), or 0 when neither is
- * set: what the sweep files it under. *why (may be NULL) says which of
- * the two it is: AF_SESSION_END_IDLE is moved by a use, the timeout not.
+ * timeout, a week from its sign-in with the timeout off, or its idle
+ * timeout from its last use): what the sweep files it under. *why (may
+ * be NULL) says which of the two it is: AF_SESSION_END_IDLE is moved by
+ * a use, the timeout not.
  */
 int64_t af_session_ends_at(const af_server *srv, const af_session *s,
 			   af_session_end *why);

@@ -88,8 +88,7 @@ static void put_apps(af_server *srv, af_buf *b, const af_session *s)
 
 /*
  * When the session ends by itself, as "; ends TIME" (its timeout, which a
- * use does not move) or "; ends TIME if left unused" (its idle timeout);
- * nothing when neither is set.
+ * use does not move) or "; ends TIME if left unused" (its idle timeout).
  */
 static void put_end(af_server *srv, af_buf *b, const af_session *s)
 {

@@ -1377,6 +1377,29 @@ static void test_session_sweep_ends_unread_sessions(void **state)
 	assert_int_equal(get_session(f, cookie2, &s), -1);
 	assert_int_equal(store_get(f->srv.store, key2, &v), STORE_NOT_FOUND);
 
+	/*
+	 * With the timeout off a session still ends a week after its
+	 * sign-in, told as a timeout: its record outlives that by as long as
+	 * the sweep catches up, instead of leaving the store unannounced.
+	 */
+	f->srv.cfg.session_timeout_s = 0;
+	begin_session(f, cookie, sizeof(cookie), key, sizeof(key));
+	due = session_member(f, key, "due");
+	assert_int_equal(due,
+			 session_member(f, key, "auth_time") + 7 * 86400 + 1);
+	assert_int_equal(filed(f, due), 1);
+	{
+		uint64_t ttl = 0;
+
+		assert_int_equal(store_ttl(f->srv.store, key, &ttl), STORE_OK);
+		assert_true(ttl >
+			    (uint64_t)(7 * 86400 + AF_SESSION_DUE_KEEP_S - 60) *
+				    1000);
+	}
+	set_session_member(f, key, "auth_time", af_now() - 7 * 86400 - 1);
+	assert_int_equal(get_session(f, cookie, &s), -1);
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_NOT_FOUND);
+
 	log_release(f, quiet, fd, text, sizeof(text));
 	assert_non_null(strstr(text, "user=alice ended=1 reason=idle"));
 	assert_non_null(strstr(text, "user=alice ended=1 reason=timeout"));
@@ -1388,7 +1411,7 @@ static void test_session_sweep_ends_unread_sessions(void **state)
 	assert_int_equal(
 		metric(f->srv.metrics,
 		       "authflow_sessions_ended_total{reason=\"timeout\"} "),
-		2);
+		3);
 	assert_int_equal(
 		metric(f->srv.metrics,
 		       "authflow_sessions_ended_total{reason=\"ended\"} "),
