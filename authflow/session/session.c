@@ -18,7 +18,7 @@
  * With the timeout "off" a session still ends a week after its sign-in,
  * as at a timeout: its applications are told.
  */
-#define SESSION_GC_S	      (7 * 86400)
+#define SESSION_GC_S	      ((int64_t)7 * 86400)
 /*
  * A user keeps at most this many sessions (browsers) at once; the oldest
  * end first. The index is pruned every PRUNE_EVERY sign-ins of the user,
