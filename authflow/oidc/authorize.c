@@ -254,10 +254,11 @@ static int codes_over_limit(af_server *srv, const af_req *req, const char *sub,
  * it, within the user's limit (codes_over_limit()) and, for a code issued
  * at once on a session (at_once), the address' (af_flow_over_limit()),
  * counted in that order: a user past the limit adds no counter of the
- * address, however many addresses the user's cookie is sent from.
+ * address, however many addresses the user's cookie is sent from. 0 with
+ * the answer in resp, or 1 with nothing answered when s ended meanwhile.
  */
-static void issue_code(af_server *srv, const af_req *req, af_resp *resp,
-		       const json_t *authz, const af_session *s, int at_once)
+static int issue_code(af_server *srv, const af_req *req, af_resp *resp,
+		      const json_t *authz, const af_session *s, int at_once)
 {
 	char code[AF_TOKEN_TEXT_MAX + 1];
 	json_t *grant, *amr;
@@ -269,7 +270,7 @@ static void issue_code(af_server *srv, const af_req *req, af_resp *resp,
 		af_oidc_send_error(srv, resp, authz, "temporarily_unavailable",
 				   "too many sign-ins to applications by this "
 				   "user in the last minute");
-		return;
+		return 0;
 	}
 	if (rc == 0 && at_once)
 		rc = af_flow_over_limit(srv, req);
@@ -277,12 +278,17 @@ static void issue_code(af_server *srv, const af_req *req, af_resp *resp,
 		af_oidc_send_error(srv, resp, authz, "temporarily_unavailable",
 				   "too many sign-ins from this network in "
 				   "the last few minutes");
-		return;
+		return 0;
 	}
 	if (rc < 0) {
 		af_page_unavailable(resp);
-		return;
+		return 0;
 	}
+	/* Noted first: the session's end, if it comes, tells this client. */
+	if (af_session_note_client(srv, s,
+				   json_string_value(json_object_get(
+					   authz, "client_id"))) != 0)
+		return 1;
 	amr = json_array();
 	for (i = 0; amr != NULL && i < s->namr; i++)
 		json_array_append_new(amr, json_string(s->amr[i]));
@@ -304,11 +310,9 @@ static void issue_code(af_server *srv, const af_req *req, af_resp *resp,
 			      "The sign-in service could not finish your "
 			      "sign-in just now.",
 			      "Please try again in a moment.");
-		return;
+		return 0;
 	}
 	json_decref(grant);
-	af_session_note_client(
-		srv, s, json_string_value(json_object_get(authz, "client_id")));
 	{
 		const char *params[] = {
 			"code",
@@ -327,12 +331,17 @@ static void issue_code(af_server *srv, const af_req *req, af_resp *resp,
 		 s->username,
 		 json_string_value(json_object_get(authz, "client_id")));
 	OPENSSL_cleanse(code, sizeof(code));
+	return 0;
 }
 
 void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
 		       const json_t *authz, const af_session *s)
 {
-	issue_code(srv, req, resp, authz, s, 0);
+	if (issue_code(srv, req, resp, authz, s, 0) != 0)
+		af_page_error(resp, 409, "Sign-in ended",
+			      "This sign-in was ended as it finished: signed "
+			      "out elsewhere, or by an administrator.",
+			      "Start again from the application.");
 }
 
 /* A PKCE code challenge: 43..128 characters of the unreserved set. */
@@ -804,10 +813,9 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 	    session_fits(srv, authz, &s, hint != NULL ? hint_sub : NULL)) {
 		rc = session_user_allowed(srv, &s, app, authz);
 		/* A code at once counts as a sign-in begun here. */
-		if (rc == 0) {
-			issue_code(srv, req, resp, authz, &s, 1);
+		/* A session that ended meanwhile is none. */
+		if (rc == 0 && issue_code(srv, req, resp, authz, &s, 1) == 0)
 			goto out;
-		}
 		/* rc 2: a new sign-in, with the second factor, follows. */
 		if (rc == 1 && prompt != NULL && strcmp(prompt, "none") == 0) {
 			af_oidc_send_error(srv, resp, authz, "access_denied",

@@ -335,6 +335,7 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 	}
 	rc = from_json((const char *)v.data, v.len, out);
 	store_value_free(&v);
+	copy_str(out->key, sizeof(out->key), key);
 	if (rc == 0 && over(srv, out, now, &why)) {
 		(void)end_over(srv, req->rid, key, out, why);
 		rc = -1;
@@ -593,6 +594,7 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	if (store_set(srv->store, key, text, strlen(text), ttl_ms, 0) !=
 	    STORE_OK)
 		goto out;
+	copy_str(s->key, sizeof(s->key), key);
 	file_due(srv, key, s, s->created);
 	index_key(s->username, idx, sizeof(idx));
 	/*
@@ -679,25 +681,36 @@ done:
 	return out;
 }
 
-void af_session_note_client(af_server *srv, const af_session *s,
-			    const char *client_id)
+int af_session_note_client(af_server *srv, const af_session *s,
+			   const char *client_id)
 {
 	char key[AF_SID_MAX + 32];
+	uint64_t ttl = 0;
 
 	if (client_id == NULL)
-		return;
+		return 0;
 	clients_key(s->sid, key, sizeof(key));
 	/*
 	 * The list lives as long as a session can: it outlives the session
 	 * when that ends sooner (idle), harmlessly, and goes in time.
 	 */
 	if (store_sadd_ttl(srv->store, key, client_id, session_ttl_ms(srv)) !=
-	    STORE_OK)
+	    STORE_OK) {
 		log_warn(srv->log, NULL, "session",
 			 "user=%s client=%s: could not note the application "
 			 "in the session: it will not be told when the "
 			 "session ends",
 			 s->username, client_id);
+		return 0;
+	}
+	/*
+	 * An end takes the session, then reads its list: a session still
+	 * there now is one whose end, whenever it comes, reads this client.
+	 */
+	return s->key[0] != '\0' && store_ttl(srv->store, s->key, &ttl) ==
+					    STORE_NOT_FOUND
+		       ? 1
+		       : 0;
 }
 
 static int collect_member(const char *member, void *arg)

@@ -36,6 +36,9 @@
 #define AF_AMR_MAX		   4
 #define AF_SESSION_IP_MAX	   64 /* as the request's client_ip */
 
+/* A session's store key: "sess:" and 64 hex digits. */
+#define AF_SESSION_KEY_BUF 80
+
 typedef struct af_session {
 	char username[96];
 	char sub[64];
@@ -52,6 +55,8 @@ typedef struct af_session {
 	char ip[AF_SESSION_IP_MAX]; /* the client's address at sign-in */
 	/* its browser (hp_user_agent_describe()); "": not known */
 	char browser[HP_USER_AGENT_DESC_MAX];
+	/* its store key, once read from the store or made there; else "" */
+	char key[AF_SESSION_KEY_BUF];
 } af_session;
 
 /*
@@ -115,12 +120,15 @@ int af_session_signed_in(af_server *srv, const af_req *req, af_session *s);
 void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp);
 
 /*
- * Notes that session s gave client_id a code: when the session ends, that
- * application is told (back-channel logout, oidc/bclogout.h). A failure
- * is logged: the sign-in goes on.
+ * Notes that session s is about to give client_id a code: when the
+ * session ends, that application is told (back-channel logout,
+ * oidc/bclogout.h). 0, or 1 when s (one read from the store, or made
+ * there) has ended meanwhile: then no code may go, since its end read the
+ * applications to tell before this one was noted. A failure to note is
+ * logged, and is 0: the sign-in goes on.
  */
-void af_session_note_client(af_server *srv, const af_session *s,
-			    const char *client_id);
+int af_session_note_client(af_server *srv, const af_session *s,
+			   const char *client_id);
 
 /*
  * The applications session s signed into, by the member of their profiles

@@ -1420,6 +1420,29 @@ static void test_session_sweep_ends_unread_sessions(void **state)
 	f->srv.metrics = NULL;
 }
 
+/*
+ * A code given while the session ends: the client is noted first, so
+ * either the end reads it (and tells it), or the noting finds the session
+ * gone and no code goes.
+ */
+static void test_session_note_client_after_end_refused(void **state)
+{
+	struct fx *f = *state;
+	char cookie[128], key[80];
+	af_session s;
+
+	add_alice(f);
+	begin_session(f, cookie, sizeof(cookie), key, sizeof(key));
+	assert_int_equal(get_session(f, cookie, &s), 0);
+	assert_string_equal(s.key, key);
+	assert_int_equal(af_session_note_client(&f->srv, &s, "client-a"), 0);
+	assert_int_equal(af_session_end_user(&f->srv, "alice"), 1);
+	assert_int_equal(af_session_note_client(&f->srv, &s, "client-b"), 1);
+	/* One not from the store is not judged. */
+	s.key[0] = '\0';
+	assert_int_equal(af_session_note_client(&f->srv, &s, "client-c"), 0);
+}
+
 static void test_admin_log_line_names_actor_never_secrets(void **state)
 {
 	struct fx *f = *state;
@@ -2593,6 +2616,7 @@ int main(void)
 		T(test_sessions_list_and_end),
 		T(test_session_idle_timeout),
 		T(test_session_sweep_ends_unread_sessions),
+		T(test_session_note_client_after_end_refused),
 		T(test_admin_log_line_names_actor_never_secrets),
 		T(test_admin_unknown_query_parameter_400_on_every_route),
 		T(test_enroll_code_disabled_user_409),
