@@ -94,6 +94,12 @@ typedef struct af_resp {
 	struct af_brand *brand;
 	/* The error code af_resp_oauth_error() sent (a literal), or NULL. */
 	const char *oauth_error;
+	/*
+	 * Set by a slow handler (af_route_slow()) that hashed a password for
+	 * this answer: only such runs teach the work queue how long its
+	 * tasks take, not the forms refused before any hashing.
+	 */
+	int hashed;
 } af_resp;
 
 /*

@@ -529,16 +529,18 @@ static int run_slow(void *arg)
 	struct conn_state *cs = arg;
 	struct MHD_Connection *c = cs->conn;
 	uint64_t now = af_mono_ns();
+	int worked;
 	int overdue =
 		cs->busy || now - cs->queued_ns > slow_wait_ns(cs->srv) ||
 		now - cs->start_ns > (uint64_t)cs->srv->cfg.request_timeout_s *
 					     1000000000ull;
 
 	(void)answer(cs->srv, c, cs, cs->method, overdue, 0, &cs->resp);
+	worked = !overdue && cs->resp.hashed;
 	cs->ready = 1;
 	/* From here on the connection and cs are its thread's again. */
 	MHD_resume_connection(c);
-	return !overdue;
+	return worked;
 }
 
 /*

@@ -646,6 +646,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	if (check_throttle(srv, req, resp, flow, authz, username, known) != 0)
 		goto out;
 	st = af_dir_user_login(srv->dir, username, password, &user);
+	resp->hashed = 1;
 	if (st == AF_DIR_STORE || st == AF_DIR_NOMEM) {
 		af_metrics_login(srv->metrics, AF_LOGIN_ERROR);
 		af_page_unavailable(resp);

@@ -328,8 +328,8 @@ static void note_saved(af_server *srv, const char *flow, const json_t *authz,
  * nobody gets an answer that tells a password right from wrong, so this
  * is no way round the sign-in's limits on guesses.
  */
-static int was_saved(af_server *srv, const char *flow, const char *csrf,
-		     const char *password)
+static int was_saved(af_server *srv, af_resp *resp, const char *flow,
+		     const char *csrf, const char *password)
 {
 	char key[sizeof(SAVED_PREFIX) + AF_FLOW_ID_MAX];
 	store_value v = {0};
@@ -343,10 +343,12 @@ static int was_saved(af_server *srv, const char *flow, const char *csrf,
 	if (store_get(srv->store, key, &v) == STORE_OK)
 		rec = json_loadb((const char *)v.data, v.len, 0, NULL);
 	user = json_string_value(json_object_get(rec, "user"));
-	if (user != NULL &&
-	    af_ct_streq(csrf, json_string_value(json_object_get(rec, "csrf"))))
+	if (user != NULL && af_ct_streq(csrf, json_string_value(json_object_get(
+						      rec, "csrf")))) {
 		saved = af_dir_user_login(srv->dir, user, password, &u) ==
 			AF_DIR_OK;
+		resp->hashed = 1;
+	}
 	json_decref(u);
 	json_decref(rec);
 	store_value_free(&v);
@@ -403,7 +405,8 @@ static json_t *load(af_server *srv, af_req *req, af_resp *resp,
 	json_decref(authz);
 	if (rc == -2)
 		af_page_unavailable(resp);
-	else if (was_saved(srv, flow, csrf, af_req_param(req, "password")))
+	else if (was_saved(srv, resp, flow, csrf,
+			   af_req_param(req, "password")))
 		saved_page(resp);
 	else
 		af_page_flow_expired(resp);
@@ -573,6 +576,8 @@ static int sent_twice_or(af_server *srv, af_resp *resp, const char *username,
 		    af_ct_streq(json_string_value(json_object_get(user, "sub")),
 				sub);
 
+	resp->hashed = 1;
+
 	json_decref(user);
 	if (twice)
 		saved_page(resp);
@@ -732,6 +737,7 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 		srv->dir, step_str(step, "username"), step_str(step, "sub"),
 		json_integer_value(json_object_get(step, "gen")), 1, password,
 		&gen, err, sizeof(err));
+	resp->hashed = 1;
 	if (st == AF_DIR_INVALID) {
 		if (count_try(srv, req, resp, flow, authz) == 0) {
 			reason(err, msg, sizeof(msg));
@@ -854,6 +860,7 @@ static int current_ok(af_server *srv, const af_req *req, af_resp *resp,
 		return -1;
 	}
 	st = af_dir_user_login(srv->dir, s->username, current, &user);
+	resp->hashed = 1;
 	/* Longer than any password: wrong, as at sign-in. */
 	if (st == AF_DIR_INVALID)
 		st = AF_DIR_MISMATCH;
@@ -978,6 +985,7 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	st = af_dir_user_change_password(srv->dir, s.username, s.sub, s.gen, 0,
 					 password, &gen, err, sizeof(err));
+	resp->hashed = 1;
 	if (st == AF_DIR_INVALID) {
 		reason(err, msg, sizeof(msg));
 		account_form(srv, resp, 400, &s, msg, BAD_NEW);

@@ -2306,6 +2306,16 @@ describe(`authflow under a sign-in storm (${STORE} store)`, () => {
         assert.ok(o.fields, 'the login form');
         opened.push({ browser, fields: o.fields });
       }
+      // Malformed forms go through the queue too, refused in no time:
+      // they must not teach it that checks are quick.
+      for (let i = 0; i < 64; i++) {
+        const junk = await fetch(`${storm.issuer}/login`, {
+          method: 'POST', body: 'a=%zz',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        });
+        assert.equal(junk.status, 400);
+        await junk.arrayBuffer();
+      }
       const answers = await Promise.all(opened.map(async ({ browser, fields }, i) => {
         const t0 = Date.now();
         const r = await browser.post(`${storm.issuer}/login`, { ...fields, username: users[i], password: s.password });
