@@ -696,9 +696,10 @@ static int authenticated(af_admin_call *c)
 	af_admin_status st;
 	af_dir_status ds;
 	uint32_t wait_s = 0;
+	int held = 0;
 
 	ds = af_throttle_door_check(srv->dir, AF_THROTTLE_ADMIN, req->client_ip,
-				    &wait_s);
+				    &wait_s, &held);
 	if (ds == AF_DIR_WAIT) {
 		af_resp_retry_after(c->resp, wait_s);
 		af_admin__error(c, AF_ADMIN_TOO_MANY, NULL);
@@ -715,8 +716,12 @@ static int authenticated(af_admin_call *c)
 		return 0;
 	}
 	st = af_admin_auth(&srv->cfg, &srv->admin_lock, req, &c->caller, &why);
-	if (st == AF_ADMIN_OK)
+	if (st == AF_ADMIN_OK) {
+		if (held)
+			af_throttle_door_end(srv->dir, AF_THROTTLE_ADMIN,
+					     req->client_ip);
 		return 1;
+	}
 	if (why != NULL)
 		reason = " reason=several_authorization_headers";
 	/*
@@ -732,6 +737,10 @@ static int authenticated(af_admin_call *c)
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
 		return 0;
 	}
+	/* A failure counted gave it back already; this is harmless then. */
+	if (held)
+		af_throttle_door_end(srv->dir, AF_THROTTLE_ADMIN,
+				     req->client_ip);
 	af_admin__error(c, st, why);
 	log_warn(srv->log, req->rid, "admin",
 		 "actor=- action=auth status=401 ip=%s%s", req->client_ip,

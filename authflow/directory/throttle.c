@@ -1,5 +1,6 @@
 /* Brute-force counters, delays and lockouts in the state store. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -321,24 +322,97 @@ static const char *door_kind(af_throttle_door door)
 	return door == AF_THROTTLE_ADMIN ? "admin" : "client";
 }
 
-af_dir_status af_throttle_door_check(af_dir *dir, af_throttle_door door,
-				     const char *ip, uint32_t *wait_s)
+/*
+ * The number kept under what:<kind>:<name> (a counter) in *n, 0 when
+ * there is none.
+ */
+static af_dir_status counter(af_dir *dir, const char *what, const char *kind,
+			     const char *name, int64_t *n)
 {
-	char addr[AF_THROTTLE_IP_MAX + 1];
+	char key[STORE_KEY_MAX], text[24];
+	store_value v = {NULL, 0};
 	af_dir_status rc;
+	store_status st;
+
+	*n = 0;
+	rc = key_of(key, sizeof(key), what, kind, name);
+	if (rc != AF_DIR_OK)
+		return rc;
+	st = store_get(af_dir_store(dir), key, &v);
+	if (st == STORE_NOT_FOUND)
+		return AF_DIR_OK;
+	if (st != STORE_OK)
+		return af_dir__from_store(st);
+	if (v.len > 0 && v.len < sizeof(text)) {
+		memcpy(text, v.data, v.len);
+		text[v.len] = '\0';
+		*n = strtoll(text, NULL, 10);
+	}
+	store_value_free(&v);
+	return AF_DIR_OK;
+}
+
+/* A door's turn lasts one check of a secret, a few store calls. */
+#define DOOR_TURN_MS 1000u
+
+af_dir_status af_throttle_door_check(af_dir *dir, af_throttle_door door,
+				     const char *ip, uint32_t *wait_s,
+				     int *held)
+{
+	char addr[AF_THROTTLE_IP_MAX + 1], key[STORE_KEY_MAX];
+	af_dir_status rc;
+	store_status st;
 	uint64_t ms = 0;
+	int64_t n = 0;
 
 	if (wait_s != NULL)
 		*wait_s = 0;
-	if (dir == NULL)
+	if (held != NULL)
+		*held = 0;
+	if (dir == NULL || held == NULL)
 		return AF_DIR_INVALID;
 	counted_ip(ip, addr);
+	if (addr[0] == '\0')
+		return AF_DIR_OK; /* not counted either */
 	rc = time_left(dir, "wait", door_kind(door), addr, &ms);
-	if (rc != AF_DIR_OK || ms == 0)
+	if (rc != AF_DIR_OK)
 		return rc;
+	if (ms == 0)
+		rc = counter(dir, "fail", door_kind(door), addr, &n);
+	if (rc != AF_DIR_OK ||
+	    (ms == 0 &&
+	     n < (int64_t)af_dir_options_get(dir)->throttle.ip_delay_after))
+		return rc;
+	if (ms == 0) {
+		rc = key_of(key, sizeof(key), "turn", door_kind(door), addr);
+		if (rc != AF_DIR_OK)
+			return rc;
+		st = store_set(af_dir_store(dir), key, "1", 1, DOOR_TURN_MS,
+			       STORE_SET_NX | STORE_SET_VITAL);
+		if (st != STORE_EXISTS) {
+			*held = st == STORE_OK;
+			return af_dir__from_store(st);
+		}
+		ms = 1;
+	}
 	if (wait_s != NULL)
 		*wait_s = (uint32_t)((ms + 999) / 1000);
 	return AF_DIR_WAIT;
+}
+
+void af_throttle_door_end(af_dir *dir, af_throttle_door door, const char *ip)
+{
+	char addr[AF_THROTTLE_IP_MAX + 1], key[STORE_KEY_MAX];
+	store_status st;
+
+	if (dir == NULL)
+		return;
+	counted_ip(ip, addr);
+	if (addr[0] == '\0' || key_of(key, sizeof(key), "turn", door_kind(door),
+				      addr) != AF_DIR_OK)
+		return;
+	st = store_del(af_dir_store(dir), key);
+	(void)st; /* not fatal: the turn runs out by itself */
 }
 
 af_dir_status af_throttle_door_fail(af_dir *dir, af_throttle_door door,
@@ -346,15 +420,19 @@ af_dir_status af_throttle_door_fail(af_dir *dir, af_throttle_door door,
 {
 	char addr[AF_THROTTLE_IP_MAX + 1];
 	int64_t ignored = 0;
+	af_dir_status rc;
 
 	if (dir == NULL)
 		return AF_DIR_INVALID;
 	counted_ip(ip, addr);
 	if (addr[0] == '\0')
 		return AF_DIR_OK;
-	return count_failure(dir, door_kind(door), addr,
-			     af_dir_options_get(dir)->throttle.ip_delay_after,
-			     &ignored);
+	rc = count_failure(dir, door_kind(door), addr,
+			   af_dir_options_get(dir)->throttle.ip_delay_after,
+			   &ignored);
+	/* Its wait set, the next try of the address may have the turn. */
+	af_throttle_door_end(dir, door, ip);
+	return rc;
 }
 
 /*

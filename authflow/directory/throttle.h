@@ -112,19 +112,31 @@ typedef enum af_throttle_door {
  * May the address try the door now? AF_DIR_OK (*wait_s 0), AF_DIR_WAIT
  * (*wait_s: seconds left, at least 1), AF_DIR_INVALID (dir is NULL),
  * AF_DIR_STORE. wait_s may be NULL.
+ *
+ * From its ip_delay_after'th failure in the window on, when each further
+ * failure makes it wait, the address' tries take turns: one is checked
+ * at a time and the others are told to wait a second, so that a burst
+ * sent as a wait ends gets one try, not one each. *held is then 1: the
+ * caller gives the turn back with af_throttle_door_fail() or
+ * af_throttle_door_end(); should it die, the turn runs out by itself.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_door_check(af_dir *dir,
 						      af_throttle_door door,
 						      const char *ip,
-						      uint32_t *wait_s);
+						      uint32_t *wait_s,
+						      int *held);
 
 /*
- * Counts one failure at the door from the address: AF_DIR_OK (also for an
- * address that is not counted), AF_DIR_INVALID, AF_DIR_STORE.
+ * Counts one failure at the door from the address, and gives back its
+ * turn: AF_DIR_OK (also for an address that is not counted),
+ * AF_DIR_INVALID, AF_DIR_STORE.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_door_fail(af_dir *dir,
 						     af_throttle_door door,
 						     const char *ip);
+
+/* Gives back the turn af_throttle_door_check() gave (*held 1). */
+void af_throttle_door_end(af_dir *dir, af_throttle_door door, const char *ip);
 
 /*
  * One password check at a time per user name once the user has a failure

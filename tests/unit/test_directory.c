@@ -2988,6 +2988,7 @@ static void test_af_throttle_client_auth_by_address(void **state)
 	fixture *f = *state;
 	uint32_t wait = 99;
 	store_value v = {NULL, 0};
+	int held = 0;
 
 	for (int i = 0; i < 19; i++)
 		assert_int_equal(af_throttle_door_fail(f->dir,
@@ -2995,26 +2996,26 @@ static void test_af_throttle_client_auth_by_address(void **state)
 						       "192.0.2.30"),
 				 AF_DIR_OK);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
-						"192.0.2.30", &wait),
+						"192.0.2.30", &wait, &held),
 			 AF_DIR_OK);
 	assert_int_equal(wait, 0);
 	assert_int_equal(
 		af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, "192.0.2.30"),
 		AF_DIR_OK);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
-						"192.0.2.30", &wait),
+						"192.0.2.30", &wait, &held),
 			 AF_DIR_WAIT);
 	assert_int_equal(wait, 1);
 	assert_int_equal(
 		af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, "192.0.2.30"),
 		AF_DIR_OK);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
-						"192.0.2.30", &wait),
+						"192.0.2.30", &wait, &held),
 			 AF_DIR_WAIT);
 	assert_int_equal(wait, 2);
 	/* Another address, and the same one's sign-ins, are not slowed. */
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
-						"192.0.2.31", &wait),
+						"192.0.2.31", &wait, &held),
 			 AF_DIR_OK);
 	assert_int_equal(
 		af_throttle_check(f->dir, "kai", "192.0.2.30", NULL, &wait),
@@ -3025,7 +3026,7 @@ static void test_af_throttle_client_auth_by_address(void **state)
 			af_throttle_fail(f->dir, "kai", "192.0.2.32", "b9"),
 			AF_DIR_OK);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
-						"192.0.2.32", &wait),
+						"192.0.2.32", &wait, &held),
 			 AF_DIR_OK);
 	assert_int_equal(
 		store_get(af_dir_store(f->dir), "wait:client:192.0.2.30", &v),
@@ -3041,14 +3042,16 @@ static void test_af_throttle_client_auth_by_address(void **state)
 			AF_DIR_OK);
 	}
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
-						"2001:db8:5:6::7", &wait),
+						"2001:db8:5:6::7", &wait,
+						&held),
 			 AF_DIR_WAIT);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
-						"2001:db8:5:7::7", &wait),
+						"2001:db8:5:7::7", &wait,
+						&held),
 			 AF_DIR_OK);
 	/* Each door counts apart: the admin API's is not the clients'. */
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_ADMIN,
-						"192.0.2.30", &wait),
+						"192.0.2.30", &wait, &held),
 			 AF_DIR_OK);
 	for (int i = 0; i < 20; i++)
 		assert_int_equal(af_throttle_door_fail(f->dir,
@@ -3056,21 +3059,58 @@ static void test_af_throttle_client_auth_by_address(void **state)
 						       "192.0.2.33"),
 				 AF_DIR_OK);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_ADMIN,
-						"192.0.2.33", &wait),
+						"192.0.2.33", &wait, &held),
 			 AF_DIR_WAIT);
 	assert_int_equal(wait, 1);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
-						"192.0.2.33", &wait),
+						"192.0.2.33", &wait, &held),
 			 AF_DIR_OK);
+	/*
+	 * Past the delay's start, the address' tries take turns as each
+	 * wait ends: a burst sent then gets one try, the others wait a
+	 * second; a failure, or the end of a try, gives the turn back.
+	 */
+	assert_int_equal(
+		store_del(af_dir_store(f->dir), "wait:client:192.0.2.30"),
+		STORE_OK);
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"192.0.2.30", &wait, &held),
+			 AF_DIR_OK);
+	assert_int_equal(held, 1);
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"192.0.2.30", &wait, &held),
+			 AF_DIR_WAIT);
+	assert_int_equal(held, 0);
+	assert_int_equal(wait, 1);
+	assert_int_equal(
+		af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, "192.0.2.30"),
+		AF_DIR_OK);
+	assert_int_equal(
+		store_del(af_dir_store(f->dir), "wait:client:192.0.2.30"),
+		STORE_OK);
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"192.0.2.30", &wait, &held),
+			 AF_DIR_OK);
+	assert_int_equal(held, 1);
+	af_throttle_door_end(f->dir, AF_THROTTLE_CLIENT, "192.0.2.30");
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"192.0.2.30", &wait, &held),
+			 AF_DIR_OK);
+	assert_int_equal(held, 1);
+	/* Before the delay's start no turn is needed. */
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						"192.0.2.31", &wait, &held),
+			 AF_DIR_OK);
+	assert_int_equal(held, 0);
 	/* No address: nothing to count, nothing refused. */
 	assert_int_equal(
 		af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, NULL),
 		AF_DIR_OK);
-	assert_int_equal(
-		af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT, NULL, &wait),
-		AF_DIR_OK);
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
+						NULL, &wait, &held),
+			 AF_DIR_OK);
 	assert_int_equal(af_throttle_door_check(NULL, AF_THROTTLE_CLIENT,
-						"192.0.2.30", &wait),
+						"192.0.2.30", &wait, &held),
 			 AF_DIR_INVALID);
 	assert_int_equal(
 		af_throttle_door_fail(NULL, AF_THROTTLE_CLIENT, "192.0.2.30"),
