@@ -1723,6 +1723,30 @@ static af_dir_status sync_members(af_dir *dir, const char *user,
 }
 
 /*
+ * The user's record was written but its member sets were not brought in
+ * line with it (sync): the change stands, so its audit event (action on
+ * target, detail) is written all the same, and the answer says to run it
+ * again, which brings the sets in line (the writes of memberships add
+ * the user to every set its record names, changed or not). rc of the
+ * audit event when that fails too, else sync.
+ */
+static af_dir_status unsynced(af_dir *dir, const char *actor,
+			      const char *action, const char *target,
+			      const json_t *detail, af_dir_status sync,
+			      char *err, size_t errlen)
+{
+	af_dir_status rc =
+		af_dir__audit(dir, actor, action, target, detail, err, errlen);
+
+	if (rc != AF_DIR_OK)
+		return rc;
+	af_dir__err(err, errlen,
+		    "changed, but the member lists of its groups or OUs "
+		    "could not be updated: run it again");
+	return sync;
+}
+
+/*
  * After a user's memberships were written (and audited): a group or OU
  * joined that was removed meanwhile is swept again
  * (af_dir__named_recheck()).
@@ -1942,9 +1966,12 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 	rc = af_dir__from_store(store_sadd(dir->store, "users", name));
 	if (rc == AF_DIR_OK)
 		rc = sync_members(dir, name, NULL, user);
-	if (rc != AF_DIR_OK)
-		goto out;
 	json_object_del(norm, "username");
+	if (rc != AF_DIR_OK) {
+		rc = unsynced(dir, actor, "user.add", name, norm, rc, err,
+			      errlen);
+		goto out;
+	}
 	rc = af_dir__audit(dir, actor, "user.add", name, norm, err, errlen);
 	if (rc == AF_DIR_OK)
 		rc = hand_out_user(user, out);
@@ -2098,11 +2125,17 @@ af_dir_status af_dir_user_set(af_dir *dir, const char *actor,
 		removing_err(name, err, errlen);
 	if (rc != AF_DIR_OK)
 		goto out;
+	/* From none: a set an earlier call failed to add to is added to. */
 	rc = sync_members(dir, name, before, after);
+	if (rc == AF_DIR_OK)
+		rc = sync_members(dir, name, NULL, after);
 	detail = change_detail(norm, before, after);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor, "user.set", name,
 				   detail != NULL ? detail : norm, err, errlen);
+	else
+		rc = unsynced(dir, actor, "user.set", name,
+			      detail != NULL ? detail : norm, rc, err, errlen);
 	json_decref(detail);
 	if (rc == AF_DIR_OK)
 		rc = hand_out_user(after, out);
@@ -2984,14 +3017,30 @@ static af_dir_status kind_member(af_dir *dir, const member_kind *mk,
 		return rc;
 	/*
 	 * Already so (a member added again, a non-member removed): the
-	 * answer is the same, but nothing changed, so nothing is recorded.
+	 * answer is the same, but nothing changed, so nothing is recorded;
+	 * the set is brought in line all the same, should an earlier call
+	 * have changed the record but not the set.
 	 */
 	if (same_list(json_object_get(before, mk->field),
-		      json_object_get(after, mk->field)))
+		      json_object_get(after, mk->field))) {
+		json_t *one = json_pack("{s:[s]}", mk->field, name);
+
+		rc = one != NULL ? sync_members(dir, uname, add ? NULL : one,
+						add ? one : NULL)
+				 : AF_DIR_NOMEM;
+		json_decref(one);
 		goto out;
+	}
 	rc = sync_members(dir, uname, before, after);
-	if (rc != AF_DIR_OK)
+	if (rc != AF_DIR_OK) {
+		detail = json_pack("{s:s}", "user", uname);
+		rc = detail != NULL
+			     ? unsynced(dir, actor,
+					add ? mk->act_join : mk->act_leave,
+					name, detail, rc, err, errlen)
+			     : AF_DIR_NOMEM;
 		goto out;
+	}
 	/*
 	 * A user removed meanwhile may have had the member sets cleaned
 	 * before this one was added to: undone, so that no ghost stays. A

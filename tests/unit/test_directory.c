@@ -565,6 +565,32 @@ static void test_af_dir_user_set_memberships_kept_in_step(void **state)
 	u = get_user(f, "carol");
 	assert_int_equal(json_array_size(json_object_get(u, "groups")), 2);
 	json_decref(u);
+	/*
+	 * A record that names a group whose member list lost the user (an
+	 * earlier call failed after writing the record): the call made
+	 * again, or any change of the user, brings the list in line.
+	 */
+	assert_int_equal(store_srem(af_dir_store(f->dir), "group_members:staff",
+				    "carol"),
+			 STORE_OK);
+	assert_true(members_equal(f, 1, "staff", "[]"));
+	assert_int_equal(af_dir_group_add_member(f->dir, ACTOR, "staff",
+						 "carol", NULL, NULL, 0),
+			 AF_DIR_OK);
+	assert_true(members_equal(f, 1, "staff", "[\"carol\"]"));
+	assert_int_equal(store_srem(af_dir_store(f->dir), "group_members:sales",
+				    "carol"),
+			 STORE_OK);
+	assert_int_equal(set_user(f, "carol", "{\"enabled\":true}"), AF_DIR_OK);
+	assert_true(members_equal(f, 1, "sales", "[\"carol\"]"));
+	/* And a member removed again leaves the list too. */
+	assert_int_equal(
+		store_sadd(af_dir_store(f->dir), "group_members:staff", "dave"),
+		STORE_OK);
+	assert_int_equal(af_dir_group_remove_member(f->dir, ACTOR, "staff",
+						    "dave", NULL, NULL, 0),
+			 AF_DIR_OK);
+	assert_true(members_equal(f, 1, "staff", "[\"carol\"]"));
 }
 
 static void test_af_dir_user_set_email_change_unverifies(void **state)
