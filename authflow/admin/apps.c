@@ -205,16 +205,18 @@ void af_admin__app_set(af_admin_call *c)
 
 void af_admin__app_remove(af_admin_call *c)
 {
+	char err[AF_ADMIN_MSG_MAX] = "";
 	json_t *app;
 	af_dir_status st;
 
 	app = path_app(c);
 	if (app == NULL)
 		return;
-	st = af_dir_app_remove(c->dir, c->caller.name, client_id_of(app));
+	st = af_dir_app_remove(c->dir, c->caller.name, client_id_of(app), err,
+			       sizeof(err));
 	json_decref(app);
 	if (st != AF_DIR_OK) {
-		af_admin__dir_error(c, st, NULL);
+		af_admin__dir_error(c, st, err[0] != '\0' ? err : NULL);
 		return;
 	}
 	af_admin__ok(c);

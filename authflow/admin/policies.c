@@ -78,12 +78,15 @@ void af_admin__policy_set(af_admin_call *c)
 
 void af_admin__policy_remove(af_admin_call *c)
 {
+	char err[AF_ADMIN_MSG_MAX] = "";
 	af_dir_status st;
 
-	st = af_dir_policy_remove(c->dir, c->caller.name, c->seg[1]);
+	st = af_dir_policy_remove(c->dir, c->caller.name, c->seg[1], err,
+				  sizeof(err));
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st,
 				    st == AF_DIR_NOT_FOUND ? "no such policy"
+				    : err[0] != '\0'	   ? err
 							   : NULL);
 		return;
 	}

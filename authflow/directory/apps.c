@@ -965,7 +965,7 @@ af_dir_status af_dir_app_set(af_dir *dir, const char *actor,
 	json_t *norm = NULL, *before = NULL, *after = NULL;
 	const char *newname, *oldname;
 	int claimed = 0;
-	af_dir_status rc;
+	af_dir_status rc, kept = AF_DIR_OK;
 
 	if (out != NULL)
 		*out = NULL;
@@ -1001,20 +1001,25 @@ af_dir_status af_dir_app_set(af_dir *dir, const char *actor,
 	oldname = json_string_value(json_object_get(before, "name"));
 	if (claimed) {
 		/* The profile has the new name: keep it, whatever comes. */
-		rc = name_keep(dir, newname, client_id);
+		kept = name_keep(dir, newname, client_id);
 		claimed = 0;
-		if (rc == AF_DIR_CONFLICT)
-			af_dir__err(err, errlen,
-				    "name: \"%s\" was taken meanwhile; "
-				    "give the app another name",
-				    newname);
 	}
-	if (rc == AF_DIR_OK && newname != NULL && oldname != NULL &&
-	    strcmp(newname, oldname) != 0)
-		rc = release_name(dir, oldname, client_id);
+	/* The profile changed: that is recorded, whatever follows. */
+	rc = af_dir__audit(dir, actor, "app.set", client_id, norm, err, errlen);
+	if (rc == AF_DIR_OK && kept == AF_DIR_CONFLICT)
+		af_dir__err(err, errlen,
+			    "name: \"%s\" was taken meanwhile; give the app "
+			    "another name",
+			    newname);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__audit(dir, actor, "app.set", client_id, norm, err,
-				   errlen);
+		rc = kept;
+	/* Best effort: a mapping left to the old name is taken when stale. */
+	if (rc == AF_DIR_OK && newname != NULL && oldname != NULL &&
+	    strcmp(newname, oldname) != 0) {
+		af_dir_status r = release_name(dir, oldname, client_id);
+
+		(void)r;
+	}
 	if (rc == AF_DIR_OK)
 		rc = hand_out(after, out);
 out:
@@ -1043,7 +1048,7 @@ static const char *const removed_app_members[] = {
 };
 
 af_dir_status af_dir_app_remove(af_dir *dir, const char *actor,
-				const char *client_id)
+				const char *client_id, char *err, size_t errlen)
 {
 	char key[STORE_KEY_MAX];
 	json_t *app = NULL, *detail = NULL;
@@ -1060,13 +1065,19 @@ af_dir_status af_dir_app_remove(af_dir *dir, const char *actor,
 	if (rc != AF_DIR_OK)
 		goto out;
 	af_dir__index_drop(dir, "apps", client_id, key);
-	rc = release_name(dir, json_string_value(json_object_get(app, "name")),
-			  client_id);
-	if (rc == AF_DIR_OK)
-		rc = af_dir__removed_detail(app, removed_app_members, &detail);
+	/* Gone: that is recorded before anything else may fail. */
+	rc = af_dir__removed_detail(app, removed_app_members, &detail);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor, "app.remove", client_id, detail,
-				   NULL, 0);
+				   err, errlen);
+	/* Best effort: a mapping left to the name is taken when stale. */
+	if (rc == AF_DIR_OK) {
+		af_dir_status r = release_name(
+			dir, json_string_value(json_object_get(app, "name")),
+			client_id);
+
+		(void)r;
+	}
 out:
 	json_decref(detail);
 	json_decref(app);

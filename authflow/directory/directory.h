@@ -633,7 +633,8 @@ AF_DIR_NODISCARD af_dir_status af_dir_policy_set(af_dir *dir, const char *actor,
 						 size_t errlen);
 AF_DIR_NODISCARD af_dir_status af_dir_policy_remove(af_dir *dir,
 						    const char *actor,
-						    const char *name);
+						    const char *name, char *err,
+						    size_t errlen);
 AF_DIR_NODISCARD af_dir_status af_dir_policy_get(af_dir *dir, const char *name,
 						 json_t **out);
 AF_DIR_NODISCARD af_dir_status af_dir_policy_list(af_dir *dir, json_t **out);
@@ -715,7 +716,8 @@ AF_DIR_NODISCARD af_dir_status af_dir_app_set(af_dir *dir, const char *actor,
 					      const json_t *patch, json_t **out,
 					      char *err, size_t errlen);
 AF_DIR_NODISCARD af_dir_status af_dir_app_remove(af_dir *dir, const char *actor,
-						 const char *client_id);
+						 const char *client_id,
+						 char *err, size_t errlen);
 AF_DIR_NODISCARD af_dir_status af_dir_app_get(af_dir *dir,
 					      const char *client_id,
 					      json_t **out);

@@ -307,7 +307,7 @@ static af_dir_status policy_removed_detail(const store_value *v, json_t **out)
 }
 
 af_dir_status af_dir_policy_remove(af_dir *dir, const char *actor,
-				   const char *name)
+				   const char *name, char *err, size_t errlen)
 {
 	char key[STORE_KEY_MAX];
 	store_value v = {NULL, 0};
@@ -330,7 +330,7 @@ af_dir_status af_dir_policy_remove(af_dir *dir, const char *actor,
 	}
 	if (rc == AF_DIR_OK)
 		rc = af_dir__audit(dir, actor, "policy.remove", name, detail,
-				   NULL, 0);
+				   err, errlen);
 	json_decref(detail);
 	return rc;
 }

@@ -1570,8 +1570,9 @@ static void test_af_dir_policy_bad_specs_refused(void **state)
 					      AF_DIR_TARGET_GROUP, "x", f->err,
 					      sizeof(f->err)),
 			 AF_DIR_NOT_FOUND);
-	assert_int_equal(af_dir_policy_remove(f->dir, ACTOR, "p"), AF_DIR_OK);
-	assert_int_equal(af_dir_policy_remove(f->dir, ACTOR, "p"),
+	assert_int_equal(af_dir_policy_remove(f->dir, ACTOR, "p", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_policy_remove(f->dir, ACTOR, "p", NULL, 0),
 			 AF_DIR_NOT_FOUND);
 }
 
@@ -1731,7 +1732,8 @@ static void test_af_dir_app_ids_unique_names_unique(void **state)
 			       "\"redirect_uris\":[\"x:/\"]}",
 			       &app, NULL),
 		       "name");
-	assert_int_equal(af_dir_app_remove(f->dir, ACTOR, first), AF_DIR_OK);
+	assert_int_equal(af_dir_app_remove(f->dir, ACTOR, first, NULL, 0),
+			 AF_DIR_OK);
 	assert_int_equal(af_dir_app_get_by_name(f->dir, "renamed", &app),
 			 AF_DIR_NOT_FOUND);
 	assert_int_equal(af_dir_app_get(f->dir, first, &app), AF_DIR_NOT_FOUND);
@@ -4689,7 +4691,8 @@ static void test_af_dir_removal_events_keep_what_was_removed(void **state)
 				       "\"assigned\":{\"users\":[\"sue\"],"
 				       "\"groups\":[\"sales\"]}}"),
 			 AF_DIR_OK);
-	assert_int_equal(af_dir_policy_remove(f->dir, ACTOR, "vpn"), AF_DIR_OK);
+	assert_int_equal(af_dir_policy_remove(f->dir, ACTOR, "vpn", NULL, 0),
+			 AF_DIR_OK);
 	d = removal_detail(f, "policy.remove", "vpn");
 	assert_true(json_is_true(json_object_get(d, "sso")));
 	assert_true(json_is_true(json_object_get(d, "remote_access")));
@@ -4709,7 +4712,8 @@ static void test_af_dir_removal_events_keep_what_was_removed(void **state)
 		AF_DIR_OK);
 	id_of(app, id);
 	json_decref(app);
-	assert_int_equal(af_dir_app_remove(f->dir, ACTOR, id), AF_DIR_OK);
+	assert_int_equal(af_dir_app_remove(f->dir, ACTOR, id, NULL, 0),
+			 AF_DIR_OK);
 	d = removal_detail(f, "app.remove", id);
 	assert_member_text(d, "name", "\"crm\"");
 	assert_member_text(d, "display_name", "\"The CRM\"");
