@@ -912,13 +912,21 @@ static json_t *entry_new(const cjose_jwk_t *jwk, const char *kid, int64_t now,
 }
 
 /*
+ * How far apart the clocks of the nodes sharing a ring may be: a key due
+ * to sign within this of now may be signing on a node whose clock runs
+ * ahead.
+ */
+#define RING_SKEW_S 120
+
+/*
  * Adds a new key to a ring document in place, signing from signs_from on.
  * In a rotation, every key still signing stops when the new one starts
  * (now, or at a later signs_from: a rotation planned ahead) and may leave
  * /jwks once the tokens it signed have expired, and a published successor
- * that never signed goes at once; otherwise (a successor published ahead
- * of the signing key's expiry) the keys stay as they are. Either way keys
- * past retire_after go.
+ * that cannot have signed anywhere (due later than RING_SKEW_S from now)
+ * goes at once; otherwise (a successor published ahead of the signing
+ * key's expiry) the keys stay as they are. Either way keys past
+ * retire_after go.
  */
 static jose_status ring_json_add(json_t *ringj, const cjose_jwk_t *fresh,
 				 const char *kid, int64_t now,
@@ -944,7 +952,7 @@ static jose_status ring_json_add(json_t *ringj, const cjose_jwk_t *fresh,
 			return JOSE_ERR_STORE;
 		if (!entry_time(e, "signs_from", &from))
 			from = created_at;
-		if (rotate && from > now) {
+		if (rotate && from > now + RING_SKEW_S) {
 			retire_after = now; /* published, never signed */
 		} else if (rotate && expires_at > stop) {
 			if (set_time(e, "expires_at", stop) != 0 ||

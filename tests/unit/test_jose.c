@@ -1597,6 +1597,33 @@ static void test_keyring_retired_successor_calls_off_the_rotation(void **state)
 	assert_int_equal(af_keyring_rotate_at(fx->kr, 900, next), JOSE_OK);
 }
 
+/*
+ * A rotation meets a key planned to sign within the nodes' clock skew:
+ * a node whose clock runs ahead may be signing with it already, so it
+ * stays in /jwks until what it signed has expired, and signs no more.
+ */
+static void test_keyring_rotate_keeps_successor_within_skew(void **state)
+{
+	struct fixture *fx = *state;
+	char soon[JOSE_KID_MAX + 1], fresh[JOSE_KID_MAX + 1];
+	char signs[JOSE_KID_MAX + 1];
+	json_t *jwks, *s;
+
+	assert_int_equal(af_keyring_rotate_at(fx->kr, 60, soon), JOSE_OK);
+	assert_int_equal(af_keyring_rotate(fx->kr, fresh), JOSE_OK);
+	token_kid(fx->kr, signs);
+	assert_string_equal(signs, fresh);
+	jwks = af_keyring_jwks(fx->kr);
+	assert_true(jwks_has_kid(jwks, soon));
+	assert_true(jwks_has_kid(jwks, fresh));
+	json_decref(jwks);
+	s = af_keyring_status(fx->kr);
+	assert_true(key_time(s, soon, "expires_at") <= af_now());
+	assert_int_equal(key_time(s, soon, "retire_after"),
+			 key_time(s, soon, "expires_at") + MAX_TOKEN_S);
+	json_decref(s);
+}
+
 static json_int_t key_time(const json_t *status, const char *kid,
 			   const char *member)
 {
@@ -2217,6 +2244,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_rotate_drops_unused_successor, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_rotate_keeps_successor_within_skew, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_signs_from_optional_and_checked, setup,
