@@ -1,6 +1,5 @@
 /* Brute-force counters, delays and lockouts in the state store. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -323,16 +322,18 @@ static const char *door_kind(af_throttle_door door)
 }
 
 /*
- * The number kept under what:<kind>:<name> (a counter) in *n, 0 when
- * there is none.
+ * The count kept under what:<kind>:<name> (store_incr()'s decimal text)
+ * in *n, 0 when there is none; anything else there is damage
+ * (AF_DIR_STORE).
  */
 static af_dir_status counter(af_dir *dir, const char *what, const char *kind,
 			     const char *name, int64_t *n)
 {
-	char key[STORE_KEY_MAX], text[24];
+	char key[STORE_KEY_MAX];
 	store_value v = {NULL, 0};
 	af_dir_status rc;
 	store_status st;
+	int64_t count = 0;
 
 	*n = 0;
 	rc = key_of(key, sizeof(key), what, kind, name);
@@ -343,13 +344,18 @@ static af_dir_status counter(af_dir *dir, const char *what, const char *kind,
 		return AF_DIR_OK;
 	if (st != STORE_OK)
 		return af_dir__from_store(st);
-	if (v.len > 0 && v.len < sizeof(text)) {
-		memcpy(text, v.data, v.len);
-		text[v.len] = '\0';
-		*n = strtoll(text, NULL, 10);
+	if (v.len == 0 || v.len > 18)
+		rc = AF_DIR_STORE;
+	for (size_t i = 0; rc == AF_DIR_OK && i < v.len; i++) {
+		if (v.data[i] < '0' || v.data[i] > '9')
+			rc = AF_DIR_STORE;
+		else
+			count = count * 10 + (v.data[i] - '0');
 	}
 	store_value_free(&v);
-	return AF_DIR_OK;
+	if (rc == AF_DIR_OK)
+		*n = count;
+	return rc;
 }
 
 /* A door's turn lasts one check of a secret, a few store calls. */
@@ -804,39 +810,6 @@ int af_throttle_is_locked(af_dir *dir, const char *user)
 	return out;
 }
 
-/* The count at fail:user:<key> into *out, 0 when there is none. */
-static af_dir_status failures_of(af_dir *dir, const char *user, int64_t *out)
-{
-	char key[STORE_KEY_MAX];
-	store_value v = {NULL, 0};
-	af_dir_status rc;
-	store_status st;
-	int64_t n = 0;
-
-	*out = 0;
-	rc = key_of(key, sizeof(key), "fail", "user", user);
-	if (rc != AF_DIR_OK)
-		return rc;
-	st = store_get(af_dir_store(dir), key, &v);
-	if (st == STORE_NOT_FOUND)
-		return AF_DIR_OK;
-	if (st != STORE_OK)
-		return af_dir__from_store(st);
-	/* store_incr() keeps decimal text; anything else is damage. */
-	if (v.len == 0 || v.len > 18)
-		rc = AF_DIR_STORE;
-	for (size_t i = 0; rc == AF_DIR_OK && i < v.len; i++) {
-		if (v.data[i] < '0' || v.data[i] > '9')
-			rc = AF_DIR_STORE;
-		else
-			n = n * 10 + (v.data[i] - '0');
-	}
-	store_value_free(&v);
-	if (rc == AF_DIR_OK)
-		*out = n;
-	return rc;
-}
-
 af_dir_status af_throttle_info_get(af_dir *dir, const char *user,
 				   af_throttle_info *out)
 {
@@ -853,7 +826,7 @@ af_dir_status af_throttle_info_get(af_dir *dir, const char *user,
 	subjects_of(user, NULL, NULL, &s);
 	if (s.user[0] == '\0')
 		return AF_DIR_INVALID;
-	rc = failures_of(dir, s.user, &out->failures);
+	rc = counter(dir, "fail", "user", s.user, &out->failures);
 	/*
 	 * One read of the lock's TTL tells both whether it is there and
 	 * when it ends (no TTL: until lifted), so the two cannot disagree.
