@@ -29,6 +29,8 @@
 #include "server.h"
 #include "session/session.h"
 
+/* A session without a timeout ends a week after its sign-in. */
+#define WEEK_S ((int64_t)7 * 86400)
 #define ISSUER "http://127.0.0.1:8080"
 #define SUPER  "super-token-8f1c2e"
 #define ADMIN  "admin-token-77d0aa"
@@ -1385,18 +1387,17 @@ static void test_session_sweep_ends_unread_sessions(void **state)
 	f->srv.cfg.session_timeout_s = 0;
 	begin_session(f, cookie, sizeof(cookie), key, sizeof(key));
 	due = session_member(f, key, "due");
-	assert_int_equal(due,
-			 session_member(f, key, "auth_time") + 7 * 86400 + 1);
+	assert_int_equal(due, session_member(f, key, "auth_time") + WEEK_S + 1);
 	assert_int_equal(filed(f, due), 1);
 	{
 		uint64_t ttl = 0;
 
 		assert_int_equal(store_ttl(f->srv.store, key, &ttl), STORE_OK);
 		assert_true(ttl >
-			    (uint64_t)(7 * 86400 + AF_SESSION_DUE_KEEP_S - 60) *
+			    (uint64_t)(WEEK_S + AF_SESSION_DUE_KEEP_S - 60) *
 				    1000);
 	}
-	set_session_member(f, key, "auth_time", af_now() - 7 * 86400 - 1);
+	set_session_member(f, key, "auth_time", af_now() - WEEK_S - 1);
 	assert_int_equal(get_session(f, cookie, &s), -1);
 	assert_int_equal(store_get(f->srv.store, key, &v), STORE_NOT_FOUND);
 
