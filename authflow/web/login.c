@@ -381,46 +381,6 @@ static void end_other_session(af_server *srv, const af_req *req, af_resp *resp,
 	OPENSSL_cleanse(&cur, sizeof(cur));
 }
 
-static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
-			  const char *flow, const json_t *authz,
-			  const char *username, const char *known)
-{
-	char msg[160];
-	uint32_t wait_s = 0;
-	af_dir_status st;
-
-	st = af_throttle_check(srv->dir, username, req->client_ip, known,
-			       &wait_s);
-	if (st == AF_DIR_OK)
-		return 0;
-	if (st == AF_DIR_LOCKED) {
-		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
-		af_event_login(srv->log, LOG_LEVEL_WARN, req, username,
-			       "locked", known[0] != '\0' ? KNOWN : NULL);
-		af_page_locked(wait_s, known[0] != '\0', msg, sizeof(msg));
-		show_form(srv, resp, 403, flow, authz, msg, username);
-		return -1;
-	}
-	if (st == AF_DIR_WAIT) {
-		af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
-		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
-			       "throttled", "wait_s=%u%s", (unsigned)wait_s,
-			       known[0] != '\0' ? " " KNOWN : "");
-		af_page_throttled(resp, wait_s, msg, sizeof(msg));
-		show_form(srv, resp, 429, flow, authz, msg, username);
-		return -1;
-	}
-	af_page_unavailable(resp);
-	return -1;
-}
-
-/*
- * The sign-in form's POST up to the password check: 0 with *authz (the
- * flow) and known (the browser's id when it is known to the user, or
- * empty) to go on, 1 when resp holds the answer. Run twice for a slow
- * request: on the HTTP thread (af_h_login_post_early()), then on the
- * work queue.
- */
 /*
  * The name a failed sign-in is logged under: the user name when a user
  * has it, else "unknown:" and the first 12 hex digits of its SHA-256. A
@@ -441,6 +401,41 @@ static const char *logged_name(af_server *srv, const char *username,
 	af_sha256_hex(username, strlen(username), hex);
 	(void)snprintf(out, AF_LOGGED_NAME_BUF, "unknown:%.12s", hex);
 	return out;
+}
+
+static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
+			  const char *flow, const json_t *authz,
+			  const char *username, const char *known)
+{
+	char msg[160], shown[AF_LOGGED_NAME_BUF];
+	uint32_t wait_s = 0;
+	af_dir_status st;
+
+	st = af_throttle_check(srv->dir, username, req->client_ip, known,
+			       &wait_s);
+	if (st == AF_DIR_OK)
+		return 0;
+	if (st == AF_DIR_LOCKED) {
+		af_metrics_login(srv->metrics, AF_LOGIN_LOCKED);
+		af_event_login(srv->log, LOG_LEVEL_WARN, req,
+			       logged_name(srv, username, shown), "locked",
+			       known[0] != '\0' ? KNOWN : NULL);
+		af_page_locked(wait_s, known[0] != '\0', msg, sizeof(msg));
+		show_form(srv, resp, 403, flow, authz, msg, username);
+		return -1;
+	}
+	if (st == AF_DIR_WAIT) {
+		af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
+		af_event_login(srv->log, LOG_LEVEL_INFO, req,
+			       logged_name(srv, username, shown), "throttled",
+			       "wait_s=%u%s", (unsigned)wait_s,
+			       known[0] != '\0' ? " " KNOWN : "");
+		af_page_throttled(resp, wait_s, msg, sizeof(msg));
+		show_form(srv, resp, 429, flow, authz, msg, username);
+		return -1;
+	}
+	af_page_unavailable(resp);
+	return -1;
 }
 
 /*
@@ -517,6 +512,13 @@ out:
 	return rc;
 }
 
+/*
+ * The sign-in form's POST up to the password check: 0 with *authz (the
+ * flow) and known (the browser's id when it is known to the user, or
+ * empty) to go on, 1 when resp holds the answer. Run twice for a slow
+ * request: on the HTTP thread (af_h_login_post_early()), then on the
+ * work queue.
+ */
 static int login_prelude(af_server *srv, af_req *req, af_resp *resp,
 			 json_t **authz, char known[AF_KNOWN_ID_BUF])
 {
@@ -524,6 +526,7 @@ static int login_prelude(af_server *srv, af_req *req, af_resp *resp,
 	const char *csrf = af_req_param(req, "csrf");
 	const char *username = af_req_param(req, "username");
 	const char *password = af_req_param(req, "password");
+	char shown[AF_LOGGED_NAME_BUF];
 	int rc;
 
 	if (af_page_refuse_repeated(req, resp))
@@ -566,8 +569,8 @@ static int login_prelude(af_server *srv, af_req *req, af_resp *resp,
 	if (req->overdue) {
 		/* Waited too long behind other password checks: shed it. */
 		af_metrics_login(srv->metrics, AF_LOGIN_BUSY);
-		af_event_login(srv->log, LOG_LEVEL_WARN, req, username, "busy",
-			       NULL);
+		af_event_login(srv->log, LOG_LEVEL_WARN, req,
+			       logged_name(srv, username, shown), "busy", NULL);
 		af_resp_header_set(resp, "Retry-After", "5");
 		show_form(srv, resp, 503, flow, *authz, BUSY, username);
 		return 1;
@@ -630,8 +633,9 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		 * rather than the delay.
 		 */
 		af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
-		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
-			       "throttled", "wait_s=1 why=concurrent_check");
+		af_event_login(srv->log, LOG_LEVEL_INFO, req,
+			       logged_name(srv, username, shown), "throttled",
+			       "wait_s=1 why=concurrent_check");
 		af_resp_header_set(resp, "Retry-After", "1");
 		show_form(srv, resp, 429, flow, authz,
 			  "Another sign-in as this user is being checked. "

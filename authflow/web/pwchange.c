@@ -87,7 +87,7 @@ void af_pwchange_begin(af_server *srv, const af_req *req, af_resp *resp,
 		       const char *detail)
 {
 	json_t *now = json_deep_copy(authz), *step, *own;
-	int rc = -1;
+	int rc = -1, set = 0;
 
 	/* Kept as they were when the factors were checked: see finish(). */
 	step = af_session_json(s);
@@ -99,9 +99,12 @@ void af_pwchange_begin(af_server *srv, const af_req *req, af_resp *resp,
 		step = NULL;
 	}
 	json_decref(own);
-	if (now != NULL && step != NULL &&
-	    json_object_set_new(now, PWCHANGE, step) == 0) {
+	/* json_object_set_new() takes step, whether or not it succeeds. */
+	if (now != NULL && step != NULL) {
+		set = json_object_set_new(now, PWCHANGE, step) == 0;
 		step = NULL;
+	}
+	if (set) {
 		/*
 		 * The MFA page and its poll race to here: one writes, the
 		 * other finds the step made (or the flow changed: 1). A

@@ -2574,6 +2574,17 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       const unknown = srv.stderr().split('\n').filter((l) => l.includes('"ip":"198.51.100.77"') && l.includes('"event":"login"'))
         .map((l) => JSON.parse(l));
       assert.deepEqual(unknown.map((l) => l.user), [`unknown:${createHash('sha256').update('Secret-Pass-9173').digest('hex').slice(0, 12)}`]);
+      // Nor when it is delayed: refused unchecked, it is logged the same.
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await attempt(t, xff(`198.51.100.${80 + i}`), 'Summer-Pass-2024', 'x')).status, 401);
+      }
+      assert.equal((await attempt(t, xff('198.51.100.90'), 'Summer-Pass-2024', 'x')).status, 429);
+      await new Promise((res) => setTimeout(res, 200));
+      assert.doesNotMatch(srv.stderr(), /Summer-Pass-2024/);
+      const delayed = srv.stderr().split('\n').filter((l) => l.includes('"ip":"198.51.100.90"') && l.includes('"event":"login"'))
+        .map((l) => JSON.parse(l));
+      assert.deepEqual(delayed.map((l) => [l.user, l.outcome]),
+        [[`unknown:${createHash('sha256').update('Summer-Pass-2024').digest('hex').slice(0, 12)}`, 'throttled']]);
       const lines = srv.stderr().split('\n').filter((l) => l.includes('"event":"login"')).map((l) => JSON.parse(l));
       const mineFailed = lines.filter((l) => l.outcome === 'bad_credentials' && l.ip === '192.0.2.200');
       assert.equal(mineFailed.length, 5);
