@@ -256,7 +256,7 @@ tc_status tc_totp_verify(tc_key *key, const tc_totp_params *p, int64_t now,
 			 const char *code, unsigned window,
 			 const uint64_t *last_step, uint64_t *matched)
 {
-	uint64_t center, first, last, s, found = 0;
+	uint64_t center, first, last, s, n, found = 0;
 	uint32_t want = 0, got = 0;
 	int any = 0, fresh = 0;
 	tc_status st;
@@ -275,12 +275,14 @@ tc_status tc_totp_verify(tc_key *key, const tc_totp_params *p, int64_t now,
 		return st;
 
 	first = center >= window ? center - window : 0;
-	last = center + window;
+	/* At the top of the counter's range the window ends there. */
+	last = center <= UINT64_MAX - window ? center + window : UINT64_MAX;
 	/*
 	 * Every step is computed and compared, with no early exit, so the
-	 * time taken does not tell which step matched.
+	 * time taken does not tell which step matched. Counted by n, not by
+	 * s <= last, which a last of UINT64_MAX would never end.
 	 */
-	for (s = first; s <= last; s++) {
+	for (n = 0, s = first; n <= last - first; n++, s++) {
 		int eq, usable;
 
 		st = tc_hotp(key, s, p->digits, &got);

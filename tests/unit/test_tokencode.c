@@ -190,6 +190,36 @@ static void test_verify_window_edges_accepted_and_beyond_refused(void **s)
 	tc_key_free(key);
 }
 
+/*
+ * At the top of the step counter's range (t0 far in the past, one-second
+ * steps) the window ends there: verification ends, and the last step is
+ * found.
+ */
+static void test_verify_window_at_counter_top(void **state)
+{
+	tc_key *key = key_of(seed20, TC_ALGO_SHA1);
+	tc_totp_params p;
+	char code[TC_CODE_BUF];
+	uint32_t v = 0;
+	uint64_t m = 0;
+
+	(void)state;
+	tc_totp_params_init(&p);
+	p.step = 1;
+	p.t0 = INT64_MIN;
+	assert_int_equal(tc_hotp(key, UINT64_MAX, 6, &v), TC_OK);
+	assert_int_equal(tc_code_format(v, 6, code, TC_CODE_BUF), TC_OK);
+	assert_int_equal(tc_totp_verify(key, &p, INT64_MAX, code, 1, NULL, &m),
+			 TC_OK);
+	assert_true(m == UINT64_MAX);
+	assert_int_equal(tc_hotp(key, UINT64_MAX - 1, 6, &v), TC_OK);
+	assert_int_equal(tc_code_format(v, 6, code, TC_CODE_BUF), TC_OK);
+	assert_int_equal(tc_totp_verify(key, &p, INT64_MAX, code, 1, NULL, &m),
+			 TC_OK);
+	assert_true(m == UINT64_MAX - 1);
+	tc_key_free(key);
+}
+
 static void test_verify_step_boundary_exact(void **state)
 {
 	tc_key *key = key_of(seed20, TC_ALGO_SHA1);
@@ -572,6 +602,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hotp_rfc4226_vectors_match),
+		cmocka_unit_test(test_verify_window_at_counter_top),
 		cmocka_unit_test(test_totp_rfc6238_vectors_match),
 		cmocka_unit_test(test_totp_six_digits_is_suffix_of_eight),
 		cmocka_unit_test(test_key_new_bad_input_refused),
