@@ -75,7 +75,14 @@ typedef enum tc_algo {
 #define TC_BASE32_MAX	  256  /* characters of base32 text, spaces counted */
 #define TC_URI_MAX	  2048 /* bytes of an otpauth URI */
 #define TC_LABEL_MAX	  256  /* bytes of an issuer or account name */
-#define TC_CODE_BUF	  9    /* room for 8 digits and the NUL */
+/*
+ * The most bytes (NUL included) tc_uri_build() may need: every label byte
+ * percent-encoded (three each, the issuer twice: label and parameter), the
+ * secret in base32, and the fixed parts. It can be more than TC_URI_MAX,
+ * which is what tc_uri_parse() reads.
+ */
+#define TC_URI_BUILD_MAX  (9 * TC_LABEL_MAX + 2 * TC_SECRET_MAX + 128)
+#define TC_CODE_BUF	  9 /* room for 8 digits and the NUL */
 #define TC_STEP_DEFAULT	  30
 #define TC_DIGITS_DEFAULT 6
 #define TC_WINDOW_DEFAULT 1

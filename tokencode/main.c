@@ -389,7 +389,7 @@ static int run_match(const struct opts *o)
 
 static int run_uri(const struct opts *o)
 {
-	char out[TC_URI_MAX];
+	char out[TC_URI_BUILD_MAX];
 	tc_uri uri;
 	size_t n;
 	tc_status st;

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char built[TC_URI_MAX * 2];
+	char built[TC_URI_BUILD_MAX];
 	tc_uri a, b;
 	size_t n = 0;
 

@@ -504,6 +504,27 @@ static void test_uri_build_percent_encodes_and_parses_back(void **state)
 	assert_int_equal(back.secret_len, 0);
 }
 
+/* The longest labels, every byte escaped, and the longest secret fit. */
+static void test_uri_build_worst_case_fits(void **state)
+{
+	static char out[TC_URI_BUILD_MAX];
+	tc_uri u;
+	size_t n = 0;
+
+	(void)state;
+	memset(&u, 0, sizeof(u));
+	memset(u.issuer, '&', TC_LABEL_MAX);
+	memset(u.account, '%', TC_LABEL_MAX);
+	memset(u.secret, 0xA5, TC_SECRET_MAX);
+	u.secret_len = TC_SECRET_MAX;
+	u.algo = TC_ALGO_SHA512;
+	u.params.digits = 8;
+	u.params.step = 3600;
+	assert_int_equal(tc_uri_build(&u, out, sizeof(out), &n), TC_OK);
+	assert_true(n > TC_URI_MAX);
+	assert_int_equal(n, strlen(out));
+}
+
 static void test_uri_build_small_buffer_refused(void **state)
 {
 	char out[32];
@@ -603,6 +624,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hotp_rfc4226_vectors_match),
 		cmocka_unit_test(test_verify_window_at_counter_top),
+		cmocka_unit_test(test_uri_build_worst_case_fits),
 		cmocka_unit_test(test_totp_rfc6238_vectors_match),
 		cmocka_unit_test(test_totp_six_digits_is_suffix_of_eight),
 		cmocka_unit_test(test_key_new_bad_input_refused),
