@@ -1,6 +1,7 @@
 /* The state file of idsim: reading it with care, writing it atomically. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "common/httpc.h"
 #include "common/util.h"
 #include "state.h"
+#include "tokencode.h"
 
 #define PERMITTED_MODE 0600
 #define DEFAULT_DIGITS 6
@@ -174,21 +176,22 @@ af_idsim_state_status af_idsim_state_set_push(af_idsim_state *st,
 	return AF_IDSIM_STATE_OK;
 }
 
-/* Base32 (RFC 4648) letters and digits, optionally '=' padded. */
+/*
+ * Base32 (RFC 4648) that decodes to a secret the token codes can use
+ * (1..TC_SECRET_MAX bytes): checked when it comes, so that a phone never
+ * keeps one that 'code' cannot use.
+ */
 static int valid_base32(const char *s, size_t len)
 {
-	size_t i;
+	uint8_t seed[TC_SECRET_MAX];
+	size_t n = 0;
+	int ok;
 
 	if (len == 0 || len > AF_IDSIM_STATE_SECRET_MAX)
 		return 0;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '2' && c <= '7') || c == '='))
-			return 0;
-	}
-	return 1;
+	ok = tc_base32_decode(s, len, seed, sizeof(seed), &n) == TC_OK && n > 0;
+	OPENSSL_cleanse(seed, sizeof(seed));
+	return ok;
 }
 
 /* An optional integer member in lo..hi, or def when absent. */
@@ -619,17 +622,47 @@ static af_idsim_state_status write_temp(const char *tmp, const char *text,
 	return rc == 0 ? AF_IDSIM_STATE_OK : AF_IDSIM_STATE_ERR_IO;
 }
 
-/* Puts tmp at path: rename to replace, link to never overwrite. */
+/*
+ * Makes the entries of path's folder durable (a file just placed there
+ * survives a crash): 0 or -1.
+ */
+static int sync_folder(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	int fd, rc;
+
+	if (slash == NULL)
+		(void)snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		(void)snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		(void)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path),
+			       path);
+	else
+		return -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	if (close(fd) != 0)
+		rc = -1;
+	return rc;
+}
+
+/*
+ * Puts tmp at path: rename to replace, link to never overwrite; then the
+ * folder is synced, so that an enrollment the server has taken is not
+ * lost to a crash.
+ */
 static af_idsim_state_status put_in_place(const char *tmp, const char *path,
 					  int replace)
 {
-	if (replace)
-		return rename(tmp, path) == 0 ? AF_IDSIM_STATE_OK
-					      : AF_IDSIM_STATE_ERR_IO;
-	if (link(tmp, path) == 0)
-		return AF_IDSIM_STATE_OK;
-	return errno == EEXIST ? AF_IDSIM_STATE_ERR_EXISTS
-			       : AF_IDSIM_STATE_ERR_IO;
+	if (replace ? rename(tmp, path) != 0 : link(tmp, path) != 0)
+		return !replace && errno == EEXIST ? AF_IDSIM_STATE_ERR_EXISTS
+						   : AF_IDSIM_STATE_ERR_IO;
+	return sync_folder(path) == 0 ? AF_IDSIM_STATE_OK
+				      : AF_IDSIM_STATE_ERR_IO;
 }
 
 af_idsim_state_status af_idsim_state_writable(const char *path, char *err,

@@ -126,8 +126,9 @@ AF_IDSIM_NODISCARD af_idsim_state_status af_idsim_state_set_push(
 
 /*
  * Takes the TOTP parameters from a JSON object as the enrollment answer
- * and the state file carry them (lent): "secret" (base32, 1 to
- * AF_IDSIM_STATE_SECRET_MAX characters), "algorithm" ("SHA1", "SHA256"
+ * and the state file carry them (lent): "secret" (base32, at most
+ * AF_IDSIM_STATE_SECRET_MAX characters, decoding to 1..TC_SECRET_MAX
+ * bytes), "algorithm" ("SHA1", "SHA256"
  * or "SHA512", any case; "SHA1" when absent), "digits" (6 or 8; 6 when
  * absent) and "period" (1..AF_IDSIM_STATE_PERIOD_MAX; 30 when absent).
  * AF_IDSIM_STATE_OK, _ERR_FORMAT (err names the member), _ERR_ARG or

@@ -496,6 +496,40 @@ static void write_file(const char *path, const char *text, mode_t mode)
 	assert_int_equal(close(fd), 0);
 }
 
+/*
+ * A token-code secret is kept only when 'code' can use it: base32 that
+ * decodes to 1..TC_SECRET_MAX bytes.
+ */
+static void test_state_totp_secret_must_decode(void **state)
+{
+	static const char *const bad[] = {"=", "A", "ABC", "JBSWY3DP!", NULL};
+	char big[AF_IDSIM_STATE_SECRET_MAX + 1];
+	af_idsim_state *st = NULL;
+	json_t *totp;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(af_idsim_state_new(&st), AF_IDSIM_STATE_OK);
+	for (i = 0; bad[i] != NULL; i++) {
+		totp = json_pack("{s:s}", "secret", bad[i]);
+		assert_int_equal(af_idsim_state_set_totp(st, totp, NULL, 0),
+				 AF_IDSIM_STATE_ERR_FORMAT);
+		json_decref(totp);
+	}
+	/* Longer than a secret can be, though within the text's bound. */
+	memset(big, 'A', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	totp = json_pack("{s:s}", "secret", big);
+	assert_int_equal(af_idsim_state_set_totp(st, totp, NULL, 0),
+			 AF_IDSIM_STATE_ERR_FORMAT);
+	json_decref(totp);
+	totp = json_pack("{s:s}", "secret", "JBSWY3DPEHPK3PXP");
+	assert_int_equal(af_idsim_state_set_totp(st, totp, NULL, 0),
+			 AF_IDSIM_STATE_OK);
+	json_decref(totp);
+	af_idsim_state_free(st);
+}
+
 static void test_state_save_load_round_trip_mode_0600(void **state)
 {
 	struct fixture *f = *state;
@@ -714,6 +748,7 @@ int main(void)
 		cmocka_unit_test(
 			test_key_from_jwk_openssl_key_verifies_its_signature),
 		cmocka_unit_test(test_key_from_jwk_foreign_d_or_curve_refused),
+		cmocka_unit_test(test_state_totp_secret_must_decode),
 		cmocka_unit_test_setup_teardown(
 			test_state_save_load_round_trip_mode_0600, setup_dir,
 			teardown_dir),
