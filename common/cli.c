@@ -5,15 +5,39 @@
 #include <string.h>
 
 #include "common/cli.h"
+#include "common/util.h"
+
+int af_cli_unsafe_code_point(uint32_t cp)
+{
+	if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
+		return 1;
+	if (cp == 0x061c || cp == 0x200e || cp == 0x200f)
+		return 1;
+	return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
 
 void af_cli_one_line(char *s)
 {
+	unsigned char *u = (unsigned char *)s;
+	size_t len, i = 0, o = 0, n;
+	uint32_t cp = 0;
+
 	if (s == NULL)
 		return;
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
+	len = strlen(s);
+	/* Every replacement is one byte for at least one byte taken. */
+	while (i < len) {
+		n = af_utf8_next(u + i, len - i, &cp);
+		if (n == 0 || af_cli_unsafe_code_point(cp)) {
+			u[o++] = '?';
+			i += n == 0 ? 1 : n;
+		} else {
+			memmove(u + o, u + i, n);
+			o += n;
+			i += n;
+		}
 	}
+	u[o] = '\0';
 }
 
 int af_cli_vfail(const char *prog, size_t msg_max, int code, const char *hint,

@@ -1644,7 +1644,9 @@ static int parse_text(const char *text, size_t len, af_config *cfg,
 	rc = 0;
 out:
 	json_decref(root);
-	free(tmp);
+	/* It holds what the file holds: the store's password among it. */
+	if (tmp != NULL)
+		OPENSSL_clear_free(tmp, sizeof(*tmp));
 	return rc;
 }
 

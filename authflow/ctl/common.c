@@ -352,19 +352,22 @@ static char *value_text(const char *key, const json_t *v)
 }
 
 /*
- * Prints "<prefix><key>: <value>" with both parts made safe for the
+ * Prints "<prefix><key>: <value>" with every part made safe for the
  * terminal. The value may be a secret (a client secret, an enrollment
  * code), so every copy of it is wiped.
  */
 int af_ctl_put_line(const char *prefix, const char *key, const char *value)
 {
-	char *k = NULL, *v = NULL;
+	char *p = NULL, *k = NULL, *v = NULL;
 	af_table_status st;
 	int rc = AF_CTL_EXIT_OK;
 
 	if (value == NULL || value[0] == '\0')
 		value = "-";
-	st = af_table_clean(key, &k, NULL);
+	/* The prefix is made of the server's keys too. */
+	st = af_table_clean(prefix != NULL ? prefix : "", &p, NULL);
+	if (st == AF_TABLE_OK)
+		st = af_table_clean(key, &k, NULL);
 	if (st == AF_TABLE_OK)
 		st = af_table_clean(value, &v, NULL);
 	if (st == AF_TABLE_ERR_LIMIT)
@@ -374,7 +377,8 @@ int af_ctl_put_line(const char *prefix, const char *key, const char *value)
 	else if (st != AF_TABLE_OK)
 		rc = af_ctl_no_memory();
 	else
-		printf("%s%s: %s\n", prefix, k, v);
+		printf("%s%s: %s\n", p, k, v);
+	free(p);
 	free(k);
 	if (v != NULL)
 		OPENSSL_clear_free(v, strlen(v));

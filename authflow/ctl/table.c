@@ -14,6 +14,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "common/cli.h"
+#include "common/util.h"
 #include "table.h"
 
 struct af_table {
@@ -38,61 +40,6 @@ const char *af_table_strerror(af_table_status st)
 }
 
 /*
- * Decodes one UTF-8 sequence of at most len bytes at s into *cp. Returns
- * its length, or 0 when it is not valid UTF-8: a stray continuation byte,
- * a truncated sequence, an overlong form, a surrogate or a value past
- * U+10FFFF.
- */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	static const uint32_t min_of[] = {0, 0, 0x80, 0x800, 0x10000};
-	size_t n, i;
-	uint32_t v;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		v = s[0] & 0x1fu;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		v = s[0] & 0x0fu;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		v = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3fu);
-	}
-	if (v < min_of[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return n;
-}
-
-/*
- * Characters that must not reach a terminal as they are: C0 and C1
- * controls and DEL (cursor movement, escape sequences), and the Unicode
- * bidirectional controls that reorder how the text around them reads.
- */
-static int unsafe_code_point(uint32_t cp)
-{
-	if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
-		return 1;
-	if (cp == 0x061c || cp == 0x200e || cp == 0x200f)
-		return 1;
-	return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
-/*
  * Terminal columns of a cleaned cell (valid UTF-8): wcwidth() of each code
  * point under the calling thread's locale, one where it has no answer.
  */
@@ -104,7 +51,7 @@ static size_t display_width(const char *s)
 	int cw;
 
 	while (i < len) {
-		n = utf8_decode(u + i, len - i, &cp);
+		n = af_utf8_next(u + i, len - i, &cp);
 		if (n == 0)
 			n = 1;
 		cw = wcwidth((wchar_t)cp);
@@ -132,8 +79,8 @@ af_table_status af_table_clean(const char *text, char **out, size_t *width)
 	if (buf == NULL)
 		return AF_TABLE_ERR_NOMEM;
 	while (i < len) {
-		n = utf8_decode(s + i, len - i, &cp);
-		if (n == 0 || unsafe_code_point(cp)) {
+		n = af_utf8_next(s + i, len - i, &cp);
+		if (n == 0 || af_cli_unsafe_code_point(cp)) {
 			buf[o++] = '?';
 			i += n == 0 ? 1 : n;
 		} else {

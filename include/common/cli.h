@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #if defined(__GNUC__)
@@ -48,10 +49,17 @@ typedef struct af_cli_optparse {
 } af_cli_optparse;
 
 /*
- * Replaces, in place, every byte of s that is an ASCII control character
- * (CR and LF among them) or DEL with '?', so that a message made of
- * outside text stays one line and cannot steer the terminal. NULL
- * accepted.
+ * Whether code point cp must not reach a terminal as it is: C0 and C1
+ * controls and DEL (cursor movement, escape sequences), and the Unicode
+ * bidirectional controls that reorder how the text around them reads.
+ */
+int af_cli_unsafe_code_point(uint32_t cp);
+
+/*
+ * Replaces, in place, each character of s that af_cli_unsafe_code_point()
+ * names (CR and LF among them), and each byte that is not well-formed
+ * UTF-8, with one '?', so that a message made of outside text stays one
+ * line and cannot steer the terminal. NULL accepted.
  */
 void af_cli_one_line(char *s);
 

@@ -76,10 +76,16 @@ static int call_vfail(size_t msg_max, const char *hint, const char *fmt, ...)
 static void test_one_line_controls_replaced(void **state)
 {
 	char msg[] = "bad\r\nname\x1b]0;x\x07!\x7f";
+	/* C1 CSI, a right-to-left override, a stray byte; é and ü stay. */
+	char wide[] = "a\xc2\x9b"
+		      "31m b\xe2\x80\xae"
+		      "evil c\xff d\xc3\xa9\xc3\xbc";
 
 	(void)state;
 	af_cli_one_line(msg);
 	assert_string_equal(msg, "bad??name?]0;x?!?");
+	af_cli_one_line(wide);
+	assert_string_equal(wide, "a?31m b?evil c? d\xc3\xa9\xc3\xbc");
 	af_cli_one_line(NULL);
 }
 
