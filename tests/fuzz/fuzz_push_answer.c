@@ -5,7 +5,9 @@
  *      message made from it when it parses;
  *   1: an APNs answer body, its reason and the verdict for it;
  *   2: a Google error body, its status and code and the verdict for them;
- *   3: a Retry-After header value.
+ *   3: a Retry-After header value;
+ *   4: an answer of FCM's OAuth token endpoint (the token goes into the
+ *      header of every push).
  * Nothing may crash, and what is accepted must keep the promised bounds.
  */
 #include <stdint.h>
@@ -63,6 +65,32 @@ static void fcm(const char *text, size_t len)
 		(void)pushd_classify_fcm(statuses[i], status, code);
 }
 
+static void fcm_token(const char *text, size_t len)
+{
+	char token[512];
+	const char *why = NULL;
+	int64_t at = 0;
+	size_t i, n;
+
+	if (pushd_fcm_token_answer(text, len, 1700000000, token, sizeof(token),
+				   &at, &why) != PUSHD_OK) {
+		if (why == NULL || why[0] == '\0' || token[0] != '\0')
+			abort();
+		return;
+	}
+	n = strlen(token);
+	/* A b64token (RFC 6750): nothing that could end the header. */
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)token[i];
+
+		if (c <= 0x20 || c >= 0x7f)
+			abort();
+	}
+	if (n == 0 || n >= sizeof(token) || at <= 1700000000 ||
+	    at > 1700000000 + 24 * 3600)
+		abort();
+}
+
 static void retry_after(const char *text)
 {
 	uint64_t ms = 0;
@@ -85,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0:
 		job(text, size - 1);
 		break;
@@ -95,8 +123,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 2:
 		fcm(text, size - 1);
 		break;
-	default:
+	case 3:
 		retry_after(text);
+		break;
+	default:
+		fcm_token(text, size - 1);
 		break;
 	}
 	free(text);
