@@ -5,8 +5,10 @@
  * status. Each input is up to 4 requests, each ended by a NUL byte: a
  * flags byte (bits 0-2 pick the code form, cancel, push again, the page
  * or the status, which are GETs; bit 3: the browser brings the flow's
- * binding cookie), then the form or query. In it these stand for what a
- * fuzzer cannot guess:
+ * binding cookie; bits 4-6: what alice's phone does first with the push
+ * waiting for it, if one does: 1 approves with the page's number, 2
+ * denies, 3 reports, 4 types a wrong number, 5 lets it expire), then the
+ * form or query. In it these stand for what a fuzzer cannot guess:
  *
  *   $F  the flow             $C  its CSRF token
  *   $K  the phone's token code now, $L the one of 30 s before,
@@ -15,7 +17,8 @@
  * Nothing may crash or leak; every answer has a known status; a redirect
  * goes to a page of this server or the client's registered URI; and the
  * sign-in ends with a code for the client or an SSO session only for a
- * code form whose code is one of the phone's (nobody answers the push).
+ * code form whose code is one of the phone's, or once the phone approved;
+ * never after it denied, reported or failed a push of the sign-in.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct step {
 	fz_signin s;
 	char codes[3][TC_CODE_BUF]; /* 30 s before, now, 30 s after */
+	char device[AF_MFA_ID_BUF]; /* alice's phone */
+	int approved;		    /* the phone approved a push */
+	int refused;		    /* it denied, reported or failed one */
 };
 
 /* The phone's TOTP codes around now, from its secret (base32). */
@@ -120,7 +126,9 @@ static void world_open(fz_world *w, struct step *st)
 					      err, sizeof(err)) != AF_MFA_OK)
 		abort();
 	phone_codes(json_string_value(json_object_get(dev, "totp_secret")), st);
-	json_decref(dev);
+	snprintf(st->device, sizeof(st->device), "%s",
+		 json_string_value(json_object_get(dev, "id")));
+	af_mfa_device_free(dev);
 	json_decref(spec);
 	fz_begin(w, client, "https%3A%2F%2Fcrm.example.com%2Fcb", &st->s);
 	pass_password(w, &st->s);
@@ -147,6 +155,55 @@ static int phone_code(const struct step *st, const char *code)
 	return 0;
 }
 
+/*
+ * What alice's phone does with the push waiting for it (how: 1..5, see
+ * above), as the device API would have it decided.
+ */
+static void phone(fz_world *w, struct step *st, unsigned how)
+{
+	static const char *const decisions[] = {"approve", "deny", "report",
+						"approve"};
+	json_t *list = NULL, *txn = NULL, *out = NULL;
+	const char *id;
+	char number[16] = "";
+	int64_t now = af_now();
+	af_mfa_status ms;
+
+	if (how == 0 || how > 5 ||
+	    af_mfa_txn_pending_for_device(w->srv.store, st->device, now,
+					  &list) != AF_MFA_OK)
+		goto out;
+	id = json_string_value(json_object_get(json_array_get(list, 0), "txn"));
+	if (id == NULL ||
+	    af_mfa_txn_get(w->srv.store, id, now, &txn) != AF_MFA_OK)
+		goto out;
+	/* The number the page shows, or one that is not it. */
+	snprintf(number, sizeof(number), "%02d",
+		 (int)(how == 4 ? 10 + (json_integer_value(json_object_get(
+						txn, "number")) -
+					9) % 90
+				: json_integer_value(
+					  json_object_get(txn, "number"))));
+	if (how == 5) {
+		/* Nobody answers in time: the first read after it says so. */
+		json_decref(txn);
+		txn = NULL;
+		(void)af_mfa_txn_get(w->srv.store, id,
+				     now + AF_MFA_TXN_TTL_S + 1, &txn);
+		goto out;
+	}
+	ms = af_mfa_txn_decide(w->srv.store, id, st->device, decisions[how - 1],
+			       number, now, &out);
+	if (ms == AF_MFA_OK && how == 1)
+		st->approved = 1;
+	else if (ms == AF_MFA_OK)
+		st->refused = 1;
+out:
+	json_decref(out);
+	json_decref(txn);
+	json_decref(list);
+}
+
 static void check_answer(const struct step *st, const af_req *req,
 			 const af_resp *resp, int code_form)
 {
@@ -156,7 +213,9 @@ static void check_answer(const struct step *st, const af_req *req,
 	    resp->status != 503)
 		abort();
 	if (fz_signed_in(resp, REDIRECT) &&
-	    (!code_form || !phone_code(st, af_req_param(req, "code"))))
+	    (st->refused ||
+	     (!st->approved &&
+	      (!code_form || !phone_code(st, af_req_param(req, "code"))))))
 		abort();
 	/* A form posted with a field twice is refused whole. */
 	if (strcmp(req->method, "POST") == 0 && req->duplicate_param &&
@@ -175,8 +234,8 @@ static const struct {
 	{"GET", "/login/mfa/status", af_h_mfa_status},
 };
 
-static void call(fz_world *w, const struct step *st, unsigned flags,
-		 const char *text, size_t len)
+static void call(fz_world *w, struct step *st, unsigned flags, const char *text,
+		 size_t len)
 {
 	const fz_subst subs[] = {
 		{'F', st->s.flow},   {'C', st->s.csrf},	  {'K', st->codes[1]},
@@ -190,6 +249,7 @@ static void call(fz_world *w, const struct step *st, unsigned flags,
 	af_buf b;
 
 	memset(&req, 0, sizeof(req));
+	phone(w, st, (flags >> 4) & 0x07);
 	if (flags & 0x08) {
 		headers[2] = "Cookie";
 		headers[3] = st->s.cookie;
@@ -217,6 +277,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 	int calls = 0;
 
+	memset(&st, 0, sizeof(st));
 	world_open(&w, &st);
 	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len))
 		call(&w, &st, flags, text, len);
