@@ -130,6 +130,13 @@ void fz_client(fz_world *w, const char *spec_json, char *id, char *secret)
 void fz_session(fz_world *w, const json_t *user, char *cookie, size_t cap,
 		char *sid)
 {
+	fz_session_of(w, user, 0, cookie, cap, sid);
+}
+
+void fz_session_of(fz_world *w, const json_t *user, int mfa, char *cookie,
+		   size_t cap, char *sid)
+{
+	static const char *const amr[] = {"pwd", "swk", "mfa"};
 	af_session s;
 	af_resp resp;
 	af_req req;
@@ -140,9 +147,9 @@ void fz_session(fz_world *w, const json_t *user, char *cookie, size_t cap,
 		 json_string_value(json_object_get(user, "username")));
 	snprintf(s.sub, sizeof(s.sub), "%s",
 		 json_string_value(json_object_get(user, "sub")));
-	snprintf(s.amr[0], sizeof(s.amr[0]), "pwd");
-	s.namr = 1;
-	snprintf(s.acr, sizeof(s.acr), "pwd");
+	for (s.namr = 0; s.namr < (mfa ? 3u : 1u); s.namr++)
+		snprintf(s.amr[s.namr], sizeof(s.amr[0]), "%s", amr[s.namr]);
+	snprintf(s.acr, sizeof(s.acr), "%s", mfa ? AF_ACR_MFA : "pwd");
 	s.auth_time = af_now();
 	s.gen = af_dir_user_gen(user);
 	req.method = "POST";

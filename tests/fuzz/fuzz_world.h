@@ -51,6 +51,9 @@ void fz_client(fz_world *w, const char *spec_json, char *id, char *secret);
  */
 void fz_session(fz_world *w, const json_t *user, char *cookie, size_t cap,
 		char *sid);
+/* The same, signed in with the phone too when mfa is not 0. */
+void fz_session_of(fz_world *w, const json_t *user, int mfa, char *cookie,
+		   size_t cap, char *sid);
 
 /*
  * A live authorization code of client for user, for redirect, with PKCE
