@@ -103,8 +103,9 @@ struct ring {
 struct af_keyring {
 	store_ctx *st; /* borrowed */
 	af_keyring_options opts;
-	pthread_rwlock_t lock; /* guards ring */
+	pthread_rwlock_t lock; /* guards ring and gen */
 	struct ring ring;
+	uint64_t gen; /* moved on by each ring installed */
 	/*
 	 * Looking for another node's rotation: when the store was last read
 	 * for it (monotonic milliseconds), and the SHA-256 of the stored ring
@@ -798,21 +799,57 @@ static long ring_days_left(const struct ring *r, int64_t now)
 	return days_until(ring_signs_until(r, now), now);
 }
 
-/* Swaps a loaded ring in; takes what fresh held, leaving it empty. */
-static jose_status ring_install(af_keyring *kr, struct ring *fresh)
+/* Any generation: ring_install_at() installs whatever came meanwhile. */
+#define GEN_ANY UINT64_MAX
+
+/* The generation of the ring in memory (ring_install_at()). */
+static uint64_t ring_gen(af_keyring *kr)
+{
+	uint64_t gen = GEN_ANY;
+
+	if (pthread_rwlock_rdlock(&kr->lock) == 0) {
+		gen = kr->gen;
+		pthread_rwlock_unlock(&kr->lock);
+	}
+	return gen;
+}
+
+/*
+ * Swaps a loaded ring in; takes what fresh held, leaving it empty. With
+ * expect not GEN_ANY, only while the ring in memory is still of that
+ * generation (*installed tells): a ring read before another thread put a
+ * newer one in must not take its place.
+ */
+static jose_status ring_install_at(af_keyring *kr, struct ring *fresh,
+				   uint64_t expect, bool *installed)
 {
 	struct ring old;
 
+	*installed = false;
 	if (pthread_rwlock_wrlock(&kr->lock) != 0) {
 		ring_clear(fresh);
 		return JOSE_ERR_NOMEM;
 	}
+	if (expect != GEN_ANY && kr->gen != expect) {
+		pthread_rwlock_unlock(&kr->lock);
+		ring_clear(fresh);
+		return JOSE_OK;
+	}
 	old = kr->ring;
 	kr->ring = *fresh;
+	kr->gen++;
 	pthread_rwlock_unlock(&kr->lock);
 	memset(fresh, 0, sizeof(*fresh));
 	ring_clear(&old);
+	*installed = true;
 	return JOSE_OK;
+}
+
+static jose_status ring_install(af_keyring *kr, struct ring *fresh)
+{
+	bool installed;
+
+	return ring_install_at(kr, fresh, GEN_ANY, &installed);
 }
 
 /*
@@ -1033,19 +1070,23 @@ static void notice(const af_keyring *kr, int warning, const char *fmt, ...)
 
 /*
  * The ring in memory as the store keeps it, private keys included (new
- * reference; free with ring_json_free()), or NULL out of memory.
+ * reference; free with ring_json_free()), or NULL out of memory; *signs
+ * whether one of its keys signs at now.
  */
-static json_t *ring_to_json(af_keyring *kr)
+static json_t *ring_to_json(af_keyring *kr, int64_t now, bool *signs)
 {
 	json_t *ringj = json_pack("{s:[]}", "keys");
 	json_t *keys = json_object_get(ringj, "keys");
 	bool ok = ringj != NULL;
 	size_t i;
 
+	*signs = false;
 	if (!ok || pthread_rwlock_rdlock(&kr->lock) != 0) {
 		json_decref(ringj);
 		return NULL;
 	}
+	/* Under the lock: another thread may install a ring meanwhile. */
+	*signs = ring_signing(&kr->ring, now) != NULL;
 	for (i = 0; ok && i < kr->ring.count; i++) {
 		const struct ring_key *k = &kr->ring.keys[i];
 		json_t *entry =
@@ -1223,7 +1264,9 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 	store_value raw = {0};
 	struct ring loaded = {0};
 	json_t *ringj = NULL;
-	bool found = false, lost = false, keep = false;
+	bool found = false, lost = false, keep = false, signs = false;
+	bool installed = false;
+	uint64_t gen;
 	size_t had = 0; /* keys of the stored ring, when none was current */
 	int64_t now = af_now(), signs_from = now + delay_s;
 	char after[JOSE_KID_MAX + 1] = ""; /* the key a successor follows */
@@ -1232,6 +1275,9 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 	jose_status st;
 
 	*done = false;
+	/* Read before the store: a ring another thread installs meanwhile
+	 * is newer than what is read here. */
+	gen = ring_gen(kr);
 	st = ring_read(kr, &raw, &ringj, &found, why, whylen);
 	if (st != JOSE_OK)
 		goto out;
@@ -1255,8 +1301,8 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		     ring_signing(&loaded, now) != NULL) ||
 		    (mode == UPDATE_AHEAD && due == NULL &&
 		     ring_signing(&loaded, now) != NULL)) {
-			st = ring_install(kr, &loaded);
-			if (st == JOSE_OK)
+			st = ring_install_at(kr, &loaded, gen, &installed);
+			if (st == JOSE_OK && installed)
 				ring_seen(kr, raw.data, raw.len);
 			*done = st == JOSE_OK;
 			goto out;
@@ -1280,14 +1326,13 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		 * this node holds. Its keys go on: tokens they signed still
 		 * verify, and no key is made at start when one still signs.
 		 */
-		ringj = ring_to_json(kr);
+		ringj = ring_to_json(kr, now, &signs);
 		if (ringj == NULL) {
 			st = JOSE_ERR_NOMEM;
 			goto out;
 		}
 		lost = json_array_size(json_object_get(ringj, "keys")) > 0;
-		if (lost && mode != UPDATE_ROTATE &&
-		    ring_signing(&kr->ring, now) != NULL)
+		if (lost && mode != UPDATE_ROTATE && signs)
 			keep = true;
 	}
 	if (!keep && *fresh == NULL) {
@@ -1552,8 +1597,9 @@ static void maybe_refresh(af_keyring *kr, enum look_when when)
 				   : (int64_t)kr->opts.refresh_s * 1000;
 	char sha[65], was[JOSE_KID_MAX + 1] = "", is[JOSE_KID_MAX + 1] = "";
 	char why[WHY_MAX] = "";
-	bool missing = false, damaged = false, merge = false;
+	bool missing = false, damaged = false, merge = false, installed = false;
 	store_status ss;
+	uint64_t gen;
 	int locked;
 
 	if (kr->opts.refresh_s == 0)
@@ -1566,6 +1612,8 @@ static void maybe_refresh(af_keyring *kr, enum look_when when)
 	if (now - kr->looked_at < every_ms)
 		goto out;
 	kr->looked_at = now;
+	/* Read before the store, as ring_update_once() does. */
+	gen = ring_gen(kr);
 	ss = store_get(kr->st, JOSE_RING_STORE_KEY, &raw);
 	/* Lost by the store (a flushed Redis): written back below. */
 	missing = ss == STORE_NOT_FOUND;
@@ -1589,7 +1637,9 @@ static void maybe_refresh(af_keyring *kr, enum look_when when)
 				break;
 			}
 			signing_kid(kr, was);
-			if (ring_install(kr, &loaded) == JOSE_OK)
+			if (ring_install_at(kr, &loaded, gen, &installed) ==
+				    JOSE_OK &&
+			    installed)
 				memcpy(kr->seen_sha, sha, sizeof(sha));
 			signing_kid(kr, is);
 			break;

@@ -1045,13 +1045,15 @@ void af_server_stop(af_server *srv, unsigned grace_s)
 	 */
 	listen_fd = MHD_quiesce_daemon(srv->mhd);
 	/*
-	 * The listening socket is handed back, still open: closed, a client
-	 * connecting now is refused at once (and a proxy tries another
-	 * node) instead of waiting in the backlog for an answer that never
-	 * comes.
+	 * The listening socket is handed back, still open: shut down, a
+	 * client connecting now is refused at once (and a proxy tries
+	 * another node) instead of waiting in the backlog for an answer that
+	 * never comes. It is closed only once the daemon is stopped: one of
+	 * its threads may still be about to use it, and a number closed now
+	 * could name another file by then.
 	 */
 	if (listen_fd != MHD_INVALID_SOCKET)
-		(void)close(listen_fd);
+		(void)shutdown(listen_fd, SHUT_RDWR);
 	while (waited_ms < grace_s * 1000 && atomic_load(&srv->inflight) > 0) {
 		usleep(50 * 1000);
 		waited_ms += 50;
@@ -1067,6 +1069,8 @@ void af_server_stop(af_server *srv, unsigned grace_s)
 		af_workq_stop(srv->slow);
 	MHD_stop_daemon(srv->mhd);
 	srv->mhd = NULL;
+	if (listen_fd != MHD_INVALID_SOCKET)
+		(void)close(listen_fd);
 	af_workq_free(srv->slow);
 	srv->slow = NULL;
 }
