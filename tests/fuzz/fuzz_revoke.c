@@ -9,16 +9,18 @@
  * query. In it these stand for what a fuzzer cannot guess:
  *
  *   $A  client 1's access token      $R  its refresh token
+ *   $D  the id_token given with them (no access token)
+ *   $W  client 2's access token, a JWT (at+jwt)
  *   $I  client 1's id, $S its secret  $J  client 2's id, $T its secret
  *
- * The tokens come from a real code redeemed at /token by client 1.
+ * The tokens come from real codes redeemed at /token by each client.
  * Nothing may crash or leak; every answer is JSON (or empty) with a
- * known status; /userinfo answers only to a request carrying the access
- * token; and the access token stops working only by a /revoke that
- * authenticates as client 1 (the tokens' client) and names one of them:
- * another client's revocation is answered 200 and changes nothing.
- * /introspect changes nothing, and answers {"active": true} only to
- * client 1 about one of its tokens.
+ * known status; /userinfo answers only to a request carrying an access
+ * token; and client 1's access token stops working only by a /revoke
+ * that authenticates as client 1 (the tokens' client) and names one of
+ * them: another client's revocation is answered 200 and changes nothing.
+ * /introspect changes nothing, and answers {"active": true} only to a
+ * client about one of its own tokens.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -45,11 +47,27 @@ struct world {
 	char c2[AF_DIR_CLIENT_ID_BUF], s2[AF_DIR_SECRET_BUF];
 	char access[JOSE_JWT_MAX + 1];
 	char refresh[AF_TOKEN_TEXT_MAX + 1];
+	char id_token[JOSE_JWT_MAX + 1];
+	char jwt_access[JOSE_JWT_MAX + 1];
 	char bearer[JOSE_JWT_MAX + 16];
 };
 
-/* Client 1 redeems a code for alice: its access and refresh tokens. */
-static void redeem(struct world *w, const json_t *user)
+/* Copies member name of answer a into out (cap bytes); aborts without. */
+static void member(const json_t *a, const char *name, char *out, size_t cap)
+{
+	const char *v = json_string_value(json_object_get(a, name));
+
+	if (v == NULL || strlen(v) >= cap)
+		abort();
+	memcpy(out, v, strlen(v) + 1);
+}
+
+/*
+ * A client (id, secret) redeems a code for alice: the answer of /token
+ * (new reference).
+ */
+static json_t *redeem_as(struct world *w, const json_t *user, const char *id,
+			 const char *secret)
 {
 	char code[AF_TOKEN_TEXT_MAX + 1], form[512], auth[512];
 	const char *headers[] = {"Authorization", auth, "Content-Type",
@@ -58,8 +76,8 @@ static void redeem(struct world *w, const json_t *user)
 	af_resp resp;
 	af_req req;
 
-	fz_code(&w->fw, w->c1, REDIRECT, user, NULL, code);
-	fz_basic(w->c1, w->s1, auth, sizeof(auth));
+	fz_code(&w->fw, id, REDIRECT, user, NULL, code);
+	fz_basic(id, secret, auth, sizeof(auth));
 	snprintf(form, sizeof(form),
 		 "grant_type=authorization_code&code=%s&redirect_uri=%s", code,
 		 "https%3A%2F%2Fcrm.example.com%2Fcb");
@@ -70,18 +88,26 @@ static void redeem(struct world *w, const json_t *user)
 	af_h_token(&w->fw.srv, &req, &resp);
 	fz_request_free(&req);
 	a = json_loadb(resp.body.data, resp.body.len, 0, NULL);
-	if (resp.status != 200 ||
-	    !json_is_string(json_object_get(a, "access_token")) ||
-	    !json_is_string(json_object_get(a, "refresh_token")))
+	if (resp.status != 200 || a == NULL)
 		abort();
-	snprintf(w->access, sizeof(w->access), "%s",
-		 json_string_value(json_object_get(a, "access_token")));
-	snprintf(w->refresh, sizeof(w->refresh), "%s",
-		 json_string_value(json_object_get(a, "refresh_token")));
-	snprintf(w->bearer, sizeof(w->bearer), "Bearer %s", w->access);
-	json_decref(a);
 	af_resp_cleanup(&resp);
 	OPENSSL_cleanse(auth, sizeof(auth));
+	return a;
+}
+
+/* Both clients redeem a code: their tokens. */
+static void redeem(struct world *w, const json_t *user)
+{
+	json_t *a = redeem_as(w, user, w->c1, w->s1);
+
+	member(a, "access_token", w->access, sizeof(w->access));
+	member(a, "refresh_token", w->refresh, sizeof(w->refresh));
+	member(a, "id_token", w->id_token, sizeof(w->id_token));
+	snprintf(w->bearer, sizeof(w->bearer), "Bearer %s", w->access);
+	json_decref(a);
+	a = redeem_as(w, user, w->c2, w->s2);
+	member(a, "access_token", w->jwt_access, sizeof(w->jwt_access));
+	json_decref(a);
 }
 
 static void world_open(struct world *w)
@@ -102,6 +128,7 @@ static void world_open(struct world *w)
 		  w->c1, w->s1);
 	fz_client(&w->fw,
 		  "{\"name\":\"wiki\",\"redirect_uris\":[\"" REDIRECT "\"],"
+		  "\"access_token_format\":\"jwt\","
 		  "\"deployment\":{\"mode\":\"all\"}}",
 		  w->c2, w->s2);
 	redeem(w, alice);
@@ -151,12 +178,13 @@ static void call(void *arg, unsigned flags, const char *text, size_t len)
 {
 	struct world *w = arg;
 	const fz_subst subs[] = {
-		{'A', w->access}, {'R', w->refresh}, {'I', w->c1}, {'S', w->s1},
-		{'J', w->c2},	  {'T', w->s2},	     {0, NULL},
+		{'A', w->access},     {'R', w->refresh}, {'D', w->id_token},
+		{'W', w->jwt_access}, {'I', w->c1},	 {'S', w->s1},
+		{'J', w->c2},	      {'T', w->s2},	 {0, NULL},
 	};
 	unsigned t = flags & 0x03, auth_as = (flags >> 3) & 0x03;
 	const char *headers[7] = {NULL};
-	int worked = works(w), as_client_1, carries;
+	int worked = works(w), as_client_1, as_client_2, carries;
 	char auth[512] = "";
 	size_t nh = 0;
 	af_resp resp;
@@ -178,8 +206,10 @@ static void call(void *arg, unsigned flags, const char *text, size_t len)
 	}
 	headers[nh++] = "Content-Type";
 	headers[nh++] = "application/x-www-form-urlencoded";
-	carries = (t < 2 && (flags & 0x04)) || fz_has(text, len, 'A');
+	carries = (t < 2 && (flags & 0x04)) || fz_has(text, len, 'A') ||
+		  fz_has(text, len, 'W');
 	as_client_1 = auth_as == 1 || fz_has(text, len, 'S');
+	as_client_2 = auth_as == 2 || fz_has(text, len, 'T');
 	af_buf_init(&b, FORM_MAX);
 	fz_expand(subs, text, len, &b);
 	if (!b.failed &&
@@ -199,9 +229,11 @@ static void call(void *arg, unsigned flags, const char *text, size_t len)
 		     resp.status != 401 && resp.status != 503) ||
 		    (t < 2 && resp.status == 200 && !carries) ||
 		    (t == 3 && resp.status == 200 &&
-		     !introspected(&resp,
-				   as_client_1 && (fz_has(text, len, 'A') ||
-						   fz_has(text, len, 'R')))))
+		     !introspected(
+			     &resp,
+			     (as_client_1 && (fz_has(text, len, 'A') ||
+					      fz_has(text, len, 'R'))) ||
+				     (as_client_2 && fz_has(text, len, 'W')))))
 			abort();
 		af_resp_cleanup(&resp);
 		if (worked && !works(w) &&
