@@ -1,9 +1,11 @@
 /*
- * Fuzz target: the admin API (/admin/v1/...), called by a superadmin.
- * The input is a short list of requests, each ended by a NUL byte: a
- * method byte (its value modulo 6 picks GET, POST, PATCH, PUT, DELETE or
- * HEAD), the path after /admin/v1/ with an optional query, up to a
- * newline, then the JSON body (none when empty). They run in order on a
+ * Fuzz target: the admin API (/admin/v1/...), called by a superadmin, an
+ * admin, or with a wrong token. The input is a short list of requests,
+ * each ended by a NUL byte: a method byte (its value modulo 6 picks GET,
+ * POST, PATCH, PUT, DELETE or HEAD; divided by 6, modulo 3, the caller:
+ * the superadmin, an admin, a wrong token), the path after /admin/v1/
+ * with an optional query, up to a newline, then the JSON body (none when
+ * empty). They run in order on a
  * fresh memory store that already holds a user "alice", a group "staff",
  * an OU "ops", a policy "std" and an application profile "crm", so that
  * changes of things that exist are reached as well as additions.
@@ -11,7 +13,10 @@
  * Nothing may crash or leak; every answer is a JSON object with a status
  * the API documents, an error answer carries "error" and "message", and a
  * directory the API changed is still one the directory reads: every
- * user, group, policy and application it lists can be read again.
+ * user, group, policy and application it lists can be read again. A
+ * wrong token gets 401; an admin never succeeds at what only a superadmin
+ * may do (policies, application profiles, the workflow, the branding,
+ * deploying a profile whose admins_may_deploy is off).
  *
  * Key rotation and retirement are left out: each rotation makes an RSA
  * key, a good part of a second, and the unit tests cover them.
@@ -34,6 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define TOKEN	     "fuzz-superadmin-token-5e1d"
 #define BEARER	     "Bearer fuzz-superadmin-token-5e1d"
+#define ADMIN_TOKEN  "fuzz-admin-token-0c2a"
+#define ADMIN_BEARER "Bearer fuzz-admin-token-0c2a"
+#define WRONG_BEARER "Bearer fuzz-admin-token-0c2b"
 #define CALLS_MAX    8
 #define PATH_MAX_LEN ((size_t)512)
 #define BODY_MAX     ((size_t)64 * 1024)
@@ -50,6 +58,10 @@ static void server_open(fz_world *w)
 	snprintf(t->name, sizeof(t->name), "%s", "root");
 	t->role = AF_ROLE_SUPERADMIN;
 	af_sha256(TOKEN, strlen(TOKEN), t->sha256);
+	t = &w->srv.cfg.admin_tokens[w->srv.cfg.admin_token_count++];
+	snprintf(t->name, sizeof(t->name), "%s", "ops");
+	t->role = AF_ROLE_ADMIN;
+	af_sha256(ADMIN_TOKEN, strlen(ADMIN_TOKEN), t->sha256);
 	seed_call(&w->srv, "POST", "ous", "{\"name\":\"ops\"}");
 	seed_call(&w->srv, "POST", "groups", "{\"name\":\"staff\"}");
 	seed_call(&w->srv, "POST", "users",
@@ -80,10 +92,10 @@ static int status_known(unsigned status)
  * One request; returns its status. The answer must be a JSON object (or
  * nothing, for 204 and HEAD), and an error must say what it is.
  */
-static unsigned call(af_server *srv, const char *method, const char *target,
-		     const char *body, size_t body_len)
+static unsigned call_as(af_server *srv, const char *bearer, const char *method,
+			const char *target, const char *body, size_t body_len)
 {
-	const char *headers[] = {"Authorization", BEARER, "Content-Type",
+	const char *headers[] = {"Authorization", bearer, "Content-Type",
 				 "application/json", NULL};
 	char path[PATH_MAX_LEN + 16];
 	const char *q = strchr(target, '?');
@@ -130,6 +142,58 @@ static unsigned call(af_server *srv, const char *method, const char *target,
 	json_decref(answer);
 	af_resp_cleanup(&resp);
 	return status;
+}
+
+static unsigned call(af_server *srv, const char *method, const char *target,
+		     const char *body, size_t body_len)
+{
+	return call_as(srv, BEARER, method, target, body, body_len);
+}
+
+/*
+ * Whether method on target (after /admin/v1/, a query allowed) is a call
+ * only a superadmin may make; deploy counts while no call may have let
+ * admins deploy a profile.
+ */
+static int superadmin_only(const char *method, const char *target,
+			   int may_deploy)
+{
+	char segs[4][PATH_MAX_LEN + 1];
+	size_t n = 0, i = 0, k;
+
+	while (n < 4 && target[i] != '\0' && target[i] != '?') {
+		for (k = 0;
+		     target[i] != '\0' && target[i] != '?' && target[i] != '/';
+		     i++)
+			segs[n][k++] = target[i];
+		segs[n++][k] = '\0';
+		if (target[i] == '/')
+			i++;
+	}
+	if (n == 0)
+		return 0;
+	if (strcmp(segs[0], "workflow") == 0)
+		return n == 1 && strcmp(method, "PATCH") == 0;
+	if (strcmp(segs[0], "branding") == 0)
+		return n == 1 && (strcmp(method, "PATCH") == 0 ||
+				  strcmp(method, "DELETE") == 0);
+	if (strcmp(segs[0], "policies") == 0)
+		return (n == 1 && strcmp(method, "POST") == 0) ||
+		       (n == 2 && (strcmp(method, "PATCH") == 0 ||
+				   strcmp(method, "DELETE") == 0));
+	if (strcmp(segs[0], "apps") != 0)
+		return 0;
+	if (n == 1)
+		return strcmp(method, "POST") == 0;
+	if (n == 2)
+		return strcmp(method, "PATCH") == 0 ||
+		       strcmp(method, "DELETE") == 0;
+	if (n == 3 && strcmp(method, "POST") == 0)
+		return strcmp(segs[2], "rotate-secret") == 0 ||
+		       (!may_deploy && (strcmp(segs[2], "deploy") == 0 ||
+					strcmp(segs[2], "undeploy") == 0));
+	return n == 3 && strcmp(method, "DELETE") == 0 &&
+	       strcmp(segs[2], "previous-secret") == 0;
 }
 
 static void seed_call(af_server *srv, const char *method, const char *path,
@@ -188,16 +252,29 @@ static void lists_read_back(af_server *srv, const char *path, const char *key,
 	json_decref(answer);
 }
 
+/* Whether the len bytes of text hold word. */
+static int memmem_text(const char *text, size_t len, const char *word)
+{
+	size_t n = strlen(word), i;
+
+	for (i = 0; i + n <= len; i++)
+		if (memcmp(text + i, word, n) == 0)
+			return 1;
+	return 0;
+}
+
 static const char *const methods[] = {"GET", "POST",   "PATCH",
 				      "PUT", "DELETE", "HEAD"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const char *const bearers[] = {BEARER, ADMIN_BEARER,
+					      WRONG_BEARER};
 	const char *p = (const char *)data, *end = p + size, *text, *nl;
 	char target[PATH_MAX_LEN + 1];
 	size_t len, plen;
-	unsigned method;
-	int calls = 0;
+	unsigned method, who, st;
+	int calls = 0, may_deploy = 0;
 	fz_world w;
 
 	server_open(&w);
@@ -209,9 +286,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		memcpy(target, text, plen);
 		target[plen] = '\0';
-		(void)call(&w.srv, methods[method % 6], target,
-			   nl != NULL ? nl + 1 : text + len,
-			   nl != NULL ? len - plen - 1 : 0);
+		who = (method / 6) % 3;
+		/* Any call may have let admins deploy: not judged after. */
+		if (memmem_text(text, len, "admins_may_deploy"))
+			may_deploy = 1;
+		st = call_as(&w.srv, bearers[who], methods[method % 6], target,
+			     nl != NULL ? nl + 1 : text + len,
+			     nl != NULL ? len - plen - 1 : 0);
+		if ((who == 2 && st != 401) ||
+		    (who == 1 && st >= 200 && st < 300 &&
+		     superadmin_only(methods[method % 6], target, may_deploy)))
+			abort();
 	}
 	lists_read_back(&w.srv, "users", "users", "username");
 	lists_read_back(&w.srv, "groups", "groups", "name");
