@@ -63,34 +63,23 @@ static size_t display_width(const char *s)
 
 af_table_status af_table_clean(const char *text, char **out, size_t *width)
 {
-	const unsigned char *s = (const unsigned char *)(text ? text : "");
-	size_t len, i = 0, o = 0, w = 0, n;
-	uint32_t cp = 0;
+	const char *s = text != NULL ? text : "";
+	size_t len = strlen(s), i, w = 0;
 	char *buf;
 
 	if (out == NULL)
 		return AF_TABLE_ERR_ARG;
 	*out = NULL;
-	len = strlen((const char *)s);
 	if (len > AF_TABLE_CELL_MAX)
 		return AF_TABLE_ERR_LIMIT;
-	/* Every replacement is one byte for at least one byte taken. */
 	buf = malloc(len + 1);
 	if (buf == NULL)
 		return AF_TABLE_ERR_NOMEM;
-	while (i < len) {
-		n = af_utf8_next(s + i, len - i, &cp);
-		if (n == 0 || af_cli_unsafe_code_point(cp)) {
-			buf[o++] = '?';
-			i += n == 0 ? 1 : n;
-		} else {
-			memcpy(buf + o, s + i, n);
-			o += n;
-			i += n;
-		}
-		w++;
-	}
-	buf[o] = '\0';
+	memcpy(buf, s, len + 1);
+	af_cli_one_line(buf);
+	/* Well-formed now: a character is each byte but a continuation. */
+	for (i = 0; buf[i] != '\0'; i++)
+		w += ((unsigned char)buf[i] & 0xc0) != 0x80;
 	*out = buf;
 	if (width != NULL)
 		*width = w;
