@@ -383,18 +383,20 @@ af_mfa_status af_mfa_push_state(store_ctx *st, const char *username,
 	store_status sst;
 	af_mfa_status rc;
 
-	if (paused_until == NULL || limited_until == NULL)
+	if (paused_until == NULL)
 		return AF_MFA_INVALID;
 	*paused_until = 0;
-	*limited_until = 0;
+	if (limited_until != NULL)
+		*limited_until = 0;
 	if (st == NULL || !af_mfa__user_ok(username))
 		return AF_MFA_INVALID;
 	rc = workflow_or_stored(st, workflow, &own, &r);
 	json_decref(own);
 	if (rc == AF_MFA_OK)
 		rc = pause_until(st, username, &r, now, paused_until);
-	if (rc == AF_MFA_OK)
-		rc = af_mfa__key(key, sizeof(key), "push_count:", username);
+	if (rc != AF_MFA_OK || limited_until == NULL)
+		return rc;
+	rc = af_mfa__key(key, sizeof(key), "push_count:", username);
 	if (rc != AF_MFA_OK)
 		return rc;
 	sst = store_get(st, key, &raw);

@@ -372,7 +372,8 @@ json_t *af_mfa_txn_public(const json_t *txn, int64_t now);
  *
  * af_mfa_push_state: the same judgement without counting anything, for
  * administrators and the sign-in pages: *paused_until and *limited_until
- * get the time the pause or limit ends, or 0 when there is none now.
+ * get the time the pause or limit ends, or 0 when there is none now;
+ * limited_until NULL asks for the pause alone (the count is not read).
  *
  * af_mfa_push_enqueue puts one job per device of the
  * txn that can take a push (platform apns/fcm, a valid push token, app

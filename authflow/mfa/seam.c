@@ -294,11 +294,11 @@ static int reported_meanwhile(af_server *srv, const af_req *req,
 			      const char *username, const json_t *txn,
 			      const json_t *wf)
 {
-	int64_t paused = 0, limited = 0;
+	int64_t paused = 0;
 	json_t *out = NULL;
 
 	if (af_mfa_push_state(srv->store, username, wf, af_now(), &paused,
-			      &limited) != AF_MFA_OK ||
+			      NULL) != AF_MFA_OK ||
 	    paused <= 0)
 		return 0;
 	log_info(srv->log, req->rid, "mfa",
