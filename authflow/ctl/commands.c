@@ -7,10 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ui.h>
 
 #include "args.h"
 #include "commands.h"
@@ -715,31 +716,37 @@ static int password_status(af_ctl_status st)
 	}
 }
 
-/* Reads a line from the terminal with echo off. */
+/*
+ * Reads a line typed on the terminal without echo into buf (cap bytes),
+ * through OpenSSL's UI: whatever ends the read, Ctrl-C or another signal
+ * included, it turns echo back on, and it wipes its own copy of the line.
+ * buf is wiped on every error.
+ */
 static int read_hidden(const char *prompt, char *buf, size_t cap)
 {
-	struct termios old, quiet;
-	af_ctl_status st;
+	UI *ui = UI_new();
+	int rc = AF_CTL_EXIT_OK, got;
 
-	if (tcgetattr(STDIN_FILENO, &old) != 0)
-		return af_ctl_fail(AF_CTL_EXIT_USAGE,
-				   "cannot turn off echo on the terminal");
-	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	/* The newline the user types still shows, so the prompt ends. */
-	quiet.c_lflag |= ECHONL;
-	fputs(prompt, stderr);
-	fflush(stderr);
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0)
-		return af_ctl_fail(AF_CTL_EXIT_USAGE,
-				   "cannot turn off echo on the terminal");
-	st = af_ctl_read_line(stdin, buf, cap);
-	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &old) != 0 && st == AF_CTL_OK) {
+	if (ui == NULL)
+		return af_ctl_no_memory();
+	got = UI_add_input_string(ui, prompt, 0, buf, 0, (int)cap - 1) < 0
+		      ? -1
+		      : UI_process(ui);
+	if (got == -2)
+		rc = af_ctl_fail(AF_CTL_EXIT_USAGE,
+				 "interrupted: nothing was changed");
+	else if (got != 0 &&
+		 ERR_GET_REASON(ERR_peek_last_error()) == UI_R_RESULT_TOO_LARGE)
+		rc = password_status(AF_CTL_ERR_TOO_LONG);
+	else if (got != 0)
+		rc = password_status(AF_CTL_ERR_IO);
+	else if (buf[0] == '\0')
+		rc = password_status(AF_CTL_ERR_EMPTY);
+	UI_free(ui);
+	ERR_clear_error();
+	if (rc != AF_CTL_EXIT_OK)
 		OPENSSL_cleanse(buf, cap);
-		return af_ctl_fail(AF_CTL_EXIT_USAGE,
-				   "cannot turn echo back on");
-	}
-	return password_status(st);
+	return rc;
 }
 
 /*

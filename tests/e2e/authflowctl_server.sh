@@ -144,6 +144,61 @@ expect passwd-crlf 0 sh -c "\"$C\" user passwd carol --password-stdin <\"$tmp/pw
 expect passwd-nosuch 1 timeout 10 script -qec "\"$C\" user passwd nosuchuser" /dev/null
 grep -q 'no such user' "$tmp/out" && ! grep -qi 'password' "$tmp/out" && ok ||
 	bad "user passwd of nobody says so first: $(cat "$tmp/out")"
+# Typed on a terminal: twice, without echo. The command runs under
+# script(1) with a shell after it that reports its status and whether
+# the terminal echoes again; each input is typed once its prompt shows
+# (the prompts of one run differ).
+cat >"$tmp/tty.sh" <<EOF
+trap : INT
+"$C" "\$@"
+echo "status=\$?"
+stty -a | tr ' ;' '\n\n' | grep -x -e echo -e -echo
+EOF
+# saw TEXT N: waits (up to 20 s) for N lines of $tmp/out holding TEXT.
+saw() {
+	i=0
+	until [ "$(grep -c -- "$1" "$tmp/out")" -ge "$2" ]; do
+		i=$((i + 1))
+		[ "$i" -gt 400 ] && return 1
+		sleep 0.05
+	done
+}
+# on_tty ARGS -- PROMPT INPUT ...: authflowctl ARGS on a terminal, each
+# INPUT typed after its PROMPT; what the terminal showed is in $tmp/out.
+on_tty() {
+	args=
+	while [ "$1" != -- ]; do
+		args="$args $1"
+		shift
+	done
+	shift
+	rm -f "$tmp/tty.in"
+	mkfifo "$tmp/tty.in"
+	timeout 30 script -qec "sh $tmp/tty.sh$args" /dev/null <"$tmp/tty.in" >"$tmp/out" 2>&1 &
+	spid=$!
+	exec 3>"$tmp/tty.in"
+	while [ $# -ge 2 ]; do
+		saw "$1" 1 && sleep 0.2 && printf '%b' "$2" >&3
+		shift 2
+	done
+	saw '^-\{0,1\}echo' 1
+	exec 3>&-
+	wait "$spid"
+}
+# echoes: the terminal echoed again once authflowctl had ended.
+echoes() { tr -d '\r' <"$tmp/out" | grep -qx echo; }
+printf 'tty-password-1\n' >"$tmp/pw"
+expect tty-user 0 sh -c "\"$C\" user add ttyuser --password-stdin <\"$tmp/pw\""
+on_tty user passwd ttyuser -- "password: " 'tty-password-2\r' "Again: " 'tty-password-2\r'
+grep -q "set the password of user ttyuser" "$tmp/out" && grep -q "^status=0" "$tmp/out" && echoes &&
+	ok || bad "a password typed twice on a terminal: $(cat "$tmp/out")"
+on_tty user passwd ttyuser -- "password: " 'tty-password-3\r' "Again: " 'tty-password-4\r'
+grep -q "the two passwords differ" "$tmp/out" && grep -q "^status=2" "$tmp/out" && echoes &&
+	ok || bad "two different passwords on a terminal: $(cat "$tmp/out")"
+# Ctrl-C at the prompt: the terminal echoes again, nothing is sent.
+on_tty user passwd ttyuser -- "password: " '\003'
+grep -q "interrupted: nothing was changed" "$tmp/out" && grep -q "^status=2" "$tmp/out" && echoes &&
+	ok || bad "Ctrl-C at a password prompt: $(cat "$tmp/out")"
 # Temporary passwords: the user must choose a new one at the next
 # sign-in; user show says so, a lasting password or user set lifts it.
 printf 'carol-temporary-1\n' >"$tmp/pw2"
