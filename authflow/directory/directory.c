@@ -1633,8 +1633,11 @@ static int released(const char *k)
 	return 0;
 }
 
-/* Merges a normalised patch into a stored user. */
-static af_dir_status user_merge(json_t *user, const json_t *norm)
+/*
+ * Merges a normalised patch into a stored user at now (one time for all
+ * it stamps: a new user's profile is made when the user is).
+ */
+static af_dir_status user_merge(json_t *user, const json_t *norm, int64_t now)
 {
 	const json_t *old_email = json_object_get(user, "email");
 	const json_t *new_email = json_object_get(norm, "email");
@@ -1650,8 +1653,8 @@ static af_dir_status user_merge(json_t *user, const json_t *norm)
 	/* Enabled again: idle from now on, not since its last sign-in. */
 	if (json_is_true(json_object_get(norm, "enabled")) &&
 	    !json_is_true(json_object_get(user, "enabled")) &&
-	    af_dir__set_new(user, AF_DIR_USER_ENABLED_AT,
-			    json_integer(af_now())) != AF_DIR_OK)
+	    af_dir__set_new(user, AF_DIR_USER_ENABLED_AT, json_integer(now)) !=
+		    AF_DIR_OK)
 		return AF_DIR_NOMEM;
 	json_object_foreach(af_dir__iterable(norm), k, v)
 	{
@@ -1669,9 +1672,9 @@ static af_dir_status user_merge(json_t *user, const json_t *norm)
 		}
 	}
 	if (profile && af_dir__set_new(user, AF_DIR_USER_PROFILE_AT,
-				       json_integer(af_now())) != AF_DIR_OK)
+				       json_integer(now)) != AF_DIR_OK)
 		return AF_DIR_NOMEM;
-	return af_dir__set_new(user, "updated_at", json_integer(af_now()));
+	return af_dir__set_new(user, "updated_at", json_integer(now));
 }
 
 /* Adds (add) or drops user in the member sets of the names in arr. */
@@ -1906,7 +1909,7 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 		rc = AF_DIR_NOMEM;
 		goto out;
 	}
-	rc = user_merge(user, norm);
+	rc = user_merge(user, norm, now);
 	if (rc != AF_DIR_OK)
 		goto out;
 	if (password != NULL) {
@@ -2008,7 +2011,7 @@ static af_dir_status merge_fn(json_t *user, void *arg)
 	/* Enabled again or given new groups, it would outlive its removal. */
 	if (af_dir_user_removing(user))
 		return AF_DIR_REMOVING;
-	rc = user_merge(user, norm);
+	rc = user_merge(user, norm, af_now());
 
 	/* What the user signed into before being disabled stays ended. */
 	if (rc == AF_DIR_OK && disabling)
