@@ -1219,10 +1219,13 @@ static void test_txn_new_number_uniform_two_digits(void **state)
 		json_decref(txn);
 	}
 	for (i = 10; i < 100; i++) {
-		/* 2000 draws: about 22 each; a value under 5 means bias. */
+		/*
+		 * 2000 draws: about 22 each; a value under 2 means bias (a
+		 * fair draw gives one once in a million runs).
+		 */
 		if (seen[i] > 0)
 			distinct++;
-		assert_true(seen[i] >= 5);
+		assert_true(seen[i] >= 2);
 	}
 	assert_int_equal(distinct, 90);
 
