@@ -605,12 +605,6 @@ static af_mfa_status add_check(store_ctx *st, const char *username,
 	return rc;
 }
 
-/*
- * The record is written first and then listed; the count is checked
- * before and again after listing, so concurrent enrollments can never
- * leave a user with more than AF_MFA_DEVICES_MAX devices (in a close race
- * both may be refused, which is the safe way to lose it).
- */
 /* The key marking that a user has had a device. */
 static af_mfa_status enrolled_key(char *key, size_t cap, const char *username)
 {
@@ -676,6 +670,15 @@ af_mfa_status af_mfa_user_forget(store_ctx *st, const char *username)
 	return rc;
 }
 
+/*
+ * The record is written first and then listed; the count is checked
+ * before and again after listing, so concurrent enrollments can never
+ * leave a user with more than AF_MFA_DEVICES_MAX devices (in a close race
+ * both may be refused, which is the safe way to lose it). The user stays
+ * marked as having had a device when the add is undone: a first phone
+ * enrolled right after the password is then refused, and an
+ * administrator's code is needed, which is the safe way to fail too.
+ */
 af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 				const json_t *spec, json_t **out, char *err,
 				size_t errlen)
