@@ -304,14 +304,23 @@ check_one_line passwd-max-length 3
 # Without a token the password is not even read.
 run "$tmp/max" --url "$DEAD" user passwd alice --password-stdin
 check_one_line passwd-no-token 2
-# --password-stdin on a terminal: a prompt, the line typed without echo,
-# and on at once (no wait for the end of input after it).
+# --password-stdin on a terminal: a prompt, the line typed without echo
+# once the prompt shows, and on at once (no wait for the end of input
+# after it: the input stays open until the command has ended).
 if command -v script >/dev/null 2>&1; then
-	(
-		sleep 1
-		printf 'typed-on-a-tty-1\n'
-		sleep 5
-	) | timeout 4 script -qec "'$C' --url $DEAD --token $TOKEN user add tty --password-stdin" /dev/null >"$tmp/tty" 2>&1
+	mkfifo "$tmp/tty.in"
+	timeout 10 script -qec "'$C' --url $DEAD --token $TOKEN user add tty --password-stdin" /dev/null <"$tmp/tty.in" >"$tmp/tty" 2>&1 &
+	spid=$!
+	exec 3>"$tmp/tty.in"
+	i=0
+	until grep -q 'Password: ' "$tmp/tty" || [ "$i" -gt 400 ]; do
+		i=$((i + 1))
+		sleep 0.05
+	done
+	sleep 0.2
+	printf 'typed-on-a-tty-1\n' >&3
+	wait "$spid"
+	exec 3>&-
 	if grep -q '^Password: ' "$tmp/tty" && grep -q 'cannot reach the server' "$tmp/tty" &&
 		! grep -q 'typed-on-a-tty-1' "$tmp/tty"; then
 		ok

@@ -511,8 +511,9 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     let p = run();
     await sleep(1500);
     assert.equal(p.exited, null, `pushd gave up: ${p.stderr}`);
-    // Meanwhile it listens: health says it is not working yet.
-    const waiting = await fetch(`http://127.0.0.1:${port}/healthz`);
+    // Meanwhile it listens (once it has bound its port): health says it
+    // is not working yet.
+    const waiting = await until('pushd listening', () => fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null));
     assert.equal(waiting.status, 503);
     p.proc.kill('SIGTERM');
     await until('pushd exit', () => p.exited !== null, 5000);
