@@ -308,7 +308,10 @@ static void confirmed(af_server *srv, const af_req *req, af_resp *resp,
 		goto out;
 	}
 	r.dest = json_string_value(json_object_get(rec, "dest"));
-	af_session_end_current(srv, req, resp);
+	if (af_session_end_current(srv, req, resp) != 0) {
+		unavailable(resp);
+		goto out;
+	}
 	log_outcome(srv, req, LOG_LEVEL_INFO, NULL, &s, "confirmed");
 	finish(resp, &r);
 out:
@@ -343,10 +346,15 @@ void af_h_logout(af_server *srv, af_req *req, af_resp *resp)
 			goto out;
 		}
 		/* No session here: nothing to end, nothing to ask. */
-		af_session_end_current(srv, req, resp);
-		finish(resp, &r);
+		if (af_session_end_current(srv, req, resp) != 0)
+			unavailable(resp);
+		else
+			finish(resp, &r);
 	} else if (r.sid != NULL && strcmp(r.sid, s.sid) == 0) {
-		af_session_end_current(srv, req, resp);
+		if (af_session_end_current(srv, req, resp) != 0) {
+			unavailable(resp);
+			goto out;
+		}
 		log_outcome(srv, req, LOG_LEVEL_INFO, r.client, &s, "ended");
 		finish(resp, &r);
 	} else {

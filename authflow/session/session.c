@@ -569,11 +569,16 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	char *text = NULL;
 	int rc = -1;
 
-	/* Whatever session this browser had ends here: no fixation. */
+	/*
+	 * Whatever session this browser had ends here: no fixation. One the
+	 * store could not end would live on, its applications never told,
+	 * behind a browser that no longer holds it: nothing begins then.
+	 */
 	if (af_req_cookie(req, AF_SESSION_COOKIE, old, sizeof(old)) == 0) {
 		key_of(old, key, sizeof(key));
 		OPENSSL_cleanse(old, sizeof(old));
-		(void)end_by_key(srv, key, AF_SESSION_END_REPLACED);
+		if (end_by_key(srv, key, AF_SESSION_END_REPLACED) < 0)
+			goto out;
 	}
 	if (af_random_token(COOKIE_BYTES, cookie, sizeof(cookie)) != 0 ||
 	    af_random_token(16, s->sid, sizeof(s->sid)) != 0)
@@ -617,7 +622,7 @@ out:
 	return rc;
 }
 
-void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp)
+int af_session_end_current(af_server *srv, const af_req *req, af_resp *resp)
 {
 	char cookie[COOKIE_MAX + 1], key[80];
 
@@ -628,11 +633,14 @@ void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp)
 	 * Set-Cookie), which must not sign anyone out.
 	 */
 	if (af_req_cookie(req, AF_SESSION_COOKIE, cookie, sizeof(cookie)) != 0)
-		return;
+		return 0;
 	key_of(cookie, key, sizeof(key));
 	OPENSSL_cleanse(cookie, sizeof(cookie));
-	(void)end_by_key(srv, key, AF_SESSION_END_LOGOUT);
+	/* Not ended: the browser keeps the cookie, to try again with it. */
+	if (end_by_key(srv, key, AF_SESSION_END_LOGOUT) < 0)
+		return -1;
 	af_resp_cookie(resp, AF_SESSION_COOKIE, "", AF_COOKIE_CLEAR);
+	return 0;
 }
 
 static int by_text(const void *a, const void *b)
@@ -812,13 +820,13 @@ int af_session_end_user(af_server *srv, const char *username)
 int af_session_end_signins(af_server *srv, const char *username)
 {
 	int n = af_session_end_user(srv, username);
+	int failed = n < 0;
 
-	if (n >= 0 &&
-	    (af_mfa_enroll_codes_revoke(srv->store, username) != AF_MFA_OK ||
-	     af_mfa_txns_cancel_user(srv->store, username, af_now()) !=
-		     AF_MFA_OK))
-		n = -1;
-	return n;
+	/* Whatever became of the sessions: a code must not outlive them. */
+	failed |= af_mfa_enroll_codes_revoke(srv->store, username) != AF_MFA_OK;
+	failed |= af_mfa_txns_cancel_user(srv->store, username, af_now()) !=
+		  AF_MFA_OK;
+	return failed ? -1 : n;
 }
 
 int af_session_end_one(af_server *srv, const char *username, const char *sid)

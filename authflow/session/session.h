@@ -116,8 +116,12 @@ int af_session_user(af_server *srv, const af_session *s, json_t **user);
  */
 int af_session_signed_in(af_server *srv, const af_req *req, af_session *s);
 
-/* Ends the request's session and clears its cookie, when it carries one. */
-void af_session_end_current(af_server *srv, const af_req *req, af_resp *resp);
+/*
+ * Ends the request's session and clears its cookie, when it carries one:
+ * 0, or -1 when the store failed (the session may live on, and the
+ * cookie is left alone).
+ */
+int af_session_end_current(af_server *srv, const af_req *req, af_resp *resp);
 
 /*
  * Notes that session s is about to give client_id a code: when the

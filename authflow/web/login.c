@@ -367,18 +367,20 @@ static int idle_too_long(af_server *srv, af_req *req, af_resp *resp,
  * Another user proved who they are in this browser: the session it had
  * ends now, whether or not this sign-in goes on to finish (a refusal or an
  * unfinished second step must not leave the browser to the earlier user).
+ * 0, or -1 when the store could not tell or end it: the sign-in stops.
  */
-static void end_other_session(af_server *srv, const af_req *req, af_resp *resp,
-			      const json_t *user)
+static int end_other_session(af_server *srv, const af_req *req, af_resp *resp,
+			     const json_t *user)
 {
 	const char *name = json_string_value(json_object_get(user, "username"));
 	af_session cur;
-	int failed = 0;
+	int failed = 0, rc = 0;
 
 	if (name != NULL && af_session_get(srv, req, &cur, &failed) == 0 &&
 	    strcmp(cur.username, name) != 0)
-		af_session_end_current(srv, req, resp);
+		rc = af_session_end_current(srv, req, resp);
 	OPENSSL_cleanse(&cur, sizeof(cur));
+	return failed ? -1 : rc;
 }
 
 /*
@@ -695,7 +697,11 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			af_page_flow_expired(resp);
 		goto out;
 	}
-	end_other_session(srv, req, resp, user);
+	if (end_other_session(srv, req, resp, user) != 0) {
+		af_metrics_login(srv->metrics, AF_LOGIN_ERROR);
+		af_page_unavailable(resp);
+		goto out;
+	}
 	/* Right, but given too long ago: the service desk gives another. */
 	if (af_dir_user_password_expired(user, af_now())) {
 		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
