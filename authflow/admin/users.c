@@ -243,25 +243,29 @@ void af_admin__user_add(af_admin_call *c)
 	st = af_dir_user_add(c->dir, c->caller.name, body, password, &user, err,
 			     sizeof(err));
 	af_free_secret(password);
-	if (st != AF_DIR_OK) {
+	if (user == NULL) {
 		af_admin__dir_error(c, st, err);
 		return;
 	}
 	/*
 	 * A new user starts clean even where the removal of an earlier user
 	 * of the name was cut short (a crash between its steps): no phone
-	 * and no session of theirs carries over.
+	 * and no session of theirs carries over. So also a user added with
+	 * an error (its member lists not in line), which stands all the same.
 	 */
 	if (remove_devices(c->srv, username_of(user), 0) != 0 ||
-	    af_session_end_user(c->srv, username_of(user)) < 0) {
+	    af_session_end_user(c->srv, username_of(user)) < 0)
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
 				"user added, but what an earlier user of the "
 				"name left could not be cleared: remove and "
 				"add the user again");
-		json_decref(user);
+	else if (st != AF_DIR_OK)
+		af_admin__dir_error(c, st, err);
+	else {
+		af_admin__json(c, 201, user); /* takes user */
 		return;
 	}
-	af_admin__json(c, 201, user);
+	json_decref(user);
 }
 
 /* The user of the path, or NULL with a 404 (or other error) answered. */

@@ -1728,9 +1728,10 @@ static af_dir_status sync_members(af_dir *dir, const char *user,
 /*
  * The user's record was written but its member sets were not brought in
  * line with it (sync): the change stands, so its audit event (action on
- * target, detail) is written all the same, and the answer says to run it
- * again, which brings the sets in line (the writes of memberships add
- * the user to every set its record names, changed or not). rc of the
+ * target, detail) is written all the same, and the answer says what
+ * brings the sets in line (the writes of memberships add the user to
+ * every set its record names, changed or not): running a change again,
+ * or for a new user, which cannot be added twice, setting it. rc of the
  * audit event when that fails too, else sync.
  */
 static af_dir_status unsynced(af_dir *dir, const char *actor,
@@ -1743,9 +1744,15 @@ static af_dir_status unsynced(af_dir *dir, const char *actor,
 
 	if (rc != AF_DIR_OK)
 		return rc;
-	af_dir__err(err, errlen,
-		    "changed, but the member lists of its groups or OUs "
-		    "could not be updated: run it again");
+	if (strcmp(action, "user.add") == 0)
+		af_dir__err(err, errlen,
+			    "added, but the member lists of its groups or OUs "
+			    "could not be updated: set its groups and OUs "
+			    "again");
+	else
+		af_dir__err(err, errlen,
+			    "changed, but the member lists of its groups or "
+			    "OUs could not be updated: run it again");
 	return sync;
 }
 
@@ -1970,14 +1977,18 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_OK)
 		rc = sync_members(dir, name, NULL, user);
 	json_object_del(norm, "username");
-	if (rc != AF_DIR_OK) {
+	if (rc != AF_DIR_OK)
 		rc = unsynced(dir, actor, "user.add", name, norm, rc, err,
 			      errlen);
-		goto out;
-	}
-	rc = af_dir__audit(dir, actor, "user.add", name, norm, err, errlen);
-	if (rc == AF_DIR_OK)
-		rc = hand_out_user(user, out);
+	else
+		rc = af_dir__audit(dir, actor, "user.add", name, norm, err,
+				   errlen);
+	/*
+	 * Added, whatever else failed: the caller gets the user, to clear
+	 * what an earlier user of the name left (af_dir_user_add()).
+	 */
+	if (hand_out_user(user, out) != AF_DIR_OK && rc == AF_DIR_OK)
+		rc = AF_DIR_NOMEM;
 	memberships_recheck(dir, actor, NULL, user);
 out:
 	if (sub_claimed &&

@@ -298,7 +298,9 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_domain(const char *field,
  * that must exist; duplicates dropped), "enabled" (default true). Other
  * members are refused. password (NUL-terminated, lent, 1..1024 bytes) may
  * be NULL: the user then cannot sign in until one is set. A random subject
- * identifier "sub" is made. out (may be NULL) gets the new user.
+ * identifier "sub" is made. out (may be NULL) gets the new user, also with
+ * an error once the user stands (its member lists or audit event not
+ * written): the caller owns it then too, and *out stays NULL otherwise.
  * AF_DIR_OK, AF_DIR_INVALID, AF_DIR_EXISTS, AF_DIR_STORE, AF_DIR_NOMEM,
  * AF_DIR_CRYPTO.
  *

@@ -3927,6 +3927,78 @@ static void test_af_dir_user_remove_cut_anywhere_finished_by_rerun(void **state)
 }
 
 /*
+ * A user added with the state file cut at every point it can be (as a
+ * full disk leaves it): nothing stands and nothing is handed out, or the
+ * user stands and is handed out, whatever else failed (so that the admin
+ * API clears what an earlier user of the name left), and when its member
+ * lists are behind, setting its groups and OUs again brings them in line.
+ */
+static void
+test_af_dir_user_add_cut_anywhere_hands_out_what_stands(void **state)
+{
+	fixture *f = *state;
+	int stood = 0, nothing = 0, done = 0;
+	char dir[64];
+
+	/* Steps below the smallest record (57 bytes), so every cut is met. */
+	for (off_t room = 0; !done; room += 48) {
+		json_t *spec, *out = NULL, *u = NULL;
+		struct rlimit old;
+		af_dir_status rc;
+
+		state_dir_new(dir);
+		reopen_at(f, dir);
+		assert_int_equal(
+			af_dir_group_add(f->dir, ACTOR, "crew", NULL, NULL, 0),
+			AF_DIR_OK);
+		assert_int_equal(
+			af_dir_ou_add(f->dir, ACTOR, "Europe", NULL, 0),
+			AF_DIR_OK);
+		spec = parse("{\"username\":\"cora\",\"groups\":[\"crew\"],"
+			     "\"ous\":[\"Europe\"]}");
+		room_limit(dir, room, &old);
+		f->err[0] = '\0';
+		rc = af_dir_user_add(f->dir, ACTOR, spec, NULL, &out, f->err,
+				     sizeof(f->err));
+		room_restore(&old);
+		json_decref(spec);
+		reopen_at(f, dir); /* a restart sees the same */
+		if (rc == AF_DIR_OK) {
+			done = 1;
+			assert_non_null(out);
+		} else if (af_dir_user_get(f->dir, "cora", &u) == AF_DIR_OK) {
+			stood++;
+			assert_int_equal(rc, AF_DIR_STORE);
+			assert_non_null(out);
+			assert_string_equal(json_string_value(json_object_get(
+						    out, "username")),
+					    "cora");
+			if (strstr(f->err, "member lists") != NULL)
+				assert_non_null(
+					strstr(f->err, "set its groups"));
+			assert_int_equal(set_user(f, "cora",
+						  "{\"groups\":[\"crew\"],"
+						  "\"ous\":[\"Europe\"]}"),
+					 AF_DIR_OK);
+		} else {
+			nothing++;
+			assert_null(out);
+		}
+		if (out != NULL) {
+			assert_true(members_equal(f, 1, "crew", "[\"cora\"]"));
+			assert_true(
+				members_equal(f, 0, "Europe", "[\"cora\"]"));
+		}
+		json_decref(out);
+		json_decref(u);
+		state_dir_drop(f, dir);
+		assert_true(room < (off_t)64 * 1024);
+	}
+	assert_true(stood >= 1);
+	assert_true(nothing >= 1);
+}
+
+/*
  * A group removal cut short at every point it can be: the group is still
  * there (a restart keeps that), a second removal finishes it, and a new
  * group of the name has no member, policy or deployment of the old one.
@@ -5712,6 +5784,7 @@ int main(void)
 		T(test_af_dir_user_remove_cut_anywhere_finished_by_rerun),
 		T(test_af_dir_group_remove_cut_anywhere_finished_by_rerun),
 		T(test_af_dir_user_add_stale_references_dropped),
+		T(test_af_dir_user_add_cut_anywhere_hands_out_what_stands),
 		T(test_af_dir_user_removing_refuses_changes),
 		T(test_af_dir_app_secret_stored_audit_fails_secret_kept),
 		T(test_af_throttle_lock_survives_memory_store_restart),
