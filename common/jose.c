@@ -845,13 +845,6 @@ static jose_status ring_install_at(af_keyring *kr, struct ring *fresh,
 	return JOSE_OK;
 }
 
-static jose_status ring_install(af_keyring *kr, struct ring *fresh)
-{
-	bool installed;
-
-	return ring_install_at(kr, fresh, GEN_ANY, &installed);
-}
-
 /*
  * Reads the ring from the store. *found tells a missing ring from a
  * present one; raw keeps the exact bytes for compare-and-swap. why gets
@@ -1016,7 +1009,6 @@ static jose_status ring_json_add(json_t *ringj, const cjose_jwk_t *fresh,
 	return JOSE_OK;
 }
 
-/* Writes a changed ring: CAS against what was read, or NX when new. */
 /* Notes the stored ring text the ring in memory came from. */
 static void ring_seen(af_keyring *kr, const void *text, size_t len)
 {
@@ -1029,26 +1021,24 @@ static void ring_seen(af_keyring *kr, const void *text, size_t len)
 	pthread_mutex_unlock(&kr->look_lock);
 }
 
+/*
+ * Writes a changed ring: CAS against what was read, or NX when new. The
+ * text written goes to *dump (freed by the caller with json_text_free()).
+ */
 static store_status ring_write(af_keyring *kr, const store_value *raw,
-			       bool found, const json_t *ringj)
+			       bool found, const json_t *ringj, char **dump)
 {
-	char *dump = json_dumps(ringj, JSON_COMPACT);
-	store_status ss;
 	size_t len;
 
-	if (dump == NULL)
+	*dump = json_dumps(ringj, JSON_COMPACT);
+	if (*dump == NULL)
 		return STORE_ERR_NOMEM;
-	len = strlen(dump);
+	len = strlen(*dump);
 	if (found)
-		ss = store_cas(kr->st, JOSE_RING_STORE_KEY, raw->data, raw->len,
-			       dump, len, 0);
-	else
-		ss = store_set(kr->st, JOSE_RING_STORE_KEY, dump, len, 0,
-			       STORE_SET_NX);
-	if (ss == STORE_OK)
-		ring_seen(kr, dump, len);
-	json_text_free(dump, true);
-	return ss;
+		return store_cas(kr->st, JOSE_RING_STORE_KEY, raw->data,
+				 raw->len, *dump, len, 0);
+	return store_set(kr->st, JOSE_RING_STORE_KEY, *dump, len, 0,
+			 STORE_SET_NX);
 }
 
 static void notice(const af_keyring *kr, int warning, const char *fmt, ...)
@@ -1185,27 +1175,42 @@ static long ring_json_add_own(af_keyring *kr, json_t *ringj,
 
 /*
  * Writes the changed ring document ringj (compare-and-swap against raw,
- * or as a new key when !found) and takes it in. JOSE_OK with *done false
- * when another writer got there first: the caller reads again.
+ * or as a new key when !found) and takes it in, unless a ring newer than
+ * generation gen (read before raw was) came in meanwhile: that one holds
+ * this write or one after it. JOSE_OK with *done false when another
+ * writer got there first: the caller reads again.
  */
 static jose_status ring_commit(af_keyring *kr, const store_value *raw,
-			       bool found, json_t *ringj, bool *done, char *why,
-			       size_t whylen)
+			       bool found, json_t *ringj, uint64_t gen,
+			       bool *done, char *why, size_t whylen)
 {
 	struct ring loaded = {0};
-	store_status ss = ring_write(kr, raw, found, ringj);
+	char *dump = NULL;
+	store_status ss = ring_write(kr, raw, found, ringj, &dump);
+	bool installed = false;
 	jose_status st;
 
 	*done = false;
-	if (ss == STORE_CONFLICT || ss == STORE_EXISTS || ss == STORE_NOT_FOUND)
-		return JOSE_OK;
-	if (ss != STORE_OK)
-		return ss == STORE_ERR_NOMEM ? JOSE_ERR_NOMEM : JOSE_ERR_STORE;
+	if (ss == STORE_CONFLICT || ss == STORE_EXISTS ||
+	    ss == STORE_NOT_FOUND) {
+		st = JOSE_OK;
+		goto out;
+	}
+	if (ss != STORE_OK) {
+		st = ss == STORE_ERR_NOMEM ? JOSE_ERR_NOMEM : JOSE_ERR_STORE;
+		goto out;
+	}
 	st = ring_from_json(ringj, &loaded, why, whylen);
 	if (st == JOSE_OK)
-		st = ring_install(kr, &loaded);
-	ring_clear(&loaded);
+		st = ring_install_at(kr, &loaded, gen, &installed);
+	/* What was seen goes with what is in memory, never ahead of it. */
+	if (st == JOSE_OK && installed)
+		ring_seen(kr, dump, strlen(dump));
 	*done = st == JOSE_OK;
+out:
+	ring_clear(&loaded);
+	if (dump != NULL)
+		json_text_free(dump, true);
 	return st;
 }
 
@@ -1218,9 +1223,10 @@ static void signing_kid(af_keyring *kr, char *kid);
  * signing key stay. Otherwise it is taken in as it is.
  */
 static jose_status ring_merge(af_keyring *kr, const store_value *raw,
-			      json_t *ringj, struct ring *loaded, int64_t now,
-			      bool *done, char *why, size_t whylen)
+			      json_t *ringj, struct ring *loaded, uint64_t gen,
+			      int64_t now, bool *done, char *why, size_t whylen)
 {
+	bool installed = false;
 	char is[JOSE_KID_MAX + 1] = "";
 	jose_status st;
 	long added = 0;
@@ -1230,13 +1236,13 @@ static jose_status ring_merge(af_keyring *kr, const store_value *raw,
 	if (added < 0)
 		return JOSE_ERR_NOMEM;
 	if (added == 0) {
-		st = ring_install(kr, loaded);
-		if (st == JOSE_OK)
+		st = ring_install_at(kr, loaded, gen, &installed);
+		if (st == JOSE_OK && installed)
 			ring_seen(kr, raw->data, raw->len);
 		*done = st == JOSE_OK;
 		return st;
 	}
-	st = ring_commit(kr, raw, true, ringj, done, why, whylen);
+	st = ring_commit(kr, raw, true, ringj, gen, done, why, whylen);
 	if (!*done)
 		return st;
 	signing_kid(kr, is);
@@ -1291,8 +1297,8 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		if (st != JOSE_OK)
 			goto out;
 		if (mode == UPDATE_MERGE) {
-			st = ring_merge(kr, &raw, ringj, &loaded, now, done,
-					why, whylen);
+			st = ring_merge(kr, &raw, ringj, &loaded, gen, now,
+					done, why, whylen);
 			goto out;
 		}
 		due = ring_successor_due(&loaded, now, &kr->opts);
@@ -1352,7 +1358,7 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		st = ring_json_give_id(ringj);
 	if (st != JOSE_OK)
 		goto out;
-	st = ring_commit(kr, &raw, found, ringj, done, why, whylen);
+	st = ring_commit(kr, &raw, found, ringj, gen, done, why, whylen);
 	if (*done && lost)
 		notice(kr, 1,
 		       "the key ring was missing from the store: written back "
@@ -1533,19 +1539,21 @@ jose_status af_keyring_reload(af_keyring *kr)
 	struct ring loaded = {0};
 	json_t *ringj = NULL;
 	char why[WHY_MAX];
-	bool found = false;
+	bool found = false, installed = false;
+	uint64_t gen;
 	jose_status st;
 
 	if (kr == NULL)
 		return JOSE_ERR_ARG;
+	gen = ring_gen(kr); /* before the store, as ring_update_once() */
 	st = ring_read(kr, &raw, &ringj, &found, why, sizeof(why));
 	if (st == JOSE_OK && !found)
 		st = JOSE_ERR_STORE;
 	if (st == JOSE_OK)
 		st = ring_from_json(ringj, &loaded, why, sizeof(why));
 	if (st == JOSE_OK)
-		st = ring_install(kr, &loaded);
-	if (st == JOSE_OK)
+		st = ring_install_at(kr, &loaded, gen, &installed);
+	if (st == JOSE_OK && installed)
 		ring_seen(kr, raw.data, raw.len);
 	ring_json_free(ringj);
 	raw_free(&raw);
@@ -1773,9 +1781,11 @@ static jose_status retire_once(af_keyring *kr, const char *kid, bool *done,
 	bool found = false;
 	jose_status st;
 	int64_t now = af_now();
+	uint64_t gen;
 	long at;
 
 	*done = false;
+	gen = ring_gen(kr); /* before the store, as ring_update_once() */
 	st = ring_read(kr, &raw, &ringj, &found, why, whylen);
 	if (st == JOSE_OK && !found)
 		st = JOSE_ERR_UNKNOWN_KID;
@@ -1807,7 +1817,7 @@ static jose_status retire_once(af_keyring *kr, const char *kid, bool *done,
 		st = JOSE_ERR_NOMEM;
 		goto out;
 	}
-	st = ring_commit(kr, &raw, true, ringj, done, why, whylen);
+	st = ring_commit(kr, &raw, true, ringj, gen, done, why, whylen);
 out:
 	ring_clear(&loaded);
 	ring_json_free(ringj);
