@@ -652,7 +652,10 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	if (check_throttle(srv, req, resp, flow, authz, username, known) != 0)
 		goto out;
 	st = af_dir_user_login(srv->dir, username, password, &user);
-	resp->hashed = 1;
+	/* Refused before any hash (a password too long, the store): no
+	 * sample of how long one takes. */
+	resp->hashed = st != AF_DIR_INVALID && st != AF_DIR_STORE &&
+		       st != AF_DIR_NOMEM;
 	if (st == AF_DIR_STORE || st == AF_DIR_NOMEM) {
 		af_metrics_login(srv->metrics, AF_LOGIN_ERROR);
 		af_page_unavailable(resp);

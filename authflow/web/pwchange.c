@@ -740,7 +740,9 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 		srv->dir, step_str(step, "username"), step_str(step, "sub"),
 		json_integer_value(json_object_get(step, "gen")), 1, password,
 		&gen, err, sizeof(err));
-	resp->hashed = 1;
+	/* A refusal (a weak password, the store) mostly came before the
+	 * hash: only a change is sure to have made one. */
+	resp->hashed = st == AF_DIR_OK;
 	if (st == AF_DIR_INVALID) {
 		if (count_try(srv, req, resp, flow, authz) == 0) {
 			reason(err, msg, sizeof(msg));
