@@ -823,16 +823,19 @@ static af_mfa_status decide(store_ctx *st, const char *id, decide_arg *a,
 	}
 	if (strcmp(txn_state(txn), "reported") == 0) {
 		/*
+		 * A report stops the user's other sign-ins waiting too: at
+		 * once, as the push being reported may be one of a flood.
 		 * The pause runs from the time of the report by the clock
-		 * that later sign-ins judge it with (af_mfa_push_check). It
-		 * is written first: a sign-in whose challenge the walk below
-		 * misses, made just after it, finds the pause before its
-		 * pushes go (see af_mfa_push_state()).
+		 * that later sign-ins judge it with (af_mfa_push_check). The
+		 * walk is made again once it is written: a sign-in whose
+		 * challenge both walks miss, made just after the second,
+		 * finds the pause before its pushes go (see
+		 * af_mfa_push_state()).
 		 */
+		cancel_others(st, txn, a->now);
 		rc = af_mfa__pause_pushes(
 			st, json_string_value(json_object_get(txn, "user")),
 			af_now());
-		/* A report stops the user's other sign-ins waiting too. */
 		cancel_others(st, txn, a->now);
 		if (rc != AF_MFA_OK) {
 			/* The report stands; the caller learns the pause
