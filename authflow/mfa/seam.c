@@ -286,9 +286,10 @@ static void send_pushes(af_server *srv, af_req *req, const char *username,
  * 1 when a sign-in of the user was reported while this step made txn:
  * the walk of the report may have missed txn, indexed after it, so txn
  * is cancelled here as the report would have, and sends no push. The
- * report writes its pause before that walk, so a txn the walk missed
- * sees the pause here. 0 otherwise, also when the store fails (the push
- * check just passed).
+ * report writes its pause before its last walk, so a txn the walk missed
+ * sees the pause here. 0 otherwise, also when the store fails to say (the
+ * push check just passed); -1 when txn could not be cancelled: it stays
+ * answerable, so the step must not go on with it.
  */
 static int reported_meanwhile(af_server *srv, const af_req *req,
 			      const char *username, const json_t *txn,
@@ -296,6 +297,7 @@ static int reported_meanwhile(af_server *srv, const af_req *req,
 {
 	int64_t paused = 0;
 	json_t *out = NULL;
+	af_mfa_status st;
 
 	if (af_mfa_push_state(srv->store, username, wf, af_now(), &paused,
 			      NULL) != AF_MFA_OK ||
@@ -303,11 +305,13 @@ static int reported_meanwhile(af_server *srv, const af_req *req,
 		return 0;
 	log_info(srv->log, req->rid, "mfa",
 		 "user=%s txn_started=1 pushes=0 why=paused", username);
-	if (af_mfa_txn_cancel(
-		    srv->store, json_string_value(json_object_get(txn, "id")),
-		    AF_MFA_CANCEL_REPORT, af_now(), &out) == AF_MFA_OK)
+	st = af_mfa_txn_cancel(srv->store,
+			       json_string_value(json_object_get(txn, "id")),
+			       AF_MFA_CANCEL_REPORT, af_now(), &out);
+	if (st == AF_MFA_OK)
 		json_decref(out);
-	return 1;
+	/* Decided, expired or gone meanwhile: no longer answerable either. */
+	return st == AF_MFA_STORE || st == AF_MFA_NOMEM ? -1 : 1;
 }
 
 /* Ends the transaction id unanswered: no sign-in can finish with it. */
@@ -393,7 +397,7 @@ static void ask(af_server *srv, af_req *req, af_resp *resp, const char *flow_id,
 	const char *username =
 		json_string_value(json_object_get(user, "username"));
 	json_t *eligible, *saved = NULL, *txn = NULL;
-	int old = 0, rc = -1;
+	int old = 0, rc = -1, reported = 0;
 
 	eligible = eligible_devices(devices, wf, &old);
 	if (eligible == NULL) {
@@ -434,8 +438,14 @@ static void ask(af_server *srv, af_req *req, af_resp *resp, const char *flow_id,
 		 */
 		log_info(srv->log, req->rid, "mfa", "user=%s txn_superseded=1",
 			 username);
-	} else if (txn != NULL &&
-		   reported_meanwhile(srv, req, username, txn, wf)) {
+	} else if (txn != NULL && (reported = reported_meanwhile(
+					   srv, req, username, txn, wf)) != 0) {
+		if (reported < 0) {
+			/* Dropped below, or left to run out unpushed. */
+			rc = -1;
+			af_page_unavailable(resp);
+			goto out;
+		}
 		/* Its page says the report cancelled it. */
 		give_back(srv, req, username, wf);
 	} else if (txn != NULL) {
