@@ -67,9 +67,10 @@
 #define PUSHD_GONE_MS ((uint64_t)3600 * 1000)
 
 /*
- * The "push_done:<job>" marker lives as long as the job's transaction
- * record (5 minutes): a job delivered again after that finds no pending
- * transaction and is dropped unsent anyway.
+ * The "push_done:<job>" marker lives 5 minutes, ten times a transaction's
+ * 30 s to answer: a job delivered again after that is past its expiry,
+ * and its transaction no longer pending or gone, so it is dropped unsent
+ * anyway.
  */
 #define PUSHD_DONE_TTL_MS  ((uint64_t)300 * 1000)
 /* A node's lease on a job it is working on, refreshed while it works. */
