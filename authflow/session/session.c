@@ -749,7 +749,7 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 	store_value v = {0};
 	store_status st;
 	af_session s;
-	int count = 0, ok, failed = 0;
+	int count = 0, ok, failed = 0, ending_failed = 0;
 	size_t i;
 	af_session_end why;
 
@@ -800,10 +800,16 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 		}
 		/* A damaged session ends with the others. */
 		if (end && end_by_key(srv, key, AF_SESSION_END_ENDED) < 0)
-			failed = 1;
+			ending_failed = 1;
 	}
 	json_decref(members);
-	return failed ? -1 : count;
+	/*
+	 * The one session asked for was found and ended: what failed with
+	 * the others (unread, or over and not ended) is not its failure.
+	 */
+	if (sid != NULL && count > 0 && !ending_failed)
+		return count;
+	return failed || ending_failed ? -1 : count;
 }
 
 int af_session_list(af_server *srv, const char *username,
