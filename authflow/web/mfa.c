@@ -28,7 +28,8 @@
  * The MFA page's script: the digit pad, the countdown, and a poll of the
  * status that goes on once the push is answered. A change of state is
  * shown by loading the page anew with GET (never a reload, which after
- * the code form would post the code again), and not while a code is
+ * the code form would post the code again), and, when the push expired
+ * unanswered (a code still finishes the sign-in), not while a code is
  * being typed: the page then says so in place and keeps the code.
  *
  * The countdown runs to a deadline taken from the page and moved only
@@ -66,7 +67,7 @@ static const char mfa_js[] =
 	"var timer=setInterval(tick,250);\n"
 	"function stop(){clearInterval(timer);if(cd)cd.parentNode.hidden=true;"
 	"if(say)say.textContent='';}\n"
-	"function ended(){if(!code||code.value.length===0){"
+	"function ended(st){if(st!=='expired'||!code||code.value.length===0){"
 	"window.location.replace(page);return;}stop();"
 	"document.title='No longer waiting: Confirm on your phone';"
 	"m.textContent='The request on your phone is no longer waiting. "
@@ -81,7 +82,7 @@ static const char mfa_js[] =
 	"cache:'no-store'}).then(function(r){return r.json();})"
 	".then(function(s){if(s.error==='no_flow'){gone();return;}"
 	"if(s.next){window.location.replace(s.next);return;}"
-	"if(s.state&&s.state!=='pending'){ended();return;}"
+	"if(s.state&&s.state!=='pending'){ended(s.state);return;}"
 	"if(num&&typeof s.number==='number'&&num.textContent!==String(s.number))"
 	"num.textContent=String(s.number);"
 	"if(typeof s.expires_in==='number'&&Math.abs(s.expires_in-left())>1)"
@@ -968,9 +969,13 @@ void af_h_mfa_status(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	if (found == TXN_GONE) {
-		/* Long past its end: the page says the rest. */
+		/*
+		 * Its record lost: the sign-in is over, as for a cancelled
+		 * one (a token code no longer finishes it); the page says
+		 * the rest.
+		 */
 		af_resp_json(resp, 200,
-			     json_pack("{s:s, s:n, s:i}", "state", "expired",
+			     json_pack("{s:s, s:n, s:i}", "state", "cancelled",
 				       "number", "expires_in", 0));
 		goto out;
 	}

@@ -588,6 +588,11 @@ describe(`push MFA (${STORE} store)`, () => {
     execFileSync('redis-cli', ['-u', process.env.AF_TEST_REDIS_URL, 'DEL', `e2e${server.port}:txn:${txn}`],
       { stdio: 'ignore' });
     const f = hiddenFields(m.page.text);
+    const status = async () => JSON.parse((await m.browser.get(
+      `${server.issuer}/login/mfa/status?flow=${encodeURIComponent(f.flow)}`)).text);
+    // Over, and not one a token code finishes (the page's script offers
+    // one only for "expired").
+    assert.equal((await status()).state, 'cancelled');
     const again = await m.browser.post(`${server.issuer}/login/mfa/push`, { flow: f.flow, csrf: f.csrf });
     assert.equal(again.status, 200, again.text);
     assert.match(again.text, /<title>Request no longer open: Sign-in not completed/);
@@ -595,8 +600,7 @@ describe(`push MFA (${STORE} store)`, () => {
     const p = await idsim(server, s.phone, ['pending']);
     assert.equal(p.stdout.trim(), '', 'no new challenge');
     // The page, and its status, say the same; the sign-in starts over.
-    const st = await m.browser.get(`${server.issuer}/login/mfa/status?flow=${encodeURIComponent(f.flow)}`);
-    assert.notEqual(JSON.parse(st.text).state, 'pending');
+    assert.notEqual((await status()).state, 'pending');
     const page = await m.browser.get(`${server.issuer}/login/mfa?flow=${encodeURIComponent(f.flow)}`);
     assert.doesNotMatch(page.text, /action="\/login\/mfa\/push"/);
   });
@@ -1116,6 +1120,11 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.deepEqual(r.went, [], 'no navigation while a code is typed');
     assert.equal(r.code, '4821');
     assert.match(r.text, /no longer waiting/);
+    // An end no code can finish: the page again, a code typed or not.
+    for (const state of ['denied', 'failed', 'reported', 'cancelled']) {
+      r = await run({ state }, '4821');
+      assert.deepEqual(r.went, ['/login/mfa?flow=F1'], state);
+    }
     r = await run({ state: 'pending', number: 53, expires_in: 20 }, '');
     assert.equal(r.number, '53', 'the number of the flow\'s current challenge');
     assert.equal(r.polls, 1, 'asks again');
