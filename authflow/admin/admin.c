@@ -696,10 +696,10 @@ static int authenticated(af_admin_call *c)
 	af_admin_status st;
 	af_dir_status ds;
 	uint32_t wait_s = 0;
-	int held = 0;
+	af_throttle_turn turn = {0};
 
 	ds = af_throttle_door_check(srv->dir, AF_THROTTLE_ADMIN, req->client_ip,
-				    &wait_s, &held);
+				    &wait_s, &turn);
 	if (ds == AF_DIR_WAIT) {
 		af_resp_retry_after(c->resp, wait_s);
 		af_admin__error(c, AF_ADMIN_TOO_MANY, NULL);
@@ -717,9 +717,8 @@ static int authenticated(af_admin_call *c)
 	}
 	st = af_admin_auth(&srv->cfg, &srv->admin_lock, req, &c->caller, &why);
 	if (st == AF_ADMIN_OK) {
-		if (held)
-			af_throttle_door_end(srv->dir, AF_THROTTLE_ADMIN,
-					     req->client_ip);
+		af_throttle_door_end(srv->dir, AF_THROTTLE_ADMIN,
+				     req->client_ip, &turn);
 		return 1;
 	}
 	if (why != NULL)
@@ -731,16 +730,15 @@ static int authenticated(af_admin_call *c)
 	 */
 	else if (af_req_header(req, "Authorization") != NULL &&
 		 af_throttle_door_fail(srv->dir, AF_THROTTLE_ADMIN,
-				       req->client_ip) != AF_DIR_OK) {
+				       req->client_ip, &turn) != AF_DIR_OK) {
 		log_error(srv->log, req->rid, "throttle",
 			  "could not count a failed admin authentication");
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
 		return 0;
 	}
-	/* A failure counted gave it back already; this is harmless then. */
-	if (held)
-		af_throttle_door_end(srv->dir, AF_THROTTLE_ADMIN,
-				     req->client_ip);
+	/* A failure counted gave it back already: held is 0 then. */
+	af_throttle_door_end(srv->dir, AF_THROTTLE_ADMIN, req->client_ip,
+			     &turn);
 	af_admin__error(c, st, why);
 	log_warn(srv->log, req->rid, "admin",
 		 "actor=- action=auth status=401 ip=%s%s", req->client_ip,

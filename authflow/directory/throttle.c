@@ -361,9 +361,62 @@ static af_dir_status counter(af_dir *dir, const char *what, const char *kind,
 /* A door's turn lasts one check of a secret, a few store calls. */
 #define DOOR_TURN_MS 1000u
 
+/*
+ * A turn given back holds TURN_FREE (no mark is "-") until it is taken
+ * again or runs out: the store has no delete-if-equal, and a holder gives
+ * back only a turn that still holds its own mark, so that a turn another
+ * took after this one ran out stays theirs.
+ */
+#define TURN_FREE    "-"
+#define TURN_FREE_MS 1000u
+
+/*
+ * Takes the turn at key for ttl_ms with a new random mark: STORE_OK with
+ * turn->held 1, STORE_EXISTS when another holds it, or a store error.
+ */
+static store_status turn_take(af_dir *dir, const char *key, uint64_t ttl_ms,
+			      af_throttle_turn *turn)
+{
+	store_ctx *st = af_dir_store(dir);
+	size_t len;
+	store_status ss;
+
+	if (af_random_token(16, turn->mark, sizeof(turn->mark)) != 0)
+		return STORE_ERR_NOMEM;
+	len = strlen(turn->mark);
+	ss = store_set(st, key, turn->mark, len, ttl_ms,
+		       STORE_SET_NX | STORE_SET_VITAL);
+	if (ss == STORE_EXISTS) {
+		ss = store_cas(st, key, TURN_FREE, 1, turn->mark, len, ttl_ms);
+		if (ss == STORE_CONFLICT)
+			ss = STORE_EXISTS;
+		else if (ss == STORE_NOT_FOUND) /* it ran out meanwhile */
+			ss = store_set(st, key, turn->mark, len, ttl_ms,
+				       STORE_SET_NX | STORE_SET_VITAL);
+	}
+	turn->held = ss == STORE_OK;
+	return ss;
+}
+
+/*
+ * Gives back the turn at key when turn holds it. Not fatal when the store
+ * fails: the turn runs out by itself.
+ */
+static void turn_give_back(af_dir *dir, const char *key, af_throttle_turn *turn)
+{
+	store_status st;
+
+	if (turn == NULL || !turn->held)
+		return;
+	turn->held = 0;
+	st = store_cas(af_dir_store(dir), key, turn->mark, strlen(turn->mark),
+		       TURN_FREE, 1, TURN_FREE_MS);
+	(void)st;
+}
+
 af_dir_status af_throttle_door_check(af_dir *dir, af_throttle_door door,
 				     const char *ip, uint32_t *wait_s,
-				     int *held)
+				     af_throttle_turn *turn)
 {
 	char addr[AF_THROTTLE_IP_MAX + 1], key[STORE_KEY_MAX];
 	af_dir_status rc;
@@ -373,9 +426,9 @@ af_dir_status af_throttle_door_check(af_dir *dir, af_throttle_door door,
 
 	if (wait_s != NULL)
 		*wait_s = 0;
-	if (held != NULL)
-		*held = 0;
-	if (dir == NULL || held == NULL)
+	if (turn != NULL)
+		turn->held = 0;
+	if (dir == NULL || turn == NULL)
 		return AF_DIR_INVALID;
 	counted_ip(ip, addr);
 	if (addr[0] == '\0')
@@ -393,12 +446,9 @@ af_dir_status af_throttle_door_check(af_dir *dir, af_throttle_door door,
 		rc = key_of(key, sizeof(key), "turn", door_kind(door), addr);
 		if (rc != AF_DIR_OK)
 			return rc;
-		st = store_set(af_dir_store(dir), key, "1", 1, DOOR_TURN_MS,
-			       STORE_SET_NX | STORE_SET_VITAL);
-		if (st != STORE_EXISTS) {
-			*held = st == STORE_OK;
+		st = turn_take(dir, key, DOOR_TURN_MS, turn);
+		if (st != STORE_EXISTS)
 			return af_dir__from_store(st);
-		}
 		ms = 1;
 	}
 	if (wait_s != NULL)
@@ -406,23 +456,22 @@ af_dir_status af_throttle_door_check(af_dir *dir, af_throttle_door door,
 	return AF_DIR_WAIT;
 }
 
-void af_throttle_door_end(af_dir *dir, af_throttle_door door, const char *ip)
+void af_throttle_door_end(af_dir *dir, af_throttle_door door, const char *ip,
+			  af_throttle_turn *turn)
 {
 	char addr[AF_THROTTLE_IP_MAX + 1], key[STORE_KEY_MAX];
-	store_status st;
 
-	if (dir == NULL)
+	if (dir == NULL || turn == NULL || !turn->held)
 		return;
 	counted_ip(ip, addr);
-	if (addr[0] == '\0' || key_of(key, sizeof(key), "turn", door_kind(door),
-				      addr) != AF_DIR_OK)
-		return;
-	st = store_del(af_dir_store(dir), key);
-	(void)st; /* not fatal: the turn runs out by itself */
+	if (addr[0] != '\0' && key_of(key, sizeof(key), "turn", door_kind(door),
+				      addr) == AF_DIR_OK)
+		turn_give_back(dir, key, turn);
+	turn->held = 0;
 }
 
 af_dir_status af_throttle_door_fail(af_dir *dir, af_throttle_door door,
-				    const char *ip)
+				    const char *ip, af_throttle_turn *turn)
 {
 	char addr[AF_THROTTLE_IP_MAX + 1];
 	int64_t ignored = 0;
@@ -437,7 +486,7 @@ af_dir_status af_throttle_door_fail(af_dir *dir, af_throttle_door door,
 			   af_dir_options_get(dir)->throttle.ip_delay_after,
 			   &ignored);
 	/* Its wait set, the next try of the address may have the turn. */
-	af_throttle_door_end(dir, door, ip);
+	af_throttle_door_end(dir, door, ip, turn);
 	return rc;
 }
 
@@ -503,7 +552,7 @@ static uint64_t turn_wait_ms(const af_dir *dir, uint32_t wait_ms)
 
 af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 				const char *browser, uint32_t wait_ms,
-				int *held)
+				af_throttle_turn *turn)
 {
 	const struct timespec pause = {0, TURN_POLL_NS};
 	char key[STORE_KEY_MAX];
@@ -513,9 +562,9 @@ af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 	subjects s;
 	int failed = 0;
 
-	if (held != NULL)
-		*held = 0;
-	if (dir == NULL || held == NULL)
+	if (turn != NULL)
+		turn->held = 0;
+	if (dir == NULL || turn == NULL)
 		return AF_DIR_INVALID;
 	subjects_of(user, NULL, browser, &s);
 	/*
@@ -532,10 +581,7 @@ af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 		return AF_DIR_OK;
 	until = af_mono_ns() + turn_wait_ms(dir, wait_ms) * 1000000ull;
 	for (;;) {
-		st = store_set(af_dir_store(dir), key, "1", 1, TURN_TTL_MS,
-			       STORE_SET_NX | STORE_SET_VITAL);
-		if (st == STORE_OK)
-			*held = 1;
+		st = turn_take(dir, key, TURN_TTL_MS, turn);
 		if (st != STORE_EXISTS)
 			return af_dir__from_store(st);
 		if (af_mono_ns() >= until)
@@ -544,20 +590,19 @@ af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 	}
 }
 
-void af_throttle_end(af_dir *dir, const char *user, const char *browser)
+void af_throttle_end(af_dir *dir, const char *user, const char *browser,
+		     af_throttle_turn *turn)
 {
 	char key[STORE_KEY_MAX];
 	subjects s;
 
-	if (dir == NULL)
+	if (dir == NULL || turn == NULL || !turn->held)
 		return;
 	subjects_of(user, NULL, browser, &s);
-	if (s.user[0] == '\0' || key_of(key, sizeof(key), "turn", kind_of(&s),
-					name_of(&s)) != AF_DIR_OK)
-		return;
-	/* Not fatal: the turn runs out by itself. */
-	if (store_del(af_dir_store(dir), key) != STORE_OK)
-		return;
+	if (s.user[0] != '\0' && key_of(key, sizeof(key), "turn", kind_of(&s),
+					name_of(&s)) == AF_DIR_OK)
+		turn_give_back(dir, key, turn);
+	turn->held = 0;
 }
 
 /*

@@ -108,6 +108,19 @@ typedef enum af_throttle_door {
 	AF_THROTTLE_ADMIN,
 } af_throttle_door;
 
+#define AF_THROTTLE_MARK_BUF 23 /* 16 random bytes in base64url, and NUL */
+
+/*
+ * A turn (af_throttle_door_check(), af_throttle_begin()): whether the
+ * caller holds one, and the random mark the turn holds for it, so that a
+ * check that outlived its turn cannot give back the turn of the one
+ * after it. Given back, held is 0 again.
+ */
+typedef struct af_throttle_turn {
+	int held;
+	char mark[AF_THROTTLE_MARK_BUF];
+} af_throttle_turn;
+
 /*
  * May the address try the door now? AF_DIR_OK (*wait_s 0), AF_DIR_WAIT
  * (*wait_s: seconds left, at least 1), AF_DIR_INVALID (dir is NULL),
@@ -116,27 +129,29 @@ typedef enum af_throttle_door {
  * From its ip_delay_after'th failure in the window on, when each further
  * failure makes it wait, the address' tries take turns: one is checked
  * at a time and the others are told to wait a second, so that a burst
- * sent as a wait ends gets one try, not one each. *held is then 1: the
- * caller gives the turn back with af_throttle_door_fail() or
+ * sent as a wait ends gets one try, not one each. turn->held is then 1:
+ * the caller gives the turn back with af_throttle_door_fail() or
  * af_throttle_door_end(); should it die, the turn runs out by itself.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_door_check(af_dir *dir,
 						      af_throttle_door door,
 						      const char *ip,
 						      uint32_t *wait_s,
-						      int *held);
+						      af_throttle_turn *turn);
 
 /*
- * Counts one failure at the door from the address, and gives back its
- * turn: AF_DIR_OK (also for an address that is not counted),
- * AF_DIR_INVALID, AF_DIR_STORE.
+ * Counts one failure at the door from the address, and gives back turn
+ * (may be NULL) when held: AF_DIR_OK (also for an address that is not
+ * counted), AF_DIR_INVALID, AF_DIR_STORE.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_door_fail(af_dir *dir,
 						     af_throttle_door door,
-						     const char *ip);
+						     const char *ip,
+						     af_throttle_turn *turn);
 
-/* Gives back the turn af_throttle_door_check() gave (*held 1). */
-void af_throttle_door_end(af_dir *dir, af_throttle_door door, const char *ip);
+/* Gives back turn when af_throttle_door_check() gave it (held 1). */
+void af_throttle_door_end(af_dir *dir, af_throttle_door door, const char *ip,
+			  af_throttle_turn *turn);
 
 /*
  * One password check at a time per user name once the user has a failure
@@ -147,18 +162,20 @@ void af_throttle_door_end(af_dir *dir, af_throttle_door door, const char *ip);
  * the password-check threads). A user without failures signs in side by
  * side. af_throttle_begin() before af_throttle_check() waits for the
  * user's turn, up to wait_ms and a few password checks' time (the wait
- * holds a thread other sign-ins need): AF_DIR_OK (*held 1 when the turn
- * is the caller's, until af_throttle_end() or, should the caller die,
- * 10 s; 0 when no turn was needed), AF_DIR_CONFLICT (other checks of
+ * holds a thread other sign-ins need): AF_DIR_OK (turn->held 1 when the
+ * turn is the caller's, until af_throttle_end() or, should the caller
+ * die, 10 s; 0 when no turn was needed), AF_DIR_CONFLICT (other checks of
  * that user held it all that time: ask the client to try again),
  * AF_DIR_STORE. A known browser takes turns with itself, once it has a
  * failure.
  */
 AF_DIR_NODISCARD af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 						 const char *browser,
-						 uint32_t wait_ms, int *held);
-/* Gives back a turn af_throttle_begin() gave (*held 1). */
-void af_throttle_end(af_dir *dir, const char *user, const char *browser);
+						 uint32_t wait_ms,
+						 af_throttle_turn *turn);
+/* Gives back turn when af_throttle_begin() gave it (held 1). */
+void af_throttle_end(af_dir *dir, const char *user, const char *browser,
+		     af_throttle_turn *turn);
 
 /*
  * A sign-in succeeded: clears the user's failures, delay and strikes, or

@@ -37,13 +37,13 @@ static void refused(af_server *srv, const af_req *req, const char *client,
  * cannot say (failing closed, as sign-ins do).
  */
 static int throttled(af_server *srv, const af_req *req, af_resp *resp,
-		     const char *client, int *held)
+		     const char *client, af_throttle_turn *turn)
 {
 	uint32_t wait_s = 0;
 	af_dir_status st;
 
 	st = af_throttle_door_check(srv->dir, AF_THROTTLE_CLIENT,
-				    req->client_ip, &wait_s, held);
+				    req->client_ip, &wait_s, turn);
 	if (st == AF_DIR_OK)
 		return 0;
 	if (st != AF_DIR_WAIT) {
@@ -68,7 +68,8 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 	char user[AF_DIR_CLIENT_ID_BUF + 64];
 	char secret[AF_DIR_SECRET_IN_MAX + 1];
 	af_dir_status st;
-	int rc = -1, previous = 0, held = 0;
+	af_throttle_turn turn = {0};
+	int rc = -1, previous = 0;
 
 	secret[0] = '\0';
 	/*
@@ -108,7 +109,7 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 				    "client authentication is required");
 		goto out;
 	}
-	if (throttled(srv, req, resp, user, &held) != 0)
+	if (throttled(srv, req, resp, user, &turn) != 0)
 		goto out;
 	st = strlen(user) < cap
 		     ? af_dir_app_check_secret(srv->dir, user, secret, app,
@@ -126,7 +127,7 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 		 * answer would tell a guesser that the store counts no more.
 		 */
 		if (af_throttle_door_fail(srv->dir, AF_THROTTLE_CLIENT,
-					  req->client_ip) != AF_DIR_OK) {
+					  req->client_ip, &turn) != AF_DIR_OK) {
 			log_error(srv->log, req->rid, "throttle",
 				  "could not count a failed client "
 				  "authentication");
@@ -151,10 +152,9 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 	memcpy(client_id, user, strlen(user) + 1);
 	rc = 0;
 out:
-	/* A failure gave it back as it was counted; this is harmless then. */
-	if (held)
-		af_throttle_door_end(srv->dir, AF_THROTTLE_CLIENT,
-				     req->client_ip);
+	/* A failure gave it back as it was counted: held is 0 then. */
+	af_throttle_door_end(srv->dir, AF_THROTTLE_CLIENT, req->client_ip,
+			     &turn);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return rc;
 }

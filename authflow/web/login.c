@@ -616,7 +616,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	json_t *authz = NULL, *user = NULL, *policy = NULL, *app = NULL;
 	char known[AF_KNOWN_ID_BUF] = "", shown[AF_LOGGED_NAME_BUF];
 	af_dir_status st;
-	int turn = 0, rc;
+	af_throttle_turn turn = {0};
+	int rc;
 
 	if (login_prelude(srv, req, resp, &authz, known) != 0)
 		goto out;
@@ -741,8 +742,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			 "could not clear the failure count");
 	sign_in(srv, req, resp, flow, authz, user, known);
 out:
-	if (turn)
-		af_throttle_end(srv->dir, username, known);
+	af_throttle_end(srv->dir, username, known, &turn);
 	json_decref(authz);
 	json_decref(user);
 	json_decref(policy);

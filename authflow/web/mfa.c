@@ -1225,7 +1225,8 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	uint32_t wait_s = 0;
 	af_dir_status dst;
 	af_mfa_status st;
-	int turn = 0, unanswered;
+	af_throttle_turn turn = {0};
+	int unanswered;
 
 	if (posted(srv, req, resp, &authz, &txn) != 0)
 		goto out;
@@ -1319,8 +1320,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 				      : "That code is not right.",
 		  unanswered);
 out:
-	if (turn)
-		af_throttle_end(srv->dir, turn_of, known);
+	af_throttle_end(srv->dir, turn_of, known, &turn);
 	OPENSSL_cleanse(typed, sizeof(typed));
 	json_decref(txn);
 	json_decref(authz);

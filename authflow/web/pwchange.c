@@ -943,7 +943,7 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 	int64_t gen = 0;
 	af_dir_status st;
 	af_session s;
-	int turn = 0;
+	af_throttle_turn turn = {0};
 
 	if (account_session(srv, req, resp, &s) != 0)
 		return;
@@ -1013,7 +1013,6 @@ void af_h_account_password_post(af_server *srv, af_req *req, af_resp *resp)
 		       "password_changed", "at=account_password");
 	account_changed(srv, req, resp, &s, gen);
 out:
-	if (turn)
-		af_throttle_end(srv->dir, s.username, known);
+	af_throttle_end(srv->dir, s.username, known, &turn);
 	OPENSSL_cleanse(&s, sizeof(s));
 }

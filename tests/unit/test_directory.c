@@ -2898,30 +2898,92 @@ static void test_af_throttle_known_browser_answers_for_itself(void **state)
 static void test_af_throttle_known_browser_own_turn(void **state)
 {
 	fixture *f = *state;
-	int held = 0, held2 = 0;
+	af_throttle_turn t1 = {0}, t2 = {0}, t3 = {0};
 
 	assert_int_equal(af_throttle_fail(f->dir, "lou", NULL, NULL),
 			 AF_DIR_OK);
-	assert_int_equal(af_throttle_begin(f->dir, "lou", NULL, 0, &held),
+	assert_int_equal(af_throttle_begin(f->dir, "lou", NULL, 0, &t1),
 			 AF_DIR_OK);
-	assert_int_equal(held, 1);
+	assert_int_equal(t1.held, 1);
 	/* The user's turn is taken; a known browser without failures goes. */
-	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &held2),
+	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &t2),
 			 AF_DIR_OK);
-	assert_int_equal(held2, 0);
+	assert_int_equal(t2.held, 0);
 	assert_int_equal(af_throttle_fail(f->dir, "lou", NULL, "b1"),
 			 AF_DIR_OK);
-	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &held2),
+	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &t2),
 			 AF_DIR_OK);
-	assert_int_equal(held2, 1);
-	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &held2),
+	assert_int_equal(t2.held, 1);
+	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &t3),
 			 AF_DIR_CONFLICT);
-	af_throttle_end(f->dir, "lou", "b1");
-	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &held2),
+	assert_int_equal(t3.held, 0);
+	af_throttle_end(f->dir, "lou", "b1", &t2);
+	assert_int_equal(t2.held, 0);
+	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &t3),
 			 AF_DIR_OK);
-	assert_int_equal(held2, 1);
-	af_throttle_end(f->dir, "lou", "b1");
-	af_throttle_end(f->dir, "lou", NULL);
+	assert_int_equal(t3.held, 1);
+	/* Given back already: a second end gives back nobody's turn. */
+	af_throttle_end(f->dir, "lou", "b1", &t2);
+	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &t2),
+			 AF_DIR_CONFLICT);
+	af_throttle_end(f->dir, "lou", "b1", &t3);
+	af_throttle_end(f->dir, "lou", NULL, &t1);
+}
+
+/*
+ * A check that outlived its turn (it ran out meanwhile, and another took
+ * it) gives back nothing at its end: the turn stays the other's.
+ */
+static void test_af_throttle_outlived_turn_stays_the_next_ones(void **state)
+{
+	fixture *f = *state;
+	af_throttle_turn late = {0}, next = {0}, third = {0};
+	uint32_t wait = 0;
+	char hex[65], key[96];
+
+	assert_int_equal(af_throttle_fail(f->dir, "nell", NULL, NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_begin(f->dir, "nell", NULL, 0, &late),
+			 AF_DIR_OK);
+	assert_int_equal(late.held, 1);
+	af_sha256_hex("nell", 4, hex);
+	(void)snprintf(key, sizeof(key), "turn:user:%s", hex);
+	assert_int_equal(store_del(f->store, key), STORE_OK); /* ran out */
+	assert_int_equal(af_throttle_begin(f->dir, "nell", NULL, 0, &next),
+			 AF_DIR_OK);
+	assert_int_equal(next.held, 1);
+	af_throttle_end(f->dir, "nell", NULL, &late);
+	assert_int_equal(af_throttle_begin(f->dir, "nell", NULL, 0, &third),
+			 AF_DIR_CONFLICT);
+	af_throttle_end(f->dir, "nell", NULL, &next);
+	assert_int_equal(af_throttle_begin(f->dir, "nell", NULL, 0, &third),
+			 AF_DIR_OK);
+	af_throttle_end(f->dir, "nell", NULL, &third);
+	/* So at a door: a failure counted late gives back no later turn. */
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(af_throttle_door_fail(f->dir,
+						       AF_THROTTLE_ADMIN,
+						       "192.0.2.60", NULL),
+				 AF_DIR_OK);
+	assert_int_equal(
+		store_del(af_dir_store(f->dir), "wait:admin:192.0.2.60"),
+		STORE_OK);
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_ADMIN,
+						"192.0.2.60", &wait, &late),
+			 AF_DIR_OK);
+	assert_int_equal(late.held, 1);
+	assert_int_equal(
+		store_del(af_dir_store(f->dir), "turn:admin:192.0.2.60"),
+		STORE_OK);
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_ADMIN,
+						"192.0.2.60", &wait, &next),
+			 AF_DIR_OK);
+	assert_int_equal(next.held, 1);
+	af_throttle_door_end(f->dir, AF_THROTTLE_ADMIN, "192.0.2.60", &late);
+	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_ADMIN,
+						"192.0.2.60", &wait, &third),
+			 AF_DIR_WAIT);
+	af_throttle_door_end(f->dir, AF_THROTTLE_ADMIN, "192.0.2.60", &next);
 }
 
 /*
@@ -2934,13 +2996,13 @@ static void test_af_throttle_dead_turn_short_wait(void **state)
 	fixture *f = *state;
 	char hex[65], key[96];
 	uint64_t t0, ttl = 0;
-	int held = 0, held2 = 0;
+	af_throttle_turn held = {0}, held2 = {0};
 
 	assert_int_equal(af_throttle_fail(f->dir, "mae", NULL, NULL),
 			 AF_DIR_OK);
 	assert_int_equal(af_throttle_begin(f->dir, "mae", NULL, 0, &held),
 			 AF_DIR_OK);
-	assert_int_equal(held, 1);
+	assert_int_equal(held.held, 1);
 	af_sha256_hex("mae", 3, hex);
 	(void)snprintf(key, sizeof(key), "turn:user:%s", hex);
 	assert_int_equal(store_ttl(f->store, key, &ttl), STORE_OK);
@@ -2948,10 +3010,10 @@ static void test_af_throttle_dead_turn_short_wait(void **state)
 	t0 = af_mono_ns();
 	assert_int_equal(af_throttle_begin(f->dir, "mae", NULL, 30000, &held2),
 			 AF_DIR_CONFLICT);
-	assert_int_equal(held2, 0);
+	assert_int_equal(held2.held, 0);
 	assert_true(af_mono_ns() - t0 < 2000000000ull);
 	assert_true(af_mono_ns() - t0 >= 150000000ull);
-	af_throttle_end(f->dir, "mae", NULL);
+	af_throttle_end(f->dir, "mae", NULL, &held);
 }
 
 static void test_af_throttle_success_clears_user_count(void **state)
@@ -3016,27 +3078,27 @@ static void test_af_throttle_client_auth_by_address(void **state)
 	fixture *f = *state;
 	uint32_t wait = 99;
 	store_value v = {NULL, 0};
-	int held = 0;
+	af_throttle_turn held = {0}, other = {0};
 
 	for (int i = 0; i < 19; i++)
 		assert_int_equal(af_throttle_door_fail(f->dir,
 						       AF_THROTTLE_CLIENT,
-						       "192.0.2.30"),
+						       "192.0.2.30", NULL),
 				 AF_DIR_OK);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
 						"192.0.2.30", &wait, &held),
 			 AF_DIR_OK);
 	assert_int_equal(wait, 0);
-	assert_int_equal(
-		af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, "192.0.2.30"),
-		AF_DIR_OK);
+	assert_int_equal(af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT,
+					       "192.0.2.30", NULL),
+			 AF_DIR_OK);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
 						"192.0.2.30", &wait, &held),
 			 AF_DIR_WAIT);
 	assert_int_equal(wait, 1);
-	assert_int_equal(
-		af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, "192.0.2.30"),
-		AF_DIR_OK);
+	assert_int_equal(af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT,
+					       "192.0.2.30", NULL),
+			 AF_DIR_OK);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
 						"192.0.2.30", &wait, &held),
 			 AF_DIR_WAIT);
@@ -3065,9 +3127,9 @@ static void test_af_throttle_client_auth_by_address(void **state)
 		char ip[64];
 
 		snprintf(ip, sizeof(ip), "2001:db8:5:6:%x::1", i + 1);
-		assert_int_equal(
-			af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, ip),
-			AF_DIR_OK);
+		assert_int_equal(af_throttle_door_fail(
+					 f->dir, AF_THROTTLE_CLIENT, ip, NULL),
+				 AF_DIR_OK);
 	}
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
 						"2001:db8:5:6::7", &wait,
@@ -3084,7 +3146,7 @@ static void test_af_throttle_client_auth_by_address(void **state)
 	for (int i = 0; i < 20; i++)
 		assert_int_equal(af_throttle_door_fail(f->dir,
 						       AF_THROTTLE_ADMIN,
-						       "192.0.2.33"),
+						       "192.0.2.33", NULL),
 				 AF_DIR_OK);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_ADMIN,
 						"192.0.2.33", &wait, &held),
@@ -3104,35 +3166,36 @@ static void test_af_throttle_client_auth_by_address(void **state)
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
 						"192.0.2.30", &wait, &held),
 			 AF_DIR_OK);
-	assert_int_equal(held, 1);
+	assert_int_equal(held.held, 1);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
-						"192.0.2.30", &wait, &held),
+						"192.0.2.30", &wait, &other),
 			 AF_DIR_WAIT);
-	assert_int_equal(held, 0);
+	assert_int_equal(other.held, 0);
 	assert_int_equal(wait, 1);
-	assert_int_equal(
-		af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, "192.0.2.30"),
-		AF_DIR_OK);
+	assert_int_equal(af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT,
+					       "192.0.2.30", &held),
+			 AF_DIR_OK);
+	assert_int_equal(held.held, 0);
 	assert_int_equal(
 		store_del(af_dir_store(f->dir), "wait:client:192.0.2.30"),
 		STORE_OK);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
 						"192.0.2.30", &wait, &held),
 			 AF_DIR_OK);
-	assert_int_equal(held, 1);
-	af_throttle_door_end(f->dir, AF_THROTTLE_CLIENT, "192.0.2.30");
+	assert_int_equal(held.held, 1);
+	af_throttle_door_end(f->dir, AF_THROTTLE_CLIENT, "192.0.2.30", &held);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
 						"192.0.2.30", &wait, &held),
 			 AF_DIR_OK);
-	assert_int_equal(held, 1);
+	assert_int_equal(held.held, 1);
 	/* Before the delay's start no turn is needed. */
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
 						"192.0.2.31", &wait, &held),
 			 AF_DIR_OK);
-	assert_int_equal(held, 0);
+	assert_int_equal(held.held, 0);
 	/* No address: nothing to count, nothing refused. */
 	assert_int_equal(
-		af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, NULL),
+		af_throttle_door_fail(f->dir, AF_THROTTLE_CLIENT, NULL, NULL),
 		AF_DIR_OK);
 	assert_int_equal(af_throttle_door_check(f->dir, AF_THROTTLE_CLIENT,
 						NULL, &wait, &held),
@@ -3140,9 +3203,9 @@ static void test_af_throttle_client_auth_by_address(void **state)
 	assert_int_equal(af_throttle_door_check(NULL, AF_THROTTLE_CLIENT,
 						"192.0.2.30", &wait, &held),
 			 AF_DIR_INVALID);
-	assert_int_equal(
-		af_throttle_door_fail(NULL, AF_THROTTLE_CLIENT, "192.0.2.30"),
-		AF_DIR_INVALID);
+	assert_int_equal(af_throttle_door_fail(NULL, AF_THROTTLE_CLIENT,
+					       "192.0.2.30", NULL),
+			 AF_DIR_INVALID);
 }
 
 /*
@@ -5765,6 +5828,7 @@ int main(void)
 		T(test_af_throttle_success_clears_user_count),
 		T(test_af_throttle_known_browser_answers_for_itself),
 		T(test_af_throttle_known_browser_own_turn),
+		T(test_af_throttle_outlived_turn_stays_the_next_ones),
 		T(test_af_throttle_dead_turn_short_wait),
 		T(test_af_audit_fast_turnover_said),
 		T(test_af_throttle_known_browser_locked_for_good),
