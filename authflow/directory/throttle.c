@@ -1,4 +1,5 @@
 /* Brute-force counters, delays and lockouts in the state store. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -321,6 +322,8 @@ static const char *door_kind(af_throttle_door door)
 	return door == AF_THROTTLE_ADMIN ? "admin" : "client";
 }
 
+#define COUNTER_DIGITS_MAX 18 /* fits an int64_t whatever the digits */
+
 /*
  * The count kept under what:<kind>:<name> (store_incr()'s decimal text)
  * in *n, 0 when there is none; anything else there is damage
@@ -333,7 +336,8 @@ static af_dir_status counter(af_dir *dir, const char *what, const char *kind,
 	store_value v = {NULL, 0};
 	af_dir_status rc;
 	store_status st;
-	int64_t count = 0;
+	char text[COUNTER_DIGITS_MAX + 1];
+	unsigned long count;
 
 	*n = 0;
 	rc = key_of(key, sizeof(key), what, kind, name);
@@ -344,17 +348,16 @@ static af_dir_status counter(af_dir *dir, const char *what, const char *kind,
 		return AF_DIR_OK;
 	if (st != STORE_OK)
 		return af_dir__from_store(st);
-	if (v.len == 0 || v.len > 18)
-		rc = AF_DIR_STORE;
-	for (size_t i = 0; rc == AF_DIR_OK && i < v.len; i++) {
-		if (v.data[i] < '0' || v.data[i] > '9')
-			rc = AF_DIR_STORE;
-		else
-			count = count * 10 + (v.data[i] - '0');
+	rc = AF_DIR_STORE;
+	if (v.len < sizeof(text)) {
+		memcpy(text, v.data, v.len);
+		text[v.len] = '\0';
+		if (af_parse_ulong(text, 0, ULONG_MAX, &count) == 0) {
+			*n = (int64_t)count;
+			rc = AF_DIR_OK;
+		}
 	}
 	store_value_free(&v);
-	if (rc == AF_DIR_OK)
-		*n = count;
 	return rc;
 }
 
