@@ -361,6 +361,22 @@ store_status store_cas(store_ctx *st, const char *key, const void *expected,
 			    nlen, ttl_ms);
 }
 
+store_status store_del_if(store_ctx *st, const char *key, const void *expected,
+			  size_t elen)
+{
+	full_key fk;
+	store_status rc;
+
+	if (st == NULL)
+		return STORE_ERR_ARG;
+	rc = check_value(expected, elen);
+	if (rc == STORE_OK)
+		rc = make_key(st, key, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	return st->ops->del_if(st->impl, fk.buf, fk.len, expected, elen);
+}
+
 static store_status incr_common(store_ctx *st, const char *key, int64_t delta,
 				uint64_t ttl_ms, unsigned flags, int64_t *out)
 {

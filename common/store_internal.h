@@ -48,6 +48,8 @@ typedef struct store_ops {
 	store_status (*cas)(void *impl, const char *key, size_t klen,
 			    const void *expected, size_t elen,
 			    const void *newval, size_t nlen, uint64_t ttl_ms);
+	store_status (*del_if)(void *impl, const char *key, size_t klen,
+			       const void *expected, size_t elen);
 	/* flags: 0 or STORE_SET_DURABLE. */
 	store_status (*incr)(void *impl, const char *key, size_t klen,
 			     int64_t delta, uint64_t ttl_ms, unsigned flags,

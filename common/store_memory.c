@@ -1520,6 +1520,16 @@ static store_status mem_del(void *impl, const char *key, size_t klen)
 	return rc;
 }
 
+/*
+ * Whether string entry e holds exactly the elen bytes at expected. Values
+ * may be secrets: compared without an early exit.
+ */
+static bool holds(const struct mem_entry *e, const void *expected, size_t elen)
+{
+	return e->len == elen &&
+	       (elen == 0 || CRYPTO_memcmp(str_data(e), expected, elen) == 0);
+}
+
 static store_status mem_cas(void *impl, const char *key, size_t klen,
 			    const void *expected, size_t elen,
 			    const void *newval, size_t nlen, uint64_t ttl_ms)
@@ -1547,9 +1557,7 @@ static store_status mem_cas(void *impl, const char *key, size_t klen,
 		rc = STORE_ERR_ARG;
 		goto out;
 	}
-	/* Values may be secrets: compare without an early exit. */
-	if (e->len != elen ||
-	    (elen > 0 && CRYPTO_memcmp(str_data(e), expected, elen) != 0)) {
+	if (!holds(e, expected, elen)) {
 		rc = STORE_CONFLICT;
 		goto out;
 	}
@@ -1560,6 +1568,39 @@ static store_status mem_cas(void *impl, const char *key, size_t klen,
 out:
 	write_done(ms, sh, compact_now);
 	entry_free(ms, fresh, false);
+	return rc;
+}
+
+static store_status mem_del_if(void *impl, const char *key, size_t klen,
+			       const void *expected, size_t elen)
+{
+	struct mem_store *ms = impl;
+	uint64_t h = key_hash(ms, key, klen);
+	struct mem_shard *sh = shard_of(ms, h);
+	struct mem_entry *e;
+	struct hnode **link = NULL;
+	bool compact_now = false;
+	store_status rc;
+
+	pthread_mutex_lock(&sh->lock);
+	e = lookup(ms, sh, h, key, klen, af_now_ms(), &link);
+	if (e == NULL) {
+		rc = STORE_NOT_FOUND;
+		goto out;
+	}
+	if (e->type != MEM_STR) {
+		rc = STORE_ERR_ARG;
+		goto out;
+	}
+	if (!holds(e, expected, elen)) {
+		rc = STORE_CONFLICT;
+		goto out;
+	}
+	rc = persist_del(ms, key, klen, e, &compact_now);
+	if (rc == STORE_OK)
+		remove_entry(ms, sh, e, link);
+out:
+	write_done(ms, sh, compact_now);
 	return rc;
 }
 
@@ -3412,6 +3453,7 @@ static const store_ops mem_ops = {
 	.getdel = mem_getdel,
 	.del = mem_del,
 	.cas = mem_cas,
+	.del_if = mem_del_if,
 	.incr = mem_incr,
 	.ttl = mem_ttl,
 	.sadd = mem_sadd,

@@ -77,6 +77,7 @@ enum script_id {
 	SCRIPT_INCR,
 	SCRIPT_SADD_TTL,
 	SCRIPT_PRUNE,
+	SCRIPT_DEL_IF,
 	SCRIPT_COUNT,
 };
 
@@ -131,8 +132,18 @@ static const char prune_lua[] =
 	"end\n"
 	"return n\n";
 
-static const char *const scripts[SCRIPT_COUNT] = {cas_lua, incr_lua,
-						  sadd_ttl_lua, prune_lua};
+/*
+ * ARGV: expected, unused, unused. Returns -1 (no key), 0 (value differs)
+ * or 1 (deleted), as the compare-and-set script does.
+ */
+static const char del_if_lua[] = "local v = redis.call('GET', KEYS[1])\n"
+				 "if not v then return -1 end\n"
+				 "if v ~= ARGV[1] then return 0 end\n"
+				 "redis.call('UNLINK', KEYS[1])\n"
+				 "return 1\n";
+
+static const char *const scripts[SCRIPT_COUNT] = {
+	cas_lua, incr_lua, sadd_ttl_lua, prune_lua, del_if_lua};
 
 struct redis_store;
 
@@ -930,6 +941,28 @@ static store_status redis_cas(void *impl, const char *key, size_t klen,
 	return st;
 }
 
+static store_status redis_del_if(void *impl, const char *key, size_t klen,
+				 const void *expected, size_t elen)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	struct rarg a[3];
+	store_status st;
+
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	a[0] = (struct rarg){expected, elen};
+	a[1] = RLIT("");
+	a[2] = RLIT("");
+	st = run_script(rc, SCRIPT_DEL_IF, key, klen, a, &r);
+	if (st != STORE_OK)
+		return st;
+	st = redis_reply_cas(r);
+	freeReplyObject(r);
+	return st;
+}
+
 /*
  * STORE_SET_DURABLE in flags changes nothing here: Redis keeps a key with a
  * TTL as it keeps any other, as far as its persistence is configured to.
@@ -1703,6 +1736,7 @@ static const store_ops redis_ops = {
 	.getdel = redis_getdel,
 	.del = redis_del,
 	.cas = redis_cas,
+	.del_if = redis_del_if,
 	.incr = redis_incr,
 	.ttl = redis_ttl,
 	.sadd = redis_sadd,

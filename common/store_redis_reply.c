@@ -100,7 +100,7 @@ store_status redis_reply_set(const redisReply *r, unsigned flags)
 	return STORE_ERR_PROTOCOL;
 }
 
-/* Maps the compare-and-set script's answer: 1, 0 or -1. */
+/* Maps the answer of the compare-and-set or -delete script: 1, 0, -1. */
 store_status redis_reply_cas(const redisReply *r)
 {
 	long long n = 0;

@@ -43,7 +43,10 @@ store_status redis_reply_integer(const redisReply *r, long long *out);
 /* SET: OK, or nil when its NX or XX (flags) condition failed. */
 store_status redis_reply_set(const redisReply *r, unsigned flags);
 
-/* The compare-and-set script: 1, 0 (STORE_CONFLICT), -1 (NOT_FOUND). */
+/*
+ * The compare-and-set or compare-and-delete script: 1, 0 (STORE_CONFLICT),
+ * -1 (NOT_FOUND).
+ */
 store_status redis_reply_cas(const redisReply *r);
 
 /* The increment script: the new value as decimal text, into *out. */

@@ -296,6 +296,15 @@ STORE_NODISCARD store_status store_cas(store_ctx *st, const char *key,
 				       uint64_t ttl_ms);
 
 /*
+ * Deletes key only if its value currently equals expected (compared byte
+ * for byte): a claim given up by its holder alone, never by one who lost
+ * it to another meanwhile. STORE_OK (deleted), STORE_CONFLICT (the value
+ * differs) or STORE_NOT_FOUND.
+ */
+STORE_NODISCARD store_status store_del_if(store_ctx *st, const char *key,
+					  const void *expected, size_t elen);
+
+/*
  * Adds delta to the integer at key (a missing key counts as 0) and returns
  * the new value in *out. When the key is new, ttl_ms (if not 0) is set on
  * it; an existing key keeps its TTL. For rate limits and lockouts. The

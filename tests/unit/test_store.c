@@ -478,6 +478,7 @@ static void test_set_oversized_input_refused(void **state)
 enum race_op {
 	RACE_GETDEL,
 	RACE_CAS,
+	RACE_DEL_IF,
 	RACE_INCR,
 };
 
@@ -516,6 +517,9 @@ static void *racer_main(void *arg)
 		} else if (r->op == RACE_CAS) {
 			r->got[me->id] = store_cas(r->f->st, "race", "v0", 2,
 						   mine, strlen(mine), 0);
+		} else if (r->op == RACE_DEL_IF) {
+			r->got[me->id] =
+				store_del_if(r->f->st, "race", "v0", 2);
 		} else {
 			for (i = 0; i < r->incrs; i++) {
 				r->got[me->id] =
@@ -599,6 +603,20 @@ static void check_one_cas(struct race *r)
 	want_value(r->f->st, "race", want);
 }
 
+static void check_one_del_if(struct race *r)
+{
+	int i, wins = 0;
+
+	for (i = 0; i < NTHREADS; i++) {
+		if (r->got[i] == STORE_OK)
+			wins++;
+		else
+			assert_int_equal(r->got[i], STORE_NOT_FOUND);
+	}
+	assert_int_equal(wins, 1);
+	want_missing(r->f->st, "race");
+}
+
 static void test_getdel_concurrent_callers_one_wins(void **state)
 {
 	race_run(*state, RACE_GETDEL, prepare_v0, check_one_getdel);
@@ -607,6 +625,11 @@ static void test_getdel_concurrent_callers_one_wins(void **state)
 static void test_cas_concurrent_callers_one_wins(void **state)
 {
 	race_run(*state, RACE_CAS, prepare_v0, check_one_cas);
+}
+
+static void test_del_if_concurrent_callers_one_wins(void **state)
+{
+	race_run(*state, RACE_DEL_IF, prepare_v0, check_one_del_if);
 }
 
 static void prepare_nothing(struct race *r)
@@ -660,6 +683,31 @@ static void test_cas_mismatch_conflicts(void **state)
 	want_value(f->st, "c", "ef");
 	sleep_ms(120);
 	want_missing(f->st, "c");
+}
+
+static void test_del_if_only_the_expected_value(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(store_del_if(f->st, "d", "a", 1), STORE_NOT_FOUND);
+	put(f->st, "d", "ab");
+	assert_int_equal(store_del_if(f->st, "d", "x", 1), STORE_CONFLICT);
+	/* A prefix of the value is not the value, nor is a longer one. */
+	assert_int_equal(store_del_if(f->st, "d", "a", 1), STORE_CONFLICT);
+	assert_int_equal(store_del_if(f->st, "d", "abc", 3), STORE_CONFLICT);
+	want_value(f->st, "d", "ab");
+	assert_int_equal(store_del_if(f->st, "d", "ab", 2), STORE_OK);
+	want_missing(f->st, "d");
+	assert_int_equal(store_del_if(f->st, "d", "ab", 2), STORE_NOT_FOUND);
+	/* An expired key is no longer there to hold the value. */
+	assert_int_equal(store_set(f->st, "d", "ab", 2, 50, 0), STORE_OK);
+	sleep_ms(120);
+	assert_int_equal(store_del_if(f->st, "d", "ab", 2), STORE_NOT_FOUND);
+	/* A set is no string to compare. */
+	assert_int_equal(store_sadd(f->st, "s", "m"), STORE_OK);
+	assert_int_equal(store_del_if(f->st, "s", "m", 1), STORE_ERR_ARG);
+	assert_int_equal(store_del_if(NULL, "d", "ab", 2), STORE_ERR_ARG);
+	assert_int_equal(store_del_if(f->st, "", "ab", 2), STORE_ERR_ARG);
 }
 
 static void test_incr_new_key_ttl_set_once(void **state)
@@ -1744,6 +1792,11 @@ static void test_open_existing_file_replays_state(void **state)
 	put(f->st, "cas", "v0");
 	assert_int_equal(store_cas(f->st, "cas", "v0", 2, "v1", 2, 0),
 			 STORE_OK);
+	put(f->st, "dropped", "mine");
+	assert_int_equal(store_del_if(f->st, "dropped", "mine", 4), STORE_OK);
+	put(f->st, "held", "theirs");
+	assert_int_equal(store_del_if(f->st, "held", "mine", 4),
+			 STORE_CONFLICT);
 	put(f->st, "gone", "x");
 	assert_int_equal(store_getdel(f->st, "gone", &v), STORE_OK);
 	store_value_free(&v);
@@ -1762,6 +1815,8 @@ static void test_open_existing_file_replays_state(void **state)
 	want_missing(f->st, "t");
 	want_value(f->st, "n", "7");
 	want_value(f->st, "cas", "v1");
+	want_missing(f->st, "dropped");
+	want_value(f->st, "held", "theirs");
 	want_missing(f->st, "gone");
 	assert_int_equal(store_smembers(f->st, "set", collect_abc, &c),
 			 STORE_OK);
@@ -3703,6 +3758,8 @@ static void test_batch_many_ops_all_answered(void **state)
 		CASE(test_cas_concurrent_callers_one_wins, setup),             \
 		CASE(test_incr_concurrent_callers_no_lost_update, setup),      \
 		CASE(test_cas_mismatch_conflicts, setup),                      \
+		CASE(test_del_if_only_the_expected_value, setup),              \
+		CASE(test_del_if_concurrent_callers_one_wins, setup),          \
 		CASE(test_incr_new_key_ttl_set_once, setup),                   \
 		CASE(test_incr_bad_value_refused, setup),                      \
 		CASE(test_set_durable_flag_acts_like_plain_set, setup),        \
