@@ -299,26 +299,124 @@ static af_mfa_status key_index(char *key, size_t cap, const json_t *jwk)
 	return af_mfa__key(key, cap, "device_key:", hash);
 }
 
+/* Gives up the key's index entry kkey when it still names device id. */
+static af_mfa_status key_release(store_ctx *st, const char *kkey,
+				 const char *id)
+{
+	store_status ss = store_del_if(st, kkey, id, strlen(id));
+
+	return ss == STORE_CONFLICT || ss == STORE_NOT_FOUND
+		       ? AF_MFA_OK
+		       : af_mfa__from_store(ss);
+}
+
 /* Drops the key's index entry when it still names device id. */
 static af_mfa_status key_index_drop(store_ctx *st, const json_t *jwk,
 				    const char *id)
 {
 	char key[AF_MFA__KEY_MAX];
-	store_value v = {0};
-	af_mfa_status rc;
-	store_status ss;
 
 	if (key_index(key, sizeof(key), jwk) != AF_MFA_OK)
 		return AF_MFA_OK;
+	return key_release(st, key, id);
+}
+
+/* Whether the record of device id (len bytes) is in the store. */
+static af_mfa_status device_stands(store_ctx *st, const char *id, size_t len,
+				   bool *yes)
+{
+	char key[AF_MFA__KEY_MAX], idz[AF_MFA_ID_BUF];
+	store_value v = {0};
+	store_status ss;
+
+	*yes = false;
+	/* Only device ids are written there: anything else names nobody. */
+	if (len == 0 || len >= sizeof(idz) || !af_b64url_text_ok(id, len))
+		return AF_MFA_OK;
+	memcpy(idz, id, len);
+	idz[len] = '\0';
+	if (device_key(key, sizeof(key), idz) != AF_MFA_OK)
+		return AF_MFA_OK;
 	ss = store_get(st, key, &v);
+	store_value_free(&v);
 	if (ss == STORE_NOT_FOUND)
 		return AF_MFA_OK;
-	rc = af_mfa__from_store(ss);
-	if (rc == AF_MFA_OK && v.len == strlen(id) &&
-	    memcmp(v.data, id, v.len) == 0)
-		rc = af_mfa__from_store(store_del(st, key));
+	*yes = ss == STORE_OK;
+	return af_mfa__from_store(ss);
+}
+
+/*
+ * Claims the key's index entry kkey for device id; *held when another
+ * device holds the key. An entry naming a device whose record is gone (a
+ * removal cut short before it freed the key) is taken over, its id into
+ * was (AF_MFA_ID_BUF; "" when the entry was free): the claim then stands
+ * only if that device still has no record once this one's is written
+ * (key_claim_holds()).
+ */
+static af_mfa_status key_claim(store_ctx *st, const char *kkey, const char *id,
+			       char *was, bool *held)
+{
+	store_value v = {0};
+	store_status ss;
+	af_mfa_status rc;
+
+	was[0] = '\0';
+	*held = false;
+	ss = store_set(st, kkey, id, strlen(id), 0, STORE_SET_NX);
+	if (ss != STORE_EXISTS)
+		return af_mfa__from_store(ss);
+	ss = store_get(st, kkey, &v);
+	/* Let go of just now: another enrollment is at it. */
+	*held = ss == STORE_NOT_FOUND;
+	rc = *held ? AF_MFA_OK : af_mfa__from_store(ss);
+	if (rc == AF_MFA_OK && !*held)
+		rc = device_stands(st, (const char *)v.data, v.len, held);
+	if (rc == AF_MFA_OK && !*held) {
+		ss = store_cas(st, kkey, v.data, v.len, id, strlen(id), 0);
+		*held = ss == STORE_CONFLICT || ss == STORE_NOT_FOUND;
+		if (!*held)
+			rc = af_mfa__from_store(ss);
+	}
+	/* device_stands() took it for an id: it fits. */
+	if (rc == AF_MFA_OK && !*held) {
+		memcpy(was, v.data, v.len);
+		was[v.len] = '\0';
+	}
 	store_value_free(&v);
 	return rc;
+}
+
+/*
+ * With device id's record written: *held when its claim on the key no
+ * longer stands. Another enrollment may have taken the entry over since,
+ * seeing no record yet; and the device it was taken from (was) may have
+ * had its record on the way, and keeps the key: the entry is handed back.
+ * This device is then undone; in a close race both may be refused, the
+ * safe way to lose it.
+ */
+static af_mfa_status key_claim_holds(store_ctx *st, const char *kkey,
+				     const char *id, const char *was,
+				     bool *held)
+{
+	store_value v = {0};
+	store_status ss;
+	af_mfa_status rc = AF_MFA_OK;
+
+	ss = store_get(st, kkey, &v);
+	*held = ss == STORE_NOT_FOUND ||
+		(ss == STORE_OK &&
+		 (v.len != strlen(id) || memcmp(v.data, id, v.len) != 0));
+	if (!*held && ss != STORE_OK)
+		rc = af_mfa__from_store(ss);
+	store_value_free(&v);
+	if (rc == AF_MFA_OK && !*held && was[0] != '\0')
+		rc = device_stands(st, was, strlen(was), held);
+	if (rc != AF_MFA_OK || !*held || was[0] == '\0')
+		return rc;
+	ss = store_cas(st, kkey, id, strlen(id), was, strlen(was), 0);
+	return ss == STORE_OK || ss == STORE_CONFLICT || ss == STORE_NOT_FOUND
+		       ? AF_MFA_OK
+		       : AF_MFA_STORE;
 }
 
 /*
@@ -684,14 +782,14 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 				size_t errlen)
 {
 	char ekey[AF_MFA__KEY_MAX], kkey[AF_MFA__KEY_MAX];
-	char id[AF_MFA_ID_BUF], secret[64];
+	char id[AF_MFA_ID_BUF], was[AF_MFA_ID_BUF], secret[64];
 	char ukey[AF_MFA__KEY_MAX], dkey[AF_MFA__KEY_MAX];
 	device_spec ds = {0};
 	json_t *dev = NULL;
 	char *text = NULL;
 	size_t n = 0;
 	af_mfa_status rc;
-	store_status ss;
+	bool held = false;
 
 	af_mfa__errf(err, errlen, "%s", "");
 	if (out != NULL)
@@ -717,27 +815,24 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 	 * The key is claimed first: two devices holding one key would be one
 	 * phone counted twice, each answering for the other.
 	 */
-	ss = store_set(st, kkey, id, strlen(id), 0, STORE_SET_NX);
-	if (ss == STORE_EXISTS) {
-		af_mfa__errf(err, errlen,
-			     "public_key: the key is already enrolled; a new "
-			     "device needs a key of its own");
-		rc = AF_MFA_INVALID;
-		goto out;
-	}
-	rc = af_mfa__from_store(ss);
-	if (rc != AF_MFA_OK)
+	rc = key_claim(st, kkey, id, was, &held);
+	if (rc != AF_MFA_OK || held)
 		goto out;
 	dev = device_new(id, username, &ds, secret);
 	text = dev != NULL ? af_mfa__dump(dev) : NULL;
-	if (text == NULL) {
-		rc = AF_MFA_NOMEM;
+	rc = text != NULL
+		     ? af_mfa__from_store(store_set(
+			       st, dkey, text, strlen(text), 0, STORE_SET_NX))
+		     : AF_MFA_NOMEM;
+	if (rc != AF_MFA_OK) {
+		if (key_release(st, kkey, id) != AF_MFA_OK)
+			rc = AF_MFA_STORE;
 		goto out;
 	}
-	rc = af_mfa__from_store(
-		store_set(st, dkey, text, strlen(text), 0, STORE_SET_NX));
-	if (rc != AF_MFA_OK) {
-		if (store_del(st, kkey) != STORE_OK)
+	rc = key_claim_holds(st, kkey, id, was, &held);
+	if (rc != AF_MFA_OK || held) {
+		if (store_del(st, dkey) != STORE_OK ||
+		    key_release(st, kkey, id) != AF_MFA_OK)
 			rc = AF_MFA_STORE;
 		goto out;
 	}
@@ -758,13 +853,19 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 		/* Undo; if this fails too, the record is unlisted and inert. */
 		if (store_srem(st, ukey, id) != STORE_OK ||
 		    store_del(st, dkey) != STORE_OK ||
-		    store_del(st, kkey) != STORE_OK)
+		    key_release(st, kkey, id) != AF_MFA_OK)
 			rc = AF_MFA_STORE;
 		goto out;
 	}
 	*out = dev;
 	dev = NULL;
 out:
+	if (held && rc == AF_MFA_OK) {
+		af_mfa__errf(err, errlen,
+			     "public_key: the key is already enrolled; a new "
+			     "device needs a key of its own");
+		rc = AF_MFA_INVALID;
+	}
 	OPENSSL_cleanse(secret, sizeof(secret));
 	af_mfa__dump_free(text);
 	af_mfa_device_free(dev);

@@ -557,6 +557,7 @@ enum race_op {
 	RACE_ENROLL,
 	RACE_CODE,
 	RACE_DECIDE,
+	RACE_KEY,
 };
 
 struct race {
@@ -569,6 +570,8 @@ struct race {
 	char text[AF_MFA_ID_BUF]; /* code, or txn id */
 	char number[24];
 	int64_t now;
+	json_t *spec; /* RACE_KEY: the device every thread enrolls */
+	int won;      /* RACE_KEY: rounds one of them won */
 	af_mfa_status got[NTHREADS];
 	char out[NTHREADS][128];
 };
@@ -600,6 +603,17 @@ static void race_once(struct race *r, int i)
 			       txn != NULL ? sget(txn, "state") : "");
 		json_decref(txn);
 		break;
+	case RACE_KEY: {
+		char err[128], user[16];
+
+		(void)snprintf(user, sizeof(user), "keyrace%d", i);
+		r->got[i] = af_mfa_device_add(r->st, user, r->spec, &txn, err,
+					      sizeof(err));
+		(void)snprintf(r->out[i], sizeof(r->out[i]), "%s",
+			       txn != NULL ? sget(txn, "id") : err);
+		json_decref(txn);
+		break;
+	}
 	}
 }
 
@@ -695,6 +709,88 @@ static void test_enroll_code_concurrent_take_one_wins(void **state)
 
 /* --- devices -----------------------------------------------------------------
  */
+
+/* The key index entry of the public key in spec, into key (96 bytes). */
+static void key_entry(const json_t *spec, char *key)
+{
+	char hash[65];
+
+	af_mfa_key_hash(json_object_get(spec, "public_key"), hash);
+	assert_true(hash[0] != '\0');
+	(void)snprintf(key, 96, "device_key:%s", hash);
+}
+
+/* Expects the key index entry of spec's key to name id (NULL: none). */
+static void assert_key_entry(store_ctx *st, const json_t *spec, const char *id)
+{
+	char key[96];
+	store_value v = {NULL, 0};
+
+	key_entry(spec, key);
+	if (id == NULL) {
+		assert_int_equal(store_get(st, key, &v), STORE_NOT_FOUND);
+		return;
+	}
+	assert_int_equal(store_get(st, key, &v), STORE_OK);
+	assert_int_equal(v.len, strlen(id));
+	assert_memory_equal(v.data, id, v.len);
+	store_value_free(&v);
+}
+
+/*
+ * A removal cut short after the device's record went leaves the key's
+ * entry naming a device that is gone: as the record alone makes a device
+ * (no signature verifies without it), that entry names nobody.
+ */
+static void cut_removal_short(store_ctx *st, const char *id)
+{
+	char key[96];
+
+	(void)snprintf(key, sizeof(key), "device:%s", id);
+	assert_int_equal(store_del(st, key), STORE_OK);
+}
+
+static void prepare_key(struct race *r, int round)
+{
+	json_t *d0 = NULL;
+	char err[160];
+
+	(void)round;
+	json_decref(r->spec);
+	r->spec = make_spec("none", NULL, "2024.1");
+	assert_int_equal(af_mfa_device_add(r->st, "keyrace", r->spec, &d0, err,
+					   sizeof(err)),
+			 AF_MFA_OK);
+	cut_removal_short(r->st, sget(d0, "id"));
+	json_decref(d0);
+}
+
+static void check_key(struct race *r)
+{
+	int i, winner = -1;
+	json_t *dev = NULL;
+
+	for (i = 0; i < NTHREADS; i++) {
+		if (r->got[i] == AF_MFA_OK) {
+			assert_int_equal(winner, -1);
+			winner = i;
+		} else {
+			assert_int_equal(r->got[i], AF_MFA_INVALID);
+			assert_non_null(strstr(r->out[i], "already enrolled"));
+		}
+	}
+	/* In a close race all may be refused; never two devices, one key. */
+	if (winner < 0)
+		return;
+	r->won++;
+	assert_key_entry(r->st, r->spec, r->out[winner]);
+	assert_int_equal(af_mfa_device_get(r->st, r->out[winner], &dev),
+			 AF_MFA_OK);
+	af_mfa_device_free(dev);
+	assert_int_equal(af_mfa_device_remove(r->st, r->out[winner]),
+			 AF_MFA_OK);
+	assert_key_entry(r->st, r->spec, NULL);
+}
 
 static void test_device_add_sixth_refused_limit(void **state)
 {
@@ -973,6 +1069,68 @@ static void test_device_add_same_key_refused_until_removed(void **state)
 	json_decref(d1);
 	json_decref(d2);
 	json_decref(spec);
+}
+
+/*
+ * A key whose entry names a device that is gone (its removal cut short)
+ * is taken over by the next enrollment with it, and held from then on.
+ */
+static void test_device_add_stale_key_entry_taken_over(void **state)
+{
+	struct fixture *f = *state;
+	json_t *spec = make_spec("none", NULL, "2024.1");
+	json_t *d1 = NULL, *d2 = NULL, *d3 = NULL;
+	char err[160], key[96];
+
+	assert_int_equal(
+		af_mfa_device_add(f->st, "mona", spec, &d1, err, sizeof(err)),
+		AF_MFA_OK);
+	cut_removal_short(f->st, sget(d1, "id"));
+	assert_key_entry(f->st, spec, sget(d1, "id"));
+	assert_int_equal(
+		af_mfa_device_add(f->st, "nina", spec, &d2, err, sizeof(err)),
+		AF_MFA_OK);
+	assert_key_entry(f->st, spec, sget(d2, "id"));
+	assert_int_equal(
+		af_mfa_device_add(f->st, "mona", spec, &d3, err, sizeof(err)),
+		AF_MFA_INVALID);
+	assert_null(d3);
+	assert_non_null(strstr(err, "already enrolled"));
+	assert_key_entry(f->st, spec, sget(d2, "id"));
+
+	/* An entry that names no device id at all names nobody either. */
+	key_entry(spec, key);
+	assert_int_equal(af_mfa_device_remove(f->st, sget(d2, "id")),
+			 AF_MFA_OK);
+	assert_int_equal(store_set(f->st, key, "not an id!", 10, 0, 0),
+			 STORE_OK);
+	assert_int_equal(
+		af_mfa_device_add(f->st, "nina", spec, &d3, err, sizeof(err)),
+		AF_MFA_OK);
+	assert_key_entry(f->st, spec, sget(d3, "id"));
+	json_decref(d1);
+	json_decref(d2);
+	json_decref(d3);
+	json_decref(spec);
+}
+
+/*
+ * Enrollments racing for a key whose entry is stale: at most one gets it,
+ * and the entry names that one; all are refused only in a close race.
+ */
+static void test_device_add_stale_key_race_one_device(void **state)
+{
+	struct fixture *f = *state;
+	struct race *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	r->st = f->st;
+	r->op = RACE_KEY;
+	r->rounds = ROUNDS;
+	race_run(r, prepare_key, check_key);
+	assert_true(r->won > 0);
+	json_decref(r->spec);
+	free(r);
 }
 
 static void test_device_update_patch_applied_and_bad_refused(void **state)
@@ -2697,6 +2855,8 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_device_list_hides_totp_secret, setup),               \
 		CASE(test_device_remove_clears_index_and_step, setup),         \
 		CASE(test_device_add_same_key_refused_until_removed, setup),   \
+		CASE(test_device_add_stale_key_entry_taken_over, setup),       \
+		CASE(test_device_add_stale_key_race_one_device, setup),        \
 		CASE(test_device_update_patch_applied_and_bad_refused, setup), \
 		CASE(test_code_check_right_code_accepted_then_replay, setup),  \
 		CASE(test_code_check_previous_step_accepted_once, setup),      \
