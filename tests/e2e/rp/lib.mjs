@@ -42,91 +42,110 @@ export async function startServer({
   session = { timeout: '2h' },
   redisUrl = process.env.AF_TEST_REDIS_AUTH_URL || process.env.AF_TEST_REDIS_URL,
 } = {}) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
-  const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
-  const superToken = randomBytes(32).toString('base64url');
-  const adminToken = randomBytes(32).toString('base64url');
-  const sha = (t) => createHash('sha256').update(t).digest('hex');
-  const storeCfg = store === 'redis'
-    ? { backend: 'redis', url: redisUrl, prefix: `e2e${port}:` }
-    : { backend: 'memory', ...storeOptions };
   if (store === 'redis' && !redisUrl) {
     throw new Error('AF_STORE=redis needs AF_TEST_REDIS_URL');
   }
-  const config = {
-    issuer,
-    listen: { address: '127.0.0.1', port, threads: 4, ...listen },
-    state_dir: dir,
-    store: storeCfg,
-    keys: { algorithm: 'RS256', rsa_bits: 2048 },
-    session,
-    features: { sso: true, remote_access_mfa: true, ...features },
-    // A low cost keeps the suite fast; production uses the default.
-    password_hash: { argon2id },
-    admin: {
-      tokens: [
-        { name: 'e2e-super', role: 'superadmin', sha256: sha(superToken) },
-        { name: 'e2e-admin', role: 'admin', sha256: sha(adminToken) },
-      ],
-      ...admin,
-    },
-    log: { level: logLevel },
-    ...(push ? { push } : {}),
-    ...(limits ? { limits } : {}),
-    ...(passwords ? { passwords } : {}),
-    ...(accounts ? { accounts } : {}),
-  };
-  const cfgPath = path.join(dir, 'authflow.json');
-  writeFileSync(cfgPath, JSON.stringify(config, null, 2), { mode: 0o600 });
-  const proc = ulimit
-    ? spawn('sh', ['-c', `ulimit ${ulimit} && exec "$0" --config "$1"`, path.join(BIN, 'authflow'), cfgPath], {
-      stdio: ['ignore', 'inherit', 'pipe'],
-    })
-    : spawn(path.join(BIN, 'authflow'), ['--config', cfgPath], {
-      stdio: ['ignore', 'inherit', 'pipe'],
-    });
-  let stderr = '';
-  proc.stderr.on('data', (d) => { stderr += d.toString(); });
-  let exited = null;
-  proc.on('exit', (code, sig) => { exited = { code, sig }; });
-  for (let i = 0; i < 200; i++) {
-    if (exited) throw new Error(`authflow exited: ${JSON.stringify(exited)}\n${stderr}`);
-    try {
-      const r = await fetch(`${issuer}/healthz`);
-      if (r.ok) break;
-    } catch { /* not up yet */ }
-    await sleep(50);
-    if (i === 199) throw new Error(`authflow did not start\n${stderr}`);
-  }
-  const server = {
-    issuer, port, dir, proc, superToken, adminToken, configPath: cfgPath,
-    stderr: () => stderr,
-    async admin(method, p, body, token = superToken) {
-      const r = await fetch(`${issuer}/admin/v1${p}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body ? { 'content-type': 'application/json' } : {}),
-        },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      const text = await r.text();
-      let json = null;
-      try { json = JSON.parse(text); } catch { /* not JSON */ }
-      return { status: r.status, json, text };
-    },
-    async stop() {
-      if (!exited) {
-        proc.kill('SIGTERM');
-        for (let i = 0; i < 200 && !exited; i++) await sleep(50);
-        if (!exited) proc.kill('SIGKILL');
-      }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
+  const superToken = randomBytes(32).toString('base64url');
+  const adminToken = randomBytes(32).toString('base64url');
+  const sha = (t) => createHash('sha256').update(t).digest('hex');
+  // A port found free may be taken by another suite's server before this
+  // one binds it: then the server says so and exits, and another is tried.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const started = await launch(port);
+    if (started.server) return started.server;
+    if (attempt === 3 || !/Address already in use/.test(started.stderr)) {
       rmSync(dir, { recursive: true, force: true });
-      return exited;
-    },
-  };
-  return server;
+      throw new Error(started.error);
+    }
+  }
+
+  async function launch(port) {
+    const issuer = `http://127.0.0.1:${port}`;
+    const storeCfg = store === 'redis'
+      ? { backend: 'redis', url: redisUrl, prefix: `e2e${port}:` }
+      : { backend: 'memory', ...storeOptions };
+    const config = {
+      issuer,
+      listen: { address: '127.0.0.1', port, threads: 4, ...listen },
+      state_dir: dir,
+      store: storeCfg,
+      keys: { algorithm: 'RS256', rsa_bits: 2048 },
+      session,
+      features: { sso: true, remote_access_mfa: true, ...features },
+      // A low cost keeps the suite fast; production uses the default.
+      password_hash: { argon2id },
+      admin: {
+        tokens: [
+          { name: 'e2e-super', role: 'superadmin', sha256: sha(superToken) },
+          { name: 'e2e-admin', role: 'admin', sha256: sha(adminToken) },
+        ],
+        ...admin,
+      },
+      log: { level: logLevel },
+      ...(push ? { push } : {}),
+      ...(limits ? { limits } : {}),
+      ...(passwords ? { passwords } : {}),
+      ...(accounts ? { accounts } : {}),
+    };
+    const cfgPath = path.join(dir, 'authflow.json');
+    writeFileSync(cfgPath, JSON.stringify(config, null, 2), { mode: 0o600 });
+    const proc = ulimit
+      ? spawn('sh', ['-c', `ulimit ${ulimit} && exec "$0" --config "$1"`, path.join(BIN, 'authflow'), cfgPath], {
+        stdio: ['ignore', 'inherit', 'pipe'],
+      })
+      : spawn(path.join(BIN, 'authflow'), ['--config', cfgPath], {
+        stdio: ['ignore', 'inherit', 'pipe'],
+      });
+    let stderr = '';
+    proc.stderr.on('data', (d) => { stderr += d.toString(); });
+    let exited = null;
+    proc.on('exit', (code, sig) => { exited = { code, sig }; });
+    for (let i = 0; i < 200; i++) {
+      if (exited) return { stderr, error: `authflow exited: ${JSON.stringify(exited)}\n${stderr}` };
+      try {
+        const r = await fetch(`${issuer}/healthz`);
+        // Another suite's server on the port would not know the token.
+        if (r.ok && (await fetch(`${issuer}/admin/v1/status`, {
+          headers: { authorization: `Bearer ${superToken}` },
+        })).status !== 401) break;
+      } catch { /* not up yet */ }
+      await sleep(50);
+      if (i === 199) {
+        proc.kill('SIGKILL');
+        return { stderr, error: `authflow did not start\n${stderr}` };
+      }
+    }
+    const server = {
+      issuer, port, dir, proc, superToken, adminToken, configPath: cfgPath,
+      stderr: () => stderr,
+      async admin(method, p, body, token = superToken) {
+        const r = await fetch(`${issuer}/admin/v1${p}`, {
+          method,
+          headers: {
+            authorization: `Bearer ${token}`,
+            ...(body ? { 'content-type': 'application/json' } : {}),
+          },
+          body: body ? JSON.stringify(body) : undefined,
+        });
+        const text = await r.text();
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not JSON */ }
+        return { status: r.status, json, text };
+      },
+      async stop() {
+        if (!exited) {
+          proc.kill('SIGTERM');
+          for (let i = 0; i < 200 && !exited; i++) await sleep(50);
+          if (!exited) proc.kill('SIGKILL');
+        }
+        rmSync(dir, { recursive: true, force: true });
+        return exited;
+      },
+    };
+    return { server };
+  }
 }
 
 // A browser: a cookie jar, manual redirects, and form helpers.
