@@ -35,6 +35,8 @@
 #define P256_COORD_B64_MAX 48
 #define STEP_TEXT_MAX	   24
 #define USER_DEVICES_SCAN  ((size_t)AF_MFA_DEVICES_MAX * 4)
+/* How long the record of a device being enrolled lives until it is kept. */
+#define PENDING_MS	   ((uint64_t)10 * 60 * 1000)
 
 /* --- enrollment codes ------------------------------------------------------
  */
@@ -326,8 +328,8 @@ static af_mfa_status device_stands(store_ctx *st, const char *id, size_t len,
 				   bool *yes)
 {
 	char key[AF_MFA__KEY_MAX], idz[AF_MFA_ID_BUF];
-	store_value v = {0};
 	store_status ss;
+	uint64_t ttl;
 
 	*yes = false;
 	/* Only device ids are written there: anything else names nobody. */
@@ -337,8 +339,7 @@ static af_mfa_status device_stands(store_ctx *st, const char *id, size_t len,
 	idz[len] = '\0';
 	if (device_key(key, sizeof(key), idz) != AF_MFA_OK)
 		return AF_MFA_OK;
-	ss = store_get(st, key, &v);
-	store_value_free(&v);
+	ss = store_ttl(st, key, &ttl);
 	if (ss == STORE_NOT_FOUND)
 		return AF_MFA_OK;
 	*yes = ss == STORE_OK;
@@ -346,30 +347,32 @@ static af_mfa_status device_stands(store_ctx *st, const char *id, size_t len,
 }
 
 /*
- * Claims the key's index entry kkey for device id; *held when another
- * device holds the key. An entry naming a device whose record is gone (a
- * removal cut short before it freed the key) is taken over, its id into
- * was (AF_MFA_ID_BUF; "" when the entry was free): the claim then stands
- * only if that device still has no record once this one's is written
- * (key_claim_holds()).
+ * Claims the key's index entry kkey for device id, whose record is
+ * written; *held when another device holds the key. As every device's
+ * record is written before its claim, an entry naming a device with no
+ * record names one gone for good (a removal cut short before it freed the
+ * key, an enrollment undone): it is taken over.
  */
 static af_mfa_status key_claim(store_ctx *st, const char *kkey, const char *id,
-			       char *was, bool *held)
+			       bool *held)
 {
 	store_value v = {0};
 	store_status ss;
 	af_mfa_status rc;
 
-	was[0] = '\0';
 	*held = false;
 	ss = store_set(st, kkey, id, strlen(id), 0, STORE_SET_NX);
 	if (ss != STORE_EXISTS)
 		return af_mfa__from_store(ss);
 	ss = store_get(st, kkey, &v);
-	/* Let go of just now: another enrollment is at it. */
-	*held = ss == STORE_NOT_FOUND;
-	rc = *held ? AF_MFA_OK : af_mfa__from_store(ss);
-	if (rc == AF_MFA_OK && !*held)
+	if (ss == STORE_NOT_FOUND) {
+		/* Freed just now: claimed afresh, if nobody was quicker. */
+		ss = store_set(st, kkey, id, strlen(id), 0, STORE_SET_NX);
+		*held = ss == STORE_EXISTS;
+		return *held ? AF_MFA_OK : af_mfa__from_store(ss);
+	}
+	rc = af_mfa__from_store(ss);
+	if (rc == AF_MFA_OK)
 		rc = device_stands(st, (const char *)v.data, v.len, held);
 	if (rc == AF_MFA_OK && !*held) {
 		ss = store_cas(st, kkey, v.data, v.len, id, strlen(id), 0);
@@ -377,46 +380,8 @@ static af_mfa_status key_claim(store_ctx *st, const char *kkey, const char *id,
 		if (!*held)
 			rc = af_mfa__from_store(ss);
 	}
-	/* device_stands() took it for an id: it fits. */
-	if (rc == AF_MFA_OK && !*held) {
-		memcpy(was, v.data, v.len);
-		was[v.len] = '\0';
-	}
 	store_value_free(&v);
 	return rc;
-}
-
-/*
- * With device id's record written: *held when its claim on the key no
- * longer stands. Another enrollment may have taken the entry over since,
- * seeing no record yet; and the device it was taken from (was) may have
- * had its record on the way, and keeps the key: the entry is handed back.
- * This device is then undone; in a close race both may be refused, the
- * safe way to lose it.
- */
-static af_mfa_status key_claim_holds(store_ctx *st, const char *kkey,
-				     const char *id, const char *was,
-				     bool *held)
-{
-	store_value v = {0};
-	store_status ss;
-	af_mfa_status rc = AF_MFA_OK;
-
-	ss = store_get(st, kkey, &v);
-	*held = ss == STORE_NOT_FOUND ||
-		(ss == STORE_OK &&
-		 (v.len != strlen(id) || memcmp(v.data, id, v.len) != 0));
-	if (!*held && ss != STORE_OK)
-		rc = af_mfa__from_store(ss);
-	store_value_free(&v);
-	if (rc == AF_MFA_OK && !*held && was[0] != '\0')
-		rc = device_stands(st, was, strlen(was), held);
-	if (rc != AF_MFA_OK || !*held || was[0] == '\0')
-		return rc;
-	ss = store_cas(st, kkey, id, strlen(id), was, strlen(was), 0);
-	return ss == STORE_OK || ss == STORE_CONFLICT || ss == STORE_NOT_FOUND
-		       ? AF_MFA_OK
-		       : AF_MFA_STORE;
 }
 
 /*
@@ -769,7 +734,8 @@ af_mfa_status af_mfa_user_forget(store_ctx *st, const char *username)
 }
 
 /*
- * The record is written first and then listed; the count is checked
+ * The record is written first, then the key claimed, then the device
+ * listed, and only then is the record kept for good; the count is checked
  * before and again after listing, so concurrent enrollments can never
  * leave a user with more than AF_MFA_DEVICES_MAX devices (in a close race
  * both may be refused, which is the safe way to lose it). The user stays
@@ -782,7 +748,7 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 				size_t errlen)
 {
 	char ekey[AF_MFA__KEY_MAX], kkey[AF_MFA__KEY_MAX];
-	char id[AF_MFA_ID_BUF], was[AF_MFA_ID_BUF], secret[64];
+	char id[AF_MFA_ID_BUF], secret[64];
 	char ukey[AF_MFA__KEY_MAX], dkey[AF_MFA__KEY_MAX];
 	device_spec ds = {0};
 	json_t *dev = NULL;
@@ -811,46 +777,45 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 		rc = key_index(kkey, sizeof(kkey), ds.jwk);
 	if (rc != AF_MFA_OK)
 		goto out;
-	/*
-	 * The key is claimed first: two devices holding one key would be one
-	 * phone counted twice, each answering for the other.
-	 */
-	rc = key_claim(st, kkey, id, was, &held);
-	if (rc != AF_MFA_OK || held)
-		goto out;
 	dev = device_new(id, username, &ds, secret);
 	text = dev != NULL ? af_mfa__dump(dev) : NULL;
-	rc = text != NULL
-		     ? af_mfa__from_store(store_set(
-			       st, dkey, text, strlen(text), 0, STORE_SET_NX))
-		     : AF_MFA_NOMEM;
-	if (rc != AF_MFA_OK) {
-		if (key_release(st, kkey, id) != AF_MFA_OK)
-			rc = AF_MFA_STORE;
+	if (text == NULL) {
+		rc = AF_MFA_NOMEM;
 		goto out;
 	}
-	rc = key_claim_holds(st, kkey, id, was, &held);
-	if (rc != AF_MFA_OK || held) {
-		if (store_del(st, dkey) != STORE_OK ||
-		    key_release(st, kkey, id) != AF_MFA_OK)
-			rc = AF_MFA_STORE;
+	/*
+	 * The record comes first, volatile until the device is listed: an
+	 * enrollment cut short leaves nothing that outlives PENDING_MS.
+	 */
+	rc = af_mfa__from_store(store_set(st, dkey, text, strlen(text),
+					  PENDING_MS, STORE_SET_NX));
+	if (rc != AF_MFA_OK)
 		goto out;
-	}
+	/*
+	 * Then the key is claimed: two devices holding one key would be one
+	 * phone counted twice, each answering for the other.
+	 */
+	rc = key_claim(st, kkey, id, &held);
 	/* Marked before it is listed: a listed device is always marked. */
-	rc = enrolled_key(ekey, sizeof(ekey), username);
-	if (rc == AF_MFA_OK)
+	if (rc == AF_MFA_OK && !held)
+		rc = enrolled_key(ekey, sizeof(ekey), username);
+	if (rc == AF_MFA_OK && !held)
 		rc = af_mfa__from_store(store_set(st, ekey, "1", 1, 0, 0));
-	if (rc == AF_MFA_OK)
+	if (rc == AF_MFA_OK && !held)
 		rc = af_mfa__from_store(store_sadd(st, ukey, id));
-	if (rc == AF_MFA_OK)
+	if (rc == AF_MFA_OK && !held)
 		rc = count_devices(st, ukey, &n);
 	if (rc == AF_MFA_OK && n > AF_MFA_DEVICES_MAX) {
 		af_mfa__errf(err, errlen, "device: the user has %d devices",
 			     AF_MFA_DEVICES_MAX);
 		rc = AF_MFA_LIMIT;
 	}
-	if (rc != AF_MFA_OK) {
-		/* Undo; if this fails too, the record is unlisted and inert. */
+	/* Kept from now on; not if it was removed meanwhile. */
+	if (rc == AF_MFA_OK && !held)
+		rc = af_mfa__from_store(store_set(st, dkey, text, strlen(text),
+						  0, STORE_SET_XX));
+	if (rc != AF_MFA_OK || held) {
+		/* Undo; if this fails too, what is left expires. */
 		if (store_srem(st, ukey, id) != STORE_OK ||
 		    store_del(st, dkey) != STORE_OK ||
 		    key_release(st, kkey, id) != AF_MFA_OK)

@@ -1081,10 +1081,15 @@ static void test_device_add_stale_key_entry_taken_over(void **state)
 	json_t *spec = make_spec("none", NULL, "2024.1");
 	json_t *d1 = NULL, *d2 = NULL, *d3 = NULL;
 	char err[160], key[96];
+	uint64_t ttl = 1;
 
 	assert_int_equal(
 		af_mfa_device_add(f->st, "mona", spec, &d1, err, sizeof(err)),
 		AF_MFA_OK);
+	/* An enrolled device's record is kept for good. */
+	(void)snprintf(key, sizeof(key), "device:%s", sget(d1, "id"));
+	assert_int_equal(store_ttl(f->st, key, &ttl), STORE_OK);
+	assert_int_equal(ttl, 0);
 	cut_removal_short(f->st, sget(d1, "id"));
 	assert_key_entry(f->st, spec, sget(d1, "id"));
 	assert_int_equal(
