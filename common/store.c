@@ -732,6 +732,9 @@ static store_status op_check(const store_op *op)
 		if (rc == STORE_OK)
 			rc = check_value(op->val, op->len);
 		break;
+	case STORE_OP_DEL_IF:
+		rc = check_value(op->expected, op->elen);
+		break;
 	case STORE_OP_ACK:
 		if (check_name(op->group) != STORE_OK ||
 		    check_id(op->id) != STORE_OK)
@@ -760,6 +763,9 @@ static store_status op_run(store_ctx *st, store_op *op, const store_bkey *k)
 	case STORE_OP_CAS:
 		return b->cas(st->impl, k->key, k->klen, op->expected, op->elen,
 			      op->val, op->len, op->ttl_ms);
+	case STORE_OP_DEL_IF:
+		return b->del_if(st->impl, k->key, k->klen, op->expected,
+				 op->elen);
 	case STORE_OP_ACK:
 		return b->group_ack(st->impl, k->key, k->klen, op->group,
 				    op->id);

@@ -1460,6 +1460,23 @@ static store_status mem_get(void *impl, const char *key, size_t klen,
 	return rc;
 }
 
+/*
+ * The live string entry of key, with its link for a removal: NULL and
+ * *rc STORE_NOT_FOUND when there is none, STORE_ERR_ARG for a set.
+ */
+static struct mem_entry *lookup_str(struct mem_store *ms, struct mem_shard *sh,
+				    uint64_t h, const char *key, size_t klen,
+				    int64_t now, struct hnode ***link,
+				    store_status *rc)
+{
+	struct mem_entry *e = lookup(ms, sh, h, key, klen, now, link);
+
+	*rc = e == NULL		   ? STORE_NOT_FOUND
+	      : e->type != MEM_STR ? STORE_ERR_ARG
+				   : STORE_OK;
+	return *rc == STORE_OK ? e : NULL;
+}
+
 static store_status mem_getdel(void *impl, const char *key, size_t klen,
 			       store_value *out)
 {
@@ -1472,15 +1489,9 @@ static store_status mem_getdel(void *impl, const char *key, size_t klen,
 	store_status rc;
 
 	pthread_mutex_lock(&sh->lock);
-	e = lookup(ms, sh, h, key, klen, af_now_ms(), &link);
-	if (e == NULL) {
-		rc = STORE_NOT_FOUND;
+	e = lookup_str(ms, sh, h, key, klen, af_now_ms(), &link, &rc);
+	if (e == NULL)
 		goto out;
-	}
-	if (e->type != MEM_STR) {
-		rc = STORE_ERR_ARG;
-		goto out;
-	}
 	/*
 	 * The value lives inside the entry, so the caller gets a copy. It is
 	 * made first: when memory is short the key stays, unconsumed.
@@ -1548,19 +1559,11 @@ static store_status mem_cas(void *impl, const char *key, size_t klen,
 		return STORE_ERR_NOMEM;
 	pthread_mutex_lock(&sh->lock);
 	now = af_now_ms();
-	e = lookup(ms, sh, h, key, klen, now, &link);
-	if (e == NULL) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
-	if (e->type != MEM_STR) {
-		rc = STORE_ERR_ARG;
-		goto out;
-	}
-	if (!holds(e, expected, elen)) {
+	e = lookup_str(ms, sh, h, key, klen, now, &link, &rc);
+	if (e != NULL && !holds(e, expected, elen))
 		rc = STORE_CONFLICT;
+	if (rc != STORE_OK)
 		goto out;
-	}
 	rc = install_str(ms, sh, e, link,
 			 ttl_ms == 0 ? e->expire_ms : expiry_of(now, ttl_ms),
 			 e->durable ? STORE_SET_DURABLE : 0, &fresh,
@@ -1583,23 +1586,13 @@ static store_status mem_del_if(void *impl, const char *key, size_t klen,
 	store_status rc;
 
 	pthread_mutex_lock(&sh->lock);
-	e = lookup(ms, sh, h, key, klen, af_now_ms(), &link);
-	if (e == NULL) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
-	if (e->type != MEM_STR) {
-		rc = STORE_ERR_ARG;
-		goto out;
-	}
-	if (!holds(e, expected, elen)) {
+	e = lookup_str(ms, sh, h, key, klen, af_now_ms(), &link, &rc);
+	if (e != NULL && !holds(e, expected, elen))
 		rc = STORE_CONFLICT;
-		goto out;
-	}
-	rc = persist_del(ms, key, klen, e, &compact_now);
+	if (rc == STORE_OK)
+		rc = persist_del(ms, key, klen, e, &compact_now);
 	if (rc == STORE_OK)
 		remove_entry(ms, sh, e, link);
-out:
 	write_done(ms, sh, compact_now);
 	return rc;
 }

@@ -916,24 +916,17 @@ static store_status redis_del(void *impl, const char *key, size_t klen)
 	return key_integer(impl, "UNLINK", key, klen, &n);
 }
 
-static store_status redis_cas(void *impl, const char *key, size_t klen,
-			      const void *expected, size_t elen,
-			      const void *newval, size_t nlen, uint64_t ttl_ms)
+/* Runs the compare-and-set or -delete script id with arguments a. */
+static store_status run_compare(void *impl, enum script_id id, const char *key,
+				size_t klen, const struct rarg a[3])
 {
 	struct redis_conn *rc;
 	redisReply *r;
-	char ttl[REDIS_NUM_TEXT];
-	struct rarg a[3];
 	store_status st;
 
 	st = conn_ready(impl, &rc);
-	if (st != STORE_OK)
-		return st;
-	a[0] = (struct rarg){expected, elen};
-	a[1] = (struct rarg){newval, nlen};
-	a[2] = (struct rarg){
-		ttl, (size_t)snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms)};
-	st = run_script(rc, SCRIPT_CAS, key, klen, a, &r);
+	if (st == STORE_OK)
+		st = run_script(rc, id, key, klen, a, &r);
 	if (st != STORE_OK)
 		return st;
 	st = redis_reply_cas(r);
@@ -941,26 +934,29 @@ static store_status redis_cas(void *impl, const char *key, size_t klen,
 	return st;
 }
 
+static store_status redis_cas(void *impl, const char *key, size_t klen,
+			      const void *expected, size_t elen,
+			      const void *newval, size_t nlen, uint64_t ttl_ms)
+{
+	char ttl[REDIS_NUM_TEXT];
+	struct rarg a[3];
+
+	a[0] = (struct rarg){expected, elen};
+	a[1] = (struct rarg){newval, nlen};
+	a[2] = (struct rarg){
+		ttl, (size_t)snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms)};
+	return run_compare(impl, SCRIPT_CAS, key, klen, a);
+}
+
 static store_status redis_del_if(void *impl, const char *key, size_t klen,
 				 const void *expected, size_t elen)
 {
-	struct redis_conn *rc;
-	redisReply *r;
 	struct rarg a[3];
-	store_status st;
 
-	st = conn_ready(impl, &rc);
-	if (st != STORE_OK)
-		return st;
 	a[0] = (struct rarg){expected, elen};
 	a[1] = RLIT("");
 	a[2] = RLIT("");
-	st = run_script(rc, SCRIPT_DEL_IF, key, klen, a, &r);
-	if (st != STORE_OK)
-		return st;
-	st = redis_reply_cas(r);
-	freeReplyObject(r);
-	return st;
+	return run_compare(impl, SCRIPT_DEL_IF, key, klen, a);
 }
 
 /*
@@ -1429,6 +1425,15 @@ static int append_op(struct redis_conn *rc, const store_op *op,
 							       "%" PRIu64,
 							       op->ttl_ms)};
 		break;
+	case STORE_OP_DEL_IF:
+		cmd[n++] = RLIT("EVALSHA");
+		cmd[n++] = RSTR(rc->sha[SCRIPT_DEL_IF]);
+		cmd[n++] = RLIT("1");
+		cmd[n++] = (struct rarg){k->key, k->klen};
+		cmd[n++] = (struct rarg){op->expected, op->elen};
+		cmd[n++] = RLIT("");
+		cmd[n++] = RLIT("");
+		break;
 	case STORE_OP_ACK:
 		cmd[n++] = RLIT("XACK");
 		cmd[n++] = (struct rarg){k->key, k->klen};
@@ -1473,12 +1478,19 @@ static store_status op_reply(const redisReply *r, store_op *op)
 		st = redis_reply_integer(r, &n);
 		return st;
 	case STORE_OP_CAS:
+	case STORE_OP_DEL_IF:
 		return redis_reply_cas(r);
 	case STORE_OP_ACK:
 		return redis_reply_ack(r);
 	default:
 		return STORE_ERR_PROTOCOL;
 	}
+}
+
+/* Whether op runs as a script (EVALSHA), which the server may have lost. */
+static bool is_script(const store_op *op)
+{
+	return op->kind == STORE_OP_CAS || op->kind == STORE_OP_DEL_IF;
 }
 
 static bool is_noscript(const redisReply *r)
@@ -1490,8 +1502,9 @@ static bool is_noscript(const redisReply *r)
 /*
  * Pipelining: every command goes into the output buffer, the first
  * redisGetReply() writes them all, and the replies come back in order.
- * A compare-and-set whose script the server has lost (NOSCRIPT) is run
- * again on its own once every reply is in, as redis_cas() would. When
+ * A compare-and-set or -delete whose script the server has lost
+ * (NOSCRIPT) is run again on its own once every reply is in, as
+ * redis_cas() would. When
  * the connection fails, the operations still without an answer get the
  * failure, and the connection is dropped as for any command.
  */
@@ -1532,7 +1545,7 @@ static store_status redis_batch(void *impl, store_op *ops, store_bkey *keys,
 			break;
 		}
 		answered(rc);
-		if (ops[i].kind == STORE_OP_CAS && is_noscript(reply)) {
+		if (is_script(&ops[i]) && is_noscript(reply)) {
 			ops[i].status = STORE_ERR_UNAVAILABLE;
 			redo++;
 		} else {
@@ -1548,12 +1561,17 @@ static store_status redis_batch(void *impl, store_op *ops, store_bkey *keys,
 		return st;
 	}
 	for (i = 0; redo > 0 && i < n; i++) {
-		if (keys[i].key == NULL || ops[i].kind != STORE_OP_CAS ||
+		if (keys[i].key == NULL || !is_script(&ops[i]) ||
 		    ops[i].status != STORE_ERR_UNAVAILABLE)
 			continue;
-		ops[i].status = redis_cas(
-			impl, keys[i].key, keys[i].klen, ops[i].expected,
-			ops[i].elen, ops[i].val, ops[i].len, ops[i].ttl_ms);
+		ops[i].status =
+			ops[i].kind == STORE_OP_CAS
+				? redis_cas(impl, keys[i].key, keys[i].klen,
+					    ops[i].expected, ops[i].elen,
+					    ops[i].val, ops[i].len,
+					    ops[i].ttl_ms)
+				: redis_del_if(impl, keys[i].key, keys[i].klen,
+					       ops[i].expected, ops[i].elen);
 		redo--;
 	}
 	return STORE_OK;

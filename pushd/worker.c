@@ -244,7 +244,11 @@ static void lease_drop(struct pushd_worker *w, pushd_flight *f)
 	if (!f->leased)
 		return;
 	f->leased = 0;
-	st = store_del(w->ctx->store, f->key_lease);
+	/* Ours only: a stall past its life lets another take it. */
+	st = store_del_if(w->ctx->store, f->key_lease, w->consumer,
+			  strlen(w->consumer));
+	if (st == STORE_CONFLICT || st == STORE_NOT_FOUND)
+		st = STORE_OK;
 	/* Not fatal: the lease runs out by itself. */
 	if (st != STORE_OK)
 		log_debug(w->ctx->log, NULL, "push_lease", "job=%s: %s",
@@ -714,8 +718,13 @@ static void flush_done(struct pushd_worker *w)
 
 		if (f->outcome != OUT_UNRECORDED)
 			op_ack(w, &k, f);
-		if (f->leased)
-			(void)op_add(w, &k, STORE_OP_DEL, f->key_lease);
+		if (f->leased) {
+			store_op *op =
+				op_add(w, &k, STORE_OP_DEL_IF, f->key_lease);
+
+			op->expected = w->consumer;
+			op->elen = strlen(w->consumer);
+		}
 	}
 	run_batch(w, k);
 	for (i = 0, j = 0; i < n; i++) {

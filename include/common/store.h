@@ -498,6 +498,7 @@ STORE_NODISCARD store_status store_queue_prune(store_ctx *st, const char *queue,
  *   STORE_OP_DEL   key; as store_del().
  *   STORE_OP_CAS   key, expected/elen, val/len (the new value), ttl_ms;
  *                  as store_cas().
+ *   STORE_OP_DEL_IF key, expected/elen; as store_del_if().
  *   STORE_OP_ACK   key (the queue), group, id; as store_queue_ack().
  * An operation with bad arguments gets STORE_ERR_ARG or STORE_ERR_TOO_BIG
  * in its status and is skipped; the others still run.
@@ -508,6 +509,7 @@ typedef enum store_op_kind {
 	STORE_OP_DEL,
 	STORE_OP_CAS,
 	STORE_OP_ACK,
+	STORE_OP_DEL_IF,
 } store_op_kind;
 
 typedef struct store_op {

@@ -2464,6 +2464,54 @@ static void test_worker_lease_lost_in_flight_not_sent_again(void **state)
 }
 
 /*
+ * A worker done with a job gives up its lease only while the lease is its
+ * own: one another consumer took over meanwhile (after the last refresh)
+ * stays that consumer's.
+ */
+static void test_worker_lease_of_another_not_dropped(void **state)
+{
+	const struct timespec step = {0, 10000000};
+	struct apns_rig *r = *state;
+	char tok[65], dev[AF_MFA_ID_BUF], job[AF_MFA_ID_BUF] = "", key[96];
+	store_value v = {NULL, 0};
+	uint64_t t0, deadline;
+	json_t *script;
+
+	apns_token('2', tok);
+	/* Answered after 2.5 s: the lease taken at 1 s, not yet refreshed. */
+	script = json_pack("{s:[{s:i, s:i}]}", tok, "status", 200, "delay_ms",
+			   2500);
+	rig_open(r, script);
+	json_decref(script);
+	rig_push(r, tok, dev, sizeof(dev));
+	assert_int_equal(store_queue_range(r->st, "push", 1, job_id_of, job),
+			 STORE_OK);
+	assert_true(job[0] != '\0');
+	(void)snprintf(key, sizeof(key), "push_lease:%s", job);
+	r->ctx->transfer_timeout_ms = 10000;
+	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
+	t0 = af_mono_ns();
+	deadline = t0 + 2000 * MS_NS;
+	while (store_ttl(r->st, key, &(uint64_t){0}) != STORE_OK &&
+	       af_mono_ns() < deadline)
+		(void)nanosleep(&step, NULL);
+	assert_int_equal(store_ttl(r->st, key, &(uint64_t){0}), STORE_OK);
+	assert_int_equal(store_set(r->st, key, "another-node-w0", 15,
+				   PUSHD_LEASE_TTL_MS, 0),
+			 STORE_OK);
+	deadline = t0 + 6000 * MS_NS;
+	while (rig_outcomes(r, PUSHD_OUT_SENT) == 0 && af_mono_ns() < deadline)
+		(void)nanosleep(&step, NULL);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), 1);
+	/* The batch that acknowledges the job runs right after the answer. */
+	(void)nanosleep(&(struct timespec){0, 200000000}, NULL);
+	assert_int_equal(store_get(r->st, key, &v), STORE_OK);
+	assert_int_equal(v.len, 15);
+	assert_memory_equal(v.data, "another-node-w0", 15);
+	store_value_free(&v);
+}
+
+/*
  * A push held back by the pause is not sent when the pause ends if its
  * sign-in stopped waiting meanwhile (cancelled, or finished with a token
  * code): its txn is read again before it goes.
@@ -2638,6 +2686,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_worker_lease_lost_in_flight_not_sent_again,
 			rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worker_lease_of_another_not_dropped, rig_setup,
+			rig_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_worker_device_429_pauses_nothing, rig_setup,
 			rig_teardown),

@@ -3597,7 +3597,7 @@ static void test_batch_mixed_ops_each_answered_in_order(void **state)
 	struct fixture *f = *state;
 	char ids[1][STORE_QUEUE_ID_MAX + 1];
 	struct gcollect c = {0};
-	store_op ops[10];
+	store_op ops[12];
 	store_value v = {NULL, 0};
 	uint64_t ttl = 0;
 	size_t i;
@@ -3640,7 +3640,14 @@ static void test_batch_mixed_ops_each_answered_in_order(void **state)
 	ops[9] = batch_op(STORE_OP_ACK, "jobs");
 	ops[9].group = "pushd";
 	ops[9].id = ids[0];
-	assert_int_equal(store_batch(f->st, ops, 10), STORE_OK);
+	ops[10] = batch_op(STORE_OP_DEL_IF, "b");
+	ops[10].expected = "be";
+	ops[10].elen = 2;
+	ops[11] = batch_op(STORE_OP_DEL_IF, "lease");
+	ops[11].expected = "mine";
+	ops[11].elen = 4;
+	assert_int_equal(store_set(f->st, "lease", "mine", 4, 0, 0), STORE_OK);
+	assert_int_equal(store_batch(f->st, ops, 12), STORE_OK);
 
 	assert_int_equal(ops[0].status, STORE_OK);
 	assert_int_equal(ops[0].value.len, 3);
@@ -3656,8 +3663,11 @@ static void test_batch_mixed_ops_each_answered_in_order(void **state)
 	assert_int_equal(ops[8].status, STORE_NOT_FOUND);
 	assert_null(ops[8].value.data);
 	assert_int_equal(ops[9].status, STORE_OK);
-	for (i = 0; i < 10; i++)
+	assert_int_equal(ops[10].status, STORE_CONFLICT);
+	assert_int_equal(ops[11].status, STORE_OK);
+	for (i = 0; i < 12; i++)
 		store_value_free(&ops[i].value);
+	want_missing(f->st, "lease");
 
 	assert_int_equal(store_get(f->st, "a", &v), STORE_OK);
 	assert_string_equal((const char *)v.data, "cas");
