@@ -639,7 +639,8 @@ static af_dir_status names_app(af_dir *dir, const char *name,
 	rc = name_key(key, cap, name);
 	if (rc == AF_DIR_OK)
 		rc = af_dir__from_store(store_get(af_dir_store(dir), key, &v));
-	if (rc == AF_DIR_OK && strcmp((const char *)v.data, client_id) != 0)
+	if (rc == AF_DIR_OK && (v.len != strlen(client_id) ||
+				memcmp(v.data, client_id, v.len) != 0))
 		rc = AF_DIR_NOT_FOUND;
 	store_value_free(&v);
 	return rc;
@@ -666,23 +667,26 @@ static af_dir_status name_keep(af_dir *dir, const char *name,
 }
 
 /*
- * Drops the name mapping, but only while it still names client_id. Names
- * are only ever taken with SET NX or a compare-and-swap, so while the
- * mapping names this app nobody else can take it, and reading before
- * deleting is safe.
+ * Drops the name mapping, but only while it still names client_id: a
+ * lease that ran out may have gone to another create or rename meanwhile
+ * (take_stale()).
  */
 static af_dir_status release_name(af_dir *dir, const char *name,
 				  const char *client_id)
 {
 	char key[STORE_KEY_MAX];
 	af_dir_status rc;
+	store_status ss;
 
 	if (name == NULL)
 		return AF_DIR_OK;
-	rc = names_app(dir, name, client_id, key, sizeof(key));
-	if (rc == AF_DIR_OK)
-		rc = af_dir__from_store(store_del(af_dir_store(dir), key));
-	return rc == AF_DIR_NOT_FOUND ? AF_DIR_OK : rc;
+	rc = name_key(key, sizeof(key), name);
+	if (rc != AF_DIR_OK)
+		return rc;
+	ss = store_del_if(af_dir_store(dir), key, client_id, strlen(client_id));
+	return ss == STORE_CONFLICT || ss == STORE_NOT_FOUND
+		       ? AF_DIR_OK
+		       : af_dir__from_store(ss);
 }
 
 /*
