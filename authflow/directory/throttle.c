@@ -365,45 +365,26 @@ static af_dir_status counter(af_dir *dir, const char *what, const char *kind,
 #define DOOR_TURN_MS 1000u
 
 /*
- * A turn given back holds TURN_FREE (no mark is "-") until it is taken
- * again or runs out: the store has no delete-if-equal, and a holder gives
- * back only a turn that still holds its own mark, so that a turn another
- * took after this one ran out stays theirs.
- */
-#define TURN_FREE    "-"
-#define TURN_FREE_MS 1000u
-
-/*
  * Takes the turn at key for ttl_ms with a new random mark: STORE_OK with
  * turn->held 1, STORE_EXISTS when another holds it, or a store error.
  */
 static store_status turn_take(af_dir *dir, const char *key, uint64_t ttl_ms,
 			      af_throttle_turn *turn)
 {
-	store_ctx *st = af_dir_store(dir);
-	size_t len;
 	store_status ss;
 
 	if (af_random_token(16, turn->mark, sizeof(turn->mark)) != 0)
 		return STORE_ERR_NOMEM;
-	len = strlen(turn->mark);
-	ss = store_set(st, key, turn->mark, len, ttl_ms,
-		       STORE_SET_NX | STORE_SET_VITAL);
-	if (ss == STORE_EXISTS) {
-		ss = store_cas(st, key, TURN_FREE, 1, turn->mark, len, ttl_ms);
-		if (ss == STORE_CONFLICT)
-			ss = STORE_EXISTS;
-		else if (ss == STORE_NOT_FOUND) /* it ran out meanwhile */
-			ss = store_set(st, key, turn->mark, len, ttl_ms,
-				       STORE_SET_NX | STORE_SET_VITAL);
-	}
+	ss = store_set(af_dir_store(dir), key, turn->mark, strlen(turn->mark),
+		       ttl_ms, STORE_SET_NX | STORE_SET_VITAL);
 	turn->held = ss == STORE_OK;
 	return ss;
 }
 
 /*
- * Gives back the turn at key when turn holds it. Not fatal when the store
- * fails: the turn runs out by itself.
+ * Gives back the turn at key when turn holds it, and only while it still
+ * holds turn's mark: a turn another took after this one ran out stays
+ * theirs. Not fatal when the store fails: the turn runs out by itself.
  */
 static void turn_give_back(af_dir *dir, const char *key, af_throttle_turn *turn)
 {
@@ -412,8 +393,8 @@ static void turn_give_back(af_dir *dir, const char *key, af_throttle_turn *turn)
 	if (turn == NULL || !turn->held)
 		return;
 	turn->held = 0;
-	st = store_cas(af_dir_store(dir), key, turn->mark, strlen(turn->mark),
-		       TURN_FREE, 1, TURN_FREE_MS);
+	st = store_del_if(af_dir_store(dir), key, turn->mark,
+			  strlen(turn->mark));
 	(void)st;
 }
 
