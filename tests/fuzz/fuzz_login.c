@@ -2,8 +2,9 @@
  * Fuzz target: the sign-in form (POST /login), its early part and its
  * handler, as the server runs them. Each input is up to 3 posts, each
  * ended by a NUL byte: a flags byte (bit 0: the browser brings the flow's
- * binding cookie), then the form body. In it these stand for what a
- * fuzzer cannot guess:
+ * binding cookie; in the first post's alone, bit 1: alice's name has
+ * failed so often before that she waits, bit 2: that she is locked),
+ * then the form body. In it these stand for what a fuzzer cannot guess:
  *
  *   $F  the flow of a sign-in begun at /authorize for client 1
  *   $C  the CSRF token of that flow's form
@@ -15,9 +16,10 @@
  *
  * Nothing may crash or leak; every answer has a known status; a redirect
  * goes to a page of this server or to client 1's registered redirect
- * URI; and nobody is signed in (a code for the client, or an SSO session
- * cookie) by a post whose password is not alice's or bob's; a post with
- * a field twice gets a 400.
+ * URI; nobody is signed in (a code for the client, or an SSO session
+ * cookie) by a post whose password is not alice's or bob's, nor with
+ * alice's while she waits or is locked (only alice may sign in with it:
+ * carol is disabled); a post with a field twice gets a 400.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include <string.h>
 
 #include "directory/directory.h"
+#include "directory/throttle.h"
 #include "fuzz_world.h"
 #include "oidc/oidc.h"
 
@@ -35,6 +38,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define PASS_BOB   "bob's other passphrase"
 #define CALLS_MAX  3
 #define FORM_MAX   ((size_t)16 * 1024)
+#define HELD_WAITS 0x02 /* first flags: alice waits */
+#define HELD_LOCKS 0x04 /* first flags: alice is locked */
+/*
+ * Failures before the posts: past the default user_delay_after of 5 each
+ * one doubles the wait, so 9 leave 8 s or more (no post outlasts it); the
+ * default user_lock_after is 10.
+ */
+#define FAILS_WAIT 9
+#define FAILS_LOCK 10
 
 static void world_open(fz_world *w, fz_signin *s)
 {
@@ -54,7 +66,23 @@ static void world_open(fz_world *w, fz_signin *s)
 	fz_begin(w, client, "https%3A%2F%2Fcrm.example.com%2Fcb", s);
 }
 
-static void check_answer(const af_req *req, const af_resp *resp)
+/* Runs alice's name into a wait or a lock, as failures before would. */
+static void hold_alice(fz_world *w, unsigned flags)
+{
+	int i, n = (flags & HELD_LOCKS) ? FAILS_LOCK : FAILS_WAIT;
+	uint32_t wait_s = 0;
+	af_dir_status st;
+
+	for (i = 0; i < n; i++)
+		if (af_throttle_fail(w->srv.dir, "alice", NULL, NULL) !=
+		    AF_DIR_OK)
+			abort();
+	st = af_throttle_check(w->srv.dir, "alice", NULL, NULL, &wait_s);
+	if (st != ((flags & HELD_LOCKS) ? AF_DIR_LOCKED : AF_DIR_WAIT))
+		abort();
+}
+
+static void check_answer(const af_req *req, const af_resp *resp, int held)
 {
 	const char *password = af_req_param(req, "password");
 
@@ -66,13 +94,16 @@ static void check_answer(const af_req *req, const af_resp *resp)
 	    (password == NULL || (strcmp(password, PASS_ALICE) != 0 &&
 				  strcmp(password, PASS_BOB) != 0)))
 		abort();
+	if (held && fz_signed_in(resp, REDIRECT) && password != NULL &&
+	    strcmp(password, PASS_ALICE) == 0)
+		abort();
 	/* A field twice is refused whole, whatever else the post holds. */
 	if (req->duplicate_param && resp->status != 400)
 		abort();
 }
 
 static void post(fz_world *w, const fz_signin *s, unsigned flags,
-		 const char *text, size_t len)
+		 const char *text, size_t len, int held)
 {
 	const fz_subst subs[] = {{'F', s->flow},
 				 {'C', s->csrf},
@@ -102,7 +133,7 @@ static void post(fz_world *w, const fz_signin *s, unsigned flags,
 			af_resp_init(&resp, 0);
 			af_h_login_post(&w->srv, &req, &resp);
 		}
-		check_answer(&req, &resp);
+		check_answer(&req, &resp, held);
 		af_resp_cleanup(&resp);
 	}
 	fz_request_free(&req);
@@ -116,11 +147,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_world w;
 	unsigned flags;
 	size_t len;
-	int calls = 0;
+	int calls = 0, held = 0;
 
 	world_open(&w, &s);
-	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len))
-		post(&w, &s, flags, text, len);
+	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len)) {
+		if (calls == 1 && (flags & (HELD_WAITS | HELD_LOCKS))) {
+			hold_alice(&w, flags);
+			held = 1;
+		}
+		post(&w, &s, flags, text, len, held);
+	}
 	fz_world_close(&w);
 	return 0;
 }
