@@ -386,6 +386,9 @@ static void add_failed(dcall *c, af_mfa_status ms, const char *err)
 {
 	if (ms == AF_MFA_LIMIT)
 		answer_error(c, AF_DEVICE_LIMIT, NULL);
+	/* The user was removed meanwhile, and the code with it. */
+	else if (ms == AF_MFA_NOT_FOUND)
+		answer_error(c, AF_DEVICE_INVALID_CODE, NULL);
 	else if (ms == AF_MFA_INVALID)
 		answer_error(c, AF_DEVICE_BAD_REQUEST, err);
 	else

@@ -734,6 +734,23 @@ af_mfa_status af_mfa_user_forget(store_ctx *st, const char *username)
 }
 
 /*
+ * Undoes a device add, every step tried whatever the others do: the
+ * record first (no signature verifies from then on), then the key's
+ * entry, then the listing (an id listed without a record is dropped when
+ * next read). What a store failure leaves is volatile unless the record
+ * was already kept for good.
+ */
+static af_mfa_status add_undo(store_ctx *st, const char *ukey, const char *dkey,
+			      const char *kkey, const char *id)
+{
+	bool failed = store_del(st, dkey) != STORE_OK;
+
+	failed |= key_release(st, kkey, id) != AF_MFA_OK;
+	failed |= store_srem(st, ukey, id) != STORE_OK;
+	return failed ? AF_MFA_STORE : AF_MFA_OK;
+}
+
+/*
  * The record is written first, then the key claimed, then the device
  * listed, and only then is the record kept for good; the count is checked
  * before and again after listing, so concurrent enrollments can never
@@ -788,7 +805,8 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 	 * enrollment cut short leaves nothing that outlives PENDING_MS.
 	 */
 	rc = af_mfa__from_store(store_set(st, dkey, text, strlen(text),
-					  PENDING_MS, STORE_SET_NX));
+					  PENDING_MS,
+					  STORE_SET_NX | STORE_SET_VITAL));
 	if (rc != AF_MFA_OK)
 		goto out;
 	/*
@@ -815,10 +833,7 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 		rc = af_mfa__from_store(store_set(st, dkey, text, strlen(text),
 						  0, STORE_SET_XX));
 	if (rc != AF_MFA_OK || held) {
-		/* Undo; if this fails too, what is left expires. */
-		if (store_srem(st, ukey, id) != STORE_OK ||
-		    store_del(st, dkey) != STORE_OK ||
-		    key_release(st, kkey, id) != AF_MFA_OK)
+		if (add_undo(st, ukey, dkey, kkey, id) != AF_MFA_OK)
 			rc = AF_MFA_STORE;
 		goto out;
 	}

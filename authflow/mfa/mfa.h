@@ -178,7 +178,9 @@ af_mfa_status af_mfa_first_phone(store_ctx *st, const char *username, int *yes);
  * valid P-256 point, names bounded). Makes the id and a 20-byte TOTP
  * secret; *out gets the new device (with totp_secret). AF_MFA_LIMIT when
  * the user has AF_MFA_DEVICES_MAX devices; AF_MFA_INVALID (with err) when
- * the public key is already another device's: one key, one device.
+ * the public key is already another device's: one key, one device;
+ * AF_MFA_NOT_FOUND when the device was removed before the add was done
+ * (its user removed meanwhile).
  * af_mfa_device_get: with totp_secret. af_mfa_device_list: the user's
  * devices, sorted by created_at, WITHOUT totp_secret (for display).
  * af_mfa_device_remove: the device is gone at once (its signatures fail),
