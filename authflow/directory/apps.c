@@ -740,7 +740,8 @@ static int mend_name(af_dir *dir, const char *client_id, af_dir_name_mend_fn fn,
 		}
 		if (rc != AF_DIR_OK)
 			break;
-		if (strcmp((const char *)v.data, client_id) == 0) {
+		if (v.len == strlen(client_id) &&
+		    memcmp(v.data, client_id, v.len) == 0) {
 			/*
 			 * Its own lease: the profile has the name, so the
 			 * create or rename got as far as name_keep(), which
