@@ -67,7 +67,6 @@ export async function startServer({
   if (store === 'redis' && !redisUrl) {
     throw new Error('AF_STORE=redis needs AF_TEST_REDIS_URL');
   }
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
   const superToken = randomBytes(32).toString('base64url');
   const adminToken = randomBytes(32).toString('base64url');
   const sha = (t) => createHash('sha256').update(t).digest('hex');
@@ -75,16 +74,20 @@ export async function startServer({
   // one binds it: then the server says so and exits, and another is tried
   // (meanwhile the other answers on the port: listensOn() tells them apart).
   for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const started = await launch(port);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
+    let started = { error: 'authflow could not be started' };
+    try {
+      started = await launch(await freePort(), dir);
+    } finally {
+      if (!started.server) rmSync(dir, { recursive: true, force: true });
+    }
     if (started.server) return started.server;
     if (attempt === 3 || !/Address already in use/.test(started.stderr)) {
-      rmSync(dir, { recursive: true, force: true });
       throw new Error(started.error);
     }
   }
 
-  async function launch(port) {
+  async function launch(port, dir) {
     const issuer = `http://127.0.0.1:${port}`;
     const storeCfg = store === 'redis'
       ? { backend: 'redis', url: redisUrl, prefix: `e2e${port}:` }
@@ -125,18 +128,20 @@ export async function startServer({
     proc.stderr.on('data', (d) => { stderr += d.toString(); });
     let exited = null;
     proc.on('exit', (code, sig) => { exited = { code, sig }; });
-    for (let i = 0; i < 200; i++) {
+    const deadline = Date.now() + 15000;
+    for (;;) {
       if (exited) return { stderr, error: `authflow exited: ${JSON.stringify(exited)}\n${stderr}` };
       try {
         const r = await fetch(`${issuer}/healthz`, { signal: AbortSignal.timeout(2000) });
         // Up, and not another suite's server on the port.
         if (r.ok && listensOn(proc.pid, port)) break;
       } catch { /* not up yet */ }
-      await sleep(50);
-      if (i === 199) {
+      if (Date.now() > deadline) {
         proc.kill('SIGKILL');
+        for (let i = 0; i < 100 && !exited; i++) await sleep(50);
         return { stderr, error: `authflow did not start\n${stderr}` };
       }
+      await sleep(50);
     }
     const server = {
       issuer, port, dir, proc, superToken, adminToken, configPath: cfgPath,
