@@ -2414,30 +2414,31 @@ static int job_id_of(const char *entry, void *arg)
 }
 
 /*
- * A worker whose lease another consumer took over while its request was
- * out (it stalled, or its store connection did) leaves the job to that
- * consumer: an answer that asks for a retry is not sent again from here,
- * however soon the retry would be due.
+ * Opens the rig with one phone (token byte c) that the service answers
+ * with status after delay_ms, queues its push, starts the worker with a
+ * transfer time limit past the delay, waits until the worker holds the
+ * job's lease (it takes one after LEASE_AFTER_MS), and then has another
+ * node take the lease over: its key into key (96 bytes). Returns the
+ * time the worker was started.
  */
-static void test_worker_lease_lost_in_flight_not_sent_again(void **state)
+static uint64_t lease_held(struct apns_rig *r, char c, int status, int delay_ms,
+			   char *key)
 {
 	const struct timespec step = {0, 10000000};
-	struct apns_rig *r = *state;
-	char tok[65], dev[AF_MFA_ID_BUF], job[AF_MFA_ID_BUF] = "", key[96];
+	char tok[65], dev[AF_MFA_ID_BUF], job[AF_MFA_ID_BUF] = "";
 	uint64_t t0, deadline;
 	json_t *script;
 
-	apns_token('1', tok);
-	/* Answered 503 after 4 s, the lease taken at 1 s, refreshed at 3. */
-	script = json_pack("{s:[{s:i, s:i}]}", tok, "status", 503, "delay_ms",
-			   4000);
+	apns_token(c, tok);
+	script = json_pack("{s:[{s:i, s:i}]}", tok, "status", status,
+			   "delay_ms", delay_ms);
 	rig_open(r, script);
 	json_decref(script);
 	rig_push(r, tok, dev, sizeof(dev));
 	assert_int_equal(store_queue_range(r->st, "push", 1, job_id_of, job),
 			 STORE_OK);
 	assert_true(job[0] != '\0');
-	(void)snprintf(key, sizeof(key), "push_lease:%s", job);
+	(void)snprintf(key, 96, "push_lease:%s", job);
 	/* The request stays out for the whole delay. */
 	r->ctx->transfer_timeout_ms = 10000;
 	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
@@ -2451,6 +2452,24 @@ static void test_worker_lease_lost_in_flight_not_sent_again(void **state)
 	assert_int_equal(store_set(r->st, key, "another-node-w0", 15,
 				   PUSHD_LEASE_TTL_MS, 0),
 			 STORE_OK);
+	return t0;
+}
+
+/*
+ * A worker whose lease another consumer took over while its request was
+ * out (it stalled, or its store connection did) leaves the job to that
+ * consumer: an answer that asks for a retry is not sent again from here,
+ * however soon the retry would be due.
+ */
+static void test_worker_lease_lost_in_flight_not_sent_again(void **state)
+{
+	const struct timespec step = {0, 10000000};
+	struct apns_rig *r = *state;
+	char key[96];
+	uint64_t t0, deadline;
+
+	/* Answered 503 after 4 s, the lease taken at 1 s, refreshed at 3. */
+	t0 = lease_held(r, '1', 503, 4000, key);
 	deadline = t0 + 6500 * MS_NS;
 	while (atomic_load(&r->ctx->metrics.backoffs[PUSHD_APNS]) == 0 &&
 	       af_mono_ns() < deadline)
@@ -2472,33 +2491,12 @@ static void test_worker_lease_of_another_not_dropped(void **state)
 {
 	const struct timespec step = {0, 10000000};
 	struct apns_rig *r = *state;
-	char tok[65], dev[AF_MFA_ID_BUF], job[AF_MFA_ID_BUF] = "", key[96];
 	store_value v = {NULL, 0};
 	uint64_t t0, deadline;
-	json_t *script;
+	char key[96];
 
-	apns_token('2', tok);
 	/* Answered after 2.5 s: the lease taken at 1 s, not yet refreshed. */
-	script = json_pack("{s:[{s:i, s:i}]}", tok, "status", 200, "delay_ms",
-			   2500);
-	rig_open(r, script);
-	json_decref(script);
-	rig_push(r, tok, dev, sizeof(dev));
-	assert_int_equal(store_queue_range(r->st, "push", 1, job_id_of, job),
-			 STORE_OK);
-	assert_true(job[0] != '\0');
-	(void)snprintf(key, sizeof(key), "push_lease:%s", job);
-	r->ctx->transfer_timeout_ms = 10000;
-	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
-	t0 = af_mono_ns();
-	deadline = t0 + 2000 * MS_NS;
-	while (store_ttl(r->st, key, &(uint64_t){0}) != STORE_OK &&
-	       af_mono_ns() < deadline)
-		(void)nanosleep(&step, NULL);
-	assert_int_equal(store_ttl(r->st, key, &(uint64_t){0}), STORE_OK);
-	assert_int_equal(store_set(r->st, key, "another-node-w0", 15,
-				   PUSHD_LEASE_TTL_MS, 0),
-			 STORE_OK);
+	t0 = lease_held(r, '2', 200, 2500, key);
 	deadline = t0 + 6000 * MS_NS;
 	while (rig_outcomes(r, PUSHD_OUT_SENT) == 0 && af_mono_ns() < deadline)
 		(void)nanosleep(&step, NULL);
