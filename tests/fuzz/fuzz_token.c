@@ -3,8 +3,10 @@
  * Each input is up to 4 requests, each ended by a NUL byte: a flags byte
  * (bit 0: an Authorization header with the client's right id and
  * secret, client_secret_basic; bit 1: one with a wrong secret; bit 2:
- * the other client's right credentials), then the form body. In the body
- * these stand for what a fuzzer cannot guess:
+ * the other client's right credentials; in the first request's alone,
+ * bit 3: the client address has failed so often before that it waits),
+ * then the form body. In the body these stand for what a fuzzer cannot
+ * guess:
  *
  *   $C  a live code of client 1, made without PKCE
  *   $P  a live code of client 1, made with PKCE (S256 of $V)
@@ -17,10 +19,11 @@
  * They run in order on a fresh memory store holding the user alice (SSO
  * on) and the two clients (both deployed to all, client 1 with refresh
  * tokens and no grace). Nothing may crash or leak; every answer is a
- * JSON object with status 200, 400, 401 or 503; an error is one of RFC
- * 6749's with a description; a success has a bearer access token and an
- * expiry, and for a code an id_token. And each code, and each refresh
- * token, is redeemed at most once.
+ * JSON object with status 200, 400, 401, 429 or 503; an error is one of
+ * RFC 6749's with a description; a success has a bearer access token and
+ * an expiry, and for a code an id_token. Each code, and each refresh
+ * token, is redeemed at most once; and while the address waits nothing
+ * is redeemed at all, the right secret's tries included.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -33,6 +36,7 @@
 #include "common/httpparse.h"
 #include "common/util.h"
 #include "directory/directory.h"
+#include "directory/throttle.h"
 #include "fuzz_world.h"
 #include "oidc/grant.h"
 #include "oidc/oidc.h"
@@ -41,6 +45,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CALLS_MAX 4
 #define FORM_MAX  ((size_t)16 * 1024)
+#define HELD	  0x08 /* first flags: the address waits */
+/*
+ * Failures before the requests: past the default ip_delay_after of 20
+ * each one doubles the wait, so 25 leave 16 s or more (no input outlasts
+ * it).
+ */
+#define FAILS	  25
 #define REDIRECT  "https://crm.example.com/cb"
 /* A verifier and its S256 challenge. */
 #define VERIFIER  "dBjftJeZ4CVP-mJ0kqyFgcqmgl7bHX-n0lM5d2TcPEE"
@@ -53,6 +64,7 @@ struct client {
 
 struct world {
 	fz_world fw;
+	int held; /* the address waits */
 	struct client c1, c2;
 	char code[AF_TOKEN_TEXT_MAX + 1];
 	char pkce[AF_TOKEN_TEXT_MAX + 1];
@@ -84,6 +96,27 @@ static void world_open(struct world *w)
 	fz_code(&w->fw, w->c1.id, REDIRECT, user, NULL, w->code);
 	fz_code(&w->fw, w->c1.id, REDIRECT, user, CHALLENGE, w->pkce);
 	json_decref(user);
+}
+
+/* Runs the client address into a wait, as failures before would. */
+static void hold_address(struct world *w)
+{
+	af_dir *dir = w->fw.srv.dir;
+	uint32_t wait_s = 0;
+	af_throttle_turn turn;
+	int i;
+
+	for (i = 0; i < FAILS; i++)
+		if (af_throttle_door_fail(dir, AF_THROTTLE_CLIENT, FZ_CLIENT_IP,
+					  NULL) != AF_DIR_OK)
+			abort();
+	memset(&turn, 0, sizeof(turn));
+	if (af_throttle_door_check(dir, AF_THROTTLE_CLIENT, FZ_CLIENT_IP,
+				   &wait_s, &turn) != AF_DIR_WAIT ||
+	    wait_s < 8)
+		abort();
+	af_throttle_door_end(dir, AF_THROTTLE_CLIENT, FZ_CLIENT_IP, &turn);
+	w->held = 1;
 }
 
 static void world_close(struct world *w)
@@ -153,6 +186,8 @@ static void check_answer(struct world *w, struct spent *sp, const af_resp *resp,
 	if (!json_is_object(a))
 		abort();
 	if (resp->status == 200) {
+		if (w->held)
+			abort();
 		gt = hp_params_get(form, "grant_type");
 		if (!json_is_string(json_object_get(a, "access_token")) ||
 		    strcmp(json_string_value(json_object_get(a, "token_type")),
@@ -169,7 +204,7 @@ static void check_answer(struct world *w, struct spent *sp, const af_resp *resp,
 			memcpy(w->refresh, rt, strlen(rt) + 1);
 		}
 	} else if ((resp->status != 400 && resp->status != 401 &&
-		    resp->status != 503) ||
+		    resp->status != 429 && resp->status != 503) ||
 		   !oauth_error(
 			   json_string_value(json_object_get(a, "error"))) ||
 		   !json_is_string(json_object_get(a, "error_description"))) {
@@ -235,8 +270,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&sp, 0, sizeof(sp));
 	world_open(&w);
-	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len))
+	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len)) {
+		if (calls == 1 && (flags & HELD))
+			hold_address(&w);
 		call(&w, &sp, flags, text, len);
+	}
 	world_close(&w);
 	return 0;
 }
