@@ -3,7 +3,9 @@
  * admin, or with a wrong token. The input is a short list of requests,
  * each ended by a NUL byte: a method byte (its value modulo 6 picks GET,
  * POST, PATCH, PUT, DELETE or HEAD; divided by 6, modulo 3, the caller:
- * the superadmin, an admin, a wrong token), the path after /admin/v1/
+ * the superadmin, an admin, a wrong token; the first request's divided by
+ * 18, when odd: the client address has given so many wrong tokens before
+ * that it waits), the path after /admin/v1/
  * with an optional query, up to a newline, then the JSON body (none when
  * empty). They run in order on a
  * fresh memory store that already holds a user "alice", a group "staff",
@@ -16,7 +18,9 @@
  * user, group, policy and application it lists can be read again. A
  * wrong token gets 401; an admin never succeeds at what only a superadmin
  * may do (policies, application profiles, the workflow, the branding,
- * deploying a profile whose admins_may_deploy is off).
+ * deploying a profile whose admins_may_deploy is off); and while the
+ * address waits every request is refused unchecked, 429, the
+ * superadmin's too.
  *
  * Key rotation and retirement are left out: each rotation makes an RSA
  * key, a good part of a second, and the unit tests cover them.
@@ -31,6 +35,7 @@
 #include "admin/admin.h"
 #include "common/httpparse.h"
 #include "common/util.h"
+#include "directory/throttle.h"
 #include "fuzz_world.h"
 #include "http/buf.h"
 #include "server.h"
@@ -45,6 +50,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CALLS_MAX    8
 #define PATH_MAX_LEN ((size_t)512)
 #define BODY_MAX     ((size_t)64 * 1024)
+/*
+ * Wrong tokens before the requests when the address waits: past the
+ * default ip_delay_after of 20 each one doubles the wait, so 25 leave
+ * 16 s or more (no input outlasts it).
+ */
+#define FAILS	     25
 
 static void seed_call(af_server *srv, const char *method, const char *path,
 		      const char *body);
@@ -79,7 +90,7 @@ static void server_open(fz_world *w)
 static int status_known(unsigned status)
 {
 	static const unsigned known[] = {200, 201, 204, 400, 401, 403,
-					 404, 405, 409, 413, 503};
+					 404, 405, 409, 413, 429, 503};
 	size_t i;
 
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -122,6 +133,8 @@ static unsigned call_as(af_server *srv, const char *bearer, const char *method,
 	}
 	req.test_headers = headers;
 	snprintf(req.rid, sizeof(req.rid), "fuzz");
+	/* From an address, so that wrong tokens are counted as live. */
+	snprintf(req.client_ip, sizeof(req.client_ip), "%s", FZ_CLIENT_IP);
 	af_resp_init(&resp, 0);
 	af_h_admin(srv, &req, &resp);
 	hp_params_free(req.query);
@@ -266,6 +279,26 @@ static int memmem_text(const char *text, size_t len, const char *word)
 static const char *const methods[] = {"GET", "POST",   "PATCH",
 				      "PUT", "DELETE", "HEAD"};
 
+/* Runs the client address into a wait, as wrong tokens before would. */
+static void hold_address(fz_world *w)
+{
+	af_dir *dir = w->srv.dir;
+	uint32_t wait_s = 0;
+	af_throttle_turn turn;
+	int i;
+
+	for (i = 0; i < FAILS; i++)
+		if (af_throttle_door_fail(dir, AF_THROTTLE_ADMIN, FZ_CLIENT_IP,
+					  NULL) != AF_DIR_OK)
+			abort();
+	memset(&turn, 0, sizeof(turn));
+	if (af_throttle_door_check(dir, AF_THROTTLE_ADMIN, FZ_CLIENT_IP,
+				   &wait_s, &turn) != AF_DIR_WAIT ||
+	    wait_s < 8)
+		abort();
+	af_throttle_door_end(dir, AF_THROTTLE_ADMIN, FZ_CLIENT_IP, &turn);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const bearers[] = {BEARER, ADMIN_BEARER,
@@ -274,7 +307,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char target[PATH_MAX_LEN + 1];
 	size_t len, plen;
 	unsigned method, who, st;
-	int calls = 0, may_deploy = 0;
+	int calls = 0, may_deploy = 0, held = 0;
 	fz_world w;
 
 	server_open(&w);
@@ -286,6 +319,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		memcpy(target, text, plen);
 		target[plen] = '\0';
+		if (calls == 1 && (method / 18) % 2 == 1) {
+			hold_address(&w);
+			held = 1;
+		}
 		who = (method / 6) % 3;
 		/* Any call may have let admins deploy: not judged after. */
 		if (memmem_text(text, len, "admins_may_deploy"))
@@ -293,15 +330,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st = call_as(&w.srv, bearers[who], methods[method % 6], target,
 			     nl != NULL ? nl + 1 : text + len,
 			     nl != NULL ? len - plen - 1 : 0);
-		if ((who == 2 && st != 401) ||
+		if (held && st != 429)
+			abort();
+		if ((!held && who == 2 && st != 401) ||
 		    (who == 1 && st >= 200 && st < 300 &&
 		     superadmin_only(methods[method % 6], target, may_deploy)))
 			abort();
 	}
-	lists_read_back(&w.srv, "users", "users", "username");
-	lists_read_back(&w.srv, "groups", "groups", "name");
-	lists_read_back(&w.srv, "policies", "policies", "name");
-	lists_read_back(&w.srv, "apps", "apps", "client_id");
+	/* While the address waits the read-back is refused too. */
+	if (!held) {
+		lists_read_back(&w.srv, "users", "users", "username");
+		lists_read_back(&w.srv, "groups", "groups", "name");
+		lists_read_back(&w.srv, "policies", "policies", "name");
+		lists_read_back(&w.srv, "apps", "apps", "client_id");
+	}
 	fz_world_close(&w);
 	return 0;
 }
