@@ -7,8 +7,10 @@
  * or the status, which are GETs; bit 3: the browser brings the flow's
  * binding cookie; bits 4-6: what alice's phone does first with the push
  * waiting for it, if one does: 1 approves with the page's number, 2
- * denies, 3 reports, 4 types a wrong number, 5 lets it expire), then the
- * form or query. In it these stand for what a fuzzer cannot guess:
+ * denies, 3 reports, 4 types a wrong number, 5 lets it expire; in the
+ * first request's alone, bit 7: the browser has typed AF_MFA_CODE_TRIES
+ * wrong token codes before), then the form or query. In it these stand
+ * for what a fuzzer cannot guess:
  *
  *   $F  the flow             $C  its CSRF token
  *   $K  the phone's token code now, $L the one of 30 s before,
@@ -18,7 +20,8 @@
  * goes to a page of this server or the client's registered URI; and the
  * sign-in ends with a code for the client or an SSO session only for a
  * code form whose code is one of the phone's, or once the phone approved;
- * never after it denied, reported or failed a push of the sign-in.
+ * never after it denied, reported or failed a push of the sign-in, and
+ * never by a code form once the sign-in's tries are spent.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +53,7 @@ struct step {
 	char device[AF_MFA_ID_BUF]; /* alice's phone */
 	int approved;		    /* the phone approved a push */
 	int refused;		    /* it denied, reported or failed one */
+	int spent;		    /* the code form's tries are used up */
 };
 
 /* The phone's TOTP codes around now, from its secret (base32). */
@@ -204,6 +208,36 @@ out:
 	json_decref(list);
 }
 
+/*
+ * The browser types AF_MFA_CODE_TRIES token codes that are none of the
+ * phone's: the sign-in's tries are spent.
+ */
+static void spend_tries(fz_world *w, struct step *st)
+{
+	const char *headers[] = {"Cookie", st->s.cookie, NULL};
+	char form[512], wrong[TC_CODE_BUF] = "000000";
+	af_resp resp;
+	af_req req;
+	int i;
+
+	while (phone_code(st, wrong))
+		wrong[5]++;
+	for (i = 0; i < AF_MFA_CODE_TRIES; i++) {
+		snprintf(form, sizeof(form), "flow=%s&csrf=%s&code=%s",
+			 st->s.flow, st->s.csrf, wrong);
+		if (fz_request(&req, "POST", "/login/mfa/code", form,
+			       strlen(form), headers) != 0)
+			abort();
+		af_resp_init(&resp, 0);
+		af_h_mfa_code(&w->srv, &req, &resp);
+		if (fz_signed_in(&resp, REDIRECT))
+			abort();
+		af_resp_cleanup(&resp);
+		fz_request_free(&req);
+	}
+	st->spent = 1;
+}
+
 static void check_answer(const struct step *st, const af_req *req,
 			 const af_resp *resp, int code_form)
 {
@@ -213,7 +247,7 @@ static void check_answer(const struct step *st, const af_req *req,
 	    resp->status != 503)
 		abort();
 	if (fz_signed_in(resp, REDIRECT) &&
-	    (st->refused ||
+	    (st->refused || (code_form && st->spent) ||
 	     (!st->approved &&
 	      (!code_form || !phone_code(st, af_req_param(req, "code"))))))
 		abort();
@@ -279,8 +313,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&st, 0, sizeof(st));
 	world_open(&w, &st);
-	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len))
+	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len)) {
+		if (calls == 1 && (flags & 0x80))
+			spend_tries(&w, &st);
 		call(&w, &st, flags, text, len);
+	}
 	fz_world_close(&w);
 	OPENSSL_cleanse(&st, sizeof(st));
 	return 0;
