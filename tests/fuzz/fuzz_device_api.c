@@ -10,6 +10,8 @@
  *   bit 4     a signature over other bytes than the request's
  *   bit 5     signed by a key no phone has, without X-AF-Device (as an
  *             enrollment is)
+ *   bit 6     in the first request's alone: alice's phone was removed
+ *             before
  *
  * then the path and query up to a newline, then the JSON body. In them
  * these stand for what a fuzzer cannot guess:
@@ -22,7 +24,8 @@
  * Nothing may crash or leak; every answer is JSON and never holds the
  * number (it is only ever shown on the sign-in page); the push is
  * approved only by a request that alice's phone signed as itself,
- * POSTed to the push with decision "approve" and the right number; and a
+ * POSTed to the push with decision "approve" and the right number, and
+ * never once that phone is removed, whose requests then all fail; and a
  * phone is enrolled only for alice, by a POST to the enrollment endpoint
  * that carries her code, with the key that signed it.
  */
@@ -61,6 +64,7 @@ struct world {
 	char number[8];
 	char code[AF_MFA_ID_BUF];
 	char *fresh_jwk;
+	int removed; /* alice's phone is no more */
 };
 
 /* What a request was, for the properties (see call()). */
@@ -302,9 +306,14 @@ static void call(struct world *w, unsigned flags, const char *text, size_t len,
 			abort();
 		no_number(answer);
 		json_decref(answer);
+		/* A removed phone's signature opens nothing. */
+		if (w->removed && signer == &w->alice && named == &w->alice &&
+		    strcmp(path, "/device/v1/enroll") != 0 &&
+		    resp.status >= 200 && resp.status < 300)
+			abort();
 		af_resp_cleanup(&resp);
-		sent->may_approve =
-			approves(w, flags, method, target, body, blen);
+		sent->may_approve = !w->removed && approves(w, flags, method,
+							    target, body, blen);
 		sent->may_enroll = strcmp(method, "POST") == 0 &&
 				   strcmp(path, "/device/v1/enroll") == 0 &&
 				   fz_has(text, len, 'E');
@@ -370,6 +379,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	alice = phones(&w, "alice");
 	bob = phones(&w, "bob");
 	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len)) {
+		if (calls == 1 && (flags & 0x40)) {
+			if (af_mfa_device_remove(w.fw.srv.store, w.alice.id) !=
+			    AF_MFA_OK)
+				abort();
+			w.removed = 1;
+			json_decref(alice);
+			alice = phones(&w, "alice");
+		}
 		call(&w, flags, text, len, &sent);
 		allowed |= sent.may_approve;
 		if (approved(&w) && !allowed)
