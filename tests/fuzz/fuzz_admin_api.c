@@ -35,7 +35,6 @@
 #include "admin/admin.h"
 #include "common/httpparse.h"
 #include "common/util.h"
-#include "directory/throttle.h"
 #include "fuzz_world.h"
 #include "http/buf.h"
 #include "server.h"
@@ -50,12 +49,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CALLS_MAX    8
 #define PATH_MAX_LEN ((size_t)512)
 #define BODY_MAX     ((size_t)64 * 1024)
-/*
- * Wrong tokens before the requests when the address waits: past the
- * default ip_delay_after of 20 each one doubles the wait, so 25 leave
- * 16 s or more (no input outlasts it).
- */
-#define FAILS	     25
 
 static void seed_call(af_server *srv, const char *method, const char *path,
 		      const char *body);
@@ -279,26 +272,6 @@ static int memmem_text(const char *text, size_t len, const char *word)
 static const char *const methods[] = {"GET", "POST",   "PATCH",
 				      "PUT", "DELETE", "HEAD"};
 
-/* Runs the client address into a wait, as wrong tokens before would. */
-static void hold_address(fz_world *w)
-{
-	af_dir *dir = w->srv.dir;
-	uint32_t wait_s = 0;
-	af_throttle_turn turn;
-	int i;
-
-	for (i = 0; i < FAILS; i++)
-		if (af_throttle_door_fail(dir, AF_THROTTLE_ADMIN, FZ_CLIENT_IP,
-					  NULL) != AF_DIR_OK)
-			abort();
-	memset(&turn, 0, sizeof(turn));
-	if (af_throttle_door_check(dir, AF_THROTTLE_ADMIN, FZ_CLIENT_IP,
-				   &wait_s, &turn) != AF_DIR_WAIT ||
-	    wait_s < 8)
-		abort();
-	af_throttle_door_end(dir, AF_THROTTLE_ADMIN, FZ_CLIENT_IP, &turn);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const bearers[] = {BEARER, ADMIN_BEARER,
@@ -320,7 +293,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(target, text, plen);
 		target[plen] = '\0';
 		if (calls == 1 && (method / 18) % 2 == 1) {
-			hold_address(&w);
+			fz_door_held(&w, AF_THROTTLE_ADMIN);
 			held = 1;
 		}
 		who = (method / 6) % 3;

@@ -36,7 +36,6 @@
 #include "common/httpparse.h"
 #include "common/util.h"
 #include "directory/directory.h"
-#include "directory/throttle.h"
 #include "fuzz_world.h"
 #include "oidc/grant.h"
 #include "oidc/oidc.h"
@@ -46,12 +45,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CALLS_MAX 4
 #define FORM_MAX  ((size_t)16 * 1024)
 #define HELD	  0x08 /* first flags: the address waits */
-/*
- * Failures before the requests: past the default ip_delay_after of 20
- * each one doubles the wait, so 25 leave 16 s or more (no input outlasts
- * it).
- */
-#define FAILS	  25
 #define REDIRECT  "https://crm.example.com/cb"
 /* A verifier and its S256 challenge. */
 #define VERIFIER  "dBjftJeZ4CVP-mJ0kqyFgcqmgl7bHX-n0lM5d2TcPEE"
@@ -96,27 +89,6 @@ static void world_open(struct world *w)
 	fz_code(&w->fw, w->c1.id, REDIRECT, user, NULL, w->code);
 	fz_code(&w->fw, w->c1.id, REDIRECT, user, CHALLENGE, w->pkce);
 	json_decref(user);
-}
-
-/* Runs the client address into a wait, as failures before would. */
-static void hold_address(struct world *w)
-{
-	af_dir *dir = w->fw.srv.dir;
-	uint32_t wait_s = 0;
-	af_throttle_turn turn;
-	int i;
-
-	for (i = 0; i < FAILS; i++)
-		if (af_throttle_door_fail(dir, AF_THROTTLE_CLIENT, FZ_CLIENT_IP,
-					  NULL) != AF_DIR_OK)
-			abort();
-	memset(&turn, 0, sizeof(turn));
-	if (af_throttle_door_check(dir, AF_THROTTLE_CLIENT, FZ_CLIENT_IP,
-				   &wait_s, &turn) != AF_DIR_WAIT ||
-	    wait_s < 8)
-		abort();
-	af_throttle_door_end(dir, AF_THROTTLE_CLIENT, FZ_CLIENT_IP, &turn);
-	w->held = 1;
 }
 
 static void world_close(struct world *w)
@@ -271,8 +243,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&sp, 0, sizeof(sp));
 	world_open(&w);
 	while (calls++ < CALLS_MAX && fz_next(&p, end, &flags, &text, &len)) {
-		if (calls == 1 && (flags & HELD))
-			hold_address(&w);
+		if (calls == 1 && (flags & HELD)) {
+			fz_door_held(&w.fw, AF_THROTTLE_CLIENT);
+			w.held = 1;
+		}
 		call(&w, &sp, flags, text, len);
 	}
 	world_close(&w);

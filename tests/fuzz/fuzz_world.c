@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "directory/directory.h"
 #include "directory/pwlist.h"
+#include "directory/throttle.h"
 #include "fuzz_world.h"
 #include "oidc/grant.h"
 #include "oidc/oidc.h"
@@ -440,4 +441,26 @@ void fz_begin(fz_world *w, const char *client, const char *redirect_enc,
 		      sizeof(s->csrf));
 	free(body);
 	af_resp_cleanup(&resp);
+}
+
+/* Failed secrets fz_door_held() counts (see fuzz_world.h). */
+#define DOOR_FAILS 25
+
+void fz_door_held(fz_world *w, af_throttle_door door)
+{
+	af_dir *dir = w->srv.dir;
+	uint32_t wait_s = 0;
+	af_throttle_turn turn;
+	int i;
+
+	for (i = 0; i < DOOR_FAILS; i++)
+		if (af_throttle_door_fail(dir, door, FZ_CLIENT_IP, NULL) !=
+		    AF_DIR_OK)
+			abort();
+	memset(&turn, 0, sizeof(turn));
+	if (af_throttle_door_check(dir, door, FZ_CLIENT_IP, &wait_s, &turn) !=
+		    AF_DIR_WAIT ||
+	    wait_s < 8)
+		abort();
+	af_throttle_door_end(dir, door, FZ_CLIENT_IP, &turn);
 }

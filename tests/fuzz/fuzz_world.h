@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "directory/throttle.h"
 #include "http/buf.h"
 #include "http/request.h"
 #include "server.h"
@@ -71,6 +72,13 @@ int fz_session_live(fz_world *w, const char *cookie);
 
 /* Whether password signs username in now (nothing counted). */
 int fz_password_is(fz_world *w, const char *username, const char *password);
+
+/*
+ * Runs FZ_CLIENT_IP into a wait at door, as failed secrets before would:
+ * past the default ip_delay_after of 20 each failure doubles the wait,
+ * so the 25 counted leave 16 s or more (no input outlasts it).
+ */
+void fz_door_held(fz_world *w, af_throttle_door door);
 
 /* The first header name of resp, or NULL. */
 const char *fz_header(const af_resp *resp, const char *name);
