@@ -505,7 +505,6 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	const char *username =
 		json_string_value(json_object_get(user, "username"));
 	json_t *wf = NULL, *devices = NULL, *mfa = NULL;
-	char try_id[AF_MFA_ID_BUF];
 
 	if (!srv->cfg.feature_remote_access_mfa ||
 	    (!json_is_true(json_object_get(policy, "remote_access")) &&
@@ -521,12 +520,9 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	/* A new password step replaces the flow's earlier transaction. */
 	drop_txn(srv, json_string_value(json_object_get(
 			      json_object_get(authz, "mfa"), "txn")));
-	/* "try" names this password step's count of token codes tried. */
-	if (af_random_token(16, try_id, sizeof(try_id)) == 0)
-		mfa = json_pack("{s:s, s:O, s:I, s:s, s:s}", "user", username,
-				"sub", json_object_get(user, "sub"), "gen",
-				(json_int_t)af_dir_user_gen(user), "flow",
-				flow_id, "try", try_id);
+	mfa = json_pack("{s:s, s:O, s:I, s:s}", "user", username, "sub",
+			json_object_get(user, "sub"), "gen",
+			(json_int_t)af_dir_user_gen(user), "flow", flow_id);
 	if (mfa == NULL)
 		af_page_unavailable(resp);
 	else

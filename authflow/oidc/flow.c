@@ -356,27 +356,6 @@ out:
 	return rc;
 }
 
-int af_flow_save(af_server *srv, const char *id, const json_t *authz)
-{
-	char key[96], *text;
-	uint64_t ttl = 0;
-	int rc;
-
-	if (key_of(id, key, sizeof(key)) != 0)
-		return -1;
-	if (store_ttl(srv->store, key, &ttl) != STORE_OK || ttl == 0)
-		return -1;
-	text = json_dumps(authz, JSON_COMPACT);
-	if (text == NULL)
-		return -1;
-	rc = store_set(srv->store, key, text, strlen(text), ttl,
-		       STORE_SET_XX) == STORE_OK
-		     ? 0
-		     : -1;
-	free(text);
-	return rc;
-}
-
 int af_flow_replace(af_server *srv, const char *id, const json_t *was,
 		    const json_t *now)
 {

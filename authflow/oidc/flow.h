@@ -90,9 +90,6 @@ int af_flow_load_password_step(af_server *srv, const af_req *req,
 int af_flow_rebind(af_server *srv, const af_req *req, af_resp *resp,
 		   const char *id, const char *user, json_t **authz);
 
-/* Replaces the stored flow (for attempt counters). 0 or -1. */
-int af_flow_save(af_server *srv, const char *id, const json_t *authz);
-
 /*
  * Replaces the stored flow with now only if it still holds was, as
  * af_flow_load() gave it (its TTL kept): of password steps that race on

@@ -146,7 +146,9 @@ static int64_t mfa_gen(const json_t *authz)
 /*
  * Notes in the flow that its end was refused, so that reloading the page
  * after an administrator's next change does not finish it. The flow stays
- * for the refusal page's way back to the application.
+ * for the refusal page's way back to the application. Only the flow as
+ * authz loaded it is marked: a password step in another tab that replaced
+ * it meanwhile keeps its own challenge.
  */
 static void mark_refused(af_server *srv, const char *flow, const json_t *authz)
 {
@@ -155,7 +157,7 @@ static void mark_refused(af_server *srv, const char *flow, const json_t *authz)
 
 	if (json_is_object(mfa) &&
 	    json_object_set_new(mfa, "refused", json_true()) == 0)
-		(void)af_flow_save(srv, flow, copy);
+		(void)af_flow_replace(srv, flow, authz, copy);
 	json_decref(copy);
 }
 
@@ -237,6 +239,85 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
 	return -1;
 }
 
+static int state_ends_flow(const char *state);
+static void reset_flow(af_server *srv, const char *flow, json_t *authz);
+static void outcome_page(af_server *srv, af_resp *resp, const char *flow,
+			 const json_t *authz, const char *state,
+			 const json_t *txn);
+
+/*
+ * Cancels the flow's push so that a right token code finishes the
+ * sign-in: 0 when the code may finish it. A decision the phone made
+ * meanwhile that ends the flow (denied, reported, failed) wins over the
+ * code: -1 with that outcome's page in resp, as with a store that did not
+ * say (the page may then be retried).
+ */
+static int code_wins(af_server *srv, af_resp *resp, const char *flow,
+		     json_t *authz)
+{
+	const char *id = mfa_str(authz, "txn"), *state;
+	json_t *out = NULL, *txn = NULL;
+	af_mfa_status st;
+
+	if (id == NULL)
+		return 0;
+	st = af_mfa_txn_decide(srv->store, id, NULL, "cancel", NULL, af_now(),
+			       &out);
+	json_decref(out);
+	if (st == AF_MFA_DECIDED)
+		st = af_mfa_txn_get(srv->store, id, af_now(), &txn);
+	else if (st != AF_MFA_STORE && st != AF_MFA_NOMEM)
+		return 0;
+	if (st == AF_MFA_STORE || st == AF_MFA_NOMEM) {
+		json_decref(txn);
+		af_page_unavailable(resp);
+		return -1;
+	}
+	state = json_string_value(json_object_get(txn, "state"));
+	if (st != AF_MFA_OK || !state_ends_flow(state)) {
+		json_decref(txn);
+		return 0;
+	}
+	reset_flow(srv, flow, authz);
+	outcome_page(srv, resp, flow, authz, state, txn);
+	json_decref(txn);
+	return -1;
+}
+
+/*
+ * Whether the phone that approved the push is still enrolled: one
+ * removed while its approval was on the way signs no one in. 0 it
+ * stands; -1 with the page in resp (the outcome of a removed phone, or
+ * unavailable when the store did not say).
+ */
+static int approver_stands(af_server *srv, af_resp *resp, const char *flow,
+			   json_t *authz, const char *device)
+{
+	json_t *dev = NULL, *why;
+	af_mfa_status st;
+
+	st = device != NULL ? af_mfa_device_get(srv->store, device, &dev)
+			    : AF_MFA_NOT_FOUND;
+	af_mfa_device_free(dev);
+	if (st == AF_MFA_OK)
+		return 0;
+	if (st != AF_MFA_NOT_FOUND) {
+		af_page_unavailable(resp);
+		return -1;
+	}
+	/* As the record of a push cancelled for its phone's removal. */
+	why = json_pack("{s:s, s:s, s:s?}", "state", "cancelled",
+			"cancel_reason", "device_removed", "user",
+			mfa_str(authz, "user"));
+	reset_flow(srv, flow, authz);
+	if (why == NULL)
+		af_page_unavailable(resp);
+	else
+		outcome_page(srv, resp, flow, authz, "cancelled", why);
+	json_decref(why);
+	return -1;
+}
+
 /*
  * Finishes the sign-in once: af_flow_claim_page() (in af_login_finish())
  * makes sure that of the page, the poll and the code form only one makes
@@ -267,6 +348,16 @@ static void complete(af_server *srv, af_req *req, af_resp *resp, json_t *authz,
 	 */
 	if (refused_locked(srv, req, resp, authz, known,
 			   strcmp(factor, "otp") == 0 ? "code" : "push")) {
+		json_decref(user);
+		return;
+	}
+	/*
+	 * Only now, with the sign-in allowed, does a right code cancel the
+	 * push: a page that failed above leaves it standing for a retry.
+	 */
+	if (strcmp(factor, "otp") == 0
+		    ? code_wins(srv, resp, flow, authz)
+		    : approver_stands(srv, resp, flow, authz, device)) {
 		json_decref(user);
 		return;
 	}
@@ -816,10 +907,16 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 	af_page_send(resp, status, &b);
 }
 
-/* Forgets the flow's MFA state, so that it starts again at the password. */
+/*
+ * Forgets the flow's MFA state, so that it starts again at the password:
+ * the flow as authz loaded it (authz then holds the reset flow). A flow
+ * that changed meanwhile (a password step in another tab, with its own
+ * challenge and binding) is left as it is.
+ */
 static void reset_flow(af_server *srv, const char *flow, json_t *authz)
 {
 	const char *user = mfa_str(authz, "user");
+	json_t *was = json_deep_copy(authz);
 
 	/*
 	 * Starting again, the person types the password only: the form
@@ -830,8 +927,9 @@ static void reset_flow(af_server *srv, const char *flow, json_t *authz)
 		(void)json_object_set_new(authz, AF_FLOW_AGAIN_USER,
 					  json_string(user));
 	json_object_del(authz, "mfa");
-	if (af_flow_save(srv, flow, authz) != 0)
+	if (was == NULL || af_flow_replace(srv, flow, was, authz) < 0)
 		log_warn(srv->log, NULL, "mfa", "could not reset a flow");
+	json_decref(was);
 }
 
 /* What flow_txn() found besides a transaction. */
@@ -1056,44 +1154,19 @@ static int state_ends_flow(const char *state)
 }
 
 /*
- * Cancels the flow's txn so that a right token code finishes the sign-in.
- * NULL when the code may finish it; else the state of a decision the
- * phone made meanwhile that ends the flow (denied, reported, failed),
- * which wins over the code: it points into *txn (a new reference, NULL
- * when none is returned), which the caller releases.
+ * Counts one token code try of the flow, atomically (so that parallel
+ * posts cannot try more): 0 and *tries, the count with this one, or -1
+ * when the store failed. The count is the flow's, not its password
+ * step's: typing the password again gives no new tries. It outlives the
+ * flow (AF_FLOW_TTL_S from its first try).
  */
-static const char *cancel_for_code(af_server *srv, const json_t *authz,
-				   json_t **txn)
+static int count_try(af_server *srv, const char *flow, int64_t *tries)
 {
-	const char *id = mfa_str(authz, "txn"), *state;
-	json_t *out = NULL;
-
-	*txn = NULL;
-	if (id == NULL)
-		return NULL;
-	if (af_mfa_txn_decide(srv->store, id, NULL, "cancel", NULL, af_now(),
-			      &out) != AF_MFA_DECIDED) {
-		json_decref(out);
-		return NULL;
-	}
-	if (af_mfa_txn_get(srv->store, id, af_now(), txn) != AF_MFA_OK)
-		return NULL;
-	state = json_string_value(json_object_get(*txn, "state"));
-	return state_ends_flow(state) ? state : NULL;
-}
-
-/*
- * Counts one token code try of the flow's password step, atomically (so
- * that parallel posts cannot try more): 0 and *tries, the count with this
- * one, or -1 when the store failed.
- */
-static int count_try(af_server *srv, const char *flow, const json_t *authz,
-		     int64_t *tries)
-{
-	const char *id = mfa_str(authz, "try");
 	char key[160];
 
-	snprintf(key, sizeof(key), "mfa_tries:%s", id != NULL ? id : flow);
+	if ((size_t)snprintf(key, sizeof(key), "mfa_tries:%s", flow) >=
+	    sizeof(key))
+		return -1;
 	return store_incr(srv->store, key, 1, (uint64_t)AF_FLOW_TTL_S * 1000,
 			  tries) == STORE_OK
 		       ? 0
@@ -1276,22 +1349,28 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	/* Count the try before checking, so parallel posts cannot exceed. */
-	if (dst != AF_DIR_OK || count_try(srv, flow, authz, &tries) != 0) {
+	if (dst != AF_DIR_OK || count_try(srv, flow, &tries) != 0) {
 		af_page_unavailable(resp);
 		goto out;
 	}
+	/*
+	 * The flow's tries were used up before this password step: the
+	 * code is not checked, so it counts as no failure; the request on
+	 * the phone stands.
+	 */
+	if (tries > AF_MFA_CODE_TRIES) {
+		show_page(srv, resp, 429, flow, authz, txn,
+			  "Too many wrong token codes were typed in this "
+			  "sign-in. Approve the request on your phone, or "
+			  "sign in again from the application.",
+			  unanswered);
+		goto out;
+	}
 	st = AF_MFA_MISMATCH;
-	if (code != NULL && tries <= AF_MFA_CODE_TRIES)
+	if (code != NULL)
 		st = af_mfa_code_check(srv->store, user, code, af_now(), device,
 				       sizeof(device));
 	if (st == AF_MFA_OK) {
-		json_decref(txn);
-		state = cancel_for_code(srv, authz, &txn);
-		if (state != NULL) {
-			reset_flow(srv, flow, authz);
-			outcome_page(srv, resp, flow, authz, state, txn);
-			goto out;
-		}
 		af_metrics_mfa(srv->metrics, AF_MFA_OUT_CODE_OK);
 		complete(srv, req, resp, authz, "otp", device);
 		goto out;

@@ -514,6 +514,27 @@ describe(`push MFA (${STORE} store)`, () => {
       assert.match(late.text, /<title>Phone step ended: Sign in again<\/title>/);
       assert.match(late.text, /<a href="\/login\?flow=[^"]+">Start again<\/a>/);
     }
+    // Starting again, the password gives no new tries: the five were the
+    // flow's. A code is not even checked (nor counted against the
+    // user); the new request on the phone still finishes the sign-in.
+    await server.admin('POST', '/users/pete/unlock');
+    const form = await m.browser.get(`${server.issuer}/login?flow=${f2.flow}`);
+    assert.equal(form.status, 200);
+    const r2 = await m.browser.post(`${server.issuer}/login`, { ...hiddenFields(form.text), username: 'pete', password: s.password });
+    assert.equal(r2.status, 303, r2.text);
+    const page2 = await m.browser.get(new URL(r2.location, server.issuer).href);
+    assert.equal(page2.status, 200);
+    const f3 = hiddenFields(page2.text);
+    const fresh = (await idsim(server, s.phone, ['code'])).stdout;
+    const spent = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f3.flow, csrf: f3.csrf, code: fresh });
+    assert.equal(spent.status, 429);
+    assert.match(spent.text, /Too many wrong token codes were typed in this sign-in/);
+    assert.equal((await server.admin('GET', '/users/pete')).json.failed_signins, 0, 'an unchecked code is no failure');
+    const [txn, , , number] = await pendingTxn(s);
+    assert.notEqual(number, 'nonumber');
+    assert.equal((await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(page2.text)])).stdout, 'approved');
+    const t2 = await finish(s, { ...m, mfaUrl: new URL(r2.location, server.issuer).href });
+    assert.deepEqual(t2.claims().amr, ['pwd', 'swk', 'mfa']);
     await server.admin('POST', '/users/pete/unlock');
   });
 
@@ -1706,6 +1727,22 @@ describe(`push MFA (${STORE} store)`, () => {
     const first = (await server.admin('GET', '/users/quinta/devices')).json.devices[0];
     assert.equal((await server.admin('DELETE', `/devices/${first.id}`)).status, 200);
     assert.equal((await flowStatus(m2)).state, 'pending', 'the other phone may still answer');
+  });
+
+  test('a phone removed after it approved, before the browser went on: no sign-in', async () => {
+    const s = await mfaUser('pomona');
+    const m = await toMfa(s);
+    const [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(m.page.text)])).stdout, 'approved');
+    const dev = (await server.admin('GET', '/users/pomona/devices')).json.devices[0];
+    assert.equal((await server.admin('DELETE', `/devices/${dev.id}`)).status, 200);
+    const page = await m.browser.get(m.mfaUrl);
+    assert.equal(page.status, 200, 'no redirect to the application');
+    assert.match(page.text, /The phone this sign-in request was sent to was removed from your account\./);
+    // The flow is back at the password; nothing finishes it now.
+    const late = await m.browser.get(m.mfaUrl);
+    assert.equal(late.status, 409);
+    assert.equal((await server.admin('GET', '/users/pomona')).json.last_sign_in ?? null, null);
   });
 
   test('an app below the minimum version: the user is told to update it, and device list marks it', async () => {
