@@ -634,7 +634,7 @@ pushd_status pushd_fcm_prepare(pushd_ctx *ctx, pushd_flight *f)
 	pushd_status rc;
 	int len;
 
-	rc = pushd_fcm_message(&f->job, &f->body);
+	rc = pushd_fcm_message(&f->job, af_now(), &f->body);
 	if (rc != PUSHD_OK)
 		return rc;
 	rc = pushd_fcm_token(ctx, NULL, f->auth, sizeof(f->auth));

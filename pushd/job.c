@@ -272,20 +272,28 @@ pushd_status pushd_apns_payload(const pushd_job *job, char *out, size_t cap,
 	return PUSHD_OK;
 }
 
-pushd_status pushd_fcm_message(const pushd_job *job, char **out)
+pushd_status pushd_fcm_message(const pushd_job *job, int64_t now, char **out)
 {
-	char exp[24];
+	char exp[24], ttl[24];
+	int64_t left;
 	json_t *obj;
 
 	if (job == NULL || out == NULL)
 		return PUSHD_ERR_ARG;
 	*out = NULL;
 	(void)snprintf(exp, sizeof(exp), "%lld", (long long)job->expires);
+	/*
+	 * FCM keeps the message for a phone that is offline no longer than
+	 * the challenge lives (as apns-expiration does): at least a second,
+	 * the least it takes.
+	 */
+	left = job->expires > now ? job->expires - now : 1;
+	(void)snprintf(ttl, sizeof(ttl), "%llds", (long long)left);
 	/* FCM data values must all be strings. */
 	obj = json_pack("{s:{s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s}}}",
 			"message", "token", job->push_token, "data", "txn",
 			job->txn, "app", job->app_name, "user", job->user,
-			"exp", exp, "android", "priority", "HIGH", "ttl", "30s",
+			"exp", exp, "android", "priority", "HIGH", "ttl", ttl,
 			"collapse_key", job->txn);
 	if (obj == NULL)
 		return PUSHD_ERR_NOMEM;

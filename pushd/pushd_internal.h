@@ -182,9 +182,12 @@ PUSHD_NODISCARD pushd_status pushd_job_parse(const char *text, size_t len,
 PUSHD_NODISCARD pushd_status pushd_apns_payload(const pushd_job *job, char *out,
 						size_t cap, size_t *len);
 
-/* The FCM v1 messages:send body of a job; *out is malloc'd (free()). */
+/*
+ * The FCM v1 messages:send body of a job at now (unix seconds: its "ttl"
+ * is what is left of the job's life); *out is malloc'd (free()).
+ */
 PUSHD_NODISCARD pushd_status pushd_fcm_message(const pushd_job *job,
-					       char **out);
+					       int64_t now, char **out);
 
 /*
  * The apns-id of a job: a UUID in version 4 form made from a hash of the

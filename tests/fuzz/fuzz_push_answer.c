@@ -36,7 +36,8 @@ static void job(const char *text, size_t len)
 	if (pushd_apns_payload(&j, payload, sizeof(payload), &n) == PUSHD_OK &&
 	    (n > PUSHD_APNS_PAYLOAD_MAX || strlen(payload) != n))
 		abort();
-	if (pushd_fcm_message(&j, &msg) == PUSHD_OK && msg == NULL)
+	if (pushd_fcm_message(&j, j.expires - 30, &msg) == PUSHD_OK &&
+	    msg == NULL)
 		abort();
 	free(msg);
 }

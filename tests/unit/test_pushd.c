@@ -383,7 +383,8 @@ static void test_fcm_message_fields_are_strings(void **state)
 	(void)state;
 	assert_int_equal(pushd_job_parse(job_json, strlen(job_json), &j),
 			 PUSHD_OK);
-	assert_int_equal(pushd_fcm_message(&j, &text), PUSHD_OK);
+	assert_int_equal(pushd_fcm_message(&j, 1900000000 - 12, &text),
+			 PUSHD_OK);
 	root = json_loads(text, 0, NULL);
 	m = json_object_get(root, "message");
 	assert_non_null(m);
@@ -402,6 +403,17 @@ static void test_fcm_message_fields_are_strings(void **state)
 	assert_string_equal(
 		json_string_value(json_object_get(android, "collapse_key")),
 		"t1");
+	/* Kept for an offline phone only while the challenge lives. */
+	assert_string_equal(json_string_value(json_object_get(android, "ttl")),
+			    "12s");
+	free(text);
+	json_decref(root);
+	/* Sent as it expires (a late retry): the least FCM takes. */
+	assert_int_equal(pushd_fcm_message(&j, 1900000000, &text), PUSHD_OK);
+	root = json_loads(text, 0, NULL);
+	android = json_object_get(json_object_get(root, "message"), "android");
+	assert_string_equal(json_string_value(json_object_get(android, "ttl")),
+			    "1s");
 	free(text);
 	json_decref(root);
 }
