@@ -269,20 +269,25 @@ static int is_ours(const struct pushd_worker *w, const store_value *v)
 static int lease_take(struct pushd_worker *w, pushd_flight *f)
 {
 	store_value v = {NULL, 0};
-	store_status st;
-	int rc;
+	store_status st = STORE_NOT_FOUND;
+	int tries, rc;
 
 	f->lease_ns = af_mono_ns();
-	st = store_set(w->ctx->store, f->key_lease, w->consumer,
-		       strlen(w->consumer), PUSHD_LEASE_TTL_MS, STORE_SET_NX);
-	if (st == STORE_OK) {
-		f->leased = 1;
-		return 1;
+	/* A lease that ran out between the two steps is free: once more. */
+	for (tries = 0; tries < 2 && st == STORE_NOT_FOUND; tries++) {
+		st = store_set(w->ctx->store, f->key_lease, w->consumer,
+			       strlen(w->consumer), PUSHD_LEASE_TTL_MS,
+			       STORE_SET_NX);
+		if (st == STORE_OK) {
+			f->leased = 1;
+			return 1;
+		}
+		if (st != STORE_EXISTS)
+			return -1;
+		st = store_get(w->ctx->store, f->key_lease, &v);
 	}
-	if (st != STORE_EXISTS)
+	if (st != STORE_OK)
 		return -1;
-	if (store_get(w->ctx->store, f->key_lease, &v) != STORE_OK)
-		return 0;
 	/* Our own lease from before is ours to go on with. */
 	rc = is_ours(w, &v);
 	store_value_free(&v);
@@ -378,31 +383,19 @@ static int txn_live(struct pushd_worker *w, const pushd_job *job)
 
 /*
  * Marks the device's push token dead, unless the phone has sent a new one
- * since the job was queued (that one has not been refused).
+ * (or the same one for the other APNs environment) since the job was
+ * queued: that one has not been refused.
  */
 static void token_invalid(struct pushd_worker *w, const pushd_job *job)
 {
-	json_t *dev = NULL, *patch = NULL;
-	const char *tok;
-	char err[128];
 	af_mfa_status st;
 
-	st = af_mfa_device_get(w->ctx->store, job->device, &dev);
-	if (st != AF_MFA_OK)
-		goto out;
-	tok = json_string_value(json_object_get(dev, "push_token"));
-	if (tok == NULL || !af_ct_streq(tok, job->push_token))
-		goto out;
-	patch = json_pack("{s:b}", "push_token_valid", 0);
-	st = patch != NULL ? af_mfa_device_update(w->ctx->store, job->device,
-						  patch, err, sizeof(err))
-			   : AF_MFA_NOMEM;
-out:
-	if (st != AF_MFA_OK)
+	st = af_mfa_device_token_refused(w->ctx->store, job->device,
+					 pushd_platform_name(job->platform),
+					 job->push_token, job->sandbox, NULL);
+	if (st != AF_MFA_OK && st != AF_MFA_NOT_FOUND)
 		log_warn(w->ctx->log, NULL, "push_token_invalid",
 			 "device=%s: %s", job->device, af_mfa_strerror(st));
-	json_decref(patch);
-	af_mfa_device_free(dev);
 }
 
 /* ---- flights --------------------------------------------------------------
@@ -1241,8 +1234,14 @@ static void taken_answers(struct pushd_worker *w, pushd_flight *f,
 		     lease[1].status == STORE_OK &&
 		     is_ours(w, &lease[1].value))) {
 			f->leased = 1;
-		} else {
-			/* Another live consumer holds it, or no answer. */
+		} else if ((lease[0].status == STORE_EXISTS &&
+			    lease[1].status == STORE_OK) ||
+			   lease_take(w, f) != 1) {
+			/*
+			 * Another live consumer holds it; or the batch did
+			 * not say (a lease run out between its steps, a
+			 * store fault) and asking again did not give it.
+			 */
 			flight_free(w, f);
 			return;
 		}

@@ -1155,6 +1155,59 @@ af_mfa_status af_mfa_device_update(store_ctx *st, const char *id,
 	return rc;
 }
 
+/* What af_mfa_device_token_refused() marks, and whether it did. */
+typedef struct refused_arg {
+	const char *platform;
+	const char *token;
+	int sandbox;
+	int *marked;
+} refused_arg;
+
+static af_mfa_status refused_fn(json_t *dev, void *arg, bool *write)
+{
+	const refused_arg *a = arg;
+	const char *tok = json_string_value(json_object_get(dev, "push_token"));
+	const char *platform =
+		json_string_value(json_object_get(dev, "platform"));
+
+	/* Read again on every compare-and-set round: judged each time. */
+	*write = tok != NULL && platform != NULL &&
+		 strcmp(platform, a->platform) == 0 &&
+		 json_is_true(json_object_get(dev, "sandbox")) ==
+			 (a->sandbox != 0) &&
+		 !json_is_false(json_object_get(dev, "push_token_valid")) &&
+		 af_ct_streq(tok, a->token);
+	*a->marked = *write;
+	if (!*write)
+		return AF_MFA_OK;
+	return json_object_set_new(dev, "push_token_valid", json_false()) == 0
+		       ? AF_MFA_OK
+		       : AF_MFA_NOMEM;
+}
+
+af_mfa_status af_mfa_device_token_refused(store_ctx *st, const char *id,
+					  const char *platform,
+					  const char *token, int sandbox,
+					  int *marked)
+{
+	int ignored;
+	refused_arg a = {platform, token, sandbox,
+			 marked != NULL ? marked : &ignored};
+	char key[AF_MFA__KEY_MAX];
+	af_mfa_status rc;
+
+	*a.marked = 0;
+	if (st == NULL || id == NULL || platform == NULL || token == NULL)
+		return AF_MFA_INVALID;
+	rc = device_key(key, sizeof(key), id);
+	if (rc != AF_MFA_OK)
+		return rc;
+	rc = af_mfa__update(st, key, refused_fn, &a, NULL);
+	if (rc != AF_MFA_OK)
+		*a.marked = 0;
+	return rc;
+}
+
 /* --- token codes ------------------------------------------------------------
  */
 

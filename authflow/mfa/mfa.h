@@ -211,6 +211,19 @@ af_mfa_status af_mfa_device_remove(store_ctx *st, const char *id);
 af_mfa_status af_mfa_device_update(store_ctx *st, const char *id,
 				   const json_t *patch, char *err,
 				   size_t errlen);
+/*
+ * A push service refused token as the device's (for platform, sandbox or
+ * production): marks it dead (push_token_valid false) in one atomic step,
+ * only while the device still holds that token for the same platform and
+ * environment: a token the phone sent since, or the same one sent for the
+ * other environment, has not been refused. *marked (may be NULL) says
+ * whether it was marked. AF_MFA_OK (marked or not), AF_MFA_NOT_FOUND,
+ * AF_MFA_STORE, AF_MFA_NOMEM.
+ */
+af_mfa_status af_mfa_device_token_refused(store_ctx *st, const char *id,
+					  const char *platform,
+					  const char *token, int sandbox,
+					  int *marked);
 
 /*
  * Token codes: checks a six-digit code against every device of the user

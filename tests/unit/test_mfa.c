@@ -1138,6 +1138,70 @@ static void test_device_add_stale_key_race_one_device(void **state)
 	free(r);
 }
 
+/* Reads the device's push_token_valid: 1 true, 0 false, -1 neither. */
+static int token_valid(store_ctx *st, const char *id)
+{
+	json_t *got = NULL, *v;
+	int rc;
+
+	assert_int_equal(af_mfa_device_get(st, id, &got), AF_MFA_OK);
+	v = json_object_get(got, "push_token_valid");
+	rc = json_is_true(v) ? 1 : json_is_false(v) ? 0 : -1;
+	af_mfa_device_free(got);
+	return rc;
+}
+
+/*
+ * A push service's refusal marks the token dead only while the device
+ * holds that token for the same platform and environment: a new token,
+ * or the same one sent for the other environment, stays usable.
+ */
+static void test_device_token_refused_only_as_queued(void **state)
+{
+	struct fixture *f = *state;
+	char id[AF_MFA_ID_BUF], err[128];
+	json_t *dev, *patch;
+	int marked = -1;
+
+	dev = add_device(f->st, "jules", "apns", "tok", "2024.1", id);
+	json_decref(dev);
+	/* Sent for production; the phone moved it to the sandbox since. */
+	patch = parse("{\"sandbox\": true, \"push_token_valid\": true}");
+	assert_int_equal(
+		af_mfa_device_update(f->st, id, patch, err, sizeof(err)),
+		AF_MFA_OK);
+	json_decref(patch);
+	assert_int_equal(af_mfa_device_token_refused(f->st, id, "apns", "tok",
+						     0, &marked),
+			 AF_MFA_OK);
+	assert_int_equal(marked, 0);
+	assert_int_equal(token_valid(f->st, id), 1);
+	/* Another token, or another platform: not the refused one. */
+	assert_int_equal(af_mfa_device_token_refused(f->st, id, "apns", "old",
+						     1, &marked),
+			 AF_MFA_OK);
+	assert_int_equal(marked, 0);
+	assert_int_equal(af_mfa_device_token_refused(f->st, id, "fcm", "tok", 1,
+						     &marked),
+			 AF_MFA_OK);
+	assert_int_equal(marked, 0);
+	assert_int_equal(token_valid(f->st, id), 1);
+	/* The token as it stands: marked, once. */
+	assert_int_equal(af_mfa_device_token_refused(f->st, id, "apns", "tok",
+						     1, &marked),
+			 AF_MFA_OK);
+	assert_int_equal(marked, 1);
+	assert_int_equal(token_valid(f->st, id), 0);
+	assert_int_equal(af_mfa_device_token_refused(f->st, id, "apns", "tok",
+						     1, &marked),
+			 AF_MFA_OK);
+	assert_int_equal(marked, 0);
+	assert_int_equal(af_mfa_device_token_refused(f->st, "missing", "apns",
+						     "tok", 1, &marked),
+			 AF_MFA_NOT_FOUND);
+	assert_int_equal(marked, 0);
+}
+
 static void test_device_update_patch_applied_and_bad_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -2863,6 +2927,7 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_device_add_stale_key_entry_taken_over, setup),       \
 		CASE(test_device_add_stale_key_race_one_device, setup),        \
 		CASE(test_device_update_patch_applied_and_bad_refused, setup), \
+		CASE(test_device_token_refused_only_as_queued, setup),         \
 		CASE(test_code_check_right_code_accepted_then_replay, setup),  \
 		CASE(test_code_check_previous_step_accepted_once, setup),      \
 		CASE(test_code_check_wrong_code_mismatch, setup),              \
