@@ -188,6 +188,8 @@ static void send_to_client(af_server *srv, af_resp *resp, const json_t *authz,
 		return;
 	}
 	af_resp_redirect(resp, 302, url);
+	/* It carries the code. */
+	OPENSSL_cleanse(url, strlen(url));
 	free(url);
 	(void)srv;
 }
@@ -498,7 +500,9 @@ static const char *check_request(af_server *srv, const af_req *req,
 			return refuse(desc,
 				      "max_age must be a number of seconds",
 				      "invalid_request");
-		json_object_set_new(authz, "max_age", json_integer(ma));
+		if (json_object_set_new(authz, "max_age", json_integer(ma)) !=
+		    0)
+			return refuse(desc, "out of memory", "server_error");
 	}
 	/*
 	 * What is kept must be text: a value dropped would fail open. Of the
@@ -520,8 +524,9 @@ static const char *check_request(af_server *srv, const af_req *req,
 	 * password one first, or neither, leaves it to the policy. Values
 	 * of other providers are ignored, as a voluntary request allows.
 	 */
-	if (acr != NULL && acr_mfa_first(acr))
-		json_object_set_new(authz, "acr_mfa", json_true());
+	if (acr != NULL && acr_mfa_first(acr) &&
+	    json_object_set_new(authz, "acr_mfa", json_true()) != 0)
+		return refuse(desc, "out of memory", "server_error");
 	/*
 	 * login_hint only fills in the user name field, and only when it
 	 * could be one of ours; any other hint (a phone number, say) is

@@ -60,30 +60,43 @@ static char *make_id_token(af_server *srv, const json_t *grant,
 			   const json_t *user, const json_t *app,
 			   const char *access)
 {
-	json_t *claims;
+	static const char *const from_grant[] = {"auth_time", "nonce", "amr",
+						 "acr", "sid"};
+	json_t *claims, *client = json_object_get(grant, "client_id");
 	char at_hash[64], *jwt = NULL;
 	int64_t now = af_now();
 	const char *scope = json_string_value(json_object_get(grant, "scope"));
+	size_t i;
+	int bad;
 
 	claims = af_oidc_user_claims(user, app, scope != NULL ? scope : "");
 	if (claims == NULL)
 		return NULL;
 	af_oidc_half_hash(access, at_hash, sizeof(at_hash));
-	json_object_set_new(claims, "iss", json_string(srv->cfg.issuer));
-	json_object_set(claims, "aud", json_object_get(grant, "client_id"));
-	json_object_set(claims, "azp", json_object_get(grant, "client_id"));
-	json_object_set_new(claims, "iat", json_integer(now));
-	json_object_set_new(claims, "exp",
-			    json_integer(now + AF_ID_TOKEN_LIFETIME_S));
-	json_object_set(claims, "auth_time",
-			json_object_get(grant, "auth_time"));
-	if (json_is_string(json_object_get(grant, "nonce")))
-		json_object_set(claims, "nonce",
-				json_object_get(grant, "nonce"));
-	json_object_set(claims, "amr", json_object_get(grant, "amr"));
-	json_object_set(claims, "acr", json_object_get(grant, "acr"));
-	json_object_set(claims, "sid", json_object_get(grant, "sid"));
-	json_object_set_new(claims, "at_hash", json_string(at_hash));
+	bad = json_object_set_new(claims, "iss",
+				  json_string(srv->cfg.issuer)) != 0 ||
+	      json_object_set(claims, "aud", client) != 0 ||
+	      json_object_set(claims, "azp", client) != 0 ||
+	      json_object_set_new(claims, "iat", json_integer(now)) != 0 ||
+	      json_object_set_new(claims, "exp",
+				  json_integer(now + AF_ID_TOKEN_LIFETIME_S)) !=
+		      0 ||
+	      json_object_set_new(claims, "at_hash", json_string(at_hash)) != 0;
+	/* Of the grant's own, those it holds (a refresh keeps no nonce). */
+	for (i = 0; !bad && i < sizeof(from_grant) / sizeof(from_grant[0]);
+	     i++) {
+		json_t *v = json_object_get(grant, from_grant[i]);
+
+		if (strcmp(from_grant[i], "nonce") == 0 && !json_is_string(v))
+			continue;
+		bad = v != NULL &&
+		      json_object_set(claims, from_grant[i], v) != 0;
+	}
+	/* A claim dropped for want of memory is no token. */
+	if (bad) {
+		json_decref(claims);
+		return NULL;
+	}
 	if (af_jwt_sign(srv->keys, claims, AF_ID_TOKEN_TYP, &jwt) != JOSE_OK)
 		jwt = NULL;
 	json_decref(claims);
@@ -121,6 +134,8 @@ static int make_jwt_access(af_server *srv, const json_t *grant, const char *sel,
 		rc = af_grant_store_jwt(srv, jti, out, grant,
 					now + AF_ACCESS_TTL_S);
 	}
+	if (jwt != NULL)
+		OPENSSL_cleanse(jwt, strlen(jwt));
 	free(jwt);
 	json_decref(c);
 	return rc;
