@@ -192,8 +192,12 @@ static int sig_check(dcall *c, const json_t *jwk, int key_is_input)
 {
 	af_device_status st;
 
-	st = af_device_sig_verify(c->srv->device_keys, jwk, c->sigstr,
-				  c->sig.sig);
+	/*
+	 * Only enrolled devices' keys are kept: a key anyone may send with
+	 * an enrollment must not push theirs out of the cache.
+	 */
+	st = af_device_sig_verify(key_is_input ? NULL : c->srv->device_keys,
+				  jwk, c->sigstr, c->sig.sig);
 	if (st == AF_DEVICE_OK)
 		return 1;
 	if (st == AF_DEVICE_INTERNAL) {
@@ -353,12 +357,13 @@ static int need_body(dcall *c)
 /* ---- enroll ------------------------------------------------------------- */
 
 /*
- * Answers 201 {device_id, totp: {...}}: the one time the TOTP secret
- * leaves the server. The answer shares jansson's string with dev, and
- * that string and the serialised text are wiped once the response holds
- * its own copy (which af_resp wipes when it is freed).
+ * The 201 answer {device_id, totp: {...}}: the one time the TOTP secret
+ * leaves the server. Made before the code is taken, so that a device is
+ * never left enrolled without the phone learning of it. The text (NULL
+ * when out of memory) is for wipe_text(); the answer shares jansson's
+ * string with dev, which af_mfa_device_free() wipes.
  */
-static void answer_enrolled(dcall *c, json_t *dev)
+static char *enrolled_text(const json_t *dev)
 {
 	json_t *secret = json_object_get(dev, "totp_secret");
 	const char *id = json_string_value(json_object_get(dev, "id"));
@@ -371,14 +376,16 @@ static void answer_enrolled(dcall *c, json_t *dev)
 				"SHA1", "digits", 6, "period", 30);
 	if (ans != NULL)
 		text = json_dumps(ans, JSON_COMPACT);
-	if (text == NULL) {
-		answer_error(c, AF_DEVICE_INTERNAL, NULL);
-	} else {
-		af_resp_text(c->resp, 201, "application/json", text);
-		OPENSSL_cleanse(text, strlen(text));
-		free(text);
-	}
 	json_decref(ans);
+	return text;
+}
+
+static void wipe_text(char *text)
+{
+	if (text == NULL)
+		return;
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
 }
 
 /* The error answer of af_mfa_device_add's refusal. */
@@ -515,7 +522,7 @@ static int enroll_nonce(dcall *c, af_mfa_status ms, const json_t *jwk)
 static void h_enroll(dcall *c)
 {
 	char code[AF_DEVICE_CODE_MAX + 1];
-	char user[USER_MAX], taker[USER_MAX];
+	char user[USER_MAX], taker[USER_MAX], *text = NULL;
 	json_t *spec = NULL, *dev = NULL;
 	const char *id;
 	af_mfa_status ms;
@@ -559,8 +566,11 @@ static void h_enroll(dcall *c)
 				 user, c->resp->status, af_mfa_strerror(ms));
 			goto out;
 		}
-		ms = af_mfa_enroll_code_take(c->srv->store, code, taker,
-					     sizeof(taker));
+		text = enrolled_text(dev);
+		ms = text != NULL
+			     ? af_mfa_enroll_code_take(c->srv->store, code,
+						       taker, sizeof(taker))
+			     : AF_MFA_NOMEM;
 		if (ms == AF_MFA_OK && strcmp(taker, user) != 0)
 			ms = AF_MFA_NOT_FOUND;
 		/*
@@ -592,7 +602,8 @@ static void h_enroll(dcall *c)
 		goto out;
 	}
 	id = json_string_value(json_object_get(dev, "id"));
-	answer_enrolled(c, dev);
+	/* The response keeps (and wipes when freed) a copy of its own. */
+	af_resp_text(c->resp, 201, "application/json", text);
 	log_info(c->srv->log, c->req->rid, LOG_EVENT,
 		 "action=enroll device=%s user=%s platform=%s status=%u",
 		 id != NULL ? id : "-", user,
@@ -604,6 +615,7 @@ out:
 	OPENSSL_cleanse(code, sizeof(code));
 	if (c->body != NULL)
 		af_secmem_wipe_json_string(json_object_get(c->body, "code"));
+	wipe_text(text);
 	af_mfa_device_free(dev);
 	json_decref(spec);
 }
@@ -966,9 +978,12 @@ static void h_push_token(dcall *c)
 		return;
 	}
 	still_refused = refused_again(c->device, patch);
-	if (still_refused)
-		(void)json_object_set_new(patch, "push_token_valid",
-					  json_false());
+	if (still_refused &&
+	    json_object_set_new(patch, "push_token_valid", json_false()) != 0) {
+		answer_error(c, AF_DEVICE_INTERNAL, NULL);
+		json_decref(patch);
+		return;
+	}
 	ms = af_mfa_device_update(c->srv->store, c->sig.device, patch, c->err,
 				  sizeof(c->err));
 	if (ms == AF_MFA_OK)

@@ -26,6 +26,7 @@
 
 #include "common/util.h"
 #include "device/device.h"
+#include "device/device_internal.h"
 #include "directory/audit.h"
 #include "directory/directory.h"
 #include "mfa/mfa.h"
@@ -799,6 +800,40 @@ static void test_enroll_unknown_code_401(void **state)
 	assert_int_equal(enroll_with(f, f->key, f->key, "AAAABBBBCCCCDDDD"),
 			 401);
 	assert_error(f, "invalid_code");
+}
+
+/*
+ * Only enrolled devices' keys are kept in the key cache: a key sent with
+ * an enrollment (anyone may send one) is not, refused or taken.
+ */
+static void test_enroll_key_not_cached(void **state)
+{
+	struct fx *f = *state;
+	uint8_t point[AF_DEVICE_POINT_LEN];
+	size_t n = 0;
+	EVP_PKEY *got;
+	rq r = {.method = "GET", .path = LIST, .ts = NOW};
+
+	assert_int_equal(af_device_keys_new(8, &f->srv.device_keys),
+			 AF_DEVICE_OK);
+	assert_int_equal(
+		EVP_PKEY_get_octet_string_param(f->key, OSSL_PKEY_PARAM_PUB_KEY,
+						point, sizeof(point), &n),
+		1);
+	assert_int_equal(n, sizeof(point));
+	assert_int_equal(enroll_with(f, f->key, f->key, "AAAABBBBCCCCDDDD"),
+			 401);
+	assert_null(af_device__keys_get(f->srv.device_keys, point));
+	enroll(f);
+	assert_null(af_device__keys_get(f->srv.device_keys, point));
+	/* The enrolled device's own request: its key is kept. */
+	r.device = f->device;
+	assert_int_equal(send_rq(f, &r), 200);
+	got = af_device__keys_get(f->srv.device_keys, point);
+	assert_non_null(got);
+	EVP_PKEY_free(got);
+	af_device_keys_free(f->srv.device_keys);
+	f->srv.device_keys = NULL;
 }
 
 /*
@@ -1810,6 +1845,7 @@ int main(void)
 		T(test_sig_either_s_form_ok_other_form_replayed_401),
 		T(test_enroll_valid_created_code_consumed),
 		T(test_enroll_unknown_code_401),
+		T(test_enroll_key_not_cached),
 		T(test_enroll_unknown_code_nonce_unused),
 		T(test_enroll_user_enabled_again_replay_401),
 		T(test_enroll_code_of_disabled_or_removed_user_401),
