@@ -326,19 +326,25 @@ static void drop_txn(af_server *srv, const char *id)
 
 /*
  * 1 when the flow's transaction from an earlier password step is still
- * pending for this user: that challenge stands, and a second click or a
- * re-sent form sends no second push.
+ * pending for this user, checked with the same password (the user's
+ * sign-in generation unchanged) and not refused: that challenge stands,
+ * and a second click or a re-sent form sends no second push.
  */
 static int still_pending(af_server *srv, const json_t *authz,
-			 const char *username)
+			 const json_t *user)
 {
 	const json_t *mfa = json_object_get(authz, "mfa");
 	const char *id = json_string_value(json_object_get(mfa, "txn"));
+	const char *username =
+		json_string_value(json_object_get(user, "username"));
 	const char *state, *who;
 	json_t *txn = NULL;
 	int rc = 0;
 
-	if (id == NULL ||
+	if (id == NULL || username == NULL ||
+	    json_is_true(json_object_get(mfa, "refused")) ||
+	    json_integer_value(json_object_get(mfa, "gen")) !=
+		    af_dir_user_gen(user) ||
 	    af_mfa_txn_get(srv->store, id, af_now(), &txn) != AF_MFA_OK)
 		return 0;
 	state = json_string_value(json_object_get(txn, "state"));
@@ -513,7 +519,7 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	if (devices_of(srv, req, resp, flow_id, authz, username, &wf,
 		       &devices) != 0)
 		goto out;
-	if (still_pending(srv, authz, username)) {
+	if (still_pending(srv, authz, user)) {
 		af_mfa_to_page(resp, flow_id);
 		goto out;
 	}
