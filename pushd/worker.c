@@ -116,9 +116,12 @@ struct pushd_worker {
 	/*
 	 * Per service (monotonic): the last HTTP answer, and when the
 	 * request went out that timed out last in this pass of drive().
+	 * Per service, not platform: APNs' sandbox and production hosts
+	 * are two connections on one platform's multi handle, and one may
+	 * go silent while the other answers.
 	 */
-	uint64_t answered_ns[PUSHD_PLATFORMS];
-	uint64_t silent_ns[PUSHD_PLATFORMS];
+	uint64_t answered_ns[PUSHD_SERVICES];
+	uint64_t silent_ns[PUSHD_SERVICES];
 };
 
 /* ---- store outages ----------------------------------------------------------
@@ -1007,7 +1010,7 @@ static int held(struct pushd_worker *w, pushd_flight *f, uint64_t until,
 
 static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
 {
-	pushd_platform p = f->job.platform;
+	pushd_service sv = pushd_service_of(&f->job);
 	long status = 0;
 	pushd_verdict v;
 
@@ -1017,12 +1020,12 @@ static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
 		cc = CURLE_OK;
 	if (cc == CURLE_OK) {
 		f->answered_ms = af_now_ms();
-		w->answered_ns[p] = af_mono_ns();
+		w->answered_ns[sv] = af_mono_ns();
 	}
 	/* Nothing answered on the service since this went out: see drive(). */
-	if (cc == CURLE_OPERATION_TIMEDOUT && w->answered_ns[p] < f->sent_ns &&
-	    f->sent_ns > w->silent_ns[p])
-		w->silent_ns[p] = f->sent_ns;
+	if (cc == CURLE_OPERATION_TIMEDOUT && w->answered_ns[sv] < f->sent_ns &&
+	    f->sent_ns > w->silent_ns[sv])
+		w->silent_ns[sv] = f->sent_ns;
 	(void)curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK) {
 		v = pushd_classify_curl(cc);
@@ -1035,10 +1038,11 @@ static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
 	} else {
 		v = pushd_fcm_verdict(w->ctx, f, status);
 	}
-	if (v == PUSHD_V_RETRY && pushd_service_refused(p, status, cc))
+	if (v == PUSHD_V_RETRY &&
+	    pushd_service_refused(f->job.platform, status, cc))
 		pause_service(w, f, status, cc);
 	else if (cc == CURLE_OK)
-		pushd_pause_clear(&w->ctx->pause[pushd_service_of(&f->job)]);
+		pushd_pause_clear(&w->ctx->pause[sv]);
 	switch (v) {
 	case PUSHD_V_SENT:
 		finish(w, f, PUSHD_OUT_SENT);
@@ -1105,6 +1109,27 @@ static void reconnect(struct pushd_worker *w, pushd_platform p)
 		 pushd_platform_name(p), w->ctx->transfer_timeout_ms, moved);
 }
 
+/*
+ * 1 when a service of platform p went silent in this pass of drive(): a
+ * request to it timed out, and it answered nothing since that went out.
+ * Its marks are cleared for the next pass.
+ */
+static int went_silent(struct pushd_worker *w, pushd_platform p)
+{
+	int silent = 0;
+	size_t sv;
+
+	for (sv = 0; sv < PUSHD_SERVICES; sv++) {
+		if (pushd_service_platform((pushd_service)sv) != p)
+			continue;
+		if (w->silent_ns[sv] != 0 &&
+		    w->answered_ns[sv] < w->silent_ns[sv])
+			silent = 1;
+		w->silent_ns[sv] = 0;
+	}
+	return silent;
+}
+
 static void drive(struct pushd_worker *w)
 {
 	CURLMsg *msg;
@@ -1132,9 +1157,8 @@ static void drive(struct pushd_worker *w)
 		 * taken for dead. A service that is only slow on some streams
 		 * keeps answering others, and keeps its connection.
 		 */
-		if (w->silent_ns[p] != 0 && w->answered_ns[p] < w->silent_ns[p])
+		if (went_silent(w, (pushd_platform)p))
 			reconnect(w, (pushd_platform)p);
-		w->silent_ns[p] = 0;
 	}
 }
 

@@ -1988,6 +1988,8 @@ struct apns_rig {
 	pushd_ctx *ctx;
 	json_t *workflow;
 	unsigned users;
+	int sandbox_apart; /* the sandbox host as localhost: its own connection
+			    */
 };
 
 /* Runs argv to its end; its exit status. */
@@ -2116,9 +2118,14 @@ static void rig_open(struct apns_rig *r, const json_t *script)
 	r->cfg->push_workers = 1;
 	(void)snprintf(r->cfg->apns.endpoint, sizeof(r->cfg->apns.endpoint),
 		       "https://127.0.0.1:%lu", port);
-	(void)snprintf(r->cfg->apns.sandbox_endpoint,
-		       sizeof(r->cfg->apns.sandbox_endpoint), "%s",
-		       r->cfg->apns.endpoint);
+	if (r->sandbox_apart)
+		(void)snprintf(r->cfg->apns.sandbox_endpoint,
+			       sizeof(r->cfg->apns.sandbox_endpoint),
+			       "https://localhost:%lu", port);
+	else
+		(void)snprintf(r->cfg->apns.sandbox_endpoint,
+			       sizeof(r->cfg->apns.sandbox_endpoint), "%s",
+			       r->cfg->apns.endpoint);
 	(void)snprintf(r->cfg->apns.team_id, sizeof(r->cfg->apns.team_id), "%s",
 		       "ABCDE12345");
 	(void)snprintf(r->cfg->apns.key_id, sizeof(r->cfg->apns.key_id), "%s",
@@ -2208,8 +2215,12 @@ static json_t *device_jwk(void)
 	return jwk;
 }
 
-/* Queues a sign-in's push to a new device with push token tok. */
-static void rig_push(struct apns_rig *r, const char *tok, char *dev, size_t cap)
+/*
+ * Queues a sign-in's push to a new device with push token tok, for APNs'
+ * sandbox host or its production host.
+ */
+static void rig_push_to(struct apns_rig *r, const char *tok, int sandbox,
+			char *dev, size_t cap)
 {
 	char user[32], err[256];
 	json_t *spec, *out = NULL, *txn = NULL;
@@ -2217,7 +2228,7 @@ static void rig_push(struct apns_rig *r, const char *tok, char *dev, size_t cap)
 
 	(void)snprintf(user, sizeof(user), "user%u", r->users++);
 	spec = json_pack("{s:s, s:s, s:b, s:o, s:s, s:s}", "platform", "apns",
-			 "push_token", tok, "sandbox", 0, "public_key",
+			 "push_token", tok, "sandbox", sandbox, "public_key",
 			 device_jwk(), "app_version", "1.0", "device_name",
 			 "test");
 	assert_int_equal(
@@ -2238,6 +2249,12 @@ static void rig_push(struct apns_rig *r, const char *tok, char *dev, size_t cap)
 	assert_int_equal(queued, 1);
 	json_decref(spec);
 	json_decref(txn);
+}
+
+/* Queues a sign-in's push to a new device with push token tok. */
+static void rig_push(struct apns_rig *r, const char *tok, char *dev, size_t cap)
+{
+	rig_push_to(r, tok, 0, dev, cap);
 }
 
 static unsigned long rig_outcomes(const struct apns_rig *r, pushd_outcome o)
@@ -2561,6 +2578,51 @@ static void test_worker_device_429_pauses_nothing(void **state)
 }
 
 /*
+ * The sandbox host's connection goes silent (the mock never reads nor
+ * writes it again after its first push) while the production host keeps
+ * answering on its own connection: the silent one is replaced and the
+ * sandbox push retried on a new one, though the platform still answers.
+ */
+static void
+test_worker_silent_sandbox_replaced_while_production_answers(void **state)
+{
+	struct apns_rig *r = *state;
+	char tok[65], dev[AF_MFA_ID_BUF];
+	const struct timespec gap = {0, 150 * MS_NS};
+	unsigned long pushed = 0;
+	uint64_t t0;
+	json_t *script;
+
+	apns_token('5', tok);
+	script = json_pack("{s:[{s:s}]}", tok, "fault", "stall");
+	r->sandbox_apart = 1;
+	rig_open(r, script);
+	json_decref(script);
+	rig_push_to(r, tok, 1, dev, sizeof(dev));
+	t0 = af_mono_ns();
+	assert_int_equal(pushd_start(r->ctx), PUSHD_OK);
+	/* A production push answered every 150 ms, until the sandbox's. */
+	while (rig_outcomes(r, PUSHD_OUT_SENT) < pushed + 1 &&
+	       af_mono_ns() - t0 < 7000 * MS_NS) {
+		char ptok[65];
+
+		(void)snprintf(ptok, sizeof(ptok), "%064lx", pushed + 0x100);
+		rig_push_to(r, ptok, 0, dev, sizeof(dev));
+		pushed++;
+		(void)nanosleep(&gap, NULL);
+	}
+	wait_sent(r, pushed + 1, af_mono_ns() + 2000 * MS_NS);
+	assert_int_equal(rig_outcomes(r, PUSHD_OUT_SENT), pushed + 1);
+	/*
+	 * Production's and the sandbox's, then the sandbox's again (and
+	 * production's, when it had a push under way: a platform's
+	 * connections are renewed together, one multi handle).
+	 */
+	assert_true(atomic_load(&r->ctx->metrics.conns[PUSHD_APNS].opened) >=
+		    3);
+}
+
+/*
  * APNs' sandbox host paused (a developer's phone met its outage) holds no
  * push to the production host; a production pause does.
  */
@@ -2704,6 +2766,9 @@ int main(void)
 			rig_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_worker_sandbox_pause_holds_no_production_push,
+			rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_worker_silent_sandbox_replaced_while_production_answers,
 			rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_worker_answer_over_cap_judged_by_status, rig_setup,
