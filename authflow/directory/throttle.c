@@ -595,8 +595,10 @@ void af_throttle_end(af_dir *dir, const char *user, const char *browser,
  * user's name cannot keep the user out for good; the failures still add
  * up (strikes), and past AF_THROTTLE_STRIKES_MAX of them the lock stays
  * until an administrator lifts it (forever_s: 0, or for a name no user
- * has, as long as strikes are kept). The failure that locked, and the
- * one that made the lock last, are on the trail.
+ * has, as long as strikes are kept), whether or not the window's count
+ * ever reached the limit: guesses paced to stay under it each window
+ * lock as surely. The failure that locked, and the one that made the
+ * lock last, are on the trail.
  */
 static af_dir_status lock_if_due(af_dir *dir, const subjects *s, const char *ip,
 				 const char *kind, const char *name, int64_t n,
@@ -607,7 +609,8 @@ static af_dir_status lock_if_due(af_dir *dir, const subjects *s, const char *ip,
 	char key[STORE_KEY_MAX];
 	af_dir_status rc;
 
-	if (p->user_lock_after == 0 || n < (int64_t)p->user_lock_after)
+	if (p->user_lock_after == 0 || (n < (int64_t)p->user_lock_after &&
+					strikes < AF_THROTTLE_STRIKES_MAX))
 		return AF_DIR_OK;
 	if (strikes >= AF_THROTTLE_STRIKES_MAX)
 		lock_s = forever_s;

@@ -3334,6 +3334,46 @@ static void test_af_throttle_lock_runs_out_then_stays(void **state)
 }
 
 /*
+ * Failures paced to stay under the lock limit in every window still add
+ * up: the hundredth since the last success locks for good.
+ */
+static void test_af_throttle_paced_failures_lock_for_good(void **state)
+{
+	fixture *f = *state;
+	const struct timespec pause = {1, 200000000};
+	af_dir_options opts;
+	af_dir *dir = NULL;
+	uint32_t wait = 0;
+	int i;
+
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.throttle.user_delay_after = 1000;
+	opts.throttle.user_lock_after = 50;
+	opts.throttle.window_s = 1;
+	opts.throttle.lock_s = 1;
+	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"pace\"}",
+				  "a long enough password"),
+			 AF_DIR_OK);
+	for (i = 0; i < AF_THROTTLE_STRIKES_MAX - 1; i++) {
+		if (i % 49 == 0 && i > 0)
+			nanosleep(&pause, NULL);
+		assert_int_equal(af_throttle_fail(dir, "pace", NULL, NULL),
+				 AF_DIR_OK);
+	}
+	/* 49, 49 and 1 in three windows: never locked so far. */
+	assert_int_equal(af_throttle_check(dir, "pace", NULL, NULL, &wait),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(dir, "pace", NULL, NULL), AF_DIR_OK);
+	assert_int_equal(af_throttle_check(dir, "pace", NULL, NULL, &wait),
+			 AF_DIR_LOCKED);
+	assert_int_equal(wait, 0);
+	af_dir_free(dir);
+}
+
+/*
  * A name no user has is locked as a user is, but never for good: past
  * AF_THROTTLE_STRIKES_MAX its lock lasts as long as strikes are kept, and
  * its strikes are not durable, so that a spray of made-up names cannot
@@ -5839,6 +5879,7 @@ int main(void)
 		T(test_af_throttle_client_auth_by_address),
 		T(test_af_throttle_delay_capped_and_expires),
 		T(test_af_throttle_lock_runs_out_then_stays),
+		T(test_af_throttle_paced_failures_lock_for_good),
 		T(test_af_throttle_new_user_inherits_no_lock),
 		T(test_af_audit_list_newest_first),
 		T(test_af_audit_record_no_secrets_and_refusals),
