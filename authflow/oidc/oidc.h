@@ -94,6 +94,17 @@ int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 		     const char *flow, const json_t *authz, const json_t *user,
 		     json_t **policy, json_t **app);
 
+/*
+ * A failed check of a secret (a password, a token code) that could not
+ * be counted, the store having refused the write: for a while no secret
+ * is checked at all, so that a guesser gets no uncounted tries.
+ * af_login_uncounted_pause() starts that while and logs it (step names
+ * the check); af_login_uncounted() is 1 during it.
+ */
+void af_login_uncounted_pause(af_server *srv, const af_req *req,
+			      const char *step);
+int af_login_uncounted(af_server *srv);
+
 /* The longest detail af_login_finish() takes for its log event. */
 #define AF_LOGIN_DETAIL_MAX 64
 

@@ -578,7 +578,7 @@ static int login_prelude(af_server *srv, af_req *req, af_resp *resp,
 		return 1;
 	}
 	/* Failures cannot be counted just now: no password is checked. */
-	if (af_mono_ns() < atomic_load(&srv->uncounted_until_ns)) {
+	if (af_login_uncounted(srv)) {
 		af_metrics_login(srv->metrics, AF_LOGIN_ERROR);
 		af_page_unavailable(resp);
 		return 1;
@@ -586,6 +586,22 @@ static int login_prelude(af_server *srv, af_req *req, af_resp *resp,
 	/* A browser the user signed in with before answers for itself. */
 	(void)af_known_browser(srv, req, username, known);
 	return 0;
+}
+
+void af_login_uncounted_pause(af_server *srv, const af_req *req,
+			      const char *step)
+{
+	atomic_store(&srv->uncounted_until_ns,
+		     af_mono_ns() + UNCOUNTED_PAUSE_NS);
+	log_error(srv->log, req->rid, "throttle",
+		  "could not count a failed %s: no password or token code "
+		  "is checked for %u s",
+		  step, UNCOUNTED_PAUSE_S);
+}
+
+int af_login_uncounted(af_server *srv)
+{
+	return af_mono_ns() < atomic_load(&srv->uncounted_until_ns);
 }
 
 af_early af_h_login_post_early(af_server *srv, af_req *req, af_resp *resp)
@@ -671,12 +687,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			 * that the store takes no more counts), and for a
 			 * while no password is checked at all.
 			 */
-			atomic_store(&srv->uncounted_until_ns,
-				     af_mono_ns() + UNCOUNTED_PAUSE_NS);
-			log_error(srv->log, req->rid, "throttle",
-				  "could not count a failed sign-in: "
-				  "passwords are not checked for %u s",
-				  UNCOUNTED_PAUSE_S);
+			af_login_uncounted_pause(srv, req, "password");
 			af_metrics_login(srv->metrics, AF_LOGIN_ERROR);
 			af_page_unavailable(resp);
 			goto out;

@@ -1348,6 +1348,11 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		show_page(srv, resp, 429, flow, authz, txn, msg, unanswered);
 		goto out;
 	}
+	/* Failures cannot be counted just now: no code is checked. */
+	if (dst == AF_DIR_OK && af_login_uncounted(srv)) {
+		af_page_unavailable(resp);
+		goto out;
+	}
 	/* Count the try before checking, so parallel posts cannot exceed. */
 	if (dst != AF_DIR_OK || count_try(srv, flow, &tries) != 0) {
 		af_page_unavailable(resp);
@@ -1381,10 +1386,16 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	}
 	af_metrics_mfa(srv->metrics, AF_MFA_OUT_CODE_WRONG);
 	audit_wrong_code(srv, req, user, st == AF_MFA_REPLAY, tries);
+	/*
+	 * Fail closed, as for a password: a wrong code that was not counted
+	 * is not told as one, and for a while no code is checked at all.
+	 */
 	if (af_throttle_fail(srv->dir, user, req->client_ip, known) !=
-	    AF_DIR_OK)
-		log_warn(srv->log, req->rid, "throttle",
-			 "could not count a failed code");
+	    AF_DIR_OK) {
+		af_login_uncounted_pause(srv, req, "token code");
+		af_page_unavailable(resp);
+		goto out;
+	}
 	log_info(srv->log, req->rid, "mfa", "user=%s code=%s tries=%lld", user,
 		 st == AF_MFA_REPLAY ? "replayed" : "wrong", (long long)tries);
 	if (tries >= AF_MFA_CODE_TRIES) {
