@@ -255,7 +255,7 @@ void af_resp_json(af_resp *resp, unsigned status, json_t *obj)
 	}
 	af_resp_text(resp, status, "application/json", text);
 	/* JSON answers may carry tokens: wipe the transient copy. */
-	memset(text, 0, strlen(text));
+	OPENSSL_cleanse(text, strlen(text));
 	free(text);
 }
 
