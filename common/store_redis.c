@@ -238,6 +238,21 @@ static void conn_failed(struct redis_conn *rc)
 }
 
 /*
+ * The server answered that it is no primary (a failover made it a
+ * replica while the link stood): the link is dropped, as a failed one is,
+ * so that the next call connects again, resolving the host name anew,
+ * instead of every write on this thread failing for as long as the link
+ * lasts.
+ */
+static void demoted(struct redis_conn *rc)
+{
+	snprintf(rc->why, sizeof(rc->why),
+		 "redis answered that it is not the primary (a replica now, "
+		 "or its primary is down)");
+	conn_failed(rc);
+}
+
+/*
  * A command got its answer. The first after a failure tells the other
  * threads that Redis answers again (a connect alone does not: Redis may
  * take connections while it is too slow to answer commands).
@@ -688,6 +703,9 @@ static store_status run(struct redis_conn *rc, redisReply **out,
 	*out = NULL;
 	if (args_split(args, argc, argv, lens) != 0)
 		return STORE_ERR_ARG;
+	/* Dropped by an earlier answer of the same call (demoted()). */
+	if (rc->c == NULL)
+		return STORE_ERR_UNAVAILABLE;
 	errno = 0;
 	r = redisCommandArgv(rc->c, (int)argc, argv, lens);
 	if (r == NULL) {
@@ -712,8 +730,11 @@ static store_status run(struct redis_conn *rc, redisReply **out,
 		conn_failed(rc);
 		return st;
 	}
-	answered(rc);
 	rc->used_ns = af_mono_ns();
+	if (redis_reply_demoted(r))
+		demoted(rc);
+	else
+		answered(rc);
 	*out = r;
 	return STORE_OK;
 }
@@ -1514,6 +1535,7 @@ static store_status redis_batch(void *impl, store_op *ops, store_bkey *keys,
 	struct redis_conn *rc;
 	store_status st;
 	size_t i, redo = 0;
+	bool was_demoted = false;
 
 	for (i = 0; i < n; i++) {
 		if (keys[i].key != NULL && ops[i].kind == STORE_OP_ACK &&
@@ -1544,7 +1566,10 @@ static store_status redis_batch(void *impl, store_op *ops, store_bkey *keys,
 			conn_failed(rc);
 			break;
 		}
-		answered(rc);
+		if (redis_reply_demoted(reply))
+			was_demoted = true;
+		else
+			answered(rc);
 		if (is_script(&ops[i]) && is_noscript(reply)) {
 			ops[i].status = STORE_ERR_UNAVAILABLE;
 			redo++;
@@ -1560,6 +1585,9 @@ static store_status redis_batch(void *impl, store_op *ops, store_bkey *keys,
 		}
 		return st;
 	}
+	/* Every reply read: the link may go. */
+	if (was_demoted)
+		demoted(rc);
 	for (i = 0; redo > 0 && i < n; i++) {
 		if (keys[i].key == NULL || !is_script(&ops[i]) ||
 		    ops[i].status != STORE_ERR_UNAVAILABLE)

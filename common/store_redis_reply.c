@@ -22,6 +22,25 @@ bool redis_reply_status_is(const redisReply *r, const char *text)
 }
 
 /*
+ * Whether error text is the error code, as the reply's own ("OOM command
+ * not allowed ...") or wrapped by a script's call, as Redis 6.2 words it
+ * ("ERR Error running script ...: -OOM command not allowed ...").
+ */
+static bool error_has(const char *text, const char *code)
+{
+	size_t n = strlen(code);
+	const char *p;
+
+	if (strncmp(text, code, n) == 0 && (text[n] == ' ' || text[n] == '\0'))
+		return true;
+	for (p = strstr(text, code); p != NULL; p = strstr(p + 1, code)) {
+		if (p > text && p[-1] == '-' && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+/*
  * Maps an error reply. A user without a permission (NOPERM) or a password
  * (NOAUTH) is the store's configuration, not a server that misbehaves or
  * is busy: retrying will not help, and the reason must not read as an
@@ -52,11 +71,17 @@ store_status redis_reply_error(const redisReply *r)
 	    strstr(r->str, "overflow") != NULL)
 		return STORE_ERR_ARG;
 	for (i = 0; i < sizeof(unavailable) / sizeof(unavailable[0]); i++) {
-		if (strncmp(r->str, unavailable[i], strlen(unavailable[i])) ==
-		    0)
+		if (error_has(r->str, unavailable[i]))
 			return STORE_ERR_UNAVAILABLE;
 	}
 	return STORE_ERR_PROTOCOL;
+}
+
+bool redis_reply_demoted(const redisReply *r)
+{
+	return r != NULL && r->type == REDIS_REPLY_ERROR && r->str != NULL &&
+	       (error_has(r->str, "READONLY") ||
+		error_has(r->str, "MASTERDOWN"));
 }
 
 /* Maps a reply that carries a value: a string, or nil for no key. */

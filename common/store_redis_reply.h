@@ -33,6 +33,12 @@ bool redis_reply_status_is(const redisReply *r, const char *text);
 
 /* What an error reply means (r must be one). */
 store_status redis_reply_error(const redisReply *r);
+/*
+ * Whether an error reply says the server is no primary (READONLY: a
+ * replica now; MASTERDOWN), itself or wrapped by a script's call: the
+ * link is to be dropped, so that the next connect finds the primary.
+ */
+bool redis_reply_demoted(const redisReply *r);
 
 /* A value (GET, GETDEL): a string into *out, or nil: STORE_NOT_FOUND. */
 store_status redis_reply_value(const redisReply *r, store_value *out);

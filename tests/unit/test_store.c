@@ -3061,6 +3061,57 @@ static void test_connection_closed_while_idle_made_anew(void **state)
 	want_value(f->st, "idle", "1");
 }
 
+/* The server's count of connections it has taken since it started. */
+static long long connections_received(redisContext *c)
+{
+	redisReply *r = redisCommand(c, "INFO stats");
+	const char *p;
+	long long n = -1;
+
+	assert_non_null(r);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	p = strstr(r->str, "total_connections_received:");
+	assert_non_null(p);
+	n = strtoll(p + strlen("total_connections_received:"), NULL, 10);
+	freeReplyObject(r);
+	return n;
+}
+
+static void admin_run(redisContext *c, const char *cmd)
+{
+	redisReply *r = redisCommand(c, cmd);
+
+	assert_non_null(r);
+	assert_int_equal(r->type, REDIS_REPLY_STATUS);
+	freeReplyObject(r);
+}
+
+/*
+ * The server becomes a replica while the store's link stands (a
+ * failover): a write is refused as unavailable, and the link is dropped,
+ * so that the next call connects anew (to whichever server the name
+ * gives now) instead of every write failing on the old link.
+ */
+static void test_demoted_server_link_dropped(void **state)
+{
+	struct fixture *f = *state;
+	redisContext *c;
+	long long before;
+
+	put(f->st, "demoted", "1");
+	c = admin_connect();
+	/* A primary that is not there: the data stays, writes are refused. */
+	admin_run(c, "REPLICAOF 127.0.0.1 1");
+	assert_int_equal(store_set(f->st, "demoted", "2", 1, 0, 0),
+			 STORE_ERR_UNAVAILABLE);
+	admin_run(c, "REPLICAOF NO ONE");
+	before = connections_received(c);
+	assert_int_equal(store_set(f->st, "demoted", "3", 1, 0, 0), STORE_OK);
+	assert_true(connections_received(c) > before);
+	want_value(f->st, "demoted", "3");
+	redisFree(c);
+}
+
 static void test_open_unix_socket_works(void **state)
 {
 	struct fixture *f = *state;
@@ -3852,6 +3903,7 @@ int main(void)
 		SHARED_CASES(setup_redis),
 		CASE(test_open_prefixes_isolate_keys, setup_redis),
 		CASE(test_connection_closed_while_idle_made_anew, setup_redis),
+		CASE(test_demoted_server_link_dropped, setup_redis),
 		CASE(test_stalled_call_says_it_timed_out, setup_redis),
 		CASE(test_open_unix_socket_works, setup_redis),
 		CASE(test_open_auth_url_authenticates, setup_redis),
