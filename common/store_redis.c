@@ -1436,8 +1436,8 @@ static int append_op(struct redis_conn *rc, const store_op *op,
 		cmd[n++] = (struct rarg){k->key, k->klen};
 		break;
 	case STORE_OP_CAS:
-		cmd[n++] = RLIT("EVALSHA");
-		cmd[n++] = RSTR(rc->sha[SCRIPT_CAS]);
+		cmd[n++] = RLIT("EVAL");
+		cmd[n++] = RSTR(scripts[SCRIPT_CAS]);
 		cmd[n++] = RLIT("1");
 		cmd[n++] = (struct rarg){k->key, k->klen};
 		cmd[n++] = (struct rarg){op->expected, op->elen};
@@ -1447,8 +1447,8 @@ static int append_op(struct redis_conn *rc, const store_op *op,
 							       op->ttl_ms)};
 		break;
 	case STORE_OP_DEL_IF:
-		cmd[n++] = RLIT("EVALSHA");
-		cmd[n++] = RSTR(rc->sha[SCRIPT_DEL_IF]);
+		cmd[n++] = RLIT("EVAL");
+		cmd[n++] = RSTR(scripts[SCRIPT_DEL_IF]);
 		cmd[n++] = RLIT("1");
 		cmd[n++] = (struct rarg){k->key, k->klen};
 		cmd[n++] = (struct rarg){op->expected, op->elen};
@@ -1508,33 +1508,22 @@ static store_status op_reply(const redisReply *r, store_op *op)
 	}
 }
 
-/* Whether op runs as a script (EVALSHA), which the server may have lost. */
-static bool is_script(const store_op *op)
-{
-	return op->kind == STORE_OP_CAS || op->kind == STORE_OP_DEL_IF;
-}
-
-static bool is_noscript(const redisReply *r)
-{
-	return r->type == REDIS_REPLY_ERROR && r->str != NULL &&
-	       strncmp(r->str, "NOSCRIPT", 8) == 0;
-}
-
 /*
  * Pipelining: every command goes into the output buffer, the first
  * redisGetReply() writes them all, and the replies come back in order.
- * A compare-and-set or -delete whose script the server has lost
- * (NOSCRIPT) is run again on its own once every reply is in, as
- * redis_cas() would. When
- * the connection fails, the operations still without an answer get the
- * failure, and the connection is dropped as for any command.
+ * A compare-and-set or -delete goes as EVAL with its script, not
+ * EVALSHA: a server that lost its script cache answers it in its place
+ * in the batch, where a NOSCRIPT would have it run again after the ops
+ * that followed it. When the connection fails, the operations still
+ * without an answer get the failure, and the connection is dropped as
+ * for any command.
  */
 static store_status redis_batch(void *impl, store_op *ops, store_bkey *keys,
 				size_t n)
 {
 	struct redis_conn *rc;
 	store_status st;
-	size_t i, redo = 0;
+	size_t i;
 	bool was_demoted = false;
 
 	for (i = 0; i < n; i++) {
@@ -1570,12 +1559,7 @@ static store_status redis_batch(void *impl, store_op *ops, store_bkey *keys,
 			was_demoted = true;
 		else
 			answered(rc);
-		if (is_script(&ops[i]) && is_noscript(reply)) {
-			ops[i].status = STORE_ERR_UNAVAILABLE;
-			redo++;
-		} else {
-			ops[i].status = op_reply(reply, &ops[i]);
-		}
+		ops[i].status = op_reply(reply, &ops[i]);
 		reply_free(reply);
 	}
 	if (st != STORE_OK) {
@@ -1588,20 +1572,6 @@ static store_status redis_batch(void *impl, store_op *ops, store_bkey *keys,
 	/* Every reply read: the link may go. */
 	if (was_demoted)
 		demoted(rc);
-	for (i = 0; redo > 0 && i < n; i++) {
-		if (keys[i].key == NULL || !is_script(&ops[i]) ||
-		    ops[i].status != STORE_ERR_UNAVAILABLE)
-			continue;
-		ops[i].status =
-			ops[i].kind == STORE_OP_CAS
-				? redis_cas(impl, keys[i].key, keys[i].klen,
-					    ops[i].expected, ops[i].elen,
-					    ops[i].val, ops[i].len,
-					    ops[i].ttl_ms)
-				: redis_del_if(impl, keys[i].key, keys[i].klen,
-					       ops[i].expected, ops[i].elen);
-		redo--;
-	}
 	return STORE_OK;
 }
 

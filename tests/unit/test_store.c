@@ -3112,6 +3112,38 @@ static void test_demoted_server_link_dropped(void **state)
 	redisFree(c);
 }
 
+/*
+ * The server lost its script cache (SCRIPT FLUSH, a restart behind a
+ * proxy): a batch's compare-and-set still runs in its place, before the
+ * write that follows it, as the batch is ordered.
+ */
+static void test_batch_after_script_flush_keeps_order(void **state)
+{
+	struct fixture *f = *state;
+	store_op ops[2];
+	redisContext *c;
+
+	put(f->st, "flushed", "a");
+	/* The store's scripts loaded before the flush. */
+	assert_int_equal(store_cas(f->st, "flushed", "a", 1, "a", 1, 0),
+			 STORE_OK);
+	c = admin_connect();
+	admin_run(c, "SCRIPT FLUSH");
+	redisFree(c);
+	ops[0] = batch_op(STORE_OP_CAS, "flushed");
+	ops[0].expected = "a";
+	ops[0].elen = 1;
+	ops[0].val = "b";
+	ops[0].len = 1;
+	ops[1] = batch_op(STORE_OP_SET, "flushed");
+	ops[1].val = "c";
+	ops[1].len = 1;
+	assert_int_equal(store_batch(f->st, ops, 2), STORE_OK);
+	assert_int_equal(ops[0].status, STORE_OK);
+	assert_int_equal(ops[1].status, STORE_OK);
+	want_value(f->st, "flushed", "c");
+}
+
 static void test_open_unix_socket_works(void **state)
 {
 	struct fixture *f = *state;
@@ -3904,6 +3936,7 @@ int main(void)
 		CASE(test_open_prefixes_isolate_keys, setup_redis),
 		CASE(test_connection_closed_while_idle_made_anew, setup_redis),
 		CASE(test_demoted_server_link_dropped, setup_redis),
+		CASE(test_batch_after_script_flush_keeps_order, setup_redis),
 		CASE(test_stalled_call_says_it_timed_out, setup_redis),
 		CASE(test_open_unix_socket_works, setup_redis),
 		CASE(test_open_auth_url_authenticates, setup_redis),
