@@ -26,6 +26,14 @@
 /* Files larger than this are not read: the server takes far less. */
 #define LOGO_READ_MAX ((size_t)1024 * 1024)
 
+/* The string v holds, or fallback: a server's answer is not trusted. */
+static const char *str_or(const json_t *v, const char *fallback)
+{
+	const char *s = json_string_value(v);
+
+	return s != NULL ? s : fallback;
+}
+
 static int print_branding(json_t *answer)
 {
 	static const char *const keys[] = {"name", "color", "help_text",
@@ -42,9 +50,9 @@ static int print_branding(json_t *answer)
 	if (json_is_object(logo))
 		snprintf(text, sizeof(text),
 			 "%s, %" JSON_INTEGER_FORMAT " bytes, sha256 %.16s",
-			 json_string_value(json_object_get(logo, "type")),
+			 str_or(json_object_get(logo, "type"), "?"),
 			 json_integer_value(json_object_get(logo, "size")),
-			 json_string_value(json_object_get(logo, "sha256")));
+			 str_or(json_object_get(logo, "sha256"), "?"));
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_put_line("", "logo", text);
 	if (rc == AF_CTL_EXIT_OK && json_object_get(answer, "updated_at"))

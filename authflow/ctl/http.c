@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "common/httpc.h"
+#include "common/httpparse.h"
 #include "http.h"
 
 #define API_PREFIX  "/admin/v1/"
@@ -160,8 +161,14 @@ af_ctl_http_status af_ctl_http_new(const char *base_url, const char *token,
 	if (token != NULL &&
 	    strnlen(token, AF_CTL_HTTP_TOKEN_MAX + 1) > AF_CTL_HTTP_TOKEN_MAX)
 		return AF_CTL_HTTP_ERR_TOKEN_LONG;
+	/*
+	 * What the server parses as a bearer token (RFC 6750 b64token): any
+	 * other would only be refused there, and count against this
+	 * address's limit of bad tokens.
+	 */
 	if (token != NULL &&
-	    !af_httpc_visible_ascii(token, AF_CTL_HTTP_TOKEN_MAX))
+	    (token[0] == '\0' ||
+	     hp_b64token_len(token, strlen(token)) != strlen(token)))
 		return AF_CTL_HTTP_ERR_TOKEN;
 	st = AF_CTL_HTTP_ERR_NOMEM;
 	h = calloc(1, sizeof(*h));

@@ -52,8 +52,8 @@
 	   "the server URL must be http:// or https:// "                  \
 	   "followed by a host, without spaces, '?' or '#'")              \
 	XX(ERR_TOKEN, -4,                                                 \
-	   "the admin token must be printable ASCII without "             \
-	   "spaces")                                                      \
+	   "the admin token must be a bearer token: letters, digits and " \
+	   "-._~+/ then any '='s")                                        \
 	XX(ERR_TOO_LONG, -5, "request path too long")                     \
 	XX(ERR_UNREACHABLE, -6, "cannot reach the server")                \
 	XX(ERR_TOO_BIG, -7, "the server's answer is too large")           \

@@ -132,14 +132,18 @@ static int run(af_ctl *ctl, int argc, char **argv)
 			OPENSSL_cleanse(g.token, strlen(g.token));
 		return rc;
 	}
-	rc = connect_ctl(ctl, &g);
-	if (rc != AF_CTL_EXIT_OK)
-		return rc;
+	/* Help needs no server: a bad URL or token in the environment
+	 * must not keep it from being read. */
 	name = argv[optind];
 	if (strcmp(name, "help") == 0) {
+		if (g.token_from_argv)
+			OPENSSL_cleanse(g.token, strlen(g.token));
 		af_ctl_usage(stdout);
 		return AF_CTL_EXIT_OK;
 	}
+	rc = connect_ctl(ctl, &g);
+	if (rc != AF_CTL_EXIT_OK)
+		return rc;
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(name, commands[i].name) == 0)
 			return commands[i].run(ctl, argc - optind,

@@ -125,6 +125,17 @@ static af_dir_status policy_fields(af_dir *dir, const json_t *spec, int adding,
 		} else if (strcmp(k, "assigned") == 0) {
 			json_t *a = NULL;
 
+			/*
+			 * A change merges list by list: {} would change
+			 * nothing, yet be recorded as a change.
+			 */
+			if (!adding && json_is_object(v) &&
+			    json_object_size(v) == 0) {
+				af_dir__err(err, errlen,
+					    "assigned: nothing to change");
+				rc = AF_DIR_INVALID;
+				break;
+			}
 			rc = assigned_fields(dir, v, &a, err, errlen);
 			if (rc == AF_DIR_OK)
 				rc = af_dir__set_new(norm, k, a);

@@ -379,5 +379,15 @@ for args in "--help" "-h" "help" "user --help" "app add --help" "audit -h" \
 	fi
 done
 
+# Help needs no server: a bad URL or token in the environment is no error.
+AUTHFLOW_URL=http://remote.example AUTHFLOW_ADMIN_TOKEN='not a token' \
+	run /dev/null help
+if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] &&
+	grep -q '^usage: authflowctl' "$tmp/out"; then
+	ok
+else
+	bad "help with a bad environment: status $rc"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

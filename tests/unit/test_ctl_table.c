@@ -499,6 +499,17 @@ static void test_http_new_bad_url_or_token_refused(void **state)
 			 AF_CTL_HTTP_ERR_TOKEN);
 	assert_int_equal(af_ctl_http_new("https://idp.example.org", "", &h),
 			 AF_CTL_HTTP_ERR_TOKEN);
+	/* Only what the server takes as a bearer token (RFC 6750). */
+	assert_int_equal(
+		af_ctl_http_new("https://idp.example.org", "abc!def", &h),
+		AF_CTL_HTTP_ERR_TOKEN);
+	assert_int_equal(af_ctl_http_new("https://idp.example.org", "a=b", &h),
+			 AF_CTL_HTTP_ERR_TOKEN);
+	assert_int_equal(
+		af_ctl_http_new("https://idp.example.org", "aZ0-._~+/==", &h),
+		AF_CTL_HTTP_OK);
+	af_ctl_http_free(h);
+	h = NULL;
 	assert_int_equal(
 		af_ctl_http_new("HTTPS://idp.example.org/prefix", "tok", &h),
 		AF_CTL_HTTP_OK);

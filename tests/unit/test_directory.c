@@ -1556,6 +1556,13 @@ static void test_af_dir_policy_bad_specs_refused(void **state)
 					 sizeof(f->err)),
 		       "name");
 	json_decref(patch);
+	/* Merged list by list: an empty object would change nothing. */
+	patch = parse("{\"assigned\":{}}");
+	assert_refused(f,
+		       af_dir_policy_set(f->dir, ACTOR, "p", patch, f->err,
+					 sizeof(f->err)),
+		       "assigned");
+	json_decref(patch);
 	assert_refused(f,
 		       af_dir_policy_assign(f->dir, ACTOR, "p",
 					    AF_DIR_TARGET_DOMAIN, "a.com",
