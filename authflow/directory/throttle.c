@@ -398,36 +398,34 @@ static void turn_give_back(af_dir *dir, const char *key, af_throttle_turn *turn)
 	(void)st;
 }
 
-af_dir_status af_throttle_door_check(af_dir *dir, af_throttle_door door,
-				     const char *ip, uint32_t *wait_s,
-				     af_throttle_turn *turn)
+/*
+ * The wait or turn of kind at a counted address: AF_DIR_WAIT (with
+ * *wait_s) while its wait runs, or once past the limit while another
+ * check holds its turn; else AF_DIR_OK, with the turn taken past the
+ * limit, so that a burst sent as a wait ends gets one check, not one per
+ * thread and node.
+ */
+static af_dir_status address_turn(af_dir *dir, const char *kind,
+				  const char *addr, uint32_t *wait_s,
+				  af_throttle_turn *turn)
 {
-	char addr[AF_THROTTLE_IP_MAX + 1], key[STORE_KEY_MAX];
+	char key[STORE_KEY_MAX];
 	af_dir_status rc;
 	store_status st;
 	uint64_t ms = 0;
 	int64_t n = 0;
 
-	if (wait_s != NULL)
-		*wait_s = 0;
-	if (turn != NULL)
-		turn->held = 0;
-	if (dir == NULL || turn == NULL)
-		return AF_DIR_INVALID;
-	counted_ip(ip, addr);
-	if (addr[0] == '\0')
-		return AF_DIR_OK; /* not counted either */
-	rc = time_left(dir, "wait", door_kind(door), addr, &ms);
+	rc = time_left(dir, "wait", kind, addr, &ms);
 	if (rc != AF_DIR_OK)
 		return rc;
 	if (ms == 0)
-		rc = counter(dir, "fail", door_kind(door), addr, &n);
+		rc = counter(dir, "fail", kind, addr, &n);
 	if (rc != AF_DIR_OK ||
 	    (ms == 0 &&
 	     n < (int64_t)af_dir_options_get(dir)->throttle.ip_delay_after))
 		return rc;
 	if (ms == 0) {
-		rc = key_of(key, sizeof(key), "turn", door_kind(door), addr);
+		rc = key_of(key, sizeof(key), "turn", kind, addr);
 		if (rc != AF_DIR_OK)
 			return rc;
 		st = turn_take(dir, key, DOOR_TURN_MS, turn);
@@ -440,18 +438,75 @@ af_dir_status af_throttle_door_check(af_dir *dir, af_throttle_door door,
 	return AF_DIR_WAIT;
 }
 
+static void address_turn_end(af_dir *dir, const char *kind, const char *addr,
+			     af_throttle_turn *turn)
+{
+	char key[STORE_KEY_MAX];
+
+	if (addr[0] != '\0' &&
+	    key_of(key, sizeof(key), "turn", kind, addr) == AF_DIR_OK)
+		turn_give_back(dir, key, turn);
+	turn->held = 0;
+}
+
+af_dir_status af_throttle_door_check(af_dir *dir, af_throttle_door door,
+				     const char *ip, uint32_t *wait_s,
+				     af_throttle_turn *turn)
+{
+	char addr[AF_THROTTLE_IP_MAX + 1];
+
+	if (wait_s != NULL)
+		*wait_s = 0;
+	if (turn != NULL)
+		turn->held = 0;
+	if (dir == NULL || turn == NULL)
+		return AF_DIR_INVALID;
+	counted_ip(ip, addr);
+	if (addr[0] == '\0')
+		return AF_DIR_OK; /* not counted either */
+	return address_turn(dir, door_kind(door), addr, wait_s, turn);
+}
+
 void af_throttle_door_end(af_dir *dir, af_throttle_door door, const char *ip,
 			  af_throttle_turn *turn)
 {
-	char addr[AF_THROTTLE_IP_MAX + 1], key[STORE_KEY_MAX];
+	char addr[AF_THROTTLE_IP_MAX + 1];
 
 	if (dir == NULL || turn == NULL || !turn->held)
 		return;
 	counted_ip(ip, addr);
-	if (addr[0] != '\0' && key_of(key, sizeof(key), "turn", door_kind(door),
-				      addr) == AF_DIR_OK)
-		turn_give_back(dir, key, turn);
-	turn->held = 0;
+	address_turn_end(dir, door_kind(door), addr, turn);
+}
+
+af_dir_status af_throttle_ip_begin(af_dir *dir, const char *ip,
+				   const char *browser, uint32_t *wait_s,
+				   af_throttle_turn *turn)
+{
+	char addr[AF_THROTTLE_IP_MAX + 1];
+
+	if (wait_s != NULL)
+		*wait_s = 0;
+	if (turn != NULL)
+		turn->held = 0;
+	if (dir == NULL || turn == NULL)
+		return AF_DIR_INVALID;
+	/* A known browser answers for itself, as af_throttle_check() has it. */
+	if (browser != NULL && browser[0] != '\0')
+		return AF_DIR_OK;
+	counted_ip(ip, addr);
+	if (addr[0] == '\0')
+		return AF_DIR_OK;
+	return address_turn(dir, "ip", addr, wait_s, turn);
+}
+
+void af_throttle_ip_end(af_dir *dir, const char *ip, af_throttle_turn *turn)
+{
+	char addr[AF_THROTTLE_IP_MAX + 1];
+
+	if (dir == NULL || turn == NULL || !turn->held)
+		return;
+	counted_ip(ip, addr);
+	address_turn_end(dir, "ip", addr, turn);
 }
 
 af_dir_status af_throttle_door_fail(af_dir *dir, af_throttle_door door,

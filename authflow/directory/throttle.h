@@ -178,6 +178,24 @@ void af_throttle_end(af_dir *dir, const char *user, const char *browser,
 		     af_throttle_turn *turn);
 
 /*
+ * The address's turn at a sign-in check (ip the client's, browser as for
+ * af_throttle_check()): once an address has passed ip_delay_after failed
+ * sign-ins in the window, its checks of passwords take turns, one at a
+ * time across threads and nodes, so that a spray of names sent all at
+ * once as the address's wait ends gets one check, not one per thread;
+ * the names' own turns (af_throttle_begin()) cannot, as none has failed.
+ * AF_DIR_OK (the turn taken when due: give it back with
+ * af_throttle_ip_end()), AF_DIR_WAIT with *wait_s (the address's wait,
+ * or 1 while another check holds the turn), AF_DIR_STORE. A known
+ * browser, or an address not counted, takes no turn.
+ */
+AF_DIR_NODISCARD af_dir_status af_throttle_ip_begin(af_dir *dir, const char *ip,
+						    const char *browser,
+						    uint32_t *wait_s,
+						    af_throttle_turn *turn);
+void af_throttle_ip_end(af_dir *dir, const char *ip, af_throttle_turn *turn);
+
+/*
  * A sign-in succeeded: clears the user's failures, delay and strikes, or
  * in a known browser that browser's only (the user's, run up elsewhere,
  * stay on their way to the lock for good). The address' stay, so that one

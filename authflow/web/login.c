@@ -405,9 +405,16 @@ static const char *logged_name(af_server *srv, const char *username,
 	return out;
 }
 
+/*
+ * The user's and the address's limits: 0 to go on, or -1 with the page in
+ * resp. With ipturn (the check itself, not its early look), the address's
+ * turn is taken too once it is due (af_throttle_ip_begin()); the caller
+ * gives it back.
+ */
 static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 			  const char *flow, const json_t *authz,
-			  const char *username, const char *known)
+			  const char *username, const char *known,
+			  af_throttle_turn *ipturn)
 {
 	char msg[160], shown[AF_LOGGED_NAME_BUF];
 	uint32_t wait_s = 0;
@@ -415,6 +422,9 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
 
 	st = af_throttle_check(srv->dir, username, req->client_ip, known,
 			       &wait_s);
+	if (st == AF_DIR_OK && ipturn != NULL)
+		st = af_throttle_ip_begin(srv->dir, req->client_ip, known,
+					  &wait_s, ipturn);
 	if (st == AF_DIR_OK)
 		return 0;
 	if (st == AF_DIR_LOCKED) {
@@ -618,7 +628,7 @@ af_early af_h_login_post_early(af_server *srv, af_req *req, af_resp *resp)
 	 */
 	if (login_prelude(srv, req, resp, &authz, known) == 0 &&
 	    check_throttle(srv, req, resp, af_req_param(req, "flow"), authz,
-			   username, known) == 0)
+			   username, known, NULL) == 0)
 		e = known[0] != '\0' ? AF_EARLY_QUEUE_FIRST : AF_EARLY_QUEUE;
 	json_decref(authz);
 	return e;
@@ -632,7 +642,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	json_t *authz = NULL, *user = NULL, *policy = NULL, *app = NULL;
 	char known[AF_KNOWN_ID_BUF] = "", shown[AF_LOGGED_NAME_BUF];
 	af_dir_status st;
-	af_throttle_turn turn = {0};
+	af_throttle_turn turn = {0}, ipturn = {0};
 	int rc;
 
 	if (login_prelude(srv, req, resp, &authz, known) != 0)
@@ -666,7 +676,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		af_page_unavailable(resp);
 		goto out;
 	}
-	if (check_throttle(srv, req, resp, flow, authz, username, known) != 0)
+	if (check_throttle(srv, req, resp, flow, authz, username, known,
+			   &ipturn) != 0)
 		goto out;
 	st = af_dir_user_login(srv->dir, username, password, &user);
 	/* Refused before any hash (a password too long, the store): no
@@ -753,6 +764,7 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			 "could not clear the failure count");
 	sign_in(srv, req, resp, flow, authz, user, known);
 out:
+	af_throttle_ip_end(srv->dir, req->client_ip, &ipturn);
 	af_throttle_end(srv->dir, username, known, &turn);
 	json_decref(authz);
 	json_decref(user);

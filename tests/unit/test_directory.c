@@ -3341,6 +3341,68 @@ static void test_af_throttle_lock_runs_out_then_stays(void **state)
 }
 
 /*
+ * Past the address's limit, its sign-in checks take turns: a spray of
+ * names sent at once as the wait ends gets one check, not one per
+ * thread. A known browser, and an address below the limit, take none.
+ */
+static void test_af_throttle_ip_turn_past_the_limit(void **state)
+{
+	fixture *f = *state;
+	const struct timespec pause = {1, 200000000};
+	af_throttle_turn a = {0}, b = {0};
+	af_dir_options opts;
+	af_dir *dir = NULL;
+	uint32_t wait = 99;
+
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.throttle.ip_delay_after = 2;
+	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	assert_int_equal(
+		af_throttle_ip_begin(dir, "192.0.2.40", NULL, &wait, &a),
+		AF_DIR_OK);
+	assert_int_equal(wait, 0);
+	assert_false(a.held);
+	assert_int_equal(af_throttle_fail(dir, "n1", "192.0.2.40", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_fail(dir, "n2", "192.0.2.40", NULL),
+			 AF_DIR_OK);
+	/* The address's wait first, then its turn. */
+	assert_int_equal(
+		af_throttle_ip_begin(dir, "192.0.2.40", NULL, &wait, &a),
+		AF_DIR_WAIT);
+	assert_int_equal(wait, 1);
+	nanosleep(&pause, NULL);
+	assert_int_equal(
+		af_throttle_ip_begin(dir, "192.0.2.40", NULL, &wait, &a),
+		AF_DIR_OK);
+	assert_true(a.held);
+	assert_int_equal(
+		af_throttle_ip_begin(dir, "192.0.2.40", NULL, &wait, &b),
+		AF_DIR_WAIT);
+	assert_int_equal(wait, 1);
+	assert_false(b.held);
+	/* A known browser answers for itself; another address is free. */
+	assert_int_equal(
+		af_throttle_ip_begin(dir, "192.0.2.40", "known-id", &wait, &b),
+		AF_DIR_OK);
+	assert_false(b.held);
+	assert_int_equal(
+		af_throttle_ip_begin(dir, "192.0.2.41", NULL, &wait, &b),
+		AF_DIR_OK);
+	assert_false(b.held);
+	af_throttle_ip_end(dir, "192.0.2.40", &a);
+	assert_false(a.held);
+	assert_int_equal(
+		af_throttle_ip_begin(dir, "192.0.2.40", NULL, &wait, &b),
+		AF_DIR_OK);
+	assert_true(b.held);
+	af_throttle_ip_end(dir, "192.0.2.40", &b);
+	af_dir_free(dir);
+}
+
+/*
  * Failures paced to stay under the lock limit in every window still add
  * up: the hundredth since the last success locks for good.
  */
@@ -5887,6 +5949,7 @@ int main(void)
 		T(test_af_throttle_delay_capped_and_expires),
 		T(test_af_throttle_lock_runs_out_then_stays),
 		T(test_af_throttle_paced_failures_lock_for_good),
+		T(test_af_throttle_ip_turn_past_the_limit),
 		T(test_af_throttle_new_user_inherits_no_lock),
 		T(test_af_audit_list_newest_first),
 		T(test_af_audit_record_no_secrets_and_refusals),
