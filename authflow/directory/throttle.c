@@ -361,6 +361,12 @@ static af_dir_status counter(af_dir *dir, const char *what, const char *kind,
 	return rc;
 }
 
+/*
+ * The one key a failed sign-in of a name nobody has writes durable in
+ * the place of the strikes a user's writes (af_throttle_fail()).
+ */
+#define DECOY_KEY "strikes:decoy"
+
 /* A door's turn lasts one check of a secret, a few store calls. */
 #define DOOR_TURN_MS 1000u
 
@@ -760,6 +766,19 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip,
 		 store_incr(af_dir_store(dir), key, 1, STRIKES_TTL_MS,
 			    &strikes) != STORE_OK)
 		strikes = 0;
+	/*
+	 * The memory store syncs its file for a durable write, and writes a
+	 * volatile one in memory alone: a durable write to a single key in
+	 * the place of the user's keeps a failure for a made-up name as slow
+	 * as for a user's, so that the time of the answer does not tell who
+	 * exists. (To Redis either is one round trip.)
+	 */
+	if (rc == AF_DIR_OK && !exists &&
+	    store_get_backend(af_dir_store(dir)) == STORE_BACKEND_MEMORY) {
+		int64_t ignored_n = 0;
+
+		(void)count_up(dir, DECOY_KEY, 1, STRIKES_TTL_MS, &ignored_n);
+	}
 	if (rc != AF_DIR_OK)
 		return rc;
 	/*
