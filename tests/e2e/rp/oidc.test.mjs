@@ -1853,7 +1853,7 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       // and then no password is checked for a while, the right one too.
       let p = await b.post(`${srv.issuer}/login`, { ...o.fields, username: s.user, password: 'wrong password' });
       assert.equal(p.status, 503);
-      assert.match(srv.stderr(), /could not count a failed sign-in: passwords are not checked for 10 s/);
+      assert.match(srv.stderr(), /could not count a failed password: no password or token code is checked for 10 s/);
       assert.equal(cli('config', 'set', 'maxmemory', '0'), 'OK');
       p = await b.post(`${srv.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
       assert.equal(p.status, 503, 'not checked');
