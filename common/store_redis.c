@@ -250,6 +250,13 @@ static void demoted(struct redis_conn *rc)
 		 "redis answered that it is not the primary (a replica now, "
 		 "or its primary is down)");
 	conn_failed(rc);
+	/*
+	 * Not at once, even from a link that was well: while the name
+	 * still gives the replica, its reads succeed and every write would
+	 * connect anew.
+	 */
+	if (rc->retry_ns == 0)
+		rc->retry_ns = af_mono_ns() + rc->backoff_ms * 1000000u;
 }
 
 /*

@@ -272,6 +272,9 @@ pushd_status pushd_apns_payload(const pushd_job *job, char *out, size_t cap,
 	return PUSHD_OK;
 }
 
+/* The longest ttl FCM takes: 28 days. */
+#define PUSHD_FCM_TTL_MAX_S ((int64_t)28 * 86400)
+
 pushd_status pushd_fcm_message(const pushd_job *job, int64_t now, char **out)
 {
 	char exp[24], ttl[24];
@@ -288,6 +291,8 @@ pushd_status pushd_fcm_message(const pushd_job *job, int64_t now, char **out)
 	 * the least it takes.
 	 */
 	left = job->expires > now ? job->expires - now : 1;
+	if (left > PUSHD_FCM_TTL_MAX_S)
+		left = PUSHD_FCM_TTL_MAX_S;
 	(void)snprintf(ttl, sizeof(ttl), "%llds", (long long)left);
 	/* FCM data values must all be strings. */
 	obj = json_pack("{s:{s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s}}}",

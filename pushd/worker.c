@@ -267,7 +267,8 @@ static int is_ours(const struct pushd_worker *w, const store_value *v)
 
 /*
  * Takes the lease on a job: 1 taken, 0 another live consumer holds it,
- * -1 the store failed.
+ * -1 the store failed (or the lease ran out between its steps twice:
+ * the store did not say).
  */
 static int lease_take(struct pushd_worker *w, pushd_flight *f)
 {

@@ -367,7 +367,10 @@ static af_dir_status counter(af_dir *dir, const char *what, const char *kind,
  */
 #define DECOY_KEY "strikes:decoy"
 
-/* A door's turn lasts one check of a secret, a few store calls. */
+/*
+ * A door's turn, and an address's at sign-in (given back once the
+ * password is judged), last one check of a secret and a few store calls.
+ */
 #define DOOR_TURN_MS 1000u
 
 /*

@@ -712,6 +712,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 			  username);
 		goto out;
 	}
+	/* The password is judged: the address's next check may go. */
+	af_throttle_ip_end(srv->dir, req->client_ip, &ipturn);
 	/* Past the password, the flow is bound to this browser anew. */
 	rc = af_flow_rebind(
 		srv, req, resp, flow,

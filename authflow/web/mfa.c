@@ -361,6 +361,8 @@ static void complete(af_server *srv, af_req *req, af_resp *resp, json_t *authz,
 		json_decref(user);
 		return;
 	}
+	if (strcmp(factor, "otp") == 0)
+		af_metrics_mfa(srv->metrics, AF_MFA_OUT_CODE_OK);
 	memset(&s, 0, sizeof(s));
 	snprintf(s.username, sizeof(s.username), "%s", mfa_str(authz, "user"));
 	snprintf(s.sub, sizeof(s.sub), "%s", mfa_str(authz, "sub"));
@@ -1359,15 +1361,19 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	/*
-	 * The flow's tries were used up before this password step: the
-	 * code is not checked, so it counts as no failure; the request on
-	 * the phone stands.
+	 * The flow's tries are used up (before this password step, or by
+	 * posts alongside this one): the code is not checked, so it counts
+	 * as no failure; a request on the phone stands.
 	 */
 	if (tries > AF_MFA_CODE_TRIES) {
 		show_page(srv, resp, 429, flow, authz, txn,
-			  "Too many wrong token codes were typed in this "
-			  "sign-in. Approve the request on your phone, or "
-			  "sign in again from the application.",
+			  txn != NULL ? "Too many wrong token codes were typed "
+					"in this sign-in. Approve the request "
+					"on your phone, or sign in again from "
+					"the application."
+				      : "Too many wrong token codes were typed "
+					"in this sign-in. Sign in again from "
+					"the application.",
 			  unanswered);
 		goto out;
 	}
@@ -1376,7 +1382,6 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		st = af_mfa_code_check(srv->store, user, code, af_now(), device,
 				       sizeof(device));
 	if (st == AF_MFA_OK) {
-		af_metrics_mfa(srv->metrics, AF_MFA_OUT_CODE_OK);
 		complete(srv, req, resp, authz, "otp", device);
 		goto out;
 	}

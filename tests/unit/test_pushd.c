@@ -408,6 +408,15 @@ static void test_fcm_message_fields_are_strings(void **state)
 			    "12s");
 	free(text);
 	json_decref(root);
+	/* A far expiry: no more than the 28 days FCM takes. */
+	assert_int_equal(pushd_fcm_message(&j, 1900000000 - 365 * 86400, &text),
+			 PUSHD_OK);
+	root = json_loads(text, 0, NULL);
+	android = json_object_get(json_object_get(root, "message"), "android");
+	assert_string_equal(json_string_value(json_object_get(android, "ttl")),
+			    "2419200s");
+	free(text);
+	json_decref(root);
 	/* Sent as it expires (a late retry): the least FCM takes. */
 	assert_int_equal(pushd_fcm_message(&j, 1900000000, &text), PUSHD_OK);
 	root = json_loads(text, 0, NULL);
