@@ -384,6 +384,9 @@ static void complete(af_server *srv, af_req *req, af_resp *resp, json_t *authz,
 	json_decref(user);
 }
 
+/* How recent a phone sign-in must be to add another phone: 10 minutes. */
+#define AF_ENROLL_RECENT_S 600
+
 /* Words of a page built in parts; more is cut, never overrun. */
 #define WORDS_MAX	  640
 #define OUTCOME_TITLE_MAX 96
@@ -1647,6 +1650,42 @@ static int enroll_session(af_server *srv, const af_req *req, af_resp *resp,
  * -1 with the error page made. Asked again when the form is posted: the
  * workflow or the user's phones may have changed since it was shown.
  */
+/*
+ * A session that signed in with a phone may add another: while the user
+ * still has one (a phone removed, as when lost, is replaced through an
+ * administrator, as at sign-in), and within AF_ENROLL_RECENT_S of that
+ * sign-in (a browser left signed in, or its cookie, does not add a
+ * second factor days later). 0, or -1 with the page in resp.
+ */
+static int another_allowed(af_server *srv, af_resp *resp, const af_session *s)
+{
+	json_t *list = NULL;
+	size_t n;
+
+	if (af_mfa_device_list(srv->store, s->username, &list) != AF_MFA_OK) {
+		af_page_unavailable(resp);
+		return -1;
+	}
+	n = json_array_size(list);
+	json_decref(list);
+	if (n == 0) {
+		af_page_error(resp, 403, "No phone to add to",
+			      "Your phone was removed from your account, so "
+			      "a new one cannot be added from this sign-in.",
+			      "Ask your administrator for an enrollment code.");
+		return -1;
+	}
+	if (af_now() - s->auth_time > AF_ENROLL_RECENT_S) {
+		af_page_error(resp, 403, "Sign in again to add a phone",
+			      "Adding a phone needs a sign-in with your phone "
+			      "in the last ten minutes.",
+			      "Sign out, sign in again, and add the phone "
+			      "then.");
+		return -1;
+	}
+	return 0;
+}
+
 static int enroll_why(af_server *srv, af_resp *resp, const af_session *s,
 		      af_enroll_why *why)
 {
@@ -1654,7 +1693,7 @@ static int enroll_why(af_server *srv, af_resp *resp, const af_session *s,
 
 	*why = AF_ENROLL_ANOTHER;
 	if (strcmp(s->acr, AF_ACR_MFA) == 0)
-		return 0;
+		return another_allowed(srv, resp, s);
 	first = first_phone_allowed(srv, s->username);
 	if (first < 0) {
 		af_page_unavailable(resp);

@@ -867,6 +867,18 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(c.answer.status, 200, c.answer.text);
     assert.match(c.answer.text, /Add a phone to your account/);
     assert.match(c.answer.text, /<svg/);
+    // The phone removed (lost, say): that sign-in adds no phone, neither
+    // the page nor a post of the form shown before.
+    const devs = (await server.admin('GET', '/users/vera/devices')).json.devices;
+    const shownBefore = await b.get(`${server.issuer}/enroll`);
+    assert.equal(shownBefore.status, 200);
+    for (const d of devs) assert.equal((await server.admin('DELETE', `/devices/${d.id}`)).status, 200);
+    e = await b.get(`${server.issuer}/enroll`);
+    assert.equal(e.status, 403);
+    assert.match(e.text, /Your phone was removed from your account/);
+    e = await b.post(`${server.issuer}/enroll`, hiddenFields(shownBefore.text));
+    assert.equal(e.status, 403);
+    assert.doesNotMatch(e.text, /<svg|<code>/, 'no enrollment code');
     // A user who never had a phone sets up the first one after the password.
     const w = await seed(server, { user: 'wes' });
     w.config = await rp(w);
