@@ -574,12 +574,13 @@ static int sent_twice_or(af_server *srv, af_resp *resp, const char *username,
 			 const char *title, const char *what, const char *next)
 {
 	json_t *user = NULL;
-	int twice = af_dir_user_login(srv->dir, username, password, &user) ==
+	int twice = password != NULL &&
+		    af_dir_user_login(srv->dir, username, password, &user) ==
 			    AF_DIR_OK &&
 		    af_ct_streq(json_string_value(json_object_get(user, "sub")),
 				sub);
 
-	resp->hashed = 1;
+	resp->hashed = password != NULL;
 
 	json_decref(user);
 	if (twice)
@@ -593,10 +594,12 @@ static int sent_twice_or(af_server *srv, af_resp *resp, const char *username,
  * The user as the directory has them now, still the one the sign-in
  * checked and still allowed the flow's application: 0 and *user, or -1
  * with the page in resp (the saved-password page when the change was
- * made by this same form, sent twice).
+ * made by this same form, sent twice with password: NULL for a page
+ * shown, whose query no password is taken from).
  */
 static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
-			 const char *flow, const json_t *authz, json_t **user)
+			 const char *flow, const json_t *authz,
+			 const char *password, json_t **user)
 {
 	const json_t *step = step_of(authz);
 	json_t *policy = NULL, *app = NULL;
@@ -619,8 +622,7 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
 		*user = NULL;
 		/* Changed by the same form sent twice at once: it says so. */
 		if (!sent_twice_or(srv, resp, step_str(step, "username"),
-				   step_str(step, "sub"),
-				   af_req_param(req, "password"), NULL, NULL,
+				   step_str(step, "sub"), password, NULL, NULL,
 				   NULL))
 			refuse(srv, req, resp, flow, authz, ENDED,
 			       "user_changed");
@@ -660,7 +662,7 @@ void af_h_password_get(af_server *srv, af_req *req, af_resp *resp)
 
 	/* What the post would refuse is said at once, not after typing. */
 	if (authz != NULL &&
-	    still_allowed(srv, req, resp, flow, authz, &user) == 0)
+	    still_allowed(srv, req, resp, flow, authz, NULL, &user) == 0)
 		show_form(srv, resp, 200, flow, authz, NULL, 0);
 	json_decref(user);
 	json_decref(authz);
@@ -734,7 +736,8 @@ void af_h_password_post(af_server *srv, af_req *req, af_resp *resp)
 				  1);
 		goto out;
 	}
-	if (still_allowed(srv, req, resp, flow, authz, &user) != 0)
+	if (still_allowed(srv, req, resp, flow, authz,
+			  af_req_param(req, "password"), &user) != 0)
 		goto out;
 	st = af_dir_user_change_password(
 		srv->dir, step_str(step, "username"), step_str(step, "sub"),

@@ -1967,6 +1967,26 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
   const post = (b, f, password, confirm = password) =>
     b.post(`${server.issuer}/login/password`, { ...f.fields, password, confirm });
 
+  test('the new-password page checks no password sent in its query', async () => {
+    const s = await seed(server, { user: 'tempo-qry' });
+    s.config = await rp(s);
+    await giveTemporary('tempo-qry');
+    const b = new Browser();
+    const a = await authUrl(s.config);
+    const f = await changeForm(b, await signIn(b, server.issuer, a.url.href, 'tempo-qry', TEMP));
+    // The user sets a password elsewhere meanwhile: the step has ended.
+    assert.equal((await server.admin('PUT', '/users/tempo-qry/password', { password: NEW })).status, 200);
+    // Even the right password in the query tells nothing: the page is the
+    // step's end, as for any other, not "saved" (no password check).
+    for (const guess of [NEW, `${NEW}x`]) {
+      const u = new URL(f.url.href);
+      u.searchParams.set('password', guess);
+      const r = await b.get(u.href);
+      assert.notEqual(r.status, 409, `a password in the query was checked: ${guess}`);
+      assert.doesNotMatch(r.text, /saved/i);
+    }
+  });
+
   test('password only: a new password is chosen before anything is signed into; the temporary one then fails', async () => {
     const s = await seed(server, { user: 'tempo-ann' });
     s.config = await rp(s);
