@@ -95,6 +95,17 @@ static void enqueue(af_bcl *b, struct job *j)
 	b->waiting++;
 }
 
+/* How many tokens wait for uri (the caller holds b->mu). */
+static size_t waiting_for(const af_bcl *b, const char *uri)
+{
+	const struct job *j;
+	size_t n = 0;
+
+	for (j = b->head; j != NULL; j = j->next)
+		n += strcmp(j->uri, uri) == 0;
+	return n;
+}
+
 static size_t keep_start(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct said *a = userp;
@@ -434,7 +445,8 @@ af_bcl_status af_bcl_send(af_bcl *b, const char *client_id, const char *uri,
 	pthread_mutex_lock(&b->mu);
 	if (b->stopping)
 		rc = AF_BCL_STOPPED;
-	else if (b->waiting >= AF_BCL_QUEUE_MAX)
+	else if (b->waiting >= AF_BCL_QUEUE_MAX ||
+		 waiting_for(b, uri) >= AF_BCL_QUEUE_PER_URI_MAX)
 		rc = AF_BCL_FULL;
 	else if (!b->started)
 		rc = start(b);

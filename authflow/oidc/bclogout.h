@@ -8,13 +8,15 @@
  * thread of its own sends them, so that a slow or unreachable relying
  * party never holds up the request that ended the session.
  *
- * Delivery: at most AF_BCL_QUEUE_MAX tokens wait (more are dropped, with
- * a log line); AF_BCL_INFLIGHT_MAX are sent at once, at most
+ * Delivery: at most AF_BCL_QUEUE_MAX tokens wait, and at most
+ * AF_BCL_QUEUE_PER_URI_MAX of them for one URI (more are dropped, with a
+ * log line); AF_BCL_INFLIGHT_MAX are sent at once, at most
  * AF_BCL_PER_URI_MAX of them to one URI, so that a relying party that
- * hangs delays only its own. Each token is signed when it is first tried
- * (fresh however long it waited) and tried up to AF_BCL_TRIES times,
- * again after 1 s and 3 s, each try bounded to AF_BCL_TIMEOUT_MS; a
- * redirect is a failure, never followed. Every outcome is a log event
+ * hangs delays, and fills the queue with, only its own. Each token is signed
+ * when it is first tried (fresh however long it waited) and tried up to
+ * AF_BCL_TRIES times, again after 1 s and 3 s, each try bounded to
+ * AF_BCL_TIMEOUT_MS; a redirect is a failure, never followed. Every outcome is
+ * a log event
  * ("backchannel_logout") and a count in /metrics.
  *
  * Thread-safety: every function may be called from any thread but
@@ -31,15 +33,16 @@
 #include "server.h"
 #include "session/session.h"
 
-#define AF_BCL_QUEUE_MAX	1024
-#define AF_BCL_INFLIGHT_MAX	16
-#define AF_BCL_PER_URI_MAX	4
-#define AF_BCL_TRIES		3
-#define AF_BCL_TIMEOUT_MS	5000
+#define AF_BCL_QUEUE_MAX	 1024
+#define AF_BCL_QUEUE_PER_URI_MAX 128
+#define AF_BCL_INFLIGHT_MAX	 16
+#define AF_BCL_PER_URI_MAX	 4
+#define AF_BCL_TRIES		 3
+#define AF_BCL_TIMEOUT_MS	 5000
 /* How long a logout token is good for (its exp is iat plus this). */
-#define AF_BCL_TOKEN_LIFETIME_S 120
+#define AF_BCL_TOKEN_LIFETIME_S	 120
 /* The event of a logout token (OpenID Connect Back-Channel Logout 2.4). */
-#define AF_BCL_EVENT		"http://schemas.openid.net/event/backchannel-logout"
+#define AF_BCL_EVENT		 "http://schemas.openid.net/event/backchannel-logout"
 
 typedef struct af_bcl af_bcl;
 

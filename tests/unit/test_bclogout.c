@@ -366,7 +366,7 @@ static void gives_up(void **state)
  */
 static void hung_party_holds_up_its_own(void **state)
 {
-	static const unsigned script[] = {200, 0};
+	static const unsigned script[] = {200, 200, 0};
 	struct fx *f = *state;
 	struct rp rp;
 	char hung_uri[64], uri[64];
@@ -398,6 +398,20 @@ static void hung_party_holds_up_its_own(void **state)
 	assert_int_equal(rp_wait(&rp, 1), 1);
 	assert_true(af_mono_ns() - t0 < 2000000000u);
 	assert_string_equal(rp.paths[0], "/ok");
+	/*
+	 * Nor does it fill the queue for the others: its own waiting tokens
+	 * are capped (those under way aside), and another's still go.
+	 */
+	for (i = AF_BCL_INFLIGHT_MAX; i < AF_BCL_QUEUE_MAX; i++) {
+		if (af_bcl_send(b, "af-hung", hung_uri, "sub-1", "sid-1") ==
+		    AF_BCL_FULL)
+			break;
+	}
+	assert_true(i >= AF_BCL_QUEUE_PER_URI_MAX);
+	assert_true(i <= AF_BCL_QUEUE_PER_URI_MAX + AF_BCL_PER_URI_MAX);
+	assert_int_equal(af_bcl_send(b, "af-client", uri, "sub-2", "sid-2"),
+			 AF_BCL_OK);
+	assert_int_equal(rp_wait(&rp, 2), 2);
 	/* A stop with no grace drops the hung tries at once. */
 	t0 = af_mono_ns();
 	af_bcl_free(b, 0);
