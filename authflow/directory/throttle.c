@@ -458,64 +458,67 @@ static void address_turn_end(af_dir *dir, const char *kind, const char *addr,
 	turn->held = 0;
 }
 
-af_dir_status af_throttle_door_check(af_dir *dir, af_throttle_door door,
-				     const char *ip, uint32_t *wait_s,
-				     af_throttle_turn *turn)
+/* address_turn() at ip's counted address, with the outputs cleared. */
+static af_dir_status address_begin(af_dir *dir, const char *kind,
+				   const char *ip, uint32_t *wait_s,
+				   af_throttle_turn *turn)
 {
 	char addr[AF_THROTTLE_IP_MAX + 1];
 
-	if (wait_s != NULL)
-		*wait_s = 0;
-	if (turn != NULL)
-		turn->held = 0;
 	if (dir == NULL || turn == NULL)
 		return AF_DIR_INVALID;
 	counted_ip(ip, addr);
 	if (addr[0] == '\0')
 		return AF_DIR_OK; /* not counted either */
-	return address_turn(dir, door_kind(door), addr, wait_s, turn);
+	return address_turn(dir, kind, addr, wait_s, turn);
 }
 
-void af_throttle_door_end(af_dir *dir, af_throttle_door door, const char *ip,
-			  af_throttle_turn *turn)
+static void address_end(af_dir *dir, const char *kind, const char *ip,
+			af_throttle_turn *turn)
 {
 	char addr[AF_THROTTLE_IP_MAX + 1];
 
 	if (dir == NULL || turn == NULL || !turn->held)
 		return;
 	counted_ip(ip, addr);
-	address_turn_end(dir, door_kind(door), addr, turn);
+	address_turn_end(dir, kind, addr, turn);
+}
+
+af_dir_status af_throttle_door_check(af_dir *dir, af_throttle_door door,
+				     const char *ip, uint32_t *wait_s,
+				     af_throttle_turn *turn)
+{
+	if (wait_s != NULL)
+		*wait_s = 0;
+	if (turn != NULL)
+		turn->held = 0;
+	return address_begin(dir, door_kind(door), ip, wait_s, turn);
+}
+
+void af_throttle_door_end(af_dir *dir, af_throttle_door door, const char *ip,
+			  af_throttle_turn *turn)
+{
+	address_end(dir, door_kind(door), ip, turn);
 }
 
 af_dir_status af_throttle_ip_begin(af_dir *dir, const char *ip,
 				   const char *browser, uint32_t *wait_s,
 				   af_throttle_turn *turn)
 {
-	char addr[AF_THROTTLE_IP_MAX + 1];
-
 	if (wait_s != NULL)
 		*wait_s = 0;
 	if (turn != NULL)
 		turn->held = 0;
-	if (dir == NULL || turn == NULL)
-		return AF_DIR_INVALID;
 	/* A known browser answers for itself, as af_throttle_check() has it. */
-	if (browser != NULL && browser[0] != '\0')
+	if (dir != NULL && turn != NULL && browser != NULL &&
+	    browser[0] != '\0')
 		return AF_DIR_OK;
-	counted_ip(ip, addr);
-	if (addr[0] == '\0')
-		return AF_DIR_OK;
-	return address_turn(dir, "ip", addr, wait_s, turn);
+	return address_begin(dir, "ip", ip, wait_s, turn);
 }
 
 void af_throttle_ip_end(af_dir *dir, const char *ip, af_throttle_turn *turn)
 {
-	char addr[AF_THROTTLE_IP_MAX + 1];
-
-	if (dir == NULL || turn == NULL || !turn->held)
-		return;
-	counted_ip(ip, addr);
-	address_turn_end(dir, "ip", addr, turn);
+	address_end(dir, "ip", ip, turn);
 }
 
 af_dir_status af_throttle_door_fail(af_dir *dir, af_throttle_door door,

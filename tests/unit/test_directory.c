@@ -3275,6 +3275,26 @@ static void test_af_throttle_delay_capped_and_expires(void **state)
 }
 
 /*
+ * A directory on f's store whose locks come at lock_after failures in a
+ * window of 1 s and last 1 s, with no delays before: locks by the clock.
+ */
+static af_dir *lock_dir(fixture *f, uint32_t lock_after)
+{
+	af_dir_options opts;
+	af_dir *dir = NULL;
+
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.throttle.user_delay_after = 1000;
+	opts.throttle.user_lock_after = lock_after;
+	opts.throttle.window_s = 1;
+	opts.throttle.lock_s = 1;
+	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	return dir;
+}
+
+/*
  * A lock runs out after lock_s; once a user's failures since the last
  * success pass AF_THROTTLE_STRIKES_MAX, it lasts until lifted.
  */
@@ -3282,19 +3302,11 @@ static void test_af_throttle_lock_runs_out_then_stays(void **state)
 {
 	fixture *f = *state;
 	const struct timespec pause = {1, 200000000};
-	af_dir_options opts;
 	af_dir *dir = NULL;
 	uint32_t wait = 0;
 	int i;
 
-	af_dir_options_default(&opts);
-	opts.pw.m_kib = 64;
-	opts.pw.t = 1;
-	opts.throttle.user_delay_after = 1000;
-	opts.throttle.user_lock_after = 10;
-	opts.throttle.window_s = 1;
-	opts.throttle.lock_s = 1;
-	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	dir = lock_dir(f, 10);
 	assert_int_equal(add_user(f, "{\"username\":\"lena\"}",
 				  "a long enough password"),
 			 AF_DIR_OK);
@@ -3410,19 +3422,11 @@ static void test_af_throttle_paced_failures_lock_for_good(void **state)
 {
 	fixture *f = *state;
 	const struct timespec pause = {1, 200000000};
-	af_dir_options opts;
 	af_dir *dir = NULL;
 	uint32_t wait = 0;
 	int i;
 
-	af_dir_options_default(&opts);
-	opts.pw.m_kib = 64;
-	opts.pw.t = 1;
-	opts.throttle.user_delay_after = 1000;
-	opts.throttle.user_lock_after = 50;
-	opts.throttle.window_s = 1;
-	opts.throttle.lock_s = 1;
-	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	dir = lock_dir(f, 50);
 	assert_int_equal(add_user(f, "{\"username\":\"pace\"}",
 				  "a long enough password"),
 			 AF_DIR_OK);
@@ -3452,21 +3456,13 @@ static void test_af_throttle_unknown_name_never_locked_for_good(void **state)
 {
 	fixture *f = *state;
 	const struct timespec pause = {1, 200000000};
-	af_dir_options opts;
 	af_dir *dir = NULL;
 	uint32_t wait = 0;
 	uint64_t ttl = 0;
 	char key[80];
 	int i;
 
-	af_dir_options_default(&opts);
-	opts.pw.m_kib = 64;
-	opts.pw.t = 1;
-	opts.throttle.user_delay_after = 1000;
-	opts.throttle.user_lock_after = 10;
-	opts.throttle.window_s = 1;
-	opts.throttle.lock_s = 1;
-	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	dir = lock_dir(f, 10);
 	for (i = 0; i < AF_THROTTLE_STRIKES_MAX; i++) {
 		if (i % 10 == 0 && i > 0)
 			nanosleep(&pause, NULL);
