@@ -374,6 +374,21 @@ static void test_apns_payload_over_cap_refused(void **state)
 			 PUSHD_ERR_TOO_BIG);
 }
 
+/* The android ttl of j's FCM message made at now is want. */
+static void fcm_ttl_is(const pushd_job *j, int64_t now, const char *want)
+{
+	char *text = NULL;
+	json_t *root, *android;
+
+	assert_int_equal(pushd_fcm_message(j, now, &text), PUSHD_OK);
+	root = json_loads(text, 0, NULL);
+	android = json_object_get(json_object_get(root, "message"), "android");
+	assert_string_equal(json_string_value(json_object_get(android, "ttl")),
+			    want);
+	free(text);
+	json_decref(root);
+}
+
 static void test_fcm_message_fields_are_strings(void **state)
 {
 	char *text = NULL;
@@ -403,28 +418,14 @@ static void test_fcm_message_fields_are_strings(void **state)
 	assert_string_equal(
 		json_string_value(json_object_get(android, "collapse_key")),
 		"t1");
+	free(text);
+	json_decref(root);
 	/* Kept for an offline phone only while the challenge lives. */
-	assert_string_equal(json_string_value(json_object_get(android, "ttl")),
-			    "12s");
-	free(text);
-	json_decref(root);
+	fcm_ttl_is(&j, 1900000000 - 12, "12s");
 	/* A far expiry: no more than the 28 days FCM takes. */
-	assert_int_equal(pushd_fcm_message(&j, 1900000000 - 365 * 86400, &text),
-			 PUSHD_OK);
-	root = json_loads(text, 0, NULL);
-	android = json_object_get(json_object_get(root, "message"), "android");
-	assert_string_equal(json_string_value(json_object_get(android, "ttl")),
-			    "2419200s");
-	free(text);
-	json_decref(root);
+	fcm_ttl_is(&j, 1900000000 - 365 * 86400, "2419200s");
 	/* Sent as it expires (a late retry): the least FCM takes. */
-	assert_int_equal(pushd_fcm_message(&j, 1900000000, &text), PUSHD_OK);
-	root = json_loads(text, 0, NULL);
-	android = json_object_get(json_object_get(root, "message"), "android");
-	assert_string_equal(json_string_value(json_object_get(android, "ttl")),
-			    "1s");
-	free(text);
-	json_decref(root);
+	fcm_ttl_is(&j, 1900000000, "1s");
 }
 
 static void test_apns_id_same_job_same_v4_uuid(void **state)
