@@ -2734,7 +2734,7 @@ af_dir_status af_dir_user_login(af_dir *dir, const char *username,
 				const char *password, json_t **out)
 {
 	char name[AF_DIR_USERNAME_MAX + 1], key[STORE_KEY_MAX];
-	char phc[AF_PW_PHC_MAX] = "";
+	char phc[AF_PW_PHC_MAX] = "", norm[AF_PW_NORM_MAX + 1];
 	json_t *user = NULL;
 	const char *stored;
 	af_dir_status rc;
@@ -2744,6 +2744,15 @@ af_dir_status af_dir_user_login(af_dir *dir, const char *username,
 		*out = NULL;
 	if (dir == NULL || check_password(password, NULL, 0) != AF_DIR_OK)
 		return AF_DIR_INVALID;
+	/*
+	 * A password whose normal form is too long is checked against no
+	 * hash (af_pw_verify() refuses it first): refused as such for every
+	 * name alike, so that the caller counts no hash's time for it.
+	 */
+	rc = af_pw_normalize(password, norm, sizeof(norm));
+	OPENSSL_cleanse(norm, sizeof(norm));
+	if (rc != AF_DIR_OK)
+		return rc;
 	rc = user_key(key, sizeof(key), username, name, sizeof(name));
 	if (rc == AF_DIR_OK)
 		rc = af_dir__get_json(dir, key, &user, NULL);

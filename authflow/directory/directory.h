@@ -476,7 +476,9 @@ AF_DIR_NODISCARD af_dir_status af_dir_user_end_signins(af_dir *dir,
  * AF_DIR_FORBIDDEN. When the stored hash was made with other costs than
  * the directory's, it is re-hashed and stored (a failure to store it is
  * ignored: the next sign-in tries again). password: NUL-terminated, lent,
- * never copied; more than 1024 bytes or empty is AF_DIR_INVALID.
+ * never copied; more than 1024 bytes, empty, or longer than
+ * AF_PW_NORM_MAX bytes in its normal form (NFKC) is AF_DIR_INVALID, with
+ * no hash computed, whatever the name.
  * The brute-force checks are the caller's: af_throttle_check() before,
  * af_throttle_fail() or af_throttle_success() after.
  * AF_DIR_OK and *out (the user, may be NULL), AF_DIR_MISMATCH,

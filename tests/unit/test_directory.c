@@ -2139,6 +2139,22 @@ static void test_af_dir_user_login_right_wrong_unknown(void **state)
 	assert_int_equal(af_dir_user_login(f->dir, "jan", "s3cret", &u),
 			 AF_DIR_MISMATCH);
 	assert_null(u);
+	/*
+	 * A password of 1024 bytes whose normal form is over the cap (U+FDFA
+	 * becomes 18 characters): refused unhashed, for user and ghost alike.
+	 */
+	{
+		char wide[1024];
+		size_t i;
+
+		for (i = 0; i + 3 <= 1023; i += 3)
+			memcpy(wide + i, "\xef\xb7\xba", 3);
+		wide[i] = '\0';
+		assert_int_equal(af_dir_user_login(f->dir, "jan", wide, &u),
+				 AF_DIR_INVALID);
+		assert_int_equal(af_dir_user_login(f->dir, "ghost", wide, &u),
+				 AF_DIR_INVALID);
+	}
 	/* The same answer for an unknown, malformed or passwordless user. */
 	assert_int_equal(af_dir_user_login(f->dir, "ghost", "s3cret!-123", &u),
 			 AF_DIR_MISMATCH);
