@@ -249,14 +249,12 @@ static void demoted(struct redis_conn *rc)
 	snprintf(rc->why, sizeof(rc->why),
 		 "redis answered that it is not the primary (a replica now, "
 		 "or its primary is down)");
-	conn_failed(rc);
 	/*
-	 * Not at once, even from a link that was well: while the name
-	 * still gives the replica, its reads succeed and every write would
-	 * connect anew.
+	 * Connecting again checks that the server takes writes
+	 * (probe_and_load()): while the name still gives the replica, the
+	 * connects fail and back off as for a server that does not answer.
 	 */
-	if (rc->retry_ns == 0)
-		rc->retry_ns = af_mono_ns() + rc->backoff_ms * 1000000u;
+	conn_failed(rc);
 }
 
 /*
@@ -527,6 +525,17 @@ static store_status probe_and_load(struct redis_conn *rc)
 			    probes[i].write)) {
 			freeReplyObject(r);
 			return STORE_ERR_CONFIG;
+		}
+		/*
+		 * A replica (the name still gives a server a failover
+		 * demoted) is no store: the connect fails, and the next waits
+		 * its backoff, as for a server that does not answer.
+		 */
+		if (redis_reply_demoted(r)) {
+			snprintf(rc->why, sizeof(rc->why),
+				 "redis is not the primary: %.120s", r->str);
+			freeReplyObject(r);
+			return STORE_ERR_UNAVAILABLE;
 		}
 		freeReplyObject(r);
 	}

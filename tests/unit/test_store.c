@@ -3095,6 +3095,7 @@ static void admin_run(redisContext *c, const char *cmd)
 static void test_demoted_server_link_dropped(void **state)
 {
 	struct fixture *f = *state;
+	char why[256] = "";
 	redisContext *c;
 	long long before;
 
@@ -3104,8 +3105,12 @@ static void test_demoted_server_link_dropped(void **state)
 	admin_run(c, "REPLICAOF 127.0.0.1 1");
 	assert_int_equal(store_set(f->st, "demoted", "2", 1, 0, 0),
 			 STORE_ERR_UNAVAILABLE);
+	/* Connecting again finds the replica, and says so. */
+	assert_int_equal(store_ping_why(f->st, why, sizeof(why)),
+			 STORE_ERR_UNAVAILABLE);
+	assert_non_null(strstr(why, "not the primary"));
 	admin_run(c, "REPLICAOF NO ONE");
-	/* Not at once (a name that still gives the replica): after a pause. */
+	/* The next connect waits out the backoff of the failed one. */
 	usleep(300 * 1000);
 	before = connections_received(c);
 	assert_int_equal(store_set(f->st, "demoted", "3", 1, 0, 0), STORE_OK);
