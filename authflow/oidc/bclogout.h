@@ -9,10 +9,11 @@
  * party never holds up the request that ended the session.
  *
  * Delivery: at most AF_BCL_QUEUE_MAX tokens wait, and at most
- * AF_BCL_QUEUE_PER_URI_MAX of them for one URI (more are dropped, with a
- * log line); AF_BCL_INFLIGHT_MAX are sent at once, at most
- * AF_BCL_PER_URI_MAX of them to one URI, so that a relying party that
- * hangs delays, and fills the queue with, only its own. Each token is signed
+ * AF_BCL_QUEUE_PER_URI_MAX of them for one URI (retries put back aside;
+ * more are dropped, with a log line); AF_BCL_INFLIGHT_MAX are sent at
+ * once, at most AF_BCL_PER_URI_MAX of them to one URI, so that a relying
+ * party that hangs delays only its own, and takes an eighth of the
+ * queue at most. Each token is signed
  * when it is first tried (fresh however long it waited) and tried up to
  * AF_BCL_TRIES times, again after 1 s and 3 s, each try bounded to
  * AF_BCL_TIMEOUT_MS; a redirect is a failure, never followed. Every outcome is
@@ -48,7 +49,8 @@ typedef struct af_bcl af_bcl;
 
 typedef enum af_bcl_status {
 	AF_BCL_OK = 0,
-	AF_BCL_FULL,	/* AF_BCL_QUEUE_MAX tokens wait already */
+	AF_BCL_FULL,	/* AF_BCL_QUEUE_MAX tokens wait already, or
+			   AF_BCL_QUEUE_PER_URI_MAX for this URI */
 	AF_BCL_NOMEM,	/* out of memory, or no thread could be started */
 	AF_BCL_STOPPED, /* af_bcl_free() has begun */
 } af_bcl_status;

@@ -1370,13 +1370,17 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	 */
 	if (tries > AF_MFA_CODE_TRIES) {
 		show_page(srv, resp, 429, flow, authz, txn,
-			  txn != NULL ? "Too many wrong token codes were typed "
-					"in this sign-in. Approve the request "
-					"on your phone, or sign in again from "
-					"the application."
-				      : "Too many wrong token codes were typed "
-					"in this sign-in. Sign in again from "
-					"the application.",
+			  txn != NULL  ? "Too many wrong token codes were "
+					 "typed in this sign-in. Approve the "
+					 "request on your phone, or sign in "
+					 "again from the application."
+			  : unanswered ? "Too many wrong token codes were "
+					 "typed in this sign-in. Send another "
+					 "request to your phone, or sign in "
+					 "again from the application."
+				       : "Too many wrong token codes were "
+					 "typed in this sign-in. Sign in "
+					 "again from the application.",
 			  unanswered);
 		goto out;
 	}
@@ -1646,11 +1650,6 @@ static int enroll_session(af_server *srv, const af_req *req, af_resp *resp,
 }
 
 /*
- * What session s may enroll, as the sign-in would allow: 0 and *why, or
- * -1 with the error page made. Asked again when the form is posted: the
- * workflow or the user's phones may have changed since it was shown.
- */
-/*
  * A session that signed in with a phone may add another: while the user
  * still has one (a phone removed, as when lost, is replaced through an
  * administrator, as at sign-in), and within AF_ENROLL_RECENT_S of that
@@ -1686,6 +1685,11 @@ static int another_allowed(af_server *srv, af_resp *resp, const af_session *s)
 	return 0;
 }
 
+/*
+ * What session s may enroll, as the sign-in would allow: 0 and *why, or
+ * -1 with the error page made. Asked again when the form is posted: the
+ * workflow or the user's phones may have changed since it was shown.
+ */
 static int enroll_why(af_server *srv, af_resp *resp, const af_session *s,
 		      af_enroll_why *why)
 {

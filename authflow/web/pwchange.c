@@ -574,13 +574,17 @@ static int sent_twice_or(af_server *srv, af_resp *resp, const char *username,
 			 const char *title, const char *what, const char *next)
 {
 	json_t *user = NULL;
-	int twice = password != NULL &&
-		    af_dir_user_login(srv->dir, username, password, &user) ==
-			    AF_DIR_OK &&
+	af_dir_status st =
+		password != NULL
+			? af_dir_user_login(srv->dir, username, password, &user)
+			: AF_DIR_INVALID;
+	int twice = st == AF_DIR_OK &&
 		    af_ct_streq(json_string_value(json_object_get(user, "sub")),
 				sub);
 
-	resp->hashed = password != NULL;
+	/* Refused before any hash: no sample of how long one takes. */
+	resp->hashed = st != AF_DIR_INVALID && st != AF_DIR_STORE &&
+		       st != AF_DIR_NOMEM;
 
 	json_decref(user);
 	if (twice)

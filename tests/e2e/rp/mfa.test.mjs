@@ -1978,13 +1978,11 @@ describe(`temporary passwords and a user's own change (${STORE} store)`, () => {
     assert.equal((await server.admin('PUT', '/users/tempo-qry/password', { password: NEW })).status, 200);
     // Even the right password in the query tells nothing: the page is the
     // step's end, as for any other, not "saved" (no password check).
-    for (const guess of [NEW, `${NEW}x`]) {
-      const u = new URL(f.url.href);
-      u.searchParams.set('password', guess);
-      const r = await b.get(u.href);
-      assert.notEqual(r.status, 409, `a password in the query was checked: ${guess}`);
-      assert.doesNotMatch(r.text, /saved/i);
-    }
+    const u = new URL(f.url.href);
+    u.searchParams.set('password', NEW);
+    const r = await b.get(u.href);
+    assert.notEqual(r.status, 409, 'a password in the query was checked');
+    assert.doesNotMatch(r.text, /saved/i);
   });
 
   test('password only: a new password is chosen before anything is signed into; the temporary one then fails', async () => {
