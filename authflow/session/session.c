@@ -607,9 +607,20 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	 * sessions it is never written to the memory store's file.
 	 */
 	member_of(s->created_ms, key, member, sizeof(member));
-	if (store_sadd_ttl(srv->store, idx, member, ttl_ms) != STORE_OK)
+	/*
+	 * A session the index does not name would be out of reach of "sign
+	 * out the other browsers" and of the cap on sessions: none is made.
+	 */
+	if (store_sadd_ttl(srv->store, idx, member, ttl_ms) != STORE_OK) {
 		log_warn(srv->log, req->rid, "session",
-			 "could not update the session index");
+			 "could not update the session index: no session "
+			 "made");
+		/* Should this fail too, the session's TTL ends it unused. */
+		if (store_del(srv->store, key) != STORE_OK)
+			log_warn(srv->log, req->rid, "session",
+				 "could not take back an unindexed session");
+		goto out;
+	}
 	snprintf(cnt, sizeof(cnt), "user_session_adds:%s", s->username);
 	if (store_incr(srv->store, cnt, 1, ttl_ms, &adds) == STORE_OK &&
 	    adds % PRUNE_EVERY == 0)
