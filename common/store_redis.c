@@ -531,7 +531,7 @@ static store_status probe_and_load(struct redis_conn *rc)
 		 * demoted) is no store: the connect fails, and the next waits
 		 * its backoff, as for a server that does not answer.
 		 */
-		if (redis_reply_demoted(r)) {
+		if (r != NULL && redis_reply_demoted(r)) {
 			snprintf(rc->why, sizeof(rc->why),
 				 "redis is not the primary: %.120s", r->str);
 			freeReplyObject(r);

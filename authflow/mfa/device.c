@@ -1160,12 +1160,12 @@ typedef struct refused_arg {
 	const char *platform;
 	const char *token;
 	int sandbox;
-	int *marked;
+	int marked;
 } refused_arg;
 
 static af_mfa_status refused_fn(json_t *dev, void *arg, bool *write)
 {
-	const refused_arg *a = arg;
+	refused_arg *a = arg;
 	const char *tok = json_string_value(json_object_get(dev, "push_token"));
 	const char *platform =
 		json_string_value(json_object_get(dev, "platform"));
@@ -1177,7 +1177,7 @@ static af_mfa_status refused_fn(json_t *dev, void *arg, bool *write)
 			 (a->sandbox != 0) &&
 		 !json_is_false(json_object_get(dev, "push_token_valid")) &&
 		 af_ct_streq(tok, a->token);
-	*a->marked = *write;
+	a->marked = *write;
 	if (!*write)
 		return AF_MFA_OK;
 	return json_object_set_new(dev, "push_token_valid", json_false()) == 0
@@ -1190,21 +1190,16 @@ af_mfa_status af_mfa_device_token_refused(store_ctx *st, const char *id,
 					  const char *token, int sandbox,
 					  int *marked)
 {
-	int ignored;
-	refused_arg a = {platform, token, sandbox,
-			 marked != NULL ? marked : &ignored};
+	refused_arg a = {platform, token, sandbox, 0};
 	char key[AF_MFA__KEY_MAX];
-	af_mfa_status rc;
+	af_mfa_status rc = AF_MFA_INVALID;
 
-	*a.marked = 0;
-	if (st == NULL || id == NULL || platform == NULL || token == NULL)
-		return AF_MFA_INVALID;
-	rc = device_key(key, sizeof(key), id);
-	if (rc != AF_MFA_OK)
-		return rc;
-	rc = af_mfa__update(st, key, refused_fn, &a, NULL);
-	if (rc != AF_MFA_OK)
-		*a.marked = 0;
+	if (st != NULL && id != NULL && platform != NULL && token != NULL)
+		rc = device_key(key, sizeof(key), id);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__update(st, key, refused_fn, &a, NULL);
+	if (marked != NULL)
+		*marked = rc == AF_MFA_OK && a.marked;
 	return rc;
 }
 
