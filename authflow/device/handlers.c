@@ -360,7 +360,7 @@ static int need_body(dcall *c)
  * The 201 answer {device_id, totp: {...}}: the one time the TOTP secret
  * leaves the server. Made before the code is taken, so that a device is
  * never left enrolled without the phone learning of it. The text (NULL
- * when out of memory) is for wipe_text(); the answer shares jansson's
+ * when out of memory) is for af_secmem_free(); the answer shares jansson's
  * string with dev, which af_mfa_device_free() wipes.
  */
 static char *enrolled_text(const json_t *dev)
@@ -378,14 +378,6 @@ static char *enrolled_text(const json_t *dev)
 		text = json_dumps(ans, JSON_COMPACT);
 	json_decref(ans);
 	return text;
-}
-
-static void wipe_text(char *text)
-{
-	if (text == NULL)
-		return;
-	OPENSSL_cleanse(text, strlen(text));
-	free(text);
 }
 
 /* The error answer of af_mfa_device_add's refusal. */
@@ -615,7 +607,7 @@ out:
 	OPENSSL_cleanse(code, sizeof(code));
 	if (c->body != NULL)
 		af_secmem_wipe_json_string(json_object_get(c->body, "code"));
-	wipe_text(text);
+	af_secmem_free(text);
 	af_mfa_device_free(dev);
 	json_decref(spec);
 }

@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
+#include "common/secmem.h"
 #include "http/request.h"
 
 const char *af_req_header(const af_req *req, const char *name)
@@ -255,8 +256,7 @@ void af_resp_json(af_resp *resp, unsigned status, json_t *obj)
 	}
 	af_resp_text(resp, status, "application/json", text);
 	/* JSON answers may carry tokens: wipe the transient copy. */
-	OPENSSL_cleanse(text, strlen(text));
-	free(text);
+	af_secmem_free(text);
 }
 
 void af_resp_oauth_error(af_resp *resp, unsigned status, const char *code,

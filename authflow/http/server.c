@@ -27,6 +27,7 @@
 #include <openssl/crypto.h>
 
 #include "common/httpparse.h"
+#include "common/secmem.h"
 #include "common/util.h"
 #include "http/tlsfiles.h"
 #include "server.h"
@@ -358,28 +359,9 @@ static void add_security_headers(af_server *srv, af_resp *resp)
 				   "max-age=31536000; includeSubDomains");
 }
 
-/*
- * A response body that is wiped when libmicrohttpd is done with it:
- * answers carry tokens, client secrets and enrollment codes.
- */
-struct wiped_body {
-	char *data;
-	size_t len;
-};
-
-static void wiped_body_free(void *cls)
-{
-	struct wiped_body *w = cls;
-
-	OPENSSL_cleanse(w->data, w->len);
-	free(w->data);
-	free(w);
-}
-
 static enum MHD_Result send_resp(struct MHD_Connection *c, af_resp *resp)
 {
 	struct MHD_Response *r;
-	struct wiped_body *wb;
 	enum MHD_Result ret;
 	size_t len = 0, i;
 	int failed = resp->body.failed;
@@ -399,18 +381,14 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, af_resp *resp)
 	}
 	if (body == NULL)
 		return MHD_NO;
-	wb = malloc(sizeof(*wb));
-	if (wb == NULL) {
-		OPENSSL_cleanse(body, len);
-		free(body);
-		return MHD_NO;
-	}
-	wb->data = body;
-	wb->len = len;
-	r = MHD_create_response_from_buffer_with_free_callback_cls(
-		len, body, wiped_body_free, wb);
+	/*
+	 * Wiped when libmicrohttpd is done with it: answers carry tokens,
+	 * client secrets and enrollment codes.
+	 */
+	r = MHD_create_response_from_buffer_with_free_callback(len, body,
+							       af_secmem_free);
 	if (r == NULL) {
-		wiped_body_free(wb);
+		af_secmem_free(body);
 		return MHD_NO;
 	}
 	if (resp->content_type[0] != '\0')

@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/secmem.h"
 #include "common/util.h"
 #include "oidc/flow.h"
 #include "oidc/grant.h"
@@ -189,8 +190,7 @@ static void send_to_client(af_server *srv, af_resp *resp, const json_t *authz,
 	}
 	af_resp_redirect(resp, 302, url);
 	/* It carries the code. */
-	OPENSSL_cleanse(url, strlen(url));
-	free(url);
+	af_secmem_free(url);
 	(void)srv;
 }
 

@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/secmem.h"
 #include "common/util.h"
 #include "directory/audit.h"
 #include "oidc/grant.h"
@@ -134,9 +135,7 @@ static int make_jwt_access(af_server *srv, const json_t *grant, const char *sel,
 		rc = af_grant_store_jwt(srv, jti, out, grant,
 					now + AF_ACCESS_TTL_S);
 	}
-	if (jwt != NULL)
-		OPENSSL_cleanse(jwt, strlen(jwt));
-	free(jwt);
+	af_secmem_free(jwt);
 	json_decref(c);
 	return rc;
 }

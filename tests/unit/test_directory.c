@@ -3318,11 +3318,10 @@ static void test_af_throttle_lock_runs_out_then_stays(void **state)
 {
 	fixture *f = *state;
 	const struct timespec pause = {1, 200000000};
-	af_dir *dir = NULL;
+	af_dir *dir = lock_dir(f, 10);
 	uint32_t wait = 0;
 	int i;
 
-	dir = lock_dir(f, 10);
 	assert_int_equal(add_user(f, "{\"username\":\"lena\"}",
 				  "a long enough password"),
 			 AF_DIR_OK);
@@ -3438,11 +3437,10 @@ static void test_af_throttle_paced_failures_lock_for_good(void **state)
 {
 	fixture *f = *state;
 	const struct timespec pause = {1, 200000000};
-	af_dir *dir = NULL;
+	af_dir *dir = lock_dir(f, 50);
 	uint32_t wait = 0;
 	int i;
 
-	dir = lock_dir(f, 50);
 	assert_int_equal(add_user(f, "{\"username\":\"pace\"}",
 				  "a long enough password"),
 			 AF_DIR_OK);
@@ -3472,13 +3470,12 @@ static void test_af_throttle_unknown_name_never_locked_for_good(void **state)
 {
 	fixture *f = *state;
 	const struct timespec pause = {1, 200000000};
-	af_dir *dir = NULL;
+	af_dir *dir = lock_dir(f, 10);
 	uint32_t wait = 0;
 	uint64_t ttl = 0;
 	char key[80];
 	int i;
 
-	dir = lock_dir(f, 10);
 	for (i = 0; i < AF_THROTTLE_STRIKES_MAX; i++) {
 		if (i % 10 == 0 && i > 0)
 			nanosleep(&pause, NULL);
