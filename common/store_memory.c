@@ -1662,6 +1662,30 @@ static store_status mem_ttl(void *impl, const char *key, size_t klen,
 	return rc;
 }
 
+/*
+ * Gives set e the expiry ttl_ms from now, as PEXPIRE would; none when
+ * ttl_ms is 0. A listed persistent set turning volatile leaves the file;
+ * a fresh one was never in it.
+ */
+static store_status set_expiry(struct mem_store *ms, struct mem_entry *e,
+			       bool listed, const char *key, size_t klen,
+			       int64_t now, uint64_t ttl_ms, bool *compact_now)
+{
+	store_status rc;
+
+	if (ttl_ms == 0)
+		return STORE_OK;
+	if (listed && e->expire_ms == 0) {
+		rc = aof_append(ms, AOF_DEL, key, klen, 0, NULL, 0,
+				compact_now);
+		if (rc != STORE_OK)
+			return rc;
+		live_add(ms, -set_live_bytes(e));
+	}
+	e->expire_ms = expiry_of(now, ttl_ms);
+	return STORE_OK;
+}
+
 static store_status mem_sadd(void *impl, const char *key, size_t klen,
 			     const char *member, size_t mlen, uint64_t ttl_ms)
 {
@@ -1683,33 +1707,26 @@ static store_status mem_sadd(void *impl, const char *key, size_t klen,
 		rc = STORE_ERR_ARG;
 		goto out;
 	}
-	if (e != NULL && ttl_ms > 0) {
-		/* A persistent set turning volatile leaves the file. */
-		if (e->expire_ms == 0) {
-			rc = aof_append(ms, AOF_DEL, key, klen, 0, NULL, 0,
-					&compact_now);
-			if (rc != STORE_OK)
-				goto out;
-			live_add(ms, -set_live_bytes(e));
-		}
-		e->expire_ms = expiry_of(now, ttl_ms);
-	}
 	if (e != NULL &&
-	    table_find(&e->members, mh, member, mlen, NULL) != NULL)
+	    table_find(&e->members, mh, member, mlen, NULL) != NULL) {
+		rc = set_expiry(ms, e, true, key, klen, now, ttl_ms,
+				&compact_now);
 		goto out;
+	}
 	if (e == NULL) {
 		fresh = set_entry_new(h, key, klen);
 		e = fresh;
-		if (fresh != NULL && ttl_ms > 0)
-			fresh->expire_ms = expiry_of(now, ttl_ms);
 	}
 	mm = member_new(mh, member, mlen);
 	if (e == NULL || mm == NULL) {
 		rc = STORE_ERR_NOMEM;
 		goto out;
 	}
-	/* A set with an expiry is short-lived; one without is durable. */
-	if (e->expire_ms != 0 &&
+	/*
+	 * A set with an expiry is short-lived; one without is durable. A
+	 * refused member leaves the set as it was, its expiry too.
+	 */
+	if ((ttl_ms > 0 || e->expire_ms != 0) &&
 	    over_cap(ms, sh, false,
 		     (int64_t)member_size(mlen) +
 			     (fresh != NULL ? (int64_t)set_head_size(klen)
@@ -1717,6 +1734,10 @@ static store_status mem_sadd(void *impl, const char *key, size_t klen,
 		rc = STORE_ERR_UNAVAILABLE;
 		goto out;
 	}
+	rc = set_expiry(ms, e, fresh == NULL, key, klen, now, ttl_ms,
+			&compact_now);
+	if (rc != STORE_OK)
+		goto out;
 	if (e->expire_ms == 0)
 		rc = aof_append(ms, AOF_SADD, key, klen, 0, member, mlen,
 				&compact_now);

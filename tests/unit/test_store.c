@@ -2465,6 +2465,7 @@ static void test_memory_cap_refuses_short_lived_growth(void **state)
 
 	reopen_capped(f, (uint64_t)64 * 1024);
 	memset(val, 'v', sizeof(val));
+	assert_int_equal(store_sadd_ttl(f->st, "idx:y", "a", 60000), STORE_OK);
 	written = fill(f->st, "flow:", 0);
 	/* About 64 KiB of 1 KB values, headers and keys counted too. */
 	assert_true(written >= 55 && written <= 64);
@@ -2495,6 +2496,26 @@ static void test_memory_cap_refuses_short_lived_growth(void **state)
 			 STORE_ERR_UNAVAILABLE);
 	assert_int_equal(store_sadd_ttl(f->st, "idx:x", "m", 600000),
 			 STORE_ERR_UNAVAILABLE);
+	/* A refused member leaves the set's expiry as it was; one already
+	 * in the set grows nothing, and its expiry slides. */
+	for (int i = 0;; i++) {
+		(void)snprintf(key, sizeof(key), "m%d", i);
+		if (store_sadd_ttl(f->st, "idx:y", key, 60000) != STORE_OK)
+			break;
+		assert_true(i < 1000);
+	}
+	{
+		uint64_t ttl = 0;
+
+		assert_int_equal(store_sadd_ttl(f->st, "idx:y", "b", 600000),
+				 STORE_ERR_UNAVAILABLE);
+		assert_int_equal(store_ttl(f->st, "idx:y", &ttl), STORE_OK);
+		assert_true(ttl > 0 && ttl <= 60000);
+		assert_int_equal(store_sadd_ttl(f->st, "idx:y", "a", 600000),
+				 STORE_OK);
+		assert_int_equal(store_ttl(f->st, "idx:y", &ttl), STORE_OK);
+		assert_true(ttl > 60000);
+	}
 	/* Told once in 10 s, however many are refused. */
 	assert_int_equal(reports_with(&f->rep, STORE_REPORT_WARNING,
 				      "the store is full", NULL),
