@@ -1046,6 +1046,24 @@ static void fsync_failed(struct mem_store *ms)
 }
 
 /*
+ * The folder could not be synced after a rewrite's rename: as after a
+ * failed fsync, every later change is refused. Called with aof_lock held.
+ */
+static void folder_sync_failed(struct mem_store *ms)
+{
+	char why[128];
+
+	ms->aof_broken = true;
+	ms->broken_err = errno;
+	af_errno_text(ms->broken_err, why, sizeof(why));
+	report_queue(ms, STORE_REPORT_ERROR,
+		     "state file %s: the folder could not be synced after a "
+		     "rewrite: %s; the store refuses every change until it is "
+		     "restarted",
+		     ms->aof_path, why);
+}
+
+/*
  * A change refused because the file broke earlier: told again every 10 s
  * while changes keep coming, as the store stays read-only until restarted.
  * Called with aof_lock held.
@@ -1069,8 +1087,10 @@ static void refused(struct mem_store *ms)
  * file, so replay never sees a change that was not made; when even that
  * fails, or fsync fails (after which the kernel may have dropped the
  * pages), the file can no longer be trusted and every later change is
- * refused. Sets *compact when the file has grown enough to rewrite.
- * Failures are queued as reports, told by write_done().
+ * refused. Sets *compact once the file has grown: write_done() judges,
+ * after the caller has counted what the write made live, whether it has
+ * grown enough to rewrite. Failures are queued as reports, told by
+ * write_done().
  */
 static store_status aof_append(struct mem_store *ms, enum aof_op op,
 			       const char *key, size_t klen, int64_t expire_ms,
@@ -1101,8 +1121,7 @@ static store_status aof_append(struct mem_store *ms, enum aof_op op,
 	}
 	ms->aof_size += n;
 	ms->append_err = 0;
-	note_stale(ms);
-	*compact = compact_due(ms);
+	*compact = true;
 	rc = STORE_OK;
 out:
 	pthread_mutex_unlock(&ms->aof_lock);
@@ -1194,7 +1213,12 @@ static void wbuf_record(struct wbuf *w, enum aof_op op, const char *key,
 	OPENSSL_clear_free(big, n);
 }
 
-/* Writes one record per live key (one per member for sets). */
+/*
+ * Writes one record per live key (one per member for sets). A durable key
+ * that has expired but is still in the table is left out, and from then on
+ * counts as not in the file, so that reaping it later takes nothing off
+ * the live bytes the new file starts with.
+ */
 static void write_live(struct mem_store *ms, struct wbuf *w, int64_t now)
 {
 	size_t s, i, j;
@@ -1203,12 +1227,13 @@ static void write_live(struct mem_store *ms, struct wbuf *w, int64_t now)
 		const struct htable *t = &ms->shards[s].table;
 
 		for (i = 0; i < t->nbuckets; i++) {
-			const struct hnode *n = t->buckets[i];
+			struct hnode *n = t->buckets[i];
 
 			for (; n != NULL; n = n->next) {
-				const struct mem_entry *e =
-					(const struct mem_entry *)n;
+				struct mem_entry *e = (struct mem_entry *)n;
 
+				if (expired(e, now))
+					e->durable = false;
 				/* Volatile keys are never persisted. */
 				if (expired(e, now) || !persisted(e))
 					continue;
@@ -1268,8 +1293,13 @@ static int compact_locked(struct mem_store *ms)
 		rc = errno;
 		goto out;
 	}
-	/* The rename is done; a failed folder fsync cannot undo it. */
-	(void)fsync(ms->dir_fd);
+	/*
+	 * The rename is done, and a failed folder fsync cannot undo it; but
+	 * then it may not outlive a power cut, which would bring the old file
+	 * back without the changes acknowledged from now on: none are.
+	 */
+	if (fsync(ms->dir_fd) != 0)
+		folder_sync_failed(ms);
 	close(ms->aof_fd);
 	ms->aof_fd = w.fd;
 	w.fd = -1;
@@ -1358,11 +1388,24 @@ static int64_t expiry_of(int64_t now, uint64_t ttl_ms)
  * the file if due, and tell what went wrong with the file meanwhile.
  */
 static void write_done(struct mem_store *ms, struct mem_shard *sh,
-		       bool compact_now)
+		       bool appended)
 {
+	bool due = false;
+
 	table_resize(&sh->table);
 	pthread_mutex_unlock(&sh->lock);
-	if (compact_now)
+	/*
+	 * Judged now that the write's records count as live (or what they
+	 * replaced as stale): judged at the append, every new key looked
+	 * like a record that no longer counts, and brought a scrub.
+	 */
+	if (appended) {
+		pthread_mutex_lock(&ms->aof_lock);
+		note_stale(ms);
+		due = compact_due(ms);
+		pthread_mutex_unlock(&ms->aof_lock);
+	}
+	if (due)
 		compact(ms, false);
 	report_flush(ms);
 }
@@ -2536,24 +2579,27 @@ static store_status mem_group_prune(void *impl, const char *key, size_t klen,
 static int room_back(struct mem_store *ms)
 {
 	char why[128];
-	int err;
+	int err, cut;
 
 	err = posix_fallocate(ms->aof_fd, (off_t)ms->aof_size,
 			      (off_t)ms->append_want);
 	if (err == EOPNOTSUPP || err == EBADF || err == EINVAL)
 		return ms->append_err;
-	if (err != 0)
-		return err;
-	err = cut_back(ms);
-	if (err != 0) {
-		af_errno_text(err, why, sizeof(why));
+	/*
+	 * Given back whatever the answer: a failed posix_fallocate() may
+	 * still have grown the file part of the way (ext4 does, a block
+	 * group at a time), and the next append would land past the zeros.
+	 */
+	cut = cut_back(ms);
+	if (cut != 0) {
+		af_errno_text(cut, why, sizeof(why));
 		report_queue(ms, STORE_REPORT_ERROR,
 			     "state file %s: cannot give back the room "
 			     "taken to test for space: %s; the store refuses "
 			     "every change until it is restarted",
 			     ms->aof_path, why);
 	}
-	return err;
+	return err != 0 ? err : cut;
 }
 
 /*
@@ -2744,6 +2790,8 @@ static store_status replay_body(struct mem_store *ms, const uint8_t *b,
 		return STORE_ERR_CORRUPT;
 	switch (op) {
 	case AOF_SET:
+		if (dlen > STORE_VALUE_MAX)
+			return STORE_ERR_CORRUPT;
 		break;
 	case AOF_DEL:
 		if (dlen != 0)
@@ -2838,11 +2886,20 @@ static store_status replay_map(struct mem_store *ms, const uint8_t *map,
 			 * Zeros from within the length pair on: the write of
 			 * the last record stopped in its first bytes (a page
 			 * or sector boundary there), the rest zero-filled.
+			 * Or its first bytes zero and later ones written: a
+			 * file system may keep the pages of one write in any
+			 * order. Either is one write, no longer than one
+			 * record: a longer tail is no torn write.
 			 */
 			size_t kept = last_nonzero_in(p, AOF_HDR_LEN);
 
 			ro->torn = "a zero-filled tail";
-			if (all_zero(p + kept, rem - kept))
+			if (rem <= AOF_PRE_LEN + AOF_BODY_MAX &&
+			    all_zero(p + kept, rem - kept))
+				break;
+			ro->torn = "a last record whose first bytes are zero";
+			if (rem <= AOF_PRE_LEN + AOF_BODY_MAX &&
+			    all_zero(p + kept, AOF_PRE_LEN - kept))
 				break;
 			ro->bad_at = off;
 			return STORE_ERR_CORRUPT;

@@ -2098,6 +2098,131 @@ static void test_open_torn_in_length_field_truncated(void **state)
 }
 
 /*
+ * One write's pages may reach the disk in any order: a last record whose
+ * header is zero while later bytes of it were written is a torn tail too.
+ * But zeros longer than any record are no torn write: refused, and the
+ * file left as it is.
+ */
+static void test_open_torn_tail_bounds(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t zeros[64] = {0};
+	char big[4096], err[512] = "";
+	store_ctx *st = NULL;
+	off_t good, size;
+	int fd;
+
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	put(f->st, "a", "alpha");
+	good = file_size(f->aof);
+	put(f->st, "b", big);
+	store_close(f->st);
+	f->st = NULL;
+	fd = open(f->aof, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, zeros, sizeof(zeros), good),
+			 (ssize_t)sizeof(zeros));
+	close(fd);
+	f->st = open_or_fail(&f->opts);
+	want_value(f->st, "a", "alpha");
+	want_missing(f->st, "b");
+	assert_int_equal(file_size(f->aof), good);
+	assert_int_equal(cut_files(f->dir, NULL, 0), 1);
+	store_close(f->st);
+	f->st = NULL;
+	/* More than a megabyte of zeros past the end: no torn write. */
+	size = good + 2 * 1024 * 1024;
+	assert_int_equal(truncate(f->aof, size), 0);
+	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
+			 STORE_ERR_CORRUPT);
+	assert_null(st);
+	assert_non_null(strstr(err, "corrupt at byte offset"));
+	assert_int_equal(file_size(f->aof), size);
+	assert_int_equal(cut_files(f->dir, NULL, 0), 1);
+	assert_int_equal(truncate(f->aof, good), 0);
+	f->st = open_or_fail(&f->opts);
+	want_value(f->st, "a", "alpha");
+}
+
+static void le32_at(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/*
+ * A record whose value is longer than any value the store takes is a
+ * damaged file, said with its offset, not "out of memory".
+ */
+static void test_open_oversize_value_corrupt(void **state)
+{
+	struct fixture *f = *state;
+	char key[80], err[512] = "", want[64];
+	size_t klen, dlen = STORE_VALUE_MAX + 1, blen, n;
+	store_ctx *st = NULL;
+	uint8_t *rec, *b;
+	off_t good;
+
+	put(f->st, "a", "alpha");
+	good = file_size(f->aof);
+	store_close(f->st);
+	f->st = NULL;
+	klen = (size_t)snprintf(key, sizeof(key), "%sbig", f->prefix);
+	blen = 1 + 8 + 4 + klen + 4 + dlen;
+	n = 8 + 32 + blen;
+	rec = calloc(1, n);
+	assert_non_null(rec);
+	le32_at(rec, (uint32_t)blen);
+	le32_at(rec + 4, ~(uint32_t)blen);
+	b = rec + 40;
+	b[0] = 1; /* a SET, no expiry */
+	le32_at(b + 9, (uint32_t)klen);
+	memcpy(b + 13, key, klen);
+	le32_at(b + 13 + klen, (uint32_t)dlen);
+	memset(b + 17 + klen, 'v', dlen);
+	af_sha256(b, blen, rec + 8);
+	put_bytes(f->aof, O_WRONLY | O_APPEND, rec, n);
+	free(rec);
+	put_bytes(f->aof, O_WRONLY | O_APPEND, "junk after", 10);
+	assert_int_equal(store_open(&f->opts, &st, err, sizeof(err)),
+			 STORE_ERR_CORRUPT);
+	assert_null(st);
+	(void)snprintf(want, sizeof(want), "corrupt at byte offset %lld",
+		       (long long)good);
+	assert_non_null(strstr(err, want));
+}
+
+/*
+ * A new key makes no record that no longer counts: a store that only
+ * grows is not rewritten by the scrub; an overwritten key is.
+ */
+static void test_new_keys_bring_no_scrub(void **state)
+{
+	struct fixture *f = *state;
+	const struct timespec pause = {0, 150 * 1000000L};
+	struct stat before, after;
+
+	f->opts.scrub_after_ms = 100;
+	reopen(f);
+	put(f->st, "a", "alpha");
+	put(f->st, "b", "beta");
+	assert_int_equal(stat(f->aof, &before), 0);
+	nanosleep(&pause, NULL);
+	assert_int_equal(store_ping(f->st), STORE_OK);
+	assert_int_equal(stat(f->aof, &after), 0);
+	assert_true(before.st_ino == after.st_ino);
+	put(f->st, "a", "alpha again");
+	nanosleep(&pause, NULL);
+	assert_int_equal(store_ping(f->st), STORE_OK);
+	assert_int_equal(stat(f->aof, &after), 0);
+	assert_true(before.st_ino != after.st_ino);
+	reopen(f);
+	want_value(f->st, "a", "alpha again");
+	want_value(f->st, "b", "beta");
+}
+
+/*
  * Short-lived data never goes to the file, so it does not count as live
  * data the file is held against: a store full of sign-ins in progress
  * still rewrites its file once it has doubled past its floor, and starts
@@ -3929,6 +4054,9 @@ int main(void)
 		CASE(test_open_other_prefix_warned, setup_aof),
 		CASE(test_open_other_format_and_symlink_said, setup_aof),
 		CASE(test_open_torn_in_length_field_truncated, setup_aof),
+		CASE(test_open_torn_tail_bounds, setup_aof),
+		CASE(test_open_oversize_value_corrupt, setup_aof),
+		CASE(test_new_keys_bring_no_scrub, setup_aof),
 		CASE(test_open_removes_leftover_rewrite, setup_aof),
 		CASE(test_short_lived_data_not_counted_for_rewrites, setup_aof),
 		CASE(test_open_corrupt_middle_refused, setup_aof),
