@@ -540,6 +540,25 @@ static const char *check_request(af_server *srv, const af_req *req,
 }
 
 /*
+ * The user name typed in the form the sign-in was started again from
+ * (AF_TYPED_COOKIE): it fills in the name field in place of login_hint,
+ * and is taken once.
+ */
+static void typed_name(const af_req *req, af_resp *resp, json_t *authz)
+{
+	char name[AF_DIR_USERNAME_MAX + 1], err[AF_DIR_ERR_BUF];
+
+	if (af_req_cookie(req, AF_TYPED_COOKIE, name, sizeof(name)) != 0)
+		return;
+	af_resp_cookie(resp, AF_TYPED_COOKIE, NULL, AF_COOKIE_CLEAR);
+	if (af_dir_check_username("login_hint", name, err, sizeof(err)) ==
+	    AF_DIR_OK)
+		json_object_set_new(authz, AF_FLOW_TYPED_USER,
+				    json_string(name));
+	OPENSSL_cleanse(name, sizeof(name));
+}
+
+/*
  * The subject of an id_token_hint, into sub; -1 when the hint is not one
  * of our id_tokens.
  */
@@ -801,8 +820,10 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	/* Started again from a sign-in form whose flow was gone. */
-	if (af_oidc_param(req, "restarted") != NULL)
+	if (af_oidc_param(req, "restarted") != NULL) {
 		json_object_set_new(authz, "restarted", json_true());
+		typed_name(req, resp, authz);
+	}
 	if (hint != NULL &&
 	    hint_subject(srv, hint, hint_sub, sizeof(hint_sub)) != 0) {
 		af_oidc_send_error(srv, resp, authz, "invalid_request",

@@ -24,6 +24,18 @@
 #define AF_FLOW_ID_MAX	     64
 #define AF_FLOW_COOKIE	     "af_flow"
 /*
+ * The user name typed in a sign-in form whose flow was gone, carried by
+ * the restart to /authorize (and taken there) in this session cookie
+ * rather than the URL: a password typed in the name field would otherwise
+ * reach the browser's history and the proxies' logs.
+ */
+#define AF_TYPED_COOKIE	     "af_typed"
+/*
+ * The member of a flow started again that holds that name; never part of
+ * the request a later restart carries (af_authorize_restart_query()).
+ */
+#define AF_FLOW_TYPED_USER   "typed_user"
+/*
  * The member of a flow sent back to its password step after the second
  * step ended (denied, too many codes, ...): the user name the password
  * was checked for, which the form then shows filled in, as it does while

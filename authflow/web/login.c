@@ -94,6 +94,9 @@ void af_login_form(af_server *srv, af_resp *resp, const char *flow,
 	if (again == NULL)
 		again = json_string_value(
 			json_object_get(json_object_get(authz, "mfa"), "user"));
+	if (again == NULL)
+		again = json_string_value(
+			json_object_get(authz, AF_FLOW_TYPED_USER));
 	show_form(srv, resp, 200, flow, authz,
 		  json_is_true(json_object_get(authz, "restarted")) ? RESTARTED
 								    : NULL,
@@ -455,8 +458,8 @@ static int check_throttle(af_server *srv, af_req *req, af_resp *resp,
  * again, opened in another browser) starts the sign-in again from the
  * request the form carries ("restart", see af_authorize_restart_query()):
  * a 303 to /authorize, which checks it as it checks any request, with the
- * user name typed as login_hint, so that only the password is typed
- * again; the password posted is not used, and the request asks for a
+ * user name typed in a cookie (AF_TYPED_COOKIE), so that only the password
+ * is typed again; the password posted is not used, and the request asks for a
  * sign-in whatever session the browser has (prompt=login). Only the names
  * /authorize reads are passed on. 0 when resp holds the redirect, -1 when
  * there is nothing to start again from.
@@ -470,8 +473,8 @@ static int restart_signin(af_server *srv, af_req *req, af_resp *resp)
 		"max_age",	 "acr_values",
 	};
 	const char *text = af_req_param(req, "restart");
-	const char *username = af_req_param(req, "username");
-	const char *v;
+	const char *typed = af_req_param(req, "username");
+	const char *username, *v;
 	char err[128], *url = NULL;
 	af_params *p = NULL;
 	af_buf b;
@@ -483,10 +486,14 @@ static int restart_signin(af_server *srv, af_req *req, af_resp *resp)
 	    hp_params_get(p, "client_id") == NULL ||
 	    hp_params_get(p, "redirect_uri") == NULL)
 		goto out;
-	/* A name that could be a user's, typed or else the request's. */
-	if (username == NULL || af_dir_check_username("username", username, err,
-						      sizeof(err)) != AF_DIR_OK)
-		username = hp_params_get(p, "login_hint");
+	/*
+	 * A name that could be a user's, typed (in a cookie) or else the
+	 * request's own hint (in the URL, where the application put it).
+	 */
+	if (typed != NULL && af_dir_check_username("username", typed, err,
+						   sizeof(err)) != AF_DIR_OK)
+		typed = NULL;
+	username = hp_params_get(p, "login_hint");
 	if (username != NULL &&
 	    af_dir_check_username("login_hint", username, err, sizeof(err)) !=
 		    AF_DIR_OK)
@@ -516,6 +523,8 @@ static int restart_signin(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	/* No name: whether it is a user's is not looked up here. */
 	af_event_login(srv->log, LOG_LEVEL_INFO, req, NULL, "restarted", NULL);
+	if (typed != NULL)
+		af_resp_cookie(resp, AF_TYPED_COOKIE, typed, AF_COOKIE_SESSION);
 	af_resp_redirect(resp, 303, url);
 	free(url);
 	rc = 0;
