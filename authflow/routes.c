@@ -452,6 +452,13 @@ void af_dispatch(af_server *srv, af_req *req, af_resp *resp)
 		not_found(srv, resp);
 		return;
 	}
+	if (strncmp(r->path, "/demo", 5) == 0 && !af_demo_host_ok(srv, req)) {
+		af_page_error(resp, 421, "Wrong address",
+			      "The demo answers only at its own address.",
+			      "Open the demo at the address it printed when "
+			      "it started.");
+		return;
+	}
 	if (r->flags & RF_PAGE)
 		resp->brand = af_brand_cache_get(srv->brand);
 	if (req->malformed)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -248,6 +249,29 @@ int af_demo_setup(af_server *srv, const char *admin_token, char *err,
 	if (seed(srv, err, errlen) != 0)
 		return -1;
 	return write_demo_json(srv, admin_token, err, errlen);
+}
+
+bool af_demo_host_ok(const af_server *srv, const af_req *req)
+{
+	const char *host = af_req_header(req, "Host");
+	const char *auth = strstr(srv->cfg.issuer, "://");
+	const char *port;
+	size_t alen;
+
+	if (host == NULL || auth == NULL)
+		return false;
+	auth += 3;
+	alen = strcspn(auth, "/");
+	if (strlen(host) == alen && strncasecmp(host, auth, alen) == 0)
+		return true;
+	/* localhost with the issuer's port (or none, when it has none). */
+	port = memchr(auth, ':', alen);
+	if (strncasecmp(host, "localhost", 9) != 0)
+		return false;
+	host += 9;
+	return port != NULL ? strlen(host) == alen - (size_t)(port - auth) &&
+				      memcmp(host, port, strlen(host)) == 0
+			    : host[0] == '\0';
 }
 
 void af_h_demo(af_server *srv, af_req *req, af_resp *resp)

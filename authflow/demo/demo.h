@@ -9,6 +9,8 @@
 #ifndef AF_DEMO_H
 #define AF_DEMO_H
 
+#include <stdbool.h>
+
 #include "http/request.h"
 #include "server.h"
 
@@ -43,5 +45,14 @@ void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp);
 
 /* The demo phone page's script, served at /static/phone.js. */
 const char *af_demo_phone_js(void);
+
+/*
+ * Whether a demo page was asked for at the demo's own address: the Host
+ * of the request is the issuer's, or localhost with its port. A page
+ * asked for under another name (a site's name rebound to 127.0.0.1, a
+ * DNS rebinding attack) answers nothing: the demo phone shows a live
+ * token code and answers pushes without a password.
+ */
+bool af_demo_host_ok(const af_server *srv, const af_req *req);
 
 #endif /* AF_DEMO_H */

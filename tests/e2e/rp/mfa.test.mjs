@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import vm from 'node:vm';
 import path from 'node:path';
@@ -1828,6 +1829,23 @@ describe(`push MFA (${STORE} store)`, () => {
         if (i > 200) throw new Error('the demo did not start');
         await sleep(50);
       }
+      // Asked for under another name (a site's name rebound to
+      // 127.0.0.1), the phone shows neither its code nor its pushes.
+      const asHost = (host) => new Promise((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/demo/phone', headers: { host } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c) => { text += c; });
+          res.on('end', () => resolve({ status: res.statusCode, text }));
+        }).on('error', reject);
+      });
+      let misdirected = await asHost(`rebound.example:${port}`);
+      assert.equal(misdirected.status, 421);
+      assert.match(misdirected.text, /The demo answers only at its own address\./);
+      assert.doesNotMatch(misdirected.text, /class="number"/);
+      assert.equal((await asHost(`localhost:${port}`)).status, 200);
+      misdirected = await asHost(`localhost:${port + 1}`);
+      assert.equal(misdirected.status, 421);
       const admin = JSON.parse(readFileSync(path.join(dir, 'demo.json'), 'utf8')).admin_token;
       const audit = async () => (await (await fetch(`${issuer}/admin/v1/audit?limit=100`,
         { headers: { authorization: `Bearer ${admin}` } })).json()).events;
