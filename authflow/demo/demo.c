@@ -506,11 +506,16 @@ static void show_result(af_server *srv, af_resp *resp, json_t *claims,
 		af_buf_puts(&b, "<h2>userinfo</h2>");
 		claims_list(&b, userinfo);
 	}
-	af_buf_puts(&b, "<p><a href=\"/logout?post_logout_redirect_uri=");
-	af_buf_urlenc(&b, srv->cfg.issuer);
-	af_buf_puts(&b, "%2Fdemo&id_token_hint=");
-	af_buf_urlenc(&b, id_token);
-	af_buf_puts(&b, "\">Sign out</a></p>");
+	/* Posted: an id_token in a link would go to history and logs. */
+	af_buf_puts(&b, "<form method=\"post\" action=\"/logout\">"
+			"<input type=\"hidden\" "
+			"name=\"post_logout_redirect_uri\" value=\"");
+	af_buf_html(&b, srv->cfg.issuer);
+	af_buf_puts(&b, "/demo\"><input type=\"hidden\" "
+			"name=\"id_token_hint\" value=\"");
+	af_buf_html(&b, id_token);
+	af_buf_puts(&b, "\"><button type=\"submit\">Sign out</button>"
+			"</form>");
 	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
 }

@@ -1859,7 +1859,8 @@ describe(`push MFA (${STORE} store)`, () => {
         const mfaUrl = new URL(r.location, issuer).href;
         const page = await b.get(mfaUrl);
         const flow = new URL(mfaUrl).searchParams.get('flow');
-        return { b, number: pageNumber(page.text), state: async () => JSON.parse((await b.get(`${issuer}/login/mfa/status?flow=${flow}`)).text).state };
+        const status = async () => JSON.parse((await b.get(`${issuer}/login/mfa/status?flow=${flow}`)).text);
+        return { b, number: pageNumber(page.text), status, state: async () => (await status()).state };
       };
       const answer = async (decision, number) => {
         const phone = (await fetch(`${issuer}/demo/phone`).then((r) => r.text()));
@@ -1891,6 +1892,21 @@ describe(`push MFA (${STORE} store)`, () => {
       a = await answer('approve', d.number);
       assert.match(a.after, /Answer sent: approved\. The sign-in goes on in the other tab\./);
       assert.equal(await d.state(), 'approved');
+      // On to the demo application, whose Sign out posts the id_token
+      // rather than putting it in a link (history, logs).
+      let r = await d.b.get(new URL((await d.status()).next, issuer).href);
+      r = await d.b.get(new URL(r.location, issuer).href);
+      assert.equal(r.status, 200, r.text);
+      assert.match(r.text, /<h1>Signed in<\/h1>/);
+      assert.doesNotMatch(r.text, /id_token_hint=/);
+      const out = hiddenFields(r.text);
+      assert.match(out.id_token_hint, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+      r = await d.b.post(`${issuer}/logout`, out);
+      assert.ok([302, 303].includes(r.status), `${r.status} ${r.text}`);
+      assert.equal(new URL(r.location, issuer).href, `${issuer}/demo`);
+      r = await d.b.get(`${issuer}/demo/login`);
+      r = await d.b.get(new URL(r.location, issuer).href);
+      assert.ok(isLoginForm(r), 'signed out: the next sign-in asks for the password');
     } finally {
       proc.kill('SIGTERM');
       await new Promise((r) => proc.once('exit', r));
