@@ -30,6 +30,7 @@
 /* The states this browser began: one cookie each, named by the state. */
 #define DEMO_STATE_COOKIE   "af_demo_rp_"
 #define DEMO_STATE_NAMED    12 /* characters of the state in the name */
+#define DEMO_STATES_KEPT    8  /* sign-ins begun in one browser at once */
 #define DEMO_REPLY_MAX	    ((size_t)256 * 1024)
 #define QLIK_STYLE_REDIRECT "http://127.0.0.1:9000/login/callback"
 #define DEMO_PHONE_NAME	    "Demo phone"
@@ -321,7 +322,6 @@ void af_h_demo_login(af_server *srv, af_req *req, af_resp *resp)
 	char *text = NULL, *url = NULL;
 	af_buf b;
 
-	(void)req;
 	if (af_random_token(24, state, sizeof(state)) != 0 ||
 	    af_random_token(24, nonce, sizeof(nonce)) != 0 ||
 	    af_random_token(32, verifier, sizeof(verifier)) != 0)
@@ -360,6 +360,7 @@ void af_h_demo_login(af_server *srv, af_req *req, af_resp *resp)
 	 * else (login CSRF).
 	 */
 	state_cookie_name(state, cname, sizeof(cname));
+	af_resp_cookies_prune(req, resp, DEMO_STATE_COOKIE, DEMO_STATES_KEPT);
 	af_resp_cookie(resp, cname, state, AF_COOKIE_SESSION);
 	af_resp_redirect(resp, 302, url);
 	free(url);

@@ -193,4 +193,13 @@ void af_resp_redirect(af_resp *resp, unsigned status, const char *url);
 void af_resp_cookie(af_resp *resp, const char *name, const char *value,
 		    long max_age_s);
 
+/*
+ * Before a cookie named prefix... is set: clears the oldest of those the
+ * request carries (browsers send them first), a few at a time, so that
+ * with the new one at most kept remain. A browser keeps some 180 cookies
+ * per site and drops the oldest beyond, which could be the session's.
+ */
+void af_resp_cookies_prune(const af_req *req, af_resp *resp, const char *prefix,
+			   size_t kept);
+
 #endif /* AF_HTTP_REQUEST_H */

@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
+#include "common/httpparse.h"
 #include "common/secmem.h"
 #include "http/request.h"
 
@@ -339,5 +340,40 @@ void af_resp_cookie(af_resp *resp, const char *name, const char *value,
 		/* The line holds a session secret. */
 		OPENSSL_cleanse(line, strlen(line));
 		free(line);
+	}
+}
+
+/* At most this many cleared by one answer, of the first this many seen. */
+#define PRUNE_MAX 4
+#define SEEN_MAX  64
+
+void af_resp_cookies_prune(const af_req *req, af_resp *resp, const char *prefix,
+			   size_t kept)
+{
+	const char *header = af_req_header(req, "Cookie");
+	const char *found[SEEN_MAX], *nm;
+	size_t lens[SEEN_MAX], pos = 0, n = 0, nlen, plen, skip, i;
+	char full[64], name[64];
+
+	if (header == NULL || kept == 0)
+		return;
+	skip = req->https ? strlen("__Host-") : 0;
+	plen = (size_t)snprintf(full, sizeof(full), "%s%s",
+				req->https ? "__Host-" : "", prefix);
+	if (plen >= sizeof(full))
+		return;
+	while (n < SEEN_MAX &&
+	       hp_cookie_next(header, &pos, &nm, &nlen) == HP_OK) {
+		if (nlen > plen && nlen - skip < sizeof(name) &&
+		    memcmp(nm, full, plen) == 0) {
+			found[n] = nm;
+			lens[n++] = nlen;
+		}
+	}
+	/* The new cookie makes one more. */
+	for (i = 0; i < PRUNE_MAX && n >= kept && i <= n - kept; i++) {
+		memcpy(name, found[i] + skip, lens[i] - skip);
+		name[lens[i] - skip] = '\0';
+		af_resp_cookie(resp, name, "", AF_COOKIE_CLEAR);
 	}
 }

@@ -53,39 +53,6 @@ static int key_of(const char *id, char *key, size_t keycap)
  * header grew too large to read and no sign-in worked.
  */
 #define FLOW_COOKIES_KEPT 8
-#define FLOW_PRUNE_MAX	  4
-#define FLOW_SEEN_MAX	  64
-
-/* Clears the oldest binding cookies (browsers send them first). */
-static void prune_cookies(const af_req *req, af_resp *resp)
-{
-	const char *header = af_req_header(req, "Cookie");
-	const char *found[FLOW_SEEN_MAX], *nm;
-	size_t lens[FLOW_SEEN_MAX], pos = 0, n = 0, nlen, plen, skip, i;
-	char prefix[32], name[40];
-
-	if (header == NULL)
-		return;
-	skip = req->https ? strlen("__Host-") : 0;
-	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s%s_",
-				req->https ? "__Host-" : "", AF_FLOW_COOKIE);
-	while (n < FLOW_SEEN_MAX &&
-	       hp_cookie_next(header, &pos, &nm, &nlen) == HP_OK) {
-		if (nlen > plen && nlen - skip < sizeof(name) &&
-		    memcmp(nm, prefix, plen) == 0) {
-			found[n] = nm;
-			lens[n++] = nlen;
-		}
-	}
-	/* The new sign-in's cookie makes one more. */
-	for (i = 0; i < FLOW_PRUNE_MAX && n >= FLOW_COOKIES_KEPT &&
-		    i <= n - FLOW_COOKIES_KEPT;
-	     i++) {
-		memcpy(name, found[i] + skip, lens[i] - skip);
-		name[lens[i] - skip] = '\0';
-		af_resp_cookie(resp, name, "", AF_COOKIE_CLEAR);
-	}
-}
 
 /* Logs, once, that the address net reached a limit. */
 static void limit_reached(af_server *srv, const af_req *req, const char *net,
@@ -173,12 +140,12 @@ int af_flow_begin(af_server *srv, const af_req *req, json_t *authz,
 		      (uint64_t)AF_FLOW_TTL_S * 1000,
 		      STORE_SET_NX | STORE_SET_YIELD) != STORE_OK)
 		goto out;
-	prune_cookies(req, resp);
+	af_resp_cookies_prune(req, resp, AF_FLOW_COOKIE "_", FLOW_COOKIES_KEPT);
 	cookie_name(id, name, sizeof(name));
 	/*
 	 * A session cookie, so that it never outlives the browser session
-	 * (a shared computer's next user); prune_cookies() bounds how many
-	 * pile up within one.
+	 * (a shared computer's next user); af_resp_cookies_prune() bounds how
+	 * many pile up within one.
 	 */
 	af_resp_cookie(resp, name, bind, AF_COOKIE_SESSION);
 	rc = 0;

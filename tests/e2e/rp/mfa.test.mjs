@@ -1872,6 +1872,11 @@ describe(`push MFA (${STORE} store)`, () => {
           body: new URLSearchParams(form).toString(),
         })).text() };
       };
+      // Sign-ins begun and left keep no more than 8 state cookies.
+      const many = new Browser();
+      for (let i = 0; i < 20; i++) await many.get(`${issuer}/demo/login`);
+      const states = [...many.jar.keys()].filter((k) => k.startsWith('af_demo_rp_')).length;
+      assert.ok(states >= 4 && states <= 8, `${states} state cookies`);
       let d = await signInDemo();
       // Approve tapped first, with the field empty.
       let a = await answer('approve', '');
