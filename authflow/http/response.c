@@ -352,7 +352,7 @@ void af_resp_cookies_prune(const af_req *req, af_resp *resp, const char *prefix,
 {
 	const char *header = af_req_header(req, "Cookie");
 	const char *found[SEEN_MAX], *nm;
-	size_t lens[SEEN_MAX], pos = 0, n = 0, nlen, plen, skip, i;
+	size_t lens[SEEN_MAX], pos = 0, n = 0, nlen, plen, skip, excess, i;
 	char full[64], name[64];
 
 	if (header == NULL || kept == 0)
@@ -370,8 +370,9 @@ void af_resp_cookies_prune(const af_req *req, af_resp *resp, const char *prefix,
 			lens[n++] = nlen;
 		}
 	}
-	/* The new cookie makes one more. */
-	for (i = 0; i < PRUNE_MAX && n >= kept && i <= n - kept; i++) {
+	/* The new cookie makes one more: n + 1 - kept too many. */
+	excess = n >= kept ? n + 1 - kept : 0;
+	for (i = 0; i < excess && i < PRUNE_MAX && i < n; i++) {
 		memcpy(name, found[i] + skip, lens[i] - skip);
 		name[lens[i] - skip] = '\0';
 		af_resp_cookie(resp, name, "", AF_COOKIE_CLEAR);
