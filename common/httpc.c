@@ -1,4 +1,6 @@
 /* The shared HTTP client of authflowctl and idsim over one easy handle. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,15 +98,71 @@ int af_httpc_visible_ascii(const char *s, size_t max)
 	return n > 0;
 }
 
-/* Whether libcurl's own parser takes url (a bad host or port, say). */
+/*
+ * Whether libcurl's own parser takes url (a bad host or port, say), and
+ * it names no user or password: libcurl would send them as Basic
+ * credentials, in clear text over http://, and a state file would keep
+ * them.
+ */
 static int curl_parses(const char *url)
 {
 	CURLU *h = curl_url();
+	char *user = NULL, *pass = NULL;
 	int ok = h != NULL &&
-		 curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK;
+		 curl_url_set(h, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		 curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_NO_USER &&
+		 curl_url_get(h, CURLUPART_PASSWORD, &pass, 0) ==
+			 CURLUE_NO_PASSWORD;
 
+	curl_free(user);
+	curl_free(pass);
 	curl_url_cleanup(h);
 	return ok;
+}
+
+/* Whether host, as libcurl gives it ("[::1]" bracketed), is loopback. */
+static int loopback_host(const char *host)
+{
+	struct in6_addr v6;
+	struct in_addr v4;
+	char inner[INET6_ADDRSTRLEN + 1];
+	size_t n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0 ||
+	    strcasecmp(host, "localhost.") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	if (n < 3 || n - 2 >= sizeof(inner) || host[0] != '[' ||
+	    host[n - 1] != ']')
+		return 0;
+	memcpy(inner, host + 1, n - 2);
+	inner[n - 2] = '\0';
+	if (inet_pton(AF_INET6, inner, &v6) != 1)
+		return 0;
+	if (IN6_IS_ADDR_LOOPBACK(&v6))
+		return 1;
+	/* ::ffff:127.0.0.1 and the like. */
+	return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
+int af_httpc_plain_remote(const char *url)
+{
+	CURLU *u;
+	char *host = NULL;
+	int remote = 1;
+
+	if (strncasecmp(url, "http://", 7) != 0)
+		return 0;
+	u = curl_url();
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	remote = !loopback_host(host);
+out:
+	curl_free(host);
+	curl_url_cleanup(u);
+	return remote;
 }
 
 af_httpc_status af_httpc_base_url(const char *url, size_t *len, size_t *path_at)

@@ -12,11 +12,13 @@
  * file, bounded, and sends it as base64.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -68,22 +70,27 @@ static int read_logo(const char *path, char **out)
 	struct stat sb = {0};
 	size_t n = 0;
 	FILE *fp;
-	int rc = AF_CTL_EXIT_OK;
+	int fd, rc = AF_CTL_EXIT_OK;
 
 	*out = NULL;
 	if (raw == NULL)
 		return af_ctl_no_memory();
-	fp = fopen(path, "rb");
+	/* Not blocking: a FIFO would wait for a writer that never comes. */
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
 	if (fp == NULL) {
 		rc = af_ctl_usage_fail("branding set: --logo %s: %s", path,
 				       errno == ENOENT ? "no such file"
 						       : "cannot be read");
+		if (fd >= 0)
+			close(fd);
 		goto out;
 	}
 	/* A folder opens for reading too, and reads as nothing. */
-	if (fstat(fileno(fp), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		rc = af_ctl_usage_fail("branding set: --logo %s: is a folder",
-				       path);
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		rc = af_ctl_usage_fail("branding set: --logo %s: %s", path,
+				       S_ISDIR(sb.st_mode) ? "is a folder"
+							   : "not a file");
 		fclose(fp);
 		goto out;
 	}

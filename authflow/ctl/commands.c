@@ -21,6 +21,9 @@
 #include "http.h"
 #include "table.h"
 
+/* The most days a signing key's status may say it has, or had, left. */
+#define KEY_DAYS_MAX 100000
+
 #define KV_DEPTH_MAX	  4    /* nesting of objects printed as a.b.c */
 #define AUDIT_LIMIT_MAX	  1000 /* events of one audit listing */
 #define AUDIT_SEQ_MAX	  999999999999999L /* as the admin API takes */
@@ -384,7 +387,9 @@ static int print_key_status(const json_t *st)
 	json_int_t n = json_integer_value(days);
 	int rc;
 
-	if (!json_is_object(st) || !json_is_integer(days))
+	/* Beyond some centuries either way: no answer of authflow's. */
+	if (!json_is_object(st) || !json_is_integer(days) ||
+	    n < -KEY_DAYS_MAX || n > KEY_DAYS_MAX)
 		return af_ctl_bad_answer();
 	af_ctl_time(key_member(st, kid, "expires_at"), when, sizeof(when));
 	rc = af_ctl_put_line("", "signing_kid", kid != NULL ? kid : "none");

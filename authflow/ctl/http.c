@@ -1,6 +1,4 @@
 /* The admin API client of authflowctl over the shared HTTP client. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,56 +88,6 @@ static int bad_port(const char *url)
 	return bad;
 }
 
-/* Whether host, as libcurl gives it ("[::1]" bracketed), is loopback. */
-static int loopback_host(const char *host)
-{
-	struct in6_addr v6;
-	struct in_addr v4;
-	char inner[INET6_ADDRSTRLEN + 1];
-	size_t n = strlen(host);
-
-	if (strcasecmp(host, "localhost") == 0 ||
-	    strcasecmp(host, "localhost.") == 0)
-		return 1;
-	if (inet_pton(AF_INET, host, &v4) == 1)
-		return (ntohl(v4.s_addr) >> 24) == 127;
-	if (n < 3 || n - 2 >= sizeof(inner) || host[0] != '[' ||
-	    host[n - 1] != ']')
-		return 0;
-	memcpy(inner, host + 1, n - 2);
-	inner[n - 2] = '\0';
-	if (inet_pton(AF_INET6, inner, &v6) != 1)
-		return 0;
-	if (IN6_IS_ADDR_LOOPBACK(&v6))
-		return 1;
-	/* ::ffff:127.0.0.1 and the like. */
-	return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
-}
-
-/*
- * Whether url, a valid http(s) URL, is http:// to a host other than this
- * one: 127.0.0.0/8, ::1 (also IPv4-mapped) or localhost, by name, not
- * resolved.
- */
-static int plain_remote(const char *url)
-{
-	CURLU *u;
-	char *host = NULL;
-	int remote = 1;
-
-	if (strncasecmp(url, "http://", 7) != 0)
-		return 0;
-	u = curl_url();
-	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		goto out;
-	remote = !loopback_host(host);
-out:
-	curl_free(host);
-	curl_url_cleanup(u);
-	return remote;
-}
-
 af_ctl_http_status af_ctl_http_new(const char *base_url, const char *token,
 				   af_ctl_http **out)
 {
@@ -156,7 +104,7 @@ af_ctl_http_status af_ctl_http_new(const char *base_url, const char *token,
 		return AF_CTL_HTTP_ERR_PORT;
 	if (st != AF_CTL_HTTP_OK)
 		return st;
-	if (token != NULL && plain_remote(base_url))
+	if (token != NULL && af_httpc_plain_remote(base_url))
 		return AF_CTL_HTTP_ERR_PLAIN;
 	if (token != NULL &&
 	    strnlen(token, AF_CTL_HTTP_TOKEN_MAX + 1) > AF_CTL_HTTP_TOKEN_MAX)

@@ -50,7 +50,7 @@
 	XX(ERR_NOMEM, -2, "out of memory")                                \
 	XX(ERR_URL, -3,                                                   \
 	   "the server URL must be http:// or https:// "                  \
-	   "followed by a host, without spaces, '?' or '#'")              \
+	   "followed by a host, without a user, spaces, '?' or '#'")      \
 	XX(ERR_TOKEN, -4,                                                 \
 	   "the admin token must be a bearer token: letters, digits and " \
 	   "-._~+/ then any '='s")                                        \

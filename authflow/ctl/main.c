@@ -81,6 +81,10 @@ static int parse_global(af_ctl *ctl, struct global_opts *g, int argc,
 		if (c == 'u') {
 			g->url = optarg;
 		} else if (c == 't') {
+			/* Given twice: the first leaves the command line too.
+			 */
+			if (g->token_from_argv)
+				OPENSSL_cleanse(g->token, strlen(g->token));
 			g->token = optarg;
 			g->token_from_argv = 1;
 		} else {

@@ -413,6 +413,8 @@ af_idsim_client_status af_idsim_client_new(const char *base_url, EVP_PKEY *key,
 	st = from_httpc(af_httpc_base_url(base_url, &ulen, &path_at));
 	if (st != AF_IDSIM_CLIENT_OK)
 		return st;
+	if (af_httpc_plain_remote(base_url))
+		return AF_IDSIM_CLIENT_ERR_PLAIN;
 	st = AF_IDSIM_CLIENT_ERR_NOMEM;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)

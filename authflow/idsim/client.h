@@ -55,11 +55,16 @@
 	XX(ERR_SIGNATURE, -6, "malformed ECDSA P-256 signature")     \
 	XX(ERR_URL, -7,                                              \
 	   "the server URL must be http:// or https:// followed by " \
-	   "a host, without spaces, '?' or '#'")                     \
+	   "a host, without a user, spaces, '?' or '#'")             \
 	XX(ERR_TOO_LONG, -8, "request too long")                     \
 	XX(ERR_UNREACHABLE, -9, "cannot reach the server")           \
 	XX(ERR_TOO_BIG, -10, "the server's answer is too large")     \
-	XX(ERR_CURL, -11, "HTTP client failure")
+	XX(ERR_CURL, -11, "HTTP client failure")                     \
+	XX(ERR_PLAIN, -12,                                           \
+	   "http:// would send the enrollment code and the phone's " \
+	   "secrets in clear text to another host: use https:// "    \
+	   "(http:// only to this host: 127.0.0.1, [::1] or "        \
+	   "localhost)")
 
 typedef enum af_idsim_client_status {
 #define AF_IDSIM_CLIENT_XX(name, value, text) AF_IDSIM_CLIENT_##name = (value),
@@ -158,6 +163,7 @@ typedef struct af_idsim_client af_idsim_client;
  * enrollment, then no X-AF-Device is sent) is copied; it must be 1 to
  * AF_IDSIM_CLIENT_DEVICE_MAX bytes of visible ASCII. AF_IDSIM_CLIENT_OK and
  * *out, AF_IDSIM_CLIENT_ERR_ARG, AF_IDSIM_CLIENT_ERR_URL,
+ * AF_IDSIM_CLIENT_ERR_PLAIN (http:// to another host),
  * AF_IDSIM_CLIENT_ERR_NOMEM or AF_IDSIM_CLIENT_ERR_CURL.
  */
 AF_IDSIM_NODISCARD af_idsim_client_status

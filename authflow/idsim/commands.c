@@ -126,8 +126,10 @@ static int state_failed(const char *path, af_idsim_state_status st,
 
 static int client_failed(af_idsim_client_status st)
 {
-	int code = st == AF_IDSIM_CLIENT_ERR_URL ? AF_IDSIM_EXIT_USAGE
-						 : AF_IDSIM_EXIT_REFUSED;
+	int code =
+		st == AF_IDSIM_CLIENT_ERR_URL || st == AF_IDSIM_CLIENT_ERR_PLAIN
+			? AF_IDSIM_EXIT_USAGE
+			: AF_IDSIM_EXIT_REFUSED;
 
 	return af_idsim_fail(code, "%s", af_idsim_client_strerror(st));
 }
@@ -201,8 +203,12 @@ static int exchange(af_idsim_client *c, const char *method, const char *target,
 	*answer = NULL;
 	st = af_idsim_client_request(c, method, target, body, &status, &a, err,
 				     sizeof(err));
-	if (st == AF_IDSIM_CLIENT_ERR_UNREACHABLE)
-		return af_idsim_fail(AF_IDSIM_EXIT_UNREACHABLE, "%s", err);
+	/* An answer too large is none of the device API's either. */
+	if (st == AF_IDSIM_CLIENT_ERR_UNREACHABLE ||
+	    st == AF_IDSIM_CLIENT_ERR_TOO_BIG)
+		return af_idsim_fail(
+			AF_IDSIM_EXIT_UNREACHABLE, "%s",
+			err[0] != '\0' ? err : af_idsim_client_strerror(st));
 	if (st != AF_IDSIM_CLIENT_OK)
 		return af_idsim_fail(
 			AF_IDSIM_EXIT_REFUSED, "%s",

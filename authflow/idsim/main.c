@@ -11,11 +11,13 @@
  * line on stderr.
  */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "commands.h"
 #include "common/cli.h"
@@ -124,26 +126,31 @@ static int check_ctx(const af_idsim_ctx *ctx)
 
 /*
  * The code as pages show it, in groups of four with spaces between, is
- * the code: *code becomes it without the spaces, in buf (CODE_MAX + 1
- * bytes).
+ * the code: *code (a string of argv) becomes it without the spaces, in buf
+ * (CODE_MAX + 1 bytes), and the argument is wiped.
  */
-static int drop_spaces(const char *cmd, char *buf, const char **code)
+static int take_code(const char *cmd, char *buf, const char **code)
 {
-	const char *s = *code;
+	char *arg = (char *)(uintptr_t)*code;
+	const char *s = arg;
 	size_t n = 0;
+	int rc = AF_IDSIM_EXIT_OK;
 
 	for (; *s != '\0'; s++) {
 		if (*s == ' ')
 			continue;
-		if (n == CODE_MAX)
-			return af_cli_usage_fail(&prog, cmd,
-						 "the code must be 1 to 256 "
-						 "visible characters");
+		if (n == CODE_MAX) {
+			rc = af_cli_usage_fail(&prog, cmd,
+					       "the code must be 1 to 256 "
+					       "visible characters");
+			break;
+		}
 		buf[n++] = *s;
 	}
 	buf[n] = '\0';
+	OPENSSL_cleanse(arg, strlen(arg));
 	*code = buf;
-	return AF_IDSIM_EXIT_OK;
+	return rc;
 }
 
 /* The enroll options, after the code has been read. */
@@ -218,15 +225,20 @@ static int cmd_enroll(const af_idsim_ctx *ctx, int argc, char **argv)
 			a.name = optarg;
 	}
 	rc = af_cli_positionals(&p, 1, &a.code, "the enrollment CODE");
+	/*
+	 * Copied, then wiped from the command line, which other users of
+	 * the machine can read in /proc while the enrollment runs.
+	 */
 	if (rc == AF_IDSIM_EXIT_OK)
-		rc = drop_spaces(p.cmd, code, &a.code);
+		rc = take_code(p.cmd, code, &a.code);
 	if (rc == AF_IDSIM_EXIT_OK)
 		rc = check_enroll(p.cmd, &a);
 	if (rc == AF_IDSIM_EXIT_OK)
 		rc = check_ctx(ctx);
-	if (rc != AF_IDSIM_EXIT_OK)
-		return rc;
-	return af_idsim_enroll(ctx, &a);
+	if (rc == AF_IDSIM_EXIT_OK)
+		rc = af_idsim_enroll(ctx, &a);
+	OPENSSL_cleanse(code, sizeof(code));
+	return rc;
 }
 
 /* A command without options and with nargs positional arguments. */

@@ -81,13 +81,21 @@ int af_httpc_visible_ascii(const char *s, size_t max);
 /*
  * Checks a base URL: "http://" or "https://" (any case), a host, maybe a
  * path prefix, visible ASCII up to AF_HTTPC_URL_MAX bytes, no '?' or '#'
- * (the caller appends its own path), and a URL libcurl parses. *len is its
+ * (the caller appends its own path), no user or password, and a URL
+ * libcurl parses. *len is its
  * length without trailing slashes, *path_at where its path prefix starts (*len
  * when it has none). AF_HTTPC_OK, AF_HTTPC_ERR_ARG or AF_HTTPC_ERR_URL.
  */
 AF_HTTPC_NODISCARD af_httpc_status af_httpc_base_url(const char *url,
 						     size_t *len,
 						     size_t *path_at);
+
+/*
+ * Whether url, a valid http(s) URL, is http:// to a host other than this
+ * one: 127.0.0.0/8, ::1 (also IPv4-mapped) or localhost, by name, not
+ * resolved. Its secrets would cross the network in clear text.
+ */
+int af_httpc_plain_remote(const char *url);
 
 /*
  * Whether method carries a body: 1 for "POST", "PUT" and "PATCH", 0 for

@@ -108,6 +108,10 @@ static void test_base_url_bad_forms_refused(void **state)
 		"http://[::1",
 		"http://127.0.0.1:47300:80",
 		"http://h:99999",
+		/* Credentials libcurl would send as Basic, in clear text. */
+		"http://user:pw@127.0.0.1:8080",
+		"https://user@h",
+		"http://:pw@h",
 	};
 	char *longer = malloc(AF_HTTPC_URL_MAX + 2);
 	size_t len = 0, at = 0, i;

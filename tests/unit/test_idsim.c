@@ -386,6 +386,41 @@ static void test_sig_der_to_raw_malformed_refused(void **state)
 
 /* ---- keys and signatures ---- */
 
+/*
+ * The phone's secrets never cross the network in clear text: http:// only
+ * to this host, https:// anywhere, and no URL with a user in it.
+ */
+static void test_client_plain_http_only_to_this_host(void **state)
+{
+	static const char *const refused[] = {
+		"http://0.0.0.0:8080", "http://10.0.0.5", "http://idp.example",
+		"http://[2001:db8::1]:8080"};
+	static const char *const taken[] = {
+		"http://127.0.0.1:8080", "http://[::1]:8080",
+		"http://localhost:8080/p", "https://idp.example"};
+	af_idsim_client *c = NULL;
+	EVP_PKEY *key = NULL;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(af_idsim_key_generate(&key), AF_IDSIM_CLIENT_OK);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(af_idsim_client_new(refused[i], key, NULL, &c),
+				 AF_IDSIM_CLIENT_ERR_PLAIN);
+		assert_null(c);
+	}
+	for (i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+		assert_int_equal(af_idsim_client_new(taken[i], key, NULL, &c),
+				 AF_IDSIM_CLIENT_OK);
+		af_idsim_client_free(c);
+		c = NULL;
+	}
+	assert_int_equal(
+		af_idsim_client_new("http://u:p@127.0.0.1:8080", key, NULL, &c),
+		AF_IDSIM_CLIENT_ERR_URL);
+	EVP_PKEY_free(key);
+}
+
 static void test_sign_generated_key_verified_by_openssl(void **state)
 {
 	char sig[AF_IDSIM_SIG_B64_BUF];
@@ -733,6 +768,7 @@ static void test_state_load_pem_private_key_accepted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_client_plain_http_only_to_this_host),
 		cmocka_unit_test(
 			test_signing_string_get_without_body_matches_openssl),
 		cmocka_unit_test(
