@@ -11,7 +11,6 @@
  * line on stderr.
  */
 #include <getopt.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,18 +128,23 @@ static int check_ctx(const af_idsim_ctx *ctx)
  * the code: *code (a string of argv) becomes it without the spaces, in buf
  * (CODE_MAX + 1 bytes), and the argument is wiped.
  */
-static int take_code(const char *cmd, char *buf, const char **code)
+static int take_code(const af_cli_optparse *p, char *buf, const char **code)
 {
-	char *arg = (char *)(uintptr_t)*code;
-	const char *s = arg;
+	char *arg = NULL;
+	const char *s = *code;
 	size_t n = 0;
-	int rc = AF_IDSIM_EXIT_OK;
+	int i, rc = AF_IDSIM_EXIT_OK;
+
+	for (i = 0; i < p->argc && arg == NULL; i++) {
+		if (p->argv[i] == *code)
+			arg = p->argv[i];
+	}
 
 	for (; *s != '\0'; s++) {
 		if (*s == ' ')
 			continue;
 		if (n == CODE_MAX) {
-			rc = af_cli_usage_fail(&prog, cmd,
+			rc = af_cli_usage_fail(&prog, p->cmd,
 					       "the code must be 1 to 256 "
 					       "visible characters");
 			break;
@@ -148,7 +152,8 @@ static int take_code(const char *cmd, char *buf, const char **code)
 		buf[n++] = *s;
 	}
 	buf[n] = '\0';
-	OPENSSL_cleanse(arg, strlen(arg));
+	if (arg != NULL)
+		OPENSSL_cleanse(arg, strlen(arg));
 	*code = buf;
 	return rc;
 }
@@ -230,7 +235,7 @@ static int cmd_enroll(const af_idsim_ctx *ctx, int argc, char **argv)
 	 * the machine can read in /proc while the enrollment runs.
 	 */
 	if (rc == AF_IDSIM_EXIT_OK)
-		rc = take_code(p.cmd, code, &a.code);
+		rc = take_code(&p, code, &a.code);
 	if (rc == AF_IDSIM_EXIT_OK)
 		rc = check_enroll(p.cmd, &a);
 	if (rc == AF_IDSIM_EXIT_OK)
