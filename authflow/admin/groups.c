@@ -18,6 +18,7 @@ typedef af_dir_status (*member_fn)(af_dir *dir, const char *actor,
 typedef struct kind {
 	const char *noun;
 	const char *plural;
+	af_dir_target target;
 	list_fn list;
 	get_fn get;
 	get_fn members;
@@ -29,6 +30,7 @@ typedef struct kind {
 static const kind groups = {
 	"group",
 	"groups",
+	AF_DIR_TARGET_GROUP,
 	af_dir_group_list,
 	af_dir_group_get,
 	af_dir_group_members,
@@ -40,6 +42,7 @@ static const kind groups = {
 static const kind ous = {
 	"OU",
 	"ous",
+	AF_DIR_TARGET_OU,
 	af_dir_ou_list,
 	af_dir_ou_get,
 	af_dir_ou_members,
@@ -146,8 +149,28 @@ static void add(af_admin_call *c, const kind *k)
 
 static void remove_one(af_admin_call *c, const kind *k)
 {
-	af_dir_status st;
+	char app[AF_DIR_NAME_MAX + 1];
+	af_dir_status st = AF_DIR_NOT_FOUND;
 
+	/*
+	 * Removing it would undeploy what an admin may not undeploy: a
+	 * superadmin's to do, as the undeploy itself is.
+	 */
+	if (c->caller.role != AF_ROLE_SUPERADMIN)
+		st = af_dir_app_held_by(c->dir, k->target, c->seg[1], app,
+					sizeof(app));
+	if (st == AF_DIR_OK) {
+		af_admin__errorf(c, AF_ADMIN_FORBIDDEN,
+				 "removing this %s needs a superadmin token: "
+				 "the application profile '%s' is deployed "
+				 "to it (admins_may_deploy is off)",
+				 k->noun, app);
+		return;
+	}
+	if (st != AF_DIR_NOT_FOUND) {
+		fail(c, k, st, NULL);
+		return;
+	}
 	st = k->remove(c->dir, c->caller.name, c->seg[1]);
 	if (st != AF_DIR_OK) {
 		fail(c, k, st, NULL);

@@ -1617,6 +1617,41 @@ af_dir_status af_dir_app_undeploy(af_dir *dir, const char *actor,
 			  errlen);
 }
 
+af_dir_status af_dir_app_held_by(af_dir *dir, af_dir_target kind,
+				 const char *name, char *out, size_t cap)
+{
+	const char *field = af_dir__target_field(kind);
+	json_t *apps = NULL, *a;
+	af_dir_status rc = AF_DIR_NOT_FOUND;
+	size_t i;
+
+	if (dir == NULL || name == NULL || out == NULL || cap == 0 ||
+	    field == NULL)
+		return AF_DIR_INVALID;
+	out[0] = '\0';
+	rc = af_dir__list(dir, "apps", "app:", &apps);
+	if (rc != AF_DIR_OK)
+		return rc;
+	rc = AF_DIR_NOT_FOUND;
+	json_array_foreach(apps, i, a)
+	{
+		const json_t *list = json_object_get(
+			json_object_get(a, "deployment"), field);
+
+		if (af_dir_app_may_deploy(0, a) ||
+		    !af_dir__array_has(list, name))
+			continue;
+		snprintf(out, cap, "%s",
+			 json_string_value(json_object_get(a, "name")) != NULL
+				 ? json_string_value(json_object_get(a, "name"))
+				 : "");
+		rc = AF_DIR_OK;
+		break;
+	}
+	json_decref(apps);
+	return rc;
+}
+
 af_dir_status af_dir__apps_forget(af_dir *dir, const char *actor,
 				  af_dir_target kind, const char *name)
 {

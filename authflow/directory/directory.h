@@ -786,6 +786,17 @@ int af_dir_app_deployed_to(const json_t *app, const json_t *user);
 int af_dir_app_may_deploy(int role_is_superadmin, const json_t *app);
 
 /*
+ * Whether removing the group or OU name (kind) would undeploy a profile
+ * that only a superadmin may undeploy (admins_may_deploy off): AF_DIR_OK
+ * with that profile's name in out when one is deployed to it,
+ * AF_DIR_NOT_FOUND when none is, or a store failure.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir_app_held_by(af_dir *dir,
+						  af_dir_target kind,
+						  const char *name, char *out,
+						  size_t cap);
+
+/*
  * Branding of the browser pages (branding.c), one object for the whole
  * service.
  *

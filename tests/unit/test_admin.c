@@ -684,6 +684,61 @@ static void test_app_deploy_admin_needs_admins_may_deploy(void **state)
 	assert_string_equal(deploy_mode(f), "all");
 }
 
+/*
+ * Removing a group or OU undeploys every profile deployed to it: an admin
+ * may not do that to a profile it may not undeploy; a superadmin may.
+ */
+static void
+test_group_removal_undeploying_locked_profile_superadmin(void **state)
+{
+	struct fx *f = *state;
+	char id[64], secret[64];
+
+	add_app(f, "payroll", 0, id, sizeof(id), secret, sizeof(secret));
+	add_app(f, "wiki", 1, id, sizeof(id), secret, sizeof(secret));
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/groups",
+			      "{\"name\": \"finance\"}"),
+			 201);
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/groups",
+			      "{\"name\": \"readers\"}"),
+			 201);
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/ous",
+			      "{\"name\": \"north\"}"),
+			 201);
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps/payroll/deploy",
+			      "{\"groups\": [\"finance\"], \"ous\": "
+			      "[\"north\"]}"),
+			 200);
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/apps/wiki/deploy",
+			      "{\"groups\": [\"readers\"]}"),
+			 200);
+	assert_int_equal(
+		call(f, ADMIN, "DELETE", "/admin/v1/groups/finance", NULL),
+		403);
+	assert_error(f, "forbidden");
+	assert_non_null(strstr(answer_str(f, "message"), "payroll"));
+	assert_int_equal(call(f, ADMIN, "DELETE", "/admin/v1/ous/north", NULL),
+			 403);
+	/* Nothing changed: the group and the deployment are still there. */
+	assert_int_equal(
+		call(f, SUPER, "GET", "/admin/v1/groups/finance", NULL), 200);
+	assert_int_equal(call(f, SUPER, "GET", "/admin/v1/apps/payroll", NULL),
+			 200);
+	assert_int_equal(
+		json_array_size(json_object_get(
+			json_object_get(f->answer, "deployment"), "groups")),
+		1);
+	/* A profile an admin may undeploy holds nothing back. */
+	assert_int_equal(
+		call(f, ADMIN, "DELETE", "/admin/v1/groups/readers", NULL),
+		200);
+	assert_int_equal(
+		call(f, SUPER, "DELETE", "/admin/v1/groups/finance", NULL),
+		200);
+	assert_int_equal(call(f, SUPER, "DELETE", "/admin/v1/ous/north", NULL),
+			 200);
+}
+
 /* One unknown name in a deploy changes nothing, not even the good ones. */
 static void test_app_deploy_unknown_name_400_nothing_deployed(void **state)
 {
@@ -2603,6 +2658,7 @@ int main(void)
 		T(test_app_rotate_secret_old_refused),
 		T(test_app_rotate_secret_keep_previous),
 		T(test_app_deploy_admin_needs_admins_may_deploy),
+		T(test_group_removal_undeploying_locked_profile_superadmin),
 		T(test_app_deploy_unknown_name_400_nothing_deployed),
 		T(test_app_deploy_full_list_409_nothing_deployed),
 		T(test_app_deploy_all_then_undeploy),
