@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -588,6 +589,43 @@ out:
 }
 
 /*
+ * AF_DIR_EXISTS (said in err) when another profile than client_id's has a
+ * name that differs from name only in case: `app deploy Payroll` and
+ * `app deploy payroll` would reach different profiles. Groups, OUs and
+ * policies refuse such twins alike (af_dir__case_twin()).
+ */
+static af_dir_status name_twin(af_dir *dir, const char *name,
+			       const char *client_id, char *err, size_t errlen)
+{
+	json_t *apps = NULL, *a;
+	af_dir_status rc;
+	size_t i;
+
+	rc = af_dir__list(dir, "apps", "app:", &apps);
+	if (rc != AF_DIR_OK)
+		return rc;
+	json_array_foreach(apps, i, a)
+	{
+		const char *n = json_string_value(json_object_get(a, "name"));
+		const char *id =
+			json_string_value(json_object_get(a, "client_id"));
+
+		if (n == NULL || id == NULL || strcmp(id, client_id) == 0 ||
+		    strcasecmp(n, name) != 0 || strcmp(n, name) == 0)
+			continue;
+		af_dir__err(err, errlen,
+			    "name: an app named \"%s\" exists; names that "
+			    "differ only in case would be mistaken for each "
+			    "other",
+			    n);
+		rc = AF_DIR_EXISTS;
+		break;
+	}
+	json_decref(apps);
+	return rc;
+}
+
+/*
  * Takes name for client_id, under lease, if it is free. A name shaped
  * like a client id is refused: the admin API and authflowctl take either,
  * client id first, so such a name would reach another app's profile.
@@ -606,6 +644,9 @@ static af_dir_status claim_name(af_dir *dir, const char *name,
 			    name);
 		return AF_DIR_INVALID;
 	}
+	rc = name_twin(dir, name, client_id, err, errlen);
+	if (rc != AF_DIR_OK)
+		return rc;
 	rc = name_key(key, sizeof(key), name);
 	for (tries = 0; rc == AF_DIR_OK && tries < AF_DIR__CAS_TRIES; tries++) {
 		rc = af_dir__from_store(store_set(af_dir_store(dir), key,

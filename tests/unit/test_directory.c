@@ -1699,6 +1699,13 @@ static void test_af_dir_app_ids_unique_names_unique(void **state)
 			&app, NULL),
 		AF_DIR_EXISTS);
 	assert_string_equal(f->err, "name: an app named \"app 3\" exists");
+	/* A twin by case is refused as well, on add and on rename. */
+	assert_int_equal(
+		add_app(f, "{\"name\":\"APP 3\",\"redirect_uris\":[\"x:/\"]}",
+			&app, NULL),
+		AF_DIR_EXISTS);
+	assert_non_null(strstr(f->err, "differ only in case"));
+	assert_non_null(strstr(f->err, "\"app 3\""));
 	/* Listed by name, without secret hashes. */
 	assert_int_equal(af_dir_app_list(f->dir, &list), AF_DIR_OK);
 	assert_int_equal(json_array_size(list), 10);
@@ -1723,6 +1730,17 @@ static void test_af_dir_app_ids_unique_names_unique(void **state)
 	assert_int_equal(af_dir_app_set(f->dir, ACTOR, first, patch, NULL,
 					f->err, sizeof(f->err)),
 			 AF_DIR_EXISTS);
+	json_decref(patch);
+	patch = parse("{\"name\":\"App 1\"}");
+	assert_int_equal(af_dir_app_set(f->dir, ACTOR, first, patch, NULL,
+					f->err, sizeof(f->err)),
+			 AF_DIR_EXISTS);
+	json_decref(patch);
+	/* Its own name in another case is no twin. */
+	patch = parse("{\"name\":\"RENAMED\"}");
+	assert_int_equal(af_dir_app_set(f->dir, ACTOR, first, patch, NULL,
+					f->err, sizeof(f->err)),
+			 AF_DIR_OK);
 	json_decref(patch);
 	/* A name shaped like a client id would reach another app. */
 	snprintf(spec, sizeof(spec), "{\"name\":\"%s\"}",
