@@ -510,8 +510,13 @@ void af_admin__user_unlock(af_admin_call *c)
 		af_admin__dir_error(c, st, NULL);
 		goto out;
 	}
-	/* Pushes paused after a report, or over the limit, go again. */
-	if (af_mfa_push_reset(c->srv->store, username_of(user)) != AF_MFA_OK) {
+	/*
+	 * Pushes paused after a report, or over the limit, go again, and
+	 * token codes are checked again.
+	 */
+	if (af_mfa_push_reset(c->srv->store, username_of(user)) != AF_MFA_OK ||
+	    af_mfa_code_tries_clear(c->srv->store, username_of(user)) !=
+		    AF_MFA_OK) {
 		af_admin__dir_error(c, AF_DIR_STORE, NULL);
 		goto out;
 	}

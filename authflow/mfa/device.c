@@ -1352,6 +1352,47 @@ static int outcome_rank(af_mfa_status rc)
 	}
 }
 
+af_mfa_status af_mfa_code_try(store_ctx *st, const char *username,
+			      uint32_t window_s, int64_t *n, int64_t *left_s)
+{
+	char key[AF_MFA__KEY_MAX];
+	uint64_t ttl_ms = 0;
+	af_mfa_status rc;
+	store_status sst;
+
+	if (left_s != NULL)
+		*left_s = 0;
+	if (st == NULL || n == NULL || !af_mfa__user_ok(username))
+		return AF_MFA_INVALID;
+	rc = af_mfa__key(key, sizeof(key), "code_tries:", username);
+	if (rc != AF_MFA_OK)
+		return rc;
+	/* Durable: a restart gives no one more tries. */
+	rc = af_mfa__from_store(
+		store_incr_durable(st, key, 1, (uint64_t)window_s * 1000u, n));
+	if (rc != AF_MFA_OK || *n <= AF_MFA_CODE_USER_TRIES || left_s == NULL)
+		return rc;
+	sst = store_ttl(st, key, &ttl_ms);
+	if (sst == STORE_OK)
+		*left_s = (int64_t)((ttl_ms + 999) / 1000);
+	return sst == STORE_OK || sst == STORE_NOT_FOUND
+		       ? AF_MFA_OK
+		       : af_mfa__from_store(sst);
+}
+
+af_mfa_status af_mfa_code_tries_clear(store_ctx *st, const char *username)
+{
+	char key[AF_MFA__KEY_MAX];
+	af_mfa_status rc;
+
+	if (st == NULL || !af_mfa__user_ok(username))
+		return AF_MFA_INVALID;
+	rc = af_mfa__key(key, sizeof(key), "code_tries:", username);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_del(st, key));
+	return rc;
+}
+
 af_mfa_status af_mfa_code_check(store_ctx *st, const char *username,
 				const char *code, int64_t now, char *device_id,
 				size_t cap)

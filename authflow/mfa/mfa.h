@@ -60,6 +60,7 @@ const char *af_mfa_strerror(af_mfa_status st);
 #define AF_MFA_ENROLL_TTL_S    600 /* an enrollment code lives 10 min */
 #define AF_MFA_NUMBER_DIGITS   2   /* 10..99 */
 #define AF_MFA_CODE_TRIES      5   /* token codes tried per flow */
+#define AF_MFA_CODE_USER_TRIES 10  /* per user, see af_mfa_code_try() */
 #define AF_MFA_ID_LEN	       22  /* base64url of 16 random bytes */
 #define AF_MFA_ID_BUF	       48
 #define AF_MFA_PUSH_TOKEN_MAX  512 /* bytes of an APNs/FCM token */
@@ -236,6 +237,28 @@ af_mfa_status af_mfa_device_token_refused(store_ctx *st, const char *id,
 af_mfa_status af_mfa_code_check(store_ctx *st, const char *username,
 				const char *code, int64_t now, char *device_id,
 				size_t cap);
+
+/*
+ * The user's token-code tries since a second factor last passed, counted
+ * before each code is checked: counted apart from password failures,
+ * which a password alone clears (and from which a browser the user signed
+ * in with is kept apart), or a user who signs in with the password only,
+ * and whom an application then asks for a second factor (acr_values),
+ * could try codes without end. The count lasts window_s from the first
+ * try (0: until cleared). *n gets the count with this try;
+ * past AF_MFA_CODE_USER_TRIES no code of the user is to be checked, and
+ * *left_s (may be NULL) gets how long that lasts (0: until cleared).
+ * AF_MFA_OK, AF_MFA_INVALID, AF_MFA_STORE.
+ */
+af_mfa_status af_mfa_code_try(store_ctx *st, const char *username,
+			      uint32_t window_s, int64_t *n, int64_t *left_s);
+
+/*
+ * Clears the count of af_mfa_code_try(): a second factor passed, or an
+ * administrator unlocked the user. AF_MFA_OK, AF_MFA_INVALID,
+ * AF_MFA_STORE.
+ */
+af_mfa_status af_mfa_code_tries_clear(store_ctx *st, const char *username);
 
 /*
  * Transactions. af_mfa_txn_new makes one for a sign-in: spec holds user,

@@ -375,7 +375,8 @@ static void complete(af_server *srv, af_req *req, af_resp *resp, json_t *authz,
 	snprintf(s.acr, sizeof(s.acr), "%s", AF_ACR_MFA);
 	/* Both factors passed: the failures counted so far are forgiven. */
 	if (af_throttle_success(srv->dir, s.username, req->client_ip, known) !=
-	    AF_DIR_OK)
+		    AF_DIR_OK ||
+	    af_mfa_code_tries_clear(srv->store, s.username) != AF_MFA_OK)
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not clear the failure count");
 	snprintf(detail, sizeof(detail), "factor=%s", factor);
@@ -1289,6 +1290,53 @@ static int posted(af_server *srv, af_req *req, af_resp *resp, json_t **authz,
 	return 0;
 }
 
+/*
+ * Counts a token-code try of the flow's user (af_mfa_code_try()): 0 to
+ * check the code, 1 with the page written when the user's tries are
+ * spent (the code is not checked: a push, or the end of the count, is
+ * the way on) or the store did not count it.
+ */
+static int user_tries_spent(af_server *srv, const af_req *req, af_resp *resp,
+			    const char *flow, json_t *authz, json_t *txn,
+			    int unanswered)
+{
+	const char *user = mfa_str(authz, "user");
+	char words[WORDS_MAX], when[48];
+	int64_t n = 0, left_s = 0;
+
+	if (af_mfa_code_try(srv->store, user,
+			    af_dir_options_get(srv->dir)->throttle.lock_s, &n,
+			    &left_s) != AF_MFA_OK) {
+		af_page_unavailable(resp);
+		return 1;
+	}
+	if (n <= AF_MFA_CODE_USER_TRIES)
+		return 0;
+	af_metrics_login(srv->metrics, AF_LOGIN_THROTTLED);
+	af_event_login(srv->log, LOG_LEVEL_WARN, req, user, "throttled",
+		       "step=code why=user_code_tries tries=%lld",
+		       (long long)n);
+	if (left_s > 0) {
+		about(left_s, when, sizeof(when));
+		snprintf(words, sizeof(words),
+			 "Too many wrong token codes were typed for this "
+			 "account. %s, or try a code again in %s.",
+			 txn != NULL  ? "Approve the request on your phone"
+			 : unanswered ? "Send another request to your phone"
+				      : "Sign in again from the application",
+			 when);
+	} else
+		snprintf(words, sizeof(words),
+			 "Too many wrong token codes were typed for this "
+			 "account. %s, or ask your administrator to unlock "
+			 "it.",
+			 txn != NULL  ? "Approve the request on your phone"
+			 : unanswered ? "Send another request to your phone"
+				      : "Sign in again from the application");
+	show_page(srv, resp, 429, flow, authz, txn, words, unanswered);
+	return 1;
+}
+
 void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *flow = af_req_param(req, "flow");
@@ -1384,6 +1432,8 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 			  unanswered);
 		goto out;
 	}
+	if (user_tries_spent(srv, req, resp, flow, authz, txn, unanswered))
+		goto out;
 	st = AF_MFA_MISMATCH;
 	if (code != NULL)
 		st = af_mfa_code_check(srv->store, user, code, af_now(), device,

@@ -1354,6 +1354,45 @@ static void test_code_check_previous_step_accepted_once(void **state)
 	json_decref(dev);
 }
 
+/*
+ * A user's token-code tries are counted across sign-ins until a second
+ * factor passes: past AF_MFA_CODE_USER_TRIES the count says so, with how
+ * long it lasts; cleared, it starts again.
+ */
+static void test_code_tries_per_user_counted_until_cleared(void **state)
+{
+	struct fixture *f = *state;
+	int64_t n = 0, left = -1;
+	int i;
+
+	for (i = 1; i <= AF_MFA_CODE_USER_TRIES; i++) {
+		assert_int_equal(af_mfa_code_try(f->st, "nia", 600, &n, &left),
+				 AF_MFA_OK);
+		assert_int_equal(n, i);
+		assert_int_equal(left, 0);
+	}
+	assert_int_equal(af_mfa_code_try(f->st, "nia", 600, &n, &left),
+			 AF_MFA_OK);
+	assert_int_equal(n, AF_MFA_CODE_USER_TRIES + 1);
+	assert_true(left > 590 && left <= 600);
+	/* Another user's tries are its own. */
+	assert_int_equal(af_mfa_code_try(f->st, "ole", 600, &n, NULL),
+			 AF_MFA_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(af_mfa_code_tries_clear(f->st, "nia"), AF_MFA_OK);
+	assert_int_equal(af_mfa_code_try(f->st, "nia", 600, &n, &left),
+			 AF_MFA_OK);
+	assert_int_equal(n, 1);
+	/* No window: spent until cleared, which left_s says as 0. */
+	for (i = 0; i <= AF_MFA_CODE_USER_TRIES; i++)
+		assert_int_equal(af_mfa_code_try(f->st, "pia", 0, &n, &left),
+				 AF_MFA_OK);
+	assert_int_equal(n, AF_MFA_CODE_USER_TRIES + 1);
+	assert_int_equal(left, 0);
+	assert_int_equal(af_mfa_code_try(f->st, "bad name!", 600, &n, &left),
+			 AF_MFA_INVALID);
+}
+
 static void test_code_check_wrong_code_mismatch(void **state)
 {
 	struct fixture *f = *state;
@@ -2930,6 +2969,7 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_device_token_refused_only_as_queued, setup),         \
 		CASE(test_code_check_right_code_accepted_then_replay, setup),  \
 		CASE(test_code_check_previous_step_accepted_once, setup),      \
+		CASE(test_code_tries_per_user_counted_until_cleared, setup),   \
 		CASE(test_code_check_wrong_code_mismatch, setup),              \
 		CASE(test_code_check_concurrent_use_one_wins, setup),          \
 		CASE(test_txn_new_number_uniform_two_digits, setup),           \

@@ -781,6 +781,49 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
   });
 
+  test('a password-only user asked for MFA gets no more token-code tries by signing in with the password', async () => {
+    const s = await seed(server, { user: 'sami' });
+    s.phone = await enrollPhone(server, 'sami', ['--platform', 'none', '--app-version', '2024.1']);
+    s.config = await rp(s);
+    const b = new Browser();
+    const mfa = { acr_values: 'urn:authflow:acr:mfa' };
+    // A password-only sign-in (which clears the password's failures and
+    // makes the browser known), then a step-up flow with wrong codes.
+    const round = async (wrong) => {
+      const a = await authUrl(s.config, { prompt: 'login' });
+      const r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
+      assert.equal(r.status, 302, r.text);
+      const m = await toMfa(s, b, mfa);
+      const f = hiddenFields(m.page.text);
+      for (let i = 0; i < wrong; i++) {
+        const w = await b.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code: '000000' });
+        assert.equal(w.status, 401, w.text);
+      }
+      return { m, f };
+    };
+    for (let i = 0; i < 2; i++) {
+      const { f } = await round(4);
+      const c = await b.post(`${server.issuer}/login/mfa/cancel`, { flow: f.flow, csrf: f.csrf });
+      assert.ok(c.status < 500, c.text);
+    }
+    // Ten tries counted for the user: the next code, even the right one,
+    // is not checked; the request on the phone still signs in.
+    const { m, f } = await round(2);
+    const code = (await idsim(server, s.phone, ['code'])).stdout;
+    const r = await b.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code });
+    assert.equal(r.status, 429, r.text);
+    assert.match(r.text, /Too many wrong token codes were typed for this account\. Approve the request on your phone, or try a code again in about 30 minutes\./);
+    assert.equal((await server.admin('GET', '/users/sami')).json.locked, false, 'the password still works');
+    const [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(m.page.text)])).stdout, 'approved');
+    assert.deepEqual((await finish(s, m)).claims().amr, ['pwd', 'swk', 'mfa']);
+    // The second factor passed: codes are checked again.
+    const m2 = await toMfa(s, new Browser(), mfa);
+    const f2 = hiddenFields(m2.page.text);
+    const ok = await m2.browser.post(`${server.issuer}/login/mfa/code`, { flow: f2.flow, csrf: f2.csrf, code });
+    assert.equal(ok.status, 302, ok.text);
+  });
+
   test('acr_values naming the MFA acr first steps up a password-only user', async () => {
     const s = await seed(server, { user: 'uma' });
     s.phone = await enrollPhone(server, 'uma', ['--platform', 'none', '--app-version', '2024.1']);
