@@ -426,6 +426,7 @@ static int query_text(af_admin_call *c, const char *name, size_t max,
 
 void af_admin__audit(af_admin_call *c)
 {
+	char folded[AF_DIR_USERNAME_MAX + 1];
 	struct events ev = {NULL, 0};
 	af_audit_filter filter = {0};
 	int64_t limit = AF_ADMIN_AUDIT_DEFAULT, before = 0, oldest;
@@ -442,6 +443,15 @@ void af_admin__audit(af_admin_call *c)
 	    !query_text(c, "target", AF_AUDIT_TARGET_MAX, &filter.target) ||
 	    !query_text(c, "user", AF_AUDIT_TARGET_MAX, &filter.user))
 		return;
+	/*
+	 * User names are kept in lower case: ?user=Alice finds alice's
+	 * events, as the rest of the API folds a user's name. One that is
+	 * no user name is matched as given (a name an older version kept).
+	 */
+	if (filter.user != NULL &&
+	    af_dir_user_canonical(filter.user, folded, sizeof(folded)) ==
+		    AF_DIR_OK)
+		filter.user = folded;
 	ev.arr = json_array();
 	if (ev.arr == NULL) {
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");

@@ -321,6 +321,10 @@ expect audit-user 0 "$C" --json audit --user carol --limit 1000
 grep -q '"action": "group.add_member"' "$tmp/out" && grep -q '"user": "carol"' "$tmp/out" &&
 	ok || bad "audit --user carol finds carol joining a group"
 grep '"target":' "$tmp/out" | grep -q '"target": "bob"' && bad "audit --user carol shows bob's events" || ok
+# User names are folded, as everywhere else: Carol is carol.
+expect audit-user-case 0 "$C" --json audit --user Carol --limit 1000
+grep -q '"action": "group.add_member"' "$tmp/out" && grep -q '"user": "carol"' "$tmp/out" &&
+	ok || bad "audit --user Carol finds carol's events"
 expect audit-user-policy 0 "$C" --json audit --user bob --action policy. --limit 1000
 grep -q '"action": "policy.assign"' "$tmp/out" && grep -q '"users": "bob"' "$tmp/out" &&
 	ok || bad "audit --user bob finds a policy assigned to bob"
