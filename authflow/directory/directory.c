@@ -1919,6 +1919,16 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 	rc = user_merge(user, norm, now);
 	if (rc != AF_DIR_OK)
 		goto out;
+	/* As authflowctl says: there is no password to replace. */
+	if (password == NULL &&
+	    json_is_true(json_object_get(norm, AF_DIR_USER_PW_CHANGE))) {
+		af_dir__err(err, errlen,
+			    AF_DIR_USER_PW_CHANGE
+			    ": a user added without a "
+			    "password has none to change");
+		rc = AF_DIR_INVALID;
+		goto out;
+	}
 	if (password != NULL) {
 		rc = af_pw_hash(&dir->opts.pw, password, phc, sizeof(phc));
 		if (rc == AF_DIR_OK)

@@ -2352,6 +2352,13 @@ static void test_af_dir_temporary_password(void **state)
 	assert_refused(f,
 		       set_user(f, "tia", "{\"password_change_required\":1}"),
 		       "password_change_required");
+	/* Without a password there is none to change. */
+	assert_refused(f,
+		       add_user(f,
+				"{\"username\":\"tom\","
+				"\"password_change_required\":true}",
+				NULL),
+		       "password_change_required");
 	assert_int_equal(add_user(f,
 				  "{\"username\":\"tom\","
 				  "\"password_change_required\":true}",
