@@ -330,7 +330,8 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(r.status, 303);
     assert.match(r.location, /^\/authorize\?restarted=1&/);
     assert.doesNotMatch(r.location, /password|correct/);
-    assert.equal(r.headers.get('set-cookie'), null);
+    // No session: only the name typed, kept for the new sign-in's form.
+    assert.equal(r.headers.get('set-cookie'), `af_typed=${s.user}; Path=/; HttpOnly; SameSite=Lax`);
     // Wrong password: one generic message, no code.
     r = await b.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: 'wrong' });
     assert.equal(r.status, 401);
