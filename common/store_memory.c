@@ -1214,16 +1214,16 @@ static void wbuf_record(struct wbuf *w, enum aof_op op, const char *key,
 }
 
 /*
- * Writes one record per live key (one per member for sets). A durable key
- * that has expired but is still in the table is left out, and from then on
- * counts as not in the file, so that reaping it later takes nothing off
- * the live bytes the new file starts with.
+ * Once a rewrite at now is in place: the durable keys it left out as
+ * expired, but still in the table, count from then on as not in the file,
+ * so that reaping them later takes nothing off the live bytes the new
+ * file starts with. Called with every lock held.
  */
-static void write_live(struct mem_store *ms, struct wbuf *w, int64_t now)
+static void forget_left_out(struct mem_store *ms, int64_t now)
 {
-	size_t s, i, j;
+	size_t s, i;
 
-	for (s = 0; s < MEM_SHARDS && !w->failed; s++) {
+	for (s = 0; s < MEM_SHARDS; s++) {
 		const struct htable *t = &ms->shards[s].table;
 
 		for (i = 0; i < t->nbuckets; i++) {
@@ -1234,6 +1234,26 @@ static void write_live(struct mem_store *ms, struct wbuf *w, int64_t now)
 
 				if (expired(e, now))
 					e->durable = false;
+			}
+		}
+	}
+}
+
+/* Writes one record per live key (one per member for sets). */
+static void write_live(struct mem_store *ms, struct wbuf *w, int64_t now)
+{
+	size_t s, i, j;
+
+	for (s = 0; s < MEM_SHARDS && !w->failed; s++) {
+		const struct htable *t = &ms->shards[s].table;
+
+		for (i = 0; i < t->nbuckets; i++) {
+			const struct hnode *n = t->buckets[i];
+
+			for (; n != NULL; n = n->next) {
+				const struct mem_entry *e =
+					(const struct mem_entry *)n;
+
 				/* Volatile keys are never persisted. */
 				if (expired(e, now) || !persisted(e))
 					continue;
@@ -1266,6 +1286,7 @@ static void write_live(struct mem_store *ms, struct wbuf *w, int64_t now)
 static int compact_locked(struct mem_store *ms)
 {
 	struct wbuf w = {.fd = -1};
+	int64_t now = af_now_ms();
 	int rc = 0;
 
 	(void)unlinkat(ms->dir_fd, AOF_TMP_NAME, 0);
@@ -1282,7 +1303,7 @@ static int compact_locked(struct mem_store *ms)
 	}
 	memcpy(w.buf, AOF_MAGIC, AOF_MAGIC_LEN);
 	w.len = AOF_MAGIC_LEN;
-	write_live(ms, &w, af_now_ms());
+	write_live(ms, &w, now);
 	wbuf_flush(&w);
 	if (w.failed) {
 		rc = w.err;
@@ -1305,6 +1326,7 @@ static int compact_locked(struct mem_store *ms)
 	w.fd = -1;
 	ms->aof_size = AOF_MAGIC_LEN + w.total;
 	atomic_store(&ms->live_bytes, (int64_t)w.total);
+	forget_left_out(ms, now);
 	ms->stale_since_ms = 0;
 	/* A failed rewrite raised the floor; a good one puts it back. */
 	ms->compact_floor = AOF_COMPACT_MIN;
@@ -2886,20 +2908,17 @@ static store_status replay_map(struct mem_store *ms, const uint8_t *map,
 			 * Zeros from within the length pair on: the write of
 			 * the last record stopped in its first bytes (a page
 			 * or sector boundary there), the rest zero-filled.
-			 * Or its first bytes zero and later ones written: a
-			 * file system may keep the pages of one write in any
-			 * order. Either is one write, no longer than one
-			 * record: a longer tail is no torn write.
+			 * That is one write, no longer than one record: a
+			 * longer tail is no torn write. Nor is a zeroed header
+			 * with bytes after it, which could be records written
+			 * past damage: refused, not cut, so that nothing
+			 * acknowledged is dropped.
 			 */
 			size_t kept = last_nonzero_in(p, AOF_HDR_LEN);
 
 			ro->torn = "a zero-filled tail";
 			if (rem <= AOF_PRE_LEN + AOF_BODY_MAX &&
 			    all_zero(p + kept, rem - kept))
-				break;
-			ro->torn = "a last record whose first bytes are zero";
-			if (rem <= AOF_PRE_LEN + AOF_BODY_MAX &&
-			    all_zero(p + kept, AOF_PRE_LEN - kept))
 				break;
 			ro->bad_at = off;
 			return STORE_ERR_CORRUPT;

@@ -252,27 +252,63 @@ int af_demo_setup(af_server *srv, const char *admin_token, char *err,
 	return write_demo_json(srv, admin_token, err, errlen);
 }
 
+/*
+ * An authority ("host", "host:port", "[v6]:port") of len bytes into its
+ * host (brackets kept) and port (def when it names none): 0, or -1 when
+ * it is none.
+ */
+static int split_authority(const char *a, size_t len, size_t *hlen,
+			   unsigned long *port, unsigned long def)
+{
+	const char *colon, *close;
+	size_t i, digits;
+
+	if (len > 0 && a[0] == '[') {
+		close = memchr(a, ']', len);
+		if (close == NULL)
+			return -1;
+		*hlen = (size_t)(close - a) + 1;
+		colon = *hlen < len ? a + *hlen : NULL;
+		if (colon != NULL && *colon != ':')
+			return -1;
+	} else {
+		colon = memchr(a, ':', len);
+		*hlen = colon != NULL ? (size_t)(colon - a) : len;
+	}
+	*port = def;
+	if (colon == NULL)
+		return *hlen > 0 ? 0 : -1;
+	digits = len - *hlen - 1;
+	if (*hlen == 0 || digits == 0 || digits > 5)
+		return -1;
+	*port = 0;
+	for (i = 0; i < digits; i++) {
+		if (colon[1 + i] < '0' || colon[1 + i] > '9')
+			return -1;
+		*port = *port * 10 + (unsigned long)(colon[1 + i] - '0');
+	}
+	return *port >= 1 && *port <= 65535 ? 0 : -1;
+}
+
 bool af_demo_host_ok(const af_server *srv, const af_req *req)
 {
 	const char *host = af_req_header(req, "Host");
 	const char *auth = strstr(srv->cfg.issuer, "://");
-	const char *port;
-	size_t alen;
+	unsigned long def, iport, hport;
+	size_t alen, ihlen, hhlen;
 
 	if (host == NULL || auth == NULL)
 		return false;
+	def = strncasecmp(srv->cfg.issuer, "https:", 6) == 0 ? 443 : 80;
 	auth += 3;
 	alen = strcspn(auth, "/");
-	if (strlen(host) == alen && strncasecmp(host, auth, alen) == 0)
-		return true;
-	/* localhost with the issuer's port (or none, when it has none). */
-	port = memchr(auth, ':', alen);
-	if (strncasecmp(host, "localhost", 9) != 0)
+	if (split_authority(auth, alen, &ihlen, &iport, def) != 0 ||
+	    split_authority(host, strlen(host), &hhlen, &hport, def) != 0 ||
+	    hport != iport)
 		return false;
-	host += 9;
-	return port != NULL ? strlen(host) == alen - (size_t)(port - auth) &&
-				      memcmp(host, port, strlen(host)) == 0
-			    : host[0] == '\0';
+	/* The issuer's host, or localhost, on the issuer's port. */
+	return (hhlen == ihlen && strncasecmp(host, auth, ihlen) == 0) ||
+	       (hhlen == 9 && strncasecmp(host, "localhost", 9) == 0);
 }
 
 void af_h_demo(af_server *srv, af_req *req, af_resp *resp)

@@ -185,8 +185,8 @@ static af_dir_status normalise(const json_t *patch, json_t **out, char *err,
 	*out = NULL;
 	if (!json_is_object(patch) || json_object_size(patch) == 0) {
 		af_dir__err(err, errlen,
-			    "branding: give at least one of name, color, "
-			    "help_text, help_url, logo");
+			    "branding: nothing to change: give at least one of "
+			    "name, color, help_text, help_url, logo");
 		return AF_DIR_INVALID;
 	}
 	norm = json_object();

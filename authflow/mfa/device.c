@@ -725,11 +725,13 @@ af_mfa_status af_mfa_user_forget(store_ctx *st, const char *username)
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(store_del(st, key));
 	/*
-	 * A later user of the name inherits no pause, no push count and no
-	 * count of codes made.
+	 * A later user of the name inherits no pause, no push count, no
+	 * count of codes made and no token-code tries.
 	 */
 	if (rc == AF_MFA_OK)
 		rc = af_mfa_push_reset(st, username);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa_code_tries_clear(st, username);
 	return rc;
 }
 

@@ -541,21 +541,22 @@ static const char *check_request(af_server *srv, const af_req *req,
 
 /*
  * The user name typed in the form the sign-in was started again from
- * (AF_TYPED_COOKIE): it fills in the name field in place of login_hint,
- * and is taken once.
+ * (AF_TYPED_COOKIE) into typed ("" when none, or none that could be a
+ * user's). The cookie is cleared by every answer of /authorize, whatever
+ * it is: it may hold a password typed in the name field.
  */
-static void typed_name(const af_req *req, af_resp *resp, json_t *authz)
+static void typed_take(const af_req *req, af_resp *resp, char *typed,
+		       size_t cap)
 {
-	char name[AF_DIR_USERNAME_MAX + 1], err[AF_DIR_ERR_BUF];
+	char err[AF_DIR_ERR_BUF];
 
-	if (af_req_cookie(req, AF_TYPED_COOKIE, name, sizeof(name)) != 0)
+	typed[0] = '\0';
+	if (af_req_cookie(req, AF_TYPED_COOKIE, typed, cap) != 0)
 		return;
 	af_resp_cookie(resp, AF_TYPED_COOKIE, NULL, AF_COOKIE_CLEAR);
-	if (af_dir_check_username("login_hint", name, err, sizeof(err)) ==
+	if (af_dir_check_username("login_hint", typed, err, sizeof(err)) !=
 	    AF_DIR_OK)
-		json_object_set_new(authz, AF_FLOW_TYPED_USER,
-				    json_string(name));
-	OPENSSL_cleanse(name, sizeof(name));
+		OPENSSL_cleanse(typed, cap);
 }
 
 /*
@@ -751,12 +752,13 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 	const char *mode = af_oidc_param(req, "response_mode");
 	const char *hint = af_oidc_param(req, "id_token_hint");
 	const char *err, *desc = NULL, *prompt;
-	char hint_sub[128];
+	char hint_sub[128], typed[AF_DIR_USERNAME_MAX + 1];
 	json_t *app = NULL, *authz = NULL;
 	af_session s;
 	af_dir_status dst;
 	int failed = 0, rc;
 
+	typed_take(req, resp, typed, sizeof(typed));
 	dst = client_id != NULL ? af_dir_app_get(srv->dir, client_id, &app)
 				: AF_DIR_NOT_FOUND;
 	if (dst == AF_DIR_STORE) {
@@ -822,7 +824,10 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 	/* Started again from a sign-in form whose flow was gone. */
 	if (af_oidc_param(req, "restarted") != NULL) {
 		json_object_set_new(authz, "restarted", json_true());
-		typed_name(req, resp, authz);
+		/* The name typed fills in the form, in place of login_hint. */
+		if (typed[0] != '\0')
+			json_object_set_new(authz, AF_FLOW_TYPED_USER,
+					    json_string(typed));
 	}
 	if (hint != NULL &&
 	    hint_subject(srv, hint, hint_sub, sizeof(hint_sub)) != 0) {
@@ -866,6 +871,7 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 	}
 	start_login(srv, req, resp, authz);
 out:
+	OPENSSL_cleanse(typed, sizeof(typed));
 	json_decref(app);
 	json_decref(authz);
 }

@@ -375,10 +375,12 @@ static void complete(af_server *srv, af_req *req, af_resp *resp, json_t *authz,
 	snprintf(s.acr, sizeof(s.acr), "%s", AF_ACR_MFA);
 	/* Both factors passed: the failures counted so far are forgiven. */
 	if (af_throttle_success(srv->dir, s.username, req->client_ip, known) !=
-		    AF_DIR_OK ||
-	    af_mfa_code_tries_clear(srv->store, s.username) != AF_MFA_OK)
+	    AF_DIR_OK)
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not clear the failure count");
+	if (af_mfa_code_tries_clear(srv->store, s.username) != AF_MFA_OK)
+		log_warn(srv->log, req->rid, "throttle",
+			 "could not clear the token-code tries");
 	snprintf(detail, sizeof(detail), "factor=%s", factor);
 	af_login_finish(srv, req, resp, flow, authz, user, &s, device, known,
 			detail);

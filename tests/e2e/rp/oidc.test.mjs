@@ -326,12 +326,16 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(r.status, 400);
     // Posted from another browser, the form only starts a sign-in there
     // again: nobody is signed in, and the password is not used.
-    r = await new Browser().post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
+    const other = new Browser();
+    r = await other.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
     assert.equal(r.status, 303);
     assert.match(r.location, /^\/authorize\?restarted=1&/);
     assert.doesNotMatch(r.location, /password|correct/);
-    // No session: only the name typed, kept for the new sign-in's form.
+    // No session: only the name typed, kept for the new sign-in's form,
+    // and taken by the next /authorize whatever it answers.
     assert.equal(r.headers.get('set-cookie'), `af_typed=${s.user}; Path=/; HttpOnly; SameSite=Lax`);
+    assert.equal((await other.get(`${server.issuer}/authorize?client_id=nobody&restarted=1`)).status, 400);
+    assert.ok(!other.jar.has('af_typed'), 'the typed name is gone');
     // Wrong password: one generic message, no code.
     r = await b.post(`${server.issuer}/login`, { ...o.fields, username: s.user, password: 'wrong' });
     assert.equal(r.status, 401);
