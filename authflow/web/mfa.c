@@ -1302,7 +1302,7 @@ static int user_tries_spent(af_server *srv, const af_req *req, af_resp *resp,
 			    const char *flow, json_t *authz, json_t *txn,
 			    int unanswered)
 {
-	const char *user = mfa_str(authz, "user");
+	const char *user = mfa_str(authz, "user"), *way;
 	char words[WORDS_MAX], when[48];
 	int64_t n = 0, left_s = 0;
 
@@ -1318,23 +1318,18 @@ static int user_tries_spent(af_server *srv, const af_req *req, af_resp *resp,
 	af_event_login(srv->log, LOG_LEVEL_WARN, req, user, "throttled",
 		       "step=code why=user_code_tries tries=%lld",
 		       (long long)n);
-	if (left_s > 0) {
+	way = txn != NULL  ? "Approve the request on your phone"
+	      : unanswered ? "Send another request to your phone"
+			   : "Sign in again from the application";
+	if (left_s > 0)
 		about(left_s, when, sizeof(when));
-		snprintf(words, sizeof(words),
-			 "Too many wrong token codes were typed for this "
-			 "account. %s, or try a code again in %s.",
-			 txn != NULL  ? "Approve the request on your phone"
-			 : unanswered ? "Send another request to your phone"
-				      : "Sign in again from the application",
-			 when);
-	} else
-		snprintf(words, sizeof(words),
-			 "Too many wrong token codes were typed for this "
-			 "account. %s, or ask your administrator to unlock "
-			 "it.",
-			 txn != NULL  ? "Approve the request on your phone"
-			 : unanswered ? "Send another request to your phone"
-				      : "Sign in again from the application");
+	snprintf(words, sizeof(words),
+		 "Too many wrong token codes were typed for this account. %s, "
+		 "%s%s.",
+		 way,
+		 left_s > 0 ? "or try a code again in "
+			    : "or ask your administrator to unlock it",
+		 left_s > 0 ? when : "");
 	show_page(srv, resp, 429, flow, authz, txn, words, unanswered);
 	return 1;
 }
