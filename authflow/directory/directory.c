@@ -1803,6 +1803,34 @@ static af_dir_status new_sub(af_dir *dir, const char *user, char *sub,
 }
 
 /*
+ * After the store failed to answer the write of a new user's record at
+ * key: whether it was written all the same (a reply lost on the way, a
+ * command that ran after its timeout). AF_DIR_OK when the record there
+ * holds sub, this add's own subject: the add goes on as written. Else
+ * AF_DIR_STORE; *sub_claimed is cleared unless the record is known not to
+ * be there (or to be another's), for then the "sub:" mapping may name it.
+ */
+static af_dir_status add_outcome(af_dir *dir, const char *key, const char *sub,
+				 int *sub_claimed)
+{
+	json_t *user = NULL;
+	const char *has;
+	af_dir_status rc;
+
+	rc = user_read(dir, key, &user);
+	if (rc == AF_DIR_NOT_FOUND)
+		return AF_DIR_STORE;
+	if (rc != AF_DIR_OK) {
+		*sub_claimed = 0;
+		return AF_DIR_STORE;
+	}
+	has = json_string_value(json_object_get(user, "sub"));
+	rc = has != NULL && strcmp(has, sub) == 0 ? AF_DIR_OK : AF_DIR_STORE;
+	json_decref(user);
+	return rc;
+}
+
+/*
  * Drops what policies and app deployments still name a user who has no
  * record. Such names are left over from a removal cut short by an older
  * version of authflow, which deleted the record first and the references
@@ -1977,6 +2005,8 @@ af_dir_status af_dir_user_add(af_dir *dir, const char *actor,
 		rc = af_dir__from_store(store_sadd(dir->store, "users", name));
 	if (rc == AF_DIR_OK)
 		rc = af_dir__put_json(dir, key, user, STORE_SET_NX);
+	if (rc == AF_DIR_STORE)
+		rc = add_outcome(dir, key, sub, &sub_claimed);
 	if (rc == AF_DIR_EXISTS)
 		af_dir__err(err, errlen, "username: a user named \"%s\" exists",
 			    name);

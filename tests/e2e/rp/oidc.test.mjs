@@ -1825,6 +1825,71 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     return { s, url, b, o: await openAuthorize(b, srv.issuer, url.href) };
   }
 
+  test('a new user Redis wrote but whose answer was lost is added whole: groups, audit, userinfo', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    const redis = await redisOn(port);
+    // Between authflow and Redis: passes everything on, except that the
+    // answer to the write of user "lostreply"'s record never comes back
+    // (the connection drops), as when a network or a stalled Redis loses it.
+    let dropped = 0;
+    const proxy = net.createServer((down) => {
+      const up = net.connect(port, '127.0.0.1');
+      let drop = false;
+      const end = () => { down.destroy(); up.destroy(); };
+      down.on('data', (d) => {
+        if (dropped === 0 && /\r\nSET\r\n\$\d+\r\n[^\r]*:user:lostreply\r\n/.test(d.toString('latin1'))) {
+          drop = true;
+          dropped++;
+        }
+        up.write(d);
+      });
+      up.on('data', (d) => { if (drop) end(); else down.write(d); });
+      for (const sock of [down, up]) {
+        sock.on('error', end);
+        sock.on('close', end);
+      }
+    });
+    await new Promise((res) => proxy.listen(0, '127.0.0.1', res));
+    let srv;
+    try {
+      srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${proxy.address().port}` });
+      assert.equal((await srv.admin('POST', '/groups', { name: 'tellers' })).status, 201);
+      assert.equal((await srv.admin('POST', '/policies', { name: 'tellers-sso', sso: true, remote_access: false })).status, 201);
+      assert.equal((await srv.admin('POST', '/policies/tellers-sso/assign', { group: 'tellers' })).status, 200);
+      const password = 'correct horse battery';
+      const u = await srv.admin('POST', '/users', {
+        username: 'lostreply', email: 'lostreply@example.com', email_verified: true, password, groups: ['tellers'],
+      });
+      assert.equal(dropped, 1, 'the answer to the record\'s write was lost');
+      assert.equal(u.status, 201, u.text);
+      assert.ok((await srv.admin('GET', '/groups/tellers')).json.members.includes('lostreply'));
+      const added = (await srv.admin('GET', '/audit?limit=100&action=user.add&user=lostreply')).json.events;
+      assert.equal(added.length, 1);
+      const a = await srv.admin('POST', '/apps', { name: 'lostreply-rp', display_name: 'RP', redirect_uris: [REDIRECT] });
+      assert.equal(a.status, 201, a.text);
+      assert.equal((await srv.admin('POST', `/apps/${a.json.client_id}/deploy`, { all: true })).status, 200);
+      const config = await client.discovery(new URL(srv.issuer), a.json.client_id, undefined,
+        client.ClientSecretBasic(a.json.client_secret), { execute: [client.allowInsecureRequests] });
+      const verifier = client.randomPKCECodeVerifier();
+      const state = client.randomState();
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT, scope: 'openid', state,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      });
+      const r = await signIn(new Browser(), srv.issuer, url.href, 'lostreply', password);
+      assert.equal(r.status, 302, r.text);
+      const tokens = await client.authorizationCodeGrant(config, new URL(r.location),
+        { pkceCodeVerifier: verifier, expectedState: state });
+      // The subject's mapping was kept: the user's tokens name a user.
+      const ui = await client.fetchUserInfo(config, tokens.access_token, tokens.claims().sub);
+      assert.equal(ui.sub, tokens.claims().sub);
+    } finally {
+      proxy.close();
+      redis.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
+  });
+
   test('with the store gone, sign-in pages say the service is unavailable', { timeout: 60000 }, async () => {
     const port = await freePort();
     const redis = await redisOn(port);
