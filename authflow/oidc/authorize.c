@@ -6,6 +6,7 @@
  * answers at once, it begins a flow and shows its sign-in form itself
  * rather than redirecting to GET /login: a round trip less per sign-in.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,24 @@ static int issue_code(af_server *srv, const af_req *req, af_resp *resp,
 void af_oidc_send_code(af_server *srv, const af_req *req, af_resp *resp,
 		       const json_t *authz, const af_session *s)
 {
+	const char *hint_sub =
+		json_string_value(json_object_get(authz, AF_FLOW_HINT_SUB));
+
+	/*
+	 * The application named the user it wants (id_token_hint); another
+	 * one signed in, and keeps the session, but the application gets no
+	 * code for them (OpenID Connect Core 3.1.2.1).
+	 */
+	if (hint_sub != NULL && strcmp(hint_sub, s->sub) != 0) {
+		log_info(
+			srv->log, req->rid, "hint_mismatch",
+			"user=%s client=%s", s->username,
+			json_string_value(json_object_get(authz, "client_id")));
+		af_oidc_send_error(srv, resp, authz, "login_required",
+				   "the user who signed in is not the one "
+				   "id_token_hint names");
+		return;
+	}
 	if (issue_code(srv, req, resp, authz, s, 0) != 0)
 		af_page_error(resp, 409, "Sign-in ended",
 			      "This sign-in was ended as it finished: signed "
@@ -736,12 +755,35 @@ char *af_authorize_restart_query(const json_t *authz)
 		append_param(&b, "acr_values", AF_ACR_MFA);
 		af_buf_puts(&b, "&");
 	}
+	v = json_string_value(json_object_get(authz, AF_FLOW_HINT_SUB));
+	if (v != NULL) {
+		append_param(&b, AF_FLOW_HINT_SUB, v);
+		af_buf_puts(&b, "&");
+	}
 	af_buf_puts(&b, "restarted=1");
 	if (b.failed || b.len > AF_RESTART_MAX) {
 		af_buf_cleanup(&b);
 		return NULL;
 	}
 	return af_buf_take(&b, NULL);
+}
+
+/*
+ * The subject a restart carries (AF_FLOW_HINT_SUB), into sub: true when
+ * the request is a restart with one that could be a subject.
+ */
+static bool restart_hint(const af_req *req, char *sub, size_t subcap)
+{
+	const char *v = af_oidc_param(req, AF_FLOW_HINT_SUB);
+	size_t n;
+
+	if (af_oidc_param(req, "restarted") == NULL || v == NULL)
+		return false;
+	n = strlen(v);
+	if (n == 0 || n >= subcap || !af_b64url_text_ok(v, n))
+		return false;
+	memcpy(sub, v, n + 1);
+	return true;
 }
 
 void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
@@ -835,6 +877,11 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 				   "id_token_hint is not valid");
 		goto out;
 	}
+	if (hint == NULL && restart_hint(req, hint_sub, sizeof(hint_sub)))
+		hint = hint_sub;
+	if (hint != NULL && json_object_set_new(authz, AF_FLOW_HINT_SUB,
+						json_string(hint_sub)) != 0)
+		goto out;
 	/* A POST from the application's site comes without the cookie. */
 	if (af_oidc_same_site_hop(req, resp, authorize_params, "/authorize",
 				  redirect_uri))

@@ -44,6 +44,14 @@
 #define AF_FLOW_AGAIN_USER   "again_user"
 
 /*
+ * The member of a flow whose request came with an id_token_hint: the
+ * hint's subject, the only user the sign-in may end with a code for
+ * (OpenID Connect Core 3.1.2.1). A restart carries it as the parameter of
+ * the same name, which can only narrow who may sign in.
+ */
+#define AF_FLOW_HINT_SUB "hint_sub"
+
+/*
  * Counts a sign-in begun from the request's address (an IPv6 address by
  * its /64, what one host is usually given), a new flow's or a code issued
  * at once on a session's: 0 while within limits.flows_per_ip in a flow's

@@ -470,7 +470,7 @@ static int restart_signin(af_server *srv, af_req *req, af_resp *resp)
 		"client_id",	 "redirect_uri",   "response_type",
 		"response_mode", "scope",	   "state",
 		"nonce",	 "code_challenge", "code_challenge_method",
-		"max_age",	 "acr_values",
+		"max_age",	 "acr_values",	   AF_FLOW_HINT_SUB,
 	};
 	const char *text = af_req_param(req, "restart");
 	const char *typed = af_req_param(req, "username");

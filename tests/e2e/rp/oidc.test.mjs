@@ -521,6 +521,42 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal((await userinfo(live.access_token)).status, 401);
   });
 
+  test('id_token_hint names the user: another one signing in gets login_required, not a code', async () => {
+    const bob = await seed(server, { user: 'hint-bob' });
+    const carol = await seed(server, { user: 'hint-carol' });
+    assert.equal((await server.admin('POST', `/apps/${bob.clientId}/deploy`, { users: [carol.user] })).status, 200);
+    const { config, tokens } = await fullSignIn(bob);
+    const hint = tokens.id_token;
+    // A new browser (no session): carol signs in, bob was asked for.
+    let a = await authUrl(config, { id_token_hint: hint });
+    let r = await signIn(new Browser(), server.issuer, a.url.href, carol.user, carol.password);
+    assert.equal(r.status, 302, r.text);
+    let back = new URL(r.location);
+    assert.equal(back.searchParams.get('error'), 'login_required');
+    assert.equal(back.searchParams.get('state'), a.state);
+    assert.equal(back.searchParams.get('code'), null);
+    // carol's session (begun all the same) does not fit the hint either.
+    // bob himself gets his code.
+    a = await authUrl(config, { id_token_hint: hint });
+    r = await signIn(new Browser(), server.issuer, a.url.href, bob.user, bob.password);
+    back = new URL(r.location);
+    assert.equal(back.searchParams.get('error'), null);
+    const t = await client.authorizationCodeGrant(config, back, {
+      pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
+    });
+    assert.equal(t.claims().sub, tokens.claims().sub);
+    // A sign-in started again (its form outlived its flow) keeps the hint.
+    a = await authUrl(config, { id_token_hint: hint });
+    const b = new Browser();
+    const o = await openAuthorize(b, server.issuer, a.url.href);
+    r = await b.post(`${server.issuer}/login`, { ...o.fields, flow: 'A'.repeat(43), username: carol.user, password: carol.password });
+    assert.equal(r.status, 303);
+    const again = new URL(r.location, server.issuer);
+    assert.equal(again.searchParams.get('hint_sub'), tokens.claims().sub);
+    r = await signIn(b, server.issuer, again.href, carol.user, carol.password);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
+  });
+
   test('RFC 9068 JWT access tokens: userinfo, forgery, revocation, code replay', async () => {
     const s = await seed(server, { user: 'jwt-user', app: { access_token_format: 'jwt' } });
     const { config, tokens, cb, browser } = await fullSignIn(s);
