@@ -2,7 +2,7 @@
 // to its admin API, and plays a browser (cookies, forms, redirects) so that a
 // real relying party (openid-client) can run the code flow against it.
 import { execFileSync, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,6 +10,19 @@ import path from 'node:path';
 import * as client from 'openid-client';
 
 export const BIN = process.env.AUTHFLOW_BIN_DIR ?? path.resolve('build/bin');
+
+// Node.js 18 (Debian 12's) has Web Crypto only as node:crypto's webcrypto;
+// openid-client uses the global that later versions have.
+if (globalThis.crypto === undefined) globalThis.crypto = webcrypto;
+
+// The Set-Cookie headers of a fetch answer, one string each. Node.js 18's
+// fetch has no getSetCookie(): there they come joined with ", ", which an
+// Expires date also holds, so the joins are told by the name= after them.
+export function setCookies(headers) {
+  if (typeof headers.getSetCookie === 'function') return headers.getSetCookie();
+  const joined = headers.get('set-cookie');
+  return joined === null ? [] : joined.split(/,\s*(?=[!#$%&'*+.^_`|~0-9A-Za-z-]+=)/);
+}
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -184,7 +197,7 @@ export class Browser {
   }
 
   store(res) {
-    for (const c of res.headers.getSetCookie()) {
+    for (const c of setCookies(res.headers)) {
       const [pair, ...attrs] = c.split(';');
       const eq = pair.indexOf('=');
       const name = pair.slice(0, eq).trim();

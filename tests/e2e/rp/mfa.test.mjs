@@ -11,7 +11,7 @@ import vm from 'node:vm';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { authRequest, BIN, Browser, ctl, discover, enrollPhone, freePort, shownEnrollCode, hiddenFields, idsim, isLoginForm, openAuthorize, pageNumber, seed, signIn, startServer } from './lib.mjs';
+import { authRequest, BIN, Browser, ctl, discover, enrollPhone, freePort, shownEnrollCode, hiddenFields, idsim, isLoginForm, openAuthorize, pageNumber, seed, setCookies, signIn, startServer } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
@@ -732,7 +732,7 @@ describe(`push MFA (${STORE} store)`, () => {
       let f = hiddenFields(m.page.text);
       let r = await mine.post(`${server.issuer}/login/mfa/code`, { flow: f.flow, csrf: f.csrf, code });
       assert.equal(r.status, 302, r.text);
-      assert.ok(r.headers.getSetCookie().some((c) => /^af_known=[A-Za-z0-9_-]{32};/.test(c)), 'known after both steps');
+      assert.ok(setCookies(r.headers).some((c) => /^af_known=[A-Za-z0-9_-]{32};/.test(c)), 'known after both steps');
       // Someone with the name runs up the user's delay from elsewhere.
       const other = new Browser(xff('203.0.113.19'));
       for (let i = 0; i < 5; i++) {
