@@ -168,9 +168,14 @@ int af_oidc_token_call(af_server *srv, const af_req *req, af_resp *resp,
 		       char *client_id, size_t cap, const char **token)
 {
 	*token = NULL;
-	if (req->form == NULL || af_oidc_repeated(req, token_params)) {
+	if (req->form == NULL) {
 		af_resp_oauth_error(resp, 400, "invalid_request",
 				    "expected a form body");
+		return -1;
+	}
+	if (af_oidc_repeated(req, token_params)) {
+		af_resp_oauth_error(resp, 400, "invalid_request",
+				    "a parameter was given more than once");
 		return -1;
 	}
 	if (af_oidc_client_auth(srv, req, resp, client_id, cap, NULL) != 0)

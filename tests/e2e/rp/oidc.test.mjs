@@ -416,6 +416,7 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal((await r.json()).error, 'invalid_request');
     r = await intro(new URLSearchParams([['token', tokens.access_token], ['token', tokens.refresh_token]]));
     assert.equal(r.status, 400, 'a parameter twice');
+    assert.equal((await r.json()).error_description, 'a parameter was given more than once');
     r = await fetch(meta.introspection_endpoint);
     assert.equal(r.status, 405);
     // Client authentication in the form works as at the token endpoint.
