@@ -347,6 +347,7 @@ void af_config_defaults(af_config *cfg)
 	cfg->known_browser_days = 180;
 	cfg->flows_per_ip = 10000;
 	cfg->codes_per_user = 120;
+	cfg->device_requests_per_minute = 120;
 	cfg->push_mode = AF_PUSH_EMBEDDED;
 	cfg->push_workers = 0;
 	(void)snprintf(cfg->push_listen_address,
@@ -1206,10 +1207,16 @@ static int parse_metrics(json_t *root, af_config *cfg, struct cfg_err *e)
 
 static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 {
-	static const char *const keys[] = {
-		"body_bytes",	  "request_timeout_s",	"connections_per_ip",
-		"lockout_s",	  "lockout_after",	"flows_per_ip",
-		"codes_per_user", "known_browser_days", NULL};
+	static const char *const keys[] = {"body_bytes",
+					   "request_timeout_s",
+					   "connections_per_ip",
+					   "lockout_s",
+					   "lockout_after",
+					   "flows_per_ip",
+					   "codes_per_user",
+					   "known_browser_days",
+					   "device_requests_per_minute",
+					   NULL};
 	json_t *s;
 	unsigned long v;
 
@@ -1246,6 +1253,11 @@ static int parse_limits(json_t *root, af_config *cfg, struct cfg_err *e)
 	if (get_uint(s, "limits", "codes_per_user", 0, 100000, &v, e) != 0)
 		return -1;
 	cfg->codes_per_user = (unsigned)v;
+	v = cfg->device_requests_per_minute;
+	if (get_uint(s, "limits", "device_requests_per_minute", 0, 100000, &v,
+		     e) != 0)
+		return -1;
+	cfg->device_requests_per_minute = (unsigned)v;
 	v = cfg->known_browser_days;
 	/* Browsers keep a cookie 400 days at most (RFC 6265bis 4.1.2.2). */
 	if (get_uint(s, "limits", "known_browser_days", 0, 400, &v, e) != 0)

@@ -27,6 +27,8 @@
 #define PATH_PREFIX	  "/device/v1/"
 #define ALLOW_MAX	  32
 #define LOG_EVENT	  "device"
+/* A device's request count (within_rate()) starts anew after this. */
+#define RATE_WINDOW_MS	  60000
 /* "dnonce:" <device or "key-" and a 64-hex key hash> ":" <nonce> */
 #define NONCE_KEY_MAX	  (7 + 4 + 64 + 1 + AF_DEVICE_NONCE_MAX + 1)
 #define ACTOR_MAX	  (7 + AF_MFA_ID_BUF)
@@ -258,6 +260,49 @@ static int nonce_record(dcall *c, const char *who, int durable)
 }
 
 /*
+ * Counts a request signed by the key of owner, in a window of a minute
+ * from its first (limits.device_requests_per_minute): 1 within the limit;
+ * 0 past it, with 429 and Retry-After answered, or with the store's
+ * failure answered. Counted once the signature is checked, so that only
+ * the device spends its own count, and before the nonce is recorded, so
+ * that a flood from one phone stores one counter, not a nonce a request.
+ */
+static int within_rate(dcall *c, const char *owner)
+{
+	unsigned limit = c->srv->cfg.device_requests_per_minute;
+	char key[NONCE_KEY_MAX], after[24];
+	uint64_t left = RATE_WINDOW_MS;
+	store_status st;
+	int64_t n = 0;
+
+	if (limit == 0)
+		return 1;
+	if (snprintf(key, sizeof(key), "drate:%s", owner) >= (int)sizeof(key)) {
+		answer_error(c, AF_DEVICE_INTERNAL, NULL);
+		return 0;
+	}
+	st = store_incr(c->srv->store, key, 1, RATE_WINDOW_MS, &n);
+	if (st != STORE_OK) {
+		store_failed(c, "rate", store_strerror(st));
+		return 0;
+	}
+	if (n <= (int64_t)limit)
+		return 1;
+	/* Once a window: a flood is one line, not one a request. */
+	if (n == (int64_t)limit + 1)
+		log_warn(c->srv->log, c->req->rid, LOG_EVENT,
+			 "action=rate_limited device=%s limit=%u ip=%s",
+			 c->sig.device, limit, c->req->client_ip);
+	if (store_ttl(c->srv->store, key, &left) != STORE_OK || left == 0)
+		left = RATE_WINDOW_MS;
+	(void)snprintf(after, sizeof(after), "%llu",
+		       (unsigned long long)((left + 999) / 1000));
+	af_resp_header_set(c->resp, "Retry-After", after);
+	answer_error(c, AF_DEVICE_BUSY, NULL);
+	return 0;
+}
+
+/*
  * The owner of a request's nonce: a hash of the public key that signs it
  * (an enroll request has no device yet; a key is what is proven).
  */
@@ -303,7 +348,7 @@ static int authenticate(dcall *c, int durable)
 	key_owner(json_object_get(c->device, "public_key"), owner,
 		  sizeof(owner));
 	if (!sig_check(c, json_object_get(c->device, "public_key"), 0) ||
-	    !nonce_record(c, owner, durable))
+	    !within_rate(c, owner) || !nonce_record(c, owner, durable))
 		return 0;
 	/*
 	 * last_seen is for administrators, to a minute. Writing it on every

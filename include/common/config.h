@@ -27,6 +27,7 @@
  *                "connections_per_ip": 0, "lockout_s": 1800,
  *                "lockout_after": 10,
  *                "flows_per_ip": 10000, "codes_per_user": 120,
+ *                "device_requests_per_minute": 120,
  *                "known_browser_days": 180},
  *     "push": {"mode": "daemon", "workers": 0,
  *              "listen": {"address": "127.0.0.1", "port": 9465},
@@ -174,6 +175,8 @@ typedef struct af_config {
 	unsigned lockout_after;	     /* failed sign-ins that lock a user */
 	unsigned flows_per_ip;	 /* sign-ins begun per 10 min; 0: no limit */
 	unsigned codes_per_user; /* codes issued per minute; 0: no limit */
+	/* Signed requests of one phone per minute; 0: no limit */
+	unsigned device_requests_per_minute;
 	/* How long a browser stays known to a user (session/known.h); 0: off */
 	unsigned known_browser_days;
 	af_push_mode push_mode; /* default: embedded (memory), daemon (redis) */

@@ -152,8 +152,9 @@ stop_server() {
 # Starts authflow with Argon2id cost $1 $2 $3 (m_kib t p); sets srv_pid,
 # af_url, af_token. Every simulated browser comes from 127.0.0.1, and a
 # few users sign in thousands of times a minute, so the caps on sign-ins
-# begun per address and codes per user are off (limits.flows_per_ip and
-# limits.codes_per_user 0).
+# begun per address, codes per user and requests per phone are off
+# (limits.flows_per_ip, limits.codes_per_user and
+# limits.device_requests_per_minute 0).
 start_authflow() {
 	local dir port sha
 	dir=$(mktemp -d "$work/authflow.XXXXXX")
@@ -169,7 +170,7 @@ start_authflow() {
   "store": {"backend": "memory"},
   "password_hash": {"argon2id": {"m_kib": $1, "t": $2, "p": $3}},
   "admin": {"tokens": [{"name": "bench", "role": "superadmin", "sha256": "$sha"}]},
-  "limits": {"flows_per_ip": 0, "codes_per_user": 0},
+  "limits": {"flows_per_ip": 0, "codes_per_user": 0, "device_requests_per_minute": 0},
   "log": {"level": "warn"}
 }
 EOF

@@ -1078,6 +1078,13 @@ static void test_limits_checked(void **state)
 		"limits.codes_per_user: must be 0..100000");
 	parse_ok("{" ISSUER ",\"limits\":{\"codes_per_user\":0}}", cfg);
 	assert_int_equal(cfg->codes_per_user, 0);
+	assert_int_equal(cfg->device_requests_per_minute, 120);
+	refused("{" ISSUER
+		",\"limits\":{\"device_requests_per_minute\":100001}}",
+		"limits.device_requests_per_minute: must be 0..100000");
+	parse_ok("{" ISSUER ",\"limits\":{\"device_requests_per_minute\":0}}",
+		 cfg);
+	assert_int_equal(cfg->device_requests_per_minute, 0);
 	parse_ok("{" ISSUER ",\"listen\":{\"trusted_proxies\":[\"127.0.0.1\","
 		 "\"10.0.0.0/8\",\"::1\"]}}",
 		 cfg);

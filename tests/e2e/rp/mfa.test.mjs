@@ -127,7 +127,7 @@ async function rawPhone(user, srv = server) {
       const answer = await r.text();
       let json = null;
       try { json = JSON.parse(answer); } catch { /* not JSON */ }
-      return { status: r.status, json };
+      return { status: r.status, json, headers: r.headers };
     };
   };
   const e = await prepare('POST', '/device/v1/enroll',
@@ -473,6 +473,41 @@ describe(`push MFA (${STORE} store)`, () => {
       assert.ok(pageNumber(m.page.text), 'no pause');
     } finally {
       assert.equal((await server.admin('PATCH', '/workflow', { report_pause_s: 900 })).status, 200);
+    }
+  });
+
+  test('a phone past limits.device_requests_per_minute gets 429 with Retry-After; bad signatures and other phones spend none of it', async () => {
+    const shared = server;
+    server = await startServer({ store: STORE, limits: { device_requests_per_minute: 4 } });
+    try {
+      await seed(server, { user: 'rhea', policy: { remote_access: true } });
+      await seed(server, { user: 'ravi', policy: { remote_access: true } });
+      const p = await rawPhone('rhea');
+      const other = await rawPhone('ravi');
+      // Requests naming the phone that it did not sign are not its own.
+      for (let i = 0; i < 6; i++) {
+        const r = await fetch(`${server.issuer}/device/v1/challenges`, {
+          headers: {
+            'x-af-device': p.id, 'x-af-timestamp': String(Math.floor(Date.now() / 1000)),
+            'x-af-nonce': randomBytes(18).toString('base64url'), 'x-af-signature': 'A'.repeat(86),
+          },
+        });
+        assert.equal(r.status, 401);
+      }
+      for (let i = 0; i < 4; i++) assert.equal((await p.call('GET', '/device/v1/challenges')).status, 200);
+      for (let i = 0; i < 3; i++) {
+        const r = await p.call('GET', '/device/v1/challenges');
+        assert.equal(r.status, 429);
+        assert.equal(r.json.error, 'rate_limited');
+        const after = Number(r.headers.get('retry-after'));
+        assert.ok(after >= 1 && after <= 60, `Retry-After ${after}`);
+      }
+      assert.equal((await other.call('GET', '/device/v1/challenges')).status, 200);
+      // One warning a window, however long the flood.
+      assert.equal(server.stderr().match(/action=rate_limited device=[^ ]+ limit=4/g)?.length, 1, server.stderr());
+    } finally {
+      await server.stop();
+      server = shared;
     }
   });
 
