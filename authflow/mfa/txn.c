@@ -799,6 +799,48 @@ void af_mfa_txn_recheck_devices(store_ctx *st, json_t **txn, int64_t now)
 }
 
 /*
+ * Whether txn holds the decision a makes: the state it leads to (or, for
+ * an approval, the "failed" of a wrong number), by a's device, or for a
+ * cancel, for a's reason.
+ */
+static bool decided_as(const json_t *txn, const decide_arg *a)
+{
+	const char *state = txn_state(txn);
+	const char *by = json_string_value(json_object_get(txn, "decided_by"));
+	const char *why =
+		json_string_value(json_object_get(txn, "cancel_reason"));
+
+	if (strcmp(state, a->state) != 0 &&
+	    !(strcmp(a->state, "approved") == 0 &&
+	      strcmp(state, "failed") == 0))
+		return false;
+	if (a->device == NULL)
+		return why != NULL && a->reason != NULL &&
+		       strcmp(why, a->reason) == 0;
+	return by != NULL && strcmp(by, a->device) == 0;
+}
+
+/*
+ * After the store failed to answer the write of a's decision at key: the
+ * record as it is, in *txn, when it holds that decision (decided_as()),
+ * written by this call with its answer lost (a dropped connection, a
+ * command run after its timeout) or by the same device's own retry: the
+ * decision stands, and what follows from it must follow. Else
+ * AF_MFA_STORE.
+ */
+static af_mfa_status decision_stands(store_ctx *st, const char *key,
+				     const decide_arg *a, json_t **txn)
+{
+	if (af_mfa__get_json(st, key, txn, NULL) != AF_MFA_OK)
+		return AF_MFA_STORE;
+	if (decided_as(*txn, a))
+		return AF_MFA_OK;
+	json_decref(*txn);
+	*txn = NULL;
+	return AF_MFA_STORE;
+}
+
+/*
  * The decision of a: the record changed once, then what follows from
  * it. AF_MFA_OK and *out, or as af_mfa_txn_decide.
  */
@@ -813,6 +855,8 @@ static af_mfa_status decide(store_ctx *st, const char *id, decide_arg *a,
 	if (rc != AF_MFA_OK)
 		return rc;
 	rc = af_mfa__update(st, key, decide_fn, a, &txn);
+	if (rc == AF_MFA_STORE && a->result == AF_MFA_OK)
+		rc = decision_stands(st, key, a, &txn);
 	if (rc != AF_MFA_OK)
 		return rc;
 	/* Decided or expired: no phone needs to see it any more. */

@@ -10,7 +10,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
 import {
-  BIN, Browser, ctl, discover, freePort, hiddenFields, isLoginForm, openAuthorize, seed, setCookies, signIn, startServer,
+  authRequest, BIN, Browser, ctl, discover, enrollPhone, freePort, hiddenFields, idsim, isLoginForm, openAuthorize, seed,
+  setCookies, signIn, startServer,
 } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
@@ -1862,21 +1863,20 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     return { s, url, b, o: await openAuthorize(b, srv.issuer, url.href) };
   }
 
-  test('a new user Redis wrote but whose answer was lost is added whole: groups, audit, userinfo', { timeout: 60000 }, async () => {
-    const port = await freePort();
-    const redis = await redisOn(port);
-    // Between authflow and Redis: passes everything on, except that the
-    // answer to the write of user "lostreply"'s record never comes back
-    // (the connection drops), as when a network or a stalled Redis loses it.
-    let dropped = 0;
+  // Between authflow and the Redis on port: passes everything on, except
+  // that the answer to the first command matching proxy.rule (a regular
+  // expression over the command as sent, once it is set) never comes
+  // back: the connection drops, as when a network or a stalled Redis
+  // loses it. proxy.dropped counts such commands.
+  async function lossyProxy(port) {
     const proxy = net.createServer((down) => {
       const up = net.connect(port, '127.0.0.1');
       let drop = false;
       const end = () => { down.destroy(); up.destroy(); };
       down.on('data', (d) => {
-        if (dropped === 0 && /\r\nSET\r\n\$\d+\r\n[^\r]*:user:lostreply\r\n/.test(d.toString('latin1'))) {
+        if (proxy.rule && proxy.dropped === 0 && proxy.rule.test(d.toString('latin1'))) {
           drop = true;
-          dropped++;
+          proxy.dropped++;
         }
         up.write(d);
       });
@@ -1886,7 +1886,17 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
         sock.on('close', end);
       }
     });
+    proxy.rule = null;
+    proxy.dropped = 0;
     await new Promise((res) => proxy.listen(0, '127.0.0.1', res));
+    return proxy;
+  }
+
+  test('a new user Redis wrote but whose answer was lost is added whole: groups, audit, userinfo', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    const redis = await redisOn(port);
+    const proxy = await lossyProxy(port);
+    proxy.rule = /\r\nSET\r\n\$\d+\r\n[^\r]*:user:lostreply\r\n/;
     let srv;
     try {
       srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${proxy.address().port}` });
@@ -1897,7 +1907,7 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       const u = await srv.admin('POST', '/users', {
         username: 'lostreply', email: 'lostreply@example.com', email_verified: true, password, groups: ['tellers'],
       });
-      assert.equal(dropped, 1, 'the answer to the record\'s write was lost');
+      assert.equal(proxy.dropped, 1, 'the answer to the record\'s write was lost');
       assert.equal(u.status, 201, u.text);
       assert.ok((await srv.admin('GET', '/groups/tellers')).json.members.includes('lostreply'));
       const added = (await srv.admin('GET', '/audit?limit=100&action=user.add&user=lostreply')).json.events;
@@ -1920,6 +1930,39 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       // The subject's mapping was kept: the user's tokens name a user.
       const ui = await client.fetchUserInfo(config, tokens.access_token, tokens.claims().sub);
       assert.equal(ui.sub, tokens.claims().sub);
+    } finally {
+      proxy.close();
+      redis.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
+  });
+
+  test('a report Redis stored but whose answer was lost stands: the phone is told, pushes pause, the audit has it', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    const redis = await redisOn(port);
+    const proxy = await lossyProxy(port);
+    let srv;
+    try {
+      srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${proxy.address().port}` });
+      const s = await seed(srv, { user: 'lostreport', policy: { remote_access: true } });
+      const phone = await enrollPhone(srv, s.user, ['--platform', 'none']);
+      const config = await discover(srv, s);
+      const a = await authRequest(config);
+      const r = await signIn(new Browser(), srv.issuer, a.url.href, s.user, s.password);
+      assert.equal(r.status, 303, r.text);
+      const pending = await idsim(srv, phone, ['pending']);
+      assert.equal(pending.code, 0, pending.stderr);
+      const txn = pending.stdout.split(' ')[0];
+      // The compare-and-set of the decision runs; its answer is lost.
+      proxy.rule = new RegExp(`\\r\\nEVAL(SHA)?\\r\\n[\\s\\S]*:txn:${txn}\\r\\n`);
+      const d = await idsim(srv, phone, ['deny', txn, '--report']);
+      assert.equal(proxy.dropped, 1, 'the answer to the decision was lost');
+      assert.equal(d.code, 0, d.stderr);
+      assert.equal(d.stdout, 'reported');
+      const u = (await srv.admin('GET', `/users/${s.user}`)).json;
+      assert.ok(u.push_paused_until > Date.now() / 1000, JSON.stringify(u));
+      const ev = (await srv.admin('GET', `/audit?limit=100&action=mfa.report&user=${s.user}`)).json.events;
+      assert.equal(ev.length, 1);
     } finally {
       proxy.close();
       redis.kill('SIGKILL');
