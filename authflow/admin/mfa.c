@@ -57,6 +57,7 @@
 #include "directory/audit.h"
 #include "mfa/mfa.h"
 #include "pushd/pushd.h"
+#include "session/session.h"
 
 #define PUSH_QUEUE	  PUSHD_QUEUE
 #define QUEUE_LIMIT_MAX	  1000 /* jobs one queue call lists */
@@ -466,6 +467,28 @@ static int device_id_ok(const char *id)
 	return 1;
 }
 
+/*
+ * What a removed device of user gave ends with it: the sessions whose
+ * second factor it was, and the enrollment codes the user made (one made
+ * by whoever holds a lost phone would add theirs anew). 1, or 0 with the
+ * answer made.
+ */
+static int device_gone(af_admin_call *c, const char *user, const char *id)
+{
+	/* A damaged record names no user: nothing of its can be found. */
+	if (user == NULL)
+		return 1;
+	if (af_session_end_device(c->srv, user, id) >= 0 &&
+	    af_mfa_enroll_codes_revoke_own(c->srv->store, user) == AF_MFA_OK)
+		return 1;
+	af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+			"device removed, but the sessions it signed in or the "
+			"enrollment codes the user made could not all be "
+			"ended: end the user's sessions "
+			"(authflowctl sessions end USER)");
+	return 0;
+}
+
 void af_admin__device_remove(af_admin_call *c)
 {
 	const char *id = c->seg[1];
@@ -500,7 +523,10 @@ void af_admin__device_remove(af_admin_call *c)
 	if (st != AF_MFA_OK)
 		mfa_error(c, st,
 			  st == AF_MFA_NOT_FOUND ? "no such device" : NULL);
-	else if (audit(c, "device.remove", id, detail, "device removed"))
+	else if (audit(c, "device.remove", id, detail, "device removed") &&
+		 device_gone(c,
+			     json_string_value(json_object_get(detail, "user")),
+			     id))
 		af_admin__ok(c);
 	json_decref(detail);
 }

@@ -491,28 +491,73 @@ static int user_active(dcall *c, const char *user, af_mfa_status *ms)
 }
 
 /*
- * A first-phone code (one that a password alone obtained) for a user who
- * has or had a phone: used up, and AF_MFA_NOT_FOUND as for a wrong code.
+ * A code the user made that may no longer be used: used up, with a warning
+ * saying why (reason, error), and AF_MFA_NOT_FOUND as for a wrong code.
  */
-static af_mfa_status first_phone_code(dcall *c, const char *code,
-				      const char *user)
+static af_mfa_status code_spent(dcall *c, const char *code, const char *user,
+				const char *reason, const char *error)
 {
 	char taker[USER_MAX];
 	af_mfa_status ms;
-	int first = 0;
 
-	ms = af_mfa_first_phone(c->srv->store, user, &first);
-	if (ms != AF_MFA_OK || first)
-		return ms;
 	ms = af_mfa_enroll_code_take(c->srv->store, code, taker, sizeof(taker));
 	if (ms != AF_MFA_OK && ms != AF_MFA_NOT_FOUND)
 		return ms;
 	log_warn(c->srv->log, c->req->rid, LOG_EVENT,
-		 "action=enroll user=%s reason=has_phone "
-		 "error=\"a code from a password-only sign-in, and the user "
-		 "has had a phone\"",
-		 user);
+		 "action=enroll user=%s reason=%s error=\"%s\"", user, reason,
+		 error);
 	return AF_MFA_NOT_FOUND;
+}
+
+/*
+ * A first-phone code (one that a password alone obtained): good while the
+ * user has never had a phone and the workflow still offers enrollment
+ * after the password (an administrator who turns that off means it for
+ * the codes already shown too). Else spent (code_spent()).
+ */
+static af_mfa_status first_phone_code(dcall *c, const char *code,
+				      const char *user)
+{
+	json_t *wf = NULL;
+	af_mfa_status ms;
+	int first = 0, offered;
+
+	ms = af_mfa_first_phone(c->srv->store, user, &first);
+	if (ms != AF_MFA_OK)
+		return ms;
+	if (!first)
+		return code_spent(c, code, user, "has_phone",
+				  "a code from a password-only sign-in, and "
+				  "the user has had a phone");
+	ms = af_mfa_workflow_get(c->srv->store, &wf);
+	offered = json_is_true(json_object_get(wf, "enroll_after_password"));
+	json_decref(wf);
+	if (ms != AF_MFA_OK || offered)
+		return ms;
+	return code_spent(c, code, user, "not_offered",
+			  "a code from a password-only sign-in, and the "
+			  "workflow no longer offers enrollment after the "
+			  "password");
+}
+
+/*
+ * A code the user made for another phone: good while the user still has
+ * one (a lost phone removed is replaced through an administrator's code,
+ * not one its finder made). Else spent (code_spent()).
+ */
+static af_mfa_status another_phone_code(dcall *c, const char *code,
+					const char *user)
+{
+	json_t *list = NULL;
+	af_mfa_status ms = af_mfa_device_list(c->srv->store, user, &list);
+	size_t n = json_array_size(list);
+
+	json_decref(list);
+	if (ms != AF_MFA_OK || n > 0)
+		return ms;
+	return code_spent(c, code, user, "no_phone",
+			  "a code made for another phone, and the user has "
+			  "none left");
 }
 
 /* AF_MFA_OK when the user's only device is the one just enrolled. */
@@ -592,6 +637,8 @@ static void h_enroll(dcall *c)
 	/* A code a password alone obtained is spent once a phone exists. */
 	if (ms == AF_MFA_OK && (flags & AF_MFA_CODE_FIRST_PHONE) != 0)
 		ms = first_phone_code(c, code, user);
+	if (ms == AF_MFA_OK && (flags & AF_MFA_CODE_ANOTHER_PHONE) != 0)
+		ms = another_phone_code(c, code, user);
 	if (ms == AF_MFA_OK) {
 		ms = af_mfa_device_add(c->srv->store, user, spec, &dev, c->err,
 				       sizeof(c->err));

@@ -52,10 +52,48 @@ static af_mfa_status enroll_key(char *key, size_t cap, const char *code)
 }
 
 /*
- * A code's stored value: the user's name, and for a first-phone code a
- * line after it (a user name holds no control characters).
+ * A code's stored value: the user's name, and for a code the user made
+ * (AF_MFA_CODE_FIRST_PHONE, AF_MFA_CODE_ANOTHER_PHONE) a line after it
+ * saying which (a user name holds no control characters).
  */
-#define FIRST_PHONE_MARK "\nfirst"
+#define FIRST_PHONE_MARK   "\nfirst"
+#define ANOTHER_PHONE_MARK "\nanother"
+
+/* The mark of a code's flags; "" for an administrator's code. */
+static const char *code_mark(unsigned flags)
+{
+	if ((flags & AF_MFA_CODE_FIRST_PHONE) != 0)
+		return FIRST_PHONE_MARK;
+	if ((flags & AF_MFA_CODE_ANOTHER_PHONE) != 0)
+		return ANOTHER_PHONE_MARK;
+	return "";
+}
+
+/*
+ * The flags of a code's stored value of len bytes, with len cut to the
+ * user's name that comes before its mark.
+ */
+static unsigned code_flags(const void *value, size_t *len)
+{
+	static const struct {
+		const char *mark;
+		unsigned flag;
+	} marks[] = {
+		{FIRST_PHONE_MARK, AF_MFA_CODE_FIRST_PHONE},
+		{ANOTHER_PHONE_MARK, AF_MFA_CODE_ANOTHER_PHONE},
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		n = strlen(marks[i].mark);
+		if (*len > n && memcmp((const char *)value + *len - n,
+				       marks[i].mark, n) == 0) {
+			*len -= n;
+			return marks[i].flag;
+		}
+	}
+	return 0;
+}
 
 af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 				     unsigned flags, char *code, size_t codecap,
@@ -63,7 +101,7 @@ af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 {
 	uint8_t raw[ENROLL_CODE_BYTES];
 	char key[AF_MFA__KEY_MAX], ukey[AF_MFA__KEY_MAX];
-	char val[AF_MFA__USER_MAX + sizeof(FIRST_PHONE_MARK)];
+	char val[AF_MFA__USER_MAX + sizeof(ANOTHER_PHONE_MARK)];
 	af_mfa_status rc;
 	size_t ndev = 0;
 	int n;
@@ -73,9 +111,7 @@ af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 	if (st == NULL || !af_mfa__user_ok(username) || code == NULL ||
 	    codecap < ENROLL_CODE_LEN + 1 || expires_at == NULL)
 		return AF_MFA_INVALID;
-	n = snprintf(val, sizeof(val), "%s%s", username,
-		     (flags & AF_MFA_CODE_FIRST_PHONE) != 0 ? FIRST_PHONE_MARK
-							    : "");
+	n = snprintf(val, sizeof(val), "%s%s", username, code_mark(flags));
 	if (n < 0 || (size_t)n >= sizeof(val))
 		return AF_MFA_INVALID;
 	/*
@@ -174,7 +210,8 @@ static af_mfa_status enroll_code_user(store_ctx *st, const char *code,
 	char norm[ENROLL_CODE_LEN + 1], key[AF_MFA__KEY_MAX];
 	store_value v = {NULL, 0};
 	af_mfa_status rc;
-	size_t len, mark = strlen(FIRST_PHONE_MARK);
+	unsigned got;
+	size_t len;
 
 	if (user != NULL && usercap > 0)
 		user[0] = '\0';
@@ -195,12 +232,9 @@ static af_mfa_status enroll_code_user(store_ctx *st, const char *code,
 	if (rc != AF_MFA_OK)
 		goto out;
 	len = v.len;
-	if (len > mark && memcmp((const char *)v.data + len - mark,
-				 FIRST_PHONE_MARK, mark) == 0) {
-		len -= mark;
-		if (flags != NULL)
-			*flags |= AF_MFA_CODE_FIRST_PHONE;
-	}
+	got = code_flags(v.data, &len);
+	if (flags != NULL)
+		*flags = got;
 	if (len == 0 || len >= usercap) {
 		rc = AF_MFA_STORE;
 		goto out;
@@ -255,6 +289,50 @@ af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username)
 		rc = af_mfa__from_store(w.failed);
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(store_del(st, ukey));
+	return rc == AF_MFA_NOT_FOUND ? AF_MFA_OK : rc;
+}
+
+static int collect_code(const char *member, void *arg)
+{
+	return json_array_append_new(arg, json_string(member)) != 0;
+}
+
+af_mfa_status af_mfa_enroll_codes_revoke_own(store_ctx *st,
+					     const char *username)
+{
+	char ukey[AF_MFA__KEY_MAX];
+	json_t *keys = json_array(), *m;
+	store_value v = {NULL, 0};
+	af_mfa_status rc, r;
+	size_t i, len;
+
+	if (keys == NULL)
+		return AF_MFA_NOMEM;
+	rc = st != NULL && af_mfa__user_ok(username) ? AF_MFA_OK
+						     : AF_MFA_INVALID;
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__key(ukey, sizeof(ukey), "user_enroll:", username);
+	/* Collected first: no store call within the walk of the set. */
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(
+			store_smembers(st, ukey, collect_code, keys));
+	json_array_foreach(keys, i, m)
+	{
+		const char *key = json_string_value(m);
+
+		if (rc != AF_MFA_OK || key == NULL)
+			break;
+		r = af_mfa__from_store(store_get(st, key, &v));
+		if (r == AF_MFA_OK) {
+			len = v.len;
+			if (code_flags(v.data, &len) != 0)
+				r = af_mfa__from_store(store_del(st, key));
+		}
+		store_value_free(&v);
+		if (r != AF_MFA_OK && r != AF_MFA_NOT_FOUND)
+			rc = r;
+	}
+	json_decref(keys);
 	return rc == AF_MFA_NOT_FOUND ? AF_MFA_OK : rc;
 }
 

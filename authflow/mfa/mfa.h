@@ -122,16 +122,27 @@ int af_mfa_device_below_minimum(const json_t *device, const json_t *workflow);
  * an enrollment can add the device first and take the code only once the device
  * is in (a refused enrollment burns no good code); *flags gets the code's
  * flags. af_mfa_enroll_codes_revoke: removes every code made for the user (a
- * user removed, or made again under the same name, inherits none).
+ * user removed, or made again under the same name, inherits none);
+ * af_mfa_enroll_codes_revoke_own: those the user made (either flag below),
+ * not an administrator's, as when a phone is removed or the user signs out
+ * the other browsers: what a thief's session made must not outlive it.
  */
 /* A code that a password alone obtained: good for the first phone only. */
-#define AF_MFA_CODE_FIRST_PHONE 0x1u
+#define AF_MFA_CODE_FIRST_PHONE	  0x1u
+/*
+ * A code a user made for another phone, signed in with one: good only
+ * while the user still has a phone (one lost and removed is replaced
+ * through an administrator's code).
+ */
+#define AF_MFA_CODE_ANOTHER_PHONE 0x2u
 af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 				     unsigned flags, char *code, size_t codecap,
 				     int64_t *expires_at);
 af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
 				      char *user, size_t usercap);
 af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username);
+af_mfa_status af_mfa_enroll_codes_revoke_own(store_ctx *st,
+					     const char *username);
 
 /*
  * Counts one more enrollment code a user asks for themselves (the enroll

@@ -146,6 +146,8 @@ void af_session_from_json(const json_t *o, af_session *s)
 		 json_string_value(json_object_get(o, "ip")));
 	copy_str(s->browser, sizeof(s->browser),
 		 json_string_value(json_object_get(o, "browser")));
+	copy_str(s->device, sizeof(s->device),
+		 json_string_value(json_object_get(o, "device")));
 	s->auth_time = json_integer_value(json_object_get(o, "auth_time"));
 	s->created = json_integer_value(json_object_get(o, "created"));
 	s->created_ms = json_integer_value(json_object_get(o, "created_ms"));
@@ -184,13 +186,14 @@ json_t *af_session_json(const af_session *s)
 		json_array_append_new(amr, json_string(s->amr[i]));
 	return json_pack(
 		"{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
-		"s:o*}",
+		"s:o*, s:s*}",
 		"username", s->username, "sub", s->sub, "sid", s->sid, "acr",
 		s->acr, "ip", s->ip, "browser", s->browser, "auth_time",
 		(json_int_t)s->auth_time, "created", (json_int_t)s->created,
 		"created_ms", (json_int_t)s->created_ms, "gen",
 		(json_int_t)s->gen, "used", (json_int_t)s->used, "due",
-		(json_int_t)s->due, "amr", amr);
+		(json_int_t)s->due, "amr", amr, "device",
+		s->device[0] != '\0' ? s->device : NULL);
 }
 
 static char *to_json(const af_session *s)
@@ -746,12 +749,13 @@ static int collect_member(const char *member, void *arg)
 /*
  * Visits each live session of a user (only the one whose public id is sid,
  * when sid is not NULL; never the one whose id is keep, when keep is not
+ * NULL; only those whose second factor was device, when device is not
  * NULL): fn for each, and with end set, ends them. The count, or -1.
  * Members are collected first so that no store call happens inside the
  * set walk.
  */
 static int visit_user(af_server *srv, const char *username, const char *sid,
-		      const char *keep, int end,
+		      const char *keep, const char *device, int end,
 		      void (*fn)(const af_session *s, void *arg), void *arg)
 {
 	char key[96], idx[160];
@@ -804,6 +808,8 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 			continue;
 		if (keep != NULL && ok && strcmp(s.sid, keep) == 0)
 			continue;
+		if (device != NULL && (!ok || strcmp(s.device, device) != 0))
+			continue;
 		if (ok) {
 			count++;
 			if (fn != NULL)
@@ -826,12 +832,12 @@ static int visit_user(af_server *srv, const char *username, const char *sid,
 int af_session_list(af_server *srv, const char *username,
 		    void (*fn)(const af_session *s, void *arg), void *arg)
 {
-	return visit_user(srv, username, NULL, NULL, 0, fn, arg);
+	return visit_user(srv, username, NULL, NULL, NULL, 0, fn, arg);
 }
 
 int af_session_end_user(af_server *srv, const char *username)
 {
-	return visit_user(srv, username, NULL, NULL, 1, NULL, NULL);
+	return visit_user(srv, username, NULL, NULL, NULL, 1, NULL, NULL);
 }
 
 int af_session_end_signins(af_server *srv, const char *username)
@@ -848,13 +854,21 @@ int af_session_end_signins(af_server *srv, const char *username)
 
 int af_session_end_one(af_server *srv, const char *username, const char *sid)
 {
-	return visit_user(srv, username, sid, NULL, 1, NULL, NULL);
+	return visit_user(srv, username, sid, NULL, NULL, 1, NULL, NULL);
+}
+
+int af_session_end_device(af_server *srv, const char *username,
+			  const char *device)
+{
+	if (device == NULL || device[0] == '\0')
+		return 0;
+	return visit_user(srv, username, NULL, NULL, device, 1, NULL, NULL);
 }
 
 int af_session_end_others(af_server *srv, const char *username,
 			  const char *keep_sid)
 {
-	return visit_user(srv, username, NULL, keep_sid, 1, NULL, NULL);
+	return visit_user(srv, username, NULL, keep_sid, NULL, 1, NULL, NULL);
 }
 
 /* Whether member is a session's key without its "sess:": hex, as made. */

@@ -35,6 +35,7 @@
 #define AF_SID_MAX		   64
 #define AF_AMR_MAX		   4
 #define AF_SESSION_IP_MAX	   64 /* as the request's client_ip */
+#define AF_SESSION_DEVICE_MAX	   48 /* as a device id (AF_MFA_ID_BUF) */
 
 /* A session's store key: "sess:" and 64 hex digits. */
 #define AF_SESSION_KEY_BUF 80
@@ -55,6 +56,11 @@ typedef struct af_session {
 	char ip[AF_SESSION_IP_MAX]; /* the client's address at sign-in */
 	/* its browser (hp_user_agent_describe()); "": not known */
 	char browser[HP_USER_AGENT_DESC_MAX];
+	/*
+	 * the phone whose approval or token code was its second factor
+	 * (af_session_end_device()); "": none
+	 */
+	char device[AF_SESSION_DEVICE_MAX];
 	/* its store key, once read from the store or made there; else "" */
 	char key[AF_SESSION_KEY_BUF];
 } af_session;
@@ -195,6 +201,14 @@ int af_session_end_signins(af_server *srv, const char *username);
  * when the user has no such session, or -1.
  */
 int af_session_end_one(af_server *srv, const char *username, const char *sid);
+
+/*
+ * Ends every session of a user whose second factor was the phone device
+ * (a phone removed, as when lost: what its approvals signed into ends
+ * with it); returns how many, or -1.
+ */
+int af_session_end_device(af_server *srv, const char *username,
+			  const char *device);
 
 /*
  * Ends every session of a user but the one whose public id is keep_sid

@@ -164,6 +164,9 @@ void af_login_finish(af_server *srv, af_req *req, af_resp *resp,
 {
 	char extra[AF_LOGIN_DETAIL_MAX + sizeof(" " KNOWN)];
 
+	/* What the phone that passed gave must end if the phone is removed. */
+	if (device != NULL)
+		snprintf(s->device, sizeof(s->device), "%s", device);
 	snprintf(extra, sizeof(extra), "%s%s%s", detail != NULL ? detail : "",
 		 detail != NULL && detail[0] != '\0' && known[0] != '\0' ? " "
 									 : "",

@@ -1587,7 +1587,8 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 	if (allowed == AF_MFA_OK)
 		made = af_mfa_enroll_code_new(
 			srv->store, username,
-			why == AF_ENROLL_ANOTHER ? 0 : AF_MFA_CODE_FIRST_PHONE,
+			why == AF_ENROLL_ANOTHER ? AF_MFA_CODE_ANOTHER_PHONE
+						 : AF_MFA_CODE_FIRST_PHONE,
 			code, sizeof(code), &expires);
 	if (made == AF_MFA_LIMIT) {
 		status = 409;

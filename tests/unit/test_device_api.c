@@ -1624,6 +1624,87 @@ static void test_enroll_first_phone_code_first_201(void **state)
 	assert_int_equal(enroll_with(f, f->key, f->key, first), 201);
 }
 
+/* A code of a kind the user made for themselves (flags), for USER. */
+static void own_code(struct fx *f, unsigned flags, char *code, size_t cap)
+{
+	int64_t exp = 0;
+
+	assert_int_equal(af_mfa_enroll_code_new(f->srv.store, USER, flags, code,
+						cap, &exp),
+			 AF_MFA_OK);
+}
+
+/* Once the workflow no longer offers enrollment after the password. */
+static void test_enroll_first_phone_code_not_offered_401_spent(void **state)
+{
+	struct fx *f = *state;
+	char first[AF_MFA_ID_BUF], user[128], err[128];
+	json_t *patch = json_pack("{s:b}", "enroll_after_password", 0);
+	json_t *wf = NULL;
+
+	own_code(f, AF_MFA_CODE_FIRST_PHONE, first, sizeof(first));
+	assert_int_equal(
+		af_mfa_workflow_set(f->srv.store, patch, &wf, err, sizeof(err)),
+		AF_MFA_OK);
+	json_decref(patch);
+	json_decref(wf);
+	assert_int_equal(enroll_with(f, f->key, f->key, first), 401);
+	assert_error(f, "invalid_code");
+	assert_int_equal(af_mfa_enroll_code_peek(f->srv.store, first, user,
+						 sizeof(user), NULL),
+			 AF_MFA_NOT_FOUND);
+}
+
+/*
+ * A code made for another phone: good while the user has a phone, spent
+ * when the user has none left.
+ */
+static void test_enroll_another_phone_code_needs_a_phone(void **state)
+{
+	struct fx *f = *state;
+	char another[AF_MFA_ID_BUF], user[128];
+
+	own_code(f, AF_MFA_CODE_ANOTHER_PHONE, another, sizeof(another));
+	assert_int_equal(enroll_with(f, f->key, f->key, another), 401);
+	assert_error(f, "invalid_code");
+	assert_int_equal(af_mfa_enroll_code_peek(f->srv.store, another, user,
+						 sizeof(user), NULL),
+			 AF_MFA_NOT_FOUND);
+	enroll(f);
+	own_code(f, AF_MFA_CODE_ANOTHER_PHONE, another, sizeof(another));
+	assert_int_equal(enroll_with(f, f->other, f->other, another), 201);
+}
+
+/* The codes a user made go; an administrator's stays. */
+static void test_enroll_codes_revoke_own_keeps_admin_codes(void **state)
+{
+	struct fx *f = *state;
+	char admin[AF_MFA_ID_BUF], first[AF_MFA_ID_BUF];
+	char another[AF_MFA_ID_BUF], user[128];
+	unsigned flags = 9;
+
+	new_code(f, admin, sizeof(admin));
+	own_code(f, AF_MFA_CODE_FIRST_PHONE, first, sizeof(first));
+	own_code(f, AF_MFA_CODE_ANOTHER_PHONE, another, sizeof(another));
+	assert_int_equal(af_mfa_enroll_code_peek(f->srv.store, another, user,
+						 sizeof(user), &flags),
+			 AF_MFA_OK);
+	assert_int_equal(flags, AF_MFA_CODE_ANOTHER_PHONE);
+	assert_string_equal(user, USER);
+	assert_int_equal(af_mfa_enroll_codes_revoke_own(f->srv.store, USER),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_enroll_code_peek(f->srv.store, admin, user,
+						 sizeof(user), &flags),
+			 AF_MFA_OK);
+	assert_int_equal(flags, 0);
+	assert_int_equal(af_mfa_enroll_code_peek(f->srv.store, first, user,
+						 sizeof(user), NULL),
+			 AF_MFA_NOT_FOUND);
+	assert_int_equal(af_mfa_enroll_code_peek(f->srv.store, another, user,
+						 sizeof(user), NULL),
+			 AF_MFA_NOT_FOUND);
+}
+
 /*
  * One key, one device: enrolling a key that is already a device's is a
  * 400 that keeps the code, which a new key then takes.
@@ -1856,6 +1937,9 @@ int main(void)
 		T(test_enroll_same_key_twice_400_code_kept),
 		T(test_enroll_first_phone_code_after_a_phone_401_spent),
 		T(test_enroll_first_phone_code_first_201),
+		T(test_enroll_first_phone_code_not_offered_401_spent),
+		T(test_enroll_another_phone_code_needs_a_phone),
+		T(test_enroll_codes_revoke_own_keeps_admin_codes),
 		T(test_enroll_stale_timestamp_401_code_kept),
 		T(test_decide_number_of_other_length_400_pending),
 		T(test_enroll_sixth_device_409_limit),

@@ -946,18 +946,22 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(c.answer.status, 200, c.answer.text);
     assert.match(c.answer.text, /Add a phone to your account/);
     assert.match(c.answer.text, /<svg/);
-    // The phone removed (lost, say): that sign-in adds no phone, neither
-    // the page nor a post of the form shown before.
+    const madeCode = shownEnrollCode(c.answer.text);
+    assert.ok(madeCode);
+    // The phone removed (lost, say): the session its approval made ends
+    // with it, and the code that session made adds no phone, neither now
+    // nor once the user has a new phone from an administrator.
     const devs = (await server.admin('GET', '/users/vera/devices')).json.devices;
-    const shownBefore = await b.get(`${server.issuer}/enroll`);
-    assert.equal(shownBefore.status, 200);
     for (const d of devs) assert.equal((await server.admin('DELETE', `/devices/${d.id}`)).status, 200);
+    a = await authUrl(s.config, { prompt: 'none' });
+    r = await b.get(a.url.href);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'login_required', 'the session ended');
     e = await b.get(`${server.issuer}/enroll`);
-    assert.equal(e.status, 403);
-    assert.match(e.text, /Your phone was removed from your account/);
-    e = await b.post(`${server.issuer}/enroll`, hiddenFields(shownBefore.text));
-    assert.equal(e.status, 403);
-    assert.doesNotMatch(e.text, /<svg|<code>/, 'no enrollment code');
+    assert.doesNotMatch(e.text, /<svg|<code>|<form method="post"/, 'no enrollment');
+    s.phone = await enrollPhone(server, 'vera', ['--platform', 'none', '--app-version', '2024.1']);
+    const t = await idsim(server, path.join(server.dir, 'vera-finder.json'), ['enroll', madeCode]);
+    assert.equal(t.code, 1, 'revoked with the phone');
+    assert.equal((await server.admin('GET', '/users/vera/devices')).json.devices.length, 1);
     // A user who never had a phone sets up the first one after the password.
     const w = await seed(server, { user: 'wes' });
     w.config = await rp(w);
@@ -968,8 +972,10 @@ describe(`push MFA (${STORE} store)`, () => {
     c = await enrollCode(bw);
     assert.equal(c.answer.status, 200, c.answer.text);
     assert.match(c.answer.text, /<svg/);
+    const firstCode = shownEnrollCode(c.answer.text);
     // Not while the workflow keeps enrollment to administrators: neither
-    // the page nor a post of the form shown before.
+    // the page, nor a post of the form shown before, nor a code shown
+    // before.
     const shown = await bw.get(`${server.issuer}/enroll`);
     assert.equal(shown.status, 200, shown.text);
     const wf = await server.admin('PATCH', '/workflow', { enroll_after_password: false });
@@ -980,9 +986,39 @@ describe(`push MFA (${STORE} store)`, () => {
       e = await bw.post(`${server.issuer}/enroll`, hiddenFields(shown.text));
       assert.equal(e.status, 403);
       assert.doesNotMatch(e.text, /<svg|<code>/, 'no enrollment code');
+      const t2 = await idsim(server, path.join(server.dir, 'wes-phone.json'), ['enroll', firstCode]);
+      assert.equal(t2.code, 1, 'a code shown before the change');
+      assert.equal((await server.admin('GET', '/users/wes/devices')).json.devices.length, 0);
     } finally {
       await server.admin('PATCH', '/workflow', { enroll_after_password: true });
     }
+  });
+
+  test('/enroll: a code made in a browser the user then signs out adds no phone', async () => {
+    const s = await mfaUser('zeno');
+    const signedInWithPhone = async (b) => {
+      const m = await toMfa(s, b);
+      const [txn] = await pendingTxn(s);
+      const ok = await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(m.page.text)]);
+      assert.equal(ok.stdout, 'approved', ok.stderr);
+      await finish(s, m);
+    };
+    // Someone with the password and the phone for a moment (a thief)
+    // makes a code; the user, in their own browser, signs the others out.
+    const thief = new Browser();
+    await signedInWithPhone(thief);
+    const c = await enrollCode(thief);
+    const code = shownEnrollCode(c.answer.text);
+    assert.ok(code, c.answer.text);
+    const own = new Browser();
+    await signedInWithPhone(own);
+    const url = `${server.issuer}/account/sessions`;
+    const { csrf } = hiddenFields((await own.get(url)).text);
+    const done = await own.post(url, { csrf });
+    assert.match(done.text, /1 other browser was signed out\./);
+    const t = await idsim(server, path.join(server.dir, 'zeno-thief.json'), ['enroll', code]);
+    assert.equal(t.code, 1, t.stdout);
+    assert.equal((await server.admin('GET', '/users/zeno/devices')).json.devices.length, 1);
   });
 
   test('/enroll: a user gets a few codes in ten minutes, then a 429 that writes nothing', async () => {
