@@ -54,13 +54,13 @@
 	XX(EXPIRED, -9, 410, "expired", "the challenge has expired")         \
 	XX(UNAVAILABLE, -10, 503, "unavailable",                             \
 	   "the state store is unavailable")                                 \
-	XX(BUSY, -13, 429, "rate_limited",                                   \
-	   "this device sent more requests in the last minute than the "     \
-	   "server takes from one: wait and try again")                      \
 	XX(CLOCK, -12, 401, "clock",                                         \
 	   "X-AF-Timestamp is not within 60 s of the server's clock (its "   \
 	   "Date header), or is from before the server started: sign the "   \
 	   "request again with the time now")                                \
+	XX(BUSY, -13, 429, "rate_limited",                                   \
+	   "this device sent more requests in the last minute than the "     \
+	   "server takes from one: wait and try again")                      \
 	XX(INTERNAL, -11, 500, "server_error", "internal error")
 
 typedef enum af_device_status {

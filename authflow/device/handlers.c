@@ -235,12 +235,14 @@ static int sig_check(dcall *c, const json_t *jwk, int key_is_input)
 _Static_assert(AF_DEVICE_NONCE_TTL_MS > (2 * AF_DEVICE_SKEW_S + 1) * 1000,
 	       "a nonce must outlive the clock window of its request");
 
-static int nonce_record(dcall *c, const char *who, int durable)
+static int nonce_record(dcall *c, const char *who, int durable, int *replay)
 {
 	char key[NONCE_KEY_MAX];
 	store_status st;
 	int n;
 
+	if (replay != NULL)
+		*replay = 0;
 	n = snprintf(key, sizeof(key), "dnonce:%s:%s", who, c->sig.nonce);
 	if (n < 0 || (size_t)n >= sizeof(key)) {
 		refuse(c, "nonce");
@@ -249,6 +251,8 @@ static int nonce_record(dcall *c, const char *who, int durable)
 	st = store_set(c->srv->store, key, "1", 1, AF_DEVICE_NONCE_TTL_MS,
 		       STORE_SET_NX | (durable ? STORE_SET_DURABLE : 0));
 	if (st == STORE_EXISTS) {
+		if (replay != NULL)
+			*replay = 1;
 		refuse(c, "replay");
 		return 0;
 	}
@@ -259,13 +263,23 @@ static int nonce_record(dcall *c, const char *who, int durable)
 	return 1;
 }
 
+/* The key of the request count of the key of owner; 0, or -1. */
+static int rate_key(const char *owner, char *key, size_t cap)
+{
+	int n = snprintf(key, cap, "drate:%s", owner);
+
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 /*
  * Counts a request signed by the key of owner, in a window of a minute
  * from its first (limits.device_requests_per_minute): 1 within the limit;
  * 0 past it, with 429 and Retry-After answered, or with the store's
  * failure answered. Counted once the signature is checked, so that only
  * the device spends its own count, and before the nonce is recorded, so
- * that a flood from one phone stores one counter, not a nonce a request.
+ * that a flood from one phone stores one counter, not a nonce a request;
+ * a replay, which the nonce then refuses, is taken back out
+ * (rate_uncount()), so that one captured request spends none of it.
  */
 static int within_rate(dcall *c, const char *owner)
 {
@@ -277,7 +291,7 @@ static int within_rate(dcall *c, const char *owner)
 
 	if (limit == 0)
 		return 1;
-	if (snprintf(key, sizeof(key), "drate:%s", owner) >= (int)sizeof(key)) {
+	if (rate_key(owner, key, sizeof(key)) != 0) {
 		answer_error(c, AF_DEVICE_INTERNAL, NULL);
 		return 0;
 	}
@@ -300,6 +314,21 @@ static int within_rate(dcall *c, const char *owner)
 	af_resp_header_set(c->resp, "Retry-After", after);
 	answer_error(c, AF_DEVICE_BUSY, NULL);
 	return 0;
+}
+
+/* Takes a replayed request back out of the count within_rate() made. */
+static void rate_uncount(dcall *c, const char *owner)
+{
+	char key[NONCE_KEY_MAX];
+	store_status st;
+	int64_t n = 0;
+
+	if (c->srv->cfg.device_requests_per_minute == 0 ||
+	    rate_key(owner, key, sizeof(key)) != 0)
+		return;
+	/* Failing, the count is one too high until its window ends. */
+	st = store_incr(c->srv->store, key, -1, RATE_WINDOW_MS, &n);
+	(void)st;
 }
 
 /*
@@ -329,6 +358,7 @@ static int authenticate(dcall *c, int durable)
 	json_t *patch;
 	json_int_t seen;
 	char err[AF_DEVICE_ERR_MAX], owner[80];
+	int replay;
 
 	if (!sig_headers(c, 1))
 		return 0;
@@ -348,8 +378,13 @@ static int authenticate(dcall *c, int durable)
 	key_owner(json_object_get(c->device, "public_key"), owner,
 		  sizeof(owner));
 	if (!sig_check(c, json_object_get(c->device, "public_key"), 0) ||
-	    !within_rate(c, owner) || !nonce_record(c, owner, durable))
+	    !within_rate(c, owner))
 		return 0;
+	if (!nonce_record(c, owner, durable, &replay)) {
+		if (replay)
+			rate_uncount(c, owner);
+		return 0;
+	}
 	/*
 	 * last_seen is for administrators, to a minute. Writing it on every
 	 * request would rewrite the device record (persistent, so written to
@@ -591,7 +626,7 @@ static int enroll_nonce(dcall *c, af_mfa_status ms, const json_t *jwk)
 	if (ms == AF_MFA_NOT_FOUND || ms == AF_MFA_INVALID)
 		return 1;
 	key_owner(jwk, owner, sizeof(owner));
-	return nonce_record(c, owner, 0);
+	return nonce_record(c, owner, 0, NULL);
 }
 
 /*
@@ -937,14 +972,17 @@ void af_device_decided(af_server *srv, const char *ip, const char *rid,
 /*
  * A report whose push pause could not be set is still a report: the
  * decision was stored before the pause. When the txn shows it reported
- * by this device, the device gets its answer (and the report its audit
- * event), and the failed pause is logged. Another device's report, met
- * by a store error before the decision (the read, the write), is not
- * this request's to tell. AF_MFA_OK with *res, or AF_MFA_STORE.
+ * by this device, the pause (and the cancel of the user's other sign-ins)
+ * is tried once more, the device gets its answer (and the report its
+ * audit event), and a pause that failed again is logged. Another
+ * device's report, met by a store error before the decision (the read,
+ * the write), is not this request's to tell. AF_MFA_OK with *res, or
+ * AF_MFA_STORE.
  */
 static af_mfa_status report_stands(dcall *c, json_t **res)
 {
 	const char *state, *by;
+	af_mfa_status ms;
 
 	if (af_mfa_txn_get(c->srv->store, c->txn, c->now, res) != AF_MFA_OK)
 		return AF_MFA_STORE;
@@ -957,9 +995,11 @@ static af_mfa_status report_stands(dcall *c, json_t **res)
 		*res = NULL;
 		return AF_MFA_STORE;
 	}
-	log_error(c->srv->log, c->req->rid, LOG_EVENT,
-		  "action=report_pause txn=%s error=\"%s\"", c->txn,
-		  af_mfa_strerror(AF_MFA_STORE));
+	ms = af_mfa_txn_report_follow(c->srv->store, *res, c->now);
+	if (ms != AF_MFA_OK)
+		log_error(c->srv->log, c->req->rid, LOG_EVENT,
+			  "action=report_pause txn=%s error=\"%s\"", c->txn,
+			  af_mfa_strerror(ms));
 	return AF_MFA_OK;
 }
 

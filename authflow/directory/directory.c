@@ -1806,9 +1806,11 @@ static af_dir_status new_sub(af_dir *dir, const char *user, char *sub,
  * After the store failed to answer the write of a new user's record at
  * key: whether it was written all the same (a reply lost on the way, a
  * command that ran after its timeout). AF_DIR_OK when the record there
- * holds sub, this add's own subject: the add goes on as written. Else
- * AF_DIR_STORE; *sub_claimed is cleared unless the record is known not to
- * be there (or to be another's), for then the "sub:" mapping may name it.
+ * holds sub, this add's own subject: the add goes on as written.
+ * AF_DIR_EXISTS when it holds another's (an add of the same name won).
+ * Else AF_DIR_STORE, with *sub_claimed cleared: the write may still land
+ * (a command a stalled Redis runs late), and then the "sub:" mapping
+ * names the user, while an orphan one names nobody and is harmless.
  */
 static af_dir_status add_outcome(af_dir *dir, const char *key, const char *sub,
 				 int *sub_claimed)
@@ -1818,14 +1820,12 @@ static af_dir_status add_outcome(af_dir *dir, const char *key, const char *sub,
 	af_dir_status rc;
 
 	rc = user_read(dir, key, &user);
-	if (rc == AF_DIR_NOT_FOUND)
-		return AF_DIR_STORE;
 	if (rc != AF_DIR_OK) {
 		*sub_claimed = 0;
 		return AF_DIR_STORE;
 	}
 	has = json_string_value(json_object_get(user, "sub"));
-	rc = has != NULL && strcmp(has, sub) == 0 ? AF_DIR_OK : AF_DIR_STORE;
+	rc = has != NULL && strcmp(has, sub) == 0 ? AF_DIR_OK : AF_DIR_EXISTS;
 	json_decref(user);
 	return rc;
 }

@@ -319,7 +319,9 @@ af_mfa_status af_mfa_code_tries_clear(store_ctx *st, const char *username);
  * nothing and counts as no attempt: the phone asks for the number. A
  * "reported" decision cancels the user's other pending txns
  * (AF_MFA_CANCEL_REPORT) and pauses pushes to the user (see
- * af_mfa_push_check).
+ * af_mfa_push_check): af_mfa_txn_report_follow, which may be called again
+ * for a report found stored (both steps can be repeated); AF_MFA_OK, or
+ * the pause's failure.
  *
  * af_mfa_txn_pending_for_device: pending, unexpired txns the device may
  * answer, as an array (number never included).
@@ -343,6 +345,8 @@ af_mfa_status af_mfa_txn_sweep(store_ctx *st, int64_t slot, int64_t now,
 af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,
 				const char *device, const char *decision,
 				const char *number, int64_t now, json_t **out);
+af_mfa_status af_mfa_txn_report_follow(store_ctx *st, const json_t *txn,
+				       int64_t now);
 af_mfa_status af_mfa_txn_pending_for_device(store_ctx *st, const char *device,
 					    int64_t now, json_t **out);
 

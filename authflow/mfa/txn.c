@@ -815,7 +815,7 @@ static bool decided_as(const json_t *txn, const decide_arg *a)
 	      strcmp(state, "failed") == 0))
 		return false;
 	if (a->device == NULL)
-		return why != NULL && a->reason != NULL &&
+		return by == NULL && why != NULL && a->reason != NULL &&
 		       strcmp(why, a->reason) == 0;
 	return by != NULL && strcmp(by, a->device) == 0;
 }
@@ -866,21 +866,7 @@ static af_mfa_status decide(store_ctx *st, const char *id, decide_arg *a,
 		return a->result;
 	}
 	if (strcmp(txn_state(txn), "reported") == 0) {
-		/*
-		 * A report stops the user's other sign-ins waiting too: at
-		 * once, as the push being reported may be one of a flood.
-		 * The pause runs from the time of the report by the clock
-		 * that later sign-ins judge it with (af_mfa_push_check). The
-		 * walk is made again once it is written: a sign-in whose
-		 * challenge both walks miss, made just after the second,
-		 * finds the pause before its pushes go (see
-		 * af_mfa_push_state()).
-		 */
-		cancel_others(st, txn, a->now);
-		rc = af_mfa__pause_pushes(
-			st, json_string_value(json_object_get(txn, "user")),
-			af_now());
-		cancel_others(st, txn, a->now);
+		rc = af_mfa_txn_report_follow(st, txn, a->now);
 		if (rc != AF_MFA_OK) {
 			/* The report stands; the caller learns the pause
 			 * failed. */
@@ -890,6 +876,29 @@ static af_mfa_status decide(store_ctx *st, const char *id, decide_arg *a,
 	}
 	*out = txn;
 	return AF_MFA_OK;
+}
+
+af_mfa_status af_mfa_txn_report_follow(store_ctx *st, const json_t *txn,
+				       int64_t now)
+{
+	af_mfa_status rc;
+
+	if (st == NULL || txn == NULL)
+		return AF_MFA_INVALID;
+	/*
+	 * A report stops the user's other sign-ins waiting too: at once, as
+	 * the push being reported may be one of a flood. The pause runs from
+	 * the time of the report by the clock that later sign-ins judge it
+	 * with (af_mfa_push_check). The walk is made again once it is
+	 * written: a sign-in whose challenge both walks miss, made just
+	 * after the second, finds the pause before its pushes go (see
+	 * af_mfa_push_state()).
+	 */
+	cancel_others(st, txn, now);
+	rc = af_mfa__pause_pushes(
+		st, json_string_value(json_object_get(txn, "user")), af_now());
+	cancel_others(st, txn, now);
+	return rc;
 }
 
 af_mfa_status af_mfa_txn_decide(store_ctx *st, const char *id,

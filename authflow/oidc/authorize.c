@@ -6,7 +6,6 @@
  * answers at once, it begins a flow and shows its sign-in form itself
  * rather than redirecting to GET /login: a round trip less per sign-in.
  */
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -769,21 +768,25 @@ char *af_authorize_restart_query(const json_t *authz)
 }
 
 /*
- * The subject a restart carries (AF_FLOW_HINT_SUB), into sub: true when
- * the request is a restart with one that could be a subject.
+ * The subject a restart carries (AF_FLOW_HINT_SUB), into sub: 1 when the
+ * request is a restart, which asks for a sign-in (prompt=login: no
+ * session answers it, so the subject tells nothing of the browser's),
+ * with one that could be a subject; else 0.
  */
-static bool restart_hint(const af_req *req, char *sub, size_t subcap)
+static int restart_hint(const af_req *req, char *sub, size_t subcap)
 {
 	const char *v = af_oidc_param(req, AF_FLOW_HINT_SUB);
+	const char *prompt = af_oidc_param(req, "prompt");
 	size_t n;
 
-	if (af_oidc_param(req, "restarted") == NULL || v == NULL)
-		return false;
+	if (af_oidc_param(req, "restarted") == NULL || v == NULL ||
+	    prompt == NULL || !af_oidc_has_word(prompt, "login"))
+		return 0;
 	n = strlen(v);
 	if (n == 0 || n >= subcap || !af_b64url_text_ok(v, n))
-		return false;
+		return 0;
 	memcpy(sub, v, n + 1);
-	return true;
+	return 1;
 }
 
 void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)

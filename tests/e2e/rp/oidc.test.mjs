@@ -10,8 +10,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
 import {
-  authRequest, BIN, Browser, ctl, discover, enrollPhone, freePort, hiddenFields, idsim, isLoginForm, openAuthorize, seed,
-  setCookies, signIn, startServer,
+  authRequest, BIN, Browser, ctl, discover, enrollPhone, freePort, hiddenFields, idsim, isLoginForm, openAuthorize,
+  pageNumber, seed, setCookies, signIn, startServer,
 } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
@@ -531,13 +531,22 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const hint = tokens.id_token;
     // A new browser (no session): carol signs in, bob was asked for.
     let a = await authUrl(config, { id_token_hint: hint });
-    let r = await signIn(new Browser(), server.issuer, a.url.href, carol.user, carol.password);
+    const cb = new Browser();
+    let r = await signIn(cb, server.issuer, a.url.href, carol.user, carol.password);
     assert.equal(r.status, 302, r.text);
     let back = new URL(r.location);
     assert.equal(back.searchParams.get('error'), 'login_required');
     assert.equal(back.searchParams.get('state'), a.state);
     assert.equal(back.searchParams.get('code'), null);
     // carol's session (begun all the same) does not fit the hint either.
+    a = await authUrl(config, { id_token_hint: hint, prompt: 'none' });
+    r = await cb.get(a.url.href);
+    assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
+    // A subject in the URL counts only in a restart, which asks for a
+    // sign-in: it cannot ask a session whose user it is.
+    a = await authUrl(config, { prompt: 'none' });
+    r = await cb.get(`${a.url.href}&restarted=1&hint_sub=${encodeURIComponent(tokens.claims().sub)}`);
+    assert.ok(new URL(r.location).searchParams.get('code'), r.location);
     // bob himself gets his code.
     a = await authUrl(config, { id_token_hint: hint });
     r = await signIn(new Browser(), server.issuer, a.url.href, bob.user, bob.password);
@@ -1937,7 +1946,7 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     }
   });
 
-  test('a report Redis stored but whose answer was lost stands: the phone is told, pushes pause, the audit has it', { timeout: 60000 }, async () => {
+  test('decisions Redis stored but whose answers were lost stand: an approval signs in, a report pauses pushes', { timeout: 60000 }, async () => {
     const port = await freePort();
     const redis = await redisOn(port);
     const proxy = await lossyProxy(port);
@@ -1947,14 +1956,31 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       const s = await seed(srv, { user: 'lostreport', policy: { remote_access: true } });
       const phone = await enrollPhone(srv, s.user, ['--platform', 'none']);
       const config = await discover(srv, s);
-      const a = await authRequest(config);
-      const r = await signIn(new Browser(), srv.issuer, a.url.href, s.user, s.password);
-      assert.equal(r.status, 303, r.text);
-      const pending = await idsim(srv, phone, ['pending']);
-      assert.equal(pending.code, 0, pending.stderr);
-      const txn = pending.stdout.split(' ')[0];
-      // The compare-and-set of the decision runs; its answer is lost.
-      proxy.rule = new RegExp(`\\r\\nEVAL(SHA)?\\r\\n[\\s\\S]*:txn:${txn}\\r\\n`);
+      // A sign-in waiting on the phone, and the compare-and-set of the
+      // phone's decision set to run with its answer lost: { b, page, txn }.
+      const waiting = async () => {
+        const b = new Browser();
+        const r = await signIn(b, srv.issuer, (await authRequest(config)).url.href, s.user, s.password);
+        assert.equal(r.status, 303, r.text);
+        const page = await b.get(new URL(r.location, srv.issuer).href);
+        const pending = await idsim(srv, phone, ['pending']);
+        assert.equal(pending.code, 0, pending.stderr);
+        const txn = pending.stdout.split(' ')[0];
+        proxy.dropped = 0;
+        proxy.rule = new RegExp(`\\r\\nEVAL(SHA)?\\r\\n[\\s\\S]*:txn:${txn}\\r\\n`);
+        return { b, page, txn };
+      };
+      let w = await waiting();
+      const ok = await idsim(srv, phone, ['approve', w.txn, '--number', pageNumber(w.page.text)]);
+      assert.equal(proxy.dropped, 1, 'the answer to the approval was lost');
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stdout, 'approved');
+      const flow = hiddenFields(w.page.text).flow;
+      const st = JSON.parse((await w.b.get(`${srv.issuer}/login/mfa/status?flow=${flow}`)).text);
+      assert.equal(st.state, 'approved');
+      assert.equal((await w.b.get(new URL(st.next, srv.issuer).href)).status, 302);
+      w = await waiting();
+      const txn = w.txn;
       const d = await idsim(srv, phone, ['deny', txn, '--report']);
       assert.equal(proxy.dropped, 1, 'the answer to the decision was lost');
       assert.equal(d.code, 0, d.stderr);
