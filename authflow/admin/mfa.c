@@ -470,22 +470,24 @@ static int device_id_ok(const char *id)
 /*
  * What a removed device of user gave ends with it: the sessions whose
  * second factor it was, and the enrollment codes the user made (one made
- * by whoever holds a lost phone would add theirs anew). 1, or 0 with the
- * answer made.
+ * by whoever holds a lost phone would add theirs anew). 0, or -1 when the
+ * store failed part way. Its log line says how many sessions ended.
  */
 static int device_gone(af_admin_call *c, const char *user, const char *id)
 {
+	int n;
+
 	/* A damaged record names no user: nothing of its can be found. */
 	if (user == NULL)
-		return 1;
-	if (af_session_end_device(c->srv, user, id) >= 0 &&
-	    af_mfa_enroll_codes_revoke_own(c->srv->store, user) == AF_MFA_OK)
-		return 1;
-	af_admin__error(c, AF_ADMIN_UNAVAILABLE,
-			"device removed, but the sessions it signed in or the "
-			"enrollment codes the user made could not all be "
-			"ended: end the user's sessions "
-			"(authflowctl sessions end USER)");
+		return 0;
+	n = af_session_end_device(c->srv, user, id);
+	if (n > 0)
+		log_info(c->srv->log, c->req->rid, "session",
+			 "user=%s ended=%d reason=device_removed device=%s",
+			 user, n, id);
+	if (n < 0 ||
+	    af_mfa_enroll_codes_revoke_own(c->srv->store, user) != AF_MFA_OK)
+		return -1;
 	return 0;
 }
 
@@ -494,6 +496,7 @@ void af_admin__device_remove(af_admin_call *c)
 	const char *id = c->seg[1];
 	json_t *dev = NULL, *detail = NULL;
 	af_mfa_status st;
+	int ended = 0;
 
 	if (!device_id_ok(id)) {
 		af_admin__error(c, AF_ADMIN_NOT_FOUND, "no such device");
@@ -520,13 +523,27 @@ void af_admin__device_remove(af_admin_call *c)
 		return;
 	}
 	st = af_mfa_device_remove(c->srv->store, id);
+	/*
+	 * The record goes first: a removal that failed after it, like one
+	 * whose audit event failed, leaves no device for a retry to find, so
+	 * what the phone gave is ended now whatever else failed.
+	 */
+	if (st != AF_MFA_NOT_FOUND && st != AF_MFA_INVALID)
+		ended = device_gone(
+			c, json_string_value(json_object_get(detail, "user")),
+			id);
 	if (st != AF_MFA_OK)
 		mfa_error(c, st,
 			  st == AF_MFA_NOT_FOUND ? "no such device" : NULL);
-	else if (audit(c, "device.remove", id, detail, "device removed") &&
-		 device_gone(c,
-			     json_string_value(json_object_get(detail, "user")),
-			     id))
+	else if (!audit(c, "device.remove", id, detail, "device removed"))
+		; /* answered */
+	else if (ended != 0)
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+				"device removed, but the sessions it signed in "
+				"or the enrollment codes the user made could "
+				"not all be ended: end the user's sessions "
+				"(authflowctl sessions end USER)");
+	else
 		af_admin__ok(c);
 	json_decref(detail);
 }

@@ -326,7 +326,9 @@ static void sessions_ended(af_admin_call *c, const char *user, int n,
 
 /*
  * DELETE sessions?user=U&sid=S: the one session, in the browser it lives
- * in; what it signed into lives on, as after the user's own sign-out.
+ * in; what it signed into lives on, as after the user's own sign-out. The
+ * enrollment codes the user made go with it (which browser made which is
+ * not kept), as when the user signs the other browsers out.
  */
 static void session_end_one(af_admin_call *c, const char *user, const char *sid)
 {
@@ -337,6 +339,9 @@ static void session_end_one(af_admin_call *c, const char *user, const char *sid)
 		return;
 	}
 	n = af_session_end_one(c->srv, user, sid);
+	if (n > 0 &&
+	    af_mfa_enroll_codes_revoke_own(c->srv->store, user) != AF_MFA_OK)
+		n = -1;
 	if (n < 0) {
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
 		return;

@@ -292,21 +292,32 @@ af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username)
 	return rc == AF_MFA_NOT_FOUND ? AF_MFA_OK : rc;
 }
 
+struct code_keys {
+	json_t *keys;
+	bool failed; /* a key could not be kept: the walk stopped */
+};
+
 static int collect_code(const char *member, void *arg)
 {
-	return json_array_append_new(arg, json_string(member)) != 0;
+	struct code_keys *ck = arg;
+
+	if (json_array_append_new(ck->keys, json_string(member)) == 0)
+		return 0;
+	ck->failed = true;
+	return 1;
 }
 
 af_mfa_status af_mfa_enroll_codes_revoke_own(store_ctx *st,
 					     const char *username)
 {
 	char ukey[AF_MFA__KEY_MAX];
-	json_t *keys = json_array(), *m;
+	struct code_keys ck = {json_array(), false};
 	store_value v = {NULL, 0};
 	af_mfa_status rc, r;
 	size_t i, len;
+	json_t *m;
 
-	if (keys == NULL)
+	if (ck.keys == NULL)
 		return AF_MFA_NOMEM;
 	rc = st != NULL && af_mfa__user_ok(username) ? AF_MFA_OK
 						     : AF_MFA_INVALID;
@@ -315,8 +326,10 @@ af_mfa_status af_mfa_enroll_codes_revoke_own(store_ctx *st,
 	/* Collected first: no store call within the walk of the set. */
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(
-			store_smembers(st, ukey, collect_code, keys));
-	json_array_foreach(keys, i, m)
+			store_smembers(st, ukey, collect_code, &ck));
+	if (rc == AF_MFA_OK && ck.failed)
+		rc = AF_MFA_NOMEM;
+	json_array_foreach(ck.keys, i, m)
 	{
 		const char *key = json_string_value(m);
 
@@ -332,7 +345,7 @@ af_mfa_status af_mfa_enroll_codes_revoke_own(store_ctx *st,
 		if (r != AF_MFA_OK && r != AF_MFA_NOT_FOUND)
 			rc = r;
 	}
-	json_decref(keys);
+	json_decref(ck.keys);
 	return rc == AF_MFA_NOT_FOUND ? AF_MFA_OK : rc;
 }
 

@@ -1020,9 +1020,16 @@ describe(`push MFA (${STORE} store)`, () => {
     const { csrf } = hiddenFields((await own.get(url)).text);
     const done = await own.post(url, { csrf });
     assert.match(done.text, /1 other browser was signed out\./);
-    const t = await idsim(server, path.join(server.dir, 'zeno-thief.json'), ['enroll', code]);
+    let t = await idsim(server, path.join(server.dir, 'zeno-thief.json'), ['enroll', code]);
     assert.equal(t.code, 1, t.stdout);
     assert.equal((await server.admin('GET', '/users/zeno/devices')).json.devices.length, 1);
+    // Nor one made in a session an administrator ends.
+    const again = shownEnrollCode((await enrollCode(own)).answer.text);
+    assert.ok(again);
+    const [{ sid }] = (await server.admin('GET', '/sessions?user=zeno')).json.sessions;
+    assert.equal((await server.admin('DELETE', `/sessions?user=zeno&sid=${encodeURIComponent(sid)}`)).status, 200);
+    t = await idsim(server, path.join(server.dir, 'zeno-thief2.json'), ['enroll', again]);
+    assert.equal(t.code, 1, t.stdout);
   });
 
   test('/enroll: a user gets a few codes in ten minutes, then a 429 that writes nothing', async () => {
