@@ -235,16 +235,22 @@ static int sig_check(dcall *c, const json_t *jwk, int key_is_input)
 _Static_assert(AF_DEVICE_NONCE_TTL_MS > (2 * AF_DEVICE_SKEW_S + 1) * 1000,
 	       "a nonce must outlive the clock window of its request");
 
+/* The key of the request's nonce, signed by who; 0, or -1. */
+static int nonce_key(const dcall *c, const char *who, char *key, size_t cap)
+{
+	int n = snprintf(key, cap, "dnonce:%s:%s", who, c->sig.nonce);
+
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
 static int nonce_record(dcall *c, const char *who, int durable, int *replay)
 {
 	char key[NONCE_KEY_MAX];
 	store_status st;
-	int n;
 
 	if (replay != NULL)
 		*replay = 0;
-	n = snprintf(key, sizeof(key), "dnonce:%s:%s", who, c->sig.nonce);
-	if (n < 0 || (size_t)n >= sizeof(key)) {
+	if (nonce_key(c, who, key, sizeof(key)) != 0) {
 		refuse(c, "nonce");
 		return 0;
 	}
@@ -271,6 +277,21 @@ static int rate_key(const char *owner, char *key, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
+/* Takes a replayed request back out of the count within_rate() made. */
+static void rate_uncount(dcall *c, const char *owner)
+{
+	char key[NONCE_KEY_MAX];
+	store_status st;
+	int64_t n = 0;
+
+	if (c->srv->cfg.device_requests_per_minute == 0 ||
+	    rate_key(owner, key, sizeof(key)) != 0)
+		return;
+	/* Failing, the count is one too high until its window ends. */
+	st = store_incr(c->srv->store, key, -1, RATE_WINDOW_MS, &n);
+	(void)st;
+}
+
 /*
  * Counts a request signed by the key of owner, in a window of a minute
  * from its first (limits.device_requests_per_minute): 1 within the limit;
@@ -284,7 +305,7 @@ static int rate_key(const char *owner, char *key, size_t cap)
 static int within_rate(dcall *c, const char *owner)
 {
 	unsigned limit = c->srv->cfg.device_requests_per_minute;
-	char key[NONCE_KEY_MAX], after[24];
+	char key[NONCE_KEY_MAX], nkey[NONCE_KEY_MAX], after[24];
 	uint64_t left = RATE_WINDOW_MS;
 	store_status st;
 	int64_t n = 0;
@@ -302,6 +323,18 @@ static int within_rate(dcall *c, const char *owner)
 	}
 	if (n <= (int64_t)limit)
 		return 1;
+	/*
+	 * Past the limit, a replay (its nonce kept) is refused as one and
+	 * taken back out, so that replays sent at once, which all pass the
+	 * count before any nonce is looked at, do not keep the phone out.
+	 */
+	if (nonce_key(c, owner, nkey, sizeof(nkey)) == 0 &&
+	    store_ttl(c->srv->store, nkey, &left) == STORE_OK) {
+		rate_uncount(c, owner);
+		refuse(c, "replay");
+		return 0;
+	}
+	left = RATE_WINDOW_MS;
 	/* Once a window: a flood is one line, not one a request. */
 	if (n == (int64_t)limit + 1)
 		log_warn(c->srv->log, c->req->rid, LOG_EVENT,
@@ -314,21 +347,6 @@ static int within_rate(dcall *c, const char *owner)
 	af_resp_header_set(c->resp, "Retry-After", after);
 	answer_error(c, AF_DEVICE_BUSY, NULL);
 	return 0;
-}
-
-/* Takes a replayed request back out of the count within_rate() made. */
-static void rate_uncount(dcall *c, const char *owner)
-{
-	char key[NONCE_KEY_MAX];
-	store_status st;
-	int64_t n = 0;
-
-	if (c->srv->cfg.device_requests_per_minute == 0 ||
-	    rate_key(owner, key, sizeof(key)) != 0)
-		return;
-	/* Failing, the count is one too high until its window ends. */
-	st = store_incr(c->srv->store, key, -1, RATE_WINDOW_MS, &n);
-	(void)st;
 }
 
 /*

@@ -499,6 +499,9 @@ describe(`push MFA (${STORE} store)`, () => {
       assert.equal((await once()).status, 200);
       for (let i = 0; i < 5; i++) assert.equal((await once()).status, 401);
       for (let i = 0; i < 3; i++) assert.equal((await p.call('GET', '/device/v1/challenges')).status, 200);
+      // At the limit, replays sent at once are still told as replays.
+      const replays = await Promise.all([0, 1, 2, 3, 4].map(() => once()));
+      assert.deepEqual(replays.map((r) => r.status), [401, 401, 401, 401, 401]);
       for (let i = 0; i < 3; i++) {
         const r = await p.call('GET', '/device/v1/challenges');
         assert.equal(r.status, 429);
