@@ -535,16 +535,17 @@ void af_admin__device_remove(af_admin_call *c)
 	if (st != AF_MFA_OK)
 		mfa_error(c, st,
 			  st == AF_MFA_NOT_FOUND ? "no such device" : NULL);
-	else if (!audit(c, "device.remove", id, detail, "device removed"))
-		; /* answered */
-	else if (ended != 0)
-		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
-				"device removed, but the sessions it signed in "
-				"or the enrollment codes the user made could "
-				"not all be ended: end the user's sessions "
-				"(authflowctl sessions end USER)");
-	else
-		af_admin__ok(c);
+	else if (audit(c, "device.remove", id, detail, "device removed")) {
+		if (ended == 0)
+			af_admin__ok(c);
+		else
+			af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+					"device removed, but the sessions it "
+					"signed in or the enrollment codes the "
+					"user made could not all be ended: end "
+					"the user's sessions (authflowctl "
+					"sessions end USER)");
+	}
 	json_decref(detail);
 }
 
