@@ -183,6 +183,11 @@ struct redis_store {
 	 * back-off.
 	 */
 	_Atomic uint64_t up_ns;
+	/* Told of what an operator should know (store_options.report). */
+	void (*report)(void *arg, int level, const char *msg);
+	void *report_arg;
+	/* Monotonic time the last WRONGTYPE answer was told (wrong_type()). */
+	_Atomic uint64_t wrongtype_told_ns;
 };
 
 /*
@@ -703,6 +708,35 @@ static store_status conn_ready(struct redis_store *rs, struct redis_conn **out)
 	return STORE_OK;
 }
 
+/* How long after one WRONGTYPE report the next waits: a flood is one line. */
+#define WRONGTYPE_QUIET_NS (10ull * 1000000000ull)
+
+/*
+ * Tells the operator, once in WRONGTYPE_QUIET_NS, that Redis answered
+ * WRONGTYPE (a script's error wraps it): a key under the prefix holds a
+ * value of another type than authflow writes there, and every request
+ * that uses it fails. The key is not named: keys hold user names.
+ */
+static void wrong_type(struct redis_conn *rc, const redisReply *r)
+{
+	struct redis_store *rs = rc->rs;
+	uint64_t now, last;
+
+	if (rs->report == NULL || r->type != REDIS_REPLY_ERROR ||
+	    r->str == NULL || strstr(r->str, "WRONGTYPE") == NULL)
+		return;
+	now = af_mono_ns();
+	last = atomic_load(&rs->wrongtype_told_ns);
+	if ((last != 0 && now - last < WRONGTYPE_QUIET_NS) ||
+	    !atomic_compare_exchange_strong(&rs->wrongtype_told_ns, &last, now))
+		return;
+	rs->report(rs->report_arg, STORE_REPORT_ERROR,
+		   "redis answered WRONGTYPE: a key under store.prefix holds a "
+		   "value of another type than authflow writes there (another "
+		   "program shares the prefix, or the data was changed by "
+		   "hand); requests that use it fail until it is removed");
+}
+
 /*
  * Sends one command and reads its reply, which may be an error reply.
  * When the connection fails the context is dropped, as hiredis cannot use
@@ -751,6 +785,7 @@ static store_status run(struct redis_conn *rc, redisReply **out,
 		demoted(rc);
 	else
 		answered(rc);
+	wrong_type(rc, r);
 	*out = r;
 	return STORE_OK;
 }
@@ -1575,6 +1610,7 @@ static store_status redis_batch(void *impl, store_op *ops, store_bkey *keys,
 			was_demoted = true;
 		else
 			answered(rc);
+		wrong_type(rc, reply);
 		ops[i].status = op_reply(reply, &ops[i]);
 		reply_free(reply);
 	}
@@ -1845,6 +1881,8 @@ store_status store_redis_open(const store_options *opts, const store_ops **ops,
 	if (opts->prefix != NULL)
 		(void)snprintf(rs->prefix, sizeof(rs->prefix), "%s",
 			       opts->prefix);
+	rs->report = opts->report;
+	rs->report_arg = opts->report_arg;
 	rs->tv.tv_sec = (time_t)(ms / 1000);
 	rs->tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	if (pthread_key_create(&rs->tkey, conn_destroy) != 0) {

@@ -115,9 +115,11 @@ typedef struct store_options {
 	 * (ERROR; a failed compaction is a WARNING). A failure identical to
 	 * the last one reported (same step, same error) within 10 s is only
 	 * counted, and the count is told with the next line of that step or
-	 * at store_close(). The redis backend reports nothing.
-	 * Called from the thread that made the call, with no lock of the
-	 * store held, until store_close() returns.
+	 * at store_close(). The redis backend reports a WRONGTYPE answer (a key
+	 * under the prefix holding another type of value: every request using
+	 * it fails) as an ERROR, once in 10 s, without the key. Called from the
+	 * thread that made the call, with no lock of the store held, until
+	 * store_close() returns.
 	 */
 	void (*report)(void *arg, int level, const char *msg);
 	void *report_arg;

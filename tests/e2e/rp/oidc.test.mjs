@@ -1996,6 +1996,29 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     }
   });
 
+  test('a key under the prefix holding another type of value: 503, and one error line says why', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    const redis = await redisOn(port);
+    const cli = (...args) => execFileSync('redis-cli', ['-p', String(port), ...args]).toString().trim();
+    let srv;
+    try {
+      srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
+      assert.equal((await srv.admin('GET', '/users')).status, 200);
+      // Another program writes a string where authflow keeps a set.
+      assert.equal(cli('SET', `e2e${srv.port}:users`, 'not a set'), 'OK');
+      for (let i = 0; i < 3; i++) assert.equal((await srv.admin('GET', '/users')).status, 503);
+      const lines = srv.stderr().split('\n').filter((l) => l.includes('WRONGTYPE'));
+      assert.equal(lines.length, 1, srv.stderr());
+      const line = JSON.parse(lines[0]);
+      assert.equal(line.level, 'error');
+      assert.equal(line.event, 'store');
+      assert.doesNotMatch(lines[0], /users/, 'no key: keys hold user names');
+    } finally {
+      redis.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
+  });
+
   test('with the store gone, sign-in pages say the service is unavailable', { timeout: 60000 }, async () => {
     const port = await freePort();
     const redis = await redisOn(port);
