@@ -485,10 +485,7 @@ static int device_gone(af_admin_call *c, const char *user, const char *id)
 		log_info(c->srv->log, c->req->rid, "session",
 			 "user=%s ended=%d reason=device_removed device=%s",
 			 user, n, id);
-	if (n < 0 ||
-	    af_mfa_enroll_codes_revoke_own(c->srv->store, user) != AF_MFA_OK)
-		return -1;
-	return 0;
+	return n < 0 ? -1 : 0;
 }
 
 void af_admin__device_remove(af_admin_call *c)

@@ -339,9 +339,6 @@ static void session_end_one(af_admin_call *c, const char *user, const char *sid)
 		return;
 	}
 	n = af_session_end_one(c->srv, user, sid);
-	if (n > 0 &&
-	    af_mfa_enroll_codes_revoke_own(c->srv->store, user) != AF_MFA_OK)
-		n = -1;
 	if (n < 0) {
 		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
 		return;

