@@ -1070,4 +1070,70 @@ af_dir__forget_audit(af_dir *dir, const char *actor, const char *action,
 /* The dummy hash for sign-ins of unknown users (lent). */
 const char *af_dir__dummy_phc(const af_dir *dir);
 
+/* Whether c is an ASCII letter or digit. */
+int af_dir__is_alnum(char c);
+
+/* Folds the ASCII capitals of s to lower case, in place. */
+void af_dir__fold_lower(char *s);
+
+/* AF_DIR_OK when the object prefix+name exists, else NOT_FOUND or an
+ * error. */
+AF_DIR_NODISCARD af_dir_status af_dir__exists(af_dir *dir, const char *prefix,
+					      const char *name);
+
+/*
+ * Reads the user record at key as it is: AF_DIR_OK and *user, or AF_DIR_OK
+ * and *user NULL when the record is damaged (not a JSON object),
+ * AF_DIR_NOT_FOUND, or the store's failure. Unlike af_dir__get_json(), a
+ * damaged record is told apart from a store that does not answer, so that
+ * it can still be removed.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir__user_read(af_dir *dir, const char *key,
+						 json_t **user);
+
+/*
+ * Whether the user name (folded) is there to be named by a policy, a
+ * deployment or a group: AF_DIR_OK (a damaged record counts, as it did
+ * for af_dir__exists()), AF_DIR_NOT_FOUND, AF_DIR_REMOVING, or the store's
+ * failure.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir__user_present(af_dir *dir,
+						    const char *name);
+
+/* The message of a change refused because the user is being removed. */
+void af_dir__removing_err(const char *name, char *err, size_t errlen);
+
+/* The record's key of the user username, whose folded name goes into name;
+ * AF_DIR_NOT_FOUND when username is not a valid user name. */
+AF_DIR_NODISCARD af_dir_status af_dir__user_key(char *key, size_t cap,
+						const char *username,
+						char *name, size_t namecap);
+
+/* Brings the member sets in step with a user's old and new memberships. */
+AF_DIR_NODISCARD af_dir_status af_dir__sync_members(af_dir *dir,
+						    const char *user,
+						    const json_t *before,
+						    const json_t *after);
+
+/*
+ * The user's record was written but its member sets were not brought in
+ * line with it (sync): the change stands, so its audit event (action on
+ * target, detail) is written all the same, and the answer says what
+ * brings the sets in line (the writes of memberships add the user to
+ * every set its record names, changed or not): running a change again,
+ * or for a new user, which cannot be added twice, setting it. rc of the
+ * audit event when that fails too, else sync.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir__unsynced(
+	af_dir *dir, const char *actor, const char *action, const char *target,
+	const json_t *detail, af_dir_status sync, char *err, size_t errlen);
+
+/*
+ * After a user's memberships were written (and audited): a group or OU
+ * joined that was removed meanwhile is swept again
+ * (af_dir__named_recheck()).
+ */
+void af_dir__memberships_recheck(af_dir *dir, const char *actor,
+				 const json_t *before, const json_t *after);
+
 #endif /* AUTHFLOW_DIRECTORY_H */
