@@ -1,9 +1,9 @@
 /*
  * The memory backend: a hash table split into shards, each behind its own
  * mutex, so that threads working on different keys rarely wait for each
- * other. Buckets are chosen with SipHash under a random per-store key, so
- * keys chosen by outsiders (user names, client ids) cannot be crafted to
- * pile into one bucket.
+ * other. Buckets are chosen with SipHash under a random per-store key
+ * (memtable.c), so keys chosen by outsiders (user names, client ids)
+ * cannot be crafted to pile into one bucket.
  *
  * Expired keys are invisible: every lookup removes an expired key it
  * finds, and every write also sweeps a few buckets of its shard, so keys
@@ -25,21 +25,9 @@
  * holds its shard lock across the file append, so the records of one key
  * are in the file in the order the changes were made.
  *
- * Job queues live beside the table, in their own table, as ring buffers
- * of entries capped at STORE_QUEUE_MAX, each behind its own mutex (the
- * table's lock is let go before a queue's is taken; neither is ever held
- * with a shard or file lock). They are never written to the file:
- * a push job is only worth sending within seconds of being made, so
- * replaying one after a restart would only notify a phone about a sign-in
- * that is long over. Being a separate namespace, a queue name does not
- * collide with a key of the same name.
- *
- * A queue's consumer groups hang off the queue, under its lock: each
- * keeps the id of the last entry it handed out and a list of the entries
- * handed out but not yet acknowledged, sorted by id. Ids are the push
- * sequence numbers, so an entry's place in the ring follows from its id.
- * A blocking read waits on the queue's condition variable, which every
- * push signals.
+ * Job queues live beside the table in a module of their own
+ * (store_memqueue.c): never written to the file, and their locks never
+ * held with a shard or file lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,11 +48,12 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
+#include "memtable.h"
 #include "store_internal.h"
+#include "store_memqueue.h"
 
 #define MEM_SHARD_BITS	  4
 #define MEM_SHARDS	  (1u << MEM_SHARD_BITS)
-#define MEM_MIN_BUCKETS	  16u
 /* Buckets of its shard that each write looks at for expired keys. */
 #define MEM_SWEEP_BUCKETS 8u
 /* Decimal text of any int64_t, sign included. */
@@ -109,20 +98,6 @@ enum aof_op {
 	AOF_SREM = 4,
 };
 
-/* A chained hash table node; the key bytes live in the same allocation. */
-struct hnode {
-	struct hnode *next;
-	uint64_t hash;
-	size_t klen;
-	const char *key;
-};
-
-struct htable {
-	struct hnode **buckets; /* nbuckets, a power of two */
-	size_t nbuckets;
-	size_t count;
-};
-
 enum mem_type {
 	MEM_STR,
 	MEM_SET,
@@ -135,84 +110,26 @@ enum mem_type {
  * and a header without the set's table, is most of what they cost.
  */
 struct mem_entry {
-	struct hnode node; /* first, so a node pointer is an entry pointer */
-	int64_t expire_ms; /* 0: never */
+	struct mem_node node; /* first, so a node pointer is an entry pointer */
+	int64_t expire_ms;    /* 0: never */
 	enum mem_type type;
 	bool durable; /* MEM_STR: in the file despite its expiry */
 	union {
-		size_t len;	       /* MEM_STR: bytes of the value */
-		struct htable members; /* MEM_SET: struct mem_member nodes */
+		size_t len;		  /* MEM_STR: bytes of the value */
+		struct mem_table members; /* MEM_SET: struct mem_member nodes */
 	};
 	char keybuf[];
 };
 
 struct mem_member {
-	struct hnode node;
+	struct mem_node node;
 	char buf[];
 };
 
 struct mem_shard {
 	pthread_mutex_t lock;
-	struct htable table;
+	struct mem_table table;
 	size_t sweep_at;
-};
-
-/* One queue entry: its text and a NUL. */
-struct mem_qentry {
-	size_t len;
-	char text[];
-};
-
-/* A FIFO ring: count entries from head, in a ring of cap slots. */
-struct mem_queue {
-	struct hnode node;    /* first, so a node pointer is a queue pointer */
-	pthread_mutex_t lock; /* guards everything below */
-	struct mem_qentry **ring;
-	size_t cap;
-	size_t head;
-	size_t count;
-	uint64_t seq;		  /* id of the last entry pushed */
-	pthread_cond_t pushed;	  /* broadcast by every push */
-	struct mem_group *groups; /* freed only with the queue */
-	char keybuf[];
-};
-
-/*
- * A consumer of a group, named at its first read or claim and kept until
- * the group goes or store_queue_prune() removes it.
- */
-struct mem_consumer {
-	struct mem_consumer *next;
-	uint64_t seen_ms; /* its last read or claim, monotonic */
-	char name[STORE_CONSUMER_MAX + 1];
-};
-
-/*
- * An entry handed to a consumer and not yet acknowledged. Owner and
- * delivery count are what Redis keeps per pending entry (XPENDING shows
- * them); they are kept here too so that the two backends hold the same
- * state and a core dump tells which consumer sat on a job.
- */
-struct mem_pending {
-	uint64_t id;
-	uint64_t delivered_ms; /* monotonic clock */
-	const struct mem_consumer *owner;
-	uint64_t deliveries;
-};
-
-struct mem_group {
-	struct mem_group *next;
-	uint64_t last_id; /* the last entry read; 0: none yet */
-	struct mem_consumer *consumers;
-	struct mem_pending *pend; /* npend of pcap, sorted by id */
-	size_t npend;
-	size_t pcap;
-	char name[STORE_CONSUMER_MAX + 1];
-};
-
-struct mem_queues {
-	pthread_mutex_t lock; /* guards the table, not the queues in it */
-	struct htable table;  /* struct mem_queue nodes */
 };
 
 /* The steps of writing the file whose failures are reported. */
@@ -239,7 +156,7 @@ struct mem_report {
 
 struct mem_store {
 	struct mem_shard shards[MEM_SHARDS];
-	struct mem_queues queues;
+	mem_queues *queues;
 	uint8_t sipkey[16];
 	bool persist; /* a state folder is in use */
 	/* What a freshly compacted file would hold, in bytes of records. */
@@ -279,147 +196,6 @@ struct mem_store {
 	size_t nreports;
 	unsigned long reports_dropped;
 };
-
-/* --- SipHash-2-4 ---------------------------------------------------- */
-
-static uint64_t rotl64(uint64_t x, unsigned b)
-{
-	return (x << b) | (x >> (64 - b));
-}
-
-static uint64_t load_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	unsigned i;
-
-	for (i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
-static void sip_round(uint64_t v[4])
-{
-	v[0] += v[1];
-	v[1] = rotl64(v[1], 13) ^ v[0];
-	v[0] = rotl64(v[0], 32);
-	v[2] += v[3];
-	v[3] = rotl64(v[3], 16) ^ v[2];
-	v[0] += v[3];
-	v[3] = rotl64(v[3], 21) ^ v[0];
-	v[2] += v[1];
-	v[1] = rotl64(v[1], 17) ^ v[2];
-	v[2] = rotl64(v[2], 32);
-}
-
-static uint64_t siphash24(const uint8_t key[16], const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
-	uint64_t v[4] = {k0 ^ 0x736f6d6570736575ull, k1 ^ 0x646f72616e646f6dull,
-			 k0 ^ 0x6c7967656e657261ull,
-			 k1 ^ 0x7465646279746573ull};
-	uint64_t m, b = (uint64_t)len << 56;
-	size_t i, tail = len & 7;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		m = load_le64(p + i);
-		v[3] ^= m;
-		sip_round(v);
-		sip_round(v);
-		v[0] ^= m;
-	}
-	for (; tail > 0; tail--)
-		b |= (uint64_t)p[i + tail - 1] << (8 * (tail - 1));
-	v[3] ^= b;
-	sip_round(v);
-	sip_round(v);
-	v[0] ^= b;
-	v[2] ^= 0xff;
-	for (i = 0; i < 4; i++)
-		sip_round(v);
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
-/* --- hash tables ------------------------------------------------------ */
-
-static int table_init(struct htable *t)
-{
-	t->buckets = OPENSSL_zalloc(MEM_MIN_BUCKETS * sizeof(struct hnode *));
-	if (t->buckets == NULL)
-		return -1;
-	t->nbuckets = MEM_MIN_BUCKETS;
-	t->count = 0;
-	return 0;
-}
-
-/* Finds a node and the link that points to it, for unlinking. */
-static struct hnode *table_find(const struct htable *t, uint64_t h,
-				const char *key, size_t klen,
-				struct hnode ***link)
-{
-	struct hnode **l = &t->buckets[h & (t->nbuckets - 1)];
-
-	for (; *l != NULL; l = &(*l)->next) {
-		struct hnode *n = *l;
-
-		if (n->hash == h && n->klen == klen &&
-		    memcmp(n->key, key, klen) == 0) {
-			if (link != NULL)
-				*link = l;
-			return n;
-		}
-	}
-	return NULL;
-}
-
-static void table_insert(struct htable *t, struct hnode *n)
-{
-	struct hnode **b = &t->buckets[n->hash & (t->nbuckets - 1)];
-
-	n->next = *b;
-	*b = n;
-	t->count++;
-}
-
-static void table_unlink(struct htable *t, struct hnode **link)
-{
-	*link = (*link)->next;
-	t->count--;
-}
-
-/*
- * Keeps about one node per bucket: doubles past that, halves below one
- * in eight. Called only where no link into the table is held. When memory
- * for a new bucket array is short the old one stays: chains get longer
- * but nothing is lost.
- */
-static void table_resize(struct htable *t)
-{
-	struct hnode **nb;
-	size_t n, i;
-
-	if (t->count > t->nbuckets && t->nbuckets <= SIZE_MAX / 4 / 2)
-		n = t->nbuckets * 2;
-	else if (t->nbuckets > MEM_MIN_BUCKETS && t->count < t->nbuckets / 8)
-		n = t->nbuckets / 2;
-	else
-		return;
-	nb = OPENSSL_zalloc(n * sizeof(struct hnode *));
-	if (nb == NULL)
-		return;
-	for (i = 0; i < t->nbuckets; i++) {
-		struct hnode *node = t->buckets[i], *next;
-
-		for (; node != NULL; node = next) {
-			next = node->next;
-			node->next = nb[node->hash & (n - 1)];
-			nb[node->hash & (n - 1)] = node;
-		}
-	}
-	OPENSSL_free(t->buckets);
-	t->buckets = nb;
-	t->nbuckets = n;
-}
 
 /* --- entries and their accounting ------------------------------------ */
 
@@ -509,7 +285,7 @@ static struct mem_entry *set_entry_new(uint64_t h, const char *key, size_t klen)
 	if (e == NULL)
 		return NULL;
 	entry_init(e, h, key, klen, MEM_SET);
-	if (table_init(&e->members) != 0) {
+	if (mem_table_init(&e->members) != 0) {
 		OPENSSL_free(e);
 		return NULL;
 	}
@@ -556,7 +332,7 @@ static void entry_free(struct mem_store *ms, struct mem_entry *e, bool counted)
 		return;
 	}
 	for (i = 0; i < e->members.nbuckets; i++) {
-		struct hnode *n = e->members.buckets[i], *next;
+		struct mem_node *n = e->members.buckets[i], *next;
 
 		for (; n != NULL; n = next) {
 			next = n->next;
@@ -581,7 +357,7 @@ static int64_t set_live_bytes(const struct mem_entry *e)
 	size_t i;
 
 	for (i = 0; i < e->members.nbuckets; i++) {
-		const struct hnode *m;
+		const struct mem_node *m;
 
 		for (m = e->members.buckets[i]; m != NULL; m = m->next)
 			n += (int64_t)rec_size(e->node.klen, m->klen);
@@ -597,7 +373,7 @@ static bool expired(const struct mem_entry *e, int64_t now)
 static uint64_t key_hash(const struct mem_store *ms, const char *key,
 			 size_t klen)
 {
-	return siphash24(ms->sipkey, key, klen);
+	return mem_hash(ms->sipkey, key, klen);
 }
 
 static struct mem_shard *shard_of(struct mem_store *ms, uint64_t h)
@@ -608,16 +384,16 @@ static struct mem_shard *shard_of(struct mem_store *ms, uint64_t h)
 /* Looks a key up, removing it when it has expired. */
 static struct mem_entry *lookup(struct mem_store *ms, struct mem_shard *sh,
 				uint64_t h, const char *key, size_t klen,
-				int64_t now, struct hnode ***link)
+				int64_t now, struct mem_node ***link)
 {
-	struct hnode **l = NULL;
-	struct mem_entry *e =
-		(struct mem_entry *)table_find(&sh->table, h, key, klen, &l);
+	struct mem_node **l = NULL;
+	struct mem_entry *e = (struct mem_entry *)mem_table_find(&sh->table, h,
+								 key, klen, &l);
 
 	if (e == NULL)
 		return NULL;
 	if (expired(e, now)) {
-		table_unlink(&sh->table, l);
+		mem_table_unlink(&sh->table, l);
 		entry_free(ms, e, true);
 		return NULL;
 	}
@@ -630,13 +406,13 @@ static struct mem_entry *lookup(struct mem_store *ms, struct mem_shard *sh,
 static void reap_bucket(struct mem_store *ms, struct mem_shard *sh, size_t b,
 			int64_t now)
 {
-	struct hnode **l = &sh->table.buckets[b];
+	struct mem_node **l = &sh->table.buckets[b];
 
 	while (*l != NULL) {
 		struct mem_entry *e = (struct mem_entry *)*l;
 
 		if (expired(e, now)) {
-			table_unlink(&sh->table, l);
+			mem_table_unlink(&sh->table, l);
 			entry_free(ms, e, true);
 		} else {
 			l = &(*l)->next;
@@ -657,14 +433,14 @@ static void sweep(struct mem_store *ms, struct mem_shard *sh, int64_t now)
 
 /* Puts a new entry in place of old (which may be NULL). */
 static void replace(struct mem_store *ms, struct mem_shard *sh,
-		    struct mem_entry *old, struct hnode **link,
+		    struct mem_entry *old, struct mem_node **link,
 		    struct mem_entry *fresh)
 {
 	if (old != NULL) {
-		table_unlink(&sh->table, link);
+		mem_table_unlink(&sh->table, link);
 		entry_free(ms, old, true);
 	}
-	table_insert(&sh->table, &fresh->node);
+	mem_table_insert(&sh->table, &fresh->node);
 	if (fresh->type == MEM_STR && persisted(fresh))
 		live_add(ms, (int64_t)rec_size(fresh->node.klen, fresh->len));
 	if (fresh->type == MEM_STR)
@@ -672,9 +448,9 @@ static void replace(struct mem_store *ms, struct mem_shard *sh,
 }
 
 static void remove_entry(struct mem_store *ms, struct mem_shard *sh,
-			 struct mem_entry *e, struct hnode **link)
+			 struct mem_entry *e, struct mem_node **link)
 {
-	table_unlink(&sh->table, link);
+	mem_table_unlink(&sh->table, link);
 	entry_free(ms, e, true);
 }
 
@@ -904,6 +680,11 @@ static uint32_t get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
 /* Encodes one record into out, which holds rec_size(klen, dlen) bytes. */
@@ -1224,10 +1005,10 @@ static void forget_left_out(struct mem_store *ms, int64_t now)
 	size_t s, i;
 
 	for (s = 0; s < MEM_SHARDS; s++) {
-		const struct htable *t = &ms->shards[s].table;
+		const struct mem_table *t = &ms->shards[s].table;
 
 		for (i = 0; i < t->nbuckets; i++) {
-			struct hnode *n = t->buckets[i];
+			struct mem_node *n = t->buckets[i];
 
 			for (; n != NULL; n = n->next) {
 				struct mem_entry *e = (struct mem_entry *)n;
@@ -1245,10 +1026,10 @@ static void write_live(struct mem_store *ms, struct wbuf *w, int64_t now)
 	size_t s, i, j;
 
 	for (s = 0; s < MEM_SHARDS && !w->failed; s++) {
-		const struct htable *t = &ms->shards[s].table;
+		const struct mem_table *t = &ms->shards[s].table;
 
 		for (i = 0; i < t->nbuckets; i++) {
-			const struct hnode *n = t->buckets[i];
+			const struct mem_node *n = t->buckets[i];
 
 			for (; n != NULL; n = n->next) {
 				const struct mem_entry *e =
@@ -1264,7 +1045,7 @@ static void write_live(struct mem_store *ms, struct wbuf *w, int64_t now)
 					continue;
 				}
 				for (j = 0; j < e->members.nbuckets; j++) {
-					const struct hnode *m =
+					const struct mem_node *m =
 						e->members.buckets[j];
 
 					for (; m != NULL; m = m->next)
@@ -1414,7 +1195,7 @@ static void write_done(struct mem_store *ms, struct mem_shard *sh,
 {
 	bool due = false;
 
-	table_resize(&sh->table);
+	mem_table_resize(&sh->table);
 	pthread_mutex_unlock(&sh->lock);
 	/*
 	 * Judged now that the write's records count as live (or what they
@@ -1440,7 +1221,7 @@ static void write_done(struct mem_store *ms, struct mem_shard *sh,
  * failure nothing changed and *fresh is still the caller's to free.
  */
 static store_status install_str(struct mem_store *ms, struct mem_shard *sh,
-				struct mem_entry *e, struct hnode **link,
+				struct mem_entry *e, struct mem_node **link,
 				int64_t expire_ms, unsigned flags,
 				struct mem_entry **fresh, bool *compact)
 {
@@ -1475,7 +1256,7 @@ static store_status mem_set(void *impl, const char *key, size_t klen,
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
 	struct mem_entry *e, *fresh;
-	struct hnode **link = NULL;
+	struct mem_node **link = NULL;
 	bool compact_now = false;
 	int64_t now;
 	store_status rc;
@@ -1531,7 +1312,7 @@ static store_status mem_get(void *impl, const char *key, size_t klen,
  */
 static struct mem_entry *lookup_str(struct mem_store *ms, struct mem_shard *sh,
 				    uint64_t h, const char *key, size_t klen,
-				    int64_t now, struct hnode ***link,
+				    int64_t now, struct mem_node ***link,
 				    store_status *rc)
 {
 	struct mem_entry *e = lookup(ms, sh, h, key, klen, now, link);
@@ -1549,7 +1330,7 @@ static store_status mem_getdel(void *impl, const char *key, size_t klen,
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
 	struct mem_entry *e;
-	struct hnode **link = NULL;
+	struct mem_node **link = NULL;
 	bool compact_now = false;
 	store_status rc;
 
@@ -1581,7 +1362,7 @@ static store_status mem_del(void *impl, const char *key, size_t klen)
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
 	struct mem_entry *e;
-	struct hnode **link = NULL;
+	struct mem_node **link = NULL;
 	bool compact_now = false;
 	store_status rc = STORE_OK;
 
@@ -1614,7 +1395,7 @@ static store_status mem_cas(void *impl, const char *key, size_t klen,
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
 	struct mem_entry *e, *fresh;
-	struct hnode **link = NULL;
+	struct mem_node **link = NULL;
 	bool compact_now = false;
 	int64_t now;
 	store_status rc;
@@ -1646,7 +1427,7 @@ static store_status mem_del_if(void *impl, const char *key, size_t klen,
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
 	struct mem_entry *e;
-	struct hnode **link = NULL;
+	struct mem_node **link = NULL;
 	bool compact_now = false;
 	store_status rc;
 
@@ -1670,7 +1451,7 @@ static store_status mem_incr(void *impl, const char *key, size_t klen,
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
 	struct mem_entry *e, *fresh = NULL;
-	struct hnode **link = NULL;
+	struct mem_node **link = NULL;
 	char text[MEM_INT_TEXT_MAX + 1];
 	bool compact_now = false;
 	int64_t now, cur = 0;
@@ -1773,7 +1554,7 @@ static store_status mem_sadd(void *impl, const char *key, size_t klen,
 		goto out;
 	}
 	if (e != NULL &&
-	    table_find(&e->members, mh, member, mlen, NULL) != NULL) {
+	    mem_table_find(&e->members, mh, member, mlen, NULL) != NULL) {
 		rc = set_expiry(ms, e, true, key, klen, now, ttl_ms,
 				&compact_now);
 		goto out;
@@ -1808,14 +1589,14 @@ static store_status mem_sadd(void *impl, const char *key, size_t klen,
 				&compact_now);
 	if (rc != STORE_OK)
 		goto out;
-	table_insert(&e->members, &mm->node);
-	table_resize(&e->members);
+	mem_table_insert(&e->members, &mm->node);
+	mem_table_resize(&e->members);
 	if (persisted(e))
 		live_add(ms, (int64_t)rec_size(klen, mlen));
 	used_add(ms, (int64_t)member_size(mlen));
 	mm = NULL;
 	if (fresh != NULL) {
-		table_insert(&sh->table, &fresh->node);
+		mem_table_insert(&sh->table, &fresh->node);
 		used_add(ms, (int64_t)set_head_size(klen));
 	}
 	fresh = NULL;
@@ -1834,7 +1615,7 @@ static store_status mem_srem(void *impl, const char *key, size_t klen,
 	uint64_t mh = key_hash(ms, member, mlen);
 	struct mem_shard *sh = shard_of(ms, h);
 	struct mem_entry *e;
-	struct hnode **link = NULL, **mlink = NULL, *m = NULL;
+	struct mem_node **link = NULL, **mlink = NULL, *m = NULL;
 	bool compact_now = false;
 	store_status rc = STORE_OK;
 
@@ -1843,12 +1624,12 @@ static store_status mem_srem(void *impl, const char *key, size_t klen,
 	if (e != NULL && e->type != MEM_SET)
 		rc = STORE_ERR_ARG;
 	else if (e != NULL)
-		m = table_find(&e->members, mh, member, mlen, &mlink);
+		m = mem_table_find(&e->members, mh, member, mlen, &mlink);
 	if (m != NULL && e->expire_ms == 0)
 		rc = aof_append(ms, AOF_SREM, key, klen, 0, member, mlen,
 				&compact_now);
 	if (m != NULL && rc == STORE_OK) {
-		table_unlink(&e->members, mlink);
+		mem_table_unlink(&e->members, mlink);
 		if (persisted(e))
 			live_add(ms, -(int64_t)rec_size(klen, mlen));
 		used_add(ms, -(int64_t)member_size(mlen));
@@ -1857,7 +1638,7 @@ static store_status mem_srem(void *impl, const char *key, size_t klen,
 		if (e->members.count == 0)
 			remove_entry(ms, sh, e, link);
 		else
-			table_resize(&e->members);
+			mem_table_resize(&e->members);
 	}
 	write_done(ms, sh, compact_now);
 	return rc;
@@ -1886,7 +1667,7 @@ static store_status mem_smembers(void *impl, const char *key, size_t klen,
 		return rc;
 	}
 	for (i = 0; i < e->members.nbuckets; i++) {
-		const struct hnode *m = e->members.buckets[i];
+		const struct mem_node *m = e->members.buckets[i];
 
 		for (; m != NULL; m = m->next)
 			total += m->klen + 1;
@@ -1898,7 +1679,7 @@ static store_status mem_smembers(void *impl, const char *key, size_t klen,
 	}
 	p = snap;
 	for (i = 0; i < e->members.nbuckets; i++) {
-		const struct hnode *m = e->members.buckets[i];
+		const struct mem_node *m = e->members.buckets[i];
 
 		for (; m != NULL; m = m->next) {
 			memcpy(p, m->key, m->klen + 1);
@@ -1916,569 +1697,39 @@ static store_status mem_smembers(void *impl, const char *key, size_t klen,
 	return rc;
 }
 
-/* --- queues ------------------------------------------------------------ */
-
-#define MEM_QUEUE_MIN_CAP 16u
-
-static void qentry_free(struct mem_qentry *qe)
-{
-	if (qe != NULL)
-		OPENSSL_clear_free(qe, sizeof(*qe) + qe->len + 1);
-}
-
-static void group_free(struct mem_group *g)
-{
-	struct mem_consumer *c, *next;
-
-	for (c = g->consumers; c != NULL; c = next) {
-		next = c->next;
-		OPENSSL_free(c);
-	}
-	OPENSSL_free(g->pend);
-	OPENSSL_free(g);
-}
-
-static void queue_free(struct mem_queue *q)
-{
-	struct mem_group *g, *next;
-	size_t i;
-
-	if (q == NULL)
-		return;
-	for (i = 0; i < q->count; i++)
-		qentry_free(q->ring[(q->head + i) % q->cap]);
-	for (g = q->groups; g != NULL; g = next) {
-		next = g->next;
-		group_free(g);
-	}
-	OPENSSL_free(q->ring);
-	pthread_cond_destroy(&q->pushed);
-	pthread_mutex_destroy(&q->lock);
-	OPENSSL_free(q);
-}
-
-/*
- * The condition variable runs on the monotonic clock, so a blocking read
- * waits as long as it was asked to even when the wall clock is set.
- */
-static int cond_init_monotonic(pthread_cond_t *cond)
-{
-	pthread_condattr_t attr;
-	int rc;
-
-	if (pthread_condattr_init(&attr) != 0)
-		return -1;
-	rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_cond_init(cond, &attr);
-	pthread_condattr_destroy(&attr);
-	return rc == 0 ? 0 : -1;
-}
-
-static struct mem_queue *queue_new(uint64_t h, const char *key, size_t klen)
-{
-	struct mem_queue *q = OPENSSL_zalloc(sizeof(*q) + klen + 1);
-
-	if (q == NULL)
-		return NULL;
-	q->ring =
-		OPENSSL_zalloc(MEM_QUEUE_MIN_CAP * sizeof(struct mem_qentry *));
-	if (q->ring == NULL || cond_init_monotonic(&q->pushed) != 0) {
-		OPENSSL_free(q->ring);
-		OPENSSL_free(q);
-		return NULL;
-	}
-	pthread_mutex_init(&q->lock, NULL);
-	q->cap = MEM_QUEUE_MIN_CAP;
-	memcpy(q->keybuf, key, klen);
-	q->node.key = q->keybuf;
-	q->node.klen = klen;
-	q->node.hash = h;
-	return q;
-}
-
-/* Makes room for one more entry; 0, or -1 when memory is short. */
-static int queue_grow(struct mem_queue *q)
-{
-	struct mem_qentry **ring;
-	size_t cap, i;
-
-	if (q->count < q->cap)
-		return 0;
-	cap = q->cap < MEM_QUEUE_MIN_CAP ? MEM_QUEUE_MIN_CAP : q->cap * 2;
-	if (cap > STORE_QUEUE_MAX)
-		cap = STORE_QUEUE_MAX;
-	ring = OPENSSL_zalloc(cap * sizeof(struct mem_qentry *));
-	if (ring == NULL)
-		return -1;
-	for (i = 0; i < q->count; i++)
-		ring[i] = q->ring[(q->head + i) % q->cap];
-	OPENSSL_free(q->ring);
-	q->ring = ring;
-	q->cap = cap;
-	q->head = 0;
-	return 0;
-}
-
-/*
- * Finds a queue, making it when create is set. Queues are only freed at
- * close, so the pointer stays good after the table lock is let go.
- */
-static struct mem_queue *queue_get(struct mem_store *ms, const char *key,
-				   size_t klen, bool create)
-{
-	uint64_t h = key_hash(ms, key, klen);
-	struct mem_queue *q;
-
-	pthread_mutex_lock(&ms->queues.lock);
-	q = (struct mem_queue *)table_find(&ms->queues.table, h, key, klen,
-					   NULL);
-	if (q == NULL && create) {
-		q = queue_new(h, key, klen);
-		if (q != NULL) {
-			table_insert(&ms->queues.table, &q->node);
-			table_resize(&ms->queues.table);
-		}
-	}
-	pthread_mutex_unlock(&ms->queues.lock);
-	return q;
-}
-
-/* --- consumer groups: state kept under the queue lock ------------------- */
-
-/* Decimal text of any uint64_t. */
-#define MEM_ID_TEXT_MAX 20
-
-static struct mem_group *group_find(const struct mem_queue *q, const char *name)
-{
-	struct mem_group *g;
-
-	for (g = q->groups; g != NULL; g = g->next) {
-		if (strcmp(g->name, name) == 0)
-			return g;
-	}
-	return NULL;
-}
-
-static uint64_t mono_ms(void)
-{
-	return af_mono_ns() / 1000000u;
-}
-
-/* Finds a consumer of the group, adding it on first use; marks it seen. */
-static const struct mem_consumer *consumer_get(struct mem_group *g,
-					       const char *name)
-{
-	struct mem_consumer *c;
-
-	for (c = g->consumers; c != NULL; c = c->next) {
-		if (strcmp(c->name, name) == 0)
-			break;
-	}
-	if (c == NULL) {
-		c = OPENSSL_zalloc(sizeof(*c));
-		if (c == NULL)
-			return NULL;
-		(void)snprintf(c->name, sizeof(c->name), "%s", name);
-		c->next = g->consumers;
-		g->consumers = c;
-	}
-	c->seen_ms = mono_ms();
-	return c;
-}
-
-/* Makes room for extra more pending entries; 0, or -1 for no memory. */
-static int pend_reserve(struct mem_group *g, size_t extra)
-{
-	struct mem_pending *p;
-	size_t cap = g->pcap < MEM_QUEUE_MIN_CAP ? MEM_QUEUE_MIN_CAP : g->pcap;
-
-	if (g->pcap - g->npend >= extra)
-		return 0;
-	/* Pending entries are entries of the queue: never more than it. */
-	while (cap - g->npend < extra)
-		cap *= 2;
-	p = OPENSSL_realloc(g->pend, cap * sizeof(*p));
-	if (p == NULL)
-		return -1;
-	g->pend = p;
-	g->pcap = cap;
-	return 0;
-}
-
-/* The index of id in the sorted pending list, or -1. */
-static ptrdiff_t pend_find(const struct mem_group *g, uint64_t id)
-{
-	size_t lo = 0, hi = g->npend;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (g->pend[mid].id == id)
-			return (ptrdiff_t)mid;
-		if (g->pend[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
-static void pend_remove(struct mem_group *g, size_t at)
-{
-	memmove(&g->pend[at], &g->pend[at + 1],
-		(g->npend - at - 1) * sizeof(g->pend[0]));
-	g->npend--;
-}
-
-/*
- * The full queue is dropping entry id, its oldest: no group may keep it
- * pending, as there would be nothing left to hand out when it is claimed.
- * Being the oldest, it can only be first in a sorted pending list.
- */
-static void groups_forget(struct mem_queue *q, uint64_t id)
-{
-	struct mem_group *g;
-
-	for (g = q->groups; g != NULL; g = g->next) {
-		if (g->npend > 0 && g->pend[0].id == id)
-			pend_remove(g, 0);
-	}
-}
+/* --- queues: the vtable's entries, on the store's queues ------------- */
 
 static store_status mem_queue_push(void *impl, const char *key, size_t klen,
 				   const char *entry, size_t len, char *id,
 				   size_t idcap)
 {
 	struct mem_store *ms = impl;
-	struct mem_qentry *qe;
-	struct mem_queue *q;
-	store_status rc = STORE_OK;
 
-	/* Copy the entry before locking, to keep the lock short. */
-	qe = OPENSSL_malloc(sizeof(*qe) + len + 1);
-	if (qe == NULL)
-		return STORE_ERR_NOMEM;
-	qe->len = len;
-	if (len > 0)
-		memcpy(qe->text, entry, len);
-	qe->text[len] = '\0';
-	q = queue_get(ms, key, klen, true);
-	if (q == NULL) {
-		qentry_free(qe);
-		return STORE_ERR_NOMEM;
-	}
-	pthread_mutex_lock(&q->lock);
-	/* A full queue drops its oldest entry, as a trimmed stream does. */
-	if (q->count == STORE_QUEUE_MAX) {
-		groups_forget(q, q->seq - q->count + 1);
-		qentry_free(q->ring[q->head]);
-		q->ring[q->head] = NULL;
-		q->head = (q->head + 1) % q->cap;
-		q->count--;
-	}
-	if (queue_grow(q) != 0) {
-		rc = STORE_ERR_NOMEM;
-	} else {
-		q->ring[(q->head + q->count) % q->cap] = qe;
-		q->count++;
-		qe = NULL;
-		q->seq++;
-		if (id != NULL)
-			(void)snprintf(id, idcap, "%llu",
-				       (unsigned long long)q->seq);
-		/* Every blocked reader of every group may have work now. */
-		pthread_cond_broadcast(&q->pushed);
-	}
-	pthread_mutex_unlock(&q->lock);
-	qentry_free(qe);
-	return rc;
+	return mem_queues_push(ms->queues, key, klen, entry, len, id, idcap);
 }
 
 static store_status mem_queue_len(void *impl, const char *key, size_t klen,
 				  size_t *out)
 {
-	struct mem_queue *q = queue_get(impl, key, klen, false);
+	struct mem_store *ms = impl;
 
-	*out = 0;
-	if (q != NULL) {
-		pthread_mutex_lock(&q->lock);
-		*out = q->count;
-		pthread_mutex_unlock(&q->lock);
-	}
-	return STORE_OK;
+	return mem_queues_len(ms->queues, key, klen, out);
 }
 
-/*
- * Copies the first entries out under the lock as NUL-separated strings,
- * then calls fn with no lock held, so fn may use the store.
- */
 static store_status mem_queue_range(void *impl, const char *key, size_t klen,
 				    size_t max, store_member_fn fn, void *arg)
 {
-	struct mem_queue *q = queue_get(impl, key, klen, false);
-	char *snap = NULL, *p;
-	size_t total = 0, i, n;
+	struct mem_store *ms = impl;
 
-	if (q == NULL)
-		return STORE_OK;
-	pthread_mutex_lock(&q->lock);
-	n = q->count < max ? q->count : max;
-	for (i = 0; i < n; i++)
-		total += q->ring[(q->head + i) % q->cap]->len + 1;
-	if (n > 0) {
-		snap = OPENSSL_malloc(total);
-		if (snap == NULL) {
-			pthread_mutex_unlock(&q->lock);
-			return STORE_ERR_NOMEM;
-		}
-	}
-	p = snap;
-	for (i = 0; i < n; i++) {
-		const struct mem_qentry *qe = q->ring[(q->head + i) % q->cap];
-
-		memcpy(p, qe->text, qe->len + 1);
-		p += qe->len + 1;
-	}
-	pthread_mutex_unlock(&q->lock);
-	for (p = snap, i = 0; i < n; i++) {
-		if (fn(p, arg) != 0)
-			break;
-		p += strlen(p) + 1;
-	}
-	OPENSSL_clear_free(snap, total);
-	return STORE_OK;
-}
-
-/* --- consumer groups: operations ---------------------------------------- */
-
-/*
- * Entries copied out under the queue lock, each as its id and its text,
- * both NUL-terminated, so fn can be called with no lock held.
- */
-struct mem_batch {
-	char *buf;
-	size_t size;
-	size_t used;
-	size_t n;
-};
-
-/* The entry with this id, which must still be in the queue. */
-static const struct mem_qentry *entry_at(const struct mem_queue *q, uint64_t id)
-{
-	uint64_t first = q->seq - q->count + 1;
-
-	return q->ring[(q->head + (size_t)(id - first)) % q->cap];
-}
-
-static void batch_add(struct mem_batch *b, uint64_t id,
-		      const struct mem_qentry *qe)
-{
-	int n = snprintf(b->buf + b->used, b->size - b->used, "%llu",
-			 (unsigned long long)id);
-
-	b->used += (size_t)n + 1;
-	memcpy(b->buf + b->used, qe->text, qe->len + 1);
-	b->used += qe->len + 1;
-	b->n++;
-}
-
-static int batch_alloc(struct mem_batch *b, size_t size)
-{
-	b->buf = OPENSSL_malloc(size);
-	b->size = size;
-	b->used = 0;
-	b->n = 0;
-	return b->buf != NULL ? 0 : -1;
-}
-
-/* Hands the batch to fn until fn asks to stop, then frees it. */
-static void batch_deliver(struct mem_batch *b, store_entry_fn fn, void *arg,
-			  size_t *count)
-{
-	const char *p = b->buf;
-	size_t i;
-
-	for (i = 0; i < b->n; i++) {
-		const char *id = p, *text = id + strlen(id) + 1;
-
-		p = text + strlen(text) + 1;
-		(*count)++;
-		if (fn(id, text, arg) != 0)
-			break;
-	}
-	OPENSSL_clear_free(b->buf, b->size);
-	b->buf = NULL;
-}
-
-static bool has_new(const struct mem_queue *q, const struct mem_group *g)
-{
-	/* The queue holds ids seq - count + 1 .. seq. */
-	return q->count > 0 && g->last_id < q->seq;
-}
-
-/* Waits until the group has something new or block_ms have passed. */
-static void wait_new(struct mem_queue *q, const struct mem_group *g,
-		     unsigned block_ms)
-{
-	struct timespec deadline;
-
-	if (block_ms == 0 || has_new(q, g) ||
-	    clock_gettime(CLOCK_MONOTONIC, &deadline) != 0)
-		return;
-	deadline.tv_sec += (time_t)(block_ms / 1000);
-	deadline.tv_nsec += (long)(block_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	while (!has_new(q, g)) {
-		if (pthread_cond_timedwait(&q->pushed, &q->lock, &deadline) ==
-		    ETIMEDOUT)
-			break;
-	}
-}
-
-/*
- * Takes up to max entries the group has not seen yet into the consumer's
- * pending list and copies them into b. Everything that can fail is done
- * before anything changes, so a failed read takes nothing.
- */
-static store_status take_new(struct mem_queue *q, struct mem_group *g,
-			     const struct mem_consumer *c, size_t max,
-			     struct mem_batch *b)
-{
-	uint64_t from = g->last_id + 1, first = q->seq - q->count + 1, now;
-	size_t n, i, size = 0;
-
-	if (!has_new(q, g))
-		return STORE_OK;
-	if (from < first)
-		from = first; /* the group's next entries were dropped */
-	n = q->seq - from + 1 < max ? (size_t)(q->seq - from + 1) : max;
-	for (i = 0; i < n; i++)
-		size += MEM_ID_TEXT_MAX + 1 + entry_at(q, from + i)->len + 1;
-	if (pend_reserve(g, n) != 0 || batch_alloc(b, size) != 0)
-		return STORE_ERR_NOMEM;
-	now = mono_ms();
-	for (i = 0; i < n; i++) {
-		g->pend[g->npend++] = (struct mem_pending){from + i, now, c, 1};
-		batch_add(b, from + i, entry_at(q, from + i));
-	}
-	g->last_id = from + n - 1;
-	return STORE_OK;
-}
-
-static bool idle_enough(const struct mem_pending *p, uint64_t now,
-			uint64_t min_idle_ms)
-{
-	return now - p->delivered_ms >= min_idle_ms;
-}
-
-/*
- * Moves up to max pending entries idle for min_idle_ms to consumer c,
- * oldest id first, and copies them into b; all or nothing, as take_new.
- */
-static store_status take_idle(struct mem_queue *q, struct mem_group *g,
-			      const struct mem_consumer *c,
-			      uint64_t min_idle_ms, size_t max,
-			      struct mem_batch *b)
-{
-	uint64_t now = mono_ms();
-	size_t i, n = 0, size = 0;
-
-	for (i = 0; i < g->npend && n < max; i++) {
-		if (idle_enough(&g->pend[i], now, min_idle_ms)) {
-			size += MEM_ID_TEXT_MAX + 1 +
-				entry_at(q, g->pend[i].id)->len + 1;
-			n++;
-		}
-	}
-	if (n == 0)
-		return STORE_OK;
-	if (batch_alloc(b, size) != 0)
-		return STORE_ERR_NOMEM;
-	for (i = 0; i < g->npend && b->n < n; i++) {
-		struct mem_pending *p = &g->pend[i];
-
-		if (!idle_enough(p, now, min_idle_ms))
-			continue;
-		p->owner = c;
-		p->delivered_ms = now;
-		p->deliveries++;
-		batch_add(b, p->id, entry_at(q, p->id));
-	}
-	return STORE_OK;
+	return mem_queues_range(ms->queues, key, klen, max, fn, arg);
 }
 
 static store_status mem_group_create(void *impl, const char *key, size_t klen,
 				     const char *group)
 {
-	struct mem_queue *q = queue_get(impl, key, klen, true);
-	struct mem_group *g;
-	store_status rc = STORE_OK;
+	struct mem_store *ms = impl;
 
-	if (q == NULL)
-		return STORE_ERR_NOMEM;
-	pthread_mutex_lock(&q->lock);
-	if (group_find(q, group) == NULL) {
-		g = OPENSSL_zalloc(sizeof(*g));
-		if (g == NULL) {
-			rc = STORE_ERR_NOMEM;
-		} else {
-			(void)snprintf(g->name, sizeof(g->name), "%s", group);
-			g->next = q->groups;
-			q->groups = g;
-		}
-	}
-	pthread_mutex_unlock(&q->lock);
-	return rc;
-}
-
-/* Which of read and claim a group call is. */
-struct take_req {
-	bool claim;
-	unsigned block_ms;    /* read */
-	uint64_t min_idle_ms; /* claim */
-	size_t max;
-};
-
-/* Read and claim: take entries under the lock, hand them out after it. */
-static store_status group_take(struct mem_store *ms, const char *key,
-			       size_t klen, const char *group,
-			       const char *consumer, const struct take_req *req,
-			       store_entry_fn fn, void *arg, size_t *count)
-{
-	struct mem_queue *q = queue_get(ms, key, klen, false);
-	struct mem_batch b = {0};
-	const struct mem_consumer *c;
-	struct mem_group *g;
-	store_status rc;
-
-	if (q == NULL)
-		return STORE_NOT_FOUND;
-	pthread_mutex_lock(&q->lock);
-	g = group_find(q, group);
-	if (g == NULL) {
-		rc = STORE_NOT_FOUND;
-		goto out;
-	}
-	c = consumer_get(g, consumer);
-	if (c == NULL) {
-		rc = STORE_ERR_NOMEM;
-		goto out;
-	}
-	if (req->claim) {
-		rc = take_idle(q, g, c, req->min_idle_ms, req->max, &b);
-	} else {
-		wait_new(q, g, req->block_ms);
-		rc = take_new(q, g, c, req->max, &b);
-	}
-out:
-	pthread_mutex_unlock(&q->lock);
-	if (rc == STORE_OK && b.buf != NULL)
-		batch_deliver(&b, fn, arg, count);
-	return rc;
+	return mem_queues_group_create(ms->queues, key, klen, group);
 }
 
 static store_status mem_group_read(void *impl, const char *key, size_t klen,
@@ -2486,11 +1737,10 @@ static store_status mem_group_read(void *impl, const char *key, size_t klen,
 				   size_t max, unsigned block_ms,
 				   store_entry_fn fn, void *arg, size_t *count)
 {
-	const struct take_req req = {
-		.claim = false, .block_ms = block_ms, .max = max};
+	struct mem_store *ms = impl;
 
-	return group_take(impl, key, klen, group, consumer, &req, fn, arg,
-			  count);
+	return mem_queues_group_read(ms->queues, key, klen, group, consumer,
+				     max, block_ms, fn, arg, count);
 }
 
 static store_status mem_group_claim(void *impl, const char *key, size_t klen,
@@ -2498,96 +1748,36 @@ static store_status mem_group_claim(void *impl, const char *key, size_t klen,
 				    uint64_t min_idle_ms, size_t max,
 				    store_entry_fn fn, void *arg, size_t *count)
 {
-	const struct take_req req = {
-		.claim = true, .min_idle_ms = min_idle_ms, .max = max};
+	struct mem_store *ms = impl;
 
-	return group_take(impl, key, klen, group, consumer, &req, fn, arg,
-			  count);
+	return mem_queues_group_claim(ms->queues, key, klen, group, consumer,
+				      min_idle_ms, max, fn, arg, count);
 }
 
-/*
- * Acknowledging what is not pending (acked before, dropped by the cap,
- * never read, or of a group or queue that does not exist) is OK, as
- * XACK answers 0 for it.
- */
 static store_status mem_group_ack(void *impl, const char *key, size_t klen,
 				  const char *group, const char *id)
 {
-	struct mem_queue *q;
-	struct mem_group *g;
-	int64_t n = 0;
-	ptrdiff_t at;
+	struct mem_store *ms = impl;
 
-	/* Our ids are the canonical decimal text store_queue_push wrote. */
-	if (store_parse_int64(id, strlen(id), &n) != 0 || n <= 0)
-		return STORE_ERR_ARG;
-	q = queue_get(impl, key, klen, false);
-	if (q == NULL)
-		return STORE_OK;
-	pthread_mutex_lock(&q->lock);
-	g = group_find(q, group);
-	at = g != NULL ? pend_find(g, (uint64_t)n) : -1;
-	if (at >= 0)
-		pend_remove(g, (size_t)at);
-	pthread_mutex_unlock(&q->lock);
-	return STORE_OK;
+	return mem_queues_group_ack(ms->queues, key, klen, group, id);
 }
 
 static store_status mem_group_pending(void *impl, const char *key, size_t klen,
 				      const char *group, size_t *out)
 {
-	struct mem_queue *q = queue_get(impl, key, klen, false);
-	const struct mem_group *g;
+	struct mem_store *ms = impl;
 
-	if (q == NULL)
-		return STORE_NOT_FOUND;
-	pthread_mutex_lock(&q->lock);
-	g = group_find(q, group);
-	if (g != NULL)
-		*out = g->npend;
-	pthread_mutex_unlock(&q->lock);
-	return g != NULL ? STORE_OK : STORE_NOT_FOUND;
-}
-
-/* 1 when some pending entry of the group belongs to c. */
-static int holds_pending(const struct mem_group *g,
-			 const struct mem_consumer *c)
-{
-	size_t i;
-
-	for (i = 0; i < g->npend; i++) {
-		if (g->pend[i].owner == c)
-			return 1;
-	}
-	return 0;
+	return mem_queues_group_pending(ms->queues, key, klen, group, out);
 }
 
 static store_status mem_group_prune(void *impl, const char *key, size_t klen,
 				    const char *group, uint64_t min_idle_ms,
 				    size_t *removed)
 {
-	struct mem_queue *q = queue_get(impl, key, klen, false);
-	struct mem_consumer **link, *c;
-	struct mem_group *g;
-	uint64_t now = mono_ms();
+	struct mem_store *ms = impl;
 
-	*removed = 0;
-	if (q == NULL)
-		return STORE_NOT_FOUND;
-	pthread_mutex_lock(&q->lock);
-	g = group_find(q, group);
-	for (link = g != NULL ? &g->consumers : NULL; link != NULL && *link;) {
-		c = *link;
-		if (now - c->seen_ms < min_idle_ms || holds_pending(g, c)) {
-			link = &c->next;
-			continue;
-		}
-		*link = c->next;
-		OPENSSL_free(c);
-		(*removed)++;
-	}
-	pthread_mutex_unlock(&q->lock);
-	return g != NULL ? STORE_OK : STORE_NOT_FOUND;
+	return mem_queues_group_prune(ms->queues, key, klen, group, min_idle_ms,
+				      removed);
 }
 
 /*
@@ -2702,7 +1892,7 @@ static store_status mem_ping(void *impl, char *why, size_t whylen)
 
 static store_status replay_set(struct mem_store *ms, struct mem_shard *sh,
 			       uint64_t h, const char *key, size_t klen,
-			       struct mem_entry *e, struct hnode **link,
+			       struct mem_entry *e, struct mem_node **link,
 			       int64_t expire, const uint8_t *data, size_t dlen)
 {
 	struct mem_entry *fresh = str_entry_new(h, key, klen, data, dlen);
@@ -2718,13 +1908,13 @@ static store_status replay_set(struct mem_store *ms, struct mem_shard *sh,
 
 static store_status replay_member(struct mem_store *ms, struct mem_shard *sh,
 				  uint64_t h, const char *key, size_t klen,
-				  struct mem_entry *e, struct hnode **link,
+				  struct mem_entry *e, struct mem_node **link,
 				  enum aof_op op, const uint8_t *data,
 				  size_t dlen)
 {
 	const char *member = (const char *)data;
 	uint64_t mh = key_hash(ms, member, dlen);
-	struct hnode **mlink = NULL, *m;
+	struct mem_node **mlink = NULL, *m;
 	struct mem_member *mm;
 
 	/*
@@ -2735,12 +1925,12 @@ static store_status replay_member(struct mem_store *ms, struct mem_shard *sh,
 		remove_entry(ms, sh, e, link);
 		e = NULL;
 	}
-	m = e != NULL ? table_find(&e->members, mh, member, dlen, &mlink)
+	m = e != NULL ? mem_table_find(&e->members, mh, member, dlen, &mlink)
 		      : NULL;
 	if (op == AOF_SREM) {
 		if (m == NULL)
 			return STORE_OK;
-		table_unlink(&e->members, mlink);
+		mem_table_unlink(&e->members, mlink);
 		live_add(ms, -(int64_t)rec_size(klen, dlen));
 		used_add(ms, -(int64_t)member_size(dlen));
 		OPENSSL_free(m);
@@ -2754,14 +1944,14 @@ static store_status replay_member(struct mem_store *ms, struct mem_shard *sh,
 		e = set_entry_new(h, key, klen);
 		if (e == NULL)
 			return STORE_ERR_NOMEM;
-		table_insert(&sh->table, &e->node);
+		mem_table_insert(&sh->table, &e->node);
 		used_add(ms, (int64_t)set_head_size(klen));
 	}
 	mm = member_new(mh, member, dlen);
 	if (mm == NULL)
 		return STORE_ERR_NOMEM;
-	table_insert(&e->members, &mm->node);
-	table_resize(&e->members);
+	mem_table_insert(&e->members, &mm->node);
+	mem_table_resize(&e->members);
 	live_add(ms, (int64_t)rec_size(klen, dlen));
 	used_add(ms, (int64_t)member_size(dlen));
 	return STORE_OK;
@@ -2774,7 +1964,7 @@ static store_status replay_apply(struct mem_store *ms, enum aof_op op,
 {
 	uint64_t h = key_hash(ms, key, klen);
 	struct mem_shard *sh = shard_of(ms, h);
-	struct hnode **link = NULL;
+	struct mem_node **link = NULL;
 	struct mem_entry *e = lookup(ms, sh, h, key, klen, now, &link);
 	store_status rc = STORE_OK;
 
@@ -2789,7 +1979,7 @@ static store_status replay_apply(struct mem_store *ms, enum aof_op op,
 		rc = replay_member(ms, sh, h, key, klen, e, link, op, data,
 				   dlen);
 	}
-	table_resize(&sh->table);
+	mem_table_resize(&sh->table);
 	return rc;
 }
 
@@ -2798,7 +1988,7 @@ static store_status replay_body(struct mem_store *ms, const uint8_t *b,
 				size_t blen, int64_t now)
 {
 	enum aof_op op = (enum aof_op)b[0];
-	int64_t expire = (int64_t)load_le64(b + 1);
+	int64_t expire = (int64_t)get_le64(b + 1);
 	size_t klen = get_le32(b + 9), dlen;
 	const char *key = (const char *)(b + 13);
 	const uint8_t *data;
@@ -3497,10 +2687,10 @@ static void mem_close(void *impl)
 	if (ms == NULL)
 		return;
 	for (s = 0; s < MEM_SHARDS; s++) {
-		struct htable *t = &ms->shards[s].table;
+		struct mem_table *t = &ms->shards[s].table;
 
 		for (i = 0; i < t->nbuckets; i++) {
-			struct hnode *n = t->buckets[i], *next;
+			struct mem_node *n = t->buckets[i], *next;
 
 			for (; n != NULL; n = next) {
 				next = n->next;
@@ -3510,16 +2700,7 @@ static void mem_close(void *impl)
 		OPENSSL_free(t->buckets);
 		pthread_mutex_destroy(&ms->shards[s].lock);
 	}
-	for (i = 0; i < ms->queues.table.nbuckets; i++) {
-		struct hnode *n = ms->queues.table.buckets[i], *next;
-
-		for (; n != NULL; n = next) {
-			next = n->next;
-			queue_free((struct mem_queue *)n);
-		}
-	}
-	OPENSSL_free(ms->queues.table.buckets);
-	pthread_mutex_destroy(&ms->queues.lock);
+	mem_queues_free(ms->queues);
 	/* Failures only counted so far are told before the store goes. */
 	pthread_mutex_lock(&ms->aof_lock);
 	for (i = 0; i < FAIL_KINDS; i++)
@@ -3561,7 +2742,7 @@ static const store_ops mem_ops = {
 };
 
 /* The key of h up to its first ':', printable, into out (cap > 0). */
-static void key_head(const struct hnode *h, char *out, size_t cap)
+static void key_head(const struct mem_node *h, char *out, size_t cap)
 {
 	size_t n = 0;
 	unsigned char c = 0;
@@ -3583,12 +2764,12 @@ static void prefix_check(const struct mem_store *ms, const char *prefix)
 {
 	size_t plen = prefix != NULL ? strlen(prefix) : 0, keys = 0, i, b;
 	char other[64] = "";
-	const struct hnode *h;
+	const struct mem_node *h;
 
 	if (plen == 0)
 		return;
 	for (i = 0; i < MEM_SHARDS; i++) {
-		const struct htable *t = &ms->shards[i].table;
+		const struct mem_table *t = &ms->shards[i].table;
 
 		for (b = 0; b < t->nbuckets; b++) {
 			for (h = t->buckets[b]; h != NULL; h = h->next) {
@@ -3639,14 +2820,14 @@ store_status store_memory_open(const store_options *opts, const store_ops **ops,
 	pthread_mutex_init(&ms->aof_lock, NULL);
 	for (s = 0; s < MEM_SHARDS; s++)
 		pthread_mutex_init(&ms->shards[s].lock, NULL);
-	pthread_mutex_init(&ms->queues.lock, NULL);
 	for (s = 0; s < MEM_SHARDS; s++) {
-		if (table_init(&ms->shards[s].table) != 0) {
+		if (mem_table_init(&ms->shards[s].table) != 0) {
 			store_errf(err, errlen, "out of memory");
 			goto out;
 		}
 	}
-	if (table_init(&ms->queues.table) != 0) {
+	ms->queues = mem_queues_new();
+	if (ms->queues == NULL) {
 		store_errf(err, errlen, "out of memory");
 		goto out;
 	}
