@@ -183,6 +183,7 @@ static void store_options_of(const af_config *cfg, store_options *so)
 	so->url = cfg->store_url;
 	so->prefix = cfg->store_prefix;
 	so->max_bytes = store_cap_of(cfg);
+	so->timeout_ms = cfg->store_timeout_ms;
 }
 
 int af_server_check(const af_config *cfg, char *err, size_t errlen)

@@ -750,11 +750,11 @@ static int prefix_char(char c)
 
 static int parse_store(json_t *root, af_config *cfg, struct cfg_err *e)
 {
-	static const char *const keys[] = {"backend", "url", "prefix", "max_mb",
-					   NULL};
+	static const char *const keys[] = {"backend", "url",	    "prefix",
+					   "max_mb",  "timeout_ms", NULL};
 	json_t *s, *v;
 	char backend[16];
-	unsigned long mb;
+	unsigned long mb, ms;
 	size_t i;
 
 	if (get_section(root, "", "store", keys, &s, e) != 0)
@@ -791,6 +791,15 @@ static int parse_store(json_t *root, af_config *cfg, struct cfg_err *e)
 		return fail(e, "store.max_mb",
 			    "only for the memory backend (Redis has its own "
 			    "maxmemory)");
+	ms = cfg->store_timeout_ms;
+	if (get_uint(s, "store", "timeout_ms", 100, 60000, &ms, e) != 0)
+		return -1;
+	cfg->store_timeout_ms = (unsigned)ms;
+	if (cfg->store_timeout_ms != 0 &&
+	    cfg->store_backend != STORE_BACKEND_REDIS)
+		return fail(e, "store.timeout_ms",
+			    "only for the redis backend (the memory backend "
+			    "does not wait)");
 	/* An empty prefix is allowed: get_str refuses it, so read it here. */
 	v = json_object_get(s, "prefix");
 	if (v != NULL && json_is_string(v) && json_string_length(v) == 0) {

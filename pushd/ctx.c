@@ -206,6 +206,7 @@ pushd_status pushd_check_config(const af_config *cfg, char *err, size_t errlen)
 	so.backend = cfg->store_backend;
 	so.url = cfg->store_url;
 	so.prefix = cfg->store_prefix;
+	so.timeout_ms = cfg->store_timeout_ms;
 	if (store_check(&so, why, sizeof(why)) != STORE_OK) {
 		if (err != NULL && errlen > 0)
 			(void)snprintf(err, errlen, "store.url: %s", why);

@@ -167,6 +167,7 @@ static int run(const char *path, const af_config *cfg, log_ctx *log)
 	so.backend = cfg->store_backend;
 	so.url = cfg->store_url;
 	so.prefix = cfg->store_prefix;
+	so.timeout_ms = cfg->store_timeout_ms;
 	sst = store_open(&so, &st, err, sizeof(err));
 	if (sst != STORE_OK) {
 		fprintf(stderr, "pushd: %s: store.url: %s\n", path, err);

@@ -137,6 +137,8 @@ typedef struct af_config {
 	char store_prefix[STORE_PREFIX_MAX + 1];
 	/* memory: the store's cap in MiB; 0: half the machine's memory */
 	unsigned store_max_mb;
+	/* redis: connect and command timeout in ms; 0: the store's (2000) */
+	unsigned store_timeout_ms;
 	unsigned rsa_bits; /* 2048, 3072 or 4096 */
 	unsigned key_lifetime_days;
 	unsigned key_alert_days;

@@ -602,6 +602,19 @@ static void test_store_values_checked(void **state)
 	refused("{" ISSUER ",\"store\":{\"backend\":\"redis\","
 		"\"url\":\"redis://127.0.0.1\",\"max_mb\":64}}",
 		"store.max_mb: only for the memory backend");
+	assert_int_equal(cfg->store_timeout_ms, 0);
+	parse_ok("{" ISSUER ",\"store\":{\"backend\":\"redis\","
+		 "\"url\":\"redis://127.0.0.1\",\"timeout_ms\":500}}",
+		 cfg);
+	assert_int_equal(cfg->store_timeout_ms, 500);
+	refused("{" ISSUER ",\"store\":{\"backend\":\"redis\","
+		"\"url\":\"redis://127.0.0.1\",\"timeout_ms\":99}}",
+		"store.timeout_ms: must be 100..60000");
+	refused("{" ISSUER ",\"store\":{\"backend\":\"redis\","
+		"\"url\":\"redis://127.0.0.1\",\"timeout_ms\":60001}}",
+		"store.timeout_ms: must be 100..60000");
+	refused("{" ISSUER ",\"store\":{\"timeout_ms\":500}}",
+		"store.timeout_ms: only for the redis backend");
 	refused("{" ISSUER ",\"store\":{\"prefix\":7}}",
 		"store.prefix: must be a string");
 	(void)snprintf(json, sizeof(json),

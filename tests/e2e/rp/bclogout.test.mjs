@@ -9,14 +9,13 @@ import http from 'node:http';
 import { describe, test } from 'node:test';
 import * as jose from 'jose';
 import * as client from 'openid-client';
-import { authRequest, Browser, ctl, discover, freePort, openAuthorize, seed, signIn, startServer } from './lib.mjs';
+import { authRequest, Browser, ctl, discover, freePort, openAuthorize, seed, signIn, sleep, startServer } from './lib.mjs';
 
 const STORE = process.env.AF_STORE ?? 'memory';
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const SIGNED_OUT = 'http://127.0.0.1:9000/signed-out';
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Runs fn with a fresh server, stopped however fn ends; when fn passed,
 // the stop must be graceful (the delivery worker included: status 0).

@@ -36,7 +36,7 @@ export function freePort() {
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Whether process pid has a socket listening on TCP port (Linux /proc).
 function listensOn(pid, port) {
@@ -103,7 +103,7 @@ export async function startServer({
   async function launch(port, dir) {
     const issuer = `http://127.0.0.1:${port}`;
     const storeCfg = store === 'redis'
-      ? { backend: 'redis', url: redisUrl, prefix: `e2e${port}:` }
+      ? { backend: 'redis', url: redisUrl, prefix: `e2e${port}:`, ...storeOptions }
       : { backend: 'memory', ...storeOptions };
     const config = {
       issuer,

@@ -11,11 +11,10 @@ import vm from 'node:vm';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
-import { authRequest, BIN, Browser, ctl, discover, enrollPhone, freePort, shownEnrollCode, hiddenFields, idsim, isLoginForm, openAuthorize, pageNumber, seed, setCookies, signIn, startServer } from './lib.mjs';
+import { authRequest, BIN, Browser, ctl, discover, enrollPhone, freePort, shownEnrollCode, hiddenFields, idsim, isLoginForm, openAuthorize, pageNumber, seed, setCookies, signIn, sleep, startServer } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
 const STORE = process.env.AF_STORE ?? 'memory';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let server;
 before(async () => { server = await startServer({ store: STORE }); });

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import * as client from 'openid-client';
 import {
   authRequest, BIN, Browser, ctl, discover, enrollPhone, freePort, hiddenFields, idsim, isLoginForm, openAuthorize,
-  pageNumber, seed, setCookies, signIn, startServer,
+  pageNumber, seed, setCookies, signIn, sleep, startServer,
 } from './lib.mjs';
 
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
@@ -1889,7 +1889,9 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
         }
         up.write(d);
       });
-      up.on('data', (d) => { if (drop) end(); else down.write(d); });
+      // proxy.hold: answers are swallowed and the connection kept, as a
+      // Redis that hangs (or a network that lost its route) does.
+      up.on('data', (d) => { if (drop) end(); else if (!proxy.hold) down.write(d); });
       for (const sock of [down, up]) {
         sock.on('error', end);
         sock.on('close', end);
@@ -1897,6 +1899,7 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     });
     proxy.rule = null;
     proxy.dropped = 0;
+    proxy.hold = false;
     await new Promise((res) => proxy.listen(0, '127.0.0.1', res));
     return proxy;
   }
@@ -1989,6 +1992,37 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       assert.ok(u.push_paused_until > Date.now() / 1000, JSON.stringify(u));
       const ev = (await srv.admin('GET', `/audit?limit=100&action=mfa.report&user=${s.user}`)).json.events;
       assert.equal(ev.length, 1);
+    } finally {
+      proxy.close();
+      redis.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
+  });
+
+  test('store.timeout_ms: a Redis that stops answering fails requests after that long, and they work once it answers', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    const redis = await redisOn(port);
+    const proxy = await lossyProxy(port);
+    let srv;
+    // How long GET /admin/v1/users takes, and its status.
+    const timed = async () => {
+      const t0 = performance.now();
+      const r = await srv.admin('GET', '/users');
+      return { status: r.status, ms: performance.now() - t0 };
+    };
+    try {
+      srv = await startServer({
+        store: 'redis', redisUrl: `redis://127.0.0.1:${proxy.address().port}`, storeOptions: { timeout_ms: 300 },
+      });
+      assert.equal((await timed()).status, 200);
+      proxy.hold = true;
+      const held = await timed();
+      assert.equal(held.status, 503);
+      assert.ok(held.ms >= 250 && held.ms < 1500, `gave up after ${held.ms} ms, not about 300`);
+      proxy.hold = false;
+      let back;
+      for (let i = 0; i < 50 && (back = await timed()).status !== 200; i++) await sleep(100);
+      assert.equal(back.status, 200, 'a new connection once Redis answers again');
     } finally {
       proxy.close();
       redis.kill('SIGKILL');
