@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -244,6 +246,16 @@ void af_httpc_body_free(char *text)
 		jfree(text);
 }
 
+/* Whether path is a regular file this process may read, by stat(2) alone:
+ * opening a FIFO to find out would wait for a writer. */
+static int readable_file(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	       access(path, R_OK) == 0;
+}
+
 af_httpc_status af_httpc_new(const char *user_agent, af_httpc **out)
 {
 	af_httpc_status st = AF_HTTPC_ERR_NOMEM;
@@ -263,6 +275,10 @@ af_httpc_status af_httpc_new(const char *user_agent, af_httpc **out)
 		goto out;
 	ca = getenv(AF_HTTPC_CA_ENV);
 	if (ca != NULL && ca[0] != '\0') {
+		if (!readable_file(ca)) {
+			st = AF_HTTPC_ERR_CA_FILE;
+			goto out;
+		}
 		c->ca_file = strdup(ca);
 		if (c->ca_file == NULL)
 			goto out;

@@ -50,6 +50,8 @@ static af_ctl_http_status from_httpc(af_httpc_status st)
 		return AF_CTL_HTTP_ERR_TOO_BIG;
 	case AF_HTTPC_ERR_CURL:
 		return AF_CTL_HTTP_ERR_CURL;
+	case AF_HTTPC_ERR_CA_FILE:
+		return AF_CTL_HTTP_ERR_CA_FILE;
 	case AF_HTTPC_ERR_ARG:
 	default:
 		return AF_CTL_HTTP_ERR_ARG;

@@ -44,30 +44,33 @@
 #define AF_CTL_HTTP_STR(x)     AF_CTL_HTTP_STR_(x)
 #define AF_CTL_HTTP_TOKEN_TEXT AF_CTL_HTTP_STR(AF_CTL_HTTP_TOKEN_MAX)
 
-#define AF_CTL_HTTP_STATUS_MAP(XX)                                        \
-	XX(OK, 0, "success")                                              \
-	XX(ERR_ARG, -1, "invalid argument")                               \
-	XX(ERR_NOMEM, -2, "out of memory")                                \
-	XX(ERR_URL, -3,                                                   \
-	   "the server URL must be http:// or https:// "                  \
-	   "followed by a host, without a user, spaces, '?' or '#'")      \
-	XX(ERR_TOKEN, -4,                                                 \
-	   "the admin token must be a bearer token: letters, digits and " \
-	   "-._~+/ then any '='s")                                        \
-	XX(ERR_TOO_LONG, -5, "request path too long")                     \
-	XX(ERR_UNREACHABLE, -6, "cannot reach the server")                \
-	XX(ERR_TOO_BIG, -7, "the server's answer is too large")           \
-	XX(ERR_CURL, -8, "HTTP client failure")                           \
-	XX(ERR_PORT, -9,                                                  \
-	   "the server URL's port must be a number from 1 to "            \
-	   "65535")                                                       \
-	XX(ERR_TOKEN_LONG, -10,                                           \
-	   "the admin token is too long (at most " AF_CTL_HTTP_TOKEN_TEXT \
-	   " bytes)")                                                     \
-	XX(ERR_PLAIN, -11,                                                \
-	   "http:// would send the admin token in clear text to another " \
-	   "host: use https:// (http:// only to this host: 127.0.0.1, "   \
-	   "[::1] or localhost)")
+#define AF_CTL_HTTP_STATUS_MAP(XX)                                         \
+	XX(OK, 0, "success")                                               \
+	XX(ERR_ARG, -1, "invalid argument")                                \
+	XX(ERR_NOMEM, -2, "out of memory")                                 \
+	XX(ERR_URL, -3,                                                    \
+	   "the server URL must be http:// or https:// "                   \
+	   "followed by a host, without a user, spaces, '?' or '#'")       \
+	XX(ERR_TOKEN, -4,                                                  \
+	   "the admin token must be a bearer token: letters, digits and "  \
+	   "-._~+/ then any '='s")                                         \
+	XX(ERR_TOO_LONG, -5, "request path too long")                      \
+	XX(ERR_UNREACHABLE, -6, "cannot reach the server")                 \
+	XX(ERR_TOO_BIG, -7, "the server's answer is too large")            \
+	XX(ERR_CURL, -8, "HTTP client failure")                            \
+	XX(ERR_PORT, -9,                                                   \
+	   "the server URL's port must be a number from 1 to "             \
+	   "65535")                                                        \
+	XX(ERR_TOKEN_LONG, -10,                                            \
+	   "the admin token is too long (at most " AF_CTL_HTTP_TOKEN_TEXT  \
+	   " bytes)")                                                      \
+	XX(ERR_PLAIN, -11,                                                 \
+	   "http:// would send the admin token in clear text to another "  \
+	   "host: use https:// (http:// only to this host: 127.0.0.1, "    \
+	   "[::1] or localhost)")                                          \
+	XX(ERR_CA_FILE, -12,                                               \
+	   "AUTHFLOW_CA_FILE must name a readable file (PEM certificates " \
+	   "of the CAs to trust)")
 
 typedef enum af_ctl_http_status {
 #define AF_CTL_HTTP_XX(name, value, text) AF_CTL_HTTP_##name = (value),

@@ -114,7 +114,7 @@ static int connect_ctl(af_ctl *ctl, struct global_opts *g)
 		OPENSSL_cleanse(g->token, strlen(g->token));
 	if (st == AF_CTL_HTTP_ERR_URL || st == AF_CTL_HTTP_ERR_PORT ||
 	    st == AF_CTL_HTTP_ERR_PLAIN || st == AF_CTL_HTTP_ERR_TOKEN ||
-	    st == AF_CTL_HTTP_ERR_TOKEN_LONG)
+	    st == AF_CTL_HTTP_ERR_TOKEN_LONG || st == AF_CTL_HTTP_ERR_CA_FILE)
 		return af_ctl_usage_fail("%s", af_ctl_http_strerror(st));
 	if (st != AF_CTL_HTTP_OK)
 		return af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s",

@@ -390,6 +390,8 @@ static af_idsim_client_status from_httpc(af_httpc_status st)
 		return AF_IDSIM_CLIENT_ERR_TOO_BIG;
 	case AF_HTTPC_ERR_CURL:
 		return AF_IDSIM_CLIENT_ERR_CURL;
+	case AF_HTTPC_ERR_CA_FILE:
+		return AF_IDSIM_CLIENT_ERR_CA_FILE;
 	case AF_HTTPC_ERR_ARG:
 	default:
 		return AF_IDSIM_CLIENT_ERR_ARG;

@@ -64,7 +64,10 @@
 	   "http:// would send the enrollment code and the phone's " \
 	   "secrets in clear text to another host: use https:// "    \
 	   "(http:// only to this host: 127.0.0.1, [::1] or "        \
-	   "localhost)")
+	   "localhost)")                                             \
+	XX(ERR_CA_FILE, -13,                                         \
+	   "AUTHFLOW_CA_FILE must name a readable file (PEM "        \
+	   "certificates of the CAs to trust)")
 
 typedef enum af_idsim_client_status {
 #define AF_IDSIM_CLIENT_XX(name, value, text) AF_IDSIM_CLIENT_##name = (value),

@@ -126,10 +126,11 @@ static int state_failed(const char *path, af_idsim_state_status st,
 
 static int client_failed(af_idsim_client_status st)
 {
-	int code =
-		st == AF_IDSIM_CLIENT_ERR_URL || st == AF_IDSIM_CLIENT_ERR_PLAIN
-			? AF_IDSIM_EXIT_USAGE
-			: AF_IDSIM_EXIT_REFUSED;
+	int code = st == AF_IDSIM_CLIENT_ERR_URL ||
+				   st == AF_IDSIM_CLIENT_ERR_PLAIN ||
+				   st == AF_IDSIM_CLIENT_ERR_CA_FILE
+			   ? AF_IDSIM_EXIT_USAGE
+			   : AF_IDSIM_EXIT_REFUSED;
 
 	return af_idsim_fail(code, "%s", af_idsim_client_strerror(st));
 }

@@ -45,7 +45,10 @@
 	   "a host, without spaces, '?' or '#'")                     \
 	XX(ERR_UNREACHABLE, -4, "cannot reach the server")           \
 	XX(ERR_TOO_BIG, -5, "the server's answer is too large")      \
-	XX(ERR_CURL, -6, "HTTP client failure")
+	XX(ERR_CURL, -6, "HTTP client failure")                      \
+	XX(ERR_CA_FILE, -7,                                          \
+	   "AUTHFLOW_CA_FILE must name a readable file (PEM "        \
+	   "certificates of the CAs to trust)")
 
 typedef enum af_httpc_status {
 #define AF_HTTPC_XX(name, value, text) AF_HTTPC_##name = (value),
@@ -137,11 +140,14 @@ typedef struct af_httpc af_httpc;
 /*
  * Makes a client that sends user_agent (copied; visible ASCII) with
  * every request. AF_HTTPC_OK and *out (free with af_httpc_free()),
- * AF_HTTPC_ERR_ARG, AF_HTTPC_ERR_NOMEM or AF_HTTPC_ERR_CURL.
+ * AF_HTTPC_ERR_ARG, AF_HTTPC_ERR_NOMEM, AF_HTTPC_ERR_CURL or
+ * AF_HTTPC_ERR_CA_FILE.
  * AF_HTTPC_CA_ENV in the environment names a PEM file of the CAs that
  * https servers are checked against instead of the system's (an
- * organisation's own CA); a file that cannot be used fails each request
- * with libcurl's reason.
+ * organisation's own CA). One that is not a regular file this process
+ * may read is AF_HTTPC_ERR_CA_FILE here (a FIFO would block the first
+ * request for ever); one whose contents are no certificates fails each
+ * https request with libcurl's reason.
  */
 AF_HTTPC_NODISCARD af_httpc_status af_httpc_new(const char *user_agent,
 						af_httpc **out);

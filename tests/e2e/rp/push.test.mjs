@@ -777,6 +777,20 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
         assert.match(r.stderr, /certificate/i);
         r = run({ AUTHFLOW_CA_FILE: path.join(dir, 'ca.pem') });
         assert.equal(r.status, 0, r.stderr);
+        // One that is no readable file (a FIFO would block the request
+        // for ever) is a usage mistake, named, with no request sent.
+        const fifo = path.join(tmp, 'ca-fifo');
+        execFileSync('mkfifo', [fifo]);
+        for (const ca of [fifo, tmp, path.join(tmp, 'no-such-ca.pem')]) {
+          r = run({ AUTHFLOW_CA_FILE: ca });
+          assert.equal(r.status, 2, ca);
+          assert.match(r.stderr, /^authflowctl: AUTHFLOW_CA_FILE must name a readable file/);
+          r = spawnSync(path.join(BIN, 'idsim'), ['--url', `https://127.0.0.1:${port}`, '--state', path.join(tmp, 'ca-phone.json'), 'enroll', 'ABCD'], {
+            encoding: 'utf8', env: { ...process.env, AUTHFLOW_CA_FILE: ca }, timeout: 20000,
+          });
+          assert.equal(r.status, 2, ca);
+          assert.equal(r.stderr, 'idsim: AUTHFLOW_CA_FILE must name a readable file (PEM certificates of the CAs to trust)\n');
+        }
       } finally {
         proc.kill('SIGTERM');
       }
