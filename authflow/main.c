@@ -61,10 +61,15 @@ struct args {
 	const char *state_dir;
 };
 
+/* One line, whatever arg (from the command line) holds. */
 static int usage_error(const char *msg, const char *arg)
 {
-	fprintf(stderr, "authflow: %s%s%s\n", msg, arg != NULL ? ": " : "",
-		arg != NULL ? arg : "");
+	char line[AF_CLI_MSG_MAX];
+
+	snprintf(line, sizeof(line), "%s%s%s", msg, arg != NULL ? ": " : "",
+		 arg != NULL ? arg : "");
+	af_cli_one_line(line);
+	fprintf(stderr, "authflow: %s\n", line);
 	return EXIT_USAGE;
 }
 
@@ -79,30 +84,36 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	enum { SEEN_CONFIG = 1, SEEN_CHECK = 2, SEEN_STATE_DIR = 4 };
 	char *end = NULL, msg[AF_CLI_MSG_MAX];
 	unsigned seen = 0;
-	int c;
+	int c, at;
 
 	opterr = 0;
 	for (;;) {
-		c = getopt_long(argc, argv, ":h", opts, NULL);
+		at = -1;
+		c = getopt_long(argc, argv, ":h", opts, &at);
 		if (c == -1)
 			break;
-		switch (c) {
 		/* Given twice, which one was meant is anyone's guess. */
+		if (at >= 0 && c != 'h') {
+			if (seen & (1u << at)) {
+				snprintf(msg, sizeof(msg), "--%s given twice",
+					 opts[at].name);
+				return usage_error(msg, NULL);
+			}
+			seen |= 1u << at;
+		}
+		if ((c == 'c' || c == 'k' || c == 's') &&
+		    af_cli_path_check(c == 'c'	 ? "--config"
+				      : c == 'k' ? "--check-config"
+						 : "--state-dir",
+				      optarg, msg, sizeof(msg)) != 0)
+			return usage_error(msg, NULL);
+		switch (c) {
 		case 'c':
-			if (seen & SEEN_CONFIG)
-				return usage_error("--config given twice",
-						   NULL);
-			seen |= SEEN_CONFIG;
 			a->config = optarg;
 			break;
 		case 'k':
-			if (seen & SEEN_CHECK)
-				return usage_error("--check-config given twice",
-						   NULL);
-			seen |= SEEN_CHECK;
 			a->check = optarg;
 			break;
 		case 'd':
@@ -117,10 +128,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 						   optarg);
 			break;
 		case 's':
-			if (seen & SEEN_STATE_DIR)
-				return usage_error("--state-dir given twice",
-						   NULL);
-			seen |= SEEN_STATE_DIR;
 			a->state_dir = optarg;
 			break;
 		case 'h':

@@ -145,6 +145,25 @@ int af_cli_usage_fail(const af_cli_prog *prog, const char *cmd, const char *fmt,
 	return AF_CLI_EXIT_USAGE;
 }
 
+int af_cli_path_check(const char *opt, const char *path, char *msg, size_t cap)
+{
+	size_t n = strnlen(path, AF_CLI_PATH_MAX + 1), i;
+
+	if (n == 0 || n > AF_CLI_PATH_MAX) {
+		snprintf(msg, cap, "%s needs a name of 1..%d bytes", opt,
+			 AF_CLI_PATH_MAX);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f) {
+			snprintf(msg, cap,
+				 "%s: the name holds a control character", opt);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 void af_cli_opt_begin(af_cli_optparse *p, const af_cli_prog *prog,
 		      const char *cmd, int argc, char **argv,
 		      const struct option *opts)
@@ -155,17 +174,41 @@ void af_cli_opt_begin(af_cli_optparse *p, const af_cli_prog *prog,
 	p->argv = argv;
 	p->opts = opts;
 	p->rc = AF_CLI_EXIT_OK;
+	p->seen = 0;
 	/* 0, not 1: glibc then forgets all state of an earlier parse. */
 	optind = 0;
 	opterr = 0;
 }
 
+/*
+ * c, the option at p->opts[at] (at -1 for a short one), without
+ * AF_CLI_OPT_MANY; or AF_CLI_OPT_STOP after "--name given twice" for an
+ * option without it that was given before.
+ */
+static int once(af_cli_optparse *p, int c, int at)
+{
+	uint64_t bit;
+
+	if (c < 0)
+		return c;
+	if (at < 0 || at >= 64 || (c & AF_CLI_OPT_MANY) != 0)
+		return c & ~AF_CLI_OPT_MANY;
+	bit = (uint64_t)1 << at;
+	if ((p->seen & bit) != 0) {
+		p->rc = af_cli_usage_fail(p->prog, p->cmd, "--%s given twice",
+					  p->opts[at].name);
+		return AF_CLI_OPT_STOP;
+	}
+	p->seen |= bit;
+	return c;
+}
+
 int af_cli_next_opt(af_cli_optparse *p)
 {
 	char msg[AF_CLI_OPT_BUF + 32];
-	int c;
+	int c, at = -1;
 
-	c = getopt_long(p->argc, p->argv, ":h", p->opts, NULL);
+	c = getopt_long(p->argc, p->argv, ":h", p->opts, &at);
 	if (c == 'h') {
 		p->prog->usage(stdout);
 		p->rc = AF_CLI_EXIT_OK;
@@ -175,15 +218,15 @@ int af_cli_next_opt(af_cli_optparse *p)
 		p->rc = af_cli_usage_fail(p->prog, p->cmd, "%s", msg);
 		return AF_CLI_OPT_STOP;
 	}
-	return c;
+	return once(p, c, at);
 }
 
 int af_cli_next_global(af_cli_optparse *p)
 {
 	char opt[AF_CLI_OPT_BUF];
-	int c;
+	int c, at = -1;
 
-	c = getopt_long(p->argc, p->argv, "+:h", p->opts, NULL);
+	c = getopt_long(p->argc, p->argv, "+:h", p->opts, &at);
 	if (c == 'h') {
 		p->prog->usage(stdout);
 		p->rc = AF_CLI_EXIT_OK;
@@ -201,7 +244,7 @@ int af_cli_next_global(af_cli_optparse *p)
 		p->rc = af_cli_usage_fail(p->prog, NULL, "missing command");
 		return AF_CLI_OPT_STOP;
 	}
-	return c;
+	return once(p, c, at);
 }
 
 int af_cli_positionals(const af_cli_optparse *p, int want, const char **out,

@@ -61,6 +61,10 @@ static int parse_args(int argc, char **argv, const char **config, int *check)
 			if (*config != NULL)
 				return usage("--config and --check-config "
 					     "take one file, once");
+			if (af_cli_path_check(c == 'c' ? "--config"
+						       : "--check-config",
+					      optarg, msg, sizeof(msg)) != 0)
+				return usage(msg);
 			*config = optarg;
 			*check = c == 'k';
 			break;
@@ -75,8 +79,12 @@ static int parse_args(int argc, char **argv, const char **config, int *check)
 			return usage(msg);
 		}
 	}
-	if (optind < argc)
-		return usage("unexpected argument");
+	if (optind < argc) {
+		snprintf(msg, sizeof(msg), "unexpected argument '%s'",
+			 argv[optind]);
+		af_cli_one_line(msg);
+		return usage(msg);
+	}
 	if (*config == NULL)
 		return usage("--config FILE is required");
 	return 0;

@@ -918,8 +918,8 @@ static int user_add(af_ctl *ctl, int argc, char **argv)
 		{"email", required_argument, NULL, 'e'},
 		{"email-verified", no_argument, NULL, 'V'},
 		{"domain", required_argument, NULL, 'd'},
-		{"ou", required_argument, NULL, 'o'},
-		{"group", required_argument, NULL, 'g'},
+		{"ou", required_argument, NULL, 'o' | AF_CLI_OPT_MANY},
+		{"group", required_argument, NULL, 'g' | AF_CLI_OPT_MANY},
 		{"password-stdin", no_argument, NULL, 'P'},
 		{"temporary", no_argument, NULL, 'T'},
 		{"disabled", no_argument, NULL, 'D'},
@@ -1022,8 +1022,8 @@ static int user_set(af_ctl *ctl, int argc, char **argv)
 		{"email-verified", required_argument, NULL, 'V'},
 		{"domain", required_argument, NULL, 'd'},
 		{"enabled", required_argument, NULL, 'E'},
-		{"ou", required_argument, NULL, 'o'},
-		{"group", required_argument, NULL, 'g'},
+		{"ou", required_argument, NULL, 'o' | AF_CLI_OPT_MANY},
+		{"group", required_argument, NULL, 'g' | AF_CLI_OPT_MANY},
 		{"password-change", required_argument, NULL, 'C'},
 		AF_CTL_OPT_END,
 	};
@@ -1630,14 +1630,16 @@ static int app_add(af_ctl *ctl, int argc, char **argv)
 	static const struct option opts[] = {
 		{"name", required_argument, NULL, 'n'},
 		{"display-name", required_argument, NULL, 'D'},
-		{"redirect-uri", required_argument, NULL, 'r'},
-		{"post-logout-uri", required_argument, NULL, 'l'},
+		{"redirect-uri", required_argument, NULL,
+		 'r' | AF_CLI_OPT_MANY},
+		{"post-logout-uri", required_argument, NULL,
+		 'l' | AF_CLI_OPT_MANY},
 		{"backchannel-logout-uri", required_argument, NULL, 'B'},
 		{"allow-refresh", no_argument, NULL, 'R'},
 		{"refresh-grace", required_argument, NULL, 'G'},
 		{"jwt-access-tokens", no_argument, NULL, 'J'},
 		{"admins-may-deploy", no_argument, NULL, 'A'},
-		{"claim", required_argument, NULL, 'c'},
+		{"claim", required_argument, NULL, 'c' | AF_CLI_OPT_MANY},
 		AF_CTL_OPT_END,
 	};
 	json_t *spec = json_object();
@@ -1743,15 +1745,17 @@ static int app_set(af_ctl *ctl, int argc, char **argv)
 	static const struct option opts[] = {
 		{"name", required_argument, NULL, 'n'},
 		{"display-name", required_argument, NULL, 'D'},
-		{"redirect-uri", required_argument, NULL, 'r'},
-		{"post-logout-uri", required_argument, NULL, 'l'},
+		{"redirect-uri", required_argument, NULL,
+		 'r' | AF_CLI_OPT_MANY},
+		{"post-logout-uri", required_argument, NULL,
+		 'l' | AF_CLI_OPT_MANY},
 		{"backchannel-logout-uri", required_argument, NULL, 'B'},
 		{"enabled", required_argument, NULL, 'E'},
 		{"allow-refresh", required_argument, NULL, 'R'},
 		{"refresh-grace", required_argument, NULL, 'G'},
 		{"admins-may-deploy", required_argument, NULL, 'A'},
 		{"jwt-access-tokens", required_argument, NULL, 'J'},
-		{"claim", required_argument, NULL, 'c'},
+		{"claim", required_argument, NULL, 'c' | AF_CLI_OPT_MANY},
 		{"no-claims", no_argument, NULL, 'N'},
 		AF_CTL_OPT_END,
 	};
@@ -1790,10 +1794,10 @@ static int app_target(af_ctl *ctl, int argc, char **argv, const char *op)
 {
 	static const struct option opts[] = {
 		{"all", no_argument, NULL, 'a'},
-		{"domain", required_argument, NULL, 'd'},
-		{"ou", required_argument, NULL, 'o'},
-		{"group", required_argument, NULL, 'g'},
-		{"user", required_argument, NULL, 'u'},
+		{"domain", required_argument, NULL, 'd' | AF_CLI_OPT_MANY},
+		{"ou", required_argument, NULL, 'o' | AF_CLI_OPT_MANY},
+		{"group", required_argument, NULL, 'g' | AF_CLI_OPT_MANY},
+		{"user", required_argument, NULL, 'u' | AF_CLI_OPT_MANY},
 		AF_CTL_OPT_END,
 	};
 	const int deploy = strcmp(op, "deploy") == 0;

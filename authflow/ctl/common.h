@@ -31,11 +31,12 @@
 #define AF_CTL_TIME_BUF	 32 /* an ISO 8601 time and its NUL */
 #define AF_CTL_NELEMS(a) (sizeof(a) / sizeof((a)[0]))
 /* The options every command takes (--help, --json), and the list's end. */
-#define AF_CTL_OPT_END                                        \
-	{"help", no_argument, NULL, 'h'},                     \
-		{"json", no_argument, NULL, AF_CTL_OPT_JSON}, \
-	{                                                     \
-		NULL, 0, NULL, 0                              \
+#define AF_CTL_OPT_END                               \
+	{"help", no_argument, NULL, 'h'},            \
+		{"json", no_argument, NULL,          \
+		 AF_CTL_OPT_JSON | AF_CLI_OPT_MANY}, \
+	{                                            \
+		NULL, 0, NULL, 0                     \
 	}
 
 /* Prints the answer of a request that succeeded; the exit status. */

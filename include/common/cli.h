@@ -31,6 +31,13 @@
 #define AF_CLI_MSG_MAX	1024 /* bytes of one error line's message */
 #define AF_CLI_OPT_BUF	64   /* a comfortable size for an option's text */
 #define AF_CLI_OPT_STOP (-2) /* af_cli_next_opt(): stop with p->rc */
+/*
+ * Or'ed into the val of an option that may be given more than once (a
+ * list: --group G...); af_cli_next_opt() returns the val without it. Any
+ * other option given twice is refused: which one was meant is anyone's
+ * guess.
+ */
+#define AF_CLI_OPT_MANY 0x10000
 
 /* A program: its name for messages and its usage text for --help. */
 typedef struct af_cli_prog {
@@ -45,7 +52,8 @@ typedef struct af_cli_optparse {
 	int argc;
 	char **argv; /* from the command's name on */
 	const struct option *opts;
-	int rc; /* the exit status once AF_CLI_OPT_STOP is returned */
+	int rc;	       /* the exit status once AF_CLI_OPT_STOP is returned */
+	uint64_t seen; /* bit i: opts[i] was given */
 } af_cli_optparse;
 
 /*
@@ -100,6 +108,15 @@ int af_cli_usage_fail(const af_cli_prog *prog, const char *cmd, const char *fmt,
 		      ...) AF_CLI_PRINTF(3, 4);
 
 /*
+ * Whether path, a file or folder name given with option opt ("--config"),
+ * fits one line of a message: 1..AF_CLI_PATH_MAX bytes, without a
+ * control character (a name of two lines could pass for another
+ * message). 0, or -1 with why in msg.
+ */
+#define AF_CLI_PATH_MAX 1024
+int af_cli_path_check(const char *opt, const char *path, char *msg, size_t cap);
+
+/*
  * Starts parsing the options of cmd (argv from the command's name on;
  * every pointer lent for the parse). Resets getopt's state.
  */
@@ -108,10 +125,11 @@ void af_cli_opt_begin(af_cli_optparse *p, const af_cli_prog *prog,
 		      const struct option *opts);
 
 /*
- * The next option, with the optstring ":h": its value, -1 after the last
- * one, or AF_CLI_OPT_STOP with the exit status in p->rc: AF_CLI_EXIT_OK
- * after --help wrote the usage to stdout, or AF_CLI_EXIT_USAGE after a
- * refusal (see af_cli_opt_refusal()) was printed.
+ * The next option, with the optstring ":h": its value (without
+ * AF_CLI_OPT_MANY), -1 after the last one, or AF_CLI_OPT_STOP with the
+ * exit status in p->rc: AF_CLI_EXIT_OK after --help wrote the usage to
+ * stdout, or AF_CLI_EXIT_USAGE after a refusal (see af_cli_opt_refusal(),
+ * or "--name given twice") was printed.
  */
 int af_cli_next_opt(af_cli_optparse *p);
 
@@ -121,8 +139,8 @@ int af_cli_next_opt(af_cli_optparse *p);
  * an option): its value; -1 after the last one when a command follows;
  * or AF_CLI_OPT_STOP with the exit status in p->rc: AF_CLI_EXIT_OK after
  * --help wrote the usage to stdout, or AF_CLI_EXIT_USAGE after "--name
- * needs a value", "unknown option --name" or "missing command" was
- * printed.
+ * needs a value", "unknown option --name", "--name given twice" or
+ * "missing command" was printed.
  */
 int af_cli_next_global(af_cli_optparse *p);
 

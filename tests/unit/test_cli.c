@@ -136,6 +136,7 @@ static void test_usage_fail_with_and_without_cmd(void **state)
 static const struct option cmd_opts[] = {
 	{"name", required_argument, NULL, 'n'},
 	{"flag", no_argument, NULL, 'f'},
+	{"item", required_argument, NULL, 'i' | AF_CLI_OPT_MANY},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -167,6 +168,57 @@ static void test_next_opt_missing_value_refused(void **state)
 	assert_int_equal(p.rc, AF_CLI_EXIT_USAGE);
 	assert_string_equal(
 		err, "prog: cmd: --name needs a value (see 'prog --help')\n");
+}
+
+static void test_next_opt_twice_refused_unless_many(void **state)
+{
+	char a0[] = "cmd", a1[] = "--item", a2[] = "x", a3[] = "--item=y",
+	     a4[] = "--flag", a5[] = "--name", a6[] = "n", a7[] = "--flag";
+	char *argv[] = {a0, a1, a2, a3, a4, a5, a6, a7, NULL};
+	af_cli_optparse p;
+	char err[OUT_MAX];
+	int v, items = 0;
+
+	(void)state;
+	/* A list option comes back without the flag, each time. */
+	af_cli_opt_begin(&p, &prog, "cmd", 7, argv, cmd_opts);
+	while ((v = af_cli_next_opt(&p)) != -1) {
+		assert_int_not_equal(v, AF_CLI_OPT_STOP);
+		if (v == 'i')
+			items++;
+	}
+	assert_int_equal(items, 2);
+	/* Any other option given a second time is refused, named. */
+	assert_int_equal(parse(8, argv, &p, err), AF_CLI_OPT_STOP);
+	assert_int_equal(p.rc, AF_CLI_EXIT_USAGE);
+	assert_string_equal(
+		err, "prog: cmd: --flag given twice (see 'prog --help')\n");
+}
+
+static void test_path_check_one_line(void **state)
+{
+	char msg[128], longest[AF_CLI_PATH_MAX + 2];
+
+	(void)state;
+	assert_int_equal(
+		af_cli_path_check("--config", "/etc/a.json", msg, sizeof(msg)),
+		0);
+	assert_int_equal(af_cli_path_check("--config", "a\nauthflow: OK", msg,
+					   sizeof(msg)),
+			 -1);
+	assert_string_equal(msg,
+			    "--config: the name holds a control character");
+	assert_int_equal(af_cli_path_check("--config", "", msg, sizeof(msg)),
+			 -1);
+	memset(longest, 'a', AF_CLI_PATH_MAX);
+	longest[AF_CLI_PATH_MAX] = '\0';
+	assert_int_equal(
+		af_cli_path_check("--config", longest, msg, sizeof(msg)), 0);
+	longest[AF_CLI_PATH_MAX] = 'a';
+	longest[AF_CLI_PATH_MAX + 1] = '\0';
+	assert_int_equal(
+		af_cli_path_check("--config", longest, msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "--config needs a name of 1..1024 bytes");
 }
 
 static void test_next_opt_value_on_flag_refused_without_value(void **state)
@@ -327,6 +379,8 @@ int main(void)
 		cmocka_unit_test(
 			test_next_opt_value_on_flag_refused_without_value),
 		cmocka_unit_test(test_next_opt_unknown_options_named),
+		cmocka_unit_test(test_next_opt_twice_refused_unless_many),
+		cmocka_unit_test(test_path_check_one_line),
 		cmocka_unit_test(test_next_opt_help_prints_usage_ok),
 		cmocka_unit_test(test_positionals_exact_count_lent),
 		cmocka_unit_test(test_next_global_stops_at_command),

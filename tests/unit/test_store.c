@@ -121,8 +121,11 @@ static int cut_files(const char *dir, char *name, size_t cap)
 	while ((de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, "store.aof.cut-", 14) != 0)
 			continue;
-		if (name != NULL)
-			(void)snprintf(name, cap, "%s/%s", dir, de->d_name);
+		if (name != NULL) {
+			int w = snprintf(name, cap, "%s/%s", dir, de->d_name);
+
+			assert_true(w > 0 && (size_t)w < cap);
+		}
 		n++;
 	}
 	closedir(d);

@@ -656,6 +656,16 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       r = spawnSync(path.join(BIN, 'authflow'), ['--check-config', '/nonexistent.json', '--check-config', server.configPath], { encoding: 'utf8' });
       assert.equal(r.status, 2);
       assert.equal(r.stderr, 'authflow: --check-config given twice\n');
+      r = spawnSync(path.join(BIN, 'authflow'), ['--demo', '--port', '1', '--port', '18418'], { encoding: 'utf8' });
+      assert.equal(r.status, 2);
+      assert.equal(r.stderr, 'authflow: --port given twice\n');
+      // authflowctl and idsim refuse a repeated option too, but for lists.
+      r = spawnSync(path.join(BIN, 'authflowctl'), ['policy', 'add', 'p1', '--sso', 'on', '--sso', 'off', '--remote-access', 'on'], { encoding: 'utf8' });
+      assert.equal(r.status, 2);
+      assert.equal(r.stderr, "authflowctl: policy add: --sso given twice (see 'authflowctl --help')\n");
+      r = spawnSync(path.join(BIN, 'idsim'), ['--state', 'a.json', 'approve', 'T', '--number', '42', '--number', '43'], { encoding: 'utf8' });
+      assert.equal(r.status, 2);
+      assert.equal(r.stderr, "idsim: approve: --number given twice (see 'idsim --help')\n");
       // An APNs key file that holds no key.
       const notKey = path.join(tmp, 'not-a-key.p8');
       writeFileSync(notKey, 'not a key\n', { mode: 0o600 });
@@ -802,10 +812,17 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
         r = spawnSync(path.join(BIN, prog), ['--bogus'], { encoding: 'utf8' });
         assert.equal(r.status, 2);
         assert.equal(r.stderr, `${prog}: unknown option --bogus; see '${prog} --help'\n`);
+        // A file name of two lines could pass for another message.
+        r = spawnSync(path.join(BIN, prog), ['--check-config', `x\n${prog}: x.json: OK`], { encoding: 'utf8' });
+        assert.equal(r.status, 2);
+        assert.match(r.stderr, /^[a-z]+: --check-config: the name holds a control character[^\n]*\n$/);
         // No hint about values after "--": these take none.
         r = spawnSync(path.join(BIN, prog), ['-x'], { encoding: 'utf8' });
         assert.equal(r.status, 2);
         assert.equal(r.stderr, `${prog}: unknown option -x; see '${prog} --help'\n`);
+        r = spawnSync(path.join(BIN, prog), ['--check-config', 'a.json', 'b.json'], { encoding: 'utf8' });
+        assert.equal(r.status, 2);
+        assert.match(r.stderr, /unexpected argument:? '?b\.json/);
         for (const help of ['--help', '-h']) {
           r = spawnSync(path.join(BIN, prog), [help], { encoding: 'utf8' });
           assert.equal(r.status, 0, `${prog} ${help}`);
