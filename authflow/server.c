@@ -138,9 +138,10 @@ static void damage_to_log(void *arg, const char *key)
 	af_server *srv = arg;
 
 	log_error(srv->log, NULL, "store",
-		  "record %s is damaged (not the JSON object written there): "
-		  "requests that read it fail (503) until it is restored or "
-		  "removed",
+		  "record %s is damaged (not the JSON object written there, or "
+		  "not naming itself as its key does): listings leave it out "
+		  "and requests that read it fail (503) until it is restored "
+		  "or removed",
 		  key);
 }
 

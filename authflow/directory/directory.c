@@ -116,6 +116,13 @@ af_dir_status af_dir__key(char *key, size_t keycap, const char *prefix,
 	return AF_DIR_OK;
 }
 
+/* Tells the operator that the record at key is damaged. */
+static void damaged(af_dir *dir, const char *key)
+{
+	if (dir->opts.damage_sink != NULL)
+		dir->opts.damage_sink(dir->opts.damage_arg, key);
+}
+
 /*
  * The record v holds, just read from key (v is taken: handed out in raw,
  * or freed); see get_json().
@@ -135,8 +142,7 @@ static af_dir_status decode_json(af_dir *dir, const char *key, store_value v,
 		 * damage, not input, and the operator is told which. */
 		json_decref(obj);
 		store_value_free(&v);
-		if (dir->opts.damage_sink != NULL)
-			dir->opts.damage_sink(dir->opts.damage_arg, key);
+		damaged(dir, key);
 		return AF_DIR_STORE;
 	}
 	if (raw != NULL)
@@ -427,12 +433,46 @@ static int store_answers(af_dir *dir, const char *key)
 /* Records list_objects() reads in one store_batch(). */
 #define LIST_BATCH 64
 
+/* The member of a record under prefix that holds the name its key ends
+ * with (NULL: none checked). */
+static const char *name_member(const char *prefix)
+{
+	static const struct {
+		const char *prefix, *member;
+	} named[] = {
+		{"user:", "username"}, {"group:", "name"},    {"ou:", "name"},
+		{"policy:", "name"},   {"app:", "client_id"},
+	};
+
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		if (strcmp(prefix, named[i].prefix) == 0)
+			return named[i].member;
+	}
+	return NULL;
+}
+
+/*
+ * Whether obj, the record at key (prefix then its name), names itself as
+ * its key does: one that does not was not written by this module (a
+ * change by hand, say), and every reader of the name would go wrong.
+ */
+static int names_itself(const json_t *obj, const char *key, const char *prefix)
+{
+	const char *member = name_member(prefix), *name;
+	size_t plen = strlen(prefix);
+
+	if (member == NULL || strncmp(key, prefix, plen) != 0)
+		return 1;
+	name = json_string_value(json_object_get(obj, member));
+	return name != NULL && strcmp(name, key + plen) == 0;
+}
+
 /*
  * Appends to arr the records of the n keys read by ops (their values are
  * freed): AF_DIR_OK, or the failure that ends the listing.
  */
 static af_dir_status list_take(af_dir *dir, store_op *ops, size_t n,
-			       json_t *arr, int shared)
+			       const char *prefix, json_t *arr, int shared)
 {
 	af_dir_status rc = AF_DIR_OK, r;
 	size_t i;
@@ -445,6 +485,11 @@ static af_dir_status list_take(af_dir *dir, store_op *ops, size_t n,
 			r = decode_json(dir, ops[i].key, ops[i].value, &obj,
 					NULL, shared);
 			ops[i].value.data = NULL;
+		}
+		if (r == AF_DIR_OK && !names_itself(obj, ops[i].key, prefix)) {
+			json_decref(obj);
+			damaged(dir, ops[i].key);
+			continue; /* damaged: the rest are listed */
 		}
 		store_value_free(&ops[i].value);
 		if (rc != AF_DIR_OK || r == AF_DIR_NOT_FOUND ||
@@ -504,7 +549,7 @@ static af_dir_status list_objects(af_dir *dir, const char *set_key,
 			rc = AF_DIR_STORE;
 			break;
 		}
-		rc = list_take(dir, ops, n, arr, shared);
+		rc = list_take(dir, ops, n, prefix, arr, shared);
 	}
 	if (rc == AF_DIR_OK) {
 		*out = arr;

@@ -1376,6 +1376,60 @@ static void test_af_dir_damaged_record_named(void **state)
 }
 
 /*
+ * A record that is JSON but does not name itself as its key does (a user
+ * without its username, a group under another's key: a change by hand)
+ * is left out of listings and named to the operator, as one that does
+ * not parse is; the others are listed.
+ */
+static void test_af_dir_listing_leaves_out_records_naming_another(void **state)
+{
+	fixture *f = *state;
+	af_dir_options opts;
+	af_dir *dir = NULL;
+	char seen[64] = "";
+	json_t *list = NULL;
+	static const char nameless[] = "{\"created_at\":\"x\",\"email\":5}";
+	static const char other[] = "{\"name\":\"staff\"}";
+
+	assert_int_equal(add_user(f, "{\"username\":\"amy\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"bob\"}", NULL),
+			 AF_DIR_OK);
+	assert_int_equal(store_set(f->store, "user:bob", nameless,
+				   sizeof(nameless) - 1, 0, 0),
+			 STORE_OK);
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.damage_sink = note_damage;
+	opts.damage_arg = seen;
+	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	assert_int_equal(af_dir_user_list(dir, &list), AF_DIR_OK);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(list, 0), "username")),
+			    "amy");
+	assert_string_equal(seen, "user:bob");
+	json_decref(list);
+	assert_int_equal(af_dir_group_add(dir, "admin", "staff", NULL, NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(
+		af_dir_group_add(dir, "admin", "nurses", NULL, NULL, 0),
+		AF_DIR_OK);
+	assert_int_equal(store_set(f->store, "group:nurses", other,
+				   sizeof(other) - 1, 0, 0),
+			 STORE_OK);
+	assert_int_equal(af_dir_group_list(dir, &list), AF_DIR_OK);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(list, 0), "name")),
+			    "staff");
+	assert_string_equal(seen, "group:nurses");
+	json_decref(list);
+	af_dir_free(dir);
+}
+
+/*
  * What the hot reads hand out is the caller's to change as they say: the
  * members of a profile and of a user's policy may be set or dropped, and
  * neither the next read nor the secret check sees any of it (the memo
@@ -5953,6 +6007,7 @@ int main(void)
 		T(test_af_dir_policy_index_kept),
 		T(test_af_dir_policy_index_made_once),
 		T(test_af_dir_damaged_record_named),
+		T(test_af_dir_listing_leaves_out_records_naming_another),
 		T(test_af_dir_reads_hand_out_own_values),
 		T(test_af_dir_policy_for_user_precedence),
 		T(test_af_dir_policy_bad_specs_refused),
