@@ -371,6 +371,22 @@ static rlim_t connections_left(rlim_t max)
 	"a phone by push; phones see them only when their app asks, and "     \
 	"users may type the token code"
 
+#define TRUST_ALL_WARNING                                                   \
+	"listen.trusted_proxies: a network of every address (0.0.0.0/0 or " \
+	"::/0) is trusted: any client can name itself any address in "      \
+	"X-Forwarded-For and step round the limits kept per address; list " \
+	"the proxies' own addresses"
+
+/* 1 when listen.trusted_proxies trusts every address of a family. */
+static int trusts_everyone(const af_config *cfg)
+{
+	for (size_t i = 0; i < cfg->ntrusted_proxies; i++) {
+		if (cfg->trusted_proxies[i].bits == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * 1 when push MFA is on but nothing can send a push: no provider section
  * (the demo's phone asks for its requests, so the demo is left out).
@@ -652,6 +668,8 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 		log_warn(log, NULL, "startup", "%s", CLEAR_TEXT_WARNING);
 	if (no_push_provider(&srv.cfg, a->demo))
 		log_warn(log, NULL, "startup", "%s", NO_PUSH_WARNING);
+	if (trusts_everyone(&srv.cfg))
+		log_warn(log, NULL, "startup", "%s", TRUST_ALL_WARNING);
 	keys_watch(&srv, &watch);
 	(void)af_server_mend_start(&srv);
 	if (a->demo)
@@ -775,6 +793,9 @@ int main(int argc, char **argv)
 			if (no_push_provider(&cfg, 0))
 				fprintf(stderr, "authflow: %s: warning: %s\n",
 					a.check, NO_PUSH_WARNING);
+			if (trusts_everyone(&cfg))
+				fprintf(stderr, "authflow: %s: warning: %s\n",
+					a.check, TRUST_ALL_WARNING);
 			printf("%s: OK\n", a.check);
 			OPENSSL_cleanse(&cfg, sizeof(cfg));
 			return 0;

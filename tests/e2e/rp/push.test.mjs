@@ -710,6 +710,14 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /warning: listen\.address: plain http on an address other machines can reach/);
       assert.doesNotMatch(check(mem).stderr, /warning: listen\.address/);
+      // Trusting every address as a proxy: OK, with a warning; a network
+      // of proxies is not warned of.
+      for (const net of ['0.0.0.0/0', '::/0']) {
+        r = check({ ...base, listen: { ...base.listen, trusted_proxies: ['10.0.0.0/8', net] } });
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, /^authflow: [^\n]+: warning: listen\.trusted_proxies: a network of every address/);
+      }
+      assert.doesNotMatch(check({ ...base, listen: { ...base.listen, trusted_proxies: ['10.0.0.0/8'] } }).stderr, /warning/);
       // Push MFA on with nothing to push with: OK, with a warning; none
       // with a provider, or with push MFA off.
       r = check(mem);
