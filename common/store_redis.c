@@ -602,12 +602,16 @@ static store_status select_db(struct redis_store *rs, struct redis_conn *rc)
 		return no_reply(rc, "SELECT", errno);
 	if (refused(rc, r, "SELECT", NULL, "connection", false)) {
 		st = STORE_ERR_CONFIG;
+	} else if (r->type == REDIS_REPLY_ERROR) {
+		/* No such database, or a cluster (database 0 only): the
+		 * url's mistake, which waiting does not mend. */
+		snprintf(rc->why, sizeof(rc->why),
+			 "redis refused database %u of store.url: %.120s",
+			 rs->db, r->str != NULL ? r->str : "an error");
+		st = STORE_ERR_CONFIG;
 	} else if (!redis_reply_status_is(r, "OK")) {
 		snprintf(rc->why, sizeof(rc->why),
-			 "redis refused database %u: %.120s", rs->db,
-			 r->type == REDIS_REPLY_ERROR && r->str != NULL
-				 ? r->str
-				 : "not OK");
+			 "redis refused database %u: not OK", rs->db);
 		st = STORE_ERR_UNAVAILABLE;
 	}
 	freeReplyObject(r);

@@ -3557,6 +3557,28 @@ static void test_open_password_missing_noauth(void **state)
 	assert_null(strstr(unix_why, "script"));
 }
 
+/*
+ * A database Redis does not have (store.url ending /99 where it keeps
+ * 16): a mistake in the url, which waiting does not mend, and the reason
+ * says which database.
+ */
+static void test_open_database_refused_config(void **state)
+{
+	struct fixture *f = *state;
+	store_options o = f->opts;
+	char url[160], why[256];
+	store_ctx *st;
+
+	(void)snprintf(url, sizeof(url), "%s/99", f->opts.url);
+	o.url = url;
+	st = open_or_fail(&o);
+	assert_int_equal(store_ping_why(st, why, sizeof(why)),
+			 STORE_ERR_CONFIG);
+	assert_non_null(strstr(why, "database 99"));
+	assert_non_null(strstr(why, "store.url"));
+	store_close(st);
+}
+
 static void *worker_uses_store(void *arg)
 {
 	store_ctx *st = arg;
@@ -4108,6 +4130,7 @@ int main(void)
 		CASE(test_open_user_without_getdel_refused, setup_redis),
 		CASE(test_queue_push_permission_revoked_config, setup_redis),
 		CASE(test_open_password_missing_noauth, setup_redis),
+		CASE(test_open_database_refused_config, setup_redis),
 	};
 	const struct CMUnitTest required[] = {
 		cmocka_unit_test(test_redis_missing_when_required_fails),
