@@ -132,6 +132,27 @@ static void audit_to_log(void *arg, const json_t *ev, int stored)
 	free(detail);
 }
 
+/* A password check over this keeps each sign-in waiting noticeably. */
+#define SLOW_CHECK_WARN_NS (1000ull * 1000 * 1000)
+
+/* Tells what one password check takes, with a warning when it is slow. */
+static void slow_check_told(af_server *srv)
+{
+	uint64_t ns = af_dir_check_ns(srv->dir);
+	unsigned long long ms = (unsigned long long)(ns / 1000000u);
+
+	if (ns < SLOW_CHECK_WARN_NS) {
+		log_info(srv->log, NULL, "passwords",
+			 "a password check takes %llu ms", ms);
+		return;
+	}
+	log_warn(srv->log, NULL, "passwords",
+		 "a password check takes %llu ms: every sign-in waits that "
+		 "long, and one core checks one password at a time; lower "
+		 "password_hash.argon2id (m_kib, t) to keep it under a second",
+		 ms);
+}
+
 /* A directory record that is not what the directory wrote. */
 static void damage_to_log(void *arg, const char *key)
 {
@@ -363,11 +384,16 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	dopt.damage_sink = damage_to_log;
 	dopt.damage_arg = srv;
 	dopt.audit_arg = srv;
+	/* At the top of the ranges a check takes minutes: say why it waits. */
+	log_info(srv->log, NULL, "passwords",
+		 "timing the password check (argon2id m_kib=%u t=%u p=%u)",
+		 dopt.pw.m_kib, dopt.pw.t, dopt.pw.p);
 	dst = af_dir_new(srv->store, &dopt, &srv->dir, serr, sizeof(serr));
 	if (dst != AF_DIR_OK) {
 		snprintf(err, errlen, "directory: %s", serr);
 		return -1;
 	}
+	slow_check_told(srv);
 	/* Unmarked, nobody is idle yet; the next start marks it. */
 	dst = af_dir_signin_start(srv->dir);
 	if (dst != AF_DIR_OK)

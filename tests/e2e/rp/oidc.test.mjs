@@ -1664,6 +1664,9 @@ describe('authflow password rules', { skip: STORE !== 'memory' }, () => {
     try {
       assert.match(srv.stderr(), /"event":"passwords","msg":"\d+ common and breached passwords are refused when set \(the built-in list and passwords\.blocklist_file\)"/);
       assert.match(srv.stderr(), /"event":"passwords","msg":"passwords\.blocklist_file: 1 line\(s\) skipped, the first at line 3: longer than any password \(1024 bytes\) or holding a NUL byte"/);
+      // A start says what it is timing, and what one check takes.
+      assert.match(srv.stderr(), /"event":"passwords","msg":"timing the password check \(argon2id m_kib=1024 t=1 p=1\)"/);
+      assert.match(srv.stderr(), /"level":"info","event":"passwords","msg":"a password check takes \d+ ms"/);
       const listed = 'password: is on the list of common and breached passwords: choose another';
       const cases = [
         ['Ward-Round-2026', listed],
