@@ -380,10 +380,18 @@ static int url_char(unsigned char c)
 	return c != '\0' && strchr("-._~!$&'()*+,;=:/@%[]", c) != NULL;
 }
 
-/* A DNS-style host name: labels of [A-Za-z0-9-] joined by single dots. */
+/*
+ * A host name (RFC 1123 2.1): labels of [A-Za-z0-9-] of 1..63 bytes,
+ * neither starting nor ending with '-', joined by single dots; or, when
+ * the last label is all digits (no top-level domain is), a dotted-quad
+ * IPv4 address, which "256.256.256.256" and "1.2.3" are not.
+ */
 static int reg_name_ok(const char *h, size_t len)
 {
+	char v4text[INET_ADDRSTRLEN];
+	struct in_addr v4;
 	size_t i, label = 0;
+	int digits = 1;
 
 	if (len == 0 || h[len - 1] == '.')
 		return 0;
@@ -391,18 +399,28 @@ static int reg_name_ok(const char *h, size_t len)
 		char c = h[i];
 
 		if (c == '.') {
-			if (label == 0)
+			if (label == 0 || h[i - 1] == '-')
 				return 0;
 			label = 0;
+			digits = 1;
 		} else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 			   is_digit(c) || c == '-') {
-			if (++label > 63)
+			if ((c == '-' && label == 0) || ++label > 63)
 				return 0;
+			digits = digits && is_digit(c);
 		} else {
 			return 0;
 		}
 	}
-	return 1;
+	if (h[len - 1] == '-')
+		return 0;
+	if (!digits)
+		return 1;
+	if (len >= sizeof(v4text))
+		return 0;
+	memcpy(v4text, h, len);
+	v4text[len] = '\0';
+	return inet_pton(AF_INET, v4text, &v4) == 1;
 }
 
 /* An optional ":port" after the host: 1..65535, digits only. */
@@ -1306,6 +1324,14 @@ int af_config_push_url_ok(const char *url, int path_ok, char *why,
 	if (curl_url_get(u, CURLUPART_HOST, &part, 0) != CURLUE_OK ||
 	    part[0] == '\0') {
 		(void)snprintf(why, whycap, "names no host");
+		goto out;
+	}
+	curl_free(part);
+	part = NULL;
+	/* libcurl takes port 0, on which no service answers. */
+	if (curl_url_get(u, CURLUPART_PORT, &part, 0) == CURLUE_OK &&
+	    strcmp(part, "0") == 0) {
+		(void)snprintf(why, whycap, "port must be 1..65535");
 		goto out;
 	}
 	curl_free(part);

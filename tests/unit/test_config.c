@@ -356,6 +356,9 @@ static void test_issuer_forms_accepted(void **state)
 		{"https://id.example.com:8443", "https://id.example.com:8443",
 		 1},
 		{"https://203.0.113.7/", "https://203.0.113.7", 1},
+		{"https://sso-1.a-b.example.com",
+		 "https://sso-1.a-b.example.com", 1},
+		{"https://3com.example", "https://3com.example", 1},
 		{"https://[2001:db8::1]:443", "https://[2001:db8::1]:443", 1},
 		{"http://127.0.0.1:8080/", "http://127.0.0.1:8080", 0},
 		{"http://127.10.20.30", "http://127.10.20.30", 0},
@@ -407,6 +410,14 @@ static void test_issuer_bad_forms_refused(void **state)
 		"https://id..example.com",
 		"https://id.example.com./",
 		"https://id_example.com",
+		/* RFC 1123: no label begins or ends with '-'; digits alone
+		 * after the last dot make an IPv4 address, or nothing. */
+		"https://-a.example.com",
+		"https://a-.example.com",
+		"https://id.example-",
+		"https://256.256.256.256",
+		"https://1.2.3",
+		"https://10.0.0.1.5",
 		"https://[zz::1]",
 		"https://[::1",
 		"https://id.example.com/a b",
@@ -1638,6 +1649,9 @@ static void test_push_bad_values_refused(void **state)
 	push_json(f, ",\"endpoint\":\"https://127.0.0.1:8443/path\"", json,
 		  sizeof(json));
 	refused(json, "push.apns.endpoint: must be the service's root");
+	push_json(f, ",\"endpoint\":\"https://apns.example:0\"", json,
+		  sizeof(json));
+	refused(json, "push.apns.endpoint: port must be 1..65535");
 	push_json(f, ",\"sandbox_endpoint\":\"https://me@apns.example\"", json,
 		  sizeof(json));
 	refused(json, "push.apns.sandbox_endpoint: must not hold a user name");
