@@ -160,9 +160,9 @@ static void damage_to_log(void *arg, const char *key)
 
 	log_error(srv->log, NULL, "store",
 		  "record %s is damaged (not the JSON object written there, or "
-		  "not naming itself as its key does): listings leave it out "
-		  "and requests that read it fail (503) until it is restored "
-		  "or removed",
+		  "not naming itself as its key does): listings leave it out, "
+		  "and requests that need it (every sign-in, for a policy) "
+		  "fail (503) until it is restored or removed",
 		  key);
 }
 

@@ -147,19 +147,23 @@ int af_cli_usage_fail(const af_cli_prog *prog, const char *cmd, const char *fmt,
 
 int af_cli_path_check(const char *opt, const char *path, char *msg, size_t cap)
 {
-	size_t n = strnlen(path, AF_CLI_PATH_MAX + 1), i;
+	size_t n = strnlen(path, AF_CLI_PATH_MAX + 1);
+	char shown[AF_CLI_PATH_MAX + 1];
 
 	if (n == 0 || n > AF_CLI_PATH_MAX) {
 		snprintf(msg, cap, "%s needs a name of 1..%d bytes", opt,
 			 AF_CLI_PATH_MAX);
 		return -1;
 	}
-	for (i = 0; i < n; i++) {
-		if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f) {
-			snprintf(msg, cap,
-				 "%s: the name holds a control character", opt);
-			return -1;
-		}
+	/* What af_cli_one_line() would change cannot be told as it is. */
+	memcpy(shown, path, n + 1);
+	af_cli_one_line(shown);
+	if (strcmp(shown, path) != 0) {
+		snprintf(msg, cap,
+			 "%s: the name holds a control character or is not "
+			 "UTF-8",
+			 opt);
+		return -1;
 	}
 	return 0;
 }

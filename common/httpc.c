@@ -275,10 +275,6 @@ af_httpc_status af_httpc_new(const char *user_agent, af_httpc **out)
 		goto out;
 	ca = getenv(AF_HTTPC_CA_ENV);
 	if (ca != NULL && ca[0] != '\0') {
-		if (!readable_file(ca)) {
-			st = AF_HTTPC_ERR_CA_FILE;
-			goto out;
-		}
 		c->ca_file = strdup(ca);
 		if (c->ca_file == NULL)
 			goto out;
@@ -552,6 +548,11 @@ af_httpc_status af_httpc_send(af_httpc *c, const af_httpc_request *req,
 	m = check_request(req);
 	if (m == NULL)
 		return AF_HTTPC_ERR_ARG;
+	if (c->ca_file != NULL && !readable_file(c->ca_file)) {
+		set_err(err, errlen, af_httpc_strerror(AF_HTTPC_ERR_CA_FILE),
+			NULL);
+		return AF_HTTPC_ERR_CA_FILE;
+	}
 	a.max = req->answer_max;
 	headers = make_headers(req);
 	if (headers == NULL) {

@@ -2,7 +2,7 @@
  * The memory backend: a hash table split into shards, each behind its own
  * mutex, so that threads working on different keys rarely wait for each
  * other. Buckets are chosen with SipHash under a random per-store key
- * (memtable.c), so keys chosen by outsiders (user names, client ids)
+ * (store_memtable.c), so keys chosen by outsiders (user names, client ids)
  * cannot be crafted to pile into one bucket.
  *
  * Expired keys are invisible: every lookup removes an expired key it
@@ -48,9 +48,9 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
-#include "memtable.h"
 #include "store_internal.h"
 #include "store_memqueue.h"
+#include "store_memtable.h"
 
 #define MEM_SHARD_BITS	  4
 #define MEM_SHARDS	  (1u << MEM_SHARD_BITS)
@@ -2826,14 +2826,14 @@ store_status store_memory_open(const store_options *opts, const store_ops **ops,
 			goto out;
 		}
 	}
-	ms->queues = mem_queues_new();
-	if (ms->queues == NULL) {
-		store_errf(err, errlen, "out of memory");
-		goto out;
-	}
 	if (af_random_bytes(ms->sipkey, sizeof(ms->sipkey)) != 0) {
 		store_errf(err, errlen, "random number generator failed");
 		rc = STORE_ERR_CONFIG;
+		goto out;
+	}
+	ms->queues = mem_queues_new(ms->sipkey);
+	if (ms->queues == NULL) {
+		store_errf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (opts->state_dir != NULL) {

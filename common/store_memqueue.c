@@ -23,8 +23,8 @@
 #include <openssl/crypto.h>
 
 #include "common/util.h"
-#include "memtable.h"
 #include "store_memqueue.h"
+#include "store_memtable.h"
 
 /* One queue entry: its text and a NUL. */
 struct mem_qentry {
@@ -82,7 +82,7 @@ struct mem_group {
 struct mem_queues {
 	pthread_mutex_t lock;	/* guards the table, not the queues in it */
 	struct mem_table table; /* struct mem_queue nodes */
-	uint8_t sipkey[16];	/* of the table's hash, its own */
+	uint8_t sipkey[16];	/* of the table's hash: the store's */
 };
 
 #define MEM_QUEUE_MIN_CAP 16u
@@ -210,18 +210,17 @@ static struct mem_queue *queue_get(mem_queues *qs, const char *key, size_t klen,
 	return q;
 }
 
-mem_queues *mem_queues_new(void)
+mem_queues *mem_queues_new(const uint8_t sipkey[16])
 {
 	mem_queues *qs = OPENSSL_zalloc(sizeof(*qs));
 
 	if (qs == NULL)
 		return NULL;
-	if (mem_table_init(&qs->table) != 0 ||
-	    af_random_bytes(qs->sipkey, sizeof(qs->sipkey)) != 0) {
-		OPENSSL_free(qs->table.buckets);
+	if (mem_table_init(&qs->table) != 0) {
 		OPENSSL_free(qs);
 		return NULL;
 	}
+	memcpy(qs->sipkey, sipkey, sizeof(qs->sipkey));
 	pthread_mutex_init(&qs->lock, NULL);
 	return qs;
 }

@@ -21,35 +21,43 @@
 
 typedef struct mem_queues mem_queues;
 
-/* No queues yet; NULL when memory or randomness fails. */
-mem_queues *mem_queues_new(void);
+/* No queues yet, hashed under sipkey (the store's random key, copied);
+ * NULL when memory is short. */
+mem_queues *mem_queues_new(const uint8_t sipkey[16]);
 void mem_queues_free(mem_queues *qs);
 
-store_status mem_queues_push(mem_queues *qs, const char *key, size_t klen,
-			     const char *entry, size_t len, char *id,
-			     size_t idcap);
-store_status mem_queues_len(mem_queues *qs, const char *key, size_t klen,
-			    size_t *out);
-store_status mem_queues_range(mem_queues *qs, const char *key, size_t klen,
-			      size_t max, store_member_fn fn, void *arg);
-store_status mem_queues_group_create(mem_queues *qs, const char *key,
-				     size_t klen, const char *group);
-store_status mem_queues_group_read(mem_queues *qs, const char *key, size_t klen,
-				   const char *group, const char *consumer,
-				   size_t max, unsigned block_ms,
-				   store_entry_fn fn, void *arg, size_t *count);
-store_status mem_queues_group_claim(mem_queues *qs, const char *key,
-				    size_t klen, const char *group,
-				    const char *consumer, uint64_t min_idle_ms,
-				    size_t max, store_entry_fn fn, void *arg,
-				    size_t *count);
-store_status mem_queues_group_ack(mem_queues *qs, const char *key, size_t klen,
-				  const char *group, const char *id);
-store_status mem_queues_group_pending(mem_queues *qs, const char *key,
-				      size_t klen, const char *group,
-				      size_t *out);
-store_status mem_queues_group_prune(mem_queues *qs, const char *key,
-				    size_t klen, const char *group,
-				    uint64_t min_idle_ms, size_t *removed);
+STORE_NODISCARD store_status mem_queues_push(mem_queues *qs, const char *key,
+					     size_t klen, const char *entry,
+					     size_t len, char *id,
+					     size_t idcap);
+STORE_NODISCARD store_status mem_queues_len(mem_queues *qs, const char *key,
+					    size_t klen, size_t *out);
+STORE_NODISCARD store_status mem_queues_range(mem_queues *qs, const char *key,
+					      size_t klen, size_t max,
+					      store_member_fn fn, void *arg);
+STORE_NODISCARD store_status mem_queues_group_create(mem_queues *qs,
+						     const char *key,
+						     size_t klen,
+						     const char *group);
+STORE_NODISCARD store_status mem_queues_group_read(
+	mem_queues *qs, const char *key, size_t klen, const char *group,
+	const char *consumer, size_t max, unsigned block_ms, store_entry_fn fn,
+	void *arg, size_t *count);
+STORE_NODISCARD store_status mem_queues_group_claim(
+	mem_queues *qs, const char *key, size_t klen, const char *group,
+	const char *consumer, uint64_t min_idle_ms, size_t max,
+	store_entry_fn fn, void *arg, size_t *count);
+STORE_NODISCARD store_status mem_queues_group_ack(mem_queues *qs,
+						  const char *key, size_t klen,
+						  const char *group,
+						  const char *id);
+STORE_NODISCARD store_status mem_queues_group_pending(mem_queues *qs,
+						      const char *key,
+						      size_t klen,
+						      const char *group,
+						      size_t *out);
+STORE_NODISCARD store_status mem_queues_group_prune(
+	mem_queues *qs, const char *key, size_t klen, const char *group,
+	uint64_t min_idle_ms, size_t *removed);
 
 #endif /* COMMON_STORE_MEMQUEUE_H */

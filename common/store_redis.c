@@ -587,6 +587,18 @@ static store_status authenticate(struct redis_store *rs, struct redis_conn *rc)
 	return ok ? STORE_OK : STORE_ERR_UNAVAILABLE;
 }
 
+/*
+ * Whether r refuses SELECT for a database the server does not have
+ * ("ERR DB index is out of range") or cannot have: a cluster keeps
+ * database 0 only ("ERR SELECT is not allowed in cluster mode").
+ */
+static bool no_such_db(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ERROR && r->str != NULL &&
+	       (strstr(r->str, "DB index is out of range") != NULL ||
+		strstr(r->str, "not allowed in cluster mode") != NULL);
+}
+
 static store_status select_db(struct redis_store *rs, struct redis_conn *rc)
 {
 	char db[REDIS_NUM_TEXT];
@@ -602,16 +614,19 @@ static store_status select_db(struct redis_store *rs, struct redis_conn *rc)
 		return no_reply(rc, "SELECT", errno);
 	if (refused(rc, r, "SELECT", NULL, "connection", false)) {
 		st = STORE_ERR_CONFIG;
-	} else if (r->type == REDIS_REPLY_ERROR) {
-		/* No such database, or a cluster (database 0 only): the
-		 * url's mistake, which waiting does not mend. */
+	} else if (no_such_db(r)) {
+		/* The url's mistake, which waiting does not mend. */
 		snprintf(rc->why, sizeof(rc->why),
 			 "redis refused database %u of store.url: %.120s",
-			 rs->db, r->str != NULL ? r->str : "an error");
+			 rs->db, r->str);
 		st = STORE_ERR_CONFIG;
 	} else if (!redis_reply_status_is(r, "OK")) {
+		/* Busy, full of clients, loading: it may take it later. */
 		snprintf(rc->why, sizeof(rc->why),
-			 "redis refused database %u: not OK", rs->db);
+			 "redis refused database %u: %.120s", rs->db,
+			 r->type == REDIS_REPLY_ERROR && r->str != NULL
+				 ? r->str
+				 : "not OK");
 		st = STORE_ERR_UNAVAILABLE;
 	}
 	freeReplyObject(r);

@@ -217,6 +217,8 @@ int af_ctl_call(af_ctl *ctl, const char *method, const char *path,
 				 &answer, err, sizeof(err));
 	if (st == AF_CTL_HTTP_ERR_NOMEM)
 		return af_ctl_no_memory();
+	if (st == AF_CTL_HTTP_ERR_CA_FILE)
+		return af_ctl_usage_fail("%s", af_ctl_http_strerror(st));
 	if (st != AF_CTL_HTTP_OK)
 		return af_ctl_fail(AF_CTL_EXIT_UNREACHABLE, "%s", err);
 	if (status < 200 || status >= 300) {

@@ -64,7 +64,7 @@ static int parse_global(af_ctl *ctl, struct global_opts *g, int argc,
 	static const struct option opts[] = {
 		{"url", required_argument, NULL, 'u'},
 		{"token", required_argument, NULL, 't'},
-		{"json", no_argument, NULL, 'j'},
+		{"json", no_argument, NULL, 'j' | AF_CLI_OPT_MANY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -114,7 +114,7 @@ static int connect_ctl(af_ctl *ctl, struct global_opts *g)
 		OPENSSL_cleanse(g->token, strlen(g->token));
 	if (st == AF_CTL_HTTP_ERR_URL || st == AF_CTL_HTTP_ERR_PORT ||
 	    st == AF_CTL_HTTP_ERR_PLAIN || st == AF_CTL_HTTP_ERR_TOKEN ||
-	    st == AF_CTL_HTTP_ERR_TOKEN_LONG || st == AF_CTL_HTTP_ERR_CA_FILE)
+	    st == AF_CTL_HTTP_ERR_TOKEN_LONG)
 		return af_ctl_usage_fail("%s", af_ctl_http_strerror(st));
 	if (st != AF_CTL_HTTP_OK)
 		return af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s",

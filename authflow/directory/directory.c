@@ -469,7 +469,12 @@ static int names_itself(const json_t *obj, const char *key, const char *prefix)
 
 /*
  * Appends to arr the records of the n keys read by ops (their values are
- * freed): AF_DIR_OK, or the failure that ends the listing.
+ * freed): AF_DIR_OK, or the failure that ends the listing. A damaged
+ * record (one that does not parse, or does not name itself as its key
+ * does) is told to the operator and left out; but with shared, the
+ * policies that sign-ins are decided by, it ends the listing
+ * (AF_DIR_STORE): which users a damaged policy named is not known, and
+ * passing it over could let them sign in under a looser one.
  */
 static af_dir_status list_take(af_dir *dir, store_op *ops, size_t n,
 			       const char *prefix, json_t *arr, int shared)
@@ -486,16 +491,18 @@ static af_dir_status list_take(af_dir *dir, store_op *ops, size_t n,
 					NULL, shared);
 			ops[i].value.data = NULL;
 		}
-		if (r == AF_DIR_OK && !names_itself(obj, ops[i].key, prefix)) {
-			json_decref(obj);
-			damaged(dir, ops[i].key);
-			continue; /* damaged: the rest are listed */
-		}
 		store_value_free(&ops[i].value);
-		if (rc != AF_DIR_OK || r == AF_DIR_NOT_FOUND ||
-		    (r != AF_DIR_OK && r != AF_DIR_NOMEM &&
-		     store_answers(dir, ops[i].key)))
-			continue; /* gone meanwhile, or damaged: the rest */
+		if (obj != NULL && !names_itself(obj, ops[i].key, prefix)) {
+			json_decref(obj);
+			obj = NULL;
+			damaged(dir, ops[i].key);
+			r = AF_DIR_STORE;
+		}
+		if (rc != AF_DIR_OK || r == AF_DIR_NOT_FOUND)
+			continue; /* gone meanwhile */
+		if (!shared && r != AF_DIR_OK && r != AF_DIR_NOMEM &&
+		    store_answers(dir, ops[i].key))
+			continue; /* damaged: the rest are listed */
 		if (r == AF_DIR_OK && json_array_append_new(arr, obj) != 0)
 			r = AF_DIR_NOMEM;
 		rc = r;

@@ -189,10 +189,12 @@ typedef void (*af_dir_audit_sink)(void *arg, const json_t *event, int stored);
 
 /*
  * Called when a record the directory reads is not what it wrote (not a
- * JSON object: a damaged store, or a write from elsewhere), with its key
- * (without the store's prefix), lent for the call. The read fails as a
- * store failure does (AF_DIR_STORE); this says which record, for the
- * operator. Must be re-entrant.
+ * JSON object: a damaged store, or a write from elsewhere; or, in a
+ * listing, one that does not name itself as its key does), with its key
+ * (without the store's prefix), lent for the call. A read of the record
+ * fails as a store failure does (AF_DIR_STORE), a listing leaves it out
+ * (but the policies' for sign-ins fails); this says which record, for
+ * the operator. Must be re-entrant.
  */
 typedef void (*af_dir_damage_sink)(void *arg, const char *key);
 
@@ -896,7 +898,8 @@ AF_DIR_NODISCARD af_dir_status af_dir__members(af_dir *dir, const char *key,
 					       json_t **out);
 
 /* The objects named by the set at set_key ("<prefix><member>"), sorted by
- * member. Entries that vanished meanwhile are skipped. */
+ * member. Entries that vanished meanwhile are skipped, and so are damaged
+ * ones (told to the damage sink). */
 AF_DIR_NODISCARD af_dir_status af_dir__list(af_dir *dir, const char *set_key,
 					    const char *prefix, json_t **out);
 

@@ -28,7 +28,7 @@ struct af_pwlist {
  * Passwords of eight characters or more (the least any minimum allows)
  * that lead every published list of common ones, in lower case. Runs
  * and repeats ("12345678", "aaaaaaaa", "abcabcab") are refused by rule
- * in directory.c, not listed here.
+ * in users.c, not listed here.
  */
 static const char *const builtin[] = {
 	"password",    "password1",   "password12",   "password123",

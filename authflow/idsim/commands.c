@@ -204,6 +204,8 @@ static int exchange(af_idsim_client *c, const char *method, const char *target,
 	*answer = NULL;
 	st = af_idsim_client_request(c, method, target, body, &status, &a, err,
 				     sizeof(err));
+	if (st == AF_IDSIM_CLIENT_ERR_CA_FILE)
+		return client_failed(st);
 	/* An answer too large is none of the device API's either. */
 	if (st == AF_IDSIM_CLIENT_ERR_UNREACHABLE ||
 	    st == AF_IDSIM_CLIENT_ERR_TOO_BIG)

@@ -109,9 +109,9 @@ int af_cli_usage_fail(const af_cli_prog *prog, const char *cmd, const char *fmt,
 
 /*
  * Whether path, a file or folder name given with option opt ("--config"),
- * fits one line of a message: 1..AF_CLI_PATH_MAX bytes, without a
- * control character (a name of two lines could pass for another
- * message). 0, or -1 with why in msg.
+ * fits one line of a message: 1..AF_CLI_PATH_MAX bytes of UTF-8 without
+ * what af_cli_one_line() replaces (a name of two lines could pass for
+ * another message). 0, or -1 with why in msg.
  */
 #define AF_CLI_PATH_MAX 1024
 int af_cli_path_check(const char *opt, const char *path, char *msg, size_t cap);

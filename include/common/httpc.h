@@ -140,14 +140,13 @@ typedef struct af_httpc af_httpc;
 /*
  * Makes a client that sends user_agent (copied; visible ASCII) with
  * every request. AF_HTTPC_OK and *out (free with af_httpc_free()),
- * AF_HTTPC_ERR_ARG, AF_HTTPC_ERR_NOMEM, AF_HTTPC_ERR_CURL or
- * AF_HTTPC_ERR_CA_FILE.
+ * AF_HTTPC_ERR_ARG, AF_HTTPC_ERR_NOMEM or AF_HTTPC_ERR_CURL.
  * AF_HTTPC_CA_ENV in the environment names a PEM file of the CAs that
  * https servers are checked against instead of the system's (an
  * organisation's own CA). One that is not a regular file this process
- * may read is AF_HTTPC_ERR_CA_FILE here (a FIFO would block the first
- * request for ever); one whose contents are no certificates fails each
- * https request with libcurl's reason.
+ * may read fails each request with AF_HTTPC_ERR_CA_FILE before anything
+ * is sent (a FIFO would block it for ever); one whose contents are no
+ * certificates fails each https request with libcurl's reason.
  */
 AF_HTTPC_NODISCARD af_httpc_status af_httpc_new(const char *user_agent,
 						af_httpc **out);

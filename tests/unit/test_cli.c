@@ -206,8 +206,15 @@ static void test_path_check_one_line(void **state)
 	assert_int_equal(af_cli_path_check("--config", "a\nauthflow: OK", msg,
 					   sizeof(msg)),
 			 -1);
-	assert_string_equal(msg,
-			    "--config: the name holds a control character");
+	assert_string_equal(msg, "--config: the name holds a control character "
+				 "or is not UTF-8");
+	/* A bidirectional override would reorder the line around it. */
+	assert_int_equal(af_cli_path_check("--config", "a\xe2\x80\xaejson.x",
+					   msg, sizeof(msg)),
+			 -1);
+	assert_int_equal(af_cli_path_check("--config", "/etc/caf\xc3\xa9.json",
+					   msg, sizeof(msg)),
+			 0);
 	assert_int_equal(af_cli_path_check("--config", "", msg, sizeof(msg)),
 			 -1);
 	memset(longest, 'a', AF_CLI_PATH_MAX);

@@ -1,13 +1,13 @@
 /*
  * The memory store's hash tables: chained, with SipHash-2-4 under a key
- * of the caller's (see memtable.h).
+ * of the caller's (see store_memtable.h).
  */
 #include <stdint.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
-#include "memtable.h"
+#include "store_memtable.h"
 
 #define MEM_MIN_BUCKETS 16u
 

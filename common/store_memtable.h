@@ -5,8 +5,8 @@
  * be crafted to pile into one bucket. Not thread-safe: the caller holds
  * its own lock.
  */
-#ifndef COMMON_MEMTABLE_H
-#define COMMON_MEMTABLE_H
+#ifndef COMMON_STORE_MEMTABLE_H
+#define COMMON_STORE_MEMTABLE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -50,4 +50,4 @@ void mem_table_unlink(struct mem_table *t, struct mem_node **link);
  */
 void mem_table_resize(struct mem_table *t);
 
-#endif /* COMMON_MEMTABLE_H */
+#endif /* COMMON_STORE_MEMTABLE_H */
