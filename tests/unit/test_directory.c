@@ -1356,11 +1356,25 @@ static void note_damage(void *arg, const char *key)
 	(void)snprintf(arg, 64, "%s", key);
 }
 
+/* A directory on f's store that notes the last damaged key in seen[64]. */
+static af_dir *dir_noting_damage(fixture *f, char *seen)
+{
+	af_dir_options opts;
+	af_dir *dir = NULL;
+
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.damage_sink = note_damage;
+	opts.damage_arg = seen;
+	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	return dir;
+}
+
 /* A damaged record is named to the operator, not taken for an outage. */
 static void test_af_dir_damaged_record_named(void **state)
 {
 	fixture *f = *state;
-	af_dir_options opts;
 	af_dir *dir = NULL;
 	char seen[64] = "";
 	json_t *got = NULL;
@@ -1369,12 +1383,7 @@ static void test_af_dir_damaged_record_named(void **state)
 			 AF_DIR_OK);
 	assert_int_equal(store_set(f->store, "user:zed", "[1]", 3, 0, 0),
 			 STORE_OK);
-	af_dir_options_default(&opts);
-	opts.pw.m_kib = 64;
-	opts.pw.t = 1;
-	opts.damage_sink = note_damage;
-	opts.damage_arg = seen;
-	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	dir = dir_noting_damage(f, seen);
 	assert_int_equal(af_dir_user_get(dir, "zed", &got), AF_DIR_STORE);
 	assert_null(got);
 	assert_string_equal(seen, "user:zed");
@@ -1390,7 +1399,6 @@ static void test_af_dir_damaged_record_named(void **state)
 static void test_af_dir_listing_leaves_out_records_naming_another(void **state)
 {
 	fixture *f = *state;
-	af_dir_options opts;
 	af_dir *dir = NULL;
 	char seen[64] = "";
 	json_t *list = NULL;
@@ -1404,12 +1412,7 @@ static void test_af_dir_listing_leaves_out_records_naming_another(void **state)
 	assert_int_equal(store_set(f->store, "user:bob", nameless,
 				   sizeof(nameless) - 1, 0, 0),
 			 STORE_OK);
-	af_dir_options_default(&opts);
-	opts.pw.m_kib = 64;
-	opts.pw.t = 1;
-	opts.damage_sink = note_damage;
-	opts.damage_arg = seen;
-	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	dir = dir_noting_damage(f, seen);
 	assert_int_equal(af_dir_user_list(dir, &list), AF_DIR_OK);
 	assert_int_equal(json_array_size(list), 1);
 	assert_string_equal(json_string_value(json_object_get(
