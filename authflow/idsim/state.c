@@ -427,9 +427,48 @@ static const char *text_member(const json_t *root, const char *name)
 	return v != NULL && valid_text(v) ? v : NULL;
 }
 
-static af_idsim_state_status from_json(af_idsim_state *st, const json_t *root,
+/*
+ * The first member of root this program does not write, or NULL: a
+ * misspelt one ("push-token") would otherwise be passed over in silence.
+ */
+static const char *unknown_member(json_t *root)
+{
+	static const char *const known[] = {"url",	  "device_id",
+					    "totp",	  "platform",
+					    "push_token", "private_key"};
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(root, k, v)
+	{
+		size_t i = 0;
+
+		while (i < sizeof(known) / sizeof(known[0]) &&
+		       strcmp(k, known[i]) != 0)
+			i++;
+		if (i == sizeof(known) / sizeof(known[0]))
+			return k;
+	}
+	return NULL;
+}
+
+/* The platform member: apns or fcm with a push token, or none. */
+static int platform_ok(const char *platform, const char *push_token)
+{
+	if (platform == NULL)
+		return 0;
+	if (strcmp(platform, "none") == 0)
+		return 1;
+	return (strcmp(platform, "apns") == 0 ||
+		strcmp(platform, "fcm") == 0) &&
+	       push_token != NULL;
+}
+
+static af_idsim_state_status from_json(af_idsim_state *st, json_t *root,
 				       char *err, size_t errlen)
 {
+	char what[96];
+	const char *platform;
 	const json_t *pk = json_object_get(root, "private_key");
 	const json_t *push = json_object_get(root, "push_token");
 	af_idsim_state_status rc;
@@ -438,6 +477,11 @@ static af_idsim_state_status from_json(af_idsim_state *st, const json_t *root,
 	if (!json_is_object(root))
 		return fail(AF_IDSIM_STATE_ERR_FORMAT, err, errlen,
 			    "not a JSON object");
+	if (unknown_member(root) != NULL) {
+		snprintf(what, sizeof(what), "unknown member '%.64s'",
+			 unknown_member(root));
+		return fail(AF_IDSIM_STATE_ERR_FORMAT, err, errlen, what);
+	}
 	if (af_idsim_state_set_url(st, text_member(root, "url")) != 0)
 		return fail(AF_IDSIM_STATE_ERR_FORMAT, err, errlen,
 			    "'url' missing or malformed");
@@ -449,13 +493,15 @@ static af_idsim_state_status from_json(af_idsim_state *st, const json_t *root,
 	    text_member(root, "push_token") == NULL)
 		return fail(AF_IDSIM_STATE_ERR_FORMAT, err, errlen,
 			    "'push_token' malformed");
-	if (af_idsim_state_set_push(st,
-				    json_object_get(root, "platform") != NULL
-					    ? text_member(root, "platform")
-					    : "none",
+	platform = json_object_get(root, "platform") != NULL
+			   ? text_member(root, "platform")
+			   : "none";
+	if (!platform_ok(platform, text_member(root, "push_token")) ||
+	    af_idsim_state_set_push(st, platform,
 				    text_member(root, "push_token")) != 0)
 		return fail(AF_IDSIM_STATE_ERR_FORMAT, err, errlen,
-			    "'platform' malformed");
+			    "'platform' must be apns or fcm with a "
+			    "'push_token', or none");
 	rc = af_idsim_state_set_totp(st, json_object_get(root, "totp"), err,
 				     errlen);
 	if (rc == AF_IDSIM_STATE_ERR_ARG)

@@ -734,6 +734,32 @@ static void test_state_load_malformed_names_member(void **state)
 	assert_int_equal(af_idsim_state_load(f->path, &back, err, sizeof(err)),
 			 AF_IDSIM_STATE_ERR_KEY);
 	assert_null(back);
+	/* A misspelt member, or a platform the server has none of. */
+	write_file(f->path,
+		   "{\"url\":\"http://h\",\"device_id\":\"d\",\"totp\":"
+		   "{\"secret\":\"JBSWY3DP\"},\"private_key\":{},"
+		   "\"push-token\":\"t\"}",
+		   0600);
+	assert_int_equal(af_idsim_state_load(f->path, &back, err, sizeof(err)),
+			 AF_IDSIM_STATE_ERR_FORMAT);
+	assert_non_null(strstr(err, "unknown member 'push-token'"));
+	write_file(f->path,
+		   "{\"url\":\"http://h\",\"device_id\":\"d\",\"totp\":"
+		   "{\"secret\":\"JBSWY3DP\"},\"private_key\":{},"
+		   "\"platform\":\"bogus\"}",
+		   0600);
+	assert_int_equal(af_idsim_state_load(f->path, &back, err, sizeof(err)),
+			 AF_IDSIM_STATE_ERR_FORMAT);
+	assert_non_null(strstr(err, "'platform'"));
+	write_file(f->path,
+		   "{\"url\":\"http://h\",\"device_id\":\"d\",\"totp\":"
+		   "{\"secret\":\"JBSWY3DP\"},\"private_key\":{},"
+		   "\"platform\":\"apns\"}",
+		   0600);
+	assert_int_equal(af_idsim_state_load(f->path, &back, err, sizeof(err)),
+			 AF_IDSIM_STATE_ERR_FORMAT);
+	assert_non_null(strstr(err, "'push_token'"));
+	assert_null(back);
 }
 
 static void test_state_load_pem_private_key_accepted(void **state)
