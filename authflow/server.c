@@ -153,11 +153,19 @@ static void slow_check_told(af_server *srv)
 		 ms);
 }
 
+/* A damaged record is told at most this often: while a policy is, every
+ * sign-in reads it. */
+#define DAMAGE_TOLD_EVERY_NS (10ull * 1000 * 1000 * 1000)
+
 /* A directory record that is not what the directory wrote. */
 static void damage_to_log(void *arg, const char *key)
 {
 	af_server *srv = arg;
+	uint64_t now = af_mono_ns(), last = atomic_load(&srv->damage_told_ns);
 
+	if ((last != 0 && now - last < DAMAGE_TOLD_EVERY_NS) ||
+	    !atomic_compare_exchange_strong(&srv->damage_told_ns, &last, now))
+		return;
 	log_error(srv->log, NULL, "store",
 		  "record %s is damaged (not the JSON object written there, or "
 		  "not naming itself as its key does): listings leave it out, "

@@ -63,6 +63,8 @@ typedef struct af_server {
 	atomic_uint_least64_t uncounted_until_ns;
 	/* When (monotonic ns) running out of descriptors was last logged. */
 	atomic_uint_least64_t no_fds_told_ns;
+	/* When (monotonic ns) a damaged record was last logged. */
+	atomic_uint_least64_t damage_told_ns;
 	/*
 	 * Request ids (X-Request-Id, the log's rid): this process's random
 	 * prefix, drawn at start, and the count of requests it has begun.

@@ -2056,6 +2056,45 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     }
   });
 
+  test('records changed by hand: a listing leaves them out, a damaged policy fails sign-ins closed, one error line in 10 s', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    const redis = await redisOn(port);
+    const cli = (...args) => execFileSync('redis-cli', ['-p', String(port), ...args]).toString().trim();
+    let srv;
+    try {
+      srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
+      const { s, url } = await atTheForm(srv, 'handmade');
+      assert.equal((await srv.admin('POST', '/users', { username: 'bob', password: 'night-shift-ward-7' })).status, 201);
+      // A user record that is JSON but names nobody: left out, not a 400.
+      assert.equal(cli('SET', `e2e${srv.port}:user:bob`, '{"created_at":"x","email":5}'), 'OK');
+      for (let i = 0; i < 3; i++) {
+        const r = await srv.admin('GET', '/users');
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual(r.json.users.map((u) => u.username), [s.user]);
+      }
+      let lines = srv.stderr().split('\n').filter((l) => l.includes('is damaged'));
+      assert.equal(lines.length, 1, srv.stderr());
+      assert.equal(JSON.parse(lines[0]).level, 'error');
+      assert.match(lines[0], /record user:bob is damaged/);
+      // The user's policy holding another's name: whom it named is not
+      // known, so no sign-in goes on under some other policy.
+      const key = `e2e${srv.port}:policy:sso-${s.user}`;
+      const good = cli('GET', key);
+      assert.equal(cli('SET', key, JSON.stringify({ ...JSON.parse(good), name: 'other' })), 'OK');
+      const r = await signIn(new Browser(), srv.issuer, url.href, s.user, s.password);
+      assert.equal(r.status, 503, r.text);
+      lines = srv.stderr().split('\n').filter((l) => l.includes('is damaged'));
+      assert.equal(lines.length, 1, 'told once in 10 s');
+      // Put back, it signs in again.
+      assert.equal(cli('SET', key, good), 'OK');
+      const back = await signIn(new Browser(), srv.issuer, url.href, s.user, s.password);
+      assert.equal(back.status, 302, back.text);
+    } finally {
+      redis.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
+  });
+
   test('with the store gone, sign-in pages say the service is unavailable', { timeout: 60000 }, async () => {
     const port = await freePort();
     const redis = await redisOn(port);
