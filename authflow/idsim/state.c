@@ -468,7 +468,7 @@ static af_idsim_state_status from_json(af_idsim_state *st, json_t *root,
 				       char *err, size_t errlen)
 {
 	char what[96];
-	const char *platform;
+	const char *platform, *unknown = unknown_member(root);
 	const json_t *pk = json_object_get(root, "private_key");
 	const json_t *push = json_object_get(root, "push_token");
 	af_idsim_state_status rc;
@@ -477,9 +477,8 @@ static af_idsim_state_status from_json(af_idsim_state *st, json_t *root,
 	if (!json_is_object(root))
 		return fail(AF_IDSIM_STATE_ERR_FORMAT, err, errlen,
 			    "not a JSON object");
-	if (unknown_member(root) != NULL) {
-		snprintf(what, sizeof(what), "unknown member '%.64s'",
-			 unknown_member(root));
+	if (unknown != NULL) {
+		snprintf(what, sizeof(what), "unknown member '%.64s'", unknown);
 		return fail(AF_IDSIM_STATE_ERR_FORMAT, err, errlen, what);
 	}
 	if (af_idsim_state_set_url(st, text_member(root, "url")) != 0)
