@@ -85,7 +85,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{NULL, 0, NULL, 0},
 	};
 	char *end = NULL, msg[AF_CLI_MSG_MAX];
-	unsigned seen = 0;
+	const char *twice;
+	uint64_t seen = 0;
 	int c, at;
 
 	opterr = 0;
@@ -95,13 +96,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 		if (c == -1)
 			break;
 		/* Given twice, which one was meant is anyone's guess. */
-		if (at >= 0 && c != 'h') {
-			if (seen & (1u << at)) {
-				snprintf(msg, sizeof(msg), "--%s given twice",
-					 opts[at].name);
-				return usage_error(msg, NULL);
-			}
-			seen |= 1u << at;
+		twice = af_cli_given_twice(opts, c, at, &seen);
+		if (twice != NULL) {
+			snprintf(msg, sizeof(msg), "--%s given twice", twice);
+			return usage_error(msg, NULL);
 		}
 		if ((c == 'c' || c == 'k' || c == 's') &&
 		    af_cli_path_check(c == 'c'	 ? "--config"

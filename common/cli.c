@@ -184,27 +184,34 @@ void af_cli_opt_begin(af_cli_optparse *p, const af_cli_prog *prog,
 	opterr = 0;
 }
 
-/*
- * c, the option at p->opts[at] (at -1 for a short one), without
- * AF_CLI_OPT_MANY; or AF_CLI_OPT_STOP after "--name given twice" for an
- * option without it that was given before.
- */
-static int once(af_cli_optparse *p, int c, int at)
+const char *af_cli_given_twice(const struct option *opts, int c, int at,
+			       uint64_t *seen)
 {
 	uint64_t bit;
 
-	if (c < 0)
-		return c;
-	if (at < 0 || at >= 64 || (c & AF_CLI_OPT_MANY) != 0)
-		return c & ~AF_CLI_OPT_MANY;
+	if (c < 0 || at < 0 || at >= 64 || (c & AF_CLI_OPT_MANY) != 0)
+		return NULL;
 	bit = (uint64_t)1 << at;
-	if ((p->seen & bit) != 0) {
+	if ((*seen & bit) != 0)
+		return opts[at].name;
+	*seen |= bit;
+	return NULL;
+}
+
+/*
+ * c, the option at p->opts[at] (at -1 for a short one), without
+ * AF_CLI_OPT_MANY; or AF_CLI_OPT_STOP after "--name given twice".
+ */
+static int once(af_cli_optparse *p, int c, int at)
+{
+	const char *twice = af_cli_given_twice(p->opts, c, at, &p->seen);
+
+	if (twice != NULL) {
 		p->rc = af_cli_usage_fail(p->prog, p->cmd, "--%s given twice",
-					  p->opts[at].name);
+					  twice);
 		return AF_CLI_OPT_STOP;
 	}
-	p->seen |= bit;
-	return c;
+	return c < 0 ? c : c & ~AF_CLI_OPT_MANY;
 }
 
 int af_cli_next_opt(af_cli_optparse *p)

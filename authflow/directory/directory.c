@@ -496,6 +496,8 @@ static af_dir_status list_take(af_dir *dir, store_op *ops, size_t n,
 			json_decref(obj);
 			obj = NULL;
 			damaged(dir, ops[i].key);
+			if (!shared)
+				continue; /* damaged: the rest are listed */
 			r = AF_DIR_STORE;
 		}
 		if (rc != AF_DIR_OK || r == AF_DIR_NOT_FOUND)

@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "common/cli.h"
 #include "common/httpc.h"
+#include "state.h"
 
 #define CODE_MAX	256 /* bytes of an enrollment code */
 /* The device API's own limits (docs/device-api.md), caught here first. */
@@ -96,12 +97,6 @@ static int valid_number(const char *s)
 	return n > 0;
 }
 
-static int valid_platform(const char *s)
-{
-	return strcmp(s, "apns") == 0 || strcmp(s, "fcm") == 0 ||
-	       strcmp(s, "none") == 0;
-}
-
 /* ---- option parsing ---- */
 
 /* For messages and --help; usage errors read "idsim: [cmd: ]message (see
@@ -165,7 +160,7 @@ static int check_enroll(const char *cmd, const af_idsim_enroll_args *a)
 		return af_cli_usage_fail(&prog, cmd,
 					 "the code must be 1 to 256 visible "
 					 "characters");
-	if (!valid_platform(a->platform))
+	if (!af_idsim_platform_valid(a->platform))
 		return af_cli_usage_fail(
 			&prog, cmd, "--platform must be apns, fcm or none");
 	if (a->push_token != NULL &&
@@ -399,7 +394,7 @@ static int cmd_push_token(const af_idsim_ctx *ctx, int argc, char **argv)
 				       "the push token must be 1 to 512 "
 				       "visible characters");
 	if (rc == AF_IDSIM_EXIT_OK && a.platform != NULL &&
-	    !valid_platform(a.platform))
+	    !af_idsim_platform_valid(a.platform))
 		rc = af_cli_usage_fail(&prog, p.cmd,
 				       "--platform must be apns, fcm or none");
 	if (rc == AF_IDSIM_EXIT_OK && a.app_version != NULL &&

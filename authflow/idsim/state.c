@@ -452,16 +452,17 @@ static const char *unknown_member(json_t *root)
 	return NULL;
 }
 
+int af_idsim_platform_valid(const char *s)
+{
+	return strcmp(s, "apns") == 0 || strcmp(s, "fcm") == 0 ||
+	       strcmp(s, "none") == 0;
+}
+
 /* The platform member: apns or fcm with a push token, or none. */
 static int platform_ok(const char *platform, const char *push_token)
 {
-	if (platform == NULL)
-		return 0;
-	if (strcmp(platform, "none") == 0)
-		return 1;
-	return (strcmp(platform, "apns") == 0 ||
-		strcmp(platform, "fcm") == 0) &&
-	       push_token != NULL;
+	return platform != NULL && af_idsim_platform_valid(platform) &&
+	       (strcmp(platform, "none") == 0 || push_token != NULL);
 }
 
 static af_idsim_state_status from_json(af_idsim_state *st, json_t *root,

@@ -121,6 +121,8 @@ AF_IDSIM_NODISCARD af_idsim_state_status
 af_idsim_state_set_device_id(af_idsim_state *st, const char *device_id);
 AF_IDSIM_NODISCARD af_idsim_state_status
 af_idsim_state_set_key(af_idsim_state *st, EVP_PKEY *key);
+/* Whether s is a platform the server knows: apns, fcm or none. */
+int af_idsim_platform_valid(const char *s);
 AF_IDSIM_NODISCARD af_idsim_state_status af_idsim_state_set_push(
 	af_idsim_state *st, const char *platform, const char *push_token);
 

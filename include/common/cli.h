@@ -117,6 +117,15 @@ int af_cli_usage_fail(const af_cli_prog *prog, const char *cmd, const char *fmt,
 int af_cli_path_check(const char *opt, const char *path, char *msg, size_t cap);
 
 /*
+ * For a parser that calls getopt_long() itself: c, the option at opts[at]
+ * (at as getopt_long() set it, -1 for a short option), was just given.
+ * NULL, with bit at of *seen set unless c carries AF_CLI_OPT_MANY; or
+ * the option's long name when it was given before.
+ */
+const char *af_cli_given_twice(const struct option *opts, int c, int at,
+			       uint64_t *seen);
+
+/*
  * Starts parsing the options of cmd (argv from the command's name on;
  * every pointer lent for the parse). Resets getopt's state.
  */

@@ -1846,6 +1846,9 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
 describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
   // A redis-server of its own on port (extra arguments added), once it
   // takes connections.
+  // redis-cli against the Redis on port: the answer's text, trimmed.
+  const redisCli = (port) => (...args) => execFileSync('redis-cli', ['-p', String(port), ...args]).toString().trim();
+
   async function redisOn(port, extra = []) {
     const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
       ...extra], { stdio: 'ignore' });
@@ -2036,7 +2039,7 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
   test('a key under the prefix holding another type of value: 503, and one error line says why', { timeout: 60000 }, async () => {
     const port = await freePort();
     const redis = await redisOn(port);
-    const cli = (...args) => execFileSync('redis-cli', ['-p', String(port), ...args]).toString().trim();
+    const cli = redisCli(port);
     let srv;
     try {
       srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
@@ -2059,7 +2062,7 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
   test('records changed by hand: a listing leaves them out, a damaged policy fails sign-ins closed, one error line in 10 s', { timeout: 60000 }, async () => {
     const port = await freePort();
     const redis = await redisOn(port);
-    const cli = (...args) => execFileSync('redis-cli', ['-p', String(port), ...args]).toString().trim();
+    const cli = redisCli(port);
     let srv;
     try {
       srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
@@ -2117,7 +2120,7 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
   test('a Redis that answers but refuses writes (full): health says so, and wrong passwords are not checked uncounted', { timeout: 60000 }, async () => {
     const port = await freePort();
     const redis = await redisOn(port);
-    const cli = (...args) => execFileSync('redis-cli', ['-p', String(port), ...args]).toString().trim();
+    const cli = redisCli(port);
     let srv;
     try {
       srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
