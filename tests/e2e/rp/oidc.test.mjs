@@ -1704,6 +1704,45 @@ describe('authflow password rules', { skip: STORE !== 'memory' }, () => {
   });
 });
 
+describe('authflow start at a high password cost', { skip: STORE !== 'memory' }, () => {
+  test('SIGTERM while the password check is being timed ends the start at once', { timeout: 60000 }, async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'authflow-e2e-'));
+    const port = await freePort();
+    const cfg = {
+      issuer: `http://127.0.0.1:${port}`,
+      listen: { address: '127.0.0.1', port },
+      state_dir: dir,
+      store: { backend: 'memory' },
+      // Seconds a check: the timing takes far longer than the wait below.
+      password_hash: { argon2id: { m_kib: 131072, t: 64, p: 1 } },
+      admin: { tokens: [{ name: 's', role: 'superadmin', sha256: createHash('sha256').update('x'.repeat(43)).digest('hex') }] },
+      log: { level: 'info' },
+    };
+    const file = path.join(dir, 'authflow.json');
+    writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
+    const proc = spawn(path.join(BIN, 'authflow'), ['--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (d) => { stderr += d; });
+    const gone = new Promise((res) => proc.on('exit', (code, sig) => res({ code, sig })));
+    try {
+      for (let i = 0; i < 200 && !/timing the password check/.test(stderr); i++) await sleep(50);
+      assert.match(stderr, /"msg":"timing the password check \(argon2id m_kib=131072 t=64 p=1\)"/);
+      await sleep(300);
+      const t0 = Date.now();
+      proc.kill('SIGTERM');
+      const end = await Promise.race([gone, sleep(5000).then(() => null)]);
+      assert.ok(end, `still running 5 s after SIGTERM:\n${stderr}`);
+      assert.equal(end.sig, 'SIGTERM');
+      assert.ok(Date.now() - t0 < 5000);
+      assert.doesNotMatch(stderr, /a password check takes/);
+    } finally {
+      proc.kill('SIGKILL');
+      await gone;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('authflow accounts.inactive_days', { skip: STORE !== 'redis' }, () => {
   test('an account idle for longer is disabled at its next sign-in, by the server; enabled again it signs in', async () => {
     const srv = await startServer({ accounts: { inactive_days: 30 } });
