@@ -180,11 +180,11 @@ static void slow_check_told(af_server *srv)
 		 ms);
 }
 
-/* A damaged record is told at most this often: while a policy is, every
- * sign-in reads it. */
+/* A damaged record is told at most this often: while a policy or the
+ * MFA workflow is, every sign-in reads it. */
 #define DAMAGE_TOLD_EVERY_NS (10ull * 1000 * 1000 * 1000)
 
-/* A directory record that is not what the directory wrote. */
+/* A record that is not what its module wrote (store_damaged()). */
 static void damage_to_log(void *arg, const char *key)
 {
 	af_server *srv = arg;
@@ -196,8 +196,9 @@ static void damage_to_log(void *arg, const char *key)
 	log_error(srv->log, NULL, "store",
 		  "record %s is damaged (not the JSON object written there, or "
 		  "not naming itself as its key does): listings leave it out, "
-		  "and requests that need it (every sign-in, for a policy) "
-		  "fail (503) until it is restored or removed",
+		  "and requests that need it (every sign-in, for a policy or "
+		  "the MFA workflow) fail (503) until it is restored or "
+		  "removed",
 		  key);
 }
 
@@ -335,6 +336,7 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		snprintf(err, errlen, "store: %s", serr);
 		return -1;
 	}
+	store_set_damage_sink(srv->store, damage_to_log, srv);
 	if (store_get_backend(srv->store) == STORE_BACKEND_MEMORY)
 		srv->nonces_since = af_now();
 	if (cfg->flows_per_ip != 0)
@@ -416,8 +418,6 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		       "a lock comes before the one that lasts");
 	dopt.throttle.user_lock_after = cfg->lockout_after;
 	dopt.audit_sink = audit_to_log;
-	dopt.damage_sink = damage_to_log;
-	dopt.damage_arg = srv;
 	dopt.audit_arg = srv;
 	/* At the top of the ranges a check takes minutes: say why it waits. */
 	log_info(srv->log, NULL, "passwords",

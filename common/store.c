@@ -19,6 +19,8 @@ struct store_ctx {
 	store_backend backend;
 	size_t prefix_len;
 	char prefix[STORE_PREFIX_MAX + 1];
+	store_damage_fn damage_fn; /* NULL: nobody is told */
+	void *damage_arg;
 };
 
 /* A prefixed key, NUL-terminated, on the caller's stack. */
@@ -195,6 +197,20 @@ void store_close(store_ctx *st)
 store_backend store_get_backend(const store_ctx *st)
 {
 	return st != NULL ? st->backend : STORE_BACKEND_MEMORY;
+}
+
+void store_set_damage_sink(store_ctx *st, store_damage_fn fn, void *arg)
+{
+	if (st == NULL)
+		return;
+	st->damage_fn = fn;
+	st->damage_arg = arg;
+}
+
+void store_damaged(store_ctx *st, const char *key)
+{
+	if (st != NULL && st->damage_fn != NULL && key != NULL)
+		st->damage_fn(st->damage_arg, key);
 }
 
 store_status store_ping(store_ctx *st)

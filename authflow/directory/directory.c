@@ -116,11 +116,16 @@ af_dir_status af_dir__key(char *key, size_t keycap, const char *prefix,
 	return AF_DIR_OK;
 }
 
-/* Tells the operator that the record at key is damaged. */
+/*
+ * Tells the operator (store_damaged()) that the record at key is
+ * damaged: not a JSON object, or, in a listing, one that does not name
+ * itself as its key does. A read of it fails as a store failure does
+ * (AF_DIR_STORE); a listing leaves it out, but the policies' for
+ * sign-ins fails.
+ */
 static void damaged(af_dir *dir, const char *key)
 {
-	if (dir->opts.damage_sink != NULL)
-		dir->opts.damage_sink(dir->opts.damage_arg, key);
+	store_damaged(dir->store, key);
 }
 
 /*

@@ -188,17 +188,6 @@ typedef struct af_throttle_params {
 typedef void (*af_dir_audit_sink)(void *arg, const json_t *event, int stored);
 
 /*
- * Called when a record the directory reads is not what it wrote (not a
- * JSON object: a damaged store, or a write from elsewhere; or, in a
- * listing, one that does not name itself as its key does), with its key
- * (without the store's prefix), lent for the call. A read of the record
- * fails as a store failure does (AF_DIR_STORE), a listing leaves it out
- * (but the policies' for sign-ins fails); this says which record, for
- * the operator. Must be re-entrant.
- */
-typedef void (*af_dir_damage_sink)(void *arg, const char *key);
-
-/*
  * The fewest characters a password being set may have by default: NIST
  * SP 800-63B's minimum for a password used with a second factor.
  */
@@ -216,8 +205,6 @@ typedef struct af_dir_options {
 	af_throttle_params throttle;
 	af_dir_audit_sink audit_sink; /* NULL: none */
 	void *audit_arg;
-	af_dir_damage_sink damage_sink; /* NULL: none */
-	void *damage_arg;
 } af_dir_options;
 
 /* Fills opts with the defaults (Argon2id m=19456 KiB, t=2, p=1, the

@@ -184,6 +184,8 @@ af_mfa_status af_mfa__get_json(store_ctx *st, const char *key, json_t **out,
 		return af_mfa__from_store(rc);
 	obj = json_loadb((const char *)v.data, v.len, 0, &jerr);
 	if (!json_is_object(obj)) {
+		/* Not what this module writes: the operator is told which. */
+		store_damaged(st, key);
 		json_decref(obj);
 		store_value_free(&v);
 		return AF_MFA_STORE;

@@ -77,7 +77,8 @@ af_mfa_status af_mfa__key(char *key, size_t cap, const char *prefix,
  * Reads the JSON object at key. *out is a new reference; when raw is not
  * NULL it gets the exact stored text (for a later compare-and-set; free
  * it with store_value_free()). A value that is not a JSON object is
- * AF_MFA_STORE: only this module writes these keys.
+ * AF_MFA_STORE, told to store_damaged(): only this module writes these
+ * keys.
  */
 af_mfa_status af_mfa__get_json(store_ctx *st, const char *key, json_t **out,
 			       store_value *raw);

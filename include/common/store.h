@@ -204,6 +204,24 @@ void store_close(store_ctx *st);
 store_backend store_get_backend(const store_ctx *st);
 
 /*
+ * Called when a value a module reads is not what it wrote there (not the
+ * JSON it stores: a damaged store, or a write from elsewhere), with its
+ * key (without the prefix), lent for the call: the read fails as a store
+ * failure does, and this says which record, for the operator. Must be
+ * re-entrant: every thread's reads may call it.
+ */
+typedef void (*store_damage_fn)(void *arg, const char *key);
+
+/*
+ * Sets whom store_damaged() tells (fn NULL: nobody, the default).
+ * Thread-safety: set it before other threads use the store.
+ */
+void store_set_damage_sink(store_ctx *st, store_damage_fn fn, void *arg);
+
+/* Tells the damage sink, if any, that the value at key is damaged. */
+void store_damaged(store_ctx *st, const char *key);
+
+/*
  * Checks that the store answers (redis: PING; memory: that its file takes
  * changes, see mem_ping()). STORE_OK, STORE_ERR_UNAVAILABLE, or
  * STORE_ERR_CONFIG when the connect just made was refused for want of a

@@ -1365,8 +1365,7 @@ static af_dir *dir_noting_damage(fixture *f, char *seen)
 	af_dir_options_default(&opts);
 	opts.pw.m_kib = 64;
 	opts.pw.t = 1;
-	opts.damage_sink = note_damage;
-	opts.damage_arg = seen;
+	store_set_damage_sink(f->store, note_damage, seen);
 	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
 	return dir;
 }

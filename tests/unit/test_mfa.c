@@ -253,6 +253,45 @@ static void test_workflow_get_unset_returns_defaults(void **state)
 	json_decref(wf);
 }
 
+static void note_damage(void *arg, const char *key)
+{
+	(void)snprintf(arg, 64, "%s", key);
+}
+
+/*
+ * A workflow record changed by hand into something else fails as the
+ * store does (no MFA decision on settings not known), and the operator
+ * is told which record; so is a damaged device record.
+ */
+static void test_workflow_damaged_record_named(void **state)
+{
+	struct fixture *f = *state;
+	static const char junk[] = "{\"number_matching\": fal";
+	char seen[64] = "", err[128];
+	json_t *wf = NULL, *patch = parse("{\"legacy\": true}");
+
+	store_set_damage_sink(f->st, note_damage, seen);
+	assert_int_equal(
+		store_set(f->st, "mfa:workflow", junk, sizeof(junk) - 1, 0, 0),
+		STORE_OK);
+	assert_int_equal(af_mfa_workflow_get(f->st, &wf), AF_MFA_STORE);
+	assert_null(wf);
+	assert_string_equal(seen, "mfa:workflow");
+	/* Nor is it patched over: its other settings are not known. */
+	seen[0] = '\0';
+	assert_int_equal(
+		af_mfa_workflow_set(f->st, patch, NULL, err, sizeof(err)),
+		AF_MFA_STORE);
+	assert_string_equal(seen, "mfa:workflow");
+	json_decref(patch);
+	assert_int_equal(store_del(f->st, "mfa:workflow"), STORE_OK);
+	seen[0] = '\0';
+	assert_int_equal(af_mfa_workflow_get(f->st, &wf), AF_MFA_OK);
+	json_decref(wf);
+	assert_string_equal(seen, "");
+	store_set_damage_sink(f->st, NULL, NULL);
+}
+
 static void test_workflow_set_patch_merges_and_persists(void **state)
 {
 	struct fixture *f = *state;
@@ -2948,6 +2987,7 @@ static void test_device_below_minimum_rules(void **state)
 
 #define STORE_CASES(setup)                                                     \
 	CASE(test_workflow_get_unset_returns_defaults, setup),                 \
+		CASE(test_workflow_damaged_record_named, setup),               \
 		CASE(test_workflow_set_patch_merges_and_persists, setup),      \
 		CASE(test_workflow_set_bad_values_refused, setup),             \
 		CASE(test_enroll_code_take_once_then_not_found, setup),        \
