@@ -490,9 +490,10 @@ static int device_gone(af_admin_call *c, const char *user, const char *id)
 
 void af_admin__device_remove(af_admin_call *c)
 {
-	const char *id = c->seg[1];
+	const char *id = c->seg[1], *user;
 	json_t *dev = NULL, *detail = NULL;
 	af_mfa_status st;
+	af_dir_status ast;
 	int ended = 0;
 
 	if (!device_id_ok(id)) {
@@ -519,30 +520,48 @@ void af_admin__device_remove(af_admin_call *c)
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		return;
 	}
-	st = af_mfa_device_remove(c->srv->store, id);
+	user = json_string_value(json_object_get(detail, "user"));
 	/*
-	 * The record goes first: a removal that failed after it, like one
-	 * whose audit event failed, leaves no device for a retry to find, so
-	 * what the phone gave is ended now whatever else failed.
+	 * The record goes last, after what it gave and the audit event: a
+	 * removal cut short (a crash, a store that refuses a write) leaves
+	 * the device listed, for a retry to finish, never a removal nobody
+	 * can see on the trail or a session of a device no longer listed.
+	 * What it signed in while the record went is ended once more after.
 	 */
-	if (st != AF_MFA_NOT_FOUND && st != AF_MFA_INVALID)
-		ended = device_gone(
-			c, json_string_value(json_object_get(detail, "user")),
-			id);
+	if (device_gone(c, user, id) != 0) {
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+				"the sessions the device signed in or the "
+				"enrollment codes the user made could not all "
+				"be ended: the device was not removed; remove "
+				"it again");
+		goto out;
+	}
+	ast = af_audit_record(c->dir, c->caller.name, "device.remove", id,
+			      detail);
+	if (ast != AF_DIR_OK) {
+		af_admin__errorf(c,
+				 ast == AF_DIR_STORE ? AF_ADMIN_UNAVAILABLE
+						     : AF_ADMIN_INTERNAL,
+				 "the audit event could not be written (%s): "
+				 "the device was not removed",
+				 af_dir_strerror(ast));
+		goto out;
+	}
+	st = af_mfa_device_remove(c->srv->store, id);
+	if (st == AF_MFA_OK)
+		ended = device_gone(c, user, id);
 	if (st != AF_MFA_OK)
 		mfa_error(c, st,
 			  st == AF_MFA_NOT_FOUND ? "no such device" : NULL);
-	else if (audit(c, "device.remove", id, detail, "device removed")) {
-		if (ended == 0)
-			af_admin__ok(c);
-		else
-			af_admin__error(c, AF_ADMIN_UNAVAILABLE,
-					"device removed, but the sessions it "
-					"signed in or the enrollment codes the "
-					"user made could not all be ended: end "
-					"the user's sessions (authflowctl "
-					"sessions end USER)");
-	}
+	else if (ended == 0)
+		af_admin__ok(c);
+	else
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+				"device removed, but the sessions it signed "
+				"in or the enrollment codes the user made "
+				"could not all be ended: end the user's "
+				"sessions (authflowctl sessions end USER)");
+out:
 	json_decref(detail);
 }
 

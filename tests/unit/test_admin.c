@@ -1760,6 +1760,60 @@ static void test_devices_list_empty_then_one_then_removed(void **state)
 }
 
 /*
+ * The device record goes after its audit event: with the trail failing
+ * the device stays, listed for a retry, and the answer says so; once the
+ * trail works the retry removes it, recorded.
+ */
+static void test_device_remove_audit_fails_device_stays(void **state)
+{
+	struct fx *f = *state;
+	char err[256], path[128];
+	store_value seq = {NULL, 0};
+	json_t *spec, *dev = NULL, *ev;
+
+	add_alice(f);
+	spec = json_pack("{s:s, s:{s:s, s:s, s:s, s:s}}", "platform", "none",
+			 "public_key", "kty", "EC", "crv", "P-256", "x", JWK_X,
+			 "y", JWK_Y);
+	assert_non_null(spec);
+	assert_int_equal(af_mfa_device_add(f->srv.store, "alice", spec, &dev,
+					   err, sizeof(err)),
+			 AF_MFA_OK);
+	json_decref(spec);
+	snprintf(path, sizeof(path), "/admin/v1/devices/%s",
+		 json_string_value(json_object_get(dev, "id")));
+	assert_int_equal(store_get(f->srv.store, "audit:seq", &seq), STORE_OK);
+	/* The trail's counter is damaged: every event fails. */
+	assert_int_equal(store_set(f->srv.store, "audit:seq", "x", 1, 0, 0),
+			 STORE_OK);
+	assert_int_equal(call(f, ADMIN, "DELETE", path, NULL), 503);
+	assert_non_null(
+		strstr(answer_str(f, "message"), "the device was not removed"));
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
+		200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "devices")),
+			 1);
+	assert_int_equal(
+		store_set(f->srv.store, "audit:seq", seq.data, seq.len, 0, 0),
+		STORE_OK);
+	assert_int_equal(call(f, ADMIN, "DELETE", path, NULL), 200);
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
+		200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "devices")),
+			 0);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
+				 NULL, NULL),
+			 200);
+	ev = json_array_get(json_object_get(f->answer, "events"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "action")),
+			    "device.remove");
+	store_value_free(&seq);
+	json_decref(dev);
+}
+
+/*
  * A removal of an older version cut short after the user record went (a
  * crash) left the phone behind: a new user of the name does not inherit
  * it.
@@ -2686,6 +2740,7 @@ int main(void)
 		T(test_user_add_clears_an_earlier_users_phone),
 		T(test_user_remove_damaged_record),
 		T(test_device_remove_unknown_or_odd_id_404),
+		T(test_device_remove_audit_fails_device_stays),
 		T(test_push_queue_empty_then_jobs_oldest_first),
 		T(test_branding_superadmin_sets_admin_reads),
 		T(test_devices_list_push_token_cut),
