@@ -1107,15 +1107,21 @@ af_dir_status af_dir_app_remove(af_dir *dir, const char *actor,
 		rc = af_dir__get_json(dir, key, &app, NULL);
 	if (rc != AF_DIR_OK)
 		return rc;
-	rc = af_dir__from_store(store_del(af_dir_store(dir), key));
-	if (rc != AF_DIR_OK)
-		goto out;
-	af_dir__index_drop(dir, "apps", client_id, key);
-	/* Gone: that is recorded before anything else may fail. */
 	rc = af_dir__removed_detail(app, removed_app_members, &detail);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__audit(dir, actor, "app.remove", client_id, detail,
-				   err, errlen);
+		rc = af_dir__audit_removal(dir, actor, "app.remove", client_id,
+					   detail, err, errlen);
+	if (rc != AF_DIR_OK)
+		goto out;
+	rc = af_dir__from_store(store_del(af_dir_store(dir), key));
+	if (rc != AF_DIR_OK) {
+		af_dir__err(err, errlen,
+			    "the removal of application \"%s\" is incomplete "
+			    "(%s): remove it again to finish",
+			    client_id, af_dir_strerror(rc));
+		goto out;
+	}
+	af_dir__index_drop(dir, "apps", client_id, key);
 	/* Best effort: a mapping left to the name is taken when stale. */
 	if (rc == AF_DIR_OK) {
 		af_dir_status r = release_name(

@@ -1296,3 +1296,21 @@ af_dir_status af_dir__audit(af_dir *dir, const char *actor, const char *action,
 	}
 	return AF_DIR_OK;
 }
+
+af_dir_status af_dir__audit_removal(af_dir *dir, const char *actor,
+				    const char *action, const char *target,
+				    const json_t *detail, char *err,
+				    size_t errlen)
+{
+	af_dir_status rc;
+
+	rc = af_audit_record(dir, actor, action, target, detail);
+	if (rc != AF_DIR_OK) {
+		af_dir__err(err, errlen,
+			    "audit: the event could not be written (%s): "
+			    "nothing was removed",
+			    af_dir_strerror(rc));
+		return AF_DIR_STORE;
+	}
+	return AF_DIR_OK;
+}

@@ -1000,6 +1000,17 @@ AF_DIR_NODISCARD af_dir_status af_dir__audit(af_dir *dir, const char *actor,
 					     size_t errlen);
 
 /*
+ * Records the audit event of a removal about to be made: the event goes
+ * before the record, so that a removal cut short after it (a crash, a
+ * store that refuses the delete) is on the trail, and is recorded again
+ * when run again, never missing. When it cannot be written, AF_DIR_STORE
+ * with a message saying that nothing was removed.
+ */
+AF_DIR_NODISCARD af_dir_status af_dir__audit_removal(
+	af_dir *dir, const char *actor, const char *action, const char *target,
+	const json_t *detail, char *err, size_t errlen);
+
+/*
  * Refuses a new name (of a user, group, OU, policy or app) made only of
  * dots, after its syntax check: "field: must not be only dots ...".
  */

@@ -333,15 +333,21 @@ af_dir_status af_dir_policy_remove(af_dir *dir, const char *actor,
 	if (rc == AF_DIR_OK)
 		rc = policy_removed_detail(&v, &detail);
 	store_value_free(&v);
+	if (rc == AF_DIR_OK)
+		rc = af_dir__audit_removal(dir, actor, "policy.remove", name,
+					   detail, err, errlen);
 	if (rc == AF_DIR_OK) {
 		rc = af_dir__from_store(store_del(af_dir_store(dir), key));
 		if (rc == AF_DIR_OK)
 			af_dir__index_drop(dir, "policies", name, key);
+		else
+			af_dir__err(
+				err, errlen,
+				"the removal of policy \"%s\" is "
+				"incomplete (%s): remove it again to finish",
+				name, af_dir_strerror(rc));
 		af_dir__policies_changed(dir);
 	}
-	if (rc == AF_DIR_OK)
-		rc = af_dir__audit(dir, actor, "policy.remove", name, detail,
-				   err, errlen);
 	json_decref(detail);
 	return rc;
 }

@@ -4998,6 +4998,53 @@ static void assert_member_text(const json_t *obj, const char *key,
 }
 
 /* Each removal event keeps what was removed, and never a secret. */
+/*
+ * An app's and a policy's removal events go before their records: with
+ * the trail failing nothing is removed, and the error says so.
+ */
+static void test_af_dir_removal_not_made_unless_recorded(void **state)
+{
+	fixture *f = *state;
+	char id[AF_DIR_CLIENT_ID_BUF];
+	store_value seq = {NULL, 0};
+	json_t *got = NULL;
+
+	assert_int_equal(add_policy(f, "{\"name\":\"vpn\",\"sso\":true}"),
+			 AF_DIR_OK);
+	assert_int_equal(add_app_id(f,
+				    "{\"name\":\"crm\",\"redirect_uris\":"
+				    "[\"https://c/cb\"]}",
+				    id),
+			 AF_DIR_OK);
+	assert_int_equal(store_get(f->store, "audit:seq", &seq), STORE_OK);
+	/* The trail's counter is damaged: every event fails. */
+	assert_int_equal(store_set(f->store, "audit:seq", "x", 1, 0, 0),
+			 STORE_OK);
+	assert_int_equal(af_dir_policy_remove(f->dir, ACTOR, "vpn", f->err,
+					      sizeof(f->err)),
+			 AF_DIR_STORE);
+	assert_non_null(strstr(f->err, "nothing was removed"));
+	assert_int_equal(
+		af_dir_app_remove(f->dir, ACTOR, id, f->err, sizeof(f->err)),
+		AF_DIR_STORE);
+	assert_non_null(strstr(f->err, "nothing was removed"));
+	assert_int_equal(af_dir_policy_get(f->dir, "vpn", &got), AF_DIR_OK);
+	json_decref(got);
+	assert_int_equal(af_dir_app_get(f->dir, id, &got), AF_DIR_OK);
+	json_decref(got);
+	assert_int_equal(
+		store_set(f->store, "audit:seq", seq.data, seq.len, 0, 0),
+		STORE_OK);
+	store_value_free(&seq);
+	assert_int_equal(af_dir_policy_remove(f->dir, ACTOR, "vpn", NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_app_remove(f->dir, ACTOR, id, NULL, 0),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_policy_get(f->dir, "vpn", &got),
+			 AF_DIR_NOT_FOUND);
+	assert_int_equal(af_dir_app_get(f->dir, id, &got), AF_DIR_NOT_FOUND);
+}
+
 static void test_af_dir_removal_events_keep_what_was_removed(void **state)
 {
 	fixture *f = *state;
@@ -6070,6 +6117,7 @@ int main(void)
 		T(test_af_dir_app_deployment_names_only_with_chosen),
 		T(test_af_dir_app_deploy_to_none_drops_latent_names),
 		T(test_af_dir_removal_events_keep_what_was_removed),
+		T(test_af_dir_removal_not_made_unless_recorded),
 		T(test_af_dir_user_remove_rerun_keeps_noted_devices),
 		T(test_af_dir_names_of_only_dots_refused),
 		T(test_af_dir_app_duplicate_uris_dropped_before_count),
