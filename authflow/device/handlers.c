@@ -686,7 +686,10 @@ static void h_enroll(dcall *c)
 	 * device, a value the device store takes not) keeps the code: the
 	 * device is added first and the code taken after. When another
 	 * enrollment took the code meanwhile, this device goes again, so a
-	 * code never makes two devices and a 409 never spends it.
+	 * code never makes two devices and a 409 never spends it. The device
+	 * is kept for good only once the code is spent: one cut short before
+	 * (a crash) leaves a device that goes by itself and the code, never a
+	 * device that nobody holds beside a code still good for another.
 	 */
 	ms = af_mfa_enroll_code_peek(c->srv->store, code, user, sizeof(user),
 				     &flags);
@@ -701,8 +704,8 @@ static void h_enroll(dcall *c)
 	if (ms == AF_MFA_OK && (flags & AF_MFA_CODE_ANOTHER_PHONE) != 0)
 		ms = another_phone_code(c, code, user);
 	if (ms == AF_MFA_OK) {
-		ms = af_mfa_device_add(c->srv->store, user, spec, &dev, c->err,
-				       sizeof(c->err));
+		ms = af_mfa_device_add_pending(c->srv->store, user, spec, &dev,
+					       c->err, sizeof(c->err));
 		if (ms != AF_MFA_OK) {
 			add_failed(c, ms, c->err);
 			log_warn(c->srv->log, c->req->rid, LOG_EVENT,
@@ -724,6 +727,8 @@ static void h_enroll(dcall *c)
 		 */
 		if (ms == AF_MFA_OK && (flags & AF_MFA_CODE_FIRST_PHONE) != 0)
 			ms = only_device(c, user);
+		if (ms == AF_MFA_OK)
+			ms = af_mfa_device_keep(c->srv->store, dev);
 		if (ms != AF_MFA_OK) {
 			id = json_string_value(json_object_get(dev, "id"));
 			if (id == NULL || af_mfa_device_remove(c->srv->store,

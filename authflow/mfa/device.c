@@ -827,10 +827,11 @@ static af_mfa_status add_undo(store_ctx *st, const char *ukey, const char *dkey,
  * marked as having had a device when the add is undone: a first phone
  * enrolled right after the password is then refused, and an
  * administrator's code is needed, which is the safe way to fail too.
+ * Unless keep, the record stays volatile: af_mfa_device_keep() keeps it.
  */
-af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
-				const json_t *spec, json_t **out, char *err,
-				size_t errlen)
+static af_mfa_status add(store_ctx *st, const char *username,
+			 const json_t *spec, bool keep, json_t **out, char *err,
+			 size_t errlen)
 {
 	char ekey[AF_MFA__KEY_MAX], kkey[AF_MFA__KEY_MAX];
 	char id[AF_MFA_ID_BUF], secret[64];
@@ -897,7 +898,7 @@ af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 		rc = AF_MFA_LIMIT;
 	}
 	/* Kept from now on; not if it was removed meanwhile. */
-	if (rc == AF_MFA_OK && !held)
+	if (rc == AF_MFA_OK && !held && keep)
 		rc = af_mfa__from_store(store_set(st, dkey, text, strlen(text),
 						  0, STORE_SET_XX));
 	if (rc != AF_MFA_OK || held) {
@@ -918,6 +919,42 @@ out:
 	af_mfa__dump_free(text);
 	af_mfa_device_free(dev);
 	json_decref(ds.jwk);
+	return rc;
+}
+
+af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
+				const json_t *spec, json_t **out, char *err,
+				size_t errlen)
+{
+	return add(st, username, spec, true, out, err, errlen);
+}
+
+af_mfa_status af_mfa_device_add_pending(store_ctx *st, const char *username,
+					const json_t *spec, json_t **out,
+					char *err, size_t errlen)
+{
+	return add(st, username, spec, false, out, err, errlen);
+}
+
+af_mfa_status af_mfa_device_keep(store_ctx *st, const json_t *dev)
+{
+	char dkey[AF_MFA__KEY_MAX];
+	const char *id = json_string_value(json_object_get(dev, "id"));
+	char *text;
+	af_mfa_status rc;
+
+	if (st == NULL || !af_mfa__id_ok(id))
+		return AF_MFA_INVALID;
+	rc = af_mfa__key(dkey, sizeof(dkey), "device:", id);
+	if (rc != AF_MFA_OK)
+		return rc;
+	text = af_mfa__dump(dev);
+	if (text == NULL)
+		return AF_MFA_NOMEM;
+	/* Not if it was removed meanwhile: it then stays removed. */
+	rc = af_mfa__from_store(
+		store_set(st, dkey, text, strlen(text), 0, STORE_SET_XX));
+	af_mfa__dump_free(text);
 	return rc;
 }
 

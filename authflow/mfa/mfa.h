@@ -193,6 +193,13 @@ af_mfa_status af_mfa_first_phone(store_ctx *st, const char *username, int *yes);
  * the public key is already another device's: one key, one device;
  * AF_MFA_NOT_FOUND when the device was removed before the add was done
  * (its user removed meanwhile).
+ * af_mfa_device_add_pending: the same, but the record stays volatile
+ * (it goes by itself within minutes) until af_mfa_device_keep(dev) keeps
+ * it for good: an enrollment that spends a code adds the device first,
+ * spends the code, and only then keeps it, so that one cut short (a
+ * crash) leaves neither a device nobody holds nor a spent code's device.
+ * af_mfa_device_keep: AF_MFA_NOT_FOUND when it was removed or went by
+ * itself meanwhile.
  * af_mfa_device_get: with totp_secret. af_mfa_device_list: the user's
  * devices, sorted by created_at, WITHOUT totp_secret (for display).
  * af_mfa_device_remove: the device is gone at once (its signatures fail),
@@ -205,6 +212,10 @@ af_mfa_status af_mfa_first_phone(store_ctx *st, const char *username, int *yes);
 af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 				const json_t *spec, json_t **out, char *err,
 				size_t errlen);
+af_mfa_status af_mfa_device_add_pending(store_ctx *st, const char *username,
+					const json_t *spec, json_t **out,
+					char *err, size_t errlen);
+af_mfa_status af_mfa_device_keep(store_ctx *st, const json_t *dev);
 af_mfa_status af_mfa_device_get(store_ctx *st, const char *id, json_t **out);
 /*
  * Wipes the TOTP secret of a device record from af_mfa_device_get() or

@@ -764,9 +764,10 @@ static void test_sig_either_s_form_ok_other_form_replayed_401(void **state)
 static void test_enroll_valid_created_code_consumed(void **state)
 {
 	struct fx *f = *state;
-	char code[AF_MFA_ID_BUF];
+	char code[AF_MFA_ID_BUF], key[64];
 	const json_t *totp;
 	json_t *dev = NULL;
+	uint64_t ttl = 1;
 
 	new_code(f, code, sizeof(code));
 	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
@@ -787,7 +788,11 @@ static void test_enroll_valid_created_code_consumed(void **state)
 	assert_string_equal(
 		json_string_value(json_object_get(dev, "push_token")),
 		"apns-token-0001");
-	json_decref(dev);
+	/* Kept for good once the code was spent. */
+	snprintf(key, sizeof(key), "device:%s", answer_str(f, "device_id"));
+	assert_int_equal(store_ttl(f->srv.store, key, &ttl), STORE_OK);
+	assert_int_equal(ttl, 0);
+	af_mfa_device_free(dev);
 	/* The same code a second time: used up. */
 	assert_int_equal(enroll_with(f, f->key, f->key, code), 401);
 	assert_error(f, "invalid_code");

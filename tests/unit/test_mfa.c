@@ -985,6 +985,44 @@ static void test_device_add_bad_spec_refused(void **state)
 	assert_devices(f->st, "frank", 0);
 }
 
+/*
+ * A device added pending goes by itself unless kept: an enrollment cut
+ * short before its code was spent leaves nothing for good; kept, it
+ * stays. A device removed meanwhile is not kept back.
+ */
+static void test_device_add_pending_until_kept(void **state)
+{
+	struct fixture *f = *state;
+	json_t *spec = make_spec("none", NULL, "2024.1"), *dev = NULL;
+	char err[128], key[64];
+	uint64_t ttl = 0;
+
+	assert_int_equal(af_mfa_device_add_pending(f->st, "gina", spec, &dev,
+						   err, sizeof(err)),
+			 AF_MFA_OK);
+	snprintf(key, sizeof(key), "device:%s", sget(dev, "id"));
+	assert_int_equal(store_ttl(f->st, key, &ttl), STORE_OK);
+	assert_true(ttl > 0 && ttl <= 10 * 60 * 1000);
+	assert_int_equal(af_mfa_device_keep(f->st, dev), AF_MFA_OK);
+	assert_int_equal(store_ttl(f->st, key, &ttl), STORE_OK);
+	assert_int_equal(ttl, 0);
+	assert_int_equal(af_mfa_device_remove(f->st, sget(dev, "id")),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_device_keep(f->st, dev), AF_MFA_NOT_FOUND);
+	assert_int_equal(store_ttl(f->st, key, &ttl), STORE_NOT_FOUND);
+	af_mfa_device_free(dev);
+	/* The plain add keeps it at once. */
+	dev = NULL;
+	assert_int_equal(
+		af_mfa_device_add(f->st, "gina", spec, &dev, err, sizeof(err)),
+		AF_MFA_OK);
+	snprintf(key, sizeof(key), "device:%s", sget(dev, "id"));
+	assert_int_equal(store_ttl(f->st, key, &ttl), STORE_OK);
+	assert_int_equal(ttl, 0);
+	af_mfa_device_free(dev);
+	json_decref(spec);
+}
+
 static void test_device_add_stores_public_members_only(void **state)
 {
 	struct fixture *f = *state;
@@ -3000,6 +3038,7 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_device_add_bad_spec_refused, setup),                 \
 		CASE(test_device_half_removed_frees_its_slot, setup),          \
 		CASE(test_device_add_stores_public_members_only, setup),       \
+		CASE(test_device_add_pending_until_kept, setup),               \
 		CASE(test_device_list_hides_totp_secret, setup),               \
 		CASE(test_device_remove_clears_index_and_step, setup),         \
 		CASE(test_device_add_same_key_refused_until_removed, setup),   \
