@@ -841,6 +841,33 @@ static af_mfa_status decision_stands(store_ctx *st, const char *key,
 }
 
 /*
+ * A report pauses the user's pushes before it is stored: one cut short
+ * between the two (a crash) leaves the pause, never a stored report whose
+ * pause nobody set (the report's own answer then refuses it again). Only
+ * for a txn the device may still answer; when another answer decides it
+ * first meanwhile, the pause stands: the safe way to lose that race.
+ */
+static af_mfa_status pause_first(store_ctx *st, const char *key,
+				 const decide_arg *a)
+{
+	json_t *txn = NULL;
+	af_mfa_status rc;
+
+	rc = af_mfa__get_json(st, key, &txn, NULL);
+	if (rc == AF_MFA_NOT_FOUND)
+		return AF_MFA_OK; /* the decision says so */
+	if (rc == AF_MFA_OK &&
+	    af_mfa__array_has(json_object_get(txn, "devices"), a->device) &&
+	    strcmp(txn_state(txn), STATE_PENDING) == 0 &&
+	    a->now < txn_expires(txn))
+		rc = af_mfa__pause_pushes(
+			st, json_string_value(json_object_get(txn, "user")),
+			af_now());
+	json_decref(txn);
+	return rc;
+}
+
+/*
  * The decision of a: the record changed once, then what follows from
  * it. AF_MFA_OK and *out, or as af_mfa_txn_decide.
  */
@@ -852,6 +879,9 @@ static af_mfa_status decide(store_ctx *st, const char *id, decide_arg *a,
 	af_mfa_status rc;
 
 	rc = txn_key(key, sizeof(key), id);
+	if (rc == AF_MFA_OK && a->device != NULL &&
+	    strcmp(a->state, "reported") == 0)
+		rc = pause_first(st, key, a);
 	if (rc != AF_MFA_OK)
 		return rc;
 	rc = af_mfa__update(st, key, decide_fn, a, &txn);

@@ -1744,6 +1744,56 @@ static void test_txn_decide_report_pauses_pushes(void **state)
 	json_decref(txn);
 }
 
+/*
+ * The pause goes before the report is stored: when it cannot be set (here
+ * the workflow it is read from is damaged) nothing is decided, so the
+ * phone's retry reports it again, never a report without its pause. A
+ * report the device may not make (another's txn, one decided) pauses
+ * nothing.
+ */
+static void test_txn_report_pause_set_first(void **state)
+{
+	struct fixture *f = *state;
+	json_t *txn = new_txn(f->st, "quinn", "[\"d1\"]", true, T0);
+	json_t *done = new_txn(f->st, "quinn", "[\"d1\"]", true, T0);
+	json_t *out = NULL;
+	const char *why = NULL;
+
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(done), "d1", "deny",
+					   NULL, T0 + 1, &out),
+			 AF_MFA_OK);
+	json_decref(out);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(done), "d1", "report",
+					   NULL, T0 + 1, &out),
+			 AF_MFA_DECIDED);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d9", "report",
+					   NULL, T0 + 1, &out),
+			 AF_MFA_FORBIDDEN);
+	assert_int_equal(af_mfa_push_allowed(f->st, "quinn", NULL, &why),
+			 AF_MFA_OK);
+	assert_int_equal(store_set(f->st, "mfa:workflow", "{\"x\":", 6, 0, 0),
+			 STORE_OK);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "report",
+					   NULL, T0 + 1, &out),
+			 AF_MFA_STORE);
+	assert_null(out);
+	assert_int_equal(store_del(f->st, "mfa:workflow"), STORE_OK);
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(txn), T0 + 2, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "pending");
+	json_decref(out);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "report",
+					   NULL, T0 + 2, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "reported");
+	json_decref(out);
+	assert_int_equal(af_mfa_push_allowed(f->st, "quinn", NULL, &why),
+			 AF_MFA_LIMIT);
+	assert_string_equal(why, "paused");
+	json_decref(done);
+	json_decref(txn);
+}
+
 /* Ending a user's sign-ins takes back every push on their phones only. */
 static void test_txns_cancel_user_cancels_only_theirs(void **state)
 {
@@ -3058,6 +3108,7 @@ static void test_device_below_minimum_rules(void **state)
 		     setup),                                                   \
 		CASE(test_txn_decide_deny_then_second_decided, setup),         \
 		CASE(test_txn_decide_report_pauses_pushes, setup),             \
+		CASE(test_txn_report_pause_set_first, setup),                  \
 		CASE(test_txns_cancel_user_cancels_only_theirs, setup),        \
 		CASE(test_txn_decide_device_not_in_txn_forbidden, setup),      \
 		CASE(test_txn_expiry_injected_now_expired, setup),             \
