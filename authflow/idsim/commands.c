@@ -531,7 +531,7 @@ int af_idsim_approve(const af_idsim_ctx *ctx, const char *txn,
 	struct session s;
 	json_t *ch = NULL;
 	json_int_t digits;
-	int rc, needed;
+	int rc, needed, known;
 
 	/*
 	 * An approval without the number, or with one of the wrong length
@@ -546,11 +546,15 @@ int af_idsim_approve(const af_idsim_ctx *ctx, const char *txn,
 	if (rc == AF_IDSIM_EXIT_OK)
 		rc = exchange(s.client, "GET", target, NULL, &ch);
 	needed = json_is_true(json_object_get(ch, "number_required"));
+	known = json_is_boolean(json_object_get(ch, "number_required"));
 	digits = json_integer_value(json_object_get(ch, "number_digits"));
 	json_decref(ch);
 	session_end(&s);
 	if (rc != AF_IDSIM_EXIT_OK)
 		return finish_output(rc);
+	/* Not a challenge: what it needs is not known. */
+	if (!known)
+		return bad_answer();
 	if (needed && number == NULL)
 		return af_idsim_fail(AF_IDSIM_EXIT_USAGE,
 				     "this challenge needs --number NN, the "

@@ -1667,6 +1667,29 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(ok.code, 0, ok.stderr);
   });
 
+  test('idsim approve against a server that answers no challenge says so', async () => {
+    await seed(server, { user: 'ivo', policy: { remote_access: true } });
+    const file = await enrollPhone(server, 'ivo', ['--platform', 'none']);
+    // Answers every request 200 with an empty JSON object.
+    const fake = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{}'); });
+    });
+    await new Promise((res) => fake.listen(0, '127.0.0.1', res));
+    try {
+      const at = { issuer: `http://127.0.0.1:${fake.address().port}` };
+      const txn = 'A'.repeat(22);
+      for (const args of [['approve', txn], ['approve', txn, '--number', '42']]) {
+        const r = await idsim(at, file, args);
+        assert.equal(r.code, 3, r.stderr);
+        assert.equal(r.stdout, '');
+        assert.equal(r.stderr, 'idsim: unexpected answer from the server: is --url an authflow server?');
+      }
+    } finally {
+      fake.close();
+    }
+  });
+
   test('with the remote_access_mfa feature off the password suffices', async () => {
     const off = await startServer({ store: STORE, features: { remote_access_mfa: false } });
     try {
