@@ -39,6 +39,7 @@
 #include "http/health.h"
 #include "http/tlsfiles.h"
 #include "mfa/seam.h"
+#include "oidc/bclogout.h"
 #include "pushd/pushd.h"
 #include "server.h"
 #include "session/session.h"
@@ -708,6 +709,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 				    af_mono_ns());
 		af_mfa_seam_sweep(&srv, &sweep, af_now());
 		af_session_sweep(&srv, &sessions, af_now());
+		af_bcl_tick(srv.bcl, af_mono_ns());
 		if (push != NULL)
 			(void)pushd_fcm_renew(push);
 	}

@@ -435,8 +435,8 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		log_warn(srv->log, NULL, "start",
 			 "when sign-in records began could not be noted: %s",
 			 af_dir_strerror(dst));
-	srv->bcl =
-		af_bcl_new(srv->log, srv->metrics, srv->keys, srv->cfg.issuer);
+	srv->bcl = af_bcl_new(srv->log, srv->metrics, srv->keys,
+			      srv->cfg.issuer, srv->store);
 	if (srv->bcl == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -7,6 +7,11 @@
  * once, AF_BCL_PER_URI_MAX to one URI), signs each token at its first
  * try, and puts a failed one back with its next due time; it sleeps in
  * curl_multi_poll(), which af_bcl_send() and af_bcl_free() wake.
+ *
+ * With a store, each token waiting is also a record there, naming the
+ * server that holds it, until it is delivered or given up: a server
+ * that stops (or dies) before has its records taken over by a live one,
+ * which knows the holder is gone when its heartbeat key has expired.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -32,6 +37,23 @@ static const unsigned retry_ms[AF_BCL_TRIES] = {1000, 3000, 0};
 /* The longest the worker sleeps without looking at its queue (ms). */
 #define IDLE_POLL_MS	   1000
 
+/* The store's records of tokens waiting, and of the servers holding them. */
+#define REC_PREFIX  "bcl:job:"
+#define PENDING_KEY "bcl:pending"
+#define NODE_PREFIX "bcl:node:"
+#define ID_BYTES    16
+#define ID_BUF	    32
+/* A token not delivered within the hour is given up, record and all. */
+#define REC_TTL_MS  ((uint64_t)3600 * 1000)
+/* A server's heartbeat lasts this long, and is renewed every BEAT_NS. */
+#define NODE_TTL_MS 30000u
+#define BEAT_NS	    (10ull * 1000 * 1000 * 1000)
+/* How often the records are looked through for a stopped server's. */
+#define SCAN_NS	    (15ull * 1000 * 1000 * 1000)
+/* Records looked at in one scan: the rest wait for the next. */
+#define SCAN_MAX    256
+#define REC_MAX	    4096
+
 /* The start of a relying party's answer, kept for the log. */
 struct said {
 	char text[ANSWER_KEPT + 1];
@@ -42,6 +64,7 @@ struct job {
 	struct job *next;
 	uint64_t due_ns; /* af_mono_ns() from when it may be tried */
 	unsigned tries;	 /* begun so far */
+	char id[ID_BUF]; /* its record in the store; "": none */
 	char *client_id;
 	char *uri;
 	char *sub;
@@ -66,6 +89,10 @@ struct af_bcl {
 	af_metrics *metrics;
 	af_keyring *keys;
 	char *issuer;
+	store_ctx *store;    /* NULL: no records */
+	char node[ID_BUF];   /* this server, in the records it holds */
+	uint64_t beat_at_ns; /* af_bcl_tick(): the next heartbeat, */
+	uint64_t scan_at_ns; /* and the next look for stopped servers' */
 };
 
 static void job_free(struct job *j)
@@ -81,6 +108,72 @@ static void job_free(struct job *j)
 		free(j->body);
 	}
 	free(j);
+}
+
+/* The store key of prefix and id into key (cap bytes). */
+static void key_of(const char *prefix, const char *id, char *key, size_t cap)
+{
+	(void)snprintf(key, cap, "%s%s", prefix, id);
+}
+
+/* The record of j held by node: what a server taking it over needs. */
+static char *record_text(const struct job *j, const char *node)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "client_id",
+			      j->client_id, "uri", j->uri, "sub", j->sub, "sid",
+			      j->sid, "node", node);
+	char *text =
+		o != NULL ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(o);
+	return text;
+}
+
+/* Drops the record of j (delivered, or given up), if it has one. */
+static void forget(af_bcl *b, struct job *j)
+{
+	char key[sizeof(REC_PREFIX) + ID_BUF];
+
+	if (b->store == NULL || j->id[0] == '\0')
+		return;
+	key_of(REC_PREFIX, j->id, key, sizeof(key));
+	/* One left behind expires; until then it may be sent again, which
+	 * a relying party takes as a logout of a session already ended. */
+	if (store_del(b->store, key) != STORE_OK ||
+	    store_srem(b->store, PENDING_KEY, j->id) != STORE_OK)
+		log_warn(b->log, NULL, "backchannel_logout",
+			 "the record of a logout token sent could not be "
+			 "removed: it may be sent once more");
+	j->id[0] = '\0';
+}
+
+/*
+ * Writes the record of j, held by this server. 0, or -1 when the store
+ * failed: the token is then held in memory alone, as without a store.
+ */
+static int record(af_bcl *b, struct job *j)
+{
+	char key[sizeof(REC_PREFIX) + ID_BUF], *text;
+	int rc = -1;
+
+	if (b->store == NULL)
+		return 0;
+	if (af_random_token(ID_BYTES, j->id, sizeof(j->id)) != 0) {
+		j->id[0] = '\0';
+		return -1;
+	}
+	key_of(REC_PREFIX, j->id, key, sizeof(key));
+	text = record_text(j, b->node);
+	/* Durable: kept by the memory store's file across a restart. */
+	if (text != NULL &&
+	    store_set(b->store, key, text, strlen(text), REC_TTL_MS,
+		      STORE_SET_DURABLE) == STORE_OK &&
+	    store_sadd(b->store, PENDING_KEY, j->id) == STORE_OK)
+		rc = 0;
+	free(text);
+	if (rc != 0)
+		forget(b, j);
+	return rc;
 }
 
 /* Puts j in the queue after every job due no later than it. */
@@ -213,10 +306,11 @@ static int begin_try(af_bcl *b, CURLM *multi, struct curl_slist *headers,
  */
 static void settle(af_bcl *b, struct job *j, long status)
 {
-	int again;
+	int again, stopping;
 
 	if (status >= 200 && status <= 299) {
 		told(b, j, AF_BCL_OUT_DELIVERED, NULL);
+		forget(b, j);
 		job_free(j);
 		return;
 	}
@@ -226,7 +320,8 @@ static void settle(af_bcl *b, struct job *j, long status)
 	else if (j->err[0] == '\0')
 		snprintf(j->err, sizeof(j->err), "no answer");
 	pthread_mutex_lock(&b->mu);
-	again = j->tries < AF_BCL_TRIES && !b->stopping && j->body != NULL;
+	stopping = b->stopping;
+	again = j->tries < AF_BCL_TRIES && !stopping && j->body != NULL;
 	if (again) {
 		j->due_ns = af_mono_ns() +
 			    (uint64_t)retry_ms[j->tries - 1] * 1000000u;
@@ -235,6 +330,9 @@ static void settle(af_bcl *b, struct job *j, long status)
 	pthread_mutex_unlock(&b->mu);
 	if (!again) {
 		told(b, j, AF_BCL_OUT_FAILED, j->err);
+		/* Given up, unless the server stops: then it waits on. */
+		if (!stopping)
+			forget(b, j);
 		job_free(j);
 	}
 }
@@ -303,6 +401,16 @@ static void try_done(af_bcl *b, CURLM *multi, struct job **fly, size_t *nfly,
 	settle(b, j, status);
 }
 
+/* Why j is not sent by this server, which stops. */
+static const char *stopped_why(const struct job *j)
+{
+	return j->id[0] != '\0'
+		       ? "the server stopped before it was sent; its record "
+			 "in the store waits for another server, or the next "
+			 "start"
+		       : "the server stopped before it was sent";
+}
+
 static void *worker(void *arg)
 {
 	af_bcl *b = arg;
@@ -367,20 +475,18 @@ static void *worker(void *arg)
 		/* libcurl's own timers shorten the wait as they need. */
 		(void)curl_multi_poll(b->multi, NULL, 0, (int)timeout_ms, NULL);
 	}
-	/* Stopped: what is under way or waiting is not sent. */
+	/* Stopped: what is under way or waiting is not sent here. */
 	for (i = 0; i < nfly; i++) {
 		(void)curl_multi_remove_handle(b->multi, fly[i]->easy);
 		curl_easy_cleanup(fly[i]->easy);
-		told(b, fly[i], AF_BCL_OUT_DROPPED,
-		     "the server stopped before it was sent");
+		told(b, fly[i], AF_BCL_OUT_DROPPED, stopped_why(fly[i]));
 		job_free(fly[i]);
 	}
 	pthread_mutex_lock(&b->mu);
 	while ((j = b->head) != NULL) {
 		b->head = j->next;
 		b->waiting--;
-		told(b, j, AF_BCL_OUT_DROPPED,
-		     "the server stopped before it was sent");
+		told(b, j, AF_BCL_OUT_DROPPED, stopped_why(j));
 		job_free(j);
 	}
 	pthread_mutex_unlock(&b->mu);
@@ -388,8 +494,21 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* This server's heartbeat: while it lasts, no other takes its records. */
+static void beat(af_bcl *b)
+{
+	char key[sizeof(NODE_PREFIX) + ID_BUF];
+
+	key_of(NODE_PREFIX, b->node, key, sizeof(key));
+	if (store_set(b->store, key, "1", 1, NODE_TTL_MS, STORE_SET_VITAL) !=
+	    STORE_OK)
+		log_warn(b->log, NULL, "backchannel_logout",
+			 "the heartbeat could not be written: another "
+			 "server may send this one's logout tokens too");
+}
+
 af_bcl *af_bcl_new(log_ctx *log, af_metrics *metrics, af_keyring *keys,
-		   const char *issuer)
+		   const char *issuer, store_ctx *store)
 {
 	af_bcl *b = calloc(1, sizeof(*b));
 
@@ -398,12 +517,19 @@ af_bcl *af_bcl_new(log_ctx *log, af_metrics *metrics, af_keyring *keys,
 	b->log = log;
 	b->metrics = metrics;
 	b->keys = keys;
+	b->store = store;
 	b->issuer = strdup(issuer);
-	if (b->issuer == NULL || pthread_mutex_init(&b->mu, NULL) != 0) {
+	if (b->issuer == NULL ||
+	    af_random_token(ID_BYTES, b->node, sizeof(b->node)) != 0 ||
+	    pthread_mutex_init(&b->mu, NULL) != 0) {
 		free(b->issuer);
 		free(b);
 		return NULL;
 	}
+	/* Before the first record: a server without one is taken for
+	 * stopped. */
+	if (store != NULL)
+		beat(b);
 	return b;
 }
 
@@ -421,6 +547,55 @@ static af_bcl_status start(af_bcl *b)
 	return AF_BCL_NOMEM;
 }
 
+/* Whether a token for uri may wait, with b->mu held. */
+static af_bcl_status room(af_bcl *b, const char *uri)
+{
+	if (b->stopping)
+		return AF_BCL_STOPPED;
+	if (b->waiting >= AF_BCL_QUEUE_MAX ||
+	    waiting_for(b, uri) >= AF_BCL_QUEUE_PER_URI_MAX)
+		return AF_BCL_FULL;
+	if (!b->started)
+		return start(b);
+	return AF_BCL_OK;
+}
+
+/* Queues *j (then NULL) when there is room still, and wakes the worker. */
+static af_bcl_status hand_over(af_bcl *b, struct job **j)
+{
+	af_bcl_status rc;
+
+	pthread_mutex_lock(&b->mu);
+	rc = room(b, (*j)->uri);
+	if (rc == AF_BCL_OK) {
+		enqueue(b, *j);
+		*j = NULL;
+		(void)curl_multi_wakeup(b->multi);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return rc;
+}
+
+/* A job of its own copies of the four members; NULL when out of memory. */
+static struct job *job_new(const char *client_id, const char *uri,
+			   const char *sub, const char *sid)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->client_id = strdup(client_id);
+	j->uri = strdup(uri);
+	j->sub = strdup(sub);
+	j->sid = strdup(sid);
+	if (j->client_id == NULL || j->uri == NULL || j->sub == NULL ||
+	    j->sid == NULL) {
+		job_free(j);
+		return NULL;
+	}
+	return j;
+}
+
 af_bcl_status af_bcl_send(af_bcl *b, const char *client_id, const char *uri,
 			  const char *sub, const char *sid)
 {
@@ -429,39 +604,181 @@ af_bcl_status af_bcl_send(af_bcl *b, const char *client_id, const char *uri,
 
 	if (b == NULL)
 		return AF_BCL_NOMEM;
-	j = calloc(1, sizeof(*j));
+	j = job_new(client_id, uri, sub, sid);
 	if (j == NULL)
 		return AF_BCL_NOMEM;
-	j->client_id = strdup(client_id);
-	j->uri = strdup(uri);
-	j->sub = strdup(sub);
-	j->sid = strdup(sid);
-	if (j->client_id == NULL || j->uri == NULL || j->sub == NULL ||
-	    j->sid == NULL) {
-		job_free(j);
-		return AF_BCL_NOMEM;
-	}
 	j->due_ns = af_mono_ns();
+	/* Its record first, outside the lock: the store may be slow. */
 	pthread_mutex_lock(&b->mu);
-	if (b->stopping)
-		rc = AF_BCL_STOPPED;
-	else if (b->waiting >= AF_BCL_QUEUE_MAX ||
-		 waiting_for(b, uri) >= AF_BCL_QUEUE_PER_URI_MAX)
-		rc = AF_BCL_FULL;
-	else if (!b->started)
-		rc = start(b);
-	if (rc == AF_BCL_OK) {
-		enqueue(b, j);
-		j = NULL;
-		(void)curl_multi_wakeup(b->multi);
-	}
+	rc = room(b, uri);
 	pthread_mutex_unlock(&b->mu);
+	if (rc == AF_BCL_OK)
+		(void)record(b, j);
+	if (rc == AF_BCL_OK)
+		rc = hand_over(b, &j);
+	if (j != NULL)
+		forget(b, j);
 	job_free(j);
 	return rc;
 }
 
+/* The ids of the records, SCAN_MAX at most. */
+struct ids {
+	char v[SCAN_MAX][ID_BUF];
+	size_t n;
+};
+
+static int collect_id(const char *member, void *arg)
+{
+	struct ids *ids = arg;
+
+	if (strlen(member) < ID_BUF)
+		(void)snprintf(ids->v[ids->n++], ID_BUF, "%s", member);
+	return ids->n == SCAN_MAX;
+}
+
+/* The string member name of o, when it is one of 1..cap - 1 bytes. */
+static const char *member_of(const json_t *o, const char *name, size_t cap)
+{
+	const char *s = json_string_value(json_object_get(o, name));
+
+	return s != NULL && s[0] != '\0' && strlen(s) < cap ? s : NULL;
+}
+
+/*
+ * The record id, when a server that stopped holds it: taken over (its
+ * holder is this server from now on) into *out. 1 taken, 0 not (held by
+ * a live server, gone, or damaged and dropped), -1 the store failed.
+ */
+static int take_one(af_bcl *b, const char *id, struct job **out)
+{
+	char key[sizeof(REC_PREFIX) + ID_BUF];
+	char nkey[sizeof(NODE_PREFIX) + ID_BUF];
+	store_value v = {NULL, 0}, alive = {NULL, 0};
+	const char *cid, *uri, *sub, *sid, *node;
+	char *text = NULL;
+	json_t *o = NULL;
+	store_status st;
+	int rc = -1;
+
+	*out = NULL;
+	key_of(REC_PREFIX, id, key, sizeof(key));
+	st = store_get(b->store, key, &v);
+	if (st == STORE_NOT_FOUND)
+		/* Delivered meanwhile, or expired: its id goes too. */
+		return store_srem(b->store, PENDING_KEY, id) == STORE_OK ? 0
+									 : -1;
+	if (st != STORE_OK)
+		return -1;
+	o = v.len < REC_MAX ? json_loadb((const char *)v.data, v.len, 0, NULL)
+			    : NULL;
+	cid = member_of(o, "client_id", AF_DIR_CLIENT_ID_BUF);
+	uri = member_of(o, "uri", 2048);
+	sub = member_of(o, "sub", 256);
+	sid = member_of(o, "sid", 256);
+	node = member_of(o, "node", ID_BUF);
+	if (cid == NULL || uri == NULL || sub == NULL || sid == NULL ||
+	    node == NULL) {
+		store_damaged(b->store, key);
+		rc = store_del(b->store, key) == STORE_OK &&
+				     store_srem(b->store, PENDING_KEY, id) ==
+					     STORE_OK
+			     ? 0
+			     : -1;
+		goto out;
+	}
+	rc = 0;
+	if (strcmp(node, b->node) == 0)
+		goto out;
+	key_of(NODE_PREFIX, node, nkey, sizeof(nkey));
+	st = store_get(b->store, nkey, &alive);
+	store_value_free(&alive);
+	if (st != STORE_NOT_FOUND) {
+		rc = st == STORE_OK ? 0 : -1;
+		goto out;
+	}
+	*out = job_new(cid, uri, sub, sid);
+	text = *out != NULL ? record_text(*out, b->node) : NULL;
+	if (text == NULL) {
+		rc = -1;
+		goto out;
+	}
+	/* Of servers taking it at once, one does. */
+	st = store_cas(b->store, key, v.data, v.len, text, strlen(text), 0);
+	if (st == STORE_OK) {
+		(void)snprintf((*out)->id, sizeof((*out)->id), "%s", id);
+		(*out)->due_ns = af_mono_ns();
+		rc = 1;
+	} else
+		rc = st == STORE_CONFLICT || st == STORE_NOT_FOUND ? 0 : -1;
+out:
+	if (rc != 1) {
+		job_free(*out);
+		*out = NULL;
+	}
+	free(text);
+	json_decref(o);
+	store_value_free(&v);
+	return rc;
+}
+
+/*
+ * Takes over the records of servers that stopped before sending them, as
+ * long as there is room to queue them; what is left waits for the next
+ * scan.
+ */
+static void take_over(af_bcl *b)
+{
+	struct ids *ids = calloc(1, sizeof(*ids));
+	struct job *j = NULL;
+	size_t i, taken = 0;
+	int rc = 0;
+
+	if (ids == NULL || store_smembers(b->store, PENDING_KEY, collect_id,
+					  ids) != STORE_OK) {
+		free(ids);
+		return;
+	}
+	for (i = 0; i < ids->n && rc >= 0; i++) {
+		pthread_mutex_lock(&b->mu);
+		rc = b->stopping || b->waiting >= AF_BCL_QUEUE_MAX ? -1 : 0;
+		pthread_mutex_unlock(&b->mu);
+		if (rc == 0)
+			rc = take_one(b, ids->v[i], &j);
+		if (rc != 1)
+			continue;
+		/* Now this server's: one that cannot wait here waits for
+		 * the next start, or for another server once this stops. */
+		if (hand_over(b, &j) == AF_BCL_OK)
+			taken++;
+		job_free(j);
+		j = NULL;
+	}
+	if (taken > 0)
+		log_info(b->log, NULL, "backchannel_logout",
+			 "%zu logout token(s) taken over from a server that "
+			 "stopped before sending them",
+			 taken);
+	free(ids);
+}
+
+void af_bcl_tick(af_bcl *b, uint64_t now_ns)
+{
+	if (b == NULL || b->store == NULL)
+		return;
+	if (now_ns >= b->beat_at_ns) {
+		beat(b);
+		b->beat_at_ns = now_ns + BEAT_NS;
+	}
+	if (now_ns >= b->scan_at_ns) {
+		b->scan_at_ns = now_ns + SCAN_NS;
+		take_over(b);
+	}
+}
+
 void af_bcl_free(af_bcl *b, unsigned grace_ms)
 {
+	char key[sizeof(NODE_PREFIX) + ID_BUF];
 	struct job *j;
 	int started;
 
@@ -481,6 +798,12 @@ void af_bcl_free(af_bcl *b, unsigned grace_ms)
 		job_free(j);
 	}
 	curl_multi_cleanup(b->multi);
+	/* Its records are for the others to take over at once. */
+	key_of(NODE_PREFIX, b->node, key, sizeof(key));
+	if (b->store != NULL && store_del(b->store, key) != STORE_OK)
+		log_warn(b->log, NULL, "backchannel_logout",
+			 "the heartbeat could not be removed: the logout "
+			 "tokens not sent wait until it expires");
 	pthread_mutex_destroy(&b->mu);
 	free(b->issuer);
 	free(b);

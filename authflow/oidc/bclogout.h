@@ -30,6 +30,7 @@
 
 #include "common/jose.h"
 #include "common/log.h"
+#include "common/store.h"
 #include "http/metrics.h"
 #include "server.h"
 #include "session/session.h"
@@ -59,9 +60,27 @@ typedef enum af_bcl_status {
  * A sender that logs to log, counts in metrics and signs with keys as
  * issuer (all borrowed, and outliving it; issuer is copied). Its thread
  * starts with the first token. NULL when out of memory.
+ *
+ * With a store (borrowed; may be NULL), every token waiting is also a
+ * record there until it is delivered or given up (at most an hour), kept
+ * by the memory store's file too: tokens not sent when a server stops,
+ * or dies, are sent by another server, or by the next start, instead of
+ * being lost. A server's records name it, and it keeps a heartbeat key
+ * alive (af_bcl_tick()); another takes over the records of a server whose
+ * heartbeat has expired (30 s) or that stopped (af_bcl_free() ends its
+ * heartbeat). Delivery is then at least once: a relying party may be told
+ * twice of one session's end, which the second time ends nothing.
  */
 af_bcl *af_bcl_new(log_ctx *log, af_metrics *metrics, af_keyring *keys,
-		   const char *issuer);
+		   const char *issuer, store_ctx *store);
+
+/*
+ * With a store, keeps this server's heartbeat alive and, every 15 s,
+ * takes over the records of servers that stopped. Call it about every
+ * second, from one thread at a time; now_ns is af_mono_ns(). b may be
+ * NULL.
+ */
+void af_bcl_tick(af_bcl *b, uint64_t now_ns);
 
 /*
  * Queues the logout token of the session sid of the user sub for
@@ -73,7 +92,8 @@ af_bcl_status af_bcl_send(af_bcl *b, const char *client_id, const char *uri,
 /*
  * Stops the sender: tokens still waiting are sent as they can within
  * grace_ms (no more retries); what is under way or waiting then is
- * dropped (and logged), and the thread ends. b may be NULL.
+ * dropped here (and logged), its record left for another server or the
+ * next start, and the thread ends. b may be NULL.
  */
 void af_bcl_free(af_bcl *b, unsigned grace_ms);
 

@@ -155,8 +155,8 @@ static void server_fill(af_server *srv)
 		abort();
 	srv->metrics = af_metrics_new(af_route_name, af_route_count());
 	srv->brand = af_brand_cache_new(srv->dir);
-	srv->bcl =
-		af_bcl_new(srv->log, srv->metrics, srv->keys, srv->cfg.issuer);
+	srv->bcl = af_bcl_new(srv->log, srv->metrics, srv->keys,
+			      srv->cfg.issuer, NULL);
 	if (srv->metrics == NULL || srv->brand == NULL || srv->bcl == NULL)
 		abort();
 }

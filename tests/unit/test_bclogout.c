@@ -280,7 +280,7 @@ static json_t *sent_claims(struct fx *f, const char *body)
 
 static af_bcl *sender(struct fx *f)
 {
-	af_bcl *b = af_bcl_new(NULL, NULL, f->srv.keys, ISSUER);
+	af_bcl *b = af_bcl_new(NULL, NULL, f->srv.keys, ISSUER, NULL);
 
 	assert_non_null(b);
 	return b;
@@ -420,6 +420,160 @@ static void hung_party_holds_up_its_own(void **state)
 	rp_stop(&rp);
 }
 
+static int first_id(const char *member, void *arg)
+{
+	snprintf(arg, 64, "%s", member);
+	return 1;
+}
+
+static int count_member(const char *member, void *arg)
+{
+	(void)member;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* How many records of tokens wait in store, after waiting for n at most. */
+static size_t records_settle(store_ctx *store, size_t n)
+{
+	size_t count = 0;
+
+	for (int i = 0; i < WAIT_MS / 20; i++) {
+		count = 0;
+		assert_int_equal(store_smembers(store, "bcl:pending",
+						count_member, &count),
+				 STORE_OK);
+		if (count <= n)
+			break;
+		usleep(20000);
+	}
+	return count;
+}
+
+/* Writes a record as a server named node would, holding it. */
+static void put_record(store_ctx *store, const char *id, const char *node,
+		       const char *uri, const char *sid)
+{
+	char key[64], text[512];
+
+	snprintf(key, sizeof(key), "bcl:job:%s", id);
+	snprintf(text, sizeof(text),
+		 "{\"client_id\":\"af-client\",\"node\":\"%s\","
+		 "\"sid\":\"%s\",\"sub\":\"sub-9\",\"uri\":\"%s\"}",
+		 node, sid, uri);
+	assert_int_equal(store_set(store, key, text, strlen(text), 3600000, 0),
+			 STORE_OK);
+	assert_int_equal(store_sadd(store, "bcl:pending", id), STORE_OK);
+}
+
+/* The node holding record id. */
+static void record_node(store_ctx *store, const char *id, char *node,
+			size_t cap)
+{
+	char key[64];
+	store_value v = {NULL, 0};
+	json_t *o;
+
+	snprintf(key, sizeof(key), "bcl:job:%s", id);
+	assert_int_equal(store_get(store, key, &v), STORE_OK);
+	o = json_loadb((const char *)v.data, v.len, 0, NULL);
+	snprintf(node, cap, "%s",
+		 json_string_value(json_object_get(o, "node")));
+	json_decref(o);
+	store_value_free(&v);
+}
+
+/*
+ * With a store, a token waits as a record until it is delivered; the
+ * records of a server whose heartbeat expired are taken over and sent,
+ * those of a live one are not, and a damaged one is dropped.
+ */
+static void records_taken_over_from_stopped_server(void **state)
+{
+	static const unsigned script[] = {204, 204, 0};
+	struct fx *f = *state;
+	struct rp rp;
+	char uri[64], node[64];
+	af_bcl *b = af_bcl_new(NULL, NULL, f->srv.keys, ISSUER, f->keystore);
+	json_t *c;
+
+	assert_non_null(b);
+	rp_start(&rp, script);
+	snprintf(uri, sizeof(uri), "http://127.0.0.1:%u/bcl", rp.port);
+	assert_int_equal(af_bcl_send(b, "af-client", uri, "sub-1", "sid-1"),
+			 AF_BCL_OK);
+	assert_int_equal(rp_wait(&rp, 1), 1);
+	assert_int_equal(records_settle(f->keystore, 0), 0);
+
+	put_record(f->keystore, "gone-1", "stopped-node", uri, "sid-gone");
+	put_record(f->keystore, "live-1", "live-node", uri, "sid-live");
+	assert_int_equal(
+		store_set(f->keystore, "bcl:node:live-node", "1", 1, 30000, 0),
+		STORE_OK);
+	assert_int_equal(store_set(f->keystore, "bcl:job:bad-1", "{\"x\"", 5,
+				   3600000, 0),
+			 STORE_OK);
+	assert_int_equal(store_sadd(f->keystore, "bcl:pending", "bad-1"),
+			 STORE_OK);
+	af_bcl_tick(b, af_mono_ns());
+	assert_int_equal(rp_wait(&rp, 2), 2);
+	c = sent_claims(f, rp.bodies[1]);
+	assert_string_equal(json_string_value(json_object_get(c, "sid")),
+			    "sid-gone");
+	assert_string_equal(json_string_value(json_object_get(c, "sub")),
+			    "sub-9");
+	json_decref(c);
+	/* The live server's record stays its own. */
+	assert_int_equal(records_settle(f->keystore, 1), 1);
+	record_node(f->keystore, "live-1", node, sizeof(node));
+	assert_string_equal(node, "live-node");
+	af_bcl_free(b, 0);
+	rp_stop(&rp);
+}
+
+/*
+ * A token not sent when its server stops stays a record; the next
+ * server takes it over at once, since the stop ended the heartbeat.
+ */
+static void stop_leaves_record_for_next_server(void **state)
+{
+	struct fx *f = *state;
+	char hung_uri[64], node[64], next[64];
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	int hung = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	af_bcl *b = af_bcl_new(NULL, NULL, f->srv.keys, ISSUER, f->keystore);
+	char id[64] = "";
+	size_t count = 0;
+
+	assert_non_null(b);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(hung >= 0);
+	assert_int_equal(bind(hung, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(hung, 16), 0);
+	assert_int_equal(getsockname(hung, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(hung_uri, sizeof(hung_uri), "http://127.0.0.1:%u/bcl",
+		 (unsigned)ntohs(sa.sin_port));
+	assert_int_equal(af_bcl_send(b, "af-hung", hung_uri, "sub-1", "sid-1"),
+			 AF_BCL_OK);
+	af_bcl_free(b, 0);
+	assert_int_equal(store_smembers(f->keystore, "bcl:pending",
+					count_member, &count),
+			 STORE_OK);
+	assert_int_equal(count, 1);
+	assert_int_equal(
+		store_smembers(f->keystore, "bcl:pending", first_id, id),
+		STORE_OK);
+	record_node(f->keystore, id, node, sizeof(node));
+	b = af_bcl_new(NULL, NULL, f->srv.keys, ISSUER, f->keystore);
+	assert_non_null(b);
+	af_bcl_tick(b, af_mono_ns());
+	record_node(f->keystore, id, next, sizeof(next));
+	assert_string_not_equal(next, node);
+	af_bcl_free(b, 0);
+	close(hung);
+}
+
 /* Only http and https: another scheme fails without a request. */
 static void other_schemes_refused(void **state)
 {
@@ -445,6 +599,11 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(other_schemes_refused, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			records_taken_over_from_stopped_server, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			stop_leaves_record_for_next_server, setup, teardown),
 	};
 	int rc;
 

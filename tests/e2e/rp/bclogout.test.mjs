@@ -4,12 +4,14 @@
 // against /jwks. On the store backend from AF_STORE; each test starts its
 // own server.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import * as jose from 'jose';
 import * as client from 'openid-client';
-import { authRequest, Browser, ctl, discover, freePort, openAuthorize, seed, signIn, sleep, startServer } from './lib.mjs';
+import { authRequest, BIN, Browser, ctl, discover, freePort, openAuthorize, seed, signIn, sleep, startServer } from './lib.mjs';
 
 const STORE = process.env.AF_STORE ?? 'memory';
 const REDIRECT = 'http://127.0.0.1:9000/login/callback';
@@ -418,4 +420,36 @@ describe(`back-channel logout (${STORE} store)`, () => {
     const added = JSON.parse(c.stdout).client_id;
     assert.equal((await server.admin('GET', `/apps/${added}`)).json.backchannel_logout_uri, 'https://rp.example.com/added');
   }));
+
+  test('a logout token not yet sent when the server dies is sent by the next start', { skip: STORE !== 'memory', timeout: 60000 }, async () => {
+    const server = await startServer({ store: STORE });
+    const port = await freePort();
+    let again = null;
+    let rx = null;
+    try {
+      const user = 'bcl-crash';
+      const s = await seed(server, { user, app: { backchannel_logout_uri: `http://127.0.0.1:${port}/bcl` } });
+      const signedIn = await passwordSignIn(server, s, new Browser());
+      // Nothing listens: the first attempt fails, the next is a second off.
+      assert.equal(ctl(server, ['sessions', 'end', user]).code, 0);
+      await sleep(200);
+      server.proc.kill('SIGKILL');
+      await new Promise((res) => (server.proc.exitCode !== null || server.proc.signalCode !== null ? res() : server.proc.once('exit', res)));
+      rx = await receiver(() => 200, port);
+      again = spawn(path.join(BIN, 'authflow'), ['--config', server.configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      again.stderr.on('data', (d) => { stderr += d; });
+      await waitForPosts(rx, 1, 'the token the first server held', 10000);
+      await checkLogoutToken(server, rx.posts[0], { aud: s.clientId, idc: signedIn.claims });
+      await expectNoMore(rx, 1, 'sent once', 1500);
+      assert.doesNotMatch(stderr, /"level":"(error|fatal)"/);
+    } finally {
+      if (again) {
+        again.kill('SIGTERM');
+        await new Promise((res) => (again.exitCode !== null ? res() : again.once('exit', res)));
+      }
+      if (rx) await rx.close();
+      await server.stop();
+    }
+  });
 });
