@@ -366,6 +366,24 @@ static void test_user_passwd_changes_password(void **state)
 			 404);
 }
 
+/* How many devices the admin API lists for alice. */
+static size_t alice_devices(struct fx *f)
+{
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
+		200);
+	return json_array_size(json_object_get(f->answer, "devices"));
+}
+
+/* The newest audit event of all (lent from f->answer). */
+static json_t *last_event(struct fx *f)
+{
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
+				 NULL, NULL),
+			 200);
+	return json_array_get(json_object_get(f->answer, "events"), 0);
+}
+
 static void test_user_unlock_clears_lock_and_audits(void **state)
 {
 	struct fx *f = *state;
@@ -386,10 +404,7 @@ static void test_user_unlock_clears_lock_and_audits(void **state)
 		call(f, ADMIN, "POST", "/admin/v1/users/alice/unlock", NULL),
 		200);
 	assert_int_equal(af_throttle_is_locked(f->srv.dir, "alice"), 0);
-	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
-				 NULL, NULL),
-			 200);
-	ev = json_array_get(json_object_get(f->answer, "events"), 0);
+	ev = last_event(f);
 	assert_string_equal(json_string_value(json_object_get(ev, "action")),
 			    "user.unlock");
 	assert_string_equal(json_string_value(json_object_get(ev, "actor")),
@@ -1572,10 +1587,7 @@ static void test_workflow_patch_changes_and_audits(void **state)
 		json_string_value(json_object_get(
 			json_object_get(f->answer, "min_app_version"), "ios")),
 		"2023.2");
-	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
-				 NULL, NULL),
-			 200);
-	ev = json_array_get(json_object_get(f->answer, "events"), 0);
+	ev = last_event(f);
 	assert_string_equal(json_string_value(json_object_get(ev, "action")),
 			    "workflow.set");
 	assert_string_equal(json_string_value(json_object_get(ev, "actor")),
@@ -1652,10 +1664,7 @@ static void test_enroll_code_known_user_201_with_uri(void **state)
 	assert_true(exp >= now + AF_MFA_ENROLL_TTL_S - 5);
 	assert_true(exp <= af_now() + AF_MFA_ENROLL_TTL_S + 5);
 	/* The audit trail names the user and never holds the code. */
-	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
-				 NULL, NULL),
-			 200);
-	ev = json_array_get(json_object_get(f->answer, "events"), 0);
+	ev = last_event(f);
 	assert_string_equal(json_string_value(json_object_get(ev, "action")),
 			    "device.enroll_code");
 	assert_string_equal(json_string_value(json_object_get(ev, "target")),
@@ -1742,15 +1751,8 @@ static void test_devices_list_empty_then_one_then_removed(void **state)
 	assert_int_equal(call(f, ADMIN, "DELETE", path, NULL), 200);
 	assert_true(json_is_true(json_object_get(f->answer, "ok")));
 	assert_int_equal(call(f, ADMIN, "DELETE", path, NULL), 404);
-	assert_int_equal(
-		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
-		200);
-	assert_int_equal(json_array_size(json_object_get(f->answer, "devices")),
-			 0);
-	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
-				 NULL, NULL),
-			 200);
-	ev = json_array_get(json_object_get(f->answer, "events"), 0);
+	assert_int_equal(alice_devices(f), 0);
+	ev = last_event(f);
 	assert_string_equal(json_string_value(json_object_get(ev, "action")),
 			    "device.remove");
 	assert_string_equal(json_string_value(json_object_get(
@@ -1789,24 +1791,13 @@ static void test_device_remove_audit_fails_device_stays(void **state)
 	assert_int_equal(call(f, ADMIN, "DELETE", path, NULL), 503);
 	assert_non_null(
 		strstr(answer_str(f, "message"), "the device was not removed"));
-	assert_int_equal(
-		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
-		200);
-	assert_int_equal(json_array_size(json_object_get(f->answer, "devices")),
-			 1);
+	assert_int_equal(alice_devices(f), 1);
 	assert_int_equal(
 		store_set(f->srv.store, "audit:seq", seq.data, seq.len, 0, 0),
 		STORE_OK);
 	assert_int_equal(call(f, ADMIN, "DELETE", path, NULL), 200);
-	assert_int_equal(
-		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
-		200);
-	assert_int_equal(json_array_size(json_object_get(f->answer, "devices")),
-			 0);
-	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
-				 NULL, NULL),
-			 200);
-	ev = json_array_get(json_object_get(f->answer, "events"), 0);
+	assert_int_equal(alice_devices(f), 0);
+	ev = last_event(f);
 	assert_string_equal(json_string_value(json_object_get(ev, "action")),
 			    "device.remove");
 	store_value_free(&seq);
@@ -1839,11 +1830,7 @@ static void test_user_add_clears_an_earlier_users_phone(void **state)
 		af_dir_user_remove(f->srv.dir, "test", "alice", NULL, 0),
 		AF_DIR_OK);
 	add_alice(f);
-	assert_int_equal(
-		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
-		200);
-	assert_int_equal(json_array_size(json_object_get(f->answer, "devices")),
-			 0);
+	assert_int_equal(alice_devices(f), 0);
 }
 
 /* A user record that does not parse can still be removed. */
@@ -1976,10 +1963,7 @@ static void test_branding_superadmin_sets_admin_reads(void **state)
 	assert_int_equal(json_integer_value(json_object_get(
 				 json_object_get(f->answer, "logo"), "size")),
 			 12);
-	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "limit=1",
-				 NULL, NULL),
-			 200);
-	ev = json_array_get(json_object_get(f->answer, "events"), 0);
+	ev = last_event(f);
 	assert_string_equal(json_string_value(json_object_get(ev, "action")),
 			    "branding.set");
 	assert_string_equal(json_string_value(json_object_get(ev, "actor")),

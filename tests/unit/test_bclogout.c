@@ -322,6 +322,26 @@ static void retried_not_redirected(void **state)
 	rp_stop(&rp);
 }
 
+/*
+ * A relying party that hangs: listening on loopback, never accepting, so
+ * that connections wait in the backlog. Its URI into uri; its socket.
+ */
+static int hung_party(char *uri, size_t cap)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(uri, cap, "http://127.0.0.1:%u/bcl",
+		 (unsigned)ntohs(sa.sin_port));
+	return fd;
+}
+
 /* Opens a connection to port on loopback and closes it. */
 static void poke(unsigned short port)
 {
@@ -370,21 +390,11 @@ static void hung_party_holds_up_its_own(void **state)
 	struct fx *f = *state;
 	struct rp rp;
 	char hung_uri[64], uri[64];
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t sl = sizeof(sa);
-	int hung = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int hung = hung_party(hung_uri, sizeof(hung_uri));
 	af_bcl *b = sender(f);
 	uint64_t t0;
 	unsigned i;
 
-	/* Listening, never accepting: connections wait in the backlog. */
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true(hung >= 0);
-	assert_int_equal(bind(hung, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(hung, 16), 0);
-	assert_int_equal(getsockname(hung, (struct sockaddr *)&sa, &sl), 0);
-	snprintf(hung_uri, sizeof(hung_uri), "http://127.0.0.1:%u/bcl",
-		 (unsigned)ntohs(sa.sin_port));
 	rp_start(&rp, script);
 	snprintf(uri, sizeof(uri), "http://127.0.0.1:%u/ok", rp.port);
 	for (i = 0; i < AF_BCL_INFLIGHT_MAX; i++)
@@ -539,21 +549,12 @@ static void stop_leaves_record_for_next_server(void **state)
 {
 	struct fx *f = *state;
 	char hung_uri[64], node[64], next[64];
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t sl = sizeof(sa);
-	int hung = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int hung = hung_party(hung_uri, sizeof(hung_uri));
 	af_bcl *b = af_bcl_new(NULL, NULL, f->srv.keys, ISSUER, f->keystore);
 	char id[64] = "";
 	size_t count = 0;
 
 	assert_non_null(b);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true(hung >= 0);
-	assert_int_equal(bind(hung, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(hung, 16), 0);
-	assert_int_equal(getsockname(hung, (struct sockaddr *)&sa, &sl), 0);
-	snprintf(hung_uri, sizeof(hung_uri), "http://127.0.0.1:%u/bcl",
-		 (unsigned)ntohs(sa.sin_port));
 	assert_int_equal(af_bcl_send(b, "af-hung", hung_uri, "sub-1", "sid-1"),
 			 AF_BCL_OK);
 	af_bcl_free(b, 0);
