@@ -722,6 +722,30 @@ out:
 	return rc;
 }
 
+/* No server: a record held by none is taken by the next scan. */
+#define NOBODY "-"
+
+/*
+ * Gives up the record of j, taken over but with no room to wait here:
+ * held by nobody, so that the next scan (of any server) takes it, rather
+ * than by this server, which does not hold it.
+ */
+static void release(af_bcl *b, const struct job *j)
+{
+	char key[sizeof(REC_PREFIX) + ID_BUF];
+	char *mine = record_text(j, b->node), *none = record_text(j, NOBODY);
+
+	key_of(REC_PREFIX, j->id, key, sizeof(key));
+	if (mine == NULL || none == NULL ||
+	    store_cas(b->store, key, mine, strlen(mine), none, strlen(none),
+		      0) != STORE_OK)
+		log_warn(b->log, NULL, "backchannel_logout",
+			 "a logout token taken over could not be given back: "
+			 "it waits until this server stops");
+	free(mine);
+	free(none);
+}
+
 /*
  * Takes over the records of servers that stopped before sending them, as
  * long as there is room to queue them; what is left waits for the next
@@ -747,10 +771,10 @@ static void take_over(af_bcl *b)
 			rc = take_one(b, ids->v[i], &j);
 		if (rc != 1)
 			continue;
-		/* Now this server's: one that cannot wait here waits for
-		 * the next start, or for another server once this stops. */
 		if (hand_over(b, &j) == AF_BCL_OK)
 			taken++;
+		else
+			release(b, j);
 		job_free(j);
 		j = NULL;
 	}

@@ -575,6 +575,37 @@ static void stop_leaves_record_for_next_server(void **state)
 	close(hung);
 }
 
+/*
+ * A record taken over with no room to wait here (the party's share of
+ * the queue is full) is given back, held by nobody, for the next scan.
+ */
+static void no_room_record_given_back(void **state)
+{
+	struct fx *f = *state;
+	char hung_uri[64], id[32], node[64];
+	int hung = hung_party(hung_uri, sizeof(hung_uri));
+	af_bcl *b = af_bcl_new(NULL, NULL, f->srv.keys, ISSUER, f->keystore);
+	unsigned i, nobody = 0, stopped = 0;
+	const unsigned n = AF_BCL_QUEUE_PER_URI_MAX + AF_BCL_PER_URI_MAX + 8;
+
+	assert_non_null(b);
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "rec-%u", i);
+		put_record(f->keystore, id, "stopped-node", hung_uri, "sid-1");
+	}
+	af_bcl_tick(b, af_mono_ns());
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "rec-%u", i);
+		record_node(f->keystore, id, node, sizeof(node));
+		nobody += strcmp(node, "-") == 0;
+		stopped += strcmp(node, "stopped-node") == 0;
+	}
+	assert_int_equal(stopped, 0);
+	assert_true(nobody >= 8 && nobody <= 8 + AF_BCL_PER_URI_MAX);
+	af_bcl_free(b, 0);
+	close(hung);
+}
+
 /* Only http and https: another scheme fails without a request. */
 static void other_schemes_refused(void **state)
 {
@@ -605,6 +636,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			stop_leaves_record_for_next_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(no_room_record_given_back,
+						setup, teardown),
 	};
 	int rc;
 
