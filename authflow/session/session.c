@@ -414,11 +414,12 @@ static void ended(af_server *srv, const char *skey, const af_session *s)
 	}
 	clients_key(s->sid, key, sizeof(key));
 	if (json_array_size(clients) > 0) {
+		/* Told (their records written) before the list goes. */
+		af_bcl_session_ended(srv, s, clients);
 		if (store_del(srv->store, key) != STORE_OK)
 			log_warn(srv->log, NULL, "session",
 				 "could not forget the applications of an "
 				 "ended session");
-		af_bcl_session_ended(srv, s, clients);
 	}
 	json_decref(clients);
 }
