@@ -366,6 +366,23 @@ static void test_user_passwd_changes_password(void **state)
 			 404);
 }
 
+/* A phone (platform none) enrolled for alice: its record. */
+static json_t *alice_phone(struct fx *f)
+{
+	char err[256];
+	json_t *spec, *dev = NULL;
+
+	spec = json_pack("{s:s, s:{s:s, s:s, s:s, s:s}}", "platform", "none",
+			 "public_key", "kty", "EC", "crv", "P-256", "x", JWK_X,
+			 "y", JWK_Y);
+	assert_non_null(spec);
+	assert_int_equal(af_mfa_device_add(f->srv.store, "alice", spec, &dev,
+					   err, sizeof(err)),
+			 AF_MFA_OK);
+	json_decref(spec);
+	return dev;
+}
+
 /* How many devices the admin API lists for alice. */
 static size_t alice_devices(struct fx *f)
 {
@@ -1769,19 +1786,12 @@ static void test_devices_list_empty_then_one_then_removed(void **state)
 static void test_device_remove_audit_fails_device_stays(void **state)
 {
 	struct fx *f = *state;
-	char err[256], path[128];
+	char path[128];
 	store_value seq = {NULL, 0};
-	json_t *spec, *dev = NULL, *ev;
+	json_t *dev, *ev;
 
 	add_alice(f);
-	spec = json_pack("{s:s, s:{s:s, s:s, s:s, s:s}}", "platform", "none",
-			 "public_key", "kty", "EC", "crv", "P-256", "x", JWK_X,
-			 "y", JWK_Y);
-	assert_non_null(spec);
-	assert_int_equal(af_mfa_device_add(f->srv.store, "alice", spec, &dev,
-					   err, sizeof(err)),
-			 AF_MFA_OK);
-	json_decref(spec);
+	dev = alice_phone(f);
 	snprintf(path, sizeof(path), "/admin/v1/devices/%s",
 		 json_string_value(json_object_get(dev, "id")));
 	assert_int_equal(store_get(f->srv.store, "audit:seq", &seq), STORE_OK);
@@ -1812,18 +1822,10 @@ static void test_device_remove_audit_fails_device_stays(void **state)
 static void test_user_add_clears_an_earlier_users_phone(void **state)
 {
 	struct fx *f = *state;
-	char err[256];
-	json_t *spec, *dev = NULL;
+	json_t *dev;
 
 	add_alice(f);
-	spec = json_pack("{s:s, s:{s:s, s:s, s:s, s:s}}", "platform", "none",
-			 "public_key", "kty", "EC", "crv", "P-256", "x", JWK_X,
-			 "y", JWK_Y);
-	assert_non_null(spec);
-	assert_int_equal(af_mfa_device_add(f->srv.store, "alice", spec, &dev,
-					   err, sizeof(err)),
-			 AF_MFA_OK);
-	json_decref(spec);
+	dev = alice_phone(f);
 	json_decref(dev);
 	/* Only the directory's step of the removal took place. */
 	assert_int_equal(
