@@ -715,6 +715,8 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	}
 	log_info(log, NULL, "shutdown", "signal=%d", sig);
 	stopsig = af_stopsig_watch(log);
+	/* The stops below, and the back-channel sender's own grace. */
+	af_bcl_stopping(srv.bcl, (2 * GRACE_S + 10) * 1000);
 	af_server_stop(&srv, GRACE_S);
 	pushd_stop(push, GRACE_S);
 	af_stopsig_end(stopsig);

@@ -548,7 +548,8 @@ void af_admin__device_remove(af_admin_call *c)
 		goto out;
 	}
 	st = af_mfa_device_remove(c->srv->store, id);
-	if (st == AF_MFA_OK)
+	/* Also when a step after the record failed: it went. */
+	if (st != AF_MFA_NOT_FOUND && st != AF_MFA_INVALID)
 		ended = device_gone(c, user, id);
 	if (st != AF_MFA_OK)
 		mfa_error(c, st,

@@ -21,6 +21,7 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "common/jose.h"
 #include "common/util.h"
@@ -50,9 +51,11 @@ static const unsigned retry_ms[AF_BCL_TRIES] = {1000, 3000, 0};
 #define BEAT_NS	    (10ull * 1000 * 1000 * 1000)
 /* How often the records are looked through for a stopped server's. */
 #define SCAN_NS	    (15ull * 1000 * 1000 * 1000)
-/* Records looked at in one scan: the rest wait for the next. */
+/* Records looked at in one scan, chosen at random among all. */
 #define SCAN_MAX    256
-#define REC_MAX	    4096
+/* The longest sub or sid a record holds, and a record's longest text. */
+#define REC_ID_MAX  255
+#define REC_MAX	    (AF_DIR_URI_MAX + AF_DIR_CLIENT_ID_BUF + 2 * REC_ID_MAX + 256)
 
 /* The start of a relying party's answer, kept for the log. */
 struct said {
@@ -494,17 +497,25 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* This server's heartbeat: while it lasts, no other takes its records. */
-static void beat(af_bcl *b)
+/*
+ * This server's heartbeat, for ttl_ms: while it lasts, no other takes
+ * its records.
+ */
+static void beat_for(af_bcl *b, uint64_t ttl_ms)
 {
 	char key[sizeof(NODE_PREFIX) + ID_BUF];
 
 	key_of(NODE_PREFIX, b->node, key, sizeof(key));
-	if (store_set(b->store, key, "1", 1, NODE_TTL_MS, STORE_SET_VITAL) !=
+	if (store_set(b->store, key, "1", 1, ttl_ms, STORE_SET_VITAL) !=
 	    STORE_OK)
 		log_warn(b->log, NULL, "backchannel_logout",
 			 "the heartbeat could not be written: another "
 			 "server may send this one's logout tokens too");
+}
+
+static void beat(af_bcl *b)
+{
+	beat_for(b, NODE_TTL_MS);
 }
 
 af_bcl *af_bcl_new(log_ctx *log, af_metrics *metrics, af_keyring *keys,
@@ -622,19 +633,40 @@ af_bcl_status af_bcl_send(af_bcl *b, const char *client_id, const char *uri,
 	return rc;
 }
 
-/* The ids of the records, SCAN_MAX at most. */
+/*
+ * The ids of SCAN_MAX records at most, a uniform sample of all (seen of
+ * them): the set walks in the same order each time, and the first ones,
+ * held by live servers, must not hide the rest for good.
+ */
 struct ids {
 	char v[SCAN_MAX][ID_BUF];
-	size_t n;
+	size_t n, seen;
+	int failed;
 };
 
 static int collect_id(const char *member, void *arg)
 {
 	struct ids *ids = arg;
+	uint64_t r = 0;
+	size_t at;
 
-	if (strlen(member) < ID_BUF)
-		(void)snprintf(ids->v[ids->n++], ID_BUF, "%s", member);
-	return ids->n == SCAN_MAX;
+	if (strlen(member) >= ID_BUF)
+		return 0;
+	ids->seen++;
+	if (ids->n < SCAN_MAX)
+		at = ids->n++;
+	else {
+		/* Kept with chance SCAN_MAX / seen, in the place of one. */
+		if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1) {
+			ids->failed = 1;
+			return 1;
+		}
+		at = (size_t)(r % ids->seen);
+		if (at >= SCAN_MAX)
+			return 0;
+	}
+	(void)snprintf(ids->v[at], ID_BUF, "%s", member);
+	return 0;
 }
 
 /* The string member name of o, when it is one of 1..cap - 1 bytes. */
@@ -673,9 +705,9 @@ static int take_one(af_bcl *b, const char *id, struct job **out)
 	o = v.len < REC_MAX ? json_loadb((const char *)v.data, v.len, 0, NULL)
 			    : NULL;
 	cid = member_of(o, "client_id", AF_DIR_CLIENT_ID_BUF);
-	uri = member_of(o, "uri", 2048);
-	sub = member_of(o, "sub", 256);
-	sid = member_of(o, "sid", 256);
+	uri = member_of(o, "uri", AF_DIR_URI_MAX + 1);
+	sub = member_of(o, "sub", REC_ID_MAX + 1);
+	sid = member_of(o, "sid", REC_ID_MAX + 1);
 	node = member_of(o, "node", ID_BUF);
 	if (cid == NULL || uri == NULL || sub == NULL || sid == NULL ||
 	    node == NULL) {
@@ -758,8 +790,10 @@ static void take_over(af_bcl *b)
 	size_t i, taken = 0;
 	int rc = 0;
 
-	if (ids == NULL || store_smembers(b->store, PENDING_KEY, collect_id,
-					  ids) != STORE_OK) {
+	if (ids == NULL ||
+	    store_smembers(b->store, PENDING_KEY, collect_id, ids) !=
+		    STORE_OK ||
+	    ids->failed) {
 		free(ids);
 		return;
 	}
@@ -784,6 +818,13 @@ static void take_over(af_bcl *b)
 			 "stopped before sending them",
 			 taken);
 	free(ids);
+}
+
+void af_bcl_stopping(af_bcl *b, unsigned within_ms)
+{
+	if (b == NULL || b->store == NULL)
+		return;
+	beat_for(b, NODE_TTL_MS + within_ms);
 }
 
 void af_bcl_tick(af_bcl *b, uint64_t now_ns)

@@ -83,6 +83,13 @@ af_bcl *af_bcl_new(log_ctx *log, af_metrics *metrics, af_keyring *keys,
 void af_bcl_tick(af_bcl *b, uint64_t now_ns);
 
 /*
+ * The server begins to stop and will be done within within_ms: its
+ * heartbeat is made to last until then, so that no other server takes
+ * over the tokens it still sends meanwhile. b may be NULL.
+ */
+void af_bcl_stopping(af_bcl *b, unsigned within_ms);
+
+/*
  * Queues the logout token of the session sid of the user sub for
  * client_id, to be POSTed to uri; all are copied.
  */

@@ -464,7 +464,7 @@ static size_t records_settle(store_ctx *store, size_t n)
 static void put_record(store_ctx *store, const char *id, const char *node,
 		       const char *uri, const char *sid)
 {
-	char key[64], text[512];
+	char key[64], text[4096];
 
 	snprintf(key, sizeof(key), "bcl:job:%s", id);
 	snprintf(text, sizeof(text),
@@ -606,6 +606,83 @@ static void no_room_record_given_back(void **state)
 	close(hung);
 }
 
+/*
+ * The records looked through are a sample of all: those of a stopped
+ * server are all taken over in a few scans, however many a live one
+ * holds ahead of them; and a URI as long as an app may have is taken.
+ */
+static void every_stopped_record_reached(void **state)
+{
+	static const unsigned script[] = {204, 0};
+	struct fx *f = *state;
+	char hung_uri[64], id[32], node[64], uri[2100];
+	int hung = hung_party(hung_uri, sizeof(hung_uri));
+	af_bcl *b = af_bcl_new(NULL, NULL, f->srv.keys, ISSUER, f->keystore);
+	uint64_t t = af_mono_ns();
+	unsigned i, left = 0;
+	struct rp rp;
+	int n;
+
+	assert_non_null(b);
+	assert_int_equal(store_set(f->keystore, "bcl:node:live-node", "1", 1,
+				   3600000, 0),
+			 STORE_OK);
+	for (i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "live-%u", i);
+		put_record(f->keystore, id, "live-node", hung_uri, "sid-1");
+	}
+	for (i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "gone-%u", i);
+		put_record(f->keystore, id, "stopped-node", hung_uri, "sid-2");
+	}
+	for (i = 0; i < 12; i++)
+		af_bcl_tick(b, t + (uint64_t)i * 16000000000u);
+	for (i = 0; i < 20; i++) {
+		snprintf(id, sizeof(id), "gone-%u", i);
+		record_node(f->keystore, id, node, sizeof(node));
+		left += strcmp(node, "stopped-node") == 0;
+	}
+	assert_int_equal(left, 0);
+
+	rp_start(&rp, script);
+	n = snprintf(uri, sizeof(uri), "http://127.0.0.1:%u/", rp.port);
+	memset(uri + n, 'a', AF_DIR_URI_MAX - (size_t)n);
+	uri[AF_DIR_URI_MAX] = '\0';
+	put_record(f->keystore, "long-1", "stopped-node", uri, "sid-3");
+	af_bcl_tick(b, t + 12 * 16000000000u);
+	assert_int_equal(rp_wait(&rp, 1), 1);
+	af_bcl_free(b, 0);
+	rp_stop(&rp);
+	close(hung);
+}
+
+/* A server that stops keeps its heartbeat for as long as the stop. */
+static void heartbeat_lasts_the_stop(void **state)
+{
+	struct fx *f = *state;
+	char hung_uri[64], id[64] = "", node[64], key[96];
+	int hung = hung_party(hung_uri, sizeof(hung_uri));
+	af_bcl *b = af_bcl_new(NULL, NULL, f->srv.keys, ISSUER, f->keystore);
+	uint64_t ttl = 0;
+
+	assert_non_null(b);
+	assert_int_equal(af_bcl_send(b, "af-hung", hung_uri, "sub-1", "sid-1"),
+			 AF_BCL_OK);
+	assert_int_equal(
+		store_smembers(f->keystore, "bcl:pending", first_id, id),
+		STORE_OK);
+	record_node(f->keystore, id, node, sizeof(node));
+	snprintf(key, sizeof(key), "bcl:node:%s", node);
+	assert_int_equal(store_ttl(f->keystore, key, &ttl), STORE_OK);
+	assert_true(ttl > 0 && ttl <= 30000);
+	af_bcl_stopping(b, 40000);
+	assert_int_equal(store_ttl(f->keystore, key, &ttl), STORE_OK);
+	assert_true(ttl > 60000 && ttl <= 70000);
+	af_bcl_free(b, 0);
+	assert_int_equal(store_ttl(f->keystore, key, &ttl), STORE_NOT_FOUND);
+	close(hung);
+}
+
 /* Only http and https: another scheme fails without a request. */
 static void other_schemes_refused(void **state)
 {
@@ -638,6 +715,10 @@ int main(void)
 			stop_leaves_record_for_next_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(no_room_record_given_back,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(every_stopped_record_reached,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(heartbeat_lasts_the_stop, setup,
+						teardown),
 	};
 	int rc;
 
