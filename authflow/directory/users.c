@@ -488,6 +488,28 @@ af_dir_status af_dir__user_key(char *key, size_t cap, const char *username,
 	return af_dir__key(key, cap, "user:", name);
 }
 
+/*
+ * The checks every change of a user begins with: the actor's name, then
+ * the user's, whose key goes into key (STORE_KEY_MAX bytes) and name
+ * (AF_DIR_USERNAME_MAX + 1). AF_DIR_OK, or the status with err said.
+ */
+static af_dir_status user_target(af_dir *dir, const char *actor,
+				 const char *username, char *key, char *name,
+				 char *err, size_t errlen)
+{
+	af_dir_status rc;
+
+	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
+		af_dir__err(err, errlen, "actor: missing or malformed");
+		return AF_DIR_INVALID;
+	}
+	rc = af_dir__user_key(key, STORE_KEY_MAX, username, name,
+			      AF_DIR_USERNAME_MAX + 1);
+	if (rc != AF_DIR_OK)
+		af_dir__err(err, errlen, "username: no such user");
+	return rc;
+}
+
 /* When a temporary password given now stops signing in (0: never). */
 static int64_t temporary_until(const af_dir *dir)
 {
@@ -768,15 +790,9 @@ af_dir_status af_dir_user_set(af_dir *dir, const char *actor,
 
 	if (out != NULL)
 		*out = NULL;
-	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
-		af_dir__err(err, errlen, "actor: missing or malformed");
-		return AF_DIR_INVALID;
-	}
-	rc = af_dir__user_key(key, sizeof(key), username, name, sizeof(name));
-	if (rc != AF_DIR_OK) {
-		af_dir__err(err, errlen, "username: no such user");
+	rc = user_target(dir, actor, username, key, name, err, errlen);
+	if (rc != AF_DIR_OK)
 		return rc;
-	}
 	rc = user_fields(dir, patch, 0, &norm, err, errlen);
 	if (rc != AF_DIR_OK)
 		return rc;
@@ -873,15 +889,9 @@ static af_dir_status set_password(af_dir *dir, const char *actor,
 	json_t *detail = NULL;
 	af_dir_status rc;
 
-	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
-		af_dir__err(err, errlen, "actor: missing or malformed");
-		return AF_DIR_INVALID;
-	}
-	rc = af_dir__user_key(key, sizeof(key), username, name, sizeof(name));
-	if (rc != AF_DIR_OK) {
-		af_dir__err(err, errlen, "username: no such user");
+	rc = user_target(dir, actor, username, key, name, err, errlen);
+	if (rc != AF_DIR_OK)
 		return rc;
-	}
 	if (password != NULL) {
 		rc = check_new_password(dir, name, password, err, errlen);
 		if (rc == AF_DIR_OK)
@@ -1223,13 +1233,7 @@ af_dir_status af_dir_user_remove(af_dir *dir, const char *actor,
 	json_t *user = NULL, *detail = NULL;
 	af_dir_status rc;
 
-	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
-		af_dir__err(err, errlen, "actor: missing or malformed");
-		return AF_DIR_INVALID;
-	}
-	rc = af_dir__user_key(key, sizeof(key), username, name, sizeof(name));
-	if (rc == AF_DIR_NOT_FOUND)
-		af_dir__err(err, errlen, "username: no such user");
+	rc = user_target(dir, actor, username, key, name, err, errlen);
 	if (rc != AF_DIR_OK)
 		return rc;
 	/*
