@@ -267,17 +267,40 @@ int af_server_check(const af_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* The line a start says of a damaged key ring, why the ring's reason. */
+static void ring_damaged(char *err, size_t errlen, const char *why)
+{
+	/*
+	 * Not made anew: the tokens its keys signed would no longer verify,
+	 * and a node still holding them would be told its keys are gone.
+	 */
+	snprintf(err, errlen,
+		 "signing keys: the key ring in the store is damaged (%s): "
+		 "restore the store from a backup",
+		 why);
+}
+
 int af_server_check_state(const af_config *cfg, char *err, size_t errlen)
 {
 	store_options so;
+	store_ctx *copy = NULL;
 	char serr[512];
+	jose_status jst;
 
 	store_options_of(cfg, &so);
-	if (store_check_state(&so, serr, sizeof(serr)) != STORE_OK) {
+	if (store_open_state_copy(&so, &copy, serr, sizeof(serr)) != STORE_OK) {
 		snprintf(err, errlen, "state_dir: %s", serr);
 		return -1;
 	}
-	return 0;
+	/* What a start would refuse of what the state holds: the keys. */
+	jst = copy != NULL ? af_keyring_check_stored(copy, serr, sizeof(serr))
+			   : JOSE_OK;
+	store_close(copy);
+	if (jst == JOSE_ERR_CORRUPT)
+		ring_damaged(err, errlen, serr);
+	else if (jst != JOSE_OK)
+		snprintf(err, errlen, "signing keys: %s", serr);
+	return jst == JOSE_OK ? 0 : -1;
 }
 
 int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
@@ -361,15 +384,7 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	jst = af_keyring_open_why(srv->store, &ko, &srv->keys, serr,
 				  sizeof(serr));
 	if (jst == JOSE_ERR_CORRUPT) {
-		/*
-		 * Not made anew: the tokens its keys signed would no longer
-		 * verify, and a node still holding them would be told its
-		 * keys are gone.
-		 */
-		snprintf(err, errlen,
-			 "signing keys: the key ring in the store is damaged "
-			 "(%s): restore the store from a backup",
-			 serr);
+		ring_damaged(err, errlen, serr);
 		return -1;
 	}
 	if (jst != JOSE_OK) {

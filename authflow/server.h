@@ -128,9 +128,11 @@ int af_server_check(const af_config *cfg, char *err, size_t errlen);
 
 /*
  * Reads the memory store's state file as a start would replay it, writing
- * nothing (store_check_state()): 0, or -1 with a one-line reason (a
- * corrupt file, with its offset). For --check-config only: a start
- * replays the file anyway, and would do it twice.
+ * nothing (store_open_state_copy()), and checks the signing key ring it
+ * holds as a start would (af_keyring_check_stored()): 0, or -1 with a
+ * one-line reason (a corrupt file, with its offset; a damaged ring, in
+ * the words a start uses). For --check-config only: a start replays the
+ * file anyway, and would do it twice.
  */
 int af_server_check_state(const af_config *cfg, char *err, size_t errlen);
 

@@ -1523,6 +1523,46 @@ jose_status af_keyring_open_why(store_ctx *st, const af_keyring_options *o,
 	return rc;
 }
 
+jose_status af_keyring_check_stored(store_ctx *st, char *err, size_t errlen)
+{
+	store_value raw = {NULL, 0};
+	struct ring ring;
+	json_t *ringj = NULL;
+	char why[WHY_MAX] = "";
+	jose_status rc;
+	store_status ss;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (st == NULL)
+		return JOSE_ERR_ARG;
+	ss = store_get(st, JOSE_RING_STORE_KEY, &raw);
+	if (ss == STORE_NOT_FOUND)
+		return JOSE_OK;
+	if (ss != STORE_OK) {
+		rc = ss == STORE_ERR_NOMEM ? JOSE_ERR_NOMEM : JOSE_ERR_STORE;
+		why_set(err, errlen, "%s", jose_strerror(rc));
+		return rc;
+	}
+	/* No error text: jansson's would quote bits of the private keys. */
+	ringj = json_loadb((const char *)raw.data, raw.len,
+			   JSON_REJECT_DUPLICATES, NULL);
+	raw_free(&raw);
+	if (!json_is_object(ringj)) {
+		why_set(why, sizeof(why), "not a JSON object");
+		rc = JOSE_ERR_CORRUPT;
+	} else {
+		rc = ring_from_json(ringj, &ring, why, sizeof(why));
+		if (rc == JOSE_OK)
+			ring_clear(&ring);
+	}
+	ring_json_free(ringj);
+	if (rc != JOSE_OK)
+		why_set(err, errlen, "%s",
+			rc == JOSE_ERR_CORRUPT ? why : jose_strerror(rc));
+	return rc;
+}
+
 void af_keyring_free(af_keyring *kr)
 {
 	if (kr == NULL)

@@ -135,17 +135,61 @@ store_status store_check(const store_options *opts, char *err, size_t errlen)
 	return store_memory_check(opts, err, errlen);
 }
 
-store_status store_check_state(const store_options *opts, char *err,
-			       size_t errlen)
+/* A context for opts' backend and prefix, its backend not yet opened. */
+static store_ctx *ctx_new(const store_options *opts, char *err, size_t errlen)
 {
+	store_ctx *st = OPENSSL_zalloc(sizeof(*st));
+
+	if (st == NULL) {
+		store_errf(err, errlen, "out of memory");
+		return NULL;
+	}
+	st->backend = opts->backend;
+	if (opts->prefix != NULL) {
+		st->prefix_len = strlen(opts->prefix);
+		memcpy(st->prefix, opts->prefix, st->prefix_len);
+	}
+	return st;
+}
+
+store_status store_open_state_copy(const store_options *opts, store_ctx **out,
+				   char *err, size_t errlen)
+{
+	store_ctx *st;
+	store_status rc;
+
 	store_errf(err, errlen, "%s", "");
+	if (out == NULL)
+		return STORE_ERR_ARG;
+	*out = NULL;
 	if (opts == NULL) {
 		store_errf(err, errlen, "no store options");
 		return STORE_ERR_ARG;
 	}
 	if (opts->backend != STORE_BACKEND_MEMORY)
 		return STORE_OK;
-	return store_memory_check_state(opts, err, errlen);
+	if (!options_valid(opts, err, errlen))
+		return STORE_ERR_CONFIG;
+	st = ctx_new(opts, err, errlen);
+	if (st == NULL)
+		return STORE_ERR_NOMEM;
+	rc = store_memory_open_copy(opts, &st->ops, &st->impl, err, errlen);
+	if (rc != STORE_OK || st->impl == NULL) {
+		OPENSSL_free(st);
+		return rc;
+	}
+	*out = st;
+	return STORE_OK;
+}
+
+store_status store_check_state(const store_options *opts, char *err,
+			       size_t errlen)
+{
+	store_ctx *copy = NULL;
+	store_status rc = store_open_state_copy(opts, &copy, err, errlen);
+
+	store_close(copy);
+	return rc;
 }
 
 store_status store_open(const store_options *opts, store_ctx **out, char *err,
@@ -164,16 +208,9 @@ store_status store_open(const store_options *opts, store_ctx **out, char *err,
 	}
 	if (!options_valid(opts, err, errlen))
 		return STORE_ERR_CONFIG;
-	st = OPENSSL_zalloc(sizeof(*st));
-	if (st == NULL) {
-		store_errf(err, errlen, "out of memory");
+	st = ctx_new(opts, err, errlen);
+	if (st == NULL)
 		return STORE_ERR_NOMEM;
-	}
-	st->backend = opts->backend;
-	if (opts->prefix != NULL) {
-		st->prefix_len = strlen(opts->prefix);
-		memcpy(st->prefix, opts->prefix, st->prefix_len);
-	}
 	if (opts->backend == STORE_BACKEND_REDIS)
 		rc = store_redis_open(opts, &st->ops, &st->impl, err, errlen);
 	else

@@ -135,9 +135,13 @@ store_status store_memory_check(const store_options *opts, char *err,
 				size_t errlen);
 store_status store_redis_check(const store_options *opts, char *err,
 			       size_t errlen);
-/* The memory backend's store_check_state(). */
-store_status store_memory_check_state(const store_options *opts, char *err,
-				      size_t errlen);
+/*
+ * The memory backend's store_open_state_copy(): *impl NULL (and
+ * STORE_OK) when there is no state file to read.
+ */
+store_status store_memory_open_copy(const store_options *opts,
+				    const store_ops **ops, void **impl,
+				    char *err, size_t errlen);
 
 /* Writes a one-line reason into err when err is not NULL. */
 void store_errf(char *err, size_t errlen, const char *fmt, ...)

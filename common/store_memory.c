@@ -2619,20 +2619,22 @@ store_status store_memory_check(const store_options *opts, char *err,
 	return rc;
 }
 
-store_status store_memory_check_state(const store_options *opts, char *err,
-				      size_t errlen)
+store_status store_memory_open_copy(const store_options *opts,
+				    const store_ops **ops, void **impl,
+				    char *err, size_t errlen)
 {
 	char abs[PATH_MAX], why[128];
 	char path[PATH_MAX + sizeof(AOF_NAME) + 1];
 	store_options bare;
 	struct replay_out ro;
-	const store_ops *ops = NULL;
-	void *impl = NULL, *map;
+	void *map;
 	struct mem_store *ms;
 	struct stat sb;
 	store_status rc;
 	int fd;
 
+	*ops = NULL;
+	*impl = NULL;
 	if (opts->state_dir == NULL || opts->state_dir[0] == '\0')
 		return STORE_OK;
 	paths_of(opts->state_dir, abs, sizeof(abs), path, sizeof(path));
@@ -2666,14 +2668,17 @@ store_status store_memory_check_state(const store_options *opts, char *err,
 	/* A store of its own, without a file, takes the replay. */
 	memset(&bare, 0, sizeof(bare));
 	bare.backend = STORE_BACKEND_MEMORY;
-	rc = store_memory_open(&bare, &ops, &impl, err, errlen);
+	rc = store_memory_open(&bare, ops, impl, err, errlen);
 	if (rc == STORE_OK) {
-		ms = impl;
+		ms = *impl;
 		(void)snprintf(ms->aof_path, sizeof(ms->aof_path), "%s", path);
 		rc = replay_map(ms, map, (size_t)sb.st_size, &ro);
-		if (rc != STORE_OK)
+		if (rc != STORE_OK) {
 			replay_refusal(ms, rc, &ro, err, errlen);
-		ops->close(impl);
+			(*ops)->close(*impl);
+			*ops = NULL;
+			*impl = NULL;
+		}
 	}
 	munmap(map, (size_t)sb.st_size);
 	return rc;

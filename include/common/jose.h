@@ -145,6 +145,20 @@ jose_status af_keyring_open_why(store_ctx *st, const af_keyring_options *o,
 				af_keyring **out, char *err, size_t errlen);
 
 /*
+ * Checks the ring a store holds as af_keyring_open() would, and changes
+ * nothing: no ring is JOSE_OK (a start makes one). On failure one line
+ * saying why into err (errlen bytes), as af_keyring_open_why() writes it.
+ * For "authflow --check-config", on a copy of the state
+ * (store_open_state_copy()).
+ *
+ * Returns JOSE_OK, JOSE_ERR_ARG, JOSE_ERR_NOMEM, JOSE_ERR_STORE or
+ * JOSE_ERR_CORRUPT.
+ *
+ * Thread-safety: safe from any thread.
+ */
+jose_status af_keyring_check_stored(store_ctx *st, char *err, size_t errlen);
+
+/*
  * Frees the ring, wiping its private keys. Accepts NULL.
  * Thread-safety: no other thread may be using kr.
  */

@@ -194,6 +194,18 @@ STORE_NODISCARD store_status store_check_state(const store_options *opts,
 					       char *err, size_t errlen);
 
 /*
+ * The state store_check_state() reads, kept for a look at what it holds
+ * (the key ring, say): *out is a memory store with the file's data,
+ * tied to no file, so that nothing written to it is kept. *out is NULL,
+ * with STORE_OK, when there is nothing to read (no state file yet, or
+ * another backend). Returns what store_check_state() does; close *out
+ * with store_close().
+ */
+STORE_NODISCARD store_status store_open_state_copy(const store_options *opts,
+						   store_ctx **out, char *err,
+						   size_t errlen);
+
+/*
  * Closes the store, flushing the append-only file. Accepts NULL.
  * Thread-safety: call it once no other thread uses the store any more
  * (join the worker threads first).

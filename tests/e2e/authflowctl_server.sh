@@ -744,5 +744,32 @@ grep -q "af3.json: state_dir: state file .*store.aof is corrupt at byte offset 8
 cmp -s "$tmp/state3/store.aof" "$tmp/aof.bad" && ok || bad "the check wrote to the state file"
 cp -p "$tmp/aof.good" "$tmp/state3/store.aof"
 
+# ... and checks the signing key ring it holds as a start would: a ring
+# that is no longer JSON (one record appended, as the store writes them)
+# is said in the start's words, and the file is left as it was.
+node -e '
+const fs = require("fs"), crypto = require("crypto");
+const key = Buffer.from("authflow:keys:ring"), data = Buffer.from("{\"keys\":[{\"kid\"");
+const body = Buffer.alloc(1 + 8 + 4 + key.length + 4 + data.length);
+let o = body.writeUInt8(1, 0) + 8;
+o = body.writeUInt32LE(key.length, o); o += key.copy(body, o);
+o = body.writeUInt32LE(data.length, o); data.copy(body, o);
+const head = Buffer.alloc(8);
+head.writeUInt32LE(body.length, 0); head.writeUInt32LE(~body.length >>> 0, 4);
+const sum = crypto.createHash("sha256").update(body).digest();
+fs.appendFileSync(process.argv[1], Buffer.concat([head, sum, body]));
+' "$tmp/state3/store.aof"
+cp -p "$tmp/state3/store.aof" "$tmp/aof.bad"
+expect check-state-ring 1 "$BIN/authflow" --check-config "$tmp/af3.json"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] &&
+	grep -q "af3.json: signing keys: the key ring in the store is damaged (not a JSON object): restore the store from a backup" "$tmp/err" && ok ||
+	bad "damaged key ring named by the check: $(cat "$tmp/err")"
+cmp -s "$tmp/state3/store.aof" "$tmp/aof.bad" && ok || bad "the ring check wrote to the state file"
+expect start-ring 1 "$BIN/authflow" --config "$tmp/af3.json"
+grep -q "af3.json: signing keys: the key ring in the store is damaged (not a JSON object)" "$tmp/err" && ok ||
+	bad "a start says it in the same words: $(cat "$tmp/err")"
+cp -p "$tmp/aof.good" "$tmp/state3/store.aof"
+expect check-state-ring-good 0 "$BIN/authflow" --check-config "$tmp/af3.json"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

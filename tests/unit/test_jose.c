@@ -1834,12 +1834,15 @@ static void ring_set_key(store_ctx *st, size_t index, const cjose_jwk_t *jwk)
 	json_decref(ring);
 }
 
-/* Opens a second ring on fx's store: refused, with why naming want. */
+/*
+ * Opens a second ring on fx's store: refused, with why naming want; the
+ * check of the stored ring (--check-config) says the same.
+ */
 static void open_refused(store_ctx *st, const char *want)
 {
 	af_keyring_options o = test_options();
 	af_keyring *kr = (af_keyring *)1;
-	char why[256];
+	char why[256], checked[256];
 
 	assert_int_equal(af_keyring_open_why(st, &o, &kr, why, sizeof(why)),
 			 JOSE_ERR_CORRUPT);
@@ -1848,6 +1851,41 @@ static void open_refused(store_ctx *st, const char *want)
 	if (strstr(why, want) == NULL)
 		fail_msg("why: %s (wanted %s)", why, want);
 	assert_null(strchr(why, '\n'));
+	assert_int_equal(af_keyring_check_stored(st, checked, sizeof(checked)),
+			 JOSE_ERR_CORRUPT);
+	assert_string_equal(checked, why);
+}
+
+/*
+ * The check of a stored ring changes nothing: no ring passes (a start
+ * makes one) and none is made; a good ring passes; one that is not JSON
+ * is refused in the words af_keyring_open_why() uses.
+ */
+static void test_keyring_check_stored(void **state)
+{
+	struct fixture *fx = *state;
+	store_value v = {NULL, 0};
+	char why[256];
+	json_t *ring = ring_get(fx->st);
+
+	assert_int_equal(af_keyring_check_stored(fx->st, why, sizeof(why)),
+			 JOSE_OK);
+	assert_string_equal(why, "");
+	assert_int_equal(
+		store_set(fx->st, JOSE_RING_STORE_KEY, "not json", 8, 0, 0),
+		STORE_OK);
+	assert_int_equal(af_keyring_check_stored(fx->st, why, sizeof(why)),
+			 JOSE_ERR_CORRUPT);
+	assert_string_equal(why, "not a JSON object");
+	assert_int_equal(store_del(fx->st, JOSE_RING_STORE_KEY), STORE_OK);
+	assert_int_equal(af_keyring_check_stored(fx->st, why, sizeof(why)),
+			 JOSE_OK);
+	assert_int_equal(store_get(fx->st, JOSE_RING_STORE_KEY, &v),
+			 STORE_NOT_FOUND);
+	assert_int_equal(af_keyring_check_stored(NULL, why, sizeof(why)),
+			 JOSE_ERR_ARG);
+	ring_put(fx->st, ring);
+	json_decref(ring);
 }
 
 /*
@@ -2214,6 +2252,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_keyring_open_weak_key_refused_ring_kept, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_keyring_check_stored,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_open_mismatched_private_key_refused, setup,
 			teardown),

@@ -2769,6 +2769,46 @@ static void test_check_state_replays_read_only(void **state)
 			 STORE_OK);
 }
 
+/*
+ * store_open_state_copy() gives what the file holds, under the store's
+ * prefix, in a store tied to no file: what is written to it is kept
+ * nowhere. With no file, there is nothing to give.
+ */
+static void test_open_state_copy_holds_the_data(void **state)
+{
+	struct fixture *f = *state;
+	store_ctx *copy = NULL;
+	char err[4400] = "";
+	struct stat before, after;
+
+	put(f->st, "a", "alpha");
+	put(f->st, "b", "beta");
+	assert_int_equal(stat(f->aof, &before), 0);
+	/* Beside the running store, as --check-config is. */
+	assert_int_equal(
+		store_open_state_copy(&f->opts, &copy, err, sizeof(err)),
+		STORE_OK);
+	assert_non_null(copy);
+	want_value(copy, "a", "alpha");
+	want_value(copy, "b", "beta");
+	put(copy, "c", "gamma");
+	want_value(copy, "c", "gamma");
+	store_close(copy);
+	copy = NULL;
+	assert_int_equal(stat(f->aof, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	reopen(f);
+	want_missing(f->st, "c");
+	want_value(f->st, "a", "alpha");
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(unlink(f->aof), 0);
+	assert_int_equal(
+		store_open_state_copy(&f->opts, &copy, err, sizeof(err)),
+		STORE_OK);
+	assert_null(copy);
+}
+
 static void test_open_state_file_mode_0600(void **state)
 {
 	struct fixture *f = *state;
@@ -4088,6 +4128,7 @@ int main(void)
 		CASE(test_short_lived_data_not_counted_for_rewrites, setup_aof),
 		CASE(test_open_corrupt_middle_refused, setup_aof),
 		CASE(test_check_state_replays_read_only, setup_aof),
+		CASE(test_open_state_copy_holds_the_data, setup_aof),
 		CASE(test_memory_cap_refuses_short_lived_growth, setup_aof),
 		CASE(test_memory_cap_reaps_expired, setup_aof),
 		CASE(test_memory_cap_yield_stops_first, setup_aof),
