@@ -572,16 +572,17 @@ static af_mfa_status code_spent(dcall *c, const char *code, const char *user,
 
 /*
  * A first-phone code (one that a password alone obtained): good while the
- * user has never had a phone and the workflow still offers enrollment
- * after the password (an administrator who turns that off means it for
- * the codes already shown too). Else spent (code_spent()).
+ * user has never had a phone, the workflow still offers enrollment after
+ * the password and the user's policy still asks for the second step (an
+ * administrator who changes either means it for the codes already shown
+ * too). Else spent (code_spent()).
  */
 static af_mfa_status first_phone_code(dcall *c, const char *code,
 				      const char *user)
 {
 	json_t *wf = NULL;
 	af_mfa_status ms;
-	int first = 0, offered;
+	int first = 0, offered, asks;
 
 	ms = af_mfa_first_phone(c->srv->store, user, &first);
 	if (ms != AF_MFA_OK)
@@ -593,12 +594,21 @@ static af_mfa_status first_phone_code(dcall *c, const char *code,
 	ms = af_mfa_workflow_get(c->srv->store, &wf);
 	offered = json_is_true(json_object_get(wf, "enroll_after_password"));
 	json_decref(wf);
-	if (ms != AF_MFA_OK || offered)
+	if (ms != AF_MFA_OK)
 		return ms;
-	return code_spent(c, code, user, "not_offered",
+	if (!offered)
+		return code_spent(c, code, user, "not_offered",
+				  "a code from a password-only sign-in, and "
+				  "the workflow no longer offers enrollment "
+				  "after the password");
+	asks = af_mfa_seam_policy_asks_user(c->srv, user);
+	if (asks < 0)
+		return AF_MFA_STORE;
+	if (asks)
+		return AF_MFA_OK;
+	return code_spent(c, code, user, "policy",
 			  "a code from a password-only sign-in, and the "
-			  "workflow no longer offers enrollment after the "
-			  "password");
+			  "user's policy no longer asks for a second step");
 }
 
 /*

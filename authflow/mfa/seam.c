@@ -469,16 +469,44 @@ out:
 	json_decref(saved);
 }
 
+int af_mfa_seam_policy_asks(const af_server *srv, const json_t *policy)
+{
+	return srv->cfg.feature_remote_access_mfa &&
+	       json_is_true(json_object_get(policy, "remote_access"));
+}
+
+int af_mfa_seam_policy_asks_user(af_server *srv, const char *username)
+{
+	json_t *user = NULL, *policy = NULL;
+	af_dir_status st;
+	int rc = -1;
+
+	st = af_dir_user_get(srv->dir, username, &user);
+	if (st == AF_DIR_OK)
+		st = af_dir_policy_for_user(srv->dir, user, &policy);
+	if (st == AF_DIR_OK)
+		rc = af_mfa_seam_policy_asks(srv, policy);
+	else if (st == AF_DIR_NOT_FOUND)
+		rc = 0;
+	json_decref(policy);
+	json_decref(user);
+	return rc;
+}
+
 /*
  * The workflow and the user's devices (new references): 0, or -1 with a
  * page in resp: the enrollment page of the sign-in flow_id (authz) when
- * the user has no device (left), or the page of a store failure.
+ * the user has no device (left), or the page of a store failure. The
+ * page offers a code only where a password alone may enroll a first
+ * phone: the workflow offers it and the user's own policy (policy) asks
+ * for the second step, not only the application's request.
  */
 static int devices_of(af_server *srv, af_req *req, af_resp *resp,
 		      const char *flow_id, const json_t *authz,
-		      const char *username, json_t **wf, json_t **devices)
+		      const char *username, const json_t *policy, json_t **wf,
+		      json_t **devices)
 {
-	int had = 0;
+	int had = 0, asks = af_mfa_seam_policy_asks(srv, policy);
 
 	*wf = NULL;
 	*devices = NULL;
@@ -494,12 +522,15 @@ static int devices_of(af_server *srv, af_req *req, af_resp *resp,
 		af_page_unavailable(resp);
 		return -1;
 	}
-	log_info(srv->log, req->rid, "mfa", "user=%s no_device=1%s", username,
-		 had ? " removed=1" : "");
-	af_mfa_enroll_page(
-		srv, req, resp, username,
-		json_is_true(json_object_get(*wf, "enroll_after_password")),
-		had ? AF_ENROLL_REPLACED : AF_ENROLL_NO_DEVICE, flow_id, authz);
+	log_info(srv->log, req->rid, "mfa", "user=%s no_device=1%s%s", username,
+		 had ? " removed=1" : "", asks ? "" : " step_up=1");
+	af_mfa_enroll_page(srv, req, resp, username,
+			   asks && json_is_true(json_object_get(
+					   *wf, "enroll_after_password")),
+			   had	  ? AF_ENROLL_REPLACED
+			   : asks ? AF_ENROLL_NO_DEVICE
+				  : AF_ENROLL_STEP_UP,
+			   flow_id, authz);
 	return -1;
 }
 
@@ -516,7 +547,7 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 	    (!json_is_true(json_object_get(policy, "remote_access")) &&
 	     !json_is_true(json_object_get(authz, "acr_mfa"))))
 		return AF_MFA_NOT_NEEDED;
-	if (devices_of(srv, req, resp, flow_id, authz, username, &wf,
+	if (devices_of(srv, req, resp, flow_id, authz, username, policy, &wf,
 		       &devices) != 0)
 		goto out;
 	if (still_pending(srv, authz, user)) {
@@ -558,7 +589,7 @@ void af_mfa_ask_again(af_server *srv, af_req *req, af_resp *resp,
 	/* Who passed the password and their count of codes tried stay. */
 	json_object_del(mfa, "txn");
 	json_object_del(mfa, "notice");
-	if (devices_of(srv, req, resp, flow_id, authz, username, &wf,
+	if (devices_of(srv, req, resp, flow_id, authz, username, policy, &wf,
 		       &devices) == 0) {
 		log_info(srv->log, req->rid, "mfa", "user=%s ask_again=1",
 			 username);

@@ -31,6 +31,18 @@ af_mfa_result af_mfa_after_password(af_server *srv, af_req *req, af_resp *resp,
 				    const json_t *app);
 
 /*
+ * Whether a user's own policy asks for the second step: remote access on
+ * (and the feature on). Only then may a password alone enroll the user's
+ * first phone (workflow setting enroll_after_password): an application
+ * asking for the step (acr_values) does not make it so, or whoever knew
+ * the password of a user who signs in with it alone could choose when to
+ * set up that user's second factor. _user looks the policy up: 1 or 0,
+ * or -1 when the directory failed.
+ */
+int af_mfa_seam_policy_asks(const af_server *srv, const json_t *policy);
+int af_mfa_seam_policy_asks_user(af_server *srv, const char *username);
+
+/*
  * Another challenge for a flow past its password step whose challenge
  * ended unanswered (expired), or which got none (pushes paused or over
  * the limit, no phone that could take one): a new transaction, with a new

@@ -1523,6 +1523,9 @@ static const char *enroll_intro(af_enroll_why why)
 	case AF_ENROLL_ANOTHER:
 	case AF_ENROLL_FIRST:
 		return "Add a phone to your account.";
+	case AF_ENROLL_STEP_UP:
+		return "This application asks for a second sign-in step, and "
+		       "no phone is enrolled on your account.";
 	case AF_ENROLL_NO_DEVICE:
 	default:
 		return "Your account needs a second sign-in step, and no phone "
@@ -1741,13 +1744,16 @@ static int another_allowed(af_server *srv, af_resp *resp, const af_session *s)
 static int enroll_why(af_server *srv, af_resp *resp, const af_session *s,
 		      af_enroll_why *why)
 {
-	int first;
+	int first, asks = 1;
 
 	*why = AF_ENROLL_ANOTHER;
 	if (strcmp(s->acr, AF_ACR_MFA) == 0)
 		return another_allowed(srv, resp, s);
 	first = first_phone_allowed(srv, s->username);
-	if (first < 0) {
+	/* As after the password: only where the user's policy asks. */
+	if (first > 0)
+		asks = af_mfa_seam_policy_asks_user(srv, s->username);
+	if (first < 0 || asks < 0) {
 		af_page_unavailable(resp);
 		return -1;
 	}
@@ -1755,6 +1761,14 @@ static int enroll_why(af_server *srv, af_resp *resp, const af_session *s,
 		af_page_error(resp, 403, "Sign in with your phone first",
 			      "Adding a phone needs a sign-in that used the "
 			      "phone you have.",
+			      "Ask your administrator for an enrollment code.");
+		return -1;
+	}
+	if (!asks) {
+		af_page_error(resp, 403, "No phone needed",
+			      "Your account signs in with its password "
+			      "alone, so a phone is added to it with an "
+			      "enrollment code from your administrator.",
 			      "Ask your administrator for an enrollment code.");
 		return -1;
 	}

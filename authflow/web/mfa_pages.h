@@ -47,7 +47,9 @@ typedef enum af_enroll_why {
 	AF_ENROLL_NO_DEVICE = 0, /* after the password, never had a phone */
 	AF_ENROLL_REPLACED,	 /* after the password, its phone removed */
 	AF_ENROLL_FIRST,	 /* /enroll, password only: the first phone */
-	AF_ENROLL_ANOTHER	 /* /enroll, signed in with a phone: one more */
+	AF_ENROLL_ANOTHER,	 /* /enroll, signed in with a phone: one more */
+	AF_ENROLL_STEP_UP /* after the password, never had a phone, and only
+			     the application asks for the second step */
 } af_enroll_why;
 
 /*

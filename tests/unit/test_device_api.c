@@ -1615,18 +1615,67 @@ static void test_enroll_first_phone_code_after_a_phone_401_spent(void **state)
 			 AF_MFA_NOT_FOUND);
 }
 
-/* While the user has never had a phone, the same kind of code works. */
+/* Puts USER in a policy of their own, with remote access on or off. */
+static void user_policy(struct fx *f, int remote_access)
+{
+	char err[AF_DIR_ERR_BUF];
+	json_t *spec = json_pack("{s:s, s:b, s:b, s:{s:[s]}}", "name", "own",
+				 "sso", 1, "remote_access", remote_access,
+				 "assigned", "users", USER);
+
+	assert_non_null(spec);
+	assert_int_equal(
+		af_dir_policy_add(f->srv.dir, "test", spec, err, sizeof(err)),
+		AF_DIR_OK);
+	json_decref(spec);
+}
+
+/*
+ * While the user has never had a phone and their policy asks for the
+ * second step, the same kind of code works.
+ */
 static void test_enroll_first_phone_code_first_201(void **state)
 {
 	struct fx *f = *state;
 	char first[AF_MFA_ID_BUF];
 	int64_t exp = 0;
 
+	user_policy(f, 1);
 	assert_int_equal(af_mfa_enroll_code_new(f->srv.store, USER,
 						AF_MFA_CODE_FIRST_PHONE, first,
 						sizeof(first), &exp),
 			 AF_MFA_OK);
 	assert_int_equal(enroll_with(f, f->key, f->key, first), 201);
+}
+
+/*
+ * Once the user's policy no longer asks for the second step (or when the
+ * user has no policy), a code a password alone obtained is spent: an
+ * application asking for the step never made it the password's to set
+ * up.
+ */
+static void test_enroll_first_phone_code_policy_off_401_spent(void **state)
+{
+	struct fx *f = *state;
+	char first[AF_MFA_ID_BUF], user[128];
+	int64_t exp = 0;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (i == 1)
+			user_policy(f, 0);
+		assert_int_equal(af_mfa_enroll_code_new(f->srv.store, USER,
+							AF_MFA_CODE_FIRST_PHONE,
+							first, sizeof(first),
+							&exp),
+				 AF_MFA_OK);
+		assert_int_equal(enroll_with(f, f->key, f->key, first), 401);
+		assert_error(f, "invalid_code");
+		assert_int_equal(af_mfa_enroll_code_peek(f->srv.store, first,
+							 user, sizeof(user),
+							 NULL),
+				 AF_MFA_NOT_FOUND);
+	}
 }
 
 /* A code of a kind the user made for themselves (flags), for USER. */
@@ -1942,6 +1991,7 @@ int main(void)
 		T(test_enroll_same_key_twice_400_code_kept),
 		T(test_enroll_first_phone_code_after_a_phone_401_spent),
 		T(test_enroll_first_phone_code_first_201),
+		T(test_enroll_first_phone_code_policy_off_401_spent),
 		T(test_enroll_first_phone_code_not_offered_401_spent),
 		T(test_enroll_another_phone_code_needs_a_phone),
 		T(test_enroll_codes_revoke_own_keeps_admin_codes),

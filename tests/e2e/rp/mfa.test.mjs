@@ -88,6 +88,11 @@ async function enrollCode(b) {
   return { page, answer };
 }
 
+// Turns the second step of user's policy (seed()'s sso-USER) on or off.
+function policyAsks(user, on, srv = server) {
+  return srv.admin('PATCH', `/policies/sso-${user}`, { remote_access: on });
+}
+
 // The browser's status of the MFA step of m.
 async function flowStatus(m) {
   const flow = new URL(m.mfaUrl).searchParams.get('flow');
@@ -968,13 +973,19 @@ describe(`push MFA (${STORE} store)`, () => {
     const t = await idsim(server, path.join(server.dir, 'vera-finder.json'), ['enroll', madeCode]);
     assert.equal(t.code, 1, 'revoked with the phone');
     assert.equal((await server.admin('GET', '/users/vera/devices')).json.devices.length, 1);
-    // A user who never had a phone sets up the first one after the password.
+    // A user who never had a phone sets up the first one after the
+    // password, once their policy asks for the second step: not before.
     const w = await seed(server, { user: 'wes' });
     w.config = await rp(w);
     const bw = new Browser();
     a = await authUrl(w.config);
     r = await signIn(bw, server.issuer, a.url.href, w.user, w.password);
     assert.equal(r.status, 302);
+    e = await bw.get(`${server.issuer}/enroll`);
+    assert.equal(e.status, 403);
+    assert.match(e.text, /No phone needed/);
+    assert.doesNotMatch(e.text, /<svg|<code>|<form method="post"/, 'no enrollment code, no form');
+    assert.equal((await policyAsks('wes', true)).status, 200);
     c = await enrollCode(bw);
     assert.equal(c.answer.status, 200, c.answer.text);
     assert.match(c.answer.text, /<svg/);
@@ -1041,6 +1052,7 @@ describe(`push MFA (${STORE} store)`, () => {
     const a = await authUrl(s.config);
     const r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
     assert.equal(r.status, 302);
+    assert.equal((await policyAsks('yara', true)).status, 200);
     const codes = new Set();
     for (let i = 0; i < 5; i++) {
       const e = (await enrollCode(b)).answer;
@@ -1072,6 +1084,10 @@ describe(`push MFA (${STORE} store)`, () => {
     const a = await authUrl(s.config);
     const r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
     assert.equal(r.status, 302);
+    // The same user's other session, to have a token of its own.
+    const other = new Browser();
+    assert.equal((await signIn(other, server.issuer, (await authUrl(s.config)).url.href, s.user, s.password)).status, 302);
+    assert.equal((await policyAsks('zena', true)).status, 200);
     // More GETs than the codes a user may make: a page another site
     // sends the browser to uses none of them.
     let page;
@@ -1083,8 +1099,6 @@ describe(`push MFA (${STORE} store)`, () => {
     const token = hiddenFields(page.text).csrf;
     assert.ok(token, 'the form carries a token');
     // The same user's other session has a token of its own.
-    const other = new Browser();
-    assert.equal((await signIn(other, server.issuer, (await authUrl(s.config)).url.href, s.user, s.password)).status, 302);
     const otherToken = hiddenFields((await other.get(`${server.issuer}/enroll`)).text).csrf;
     assert.ok(otherToken);
     assert.notEqual(otherToken, token);
@@ -1348,6 +1362,38 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal((await server.admin('GET', '/users/rosa/devices')).json.devices.length, 1);
   });
 
+  test('a password alone enrolls no phone where only the application asks for the second step', async () => {
+    // Whoever knows the password of a user who signs in with it alone
+    // must not choose when that user's second factor is set up.
+    const s = await seed(server, { user: 'tove' });
+    const config = await rp(s);
+    const stepUp = { acr_values: 'urn:authflow:acr:mfa' };
+    let a = await authUrl(config, stepUp);
+    let r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.text, /This application asks for a second sign-in step, and no phone is enrolled on your account/);
+    assert.match(r.text, /Ask your administrator for an enrollment code/);
+    assert.doesNotMatch(r.text, /<svg|authflow:\/\/enroll|<code>/, 'no enrollment code');
+    const codes = async () => (await server.admin('GET', '/audit?limit=100')).json.events
+      .filter((e) => e.action === 'device.enroll_code' && e.target === 'tove').length;
+    assert.equal(await codes(), 0);
+    // Once the policy asks for it, the password sets up the first phone;
+    // a code shown then enrolls nothing once the policy no longer asks.
+    assert.equal((await policyAsks('tove', true)).status, 200);
+    a = await authUrl(config);
+    r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.text, /no phone is enrolled for it yet/);
+    const pageCode = shownEnrollCode(r.text);
+    assert.match(pageCode ?? '', /^[A-Z2-7]{16}$/);
+    assert.equal(await codes(), 1);
+    assert.equal((await policyAsks('tove', false)).status, 200);
+    const t = await idsim(server, path.join(server.dir, 'phone-tove.json'), ['enroll', pageCode, '--platform', 'none']);
+    assert.equal(t.code, 1, t.stdout);
+    assert.equal((await server.admin('GET', '/users/tove/devices')).json.devices.length, 0);
+    assert.match(server.stderr(), /action=enroll user=tove reason=policy/);
+  });
+
   test('an administrator\'s change during the second step holds when it ends', async () => {
     const s = await mfaUser('una');
     // A password step with its challenge, and what the browser gets
@@ -1446,7 +1492,9 @@ describe(`push MFA (${STORE} store)`, () => {
     for (const [why, change] of Object.entries(changes)) {
       const b = new Browser();
       const a = await authUrl(s.config);
+      assert.equal((await policyAsks('vito', false)).status, 200);
       assert.equal((await signIn(b, server.issuer, a.url.href, s.user, s.password)).status, 302);
+      assert.equal((await policyAsks('vito', true)).status, 200);
       const e = (await enrollCode(b)).answer;
       assert.equal(e.status, 200, e.text);
       const code = shownEnrollCode(e.text);

@@ -583,6 +583,9 @@ describe(`sign-in pages (${STORE} store)`, () => {
     const b = new Browser();
     const r = await signIn(b, server.issuer, await authUrl(await rp(s)), s.user, s.password);
     assert.equal(r.status, 302, r.text);
+    // A first phone, for a user whose policy now asks for one.
+    const on = await server.admin('PATCH', '/policies/sso-fay', { remote_access: true });
+    assert.equal(on.status, 200, on.text);
     const page = await b.get(`${server.issuer}/enroll`);
     assert.equal(page.status, 200, page.text);
     const html = checkPage(page, /^Set up your authenticator$/);
