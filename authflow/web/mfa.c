@@ -321,14 +321,15 @@ static int approver_stands(af_server *srv, af_resp *resp, const char *flow,
 /*
  * Finishes the sign-in once: af_flow_claim_page() (in af_login_finish())
  * makes sure that of the page, the poll and the code form only one makes
- * a session and a code.
+ * a session and a code. factor is "swk" (device: the phone that approved,
+ * at: when) or "otp" (device: the phone whose code it was, at: now).
  */
 static int refused_locked(af_server *srv, const af_req *req, af_resp *resp,
 			  json_t *authz, char known[AF_KNOWN_ID_BUF],
 			  const char *step);
 
 static void complete(af_server *srv, af_req *req, af_resp *resp, json_t *authz,
-		     const char *factor, const char *device)
+		     const char *factor, const char *device, int64_t at)
 {
 	const char *flow = af_req_param(req, "flow");
 	json_t *user, *policy, *app;
@@ -366,7 +367,12 @@ static void complete(af_server *srv, af_req *req, af_resp *resp, json_t *authz,
 	memset(&s, 0, sizeof(s));
 	snprintf(s.username, sizeof(s.username), "%s", mfa_str(authz, "user"));
 	snprintf(s.sub, sizeof(s.sub), "%s", mfa_str(authz, "sub"));
-	s.auth_time = af_now();
+	/*
+	 * When the second factor was given: the phone's approval (the
+	 * browser may come for it later), or the code typed now. A
+	 * relying party judges max_age by it.
+	 */
+	s.auth_time = at > 0 && at <= af_now() ? at : af_now();
 	s.gen = mfa_gen(authz);
 	memcpy(s.amr[0], "pwd", 4);
 	snprintf(s.amr[1], sizeof(s.amr[1]), "%s", factor);
@@ -1034,8 +1040,10 @@ void af_h_mfa_page(af_server *srv, af_req *req, af_resp *resp)
 		reset_flow(srv, flow, authz);
 		outcome_page(srv, resp, flow, authz, "gone", NULL);
 	} else if (state != NULL && strcmp(state, "approved") == 0)
-		complete(srv, req, resp, authz, "swk",
-			 json_string_value(json_object_get(txn, "decided_by")));
+		complete(
+			srv, req, resp, authz, "swk",
+			json_string_value(json_object_get(txn, "decided_by")),
+			json_integer_value(json_object_get(txn, "decided_at")));
 	else if (state != NULL && strcmp(state, "expired") == 0)
 		/* Nobody answered the push: another may be, or a code. */
 		show_page(srv, resp, 200, flow, authz, NULL,
@@ -1436,7 +1444,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		st = af_mfa_code_check(srv->store, user, code, af_now(), device,
 				       sizeof(device));
 	if (st == AF_MFA_OK) {
-		complete(srv, req, resp, authz, "otp", device);
+		complete(srv, req, resp, authz, "otp", device, af_now());
 		goto out;
 	}
 	if (st == AF_MFA_STORE || st == AF_MFA_NOMEM) {

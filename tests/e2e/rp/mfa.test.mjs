@@ -340,8 +340,14 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.match(shown.stdout, /^ip: 127\.0\.0\.1$/m);
     const ok = await idsim(server, s.phone, ['approve', txn, '--number', number]);
     assert.equal(ok.stdout, 'approved', ok.stderr);
+    const approved = Math.ceil(Date.now() / 1000);
+    // The browser comes for the approval a while later: auth_time is
+    // still when the phone approved (OIDC Core 2), which max_age judges.
+    await new Promise((resolve) => setTimeout(resolve, 2100));
     const t = await finish(s, m);
     assert.deepEqual(t.claims().amr, ['pwd', 'swk', 'mfa']);
+    assert.ok(t.claims().auth_time <= approved, `auth_time ${t.claims().auth_time}, approved by ${approved}`);
+    assert.ok(t.claims().iat >= t.claims().auth_time + 2);
     // The user's last sign-in says which factors it took, and with what.
     const last = (await server.admin('GET', '/users/mia')).json.last_sign_in;
     assert.deepEqual(last.amr, ['pwd', 'swk', 'mfa']);
