@@ -429,30 +429,105 @@ static void ended(af_server *srv, const char *skey, const af_session *s)
  * racing callers one logs and counts it), 0 when it was gone already, -1
  * when the store failed (it may live on: the caller tries again).
  */
+/* Takes session s, whose record under key is gone, out of its index. */
+static void unindex(af_server *srv, const char *key, const af_session *s)
+{
+	char idx[160], member[MEMBER_MAX];
+
+	index_key(s->username, idx, sizeof(idx));
+	member_of(s->created_ms, key, member, sizeof(member));
+	/*
+	 * The index only lists sessions; a stale member (one of the older
+	 * form among them) is harmless, and pruned in time.
+	 */
+	if (store_srem(srv->store, idx, member) != STORE_OK)
+		log_warn(srv->log, NULL, "session",
+			 "could not update the session index");
+}
+
 static int end_by_key(af_server *srv, const char *key, af_session_end why)
 {
 	store_value v = {0};
 	af_session s;
-	char idx[160], member[MEMBER_MAX];
 	store_status st = store_getdel(srv->store, key, &v);
 
 	if (st != STORE_OK)
 		return st == STORE_NOT_FOUND ? 0 : -1;
 	if (from_json((const char *)v.data, v.len, &s) == 0) {
 		ended(srv, key, &s);
-		index_key(s.username, idx, sizeof(idx));
-		member_of(s.created_ms, key, member, sizeof(member));
-		/*
-		 * The index only lists sessions; a stale member (one of the
-		 * older form among them) is harmless, and pruned in time.
-		 */
-		if (store_srem(srv->store, idx, member) != STORE_OK)
-			log_warn(srv->log, NULL, "session",
-				 "could not update the session index");
+		unindex(srv, key, &s);
 	}
 	store_value_free(&v);
 	af_metrics_session_end(srv->metrics, why, 1);
 	return 1;
+}
+
+/*
+ * Whether session old goes on as s, the browser's new sign-in: the same
+ * user at the same sign-in generation, old not over, and old's phone
+ * (when its second factor was one) the one s used. A sign-in again
+ * (prompt=login, max_age, a step-up) then renews the session the
+ * applications signed into rather than ending it under them.
+ */
+static int goes_on_as(const af_server *srv, const af_session *old,
+		      const af_session *s, int64_t now)
+{
+	af_session_end why;
+
+	return strcmp(old->sub, s->sub) == 0 && old->gen == s->gen &&
+	       !over(srv, old, now, &why) &&
+	       (old->device[0] == '\0' || strcmp(old->device, s->device) == 0);
+}
+
+/*
+ * The browser's session under key, as s signs in: taken from the store,
+ * and renewed when it goes on as s (goes_on_as()): s keeps its public id
+ * and with it the applications signed into it, which are not told of an
+ * end that did not happen, and the list of them lasts as long as s may.
+ * Else it ends (AF_SESSION_END_REPLACED), its applications told. 1
+ * renewed, 0 ended or none, -1 when the store failed.
+ */
+static int renew_or_end(af_server *srv, const char *key, af_session *s)
+{
+	store_value v = {0};
+	af_session old;
+	json_t *clients = NULL;
+	char ckey[AF_SID_MAX + 32];
+	store_status st = store_getdel(srv->store, key, &v);
+	int rc = 0;
+
+	if (st != STORE_OK)
+		return st == STORE_NOT_FOUND ? 0 : -1;
+	if (from_json((const char *)v.data, v.len, &old) != 0) {
+		af_metrics_session_end(srv->metrics, AF_SESSION_END_REPLACED,
+				       1);
+	} else if (!goes_on_as(srv, &old, s, af_now())) {
+		ended(srv, key, &old);
+		unindex(srv, key, &old);
+		af_metrics_session_end(srv->metrics, AF_SESSION_END_REPLACED,
+				       1);
+	} else {
+		unfile_due(srv, key, &old);
+		unindex(srv, key, &old);
+		memcpy(s->sid, old.sid, sizeof(s->sid));
+		clients = clients_of(srv, &old);
+		clients_key(s->sid, ckey, sizeof(ckey));
+		/* Added again, a member makes the list last as long as s. */
+		if (json_array_size(clients) > 0 &&
+		    store_sadd_ttl(
+			    srv->store, ckey,
+			    json_string_value(json_array_get(clients, 0)),
+			    session_ttl_ms(srv)) != STORE_OK)
+			log_warn(srv->log, NULL, "session",
+				 "user=%s: the list of the applications of a "
+				 "renewed session could not be kept as long as "
+				 "it",
+				 s->username);
+		json_decref(clients);
+		rc = 1;
+	}
+	store_value_free(&v);
+	return rc;
 }
 
 /*
@@ -571,21 +646,24 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	uint64_t ttl_ms;
 	int64_t adds = 0;
 	char *text = NULL;
-	int rc = -1;
+	int rc = -1, renewed = 0;
 
 	/*
-	 * Whatever session this browser had ends here: no fixation. One the
-	 * store could not end would live on, its applications never told,
-	 * behind a browser that no longer holds it: nothing begins then.
+	 * Whatever session this browser had is taken here, and the new one
+	 * has a cookie of its own: no fixation. The same user signing in
+	 * again renews it (renew_or_end()); any other's ends. One the store
+	 * could not take would live on, its applications never told, behind
+	 * a browser that no longer holds it: nothing begins then.
 	 */
 	if (af_req_cookie(req, AF_SESSION_COOKIE, old, sizeof(old)) == 0) {
 		key_of(old, key, sizeof(key));
 		OPENSSL_cleanse(old, sizeof(old));
-		if (end_by_key(srv, key, AF_SESSION_END_REPLACED) < 0)
+		renewed = renew_or_end(srv, key, s);
+		if (renewed < 0)
 			goto out;
 	}
 	if (af_random_token(COOKIE_BYTES, cookie, sizeof(cookie)) != 0 ||
-	    af_random_token(16, s->sid, sizeof(s->sid)) != 0)
+	    (!renewed && af_random_token(16, s->sid, sizeof(s->sid)) != 0))
 		goto out;
 	s->created_ms = af_now_ms();
 	s->created = s->created_ms / 1000;

@@ -97,10 +97,15 @@ int af_session_get(af_server *srv, const af_req *req, af_session *out,
 		   int *store_failed);
 
 /*
- * Makes a new session for the user (a fresh cookie), ends the session the
- * browser had (whoever it belonged to), and sets the cookie on resp.
- * s->sid, s->ip (the request's client address) and s->browser (what its
- * User-Agent names) are filled in. 0, or -1 when the store failed.
+ * Makes a new session for the user (a fresh cookie) and sets the cookie on
+ * resp. The session the browser had is taken: the same user signing in
+ * again (same sub and sign-in generation, the session not over, and no
+ * other phone than this sign-in's as its second factor) renews it, so
+ * that s keeps its sid and the applications signed into it, which are
+ * not told of an end; any other session ends (AF_SESSION_END_REPLACED,
+ * its applications told). s->sid (a new one unless renewed), s->ip (the
+ * request's client address) and s->browser (what its User-Agent names)
+ * are filled in. 0, or -1 when the store failed.
  */
 int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 		     af_session *s);

@@ -294,7 +294,7 @@ describe(`back-channel logout (${STORE} store)`, () => {
     }
   }));
 
-  test('signing in again in the same browser ends the old session: its apps are told', () => withServer(async (server) => {
+  test('the same user signing in again renews the session, its apps not told; another user ends it', () => withServer(async (server) => {
     const rx = await receiver();
     try {
       const user = 'bcl-again';
@@ -307,20 +307,36 @@ describe(`back-channel logout (${STORE} store)`, () => {
       assert.equal(as.status, 200, as.text);
       const browser = new Browser();
       const first = await passwordSignIn(server, s, browser);
-      // The same user again (prompt=login shows the form): the old session ends.
+      const oldCookie = browser.jar.get('af_sso');
+      assert.ok(oldCookie);
+      // The same user again (prompt=login shows the form): the session
+      // goes on, with a new cookie and auth_time, and the app is told
+      // nothing, since nobody signed out.
+      await sleep(1100);
       const second = await passwordSignIn(server, s, browser, { extra: { prompt: 'login' } });
-      assert.notEqual(second.claims.sid, first.claims.sid, 'a new session');
-      await waitForPosts(rx, 1, 'signing in again as the same user');
-      const t1 = await checkLogoutToken(server, rx.posts[0], { aud: s.clientId, idc: first.claims });
-      await expectNoMore(rx, 1, 'the new session lives on', 1000);
-      // Another user in the same browser: the second session ends.
+      assert.equal(second.claims.sid, first.claims.sid, 'the same session');
+      assert.ok(second.claims.auth_time > first.claims.auth_time, 'signed in anew');
+      assert.notEqual(browser.jar.get('af_sso'), oldCookie, 'a new cookie');
+      const sessions = (await server.admin('GET', `/sessions?user=${user}`)).json.sessions;
+      assert.equal(sessions.length, 1, JSON.stringify(sessions));
+      assert.equal(sessions[0].sid, first.claims.sid);
+      // The cookie before is no session any more.
+      const stale = new Browser();
+      stale.jar.set('af_sso', oldCookie);
+      const config = await discover(server, s);
+      const none = await authRequest(config, { prompt: 'none' });
+      const r = await stale.get(none.url.href);
+      assert.equal(new URL(r.location).searchParams.get('error'), 'login_required');
+      await expectNoMore(rx, 0, 'the session lives on', 1000);
+      // Another user in the same browser: the session ends, and the app
+      // is told of it under its one sid.
       const third = await passwordSignIn(server, s, browser,
         { user: other, password: 'another horse battery', extra: { prompt: 'login' } });
       assert.notEqual(third.claims.sub, second.claims.sub);
-      await waitForPosts(rx, 2, 'signing in as another user');
-      const t2 = await checkLogoutToken(server, rx.posts[1], { aud: s.clientId, idc: second.claims });
-      assert.notEqual(t1.jti, t2.jti, 'a jti per token');
-      await expectNoMore(rx, 2, 'the other user\'s session lives on', 1000);
+      assert.notEqual(third.claims.sid, second.claims.sid);
+      await waitForPosts(rx, 1, 'signing in as another user');
+      await checkLogoutToken(server, rx.posts[0], { aud: s.clientId, idc: second.claims });
+      await expectNoMore(rx, 1, 'the other user\'s session lives on', 1000);
     } finally {
       await rx.close();
     }

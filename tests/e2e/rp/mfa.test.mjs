@@ -1368,6 +1368,46 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal((await server.admin('GET', '/users/rosa/devices')).json.devices.length, 1);
   });
 
+  test('signing in again renews the session, unless another phone than its own passed it', async () => {
+    const s = await seed(server, { user: 'oren' });
+    const phoneArgs = ['--platform', 'none', '--app-version', '2024.1'];
+    s.phone = await enrollPhone(server, 'oren', phoneArgs);
+    s.config = await rp(s);
+    const b = new Browser();
+    const approve = async (phone, m) => {
+      const [txn] = await pendingTxn(s);
+      const ok = await idsim(server, phone, ['approve', txn, '--number', pageNumber(m.page.text)]);
+      assert.equal(ok.stdout, 'approved', ok.stderr);
+      return finish(s, m);
+    };
+    const sessions = async () => (await server.admin('GET', '/sessions?user=oren')).json.sessions;
+    // A password session, then an application's step-up: the same
+    // session (sid), now with the phone.
+    const a = await authUrl(s.config);
+    const r = await signIn(b, server.issuer, a.url.href, s.user, s.password);
+    assert.equal(r.status, 302, r.text);
+    const t0 = await client.authorizationCodeGrant(s.config, new URL(r.location), {
+      pkceCodeVerifier: a.verifier, expectedState: a.state, expectedNonce: a.nonce,
+    });
+    const stepUp = { acr_values: 'urn:authflow:acr:mfa' };
+    const t1 = await approve(s.phone, await toMfa(s, b, stepUp));
+    assert.equal(t1.claims().acr, 'urn:authflow:acr:mfa');
+    assert.equal(t1.claims().sid, t0.claims().sid, 'a step-up renews the session');
+    assert.equal((await sessions()).length, 1);
+    // Another of the user's phones passes the next sign-in: the session
+    // the first phone passed ends (removing that phone would have ended
+    // it), and a new one begins.
+    const second = await enrollPhone(server, 'oren', phoneArgs);
+    const again = { ...stepUp, prompt: 'login' };
+    const t2 = await approve(second, await toMfa(s, b, again));
+    assert.notEqual(t2.claims().sid, t1.claims().sid, 'another phone: a new session');
+    assert.deepEqual((await sessions()).map((x) => x.sid), [t2.claims().sid]);
+    // The same phone again: the same session.
+    const t3 = await approve(second, await toMfa(s, b, again));
+    assert.equal(t3.claims().sid, t2.claims().sid);
+    assert.equal((await sessions()).length, 1);
+  });
+
   test('a password alone enrolls no phone where only the application asks for the second step', async () => {
     // Whoever knows the password of a user who signs in with it alone
     // must not choose when that user's second factor is set up.
