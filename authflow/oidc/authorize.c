@@ -153,8 +153,9 @@ static void append_param(af_buf *b, const char *name, const char *value)
 }
 
 /*
- * Redirects (query) or auto-posts (form_post) the parameters to the
- * client's redirect URI. params holds name/value pairs.
+ * Redirects (query, or fragment: only for an error to a request of an
+ * implicit or hybrid kind) or auto-posts (form_post) the parameters to
+ * the client's redirect URI. params holds name/value pairs.
  */
 static void send_to_client(af_server *srv, af_resp *resp, const json_t *authz,
 			   const char *const *params)
@@ -173,7 +174,10 @@ static void send_to_client(af_server *srv, af_resp *resp, const json_t *authz,
 	}
 	af_buf_init(&b, 16384);
 	af_buf_puts(&b, uri);
-	af_buf_puts(&b, strchr(uri, '?') != NULL ? "&" : "?");
+	if (mode != NULL && strcmp(mode, "fragment") == 0)
+		af_buf_puts(&b, "#");
+	else
+		af_buf_puts(&b, strchr(uri, '?') != NULL ? "&" : "?");
 	for (i = 0; params[i] != NULL; i += 2) {
 		if (params[i + 1] == NULL)
 			continue;
@@ -789,12 +793,31 @@ static int restart_hint(const af_req *req, char *sub, size_t subcap)
 	return 1;
 }
 
+/*
+ * The response mode of a request's answers: form_post when asked for;
+ * else the default of its response type (OAuth 2.0 Multiple Response
+ * Types 5): the fragment for one that would carry a token or an ID token
+ * (refused, but an application that asked for one reads its answer
+ * there), the query for the rest.
+ */
+static const char *response_mode_of(const af_req *req)
+{
+	const char *mode = af_oidc_param(req, "response_mode");
+	const char *rt = af_oidc_param(req, "response_type");
+
+	if (mode != NULL)
+		return strcmp(mode, "form_post") == 0 ? "form_post" : "query";
+	if (rt != NULL &&
+	    (af_oidc_has_word(rt, "token") || af_oidc_has_word(rt, "id_token")))
+		return "fragment";
+	return "query";
+}
+
 void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 {
 	const char *client_id = af_oidc_param(req, "client_id");
 	const char *redirect_uri = af_oidc_param(req, "redirect_uri");
 	const char *state = af_oidc_param(req, "state");
-	const char *mode = af_oidc_param(req, "response_mode");
 	const char *hint = af_oidc_param(req, "id_token_hint");
 	const char *err, *desc = NULL, *prompt;
 	char hint_sub[128], typed[AF_DIR_USERNAME_MAX + 1];
@@ -831,9 +854,7 @@ void af_h_authorize(af_server *srv, af_req *req, af_resp *resp)
 	}
 	authz = json_pack("{s:s, s:s, s:s}", "client_id", client_id,
 			  "redirect_uri", redirect_uri, "response_mode",
-			  mode != NULL && strcmp(mode, "form_post") == 0
-				  ? "form_post"
-				  : "query");
+			  response_mode_of(req));
 	if (authz == NULL)
 		goto out;
 	if (state != NULL) {

@@ -856,7 +856,6 @@ describe(`authflow OIDC (${STORE} store)`, () => {
       [`${good}&request=x`, 'request_not_supported', 'request objects are not supported'],
       [`${good}&request_uri=x`, 'request_uri_not_supported', 'request_uri is not supported'],
       ['scope=openid', 'invalid_request', 'response_type is required'],
-      ['response_type=token&scope=openid', 'unsupported_response_type', 'only the code flow is supported'],
       [`response_type=code&scope=openid${'%20x'.repeat(600)}`, 'invalid_scope', 'scope too long'],
       ['response_type=code&scope=profile', 'invalid_scope', 'scope must include openid'],
       [`${good}&code_challenge_method=S256`, 'invalid_request', 'code_challenge_method without code_challenge'],
@@ -882,6 +881,25 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     const f = await answer(`${base}&${good}&response_mode=fragment&state=${encodeURIComponent(state)}`, 'query');
     assert.equal(f.error_description, 'response_mode must be query or form_post');
     assert.equal(f.state, state);
+    // A request of an implicit or hybrid kind is refused in the fragment,
+    // its default response mode (OAuth 2.0 Multiple Response Types 5),
+    // where the application that sent it reads its answer; with
+    // form_post, as asked.
+    for (const rt of ['token', 'id_token', 'id_token token', 'code id_token', 'code token']) {
+      const q = `response_type=${encodeURIComponent(rt)}&scope=openid&state=${encodeURIComponent(state)}`;
+      const r = await b.get(`${base}&${q}`);
+      assert.equal(r.status, 302, rt);
+      const u = new URL(r.location);
+      assert.equal(`${u.origin}${u.pathname}`, REDIRECT, rt);
+      assert.equal(u.search, '', `${rt}: nothing in the query`);
+      const frag = Object.fromEntries(new URLSearchParams(u.hash.slice(1)));
+      assert.deepEqual(frag, {
+        error: 'unsupported_response_type', error_description: 'only the code flow is supported', state, iss: server.issuer,
+      }, rt);
+      const fp = await answer(`${base}&${q}`, 'form_post');
+      assert.equal(fp.error, 'unsupported_response_type', rt);
+      assert.equal(fp.state, state, rt);
+    }
   });
 
   test('authorize: prompt is capped at 64 bytes like the other parameters a sign-in keeps; its values are case-sensitive', async () => {
