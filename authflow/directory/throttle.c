@@ -601,44 +601,105 @@ static uint64_t turn_wait_ms(const af_dir *dir, uint32_t wait_ms)
 	return ms < wait_ms ? ms : wait_ms;
 }
 
+/* Ends the count of a check side by side under key (turn->side). */
+static void side_end(af_dir *dir, const char *key, af_throttle_turn *turn)
+{
+	char zero[24];
+	store_status st;
+	int64_t n = 0;
+
+	if (!turn->side)
+		return;
+	turn->side = 0;
+	/*
+	 * Gone at 0, so that the next first wave counts under a fresh
+	 * TTL. Not fatal when the store fails: the count runs out with it.
+	 */
+	if (store_incr_vital(af_dir_store(dir), key, -1, TURN_TTL_MS, &n) ==
+		    STORE_OK &&
+	    n <= 0) {
+		(void)snprintf(zero, sizeof(zero), "%lld", (long long)n);
+		st = store_del_if(af_dir_store(dir), key, zero, strlen(zero));
+		(void)st;
+	}
+}
+
+/* Whether checks side by side are under way at key: 1, 0, -1 error. */
+static int sides_running(af_dir *dir, const char *key)
+{
+	store_value v = {NULL, 0};
+	store_status st = store_get(af_dir_store(dir), key, &v);
+	int rc = st == STORE_NOT_FOUND ? 0 : -1;
+
+	if (st == STORE_OK)
+		rc = v.len > 0 && v.data[0] != '0' && v.data[0] != '-';
+	store_value_free(&v);
+	return rc;
+}
+
 af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 				const char *browser, uint32_t wait_ms,
 				af_throttle_turn *turn)
 {
 	const struct timespec pause = {0, TURN_POLL_NS};
-	char key[STORE_KEY_MAX];
+	char key[STORE_KEY_MAX], side[STORE_KEY_MAX];
 	uint64_t until;
 	store_status st;
 	af_dir_status rc;
 	subjects s;
-	int failed = 0;
+	int64_t n = 0;
+	int failed = 0, running;
 
-	if (turn != NULL)
+	if (turn != NULL) {
 		turn->held = 0;
+		turn->side = 0;
+	}
 	if (dir == NULL || turn == NULL)
 		return AF_DIR_INVALID;
 	subjects_of(user, NULL, browser, &s);
+	if (name_of(&s)[0] == '\0' ||
+	    key_of(key, sizeof(key), "turn", kind_of(&s), name_of(&s)) !=
+		    AF_DIR_OK ||
+	    key_of(side, sizeof(side), "checking", kind_of(&s), name_of(&s)) !=
+		    AF_DIR_OK)
+		return AF_DIR_OK;
 	/*
 	 * A user with no failure in the window signs in side by side (a
 	 * shared account at a shift change); from the first failure on,
 	 * checks of that user take turns. A known browser takes turns with
-	 * itself only, not with others' guesses at the name.
+	 * itself only, not with others' guesses at the name. The check is
+	 * counted in flight before the failures are looked at: a turn taken
+	 * once a failure is counted then waits for every check that found
+	 * none, whichever came first.
 	 */
+	st = store_incr_vital(af_dir_store(dir), side, 1, TURN_TTL_MS, &n);
+	if (st != STORE_OK)
+		return af_dir__from_store(st);
+	turn->side = 1;
 	rc = key_set(dir, "fail", kind_of(&s), name_of(&s), &failed);
-	if (rc != AF_DIR_OK || !failed)
-		return rc;
-	if (key_of(key, sizeof(key), "turn", kind_of(&s), name_of(&s)) !=
-	    AF_DIR_OK)
+	if (rc == AF_DIR_OK && !failed)
 		return AF_DIR_OK;
+	side_end(dir, side, turn);
+	if (rc != AF_DIR_OK)
+		return rc;
 	until = af_mono_ns() + turn_wait_ms(dir, wait_ms) * 1000000ull;
 	for (;;) {
 		st = turn_take(dir, key, TURN_TTL_MS, turn);
+		if (st == STORE_OK)
+			break;
 		if (st != STORE_EXISTS)
 			return af_dir__from_store(st);
 		if (af_mono_ns() >= until)
 			return AF_DIR_CONFLICT;
 		(void)nanosleep(&pause, NULL);
 	}
+	/* The turn is held while the first wave ends. */
+	while ((running = sides_running(dir, side)) > 0 && af_mono_ns() < until)
+		(void)nanosleep(&pause, NULL);
+	if (running == 0)
+		return AF_DIR_OK;
+	turn_give_back(dir, key, turn);
+	return running < 0 ? AF_DIR_STORE : AF_DIR_CONFLICT;
 }
 
 void af_throttle_end(af_dir *dir, const char *user, const char *browser,
@@ -647,13 +708,18 @@ void af_throttle_end(af_dir *dir, const char *user, const char *browser,
 	char key[STORE_KEY_MAX];
 	subjects s;
 
-	if (dir == NULL || turn == NULL || !turn->held)
+	if (dir == NULL || turn == NULL || (!turn->held && !turn->side))
 		return;
 	subjects_of(user, NULL, browser, &s);
-	if (s.user[0] != '\0' && key_of(key, sizeof(key), "turn", kind_of(&s),
-					name_of(&s)) == AF_DIR_OK)
+	if (turn->side && key_of(key, sizeof(key), "checking", kind_of(&s),
+				 name_of(&s)) == AF_DIR_OK)
+		side_end(dir, key, turn);
+	if (turn->held && s.user[0] != '\0' &&
+	    key_of(key, sizeof(key), "turn", kind_of(&s), name_of(&s)) ==
+		    AF_DIR_OK)
 		turn_give_back(dir, key, turn);
 	turn->held = 0;
+	turn->side = 0;
 }
 
 /*

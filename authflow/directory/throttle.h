@@ -118,6 +118,8 @@ typedef enum af_throttle_door {
  */
 typedef struct af_throttle_turn {
 	int held;
+	/* af_throttle_begin(): a check side by side, counted in flight */
+	int side;
 	char mark[AF_THROTTLE_MARK_BUF];
 } af_throttle_turn;
 
@@ -157,14 +159,17 @@ void af_throttle_door_end(af_dir *dir, af_throttle_door door, const char *ip,
  * One password check at a time per user name once the user has a failure
  * in the window, so that the check of the limits, the check of the
  * password and the count of its failure are one step for that user:
- * parallel guesses cannot slip past the delay or the lock between them
- * (the first wave, before any failure is counted, is at most as wide as
- * the password-check threads). A user without failures signs in side by
- * side. af_throttle_begin() before af_throttle_check() waits for the
- * user's turn, up to wait_ms and a few password checks' time (the wait
- * holds a thread other sign-ins need): AF_DIR_OK (turn->held 1 when the
- * turn is the caller's, until af_throttle_end() or, should the caller
- * die, 10 s; 0 when no turn was needed), AF_DIR_CONFLICT (other checks of
+ * parallel guesses cannot slip past the delay or the lock between them.
+ * A user without failures signs in side by side; those checks are counted
+ * while they run (turn->side 1 until af_throttle_end()), and a turn taken
+ * after the first failure waits for them to end, so that the first wave
+ * (at most as wide as the password-check threads) cannot add failures
+ * behind the turns' backs. af_throttle_begin() before af_throttle_check()
+ * waits for the user's turn, up to wait_ms and a few password checks'
+ * time (the wait holds a thread other sign-ins need): AF_DIR_OK
+ * (turn->held 1 when the turn is the caller's, until af_throttle_end()
+ * or, should the caller die, 10 s; 0 when no turn was needed),
+ * AF_DIR_CONFLICT (other checks of
  * that user held it all that time: ask the client to try again),
  * AF_DIR_STORE. A known browser takes turns with itself, once it has a
  * failure.
@@ -173,7 +178,10 @@ AF_DIR_NODISCARD af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 						 const char *browser,
 						 uint32_t wait_ms,
 						 af_throttle_turn *turn);
-/* Gives back turn when af_throttle_begin() gave it (held 1). */
+/*
+ * Gives back turn when af_throttle_begin() gave it (held 1), or ends the
+ * count of a check side by side (side 1).
+ */
 void af_throttle_end(af_dir *dir, const char *user, const char *browser,
 		     af_throttle_turn *turn);
 

@@ -3004,6 +3004,44 @@ static void test_af_throttle_known_browser_answers_for_itself(void **state)
 			 AF_DIR_OK);
 }
 
+/*
+ * A check that found no failure runs side by side, counted while it runs;
+ * a turn taken once a failure is counted waits for it, so that the first
+ * wave cannot add failures past the limit behind the turns' backs.
+ */
+static void test_af_throttle_turn_waits_for_the_first_wave(void **state)
+{
+	fixture *f = *state;
+	af_throttle_turn t1 = {0}, t2 = {0}, t3 = {0};
+
+	assert_int_equal(af_throttle_begin(f->dir, "max", NULL, 0, &t1),
+			 AF_DIR_OK);
+	assert_int_equal(t1.side, 1);
+	assert_int_equal(t1.held, 0);
+	assert_int_equal(af_throttle_begin(f->dir, "max", NULL, 0, &t2),
+			 AF_DIR_OK);
+	assert_int_equal(t2.side, 1);
+	/* Another check's failure is counted: turns from now on. */
+	assert_int_equal(af_throttle_fail(f->dir, "max", NULL, NULL),
+			 AF_DIR_OK);
+	assert_int_equal(af_throttle_begin(f->dir, "max", NULL, 0, &t3),
+			 AF_DIR_CONFLICT);
+	assert_int_equal(t3.held, 0);
+	assert_int_equal(t3.side, 0);
+	af_throttle_end(f->dir, "max", NULL, &t1);
+	assert_int_equal(af_throttle_begin(f->dir, "max", NULL, 0, &t3),
+			 AF_DIR_CONFLICT);
+	/* The first wave over, the turn is given; it was not held meanwhile. */
+	af_throttle_end(f->dir, "max", NULL, &t2);
+	assert_int_equal(t2.side, 0);
+	assert_int_equal(af_throttle_begin(f->dir, "max", NULL, 0, &t3),
+			 AF_DIR_OK);
+	assert_int_equal(t3.held, 1);
+	assert_int_equal(t3.side, 0);
+	af_throttle_end(f->dir, "max", NULL, &t3);
+	assert_int_equal(t3.held, 0);
+}
+
 /* Once a known browser has failed, its checks take turns with its own. */
 static void test_af_throttle_known_browser_own_turn(void **state)
 {
@@ -3019,6 +3057,9 @@ static void test_af_throttle_known_browser_own_turn(void **state)
 	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &t2),
 			 AF_DIR_OK);
 	assert_int_equal(t2.held, 0);
+	assert_int_equal(t2.side, 1);
+	af_throttle_end(f->dir, "lou", "b1", &t2);
+	assert_int_equal(t2.side, 0);
 	assert_int_equal(af_throttle_fail(f->dir, "lou", NULL, "b1"),
 			 AF_DIR_OK);
 	assert_int_equal(af_throttle_begin(f->dir, "lou", "b1", 0, &t2),
@@ -6087,6 +6128,7 @@ int main(void)
 		T(test_af_throttle_user_delays_then_locks),
 		T(test_af_throttle_success_clears_user_count),
 		T(test_af_throttle_known_browser_answers_for_itself),
+		T(test_af_throttle_turn_waits_for_the_first_wave),
 		T(test_af_throttle_known_browser_own_turn),
 		T(test_af_throttle_outlived_turn_stays_the_next_ones),
 		T(test_af_throttle_dead_turn_short_wait),
