@@ -670,12 +670,13 @@ af_dir_status af_throttle_begin(af_dir *dir, const char *user,
 	 * itself only, not with others' guesses at the name. The check is
 	 * counted in flight before the failures are looked at: a turn taken
 	 * once a failure is counted then waits for every check that found
-	 * none, whichever came first.
+	 * none, whichever came first. A store that takes no writes counts
+	 * no failure either, and the check's own failure to count one stops
+	 * the checks (af_login_uncounted_pause()); it goes uncounted here.
 	 */
-	st = store_incr_vital(af_dir_store(dir), side, 1, TURN_TTL_MS, &n);
-	if (st != STORE_OK)
-		return af_dir__from_store(st);
-	turn->side = 1;
+	if (store_incr_vital(af_dir_store(dir), side, 1, TURN_TTL_MS, &n) ==
+	    STORE_OK)
+		turn->side = 1;
 	rc = key_set(dir, "fail", kind_of(&s), name_of(&s), &failed);
 	if (rc == AF_DIR_OK && !failed)
 		return AF_DIR_OK;
