@@ -1126,6 +1126,27 @@ static int refused_again(const json_t *device, const json_t *patch)
 		json_equal(sandbox, json_object_get(device, "sandbox")));
 }
 
+/*
+ * Whether device (as the signature check read it) has a token pushes may
+ * use once patch is made: one it holds, not refused by APNs or FCM since
+ * it was sent (a patch without a token keeps the old one as it was).
+ */
+static int token_usable_after(const json_t *device, const json_t *patch)
+{
+	const json_t *valid = json_object_get(patch, "push_token_valid");
+	const char *token =
+		json_string_value(json_object_get(patch, "push_token"));
+
+	if (token == NULL)
+		token = json_string_value(
+			json_object_get(device, "push_token"));
+	if (token == NULL || token[0] == '\0')
+		return 0;
+	if (valid != NULL)
+		return json_is_true(valid);
+	return !json_is_false(json_object_get(device, "push_token_valid"));
+}
+
 /* PUT /device/v1/push-token */
 static void h_push_token(dcall *c)
 {
@@ -1154,7 +1175,8 @@ static void h_push_token(dcall *c)
 	if (ms == AF_MFA_OK)
 		af_resp_json(c->resp, 200,
 			     json_pack("{s:b, s:b}", "ok", 1,
-				       "push_token_valid", !still_refused));
+				       "push_token_valid",
+				       token_usable_after(c->device, patch)));
 	else if (ms == AF_MFA_INVALID)
 		answer_error(c, AF_DEVICE_BAD_REQUEST, c->err);
 	else if (ms == AF_MFA_NOT_FOUND)

@@ -1913,9 +1913,28 @@ static void test_push_token_refused_stays_refused(void **state)
 		json_is_true(json_object_get(f->answer, "push_token_valid")));
 	assert_true(token_valid(f));
 	token_refused(f);
+	/*
+	 * What leaves the token out keeps it refused, and says so: an app
+	 * told "valid" would never send the new one.
+	 */
+	r.body = "{\"app_version\": \"2024.3\"}";
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_true(
+		json_is_false(json_object_get(f->answer, "push_token_valid")));
+	assert_false(token_valid(f));
+	r.body = "{\"sandbox\": true}";
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_true(
+		json_is_false(json_object_get(f->answer, "push_token_valid")));
 	r.body = "{\"push_token\": \"apns-token-0002\"}";
 	assert_int_equal(send_rq(f, &r), 200);
+	assert_true(
+		json_is_true(json_object_get(f->answer, "push_token_valid")));
 	assert_true(token_valid(f));
+	r.body = "{\"app_version\": \"2024.4\"}";
+	assert_int_equal(send_rq(f, &r), 200);
+	assert_true(
+		json_is_true(json_object_get(f->answer, "push_token_valid")));
 }
 
 static void test_routing_unknown_404_wrong_method_405(void **state)
