@@ -666,6 +666,50 @@ static int enroll_nonce(dcall *c, af_mfa_status ms, const json_t *jwk)
 }
 
 /*
+ * A retry of an enrollment that was made, its answer lost on the way (the
+ * app never learnt its device id or TOTP secret): the same code, within
+ * its lifetime, signed by the key of the device it enrolled, gets the
+ * same answer again; the nonce is recorded, so the retry itself is no
+ * replay. 1 answered (201, or a refusal), 0 when it is no such retry.
+ */
+static int enrolled_again(dcall *c, const char *code, const json_t *spec)
+{
+	char device[AF_MFA_ID_BUF], mine[65], theirs[65];
+	const char *user;
+	json_t *dev = NULL;
+	char *text = NULL;
+	af_mfa_status ms;
+	int rc = 0;
+
+	if (af_mfa_enroll_code_spent_by(c->srv->store, code, device,
+					sizeof(device)) != AF_MFA_OK ||
+	    af_mfa_device_get(c->srv->store, device, &dev) != AF_MFA_OK)
+		goto out;
+	af_mfa_key_hash(json_object_get(spec, "public_key"), mine);
+	af_mfa_key_hash(json_object_get(dev, "public_key"), theirs);
+	user = json_string_value(json_object_get(dev, "user"));
+	if (strcmp(mine, theirs) != 0 || user == NULL)
+		goto out;
+	rc = 1;
+	if (!enroll_nonce(c, AF_MFA_OK, json_object_get(spec, "public_key")) ||
+	    !user_active(c, user, &ms))
+		goto out;
+	text = enrolled_text(dev);
+	if (text == NULL) {
+		answer_error(c, AF_DEVICE_INTERNAL, NULL);
+		goto out;
+	}
+	af_resp_text(c->resp, 201, "application/json", text);
+	log_info(c->srv->log, c->req->rid, LOG_EVENT,
+		 "action=enroll device=%s user=%s status=%u retry=1", device,
+		 user, c->resp->status);
+out:
+	af_secmem_free(text);
+	af_mfa_device_free(dev);
+	return rc;
+}
+
+/*
  * POST /device/v1/enroll. The code is taken (and so used up) only once
  * the body is valid, the signature proves possession of the key in it,
  * and the device store would take the device, so that a malformed,
@@ -703,6 +747,8 @@ static void h_enroll(dcall *c)
 	 */
 	ms = af_mfa_enroll_code_peek(c->srv->store, code, user, sizeof(user),
 				     &flags);
+	if (ms == AF_MFA_NOT_FOUND && enrolled_again(c, code, spec))
+		goto out;
 	if (!enroll_nonce(c, ms, json_object_get(spec, "public_key")))
 		goto out;
 	/* A code outlives neither its user nor the user's being enabled. */
@@ -762,6 +808,14 @@ static void h_enroll(dcall *c)
 		goto out;
 	}
 	id = json_string_value(json_object_get(dev, "id"));
+	/* A retry whose answer was lost finds it (enrolled_again()). */
+	if (id != NULL &&
+	    af_mfa_enroll_code_spent_note(c->srv->store, code, id) != AF_MFA_OK)
+		log_warn(c->srv->log, c->req->rid, LOG_EVENT,
+			 "action=enroll device=%s error=\"could not note the "
+			 "code's device: a retry of this enrollment will be "
+			 "refused\"",
+			 id);
 	/* The response keeps (and wipes when freed) a copy of its own. */
 	af_resp_text(c->resp, 201, "application/json", text);
 	log_info(c->srv->log, c->req->rid, LOG_EVENT,

@@ -43,12 +43,18 @@
 
 static af_mfa_status count_devices(store_ctx *st, const char *ukey, size_t *n);
 
-static af_mfa_status enroll_key(char *key, size_t cap, const char *code)
+static af_mfa_status code_key(char *key, size_t cap, const char *prefix,
+			      const char *code)
 {
 	char hex[65];
 
 	af_sha256_hex(code, strlen(code), hex);
-	return af_mfa__key(key, cap, "enroll:", hex);
+	return af_mfa__key(key, cap, prefix, hex);
+}
+
+static af_mfa_status enroll_key(char *key, size_t cap, const char *code)
+{
+	return code_key(key, cap, "enroll:", code);
 }
 
 /*
@@ -255,6 +261,62 @@ af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
 				      char *user, size_t usercap)
 {
 	return enroll_code_user(st, code, 1, user, usercap, NULL);
+}
+
+/* The key of the note of what a code (as typed) enrolled. */
+static af_mfa_status spent_key(char *key, size_t cap, const char *code)
+{
+	char norm[ENROLL_CODE_LEN + 1];
+	af_mfa_status rc = AF_MFA_NOT_FOUND;
+
+	if (enroll_normalise(code, norm) == 0)
+		rc = code_key(key, cap, "enroll_done:", norm);
+	OPENSSL_cleanse(norm, sizeof(norm));
+	return rc;
+}
+
+af_mfa_status af_mfa_enroll_code_spent_note(store_ctx *st, const char *code,
+					    const char *device)
+{
+	char key[AF_MFA__KEY_MAX];
+	af_mfa_status rc;
+
+	if (st == NULL || code == NULL || !af_mfa__id_ok(device))
+		return AF_MFA_INVALID;
+	rc = spent_key(key, sizeof(key), code);
+	if (rc != AF_MFA_OK)
+		return rc;
+	return af_mfa__from_store(
+		store_set(st, key, device, strlen(device),
+			  (uint64_t)AF_MFA_ENROLL_TTL_S * 1000, 0));
+}
+
+af_mfa_status af_mfa_enroll_code_spent_by(store_ctx *st, const char *code,
+					  char *device, size_t cap)
+{
+	char key[AF_MFA__KEY_MAX];
+	store_value v = {NULL, 0};
+	af_mfa_status rc;
+
+	if (cap > 0)
+		device[0] = '\0';
+	if (st == NULL || code == NULL || cap < AF_MFA_ID_BUF)
+		return AF_MFA_INVALID;
+	rc = spent_key(key, sizeof(key), code);
+	if (rc == AF_MFA_OK)
+		rc = af_mfa__from_store(store_get(st, key, &v));
+	if (rc == AF_MFA_OK) {
+		if (v.len < cap) {
+			memcpy(device, v.data, v.len);
+			device[v.len] = '\0';
+		}
+		if (!af_mfa__id_ok(device)) {
+			device[0] = '\0';
+			rc = AF_MFA_NOT_FOUND;
+		}
+	}
+	store_value_free(&v);
+	return rc;
 }
 
 struct revoke_walk {

@@ -145,6 +145,17 @@ af_mfa_status af_mfa_enroll_codes_revoke_own(store_ctx *st,
 					     const char *username);
 
 /*
+ * What a spent code enrolled, for a retry of that enrollment whose answer
+ * the app never got (a network that dropped it): _note keeps the device
+ * id under the code (as typed; stored hashed) for as long as a code
+ * lives, _by gives it back (AF_MFA_NOT_FOUND when none, or gone).
+ */
+af_mfa_status af_mfa_enroll_code_spent_note(store_ctx *st, const char *code,
+					    const char *device);
+af_mfa_status af_mfa_enroll_code_spent_by(store_ctx *st, const char *code,
+					  char *device, size_t cap);
+
+/*
  * Counts one more enrollment code a user asks for themselves (the enroll
  * page, a sign-in without a phone): AF_MFA_OK for the first
  * AF_MFA_OWN_CODES_MAX in a code's lifetime, AF_MFA_LIMIT beyond them

@@ -759,6 +759,50 @@ static void test_sig_either_s_form_ok_other_form_replayed_401(void **state)
 	json_decref(jwk);
 }
 
+/*
+ * An enrollment whose answer the app never got: the same code, signed by
+ * the same key, gets the same device and secret again (no second device);
+ * another key gets nothing, a replay of the retry is refused, and once the
+ * device is removed the retry enrolls nothing.
+ */
+static void test_enroll_retry_same_key_same_answer(void **state)
+{
+	struct fx *f = *state;
+	char code[AF_MFA_ID_BUF], device[AF_MFA_ID_BUF], secret[128];
+	char body[1024], nonce[] = "retry-nonce-0001";
+	json_t *list = NULL;
+	rq r = {.method = "POST", .path = ENROLL, .ts = NOW};
+
+	new_code(f, code, sizeof(code));
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 201);
+	snprintf(device, sizeof(device), "%s", answer_str(f, "device_id"));
+	snprintf(secret, sizeof(secret), "%s",
+		 json_string_value(json_object_get(
+			 json_object_get(f->answer, "totp"), "secret")));
+	assert_true(strlen(secret) > 0);
+	enroll_body(f->key, code, body, sizeof(body));
+	r.body = body;
+	r.key = f->key;
+	r.nonce = nonce;
+	assert_int_equal(send_rq(f, &r), 201);
+	assert_string_equal(answer_str(f, "device_id"), device);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(f->answer, "totp"), "secret")),
+		secret);
+	assert_int_equal(af_mfa_device_list(f->srv.store, USER, &list),
+			 AF_MFA_OK);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	/* The retry is no replay of the first, but may not be replayed. */
+	assert_int_equal(send_rq(f, &r), 401);
+	assert_int_equal(enroll_with(f, f->other, f->other, code), 401);
+	assert_error(f, "invalid_code");
+	assert_int_equal(af_mfa_device_remove(f->srv.store, device), AF_MFA_OK);
+	assert_int_equal(enroll_with(f, f->key, f->key, code), 401);
+	assert_error(f, "invalid_code");
+}
+
 /* ---- enroll ------------------------------------------------------------ */
 
 static void test_enroll_valid_created_code_consumed(void **state)
@@ -793,8 +837,11 @@ static void test_enroll_valid_created_code_consumed(void **state)
 	assert_int_equal(store_ttl(f->srv.store, key, &ttl), STORE_OK);
 	assert_int_equal(ttl, 0);
 	af_mfa_device_free(dev);
-	/* The same code a second time: used up. */
-	assert_int_equal(enroll_with(f, f->key, f->key, code), 401);
+	/*
+	 * The same code a second time, for another key: used up (the same
+	 * key's retry is test_enroll_retry_same_key_same_answer).
+	 */
+	assert_int_equal(enroll_with(f, f->other, f->other, code), 401);
 	assert_error(f, "invalid_code");
 }
 
@@ -1998,6 +2045,7 @@ int main(void)
 		T(test_sig_verify_key_cache),
 		T(test_sig_either_s_form_ok_other_form_replayed_401),
 		T(test_enroll_valid_created_code_consumed),
+		T(test_enroll_retry_same_key_same_answer),
 		T(test_enroll_unknown_code_401),
 		T(test_enroll_key_not_cached),
 		T(test_enroll_unknown_code_nonce_unused),
