@@ -336,7 +336,9 @@ af_mfa_status af_mfa_code_tries_clear(store_ctx *st, const char *username);
  * the browser; its cancel_reason is "user"). device (may be NULL for
  * cancel) must be in the txn's devices. Returns AF_MFA_OK and the new
  * state in *out, AF_MFA_DECIDED (a decision was already made),
- * AF_MFA_EXPIRED, AF_MFA_FORBIDDEN (device not in the txn),
+ * AF_MFA_EXPIRED (past the expiry: for any decision but a device's
+ * report, which an expired txn still takes while its record lasts),
+ * AF_MFA_FORBIDDEN (device not in the txn),
  * AF_MFA_NOT_FOUND, or AF_MFA_INVALID: among others for an approval
  * without a number (NULL or "") when the txn needs one, which decides
  * nothing and counts as no attempt: the phone asks for the number. A

@@ -529,11 +529,20 @@ static af_mfa_status decide_fn(json_t *txn, void *arg, bool *write)
 	if (a->device != NULL &&
 	    !af_mfa__array_has(json_object_get(txn, "devices"), a->device))
 		return AF_MFA_FORBIDDEN;
-	if (strcmp(state, STATE_EXPIRED) == 0)
+	/*
+	 * A report is taken past the expiry too, while the record lasts:
+	 * whoever sees the push late can still say it was not them, and so
+	 * stop the pushes of a sign-in that goes on ("send another").
+	 */
+	if (a->device != NULL && strcmp(next, "reported") == 0 &&
+	    strcmp(state, STATE_EXPIRED) == 0)
+		state = STATE_PENDING;
+	else if (strcmp(state, STATE_EXPIRED) == 0)
 		return AF_MFA_EXPIRED;
 	if (strcmp(state, STATE_PENDING) != 0)
 		return AF_MFA_DECIDED;
-	if (a->now >= txn_expires(txn)) {
+	if (a->now >= txn_expires(txn) &&
+	    (a->device == NULL || strcmp(next, "reported") != 0)) {
 		/* Record the expiry, then report it. */
 		a->result = AF_MFA_EXPIRED;
 		next = STATE_EXPIRED;
@@ -849,8 +858,9 @@ static af_mfa_status decision_stands(store_ctx *st, const char *key,
  * A report pauses the user's pushes before it is stored: one cut short
  * between the two (a crash) leaves the pause, never a stored report whose
  * pause nobody set (the report's own answer then refuses it again). Only
- * for a txn the device may still answer; when another answer decides it
- * first meanwhile, the pause stands: the safe way to lose that race.
+ * for a txn the device may still report (pending, or expired unanswered);
+ * when another answer decides it first meanwhile, the pause stands: the
+ * safe way to lose that race.
  */
 static af_mfa_status pause_first(store_ctx *st, const char *key,
 				 const decide_arg *a)
@@ -863,8 +873,8 @@ static af_mfa_status pause_first(store_ctx *st, const char *key,
 		return AF_MFA_OK; /* the decision says so */
 	if (rc == AF_MFA_OK &&
 	    af_mfa__array_has(json_object_get(txn, "devices"), a->device) &&
-	    strcmp(txn_state(txn), STATE_PENDING) == 0 &&
-	    a->now < txn_expires(txn))
+	    (strcmp(txn_state(txn), STATE_PENDING) == 0 ||
+	     strcmp(txn_state(txn), STATE_EXPIRED) == 0))
 		rc = af_mfa__pause_pushes(
 			st, json_string_value(json_object_get(txn, "user")),
 			af_now());

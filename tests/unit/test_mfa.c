@@ -1794,6 +1794,65 @@ static void test_txn_report_pause_set_first(void **state)
 	json_decref(txn);
 }
 
+/*
+ * A push nobody answered may still be reported while its record lasts,
+ * read as expired or not: the pause and the cancel of the user's other
+ * sign-ins follow as for any report. Any other late decision is refused
+ * as expired, and a report of a decided push as decided.
+ */
+static void test_txn_report_after_expiry(void **state)
+{
+	struct fixture *f = *state;
+	json_t *read = new_txn(f->st, "vera", "[\"d1\"]", true, T0);
+	json_t *unread = new_txn(f->st, "vera", "[\"d1\"]", true, T0);
+	json_t *later = new_txn(f->st, "vera", "[\"d1\"]", true,
+				T0 + AF_MFA_TXN_TTL_S + 5);
+	int64_t late = T0 + AF_MFA_TXN_TTL_S + 10;
+	json_t *out = NULL;
+	const char *why = NULL;
+
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(read), late, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "expired");
+	json_decref(out);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(read), "d1", "deny",
+					   NULL, late, &out),
+			 AF_MFA_EXPIRED);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(unread), "d1",
+					   "approve", NULL, late, &out),
+			 AF_MFA_EXPIRED);
+	assert_int_equal(af_mfa_push_allowed(f->st, "vera", NULL, &why),
+			 AF_MFA_OK);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(read), "d9", "report",
+					   NULL, late, &out),
+			 AF_MFA_FORBIDDEN);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(read), "d1", "report",
+					   NULL, late, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "reported");
+	json_decref(out);
+	assert_int_equal(af_mfa_push_allowed(f->st, "vera", NULL, &why),
+			 AF_MFA_LIMIT);
+	assert_string_equal(why, "paused");
+	/* The sign-in that went on with another push is cancelled. */
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(later), late, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "cancelled");
+	json_decref(out);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(read), "d1", "report",
+					   NULL, late, &out),
+			 AF_MFA_DECIDED);
+	/* Never read as expired: the report finds it so all the same. */
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(unread), "d1",
+					   "report", NULL, late, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "reported");
+	json_decref(out);
+	json_decref(read);
+	json_decref(unread);
+	json_decref(later);
+}
+
 /* Ending a user's sign-ins takes back every push on their phones only. */
 static void test_txns_cancel_user_cancels_only_theirs(void **state)
 {
@@ -3109,6 +3168,7 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_txn_decide_deny_then_second_decided, setup),         \
 		CASE(test_txn_decide_report_pauses_pushes, setup),             \
 		CASE(test_txn_report_pause_set_first, setup),                  \
+		CASE(test_txn_report_after_expiry, setup),                     \
 		CASE(test_txns_cancel_user_cancels_only_theirs, setup),        \
 		CASE(test_txn_decide_device_not_in_txn_forbidden, setup),      \
 		CASE(test_txn_expiry_injected_now_expired, setup),             \
