@@ -137,7 +137,10 @@ static const char *allowed_target(const struct world *w, const af_req *req)
 	return NULL;
 }
 
-/* 1 when url is target with a query after it, or a page of our own. */
+/*
+ * 1 when url is target with a query after it (or a fragment: the refusal
+ * of an implicit or hybrid request), or a page of our own.
+ */
 static int destination_ok(const char *url, const char *target)
 {
 	size_t n = target != NULL ? strlen(target) : 0;
@@ -146,7 +149,8 @@ static int destination_ok(const char *url, const char *target)
 		return 1;
 	if (strncmp(url, FZ_ISSUER "/", strlen(FZ_ISSUER) + 1) == 0)
 		return 1;
-	return target != NULL && strncmp(url, target, n) == 0 && url[n] == '?';
+	return target != NULL && strncmp(url, target, n) == 0 &&
+	       (url[n] == '?' || url[n] == '#');
 }
 
 static void check_answer(const struct world *w, const af_req *req,
