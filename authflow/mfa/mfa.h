@@ -307,7 +307,7 @@ af_mfa_status af_mfa_code_tries_clear(store_ctx *st, const char *username);
  * {id, user, app, app_name, flow, devices, number (int or null), state,
  * created, expires, decided_by, push: {device id: "queued"|"sent"|
  * "failed"|"token_invalid"|"not_sent"}, ip and browser (only when given)},
- * and once a device's answer decided it, decided_at (Unix seconds).
+ * and once decided, decided_at (Unix seconds).
  * ip and browser are in the public view (the person on the phone tells
  * their own sign-in from another's by them) but in no push job.
  *

@@ -578,7 +578,7 @@ static af_mfa_status decide_fn(json_t *txn, void *arg, bool *write)
 				a->device != NULL ? json_string(a->device)
 						  : json_null()) != 0)
 		return AF_MFA_NOMEM;
-	/* When the person approved: the sign-in's auth_time. */
+	/* When it was decided: an approval's is the sign-in's auth_time. */
 	if (a->result == AF_MFA_OK &&
 	    json_object_set_new(txn, "decided_at",
 				json_integer((json_int_t)a->now)) != 0)

@@ -424,11 +424,6 @@ static void ended(af_server *srv, const char *skey, const af_session *s)
 	json_decref(clients);
 }
 
-/*
- * Ends the session under key, for why: 1 when this call did (so that of
- * racing callers one logs and counts it), 0 when it was gone already, -1
- * when the store failed (it may live on: the caller tries again).
- */
 /* Takes session s, whose record under key is gone, out of its index. */
 static void unindex(af_server *srv, const char *key, const af_session *s)
 {
@@ -445,6 +440,11 @@ static void unindex(af_server *srv, const char *key, const af_session *s)
 			 "could not update the session index");
 }
 
+/*
+ * Ends the session under key, for why: 1 when this call did (so that of
+ * racing callers one logs and counts it), 0 when it was gone already, -1
+ * when the store failed (it may live on: the caller tries again).
+ */
 static int end_by_key(af_server *srv, const char *key, af_session_end why)
 {
 	store_value v = {0};
@@ -710,6 +710,15 @@ int af_session_begin(af_server *srv, const af_req *req, af_resp *resp,
 	af_resp_cookie(resp, AF_SESSION_COOKIE, cookie, AF_COOKIE_SESSION);
 	rc = 0;
 out:
+	if (rc != 0 && renewed > 0) {
+		/*
+		 * Renewed, then not made: the session is over after all, and
+		 * its applications are told.
+		 */
+		ended(srv, key, s);
+		af_metrics_session_end(srv->metrics, AF_SESSION_END_REPLACED,
+				       1);
+	}
 	OPENSSL_cleanse(cookie, sizeof(cookie));
 	free(text);
 	return rc;
