@@ -102,6 +102,13 @@ export async function startServer({
 
   async function launch(port, dir) {
     const issuer = `http://127.0.0.1:${port}`;
+    // The keys an earlier server on this port left (its prefix is the
+    // port's): counters within their window would count for this one.
+    if (store === 'redis' && process.env.AF_TEST_REDIS_URL) {
+      execFileSync('redis-cli', ['-u', process.env.AF_TEST_REDIS_URL, 'EVAL',
+        "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", '0', `e2e${port}:*`],
+      { stdio: 'ignore' });
+    }
     const storeCfg = store === 'redis'
       ? { backend: 'redis', url: redisUrl, prefix: `e2e${port}:`, ...storeOptions }
       : { backend: 'memory', ...storeOptions };
