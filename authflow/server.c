@@ -333,10 +333,11 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	/*
 	 * Password checks run on the work queue (http/server.c), but the
 	 * other handlers still sign tokens (RSA) and read the store on these
-	 * threads, and libmicrohttpd keeps each connection on the thread that
-	 * accepted it: with one thread per core a few keep-alive connections
-	 * can all land on one thread and leave a core idle. Four threads per
-	 * core spread them; the kernel still shares the cores fairly.
+	 * threads, and libmicrohttpd keeps each connection on the thread it
+	 * was given to (in turn, http/server.c): with one thread per core
+	 * two busy keep-alive connections on one thread leave a core idle.
+	 * Four threads per core make that rarer; the kernel still shares
+	 * the cores fairly.
 	 */
 	if (cfg->threads > 0)
 		srv->threads = cfg->threads;

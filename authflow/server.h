@@ -42,6 +42,13 @@ typedef struct af_server {
 	struct af_brand_cache *brand;
 	af_pwlist *pwlist; /* the directory's, see directory/pwlist.h */
 	struct MHD_Daemon *mhd;
+	/*
+	 * The listening socket (-1: none) and the thread that accepts on it
+	 * and hands each connection to the daemon's workers in turn.
+	 */
+	int listen_fd;
+	pthread_t acceptor;
+	int acceptor_running;
 	struct af_workq *slow; /* runs slow requests (http/workq.h) */
 	struct af_bcl *bcl;    /* sends logout tokens (oidc/bclogout.h) */
 	unsigned threads;

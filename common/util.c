@@ -490,13 +490,15 @@ void af_errno_text(int errnum, char *out, size_t cap)
 		(void)snprintf(out, cap, "error %d", errnum);
 }
 
-int af_bind_probe(const struct sockaddr_storage *ss, char *why, size_t cap)
+/* A socket bound to ss as the server binds it, or -1 with why. */
+static int bound_socket(const struct sockaddr_storage *ss, char *why,
+			size_t cap)
 {
 	int v6 = ss->ss_family == AF_INET6;
 	socklen_t len = v6 ? (socklen_t)sizeof(struct sockaddr_in6)
 			   : (socklen_t)sizeof(struct sockaddr_in);
 	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int on = 1, rc = -1;
+	int on = 1;
 
 	(void)snprintf(why, cap, "in use, or not allowed");
 	if (fd < 0)
@@ -505,12 +507,34 @@ int af_bind_probe(const struct sockaddr_storage *ss, char *why, size_t cap)
 	if (v6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
 				 sizeof(on));
-	if (bind(fd, (const struct sockaddr *)ss, len) == 0)
-		rc = 0;
-	else
+	if (bind(fd, (const struct sockaddr *)ss, len) != 0) {
 		af_errno_text(errno, why, cap);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int af_bind_probe(const struct sockaddr_storage *ss, char *why, size_t cap)
+{
+	int fd = bound_socket(ss, why, cap);
+
+	if (fd < 0)
+		return -1;
 	close(fd);
-	return rc;
+	return 0;
+}
+
+int af_listen_on(const struct sockaddr_storage *ss, char *why, size_t cap)
+{
+	int fd = bound_socket(ss, why, cap);
+
+	if (fd >= 0 && listen(fd, SOMAXCONN) != 0) {
+		af_errno_text(errno, why, cap);
+		close(fd);
+		fd = -1;
+	}
+	return fd;
 }
 
 const char *af_bind_why(const struct sockaddr_storage *ss, char *why,

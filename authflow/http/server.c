@@ -12,8 +12,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -889,36 +892,43 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 /* How often running out of descriptors is told while it lasts. */
 #define NO_FDS_TOLD_EVERY_NS (60ull * 1000000000u)
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/*
+ * Out of descriptors, no connection is accepted until some close: new
+ * clients wait and time out. An operator is told, once a minute, with the
+ * limit to raise; what said so (by) is added.
+ */
+static void no_fds(af_server *srv, const char *by)
 {
-	af_server *srv = cls;
-	uint64_t now, last;
+	uint64_t now = af_mono_ns(), last = atomic_load(&srv->no_fds_told_ns);
 	struct rlimit rl;
-	char line[256];
 
-	/*
-	 * Out of descriptors (or memory for sockets), libmicrohttpd stops
-	 * accepting until some close: new clients wait and time out. An
-	 * operator is told, once a minute, with the limit to raise.
-	 */
-	if (strstr(fmt, "resource limit") == NULL) {
-		log_vdebug_line(srv->log, "http_server", fmt, ap);
-		return;
-	}
-	now = af_mono_ns();
-	last = atomic_load(&srv->no_fds_told_ns);
 	if ((last != 0 && now - last < NO_FDS_TOLD_EVERY_NS) ||
 	    !atomic_compare_exchange_strong(&srv->no_fds_told_ns, &last, now))
 		return;
-	(void)vsnprintf(line, sizeof(line), fmt, ap);
-	line[strcspn(line, "\r\n")] = '\0';
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		rl.rlim_cur = 0;
 	log_error(srv->log, NULL, "http_server",
 		  "new connections are not accepted: the process is out of "
 		  "file descriptors (%llu allowed; raise LimitNOFILE or "
-		  "ulimit -n); libmicrohttpd: %s",
-		  (unsigned long long)rl.rlim_cur, line);
+		  "ulimit -n); %s",
+		  (unsigned long long)rl.rlim_cur, by);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	af_server *srv = cls;
+	char line[256];
+	int n;
+
+	/* Out of descriptors (or memory for sockets) for a connection. */
+	if (strstr(fmt, "resource limit") == NULL) {
+		log_vdebug_line(srv->log, "http_server", fmt, ap);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "libmicrohttpd: ");
+	(void)vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	line[strcspn(line, "\r\n")] = '\0';
+	no_fds(srv, line);
 }
 
 int af_server_listen_probe(const af_config *cfg, char *err, size_t errlen)
@@ -936,11 +946,75 @@ int af_server_listen_probe(const af_config *cfg, char *err, size_t errlen)
 	return -1;
 }
 
+/* A descriptor set close-on-exec and non-blocking: 0, or -1. */
+static int cloexec_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Accepts connections and hands each to the daemon, which gives it to a
+ * worker by its descriptor's number: the connections of a burst spread
+ * over the workers. The daemon's own accept, in each worker's event
+ * loop, lets whichever wakes first take a run of them, and a connection
+ * stays with the worker that took it: a few busy kept-alive connections
+ * (a proxy's, a load test's) could all land on one worker and leave the
+ * other cores idle. Ends when the socket is shut down (af_server_stop()).
+ */
+static void *acceptor_main(void *arg)
+{
+	af_server *srv = arg;
+	struct sockaddr_storage peer;
+	socklen_t len;
+	char why[128];
+	int fd, err;
+
+	for (;;) {
+		len = sizeof(peer);
+		fd = accept(srv->listen_fd, (struct sockaddr *)&peer, &len);
+		if (fd >= 0 && cloexec_nonblock(fd) != 0) {
+			(void)close(fd);
+			continue;
+		}
+		if (fd >= 0) {
+			/* Refused (a limit, memory), it is closed. */
+			(void)MHD_add_connection(srv->mhd, fd,
+						 (const struct sockaddr *)&peer,
+						 len);
+			continue;
+		}
+		err = errno;
+		if (atomic_load(&srv->stopping))
+			break;
+		/* Out of descriptors or memory: a moment, not a busy loop. */
+		if (err == EMFILE || err == ENFILE)
+			no_fds(srv, "accept: too many open files");
+		if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+		    err == ENOMEM) {
+			(void)usleep(10 * 1000);
+		} else if (err != EINTR && err != ECONNABORTED &&
+			   err != EPROTO && err != EPERM) {
+			/* Not the client's doing: said, and tried again. */
+			af_errno_text(err, why, sizeof(why));
+			log_error(srv->log, NULL, "http_server", "accept: %s",
+				  why);
+			(void)usleep(100 * 1000);
+		}
+	}
+	return NULL;
+}
+
 int af_server_start(af_server *srv, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-			 MHD_ALLOW_SUSPEND_RESUME;
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET |
+			 MHD_USE_ITC;
 	char *cert = NULL, *key = NULL, why[AF_CONFIG_PATH_MAX + 128];
 	struct MHD_OptionItem tls_ops[] = {
 		{MHD_OPTION_HTTPS_MEM_CERT, 0, NULL},
@@ -948,10 +1022,13 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
 		{MHD_OPTION_END, 0, NULL},
 	};
-	const union MHD_DaemonInfo *di;
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
 	int v6 = 0, rc = -1;
 	unsigned ncores;
 	long cores;
+
+	srv->listen_fd = -1;
 
 	if (make_addr(&srv->cfg, &ss, &v6) != 0) {
 		snprintf(err, errlen, "listen.address: not an IP address");
@@ -994,10 +1071,23 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 	 * after it goes to the log too; one thread is no pool, which it
 	 * would warn of.
 	 */
+	/*
+	 * Only SO_REUSEADDR is set (libmicrohttpd's default), never
+	 * SO_REUSEPORT: a second server on a port in use must fail here, not
+	 * share the port's connections with the first.
+	 */
+	srv->listen_fd = af_listen_on(&ss, why, sizeof(why));
+	if (srv->listen_fd < 0) {
+		snprintf(err, errlen,
+			 "listen: cannot listen on %s port %u (%s)",
+			 srv->cfg.listen_address,
+			 (unsigned)srv->cfg.listen_port, why);
+		goto out;
+	}
 	srv->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, access_cb, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+		MHD_OPTION_THREAD_POOL_SIZE,
 		srv->threads > 1 ? srv->threads : 0u,
 		MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.request_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_POOL,
@@ -1008,22 +1098,32 @@ int af_server_start(af_server *srv, char *err, size_t errlen)
 		MHD_OPTION_NOTIFY_CONNECTION, conn_cb, srv, MHD_OPTION_ARRAY,
 		cert != NULL ? tls_ops : tls_ops + 3, MHD_OPTION_END);
 	if (srv->mhd == NULL) {
-		/*
-		 * Only SO_REUSEADDR is set (libmicrohttpd's default), never
-		 * SO_REUSEPORT: a second server on a port in use must fail
-		 * here, not share the port's connections with the first.
-		 */
-		snprintf(
-			err, errlen, "listen: cannot listen on %s port %u (%s)",
-			srv->cfg.listen_address, (unsigned)srv->cfg.listen_port,
-			af_bind_why(&ss, why, sizeof(why)));
+		snprintf(err, errlen,
+			 "listen: cannot start the HTTP server on %s port %u",
+			 srv->cfg.listen_address,
+			 (unsigned)srv->cfg.listen_port);
 		goto out;
 	}
-	di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = di != NULL ? di->port : srv->cfg.listen_port;
+	srv->port = srv->cfg.listen_port;
+	if (getsockname(srv->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
+		srv->port = ntohs(
+			bound.ss_family == AF_INET6
+				? ((struct sockaddr_in6 *)&bound)->sin6_port
+				: ((struct sockaddr_in *)&bound)->sin_port);
+	if (pthread_create(&srv->acceptor, NULL, acceptor_main, srv) != 0) {
+		snprintf(err, errlen, "cannot start the accepting thread");
+		goto out;
+	}
+	srv->acceptor_running = 1;
 	rc = 0;
 out:
 	if (rc != 0) {
+		if (srv->mhd != NULL)
+			MHD_stop_daemon(srv->mhd);
+		srv->mhd = NULL;
+		if (srv->listen_fd >= 0)
+			(void)close(srv->listen_fd);
+		srv->listen_fd = -1;
 		af_workq_free(srv->slow);
 		srv->slow = NULL;
 	}
@@ -1038,7 +1138,6 @@ out:
 void af_server_stop(af_server *srv, unsigned grace_s)
 {
 	unsigned waited_ms = 0;
-	MHD_socket listen_fd;
 
 	if (srv->mhd == NULL)
 		return;
@@ -1047,19 +1146,17 @@ void af_server_stop(af_server *srv, unsigned grace_s)
 	 * Stop accepting; requests already begun run to completion. Idle
 	 * keep-alive connections are not waited for: browsers keep them for
 	 * minutes. They close with the daemon; a request sent on one at
-	 * that moment fails as any sent a moment later would.
+	 * that moment fails as any sent a moment later would. Shut down, the
+	 * listening socket refuses a client connecting now at once (and a
+	 * proxy tries another node) instead of keeping it in the backlog
+	 * for an answer that never comes, and the accepting thread ends.
+	 * The socket is closed once that thread is gone: a number closed
+	 * while it may still use it could name another file by then.
 	 */
-	listen_fd = MHD_quiesce_daemon(srv->mhd);
-	/*
-	 * The listening socket is handed back, still open: shut down, a
-	 * client connecting now is refused at once (and a proxy tries
-	 * another node) instead of waiting in the backlog for an answer that
-	 * never comes. It is closed only once the daemon is stopped: one of
-	 * its threads may still be about to use it, and a number closed now
-	 * could name another file by then.
-	 */
-	if (listen_fd != MHD_INVALID_SOCKET)
-		(void)shutdown(listen_fd, SHUT_RDWR);
+	(void)shutdown(srv->listen_fd, SHUT_RDWR);
+	if (srv->acceptor_running)
+		(void)pthread_join(srv->acceptor, NULL);
+	srv->acceptor_running = 0;
 	while (waited_ms < grace_s * 1000 && atomic_load(&srv->inflight) > 0) {
 		usleep(50 * 1000);
 		waited_ms += 50;
@@ -1075,8 +1172,8 @@ void af_server_stop(af_server *srv, unsigned grace_s)
 		af_workq_stop(srv->slow);
 	MHD_stop_daemon(srv->mhd);
 	srv->mhd = NULL;
-	if (listen_fd != MHD_INVALID_SOCKET)
-		(void)close(listen_fd);
+	(void)close(srv->listen_fd);
+	srv->listen_fd = -1;
 	af_workq_free(srv->slow);
 	srv->slow = NULL;
 }

@@ -174,6 +174,13 @@ const char *af_bind_why(const struct sockaddr_storage *ss, char *why,
  */
 int af_bind_probe(const struct sockaddr_storage *ss, char *why, size_t cap);
 
+/*
+ * A socket bound to ss as af_bind_probe() binds it, listening (backlog
+ * SOMAXCONN), blocking, close-on-exec: its descriptor, or -1 with the
+ * reason in why.
+ */
+int af_listen_on(const struct sockaddr_storage *ss, char *why, size_t cap);
+
 /* Wipes and frees a string (NULL accepted). */
 void af_free_secret(char *s);
 
