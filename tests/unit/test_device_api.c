@@ -1931,6 +1931,18 @@ static void token_refused(struct fx *f)
 	assert_false(token_valid(f));
 }
 
+/* PUT push-token with body: 200, and the answer's push_token_valid. */
+static void put_token(struct fx *f, rq *r, const char *body, int valid)
+{
+	r->body = body;
+	assert_int_equal(send_rq(f, r), 200);
+	assert_true(json_is_boolean(
+		json_object_get(f->answer, "push_token_valid")));
+	assert_int_equal(
+		json_is_true(json_object_get(f->answer, "push_token_valid")),
+		valid);
+}
+
 /*
  * The token the push service refused, sent again for the same host,
  * stays refused (the answer says so); for the other APNs host, or a new
@@ -1944,44 +1956,29 @@ static void test_push_token_refused_stays_refused(void **state)
 	enroll(f);
 	r.device = f->device;
 	token_refused(f);
-	r.body = "{\"push_token\": \"apns-token-0001\"}";
-	assert_int_equal(send_rq(f, &r), 200);
-	assert_true(
-		json_is_false(json_object_get(f->answer, "push_token_valid")));
+	put_token(f, &r, "{\"push_token\": \"apns-token-0001\"}", 0);
 	assert_false(token_valid(f));
-	r.body = "{\"push_token\": \"apns-token-0001\", \"sandbox\": true, "
-		 "\"app_version\": \"2024.2\"}";
-	assert_int_equal(send_rq(f, &r), 200);
+	put_token(f, &r,
+		  "{\"push_token\": \"apns-token-0001\", \"sandbox\": true, "
+		  "\"app_version\": \"2024.2\"}",
+		  0);
 	assert_false(token_valid(f));
 	/* The same token for the production host: worth a try. */
-	r.body = "{\"push_token\": \"apns-token-0001\", \"sandbox\": false}";
-	assert_int_equal(send_rq(f, &r), 200);
-	assert_true(
-		json_is_true(json_object_get(f->answer, "push_token_valid")));
+	put_token(f, &r,
+		  "{\"push_token\": \"apns-token-0001\", \"sandbox\": false}",
+		  1);
 	assert_true(token_valid(f));
 	token_refused(f);
 	/*
 	 * What leaves the token out keeps it refused, and says so: an app
 	 * told "valid" would never send the new one.
 	 */
-	r.body = "{\"app_version\": \"2024.3\"}";
-	assert_int_equal(send_rq(f, &r), 200);
-	assert_true(
-		json_is_false(json_object_get(f->answer, "push_token_valid")));
+	put_token(f, &r, "{\"app_version\": \"2024.3\"}", 0);
 	assert_false(token_valid(f));
-	r.body = "{\"sandbox\": true}";
-	assert_int_equal(send_rq(f, &r), 200);
-	assert_true(
-		json_is_false(json_object_get(f->answer, "push_token_valid")));
-	r.body = "{\"push_token\": \"apns-token-0002\"}";
-	assert_int_equal(send_rq(f, &r), 200);
-	assert_true(
-		json_is_true(json_object_get(f->answer, "push_token_valid")));
+	put_token(f, &r, "{\"sandbox\": true}", 0);
+	put_token(f, &r, "{\"push_token\": \"apns-token-0002\"}", 1);
 	assert_true(token_valid(f));
-	r.body = "{\"app_version\": \"2024.4\"}";
-	assert_int_equal(send_rq(f, &r), 200);
-	assert_true(
-		json_is_true(json_object_get(f->answer, "push_token_valid")));
+	put_token(f, &r, "{\"app_version\": \"2024.4\"}", 1);
 }
 
 static void test_routing_unknown_404_wrong_method_405(void **state)
