@@ -1710,6 +1710,18 @@ static void test_txn_decide_deny_then_second_decided(void **state)
 	json_decref(txn);
 }
 
+/* Device d1's report of txn at the time at is taken: "reported". */
+static void report_taken(struct fixture *f, const json_t *txn, int64_t at)
+{
+	json_t *out = NULL;
+
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "report",
+					   NULL, at, &out),
+			 AF_MFA_OK);
+	assert_string_equal(sget(out, "state"), "reported");
+	json_decref(out);
+}
+
 static void test_txn_decide_report_pauses_pushes(void **state)
 {
 	struct fixture *f = *state;
@@ -1722,11 +1734,7 @@ static void test_txn_decide_report_pauses_pushes(void **state)
 	assert_int_equal(af_mfa_push_allowed(f->st, "quinn", NULL, &why),
 			 AF_MFA_OK);
 	assert_null(why);
-	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "report",
-					   NULL, T0 + 1, &out),
-			 AF_MFA_OK);
-	assert_string_equal(sget(out, "state"), "reported");
-	json_decref(out);
+	report_taken(f, txn, T0 + 1);
 	assert_int_equal(af_mfa_push_allowed(f->st, "quinn", NULL, &why),
 			 AF_MFA_LIMIT);
 	assert_string_equal(why, "paused");
@@ -1782,28 +1790,12 @@ static void test_txn_report_pause_set_first(void **state)
 			 AF_MFA_OK);
 	assert_string_equal(sget(out, "state"), "pending");
 	json_decref(out);
-	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "report",
-					   NULL, T0 + 2, &out),
-			 AF_MFA_OK);
-	assert_string_equal(sget(out, "state"), "reported");
-	json_decref(out);
+	report_taken(f, txn, T0 + 2);
 	assert_int_equal(af_mfa_push_allowed(f->st, "quinn", NULL, &why),
 			 AF_MFA_LIMIT);
 	assert_string_equal(why, "paused");
 	json_decref(done);
 	json_decref(txn);
-}
-
-/* Device d1's report of txn at the time at is taken: "reported". */
-static void report_taken(struct fixture *f, const json_t *txn, int64_t at)
-{
-	json_t *out = NULL;
-
-	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "report",
-					   NULL, at, &out),
-			 AF_MFA_OK);
-	assert_string_equal(sget(out, "state"), "reported");
-	json_decref(out);
 }
 
 /*
