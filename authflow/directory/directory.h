@@ -612,7 +612,10 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_target(af_dir *dir,
  * af_dir_policy_for_user: the user's effective policy. A policy assigned
  * to the user directly wins; else one assigned to any of the user's
  * groups; else one assigned to any of the user's OUs; at each level the
- * policy whose name sorts first. AF_DIR_OK and *out, the policy without
+ * policy that lets the user do least (SSO off, then remote access with
+ * the number, then remote access without it, then the password alone),
+ * and between equals the one whose name sorts first. AF_DIR_OK and *out,
+ * the policy without
  * its "assigned" lists (a reader may set or drop its members), or
  * AF_DIR_NOT_FOUND when none applies (the user is then not SSO-enabled).
  * Thread-safety: re-entrant.

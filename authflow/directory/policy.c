@@ -520,6 +520,47 @@ af_dir_status af_dir_policy_unassign(af_dir *dir, const char *actor,
 				 errlen);
 }
 
+/*
+ * How little a policy lets its users do, least first: 0, sign in nowhere
+ * (SSO off); 1, sign in with the password and the phone, typing the
+ * number (remote access on, number matching not switched off); 2, the
+ * same without the number; 3, sign in with the password alone. Where
+ * several policies reach a user at one level, the one that lets the user
+ * do least wins, so that a membership added for another reason never
+ * takes a user out of their MFA.
+ */
+static int strictness(const json_t *p)
+{
+	if (!json_is_true(json_object_get(p, "sso")))
+		return 0;
+	if (!json_is_true(json_object_get(p, "remote_access")))
+		return 3;
+	return json_is_false(json_object_get(p, "number_matching")) ? 2 : 1;
+}
+
+/* Whether the policy at pos wins over the one at best (SIZE_MAX: none). */
+static int wins_over(const json_t *policies, size_t pos, size_t best)
+{
+	int a, b;
+
+	if (best == SIZE_MAX)
+		return 1;
+	a = strictness(json_array_get(policies, pos));
+	b = strictness(json_array_get(policies, best));
+	/* The listing is sorted by name: an equal one sorting first wins. */
+	return a < b || (a == b && pos < best);
+}
+
+/* The position map (a member of the index) gives name; SIZE_MAX: none. */
+static size_t position_of(const json_t *map, const char *name)
+{
+	json_t *pos = name != NULL ? json_object_get(map, name) : NULL;
+
+	if (!json_is_integer(pos) || json_integer_value(pos) < 0)
+		return SIZE_MAX;
+	return (size_t)json_integer_value(pos);
+}
+
 af_dir_status af_dir__policy_index(const json_t *policies, json_t **out)
 {
 	json_t *index = json_object(), *maps[N_KINDS];
@@ -549,9 +590,9 @@ af_dir_status af_dir__policy_index(const json_t *policies, json_t **out)
 			{
 				const char *name = json_string_value(v);
 
-				/* The first policy in the listing wins. */
 				if (name == NULL ||
-				    json_object_get(maps[k], name) != NULL)
+				    !wins_over(policies, pos,
+					       position_of(maps[k], name)))
 					continue;
 				if (json_object_set_new_nocheck(
 					    maps[k], name,
@@ -567,22 +608,13 @@ nomem:
 	return AF_DIR_NOMEM;
 }
 
-/* The position map (a member of the index) gives name; SIZE_MAX: none. */
-static size_t position_of(const json_t *map, const char *name)
-{
-	json_t *pos = name != NULL ? json_object_get(map, name) : NULL;
-
-	if (!json_is_integer(pos) || json_integer_value(pos) < 0)
-		return SIZE_MAX;
-	return (size_t)json_integer_value(pos);
-}
-
 /*
- * The position of the first policy that names one of the names in have
- * in its list field, from the index; SIZE_MAX when none does.
+ * The position of the winning policy among those that name one of the
+ * names in have in their list field, from the index; SIZE_MAX when none
+ * does.
  */
-static size_t first_naming(const json_t *index, const char *field,
-			   const json_t *have)
+static size_t winner_naming(const json_t *policies, const json_t *index,
+			    const char *field, const json_t *have)
 {
 	const json_t *map = json_object_get(index, field);
 	size_t best = SIZE_MAX, i;
@@ -592,7 +624,8 @@ static size_t first_naming(const json_t *index, const char *field,
 	{
 		size_t pos = position_of(map, json_string_value(v));
 
-		if (pos < best)
+		if (pos < json_array_size(policies) &&
+		    wins_over(policies, pos, best))
 			best = pos;
 	}
 	return best;
@@ -628,8 +661,9 @@ af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 	username = json_string_value(json_object_get(user, "username"));
 	if (dir == NULL || username == NULL)
 		return AF_DIR_INVALID;
-	/* The list comes sorted by name, so the first match breaks ties;
-	 * read only, so shared, and only the one chosen is handed out. */
+	/* The list comes sorted by name, so the first match breaks ties
+	 * (wins_over()); read only, so shared, and only the one chosen is
+	 * handed out. */
 	rc = af_dir__policies_shared(dir, &policies, &index);
 	if (rc != AF_DIR_OK)
 		return rc;
@@ -638,10 +672,11 @@ af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 	for (size_t level = 0; level < N_KINDS; level++) {
 		const char *field = af_dir__target_field(assign_kinds[level]);
 		size_t pos =
-			level == 0 ? position_of(json_object_get(index, field),
-						 username)
-				   : first_naming(index, field,
-						  json_object_get(user, field));
+			level == 0
+				? position_of(json_object_get(index, field),
+					      username)
+				: winner_naming(policies, index, field,
+						json_object_get(user, field));
 
 		if (pos < json_array_size(policies)) {
 			rc = policy_view(json_array_get(policies, pos), out);

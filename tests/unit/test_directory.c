@@ -1586,6 +1586,93 @@ static void test_af_dir_policy_for_user_precedence(void **state)
 	json_decref(u);
 }
 
+/* The name of the user's policy now; the caller frees nothing. */
+static const char *policy_now(fixture *f, const char *user, char *buf,
+			      size_t cap)
+{
+	json_t *u = get_user(f, user), *p = NULL;
+
+	assert_int_equal(af_dir_policy_for_user(f->dir, u, &p), AF_DIR_OK);
+	(void)snprintf(buf, cap, "%s",
+		       json_string_value(json_object_get(p, "name")));
+	json_decref(p);
+	json_decref(u);
+	return buf;
+}
+
+static void test_af_dir_policy_for_user_strictest_wins(void **state)
+{
+	fixture *f = *state;
+	char name[64];
+
+	add_groups_and_ous(f);
+	assert_int_equal(
+		add_user(f,
+			 "{\"username\":\"ida\",\"groups\":[\"staff\"],"
+			 "\"ous\":[\"Americas\"]}",
+			 NULL),
+		AF_DIR_OK);
+	assert_int_equal(add_policy(f,
+				    "{\"name\":\"z-mfa\",\"sso\":true,"
+				    "\"remote_access\":true,"
+				    "\"assigned\":{\"groups\":[\"staff\"]}}"),
+			 AF_DIR_OK);
+	/* A password-only policy sorting first does not take MFA away. */
+	assert_int_equal(add_policy(f,
+				    "{\"name\":\"a-basic\",\"sso\":true,"
+				    "\"assigned\":{\"groups\":[\"staff\"]}}"),
+			 AF_DIR_OK);
+	assert_string_equal(policy_now(f, "ida", name, sizeof(name)), "z-mfa");
+	/* MFA with the number beats MFA without it. */
+	assert_int_equal(add_policy(f,
+				    "{\"name\":\"m-nonum\",\"sso\":true,"
+				    "\"remote_access\":true,"
+				    "\"number_matching\":false,"
+				    "\"assigned\":{\"groups\":[\"staff\"]}}"),
+			 AF_DIR_OK);
+	assert_string_equal(policy_now(f, "ida", name, sizeof(name)), "z-mfa");
+	/* Equals: the name sorting first. */
+	assert_int_equal(add_policy(f,
+				    "{\"name\":\"y-mfa\",\"sso\":true,"
+				    "\"remote_access\":true,"
+				    "\"number_matching\":true,"
+				    "\"assigned\":{\"groups\":[\"staff\"]}}"),
+			 AF_DIR_OK);
+	assert_string_equal(policy_now(f, "ida", name, sizeof(name)), "y-mfa");
+	/* A policy that signs its users in nowhere beats them all. */
+	assert_int_equal(add_policy(f,
+				    "{\"name\":\"zz-off\",\"sso\":false,"
+				    "\"assigned\":{\"groups\":[\"staff\"]}}"),
+			 AF_DIR_OK);
+	assert_string_equal(policy_now(f, "ida", name, sizeof(name)), "zz-off");
+	/* Levels still come first: the user's own beats a stricter group's. */
+	assert_int_equal(add_policy(f, "{\"name\":\"zzz-own\",\"sso\":true,"
+				       "\"assigned\":{\"users\":[\"ida\"]}}"),
+			 AF_DIR_OK);
+	assert_string_equal(policy_now(f, "ida", name, sizeof(name)),
+			    "zzz-own");
+	/* And among the user's own, the strictest again. */
+	assert_int_equal(af_dir_policy_assign(f->dir, ACTOR, "z-mfa",
+					      AF_DIR_TARGET_USER, "ida", f->err,
+					      sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_string_equal(policy_now(f, "ida", name, sizeof(name)), "z-mfa");
+	/* OUs alike. */
+	assert_int_equal(
+		add_user(f, "{\"username\":\"jon\",\"ous\":[\"Americas\"]}",
+			 NULL),
+		AF_DIR_OK);
+	assert_int_equal(af_dir_policy_assign(f->dir, ACTOR, "y-mfa",
+					      AF_DIR_TARGET_OU, "Americas",
+					      f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_int_equal(af_dir_policy_assign(f->dir, ACTOR, "a-basic",
+					      AF_DIR_TARGET_OU, "Americas",
+					      f->err, sizeof(f->err)),
+			 AF_DIR_OK);
+	assert_string_equal(policy_now(f, "jon", name, sizeof(name)), "y-mfa");
+}
+
 static void test_af_dir_policy_bad_specs_refused(void **state)
 {
 	static const struct {
@@ -6106,6 +6193,7 @@ int main(void)
 		T(test_af_dir_listing_leaves_out_records_naming_another),
 		T(test_af_dir_reads_hand_out_own_values),
 		T(test_af_dir_policy_for_user_precedence),
+		T(test_af_dir_policy_for_user_strictest_wins),
 		T(test_af_dir_policy_bad_specs_refused),
 		T(test_af_dir_app_add_secret_checks),
 		T(test_af_dir_app_rotate_keeps_previous),
