@@ -16,7 +16,8 @@
  *          "field: reason" when a value is refused, or for any other
  *          member; 400 "nothing to change" for {} and for a push_limit
  *          of {} (it merges, so {} changes nothing). Audit
- *          "workflow.set", detail: the patch. Superadmin only.
+ *          "workflow.set", detail: the patch, and under "was" what
+ *          each setting it names held before. Superadmin only.
  * POST   /admin/v1/users/{name}/enroll-code
  *        → 201 {code, uri, expires_at}: a one-time enrollment code for the
  *          user (404 when there is no such user, 409 when the user is
@@ -174,6 +175,47 @@ static int merged_members_change(af_admin_call *c, const json_t *body)
 	return 1;
 }
 
+/*
+ * The detail of a change of the workflow: the patch (settings only, no
+ * secrets), and under "was" what each setting it names held before, as
+ * read just before the change (a change made at the same moment by
+ * another administrator has its own event). NULL when the settings
+ * could not be read: the patch alone is then the detail.
+ */
+static json_t *change_detail(af_admin_call *c, json_t *patch)
+{
+	json_t *wf = NULL, *detail = NULL, *was = NULL, *v;
+	const char *k;
+
+	if (af_mfa_workflow_get(c->srv->store, &wf) != AF_MFA_OK)
+		return NULL;
+	detail = json_deep_copy(patch);
+	was = json_object();
+	if (detail == NULL || was == NULL)
+		goto fail;
+	json_object_foreach(patch, k, v)
+	{
+		const json_t *old = json_object_get(wf, k);
+
+		(void)v;
+		if (json_object_set_new(was, k,
+					old != NULL ? json_deep_copy(old)
+						    : json_null()) != 0)
+			goto fail;
+	}
+	json_decref(wf);
+	if (json_object_set_new(detail, "was", was) != 0) {
+		json_decref(detail);
+		return NULL;
+	}
+	return detail;
+fail:
+	json_decref(wf);
+	json_decref(was);
+	json_decref(detail);
+	return NULL;
+}
+
 void af_admin__workflow_set(af_admin_call *c)
 {
 	static const char *const allowed[] = {
@@ -185,23 +227,27 @@ void af_admin__workflow_set(af_admin_call *c)
 		"enroll_after_password",
 		NULL,
 	};
-	json_t *body = af_admin__need_patch(c), *wf = NULL;
+	json_t *body = af_admin__need_patch(c), *wf = NULL, *detail;
 	char err[MFA_ERR_BUF] = "";
 	af_mfa_status st;
 
 	if (body == NULL || !af_admin__only_members(c, body, allowed) ||
 	    !merged_members_change(c, body))
 		return;
+	detail = change_detail(c, body);
 	st = af_mfa_workflow_set(c->srv->store, body, &wf, err, sizeof(err));
 	if (st != AF_MFA_OK) {
 		mfa_error(c, st, err);
+		json_decref(detail);
 		return;
 	}
-	/* The patch holds settings only, no secrets: it is the detail. */
-	if (!audit(c, "workflow.set", NULL, body, "settings changed")) {
+	if (!audit(c, "workflow.set", NULL, detail != NULL ? detail : body,
+		   "settings changed")) {
+		json_decref(detail);
 		json_decref(wf);
 		return;
 	}
+	json_decref(detail);
 	af_admin__json(c, 200, settings_of(wf));
 }
 

@@ -498,13 +498,45 @@ void af_admin__user_passwd(af_admin_call *c)
 	af_admin__json(c, 200, answer);
 }
 
+/*
+ * What an unlock lifts, read before it: under "was", whether the user was
+ * locked and until when pushes were paused (after a report) or limited
+ * (null: they were not), so the trail tells which of the three a service
+ * desk lifted. A member that could not be read is left out. NULL when out
+ * of memory.
+ */
+static json_t *unlock_detail(af_admin_call *c, const char *name)
+{
+	json_t *was = json_object(), *detail;
+	int64_t paused = 0, limited = 0;
+	af_throttle_info t;
+
+	if (was == NULL)
+		return NULL;
+	if (af_throttle_info_get(c->dir, name, &t) == AF_DIR_OK)
+		(void)json_object_set_new(was, "locked",
+					  json_boolean(t.locked));
+	if (af_mfa_push_state(c->srv->store, name, NULL, af_now(), &paused,
+			      &limited) == AF_MFA_OK) {
+		(void)json_object_set_new(was, "push_paused_until",
+					  paused > 0 ? json_integer(paused)
+						     : json_null());
+		(void)json_object_set_new(was, "push_limited_until",
+					  limited > 0 ? json_integer(limited)
+						      : json_null());
+	}
+	detail = json_pack("{s:o}", "was", was);
+	return detail;
+}
+
 void af_admin__user_unlock(af_admin_call *c)
 {
-	json_t *user = path_user(c);
+	json_t *user = path_user(c), *detail = NULL;
 	af_dir_status st;
 
 	if (user == NULL)
 		return;
+	detail = unlock_detail(c, username_of(user));
 	st = af_throttle_unlock(c->dir, username_of(user));
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st, NULL);
@@ -521,7 +553,7 @@ void af_admin__user_unlock(af_admin_call *c)
 		goto out;
 	}
 	st = af_audit_record(c->dir, c->caller.name, "user.unlock",
-			     username_of(user), NULL);
+			     username_of(user), detail);
 	if (st != AF_DIR_OK) {
 		af_admin__dir_error(c, st,
 				    "unlocked, but the audit event could not "
@@ -530,6 +562,7 @@ void af_admin__user_unlock(af_admin_call *c)
 	}
 	af_admin__ok(c);
 out:
+	json_decref(detail);
 	json_decref(user);
 }
 

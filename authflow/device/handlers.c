@@ -527,6 +527,30 @@ static void audit(dcall *c, const char *device, const char *action,
 }
 
 /*
+ * The trail's event of an enrollment: which phone (its name, platform
+ * and app version, as the app sent them) and whose code made it, an
+ * administrator's or the user's own (after the password, or from a
+ * phone already enrolled), so that a phone nobody at the service desk
+ * set up stands out.
+ */
+static void audit_enroll(dcall *c, const char *id, const char *user,
+			 const json_t *spec, unsigned flags)
+{
+	const char *by = (flags & AF_MFA_CODE_FIRST_PHONE) != 0 ? "password"
+			 : (flags & AF_MFA_CODE_ANOTHER_PHONE) != 0
+				 ? "another_phone"
+				 : "administrator";
+	json_t *detail =
+		json_pack("{s:O?, s:O?, s:O?, s:s}", "device_name",
+			  json_object_get(spec, "device_name"), "platform",
+			  json_object_get(spec, "platform"), "app_version",
+			  json_object_get(spec, "app_version"), "code", by);
+
+	audit(c, id, "device.enroll", user, detail);
+	json_decref(detail);
+}
+
+/*
  * 1 when the user a code was made for still exists and is enabled; 0 with
  * the answer sent otherwise (*ms: why).
  */
@@ -824,7 +848,7 @@ static void h_enroll(dcall *c)
 		 json_string_value(json_object_get(spec, "platform")),
 		 c->resp->status);
 	if (id != NULL)
-		audit(c, id, "device.enroll", user, NULL);
+		audit_enroll(c, id, user, spec, flags);
 out:
 	OPENSSL_cleanse(code, sizeof(code));
 	if (c->body != NULL)
@@ -1056,6 +1080,16 @@ void af_device_decided(af_server *srv, const char *ip, const char *rid,
 	 * from (the event's ip): what a report is about.
 	 */
 	detail = af_mfa_txn_signin_detail(after);
+	/* A report's pause, for the service desk that will be asked. */
+	if (kinds[i].outcome == AF_MFA_OUT_REPORTED && detail != NULL) {
+		int64_t paused = 0;
+
+		if (af_mfa_push_state(srv->store, user, NULL, af_now(), &paused,
+				      NULL) == AF_MFA_OK &&
+		    paused > 0)
+			(void)json_object_set_new(detail, "push_paused_until",
+						  json_integer(paused));
+	}
 	audit_as(srv, ip, rid, device, kinds[i].action, user, detail);
 	json_decref(detail);
 	if (kinds[i].outcome == AF_MFA_OUT_REPORTED)

@@ -26,6 +26,7 @@
 #include "http/buf.h"
 #include "http/metrics.h"
 #include "mfa/mfa.h"
+#include "mfa/mfa_internal.h"
 #include "server.h"
 #include "session/session.h"
 
@@ -404,7 +405,7 @@ static json_t *last_event(struct fx *f)
 static void test_user_unlock_clears_lock_and_audits(void **state)
 {
 	struct fx *f = *state;
-	json_t *ev;
+	json_t *ev, *was;
 	int i;
 
 	add_alice(f);
@@ -426,6 +427,21 @@ static void test_user_unlock_clears_lock_and_audits(void **state)
 			    "user.unlock");
 	assert_string_equal(json_string_value(json_object_get(ev, "actor")),
 			    "helpdesk");
+	/* What it lifted: the lock, and no push pause or limit. */
+	was = json_object_get(json_object_get(ev, "detail"), "was");
+	assert_true(json_is_true(json_object_get(was, "locked")));
+	assert_true(json_is_null(json_object_get(was, "push_paused_until")));
+	assert_true(json_is_null(json_object_get(was, "push_limited_until")));
+	/* Again, with a push pause running and no lock. */
+	assert_int_equal(af_mfa__pause_pushes(f->srv.store, "alice", af_now()),
+			 AF_MFA_OK);
+	assert_int_equal(
+		call(f, ADMIN, "POST", "/admin/v1/users/alice/unlock", NULL),
+		200);
+	was = json_object_get(json_object_get(last_event(f), "detail"), "was");
+	assert_true(json_is_false(json_object_get(was, "locked")));
+	assert_true(json_integer_value(json_object_get(
+			    was, "push_paused_until")) > af_now());
 }
 
 static void test_group_percent_decoded_members(void **state)
@@ -1611,6 +1627,9 @@ static void test_workflow_patch_changes_and_audits(void **state)
 			    "root");
 	detail = json_object_get(ev, "detail");
 	assert_true(json_is_true(json_object_get(detail, "legacy")));
+	/* And what the settings it names held before. */
+	assert_true(json_is_false(
+		json_object_get(json_object_get(detail, "was"), "legacy")));
 	/* A shorter push-limit period: its record is not shown either. */
 	assert_int_equal(call(f, SUPER, "PATCH", "/admin/v1/workflow",
 			      "{\"push_limit\": {\"period_s\": 60}}"),

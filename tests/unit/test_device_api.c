@@ -349,6 +349,34 @@ static void enroll(struct fx *f)
 		 answer_str(f, "device_id"));
 }
 
+/* The detail of the newest audit event with the action (a new value). */
+struct newest_of {
+	const char *action;
+	json_t *detail;
+};
+
+static int find_newest(const json_t *ev, void *arg)
+{
+	struct newest_of *n = arg;
+	const char *action = json_string_value(json_object_get(ev, "action"));
+
+	if (n->detail != NULL || action == NULL ||
+	    strcmp(action, n->action) != 0)
+		return 0;
+	n->detail = json_deep_copy(json_object_get(ev, "detail"));
+	return 0;
+}
+
+static json_t *newest_detail(struct fx *f, const char *action)
+{
+	struct newest_of n = {action, NULL};
+
+	assert_int_equal(af_audit_list(f->srv.dir, 100, find_newest, &n),
+			 AF_DIR_OK);
+	assert_non_null(n.detail);
+	return n.detail;
+}
+
 /*
  * A pending txn for the devices given (NULL-terminated), of a sign-in from
  * address ip (NULL: not known); id into out.
@@ -837,6 +865,10 @@ static void test_enroll_valid_created_code_consumed(void **state)
 	assert_int_equal(store_ttl(f->srv.store, key, &ttl), STORE_OK);
 	assert_int_equal(ttl, 0);
 	af_mfa_device_free(dev);
+	dev = newest_detail(f, "device.enroll");
+	assert_string_equal(json_string_value(json_object_get(dev, "code")),
+			    "administrator");
+	json_decref(dev);
 	/*
 	 * The same code a second time, for another key: used up (the same
 	 * key's retry is test_enroll_retry_same_key_same_answer).
@@ -1363,6 +1395,8 @@ static void test_decide_report_reported_and_audited(void **state)
 	struct fx *f = *state;
 	char txn[AF_MFA_ID_BUF], path[128];
 	struct report_count rc = {NULL, 0};
+	json_int_t until;
+	json_t *detail;
 	rq r;
 
 	enroll(f);
@@ -1374,6 +1408,13 @@ static void test_decide_report_reported_and_audited(void **state)
 	assert_int_equal(af_audit_list(f->srv.dir, 100, count_report, &rc),
 			 AF_DIR_OK);
 	assert_int_equal(rc.n, 1);
+	/* With the pause the report set, for the service desk. */
+	detail = newest_detail(f, "mfa.report");
+	until = json_integer_value(
+		json_object_get(detail, "push_paused_until"));
+	/* The pause runs on the server's clock (test_mfa.c). */
+	assert_true(until > af_now() + 800 && until <= af_now() + 900);
+	json_decref(detail);
 }
 
 static void test_decide_expired_410(void **state)
@@ -1687,12 +1728,27 @@ static void test_enroll_first_phone_code_first_201(void **state)
 	char first[AF_MFA_ID_BUF];
 	int64_t exp = 0;
 
+	json_t *detail;
+
 	user_policy(f, 1);
 	assert_int_equal(af_mfa_enroll_code_new(f->srv.store, USER,
 						AF_MFA_CODE_FIRST_PHONE, first,
 						sizeof(first), &exp),
 			 AF_MFA_OK);
 	assert_int_equal(enroll_with(f, f->key, f->key, first), 201);
+	/* The trail says which phone, and that a password alone set it up. */
+	detail = newest_detail(f, "device.enroll");
+	assert_string_equal(json_string_value(json_object_get(detail, "code")),
+			    "password");
+	assert_string_equal(
+		json_string_value(json_object_get(detail, "device_name")),
+		"Alice's phone");
+	assert_string_equal(
+		json_string_value(json_object_get(detail, "platform")), "apns");
+	assert_string_equal(
+		json_string_value(json_object_get(detail, "app_version")),
+		"2024.1");
+	json_decref(detail);
 }
 
 /*
