@@ -218,9 +218,13 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 
 	st = af_mfa_push_check(srv->store, username, wf, af_now(), &v);
 	if (st != AF_MFA_OK) {
-		/* A store that failed sends no push either: the code may. */
+		/*
+		 * A store that failed sends no push either: the code may, and
+		 * the page says the push could not be sent, not that a limit
+		 * was reached.
+		 */
 		if (v.why == NULL)
-			v.why = "limit";
+			v.why = "unavailable";
 		json_object_set_new(mfa, "notice", json_string(v.why));
 		if (st == AF_MFA_LIMIT)
 			push_refused(srv, req, username, wf, &v);

@@ -377,3 +377,29 @@ int af_flow_claim_page(af_server *srv, const char *id, af_resp *resp)
 	af_resp_cookie(resp, name, "", AF_COOKIE_CLEAR);
 	return 0;
 }
+
+int af_flow_unclaim(af_server *srv, const af_req *req, af_resp *resp,
+		    const char *id, const json_t *authz)
+{
+	char key[96], name[40], bind[128];
+	const json_t *created = json_object_get(authz, "created");
+	int64_t left;
+	store_status st;
+	char *text;
+
+	if (!json_is_integer(created) || key_of(id, key, sizeof(key)) != 0)
+		return -1;
+	left = (int64_t)json_integer_value(created) + AF_FLOW_TTL_S - af_now();
+	cookie_name(id, name, sizeof(name));
+	if (left <= 0 || af_req_cookie(req, name, bind, sizeof(bind)) != 0)
+		return -1;
+	text = json_dumps(authz, JSON_COMPACT);
+	st = text != NULL ? store_set(srv->store, key, text, strlen(text),
+				      (uint64_t)left * 1000, STORE_SET_NX)
+			  : STORE_ERR_NOMEM;
+	free(text);
+	if (st == STORE_OK)
+		af_resp_cookie(resp, name, bind, AF_COOKIE_SESSION);
+	OPENSSL_cleanse(bind, sizeof(bind));
+	return st == STORE_OK ? 0 : -1;
+}

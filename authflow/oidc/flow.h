@@ -130,4 +130,16 @@ int af_flow_replace(af_server *srv, const char *id, const json_t *was,
  */
 int af_flow_claim_page(af_server *srv, const char *id, af_resp *resp);
 
+/*
+ * Puts back a flow claimed by af_flow_claim_page() whose sign-in could not
+ * be stored after all (the store refused the session), with its binding
+ * cookie (the request's), so that the page's retry finishes the sign-in
+ * as the unavailable page promises: authz as it was loaded, for what is
+ * left of its lifetime, unless another request made the id anew. 0 when
+ * it is back; -1 when it is not (its lifetime over, or the store refused
+ * this too): the sign-in must then start again.
+ */
+int af_flow_unclaim(af_server *srv, const af_req *req, af_resp *resp,
+		    const char *id, const json_t *authz);
+
 #endif /* AF_OIDC_FLOW_H */

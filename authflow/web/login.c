@@ -181,7 +181,14 @@ void af_login_finish(af_server *srv, af_req *req, af_resp *resp,
 	if (af_flow_claim_page(srv, flow, resp) != 0)
 		return;
 	if (af_session_begin(srv, req, resp, s) != 0) {
-		af_page_unavailable(resp);
+		if (af_flow_unclaim(srv, req, resp, flow, authz) == 0)
+			af_page_unavailable(resp);
+		else
+			af_page_error(resp, 503, "Sign-in is unavailable",
+				      "The sign-in service could not store "
+				      "your sign-in just now.",
+				      "Please start again from the application "
+				      "in a moment.");
 		return;
 	}
 	af_known_remember(srv, req, resp,

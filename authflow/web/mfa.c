@@ -709,6 +709,12 @@ static const char *notice_words(af_server *srv, const json_t *authz,
 		return "Your phone cannot receive sign-in requests at the "
 		       "moment. Type the six-digit code shown in your "
 		       "authenticator app.";
+	if (strcmp(notice, "unavailable") == 0) {
+		*over = 1;
+		return "A sign-in request could not be sent to your phone "
+		       "just now. Send one again, or type the six-digit code "
+		       "from your app.";
+	}
 	if (strcmp(notice, "paused") != 0 && strcmp(notice, "limit") != 0)
 		return NULL;
 	if (push_held(srv, mfa_str(authz, "user"), words))

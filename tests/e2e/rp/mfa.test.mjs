@@ -679,6 +679,57 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.doesNotMatch(page.text, /action="\/login\/mfa\/push"/);
   });
 
+  test('a push the store could not count is said to have failed, not to be over a limit; asking again sends it', async () => {
+    // Only on Redis can a test make one key fail (a key of another type).
+    if (STORE !== 'redis') return;
+    const s = await mfaUser('rudi-store');
+    const key = `e2e${server.port}:push_count:rudi-store`;
+    const redis = (...args) => execFileSync('redis-cli', ['-u', process.env.AF_TEST_REDIS_URL, ...args],
+      { stdio: 'ignore' });
+    redis('SADD', key, 'x');
+    const m = await toMfa(s);
+    assert.equal(pageNumber(m.page.text), null);
+    assert.match(m.page.text, /A sign-in request could not be sent to your phone just now\./);
+    assert.doesNotMatch(m.page.text, /Too many sign-in requests/);
+    assert.match(m.page.text, /<button type="submit">Send a request to my phone<\/button>/);
+    assert.equal((await idsim(server, s.phone, ['pending'])).stdout, '');
+    redis('DEL', key);
+    const sent = await askAgain(m, m.page);
+    assert.equal(sent.status, 303, sent.text);
+    const number = pageNumber((await m.browser.get(m.mfaUrl)).text);
+    assert.ok(number, 'the number of the request sent again');
+    const [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['approve', txn, '--number', number])).stdout, 'approved');
+    assert.deepEqual((await finish(s, m)).claims().amr, ['pwd', 'swk', 'mfa']);
+  });
+
+  test('a sign-in whose session the store refused is put back: the page\'s retry finishes it', async () => {
+    // Only on Redis can a test make one key fail (a key of another type).
+    if (STORE !== 'redis') return;
+    const s = await mfaUser('uma-store');
+    const key = `e2e${server.port}:user_sessions:uma-store`;
+    const redis = (...args) => execFileSync('redis-cli', ['-u', process.env.AF_TEST_REDIS_URL, ...args],
+      { stdio: 'ignore' });
+    const m = await toMfa(s);
+    const [txn] = await pendingTxn(s);
+    assert.equal((await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(m.page.text)])).stdout, 'approved');
+    const flow = new URL(m.mfaUrl).searchParams.get('flow');
+    const status = JSON.parse((await m.browser.get(`${server.issuer}/login/mfa/status?flow=${flow}`)).text);
+    assert.equal(status.state, 'approved');
+    redis('SET', key, 'x');
+    const refused = await m.browser.get(new URL(status.next, server.issuer).href);
+    assert.equal(refused.status, 503, refused.text);
+    assert.match(refused.text, /Please try again in a moment\./);
+    redis('DEL', key);
+    // The retry the page asks for: the same sign-in, with its approval.
+    const done = await m.browser.get(new URL(status.next, server.issuer).href);
+    assert.equal(done.status, 302, done.text);
+    const tokens = await client.authorizationCodeGrant(s.config, new URL(done.location), {
+      pkceCodeVerifier: m.a.verifier, expectedState: m.a.state, expectedNonce: m.a.nonce,
+    });
+    assert.deepEqual(tokens.claims().amr, ['pwd', 'swk', 'mfa']);
+  });
+
   test('wrong token codes count into the lockout across password steps', { timeout: 120000 }, async () => {
     // A server of its own that locks at the sixth failure: the growing
     // delays before a lock at the default tenth (1 + 2 + 4 + 8 + 16 s) are
