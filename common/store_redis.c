@@ -55,7 +55,7 @@
 #define REDIS_DB_MAX	     1000000ul
 #define REDIS_TIMEOUT_MAX_MS 600000u
 #define REDIS_BACKOFF_MIN_MS 100u
-#define REDIS_IDLE_LOOK_NS   ((uint64_t)100 * 1000000) /* closed_while_idle() */
+#define REDIS_IDLE_LOOK_NS   ((uint64_t)1000000) /* closed_while_idle() */
 #define REDIS_BACKOFF_MAX_MS 5000u
 #define REDIS_SHA_LEN	     40
 /* SSCAN batch size: bounds each reply whatever the size of the set. */
@@ -669,7 +669,11 @@ static store_status conn_connect(struct redis_store *rs, struct redis_conn *rc)
  * Whether the server closed a connection this thread has not used for a
  * while. Between commands nothing is due from Redis, so a socket that
  * reads as ready holds an end of file or an error. Looked at only after
- * REDIS_IDLE_LOOK_NS idle: a busy connection would have failed already.
+ * REDIS_IDLE_LOOK_NS idle (one poll() per request at most, under load
+ * none): the commands of one request follow each other closer than
+ * that, and a connection Redis dropped between two requests (a restart,
+ * CLIENT KILL, its idle timeout, a proxy) is made anew before the next
+ * request's first command rather than failing it.
  */
 static bool closed_while_idle(const struct redis_conn *rc)
 {
