@@ -107,10 +107,11 @@ static json_t *load(af_server *srv, af_req *req, af_resp *resp,
 	int rc = af_flow_load(srv, req, flow, csrf, &authz);
 
 	if (rc == -2) {
+		/* The same answer as a transaction the store failed to give. */
 		if (json_errors)
-			af_resp_json(
-				resp, 503,
-				json_pack("{s:s}", "error", "unavailable"));
+			af_resp_json(resp, 503,
+				     json_pack("{s:s}", "error",
+					       "temporarily_unavailable"));
 		else
 			af_page_unavailable(resp);
 		return NULL;
