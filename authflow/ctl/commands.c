@@ -349,9 +349,15 @@ static int print_audit(json_t *answer)
 	int rc =
 		af_ctl_print_table(answer, "events", cols, AF_CTL_NELEMS(cols));
 
+	/*
+	 * On stderr, so that a script reading the table gets rows only; the
+	 * same command with --before pages back, its filters kept.
+	 */
 	if (rc == AF_CTL_EXIT_OK && json_is_integer(next))
-		printf("older: audit --before %" JSON_INTEGER_FORMAT "\n",
-		       json_integer_value(next));
+		fprintf(stderr,
+			"older events: run the same command with --before "
+			"%" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(next));
 	return rc;
 }
 

@@ -306,8 +306,9 @@ grep -q "demo-admin" "$tmp/out" && ok || bad "audit names the actor"
 grep -q '^SEQ  *TIME  *ACTOR  *ACTION  *TARGET  *IP  *DETAIL$' "$tmp/out" && ok || bad "audit table columns"
 # Where each change came from: this command's own address.
 grep 'demo-admin' "$tmp/out" | grep -q ' 127\.0\.0\.1 ' && ok || bad "audit shows the address a change came from"
-before=$(sed -n 's/^older: audit --before \([0-9]*\)$/\1/p' "$tmp/out")
+before=$(sed -n 's/^older events: run the same command with --before \([0-9]*\)$/\1/p' "$tmp/err")
 [ -n "$before" ] && ok || bad "audit says where the older events start"
+grep -q 'older' "$tmp/out" && bad "audit's paging hint is not a row of the table" || ok
 expect audit-before 0 "$C" --json audit --limit 1 --before "${before:-1}"
 grep -q "\"seq\": $((${before:-1} - 1))," "$tmp/out" && ok || bad "audit --before pages back"
 expect audit-before-bad 2 "$C" audit --before x
