@@ -35,6 +35,7 @@
 
 static const char usage_text[] =
 	"usage: authflowctl [--url URL] [--token TOKEN] [--json] COMMAND ...\n"
+	"       authflowctl --help | --version\n"
 	"\n"
 	"URL and token also come from AUTHFLOW_URL and AUTHFLOW_ADMIN_TOKEN\n"
 	"(prefer the variable: a --token is visible to other local users).\n"

@@ -66,6 +66,7 @@ static int parse_global(af_ctl *ctl, struct global_opts *g, int argc,
 		{"token", required_argument, NULL, 't'},
 		{"json", no_argument, NULL, 'j' | AF_CLI_OPT_MANY},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	af_cli_optparse p;
@@ -78,6 +79,11 @@ static int parse_global(af_ctl *ctl, struct global_opts *g, int argc,
 			return -1;
 		if (c == AF_CLI_OPT_STOP)
 			return p.rc;
+		if (c == 'V') {
+			/* What a support request quotes: no server needed. */
+			printf("authflowctl %s\n", AF_CTL_VERSION);
+			return AF_CTL_EXIT_OK;
+		}
 		if (c == 'u') {
 			g->url = optarg;
 		} else if (c == 't') {

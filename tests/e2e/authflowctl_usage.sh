@@ -379,6 +379,17 @@ for args in "--help" "-h" "help" "user --help" "app add --help" "audit -h" \
 	fi
 done
 
+# --version: one line with the version, no server needed (a bad URL in
+# the environment is no error).
+AUTHFLOW_URL=http://remote.example run /dev/null --version
+if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] &&
+	grep -Eqx 'authflowctl [0-9]+\.[0-9]+\.[0-9]+' "$tmp/out" &&
+	[ "$(wc -l <"$tmp/out")" -eq 1 ]; then
+	ok
+else
+	bad "--version: status $rc: $(cat "$tmp/out" "$tmp/err")"
+fi
+
 # Help needs no server: a bad URL or token in the environment is no error.
 AUTHFLOW_URL=http://remote.example AUTHFLOW_ADMIN_TOKEN='not a token' \
 	run /dev/null help
