@@ -123,6 +123,25 @@ static af_dir_status add_last_signin(af_admin_call *c, json_t *user,
 	return AF_DIR_OK;
 }
 
+/*
+ * Sets the user's "policy": the name of the policy that decides the
+ * user's sign-in, or null when none does. AF_DIR_OK, AF_DIR_NOMEM, or the
+ * directory's status when the policies could not be read.
+ */
+static af_dir_status policy_into(af_admin_call *c, json_t *user)
+{
+	json_t *policy = NULL, *name;
+	af_dir_status st = af_dir_policy_for_user(c->dir, user, &policy);
+
+	if (st != AF_DIR_OK && st != AF_DIR_NOT_FOUND)
+		return st;
+	name = st == AF_DIR_OK ? json_object_get(policy, "name") : NULL;
+	name = json_is_string(name) ? json_copy(name) : json_null();
+	json_decref(policy);
+	return json_object_set_new(user, "policy", name) == 0 ? AF_DIR_OK
+							      : AF_DIR_NOMEM;
+}
+
 void af_admin__user_list(af_admin_call *c)
 {
 	json_t *users = NULL, *kept = NULL, *names = NULL, *u;
@@ -146,6 +165,9 @@ void af_admin__user_list(af_admin_call *c)
 		if (st != AF_DIR_OK)
 			break;
 		st = add_last_signin(c, u, names, &last);
+		/* Who is under which policy, for all at once. */
+		if (st == AF_DIR_OK)
+			st = policy_into(c, u);
 		if (st == AF_DIR_OK &&
 		    (days == 0 ||
 		     af_dir_user_idle_since(u, last, epoch) < cutoff) &&
@@ -334,19 +356,15 @@ static int add_throttle(af_admin_call *c, json_t *user, int64_t now)
  */
 static int add_policy(af_admin_call *c, json_t *user)
 {
-	json_t *policy = NULL, *name;
-	af_dir_status st = af_dir_policy_for_user(c->dir, user, &policy);
+	af_dir_status st = policy_into(c, user);
 
-	if (st != AF_DIR_OK && st != AF_DIR_NOT_FOUND) {
-		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
-				"the user's policy could not be read");
+	if (st == AF_DIR_NOMEM) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		return 0;
 	}
-	name = st == AF_DIR_OK ? json_object_get(policy, "name") : NULL;
-	name = json_is_string(name) ? json_copy(name) : json_null();
-	json_decref(policy);
-	if (json_object_set_new(user, "policy", name) != 0) {
-		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+	if (st != AF_DIR_OK) {
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE,
+				"the user's policy could not be read");
 		return 0;
 	}
 	return 1;

@@ -235,6 +235,7 @@ static int print_users(json_t *answer)
 		{"EMAIL", "email", AF_CTL_CELL_TEXT},
 		{"ENABLED", "enabled", AF_CTL_CELL_BOOL},
 		{"GROUPS", "groups", AF_CTL_CELL_LIST},
+		{"POLICY", "policy", AF_CTL_CELL_TEXT},
 		{"LAST-SIGN-IN", "last_sign_in.time", AF_CTL_CELL_TIME},
 	};
 	return af_ctl_print_table(answer, "users", cols, AF_CTL_NELEMS(cols));

@@ -89,6 +89,7 @@ grep '"level":"audit"' "$tmp/demo.err" | grep '"action":"user.add"' | grep '"tar
 [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "refusal is one line on stderr"
 expect user-list 0 "$C" user list
 grep -q "^USERNAME" "$tmp/out" && grep -q "^bob " "$tmp/out" && ok || bad "user list table"
+grep -q "^USERNAME .* POLICY  *LAST-SIGN-IN$" "$tmp/out" && ok || bad "user list shows each user's policy"
 expect user-show-json 0 "$C" --json user show bob
 grep -q '"username": "bob"' "$tmp/out" && ok || bad "user show --json"
 expect user-show-missing 1 "$C" user show nobody

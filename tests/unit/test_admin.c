@@ -306,6 +306,21 @@ static void test_user_add_show_list_set_remove(void **state)
 	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users", NULL), 200);
 	assert_int_equal(json_array_size(json_object_get(f->answer, "users")),
 			 1);
+	/* Each with the policy that decides the user's sign-in (none). */
+	assert_true(json_is_null(json_object_get(
+		json_array_get(json_object_get(f->answer, "users"), 0),
+		"policy")));
+	assert_int_equal(call(f, SUPER, "POST", "/admin/v1/policies",
+			      "{\"name\": \"remote\", \"sso\": true, "
+			      "\"remote_access\": true, "
+			      "\"assigned\": {\"users\": [\"alice\"]}}"),
+			 201);
+	assert_int_equal(call(f, ADMIN, "GET", "/admin/v1/users", NULL), 200);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(f->answer, "users"), 0),
+			"policy")),
+		"remote");
 
 	assert_int_equal(call(f, ADMIN, "PATCH", "/admin/v1/users/alice",
 			      "{\"name\": \"Alice Liddell\"}"),
