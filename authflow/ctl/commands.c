@@ -101,7 +101,7 @@ static const char usage_text[] =
 	"  workflow show\n"
 	"  workflow set [--number-matching on|off] [--legacy on|off]\n"
 	"          [--min-app-version ios=V,android=V | none]   (the whole map)\n"
-	"          [--push-limit COUNT/PERIOD] [--report-pause DURATION | off]\n"
+	"          [--push-limit COUNT[/PERIOD]] [--report-pause DURATION | off]\n"
 	"          [--enroll-after-password on|off]\n"
 	"          (PERIOD, DURATION: a number and s, m, h or d: 300s, 15m, 1h)\n"
 	"  device enroll-code USER | list USER | remove ID\n"

@@ -4,7 +4,7 @@
  *
  *   workflow show | workflow set [--number-matching on|off] [--legacy
  *       on|off] [--min-app-version ios=V,android=V|none] [--push-limit
- *       N/PERIOD] [--report-pause DURATION|off] [--enroll-after-password
+ *       N[/PERIOD]] [--report-pause DURATION|off] [--enroll-after-password
  *       on|off]
  *   device enroll-code USER | device list USER | device remove ID
  *   push queue [--limit N]
@@ -143,7 +143,8 @@ out:
 }
 
 /*
- * "N/PERIOD" of --push-limit into {"count": N, "period_s": S}, in the
+ * "N/PERIOD" of --push-limit into {"count": N, "period_s": S}, or "N"
+ * into {"count": N} (the server merges it: the period stays), in the
  * ranges the server takes, so that a value it would refuse never leaves.
  */
 static af_ctl_status parse_push_limit(const char *s, json_t **out)
@@ -151,19 +152,21 @@ static af_ctl_status parse_push_limit(const char *s, json_t **out)
 	char count[16];
 	const char *slash = strchr(s, '/');
 	long n = 0, period = 0;
-	size_t len;
+	size_t len = slash != NULL ? (size_t)(slash - s) : strlen(s);
 
 	*out = NULL;
-	if (slash == NULL)
-		return AF_CTL_ERR_ARG;
-	len = (size_t)(slash - s);
 	if (len == 0 || len >= sizeof(count))
 		return AF_CTL_ERR_ARG;
 	memcpy(count, s, len);
 	count[len] = '\0';
 	if (count[0] < '0' || count[0] > '9' ||
-	    af_ctl_parse_long(count, COUNT_MIN, COUNT_MAX, &n) != AF_CTL_OK ||
-	    af_ctl_parse_duration(slash + 1, 0, &period) != AF_CTL_OK ||
+	    af_ctl_parse_long(count, COUNT_MIN, COUNT_MAX, &n) != AF_CTL_OK)
+		return AF_CTL_ERR_ARG;
+	if (slash == NULL) {
+		*out = json_pack("{s:I}", "count", (json_int_t)n);
+		return *out != NULL ? AF_CTL_OK : AF_CTL_ERR_NOMEM;
+	}
+	if (af_ctl_parse_duration(slash + 1, 0, &period) != AF_CTL_OK ||
 	    period < PERIOD_MIN || period > PERIOD_MAX)
 		return AF_CTL_ERR_ARG;
 	*out = json_pack("{s:I, s:I}", "count", (json_int_t)n, "period_s",
@@ -308,8 +311,9 @@ static int workflow_option(json_t *patch, int c, const char *arg,
 		if (st != AF_CTL_OK)
 			return af_ctl_usage_fail(
 				"%s: --push-limit takes COUNT/PERIOD such as "
-				"3/5m (COUNT %d..%d; PERIOD a number and s, m, "
-				"h or d, %d..%d seconds), not '%s'",
+				"3/5m, or COUNT alone (COUNT %d..%d; PERIOD a "
+				"number and s, m, h or d, %d..%d seconds), not "
+				"'%s'",
 				cmd, COUNT_MIN, COUNT_MAX, PERIOD_MIN,
 				PERIOD_MAX, arg);
 		return set_new(patch, "push_limit", v);

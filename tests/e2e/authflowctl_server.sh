@@ -350,6 +350,9 @@ expect workflow-set 0 "$C" workflow set --push-limit 5/10m --report-pause 1h \
 	--min-app-version ios=2023.2
 grep -q '^push_limit: 5/10m$' "$tmp/out" && grep -q '^report_pause: 1h$' "$tmp/out" &&
 	grep -q '^min_app_version: ios=2023.2$' "$tmp/out" && ok || bad "workflow set output"
+# A count alone keeps the period.
+expect workflow-set-count 0 "$C" workflow set --push-limit 4
+grep -q '^push_limit: 4/10m$' "$tmp/out" && ok || bad "workflow set --push-limit COUNT keeps the period"
 # Out of the server's ranges: refused before it is sent (usage, exit 2).
 expect workflow-set-limit-range 2 "$C" workflow set --push-limit 1000/5m
 grep -q 'COUNT 1\.\.100' "$tmp/err" && ok || bad "push-limit range said by the client"

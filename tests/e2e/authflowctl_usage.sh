@@ -219,7 +219,9 @@ expect workflow-set-legacy-ON 2 -- workflow set --legacy ON
 expect workflow-set-no-value 2 -- workflow set --legacy
 expect workflow-set-unknown 2 -- workflow set --frob on
 expect workflow-set-eap-empty 2 -- workflow set --enroll-after-password ""
-expect workflow-set-limit-no-period 2 -- workflow set --push-limit 3
+expect workflow-set-limit-empty 2 -- workflow set --push-limit ''
+expect workflow-set-limit-no-count 2 -- workflow set --push-limit /5m
+expect workflow-set-limit-count-zero 2 -- workflow set --push-limit 0
 expect workflow-set-limit-no-unit 2 -- workflow set --push-limit 3/300
 expect workflow-set-limit-zero 2 -- workflow set --push-limit 0/5m
 # The server's ranges, checked before anything is sent, and said.
