@@ -174,6 +174,7 @@ static const route routes[] = {
 	 NULL},
 	{"DELETE", "devices/*", "device.remove", af_admin__device_remove, NULL,
 	 NULL},
+	{"PATCH", "devices/*", "device.set", af_admin__device_set, NULL, NULL},
 	{"GET", "push/queue", "push.queue", af_admin__push_queue, NULL,
 	 q_limit},
 };

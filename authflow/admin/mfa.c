@@ -34,6 +34,11 @@
  *        → {"ok": true}; 404 for an unknown device. Audit "device.remove"
  *          with the device's user, name and platform. Sign-ins waiting on
  *          this phone alone end at once (af_mfa_device_remove).
+ * PATCH  /admin/v1/devices/{id}  {"device_name": NAME}
+ *        → the device as listed; 400 for a name that is empty, longer than
+ *          64 bytes or holds control characters, 404 for an unknown
+ *          device. Audit "device.set" with the user, the new name and
+ *          under "was" the old one.
  * GET    /admin/v1/push/queue?limit=N   (1..1000, default 50)
  *        → {"length": N, "pending": P, "jobs": [...oldest first]}:
  *          P jobs taken by a push worker and not yet finished (sent,
@@ -454,6 +459,43 @@ static int shorten_push_token(json_t *obj)
 
 /* ---- devices ---------------------------------------------------------- */
 
+/*
+ * A device (without its TOTP secret) as the admin API shows it: the push
+ * token cut short, since a whole token would let its reader push to the
+ * phone, and whether its app is below the workflow's minimum (wf), which
+ * gets it no sign-in requests: the help desk sees which one. 0, or -1
+ * when out of memory.
+ */
+static int show_device(json_t *dev, const json_t *wf)
+{
+	return shorten_push_token(dev) != 0 ||
+			       json_object_set_new(
+				       dev, "below_min_app_version",
+				       json_boolean(af_mfa_device_below_minimum(
+					       dev, wf))) != 0
+		       ? -1
+		       : 0;
+}
+
+/* A new value: dev as show_device() makes it; NULL when out of memory. */
+static json_t *shown_device(af_admin_call *c, json_t *dev)
+{
+	json_t *shown = json_copy(dev), *wf = NULL;
+
+	if (shown == NULL)
+		return NULL;
+	/* Left in dev, whose freeing wipes it. */
+	(void)json_object_del(shown, "totp_secret");
+	/* Without the workflow, judged against no minimum. */
+	(void)af_mfa_workflow_get(c->srv->store, &wf);
+	if (show_device(shown, wf) != 0) {
+		json_decref(shown);
+		shown = NULL;
+	}
+	json_decref(wf);
+	return shown;
+}
+
 void af_admin__device_list(af_admin_call *c)
 {
 	char user[AF_DIR_USERNAME_MAX + 1];
@@ -473,16 +515,7 @@ void af_admin__device_list(af_admin_call *c)
 	}
 	json_array_foreach(devices, i, dev)
 	{
-		/* A whole token would let its reader push to the phone. */
-		if (shorten_push_token(dev) != 0 ||
-		    /*
-		     * A phone whose app is below the workflow's minimum gets
-		     * no sign-in requests: the help desk sees which one.
-		     */
-		    json_object_set_new(
-			    dev, "below_min_app_version",
-			    json_boolean(af_mfa_device_below_minimum(
-				    dev, wf))) != 0) {
+		if (show_device(dev, wf) != 0) {
 			json_decref(devices);
 			json_decref(wf);
 			af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
@@ -609,6 +642,63 @@ void af_admin__device_remove(af_admin_call *c)
 				"could not all be ended: end the user's "
 				"sessions (authflowctl sessions end USER)");
 out:
+	json_decref(detail);
+}
+
+/*
+ * PATCH devices/{id} {"device_name": NAME}: a name of the help desk's for
+ * a phone, as the app's own ("iPhone") tells four of one user apart
+ * badly. The answer is the device as device list shows it; the audit
+ * detail its user, the new name and under "was" the old one.
+ */
+void af_admin__device_set(af_admin_call *c)
+{
+	static const char *const allowed[] = {"device_name", NULL};
+	const char *id = c->seg[1];
+	json_t *body, *dev = NULL, *detail = NULL, *after = NULL, *shown;
+	char err[MFA_ERR_BUF] = "";
+	af_mfa_status st;
+
+	if (!device_id_ok(id)) {
+		af_admin__error(c, AF_ADMIN_NOT_FOUND, "no such device");
+		return;
+	}
+	body = af_admin__need_patch(c);
+	if (body == NULL || !af_admin__only_members(c, body, allowed))
+		return;
+	st = af_mfa_device_get(c->srv->store, id, &dev);
+	if (st != AF_MFA_OK) {
+		mfa_error(c, st,
+			  st == AF_MFA_NOT_FOUND ? "no such device" : NULL);
+		return;
+	}
+	detail = json_pack("{s:O?, s:O, s:{s:O?}}", "user",
+			   json_object_get(dev, "user"), "device_name",
+			   json_object_get(body, "device_name"), "was",
+			   "device_name", json_object_get(dev, "device_name"));
+	af_mfa_device_free(dev);
+	if (detail == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	st = af_mfa_device_update(c->srv->store, id, body, err, sizeof(err));
+	if (st == AF_MFA_OK)
+		st = af_mfa_device_get(c->srv->store, id, &after);
+	if (st != AF_MFA_OK) {
+		mfa_error(c, st,
+			  st == AF_MFA_NOT_FOUND ? "no such device" : err);
+		goto out;
+	}
+	if (!audit(c, "device.set", id, detail, "device renamed"))
+		goto out;
+	shown = shown_device(c, after);
+	if (shown == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		goto out;
+	}
+	af_admin__json(c, 200, shown);
+out:
+	af_mfa_device_free(after);
 	json_decref(detail);
 }
 

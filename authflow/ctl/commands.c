@@ -105,6 +105,7 @@ static const char usage_text[] =
 	"          [--enroll-after-password on|off]\n"
 	"          (PERIOD, DURATION: a number and s, m, h or d: 300s, 15m, 1h)\n"
 	"  device enroll-code USER | list USER | remove ID\n"
+	"  device rename ID NAME          (the help desk's name for the phone)\n"
 	"  push queue [--limit N]       (1..1000, default 50)\n"
 	"  branding show | reset\n"
 	"  branding set [--name N] [--color #RRGGBB] [--help-text T]\n"

@@ -7,6 +7,7 @@
  *       N[/PERIOD]] [--report-pause DURATION|off] [--enroll-after-password
  *       on|off]
  *   device enroll-code USER | device list USER | device remove ID
+ *   device rename ID NAME
  *   push queue [--limit N]
  *
  * Output and exit statuses follow commands.h: "key: value" lines for one
@@ -447,6 +448,19 @@ static int print_devices(json_t *answer)
 	return af_ctl_print_table(answer, "devices", cols, AF_CTL_NELEMS(cols));
 }
 
+/* One device (the answer of a rename), as a one-row device list. */
+static int print_device(json_t *answer)
+{
+	json_t *list = json_pack("{s:[O]}", "devices", answer);
+	int rc;
+
+	if (list == NULL)
+		return af_ctl_no_memory();
+	rc = print_devices(list);
+	json_decref(list);
+	return rc;
+}
+
 /* ---- the push queue ---- */
 
 static int print_queue(json_t *answer)
@@ -516,6 +530,38 @@ static int device_remove(af_ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * device rename ID NAME: the help desk's name for a phone. Prints the
+ * device as device list does (one row).
+ */
+static int device_rename(af_ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {AF_CTL_OPT_END};
+	char path[AF_CTL_PATH_BUF];
+	const char *args[2] = {NULL, NULL};
+	af_cli_optparse p;
+	json_t *body = NULL;
+	int rc;
+
+	af_ctl_opt_begin(&p, "device rename", argc, argv, opts);
+	if (af_ctl_next_opt(ctl, &p) == AF_CTL_OPT_STOP)
+		return p.rc;
+	rc = af_cli_positionals(&p, 2, args, "ID NAME");
+	if (rc == AF_CTL_EXIT_OK && args[1][0] == '\0')
+		rc = af_ctl_usage_fail("device rename: NAME must not be empty");
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_make_path(ctl, path, "devices/{}", args[0], NULL);
+	if (rc == AF_CTL_EXIT_OK) {
+		body = json_pack("{s:s}", "device_name", args[1]);
+		rc = body != NULL ? af_ctl_call_print(ctl, "PATCH", path, body,
+						      print_device)
+				  : af_ctl_fail(AF_CTL_EXIT_REFUSED,
+						"out of memory");
+	}
+	json_decref(body);
+	return rc;
+}
+
 int af_ctl_cmd_device(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple enroll_code = {
@@ -528,6 +574,7 @@ int af_ctl_cmd_device(af_ctl *ctl, int argc, char **argv)
 		{"enroll-code", NULL, &enroll_code},
 		{"list", NULL, &list},
 		{"remove", device_remove, NULL},
+		{"rename", device_rename, NULL},
 	};
 
 	return af_ctl_run_verb(ctl, "device", verbs, AF_CTL_NELEMS(verbs), argc,

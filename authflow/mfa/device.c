@@ -1262,6 +1262,18 @@ static af_mfa_status patch_member(json_t *dev, const char *k, json_t *v,
 				     AF_MFA_APP_VERSION_MAX);
 			return AF_MFA_INVALID;
 		}
+	} else if (strcmp(k, "device_name") == 0) {
+		/* An administrator's name for the phone, never empty. */
+		if (json_string_length(v) == 0 ||
+		    json_string_length(v) != strlen(json_string_value(v)) ||
+		    !af_mfa__text_ok(json_string_value(v),
+				     AF_MFA_DEVICE_NAME_MAX)) {
+			af_mfa__errf(err, errlen,
+				     "device_name: 1 to %d bytes, no control "
+				     "characters",
+				     AF_MFA_DEVICE_NAME_MAX);
+			return AF_MFA_INVALID;
+		}
 	} else if (strcmp(k, "last_seen") == 0) {
 		if (!json_is_integer(v) || json_integer_value(v) < 0) {
 			af_mfa__errf(err, errlen,

@@ -218,7 +218,8 @@ af_mfa_status af_mfa_first_phone(store_ctx *st, const char *username, int *yes);
  * are cancelled (AF_MFA_CANCEL_DEVICE_REMOVED), so that the sign-in pages
  * waiting on them say so at once instead of counting down to nothing.
  * af_mfa_device_update: patch of push_token, push_token_valid, platform,
- * sandbox, app_version, last_seen.
+ * sandbox, app_version, last_seen, device_name (1..AF_MFA_DEVICE_NAME_MAX
+ * bytes without control characters: an administrator's rename).
  */
 af_mfa_status af_mfa_device_add(store_ctx *st, const char *username,
 				const json_t *spec, json_t **out, char *err,

@@ -380,6 +380,17 @@ expect device-list 0 "$C" device list bob
 grep -q '^DEVICE-ID  *NAME  *PLATFORM  *PUSH  *APP-VERSION  *CREATED  *LAST-SEEN$' "$tmp/out" &&
 	ok || bad "device list header"
 expect device-remove-missing 1 "$C" device remove AAAAAAAAAAAAAAAAAAAAAA
+# The help desk names a phone: shown at once, and in the list after.
+expect device-list-alice 0 "$C" --json device list alice
+phone=$(sed -n 's/.*"id": "\([A-Za-z0-9_-]*\)".*/\1/p' "$tmp/out" | head -n 1)
+expect device-rename 0 "$C" device rename "${phone:-x}" "Alice's demo phone (desk 4)"
+grep -q "Alice's demo phone (desk 4)" "$tmp/out" && grep -q '^DEVICE-ID ' "$tmp/out" &&
+	ok || bad "device rename shows the renamed device"
+expect device-list-renamed 0 "$C" device list alice
+grep -q "Alice's demo phone (desk 4)" "$tmp/out" && ok || bad "device list shows the new name"
+expect device-rename-empty 2 "$C" device rename "${phone:-x}" ''
+expect device-rename-missing 1 "$C" device rename AAAAAAAAAAAAAAAAAAAAAA x
+expect device-rename-one-arg 2 "$C" device rename "${phone:-x}"
 expect push-queue 0 "$C" push queue --limit 5
 grep -q '^JOB  *TXN  *DEVICE  *PLATFORM  *USER  *APP$' "$tmp/out" &&
 	grep -q '^length: [0-9]*$' "$tmp/out" && grep -q '^pending: [0-9]*$' "$tmp/out" && ok || bad "push queue output"

@@ -1903,6 +1903,81 @@ static void test_device_remove_unknown_or_odd_id_404(void **state)
 		call(f, ADMIN, "DELETE", "/admin/v1/devices/a%3Ab", NULL), 404);
 }
 
+static void test_device_rename_shown_audited_checked(void **state)
+{
+	struct fx *f = *state;
+	char path[128];
+	json_t *dev, *ev, *detail;
+
+	add_alice(f);
+	dev = alice_phone(f);
+	snprintf(path, sizeof(path), "/admin/v1/devices/%s",
+		 json_string_value(json_object_get(dev, "id")));
+	assert_int_equal(
+		call(f, ADMIN, "PATCH", path,
+		     "{\"device_name\": \"Alice iPhone 15 (ward 3)\"}"),
+		200);
+	assert_string_equal(answer_str(f, "device_name"),
+			    "Alice iPhone 15 (ward 3)");
+	assert_null(json_object_get(f->answer, "totp_secret"));
+	assert_true(json_is_boolean(
+		json_object_get(f->answer, "below_min_app_version")));
+	/* Stored: the list shows it. */
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
+		200);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(f->answer, "devices"),
+				       0),
+			"device_name")),
+		"Alice iPhone 15 (ward 3)");
+	ev = last_event(f);
+	assert_string_equal(json_string_value(json_object_get(ev, "action")),
+			    "device.set");
+	detail = json_object_get(ev, "detail");
+	assert_string_equal(json_string_value(json_object_get(detail, "user")),
+			    "alice");
+	/* Enrolled without a name: the empty one it had. */
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(detail, "was"), "device_name")),
+		"");
+	/* Empty, control characters, too long, other members: 400. */
+	assert_int_equal(
+		call(f, ADMIN, "PATCH", path, "{\"device_name\": \"\"}"), 400);
+	assert_int_equal(call(f, ADMIN, "PATCH", path,
+			      "{\"device_name\": \"a\\u0007b\"}"),
+			 400);
+	assert_int_equal(call(f, ADMIN, "PATCH", path,
+			      "{\"device_name\": \"a\\u0000b\"}"),
+			 400);
+	assert_int_equal(
+		call(f, ADMIN, "PATCH", path,
+		     "{\"device_name\": \"0123456789012345678901234567890123456"
+		     "789012345678901234567890123456789\"}"),
+		400);
+	assert_int_equal(
+		call(f, ADMIN, "PATCH", path, "{\"push_token\": \"mine-now\"}"),
+		400);
+	assert_int_equal(call(f, ADMIN, "PATCH", path, "{}"), 400);
+	/* Unchanged by the refusals. */
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
+		200);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(f->answer, "devices"),
+				       0),
+			"device_name")),
+		"Alice iPhone 15 (ward 3)");
+	assert_int_equal(call(f, ADMIN, "PATCH",
+			      "/admin/v1/devices/AAAAAAAAAAAAAAAAAAAAAA",
+			      "{\"device_name\": \"x\"}"),
+			 404);
+	json_decref(dev);
+}
+
 static int took_one(const char *id, const char *entry, void *arg)
 {
 	(void)id;
@@ -2760,6 +2835,7 @@ int main(void)
 		T(test_user_add_clears_an_earlier_users_phone),
 		T(test_user_remove_damaged_record),
 		T(test_device_remove_unknown_or_odd_id_404),
+		T(test_device_rename_shown_audited_checked),
 		T(test_device_remove_audit_fails_device_stays),
 		T(test_push_queue_empty_then_jobs_oldest_first),
 		T(test_branding_superadmin_sets_admin_reads),
