@@ -881,10 +881,14 @@ static int txn_has_device(const json_t *txn, const char *device)
  * name from the directory when there is one. Elements that are already
  * public views (they have "txn") are copied as they are.
  */
+/*
+ * The view of a txn a phone gets; the user's full name (display_name) is
+ * the one the txn took when it was made, so showing a challenge reads no
+ * user record.
+ */
 static json_t *txn_view(dcall *c, const json_t *txn)
 {
-	const char *user, *name;
-	json_t *v, *u = NULL;
+	json_t *v;
 
 	if (json_object_get(txn, "txn") != NULL)
 		v = json_deep_copy(txn);
@@ -898,18 +902,6 @@ static json_t *txn_view(dcall *c, const json_t *txn)
 		json_decref(v);
 		return NULL;
 	}
-	user = json_string_value(json_object_get(v, "user"));
-	if (user != NULL && c->srv->dir != NULL &&
-	    af_dir_user_get(c->srv->dir, user, &u) == AF_DIR_OK) {
-		name = json_string_value(json_object_get(u, "name"));
-		if (name != NULL && name[0] != '\0' &&
-		    json_object_set_new(v, "display_name", json_string(name)) !=
-			    0) {
-			json_decref(v);
-			v = NULL;
-		}
-	}
-	json_decref(u);
 	return v;
 }
 

@@ -35,6 +35,9 @@
 #define AF_MFA__IP_MAX	  64
 /* Bytes of what its browser is ("Firefox on Windows"). */
 #define AF_MFA__UA_MAX	  64
+/* Bytes of a user's full name a txn carries: the directory's 128
+ * characters (AF_DIR_DISPLAY_MAX) of up to 4 bytes each. */
+#define AF_MFA__NAME_MAX  512
 /* Entries of the workflow's AF_MFA_PAUSE_CUTS and AF_MFA_PERIOD_CUTS. */
 #define AF_MFA__CUTS_MAX  16
 

@@ -210,6 +210,7 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 	 */
 	const json_t *nm = json_object_get(policy, "number_matching");
 	char browser[HP_USER_AGENT_DESC_MAX];
+	const char *name;
 	json_t *spec;
 	af_mfa_push_verdict v;
 	af_mfa_status st;
@@ -242,19 +243,23 @@ static int start_txn(af_server *srv, af_req *req, const json_t *app,
 	if (hp_user_agent_describe(af_req_header(req, "User-Agent"), browser,
 				   sizeof(browser)) != HP_OK)
 		browser[0] = '\0';
-	spec = json_pack("{s:s, s:O, s:O?, s:O, s:O, s:b, s:s?, s:s?}", "user",
-			 username, "app", json_object_get(app, "client_id"),
-			 "app_name", json_object_get(app, "display_name"),
-			 "flow", json_object_get(mfa, "flow"), "devices",
-			 eligible, "number_matching",
-			 json_is_boolean(nm) ? json_is_true(nm)
-					     : json_is_true(json_object_get(
-						       wf, "number_matching")),
-			 "ip",
-			 af_mfa__token_ok(req->client_ip, AF_MFA__IP_MAX)
-				 ? req->client_ip
-				 : NULL,
-			 "browser", browser[0] != '\0' ? browser : NULL);
+	/* The user's full name goes with it, for the phone to show. */
+	name = json_string_value(json_object_get(user, "name"));
+	spec = json_pack(
+		"{s:s, s:O, s:O?, s:O, s:O, s:b, s:s?, s:s?, s:s?}", "user",
+		username, "app", json_object_get(app, "client_id"), "app_name",
+		json_object_get(app, "display_name"), "flow",
+		json_object_get(mfa, "flow"), "devices", eligible,
+		"number_matching",
+		json_is_boolean(nm)
+			? json_is_true(nm)
+			: json_is_true(json_object_get(wf, "number_matching")),
+		"ip",
+		af_mfa__token_ok(req->client_ip, AF_MFA__IP_MAX)
+			? req->client_ip
+			: NULL,
+		"browser", browser[0] != '\0' ? browser : NULL, "display_name",
+		name != NULL && name[0] != '\0' ? name : NULL);
 	st = spec != NULL ? af_mfa_txn_new(srv->store, spec, af_now(), txn)
 			  : AF_MFA_NOMEM;
 	json_decref(spec);

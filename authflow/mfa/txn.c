@@ -65,8 +65,9 @@ typedef struct txn_spec {
 	const char *app;
 	const char *app_name;
 	const char *flow;
-	const char *ip;	     /* NULL when not known */
-	const char *browser; /* NULL when not known */
+	const char *ip;		  /* NULL when not known */
+	const char *browser;	  /* NULL when not known */
+	const char *display_name; /* the user's full name; NULL: none */
 	const json_t *devices;
 	bool number_matching;
 } txn_spec;
@@ -89,6 +90,17 @@ static bool browser_ok(const json_t *b)
 	return s != NULL && s[0] != '\0' && af_mfa__text_ok(s, AF_MFA__UA_MAX);
 }
 
+/* A spec's "display_name": absent, null, or 1..AF_MFA__NAME_MAX of text. */
+static bool display_ok(const json_t *n)
+{
+	const char *s = json_string_value(n);
+
+	if (n == NULL || json_is_null(n))
+		return true;
+	return s != NULL && s[0] != '\0' &&
+	       af_mfa__text_ok(s, AF_MFA__NAME_MAX);
+}
+
 static af_mfa_status spec_check(const json_t *spec, txn_spec *ts)
 {
 	const json_t *nm = json_object_get(spec, "number_matching");
@@ -101,6 +113,8 @@ static af_mfa_status spec_check(const json_t *spec, txn_spec *ts)
 	ts->flow = json_string_value(json_object_get(spec, "flow"));
 	ts->ip = json_string_value(json_object_get(spec, "ip"));
 	ts->browser = json_string_value(json_object_get(spec, "browser"));
+	ts->display_name =
+		json_string_value(json_object_get(spec, "display_name"));
 	ts->devices = json_object_get(spec, "devices");
 	if (!af_mfa__user_ok(ts->user) ||
 	    !af_mfa__text_ok(ts->app, AF_MFA__APP_MAX) ||
@@ -108,6 +122,7 @@ static af_mfa_status spec_check(const json_t *spec, txn_spec *ts)
 	    !af_mfa__text_ok(ts->flow, AF_MFA__FLOW_MAX) ||
 	    !ip_ok(json_object_get(spec, "ip")) ||
 	    !browser_ok(json_object_get(spec, "browser")) ||
+	    !display_ok(json_object_get(spec, "display_name")) ||
 	    !json_is_array(ts->devices) ||
 	    json_array_size(ts->devices) > AF_MFA_DEVICES_MAX ||
 	    (nm != NULL && !json_is_boolean(nm)))
@@ -157,7 +172,10 @@ static json_t *txn_record(const char *id, const txn_spec *ts, uint32_t number,
 	      json_object_set_new(txn, "ip", json_string(ts->ip)) != 0) ||
 	     (ts->browser != NULL &&
 	      json_object_set_new(txn, "browser", json_string(ts->browser)) !=
-		      0))) {
+		      0) ||
+	     (ts->display_name != NULL &&
+	      json_object_set_new(txn, "display_name",
+				  json_string(ts->display_name)) != 0))) {
 		json_decref(txn);
 		txn = NULL;
 	}
@@ -444,7 +462,8 @@ json_t *af_mfa_txn_public(const json_t *txn, int64_t now)
 		pending_expired(txn, now) ? STATE_EXPIRED : txn_state(txn));
 	/* Where from and with what, so that a sign-in not one's own shows. */
 	if (v != NULL && (copy_text(v, txn, "ip") != 0 ||
-			  copy_text(v, txn, "browser") != 0)) {
+			  copy_text(v, txn, "browser") != 0 ||
+			  copy_text(v, txn, "display_name") != 0)) {
 		json_decref(v);
 		v = NULL;
 	}

@@ -389,10 +389,11 @@ static void new_txn_from(struct fx *f, const char *const *devices, int64_t at,
 
 	for (i = 0; devices[i] != NULL; i++)
 		json_array_append_new(devs, json_string(devices[i]));
-	spec = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:s?}", "user", USER,
-			 "app", "af-client", "app_name", "Qlik Sense", "flow",
-			 "flow-1", "devices", devs, "number_matching", 1, "ip",
-			 ip);
+	/* As the sign-in makes it: with the user's full name. */
+	spec = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:s?, s:s}", "user",
+			 USER, "app", "af-client", "app_name", "Qlik Sense",
+			 "flow", "flow-1", "devices", devs, "number_matching",
+			 1, "ip", ip, "display_name", USER_NAME);
 	assert_non_null(spec);
 	assert_int_equal(af_mfa_txn_new(f->srv.store, spec, at, &txn),
 			 AF_MFA_OK);

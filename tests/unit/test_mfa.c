@@ -3031,13 +3031,16 @@ static void test_device_remove_cancels_txns_it_alone_answers(void **state)
 	json_decref(theirs);
 }
 
-/* The longest display name a profile may have: 128 four-byte characters. */
+/*
+ * The longest display name a profile may have, of an app or a user: 128
+ * four-byte characters.
+ */
 static void test_txn_new_takes_the_longest_display_name(void **state)
 {
 	struct fixture *f = *state;
 	enum { EMOJI = 4, LONGEST = 128 * EMOJI };
 	char name[LONGEST + 2];
-	json_t *spec, *txn = NULL;
+	json_t *spec, *txn = NULL, *view;
 
 	for (size_t i = 0; i < LONGEST; i += EMOJI)
 		memcpy(name + i, "\xf0\x9f\x98\x80", EMOJI); /* U+1F600 */
@@ -3050,8 +3053,23 @@ static void test_txn_new_takes_the_longest_display_name(void **state)
 	assert_string_equal(sget(txn, "app_name"), name);
 	json_decref(txn);
 	txn = NULL;
+	/* The user's full name alike, and the phone's view shows it. */
+	assert_int_equal(
+		json_object_set_new(spec, "display_name", json_string(name)),
+		0);
+	assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn), AF_MFA_OK);
+	view = af_mfa_txn_public(txn, T0);
+	assert_string_equal(sget(view, "display_name"), name);
+	json_decref(view);
+	json_decref(txn);
+	txn = NULL;
 	/* One byte more is more than a profile can hold. */
 	memcpy(name + LONGEST, "x", 2);
+	assert_int_equal(
+		json_object_set_new(spec, "display_name", json_string(name)),
+		0);
+	assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn), AF_MFA_INVALID);
+	assert_int_equal(json_object_del(spec, "display_name"), 0);
 	assert_int_equal(
 		json_object_set_new(spec, "app_name", json_string(name)), 0);
 	assert_int_equal(af_mfa_txn_new(f->st, spec, T0, &txn), AF_MFA_INVALID);
