@@ -2149,6 +2149,10 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       assert.equal(r.status, 503, r.text);
       lines = srv.stderr().split('\n').filter((l) => l.includes('is damaged'));
       assert.equal(lines.length, 1, 'told once in 10 s');
+      // The user listing still answers, without the policy it cannot tell.
+      const listed = await srv.admin('GET', '/users');
+      assert.equal(listed.status, 200, listed.text);
+      assert.ok(listed.json.users.every((u) => !('policy' in u)), listed.text);
       // Put back, it signs in again.
       assert.equal(cli('SET', key, good), 'OK');
       await sleep(1100);
