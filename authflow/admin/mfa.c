@@ -547,6 +547,27 @@ static int device_id_ok(const char *id)
 }
 
 /*
+ * The device the path names (with its TOTP secret: af_mfa_device_free()
+ * it), or NULL with 404 (an unknown or malformed id) or another error
+ * answered.
+ */
+static json_t *path_device(af_admin_call *c)
+{
+	json_t *dev = NULL;
+	af_mfa_status st;
+
+	if (!device_id_ok(c->seg[1])) {
+		af_admin__error(c, AF_ADMIN_NOT_FOUND, "no such device");
+		return NULL;
+	}
+	st = af_mfa_device_get(c->srv->store, c->seg[1], &dev);
+	if (st != AF_MFA_OK)
+		mfa_error(c, st,
+			  st == AF_MFA_NOT_FOUND ? "no such device" : NULL);
+	return st == AF_MFA_OK ? dev : NULL;
+}
+
+/*
  * What a removed device of user gave ends with it: the sessions whose
  * second factor it was, and the enrollment codes the user made (one made
  * by whoever holds a lost phone would add theirs anew). 0, or -1 when the
@@ -575,16 +596,9 @@ void af_admin__device_remove(af_admin_call *c)
 	af_dir_status ast;
 	int ended = 0;
 
-	if (!device_id_ok(id)) {
-		af_admin__error(c, AF_ADMIN_NOT_FOUND, "no such device");
+	dev = path_device(c);
+	if (dev == NULL)
 		return;
-	}
-	st = af_mfa_device_get(c->srv->store, id, &dev);
-	if (st != AF_MFA_OK) {
-		mfa_error(c, st,
-			  st == AF_MFA_NOT_FOUND ? "no such device" : NULL);
-		return;
-	}
 	/*
 	 * The audit detail says whose device went; it is built before the
 	 * removal so that a failure here changes nothing.
@@ -659,19 +673,12 @@ void af_admin__device_set(af_admin_call *c)
 	char err[MFA_ERR_BUF] = "";
 	af_mfa_status st;
 
-	if (!device_id_ok(id)) {
-		af_admin__error(c, AF_ADMIN_NOT_FOUND, "no such device");
-		return;
-	}
 	body = af_admin__need_patch(c);
 	if (body == NULL || !af_admin__only_members(c, body, allowed))
 		return;
-	st = af_mfa_device_get(c->srv->store, id, &dev);
-	if (st != AF_MFA_OK) {
-		mfa_error(c, st,
-			  st == AF_MFA_NOT_FOUND ? "no such device" : NULL);
+	dev = path_device(c);
+	if (dev == NULL)
 		return;
-	}
 	detail = json_pack("{s:O?, s:O, s:{s:O?}}", "user",
 			   json_object_get(dev, "user"), "device_name",
 			   json_object_get(body, "device_name"), "was",

@@ -1903,6 +1903,17 @@ static void test_device_remove_unknown_or_odd_id_404(void **state)
 		call(f, ADMIN, "DELETE", "/admin/v1/devices/a%3Ab", NULL), 404);
 }
 
+/* The name device list shows for alice's first phone (lent). */
+static const char *alice_phone_name(struct fx *f)
+{
+	assert_int_equal(
+		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
+		200);
+	return json_string_value(json_object_get(
+		json_array_get(json_object_get(f->answer, "devices"), 0),
+		"device_name"));
+}
+
 static void test_device_rename_shown_audited_checked(void **state)
 {
 	struct fx *f = *state;
@@ -1923,15 +1934,7 @@ static void test_device_rename_shown_audited_checked(void **state)
 	assert_true(json_is_boolean(
 		json_object_get(f->answer, "below_min_app_version")));
 	/* Stored: the list shows it. */
-	assert_int_equal(
-		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
-		200);
-	assert_string_equal(
-		json_string_value(json_object_get(
-			json_array_get(json_object_get(f->answer, "devices"),
-				       0),
-			"device_name")),
-		"Alice iPhone 15 (ward 3)");
+	assert_string_equal(alice_phone_name(f), "Alice iPhone 15 (ward 3)");
 	ev = last_event(f);
 	assert_string_equal(json_string_value(json_object_get(ev, "action")),
 			    "device.set");
@@ -1962,15 +1965,7 @@ static void test_device_rename_shown_audited_checked(void **state)
 		400);
 	assert_int_equal(call(f, ADMIN, "PATCH", path, "{}"), 400);
 	/* Unchanged by the refusals. */
-	assert_int_equal(
-		call(f, ADMIN, "GET", "/admin/v1/users/alice/devices", NULL),
-		200);
-	assert_string_equal(
-		json_string_value(json_object_get(
-			json_array_get(json_object_get(f->answer, "devices"),
-				       0),
-			"device_name")),
-		"Alice iPhone 15 (ward 3)");
+	assert_string_equal(alice_phone_name(f), "Alice iPhone 15 (ward 3)");
 	assert_int_equal(call(f, ADMIN, "PATCH",
 			      "/admin/v1/devices/AAAAAAAAAAAAAAAAAAAAAA",
 			      "{\"device_name\": \"x\"}"),
