@@ -21,6 +21,9 @@ before(async () => { server = await startServer({ store: STORE }); });
 after(async () => { await server.stop(); });
 
 const rp = (s, srv = server) => discover(srv, s);
+// One command to the suite's Redis (AF_STORE=redis only).
+const redisCli = (...args) => execFileSync('redis-cli', ['-u', process.env.AF_TEST_REDIS_URL, ...args],
+  { stdio: 'ignore' });
 const authUrl = authRequest;
 
 // A user with MFA on, an enrolled phone, and an app (on srv, the file's
@@ -659,8 +662,7 @@ describe(`push MFA (${STORE} store)`, () => {
     const m = await toMfa(s);
     const [txn] = await pendingTxn(s);
     assert.equal((await idsim(server, s.phone, ['deny', txn])).code, 0);
-    execFileSync('redis-cli', ['-u', process.env.AF_TEST_REDIS_URL, 'DEL', `e2e${server.port}:txn:${txn}`],
-      { stdio: 'ignore' });
+    redisCli('DEL', `e2e${server.port}:txn:${txn}`);
     const f = hiddenFields(m.page.text);
     const status = async () => JSON.parse((await m.browser.get(
       `${server.issuer}/login/mfa/status?flow=${encodeURIComponent(f.flow)}`)).text);
@@ -684,16 +686,14 @@ describe(`push MFA (${STORE} store)`, () => {
     if (STORE !== 'redis') return;
     const s = await mfaUser('rudi-store');
     const key = `e2e${server.port}:push_count:rudi-store`;
-    const redis = (...args) => execFileSync('redis-cli', ['-u', process.env.AF_TEST_REDIS_URL, ...args],
-      { stdio: 'ignore' });
-    redis('SADD', key, 'x');
+    redisCli('SADD', key, 'x');
     const m = await toMfa(s);
     assert.equal(pageNumber(m.page.text), null);
     assert.match(m.page.text, /A sign-in request could not be sent to your phone just now\./);
     assert.doesNotMatch(m.page.text, /Too many sign-in requests/);
     assert.match(m.page.text, /<button type="submit">Send a request to my phone<\/button>/);
     assert.equal((await idsim(server, s.phone, ['pending'])).stdout, '');
-    redis('DEL', key);
+    redisCli('DEL', key);
     const sent = await askAgain(m, m.page);
     assert.equal(sent.status, 303, sent.text);
     const number = pageNumber((await m.browser.get(m.mfaUrl)).text);
@@ -708,19 +708,17 @@ describe(`push MFA (${STORE} store)`, () => {
     if (STORE !== 'redis') return;
     const s = await mfaUser('uma-store');
     const key = `e2e${server.port}:user_sessions:uma-store`;
-    const redis = (...args) => execFileSync('redis-cli', ['-u', process.env.AF_TEST_REDIS_URL, ...args],
-      { stdio: 'ignore' });
     const m = await toMfa(s);
     const [txn] = await pendingTxn(s);
     assert.equal((await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(m.page.text)])).stdout, 'approved');
     const flow = new URL(m.mfaUrl).searchParams.get('flow');
     const status = JSON.parse((await m.browser.get(`${server.issuer}/login/mfa/status?flow=${flow}`)).text);
     assert.equal(status.state, 'approved');
-    redis('SET', key, 'x');
+    redisCli('SET', key, 'x');
     const refused = await m.browser.get(new URL(status.next, server.issuer).href);
     assert.equal(refused.status, 503, refused.text);
     assert.match(refused.text, /Please try again in a moment\./);
-    redis('DEL', key);
+    redisCli('DEL', key);
     // The retry the page asks for: the same sign-in, with its approval.
     const done = await m.browser.get(new URL(status.next, server.issuer).href);
     assert.equal(done.status, 302, done.text);
