@@ -184,10 +184,10 @@ static void h_root(af_server *srv, af_req *req, af_resp *resp)
 		af_resp_redirect(resp, 302, "/demo");
 		return;
 	}
-	af_page_error(resp, 404, "authflow",
-		      "This is a sign-in service. Open the application you "
-		      "want to use; it will bring you here when needed.",
-		      NULL);
+	/* Not found, but nothing went wrong: told, not warned. */
+	af_page_info(resp, 404, "authflow",
+		     "This is a sign-in service. Open the application you "
+		     "want to use; it will bring you here when needed.");
 }
 
 static const af_route routes[] = {

@@ -868,8 +868,13 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 		else if (notice == NULL)
 			notice = held;
 	}
-	/* A problem shown on the page is the first word of its title. */
+	/*
+	 * A problem shown on the page is the first word of its title: an
+	 * error, or the request that ended unanswered (which is no error of
+	 * the person's, and keeps the page's 200).
+	 */
 	int error = message != NULL && status >= 400;
+	int ended = message != NULL && again && !error;
 	code_field f = {
 		.notice = notice != NULL,
 		.message = message != NULL,
@@ -888,8 +893,9 @@ static void show_page(af_server *srv, af_resp *resp, unsigned status,
 				    : "Confirm on your phone");
 	else
 		af_page_begin(&b, resp,
-			      error ? "Error: Enter your token code"
-				    : "Enter your token code");
+			      error   ? "Error: Enter your token code"
+			      : ended ? "Request expired: Enter your token code"
+				      : "Enter your token code");
 	if (txn != NULL) {
 		push_part(&b, flow, txn);
 		/* The demo's phone is a page of this server. */
@@ -1583,38 +1589,46 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 	af_mfa_status allowed = AF_MFA_FORBIDDEN, made = AF_MFA_FORBIDDEN;
 	unsigned status = 200;
 
-	af_buf_init(&b, 131072);
-	af_page_begin(&b, resp, "Set up your authenticator");
-	af_buf_puts(&b, "<h1>Set up your authenticator</h1><p class=\"msg "
-			"info\">");
-	af_buf_puts(&b, enroll_intro(why));
-	af_buf_puts(&b, "</p>");
 	if (offer_qr && why != AF_ENROLL_REPLACED)
 		allowed = af_mfa_own_code_allowed(srv->store, username);
-	if (allowed == AF_MFA_LIMIT) {
-		log_info(srv->log, req->rid, "mfa",
-			 "user=%s enroll_codes_limited=1", username);
-		status = 429;
-		af_resp_header_set(resp, "Retry-After", "600");
-		af_buf_puts(&b, "<p>You have asked for several enrollment "
-				"codes in the last ten minutes. Use the last "
-				"one you were shown, or come back in ten "
-				"minutes for a new one.</p>");
-		goto send;
-	}
 	if (allowed == AF_MFA_OK)
 		made = af_mfa_enroll_code_new(
 			srv->store, username,
 			why == AF_ENROLL_ANOTHER ? AF_MFA_CODE_ANOTHER_PHONE
 						 : AF_MFA_CODE_FIRST_PHONE,
 			code, sizeof(code), &expires);
+	/* A refusal is the first word of the title, as on error pages. */
+	af_buf_init(&b, 131072);
+	af_page_begin(&b, resp,
+		      allowed == AF_MFA_LIMIT
+			      ? "Wait before asking again: Set up your "
+				"authenticator"
+		      : made == AF_MFA_LIMIT
+			      ? "Too many phones: Set up your authenticator"
+			      : "Set up your authenticator");
+	af_buf_puts(&b, "<h1>Set up your authenticator</h1><p class=\"msg "
+			"info\">");
+	af_buf_puts(&b, enroll_intro(why));
+	af_buf_puts(&b, "</p>");
+	if (allowed == AF_MFA_LIMIT) {
+		log_info(srv->log, req->rid, "mfa",
+			 "user=%s enroll_codes_limited=1", username);
+		status = 429;
+		af_resp_header_set(resp, "Retry-After", "600");
+		af_buf_puts(&b, "<p class=\"msg\" role=\"alert\">You have "
+				"asked for several enrollment codes in the "
+				"last ten minutes. Use the last one you were "
+				"shown, or come back in ten minutes for a new "
+				"one.</p>");
+		goto send;
+	}
 	if (made == AF_MFA_LIMIT) {
 		status = 409;
 		af_buf_printf(&b,
-			      "<p>Your account already has %d phones, the "
-			      "most it may have. Ask your administrator to "
-			      "remove one you no longer use, then add this "
-			      "one.</p>",
+			      "<p class=\"msg\" role=\"alert\">Your account "
+			      "already has %d phones, the most it may have. "
+			      "Ask your administrator to remove one you no "
+			      "longer use, then add this one.</p>",
 			      AF_MFA_DEVICES_MAX);
 	} else if (made == AF_MFA_OK) {
 		audit_own_code(srv, req, username, why);

@@ -50,7 +50,7 @@ static const char css[] =
 	".info{background:#e8f1fb;color:#0b3d91}"
 	".app{color:#4a5560;margin:-.5rem 0 1rem}"
 	/* Names of up to 128 characters in one word must not widen pages. */
-	"h1,h2,p,header span{overflow-wrap:anywhere}"
+	"h1,h2,p,li,header span{overflow-wrap:anywhere}"
 	/* Two digits large; a six-digit code still fits a 360 px phone. */
 	".number{font-size:min(4rem,14vw);font-weight:700;text-align:center;"
 	"letter-spacing:.1em;margin:1rem 0}"
@@ -257,10 +257,30 @@ void af_page_error(af_resp *resp, unsigned status, const char *title,
 	af_page_refusal(resp, status, title, what, next, NULL, NULL);
 }
 
+void af_page_info(af_resp *resp, unsigned status, const char *title,
+		  const char *text)
+{
+	af_buf b;
+
+	af_buf_init(&b, PAGE_MAX);
+	af_page_begin(&b, resp, title);
+	af_buf_puts(&b, "<h1>");
+	af_buf_html(&b, title);
+	af_buf_puts(&b, "</h1><p>");
+	af_buf_html(&b, text);
+	af_buf_puts(&b, "</p>");
+	af_page_end(&b, resp);
+	af_page_send(resp, status, &b);
+}
+
 void af_page_sign_in_first(af_resp *resp, int store_failed, const char *why)
 {
-	af_page_error(resp, store_failed ? 503 : 401, "Sign in first", why,
-		      "Sign in to an application, then come back.");
+	/* Whether the visitor is signed in is not known then: not said. */
+	if (store_failed)
+		af_page_unavailable(resp);
+	else
+		af_page_error(resp, 401, "Sign in first", why,
+			      "Sign in to an application, then come back.");
 }
 
 void af_page_flow_expired(af_resp *resp)

@@ -62,6 +62,13 @@ void af_page_error(af_resp *resp, unsigned status, const char *title,
 		   const char *what, const char *next);
 
 /*
+ * A page that tells, not warns: a heading and a paragraph (plain text),
+ * neither styled nor announced as an error.
+ */
+void af_page_info(af_resp *resp, unsigned status, const char *title,
+		  const char *text);
+
+/*
  * The "Back to the application" button of sign-in flow (with its csrf):
  * the application then gets error=access_denied. The page must allow its
  * redirect URI as a form target (af_page_allow_form_target()).
@@ -106,8 +113,9 @@ void af_page_unavailable(af_resp *resp);
 
 /*
  * The page of a signed-in user's page opened without a live session:
- * "Sign in first", with why (a sentence: what needs the sign-in); 503
- * instead of 401 when store_failed.
+ * "Sign in first", with why (a sentence: what needs the sign-in); with
+ * store_failed, whether the visitor is signed in is not known: the
+ * service-unavailable page (503) instead.
  */
 void af_page_sign_in_first(af_resp *resp, int store_failed, const char *why);
 

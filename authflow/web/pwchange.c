@@ -184,9 +184,13 @@ static void new_password_page(af_server *srv, af_resp *resp, unsigned status,
 	char title[96];
 	af_buf b;
 
+	/* What the message is about leads the title: the status tells. */
 	snprintf(title, sizeof(title), "%s%s",
 		 !shown		       ? ""
-		 : pg->bad == BAD_NONE ? "Wait before trying again: "
+		 : pg->bad != BAD_NONE ? "Error: "
+		 : status == 429       ? "Wait before trying again: "
+		 : status == 403       ? "Account locked: "
+		 : status == 503       ? "Unavailable: "
 				       : "Error: ",
 		 pg->title);
 	af_buf_init(&b, PAGE_BUF);

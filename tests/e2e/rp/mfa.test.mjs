@@ -240,6 +240,8 @@ describe(`push MFA (${STORE} store)`, () => {
       const pageA = await a.browser.get(a.mfaUrl);
       // The page offers no request that would not go, and says why.
       assert.match(pageA.text, /Nobody answered on the phone within 30 seconds\./);
+      // The title says what happened first, as an error page's does.
+      assert.match(pageA.text, /<title>Request expired: Enter your token code/);
       assert.doesNotMatch(pageA.text, /Send another request/);
       assert.doesNotMatch(pageA.text, /action="\/login\/mfa\/push"/);
       assert.match(pageA.text, /Too many sign-in requests were sent to your phone\. More can be sent in about \d+ minutes?/);
@@ -1286,7 +1288,8 @@ describe(`push MFA (${STORE} store)`, () => {
     await m.browser.get(m.mfaUrl);
     const { answer } = await enrollCode(m.browser);
     assert.equal(answer.status, 409, answer.text);
-    assert.match(answer.text, /already has 5 phones, the most it may have/);
+    assert.match(answer.text, /<p class="msg" role="alert">Your account already has 5 phones, the most it may have/);
+    assert.match(answer.text, /<title>Too many phones: Set up your authenticator/);
     assert.equal(shownEnrollCode(answer.text), null);
     assert.doesNotMatch(answer.text, /<svg/);
     // One removed makes room again.
