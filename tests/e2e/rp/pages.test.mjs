@@ -611,10 +611,16 @@ describe(`sign-in pages (${STORE} store)`, () => {
   });
 
   test('error, refusal, sign-out and form_post pages', async () => {
+    // The service's own address: told, not warned.
+    let r = await new Browser().get(`${server.issuer}/`);
+    assert.equal(r.status, 404);
+    let html = checkPage(r, /^authflow$/);
+    assert.match(html, /<h1>authflow<\/h1><p>This is a sign-in service\./);
+    assert.doesNotMatch(html, /role="alert"|class="msg/);
     // A sign-in page that expired.
-    let r = await new Browser().get(`${server.issuer}/login?flow=nope`);
+    r = await new Browser().get(`${server.issuer}/login?flow=nope`);
     assert.equal(r.status, 400);
-    let html = checkPage(r, /^This sign-in page has expired$/);
+    html = checkPage(r, /^This sign-in page has expired$/);
     assert.match(html, /<h1>This sign-in page has expired<\/h1><p class="msg" role="alert">/);
     assert.match(html, /Go back to the application and sign in again\./);
     // A form's address opened in the address bar (the token code form's,
@@ -735,6 +741,8 @@ describe(`sign-in pages (${STORE} store)`, () => {
     for (const m of css.matchAll(/(?:^|[;{])(?:min-)?width:(\d+)px/g)) assert.ok(Number(m[1]) <= 320, m[0]);
     assert.match(decl(r, 'svg', 'max-width'), /100%/);
     assert.match(decl(r, 'main', 'max-width'), /rem$/);
+    // A long word (an app's name, an IPv6 address) wraps in text and lists.
+    for (const sel of ['p', 'li', 'h1']) assert.match(css, new RegExp(`(?:^|[},])[^{}]*\\b${sel}\\b[^{}]*\\{overflow-wrap:anywhere\\}`), sel);
   });
 
   test('branding: text on any accent colour reads at 4.5:1', async () => {
