@@ -1361,7 +1361,8 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	char typed[16];
 	const char *code =
 		code_digits(af_req_param(req, "code"), typed, sizeof(typed));
-	char device[AF_MFA_ID_BUF], msg[160], turn_of[AF_DIR_USERNAME_MAX + 1];
+	char device[AF_MFA_ID_BUF], msg[160], said[160];
+	char turn_of[AF_DIR_USERNAME_MAX + 1];
 	char known[AF_KNOWN_ID_BUF] = "";
 	json_t *authz, *txn;
 	const char *user, *state;
@@ -1484,11 +1485,16 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		outcome_page(srv, resp, flow, authz, "too_many", NULL);
 		goto out;
 	}
-	show_page(srv, resp, 401, flow, authz, txn,
-		  st == AF_MFA_REPLAY ? "That code was already used. Wait for "
-					"the next one."
-				      : "That code is not right.",
-		  unanswered);
+	/* How many more may be typed before the sign-in ends (WCAG 3.3.3). */
+	snprintf(said, sizeof(said),
+		 "%s %lld more tr%s before this sign-in "
+		 "ends.",
+		 st == AF_MFA_REPLAY
+			 ? "That code was already used. Wait for the next one:"
+			 : "That code is not right:",
+		 (long long)(AF_MFA_CODE_TRIES - tries),
+		 AF_MFA_CODE_TRIES - tries == 1 ? "y" : "ies");
+	show_page(srv, resp, 401, flow, authz, txn, said, unanswered);
 out:
 	af_throttle_end(srv->dir, turn_of, known, &turn);
 	OPENSSL_cleanse(typed, sizeof(typed));

@@ -454,6 +454,8 @@ describe(`sign-in pages (${STORE} store)`, () => {
     const err = byId(html, 'code-err');
     assert.equal(err.a.role, 'alert');
     assert.match(err.inner, /not right/);
+    // And how many more may be typed before the sign-in ends.
+    assert.match(err.inner, /4 more tries before this sign-in ends\./);
     const code = field(html, 'code');
     assert.equal(code['aria-invalid'], 'true');
     assert.equal(code['aria-describedby'], 'code-err');
