@@ -171,6 +171,7 @@ static void sessions_page(af_server *srv, af_resp *resp, unsigned status,
 		af_buf_puts(&b, "\"><button type=\"submit\">Sign out the other "
 				"browsers</button></form>");
 	}
+	af_page_account_nav(&b, "/account/sessions");
 	af_page_end(&b, resp);
 	af_page_send(resp, status, &b);
 	OPENSSL_cleanse(token, sizeof(token));

@@ -1691,6 +1691,9 @@ send:
 		af_page_back_form(
 			&b, flow,
 			json_string_value(json_object_get(authz, "csrf")));
+	} else {
+		/* Signed in at /enroll: the account's other pages. */
+		af_page_account_nav(&b, "/enroll");
 	}
 	af_page_end(&b, resp);
 	af_page_send(resp, status, &b);

@@ -257,6 +257,30 @@ void af_page_error(af_resp *resp, unsigned status, const char *title,
 	af_page_refusal(resp, status, title, what, next, NULL, NULL);
 }
 
+void af_page_account_nav(af_buf *b, const char *here)
+{
+	static const struct {
+		const char *path, *words;
+	} pages[] = {
+		{"/account/sessions", "Where you are signed in"},
+		{"/account/password", "Change your password"},
+		{"/enroll", "Add a phone"},
+		{"/logout", "Sign out"},
+	};
+	size_t i;
+
+	af_buf_puts(b, "<nav aria-label=\"Your account\"><ul>");
+	for (i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+		if (here != NULL && strcmp(here, pages[i].path) == 0)
+			af_buf_printf(b, "<li aria-current=\"page\">%s</li>",
+				      pages[i].words);
+		else
+			af_buf_printf(b, "<li><a href=\"%s\">%s</a></li>",
+				      pages[i].path, pages[i].words);
+	}
+	af_buf_puts(b, "</ul></nav>");
+}
+
 void af_page_info(af_resp *resp, unsigned status, const char *title,
 		  const char *text)
 {

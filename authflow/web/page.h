@@ -62,6 +62,14 @@ void af_page_error(af_resp *resp, unsigned status, const char *title,
 		   const char *what, const char *next);
 
 /*
+ * The pages of a signed-in user's own account, each linking the others
+ * (WCAG 2.4.5): where they are signed in, their password, a phone, and
+ * signing out. here is the path of the page it is on (named, not linked,
+ * with aria-current), or NULL.
+ */
+void af_page_account_nav(af_buf *b, const char *here);
+
+/*
  * A page that tells, not warns: a heading and a paragraph (plain text),
  * neither styled nor announced as an error.
  */

@@ -252,6 +252,9 @@ static void new_password_page(af_server *srv, af_resp *resp, unsigned status,
 		af_buf_puts(&b, "<button type=\"submit\" name=\"cancel\" "
 				"value=\"1\" class=\"secondary\">Cancel sign-in"
 				"</button></form>");
+	} else {
+		/* Signed in: the account's other pages. */
+		af_page_account_nav(&b, pg->action);
 	}
 	af_page_end(&b, resp);
 	af_page_send(resp, status, &b);
@@ -940,6 +943,7 @@ static void account_changed(af_server *srv, const af_req *req, af_resp *resp,
 			"<p class=\"msg info\" role=\"status\">Your password "
 			"was changed. Other browsers and applications "
 			"signed in as you will ask for the new one.</p>");
+	af_page_account_nav(&b, NULL);
 	af_page_end(&b, resp);
 	af_page_send(resp, 200, &b);
 }

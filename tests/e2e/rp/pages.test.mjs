@@ -324,6 +324,10 @@ describe(`sign-in pages (${STORE} store)`, () => {
     const minutes = (Date.parse(`${m[2]}Z`) - Date.parse(`${m[1]}Z`)) / 60000;
     assert.ok(minutes === 120 || minutes === 121, `${m[1]} -> ${m[2]}`);
     assert.match(html, /<a href="\/account\/password">change your password<\/a>/);
+    // The account's pages link each other (WCAG 2.4.5), this one named.
+    assert.match(html, /<nav aria-label="Your account"><ul><li aria-current="page">Where you are signed in<\/li><li><a href="\/account\/password">Change your password<\/a><\/li><li><a href="\/enroll">Add a phone<\/a><\/li><li><a href="\/logout">Sign out<\/a><\/li><\/ul><\/nav>/);
+    const pw = checkPage(await firefox.get(`${server.issuer}/account/password`), /^Change your password$/);
+    assert.match(pw, /<li aria-current="page">Change your password<\/li><li><a href="\/enroll">/);
     // Another site's post (no token) ends nothing.
     const forged = await firefox.post(url, { csrf: 'x'.repeat(43) });
     assert.equal(forged.status, 400);
