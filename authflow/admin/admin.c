@@ -60,8 +60,9 @@ const char *af_admin_strerror(af_admin_status st)
  */
 static const char *const q_user[] = {"user", NULL};
 static const char *const q_user_sid[] = {"user", "sid", NULL};
-static const char *const q_audit[] = {"limit",	"before", "since", "actor",
-				      "action", "target", "user",  NULL};
+static const char *const q_audit[] = {"limit",	"before", "since",
+				      "until",	"actor",  "action",
+				      "target", "user",	  NULL};
 static const char *const q_limit[] = {"limit", NULL};
 static const char *const q_inactive[] = {"inactive_days", NULL};
 

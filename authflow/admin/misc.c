@@ -13,7 +13,7 @@
 #error "AF_ADMIN_VERSION must be defined by the build (the project version)"
 #endif
 
-/* The latest Unix time "since" takes (year 36812). */
+/* The latest Unix time "since" and "until" take (year 36812). */
 #define AUDIT_SINCE_MAX ((int64_t)1 << 40)
 /* The largest audit sequence number "before" takes. */
 #define AUDIT_SEQ_MAX	999999999999999LL
@@ -440,6 +440,8 @@ void af_admin__audit(af_admin_call *c)
 	    !af_admin__query_number(c, "before", 1, AUDIT_SEQ_MAX, &before) ||
 	    !af_admin__query_number(c, "since", 0, AUDIT_SINCE_MAX,
 				    &filter.since) ||
+	    !af_admin__query_number(c, "until", 1, AUDIT_SINCE_MAX,
+				    &filter.until) ||
 	    !query_text(c, "actor", AF_DIR_ACTOR_MAX, &filter.actor) ||
 	    !query_text(c, "action", AF_AUDIT_ACTION_MAX, &filter.action) ||
 	    !query_text(c, "target", AF_AUDIT_TARGET_MAX, &filter.target) ||

@@ -1,9 +1,11 @@
 /* Command-line and JSON helpers of authflowctl. */
+#define _XOPEN_SOURCE 700 /* strptime */
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -273,4 +275,55 @@ void af_ctl_time(const json_t *v, char *out, size_t cap)
 		out[0] = '-';
 		out[1] = '\0';
 	}
+}
+
+/* s as one of the UTC forms of af_ctl_parse_when(); 0, or -1. */
+static int utc_time(const char *s, long long *out)
+{
+	static const char *const forms[] = {"%Y-%m-%dT%H:%M:%SZ",
+					    "%Y-%m-%dT%H:%MZ", "%Y-%m-%d"};
+	struct tm tm, want, back;
+	const char *end;
+	time_t t;
+	size_t i;
+
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, forms[i], &tm);
+		if (end == NULL || *end != '\0')
+			continue;
+		/* timegm() normalises tm: the date as written is kept. */
+		want = tm;
+		t = timegm(&tm);
+		/* A date that does not exist (February 30th) comes back
+		 * as another: refused, not moved. */
+		if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL ||
+		    back.tm_mday != want.tm_mday ||
+		    back.tm_mon != want.tm_mon || back.tm_year != want.tm_year)
+			return -1;
+		*out = (long long)t;
+		return 0;
+	}
+	return -1;
+}
+
+af_ctl_status af_ctl_parse_when(const char *s, long long now, long long *out)
+{
+	long long at = 0;
+	long ago = 0;
+
+	if (s == NULL || s[0] == '\0')
+		return AF_CTL_ERR_ARG;
+	if (af_ctl_parse_duration(s, 0, &ago) == AF_CTL_OK) {
+		/* "0" ago is now: nothing would be from then on. */
+		if (ago == 0 || now - ago <= 0)
+			return AF_CTL_ERR_ARG;
+		*out = now - ago;
+		return AF_CTL_OK;
+	}
+	/* A UTC time after 1970; *out is left as it was on a refusal. */
+	if (strnlen(s, 32) > 20 || utc_time(s, &at) != 0 || at <= 0)
+		return AF_CTL_ERR_ARG;
+	*out = at;
+	return AF_CTL_OK;
 }

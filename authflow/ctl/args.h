@@ -50,6 +50,16 @@ const char *af_ctl_strerror(af_ctl_status st);
 AF_CTL_NODISCARD af_ctl_status af_ctl_parse_duration(const char *s,
 						     int allow_off, long *out);
 
+/*
+ * Parses a point in time: a duration ago from now (as
+ * af_ctl_parse_duration(), not "0": "24h", "7d"), or a UTC date
+ * ("2026-12-01", its midnight) or date and time ("2026-12-01T08:30Z",
+ * "2026-12-01T08:30:15Z"). AF_CTL_OK and Unix seconds in *out, or
+ * AF_CTL_ERR_ARG (a date that does not exist, one before 1970).
+ */
+AF_CTL_NODISCARD af_ctl_status af_ctl_parse_when(const char *s, long long now,
+						 long long *out);
+
 #define AF_CTL_PASSWORD_MAX  1024  /* bytes of a password read from input */
 #define AF_CTL_JOIN_MAX	     16384 /* bytes of a list shown on one line */
 #define AF_CTL_CELL_JOIN_MAX 1024  /* bytes of a list in a table cell */

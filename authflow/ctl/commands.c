@@ -118,7 +118,9 @@ static const char usage_text[] =
 	"                               tokens, and sign-ins under way)\n"
 	"  sessions end-one USER SID    (that browser's session only)\n"
 	"  audit [--limit N] [--before SEQ] [--actor A] [--action A]\n"
-	"        [--target T] [--user U] [--since DURATION]\n"
+	"        [--target T] [--user U] [--since WHEN] [--until WHEN]\n"
+	"        (WHEN: a duration ago, 24h or 7d, or a UTC date or time,\n"
+	"        2026-12-01 or 2026-12-01T08:30Z)\n"
 	"                               (1..1000, default 50; events older\n"
 	"                               than SEQ; --action mfa. takes every\n"
 	"                               mfa.* action; --user: the user's\n"
@@ -2052,8 +2054,8 @@ static int audit_query(char *path, const char *name, const char *value)
 
 /*
  * audit [--limit N] [--before SEQ] [--actor A] [--action A] [--target T]
- * [--user U] [--since DURATION]: the newest events, of those the filters
- * keep.
+ * [--user U] [--since WHEN] [--until WHEN]: the newest events, of those
+ * the filters keep.
  */
 int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv)
 {
@@ -2065,11 +2067,13 @@ int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv)
 		{"target", required_argument, NULL, 't'},
 		{"user", required_argument, NULL, 'u'},
 		{"since", required_argument, NULL, 's'},
+		{"until", required_argument, NULL, 'U'},
 		AF_CTL_OPT_END,
 	};
 	char path[AF_CTL_PATH_BUF], num[32];
 	af_cli_optparse p;
-	long limit = AUDIT_LIMIT_DEF, before = 0, ago = -1;
+	long limit = AUDIT_LIMIT_DEF, before = 0;
+	long long since = 0, until = 0, now = (long long)af_now();
 	int c, rc = AF_CTL_EXIT_OK;
 
 	snprintf(path, sizeof(path), "audit");
@@ -2090,12 +2094,15 @@ int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv)
 			rc = af_ctl_usage_fail("audit: --before takes an "
 					       "event number, not '%s'",
 					       optarg);
-		else if (c == 's' &&
-			 af_ctl_parse_duration(optarg, 0, &ago) != AF_CTL_OK)
-			rc = af_ctl_usage_fail("audit: --since takes a "
-					       "duration such as 30m, 24h or "
-					       "7d, not '%s'",
-					       optarg);
+		else if ((c == 's' || c == 'U') &&
+			 af_ctl_parse_when(optarg, now,
+					   c == 's' ? &since : &until) !=
+				 AF_CTL_OK)
+			rc = af_ctl_usage_fail(
+				"audit: --%s takes a duration ago such as 30m, "
+				"24h or 7d, or a UTC date or time such as "
+				"2026-12-01 or 2026-12-01T08:30Z, not '%s'",
+				c == 's' ? "since" : "until", optarg);
 		else if (c == 'a' || c == 'A' || c == 't' || c == 'u')
 			rc = audit_query(path,
 					 c == 'a'   ? "actor"
@@ -2112,9 +2119,14 @@ int af_ctl_cmd_audit(af_ctl *ctl, int argc, char **argv)
 	snprintf(num, sizeof(num), "%ld", before);
 	if (rc == AF_CTL_EXIT_OK && before > 0)
 		rc = audit_query(path, "before", num);
-	snprintf(num, sizeof(num), "%lld", (long long)(af_now() - ago));
-	if (rc == AF_CTL_EXIT_OK && ago >= 0)
+	if (rc == AF_CTL_EXIT_OK && since > 0 && until > 0 && until <= since)
+		rc = af_ctl_usage_fail("audit: --until must be after --since");
+	snprintf(num, sizeof(num), "%lld", since);
+	if (rc == AF_CTL_EXIT_OK && since > 0)
 		rc = audit_query(path, "since", num);
+	snprintf(num, sizeof(num), "%lld", until);
+	if (rc == AF_CTL_EXIT_OK && until > 0)
+		rc = audit_query(path, "until", num);
 	if (rc != AF_CTL_EXIT_OK)
 		return rc;
 	return af_ctl_call_print(ctl, "GET", path, NULL, print_audit);

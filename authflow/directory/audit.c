@@ -309,7 +309,9 @@ static int kept(const af_audit_filter *f, const json_t *ev)
 		return 0;
 	return member_is(ev, "actor", f->actor) &&
 	       member_is(ev, "target", f->target) &&
-	       json_integer_value(json_object_get(ev, "ts")) >= f->since;
+	       json_integer_value(json_object_get(ev, "ts")) >= f->since &&
+	       (f->until <= 0 ||
+		json_integer_value(json_object_get(ev, "ts")) < f->until);
 }
 
 /*

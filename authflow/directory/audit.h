@@ -77,6 +77,7 @@ typedef struct af_audit_filter {
 	const char *action; /* this action, or a kind of them */
 	const char *target; /* exactly this target */
 	int64_t since;	    /* at or after this Unix time */
+	int64_t until;	    /* before this Unix time (0: no end) */
 	/*
 	 * Of this user: the target, or named by the detail as "user" (a
 	 * device removed, a group member added) or "users" (a policy

@@ -335,6 +335,14 @@ grep -q 'demo-admin' "$tmp/out" && ok || bad "audit --since 1h --actor finds the
 expect audit-since-none 0 "$C" --json audit --actor nobody-at-all
 grep -q '"events": \[\]' "$tmp/out" && ok || bad "audit --actor of nobody lists none"
 expect audit-since-bad 2 "$C" audit --since soon
+# An incident's window in UTC dates: today's changes are in it, and not
+# in one that ended yesterday.
+today=$(date -u +%Y-%m-%d)
+expect audit-window 0 "$C" audit --since "$today" --until "$(date -u -d tomorrow +%Y-%m-%d)" --actor demo-admin --limit 1000
+grep -q 'demo-admin' "$tmp/out" && ok || bad "audit --since DATE --until DATE finds the day's changes"
+expect audit-window-before 0 "$C" --json audit --until "$today" --actor demo-admin
+grep -q '"events": \[\]' "$tmp/out" && ok || bad "audit --until today lists none of today's"
+expect audit-window-backwards 2 "$C" audit --since "$today" --until 2020-01-01
 # A filter is printable text, as everything on the trail is: invalid
 # UTF-8, a direction override or a zero-width space is a 400.
 for q in 'actor=%ff%fe' 'target=a%E2%80%AEb' 'action=a%E2%80%8Bb'; do

@@ -205,6 +205,9 @@ expect audit-limit-text 2 -- audit --limit ten
 expect audit-limit-space 2 -- audit --limit " 5"
 expect audit-extra 2 -- audit now
 expect audit-since-bad 2 -- audit --since yesterday
+expect audit-since-now 2 -- audit --since 0
+expect audit-since-no-day 2 -- audit --since 2026-02-30
+expect audit-until-bad 2 -- audit --until "2026-12-01 08:00"
 expect audit-actor-empty 2 -- audit --actor ""
 expect audit-user-empty 2 -- audit --user ""
 

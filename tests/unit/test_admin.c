@@ -1094,6 +1094,24 @@ static void test_audit_newest_first_with_actor(void **state)
 			 200);
 	assert_int_equal(json_array_size(json_object_get(f->answer, "events")),
 			 1);
+	/* An end: before it, and none of those from it on. */
+	snprintf(query, sizeof(query), "until=%lld&target=staff",
+		 (long long)af_now() + 3600);
+	assert_int_equal(
+		call_ct(f, ADMIN, "GET", "/admin/v1/audit", query, NULL, NULL),
+		200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "events")),
+			 1);
+	snprintf(query, sizeof(query), "until=%lld&target=staff",
+		 (long long)af_now() - 3600);
+	assert_int_equal(
+		call_ct(f, ADMIN, "GET", "/admin/v1/audit", query, NULL, NULL),
+		200);
+	assert_int_equal(json_array_size(json_object_get(f->answer, "events")),
+			 0);
+	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit", "until=0",
+				 NULL, NULL),
+			 400);
 	assert_int_equal(call_ct(f, ADMIN, "GET", "/admin/v1/audit",
 				 "actor=a%01b", NULL, NULL),
 			 400);

@@ -241,6 +241,45 @@ static void test_parse_onoff_strict_only(void **state)
 	assert_int_equal(v, 0);
 }
 
+static void test_parse_when_durations_and_utc_dates(void **state)
+{
+	const long long now = 1796650000; /* 2026-12-07T... UTC */
+	long long t = -1;
+
+	(void)state;
+	assert_int_equal(af_ctl_parse_when("24h", now, &t), AF_CTL_OK);
+	assert_int_equal(t, now - 86400);
+	assert_int_equal(af_ctl_parse_when("2026-12-01", now, &t), AF_CTL_OK);
+	assert_int_equal(t, 1796083200); /* 2026-12-01T00:00:00Z */
+	assert_int_equal(af_ctl_parse_when("2026-12-01T08:30Z", now, &t),
+			 AF_CTL_OK);
+	assert_int_equal(t, 1796083200 + 8 * 3600 + 30 * 60);
+	assert_int_equal(af_ctl_parse_when("2026-12-01T08:30:15Z", now, &t),
+			 AF_CTL_OK);
+	assert_int_equal(t, 1796083200 + 8 * 3600 + 30 * 60 + 15);
+	t = -1;
+	/* Now is no start: nothing would be from then on. */
+	assert_int_equal(af_ctl_parse_when("0", now, &t), AF_CTL_ERR_ARG);
+	/* Dates that do not exist are refused, not moved. */
+	assert_int_equal(af_ctl_parse_when("2026-02-30", now, &t),
+			 AF_CTL_ERR_ARG);
+	assert_int_equal(af_ctl_parse_when("2026-13-01", now, &t),
+			 AF_CTL_ERR_ARG);
+	assert_int_equal(af_ctl_parse_when("2026-12-01T25:00Z", now, &t),
+			 AF_CTL_ERR_ARG);
+	assert_int_equal(af_ctl_parse_when("1960-01-01", now, &t),
+			 AF_CTL_ERR_ARG);
+	assert_int_equal(af_ctl_parse_when("2026-12-01 08:30", now, &t),
+			 AF_CTL_ERR_ARG);
+	assert_int_equal(af_ctl_parse_when("2026-12-01Tjunk", now, &t),
+			 AF_CTL_ERR_ARG);
+	assert_int_equal(af_ctl_parse_when("yesterday", now, &t),
+			 AF_CTL_ERR_ARG);
+	assert_int_equal(af_ctl_parse_when("", now, &t), AF_CTL_ERR_ARG);
+	assert_int_equal(af_ctl_parse_when(NULL, now, &t), AF_CTL_ERR_ARG);
+	assert_int_equal(t, -1);
+}
+
 static void test_parse_long_range_and_junk_refused(void **state)
 {
 	long v = 0;
@@ -626,6 +665,7 @@ int main(void)
 			test_table_add_row_oversized_cell_leaves_table),
 		cmocka_unit_test(test_table_add_row_many_rows_grow),
 		cmocka_unit_test(test_parse_onoff_strict_only),
+		cmocka_unit_test(test_parse_when_durations_and_utc_dates),
 		cmocka_unit_test(test_parse_long_range_and_junk_refused),
 		cmocka_unit_test(test_read_line_strips_crlf_and_stops_there),
 		cmocka_unit_test(test_read_line_empty_and_eof_refused),
