@@ -260,8 +260,10 @@ int af_login_allowed(af_server *srv, const af_req *req, af_resp *resp,
 			json_string_value(json_object_get(user, "username")),
 			"disabled", NULL);
 		allow_app(resp, authz);
-		af_page_refusal(
-			resp, 403, "Sign-in not completed",
+		af_page_refusal_why(
+			resp, 403,
+			user == NULL ? "Account removed" : "Account disabled",
+			"Sign-in not completed",
 			"Your account cannot sign in at the moment.",
 			"Contact your administrator if you need it.", flow,
 			json_string_value(json_object_get(authz, "csrf")));

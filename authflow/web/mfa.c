@@ -162,14 +162,19 @@ static void mark_refused(af_server *srv, const char *flow, const json_t *authz)
 	json_decref(copy);
 }
 
-/* The page of a sign-in that will not be completed, with a way back. */
+/*
+ * The page of a sign-in that will not be completed, with a way back;
+ * cause leads its title.
+ */
 static void not_completed(af_resp *resp, const char *flow, const json_t *authz,
-			  const char *why, const char *what_now)
+			  const char *cause, const char *why,
+			  const char *what_now)
 {
 	af_page_allow_form_target(resp, json_string_value(json_object_get(
 						authz, "redirect_uri")));
-	af_page_refusal(resp, 403, "Sign-in not completed", why, what_now, flow,
-			json_string_value(json_object_get(authz, "csrf")));
+	af_page_refusal_why(resp, 403, cause, "Sign-in not completed", why,
+			    what_now, flow,
+			    json_string_value(json_object_get(authz, "csrf")));
 }
 
 /*
@@ -189,7 +194,8 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
 	/* Refused once, refused for good: a later change admits no one. */
 	if (json_is_true(json_object_get(json_object_get(authz, "mfa"),
 					 "refused"))) {
-		not_completed(resp, flow, authz, "This sign-in was refused.",
+		not_completed(resp, flow, authz, "Refused",
+			      "This sign-in was refused.",
 			      "Sign in again, or contact your administrator.");
 		return -1;
 	}
@@ -220,7 +226,7 @@ static int still_allowed(af_server *srv, const af_req *req, af_resp *resp,
 		af_event_login(srv->log, LOG_LEVEL_INFO, req,
 			       mfa_str(authz, "user"), "ended", NULL);
 		mark_refused(srv, flow, authz);
-		not_completed(resp, flow, authz,
+		not_completed(resp, flow, authz, "Ended while waiting",
 			      "This sign-in was ended while it waited: your "
 			      "password was changed, or your sessions were "
 			      "ended.",
@@ -581,9 +587,26 @@ static const char *outcome_title(const char *state, const json_t *txn,
 		if (strcmp(state, kinds[i].state) == 0)
 			what = kinds[i].what;
 	}
-	/* Cancelled here; one cancelled elsewhere says why in the text. */
+	/* Cancelled here, or elsewhere: by whom or why. */
 	if (strcmp(state, "cancelled") == 0 && txn == NULL)
 		what = "Cancelled";
+	else if (strcmp(state, "cancelled") == 0)
+		switch (af_mfa_txn_cancel_why(txn)) {
+		case AF_MFA_CANCEL_ADMIN:
+			what = "Stopped by an administrator";
+			break;
+		case AF_MFA_CANCEL_REPORT:
+			what = "Stopped after a report";
+			break;
+		case AF_MFA_CANCEL_DEVICE_REMOVED:
+			what = "Phone removed";
+			break;
+		case AF_MFA_CANCEL_NONE:
+		case AF_MFA_CANCEL_USER:
+		default:
+			what = "Cancelled";
+			break;
+		}
 	if (what == NULL)
 		return "Sign-in not completed";
 	snprintf(title, OUTCOME_TITLE_MAX, "%s: Sign-in not completed", what);
@@ -630,9 +653,16 @@ static void outcome_page(af_server *srv, af_resp *resp, const char *flow,
 	char words[WORDS_MAX], title[OUTCOME_TITLE_MAX];
 	af_buf b;
 
+	/* Starting again cannot help: the account was stopped. */
 	if (outcome_words(srv, state, txn, words) != 0) {
-		not_completed(resp, flow, authz, words,
-			      "Contact your service desk.");
+		const char *gone = user_gone(
+			srv, json_string_value(json_object_get(txn, "user")));
+
+		not_completed(resp, flow, authz,
+			      gone != NULL && strcmp(gone, "removed") == 0
+				      ? "Account removed"
+				      : "Account disabled",
+			      words, "Contact your service desk.");
 		return;
 	}
 	af_buf_init(&b, 16384);
@@ -1001,10 +1031,14 @@ static json_t *flow_txn(af_server *srv, const af_req *req, const json_t *authz,
 static int user_refused(af_server *srv, const char *flow, const json_t *authz,
 			af_resp *resp)
 {
-	if (user_gone(srv, mfa_str(authz, "user")) == NULL)
+	const char *gone = user_gone(srv, mfa_str(authz, "user"));
+
+	if (gone == NULL)
 		return 0;
 	mark_refused(srv, flow, authz);
 	not_completed(resp, flow, authz,
+		      strcmp(gone, "removed") == 0 ? "Account removed"
+						   : "Account disabled",
 		      "Your account cannot sign in at the moment.",
 		      "Contact your administrator if you need it.");
 	return 1;

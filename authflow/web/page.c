@@ -231,10 +231,20 @@ void af_page_refusal(af_resp *resp, unsigned status, const char *title,
 		     const char *what, const char *next, const char *flow,
 		     const char *csrf)
 {
+	af_page_refusal_why(resp, status, NULL, title, what, next, flow, csrf);
+}
+
+void af_page_refusal_why(af_resp *resp, unsigned status, const char *cause,
+			 const char *title, const char *what, const char *next,
+			 const char *flow, const char *csrf)
+{
+	char full[160];
 	af_buf b;
 
 	af_buf_init(&b, PAGE_MAX);
-	af_page_begin(&b, resp, title);
+	if (cause != NULL)
+		snprintf(full, sizeof(full), "%s: %s", cause, title);
+	af_page_begin(&b, resp, cause != NULL ? full : title);
 	af_buf_puts(&b, "<h1>");
 	af_buf_html(&b, title);
 	af_buf_puts(&b, "</h1><p class=\"msg\" role=\"alert\">");

@@ -94,6 +94,16 @@ void af_page_refusal(af_resp *resp, unsigned status, const char *title,
 		     const char *csrf);
 
 /*
+ * af_page_refusal() whose page title begins with the cause ("Account
+ * disabled: Sign-in not completed"), so that the title, read first and
+ * shown in the tab, tells refusals apart (WCAG 2.4.2); the heading is
+ * title alone. cause NULL: as af_page_refusal().
+ */
+void af_page_refusal_why(af_resp *resp, unsigned status, const char *cause,
+			 const char *title, const char *what, const char *next,
+			 const char *flow, const char *csrf);
+
+/*
  * The sign-in form for a flow: hidden flow id, CSRF token and restart
  * query (af_authorize_restart_query(); NULL: none), the application's
  * display name, an optional message (escaped), and the user name to

@@ -380,9 +380,10 @@ static void refused_page(af_resp *resp, const char *flow, const json_t *authz,
 {
 	af_page_allow_form_target(resp, json_string_value(json_object_get(
 						authz, "redirect_uri")));
-	af_page_refusal(resp, 403, "Sign-in not completed", what,
-			"Sign in again, or go back to the application.", flow,
-			json_string_value(json_object_get(authz, "csrf")));
+	af_page_refusal_why(resp, 403, "Refused", "Sign-in not completed", what,
+			    "Sign in again, or go back to the application.",
+			    flow,
+			    json_string_value(json_object_get(authz, "csrf")));
 }
 
 /*

@@ -669,7 +669,9 @@ describe(`sign-in pages (${STORE} store)`, () => {
     const dev = (await server.admin('GET', '/users/ines/devices')).json.devices[0];
     assert.equal((await server.admin('DELETE', `/devices/${dev.id}`)).status, 200);
     let r = await m.browser.get(m.url);
-    let html = checkPage(r, /^Sign-in not completed$/);
+    // The title says what stopped it first (WCAG 2.4.2); the heading stays.
+    let html = checkPage(r, /^Phone removed: Sign-in not completed$/);
+    assert.match(html, /<h1>Sign-in not completed<\/h1>/);
     assert.match(html, /<p class="msg" role="alert">The phone this sign-in request was sent to was removed from your account\./);
     assert.match(html, /<a href="\/login\?flow=[^"]+">Start again<\/a>/);
     // The account disabled meanwhile: no start again, the way back instead.
@@ -678,7 +680,7 @@ describe(`sign-in pages (${STORE} store)`, () => {
     assert.equal((await server.admin('PATCH', '/users/joss', { enabled: false })).status, 200);
     r = await m.browser.get(m.url);
     assert.equal(r.status, 403);
-    html = checkPage(r, /^Sign-in not completed$/);
+    html = checkPage(r, /^Account disabled: Sign-in not completed$/);
     assert.match(html, /an administrator disabled your account\./);
     assert.match(html, /Contact your service desk\./);
     assert.match(html, /<button type="submit" name="cancel" value="1">Back to the application<\/button>/);
