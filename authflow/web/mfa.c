@@ -1521,11 +1521,10 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	}
 	/* How many more may be typed before the sign-in ends (WCAG 3.3.3). */
 	snprintf(said, sizeof(said),
-		 "%s %lld more tr%s before this sign-in "
-		 "ends.",
+		 "%s You have %lld more tr%s before this sign-in ends.",
 		 st == AF_MFA_REPLAY
-			 ? "That code was already used. Wait for the next one:"
-			 : "That code is not right:",
+			 ? "That code was already used. Wait for the next one."
+			 : "That code is not right.",
 		 (long long)(AF_MFA_CODE_TRIES - tries),
 		 AF_MFA_CODE_TRIES - tries == 1 ? "y" : "ies");
 	show_page(srv, resp, 401, flow, authz, txn, said, unanswered);
