@@ -171,6 +171,8 @@ static const route routes[] = {
 	 "resetting the branding", NULL},
 	{"POST", "users/*/enroll-code", "device.enroll_code",
 	 af_admin__enroll_code, NULL, NULL},
+	{"DELETE", "users/*/enroll-codes", "device.enroll_codes_revoke",
+	 af_admin__enroll_codes_revoke, NULL, NULL},
 	{"GET", "users/*/devices", "device.list", af_admin__device_list, NULL,
 	 NULL},
 	{"DELETE", "devices/*", "device.remove", af_admin__device_remove, NULL,

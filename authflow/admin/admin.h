@@ -267,6 +267,7 @@ void af_admin__enroll_code(af_admin_call *c);
 void af_admin__device_list(af_admin_call *c);
 void af_admin__device_remove(af_admin_call *c);
 void af_admin__device_set(af_admin_call *c);
+void af_admin__enroll_codes_revoke(af_admin_call *c);
 void af_admin__push_queue(af_admin_call *c);
 
 #endif /* AF_ADMIN_H */

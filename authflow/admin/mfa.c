@@ -34,6 +34,10 @@
  *        → {"ok": true}; 404 for an unknown device. Audit "device.remove"
  *          with the device's user, name and platform. Sign-ins waiting on
  *          this phone alone end at once (af_mfa_device_remove).
+ * DELETE /admin/v1/users/{name}/enroll-codes
+ *        → {"ok": true}: every code of the user's not yet used is
+ *          revoked (an administrator's and the user's own); 404 for an
+ *          unknown user. Audit "device.enroll_codes_revoke".
  * PATCH  /admin/v1/devices/{id}  {"device_name": NAME}
  *        → the device as listed; 400 for a name that is empty, longer than
  *          64 bytes or holds control characters, 404 for an unknown
@@ -458,6 +462,31 @@ static int shorten_push_token(json_t *obj)
 }
 
 /* ---- devices ---------------------------------------------------------- */
+
+/*
+ * DELETE users/{name}/enroll-codes: every enrollment code of the user's
+ * not yet used, an administrator's and the user's own: a code sent to
+ * the wrong person, or one the user no longer needs, goes without
+ * signing the user out. The user may be disabled (its codes go all the
+ * same).
+ */
+void af_admin__enroll_codes_revoke(af_admin_call *c)
+{
+	char user[AF_DIR_USERNAME_MAX + 1];
+	af_mfa_status st;
+
+	if (!path_username(c, user, 0))
+		return;
+	st = af_mfa_enroll_codes_revoke(c->srv->store, user);
+	if (st != AF_MFA_OK) {
+		mfa_error(c, st, NULL);
+		return;
+	}
+	if (!audit(c, "device.enroll_codes_revoke", user, NULL,
+		   "codes revoked"))
+		return;
+	af_admin__ok(c);
+}
 
 /*
  * A device (without its TOTP secret) as the admin API shows it: the push

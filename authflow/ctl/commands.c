@@ -106,6 +106,7 @@ static const char usage_text[] =
 	"          (PERIOD, DURATION: a number and s, m, h or d: 300s, 15m, 1h)\n"
 	"  device enroll-code USER | list USER | remove ID\n"
 	"  device rename ID NAME          (the help desk's name for the phone)\n"
+	"  device revoke-codes USER       (the user's unused enrollment codes)\n"
 	"  push queue [--limit N]       (1..1000, default 50)\n"
 	"  branding show | reset\n"
 	"  branding set [--name N] [--color #RRGGBB] [--help-text T]\n"

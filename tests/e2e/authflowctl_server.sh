@@ -384,6 +384,11 @@ expect enroll-code-json 0 "$C" device enroll-code bob --json
 grep -q '"code"' "$tmp/out" && grep -q '"uri"' "$tmp/out" && grep -q '"expires_at"' "$tmp/out" &&
 	ok || bad "enroll-code --json"
 expect enroll-code-nobody 1 "$C" device enroll-code nobody
+# A code sent to the wrong person goes, with the user's other codes.
+expect revoke-codes 0 "$C" device revoke-codes bob
+[ "$(cat "$tmp/out")" = "revoked the enrollment codes of bob" ] && ok || bad "device revoke-codes confirms"
+expect revoke-codes-nobody 1 "$C" device revoke-codes nobody
+expect revoke-codes-no-user 2 "$C" device revoke-codes
 expect device-list 0 "$C" device list bob
 grep -q '^DEVICE-ID  *NAME  *PLATFORM  *PUSH  *APP-VERSION  *CREATED  *LAST-SEEN$' "$tmp/out" &&
 	ok || bad "device list header"

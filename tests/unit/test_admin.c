@@ -1777,6 +1777,55 @@ static void test_enroll_code_unknown_user_404(void **state)
 		404);
 }
 
+/* An administrator's codes and the user's own, all revoked. */
+static void test_enroll_codes_revoked_all_of_the_user(void **state)
+{
+	struct fx *f = *state;
+	char codes[3][AF_MFA_ID_BUF], user[128];
+	unsigned flags = 0;
+	int64_t exp = 0;
+	json_t *ev;
+	int i;
+
+	add_alice(f);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(call(f, ADMIN, "POST",
+				      "/admin/v1/users/alice/enroll-code",
+				      NULL),
+				 201);
+		snprintf(codes[i], sizeof(codes[i]), "%s",
+			 answer_str(f, "code"));
+	}
+	assert_int_equal(af_mfa_enroll_code_new(
+				 f->srv.store, "alice", AF_MFA_CODE_FIRST_PHONE,
+				 codes[2], sizeof(codes[2]), &exp),
+			 AF_MFA_OK);
+	assert_int_equal(call(f, ADMIN, "DELETE",
+			      "/admin/v1/users/Alice/enroll-codes", NULL),
+			 200);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(af_mfa_enroll_code_peek(f->srv.store, codes[i],
+							 user, sizeof(user),
+							 &flags),
+				 AF_MFA_NOT_FOUND);
+	ev = last_event(f);
+	assert_string_equal(json_string_value(json_object_get(ev, "action")),
+			    "device.enroll_codes_revoke");
+	assert_string_equal(json_string_value(json_object_get(ev, "target")),
+			    "alice");
+	/* A new one works again. */
+	assert_int_equal(call(f, ADMIN, "POST",
+			      "/admin/v1/users/alice/enroll-code", NULL),
+			 201);
+	assert_int_equal(af_mfa_enroll_code_peek(f->srv.store,
+						 answer_str(f, "code"), user,
+						 sizeof(user), &flags),
+			 AF_MFA_OK);
+	assert_int_equal(call(f, ADMIN, "DELETE",
+			      "/admin/v1/users/nobody/enroll-codes", NULL),
+			 404);
+}
+
 static void test_devices_list_empty_then_one_then_removed(void **state)
 {
 	struct fx *f = *state;
@@ -2849,6 +2898,7 @@ int main(void)
 		T(test_user_remove_damaged_record),
 		T(test_device_remove_unknown_or_odd_id_404),
 		T(test_device_rename_shown_audited_checked),
+		T(test_enroll_codes_revoked_all_of_the_user),
 		T(test_device_remove_audit_fails_device_stays),
 		T(test_push_queue_empty_then_jobs_oldest_first),
 		T(test_branding_superadmin_sets_admin_reads),
