@@ -698,7 +698,7 @@ void af_admin__device_set(af_admin_call *c)
 {
 	static const char *const allowed[] = {"device_name", NULL};
 	const char *id = c->seg[1];
-	json_t *body, *dev = NULL, *detail = NULL, *after = NULL, *shown;
+	json_t *body, *dev = NULL, *detail = NULL, *shown = NULL;
 	char err[MFA_ERR_BUF] = "";
 	af_mfa_status st;
 
@@ -712,14 +712,11 @@ void af_admin__device_set(af_admin_call *c)
 			   json_object_get(dev, "user"), "device_name",
 			   json_object_get(body, "device_name"), "was",
 			   "device_name", json_object_get(dev, "device_name"));
-	af_mfa_device_free(dev);
 	if (detail == NULL) {
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
-		return;
+		goto out;
 	}
 	st = af_mfa_device_update(c->srv->store, id, body, err, sizeof(err));
-	if (st == AF_MFA_OK)
-		st = af_mfa_device_get(c->srv->store, id, &after);
 	if (st != AF_MFA_OK) {
 		mfa_error(c, st,
 			  st == AF_MFA_NOT_FOUND ? "no such device" : err);
@@ -727,14 +724,18 @@ void af_admin__device_set(af_admin_call *c)
 	}
 	if (!audit(c, "device.set", id, detail, "device renamed"))
 		goto out;
-	shown = shown_device(c, after);
-	if (shown == NULL) {
+	/* The device as read, with the name it has now. */
+	shown = shown_device(c, dev);
+	if (shown == NULL ||
+	    json_object_set(shown, "device_name",
+			    json_object_get(body, "device_name")) != 0) {
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		goto out;
 	}
-	af_admin__json(c, 200, shown);
+	af_admin__json(c, 200, json_incref(shown));
 out:
-	af_mfa_device_free(after);
+	json_decref(shown);
+	af_mfa_device_free(dev);
 	json_decref(detail);
 }
 

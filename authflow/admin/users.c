@@ -165,14 +165,6 @@ void af_admin__user_list(af_admin_call *c)
 		if (st != AF_DIR_OK)
 			break;
 		st = add_last_signin(c, u, names, &last);
-		/*
-		 * Who is under which policy, for all at once; left out for a
-		 * user whose policy could not be read (a damaged policy
-		 * record): the listing an administrator needs then most does
-		 * not fail for it.
-		 */
-		if (st == AF_DIR_OK && policy_into(c, u) == AF_DIR_NOMEM)
-			st = AF_DIR_NOMEM;
 		if (st == AF_DIR_OK &&
 		    (days == 0 ||
 		     af_dir_user_idle_since(u, last, epoch) < cutoff) &&
@@ -181,6 +173,15 @@ void af_admin__user_list(af_admin_call *c)
 	}
 	json_decref(users);
 	json_decref(names);
+	/*
+	 * Who is under which policy, for all at once (one reading of the
+	 * policies); left out when they could not be read (a damaged policy
+	 * record): the listing an administrator needs most then does not
+	 * fail for it.
+	 */
+	if (st == AF_DIR_OK &&
+	    af_dir_policy_names(c->dir, kept) == AF_DIR_NOMEM)
+		st = AF_DIR_NOMEM;
 	if (st != AF_DIR_OK) {
 		json_decref(kept);
 		af_admin__dir_error(c, st, NULL);

@@ -610,109 +610,6 @@ static int print_new_secret(json_t *answer)
 
 /* ---- the command frame ---- */
 
-/*
- * The confirmation of a change whose answer is only {"ok": true}, one
- * line on stdout such as "added alice to group finance": the parts
- * around the names are ours, the names (b may be NULL) are the caller's
- * and made safe for the terminal.
- */
-static int confirm(const char *before, const char *a, const char *middle,
-		   const char *b)
-{
-	char *ca = NULL, *cb = NULL;
-	af_table_status st;
-
-	st = af_table_clean(a, &ca, NULL);
-	if (st == AF_TABLE_OK && b != NULL)
-		st = af_table_clean(b, &cb, NULL);
-	if (st == AF_TABLE_OK)
-		printf("%s%s%s%s\n", before, ca, middle != NULL ? middle : "",
-		       cb != NULL ? cb : "");
-	free(ca);
-	free(cb);
-	if (st == AF_TABLE_ERR_NOMEM)
-		return af_ctl_no_memory();
-	/* A name that cannot be shown (the path cap keeps it short) was
-	 * still acted on. */
-	if (st != AF_TABLE_OK)
-		printf("done\n");
-	return AF_CTL_EXIT_OK;
-}
-
-/*
- * As af_ctl_run_simple(), for a command whose answer is only {"ok":
- * true}: with the request made and answered, *args lends its positional
- * arguments (s->nargs of them, at most 2) for the confirmation; after
- * --help, which sends nothing, *args stays NULL. With answer not NULL, in
- * text mode the answer goes there (a new reference) instead of to
- * s->print.
- */
-static int run_simple_args(af_ctl *ctl, int argc, char **argv,
-			   const af_ctl_simple *s, const char **args,
-			   json_t **answer)
-{
-	static const struct option opts[] = {AF_CTL_OPT_END};
-	char path[AF_CTL_PATH_BUF];
-	const char *pos[2] = {NULL, NULL};
-	af_cli_optparse p;
-	int rc;
-
-	args[0] = NULL;
-	args[1] = NULL;
-	af_ctl_opt_begin(&p, s->cmd, argc, argv, opts);
-	if (af_ctl_next_opt(ctl, &p) == AF_CTL_OPT_STOP)
-		return p.rc;
-	rc = af_cli_positionals(&p, s->nargs, pos, s->args);
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_make_path(ctl, path, s->tmpl, pos[0], pos[1]);
-	if (rc == AF_CTL_EXIT_OK && answer != NULL && !ctl->json)
-		rc = af_ctl_call(ctl, s->method, path, NULL, answer);
-	else if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_call_print(ctl, s->method, path, NULL, s->print);
-	if (rc == AF_CTL_EXIT_OK) {
-		args[0] = pos[0];
-		args[1] = pos[1];
-	}
-	return rc;
-}
-
-/*
- * Runs s (one positional argument) and confirms in text mode with
- * "<before><argument>", such as "removed user alice".
- */
-static int run_confirm_one(af_ctl *ctl, int argc, char **argv,
-			   const af_ctl_simple *s, const char *before)
-{
-	const char *args[2];
-	int rc = run_simple_args(ctl, argc, argv, s, args, NULL);
-
-	if (rc != AF_CTL_EXIT_OK || args[0] == NULL || ctl->json)
-		return rc;
-	return confirm(before, args[0], NULL, NULL);
-}
-
-/*
- * Runs s (NAME and USER) and confirms in text mode with "<verb> USER
- * <middle> NAME", such as "added alice to group finance", or, when the
- * server changed nothing, "USER <already> NAME", such as "alice was
- * already in group finance".
- */
-static int run_confirm_member(af_ctl *ctl, int argc, char **argv,
-			      const af_ctl_simple *s, const char *verb,
-			      const char *middle, const char *already)
-{
-	const char *args[2];
-	json_t *answer = NULL;
-	int rc = run_simple_args(ctl, argc, argv, s, args, &answer);
-
-	if (rc == AF_CTL_EXIT_OK && args[1] != NULL && !ctl->json)
-		rc = json_is_false(json_object_get(answer, "changed"))
-			     ? confirm("", args[1], already, args[0])
-			     : confirm(verb, args[1], middle, args[0]);
-	json_decref(answer);
-	return rc;
-}
-
 /* ---- passwords ---- */
 
 static int password_status(af_ctl_status st)
@@ -1061,12 +958,13 @@ static int passwd_said(json_t *answer, const char *before, const char *after)
 
 	if (name == NULL)
 		return af_ctl_bad_answer();
-	rc = confirm(before, name, after, NULL);
+	rc = af_ctl_confirm(before, name, after, NULL);
 	if (rc == AF_CTL_EXIT_OK &&
 	    json_is_true(json_object_get(answer, "locked")))
-		rc = confirm("the user is still locked by failed sign-ins: "
-			     "authflowctl user unlock ",
-			     name, " lifts the lock", NULL);
+		rc = af_ctl_confirm(
+			"the user is still locked by failed sign-ins: "
+			"authflowctl user unlock ",
+			name, " lifts the lock", NULL);
 	return rc;
 }
 
@@ -1189,7 +1087,7 @@ static int user_remove(af_ctl *ctl, int argc, char **argv)
 		"user remove", "NAME",	   1,
 		"DELETE",      "users/{}", af_ctl_print_nothing};
 
-	return run_confirm_one(ctl, argc, argv, &s, "removed user ");
+	return af_ctl_run_confirm_one(ctl, argc, argv, &s, "removed user ");
 }
 
 static int user_unlock(af_ctl *ctl, int argc, char **argv)
@@ -1198,7 +1096,7 @@ static int user_unlock(af_ctl *ctl, int argc, char **argv)
 		"user unlock",	     "NAME", 1, "POST", "users/{}/unlock",
 		af_ctl_print_nothing};
 
-	return run_confirm_one(ctl, argc, argv, &s, "unlocked user ");
+	return af_ctl_run_confirm_one(ctl, argc, argv, &s, "unlocked user ");
 }
 
 int af_ctl_cmd_user(af_ctl *ctl, int argc, char **argv)
@@ -1297,7 +1195,7 @@ static int group_remove(af_ctl *ctl, int argc, char **argv)
 		"group remove", "NAME",	     1,
 		"DELETE",	"groups/{}", af_ctl_print_nothing};
 
-	return run_confirm_one(ctl, argc, argv, &s, "removed group ");
+	return af_ctl_run_confirm_one(ctl, argc, argv, &s, "removed group ");
 }
 
 static int group_add_member(af_ctl *ctl, int argc, char **argv)
@@ -1306,8 +1204,9 @@ static int group_add_member(af_ctl *ctl, int argc, char **argv)
 		"group add-member",	"NAME and USER",     2, "PUT",
 		"groups/{}/members/{}", af_ctl_print_nothing};
 
-	return run_confirm_member(ctl, argc, argv, &s, "added ", " to group ",
-				  " was already in group ");
+	return af_ctl_run_confirm_member(ctl, argc, argv, &s, "added ",
+					 " to group ",
+					 " was already in group ");
 }
 
 static int group_remove_member(af_ctl *ctl, int argc, char **argv)
@@ -1316,8 +1215,8 @@ static int group_remove_member(af_ctl *ctl, int argc, char **argv)
 		"group remove-member",	"NAME and USER",     2, "DELETE",
 		"groups/{}/members/{}", af_ctl_print_nothing};
 
-	return run_confirm_member(ctl, argc, argv, &s, "removed ",
-				  " from group ", " was not in group ");
+	return af_ctl_run_confirm_member(ctl, argc, argv, &s, "removed ",
+					 " from group ", " was not in group ");
 }
 
 int af_ctl_cmd_group(af_ctl *ctl, int argc, char **argv)
@@ -1353,7 +1252,7 @@ static int ou_remove(af_ctl *ctl, int argc, char **argv)
 					1,	     "DELETE",
 					"ous/{}",    af_ctl_print_nothing};
 
-	return run_confirm_one(ctl, argc, argv, &s, "removed OU ");
+	return af_ctl_run_confirm_one(ctl, argc, argv, &s, "removed OU ");
 }
 
 static int ou_add_member(af_ctl *ctl, int argc, char **argv)
@@ -1362,8 +1261,8 @@ static int ou_add_member(af_ctl *ctl, int argc, char **argv)
 		"ou add-member", "NAME and USER",     2,
 		"PUT",		 "ous/{}/members/{}", af_ctl_print_nothing};
 
-	return run_confirm_member(ctl, argc, argv, &s, "added ", " to OU ",
-				  " was already in OU ");
+	return af_ctl_run_confirm_member(ctl, argc, argv, &s, "added ",
+					 " to OU ", " was already in OU ");
 }
 
 static int ou_remove_member(af_ctl *ctl, int argc, char **argv)
@@ -1372,8 +1271,8 @@ static int ou_remove_member(af_ctl *ctl, int argc, char **argv)
 		"ou remove-member", "NAME and USER",	 2,
 		"DELETE",	    "ous/{}/members/{}", af_ctl_print_nothing};
 
-	return run_confirm_member(ctl, argc, argv, &s, "removed ", " from OU ",
-				  " was not in OU ");
+	return af_ctl_run_confirm_member(ctl, argc, argv, &s, "removed ",
+					 " from OU ", " was not in OU ");
 }
 
 int af_ctl_cmd_ou(af_ctl *ctl, int argc, char **argv)
@@ -1555,7 +1454,7 @@ static int policy_remove(af_ctl *ctl, int argc, char **argv)
 		"policy remove", "NAME",	1,
 		"DELETE",	 "policies/{}", af_ctl_print_nothing};
 
-	return run_confirm_one(ctl, argc, argv, &s, "removed policy ");
+	return af_ctl_run_confirm_one(ctl, argc, argv, &s, "removed policy ");
 }
 
 int af_ctl_cmd_policy(af_ctl *ctl, int argc, char **argv)
@@ -1877,7 +1776,7 @@ static int app_remove(af_ctl *ctl, int argc, char **argv)
 		"app remove", "ID",	 1,
 		"DELETE",     "apps/{}", af_ctl_print_nothing};
 
-	return run_confirm_one(ctl, argc, argv, &s, "removed app ");
+	return af_ctl_run_confirm_one(ctl, argc, argv, &s, "removed app ");
 }
 
 /*

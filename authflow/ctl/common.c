@@ -683,3 +683,90 @@ int af_ctl_send_named(af_ctl *ctl, const char *method, const char *tmpl,
 		return rc;
 	return af_ctl_call_print(ctl, method, path, body, print);
 }
+
+int af_ctl_confirm(const char *before, const char *a, const char *middle,
+		   const char *b)
+{
+	char *ca = NULL, *cb = NULL;
+	af_table_status st;
+
+	st = af_table_clean(a, &ca, NULL);
+	if (st == AF_TABLE_OK && b != NULL)
+		st = af_table_clean(b, &cb, NULL);
+	if (st == AF_TABLE_OK)
+		printf("%s%s%s%s\n", before, ca, middle != NULL ? middle : "",
+		       cb != NULL ? cb : "");
+	free(ca);
+	free(cb);
+	if (st == AF_TABLE_ERR_NOMEM)
+		return af_ctl_no_memory();
+	/* A name that cannot be shown (the path cap keeps it short) was
+	 * still acted on. */
+	if (st != AF_TABLE_OK)
+		printf("done\n");
+	return AF_CTL_EXIT_OK;
+}
+
+/*
+ * As af_ctl_run_simple(), for a command whose answer is only {"ok":
+ * true}: with the request made and answered, *args lends its positional
+ * arguments (s->nargs of them, at most 2) for the confirmation; after
+ * --help, which sends nothing, *args stays NULL. With answer not NULL, in
+ * text mode the answer goes there (a new reference) instead of to
+ * s->print.
+ */
+static int run_simple_args(af_ctl *ctl, int argc, char **argv,
+			   const af_ctl_simple *s, const char **args,
+			   json_t **answer)
+{
+	static const struct option opts[] = {AF_CTL_OPT_END};
+	char path[AF_CTL_PATH_BUF];
+	const char *pos[2] = {NULL, NULL};
+	af_cli_optparse p;
+	int rc;
+
+	args[0] = NULL;
+	args[1] = NULL;
+	af_ctl_opt_begin(&p, s->cmd, argc, argv, opts);
+	if (af_ctl_next_opt(ctl, &p) == AF_CTL_OPT_STOP)
+		return p.rc;
+	rc = af_cli_positionals(&p, s->nargs, pos, s->args);
+	if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_make_path(ctl, path, s->tmpl, pos[0], pos[1]);
+	if (rc == AF_CTL_EXIT_OK && answer != NULL && !ctl->json)
+		rc = af_ctl_call(ctl, s->method, path, NULL, answer);
+	else if (rc == AF_CTL_EXIT_OK)
+		rc = af_ctl_call_print(ctl, s->method, path, NULL, s->print);
+	if (rc == AF_CTL_EXIT_OK) {
+		args[0] = pos[0];
+		args[1] = pos[1];
+	}
+	return rc;
+}
+
+int af_ctl_run_confirm_one(af_ctl *ctl, int argc, char **argv,
+			   const af_ctl_simple *s, const char *before)
+{
+	const char *args[2];
+	int rc = run_simple_args(ctl, argc, argv, s, args, NULL);
+
+	if (rc != AF_CTL_EXIT_OK || args[0] == NULL || ctl->json)
+		return rc;
+	return af_ctl_confirm(before, args[0], NULL, NULL);
+}
+
+int af_ctl_run_confirm_member(af_ctl *ctl, int argc, char **argv,
+			      const af_ctl_simple *s, const char *verb,
+			      const char *middle, const char *already)
+{
+	const char *args[2];
+	json_t *answer = NULL;
+	int rc = run_simple_args(ctl, argc, argv, s, args, &answer);
+
+	if (rc == AF_CTL_EXIT_OK && args[1] != NULL && !ctl->json)
+		rc = json_is_false(json_object_get(answer, "changed"))
+			     ? af_ctl_confirm("", args[1], already, args[0])
+			     : af_ctl_confirm(verb, args[1], middle, args[0]);
+	json_decref(answer);
+	return rc;
+}

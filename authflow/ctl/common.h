@@ -166,6 +166,33 @@ int af_ctl_put_value(const char *prefix, const char *key, const json_t *v);
 int af_ctl_print_table(const json_t *answer, const char *member,
 		       const af_ctl_column *cols, size_t ncols);
 
+/*
+ * The confirmation of a change whose answer is only {"ok": true}, one
+ * line on stdout such as "added alice to group finance": the parts
+ * around the names are ours, the names (b may be NULL) are the caller's
+ * and made safe for the terminal. The exit status.
+ */
+int af_ctl_confirm(const char *before, const char *a, const char *middle,
+		   const char *b);
+
+/*
+ * Runs s (one positional argument; its answer only {"ok": true}) and
+ * confirms in text mode with "<before><argument>", such as "removed user
+ * alice".
+ */
+int af_ctl_run_confirm_one(af_ctl *ctl, int argc, char **argv,
+			   const af_ctl_simple *s, const char *before);
+
+/*
+ * Runs s (NAME and USER) and confirms in text mode with "<verb> USER
+ * <middle> NAME", such as "added alice to group finance", or, when the
+ * server changed nothing, "USER <already> NAME", such as "alice was
+ * already in group finance".
+ */
+int af_ctl_run_confirm_member(af_ctl *ctl, int argc, char **argv,
+			      const af_ctl_simple *s, const char *verb,
+			      const char *middle, const char *already);
+
 /* Runs a command without options (see af_ctl_simple). */
 int af_ctl_run_simple(af_ctl *ctl, int argc, char **argv,
 		      const af_ctl_simple *s);

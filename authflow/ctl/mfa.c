@@ -503,31 +503,14 @@ int af_ctl_cmd_workflow(af_ctl *ctl, int argc, char **argv)
 			       argc, argv);
 }
 
-/*
- * device remove ID: the answer is only {"ok": true}, so one line confirms
- * in text mode, as other removals do. The id was taken by the server, so
- * it is a device id (base64url), safe to print as it is.
- */
+/* device remove ID, confirmed in one line as other removals are. */
 static int device_remove(af_ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {AF_CTL_OPT_END};
-	char path[AF_CTL_PATH_BUF];
-	const char *id = NULL;
-	af_cli_optparse p;
-	int rc;
+	static const af_ctl_simple s = {
+		"device remove", "ID",	       1,
+		"DELETE",	 "devices/{}", af_ctl_print_nothing};
 
-	af_ctl_opt_begin(&p, "device remove", argc, argv, opts);
-	if (af_ctl_next_opt(ctl, &p) == AF_CTL_OPT_STOP)
-		return p.rc;
-	rc = af_cli_positionals(&p, 1, &id, "ID");
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_make_path(ctl, path, "devices/{}", id, NULL);
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_call_print(ctl, "DELETE", path, NULL,
-				       af_ctl_print_nothing);
-	if (rc == AF_CTL_EXIT_OK && !ctl->json)
-		printf("removed device %s\n", id);
-	return rc;
+	return af_ctl_run_confirm_one(ctl, argc, argv, &s, "removed device ");
 }
 
 /*
@@ -537,7 +520,6 @@ static int device_remove(af_ctl *ctl, int argc, char **argv)
 static int device_rename(af_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {AF_CTL_OPT_END};
-	char path[AF_CTL_PATH_BUF];
 	const char *args[2] = {NULL, NULL};
 	af_cli_optparse p;
 	json_t *body = NULL;
@@ -549,14 +531,12 @@ static int device_rename(af_ctl *ctl, int argc, char **argv)
 	rc = af_cli_positionals(&p, 2, args, "ID NAME");
 	if (rc == AF_CTL_EXIT_OK && args[1][0] == '\0')
 		rc = af_ctl_usage_fail("device rename: NAME must not be empty");
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_make_path(ctl, path, "devices/{}", args[0], NULL);
 	if (rc == AF_CTL_EXIT_OK) {
 		body = json_pack("{s:s}", "device_name", args[1]);
-		rc = body != NULL ? af_ctl_call_print(ctl, "PATCH", path, body,
-						      print_device)
-				  : af_ctl_fail(AF_CTL_EXIT_REFUSED,
-						"out of memory");
+		rc = body != NULL
+			     ? af_ctl_send_named(ctl, "PATCH", "devices/{}",
+						 args[0], body, print_device)
+			     : af_ctl_no_memory();
 	}
 	json_decref(body);
 	return rc;
@@ -564,29 +544,19 @@ static int device_rename(af_ctl *ctl, int argc, char **argv)
 
 /*
  * device revoke-codes USER: the user's enrollment codes not yet used go
- * (a code sent to the wrong person); one line confirms in text mode.
+ * (a code sent to the wrong person).
  */
 static int device_revoke_codes(af_ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {AF_CTL_OPT_END};
-	char path[AF_CTL_PATH_BUF];
-	const char *user = NULL;
-	af_cli_optparse p;
-	int rc;
+	static const af_ctl_simple s = {"device revoke-codes",
+					"USER",
+					1,
+					"DELETE",
+					"users/{}/enroll-codes",
+					af_ctl_print_nothing};
 
-	af_ctl_opt_begin(&p, "device revoke-codes", argc, argv, opts);
-	if (af_ctl_next_opt(ctl, &p) == AF_CTL_OPT_STOP)
-		return p.rc;
-	rc = af_cli_positionals(&p, 1, &user, "USER");
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_make_path(ctl, path, "users/{}/enroll-codes", user,
-				      NULL);
-	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_call_print(ctl, "DELETE", path, NULL,
-				       af_ctl_print_nothing);
-	if (rc == AF_CTL_EXIT_OK && !ctl->json)
-		printf("revoked the enrollment codes of %s\n", user);
-	return rc;
+	return af_ctl_run_confirm_one(ctl, argc, argv, &s,
+				      "revoked the enrollment codes of ");
 }
 
 int af_ctl_cmd_device(af_ctl *ctl, int argc, char **argv)

@@ -618,6 +618,11 @@ AF_DIR_NODISCARD af_dir_status af_dir_check_target(af_dir *dir,
  * the policy without
  * its "assigned" lists (a reader may set or drop its members), or
  * AF_DIR_NOT_FOUND when none applies (the user is then not SSO-enabled).
+ * af_dir_policy_names: the same for each user object of the array users
+ * (as the directory lists them), the policies read once for them all:
+ * sets each one's "policy" to its policy's name, or null when none
+ * applies. AF_DIR_OK, AF_DIR_NOMEM (some set, some not), or the status
+ * of a failed read of the policies (none set).
  * Thread-safety: re-entrant.
  */
 AF_DIR_NODISCARD af_dir_status af_dir_policy_add(af_dir *dir, const char *actor,
@@ -634,6 +639,7 @@ AF_DIR_NODISCARD af_dir_status af_dir_policy_remove(af_dir *dir,
 AF_DIR_NODISCARD af_dir_status af_dir_policy_get(af_dir *dir, const char *name,
 						 json_t **out);
 AF_DIR_NODISCARD af_dir_status af_dir_policy_list(af_dir *dir, json_t **out);
+AF_DIR_NODISCARD af_dir_status af_dir_policy_names(af_dir *dir, json_t *users);
 AF_DIR_NODISCARD af_dir_status af_dir_policy_assign(
 	af_dir *dir, const char *actor, const char *name, af_dir_target kind,
 	const char *member, char *err, size_t errlen);

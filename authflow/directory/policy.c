@@ -648,12 +648,36 @@ static af_dir_status policy_view(json_t *kept, json_t **out)
 	return AF_DIR_OK;
 }
 
+/*
+ * The position of user's policy in the listing (from its index), or
+ * SIZE_MAX when none applies: the user's own name first, then its
+ * groups, then its OUs.
+ */
+static size_t policy_of(const json_t *policies, const json_t *index,
+			const json_t *user, const char *username)
+{
+	for (size_t level = 0; level < N_KINDS; level++) {
+		const char *field = af_dir__target_field(assign_kinds[level]);
+		size_t pos =
+			level == 0
+				? position_of(json_object_get(index, field),
+					      username)
+				: winner_naming(policies, index, field,
+						json_object_get(user, field));
+
+		if (pos < json_array_size(policies))
+			return pos;
+	}
+	return SIZE_MAX;
+}
+
 af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 				     json_t **out)
 {
 	json_t *policies = NULL, *index = NULL;
 	const char *username;
 	af_dir_status rc;
+	size_t pos;
 
 	if (out == NULL)
 		return AF_DIR_INVALID;
@@ -667,19 +691,41 @@ af_dir_status af_dir_policy_for_user(af_dir *dir, const json_t *user,
 	rc = af_dir__policies_shared(dir, &policies, &index);
 	if (rc != AF_DIR_OK)
 		return rc;
-	/* The user's own name first, then its groups, then its OUs. */
-	rc = AF_DIR_NOT_FOUND;
-	for (size_t level = 0; level < N_KINDS; level++) {
-		const char *field = af_dir__target_field(assign_kinds[level]);
-		size_t pos =
-			level == 0
-				? position_of(json_object_get(index, field),
-					      username)
-				: winner_naming(policies, index, field,
-						json_object_get(user, field));
+	pos = policy_of(policies, index, user, username);
+	rc = pos < json_array_size(policies)
+		     ? policy_view(json_array_get(policies, pos), out)
+		     : AF_DIR_NOT_FOUND;
+	json_decref(index);
+	json_decref(policies);
+	return rc;
+}
 
-		if (pos < json_array_size(policies)) {
-			rc = policy_view(json_array_get(policies, pos), out);
+af_dir_status af_dir_policy_names(af_dir *dir, json_t *users)
+{
+	json_t *policies = NULL, *index = NULL, *u, *name;
+	af_dir_status rc;
+	size_t i, pos;
+
+	if (dir == NULL || !json_is_array(users))
+		return AF_DIR_INVALID;
+	/* Read once for them all, as af_dir_policy_for_user() reads it. */
+	rc = af_dir__policies_shared(dir, &policies, &index);
+	if (rc != AF_DIR_OK)
+		return rc;
+	json_array_foreach(users, i, u)
+	{
+		const char *username =
+			json_string_value(json_object_get(u, "username"));
+
+		pos = username != NULL ? policy_of(policies, index, u, username)
+				       : SIZE_MAX;
+		name = pos < json_array_size(policies)
+			       ? json_object_get(json_array_get(policies, pos),
+						 "name")
+			       : NULL;
+		name = json_is_string(name) ? json_copy(name) : json_null();
+		if (json_object_set_new(u, "policy", name) != 0) {
+			rc = AF_DIR_NOMEM;
 			break;
 		}
 	}

@@ -486,21 +486,22 @@ static const char *user_gone(af_server *srv, const char *name)
 
 /*
  * Why a transaction nobody in this browser cancelled was cancelled, into
- * words; 0, or 1 when starting again cannot help.
+ * words; 0, or 1 when starting again cannot help, with *gone what an
+ * administrator did to the account ("removed" or "disabled").
  */
-static int cancelled_words(af_server *srv, const json_t *txn, char *words)
+static int cancelled_words(af_server *srv, const json_t *txn, char *words,
+			   const char **gone)
 {
 	const char *user = json_string_value(json_object_get(txn, "user"));
-	const char *gone;
 
 	switch (af_mfa_txn_cancel_why(txn)) {
 	case AF_MFA_CANCEL_ADMIN:
-		gone = user_gone(srv, user);
-		if (gone != NULL) {
+		*gone = user_gone(srv, user);
+		if (*gone != NULL) {
 			snprintf(words, WORDS_MAX,
 				 "Your sign-in was stopped: an administrator "
 				 "%s your account.",
-				 gone);
+				 *gone);
 			return 1;
 		}
 		snprintf(words, WORDS_MAX,
@@ -533,16 +534,16 @@ static int cancelled_words(af_server *srv, const json_t *txn, char *words)
 /*
  * The outcome of a finished transaction (txn, or NULL for an outcome of
  * this browser's own: its Cancel, too many codes), in words; 0, or 1 when
- * starting again cannot help.
+ * starting again cannot help, with *gone as cancelled_words() sets it.
  */
 static int outcome_words(af_server *srv, const char *state, const json_t *txn,
-			 char *words)
+			 char *words, const char **gone)
 {
 	const char *user = json_string_value(json_object_get(txn, "user"));
 	const char *text = "The sign-in did not finish.";
 
 	if (strcmp(state, "cancelled") == 0 && txn != NULL)
-		return cancelled_words(srv, txn, words);
+		return cancelled_words(srv, txn, words, gone);
 	if (strcmp(state, "failed") == 0)
 		text = "The number typed on the phone did not match.";
 	else if (strcmp(state, "denied") == 0)
@@ -651,13 +652,11 @@ static void outcome_page(af_server *srv, af_resp *resp, const char *flow,
 			 const json_t *txn)
 {
 	char words[WORDS_MAX], title[OUTCOME_TITLE_MAX];
+	const char *gone = NULL;
 	af_buf b;
 
 	/* Starting again cannot help: the account was stopped. */
-	if (outcome_words(srv, state, txn, words) != 0) {
-		const char *gone = user_gone(
-			srv, json_string_value(json_object_get(txn, "user")));
-
+	if (outcome_words(srv, state, txn, words, &gone) != 0) {
 		not_completed(resp, flow, authz,
 			      gone != NULL && strcmp(gone, "removed") == 0
 				      ? "Account removed"
