@@ -133,15 +133,19 @@ int af_cli_usage_fail(const af_cli_prog *prog, const char *cmd, const char *fmt,
 {
 	char msg[AF_CLI_MSG_MAX];
 	va_list ap;
+	int group;
 
 	va_start(ap, fmt);
 	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
 		msg[0] = '\0';
 	va_end(ap);
 	af_cli_one_line(msg);
-	fprintf(stderr, "%s: %s%s%s (see '%s --help')\n", prog->name,
+	/* The group's own usage is the shorter read. */
+	group = cmd != NULL && prog->usage_of != NULL ? (int)strcspn(cmd, " ")
+						      : 0;
+	fprintf(stderr, "%s: %s%s%s (see '%s%s%.*s --help')\n", prog->name,
 		cmd != NULL ? cmd : "", cmd != NULL ? ": " : "", msg,
-		prog->name);
+		prog->name, group > 0 ? " " : "", group, group > 0 ? cmd : "");
 	return AF_CLI_EXIT_USAGE;
 }
 
@@ -221,7 +225,9 @@ int af_cli_next_opt(af_cli_optparse *p)
 
 	c = getopt_long(p->argc, p->argv, ":h", p->opts, &at);
 	if (c == 'h') {
-		p->prog->usage(stdout);
+		if (p->cmd == NULL || p->prog->usage_of == NULL ||
+		    p->prog->usage_of(stdout, p->cmd) != 0)
+			p->prog->usage(stdout);
 		p->rc = AF_CLI_EXIT_OK;
 		return AF_CLI_OPT_STOP;
 	}

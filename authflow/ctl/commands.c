@@ -33,9 +33,9 @@
 #define KEEP_PREVIOUS_MAX (30L * 86400) /* --keep-previous, as the server */
 #define PASSWORD_BUF	  (AF_CTL_PASSWORD_MAX + 1)
 
-static const char usage_text[] =
+static const char usage_head[] =
 	"usage: authflowctl [--url URL] [--token TOKEN] [--json] COMMAND ...\n"
-	"       authflowctl --help | --version\n"
+	"       authflowctl --help | --version | COMMAND --help\n"
 	"\n"
 	"URL and token also come from AUTHFLOW_URL and AUTHFLOW_ADMIN_TOKEN\n"
 	"(prefer the variable: a --token is visible to other local users).\n"
@@ -44,106 +44,167 @@ static const char usage_text[] =
 	"--json prints the server's JSON.\n"
 	"AUTHFLOW_CA_FILE: a PEM file of the CAs to trust for https instead\n"
 	"of the system's.\n"
+	"\n";
+
+/* Each command group's lines: all of them in --help, one with COMMAND --help.
+ */
+static const struct usage_section {
+	const char *group;
+	const char *text;
+} usage_sections[] = {
+	{"status", "  status\n"},
+	{"user",
+	 "  user add NAME [--name N] [--given-name N] [--family-name N]\n"
+	 "           [--email E] [--email-verified] [--domain D]\n"
+	 "           [--ou OU]... [--group G]... [--password-stdin "
+	 "[--temporary]]\n"
+	 "           [--disabled]\n"
+	 "  user list [--inactive-days N] | show NAME | remove NAME | unlock "
+	 "NAME\n"
+	 "           (unlock: lifts the sign-in lock and delay, and the pause\n"
+	 "           of pushes to the phone after a report or at the push "
+	 "limit)\n"
+	 "           (--inactive-days: only users idle for more than N days:\n"
+	 "           neither signed in, made, enabled nor given a password\n"
+	 "           in them)\n"
+	 "  user set NAME [--name N] [--given-name N] [--family-name N]\n"
+	 "           [--email E] [--email-verified on|off]\n"
+	 "           [--domain D] [--enabled on|off] [--ou OU]... [--group "
+	 "G]...\n"
+	 "           [--password-change on|off]\n"
+	 "           (--ou, --group: the whole list, replacing the user's;\n"
+	 "           group add-member adds one; an empty value clears:\n"
+	 "           --email '', --group '')\n"
+	 "  user passwd NAME [--password-stdin] [--temporary]\n"
+	 "           (--password-stdin reads one line; a second one is "
+	 "refused;\n"
+	 "           on a terminal it is typed once, without echo)\n"
+	 "           (--temporary, --password-change on: the user must choose\n"
+	 "           a new password at the next sign-in, after the password\n"
+	 "           and any second factor)\n"},
+	{"group",
+	 "  group add NAME [--description D] | list | show NAME | remove NAME\n"
+	 "  group set NAME --description D   (an empty D removes it)\n"
+	 "  group add-member NAME USER | remove-member NAME USER\n"},
+	{"ou", "  ou add NAME | list | show NAME | remove NAME\n"
+	       "  ou add-member NAME USER | remove-member NAME USER\n"},
+	{"policy",
+	 "  policy add NAME --sso on|off --remote-access on|off\n"
+	 "          [--number-matching on|off|workflow]\n"
+	 "  policy list | show NAME | remove NAME\n"
+	 "  policy set NAME [--sso on|off] [--remote-access on|off]\n"
+	 "          [--number-matching on|off|workflow]\n"
+	 "  policy assign|unassign NAME --user U | --group G | --ou OU\n"},
+	{"app",
+	 "  app add --name N [--display-name D] --redirect-uri URI...\n"
+	 "          [--post-logout-uri URI]... [--backchannel-logout-uri URI]\n"
+	 "          [--allow-refresh] [--jwt-access-tokens]\n"
+	 "          [--refresh-grace SECONDS] [--admins-may-deploy]\n"
+	 "          [--claim NAME=ATTR]...\n"
+	 "  app list | show ID | remove ID | drop-previous-secret ID\n"
+	 "  app rotate-secret ID [--keep-previous DURATION]\n"
+	 "  app set ID [--name N] [--display-name D] [--redirect-uri URI]...\n"
+	 "          [--post-logout-uri URI]... [--backchannel-logout-uri URI]\n"
+	 "          [--enabled on|off]\n"
+	 "          [--allow-refresh on|off] [--refresh-grace SECONDS]\n"
+	 "          [--admins-may-deploy on|off] [--jwt-access-tokens on|off]\n"
+	 "          [--claim NAME=ATTR]... | [--no-claims]\n"
+	 "          (--redirect-uri, --post-logout-uri, --claim: the whole "
+	 "list;\n"
+	 "          --backchannel-logout-uri \"\": none)\n"
+	 "          (--refresh-grace: 0..60 s, default 0; how long a refresh\n"
+	 "          token just rotated out is still taken, for an app whose\n"
+	 "          workers may refresh with the same token at once)\n"
+	 "  app deploy|undeploy ID --all | [--domain D]... [--ou OU]...\n"
+	 "          [--group G]... [--user U]...\n"},
+	{"workflow",
+	 "  workflow show\n"
+	 "  workflow set [--number-matching on|off] [--legacy on|off]\n"
+	 "          [--min-app-version ios=V,android=V | none]   (the whole "
+	 "map)\n"
+	 "          [--push-limit COUNT[/PERIOD]] [--report-pause DURATION | "
+	 "off]\n"
+	 "          [--enroll-after-password on|off]\n"
+	 "          (PERIOD, DURATION: a number and s, m, h or d: 300s, 15m, "
+	 "1h)\n"},
+	{"device",
+	 "  device enroll-code USER | list USER | remove ID\n"
+	 "  device rename ID NAME          (the help desk's name for the "
+	 "phone)\n"
+	 "  device revoke-codes USER       (the user's unused enrollment "
+	 "codes)\n"},
+	{"push", "  push queue [--limit N]       (1..1000, default 50)\n"},
+	{"branding",
+	 "  branding show | reset\n"
+	 "  branding set [--name N] [--color #RRGGBB] [--help-text T]\n"
+	 "          [--help-url https:...|mailto:...|tel:...]\n"
+	 "          [--logo FILE | --no-logo]   (an empty value clears that "
+	 "part)\n"},
+	{"keys",
+	 "  keys status | rotate [--after DURATION] | retire KID\n"
+	 "                               (--after: published now, signing\n"
+	 "                               then, 5m..1d; retire: out of "
+	 "/jwks)\n"},
+	{"sessions",
+	 "  sessions list USER | end USER   (end: also the user's codes and\n"
+	 "                               tokens, and sign-ins under way)\n"
+	 "  sessions end-one USER SID    (that browser's session only)\n"},
+	{"audit",
+	 "  audit [--limit N] [--before SEQ] [--actor A] [--action A]\n"
+	 "        [--target T] [--user U] [--since WHEN] [--until WHEN]\n"
+	 "        (WHEN: a duration ago, 24h or 7d, or a UTC date or time,\n"
+	 "        2026-12-01 or 2026-12-01T08:30Z)\n"
+	 "                               (1..1000, default 50; events older\n"
+	 "                               than SEQ; --action mfa. takes every\n"
+	 "                               mfa.* action; --user: the user's\n"
+	 "                               own and those naming them, such as\n"
+	 "                               a device removed or a group "
+	 "joined)\n"},
+};
+
+static const char usage_foot[] =
 	"\n"
-	"  status\n"
-	"  user add NAME [--name N] [--given-name N] [--family-name N]\n"
-	"           [--email E] [--email-verified] [--domain D]\n"
-	"           [--ou OU]... [--group G]... [--password-stdin "
-	"[--temporary]]\n"
-	"           [--disabled]\n"
-	"  user list [--inactive-days N] | show NAME | remove NAME | unlock "
-	"NAME\n"
-	"           (unlock: lifts the sign-in lock and delay, and the pause\n"
-	"           of pushes to the phone after a report or at the push limit)\n"
-	"           (--inactive-days: only users idle for more than N days:\n"
-	"           neither signed in, made, enabled nor given a password\n"
-	"           in them)\n"
-	"  user set NAME [--name N] [--given-name N] [--family-name N]\n"
-	"           [--email E] [--email-verified on|off]\n"
-	"           [--domain D] [--enabled on|off] [--ou OU]... [--group "
-	"G]...\n"
-	"           [--password-change on|off]\n"
-	"           (--ou, --group: the whole list, replacing the user's;\n"
-	"           group add-member adds one; an empty value clears:\n"
-	"           --email '', --group '')\n"
-	"  user passwd NAME [--password-stdin] [--temporary]\n"
-	"  group add NAME [--description D] | list | show NAME | remove NAME\n"
-	"  group set NAME --description D   (an empty D removes it)\n"
-	"  group add-member NAME USER | remove-member NAME USER\n"
-	"  ou add NAME | list | show NAME | remove NAME\n"
-	"  ou add-member NAME USER | remove-member NAME USER\n"
-	"  policy add NAME --sso on|off --remote-access on|off\n"
-	"          [--number-matching on|off|workflow]\n"
-	"  policy list | show NAME | remove NAME\n"
-	"  policy set NAME [--sso on|off] [--remote-access on|off]\n"
-	"          [--number-matching on|off|workflow]\n"
-	"  policy assign|unassign NAME --user U | --group G | --ou OU\n"
-	"  app add --name N [--display-name D] --redirect-uri URI...\n"
-	"          [--post-logout-uri URI]... [--backchannel-logout-uri URI]\n"
-	"          [--allow-refresh] [--jwt-access-tokens]\n"
-	"          [--refresh-grace SECONDS] [--admins-may-deploy]\n"
-	"          [--claim NAME=ATTR]...\n"
-	"  app list | show ID | remove ID | drop-previous-secret ID\n"
-	"  app rotate-secret ID [--keep-previous DURATION]\n"
-	"  app set ID [--name N] [--display-name D] [--redirect-uri URI]...\n"
-	"          [--post-logout-uri URI]... [--backchannel-logout-uri URI]\n"
-	"          [--enabled on|off]\n"
-	"          [--allow-refresh on|off] [--refresh-grace SECONDS]\n"
-	"          [--admins-may-deploy on|off] [--jwt-access-tokens on|off]\n"
-	"          [--claim NAME=ATTR]... | [--no-claims]\n"
-	"          (--redirect-uri, --post-logout-uri, --claim: the whole list;\n"
-	"          --backchannel-logout-uri \"\": none)\n"
-	"          (--refresh-grace: 0..60 s, default 0; how long a refresh\n"
-	"          token just rotated out is still taken, for an app whose\n"
-	"          workers may refresh with the same token at once)\n"
-	"  app deploy|undeploy ID --all | [--domain D]... [--ou OU]...\n"
-	"          [--group G]... [--user U]...\n"
-	"  workflow show\n"
-	"  workflow set [--number-matching on|off] [--legacy on|off]\n"
-	"          [--min-app-version ios=V,android=V | none]   (the whole map)\n"
-	"          [--push-limit COUNT[/PERIOD]] [--report-pause DURATION | off]\n"
-	"          [--enroll-after-password on|off]\n"
-	"          (PERIOD, DURATION: a number and s, m, h or d: 300s, 15m, 1h)\n"
-	"  device enroll-code USER | list USER | remove ID\n"
-	"  device rename ID NAME          (the help desk's name for the phone)\n"
-	"  device revoke-codes USER       (the user's unused enrollment codes)\n"
-	"  push queue [--limit N]       (1..1000, default 50)\n"
-	"  branding show | reset\n"
-	"  branding set [--name N] [--color #RRGGBB] [--help-text T]\n"
-	"          [--help-url https:...|mailto:...|tel:...]\n"
-	"          [--logo FILE | --no-logo]   (an empty value clears that part)\n"
-	"  keys status | rotate [--after DURATION] | retire KID\n"
-	"                               (--after: published now, signing\n"
-	"                               then, 5m..1d; retire: out of /jwks)\n"
-	"  sessions list USER | end USER   (end: also the user's codes and\n"
-	"                               tokens, and sign-ins under way)\n"
-	"  sessions end-one USER SID    (that browser's session only)\n"
-	"  audit [--limit N] [--before SEQ] [--actor A] [--action A]\n"
-	"        [--target T] [--user U] [--since WHEN] [--until WHEN]\n"
-	"        (WHEN: a duration ago, 24h or 7d, or a UTC date or time,\n"
-	"        2026-12-01 or 2026-12-01T08:30Z)\n"
-	"                               (1..1000, default 50; events older\n"
-	"                               than SEQ; --action mfa. takes every\n"
-	"                               mfa.* action; --user: the user's\n"
-	"                               own and those naming them, such as\n"
-	"                               a device removed or a group joined)\n"
-	"\n"
-	"--password-stdin reads one line (a second one is refused; on a\n"
-	"terminal it is typed once, without echo).\n"
-	"--temporary, --password-change on: the user must choose a new\n"
-	"password at the next sign-in, after the password and any second\n"
-	"factor.\n"
-	"\n"
-	"Exit status: 0 done, 1 refused by the server, 2 bad usage,\n"
-	"3 cannot reach the server. status exits 1 when the server reports\n"
-	"its state store down (and prints the status all the same).\n";
+	"Exit status: 0 done, 1 refused by the server, 2 bad usage, 3 cannot\n"
+	"reach the server, 4 not found, 5 already there or in the way (a name\n"
+	"taken, a limit reached), 6 the server cannot now: try again (busy, "
+	"or\n"
+	"its state store down; status exits 6 when the server reports its "
+	"store\n"
+	"down, and prints the status all the same).\n";
 
 void af_ctl_usage(FILE *out)
 {
-	fputs(usage_text, out);
+	size_t i;
+
+	fputs(usage_head, out);
+	for (i = 0; i < AF_CTL_NELEMS(usage_sections); i++)
+		fputs(usage_sections[i].text, out);
+	fputs(usage_foot, out);
 }
 
-const af_cli_prog af_ctl_prog = {"authflowctl", af_ctl_usage};
+int af_ctl_usage_of(FILE *out, const char *group)
+{
+	size_t i, n = strcspn(group, " ");
+
+	for (i = 0; i < AF_CTL_NELEMS(usage_sections); i++) {
+		if (strlen(usage_sections[i].group) != n ||
+		    strncmp(usage_sections[i].group, group, n) != 0)
+			continue;
+		fprintf(out,
+			"usage: authflowctl [--url URL] [--token TOKEN] "
+			"[--json] %s ...\n\n",
+			usage_sections[i].group);
+		fputs(usage_sections[i].text, out);
+		fputs(usage_foot, out);
+		fputs("\n'authflowctl --help' shows every command, the URL and "
+		      "the token.\n",
+		      out);
+		return 0;
+	}
+	return -1;
+}
+
+const af_cli_prog af_ctl_prog = {"authflowctl", af_ctl_usage, af_ctl_usage_of};
 
 /* ---- option parsing ---- */
 
@@ -777,7 +838,7 @@ int af_ctl_cmd_status(af_ctl *ctl, int argc, char **argv)
 	store = json_object_get(answer, "store");
 	backend = json_string_value(json_object_get(store, "backend"));
 	if (rc == AF_CTL_EXIT_OK && json_is_false(json_object_get(store, "ok")))
-		rc = af_ctl_fail(AF_CTL_EXIT_REFUSED,
+		rc = af_ctl_fail(AF_CTL_EXIT_LATER,
 				 "the server cannot reach its state store "
 				 "(%s): sign-ins and changes fail until it "
 				 "can; check the store",

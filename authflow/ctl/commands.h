@@ -5,10 +5,14 @@
  * context's HTTP client, prints the answer, and returns the exit status:
  *
  *   AF_CTL_EXIT_OK           done
- *   AF_CTL_EXIT_REFUSED      the server answered 4xx or 5xx; its message
- *                            is on stderr
+ *   AF_CTL_EXIT_REFUSED      the server refused (4xx or 5xx not below);
+ *                            its message is on stderr
  *   AF_CTL_EXIT_USAGE        a malformed command line or input
  *   AF_CTL_EXIT_UNREACHABLE  no admin API answer from the server
+ *   AF_CTL_EXIT_NOT_FOUND    what the command names is not there (404)
+ *   AF_CTL_EXIT_CONFLICT     it is already there, or in the way (409)
+ *   AF_CTL_EXIT_LATER        the server cannot now: try again (429, 502,
+ *                            503, 504)
  *
  * Every failure prints exactly one line on stderr, "authflowctl: ...",
  * and nothing on stdout.
@@ -35,6 +39,10 @@
 #define AF_CTL_EXIT_REFUSED	AF_CLI_EXIT_REFUSED
 #define AF_CTL_EXIT_USAGE	AF_CLI_EXIT_USAGE
 #define AF_CTL_EXIT_UNREACHABLE AF_CLI_EXIT_UNREACHABLE
+/* authflowctl's own: what a script branches on (idsim says 1 for all). */
+#define AF_CTL_EXIT_NOT_FOUND	4
+#define AF_CTL_EXIT_CONFLICT	5
+#define AF_CTL_EXIT_LATER	6
 
 /* What every command needs; made and owned by main(). */
 typedef struct af_ctl {
@@ -63,6 +71,13 @@ int af_ctl_cmd_branding(af_ctl *ctl, int argc, char **argv);
 
 /* Writes the usage text (every command and option) to out. */
 void af_ctl_usage(FILE *out);
+
+/*
+ * Writes the usage of one command group to out: group is its name, or a
+ * command in it ("user add"). 0, or -1 (nothing written) for a name that
+ * is no group.
+ */
+int af_ctl_usage_of(FILE *out, const char *group);
 
 /* authflowctl for the shared option helpers: its name and af_ctl_usage. */
 extern const af_cli_prog af_ctl_prog;

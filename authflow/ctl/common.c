@@ -140,11 +140,11 @@ static int store_failure_only(const char *msg)
 static int store_down(const char *method, const char *msg)
 {
 	if (!store_failure_only(msg))
-		return af_ctl_fail(AF_CTL_EXIT_REFUSED,
+		return af_ctl_fail(AF_CTL_EXIT_LATER,
 				   "the server could not reach its state "
 				   "store: %s",
 				   msg);
-	return af_ctl_fail(AF_CTL_EXIT_REFUSED,
+	return af_ctl_fail(AF_CTL_EXIT_LATER,
 			   "the server could not reach its state store (%s)%s",
 			   msg != NULL && msg[0] != '\0' ? msg : "HTTP 503",
 			   strcmp(method, "GET") == 0
@@ -155,8 +155,30 @@ static int store_down(const char *method, const char *msg)
 }
 
 /*
+ * The exit status of a refusal with HTTP status, for a script to branch
+ * on: not there, in the way, or not now.
+ */
+static int refusal_exit(long status)
+{
+	switch (status) {
+	case 404:
+		return AF_CTL_EXIT_NOT_FOUND;
+	case 409:
+		return AF_CTL_EXIT_CONFLICT;
+	case 429:
+	case 502:
+	case 503:
+	case 504:
+		return AF_CTL_EXIT_LATER;
+	default:
+		return AF_CTL_EXIT_REFUSED;
+	}
+}
+
+/*
  * The exit status for an answer outside 2xx, after its one line: a
- * redirect means the URL is wrong, since redirects are not followed.
+ * redirect means the URL is wrong, since redirects are not followed, and
+ * a 404 without the admin API's message is a route it does not have.
  */
 static int refused(const char *method, long status, const json_t *answer)
 {
@@ -165,7 +187,6 @@ static int refused(const char *method, long status, const json_t *answer)
 		const char *text;
 	} known[] = {
 		{401, "the server refused the admin token"},
-		{404, "no such route: is --url the authflow server?"},
 		{413, "the request is too large for the server"},
 		{429, "too many requests: try again later"},
 		{502, "a proxy could not reach the server"},
@@ -185,14 +206,19 @@ static int refused(const char *method, long status, const json_t *answer)
 	if (status == 503 && code != NULL && strcmp(code, "unavailable") == 0)
 		return store_down(method, msg);
 	if (msg != NULL && msg[0] != '\0')
-		return af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s", msg);
+		return af_ctl_fail(refusal_exit(status), "%s", msg);
+	if (status == 404)
+		return af_ctl_fail(AF_CTL_EXIT_UNREACHABLE,
+				   "no such route: is --url the authflow "
+				   "server? (HTTP 404)");
 	/* An answer without a message, from the HTTP layer or a proxy. */
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		if (known[i].status == status)
-			return af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s (HTTP %ld)",
-					   known[i].text, status);
+			return af_ctl_fail(refusal_exit(status),
+					   "%s (HTTP %ld)", known[i].text,
+					   status);
 	}
-	return af_ctl_fail(AF_CTL_EXIT_REFUSED, "HTTP %ld", status);
+	return af_ctl_fail(refusal_exit(status), "HTTP %ld", status);
 }
 
 /*
@@ -656,7 +682,8 @@ int af_ctl_run_verb(af_ctl *ctl, const char *group, const af_ctl_verb *verbs,
 	if (argc < 2)
 		return af_ctl_usage_fail("%s: missing command", group);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		af_ctl_usage(stdout);
+		if (af_ctl_usage_of(stdout, group) != 0)
+			af_ctl_usage(stdout);
 		return AF_CTL_EXIT_OK;
 	}
 	for (i = 0; i < n; i++) {

@@ -6,7 +6,9 @@
  *
  * URL and token also come from AUTHFLOW_URL and AUTHFLOW_ADMIN_TOKEN
  * (the options win). Exit status: 0 done, 1 refused by the server, 2 bad
- * usage, 3 cannot reach the server; every failure is one line on stderr.
+ * usage, 3 cannot reach the server, 4 not found, 5 already there or in
+ * the way, 6 try again later (commands.h); every failure is one line on
+ * stderr.
  * This file reads the global options and hands the rest of the command
  * line to the command group named (commands.c).
  */
@@ -129,6 +131,40 @@ static int connect_ctl(af_ctl *ctl, struct global_opts *g)
 	return AF_CTL_EXIT_OK;
 }
 
+/*
+ * "help [COMMAND]", and "COMMAND ... --help" (-h) before any "--":
+ * prints the usage, all of it or the command group's, and returns the
+ * exit status; -1 when the command line asks for no help.
+ */
+static int help(const char *name, int argc, char **argv)
+{
+	int i;
+
+	if (strcmp(name, "help") == 0) {
+		if (argc > 2)
+			return af_ctl_usage_fail("help: unexpected argument "
+						 "'%s'",
+						 argv[2]);
+		if (argc == 1) {
+			af_ctl_usage(stdout);
+			return AF_CTL_EXIT_OK;
+		}
+		if (af_ctl_usage_of(stdout, argv[1]) != 0)
+			return af_ctl_usage_fail("help: unknown command '%s'",
+						 argv[1]);
+		return AF_CTL_EXIT_OK;
+	}
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") != 0 &&
+		    strcmp(argv[i], "-h") != 0)
+			continue;
+		if (af_ctl_usage_of(stdout, name) != 0)
+			return af_ctl_usage_fail("unknown command '%s'", name);
+		return AF_CTL_EXIT_OK;
+	}
+	return -1;
+}
+
 static int run(af_ctl *ctl, int argc, char **argv)
 {
 	struct global_opts g = {NULL, NULL, 0};
@@ -145,11 +181,11 @@ static int run(af_ctl *ctl, int argc, char **argv)
 	/* Help needs no server: a bad URL or token in the environment
 	 * must not keep it from being read. */
 	name = argv[optind];
-	if (strcmp(name, "help") == 0) {
+	rc = help(name, argc - optind, argv + optind);
+	if (rc != -1) {
 		if (g.token_from_argv)
 			OPENSSL_cleanse(g.token, strlen(g.token));
-		af_ctl_usage(stdout);
-		return AF_CTL_EXIT_OK;
+		return rc;
 	}
 	rc = connect_ctl(ctl, &g);
 	if (rc != AF_CTL_EXIT_OK)

@@ -101,7 +101,7 @@ static int valid_number(const char *s)
 
 /* For messages and --help; usage errors read "idsim: [cmd: ]message (see
  * 'idsim --help')" and exit 2. */
-static const af_cli_prog prog = {"idsim", af_idsim_usage};
+static const af_cli_prog prog = {"idsim", af_idsim_usage, NULL};
 
 /*
  * The global options every command needs, checked after the command's

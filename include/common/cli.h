@@ -39,10 +39,16 @@
  */
 #define AF_CLI_OPT_MANY 0x10000
 
-/* A program: its name for messages and its usage text for --help. */
+/*
+ * A program: its name for messages and its usage text for --help, with,
+ * for a program of command groups, the usage of the group a command is
+ * in (cmd "user add": the "user" group's lines; 0, or -1 when it has
+ * none). usage_of may be NULL.
+ */
 typedef struct af_cli_prog {
 	const char *name;	  /* "authflowctl" */
 	void (*usage)(FILE *out); /* writes the whole usage text */
+	int (*usage_of)(FILE *out, const char *cmd);
 } af_cli_prog;
 
 /* The getopt_long() state of one command's options. */
@@ -101,8 +107,9 @@ int af_cli_opt_refusal(int c, int argc, char **argv, char *msg, size_t cap);
 
 /*
  * A usage error: prints "<prog>: [<cmd>: ]<message> (see '<prog>
- * --help')" as by af_cli_vfail() and returns AF_CLI_EXIT_USAGE. cmd may
- * be NULL.
+ * --help')" as by af_cli_vfail() and returns AF_CLI_EXIT_USAGE; with a
+ * cmd and the prog's usage_of, the hint names the command's group: "(see
+ * '<prog> <group> --help')". cmd may be NULL.
  */
 int af_cli_usage_fail(const af_cli_prog *prog, const char *cmd, const char *fmt,
 		      ...) AF_CLI_PRINTF(3, 4);

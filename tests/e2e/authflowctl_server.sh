@@ -73,7 +73,7 @@ expect group-add 0 "$C" group add staff --description "All staff"
 expect group-set 0 "$C" group set staff --description "Everyone on the payroll"
 grep -q '^description: Everyone on the payroll$' "$tmp/out" && ok || bad "group set shows the new description"
 expect group-set-nothing 2 "$C" group set staff
-expect group-set-missing 1 "$C" group set nogroup --description x
+expect group-set-missing 4 "$C" group set nogroup --description x
 expect ou-add 0 "$C" ou add Finance
 # A password shorter than passwords.min_length (8): refused, said so.
 printf 'bob1234\n' >"$tmp/pw"
@@ -81,7 +81,7 @@ expect user-add-short 1 sh -c "\"$C\" user add bob --password-stdin <\"$tmp/pw\"
 grep -q 'password: must be at least 8 characters' "$tmp/err" && ok || bad "a short password is refused as such"
 printf 'bobs-password-1\n' >"$tmp/pw"
 expect user-add 0 sh -c "\"$C\" user add bob --name 'Bob Builder' --email bob@example.com --group staff --ou Finance --password-stdin <\"$tmp/pw\""
-expect user-add-dup 1 sh -c "\"$C\" user add bob --password-stdin <\"$tmp/pw\""
+expect user-add-dup 5 sh -c "\"$C\" user add bob --password-stdin <\"$tmp/pw\""
 # Every audit event is a log line too, whatever the level (the demo logs
 # warnings only), for a collector that keeps more than the trail does.
 grep '"level":"audit"' "$tmp/demo.err" | grep '"action":"user.add"' | grep '"target":"bob"' |
@@ -92,7 +92,7 @@ grep -q "^USERNAME" "$tmp/out" && grep -q "^bob " "$tmp/out" && ok || bad "user 
 grep -q "^USERNAME .* POLICY  *LAST-SIGN-IN$" "$tmp/out" && ok || bad "user list shows each user's policy"
 expect user-show-json 0 "$C" --json user show bob
 grep -q '"username": "bob"' "$tmp/out" && ok || bad "user show --json"
-expect user-show-missing 1 "$C" user show nobody
+expect user-show-missing 4 "$C" user show nobody
 
 expect policy-add 0 "$C" policy add staff-sso --sso on --remote-access off
 expect policy-assign 0 "$C" policy assign staff-sso --group staff
@@ -142,7 +142,7 @@ expect passwd-crlf 0 sh -c "\"$C\" user passwd carol --password-stdin <\"$tmp/pw
 [ "$(cat "$tmp/out")" = "set the password of user carol" ] && ok || bad "user passwd confirms: $(cat "$tmp/out")"
 # No such user: said before any password is asked for on the terminal
 # (script(1) gives the command one).
-expect passwd-nosuch 1 timeout 10 script -qec "\"$C\" user passwd nosuchuser" /dev/null
+expect passwd-nosuch 4 timeout 10 script -qec "\"$C\" user passwd nosuchuser" /dev/null
 grep -q 'no such user' "$tmp/out" && ! grep -qi 'password' "$tmp/out" && ok ||
 	bad "user passwd of nobody says so first: $(cat "$tmp/out")"
 # Typed on a terminal: twice, without echo. The command runs under
@@ -235,7 +235,7 @@ expect add-temporary-remove 0 "$C" user remove frank
 expect add-temporary-nopw 2 "$C" user add gina --temporary
 [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q -- '--password-stdin' "$tmp/err" &&
 	ok || bad "user add --temporary without a password: $(cat "$tmp/err")"
-expect add-temporary-nopw-none 1 "$C" user show gina
+expect add-temporary-nopw-none 4 "$C" user show gina
 expect user-remove-confirms 0 "$C" user remove carol
 [ "$(cat "$tmp/out")" = "removed user carol" ] && ok || bad "user remove confirms: $(cat "$tmp/out")"
 expect group-remove-confirms 0 sh -c "\"$C\" group add temp && \"$C\" group remove temp"
@@ -274,7 +274,7 @@ expect app-show-kept 0 "$C" app show "$cid"
 grep -q '^previous_secret_until: ' "$tmp/out" && ! grep -q 'sha256' "$tmp/out" && ok || bad "app show: the end, not the hash"
 expect app-drop-previous 0 "$C" app drop-previous-secret "$cid"
 [ "$(revoke_as "$sec1")" = 401 ] && [ "$(revoke_as "$sec2")" = 200 ] && ok || bad "the dropped secret stops at once"
-expect app-drop-none 1 "$C" app drop-previous-secret "$cid"
+expect app-drop-none 5 "$C" app drop-previous-secret "$cid"
 grep -q 'no secret replaced by a rotation is kept' "$tmp/err" && ok || bad "drop with none kept: $(cat "$tmp/err")"
 expect app-rotate-keep-bad 2 "$C" app rotate-secret "$cid" --keep-previous 31d
 expect app-set 0 "$C" --json app set "$cid" --name crm-renamed --claim dept=ous \
@@ -383,16 +383,16 @@ grep -q '^code: [A-Z2-7]\{16\}$' "$tmp/out" &&
 expect enroll-code-json 0 "$C" device enroll-code bob --json
 grep -q '"code"' "$tmp/out" && grep -q '"uri"' "$tmp/out" && grep -q '"expires_at"' "$tmp/out" &&
 	ok || bad "enroll-code --json"
-expect enroll-code-nobody 1 "$C" device enroll-code nobody
+expect enroll-code-nobody 4 "$C" device enroll-code nobody
 # A code sent to the wrong person goes, with the user's other codes.
 expect revoke-codes 0 "$C" device revoke-codes bob
 [ "$(cat "$tmp/out")" = "revoked the enrollment codes of bob" ] && ok || bad "device revoke-codes confirms"
-expect revoke-codes-nobody 1 "$C" device revoke-codes nobody
+expect revoke-codes-nobody 4 "$C" device revoke-codes nobody
 expect revoke-codes-no-user 2 "$C" device revoke-codes
 expect device-list 0 "$C" device list bob
 grep -q '^DEVICE-ID  *NAME  *PLATFORM  *PUSH  *APP-VERSION  *CREATED  *LAST-SEEN$' "$tmp/out" &&
 	ok || bad "device list header"
-expect device-remove-missing 1 "$C" device remove AAAAAAAAAAAAAAAAAAAAAA
+expect device-remove-missing 4 "$C" device remove AAAAAAAAAAAAAAAAAAAAAA
 # The help desk names a phone: shown at once, and in the list after.
 expect device-list-alice 0 "$C" --json device list alice
 phone=$(sed -n 's/.*"id": "\([A-Za-z0-9_-]*\)".*/\1/p' "$tmp/out" | head -n 1)
@@ -402,7 +402,7 @@ grep -q "Alice's demo phone (desk 4)" "$tmp/out" && grep -q '^DEVICE-ID ' "$tmp/
 expect device-list-renamed 0 "$C" device list alice
 grep -q "Alice's demo phone (desk 4)" "$tmp/out" && ok || bad "device list shows the new name"
 expect device-rename-empty 2 "$C" device rename "${phone:-x}" ''
-expect device-rename-missing 1 "$C" device rename AAAAAAAAAAAAAAAAAAAAAA x
+expect device-rename-missing 4 "$C" device rename AAAAAAAAAAAAAAAAAAAAAA x
 expect device-rename-one-arg 2 "$C" device rename "${phone:-x}"
 expect push-queue 0 "$C" push queue --limit 5
 grep -q '^JOB  *TXN  *DEVICE  *PLATFORM  *USER  *APP$' "$tmp/out" &&
@@ -465,8 +465,21 @@ const unavailable = {
 	storefail: '{\"error\":\"unavailable\",\"message\":\"state store failure\"}',
 	auditfail: '{\"error\":\"unavailable\",\"message\":\"settings changed, but the audit event could not be written (state store failure)\"}',
 };
+// Other refusals, for the exit status each gets.
+const refusals = {
+	r404: [404, ''],
+	r409: [409, '{\"error\":\"exists\",\"message\":\"user already exists\"}'],
+	r429: [429, ''],
+	r502: [502, ''],
+	r403: [403, '{\"error\":\"forbidden\",\"message\":\"the token may not do this\"}'],
+};
 const s = require('http').createServer((q, r) => {
 	const t = (q.headers.authorization || '').replace('Bearer ', '');
+	if (refusals[t]) {
+		r.writeHead(refusals[t][0], {'content-type': 'application/json'});
+		r.end(refusals[t][1]);
+		return;
+	}
 	r.writeHead(unavailable[t] ? 503 : 200, {'content-type': 'application/json'});
 	r.end(unavailable[t] || bodies[t] || '{}');
 }).listen(0, '127.0.0.1', () => console.log(s.address().port));
@@ -488,26 +501,34 @@ for t in empty badtypes; do
 		bad "workflow show of an answer without the settings ($t): nothing on stdout"
 done
 mockurl="http://127.0.0.1:$(cat "$tmp/mock.port")"
-# A store the server reports down: the status in full, then exit 1 with
+# A store the server reports down: the status in full, then exit 6 with
 # one line on stderr (also with --json), for monitoring and scripts.
-expect status-store-down 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storedown "$C" status
+expect status-store-down 6 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storedown "$C" status
 grep -q '^store: redis, DOWN$' "$tmp/out" && grep -q '^issuer: http://x$' "$tmp/out" &&
 	[ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q 'cannot reach its state store (redis)' "$tmp/err" &&
 	ok || bad "status with the store down: printed, one line on stderr"
-expect status-store-down-json 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storedown "$C" --json status
+expect status-store-down-json 6 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storedown "$C" --json status
 grep -q '"ok": false' "$tmp/out" && ok || bad "status --json with the store down prints the answer"
 # A 503 for the store says what it means and what to do, with the
 # server's own message.
-expect store-503-change 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storefail "$C" user remove x
+expect store-503-change 6 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storefail "$C" user remove x
 [ "$(wc -l <"$tmp/err")" -eq 1 ] &&
 	grep -q 'could not reach its state store (state store failure), so the change was not made, or only in part: check the store, look, and try again' "$tmp/err" &&
 	ok || bad "503 of a change: $(cat "$tmp/err")"
-expect store-503-read 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storefail "$C" user list
+expect store-503-read 6 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storefail "$C" user list
 grep -q 'could not reach its state store (state store failure): try again' "$tmp/err" &&
 	! grep -q 'change' "$tmp/err" && ok || bad "503 of a read: $(cat "$tmp/err")"
-expect store-503-said 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=auditfail "$C" workflow set --legacy off
+expect store-503-said 6 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=auditfail "$C" workflow set --legacy off
 grep -q 'state store: settings changed, but the audit event could not be written' "$tmp/err" &&
 	! grep -q 'not made' "$tmp/err" && ok || bad "503 that says the change was made: $(cat "$tmp/err")"
+# Exit statuses a script branches on: 404 without the admin API's message
+# is no admin API (3), 409 in the way (5), 429 and 502 try later (6),
+# other refusals 1; one line on stderr each.
+for r in r404:3 r409:5 r429:6 r502:6 r403:1; do
+	expect "refusal-${r%%:*}" "${r#*:}" env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN="${r%%:*}" "$C" user show x
+	[ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "refusal-${r%%:*}: one line on stderr"
+done
+grep -q 'the token may not do this' "$tmp/err" && ok || bad "a 403 says the server's message"
 # A secret handed out although its audit event was not written: the
 # server's warning reaches the terminal too.
 expect app-add-unaudited 0 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=unaudited "$C" app add --name x --redirect-uri https://rp.example/cb

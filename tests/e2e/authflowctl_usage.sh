@@ -368,21 +368,54 @@ AUTHFLOW_URL=ftp://bad run /dev/null --url "$DEAD" --token "$TOKEN" audit
 check_one_line flag-beats-env 3
 
 # --- help ---
-for args in "--help" "-h" "help" "user --help" "app add --help" "audit -h" \
-	"workflow --help" "workflow set --help" "device enroll-code -h" \
-	"push queue --help"; do
+# The whole usage: every group, and the exit statuses.
+for args in "--help" "-h" "help"; do
 	# shellcheck disable=SC2086
 	run /dev/null $args
 	if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] &&
 		grep -q '^usage: authflowctl' "$tmp/out" &&
 		grep -q 'app deploy' "$tmp/out" &&
 		grep -q 'device enroll-code' "$tmp/out" &&
-		grep -q 'status exits 1 when the server reports' "$tmp/out"; then
+		grep -q '^reach the server, 4 not found, 5 already there' "$tmp/out" &&
+		grep -q 'status exits 6 when the server reports' "$tmp/out"; then
 		ok
 	else
 		bad "help '$args': status $rc"
 	fi
 done
+# One group's usage: its lines and no other group's, wherever --help is
+# on the command line; "help GROUP" the same.
+for args in "user --help:user:app deploy" "app add --help:app:user add" \
+	"audit -h:audit:device enroll-code" "workflow --help:workflow:user add" \
+	"workflow set --help:workflow:app add" \
+	"device enroll-code -h:device:workflow set" \
+	"device rename X --help:device:user add" "help push:push:device" \
+	"push queue --help:push:audit" "help status:status:user"; do
+	cmd=${args%%:*}
+	rest=${args#*:}
+	group=${rest%%:*}
+	other=${rest#*:}
+	# shellcheck disable=SC2086
+	AUTHFLOW_URL=ftp://bad run /dev/null $cmd
+	if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] &&
+		grep -q "^usage: authflowctl .*\] $group \.\.\.\$" "$tmp/out" &&
+		grep -q "^  $group" "$tmp/out" &&
+		! grep -q "^  $other" "$tmp/out" &&
+		grep -q '^Exit status: ' "$tmp/out"; then
+		ok
+	else
+		bad "help '$cmd': status $rc: $(head -3 "$tmp/out")"
+	fi
+done
+expect help-unknown 2 -- help nothing
+grep -q "help: unknown command 'nothing'" "$tmp/err" && ok ||
+	bad "help names the unknown command"
+expect help-two 2 -- help user app
+expect help-unknown-group 2 -- nothing --help
+# A refused option points at its group's usage.
+expect hint-group 2 -- --url "$DEAD" --token "$TOKEN" workflow set --bogus
+grep -q "(see 'authflowctl workflow --help')" "$tmp/err" && ok ||
+	bad "a refused option points at the group's usage"
 
 # --version: one line with the version, no server needed (a bad URL in
 # the environment is no error).

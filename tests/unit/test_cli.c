@@ -57,7 +57,7 @@ static void fake_usage(FILE *out)
 	fputs("usage: prog\n", out);
 }
 
-static const af_cli_prog prog = {"prog", fake_usage};
+static const af_cli_prog prog = {"prog", fake_usage, NULL};
 
 static int call_vfail(size_t msg_max, const char *hint, const char *fmt, ...)
 	AF_CLI_PRINTF(3, 4);
@@ -279,6 +279,48 @@ static void test_next_opt_help_prints_usage_ok(void **state)
 	assert_string_equal(err, "");
 }
 
+/* A program of command groups: "user" has its own usage, "app" none. */
+static int fake_usage_of(FILE *out, const char *cmd)
+{
+	if (strncmp(cmd, "user", 4) != 0 || (cmd[4] != '\0' && cmd[4] != ' '))
+		return -1;
+	fputs("usage: prog user\n", out);
+	return 0;
+}
+
+static const af_cli_prog grouped = {"prog", fake_usage, fake_usage_of};
+
+static void test_group_usage_and_hint(void **state)
+{
+	char a0[] = "add", a1[] = "--help";
+	char *argv[] = {a0, a1, NULL};
+	struct capture c;
+	af_cli_optparse p;
+	char out[OUT_MAX];
+
+	(void)state;
+	capture_begin(&c, stdout, STDOUT_FILENO);
+	af_cli_opt_begin(&p, &grouped, "user add", 2, argv, cmd_opts);
+	assert_int_equal(af_cli_next_opt(&p), AF_CLI_OPT_STOP);
+	/* A group without a usage of its own: the whole one. */
+	af_cli_opt_begin(&p, &grouped, "app add", 2, argv, cmd_opts);
+	assert_int_equal(af_cli_next_opt(&p), AF_CLI_OPT_STOP);
+	capture_end(&c, stdout, out);
+	assert_int_equal(p.rc, AF_CLI_EXIT_OK);
+	assert_string_equal(out, "usage: prog user\nusage: prog\n");
+
+	capture_begin(&c, stderr, STDERR_FILENO);
+	(void)af_cli_usage_fail(&grouped, "user add", "missing NAME");
+	(void)af_cli_usage_fail(&grouped, "status", "unexpected argument");
+	(void)af_cli_usage_fail(&grouped, NULL, "missing command");
+	capture_end(&c, stderr, out);
+	assert_string_equal(
+		out, "prog: user add: missing NAME (see 'prog user --help')\n"
+		     "prog: status: unexpected argument (see 'prog status "
+		     "--help')\n"
+		     "prog: missing command (see 'prog --help')\n");
+}
+
 static void test_positionals_exact_count_lent(void **state)
 {
 	char a0[] = "cmd", a1[] = "--flag", a2[] = "one", a3[] = "two";
@@ -389,6 +431,7 @@ int main(void)
 		cmocka_unit_test(test_next_opt_twice_refused_unless_many),
 		cmocka_unit_test(test_path_check_one_line),
 		cmocka_unit_test(test_next_opt_help_prints_usage_ok),
+		cmocka_unit_test(test_group_usage_and_hint),
 		cmocka_unit_test(test_positionals_exact_count_lent),
 		cmocka_unit_test(test_next_global_stops_at_command),
 		cmocka_unit_test(test_next_global_missing_command_and_value),
