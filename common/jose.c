@@ -1806,21 +1806,48 @@ static jose_status give_back_life(json_t *ringj, const json_t *gone,
 }
 
 /*
+ * When key k of ring r may leave it with no node of those sharing it,
+ * which look every refresh_s seconds, still signing with it: 0 for at
+ * once, or a later time; INT64_MAX for a successor about to sign, which a
+ * node may begin with before it sees it gone. A node knows when k stops
+ * (its expires_at) once it has seen the change that set it: the newest
+ * key made after k (the ring is oldest first), which it sees up to
+ * refresh_s, and a second of its look's tick, after it was made.
+ */
+static int64_t retire_from(const struct ring *r, const struct ring_key *k,
+			   unsigned refresh_s, int64_t now)
+{
+	int64_t margin = (int64_t)refresh_s + 1, seen = 0, stop;
+	size_t i;
+
+	if (refresh_s == 0)
+		return 0;
+	if (k->signs_from > now)
+		return k->signs_from - now < margin ? INT64_MAX : 0;
+	for (i = (size_t)(k - r->keys) + 1; i < r->count; i++)
+		if (r->keys[i].created_at + margin > seen)
+			seen = r->keys[i].created_at + margin;
+	/* Not the signing key, though unexpired: another one won the tie. */
+	stop = k->expires_at < now ? k->expires_at : now;
+	return seen > stop ? seen : stop;
+}
+
+/*
  * One read-modify-write of a retirement: as ring_update_once(), *done set
  * once the ring in memory is the one stored without kid; *until as
- * give_back_life() sets it.
+ * give_back_life() sets it, or, with JOSE_ERR_SOON, when kid may go.
  */
 static jose_status retire_once(af_keyring *kr, const char *kid, bool *done,
 			       int64_t *until, char *why, size_t whylen)
 {
 	store_value raw = {0};
 	struct ring loaded = {0};
-	const struct ring_key *signing;
+	const struct ring_key *signing, *key;
 	char signing_kid[JOSE_KID_MAX + 1] = "";
 	json_t *ringj = NULL, *gone;
 	bool found = false;
 	jose_status st;
-	int64_t now = af_now();
+	int64_t now = af_now(), from;
 	uint64_t gen;
 	long at;
 
@@ -1837,6 +1864,19 @@ static jose_status retire_once(af_keyring *kr, const char *kid, bool *done,
 	signing = ring_signing(&loaded, now);
 	if (signing != NULL && strcmp(signing->kid, kid) == 0) {
 		st = JOSE_ERR_ARG;
+		goto out;
+	}
+	/* Nor does another node sign with a key the ring no longer has. */
+	key = ring_find(&loaded, kid);
+	from = key != NULL ? retire_from(&loaded, key, kr->opts.refresh_s, now)
+			   : 0;
+	if (from == INT64_MAX) {
+		st = JOSE_ERR_ARG;
+		goto out;
+	}
+	if (from > now) {
+		*until = from;
+		st = JOSE_ERR_SOON;
 		goto out;
 	}
 	if (signing != NULL)
@@ -1885,6 +1925,8 @@ jose_status af_keyring_retire(af_keyring *kr, const char *kid,
 		if (st != JOSE_OK)
 			break;
 	}
+	if (st == JOSE_ERR_SOON && until_out != NULL)
+		*until_out = until;
 	if (st == JOSE_ERR_CORRUPT)
 		notice(kr, 1,
 		       "the key ring in the store is damaged, left as it is: %s",

@@ -172,6 +172,23 @@ void af_admin__keys_rotate(af_admin_call *c)
 	af_admin__json(c, 200, status);
 }
 
+/*
+ * A key that stopped signing a moment ago: the nodes that share the ring
+ * may sign with it until they see the rotation, and their tokens would
+ * verify nowhere once it left. The key may go from "from" on.
+ */
+static void retire_soon(af_admin_call *c, int64_t from)
+{
+	char msg[160];
+	int64_t wait = from - af_now();
+
+	snprintf(msg, sizeof(msg),
+		 "this key stopped signing a moment ago, and other nodes may "
+		 "still sign with it until they see that: retire it in %lld s",
+		 (long long)(wait > 1 ? wait : 1));
+	af_admin__error(c, AF_ADMIN_CONFLICT, msg);
+}
+
 void af_admin__keys_retire(af_admin_call *c)
 {
 	const char *kid = c->seg[1];
@@ -181,6 +198,10 @@ void af_admin__keys_retire(af_admin_call *c)
 	af_dir_status st;
 
 	js = af_keyring_retire(c->srv->keys, kid, &called_off);
+	if (js == JOSE_ERR_SOON) {
+		retire_soon(c, called_off);
+		return;
+	}
 	if (js == JOSE_ERR_UNKNOWN_KID) {
 		af_admin__error(c, AF_ADMIN_NOT_FOUND,
 				"no such key in the ring");

@@ -26,19 +26,20 @@
 
 #include "common/store.h"
 
-#define JOSE_STATUS_MAP(XX)                                          \
-	XX(OK, 0, "success")                                         \
-	XX(ERR_ARG, -1, "invalid argument")                          \
-	XX(ERR_NOMEM, -2, "out of memory")                           \
-	XX(ERR_CRYPTO, -3, "cryptographic failure")                  \
-	XX(ERR_STORE, -4, "state store failure")                     \
-	XX(ERR_NO_KEY, -5, "no signing key")                         \
-	XX(ERR_MALFORMED, -6, "malformed JWT")                       \
-	XX(ERR_SIGNATURE, -7, "bad JWT signature")                   \
-	XX(ERR_UNKNOWN_KID, -8, "JWT signed by an unknown key")      \
-	XX(ERR_TOO_BIG, -9, "JWT too large")                         \
-	XX(ERR_CORRUPT, -10, "the key ring in the store is damaged") \
-	XX(ERR_LATE, -11, "the signing key stops signing before then")
+#define JOSE_STATUS_MAP(XX)                                            \
+	XX(OK, 0, "success")                                           \
+	XX(ERR_ARG, -1, "invalid argument")                            \
+	XX(ERR_NOMEM, -2, "out of memory")                             \
+	XX(ERR_CRYPTO, -3, "cryptographic failure")                    \
+	XX(ERR_STORE, -4, "state store failure")                       \
+	XX(ERR_NO_KEY, -5, "no signing key")                           \
+	XX(ERR_MALFORMED, -6, "malformed JWT")                         \
+	XX(ERR_SIGNATURE, -7, "bad JWT signature")                     \
+	XX(ERR_UNKNOWN_KID, -8, "JWT signed by an unknown key")        \
+	XX(ERR_TOO_BIG, -9, "JWT too large")                           \
+	XX(ERR_CORRUPT, -10, "the key ring in the store is damaged")   \
+	XX(ERR_LATE, -11, "the signing key stops signing before then") \
+	XX(ERR_SOON, -12, "other nodes may still sign with the key")
 
 typedef enum jose_status {
 #define JOSE_XX(name, value, text) JOSE_##name = (value),
@@ -235,13 +236,21 @@ jose_status af_keyring_rotate_at(af_keyring *kr, int64_t delay_s,
  * signing key gets back its lifetime from when it began to sign. The
  * notice callback is told (a warning).
  *
- * until (may be NULL) gets 0, or, when kid was the successor a planned
- * rotation lined up and the plan is off, the time the signing key now
- * signs until.
+ * With a ring that other nodes share (refresh_s not 0), a node learns of
+ * a rotation at its next look and signs with the key it knew until then:
+ * a key that stopped signing less than refresh_s + 1 seconds ago, by a
+ * rotation made then, is refused with JOSE_ERR_SOON, and so is a
+ * successor that begins to sign within that time as one that signs now,
+ * so that no node signs with a key that has left the ring.
  *
- * Returns JOSE_OK, JOSE_ERR_ARG (kid signs now; or kr or kid NULL),
- * JOSE_ERR_UNKNOWN_KID (no such key in the ring), JOSE_ERR_NOMEM,
- * JOSE_ERR_STORE or JOSE_ERR_CORRUPT (as af_keyring_rotate()).
+ * until (may be NULL) gets 0; or, when kid was the successor a planned
+ * rotation lined up and the plan is off, the time the signing key now
+ * signs until; or, with JOSE_ERR_SOON, the time from which kid may go.
+ *
+ * Returns JOSE_OK, JOSE_ERR_ARG (kid signs now, or is about to; or kr or
+ * kid NULL), JOSE_ERR_SOON, JOSE_ERR_UNKNOWN_KID (no such key in the
+ * ring), JOSE_ERR_NOMEM, JOSE_ERR_STORE or JOSE_ERR_CORRUPT (as
+ * af_keyring_rotate()).
  *
  * Thread-safety: safe.
  */

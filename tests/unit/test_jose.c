@@ -1560,6 +1560,56 @@ static void test_keyring_retire_takes_a_key_out_now(void **state)
 	assert_string_equal(new_kid, kid);
 }
 
+/*
+ * Nodes that share a ring learn of a rotation at their next look (here
+ * every second): until then they sign with the key they knew, so it does
+ * not leave the ring before they all can have seen it stop, nor does a
+ * successor that is about to sign. A rotation planned ahead, which every
+ * node knows of, lets the key go as soon as it stopped.
+ */
+static void test_keyring_retire_waits_for_other_nodes(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	char old[JOSE_KID_MAX + 1], fresh[JOSE_KID_MAX + 1];
+	char next[JOSE_KID_MAX + 1], kid[JOSE_KID_MAX + 1];
+	af_keyring *a = NULL, *b = NULL;
+	int64_t from = 0, t0;
+
+	o.refresh_s = 1;
+	assert_int_equal(af_keyring_open(fx->st, &o, &a), JOSE_OK);
+	assert_int_equal(af_keyring_open(fx->st, &o, &b), JOSE_OK);
+	signing_kid(a, old);
+	t0 = af_now();
+	assert_int_equal(af_keyring_rotate(a, fresh), JOSE_OK);
+	assert_int_equal(af_keyring_retire(a, old, &from), JOSE_ERR_SOON);
+	assert_in_range(from, t0 + 2, af_now() + 2);
+	assert_int_equal(ring_size(fx->st), 2);
+	/* The key that now signs, as always. */
+	assert_int_equal(af_keyring_retire(a, fresh, NULL), JOSE_ERR_ARG);
+	while (af_now() < from)
+		usleep(100 * 1000);
+	assert_int_equal(af_keyring_retire(a, old, &from), JOSE_OK);
+	assert_int_equal(from, 0);
+	af_keyring_look(b);
+	signing_kid(b, kid);
+	assert_string_equal(kid, fresh);
+
+	/* A successor that begins to sign within the look's time stays. */
+	assert_int_equal(af_keyring_rotate_at(a, 1, next), JOSE_OK);
+	assert_int_equal(af_keyring_retire(a, next, NULL), JOSE_ERR_ARG);
+	assert_int_equal(ring_size(fx->st), 2);
+
+	/* Planned ahead: once the successor signs, the old key may go. */
+	usleep(1100 * 1000);
+	assert_int_equal(af_keyring_reload(a), JOSE_OK);
+	signing_kid(a, kid);
+	assert_string_equal(kid, next);
+	assert_int_equal(af_keyring_retire(a, fresh, &from), JOSE_ERR_SOON);
+	af_keyring_free(b);
+	af_keyring_free(a);
+}
+
 /* A key's member of the status, by kid. */
 static json_int_t key_time(const json_t *status, const char *kid,
 			   const char *member);
@@ -2208,6 +2258,9 @@ int main(void)
 			test_keyring_retired_key_leaves_jwks_then_ring, setup,
 			teardown),
 		cmocka_unit_test(test_keyring_retire_after_elapses_by_clock),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_retire_waits_for_other_nodes, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_retire_takes_a_key_out_now, setup,
 			teardown),

@@ -3570,6 +3570,23 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
 // alert, a lifetime that ends without a rotation, a damaged ring, and
 // several nodes on one Redis.
 
+// keys retire of a key that just stopped signing: with a shared store
+// (redis) the other nodes may sign with it until their next look at the
+// ring, so the server says how long to wait, and takes it then; alone
+// (memory) it takes it at once. The last answer.
+async function retireOnceAllowed(srv, kid) {
+  let r = ctl(srv, ['keys', 'retire', '--', kid]);
+  if (STORE === 'redis') {
+    assert.equal(r.code, 5, r.stderr);
+    const m = r.stderr.match(/other nodes may still sign with it until they see that: retire it in (\d+) s/);
+    assert.ok(m, r.stderr);
+    assert.ok(Number(m[1]) >= 1 && Number(m[1]) <= 6, r.stderr);
+    await new Promise((done) => setTimeout(done, Number(m[1]) * 1000 + 100));
+    r = ctl(srv, ['keys', 'retire', '--', kid]);
+  }
+  return r;
+}
+
 describe(`authflow signing keys (${STORE} store)`, () => {
   const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
   const kidOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[0], 'base64url')).kid;
@@ -3748,7 +3765,7 @@ describe(`authflow signing keys (${STORE} store)`, () => {
       assert.equal(kidOf((await signInAt(srv, s)).id_token), keys.signing_kid);
       // A retirement makes room for the next rotation.
       const old = keys.keys.find((k) => !k.signing).kid;
-      assert.equal(ctl(srv, ['keys', 'retire', '--', old]).code, 0);
+      assert.equal((await retireOnceAllowed(srv, old)).code, 0);
       assert.equal((await srv.admin('POST', '/keys/rotate')).status, 200);
     } finally {
       await srv.stop();
@@ -3837,7 +3854,7 @@ describe(`authflow signing keys (${STORE} store)`, () => {
       const newKid = ctl(srv, ['keys', 'rotate']).stdout.match(/^kid: (\S+)$/m)[1];
       let ui = await fetch(`${srv.issuer}/userinfo`, { headers: { authorization: `Bearer ${before.access_token}` } });
       assert.equal(ui.status, 200, 'before: the old key still verifies');
-      r = ctl(srv, ['keys', 'retire', '--', oldKid]);
+      r = await retireOnceAllowed(srv, oldKid);
       assert.equal(r.code, 0, r.stderr);
       // The status lists every key left, in a table.
       assert.match(r.stdout, new RegExp(`^signing_kid: ${newKid}$`, 'm'));
