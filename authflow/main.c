@@ -705,8 +705,8 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 			break;
 		}
 		keys_watch(&srv, &watch);
-		af_store_watch_tick(&store_watch, srv.store, log, srv.metrics,
-				    af_mono_ns());
+		af_store_watch_tick(&store_watch, &srv.store_health, srv.store,
+				    log, srv.metrics, af_mono_ns());
 		af_mfa_seam_sweep(&srv, &sweep, af_now());
 		af_session_sweep(&srv, &sessions, af_now());
 		af_bcl_tick(srv.bcl, af_mono_ns());

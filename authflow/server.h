@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/store.h"
 #include "directory/directory.h"
+#include "http/health.h"
 #include "http/metrics.h"
 #include "http/request.h"
 
@@ -78,6 +79,8 @@ typedef struct af_server {
 	 */
 	char rid_prefix[AF_RID_PREFIX_LEN + 1];
 	atomic_uint_least64_t rid_next;
+	/* The store's health as the main loop last checked it (/healthz). */
+	af_store_health store_health;
 	/* The device API's cache of checked device keys; may be NULL. */
 	struct af_device_keys *device_keys;
 	/*

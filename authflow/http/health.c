@@ -1,4 +1,4 @@
-/* The store's health: /healthz's check and the main loop's watch of it. */
+/* The store's health: the main loop's watch of it, which /healthz tells. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -69,11 +69,28 @@ void af_store_watch_note(af_store_watch *w, log_ctx *log, af_metrics *m, int up,
 	}
 }
 
-void af_store_watch_tick(af_store_watch *w, store_ctx *st, log_ctx *log,
-			 af_metrics *m, uint64_t now_ns)
+int af_store_health_up(af_store_health *h, uint64_t now_ns)
+{
+	uint64_t began = atomic_load(&h->began_ns);
+
+	if (began != 0 && now_ns > began &&
+	    now_ns - began >= (uint64_t)AF_HEALTH_HANG_MS * 1000000u)
+		return 0;
+	return !atomic_load(&h->down);
+}
+
+void af_store_watch_tick(af_store_watch *w, af_store_health *h, store_ctx *st,
+			 log_ctx *log, af_metrics *m, uint64_t now_ns)
 {
 	char why[AF_HEALTH_WHY_MAX];
-	int up = af_health_store(st, why, sizeof(why));
+	int up;
 
+	if (h != NULL)
+		atomic_store(&h->began_ns, now_ns != 0 ? now_ns : 1);
+	up = af_health_store(st, why, sizeof(why));
+	if (h != NULL) {
+		atomic_store(&h->down, !up);
+		atomic_store(&h->began_ns, 0);
+	}
 	af_store_watch_note(w, log, m, up, why, now_ns);
 }

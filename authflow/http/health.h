@@ -11,11 +11,13 @@
  * each check of the watch.
  *
  * Thread-safety: af_health_store() may be called from any thread, as the
- * store may; an af_store_watch belongs to one thread (the main loop's).
+ * store may; an af_store_watch belongs to one thread (the main loop's);
+ * an af_store_health is read by any (see there).
  */
 #ifndef AF_HTTP_HEALTH_H
 #define AF_HTTP_HEALTH_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,8 +69,28 @@ af_store_watch_log af_store_watch_step(af_store_watch *w, int up,
 void af_store_watch_note(af_store_watch *w, log_ctx *log, af_metrics *m, int up,
 			 const char *why, uint64_t now_ns);
 
-/* Checks the store (af_health_store()) at now_ns and notes the outcome. */
-void af_store_watch_tick(af_store_watch *w, store_ctx *st, log_ctx *log,
-			 af_metrics *m, uint64_t now_ns);
+/*
+ * The store's health as /healthz tells it, from the watch's checks, so
+ * that a probe never waits on the store on an HTTP thread: the last
+ * check's outcome, and a check under way for AF_HEALTH_HANG_MS or more
+ * counts as failed (a store that hangs is told at once, not after
+ * store.timeout_ms). Zeroed, it says up. Any thread may read it; the
+ * watch's thread writes it.
+ */
+#define AF_HEALTH_HANG_MS 1000u
+typedef struct af_store_health {
+	atomic_int down;		/* the last check failed */
+	atomic_uint_least64_t began_ns; /* monotonic: a check under way; 0 */
+} af_store_health;
+
+/* 1 when the store is up as h last saw it, at now_ns (monotonic). */
+int af_store_health_up(af_store_health *h, uint64_t now_ns);
+
+/*
+ * Checks the store (af_health_store()) at now_ns and notes the outcome,
+ * in h too (may be NULL).
+ */
+void af_store_watch_tick(af_store_watch *w, af_store_health *h, store_ctx *st,
+			 log_ctx *log, af_metrics *m, uint64_t now_ns);
 
 #endif /* AF_HTTP_HEALTH_H */

@@ -237,10 +237,50 @@ static void test_tick_redis_unreachable_reason_without_password(void **state)
 			 STORE_OK);
 	assert_int_equal(af_health_store(f->store, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "cannot connect"));
-	af_store_watch_tick(&f->w, f->store, f->log, f->m, T0);
+	af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m, T0);
 	one_line(f, "error", "does not answer: ");
 	assert_null(strstr(f->buf, PASSWORD));
 	metric(f, "authflow_store_up", 0);
+}
+
+/*
+ * What /healthz tells: the watch's last check, read without a wait; a
+ * zeroed state says up, a failed check down until one succeeds, and a
+ * check that has run for AF_HEALTH_HANG_MS down while it goes on.
+ */
+static void test_health_state_follows_checks_and_hangs(void **state)
+{
+	struct fx *f = *state;
+	af_store_health h;
+	store_options so;
+	char url[128], err[256];
+	uint64_t hang = (uint64_t)AF_HEALTH_HANG_MS * 1000000u;
+
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(af_store_health_up(&h, T0), 1);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%u/0", closed_port());
+	memset(&so, 0, sizeof(so));
+	so.backend = STORE_BACKEND_REDIS;
+	so.url = url;
+	so.prefix = "t:";
+	assert_int_equal(store_open(&so, &f->store, err, sizeof(err)),
+			 STORE_OK);
+	af_store_watch_tick(&f->w, &h, f->store, f->log, f->m, T0);
+	assert_int_equal(af_store_health_up(&h, T0 + S(1)), 0);
+	assert_int_equal(atomic_load(&h.began_ns), 0);
+	store_close(f->store);
+	memset(&so, 0, sizeof(so));
+	so.backend = STORE_BACKEND_MEMORY;
+	assert_int_equal(store_open(&so, &f->store, err, sizeof(err)),
+			 STORE_OK);
+	af_store_watch_tick(&f->w, &h, f->store, f->log, f->m, T0 + S(2));
+	assert_int_equal(af_store_health_up(&h, T0 + S(3)), 1);
+	/* A check under way: up for a while, then down until it ends. */
+	atomic_store(&h.began_ns, T0 + S(4));
+	assert_int_equal(af_store_health_up(&h, T0 + S(4) + hang - 1), 1);
+	assert_int_equal(af_store_health_up(&h, T0 + S(4) + hang), 0);
+	atomic_store(&h.began_ns, 0);
+	assert_int_equal(af_store_health_up(&h, T0 + S(9)), 1);
 }
 
 static void test_tick_memory_store_always_up(void **state)
@@ -256,7 +296,8 @@ static void test_tick_memory_store_always_up(void **state)
 			 STORE_OK);
 	assert_int_equal(af_health_store(f->store, NULL, 0), 1);
 	for (i = 0; i < 3; i++)
-		af_store_watch_tick(&f->w, f->store, f->log, f->m, T0 + S(i));
+		af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m,
+				    T0 + S(i));
 	assert_string_equal(logged(f), "");
 	metric(f, "authflow_store_up", 1);
 	metric(f, "authflow_store_check_failures_total", 0);
@@ -273,6 +314,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_tick_redis_unreachable_reason_without_password,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_health_state_follows_checks_and_hangs, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_tick_memory_store_always_up, setup, teardown),
 	};

@@ -2192,9 +2192,7 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
       const { s, b, o } = await atTheForm(srv, 'full');
       assert.equal(cli('config', 'set', 'maxmemory', '1'), 'OK');
-      const h = await fetch(`${srv.issuer}/healthz`);
-      assert.equal(h.status, 503);
-      assert.equal((await h.json()).store, 'unavailable');
+      assert.equal((await healthWithin(srv.issuer, 503)).store, 'unavailable');
       // The server's own watch says why, within a second or two.
       for (let i = 0; i < 40 && !/redis refuses writes: OOM/.test(srv.stderr()); i++) {
         await new Promise((res) => setTimeout(res, 100));
@@ -2208,7 +2206,7 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       assert.equal(cli('config', 'set', 'maxmemory', '0'), 'OK');
       p = await b.post(`${srv.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
       assert.equal(p.status, 503, 'not checked');
-      assert.equal((await fetch(`${srv.issuer}/healthz`)).status, 200);
+      await healthWithin(srv.issuer, 200);
     } finally {
       redis.kill('SIGKILL');
       if (srv) await srv.stop();
@@ -2259,6 +2257,35 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     }
   });
 
+  test('/healthz never waits on a Redis that hangs: it answers at once, and 503 once the check has hung a second', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    const redis = await redisOn(port);
+    let srv;
+    try {
+      srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
+      await healthWithin(srv.issuer, 200);
+      redis.kill('SIGSTOP');
+      const statuses = [];
+      let slowest = 0;
+      for (let i = 0; i < 30 && !statuses.includes(503); i++) {
+        const t0 = Date.now();
+        const h = await fetch(`${srv.issuer}/healthz`);
+        await h.arrayBuffer();
+        slowest = Math.max(slowest, Date.now() - t0);
+        statuses.push(h.status);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.ok(statuses.includes(503), statuses.join(' '));
+      assert.ok(slowest < 500, `a probe waited ${slowest} ms`);
+      redis.kill('SIGCONT');
+      await healthWithin(srv.issuer, 200);
+    } finally {
+      redis.kill('SIGCONT');
+      redis.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
+  });
+
   test('after a long outage every thread comes back with the store, not each after its own back-off', { timeout: 60000 }, async () => {
     const port = await freePort();
     let redis = await redisOn(port);
@@ -2268,9 +2295,12 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       redis.kill('SIGKILL');
       await new Promise((res) => redis.once('exit', res));
       // Requests on every thread through the outage: their back-offs grow
-      // to seconds.
+      // to seconds. (The admin API reads the users from the store;
+      // /healthz answers from the server's own check and reads nothing.)
+      const bearer = () => srv.admin('GET', '/users');
       for (let i = 0; i < 14; i++) {
-        await Promise.all(Array.from({ length: 8 }, () => fetch(`${srv.issuer}/healthz`)));
+        const rs = await Promise.all(Array.from({ length: 8 }, bearer));
+        if (i === 13) assert.ok(rs.every((r) => r.status === 503), rs.map((r) => r.status).join(' '));
         await new Promise((res) => setTimeout(res, 400));
       }
       redis = await redisOn(port);
@@ -2280,8 +2310,8 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
       assert.match(srv.stderr(), /the store answers again/);
       const codes = [];
       for (let i = 0; i < 3; i++) {
-        const hs = await Promise.all(Array.from({ length: 8 }, () => fetch(`${srv.issuer}/healthz`)));
-        codes.push(...hs.map((h) => h.status));
+        const rs = await Promise.all(Array.from({ length: 8 }, bearer));
+        codes.push(...rs.map((r) => r.status));
       }
       assert.ok(codes.every((c) => c === 200), codes.join(' '));
     } finally {
@@ -2859,8 +2889,7 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       assert.equal(r.status, 302, r.text);
       assert.ok(new URL(r.location).searchParams.get('code'));
       // Health says so; users, apps and the admin API still work.
-      const h = await fetch(`${s.issuer}/healthz`);
-      assert.equal(h.status, 503);
+      await healthWithin(s.issuer, 503);
       assert.equal((await srv.admin('POST', '/users', { username: 'after', password: 'after-password' })).status, 201);
       await new Promise((res) => setTimeout(res, 300));
       assert.match(srv.stderr(), /the store is full: it holds \d+ MiB of its 16 MiB cap \(store.max_mb\); new sign-ins/);
@@ -3569,6 +3598,20 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
 // The signing keys' lifecycle: rotation, retirement, the ring's cap, the
 // alert, a lifetime that ends without a rotation, a damaged ring, and
 // several nodes on one Redis.
+
+// /healthz answers from the server's own check of the store, made once a
+// second: the answer it gives within a few seconds, with its body.
+async function healthWithin(issuer, status) {
+  let h;
+  for (let i = 0; i < 40; i++) {
+    h = await fetch(`${issuer}/healthz`);
+    if (h.status === status) break;
+    await h.arrayBuffer();
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.equal(h.status, status);
+  return h.json();
+}
 
 // keys retire of a key that just stopped signing: with a shared store
 // (redis) the other nodes may sign with it until their next look at the
