@@ -66,6 +66,32 @@ const char *pushd_outcome_name(pushd_outcome o)
 	return (unsigned)o < PUSHD_OUTCOMES ? outcome_names[o] : "unknown";
 }
 
+const char *pushd_cause_name(pushd_cause c)
+{
+	static const char *const names[PUSHD_CAUSES] = {
+		"unknown",    "timeout",  "connection", "throttled", "service",
+		"credential", "rejected", "paused",	"config"};
+
+	return (unsigned)c < PUSHD_CAUSES ? names[c] : "unknown";
+}
+
+pushd_cause pushd_cause_of(CURLcode cc, long http_status)
+{
+	if (cc == CURLE_OPERATION_TIMEDOUT)
+		return PUSHD_CAUSE_TIMEOUT;
+	if (cc != CURLE_OK)
+		return PUSHD_CAUSE_CONNECTION;
+	if (http_status == 429)
+		return PUSHD_CAUSE_THROTTLED;
+	if (http_status >= 500 && http_status <= 599)
+		return PUSHD_CAUSE_SERVICE;
+	if (http_status == 401 || http_status == 403)
+		return PUSHD_CAUSE_CREDENTIAL;
+	if (http_status >= 400 && http_status <= 499)
+		return PUSHD_CAUSE_REJECTED;
+	return PUSHD_CAUSE_UNKNOWN;
+}
+
 /* Copies a required string member into out; -1 when absent or too long. */
 static int copy_str(const json_t *obj, const char *key, char *out, size_t cap)
 {

@@ -1,5 +1,6 @@
 /*
  * Push metrics in Prometheus text: pushes by platform and outcome, the
+ * failures by cause, the
  * enqueue-to-answer latency, open connections, streams in flight, token
  * renewals and retries. Counters are C11 atomics: recording takes no
  * lock, and a scrape reads each counter once.
@@ -35,6 +36,14 @@ void pushd_metrics_outcome(pushd_metrics *m, pushd_platform p, pushd_outcome o,
 	}
 	atomic_fetch_add(&m->lat_hist[p][i], 1);
 	atomic_fetch_add(&m->lat_sum_ms[p], (unsigned long long)latency_ms);
+}
+
+void pushd_metrics_failure(pushd_metrics *m, pushd_platform p, pushd_cause c)
+{
+	if (m == NULL || (unsigned)p >= PUSHD_PLATFORMS ||
+	    (unsigned)c >= PUSHD_CAUSES)
+		return;
+	atomic_fetch_add(&m->failures[p][c], 1);
 }
 
 struct out {
@@ -187,6 +196,19 @@ pushd_status pushd_metrics_render(pushd_ctx *ctx, pushd_write_fn fn, void *arg)
 			     pushd_platform_name((pushd_platform)p),
 			     pushd_outcome_name((pushd_outcome)i),
 			     atomic_load(&m->pushes[p][i]));
+	}
+	emit(&o, "# HELP pushd_push_failures_total Push jobs that failed for "
+		 "good, by platform and cause: the last answer's kind, or what "
+		 "kept the push from being sent.\n# TYPE "
+		 "pushd_push_failures_total counter\n");
+	for (p = 0; p < PUSHD_PLATFORMS; p++) {
+		for (i = 0; i < PUSHD_CAUSES; i++)
+			emit(&o,
+			     "pushd_push_failures_total{platform=\"%s\","
+			     "cause=\"%s\"} %lu\n",
+			     pushd_platform_name((pushd_platform)p),
+			     pushd_cause_name((pushd_cause)i),
+			     atomic_load(&m->failures[p][i]));
 	}
 	render_latency(&o, m);
 	render_connections(&o, m);

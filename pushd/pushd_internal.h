@@ -139,6 +139,23 @@ typedef enum pushd_outcome {
 	PUSHD_OUTCOMES
 } pushd_outcome;
 
+/*
+ * Why a push failed for good (pushd_push_failures_total's cause): its
+ * last answer's kind, or what kept it from being sent.
+ */
+typedef enum pushd_cause {
+	PUSHD_CAUSE_UNKNOWN = 0,
+	PUSHD_CAUSE_TIMEOUT,	/* no answer in time */
+	PUSHD_CAUSE_CONNECTION, /* no answer: the transfer failed */
+	PUSHD_CAUSE_THROTTLED,	/* 429 */
+	PUSHD_CAUSE_SERVICE,	/* 5xx */
+	PUSHD_CAUSE_CREDENTIAL, /* 401, 403, or no credential to be had */
+	PUSHD_CAUSE_REJECTED,	/* another 4xx, or a payload too large */
+	PUSHD_CAUSE_PAUSED,	/* the service was paused until too late */
+	PUSHD_CAUSE_CONFIG,	/* the platform is not configured here */
+	PUSHD_CAUSES
+} pushd_cause;
+
 /* What to do after one answer of a push service. */
 typedef enum pushd_verdict {
 	PUSHD_V_SENT = 0,
@@ -170,6 +187,9 @@ pushd_service pushd_service_of(const pushd_job *job);
 const char *pushd_service_name(pushd_service s);
 pushd_platform pushd_service_platform(pushd_service s);
 const char *pushd_outcome_name(pushd_outcome o);
+const char *pushd_cause_name(pushd_cause c);
+/* The cause of a failure whose last exchange ended with cc and status. */
+pushd_cause pushd_cause_of(CURLcode cc, long http_status);
 
 /* Parses one queue entry; PUSHD_OK or PUSHD_ERR_PROTOCOL/ERR_TOO_BIG. */
 PUSHD_NODISCARD pushd_status pushd_job_parse(const char *text, size_t len,
@@ -376,6 +396,10 @@ typedef struct pushd_flight {
 	int64_t taken_ms;      /* when this node took the job (unix ms) */
 	int64_t answered_ms;   /* the push service's last answer, or 0 */
 	pushd_outcome outcome; /* PUSHD_F_DONE */
+	/* Of a failure: why, and the service's last answer (0 and ""). */
+	pushd_cause cause;
+	long last_status;
+	char last_reason[PUSHD_REASON_MAX];
 	char key_done[PUSHD_KEY_BUF];
 	char key_txn[PUSHD_KEY_BUF];
 	char key_lease[PUSHD_KEY_BUF];
@@ -423,6 +447,7 @@ typedef struct pushd_conn_meter {
 
 typedef struct pushd_metrics {
 	atomic_ulong pushes[PUSHD_PLATFORMS][PUSHD_OUTCOMES];
+	atomic_ulong failures[PUSHD_PLATFORMS][PUSHD_CAUSES];
 	atomic_ulong lat_hist[PUSHD_PLATFORMS][PUSHD_LAT_BUCKETS + 1];
 	atomic_ullong lat_sum_ms[PUSHD_PLATFORMS];
 	pushd_conn_meter conns[PUSHD_PLATFORMS];
@@ -436,6 +461,7 @@ typedef struct pushd_metrics {
 
 void pushd_metrics_outcome(pushd_metrics *m, pushd_platform p, pushd_outcome o,
 			   int64_t latency_ms);
+void pushd_metrics_failure(pushd_metrics *m, pushd_platform p, pushd_cause c);
 
 struct pushd_worker;
 struct MHD_Daemon;

@@ -614,6 +614,7 @@ static void cas_answer(struct pushd_worker *w, pushd_flight *f,
 static void complete(struct pushd_worker *w, pushd_flight *f)
 {
 	pushd_outcome o = f->outcome;
+	char shown[LOG_VALUE_BUF];
 
 	if (o == OUT_UNRECORDED) {
 		flight_free(w, f);
@@ -630,14 +631,30 @@ static void complete(struct pushd_worker *w, pushd_flight *f)
 	}
 	pushd_metrics_outcome(&w->ctx->metrics, f->job.platform, o,
 			      latency_ms(f));
-	/* A push that failed for good left its user to type a token code. */
-	log_write(w->ctx->log,
-		  o == PUSHD_OUT_FAILED ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, NULL,
-		  "push", NULL,
-		  "job=%s txn=%s device=%s platform=%s outcome=%s attempts=%u",
-		  f->job.job, f->job.txn, f->job.device,
-		  pushd_platform_name(f->job.platform), pushd_outcome_name(o),
-		  f->sent);
+	if (o != PUSHD_OUT_FAILED) {
+		log_info(w->ctx->log, NULL, "push",
+			 "job=%s txn=%s device=%s platform=%s outcome=%s "
+			 "attempts=%u",
+			 f->job.job, f->job.txn, f->job.device,
+			 pushd_platform_name(f->job.platform),
+			 pushd_outcome_name(o), f->sent);
+		flight_free(w, f);
+		return;
+	}
+	/*
+	 * A push that failed for good left its user to type a token code:
+	 * the line says why, with the service's last answer, for whoever
+	 * is asked why no push came.
+	 */
+	pushd_metrics_failure(&w->ctx->metrics, f->job.platform, f->cause);
+	log_warn(w->ctx->log, NULL, "push",
+		 "job=%s txn=%s device=%s platform=%s outcome=%s attempts=%u "
+		 "cause=%s status=%ld reason=%s",
+		 f->job.job, f->job.txn, f->job.device,
+		 pushd_platform_name(f->job.platform), pushd_outcome_name(o),
+		 f->sent, pushd_cause_name(f->cause), f->last_status,
+		 log_value(f->last_reason[0] != '\0' ? f->last_reason : "-",
+			   shown, sizeof(shown)));
 	flight_free(w, f);
 }
 
@@ -883,6 +900,7 @@ static void start_send(struct pushd_worker *w, pushd_flight *f)
 		log_warn(w->ctx->log, NULL, "push",
 			 "job=%s: payload over the service's limit",
 			 f->job.job);
+		f->cause = PUSHD_CAUSE_REJECTED;
 		finish(w, f, PUSHD_OUT_FAILED);
 		return;
 	}
@@ -921,6 +939,7 @@ static void renew(struct pushd_worker *w, pushd_flight *f)
 	char fresh[PUSHD_ACCESS_TOKEN_MAX];
 	pushd_status rc;
 
+	f->cause = PUSHD_CAUSE_CREDENTIAL;
 	if (f->renewed) {
 		finish(w, f, PUSHD_OUT_FAILED);
 		return;
@@ -1001,12 +1020,38 @@ static int held(struct pushd_worker *w, pushd_flight *f, uint64_t until,
 			 "again",
 			 f->job.job,
 			 pushd_service_name(pushd_service_of(&f->job)));
+		f->cause = PUSHD_CAUSE_PAUSED;
 		finish(w, f, PUSHD_OUT_FAILED);
 		return 1;
 	}
 	f->due_ns = until;
 	f->held = 1;
 	return 1;
+}
+
+/*
+ * Keeps what a push service answered, or why it did not, for the line and
+ * the metric of a push that fails for good.
+ */
+static void last_answer(pushd_flight *f, CURLcode cc, long status)
+{
+	char code[PUSHD_REASON_MAX];
+
+	f->cause = pushd_cause_of(cc, status);
+	f->last_status = cc == CURLE_OK ? status : 0;
+	if (cc != CURLE_OK)
+		snprintf(f->last_reason, sizeof(f->last_reason), "%s",
+			 curl_easy_strerror(cc));
+	else if (f->job.platform == PUSHD_APNS)
+		pushd_apns_reason(f->resp, f->resp_len, f->last_reason,
+				  sizeof(f->last_reason));
+	else {
+		/* Google's code says more than its status, when it has one. */
+		pushd_fcm_error(f->resp, f->resp_len, f->last_reason,
+				sizeof(f->last_reason), code, sizeof(code));
+		if (code[0] != '\0')
+			memcpy(f->last_reason, code, sizeof(code));
+	}
 }
 
 static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
@@ -1039,6 +1084,8 @@ static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)
 	} else {
 		v = pushd_fcm_verdict(w->ctx, f, status);
 	}
+	if (v != PUSHD_V_SENT)
+		last_answer(f, cc, status);
 	if (v == PUSHD_V_RETRY &&
 	    pushd_service_refused(f->job.platform, status, cc))
 		pause_service(w, f, status, cc);
@@ -1235,6 +1282,9 @@ static int take(const char *id, const char *entry, void *arg)
 	f->sent = 0;
 	f->renewed = 0;
 	f->held = 0;
+	f->cause = PUSHD_CAUSE_UNKNOWN;
+	f->last_status = 0;
+	f->last_reason[0] = '\0';
 	f->taken_ms = af_now_ms();
 	f->answered_ms = 0;
 	f->lease_ns = af_mono_ns();
@@ -1287,6 +1337,7 @@ static void taken_answers(struct pushd_worker *w, pushd_flight *f,
 			 "push sections",
 			 f->job.job, pushd_platform_name(f->job.platform),
 			 pushd_platform_name(f->job.platform));
+		f->cause = PUSHD_CAUSE_CONFIG;
 		finish(w, f, PUSHD_OUT_FAILED);
 	} else {
 		f->state = PUSHD_F_WAIT;

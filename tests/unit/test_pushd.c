@@ -548,6 +548,38 @@ static void test_classify_curl_connection_errors_retried(void **state)
 			 PUSHD_V_FAILED);
 }
 
+/* The cause a failed push is counted under: a small, fixed set. */
+static void test_failure_cause_of_last_answer(void **state)
+{
+	static const struct {
+		CURLcode cc;
+		long status;
+		const char *cause;
+	} cases[] = {
+		{CURLE_OPERATION_TIMEDOUT, 0, "timeout"},
+		{CURLE_COULDNT_CONNECT, 0, "connection"},
+		{CURLE_PEER_FAILED_VERIFICATION, 0, "connection"},
+		{CURLE_OK, 429, "throttled"},
+		{CURLE_OK, 500, "service"},
+		{CURLE_OK, 503, "service"},
+		{CURLE_OK, 401, "credential"},
+		{CURLE_OK, 403, "credential"},
+		{CURLE_OK, 400, "rejected"},
+		{CURLE_OK, 413, "rejected"},
+		{CURLE_OK, 200, "unknown"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(pushd_cause_name(pushd_cause_of(
+					    cases[i].cc, cases[i].status)),
+				    cases[i].cause);
+	assert_string_equal(pushd_cause_name(PUSHD_CAUSE_PAUSED), "paused");
+	assert_string_equal(pushd_cause_name(PUSHD_CAUSE_CONFIG), "config");
+	assert_string_equal(pushd_cause_name(PUSHD_CAUSES), "unknown");
+}
+
 static void test_apns_reason_from_error_body(void **state)
 {
 	static const char body[] = "{\"reason\":\"Unregistered\","
@@ -2681,6 +2713,7 @@ int main(void)
 		cmocka_unit_test(test_classify_apns_every_answer),
 		cmocka_unit_test(test_classify_fcm_every_answer),
 		cmocka_unit_test(test_classify_curl_connection_errors_retried),
+		cmocka_unit_test(test_failure_cause_of_last_answer),
 		cmocka_unit_test(test_apns_reason_from_error_body),
 		cmocka_unit_test(test_fcm_error_google_body_parsed),
 		cmocka_unit_test(test_retry_after_forms_parsed),

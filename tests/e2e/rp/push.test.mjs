@@ -370,6 +370,12 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     assert.equal(apnsPushes(T.expired).length, 0);
     assert.equal(apnsJwts().length, jwts, 'no new provider token: Apple would refuse it');
     const logs = pushds.map((p) => p.stderr).join('');
+    // Why it failed, in the line of its outcome and in the metrics.
+    assert.match(logs, /platform=apns outcome=failed attempts=1 cause=credential status=403 reason=ExpiredProviderToken"/);
+    const causes = await Promise.all(pushds.filter((p) => !p.exited).map(async (p) =>
+      pushdMetric(await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text(),
+        'pushd_push_failures_total{platform="apns",cause="credential"}')));
+    assert.ok(causes.reduce((a, b) => a + b, 0) >= 1, causes.join(' '));
     assert.match(logs, /APNs calls a provider token made \d+ s ago expired; Apple refuses a new one within 1200 s of the last, so none is made \(is the clock right\?\)/);
   });
 
@@ -435,7 +441,7 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     let job;
     await until('the warning', () => { job = logged().match(said)?.[1]; return job !== undefined; });
     await until('its outcome', () =>
-      new RegExp(`job=${job} txn=\\S+ device=\\S+ platform=fcm outcome=failed attempts=1"`).test(logged()));
+      new RegExp(`job=${job} txn=\\S+ device=\\S+ platform=fcm outcome=failed attempts=1 cause=credential status=401 reason=THIRD_PARTY_AUTH_ERROR"`).test(logged()));
     // Not the device's fault: its token stays; nor pushd's: no new
     // access token, and the next push goes out with the one in hand.
     assert.equal((await deviceOf(s, T.fcmThirdParty)).push_token_valid, true);
