@@ -287,8 +287,10 @@ static void send_pushes(af_server *srv, af_req *req, const char *username,
 	    AF_MFA_OK)
 		log_warn(srv->log, req->rid, "mfa",
 			 "could not queue push jobs");
-	log_info(srv->log, req->rid, "mfa", "user=%s txn_started=1 pushes=%zu",
-		 username, queued);
+	/* The txn joins this line to the push's and the phone's. */
+	log_info(srv->log, req->rid, "mfa",
+		 "user=%s txn_started=1 txn=%s pushes=%zu", username,
+		 json_string_value(json_object_get(txn, "id")), queued);
 }
 
 /*
@@ -313,7 +315,8 @@ static int reported_meanwhile(af_server *srv, const af_req *req,
 	    paused <= 0)
 		return 0;
 	log_info(srv->log, req->rid, "mfa",
-		 "user=%s txn_started=1 pushes=0 why=paused", username);
+		 "user=%s txn_started=1 txn=%s pushes=0 why=paused", username,
+		 json_string_value(json_object_get(txn, "id")));
 	st = af_mfa_txn_cancel(srv->store,
 			       json_string_value(json_object_get(txn, "id")),
 			       AF_MFA_CANCEL_REPORT, af_now(), &out);

@@ -607,6 +607,12 @@ describe(`push MFA (${STORE} store)`, () => {
         const m = await toMfa(s, new Browser());
         flows.push({ b: m.browser, f: hiddenFields(m.page.text) });
       }
+      // Each sign-in's line names its txn, as the push's and the phone's do.
+      const started = server.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+        .filter((l) => l.event === 'mfa' && /txn_started=1/.test(l.msg));
+      assert.ok(started.length >= 1);
+      const txns = started.map((l) => l.msg.match(/^user=paz txn_started=1 txn=([A-Za-z0-9_-]{22,}) pushes=\d+(?: why=paused)?$/)?.[1]);
+      assert.equal(new Set(txns.filter(Boolean)).size, started.length, JSON.stringify(started));
       // One failure first: from then on the user's code checks take turns.
       const first = flows.shift();
       const w = await first.b.post(`${server.issuer}/login/mfa/code`, { flow: first.f.flow, csrf: first.f.csrf, code: '000000' });
