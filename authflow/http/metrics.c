@@ -31,8 +31,8 @@ static const char *const login_names[AF_LOGIN_OUTCOME_COUNT] = {
 };
 
 static const char *const mfa_names[AF_MFA_OUT_COUNT] = {
-	"approved", "failed",	  "denied",	  "reported",
-	"code_ok",  "code_wrong", "push_limited", "expired",
+	"approved",   "failed",	      "denied",	 "reported",  "code_ok",
+	"code_wrong", "push_limited", "expired", "cancelled", "code_replayed",
 };
 
 static const char *const bcl_names[AF_BCL_OUT_COUNT] = {

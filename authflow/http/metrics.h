@@ -37,8 +37,10 @@ typedef enum af_mfa_outcome {
 	AF_MFA_OUT_REPORTED,
 	AF_MFA_OUT_CODE_OK,
 	AF_MFA_OUT_CODE_WRONG,
-	AF_MFA_OUT_PUSH_LIMITED, /* a sign-in over the push limit: no push */
-	AF_MFA_OUT_EXPIRED,	 /* a push nobody answered in time */
+	AF_MFA_OUT_PUSH_LIMITED,  /* a sign-in over the push limit: no push */
+	AF_MFA_OUT_EXPIRED,	  /* a push nobody answered in time */
+	AF_MFA_OUT_CANCELLED,	  /* the person cancelled at the page */
+	AF_MFA_OUT_CODE_REPLAYED, /* a token code used before */
 	AF_MFA_OUT_COUNT
 } af_mfa_outcome;
 

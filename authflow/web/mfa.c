@@ -1175,17 +1175,20 @@ out:
 	json_decref(authz);
 }
 
-/* Ends the flow's transaction if it is still pending (code used, cancel). */
-static void cancel_txn(af_server *srv, const json_t *authz)
+/*
+ * Ends the flow's transaction if it is still pending (code used, cancel):
+ * 1 when this ended it.
+ */
+static int cancel_txn(af_server *srv, const json_t *authz)
 {
 	const char *id = mfa_str(authz, "txn");
 	json_t *out = NULL;
 
-	if (id == NULL)
-		return;
-	if (af_mfa_txn_decide(srv->store, id, NULL, "cancel", NULL, af_now(),
-			      &out) == AF_MFA_OK)
-		json_decref(out);
+	if (id == NULL || af_mfa_txn_decide(srv->store, id, NULL, "cancel",
+					    NULL, af_now(), &out) != AF_MFA_OK)
+		return 0;
+	json_decref(out);
+	return 1;
 }
 
 /*
@@ -1273,7 +1276,7 @@ static void locked_out(af_server *srv, const af_req *req, af_resp *resp,
 	af_event_login(srv->log, LOG_LEVEL_WARN, req, mfa_str(authz, "user"),
 		       "locked", "step=%s%s", step,
 		       known[0] != '\0' ? " known_browser=1" : "");
-	cancel_txn(srv, authz);
+	(void)cancel_txn(srv, authz);
 	reset_flow(srv, flow, authz);
 	af_page_locked(wait_s, known[0] != '\0', msg, sizeof(msg));
 	af_page_error(resp, 403,
@@ -1498,7 +1501,9 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 		af_page_unavailable(resp);
 		goto out;
 	}
-	af_metrics_mfa(srv->metrics, AF_MFA_OUT_CODE_WRONG);
+	af_metrics_mfa(srv->metrics, st == AF_MFA_REPLAY
+					     ? AF_MFA_OUT_CODE_REPLAYED
+					     : AF_MFA_OUT_CODE_WRONG);
 	audit_wrong_code(srv, req, user, st == AF_MFA_REPLAY, tries);
 	/*
 	 * Fail closed, as for a password: a wrong code that was not counted
@@ -1513,7 +1518,7 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	log_info(srv->log, req->rid, "mfa", "user=%s code=%s tries=%lld", user,
 		 st == AF_MFA_REPLAY ? "replayed" : "wrong", (long long)tries);
 	if (tries >= AF_MFA_CODE_TRIES) {
-		cancel_txn(srv, authz);
+		(void)cancel_txn(srv, authz);
 		reset_flow(srv, flow, authz);
 		outcome_page(srv, resp, flow, authz, "too_many", NULL);
 		goto out;
@@ -1549,7 +1554,8 @@ void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp)
 	authz = load(srv, req, resp, csrf, 0);
 	if (authz == NULL)
 		return;
-	cancel_txn(srv, authz);
+	if (cancel_txn(srv, authz))
+		af_metrics_mfa(srv->metrics, AF_MFA_OUT_CANCELLED);
 	reset_flow(srv, flow, authz);
 	outcome_page(srv, resp, flow, authz, "cancelled", NULL);
 	json_decref(authz);

@@ -551,12 +551,15 @@ describe(`push MFA (${STORE} store)`, () => {
     });
     assert.deepEqual(t.claims().amr, ['pwd', 'otp', 'mfa']);
     assert.deepEqual((await server.admin('GET', '/users/pete')).json.last_sign_in.amr, ['pwd', 'otp', 'mfa']);
-    // The same code in a new sign-in: refused.
+    // The same code in a new sign-in: refused, and counted as replayed.
     m = await toMfa(s, new Browser());
     const f2 = hiddenFields(m.page.text);
+    const [replayed, wrong] = [await mfaCount('code_replayed'), await mfaCount('code_wrong')];
     const again = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f2.flow, csrf: f2.csrf, code });
     assert.equal(again.status, 401);
     assert.match(again.text, /already used/);
+    assert.equal(await mfaCount('code_replayed'), replayed + 1);
+    assert.equal(await mfaCount('code_wrong'), wrong);
     for (let i = 0; i < 4; i++) {
       const w = await m.browser.post(`${server.issuer}/login/mfa/code`, { flow: f2.flow, csrf: f2.csrf, code: '000000' });
       if (i < 3) assert.equal(w.status, 401);
@@ -2003,11 +2006,13 @@ describe(`push MFA (${STORE} store)`, () => {
     } finally {
       assert.equal((await server.admin('PATCH', '/users/odile', { enabled: true })).status, 200);
     }
-    // The user's own Cancel.
+    // The user's own Cancel, counted once (not again for a second post).
     m = await toMfa(s);
     const f = hiddenFields(m.page.text);
+    const cancelled = await mfaCount('cancelled');
     const c = await m.browser.post(`${server.issuer}/login/mfa/cancel`, { flow: f.flow, csrf: f.csrf });
     assert.match(c.text, /The sign-in was cancelled\./);
+    assert.equal(await mfaCount('cancelled'), cancelled + 1);
     // Start again, or go back: the application is told (access_denied).
     assert.match(c.text, />Start again</);
     assert.match(c.text, /<button type="submit" name="cancel" value="1">Back to the application<\/button>/);
