@@ -264,6 +264,18 @@ store_status store_ping_why(store_ctx *st, char *why, size_t whylen)
 	return st->ops->ping(st->impl, why, whylen);
 }
 
+store_status store_eviction(store_ctx *st, int *evicts, char *policy,
+			    size_t cap)
+{
+	if (st == NULL || evicts == NULL || policy == NULL || cap == 0)
+		return STORE_ERR_ARG;
+	*evicts = 0;
+	policy[0] = '\0';
+	if (st->ops->eviction == NULL)
+		return STORE_OK;
+	return st->ops->eviction(st->impl, evicts, policy, cap);
+}
+
 void store_value_free(store_value *v)
 {
 	if (v == NULL)

@@ -37,6 +37,9 @@ typedef struct store_ops {
 	/* Frees the backend and everything it holds. */
 	void (*close)(void *impl);
 	store_status (*ping)(void *impl, char *why, size_t whylen);
+	/* NULL: the backend never drops an entry before it expires. */
+	store_status (*eviction)(void *impl, int *evicts, char *policy,
+				 size_t cap);
 	store_status (*set)(void *impl, const char *key, size_t klen,
 			    const void *val, size_t len, uint64_t ttl_ms,
 			    unsigned flags);

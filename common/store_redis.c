@@ -909,6 +909,26 @@ static store_status redis_ping(void *impl, char *why, size_t whylen)
 	return st;
 }
 
+static store_status redis_eviction(void *impl, int *evicts, char *policy,
+				   size_t cap)
+{
+	struct redis_store *rs = impl;
+	struct redis_conn *rc;
+	redisReply *r = NULL;
+	const struct rarg info[] = {RLIT("INFO"), RLIT("memory")};
+	store_status st;
+
+	st = conn_ready(rs, &rc);
+	if (st == STORE_OK)
+		st = run(rc, &r, info, RARGS(info));
+	if (st != STORE_OK)
+		return st;
+	/* NOPERM (an ACL without +info) is STORE_ERR_CONFIG: untold. */
+	st = redis_reply_eviction(r, evicts, policy, cap);
+	freeReplyObject(r);
+	return st;
+}
+
 static store_status run_set(struct redis_conn *rc, redisReply **r,
 			    const char *key, size_t klen, const void *val,
 			    size_t len, const char *ttl, unsigned flags)
@@ -1822,6 +1842,7 @@ static void redis_close(void *impl)
 static const store_ops redis_ops = {
 	.close = redis_close,
 	.ping = redis_ping,
+	.eviction = redis_eviction,
 	.set = redis_set,
 	.get = redis_get,
 	.getdel = redis_getdel,

@@ -102,6 +102,63 @@ store_status redis_reply_value(const redisReply *r, store_value *out)
 }
 
 /* Maps a reply that must be an integer. */
+/*
+ * The value of field name in INFO's text (lines "name:value\r\n"): its
+ * start, with its length in *len; NULL when absent.
+ */
+static const char *info_field(const char *text, size_t len, const char *name,
+			      size_t *vlen)
+{
+	size_t n = strlen(name), i = 0, end;
+
+	while (i < len) {
+		end = i;
+		while (end < len && text[end] != '\n')
+			end++;
+		if (end - i > n && memcmp(text + i, name, n) == 0 &&
+		    text[i + n] == ':') {
+			*vlen = end - (i + n + 1);
+			if (*vlen > 0 && text[i + n + 1 + *vlen - 1] == '\r')
+				(*vlen)--;
+			return text + i + n + 1;
+		}
+		i = end + 1;
+	}
+	return NULL;
+}
+
+store_status redis_reply_eviction(const redisReply *r, int *evicts,
+				  char *policy, size_t cap)
+{
+	const char *max, *pol;
+	size_t mlen = 0, plen = 0, i;
+	bool limited = false;
+
+	if (r->type == REDIS_REPLY_ERROR)
+		return redis_reply_error(r);
+	if (r->type != REDIS_REPLY_STRING || r->str == NULL || cap == 0)
+		return STORE_ERR_PROTOCOL;
+	max = info_field(r->str, r->len, "maxmemory", &mlen);
+	pol = info_field(r->str, r->len, "maxmemory_policy", &plen);
+	if (max == NULL || pol == NULL || mlen == 0 || plen == 0)
+		return STORE_ERR_PROTOCOL;
+	for (i = 0; i < mlen; i++) {
+		if (max[i] < '0' || max[i] > '9')
+			return STORE_ERR_PROTOCOL;
+		if (max[i] != '0')
+			limited = true;
+	}
+	for (i = 0; i < plen && i + 1 < cap; i++) {
+		if (pol[i] <= ' ' || pol[i] > '~')
+			return STORE_ERR_PROTOCOL;
+		policy[i] = pol[i];
+	}
+	policy[i] = '\0';
+	*evicts =
+		limited && !(plen == 10 && memcmp(pol, "noeviction", 10) == 0);
+	return STORE_OK;
+}
+
 store_status redis_reply_integer(const redisReply *r, long long *out)
 {
 	if (r->type == REDIS_REPLY_ERROR)

@@ -43,6 +43,15 @@ bool redis_reply_demoted(const redisReply *r);
 /* A value (GET, GETDEL): a string into *out, or nil: STORE_NOT_FOUND. */
 store_status redis_reply_value(const redisReply *r, store_value *out);
 
+/*
+ * INFO memory: whether Redis may evict keys when it is full (maxmemory set
+ * and a maxmemory_policy other than noeviction) into *evicts, and the
+ * policy's name into policy (cap bytes, cut to fit, printable ASCII).
+ */
+#define REDIS_POLICY_MAX 32
+store_status redis_reply_eviction(const redisReply *r, int *evicts,
+				  char *policy, size_t cap);
+
 /* An integer reply into *out. */
 store_status redis_reply_integer(const redisReply *r, long long *out);
 

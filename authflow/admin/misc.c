@@ -34,19 +34,25 @@ static json_t *count_of(af_dir_status (*list)(af_dir *dir, json_t **out),
 void af_admin__status(af_admin_call *c)
 {
 	af_server *srv = c->srv;
-	int store_ok = store_ping(srv->store) == STORE_OK;
+	int store_ok = store_ping(srv->store) == STORE_OK, evicts = 0;
+	char policy[64];
 
+	/* Left out when the store cannot tell (down, or INFO refused). */
+	if (!store_ok || store_eviction(srv->store, &evicts, policy,
+					sizeof(policy)) != STORE_OK)
+		evicts = -1;
 	af_admin__json(
 		c, 200,
-		json_pack("{s:s, s:s, s:{s:s, s:b}, s:{s:b, s:b}, s:o?, s:o?, "
-			  "s:o?}",
+		json_pack("{s:s, s:s, s:{s:s, s:b, s:o?}, s:{s:b, s:b}, s:o?, "
+			  "s:o?, s:o?}",
 			  "issuer", srv->cfg.issuer, "version",
 			  AF_ADMIN_VERSION, "store", "backend",
 			  store_get_backend(srv->store) == STORE_BACKEND_REDIS
 				  ? "redis"
 				  : "memory",
-			  "ok", store_ok, "features", "sso",
-			  srv->cfg.feature_sso != 0, "remote_access_mfa",
+			  "ok", store_ok, "evicts",
+			  evicts < 0 ? NULL : json_boolean(evicts), "features",
+			  "sso", srv->cfg.feature_sso != 0, "remote_access_mfa",
 			  srv->cfg.feature_remote_access_mfa != 0, "users",
 			  count_of(af_dir_user_list, srv->dir), "apps",
 			  count_of(af_dir_app_list, srv->dir), "keys",

@@ -583,8 +583,13 @@ static int print_status(json_t *answer)
 	for (i = 0; i < AF_CTL_NELEMS(top) && rc == AF_CTL_EXIT_OK; i++)
 		rc = af_ctl_put_value("", top[i],
 				      json_object_get(answer, top[i]));
-	snprintf(line, sizeof(line), "%s, %s", backend,
-		 json_is_true(json_object_get(store, "ok")) ? "ok" : "DOWN");
+	snprintf(
+		line, sizeof(line), "%s, %s%s", backend,
+		json_is_true(json_object_get(store, "ok")) ? "ok" : "DOWN",
+		json_is_true(json_object_get(store, "evicts"))
+			? ", EVICTS KEYS WHEN FULL (set redis maxmemory-policy "
+			  "noeviction)"
+			: "");
 	if (rc == AF_CTL_EXIT_OK)
 		rc = af_ctl_put_line("", "store", line);
 	/* A feature switched off in the file overrides every policy. */

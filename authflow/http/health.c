@@ -79,6 +79,51 @@ int af_store_health_up(af_store_health *h, uint64_t now_ns)
 	return !atomic_load(&h->down);
 }
 
+/*
+ * A Redis that evicts keys when full drops the lockout and throttle
+ * counters and the replay records first among many: guessing and
+ * replays go unchecked under a memory pressure that a flood of sign-ins
+ * can make. Said when found, and when it ends.
+ */
+static void eviction_check(af_store_watch *w, store_ctx *st, log_ctx *log,
+			   af_metrics *m, uint64_t now_ns)
+{
+	char policy[64];
+	int evicts = 0, was = w->evict_ns != 0 ? w->evicts : 0;
+	store_status ss;
+
+	if (w->evict_ns != 0 &&
+	    now_ns - w->evict_ns < (uint64_t)AF_STORE_WATCH_EVERY_S * NS_PER_S)
+		return;
+	w->evict_ns = now_ns != 0 ? now_ns : 1;
+	ss = store_eviction(st, &evicts, policy, sizeof(policy));
+	if (ss == STORE_ERR_CONFIG) {
+		if (w->evicts != -1)
+			log_warn(log, NULL, "store",
+				 "cannot tell whether redis evicts keys when "
+				 "full: its user may not run INFO; make sure "
+				 "its maxmemory-policy is noeviction");
+		w->evicts = -1;
+		return;
+	}
+	if (ss != STORE_OK)
+		return; /* the next minute tells */
+	w->evicts = evicts;
+	af_metrics_store_evicts(m, evicts);
+	if (evicts && was != 1)
+		log_error(log, NULL, "store",
+			  "redis evicts keys when it is full "
+			  "(maxmemory-policy %s): lockout and throttle "
+			  "counters, replay records and sign-ins may vanish "
+			  "before they expire, and a flood can make it full; "
+			  "set maxmemory-policy noeviction",
+			  policy);
+	else if (!evicts && was == 1)
+		log_info(log, NULL, "store",
+			 "redis no longer evicts keys (maxmemory-policy %s)",
+			 policy);
+}
+
 void af_store_watch_tick(af_store_watch *w, af_store_health *h, store_ctx *st,
 			 log_ctx *log, af_metrics *m, uint64_t now_ns)
 {
@@ -93,4 +138,6 @@ void af_store_watch_tick(af_store_watch *w, af_store_health *h, store_ctx *st,
 		atomic_store(&h->began_ns, 0);
 	}
 	af_store_watch_note(w, log, m, up, why, now_ns);
+	if (up)
+		eviction_check(w, st, log, m, now_ns);
 }

@@ -43,6 +43,9 @@ typedef struct af_store_watch {
 	int down;	    /* the last check failed */
 	uint64_t since_ns;  /* monotonic: the outage's first failed check */
 	uint64_t logged_ns; /* monotonic: its last log line */
+	/* The eviction check (af_store_watch_tick()): its last outcome. */
+	int evicts;	   /* 1, 0, or -1: cannot be told */
+	uint64_t evict_ns; /* monotonic: when it ran; 0: not yet */
 } af_store_watch;
 
 /* What af_store_watch_step() asks the caller to log. */
@@ -88,7 +91,11 @@ int af_store_health_up(af_store_health *h, uint64_t now_ns);
 
 /*
  * Checks the store (af_health_store()) at now_ns and notes the outcome,
- * in h too (may be NULL).
+ * in h too (may be NULL). While the store answers, it also asks it, at
+ * the first tick and every AF_STORE_WATCH_EVERY_S, whether it may evict
+ * entries before they expire (store_eviction()): an error line when it
+ * starts to (or is found to at the first check), an info line when it
+ * stops, and authflow_store_evicts.
  */
 void af_store_watch_tick(af_store_watch *w, af_store_health *h, store_ctx *st,
 			 log_ctx *log, af_metrics *m, uint64_t now_ns);

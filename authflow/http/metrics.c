@@ -83,6 +83,7 @@ struct af_metrics {
 	atomic_long key_days_left;
 	atomic_int key_alert;
 	atomic_int store_up;
+	atomic_int store_evicts;
 	atomic_ulong store_check_failures;
 	atomic_uint in_flight;
 };
@@ -216,6 +217,12 @@ void af_metrics_store(af_metrics *m, int up)
 	atomic_store(&m->store_up, up ? 1 : 0);
 	if (!up)
 		atomic_fetch_add(&m->store_check_failures, 1);
+}
+
+void af_metrics_store_evicts(af_metrics *m, int evicts)
+{
+	if (m != NULL)
+		atomic_store(&m->store_evicts, evicts ? 1 : 0);
 }
 
 void af_metrics_keys(af_metrics *m, long days_left, int alert)
@@ -357,7 +364,13 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 		      "# HELP authflow_store_check_failures_total Checks of "
 		      "the store (once a second) that it did not answer.\n"
 		      "# TYPE authflow_store_check_failures_total counter\n"
-		      "authflow_store_check_failures_total %lu\n",
+		      "authflow_store_check_failures_total %lu\n"
+		      "# HELP authflow_store_evicts 1 when the store may "
+		      "evict entries before they expire when full (redis "
+		      "maxmemory-policy other than noeviction), 0 when not.\n"
+		      "# TYPE authflow_store_evicts gauge\n"
+		      "authflow_store_evicts %d\n",
 		      atomic_load(&m->store_up),
-		      atomic_load(&m->store_check_failures));
+		      atomic_load(&m->store_check_failures),
+		      atomic_load(&m->store_evicts));
 }

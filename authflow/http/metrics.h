@@ -139,6 +139,8 @@ void af_metrics_token(af_metrics *m, af_token_grant grant,
  * becomes up (1 or 0), and a failed check is counted.
  */
 void af_metrics_store(af_metrics *m, int up);
+/* Whether the store may evict entries before they expire (1 or 0). */
+void af_metrics_store_evicts(af_metrics *m, int evicts);
 
 /* Signing-key gauges, refreshed by the key check. */
 void af_metrics_keys(af_metrics *m, long days_left, int alert);

@@ -249,6 +249,19 @@ STORE_NODISCARD store_status store_ping(store_ctx *st);
 STORE_NODISCARD store_status store_ping_why(store_ctx *st, char *why,
 					    size_t whylen);
 
+/*
+ * Whether the store may drop entries before they expire when it is full:
+ * redis with a maxmemory and a maxmemory-policy other than noeviction
+ * evicts lockout and throttle counters, replay records and sign-ins under
+ * memory pressure, which a flood can make. *evicts 1 or 0 (the memory
+ * store never: it refuses new entries instead); policy gets the policy's
+ * name ("" for the memory store), cap bytes. STORE_OK; STORE_ERR_CONFIG
+ * when redis refused INFO (its ACL), so that it cannot be told; the
+ * others as store_ping().
+ */
+STORE_NODISCARD store_status store_eviction(store_ctx *st, int *evicts,
+					    char *policy, size_t cap);
+
 /* A value handed out by the store; free it with store_value_free(). */
 typedef struct store_value {
 	uint8_t *data; /* NUL-terminated for convenience; len excludes it */

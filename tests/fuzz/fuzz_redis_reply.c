@@ -193,6 +193,27 @@ static void check_queue(const redisReply *r)
 		(void)redis_reply_group_error(r);
 }
 
+/* INFO memory: the policy is a printable word that fits its buffer. */
+static void check_eviction(const redisReply *r)
+{
+	char policy[REDIS_POLICY_MAX], tiny[2];
+	int evicts = -1;
+	size_t i;
+
+	if (redis_reply_eviction(r, &evicts, policy, sizeof(policy)) ==
+	    STORE_OK) {
+		if ((evicts != 0 && evicts != 1) || policy[0] == '\0' ||
+		    strlen(policy) >= sizeof(policy))
+			abort();
+		for (i = 0; policy[i] != '\0'; i++)
+			if (policy[i] <= ' ' || policy[i] > '~')
+				abort();
+	}
+	if (redis_reply_eviction(r, &evicts, tiny, sizeof(tiny)) == STORE_OK &&
+	    strlen(tiny) > 1)
+		abort();
+}
+
 static void check_reply(const redisReply *r)
 {
 	store_value v = {NULL, 0};
@@ -212,6 +233,7 @@ static void check_reply(const redisReply *r)
 	(void)redis_reply_set(r, STORE_SET_NX);
 	(void)redis_reply_cas(r);
 	(void)redis_reply_incr(r, &i);
+	check_eviction(r);
 	check_scan(r);
 	check_queue(r);
 }

@@ -88,11 +88,12 @@ while ! start_on "$port"; do
 done
 
 # The ACL user, with the rights deploy/redis-authflow.conf gives (no
-# dangerous or admin commands), so that the tests show they suffice; the
-# default user stays open for the tests' own redis-cli.
+# dangerous or admin commands but INFO, which tells whether Redis evicts
+# keys), so that the tests show they suffice; the default user stays open
+# for the tests' own redis-cli.
 secret=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 if [ "$(redis-cli -h 127.0.0.1 -p "$port" ACL SETUSER aftest on \
-	">$secret+@:/" '~*' '&*' '+@all' '-@dangerous' '-@admin')" != OK ]; then
+	">$secret+@:/" '~*' '&*' '+@all' '-@dangerous' '-@admin' '+info')" != OK ]; then
 	echo "with-redis.sh: could not make the ACL user" >&2
 	exit 1
 fi

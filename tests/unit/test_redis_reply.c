@@ -18,6 +18,20 @@
 
 #include "store_redis_reply.h"
 
+/* A string reply holding a copy of text in buf (cap bytes). */
+static redisReply string_reply(const char *text, char *buf, size_t cap)
+{
+	redisReply r;
+
+	memset(&r, 0, sizeof(r));
+	assert_true(strlen(text) < cap);
+	memcpy(buf, text, strlen(text) + 1);
+	r.type = REDIS_REPLY_STRING;
+	r.str = buf;
+	r.len = strlen(text);
+	return r;
+}
+
 /* An error reply holding a copy of text in buf (cap bytes). */
 static redisReply error_reply(const char *text, char *buf, size_t cap)
 {
@@ -94,12 +108,72 @@ static void test_lookalikes_not_mapped(void **state)
 	assert_false(redis_reply_demoted(NULL));
 }
 
+/*
+ * INFO memory: Redis evicts only with a maxmemory and a policy other than
+ * noeviction; a reply without either field, or with a bad one, is none
+ * Redis gives.
+ */
+static void test_eviction_from_info_memory(void **state)
+{
+	static const struct {
+		const char *text;
+		store_status st;
+		int evicts;
+		const char *policy;
+	} cases[] = {
+		{"# Memory\r\nused_memory:1\r\nmaxmemory:0\r\n"
+		 "maxmemory_human:0B\r\nmaxmemory_policy:allkeys-lru\r\n",
+		 STORE_OK, 0, "allkeys-lru"},
+		{"# Memory\r\nmaxmemory:104857600\r\n"
+		 "maxmemory_policy:noeviction\r\n",
+		 STORE_OK, 0, "noeviction"},
+		{"# Memory\r\nmaxmemory:104857600\r\n"
+		 "maxmemory_policy:volatile-lru\r\nmem_allocator:jemalloc\r\n",
+		 STORE_OK, 1, "volatile-lru"},
+		{"maxmemory_policy:allkeys-lfu\nmaxmemory:5\n", STORE_OK, 1,
+		 "allkeys-lfu"},
+		{"# Memory\r\nmaxmemory:104857600\r\n", STORE_ERR_PROTOCOL, 0,
+		 ""},
+		{"maxmemory:1x\r\nmaxmemory_policy:noeviction\r\n",
+		 STORE_ERR_PROTOCOL, 0, ""},
+		{"maxmemory:1\r\nmaxmemory_policy:\x1b[2J\r\n",
+		 STORE_ERR_PROTOCOL, 0, ""},
+		{"maxmemory_human:1\r\nmaxmemory_policy:noeviction\r\n",
+		 STORE_ERR_PROTOCOL, 0, ""},
+	};
+	char policy[REDIS_POLICY_MAX], buf[256];
+	redisReply r;
+	size_t i;
+	int evicts;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = string_reply(cases[i].text, buf, sizeof(buf));
+		evicts = -1;
+		policy[0] = '\0';
+		assert_int_equal(redis_reply_eviction(&r, &evicts, policy,
+						      sizeof(policy)),
+				 cases[i].st);
+		if (cases[i].st != STORE_OK)
+			continue;
+		assert_int_equal(evicts, cases[i].evicts);
+		assert_string_equal(policy, cases[i].policy);
+	}
+	r = error_reply("NOPERM this user has no permissions to run the "
+			"'info' command",
+			buf, sizeof(buf));
+	assert_int_equal(
+		redis_reply_eviction(&r, &evicts, policy, sizeof(policy)),
+		STORE_ERR_CONFIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_own_codes_mapped),
 		cmocka_unit_test(test_codes_wrapped_by_a_script_mapped),
 		cmocka_unit_test(test_lookalikes_not_mapped),
+		cmocka_unit_test(test_eviction_from_info_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

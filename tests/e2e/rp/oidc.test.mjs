@@ -2257,6 +2257,51 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     }
   });
 
+  test('a Redis that evicts keys when full is an error line, a metric and a word in the status; noeviction is none', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    const redis = await redisOn(port, ['--maxmemory', '100mb', '--maxmemory-policy', 'volatile-lru']);
+    let srv;
+    try {
+      srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
+      const said = /redis evicts keys when it is full \(maxmemory-policy volatile-lru\): lockout and throttle counters, replay records and sign-ins may vanish before they expire, and a flood can make it full; set maxmemory-policy noeviction/;
+      for (let i = 0; i < 40 && !said.test(srv.stderr()); i++) await new Promise((res) => setTimeout(res, 100));
+      assert.match(srv.stderr(), said);
+      const lines = srv.stderr().split('\n').filter((l) => said.test(l)).map((l) => JSON.parse(l));
+      assert.equal(lines.length, 1);
+      assert.equal(lines[0].level, 'error');
+      assert.match(await (await fetch(`${srv.issuer}/metrics`)).text(), /^authflow_store_evicts 1$/m);
+      const st = ctl(srv, ['status']);
+      assert.equal(st.code, 0, st.stderr);
+      assert.match(st.stdout, /^store: redis, ok, EVICTS KEYS WHEN FULL \(set redis maxmemory-policy noeviction\)$/m);
+      assert.equal((await srv.admin('GET', '/status')).json.store.evicts, true);
+    } finally {
+      redis.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
+    // The usual Redis: nothing said, and the status says it keeps them.
+    const port2 = await freePort();
+    const kept = await redisOn(port2, ['--maxmemory', '100mb', '--maxmemory-policy', 'noeviction']);
+    try {
+      srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port2}` });
+      await new Promise((res) => setTimeout(res, 1500));
+      assert.doesNotMatch(srv.stderr(), /evicts keys/);
+      assert.match(await (await fetch(`${srv.issuer}/metrics`)).text(), /^authflow_store_evicts 0$/m);
+      assert.equal((await srv.admin('GET', '/status')).json.store.evicts, false);
+      assert.match(ctl(srv, ['status']).stdout, /^store: redis, ok$/m);
+      await srv.stop();
+      // A user that may not run INFO: a warning that it cannot be told.
+      assert.equal(redisCli(port2)('acl', 'setuser', 'noinfo', 'on', '>noinfo-pw', '~*', '&*', '+@all', '-@dangerous', '-@admin'), 'OK');
+      srv = await startServer({ store: 'redis', redisUrl: `redis://noinfo:noinfo-pw@127.0.0.1:${port2}` });
+      const untold = /"level":"warn".*cannot tell whether redis evicts keys when full: its user may not run INFO; make sure its maxmemory-policy is noeviction/;
+      for (let i = 0; i < 40 && !untold.test(srv.stderr()); i++) await new Promise((res) => setTimeout(res, 100));
+      assert.match(srv.stderr(), untold);
+      assert.equal((await srv.admin('GET', '/status')).json.store.evicts, null);
+    } finally {
+      kept.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
+  });
+
   test('/healthz never waits on a Redis that hangs: it answers at once, and 503 once the check has hung a second', { timeout: 60000 }, async () => {
     const port = await freePort();
     const redis = await redisOn(port);
