@@ -100,6 +100,7 @@ static void answer_error(dcall *c, af_device_status st, const char *msg)
 static void refuse_as(dcall *c, af_device_status st, const char *reason)
 {
 	answer_error(c, st, NULL);
+	af_metrics_device_refusal(c->srv->metrics, reason);
 	log_warn(c->srv->log, c->req->rid, LOG_EVENT,
 		 "action=auth status=401 reason=%s device=%s ip=%s", reason,
 		 c->sig.device[0] != '\0' ? c->sig.device : "-",

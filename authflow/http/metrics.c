@@ -35,6 +35,14 @@ static const char *const mfa_names[AF_MFA_OUT_COUNT] = {
 	"code_wrong", "push_limited", "expired", "cancelled", "code_replayed",
 };
 
+/* The device API's refusals, as its log lines name them; "other" last. */
+static const char *const device_refusal_names[] = {
+	"headers", "clock",  "target", "signature", "stored_key",
+	"nonce",   "replay", "device", "other",
+};
+#define NDEVICE_REFUSALS \
+	(sizeof(device_refusal_names) / sizeof(device_refusal_names[0]))
+
 static const char *const bcl_names[AF_BCL_OUT_COUNT] = {
 	"delivered",
 	"failed",
@@ -77,6 +85,8 @@ struct af_metrics {
 	atomic_ullong latency_sum_ns;
 	atomic_ulong logins[AF_LOGIN_OUTCOME_COUNT];
 	atomic_ulong mfa[AF_MFA_OUT_COUNT];
+	atomic_ulong device_refusals[NDEVICE_REFUSALS];
+	atomic_ulong push_queued;
 	atomic_ulong bcl[AF_BCL_OUT_COUNT];
 	atomic_ulong session_ends[AF_SESSION_END_COUNT];
 	atomic_ulong tokens[AF_TOKEN_GRANT_COUNT][AF_TOKEN_OUTCOME_COUNT];
@@ -219,6 +229,25 @@ void af_metrics_store(af_metrics *m, int up)
 		atomic_fetch_add(&m->store_check_failures, 1);
 }
 
+void af_metrics_device_refusal(af_metrics *m, const char *reason)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i + 1 < NDEVICE_REFUSALS; i++)
+		if (reason != NULL &&
+		    strcmp(reason, device_refusal_names[i]) == 0)
+			break;
+	atomic_fetch_add(&m->device_refusals[i], 1);
+}
+
+void af_metrics_push_queued(af_metrics *m, size_t jobs)
+{
+	if (m != NULL && jobs > 0)
+		atomic_fetch_add(&m->push_queued, (unsigned long)jobs);
+}
+
 void af_metrics_store_evicts(af_metrics *m, int evicts)
 {
 	if (m != NULL)
@@ -310,6 +339,24 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 	for (s = 0; s < AF_MFA_OUT_COUNT; s++)
 		af_buf_printf(out, "authflow_mfa_total{outcome=\"%s\"} %lu\n",
 			      mfa_names[s], atomic_load(&m->mfa[s]));
+	af_buf_puts(out, "# HELP authflow_device_refusals_total Device API "
+			 "requests refused before they were taken, by the "
+			 "check that refused them.\n"
+			 "# TYPE authflow_device_refusals_total counter\n");
+	for (s = 0; s < NDEVICE_REFUSALS; s++)
+		af_buf_printf(out,
+			      "authflow_device_refusals_total{reason=\"%s\"} "
+			      "%lu\n",
+			      device_refusal_names[s],
+			      atomic_load(&m->device_refusals[s]));
+	af_buf_printf(out,
+		      "# HELP authflow_push_jobs_queued_total Push jobs this "
+		      "node queued, one per phone a sign-in pushes to; each "
+		      "ends as one pushd_pushes_total outcome other than "
+		      "duplicate.\n"
+		      "# TYPE authflow_push_jobs_queued_total counter\n"
+		      "authflow_push_jobs_queued_total %lu\n",
+		      atomic_load(&m->push_queued));
 	af_buf_puts(out, "# HELP authflow_backchannel_logouts_total Logout "
 			 "tokens for relying parties (back-channel logout) "
 			 "by outcome.\n"

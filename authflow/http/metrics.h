@@ -123,6 +123,14 @@ void af_metrics_request(af_metrics *m, int route, unsigned status,
 void af_metrics_login(af_metrics *m, af_login_outcome outcome);
 
 void af_metrics_mfa(af_metrics *m, af_mfa_outcome outcome);
+/*
+ * A device API request refused for reason, one of the device API's
+ * ("headers", "clock", "target", "signature", "stored_key", "nonce",
+ * "replay", "device"); any other counts as "other".
+ */
+void af_metrics_device_refusal(af_metrics *m, const char *reason);
+/* Push jobs put on the queue (one per device a sign-in pushes to). */
+void af_metrics_push_queued(af_metrics *m, size_t jobs);
 void af_metrics_bcl(af_metrics *m, af_bcl_outcome outcome);
 /* The outcome's name, as /metrics and the log say it. */
 const char *af_metrics_bcl_name(af_bcl_outcome outcome);

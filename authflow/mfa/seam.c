@@ -287,6 +287,7 @@ static void send_pushes(af_server *srv, af_req *req, const char *username,
 	    AF_MFA_OK)
 		log_warn(srv->log, req->rid, "mfa",
 			 "could not queue push jobs");
+	af_metrics_push_queued(srv->metrics, queued);
 	/* The txn joins this line to the push's and the phone's. */
 	log_info(srv->log, req->rid, "mfa",
 		 "user=%s txn_started=1 txn=%s pushes=%zu", username,

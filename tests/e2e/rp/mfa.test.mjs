@@ -1628,10 +1628,14 @@ describe(`push MFA (${STORE} store)`, () => {
     // The phone learns it on its next request, which it signs anew and
     // sends once more before it believes one 401.
     const refused = () => server.stderr().split('\n').filter((l) => l.includes(`reason=device device=${id}`)).length;
+    const counted = async () => Number((await (await fetch(`${server.issuer}/metrics`)).text())
+      .match(/^authflow_device_refusals_total\{reason="device"\} (\d+)$/m)[1]);
+    const before = await counted();
     const p = await idsim(server, s.phone, ['pending']);
     assert.equal(p.code, 1);
     assert.match(p.stderr, /not signed by an enrolled device/);
     assert.equal(refused(), 2);
+    assert.equal(await counted(), before + 2, 'counted by reason');
     const a = await authUrl(s.config);
     const r = await signIn(new Browser(), server.issuer, a.url.href, s.user, s.password);
     assert.equal(r.status, 200);

@@ -262,11 +262,16 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     });
     assert.ok(t.claims().amr.includes('mfa'));
     // More sign-ins than workers: each worker keeps its one connection.
+    // authflow counts each job it queues, for the backlog against pushd's.
+    const queued = async () => pushdMetric(await (await fetch(`${server.issuer}/metrics`)).text(),
+      'authflow_push_jobs_queued_total');
+    const before = await queued();
     for (const c of ['e', 'f', '9']) {
       const other = await pushUser(`pia-${c}`, [['apns', tok(c)]]);
       await toMfa(other);
       await until(`the APNs push to ${c}`, () => apnsPushes(tok(c)).length === 1);
     }
+    assert.equal(await queued(), before + 3);
     const mt = await (await fetch(`http://127.0.0.1:${pushds[0].port}/metrics`)).text();
     assert.ok(pushdMetric(mt, 'pushd_connections_open{platform="apns"}') >= 1, mt);
     const made = pushdMetric(mt, 'pushd_connections_opened_total{platform="apns"}');
