@@ -175,6 +175,7 @@ static const route routes[] = {
 	 af_admin__enroll_codes_revoke, NULL, NULL},
 	{"GET", "users/*/devices", "device.list", af_admin__device_list, NULL,
 	 NULL},
+	{"GET", "devices/*", "device.show", af_admin__device_show, NULL, NULL},
 	{"DELETE", "devices/*", "device.remove", af_admin__device_remove, NULL,
 	 NULL},
 	{"PATCH", "devices/*", "device.set", af_admin__device_set, NULL, NULL},

@@ -265,6 +265,7 @@ void af_admin__workflow_show(af_admin_call *c);
 void af_admin__workflow_set(af_admin_call *c);
 void af_admin__enroll_code(af_admin_call *c);
 void af_admin__device_list(af_admin_call *c);
+void af_admin__device_show(af_admin_call *c);
 void af_admin__device_remove(af_admin_call *c);
 void af_admin__device_set(af_admin_call *c);
 void af_admin__enroll_codes_revoke(af_admin_call *c);

@@ -30,6 +30,9 @@
  *          below_min_app_version true for a phone whose app is older
  *          than the workflow's min_app_version for its platform, which
  *          gets no sign-in requests), 404 when there is no such user.
+ * GET    /admin/v1/devices/{id}
+ *        → the device, whose "user" says whose it is, as in the list
+ *          (for an id a log line names); 404 for an unknown device.
  * DELETE /admin/v1/devices/{id}
  *        → {"ok": true}; 404 for an unknown device. Audit "device.remove"
  *          with the device's user, name and platform. Sign-ins waiting on
@@ -694,6 +697,25 @@ out:
  * badly. The answer is the device as device list shows it; the audit
  * detail its user, the new name and under "was" the old one.
  */
+/*
+ * One device by its id, as a log line or the device API names it: whose
+ * it is, and as device list shows it.
+ */
+void af_admin__device_show(af_admin_call *c)
+{
+	json_t *dev = path_device(c), *shown;
+
+	if (dev == NULL)
+		return;
+	shown = shown_device(c, dev);
+	af_mfa_device_free(dev);
+	if (shown == NULL) {
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+		return;
+	}
+	af_admin__json(c, 200, shown);
+}
+
 void af_admin__device_set(af_admin_call *c)
 {
 	static const char *const allowed[] = {"device_name", NULL};

@@ -24,8 +24,7 @@
 /* The most days a signing key's status may say it has, or had, left. */
 #define KEY_DAYS_MAX 100000
 
-#define KV_DEPTH_MAX	  4    /* nesting of objects printed as a.b.c */
-#define AUDIT_LIMIT_MAX	  1000 /* events of one audit listing */
+#define AUDIT_LIMIT_MAX	  1000		   /* events of one audit listing */
 #define AUDIT_SEQ_MAX	  999999999999999L /* as the admin API takes */
 #define AUDIT_LIMIT_DEF	  50
 #define INACTIVE_DAYS_MAX 36500 /* user list --inactive-days, as the server */
@@ -128,7 +127,7 @@ static const struct usage_section {
 	 "          (PERIOD, DURATION: a number and s, m, h or d: 300s, 15m, "
 	 "1h)\n"},
 	{"device",
-	 "  device enroll-code USER | list USER | remove ID\n"
+	 "  device enroll-code USER | list USER | show ID | remove ID\n"
 	 "  device rename ID NAME          (the help desk's name for the "
 	 "phone)\n"
 	 "  device revoke-codes USER       (the user's unused enrollment "
@@ -262,36 +261,6 @@ static int append(json_t *obj, const char *key, const char *value,
 
 /* ---- human output ---- */
 
-/* "key: value" lines for every member; objects inside as "outer.key". */
-static int print_kv_at(json_t *obj, const char *prefix, int depth)
-{
-	char inner[512];
-	const char *key;
-	json_t *v;
-	int rc;
-
-	json_object_foreach(obj, key, v)
-	{
-		if (json_is_object(v) && depth < KV_DEPTH_MAX &&
-		    json_object_size(v) > 0) {
-			if (snprintf(inner, sizeof(inner), "%s%s.", prefix,
-				     key) >= (int)sizeof(inner))
-				return af_ctl_bad_answer();
-			rc = print_kv_at(v, inner, depth + 1);
-		} else {
-			rc = af_ctl_put_value(prefix, key, v);
-		}
-		if (rc != AF_CTL_EXIT_OK)
-			return rc;
-	}
-	return AF_CTL_EXIT_OK;
-}
-
-static int print_kv(json_t *answer)
-{
-	return print_kv_at(answer, "", 0);
-}
-
 static int print_users(json_t *answer)
 {
 	static const af_ctl_column cols[] = {
@@ -345,7 +314,7 @@ static int print_policy(json_t *answer)
 {
 	int rc = number_matching_words(answer);
 
-	return rc == AF_CTL_EXIT_OK ? print_kv(answer) : rc;
+	return rc == AF_CTL_EXIT_OK ? af_ctl_print_kv(answer) : rc;
 }
 
 /* Number matching is shown too: a policy without it is more exposed. */
@@ -948,7 +917,8 @@ static int user_add(af_ctl *ctl, int argc, char **argv)
 	if (rc == AF_CTL_EXIT_OK && pw_stdin)
 		rc = add_password(spec, 1);
 	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_call_print(ctl, "POST", "users", spec, print_kv);
+		rc = af_ctl_call_print(ctl, "POST", "users", spec,
+				       af_ctl_print_kv);
 out:
 	json_decref(spec);
 	return rc;
@@ -1005,8 +975,8 @@ static int user_set(af_ctl *ctl, int argc, char **argv)
 		AF_CTL_OPT_END,
 	};
 	static const af_ctl_patch set = {
-		"user set",	 opts,	  "NAME", "PATCH", "users/{}",
-		user_set_option, print_kv};
+		"user set",	 opts,		 "NAME", "PATCH", "users/{}",
+		user_set_option, af_ctl_print_kv};
 
 	return af_ctl_run_patch(ctl, argc, argv, &set, NULL);
 }
@@ -1167,8 +1137,8 @@ static int user_unlock(af_ctl *ctl, int argc, char **argv)
 
 int af_ctl_cmd_user(af_ctl *ctl, int argc, char **argv)
 {
-	static const af_ctl_simple show = {"user show", "NAME",	    1,
-					   "GET",	"users/{}", print_kv};
+	static const af_ctl_simple show = {
+		"user show", "NAME", 1, "GET", "users/{}", af_ctl_print_kv};
 	static const af_ctl_verb verbs[] = {
 		{"add", user_add, NULL},       {"list", user_list, NULL},
 		{"show", NULL, &show},	       {"remove", user_remove, NULL},
@@ -1212,7 +1182,8 @@ static int add_named(af_ctl *ctl, int argc, char **argv, const char *cmd,
 	if (rc == AF_CTL_EXIT_OK)
 		rc = set_string(spec, "name", argv[optind], p.cmd, "NAME");
 	if (rc == AF_CTL_EXIT_OK)
-		rc = af_ctl_call_print(ctl, "POST", path, spec, print_kv);
+		rc = af_ctl_call_print(ctl, "POST", path, spec,
+				       af_ctl_print_kv);
 out:
 	json_decref(spec);
 	return rc;
@@ -1249,8 +1220,8 @@ static int group_set(af_ctl *ctl, int argc, char **argv)
 		AF_CTL_OPT_END,
 	};
 	static const af_ctl_patch set = {
-		"group set",	  opts,	   "NAME", "PATCH", "groups/{}",
-		group_set_option, print_kv};
+		"group set",	  opts,		  "NAME", "PATCH", "groups/{}",
+		group_set_option, af_ctl_print_kv};
 
 	return af_ctl_run_patch(ctl, argc, argv, &set, NULL);
 }
@@ -1289,8 +1260,8 @@ int af_ctl_cmd_group(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple list = {"group list", NULL,	      0, "GET",
 					   "groups",	 print_groups};
-	static const af_ctl_simple show = {"group show", "NAME",      1,
-					   "GET",	 "groups/{}", print_kv};
+	static const af_ctl_simple show = {
+		"group show", "NAME", 1, "GET", "groups/{}", af_ctl_print_kv};
 	static const af_ctl_verb verbs[] = {
 		{"add", group_add, NULL},
 		{"set", group_set, NULL},
@@ -1345,8 +1316,8 @@ int af_ctl_cmd_ou(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple list = {"ou list", NULL,  0,
 					   "GET",     "ous", print_ous};
-	static const af_ctl_simple show = {"ou show", "NAME",	1,
-					   "GET",     "ous/{}", print_kv};
+	static const af_ctl_simple show = {"ou show", "NAME",	      1, "GET",
+					   "ous/{}",  af_ctl_print_kv};
 	static const af_ctl_verb verbs[] = {
 		{"add", ou_add, NULL},
 		{"list", NULL, &list},
@@ -1738,9 +1709,9 @@ static int app_set(af_ctl *ctl, int argc, char **argv)
 		{"no-claims", no_argument, NULL, 'N'},
 		AF_CTL_OPT_END,
 	};
-	static const af_ctl_patch set = {"app set", opts,      "ID",
-					 "PATCH",   "apps/{}", app_set_option,
-					 print_kv};
+	static const af_ctl_patch set = {
+		"app set", opts,	   "ID",	   "PATCH",
+		"apps/{}", app_set_option, af_ctl_print_kv};
 
 	return af_ctl_run_patch(ctl, argc, argv, &set, NULL);
 }
@@ -1820,7 +1791,7 @@ static int app_target(af_ctl *ctl, int argc, char **argv, const char *op)
 		rc = af_ctl_send_named(ctl, "POST",
 				       deploy ? "apps/{}/deploy"
 					      : "apps/{}/undeploy",
-				       argv[optind], body, print_kv);
+				       argv[optind], body, af_ctl_print_kv);
 out:
 	json_decref(body);
 	return rc;
@@ -1892,11 +1863,11 @@ int af_ctl_cmd_app(af_ctl *ctl, int argc, char **argv)
 {
 	static const af_ctl_simple list = {"app list", NULL,   0,
 					   "GET",      "apps", print_apps};
-	static const af_ctl_simple show = {"app show", "ID",	  1,
-					   "GET",      "apps/{}", print_kv};
+	static const af_ctl_simple show = {"app show", "ID",	       1, "GET",
+					   "apps/{}",  af_ctl_print_kv};
 	static const af_ctl_simple drop_previous = {
-		"app drop-previous-secret", "ID",    1, "DELETE",
-		"apps/{}/previous-secret",  print_kv};
+		"app drop-previous-secret", "ID",	    1, "DELETE",
+		"apps/{}/previous-secret",  af_ctl_print_kv};
 	static const af_ctl_verb verbs[] = {
 		{"add", app_add, NULL},
 		{"list", NULL, &list},
@@ -1981,7 +1952,7 @@ static int print_ended(json_t *answer)
 {
 	if (!json_is_integer(json_object_get(answer, "ended")))
 		return af_ctl_bad_answer();
-	return print_kv(answer);
+	return af_ctl_print_kv(answer);
 }
 
 int af_ctl_cmd_sessions(af_ctl *ctl, int argc, char **argv)

@@ -14,8 +14,9 @@
 #include "common/cli.h"
 #include "table.h"
 
-#define VALUE_BUF 32 /* a printed number or time */
-#define LIMIT_BUF 64 /* a listing's path with "?limit=N" */
+#define VALUE_BUF    32 /* a printed number or time */
+#define LIMIT_BUF    64 /* a listing's path with "?limit=N" */
+#define KV_DEPTH_MAX 4	/* nesting of objects printed as a.b.c */
 
 /* ---- failures ---- */
 
@@ -551,6 +552,36 @@ out:
 	return st == AF_TABLE_OK ? AF_CTL_EXIT_OK
 				 : af_ctl_fail(AF_CTL_EXIT_REFUSED, "%s",
 					       af_table_strerror(st));
+}
+
+/* "key: value" lines for every member; objects inside as "outer.key". */
+static int print_kv_at(json_t *obj, const char *prefix, int depth)
+{
+	char inner[512];
+	const char *key;
+	json_t *v;
+	int rc;
+
+	json_object_foreach(obj, key, v)
+	{
+		if (json_is_object(v) && depth < KV_DEPTH_MAX &&
+		    json_object_size(v) > 0) {
+			if (snprintf(inner, sizeof(inner), "%s%s.", prefix,
+				     key) >= (int)sizeof(inner))
+				return af_ctl_bad_answer();
+			rc = print_kv_at(v, inner, depth + 1);
+		} else {
+			rc = af_ctl_put_value(prefix, key, v);
+		}
+		if (rc != AF_CTL_EXIT_OK)
+			return rc;
+	}
+	return AF_CTL_EXIT_OK;
+}
+
+int af_ctl_print_kv(json_t *answer)
+{
+	return print_kv_at(answer, "", 0);
 }
 
 /* A table of answer[member], an array of objects; other entries skipped. */

@@ -162,6 +162,12 @@ int af_ctl_put_line(const char *prefix, const char *key, const char *value);
 /* As af_ctl_put_line() with a JSON value (times of known keys as ISO). */
 int af_ctl_put_value(const char *prefix, const char *key, const json_t *v);
 
+/*
+ * An object's members as "key: value" lines, objects inside as
+ * "outer.key: value" (4 deep at most); the exit status.
+ */
+int af_ctl_print_kv(json_t *answer);
+
 /* A table of answer[member], an array of objects; other entries skipped. */
 int af_ctl_print_table(const json_t *answer, const char *member,
 		       const af_ctl_column *cols, size_t ncols);

@@ -6,7 +6,8 @@
  *       on|off] [--min-app-version ios=V,android=V|none] [--push-limit
  *       N[/PERIOD]] [--report-pause DURATION|off] [--enroll-after-password
  *       on|off]
- *   device enroll-code USER | device list USER | device remove ID
+ *   device enroll-code USER | device list USER | device show ID |
+ *   device remove ID
  *   device rename ID NAME | device revoke-codes USER
  *   push queue [--limit N]
  *
@@ -567,9 +568,12 @@ int af_ctl_cmd_device(af_ctl *ctl, int argc, char **argv)
 	static const af_ctl_simple list = {
 		"device list",	    "USER",	  1, "GET",
 		"users/{}/devices", print_devices};
+	static const af_ctl_simple show = {
+		"device show", "ID", 1, "GET", "devices/{}", af_ctl_print_kv};
 	static const af_ctl_verb verbs[] = {
 		{"enroll-code", NULL, &enroll_code},
 		{"list", NULL, &list},
+		{"show", NULL, &show},
 		{"remove", device_remove, NULL},
 		{"rename", device_rename, NULL},
 		{"revoke-codes", device_revoke_codes, NULL},

@@ -404,6 +404,12 @@ grep -q "Alice's demo phone (desk 4)" "$tmp/out" && ok || bad "device list shows
 expect device-rename-empty 2 "$C" device rename "${phone:-x}" ''
 expect device-rename-missing 4 "$C" device rename AAAAAAAAAAAAAAAAAAAAAA x
 expect device-rename-one-arg 2 "$C" device rename "${phone:-x}"
+# A device id from a log line: whose phone it is.
+expect device-show 0 "$C" device show "${phone:-x}"
+grep -q '^user: alice$' "$tmp/out" && grep -q "^device_name: Alice's demo phone (desk 4)$" "$tmp/out" &&
+	! grep -q 'totp' "$tmp/out" && ok || bad "device show: $(cat "$tmp/out")"
+expect device-show-missing 4 "$C" device show AAAAAAAAAAAAAAAAAAAAAA
+expect device-show-bad 4 "$C" device show 'not/an/id'
 expect push-queue 0 "$C" push queue --limit 5
 grep -q '^JOB  *TXN  *DEVICE  *PLATFORM  *USER  *APP$' "$tmp/out" &&
 	grep -q '^length: [0-9]*$' "$tmp/out" && grep -q '^pending: [0-9]*$' "$tmp/out" && ok || bad "push queue output"
@@ -582,7 +588,7 @@ cb=$(curl -s -c "$cj" -b "$cj" -o /dev/null -w '%{redirect_url}' "$mfa")
 curl -s "$cb" | grep -q "not started in this browser" && ok || bad "demo callback without the browser's state cookie"
 curl -s "$AUTHFLOW_URL/demo/callback?error=access_denied" | grep -q '<a href="/demo">Start again</a>' && ok ||
 	bad "a failed demo sign-in links back to /demo"
-curl -s -c "$cj" -b "$cj" "$cb" | grep -q "verified your id_token" && ok || bad "demo sign-in shows verified claims"
+curl -s -c "$cj" -b "$cj" "$cb" >"$tmp/cb" && grep -q "verified your id_token" "$tmp/cb" && ok || bad "demo sign-in shows verified claims: $(sed -n "s/.*<p class=\"msg\"[^>]*>\([^<]*\)<.*/\1/p" "$tmp/cb" | head -3) $(grep -o "<title>[^<]*" "$tmp/cb")"
 
 # Failed passwords show in user show: the count, and the delay's end as a
 # time, as every other time is shown.
