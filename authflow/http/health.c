@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "http/health.h"
 
 #define NS_PER_S 1000000000u
@@ -124,6 +125,67 @@ static void eviction_check(af_store_watch *w, store_ctx *st, log_ctx *log,
 			 policy);
 }
 
+#define STORE_ID_KEY "store_id"
+
+/* The store's id into out (AF_STORE_ID_BUF); one is written when none. */
+static store_status store_id(store_ctx *st, char *out)
+{
+	char fresh[AF_STORE_ID_BUF];
+	store_value v = {NULL, 0};
+	store_status ss;
+	int attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		ss = store_get(st, STORE_ID_KEY, &v);
+		if (ss == STORE_OK) {
+			if (v.len == 0 || v.len >= AF_STORE_ID_BUF) {
+				store_value_free(&v);
+				return STORE_ERR_CORRUPT;
+			}
+			memcpy(out, v.data, v.len + 1);
+			store_value_free(&v);
+			return STORE_OK;
+		}
+		if (ss != STORE_NOT_FOUND)
+			return ss;
+		if (af_random_token(16, fresh, sizeof(fresh)) != 0)
+			return STORE_ERR_NOMEM;
+		/* Another node's, written first, is the one. */
+		ss = store_set(st, STORE_ID_KEY, fresh, strlen(fresh), 0,
+			       STORE_SET_NX | STORE_SET_DURABLE);
+		if (ss != STORE_OK && ss != STORE_EXISTS)
+			return ss;
+	}
+	return STORE_ERR_UNAVAILABLE;
+}
+
+/*
+ * A store that lost its data answers like one that never had any: every
+ * sign-in fails (no such user, no such application) while each check of
+ * it passes. The id the first node wrote tells: gone, or another one.
+ */
+static void id_check(af_store_watch *w, store_ctx *st, log_ctx *log,
+		     af_metrics *m, uint64_t now_ns)
+{
+	char now_id[AF_STORE_ID_BUF];
+
+	if (w->id_ns != 0 &&
+	    now_ns - w->id_ns < (uint64_t)AF_STORE_ID_EVERY_S * NS_PER_S)
+		return;
+	w->id_ns = now_ns != 0 ? now_ns : 1;
+	if (store_id(st, now_id) != STORE_OK)
+		return; /* the next look tells */
+	if (w->id[0] != '\0' && strcmp(w->id, now_id) != 0) {
+		af_metrics_store_lost(m);
+		log_error(log, NULL, "store",
+			  "the store lost its data (flushed, or a restart or "
+			  "failover without it): users, applications and "
+			  "settings are gone from it, and sign-ins fail; "
+			  "restore it from a backup");
+	}
+	memcpy(w->id, now_id, sizeof(now_id));
+}
+
 void af_store_watch_tick(af_store_watch *w, af_store_health *h, store_ctx *st,
 			 log_ctx *log, af_metrics *m, uint64_t now_ns)
 {
@@ -138,6 +200,8 @@ void af_store_watch_tick(af_store_watch *w, af_store_health *h, store_ctx *st,
 		atomic_store(&h->began_ns, 0);
 	}
 	af_store_watch_note(w, log, m, up, why, now_ns);
-	if (up)
+	if (up) {
 		eviction_check(w, st, log, m, now_ns);
+		id_check(w, st, log, m, now_ns);
+	}
 }

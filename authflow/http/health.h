@@ -26,6 +26,10 @@
 #include "http/metrics.h"
 
 #define AF_STORE_WATCH_EVERY_S 60u
+/* How often the store's id is compared (af_store_watch_tick()). */
+#define AF_STORE_ID_EVERY_S    5u
+/* The store's id: 128 random bits, base64url, and its NUL. */
+#define AF_STORE_ID_BUF	       32
 /* Room for the reason of a failed check. */
 #define AF_HEALTH_WHY_MAX      256
 
@@ -46,6 +50,9 @@ typedef struct af_store_watch {
 	/* The eviction check (af_store_watch_tick()): its last outcome. */
 	int evicts;	   /* 1, 0, or -1: cannot be told */
 	uint64_t evict_ns; /* monotonic: when it ran; 0: not yet */
+	/* The store's id as this node knows it ("": not yet read). */
+	char id[AF_STORE_ID_BUF];
+	uint64_t id_ns; /* monotonic: when it was last compared */
 } af_store_watch;
 
 /* What af_store_watch_step() asks the caller to log. */
@@ -95,7 +102,13 @@ int af_store_health_up(af_store_health *h, uint64_t now_ns);
  * the first tick and every AF_STORE_WATCH_EVERY_S, whether it may evict
  * entries before they expire (store_eviction()): an error line when it
  * starts to (or is found to at the first check), an info line when it
- * stops, and authflow_store_evicts.
+ * stops, and authflow_store_evicts. And every AF_STORE_ID_EVERY_S it
+ * compares the store's id (a random value the first node wrote, kept
+ * durable) with the one it read first: an id gone or changed is a store
+ * that lost its data (flushed, or a failover or restart without it),
+ * whose users, applications and settings are gone with it. That is an
+ * error line and authflow_store_data_lost_total; a new id is written, so
+ * that the next loss is told too.
  */
 void af_store_watch_tick(af_store_watch *w, af_store_health *h, store_ctx *st,
 			 log_ctx *log, af_metrics *m, uint64_t now_ns);

@@ -94,6 +94,7 @@ struct af_metrics {
 	atomic_int key_alert;
 	atomic_int store_up;
 	atomic_int store_evicts;
+	atomic_ulong store_lost;
 	atomic_ulong store_check_failures;
 	atomic_uint in_flight;
 };
@@ -246,6 +247,12 @@ void af_metrics_push_queued(af_metrics *m, size_t jobs)
 {
 	if (m != NULL && jobs > 0)
 		atomic_fetch_add(&m->push_queued, (unsigned long)jobs);
+}
+
+void af_metrics_store_lost(af_metrics *m)
+{
+	if (m != NULL)
+		atomic_fetch_add(&m->store_lost, 1);
 }
 
 void af_metrics_store_evicts(af_metrics *m, int evicts)
@@ -416,8 +423,14 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 		      "evict entries before they expire when full (redis "
 		      "maxmemory-policy other than noeviction), 0 when not.\n"
 		      "# TYPE authflow_store_evicts gauge\n"
-		      "authflow_store_evicts %d\n",
+		      "authflow_store_evicts %d\n"
+		      "# HELP authflow_store_data_lost_total Times this node "
+		      "found the store had lost its data (its id gone or "
+		      "changed).\n"
+		      "# TYPE authflow_store_data_lost_total counter\n"
+		      "authflow_store_data_lost_total %lu\n",
 		      atomic_load(&m->store_up),
 		      atomic_load(&m->store_check_failures),
-		      atomic_load(&m->store_evicts));
+		      atomic_load(&m->store_evicts),
+		      atomic_load(&m->store_lost));
 }

@@ -147,6 +147,8 @@ void af_metrics_token(af_metrics *m, af_token_grant grant,
  * becomes up (1 or 0), and a failed check is counted.
  */
 void af_metrics_store(af_metrics *m, int up);
+/* The store was found to have lost its data (http/health.h). */
+void af_metrics_store_lost(af_metrics *m);
 /* Whether the store may evict entries before they expire (1 or 0). */
 void af_metrics_store_evicts(af_metrics *m, int evicts);
 

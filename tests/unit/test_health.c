@@ -303,6 +303,50 @@ static void test_tick_memory_store_always_up(void **state)
 	metric(f, "authflow_store_check_failures_total", 0);
 }
 
+/*
+ * A store that lost its data: the id the first node wrote is gone, or
+ * another node already wrote a new one. Told once, counted, and a new id
+ * is taken so that the next loss is told too; compared every
+ * AF_STORE_ID_EVERY_S, not every tick.
+ */
+static void test_tick_store_that_lost_its_data(void **state)
+{
+	struct fx *f = *state;
+	store_options so;
+	store_value v = {NULL, 0};
+	char err[256];
+
+	memset(&so, 0, sizeof(so));
+	so.backend = STORE_BACKEND_MEMORY;
+	assert_int_equal(store_open(&so, &f->store, err, sizeof(err)),
+			 STORE_OK);
+	af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m, T0);
+	assert_string_equal(logged(f), "");
+	assert_int_equal(store_get(f->store, "store_id", &v), STORE_OK);
+	assert_int_equal(v.len, 22);
+	store_value_free(&v);
+	metric(f, "authflow_store_data_lost_total", 0);
+	/* Flushed: within the next look, one error line. */
+	assert_int_equal(store_del(f->store, "store_id"), STORE_OK);
+	af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m, T0 + S(1));
+	assert_string_equal(logged(f), "");
+	af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m,
+			    T0 + S(AF_STORE_ID_EVERY_S));
+	one_line(f, "error", "the store lost its data");
+	metric(f, "authflow_store_data_lost_total", 1);
+	af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m,
+			    T0 + S(2 * AF_STORE_ID_EVERY_S));
+	assert_string_equal(logged(f), "");
+	/* Another node found it first and wrote a new id. */
+	assert_int_equal(store_set(f->store, "store_id", "another-nodes-id", 16,
+				   0, STORE_SET_DURABLE),
+			 STORE_OK);
+	af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m,
+			    T0 + S(3 * AF_STORE_ID_EVERY_S));
+	one_line(f, "error", "restore it from a backup");
+	metric(f, "authflow_store_data_lost_total", 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +361,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_health_state_follows_checks_and_hangs, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_tick_store_that_lost_its_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_tick_memory_store_always_up, setup, teardown),
 	};

@@ -2302,6 +2302,25 @@ describe('authflow and its Redis', { skip: STORE !== 'redis' }, () => {
     }
   });
 
+  test('a Redis that lost its data (flushed) is an error line and a metric, not a store that looks well', { timeout: 60000 }, async () => {
+    const port = await freePort();
+    const redis = await redisOn(port);
+    let srv;
+    try {
+      srv = await startServer({ store: 'redis', redisUrl: `redis://127.0.0.1:${port}` });
+      const lost = /the store lost its data \(flushed, or a restart or failover without it\): users, applications and settings are gone from it, and sign-ins fail; restore it from a backup/;
+      await new Promise((res) => setTimeout(res, 1500));
+      assert.doesNotMatch(srv.stderr(), lost, 'a store as it was is not lost');
+      assert.equal(redisCli(port)('flushall'), 'OK');
+      for (let i = 0; i < 100 && !lost.test(srv.stderr()); i++) await new Promise((res) => setTimeout(res, 100));
+      assert.match(srv.stderr(), lost);
+      assert.match(await (await fetch(`${srv.issuer}/metrics`)).text(), /^authflow_store_data_lost_total 1$/m);
+    } finally {
+      redis.kill('SIGKILL');
+      if (srv) await srv.stop();
+    }
+  });
+
   test('/healthz never waits on a Redis that hangs: it answers at once, and 503 once the check has hung a second', { timeout: 60000 }, async () => {
     const port = await freePort();
     const redis = await redisOn(port);
