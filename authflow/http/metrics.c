@@ -81,8 +81,9 @@ struct af_metrics {
 	size_t nroutes;
 	size_t *series;		/* nroutes: the first route of the same name */
 	atomic_ulong *requests; /* nroutes x NSTATUS */
-	atomic_ulong hist[NBUCKETS + 1];
-	atomic_ullong latency_sum_ns;
+	/* Per series (route name): nroutes x (NBUCKETS + 1), and the sums. */
+	atomic_ulong *hist;
+	atomic_ullong *latency_sum_ns;
 	atomic_ulong logins[AF_LOGIN_OUTCOME_COUNT];
 	atomic_ulong mfa[AF_MFA_OUT_COUNT];
 	atomic_ulong device_refusals[NDEVICE_REFUSALS];
@@ -108,7 +109,10 @@ af_metrics *af_metrics_new(af_route_name_fn route_name, size_t nroutes)
 		return NULL;
 	m->requests = calloc(nroutes * NSTATUS, sizeof(*m->requests));
 	m->series = calloc(nroutes, sizeof(*m->series));
-	if (m->requests == NULL || m->series == NULL) {
+	m->hist = calloc(nroutes * (NBUCKETS + 1), sizeof(*m->hist));
+	m->latency_sum_ns = calloc(nroutes, sizeof(*m->latency_sum_ns));
+	if (m->requests == NULL || m->series == NULL || m->hist == NULL ||
+	    m->latency_sum_ns == NULL) {
 		af_metrics_free(m);
 		return NULL;
 	}
@@ -131,6 +135,8 @@ void af_metrics_free(af_metrics *m)
 		return;
 	free(m->requests);
 	free(m->series);
+	free(m->hist);
+	free(m->latency_sum_ns);
 	free(m);
 }
 
@@ -147,18 +153,18 @@ void af_metrics_request(af_metrics *m, int route, unsigned status,
 			uint64_t latency_ns)
 {
 	double s = (double)latency_ns / 1e9;
-	size_t i;
+	size_t i, r;
 
 	if (m == NULL)
 		return;
-	if (route >= 0 && (size_t)route < m->nroutes)
-		atomic_fetch_add(&m->requests[m->series[route] * NSTATUS +
-					      status_slot(status)],
-				 1);
+	if (route < 0 || (size_t)route >= m->nroutes)
+		return;
+	r = m->series[route];
+	atomic_fetch_add(&m->requests[r * NSTATUS + status_slot(status)], 1);
 	for (i = 0; i < NBUCKETS && s > buckets[i]; i++)
 		;
-	atomic_fetch_add(&m->hist[i], 1);
-	atomic_fetch_add(&m->latency_sum_ns, latency_ns);
+	atomic_fetch_add(&m->hist[r * (NBUCKETS + 1) + i], 1);
+	atomic_fetch_add(&m->latency_sum_ns[r], latency_ns);
 }
 
 void af_metrics_login(af_metrics *m, af_login_outcome outcome)
@@ -274,9 +280,47 @@ void af_metrics_in_flight(af_metrics *m, unsigned n)
 	atomic_store(&m->in_flight, n);
 }
 
+/* One route's latency histogram; none for a route not yet asked. */
+static void render_latency(af_metrics *m, size_t r, af_buf *out)
+{
+	const atomic_ulong *h = &m->hist[r * (NBUCKETS + 1)];
+	unsigned long cum = 0, counts[NBUCKETS + 1];
+	size_t s;
+
+	if (m->series[r] != r)
+		return;
+	for (s = 0; s <= NBUCKETS; s++) {
+		counts[s] = atomic_load(&h[s]);
+		cum += counts[s];
+	}
+	if (cum == 0)
+		return;
+	cum = 0;
+	for (s = 0; s < NBUCKETS; s++) {
+		cum += counts[s];
+		af_buf_printf(out,
+			      "authflow_http_request_duration_seconds_bucket{"
+			      "route=\"%s\",le=\"%g\"} %lu\n",
+			      m->route_name(r), buckets[s], cum);
+	}
+	/* The count is the +Inf bucket itself, so that a scrape during
+	 * requests never shows the two apart. */
+	cum += counts[NBUCKETS];
+	af_buf_printf(out,
+		      "authflow_http_request_duration_seconds_bucket{route="
+		      "\"%s\",le=\"+Inf\"} %lu\n"
+		      "authflow_http_request_duration_seconds_sum{route="
+		      "\"%s\"} %.6f\n"
+		      "authflow_http_request_duration_seconds_count{route="
+		      "\"%s\"} %lu\n",
+		      m->route_name(r), cum, m->route_name(r),
+		      (double)atomic_load(&m->latency_sum_ns[r]) / 1e9,
+		      m->route_name(r), cum);
+}
+
 void af_metrics_render(af_metrics *m, af_buf *out)
 {
-	unsigned long cum = 0, v;
+	unsigned long v;
 	size_t r, s, g;
 
 	af_buf_puts(out, "# HELP authflow_http_requests_total HTTP requests "
@@ -313,25 +357,12 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 		      "authflow_http_requests_in_flight %u\n",
 		      atomic_load(&m->in_flight));
 	af_buf_puts(out, "# HELP authflow_http_request_duration_seconds "
-			 "Request latency.\n"
+			 "Request latency by route, from the request's headers "
+			 "to its answer.\n"
 			 "# TYPE authflow_http_request_duration_seconds "
 			 "histogram\n");
-	for (s = 0; s < NBUCKETS; s++) {
-		cum += atomic_load(&m->hist[s]);
-		af_buf_printf(out,
-			      "authflow_http_request_duration_seconds_bucket{"
-			      "le=\"%g\"} %lu\n",
-			      buckets[s], cum);
-	}
-	/* The count is the +Inf bucket itself, so that a scrape during
-	 * requests never shows the two apart. */
-	cum += atomic_load(&m->hist[NBUCKETS]);
-	af_buf_printf(out,
-		      "authflow_http_request_duration_seconds_bucket{le="
-		      "\"+Inf\"} %lu\n"
-		      "authflow_http_request_duration_seconds_sum %.6f\n"
-		      "authflow_http_request_duration_seconds_count %lu\n",
-		      cum, (double)atomic_load(&m->latency_sum_ns) / 1e9, cum);
+	for (r = 0; r < m->nroutes; r++)
+		render_latency(m, r, out);
 	af_buf_puts(out, "# HELP authflow_logins_total Password sign-ins by "
 			 "outcome.\n# TYPE authflow_logins_total counter\n");
 	for (s = 0; s < AF_LOGIN_OUTCOME_COUNT; s++)

@@ -392,15 +392,17 @@ static void test_histogram_count_is_inf_bucket_under_load(void **state)
 	int i, apart = 0;
 	char *text;
 
+	/* A route has its histogram from its first request on. */
+	af_metrics_request(m, R_TOKEN, 200, 1000);
 	for (i = 0; i < 2; i++)
 		assert_int_equal(
 			pthread_create(&t[i], NULL, write_requests, &w), 0);
 	for (i = 0; i < 300; i++) {
 		text = render(m);
 		inf = value_of(text, "authflow_http_request_duration_seconds_"
-				     "bucket{le=\"+Inf\"}");
-		count = value_of(
-			text, "authflow_http_request_duration_seconds_count");
+				     "bucket{route=\"token\",le=\"+Inf\"}");
+		count = value_of(text, "authflow_http_request_duration_seconds_"
+				       "count{route=\"token\"}");
 		assert_true(inf >= 0);
 		if (inf != count)
 			apart++;
@@ -410,6 +412,42 @@ static void test_histogram_count_is_inf_bucket_under_load(void **state)
 	for (i = 0; i < 2; i++)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
 	assert_int_equal(apart, 0);
+}
+
+/*
+ * Latency by route: each route name its own histogram (two routes of one
+ * name share it), none for a route not asked yet, the buckets cumulative
+ * and the count the +Inf bucket.
+ */
+static void test_latency_by_route(void **state)
+{
+	af_metrics *m = *state;
+	char *text;
+
+	af_metrics_request(m, R_TOKEN, 200, 3000000);	 /* 3 ms */
+	af_metrics_request(m, R_TOKEN, 400, 2000000000); /* 2 s */
+	af_metrics_request(m, R_ST1, 200, 100000);
+	af_metrics_request(m, R_ST2, 304, 100000);
+	af_metrics_request(m, -1, 200, 100000); /* no route: not counted */
+	text = render(m);
+	assert_int_equal(value_of(text, "authflow_http_request_duration_"
+					"seconds_count{route=\"token\"}"),
+			 2);
+	assert_int_equal(value_of(text, "authflow_http_request_duration_"
+					"seconds_bucket{route=\"token\","
+					"le=\"0.005\"}"),
+			 1);
+	assert_int_equal(value_of(text, "authflow_http_request_duration_"
+					"seconds_bucket{route=\"token\","
+					"le=\"+Inf\"}"),
+			 2);
+	assert_int_equal(value_of(text, "authflow_http_request_duration_"
+					"seconds_count{route=\"static\"}"),
+			 2);
+	assert_null(strstr(text, "seconds_count{route=\"admin\"}"));
+	assert_null(strstr(text, "authflow_http_request_duration_seconds_"
+				 "count "));
+	free(text);
 }
 
 /* Token requests by grant and outcome; the OAuth error names the outcome. */
@@ -501,6 +539,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_render_every_family_typed_and_whole, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(test_latency_by_route, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(
 			test_histogram_count_is_inf_bucket_under_load, setup,
 			teardown),
