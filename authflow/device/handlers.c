@@ -1028,7 +1028,7 @@ static void count_wrong_number(af_server *srv, const char *rid,
 {
 	const char *ip = json_string_value(json_object_get(after, "ip"));
 
-	if (af_throttle_fail(srv->dir, user, ip, NULL) != AF_DIR_OK)
+	if (af_throttle_fail_from(srv->dir, user, ip, rid, NULL) != AF_DIR_OK)
 		log_warn(srv->log, rid, LOG_EVENT,
 			 "action=throttle user=%s error=\"could not count a "
 			 "wrong number\"",

@@ -883,6 +883,19 @@ static af_dir_status clear_keys(af_dir *dir, const char *kind, const char *name,
 	return rc;
 }
 
+af_dir_status af_throttle_fail_from(af_dir *dir, const char *user,
+				    const char *ip, const char *rid,
+				    const char *browser)
+{
+	af_dir *view = af_dir_view(dir, ip, rid);
+	af_dir_status rc;
+
+	/* Without memory for the view, the failure still counts. */
+	rc = af_throttle_fail(view != NULL ? view : dir, user, ip, browser);
+	af_dir_free(view);
+	return rc;
+}
+
 af_dir_status af_throttle_success(af_dir *dir, const char *user, const char *ip,
 				  const char *browser)
 {

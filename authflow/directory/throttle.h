@@ -88,6 +88,17 @@ AF_DIR_NODISCARD af_dir_status af_throttle_fail(af_dir *dir, const char *user,
 						const char *browser);
 
 /*
+ * af_throttle_fail() for a request: the user.lock event a failure may make
+ * says where it came from, ip and rid (the request id), as the events of
+ * an administrator's request do.
+ */
+AF_DIR_NODISCARD af_dir_status af_throttle_fail_from(af_dir *dir,
+						     const char *user,
+						     const char *ip,
+						     const char *rid,
+						     const char *browser);
+
+/*
  * Doors that take a secret other than a user's password, each guarded on
  * its own per client address ("fail:<kind>:<addr>", "wait:<kind>:<addr>",
  * volatile), apart from sign-ins, with the address limits: past

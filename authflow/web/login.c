@@ -711,8 +711,8 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	if (st != AF_DIR_OK) {
-		if (af_throttle_fail(srv->dir, username, req->client_ip,
-				     known) != AF_DIR_OK) {
+		if (af_throttle_fail_from(srv->dir, username, req->client_ip,
+					  req->rid, known) != AF_DIR_OK) {
 			/*
 			 * Fail closed: a wrong password that was not counted
 			 * is not told as one (the answer would tell a guesser

@@ -1509,8 +1509,8 @@ void af_h_mfa_code(af_server *srv, af_req *req, af_resp *resp)
 	 * Fail closed, as for a password: a wrong code that was not counted
 	 * is not told as one, and for a while no code is checked at all.
 	 */
-	if (af_throttle_fail(srv->dir, user, req->client_ip, known) !=
-	    AF_DIR_OK) {
+	if (af_throttle_fail_from(srv->dir, user, req->client_ip, req->rid,
+				  known) != AF_DIR_OK) {
 		af_login_uncounted_pause(srv, req, "token code");
 		af_page_unavailable(resp);
 		goto out;

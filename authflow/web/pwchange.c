@@ -886,8 +886,8 @@ static int current_ok(af_server *srv, const af_req *req, af_resp *resp,
 		st = AF_DIR_MISMATCH;
 	if (st == AF_DIR_MISMATCH) {
 		/* Not counted: not told either (see web/login.c). */
-		if (af_throttle_fail(srv->dir, s->username, req->client_ip,
-				     known) != AF_DIR_OK) {
+		if (af_throttle_fail_from(srv->dir, s->username, req->client_ip,
+					  req->rid, known) != AF_DIR_OK) {
 			af_page_unavailable(resp);
 			return -1;
 		}

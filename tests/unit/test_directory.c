@@ -4889,6 +4889,38 @@ static void test_af_throttle_known_browser_locked_for_good(void **state)
 			 AF_DIR_OK);
 }
 
+/*
+ * The failure of a request that locks a user: its event says where the
+ * request came from, as an administrator's events do.
+ */
+static void test_af_throttle_lock_event_names_its_request(void **state)
+{
+	fixture *f = *state;
+	uint32_t wait = 0;
+	json_t *ev;
+	int i;
+
+	assert_int_equal(
+		add_user(f, "{\"username\":\"cid\"}", "a long enough password"),
+		AF_DIR_OK);
+	for (i = 0; i < AF_THROTTLE_STRIKES_MAX &&
+		    af_throttle_check(f->dir, "cid", NULL, NULL, &wait) !=
+			    AF_DIR_LOCKED;
+	     i++)
+		assert_int_equal(
+			af_throttle_fail_from(f->dir, "cid", "192.0.2.9",
+					      "rid-of-the-request", NULL),
+			AF_DIR_OK);
+	ev = newest_of(f, "user.lock");
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "ip")),
+			    "192.0.2.9");
+	assert_string_equal(
+		json_string_value(json_object_get(ev, "request_id")),
+		"rid-of-the-request");
+	json_decref(ev);
+}
+
 /* The client id of a profile handed out (copied into id). */
 static void id_of(const json_t *app, char id[AF_DIR_CLIENT_ID_BUF])
 {
@@ -6222,6 +6254,7 @@ int main(void)
 		T(test_af_throttle_dead_turn_short_wait),
 		T(test_af_audit_fast_turnover_said),
 		T(test_af_throttle_known_browser_locked_for_good),
+		T(test_af_throttle_lock_event_names_its_request),
 		T(test_af_throttle_unknown_name_never_locked_for_good),
 		T(test_af_dir_names_cap_counts_distinct),
 		T(test_af_throttle_address_spray_delayed),
