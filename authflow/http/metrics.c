@@ -363,8 +363,10 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 			 "histogram\n");
 	for (r = 0; r < m->nroutes; r++)
 		render_latency(m, r, out);
-	af_buf_puts(out, "# HELP authflow_logins_total Password sign-ins by "
-			 "outcome.\n# TYPE authflow_logins_total counter\n");
+	af_buf_puts(out, "# HELP authflow_logins_total Sign-ins by outcome; "
+			 "one with a second step counts as mfa_required at its "
+			 "password, then as ok (or another outcome) at its "
+			 "end.\n# TYPE authflow_logins_total counter\n");
 	for (s = 0; s < AF_LOGIN_OUTCOME_COUNT; s++)
 		af_buf_printf(out,
 			      "authflow_logins_total{outcome=\"%s\"} %lu\n",
