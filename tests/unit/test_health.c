@@ -221,20 +221,29 @@ static unsigned closed_port(void)
 	return ntohs(sa.sin_port);
 }
 
-static void test_tick_redis_unreachable_reason_without_password(void **state)
+/* A redis store on a port nothing listens on; userinfo: "" or "u:p@". */
+static store_ctx *closed_redis(const char *userinfo)
 {
-	struct fx *f = *state;
 	store_options so;
+	store_ctx *st = NULL;
 	char url[128], err[256];
 
-	snprintf(url, sizeof(url), "redis://authflow:%s@127.0.0.1:%u/0",
-		 PASSWORD, closed_port());
+	snprintf(url, sizeof(url), "redis://%s127.0.0.1:%u/0", userinfo,
+		 closed_port());
 	memset(&so, 0, sizeof(so));
 	so.backend = STORE_BACKEND_REDIS;
 	so.url = url;
 	so.prefix = "t:";
-	assert_int_equal(store_open(&so, &f->store, err, sizeof(err)),
-			 STORE_OK);
+	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
+	return st;
+}
+
+static void test_tick_redis_unreachable_reason_without_password(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+
+	f->store = closed_redis("authflow:" PASSWORD "@");
 	assert_int_equal(af_health_store(f->store, err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "cannot connect"));
 	af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m, T0);
@@ -253,18 +262,12 @@ static void test_health_state_follows_checks_and_hangs(void **state)
 	struct fx *f = *state;
 	af_store_health h;
 	store_options so;
-	char url[128], err[256];
+	char err[256];
 	uint64_t hang = (uint64_t)AF_HEALTH_HANG_MS * 1000000u;
 
 	memset(&h, 0, sizeof(h));
 	assert_int_equal(af_store_health_up(&h, T0), 1);
-	snprintf(url, sizeof(url), "redis://127.0.0.1:%u/0", closed_port());
-	memset(&so, 0, sizeof(so));
-	so.backend = STORE_BACKEND_REDIS;
-	so.url = url;
-	so.prefix = "t:";
-	assert_int_equal(store_open(&so, &f->store, err, sizeof(err)),
-			 STORE_OK);
+	f->store = closed_redis("");
 	af_store_watch_tick(&f->w, &h, f->store, f->log, f->m, T0);
 	assert_int_equal(af_store_health_up(&h, T0 + S(1)), 0);
 	assert_int_equal(atomic_load(&h.began_ns), 0);

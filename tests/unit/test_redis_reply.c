@@ -18,32 +18,23 @@
 
 #include "store_redis_reply.h"
 
-/* A string reply holding a copy of text in buf (cap bytes). */
-static redisReply string_reply(const char *text, char *buf, size_t cap)
+/* A reply of type holding a copy of text in buf (cap bytes). */
+static redisReply reply_of(int type, const char *text, char *buf, size_t cap)
 {
 	redisReply r;
 
 	memset(&r, 0, sizeof(r));
 	assert_true(strlen(text) < cap);
 	memcpy(buf, text, strlen(text) + 1);
-	r.type = REDIS_REPLY_STRING;
+	r.type = type;
 	r.str = buf;
 	r.len = strlen(text);
 	return r;
 }
 
-/* An error reply holding a copy of text in buf (cap bytes). */
 static redisReply error_reply(const char *text, char *buf, size_t cap)
 {
-	redisReply r;
-
-	memset(&r, 0, sizeof(r));
-	assert_true(strlen(text) < cap);
-	memcpy(buf, text, strlen(text) + 1);
-	r.type = REDIS_REPLY_ERROR;
-	r.str = buf;
-	r.len = strlen(text);
-	return r;
+	return reply_of(REDIS_REPLY_ERROR, text, buf, cap);
 }
 
 static void expect(const char *text, store_status st, bool demoted)
@@ -148,7 +139,8 @@ static void test_eviction_from_info_memory(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		r = string_reply(cases[i].text, buf, sizeof(buf));
+		r = reply_of(REDIS_REPLY_STRING, cases[i].text, buf,
+			     sizeof(buf));
 		evicts = -1;
 		policy[0] = '\0';
 		assert_int_equal(redis_reply_eviction(&r, &evicts, policy,
