@@ -98,6 +98,8 @@ struct ring {
 	struct ring_key *keys; /* oldest first */
 	size_t count;
 	char id[RING_ID_BUF];
+	/* When a node last added its own keys to it (ring_merge()), or 0. */
+	int64_t merged_at;
 };
 
 struct af_keyring {
@@ -651,6 +653,9 @@ static jose_status ring_from_json(json_t *ringj, struct ring *out, char *why,
 	id = ring_json_id(ringj);
 	if (id != NULL)
 		memcpy(out->id, id, strlen(id) + 1);
+	/* Nor a merge time that is not one: it only delays a retirement. */
+	if (!entry_time(ringj, "merged_at", &out->merged_at))
+		out->merged_at = 0;
 	n = json_array_size(keys);
 	if (n > JOSE_RING_KEYS_MAX) {
 		why_set(why, whylen, "%zu keys, more than the %d a ring holds",
@@ -683,9 +688,20 @@ static jose_status ring_from_json(json_t *ringj, struct ring *out, char *why,
 }
 
 /*
+ * How far apart the clocks of the nodes sharing a ring may be: a key due
+ * to sign within this of now may be signing on a node whose clock runs
+ * ahead.
+ */
+#define RING_SKEW_S 120
+
+/*
  * The signing key: of the keys whose signs_from has come and whose
  * expires_at is still ahead, the one that began to sign last (the latest
- * created, then the later in the ring, on a tie). NULL when none is.
+ * created, then the later in the ring, on a tie). NULL when none is. A
+ * key made to sign at once (a rotation now: signs_from is created_at)
+ * signs here as soon as it is seen, though this node's clock be up to
+ * RING_SKEW_S behind the one that made it: else this node would go on
+ * signing with the key it replaced, which may be retired meanwhile.
  */
 static const struct ring_key *ring_signing(const struct ring *r, int64_t now)
 {
@@ -694,8 +710,11 @@ static const struct ring_key *ring_signing(const struct ring *r, int64_t now)
 
 	for (i = 0; i < r->count; i++) {
 		const struct ring_key *k = &r->keys[i];
+		int64_t from = k->signs_from == k->created_at
+				       ? k->signs_from - RING_SKEW_S
+				       : k->signs_from;
 
-		if (k->signs_from > now || k->expires_at <= now)
+		if (from > now || k->expires_at <= now)
 			continue;
 		if (best == NULL || k->signs_from > best->signs_from ||
 		    (k->signs_from == best->signs_from &&
@@ -940,13 +959,6 @@ static json_t *entry_new(const cjose_jwk_t *jwk, const char *kid, int64_t now,
 	return entry_of(jwk, kid, now, signs_from, expires,
 			expires + (int64_t)o->max_token_lifetime_s);
 }
-
-/*
- * How far apart the clocks of the nodes sharing a ring may be: a key due
- * to sign within this of now may be signing on a node whose clock runs
- * ahead.
- */
-#define RING_SKEW_S 120
 
 /*
  * Adds a new key to a ring document in place, signing from signs_from on.
@@ -1233,6 +1245,9 @@ static jose_status ring_merge(af_keyring *kr, const store_value *raw,
 
 	if (ring_made_anew(kr, loaded, now))
 		added = ring_json_add_own(kr, ringj, loaded, now);
+	/* A key may stop signing here: no node retires one for a while. */
+	if (added > 0 && set_time(ringj, "merged_at", now) != 0)
+		added = -1;
 	if (added < 0)
 		return JOSE_ERR_NOMEM;
 	if (added == 0) {
@@ -1810,9 +1825,10 @@ static jose_status give_back_life(json_t *ringj, const json_t *gone,
  * which look every refresh_s seconds, still signing with it: 0 for at
  * once, or a later time; INT64_MAX for a successor about to sign, which a
  * node may begin with before it sees it gone. A node knows when k stops
- * (its expires_at) once it has seen the change that set it: the newest
- * key made after k (the ring is oldest first), which it sees up to
- * refresh_s, and a second of its look's tick, after it was made.
+ * once it has seen the change that stopped it: a key made since (a
+ * rotation), or a merge of the ring, which it sees up to refresh_s, and
+ * a second of its look's tick, after it was made; and it stops at k's
+ * expiry by its own clock, which may run that much behind.
  */
 static int64_t retire_from(const struct ring *r, const struct ring_key *k,
 			   unsigned refresh_s, int64_t now)
@@ -1823,12 +1839,14 @@ static int64_t retire_from(const struct ring *r, const struct ring_key *k,
 	if (refresh_s == 0)
 		return 0;
 	if (k->signs_from > now)
-		return k->signs_from - now < margin ? INT64_MAX : 0;
-	for (i = (size_t)(k - r->keys) + 1; i < r->count; i++)
-		if (r->keys[i].created_at + margin > seen)
+		return k->signs_from - now <= margin ? INT64_MAX : 0;
+	if (r->merged_at > 0)
+		seen = r->merged_at + margin;
+	for (i = 0; i < r->count; i++)
+		if (&r->keys[i] != k && r->keys[i].created_at + margin > seen)
 			seen = r->keys[i].created_at + margin;
 	/* Not the signing key, though unexpired: another one won the tie. */
-	stop = k->expires_at < now ? k->expires_at : now;
+	stop = k->expires_at <= now ? k->expires_at + margin : now;
 	return seen > stop ? seen : stop;
 }
 

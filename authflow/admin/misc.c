@@ -215,8 +215,9 @@ void af_admin__keys_retire(af_admin_call *c)
 	}
 	if (js == JOSE_ERR_ARG) {
 		af_admin__error(c, AF_ADMIN_CONFLICT,
-				"this key signs now: rotate first ('keys "
-				"rotate'), then retire it");
+				"this key signs now, or begins to within "
+				"seconds: rotate first ('keys rotate'), then "
+				"retire it");
 		return;
 	}
 	if (js != JOSE_OK) {

@@ -1115,6 +1115,7 @@ static void test_keyring_refresh_writes_back_a_lost_ring(void **state)
 	af_keyring *kr = NULL, *later = NULL, *other = NULL;
 	store_value v = {0};
 	char *jwt = NULL;
+	int64_t from = 0;
 
 	o.refresh_s = 1;
 	o.notice = note;
@@ -1166,6 +1167,9 @@ static void test_keyring_refresh_writes_back_a_lost_ring(void **state)
 	assert_int_equal(af_jwt_verify(other, jwt, strlen(jwt), &back),
 			 JOSE_OK);
 	json_decref(back);
+	/* A node may have signed with kid until the merge: it stays a while. */
+	assert_int_equal(af_keyring_retire(other, kid, &from), JOSE_ERR_SOON);
+	assert_true(from >= af_now() + 1);
 	/* Merged once: a later look changes nothing. */
 	usleep(1100 * 1000);
 	af_keyring_look(kr);
@@ -1560,6 +1564,55 @@ static void test_keyring_retire_takes_a_key_out_now(void **state)
 	assert_string_equal(new_kid, kid);
 }
 
+/* A key's member of the status, by kid. */
+static json_int_t key_time(const json_t *status, const char *kid,
+			   const char *member);
+
+/*
+ * A rotation made at once signs on every node as soon as it is seen,
+ * also on one whose clock runs behind the node that made it (here, the
+ * ring as a node 60 s ahead wrote it): else that node would sign with
+ * the key it replaced, which a retirement may take out meanwhile.
+ */
+static void test_keyring_rotation_now_signs_on_a_node_behind(void **state)
+{
+	struct fixture *fx = *state;
+	char old[JOSE_KID_MAX + 1], fresh[JOSE_KID_MAX + 1];
+	char kid[JOSE_KID_MAX + 1];
+	int64_t ahead = af_now() + 60;
+	json_t *ring, *e;
+	size_t i;
+
+	signing_kid(fx->kr, old);
+	assert_int_equal(af_keyring_rotate(fx->kr, fresh), JOSE_OK);
+	ring = ring_get(fx->st);
+	json_array_foreach(json_object_get(ring, "keys"), i, e)
+	{
+		const char *k = json_string_value(json_object_get(e, "kid"));
+
+		if (strcmp(k, fresh) == 0) {
+			assert_int_equal(
+				json_object_set_new(e, "created_at",
+						    json_integer(ahead)),
+				0);
+			assert_int_equal(
+				json_object_set_new(e, "signs_from",
+						    json_integer(ahead)),
+				0);
+		} else if (strcmp(k, old) == 0) {
+			assert_int_equal(
+				json_object_set_new(e, "expires_at",
+						    json_integer(ahead)),
+				0);
+		}
+	}
+	ring_put(fx->st, ring);
+	json_decref(ring);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	signing_kid(fx->kr, kid);
+	assert_string_equal(kid, fresh);
+}
+
 /*
  * Nodes that share a ring learn of a rotation at their next look (here
  * every second): until then they sign with the key they knew, so it does
@@ -1574,7 +1627,9 @@ static void test_keyring_retire_waits_for_other_nodes(void **state)
 	char old[JOSE_KID_MAX + 1], fresh[JOSE_KID_MAX + 1];
 	char next[JOSE_KID_MAX + 1], kid[JOSE_KID_MAX + 1];
 	af_keyring *a = NULL, *b = NULL;
-	int64_t from = 0, t0;
+	int64_t from = 0, t0, stops;
+	jose_status st;
+	json_t *s;
 
 	o.refresh_s = 1;
 	assert_int_equal(af_keyring_open(fx->st, &o, &a), JOSE_OK);
@@ -1600,19 +1655,30 @@ static void test_keyring_retire_waits_for_other_nodes(void **state)
 	assert_int_equal(af_keyring_retire(a, next, NULL), JOSE_ERR_ARG);
 	assert_int_equal(ring_size(fx->st), 2);
 
-	/* Planned ahead: once the successor signs, the old key may go. */
-	usleep(1100 * 1000);
+	/*
+	 * Planned ahead: the key stops at its successor's start by each
+	 * node's own clock, and goes once a clock that far behind has passed
+	 * it too.
+	 */
+	s = af_keyring_status(a);
+	stops = key_time(s, fresh, "expires_at");
+	json_decref(s);
+	while (af_now() < stops)
+		usleep(100 * 1000);
 	assert_int_equal(af_keyring_reload(a), JOSE_OK);
 	signing_kid(a, kid);
 	assert_string_equal(kid, next);
-	assert_int_equal(af_keyring_retire(a, fresh, &from), JOSE_ERR_SOON);
+	st = af_keyring_retire(a, fresh, &from);
+	if (st == JOSE_ERR_SOON)
+		assert_int_equal(from, stops + 2);
+	else
+		assert_true(af_now() >= stops + 2);
+	while (af_now() < stops + 2)
+		usleep(100 * 1000);
+	assert_int_equal(af_keyring_retire(a, fresh, NULL), JOSE_OK);
 	af_keyring_free(b);
 	af_keyring_free(a);
 }
-
-/* A key's member of the status, by kid. */
-static json_int_t key_time(const json_t *status, const char *kid,
-			   const char *member);
 
 /*
  * The successor of a rotation planned ahead, retired before it signs:
@@ -2260,6 +2326,9 @@ int main(void)
 		cmocka_unit_test(test_keyring_retire_after_elapses_by_clock),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_retire_waits_for_other_nodes, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_rotation_now_signs_on_a_node_behind, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_retire_takes_a_key_out_now, setup,
