@@ -704,12 +704,15 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 			sig = SIGTERM;
 			break;
 		}
+		/* /healthz says so when any of these hangs on the store. */
+		af_store_health_begin(&srv.store_health, af_mono_ns());
 		keys_watch(&srv, &watch);
 		af_store_watch_tick(&store_watch, &srv.store_health, srv.store,
 				    log, srv.metrics, af_mono_ns());
 		af_mfa_seam_sweep(&srv, &sweep, af_now());
 		af_session_sweep(&srv, &sessions, af_now());
 		af_bcl_tick(srv.bcl, af_mono_ns());
+		af_store_health_end(&srv.store_health);
 		if (push != NULL)
 			(void)pushd_fcm_renew(push);
 	}

@@ -101,7 +101,6 @@ store_status redis_reply_value(const redisReply *r, store_value *out)
 	}
 }
 
-/* Maps a reply that must be an integer. */
 /*
  * The value of field name in INFO's text (lines "name:value\r\n"): its
  * start, with its length in *len; NULL when absent.
@@ -159,6 +158,7 @@ store_status redis_reply_eviction(const redisReply *r, int *evicts,
 	return STORE_OK;
 }
 
+/* Maps a reply that must be an integer. */
 store_status redis_reply_integer(const redisReply *r, long long *out)
 {
 	if (r->type == REDIS_REPLY_ERROR)

@@ -692,12 +692,6 @@ out:
 }
 
 /*
- * PATCH devices/{id} {"device_name": NAME}: a name of the help desk's for
- * a phone, as the app's own ("iPhone") tells four of one user apart
- * badly. The answer is the device as device list shows it; the audit
- * detail its user, the new name and under "was" the old one.
- */
-/*
  * One device by its id, as a log line or the device API names it: whose
  * it is, and as device list shows it.
  */
@@ -716,6 +710,12 @@ void af_admin__device_show(af_admin_call *c)
 	af_admin__json(c, 200, shown);
 }
 
+/*
+ * PATCH devices/{id} {"device_name": NAME}: a name of the help desk's for
+ * a phone, as the app's own ("iPhone") tells four of one user apart
+ * badly. The answer is the device as device list shows it; the audit
+ * detail its user, the new name and under "was" the old one.
+ */
 void af_admin__device_set(af_admin_call *c)
 {
 	static const char *const allowed[] = {"device_name", NULL};

@@ -140,8 +140,9 @@ static int store_failure_only(const char *msg)
  */
 static int store_down(const char *method, const char *msg)
 {
+	/* Made, in part at least: done again it would be done twice. */
 	if (!store_failure_only(msg))
-		return af_ctl_fail(AF_CTL_EXIT_LATER,
+		return af_ctl_fail(AF_CTL_EXIT_REFUSED,
 				   "the server could not reach its state "
 				   "store: %s",
 				   msg);
@@ -206,6 +207,12 @@ static int refused(const char *method, long status, const json_t *answer)
 			status);
 	if (status == 503 && code != NULL && strcmp(code, "unavailable") == 0)
 		return store_down(method, msg);
+	/* The admin API's answer for a route it does not have. */
+	if (status == 404 && msg != NULL &&
+	    strcmp(msg, "no such resource") == 0)
+		return af_ctl_fail(AF_CTL_EXIT_UNREACHABLE,
+				   "the server has no such route: is it an "
+				   "older authflow? (HTTP 404)");
 	if (msg != NULL && msg[0] != '\0')
 		return af_ctl_fail(refusal_exit(status), "%s", msg);
 	if (status == 404)

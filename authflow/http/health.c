@@ -99,6 +99,7 @@ static void eviction_check(af_store_watch *w, store_ctx *st, log_ctx *log,
 	w->evict_ns = now_ns != 0 ? now_ns : 1;
 	ss = store_eviction(st, &evicts, policy, sizeof(policy));
 	if (ss == STORE_ERR_CONFIG) {
+		af_metrics_store_evicts(m, -1);
 		if (w->evicts != -1)
 			log_warn(log, NULL, "store",
 				 "cannot tell whether redis evicts keys when "
@@ -127,27 +128,39 @@ static void eviction_check(af_store_watch *w, store_ctx *st, log_ctx *log,
 
 #define STORE_ID_KEY "store_id"
 
-/* The store's id into out (AF_STORE_ID_BUF); one is written when none. */
+/*
+ * The store's id into out (AF_STORE_ID_BUF); one is written when none.
+ * An id that is none of ours (damaged, or written by hand) is replaced,
+ * and STORE_ERR_CORRUPT says so, with the new id in out.
+ */
 static store_status store_id(store_ctx *st, char *out)
 {
 	char fresh[AF_STORE_ID_BUF];
 	store_value v = {NULL, 0};
 	store_status ss;
-	int attempt;
+	int attempt, damaged = 0;
+	size_t i;
 
-	for (attempt = 0; attempt < 2; attempt++) {
+	for (attempt = 0; attempt < 3; attempt++) {
 		ss = store_get(st, STORE_ID_KEY, &v);
 		if (ss == STORE_OK) {
-			if (v.len == 0 || v.len >= AF_STORE_ID_BUF) {
+			for (i = 0; i < v.len && af_b64url_char(v.data[i]); i++)
+				;
+			if (v.len > 0 && v.len < AF_STORE_ID_BUF &&
+			    i == v.len) {
+				memcpy(out, v.data, v.len + 1);
 				store_value_free(&v);
-				return STORE_ERR_CORRUPT;
+				return damaged ? STORE_ERR_CORRUPT : STORE_OK;
 			}
-			memcpy(out, v.data, v.len + 1);
 			store_value_free(&v);
-			return STORE_OK;
-		}
-		if (ss != STORE_NOT_FOUND)
+			/* Taken away, so that a fresh one goes in below. */
+			ss = store_del(st, STORE_ID_KEY);
+			if (ss != STORE_OK && ss != STORE_NOT_FOUND)
+				return ss;
+			damaged = 1;
+		} else if (ss != STORE_NOT_FOUND) {
 			return ss;
+		}
 		if (af_random_token(16, fresh, sizeof(fresh)) != 0)
 			return STORE_ERR_NOMEM;
 		/* Another node's, written first, is the one. */
@@ -168,12 +181,18 @@ static void id_check(af_store_watch *w, store_ctx *st, log_ctx *log,
 		     af_metrics *m, uint64_t now_ns)
 {
 	char now_id[AF_STORE_ID_BUF];
+	store_status ss;
 
 	if (w->id_ns != 0 &&
 	    now_ns - w->id_ns < (uint64_t)AF_STORE_ID_EVERY_S * NS_PER_S)
 		return;
 	w->id_ns = now_ns != 0 ? now_ns : 1;
-	if (store_id(st, now_id) != STORE_OK)
+	ss = store_id(st, now_id);
+	if (ss == STORE_ERR_CORRUPT && w->id[0] == '\0')
+		log_warn(log, NULL, "store",
+			 "the store's id (store_id) was none of authflow's: "
+			 "a new one was written");
+	else if (ss != STORE_OK && ss != STORE_ERR_CORRUPT)
 		return; /* the next look tells */
 	if (w->id[0] != '\0' && strcmp(w->id, now_id) != 0) {
 		af_metrics_store_lost(m);
@@ -186,19 +205,25 @@ static void id_check(af_store_watch *w, store_ctx *st, log_ctx *log,
 	memcpy(w->id, now_id, sizeof(now_id));
 }
 
+void af_store_health_begin(af_store_health *h, uint64_t now_ns)
+{
+	atomic_store(&h->began_ns, now_ns != 0 ? now_ns : 1);
+}
+
+void af_store_health_end(af_store_health *h)
+{
+	atomic_store(&h->began_ns, 0);
+}
+
 void af_store_watch_tick(af_store_watch *w, af_store_health *h, store_ctx *st,
 			 log_ctx *log, af_metrics *m, uint64_t now_ns)
 {
 	char why[AF_HEALTH_WHY_MAX];
 	int up;
 
-	if (h != NULL)
-		atomic_store(&h->began_ns, now_ns != 0 ? now_ns : 1);
 	up = af_health_store(st, why, sizeof(why));
-	if (h != NULL) {
+	if (h != NULL)
 		atomic_store(&h->down, !up);
-		atomic_store(&h->began_ns, 0);
-	}
 	af_store_watch_note(w, log, m, up, why, now_ns);
 	if (up) {
 		eviction_check(w, st, log, m, now_ns);

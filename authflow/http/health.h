@@ -82,19 +82,26 @@ void af_store_watch_note(af_store_watch *w, log_ctx *log, af_metrics *m, int up,
 /*
  * The store's health as /healthz tells it, from the watch's checks, so
  * that a probe never waits on the store on an HTTP thread: the last
- * check's outcome, and a check under way for AF_HEALTH_HANG_MS or more
- * counts as failed (a store that hangs is told at once, not after
- * store.timeout_ms). Zeroed, it says up. Any thread may read it; the
- * watch's thread writes it.
+ * check's outcome; and while the watch's thread is at its store work
+ * (af_store_health_begin() .. _end(): the check, and whatever else it
+ * asks the store, any of which may wait out store.timeout_ms), work
+ * under way for AF_HEALTH_HANG_MS or more counts as failed, so that a
+ * store that hangs is told within seconds, not after the time limit.
+ * Zeroed, it says up. Any thread may read it; the watch's thread writes
+ * it.
  */
-#define AF_HEALTH_HANG_MS 1000u
+#define AF_HEALTH_HANG_MS 2000u
 typedef struct af_store_health {
 	atomic_int down;		/* the last check failed */
-	atomic_uint_least64_t began_ns; /* monotonic: a check under way; 0 */
+	atomic_uint_least64_t began_ns; /* monotonic: store work under way */
 } af_store_health;
 
 /* 1 when the store is up as h last saw it, at now_ns (monotonic). */
 int af_store_health_up(af_store_health *h, uint64_t now_ns);
+
+/* The watch's thread begins (at now_ns) and ends its store work. */
+void af_store_health_begin(af_store_health *h, uint64_t now_ns);
+void af_store_health_end(af_store_health *h);
 
 /*
  * Checks the store (af_health_store()) at now_ns and notes the outcome,

@@ -264,7 +264,9 @@ void af_metrics_store_lost(af_metrics *m)
 void af_metrics_store_evicts(af_metrics *m, int evicts)
 {
 	if (m != NULL)
-		atomic_store(&m->store_evicts, evicts ? 1 : 0);
+		atomic_store(&m->store_evicts, evicts < 0 ? -1
+					       : evicts	  ? 1
+							  : 0);
 }
 
 void af_metrics_keys(af_metrics *m, long days_left, int alert)
@@ -454,7 +456,8 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 		      "authflow_store_check_failures_total %lu\n"
 		      "# HELP authflow_store_evicts 1 when the store may "
 		      "evict entries before they expire when full (redis "
-		      "maxmemory-policy other than noeviction), 0 when not.\n"
+		      "maxmemory-policy other than noeviction), 0 when not, "
+		      "-1 when it cannot be told (INFO refused).\n"
 		      "# TYPE authflow_store_evicts gauge\n"
 		      "authflow_store_evicts %d\n"
 		      "# HELP authflow_store_data_lost_total Times this node "

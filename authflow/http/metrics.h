@@ -149,7 +149,8 @@ void af_metrics_token(af_metrics *m, af_token_grant grant,
 void af_metrics_store(af_metrics *m, int up);
 /* The store was found to have lost its data (http/health.h). */
 void af_metrics_store_lost(af_metrics *m);
-/* Whether the store may evict entries before they expire (1 or 0). */
+/* Whether the store may evict entries before they expire: 1, 0, or -1
+ * when it cannot be told. */
 void af_metrics_store_evicts(af_metrics *m, int evicts);
 
 /* Signing-key gauges, refreshed by the key check. */

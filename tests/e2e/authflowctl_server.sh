@@ -474,6 +474,8 @@ const unavailable = {
 // Other refusals, for the exit status each gets.
 const refusals = {
 	r404: [404, ''],
+	r404route: [404, '{\"error\":\"not_found\",\"message\":\"no such resource\"}'],
+	r404user: [404, '{\"error\":\"not_found\",\"message\":\"no such user\"}'],
 	r409: [409, '{\"error\":\"exists\",\"message\":\"user already exists\"}'],
 	r429: [429, ''],
 	r502: [502, ''],
@@ -524,13 +526,15 @@ expect store-503-change 6 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=store
 expect store-503-read 6 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=storefail "$C" user list
 grep -q 'could not reach its state store (state store failure): try again' "$tmp/err" &&
 	! grep -q 'change' "$tmp/err" && ok || bad "503 of a read: $(cat "$tmp/err")"
-expect store-503-said 6 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=auditfail "$C" workflow set --legacy off
+expect store-503-said 1 env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN=auditfail "$C" workflow set --legacy off
 grep -q 'state store: settings changed, but the audit event could not be written' "$tmp/err" &&
 	! grep -q 'not made' "$tmp/err" && ok || bad "503 that says the change was made: $(cat "$tmp/err")"
-# Exit statuses a script branches on: 404 without the admin API's message
-# is no admin API (3), 409 in the way (5), 429 and 502 try later (6),
-# other refusals 1; one line on stderr each.
-for r in r404:3 r409:5 r429:6 r502:6 r403:1; do
+# Exit statuses a script branches on: 404 without the admin API's message,
+# or with its message for a route it lacks, is no such admin API route
+# (3), one for a user not there 4, 409 in the way (5), 429 and 502 try
+# later (6), other refusals 1; one line on stderr each. (A 503 for a
+# change the server says it made is 1: done again, it would be twice.)
+for r in r404:3 r404route:3 r404user:4 r409:5 r429:6 r502:6 r403:1; do
 	expect "refusal-${r%%:*}" "${r#*:}" env AUTHFLOW_URL="$mockurl" AUTHFLOW_ADMIN_TOKEN="${r%%:*}" "$C" user show x
 	[ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && ok || bad "refusal-${r%%:*}: one line on stderr"
 done

@@ -278,11 +278,11 @@ static void test_health_state_follows_checks_and_hangs(void **state)
 			 STORE_OK);
 	af_store_watch_tick(&f->w, &h, f->store, f->log, f->m, T0 + S(2));
 	assert_int_equal(af_store_health_up(&h, T0 + S(3)), 1);
-	/* A check under way: up for a while, then down until it ends. */
-	atomic_store(&h.began_ns, T0 + S(4));
+	/* Store work under way: up for a while, then down until it ends. */
+	af_store_health_begin(&h, T0 + S(4));
 	assert_int_equal(af_store_health_up(&h, T0 + S(4) + hang - 1), 1);
 	assert_int_equal(af_store_health_up(&h, T0 + S(4) + hang), 0);
-	atomic_store(&h.began_ns, 0);
+	af_store_health_end(&h);
 	assert_int_equal(af_store_health_up(&h, T0 + S(9)), 1);
 }
 
@@ -348,6 +348,45 @@ static void test_tick_store_that_lost_its_data(void **state)
 			    T0 + S(3 * AF_STORE_ID_EVERY_S));
 	one_line(f, "error", "restore it from a backup");
 	metric(f, "authflow_store_data_lost_total", 2);
+	/* One damaged by hand: replaced, and told as a loss. */
+	assert_int_equal(store_set(f->store, "store_id", "not an id!", 10, 0,
+				   STORE_SET_DURABLE),
+			 STORE_OK);
+	af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m,
+			    T0 + S(4 * AF_STORE_ID_EVERY_S));
+	one_line(f, "error", "the store lost its data");
+	metric(f, "authflow_store_data_lost_total", 3);
+	assert_int_equal(store_get(f->store, "store_id", &v), STORE_OK);
+	assert_int_equal(v.len, 22);
+	store_value_free(&v);
+}
+
+/* A node that starts with a damaged id replaces it, with a warning. */
+static void test_tick_damaged_store_id_replaced(void **state)
+{
+	struct fx *f = *state;
+	store_options so;
+	store_value v = {NULL, 0};
+	char err[256];
+
+	memset(&so, 0, sizeof(so));
+	so.backend = STORE_BACKEND_MEMORY;
+	assert_int_equal(store_open(&so, &f->store, err, sizeof(err)),
+			 STORE_OK);
+	assert_int_equal(
+		store_set(f->store, "store_id", "", 0, 0, STORE_SET_DURABLE),
+		STORE_OK);
+	af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m, T0);
+	one_line(f, "warn", "was none of authflow's: a new one was written");
+	assert_int_equal(store_get(f->store, "store_id", &v), STORE_OK);
+	assert_int_equal(v.len, 22);
+	store_value_free(&v);
+	metric(f, "authflow_store_data_lost_total", 0);
+	/* Known from now on: a later loss is told. */
+	assert_int_equal(store_del(f->store, "store_id"), STORE_OK);
+	af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m,
+			    T0 + S(AF_STORE_ID_EVERY_S));
+	one_line(f, "error", "the store lost its data");
 }
 
 int main(void)
@@ -366,6 +405,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_tick_store_that_lost_its_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_tick_damaged_store_id_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_tick_memory_store_always_up, setup, teardown),
 	};

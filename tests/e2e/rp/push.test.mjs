@@ -673,7 +673,7 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
       // authflowctl and idsim refuse a repeated option too, but for lists.
       r = spawnSync(path.join(BIN, 'authflowctl'), ['policy', 'add', 'p1', '--sso', 'on', '--sso', 'off', '--remote-access', 'on'], { encoding: 'utf8' });
       assert.equal(r.status, 2);
-      assert.equal(r.stderr, "authflowctl: policy add: --sso given twice (see 'authflowctl --help')\n");
+      assert.equal(r.stderr, "authflowctl: policy add: --sso given twice (see 'authflowctl policy --help')\n");
       r = spawnSync(path.join(BIN, 'idsim'), ['--state', 'a.json', 'approve', 'T', '--number', '42', '--number', '43'], { encoding: 'utf8' });
       assert.equal(r.status, 2);
       assert.equal(r.stderr, "idsim: approve: --number given twice (see 'idsim --help')\n");
