@@ -221,6 +221,29 @@ static unsigned closed_port(void)
 	return ntohs(sa.sin_port);
 }
 
+/* A memory store of its own. */
+static store_ctx *memory_store(void)
+{
+	store_options so;
+	store_ctx *st = NULL;
+	char err[256];
+
+	memset(&so, 0, sizeof(so));
+	so.backend = STORE_BACKEND_MEMORY;
+	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
+	return st;
+}
+
+/* The store holds an id as authflow writes them (22 base64url). */
+static void id_is_ours(store_ctx *st)
+{
+	store_value v = {NULL, 0};
+
+	assert_int_equal(store_get(st, "store_id", &v), STORE_OK);
+	assert_int_equal(v.len, 22);
+	store_value_free(&v);
+}
+
 /* A redis store on a port nothing listens on; userinfo: "" or "u:p@". */
 static store_ctx *closed_redis(const char *userinfo)
 {
@@ -261,8 +284,6 @@ static void test_health_state_follows_checks_and_hangs(void **state)
 {
 	struct fx *f = *state;
 	af_store_health h;
-	store_options so;
-	char err[256];
 	uint64_t hang = (uint64_t)AF_HEALTH_HANG_MS * 1000000u;
 
 	memset(&h, 0, sizeof(h));
@@ -272,10 +293,7 @@ static void test_health_state_follows_checks_and_hangs(void **state)
 	assert_int_equal(af_store_health_up(&h, T0 + S(1)), 0);
 	assert_int_equal(atomic_load(&h.began_ns), 0);
 	store_close(f->store);
-	memset(&so, 0, sizeof(so));
-	so.backend = STORE_BACKEND_MEMORY;
-	assert_int_equal(store_open(&so, &f->store, err, sizeof(err)),
-			 STORE_OK);
+	f->store = memory_store();
 	af_store_watch_tick(&f->w, &h, f->store, f->log, f->m, T0 + S(2));
 	assert_int_equal(af_store_health_up(&h, T0 + S(3)), 1);
 	/* Store work under way: up for a while, then down until it ends. */
@@ -289,14 +307,9 @@ static void test_health_state_follows_checks_and_hangs(void **state)
 static void test_tick_memory_store_always_up(void **state)
 {
 	struct fx *f = *state;
-	store_options so;
-	char err[256];
 	int i;
 
-	memset(&so, 0, sizeof(so));
-	so.backend = STORE_BACKEND_MEMORY;
-	assert_int_equal(store_open(&so, &f->store, err, sizeof(err)),
-			 STORE_OK);
+	f->store = memory_store();
 	assert_int_equal(af_health_store(f->store, NULL, 0), 1);
 	for (i = 0; i < 3; i++)
 		af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m,
@@ -315,19 +328,11 @@ static void test_tick_memory_store_always_up(void **state)
 static void test_tick_store_that_lost_its_data(void **state)
 {
 	struct fx *f = *state;
-	store_options so;
-	store_value v = {NULL, 0};
-	char err[256];
 
-	memset(&so, 0, sizeof(so));
-	so.backend = STORE_BACKEND_MEMORY;
-	assert_int_equal(store_open(&so, &f->store, err, sizeof(err)),
-			 STORE_OK);
+	f->store = memory_store();
 	af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m, T0);
 	assert_string_equal(logged(f), "");
-	assert_int_equal(store_get(f->store, "store_id", &v), STORE_OK);
-	assert_int_equal(v.len, 22);
-	store_value_free(&v);
+	id_is_ours(f->store);
 	metric(f, "authflow_store_data_lost_total", 0);
 	/* Flushed: within the next look, one error line. */
 	assert_int_equal(store_del(f->store, "store_id"), STORE_OK);
@@ -356,31 +361,21 @@ static void test_tick_store_that_lost_its_data(void **state)
 			    T0 + S(4 * AF_STORE_ID_EVERY_S));
 	one_line(f, "error", "the store lost its data");
 	metric(f, "authflow_store_data_lost_total", 3);
-	assert_int_equal(store_get(f->store, "store_id", &v), STORE_OK);
-	assert_int_equal(v.len, 22);
-	store_value_free(&v);
+	id_is_ours(f->store);
 }
 
 /* A node that starts with a damaged id replaces it, with a warning. */
 static void test_tick_damaged_store_id_replaced(void **state)
 {
 	struct fx *f = *state;
-	store_options so;
-	store_value v = {NULL, 0};
-	char err[256];
 
-	memset(&so, 0, sizeof(so));
-	so.backend = STORE_BACKEND_MEMORY;
-	assert_int_equal(store_open(&so, &f->store, err, sizeof(err)),
-			 STORE_OK);
+	f->store = memory_store();
 	assert_int_equal(
 		store_set(f->store, "store_id", "", 0, 0, STORE_SET_DURABLE),
 		STORE_OK);
 	af_store_watch_tick(&f->w, NULL, f->store, f->log, f->m, T0);
 	one_line(f, "warn", "was none of authflow's: a new one was written");
-	assert_int_equal(store_get(f->store, "store_id", &v), STORE_OK);
-	assert_int_equal(v.len, 22);
-	store_value_free(&v);
+	id_is_ours(f->store);
 	metric(f, "authflow_store_data_lost_total", 0);
 	/* Known from now on: a later loss is told. */
 	assert_int_equal(store_del(f->store, "store_id"), STORE_OK);
