@@ -152,10 +152,15 @@ static store_status store_id(store_ctx *st, char *out)
 				store_value_free(&v);
 				return damaged ? STORE_ERR_CORRUPT : STORE_OK;
 			}
+			/*
+			 * Taken away, so that a fresh one goes in below:
+			 * only as read, for another node may have replaced
+			 * it meanwhile.
+			 */
+			ss = store_del_if(st, STORE_ID_KEY, v.data, v.len);
 			store_value_free(&v);
-			/* Taken away, so that a fresh one goes in below. */
-			ss = store_del(st, STORE_ID_KEY);
-			if (ss != STORE_OK && ss != STORE_NOT_FOUND)
+			if (ss != STORE_OK && ss != STORE_NOT_FOUND &&
+			    ss != STORE_CONFLICT)
 				return ss;
 			damaged = 1;
 		} else if (ss != STORE_NOT_FOUND) {
