@@ -516,13 +516,13 @@ static void provider_refused(pushd_ctx *ctx, long http_status,
 			 ctx->cfg.apns.key_id, reason, what);
 }
 
-pushd_verdict pushd_apns_verdict(pushd_ctx *ctx, const pushd_flight *f,
+pushd_verdict pushd_apns_verdict(pushd_ctx *ctx, pushd_flight *f,
 				 long http_status)
 {
-	char reason[PUSHD_REASON_MAX], shown[LOG_VALUE_BUF];
+	char *reason = f->last_reason, shown[LOG_VALUE_BUF];
 	pushd_verdict v;
 
-	pushd_apns_reason(f->resp, f->resp_len, reason, sizeof(reason));
+	pushd_apns_reason(f->resp, f->resp_len, reason, sizeof(f->last_reason));
 	v = pushd_classify_apns(http_status, reason);
 	provider_refused(ctx, http_status, reason);
 	/*

@@ -663,7 +663,7 @@ pushd_status pushd_fcm_prepare(pushd_ctx *ctx, pushd_flight *f)
 	return PUSHD_OK;
 }
 
-pushd_verdict pushd_fcm_verdict(pushd_ctx *ctx, const pushd_flight *f,
+pushd_verdict pushd_fcm_verdict(pushd_ctx *ctx, pushd_flight *f,
 				long http_status)
 {
 	char status[PUSHD_REASON_MAX], code[PUSHD_REASON_MAX];
@@ -696,5 +696,8 @@ pushd_verdict pushd_fcm_verdict(pushd_ctx *ctx, const pushd_flight *f,
 				    "Firebase project; push.fcm's service "
 				    "account is not at fault"
 				  : "");
+	/* Google's code says more than its status, when it has one. */
+	snprintf(f->last_reason, sizeof(f->last_reason), "%s",
+		 code[0] != '\0' ? code : status);
 	return v;
 }

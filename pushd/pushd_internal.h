@@ -596,10 +596,14 @@ PUSHD_NODISCARD pushd_status pushd_apns_prepare(pushd_ctx *ctx,
 						pushd_flight *f);
 PUSHD_NODISCARD pushd_status pushd_fcm_prepare(pushd_ctx *ctx, pushd_flight *f);
 
-/* The verdict on a finished exchange with an HTTP status. */
-pushd_verdict pushd_apns_verdict(pushd_ctx *ctx, const pushd_flight *f,
+/*
+ * The verdict on a finished exchange with an HTTP status; the service's
+ * reason goes to f->last_reason (APNs' reason, Google's error code or
+ * else its status; "" for none).
+ */
+pushd_verdict pushd_apns_verdict(pushd_ctx *ctx, pushd_flight *f,
 				 long http_status);
-pushd_verdict pushd_fcm_verdict(pushd_ctx *ctx, const pushd_flight *f,
+pushd_verdict pushd_fcm_verdict(pushd_ctx *ctx, pushd_flight *f,
 				long http_status);
 
 /* ---- workers (worker.c) ---------------------------------------------------

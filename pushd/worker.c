@@ -1030,28 +1030,17 @@ static int held(struct pushd_worker *w, pushd_flight *f, uint64_t until,
 }
 
 /*
- * Keeps what a push service answered, or why it did not, for the line and
- * the metric of a push that fails for good.
+ * Keeps what a push service answered (its reason the verdict kept), or
+ * why it did not, for the line and the metric of a push that fails for
+ * good.
  */
 static void last_answer(pushd_flight *f, CURLcode cc, long status)
 {
-	char code[PUSHD_REASON_MAX];
-
 	f->cause = pushd_cause_of(cc, status);
 	f->last_status = cc == CURLE_OK ? status : 0;
 	if (cc != CURLE_OK)
 		snprintf(f->last_reason, sizeof(f->last_reason), "%s",
 			 curl_easy_strerror(cc));
-	else if (f->job.platform == PUSHD_APNS)
-		pushd_apns_reason(f->resp, f->resp_len, f->last_reason,
-				  sizeof(f->last_reason));
-	else {
-		/* Google's code says more than its status, when it has one. */
-		pushd_fcm_error(f->resp, f->resp_len, f->last_reason,
-				sizeof(f->last_reason), code, sizeof(code));
-		if (code[0] != '\0')
-			memcpy(f->last_reason, code, sizeof(code));
-	}
 }
 
 static void on_done(struct pushd_worker *w, pushd_flight *f, CURLcode cc)

@@ -484,6 +484,14 @@ static const char *user_gone(af_server *srv, const char *name)
 	return gone;
 }
 
+/* What leads the page title of an account user_gone() says is gone. */
+static const char *gone_cause(const char *gone)
+{
+	return gone != NULL && strcmp(gone, "removed") == 0
+		       ? "Account removed"
+		       : "Account disabled";
+}
+
 /*
  * Why a transaction nobody in this browser cancelled was cancelled, into
  * words; 0, or 1 when starting again cannot help, with *gone what an
@@ -657,11 +665,8 @@ static void outcome_page(af_server *srv, af_resp *resp, const char *flow,
 
 	/* Starting again cannot help: the account was stopped. */
 	if (outcome_words(srv, state, txn, words, &gone) != 0) {
-		not_completed(resp, flow, authz,
-			      gone != NULL && strcmp(gone, "removed") == 0
-				      ? "Account removed"
-				      : "Account disabled",
-			      words, "Contact your service desk.");
+		not_completed(resp, flow, authz, gone_cause(gone), words,
+			      "Contact your service desk.");
 		return;
 	}
 	af_buf_init(&b, 16384);
@@ -1035,9 +1040,7 @@ static int user_refused(af_server *srv, const char *flow, const json_t *authz,
 	if (gone == NULL)
 		return 0;
 	mark_refused(srv, flow, authz);
-	not_completed(resp, flow, authz,
-		      strcmp(gone, "removed") == 0 ? "Account removed"
-						   : "Account disabled",
+	not_completed(resp, flow, authz, gone_cause(gone),
 		      "Your account cannot sign in at the moment.",
 		      "Contact your administrator if you need it.");
 	return 1;
