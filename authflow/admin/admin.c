@@ -506,14 +506,6 @@ static int pattern_matches(const char *pattern, const af_admin_call *c)
 	return i == c->nseg;
 }
 
-static int method_is(const char *want, const char *method)
-{
-	/* HEAD is a GET without a body: libmicrohttpd drops the body. */
-	if (strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0)
-		return 1;
-	return strcmp(want, method) == 0;
-}
-
 /*
  * The route for the call, or NULL with a 404 or 405 (and its Allow
  * header) already answered.
@@ -522,21 +514,14 @@ static const route *find_route(af_admin_call *c)
 {
 	char allow[ALLOW_MAX];
 	size_t i, len = 0;
-	int n;
 
 	allow[0] = '\0';
 	for (i = 0; i < NROUTES; i++) {
 		if (!pattern_matches(routes[i].pattern, c))
 			continue;
-		if (method_is(routes[i].method, c->req->method))
+		if (af_req_method_is(routes[i].method, c->req->method))
 			return &routes[i];
-		/* HEAD is allowed wherever GET is (see method_is()). */
-		n = snprintf(allow + len, sizeof(allow) - len, "%s%s%s",
-			     len > 0 ? ", " : "", routes[i].method,
-			     strcmp(routes[i].method, "GET") == 0 ? ", HEAD"
-								  : "");
-		if (n > 0 && (size_t)n < sizeof(allow) - len)
-			len += (size_t)n;
+		af_allow_add(allow, sizeof(allow), &len, routes[i].method);
 	}
 	if (len == 0) {
 		af_admin__error(c, AF_ADMIN_NOT_FOUND, NULL);

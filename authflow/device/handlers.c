@@ -878,14 +878,10 @@ static int txn_has_device(const json_t *txn, const char *device)
 
 /*
  * The device's view of a txn (new reference, or NULL): the public view,
- * the number removed whatever the source held, and the user's display
- * name from the directory when there is one. Elements that are already
- * public views (they have "txn") are copied as they are.
- */
-/*
- * The view of a txn a phone gets; the user's full name (display_name) is
- * the one the txn took when it was made, so showing a challenge reads no
- * user record.
+ * with the number removed whatever the source held. Elements that are
+ * already public views (they have "txn") are copied as they are. The
+ * user's full name (display_name) is the one the txn took when it was
+ * made, so showing a challenge reads no user record.
  */
 static json_t *txn_view(dcall *c, const json_t *txn)
 {
@@ -1321,35 +1317,20 @@ static int path_matches(const route *r, const char *rest, dcall *c)
 	return 1;
 }
 
-static int method_is(const char *want, const char *method)
-{
-	/* HEAD is a GET without a body: libmicrohttpd drops the body. */
-	if (strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0)
-		return 1;
-	return strcmp(want, method) == 0;
-}
-
 /* The route, or NULL with a 404 or 405 (and its Allow header) answered. */
 static const route *find_route(dcall *c)
 {
 	const char *rest = c->req->path + strlen(PATH_PREFIX);
 	char allow[ALLOW_MAX];
 	size_t i, len = 0;
-	int n;
 
 	allow[0] = '\0';
 	for (i = 0; i < NROUTES; i++) {
 		if (!path_matches(&routes[i], rest, c))
 			continue;
-		if (method_is(routes[i].method, c->req->method))
+		if (af_req_method_is(routes[i].method, c->req->method))
 			return &routes[i];
-		/* HEAD is answered wherever GET is. */
-		n = snprintf(allow + len, sizeof(allow) - len, "%s%s%s",
-			     len > 0 ? ", " : "", routes[i].method,
-			     strcmp(routes[i].method, "GET") == 0 ? ", HEAD"
-								  : "");
-		if (n > 0 && (size_t)n < sizeof(allow) - len)
-			len += (size_t)n;
+		af_allow_add(allow, sizeof(allow), &len, routes[i].method);
 	}
 	if (len == 0) {
 		answer_error(c, AF_DEVICE_NOT_FOUND, NULL);

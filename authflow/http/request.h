@@ -144,6 +144,19 @@ void af_resp_cleanup(af_resp *resp);
 /* Adds (or replaces, for the same name) a header; copies both. */
 void af_resp_header_set(af_resp *resp, const char *name, const char *value);
 
+/*
+ * 1 when a request with method is one for a route of method want: HEAD
+ * is a GET without a body (libmicrohttpd drops it), so it is served
+ * wherever GET is.
+ */
+int af_req_method_is(const char *want, const char *method);
+
+/*
+ * Adds method, and HEAD after GET, to the Allow header's value being
+ * built in allow (cap bytes, *len of them used; "" to begin with).
+ */
+void af_allow_add(char *allow, size_t cap, size_t *len, const char *method);
+
 /* Sets Retry-After to a wait in seconds (at least 1). */
 void af_resp_retry_after(af_resp *resp, uint32_t wait_s);
 

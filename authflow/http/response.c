@@ -191,6 +191,27 @@ void af_resp_header_set(af_resp *resp, const char *name, const char *value)
 	resp->headers[resp->nheaders++].value = v;
 }
 
+int af_req_method_is(const char *want, const char *method)
+{
+	if (strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0)
+		return 1;
+	return strcmp(want, method) == 0;
+}
+
+void af_allow_add(char *allow, size_t cap, size_t *len, const char *method)
+{
+	int n;
+
+	if (*len >= cap)
+		return;
+	n = snprintf(allow + *len, cap - *len, "%s%s%s", *len > 0 ? ", " : "",
+		     method, strcmp(method, "GET") == 0 ? ", HEAD" : "");
+	if (n > 0 && (size_t)n < cap - *len)
+		*len += (size_t)n;
+	else
+		allow[*len] = '\0';
+}
+
 void af_resp_retry_after(af_resp *resp, uint32_t wait_s)
 {
 	char secs[16];
