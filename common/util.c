@@ -669,6 +669,33 @@ int af_ipnet_match(const af_ipnet *nets, size_t n, const char *text)
 	return 0;
 }
 
+void af_sockaddr_ip(const struct sockaddr *sa, char *out, size_t outcap)
+{
+	const struct in6_addr *a6;
+
+	if (out == NULL || outcap == 0)
+		return;
+	out[0] = '\0';
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		if (inet_ntop(AF_INET,
+			      &((const struct sockaddr_in *)(const void *)sa)
+				       ->sin_addr,
+			      out, (socklen_t)outcap) == NULL)
+			out[0] = '\0';
+	} else if (sa->sa_family == AF_INET6) {
+		a6 = &((const struct sockaddr_in6 *)(const void *)sa)
+			      ->sin6_addr;
+		if (inet_ntop(IN6_IS_ADDR_V4MAPPED(a6) ? AF_INET : AF_INET6,
+			      IN6_IS_ADDR_V4MAPPED(a6)
+				      ? (const void *)&a6->s6_addr[12]
+				      : (const void *)a6,
+			      out, (socklen_t)outcap) == NULL)
+			out[0] = '\0';
+	}
+}
+
 void af_json_why(const char *text, char *out, size_t cap)
 {
 	const char *near = text != NULL ? strstr(text, " near ") : NULL;

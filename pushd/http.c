@@ -1,9 +1,9 @@
 /*
  * pushd's own small HTTP endpoint on push.listen: GET /healthz (200 when
  * every worker runs and the store answers, 503 otherwise) and GET
- * /metrics. libmicrohttpd runs it on its internal select thread, so the
- * handler is re-entrant and reads the context only through its
- * thread-safe calls.
+ * /metrics (to the addresses metrics.allow names, as authflow's own).
+ * libmicrohttpd runs it on its internal select thread, so the handler is
+ * re-entrant and reads the context only through its thread-safe calls.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -115,6 +115,22 @@ static void *drop_query(void *cls, const char *uri, struct MHD_Connection *c)
 	return NULL;
 }
 
+/*
+ * 1 when the peer may read /metrics: its address is in metrics.allow.
+ * Others get the 404 of an unknown path, as from authflow, so a scan
+ * learns nothing. pushd has no proxy in front, so the peer is the client.
+ */
+static int metrics_allowed(const pushd_ctx *ctx, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	char ip[INET6_ADDRSTRLEN];
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	af_sockaddr_ip(ci != NULL ? ci->client_addr : NULL, ip, sizeof(ip));
+	return af_ipnet_match(ctx->cfg.metrics_allow, ctx->cfg.nmetrics_allow,
+			      ip);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -136,7 +152,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	if (strcmp(url, "/healthz") == 0)
 		return pushd_healthy(ctx) ? plain(c, 200, "ok\n")
 					  : plain(c, 503, "unhealthy\n");
-	if (strcmp(url, "/metrics") != 0)
+	if (strcmp(url, "/metrics") != 0 || !metrics_allowed(ctx, c))
 		return plain(c, 404, "not found\n");
 	if (pushd_metrics_render(ctx, append, &t) != PUSHD_OK) {
 		free(t.buf);

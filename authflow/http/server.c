@@ -132,28 +132,9 @@ struct sock_state {
 static void peer_ip(struct MHD_Connection *c, char *out, size_t outcap)
 {
 	const union MHD_ConnectionInfo *ci;
-	const struct sockaddr *sa;
-	const struct in6_addr *a6;
 
-	out[0] = '\0';
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || ci->client_addr == NULL)
-		return;
-	sa = ci->client_addr;
-	if (sa->sa_family == AF_INET) {
-		inet_ntop(AF_INET,
-			  &((const struct sockaddr_in *)(const void *)sa)
-				   ->sin_addr,
-			  out, (socklen_t)outcap);
-	} else if (sa->sa_family == AF_INET6) {
-		a6 = &((const struct sockaddr_in6 *)(const void *)sa)
-			      ->sin6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(a6))
-			inet_ntop(AF_INET, &a6->s6_addr[12], out,
-				  (socklen_t)outcap);
-		else
-			inet_ntop(AF_INET6, a6, out, (socklen_t)outcap);
-	}
+	af_sockaddr_ip(ci != NULL ? ci->client_addr : NULL, out, outcap);
 }
 
 /*

@@ -119,6 +119,15 @@ int af_ipnet_parse(const char *text, af_ipnet *out);
  */
 int af_ipnet_match(const af_ipnet *nets, size_t n, const char *text);
 
+struct sockaddr;
+
+/*
+ * A connection's peer address (sa may be NULL) as text into out: an IPv4
+ * or IPv6 literal, an IPv4-mapped IPv6 one as the IPv4 address, as logs
+ * and af_ipnet_match() take it; "" when there is none.
+ */
+void af_sockaddr_ip(const struct sockaddr *sa, char *out, size_t outcap);
+
 /*
  * An OpenSSL passphrase callback (pem_password_cb) that gives none, ever:
  * the programs run unattended or from scripts, so an encrypted key is

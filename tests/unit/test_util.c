@@ -1,4 +1,6 @@
 /* Unit tests of the shared helpers: compare, tokens, base64url, hashes. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -651,9 +653,43 @@ static void test_ip_counted_v6_by_64(void **state)
 	assert_int_equal(af_ip_counted("2001:db8:1:2::1", out, 8), -1);
 }
 
+/* A peer's address as logs and metrics.allow read it. */
+static void test_sockaddr_ip_v4_v6_and_mapped(void **state)
+{
+	struct sockaddr_in s4;
+	struct sockaddr_in6 s6;
+	struct sockaddr un = {.sa_family = AF_UNIX};
+	char ip[INET6_ADDRSTRLEN];
+
+	(void)state;
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, "192.0.2.7", &s4.sin_addr), 1);
+	af_sockaddr_ip((struct sockaddr *)&s4, ip, sizeof(ip));
+	assert_string_equal(ip, "192.0.2.7");
+	memset(&s6, 0, sizeof(s6));
+	s6.sin6_family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", &s6.sin6_addr), 1);
+	af_sockaddr_ip((struct sockaddr *)&s6, ip, sizeof(ip));
+	assert_string_equal(ip, "2001:db8::1");
+	/* A dual-stack listener's IPv4 peer is the IPv4 address. */
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:10.1.2.3", &s6.sin6_addr),
+			 1);
+	af_sockaddr_ip((struct sockaddr *)&s6, ip, sizeof(ip));
+	assert_string_equal(ip, "10.1.2.3");
+	/* None, another family, or no room: "". */
+	af_sockaddr_ip(NULL, ip, sizeof(ip));
+	assert_string_equal(ip, "");
+	af_sockaddr_ip(&un, ip, sizeof(ip));
+	assert_string_equal(ip, "");
+	af_sockaddr_ip((struct sockaddr *)&s4, ip, 4);
+	assert_string_equal(ip, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sockaddr_ip_v4_v6_and_mapped),
 		cmocka_unit_test(test_ct_equal_equal_returns_one),
 		cmocka_unit_test(test_ct_equal_different_returns_zero),
 		cmocka_unit_test(test_ct_equal_different_lengths_returns_zero),

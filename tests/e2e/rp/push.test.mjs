@@ -87,12 +87,13 @@ async function until(what, fn, ms = 20000) {
 }
 
 // Starts a pushd on a copy of the server's config with its own listen port
-// (and log level, when given).
-async function startPushd(level) {
+// (and log level, when given; and what tweak changes in the copy).
+async function startPushd(level, tweak) {
   const cfg = JSON.parse(readFileSync(server.configPath, 'utf8'));
   const port = await freePort();
   cfg.push.listen = { address: '127.0.0.1', port };
   if (level) cfg.log = { ...cfg.log, level };
+  if (tweak) tweak(cfg);
   const file = path.join(dir, `pushd-${port}.json`);
   writeFileSync(file, JSON.stringify(cfg), { mode: 0o600 });
   const proc = spawn(path.join(BIN, 'pushd'), ['--config', file], { stdio: ['ignore', 'inherit', 'pipe'] });
@@ -502,6 +503,20 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     const m = await res.text();
     assert.ok(pushdMetric(m, 'pushd_pushes_total{platform="apns",outcome="sent"}') >= 0);
     assert.ok(pushdMetric(m, 'pushd_workers_alive') === 2);
+  });
+
+  test('pushd keeps /metrics to metrics.allow, as authflow does; /healthz stays open', async () => {
+    const p = await startPushd(undefined, (cfg) => { cfg.metrics = { allow: ['10.0.0.0/8'] }; });
+    const shut = await fetch(`http://127.0.0.1:${p.port}/metrics`);
+    assert.equal(shut.status, 404);
+    assert.equal(await shut.text(), 'not found\n', 'the answer of an unknown path');
+    assert.equal((await fetch(`http://127.0.0.1:${p.port}/healthz`)).status, 200);
+    await stopPushd(p);
+    // The default list lets loopback in.
+    const other = pushds.find((q) => q.exited === null && q !== p) ?? await startPushd();
+    const open = await fetch(`http://127.0.0.1:${other.port}/metrics`);
+    assert.equal(open.status, 200);
+    assert.match(await open.text(), /^pushd_workers_alive /m);
   });
 
   test('a pushd started before its Redis waits for it, and stops cleanly meanwhile; a Redis lost later is named in its log', { timeout: 60000 }, async () => {
