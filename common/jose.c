@@ -688,9 +688,9 @@ static jose_status ring_from_json(json_t *ringj, struct ring *out, char *why,
 }
 
 /*
- * How far apart the clocks of the nodes sharing a ring may be: a key due
- * to sign within this of now may be signing on a node whose clock runs
- * ahead.
+ * How far apart the clocks of the nodes sharing a ring may be: a key
+ * planned to sign within this of now may be signing on a node whose clock
+ * runs ahead. (A key made to sign at once signs everywhere when seen.)
  */
 #define RING_SKEW_S 120
 
@@ -698,10 +698,12 @@ static jose_status ring_from_json(json_t *ringj, struct ring *out, char *why,
  * The signing key: of the keys whose signs_from has come and whose
  * expires_at is still ahead, the one that began to sign last (the latest
  * created, then the later in the ring, on a tie). NULL when none is. A
- * key made to sign at once (a rotation now: signs_from is created_at)
- * signs here as soon as it is seen, though this node's clock be up to
- * RING_SKEW_S behind the one that made it: else this node would go on
- * signing with the key it replaced, which may be retired meanwhile.
+ * key made to sign at once (a rotation now, or the first key: signs_from
+ * is created_at) has signed where it was made, so it signs here as soon
+ * as it is seen, however far this node's clock runs behind the one that
+ * made it, or was set back since: else this node would go on signing
+ * with the key it replaced, which may be retired meanwhile, or find none
+ * and make one.
  */
 static const struct ring_key *ring_signing(const struct ring *r, int64_t now)
 {
@@ -710,11 +712,9 @@ static const struct ring_key *ring_signing(const struct ring *r, int64_t now)
 
 	for (i = 0; i < r->count; i++) {
 		const struct ring_key *k = &r->keys[i];
-		int64_t from = k->signs_from == k->created_at
-				       ? k->signs_from - RING_SKEW_S
-				       : k->signs_from;
 
-		if (from > now || k->expires_at <= now)
+		if ((k->signs_from != k->created_at && k->signs_from > now) ||
+		    k->expires_at <= now)
 			continue;
 		if (best == NULL || k->signs_from > best->signs_from ||
 		    (k->signs_from == best->signs_from &&
@@ -958,6 +958,28 @@ static json_t *entry_new(const cjose_jwk_t *jwk, const char *kid, int64_t now,
 
 	return entry_of(jwk, kid, now, signs_from, expires,
 			expires + (int64_t)o->max_token_lifetime_s);
+}
+
+/*
+ * The time a change of the ring document is made at: now, or, when a key
+ * of the ring was made later than that (by a node whose clock runs
+ * ahead, or by this one before its clock was set back), that key's time.
+ * A key is then never made before the keys it follows, so it signs after
+ * them on every node, and a clock behind does not take a key another
+ * node made to sign for one planned that never signed.
+ */
+static int64_t ring_json_time(const json_t *ringj, int64_t now)
+{
+	const json_t *e;
+	int64_t created;
+	size_t i;
+
+	json_array_foreach(json_object_get(ringj, "keys"), i, e)
+	{
+		if (entry_time(e, "created_at", &created) && created > now)
+			now = created;
+	}
+	return now;
 }
 
 /*
@@ -1366,9 +1388,14 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 			signs_from = af_now() + delay_s;
 		now = af_now();
 	}
-	if (!keep)
-		st = ring_json_add(ringj, *fresh, fresh_kid, now, signs_from,
+	if (!keep) {
+		int64_t late = ring_json_time(ringj, now);
+
+		if (after[0] == '\0')
+			signs_from += late - now;
+		st = ring_json_add(ringj, *fresh, fresh_kid, late, signs_from,
 				   mode != UPDATE_AHEAD, &kr->opts);
+	}
 	if (st == JOSE_OK)
 		st = ring_json_give_id(ringj);
 	if (st != JOSE_OK)

@@ -1613,6 +1613,68 @@ static void test_keyring_rotation_now_signs_on_a_node_behind(void **state)
 	assert_string_equal(kid, fresh);
 }
 
+/* Moves every time of the stored ring by delta seconds. */
+static void ring_shift(store_ctx *st, int64_t delta)
+{
+	static const char *const times[] = {"created_at", "signs_from",
+					    "expires_at", "retire_after"};
+	json_t *ring = ring_get(st), *e;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(ring, "keys"), i, e)
+	{
+		for (j = 0; j < sizeof(times) / sizeof(times[0]); j++) {
+			json_int_t t = json_integer_value(
+				json_object_get(e, times[j]));
+
+			assert_int_equal(
+				json_object_set_new(e, times[j],
+						    json_integer(t + delta)),
+				0);
+		}
+	}
+	ring_put(st, ring);
+	json_decref(ring);
+}
+
+/*
+ * A ring made by a clock 300 s ahead (another node's, or this one's
+ * before it was set back): its key signs here at once, none is made, and
+ * a rotation here keeps it in /jwks and makes the new key no older than
+ * it, so that the new one signs on every node.
+ */
+static void test_keyring_ring_from_a_clock_ahead_keeps_its_key(void **state)
+{
+	struct fixture *fx = *state;
+	char old[JOSE_KID_MAX + 1], kid[JOSE_KID_MAX + 1];
+	char fresh[JOSE_KID_MAX + 1];
+	json_t *s, *jwks;
+
+	signing_kid(fx->kr, old);
+	ring_shift(fx->st, 300);
+	assert_int_equal(af_keyring_reload(fx->kr), JOSE_OK);
+	assert_int_equal(af_keyring_ensure_current(fx->kr), JOSE_OK);
+	signing_kid(fx->kr, kid);
+	assert_string_equal(kid, old);
+	assert_int_equal(ring_size(fx->st), 1);
+
+	assert_int_equal(af_keyring_rotate(fx->kr, fresh), JOSE_OK);
+	token_kid(fx->kr, kid);
+	assert_string_equal(kid, fresh);
+	jwks = af_keyring_jwks(fx->kr);
+	assert_true(jwks_has_kid(jwks, old));
+	assert_true(jwks_has_kid(jwks, fresh));
+	json_decref(jwks);
+	s = af_keyring_status(fx->kr);
+	assert_true(key_time(s, fresh, "created_at") >=
+		    key_time(s, old, "created_at"));
+	assert_int_equal(key_time(s, fresh, "signs_from"),
+			 key_time(s, fresh, "created_at"));
+	assert_int_equal(key_time(s, old, "expires_at"),
+			 key_time(s, fresh, "signs_from"));
+	json_decref(s);
+}
+
 /*
  * Nodes that share a ring learn of a rotation at their next look (here
  * every second): until then they sign with the key they knew, so it does
@@ -2330,6 +2392,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_keyring_rotation_now_signs_on_a_node_behind, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_ring_from_a_clock_ahead_keeps_its_key,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_retire_takes_a_key_out_now, setup,
 			teardown),
