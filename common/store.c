@@ -596,6 +596,26 @@ store_status store_queue_len(store_ctx *st, const char *queue, size_t *out)
 	return st->ops->queue_len(st->impl, fk.buf, fk.len, out);
 }
 
+store_status store_queue_trim(store_ctx *st, const char *queue,
+			      uint64_t older_than_ms, size_t *removed)
+{
+	full_key fk;
+	store_status rc;
+	size_t n = 0;
+
+	if (removed != NULL)
+		*removed = 0;
+	if (st == NULL || older_than_ms > STORE_TTL_MAX)
+		return STORE_ERR_ARG;
+	rc = make_key(st, queue, &fk);
+	if (rc != STORE_OK)
+		return rc;
+	rc = st->ops->queue_trim(st->impl, fk.buf, fk.len, older_than_ms, &n);
+	if (rc == STORE_OK && removed != NULL)
+		*removed = n;
+	return rc;
+}
+
 store_status store_queue_range(store_ctx *st, const char *queue, size_t max,
 			       store_member_fn fn, void *arg)
 {

@@ -78,6 +78,9 @@ typedef struct store_ops {
 				  size_t *out);
 	store_status (*queue_range)(void *impl, const char *queue, size_t qlen,
 				    size_t max, store_member_fn fn, void *arg);
+	/* older_than_ms at most STORE_TTL_MAX; removed not NULL, already 0. */
+	store_status (*queue_trim)(void *impl, const char *queue, size_t qlen,
+				   uint64_t older_than_ms, size_t *removed);
 	/*
 	 * Consumer groups. Group and consumer names are NUL-terminated,
 	 * 1..STORE_CONSUMER_MAX printable ASCII bytes; max is

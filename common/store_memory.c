@@ -1724,6 +1724,15 @@ static store_status mem_queue_range(void *impl, const char *key, size_t klen,
 	return mem_queues_range(ms->queues, key, klen, max, fn, arg);
 }
 
+static store_status mem_queue_trim(void *impl, const char *key, size_t klen,
+				   uint64_t older_than_ms, size_t *removed)
+{
+	struct mem_store *ms = impl;
+
+	*removed = mem_queues_trim(ms->queues, key, klen, older_than_ms);
+	return STORE_OK;
+}
+
 static store_status mem_group_create(void *impl, const char *key, size_t klen,
 				     const char *group)
 {
@@ -2737,6 +2746,7 @@ static const store_ops mem_ops = {
 	.smembers = mem_smembers,
 	.queue_push = mem_queue_push,
 	.queue_len = mem_queue_len,
+	.queue_trim = mem_queue_trim,
 	.queue_range = mem_queue_range,
 	.group_create = mem_group_create,
 	.group_read = mem_group_read,

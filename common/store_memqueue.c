@@ -26,8 +26,9 @@
 #include "store_memqueue.h"
 #include "store_memtable.h"
 
-/* One queue entry: its text and a NUL. */
+/* One queue entry: when it was pushed, its text and a NUL. */
 struct mem_qentry {
+	uint64_t at_ms; /* monotonic clock */
 	size_t len;
 	char text[];
 };
@@ -346,6 +347,16 @@ static void groups_forget(struct mem_queue *q, uint64_t id)
 	}
 }
 
+/* Drops the oldest entry (there is one), pending or not, as XTRIM does. */
+static void drop_oldest(struct mem_queue *q)
+{
+	groups_forget(q, q->seq - q->count + 1);
+	qentry_free(q->ring[q->head]);
+	q->ring[q->head] = NULL;
+	q->head = (q->head + 1) % q->cap;
+	q->count--;
+}
+
 store_status mem_queues_push(mem_queues *qs, const char *key, size_t klen,
 			     const char *entry, size_t len, char *id,
 			     size_t idcap)
@@ -358,6 +369,7 @@ store_status mem_queues_push(mem_queues *qs, const char *key, size_t klen,
 	qe = OPENSSL_malloc(sizeof(*qe) + len + 1);
 	if (qe == NULL)
 		return STORE_ERR_NOMEM;
+	qe->at_ms = mono_ms();
 	qe->len = len;
 	if (len > 0)
 		memcpy(qe->text, entry, len);
@@ -369,13 +381,8 @@ store_status mem_queues_push(mem_queues *qs, const char *key, size_t klen,
 	}
 	pthread_mutex_lock(&q->lock);
 	/* A full queue drops its oldest entry, as a trimmed stream does. */
-	if (q->count == STORE_QUEUE_MAX) {
-		groups_forget(q, q->seq - q->count + 1);
-		qentry_free(q->ring[q->head]);
-		q->ring[q->head] = NULL;
-		q->head = (q->head + 1) % q->cap;
-		q->count--;
-	}
+	if (q->count == STORE_QUEUE_MAX)
+		drop_oldest(q);
 	if (queue_grow(q) != 0) {
 		rc = STORE_ERR_NOMEM;
 	} else {
@@ -447,6 +454,24 @@ store_status mem_queues_range(mem_queues *qs, const char *key, size_t klen,
 	}
 	OPENSSL_clear_free(snap, total);
 	return STORE_OK;
+}
+
+size_t mem_queues_trim(mem_queues *qs, const char *key, size_t klen,
+		       uint64_t older_than_ms)
+{
+	struct mem_queue *q = queue_get(qs, key, klen, false);
+	uint64_t now = mono_ms();
+	size_t n = 0;
+
+	if (q == NULL)
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	while (q->count > 0 && now - q->ring[q->head]->at_ms >= older_than_ms) {
+		drop_oldest(q);
+		n++;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return n;
 }
 
 /* --- consumer groups: operations ---------------------------------------- */

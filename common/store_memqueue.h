@@ -35,6 +35,9 @@ STORE_NODISCARD store_status mem_queues_len(mem_queues *qs, const char *key,
 STORE_NODISCARD store_status mem_queues_range(mem_queues *qs, const char *key,
 					      size_t klen, size_t max,
 					      store_member_fn fn, void *arg);
+/* Drops the entries pushed older_than_ms ago or more; how many went. */
+size_t mem_queues_trim(mem_queues *qs, const char *key, size_t klen,
+		       uint64_t older_than_ms);
 STORE_NODISCARD store_status mem_queues_group_create(mem_queues *qs,
 						     const char *key,
 						     size_t klen,

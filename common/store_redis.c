@@ -23,7 +23,8 @@
  *
  * A job queue is a Stream whose entries carry one field, "e", holding the
  * entry text; XADD trims it to about STORE_QUEUE_MAX entries (the "~"
- * lets the server trim whole nodes, which is much cheaper than exact).
+ * lets the server trim whole nodes, which is much cheaper than exact),
+ * and store_queue_trim() takes out entries past an age, exactly.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -501,6 +502,11 @@ static store_status probe_and_load(struct redis_conn *rc)
 		 6,
 		 {RLIT("XADD"), k, RLIT("NOMKSTREAM"), RLIT("*"), RLIT("f"),
 		  RLIT("v")}},
+		{"XTRIM",
+		 "stream",
+		 true,
+		 4,
+		 {RLIT("XTRIM"), k, RLIT("MAXLEN"), RLIT("0")}},
 		{"XREADGROUP",
 		 "stream",
 		 true,
@@ -1257,6 +1263,46 @@ static store_status redis_queue_push(void *impl, const char *key, size_t klen,
 	return st;
 }
 
+/*
+ * XTRIM MINID, exact: a few entries at a time, and a trim meant to leave
+ * no old entry must not stop at a node boundary as "~" may.
+ */
+static store_status redis_queue_trim(void *impl, const char *key, size_t klen,
+				     uint64_t older_than_ms, size_t *removed)
+{
+	struct redis_conn *rc;
+	redisReply *r;
+	char minid[REDIS_NUM_TEXT + 3];
+	int64_t now = af_now_ms();
+	/* Entries of the millisecond now - older_than_ms go too. */
+	uint64_t from = now > 0 && (uint64_t)now >= older_than_ms
+				? (uint64_t)now - older_than_ms + 1
+				: 0;
+	long long n = 0;
+	store_status st;
+	struct rarg cmd[] = {RLIT("XTRIM"),
+			     {key, klen},
+			     RLIT("MINID"),
+			     RLIT("="),
+			     {minid, 0}};
+
+	cmd[4].n =
+		(size_t)snprintf(minid, sizeof(minid), "%" PRIu64 "-0", from);
+	st = conn_ready(impl, &rc);
+	if (st != STORE_OK)
+		return st;
+	st = run(rc, &r, cmd, RARGS(cmd));
+	if (st != STORE_OK)
+		return st;
+	st = redis_reply_integer(r, &n);
+	freeReplyObject(r);
+	if (st == STORE_OK && n < 0)
+		st = STORE_ERR_PROTOCOL;
+	if (st == STORE_OK)
+		*removed = (size_t)n;
+	return st;
+}
+
 static store_status redis_queue_len(void *impl, const char *key, size_t klen,
 				    size_t *out)
 {
@@ -1856,6 +1902,7 @@ static const store_ops redis_ops = {
 	.smembers = redis_smembers,
 	.queue_push = redis_queue_push,
 	.queue_len = redis_queue_len,
+	.queue_trim = redis_queue_trim,
 	.queue_range = redis_queue_range,
 	.group_create = redis_group_create,
 	.group_read = redis_group_read,

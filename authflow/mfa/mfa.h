@@ -493,6 +493,15 @@ af_mfa_status af_mfa_push_enqueue(store_ctx *st, const json_t *txn,
 				  const json_t *devices, const json_t *workflow,
 				  size_t *queued);
 
+/*
+ * Takes the push jobs older than AF_MFA_TXN_KEEP_S off the queue, sent
+ * or not: their pushes expired long before, and a job names its user,
+ * device, push token and application, which are not kept past their
+ * use (a job still queued then was never sent: no sender ran). *removed
+ * (may be NULL): how many went.
+ */
+af_mfa_status af_mfa_push_trim(store_ctx *st, size_t *removed);
+
 /* 1 when the device can get a push under workflow (see above). */
 int af_mfa_device_pushable(const json_t *device, const json_t *workflow);
 

@@ -83,11 +83,31 @@ static void swept(const json_t *txn, void *arg)
 void af_mfa_seam_sweep(af_server *srv, af_mfa_sweep *sw, int64_t now)
 {
 	int64_t last = now - AF_MFA_SWEEP_LAG_S;
+	uint64_t mono_s = af_mono_ns() / 1000000000u;
 	unsigned slots = 0;
+	size_t trimmed = 0;
 	af_mfa_status st;
 
-	/* Past the records' lifetime there is nothing left to find. */
-	if (sw->cursor < now - AF_MFA_TXN_KEEP_S) {
+	if (sw->trimmed_s == 0 ||
+	    mono_s - sw->trimmed_s >= AF_MFA_TRIM_EVERY_S) {
+		sw->trimmed_s = mono_s > 0 ? mono_s : 1;
+		st = af_mfa_push_trim(srv->store, &trimmed);
+		if (st != AF_MFA_OK)
+			log_warn(srv->log, NULL, "mfa_sweep",
+				 "old push jobs could not be taken off the "
+				 "queue (%s); they go at the next try",
+				 af_mfa_strerror(st));
+		else if (trimmed > 0)
+			log_debug(srv->log, NULL, "mfa_sweep",
+				  "took %zu old push jobs off the queue",
+				  trimmed);
+	}
+	/*
+	 * Past the records' lifetime there is nothing left to find; a
+	 * cursor ahead of the clock, which was set back, starts over.
+	 */
+	if (sw->cursor < now - AF_MFA_TXN_KEEP_S ||
+	    sw->cursor > now - AF_MFA_SWEEP_LAG_S + 1) {
 		sw->cursor = now - AF_MFA_TXN_KEEP_S;
 		sw->tries = 0;
 	}

@@ -91,10 +91,18 @@ void af_mfa_seam_txn_seen(af_server *srv, const char *rid, const char *id,
 #define AF_MFA_SWEEP_LAG_S     2 /* clocks of nodes a little apart */
 #define AF_MFA_SWEEP_SLOTS_MAX 32
 #define AF_MFA_SWEEP_TRIES     5
+/*
+ * Every AF_MFA_TRIM_EVERY_S it also takes old jobs off the push queue
+ * (af_mfa_push_trim()). A cursor ahead of now (the clock was set back)
+ * starts again from as far back as records live: a second swept twice
+ * tells of nothing twice, one never swept would leave its pushes untold.
+ */
+#define AF_MFA_TRIM_EVERY_S    10
 
 typedef struct af_mfa_sweep {
-	int64_t cursor; /* the next second to sweep */
-	unsigned tries; /* failed tries of that second */
+	int64_t cursor;	    /* the next second to sweep */
+	unsigned tries;	    /* failed tries of that second */
+	uint64_t trimmed_s; /* monotonic second of the last queue trim */
 } af_mfa_sweep;
 
 void af_mfa_seam_sweep(af_server *srv, af_mfa_sweep *sw, int64_t now);

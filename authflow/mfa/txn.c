@@ -1161,6 +1161,12 @@ static const json_t *device_in(const json_t *devices, const char *id)
 	return NULL;
 }
 
+af_mfa_status af_mfa_push_trim(store_ctx *st, size_t *removed)
+{
+	return af_mfa__from_store(store_queue_trim(
+		st, PUSH_QUEUE, (uint64_t)AF_MFA_TXN_KEEP_S * 1000u, removed));
+}
+
 af_mfa_status af_mfa_push_enqueue(store_ctx *st, const json_t *txn,
 				  const json_t *devices, const json_t *workflow,
 				  size_t *queued)

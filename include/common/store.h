@@ -438,6 +438,14 @@ STORE_NODISCARD store_status store_smembers(store_ctx *st, const char *key,
  * with each entry (NUL-terminated text), oldest first, at most max, without
  * consuming them (for status pages and tests). Queues are volatile in the
  * memory backend: never written to the state file.
+ *
+ * store_queue_trim removes the entries pushed older_than_ms ago or more
+ * (at most STORE_TTL_MAX), oldest first, whether or not a consumer has
+ * them: a queue of jobs that are useless after a while keeps no record
+ * of them beyond. redis: XTRIM MINID (exact), the age read from the
+ * stream ids (the Redis server's clock) against this node's clock;
+ * memory: by the monotonic clock. *removed (may be NULL) gets how many
+ * went. A missing queue is STORE_OK with none removed.
  */
 #define STORE_QUEUE_MAX	   100000
 #define STORE_QUEUE_ID_MAX 64
@@ -450,6 +458,9 @@ STORE_NODISCARD store_status store_queue_len(store_ctx *st, const char *queue,
 STORE_NODISCARD store_status store_queue_range(store_ctx *st, const char *queue,
 					       size_t max, store_member_fn fn,
 					       void *arg);
+STORE_NODISCARD store_status store_queue_trim(store_ctx *st, const char *queue,
+					      uint64_t older_than_ms,
+					      size_t *removed);
 
 /*
  * Consumer groups over a queue (how pushd nodes share the push jobs):

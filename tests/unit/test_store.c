@@ -1209,6 +1209,65 @@ static void read_into(store_ctx *st, const char *consumer, size_t max,
 	assert_int_equal(c->calls, want);
 }
 
+/*
+ * A trim takes out the entries older than its age, pending ones too, and
+ * keeps the younger; a group reads on after them.
+ */
+static void test_queue_trim_takes_out_old_entries(void **state)
+{
+	struct fixture *f = *state;
+	struct qcollect c = {0};
+	struct gcollect g = {0};
+	char id[STORE_QUEUE_ID_MAX + 1];
+	size_t n = 99, removed = 99;
+
+	assert_int_equal(store_queue_trim(f->st, "none", 0, &removed),
+			 STORE_OK);
+	assert_int_equal(removed, 0);
+	assert_int_equal(store_queue_group_create(f->st, "jobs", "pushd"),
+			 STORE_OK);
+	push_text(f->st, "jobs", "old-1", NULL);
+	push_text(f->st, "jobs", "old-2", NULL);
+	read_into(f->st, "w1", 1, &g, 1);
+	usleep(300 * 1000);
+	push_text(f->st, "jobs", "young", id);
+	/* Nothing is that old yet. */
+	assert_int_equal(store_queue_trim(f->st, "jobs", 60000, &removed),
+			 STORE_OK);
+	assert_int_equal(removed, 0);
+	assert_int_equal(store_queue_trim(f->st, "jobs", 150, &removed),
+			 STORE_OK);
+	assert_int_equal(removed, 2);
+	assert_int_equal(store_queue_len(f->st, "jobs", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(
+		store_queue_range(f->st, "jobs", 10, collect_entry, &c),
+		STORE_OK);
+	assert_int_equal(c.calls, 1);
+	assert_string_equal(c.seen[0], "young");
+	/*
+	 * The pending one went with its entry: a claim hands it to nobody
+	 * (Redis forgets it there), and the group reads on.
+	 */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(store_queue_claim(f->st, "jobs", "pushd", "w2", 0, 10,
+					   collect_group, &g, &n),
+			 STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(pending_of(f->st, "jobs", "pushd"), 0);
+	memset(&g, 0, sizeof(g));
+	read_into(f->st, "w1", 10, &g, 1);
+	assert_string_equal(g.text[0], "young");
+	assert_int_equal(store_queue_trim(f->st, "jobs", 0, NULL), STORE_OK);
+	assert_int_equal(store_queue_len(f->st, "jobs", &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(
+		store_queue_trim(f->st, "jobs", STORE_TTL_MAX + 1, &removed),
+		STORE_ERR_ARG);
+	assert_int_equal(store_queue_trim(NULL, "jobs", 0, &removed),
+			 STORE_ERR_ARG);
+}
+
 static void test_queue_read_group_entries_delivered_once_in_order(void **state)
 {
 	struct fixture *f = *state;
@@ -4084,6 +4143,7 @@ static void test_batch_many_ops_all_answered(void **state)
 		CASE(test_queue_push_entries_ranged_in_order, setup),          \
 		CASE(test_queue_push_bad_input_refused, setup),                \
 		CASE(test_queue_concurrent_pushes_all_kept, setup),            \
+		CASE(test_queue_trim_takes_out_old_entries, setup),            \
 		CASE(test_queue_read_group_entries_delivered_once_in_order,    \
 		     setup),                                                   \
 		CASE(test_queue_read_max_limits_batch, setup),                 \
