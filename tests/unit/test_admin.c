@@ -1445,6 +1445,26 @@ static unsigned long metric(af_metrics *m, const char *series)
 	return n;
 }
 
+/*
+ * A sweeper that ran with the clock an hour ahead, which was then set
+ * back, starts over rather than wait for its cursor's second to come.
+ */
+static void test_session_sweep_clock_set_back_starts_over(void **state)
+{
+	struct fx *f = *state;
+	af_session_sweeper sw = {0, 0};
+	int64_t now = af_now();
+	int i;
+
+	for (i = 0; i <= AF_SESSION_DUE_KEEP_S / AF_SESSION_SWEEP_SLOTS_MAX;
+	     i++)
+		af_session_sweep(&f->srv, &sw, now + 3600);
+	assert_int_equal(sw.cursor, now + 3600 - AF_SESSION_SWEEP_LAG_S + 1);
+	af_session_sweep(&f->srv, &sw, now);
+	assert_int_equal(sw.cursor, now - AF_SESSION_DUE_KEEP_S +
+					    AF_SESSION_SWEEP_SLOTS_MAX);
+}
+
 static void test_session_sweep_ends_unread_sessions(void **state)
 {
 	struct fx *f = *state;
@@ -2883,6 +2903,7 @@ int main(void)
 		T(test_user_list_past_a_mebibyte),
 		T(test_sessions_list_and_end),
 		T(test_session_idle_timeout),
+		T(test_session_sweep_clock_set_back_starts_over),
 		T(test_session_sweep_ends_unread_sessions),
 		T(test_session_note_client_after_end_refused),
 		T(test_admin_log_line_names_actor_never_secrets),
