@@ -361,8 +361,10 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 		return -1;
 	}
 	store_set_damage_sink(srv->store, damage_to_log, srv);
-	if (store_get_backend(srv->store) == STORE_BACKEND_MEMORY)
+	if (store_get_backend(srv->store) == STORE_BACKEND_MEMORY) {
 		srv->nonces_since = af_now();
+		srv->nonces_mono_ns = af_mono_ns();
+	}
 	if (cfg->flows_per_ip != 0)
 		srv->flow_bytes_per_ip =
 			so.max_bytes / 100 * AF_FLOW_IP_SHARE_PCT;

@@ -90,9 +90,15 @@ typedef struct af_server {
 	 * restart cannot be sent again after it; 0 with redis, where they
 	 * live on. Writing each nonce through to the state file would cost an
 	 * fsync per device request instead; this costs a phone whose clock is
-	 * behind a refusal within its first seconds after a restart.
+	 * behind a refusal within its first seconds after a restart. With
+	 * nonces_mono_ns (the monotonic clock then) set, the start is told
+	 * by the clock of each request instead: the time the monotonic clock
+	 * has run since is taken off its now, so that a wall clock set back
+	 * after the start (a server started before NTP set it right) does
+	 * not refuse every phone until it catches up.
 	 */
 	int64_t nonces_since;
+	uint64_t nonces_mono_ns;
 	/*
 	 * More metrics for /metrics from a component running in the same
 	 * process (the embedded push workers); NULL when none.

@@ -142,6 +142,22 @@ static int64_t skew(int64_t now, int64_t ts)
 	return now > ts ? now - ts : ts - now;
 }
 
+/*
+ * The earliest signed time taken, by the clock that reads now (see
+ * nonces_since in server.h): the start, as that clock tells it now. The
+ * seconds run are rounded up, so that a request signed in the second the
+ * server started still passes.
+ */
+static int64_t signed_since(const af_server *srv, int64_t now)
+{
+	uint64_t up;
+
+	if (srv->nonces_since == 0 || srv->nonces_mono_ns == 0)
+		return srv->nonces_since;
+	up = (af_mono_ns() - srv->nonces_mono_ns + 999999999u) / 1000000000u;
+	return now - (int64_t)up;
+}
+
 /* Parses the headers and checks the clock; 1, or 0 with a 401 answered. */
 static int sig_headers(dcall *c, int need_device)
 {
@@ -172,7 +188,7 @@ static int sig_headers(dcall *c, int need_device)
 	 * good.
 	 */
 	if (skew(c->now, c->sig.ts) > AF_DEVICE_SKEW_S ||
-	    c->sig.ts < c->srv->nonces_since) {
+	    c->sig.ts < signed_since(c->srv, c->now)) {
 		refuse_as(c, AF_DEVICE_CLOCK, "clock");
 		return 0;
 	}

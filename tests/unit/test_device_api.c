@@ -1603,7 +1603,21 @@ static void test_signed_before_start_401(void **state)
 	assert_error(f, "clock");
 	r.ts = NOW - 5;
 	assert_int_equal(send_rq(f, &r), 200);
+	/*
+	 * Started 30 s ago by the monotonic clock, an hour ahead by the wall
+	 * clock, since set back: the start is 30 s before now, as the clock
+	 * tells it now, not an hour on.
+	 */
+	f->srv.nonces_since = NOW + 3600 - 30;
+	f->srv.nonces_mono_ns = af_mono_ns() - (uint64_t)30 * 1000000000u;
+	r.ts = NOW - 29;
+	r.nonce = NULL;
+	assert_int_equal(send_rq(f, &r), 200);
+	r.ts = NOW - 40;
+	assert_int_equal(send_rq(f, &r), 401);
+	assert_error(f, "clock");
 	f->srv.nonces_since = 0;
+	f->srv.nonces_mono_ns = 0;
 }
 
 static void test_query_signed_in_target_ok(void **state)
