@@ -227,11 +227,19 @@ static void store_jwt(pushd_ctx *ctx, const char *jwt, int64_t iat)
 	json_decref(obj);
 }
 
+/*
+ * How far ahead of this clock a token's iat may be: further, it was made
+ * by a clock that ran ahead (this one before NTP set it back, or another
+ * node's), and Apple, whose clock is right, refuses it until then.
+ */
+#define JWT_AHEAD_S 60
+
 /* 1 when a token of this age may still be handed out instead of failed. */
 static int usable(const char *jwt, int64_t iat, int64_t now, int64_t max_age,
 		  const char *failed)
 {
-	if (iat <= 0 || jwt[0] == '\0' || now - iat >= max_age)
+	if (iat <= 0 || jwt[0] == '\0' || now - iat >= max_age ||
+	    iat - now > JWT_AHEAD_S)
 		return 0;
 	return failed == NULL || strcmp(jwt, failed) != 0;
 }
@@ -342,14 +350,16 @@ static pushd_status token_locked(pushd_ctx *ctx, const char *failed)
 	 * Called expired sooner than Apple lets a token be replaced: Apple
 	 * would refuse a new one (TooManyProviderTokenUpdates), and the one
 	 * it replaced would be lost; a token that young expires only to a
-	 * clock that is wrong. The push fails instead of costing a token.
+	 * clock that is wrong. The push fails instead of costing a token. A
+	 * token made ahead of this clock is of no use, and is replaced.
 	 */
 	made = 0;
 	if (failed != NULL && strcmp(c->jwt, failed) == 0)
 		made = c->iat;
 	else if (failed != NULL && strcmp(jwt, failed) == 0)
 		made = iat;
-	if (made != 0 && now - made < (int64_t)PUSHD_JWT_MINT_GAP_S) {
+	if (made != 0 && made - now <= JWT_AHEAD_S &&
+	    now - made < (int64_t)PUSHD_JWT_MINT_GAP_S) {
 		if (!c->refusals_told)
 			log_warn(ctx->log, NULL, "apns_jwt",
 				 "key_id=%s: APNs calls a provider token made "

@@ -1302,6 +1302,73 @@ static void test_apns_token_reused_across_contexts_renewed_once(void **state)
  * A restart with a corrected team id does not take the token made for the
  * wrong one: Apple refused that token, so a new one is made at once.
  */
+/* Moves the iat of the provider token the store shares by delta. */
+static void shared_jwt_shift(store_ctx *st, const char *name, int64_t delta)
+{
+	store_value v = {NULL, 0};
+	json_t *o;
+	char *text;
+
+	assert_int_equal(store_get(st, name, &v), STORE_OK);
+	o = json_loadb((const char *)v.data, v.len, 0, NULL);
+	store_value_free(&v);
+	assert_non_null(o);
+	assert_int_equal(
+		json_object_set_new(
+			o, "iat",
+			json_integer(
+				json_integer_value(json_object_get(o, "iat")) +
+				delta)),
+		0);
+	text = json_dumps(o, JSON_COMPACT);
+	assert_non_null(text);
+	assert_int_equal(store_set(st, name, text, strlen(text), 60000, 0),
+			 STORE_OK);
+	free(text);
+	json_decref(o);
+}
+
+/*
+ * A token made while the clock ran an hour ahead, which NTP then set
+ * back: Apple would refuse it for that hour, so it is replaced, also
+ * when Apple's refusal names it within the 20 minutes that otherwise
+ * keep a token from being replaced.
+ */
+static void test_apns_token_made_ahead_replaced(void **state)
+{
+	struct keys *k = *state;
+	store_options so = {.backend = STORE_BACKEND_MEMORY, .prefix = "h:"};
+	af_config *cfg = apns_config(k);
+	store_ctx *st = NULL;
+	log_ctx *lg = log_new(STDERR_FILENO, LOG_LEVEL_ERROR);
+	pushd_ctx *a;
+	char t1[PUSHD_JWT_MAX], t2[PUSHD_JWT_MAX], t3[PUSHD_JWT_MAX];
+	char err[256], name[STORE_KEY_MAX];
+
+	assert_non_null(lg);
+	assert_int_equal(store_open(&so, &st, err, sizeof(err)), STORE_OK);
+	a = pushd_ctx_new(cfg, st, lg, err, sizeof(err));
+	assert_non_null(a);
+	assert_int_equal(pushd_apns_token(a, NULL, t1, sizeof(t1)), PUSHD_OK);
+	(void)snprintf(name, sizeof(name), "apns_jwt:%s", a->apns_shared);
+	a->jwt.iat += 3600;
+	shared_jwt_shift(st, name, 3600);
+	assert_int_equal(pushd_apns_token(a, NULL, t2, sizeof(t2)), PUSHD_OK);
+	assert_string_not_equal(t1, t2);
+	assert_int_equal(atomic_load(&a->metrics.renewals[PUSHD_APNS]), 2);
+	assert_true(a->jwt.iat <= af_now());
+	/* Refused by Apple within the 20 minutes, made ahead: replaced. */
+	a->jwt.iat += 3600;
+	shared_jwt_shift(st, name, 3600);
+	assert_int_equal(pushd_apns_token(a, t2, t3, sizeof(t3)), PUSHD_OK);
+	assert_string_not_equal(t2, t3);
+	assert_int_equal(atomic_load(&a->metrics.renewals[PUSHD_APNS]), 3);
+	pushd_ctx_free(a);
+	store_close(st);
+	log_free(lg);
+	free(cfg);
+}
+
 static void test_apns_token_of_another_team_not_reused(void **state)
 {
 	struct keys *k = *state;
@@ -2759,6 +2826,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_apns_token_reused_across_contexts_renewed_once,
 			keys_setup, keys_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_apns_token_made_ahead_replaced, keys_setup,
+			keys_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_apns_token_of_another_team_not_reused, keys_setup,
 			keys_teardown),
