@@ -423,6 +423,15 @@ af_mfa_status af_mfa_txns_cancel_user(store_ctx *st, const char *username,
 json_t *af_mfa_txn_signin_detail(const json_t *txn);
 
 /*
+ * Seconds left to answer the txn by the clock that reads now: 0 once its
+ * time is over, and never more than AF_MFA_TXN_TTL_S, whatever a clock
+ * set back or running behind the node that made it says. A push is over
+ * at its expiry, and also while now lies more than AF_MFA_TXN_TTL_S
+ * before its making.
+ */
+int64_t af_mfa_txn_left(const json_t *txn, int64_t now);
+
+/*
  * The public view of a txn for a device: {txn, user, app, created_at,
  * expires_at, expires_in, number_required, number_digits, state, and ip
  * and browser when the txn has them}. Never the number.

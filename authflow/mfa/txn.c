@@ -52,10 +52,32 @@ static json_int_t txn_expires(const json_t *txn)
 	return json_integer_value(json_object_get(txn, "expires"));
 }
 
+/*
+ * Whether the time to answer is over by the clock that reads now: at its
+ * expiry, and also while now lies more than AF_MFA_TXN_TTL_S before its
+ * making. That clock was set back since, or runs behind the node that
+ * made it by more than the push's whole time; judged by expiry alone the
+ * push would stay open 30 s longer for each second of that.
+ */
+static bool txn_over(const json_t *txn, int64_t now)
+{
+	return now >= txn_expires(txn) ||
+	       now < json_integer_value(json_object_get(txn, "created")) -
+			       AF_MFA_TXN_TTL_S;
+}
+
+int64_t af_mfa_txn_left(const json_t *txn, int64_t now)
+{
+	int64_t left = (int64_t)txn_expires(txn) - now;
+
+	if (txn_over(txn, now) || left < 0)
+		return 0;
+	return left < AF_MFA_TXN_TTL_S ? left : AF_MFA_TXN_TTL_S;
+}
+
 static bool pending_expired(const json_t *txn, int64_t now)
 {
-	return strcmp(txn_state(txn), STATE_PENDING) == 0 &&
-	       now >= txn_expires(txn);
+	return strcmp(txn_state(txn), STATE_PENDING) == 0 && txn_over(txn, now);
 }
 
 /* --- making a transaction ------------------------------------------------- */
@@ -456,9 +478,9 @@ json_t *af_mfa_txn_public(const json_t *txn, int64_t now)
 		"user", user, "app", app != NULL ? app : "", "created_at",
 		json_integer_value(json_object_get(txn, "created")),
 		"expires_at", expires, "expires_in",
-		expires > now ? expires - (json_int_t)now : 0,
-		"number_required", required, "number_digits",
-		required ? AF_MFA_NUMBER_DIGITS : 0, "state",
+		(json_int_t)af_mfa_txn_left(txn, now), "number_required",
+		required, "number_digits", required ? AF_MFA_NUMBER_DIGITS : 0,
+		"state",
 		pending_expired(txn, now) ? STATE_EXPIRED : txn_state(txn));
 	/* Where from and with what, so that a sign-in not one's own shows. */
 	if (v != NULL && (copy_text(v, txn, "ip") != 0 ||
@@ -560,7 +582,7 @@ static af_mfa_status decide_fn(json_t *txn, void *arg, bool *write)
 		return AF_MFA_EXPIRED;
 	if (strcmp(state, STATE_PENDING) != 0)
 		return AF_MFA_DECIDED;
-	if (a->now >= txn_expires(txn) &&
+	if (txn_over(txn, a->now) &&
 	    (a->device == NULL || strcmp(next, "reported") != 0)) {
 		/* Record the expiry, then report it. */
 		a->result = AF_MFA_EXPIRED;
@@ -671,7 +693,7 @@ static void prune_index(store_ctx *st, const char *key, int64_t now)
 		if (rc == AF_MFA_NOT_FOUND ||
 		    (rc == AF_MFA_OK &&
 		     (strcmp(txn_state(txn), STATE_PENDING) != 0 ||
-		      now >= txn_expires(txn)))) {
+		      txn_over(txn, now)))) {
 			sst = store_srem(st, key, t->ids[i]);
 			/* Left in, it is dropped next time. */
 			(void)sst;
@@ -802,7 +824,7 @@ void af_mfa__cancel_for_removed(store_ctx *st, const char *device, int64_t now)
 		if (txn_key(key, sizeof(key), t->ids[i]) != AF_MFA_OK ||
 		    af_mfa__get_json(st, key, &txn, NULL) != AF_MFA_OK ||
 		    strcmp(txn_state(txn), STATE_PENDING) != 0 ||
-		    now >= txn_expires(txn) || !only_device(st, txn, device)) {
+		    txn_over(txn, now) || !only_device(st, txn, device)) {
 			json_decref(txn);
 			continue;
 		}
@@ -1041,7 +1063,7 @@ af_mfa_status af_mfa_txn_pending_for_device(store_ctx *st, const char *device,
 		if (rc != AF_MFA_OK)
 			break;
 		if (strcmp(txn_state(txn), STATE_PENDING) == 0 &&
-		    now < txn_expires(txn) &&
+		    !txn_over(txn, now) &&
 		    af_mfa__array_has(json_object_get(txn, "devices"),
 				      device)) {
 			view = af_mfa_txn_public(txn, now);

@@ -842,9 +842,7 @@ static void push_part(af_buf *b, const char *flow, const json_t *txn)
 	json_t *num = json_object_get(txn, "number");
 	int64_t left;
 
-	left = json_integer_value(json_object_get(txn, "expires")) - af_now();
-	if (left < 0)
-		left = 0;
+	left = af_mfa_txn_left(txn, af_now());
 	af_buf_puts(b, "<h1>Confirm on your phone</h1><div id=\"mfa\" "
 		       "role=\"status\" data-status=\"/login/mfa/status?flow=");
 	af_buf_urlenc(b, flow);
@@ -1153,9 +1151,9 @@ void af_h_mfa_status(af_server *srv, af_req *req, af_resp *resp)
 		goto out;
 	}
 	state = json_string_value(json_object_get(txn, "state"));
-	left = json_integer_value(json_object_get(txn, "expires")) - af_now();
+	left = af_mfa_txn_left(txn, af_now());
 	o = json_pack("{s:s, s:I}", "state", state != NULL ? state : "",
-		      "expires_in", (json_int_t)(left > 0 ? left : 0));
+		      "expires_in", (json_int_t)left);
 	if (o != NULL) {
 		/* The number only while it can still be used. */
 		if (state != NULL && strcmp(state, "pending") == 0)

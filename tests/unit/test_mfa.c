@@ -1900,6 +1900,41 @@ static void test_txn_decide_device_not_in_txn_forbidden(void **state)
 	json_decref(txn);
 }
 
+/*
+ * Read by a clock behind the one that made it (another node's, or this
+ * one set back since): a push has never more than its 30 s left, and a
+ * clock more than 30 s before its making finds it over, not open for
+ * as long again as the clock is behind.
+ */
+static void test_txn_clock_behind_never_longer(void **state)
+{
+	struct fixture *f = *state;
+	json_t *txn = new_txn(f->st, "tom", "[\"d1\"]", true, T0);
+	json_t *out = NULL, *got = NULL, *view;
+	char number[24];
+
+	number_text(txn, number, sizeof(number));
+	assert_int_equal(af_mfa_txn_left(txn, T0 + 10), AF_MFA_TXN_TTL_S - 10);
+	assert_int_equal(af_mfa_txn_left(txn, T0 - 20), AF_MFA_TXN_TTL_S);
+	view = af_mfa_txn_public(txn, T0 - 20);
+	assert_non_null(view);
+	assert_int_equal(
+		json_integer_value(json_object_get(view, "expires_in")),
+		AF_MFA_TXN_TTL_S);
+	assert_string_equal(sget(view, "state"), "pending");
+	json_decref(view);
+	assert_int_equal(af_mfa_txn_left(txn, T0 - AF_MFA_TXN_TTL_S - 1), 0);
+	assert_int_equal(af_mfa_txn_get(f->st, txn_id(txn),
+					T0 - AF_MFA_TXN_TTL_S - 1, &got),
+			 AF_MFA_OK);
+	assert_string_equal(sget(got, "state"), "expired");
+	json_decref(got);
+	assert_int_equal(af_mfa_txn_decide(f->st, txn_id(txn), "d1", "approve",
+					   number, T0, &out),
+			 AF_MFA_EXPIRED);
+	json_decref(txn);
+}
+
 static void test_txn_expiry_injected_now_expired(void **state)
 {
 	struct fixture *f = *state;
@@ -3185,6 +3220,7 @@ static void test_device_below_minimum_rules(void **state)
 		CASE(test_txn_report_after_expiry, setup),                     \
 		CASE(test_txns_cancel_user_cancels_only_theirs, setup),        \
 		CASE(test_txn_decide_device_not_in_txn_forbidden, setup),      \
+		CASE(test_txn_clock_behind_never_longer, setup),               \
 		CASE(test_txn_expiry_injected_now_expired, setup),             \
 		CASE(test_txn_note_expiry_once, setup),                        \
 		CASE(test_txn_sweep_tells_each_unanswered_once, setup),        \
