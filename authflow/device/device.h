@@ -75,8 +75,13 @@ const char *af_device_strerror(af_device_status st);
 /* Caps and windows of the protocol. */
 #define AF_DEVICE_BODY_MAX	((size_t)16 * 1024) /* bytes of a body */
 #define AF_DEVICE_SKEW_S	60 /* |server clock - timestamp| */
-/* A nonce is kept this long: more than 2 * AF_DEVICE_SKEW_S + 1 s. */
-#define AF_DEVICE_NONCE_TTL_MS	180000
+/*
+ * A nonce is kept this long: more than 2 * AF_DEVICE_SKEW_S + 1 s, and
+ * 10 minutes so that it also outlives the clock window of a node whose
+ * clock runs behind the others by up to 8 minutes (each node judges the
+ * timestamp by its own clock, the nonce lives by the store's).
+ */
+#define AF_DEVICE_NONCE_TTL_MS	600000
 #define AF_DEVICE_NONCE_MIN	16   /* characters of base64url */
 #define AF_DEVICE_NONCE_MAX	64   /* characters of base64url */
 #define AF_DEVICE_TS_DIGITS_MAX 12   /* decimal digits of a timestamp */

@@ -237,8 +237,9 @@ static int sig_check(dcall *c, const json_t *jwk, int key_is_input)
  * AF_DEVICE_NONCE_TTL_MS is a replay. A request is inside the clock
  * window for up to 2 * AF_DEVICE_SKEW_S (+1 s of rounding) after it first
  * arrives (stamped a minute ahead, replayed a minute behind); the nonce
- * lives longer than that, so a request old enough for its nonce to be
- * gone is refused by the clock check. 1, or 0 with the answer made.
+ * lives longer than that, also on a node whose clock runs minutes behind
+ * (see device.h), so a request old enough for its nonce to be gone is
+ * refused by the clock check. 1, or 0 with the answer made.
  *
  * A restart of a server on the memory store forgets its volatile nonces;
  * the clock check refuses what was stamped before the start (see
