@@ -353,6 +353,7 @@ void af_config_defaults(af_config *cfg)
 	(void)snprintf(cfg->push_listen_address,
 		       sizeof(cfg->push_listen_address), "%s", "127.0.0.1");
 	cfg->push_listen_port = 9465;
+	cfg->push_names = 1;
 	(void)snprintf(cfg->apns.endpoint, sizeof(cfg->apns.endpoint), "%s",
 		       APNS_ENDPOINT);
 	(void)snprintf(cfg->apns.sandbox_endpoint,
@@ -1551,7 +1552,7 @@ static int parse_push_listen(json_t *push, af_config *cfg, struct cfg_err *e)
  */
 static int parse_push(json_t *root, af_config *cfg, struct cfg_err *e)
 {
-	static const char *const keys[] = {"mode", "workers", "listen",
+	static const char *const keys[] = {"mode", "workers", "names", "listen",
 					   "apns", "fcm",     NULL};
 	unsigned long v = cfg->push_workers;
 	char mode[16];
@@ -1584,6 +1585,8 @@ static int parse_push(json_t *root, af_config *cfg, struct cfg_err *e)
 		     e) != 0)
 		return -1;
 	cfg->push_workers = (unsigned)v;
+	if (get_bool(s, "push", "names", &cfg->push_names, e) != 0)
+		return -1;
 	if (parse_push_listen(s, cfg, e) != 0 || parse_apns(s, cfg, e) != 0 ||
 	    parse_fcm(s, cfg, e) != 0)
 		return -1;

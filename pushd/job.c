@@ -263,13 +263,18 @@ pushd_status pushd_apns_payload(const pushd_job *job, char *out, size_t cap,
 	o.max = cap - 1 < PUSHD_APNS_PAYLOAD_MAX ? cap - 1
 						 : PUSHD_APNS_PAYLOAD_MAX;
 	o.over = 0;
-	(void)snprintf(body, sizeof(body), "%s is signing in to %s", job->user,
-		       job->app_name);
+	if (job->unnamed)
+		(void)snprintf(body, sizeof(body), "%s",
+			       "Open the app to answer it");
+	else
+		(void)snprintf(body, sizeof(body), "%s is signing in to %s",
+			       job->user, job->app_name);
 	(void)snprintf(exp, sizeof(exp), "%lld", (long long)job->expires);
 	/*
 	 * The payload names the user and the application so that the phone
-	 * can show them before fetching the challenge; the number is never
-	 * here, because it must be read off the login page.
+	 * can show them before fetching the challenge, unless push.names is
+	 * off (the names would reach Apple, and a lock screen); the number is
+	 * never here, because it must be read off the login page.
 	 */
 	put_lit(&o,
 		"{\"aps\":{\"alert\":{\"title\":\"Sign-in request\",\"body\":");
@@ -277,10 +282,12 @@ pushd_status pushd_apns_payload(const pushd_job *job, char *out, size_t cap,
 	put_lit(&o,
 		"},\"category\":\"AF_SIGNIN\",\"sound\":\"default\"},\"txn\":");
 	bad |= put_str(&o, job->txn);
-	put_lit(&o, ",\"app\":");
-	bad |= put_str(&o, job->app_name);
-	put_lit(&o, ",\"user\":");
-	bad |= put_str(&o, job->user);
+	if (!job->unnamed) {
+		put_lit(&o, ",\"app\":");
+		bad |= put_str(&o, job->app_name);
+		put_lit(&o, ",\"user\":");
+		bad |= put_str(&o, job->user);
+	}
 	put_lit(&o, ",\"exp\":");
 	put(&o, exp, strlen(exp));
 	put_lit(&o, "}");
@@ -321,7 +328,15 @@ pushd_status pushd_fcm_message(const pushd_job *job, int64_t now, char **out)
 		left = PUSHD_FCM_TTL_MAX_S;
 	(void)snprintf(ttl, sizeof(ttl), "%llds", (long long)left);
 	/* FCM data values must all be strings. */
-	obj = json_pack("{s:{s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s}}}",
+	if (job->unnamed)
+		obj = json_pack("{s:{s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s}}}",
+				"message", "token", job->push_token, "data",
+				"txn", job->txn, "exp", exp, "android",
+				"priority", "HIGH", "ttl", ttl, "collapse_key",
+				job->txn);
+	else
+		obj = json_pack(
+			"{s:{s:s, s:{s:s, s:s, s:s, s:s}, s:{s:s, s:s, s:s}}}",
 			"message", "token", job->push_token, "data", "txn",
 			job->txn, "app", job->app_name, "user", job->user,
 			"exp", exp, "android", "priority", "HIGH", "ttl", ttl,

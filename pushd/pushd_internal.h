@@ -177,6 +177,11 @@ typedef struct pushd_job {
 	char app_name[PUSHD_APP_MAX + 1];
 	int64_t expires;   /* unix seconds */
 	int64_t queued_ms; /* unix ms, 0 when the job does not say */
+	/*
+	 * Set by the sender, not read from the job (push.names false): the
+	 * payloads leave out the user and the application.
+	 */
+	int unnamed;
 } pushd_job;
 
 /* ---- pure helpers (job.c) --------------------------------------------- */
@@ -198,13 +203,15 @@ PUSHD_NODISCARD pushd_status pushd_job_parse(const char *text, size_t len,
 /*
  * The APNs alert payload of a job into out (cap bytes with the NUL);
  * PUSHD_ERR_TOO_BIG when it would exceed PUSHD_APNS_PAYLOAD_MAX bytes.
+ * Of an unnamed job, an alert that names nobody, and no "user" or "app".
  */
 PUSHD_NODISCARD pushd_status pushd_apns_payload(const pushd_job *job, char *out,
 						size_t cap, size_t *len);
 
 /*
  * The FCM v1 messages:send body of a job at now (unix seconds: its "ttl"
- * is what is left of the job's life); *out is malloc'd (free()).
+ * is what is left of the job's life); *out is malloc'd (free()). Of an
+ * unnamed job, the data has no "user" or "app".
  */
 PUSHD_NODISCARD pushd_status pushd_fcm_message(const pushd_job *job,
 					       int64_t now, char **out);

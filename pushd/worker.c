@@ -1257,6 +1257,7 @@ static int take(const char *id, const char *entry, void *arg)
 		ack(w, id);
 		return 0;
 	}
+	f->job.unnamed = !w->ctx->cfg.push_names;
 	/* Claimed back from ourselves while we still work on it. */
 	if (a->claimed && holding(w, f->job.job)) {
 		memset(&f->job, 0, sizeof(f->job));

@@ -183,6 +183,8 @@ typedef struct af_config {
 	unsigned known_browser_days;
 	af_push_mode push_mode; /* default: embedded (memory), daemon (redis) */
 	unsigned push_workers;	/* 0 in the file: the number of cores */
+	/* 1: pushes name the user and the application (push.names) */
+	int push_names;
 	char push_listen_address[64];
 	uint16_t push_listen_port;
 	int push_apns; /* 1 when the apns section is set */

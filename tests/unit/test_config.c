@@ -1522,6 +1522,7 @@ static void test_push_defaults_follow_store(void **state)
 	assert_int_equal(cfg->push_workers, 0);
 	assert_string_equal(cfg->push_listen_address, "127.0.0.1");
 	assert_int_equal(cfg->push_listen_port, 9465);
+	assert_int_equal(cfg->push_names, 1);
 	assert_int_equal(cfg->push_apns, 0);
 	assert_int_equal(cfg->push_fcm, 0);
 	assert_string_equal(cfg->apns.endpoint, "https://api.push.apple.com");
@@ -1538,6 +1539,8 @@ static void test_push_defaults_follow_store(void **state)
 	assert_int_equal(cfg->push_workers, 3);
 	assert_string_equal(cfg->push_listen_address, "::1");
 	assert_int_equal(cfg->push_listen_port, 9999);
+	parse_ok("{" ISSUER ",\"push\":{\"names\":false}}", cfg);
+	assert_int_equal(cfg->push_names, 0);
 	free(cfg);
 }
 
@@ -1558,6 +1561,7 @@ static void test_push_values_checked(void **state)
 		"push.mode: must be \"embedded\" or \"daemon\"");
 	refused("{" ISSUER ",\"push\":{\"workers\":257}}",
 		"push.workers: must be 0..256");
+	refused("{" ISSUER ",\"push\":{\"names\":\"no\"}}", "push.names: ");
 	refused("{" ISSUER ",\"push\":{\"workers\":\"2\"}}",
 		"push.workers: must be an integer");
 	refused("{" ISSUER ",\"push\":{\"listen\":{\"port\":0}}}",

@@ -291,6 +291,52 @@ static void test_apns_payload_job_fields_present_without_number(void **state)
 	json_decref(p);
 }
 
+/*
+ * push.names off: neither payload names the user or the application
+ * (they would reach Apple or Google, and an iPhone's lock screen); the
+ * phone learns them from the challenge.
+ */
+static void test_unnamed_payloads_name_nobody(void **state)
+{
+	char out[PUSHD_APNS_PAYLOAD_MAX + 1], *text = NULL;
+	size_t len = 0;
+	pushd_job j;
+	json_t *p, *alert, *data;
+
+	(void)state;
+	assert_int_equal(pushd_job_parse(job_json, strlen(job_json), &j),
+			 PUSHD_OK);
+	j.unnamed = 1;
+	assert_int_equal(pushd_apns_payload(&j, out, sizeof(out), &len),
+			 PUSHD_OK);
+	assert_null(strstr(out, "alice"));
+	assert_null(strstr(out, "Qlik"));
+	p = json_loads(out, 0, NULL);
+	assert_non_null(p);
+	alert = json_object_get(json_object_get(p, "aps"), "alert");
+	assert_string_equal(json_string_value(json_object_get(alert, "title")),
+			    "Sign-in request");
+	assert_string_equal(json_string_value(json_object_get(alert, "body")),
+			    "Open the app to answer it");
+	assert_string_equal(json_string_value(json_object_get(p, "txn")), "t1");
+	assert_null(json_object_get(p, "user"));
+	assert_null(json_object_get(p, "app"));
+	json_decref(p);
+	assert_int_equal(pushd_fcm_message(&j, 1900000000 - 12, &text),
+			 PUSHD_OK);
+	assert_null(strstr(text, "alice"));
+	assert_null(strstr(text, "Qlik"));
+	p = json_loads(text, 0, NULL);
+	data = json_object_get(json_object_get(p, "message"), "data");
+	assert_string_equal(json_string_value(json_object_get(data, "txn")),
+			    "t1");
+	assert_string_equal(json_string_value(json_object_get(data, "exp")),
+			    "1900000000");
+	assert_int_equal(json_object_size(data), 2);
+	json_decref(p);
+	free(text);
+}
+
 /* The text jansson would make of the payload, for comparison. */
 static char *payload_by_jansson(const pushd_job *j)
 {
@@ -2775,6 +2821,7 @@ int main(void)
 		cmocka_unit_test(test_apns_payload_over_cap_refused),
 		cmocka_unit_test(test_apns_payload_same_text_as_jansson),
 		cmocka_unit_test(test_fcm_message_fields_are_strings),
+		cmocka_unit_test(test_unnamed_payloads_name_nobody),
 		cmocka_unit_test(test_apns_id_same_job_same_v4_uuid),
 		cmocka_unit_test(test_apns_token_ok_hex_64_to_200),
 		cmocka_unit_test(test_classify_apns_every_answer),

@@ -519,6 +519,26 @@ describe('push delivery (pushd, redis, mock APNs and FCM)', () => {
     assert.match(await open.text(), /^pushd_workers_alive /m);
   });
 
+  test('with push.names off, no push names the user or the application', async () => {
+    for (const q of pushds) await stopPushd(q);
+    const p = await startPushd(undefined, (cfg) => { cfg.push.names = false; });
+    const apnsTok = 'fe'.repeat(32);
+    const s = await pushUser('nina', [['apns', apnsTok], ['fcm', 'fcm-token-nina']]);
+    await toMfa(s);
+    const [a] = await until('the APNs push', () => apnsPushes(apnsTok).length > 0 && apnsPushes(apnsTok));
+    const [f] = await until('the FCM push', () => fcmPushes('fcm-token-nina').length > 0 && fcmPushes('fcm-token-nina'));
+    // What goes to Apple and Google besides the token, which is the phone's.
+    for (const sent of [JSON.stringify(a.payload), JSON.stringify(f.message.data)]) {
+      assert.ok(!sent.includes('nina'), `the user in ${sent}`);
+      assert.ok(!sent.includes('Example RP'), `the application in ${sent}`);
+    }
+    assert.equal(a.payload.aps.alert.body, 'Open the app to answer it');
+    assert.ok(a.payload.txn, 'the push names the txn');
+    assert.deepEqual(Object.keys(f.message.data).sort(), ['exp', 'txn']);
+    await stopPushd(p);
+    await startPushd();
+  });
+
   test('a pushd started before its Redis waits for it, and stops cleanly meanwhile; a Redis lost later is named in its log', { timeout: 60000 }, async () => {
     const redisPort = await freePort();
     const cfg = JSON.parse(readFileSync(server.configPath, 'utf8'));
