@@ -790,6 +790,7 @@ static const struct ring_key *ring_next(const struct ring *r, int64_t now)
 
 	for (i = 0; i < r->count; i++)
 		if (r->keys[i].signs_from > now &&
+		    r->keys[i].signs_from != r->keys[i].created_at &&
 		    r->keys[i].expires_at > r->keys[i].signs_from &&
 		    (next == NULL || r->keys[i].signs_from < next->signs_from))
 			next = &r->keys[i];
@@ -1353,6 +1354,8 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 		if (mode == UPDATE_AHEAD && due != NULL) {
 			signs_from = due->expires_at;
 			memcpy(after, due->kid, sizeof(after));
+		} else {
+			signs_from = ring_json_time(ringj, now) + delay_s;
 		}
 		/* Planned ahead, the signing key must last until then. */
 		signing = ring_signing(&loaded, now);
@@ -1384,15 +1387,16 @@ static jose_status ring_update_once(af_keyring *kr, enum update_mode mode,
 			goto out;
 		/* Key generation takes a while: the new times count from
 		 * when the key is ready. */
-		if (after[0] == '\0')
-			signs_from = af_now() + delay_s;
 		now = af_now();
+		if (after[0] == '\0')
+			signs_from = now + delay_s;
 	}
 	if (!keep) {
 		int64_t late = ring_json_time(ringj, now);
 
-		if (after[0] == '\0')
-			signs_from += late - now;
+		/* Never made, nor to sign, before the keys it follows. */
+		if (after[0] == '\0' && signs_from < late + delay_s)
+			signs_from = late + delay_s;
 		st = ring_json_add(ringj, *fresh, fresh_kid, late, signs_from,
 				   mode != UPDATE_AHEAD, &kr->opts);
 	}
@@ -1860,13 +1864,22 @@ static jose_status give_back_life(json_t *ringj, const json_t *gone,
 static int64_t retire_from(const struct ring *r, const struct ring_key *k,
 			   unsigned refresh_s, int64_t now)
 {
-	int64_t margin = (int64_t)refresh_s + 1, seen = 0, stop;
+	int64_t margin = (int64_t)refresh_s + 1, seen = 0, stop, late;
 	size_t i;
 
 	if (refresh_s == 0)
 		return 0;
-	if (k->signs_from > now)
-		return k->signs_from - now <= margin ? INT64_MAX : 0;
+	/*
+	 * A successor planned ahead that has begun on no clock the ring
+	 * knows of (a key made to sign at once has signed where it was
+	 * made, whatever this clock says).
+	 */
+	late = now;
+	for (i = 0; i < r->count; i++)
+		if (r->keys[i].created_at > late)
+			late = r->keys[i].created_at;
+	if (k->signs_from != k->created_at && k->signs_from > late)
+		return k->signs_from - late <= margin ? INT64_MAX : 0;
 	if (r->merged_at > 0)
 		seen = r->merged_at + margin;
 	for (i = 0; i < r->count; i++)

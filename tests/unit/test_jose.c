@@ -1676,6 +1676,31 @@ static void test_keyring_ring_from_a_clock_ahead_keeps_its_key(void **state)
 }
 
 /*
+ * On a node whose clock runs 300 s behind the one that rotated, the key
+ * rotated out still waits for the other nodes to see the rotation: it
+ * has signed where it was made, whatever this clock says.
+ */
+static void test_keyring_retire_on_a_node_behind_waits(void **state)
+{
+	struct fixture *fx = *state;
+	af_keyring_options o = test_options();
+	char old[JOSE_KID_MAX + 1], fresh[JOSE_KID_MAX + 1];
+	af_keyring *a = NULL;
+	int64_t from = 0;
+
+	o.refresh_s = 1;
+	assert_int_equal(af_keyring_open(fx->st, &o, &a), JOSE_OK);
+	signing_kid(a, old);
+	assert_int_equal(af_keyring_rotate(a, fresh), JOSE_OK);
+	ring_shift(fx->st, 300);
+	assert_int_equal(af_keyring_reload(a), JOSE_OK);
+	assert_int_equal(af_keyring_retire(a, old, &from), JOSE_ERR_SOON);
+	assert_true(from > af_now() + 290);
+	assert_int_equal(ring_size(fx->st), 2);
+	af_keyring_free(a);
+}
+
+/*
  * Nodes that share a ring learn of a rotation at their next look (here
  * every second): until then they sign with the key they knew, so it does
  * not leave the ring before they all can have seen it stop, nor does a
@@ -2395,6 +2420,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_keyring_ring_from_a_clock_ahead_keeps_its_key,
 			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_keyring_retire_on_a_node_behind_waits, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_keyring_retire_takes_a_key_out_now, setup,
 			teardown),
