@@ -228,9 +228,11 @@ static void store_jwt(pushd_ctx *ctx, const char *jwt, int64_t iat)
 }
 
 /*
- * How far ahead of this clock a token's iat may be: further, it was made
- * by a clock that ran ahead (this one before NTP set it back, or another
- * node's), and Apple, whose clock is right, refuses it until then.
+ * How far ahead of this clock the iat of a token Apple refused may be
+ * before it counts as made by a clock that ran ahead (this one before NTP
+ * set it back, or another node's): Apple, whose clock is right, refuses
+ * it until then, so it is replaced without the 20 minutes' wait. A token
+ * not refused is used whatever its iat: this clock may be the one behind.
  */
 #define JWT_AHEAD_S 60
 
@@ -238,8 +240,7 @@ static void store_jwt(pushd_ctx *ctx, const char *jwt, int64_t iat)
 static int usable(const char *jwt, int64_t iat, int64_t now, int64_t max_age,
 		  const char *failed)
 {
-	if (iat <= 0 || jwt[0] == '\0' || now - iat >= max_age ||
-	    iat - now > JWT_AHEAD_S)
+	if (iat <= 0 || jwt[0] == '\0' || now - iat >= max_age)
 		return 0;
 	return failed == NULL || strcmp(jwt, failed) != 0;
 }
@@ -351,7 +352,7 @@ static pushd_status token_locked(pushd_ctx *ctx, const char *failed)
 	 * would refuse a new one (TooManyProviderTokenUpdates), and the one
 	 * it replaced would be lost; a token that young expires only to a
 	 * clock that is wrong. The push fails instead of costing a token. A
-	 * token made ahead of this clock is of no use, and is replaced.
+	 * refused token made ahead of this clock is replaced (JWT_AHEAD_S).
 	 */
 	made = 0;
 	if (failed != NULL && strcmp(c->jwt, failed) == 0)
