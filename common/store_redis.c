@@ -24,7 +24,8 @@
  * A job queue is a Stream whose entries carry one field, "e", holding the
  * entry text; XADD trims it to about STORE_QUEUE_MAX entries (the "~"
  * lets the server trim whole nodes, which is much cheaper than exact),
- * and store_queue_trim() takes out entries past an age, exactly.
+ * and store_queue_trim() takes out entries past an age by the server's
+ * clock, exactly.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -79,6 +80,7 @@ enum script_id {
 	SCRIPT_SADD_TTL,
 	SCRIPT_PRUNE,
 	SCRIPT_DEL_IF,
+	SCRIPT_TRIM,
 	SCRIPT_COUNT,
 };
 
@@ -143,8 +145,22 @@ static const char del_if_lua[] = "local v = redis.call('GET', KEYS[1])\n"
 				 "redis.call('UNLINK', KEYS[1])\n"
 				 "return 1\n";
 
+/*
+ * ARGV: an age in ms, unused, unused. XTRIM MINID (exact) of the entries
+ * that age or older by the server's own clock, which made their ids: a
+ * node whose clock runs ahead would take young ones too. Entries of the
+ * millisecond that age ago go too. Returns how many went.
+ */
+static const char trim_lua[] =
+	"local t = redis.call('TIME')\n"
+	"local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)"
+	" - tonumber(ARGV[1])\n"
+	"if ms < 0 then return 0 end\n"
+	"return redis.call('XTRIM', KEYS[1], 'MINID', '=',"
+	" string.format('%.0f-0', ms + 1))\n";
+
 static const char *const scripts[SCRIPT_COUNT] = {
-	cas_lua, incr_lua, sadd_ttl_lua, prune_lua, del_if_lua};
+	cas_lua, incr_lua, sadd_ttl_lua, prune_lua, del_if_lua, trim_lua};
 
 struct redis_store;
 
@@ -1265,33 +1281,22 @@ static store_status redis_queue_push(void *impl, const char *key, size_t klen,
 
 /*
  * XTRIM MINID, exact: a few entries at a time, and a trim meant to leave
- * no old entry must not stop at a node boundary as "~" may.
+ * no old entry must not stop at a node boundary as "~" may (trim_lua).
  */
 static store_status redis_queue_trim(void *impl, const char *key, size_t klen,
 				     uint64_t older_than_ms, size_t *removed)
 {
 	struct redis_conn *rc;
 	redisReply *r;
-	char minid[REDIS_NUM_TEXT + 3];
-	int64_t now = af_now_ms();
-	/* Entries of the millisecond now - older_than_ms go too. */
-	uint64_t from = now > 0 && (uint64_t)now >= older_than_ms
-				? (uint64_t)now - older_than_ms + 1
-				: 0;
+	char age[REDIS_NUM_TEXT];
 	long long n = 0;
 	store_status st;
-	struct rarg cmd[] = {RLIT("XTRIM"),
-			     {key, klen},
-			     RLIT("MINID"),
-			     RLIT("="),
-			     {minid, 0}};
+	struct rarg a[3] = {{age, 0}, RLIT(""), RLIT("")};
 
-	cmd[4].n =
-		(size_t)snprintf(minid, sizeof(minid), "%" PRIu64 "-0", from);
+	a[0].n = (size_t)snprintf(age, sizeof(age), "%" PRIu64, older_than_ms);
 	st = conn_ready(impl, &rc);
-	if (st != STORE_OK)
-		return st;
-	st = run(rc, &r, cmd, RARGS(cmd));
+	if (st == STORE_OK)
+		st = run_script(rc, SCRIPT_TRIM, key, klen, a, &r);
 	if (st != STORE_OK)
 		return st;
 	st = redis_reply_integer(r, &n);

@@ -443,8 +443,8 @@ STORE_NODISCARD store_status store_smembers(store_ctx *st, const char *key,
  * (at most STORE_TTL_MAX), oldest first, whether or not a consumer has
  * them: a queue of jobs that are useless after a while keeps no record
  * of them beyond. redis: XTRIM MINID (exact), the age read from the
- * stream ids (the Redis server's clock) against this node's clock;
- * memory: by the monotonic clock. *removed (may be NULL) gets how many
+ * stream ids against the Redis server's clock, which made them; memory:
+ * by the monotonic clock. *removed (may be NULL) gets how many
  * went. A missing queue is STORE_OK with none removed.
  */
 #define STORE_QUEUE_MAX	   100000
