@@ -102,13 +102,17 @@ void af_mfa_seam_sweep(af_server *srv, af_mfa_sweep *sw, int64_t now)
 				  "took %zu old push jobs off the queue",
 				  trimmed);
 	}
-	/*
-	 * Past the records' lifetime there is nothing left to find; a
-	 * cursor ahead of the clock, which was set back, starts over.
-	 */
-	if (sw->cursor < now - AF_MFA_TXN_KEEP_S ||
-	    sw->cursor > now - AF_MFA_SWEEP_LAG_S + 1) {
+	/* Past the records' lifetime there is nothing left to find. */
+	if (sw->cursor < now - AF_MFA_TXN_KEEP_S) {
 		sw->cursor = now - AF_MFA_TXN_KEEP_S;
+		sw->tries = 0;
+	}
+	/*
+	 * A cursor ahead of the clock, which was set back: the seconds
+	 * before it were swept, those from now on are still to come.
+	 */
+	if (sw->cursor > last + 1) {
+		sw->cursor = last;
 		sw->tries = 0;
 	}
 	while (sw->cursor <= last && slots++ < AF_MFA_SWEEP_SLOTS_MAX) {

@@ -94,8 +94,8 @@ void af_mfa_seam_txn_seen(af_server *srv, const char *rid, const char *id,
 /*
  * Every AF_MFA_TRIM_EVERY_S it also takes old jobs off the push queue
  * (af_mfa_push_trim()). A cursor ahead of now (the clock was set back)
- * starts again from as far back as records live: a second swept twice
- * tells of nothing twice, one never swept would leave its pushes untold.
+ * goes back to now: the seconds before were swept, and a second swept
+ * twice tells of nothing twice.
  */
 #define AF_MFA_TRIM_EVERY_S    10
 

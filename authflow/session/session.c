@@ -1095,13 +1095,17 @@ void af_session_sweep(af_server *srv, af_session_sweeper *sw, int64_t now)
 	unsigned slots = 0;
 	int rc;
 
-	/*
-	 * Past the files' lifetime there is nothing left to find; a cursor
-	 * ahead of the clock, which was set back, starts over.
-	 */
-	if (sw->cursor < now - AF_SESSION_DUE_KEEP_S ||
-	    sw->cursor > now - AF_SESSION_SWEEP_LAG_S + 1) {
+	/* Past the files' lifetime there is nothing left to find. */
+	if (sw->cursor < now - AF_SESSION_DUE_KEEP_S) {
 		sw->cursor = now - AF_SESSION_DUE_KEEP_S;
+		sw->tries = 0;
+	}
+	/*
+	 * A cursor ahead of the clock, which was set back: the seconds
+	 * before it were swept, those from now on are still to come.
+	 */
+	if (sw->cursor > now - AF_SESSION_SWEEP_LAG_S + 1) {
+		sw->cursor = now - AF_SESSION_SWEEP_LAG_S;
 		sw->tries = 0;
 	}
 	while (sw->cursor <= now - AF_SESSION_SWEEP_LAG_S &&

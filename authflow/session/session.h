@@ -176,8 +176,8 @@ typedef struct af_session_sweeper {
  * new second. While the store is down a second waits for it; one that
  * still fails with the store up is left after AF_SESSION_SWEEP_TRIES
  * tries. Every node of a cluster may sweep: a session ends once. A
- * cursor ahead of now (the clock was set back) starts again from as far
- * back as files live, so that no second is passed over.
+ * cursor ahead of now (the clock was set back) goes back to now, so that
+ * no second to come is passed over.
  */
 #define AF_SESSION_SWEEP_LAG_S	   2
 #define AF_SESSION_SWEEP_SLOTS_MAX 300

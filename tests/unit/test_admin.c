@@ -1447,7 +1447,7 @@ static unsigned long metric(af_metrics *m, const char *series)
 
 /*
  * A sweeper that ran with the clock an hour ahead, which was then set
- * back, starts over rather than wait for its cursor's second to come.
+ * back, goes back to now rather than wait for its cursor's second.
  */
 static void test_session_sweep_clock_set_back_starts_over(void **state)
 {
@@ -1461,8 +1461,7 @@ static void test_session_sweep_clock_set_back_starts_over(void **state)
 		af_session_sweep(&f->srv, &sw, now + 3600);
 	assert_int_equal(sw.cursor, now + 3600 - AF_SESSION_SWEEP_LAG_S + 1);
 	af_session_sweep(&f->srv, &sw, now);
-	assert_int_equal(sw.cursor, now - AF_SESSION_DUE_KEEP_S +
-					    AF_SESSION_SWEEP_SLOTS_MAX);
+	assert_int_equal(sw.cursor, now - AF_SESSION_SWEEP_LAG_S + 1);
 }
 
 static void test_session_sweep_ends_unread_sessions(void **state)
