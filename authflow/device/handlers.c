@@ -145,8 +145,9 @@ static int64_t skew(int64_t now, int64_t ts)
 /*
  * The earliest signed time taken, by the clock that reads now (see
  * nonces_since in server.h): the start, as that clock tells it now. The
- * seconds run are rounded up, so that a request signed in the second the
- * server started still passes.
+ * seconds run are rounded down: the second before the start is never
+ * taken (its requests may have gone to the process before), though the
+ * start's own second may not be either, as with a phone behind.
  */
 static int64_t signed_since(const af_server *srv, int64_t now)
 {
@@ -154,7 +155,7 @@ static int64_t signed_since(const af_server *srv, int64_t now)
 
 	if (srv->nonces_since == 0 || srv->nonces_mono_ns == 0)
 		return srv->nonces_since;
-	up = (af_mono_ns() - srv->nonces_mono_ns + 999999999u) / 1000000000u;
+	up = (af_mono_ns() - srv->nonces_mono_ns) / 1000000000u;
 	return now - (int64_t)up;
 }
 
