@@ -568,6 +568,54 @@ static void family_take(af_server *srv, const char *rt_sel)
 	store_value_free(&v);
 }
 
+/* The key of the list of a user's refresh families; 0, or -1. */
+static int user_key(const char *username, char *key, size_t cap)
+{
+	int n = snprintf(key, cap, "user_grants:%s", username);
+
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+int af_grant_file_user(af_server *srv, const char *username, const char *rt_sel)
+{
+	char key[KEY_BUF];
+
+	if (username == NULL || rt_sel == NULL ||
+	    user_key(username, key, sizeof(key)) != 0)
+		return -1;
+	return store_sadd_ttl(srv->store, key, rt_sel,
+			      (uint64_t)AF_REFRESH_LIFETIME_S * 1000u) ==
+			       STORE_OK
+		       ? 0
+		       : -1;
+}
+
+/* Takes one family filed under a user; a member that is none is left. */
+static int take_filed(const char *member, void *arg)
+{
+	af_server *srv = arg;
+
+	if (strlen(member) + 1 == AF_GRANT_SEL_BUF &&
+	    af_b64url_text_ok(member, AF_GRANT_SEL_BUF - 1)) {
+		family_mark(srv, member);
+		family_take(srv, member);
+	}
+	return 0;
+}
+
+int af_grant_take_user(af_server *srv, const char *username)
+{
+	char key[KEY_BUF];
+	store_status st;
+
+	if (username == NULL || user_key(username, key, sizeof(key)) != 0)
+		return -1;
+	st = store_smembers(srv->store, key, take_filed, srv);
+	if (st == STORE_OK)
+		st = store_del(srv->store, key);
+	return st == STORE_OK || st == STORE_NOT_FOUND ? 0 : -1;
+}
+
 int af_grant_family_check(af_server *srv, const char *at_sel,
 			  const char *rt_sel)
 {

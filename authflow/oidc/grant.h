@@ -229,6 +229,24 @@ int af_grant_note_access(json_t *grant, const char *sel);
 void af_grant_revoke_noted(af_server *srv, const json_t *grant);
 
 /*
+ * Files the refresh family rt_sel under its user ("user_grants:NAME", a
+ * volatile set that lives as long as the newest family may), so that
+ * af_grant_take_user() can find it. 0, or -1 when the store failed.
+ */
+int af_grant_file_user(af_server *srv, const char *username,
+		       const char *rt_sel);
+
+/*
+ * Takes away the records of every refresh family filed under the user,
+ * with the access tokens each noted, and the list: for a user removed or
+ * signed out everywhere, whose tokens are refused already, so that their
+ * records (user name, sub, the application's nonce) do not stay for up to
+ * AF_REFRESH_LIFETIME_S. 0, or -1 when the store failed (what is left
+ * expires).
+ */
+int af_grant_take_user(af_server *srv, const char *username);
+
+/*
  * 1 when grant (a code's, a token's record) began in user's current
  * sign-in generation (af_dir_user_gen()): nothing since ended the user's
  * sign-ins. A grant without one began in generation 0.

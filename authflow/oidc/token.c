@@ -250,6 +250,18 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 					    grant, t->refresh,
 					    sizeof(t->refresh));
 		t->has_refresh = rc == 0;
+		/*
+		 * Unfiled, the family is refused all the same when its user
+		 * goes; only its record then stays until it expires.
+		 */
+		if (rc == 0 &&
+		    af_grant_file_user(srv,
+				       json_string_value(json_object_get(
+					       grant, "username")),
+				       rt_sel) != 0)
+			log_warn(srv->log, NULL, "token",
+				 "could not file a refresh token under its "
+				 "user");
 	}
 	/* The family may have been revoked while these were written. */
 	if (rc == 0 && rt_sel != NULL)

@@ -515,6 +515,63 @@ static void refresh_family_end_takes_access_tokens(void **state)
 		af_grant_redeem_refresh(&f->srv, rt, 30, &g, NULL, NULL), 1);
 }
 
+/*
+ * A user's refresh families are filed under the user; taking the user's
+ * takes their records, the access tokens they noted and the list, and
+ * leaves another user's.
+ */
+static void user_families_taken(void **state)
+{
+	struct fx *f = *state;
+	char rt[AF_TOKEN_TEXT_MAX + 1], rt2[AF_TOKEN_TEXT_MAX + 1];
+	char other[AF_TOKEN_TEXT_MAX + 1], at[AF_TOKEN_TEXT_MAX + 1];
+	char asel[AF_GRANT_SEL_BUF], sel[AF_GRANT_SEL_BUF];
+	char sel2[AF_GRANT_SEL_BUF], osel[AF_GRANT_SEL_BUF], key[80];
+	json_t *g = json_deep_copy(f->grant), *got = NULL;
+	store_value v = {0};
+
+	assert_non_null(g);
+	assert_int_equal(af_grant_new_selector(asel), 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, asel, g, at,
+					sizeof(at)),
+			 0);
+	assert_int_equal(af_grant_note_access(g, asel), 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL, g, rt,
+					sizeof(rt)),
+			 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL, g, rt2,
+					sizeof(rt2)),
+			 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL, g,
+					other, sizeof(other)),
+			 0);
+	json_decref(g);
+	assert_int_equal(af_grant_selector(rt, sel), 0);
+	assert_int_equal(af_grant_selector(rt2, sel2), 0);
+	assert_int_equal(af_grant_selector(other, osel), 0);
+	assert_int_equal(af_grant_file_user(&f->srv, "alice", sel), 0);
+	assert_int_equal(af_grant_file_user(&f->srv, "alice", sel2), 0);
+	assert_int_equal(af_grant_file_user(&f->srv, "bob", osel), 0);
+	assert_int_equal(af_grant_take_user(&f->srv, "alice"), 0);
+	snprintf(key, sizeof(key), "rt:%s", sel);
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_NOT_FOUND);
+	snprintf(key, sizeof(key), "rt:%s", sel2);
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_NOT_FOUND);
+	assert_false(at_alive(f, at));
+	assert_int_equal(store_get(f->srv.store, "user_grants:alice", &v),
+			 STORE_NOT_FOUND);
+	assert_int_equal(
+		af_grant_redeem_refresh(&f->srv, rt, 30, &got, NULL, NULL), 1);
+	assert_null(got);
+	/* Another user's family stands. */
+	snprintf(key, sizeof(key), "rt:%s", osel);
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_OK);
+	store_value_free(&v);
+	/* A user with none, or a list already taken: nothing to do. */
+	assert_int_equal(af_grant_take_user(&f->srv, "alice"), 0);
+	assert_int_equal(af_grant_take_user(&f->srv, "nobody"), 0);
+}
+
 static void access_tokens_go_with_their_family(void **state)
 {
 	struct fx *f = *state;
@@ -732,6 +789,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			access_tokens_go_with_their_family, setup, teardown),
+		cmocka_unit_test_setup_teardown(user_families_taken, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(
 			refresh_grace_waits_for_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(refresh_lifetime_ends, setup,

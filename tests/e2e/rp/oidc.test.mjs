@@ -517,7 +517,17 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     // A user deleted and made again under the same name is someone else.
     const { tokens: live } = await fullSignIn(s);
     assert.equal((await userinfo(live.access_token)).status, 200);
+    const redis = STORE === 'redis'
+      ? (...args) => execFileSync('redis-cli', ['-u', process.env.AF_TEST_REDIS_URL, '--raw', ...args]).toString().trim()
+      : null;
+    const rtKey = `e2e${server.port}:rt:${live.refresh_token.split('.')[0]}`;
+    if (redis) assert.equal(redis('EXISTS', rtKey), '1');
     assert.equal((await server.admin('DELETE', `/users/${s.user}`)).status, 200);
+    // Its refresh token's record (user name, sub, nonce) goes with it.
+    if (redis) {
+      assert.equal(redis('EXISTS', rtKey), '0');
+      assert.equal(redis('EXISTS', `e2e${server.port}:user_grants:${s.user}`), '0');
+    }
     const again = await server.admin('POST', '/users', { username: s.user, password: s.password });
     assert.equal(again.status, 201, again.text);
     assert.equal((await userinfo(live.access_token)).status, 401);
