@@ -33,23 +33,18 @@ static void job(const char *text, size_t len)
 	if (j.job[0] == '\0' || j.txn[0] == '\0' || j.expires <= 0 ||
 	    (j.platform != PUSHD_APNS && j.platform != PUSHD_FCM))
 		abort();
-	if (pushd_apns_payload(&j, payload, sizeof(payload), &n) == PUSHD_OK &&
-	    (n > PUSHD_APNS_PAYLOAD_MAX || strlen(payload) != n))
-		abort();
-	if (pushd_fcm_message(&j, j.expires - 30, &msg) == PUSHD_OK &&
-	    msg == NULL)
-		abort();
-	free(msg);
-	msg = NULL;
-	/* push.names off: the same, naming nobody. */
-	j.unnamed = 1;
-	if (pushd_apns_payload(&j, payload, sizeof(payload), &n) == PUSHD_OK &&
-	    (n > PUSHD_APNS_PAYLOAD_MAX || strlen(payload) != n))
-		abort();
-	if (pushd_fcm_message(&j, j.expires - 30, &msg) == PUSHD_OK &&
-	    msg == NULL)
-		abort();
-	free(msg);
+	/* As sent, and with push.names off, naming nobody. */
+	for (j.unnamed = 0; j.unnamed <= 1; j.unnamed++) {
+		if (pushd_apns_payload(&j, payload, sizeof(payload), &n) ==
+			    PUSHD_OK &&
+		    (n > PUSHD_APNS_PAYLOAD_MAX || strlen(payload) != n))
+			abort();
+		if (pushd_fcm_message(&j, j.expires - 30, &msg) == PUSHD_OK &&
+		    msg == NULL)
+			abort();
+		free(msg);
+		msg = NULL;
+	}
 }
 
 static void apns(const char *text, size_t len)

@@ -486,22 +486,33 @@ static void refresh_grace_many_workers(void **state)
 	assert_int_equal(rotate(f, cur, 30, next, sizeof(next)), 0);
 }
 
+/*
+ * Issues an access token (into at) and a refresh token noting it (into
+ * rt) for grant g, as the token endpoint does.
+ */
+static void issue_with_access(struct fx *f, json_t *g, char *at, char *rt)
+{
+	char asel[AF_GRANT_SEL_BUF];
+
+	assert_int_equal(af_grant_new_selector(asel), 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, asel, g, at,
+					AF_TOKEN_TEXT_MAX + 1),
+			 0);
+	assert_int_equal(af_grant_note_access(g, asel), 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL, g, rt,
+					AF_TOKEN_TEXT_MAX + 1),
+			 0);
+}
+
 static void refresh_family_end_takes_access_tokens(void **state)
 {
 	struct fx *f = *state;
 	char rt[AF_TOKEN_TEXT_MAX + 1], at[AF_TOKEN_TEXT_MAX + 1];
-	char asel[AF_GRANT_SEL_BUF], fam[AF_GRANT_SEL_BUF];
+	char fam[AF_GRANT_SEL_BUF];
 	json_t *g = json_deep_copy(f->grant);
 
 	assert_non_null(g);
-	assert_int_equal(af_grant_new_selector(asel), 0);
-	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, asel, g, at,
-					sizeof(at)),
-			 0);
-	assert_int_equal(af_grant_note_access(g, asel), 0);
-	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL, g, rt,
-					sizeof(rt)),
-			 0);
+	issue_with_access(f, g, at, rt);
 	json_decref(g);
 	/* Taken for a rotation that then failed: the grant ends whole. */
 	assert_int_equal(
@@ -525,20 +536,13 @@ static void user_families_taken(void **state)
 	struct fx *f = *state;
 	char rt[AF_TOKEN_TEXT_MAX + 1], rt2[AF_TOKEN_TEXT_MAX + 1];
 	char other[AF_TOKEN_TEXT_MAX + 1], at[AF_TOKEN_TEXT_MAX + 1];
-	char asel[AF_GRANT_SEL_BUF], sel[AF_GRANT_SEL_BUF];
-	char sel2[AF_GRANT_SEL_BUF], osel[AF_GRANT_SEL_BUF], key[80];
+	char sel[AF_GRANT_SEL_BUF], sel2[AF_GRANT_SEL_BUF];
+	char osel[AF_GRANT_SEL_BUF], key[80];
 	json_t *g = json_deep_copy(f->grant), *got = NULL;
 	store_value v = {0};
 
 	assert_non_null(g);
-	assert_int_equal(af_grant_new_selector(asel), 0);
-	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_ACCESS, asel, g, at,
-					sizeof(at)),
-			 0);
-	assert_int_equal(af_grant_note_access(g, asel), 0);
-	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL, g, rt,
-					sizeof(rt)),
-			 0);
+	issue_with_access(f, g, at, rt);
 	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL, g, rt2,
 					sizeof(rt2)),
 			 0);
