@@ -276,6 +276,16 @@ store_status store_eviction(store_ctx *st, int *evicts, char *policy,
 	return st->ops->eviction(st->impl, evicts, policy, cap);
 }
 
+store_status store_time_ms(store_ctx *st, int64_t *ms)
+{
+	if (st == NULL || ms == NULL)
+		return STORE_ERR_ARG;
+	*ms = 0;
+	if (st->ops->time_ms == NULL)
+		return STORE_ERR_CONFIG;
+	return st->ops->time_ms(st->impl, ms);
+}
+
 void store_value_free(store_value *v)
 {
 	if (v == NULL)

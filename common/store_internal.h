@@ -40,6 +40,8 @@ typedef struct store_ops {
 	/* NULL: the backend never drops an entry before it expires. */
 	store_status (*eviction)(void *impl, int *evicts, char *policy,
 				 size_t cap);
+	/* The server's clock in Unix ms; NULL: none but this process's. */
+	store_status (*time_ms)(void *impl, int64_t *ms);
 	store_status (*set)(void *impl, const char *key, size_t klen,
 			    const void *val, size_t len, uint64_t ttl_ms,
 			    unsigned flags);

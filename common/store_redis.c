@@ -951,6 +951,24 @@ static store_status redis_eviction(void *impl, int *evicts, char *policy,
 	return st;
 }
 
+static store_status redis_time_ms(void *impl, int64_t *ms)
+{
+	struct redis_store *rs = impl;
+	struct redis_conn *rc;
+	redisReply *r = NULL;
+	const struct rarg time[] = {RLIT("TIME")};
+	store_status st;
+
+	st = conn_ready(rs, &rc);
+	if (st == STORE_OK)
+		st = run(rc, &r, time, RARGS(time));
+	if (st != STORE_OK)
+		return st;
+	st = redis_reply_time(r, ms);
+	freeReplyObject(r);
+	return st;
+}
+
 static store_status run_set(struct redis_conn *rc, redisReply **r,
 			    const char *key, size_t klen, const void *val,
 			    size_t len, const char *ttl, unsigned flags)
@@ -1894,6 +1912,7 @@ static const store_ops redis_ops = {
 	.close = redis_close,
 	.ping = redis_ping,
 	.eviction = redis_eviction,
+	.time_ms = redis_time_ms,
 	.set = redis_set,
 	.get = redis_get,
 	.getdel = redis_getdel,

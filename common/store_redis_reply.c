@@ -158,6 +158,40 @@ store_status redis_reply_eviction(const redisReply *r, int *evicts,
 	return STORE_OK;
 }
 
+/* Up to 18 decimal digits of s (n bytes) into *out; -1 when none or more. */
+static int decimal(const char *s, size_t n, int64_t *out)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (n == 0 || n > 18)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+store_status redis_reply_time(const redisReply *r, int64_t *ms)
+{
+	int64_t sec, usec;
+
+	if (r->type == REDIS_REPLY_ERROR)
+		return redis_reply_error(r);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_STRING ||
+	    decimal(r->element[0]->str, r->element[0]->len, &sec) != 0 ||
+	    decimal(r->element[1]->str, r->element[1]->len, &usec) != 0 ||
+	    usec >= 1000000 || sec > INT64_MAX / 1000 - 1)
+		return STORE_ERR_PROTOCOL;
+	*ms = sec * 1000 + usec / 1000;
+	return STORE_OK;
+}
+
 /* Maps a reply that must be an integer. */
 store_status redis_reply_integer(const redisReply *r, long long *out)
 {

@@ -52,6 +52,12 @@ store_status redis_reply_value(const redisReply *r, store_value *out);
 store_status redis_reply_eviction(const redisReply *r, int *evicts,
 				  char *policy, size_t cap);
 
+/*
+ * TIME: [seconds, microseconds] as decimal strings, into Unix
+ * milliseconds.
+ */
+store_status redis_reply_time(const redisReply *r, int64_t *ms);
+
 /* An integer reply into *out. */
 store_status redis_reply_integer(const redisReply *r, long long *out);
 

@@ -220,6 +220,58 @@ void af_store_health_end(af_store_health *h)
 	atomic_store(&h->began_ns, 0);
 }
 
+void af_store_clock_note(af_store_watch *w, log_ctx *log, af_metrics *m,
+			 int64_t offset_ms)
+{
+	int apart = offset_ms > AF_STORE_CLOCK_WARN_MS ||
+		    offset_ms < -AF_STORE_CLOCK_WARN_MS;
+	int64_t abs_ms = offset_ms < 0 ? -offset_ms : offset_ms;
+
+	af_metrics_store_clock(m, offset_ms);
+	if (apart && !w->clock_apart)
+		log_error(log, NULL, "store",
+			  "this node's clock is %lld.%03lld s %s the store's "
+			  "(the Redis server's): a push may stay open longer "
+			  "or end early, phone requests may be refused, and "
+			  "signing keys change at other times than on other "
+			  "nodes; keep every node's and Redis's clocks in step "
+			  "(NTP)",
+			  (long long)(abs_ms / 1000),
+			  (long long)(abs_ms % 1000),
+			  offset_ms > 0 ? "behind" : "ahead of");
+	else if (!apart && w->clock_apart)
+		log_info(
+			log, NULL, "store",
+			"this node's clock is within %d s of the store's again",
+			AF_STORE_CLOCK_WARN_MS / 1000);
+	w->clock_apart = apart;
+}
+
+/*
+ * The store's clock against this node's, every AF_STORE_CLOCK_EVERY_S
+ * (Redis only: the memory store has none of its own). The node's clock is
+ * read on either side of the question and the middle taken; an answer
+ * slower than a second says too little and is passed over.
+ */
+static void clock_check(af_store_watch *w, store_ctx *st, log_ctx *log,
+			af_metrics *m, uint64_t now_ns)
+{
+	int64_t before, after, theirs = 0;
+
+	if (w->clock_ns != 0 &&
+	    now_ns - w->clock_ns < (uint64_t)AF_STORE_CLOCK_EVERY_S * NS_PER_S)
+		return;
+	w->clock_ns = now_ns != 0 ? now_ns : 1;
+	before = af_now_ms();
+	if (store_time_ms(st, &theirs) != STORE_OK)
+		return;
+	after = af_now_ms();
+	if (after < before || after - before > 1000)
+		return;
+	af_store_clock_note(w, log, m,
+			    theirs - (before + (after - before) / 2));
+}
+
 void af_store_watch_tick(af_store_watch *w, af_store_health *h, store_ctx *st,
 			 log_ctx *log, af_metrics *m, uint64_t now_ns)
 {
@@ -233,5 +285,6 @@ void af_store_watch_tick(af_store_watch *w, af_store_health *h, store_ctx *st,
 	if (up) {
 		eviction_check(w, st, log, m, now_ns);
 		id_check(w, st, log, m, now_ns);
+		clock_check(w, st, log, m, now_ns);
 	}
 }

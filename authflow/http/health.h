@@ -28,6 +28,14 @@
 #define AF_STORE_WATCH_EVERY_S 60u
 /* How often the store's id is compared (af_store_watch_tick()). */
 #define AF_STORE_ID_EVERY_S    5u
+/*
+ * How often this node's clock is compared with the store's, and how far
+ * apart they may be before it is an error: pushes, phone requests,
+ * sessions and signing keys are judged by each node's clock, their
+ * records live by the store's.
+ */
+#define AF_STORE_CLOCK_EVERY_S 60u
+#define AF_STORE_CLOCK_WARN_MS 5000
 /* The store's id: 128 random bits, base64url, and its NUL. */
 #define AF_STORE_ID_BUF	       32
 /* Room for the reason of a failed check. */
@@ -53,7 +61,18 @@ typedef struct af_store_watch {
 	/* The store's id as this node knows it ("": not yet read). */
 	char id[AF_STORE_ID_BUF];
 	uint64_t id_ns; /* monotonic: when it was last compared */
+	/* The clock check: when it ran, and whether the clocks were apart. */
+	uint64_t clock_ns;
+	int clock_apart;
 } af_store_watch;
+
+/*
+ * Notes the store's clock less this node's, offset_ms, measured at
+ * now_ns (monotonic): the metric, and a line when the two come apart by
+ * more than AF_STORE_CLOCK_WARN_MS, and when they are together again.
+ */
+void af_store_clock_note(af_store_watch *w, log_ctx *log, af_metrics *m,
+			 int64_t offset_ms);
 
 /* What af_store_watch_step() asks the caller to log. */
 typedef enum af_store_watch_log {

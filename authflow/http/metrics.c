@@ -95,6 +95,7 @@ struct af_metrics {
 	atomic_int key_alert;
 	atomic_int store_up;
 	atomic_int store_evicts;
+	_Atomic int64_t store_clock_ms; /* the store's clock less ours */
 	atomic_ulong store_lost;
 	atomic_ulong store_check_failures;
 	atomic_uint in_flight;
@@ -261,6 +262,12 @@ void af_metrics_store_lost(af_metrics *m)
 		atomic_fetch_add(&m->store_lost, 1);
 }
 
+void af_metrics_store_clock(af_metrics *m, int64_t offset_ms)
+{
+	if (m != NULL)
+		atomic_store(&m->store_clock_ms, offset_ms);
+}
+
 void af_metrics_store_evicts(af_metrics *m, int evicts)
 {
 	if (m != NULL)
@@ -322,6 +329,8 @@ static void render_latency(af_metrics *m, size_t r, af_buf *out)
 
 void af_metrics_render(af_metrics *m, af_buf *out)
 {
+	int64_t clock_ms = atomic_load(&m->store_clock_ms);
+	int64_t clock_abs = clock_ms < 0 ? -clock_ms : clock_ms;
 	unsigned long v;
 	size_t r, s, g;
 
@@ -464,9 +473,16 @@ void af_metrics_render(af_metrics *m, af_buf *out)
 		      "found the store had lost its data (its id gone or "
 		      "changed).\n"
 		      "# TYPE authflow_store_data_lost_total counter\n"
-		      "authflow_store_data_lost_total %lu\n",
+		      "authflow_store_data_lost_total %lu\n"
+		      "# HELP authflow_store_clock_offset_seconds The "
+		      "store's clock (the Redis server's) less this node's, "
+		      "measured once a minute; 0 with the memory store.\n"
+		      "# TYPE authflow_store_clock_offset_seconds gauge\n"
+		      "authflow_store_clock_offset_seconds %s%lld.%03lld\n",
 		      atomic_load(&m->store_up),
 		      atomic_load(&m->store_check_failures),
 		      atomic_load(&m->store_evicts),
-		      atomic_load(&m->store_lost));
+		      atomic_load(&m->store_lost), clock_ms < 0 ? "-" : "",
+		      (long long)(clock_abs / 1000),
+		      (long long)(clock_abs % 1000));
 }

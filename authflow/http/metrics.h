@@ -152,6 +152,8 @@ void af_metrics_store_lost(af_metrics *m);
 /* Whether the store may evict entries before they expire: 1, 0, or -1
  * when it cannot be told. */
 void af_metrics_store_evicts(af_metrics *m, int evicts);
+/* The store's clock less this node's, in ms (http/health.h). */
+void af_metrics_store_clock(af_metrics *m, int64_t offset_ms);
 
 /* Signing-key gauges, refreshed by the key check. */
 void af_metrics_keys(af_metrics *m, long days_left, int alert);

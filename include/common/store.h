@@ -262,6 +262,14 @@ STORE_NODISCARD store_status store_ping_why(store_ctx *st, char *why,
 STORE_NODISCARD store_status store_eviction(store_ctx *st, int *evicts,
 					    char *policy, size_t cap);
 
+/*
+ * The store's own clock, in Unix milliseconds, into *ms: the Redis
+ * server's (TIME), by which keys expire and stream ids are made; this
+ * process's for the memory store, STORE_ERR_CONFIG (no other clock to
+ * compare with). The others as store_ping().
+ */
+STORE_NODISCARD store_status store_time_ms(store_ctx *st, int64_t *ms);
+
 /* A value handed out by the store; free it with store_value_free(). */
 typedef struct store_value {
 	uint8_t *data; /* NUL-terminated for convenience; len excludes it */

@@ -193,6 +193,15 @@ static void check_queue(const redisReply *r)
 		(void)redis_reply_group_error(r);
 }
 
+/* TIME: a time no earlier than 1970 and of whole milliseconds. */
+static void check_time(const redisReply *r)
+{
+	int64_t ms = -1;
+
+	if (redis_reply_time(r, &ms) == STORE_OK && ms < 0)
+		abort();
+}
+
 /* INFO memory: the policy is a printable word that fits its buffer. */
 static void check_eviction(const redisReply *r)
 {
@@ -234,6 +243,7 @@ static void check_reply(const redisReply *r)
 	(void)redis_reply_cas(r);
 	(void)redis_reply_incr(r, &i);
 	check_eviction(r);
+	check_time(r);
 	check_scan(r);
 	check_queue(r);
 }

@@ -170,6 +170,52 @@ static void test_step_outage_logged_start_each_minute_end(void **state)
 	assert_int_equal(for_s, 3);
 }
 
+/* Asserts that the metrics have the line given. */
+static void metric_line(struct fx *f, const char *line)
+{
+	char want[160];
+	af_buf b;
+	size_t len = 0;
+	char *text;
+
+	af_buf_init(&b, (size_t)1024 * 1024);
+	af_metrics_render(f->m, &b);
+	af_buf_append(&b, "", 1);
+	text = af_buf_take(&b, &len);
+	assert_non_null(text);
+	snprintf(want, sizeof(want), "\n%s\n", line);
+	if (strstr(text, want) == NULL)
+		print_error("no \"%s\" in:\n%s\n", line, text);
+	assert_non_null(strstr(text, want));
+	free(text);
+}
+
+/*
+ * The store's clock against this node's: the gauge always, a line when
+ * they come more than 5 s apart (either way) and when together again.
+ */
+static void test_clock_note_apart_and_together(void **state)
+{
+	struct fx *f = *state;
+
+	metric_line(f, "authflow_store_clock_offset_seconds 0.000");
+	af_store_clock_note(&f->w, f->log, f->m, 1200);
+	assert_string_equal(logged(f), "");
+	metric_line(f, "authflow_store_clock_offset_seconds 1.200");
+	af_store_clock_note(&f->w, f->log, f->m, -7250);
+	one_line(f, "error",
+		 "this node's clock is 7.250 s ahead of the "
+		 "store's");
+	metric_line(f, "authflow_store_clock_offset_seconds -7.250");
+	af_store_clock_note(&f->w, f->log, f->m, -7300);
+	assert_string_equal(logged(f), "");
+	af_store_clock_note(&f->w, f->log, f->m, 300);
+	one_line(f, "info", "within 5 s of the store's again");
+	metric_line(f, "authflow_store_clock_offset_seconds 0.300");
+	af_store_clock_note(&f->w, f->log, f->m, AF_STORE_CLOCK_WARN_MS + 1);
+	one_line(f, "error", "5.001 s behind the store's");
+}
+
 static void test_note_outage_lines_and_metrics(void **state)
 {
 	struct fx *f = *state;
@@ -392,6 +438,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_note_outage_lines_and_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_clock_note_apart_and_together, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_tick_redis_unreachable_reason_without_password,
 			setup, teardown),

@@ -159,6 +159,56 @@ static void test_eviction_from_info_memory(void **state)
 		STORE_ERR_CONFIG);
 }
 
+/* TIME: two decimal strings, seconds and microseconds, and nothing else. */
+static void test_time_two_decimals(void **state)
+{
+	static const struct {
+		const char *sec, *usec;
+		store_status st;
+		int64_t ms;
+	} cases[] = {
+		{"1796674723", "247685", STORE_OK, 1796674723247},
+		{"0", "0", STORE_OK, 0},
+		{"1796674723", "999999", STORE_OK, 1796674723999},
+		{"1796674723", "1000000", STORE_ERR_PROTOCOL, 0},
+		{"-5", "0", STORE_ERR_PROTOCOL, 0},
+		{"", "0", STORE_ERR_PROTOCOL, 0},
+		{"12a", "0", STORE_ERR_PROTOCOL, 0},
+		{"9999999999999999999", "0", STORE_ERR_PROTOCOL, 0},
+	};
+	char b0[32], b1[32], buf[64];
+	redisReply r, e0, e1, *el[2] = {&e0, &e1};
+	size_t i;
+	int64_t ms;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		e0 = reply_of(REDIS_REPLY_STRING, cases[i].sec, b0, sizeof(b0));
+		e1 = reply_of(REDIS_REPLY_STRING, cases[i].usec, b1,
+			      sizeof(b1));
+		memset(&r, 0, sizeof(r));
+		r.type = REDIS_REPLY_ARRAY;
+		r.elements = 2;
+		r.element = el;
+		ms = -1;
+		assert_int_equal(redis_reply_time(&r, &ms), cases[i].st);
+		if (cases[i].st == STORE_OK)
+			assert_int_equal(ms, cases[i].ms);
+	}
+	/* One element, an integer, a string: none is TIME's answer. */
+	r.elements = 1;
+	assert_int_equal(redis_reply_time(&r, &ms), STORE_ERR_PROTOCOL);
+	e1.type = REDIS_REPLY_INTEGER;
+	r.elements = 2;
+	assert_int_equal(redis_reply_time(&r, &ms), STORE_ERR_PROTOCOL);
+	r = reply_of(REDIS_REPLY_STRING, "1796674723", buf, sizeof(buf));
+	assert_int_equal(redis_reply_time(&r, &ms), STORE_ERR_PROTOCOL);
+	r = error_reply("NOPERM this user has no permissions to run the "
+			"'time' command",
+			buf, sizeof(buf));
+	assert_int_equal(redis_reply_time(&r, &ms), STORE_ERR_CONFIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_codes_wrapped_by_a_script_mapped),
 		cmocka_unit_test(test_lookalikes_not_mapped),
 		cmocka_unit_test(test_eviction_from_info_memory),
+		cmocka_unit_test(test_time_two_decimals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
