@@ -9,6 +9,7 @@
 #include "directory/signins.h"
 #include "directory/throttle.h"
 #include "mfa/mfa.h"
+#include "oidc/grant.h"
 #include "session/session.h"
 
 #define INACTIVE_DAYS_MAX 36500 /* ?inactive_days=N: a hundred years */
@@ -622,6 +623,20 @@ void af_admin__user_remove(af_admin_call *c)
 				 "can no longer sign in; remove it again to "
 				 "finish",
 				 name);
+		return;
+	}
+	/*
+	 * Their refresh tokens, refused since, go too: the records hold the
+	 * user name, sub and the applications' nonces.
+	 */
+	if (af_grant_take_user(c->srv, name, -1) != 0) {
+		af_admin__errorf(
+			c, AF_ADMIN_UNAVAILABLE,
+			"the removal of user \"%s\" is incomplete: "
+			"their refresh tokens could not be taken away; "
+			"the user can no longer sign in; remove it "
+			"again to finish",
+			name);
 		return;
 	}
 	if (remove_devices(c->srv, name, 1) != 0) {

@@ -576,12 +576,71 @@ static int user_key(const char *username, char *key, size_t cap)
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
+/* 1 when member is a refresh selector, as filed. */
+static int is_selector(const char *member)
+{
+	return strlen(member) + 1 == AF_GRANT_SEL_BUF &&
+	       af_b64url_text_ok(member, AF_GRANT_SEL_BUF - 1);
+}
+
+/* A walk over the families filed under a user. */
+struct filed_walk {
+	af_server *srv;
+	const char *key;  /* the list's */
+	int64_t keep_gen; /* take only families of another generation */
+	int take;	  /* take them; else drop the members gone */
+	int failed;
+};
+
+static int walk_filed(const char *member, void *arg)
+{
+	struct filed_walk *w = arg;
+	char key[KEY_BUF];
+	store_value v = {0};
+	store_status st;
+	json_t *rec;
+	int mine;
+
+	if (!is_selector(member))
+		return 0;
+	sel_key(AF_GRANT_REFRESH, member, key);
+	st = store_get(w->srv->store, key, &v);
+	if (st == STORE_OK && w->take) {
+		rec = json_loadb((const char *)v.data, v.len, 0, NULL);
+		mine = w->keep_gen >= 0 && rec != NULL &&
+		       json_integer_value(json_object_get(rec, "gen")) ==
+			       w->keep_gen;
+		json_decref(rec);
+		store_value_free(&v);
+		/* A sign-in since the change: its family stands. */
+		if (mine)
+			return 0;
+		family_mark(w->srv, member);
+		family_take(w->srv, member);
+		st = STORE_NOT_FOUND;
+	}
+	store_value_free(&v);
+	if (st == STORE_NOT_FOUND) {
+		st = store_srem(w->srv->store, w->key, member);
+		if (st == STORE_NOT_FOUND)
+			st = STORE_OK;
+	}
+	if (st != STORE_OK)
+		w->failed = 1;
+	return 0;
+}
+
 int af_grant_file_user(af_server *srv, const char *username, const char *rt_sel)
 {
+	struct filed_walk w = {srv, NULL, -1, 0, 0};
 	char key[KEY_BUF];
 
 	if (username == NULL || rt_sel == NULL ||
 	    user_key(username, key, sizeof(key)) != 0)
+		return -1;
+	/* Families gone since (expired, revoked) leave the list first. */
+	w.key = key;
+	if (store_smembers(srv->store, key, walk_filed, &w) != STORE_OK)
 		return -1;
 	return store_sadd_ttl(srv->store, key, rt_sel,
 			      (uint64_t)AF_REFRESH_LIFETIME_S * 1000u) ==
@@ -590,30 +649,17 @@ int af_grant_file_user(af_server *srv, const char *username, const char *rt_sel)
 		       : -1;
 }
 
-/* Takes one family filed under a user; a member that is none is left. */
-static int take_filed(const char *member, void *arg)
+int af_grant_take_user(af_server *srv, const char *username, int64_t keep_gen)
 {
-	af_server *srv = arg;
-
-	if (strlen(member) + 1 == AF_GRANT_SEL_BUF &&
-	    af_b64url_text_ok(member, AF_GRANT_SEL_BUF - 1)) {
-		family_mark(srv, member);
-		family_take(srv, member);
-	}
-	return 0;
-}
-
-int af_grant_take_user(af_server *srv, const char *username)
-{
+	struct filed_walk w = {srv, NULL, keep_gen, 1, 0};
 	char key[KEY_BUF];
-	store_status st;
 
 	if (username == NULL || user_key(username, key, sizeof(key)) != 0)
 		return -1;
-	st = store_smembers(srv->store, key, take_filed, srv);
-	if (st == STORE_OK)
-		st = store_del(srv->store, key);
-	return st == STORE_OK || st == STORE_NOT_FOUND ? 0 : -1;
+	w.key = key;
+	if (store_smembers(srv->store, key, walk_filed, &w) != STORE_OK)
+		return -1;
+	return w.failed ? -1 : 0;
 }
 
 int af_grant_family_check(af_server *srv, const char *at_sel,

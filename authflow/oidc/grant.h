@@ -231,20 +231,25 @@ void af_grant_revoke_noted(af_server *srv, const json_t *grant);
 /*
  * Files the refresh family rt_sel under its user ("user_grants:NAME", a
  * volatile set that lives as long as the newest family may), so that
- * af_grant_take_user() can find it. 0, or -1 when the store failed.
+ * af_grant_take_user() can find it; families whose records are gone
+ * (expired, revoked) leave the list first. 0, or -1 when the store
+ * failed.
  */
 int af_grant_file_user(af_server *srv, const char *username,
 		       const char *rt_sel);
 
 /*
- * Takes away the records of every refresh family filed under the user,
- * with the access tokens each noted, and the list: for a user removed or
- * signed out everywhere, whose tokens are refused already, so that their
- * records (user name, sub, the application's nonce) do not stay for up to
- * AF_REFRESH_LIFETIME_S. 0, or -1 when the store failed (what is left
- * expires).
+ * Takes away the records of the refresh families filed under the user,
+ * with the access tokens each noted, and their members of the list: for
+ * a user being removed, whose tokens are refused already, so that their
+ * records (user name, sub, the application's nonce) do not stay for up
+ * to AF_REFRESH_LIFETIME_S. Families of
+ * generation keep_gen (the user's own after the change: a sign-in since)
+ * stay; -1 takes all. A family filed while this runs is the issuer's to
+ * take (it checks the user after filing). 0, or -1 when the store failed
+ * (what is left expires).
  */
-int af_grant_take_user(af_server *srv, const char *username);
+int af_grant_take_user(af_server *srv, const char *username, int64_t keep_gen);
 
 /*
  * 1 when grant (a code's, a token's record) began in user's current

@@ -182,6 +182,28 @@ static json_t *scope_words(const char *scope, const char *drop)
 }
 
 /*
+ * 0 when the grant's user is still the one it was issued to, enabled, in
+ * the same generation of sign-ins; 1 when not (gone or being removed,
+ * made again, disabled, sign-ins ended); -1 when the store failed.
+ */
+static int user_unchanged(af_server *srv, const json_t *grant)
+{
+	json_t *user = NULL;
+	af_dir_status st = af_dir_user_get(
+		srv->dir, json_string_value(json_object_get(grant, "username")),
+		&user);
+	int rc = st == AF_DIR_STORE ? -1 : 1;
+
+	if (st == AF_DIR_OK && json_is_true(json_object_get(user, "enabled")) &&
+	    json_equal(json_object_get(user, "sub"),
+		       json_object_get(grant, "sub")) &&
+	    af_grant_gen_current(grant, user))
+		rc = 0;
+	json_decref(user);
+	return rc;
+}
+
+/*
  * Issues access token, optional refresh token and id_token for grant, the
  * access token under selector at_sel and the refresh token under rt_sel
  * (NULL: new random ones). The access token and id_token are for now:
@@ -254,7 +276,7 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 		 * Unfiled, the family is refused all the same when its user
 		 * goes; only its record then stays until it expires.
 		 */
-		if (rc == 0 &&
+		if (rc == 0 && rt_sel != NULL &&
 		    af_grant_file_user(srv,
 				       json_string_value(json_object_get(
 					       grant, "username")),
@@ -266,6 +288,16 @@ static int issue(af_server *srv, af_resp *resp, json_t *grant,
 	/* The family may have been revoked while these were written. */
 	if (rc == 0 && rt_sel != NULL)
 		rc = af_grant_family_check(srv, at_sel, rt_sel);
+	/*
+	 * Or the user is being removed, which takes the families filed
+	 * before (af_grant_take_user()): this one, filed now, is ours. So
+	 * are those of sign-ins ended meanwhile (a new password, disabled).
+	 */
+	if (rc == 0 && t->has_refresh && rt_sel != NULL) {
+		rc = user_unchanged(srv, grant);
+		if (rc > 0)
+			af_grant_family_end(srv, rt_sel, grant);
+	}
 	if (rc > 0) {
 		af_resp_oauth_error(resp, 400, "invalid_grant",
 				    "the grant was revoked");

@@ -10,7 +10,6 @@
 #include "directory/directory.h"
 #include "mfa/mfa.h"
 #include "oidc/bclogout.h"
-#include "oidc/grant.h"
 #include "session/session.h"
 
 #define COOKIE_BYTES	      32
@@ -936,8 +935,6 @@ int af_session_end_signins(af_server *srv, const char *username)
 
 	/* Whatever became of the sessions: a code must not outlive them. */
 	failed |= af_mfa_enroll_codes_revoke(srv->store, username) != AF_MFA_OK;
-	/* Nor the records of the refresh tokens, which are refused now. */
-	failed |= af_grant_take_user(srv, username) != 0;
 	failed |= af_mfa_txns_cancel_user(srv->store, username, af_now()) !=
 		  AF_MFA_OK;
 	return failed ? -1 : n;

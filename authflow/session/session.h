@@ -196,9 +196,8 @@ int af_session_end_user(af_server *srv, const char *username);
  * Ends what a user is still signed into once the directory has raised
  * their sign-in generation (a new password, the user disabled, sessions
  * ended): their SSO sessions, enrollment codes not yet used (an
- * administrator's too: one is made again after the change), pushes
- * waiting on their phones, and the records of their refresh tokens
- * (af_grant_take_user()). The number of sessions ended, or -1 when the
+ * administrator's too: one is made again after the change), and pushes
+ * waiting on their phones. The number of sessions ended, or -1 when the
  * store failed.
  */
 int af_session_end_signins(af_server *srv, const char *username);

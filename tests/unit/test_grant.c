@@ -531,6 +531,23 @@ static void refresh_family_end_takes_access_tokens(void **state)
  * takes their records, the access tokens they noted and the list, and
  * leaves another user's.
  */
+static int count_member(const char *member, void *arg)
+{
+	(void)member;
+	++*(int *)arg;
+	return 0;
+}
+
+/* How many members the set at key has. */
+static int members_of(struct fx *f, const char *key)
+{
+	int n = 0;
+
+	assert_int_equal(store_smembers(f->srv.store, key, count_member, &n),
+			 STORE_OK);
+	return n;
+}
+
 static void user_families_taken(void **state)
 {
 	struct fx *f = *state;
@@ -556,8 +573,15 @@ static void user_families_taken(void **state)
 	assert_int_equal(af_grant_file_user(&f->srv, "alice", sel), 0);
 	assert_int_equal(af_grant_file_user(&f->srv, "alice", sel2), 0);
 	assert_int_equal(af_grant_file_user(&f->srv, "bob", osel), 0);
-	assert_int_equal(af_grant_take_user(&f->srv, "alice"), 0);
+	/* Families of the generation kept (a sign-in since) stand. */
+	assert_int_equal(af_grant_take_user(&f->srv, "alice",
+					    json_integer_value(json_object_get(
+						    f->grant, "gen"))),
+			 0);
 	snprintf(key, sizeof(key), "rt:%s", sel);
+	assert_int_equal(store_get(f->srv.store, key, &v), STORE_OK);
+	store_value_free(&v);
+	assert_int_equal(af_grant_take_user(&f->srv, "alice", 99), 0);
 	assert_int_equal(store_get(f->srv.store, key, &v), STORE_NOT_FOUND);
 	snprintf(key, sizeof(key), "rt:%s", sel2);
 	assert_int_equal(store_get(f->srv.store, key, &v), STORE_NOT_FOUND);
@@ -572,8 +596,12 @@ static void user_families_taken(void **state)
 	assert_int_equal(store_get(f->srv.store, key, &v), STORE_OK);
 	store_value_free(&v);
 	/* A user with none, or a list already taken: nothing to do. */
-	assert_int_equal(af_grant_take_user(&f->srv, "alice"), 0);
-	assert_int_equal(af_grant_take_user(&f->srv, "nobody"), 0);
+	assert_int_equal(af_grant_take_user(&f->srv, "alice", -1), 0);
+	assert_int_equal(af_grant_take_user(&f->srv, "nobody", -1), 0);
+	/* A family gone by itself leaves the list when another is filed. */
+	assert_int_equal(store_del(f->srv.store, key), STORE_OK);
+	assert_int_equal(af_grant_file_user(&f->srv, "bob", sel), 0);
+	assert_int_equal(members_of(f, "user_grants:bob"), 1);
 }
 
 static void access_tokens_go_with_their_family(void **state)
