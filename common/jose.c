@@ -1872,14 +1872,16 @@ static int64_t retire_from(const struct ring *r, const struct ring_key *k,
 	/*
 	 * A successor planned ahead that has begun on no clock the ring
 	 * knows of (a key made to sign at once has signed where it was
-	 * made, whatever this clock says).
+	 * made, whatever this clock says), nor on one up to RING_SKEW_S
+	 * ahead of that, as a rotation judges it (ring_json_add()).
 	 */
 	late = now;
 	for (i = 0; i < r->count; i++)
 		if (r->keys[i].created_at > late)
 			late = r->keys[i].created_at;
 	if (k->signs_from != k->created_at && k->signs_from > late)
-		return k->signs_from - late <= margin ? INT64_MAX : 0;
+		return k->signs_from - late <= margin + RING_SKEW_S ? INT64_MAX
+								    : 0;
 	if (r->merged_at > 0)
 		seen = r->merged_at + margin;
 	for (i = 0; i < r->count; i++)

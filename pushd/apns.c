@@ -527,6 +527,23 @@ static void provider_refused(pushd_ctx *ctx, long http_status,
 			 ctx->cfg.apns.key_id, reason, what);
 }
 
+/*
+ * Whether the token a push carried (sent) is the one in hand and was made
+ * more than JWT_AHEAD_S ahead of this clock.
+ */
+static int sent_ahead(pushd_ctx *ctx, const char *sent)
+{
+	pushd_jwt_cache *c = &ctx->jwt;
+	int ahead;
+
+	if (pthread_mutex_lock(&c->mu) != 0)
+		return 0;
+	ahead = c->jwt[0] != '\0' && strcmp(c->jwt, sent) == 0 &&
+		c->iat - af_now() > JWT_AHEAD_S;
+	pthread_mutex_unlock(&c->mu);
+	return ahead;
+}
+
 pushd_verdict pushd_apns_verdict(pushd_ctx *ctx, pushd_flight *f,
 				 long http_status)
 {
@@ -535,7 +552,15 @@ pushd_verdict pushd_apns_verdict(pushd_ctx *ctx, pushd_flight *f,
 
 	pushd_apns_reason(f->resp, f->resp_len, reason, sizeof(f->last_reason));
 	v = pushd_classify_apns(http_status, reason);
-	provider_refused(ctx, http_status, reason);
+	/*
+	 * A token made by a clock that ran ahead may be called invalid
+	 * rather than expired: it is renewed as an expired one is.
+	 */
+	if (http_status == 403 && strcmp(reason, "InvalidProviderToken") == 0 &&
+	    sent_ahead(ctx, f->auth))
+		v = PUSHD_V_RENEW;
+	else
+		provider_refused(ctx, http_status, reason);
 	/*
 	 * The reason is the service's text: quoted when it is not a word.
 	 * One that fails for good (a wrong topic or key, a bad payload) is

@@ -1867,6 +1867,39 @@ static char *verdict_logged(int fcm, char *body, long status,
 }
 
 /*
+ * APNs calls the token invalid: renewed when it was made by a clock an
+ * hour ahead (Apple may say so rather than expired), not otherwise (the
+ * team or key is wrong: a new token would be as invalid).
+ */
+static void test_apns_invalid_token_made_ahead_renewed(void **state)
+{
+	pushd_ctx *ctx = calloc(1, sizeof(*ctx));
+	char body[] = "{\"reason\":\"InvalidProviderToken\"}";
+	struct logcap c;
+	pushd_flight f;
+
+	(void)state;
+	assert_non_null(ctx);
+	logcap_open(&c);
+	ctx->log = c.lg;
+	memset(&f, 0, sizeof(f));
+	(void)snprintf(f.job.job, sizeof(f.job.job), "%s", "j1");
+	(void)snprintf(f.job.txn, sizeof(f.job.txn), "%s", "t1");
+	(void)snprintf(f.auth, sizeof(f.auth), "%s", "made.ahead.token");
+	(void)snprintf(ctx->jwt.jwt, sizeof(ctx->jwt.jwt), "%s",
+		       "made.ahead.token");
+	f.resp = body;
+	f.resp_len = strlen(body);
+	ctx->jwt.iat = af_now() + 3600;
+	assert_int_equal(pushd_apns_verdict(ctx, &f, 403), PUSHD_V_RENEW);
+	ctx->jwt.iat = af_now();
+	assert_int_not_equal(pushd_apns_verdict(ctx, &f, 403), PUSHD_V_RENEW);
+	free(logcap_text(&c));
+	logcap_close(&c);
+	free(ctx);
+}
+
+/*
  * A reason is the service's text: in the "key=value" message it is quoted
  * and escaped, so that it cannot pose as other keys or outcomes.
  */
@@ -2797,6 +2830,7 @@ int main(void)
 		cmocka_unit_test(test_apns_payload_same_text_as_jansson),
 		cmocka_unit_test(test_fcm_message_fields_are_strings),
 		cmocka_unit_test(test_unnamed_payloads_name_nobody),
+		cmocka_unit_test(test_apns_invalid_token_made_ahead_renewed),
 		cmocka_unit_test(test_apns_id_same_job_same_v4_uuid),
 		cmocka_unit_test(test_apns_token_ok_hex_64_to_200),
 		cmocka_unit_test(test_classify_apns_every_answer),
