@@ -144,19 +144,22 @@ static int64_t skew(int64_t now, int64_t ts)
 
 /*
  * The earliest signed time taken, by the clock that reads now (see
- * nonces_since in server.h): the start, as that clock tells it now. The
- * seconds run are rounded down: the second before the start is never
- * taken (its requests may have gone to the process before), though the
- * start's own second may not be either, as with a phone behind.
+ * nonces_since in server.h): the second of the start, as that clock tells
+ * it now, to the millisecond: now's second with the real clock's
+ * millisecond (now is the real clock's but for tests), less the time run
+ * since. The second before the start is never taken (its requests may
+ * have gone to the process before), and a request signed after the start
+ * always is, though the second has turned since.
  */
 static int64_t signed_since(const af_server *srv, int64_t now)
 {
-	uint64_t up;
+	int64_t up_ms, now_ms;
 
 	if (srv->nonces_since == 0 || srv->nonces_mono_ns == 0)
 		return srv->nonces_since;
-	up = (af_mono_ns() - srv->nonces_mono_ns) / 1000000000u;
-	return now - (int64_t)up;
+	up_ms = (int64_t)((af_mono_ns() - srv->nonces_mono_ns) / 1000000u);
+	now_ms = now * 1000 + af_now_ms() % 1000;
+	return (now_ms - up_ms) / 1000;
 }
 
 /* Parses the headers and checks the clock; 1, or 0 with a 401 answered. */
