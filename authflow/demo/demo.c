@@ -558,6 +558,24 @@ static void show_result(af_server *srv, af_resp *resp, json_t *claims,
 }
 
 /* Why the demo sign-in failed, and a link to start it again. */
+/* Why the token request failed, as an application would log it. */
+static void token_failure(char *out, size_t cap, long status,
+			  const json_t *answer)
+{
+	const char *err = json_string_value(json_object_get(answer, "error"));
+	const char *desc =
+		json_string_value(json_object_get(answer, "error_description"));
+
+	if (status == 0)
+		(void)snprintf(out, cap, "%s",
+			       "the token request failed (no answer)");
+	else
+		(void)snprintf(
+			out, cap, "the token request failed (HTTP %ld%s%s%s%s)",
+			status, err != NULL ? ": " : "", err != NULL ? err : "",
+			desc != NULL ? ", " : "", desc != NULL ? desc : "");
+}
+
 static void demo_failed(af_resp *resp, const char *why)
 {
 	af_buf b;
@@ -582,9 +600,10 @@ void af_h_demo_callback(af_server *srv, af_req *req, af_resp *resp)
 	json_t *saved = NULL, *tokens = NULL, *claims = NULL, *ui = NULL;
 	store_value v = {0};
 	const char *why = NULL;
+	char failed[256];
 	af_buf form;
 	char *body = NULL;
-	long status;
+	long status = 0;
 
 	af_buf_init(&form, 4096);
 	if (error != NULL) {
@@ -621,7 +640,8 @@ void af_h_demo_callback(af_server *srv, af_req *req, af_resp *resp)
 	body = af_buf_take(&form, NULL);
 	tokens = body != NULL ? call(srv, "/token", body, NULL, &status) : NULL;
 	if (tokens == NULL || status != 200) {
-		why = "the token request failed";
+		token_failure(failed, sizeof(failed), status, tokens);
+		why = failed;
 		goto out;
 	}
 	why = check_id_token(
