@@ -571,7 +571,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 {
 	struct key_watch watch = {0, 0};
 	af_store_watch store_watch = {0};
-	af_mfa_sweep sweep = {0, 0, 0};
+	af_mfa_sweep sweep = {0, 0, 0, 0};
 	af_session_sweeper sessions = {0, 0};
 	af_stopsig *stopsig;
 	char err[512], token[64];

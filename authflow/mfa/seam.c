@@ -92,12 +92,17 @@ void af_mfa_seam_sweep(af_server *srv, af_mfa_sweep *sw, int64_t now)
 	    mono_s - sw->trimmed_s >= AF_MFA_TRIM_EVERY_S) {
 		sw->trimmed_s = mono_s > 0 ? mono_s : 1;
 		st = af_mfa_push_trim(srv->store, &trimmed);
-		if (st != AF_MFA_OK)
+		/*
+		 * Told once until a trim goes through: a store that is
+		 * down is told by the store's watch already.
+		 */
+		if (st != AF_MFA_OK && !sw->trim_told)
 			log_warn(srv->log, NULL, "mfa_sweep",
 				 "old push jobs could not be taken off the "
-				 "queue (%s); they go at the next try",
+				 "queue (%s); they go at a later try",
 				 af_mfa_strerror(st));
-		else if (trimmed > 0)
+		sw->trim_told = st != AF_MFA_OK;
+		if (st == AF_MFA_OK && trimmed > 0)
 			log_debug(srv->log, NULL, "mfa_sweep",
 				  "took %zu old push jobs off the queue",
 				  trimmed);

@@ -103,6 +103,7 @@ typedef struct af_mfa_sweep {
 	int64_t cursor;	    /* the next second to sweep */
 	unsigned tries;	    /* failed tries of that second */
 	uint64_t trimmed_s; /* monotonic second of the last queue trim */
+	int trim_told;	    /* the last trim failed, and that was said */
 } af_mfa_sweep;
 
 void af_mfa_seam_sweep(af_server *srv, af_mfa_sweep *sw, int64_t now);
