@@ -611,10 +611,11 @@ static int walk_filed(const char *member, void *arg)
 		       json_integer_value(json_object_get(rec, "gen")) ==
 			       w->keep_gen;
 		json_decref(rec);
-		store_value_free(&v);
 		/* A sign-in since the change: its family stands. */
-		if (mine)
+		if (mine) {
+			store_value_free(&v);
 			return 0;
+		}
 		family_mark(w->srv, member);
 		family_take(w->srv, member);
 		st = STORE_NOT_FOUND;
