@@ -35,6 +35,7 @@
 #include "common/stopsig.h"
 #include "common/util.h"
 #include "demo/demo.h"
+#include "directory/audit.h"
 #include "device/device.h"
 #include "http/health.h"
 #include "http/tlsfiles.h"
@@ -573,6 +574,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	af_store_watch store_watch = {0};
 	af_mfa_sweep sweep = {0, 0, 0, 0};
 	af_session_sweeper sessions = {0, 0};
+	af_audit_sweeper audit = {0, 0, 0, 0};
 	af_stopsig *stopsig;
 	char err[512], token[64];
 	pushd_ctx *push = NULL;
@@ -676,8 +678,9 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 	/*
 	 * Between signals, the signing keys are looked after, the store
 	 * checked (an outage is logged: http/health.h), the pushes that
-	 * expired unanswered told of (mfa/seam.h), and the embedded push
-	 * workers' FCM token renewed before they need it.
+	 * expired unanswered told of (mfa/seam.h), sessions past their time
+	 * ended, audit events past audit.keep_days taken out, and the
+	 * embedded push workers' FCM token renewed before they need it.
 	 */
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
@@ -711,6 +714,7 @@ static int run(const struct args *a, af_config *cfg, log_ctx *log)
 				    log, srv.metrics, af_mono_ns());
 		af_mfa_seam_sweep(&srv, &sweep, af_now());
 		af_session_sweep(&srv, &sessions, af_now());
+		af_audit_sweep(srv.dir, log, &audit, af_now());
 		af_bcl_tick(srv.bcl, af_mono_ns());
 		af_store_health_end(&srv.store_health);
 		if (push != NULL)

@@ -435,6 +435,7 @@ int af_server_init(af_server *srv, const af_config *cfg, log_ctx *log,
 	_Static_assert(AF_CONFIG_LOCKOUT_AFTER_MAX < AF_THROTTLE_STRIKES_MAX,
 		       "a lock comes before the one that lasts");
 	dopt.throttle.user_lock_after = cfg->lockout_after;
+	dopt.audit_keep_s = (int64_t)cfg->audit_keep_days * 86400;
 	dopt.audit_sink = audit_to_log;
 	dopt.audit_arg = srv;
 	/* At the top of the ranges a check takes minutes: say why it waits. */

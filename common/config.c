@@ -333,6 +333,7 @@ void af_config_defaults(af_config *cfg)
 	cfg->pw_min_length = AF_CONFIG_PW_MIN_LENGTH;
 	cfg->pw_temporary_hours = AF_CONFIG_PW_TEMP_HOURS;
 	cfg->accounts_inactive_days = 0;
+	cfg->audit_keep_days = 0;
 	cfg->admin_token_count = 0;
 	cfg->log_level = LOG_LEVEL_INFO;
 	/* Loopback: a scraper on the host itself, and the tests. */
@@ -964,6 +965,24 @@ static int parse_password_hash(json_t *root, af_config *cfg, struct cfg_err *e)
 	cfg->argon2_m_kib = (uint32_t)m;
 	cfg->argon2_t = (uint32_t)t;
 	cfg->argon2_p = (uint32_t)p;
+	return 0;
+}
+
+/* How long the audit trail keeps its events. */
+static int parse_audit(json_t *root, af_config *cfg, struct cfg_err *e)
+{
+	static const char *const keys[] = {"keep_days", NULL};
+	unsigned long days = cfg->audit_keep_days;
+	json_t *s;
+
+	if (get_section(root, "", "audit", keys, &s, e) != 0)
+		return -1;
+	if (s == NULL)
+		return 0;
+	if (get_uint(s, "audit", "keep_days", 0, AF_CONFIG_AUDIT_KEEP_DAYS_MAX,
+		     &days, e) != 0)
+		return -1;
+	cfg->audit_keep_days = (unsigned)days;
 	return 0;
 }
 
@@ -1599,7 +1618,7 @@ static int parse_root(json_t *root, af_config *cfg, struct cfg_err *e)
 		"issuer",   "listen",  "tls",	   "state_dir",	    "store",
 		"keys",	    "session", "features", "password_hash", "passwords",
 		"admin",    "log",     "limits",   "push",	    "metrics",
-		"accounts", NULL};
+		"accounts", "audit",   NULL};
 
 	if (!json_is_object(root))
 		return fail(e, "(top level)", "must be a JSON object");
@@ -1615,6 +1634,7 @@ static int parse_root(json_t *root, af_config *cfg, struct cfg_err *e)
 	    parse_password_hash(root, cfg, e) != 0 ||
 	    parse_passwords(root, cfg, e) != 0 ||
 	    parse_accounts(root, cfg, e) != 0 ||
+	    parse_audit(root, cfg, e) != 0 ||
 	    parse_admin(root, cfg, e) != 0 || parse_log(root, cfg, e) != 0 ||
 	    parse_metrics(root, cfg, e) != 0 ||
 	    parse_limits(root, cfg, e) != 0 || parse_push(root, cfg, e) != 0)

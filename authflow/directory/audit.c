@@ -125,6 +125,29 @@ static af_dir_status slot_key(char *key, size_t keycap, int64_t seq)
 	return n < 0 || (size_t)n >= keycap ? AF_DIR_INVALID : AF_DIR_OK;
 }
 
+/* The directory's audit_keep_s (0: no age limit). */
+static int64_t keep_s(af_dir *dir)
+{
+	const af_dir_options *o = af_dir_options_get(dir);
+
+	return o != NULL && o->audit_keep_s > 0 ? o->audit_keep_s : 0;
+}
+
+/*
+ * Writes event ev at key: for the directory's audit_keep_s when it has
+ * one, durable all the same (a TTL alone makes a key volatile in the
+ * memory store).
+ */
+static af_dir_status put_event(af_dir *dir, const char *key, const json_t *ev)
+{
+	int64_t keep = keep_s(dir);
+
+	if (keep == 0)
+		return af_dir__put_json(dir, key, ev, 0);
+	return af_dir__put_json_ttl(dir, key, ev, (uint64_t)keep * 1000u,
+				    STORE_SET_DURABLE);
+}
+
 /*
  * After event seq, by actor, was stored: the "audit.turnover" event when
  * the oldest event the ring keeps is less than AF_AUDIT_TURNOVER_S old,
@@ -234,7 +257,7 @@ af_dir_status af_audit_record_from(af_dir *dir, const char *ip, const char *rid,
 	}
 	rc = slot_key(key, sizeof(key), seq);
 	if (rc == AF_DIR_OK)
-		rc = af_dir__put_json(dir, key, ev, 0);
+		rc = put_event(dir, key, ev);
 out:
 	if (ev != NULL)
 		to_sink(dir, ev, full, rc == AF_DIR_OK);
@@ -394,4 +417,97 @@ void af_audit_record_or_log(af_dir *dir, log_ctx *log, const char *ip,
 
 	if (st != AF_DIR_OK)
 		log_write(log, LOG_LEVEL_ERROR, rid, "audit", kv, NULL);
+}
+
+/*
+ * Looks at the event numbered seq for af_audit_sweep(), with cutoff the
+ * oldest time kept: 1 when it is younger (the pass is over), 0 when it
+ * was taken out, was not there, or is not one to judge (damaged, or a
+ * newer event's slot), -1 when the store failed.
+ */
+static int sweep_one(af_dir *dir, int64_t seq, int64_t cutoff, size_t *removed)
+{
+	char key[STORE_KEY_MAX];
+	store_value v = {NULL, 0};
+	json_t *ev = NULL, *got, *ts;
+	store_status st;
+	int rc = 0;
+
+	if (slot_key(key, sizeof(key), seq) != AF_DIR_OK)
+		return -1;
+	st = store_get(af_dir_store(dir), key, &v);
+	if (st == STORE_NOT_FOUND)
+		return 0;
+	if (st != STORE_OK)
+		return -1;
+	ev = json_loadb((const char *)v.data, v.len, JSON_REJECT_DUPLICATES,
+			NULL);
+	got = json_object_get(ev, "seq");
+	ts = json_object_get(ev, "ts");
+	if (!json_is_integer(got) || json_integer_value(got) != seq ||
+	    !json_is_integer(ts))
+		goto out;
+	if (json_integer_value(ts) >= cutoff) {
+		rc = 1;
+		goto out;
+	}
+	/* Only the event read: a new one may have taken the slot since. */
+	st = store_del_if(af_dir_store(dir), key, v.data, v.len);
+	if (st == STORE_OK)
+		(*removed)++;
+	else if (st != STORE_CONFLICT && st != STORE_NOT_FOUND)
+		rc = -1;
+out:
+	json_decref(ev);
+	store_value_free(&v);
+	return rc;
+}
+
+void af_audit_sweep(af_dir *dir, log_ctx *log, af_audit_sweeper *sw,
+		    int64_t now)
+{
+	int64_t keep = dir != NULL ? keep_s(dir) : 0, newest, oldest;
+	unsigned looked = 0;
+	int rc = 0;
+
+	if (keep == 0 || sw == NULL)
+		return;
+	/* Due further off than a pass's gap: the clock was set back. */
+	if (sw->due > now + AF_AUDIT_SWEEP_EVERY_S)
+		sw->due = now;
+	if (sw->due > now)
+		return;
+	if (newest_seq(dir, &newest) != AF_DIR_OK)
+		goto failed;
+	oldest = newest > AF_AUDIT_RING ? newest - AF_AUDIT_RING + 1 : 1;
+	/* Behind the ring, or past the newest (the trail began anew). */
+	if (sw->next < oldest || sw->next > newest + 1)
+		sw->next = oldest;
+	while (sw->next <= newest && looked++ < AF_AUDIT_SWEEP_SLOTS) {
+		rc = sweep_one(dir, sw->next, now - keep, &sw->removed);
+		if (rc != 0)
+			break;
+		sw->next++;
+	}
+	if (rc < 0)
+		goto failed;
+	if (rc == 0 && sw->next <= newest)
+		return; /* the rest at the next call */
+	if (sw->removed > 0)
+		log_info(log, NULL, "audit_sweep",
+			 "took out %zu audit event(s) older than %lld s "
+			 "(audit.keep_days)",
+			 sw->removed, (long long)keep);
+	sw->removed = 0;
+	sw->failing = 0;
+	sw->due = now + AF_AUDIT_SWEEP_EVERY_S;
+	return;
+failed:
+	if (!sw->failing)
+		log_warn(log, NULL, "audit_sweep",
+			 "the store failed: audit events older than %lld s "
+			 "(audit.keep_days) are taken out later",
+			 (long long)keep);
+	sw->failing = 1;
+	sw->due = now + AF_AUDIT_SWEEP_RETRY_S;
 }

@@ -5,6 +5,9 @@
  *   {"seq": n, "ts": <unix seconds>, "actor": "...", "action": "...",
  *    "target": "...", "detail": {...}, "ip": "...", "request_id": "..."},
  * the last two when the request that caused it is known (af_dir_view()).
+ * With the directory's audit_keep_s, an event is also kept no longer
+ * than that: it is written with that TTL, and af_audit_sweep() takes out
+ * older ones (written before, or under a longer setting).
  *
  * Never put secrets (passwords, client secrets, codes, tokens) into an
  * event: the trail is shown to every admin.
@@ -99,5 +102,33 @@ af_audit_list_before(af_dir *dir, int64_t before, size_t limit,
 		     const af_audit_filter *filter, af_audit_fn fn, void *arg);
 AF_DIR_NODISCARD af_dir_status af_audit_list(af_dir *dir, size_t limit,
 					     af_audit_fn fn, void *arg);
+
+/*
+ * Where the sweep of events past the directory's audit_keep_s has come
+ * to. Zeroed before the first call.
+ */
+typedef struct af_audit_sweeper {
+	int64_t next;	/* the sequence number looked at next */
+	int64_t due;	/* when the next pass begins (Unix time) */
+	size_t removed; /* events taken out by this pass so far */
+	int failing;	/* the last pass failed, and said so */
+} af_audit_sweeper;
+
+/*
+ * Takes out of the trail the events recorded more than the directory's
+ * audit_keep_s before now (nothing when that is 0), oldest first: a pass
+ * every AF_AUDIT_SWEEP_EVERY_S, the first at once, looking at
+ * AF_AUDIT_SWEEP_SLOTS events a call (called about once a second), until
+ * it comes to a younger event or the newest. A slot that a new event
+ * takes meanwhile is left to it. A pass that took events out says how
+ * many in log (info, "audit_sweep"); one the store failed says so once
+ * (warn) and is tried again a minute later. Every node of a cluster may
+ * sweep.
+ */
+#define AF_AUDIT_SWEEP_EVERY_S 3600
+#define AF_AUDIT_SWEEP_RETRY_S 60
+#define AF_AUDIT_SWEEP_SLOTS   200
+void af_audit_sweep(af_dir *dir, log_ctx *log, af_audit_sweeper *sw,
+		    int64_t now);
 
 #endif /* AUTHFLOW_DIRECTORY_AUDIT_H */

@@ -187,6 +187,13 @@ af_dir_status af_dir__get_json_shared(af_dir *dir, const char *key,
 af_dir_status af_dir__put_json(af_dir *dir, const char *key, const json_t *obj,
 			       unsigned flags)
 {
+	return af_dir__put_json_ttl(dir, key, obj, 0, flags);
+}
+
+af_dir_status af_dir__put_json_ttl(af_dir *dir, const char *key,
+				   const json_t *obj, uint64_t ttl_ms,
+				   unsigned flags)
+{
 	af_dir_status rc;
 	char *text;
 
@@ -194,7 +201,7 @@ af_dir_status af_dir__put_json(af_dir *dir, const char *key, const json_t *obj,
 	if (text == NULL)
 		return AF_DIR_NOMEM;
 	rc = af_dir__from_store(
-		store_set(dir->store, key, text, strlen(text), 0, flags));
+		store_set(dir->store, key, text, strlen(text), ttl_ms, flags));
 	/* User objects hold password hashes: wipe the serialisation. */
 	OPENSSL_clear_free(text, strlen(text));
 	return rc;
@@ -1144,6 +1151,13 @@ af_dir_status af_dir_new(store_ctx *store, const af_dir_options *opts,
 			    "directory: the fewest characters of a password "
 			    "must be 1..%u",
 			    AF_DIR_PW_MIN_CHARS_MAX);
+		rc = AF_DIR_INVALID;
+	}
+	if (rc == AF_DIR_OK && (dir->opts.audit_keep_s < 0 ||
+				dir->opts.audit_keep_s > AF_DIR_AUDIT_KEEP_S_MAX)) {
+		af_dir__err(err, errlen,
+			    "directory: audit events are kept 0..%lld s",
+			    (long long)AF_DIR_AUDIT_KEEP_S_MAX);
 		rc = AF_DIR_INVALID;
 	}
 	if (rc == AF_DIR_OK)

@@ -196,6 +196,8 @@ typedef void (*af_dir_audit_sink)(void *arg, const json_t *event, int stored);
 /* How long a temporary password signs in, by default: three days. */
 #define AF_DIR_PW_TEMPORARY_S	((int64_t)72 * 3600)
 
+#define AF_DIR_AUDIT_KEEP_S_MAX (3650 * 86400LL) /* ten years */
+
 typedef struct af_dir_options {
 	af_pw_params pw;
 	unsigned pw_min_chars;	/* characters a password being set needs */
@@ -203,6 +205,12 @@ typedef struct af_dir_options {
 	/* Passwords none may set (pwlist.h), lent; NULL: none listed. */
 	const af_pwlist *pwlist;
 	af_throttle_params throttle;
+	/*
+	 * How long an audit event is kept (seconds, at most
+	 * AF_DIR_AUDIT_KEEP_S_MAX); 0: until the ring overwrites it
+	 * (directory/audit.h).
+	 */
+	int64_t audit_keep_s;
 	af_dir_audit_sink audit_sink; /* NULL: none */
 	void *audit_arg;
 } af_dir_options;
@@ -877,6 +885,12 @@ AF_DIR_NODISCARD af_dir_status af_dir__get_json_shared(af_dir *dir,
 AF_DIR_NODISCARD af_dir_status af_dir__put_json(af_dir *dir, const char *key,
 						const json_t *obj,
 						unsigned flags);
+/* af_dir__put_json() with a TTL (store_set()'s ttl_ms; 0: none). */
+AF_DIR_NODISCARD af_dir_status af_dir__put_json_ttl(af_dir *dir,
+						    const char *key,
+						    const json_t *obj,
+						    uint64_t ttl_ms,
+						    unsigned flags);
 
 /*
  * Read, change, compare-and-swap loop over the object at key: fn changes

@@ -67,6 +67,9 @@
 /* Days without a sign-in after which an account is disabled: 0 (never,
  * the default) or up to ten years. */
 #define AF_CONFIG_INACTIVE_DAYS_MAX 3650
+/* Days the audit trail keeps an event: 0 (until the ring overwrites it,
+ * the default) or up to ten years. */
+#define AF_CONFIG_AUDIT_KEEP_DAYS_MAX 3650
 /*
  * Failed sign-ins that lock a user: at least 3, and fewer than the 100
  * failures after which a lock lasts until an administrator lifts it.
@@ -153,6 +156,7 @@ typedef struct af_config {
 	char pw_blocklist_file[AF_CONFIG_PATH_MAX]; /* empty: none */
 	unsigned pw_temporary_hours;	 /* passwords.temporary_hours */
 	unsigned accounts_inactive_days; /* accounts.inactive_days; 0: off */
+	unsigned audit_keep_days;	 /* audit.keep_days; 0: no age limit */
 	af_admin_token admin_tokens[AF_CONFIG_ADMIN_TOKENS_MAX];
 	size_t admin_token_count;
 	/*

@@ -817,6 +817,27 @@ static void test_password_min_length(void **state)
 	free(cfg);
 }
 
+/* audit.keep_days: no age limit (0) by default, at most ten years. */
+static void test_audit_keep_days(void **state)
+{
+	af_config *cfg = new_cfg();
+
+	(void)state;
+	parse_ok("{" ISSUER "}", cfg);
+	assert_int_equal(cfg->audit_keep_days, 0);
+	parse_ok("{" ISSUER ",\"audit\":{\"keep_days\":365}}", cfg);
+	assert_int_equal(cfg->audit_keep_days, 365);
+	parse_ok("{" ISSUER ",\"audit\":{}}", cfg);
+	assert_int_equal(cfg->audit_keep_days, 0);
+	refused("{" ISSUER ",\"audit\":{\"keep_days\":3651}}",
+		"audit.keep_days: must be 0..3650");
+	refused("{" ISSUER ",\"audit\":{\"keep_days\":\"1y\"}}",
+		"audit.keep_days");
+	refused("{" ISSUER ",\"audit\":{\"days\":1}}", "audit.days");
+	refused("{" ISSUER ",\"audit\":30}", "audit");
+	free(cfg);
+}
+
 /* accounts.inactive_days: off (0) by default, at most ten years. */
 static void test_accounts_inactive_days(void **state)
 {
@@ -1347,6 +1368,7 @@ static void test_load_example_files_parse(void **state)
 	assert_true(cfg->admin_token_count >= 1);
 	assert_int_equal(cfg->pw_min_length, 12);
 	assert_int_equal(cfg->accounts_inactive_days, 90);
+	assert_int_equal(cfg->audit_keep_days, 400);
 	assert_int_equal(cfg->session_idle_s, 1800);
 
 	rc = af_config_load(AF_SOURCE_DIR "/deploy/authflow.dev.json", cfg, err,
@@ -1719,6 +1741,7 @@ int main(void)
 		cmocka_unit_test(test_log_level_values),
 		cmocka_unit_test(test_password_min_length),
 		cmocka_unit_test(test_accounts_inactive_days),
+		cmocka_unit_test(test_audit_keep_days),
 		cmocka_unit_test(test_password_blocklist_file),
 		cmocka_unit_test(test_argon2_values_checked),
 		cmocka_unit_test(test_admin_tokens_checked),

@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "common/log.h"
 #include "common/store.h"
 #include "common/util.h"
 #include "directory/audit.h"
@@ -3999,6 +4000,159 @@ static void test_af_audit_ring_keeps_newest(void **state)
 	assert_int_equal(s.seq[1], AF_AUDIT_RING + 4);
 }
 
+/* A directory on f's store keeping audit events keep_s seconds. */
+static af_dir *keeping_dir(fixture *f, int64_t keep_s)
+{
+	af_dir_options opts;
+	af_dir *dir = NULL;
+
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.audit_keep_s = keep_s;
+	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0), AF_DIR_OK);
+	return dir;
+}
+
+/* Rewrites the stored audit event seq as recorded at ts, with no TTL. */
+static void age_event(fixture *f, int64_t seq, int64_t ts)
+{
+	char key[32];
+	store_value v = {NULL, 0};
+	json_t *ev;
+	char *text;
+
+	(void)snprintf(key, sizeof(key), "audit:%lld", (long long)seq);
+	assert_int_equal(store_get(f->store, key, &v), STORE_OK);
+	ev = json_loadb((const char *)v.data, v.len, 0, NULL);
+	assert_non_null(ev);
+	assert_int_equal(json_object_set_new(ev, "ts", json_integer(ts)), 0);
+	text = json_dumps(ev, JSON_COMPACT);
+	assert_non_null(text);
+	assert_int_equal(store_set(f->store, key, text, strlen(text), 0, 0),
+			 STORE_OK);
+	free(text);
+	json_decref(ev);
+	store_value_free(&v);
+}
+
+static int event_kept(fixture *f, int64_t seq)
+{
+	char key[32];
+	uint64_t ttl;
+
+	(void)snprintf(key, sizeof(key), "audit:%lld", (long long)seq);
+	return store_ttl(f->store, key, &ttl) == STORE_OK;
+}
+
+/* Reads what was written to fd into buf (NUL-terminated). */
+static void read_back(int fd, char *buf, size_t cap)
+{
+	ssize_t n;
+	size_t len = 0;
+
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+}
+
+/*
+ * audit_keep_s: each event is written to live that long, and the sweep
+ * takes out older ones (written before the setting), oldest first, up to
+ * the first younger event, once a pass is due, saying how many it took.
+ */
+static void test_af_audit_keep_days(void **state)
+{
+	fixture *f = *state;
+	const int64_t day = 86400, now = af_now();
+	char path[] = "/tmp/test_directory_log_XXXXXX", text[4096];
+	af_audit_sweeper sw;
+	af_dir *dir = keeping_dir(f, day), *forever = keeping_dir(f, 0);
+	int fd = mkstemp(path);
+	log_ctx *log;
+	uint64_t ttl = 0;
+
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(path), 0);
+	log = log_new(fd, LOG_LEVEL_INFO);
+	assert_non_null(log);
+	for (int i = 1; i <= 5; i++)
+		assert_int_equal(
+			af_audit_record(dir, ACTOR, "test.event", "t", NULL),
+			AF_DIR_OK);
+	assert_int_equal(store_ttl(f->store, "audit:1", &ttl), STORE_OK);
+	assert_true(ttl > (uint64_t)(day - 60) * 1000 &&
+		    ttl <= (uint64_t)day * 1000);
+	/* Events 1, 2 and 4 from before: 3 younger stops the pass. */
+	age_event(f, 1, now - 3 * day);
+	age_event(f, 2, now - 2 * day);
+	age_event(f, 4, now - 2 * day);
+
+	/* No age limit: nothing is swept. */
+	memset(&sw, 0, sizeof(sw));
+	af_audit_sweep(forever, log, &sw, now);
+	assert_true(event_kept(f, 1));
+
+	af_audit_sweep(dir, log, &sw, now);
+	assert_false(event_kept(f, 1));
+	assert_false(event_kept(f, 2));
+	assert_true(event_kept(f, 3));
+	assert_true(event_kept(f, 4));
+	assert_true(event_kept(f, 5));
+	assert_int_equal(sw.due, now + AF_AUDIT_SWEEP_EVERY_S);
+
+	/* Not due yet; then due, from where the last pass stopped. */
+	age_event(f, 3, now - 2 * day);
+	af_audit_sweep(dir, log, &sw, now + 10);
+	assert_true(event_kept(f, 3));
+	af_audit_sweep(dir, log, &sw, now + AF_AUDIT_SWEEP_EVERY_S);
+	assert_false(event_kept(f, 3));
+	assert_false(event_kept(f, 4));
+	assert_true(event_kept(f, 5));
+	/* A clock set back: the pass is due again at once. */
+	age_event(f, 5, now - 2 * day);
+	af_audit_sweep(dir, log, &sw,
+		       now - 2 * (int64_t)AF_AUDIT_SWEEP_EVERY_S);
+	assert_false(event_kept(f, 5));
+
+	/* The listing goes on with the newer events. */
+	assert_int_equal(
+		af_audit_record(forever, ACTOR, "test.event", "t", NULL),
+		AF_DIR_OK);
+	assert_int_equal(store_ttl(f->store, "audit:6", &ttl), STORE_OK);
+	assert_int_equal(ttl, 0);
+	log_free(log);
+	read_back(fd, text, sizeof(text));
+	close(fd);
+	assert_non_null(strstr(text, "took out 2 audit event(s) older than "
+				     "86400 s"));
+	assert_non_null(strstr(text, "took out 1 audit event(s)"));
+	af_dir_free(forever);
+	af_dir_free(dir);
+}
+
+/* audit_keep_s is 0..ten years. */
+static void test_af_audit_keep_refused(void **state)
+{
+	fixture *f = *state;
+	af_dir_options opts;
+	af_dir *dir = NULL;
+
+	af_dir_options_default(&opts);
+	opts.pw.m_kib = 64;
+	opts.pw.t = 1;
+	opts.audit_keep_s = -1;
+	assert_int_equal(
+		af_dir_new(f->store, &opts, &dir, f->err, sizeof(f->err)),
+		AF_DIR_INVALID);
+	assert_non_null(strstr(f->err, "audit events are kept"));
+	opts.audit_keep_s = AF_DIR_AUDIT_KEEP_S_MAX + 1;
+	assert_int_equal(af_dir_new(f->store, &opts, &dir, NULL, 0),
+			 AF_DIR_INVALID);
+	assert_null(dir);
+}
+
 struct join_race {
 	fixture *f;
 	char user[16];
@@ -6268,6 +6422,8 @@ int main(void)
 		T(test_af_audit_list_newest_first),
 		T(test_af_audit_record_no_secrets_and_refusals),
 		T(test_af_audit_ring_keeps_newest),
+		T(test_af_audit_keep_days),
+		T(test_af_audit_keep_refused),
 		T(test_af_dir_view_names_the_request),
 		T(test_af_dir_member_again_records_nothing),
 		T(test_af_dir_user_remove_cut_anywhere_finished_by_rerun),
