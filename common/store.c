@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/util.h"
 #include "store_internal.h"
 
 struct store_ctx {
@@ -949,5 +950,60 @@ store_status store_batch(store_ctx *st, store_op *ops, size_t n)
 out:
 	OPENSSL_free(buf);
 	OPENSSL_free(keys);
+	return rc;
+}
+
+/* 2 * len hex digits (lower case) into len bytes; 0 or -1. */
+static int from_hex(const store_value *v, uint8_t *out, size_t len)
+{
+	if (v->len != 2 * len)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		int hi = v->data[2 * i], lo = v->data[2 * i + 1];
+
+		if ((hi >= 'A' && hi <= 'F') || (lo >= 'A' && lo <= 'F'))
+			return -1;
+		hi = af_hex_value(hi);
+		lo = af_hex_value(lo);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+store_status store_secret(store_ctx *st, const char *key, uint8_t *out,
+			  size_t len)
+{
+	char hex[2 * STORE_SECRET_MAX + 1];
+	store_value v = {NULL, 0};
+	store_status rc = STORE_ERR_ARG;
+
+	if (st == NULL || key == NULL || out == NULL || len == 0 ||
+	    len > STORE_SECRET_MAX)
+		return STORE_ERR_ARG;
+	for (int tries = 0; tries < 2; tries++) {
+		rc = store_get(st, key, &v);
+		if (rc == STORE_OK) {
+			if (from_hex(&v, out, len) != 0)
+				rc = STORE_ERR_PROTOCOL;
+			break;
+		}
+		if (rc != STORE_NOT_FOUND)
+			break;
+		if (af_random_bytes(out, len) != 0) {
+			rc = STORE_ERR_UNAVAILABLE;
+			break;
+		}
+		af_hex(out, len, hex);
+		rc = store_set(st, key, hex, 2 * len, 0,
+			       STORE_SET_NX | STORE_SET_DURABLE);
+		OPENSSL_cleanse(hex, sizeof(hex));
+		if (rc != STORE_EXISTS)
+			break;
+	}
+	store_value_free(&v);
+	if (rc != STORE_OK)
+		OPENSSL_cleanse(out, len);
 	return rc;
 }

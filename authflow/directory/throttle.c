@@ -541,22 +541,23 @@ af_dir_status af_throttle_door_fail(af_dir *dir, af_throttle_door door,
 	return rc;
 }
 
-/*
- * The audit event of a lock, for a user that exists. A name no user has
- * is locked all the same (so that a lock says nothing of who exists), but
- * is kept off the trail: a name typed at the sign-in form is often a
- * password typed in the wrong field.
- */
-/* 0 when no user has the name, else 1 (also when the store cannot say). */
-static int user_exists(af_dir *dir, const char *name)
+/* 1 when a user has the name, 0 when none has, -1 when the store cannot say. */
+static int user_known(af_dir *dir, const char *name)
 {
 	json_t *u = NULL;
 	af_dir_status rc = af_dir_user_get(dir, name, &u);
 
 	json_decref(u);
-	return rc != AF_DIR_NOT_FOUND;
+	return rc == AF_DIR_OK ? 1 : rc == AF_DIR_NOT_FOUND ? 0 : -1;
 }
 
+/*
+ * The audit event of a lock, for a user that exists. A name no user has
+ * is locked all the same (so that a lock says nothing of who exists), but
+ * is kept off the trail: a name typed at the sign-in form is often a
+ * password typed in the wrong field. So is one the store could not look
+ * up: the trail (or, when it cannot be written, the log) would show it.
+ */
 static af_dir_status locked_event(af_dir *dir, const subjects *s,
 				  const char *ip, int64_t failures,
 				  uint64_t lock_s)
@@ -565,7 +566,7 @@ static af_dir_status locked_event(af_dir *dir, const subjects *s,
 	json_t *detail;
 	af_dir_status rc;
 
-	if (!user_exists(dir, user))
+	if (user_known(dir, user) != 1)
 		return AF_DIR_OK;
 	detail = json_pack("{s:I, s:s, s:I, s:b}", "failures",
 			   (json_int_t)failures, "ip", ip != NULL ? ip : "",
@@ -823,7 +824,7 @@ af_dir_status af_throttle_fail(af_dir *dir, const char *user, const char *ip,
 	 * has, which a spray may make at the pace of password checks, stay
 	 * volatile (and within the memory store's cap).
 	 */
-	exists = user_exists(dir, s.name);
+	exists = user_known(dir, s.name) != 0; /* durable when unsure */
 	if (rc == AF_DIR_OK)
 		rc = key_of(key, sizeof(key), "strikes", "user", s.user);
 	if (rc == AF_DIR_OK && exists)

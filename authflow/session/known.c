@@ -266,68 +266,14 @@ af_known_status af_known_add(const uint8_t key[AF_KNOWN_KEY_BYTES],
 	return st;
 }
 
-/* 64 hex characters into 32 bytes; 0 or -1. */
-static int key_from_hex(const store_value *v, uint8_t key[AF_KNOWN_KEY_BYTES])
-{
-	if (v->len != (size_t)2 * AF_KNOWN_KEY_BYTES)
-		return -1;
-	for (size_t i = 0; i < v->len; i++) {
-		int c = v->data[i], d;
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else
-			return -1;
-		if (i % 2 == 0)
-			key[i / 2] = (uint8_t)(d << 4);
-		else
-			key[i / 2] = (uint8_t)(key[i / 2] | d);
-	}
-	return 0;
-}
-
 af_known_status af_known_key(store_ctx *store, uint8_t key[AF_KNOWN_KEY_BYTES])
 {
-	char hex[(size_t)2 * AF_KNOWN_KEY_BYTES + 1];
-	store_value v = {NULL, 0};
-	af_known_status rc = AF_KNOWN_STORE;
-	store_status st;
-
 	if (store == NULL || key == NULL)
 		return AF_KNOWN_INVALID;
-	/* Of two nodes that make one at once, the first to store it wins. */
-	for (int tries = 0; tries < 2; tries++) {
-		st = store_get(store, KEY_NAME, &v);
-		if (st == STORE_OK) {
-			rc = key_from_hex(&v, key) == 0 ? AF_KNOWN_OK
-							: AF_KNOWN_STORE;
-			break;
-		}
-		if (st != STORE_NOT_FOUND)
-			break;
-		if (af_random_bytes(key, AF_KNOWN_KEY_BYTES) != 0) {
-			rc = AF_KNOWN_CRYPTO;
-			break;
-		}
-		af_hex(key, AF_KNOWN_KEY_BYTES, hex);
-		st = store_set(store, KEY_NAME, hex, strlen(hex), 0,
-			       STORE_SET_NX | STORE_SET_DURABLE);
-		OPENSSL_cleanse(hex, sizeof(hex));
-		if (st == STORE_OK) {
-			rc = AF_KNOWN_OK;
-			break;
-		}
-		if (st != STORE_EXISTS)
-			break;
-	}
-	if (v.data != NULL)
-		OPENSSL_cleanse(v.data, v.len);
-	store_value_free(&v);
-	if (rc != AF_KNOWN_OK)
-		OPENSSL_cleanse(key, AF_KNOWN_KEY_BYTES);
-	return rc;
+	return store_secret(store, KEY_NAME, key, AF_KNOWN_KEY_BYTES) ==
+			       STORE_OK
+		       ? AF_KNOWN_OK
+		       : AF_KNOWN_STORE;
 }
 
 static int64_t life_of(const af_server *srv)

@@ -96,8 +96,9 @@ af_known_status af_known_add(const uint8_t key[AF_KNOWN_KEY_BYTES],
 
 /*
  * The server's key into key, made (32 bytes from the CSPRNG) when the
- * store has none: AF_KNOWN_OK, AF_KNOWN_STORE (also for a stored key that
- * is not 64 hex characters), AF_KNOWN_CRYPTO. The caller wipes key.
+ * store has none (store_secret()): AF_KNOWN_OK, or AF_KNOWN_STORE (also
+ * for a stored key that is not 64 hex characters, or no random bytes).
+ * The caller wipes key.
  */
 af_known_status af_known_key(store_ctx *store, uint8_t key[AF_KNOWN_KEY_BYTES]);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "common/httpparse.h"
 #include "common/log.h"
@@ -400,23 +401,56 @@ static int end_other_session(af_server *srv, const af_req *req, af_resp *resp,
 
 /*
  * The name a failed sign-in is logged under: the user name when a user
- * has it, else "unknown:" and the first 12 hex digits of its SHA-256. A
+ * has it, else "unknown:" and the first 12 hex digits of its HMAC-SHA256
+ * under a key of the store's (LOG_NAME_KEY, the same on every node). A
  * name no user has is often a password typed in the wrong field, which
- * must not reach the log; its digest still tells repeats of one name
- * apart (spraying, enumeration).
+ * must not reach the log, nor a plain digest of it that a guess can be
+ * checked against; the MAC still tells repeats of one name apart
+ * (spraying, enumeration). "unchecked" when the store cannot say whether
+ * a user has the name, or has no key.
  */
+#define LOG_NAME_KEY   "log_name_key"
+#define LOG_NAME_LABEL "authflow logged name"
+#define LOG_NAME_BYTES 6 /* of the MAC, shown as 12 hex digits */
 static const char *logged_name(af_server *srv, const char *username,
 			       char out[AF_LOGGED_NAME_BUF])
 {
-	char hex[65];
+	uint8_t key[32], mac[EVP_MAX_MD_SIZE];
+	char hex[2 * LOG_NAME_BYTES + 1];
 	json_t *user = NULL;
 	af_dir_status st = af_dir_user_get(srv->dir, username, &user);
+	EVP_MAC_CTX *ctx = NULL;
+	EVP_MAC *hmac = NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end()};
+	size_t n = 0;
 
 	json_decref(user);
-	if (st == AF_DIR_OK || st == AF_DIR_STORE || st == AF_DIR_NOMEM)
+	if (st == AF_DIR_OK)
 		return username;
-	af_sha256_hex(username, strlen(username), hex);
-	(void)snprintf(out, AF_LOGGED_NAME_BUF, "unknown:%.12s", hex);
+	(void)snprintf(out, AF_LOGGED_NAME_BUF, "unchecked");
+	if (st != AF_DIR_NOT_FOUND ||
+	    store_secret(srv->store, LOG_NAME_KEY, key, sizeof(key)) !=
+		    STORE_OK)
+		return out;
+	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	ctx = hmac != NULL ? EVP_MAC_CTX_new(hmac) : NULL;
+	/* The label and a NUL, then the name: a MAC of this use only. */
+	if (ctx != NULL && EVP_MAC_init(ctx, key, sizeof(key), params) == 1 &&
+	    EVP_MAC_update(ctx, (const uint8_t *)LOG_NAME_LABEL,
+			   sizeof(LOG_NAME_LABEL)) == 1 &&
+	    EVP_MAC_update(ctx, (const uint8_t *)username,
+			   strlen(username)) == 1 &&
+	    EVP_MAC_final(ctx, mac, &n, sizeof(mac)) == 1 &&
+	    n >= LOG_NAME_BYTES) {
+		af_hex(mac, LOG_NAME_BYTES, hex);
+		(void)snprintf(out, AF_LOGGED_NAME_BUF, "unknown:%s", hex);
+	}
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(hmac);
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(mac, sizeof(mac));
 	return out;
 }
 

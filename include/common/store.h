@@ -279,6 +279,21 @@ typedef struct store_value {
 /* Wipes and frees the value's bytes (values may hold secrets). */
 void store_value_free(store_value *v);
 
+/* Bytes of a secret store_secret() keeps. */
+#define STORE_SECRET_MAX 64
+
+/*
+ * A random secret of len (1..STORE_SECRET_MAX) bytes shared by every node
+ * of the store, kept durable at key as hex: read, or made there when
+ * there is none yet (of two nodes making one at once, the first to store
+ * it wins). STORE_OK and out, STORE_ERR_PROTOCOL when the stored one is
+ * not len bytes of lower-case hex, STORE_ERR_ARG for a bad len,
+ * STORE_ERR_UNAVAILABLE when no random bytes could be drawn, or the
+ * store's failure; out is wiped unless STORE_OK.
+ */
+STORE_NODISCARD store_status store_secret(store_ctx *st, const char *key,
+					  uint8_t *out, size_t len);
+
 /* Flags of store_set(). */
 #define STORE_SET_NX	  0x1 /* only when the key does not exist: EXISTS */
 #define STORE_SET_XX	  0x2 /* only when the key exists: NOT_FOUND */

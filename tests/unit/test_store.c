@@ -713,6 +713,43 @@ static void test_del_if_only_the_expected_value(void **state)
 	assert_int_equal(store_del_if(f->st, "", "ab", 2), STORE_ERR_ARG);
 }
 
+/*
+ * store_secret(): made once (hex, no TTL) and read back the same after;
+ * a stored one of the wrong shape is refused, never replaced.
+ */
+static void test_secret_made_once(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[32], b[32], zero[32] = {0};
+	uint64_t ttl = 1;
+
+	assert_int_equal(store_secret(f->st, "k", a, sizeof(a)), STORE_OK);
+	assert_int_equal(store_ttl(f->st, "k", &ttl), STORE_OK);
+	assert_int_equal(ttl, 0);
+	assert_int_equal(store_secret(f->st, "k", b, sizeof(b)), STORE_OK);
+	assert_memory_equal(a, b, sizeof(a));
+	assert_memory_not_equal(a, zero, sizeof(a));
+	/* Another key, another secret. */
+	assert_int_equal(store_secret(f->st, "k2", b, sizeof(b)), STORE_OK);
+	assert_memory_not_equal(a, b, sizeof(a));
+	/* 32 bytes asked of a 16-byte one; upper-case hex; not hex. */
+	assert_int_equal(store_secret(f->st, "k", b, 16), STORE_ERR_PROTOCOL);
+	assert_memory_equal(b, zero, 16);
+	put(f->st, "u", "AB");
+	assert_int_equal(store_secret(f->st, "u", b, 1), STORE_ERR_PROTOCOL);
+	put(f->st, "x", "zz");
+	assert_int_equal(store_secret(f->st, "x", b, 1), STORE_ERR_PROTOCOL);
+	want_value(f->st, "x", "zz");
+	put(f->st, "l", "0aff");
+	assert_int_equal(store_secret(f->st, "l", b, 2), STORE_OK);
+	assert_int_equal(b[0], 0x0a);
+	assert_int_equal(b[1], 0xff);
+	assert_int_equal(store_secret(f->st, "k", b, 0), STORE_ERR_ARG);
+	assert_int_equal(store_secret(f->st, "k", b, STORE_SECRET_MAX + 1),
+			 STORE_ERR_ARG);
+	assert_int_equal(store_secret(NULL, "k", b, 1), STORE_ERR_ARG);
+}
+
 static void test_incr_new_key_ttl_set_once(void **state)
 {
 	struct fixture *f = *state;
@@ -4132,6 +4169,7 @@ static void test_batch_many_ops_all_answered(void **state)
 		CASE(test_incr_concurrent_callers_no_lost_update, setup),      \
 		CASE(test_cas_mismatch_conflicts, setup),                      \
 		CASE(test_del_if_only_the_expected_value, setup),              \
+		CASE(test_secret_made_once, setup),                            \
 		CASE(test_del_if_concurrent_callers_one_wins, setup),          \
 		CASE(test_incr_new_key_ttl_set_once, setup),                   \
 		CASE(test_incr_bad_value_refused, setup),                      \
