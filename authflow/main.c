@@ -446,14 +446,27 @@ static void open_files_raise(log_ctx *log)
 /*
  * The settings of the file at path but its admin tokens, as JSON (NULL
  * when it does not load): what a reload compares to tell the changes
- * that wait for a restart.
+ * that wait for a restart. The store's URL, which may hold its password
+ * and is kept for the whole run, is kept as its SHA-256.
  */
 static json_t *settings_of(const char *path)
 {
 	json_t *root = json_load_file(path, 0, NULL);
+	json_t *store = json_object_get(root, "store");
+	json_t *url = json_object_get(store, "url");
+	char hex[65];
 
 	if (json_is_object(json_object_get(root, "admin")))
 		(void)json_object_del(json_object_get(root, "admin"), "tokens");
+	if (json_is_string(url)) {
+		af_sha256_hex(json_string_value(url), json_string_length(url),
+			      hex);
+		/* Freed through the wiping allocator (main()). */
+		if (json_object_set_new(store, "url", json_string(hex)) != 0) {
+			json_decref(root);
+			root = NULL;
+		}
+	}
 	return root;
 }
 
@@ -755,6 +768,8 @@ int main(int argc, char **argv)
 	json_set_alloc_funcs(af_secmem_malloc, af_secmem_free);
 	cjose_set_alloc_funcs(af_secmem_malloc, af_secmem_realloc,
 			      af_secmem_free);
+	/* Lowering a limit cannot fail for want of privilege. */
+	(void)af_secmem_no_core();
 	memset(&a, 0, sizeof(a));
 	af_config_defaults(&cfg);
 	rc = parse_args(argc, argv, &a);
@@ -815,12 +830,15 @@ int main(int argc, char **argv)
 				 af_secmem_strdup,
 				 af_secmem_calloc) != CURLE_OK) {
 		fprintf(stderr, "authflow: cannot initialise libcurl\n");
+		OPENSSL_cleanse(&cfg, sizeof(cfg));
 		return 1;
 	}
 	log = log_new(STDERR_FILENO,
 		      a.demo ? LOG_LEVEL_WARN : (log_level)cfg.log_level);
 	if (log == NULL) {
 		fprintf(stderr, "authflow: out of memory\n");
+		curl_global_cleanup();
+		OPENSSL_cleanse(&cfg, sizeof(cfg));
 		return 1;
 	}
 	rc = run(&a, &cfg, log);

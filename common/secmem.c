@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "common/secmem.h"
 
@@ -94,4 +95,11 @@ void af_secmem_wipe_json_string(json_t *v)
 	memcpy(&bytes, &lent, sizeof(bytes));
 	if (n > 0)
 		explicit_bzero(bytes, n);
+}
+
+int af_secmem_no_core(void)
+{
+	const struct rlimit none = {0, 0};
+
+	return setrlimit(RLIMIT_CORE, &none);
 }

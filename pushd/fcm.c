@@ -81,7 +81,7 @@ pushd_status pushd_fcm_account_load(const char *path, const char *token_uri,
 				    size_t errlen)
 {
 	const char *pem;
-	char *text = NULL, why[200];
+	char *text = NULL, why[200], text_why[JSON_ERROR_TEXT_LENGTH];
 	size_t len = 0;
 	json_t *root = NULL;
 	const json_t *type;
@@ -98,9 +98,13 @@ pushd_status pushd_fcm_account_load(const char *path, const char *token_uri,
 		return rc;
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		/* As the config file's: where, and what jansson saw. */
+		/*
+		 * As the config file's: where, and what jansson saw, without
+		 * the input it quotes (the file holds a private key).
+		 */
+		af_json_why(jerr.text, text_why, sizeof(text_why));
 		(void)snprintf(why, sizeof(why), "line %d, column %d: %s",
-			       jerr.line, jerr.column, jerr.text);
+			       jerr.line, jerr.column, text_why);
 		rc = acct_fail(err, errlen, path, why);
 		goto out;
 	}

@@ -256,6 +256,8 @@ int main(int argc, char **argv)
 
 	/* The wiping allocator first, before any library allocates. */
 	json_set_alloc_funcs(af_secmem_malloc, af_secmem_free);
+	/* No core image of the keys (lowering a limit cannot fail). */
+	(void)af_secmem_no_core();
 	cjose_set_alloc_funcs(af_secmem_malloc, af_secmem_realloc,
 			      af_secmem_free);
 	rc = parse_args(argc, argv, &config, &check);
@@ -268,7 +270,7 @@ int main(int argc, char **argv)
 	}
 	if (af_config_load(config, cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "pushd: %s\n", err);
-		free(cfg);
+		OPENSSL_clear_free(cfg, sizeof(*cfg));
 		return 1;
 	}
 	/* What starting would find wrong without a network. */
@@ -285,7 +287,7 @@ int main(int argc, char **argv)
 				 af_secmem_strdup,
 				 af_secmem_calloc) != CURLE_OK) {
 		fprintf(stderr, "pushd: cannot initialise libcurl\n");
-		free(cfg);
+		OPENSSL_clear_free(cfg, sizeof(*cfg));
 		return 1;
 	}
 	log = log_new(STDERR_FILENO, (log_level)cfg->log_level);

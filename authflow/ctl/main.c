@@ -23,6 +23,7 @@
 #include "commands.h"
 #include "common/cli.h"
 #include "common/httpc.h"
+#include "common/secmem.h"
 #include "http.h"
 
 #define DEFAULT_URL "http://127.0.0.1:8080"
@@ -211,6 +212,8 @@ int main(int argc, char **argv)
 	if (af_httpc_global_init() != AF_HTTPC_OK)
 		return af_ctl_fail(AF_CTL_EXIT_REFUSED,
 				   "cannot start the HTTP library");
+	/* No core image of them (lowering a limit cannot fail). */
+	(void)af_secmem_no_core();
 	rc = run(&ctl, argc, argv);
 	af_ctl_http_free(ctl.http);
 	af_httpc_global_cleanup();

@@ -174,18 +174,19 @@ void af_resp_header_set(af_resp *resp, const char *name, const char *value)
 	for (i = 0; i < resp->nheaders; i++) {
 		if (strcasecmp(name, "Set-Cookie") != 0 &&
 		    strcasecmp(resp->headers[i].name, name) == 0) {
-			free(resp->headers[i].value);
+			/* A Location may carry a code. */
+			af_free_secret(resp->headers[i].value);
 			resp->headers[i].value = v;
 			return;
 		}
 	}
 	if (resp->nheaders == AF_RESP_HEADERS_MAX) {
-		free(v);
+		af_free_secret(v); /* a Set-Cookie with a session id, say */
 		return;
 	}
 	resp->headers[resp->nheaders].name = strdup(name);
 	if (resp->headers[resp->nheaders].name == NULL) {
-		free(v);
+		af_free_secret(v);
 		return;
 	}
 	resp->headers[resp->nheaders++].value = v;

@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "common/cli.h"
 #include "common/httpc.h"
+#include "common/secmem.h"
 #include "state.h"
 
 #define CODE_MAX	256 /* bytes of an enrollment code */
@@ -488,6 +489,8 @@ int main(int argc, char **argv)
 	if (af_httpc_global_init() != AF_HTTPC_OK)
 		return af_idsim_fail(AF_IDSIM_EXIT_REFUSED,
 				     "cannot start the HTTP library");
+	/* No core image of them (lowering a limit cannot fail). */
+	(void)af_secmem_no_core();
 	rc = run(argc, argv);
 	af_httpc_global_cleanup();
 	if (fflush(stdout) != 0 && rc == AF_IDSIM_EXIT_OK)

@@ -153,7 +153,7 @@ out:
 	OPENSSL_cleanse(bind, sizeof(bind));
 	OPENSSL_cleanse(csrf, sizeof(csrf));
 	OPENSSL_cleanse(rekey, sizeof(rekey));
-	free(text);
+	af_free_secret(text); /* the flow's csrf token and rekey secret */
 	return rc;
 }
 
@@ -338,8 +338,8 @@ int af_flow_replace(af_server *srv, const char *id, const json_t *was,
 	if (old != NULL && text != NULL)
 		st = store_cas(srv->store, key, old, strlen(old), text,
 			       strlen(text), 0);
-	free(old);
-	free(text);
+	af_free_secret(old);
+	af_free_secret(text);
 	if (st == STORE_OK)
 		return 0;
 	return st == STORE_CONFLICT || st == STORE_NOT_FOUND ? 1 : -1;
@@ -397,7 +397,7 @@ int af_flow_unclaim(af_server *srv, const af_req *req, af_resp *resp,
 	st = text != NULL ? store_set(srv->store, key, text, strlen(text),
 				      (uint64_t)left * 1000, STORE_SET_NX)
 			  : STORE_ERR_NOMEM;
-	free(text);
+	af_free_secret(text);
 	if (st == STORE_OK)
 		af_resp_cookie(resp, name, bind, AF_COOKIE_SESSION);
 	OPENSSL_cleanse(bind, sizeof(bind));

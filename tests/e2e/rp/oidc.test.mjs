@@ -3535,6 +3535,8 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       const limits = readFileSync(`/proc/${soft.proc.pid}/limits`, 'utf8');
       const m = limits.match(/^Max open files\s+(\d+)/m);
       assert.ok(m && Number(m[1]) >= 4608, limits);
+      // No core image of a memory holding keys: soft and hard limit 0.
+      assert.match(limits, /^Max core file size\s+0\s+0\s/m);
     } finally {
       await soft.stop();
     }
