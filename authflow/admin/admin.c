@@ -154,6 +154,7 @@ static const route routes[] = {
 	 q_user},
 	{"DELETE", "sessions", "sessions.end", af_admin__sessions_end, NULL,
 	 q_user_sid},
+	{"GET", "grants", "grants.list", af_admin__grants_list, NULL, q_user},
 	{"GET", "audit", "audit.list", af_admin__audit, NULL, q_audit},
 	{"GET", "workflow", "workflow.show", af_admin__workflow_show, NULL,
 	 NULL},

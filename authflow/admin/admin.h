@@ -258,6 +258,7 @@ void af_admin__keys_rotate(af_admin_call *c);
 void af_admin__keys_retire(af_admin_call *c);
 void af_admin__sessions_list(af_admin_call *c);
 void af_admin__sessions_end(af_admin_call *c);
+void af_admin__grants_list(af_admin_call *c);
 
 void af_admin__audit(af_admin_call *c);
 

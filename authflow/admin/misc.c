@@ -7,6 +7,7 @@
 #include "common/util.h"
 #include "directory/audit.h"
 #include "mfa/mfa.h"
+#include "oidc/grant.h"
 #include "session/session.h"
 
 #ifndef AF_ADMIN_VERSION
@@ -327,6 +328,74 @@ void af_admin__sessions_list(af_admin_call *c)
 		return;
 	}
 	af_admin__json(c, 200, json_pack("{s:o}", "sessions", arr));
+}
+
+/* The applications' offline access of one user, for grants_list(). */
+struct granted {
+	af_server *srv;
+	const json_t *user; /* NULL: the user is gone */
+	json_t *arr;
+};
+
+/*
+ * One refresh family as listed: its application (the profile's name, or
+ * NULL when the profile is gone), scopes, the sign-in it began with, its
+ * end, and whether it is still honoured (a sign-out everywhere, a new
+ * password or disabling the user since ends it). Never a token, its hash
+ * or the application's nonce.
+ */
+static void add_grant(const json_t *rec, void *arg)
+{
+	struct granted *g = arg;
+	const char *client_id =
+		json_string_value(json_object_get(rec, "client_id"));
+	json_t *app = NULL, *o;
+	af_dir_status st;
+
+	if (client_id == NULL)
+		return;
+	st = af_dir_app_get(g->srv->dir, client_id, &app);
+	o = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:b}", "client_id",
+		      client_id, "app",
+		      st == AF_DIR_OK ? json_object_get(app, "name") : NULL,
+		      "scope", json_object_get(rec, "scope"), "auth_time",
+		      json_object_get(rec, "auth_time"), "amr",
+		      json_object_get(rec, "amr"), "expires_at",
+		      json_object_get(rec, "rt_exp"), "current",
+		      g->user != NULL && af_grant_gen_current(rec, g->user));
+	if (o != NULL)
+		json_array_append_new(g->arr, o);
+	json_decref(app);
+}
+
+/*
+ * GET grants?user=U: the applications that hold a refresh token of the
+ * user (offline access), one entry per token family.
+ */
+void af_admin__grants_list(af_admin_call *c)
+{
+	char user[AF_DIR_USERNAME_MAX + 1];
+	struct granted g = {c->srv, NULL, NULL};
+	json_t *rec = NULL;
+	af_dir_status st;
+
+	if (!query_user(c, user))
+		return;
+	st = af_dir_user_get(c->dir, user, &rec);
+	if (st != AF_DIR_OK && st != AF_DIR_NOT_FOUND) {
+		af_admin__dir_error(c, st, NULL);
+		return;
+	}
+	g.user = rec;
+	g.arr = json_array();
+	if (g.arr == NULL)
+		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
+	else if (af_grant_list_user(c->srv, user, add_grant, &g) < 0)
+		af_admin__error(c, AF_ADMIN_UNAVAILABLE, NULL);
+	else
+		af_admin__json(c, 200, json_pack("{s:O}", "grants", g.arr));
+	json_decref(g.arr);
+	json_decref(rec);
 }
 
 /*

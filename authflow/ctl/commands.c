@@ -147,7 +147,9 @@ static const struct usage_section {
 	{"sessions",
 	 "  sessions list USER | end USER   (end: also the user's codes and\n"
 	 "                               tokens, and sign-ins under way)\n"
-	 "  sessions end-one USER SID    (that browser's session only)\n"},
+	 "  sessions end-one USER SID    (that browser's session only)\n"
+	 "  sessions tokens USER         (the applications holding a refresh\n"
+	 "                               token of the user: offline access)\n"},
 	{"audit",
 	 "  audit [--limit N] [--before SEQ] [--actor A] [--action A]\n"
 	 "        [--target T] [--user U] [--since WHEN] [--until WHEN]\n"
@@ -370,6 +372,20 @@ static int print_sessions(json_t *answer)
 	};
 	return af_ctl_print_table(answer, "sessions", cols,
 				  AF_CTL_NELEMS(cols));
+}
+
+static int print_grants(json_t *answer)
+{
+	static const af_ctl_column cols[] = {
+		{"APP", "app", AF_CTL_CELL_TEXT},
+		{"CLIENT-ID", "client_id", AF_CTL_CELL_TEXT},
+		{"SCOPE", "scope", AF_CTL_CELL_TEXT},
+		{"AUTH-TIME", "auth_time", AF_CTL_CELL_TIME},
+		{"EXPIRES", "expires_at", AF_CTL_CELL_TIME},
+		{"AMR", "amr", AF_CTL_CELL_LIST},
+		{"CURRENT", "current", AF_CTL_CELL_BOOL},
+	};
+	return af_ctl_print_table(answer, "grants", cols, AF_CTL_NELEMS(cols));
 }
 
 static int print_audit(json_t *answer)
@@ -1966,10 +1982,14 @@ int af_ctl_cmd_sessions(af_ctl *ctl, int argc, char **argv)
 	static const af_ctl_simple end_one = {
 		"sessions end-one",	   "USER and SID", 2, "DELETE",
 		"sessions?user={}&sid={}", print_ended};
+	static const af_ctl_simple tokens = {
+		"sessions tokens", "USER",	1, "GET",
+		"grants?user={}",  print_grants};
 	static const af_ctl_verb verbs[] = {
 		{"list", NULL, &list},
 		{"end", NULL, &end},
 		{"end-one", NULL, &end_one},
+		{"tokens", NULL, &tokens},
 	};
 
 	return af_ctl_run_verb(ctl, "sessions", verbs, AF_CTL_NELEMS(verbs),

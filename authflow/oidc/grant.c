@@ -590,6 +590,8 @@ struct filed_walk {
 	int64_t keep_gen; /* take only families of another generation */
 	int take;	  /* take them; else drop the members gone */
 	int failed;
+	af_grant_fn fn; /* not taking: called with each record, or NULL */
+	void *arg;
 };
 
 static int walk_filed(const char *member, void *arg)
@@ -619,6 +621,11 @@ static int walk_filed(const char *member, void *arg)
 		family_mark(w->srv, member);
 		family_take(w->srv, member);
 		st = STORE_NOT_FOUND;
+	} else if (st == STORE_OK && w->fn != NULL) {
+		rec = json_loadb((const char *)v.data, v.len, 0, NULL);
+		if (json_is_object(rec))
+			w->fn(rec, w->arg);
+		json_decref(rec);
 	}
 	store_value_free(&v);
 	if (st == STORE_NOT_FOUND) {
@@ -633,7 +640,7 @@ static int walk_filed(const char *member, void *arg)
 
 int af_grant_file_user(af_server *srv, const char *username, const char *rt_sel)
 {
-	struct filed_walk w = {srv, NULL, -1, 0, 0};
+	struct filed_walk w = {srv, NULL, -1, 0, 0, NULL, NULL};
 	char key[KEY_BUF];
 
 	if (username == NULL || rt_sel == NULL ||
@@ -650,9 +657,24 @@ int af_grant_file_user(af_server *srv, const char *username, const char *rt_sel)
 		       : -1;
 }
 
+int af_grant_list_user(af_server *srv, const char *username, af_grant_fn fn,
+		       void *arg)
+{
+	struct filed_walk w = {srv, NULL, -1, 0, 0, fn, arg};
+	char key[KEY_BUF];
+
+	if (username == NULL || fn == NULL ||
+	    user_key(username, key, sizeof(key)) != 0)
+		return -1;
+	w.key = key;
+	if (store_smembers(srv->store, key, walk_filed, &w) != STORE_OK)
+		return -1;
+	return w.failed ? -1 : 0;
+}
+
 int af_grant_take_user(af_server *srv, const char *username, int64_t keep_gen)
 {
-	struct filed_walk w = {srv, NULL, keep_gen, 1, 0};
+	struct filed_walk w = {srv, NULL, keep_gen, 1, 0, NULL, NULL};
 	char key[KEY_BUF];
 
 	if (username == NULL || user_key(username, key, sizeof(key)) != 0)

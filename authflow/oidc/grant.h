@@ -239,6 +239,18 @@ int af_grant_file_user(af_server *srv, const char *username,
 		       const char *rt_sel);
 
 /*
+ * Calls fn with the record of each refresh family filed under the user
+ * (a grant's record: client_id, scope, auth_time, amr, gen, rt_exp and
+ * the token's hash; lent for the call), in no order: what an
+ * administrator is shown of the applications that hold the user's
+ * offline access. Families whose records are gone leave the list. 0, or
+ * -1 when the store failed.
+ */
+typedef void (*af_grant_fn)(const json_t *rec, void *arg);
+int af_grant_list_user(af_server *srv, const char *username, af_grant_fn fn,
+		       void *arg);
+
+/*
  * Takes away the records of the refresh families filed under the user,
  * with the access tokens each noted, and their members of the list: for
  * a user being removed, whose tokens are refused already, so that their

@@ -604,6 +604,51 @@ static void user_families_taken(void **state)
 	assert_int_equal(members_of(f, "user_grants:bob"), 1);
 }
 
+/* Counts the records listed, and checks each is a grant's record. */
+static void count_listed(const json_t *rec, void *arg)
+{
+	assert_non_null(json_object_get(rec, "client_id"));
+	assert_non_null(json_object_get(rec, "v"));
+	(*(int *)arg)++;
+}
+
+/*
+ * af_grant_list_user(): each family filed under the user, not another
+ * user's; one whose record is gone is not listed and leaves the list.
+ */
+static void user_families_listed(void **state)
+{
+	struct fx *f = *state;
+	char rt[AF_TOKEN_TEXT_MAX + 1], rt2[AF_TOKEN_TEXT_MAX + 1];
+	char sel[AF_GRANT_SEL_BUF], sel2[AF_GRANT_SEL_BUF], key[80];
+	int n = 0;
+
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL,
+					f->grant, rt, sizeof(rt)),
+			 0);
+	assert_int_equal(af_grant_issue(&f->srv, AF_GRANT_REFRESH, NULL,
+					f->grant, rt2, sizeof(rt2)),
+			 0);
+	assert_int_equal(af_grant_selector(rt, sel), 0);
+	assert_int_equal(af_grant_selector(rt2, sel2), 0);
+	assert_int_equal(af_grant_file_user(&f->srv, "alice", sel), 0);
+	assert_int_equal(af_grant_file_user(&f->srv, "alice", sel2), 0);
+	assert_int_equal(af_grant_list_user(&f->srv, "alice", count_listed, &n),
+			 0);
+	assert_int_equal(n, 2);
+	n = 0;
+	assert_int_equal(af_grant_list_user(&f->srv, "bob", count_listed, &n),
+			 0);
+	assert_int_equal(n, 0);
+	snprintf(key, sizeof(key), "rt:%s", sel);
+	assert_int_equal(store_del(f->srv.store, key), STORE_OK);
+	assert_int_equal(af_grant_list_user(&f->srv, "alice", count_listed, &n),
+			 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(members_of(f, "user_grants:alice"), 1);
+	assert_int_equal(af_grant_list_user(&f->srv, "alice", NULL, NULL), -1);
+}
+
 static void access_tokens_go_with_their_family(void **state)
 {
 	struct fx *f = *state;
@@ -822,6 +867,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			access_tokens_go_with_their_family, setup, teardown),
 		cmocka_unit_test_setup_teardown(user_families_taken, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(user_families_listed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(
 			refresh_grace_waits_for_rotation, setup, teardown),

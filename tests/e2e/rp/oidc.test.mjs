@@ -170,6 +170,50 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.ok(!labels.some((l) => l.includes('route="demo"')), 'no demo route served here');
   });
 
+  test('an administrator lists the applications holding a user\'s refresh tokens', async () => {
+    const s = await seed(server, { user: 'tobias' });
+    const list = async () => {
+      const r = await server.admin('GET', `/grants?user=${s.user}`);
+      assert.equal(r.status, 200, r.text);
+      return r.json.grants;
+    };
+    assert.deepEqual(await list(), [], 'none before a sign-in');
+    const { config, tokens } = await fullSignIn(s);
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
+    let grants = await list();
+    assert.equal(grants.length, 1, 'one family, whatever its rotations');
+    const [g] = grants;
+    assert.equal(g.client_id, s.clientId);
+    assert.match(g.app, /^rp-tobias-/);
+    assert.equal(g.scope, 'openid profile email groups offline_access');
+    assert.deepEqual(g.amr, ['pwd']);
+    assert.equal(g.current, true);
+    assert.equal(g.auth_time, tokens.claims().auth_time);
+    assert.ok(g.expires_at > Date.now() / 1000 + 29 * 86400, JSON.stringify(g));
+    // Nothing that is or leads to a token, nor the application's nonce.
+    const text = JSON.stringify(grants);
+    for (const secret of [tokens.refresh_token, refreshed.refresh_token, tokens.access_token]) {
+      assert.ok(!text.includes(secret.slice(-20)));
+    }
+    assert.deepEqual(Object.keys(g).sort(), ['amr', 'app', 'auth_time', 'client_id', 'current', 'expires_at', 'scope']);
+    // authflowctl shows the same.
+    const out = ctl(server, ['sessions', 'tokens', s.user]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /^APP\s+CLIENT-ID\s+SCOPE/m);
+    assert.ok(out.stdout.includes(s.clientId), out.stdout);
+    // Ending the user's sessions ends it: listed as no longer current.
+    assert.equal((await server.admin('DELETE', `/sessions?user=${s.user}`)).status, 200);
+    grants = await list();
+    assert.equal(grants.length, 1);
+    assert.equal(grants[0].current, false);
+    await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token), isError('invalid_grant'));
+    // Removing the user takes it away; a bad name is refused.
+    assert.equal((await server.admin('DELETE', `/users/${s.user}`)).status, 200);
+    assert.deepEqual(await list(), []);
+    assert.equal((await server.admin('GET', '/grants')).status, 400);
+    assert.equal((await server.admin('GET', '/grants?user=a%0Ab')).status, 400);
+  });
+
   test('code flow with PKCE: id_token, userinfo, refresh, logout', async () => {
     const s = await seed(server, { user: 'alice' });
     const { config, tokens, browser, cb } = await fullSignIn(s);
