@@ -193,7 +193,9 @@ void af_admin__json(af_admin_call *c, unsigned status, json_t *obj)
 	af_resp_json(c->resp, status, obj);
 }
 
-void af_admin__error(af_admin_call *c, af_admin_status st, const char *msg)
+/* An error answer; with wait_s > 0, also when to try again. */
+static void error_answer(af_admin_call *c, af_admin_status st, const char *msg,
+			 uint32_t wait_s)
 {
 	size_t i = status_index(st);
 	char text[AF_ADMIN_MSG_MAX];
@@ -207,7 +209,26 @@ void af_admin__error(af_admin_call *c, af_admin_status st, const char *msg)
 		 msg != NULL && msg[0] != '\0' ? msg : statuses[i].text);
 	af_utf8_repair(text);
 	o = json_pack("{s:s, s:s}", "error", statuses[i].code, "message", text);
+	if (wait_s > 0) {
+		af_resp_retry_after(c->resp, wait_s);
+		if (o != NULL && json_object_set_new(o, "retry_after_s",
+						     json_integer(wait_s)) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
 	af_resp_json(c->resp, statuses[i].http, o);
+}
+
+void af_admin__error(af_admin_call *c, af_admin_status st, const char *msg)
+{
+	error_answer(c, st, msg, 0);
+}
+
+void af_admin__error_wait(af_admin_call *c, af_admin_status st,
+			  uint32_t wait_s, const char *msg)
+{
+	error_answer(c, st, msg, wait_s > 0 ? wait_s : 1);
 }
 
 void af_admin__errorf(af_admin_call *c, af_admin_status st, const char *fmt,

@@ -136,6 +136,13 @@ typedef void (*af_admin_fn)(af_admin_call *c);
  * af_admin__ok: {"ok": true}.
  */
 void af_admin__error(af_admin_call *c, af_admin_status st, const char *msg);
+/*
+ * af_admin__error() for a refusal that ends by itself in wait_s seconds
+ * (at least 1): with a Retry-After header and "retry_after_s" in the
+ * answer, which authflowctl takes for "try again later".
+ */
+void af_admin__error_wait(af_admin_call *c, af_admin_status st,
+			  uint32_t wait_s, const char *msg);
 void af_admin__errorf(af_admin_call *c, af_admin_status st, const char *fmt,
 		      ...) AF_ADMIN_PRINTF(3, 4);
 void af_admin__dir_error(af_admin_call *c, af_dir_status st, const char *err);

@@ -189,11 +189,13 @@ static void retire_soon(af_admin_call *c, int64_t from)
 	char msg[160];
 	int64_t wait = from - af_now();
 
+	wait = wait > 1 ? wait : 1;
 	snprintf(msg, sizeof(msg),
 		 "this key stopped signing a moment ago, and other nodes may "
 		 "still sign with it until they see that: retire it in %lld s",
-		 (long long)(wait > 1 ? wait : 1));
-	af_admin__error(c, AF_ADMIN_CONFLICT, msg);
+		 (long long)wait);
+	af_admin__error_wait(c, AF_ADMIN_CONFLICT,
+			     wait < 86400 ? (uint32_t)wait : 86400, msg);
 }
 
 void af_admin__keys_retire(af_admin_call *c)

@@ -213,6 +213,10 @@ static int refused(const char *method, long status, const json_t *answer)
 		return af_ctl_fail(AF_CTL_EXIT_UNREACHABLE,
 				   "the server has no such route: is it an "
 				   "older authflow? (HTTP 404)");
+	/* In the way for now only: it says when to try again. */
+	if (msg != NULL && msg[0] != '\0' &&
+	    json_is_integer(json_object_get(answer, "retry_after_s")))
+		return af_ctl_fail(AF_CTL_EXIT_LATER, "%s", msg);
 	if (msg != NULL && msg[0] != '\0')
 		return af_ctl_fail(refusal_exit(status), "%s", msg);
 	if (status == 404)
