@@ -979,7 +979,7 @@ static int parse_audit(json_t *root, af_config *cfg, struct cfg_err *e)
 		return -1;
 	if (s == NULL)
 		return 0;
-	if (get_uint(s, "audit", "keep_days", 0, AF_CONFIG_AUDIT_KEEP_DAYS_MAX,
+	if (get_uint(s, "audit", "keep_days", 0, AF_CONFIG_AUDIT_DAYS_MAX,
 		     &days, e) != 0)
 		return -1;
 	cfg->audit_keep_days = (unsigned)days;
@@ -1634,9 +1634,8 @@ static int parse_root(json_t *root, af_config *cfg, struct cfg_err *e)
 	    parse_password_hash(root, cfg, e) != 0 ||
 	    parse_passwords(root, cfg, e) != 0 ||
 	    parse_accounts(root, cfg, e) != 0 ||
-	    parse_audit(root, cfg, e) != 0 ||
-	    parse_admin(root, cfg, e) != 0 || parse_log(root, cfg, e) != 0 ||
-	    parse_metrics(root, cfg, e) != 0 ||
+	    parse_audit(root, cfg, e) != 0 || parse_admin(root, cfg, e) != 0 ||
+	    parse_log(root, cfg, e) != 0 || parse_metrics(root, cfg, e) != 0 ||
 	    parse_limits(root, cfg, e) != 0 || parse_push(root, cfg, e) != 0)
 		return -1;
 	return 0;

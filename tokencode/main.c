@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -452,10 +453,13 @@ static int run(struct opts *o, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* No core image of the secret it reads (the library stands alone). */
+	const struct rlimit no_core = {0, 0};
 	struct opts o;
 	time_t now = time(NULL);
 	int rc;
 
+	(void)setrlimit(RLIMIT_CORE, &no_core);
 	memset(&o, 0, sizeof(o));
 	o.algo = TC_ALGO_SHA1;
 	tc_totp_params_init(&o.params);

@@ -211,8 +211,9 @@ static void error_answer(af_admin_call *c, af_admin_status st, const char *msg,
 	o = json_pack("{s:s, s:s}", "error", statuses[i].code, "message", text);
 	if (wait_s > 0) {
 		af_resp_retry_after(c->resp, wait_s);
-		if (o != NULL && json_object_set_new(o, "retry_after_s",
-						     json_integer(wait_s)) != 0) {
+		if (o != NULL &&
+		    json_object_set_new(o, "retry_after_s",
+					json_integer(wait_s)) != 0) {
 			json_decref(o);
 			o = NULL;
 		}
@@ -225,8 +226,8 @@ void af_admin__error(af_admin_call *c, af_admin_status st, const char *msg)
 	error_answer(c, st, msg, 0);
 }
 
-void af_admin__error_wait(af_admin_call *c, af_admin_status st,
-			  uint32_t wait_s, const char *msg)
+void af_admin__error_wait(af_admin_call *c, af_admin_status st, uint32_t wait_s,
+			  const char *msg)
 {
 	error_answer(c, st, msg, wait_s > 0 ? wait_s : 1);
 }

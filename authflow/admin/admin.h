@@ -141,8 +141,8 @@ void af_admin__error(af_admin_call *c, af_admin_status st, const char *msg);
  * (at least 1): with a Retry-After header and "retry_after_s" in the
  * answer, which authflowctl takes for "try again later".
  */
-void af_admin__error_wait(af_admin_call *c, af_admin_status st,
-			  uint32_t wait_s, const char *msg);
+void af_admin__error_wait(af_admin_call *c, af_admin_status st, uint32_t wait_s,
+			  const char *msg);
 void af_admin__errorf(af_admin_call *c, af_admin_status st, const char *fmt,
 		      ...) AF_ADMIN_PRINTF(3, 4);
 void af_admin__dir_error(af_admin_call *c, af_dir_status st, const char *err);

@@ -168,10 +168,12 @@ static const char usage_foot[] =
 	"Exit status: 0 done, 1 refused by the server, 2 bad usage, 3 cannot\n"
 	"reach the server, 4 not found, 5 already there or in the way (a name\n"
 	"taken, a limit reached), 6 the server cannot now: try again (busy, "
-	"or\n"
-	"its state store down; status exits 6 when the server reports its "
-	"store\n"
-	"down, and prints the status all the same).\n";
+	"its\n"
+	"state store down, or in the way for a while it states; status "
+	"exits 6\n"
+	"when the server reports its store down, and prints the status all "
+	"the\n"
+	"same).\n";
 
 void af_ctl_usage(FILE *out)
 {

@@ -12,7 +12,8 @@
  *   AF_CTL_EXIT_NOT_FOUND    what the command names is not there (404)
  *   AF_CTL_EXIT_CONFLICT     it is already there, or in the way (409)
  *   AF_CTL_EXIT_LATER        the server cannot now: try again (429, 502,
- *                            503, 504)
+ *                            503, 504, or any refusal that says when:
+ *                            "retry_after_s")
  *
  * Every failure prints exactly one line on stderr, "authflowctl: ...",
  * and nothing on stdout.

@@ -420,10 +420,12 @@ void af_audit_record_or_log(af_dir *dir, log_ctx *log, const char *ip,
 }
 
 /*
- * Looks at the event numbered seq for af_audit_sweep(), with cutoff the
- * oldest time kept: 1 when it is younger (the pass is over), 0 when it
- * was taken out, was not there, or is not one to judge (damaged, or a
- * newer event's slot), -1 when the store failed.
+ * Looks at the slot of the event numbered seq for af_audit_sweep(), with
+ * cutoff the oldest time kept: 1 when its event is younger (the pass is
+ * over), 0 when it was taken out, was not there, or is not one to judge
+ * (damaged, or a newer event's), -1 when the store failed. An older
+ * event, left there by a writer that took the number seq but could not
+ * write, is taken out when it is old enough, and does not end the pass.
  */
 static int sweep_one(af_dir *dir, int64_t seq, int64_t cutoff, size_t *removed)
 {
@@ -444,11 +446,11 @@ static int sweep_one(af_dir *dir, int64_t seq, int64_t cutoff, size_t *removed)
 			NULL);
 	got = json_object_get(ev, "seq");
 	ts = json_object_get(ev, "ts");
-	if (!json_is_integer(got) || json_integer_value(got) != seq ||
+	if (!json_is_integer(got) || json_integer_value(got) > seq ||
 	    !json_is_integer(ts))
 		goto out;
 	if (json_integer_value(ts) >= cutoff) {
-		rc = 1;
+		rc = json_integer_value(got) == seq;
 		goto out;
 	}
 	/* Only the event read: a new one may have taken the slot since. */
@@ -463,10 +465,31 @@ out:
 	return rc;
 }
 
+/*
+ * The time the sweep judges by: now, or the store's clock when that is
+ * behind, so that a node whose clock runs ahead takes nothing out early
+ * (Redis's clock is the one its TTLs keep; the memory store has none of
+ * its own). 0, or -1 when the store failed.
+ */
+static int sweep_time(af_dir *dir, int64_t now, int64_t *out)
+{
+	int64_t ms = 0;
+	store_status st = store_time_ms(af_dir_store(dir), &ms);
+
+	*out = now;
+	if (st == STORE_ERR_CONFIG)
+		return 0;
+	if (st != STORE_OK)
+		return -1;
+	if (ms / 1000 < now)
+		*out = ms / 1000;
+	return 0;
+}
+
 void af_audit_sweep(af_dir *dir, log_ctx *log, af_audit_sweeper *sw,
 		    int64_t now)
 {
-	int64_t keep = dir != NULL ? keep_s(dir) : 0, newest, oldest;
+	int64_t keep = dir != NULL ? keep_s(dir) : 0, newest, oldest, at;
 	unsigned looked = 0;
 	int rc = 0;
 
@@ -477,14 +500,15 @@ void af_audit_sweep(af_dir *dir, log_ctx *log, af_audit_sweeper *sw,
 		sw->due = now;
 	if (sw->due > now)
 		return;
-	if (newest_seq(dir, &newest) != AF_DIR_OK)
+	if (sweep_time(dir, now, &at) != 0 ||
+	    newest_seq(dir, &newest) != AF_DIR_OK)
 		goto failed;
 	oldest = newest > AF_AUDIT_RING ? newest - AF_AUDIT_RING + 1 : 1;
 	/* Behind the ring, or past the newest (the trail began anew). */
 	if (sw->next < oldest || sw->next > newest + 1)
 		sw->next = oldest;
 	while (sw->next <= newest && looked++ < AF_AUDIT_SWEEP_SLOTS) {
-		rc = sweep_one(dir, sw->next, now - keep, &sw->removed);
+		rc = sweep_one(dir, sw->next, at - keep, &sw->removed);
 		if (rc != 0)
 			break;
 		sw->next++;

@@ -119,11 +119,14 @@ typedef struct af_audit_sweeper {
  * audit_keep_s before now (nothing when that is 0), oldest first: a pass
  * every AF_AUDIT_SWEEP_EVERY_S, the first at once, looking at
  * AF_AUDIT_SWEEP_SLOTS events a call (called about once a second), until
- * it comes to a younger event or the newest. A slot that a new event
- * takes meanwhile is left to it. A pass that took events out says how
+ * it comes to a younger event or the newest, judged by the earlier of
+ * now and the store's own clock (a node whose clock runs ahead takes
+ * nothing out early). A slot that a new event takes meanwhile is left to
+ * it. A pass that took events out says how
  * many in log (info, "audit_sweep"); one the store failed says so once
  * (warn) and is tried again a minute later. Every node of a cluster may
- * sweep.
+ * sweep. Thread-safety: one sweeper per thread; the store calls are
+ * re-entrant.
  */
 #define AF_AUDIT_SWEEP_EVERY_S 3600
 #define AF_AUDIT_SWEEP_RETRY_S 60

@@ -1153,8 +1153,9 @@ af_dir_status af_dir_new(store_ctx *store, const af_dir_options *opts,
 			    AF_DIR_PW_MIN_CHARS_MAX);
 		rc = AF_DIR_INVALID;
 	}
-	if (rc == AF_DIR_OK && (dir->opts.audit_keep_s < 0 ||
-				dir->opts.audit_keep_s > AF_DIR_AUDIT_KEEP_S_MAX)) {
+	if (rc == AF_DIR_OK &&
+	    (dir->opts.audit_keep_s < 0 ||
+	     dir->opts.audit_keep_s > AF_DIR_AUDIT_KEEP_S_MAX)) {
 		af_dir__err(err, errlen,
 			    "directory: audit events are kept 0..%lld s",
 			    (long long)AF_DIR_AUDIT_KEEP_S_MAX);

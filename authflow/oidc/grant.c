@@ -628,11 +628,14 @@ static int walk_filed(const char *member, void *arg)
 		json_decref(rec);
 	}
 	store_value_free(&v);
-	if (st == STORE_NOT_FOUND) {
+	/*
+	 * A listing changes nothing: a family being refreshed has no
+	 * record for a moment, and must stay filed.
+	 */
+	if (st == STORE_NOT_FOUND && w->fn == NULL)
 		st = store_srem(w->srv->store, w->key, member);
-		if (st == STORE_NOT_FOUND)
-			st = STORE_OK;
-	}
+	if (st == STORE_NOT_FOUND)
+		st = STORE_OK;
 	if (st != STORE_OK)
 		w->failed = 1;
 	return 0;

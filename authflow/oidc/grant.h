@@ -243,8 +243,9 @@ int af_grant_file_user(af_server *srv, const char *username,
  * (a grant's record: client_id, scope, auth_time, amr, gen, rt_exp and
  * the token's hash; lent for the call), in no order: what an
  * administrator is shown of the applications that hold the user's
- * offline access. Families whose records are gone leave the list. 0, or
- * -1 when the store failed.
+ * offline access. Families without a record are not listed (and left to
+ * af_grant_file_user() to drop: one being refreshed has none for a
+ * moment). 0, or -1 when the store failed. Thread-safety: re-entrant.
  */
 typedef void (*af_grant_fn)(const json_t *rec, void *arg);
 int af_grant_list_user(af_server *srv, const char *username, af_grant_fn fn,

@@ -440,8 +440,8 @@ static const char *logged_name(af_server *srv, const char *username,
 	if (ctx != NULL && EVP_MAC_init(ctx, key, sizeof(key), params) == 1 &&
 	    EVP_MAC_update(ctx, (const uint8_t *)LOG_NAME_LABEL,
 			   sizeof(LOG_NAME_LABEL)) == 1 &&
-	    EVP_MAC_update(ctx, (const uint8_t *)username,
-			   strlen(username)) == 1 &&
+	    EVP_MAC_update(ctx, (const uint8_t *)username, strlen(username)) ==
+		    1 &&
 	    EVP_MAC_final(ctx, mac, &n, sizeof(mac)) == 1 &&
 	    n >= LOG_NAME_BYTES) {
 		af_hex(mac, LOG_NAME_BYTES, hex);

@@ -69,7 +69,7 @@
 #define AF_CONFIG_INACTIVE_DAYS_MAX 3650
 /* Days the audit trail keeps an event: 0 (until the ring overwrites it,
  * the default) or up to ten years. */
-#define AF_CONFIG_AUDIT_KEEP_DAYS_MAX 3650
+#define AF_CONFIG_AUDIT_DAYS_MAX    3650
 /*
  * Failed sign-ins that lock a user: at least 3, and fewer than the 100
  * failures after which a lock lasts until an administrator lifts it.

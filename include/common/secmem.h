@@ -36,7 +36,9 @@ void af_secmem_wipe_json_string(json_t *v);
  * Lowers the core-file limit to 0, soft and hard, so that a crash leaves
  * no image of a memory that holds keys, passwords and tokens (and a core
  * handler such as systemd-coredump, which honours the limit, keeps none).
- * Called first thing by every program: 0, or -1 with errno.
+ * Called by every program as it starts: 0, or -1 with errno (lowering a
+ * limit needs no privilege). Thread-safety: process-wide; call it before
+ * starting threads.
  */
 int af_secmem_no_core(void);
 

@@ -289,7 +289,8 @@ void store_value_free(store_value *v);
  * it wins). STORE_OK and out, STORE_ERR_PROTOCOL when the stored one is
  * not len bytes of lower-case hex, STORE_ERR_ARG for a bad len,
  * STORE_ERR_UNAVAILABLE when no random bytes could be drawn, or the
- * store's failure; out is wiped unless STORE_OK.
+ * store's failure; out is wiped unless STORE_OK. Thread-safety:
+ * re-entrant, as the store's calls.
  */
 STORE_NODISCARD store_status store_secret(store_ctx *st, const char *key,
 					  uint8_t *out, size_t len);

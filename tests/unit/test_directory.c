@@ -4132,6 +4132,49 @@ static void test_af_audit_keep_days(void **state)
 	af_dir_free(dir);
 }
 
+/* Writes slot seq as holding an event of an earlier lap, recorded at ts. */
+static void put_lapped(fixture *f, int64_t seq, int64_t ts)
+{
+	char key[32], text[160];
+
+	(void)snprintf(key, sizeof(key), "audit:%lld", (long long)seq);
+	(void)snprintf(text, sizeof(text),
+		       "{\"seq\":%lld,\"ts\":%lld,\"actor\":\"root\","
+		       "\"action\":\"test.event\",\"target\":\"t\"}",
+		       (long long)(seq - AF_AUDIT_RING), (long long)ts);
+	assert_int_equal(store_set(f->store, key, text, strlen(text), 0, 0),
+			 STORE_OK);
+}
+
+/*
+ * A slot still holding an event of an earlier lap (its writer took the
+ * number but could not write): taken out when old enough, and passed
+ * over, not ending the pass, when younger.
+ */
+static void test_af_audit_sweep_lapped_slot(void **state)
+{
+	fixture *f = *state;
+	const int64_t day = 86400, now = af_now();
+	af_audit_sweeper sw;
+	af_dir *dir = keeping_dir(f, day);
+
+	for (int i = 1; i <= 4; i++)
+		assert_int_equal(
+			af_audit_record(dir, ACTOR, "test.event", "t", NULL),
+			AF_DIR_OK);
+	age_event(f, 1, now - 3 * day);
+	put_lapped(f, 2, now - 3 * day);
+	put_lapped(f, 3, now);
+	age_event(f, 4, now - 2 * day);
+	memset(&sw, 0, sizeof(sw));
+	af_audit_sweep(dir, NULL, &sw, now);
+	assert_false(event_kept(f, 1));
+	assert_false(event_kept(f, 2));
+	assert_true(event_kept(f, 3));
+	assert_false(event_kept(f, 4));
+	af_dir_free(dir);
+}
+
 /* audit_keep_s is 0..ten years. */
 static void test_af_audit_keep_refused(void **state)
 {
@@ -6423,6 +6466,7 @@ int main(void)
 		T(test_af_audit_record_no_secrets_and_refusals),
 		T(test_af_audit_ring_keeps_newest),
 		T(test_af_audit_keep_days),
+		T(test_af_audit_sweep_lapped_slot),
 		T(test_af_audit_keep_refused),
 		T(test_af_dir_view_names_the_request),
 		T(test_af_dir_member_again_records_nothing),
