@@ -169,11 +169,9 @@ static const char usage_foot[] =
 	"reach the server, 4 not found, 5 already there or in the way (a name\n"
 	"taken, a limit reached), 6 the server cannot now: try again (busy, "
 	"its\n"
-	"state store down, or in the way for a while it states; status "
-	"exits 6\n"
-	"when the server reports its store down, and prints the status all "
-	"the\n"
-	"same).\n";
+	"state store down, or in the way for a while it states). `status`\n"
+	"exits 6 when the server reports its store down, and prints the status\n"
+	"all the same.\n";
 
 void af_ctl_usage(FILE *out)
 {

@@ -377,7 +377,7 @@ for args in "--help" "-h" "help"; do
 		grep -q 'app deploy' "$tmp/out" &&
 		grep -q 'device enroll-code' "$tmp/out" &&
 		grep -q '^reach the server, 4 not found, 5 already there' "$tmp/out" &&
-		grep -q 'status exits 6 when the server reports' "$tmp/out"; then
+		grep -q 'exits 6 when the server reports its store down' "$tmp/out"; then
 		ok
 	else
 		bad "help '$args': status $rc"
