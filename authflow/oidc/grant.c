@@ -641,17 +641,28 @@ static int walk_filed(const char *member, void *arg)
 	return 0;
 }
 
+/*
+ * Walks the families filed under username with w, its list's key into
+ * key (KEY_BUF bytes). 0, or -1 when the list could not be read (a
+ * failure on one family is w->failed).
+ */
+static int walk_user(const char *username, struct filed_walk *w, char *key)
+{
+	if (username == NULL || user_key(username, key, KEY_BUF) != 0)
+		return -1;
+	w->key = key;
+	return store_smembers(w->srv->store, key, walk_filed, w) == STORE_OK
+		       ? 0
+		       : -1;
+}
+
 int af_grant_file_user(af_server *srv, const char *username, const char *rt_sel)
 {
 	struct filed_walk w = {srv, NULL, -1, 0, 0, NULL, NULL};
 	char key[KEY_BUF];
 
-	if (username == NULL || rt_sel == NULL ||
-	    user_key(username, key, sizeof(key)) != 0)
-		return -1;
 	/* Families gone since (expired, revoked) leave the list first. */
-	w.key = key;
-	if (store_smembers(srv->store, key, walk_filed, &w) != STORE_OK)
+	if (rt_sel == NULL || walk_user(username, &w, key) != 0)
 		return -1;
 	return store_sadd_ttl(srv->store, key, rt_sel,
 			      (uint64_t)AF_REFRESH_LIFETIME_S * 1000u) ==
@@ -666,13 +677,9 @@ int af_grant_list_user(af_server *srv, const char *username, af_grant_fn fn,
 	struct filed_walk w = {srv, NULL, -1, 0, 0, fn, arg};
 	char key[KEY_BUF];
 
-	if (username == NULL || fn == NULL ||
-	    user_key(username, key, sizeof(key)) != 0)
-		return -1;
-	w.key = key;
-	if (store_smembers(srv->store, key, walk_filed, &w) != STORE_OK)
-		return -1;
-	return w.failed ? -1 : 0;
+	return fn != NULL && walk_user(username, &w, key) == 0 && !w.failed
+		       ? 0
+		       : -1;
 }
 
 int af_grant_take_user(af_server *srv, const char *username, int64_t keep_gen)
@@ -680,12 +687,7 @@ int af_grant_take_user(af_server *srv, const char *username, int64_t keep_gen)
 	struct filed_walk w = {srv, NULL, keep_gen, 1, 0, NULL, NULL};
 	char key[KEY_BUF];
 
-	if (username == NULL || user_key(username, key, sizeof(key)) != 0)
-		return -1;
-	w.key = key;
-	if (store_smembers(srv->store, key, walk_filed, &w) != STORE_OK)
-		return -1;
-	return w.failed ? -1 : 0;
+	return walk_user(username, &w, key) == 0 && !w.failed ? 0 : -1;
 }
 
 int af_grant_family_check(af_server *srv, const char *at_sel,
