@@ -1226,15 +1226,25 @@ static int refused_again(const json_t *device, const json_t *patch)
 
 /*
  * Whether device (as the signature check read it) has a token pushes may
- * use once patch is made: one it holds, not refused by APNs or FCM since
- * it was sent (a patch without a token keeps the old one as it was).
+ * use once patch is made: a platform that takes pushes (a device of
+ * platform "none" never gets one, whatever token it holds) and a token it
+ * holds, not refused by APNs or FCM since it was sent (a patch without a
+ * platform or token keeps the old one as it was).
  */
 static int token_usable_after(const json_t *device, const json_t *patch)
 {
 	const json_t *valid = json_object_get(patch, "push_token_valid");
 	const char *token =
 		json_string_value(json_object_get(patch, "push_token"));
+	const char *platform =
+		json_string_value(json_object_get(patch, "platform"));
 
+	if (platform == NULL)
+		platform =
+			json_string_value(json_object_get(device, "platform"));
+	if (platform == NULL ||
+	    (strcmp(platform, "apns") != 0 && strcmp(platform, "fcm") != 0))
+		return 0;
 	if (token == NULL)
 		token = json_string_value(
 			json_object_get(device, "push_token"));

@@ -2052,6 +2052,27 @@ static void test_push_token_refused_stays_refused(void **state)
 	put_token(f, &r, "{\"app_version\": \"2024.4\"}", 1);
 }
 
+/*
+ * A device of platform "none" gets no push, whatever token it holds: the
+ * answer never tells its app otherwise.
+ */
+static void test_push_token_platform_none_not_usable(void **state)
+{
+	struct fx *f = *state;
+	rq r = {.method = "PUT", .path = "/device/v1/push-token", .ts = NOW};
+
+	enroll(f);
+	r.device = f->device;
+	put_token(f, &r, "{\"app_version\": \"2024.2\"}", 1);
+	put_token(f, &r, "{\"platform\": \"none\"}", 0);
+	put_token(f, &r, "{\"push_token\": \"apns-token-0003\"}", 0);
+	put_token(f, &r, "{\"sandbox\": true}", 0);
+	put_token(f, &r,
+		  "{\"platform\": \"fcm\", \"push_token\": \"fcm-token-1\"}",
+		  1);
+	put_token(f, &r, "{\"app_version\": \"2024.3\"}", 1);
+}
+
 static void test_routing_unknown_404_wrong_method_405(void **state)
 {
 	struct fx *f = *state;
@@ -2154,6 +2175,7 @@ int main(void)
 		T(test_removed_device_401),
 		T(test_push_token_put_updates_device),
 		T(test_push_token_refused_stays_refused),
+		T(test_push_token_platform_none_not_usable),
 		T(test_routing_unknown_404_wrong_method_405),
 		T(test_body_validators_refuse_bad_members),
 #undef T
