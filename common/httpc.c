@@ -408,8 +408,14 @@ static CURLcode set_common(af_httpc *c, const af_httpc_request *req,
 		rc = curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, a);
+	/*
+	 * The CA file alone: libcurl would also search its built-in CA
+	 * folder (Debian's: /etc/ssl/certs, every public CA) beside it.
+	 */
 	if (rc == CURLE_OK && c->ca_file != NULL)
 		rc = curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+	if (rc == CURLE_OK && c->ca_file != NULL)
+		rc = curl_easy_setopt(c->curl, CURLOPT_CAPATH, NULL);
 	/*
 	 * Plain http is for a server on this host (authflowctl sends its
 	 * token over it only to loopback): never through a proxy, which
