@@ -659,7 +659,7 @@ int af_idsim_push_token(const af_idsim_ctx *ctx, const af_idsim_push_args *a)
 	struct session s;
 	json_t *body = NULL, *answer = NULL;
 	const char *platform;
-	int rc;
+	int rc, takes_push;
 
 	rc = session_begin(ctx, &s);
 	if (rc != AF_IDSIM_EXIT_OK)
@@ -674,6 +674,8 @@ int af_idsim_push_token(const af_idsim_ctx *ctx, const af_idsim_push_args *a)
 		goto out;
 	platform = a->platform != NULL ? a->platform
 				       : af_idsim_state_platform(s.state);
+	/* A phone of platform none takes no push: false says nothing more. */
+	takes_push = platform == NULL || strcmp(platform, "none") != 0;
 	if (af_idsim_state_set_push(
 		    s.state,
 		    platform != NULL ? platform : AF_IDSIM_DEFAULT_PLATFORM,
@@ -686,7 +688,8 @@ int af_idsim_push_token(const af_idsim_ctx *ctx, const af_idsim_push_args *a)
 		rc = af_idsim_fail(AF_IDSIM_EXIT_REFUSED,
 				   "the server took the token, but %s: %s",
 				   ctx->state, err);
-	else if (json_is_false(json_object_get(answer, "push_token_valid")))
+	else if (takes_push &&
+		 json_is_false(json_object_get(answer, "push_token_valid")))
 		fprintf(stderr, "idsim: the push service refused this token "
 				"before: no push goes to it until a new one "
 				"comes\n");

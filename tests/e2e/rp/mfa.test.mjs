@@ -1379,6 +1379,19 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(r.polls, 0, 'asks no more');
   });
 
+  test('a phone that stops taking pushes is not told its token was refused', async () => {
+    const s = await mfaUser('tobin', ['--platform', 'apns', '--push-token', 'c'.repeat(64), '--app-version', '2024.1']);
+    const platform = async () => (await server.admin('GET', '/users/tobin/devices')).json.devices[0].platform;
+    let r = await idsim(server, s.phone, ['push-token', 'd'.repeat(64), '--platform', 'none']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '', 'platform none: no push, and no word of a refused token');
+    assert.equal(await platform(), 'none');
+    r = await idsim(server, s.phone, ['push-token', 'e'.repeat(64), '--platform', 'fcm']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(await platform(), 'fcm');
+  });
+
   test('legacy mode and old app versions get no push, only the token code', async () => {
     const s = await mfaUser('quin', ['--platform', 'apns', '--push-token', 'a'.repeat(64), '--app-version', '2022.1']);
     let w = await server.admin('PATCH', '/workflow', { min_app_version: { ios: '2023.2' } });
