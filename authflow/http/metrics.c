@@ -31,8 +31,9 @@ static const char *const login_names[AF_LOGIN_OUTCOME_COUNT] = {
 };
 
 static const char *const mfa_names[AF_MFA_OUT_COUNT] = {
-	"approved",   "failed",	      "denied",	 "reported",  "code_ok",
-	"code_wrong", "push_limited", "expired", "cancelled", "code_replayed",
+	"approved",  "failed",	      "denied",	      "reported",
+	"code_ok",   "code_wrong",    "push_limited", "expired",
+	"cancelled", "code_replayed", "push_paused",
 };
 
 /* The device API's refusals, as its log lines name them; "other" last. */

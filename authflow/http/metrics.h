@@ -41,6 +41,7 @@ typedef enum af_mfa_outcome {
 	AF_MFA_OUT_EXPIRED,	  /* a push nobody answered in time */
 	AF_MFA_OUT_CANCELLED,	  /* the person cancelled at the page */
 	AF_MFA_OUT_CODE_REPLAYED, /* a token code used before */
+	AF_MFA_OUT_PUSH_PAUSED,	  /* a right password while pushes pause */
 	AF_MFA_OUT_COUNT
 } af_mfa_outcome;
 

@@ -189,8 +189,14 @@ static void push_refused(af_server *srv, const af_req *req,
 	long long left = (long long)(v->until - af_now());
 	json_t *detail;
 
+	/*
+	 * The right password while pushes pause after a report: the one
+	 * who was reported may be trying again (the report's own audit
+	 * event names the user and the address it came from).
+	 */
 	if (strcmp(v->why, "paused") == 0) {
-		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
+		af_metrics_mfa(srv->metrics, AF_MFA_OUT_PUSH_PAUSED);
+		af_event_login(srv->log, LOG_LEVEL_WARN, req, username,
 			       "push_paused", "resume_in_s=%lld", left);
 		return;
 	}

@@ -333,9 +333,30 @@ static int issue_code(af_server *srv, const af_req *req, af_resp *resp,
 
 		send_to_client(srv, resp, authz, params);
 	}
-	log_info(srv->log, req->rid, "code_issued", "user=%s client=%s",
-		 s->username,
-		 json_string_value(json_object_get(authz, "client_id")));
+	{
+		/*
+		 * The session (its sid, as in the id_token and the logout
+		 * line) and the address it was used from: a session cookie
+		 * used from another address than its sign-in's shows here,
+		 * with sso 1 for a code issued on the session alone.
+		 */
+		const char *kv[] = {
+			"user",
+			s->username,
+			"client",
+			json_string_value(json_object_get(authz, "client_id")),
+			"sid",
+			s->sid,
+			"sso",
+			at_once ? "1" : "0",
+			"ip",
+			req->client_ip,
+			NULL,
+		};
+
+		log_write(srv->log, LOG_LEVEL_INFO, req->rid, "code_issued", kv,
+			  NULL);
+	}
 	OPENSSL_cleanse(code, sizeof(code));
 	return 0;
 }

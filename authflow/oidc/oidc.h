@@ -106,7 +106,7 @@ void af_login_uncounted_pause(af_server *srv, const af_req *req,
 int af_login_uncounted(af_server *srv);
 
 /* The longest detail af_login_finish() takes for its log event. */
-#define AF_LOGIN_DETAIL_MAX 64
+#define AF_LOGIN_DETAIL_MAX 128
 
 /*
  * Ends a sign-in whose every step passed, for the user (the directory

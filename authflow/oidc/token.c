@@ -324,15 +324,24 @@ static void log_token(af_server *srv, const af_req *req, const char *client_id,
 		      const json_t *grant, const char *grant_type,
 		      const char *outcome)
 {
+	/*
+	 * The address the client called from (a secret used from a new one
+	 * stands out) and the grant's session, which joins the line to the
+	 * sign-in's code_issued and to the session's logout.
+	 */
 	const char *kv[] = {
 		"client",
 		client_id,
 		"user",
 		json_string_value(json_object_get(grant, "username")),
+		"sid",
+		json_string_value(json_object_get(grant, "sid")),
 		"grant",
 		grant_type,
 		"outcome",
 		outcome,
+		"ip",
+		req->client_ip,
 		NULL};
 
 	log_write(srv->log,

@@ -394,7 +394,13 @@ static void complete(af_server *srv, af_req *req, af_resp *resp, json_t *authz,
 	if (af_mfa_code_tries_clear(srv->store, s.username) != AF_MFA_OK)
 		log_warn(srv->log, req->rid, "throttle",
 			 "could not clear the token-code tries");
-	snprintf(detail, sizeof(detail), "factor=%s", factor);
+	/*
+	 * The txn and the phone join this line to the password step's,
+	 * the phone's answer and the push (mfa, device and push lines).
+	 */
+	snprintf(detail, sizeof(detail), "factor=%s txn=%s device=%s", factor,
+		 mfa_str(authz, "txn") != NULL ? mfa_str(authz, "txn") : "-",
+		 device != NULL && device[0] != '\0' ? device : "-");
 	af_login_finish(srv, req, resp, flow, authz, user, &s, device, known,
 			detail);
 	json_decref(user);

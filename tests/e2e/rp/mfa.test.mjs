@@ -466,10 +466,17 @@ describe(`push MFA (${STORE} store)`, () => {
     const metrics = await (await fetch(`${server.issuer}/metrics`)).text();
     assert.match(metrics, /authflow_mfa_total\{outcome="reported"\} [1-9]/);
     assert.match(metrics, /authflow_mfa_total\{outcome="denied"\} [1-9]/);
-    // Paused: the next sign-in goes to the token code, no challenge.
+    // Paused: the next sign-in goes to the token code, no challenge;
+    // the right password again after a report is counted and a warning.
+    const paused = await mfaCount('push_paused');
     m = await toMfa(s);
     assert.equal(pageNumber(m.page.text), null);
     assert.match(m.page.text, /paused/);
+    assert.equal(await mfaCount('push_paused'), paused + 1);
+    const line = server.stderr().split('\n').filter((l) => l.includes('"outcome":"push_paused"'))
+      .map((l) => JSON.parse(l)).find((l) => l.user === 'olga');
+    assert.equal(line?.level, 'warn');
+    assert.match(line.msg, /^resume_in_s=\d+$/);
     const p = await idsim(server, s.phone, ['pending']);
     assert.equal(p.stdout, '');
     // An administrator who has checked with the user lifts the pause.
@@ -597,6 +604,31 @@ describe(`push MFA (${STORE} store)`, () => {
     const t2 = await finish(s, { ...m, mfaUrl: new URL(r2.location, server.issuer).href });
     assert.deepEqual(t2.claims().amr, ['pwd', 'swk', 'mfa']);
     await server.admin('POST', '/users/pete/unlock');
+  });
+
+  test('the log joins the password step, the phone\'s answer, the sign-in and its tokens', async () => {
+    const shared = server;
+    server = await startServer({ store: STORE, logLevel: 'info' });
+    try {
+      const s = await mfaUser('petra');
+      const m = await toMfa(s);
+      const [txn] = await pendingTxn(s);
+      assert.equal((await idsim(server, s.phone, ['approve', txn, '--number', pageNumber(m.page.text)])).stdout, 'approved');
+      const t = await finish(s, m);
+      const device = (await server.admin('GET', '/users/petra/devices')).json.devices[0].id;
+      const lines = server.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      assert.ok(lines.some((l) => l.event === 'mfa' && l.msg.includes(`txn_started=1 txn=${txn} `)), 'the password step names the txn');
+      assert.ok(lines.some((l) => l.event === 'device' && l.msg.includes(`device=${device} txn=${txn}`)), 'so does the phone\'s answer');
+      const login = lines.find((l) => l.event === 'login' && l.user === 'petra' && l.outcome === 'ok');
+      assert.equal(login?.msg, `factor=swk txn=${txn} device=${device}`);
+      const issued = lines.find((l) => l.event === 'code_issued' && l.rid === login.rid);
+      assert.equal(issued?.sid, t.claims().sid);
+      assert.equal(issued.sso, '0');
+      assert.equal(lines.find((l) => l.event === 'token' && l.user === 'petra')?.sid, t.claims().sid);
+    } finally {
+      await server.stop();
+      server = shared;
+    }
   });
 
   test('wrong token codes in parallel flows: no more are checked than the limit', async () => {

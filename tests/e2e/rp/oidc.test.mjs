@@ -848,6 +848,11 @@ describe(`authflow OIDC (${STORE} store)`, () => {
     assert.equal(reuse?.outcome, 'reused_refresh_token_family_revoked');
     assert.equal(reuse.user, 'rowan');
     assert.equal(reuse.client, s.clientId);
+    // The session's sid joins the token lines to the sign-in's code.
+    const sid = JSON.parse(Buffer.from(first.id_token.split('.')[1], 'base64url')).sid;
+    assert.ok(sid);
+    assert.equal(reuse.sid, sid);
+    assert.equal(reuse.ip, '127.0.0.1');
     assert.ok(lines.some((l) => l.outcome === 'ok_within_grace' && l.user === 'rowan'));
     assert.ok(lines.some((l) => l.outcome === 'unknown_or_used_refresh_token' && l.client === s.clientId));
     assert.ok(lines.some((l) => l.outcome === 'refresh_token_of_another_client' && l.client === other.clientId));
@@ -3015,6 +3020,48 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       assert.equal((await srv.admin('POST', '/users', { username: 'after', password: 'after-password' })).status, 201);
       await new Promise((res) => setTimeout(res, 300));
       assert.match(srv.stderr(), /the store is full: it holds \d+ MiB of its 16 MiB cap \(store.max_mb\); new sign-ins/);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('the log joins a sign-in\'s code, its tokens and its session, with the addresses', async () => {
+    const srv = await startServer({ store: STORE, logLevel: 'info', listen: { trusted_proxies: ['127.0.0.0/8'] } });
+    try {
+      const s = { ...(await seed(srv, { user: 'lorna' })), issuer: srv.issuer };
+      const config = await client.discovery(new URL(s.issuer), s.clientId, undefined,
+        client.ClientSecretBasic(s.clientSecret), { execute: [client.allowInsecureRequests] });
+      const verifier = client.randomPKCECodeVerifier();
+      const url = async (extra = {}) => client.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT, scope: 'openid', state: 'st',
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256', ...extra,
+      }).href;
+      const xff = (ip) => ({ 'x-forwarded-for': `${ip}, 127.0.0.1` });
+      const browser = new Browser(xff('198.51.100.7'));
+      const o = await openAuthorize(browser, s.issuer, await url());
+      const r = await browser.post(`${s.issuer}/login`, { ...o.fields, username: s.user, password: s.password });
+      assert.equal(r.status, 302, r.text);
+      const tokens = await client.authorizationCodeGrant(config, new URL(r.location),
+        { pkceCodeVerifier: verifier, expectedState: 'st' });
+      const sid = tokens.claims().sid;
+      assert.ok(sid);
+      // The session cookie used again from elsewhere: a code at once.
+      browser.headers = xff('203.0.113.9');
+      const again = await browser.get(await url());
+      assert.equal(again.status, 302);
+      assert.ok(new URL(again.location).searchParams.get('code'));
+      const lines = srv.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      const issued = lines.filter((l) => l.event === 'code_issued' && l.user === 'lorna');
+      assert.deepEqual(issued.map((l) => [l.client, l.sid, l.sso, l.ip]),
+        [[s.clientId, sid, '0', '198.51.100.7'], [s.clientId, sid, '1', '203.0.113.9']]);
+      const login = lines.find((l) => l.event === 'login' && l.user === 'lorna' && l.outcome === 'ok');
+      assert.equal(login.rid, issued[0].rid, 'the sign-in and its code share a request id');
+      const token = lines.find((l) => l.event === 'token' && l.user === 'lorna');
+      assert.equal(token.outcome, 'ok');
+      assert.equal(token.sid, sid);
+      assert.equal(token.ip, '127.0.0.1');
+      assert.equal(token.client, s.clientId);
     } finally {
       await srv.stop();
     }
