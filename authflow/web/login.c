@@ -41,7 +41,7 @@
 /* A display name whole: up to AF_DIR_DISPLAY_MAX characters of UTF-8. */
 #define AF_APP_NAME_BUF	   (4 * AF_DIR_DISPLAY_MAX + 1)
 /* "unknown:" and 12 hex digits; see logged_name(). */
-#define AF_LOGGED_NAME_BUF 24
+#define AF_LOGGED_NAME_BUF (AF_DIR_USERNAME_MAX + 1)
 
 static void app_name(af_server *srv, const json_t *authz, char *out,
 		     size_t outcap)
@@ -417,6 +417,7 @@ static const char *logged_name(af_server *srv, const char *username,
 {
 	uint8_t key[32], mac[EVP_MAX_MD_SIZE];
 	char hex[2 * LOG_NAME_BYTES + 1];
+	const char *name;
 	json_t *user = NULL;
 	af_dir_status st = af_dir_user_get(srv->dir, username, &user);
 	EVP_MAC_CTX *ctx = NULL;
@@ -426,9 +427,15 @@ static const char *logged_name(af_server *srv, const char *username,
 		OSSL_PARAM_construct_end()};
 	size_t n = 0;
 
+	/* A user's own spelling: "ALICE" typed is logged as the user. */
+	if (st == AF_DIR_OK) {
+		name = json_string_value(json_object_get(user, "username"));
+		(void)snprintf(out, AF_LOGGED_NAME_BUF, "%s",
+			       name != NULL ? name : username);
+		json_decref(user);
+		return out;
+	}
 	json_decref(user);
-	if (st == AF_DIR_OK)
-		return username;
 	(void)snprintf(out, AF_LOGGED_NAME_BUF, "unchecked");
 	if (st != AF_DIR_NOT_FOUND ||
 	    store_secret(srv->store, LOG_NAME_KEY, key, sizeof(key)) !=
@@ -788,8 +795,10 @@ void af_h_login_post(af_server *srv, af_req *req, af_resp *resp)
 	/* Right, but given too long ago: the service desk gives another. */
 	if (af_dir_user_password_expired(user, af_now())) {
 		af_metrics_login(srv->metrics, AF_LOGIN_NOT_ALLOWED);
-		af_event_login(srv->log, LOG_LEVEL_INFO, req, username,
-			       "temporary_password_expired", NULL);
+		af_event_login(
+			srv->log, LOG_LEVEL_INFO, req,
+			json_string_value(json_object_get(user, "username")),
+			"temporary_password_expired", NULL);
 		allow_app(resp, authz);
 		af_page_refusal(
 			resp, 403, "Temporary password expired",

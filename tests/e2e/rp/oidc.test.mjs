@@ -3098,6 +3098,9 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       const oo = await openAuthorize(other, s.issuer, await url());
       for (let i = 1; i <= 5; i++) assert.equal((await post(other, oo, s.user, `wrong-${i}`)).status, 401);
       assert.equal((await post(other, oo, 'KIRA', s.password)).status, 429, 'every other browser waits');
+      // Logged under the user's own spelling, whatever the case typed.
+      const held = srv.stderr().split('\n').filter((l) => l.includes('"outcome":"throttled"')).map((l) => JSON.parse(l));
+      assert.deepEqual(held.map((l) => [l.event, l.user, l.ip]), [['login', 'kira', '203.0.113.9']]);
       // The user's own browser does not, from any address.
       mine.headers = xff('192.0.2.200');
       o = await openAuthorize(mine, s.issuer, await url({ prompt: 'login' }));
