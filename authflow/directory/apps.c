@@ -1008,7 +1008,7 @@ af_dir_status af_dir_app_set(af_dir *dir, const char *actor,
 			     json_t **out, char *err, size_t errlen)
 {
 	char key[STORE_KEY_MAX];
-	json_t *norm = NULL, *before = NULL, *after = NULL;
+	json_t *norm = NULL, *before = NULL, *after = NULL, *detail;
 	const char *newname, *oldname;
 	int claimed = 0;
 	af_dir_status rc, kept = AF_DIR_OK;
@@ -1051,7 +1051,10 @@ af_dir_status af_dir_app_set(af_dir *dir, const char *actor,
 		claimed = 0;
 	}
 	/* The profile changed: that is recorded, whatever follows. */
-	rc = af_dir__audit(dir, actor, "app.set", client_id, norm, err, errlen);
+	detail = af_dir__change_detail(norm, before, AF_DIR_UNSET_NULL);
+	rc = af_dir__audit(dir, actor, "app.set", client_id,
+			   detail != NULL ? detail : norm, err, errlen);
+	json_decref(detail);
 	if (rc == AF_DIR_OK && kept == AF_DIR_CONFLICT)
 		af_dir__err(err, errlen,
 			    "name: \"%s\" was taken meanwhile; give the app "

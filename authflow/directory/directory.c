@@ -1312,6 +1312,62 @@ af_dir_status af_dir__audit(af_dir *dir, const char *actor, const char *action,
 	return AF_DIR_OK;
 }
 
+/* What member k of before held, as af_dir__change_detail() shows it. */
+static json_t *was_of(const json_t *before, const char *k, const json_t *v,
+		      af_dir_unset unset)
+{
+	const json_t *old = json_object_get(before, k), *lv;
+	json_t *lists;
+	const char *lk;
+
+	if (old == NULL)
+		return unset == AF_DIR_UNSET_FLAG_FALSE && json_is_boolean(v)
+			       ? json_false()
+			       : json_null();
+	if (!json_is_object(v) || !json_is_object(old))
+		return json_deep_copy(old);
+	lists = json_object();
+	json_object_foreach(af_dir__iterable(v), lk, lv)
+	{
+		const json_t *was = json_object_get(old, lk);
+
+		(void)lv;
+		if (lists != NULL &&
+		    json_object_set_new(lists, lk,
+					was != NULL ? json_deep_copy(was)
+						    : json_null()) != 0) {
+			json_decref(lists);
+			return NULL;
+		}
+	}
+	return lists;
+}
+
+json_t *af_dir__change_detail(const json_t *norm, const json_t *before,
+			      af_dir_unset unset)
+{
+	json_t *detail = json_deep_copy(norm), *was = json_object(), *v;
+	const char *k;
+
+	if (detail == NULL || was == NULL)
+		goto fail;
+	json_object_foreach(af_dir__iterable(norm), k, v)
+	{
+		if (json_object_set_new(was, k, was_of(before, k, v, unset)) !=
+		    0)
+			goto fail;
+	}
+	if (json_object_set_new(detail, "was", was) != 0) {
+		json_decref(detail);
+		return NULL;
+	}
+	return detail;
+fail:
+	json_decref(detail);
+	json_decref(was);
+	return NULL;
+}
+
 af_dir_status af_dir__audit_removal(af_dir *dir, const char *actor,
 				    const char *action, const char *target,
 				    const json_t *detail, char *err,

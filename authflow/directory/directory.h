@@ -1022,6 +1022,23 @@ AF_DIR_NODISCARD af_dir_status af_dir__audit(af_dir *dir, const char *actor,
 					     const json_t *detail, char *err,
 					     size_t errlen);
 
+/* How af_dir__change_detail() reads a member before had not. */
+typedef enum af_dir_unset {
+	AF_DIR_UNSET_NULL = 0,	 /* null: nothing was there */
+	AF_DIR_UNSET_FLAG_FALSE, /* false for a flag, null for the rest */
+} af_dir_unset;
+
+/*
+ * The detail of a change event: a copy of the fields given (norm, which
+ * never holds a secret), and under "was" what each held in before, the
+ * record as the change found it, so that the trail shows a setting
+ * changed from what to what. A member that is an object of lists
+ * ("assigned") has under "was" the lists it names only. NULL when out of
+ * memory.
+ */
+json_t *af_dir__change_detail(const json_t *norm, const json_t *before,
+			      af_dir_unset unset);
+
 /*
  * Records the audit event of a removal about to be made: the event goes
  * before the record, so that a removal cut short after it (a crash, a

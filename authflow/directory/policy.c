@@ -266,7 +266,7 @@ af_dir_status af_dir_policy_set(af_dir *dir, const char *actor,
 				char *err, size_t errlen)
 {
 	char key[STORE_KEY_MAX];
-	json_t *norm = NULL;
+	json_t *norm = NULL, *before = NULL, *detail;
 	af_dir_status rc;
 
 	if (dir == NULL || af_dir__check_actor(actor) != AF_DIR_OK) {
@@ -281,13 +281,18 @@ af_dir_status af_dir_policy_set(af_dir *dir, const char *actor,
 	rc = policy_fields(dir, patch, 0, &norm, err, errlen);
 	if (rc != AF_DIR_OK)
 		return rc;
-	rc = af_dir__update(dir, key, policy_merge, norm, NULL, NULL);
+	rc = af_dir__update(dir, key, policy_merge, norm, NULL, &before);
 	af_dir__policies_changed(dir);
 	if (rc == AF_DIR_NOT_FOUND)
 		af_dir__err(err, errlen, "name: no such policy");
-	if (rc == AF_DIR_OK)
-		rc = af_dir__audit(dir, actor, "policy.set", name, norm, err,
-				   errlen);
+	/* What each setting held, so that MFA turned off shows as such. */
+	if (rc == AF_DIR_OK) {
+		detail = af_dir__change_detail(norm, before, AF_DIR_UNSET_NULL);
+		rc = af_dir__audit(dir, actor, "policy.set", name,
+				   detail != NULL ? detail : norm, err, errlen);
+		json_decref(detail);
+	}
+	json_decref(before);
 	json_decref(norm);
 	return rc;
 }

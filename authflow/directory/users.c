@@ -743,41 +743,24 @@ af_dir_status af_dir_user_end_signins(af_dir *dir, const char *username)
 static json_t *change_detail(json_t *norm, const json_t *before,
 			     const json_t *after)
 {
-	json_t *detail = json_deep_copy(norm), *was = json_object(), *v;
-	const json_t *old, *now;
-	const char *k;
+	/* A flag not stored yet is off (password_change_required of users
+	 * made before it existed). */
+	json_t *detail =
+		af_dir__change_detail(norm, before, AF_DIR_UNSET_FLAG_FALSE);
+	json_t *was = json_object_get(detail, "was");
+	const char *k = "email_verified";
+	const json_t *old = json_object_get(before, k);
+	const json_t *now = json_object_get(after, k);
 
-	if (detail == NULL || was == NULL)
-		goto fail;
-	k = "email_verified";
-	old = json_object_get(before, k);
-	now = json_object_get(after, k);
-	if (json_object_get(norm, k) == NULL && now != NULL &&
-	    json_is_true(old) != json_is_true(now) &&
-	    (json_object_set_new(detail, k, json_deep_copy(now)) != 0 ||
-	     json_object_set_new(was, k, json_boolean(json_is_true(old))) != 0))
-		goto fail;
-	json_object_foreach(norm, k, v)
-	{
-		old = json_object_get(before, k);
-		/* A flag not stored yet is off (password_change_required of
-		 * users made before it existed). */
-		if (old == NULL && json_is_boolean(v))
-			old = json_false();
-		if (json_object_set_new(was, k,
-					old != NULL ? json_deep_copy(old)
-						    : json_null()) != 0)
-			goto fail;
-	}
-	if (json_object_set_new(detail, "was", was) != 0) {
+	if (detail == NULL || json_object_get(norm, k) != NULL || now == NULL ||
+	    json_is_true(old) == json_is_true(now))
+		return detail;
+	if (json_object_set_new(detail, k, json_deep_copy(now)) != 0 ||
+	    json_object_set_new(was, k, json_boolean(json_is_true(old))) != 0) {
 		json_decref(detail);
 		return NULL;
 	}
 	return detail;
-fail:
-	json_decref(detail);
-	json_decref(was);
-	return NULL;
 }
 
 af_dir_status af_dir_user_set(af_dir *dir, const char *actor,

@@ -956,6 +956,77 @@ static void test_af_dir_user_set_audit_says_what_was(void **state)
 	json_decref(list);
 }
 
+/* The newest audit event's detail; *list keeps it (decref it after). */
+static json_t *newest_detail(fixture *f, const char *action, json_t **list)
+{
+	*list = NULL;
+	assert_int_equal(af_audit_list(f->dir, 1, collect_actions, list),
+			 AF_DIR_OK);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(*list, 0), "action")),
+			    action);
+	return json_object_get(json_array_get(*list, 0), "detail");
+}
+
+/*
+ * policy.set and app.set say what each setting was: MFA turned off for a
+ * policy's people, or a redirect URI swapped, shows as such.
+ */
+static void test_af_dir_policy_app_set_audit_says_what_was(void **state)
+{
+	fixture *f = *state;
+	char id[AF_DIR_CLIENT_ID_BUF], *text;
+	json_t *patch, *list, *detail, *was, *want;
+
+	assert_int_equal(add_user(f, "{\"username\":\"ann\"}", "ann-pass-0001"),
+			 AF_DIR_OK);
+	assert_int_equal(add_user(f, "{\"username\":\"bob\"}", "bob-pass-0001"),
+			 AF_DIR_OK);
+	assert_int_equal(add_policy(f, "{\"name\":\"p\",\"remote_access\":true,"
+				       "\"assigned\":{\"users\":[\"ann\"]}}"),
+			 AF_DIR_OK);
+	patch = parse("{\"remote_access\":false,\"number_matching\":false,"
+		      "\"assigned\":{\"users\":[\"bob\"]}}");
+	assert_int_equal(af_dir_policy_set(f->dir, ACTOR, "p", patch, f->err,
+					   sizeof(f->err)),
+			 AF_DIR_OK);
+	json_decref(patch);
+	detail = newest_detail(f, "policy.set", &list);
+	assert_true(json_is_false(json_object_get(detail, "remote_access")));
+	was = json_object_get(detail, "was");
+	assert_true(json_is_true(json_object_get(was, "remote_access")));
+	/* Not set before: the workflow's, said as null. */
+	assert_true(json_is_null(json_object_get(was, "number_matching")));
+	/* The lists given, as they were; the others not named. */
+	want = parse("{\"users\":[\"ann\"]}");
+	assert_true(json_equal(json_object_get(was, "assigned"), want));
+	json_decref(want);
+	json_decref(list);
+
+	assert_int_equal(
+		add_app_id(f,
+			   "{\"name\":\"a\",\"display_name\":\"A\","
+			   "\"redirect_uris\":[\"https://a.example/cb\"]}",
+			   id),
+		AF_DIR_OK);
+	patch = parse("{\"redirect_uris\":[\"https://b.example/cb\"]}");
+	assert_int_equal(af_dir_app_set(f->dir, ACTOR, id, patch, NULL, f->err,
+					sizeof(f->err)),
+			 AF_DIR_OK);
+	json_decref(patch);
+	detail = newest_detail(f, "app.set", &list);
+	want = parse("[\"https://a.example/cb\"]");
+	assert_true(json_equal(json_object_get(json_object_get(detail, "was"),
+					       "redirect_uris"),
+			       want));
+	json_decref(want);
+	text = json_dumps(detail, 0);
+	assert_non_null(text);
+	assert_null(strstr(text, "secret"));
+	free(text);
+	json_decref(list);
+}
+
 /* 1 when list holds action on target by ACTOR with "removed" in detail. */
 static int has_forget(const json_t *list, const char *action,
 		      const char *target)
@@ -6404,6 +6475,7 @@ int main(void)
 		T(test_af_dir_user_set_memberships_kept_in_step),
 		T(test_af_dir_user_set_email_change_unverifies),
 		T(test_af_dir_user_set_audit_says_what_was),
+		T(test_af_dir_policy_app_set_audit_says_what_was),
 		T(test_af_dir_memberships_mend),
 		T(test_af_dir_memberships_mend_tells_removing),
 		T(test_af_dir_app_names_mend),
