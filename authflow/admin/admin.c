@@ -818,13 +818,19 @@ void af_h_admin(af_server *srv, af_req *req, af_resp *resp)
 		goto done;
 	r->fn(c);
 done:
-	log_info(srv->log, req->rid, "admin",
-		 "actor=%s action=%s target=%s status=%u", c->caller.name,
-		 c->action,
-		 c->target[0] != '\0'
-			 ? log_value(c->target, shown, sizeof(shown))
-			 : "-",
-		 resp->status);
+	/*
+	 * A token that tried what its role may not do (403) is a warning:
+	 * an operator reaching past their role, or a token in other hands.
+	 */
+	log_write(srv->log,
+		  resp->status == 403 ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+		  req->rid, "admin", NULL,
+		  "actor=%s action=%s target=%s status=%u", c->caller.name,
+		  c->action,
+		  c->target[0] != '\0'
+			  ? log_value(c->target, shown, sizeof(shown))
+			  : "-",
+		  resp->status);
 out:
 	json_decref(c->body);
 	af_dir_free(c->dir);
