@@ -17,18 +17,25 @@
 
 /*
  * Logs a refused client id (one the caller chose: the log keeps 64
- * bytes) and the address it came from.
+ * bytes), the address it came from and why (NULL: not said): a refusal
+ * at info, an address held in its wait (someone guessing) at warn.
  */
 static void refused(af_server *srv, const af_req *req, const char *client,
-		    const char *outcome)
+		    const char *outcome, const char *why)
 {
 	char shown[65];
-	const char *kv[] = {
-		"client", shown, "outcome", outcome, "ip", req->client_ip, NULL,
-	};
+	const char *kv[9] = {"client", shown, "outcome",
+			     outcome,  "ip",  req->client_ip};
 
+	if (why != NULL) {
+		kv[6] = "why";
+		kv[7] = why;
+	}
 	(void)snprintf(shown, sizeof(shown), "%.64s", client);
-	log_write(srv->log, LOG_LEVEL_INFO, req->rid, "client_auth", kv, NULL);
+	log_write(srv->log,
+		  strcmp(outcome, "throttled") == 0 ? LOG_LEVEL_WARN
+						    : LOG_LEVEL_INFO,
+		  req->rid, "client_auth", kv, NULL);
 }
 
 /*
@@ -51,7 +58,7 @@ static int throttled(af_server *srv, const af_req *req, af_resp *resp,
 				    "try again");
 		return -1;
 	}
-	refused(srv, req, client, "throttled");
+	refused(srv, req, client, "throttled", NULL);
 	af_resp_retry_after(resp, wait_s);
 	af_resp_oauth_error(resp, 429, "temporarily_unavailable",
 			    "too many failed client authentications from "
@@ -121,7 +128,9 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 		goto out;
 	}
 	if (st != AF_DIR_OK) {
-		refused(srv, req, user, "refused");
+		refused(srv, req, user, "refused",
+			st == AF_DIR_NOT_FOUND ? "no_such_client"
+					       : "wrong_secret_or_disabled");
 		/*
 		 * A failure that was not counted is not told as one: the
 		 * answer would tell a guesser that the store counts no more.
@@ -141,8 +150,9 @@ int af_oidc_client_auth(af_server *srv, const af_req *req, af_resp *resp,
 		goto out;
 	}
 	if (previous) {
-		const char *kv[] = {"client", user, "outcome",
-				    "previous_secret", NULL};
+		const char *kv[] = {
+			"client", user,		  "outcome", "previous_secret",
+			"ip",	  req->client_ip, NULL};
 
 		log_write(srv->log, LOG_LEVEL_WARN, req->rid, "client_auth", kv,
 			  "the client authenticated with the secret a "

@@ -3478,7 +3478,13 @@ describe(`authflow against one noisy address (${STORE} store)`, () => {
       const throttled = lines.filter((l) => l.outcome === 'throttled');
       assert.equal(throttled.length, 3);
       assert.ok(throttled.every((l) => l.ip === '203.0.113.61'), JSON.stringify(throttled[0]));
-      assert.equal(lines.filter((l) => l.outcome === 'refused').length, 22);
+      assert.ok(throttled.every((l) => l.level === 'warn'), 'an address held in its wait is a warning');
+      const refusals = lines.filter((l) => l.outcome === 'refused');
+      assert.equal(refusals.length, 22);
+      assert.ok(refusals.every((l) => l.level === 'info'));
+      // Why each was refused: an id nobody has, or a wrong secret.
+      assert.equal(refusals.filter((l) => l.why === 'no_such_client' && l.client.startsWith('nobody-')).length, 10);
+      assert.equal(refusals.filter((l) => l.why === 'wrong_secret_or_disabled' && l.client === s.clientId).length, 12);
       assert.doesNotMatch(srv.stderr(), new RegExp(s.clientSecret));
     } finally {
       await srv.stop();
