@@ -399,7 +399,7 @@ static void answer_code(af_admin_call *c, json_t *obj)
 void af_admin__enroll_code(af_admin_call *c)
 {
 	char user[AF_DIR_USERNAME_MAX + 1];
-	char code[AF_MFA_ID_BUF];
+	char code[AF_MFA_ID_BUF], code_id[AF_MFA_CODE_ID_BUF];
 	char uri[ENROLL_URI_MAX];
 	json_t *detail = NULL, *obj;
 	int64_t expires_at = 0;
@@ -426,7 +426,9 @@ void af_admin__enroll_code(af_admin_call *c)
 				"the enrollment URI is too long");
 		goto out;
 	}
-	detail = json_pack("{s:I}", "expires_at", (json_int_t)expires_at);
+	af_mfa_enroll_code_id(code, code_id);
+	detail = json_pack("{s:I, s:s}", "expires_at", (json_int_t)expires_at,
+			   "code_id", code_id);
 	if (detail == NULL) {
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		goto out;

@@ -556,17 +556,21 @@ static void audit(dcall *c, const char *device, const char *action,
  * set up stands out.
  */
 static void audit_enroll(dcall *c, const char *id, const char *user,
-			 const json_t *spec, unsigned flags)
+			 const json_t *spec, unsigned flags, const char *code)
 {
 	const char *by = (flags & AF_MFA_CODE_FIRST_PHONE) != 0 ? "password"
 			 : (flags & AF_MFA_CODE_ANOTHER_PHONE) != 0
 				 ? "another_phone"
 				 : "administrator";
-	json_t *detail =
-		json_pack("{s:O?, s:O?, s:O?, s:s}", "device_name",
-			  json_object_get(spec, "device_name"), "platform",
-			  json_object_get(spec, "platform"), "app_version",
-			  json_object_get(spec, "app_version"), "code", by);
+	char code_id[AF_MFA_CODE_ID_BUF];
+	json_t *detail;
+
+	af_mfa_enroll_code_id(code, code_id);
+	detail = json_pack("{s:O?, s:O?, s:O?, s:s, s:s}", "device_name",
+			   json_object_get(spec, "device_name"), "platform",
+			   json_object_get(spec, "platform"), "app_version",
+			   json_object_get(spec, "app_version"), "code", by,
+			   "code_id", code_id);
 
 	audit(c, id, "device.enroll", user, detail);
 	json_decref(detail);
@@ -870,7 +874,7 @@ static void h_enroll(dcall *c)
 		 json_string_value(json_object_get(spec, "platform")),
 		 c->resp->status);
 	if (id != NULL)
-		audit_enroll(c, id, user, spec, flags);
+		audit_enroll(c, id, user, spec, flags, code);
 out:
 	OPENSSL_cleanse(code, sizeof(code));
 	if (c->body != NULL)

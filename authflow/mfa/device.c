@@ -205,6 +205,19 @@ static int enroll_normalise(const char *in, char out[ENROLL_CODE_LEN + 1])
 	return n == ENROLL_CODE_LEN ? 0 : -1;
 }
 
+void af_mfa_enroll_code_id(const char *code, char out[AF_MFA_CODE_ID_BUF])
+{
+	char norm[ENROLL_CODE_LEN + 1], hex[65];
+
+	out[0] = '\0';
+	if (code == NULL || enroll_normalise(code, norm) != 0)
+		return;
+	af_sha256_hex(norm, strlen(norm), hex);
+	memcpy(out, hex, AF_MFA_CODE_ID_BUF - 1);
+	out[AF_MFA_CODE_ID_BUF - 1] = '\0';
+	OPENSSL_cleanse(norm, sizeof(norm));
+}
+
 /*
  * Reads (consume 0) or takes (consume 1) the user of a code. GETDEL: of
  * concurrent takers exactly one gets the user.

@@ -140,6 +140,17 @@ af_mfa_status af_mfa_enroll_code_new(store_ctx *st, const char *username,
 				     int64_t *expires_at);
 af_mfa_status af_mfa_enroll_code_take(store_ctx *st, const char *code,
 				      char *user, size_t usercap);
+
+/*
+ * An enrollment code's id for the audit trail: the first 12 hex digits
+ * of the SHA-256 of the code as made (a typed one is brought to that form
+ * first), which tells nothing of the code, so that the event of the code
+ * made (device.enroll_code) and that of the phone it enrolled
+ * (device.enroll) join up: a code made at the service desk and used from
+ * another address, say. "" for what is no code.
+ */
+#define AF_MFA_CODE_ID_BUF 13
+void af_mfa_enroll_code_id(const char *code, char out[AF_MFA_CODE_ID_BUF]);
 af_mfa_status af_mfa_enroll_codes_revoke(store_ctx *st, const char *username);
 af_mfa_status af_mfa_enroll_codes_revoke_own(store_ctx *st,
 					     const char *username);

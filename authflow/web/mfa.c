@@ -1570,15 +1570,18 @@ void af_h_mfa_cancel(af_server *srv, af_req *req, af_resp *resp)
 
 /* The audit event of an enrollment code a user made for themselves. */
 static void audit_own_code(af_server *srv, const af_req *req,
-			   const char *username, af_enroll_why why)
+			   const char *username, af_enroll_why why,
+			   const char *code)
 {
-	char actor[AF_DIR_ACTOR_MAX];
-	json_t *detail =
-		json_pack("{s:s}", "via",
-			  why == AF_ENROLL_ANOTHER || why == AF_ENROLL_FIRST
-				  ? "enroll_page"
-				  : "sign_in");
+	char actor[AF_DIR_ACTOR_MAX], code_id[AF_MFA_CODE_ID_BUF];
+	json_t *detail;
 
+	af_mfa_enroll_code_id(code, code_id);
+	detail = json_pack("{s:s, s:s}", "via",
+			   why == AF_ENROLL_ANOTHER || why == AF_ENROLL_FIRST
+				   ? "enroll_page"
+				   : "sign_in",
+			   "code_id", code_id);
 	snprintf(actor, sizeof(actor), "user:%s", username);
 	af_audit_record_or_log(srv->dir, srv->log, req->client_ip, req->rid,
 			       actor, "device.enroll_code", username, detail);
@@ -1682,7 +1685,7 @@ void af_mfa_enroll_page(af_server *srv, const af_req *req, af_resp *resp,
 			      "longer use, then add this one.</p>",
 			      AF_MFA_DEVICES_MAX);
 	} else if (made == AF_MFA_OK) {
-		audit_own_code(srv, req, username, why);
+		audit_own_code(srv, req, username, why, code);
 		af_buf_init(&uri, 2048);
 		af_buf_puts(&uri, "authflow://enroll?issuer=");
 		af_buf_urlenc(&uri, srv->cfg.issuer);

@@ -837,7 +837,7 @@ static void test_enroll_retry_same_key_same_answer(void **state)
 static void test_enroll_valid_created_code_consumed(void **state)
 {
 	struct fx *f = *state;
-	char code[AF_MFA_ID_BUF], key[64];
+	char code[AF_MFA_ID_BUF], key[64], code_id[AF_MFA_CODE_ID_BUF];
 	const json_t *totp;
 	json_t *dev = NULL;
 	uint64_t ttl = 1;
@@ -869,6 +869,11 @@ static void test_enroll_valid_created_code_consumed(void **state)
 	dev = newest_detail(f, "device.enroll");
 	assert_string_equal(json_string_value(json_object_get(dev, "code")),
 			    "administrator");
+	/* The code's id, as the event of the code made has it. */
+	af_mfa_enroll_code_id(code, code_id);
+	assert_int_equal(strlen(code_id), 12);
+	assert_string_equal(json_string_value(json_object_get(dev, "code_id")),
+			    code_id);
 	json_decref(dev);
 	/*
 	 * The same code a second time, for another key: used up (the same

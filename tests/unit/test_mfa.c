@@ -435,6 +435,25 @@ static void test_version_at_least_table(void **state)
 /* --- enrollment codes ------------------------------------------------------
  */
 
+/* A code's id: the same however the code is typed; none for no code. */
+static void test_enroll_code_id_of_typed_code(void **state)
+{
+	char a[AF_MFA_CODE_ID_BUF], b[AF_MFA_CODE_ID_BUF];
+	char hex[65];
+
+	(void)state;
+	af_mfa_enroll_code_id("JBSWY3DPEHPK3PXP", a);
+	af_sha256_hex("JBSWY3DPEHPK3PXP", 16, hex);
+	assert_int_equal(strlen(a), 12);
+	assert_memory_equal(a, hex, 12);
+	af_mfa_enroll_code_id("jbsw y3dp-ehpk 3pxp", b);
+	assert_string_equal(a, b);
+	af_mfa_enroll_code_id("JBSWY3DPEHPK3PX", b);
+	assert_string_equal(b, "");
+	af_mfa_enroll_code_id(NULL, b);
+	assert_string_equal(b, "");
+}
+
 static void test_enroll_code_take_once_then_not_found(void **state)
 {
 	struct fixture *f = *state;
@@ -3414,6 +3433,7 @@ int main(void)
 {
 	const struct CMUnitTest pure[] = {
 		cmocka_unit_test(test_strerror_every_status_has_text),
+		cmocka_unit_test(test_enroll_code_id_of_typed_code),
 		cmocka_unit_test(test_version_at_least_table),
 		cmocka_unit_test(test_device_pushable_rules),
 		cmocka_unit_test(test_new_id_never_starts_with_dash),

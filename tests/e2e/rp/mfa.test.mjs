@@ -1173,6 +1173,15 @@ describe(`push MFA (${STORE} store)`, () => {
     const last = [...codes].pop().match(/.{1,4}/g).join(' ');
     const phone = await idsim(server, path.join(server.dir, 'phone-yara.json'), ['enroll', last, '--platform', 'none']);
     assert.equal(phone.code, 0, phone.stderr);
+    // The code's id joins the phone enrolled to the code made, and tells
+    // nothing of the code: a digest's first 12 hex digits.
+    const id = createHash('sha256').update([...codes].pop()).digest('hex').slice(0, 12);
+    assert.equal(new Set(made.map((ev) => ev.detail.code_id)).size, 5);
+    assert.ok(made.some((ev) => ev.detail.code_id === id));
+    const enrolled = (await server.admin('GET', '/audit?limit=20')).json.events
+      .find((ev) => ev.action === 'device.enroll' && ev.target === 'yara');
+    assert.equal(enrolled?.detail.code_id, id);
+    assert.equal(enrolled.detail.code, 'password');
   });
 
   test('/enroll: a GET, or a post without the form token of the session, makes no code and writes nothing', async () => {
@@ -1422,6 +1431,13 @@ describe(`push MFA (${STORE} store)`, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
     assert.equal(await platform(), 'fcm');
+    // An administrator's code and the phone it enrolled share the code's id.
+    const events = (await server.admin('GET', '/audit?limit=200')).json.events;
+    const made = events.find((ev) => ev.action === 'device.enroll_code' && ev.target === 'tobin');
+    const enrolled = events.find((ev) => ev.action === 'device.enroll' && ev.target === 'tobin');
+    assert.match(made?.detail.code_id ?? '', /^[0-9a-f]{12}$/);
+    assert.equal(enrolled?.detail.code_id, made.detail.code_id);
+    assert.equal(enrolled.detail.code, 'administrator');
   });
 
   test('legacy mode and old app versions get no push, only the token code', async () => {
