@@ -5,7 +5,9 @@
  * and it checks the id_token's signature, issuer, audience, expiry and
  * nonce before it shows anything.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,17 +120,22 @@ out:
 static int seed(af_server *srv, char *err, size_t errlen)
 {
 	json_t *spec = NULL, *app = NULL;
-	char uri[512], back[512], derr[AF_DIR_ERR_BUF];
+	char uri[512], back[512], derr[AF_DIR_ERR_BUF] = "";
 	char secret[AF_DIR_SECRET_BUF];
 	af_dir_status st;
 	int rc = -1;
 
+	/*
+	 * derr is cleared after each step that may leave a message of a
+	 * record already there: a failure names its own step's reason.
+	 */
 	spec = json_pack("{s:s, s:b, s:b}", "name", "demo-users", "sso", 1,
 			 "remote_access", 1);
 	st = af_dir_policy_add(srv->dir, "demo", spec, derr, sizeof(derr));
 	json_decref(spec);
 	if (st != AF_DIR_OK && st != AF_DIR_EXISTS)
 		goto fail;
+	derr[0] = '\0';
 	spec = json_pack("{s:s, s:s, s:s, s:b}", "username", AF_DEMO_USER,
 			 "name", "Alice Demo", "email", "alice@example.com",
 			 "email_verified", 1);
@@ -137,6 +144,7 @@ static int seed(af_server *srv, char *err, size_t errlen)
 	json_decref(spec);
 	if (st != AF_DIR_OK && st != AF_DIR_EXISTS)
 		goto fail;
+	derr[0] = '\0';
 	st = af_dir_policy_assign(srv->dir, "demo", "demo-users",
 				  AF_DIR_TARGET_USER, AF_DEMO_USER, derr,
 				  sizeof(derr));
@@ -201,10 +209,11 @@ out:
 static int write_demo_json(af_server *srv, const char *admin_token, char *err,
 			   size_t errlen)
 {
-	char path[600], metadata[512], redirect[512];
+	char path[600], tmp[610], metadata[512], redirect[512], why[128];
 	json_t *o;
 	char *text = NULL;
-	int fd = -1, rc = -1;
+	int fd, rc = -1, e;
+	bool ok;
 	size_t n;
 
 	snprintf(metadata, sizeof(metadata),
@@ -221,22 +230,36 @@ static int write_demo_json(af_server *srv, const char *admin_token, char *err,
 	json_decref(o);
 	if (text == NULL)
 		goto out;
+	/*
+	 * Written beside it and renamed over it: a write that fails (a full
+	 * disk) leaves the last demo.json whole, not an empty one.
+	 */
 	snprintf(path, sizeof(path), "%s/demo.json", srv->cfg.state_dir);
-	(void)unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot write %s", path);
-		goto out;
-	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	(void)unlink(tmp);
 	n = strlen(text);
-	if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1) {
-		snprintf(err, errlen, "cannot write %s", path);
+	errno = 0;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ok = fd >= 0 && write(fd, text, n) == (ssize_t)n &&
+	     write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+	e = errno;
+	if (fd >= 0 && close(fd) != 0 && ok) {
+		ok = false;
+		e = errno;
+	}
+	if (ok && rename(tmp, path) != 0) {
+		ok = false;
+		e = errno;
+	}
+	if (!ok) {
+		if (fd >= 0)
+			(void)unlink(tmp);
+		af_errno_text(e != 0 ? e : EIO, why, sizeof(why));
+		snprintf(err, errlen, "cannot write %s: %s", path, why);
 		goto out;
 	}
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	if (text != NULL) {
 		OPENSSL_cleanse(text, strlen(text));
 		free(text);
@@ -891,6 +914,11 @@ void af_h_demo_phone(af_server *srv, af_req *req, af_resp *resp)
 						 srv->demo_device_id, decision,
 						 af_req_param(req, "number"),
 						 af_now(), &out);
+		/* A report whose pause failed stands, as on a real phone. */
+		if (st == AF_MFA_STORE && strcmp(decision, "report") == 0)
+			st = af_device_report_stands(
+				srv, req->rid, af_req_param(req, "txn"),
+				srv->demo_device_id, af_now(), &out);
 		note = answer_words(
 			st, decision,
 			json_string_value(json_object_get(out, "state")));

@@ -225,6 +225,22 @@ AF_DEVICE_NODISCARD af_device_status af_device_push_token_check(
 void af_h_device(af_server *srv, af_req *req, af_resp *resp);
 
 /*
+ * A report whose push pause could not be set is still a report: the
+ * decision was stored before the pause. Called when af_mfa_txn_decide()
+ * of a report by device on txn failed with AF_MFA_STORE: when the txn
+ * shows it reported by that device, the pause (and the cancel of the
+ * user's other sign-ins) is tried once more and a pause that failed again
+ * is logged (rid), so that the phone gets its answer and the report its
+ * audit event (af_device_decided()). Another device's report, met by a
+ * store error before the decision (the read, the write), is not this
+ * request's to tell. AF_MFA_OK with *res (the txn, new reference), or
+ * AF_MFA_STORE with *res NULL.
+ */
+af_mfa_status af_device_report_stands(af_server *srv, const char *rid,
+				      const char *txn, const char *device,
+				      int64_t now, json_t **res);
+
+/*
  * Records a decision made on transaction txn (after: the transaction as
  * the decision left it) by device: the metric, an audit event for an
  * outcome that needs a look (mfa.wrong_number, mfa.deny, mfa.report, by

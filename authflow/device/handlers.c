@@ -1112,36 +1112,28 @@ void af_device_decided(af_server *srv, const char *ip, const char *rid,
 			 user);
 }
 
-/*
- * A report whose push pause could not be set is still a report: the
- * decision was stored before the pause. When the txn shows it reported
- * by this device, the pause (and the cancel of the user's other sign-ins)
- * is tried once more, the device gets its answer (and the report its
- * audit event), and a pause that failed again is logged. Another
- * device's report, met by a store error before the decision (the read,
- * the write), is not this request's to tell. AF_MFA_OK with *res, or
- * AF_MFA_STORE.
- */
-static af_mfa_status report_stands(dcall *c, json_t **res)
+af_mfa_status af_device_report_stands(af_server *srv, const char *rid,
+				      const char *txn, const char *device,
+				      int64_t now, json_t **res)
 {
 	const char *state, *by;
 	af_mfa_status ms;
 
-	if (af_mfa_txn_get(c->srv->store, c->txn, c->now, res) != AF_MFA_OK)
+	*res = NULL;
+	if (af_mfa_txn_get(srv->store, txn, now, res) != AF_MFA_OK)
 		return AF_MFA_STORE;
 	state = state_of(*res);
 	by = json_string_value(json_object_get(*res, "decided_by"));
 	if (state == NULL || strcmp(state, "reported") != 0 || by == NULL ||
-	    strcmp(by, c->sig.device) != 0 ||
-	    !txn_has_device(*res, c->sig.device)) {
+	    strcmp(by, device) != 0 || !txn_has_device(*res, device)) {
 		json_decref(*res);
 		*res = NULL;
 		return AF_MFA_STORE;
 	}
-	ms = af_mfa_txn_report_follow(c->srv->store, *res, c->now);
+	ms = af_mfa_txn_report_follow(srv->store, *res, now);
 	if (ms != AF_MFA_OK)
-		log_error(c->srv->log, c->req->rid, LOG_EVENT,
-			  "action=report_pause txn=%s error=\"%s\"", c->txn,
+		log_error(srv->log, rid, LOG_EVENT,
+			  "action=report_pause txn=%s error=\"%s\"", txn,
 			  af_mfa_strerror(ms));
 	return AF_MFA_OK;
 }
@@ -1167,7 +1159,8 @@ static void h_decide(dcall *c)
 	ms = af_mfa_txn_decide(c->srv->store, c->txn, c->sig.device, decision,
 			       number, c->now, &res);
 	if (ms == AF_MFA_STORE && strcmp(decision, "report") == 0)
-		ms = report_stands(c, &res);
+		ms = af_device_report_stands(c->srv, c->req->rid, c->txn,
+					     c->sig.device, c->now, &res);
 	state = ms == AF_MFA_OK ? state_of(res) : NULL;
 	if (ms == AF_MFA_OK)
 		user = json_string_value(json_object_get(res, "user"));

@@ -1423,6 +1423,48 @@ static void test_decide_report_reported_and_audited(void **state)
 	json_decref(detail);
 }
 
+/*
+ * A report whose decide call failed after the decision was stored stands
+ * for the device that made it, and for no other; a txn not reported, or
+ * not there, is the store's failure still.
+ */
+static void test_report_stands_for_its_device_only(void **state)
+{
+	struct fx *f = *state;
+	char txn[AF_MFA_ID_BUF], other[AF_MFA_ID_BUF];
+	const char *devs[] = {f->device, "other-device-id", NULL};
+	json_t *res = (json_t *)1, *out = NULL;
+
+	enroll(f);
+	new_txn_at(f, devs, NOW, txn, sizeof(txn), NULL);
+	new_txn_at(f, devs, NOW, other, sizeof(other), NULL);
+	/* Still pending: nothing to stand by. */
+	assert_int_equal(af_device_report_stands(&f->srv, "rid", txn, f->device,
+						 NOW, &res),
+			 AF_MFA_STORE);
+	assert_null(res);
+	assert_int_equal(af_mfa_txn_decide(f->srv.store, txn, f->device,
+					   "report", NULL, NOW, &out),
+			 AF_MFA_OK);
+	json_decref(out);
+	assert_int_equal(af_device_report_stands(&f->srv, "rid", txn,
+						 "other-device-id", NOW, &res),
+			 AF_MFA_STORE);
+	assert_null(res);
+	assert_int_equal(af_device_report_stands(&f->srv, "rid", txn, f->device,
+						 NOW, &res),
+			 AF_MFA_OK);
+	assert_string_equal(json_string_value(json_object_get(res, "state")),
+			    "reported");
+	json_decref(res);
+	/* The pause was set (again): the user's other sign-in is ended. */
+	assert_txn_state(f, other, "cancelled");
+	assert_int_equal(af_device_report_stands(&f->srv, "rid", "no-such-txn",
+						 f->device, NOW, &res),
+			 AF_MFA_STORE);
+	assert_null(res);
+}
+
 static void test_decide_expired_410(void **state)
 {
 	struct fx *f = *state;
@@ -2169,6 +2211,7 @@ int main(void)
 		T(test_decide_wrong_number_counts_one_failure),
 		T(test_decide_deny_denied),
 		T(test_decide_report_reported_and_audited),
+		T(test_report_stands_for_its_device_only),
 		T(test_decide_expired_410),
 		T(test_decide_bad_body_400),
 		T(test_refusals_each_401_nothing_changed),
