@@ -504,8 +504,10 @@ static void told_name(void *arg, const char *client_id, const char *name,
 		log_error(srv->log, NULL, "directory",
 			  "apps %s and %s are both named \"%s\" (a change "
 			  "cut short); rename one of them (authflowctl app "
-			  "set %s --name NEW)",
-			  holder, client_id, name, client_id);
+			  "set %s --name NEW), or remove it when no relying "
+			  "party uses it, as one a create that was refused "
+			  "left behind (authflowctl app remove %s)",
+			  holder, client_id, name, client_id, client_id);
 }
 
 static void mend_app_names(af_server *srv)

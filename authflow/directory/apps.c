@@ -991,6 +991,12 @@ out:
 	 */
 	if (written && store_del(af_dir_store(dir), key) == STORE_OK)
 		af_dir__index_drop(dir, "apps", client_id, key);
+	else if (written)
+		af_dir__err(err, errlen,
+			    "the app was not made, but its profile %s could "
+			    "not be taken back out of the store: remove it "
+			    "(authflowctl app remove %s)",
+			    client_id, client_id);
 	if (name_claimed) {
 		af_dir_status r = release_name(dir, name, client_id);
 
