@@ -400,9 +400,11 @@ void af_admin__enroll_code(af_admin_call *c)
 {
 	char user[AF_DIR_USERNAME_MAX + 1];
 	char code[AF_MFA_ID_BUF], code_id[AF_MFA_CODE_ID_BUF];
+	char taken[128]; /* what af_mfa_enroll_code_take() needs */
 	char uri[ENROLL_URI_MAX];
 	json_t *detail = NULL, *obj;
 	int64_t expires_at = 0;
+	af_dir_status ds;
 	af_mfa_status st;
 
 	code[0] = '\0';
@@ -433,8 +435,26 @@ void af_admin__enroll_code(af_admin_call *c)
 		af_admin__error(c, AF_ADMIN_INTERNAL, "out of memory");
 		goto out;
 	}
-	if (!audit(c, "device.enroll_code", user, detail, "code made"))
+	/*
+	 * A code the trail does not hold is not handed out, and is taken
+	 * back (on a full disk that may fail too: it then runs out unused).
+	 */
+	ds = af_audit_record(c->dir, c->caller.name, "device.enroll_code", user,
+			     detail);
+	if (ds != AF_DIR_OK) {
+		af_admin__errorf(
+			c,
+			ds == AF_DIR_STORE ? AF_ADMIN_UNAVAILABLE
+					   : AF_ADMIN_INTERNAL,
+			"no code was given: the audit event could not be "
+			"written (%s), and the code made %s",
+			af_dir_strerror(ds),
+			af_mfa_enroll_code_take(c->srv->store, code, taken,
+						sizeof(taken)) == AF_MFA_OK
+				? "was taken back"
+				: "runs out unused in 10 minutes");
 		goto out;
+	}
 	obj = json_pack("{s:s, s:s, s:I}", "code", code, "uri", uri,
 			"expires_at", (json_int_t)expires_at);
 	if (obj == NULL) {
