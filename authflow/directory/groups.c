@@ -109,10 +109,19 @@ af_dir_status af_dir__unsynced(af_dir *dir, const char *actor,
 {
 	af_dir_status rc =
 		af_dir__audit(dir, actor, action, target, detail, err, errlen);
+	int added = strcmp(action, "user.add") == 0;
 
-	if (rc != AF_DIR_OK)
+	/* A store that failed both (a full disk): both are said. */
+	if (rc != AF_DIR_OK) {
+		af_dir__err(err, errlen,
+			    "%s, but neither its audit event nor the member "
+			    "lists of its groups or OUs could be written: %s",
+			    added ? "added" : "changed",
+			    added ? "set its groups and OUs again"
+				  : "run it again");
 		return rc;
-	if (strcmp(action, "user.add") == 0)
+	}
+	if (added)
 		af_dir__err(err, errlen,
 			    "added, but the member lists of its groups or OUs "
 			    "could not be updated: set its groups and OUs "
