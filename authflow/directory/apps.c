@@ -1057,7 +1057,7 @@ af_dir_status af_dir_app_set(af_dir *dir, const char *actor,
 		claimed = 0;
 	}
 	/* The profile changed: that is recorded, whatever follows. */
-	detail = af_dir__change_detail(norm, before, AF_DIR_UNSET_NULL);
+	detail = af_dir__change_detail(norm, before, AF_DIR_UNSET_NULL, NULL);
 	rc = af_dir__audit(dir, actor, "app.set", client_id,
 			   detail != NULL ? detail : norm, err, errlen);
 	json_decref(detail);

@@ -1312,9 +1312,19 @@ af_dir_status af_dir__audit(af_dir *dir, const char *actor, const char *action,
 	return AF_DIR_OK;
 }
 
+/* 1 when k is one of the NULL-terminated names (NULL: none). */
+static int named(const char *const *names, const char *k)
+{
+	for (; names != NULL && *names != NULL; names++) {
+		if (strcmp(*names, k) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* What member k of before held, as af_dir__change_detail() shows it. */
 static json_t *was_of(const json_t *before, const char *k, const json_t *v,
-		      af_dir_unset unset)
+		      af_dir_unset unset, const char *const *by_key)
 {
 	const json_t *old = json_object_get(before, k), *lv;
 	json_t *lists;
@@ -1324,7 +1334,7 @@ static json_t *was_of(const json_t *before, const char *k, const json_t *v,
 		return unset == AF_DIR_UNSET_FLAG_FALSE && json_is_boolean(v)
 			       ? json_false()
 			       : json_null();
-	if (!json_is_object(v) || !json_is_object(old))
+	if (!named(by_key, k) || !json_is_object(v) || !json_is_object(old))
 		return json_deep_copy(old);
 	lists = json_object();
 	json_object_foreach(af_dir__iterable(v), lk, lv)
@@ -1344,7 +1354,7 @@ static json_t *was_of(const json_t *before, const char *k, const json_t *v,
 }
 
 json_t *af_dir__change_detail(const json_t *norm, const json_t *before,
-			      af_dir_unset unset)
+			      af_dir_unset unset, const char *const *by_key)
 {
 	json_t *detail = json_deep_copy(norm), *was = json_object(), *v;
 	const char *k;
@@ -1353,8 +1363,8 @@ json_t *af_dir__change_detail(const json_t *norm, const json_t *before,
 		goto fail;
 	json_object_foreach(af_dir__iterable(norm), k, v)
 	{
-		if (json_object_set_new(was, k, was_of(before, k, v, unset)) !=
-		    0)
+		if (json_object_set_new(
+			    was, k, was_of(before, k, v, unset, by_key)) != 0)
 			goto fail;
 	}
 	if (json_object_set_new(detail, "was", was) != 0) {

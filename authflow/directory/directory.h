@@ -1032,12 +1032,14 @@ typedef enum af_dir_unset {
  * The detail of a change event: a copy of the fields given (norm, which
  * never holds a secret), and under "was" what each held in before, the
  * record as the change found it, so that the trail shows a setting
- * changed from what to what. A member that is an object of lists
- * ("assigned") has under "was" the lists it names only. NULL when out of
- * memory.
+ * changed from what to what. A member the change merges key by key (named
+ * in by_key, NULL-terminated, or NULL: none; a policy's "assigned", whose
+ * lists are replaced one by one) has under "was" the keys it names only;
+ * any other member, an object too (an app's "claims"), is replaced whole
+ * and has all it held. NULL when out of memory.
  */
 json_t *af_dir__change_detail(const json_t *norm, const json_t *before,
-			      af_dir_unset unset);
+			      af_dir_unset unset, const char *const *by_key);
 
 /*
  * Records the audit event of a removal about to be made: the event goes

@@ -287,7 +287,10 @@ af_dir_status af_dir_policy_set(af_dir *dir, const char *actor,
 		af_dir__err(err, errlen, "name: no such policy");
 	/* What each setting held, so that MFA turned off shows as such. */
 	if (rc == AF_DIR_OK) {
-		detail = af_dir__change_detail(norm, before, AF_DIR_UNSET_NULL);
+		static const char *const by_key[] = {"assigned", NULL};
+
+		detail = af_dir__change_detail(norm, before, AF_DIR_UNSET_NULL,
+					       by_key);
 		rc = af_dir__audit(dir, actor, "policy.set", name,
 				   detail != NULL ? detail : norm, err, errlen);
 		json_decref(detail);

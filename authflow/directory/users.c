@@ -745,8 +745,8 @@ static json_t *change_detail(json_t *norm, const json_t *before,
 {
 	/* A flag not stored yet is off (password_change_required of users
 	 * made before it existed). */
-	json_t *detail =
-		af_dir__change_detail(norm, before, AF_DIR_UNSET_FLAG_FALSE);
+	json_t *detail = af_dir__change_detail(norm, before,
+					       AF_DIR_UNSET_FLAG_FALSE, NULL);
 	json_t *was = json_object_get(detail, "was");
 	const char *k = "email_verified";
 	const json_t *old = json_object_get(before, k);

@@ -1025,6 +1025,25 @@ static void test_af_dir_policy_app_set_audit_says_what_was(void **state)
 	assert_null(strstr(text, "secret"));
 	free(text);
 	json_decref(list);
+	/* Claims are replaced whole: one dropped shows under was. */
+	patch = parse("{\"claims\":{\"groups\":\"groups\","
+		      "\"dept_x\":\"email\"}}");
+	assert_int_equal(af_dir_app_set(f->dir, ACTOR, id, patch, NULL, f->err,
+					sizeof(f->err)),
+			 AF_DIR_OK);
+	json_decref(patch);
+	patch = parse("{\"claims\":{\"dept_x\":\"email\"}}");
+	assert_int_equal(af_dir_app_set(f->dir, ACTOR, id, patch, NULL, f->err,
+					sizeof(f->err)),
+			 AF_DIR_OK);
+	json_decref(patch);
+	detail = newest_detail(f, "app.set", &list);
+	want = parse("{\"groups\":\"groups\",\"dept_x\":\"email\"}");
+	assert_true(json_equal(
+		json_object_get(json_object_get(detail, "was"), "claims"),
+		want));
+	json_decref(want);
+	json_decref(list);
 }
 
 /* 1 when list holds action on target by ACTOR with "removed" in detail. */
