@@ -174,6 +174,19 @@ static json_t *eligible_devices(const json_t *devices, const json_t *wf,
 }
 
 /*
+ * A sign-in with the right password while pushes to the user pause after
+ * a report (until then): the one who was reported may be trying again
+ * (the report's own audit event names the user and its address).
+ */
+static void paused_signin(af_server *srv, const af_req *req,
+			  const char *username, int64_t until)
+{
+	af_metrics_mfa(srv->metrics, AF_MFA_OUT_PUSH_PAUSED);
+	af_event_login(srv->log, LOG_LEVEL_WARN, req, username, "push_paused",
+		       "resume_in_s=%lld", (long long)(until - af_now()));
+}
+
+/*
  * No push for this sign-in: paused after a report, or over the limit.
  * Both are sign-in events (outcome push_paused, push_limited); the
  * limit, a usual sign of someone pushing a phone until it gives in (MFA
@@ -189,15 +202,8 @@ static void push_refused(af_server *srv, const af_req *req,
 	long long left = (long long)(v->until - af_now());
 	json_t *detail;
 
-	/*
-	 * The right password while pushes pause after a report: the one
-	 * who was reported may be trying again (the report's own audit
-	 * event names the user and the address it came from).
-	 */
 	if (strcmp(v->why, "paused") == 0) {
-		af_metrics_mfa(srv->metrics, AF_MFA_OUT_PUSH_PAUSED);
-		af_event_login(srv->log, LOG_LEVEL_WARN, req, username,
-			       "push_paused", "resume_in_s=%lld", left);
+		paused_signin(srv, req, username, v->until);
 		return;
 	}
 	af_metrics_mfa(srv->metrics, AF_MFA_OUT_PUSH_LIMITED);
@@ -353,6 +359,7 @@ static int reported_meanwhile(af_server *srv, const af_req *req,
 	log_info(srv->log, req->rid, "mfa",
 		 "user=%s txn_started=1 txn=%s pushes=0 why=paused", username,
 		 json_string_value(json_object_get(txn, "id")));
+	paused_signin(srv, req, username, paused);
 	st = af_mfa_txn_cancel(srv->store,
 			       json_string_value(json_object_get(txn, "id")),
 			       AF_MFA_CANCEL_REPORT, af_now(), &out);
