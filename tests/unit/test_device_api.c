@@ -1437,7 +1437,6 @@ static void test_report_stands_for_its_device_only(void **state)
 
 	enroll(f);
 	new_txn_at(f, devs, NOW, txn, sizeof(txn), NULL);
-	new_txn_at(f, devs, NOW, other, sizeof(other), NULL);
 	/* Still pending: nothing to stand by. */
 	assert_int_equal(af_device_report_stands(&f->srv, "rid", txn, f->device,
 						 NOW, &res),
@@ -1447,17 +1446,23 @@ static void test_report_stands_for_its_device_only(void **state)
 					   "report", NULL, NOW, &out),
 			 AF_MFA_OK);
 	json_decref(out);
+	/*
+	 * A sign-in of the user made after the report's own walk (as when
+	 * its pause or walk failed): standing by the report ends it.
+	 */
+	new_txn_at(f, devs, NOW, other, sizeof(other), NULL);
 	assert_int_equal(af_device_report_stands(&f->srv, "rid", txn,
 						 "other-device-id", NOW, &res),
 			 AF_MFA_STORE);
 	assert_null(res);
+	assert_txn_state(f, other, "pending");
 	assert_int_equal(af_device_report_stands(&f->srv, "rid", txn, f->device,
 						 NOW, &res),
 			 AF_MFA_OK);
 	assert_string_equal(json_string_value(json_object_get(res, "state")),
 			    "reported");
 	json_decref(res);
-	/* The pause was set (again): the user's other sign-in is ended. */
+	/* The report followed again: the user's other sign-in is ended. */
 	assert_txn_state(f, other, "cancelled");
 	assert_int_equal(af_device_report_stands(&f->srv, "rid", "no-such-txn",
 						 f->device, NOW, &res),
