@@ -713,23 +713,6 @@ static void rec_encode(uint8_t *out, enum aof_op op, const char *key,
 	af_sha256(body, blen, out + AOF_HDR_LEN);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w == 0)
-			errno = EIO; /* so that the caller can say why */
-		if (w <= 0)
-			return -1;
-		p += (size_t)w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Notes when the file first holds more than the live data would: a
  * record overwritten or deleted since the last rewrite. Called with
@@ -892,7 +875,7 @@ static store_status aof_append(struct mem_store *ms, enum aof_op op,
 		refused(ms);
 		goto out;
 	}
-	if (write_all(ms->aof_fd, rec, n) != 0) {
+	if (af_write_all(ms->aof_fd, rec, n) != 0) {
 		append_failed(ms, n);
 		goto out;
 	}
@@ -961,7 +944,8 @@ static void wbuf_fail(struct wbuf *w, int err)
 
 static void wbuf_flush(struct wbuf *w)
 {
-	if (!w->failed && w->len > 0 && write_all(w->fd, w->buf, w->len) != 0)
+	if (!w->failed && w->len > 0 &&
+	    af_write_all(w->fd, w->buf, w->len) != 0)
 		wbuf_fail(w, errno);
 	w->len = 0;
 }
@@ -989,7 +973,7 @@ static void wbuf_record(struct wbuf *w, enum aof_op op, const char *key,
 		return;
 	}
 	rec_encode(big, op, key, klen, expire_ms, data, dlen);
-	if (!w->failed && write_all(w->fd, big, n) != 0)
+	if (!w->failed && af_write_all(w->fd, big, n) != 0)
 		wbuf_fail(w, errno);
 	OPENSSL_clear_free(big, n);
 }
@@ -2208,7 +2192,7 @@ static store_status keep_tail(struct mem_store *ms, const uint8_t *p, size_t n,
 		e = errno;
 		goto fail;
 	}
-	if (write_all(fd, p, n) != 0 || fsync(fd) != 0) {
+	if (af_write_all(fd, p, n) != 0 || fsync(fd) != 0) {
 		e = errno;
 		close(fd);
 		(void)unlinkat(ms->dir_fd, name, 0);
@@ -2343,8 +2327,8 @@ static store_status replay_file(struct mem_store *ms, struct replay_out *ro,
 	if (valid < AOF_MAGIC_LEN) {
 		/* New, or torn before its magic was complete: start over. */
 		if (ftruncate(ms->aof_fd, 0) != 0 ||
-		    write_all(ms->aof_fd, (const uint8_t *)AOF_MAGIC,
-			      AOF_MAGIC_LEN) != 0)
+		    af_write_all(ms->aof_fd, (const uint8_t *)AOF_MAGIC,
+				 AOF_MAGIC_LEN) != 0)
 			goto io;
 		valid = AOF_MAGIC_LEN;
 	} else if (valid < size && ftruncate(ms->aof_fd, (off_t)valid) != 0) {
@@ -2423,7 +2407,7 @@ static store_status aof_create(struct mem_store *ms, char *err, size_t errlen)
 		    0600);
 	if (fd < 0)
 		return open_refusal(ms->aof_path, errno, err, errlen);
-	ok = write_all(fd, (const uint8_t *)AOF_MAGIC, AOF_MAGIC_LEN) == 0 &&
+	ok = af_write_all(fd, (const uint8_t *)AOF_MAGIC, AOF_MAGIC_LEN) == 0 &&
 	     fsync(fd) == 0;
 	if (!ok)
 		af_errno_text(errno, why, sizeof(why));

@@ -482,6 +482,25 @@ long af_utf8_display_chars(const char *s, size_t n)
 	return chars;
 }
 
+int af_write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w == 0)
+			errno = EIO; /* so that the caller can say why */
+		if (w <= 0)
+			return -1;
+		b += (size_t)w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 void af_errno_text(int errnum, char *out, size_t cap)
 {
 	if (cap == 0)

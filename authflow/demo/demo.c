@@ -240,8 +240,8 @@ static int write_demo_json(af_server *srv, const char *admin_token, char *err,
 	n = strlen(text);
 	errno = 0;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	ok = fd >= 0 && write(fd, text, n) == (ssize_t)n &&
-	     write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+	ok = fd >= 0 && af_write_all(fd, text, n) == 0 &&
+	     af_write_all(fd, "\n", 1) == 0 && fsync(fd) == 0;
 	e = errno;
 	if (fd >= 0 && close(fd) != 0 && ok) {
 		ok = false;
@@ -255,7 +255,9 @@ static int write_demo_json(af_server *srv, const char *admin_token, char *err,
 		if (fd >= 0)
 			(void)unlink(tmp);
 		af_errno_text(e != 0 ? e : EIO, why, sizeof(why));
-		snprintf(err, errlen, "cannot write %s: %s", path, why);
+		/* The file in the way is the one beside, when it is. */
+		snprintf(err, errlen, "cannot write %s: %s",
+			 fd < 0 ? tmp : path, why);
 		goto out;
 	}
 	rc = 0;

@@ -609,22 +609,6 @@ static af_idsim_state_status to_json(const af_idsim_state *st, json_t **out)
 	return AF_IDSIM_STATE_OK;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* "<path>.tmp-<random>", a new string. */
 static char *temp_name(const char *path)
 {
@@ -658,9 +642,9 @@ static af_idsim_state_status write_temp(const char *tmp, const char *text,
 	if (fd < 0)
 		return AF_IDSIM_STATE_ERR_IO;
 	*created = 1;
-	rc = write_all(fd, text, strlen(text));
+	rc = af_write_all(fd, text, strlen(text));
 	if (rc == 0)
-		rc = write_all(fd, "\n", 1);
+		rc = af_write_all(fd, "\n", 1);
 	if (rc == 0)
 		rc = fsync(fd);
 	if (close(fd) != 0)

@@ -162,6 +162,12 @@ void af_time_iso8601(int64_t t, char *out, size_t outcap);
  */
 void af_errno_text(int errnum, char *out, size_t cap);
 
+/*
+ * Writes all n bytes of p to fd, again after EINTR and short writes: 0,
+ * or -1 with errno set (EIO for a write that took nothing).
+ */
+int af_write_all(int fd, const void *p, size_t n);
+
 struct sockaddr_storage;
 
 /*
