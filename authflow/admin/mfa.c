@@ -196,36 +196,14 @@ static int merged_members_change(af_admin_call *c, const json_t *body)
  */
 static json_t *change_detail(af_admin_call *c, json_t *patch)
 {
-	json_t *wf = NULL, *detail = NULL, *was = NULL, *v;
-	const char *k;
+	json_t *wf = NULL, *detail;
 
 	if (af_mfa_workflow_get(c->srv->store, &wf) != AF_MFA_OK)
 		return NULL;
-	detail = json_deep_copy(patch);
-	was = json_object();
-	if (detail == NULL || was == NULL)
-		goto fail;
-	json_object_foreach(patch, k, v)
-	{
-		const json_t *old = json_object_get(wf, k);
-
-		(void)v;
-		if (json_object_set_new(was, k,
-					old != NULL ? json_deep_copy(old)
-						    : json_null()) != 0)
-			goto fail;
-	}
+	/* Each setting is replaced whole, push_limit too. */
+	detail = af_dir__change_detail(patch, wf, AF_DIR_UNSET_NULL, NULL);
 	json_decref(wf);
-	if (json_object_set_new(detail, "was", was) != 0) {
-		json_decref(detail);
-		return NULL;
-	}
 	return detail;
-fail:
-	json_decref(wf);
-	json_decref(was);
-	json_decref(detail);
-	return NULL;
 }
 
 void af_admin__workflow_set(af_admin_call *c)
